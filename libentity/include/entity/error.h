@@ -1,0 +1,40 @@
+/* libentity — status codes and error messages.
+ *
+ * Every call that can fail returns an int: ENT_OK (0) or one of the negative codes below. The code
+ * is the contract; the message is for people. After any failure, ent_errmsg() returns a message for
+ * the calling thread that names the thing at fault (file, JSON path, type, field, key, seq).
+ */
+#ifndef ENTITY_ERROR_H
+#define ENTITY_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    ENT_OK = 0,
+    ENT_NOTFOUND = -1, /* no such entity, field value, event, subscription, store */
+    ENT_CONFLICT = -2, /* exists already, unique violation, version mismatch, still referenced */
+    ENT_INVALID = -3,  /* bad input: wrong type, out of range, malformed JSON, bad argument */
+    ENT_SCHEMA = -4,   /* bad schema or incompatible schema change */
+    ENT_FULL = -5,     /* disk or map full and cannot grow; key or value too large for backend */
+    ENT_IO = -6,       /* operating system I/O error */
+    ENT_CORRUPT = -7,  /* stored bytes do not decode, store damaged */
+    ENT_BUSY = -8,     /* resource busy: store locked, readers exhausted, retry later */
+    ENT_NOMEM = -9,    /* out of memory */
+    ENT_READONLY = -10, /* write attempted on a read-only store or read transaction */
+    ENT_TIMEOUT = -11, /* a wait ended without the awaited event */
+    ENT_FORMAT = -12   /* store written by an incompatible (newer) format version */
+};
+
+/* Static text describing `code` ("not found", "conflict", ...). Never NULL. */
+const char *ent_strerror(int code);
+
+/* Message of the last failure on this thread.
+ * Borrowed: valid until the next libentity call on this thread. Empty string if none. */
+const char *ent_errmsg(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/* Internal msgpack codec of records and field maps, and the growable byte buffer they write into.
+ *
+ * Record layout (the value stored under an entity's key):
+ *     [version: uint, fields: {field_id: value, ...}]
+ * Values by kind: bool -> bool; int, timestamp -> int; uint -> uint; float -> float64;
+ * string -> str; bytes -> bin; array -> array of item values; declared map -> {sub_id: value};
+ * free-form map -> {str: any} (nil, bool, int, uint, float, str, bin, array, map);
+ * ref -> uint (auto-key target) or str (string-key target). Unset fields are absent.
+ * Unknown ids are skipped on decode, so records outlive removed fields.
+ */
+#ifndef ENT_CODEC_H
+#define ENT_CODEC_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "value_int.h"
+
+typedef struct ent_buf {
+    char *p;
+    size_t n, cap;
+} ent_buf;
+
+/* Make room for `more` bytes after n. Returns ENT_OK, ENT_NOMEM. */
+int ent__buf_reserve(ent_buf *b, size_t more);
+int ent__buf_append(ent_buf *b, const void *p, size_t n);
+void ent__buf_free(ent_buf *b); /* frees p; b reusable after */
+
+/* A msgpack packer that appends to b (allocation failure is remembered in *b as cap == SIZE_MAX
+ * and reported by ent__buf_ok()). */
+void ent__packer_init(msgpack_packer *pk, ent_buf *b);
+int ent__buf_ok(const ent_buf *b); /* ENT_OK or ENT_NOMEM */
+
+/* Append the record of e (version and every set field) to b. Returns ENT_OK, ENT_NOMEM. */
+int ent__record_encode(ent_buf *b, const ent_entity *e);
+/* Decode a record of type t into a new entity (nothing changed, no key).
+ * Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
+int ent__record_decode(ent_entity **out, const struct ent_type *t, const void *p, size_t n);
+/* Read only the version of a record. Returns ENT_OK, ENT_CORRUPT. */
+int ent__record_version(uint64_t *out, const void *p, size_t n);
+
+/* Pack a fields map {field_id: value} of e's top-level fields whose position bit is set in `mask`
+ * (a bitset like ent_entity.changed; NULL = every set field). An unset field in the mask is packed
+ * as nil (a removal, as events record it). */
+int ent__fields_pack(msgpack_packer *pk, const ent_entity *e, const uint64_t *mask);
+/* Apply a fields map (as packed above, given as a decoded msgpack object) to e: values set their
+ * field, nil unsets it, unknown ids are skipped; each field touched is marked changed.
+ * Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
+int ent__fields_apply(ent_entity *e, const msgpack_object *map);
+
+/* Pack / unpack one value of spec (used for keys of refs and free-form values by the log). */
+int ent__val_pack(msgpack_packer *pk, const struct ent_field *spec, const ent_val *v);
+int ent__val_unpack(ent_val *out, const struct ent_field *spec, const msgpack_object *o);
+
+#endif

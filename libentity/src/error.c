@@ -1,0 +1,58 @@
+/* Status texts and the per-thread last-error message. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error_int.h"
+
+/* Per thread, so that calls without a store (loading a schema) and calls from several threads on
+ * one store each report their own failure. Fixed size: a message is one line for people; longer
+ * ones are cut, never overflow. */
+static _Thread_local char errbuf[1024];
+
+const char *ent_strerror(int code)
+{
+    switch (code) {
+    case ENT_OK: return "success";
+    case ENT_NOTFOUND: return "not found";
+    case ENT_CONFLICT: return "conflict";
+    case ENT_INVALID: return "invalid input";
+    case ENT_SCHEMA: return "schema error";
+    case ENT_FULL: return "full";
+    case ENT_IO: return "I/O error";
+    case ENT_CORRUPT: return "corrupt data";
+    case ENT_BUSY: return "busy";
+    case ENT_NOMEM: return "out of memory";
+    case ENT_READONLY: return "read-only";
+    case ENT_TIMEOUT: return "timed out";
+    case ENT_FORMAT: return "unsupported store format";
+    default: return "unknown error";
+    }
+}
+
+const char *ent_errmsg(void) { return errbuf; }
+
+int ent__err(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int ent__err_prefix(int code, const char *fmt, ...)
+{
+    char old[sizeof errbuf];
+    size_t n;
+    va_list ap;
+    memcpy(old, errbuf, sizeof old);
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    n = strlen(errbuf);
+    snprintf(errbuf + n, sizeof errbuf - n, "%s", old);
+    return code;
+}
+
+void ent__err_clear(void) { errbuf[0] = '\0'; }

@@ -1,0 +1,20 @@
+/* Internal error reporting: set the per-thread message and return the code in one expression. */
+#ifndef ENT_ERROR_INT_H
+#define ENT_ERROR_INT_H
+
+#include "entity/error.h"
+
+#if defined(__GNUC__)
+#define ENT__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ENT__PRINTF(a, b)
+#endif
+
+/* Set this thread's message (printf format) and return `code`. */
+int ent__err(int code, const char *fmt, ...) ENT__PRINTF(2, 3);
+/* Prepend context to this thread's message ("types.product: " + old message); returns `code`. */
+int ent__err_prefix(int code, const char *fmt, ...) ENT__PRINTF(2, 3);
+/* Forget the message. */
+void ent__err_clear(void);
+
+#endif

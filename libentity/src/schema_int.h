@@ -1,0 +1,77 @@
+/* Internal layout of schemas, types and fields, shared by schema*.c, entity*.c, codec.c and the
+ * store. Public code sees only the opaque handles of entity/schema.h. */
+#ifndef ENT_SCHEMA_INT_H
+#define ENT_SCHEMA_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "entity/schema.h"
+
+struct ent_val;
+
+/* A numeric limit as written (min/max); compared against values by the validator. */
+typedef struct ent_limit {
+    uint8_t set;  /* 0 none, else one of ENT_LIM_* */
+    union {
+        int64_t i;
+        uint64_t u;
+        double f;
+    } v;
+} ent_limit;
+enum { ENT_LIM_INT = 1, ENT_LIM_UINT = 2, ENT_LIM_FLOAT = 3 };
+
+struct ent_field {
+    char *name;           /* "" for an array's item spec */
+    unsigned id;          /* 0 for an array's item spec */
+    ent_kind kind;
+    unsigned required : 1;
+    unsigned unique : 1;
+    unsigned indexed : 1; /* non-unique index; set on refs by ent_schema_check() */
+    unsigned has_max_length : 1;
+    ent_limit min, max;
+    uint64_t max_length;
+    char **enums;         /* string enum values */
+    size_t n_enums;
+    char *default_json;   /* as given (JSON text), NULL when none */
+    struct ent_val *def;  /* parsed and checked by ent_schema_check() */
+    struct ent_field *items;   /* ARRAY: item spec (parent = this array) */
+    struct ent_field **fields; /* MAP: declared sub-fields in declaration order; NULL = free-form */
+    size_t n_fields, cap_fields;
+    char *ref_name;            /* REF: target type name */
+    const struct ent_type *ref_type; /* REF: resolved by ent_schema_check() */
+    struct ent_field *parent;  /* enclosing map/array field; NULL at top level */
+    struct ent_type *type;     /* entity type this field belongs to */
+    size_t pos;                /* index in parent->fields / type->fields (slot number) */
+    int index_no;              /* top level: index in type->indexes, or -1 */
+};
+
+struct ent_type {
+    char *name;
+    ent_key_kind key;
+    struct ent_schema *schema;
+    size_t pos;                 /* index in schema->types */
+    struct ent_field **fields;  /* declaration order; an entity has one slot per field */
+    size_t n_fields, cap_fields;
+    /* Filled by ent_schema_check(): the fields that have an index (unique, indexed, refs), in
+     * field order. */
+    struct ent_field **indexes;
+    size_t n_indexes;
+};
+
+struct ent_schema {
+    char *name;
+    uint32_t version;
+    int sealed;
+    struct ent_type **types;
+    size_t n_types, cap_types;
+};
+
+/* Dotted path of a field for messages: "product.dims.w", "order.lines[].qty". Writes into buf
+ * (always NUL-terminated) and returns buf. */
+const char *ent__field_path(const struct ent_field *f, char *buf, size_t size);
+
+/* Name rule shared by types and fields: [a-z_][a-z0-9_]*, 1..64 bytes. */
+int ent__name_ok(const char *name);
+
+#endif

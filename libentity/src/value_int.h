@@ -1,0 +1,102 @@
+/* Internal representation of entity values, shared by entity.c, entity_json.c, codec.c and the
+ * store. */
+#ifndef ENT_VALUE_INT_H
+#define ENT_VALUE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "entity/value.h"
+#include "schema_int.h"
+
+/* Runtime kinds of a value. A REF holds EV_UINT or EV_STR after its target's key kind. */
+enum {
+    EV_UNSET = 0, /* no value (unset field, unset array item) */
+    EV_NIL,       /* JSON null inside free-form maps */
+    EV_BOOL,
+    EV_INT,
+    EV_UINT,
+    EV_FLOAT,
+    EV_STR,       /* NUL-terminated copy; n excludes the NUL */
+    EV_BIN,
+    EV_TS,        /* int64 ns */
+    EV_ARR,       /* items */
+    EV_MAP,       /* declared map: one slot per sub-field, by ent_field.pos */
+    EV_OBJ        /* free-form map: key/value pairs in insertion order */
+};
+
+typedef struct ent_val ent_val;
+typedef struct ent_kv ent_kv;
+
+struct ent_val {
+    uint8_t k; /* EV_* */
+    union {
+        int b;
+        int64_t i; /* EV_INT, EV_TS */
+        uint64_t u;
+        double f;
+        struct {
+            char *p;
+            size_t n;
+        } s; /* EV_STR, EV_BIN */
+        struct {
+            ent_val *v;
+            size_t n, cap;
+        } a; /* EV_ARR */
+        struct {
+            ent_val *v;
+            size_t n;
+        } m; /* EV_MAP */
+        struct {
+            ent_kv *kv;
+            size_t n, cap;
+        } o; /* EV_OBJ */
+    } u;
+};
+
+struct ent_kv {
+    char *k; /* NUL-terminated */
+    size_t klen;
+    ent_val v;
+};
+
+struct ent_entity {
+    const struct ent_type *type;
+    uint64_t version;
+    ent_key_kind key_kind; /* ENT_KEY_NONE until set */
+    uint64_t key_id;
+    char *key_str;         /* NUL-terminated copy */
+    size_t key_len;
+    uint64_t *changed;     /* bitset over top-level field positions */
+    ent_val *slots;        /* one per top-level field, by ent_field.pos */
+};
+
+/* Free what v owns and reset it to EV_UNSET. */
+void ent__val_clear(ent_val *v);
+/* Deep copy. Returns ENT_OK, ENT_NOMEM (dst left EV_UNSET). */
+int ent__val_copy(ent_val *dst, const ent_val *src);
+/* Deep equality (same kind and contents; floats compare bitwise except 0.0 == -0.0 is false). */
+int ent__val_equal(const ent_val *a, const ent_val *b);
+
+/* The slot of a top-level field of e's type. */
+static inline ent_val *ent__slot(const ent_entity *e, const struct ent_field *f)
+{
+    return &e->slots[f->pos];
+}
+static inline void ent__mark_changed(ent_entity *e, size_t pos)
+{
+    e->changed[pos / 64] |= (uint64_t)1 << (pos % 64);
+}
+static inline int ent__is_changed(const ent_entity *e, size_t pos)
+{
+    return (int)((e->changed[pos / 64] >> (pos % 64)) & 1);
+}
+
+/* Validate one value against its spec; on failure the message names `path`. */
+int ent__val_validate(const struct ent_field *spec, const ent_val *v, const char *path);
+
+/* Build a value of `spec` from JSON text (used for schema defaults). On failure the message names
+ * what is wrong; the caller prefixes the path. */
+int ent__val_from_json_text(ent_val *out, const struct ent_field *spec, const char *json);
+
+#endif

@@ -1,0 +1,56 @@
+/* Shared scaffolding for the CUnit suites: one suite per executable, run in verbose basic mode,
+ * exit status non-zero when any assertion or test failed. */
+#ifndef ENT_TEST_UTIL_H
+#define ENT_TEST_UTIL_H
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entity/entity.h"
+
+typedef struct ent_test_case {
+    const char *name;
+    void (*fn)(void);
+} ent_test_case;
+
+#define ENT_TEST(fn) {#fn, fn}
+
+/* Register `cases` (terminated by {NULL, NULL}) as suite `suite`, run them, return the exit code. */
+static inline int ent_test_run(const char *suite, const ent_test_case *cases)
+{
+    unsigned failed;
+    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+    CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+    if (!s) return 2;
+    for (const ent_test_case *c = cases; c->name; c++)
+        if (!CU_add_test(s, c->name, c->fn)) return 2;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
+
+/* Assert a libentity status; on mismatch print the code's text and the thread's message. */
+#define ENT_CHECK_RC(expr, want)                                                                   \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != (want))                                                                         \
+            fprintf(stderr, "\n  %s:%d: %s = %d (%s): %s\n", __FILE__, __LINE__, #expr, rc_,      \
+                    ent_strerror(rc_), ent_errmsg());                                              \
+        CU_ASSERT_EQUAL_FATAL(rc_, (want));                                                        \
+    } while (0)
+#define ENT_OK_(expr) ENT_CHECK_RC(expr, ENT_OK)
+
+/* Assert that the last message contains `needle`. */
+#define ENT_ASSERT_MSG(needle)                                                                     \
+    do {                                                                                           \
+        if (!strstr(ent_errmsg(), (needle)))                                                       \
+            fprintf(stderr, "\n  %s:%d: message \"%s\" lacks \"%s\"\n", __FILE__, __LINE__,       \
+                    ent_errmsg(), (needle));                                                       \
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), (needle)));                                    \
+    } while (0)
+
+#endif
