@@ -53,4 +53,10 @@ int ent__fields_apply(ent_entity *e, const msgpack_object *map);
 int ent__val_pack(msgpack_packer *pk, const struct ent_field *spec, const ent_val *v);
 int ent__val_unpack(ent_val *out, const struct ent_field *spec, const msgpack_object *o);
 
+/* Structural check of msgpack bytes before msgpack_unpack(): exactly one well-formed object filling
+ * [p, p+n), every length in bounds, every announced array/map item backed by at least one byte
+ * (msgpack-c allocates announced items up front, so unchecked input can request ~100 GB).
+ * Returns 0 or -1. */
+int ent__mp_check(const void *p, size_t n);
+
 #endif

@@ -95,8 +95,37 @@ static inline int ent__is_changed(const ent_entity *e, size_t pos)
 /* Validate one value against its spec; on failure the message names `path`. */
 int ent__val_validate(const struct ent_field *spec, const ent_val *v, const char *path);
 
-/* Build a value of `spec` from JSON text (used for schema defaults). On failure the message names
- * what is wrong; the caller prefixes the path. */
+/* Build a value of `spec` from JSON text (used for schema defaults; spec NULL: a free-form value).
+ * JSON null gives EV_UNSET for a declared spec. On failure the message names what is wrong; the
+ * caller prefixes the path. */
 int ent__val_from_json_text(ent_val *out, const struct ent_field *spec, const char *json);
+
+/* ---- added by the entity module (entity.c, entity_json.c) ---------------------------------- */
+
+/* Deepest nesting of maps and arrays inside one field value that ent_entity_validate() accepts.
+ * msgpack-c's unpacker stops at 32 levels; a record and an event add a few around the value. */
+#define ENT__MAX_DEPTH 24
+
+/* Runtime kind a field spec holds (EV_*; refs after their target's key kind). */
+uint8_t ent__ev_kind(const struct ent_field *f);
+const char *ent__ev_name(uint8_t k);   /* "int", "string", ... for messages */
+ent_kind ent__ev_to_kind(uint8_t k);   /* public kind of a runtime kind (EV_OBJ -> MAP) */
+/* 1 if s[0..n) is strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
+int ent__utf8_ok(const char *s, size_t n);
+/* Make v a string or bytes value (kind EV_STR/EV_BIN) holding a NUL-terminated copy of p[0..n).
+ * Returns ENT_OK, ENT_NOMEM (v untouched). */
+int ent__val_set_str(ent_val *v, uint8_t kind, const void *p, size_t n);
+/* Free-form map: append key k with an unset value; *out points at it (valid until the next add). */
+int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out);
+/* Array: insert an unset item at `at` (<= n). */
+int ent__arr_insert(ent_val *a, size_t at);
+/* Make v an empty declared map of spec (one unset slot per sub-field). */
+int ent__map_init(ent_val *v, const struct ent_field *spec);
+/* Store *v (taken over, cleared on failure too) at path, marking its top-level field changed. */
+int ent__path_put(ent_entity *e, const char *path, ent_val *v);
+/* Spec of the value at path (NULL inside free-form values), as a setter would resolve it. */
+int ent__path_spec(const struct ent_field **out, const ent_entity *e, const char *path);
+/* One value as JSON text (spec NULL: free-form). out: the caller frees it with free(). */
+int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_val *v, unsigned flags);
 
 #endif

@@ -174,7 +174,8 @@ int ent_entity_decode(ent_entity **out, const ent_type *t, const void *rec, size
 
 /* JSON shapes. Data objects are keyed by field name. Timestamps are RFC 3339 UTC strings with
  * nanoseconds ("2026-11-25T10:00:00.000000001Z"; integers of ns are accepted on input), bytes are
- * base64, uint values above 2^63-1 are decimal strings (accepted as numbers or strings on input). */
+ * base64, uint values above 2^63-1 are decimal strings (and read from decimal strings: JSON parsers,
+ * jansson included, do not hold integers above 2^63-1). */
 enum {
     ENT_JSON_PRETTY = 1, /* indent */
     ENT_JSON_ENTITY = 2  /* {"type":T,"key":K,"version":V,"data":{...}} instead of the data alone */

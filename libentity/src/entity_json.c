@@ -1,0 +1,707 @@
+/* Entity values as JSON (jansson), both ways: data objects keyed by field name, timestamps as
+ * RFC 3339 UTC strings with nanoseconds, bytes as base64, uint above 2^63-1 as decimal strings. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "error_int.h"
+#include "value_int.h"
+
+/* ---- timestamps ---------------------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): exact for
+ * every year, no dependency on timegm() or the TZ environment. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    int64_t era;
+    unsigned doe, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* "1970-01-01T00:00:00.000000000Z": always 9 fraction digits, so that text order is time order. */
+static void ts_format(char buf[48], int64_t ns)
+{
+    int64_t sec = ns / 1000000000, frac = ns % 1000000000, days, y;
+    unsigned m, d, sod;
+    if (frac < 0) {
+        frac += 1000000000;
+        sec--;
+    }
+    days = sec / 86400;
+    if (sec % 86400 < 0) days--;
+    sod = (unsigned)(sec - days * 86400);
+    civil_from_days(days, &y, &m, &d);
+    snprintf(buf, 48, "%04lld-%02u-%02uT%02u:%02u:%02u.%09lldZ", (long long)y, m, d, sod / 3600,
+             sod / 60 % 60, sod % 60, (long long)frac);
+}
+
+static int digits(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* RFC 3339 date-time: fraction of 0 to 9 digits, 'Z' or a +hh:mm / -hh:mm offset. */
+static int ts_parse(int64_t *out, const char *s, size_t n)
+{
+    static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y, mo, d, h, mi, sec, oh, om, dim;
+    int64_t frac = 0, total, offset = 0;
+    size_t i = 19;
+    if (n < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+        digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) ||
+        s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
+        return -1;
+    if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 59) return -1;
+    dim = mdays[mo - 1] + (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)));
+    if (d < 1 || d > dim) return -1;
+    if (s[i] == '.') {
+        size_t nd = 0;
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            if (++nd > 9) return -1;
+            frac = frac * 10 + (s[i++] - '0');
+        }
+        if (nd == 0) return -1;
+        while (nd++ < 9) frac *= 10;
+    }
+    if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        if (n - i < 6 || digits(s + i + 1, 2, &oh) || s[i + 3] != ':' || digits(s + i + 4, 2, &om) ||
+            oh > 23 || om > 59)
+            return -1;
+        offset = ((int64_t)oh * 60 + om) * 60 * (s[i] == '+' ? 1 : -1);
+        i += 6;
+    } else {
+        return -1;
+    }
+    if (i != n) return -1;
+    total = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    /* Borrow a second so that the earliest instants (INT64_MIN ns has a fraction) do not
+     * overflow in the multiplication. */
+    if (total < 0 && frac > 0) {
+        total++;
+        frac -= 1000000000;
+    }
+    if (__builtin_mul_overflow(total, (int64_t)1000000000, &total) ||
+        __builtin_add_overflow(total, frac, &total))
+        return -1;
+    *out = total;
+    return 0;
+}
+
+/* ---- values to JSON ---------------------------------------------------------------------- */
+
+/* jansson refuses invalid UTF-8; an unvalidated entity may hold some. Print U+FFFD instead of
+ * failing: output is for people and tools, and validation is what keeps stores clean. */
+static json_t *jstr(const char *s, size_t n)
+{
+    json_t *j;
+    char *fix, *o;
+    size_t i;
+    if (ent__utf8_ok(s, n)) return json_stringn(s, n);
+    fix = malloc(n * 3 + 1);
+    if (!fix) return NULL;
+    for (i = 0, o = fix; i < n; i++) {
+        if ((unsigned char)s[i] < 0x80) *o++ = s[i];
+        else memcpy(o, "\xef\xbf\xbd", 3), o += 3;
+    }
+    j = json_stringn(fix, (size_t)(o - fix));
+    free(fix);
+    return j;
+}
+
+static int obj_setn(json_t *o, const char *k, size_t klen, json_t *v)
+{
+    char *fix, *p;
+    size_t i;
+    int rc;
+    if (!v) return -1;
+    if (ent__utf8_ok(k, klen)) return json_object_setn_new(o, k, klen, v);
+    fix = malloc(klen * 3 + 1);
+    if (!fix) {
+        json_decref(v);
+        return -1;
+    }
+    for (i = 0, p = fix; i < klen; i++) {
+        if ((unsigned char)k[i] < 0x80) *p++ = k[i];
+        else memcpy(p, "\xef\xbf\xbd", 3), p += 3;
+    }
+    rc = json_object_setn_new(o, fix, (size_t)(p - fix), v);
+    free(fix);
+    return rc;
+}
+
+static json_t *juint(uint64_t u)
+{
+    char buf[24];
+    if (u <= INT64_MAX) return json_integer((json_int_t)u);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)u);
+    return json_string(buf);
+}
+
+static json_t *val_to_json(const ent_field *spec, const ent_val *v)
+{
+    json_t *j;
+    size_t i;
+    char buf[48];
+    switch (v->k) {
+    case EV_UNSET:
+    case EV_NIL: return json_null();
+    case EV_BOOL: return json_boolean(v->u.b);
+    case EV_INT: return json_integer((json_int_t)v->u.i);
+    case EV_UINT: return juint(v->u.u);
+    case EV_FLOAT:
+        if (isnan(v->u.f)) return json_string("NaN");
+        if (isinf(v->u.f)) return json_string(v->u.f > 0 ? "Infinity" : "-Infinity");
+        return json_real(v->u.f);
+    case EV_STR: return jstr(v->u.s.p, v->u.s.n);
+    case EV_BIN: {
+        char *b = malloc(ent__b64_enc_len(v->u.s.n) + 1);
+        if (!b) return NULL;
+        ent__b64_encode(b, v->u.s.p, v->u.s.n);
+        j = json_string(b);
+        free(b);
+        return j;
+    }
+    case EV_TS: ts_format(buf, v->u.i); return json_string(buf);
+    case EV_ARR:
+        if (!(j = json_array())) return NULL;
+        for (i = 0; i < v->u.a.n; i++)
+            if (json_array_append_new(j, val_to_json(spec ? spec->items : NULL, &v->u.a.v[i]))) goto fail;
+        return j;
+    case EV_MAP:
+        if (!(j = json_object())) return NULL;
+        for (i = 0; spec && i < v->u.m.n && i < spec->n_fields; i++) {
+            const ent_field *sf = spec->fields[i];
+            if (v->u.m.v[i].k == EV_UNSET) continue;
+            if (json_object_set_new(j, sf->name, val_to_json(sf, &v->u.m.v[i]))) goto fail;
+        }
+        return j;
+    case EV_OBJ:
+        if (!(j = json_object())) return NULL;
+        for (i = 0; i < v->u.o.n; i++) {
+            const ent_kv *kv = &v->u.o.kv[i];
+            if (obj_setn(j, kv->k, kv->klen, val_to_json(NULL, &kv->v))) goto fail;
+        }
+        return j;
+    default: return json_null();
+    }
+fail:
+    json_decref(j);
+    return NULL;
+}
+
+static size_t dump_flags(unsigned flags)
+{
+    return JSON_ENCODE_ANY | JSON_REAL_PRECISION(17) |
+           (flags & ENT_JSON_PRETTY ? JSON_INDENT(2) : JSON_COMPACT);
+}
+
+int ent__val_to_json_text(char **out, const ent_field *spec, const ent_val *v, unsigned flags)
+{
+    json_t *j = val_to_json(spec, v);
+    *out = j ? json_dumps(j, dump_flags(flags)) : NULL;
+    json_decref(j);
+    return *out ? ENT_OK : ent__err(ENT_NOMEM, "out of memory");
+}
+
+static json_t *data_to_json(const ent_entity *e)
+{
+    const ent_type *t = e->type;
+    json_t *o = json_object();
+    if (!o) return NULL;
+    for (size_t i = 0; i < t->n_fields; i++) {
+        if (e->slots[i].k == EV_UNSET) continue;
+        if (json_object_set_new(o, t->fields[i]->name, val_to_json(t->fields[i], &e->slots[i]))) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
+{
+    json_t *j = NULL, *data;
+    *out = NULL;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if (!(data = data_to_json(e))) goto nomem;
+    if (flags & ENT_JSON_ENTITY) {
+        json_t *key = e->key_kind == ENT_KEY_AUTO     ? juint(e->key_id)
+                      : e->key_kind == ENT_KEY_STRING ? jstr(e->key_str, e->key_len)
+                                                      : json_null();
+        /* "o" steals the references, also when json_pack fails */
+        j = json_pack("{s:s,s:o,s:o,s:o}", "type", e->type->name, "key", key, "version",
+                      juint(e->version), "data", data);
+        if (!j) goto nomem;
+    } else {
+        j = data;
+    }
+    *out = json_dumps(j, dump_flags(flags));
+    json_decref(j);
+    return *out ? ENT_OK : ent__err(ENT_NOMEM, "out of memory");
+nomem:
+    json_decref(j);
+    return ent__err(ENT_NOMEM, "out of memory");
+}
+
+/* ---- JSON to values ---------------------------------------------------------------------- */
+
+/* JSON path of the element being read, for messages ("product.tags[1]"). */
+typedef struct jpath {
+    char buf[512];
+    size_t n;
+} jpath;
+
+static size_t jp_name(jpath *p, const char *name, size_t len)
+{
+    size_t old = p->n;
+    int w = snprintf(p->buf + p->n, sizeof p->buf - p->n, "%s%.*s", p->n ? "." : "", (int)len, name);
+    if (w > 0) p->n += (size_t)w;
+    if (p->n >= sizeof p->buf) p->n = sizeof p->buf - 1;
+    return old;
+}
+
+static size_t jp_index(jpath *p, size_t i)
+{
+    size_t old = p->n;
+    int w = snprintf(p->buf + p->n, sizeof p->buf - p->n, "[%zu]", i);
+    if (w > 0) p->n += (size_t)w;
+    if (p->n >= sizeof p->buf) p->n = sizeof p->buf - 1;
+    return old;
+}
+
+static void jp_pop(jpath *p, size_t old)
+{
+    p->n = old;
+    p->buf[old] = '\0';
+}
+
+static int jerr(const jpath *p, const char *what)
+{
+    if (p->n) return ent__err(ENT_INVALID, "%s: %s", p->buf, what);
+    return ent__err(ENT_INVALID, "%s", what);
+}
+
+static int expected(const jpath *p, const ent_field *spec)
+{
+    char what[64];
+    snprintf(what, sizeof what, "expected %s",
+             !spec ? "value" : spec->kind == ENT_KIND_REF ? (ent__ev_kind(spec) == EV_STR ? "string key" : "integer key")
+                                                        : ent_kind_name(spec->kind));
+    return jerr(p, what);
+}
+
+/* Decimal digits only, no sign or spaces, at most UINT64_MAX. */
+static int parse_u64(uint64_t *out, const char *s, size_t n)
+{
+    uint64_t v = 0;
+    if (n == 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int json_uint(uint64_t *out, json_t *j)
+{
+    if (json_is_integer(j)) {
+        if (json_integer_value(j) < 0) return -1;
+        *out = (uint64_t)json_integer_value(j);
+        return 0;
+    }
+    if (json_is_string(j)) return parse_u64(out, json_string_value(j), json_string_length(j));
+    return -1;
+}
+
+static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *p);
+
+static int free_from_json(ent_val *out, json_t *j, jpath *p)
+{
+    size_t i, old;
+    int rc;
+    memset(out, 0, sizeof *out);
+    switch (json_typeof(j)) {
+    case JSON_NULL: out->k = EV_NIL; return ENT_OK;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        out->k = EV_BOOL;
+        out->u.b = json_is_true(j);
+        return ENT_OK;
+    case JSON_INTEGER:
+        /* one form per number, as set and decode make it (see normalize_free in entity.c) */
+        if (json_integer_value(j) >= 0) {
+            out->k = EV_UINT;
+            out->u.u = (uint64_t)json_integer_value(j);
+        } else {
+            out->k = EV_INT;
+            out->u.i = json_integer_value(j);
+        }
+        return ENT_OK;
+    case JSON_REAL:
+        out->k = EV_FLOAT;
+        out->u.f = json_real_value(j);
+        return ENT_OK;
+    case JSON_STRING: return ent__val_set_str(out, EV_STR, json_string_value(j), json_string_length(j));
+    case JSON_ARRAY:
+        out->k = EV_ARR;
+        for (i = 0; i < json_array_size(j); i++) {
+            if ((rc = ent__arr_insert(out, i))) goto fail;
+            old = jp_index(p, i);
+            rc = free_from_json(&out->u.a.v[i], json_array_get(j, i), p);
+            jp_pop(p, old);
+            if (rc) goto fail;
+        }
+        return ENT_OK;
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *m;
+        out->k = EV_OBJ;
+        json_object_foreach(j, k, m) {
+            ent_val *slot;
+            size_t klen = json_object_iter_key_len(json_object_key_to_iter(k));
+            if ((rc = ent__obj_add(out, k, klen, &slot))) goto fail;
+            old = jp_name(p, k, klen);
+            rc = free_from_json(slot, m, p);
+            jp_pop(p, old);
+            if (rc) goto fail;
+        }
+        return ENT_OK;
+    }
+    default: return jerr(p, "unsupported JSON value");
+    }
+fail:
+    ent__val_clear(out);
+    return rc;
+}
+
+/* Declared names never hold NUL; a JSON key with one ("a\u0000b") names no field. */
+static int plain_key(const char *k) { return strlen(k) == json_object_iter_key_len(json_object_key_to_iter(k)); }
+
+static const ent_field *sub_field(const ent_field *map, const char *name)
+{
+    if (!plain_key(name)) return NULL;
+    for (size_t i = 0; i < map->n_fields; i++)
+        if (strcmp(map->fields[i]->name, name) == 0) return map->fields[i];
+    return NULL;
+}
+
+static int map_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *p)
+{
+    const char *k;
+    json_t *m;
+    size_t old;
+    int rc;
+    if ((rc = ent__map_init(out, spec))) return rc;
+    json_object_foreach(j, k, m) {
+        const ent_field *sf = sub_field(spec, k);
+        old = jp_name(p, k, strlen(k));
+        if (!sf) rc = jerr(p, "unknown field");
+        else if (json_is_null(m)) rc = ENT_OK;
+        else rc = val_from_json(&out->u.m.v[sf->pos], sf, m, p);
+        jp_pop(p, old);
+        if (rc) goto fail;
+    }
+    return ENT_OK;
+fail:
+    ent__val_clear(out);
+    return rc;
+}
+
+/* Build a value of spec (NULL: free-form) from j. JSON null on a declared spec gives EV_UNSET. */
+static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *p)
+{
+    size_t i, old, n;
+    int rc;
+    if (!spec) return free_from_json(out, j, p);
+    memset(out, 0, sizeof *out);
+    if (json_is_null(j)) return ENT_OK;
+    switch (spec->kind) {
+    case ENT_KIND_BOOL:
+        if (!json_is_boolean(j)) return expected(p, spec);
+        out->k = EV_BOOL;
+        out->u.b = json_is_true(j);
+        return ENT_OK;
+    case ENT_KIND_INT:
+        if (!json_is_integer(j)) return expected(p, spec);
+        out->k = EV_INT;
+        out->u.i = json_integer_value(j);
+        return ENT_OK;
+    case ENT_KIND_UINT:
+        if (json_uint(&out->u.u, j)) return expected(p, spec);
+        out->k = EV_UINT;
+        return ENT_OK;
+    case ENT_KIND_FLOAT:
+        out->k = EV_FLOAT;
+        if (json_is_real(j)) out->u.f = json_real_value(j);
+        else if (json_is_integer(j)) out->u.f = (double)json_integer_value(j);
+        else if (json_is_string(j) && strcmp(json_string_value(j), "NaN") == 0) out->u.f = NAN;
+        else if (json_is_string(j) && strcmp(json_string_value(j), "Infinity") == 0) out->u.f = INFINITY;
+        else if (json_is_string(j) && strcmp(json_string_value(j), "-Infinity") == 0) out->u.f = -INFINITY;
+        else {
+            out->k = EV_UNSET;
+            return expected(p, spec);
+        }
+        return ENT_OK;
+    case ENT_KIND_STRING:
+        if (!json_is_string(j)) return expected(p, spec);
+        return ent__val_set_str(out, EV_STR, json_string_value(j), json_string_length(j));
+    case ENT_KIND_BYTES: {
+        const char *s = json_string_value(j);
+        if (!json_is_string(j)) return jerr(p, "expected bytes (a base64 string)");
+        n = json_string_length(j);
+        if ((rc = ent__val_set_str(out, EV_BIN, "", 0))) return rc;
+        free(out->u.s.p);
+        out->u.s.p = malloc(n / 4 * 3 + 1);
+        if (!out->u.s.p) {
+            out->k = EV_UNSET;
+            return ent__err(ENT_NOMEM, "out of memory");
+        }
+        if (ent__b64_decode(out->u.s.p, &out->u.s.n, s, n)) {
+            ent__val_clear(out);
+            return jerr(p, "invalid base64");
+        }
+        out->u.s.p[out->u.s.n] = '\0';
+        return ENT_OK;
+    }
+    case ENT_KIND_TIMESTAMP:
+        if (json_is_integer(j)) {
+            out->u.i = json_integer_value(j);
+        } else if (json_is_string(j)) {
+            if (ts_parse(&out->u.i, json_string_value(j), json_string_length(j)))
+                return jerr(p, "invalid timestamp (RFC 3339, e.g. 2026-11-25T10:00:00.5Z, or "
+                               "integer ns)");
+        } else {
+            return expected(p, spec);
+        }
+        out->k = EV_TS;
+        return ENT_OK;
+    case ENT_KIND_REF:
+        if (ent__ev_kind(spec) == EV_STR) {
+            if (!json_is_string(j)) return expected(p, spec);
+            return ent__val_set_str(out, EV_STR, json_string_value(j), json_string_length(j));
+        }
+        if (json_uint(&out->u.u, j)) return expected(p, spec);
+        out->k = EV_UINT;
+        return ENT_OK;
+    case ENT_KIND_ARRAY:
+        if (!json_is_array(j)) return expected(p, spec);
+        out->k = EV_ARR;
+        for (i = 0; i < json_array_size(j); i++) {
+            if ((rc = ent__arr_insert(out, i))) goto fail;
+            old = jp_index(p, i);
+            rc = val_from_json(&out->u.a.v[i], spec->items, json_array_get(j, i), p);
+            jp_pop(p, old);
+            if (rc) goto fail;
+        }
+        return ENT_OK;
+    case ENT_KIND_MAP:
+        if (!json_is_object(j)) return expected(p, spec);
+        if (spec->fields) return map_from_json(out, spec, j, p);
+        return free_from_json(out, j, p);
+    default: return expected(p, spec);
+    }
+fail:
+    ent__val_clear(out);
+    return rc;
+}
+
+static json_t *load(const char *text, size_t len, size_t flags)
+{
+    json_error_t err;
+    json_t *j = json_loadb(text, len, flags | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    if (!j) ent__err(ENT_INVALID, "invalid JSON at line %d, column %d: %s", err.line, err.column, err.text);
+    return j;
+}
+
+int ent__val_from_json_text(ent_val *out, const ent_field *spec, const char *json)
+{
+    jpath p = {{0}, 0};
+    json_t *j;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (!json) return ent__err(ENT_INVALID, "JSON is NULL");
+    if (!(j = load(json, strlen(json), JSON_DECODE_ANY))) return ENT_INVALID;
+    rc = val_from_json(out, spec, j, &p);
+    json_decref(j);
+    return rc;
+}
+
+int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, size_t len)
+{
+    ent_entity *e = NULL;
+    json_t *j = NULL, *m;
+    const char *k;
+    jpath p;
+    int rc;
+    *out = NULL;
+    if ((rc = ent_entity_new(&e, t))) return rc;
+    if (!json) {
+        rc = ent__err(ENT_INVALID, "%s: JSON is NULL", t->name);
+        goto fail;
+    }
+    if (!(j = load(json, len, 0))) {
+        rc = ent__err_prefix(ENT_INVALID, "%s: ", t->name);
+        goto fail;
+    }
+    if (!json_is_object(j)) {
+        rc = ent__err(ENT_INVALID, "%s: expected a JSON object of fields", t->name);
+        goto fail;
+    }
+    json_object_foreach(j, k, m) {
+        const ent_field *f = plain_key(k) ? ent_type_field(t, k) : NULL;
+        p.n = 0;
+        jp_name(&p, t->name, strlen(t->name));
+        jp_name(&p, k, strlen(k));
+        if (!f) {
+            rc = jerr(&p, "unknown field");
+            goto fail;
+        }
+        if (json_is_null(m)) continue;
+        if ((rc = val_from_json(&e->slots[f->pos], f, m, &p))) goto fail;
+        ent__mark_changed(e, f->pos);
+    }
+    json_decref(j);
+    *out = e;
+    return ENT_OK;
+fail:
+    json_decref(j);
+    ent_entity_free(e);
+    return rc;
+}
+
+/* RFC 7396 on one value: an object merges into a map (a non-map target becomes an empty one
+ * first, so nulls inside only remove), anything else replaces. */
+static int merge_into(ent_val *target, const ent_field *spec, json_t *patch, jpath *p)
+{
+    const char *k;
+    json_t *m;
+    size_t old, i;
+    int rc;
+    ent_val nv;
+    if (json_is_object(patch) && (!spec || spec->kind == ENT_KIND_MAP)) {
+        if (spec && spec->fields) {
+            if (target->k != EV_MAP) {
+                ent__val_clear(target);
+                if ((rc = ent__map_init(target, spec))) return rc;
+            }
+            json_object_foreach(patch, k, m) {
+                const ent_field *sf = sub_field(spec, k);
+                old = jp_name(p, k, strlen(k));
+                if (!sf) rc = jerr(p, "unknown field");
+                else if (json_is_null(m)) ent__val_clear(&target->u.m.v[sf->pos]), rc = ENT_OK;
+                else rc = merge_into(&target->u.m.v[sf->pos], sf, m, p);
+                jp_pop(p, old);
+                if (rc) return rc;
+            }
+            return ENT_OK;
+        }
+        if (target->k != EV_OBJ) {
+            ent__val_clear(target);
+            target->k = EV_OBJ;
+        }
+        json_object_foreach(patch, k, m) {
+            size_t klen = json_object_iter_key_len(json_object_key_to_iter(k));
+            ent_val *slot = NULL;
+            for (i = 0; i < target->u.o.n; i++)
+                if (target->u.o.kv[i].klen == klen && memcmp(target->u.o.kv[i].k, k, klen) == 0) break;
+            if (json_is_null(m)) {
+                if (i < target->u.o.n) {
+                    free(target->u.o.kv[i].k);
+                    ent__val_clear(&target->u.o.kv[i].v);
+                    memmove(&target->u.o.kv[i], &target->u.o.kv[i + 1],
+                            (target->u.o.n - i - 1) * sizeof(ent_kv));
+                    target->u.o.n--;
+                }
+                continue;
+            }
+            if (i < target->u.o.n) slot = &target->u.o.kv[i].v;
+            else if ((rc = ent__obj_add(target, k, klen, &slot))) return rc;
+            old = jp_name(p, k, klen);
+            rc = merge_into(slot, NULL, m, p);
+            jp_pop(p, old);
+            if (rc) return rc;
+        }
+        return ENT_OK;
+    }
+    if ((rc = val_from_json(&nv, spec, patch, p))) return rc;
+    ent__val_clear(target);
+    *target = nv;
+    return ENT_OK;
+}
+
+int ent_entity_patch_json(ent_entity *e, const char *json, size_t len)
+{
+    ent_entity *c = NULL;
+    json_t *j = NULL, *m;
+    const char *k;
+    jpath p;
+    size_t i;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if (!json) return ent__err(ENT_INVALID, "%s: JSON is NULL", e->type->name);
+    if (!(j = load(json, len, 0))) return ent__err_prefix(ENT_INVALID, "%s: ", e->type->name);
+    if (!json_is_object(j)) {
+        rc = ent__err(ENT_INVALID, "%s: a merge patch must be a JSON object of fields", e->type->name);
+        goto fail;
+    }
+    /* Work on a copy: a failure half way leaves e as it was. */
+    if ((rc = ent_entity_dup(&c, e))) goto fail;
+    json_object_foreach(j, k, m) {
+        const ent_field *f = plain_key(k) ? ent_type_field(e->type, k) : NULL;
+        p.n = 0;
+        jp_name(&p, e->type->name, strlen(e->type->name));
+        jp_name(&p, k, strlen(k));
+        if (!f) {
+            rc = jerr(&p, "unknown field");
+            goto fail;
+        }
+        if (json_is_null(m)) ent__val_clear(&c->slots[f->pos]);
+        else if ((rc = merge_into(&c->slots[f->pos], f, m, &p))) goto fail;
+        ent__mark_changed(c, f->pos);
+    }
+    for (i = 0; i < e->type->n_fields; i++) {
+        ent_val tmp = e->slots[i];
+        e->slots[i] = c->slots[i];
+        c->slots[i] = tmp;
+    }
+    memcpy(e->changed, c->changed, (e->type->n_fields + 63) / 64 * sizeof(uint64_t));
+    rc = ENT_OK;
+fail:
+    ent_entity_free(c);
+    json_decref(j);
+    return rc;
+}

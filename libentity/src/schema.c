@@ -1,0 +1,552 @@
+/* Schemas: the builder, ent_schema_check() (resolve, index, seal) and the accessors. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "schema_int.h"
+#include "value_int.h"
+
+int ent__name_ok(const char *name)
+{
+    size_t n;
+    if (!name || !name[0]) return 0;
+    n = strlen(name);
+    if (n > ENT_NAME_MAX) return 0;
+    if (!((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_')) return 0;
+    for (size_t i = 1; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return 0;
+    }
+    return 1;
+}
+
+const char *ent__field_path(const struct ent_field *f, char *buf, size_t size)
+{
+    /* Walk up to the type, then print downwards: "order.lines[].qty". */
+    const struct ent_field *chain[64];
+    size_t n = 0, len;
+    for (const struct ent_field *p = f; p && n < 64; p = p->parent) chain[n++] = p;
+    len = (size_t)snprintf(buf, size, "%s", f->type ? f->type->name : "?");
+    while (n-- > 0 && len < size) {
+        const struct ent_field *c = chain[n];
+        if (c->parent && c->parent->kind == ENT_KIND_ARRAY && c == c->parent->items)
+            len += (size_t)snprintf(buf + len, size - len, "[]");
+        else
+            len += (size_t)snprintf(buf + len, size - len, ".%s", c->name);
+    }
+    return buf;
+}
+
+const char *ent_kind_name(ent_kind k)
+{
+    switch (k) {
+    case ENT_KIND_NIL: return "nil";
+    case ENT_KIND_BOOL: return "bool";
+    case ENT_KIND_INT: return "int";
+    case ENT_KIND_UINT: return "uint";
+    case ENT_KIND_FLOAT: return "float";
+    case ENT_KIND_STRING: return "string";
+    case ENT_KIND_BYTES: return "bytes";
+    case ENT_KIND_TIMESTAMP: return "timestamp";
+    case ENT_KIND_ARRAY: return "array";
+    case ENT_KIND_MAP: return "map";
+    case ENT_KIND_REF: return "ref";
+    }
+    return NULL;
+}
+
+static int kind_ok(ent_kind k) { return k >= ENT_KIND_BOOL && k <= ENT_KIND_REF; }
+
+/* ---- freeing ----------------------------------------------------------------------------- */
+
+static void field_free(struct ent_field *f)
+{
+    if (!f) return;
+    free(f->name);
+    for (size_t i = 0; i < f->n_enums; i++) free(f->enums[i]);
+    free(f->enums);
+    free(f->default_json);
+    if (f->def) {
+        ent__val_clear(f->def);
+        free(f->def);
+    }
+    field_free(f->items);
+    for (size_t i = 0; i < f->n_fields; i++) field_free(f->fields[i]);
+    free(f->fields);
+    free(f->ref_name);
+    free(f);
+}
+
+static void type_free(struct ent_type *t)
+{
+    if (!t) return;
+    free(t->name);
+    for (size_t i = 0; i < t->n_fields; i++) field_free(t->fields[i]);
+    free(t->fields);
+    free(t->indexes);
+    free(t);
+}
+
+void ent_schema_free(ent_schema *s)
+{
+    if (!s) return;
+    free(s->name);
+    for (size_t i = 0; i < s->n_types; i++) type_free(s->types[i]);
+    free(s->types);
+    free(s);
+}
+
+/* ---- building ---------------------------------------------------------------------------- */
+
+static int grow(void *pp, size_t *cap, size_t n, size_t elem)
+{
+    void **p = pp;
+    size_t nc;
+    void *np;
+    if (n < *cap) return ENT_OK;
+    nc = *cap ? *cap * 2 : 8;
+    np = realloc(*p, nc * elem);
+    if (!np) return ent__err(ENT_NOMEM, "out of memory");
+    *p = np;
+    *cap = nc;
+    return ENT_OK;
+}
+
+static int sealed_err(void) { return ent__err(ENT_SCHEMA, "the schema is sealed; it cannot change"); }
+
+int ent_schema_new(ent_schema **out, const char *name, uint32_t version)
+{
+    ent_schema *s;
+    if (!out) return ent__err(ENT_INVALID, "ent_schema_new: out is NULL");
+    *out = NULL;
+    if (!ent__name_ok(name))
+        return ent__err(ENT_SCHEMA, "bad schema name \"%s\": use [a-z_][a-z0-9_]*, at most 64 bytes",
+                        name ? name : "(null)");
+    if (version < 1) return ent__err(ENT_SCHEMA, "schema %s: version must be >= 1", name);
+    s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(name))) {
+        free(s);
+        return ent__err(ENT_NOMEM, "out of memory");
+    }
+    s->version = version;
+    *out = s;
+    return ENT_OK;
+}
+
+int ent_schema_add_type(ent_type **out, ent_schema *s, const char *name, ent_key_kind key)
+{
+    struct ent_type *t;
+    int rc;
+    if (out) *out = NULL;
+    if (!s) return ent__err(ENT_INVALID, "schema is NULL");
+    if (s->sealed) return sealed_err();
+    if (!ent__name_ok(name))
+        return ent__err(ENT_SCHEMA, "bad type name \"%s\": use [a-z_][a-z0-9_]*, at most 64 bytes",
+                        name ? name : "(null)");
+    if (ent_schema_type(s, name)) return ent__err(ENT_SCHEMA, "duplicate type \"%s\"", name);
+    if (key != ENT_KEY_AUTO && key != ENT_KEY_STRING)
+        return ent__err(ENT_SCHEMA, "type %s: key must be \"auto\" or \"string\"", name);
+    if ((rc = grow(&s->types, &s->cap_types, s->n_types, sizeof *s->types))) return rc;
+    t = calloc(1, sizeof *t);
+    if (!t || !(t->name = strdup(name))) {
+        free(t);
+        return ent__err(ENT_NOMEM, "out of memory");
+    }
+    t->key = key;
+    t->schema = s;
+    t->pos = s->n_types;
+    s->types[s->n_types++] = t;
+    if (out) *out = t;
+    return ENT_OK;
+}
+
+static struct ent_field *field_new(const char *name, unsigned id, ent_kind kind, struct ent_type *t,
+                                   struct ent_field *parent, size_t pos)
+{
+    struct ent_field *f = calloc(1, sizeof *f);
+    if (!f || !(f->name = strdup(name))) {
+        free(f);
+        return NULL;
+    }
+    f->id = id;
+    f->kind = kind;
+    f->type = t;
+    f->parent = parent;
+    f->pos = pos;
+    f->index_no = -1;
+    return f;
+}
+
+/* Shared by top-level fields and declared map sub-fields: `list` is where the field goes. */
+static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *cap, struct ent_type *t,
+                  struct ent_field *parent, const char *name, unsigned id, ent_kind kind)
+{
+    char where[200];
+    struct ent_field *f;
+    int rc;
+    if (out) *out = NULL;
+    if (parent)
+        ent__field_path(parent, where, sizeof where);
+    else
+        snprintf(where, sizeof where, "%s", t->name);
+    if (t->schema->sealed) return sealed_err();
+    if (!ent__name_ok(name))
+        return ent__err(ENT_SCHEMA, "%s: bad field name \"%s\": use [a-z_][a-z0-9_]*, at most 64 bytes",
+                        where, name ? name : "(null)");
+    if (id < 1 || id > ENT_FIELD_ID_MAX)
+        return ent__err(ENT_SCHEMA, "%s.%s: id %u is outside 1..65535", where, name, id);
+    if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s.%s: unknown field type", where, name);
+    if (kind == ENT_KIND_REF && parent)
+        return ent__err(ENT_SCHEMA, "%s.%s: refs are allowed only on top-level fields", where, name);
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*list)[i]->name, name) == 0)
+            return ent__err(ENT_SCHEMA, "%s: duplicate field name \"%s\"", where, name);
+        if ((*list)[i]->id == id)
+            return ent__err(ENT_SCHEMA, "%s.%s: duplicate field id %u (also %s)", where, name, id,
+                            (*list)[i]->name);
+    }
+    if ((rc = grow(list, cap, *n, sizeof **list))) return rc;
+    f = field_new(name, id, kind, t, parent, *n);
+    if (!f) return ent__err(ENT_NOMEM, "out of memory");
+    (*list)[(*n)++] = f;
+    if (out) *out = f;
+    return ENT_OK;
+}
+
+int ent_type_add_field(ent_field **out, ent_type *t, const char *name, unsigned id, ent_kind kind)
+{
+    if (!t) return ent__err(ENT_INVALID, "type is NULL");
+    return add_to(out, &t->fields, &t->n_fields, &t->cap_fields, t, NULL, name, id, kind);
+}
+
+int ent_field_add_field(ent_field **out, ent_field *map, const char *name, unsigned id, ent_kind kind)
+{
+    char path[200];
+    if (!map) return ent__err(ENT_INVALID, "field is NULL");
+    if (map->kind != ENT_KIND_MAP)
+        return ent__err(ENT_SCHEMA, "%s: sub-fields need a map, not a %s",
+                        ent__field_path(map, path, sizeof path), ent_kind_name(map->kind));
+    return add_to(out, &map->fields, &map->n_fields, &map->cap_fields, map->type, map, name, id, kind);
+}
+
+int ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind)
+{
+    char path[200];
+    struct ent_field *f;
+    if (out) *out = NULL;
+    if (!array) return ent__err(ENT_INVALID, "field is NULL");
+    if (array->type->schema->sealed) return sealed_err();
+    ent__field_path(array, path, sizeof path);
+    if (array->kind != ENT_KIND_ARRAY)
+        return ent__err(ENT_SCHEMA, "%s: items need an array, not a %s", path, ent_kind_name(array->kind));
+    if (array->items) return ent__err(ENT_SCHEMA, "%s: items are set already", path);
+    if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s[]: unknown item type", path);
+    if (kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s[]: refs are allowed only on top-level fields", path);
+    f = field_new("", 0, kind, array->type, array, 0);
+    if (!f) return ent__err(ENT_NOMEM, "out of memory");
+    array->items = f;
+    if (out) *out = f;
+    return ENT_OK;
+}
+
+/* Common guard of the option setters: field given, schema open. */
+static int opt_guard(ent_field *f, char *path, size_t size)
+{
+    if (!f) return ent__err(ENT_INVALID, "field is NULL");
+    if (f->type->schema->sealed) return sealed_err();
+    ent__field_path(f, path, size);
+    return ENT_OK;
+}
+
+static int is_top(const struct ent_field *f) { return f->parent == NULL; }
+
+int ent_field_set_required(ent_field *f, int on)
+{
+    char path[200];
+    int rc = opt_guard(f, path, sizeof path);
+    if (rc) return rc;
+    if (f->parent && f->parent->kind == ENT_KIND_ARRAY)
+        return ent__err(ENT_SCHEMA, "%s: \"required\" does not apply to array items", path);
+    f->required = on != 0;
+    return ENT_OK;
+}
+
+static int index_ok(ent_field *f, const char *path, const char *what)
+{
+    if (!is_top(f))
+        return ent__err(ENT_SCHEMA, "%s: \"%s\" applies only to top-level fields", path, what);
+    if (f->kind == ENT_KIND_ARRAY || f->kind == ENT_KIND_MAP)
+        return ent__err(ENT_SCHEMA, "%s: a %s cannot be %s (scalars and refs only)", path,
+                        ent_kind_name(f->kind), what);
+    return ENT_OK;
+}
+
+int ent_field_set_unique(ent_field *f, int on)
+{
+    char path[200];
+    int rc = opt_guard(f, path, sizeof path);
+    if (rc) return rc;
+    if (on && (rc = index_ok(f, path, "unique"))) return rc;
+    f->unique = on != 0;
+    return ENT_OK;
+}
+
+int ent_field_set_indexed(ent_field *f, int on)
+{
+    char path[200];
+    int rc = opt_guard(f, path, sizeof path);
+    if (rc) return rc;
+    if (on && (rc = index_ok(f, path, "indexed"))) return rc;
+    f->indexed = on != 0;
+    return ENT_OK;
+}
+
+static int numeric(const struct ent_field *f)
+{
+    return f->kind == ENT_KIND_INT || f->kind == ENT_KIND_UINT || f->kind == ENT_KIND_FLOAT ||
+           f->kind == ENT_KIND_TIMESTAMP;
+}
+
+static int set_limit(ent_field *f, int is_max, int lk, int64_t i, uint64_t u, double d)
+{
+    char path[200];
+    ent_limit *l;
+    int rc = opt_guard(f, path, sizeof path);
+    if (rc) return rc;
+    if (!numeric(f))
+        return ent__err(ENT_SCHEMA, "%s: \"%s\" applies to numbers and timestamps, not to a %s", path,
+                        is_max ? "max" : "min", ent_kind_name(f->kind));
+    if (lk == ENT_LIM_FLOAT && isnan(d)) return ent__err(ENT_SCHEMA, "%s: limit is NaN", path);
+    l = is_max ? &f->max : &f->min;
+    l->set = (uint8_t)lk;
+    if (lk == ENT_LIM_INT) l->v.i = i;
+    else if (lk == ENT_LIM_UINT) l->v.u = u;
+    else l->v.f = d;
+    return ENT_OK;
+}
+
+int ent_field_set_min_int(ent_field *f, int64_t v) { return set_limit(f, 0, ENT_LIM_INT, v, 0, 0); }
+int ent_field_set_max_int(ent_field *f, int64_t v) { return set_limit(f, 1, ENT_LIM_INT, v, 0, 0); }
+int ent_field_set_min_uint(ent_field *f, uint64_t v) { return set_limit(f, 0, ENT_LIM_UINT, 0, v, 0); }
+int ent_field_set_max_uint(ent_field *f, uint64_t v) { return set_limit(f, 1, ENT_LIM_UINT, 0, v, 0); }
+int ent_field_set_min_float(ent_field *f, double v) { return set_limit(f, 0, ENT_LIM_FLOAT, 0, 0, v); }
+int ent_field_set_max_float(ent_field *f, double v) { return set_limit(f, 1, ENT_LIM_FLOAT, 0, 0, v); }
+
+int ent_field_set_max_length(ent_field *f, uint64_t n)
+{
+    char path[200];
+    int rc = opt_guard(f, path, sizeof path);
+    if (rc) return rc;
+    if (f->kind != ENT_KIND_STRING && f->kind != ENT_KIND_BYTES && f->kind != ENT_KIND_ARRAY)
+        return ent__err(ENT_SCHEMA, "%s: \"max_length\" applies to strings, bytes and arrays, not to a %s",
+                        path, ent_kind_name(f->kind));
+    f->has_max_length = 1;
+    f->max_length = n;
+    return ENT_OK;
+}
+
+int ent_field_add_enum(ent_field *f, const char *value)
+{
+    char path[200];
+    char **ne;
+    int rc = opt_guard(f, path, sizeof path);
+    if (rc) return rc;
+    if (f->kind != ENT_KIND_STRING)
+        return ent__err(ENT_SCHEMA, "%s: \"enum\" applies to strings, not to a %s", path, ent_kind_name(f->kind));
+    if (!value) return ent__err(ENT_SCHEMA, "%s: enum value is NULL", path);
+    if (!ent__utf8_ok(value, strlen(value)))
+        return ent__err(ENT_SCHEMA, "%s: enum value is not valid UTF-8", path);
+    for (size_t i = 0; i < f->n_enums; i++)
+        if (strcmp(f->enums[i], value) == 0)
+            return ent__err(ENT_SCHEMA, "%s: duplicate enum value \"%s\"", path, value);
+    ne = realloc(f->enums, (f->n_enums + 1) * sizeof *ne);
+    if (!ne) return ent__err(ENT_NOMEM, "out of memory");
+    f->enums = ne;
+    if (!(f->enums[f->n_enums] = strdup(value))) return ent__err(ENT_NOMEM, "out of memory");
+    f->n_enums++;
+    return ENT_OK;
+}
+
+int ent_field_set_ref(ent_field *f, const char *type_name)
+{
+    char path[200];
+    char *n;
+    int rc = opt_guard(f, path, sizeof path);
+    if (rc) return rc;
+    if (f->kind != ENT_KIND_REF)
+        return ent__err(ENT_SCHEMA, "%s: \"to\" applies to refs, not to a %s", path, ent_kind_name(f->kind));
+    if (!ent__name_ok(type_name))
+        return ent__err(ENT_SCHEMA, "%s: bad ref target \"%s\"", path, type_name ? type_name : "(null)");
+    if (!(n = strdup(type_name))) return ent__err(ENT_NOMEM, "out of memory");
+    free(f->ref_name);
+    f->ref_name = n;
+    return ENT_OK;
+}
+
+int ent_field_set_default_json(ent_field *f, const char *json)
+{
+    char path[200];
+    char *d;
+    int rc = opt_guard(f, path, sizeof path);
+    if (rc) return rc;
+    if (!json) return ent__err(ENT_SCHEMA, "%s: default is NULL", path);
+    if (f->kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s: a ref cannot have a default", path);
+    if (!(d = strdup(json))) return ent__err(ENT_NOMEM, "out of memory");
+    free(f->default_json);
+    f->default_json = d;
+    return ENT_OK;
+}
+
+/* ---- checking ---------------------------------------------------------------------------- */
+
+/* Compare two limits as numbers: <0, 0, >0. */
+static int limit_cmp(const ent_limit *a, const ent_limit *b)
+{
+    if (a->set == ENT_LIM_FLOAT || b->set == ENT_LIM_FLOAT) {
+        double x = a->set == ENT_LIM_FLOAT ? a->v.f : a->set == ENT_LIM_INT ? (double)a->v.i : (double)a->v.u;
+        double y = b->set == ENT_LIM_FLOAT ? b->v.f : b->set == ENT_LIM_INT ? (double)b->v.i : (double)b->v.u;
+        return x < y ? -1 : x > y;
+    }
+    if (a->set == ENT_LIM_INT && b->set == ENT_LIM_INT) return a->v.i < b->v.i ? -1 : a->v.i > b->v.i;
+    if (a->set == ENT_LIM_UINT && b->set == ENT_LIM_UINT) return a->v.u < b->v.u ? -1 : a->v.u > b->v.u;
+    if (a->set == ENT_LIM_INT) return a->v.i < 0 ? -1 : ((uint64_t)a->v.i < b->v.u ? -1 : (uint64_t)a->v.i > b->v.u);
+    return b->v.i < 0 ? 1 : (a->v.u < (uint64_t)b->v.i ? -1 : a->v.u > (uint64_t)b->v.i);
+}
+
+static int check_field(ent_schema *s, struct ent_field *f)
+{
+    char path[200];
+    int rc;
+    ent__field_path(f, path, sizeof path);
+    if (f->kind == ENT_KIND_ARRAY) {
+        if (!f->items) return ent__err(ENT_SCHEMA, "%s: an array needs \"items\"", path);
+        if ((rc = check_field(s, f->items))) return rc;
+    }
+    if (f->kind == ENT_KIND_MAP)
+        for (size_t i = 0; i < f->n_fields; i++)
+            if ((rc = check_field(s, f->fields[i]))) return rc;
+    if (f->kind == ENT_KIND_REF) {
+        if (!f->ref_name) return ent__err(ENT_SCHEMA, "%s: a ref needs \"to\" (the target type)", path);
+        f->ref_type = ent_schema_type(s, f->ref_name);
+        if (!f->ref_type) return ent__err(ENT_SCHEMA, "%s: ref to unknown type \"%s\"", path, f->ref_name);
+        f->indexed = 1; /* refs are always indexed: look-ups by target and delete guards need it */
+    }
+    if (f->min.set && f->max.set && limit_cmp(&f->min, &f->max) > 0)
+        return ent__err(ENT_SCHEMA, "%s: min is greater than max", path);
+    if (f->kind == ENT_KIND_UINT && f->min.set == ENT_LIM_INT && f->min.v.i < 0) f->min.set = 0;
+    if (f->default_json && !f->def) {
+        ent_val *v = calloc(1, sizeof *v);
+        if (!v) return ent__err(ENT_NOMEM, "out of memory");
+        rc = ent__val_from_json_text(v, f, f->default_json);
+        if (rc == ENT_OK && v->k == EV_UNSET) {
+            free(v);
+            return ent__err(ENT_SCHEMA, "%s: default is null", path);
+        }
+        if (rc == ENT_OK) rc = ent__val_validate(f, v, path);
+        if (rc) {
+            ent__val_clear(v);
+            free(v);
+            if (rc == ENT_NOMEM) return rc;
+            return ent__err_prefix(ENT_SCHEMA, "%s: bad default: ", path);
+        }
+        f->def = v;
+    }
+    return ENT_OK;
+}
+
+int ent_schema_check(ent_schema *s)
+{
+    int rc;
+    if (!s) return ent__err(ENT_INVALID, "schema is NULL");
+    if (s->sealed) return ENT_OK;
+    for (size_t i = 0; i < s->n_types; i++) {
+        struct ent_type *t = s->types[i];
+        size_t n = 0;
+        for (size_t j = 0; j < t->n_fields; j++)
+            if ((rc = check_field(s, t->fields[j]))) return rc;
+        for (size_t j = 0; j < t->n_fields; j++)
+            if (t->fields[j]->unique || t->fields[j]->indexed) n++;
+        free(t->indexes);
+        t->indexes = NULL;
+        t->n_indexes = 0;
+        if (n) {
+            t->indexes = calloc(n, sizeof *t->indexes);
+            if (!t->indexes) return ent__err(ENT_NOMEM, "out of memory");
+            for (size_t j = 0; j < t->n_fields; j++) {
+                struct ent_field *f = t->fields[j];
+                if (!f->unique && !f->indexed) continue;
+                f->index_no = (int)t->n_indexes;
+                t->indexes[t->n_indexes++] = f;
+            }
+        }
+    }
+    s->sealed = 1;
+    return ENT_OK;
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+const char *ent_schema_name(const ent_schema *s) { return s->name; }
+uint32_t ent_schema_version(const ent_schema *s) { return s->version; }
+size_t ent_schema_type_count(const ent_schema *s) { return s->n_types; }
+const ent_type *ent_schema_type_at(const ent_schema *s, size_t i)
+{
+    return s && i < s->n_types ? s->types[i] : NULL;
+}
+const ent_type *ent_schema_type(const ent_schema *s, const char *name)
+{
+    if (!s || !name) return NULL;
+    for (size_t i = 0; i < s->n_types; i++)
+        if (strcmp(s->types[i]->name, name) == 0) return s->types[i];
+    return NULL;
+}
+
+const char *ent_type_name(const ent_type *t) { return t->name; }
+ent_key_kind ent_type_key(const ent_type *t) { return t->key; }
+const ent_schema *ent_type_schema(const ent_type *t) { return t->schema; }
+size_t ent_type_field_count(const ent_type *t) { return t->n_fields; }
+const ent_field *ent_type_field_at(const ent_type *t, size_t i)
+{
+    return t && i < t->n_fields ? t->fields[i] : NULL;
+}
+const ent_field *ent_type_field(const ent_type *t, const char *name)
+{
+    if (!t || !name) return NULL;
+    for (size_t i = 0; i < t->n_fields; i++)
+        if (strcmp(t->fields[i]->name, name) == 0) return t->fields[i];
+    return NULL;
+}
+const ent_field *ent_type_field_by_id(const ent_type *t, unsigned id)
+{
+    if (!t) return NULL;
+    for (size_t i = 0; i < t->n_fields; i++)
+        if (t->fields[i]->id == id) return t->fields[i];
+    return NULL;
+}
+
+const char *ent_field_name(const ent_field *f) { return f->name; }
+unsigned ent_field_id(const ent_field *f) { return f->id; }
+ent_kind ent_field_kind(const ent_field *f) { return f->kind; }
+int ent_field_is_required(const ent_field *f) { return f->required; }
+int ent_field_is_unique(const ent_field *f) { return f->unique; }
+int ent_field_is_indexed(const ent_field *f) { return f->indexed || f->kind == ENT_KIND_REF; }
+int ent_field_has_default(const ent_field *f) { return f->default_json != NULL; }
+const ent_field *ent_field_items(const ent_field *a) { return a && a->kind == ENT_KIND_ARRAY ? a->items : NULL; }
+size_t ent_field_field_count(const ent_field *m) { return m && m->kind == ENT_KIND_MAP ? m->n_fields : 0; }
+const ent_field *ent_field_field_at(const ent_field *m, size_t i)
+{
+    return m && m->kind == ENT_KIND_MAP && i < m->n_fields ? m->fields[i] : NULL;
+}
+const ent_field *ent_field_field(const ent_field *m, const char *name)
+{
+    if (!m || m->kind != ENT_KIND_MAP || !name) return NULL;
+    for (size_t i = 0; i < m->n_fields; i++)
+        if (strcmp(m->fields[i]->name, name) == 0) return m->fields[i];
+    return NULL;
+}
+const ent_type *ent_field_ref_type(const ent_field *f) { return f ? f->ref_type : NULL; }
+const ent_field *ent_field_parent(const ent_field *f) { return f ? f->parent : NULL; }
+const ent_type *ent_field_type(const ent_field *f) { return f ? f->type : NULL; }

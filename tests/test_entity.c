@@ -1,0 +1,735 @@
+/* Entity values: paths, typed get/set, field handles, arrays, changed tracking, defaults,
+ * validation. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "test_entity_schemas.h"
+#include "value_int.h"
+
+static void test_new_and_free(void)
+{
+    ent_schema *s = test_schema(SHOP_JSON);
+    ent_entity *e = NULL;
+    ent_schema *raw = NULL;
+    ent_type *rt = NULL;
+    CU_ASSERT_EQUAL(ent_entity_new(&e, NULL), ENT_INVALID);
+    /* an unsealed schema is refused */
+    ENT_OK_(ent_schema_new(&raw, "raw", 1));
+    ENT_OK_(ent_schema_add_type(&rt, raw, "t", ENT_KEY_AUTO));
+    CU_ASSERT_EQUAL(ent_entity_new(&e, rt), ENT_INVALID);
+    ENT_ASSERT_MSG("t");
+    ent_schema_free(raw);
+    e = test_new(s, "product");
+    CU_ASSERT_PTR_EQUAL(ent_entity_type(e), ent_schema_type(s, "product"));
+    CU_ASSERT_EQUAL(ent_entity_version(e), 0);
+    CU_ASSERT_EQUAL(ent_entity_key(e).kind, ENT_KEY_NONE);
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 0);
+    CU_ASSERT_FALSE(ent_entity_has(e, "price"));
+    ent_entity_free(e);
+    ent_entity_free(NULL);
+    ent_schema_free(s);
+}
+
+static void test_keys(void)
+{
+    ent_schema *s = test_schema(SHOP_JSON);
+    ent_entity *p = test_new(s, "product"), *c = test_new(s, "customer");
+    ent_key k = ent_key_str("sku-1"), got;
+    char long_key[300];
+    ENT_OK_(ent_entity_set_key(p, &k));
+    got = ent_entity_key(p);
+    CU_ASSERT_EQUAL(got.kind, ENT_KEY_STRING);
+    CU_ASSERT_EQUAL(got.len, 5);
+    CU_ASSERT_STRING_EQUAL(got.str, "sku-1");
+    k = ent_key_id(7);
+    CU_ASSERT_EQUAL(ent_entity_set_key(p, &k), ENT_INVALID); /* wrong kind */
+    ENT_ASSERT_MSG("product");
+    ENT_OK_(ent_entity_set_key(c, &k));
+    CU_ASSERT_EQUAL(ent_entity_key(c).id, 7);
+    k = ent_key_id(0);
+    CU_ASSERT_EQUAL(ent_entity_set_key(c, &k), ENT_INVALID);
+    k = ent_key_str("");
+    CU_ASSERT_EQUAL(ent_entity_set_key(p, &k), ENT_INVALID);
+    memset(long_key, 'a', 256);
+    long_key[256] = '\0';
+    k = ent_key_str(long_key);
+    CU_ASSERT_EQUAL(ent_entity_set_key(p, &k), ENT_INVALID);
+    long_key[255] = '\0';
+    k = ent_key_str(long_key);
+    ENT_OK_(ent_entity_set_key(p, &k));
+    k = ent_key_str("bad\xff");
+    CU_ASSERT_EQUAL(ent_entity_set_key(p, &k), ENT_INVALID);
+    ENT_ASSERT_MSG("UTF-8");
+    CU_ASSERT_EQUAL(ent_entity_key(p).len, 255); /* unchanged by the failures */
+    ent_entity_free(p);
+    ent_entity_free(c);
+    ent_schema_free(s);
+}
+
+static void test_scalars_by_path(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    ent_entity *e = test_new(s, "thing");
+    int b;
+    int64_t i;
+    uint64_t u;
+    double f;
+    const char *str;
+    const void *bytes;
+    size_t n;
+    ent_kind k;
+    ENT_OK_(ent_entity_set_bool(e, "b", 1));
+    ENT_OK_(ent_entity_set_int(e, "in", INT64_MIN));
+    ENT_OK_(ent_entity_set_uint(e, "un", UINT64_MAX));
+    ENT_OK_(ent_entity_set_float(e, "fl", -0.0));
+    ENT_OK_(ent_entity_set_string(e, "big", "héllo"));
+    ENT_OK_(ent_entity_set_stringn(e, "s", "a\0b", 3));
+    ENT_OK_(ent_entity_set_bytes(e, "raw", "\x00\x01\xff", 3));
+    ENT_OK_(ent_entity_set_timestamp(e, "ts", -1));
+    ENT_OK_(ent_entity_get_bool(&b, e, "b"));
+    CU_ASSERT_EQUAL(b, 1);
+    ENT_OK_(ent_entity_get_int(&i, e, "in"));
+    CU_ASSERT_EQUAL(i, INT64_MIN);
+    ENT_OK_(ent_entity_get_uint(&u, e, "un"));
+    CU_ASSERT_EQUAL(u, UINT64_MAX);
+    ENT_OK_(ent_entity_get_float(&f, e, "fl"));
+    CU_ASSERT(f == 0.0 && signbit(f));
+    ENT_OK_(ent_entity_get_string(&str, &n, e, "big"));
+    CU_ASSERT_STRING_EQUAL(str, "héllo");
+    CU_ASSERT_EQUAL(n, 6);
+    ENT_OK_(ent_entity_get_string(&str, &n, e, "s"));
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(memcmp(str, "a\0b", 4), 0); /* NUL-terminated after len */
+    ENT_OK_(ent_entity_get_bytes(&bytes, &n, e, "raw"));
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(memcmp(bytes, "\x00\x01\xff", 3), 0);
+    ENT_OK_(ent_entity_get_timestamp(&i, e, "ts"));
+    CU_ASSERT_EQUAL(i, -1);
+    ENT_OK_(ent_entity_set_bytes(e, "raw", NULL, 0)); /* empty bytes */
+    ENT_OK_(ent_entity_get_bytes(&bytes, &n, e, "raw"));
+    CU_ASSERT_EQUAL(n, 0);
+    ENT_OK_(ent_entity_kind(&k, e, "ts"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_TIMESTAMP);
+    /* kind mismatches name type and path */
+    CU_ASSERT_EQUAL(ent_entity_set_string(e, "in", "x"), ENT_INVALID);
+    ENT_ASSERT_MSG("thing.in");
+    CU_ASSERT_EQUAL(ent_entity_set_int(e, "un", 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_set_uint(e, "in", 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_set_int(e, "ts", 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_set_timestamp(e, "in", 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_set_bytes(e, "big", "x", 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_set_bool(e, "fl", 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_set_float(e, "arr", 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_get_int(&i, e, "un"), ENT_INVALID);
+    ENT_ASSERT_MSG("thing.un");
+    CU_ASSERT_EQUAL(ent_entity_get_string(&str, &n, e, "raw"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_get_float(&f, e, "in"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_get_bool(&b, e, "in"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_get_timestamp(&i, e, "in"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_get_bytes(&bytes, &n, e, "big"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_get_uint(&u, e, "in"), ENT_INVALID);
+    /* the failed sets changed nothing */
+    ENT_OK_(ent_entity_get_int(&i, e, "in"));
+    CU_ASSERT_EQUAL(i, INT64_MIN);
+    /* unset */
+    ENT_OK_(ent_entity_unset(e, "in"));
+    CU_ASSERT_EQUAL(ent_entity_get_int(&i, e, "in"), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("thing.in");
+    ENT_OK_(ent_entity_unset(e, "in")); /* unsetting an unset field is OK */
+    CU_ASSERT_EQUAL(ent_entity_kind(&k, e, "in"), ENT_NOTFOUND);
+    ent_entity_free(e);
+    ent_schema_free(s);
+}
+
+static void test_refs(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    ent_entity *e = test_new(s, "thing");
+    uint64_t u;
+    const char *str;
+    ent_kind k;
+    ENT_OK_(ent_entity_set_uint(e, "owner", 42)); /* person: auto keys */
+    CU_ASSERT_EQUAL(ent_entity_set_string(e, "owner", "x"), ENT_INVALID);
+    ENT_ASSERT_MSG("thing.owner");
+    ENT_OK_(ent_entity_set_string(e, "other", "sku-1")); /* thing: string keys */
+    CU_ASSERT_EQUAL(ent_entity_set_uint(e, "other", 1), ENT_INVALID);
+    ENT_OK_(ent_entity_get_uint(&u, e, "owner"));
+    CU_ASSERT_EQUAL(u, 42);
+    ENT_OK_(ent_entity_get_string(&str, NULL, e, "other"));
+    CU_ASSERT_STRING_EQUAL(str, "sku-1");
+    ENT_OK_(ent_entity_kind(&k, e, "owner"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_REF);
+    ent_entity_free(e);
+    ent_schema_free(s);
+}
+
+static void test_paths(void)
+{
+    ent_schema *s = test_schema(SHOP_JSON);
+    ent_entity *p = test_new(s, "product"), *o = test_new(s, "order");
+    double d;
+    const char *str;
+    uint64_t u;
+    size_t n;
+    ent_kind k;
+    int64_t i;
+    ENT_OK_(ent_entity_set_float(p, "dims.w", 2.5));
+    ENT_OK_(ent_entity_get_float(&d, p, "dims.w"));
+    CU_ASSERT_EQUAL(d, 2.5);
+    CU_ASSERT_TRUE(ent_entity_has(p, "dims"));
+    CU_ASSERT_FALSE(ent_entity_has(p, "dims.h"));
+    CU_ASSERT_EQUAL(ent_entity_get_float(&d, p, "dims.h"), ENT_NOTFOUND);
+    /* free-form keys are created on set, intermediate maps too */
+    ENT_OK_(ent_entity_set_string(p, "attrs.color", "red"));
+    ENT_OK_(ent_entity_set_int(p, "attrs.a.b", -3));
+    ENT_OK_(ent_entity_set_int(p, "attrs.a.c", 3));
+    ENT_OK_(ent_entity_get_string(&str, NULL, p, "attrs.color"));
+    CU_ASSERT_STRING_EQUAL(str, "red");
+    ENT_OK_(ent_entity_get_int(&i, p, "attrs.a.b"));
+    CU_ASSERT_EQUAL(i, -3);
+    ENT_OK_(ent_entity_get_int(&i, p, "attrs.a.c"));
+    CU_ASSERT_EQUAL(i, 3);
+    ENT_OK_(ent_entity_get_uint(&u, p, "attrs.a.c"));
+    CU_ASSERT_EQUAL(u, 3);
+    ENT_OK_(ent_entity_kind(&k, p, "attrs.a"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_MAP);
+    ENT_OK_(ent_entity_kind(&k, p, "attrs.color"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_STRING);
+    CU_ASSERT_EQUAL(ent_entity_get_string(&str, NULL, p, "attrs.missing"), ENT_NOTFOUND);
+    /* dotting into a free-form scalar */
+    CU_ASSERT_EQUAL(ent_entity_set_int(p, "attrs.color.x", 1), ENT_INVALID);
+    ENT_ASSERT_MSG("product.attrs.color.x");
+    /* arrays: tags[N] with N == len appends */
+    ENT_OK_(ent_entity_set_string(p, "tags[0]", "a"));
+    ENT_OK_(ent_entity_set_string(p, "tags[1]", "b"));
+    ENT_OK_(ent_entity_set_string(p, "tags[0]", "A"));
+    ENT_OK_(ent_entity_array_len(&n, p, "tags"));
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(ent_entity_set_string(p, "tags[3]", "x"), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("product.tags[3]");
+    CU_ASSERT_EQUAL(ent_entity_get_string(&str, NULL, p, "tags[2]"), ENT_NOTFOUND);
+    ENT_OK_(ent_entity_get_string(&str, NULL, p, "tags[0]"));
+    CU_ASSERT_STRING_EQUAL(str, "A");
+    CU_ASSERT_EQUAL(ent_entity_set_int(p, "tags[0]", 1), ENT_INVALID);
+    ENT_ASSERT_MSG("product.tags[0]");
+    /* arrays of maps */
+    ENT_OK_(ent_entity_array_insert(o, "lines", 0));
+    ENT_OK_(ent_entity_set_string(o, "lines[0].sku", "s1"));
+    ENT_OK_(ent_entity_set_uint(o, "lines[0].qty", 2));
+    ENT_OK_(ent_entity_set_string(o, "lines[1].sku", "s2")); /* appends an item map */
+    ENT_OK_(ent_entity_get_uint(&u, o, "lines[0].qty"));
+    CU_ASSERT_EQUAL(u, 2);
+    ENT_OK_(ent_entity_get_string(&str, NULL, o, "lines[1].sku"));
+    CU_ASSERT_STRING_EQUAL(str, "s2");
+    CU_ASSERT_EQUAL(ent_entity_get_uint(&u, o, "lines[1].qty"), ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(ent_entity_set_uint(o, "lines[1].nope", 1), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("order.lines[1].nope");
+    ent_entity_free(p);
+    ent_entity_free(o);
+    ent_schema_free(s);
+}
+
+static void test_bad_paths(void)
+{
+    ent_schema *s = test_schema(SHOP_JSON);
+    ent_entity *p = test_new(s, "product");
+    static const char *bad[] = {"", ".price", "dims.", "dims..w", "tags[", "tags[1", "tags[]",
+                                "tags[x]", "tags[-1]", "tags[1]x", "price[0]", "price.x",
+                                "dims[0]", "tags.x", "dims.w.x", "dims.w[0]", NULL};
+    double d;
+    for (const char **b = bad; *b; b++) {
+        int rc = ent_entity_set_float(p, *b, 1.0);
+        if (rc != ENT_INVALID) fprintf(stderr, "\n  path \"%s\": %d %s\n", *b, rc, ent_errmsg());
+        CU_ASSERT_EQUAL(rc, ENT_INVALID);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "product"));
+        CU_ASSERT_EQUAL(ent_entity_get_float(&d, p, *b), ENT_INVALID);
+        CU_ASSERT_EQUAL(ent_entity_unset(p, *b), ENT_INVALID);
+        CU_ASSERT_FALSE(ent_entity_has(p, *b));
+    }
+    CU_ASSERT_EQUAL(ent_entity_set_float(p, "nosuch", 1), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("product");
+    ENT_ASSERT_MSG("nosuch");
+    CU_ASSERT_EQUAL(ent_entity_get_float(&d, p, "nosuch"), ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(ent_entity_unset(p, "nosuch"), ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(ent_entity_set_float(p, "dims.depth", 1), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("depth");
+    CU_ASSERT_EQUAL(ent_entity_unset(p, "dims.depth"), ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(ent_entity_set_float(p, NULL, 1), ENT_INVALID);
+    /* nothing was created by the failures */
+    CU_ASSERT_EQUAL(ent_entity_changed_count(p), 0);
+    CU_ASSERT_FALSE(ent_entity_has(p, "dims"));
+    CU_ASSERT_FALSE(ent_entity_has(p, "tags"));
+    /* a failing set deep in a new free-form branch creates nothing */
+    CU_ASSERT_EQUAL(ent_entity_set_int(p, "attrs.a.b[3]", 1), ENT_NOTFOUND);
+    CU_ASSERT_FALSE(ent_entity_has(p, "attrs"));
+    CU_ASSERT_EQUAL(ent_entity_set_timestamp(p, "dims.w", 1), ENT_INVALID);
+    CU_ASSERT_FALSE(ent_entity_has(p, "dims"));
+    ent_entity_free(p);
+    ent_schema_free(s);
+}
+
+static void test_free_form_values(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    ent_entity *e = test_new(s, "thing");
+    int64_t i;
+    double d;
+    size_t n;
+    ent_kind k;
+    int b;
+    ENT_OK_(ent_entity_set_json(e, "any", "{\"n\":null,\"l\":[1,[2,{\"z\":true}],null],\"o\":{\"p\":{}}}"));
+    ENT_OK_(ent_entity_kind(&k, e, "any.n"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_NIL);
+    ENT_OK_(ent_entity_array_len(&n, e, "any.l"));
+    CU_ASSERT_EQUAL(n, 3);
+    ENT_OK_(ent_entity_get_bool(&b, e, "any.l[1][1].z"));
+    CU_ASSERT_TRUE(b);
+    ENT_OK_(ent_entity_get_int(&i, e, "any.l[0]"));
+    CU_ASSERT_EQUAL(i, 1);
+    ENT_OK_(ent_entity_get_float(&d, e, "any.l[0]")); /* free-form numbers read as float too */
+    CU_ASSERT_EQUAL(d, 1.0);
+    ENT_OK_(ent_entity_set_timestamp(e, "any.when", 5)); /* stored as a number */
+    ENT_OK_(ent_entity_get_timestamp(&i, e, "any.when"));
+    CU_ASSERT_EQUAL(i, 5);
+    ENT_OK_(ent_entity_set_float(e, "any.l[3]", 1.5)); /* append in a free-form array */
+    ENT_OK_(ent_entity_array_len(&n, e, "any.l"));
+    CU_ASSERT_EQUAL(n, 4);
+    CU_ASSERT_EQUAL(ent_entity_set_int(e, "any.n.x", 1), ENT_INVALID); /* null is a scalar */
+    CU_ASSERT_EQUAL(ent_entity_get_int(&i, e, "any.o[0]"), ENT_INVALID);
+    ENT_OK_(ent_entity_set_int(e, "nest.free.deep.er", 9));
+    ENT_OK_(ent_entity_get_int(&i, e, "nest.free.deep.er"));
+    CU_ASSERT_EQUAL(i, 9);
+    ENT_OK_(ent_entity_unset(e, "any.l"));
+    CU_ASSERT_FALSE(ent_entity_has(e, "any.l"));
+    CU_ASSERT_TRUE(ent_entity_has(e, "any.o.p"));
+    ent_entity_free(e);
+    ent_schema_free(s);
+}
+
+static void test_arrays(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    ent_entity *e = test_new(s, "thing");
+    size_t n;
+    int64_t i;
+    ENT_OK_(ent_entity_array_len(&n, e, "arr"));
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(ent_entity_array_insert(e, "arr", 1), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("thing.arr");
+    ENT_OK_(ent_entity_array_insert(e, "arr", 0));
+    ENT_OK_(ent_entity_set_int(e, "arr[0][0]", 10));
+    ENT_OK_(ent_entity_set_int(e, "arr[0][1]", 30));
+    ENT_OK_(ent_entity_array_insert(e, "arr[0]", 1));
+    ENT_OK_(ent_entity_array_len(&n, e, "arr[0]"));
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(ent_entity_get_int(&i, e, "arr[0][1]"), ENT_NOTFOUND); /* unset item */
+    CU_ASSERT_EQUAL(ent_entity_validate(e), ENT_INVALID);
+    ENT_ASSERT_MSG("thing.arr[0][1]: unset array item");
+    ENT_OK_(ent_entity_set_int(e, "arr[0][1]", 20));
+    ENT_OK_(ent_entity_array_insert(e, "arr[0]", 3)); /* at == len appends */
+    ENT_OK_(ent_entity_set_int(e, "arr[0][3]", 40));
+    ENT_OK_(ent_entity_array_remove(e, "arr[0]", 0));
+    ENT_OK_(ent_entity_get_int(&i, e, "arr[0][0]"));
+    CU_ASSERT_EQUAL(i, 20);
+    ENT_OK_(ent_entity_get_int(&i, e, "arr[0][2]"));
+    CU_ASSERT_EQUAL(i, 40);
+    CU_ASSERT_EQUAL(ent_entity_array_remove(e, "arr[0]", 3), ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(ent_entity_array_remove(e, "arr", 1), ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(ent_entity_array_remove(e, "maps", 0), ENT_NOTFOUND); /* unset array */
+    CU_ASSERT_EQUAL(ent_entity_array_len(&n, e, "i"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_array_insert(e, "b", 0), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_array_remove(e, "nest", 0), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_array_len(&n, e, "arr[0][0]"), ENT_INVALID);
+    /* unset an item: the item stays, unset */
+    ENT_OK_(ent_entity_unset(e, "arr[0][0]"));
+    ENT_OK_(ent_entity_array_len(&n, e, "arr[0]"));
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(ent_entity_unset(e, "arr[0][9]"), ENT_NOTFOUND);
+    /* free-form arrays */
+    ENT_OK_(ent_entity_array_insert(e, "any.list", 0));
+    ENT_OK_(ent_entity_set_string(e, "any.list[0]", "x"));
+    ENT_OK_(ent_entity_array_len(&n, e, "any.list"));
+    CU_ASSERT_EQUAL(n, 1);
+    ENT_OK_(ent_entity_set_string(e, "any.str", "x"));
+    CU_ASSERT_EQUAL(ent_entity_array_insert(e, "any.str", 0), ENT_INVALID);
+    ent_entity_free(e);
+    ent_schema_free(s);
+}
+
+static void test_field_handles(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    ent_schema *s2 = test_schema(KITCHEN_JSON);
+    const ent_type *t = ent_schema_type(s, "thing");
+    ent_entity *e = test_new(s, "thing");
+    const ent_field *fi = ent_type_field(t, "i"), *fs = ent_type_field(t, "s");
+    const ent_field *nest = ent_type_field(t, "nest");
+    const ent_field *inner = ent_field_field(nest, "inner");
+    const ent_field *deep = ent_field_field(inner, "deep");
+    const ent_field *maps = ent_type_field(t, "maps");
+    const ent_field *mx = ent_field_field(ent_field_items(maps), "x");
+    const ent_field *other_i = ent_type_field(ent_schema_type(s2, "thing"), "i");
+    int64_t i;
+    const char *str;
+    size_t n;
+    int b;
+    uint64_t u;
+    double d;
+    const void *bytes;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(deep);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mx);
+    ENT_OK_(ent_entity_field_set_int(e, fi, 5));
+    ENT_OK_(ent_entity_field_get_int(&i, e, fi));
+    CU_ASSERT_EQUAL(i, 5);
+    ENT_OK_(ent_entity_get_int(&i, e, "i"));
+    CU_ASSERT_EQUAL(i, 5);
+    ENT_OK_(ent_entity_field_set_string(e, fs, "abc", 3));
+    ENT_OK_(ent_entity_field_get_string(&str, &n, e, fs));
+    CU_ASSERT_STRING_EQUAL(str, "abc");
+    /* sub-field of nested declared maps: parents are created on set */
+    CU_ASSERT_FALSE(ent_entity_field_has(e, deep));
+    CU_ASSERT_EQUAL(ent_entity_field_get_int(&i, e, deep), ENT_NOTFOUND);
+    ENT_OK_(ent_entity_field_set_int(e, deep, -1));
+    ENT_OK_(ent_entity_get_int(&i, e, "nest.inner.deep"));
+    CU_ASSERT_EQUAL(i, -1);
+    CU_ASSERT_TRUE(ent_entity_field_has(e, deep));
+    CU_ASSERT_TRUE(ent_entity_changed(e, nest));
+    CU_ASSERT_TRUE(ent_entity_changed(e, deep)); /* reported through its top-level field */
+    ENT_OK_(ent_entity_field_unset(e, deep));
+    CU_ASSERT_FALSE(ent_entity_field_has(e, deep));
+    /* wrong kinds */
+    CU_ASSERT_EQUAL(ent_entity_field_set_string(e, fi, "x", 1), ENT_INVALID);
+    ENT_ASSERT_MSG("thing.i");
+    CU_ASSERT_EQUAL(ent_entity_field_get_bool(&b, e, fi), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_get_uint(&u, e, fi), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_get_float(&d, e, fi), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_get_bytes(&bytes, &n, e, fi), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_get_timestamp(&i, e, fi), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_set_bool(e, fi, 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_set_uint(e, fi, 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_set_float(e, fi, 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_set_bytes(e, fi, "x", 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_set_timestamp(e, fi, 1), ENT_INVALID);
+    /* a field of another type/schema, an array item's sub-field */
+    CU_ASSERT_EQUAL(ent_entity_field_set_int(e, other_i, 1), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_field_get_int(&i, e, other_i), ENT_INVALID);
+    CU_ASSERT_FALSE(ent_entity_field_has(e, other_i));
+    CU_ASSERT_EQUAL(ent_entity_field_set_int(e, mx, 1), ENT_INVALID);
+    ENT_ASSERT_MSG("array");
+    CU_ASSERT_EQUAL(ent_entity_field_set_int(e, NULL, 1), ENT_INVALID);
+    /* each kind through handles */
+    ENT_OK_(ent_entity_field_set_bool(e, ent_type_field(t, "b"), 1));
+    ENT_OK_(ent_entity_field_get_bool(&b, e, ent_type_field(t, "b")));
+    CU_ASSERT_EQUAL(b, 1);
+    ENT_OK_(ent_entity_field_set_uint(e, ent_type_field(t, "u"), 9));
+    ENT_OK_(ent_entity_field_get_uint(&u, e, ent_type_field(t, "u")));
+    CU_ASSERT_EQUAL(u, 9);
+    ENT_OK_(ent_entity_field_set_float(e, ent_type_field(t, "f"), 0.5));
+    ENT_OK_(ent_entity_field_get_float(&d, e, ent_type_field(t, "f")));
+    CU_ASSERT_EQUAL(d, 0.5);
+    ENT_OK_(ent_entity_field_set_bytes(e, ent_type_field(t, "by"), "\0\1", 2));
+    ENT_OK_(ent_entity_field_get_bytes(&bytes, &n, e, ent_type_field(t, "by")));
+    CU_ASSERT_EQUAL(n, 2);
+    ENT_OK_(ent_entity_field_set_timestamp(e, ent_type_field(t, "ts"), 77));
+    ENT_OK_(ent_entity_field_get_timestamp(&i, e, ent_type_field(t, "ts")));
+    CU_ASSERT_EQUAL(i, 77);
+    ENT_OK_(ent_entity_field_set_uint(e, ent_type_field(t, "owner"), 3));
+    ENT_OK_(ent_entity_field_set_string(e, ent_type_field(t, "other"), "k", 1));
+    CU_ASSERT_EQUAL(ent_entity_field_set_string(e, ent_type_field(t, "owner"), "k", 1), ENT_INVALID);
+    ent_entity_free(e);
+    ent_schema_free(s);
+    ent_schema_free(s2);
+}
+
+static void test_changed(void)
+{
+    ent_schema *s = test_schema(SHOP_JSON);
+    const ent_type *t = ent_schema_type(s, "product");
+    ent_entity *e = test_new(s, "product"), *d = NULL;
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 0);
+    ENT_OK_(ent_entity_set_float(e, "dims.w", 1));
+    ENT_OK_(ent_entity_set_string(e, "attrs.x.y", "z"));
+    CU_ASSERT_TRUE(ent_entity_changed(e, ent_type_field(t, "dims")));
+    CU_ASSERT_TRUE(ent_entity_changed(e, ent_type_field(t, "attrs")));
+    CU_ASSERT_FALSE(ent_entity_changed(e, ent_type_field(t, "tags")));
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 2);
+    ENT_OK_(ent_entity_dup(&d, e));
+    CU_ASSERT_EQUAL(ent_entity_changed_count(d), 2);
+    ent_entity_clear_changed(e);
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 0);
+    ENT_OK_(ent_entity_array_insert(e, "tags", 0));
+    CU_ASSERT_TRUE(ent_entity_changed(e, ent_type_field(t, "tags")));
+    ent_entity_clear_changed(e);
+    ENT_OK_(ent_entity_array_remove(e, "tags", 0));
+    CU_ASSERT_TRUE(ent_entity_changed(e, ent_type_field(t, "tags")));
+    ent_entity_clear_changed(e);
+    ENT_OK_(ent_entity_unset(e, "price"));
+    CU_ASSERT_TRUE(ent_entity_changed(e, ent_type_field(t, "price")));
+    ent_entity_clear_changed(e);
+    ENT_OK_(ent_entity_unset(e, "attrs.x.y"));
+    CU_ASSERT_TRUE(ent_entity_changed(e, ent_type_field(t, "attrs")));
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 1);
+    /* a failed set marks nothing */
+    ent_entity_clear_changed(e);
+    CU_ASSERT_EQUAL(ent_entity_set_string(e, "price", "x"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 0);
+    ent_entity_free(e);
+    ent_entity_free(d);
+    ent_schema_free(s);
+}
+
+static void test_many_fields_changed(void)
+{
+    /* more than 64 top-level fields: the bitset spans several words */
+    ent_schema *s = NULL;
+    ent_type *t = NULL;
+    ent_entity *e;
+    char name[16];
+    ENT_OK_(ent_schema_new(&s, "wide", 1));
+    ENT_OK_(ent_schema_add_type(&t, s, "w", ENT_KEY_AUTO));
+    for (unsigned i = 0; i < 130; i++) {
+        snprintf(name, sizeof name, "f%u", i);
+        ENT_OK_(ent_type_add_field(NULL, t, name, i + 1, ENT_KIND_INT));
+    }
+    ENT_OK_(ent_schema_check(s));
+    ENT_OK_(ent_entity_new(&e, t));
+    ENT_OK_(ent_entity_set_int(e, "f0", 1));
+    ENT_OK_(ent_entity_set_int(e, "f64", 1));
+    ENT_OK_(ent_entity_set_int(e, "f129", 1));
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 3);
+    CU_ASSERT_TRUE(ent_entity_changed(e, ent_type_field(t, "f129")));
+    CU_ASSERT_FALSE(ent_entity_changed(e, ent_type_field(t, "f128")));
+    ent_entity_free(e);
+    ent_schema_free(s);
+}
+
+static void test_defaults(void)
+{
+    ent_schema *shop = test_schema(SHOP_JSON), *k = test_schema(KITCHEN_JSON);
+    ent_entity *c = test_new(shop, "customer"), *p = test_new(shop, "product");
+    ent_entity *o = test_new(shop, "order"), *t = test_new(k, "thing");
+    int b;
+    int64_t i;
+    const char *str;
+    ENT_OK_(ent_entity_apply_defaults(c));
+    ENT_OK_(ent_entity_get_bool(&b, c, "vip"));
+    CU_ASSERT_EQUAL(b, 0);
+    CU_ASSERT_TRUE(ent_entity_changed(c, ent_type_field(ent_schema_type(shop, "customer"), "vip")));
+    ENT_OK_(ent_entity_set_int(p, "stock", 5));
+    ENT_OK_(ent_entity_apply_defaults(p));
+    ENT_OK_(ent_entity_get_int(&i, p, "stock"));
+    CU_ASSERT_EQUAL(i, 5); /* set fields keep their value */
+    ENT_OK_(ent_entity_apply_defaults(o));
+    ENT_OK_(ent_entity_get_string(&str, NULL, o, "status"));
+    CU_ASSERT_STRING_EQUAL(str, "new");
+    /* sub-fields: only inside maps that are present */
+    ENT_OK_(ent_entity_apply_defaults(t));
+    CU_ASSERT_FALSE(ent_entity_has(t, "nest"));
+    ENT_OK_(ent_entity_set_json(t, "nest", "{\"inner\":{}}"));
+    ENT_OK_(ent_entity_set_int(t, "maps[0].x", 1));
+    ENT_OK_(ent_entity_apply_defaults(t));
+    ENT_OK_(ent_entity_get_int(&i, t, "nest.inner.deep"));
+    CU_ASSERT_EQUAL(i, 7);
+    ENT_OK_(ent_entity_get_string(&str, NULL, t, "maps[0].y"));
+    CU_ASSERT_STRING_EQUAL(str, "why");
+    ent_entity_free(c);
+    ent_entity_free(p);
+    ent_entity_free(o);
+    ent_entity_free(t);
+    ent_schema_free(shop);
+    ent_schema_free(k);
+}
+
+/* Set, validate, expect ENT_INVALID with `msg` in the message. */
+#define BAD(e, setter, msg)                                                                        \
+    do {                                                                                           \
+        ENT_OK_(setter);                                                                           \
+        CU_ASSERT_EQUAL(ent_entity_validate(e), ENT_INVALID);                                      \
+        ENT_ASSERT_MSG(msg);                                                                       \
+    } while (0)
+
+static void test_validate(void)
+{
+    ent_schema *shop = test_schema(SHOP_JSON), *k = test_schema(KITCHEN_JSON);
+    ent_entity *c = test_new(shop, "customer"), *p = test_new(shop, "product");
+    ent_entity *o = test_new(shop, "order"), *t = test_new(k, "thing");
+    char big[300];
+    CU_ASSERT_EQUAL(ent_entity_validate(c), ENT_INVALID);
+    ENT_ASSERT_MSG("customer.email: missing required field");
+    ENT_OK_(ent_entity_set_string(c, "email", "a@b.c"));
+    ENT_OK_(ent_entity_set_string(c, "name", "Ann"));
+    ENT_OK_(ent_entity_validate(c));
+    memset(big, 'x', 255);
+    big[255] = '\0';
+    BAD(c, ent_entity_set_string(c, "email", big), "customer.email: longer than max_length 254");
+    BAD(c, ent_entity_set_string(c, "email", "\xc0\xaf"), "customer.email: invalid UTF-8");
+    BAD(c, ent_entity_set_string(c, "email", "\xed\xa0\x80"), "invalid UTF-8");     /* surrogate */
+    BAD(c, ent_entity_set_string(c, "email", "\xf4\x90\x80\x80"), "invalid UTF-8"); /* > U+10FFFF */
+    BAD(c, ent_entity_set_string(c, "email", "\xe0\x80\x80"), "invalid UTF-8");     /* overlong */
+    BAD(c, ent_entity_set_string(c, "email", "ab\xe2\x82"), "invalid UTF-8");       /* truncated */
+    ENT_OK_(ent_entity_set_string(c, "email", "\xf0\x9f\x98\x80\xe2\x82\xac\xc3\xa9"));
+    ENT_OK_(ent_entity_validate(c));
+
+    ENT_OK_(ent_entity_validate(p)); /* nothing required */
+    BAD(p, ent_entity_set_float(p, "price", -0.5), "product.price: less than min 0");
+    BAD(p, ent_entity_set_float(p, "price", NAN), "product.price: NaN");
+    ENT_OK_(ent_entity_set_float(p, "price", 0.0));
+    BAD(p, ent_entity_set_int(p, "stock", -1), "product.stock: less than min 0");
+    ENT_OK_(ent_entity_set_int(p, "stock", 0));
+    memset(big, 'y', 33);
+    big[33] = '\0';
+    BAD(p, ent_entity_set_string(p, "tags[0]", big), "product.tags[0]: longer than max_length 32");
+    ENT_OK_(ent_entity_unset(p, "tags"));
+    for (int i = 0; i < 16; i++) {
+        char path[16];
+        snprintf(path, sizeof path, "tags[%d]", i);
+        ENT_OK_(ent_entity_set_string(p, path, "t"));
+    }
+    ENT_OK_(ent_entity_validate(p));
+    BAD(p, ent_entity_set_string(p, "tags[16]", "t"), "product.tags: longer than max_length 16");
+    ENT_OK_(ent_entity_unset(p, "tags"));
+    BAD(p, ent_entity_set_string(p, "attrs.k", "\xff"), "product.attrs.k: invalid UTF-8");
+    ENT_OK_(ent_entity_unset(p, "attrs"));
+    BAD(p, ent_entity_set_string(p, "attrs.\xfe", "v"), "product.attrs: key 0 is invalid UTF-8");
+    ENT_OK_(ent_entity_unset(p, "attrs"));
+    ENT_OK_(ent_entity_validate(p));
+
+    CU_ASSERT_EQUAL(ent_entity_validate(o), ENT_INVALID);
+    ENT_ASSERT_MSG("order.customer: missing required field");
+    ENT_OK_(ent_entity_set_uint(o, "customer", 1));
+    ENT_OK_(ent_entity_validate(o));
+    BAD(o, ent_entity_set_string(o, "status", "lost"), "order.status: \"lost\" is not in enum");
+    ENT_OK_(ent_entity_set_string(o, "status", "paid"));
+    BAD(o, ent_entity_set_string(o, "lines[0].sku", "s"), "order.lines[0].qty: missing required field");
+    BAD(o, ent_entity_set_uint(o, "lines[0].qty", 0), "order.lines[0].qty: less than min 1");
+    ENT_OK_(ent_entity_set_uint(o, "lines[0].qty", 1));
+    ENT_OK_(ent_entity_validate(o));
+    BAD(o, ent_entity_set_uint(o, "customer", 0), "order.customer: id 0");
+
+    /* kitchen: limits of each numeric kind, bytes length, nested required */
+    ENT_OK_(ent_entity_validate(t));
+    BAD(t, ent_entity_set_int(t, "i", 101), "thing.i: greater than max 100");
+    BAD(t, ent_entity_set_int(t, "i", -6), "thing.i: less than min -5");
+    ENT_OK_(ent_entity_set_int(t, "i", -5));
+    BAD(t, ent_entity_set_uint(t, "u", 1), "thing.u: less than min 2");
+    ENT_OK_(ent_entity_set_uint(t, "u", UINT64_MAX));
+    ENT_OK_(ent_entity_validate(t));
+    BAD(t, ent_entity_set_float(t, "f", -1.6), "thing.f: less than min -1.5");
+    BAD(t, ent_entity_set_float(t, "f", INFINITY), "thing.f: greater than max");
+    ENT_OK_(ent_entity_set_float(t, "f", -1.5));
+    BAD(t, ent_entity_set_timestamp(t, "ts", -1), "thing.ts: less than min 0");
+    ENT_OK_(ent_entity_set_timestamp(t, "ts", 0));
+    BAD(t, ent_entity_set_bytes(t, "by", "12345", 5), "thing.by: longer than max_length 4");
+    ENT_OK_(ent_entity_set_bytes(t, "by", "1234", 4));
+    BAD(t, ent_entity_set_int(t, "nest.inner.deep", 1), "thing.nest.req: missing required field");
+    ENT_OK_(ent_entity_set_string(t, "nest.req", "r"));
+    BAD(t, ent_entity_set_json(t, "maps", "[{\"y\":\"a\"}]"), "thing.maps[0].x: missing required field");
+    ENT_OK_(ent_entity_set_int(t, "maps[0].x", 1));
+    ENT_OK_(ent_entity_validate(t));
+    BAD(t, ent_entity_set_string(t, "other", ""), "thing.other");
+    ENT_OK_(ent_entity_set_string(t, "other", "k"));
+    ENT_OK_(ent_entity_validate(t));
+    ent_entity_free(c);
+    ent_entity_free(p);
+    ent_entity_free(o);
+    ent_entity_free(t);
+    ent_schema_free(shop);
+    ent_schema_free(k);
+}
+
+/* Limits written in one numeric representation compared with values of another. */
+static void test_mixed_limits(void)
+{
+    ent_schema *s = NULL;
+    ent_type *t = NULL;
+    ent_field *u = NULL, *i = NULL, *f = NULL, *i2 = NULL;
+    ent_entity *e;
+    ENT_OK_(ent_schema_new(&s, "lim", 1));
+    ENT_OK_(ent_schema_add_type(&t, s, "t", ENT_KEY_AUTO));
+    ENT_OK_(ent_type_add_field(&u, t, "u", 1, ENT_KIND_UINT));
+    ENT_OK_(ent_field_set_min_float(u, 1.5));       /* uint >= 1.5, i.e. >= 2 */
+    ENT_OK_(ent_field_set_max_int(u, INT64_MAX));   /* int limit on a uint */
+    ENT_OK_(ent_type_add_field(&i, t, "i", 2, ENT_KIND_INT));
+    ENT_OK_(ent_field_set_min_uint(i, 0));
+    ENT_OK_(ent_field_set_max_float(i, 9007199254740993.0)); /* rounds to 2^53 as a double */
+    ENT_OK_(ent_type_add_field(&f, t, "f", 3, ENT_KIND_FLOAT));
+    ENT_OK_(ent_field_set_min_int(f, -1));
+    ENT_OK_(ent_field_set_max_uint(f, UINT64_MAX));
+    ENT_OK_(ent_type_add_field(&i2, t, "i2", 4, ENT_KIND_INT));
+    ENT_OK_(ent_field_set_min_float(i2, -9223372036854775808.0));
+    ENT_OK_(ent_field_set_max_float(i2, 1e300));
+    ENT_OK_(ent_schema_check(s));
+    ENT_OK_(ent_entity_new(&e, t));
+    BAD(e, ent_entity_set_uint(e, "u", 1), "t.u: less than min 1.5");
+    ENT_OK_(ent_entity_set_uint(e, "u", 2));
+    ENT_OK_(ent_entity_validate(e));
+    BAD(e, ent_entity_set_uint(e, "u", (uint64_t)INT64_MAX + 1), "t.u: greater than max");
+    ENT_OK_(ent_entity_set_uint(e, "u", INT64_MAX));
+    BAD(e, ent_entity_set_int(e, "i", -1), "t.i: less than min 0");
+    ENT_OK_(ent_entity_set_int(e, "i", 9007199254740992)); /* == 2^53 */
+    ENT_OK_(ent_entity_validate(e));
+    BAD(e, ent_entity_set_int(e, "i", 9007199254740993), "t.i: greater than max"); /* 2^53+1 */
+    ENT_OK_(ent_entity_set_int(e, "i", 0));
+    BAD(e, ent_entity_set_float(e, "f", -1.0000001), "t.f: less than min -1");
+    ENT_OK_(ent_entity_set_float(e, "f", 1.8e19)); /* < UINT64_MAX */
+    ENT_OK_(ent_entity_validate(e));
+    BAD(e, ent_entity_set_float(e, "f", 1.9e19), "t.f: greater than max");
+    ENT_OK_(ent_entity_set_float(e, "f", -1));
+    ENT_OK_(ent_entity_set_int(e, "i2", INT64_MIN));
+    ENT_OK_(ent_entity_validate(e));
+    ENT_OK_(ent_entity_set_int(e, "i2", INT64_MAX));
+    ENT_OK_(ent_entity_validate(e));
+    ent_entity_free(e);
+    ent_schema_free(s);
+}
+
+static void test_depth_limit(void)
+{
+    ent_schema *s = test_schema(SHOP_JSON);
+    ent_entity *p = test_new(s, "product");
+    char path[256] = "attrs";
+    for (int i = 0; i < ENT__MAX_DEPTH; i++) strcat(path, ".a");
+    ENT_OK_(ent_entity_set_int(p, path, 1)); /* ENT__MAX_DEPTH maps deep: allowed */
+    ENT_OK_(ent_entity_validate(p));
+    strcat(path, ".a");
+    ENT_OK_(ent_entity_unset(p, "attrs"));
+    ENT_OK_(ent_entity_set_int(p, path, 1));
+    CU_ASSERT_EQUAL(ent_entity_validate(p), ENT_INVALID);
+    ENT_ASSERT_MSG("nested deeper");
+    ent_entity_free(p);
+    ent_schema_free(s);
+}
+
+static void test_dup_equal(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    ent_entity *e = test_new(s, "thing"), *d = NULL;
+    ent_key k = ent_key_str("key");
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_json(e, "any", "{\"a\":[1,-2,{\"b\":null}],\"s\":\"x\"}"));
+    ENT_OK_(ent_entity_set_json(e, "maps", "[{\"x\":1,\"y\":\"a\"},{\"x\":2}]"));
+    ENT_OK_(ent_entity_set_bytes(e, "raw", "ab", 2));
+    ENT_OK_(ent_entity_dup(&d, e));
+    CU_ASSERT_EQUAL(ent_entity_key(d).len, 3);
+    CU_ASSERT_STRING_EQUAL(ent_entity_key(d).str, "key");
+    for (size_t i = 0; i < ent_type_field_count(ent_entity_type(e)); i++)
+        CU_ASSERT_TRUE(ent__val_equal(&e->slots[i], &d->slots[i]));
+    ENT_OK_(ent_entity_set_int(d, "any.a[0]", 5));
+    CU_ASSERT_FALSE(ent__val_equal(&e->slots[10], &d->slots[10]));
+    ent_entity_free(e);
+    ent_entity_free(d);
+    ent_schema_free(s);
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {
+        ENT_TEST(test_new_and_free),  ENT_TEST(test_keys),          ENT_TEST(test_scalars_by_path),
+        ENT_TEST(test_refs),          ENT_TEST(test_paths),         ENT_TEST(test_bad_paths),
+        ENT_TEST(test_free_form_values), ENT_TEST(test_arrays),     ENT_TEST(test_field_handles),
+        ENT_TEST(test_changed),       ENT_TEST(test_many_fields_changed), ENT_TEST(test_defaults),
+        ENT_TEST(test_validate),      ENT_TEST(test_mixed_limits),  ENT_TEST(test_depth_limit),
+        ENT_TEST(test_dup_equal),     {NULL, NULL}};
+    return ent_test_run("entity", cases);
+}
