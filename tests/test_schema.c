@@ -1,0 +1,379 @@
+/* Schema descriptors: loading (every refusal names file, JSON path and rule), the C builder,
+ * rendering round trips, and evolution checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+/* A valid base document with one substitution point, so each bad case changes one thing. */
+static char *doc(const char *types)
+{
+    size_t n = strlen(types) + 128;
+    char *d = malloc(n);
+    snprintf(d, n, "{\"schema\":\"t\",\"version\":1,\"types\":%s}", types);
+    return d;
+}
+
+typedef struct bad_case {
+    const char *types;   /* the "types" object (or a whole document when starting with '!') */
+    const char *path;    /* expected JSON path in the message */
+    const char *what;    /* expected words of the rule */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"!{\"schema\":\"t\",\"version\":1,\"types\":{", "line 1", "invalid JSON"},
+    {"!{\"schema\":\"t\",\"version\":1,\n\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}},}", "line 2", "invalid JSON"},
+    {"![1,2]", "schema", "must be a JSON object"},
+    {"!{\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "schema", "missing"},
+    {"!{\"schema\":\"T!\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "schema", "bad schema name"},
+    {"!{\"schema\":\"t\",\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", "missing"},
+    {"!{\"schema\":\"t\",\"version\":0,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", ">= 1"},
+    {"!{\"schema\":\"t\",\"version\":\"1\",\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", "integer"},
+    {"!{\"schema\":\"t\",\"version\":1}", "types", "missing"},
+    {"!{\"schema\":\"t\",\"version\":1,\"types\":{}}", "types", "non-empty"},
+    {"!{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}},\"x\":1}", "x", "unknown key"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{},\"extra\":1}}", "types.a.extra", "unknown key"},
+    {"{\"Bad\":{\"key\":\"auto\",\"fields\":{}}}", "types.Bad", "bad type name"},
+    {"{\"a\":{\"fields\":{}}}", "types.a", "missing \"key\""},
+    {"{\"a\":{\"key\":\"uuid\",\"fields\":{}}}", "types.a.key", "\"auto\" or \"string\""},
+    {"{\"a\":{\"key\":\"auto\"}}", "types.a", "missing \"fields\""},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":[]}}", "types.a.fields", "object of fields"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"type\":\"int\"}}}}", "types.a.fields.x", "missing \"id\""},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":0,\"type\":\"int\"}}}}", "types.a.fields.x.id", "1 to 65535"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":65536,\"type\":\"int\"}}}}", "types.a.fields.x.id", "1 to 65535"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1.5,\"type\":\"int\"}}}}", "types.a.fields.x.id", "integer"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1}}}}", "types.a.fields.x", "missing \"type\""},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"decimal\"}}}}", "types.a.fields.x.type", "unknown type \"decimal\""},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"colour\":1}}}}", "types.a.fields.x.colour", "unknown key"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\"},\"y\":{\"id\":1,\"type\":\"int\"}}}}", "types.a.fields.y", "duplicate field id 1"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"Xx\":{\"id\":1,\"type\":\"int\"}}}}", "types.a.fields.Xx", "bad field name"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"default\":\"no\"}}}}", "types.a.fields.x", "bad default"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"min\":0,\"default\":-1}}}}", "types.a.fields.x", "bad default"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"enum\":[\"a\"],\"default\":\"b\"}}}}", "types.a.fields.x", "bad default"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"max_length\":2,\"default\":\"abc\"}}}}", "types.a.fields.x", "bad default"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"min\":5,\"max\":1}}}}", "types.a.fields.x", "min is greater than max"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"min\":1}}}}", "types.a.fields.x.min", "numbers and timestamps"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"min\":\"low\"}}}}", "types.a.fields.x.min", "must be a number"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"max_length\":3}}}}", "types.a.fields.x.max_length", "strings, bytes and arrays"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"max_length\":-1}}}}", "types.a.fields.x.max_length", "non-negative"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"enum\":[\"a\"]}}}}", "types.a.fields.x.enum", "applies to strings"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"enum\":[]}}}}", "types.a.fields.x.enum", "non-empty"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"enum\":[\"a\",\"a\"]}}}}", "types.a.fields.x.enum", "duplicate enum value"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"enum\":[1]}}}}", "types.a.fields.x.enum[0]", "must be a string"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"map\",\"indexed\":true}}}}", "types.a.fields.x.indexed", "cannot be indexed"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"int\"},\"unique\":true}}}}", "types.a.fields.x.unique", "cannot be unique"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"unique\":\"yes\"}}}}", "types.a.fields.x.unique", "true or false"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{\"s\":{\"id\":1,\"type\":\"int\",\"indexed\":true}}}}}}", "types.a.fields.m.fields.s.indexed", "top-level"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\",\"to\":\"nope\"}}}}", "types.a.fields.r", "unknown type \"nope\""},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\"}}}}", "types.a.fields.r", "needs \"to\""},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"int\",\"to\":\"a\"}}}}", "types.a.fields.r.to", "applies to refs"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\",\"to\":\"a\"}}}}}}", "types.a.fields.m.fields.r", "top-level"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\"}}}}", "types.a.fields.l", "needs \"items\""},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"int\",\"items\":{\"type\":\"int\"}}}}}", "types.a.fields.l.items", "applies to arrays"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"id\":3,\"type\":\"int\"}}}}}", "types.a.fields.l.items.id", "not allowed in \"items\""},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"ref\",\"to\":\"a\"}}}}}", "types.a.fields.l.items", "top-level"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"fields\":{}}}}}", "types.a.fields.x.fields", "applies to maps"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{\"p\":{\"id\":1,\"type\":\"int\"},\"q\":{\"id\":1,\"type\":\"int\"}}}}}}", "types.a.fields.m.fields.q", "duplicate field id 1"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{\"q\":{\"id\":2,\"type\":\"uint\",\"min\":1,\"default\":0}}}}}}}", "types.a.fields.l.items.fields.q", "bad default"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{\"q\":{\"id\":2,\"type\":\"uint\",\"min\":5,\"max\":1}}}}}}}", "types.a.fields.l.items.fields.q", "min is greater than max"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"timestamp\",\"default\":\"yesterday\"}}}}", "types.a.fields.x", "bad default"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"bytes\",\"default\":\"***\"}}}}", "types.a.fields.x", "bad default"},
+    {"{\"a\":[]}", "types.a", "must be an object"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":7}}}", "types.a.fields.x", "must be an object"},
+    {"!{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}},\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "duplicate"},
+};
+
+static void test_bad_documents(void)
+{
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const bad_case *c = &bad_cases[i];
+        char *d = c->types[0] == '!' ? strdup(c->types + 1) : doc(c->types);
+        ent_schema *s = (ent_schema *)1;
+        int rc = ent_schema_load_json(&s, d, strlen(d), "case.json");
+        const char *m = ent_errmsg();
+        int ok = rc == ENT_SCHEMA && s == NULL && strncmp(m, "case.json: ", 11) == 0 && strstr(m, c->path) &&
+                 strstr(m, c->what);
+        if (!ok) fprintf(stderr, "\n  case %zu: rc %d, message \"%s\" (want path \"%s\", rule \"%s\")\n", i, rc, m, c->path, c->what);
+        CU_ASSERT(ok);
+        free(d);
+    }
+}
+
+static void test_shipped_files_load_and_round_trip(void)
+{
+    const char *files[] = {ENT_SOURCE_DIR "/schemas/shop.json", ENT_SOURCE_DIR "/schemas/fleet.json"};
+    for (size_t i = 0; i < 2; i++) {
+        ent_schema *s = NULL, *s2 = NULL;
+        char *j1 = NULL, *j2 = NULL;
+        ENT_OK_(ent_schema_load_file(&s, files[i]));
+        ENT_OK_(ent_schema_to_json(&j1, s, 1));
+        ENT_OK_(ent_schema_load_json(&s2, j1, strlen(j1), "round"));
+        ENT_OK_(ent_schema_to_json(&j2, s2, 1));
+        CU_ASSERT_STRING_EQUAL(j1, j2);
+        ENT_OK_(ent_schema_compare(s, s2));
+        free(j1);
+        free(j2);
+        ent_schema_free(s);
+        ent_schema_free(s2);
+    }
+}
+
+static void test_shop_model(void)
+{
+    ent_schema *s = NULL;
+    const ent_type *c, *o, *p;
+    const ent_field *f;
+    ENT_OK_(ent_schema_load_file(&s, ENT_SOURCE_DIR "/schemas/shop.json"));
+    CU_ASSERT_STRING_EQUAL(ent_schema_name(s), "shop");
+    CU_ASSERT_EQUAL(ent_schema_version(s), 1);
+    CU_ASSERT_EQUAL(ent_schema_type_count(s), 3);
+    c = ent_schema_type(s, "customer");
+    o = ent_schema_type(s, "order");
+    p = ent_schema_type(s, "product");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_PTR_NULL(ent_schema_type(s, "nope"));
+    CU_ASSERT_EQUAL(ent_type_key(c), ENT_KEY_AUTO);
+    CU_ASSERT_EQUAL(ent_type_key(p), ENT_KEY_STRING);
+    /* declaration order is kept */
+    CU_ASSERT_STRING_EQUAL(ent_field_name(ent_type_field_at(c, 0)), "email");
+    CU_ASSERT_STRING_EQUAL(ent_field_name(ent_type_field_at(c, 3)), "vip");
+    f = ent_type_field(c, "email");
+    CU_ASSERT(ent_field_is_unique(f) && ent_field_is_required(f));
+    CU_ASSERT_EQUAL(ent_field_kind(f), ENT_KIND_STRING);
+    CU_ASSERT_PTR_EQUAL(ent_type_field_by_id(c, 1), f);
+    f = ent_type_field(o, "customer");
+    CU_ASSERT_EQUAL(ent_field_kind(f), ENT_KIND_REF);
+    CU_ASSERT_PTR_EQUAL(ent_field_ref_type(f), c);
+    CU_ASSERT(ent_field_is_indexed(f)); /* refs are indexed */
+    f = ent_type_field(o, "lines");
+    CU_ASSERT_EQUAL(ent_field_kind(ent_field_items(f)), ENT_KIND_MAP);
+    CU_ASSERT_EQUAL(ent_field_field_count(ent_field_items(f)), 2);
+    CU_ASSERT_EQUAL(ent_field_kind(ent_field_field(ent_field_items(f), "qty")), ENT_KIND_UINT);
+    CU_ASSERT_PTR_EQUAL(ent_field_parent(ent_field_field(ent_field_items(f), "qty")), ent_field_items(f));
+    CU_ASSERT_EQUAL(ent_field_field_count(ent_type_field(p, "attrs")), 0); /* free-form */
+    CU_ASSERT(ent_field_has_default(ent_type_field(p, "stock")));
+    CU_ASSERT_STRING_EQUAL(ent_kind_name(ENT_KIND_TIMESTAMP), "timestamp");
+    CU_ASSERT_PTR_NULL(ent_kind_name((ent_kind)99));
+    ent_schema_free(s);
+}
+
+static void test_missing_file(void)
+{
+    ent_schema *s = NULL;
+    ENT_CHECK_RC(ent_schema_load_file(&s, "/nonexistent/x.json"), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("/nonexistent/x.json");
+    ENT_CHECK_RC(ent_schema_load_file(&s, "/"), ENT_IO);
+}
+
+/* The builder gives the same model as the file, and refuses what the file refuses. */
+static void test_builder(void)
+{
+    ent_schema *s = NULL, *f = NULL;
+    ent_type *c = NULL, *o = NULL, *x = NULL;
+    ent_field *fl = NULL, *it = NULL, *sub = NULL, *tmp = NULL;
+    char *j1 = NULL, *j2 = NULL;
+    const char *json =
+        "{\"schema\":\"b\",\"version\":3,\"types\":{\"customer\":{\"key\":\"auto\",\"fields\":{"
+        "\"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true,\"max_length\":254},"
+        "\"score\":{\"id\":2,\"type\":\"int\",\"min\":-5,\"max\":5,\"default\":0,\"indexed\":true}}},"
+        "\"order\":{\"key\":\"string\",\"fields\":{\"customer\":{\"id\":1,\"type\":\"ref\",\"to\":\"customer\"},"
+        "\"lines\":{\"id\":2,\"type\":\"array\",\"max_length\":10,\"items\":{\"type\":\"map\",\"fields\":{"
+        "\"qty\":{\"id\":1,\"type\":\"uint\",\"min\":1,\"required\":true}}}},"
+        "\"state\":{\"id\":3,\"type\":\"string\",\"enum\":[\"a\",\"b\"],\"default\":\"a\"}}}}}";
+    ENT_OK_(ent_schema_new(&s, "b", 3));
+    ENT_OK_(ent_schema_add_type(&c, s, "customer", ENT_KEY_AUTO));
+    ENT_OK_(ent_type_add_field(&tmp, c, "email", 1, ENT_KIND_STRING));
+    ENT_OK_(ent_field_set_required(tmp, 1));
+    ENT_OK_(ent_field_set_unique(tmp, 1));
+    ENT_OK_(ent_field_set_max_length(tmp, 254));
+    ENT_OK_(ent_type_add_field(&tmp, c, "score", 2, ENT_KIND_INT));
+    ENT_OK_(ent_field_set_min_int(tmp, -5));
+    ENT_OK_(ent_field_set_max_int(tmp, 5));
+    ENT_OK_(ent_field_set_default_json(tmp, "0"));
+    ENT_OK_(ent_field_set_indexed(tmp, 1));
+    ENT_OK_(ent_schema_add_type(&o, s, "order", ENT_KEY_STRING));
+    ENT_OK_(ent_type_add_field(&tmp, o, "customer", 1, ENT_KIND_REF));
+    ENT_OK_(ent_field_set_ref(tmp, "customer"));
+    ENT_OK_(ent_type_add_field(&fl, o, "lines", 2, ENT_KIND_ARRAY));
+    ENT_OK_(ent_field_set_max_length(fl, 10));
+    ENT_OK_(ent_field_set_items(&it, fl, ENT_KIND_MAP));
+    ENT_OK_(ent_field_add_field(&sub, it, "qty", 1, ENT_KIND_UINT));
+    ENT_OK_(ent_field_set_min_uint(sub, 1));
+    ENT_OK_(ent_field_set_required(sub, 1));
+    ENT_OK_(ent_type_add_field(&tmp, o, "state", 3, ENT_KIND_STRING));
+    ENT_OK_(ent_field_add_enum(tmp, "a"));
+    ENT_OK_(ent_field_add_enum(tmp, "b"));
+    ENT_OK_(ent_field_set_default_json(tmp, "\"a\""));
+
+    /* refusals, each naming the type and field */
+    ENT_CHECK_RC(ent_schema_add_type(&x, s, "customer", ENT_KEY_AUTO), ENT_SCHEMA);
+    ENT_ASSERT_MSG("duplicate type");
+    ENT_CHECK_RC(ent_schema_add_type(&x, s, "9x", ENT_KEY_AUTO), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_schema_add_type(&x, s, "y", (ent_key_kind)7), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_type_add_field(&tmp, c, "email", 9, ENT_KIND_INT), ENT_SCHEMA);
+    ENT_ASSERT_MSG("duplicate field name");
+    ENT_CHECK_RC(ent_type_add_field(&tmp, c, "other", 1, ENT_KIND_INT), ENT_SCHEMA);
+    ENT_ASSERT_MSG("customer.other: duplicate field id 1");
+    ENT_CHECK_RC(ent_type_add_field(&tmp, c, "zero", 0, ENT_KIND_INT), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_type_add_field(&tmp, c, "nil", 9, ENT_KIND_NIL), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_add_field(&tmp, sub, "deep", 1, ENT_KIND_INT), ENT_SCHEMA);
+    ENT_ASSERT_MSG("order.lines[].qty: sub-fields need a map");
+    ENT_CHECK_RC(ent_field_add_field(&tmp, it, "r", 2, ENT_KIND_REF), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_set_items(&tmp, fl, ENT_KIND_INT), ENT_SCHEMA);
+    ENT_ASSERT_MSG("items are set already");
+    ENT_CHECK_RC(ent_field_set_unique(sub, 1), ENT_SCHEMA);
+    ENT_ASSERT_MSG("order.lines[].qty");
+    ENT_CHECK_RC(ent_field_set_max_length(sub, 3), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_add_enum(sub, "x"), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_set_ref(sub, "customer"), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_set_min_int(fl, 1), ENT_SCHEMA);
+
+    ENT_OK_(ent_schema_check(s));
+    ENT_OK_(ent_schema_load_json(&f, json, strlen(json), "builder"));
+    ENT_OK_(ent_schema_to_json(&j1, s, 0));
+    ENT_OK_(ent_schema_to_json(&j2, f, 0));
+    CU_ASSERT_STRING_EQUAL(j1, j2);
+    /* sealed: no more changes */
+    ENT_CHECK_RC(ent_schema_add_type(&x, s, "late", ENT_KEY_AUTO), ENT_SCHEMA);
+    ENT_ASSERT_MSG("sealed");
+    ENT_CHECK_RC(ent_field_set_required(sub, 0), ENT_SCHEMA);
+    free(j1);
+    free(j2);
+    ent_schema_free(s);
+    ent_schema_free(f);
+
+    /* a check failure through the builder names the field */
+    ENT_OK_(ent_schema_new(&s, "c", 1));
+    ENT_OK_(ent_schema_add_type(&c, s, "a", ENT_KEY_AUTO));
+    ENT_OK_(ent_type_add_field(&tmp, c, "r", 1, ENT_KIND_REF));
+    ENT_CHECK_RC(ent_schema_check(s), ENT_SCHEMA);
+    ENT_ASSERT_MSG("a.r: a ref needs \"to\"");
+    ent_schema_free(s);
+    ENT_CHECK_RC(ent_schema_to_json(&j1, NULL, 0), ENT_INVALID);
+}
+
+/* ---- evolution -------------------------------------------------------------------------------- */
+
+static ent_schema *load(const char *types, int version)
+{
+    char *d;
+    size_t n = strlen(types) + 128;
+    ent_schema *s = NULL;
+    d = malloc(n);
+    snprintf(d, n, "{\"schema\":\"e\",\"version\":%d,\"types\":%s}", version, types);
+    if (ent_schema_load_json(&s, d, strlen(d), "evo") != ENT_OK) fprintf(stderr, "\n  load: %s\n", ent_errmsg());
+    free(d);
+    return s;
+}
+
+#define BASE                                                                                       \
+    "\"p\":{\"key\":\"string\",\"fields\":{"                                                       \
+    "\"a\":{\"id\":1,\"type\":\"int\",\"min\":0,\"max\":10},"                                      \
+    "\"b\":{\"id\":2,\"type\":\"string\",\"enum\":[\"x\",\"y\"],\"max_length\":5},"               \
+    "\"c\":{\"id\":3,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{\"q\":{\"id\":1,\"type\":\"uint\"}}}},"     \
+    "\"d\":{\"id\":4,\"type\":\"float\",\"indexed\":true},"                                        \
+    "\"r\":{\"id\":5,\"type\":\"ref\",\"to\":\"u\"}}},"                                            \
+    "\"u\":{\"key\":\"auto\",\"fields\":{\"n\":{\"id\":1,\"type\":\"string\"}}}"
+
+/* Each case edits the base once (find -> replace) and says whether the result is compatible. */
+typedef struct evo_case {
+    const char *find, *replace;
+    int ok;
+    const char *what; /* for refusals: words of the message (type, field, change) */
+} evo_case;
+
+static const evo_case evo_cases[] = {
+    /* compatible */
+    {"", "", 1, NULL},
+    {"\"u\":{", "\"w\":{\"key\":\"auto\",\"fields\":{}},\"u\":{", 1, NULL},                 /* new type */
+    {"\"min\":0,\"max\":10}", "\"min\":-1,\"max\":20,\"unique\":true}", 1, NULL},            /* relaxed + index */
+    {"[\"x\",\"y\"],\"max_length\":5", "[\"x\",\"y\",\"z\"],\"max_length\":9", 1, NULL},
+    {"{\"id\":4,\"type\":\"float\",\"indexed\":true},", "{\"id\":4,\"type\":\"float\"},", 1, NULL}, /* dropped index */
+    {"\"d\":{\"id\":4,\"type\":\"float\",\"indexed\":true},", "", 1, NULL},                   /* removed field */
+    {"\"q\":{\"id\":1,\"type\":\"uint\"}", "\"q\":{\"id\":1,\"type\":\"uint\"},\"z\":{\"id\":2,\"type\":\"int\"}", 1, NULL},
+    {"\"r\":{\"id\":5", "\"e\":{\"id\":6,\"type\":\"bool\"},\"f\":{\"id\":7,\"type\":\"int\",\"required\":true,\"default\":3},\"r\":{\"id\":5", 1, NULL},
+    {"\"min\":0,\"max\":10}", "\"min\":0}", 1, NULL},                                        /* max dropped */
+    /* incompatible */
+    {"\"p\":{\"key\":\"string\"", "\"p2\":{\"key\":\"string\"", 0, "p: incompatible change: type removed"},
+    {"\"p\":{\"key\":\"string\"", "\"p\":{\"key\":\"auto\"", 0, "p: incompatible change: key kind changed"},
+    {"\"a\":{\"id\":1,\"type\":\"int\"", "\"a\":{\"id\":1,\"type\":\"float\"", 0, "p.a: incompatible change: type changed from int to float"},
+    {"\"q\":{\"id\":1,\"type\":\"uint\"}", "\"q\":{\"id\":1,\"type\":\"int\"}", 0, "p.c[].q: incompatible change: type changed"},
+    {"{\"type\":\"map\",\"fields\":{\"q\":{\"id\":1,\"type\":\"uint\"}}}", "{\"type\":\"string\"}", 0, "p.c[]: incompatible change: type changed from map to string"},
+    {"\"to\":\"u\"", "\"to\":\"p\"", 0, "p.r: incompatible change: ref target changed"},
+    {"\"r\":{\"id\":5", "\"e\":{\"id\":6,\"type\":\"bool\",\"required\":true},\"r\":{\"id\":5", 0, "p.e: incompatible change: new required field without a default"},
+    {"\"a\":{\"id\":1,", "\"aa\":{\"id\":1,", 0, "p.aa: incompatible change: id 1 was field \"a\""},
+    {"\"b\":{\"id\":2,", "\"b\":{\"id\":9,", 0, "p.b: incompatible change: id changed from 2 to 9"},
+    {"\"min\":0,\"max\":10}", "\"min\":1,\"max\":10}", 0, "p.a: incompatible change: limit tightened: min"},
+    {"\"min\":0,\"max\":10}", "\"min\":0,\"max\":9}", 0, "p.a: incompatible change: limit tightened: max"},
+    {"\"max_length\":5", "\"max_length\":4", 0, "p.b: incompatible change: limit tightened: max_length"},
+    {"[\"x\",\"y\"]", "[\"x\"]", 0, "p.b: incompatible change: limit tightened: enum value \"y\" removed"},
+    {"{\"id\":4,\"type\":\"float\",\"indexed\":true}", "{\"id\":4,\"type\":\"float\",\"max\":3}", 0, "p.d: incompatible change: limit tightened: max"},
+    {"\"n\":{\"id\":1,\"type\":\"string\"}", "\"n\":{\"id\":1,\"type\":\"string\",\"required\":true}", 0, "u.n: incompatible change: made required"},
+    {"\"n\":{\"id\":1,\"type\":\"string\"}", "\"n\":{\"id\":1,\"type\":\"string\",\"enum\":[\"k\"]}", 0, "u.n: incompatible change: limit tightened: enum added"},
+};
+
+static char *subst(const char *base, const char *find, const char *rep)
+{
+    const char *at = find[0] ? strstr(base, find) : base;
+    size_t n = strlen(base) + strlen(rep) + 1;
+    char *out = malloc(n);
+    if (!at) {
+        fprintf(stderr, "\n  test bug: \"%s\" not in base\n", find);
+        snprintf(out, n, "%s", base);
+        return out;
+    }
+    snprintf(out, n, "%.*s%s%s", (int)(at - base), base, rep, at + strlen(find));
+    return out;
+}
+
+static void test_evolution_rules(void)
+{
+    const char *base = "{" BASE "}";
+    for (size_t i = 0; i < sizeof evo_cases / sizeof evo_cases[0]; i++) {
+        const evo_case *c = &evo_cases[i];
+        char *next_types = subst(base, c->find, c->replace);
+        ent_schema *prev = load(base, 1), *next = load(next_types, 2);
+        int rc;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(prev);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(next);
+        rc = ent_schema_compare(prev, next);
+        if ((rc == ENT_OK) != c->ok || (!c->ok && (rc != ENT_SCHEMA || !strstr(ent_errmsg(), c->what))))
+            fprintf(stderr, "\n  evolution case %zu: rc %d \"%s\" (want %s \"%s\")\n", i, rc, ent_errmsg(),
+                    c->ok ? "ok" : "refusal", c->what ? c->what : "");
+        CU_ASSERT_EQUAL(rc == ENT_OK, c->ok);
+        if (!c->ok) {
+            CU_ASSERT_EQUAL(rc, ENT_SCHEMA);
+            CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), c->what));
+        }
+        ent_schema_free(prev);
+        ent_schema_free(next);
+        free(next_types);
+    }
+    /* shrinking in one direction is growing in the other: the refusal is not symmetric */
+    {
+        ent_schema *a = load("{\"t\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"max_length\":5}}}}", 1);
+        ent_schema *b = load("{\"t\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"max_length\":9}}}}", 2);
+        ENT_OK_(ent_schema_compare(a, b));
+        ENT_CHECK_RC(ent_schema_compare(b, a), ENT_SCHEMA);
+        ENT_ASSERT_MSG("t.x");
+        ent_schema_free(a);
+        ent_schema_free(b);
+    }
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {
+        ENT_TEST(test_bad_documents),
+        ENT_TEST(test_shipped_files_load_and_round_trip),
+        ENT_TEST(test_shop_model),
+        ENT_TEST(test_missing_file),
+        ENT_TEST(test_builder),
+        ENT_TEST(test_evolution_rules),
+        {NULL, NULL},
+    };
+    return ent_test_run("schema", cases);
+}
