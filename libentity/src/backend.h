@@ -116,6 +116,10 @@ typedef struct ent_backend_ops {
      * (-1 waits forever). Returns ENT_OK, ENT_TIMEOUT. */
     uint64_t (*change_counter)(void *be);
     int (*wait_change)(void *be, uint64_t seen, int timeout_ms);
+
+    /* Change the durability of later commits (the store keeps the mode chosen at creation and
+     * applies it after reading it back). Returns ENT_OK, ENT_INVALID. */
+    int (*set_durability)(void *be, int durability);
 } ent_backend_ops;
 
 extern const ent_backend_ops ent__backend_lmdb;

@@ -5,6 +5,9 @@
 #include "error.h"
 #include "schema.h"
 #include "value.h"
+#include "store.h"
+#include "log.h"
+#include "verify.h"
 
 #define ENT_VERSION_STRING "0.1.0"
 

@@ -1,0 +1,220 @@
+/* libentity — stores, transactions, CRUD, index look-ups and scans.
+ *
+ * A store keeps the entities of one schema in a backend: "lmdb" (a directory on disk) or "memory"
+ * (nothing on disk; gone at close). Both give the same answers to the same calls.
+ *
+ * Transactions: ent_txn_begin() opens a read or a write transaction; every data call takes one, or
+ * NULL to run in a transaction of its own that commits before the call returns. One write
+ * transaction at a time per store (across threads, and across processes for LMDB); any number of
+ * read transactions, each seeing one snapshot. A store handle is shared by threads; a transaction
+ * (and its iterators) belongs to the thread that began it.
+ *
+ * Versions: every entity has a version, 1 on create and +1 on each update that changes something.
+ * Calls that take `expect` refuse with ENT_CONFLICT, writing nothing, when the stored version
+ * differs; pass ENT_VERSION_ANY to skip the check. expect = 0 means "must not exist".
+ *
+ * fork(): a store handle must not be used in a child process after fork(); every call from a child
+ * fails with ENT_BUSY. Open the store again in the child (ent_store_close() in the child only frees
+ * memory). Open stores before threads and after forks.
+ *
+ * Schema changes by another process are noticed at the next transaction: the store reloads the
+ * stored schema, ent_store_schema() returns the new one, and calls given type or field handles or
+ * entities of the older schema fail with ENT_SCHEMA (those handles stay valid until close).
+ */
+#ifndef ENTITY_STORE_H
+#define ENTITY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schema.h"
+#include "value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ent_store ent_store;
+typedef struct ent_txn ent_txn;
+typedef struct ent_iter ent_iter;
+
+/* Durability of commits; chosen when the store is created and stored in it. */
+typedef enum ent_durability {
+    ENT_DURABILITY_STORED = -1, /* open: the mode stored at creation (create: durable) */
+    ENT_DURABLE = 0, /* every commit is on disk when the call returns */
+    ENT_LAZY = 1,    /* an OS crash may lose the last commits, never corrupts */
+    ENT_NONE = 2     /* survives a crash of the process, not of the machine */
+} ent_durability;
+
+#define ENT_STORE_OPTS_VERSION 1
+typedef struct ent_store_opts {
+    unsigned version;       /* ENT_STORE_OPTS_VERSION */
+    const char *backend;    /* "lmdb" (default when NULL) or "memory" */
+    int durability;         /* ent_durability */
+    size_t map_size;        /* LMDB initial map size in bytes; 0 = default. The map grows. */
+    int read_only;          /* open without writing; works while another process writes */
+    int no_create;          /* fail with ENT_NOTFOUND instead of creating a missing store */
+} ent_store_opts;
+#define ENT_STORE_OPTS_INIT {ENT_STORE_OPTS_VERSION, NULL, ENT_DURABILITY_STORED, 0, 0, 0}
+
+#define ENT_VERSION_ANY UINT64_MAX
+
+/* Open the store at path, creating it when missing (LMDB: path is a directory; memory: ignored).
+ * schema: NULL opens with the schema stored in the store (the store must exist). Otherwise a
+ * missing store is created with it; an existing one keeps its schema when `schema` is equal, and
+ * evolves to it when it is a compatible newer version (new indexes are built over the existing
+ * entities) — an incompatible or older schema is refused with ENT_SCHEMA (the reason from
+ * ent_schema_compare()) and the store is left untouched. The store keeps its own copy of the schema.
+ * opts: NULL for defaults. out: the caller closes it with ent_store_close().
+ * Returns ENT_OK, ENT_NOTFOUND (missing store and no schema, or no_create/read_only), ENT_SCHEMA,
+ * ENT_FORMAT (store of a newer format), ENT_CORRUPT (not a libentity store, damaged meta), ENT_IO,
+ * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_INVALID (bad options), ENT_NOMEM. */
+int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
+                   const ent_store_opts *opts);
+
+/* Close. Transactions and iterators of the store must be finished first. NULL does nothing. */
+void ent_store_close(ent_store *s);
+
+/* The store's current schema. Borrowed: valid until ent_store_close(). */
+const ent_schema *ent_store_schema(ent_store *s);
+/* Shortcut: the type named `name` in the current schema, or NULL. Borrowed like the schema. */
+const ent_type *ent_store_type(ent_store *s, const char *name);
+/* Backend name ("lmdb", "memory") and the durability in force. */
+const char *ent_store_backend(const ent_store *s);
+ent_durability ent_store_durability(const ent_store *s);
+
+/* ---- transactions ------------------------------------------------------------------------ */
+
+enum { ENT_TXN_READ = 0, ENT_TXN_WRITE = 1 };
+
+/* Begin a transaction. A write transaction waits for the current writer to finish.
+ * out: finished with ent_txn_commit() or ent_txn_abort().
+ * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY, ENT_SCHEMA (see top), ENT_IO. */
+int ent_txn_begin(ent_txn **out, ent_store *s, int mode);
+/* Commit (a read transaction just ends). The transaction is gone on return, whatever the code;
+ * on failure nothing of it is stored. Returns ENT_OK, ENT_FULL, ENT_IO. */
+int ent_txn_commit(ent_txn *t);
+/* Abort: nothing of the transaction is stored. NULL does nothing. */
+void ent_txn_abort(ent_txn *t);
+
+/* ---- CRUD (txn NULL: the call commits on its own) ------------------------------------------ */
+
+/* Create e. Auto-key types: e's key is assigned (the next id) unless e carries one, which must
+ * not exist yet. String-key types: e must carry its key. Defaults are applied, e is validated,
+ * refs must point at existing entities, unique values must be free. On ENT_OK e holds its key,
+ * version 1 and the applied defaults, and nothing is marked changed.
+ * Returns ENT_OK, ENT_CONFLICT (key exists; unique value taken: names field and value),
+ * ENT_INVALID (validation, missing key; ref target missing: names field and key), ENT_FULL (index
+ * value too long for the backend), ENT_READONLY, ENT_SCHEMA, ENT_IO. */
+int ent_create(ent_store *s, ent_txn *txn, ent_entity *e);
+
+/* Read the entity of `type` with `key`.
+ * out: on ENT_OK, a new entity; the caller frees it with ent_entity_free().
+ * Returns ENT_OK, ENT_NOTFOUND, ENT_CORRUPT, ENT_SCHEMA. */
+int ent_get(ent_entity **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key);
+
+/* ENT_OK when the entity exists, ENT_NOTFOUND when not (or another error). */
+int ent_exists(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key);
+
+/* Replace the stored entity with e's fields (fields unset in e are removed). If nothing differs,
+ * nothing is written and the version stays. On ENT_OK e holds the stored version, nothing changed.
+ * Returns as ent_create(), plus ENT_NOTFOUND (no such entity) and ENT_CONFLICT (version). */
+int ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
+
+/* Partial update: apply only e's changed top-level fields (set or unset) to the stored entity.
+ * On ENT_OK e holds the whole stored entity (merged) and its version, nothing changed.
+ * Returns as ent_replace(). */
+int ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
+
+/* Create e when its key does not exist, else replace. expect as in ent_replace(); 0 = must not
+ * exist. Auto-key types need e to carry a key for the replace case; without one it creates. */
+int ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
+
+/* Delete. Returns ENT_OK, ENT_NOTFOUND, ENT_CONFLICT (version; still referenced: names one
+ * referring type and key), ENT_READONLY, ENT_SCHEMA, ENT_IO. */
+int ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key,
+               uint64_t expect);
+
+/* Store e exactly as given: its key and version (>= 1) are kept, whether or not it exists
+ * (the auto-id counter moves past the key). For dump/load and replay. Validated like a create;
+ * refs are checked. Returns as ent_create(). */
+int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
+
+/* Number of entities of `type`, in O(1). */
+int ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
+
+/* ---- index look-ups and scans -------------------------------------------------------------- */
+
+/* A value to look up or bound a range with, of the field's kind (refs: UINT or STRING). */
+typedef struct ent_value {
+    ent_kind kind;
+    union {
+        int b;
+        int64_t i; /* INT, TIMESTAMP */
+        uint64_t u;
+        double f;
+        struct {
+            const void *ptr; /* STRING (UTF-8), BYTES; borrowed */
+            size_t len;
+        } s;
+    } v;
+} ent_value;
+
+ent_value ent_value_bool(int b);
+ent_value ent_value_int(int64_t i);
+ent_value ent_value_uint(uint64_t u);
+ent_value ent_value_float(double f);
+ent_value ent_value_timestamp(int64_t ns);
+ent_value ent_value_string(const char *s); /* borrows s */
+ent_value ent_value_bytes(const void *p, size_t len);
+
+/* Parse `text` as a value of field f's kind, as a command line gives it: numbers in decimal,
+ * bool as true/false, timestamps as RFC 3339 or ns, bytes as base64, refs as the target's key.
+ * out->v.s.ptr borrows `text`. Returns ENT_OK, ENT_INVALID (names the field). */
+int ent_value_parse(ent_value *out, const ent_field *f, const char *text);
+
+enum { ENT_ITER_REVERSE = 1 };
+
+#define ENT_RANGE_OPTS_VERSION 1
+typedef struct ent_range_opts {
+    unsigned version;       /* ENT_RANGE_OPTS_VERSION */
+    const ent_value *from;  /* inclusive lower bound; NULL: from the lowest */
+    const ent_value *to;    /* exclusive upper bound; NULL: to the highest */
+    unsigned flags;         /* ENT_ITER_REVERSE: from the highest down */
+    uint64_t limit;         /* at most this many entities; 0: no limit */
+    const char *resume;     /* continue after the position of ent_iter_resume(); NULL: start */
+} ent_range_opts;
+#define ENT_RANGE_OPTS_INIT {ENT_RANGE_OPTS_VERSION, NULL, NULL, 0, 0, NULL}
+
+/* Entities whose unique or indexed field (or ref) f equals v, in key order.
+ * out: the caller frees it with ent_iter_free() (before the txn ends).
+ * Returns ENT_OK, ENT_INVALID (f not indexed, value of the wrong kind), ENT_FULL (value too long
+ * for an index key), ENT_SCHEMA. */
+int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v);
+
+/* The one entity whose unique field f equals v. out: the caller frees it with ent_entity_free().
+ * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (f not unique). */
+int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
+                    const ent_value *v);
+
+/* Entities whose indexed field f is in [from, to), in index order (value, then key). */
+int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
+              const ent_range_opts *opts);
+
+/* Every entity of `type` in key order from `start` (inclusive; NULL: the first, or the last when
+ * reversed), with flags and limit as in ent_range_opts (from/to ignored; resume honoured). */
+int ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *start,
+             const ent_range_opts *opts);
+
+/* Next entity. out: a new entity; the caller frees it with ent_entity_free().
+ * Returns ENT_OK, ENT_NOTFOUND (no more), ENT_CORRUPT. */
+int ent_iter_next(ent_entity **out, ent_iter *it);
+/* The position after the last entity returned, as a NUL-terminated token for
+ * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first. */
+const char *ent_iter_resume(ent_iter *it);
+void ent_iter_free(ent_iter *it); /* NULL does nothing */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

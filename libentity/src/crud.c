@@ -1,0 +1,653 @@
+/* The mutation pipeline and point reads:
+ *     validate -> check key, refs, unique values -> write record + index entries -> append event
+ * Every check that can refuse a call runs before the first write, so a refused call writes
+ * nothing. A write that fails after that (disk full, out of memory) marks the transaction failed:
+ * it can then only be aborted, and the store stays as it was. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "keys.h"
+#include "store_int.h"
+
+/* Field-position bitsets on the stack for ordinary types; bigger ones are allocated. */
+#define MASK_WORDS_STACK 4
+typedef struct mask {
+    uint64_t *w;
+    size_t nw;
+    uint64_t stack[MASK_WORDS_STACK];
+} mask;
+
+static int mask_init(mask *m, const ent_type *t)
+{
+    m->nw = (t->n_fields + 63) / 64;
+    if (m->nw <= MASK_WORDS_STACK) {
+        m->w = m->stack;
+        memset(m->stack, 0, sizeof m->stack);
+        return ENT_OK;
+    }
+    m->w = calloc(m->nw, sizeof *m->w);
+    return m->w ? ENT_OK : ent__err(ENT_NOMEM, "out of memory");
+}
+static void mask_free(mask *m)
+{
+    if (m->w != m->stack) free(m->w);
+}
+static void mask_set(mask *m, size_t pos) { m->w[pos / 64] |= (uint64_t)1 << (pos % 64); }
+static int mask_has(const mask *m, size_t pos) { return (int)((m->w[pos / 64] >> (pos % 64)) & 1); }
+static int mask_empty(const mask *m)
+{
+    for (size_t i = 0; i < m->nw; i++)
+        if (m->w[i]) return 0;
+    return 1;
+}
+
+/* A short printable form of a scalar value for conflict messages. */
+static const char *val_str(const ent_val *v, char *buf, size_t size)
+{
+    switch (v->k) {
+    case EV_BOOL: snprintf(buf, size, "%s", v->u.b ? "true" : "false"); break;
+    case EV_INT:
+    case EV_TS: snprintf(buf, size, "%" PRId64, v->u.i); break;
+    case EV_UINT: snprintf(buf, size, "%" PRIu64, v->u.u); break;
+    case EV_FLOAT: snprintf(buf, size, "%.17g", v->u.f); break;
+    case EV_STR: snprintf(buf, size, "\"%.*s\"", (int)(v->u.s.n > 120 ? 120 : v->u.s.n), v->u.s.p); break;
+    case EV_BIN: snprintf(buf, size, "(%zu bytes)", v->u.s.n); break;
+    default: snprintf(buf, size, "(value)"); break;
+    }
+    return buf;
+}
+
+static ent_key entity_key(const ent_entity *e)
+{
+    ent_key k;
+    memset(&k, 0, sizeof k);
+    k.kind = e->key_kind;
+    k.id = e->key_id;
+    k.str = e->key_str;
+    k.len = e->key_len;
+    return k;
+}
+
+/* Encode e's key into t->k1, checking it fits the type. */
+static int pk_of(ent_txn *t, const ent_type *type, const ent_key *key)
+{
+    char kb[300];
+    if (key->kind == ENT_KEY_NONE)
+        return ent__err(ENT_INVALID, "%s: the entity has no key", type->name);
+    if (key->kind != type->key)
+        return ent__err(ENT_INVALID, "%s: key %s is not of the type's key kind (%s)", type->name,
+                        ent__key_str(key, kb, sizeof kb), type->key == ENT_KEY_AUTO ? "auto" : "string");
+    if (key->kind == ENT_KEY_AUTO && key->id == 0)
+        return ent__err(ENT_INVALID, "%s: auto ids start at 1", type->name);
+    t->k1.n = 0;
+    return ent__pk_encode(&t->k1, key);
+}
+
+static int load_entity(ent_entity **out, ent_txn *t, const ent_type *type, const ent_key *key,
+                       const ent_slice *pk)
+{
+    ent_slice v;
+    char kb[300];
+    int rc = t->s->ops->get(t->bt, t->lay->data[type->pos], pk, &v);
+    if (rc == ENT_NOTFOUND)
+        return ent__err(ENT_NOTFOUND, "%s %s not found", type->name, ent__key_str(key, kb, sizeof kb));
+    if (rc) return rc;
+    rc = ent__record_decode(out, type, v.data, v.len);
+    if (rc == ENT_CORRUPT)
+        return ent__err_prefix(rc, "%s %s: ", type->name, ent__key_str(key, kb, sizeof kb));
+    return rc;
+}
+
+static int set_key(ent_entity *e, const ent_key *key)
+{
+    if (key->kind == ENT_KEY_STRING) {
+        char *p = malloc(key->len + 1);
+        if (!p) return ent__err(ENT_NOMEM, "out of memory");
+        memcpy(p, key->str, key->len);
+        p[key->len] = '\0';
+        free(e->key_str);
+        e->key_str = p;
+        e->key_len = key->len;
+    } else {
+        e->key_id = key->id;
+    }
+    e->key_kind = key->kind;
+    return ENT_OK;
+}
+
+static int index_key(ent_txn *t, const ent_field *f, const ent_val *v)
+{
+    char path[160];
+    int rc;
+    size_t max = t->s->ops == &ent__backend_lmdb ? 511 : 511;
+    t->k2.n = 0;
+    if ((rc = ent__ikey_from_val(&t->k2, f, v))) return rc;
+    if (t->k2.n > max)
+        return ent__err(ENT_FULL, "%s: index value of %zu bytes exceeds the backend's key limit "
+                        "of %zu bytes", ent__field_path(f, path, sizeof path), t->k2.n - 1, max - 1);
+    return ENT_OK;
+}
+
+/* Refs in `m` must point at existing entities. */
+static int check_refs(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m)
+{
+    for (size_t j = 0; j < type->n_indexes; j++) {
+        const ent_field *f = type->indexes[j];
+        const ent_val *v = &e->slots[f->pos];
+        ent_slice k, out;
+        int rc;
+        if (f->kind != ENT_KIND_REF || v->k == EV_UNSET || (m && !mask_has(m, f->pos))) continue;
+        t->k2.n = 0;
+        if ((rc = ent__ikey_from_val(&t->k2, f, v))) return rc;
+        k.data = t->k2.p;
+        k.len = t->k2.n;
+        rc = t->s->ops->get(t->bt, t->lay->data[f->ref_type->pos], &k, &out);
+        if (rc == ENT_NOTFOUND) {
+            char vb[160];
+            return ent__err(ENT_INVALID, "%s.%s: %s %s does not exist", type->name, f->name,
+                            f->ref_type->name, val_str(v, vb, sizeof vb));
+        }
+        if (rc) return rc;
+    }
+    return ENT_OK;
+}
+
+/* Index values in `m` must fit the backend, and unique ones must be free (or held by self_pk). */
+static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m,
+                         const ent_slice *self_pk)
+{
+    for (size_t j = 0; j < type->n_indexes; j++) {
+        const ent_field *f = type->indexes[j];
+        const ent_val *v = &e->slots[f->pos];
+        ent_slice k, out;
+        int rc;
+        if (v->k == EV_UNSET || (m && !mask_has(m, f->pos))) continue;
+        if ((rc = index_key(t, f, v))) return rc;
+        if (!f->unique) continue;
+        k.data = t->k2.p;
+        k.len = t->k2.n;
+        rc = t->s->ops->get(t->bt, t->lay->idx[type->pos][j], &k, &out);
+        if (rc == ENT_NOTFOUND) continue;
+        if (rc) return rc;
+        if (self_pk && out.len == self_pk->len && memcmp(out.data, self_pk->data, out.len) == 0)
+            continue;
+        {
+            char vb[160], kb[300];
+            ent_key other;
+            if (ent__pk_decode(&other, type->key, out.data, out.len)) memset(&other, 0, sizeof other);
+            return ent__err(ENT_CONFLICT, "%s.%s: value %s is taken by %s %s", type->name, f->name,
+                            val_str(v, vb, sizeof vb), type->name, ent__key_str(&other, kb, sizeof kb));
+        }
+    }
+    return ENT_OK;
+}
+
+/* Add (add != 0) or remove the index entries of e's fields in `m` (all when NULL) for pk. */
+static int index_write(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m,
+                       const ent_slice *pk, int add)
+{
+    for (size_t j = 0; j < type->n_indexes; j++) {
+        const ent_field *f = type->indexes[j];
+        const ent_val *v = &e->slots[f->pos];
+        unsigned tbl = t->lay->idx[type->pos][j];
+        ent_slice k;
+        int rc;
+        if (v->k == EV_UNSET || (m && !mask_has(m, f->pos))) continue;
+        if ((rc = index_key(t, f, v))) return rc;
+        k.data = t->k2.p;
+        k.len = t->k2.n;
+        if (add)
+            rc = t->s->ops->put(t->bt, tbl, &k, pk, f->unique ? ENT_PUT_NOOVERWRITE : 0);
+        else
+            rc = t->s->ops->del(t->bt, tbl, &k, f->unique ? NULL : pk);
+        if (rc == ENT_NOTFOUND && !add) {
+            char path[160];
+            return ent__err(ENT_CORRUPT, "%s: index entry missing", ent__field_path(f, path, sizeof path));
+        }
+        if (rc) return rc;
+    }
+    return ENT_OK;
+}
+
+static int put_record(ent_txn *t, const ent_type *type, const ent_entity *e, const ent_slice *pk,
+                      unsigned flags)
+{
+    ent_slice v;
+    int rc;
+    t->v1.n = 0;
+    if ((rc = ent__record_encode(&t->v1, e))) return rc;
+    v.data = t->v1.p;
+    v.len = t->v1.n;
+    return t->s->ops->put(t->bt, t->lay->data[type->pos], pk, &v, flags);
+}
+
+/* Apply defaults to e's unset fields, remembering which so a refused call can undo them. */
+static int defaults_apply(ent_entity *e, const ent_type *type, mask *applied)
+{
+    for (size_t i = 0; i < type->n_fields; i++) {
+        const ent_field *f = type->fields[i];
+        int rc;
+        if (!f->def || e->slots[i].k != EV_UNSET) continue;
+        if ((rc = ent__val_copy(&e->slots[i], f->def))) return rc;
+        mask_set(applied, i);
+    }
+    return ENT_OK;
+}
+
+static void defaults_undo(ent_entity *e, const mask *applied)
+{
+    for (size_t i = 0; i < applied->nw * 64; i++)
+        if (mask_has(applied, i)) ent__val_clear(&e->slots[i]);
+}
+
+/* ---- create ---------------------------------------------------------------------------------- */
+
+/* version: 1 for a create, the given version for a restore of a missing entity. */
+static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t version, int *half)
+{
+    ent_tcount *tc = &t->tc[type->pos];
+    ent_key key = entity_key(e);
+    ent_slice pk, out;
+    mask applied;
+    uint64_t saved_version = e->version;
+    char kb[300];
+    int rc;
+
+    if ((rc = ent__tcount_load(t, type))) return rc;
+    if ((rc = mask_init(&applied, type))) return rc;
+    if ((rc = defaults_apply(e, type, &applied))) goto fail;
+    if ((rc = ent_entity_validate(e))) goto fail;
+    if (type->key == ENT_KEY_AUTO && key.kind == ENT_KEY_NONE) {
+        if (tc->next_id == UINT64_MAX) {
+            rc = ent__err(ENT_FULL, "%s: auto ids exhausted", type->name);
+            goto fail;
+        }
+        key = ent_key_id(tc->next_id + 1);
+    }
+    if ((rc = pk_of(t, type, &key))) goto fail;
+    pk.data = t->k1.p;
+    pk.len = t->k1.n;
+    rc = t->s->ops->get(t->bt, t->lay->data[type->pos], &pk, &out);
+    if (rc == ENT_OK) {
+        rc = ent__err(ENT_CONFLICT, "%s %s exists already", type->name, ent__key_str(&key, kb, sizeof kb));
+        goto fail;
+    }
+    if (rc != ENT_NOTFOUND) goto fail;
+    if ((rc = check_refs(t, type, e, NULL))) goto fail;
+    if ((rc = check_indexes(t, type, e, NULL, NULL))) goto fail;
+
+    /* From here on a failure leaves writes half done. t->k1 holds pk until the record is put. */
+    *half = 1;
+    e->version = version;
+    if ((rc = put_record(t, type, e, &pk, ENT_PUT_NOOVERWRITE))) goto fail;
+    if ((rc = index_write(t, type, e, NULL, &pk, 1))) goto fail;
+    if ((rc = ent__log_append(t, type, &key, ENT_OP_CREATE, version, e, NULL))) goto fail;
+    if (key.kind == ENT_KEY_AUTO && key.id > tc->next_id) tc->next_id = key.id;
+    tc->count++;
+    tc->dirty = 1;
+    if (e->key_kind == ENT_KEY_NONE && (rc = set_key(e, &key))) goto fail;
+    ent_entity_clear_changed(e);
+    mask_free(&applied);
+    return ENT_OK;
+fail:
+    e->version = saved_version;
+    defaults_undo(e, &applied);
+    mask_free(&applied);
+    return rc;
+}
+
+int ent_create(ent_store *s, ent_txn *txn, ent_entity *e)
+{
+    ent_txn *t;
+    const ent_type *type;
+    int rc, half = 0;
+    if (!e) return ent__err(ENT_INVALID, "ent_create: entity is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    rc = ent__type_resolve(&type, t, e->type);
+    if (!rc) rc = do_create(t, type, e, 1, &half);
+    return ent__txn_end(t, txn, rc, half);
+}
+
+/* ---- replace / update / restore -------------------------------------------------------------- */
+
+enum { W_REPLACE, W_UPDATE, W_RESTORE };
+
+/* Hand the merged state to the caller's entity: values move, each entity keeps its own slot
+ * array (it is allocated with the entity). */
+static void swap_slots(ent_entity *a, ent_entity *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ent_val tmp = a->slots[i];
+        a->slots[i] = b->slots[i];
+        b->slots[i] = tmp;
+    }
+}
+
+static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t expect, int mode,
+                    int *half)
+{
+    ent_key key = entity_key(e);
+    ent_entity *old = NULL, *neu = NULL, *target;
+    ent_slice pk;
+    mask diff, applied;
+    uint64_t version;
+    char kb[300];
+    int rc, have_applied = 0;
+
+    if ((rc = mask_init(&diff, type))) return rc;
+    if ((rc = mask_init(&applied, type))) {
+        mask_free(&diff);
+        return rc;
+    }
+    /* t->k1 holds the primary key for the whole call: only pk_of() writes it. */
+    if ((rc = pk_of(t, type, &key))) goto out;
+    pk.data = t->k1.p;
+    pk.len = t->k1.n;
+    if ((rc = load_entity(&old, t, type, &key, &pk))) goto out;
+    if (expect != ENT_VERSION_ANY && old->version != expect) {
+        rc = ent__err(ENT_CONFLICT, "%s %s is at version %" PRIu64 ", expected %" PRIu64, type->name,
+                      ent__key_str(&key, kb, sizeof kb), old->version, expect);
+        goto out;
+    }
+    if (mode == W_UPDATE) {
+        if ((rc = ent_entity_dup(&neu, old))) goto out;
+        for (size_t i = 0; i < type->n_fields; i++) {
+            if (!ent__is_changed(e, i)) continue;
+            ent__val_clear(&neu->slots[i]);
+            if (e->slots[i].k != EV_UNSET && (rc = ent__val_copy(&neu->slots[i], &e->slots[i])))
+                goto out;
+        }
+        target = neu;
+    } else {
+        have_applied = 1;
+        if ((rc = defaults_apply(e, type, &applied))) goto out;
+        target = e;
+    }
+    if ((rc = ent_entity_validate(target))) goto out;
+    for (size_t i = 0; i < type->n_fields; i++)
+        if (!ent__val_equal(&old->slots[i], &target->slots[i])) mask_set(&diff, i);
+    if (mode == W_RESTORE) {
+        version = e->version;
+        if (version == 0) {
+            rc = ent__err(ENT_INVALID, "%s %s: a restored entity needs a version >= 1", type->name,
+                          ent__key_str(&key, kb, sizeof kb));
+            goto out;
+        }
+        if (mask_empty(&diff) && version == old->version) goto same;
+    } else {
+        if (mask_empty(&diff)) goto same;
+        version = old->version + 1;
+    }
+    if ((rc = check_refs(t, type, target, &diff))) goto out;
+    if ((rc = check_indexes(t, type, target, &diff, &pk))) goto out;
+
+    *half = 1;
+    if ((rc = index_write(t, type, old, &diff, &pk, 0))) goto out;
+    if ((rc = index_write(t, type, target, &diff, &pk, 1))) goto out;
+    {
+        uint64_t saved = target->version;
+        target->version = version;
+        rc = put_record(t, type, target, &pk, 0);
+        target->version = saved;
+        if (rc) goto out;
+    }
+    if ((rc = ent__log_append(t, type, &key, ENT_OP_UPDATE, version, target, diff.w))) goto out;
+    if (mode == W_UPDATE) swap_slots(e, neu, type->n_fields);
+    e->version = version;
+    ent_entity_clear_changed(e);
+    have_applied = 0;
+    goto out;
+same:
+    /* Nothing differs: nothing is written and the version stays. */
+    if (mode == W_UPDATE) swap_slots(e, neu, type->n_fields);
+    e->version = old->version;
+    ent_entity_clear_changed(e);
+    have_applied = 0;
+    rc = ENT_OK;
+out:
+    if (have_applied) defaults_undo(e, &applied);
+    mask_free(&applied);
+    mask_free(&diff);
+    ent_entity_free(old);
+    ent_entity_free(neu);
+    return rc;
+}
+
+static int write_call(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect, int mode)
+{
+    ent_txn *t;
+    const ent_type *type;
+    int rc, half = 0;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    rc = ent__type_resolve(&type, t, e->type);
+    if (!rc) rc = do_write(t, type, e, expect, mode, &half);
+    return ent__txn_end(t, txn, rc, half);
+}
+
+int ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
+{
+    return write_call(s, txn, e, expect, W_REPLACE);
+}
+
+int ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
+{
+    return write_call(s, txn, e, expect, W_UPDATE);
+}
+
+/* Does the entity with e's key exist? ENT_OK / ENT_NOTFOUND. Leaves pk in t->k1. */
+static int exists_in(ent_txn *t, const ent_type *type, const ent_key *key)
+{
+    ent_slice pk, out;
+    int rc = pk_of(t, type, key);
+    if (rc) return rc;
+    pk.data = t->k1.p;
+    pk.len = t->k1.n;
+    return t->s->ops->get(t->bt, t->lay->data[type->pos], &pk, &out);
+}
+
+int ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
+{
+    ent_txn *t;
+    const ent_type *type;
+    ent_key key;
+    char kb[300];
+    int rc, half = 0;
+    if (!e) return ent__err(ENT_INVALID, "ent_upsert: entity is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    if ((rc = ent__type_resolve(&type, t, e->type))) goto out;
+    key = entity_key(e);
+    if (key.kind == ENT_KEY_NONE && type->key == ENT_KEY_AUTO) {
+        rc = expect == ENT_VERSION_ANY || expect == 0
+                 ? do_create(t, type, e, 1, &half)
+                 : ent__err(ENT_CONFLICT, "%s: a new entity cannot be at version %" PRIu64, type->name, expect);
+        goto out;
+    }
+    rc = exists_in(t, type, &key);
+    if (rc == ENT_OK) {
+        if (expect == 0)
+            rc = ent__err(ENT_CONFLICT, "%s %s exists already", type->name, ent__key_str(&key, kb, sizeof kb));
+        else
+            rc = do_write(t, type, e, expect, W_REPLACE, &half);
+    } else if (rc == ENT_NOTFOUND) {
+        if (expect != ENT_VERSION_ANY && expect != 0)
+            rc = ent__err(ENT_CONFLICT, "%s %s does not exist (expected version %" PRIu64 ")",
+                          type->name, ent__key_str(&key, kb, sizeof kb), expect);
+        else
+            rc = do_create(t, type, e, 1, &half);
+    }
+out:
+    return ent__txn_end(t, txn, rc, half);
+}
+
+int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e)
+{
+    ent_txn *t;
+    const ent_type *type;
+    ent_key key;
+    int rc, half = 0;
+    if (!e) return ent__err(ENT_INVALID, "ent_restore: entity is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    if ((rc = ent__type_resolve(&type, t, e->type))) goto out;
+    key = entity_key(e);
+    if (key.kind == ENT_KEY_NONE) {
+        rc = ent__err(ENT_INVALID, "%s: a restored entity needs its key", type->name);
+        goto out;
+    }
+    if (e->version == 0) {
+        rc = ent__err(ENT_INVALID, "%s: a restored entity needs a version >= 1", type->name);
+        goto out;
+    }
+    rc = exists_in(t, type, &key);
+    if (rc == ENT_OK)
+        rc = do_write(t, type, e, ENT_VERSION_ANY, W_RESTORE, &half);
+    else if (rc == ENT_NOTFOUND)
+        rc = do_create(t, type, e, e->version, &half);
+out:
+    return ent__txn_end(t, txn, rc, half);
+}
+
+/* ---- delete ---------------------------------------------------------------------------------- */
+
+/* ENT_CONFLICT naming one referrer when an entity of another type (or another entity of the
+ * same type) still refers to pk. */
+static int check_unreferenced(ent_txn *t, const ent_type *type, const ent_key *key, const ent_slice *pk)
+{
+    const ent_schema *sc = t->lay->schema;
+    for (size_t i = 0; i < sc->n_types; i++) {
+        const ent_type *rt = sc->types[i];
+        for (size_t j = 0; j < rt->n_indexes; j++) {
+            const ent_field *f = rt->indexes[j];
+            void *cur = NULL;
+            ent_slice k, v;
+            int rc, op = ENT_CUR_SEEK, found = 0;
+            if (f->kind != ENT_KIND_REF || f->ref_type != type) continue;
+            if ((rc = t->s->ops->cursor_open(t->bt, t->lay->idx[i][j], &cur))) return rc;
+            k = *pk;
+            for (;; op = ENT_CUR_NEXT) {
+                rc = t->s->ops->cursor_get(cur, op, &k, &v);
+                if (rc == ENT_NOTFOUND) break;
+                if (rc) {
+                    t->s->ops->cursor_close(cur);
+                    return rc;
+                }
+                if (k.len != pk->len || memcmp(k.data, pk->data, k.len) != 0) break;
+                /* An entity that refers to itself does not keep itself alive. */
+                if (rt == type && v.len == pk->len && memcmp(v.data, pk->data, v.len) == 0) continue;
+                found = 1;
+                break;
+            }
+            if (found) {
+                ent_key other;
+                char kb[300], ob[300];
+                ent__pk_decode(&other, rt->key, v.data, v.len);
+                ent__key_str(&other, ob, sizeof ob);
+                t->s->ops->cursor_close(cur);
+                return ent__err(ENT_CONFLICT, "%s %s is still referenced by %s %s (field %s)",
+                                type->name, ent__key_str(key, kb, sizeof kb), rt->name, ob, f->name);
+            }
+            t->s->ops->cursor_close(cur);
+        }
+    }
+    return ENT_OK;
+}
+
+static int do_delete(ent_txn *t, const ent_type *type, const ent_key *key, uint64_t expect, int *half)
+{
+    ent_entity *old = NULL;
+    ent_slice pk;
+    ent_buf pkb = {0};
+    char kb[300];
+    int rc;
+    if ((rc = ent__tcount_load(t, type))) return rc;
+    if ((rc = pk_of(t, type, key))) return rc;
+    if ((rc = ent__buf_append(&pkb, t->k1.p, t->k1.n))) return rc;
+    pk.data = pkb.p;
+    pk.len = pkb.n;
+    if ((rc = load_entity(&old, t, type, key, &pk))) goto out;
+    if (expect != ENT_VERSION_ANY && old->version != expect) {
+        rc = ent__err(ENT_CONFLICT, "%s %s is at version %" PRIu64 ", expected %" PRIu64, type->name,
+                      ent__key_str(key, kb, sizeof kb), old->version, expect);
+        goto out;
+    }
+    if ((rc = check_unreferenced(t, type, key, &pk))) goto out;
+    *half = 1;
+    if ((rc = index_write(t, type, old, NULL, &pk, 0))) goto out;
+    if ((rc = t->s->ops->del(t->bt, t->lay->data[type->pos], &pk, NULL))) goto out;
+    if ((rc = ent__log_append(t, type, key, ENT_OP_DELETE, old->version + 1, NULL, NULL))) goto out;
+    t->tc[type->pos].count--;
+    t->tc[type->pos].dirty = 1;
+out:
+    ent__buf_free(&pkb);
+    ent_entity_free(old);
+    return rc;
+}
+
+int ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key, uint64_t expect)
+{
+    ent_txn *t;
+    const ent_type *rt;
+    int rc, half = 0;
+    if (!key) return ent__err(ENT_INVALID, "ent_delete: key is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    rc = ent__type_resolve(&rt, t, type);
+    if (!rc) rc = do_delete(t, rt, key, expect, &half);
+    return ent__txn_end(t, txn, rc, half);
+}
+
+/* ---- reads ------------------------------------------------------------------------------------ */
+
+int ent_get(ent_entity **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key)
+{
+    ent_txn *t;
+    const ent_type *rt;
+    ent_entity *e = NULL;
+    ent_slice pk;
+    int rc;
+    if (!out || !key) return ent__err(ENT_INVALID, "ent_get: out and key are required");
+    *out = NULL;
+    if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
+    if ((rc = ent__type_resolve(&rt, t, type))) goto out;
+    if ((rc = pk_of(t, rt, key))) goto out;
+    pk.data = t->k1.p;
+    pk.len = t->k1.n;
+    if ((rc = load_entity(&e, t, rt, key, &pk))) goto out;
+    if ((rc = set_key(e, key))) goto out;
+    *out = e;
+    e = NULL;
+out:
+    ent_entity_free(e);
+    return ent__txn_end(t, txn, rc, 0);
+}
+
+int ent_exists(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key)
+{
+    ent_txn *t;
+    const ent_type *rt;
+    int rc;
+    if (!key) return ent__err(ENT_INVALID, "ent_exists: key is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
+    rc = ent__type_resolve(&rt, t, type);
+    if (!rc) rc = exists_in(t, rt, key);
+    if (rc == ENT_NOTFOUND) {
+        char kb[300];
+        ent__err(rc, "%s %s not found", rt->name, ent__key_str(key, kb, sizeof kb));
+    }
+    return ent__txn_end(t, txn, rc, 0);
+}
+
+int ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type)
+{
+    ent_txn *t;
+    const ent_type *rt;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_count: out is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
+    rc = ent__type_resolve(&rt, t, type);
+    if (!rc) rc = ent__type_counters(NULL, out, t, rt);
+    return ent__txn_end(t, txn, rc, 0);
+}

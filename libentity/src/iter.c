@@ -1,0 +1,469 @@
+/* Index look-ups, range scans and type scans, as iterators over backend cursors.
+ *
+ * An index entry is (index key, primary key): unique indexes keep one primary key per index key,
+ * non-unique ones (DUPSORT) a sorted set, so (index key, primary key) pairs are in index order
+ * then key order, and a resume token is the pair last returned. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "keys.h"
+#include "store_int.h"
+
+ent_value ent_value_bool(int b)
+{
+    ent_value v;
+    memset(&v, 0, sizeof v);
+    v.kind = ENT_KIND_BOOL;
+    v.v.b = b != 0;
+    return v;
+}
+ent_value ent_value_int(int64_t i)
+{
+    ent_value v;
+    memset(&v, 0, sizeof v);
+    v.kind = ENT_KIND_INT;
+    v.v.i = i;
+    return v;
+}
+ent_value ent_value_uint(uint64_t u)
+{
+    ent_value v;
+    memset(&v, 0, sizeof v);
+    v.kind = ENT_KIND_UINT;
+    v.v.u = u;
+    return v;
+}
+ent_value ent_value_float(double f)
+{
+    ent_value v;
+    memset(&v, 0, sizeof v);
+    v.kind = ENT_KIND_FLOAT;
+    v.v.f = f;
+    return v;
+}
+ent_value ent_value_timestamp(int64_t ns)
+{
+    ent_value v;
+    memset(&v, 0, sizeof v);
+    v.kind = ENT_KIND_TIMESTAMP;
+    v.v.i = ns;
+    return v;
+}
+ent_value ent_value_string(const char *s)
+{
+    ent_value v;
+    memset(&v, 0, sizeof v);
+    v.kind = ENT_KIND_STRING;
+    v.v.s.ptr = s;
+    v.v.s.len = s ? strlen(s) : 0;
+    return v;
+}
+ent_value ent_value_bytes(const void *p, size_t len)
+{
+    ent_value v;
+    memset(&v, 0, sizeof v);
+    v.kind = ENT_KIND_BYTES;
+    v.v.s.ptr = p;
+    v.v.s.len = len;
+    return v;
+}
+
+struct ent_iter {
+    ent_store *s;
+    ent_txn *t;
+    ent_txn *own;          /* the iterator's own read txn (no txn given), or NULL */
+    const ent_type *type;  /* the store's type */
+    const ent_field *f;    /* index field, NULL for a type scan */
+    unsigned tbl;
+    int unique;
+    int reverse;
+    void *cur;
+    int state;             /* 0 not started, 1 running, 2 done */
+    uint64_t limit, returned;
+    ent_buf lo, hi;        /* bounds: index keys, or the start key of a scan (lo) */
+    int has_lo, has_hi, exact;
+    ent_buf res_ik, res_pk; /* resume position */
+    int has_res;
+    ent_buf last_ik, last_pk;
+    int has_last;
+    char *token;
+};
+
+static int kcmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c) return c;
+    return an < bn ? -1 : an > bn;
+}
+
+void ent_iter_free(ent_iter *it)
+{
+    if (!it) return;
+    if (it->cur) it->s->ops->cursor_close(it->cur);
+    if (it->own) ent_txn_abort(it->own);
+    ent__buf_free(&it->lo);
+    ent__buf_free(&it->hi);
+    ent__buf_free(&it->res_ik);
+    ent__buf_free(&it->res_pk);
+    ent__buf_free(&it->last_ik);
+    ent__buf_free(&it->last_pk);
+    free(it->token);
+    free(it);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static int unhex(ent_buf *b, const char *p, size_t n)
+{
+    int rc;
+    if (n % 2) return ent__err(ENT_INVALID, "malformed resume token");
+    if ((rc = ent__buf_reserve(b, n / 2))) return rc;
+    for (size_t i = 0; i < n; i += 2) {
+        int h = hexval(p[i]), l = hexval(p[i + 1]);
+        if (h < 0 || l < 0) return ent__err(ENT_INVALID, "malformed resume token");
+        b->p[b->n++] = (char)(h << 4 | l);
+    }
+    return ENT_OK;
+}
+
+/* Token: "k" + hex(pk) for a scan, "i" + hex(ik) + "." + hex(pk) for an index. */
+static int parse_resume(ent_iter *it, const char *tok)
+{
+    const char *dot;
+    int rc;
+    if (!tok) return ENT_OK;
+    if (it->f) {
+        if (tok[0] != 'i' || !(dot = strchr(tok, '.')))
+            return ent__err(ENT_INVALID, "resume token is not from an index scan");
+        if ((rc = unhex(&it->res_ik, tok + 1, (size_t)(dot - tok - 1)))) return rc;
+        if ((rc = unhex(&it->res_pk, dot + 1, strlen(dot + 1)))) return rc;
+    } else {
+        if (tok[0] != 'k') return ent__err(ENT_INVALID, "resume token is not from a type scan");
+        if ((rc = unhex(&it->res_pk, tok + 1, strlen(tok + 1)))) return rc;
+    }
+    it->has_res = 1;
+    return ENT_OK;
+}
+
+static int iter_new(ent_iter **out, ent_store *s, ent_txn *txn, const ent_range_opts *opts)
+{
+    ent_iter *it = calloc(1, sizeof *it);
+    int rc;
+    if (!it) return ent__err(ENT_NOMEM, "out of memory");
+    it->s = s;
+    if ((rc = ent__txn_use(&it->t, s, txn, 0))) {
+        free(it);
+        return rc;
+    }
+    if (it->t != txn) it->own = it->t;
+    if (opts) {
+        if (opts->version != ENT_RANGE_OPTS_VERSION) {
+            ent_iter_free(it);
+            return ent__err(ENT_INVALID, "range opts version %u, expected %u", opts->version,
+                            ENT_RANGE_OPTS_VERSION);
+        }
+        it->reverse = (opts->flags & ENT_ITER_REVERSE) != 0;
+        it->limit = opts->limit;
+    }
+    *out = it;
+    return ENT_OK;
+}
+
+static int index_of(ent_iter *it, const ent_field *f)
+{
+    char path[160];
+    const ent_field *rf;
+    int rc = ent__field_resolve(&rf, it->t, f);
+    if (rc) return rc;
+    if (rf->index_no < 0)
+        return ent__err(ENT_INVALID, "%s is not indexed (declare it unique or indexed)",
+                        ent__field_path(rf, path, sizeof path));
+    it->f = rf;
+    it->type = rf->type;
+    it->unique = rf->unique;
+    it->tbl = it->t->lay->idx[rf->type->pos][rf->index_no];
+    return ENT_OK;
+}
+
+static int bound(ent_buf *b, const ent_field *f, const ent_value *v)
+{
+    char path[160];
+    int rc = ent__ikey_from_value(b, f, v);
+    if (rc) return rc;
+    if (b->n > 511)
+        return ent__err(ENT_FULL, "%s: index value of %zu bytes exceeds the backend's key limit of 510 bytes",
+                        ent__field_path(f, path, sizeof path), b->n - 1);
+    return ENT_OK;
+}
+
+int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v)
+{
+    ent_iter *it;
+    int rc;
+    if (!out || !v) return ent__err(ENT_INVALID, "ent_find: out and value are required");
+    *out = NULL;
+    if ((rc = iter_new(&it, s, txn, NULL))) return rc;
+    if ((rc = index_of(it, f)) || (rc = bound(&it->lo, it->f, v))) {
+        ent_iter_free(it);
+        return rc;
+    }
+    it->has_lo = it->exact = 1;
+    *out = it;
+    return ENT_OK;
+}
+
+int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
+              const ent_range_opts *opts)
+{
+    ent_iter *it;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_range: out is NULL");
+    *out = NULL;
+    if ((rc = iter_new(&it, s, txn, opts))) return rc;
+    if ((rc = index_of(it, f))) goto fail;
+    if (opts && opts->from) {
+        if ((rc = bound(&it->lo, it->f, opts->from))) goto fail;
+        it->has_lo = 1;
+    }
+    if (opts && opts->to) {
+        if ((rc = bound(&it->hi, it->f, opts->to))) goto fail;
+        it->has_hi = 1;
+    }
+    if (opts && (rc = parse_resume(it, opts->resume))) goto fail;
+    *out = it;
+    return ENT_OK;
+fail:
+    ent_iter_free(it);
+    return rc;
+}
+
+int ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *start,
+             const ent_range_opts *opts)
+{
+    ent_iter *it;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_scan: out is NULL");
+    *out = NULL;
+    if ((rc = iter_new(&it, s, txn, opts))) return rc;
+    if ((rc = ent__type_resolve(&it->type, it->t, type))) goto fail;
+    it->tbl = it->t->lay->data[it->type->pos];
+    if (start) {
+        if (start->kind != it->type->key) {
+            rc = ent__err(ENT_INVALID, "%s: start key is not of the type's key kind", it->type->name);
+            goto fail;
+        }
+        if ((rc = ent__pk_encode(&it->lo, start))) goto fail;
+        it->has_lo = 1;
+    }
+    if (opts && (rc = parse_resume(it, opts->resume))) goto fail;
+    *out = it;
+    return ENT_OK;
+fail:
+    ent_iter_free(it);
+    return rc;
+}
+
+/* Position the cursor on the first candidate pair. */
+static int iter_start(ent_iter *it, ent_slice *k, ent_slice *v)
+{
+    const ent_backend_ops *ops = it->s->ops;
+    int rc;
+    if ((rc = ops->cursor_open(it->t->bt, it->tbl, &it->cur))) return rc;
+    if (it->has_res) {
+        /* Land on the resume pair (or the first pair after it), then step past it. */
+        if (it->f) {
+            k->data = it->res_ik.p;
+            k->len = it->res_ik.n;
+            v->data = it->res_pk.p;
+            v->len = it->res_pk.n;
+            rc = ops->cursor_get(it->cur, it->unique ? ENT_CUR_SEEK : ENT_CUR_SEEK_PAIR, k, v);
+        } else {
+            k->data = it->res_pk.p;
+            k->len = it->res_pk.n;
+            rc = ops->cursor_get(it->cur, ENT_CUR_SEEK, k, v);
+        }
+        if (it->reverse) {
+            if (rc == ENT_NOTFOUND) return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+            if (rc) return rc;
+            /* SEEK gave a pair >= the resume pair: step back to the first one below it. */
+            return ops->cursor_get(it->cur, ENT_CUR_PREV, k, v);
+        }
+        if (rc) return rc;
+        {
+            const ent_buf *rk = it->f ? &it->res_ik : &it->res_pk;
+            int same = kcmp(k->data, k->len, rk->p, rk->n) == 0 &&
+                       (!it->f || kcmp(v->data, v->len, it->res_pk.p, it->res_pk.n) == 0);
+            if (same) return ops->cursor_get(it->cur, ENT_CUR_NEXT, k, v);
+            return ENT_OK;
+        }
+    }
+    if (!it->reverse) {
+        if (it->has_lo) {
+            k->data = it->lo.p;
+            k->len = it->lo.n;
+            return ops->cursor_get(it->cur, ENT_CUR_SEEK, k, v);
+        }
+        return ops->cursor_get(it->cur, ENT_CUR_FIRST, k, v);
+    }
+    /* Reverse: from the last pair below the upper bound (index: exclusive `to`; exact match: the
+     * key itself; scan: the start key, inclusive). */
+    if (it->exact || (!it->f && it->has_lo)) {
+        k->data = it->lo.p;
+        k->len = it->lo.n;
+        rc = ops->cursor_get(it->cur, ENT_CUR_SEEK, k, v);
+        if (rc == ENT_NOTFOUND) return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+        if (rc) return rc;
+        if (kcmp(k->data, k->len, it->lo.p, it->lo.n) != 0)
+            return ops->cursor_get(it->cur, ENT_CUR_PREV, k, v);
+        if (it->exact && !it->unique) {
+            /* Last duplicate of the key: walk forward to the end of the key, then back one. */
+            while ((rc = ops->cursor_get(it->cur, ENT_CUR_NEXT, k, v)) == ENT_OK)
+                if (kcmp(k->data, k->len, it->lo.p, it->lo.n) != 0) break;
+            if (rc == ENT_NOTFOUND) return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+            if (rc) return rc;
+            return ops->cursor_get(it->cur, ENT_CUR_PREV, k, v);
+        }
+        return ENT_OK;
+    }
+    if (it->has_hi) {
+        k->data = it->hi.p;
+        k->len = it->hi.n;
+        rc = ops->cursor_get(it->cur, ENT_CUR_SEEK, k, v);
+        if (rc == ENT_NOTFOUND) return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+        if (rc) return rc;
+        return ops->cursor_get(it->cur, ENT_CUR_PREV, k, v);
+    }
+    return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+}
+
+/* Is the index key k inside the iterator's bounds? -1: not yet (keep going), 0: in, 1: past. */
+static int in_bounds(const ent_iter *it, const ent_slice *k)
+{
+    if (!it->f) {
+        if (it->has_lo && !it->has_res) {
+            int c = kcmp(k->data, k->len, it->lo.p, it->lo.n);
+            if (!it->reverse && c < 0) return -1;
+            if (it->reverse && c > 0) return -1;
+        }
+        return 0;
+    }
+    if (it->exact) return kcmp(k->data, k->len, it->lo.p, it->lo.n) == 0 ? 0 : 1;
+    if (!it->reverse) {
+        if (it->has_hi && kcmp(k->data, k->len, it->hi.p, it->hi.n) >= 0) return 1;
+        if (it->has_lo && kcmp(k->data, k->len, it->lo.p, it->lo.n) < 0) return -1;
+    } else {
+        if (it->has_lo && kcmp(k->data, k->len, it->lo.p, it->lo.n) < 0) return 1;
+        if (it->has_hi && kcmp(k->data, k->len, it->hi.p, it->hi.n) >= 0) return -1;
+    }
+    return 0;
+}
+
+int ent_iter_next(ent_entity **out, ent_iter *it)
+{
+    const ent_backend_ops *ops;
+    ent_slice k, v, pk, rec;
+    ent_entity *e = NULL;
+    ent_key key;
+    int rc;
+    if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: NULL argument");
+    *out = NULL;
+    ops = it->s->ops;
+    if (it->state == 2 || (it->limit && it->returned >= it->limit)) goto done;
+    for (;;) {
+        int b;
+        if (it->state == 0) {
+            it->state = 1;
+            rc = iter_start(it, &k, &v);
+        } else {
+            rc = ops->cursor_get(it->cur, it->reverse ? ENT_CUR_PREV : ENT_CUR_NEXT, &k, &v);
+        }
+        if (rc == ENT_NOTFOUND) goto done;
+        if (rc) return rc;
+        b = in_bounds(it, &k);
+        if (b > 0) goto done;
+        if (b == 0) break;
+    }
+    if (it->f) {
+        pk = v;
+        rc = ops->get(it->t->bt, it->t->lay->data[it->type->pos], &pk, &rec);
+        if (rc == ENT_NOTFOUND) {
+            char path[160];
+            return ent__err(ENT_CORRUPT, "%s: index entry points at a missing entity",
+                            ent__field_path(it->f, path, sizeof path));
+        }
+        if (rc) return rc;
+    } else {
+        pk = k;
+        rec = v;
+    }
+    if ((rc = ent__pk_decode(&key, it->type->key, pk.data, pk.len))) return rc;
+    it->last_ik.n = it->last_pk.n = 0;
+    if ((it->f && (rc = ent__buf_append(&it->last_ik, k.data, k.len))) ||
+        (rc = ent__buf_append(&it->last_pk, pk.data, pk.len)))
+        return rc;
+    it->has_last = 1;
+    if ((rc = ent__record_decode(&e, it->type, rec.data, rec.len))) return rc;
+    if ((rc = ent_entity_set_key(e, &key))) {
+        ent_entity_free(e);
+        return rc;
+    }
+    it->returned++;
+    *out = e;
+    return ENT_OK;
+done:
+    it->state = 2;
+    return ent__err(ENT_NOTFOUND, "no more entities");
+}
+
+const char *ent_iter_resume(ent_iter *it)
+{
+    static const char hx[] = "0123456789abcdef";
+    size_t n;
+    char *p;
+    if (!it || !it->has_last) return NULL;
+    n = 2 + 2 * (it->last_ik.n + it->last_pk.n) + 2;
+    p = realloc(it->token, n);
+    if (!p) return NULL;
+    it->token = p;
+    *p++ = it->f ? 'i' : 'k';
+    if (it->f) {
+        for (size_t i = 0; i < it->last_ik.n; i++) {
+            *p++ = hx[(uint8_t)it->last_ik.p[i] >> 4];
+            *p++ = hx[(uint8_t)it->last_ik.p[i] & 15];
+        }
+        *p++ = '.';
+    }
+    for (size_t i = 0; i < it->last_pk.n; i++) {
+        *p++ = hx[(uint8_t)it->last_pk.p[i] >> 4];
+        *p++ = hx[(uint8_t)it->last_pk.p[i] & 15];
+    }
+    *p = '\0';
+    return it->token;
+}
+
+int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
+                    const ent_value *v)
+{
+    ent_iter *it;
+    int rc;
+    char path[160];
+    if (!out) return ent__err(ENT_INVALID, "ent_find_unique: out is NULL");
+    *out = NULL;
+    if ((rc = ent_find(&it, s, txn, f, v))) return rc;
+    if (!it->unique) {
+        rc = ent__err(ENT_INVALID, "%s is not unique", ent__field_path(it->f, path, sizeof path));
+    } else {
+        rc = ent_iter_next(out, it);
+        if (rc == ENT_NOTFOUND)
+            rc = ent__err(rc, "no %s with that %s", it->type->name, it->f->name);
+    }
+    ent_iter_free(it);
+    return rc;
+}

@@ -1,0 +1,229 @@
+/* Order-preserving key encodings (see keys.h). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "keys.h"
+
+void ent__enc_u64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+uint64_t ent__dec_u64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | in[i];
+    return v;
+}
+
+void ent__enc_i64(uint8_t out[8], int64_t v)
+{
+    ent__enc_u64(out, (uint64_t)v ^ ((uint64_t)1 << 63));
+}
+
+void ent__enc_f64(uint8_t out[8], double v)
+{
+    uint64_t bits;
+    if (v == 0) v = 0; /* -0.0 and 0.0 are one value */
+    if (isnan(v)) v = NAN;
+    memcpy(&bits, &v, sizeof bits);
+    if (bits >> 63)
+        bits = ~bits;
+    else
+        bits |= (uint64_t)1 << 63;
+    ent__enc_u64(out, bits);
+}
+
+int ent__pk_encode(ent_buf *b, const ent_key *key)
+{
+    if (key->kind == ENT_KEY_AUTO) {
+        uint8_t k[8];
+        ent__enc_u64(k, key->id);
+        return ent__buf_append(b, k, 8);
+    }
+    if (key->kind == ENT_KEY_STRING && key->len >= 1 && key->len <= ENT_KEY_STRING_MAX)
+        return ent__buf_append(b, key->str, key->len);
+    return ent__err(ENT_INVALID, "invalid key");
+}
+
+int ent__pk_decode(ent_key *out, ent_key_kind kk, const void *p, size_t n)
+{
+    memset(out, 0, sizeof *out);
+    if (kk == ENT_KEY_AUTO) {
+        if (n != 8) return ent__err(ENT_CORRUPT, "primary key of %zu bytes, expected 8", n);
+        out->kind = ENT_KEY_AUTO;
+        out->id = ent__dec_u64(p);
+        return ENT_OK;
+    }
+    if (n < 1 || n > ENT_KEY_STRING_MAX)
+        return ent__err(ENT_CORRUPT, "string primary key of %zu bytes", n);
+    out->kind = ENT_KEY_STRING;
+    out->str = p;
+    out->len = n;
+    return ENT_OK;
+}
+
+static int ikey_scalar(ent_buf *b, ent_kind kind, int ek, int64_t i, uint64_t u, double f,
+                       const void *p, size_t n)
+{
+    uint8_t k[8];
+    (void)ek;
+    switch (kind) {
+    case ENT_KIND_BOOL:
+        k[0] = (uint8_t)(i != 0);
+        return ent__buf_append(b, k, 1);
+    case ENT_KIND_INT:
+    case ENT_KIND_TIMESTAMP:
+        ent__enc_i64(k, i);
+        return ent__buf_append(b, k, 8);
+    case ENT_KIND_UINT:
+        ent__enc_u64(k, u);
+        return ent__buf_append(b, k, 8);
+    case ENT_KIND_FLOAT:
+        ent__enc_f64(k, f);
+        return ent__buf_append(b, k, 8);
+    case ENT_KIND_STRING:
+    case ENT_KIND_BYTES: {
+        int rc;
+        k[0] = 0;
+        if ((rc = ent__buf_append(b, k, 1))) return rc;
+        return ent__buf_append(b, p, n);
+    }
+    default:
+        return ent__err(ENT_INVALID, "kind %s cannot be indexed", ent_kind_name(kind));
+    }
+}
+
+int ent__ikey_from_val(ent_buf *b, const struct ent_field *f, const ent_val *v)
+{
+    char path[160];
+    if (f->kind == ENT_KIND_REF) {
+        ent_key key;
+        memset(&key, 0, sizeof key);
+        if (v->k == EV_UINT && f->ref_type->key == ENT_KEY_AUTO) {
+            key.kind = ENT_KEY_AUTO;
+            key.id = v->u.u;
+        } else if (v->k == EV_STR && f->ref_type->key == ENT_KEY_STRING) {
+            key.kind = ENT_KEY_STRING;
+            key.str = v->u.s.p;
+            key.len = v->u.s.n;
+        } else {
+            return ent__err(ENT_INVALID, "%s: value does not fit a ref to %s",
+                            ent__field_path(f, path, sizeof path), f->ref_type->name);
+        }
+        if (ent__pk_encode(b, &key) != ENT_OK)
+            return ent__err(ENT_INVALID, "%s: invalid key of %s",
+                            ent__field_path(f, path, sizeof path), f->ref_type->name);
+        return ENT_OK;
+    }
+    switch (v->k) {
+    case EV_BOOL:
+        if (f->kind == ENT_KIND_BOOL) return ikey_scalar(b, f->kind, v->k, v->u.b, 0, 0, NULL, 0);
+        break;
+    case EV_INT:
+        if (f->kind == ENT_KIND_INT) return ikey_scalar(b, f->kind, v->k, v->u.i, 0, 0, NULL, 0);
+        break;
+    case EV_TS:
+        if (f->kind == ENT_KIND_TIMESTAMP)
+            return ikey_scalar(b, f->kind, v->k, v->u.i, 0, 0, NULL, 0);
+        break;
+    case EV_UINT:
+        if (f->kind == ENT_KIND_UINT) return ikey_scalar(b, f->kind, v->k, 0, v->u.u, 0, NULL, 0);
+        break;
+    case EV_FLOAT:
+        if (f->kind == ENT_KIND_FLOAT) return ikey_scalar(b, f->kind, v->k, 0, 0, v->u.f, NULL, 0);
+        break;
+    case EV_STR:
+        if (f->kind == ENT_KIND_STRING)
+            return ikey_scalar(b, f->kind, v->k, 0, 0, 0, v->u.s.p, v->u.s.n);
+        break;
+    case EV_BIN:
+        if (f->kind == ENT_KIND_BYTES)
+            return ikey_scalar(b, f->kind, v->k, 0, 0, 0, v->u.s.p, v->u.s.n);
+        break;
+    default:
+        break;
+    }
+    return ent__err(ENT_INVALID, "%s: value of the wrong kind for the index",
+                    ent__field_path(f, path, sizeof path));
+}
+
+int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value *v)
+{
+    ent_val tmp;
+    char path[160];
+    memset(&tmp, 0, sizeof tmp);
+    /* Accept the natural neighbours a caller may hold: an int for a timestamp and vice versa, a
+     * non-negative int for a uint, any integer for a float. */
+    switch (f->kind == ENT_KIND_REF ? (f->ref_type->key == ENT_KEY_AUTO ? ENT_KIND_UINT
+                                                                         : ENT_KIND_STRING)
+                                    : f->kind) {
+    case ENT_KIND_BOOL:
+        if (v->kind != ENT_KIND_BOOL) goto wrong;
+        tmp.k = EV_BOOL;
+        tmp.u.b = v->v.b != 0;
+        break;
+    case ENT_KIND_INT:
+    case ENT_KIND_TIMESTAMP:
+        if (v->kind == ENT_KIND_INT || v->kind == ENT_KIND_TIMESTAMP)
+            tmp.u.i = v->v.i;
+        else if (v->kind == ENT_KIND_UINT && v->v.u <= INT64_MAX)
+            tmp.u.i = (int64_t)v->v.u;
+        else
+            goto wrong;
+        tmp.k = f->kind == ENT_KIND_INT ? EV_INT : EV_TS;
+        break;
+    case ENT_KIND_UINT:
+        if (v->kind == ENT_KIND_UINT)
+            tmp.u.u = v->v.u;
+        else if (v->kind == ENT_KIND_INT && v->v.i >= 0)
+            tmp.u.u = (uint64_t)v->v.i;
+        else
+            goto wrong;
+        tmp.k = EV_UINT;
+        break;
+    case ENT_KIND_FLOAT:
+        if (v->kind == ENT_KIND_FLOAT)
+            tmp.u.f = v->v.f;
+        else if (v->kind == ENT_KIND_INT)
+            tmp.u.f = (double)v->v.i;
+        else if (v->kind == ENT_KIND_UINT)
+            tmp.u.f = (double)v->v.u;
+        else
+            goto wrong;
+        tmp.k = EV_FLOAT;
+        break;
+    case ENT_KIND_STRING:
+    case ENT_KIND_BYTES:
+        if (v->kind != ENT_KIND_STRING && v->kind != ENT_KIND_BYTES) goto wrong;
+        tmp.k = f->kind == ENT_KIND_BYTES ? EV_BIN : EV_STR;
+        tmp.u.s.p = (char *)(uintptr_t)v->v.s.ptr;
+        tmp.u.s.n = v->v.s.len;
+        break;
+    default:
+        goto wrong;
+    }
+    return ent__ikey_from_val(b, f, &tmp);
+wrong:
+    return ent__err(ENT_INVALID, "%s: a %s value cannot be compared with this %s field",
+                    ent__field_path(f, path, sizeof path),
+                    ent_kind_name(v->kind) ? ent_kind_name(v->kind) : "unknown",
+                    ent_kind_name(f->kind));
+}
+
+const char *ent__key_str(const ent_key *key, char *buf, size_t size)
+{
+    if (key->kind == ENT_KEY_AUTO)
+        snprintf(buf, size, "%" PRIu64, key->id);
+    else if (key->kind == ENT_KEY_STRING)
+        snprintf(buf, size, "\"%.*s\"", (int)(key->len > 200 ? 200 : key->len), key->str);
+    else
+        snprintf(buf, size, "(none)");
+    return buf;
+}

@@ -1,0 +1,123 @@
+/* Internal state of stores and transactions, shared by store.c, txn.c, crud.c, iter.c, log.c. */
+#ifndef ENT_STORE_INT_H
+#define ENT_STORE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backend.h"
+#include "codec.h"
+#include "entity/log.h"
+#include "entity/store.h"
+#include "schema_int.h"
+#include "value_int.h"
+
+#define ENT_FORMAT_VERSION 1
+
+/* The backend tables of one schema generation: one data table per type and one table per index
+ * (in type->indexes order). A layout lives as long as the store, so handles of older schemas
+ * held by the host stay valid after a reload. */
+typedef struct ent_layout {
+    ent_schema *schema;
+    uint64_t gen;          /* meta "schema_gen" it was loaded at */
+    unsigned *data;        /* per type (type->pos) */
+    unsigned **idx;        /* per type, per index */
+    struct ent_layout *older;
+} ent_layout;
+
+struct ent_sub_cb; /* log.c */
+
+struct ent_store {
+    const ent_backend_ops *ops;
+    void *be;
+    char *path;
+    int read_only;
+    ent_durability durability;
+    pid_t pid;                 /* the process that opened it (fork guard) */
+    unsigned t_meta, t_log, t_subs;
+    pthread_mutex_t mu;        /* guards lay (swap on reload) and the callbacks list */
+    ent_layout *lay;           /* current; older ones chained for borrowed handles */
+    /* The schema object the host opened the store with. The store works on its own copy, but the
+     * host's types, fields and entities of that object are accepted as the copy's (same content,
+     * so the same positions) while the store stays at that generation. Compared by address only. */
+    const ent_schema *alias;
+    uint64_t alias_gen;
+    struct ent_sub_cb *cbs;    /* in-process subscribers (log.c) */
+    pthread_mutex_t notify_mu; /* serializes callback delivery in commit order */
+    uint64_t notified_seq;     /* last seq delivered to callbacks */
+};
+
+/* Per-type counters cached in a write transaction and written to meta once, at commit. */
+typedef struct ent_tcount {
+    uint8_t loaded, dirty;
+    uint64_t next_id; /* last assigned auto id */
+    uint64_t count;
+} ent_tcount;
+
+struct ent_txn {
+    ent_store *s;
+    void *bt;            /* backend txn */
+    int write;
+    int failed;          /* a write failed half way: only abort is allowed */
+    int failed_rc;
+    ent_layout *lay;     /* schema generation seen at begin */
+    ent_tcount *tc;      /* per type, write txns */
+    /* log state, write txns */
+    uint8_t log_loaded, log_dirty;
+    uint64_t log_last;   /* last seq written */
+    uint64_t txn_id;     /* 0 until the first event of this txn */
+    uint64_t first_seq;  /* first seq of this txn (0: none) */
+    /* scratch buffers, reused by every call in the txn */
+    ent_buf k1, k2, v1;
+    msgpack_zone *zone;
+};
+
+/* Fork guard and schema-generation check shared by every entry point. */
+int ent__store_check(ent_store *s);
+
+/* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
+ * the caller ends with ent__txn_end(). */
+int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write);
+/* End a transaction begun by ent__txn_use(): commit on rc == ENT_OK, else abort; returns the
+ * final code. A given (non-auto) txn is left alone, but marked failed when rc is an error that
+ * left writes half done (half != 0). */
+int ent__txn_end(ent_txn *t, ent_txn *given, int rc, int half);
+
+/* The transaction's own type for a type handle of the host: the store's type itself, or the
+ * same-position type when `type` is from the schema object the store was opened with.
+ * Returns ENT_OK, ENT_SCHEMA (a type of an older or foreign schema), ENT_INVALID (NULL). */
+int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *type);
+/* Same for a top-level field handle. */
+int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f);
+
+/* meta helpers */
+int ent__meta_get_u64(uint64_t *out, ent_txn *t, const char *key); /* ENT_NOTFOUND when absent */
+int ent__meta_put_u64(ent_txn *t, const char *key, uint64_t v);
+/* Two u64 in one meta value (16 bytes). Absent: both 0 and ENT_OK. */
+int ent__meta_get_pair(uint64_t *a, uint64_t *b, ent_txn *t, const char *key);
+int ent__meta_put_pair(ent_txn *t, const char *key, uint64_t a, uint64_t b);
+int ent__tcount_load(ent_txn *t, const ent_type *type);
+
+/* The stored counters, as any transaction (read or write) sees them; use these rather than the
+ * meta keys. Per type: the last assigned auto id and the number of entities (meta "ctr/<type>",
+ * one 16-byte value so a commit writes one record per type). The log: the last seq and the last
+ * txn number (meta "log"). A write transaction's not yet flushed changes are included. */
+int ent__type_counters(uint64_t *next_id, uint64_t *count, ent_txn *t, const ent_type *type);
+int ent__log_counters(uint64_t *last_seq, uint64_t *last_txn, ent_txn *t);
+
+/* Event log (log.c): append one event in the write transaction. mask: top-level fields in data
+ * (NULL: all set fields on create; ignored for deletes). */
+int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
+                    const ent_entity *e, const uint64_t *mask);
+int ent__log_flush(ent_txn *t); /* write the log counters before commit */
+/* Deliver the events [first_seq, last_seq] of a transaction just committed to the in-process
+ * subscribers, in commit order. ent__log_deliver_lock() is taken before the backend commit so that
+ * deliveries follow commit order; ent__log_after_commit() releases it. */
+int ent__log_has_subscribers(ent_store *s);
+void ent__log_deliver_lock(ent_store *s);
+void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed);
+/* 1 while this thread delivers events (a callback must not write). */
+int ent__log_in_callback(void);
+
+#endif

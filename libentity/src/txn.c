@@ -1,0 +1,251 @@
+/* Transactions: begin (noticing schema changes made by other processes), commit with the cached
+ * counters and the log, abort. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error_int.h"
+#include "keys.h"
+#include "store_int.h"
+
+int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
+
+static void txn_free(ent_txn *t)
+{
+    ent__buf_free(&t->k1);
+    ent__buf_free(&t->k2);
+    ent__buf_free(&t->v1);
+    if (t->zone) msgpack_zone_free(t->zone);
+    free(t->tc);
+    free(t);
+}
+
+int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
+{
+    ent_txn *t;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_txn_begin: out is NULL");
+    *out = NULL;
+    if ((rc = ent__store_check(s))) return rc;
+    if (mode != ENT_TXN_READ && mode != ENT_TXN_WRITE)
+        return ent__err(ENT_INVALID, "ent_txn_begin: unknown mode %d", mode);
+    if (mode == ENT_TXN_WRITE && s->read_only)
+        return ent__err(ENT_READONLY, "store %s is open read-only", s->path);
+    if (mode == ENT_TXN_WRITE && ent__log_in_callback())
+        return ent__err(ENT_BUSY, "an event callback cannot write to the store it is called from");
+    t = calloc(1, sizeof *t);
+    if (!t) return ent__err(ENT_NOMEM, "out of memory");
+    t->s = s;
+    t->write = mode == ENT_TXN_WRITE;
+    /* The schema generation is read in the transaction's own snapshot, so a schema evolved by
+     * another process is seen exactly when its data is. The reload opens the new tables in a
+     * transaction of its own that commits, which keeps the table handles for every later one. */
+    for (int attempt = 0;; attempt++) {
+        uint64_t gen = 0;
+        ent_layout *lay;
+        if ((rc = s->ops->txn_begin(s->be, t->write, &t->bt))) goto fail;
+        pthread_mutex_lock(&s->mu);
+        lay = s->lay;
+        pthread_mutex_unlock(&s->mu);
+        t->lay = lay;
+        rc = ent__meta_get_u64(&gen, t, "schema_gen");
+        if (rc) {
+            s->ops->txn_abort(t->bt);
+            if (rc == ENT_NOTFOUND) rc = ent__err(ENT_CORRUPT, "store meta lacks schema_gen");
+            goto fail;
+        }
+        if (gen == lay->gen) break;
+        if (attempt >= 3) {
+            s->ops->txn_abort(t->bt);
+            rc = ent__err(ENT_BUSY, "store schema keeps changing; try again");
+            goto fail;
+        }
+        if (t->write) {
+            rc = ent__store_reload(s, t, gen);
+            if (rc == ENT_OK) rc = s->ops->txn_commit(t->bt);
+            else s->ops->txn_abort(t->bt);
+        } else {
+            s->ops->txn_abort(t->bt);
+            if ((rc = s->ops->txn_begin(s->be, 0, &t->bt))) goto fail;
+            rc = ent__store_reload(s, t, gen);
+            if (rc == ENT_OK) rc = s->ops->txn_commit(t->bt);
+            else s->ops->txn_abort(t->bt);
+        }
+        t->bt = NULL;
+        if (rc) goto fail;
+    }
+    if (t->write) {
+        size_t n = t->lay->schema->n_types;
+        t->tc = calloc(n ? n : 1, sizeof *t->tc);
+        if (!t->tc) {
+            s->ops->txn_abort(t->bt);
+            rc = ent__err(ENT_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    *out = t;
+    return ENT_OK;
+fail:
+    txn_free(t);
+    return rc;
+}
+
+static int flush_counters(ent_txn *t)
+{
+    const ent_schema *sc = t->lay->schema;
+    char key[128];
+    int rc;
+    for (size_t i = 0; i < sc->n_types; i++) {
+        if (!t->tc[i].dirty) continue;
+        snprintf(key, sizeof key, "ctr/%s", sc->types[i]->name);
+        if ((rc = ent__meta_put_pair(t, key, t->tc[i].next_id, t->tc[i].count))) return rc;
+    }
+    return ENT_OK;
+}
+
+int ent_txn_commit(ent_txn *t)
+{
+    ent_store *s;
+    int rc;
+    uint64_t first, last;
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
+    s = t->s;
+    if (getpid() != s->pid) {
+        txn_free(t);
+        return ent__store_check(s);
+    }
+    if (!t->write) {
+        rc = s->ops->txn_commit(t->bt);
+        txn_free(t);
+        return rc;
+    }
+    if (t->failed) {
+        rc = t->failed_rc;
+        s->ops->txn_abort(t->bt);
+        txn_free(t);
+        return ent__err(rc, "transaction not committed: an earlier write in it failed half way (%s)",
+                        ent_strerror(rc));
+    }
+    if ((rc = flush_counters(t)) || (rc = ent__log_flush(t))) {
+        s->ops->txn_abort(t->bt);
+        txn_free(t);
+        return rc;
+    }
+    first = t->first_seq;
+    last = t->log_last;
+    if (first && ent__log_has_subscribers(s)) {
+        ent__log_deliver_lock(s);
+        rc = s->ops->txn_commit(t->bt);
+        txn_free(t);
+        ent__log_after_commit(s, first, last, rc == ENT_OK);
+        return rc;
+    }
+    rc = s->ops->txn_commit(t->bt);
+    txn_free(t);
+    return rc;
+}
+
+void ent_txn_abort(ent_txn *t)
+{
+    if (!t) return;
+    if (getpid() == t->s->pid) t->s->ops->txn_abort(t->bt);
+    txn_free(t);
+}
+
+int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write)
+{
+    int rc;
+    if ((rc = ent__store_check(s))) return rc;
+    if (txn) {
+        if (txn->s != s) return ent__err(ENT_INVALID, "transaction belongs to another store");
+        if (write && !txn->write)
+            return ent__err(ENT_READONLY, "write in a read transaction");
+        if (txn->failed)
+            return ent__err(txn->failed_rc, "transaction failed earlier (%s); abort it",
+                            ent_strerror(txn->failed_rc));
+        *out = txn;
+        return ENT_OK;
+    }
+    return ent_txn_begin(out, s, write ? ENT_TXN_WRITE : ENT_TXN_READ);
+}
+
+int ent__txn_end(ent_txn *t, ent_txn *given, int rc, int half)
+{
+    if (t == given) {
+        if (rc && half && t->write) {
+            t->failed = 1;
+            t->failed_rc = rc;
+        }
+        return rc;
+    }
+    if (rc) {
+        ent_txn_abort(t);
+        return rc;
+    }
+    return ent_txn_commit(t);
+}
+
+int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *type)
+{
+    const ent_schema *cur = t->lay->schema;
+    if (!type) return ent__err(ENT_INVALID, "type is NULL");
+    if (type->schema == cur) {
+        *out = type;
+        return ENT_OK;
+    }
+    if (type->schema == t->s->alias && t->s->alias_gen == t->lay->gen && type->pos < cur->n_types &&
+        strcmp(cur->types[type->pos]->name, type->name) == 0) {
+        *out = cur->types[type->pos];
+        return ENT_OK;
+    }
+    if (type->schema->version == cur->version && strcmp(type->schema->name, cur->name) == 0)
+        return ent__err(ENT_SCHEMA, "type %s is from a schema object the store was not opened "
+                        "with; use ent_store_type()", type->name);
+    return ent__err(ENT_SCHEMA, "type %s is from schema version %u; the store is at version %u "
+                    "(resolve types again with ent_store_type())", type->name,
+                    (unsigned)type->schema->version, (unsigned)cur->version);
+}
+
+int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f)
+{
+    const ent_type *type;
+    int rc;
+    char path[160];
+    if (!f) return ent__err(ENT_INVALID, "field is NULL");
+    if (f->parent)
+        return ent__err(ENT_INVALID, "%s is not a top-level field", ent__field_path(f, path, sizeof path));
+    if ((rc = ent__type_resolve(&type, t, f->type))) return rc;
+    *out = type->fields[f->pos];
+    return ENT_OK;
+}
+
+int ent__tcount_load(ent_txn *t, const ent_type *type)
+{
+    ent_tcount *c = &t->tc[type->pos];
+    char key[128];
+    int rc;
+    if (c->loaded) return ENT_OK;
+    snprintf(key, sizeof key, "ctr/%s", type->name);
+    if ((rc = ent__meta_get_pair(&c->next_id, &c->count, t, key))) return rc;
+    c->loaded = 1;
+    return ENT_OK;
+}
+
+int ent__type_counters(uint64_t *next_id, uint64_t *count, ent_txn *t, const ent_type *type)
+{
+    char key[128];
+    int rc;
+    uint64_t a, b;
+    if (t->write) {
+        if ((rc = ent__tcount_load(t, type))) return rc;
+        a = t->tc[type->pos].next_id;
+        b = t->tc[type->pos].count;
+    } else {
+        snprintf(key, sizeof key, "ctr/%s", type->name);
+        if ((rc = ent__meta_get_pair(&a, &b, t, key))) return rc;
+    }
+    if (next_id) *next_id = a;
+    if (count) *count = b;
+    return ENT_OK;
+}

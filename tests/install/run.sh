@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the built libentity into a temporary prefix, then build a tiny host program against the
+# installed copy four ways — pkg-config and CMake find_package, each shared and static — and run
+# each build on both backends.
+set -euo pipefail
+src=$1 bin=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+cmake --install "$bin" --prefix "$prefix" >/dev/null
+pcdir=$(dirname "$(find "$prefix" -name entity.pc | head -n1)")
+libdir=$(dirname "$pcdir")
+export PKG_CONFIG_PATH=$pcdir
+here=$src/tests/install
+
+run() { # name binary
+  "$2" memory >"$work/out" && "$2" lmdb "$work/store-$1" >>"$work/out" || { echo "FAIL: $1"; cat "$work/out"; exit 1; }
+  [ "$(grep -c '^host ok: note 1 "hello" version 1$' "$work/out")" = 2 ] || { echo "FAIL: $1 output"; cat "$work/out"; exit 1; }
+  echo "ok: $1"
+}
+
+# pkg-config, shared
+cc -std=c11 -Wall -Werror -o "$work/pc_shared" "$here/host.c" $(pkg-config --cflags --libs entity)
+LD_LIBRARY_PATH=$libdir run pkgconfig-shared "$work/pc_shared"
+# pkg-config, static: the archive by path, its dependencies from --static
+cc -std=c11 -Wall -Werror -o "$work/pc_static" "$here/host.c" $(pkg-config --cflags entity) \
+   "$libdir/libentity.a" $(pkg-config --static --libs-only-l --libs-only-L entity | sed 's/-lentity//')
+run pkgconfig-static "$work/pc_static"
+if ldd "$work/pc_static" | grep -q libentity; then echo "FAIL: static host links libentity.so"; exit 1; fi
+
+# CMake find_package, both targets
+cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/cm" >/dev/null
+LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
+run cmake-static "$work/cm/host_static"
+echo "4 passed, 0 failed"
