@@ -205,7 +205,7 @@ static int bound(ent_buf *b, const ent_field *f, const ent_value *v)
 
 int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v)
 {
-    ent_iter *it;
+    ent_iter *it = NULL;
     int rc;
     if (!out || !v) return ent__err(ENT_INVALID, "ent_find: out and value are required");
     *out = NULL;
@@ -222,7 +222,7 @@ int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, con
 int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
               const ent_range_opts *opts)
 {
-    ent_iter *it;
+    ent_iter *it = NULL;
     int rc;
     if (!out) return ent__err(ENT_INVALID, "ent_range: out is NULL");
     *out = NULL;
@@ -247,7 +247,7 @@ fail:
 int ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *start,
              const ent_range_opts *opts)
 {
-    ent_iter *it;
+    ent_iter *it = NULL;
     int rc;
     if (!out) return ent__err(ENT_INVALID, "ent_scan: out is NULL");
     *out = NULL;
@@ -451,7 +451,7 @@ const char *ent_iter_resume(ent_iter *it)
 int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
                     const ent_value *v)
 {
-    ent_iter *it;
+    ent_iter *it = NULL;
     int rc;
     char path[160];
     if (!out) return ent__err(ENT_INVALID, "ent_find_unique: out is NULL");
