@@ -35,6 +35,7 @@
 
 #include "backend.h"
 #include "error_int.h"
+#include "fork.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
 #define MAX_TABLES 1024
@@ -53,6 +54,7 @@ typedef struct lenv {
     pthread_rwlock_t resize;  /* read: any txn active; write: changing the map size */
     pthread_mutex_t wmu;      /* one write txn at a time in this process (flock is per fd) */
     pid_t pid;
+    unsigned fork_gen;
     char *path;
     /* Table names -> dbi, learned as tables are opened; dbis are per-env in LMDB. */
     pthread_mutex_t tmu;
@@ -126,7 +128,7 @@ static int map_err(int rc, const char *what)
 
 static int forked(const lenv *e)
 {
-    if (getpid() == e->pid) return 0;
+    if (ent__fork_gen() == e->fork_gen) return 0;
     ent__err(ENT_BUSY, "store %s was opened before fork(); open it again in this process", e->path);
     return 1;
 }
@@ -169,7 +171,7 @@ static int notify_open(lenv *e, const char *dir, int read_only)
 static void lenv_destroy(lenv *e)
 {
     if (!e) return;
-    if (e->env && getpid() == e->pid) mdb_env_close(e->env);
+    if (e->env && ent__fork_gen() == e->fork_gen) mdb_env_close(e->env);
     if (e->notify) munmap((void *)e->notify, 4096);
     if (e->notify_fd >= 0) close(e->notify_fd);
     if (e->lock_fd >= 0) close(e->lock_fd);
@@ -190,6 +192,7 @@ static int lenv_create(lenv **out, const char *path, struct stat *st, const ent_
     if (!e) return ent__err(ENT_NOMEM, "out of memory");
     e->lock_fd = e->notify_fd = -1;
     e->pid = getpid();
+    e->fork_gen = ent__fork_gen();
     e->dev = st->st_dev;
     e->ino = st->st_ino;
     e->read_only = o->read_only;
@@ -252,7 +255,7 @@ static int l_open(void **out_be, const char *path, const ent_backend_opts *o)
     if (!b) return ent__err(ENT_NOMEM, "out of memory");
     pthread_mutex_lock(&registry_mu);
     for (e = registry; e; e = e->next)
-        if (e->dev == st.st_dev && e->ino == st.st_ino && e->pid == getpid()) break;
+        if (e->dev == st.st_dev && e->ino == st.st_ino && e->fork_gen == ent__fork_gen()) break;
     if (e) {
         if (e->read_only && !o->read_only) {
             pthread_mutex_unlock(&registry_mu);
@@ -421,7 +424,7 @@ static void l_txn_abort(void *txn)
 {
     ltxn *t = txn;
     if (!t) return;
-    if (getpid() == t->e->pid) {
+    if (ent__fork_gen() == t->e->fork_gen) {
         mdb_txn_abort(t->txn);
         end_raw(t->e);
     }
@@ -751,7 +754,7 @@ static void l_cursor_close(void *cur)
                 break;
             }
     }
-    if (c->c && getpid() == c->t->e->pid) mdb_cursor_close(c->c);
+    if (c->c && ent__fork_gen() == c->t->e->fork_gen) mdb_cursor_close(c->c);
     free(c->pos);
     free(c);
 }

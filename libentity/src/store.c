@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "error_int.h"
+#include "fork.h"
 #include "keys.h"
 #include "store_int.h"
 
@@ -369,7 +370,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->notify_mu, NULL);
-    s->pid = getpid();
+    s->fork_gen = ent__fork_gen();
     s->read_only = opts->read_only;
     s->path = strdup(path ? path : "");
     if (!s->path) {
@@ -528,7 +529,7 @@ ent_durability ent_store_durability(const ent_store *s) { return s->durability; 
 int ent__store_check(ent_store *s)
 {
     if (!s) return ent__err(ENT_INVALID, "store is NULL");
-    if (getpid() != s->pid)
+    if (ent__fork_gen() != s->fork_gen)
         return ent__err(ENT_BUSY, "store %s was opened before fork(); open it again in this process",
                         s->path);
     return ENT_OK;

@@ -34,7 +34,7 @@ struct ent_store {
     char *path;
     int read_only;
     ent_durability durability;
-    pid_t pid;                 /* the process that opened it (fork guard) */
+    unsigned fork_gen;         /* ent__fork_gen() at open (fork guard) */
     unsigned t_meta, t_log, t_subs;
     pthread_mutex_t mu;        /* guards lay (swap on reload) and the callbacks list */
     ent_layout *lay;           /* current; older ones chained for borrowed handles */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "error_int.h"
+#include "fork.h"
 #include "keys.h"
 #include "store_int.h"
 
@@ -111,7 +112,7 @@ int ent_txn_commit(ent_txn *t)
     uint64_t first, last;
     if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
     s = t->s;
-    if (getpid() != s->pid) {
+    if (ent__fork_gen() != s->fork_gen) {
         txn_free(t);
         return ent__store_check(s);
     }
@@ -149,7 +150,7 @@ int ent_txn_commit(ent_txn *t)
 void ent_txn_abort(ent_txn *t)
 {
     if (!t) return;
-    if (getpid() == t->s->pid) t->s->ops->txn_abort(t->bt);
+    if (ent__fork_gen() == t->s->fork_gen) t->s->ops->txn_abort(t->bt);
     txn_free(t);
 }
 
