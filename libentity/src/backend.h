@@ -87,7 +87,8 @@ typedef struct ent_backend_ops {
     int (*txn_commit)(void *txn); /* the txn is gone on return, whatever the code */
     void (*txn_abort)(void *txn);
 
-    /* Returns ENT_OK, ENT_NOTFOUND. DUPSORT: the first value of the key. */
+    /* Returns ENT_OK, ENT_NOTFOUND (without a message: the caller names what is missing).
+     * DUPSORT: the first value of the key. */
     int (*get)(void *txn, unsigned tbl, const ent_slice *k, ent_slice *out_v);
     /* Returns ENT_OK, ENT_CONFLICT (NOOVERWRITE), ENT_FULL (key too long; disk full after trying
      * to grow), ENT_READONLY, ENT_IO. A full LMDB map grows and the write retries inside. */

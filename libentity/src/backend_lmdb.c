@@ -1,20 +1,23 @@
-/* The LMDB backend: one environment per directory, named databases as tables.
+/* The LMDB backend: one MDB_env per store directory, named databases as tables.
  *
- * LMDB's pitfalls are handled here, invisibly to the store:
- * - A full map (MDB_MAP_FULL) grows and the write transaction is redone. Every write of a write
- *   transaction is kept in an op log; on MAP_FULL the transaction is aborted, the map doubled and
- *   the op log replayed in a new transaction. The store-wide writer lock (flock on "writer.lock",
- *   held from begin to end of every write transaction) keeps other processes from writing between
- *   the abort and the replay, so the redone transaction sees the same data as the first.
- *   mdb_env_set_mapsize() needs no transaction of this process active: every transaction holds a
- *   process-wide rwlock in read mode, the grower takes it in write mode.
- * - A map grown by another process (MDB_MAP_RESIZED at begin) is adopted the same way.
+ * LMDB's pitfalls are handled here, not by the caller:
+ * - A full map grows and the write retries. LMDB can only resize with no transaction active in the
+ *   process and leaves a write txn that hit MDB_MAP_FULL unusable, so every write txn records its
+ *   changes in an op log; on MDB_MAP_FULL the txn is aborted, the map doubled while no other txn of
+ *   this process runs (a process-wide rwlock held shared by every txn, exclusively by the resizer),
+ *   and the log replayed in a new txn on the same snapshot. The snapshot is the same because the
+ *   writer holds an flock on "<dir>/writer.lock" for the whole life of its txn, aborted or not, so
+ *   no other libentity process can commit in between. Table and cursor handles are ours and are
+ *   re-bound after the replay, so the caller never notices.
+ * - A map grown by another process (MDB_MAP_RESIZED at txn begin) is adopted the same way.
  * - Stale reader slots of dead processes are cleared on open (mdb_reader_check).
  * - LMDB forbids opening one environment twice in a process: handles on the same directory share
- *   one refcounted environment through a process-wide registry.
- * - After fork() a child must not touch the parent's environment: calls fail with ENT_BUSY, and
- *   close in the child frees memory only.
- * Change notification across processes: a futex word in a small shared file "notify".
+ *   one environment through a process-global registry.
+ * - fork(): an environment must not be used in a child. Every call made in a child on a handle
+ *   opened before fork() returns ENT_BUSY; close() in the child frees this library's memory only
+ *   (mdb_env_close would release reader slots that belong to the parent).
+ * Commits bump a counter in "<dir>/notify" (a shared mapping) and wake futex waiters in every
+ * process, for followers that must see a commit within milliseconds without polling.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +25,7 @@
 #include <linux/futex.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,704 +41,1178 @@
 #include "error_int.h"
 #include "fork.h"
 
-#define DEFAULT_MAP_SIZE ((size_t)64 << 20)
-#define MAX_TABLES 1024
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30) /* sparse on Linux; grows on demand anyway */
+#define DEFAULT_TABLES 256
+#define MAX_READERS 510
+#define GROW_WAIT_S 10 /* how long a resize waits for the other transactions of the process */
+#define DBI_WAIT_S 10
+#define HOLD_SLOTS 16
 
-/* One environment per directory per process, shared by every handle on it. */
+typedef struct lnotify {
+    _Atomic uint32_t word;    /* futex word: changes on every commit */
+    _Atomic uint32_t waiters; /* processes/threads inside wait_change (to skip needless wakes) */
+    _Atomic uint64_t counter; /* commits */
+} lnotify;
+
+enum { TAB_FREE = 0, TAB_COMMITTED, TAB_PENDING };
+typedef struct ltab {
+    char *name;
+    MDB_dbi dbi;
+    unsigned flags; /* ENT_TBL_DUPSORT */
+    unsigned open_flags; /* MDB flags it was opened with in its pending txn (for replay) */
+    int state;
+} ltab;
+
+enum { OP_PUT, OP_DEL, OP_DELKEY, OP_CLEAR, OP_TABLE };
+typedef struct lop {
+    int op;
+    unsigned tbl;
+    unsigned mflags;
+    size_t klen, vlen;
+    unsigned char *k, *v;
+} lop;
+
+typedef struct lchunk {
+    struct lchunk *next;
+    size_t used, cap;
+    unsigned char data[];
+} lchunk;
+
+typedef struct loplog {
+    lop *ops;
+    size_t n, cap;
+    lchunk *chunks;
+} loplog;
+
 typedef struct lenv {
     struct lenv *next;
     dev_t dev;
     ino_t ino;
-    int refs;
+    unsigned gen; /* fork generation at open */
+    unsigned refs; /* under reg_mu */
+    char *path;
     MDB_env *env;
     int read_only;
-    int lock_fd;          /* writer.lock, -1 read-only */
-    int notify_fd;
-    _Atomic uint32_t *notify; /* futex word in the shared "notify" file */
-    pthread_rwlock_t resize;  /* read: any txn active; write: changing the map size */
-    pthread_mutex_t wmu;      /* one write txn at a time in this process (flock is per fd) */
-    pid_t pid;
-    unsigned fork_gen;
-    char *path;
-    /* Table names -> dbi, learned as tables are opened; dbis are per-env in LMDB. */
+    size_t maxkey;
+    MDB_dbi main_dbi;
+    pthread_rwlock_t rs; /* shared by every txn, exclusive while the map is resized */
+    pthread_mutex_t wmu; /* one write txn per process (the flock is per open file, not per thread) */
+    int lockfd;
+    lnotify *nt;
+    int nt_writable;
+    /* Table registry. LMDB's rule: a txn that opened a DBI must end before another txn opens one;
+     * dbi_owner is that txn. Committed entries are immutable; pending ones belong to dbi_owner. */
     pthread_mutex_t tmu;
-    char *tname[MAX_TABLES];
-    unsigned tflags[MAX_TABLES];
-    MDB_dbi tdbi[MAX_TABLES];
-    unsigned ntables;
+    pthread_cond_t tcond;
+    void *dbi_owner;
+    unsigned maxtab;
+    MDB_dbi max_dbi; /* largest committed DBI, 0 when none */
+    ltab *tab;
+    loplog log;  /* the op log of the current write txn (under wmu) */
+    int env_dur; /* durability the env flags are set to (under wmu) */
 } lenv;
-
-/* The only process-wide mutable state of the library: LMDB allows one MDB_env per file per
- * process, so every handle on a directory must find the one already open. */
-static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
-static lenv *registry;
 
 typedef struct lbe {
     lenv *e;
+    int dur;
+    int read_only;
 } lbe;
 
-/* A recorded write, for replay after the map grew. */
-typedef struct op {
-    int kind; /* 1 put, 2 del, 3 clear */
-    unsigned tbl, flags;
-    size_t klen, vlen;
-    int has_v;
-    char *data; /* key then value */
-} wop;
-
-typedef struct ltxn {
-    lenv *e;
-    MDB_txn *txn;
-    int write;
-    wop *ops;
-    size_t nops, capops;
-    struct lcur **curs; /* open cursors, re-opened after a replay */
-    size_t ncurs, capcurs;
-} ltxn;
-
+struct ltxn;
 typedef struct lcur {
-    ltxn *t;
+    struct ltxn *t;
     unsigned tbl;
     MDB_cursor *c;
-    /* Write txns: the last position, to put the cursor back after a replay. */
-    char *pos;
-    size_t pklen, pvlen, pcap;
-    int positioned;
+    unsigned char *sbuf; /* saved position across a map growth */
+    size_t scap, skl, svl;
+    int saved;
+    struct lcur *next, *prev;
 } lcur;
 
-static int map_err(int rc, const char *what)
+typedef struct ltxn {
+    lbe *be;
+    lenv *e;
+    MDB_txn *m;
+    int write;
+    int failed; /* the ENT_* code that broke this write txn, 0 if fine */
+    int owns_dbi;
+    lcur *curs;
+} ltxn;
+
+/* ---- process-global state -------------------------------------------------------------------
+ * The registry of open environments is the library's one piece of global mutable state, forced by
+ * LMDB: an environment may be opened only once per process, so two handles on one directory must
+ * find each other. The fork generation lets every call detect that it runs in a child. */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static lenv *reg_head;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* The fork generation itself is fork.c's; this handler only resets the registry's lock. */
+static void on_fork_child(void)
 {
-    switch (rc) {
-    case 0: return ENT_OK;
+    /* Another thread of the parent may have held it at fork(); the child has only this thread. */
+    pthread_mutex_init(&reg_mu, NULL);
+}
+static void fork_init(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+/* Per thread: how many txns this thread holds on each environment. A thread holds the resize lock
+ * shared once, however many txns it has open, so that a second txn of the same thread never waits
+ * behind a pending resizer (which would wait for the first txn: a deadlock). */
+static _Thread_local struct {
+    lenv *e;
+    unsigned n;
+} hold[HOLD_SLOTS];
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static int code_of(int mrc)
+{
+    switch (mrc) {
     case MDB_NOTFOUND: return ENT_NOTFOUND;
-    case MDB_KEYEXIST: return ent__err(ENT_CONFLICT, "%s: exists", what);
-    case MDB_MAP_FULL: return ent__err(ENT_FULL, "%s: %s", what, mdb_strerror(rc));
-    case MDB_BAD_VALSIZE: return ent__err(ENT_FULL, "%s: key or value size not accepted by LMDB (%s)", what, mdb_strerror(rc));
-    case MDB_DBS_FULL: return ent__err(ENT_FULL, "%s: too many tables (%s)", what, mdb_strerror(rc));
-    case MDB_READERS_FULL: return ent__err(ENT_BUSY, "%s: %s", what, mdb_strerror(rc));
+    case MDB_KEYEXIST: return ENT_CONFLICT;
+    case MDB_BAD_VALSIZE:
+    case MDB_MAP_FULL:
+    case MDB_DBS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_CURSOR_FULL:
+    case MDB_PAGE_FULL:
+    case ENOSPC: return ENT_FULL;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID:
-    case MDB_BAD_TXN: return ent__err(ENT_CORRUPT, "%s: %s", what, mdb_strerror(rc));
-    case MDB_VERSION_MISMATCH: return ent__err(ENT_FORMAT, "%s: %s", what, mdb_strerror(rc));
+    case MDB_INVALID: return ENT_CORRUPT;
+    case MDB_VERSION_MISMATCH: return ENT_FORMAT;
+    case MDB_READERS_FULL:
+    case MDB_MAP_RESIZED:
+    case EAGAIN:
+    case EBUSY: return ENT_BUSY;
+    case MDB_INCOMPATIBLE:
+    case MDB_BAD_DBI:
+    case MDB_BAD_TXN:
+    case EINVAL: return ENT_INVALID;
+    case ENOENT: return ENT_NOTFOUND;
     case EACCES:
-    case EROFS: return ent__err(ENT_READONLY, "%s: %s", what, strerror(rc));
-    case ENOSPC: return ent__err(ENT_FULL, "%s: disk full (%s)", what, strerror(rc));
-    case ENOMEM: return ent__err(ENT_NOMEM, "%s: out of memory", what);
-    case ENOENT: return ent__err(ENT_NOTFOUND, "%s: %s", what, strerror(rc));
-    default: return ent__err(ENT_IO, "%s: %s", what, mdb_strerror(rc));
+    case EPERM:
+    case EROFS: return ENT_READONLY;
+    case ENOMEM: return ENT_NOMEM;
+    default: return ENT_IO;
     }
+}
+
+static int lerr(int mrc, const char *fmt, ...) ENT__PRINTF(2, 3);
+static int lerr(int mrc, const char *fmt, ...)
+{
+    char ctx[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    return ent__err(code_of(mrc), "%s: %s", ctx, mdb_strerror(mrc));
 }
 
 static int forked(const lenv *e)
 {
-    if (ent__fork_gen() == e->fork_gen) return 0;
-    ent__err(ENT_BUSY, "store %s was opened before fork(); open it again in this process", e->path);
+    if (e->gen == ent__fork_gen()) return 0;
+    ent__err(ENT_BUSY, "store %s was opened before fork(); a child process must open it again", e->path);
     return 1;
 }
 
-/* ---- open / close ------------------------------------------------------------------------ */
-
-static unsigned env_flags(int durability, int read_only)
+static const char *tname(const lenv *e, unsigned tbl)
 {
-    unsigned f = MDB_NOTLS;
-    if (read_only) f |= MDB_RDONLY;
-    if (durability == ENT__DUR_LAZY) f |= MDB_NOMETASYNC;
-    if (durability == ENT__DUR_NONE) f |= MDB_NOSYNC;
-    return f;
+    return tbl < e->maxtab && e->tab[tbl].name ? e->tab[tbl].name : "?";
 }
 
-static int notify_open(lenv *e, const char *dir, int read_only)
+/* ---- the resize lock ------------------------------------------------------------------------ */
+
+static int hold_find(const lenv *e)
 {
-    char p[PATH_MAX];
-    void *m;
-    snprintf(p, sizeof p, "%s/notify", dir);
-    e->notify_fd = open(p, (read_only ? O_RDWR : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
-    if (e->notify_fd < 0 && read_only) e->notify_fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (e->notify_fd < 0) return ent__err(ENT_IO, "%s: %s", p, strerror(errno));
-    if (!read_only && ftruncate(e->notify_fd, 4096) != 0) return ent__err(ENT_IO, "%s: %s", p, strerror(errno));
-    {
-        struct stat st;
-        if (fstat(e->notify_fd, &st) != 0 || st.st_size < 4096) {
-            /* A read-only opener of a store made by an older writer: follow without wake-ups. */
-            e->notify = NULL;
-            return ENT_OK;
-        }
+    for (int i = 0; i < HOLD_SLOTS; i++)
+        if (hold[i].e == e && hold[i].n) return i;
+    return -1;
+}
+
+static unsigned hold_depth(const lenv *e)
+{
+    int i = hold_find(e);
+    return i < 0 ? 0 : hold[i].n;
+}
+
+static int hold_acquire(lenv *e)
+{
+    int i = hold_find(e);
+    if (i >= 0) {
+        hold[i].n++;
+        return ENT_OK;
     }
-    m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, e->notify_fd, 0);
-    if (m == MAP_FAILED) m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, e->notify_fd, 0);
-    if (m == MAP_FAILED) return ent__err(ENT_IO, "%s: mmap: %s", p, strerror(errno));
-    e->notify = m;
+    for (i = 0; i < HOLD_SLOTS && hold[i].n; i++) {}
+    if (i == HOLD_SLOTS)
+        return ent__err(ENT_BUSY, "store %s: this thread holds transactions on %d stores already", e->path, HOLD_SLOTS);
+    pthread_rwlock_rdlock(&e->rs);
+    hold[i].e = e;
+    hold[i].n = 1;
     return ENT_OK;
 }
 
-static void lenv_destroy(lenv *e)
+static void hold_release(lenv *e)
+{
+    int i = hold_find(e);
+    if (i < 0) return;
+    if (--hold[i].n == 0) {
+        hold[i].e = NULL;
+        pthread_rwlock_unlock(&e->rs);
+    }
+}
+
+/* Set the map size (0: adopt the size another process set) while no txn of this process runs.
+ * The calling thread holds exactly one hold (its own txn, already ended) and keeps it. */
+static int resize_exclusive(lenv *e, size_t size)
+{
+    struct timespec dl;
+    int rc, mrc;
+    hold_release(e);
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += GROW_WAIT_S;
+    rc = pthread_rwlock_timedwrlock(&e->rs, &dl);
+    if (rc == 0) {
+        mrc = mdb_env_set_mapsize(e->env, size);
+        pthread_rwlock_unlock(&e->rs);
+    }
+    hold_acquire(e); /* cannot fail: the slot was just freed */
+    if (rc)
+        return ent__err(ENT_BUSY, "store %s: the map must grow, but other transactions of this process stayed open for %d s",
+                        e->path, GROW_WAIT_S);
+    if (mrc) return lerr(mrc, "store %s: resizing the map to %zu bytes", e->path, size);
+    return ENT_OK;
+}
+
+/* ---- op log --------------------------------------------------------------------------------- */
+
+static void *arena_alloc(loplog *l, size_t n)
+{
+    lchunk *c = l->chunks;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > 65536 ? n : 65536;
+        c = malloc(sizeof *c + cap);
+        if (!c) return NULL;
+        c->used = 0;
+        c->cap = cap;
+        c->next = l->chunks;
+        l->chunks = c;
+    }
+    void *p = c->data + c->used;
+    c->used += (n + 15) & ~(size_t)15;
+    if (c->used > c->cap) c->used = c->cap;
+    return p;
+}
+
+static void log_reset(loplog *l, int keep)
+{
+    lchunk *c = l->chunks, *keepc = NULL;
+    while (c) {
+        lchunk *next = c->next;
+        if (keep && !next && c->cap == 65536) {
+            c->used = 0;
+            keepc = c;
+        } else {
+            free(c);
+        }
+        c = next;
+    }
+    l->chunks = keepc;
+    l->n = 0;
+    if (!keep) {
+        free(l->ops);
+        l->ops = NULL;
+        l->cap = 0;
+    }
+}
+
+static int log_add(ltxn *t, int op, unsigned tbl, unsigned mflags, const MDB_val *k, const MDB_val *v)
+{
+    loplog *l = &t->e->log;
+    lop *o;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        lop *ops = realloc(l->ops, cap * sizeof *ops);
+        if (!ops) goto nomem;
+        l->ops = ops;
+        l->cap = cap;
+    }
+    o = &l->ops[l->n];
+    o->op = op;
+    o->tbl = tbl;
+    o->mflags = mflags;
+    o->klen = k ? k->mv_size : 0;
+    o->vlen = v ? v->mv_size : 0;
+    o->k = o->v = NULL;
+    if (o->klen && !(o->k = arena_alloc(l, o->klen))) goto nomem;
+    if (o->vlen && !(o->v = arena_alloc(l, o->vlen))) goto nomem;
+    if (o->klen) memcpy(o->k, k->mv_data, o->klen);
+    if (o->vlen) memcpy(o->v, v->mv_data, o->vlen);
+    l->n++;
+    return ENT_OK;
+nomem:
+    /* The write happened but could not be recorded: the txn could not survive a map growth. */
+    t->failed = ENT_NOMEM;
+    return ent__err(ENT_NOMEM, "store %s: out of memory recording a write", t->e->path);
+}
+
+/* ---- environments --------------------------------------------------------------------------- */
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int open_notify(lenv *e)
+{
+    char *p = path_join(e->path, "notify");
+    int fd = -1, rc = ENT_OK;
+    struct stat st;
+    if (!p) return ent__err(ENT_NOMEM, "out of memory");
+    /* A read-only handle still wants to register as a waiter, so it tries read-write first. */
+    fd = open(p, O_RDWR | O_CLOEXEC | (e->read_only ? 0 : O_CREAT), 0664);
+    e->nt_writable = fd >= 0;
+    if (fd < 0 && e->read_only) fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (e->read_only && errno == ENOENT) goto done; /* store from elsewhere: no notifications */
+        rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot open %s: %s", p, strerror(errno));
+        goto done;
+    }
+    if (fstat(fd, &st) < 0 || (st.st_size < (off_t)sizeof(lnotify) && (!e->nt_writable || ftruncate(fd, 4096) < 0))) {
+        rc = ent__err(ENT_IO, "cannot size %s: %s", p, strerror(errno));
+        goto done;
+    }
+    void *m = mmap(NULL, 4096, PROT_READ | (e->nt_writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        rc = ent__err(ENT_IO, "cannot map %s: %s", p, strerror(errno));
+        goto done;
+    }
+    e->nt = m;
+done:
+    if (fd >= 0) close(fd);
+    free(p);
+    return rc;
+}
+
+/* Open every named database that exists, so that handles are known before any txn needs them. */
+static int load_tables(lenv *e)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    char name[512];
+    int mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+    if (mrc) return lerr(mrc, "store %s: reading the table list", e->path);
+    mdb_dbi_open(txn, NULL, 0, &e->main_dbi);
+    mrc = mdb_cursor_open(txn, e->main_dbi, &c);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return lerr(mrc, "store %s: reading the table list", e->path);
+    }
+    unsigned n = 0;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        MDB_dbi dbi;
+        unsigned f = 0;
+        if (k.mv_size >= sizeof name || n >= e->maxtab) continue;
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        if (memchr(name, 0, k.mv_size) || mdb_dbi_open(txn, name, 0, &dbi)) continue;
+        mdb_dbi_flags(txn, dbi, &f);
+        e->tab[n].name = strdup(name);
+        if (!e->tab[n].name) break;
+        e->tab[n].dbi = dbi;
+        e->tab[n].flags = (f & MDB_DUPSORT) ? ENT_TBL_DUPSORT : 0;
+        e->tab[n].state = TAB_COMMITTED;
+        if (dbi > e->max_dbi) e->max_dbi = dbi;
+        n++;
+    }
+    mdb_cursor_close(c);
+    mrc = mdb_txn_commit(txn); /* a read txn's commit keeps the DBIs it opened */
+    if (mrc) return lerr(mrc, "store %s: reading the table list", e->path);
+    return ENT_OK;
+}
+
+static unsigned env_flags_for(int dur)
+{
+    return dur == ENT__DUR_NONE ? MDB_NOSYNC : dur == ENT__DUR_LAZY ? MDB_NOMETASYNC : 0;
+}
+
+static void env_free(lenv *e, int in_child)
 {
     if (!e) return;
-    if (e->env && ent__fork_gen() == e->fork_gen) mdb_env_close(e->env);
-    if (e->notify) munmap((void *)e->notify, 4096);
-    if (e->notify_fd >= 0) close(e->notify_fd);
-    if (e->lock_fd >= 0) close(e->lock_fd);
-    for (unsigned i = 0; i < e->ntables; i++) free(e->tname[i]);
-    pthread_rwlock_destroy(&e->resize);
-    pthread_mutex_destroy(&e->wmu);
-    pthread_mutex_destroy(&e->tmu);
+    if (e->env && !in_child) mdb_env_close(e->env);
+    /* in a child the MDB_env is left as is (see the top of the file) */
+    if (e->lockfd >= 0) close(e->lockfd);
+    if (e->nt) munmap(e->nt, 4096);
+    if (e->tab)
+        for (unsigned i = 0; i < e->maxtab; i++) free(e->tab[i].name);
+    free(e->tab);
+    log_reset(&e->log, 0);
+    if (!in_child) {
+        pthread_rwlock_destroy(&e->rs);
+        pthread_mutex_destroy(&e->wmu);
+        pthread_mutex_destroy(&e->tmu);
+        pthread_cond_destroy(&e->tcond);
+    }
     free(e->path);
     free(e);
 }
 
-static int lenv_create(lenv **out, const char *path, struct stat *st, const ent_backend_opts *o)
+static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o)
 {
     lenv *e = calloc(1, sizeof *e);
-    char p[PATH_MAX];
     pthread_rwlockattr_t ra;
-    int rc, dead = 0;
+    pthread_condattr_t ca;
+    struct stat st;
+    char *data = NULL;
+    int mrc, rc = ENT_OK;
     if (!e) return ent__err(ENT_NOMEM, "out of memory");
-    e->lock_fd = e->notify_fd = -1;
-    e->pid = getpid();
-    e->fork_gen = ent__fork_gen();
-    e->dev = st->st_dev;
-    e->ino = st->st_ino;
+    e->lockfd = -1;
+    e->dev = dst->st_dev;
+    e->ino = dst->st_ino;
+    e->gen = ent__fork_gen();
+    e->refs = 1;
     e->read_only = o->read_only;
-    pthread_rwlockattr_init(&ra);
-    /* Writer preference: a grower must not starve behind a stream of new readers. */
-    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&e->resize, &ra);
-    pthread_rwlockattr_destroy(&ra);
-    pthread_mutex_init(&e->wmu, NULL);
-    pthread_mutex_init(&e->tmu, NULL);
-    if (!(e->path = strdup(path))) {
+    e->env_dur = o->durability;
+    e->maxtab = o->max_tables ? o->max_tables : DEFAULT_TABLES;
+    e->path = strdup(path);
+    e->tab = calloc(e->maxtab, sizeof *e->tab);
+    data = path_join(path, "data.mdb");
+    if (!e->path || !e->tab || !data) {
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = mdb_env_create(&e->env))) {
-        rc = map_err(rc, path);
+    pthread_rwlockattr_init(&ra);
+    /* A resizer waits for running txns only; new ones queue behind it instead of starving it. */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&e->rs, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&e->wmu, NULL);
+    pthread_mutex_init(&e->tmu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->tcond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    if ((mrc = mdb_env_create(&e->env))) {
+        rc = lerr(mrc, "store %s: creating the environment", path);
         goto fail;
     }
-    mdb_env_set_maxdbs(e->env, o->max_tables ? o->max_tables : 256);
-    mdb_env_set_maxreaders(e->env, 510);
-    if (!o->read_only) mdb_env_set_mapsize(e->env, o->map_size ? o->map_size : DEFAULT_MAP_SIZE);
-    rc = mdb_env_open(e->env, path, env_flags(o->durability, o->read_only), 0644);
-    if (rc) {
-        if (rc == ENOENT) rc = ent__err(ENT_NOTFOUND, "no store at %s", path);
-        else rc = map_err(rc, path);
+    mdb_env_set_maxdbs(e->env, e->maxtab);
+    mdb_env_set_maxreaders(e->env, MAX_READERS);
+    /* An explicit size is a floor; without one an existing store keeps the size in its meta page. */
+    if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
+    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, DEFAULT_MAP_SIZE);
+    if (o->read_only && stat(data, &st) < 0) {
+        rc = ent__err(ENT_NOTFOUND, "store %s does not exist (no data.mdb) and cannot be created read-only", path);
         goto fail;
     }
+    mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | env_flags_for(o->durability), 0664);
+    if (mrc) {
+        rc = lerr(mrc, "store %s: opening", path);
+        goto fail;
+    }
+    int dead = 0;
     mdb_reader_check(e->env, &dead);
+    e->maxkey = (size_t)mdb_env_get_maxkeysize(e->env);
     if (!o->read_only) {
-        snprintf(p, sizeof p, "%s/writer.lock", path);
-        e->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (e->lock_fd < 0) {
-            rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "%s: %s", p, strerror(errno));
+        char *lp = path_join(path, "writer.lock");
+        if (!lp) {
+            rc = ent__err(ENT_NOMEM, "out of memory");
             goto fail;
         }
+        e->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+        if (e->lockfd < 0) rc = ent__err(ENT_IO, "cannot open %s: %s", lp, strerror(errno));
+        free(lp);
+        if (rc) goto fail;
     }
-    if ((rc = notify_open(e, path, o->read_only))) goto fail;
+    if ((rc = open_notify(e)) || (rc = load_tables(e))) goto fail;
+    free(data);
     *out = e;
     return ENT_OK;
 fail:
-    lenv_destroy(e);
+    free(data);
+    env_free(e, 0);
     return rc;
 }
 
-static int l_open(void **out_be, const char *path, const ent_backend_opts *o)
+static int l_open(void **out_be, const char *path, const ent_backend_opts *opts)
 {
+    ent_backend_opts o = {0};
     struct stat st;
+    lbe *be;
     lenv *e;
-    lbe *b;
-    int rc;
-    if (!path || !path[0]) return ent__err(ENT_INVALID, "the lmdb backend needs a directory");
-    if (stat(path, &st) != 0) {
-        if (errno != ENOENT || o->read_only) return ent__err(ENT_NOTFOUND, "no store at %s", path);
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "%s: %s", path, strerror(errno));
-        if (stat(path, &st) != 0) return ent__err(ENT_IO, "%s: %s", path, strerror(errno));
+    int rc = ENT_OK;
+    if (opts) o = *opts;
+    if (o.durability < ENT__DUR_DURABLE || o.durability > ENT__DUR_NONE)
+        return ent__err(ENT_INVALID, "durability %d is not one of durable (0), lazy (1), none (2)", o.durability);
+    if (!path || !*path) return ent__err(ENT_INVALID, "the lmdb backend needs a directory path");
+    pthread_once(&fork_once, fork_init);
+    if (stat(path, &st) < 0) {
+        if (errno != ENOENT) return ent__err(ENT_IO, "store %s: %s", path, strerror(errno));
+        if (o.read_only) return ent__err(ENT_NOTFOUND, "store %s does not exist", path);
+        if (mkdir(path, 0775) < 0 && errno != EEXIST)
+            return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create store directory %s: %s",
+                            path, strerror(errno));
+        if (stat(path, &st) < 0) return ent__err(ENT_IO, "store %s: %s", path, strerror(errno));
     }
-    if (!S_ISDIR(st.st_mode)) return ent__err(ENT_INVALID, "%s is not a directory", path);
-    b = calloc(1, sizeof *b);
-    if (!b) return ent__err(ENT_NOMEM, "out of memory");
-    pthread_mutex_lock(&registry_mu);
-    for (e = registry; e; e = e->next)
-        if (e->dev == st.st_dev && e->ino == st.st_ino && e->fork_gen == ent__fork_gen()) break;
+    if (!S_ISDIR(st.st_mode)) return ent__err(ENT_INVALID, "store %s is not a directory", path);
+    be = calloc(1, sizeof *be);
+    if (!be) return ent__err(ENT_NOMEM, "out of memory");
+    be->dur = o.durability;
+    be->read_only = o.read_only;
+
+    pthread_mutex_lock(&reg_mu);
+    unsigned gen = ent__fork_gen();
+    for (e = reg_head; e; e = e->next)
+        if (e->dev == st.st_dev && e->ino == st.st_ino && e->gen == gen) break;
     if (e) {
-        if (e->read_only && !o->read_only) {
-            pthread_mutex_unlock(&registry_mu);
-            free(b);
-            return ent__err(ENT_BUSY, "%s is open read-only in this process; close it before opening it for writing", path);
+        if (e->read_only && !o.read_only) {
+            rc = ent__err(ENT_BUSY, "store %s is already open read-only in this process; close it before opening it for writing",
+                          path);
+        } else {
+            e->refs++;
         }
-        e->refs++;
     } else {
-        if ((rc = lenv_create(&e, path, &st, o))) {
-            pthread_mutex_unlock(&registry_mu);
-            free(b);
-            return rc;
+        rc = env_create(&e, path, &st, &o);
+        if (rc == ENT_OK) {
+            e->next = reg_head;
+            reg_head = e;
         }
-        e->refs = 1;
-        e->next = registry;
-        registry = e;
     }
-    pthread_mutex_unlock(&registry_mu);
-    b->e = e;
-    *out_be = b;
-    return ENT_OK;
-}
-
-static void l_close(void *be)
-{
-    lbe *b = be;
-    lenv **pp;
-    if (!b) return;
-    pthread_mutex_lock(&registry_mu);
-    if (--b->e->refs == 0) {
-        for (pp = &registry; *pp; pp = &(*pp)->next)
-            if (*pp == b->e) {
-                *pp = b->e->next;
-                break;
-            }
-        lenv_destroy(b->e);
-    }
-    pthread_mutex_unlock(&registry_mu);
-    free(b);
-}
-
-/* ---- tables ------------------------------------------------------------------------------ */
-
-static int l_table(void *be, void *txn, const char *name, unsigned flags, unsigned *out)
-{
-    lenv *e = ((lbe *)be)->e;
-    ltxn *t = txn;
-    MDB_dbi dbi;
-    unsigned f = 0;
-    int rc;
-    if (forked(e)) return ENT_BUSY;
-    pthread_mutex_lock(&e->tmu);
-    for (unsigned i = 0; i < e->ntables; i++)
-        if (strcmp(e->tname[i], name) == 0) {
-            *out = i;
-            pthread_mutex_unlock(&e->tmu);
-            return ENT_OK;
-        }
-    if (e->ntables == MAX_TABLES) {
-        pthread_mutex_unlock(&e->tmu);
-        return ent__err(ENT_FULL, "too many tables");
-    }
-    if (flags & ENT_TBL_DUPSORT) f |= MDB_DUPSORT;
-    if ((flags & ENT_TBL_CREATE) && t->write) f |= MDB_CREATE;
-    rc = mdb_dbi_open(t->txn, name, f, &dbi);
+    pthread_mutex_unlock(&reg_mu);
     if (rc) {
-        pthread_mutex_unlock(&e->tmu);
-        if (rc == MDB_NOTFOUND) return ent__err(ENT_NOTFOUND, "no table %s", name);
-        return map_err(rc, name);
+        free(be);
+        return rc;
     }
-    if (!(e->tname[e->ntables] = strdup(name))) {
-        pthread_mutex_unlock(&e->tmu);
-        return ent__err(ENT_NOMEM, "out of memory");
-    }
-    e->tflags[e->ntables] = flags;
-    e->tdbi[e->ntables] = dbi;
-    *out = e->ntables++;
-    pthread_mutex_unlock(&e->tmu);
+    be->e = e;
+    *out_be = be;
     return ENT_OK;
 }
 
-static MDB_dbi dbi_of(lenv *e, unsigned tbl) { return e->tdbi[tbl]; }
-
-/* ---- transactions ------------------------------------------------------------------------- */
-
-static void ops_free(ltxn *t)
+static void l_close(void *vbe)
 {
-    for (size_t i = 0; i < t->nops; i++) free(t->ops[i].data);
-    free(t->ops);
-    t->ops = NULL;
-    t->nops = t->capops = 0;
+    lbe *be = vbe;
+    lenv *e, **pp;
+    int in_child;
+    if (!be) return;
+    e = be->e;
+    free(be);
+    in_child = e->gen != ent__fork_gen();
+    pthread_mutex_lock(&reg_mu);
+    if (--e->refs > 0) {
+        pthread_mutex_unlock(&reg_mu);
+        return;
+    }
+    for (pp = &reg_head; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    pthread_mutex_unlock(&reg_mu);
+    env_free(e, in_child);
 }
 
-/* Adopt a map size changed by another process, or grow ours: no txn of this process may run. */
-static int resize_map(lenv *e, size_t new_size)
+/* ---- tables --------------------------------------------------------------------------------- */
+
+static void dbi_settle(ltxn *t, int keep)
 {
-    int rc;
-    pthread_rwlock_wrlock(&e->resize);
-    rc = mdb_env_set_mapsize(e->env, new_size);
-    pthread_rwlock_unlock(&e->resize);
+    lenv *e = t->e;
+    if (!t->owns_dbi) return;
+    pthread_mutex_lock(&e->tmu);
+    for (unsigned i = 0; i < e->maxtab; i++) {
+        if (e->tab[i].state != TAB_PENDING) continue;
+        if (keep) {
+            e->tab[i].state = TAB_COMMITTED;
+            if (e->tab[i].dbi > e->max_dbi) e->max_dbi = e->tab[i].dbi;
+        } else {
+            free(e->tab[i].name);
+            e->tab[i].name = NULL;
+            e->tab[i].state = TAB_FREE;
+        }
+    }
+    e->dbi_owner = NULL;
+    t->owns_dbi = 0;
+    pthread_cond_broadcast(&e->tcond);
+    pthread_mutex_unlock(&e->tmu);
+}
+
+/* Whether the table exists in txn's snapshot (it may be unknown to this process yet). */
+static int in_snapshot(ltxn *t, const char *name)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    return mdb_get(t->m, t->e->main_dbi, &k, &v) == 0;
+}
+
+static int l_table(void *vbe, void *vtxn, const char *name, unsigned flags, unsigned *out_tbl)
+{
+    lbe *be = vbe;
+    lenv *e = be->e;
+    ltxn *t = vtxn;
+    int rc = ENT_OK, mrc;
+    unsigned i, f = 0;
+    MDB_dbi dbi;
+    struct timespec dl;
+    if (forked(e)) return ENT_BUSY;
+    if (t->failed) return ent__err(t->failed, "table %s: the transaction failed earlier", name);
+    int create = (flags & ENT_TBL_CREATE) && t->write;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += DBI_WAIT_S;
+    pthread_mutex_lock(&e->tmu);
+again:
+    for (i = 0; i < e->maxtab; i++) {
+        ltab *tb = &e->tab[i];
+        if (!tb->name || strcmp(tb->name, name) != 0) continue;
+        if (tb->state == TAB_PENDING && e->dbi_owner != t) continue;
+        if (mdb_dbi_flags(t->m, tb->dbi, &f) != 0) {
+            /* Known to the process, but registered after this txn began. */
+            if (!in_snapshot(t, name)) {
+                rc = ent__err(create ? ENT_BUSY : (flags & ENT_TBL_CREATE) ? ENT_READONLY : ENT_NOTFOUND,
+                              "table %s does not exist in this transaction's snapshot", name);
+            } else {
+                rc = ent__err(ENT_BUSY, "table %s became known to this process after the transaction began; retry in a new one", name);
+            }
+            goto done;
+        }
+        if ((flags & ENT_TBL_CREATE) && (flags & ENT_TBL_DUPSORT) != tb->flags) {
+            rc = ent__err(ENT_INVALID, "table %s exists %s DUPSORT", name, tb->flags ? "with" : "without");
+            goto done;
+        }
+        *out_tbl = i;
+        goto done;
+    }
+    if (!create && !in_snapshot(t, name)) {
+        rc = (flags & ENT_TBL_CREATE) ? ent__err(ENT_READONLY, "table %s cannot be created in a read transaction", name)
+                                      : ent__err(ENT_NOTFOUND, "table %s does not exist", name);
+        goto done;
+    }
+    if (e->dbi_owner && e->dbi_owner != t) {
+        if (pthread_cond_timedwait(&e->tcond, &e->tmu, &dl) == ETIMEDOUT) {
+            rc = ent__err(ENT_BUSY, "table %s: another transaction of this process opening tables stayed open for %d s",
+                          name, DBI_WAIT_S);
+            goto done;
+        }
+        goto again;
+    }
+    /* LMDB gives a txn's new DBI the next slot after those the txn knows: safe only if it knows
+     * every slot the process uses. */
+    if (e->max_dbi && mdb_dbi_flags(t->m, e->max_dbi, &f) != 0) {
+        rc = ent__err(ENT_BUSY, "table %s: tables were opened after this transaction began; retry in a new one", name);
+        goto done;
+    }
+    for (i = 0; i < e->maxtab && e->tab[i].state != TAB_FREE; i++) {}
+    if (i == e->maxtab) {
+        rc = ent__err(ENT_FULL, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
+        goto done;
+    }
+    unsigned of = create ? MDB_CREATE | ((flags & ENT_TBL_DUPSORT) ? MDB_DUPSORT : 0) : 0;
+    mrc = mdb_dbi_open(t->m, name, of, &dbi);
+    if (mrc) {
+        if (mrc == MDB_DBS_FULL)
+            rc = ent__err(ENT_FULL, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
+        else rc = lerr(mrc, "table %s", name);
+        if (t->write && mrc != MDB_NOTFOUND) t->failed = rc;
+        goto done;
+    }
+    mdb_dbi_flags(t->m, dbi, &f);
+    e->tab[i].name = strdup(name);
+    if (!e->tab[i].name) {
+        rc = ent__err(ENT_NOMEM, "out of memory");
+        if (t->write) t->failed = rc;
+        goto done;
+    }
+    e->tab[i].dbi = dbi;
+    e->tab[i].flags = (f & MDB_DUPSORT) ? ENT_TBL_DUPSORT : 0;
+    e->tab[i].open_flags = of;
+    e->tab[i].state = TAB_PENDING;
+    e->dbi_owner = t;
+    t->owns_dbi = 1;
+    if (t->write && (rc = log_add(t, OP_TABLE, i, of, NULL, NULL))) goto done;
+    if ((flags & ENT_TBL_CREATE) && (flags & ENT_TBL_DUPSORT) != e->tab[i].flags) {
+        rc = ent__err(ENT_INVALID, "table %s exists %s DUPSORT", name, e->tab[i].flags ? "with" : "without");
+        goto done;
+    }
+    *out_tbl = i;
+done:
+    pthread_mutex_unlock(&e->tmu);
     return rc;
 }
 
-static int begin_raw(lenv *e, int write, MDB_txn **out)
+/* ---- transactions --------------------------------------------------------------------------- */
+
+static int txn_begin_mdb(ltxn *t)
 {
-    for (int attempt = 0;; attempt++) {
-        int rc;
-        pthread_rwlock_rdlock(&e->resize);
-        rc = mdb_txn_begin(e->env, NULL, write ? 0 : MDB_RDONLY, out);
-        if (rc == 0) return 0; /* the rdlock is held for the life of the txn */
-        pthread_rwlock_unlock(&e->resize);
-        if (rc != MDB_MAP_RESIZED || attempt > 3) return rc;
-        if ((rc = resize_map(e, 0))) return rc;
+    lenv *e = t->e;
+    for (;;) {
+        int mrc = mdb_txn_begin(e->env, NULL, t->write ? 0 : MDB_RDONLY, &t->m);
+        if (mrc == 0) return ENT_OK;
+        t->m = NULL;
+        if (mrc != MDB_MAP_RESIZED) return lerr(mrc, "store %s: beginning a transaction", e->path);
+        if (hold_depth(e) != 1)
+            return ent__err(ENT_BUSY, "store %s: the map was grown by another process; end this thread's other "
+                                      "transactions to pick it up", e->path);
+        int rc = resize_exclusive(e, 0);
+        if (rc) return rc;
     }
 }
 
-static void end_raw(lenv *e) { pthread_rwlock_unlock(&e->resize); }
-
-static int l_txn_begin(void *be, int write, void **out)
+static int l_txn_begin(void *vbe, int write, void **out_txn)
 {
-    lenv *e = ((lbe *)be)->e;
+    lbe *be = vbe;
+    lenv *e = be->e;
     ltxn *t;
     int rc;
     if (forked(e)) return ENT_BUSY;
-    if (write && e->read_only) return ent__err(ENT_READONLY, "store %s is open read-only", e->path);
+    if (write && be->read_only) return ent__err(ENT_READONLY, "store %s is open read-only", e->path);
     t = calloc(1, sizeof *t);
-    if (!t) return ent__err(ENT_NOMEM, "out of memory");
+    if (!t) return ent__err(ENT_NOMEM, "out of memory for a transaction");
+    t->be = be;
     t->e = e;
     t->write = write;
     if (write) {
         pthread_mutex_lock(&e->wmu);
-        while (flock(e->lock_fd, LOCK_EX) != 0) {
+        while (flock(e->lockfd, LOCK_EX) < 0) {
             if (errno != EINTR) {
-                rc = ent__err(ENT_IO, "%s/writer.lock: %s", e->path, strerror(errno));
+                rc = ent__err(ENT_IO, "store %s: locking writer.lock: %s", e->path, strerror(errno));
                 pthread_mutex_unlock(&e->wmu);
                 free(t);
                 return rc;
             }
         }
     }
-    rc = begin_raw(e, write, &t->txn);
+    rc = hold_acquire(e);
+    if (rc == ENT_OK) {
+        rc = txn_begin_mdb(t);
+        if (rc) hold_release(e);
+    }
     if (rc) {
         if (write) {
-            flock(e->lock_fd, LOCK_UN);
+            flock(e->lockfd, LOCK_UN);
             pthread_mutex_unlock(&e->wmu);
         }
         free(t);
-        return map_err(rc, e->path);
+        return rc;
     }
-    *out = t;
+    if (write) log_reset(&e->log, 1);
+    *out_txn = t;
     return ENT_OK;
 }
 
-static void txn_release(ltxn *t)
+static void cur_free(lcur *c)
 {
-    if (t->write) {
-        flock(t->e->lock_fd, LOCK_UN);
-        pthread_mutex_unlock(&t->e->wmu);
+    free(c->sbuf);
+    free(c);
+}
+
+/* End the txn's bookkeeping once the LMDB txn is gone (write) or about to go (read). */
+static void txn_finish(ltxn *t)
+{
+    lenv *e = t->e;
+    while (t->curs) {
+        lcur *c = t->curs;
+        t->curs = c->next;
+        cur_free(c);
     }
-    ops_free(t);
-    free(t->curs);
+    hold_release(e);
+    if (t->write) {
+        log_reset(&e->log, 1);
+        flock(e->lockfd, LOCK_UN);
+        pthread_mutex_unlock(&e->wmu);
+    }
     free(t);
 }
 
-static void l_txn_abort(void *txn)
+static void close_read_cursors(ltxn *t)
 {
-    ltxn *t = txn;
-    if (!t) return;
-    if (ent__fork_gen() == t->e->fork_gen) {
-        mdb_txn_abort(t->txn);
-        end_raw(t->e);
-    }
-    txn_release(t);
-}
-
-static int replay(ltxn *t);
-
-/* The map is full: abort, double the map, redo every write of the transaction. */
-static int grow_and_replay(ltxn *t)
-{
-    MDB_envinfo info;
-    int rc;
-    mdb_env_info(t->e->env, &info);
-    for (size_t i = 0; i < t->ncurs; i++) {
-        mdb_cursor_close(t->curs[i]->c);
-        t->curs[i]->c = NULL;
-    }
-    mdb_txn_abort(t->txn);
-    t->txn = NULL;
-    end_raw(t->e);
-    if ((rc = resize_map(t->e, info.me_mapsize * 2))) return map_err(rc, "growing the map");
-    if ((rc = begin_raw(t->e, 1, &t->txn))) {
-        t->txn = NULL;
-        return map_err(rc, t->e->path);
-    }
-    return replay(t);
-}
-
-static int apply_op(ltxn *t, const wop *o)
-{
-    MDB_val k = {o->klen, o->data}, v = {o->vlen, o->data + o->klen};
-    MDB_dbi dbi = dbi_of(t->e, o->tbl);
-    unsigned f = 0;
-    int rc;
-    switch (o->kind) {
-    case 1:
-        if (o->flags & ENT_PUT_NOOVERWRITE) f |= (t->e->tflags[o->tbl] & ENT_TBL_DUPSORT) ? MDB_NODUPDATA : MDB_NOOVERWRITE;
-        return mdb_put(t->txn, dbi, &k, &v, f);
-    case 2:
-        rc = mdb_del(t->txn, dbi, &k, o->has_v ? &v : NULL);
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    default:
-        return mdb_drop(t->txn, dbi, 0);
-    }
-}
-
-static int replay(ltxn *t)
-{
-    for (size_t i = 0; i < t->nops; i++) {
-        int rc = apply_op(t, &t->ops[i]);
-        if (rc == MDB_MAP_FULL) return grow_and_replay(t);
-        if (rc) return map_err(rc, "replaying a transaction after growing the map");
-    }
-    for (size_t i = 0; i < t->ncurs; i++) {
-        lcur *c = t->curs[i];
-        int rc = mdb_cursor_open(t->txn, dbi_of(t->e, c->tbl), &c->c);
-        if (rc) return map_err(rc, "reopening a cursor");
-        if (c->positioned) {
-            /* Put the cursor back where the caller left it, so an iteration goes on. */
-            MDB_val k = {c->pklen, c->pos}, v = {c->pvlen, c->pos + c->pklen};
-            int dup = (t->e->tflags[c->tbl] & ENT_TBL_DUPSORT) != 0;
-            rc = mdb_cursor_get(c->c, &k, &v, dup ? MDB_GET_BOTH : MDB_SET);
-            if (rc && rc != MDB_NOTFOUND) return map_err(rc, "repositioning a cursor");
+    if (t->write) return; /* LMDB frees a write txn's cursors with the txn */
+    for (lcur *c = t->curs; c; c = c->next)
+        if (c->c) {
+            mdb_cursor_close(c->c);
+            c->c = NULL;
         }
-    }
-    return ENT_OK;
 }
 
-static int record(ltxn *t, int kind, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags)
+static void l_txn_abort(void *vtxn)
 {
-    wop *o;
-    if (t->nops == t->capops) {
-        size_t nc = t->capops ? t->capops * 2 : 64;
-        wop *no = realloc(t->ops, nc * sizeof *no);
-        if (!no) return ent__err(ENT_NOMEM, "out of memory");
-        t->ops = no;
-        t->capops = nc;
+    ltxn *t = vtxn;
+    if (!t) return;
+    if (t->e->gen != ent__fork_gen()) {
+        /* child: the txn belongs to the parent's environment; forget it without touching LMDB */
+        while (t->curs) {
+            lcur *c = t->curs;
+            t->curs = c->next;
+            cur_free(c);
+        }
+        free(t);
+        return;
     }
-    o = &t->ops[t->nops];
-    memset(o, 0, sizeof *o);
-    o->kind = kind;
-    o->tbl = tbl;
-    o->flags = flags;
-    o->klen = k ? k->len : 0;
-    o->vlen = v ? v->len : 0;
-    o->has_v = v != NULL;
-    if (o->klen + o->vlen) {
-        o->data = malloc(o->klen + o->vlen);
-        if (!o->data) return ent__err(ENT_NOMEM, "out of memory");
-        if (o->klen) memcpy(o->data, k->data, o->klen);
-        if (o->vlen) memcpy(o->data + o->klen, v->data, o->vlen);
+    close_read_cursors(t);
+    if (t->m) {
+        if (!t->write && t->owns_dbi) mdb_txn_commit(t->m); /* keeps the DBIs it opened */
+        else mdb_txn_abort(t->m);
     }
-    t->nops++;
-    return ENT_OK;
+    t->m = NULL;
+    dbi_settle(t, !t->write);
+    txn_finish(t);
 }
 
 static void notify_bump(lenv *e)
 {
-    if (!e->notify) return;
-    atomic_fetch_add(e->notify, 1);
-    syscall(SYS_futex, (uint32_t *)e->notify, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    if (!e->nt || !e->nt_writable) return;
+    atomic_fetch_add(&e->nt->counter, 1);
+    atomic_fetch_add(&e->nt->word, 1);
+    if (atomic_load(&e->nt->waiters))
+        syscall(SYS_futex, &e->nt->word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static int l_txn_commit(void *txn)
+static void save_cursors(ltxn *t)
 {
-    ltxn *t = txn;
-    int rc;
-    if (forked(t->e)) {
-        txn_release(t);
+    /* Positions were recorded at every move (l_cursor_get): a txn that hit a full map answers no
+     * cursor read any more. */
+    for (lcur *c = t->curs; c; c = c->next) c->c = NULL; /* freed with the aborted txn */
+}
+
+static int restore_cursors(ltxn *t)
+{
+    for (lcur *c = t->curs; c; c = c->next) {
+        int mrc = mdb_cursor_open(t->m, t->e->tab[c->tbl].dbi, &c->c);
+        if (mrc) {
+            c->c = NULL;
+            return lerr(mrc, "table %s: reopening a cursor after growing the map", tname(t->e, c->tbl));
+        }
+        if (c->saved) {
+            MDB_val k = {c->skl, c->sbuf}, v = {c->svl, c->sbuf + c->skl};
+            if (t->e->tab[c->tbl].flags & ENT_TBL_DUPSORT) mdb_cursor_get(c->c, &k, &v, MDB_GET_BOTH_RANGE);
+            else mdb_cursor_get(c->c, &k, &v, MDB_SET_RANGE);
+        }
+    }
+    return ENT_OK;
+}
+
+static int replay(ltxn *t)
+{
+    lenv *e = t->e;
+    loplog *l = &e->log;
+    for (size_t i = 0; i < l->n; i++) {
+        lop *o = &l->ops[i];
+        MDB_val k = {o->klen, o->k}, v = {o->vlen, o->v};
+        MDB_dbi dbi = e->tab[o->tbl].dbi;
+        int mrc = 0;
+        switch (o->op) {
+        case OP_TABLE:
+            pthread_mutex_lock(&e->tmu);
+            mrc = mdb_dbi_open(t->m, e->tab[o->tbl].name, o->mflags, &e->tab[o->tbl].dbi);
+            pthread_mutex_unlock(&e->tmu);
+            break;
+        case OP_PUT: mrc = mdb_put(t->m, dbi, &k, &v, o->mflags); break;
+        case OP_DEL: mrc = mdb_del(t->m, dbi, &k, &v); break;
+        case OP_DELKEY: mrc = mdb_del(t->m, dbi, &k, NULL); break;
+        case OP_CLEAR: mrc = mdb_drop(t->m, dbi, 0); break;
+        }
+        if (mrc) return mrc;
+    }
+    return 0;
+}
+
+/* The write txn hit MDB_MAP_FULL (t->m is broken, or already freed by a failed commit when NULL):
+ * grow the map and rebuild the txn from the op log. On failure the txn is dead (t->failed). */
+static int grow(ltxn *t)
+{
+    lenv *e = t->e;
+    MDB_envinfo info;
+    int rc = ENT_OK, mrc;
+    if (hold_depth(e) != 1) {
+        rc = ent__err(ENT_BUSY, "store %s: the map is full and cannot grow while this thread holds another transaction",
+                      e->path);
+        goto fail;
+    }
+    save_cursors(t);
+    if (t->m) mdb_txn_abort(t->m);
+    t->m = NULL;
+    mdb_env_info(e->env, &info);
+    size_t size = info.me_mapsize;
+    for (;;) {
+        if (size > SIZE_MAX / 2) {
+            rc = ent__err(ENT_FULL, "store %s: the map cannot grow beyond %zu bytes", e->path, size);
+            goto fail;
+        }
+        size *= 2;
+        if ((rc = resize_exclusive(e, size))) goto fail;
+        if ((rc = txn_begin_mdb(t))) goto fail;
+        mrc = replay(t);
+        if (mrc == MDB_MAP_FULL) {
+            mdb_txn_abort(t->m);
+            t->m = NULL;
+            continue;
+        }
+        if (mrc) {
+            rc = lerr(mrc, "store %s: replaying a transaction after growing the map", e->path);
+            goto fail;
+        }
+        break;
+    }
+    if ((rc = restore_cursors(t))) goto fail;
+    return ENT_OK;
+fail:
+    t->failed = rc;
+    return rc;
+}
+
+static int l_txn_commit(void *vtxn)
+{
+    ltxn *t = vtxn;
+    lenv *e = t->e;
+    int rc = ENT_OK, mrc;
+    if (forked(e)) {
+        l_txn_abort(t);
         return ENT_BUSY;
     }
-    for (size_t i = 0; i < t->ncurs; i++) {
-        mdb_cursor_close(t->curs[i]->c);
-        t->curs[i]->c = NULL;
+    if (!t->write) {
+        l_txn_abort(t);
+        return ENT_OK;
     }
-    t->ncurs = 0;
+    if (t->failed) {
+        rc = t->failed;
+        l_txn_abort(t);
+        return ent__err(rc, "store %s: the transaction failed earlier; nothing was committed", e->path);
+    }
+    if (e->env_dur != t->be->dur) {
+        /* Flags are per environment; handles sharing it may differ, and only the writer reads them. */
+        mdb_env_set_flags(e->env, MDB_NOSYNC | MDB_NOMETASYNC, 0);
+        if (env_flags_for(t->be->dur)) mdb_env_set_flags(e->env, env_flags_for(t->be->dur), 1);
+        e->env_dur = t->be->dur;
+    }
     for (;;) {
-        rc = mdb_txn_commit(t->txn);
-        if (rc != MDB_MAP_FULL || !t->write) break;
-        /* The commit itself ran out of room (free list pages): LMDB has freed the txn. */
-        {
-            MDB_envinfo info;
-            int r2;
-            mdb_env_info(t->e->env, &info);
-            end_raw(t->e);
-            if ((r2 = resize_map(t->e, info.me_mapsize * 2)) || (r2 = begin_raw(t->e, 1, &t->txn))) {
-                txn_release(t);
-                return map_err(r2, "growing the map");
-            }
-            if ((r2 = replay(t))) {
-                mdb_txn_abort(t->txn);
-                end_raw(t->e);
-                txn_release(t);
-                return r2;
-            }
-        }
+        save_cursors(t); /* commit frees them; keeps positions in case of a replay */
+        mrc = mdb_txn_commit(t->m);
+        t->m = NULL;
+        if (mrc != MDB_MAP_FULL) break;
+        if ((rc = grow(t))) break;
     }
-    end_raw(t->e);
-    if (rc == 0 && t->write && t->nops) notify_bump(t->e);
-    txn_release(t);
-    return rc ? map_err(rc, "commit") : ENT_OK;
+    if (!rc && mrc) rc = lerr(mrc, "store %s: commit", e->path);
+    if (!rc) notify_bump(e);
+    dbi_settle(t, rc == ENT_OK);
+    txn_finish(t);
+    return rc;
 }
 
-/* ---- data -------------------------------------------------------------------------------- */
+/* ---- reads and writes ----------------------------------------------------------------------- */
 
-static int l_get(void *txn, unsigned tbl, const ent_slice *k, ent_slice *out)
+static int key_ok(ltxn *t, unsigned tbl, const ent_slice *k)
 {
-    ltxn *t = txn;
-    MDB_val mk = {k->len, (void *)(uintptr_t)k->data}, mv;
-    int rc;
-    if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
-    rc = mdb_get(t->txn, dbi_of(t->e, tbl), &mk, &mv);
-    if (rc == MDB_NOTFOUND) return ENT_NOTFOUND;
-    if (rc) return map_err(rc, "get");
-    out->data = mv.mv_data;
-    out->len = mv.mv_size;
+    return k->len > 0 && k->len <= t->e->maxkey && tbl < t->e->maxtab;
+}
+
+static int l_get(void *vtxn, unsigned tbl, const ent_slice *k, ent_slice *out_v)
+{
+    ltxn *t = vtxn;
+    lenv *e = t->e;
+    MDB_val mk = {k->len, (void *)k->data}, mv;
+    if (forked(e)) return ENT_BUSY;
+    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", e->path);
+    if (k->len == 0) return ent__err(ENT_INVALID, "empty key (table %s)", tname(e, tbl));
+    if (!key_ok(t, tbl, k)) return ENT_NOTFOUND; /* longer than any stored key */
+    int mrc = mdb_get(t->m, e->tab[tbl].dbi, &mk, &mv);
+    /* Not found is an answer, not a failure, on the hot path of every create: no message. */
+    if (mrc == MDB_NOTFOUND) return ENT_NOTFOUND;
+    if (mrc) return lerr(mrc, "table %s: get", tname(e, tbl));
+    out_v->data = mv.mv_data;
+    out_v->len = mv.mv_size;
     return ENT_OK;
 }
 
-static int key_check(lenv *e, const ent_slice *k, const ent_slice *v, unsigned tbl)
+static int write_check(ltxn *t, unsigned tbl)
 {
-    size_t max = (size_t)mdb_env_get_maxkeysize(e->env);
-    if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
-    if (k->len > max) return ent__err(ENT_FULL, "key of %zu bytes exceeds the backend limit of %zu", k->len, max);
-    if (v && (e->tflags[tbl] & ENT_TBL_DUPSORT) && v->len > max)
-        return ent__err(ENT_FULL, "value of %zu bytes exceeds the backend limit of %zu for sorted duplicates", v->len, max);
+    if (forked(t->e)) return ENT_BUSY;
+    if (!t->write) return ent__err(ENT_READONLY, "table %s: write in a read transaction", tname(t->e, tbl));
+    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", t->e->path);
+    if (tbl >= t->e->maxtab) return ent__err(ENT_INVALID, "table handle %u is out of range", tbl);
     return ENT_OK;
 }
 
-static int l_put(void *txn, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags)
+static int l_put(void *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
-    ltxn *t = txn;
-    int rc;
-    if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
-    if ((rc = key_check(t->e, k, v, tbl))) return rc;
-    {
-        MDB_val mk = {k->len, (void *)(uintptr_t)k->data}, mv = {v->len, (void *)(uintptr_t)v->data};
-        unsigned f = 0;
-        if (flags & ENT_PUT_NOOVERWRITE) f |= (t->e->tflags[tbl] & ENT_TBL_DUPSORT) ? MDB_NODUPDATA : MDB_NOOVERWRITE;
-        for (;;) {
-            rc = mdb_put(t->txn, dbi_of(t->e, tbl), &mk, &mv, f);
-            if (rc != MDB_MAP_FULL) break;
-            if ((rc = grow_and_replay(t))) return rc;
+    ltxn *t = vtxn;
+    lenv *e = t->e;
+    int rc = write_check(t, tbl), mrc;
+    if (rc) return rc;
+    ltab *tb = &e->tab[tbl];
+    int dup = (tb->flags & ENT_TBL_DUPSORT) != 0;
+    if (k->len == 0) return ent__err(ENT_INVALID, "table %s: empty keys are not allowed", tb->name);
+    if (k->len > e->maxkey)
+        return ent__err(ENT_FULL, "table %s: key of %zu bytes exceeds the backend limit of %zu", tb->name, k->len, e->maxkey);
+    if (dup && v->len > e->maxkey)
+        return ent__err(ENT_FULL, "table %s: value of %zu bytes in a DUPSORT table exceeds the backend limit of %zu",
+                        tb->name, v->len, e->maxkey);
+    MDB_val mk = {k->len, (void *)k->data}, mv = {v->len, (void *)v->data};
+    unsigned mf = (flags & ENT_PUT_NOOVERWRITE) ? (dup ? MDB_NODUPDATA : MDB_NOOVERWRITE) : 0;
+    unsigned hint = (flags & ENT_PUT_APPEND) ? (dup ? MDB_APPENDDUP : MDB_APPEND) : 0;
+    for (;;) {
+        mrc = mdb_put(t->m, tb->dbi, &mk, &mv, mf | hint);
+        if (mrc == MDB_KEYEXIST && hint) {
+            hint = 0; /* the hint was wrong: an ordinary put decides */
+            continue;
         }
+        if (mrc != MDB_MAP_FULL) break;
+        if ((rc = grow(t))) return rc;
     }
-    if (rc == MDB_KEYEXIST) return ENT_CONFLICT;
-    if (rc) return map_err(rc, "put");
-    return record(t, 1, tbl, k, v, flags);
+    if (mrc == MDB_KEYEXIST)
+        return ent__err(ENT_CONFLICT, "table %s: %s of %zu bytes exists already", tb->name, dup ? "pair with key" : "key", k->len);
+    if (mrc) {
+        rc = lerr(mrc, "table %s: put of a %zu-byte value", tb->name, v->len);
+        t->failed = rc; /* LMDB refuses further use of the txn after such errors */
+        return rc;
+    }
+    return log_add(t, OP_PUT, tbl, mf, &mk, &mv);
 }
 
-static int l_del(void *txn, unsigned tbl, const ent_slice *k, const ent_slice *v)
+static int l_del(void *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v)
 {
-    ltxn *t = txn;
-    MDB_val mk = {k->len, (void *)(uintptr_t)k->data}, mv = {v ? v->len : 0, v ? (void *)(uintptr_t)v->data : NULL};
-    int rc;
-    if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
-    if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
+    ltxn *t = vtxn;
+    lenv *e = t->e;
+    int rc = write_check(t, tbl), mrc;
+    if (rc) return rc;
+    ltab *tb = &e->tab[tbl];
+    int pair = v && (tb->flags & ENT_TBL_DUPSORT);
+    if (k->len == 0) return ent__err(ENT_INVALID, "empty key (table %s)", tb->name);
+    if (!key_ok(t, tbl, k)) return ent__err(ENT_NOTFOUND, "key of %zu bytes not found in table %s", k->len, tb->name);
+    MDB_val mk = {k->len, (void *)k->data}, mv = {pair ? v->len : 0, pair ? (void *)v->data : NULL};
     for (;;) {
-        rc = mdb_del(t->txn, dbi_of(t->e, tbl), &mk, v ? &mv : NULL);
-        if (rc != MDB_MAP_FULL) break;
-        if ((rc = grow_and_replay(t))) return rc;
+        mrc = mdb_del(t->m, tb->dbi, &mk, pair ? &mv : NULL);
+        if (mrc != MDB_MAP_FULL) break;
+        if ((rc = grow(t))) return rc;
     }
-    if (rc == MDB_NOTFOUND) return ENT_NOTFOUND;
-    if (rc) return map_err(rc, "del");
-    return record(t, 2, tbl, k, v, 0);
+    if (mrc == MDB_NOTFOUND) return ent__err(ENT_NOTFOUND, "key not found in table %s", tb->name);
+    if (mrc) {
+        rc = lerr(mrc, "table %s: delete", tb->name);
+        t->failed = rc;
+        return rc;
+    }
+    return log_add(t, pair ? OP_DEL : OP_DELKEY, tbl, 0, &mk, pair ? &mv : NULL);
 }
 
-static int l_clear(void *txn, unsigned tbl)
+static int l_clear(void *vtxn, unsigned tbl)
 {
-    ltxn *t = txn;
-    int rc;
-    if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
+    ltxn *t = vtxn;
+    int rc = write_check(t, tbl), mrc;
+    if (rc) return rc;
     for (;;) {
-        rc = mdb_drop(t->txn, dbi_of(t->e, tbl), 0);
-        if (rc != MDB_MAP_FULL) break;
-        if ((rc = grow_and_replay(t))) return rc;
+        mrc = mdb_drop(t->m, t->e->tab[tbl].dbi, 0);
+        if (mrc != MDB_MAP_FULL) break;
+        if ((rc = grow(t))) return rc;
     }
-    if (rc) return map_err(rc, "clear");
-    return record(t, 3, tbl, NULL, NULL, 0);
+    if (mrc) {
+        rc = lerr(mrc, "table %s: clear", tname(t->e, tbl));
+        t->failed = rc;
+        return rc;
+    }
+    return log_add(t, OP_CLEAR, tbl, 0, NULL, NULL);
 }
 
-/* ---- cursors ----------------------------------------------------------------------------- */
+/* ---- cursors -------------------------------------------------------------------------------- */
 
-static int l_cursor_open(void *txn, unsigned tbl, void **out)
+static int l_cursor_open(void *vtxn, unsigned tbl, void **out_cur)
 {
-    ltxn *t = txn;
-    lcur *c = calloc(1, sizeof *c);
-    int rc;
-    if (!c) return ent__err(ENT_NOMEM, "out of memory");
+    ltxn *t = vtxn;
+    lcur *c;
+    int mrc;
+    if (forked(t->e)) return ENT_BUSY;
+    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", t->e->path);
+    if (tbl >= t->e->maxtab) return ent__err(ENT_INVALID, "table handle %u is out of range", tbl);
+    c = calloc(1, sizeof *c);
+    if (!c) return ent__err(ENT_NOMEM, "out of memory for a cursor");
+    mrc = mdb_cursor_open(t->m, t->e->tab[tbl].dbi, &c->c);
+    if (mrc) {
+        free(c);
+        return lerr(mrc, "table %s: opening a cursor", tname(t->e, tbl));
+    }
     c->t = t;
     c->tbl = tbl;
-    if ((rc = mdb_cursor_open(t->txn, dbi_of(t->e, tbl), &c->c))) {
-        free(c);
-        return map_err(rc, "cursor");
-    }
-    if (t->write) {
-        /* Write txns may be redone after the map grew: remember the cursor to reopen it. */
-        if (t->ncurs == t->capcurs) {
-            size_t nc = t->capcurs ? t->capcurs * 2 : 8;
-            lcur **n = realloc(t->curs, nc * sizeof *n);
-            if (!n) {
-                mdb_cursor_close(c->c);
-                free(c);
-                return ent__err(ENT_NOMEM, "out of memory");
-            }
-            t->curs = n;
-            t->capcurs = nc;
-        }
-        t->curs[t->ncurs++] = c;
-    }
-    *out = c;
+    c->next = t->curs;
+    if (t->curs) t->curs->prev = c;
+    t->curs = c;
+    *out_cur = c;
     return ENT_OK;
 }
 
-static int l_cursor_get(void *cur, int op, ent_slice *k, ent_slice *v)
+static void l_cursor_close(void *vcur)
 {
-    lcur *c = cur;
+    lcur *c = vcur;
+    if (!c) return;
+    if (c->prev) c->prev->next = c->next;
+    else c->t->curs = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (c->c && c->t->e->gen == ent__fork_gen()) mdb_cursor_close(c->c);
+    cur_free(c);
+}
+
+static int l_cursor_get(void *vcur, int op, ent_slice *k, ent_slice *v)
+{
+    lcur *c = vcur;
+    ltxn *t = c->t;
+    lenv *e = t->e;
     MDB_val mk = {0, NULL}, mv = {0, NULL};
-    MDB_cursor_op mop;
-    int rc, dup = (c->t->e->tflags[c->tbl] & ENT_TBL_DUPSORT) != 0;
+    int mrc, dup = (e->tab[c->tbl].flags & ENT_TBL_DUPSORT) != 0;
+    if (forked(e)) return ENT_BUSY;
+    if (t->failed || !c->c) return ent__err(t->failed ? t->failed : ENT_INVALID, "store %s: the transaction failed earlier", e->path);
     switch (op) {
-    case ENT_CUR_FIRST: mop = MDB_FIRST; break;
-    case ENT_CUR_LAST: mop = dup ? MDB_LAST : MDB_LAST; break;
-    case ENT_CUR_NEXT: mop = MDB_NEXT; break;
-    case ENT_CUR_PREV: mop = MDB_PREV; break;
+    case ENT_CUR_FIRST: mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_FIRST); break;
+    case ENT_CUR_LAST: mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_LAST); break;
+    case ENT_CUR_NEXT: mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_NEXT); break;
+    case ENT_CUR_PREV: mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_PREV); break;
+    case ENT_CUR_CURRENT: mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_GET_CURRENT); break;
     case ENT_CUR_SEEK:
-        mop = MDB_SET_RANGE;
+        if (k->len == 0) { /* LMDB refuses empty keys; every key is >= the empty one */
+            mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_FIRST);
+            break;
+        }
         mk.mv_size = k->len;
-        mk.mv_data = (void *)(uintptr_t)k->data;
-        if (k->len == 0) mop = MDB_FIRST;
+        mk.mv_data = (void *)k->data;
+        mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_SET_RANGE);
         break;
     case ENT_CUR_SEEK_PAIR:
-        if (!dup) return ent__err(ENT_INVALID, "SEEK_PAIR needs a DUPSORT table");
-        mk.mv_size = k->len;
-        mk.mv_data = (void *)(uintptr_t)k->data;
-        mv.mv_size = v->len;
-        mv.mv_data = (void *)(uintptr_t)v->data;
-        rc = mdb_cursor_get(c->c, &mk, &mv, MDB_GET_BOTH_RANGE);
-        if (rc == MDB_NOTFOUND) {
-            /* No value >= v under k: the first pair of the next key. */
-            MDB_val k2 = {k->len, (void *)(uintptr_t)k->data}, v2;
-            rc = mdb_cursor_get(c->c, &k2, &v2, MDB_SET_RANGE);
-            if (rc == 0 && k2.mv_size == k->len && memcmp(k2.mv_data, k->data, k->len) == 0)
-                rc = mdb_cursor_get(c->c, &k2, &v2, MDB_NEXT_NODUP);
-            mk = k2;
-            mv = v2;
+        if (!dup) return ent__err(ENT_INVALID, "table %s: SEEK_PAIR needs a DUPSORT table", tname(e, c->tbl));
+        if (k->len == 0) {
+            mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_FIRST);
+            break;
         }
-        goto done;
-    case ENT_CUR_CURRENT: mop = MDB_GET_CURRENT; break;
+        mk.mv_size = k->len;
+        mk.mv_data = (void *)k->data;
+        mv.mv_size = v->len;
+        mv.mv_data = (void *)v->data;
+        /* GET_BOTH_RANGE stays within the key; past its last value the answer is the next key. */
+        mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_GET_BOTH_RANGE);
+        if (mrc == MDB_NOTFOUND) {
+            MDB_val want = {k->len, (void *)k->data};
+            mk = want;
+            mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_SET_RANGE);
+            if (mrc == 0 && mk.mv_size == want.mv_size && memcmp(mk.mv_data, want.mv_data, want.mv_size) == 0)
+                mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_NEXT_NODUP);
+        }
+        break;
     default: return ent__err(ENT_INVALID, "unknown cursor operation %d", op);
     }
-    rc = mdb_cursor_get(c->c, &mk, &mv, mop);
-    if (op == ENT_CUR_LAST && rc == 0 && dup) rc = mdb_cursor_get(c->c, &mk, &mv, MDB_LAST_DUP);
-done:
-    if (rc == MDB_NOTFOUND || rc == EINVAL) return ENT_NOTFOUND;
-    if (rc) return map_err(rc, "cursor");
-    if (c->t->write) {
+    if (mrc == MDB_NOTFOUND || (mrc == EINVAL && op == ENT_CUR_CURRENT))
+        return ent__err(ENT_NOTFOUND, "no such pair in table %s", tname(e, c->tbl));
+    if (mrc) return lerr(mrc, "table %s: cursor", tname(e, c->tbl));
+    if (t->write) {
+        /* Remember the position now: once the map is full LMDB answers no cursor read, and a
+         * growth redoes the txn with new cursors that must go on from here. */
         size_t need = mk.mv_size + mv.mv_size;
-        if (need > c->pcap) {
-            char *np = realloc(c->pos, need);
-            if (!np) return ent__err(ENT_NOMEM, "out of memory");
-            c->pos = np;
-            c->pcap = need;
+        if (need > c->scap) {
+            unsigned char *b = realloc(c->sbuf, need ? need : 1);
+            if (!b) return ent__err(ENT_NOMEM, "out of memory");
+            c->sbuf = b;
+            c->scap = need;
         }
-        memcpy(c->pos, mk.mv_data, mk.mv_size);
-        if (mv.mv_size) memcpy(c->pos + mk.mv_size, mv.mv_data, mv.mv_size);
-        c->pklen = mk.mv_size;
-        c->pvlen = mv.mv_size;
-        c->positioned = 1;
+        memcpy(c->sbuf, mk.mv_data, mk.mv_size);
+        if (mv.mv_size) memcpy(c->sbuf + mk.mv_size, mv.mv_data, mv.mv_size);
+        c->skl = mk.mv_size;
+        c->svl = mv.mv_size;
+        c->saved = 1;
     }
     k->data = mk.mv_data;
     k->len = mk.mv_size;
@@ -743,117 +1221,112 @@ done:
     return ENT_OK;
 }
 
-static void l_cursor_close(void *cur)
-{
-    lcur *c = cur;
-    if (!c) return;
-    if (c->t->write) {
-        for (size_t i = 0; i < c->t->ncurs; i++)
-            if (c->t->curs[i] == c) {
-                c->t->curs[i] = c->t->curs[--c->t->ncurs];
-                break;
-            }
-    }
-    if (c->c && ent__fork_gen() == c->t->e->fork_gen) mdb_cursor_close(c->c);
-    free(c->pos);
-    free(c);
-}
+/* ---- the rest ------------------------------------------------------------------------------- */
 
-/* ---- info, copy, notification ------------------------------------------------------------- */
-
-static int l_info(void *be, ent_backend_info *out)
+static int l_info(void *vbe, ent_backend_info *out)
 {
-    lenv *e = ((lbe *)be)->e;
-    MDB_envinfo info;
+    lbe *be = vbe;
+    lenv *e = be->e;
+    MDB_envinfo ei;
     MDB_stat st;
     struct stat fs;
-    char p[PATH_MAX];
+    char *data;
     if (forked(e)) return ENT_BUSY;
-    mdb_env_info(e->env, &info);
+    mdb_env_info(e->env, &ei);
     mdb_env_stat(e->env, &st);
     memset(out, 0, sizeof *out);
-    out->map_size = info.me_mapsize;
-    out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
-    snprintf(p, sizeof p, "%s/data.mdb", e->path);
-    if (stat(p, &fs) == 0) out->disk_bytes = (uint64_t)fs.st_blocks * 512;
-    out->max_key = (size_t)mdb_env_get_maxkeysize(e->env);
+    out->map_size = ei.me_mapsize;
+    out->used_bytes = (uint64_t)(ei.me_last_pgno + 1) * st.ms_psize;
+    out->max_key = e->maxkey;
+    data = path_join(e->path, "data.mdb");
+    if (!data) return ent__err(ENT_NOMEM, "out of memory");
+    if (stat(data, &fs) == 0) out->disk_bytes = (uint64_t)fs.st_size;
+    free(data);
     return ENT_OK;
 }
 
-static int l_copy(void *be, const char *dest, int compact)
+static int l_copy(void *vbe, const char *dest, int compact)
 {
-    lenv *e = ((lbe *)be)->e;
+    lbe *be = vbe;
+    lenv *e = be->e;
     struct stat st;
-    int rc;
+    char *data;
+    int rc, mrc, exists;
     if (forked(e)) return ENT_BUSY;
-    if (stat(dest, &st) != 0) {
-        if (mkdir(dest, 0755) != 0) return ent__err(ENT_IO, "%s: %s", dest, strerror(errno));
-    } else if (!S_ISDIR(st.st_mode)) {
-        return ent__err(ENT_INVALID, "%s is not a directory", dest);
-    }
-    {
-        char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/data.mdb", dest);
-        if (access(p, F_OK) == 0) return ent__err(ENT_CONFLICT, "%s holds a store already", dest);
-    }
-    rc = mdb_env_copy2(e->env, dest, compact ? MDB_CP_COMPACT : 0);
-    return rc ? map_err(rc, dest) : ENT_OK;
+    if (mkdir(dest, 0775) < 0 && errno != EEXIST)
+        return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s", dest, strerror(errno));
+    data = path_join(dest, "data.mdb");
+    if (!data) return ent__err(ENT_NOMEM, "out of memory");
+    exists = stat(data, &st) == 0;
+    free(data);
+    if (exists) return ent__err(ENT_INVALID, "copy destination %s holds a store already", dest);
+    if ((rc = hold_acquire(e))) return rc; /* no resize while LMDB reads the map */
+    mrc = mdb_env_copy2(e->env, dest, compact ? MDB_CP_COMPACT : 0);
+    hold_release(e);
+    if (mrc) return lerr(mrc, "copying store %s to %s", e->path, dest);
+    return ENT_OK;
 }
 
-static uint64_t l_change_counter(void *be)
+static uint64_t l_change_counter(void *vbe)
 {
-    lenv *e = ((lbe *)be)->e;
-    return e->notify ? atomic_load(e->notify) : 0;
+    lbe *be = vbe;
+    return be->e->nt ? atomic_load(&be->e->nt->counter) : 0;
 }
 
-static int l_wait_change(void *be, uint64_t seen, int timeout_ms)
+static int l_wait_change(void *vbe, uint64_t seen, int timeout_ms)
 {
-    lenv *e = ((lbe *)be)->e;
-    struct timespec deadline, now, rel;
-    if (!e->notify) {
-        /* No shared word to sleep on (a read-only opener of a store without one): a short sleep
-         * keeps followers working rather than failing. */
-        struct timespec ts = {0, 10 * 1000000};
-        nanosleep(&ts, NULL);
-        return ENT_OK;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    if (timeout_ms >= 0) {
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-        if (deadline.tv_nsec >= 1000000000) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000;
+    lbe *be = vbe;
+    lenv *e = be->e;
+    lnotify *nt = e->nt;
+    struct timespec now, dl;
+    int rc = ENT_OK;
+    if (forked(e)) return ENT_BUSY;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    if (timeout_ms > 0) {
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
         }
     }
+    if (nt && e->nt_writable) atomic_fetch_add(&nt->waiters, 1);
     for (;;) {
-        uint32_t cur = atomic_load(e->notify);
-        if (cur != (uint32_t)seen) return ENT_OK;
+        uint32_t w = nt ? atomic_load(&nt->word) : 0;
+        if (nt && atomic_load(&nt->counter) != seen) break;
+        struct timespec rel = {0, 0}, *tp = NULL;
         if (timeout_ms >= 0) {
             clock_gettime(CLOCK_MONOTONIC, &now);
-            rel.tv_sec = deadline.tv_sec - now.tv_sec;
-            rel.tv_nsec = deadline.tv_nsec - now.tv_nsec;
-            if (rel.tv_nsec < 0) {
-                rel.tv_sec--;
-                rel.tv_nsec += 1000000000;
+            long long ns = (long long)(dl.tv_sec - now.tv_sec) * 1000000000LL + (dl.tv_nsec - now.tv_nsec);
+            if (ns <= 0) {
+                rc = ent__err(ENT_TIMEOUT, "store %s: no commit within %d ms", e->path, timeout_ms);
+                break;
             }
-            if (rel.tv_sec < 0) return ENT_TIMEOUT;
+            rel.tv_sec = ns / 1000000000LL;
+            rel.tv_nsec = ns % 1000000000LL;
+            tp = &rel;
         }
-        /* Sleeps in the kernel until a committer's FUTEX_WAKE (or the timeout): no polling. */
-        syscall(SYS_futex, (uint32_t *)e->notify, FUTEX_WAIT, cur, timeout_ms >= 0 ? &rel : NULL, NULL, 0);
+        /* A handle that cannot register as a waiter (read-only notify file) may miss wakes: it
+         * looks again at least every 100 ms. */
+        if (!e->nt_writable && (!tp || rel.tv_sec > 0 || rel.tv_nsec > 100000000L)) {
+            rel.tv_sec = 0;
+            rel.tv_nsec = 100000000L;
+            tp = &rel;
+        }
+        if (nt) syscall(SYS_futex, &nt->word, FUTEX_WAIT, w, tp, NULL, 0);
+        else nanosleep(tp, NULL);
     }
+    if (nt && e->nt_writable) atomic_fetch_sub(&nt->waiters, 1);
+    return rc;
 }
 
-static int l_set_durability(void *be, int durability)
+static int l_set_durability(void *vbe, int durability)
 {
-    lenv *e = ((lbe *)be)->e;
-    int rc;
-    if (forked(e)) return ENT_BUSY;
-    if (e->read_only) return ENT_OK;
-    rc = mdb_env_set_flags(e->env, MDB_NOSYNC | MDB_NOMETASYNC, 0);
-    if (!rc && durability == ENT__DUR_LAZY) rc = mdb_env_set_flags(e->env, MDB_NOMETASYNC, 1);
-    if (!rc && durability == ENT__DUR_NONE) rc = mdb_env_set_flags(e->env, MDB_NOSYNC, 1);
-    return rc ? map_err(rc, "durability") : ENT_OK;
+    lbe *be = vbe;
+    if (durability < ENT__DUR_DURABLE || durability > ENT__DUR_NONE)
+        return ent__err(ENT_INVALID, "durability %d is not one of durable (0), lazy (1), none (2)", durability);
+    be->dur = durability; /* applied to the environment by the next commit */
+    return ENT_OK;
 }
 
 const ent_backend_ops ent__backend_lmdb = {

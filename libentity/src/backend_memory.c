@@ -187,10 +187,10 @@ static int m_txn_begin(void *be, int write, void **out)
         t->touched = g_ptr_array_new_with_free_func(free);
         t->created = g_ptr_array_new();
     }
+    /* Lock order is always lock -> rmu; the snapshot number is published under rmu too, so a
+     * reader registers with it without touching the tree lock. */
     pthread_mutex_lock(&s->rmu);
-    pthread_rwlock_rdlock(&s->lock);
     t->snap = s->committed;
-    pthread_rwlock_unlock(&s->lock);
     t->next = s->readers;
     if (s->readers) s->readers->prev = t;
     s->readers = t;
@@ -287,7 +287,9 @@ static int m_txn_commit(void *txn)
             tb->owner = NULL;
             tb->created = ver;
         }
+        pthread_mutex_lock(&s->rmu);
         s->committed = ver;
+        pthread_mutex_unlock(&s->rmu);
     }
     unregister(t);
     collect(s);
@@ -362,9 +364,13 @@ static int m_table(void *be, void *txn, const char *name, unsigned flags, unsign
             return ENT_OK;
         }
     }
-    if (!(flags & ENT_TBL_CREATE) || !t->write) {
+    if (!(flags & ENT_TBL_CREATE)) {
         pthread_rwlock_unlock(&s->lock);
         return ent__err(ENT_NOTFOUND, "no table %s", name);
+    }
+    if (!t->write) {
+        pthread_rwlock_unlock(&s->lock);
+        return ent__err(ENT_READONLY, "cannot create table %s in a read transaction", name);
     }
     if (s->ntables == s->captables) {
         size_t nc = s->captables ? s->captables * 2 : 16;
@@ -779,8 +785,9 @@ static int m_wait_change(void *be, uint64_t seen, int timeout_ms)
 static int m_set_durability(void *be, int durability)
 {
     (void)be;
-    (void)durability;
-    return ENT_OK;
+    if (durability < ENT__DUR_DURABLE || durability > ENT__DUR_NONE)
+        return ent__err(ENT_INVALID, "durability %d is not one of durable (0), lazy (1), none (2)", durability);
+    return ENT_OK; /* nothing to sync: memory stores do not survive their process anyway */
 }
 
 const ent_backend_ops ent__backend_memory = {

@@ -1,0 +1,367 @@
+/* LMDB-only behaviour of the backend: map growth (in one txn, over many txns, by another process),
+ * read-only opening while another process writes, one directory opened twice, the fork guard,
+ * cross-process change notification, and a missing store opened read-only. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "test_util.h"
+
+static const ent_backend_ops *B = &ent__backend_lmdb;
+static char dir[256];
+
+static ent_slice S(const char *s) { return (ent_slice){s, strlen(s)}; }
+
+static void fresh_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ent_lmdb_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+}
+
+static void rm_dir(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static int open_small(void **out, int read_only)
+{
+    ent_backend_opts o = {0};
+    o.durability = ENT__DUR_NONE;
+    o.map_size = 64 << 10;
+    o.read_only = read_only;
+    return B->open(out, dir, &o);
+}
+
+static void fill_value(char *v, size_t n, int i)
+{
+    for (size_t j = 0; j < n; j++) v[j] = (char)('a' + (i + (int)j) % 26);
+}
+
+/* Write keys [from, to) in one txn; returns an ENT_* code. */
+static int write_range(void *be, const char *table, int from, int to)
+{
+    void *w;
+    unsigned t;
+    char kb[32], vb[200];
+    int rc = B->txn_begin(be, 1, &w);
+    if (rc) return rc;
+    if ((rc = B->table(be, w, table, ENT_TBL_CREATE, &t))) goto fail;
+    for (int i = from; i < to; i++) {
+        snprintf(kb, sizeof kb, "key%08d", i);
+        fill_value(vb, sizeof vb, i);
+        ent_slice k = S(kb), v = {vb, sizeof vb};
+        if ((rc = B->put(w, t, &k, &v, 0))) goto fail;
+    }
+    return B->txn_commit(w);
+fail:
+    B->txn_abort(w);
+    return rc;
+}
+
+/* Every key in [0, n) present with its value, and nothing else. */
+static int check_range(void *be, const char *table, int n)
+{
+    void *r, *cur;
+    unsigned t;
+    char kb[32], vb[200];
+    ent_slice k, v;
+    int i = 0, bad = 0;
+    if (B->txn_begin(be, 0, &r)) return -1;
+    if (B->table(be, r, table, 0, &t) || B->cursor_open(r, t, &cur)) {
+        B->txn_abort(r);
+        return -1;
+    }
+    for (int rc = B->cursor_get(cur, ENT_CUR_FIRST, &k, &v); rc == ENT_OK; rc = B->cursor_get(cur, ENT_CUR_NEXT, &k, &v), i++) {
+        snprintf(kb, sizeof kb, "key%08d", i);
+        fill_value(vb, sizeof vb, i);
+        if (k.len != strlen(kb) || memcmp(k.data, kb, k.len) || v.len != sizeof vb || memcmp(v.data, vb, v.len)) bad++;
+    }
+    B->cursor_close(cur);
+    B->txn_abort(r);
+    return bad ? -bad : i == n ? 0 : -100000 - i;
+}
+
+static void t_grow_in_one_txn(void)
+{
+    void *be, *w, *cur;
+    unsigned t, t2;
+    ent_backend_info i0, i1;
+    ent_slice k, v;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(B->info(be, &i0));
+    /* a table created in the same txn, and a cursor opened before the growth, survive the replay */
+    ENT_OK_(B->txn_begin(be, 1, &w));
+    ENT_OK_(B->table(be, w, "big", ENT_TBL_CREATE, &t));
+    ENT_OK_(B->table(be, w, "side", ENT_TBL_CREATE | ENT_TBL_DUPSORT, &t2));
+    k = S("a");
+    v = S("1");
+    ENT_OK_(B->put(w, t2, &k, &v, 0));
+    v = S("2");
+    ENT_OK_(B->put(w, t2, &k, &v, 0));
+    ENT_OK_(B->cursor_open(w, t2, &cur));
+    ENT_OK_(B->cursor_get(cur, ENT_CUR_FIRST, &k, &v));
+    for (int i = 0; i < 20000; i++) { /* ~4 MB of values into a 64 KiB map */
+        char kb[32], vb[200];
+        snprintf(kb, sizeof kb, "key%08d", i);
+        fill_value(vb, sizeof vb, i);
+        ent_slice kk = S(kb), vv = {vb, sizeof vb};
+        ENT_OK_(B->put(w, t, &kk, &vv, 0));
+    }
+    ENT_OK_(B->cursor_get(cur, ENT_CUR_NEXT, &k, &v)); /* the cursor goes on where it was */
+    CU_ASSERT(k.len == 1 && memcmp(k.data, "a", 1) == 0 && v.len == 1 && memcmp(v.data, "2", 1) == 0);
+    B->cursor_close(cur);
+    ENT_OK_(B->txn_commit(w));
+    ENT_OK_(B->info(be, &i1));
+    CU_ASSERT(i1.map_size > i0.map_size);
+    CU_ASSERT_EQUAL(check_range(be, "big", 20000), 0);
+    B->close(be);
+    /* and after reopening */
+    ENT_OK_(open_small(&be, 1));
+    CU_ASSERT_EQUAL(check_range(be, "big", 20000), 0);
+    B->close(be);
+    rm_dir();
+}
+
+static void t_grow_over_many_txns(void)
+{
+    void *be;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    for (int i = 0; i < 200; i++) ENT_OK_(write_range(be, "many", i * 100, (i + 1) * 100));
+    CU_ASSERT_EQUAL(check_range(be, "many", 20000), 0);
+    B->close(be);
+    rm_dir();
+}
+
+/* The parent has the store open with a small map; a child process (its own open) grows it far
+ * beyond; the parent then reads everything and writes more. */
+static void t_grown_by_other_process(void)
+{
+    void *be;
+    int status;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "shared", 0, 10));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *cbe;
+        int rc = open_small(&cbe, 0);
+        if (rc == ENT_OK) rc = write_range(cbe, "shared", 10, 20000);
+        if (rc == ENT_OK) B->close(cbe);
+        else fprintf(stderr, "\n  child: %s: %s\n", ent_strerror(rc), ent_errmsg());
+        _exit(rc == ENT_OK ? 0 : 1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT_EQUAL(check_range(be, "shared", 20000), 0);
+    ENT_OK_(write_range(be, "shared", 20000, 30000));
+    CU_ASSERT_EQUAL(check_range(be, "shared", 30000), 0);
+    B->close(be);
+    rm_dir();
+}
+
+/* A read-only handle reads consistent snapshots while another process writes. */
+static void t_readonly_while_other_writes(void)
+{
+    void *be, *ro;
+    int status, bad = 0, reads = 0;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "log", 0, 1));
+    B->close(be);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *cbe;
+        int rc = open_small(&cbe, 0);
+        for (int i = 1; rc == ENT_OK && i < 400; i++) rc = write_range(cbe, "log", i * 10 - 9, i * 10 + 1);
+        if (rc == ENT_OK) B->close(cbe);
+        else fprintf(stderr, "\n  child: %s: %s\n", ent_strerror(rc), ent_errmsg());
+        _exit(rc == ENT_OK ? 0 : 1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    ENT_OK_(open_small(&ro, 1));
+    void *w;
+    ENT_CHECK_RC(B->txn_begin(ro, 1, &w), ENT_READONLY);
+    for (;;) {
+        int done = waitpid(pid, &status, WNOHANG) == pid;
+        void *r, *cur;
+        unsigned t;
+        ent_slice k, v;
+        int n = 0, rc = B->txn_begin(ro, 0, &r);
+        if (rc != ENT_OK) {
+            bad++;
+            fprintf(stderr, "\n  read-only begin: %s\n", ent_errmsg());
+            break;
+        }
+        if (B->table(be = ro, r, "log", 0, &t) == ENT_OK && B->cursor_open(r, t, &cur) == ENT_OK) {
+            for (rc = B->cursor_get(cur, ENT_CUR_FIRST, &k, &v); rc == ENT_OK; rc = B->cursor_get(cur, ENT_CUR_NEXT, &k, &v)) n++;
+            B->cursor_close(cur);
+        }
+        B->txn_abort(r);
+        if (n % 10 != 1) { /* every commit adds exactly ten keys */
+            if (!bad) fprintf(stderr, "\n  a snapshot held %d keys\n", n);
+            bad++;
+        }
+        reads++;
+        if (done) break;
+    }
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(check_range(ro, "log", 3991), 0);
+    B->close(ro);
+    rm_dir();
+}
+
+static void t_same_dir_twice(void)
+{
+    void *a, *b, *r;
+    char alt[300];
+    unsigned t;
+    ent_slice k = S("key00000000"), out;
+    fresh_dir();
+    ENT_OK_(open_small(&a, 0));
+    snprintf(alt, sizeof alt, "%s/.", dir); /* another spelling of the same directory */
+    ent_backend_opts o = {0};
+    ENT_OK_(B->open(&b, alt, &o));
+    ENT_OK_(write_range(a, "t", 0, 5));
+    ENT_OK_(B->txn_begin(b, 0, &r));
+    ENT_OK_(B->table(b, r, "t", 0, &t));
+    ENT_OK_(B->get(r, t, &k, &out));
+    B->txn_abort(r);
+    B->close(a); /* the other handle keeps working */
+    ENT_OK_(write_range(b, "t", 5, 10));
+    CU_ASSERT_EQUAL(check_range(b, "t", 10), 0);
+    B->close(b);
+    rm_dir();
+}
+
+static void t_fork_guard(void)
+{
+    void *be;
+    int status;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, 5));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *txn;
+        unsigned t;
+        int rc = B->txn_begin(be, 0, &txn);
+        int ok = rc == ENT_BUSY && strstr(ent_errmsg(), "fork") != NULL;
+        ok = ok && B->txn_begin(be, 1, &txn) == ENT_BUSY;
+        (void)t;
+        B->close(be); /* frees memory only */
+        /* the child may open the store itself */
+        void *mine;
+        ok = ok && open_small(&mine, 0) == ENT_OK;
+        ok = ok && write_range(mine, "t", 5, 6) == ENT_OK;
+        if (ok) B->close(mine);
+        _exit(ok ? 0 : 1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* the parent's handle is unharmed */
+    ENT_OK_(write_range(be, "t", 6, 10));
+    CU_ASSERT_EQUAL(check_range(be, "t", 10), 0);
+    B->close(be);
+    rm_dir();
+}
+
+static void t_wait_change_across_processes(void)
+{
+    void *be;
+    int status;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, 1));
+    uint64_t seen = B->change_counter(be);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *cbe;
+        usleep(50 * 1000);
+        int rc = open_small(&cbe, 0);
+        if (rc == ENT_OK) rc = write_range(cbe, "t", 1, 2);
+        if (rc == ENT_OK) B->close(cbe);
+        else fprintf(stderr, "\n  child: %s: %s\n", ent_strerror(rc), ent_errmsg());
+        _exit(rc == ENT_OK ? 0 : 1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    ENT_OK_(B->wait_change(be, seen, 20000));
+    CU_ASSERT(B->change_counter(be) != seen);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    B->close(be);
+    rm_dir();
+}
+
+static void t_missing_store(void)
+{
+    void *be;
+    ent_backend_opts o = {0};
+    fresh_dir();
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    o.read_only = 1;
+    ENT_CHECK_RC(B->open(&be, missing, &o), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("none");
+    /* an existing but empty directory is no store either */
+    ENT_CHECK_RC(B->open(&be, dir, &o), ENT_NOTFOUND);
+    rm_dir();
+}
+
+/* A reader that died holding a slot does not keep its slot after the next open. */
+static void t_stale_reader(void)
+{
+    void *be;
+    int status;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, 5));
+    B->close(be);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        void *cbe, *r;
+        if (open_small(&cbe, 0) || B->txn_begin(cbe, 0, &r)) _exit(1);
+        kill(getpid(), SIGKILL); /* dies with the reader slot taken */
+        _exit(1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFSIGNALED(status));
+    ENT_OK_(open_small(&be, 0));
+    for (int i = 0; i < 20; i++) ENT_OK_(write_range(be, "t", 5 + i, 6 + i)); /* writers are not held back */
+    CU_ASSERT_EQUAL(check_range(be, "t", 25), 0);
+    B->close(be);
+    rm_dir();
+}
+
+static const ent_test_case cases[] = {
+    ENT_TEST(t_grow_in_one_txn),
+    ENT_TEST(t_grow_over_many_txns),
+    ENT_TEST(t_grown_by_other_process),
+    ENT_TEST(t_readonly_while_other_writes),
+    ENT_TEST(t_same_dir_twice),
+    ENT_TEST(t_fork_guard),
+    ENT_TEST(t_wait_change_across_processes),
+    ENT_TEST(t_missing_store),
+    ENT_TEST(t_stale_reader),
+    {NULL, NULL},
+};
+
+int main(void) { return ent_test_run("backend_lmdb", cases); }
