@@ -512,6 +512,7 @@ void ent_store_close(ent_store *s)
 const ent_schema *ent_store_schema(ent_store *s)
 {
     const ent_schema *sc;
+    if (!s) return NULL;
     pthread_mutex_lock(&s->mu);
     sc = s->lay->schema;
     pthread_mutex_unlock(&s->mu);

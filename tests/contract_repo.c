@@ -1,0 +1,728 @@
+/* The repository contract: the same calls give the same answers on every backend ("lmdb" or
+ * "memory" in argv[1]). A fresh store per test. Results are checked against simple models where
+ * order or membership matters (ranges, scans, counts, the log). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static const char *backend;
+static char dir[256];
+static ent_store *S;
+static ent_schema *SC;
+
+static const char schema_json[] =
+    "{\"schema\":\"c\",\"version\":1,\"types\":{"
+    "\"customer\":{\"key\":\"auto\",\"fields\":{"
+    "  \"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true},"
+    "  \"name\":{\"id\":2,\"type\":\"string\",\"required\":true},"
+    "  \"vip\":{\"id\":3,\"type\":\"bool\",\"default\":false,\"indexed\":true},"
+    "  \"score\":{\"id\":4,\"type\":\"int\",\"indexed\":true},"
+    "  \"best\":{\"id\":5,\"type\":\"ref\",\"to\":\"customer\"}}},"
+    "\"item\":{\"key\":\"string\",\"fields\":{"
+    "  \"price\":{\"id\":1,\"type\":\"float\",\"indexed\":true},"
+    "  \"qty\":{\"id\":2,\"type\":\"uint\",\"indexed\":true},"
+    "  \"label\":{\"id\":3,\"type\":\"string\",\"indexed\":true},"
+    "  \"at\":{\"id\":4,\"type\":\"timestamp\",\"indexed\":true},"
+    "  \"blob\":{\"id\":5,\"type\":\"bytes\",\"unique\":true},"
+    "  \"owner\":{\"id\":6,\"type\":\"ref\",\"to\":\"customer\"},"
+    "  \"tags\":{\"id\":7,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},"
+    "\"note\":{\"key\":\"auto\",\"fields\":{\"item\":{\"id\":1,\"type\":\"ref\",\"to\":\"item\",\"required\":true}}}}}";
+
+static void open_store(void)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    snprintf(dir, sizeof dir, "/tmp/ent_repo_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(ent_schema_load_json(&SC, schema_json, strlen(schema_json), "contract"));
+    ENT_OK_(ent_store_open(&S, dir, SC, &o));
+}
+
+static void close_store(void)
+{
+    char cmd[300];
+    ent_store_close(S);
+    ent_schema_free(SC);
+    S = NULL;
+    SC = NULL;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static const ent_type *T(const char *n) { return ent_store_type(S, n); }
+static const ent_field *F(const char *t, const char *f) { return ent_type_field(T(t), f); }
+
+static ent_entity *customer(const char *email, int64_t score)
+{
+    ent_entity *e = NULL;
+    ENT_OK_(ent_entity_new(&e, T("customer")));
+    ENT_OK_(ent_entity_set_string(e, "email", email));
+    ENT_OK_(ent_entity_set_string(e, "name", email));
+    ENT_OK_(ent_entity_set_int(e, "score", score));
+    return e;
+}
+
+static ent_entity *item(const char *key, double price)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    ENT_OK_(ent_entity_new(&e, T("item")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_float(e, "price", price));
+    return e;
+}
+
+static uint64_t last_seq(void)
+{
+    uint64_t f = 0, l = 0;
+    ENT_OK_(ent_log_bounds(&f, &l, S, NULL));
+    return l;
+}
+
+/* ---- CRUD and versions --------------------------------------------------------------------- */
+
+static void t_create_get_versions(void)
+{
+    ent_entity *a, *b, *got = NULL;
+    ent_key k;
+    int vip = -1;
+    open_store();
+    a = customer("a@x", 5);
+    b = customer("b@x", 6);
+    ENT_OK_(ent_create(S, NULL, a));
+    ENT_OK_(ent_create(S, NULL, b));
+    CU_ASSERT_EQUAL(ent_entity_key(a).id, 1);
+    CU_ASSERT_EQUAL(ent_entity_key(b).id, 2);
+    CU_ASSERT_EQUAL(ent_entity_version(a), 1);
+    k = ent_key_id(1);
+    ENT_OK_(ent_get(&got, S, NULL, T("customer"), &k));
+    ENT_OK_(ent_entity_get_bool(&vip, got, "vip")); /* default applied */
+    CU_ASSERT_EQUAL(vip, 0);
+    CU_ASSERT_EQUAL(ent_entity_version(got), 1);
+    ENT_OK_(ent_exists(S, NULL, T("customer"), &k));
+    ent_entity_free(got);
+    /* ids are never reused, even after the highest is deleted */
+    k = ent_key_id(2);
+    ENT_OK_(ent_delete(S, NULL, T("customer"), &k, 1));
+    ENT_CHECK_RC(ent_get(&got, S, NULL, T("customer"), &k), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("customer 2 not found");
+    ENT_CHECK_RC(ent_exists(S, NULL, T("customer"), &k), ENT_NOTFOUND);
+    ent_entity_free(b);
+    b = customer("c@x", 7);
+    ENT_OK_(ent_create(S, NULL, b));
+    CU_ASSERT_EQUAL(ent_entity_key(b).id, 3);
+    /* creating an existing key is a conflict */
+    {
+        ent_entity *dup = customer("d@x", 1);
+        ent_key one = ent_key_id(1);
+        ENT_OK_(ent_entity_set_key(dup, &one));
+        ENT_CHECK_RC(ent_create(S, NULL, dup), ENT_CONFLICT);
+        ENT_ASSERT_MSG("customer 1 exists already");
+        ent_entity_free(dup);
+    }
+    ent_entity_free(a);
+    ent_entity_free(b);
+    close_store();
+}
+
+static void t_update_replace_upsert(void)
+{
+    ent_entity *a, *got = NULL;
+    ent_key k;
+    int64_t score = 0;
+    uint64_t seq;
+    open_store();
+    a = customer("a@x", 5);
+    ENT_OK_(ent_create(S, NULL, a));
+    k = ent_entity_key(a);
+    /* partial update: only the changed field; version +1 */
+    {
+        ent_entity *p = NULL;
+        ENT_OK_(ent_entity_new(&p, T("customer")));
+        ENT_OK_(ent_entity_set_key(p, &k));
+        ENT_OK_(ent_entity_set_int(p, "score", 9));
+        ENT_OK_(ent_update(S, NULL, p, 1));
+        CU_ASSERT_EQUAL(ent_entity_version(p), 2);
+        CU_ASSERT(ent_entity_has(p, "email")); /* merged back into the caller's entity */
+        ent_entity_free(p);
+    }
+    ENT_OK_(ent_get(&got, S, NULL, T("customer"), &k));
+    ENT_OK_(ent_entity_get_int(&score, got, "score"));
+    CU_ASSERT_EQUAL(score, 9);
+    CU_ASSERT(ent_entity_has(got, "name"));
+    CU_ASSERT_EQUAL(ent_entity_version(got), 2);
+    /* an update that changes nothing writes nothing: same version, no event */
+    seq = last_seq();
+    ENT_OK_(ent_entity_set_int(got, "score", 9));
+    ENT_OK_(ent_update(S, NULL, got, ENT_VERSION_ANY));
+    CU_ASSERT_EQUAL(ent_entity_version(got), 2);
+    CU_ASSERT_EQUAL(last_seq(), seq);
+    /* expected version mismatch: conflict, nothing written */
+    ENT_OK_(ent_entity_set_int(got, "score", 10));
+    ENT_CHECK_RC(ent_update(S, NULL, got, 1), ENT_CONFLICT);
+    ENT_ASSERT_MSG("is at version 2, expected 1");
+    CU_ASSERT_EQUAL(last_seq(), seq);
+    ENT_CHECK_RC(ent_delete(S, NULL, T("customer"), &k, 7), ENT_CONFLICT);
+    /* replace: fields not set are removed */
+    {
+        ent_entity *r = NULL;
+        ENT_OK_(ent_entity_new(&r, T("customer")));
+        ENT_OK_(ent_entity_set_key(r, &k));
+        ENT_OK_(ent_entity_set_string(r, "email", "a@x"));
+        ENT_OK_(ent_entity_set_string(r, "name", "renamed"));
+        ENT_OK_(ent_replace(S, NULL, r, 2));
+        CU_ASSERT_EQUAL(ent_entity_version(r), 3);
+        ent_entity_free(r);
+    }
+    ent_entity_free(got);
+    ENT_OK_(ent_get(&got, S, NULL, T("customer"), &k));
+    CU_ASSERT_FALSE(ent_entity_has(got, "score"));
+    /* replace of a missing entity */
+    {
+        ent_key nine = ent_key_id(9);
+        ENT_OK_(ent_entity_set_key(got, &nine));
+        ENT_CHECK_RC(ent_replace(S, NULL, got, ENT_VERSION_ANY), ENT_NOTFOUND);
+    }
+    /* upsert: create when missing, 0 = must not exist */
+    {
+        ent_entity *i1 = item("k1", 1.0);
+        ENT_OK_(ent_upsert(S, NULL, i1, 0));
+        CU_ASSERT_EQUAL(ent_entity_version(i1), 1);
+        ENT_CHECK_RC(ent_upsert(S, NULL, i1, 0), ENT_CONFLICT);
+        ENT_OK_(ent_entity_set_float(i1, "price", 2.0));
+        ENT_OK_(ent_upsert(S, NULL, i1, 1));
+        CU_ASSERT_EQUAL(ent_entity_version(i1), 2);
+        ent_entity_free(i1);
+    }
+    ent_entity_free(got);
+    ent_entity_free(a);
+    close_store();
+}
+
+static void t_validation_and_keys(void)
+{
+    ent_entity *e = NULL;
+    uint64_t seq;
+    open_store();
+    seq = last_seq();
+    ENT_OK_(ent_entity_new(&e, T("customer")));
+    ENT_OK_(ent_entity_set_string(e, "email", "x@x"));
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_INVALID); /* name is required */
+    ENT_ASSERT_MSG("customer.name");
+    CU_ASSERT_FALSE(ent_entity_has(e, "vip")); /* the default applied for the attempt is undone */
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&e, T("item")));
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_INVALID); /* string key missing */
+    ENT_ASSERT_MSG("item");
+    ent_entity_free(e);
+    CU_ASSERT_EQUAL(last_seq(), seq);
+    close_store();
+}
+
+/* ---- transactions --------------------------------------------------------------------------- */
+
+static void t_transactions(void)
+{
+    ent_txn *w = NULL, *r = NULL;
+    ent_entity *e;
+    uint64_t n = 0, seq;
+    open_store();
+    seq = last_seq();
+    /* all or nothing: abort leaves nothing, not even events or counters */
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < 20; i++) {
+        char em[32];
+        snprintf(em, sizeof em, "u%d@x", i);
+        e = customer(em, i);
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_count(&n, S, w, T("customer")));
+    CU_ASSERT_EQUAL(n, 20);
+    ent_txn_abort(w);
+    ENT_OK_(ent_count(&n, S, NULL, T("customer")));
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(last_seq(), seq);
+    /* a refused call inside a txn writes nothing and leaves the txn usable */
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    e = customer("same@x", 1);
+    ENT_OK_(ent_create(S, w, e));
+    ent_entity_free(e);
+    e = customer("same@x", 2);
+    ENT_CHECK_RC(ent_create(S, w, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("customer.email");
+    ENT_OK_(ent_entity_set_string(e, "email", "other@x"));
+    ENT_OK_(ent_create(S, w, e));
+    ent_entity_free(e);
+    /* a read txn begun before the commit keeps its snapshot */
+    ENT_OK_(ent_txn_begin(&r, S, ENT_TXN_READ));
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_count(&n, S, r, T("customer")));
+    CU_ASSERT_EQUAL(n, 0);
+    e = customer("late@x", 3);
+    ENT_CHECK_RC(ent_create(S, r, e), ENT_READONLY);
+    ent_entity_free(e);
+    ENT_OK_(ent_txn_commit(r));
+    ENT_OK_(ent_count(&n, S, NULL, T("customer")));
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(last_seq(), seq + 2);
+    close_store();
+}
+
+/* ---- indexes ---------------------------------------------------------------------------------- */
+
+static void t_unique(void)
+{
+    ent_entity *a, *b, *got = NULL;
+    ent_value v = ent_value_string("a@x");
+    open_store();
+    a = customer("a@x", 1);
+    b = customer("a@x", 2);
+    ENT_OK_(ent_create(S, NULL, a));
+    ENT_CHECK_RC(ent_create(S, NULL, b), ENT_CONFLICT);
+    ENT_ASSERT_MSG("customer.email: value \"a@x\" is taken by customer 1");
+    ENT_OK_(ent_find_unique(&got, S, NULL, F("customer", "email"), &v));
+    CU_ASSERT_EQUAL(ent_entity_key(got).id, 1);
+    ent_entity_free(got);
+    /* the value is freed by an update of the holder */
+    ENT_OK_(ent_entity_set_string(a, "email", "a2@x"));
+    ENT_OK_(ent_update(S, NULL, a, ENT_VERSION_ANY));
+    ENT_CHECK_RC(ent_find_unique(&got, S, NULL, F("customer", "email"), &v), ENT_NOTFOUND);
+    ENT_OK_(ent_create(S, NULL, b));
+    /* and by a delete */
+    {
+        ent_key k = ent_entity_key(b);
+        ent_entity *c = customer("a@x", 3);
+        ENT_OK_(ent_delete(S, NULL, T("customer"), &k, ENT_VERSION_ANY));
+        ENT_OK_(ent_create(S, NULL, c));
+        ent_entity_free(c);
+    }
+    /* non-unique fields cannot be used with find_unique */
+    {
+        ent_value sv = ent_value_int(1);
+        ENT_CHECK_RC(ent_find_unique(&got, S, NULL, F("customer", "score"), &sv), ENT_INVALID);
+        ENT_CHECK_RC(ent_find_unique(&got, S, NULL, F("customer", "name"), &v), ENT_INVALID); /* not indexed */
+        ENT_ASSERT_MSG("not indexed");
+    }
+    ent_entity_free(a);
+    ent_entity_free(b);
+    close_store();
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Range scans against a sorted model, both directions, limits and resume tokens. */
+static void t_range_model(void)
+{
+    enum { N = 300 };
+    double prices[N], sorted[N];
+    ent_txn *w;
+    open_store();
+    srand(7);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < N; i++) {
+        char k[32];
+        ent_entity *e;
+        /* negatives, zero, -0.0, duplicates and large magnitudes */
+        double p = (double)(rand() % 2001 - 1000) / 8.0;
+        if (i % 50 == 0) p = -0.0;
+        if (i % 77 == 0) p = 1e15 * (i % 2 ? 1 : -1);
+        prices[i] = p;
+        snprintf(k, sizeof k, "item-%04d", i);
+        e = item(k, p);
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    memcpy(sorted, prices, sizeof sorted);
+    qsort(sorted, N, sizeof sorted[0], cmp_double);
+    for (int trial = 0; trial < 40; trial++) {
+        double lo = (double)(rand() % 2401 - 1200) / 8.0, hi = lo + (double)(rand() % 800) / 8.0;
+        ent_value vlo = ent_value_float(lo), vhi = ent_value_float(hi);
+        int reverse = trial % 2, want = 0, got = 0;
+        uint64_t page = 1 + (uint64_t)(rand() % 9);
+        double expect[N], prev = reverse ? INFINITY : -INFINITY;
+        char token[512] = "";
+        for (int i = 0; i < N; i++)
+            if (sorted[i] >= lo && sorted[i] < hi) expect[want++] = sorted[i];
+        /* read the range page by page, resuming from the last token */
+        for (;;) {
+            ent_range_opts o = ENT_RANGE_OPTS_INIT;
+            ent_iter *it = NULL;
+            ent_entity *e;
+            int in_page = 0;
+            o.from = &vlo;
+            o.to = &vhi;
+            o.flags = reverse ? ENT_ITER_REVERSE : 0;
+            o.limit = page;
+            o.resume = token[0] ? token : NULL;
+            ENT_OK_(ent_range(&it, S, NULL, F("item", "price"), &o));
+            while (ent_iter_next(&e, it) == ENT_OK) {
+                double p;
+                ENT_OK_(ent_entity_get_float(&p, e, "price"));
+                CU_ASSERT(reverse ? p <= prev : p >= prev);
+                CU_ASSERT(got < want && p == (reverse ? expect[want - 1 - got] : expect[got]));
+                prev = p;
+                got++;
+                in_page++;
+                ent_entity_free(e);
+            }
+            if (in_page) snprintf(token, sizeof token, "%s", ent_iter_resume(it));
+            ent_iter_free(it);
+            if ((uint64_t)in_page < page) break;
+        }
+        CU_ASSERT_EQUAL(got, want);
+    }
+    close_store();
+}
+
+/* Every indexable kind sorts as its values. */
+static void t_index_orders(void)
+{
+    static const char *labels[] = {"", "a", "a\x01", "ab", "b", "zz", "\xc3\xa9t\xc3\xa9"}; /* bytewise */
+    static const uint64_t qtys[] = {0, 1, 255, 256, 65536, (uint64_t)1 << 40, UINT64_MAX};
+    static const int64_t ats[] = {INT64_MIN, -1000000000, -1, 0, 1, 1700000000000000000LL, INT64_MAX};
+    ent_txn *w;
+    open_store();
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 6; i >= 0; i--) { /* inserted in reverse */
+        char k[16];
+        ent_entity *e;
+        snprintf(k, sizeof k, "k%d", i);
+        e = item(k, i);
+        ENT_OK_(ent_entity_set_string(e, "label", labels[i]));
+        ENT_OK_(ent_entity_set_uint(e, "qty", qtys[i]));
+        ENT_OK_(ent_entity_set_timestamp(e, "at", ats[i]));
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    {
+        const char *fields[] = {"label", "qty", "at"};
+        for (int f = 0; f < 3; f++) {
+            ent_iter *it = NULL;
+            ent_entity *e;
+            int i = 0;
+            ENT_OK_(ent_range(&it, S, NULL, F("item", fields[f]), NULL));
+            while (ent_iter_next(&e, it) == ENT_OK) {
+                char want[16];
+                snprintf(want, sizeof want, "k%d", i++);
+                CU_ASSERT_STRING_EQUAL(ent_entity_key(e).str, want);
+                ent_entity_free(e);
+            }
+            CU_ASSERT_EQUAL(i, 7);
+            ent_iter_free(it);
+        }
+    }
+    /* exact look-up on a non-unique index */
+    {
+        ent_value q = ent_value_uint(256);
+        ent_iter *it = NULL;
+        ent_entity *e;
+        ENT_OK_(ent_find(&it, S, NULL, F("item", "qty"), &q));
+        ENT_OK_(ent_iter_next(&e, it));
+        CU_ASSERT_STRING_EQUAL(ent_entity_key(e).str, "k3");
+        ent_entity_free(e);
+        ENT_CHECK_RC(ent_iter_next(&e, it), ENT_NOTFOUND);
+        ent_iter_free(it);
+    }
+    /* an index value too long for a backend key is refused, not truncated */
+    {
+        char big[600];
+        ent_entity *e = item("big", 1);
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        ENT_OK_(ent_entity_set_string(e, "label", big));
+        ENT_CHECK_RC(ent_create(S, NULL, e), ENT_FULL);
+        ENT_ASSERT_MSG("item.label");
+        ENT_CHECK_RC(ent_exists(S, NULL, T("item"), &(ent_key){ENT_KEY_STRING, 0, "big", 3}), ENT_NOTFOUND);
+        ent_entity_free(e);
+    }
+    close_store();
+}
+
+static void t_scan_and_count(void)
+{
+    ent_txn *w;
+    uint64_t n = 0;
+    open_store();
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < 50; i++) {
+        char em[32];
+        ent_entity *e;
+        snprintf(em, sizeof em, "s%d@x", i);
+        e = customer(em, i);
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    for (uint64_t id = 2; id <= 50; id += 3) {
+        ent_key k = ent_key_id(id);
+        ENT_OK_(ent_delete(S, NULL, T("customer"), &k, ENT_VERSION_ANY));
+    }
+    ENT_OK_(ent_count(&n, S, NULL, T("customer")));
+    CU_ASSERT_EQUAL(n, 50 - 17);
+    /* from a start key, forward and reverse, with a limit and a resume */
+    {
+        ent_key start = ent_key_id(10);
+        ent_range_opts o = ENT_RANGE_OPTS_INIT;
+        ent_iter *it = NULL;
+        ent_entity *e;
+        uint64_t prev = 0, seen = 0;
+        char tok[128];
+        ENT_OK_(ent_scan(&it, S, NULL, T("customer"), &start, &o));
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            uint64_t id = ent_entity_key(e).id;
+            CU_ASSERT(id >= 10 && id > prev && (id - 2) % 3 != 0);
+            prev = id;
+            seen++;
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
+        CU_ASSERT_EQUAL(seen, 27); /* 10..50 minus the 14 deleted there */
+        o.flags = ENT_ITER_REVERSE;
+        o.limit = 4;
+        ENT_OK_(ent_scan(&it, S, NULL, T("customer"), &start, &o));
+        prev = 1000;
+        seen = 0;
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            uint64_t id = ent_entity_key(e).id;
+            CU_ASSERT(id <= 10 && id < prev);
+            prev = id;
+            seen++;
+            ent_entity_free(e);
+        }
+        CU_ASSERT_EQUAL(seen, 4); /* 10 9 7 6 */
+        CU_ASSERT_EQUAL(prev, 6);
+        snprintf(tok, sizeof tok, "%s", ent_iter_resume(it));
+        ent_iter_free(it);
+        o.resume = tok;
+        ENT_OK_(ent_scan(&it, S, NULL, T("customer"), NULL, &o));
+        ENT_OK_(ent_iter_next(&e, it));
+        CU_ASSERT_EQUAL(ent_entity_key(e).id, 4);
+        ent_entity_free(e);
+        ent_iter_free(it);
+    }
+    close_store();
+}
+
+/* ---- refs ------------------------------------------------------------------------------------- */
+
+static void t_refs(void)
+{
+    ent_entity *c, *i1, *i2, *n = NULL;
+    ent_key ck;
+    open_store();
+    c = customer("r@x", 1);
+    i1 = item("i1", 1);
+    i2 = item("i2", 2);
+    ENT_OK_(ent_create(S, NULL, c));
+    ck = ent_entity_key(c);
+    ENT_OK_(ent_entity_set_uint(i1, "owner", 42));
+    ENT_CHECK_RC(ent_create(S, NULL, i1), ENT_INVALID);
+    ENT_ASSERT_MSG("item.owner: customer 42 does not exist");
+    ENT_OK_(ent_entity_set_uint(i1, "owner", ck.id));
+    ENT_OK_(ent_create(S, NULL, i1));
+    ENT_OK_(ent_entity_set_uint(i2, "owner", ck.id));
+    ENT_OK_(ent_create(S, NULL, i2));
+    /* "items of customer 1" is a look-up */
+    {
+        ent_value v = ent_value_uint(ck.id);
+        ent_iter *it = NULL;
+        ent_entity *e;
+        int cnt = 0;
+        ENT_OK_(ent_find(&it, S, NULL, F("item", "owner"), &v));
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            cnt++;
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
+        CU_ASSERT_EQUAL(cnt, 2);
+    }
+    /* refs to string keys */
+    ENT_OK_(ent_entity_new(&n, T("note")));
+    ENT_OK_(ent_entity_set_string(n, "item", "i9"));
+    ENT_CHECK_RC(ent_create(S, NULL, n), ENT_INVALID);
+    ENT_ASSERT_MSG("note.item");
+    ENT_OK_(ent_entity_set_string(n, "item", "i2"));
+    ENT_OK_(ent_create(S, NULL, n));
+    /* deleting a referenced entity is a conflict naming a referrer */
+    ENT_CHECK_RC(ent_delete(S, NULL, T("customer"), &ck, ENT_VERSION_ANY), ENT_CONFLICT);
+    ENT_ASSERT_MSG("still referenced by item");
+    {
+        ent_key k2 = ent_key_str("i2");
+        ENT_CHECK_RC(ent_delete(S, NULL, T("item"), &k2, ENT_VERSION_ANY), ENT_CONFLICT);
+        ENT_ASSERT_MSG("note 1");
+    }
+    /* a self-reference does not keep an entity alive */
+    ENT_OK_(ent_entity_set_uint(c, "best", ck.id));
+    ENT_OK_(ent_update(S, NULL, c, ENT_VERSION_ANY));
+    {
+        ent_key k1 = ent_key_str("i1"), k2 = ent_key_str("i2"), nk = ent_entity_key(n);
+        ENT_OK_(ent_delete(S, NULL, T("note"), &nk, ENT_VERSION_ANY));
+        ENT_OK_(ent_delete(S, NULL, T("item"), &k1, ENT_VERSION_ANY));
+        ENT_OK_(ent_delete(S, NULL, T("item"), &k2, ENT_VERSION_ANY));
+    }
+    ENT_OK_(ent_delete(S, NULL, T("customer"), &ck, ENT_VERSION_ANY));
+    ent_entity_free(c);
+    ent_entity_free(i1);
+    ent_entity_free(i2);
+    ent_entity_free(n);
+    close_store();
+}
+
+/* ---- the log of each mutation ---------------------------------------------------------------- */
+
+static void t_events_follow_mutations(void)
+{
+    ent_entity *c;
+    ent_event *ev = NULL;
+    ent_key k;
+    ent_txn *w;
+    uint64_t first, last;
+    open_store();
+    c = customer("e@x", 1);
+    ENT_OK_(ent_create(S, NULL, c));
+    k = ent_entity_key(c);
+    ENT_OK_(ent_entity_set_int(c, "score", 2));
+    ENT_OK_(ent_entity_unset(c, "vip"));
+    ENT_OK_(ent_update(S, NULL, c, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    {
+        ent_entity *d = customer("f@x", 3);
+        ENT_OK_(ent_create(S, w, d));
+        ent_entity_free(d);
+    }
+    ENT_OK_(ent_delete(S, w, T("customer"), &k, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_log_bounds(&first, &last, S, NULL));
+    CU_ASSERT_EQUAL(first, 1);
+    CU_ASSERT_EQUAL(last, 4);
+    ENT_OK_(ent_log_get(&ev, S, NULL, 1));
+    CU_ASSERT_EQUAL(ev->op, ENT_OP_CREATE);
+    CU_ASSERT_EQUAL(ev->version, 1);
+    CU_ASSERT_EQUAL(ev->key.id, k.id);
+    CU_ASSERT(ent_entity_has(ev->data, "email") && ent_entity_has(ev->data, "vip"));
+    ent_event_free(ev);
+    ENT_OK_(ent_log_get(&ev, S, NULL, 2));
+    CU_ASSERT_EQUAL(ev->op, ENT_OP_UPDATE);
+    CU_ASSERT_EQUAL(ev->version, 2);
+    CU_ASSERT(ent_entity_changed(ev->data, F("customer", "score")));
+    CU_ASSERT(ent_entity_changed(ev->data, F("customer", "vip")) && !ent_entity_has(ev->data, "vip"));
+    CU_ASSERT_FALSE(ent_entity_changed(ev->data, F("customer", "email")));
+    {
+        uint64_t t2 = ev->txn;
+        ent_event_free(ev);
+        ENT_OK_(ent_log_get(&ev, S, NULL, 3));
+        CU_ASSERT(ev->txn > t2);
+        {
+            uint64_t t3 = ev->txn;
+            ent_event_free(ev);
+            ENT_OK_(ent_log_get(&ev, S, NULL, 4));
+            CU_ASSERT_EQUAL(ev->txn, t3); /* one txn, one txn number */
+        }
+    }
+    CU_ASSERT_EQUAL(ev->op, ENT_OP_DELETE);
+    CU_ASSERT_PTR_NULL(ev->data);
+    ent_event_free(ev);
+    ENT_CHECK_RC(ent_log_get(&ev, S, NULL, 5), ENT_NOTFOUND);
+    ent_entity_free(c);
+    close_store();
+}
+
+/* A randomized workload: the store's contents, counts and the unique index always agree with a
+ * simple model (an array by id). */
+static void t_random_model(void)
+{
+    enum { IDS = 120, OPS = 1500 };
+    int64_t model[IDS + 1];
+    int present[IDS + 1];
+    uint64_t created = 0;
+    open_store();
+    memset(present, 0, sizeof present);
+    srand(11);
+    for (int op = 0; op < OPS; op++) {
+        int r = rand() % 10;
+        if (r < 4 || created == 0) {
+            char em[32];
+            ent_entity *e;
+            if (created == IDS) continue;
+            snprintf(em, sizeof em, "m%llu@x", (unsigned long long)created + 1);
+            e = customer(em, op);
+            ENT_OK_(ent_create(S, NULL, e));
+            created++;
+            CU_ASSERT_EQUAL(ent_entity_key(e).id, created);
+            model[created] = op;
+            present[created] = 1;
+            ent_entity_free(e);
+        } else {
+            uint64_t id = 1 + (uint64_t)rand() % created;
+            ent_key k = ent_key_id(id);
+            if (r < 8) {
+                ent_entity *e = NULL;
+                int rc = ent_get(&e, S, NULL, T("customer"), &k);
+                CU_ASSERT_EQUAL(rc, present[id] ? ENT_OK : ENT_NOTFOUND);
+                if (rc == ENT_OK) {
+                    int64_t sc;
+                    ENT_OK_(ent_entity_get_int(&sc, e, "score"));
+                    CU_ASSERT_EQUAL(sc, model[id]);
+                    ENT_OK_(ent_entity_set_int(e, "score", op));
+                    ENT_OK_(ent_update(S, NULL, e, ent_entity_version(e)));
+                    model[id] = op;
+                }
+                ent_entity_free(e);
+            } else {
+                int rc = ent_delete(S, NULL, T("customer"), &k, ENT_VERSION_ANY);
+                CU_ASSERT_EQUAL(rc, present[id] ? ENT_OK : ENT_NOTFOUND);
+                present[id] = 0;
+            }
+        }
+    }
+    {
+        uint64_t n = 0, want = 0;
+        for (int i = 1; i <= IDS; i++) want += (uint64_t)present[i];
+        ENT_OK_(ent_count(&n, S, NULL, T("customer")));
+        CU_ASSERT_EQUAL(n, want);
+    }
+    for (uint64_t id = 1; id <= created; id++) {
+        char em[32];
+        ent_value v;
+        ent_entity *e = NULL;
+        snprintf(em, sizeof em, "m%llu@x", (unsigned long long)id);
+        v = ent_value_string(em);
+        CU_ASSERT_EQUAL(ent_find_unique(&e, S, NULL, F("customer", "email"), &v), present[id] ? ENT_OK : ENT_NOTFOUND);
+        ent_entity_free(e);
+    }
+    close_store();
+}
+
+int main(int argc, char **argv)
+{
+    static char suite[64];
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_create_get_versions),
+        ENT_TEST(t_update_replace_upsert),
+        ENT_TEST(t_validation_and_keys),
+        ENT_TEST(t_transactions),
+        ENT_TEST(t_unique),
+        ENT_TEST(t_range_model),
+        ENT_TEST(t_index_orders),
+        ENT_TEST(t_scan_and_count),
+        ENT_TEST(t_refs),
+        ENT_TEST(t_events_follow_mutations),
+        ENT_TEST(t_random_model),
+        {NULL, NULL},
+    };
+    backend = argc > 1 ? argv[1] : "lmdb";
+    snprintf(suite, sizeof suite, "contract_repo_%s", backend);
+    return ent_test_run(suite, cases);
+}
