@@ -1,0 +1,286 @@
+/* Concurrency: readers and a writer on one store handle (threads, both backends), and two
+ * processes writing one LMDB store. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static const char schema_json[] =
+    "{\"schema\":\"bank\",\"version\":1,\"types\":{"
+    "\"account\":{\"key\":\"auto\",\"fields\":{\"balance\":{\"id\":1,\"type\":\"int\",\"required\":true,\"indexed\":true}}},"
+    "\"counter\":{\"key\":\"string\",\"fields\":{\"n\":{\"id\":1,\"type\":\"uint\",\"required\":true}}},"
+    "\"mark\":{\"key\":\"auto\",\"fields\":{\"by\":{\"id\":1,\"type\":\"int\",\"indexed\":true}}}}}";
+
+enum { ACCOUNTS = 16, START = 1000, READERS = 3 };
+
+typedef struct shared {
+    ent_store *s;
+    atomic_int stop;
+    atomic_long snapshots;
+    atomic_int bad;
+} shared;
+
+static int open_store(ent_store **s, ent_schema **sc, const char *backend, const char *dir)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    int rc = ent_schema_load_json(sc, schema_json, strlen(schema_json), "bank");
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    return rc ? rc : ent_store_open(s, dir, *sc, &o);
+}
+
+static void *reader(void *arg)
+{
+    shared *sh = arg;
+    const ent_type *acc = ent_store_type(sh->s, "account");
+    while (!atomic_load(&sh->stop)) {
+        ent_txn *r = NULL;
+        ent_iter *it = NULL;
+        ent_entity *e;
+        int64_t sum = 0, b;
+        int n = 0;
+        if (ent_txn_begin(&r, sh->s, ENT_TXN_READ) || ent_scan(&it, sh->s, r, acc, NULL, NULL)) {
+            atomic_store(&sh->bad, 1);
+            break;
+        }
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            if (ent_entity_get_int(&b, e, "balance") == ENT_OK) sum += b;
+            n++;
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
+        ent_txn_abort(r);
+        /* every snapshot holds the invariant every transaction keeps */
+        if (n != ACCOUNTS || sum != (int64_t)ACCOUNTS * START) atomic_store(&sh->bad, 1);
+        atomic_fetch_add(&sh->snapshots, 1);
+    }
+    return NULL;
+}
+
+static void threads_on(const char *backend)
+{
+    char dir[] = "/tmp/ent_thr_XXXXXX", cmd[64];
+    ent_schema *sc = NULL;
+    shared sh;
+    pthread_t th[READERS];
+    const ent_type *acc;
+    ent_txn *w;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    memset(&sh, 0, sizeof sh);
+    ENT_OK_(open_store(&sh.s, &sc, backend, dir));
+    acc = ent_store_type(sh.s, "account");
+    ENT_OK_(ent_txn_begin(&w, sh.s, ENT_TXN_WRITE));
+    for (int i = 0; i < ACCOUNTS; i++) {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, acc));
+        ENT_OK_(ent_entity_set_int(e, "balance", START));
+        ENT_OK_(ent_create(sh.s, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    for (int i = 0; i < READERS; i++) CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, reader, &sh), 0);
+    srand(3);
+    for (int i = 0; i < 1500; i++) {
+        /* move an amount between two accounts: the sum never changes between commits */
+        ent_key a = ent_key_id(1 + (uint64_t)(rand() % ACCOUNTS)), b = ent_key_id(1 + (uint64_t)(rand() % ACCOUNTS));
+        ent_entity *ea = NULL, *eb = NULL;
+        int64_t va, vb, amount = rand() % 50;
+        if (a.id == b.id) continue;
+        ENT_OK_(ent_txn_begin(&w, sh.s, ENT_TXN_WRITE));
+        ENT_OK_(ent_get(&ea, sh.s, w, acc, &a));
+        ENT_OK_(ent_get(&eb, sh.s, w, acc, &b));
+        ENT_OK_(ent_entity_get_int(&va, ea, "balance"));
+        ENT_OK_(ent_entity_get_int(&vb, eb, "balance"));
+        ENT_OK_(ent_entity_set_int(ea, "balance", va - amount));
+        ENT_OK_(ent_entity_set_int(eb, "balance", vb + amount));
+        ENT_OK_(ent_update(sh.s, w, ea, ENT_VERSION_ANY));
+        ENT_OK_(ent_update(sh.s, w, eb, ENT_VERSION_ANY));
+        if (i % 10 == 0) ent_txn_abort(w); /* aborted moves leave nothing */
+        else ENT_OK_(ent_txn_commit(w));
+        ent_entity_free(ea);
+        ent_entity_free(eb);
+    }
+    atomic_store(&sh.stop, 1);
+    for (int i = 0; i < READERS; i++) pthread_join(th[i], NULL);
+    printf("\n  %s: %ld consistent snapshots read during 1500 transfers\n", backend, (long)atomic_load(&sh.snapshots));
+    CU_ASSERT_EQUAL(atomic_load(&sh.bad), 0);
+    CU_ASSERT(atomic_load(&sh.snapshots) > 0);
+    ent_store_close(sh.s);
+    ent_schema_free(sc);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void t_threads_lmdb(void) { threads_on("lmdb"); }
+static void t_threads_memory(void) { threads_on("memory"); }
+
+/* Two writer threads creating on one handle: auto ids stay unique. */
+static void *creator(void *arg)
+{
+    ent_store *s = arg;
+    for (int i = 0; i < 300; i++) {
+        ent_entity *e = NULL;
+        if (ent_entity_new(&e, ent_store_type(s, "mark")) || ent_entity_set_int(e, "by", 1) || ent_create(s, NULL, e))
+            return (void *)1;
+        ent_entity_free(e);
+    }
+    return NULL;
+}
+
+static void t_two_writer_threads(void)
+{
+    const char *backends[] = {"lmdb", "memory"};
+    for (int b = 0; b < 2; b++) {
+        char dir[] = "/tmp/ent_thr_XXXXXX", cmd[64];
+        ent_schema *sc = NULL;
+        ent_store *s = NULL;
+        pthread_t t1, t2;
+        void *r1, *r2;
+        uint64_t n = 0;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_OK_(open_store(&s, &sc, backends[b], dir));
+        pthread_create(&t1, NULL, creator, s);
+        pthread_create(&t2, NULL, creator, s);
+        pthread_join(t1, &r1);
+        pthread_join(t2, &r2);
+        CU_ASSERT_PTR_NULL(r1);
+        CU_ASSERT_PTR_NULL(r2);
+        ENT_OK_(ent_count(&n, s, NULL, ent_store_type(s, "mark")));
+        CU_ASSERT_EQUAL(n, 600);
+        {
+            ent_key last = ent_key_id(600);
+            CU_ASSERT_EQUAL(ent_exists(s, NULL, ent_store_type(s, "mark"), &last), ENT_OK);
+        }
+        ent_store_close(s);
+        ent_schema_free(sc);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    }
+}
+
+/* ---- processes ---------------------------------------------------------------------------- */
+
+enum { INCREMENTS = 150, MARKS = 100 };
+
+static int process_writer(const char *dir, int who)
+{
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_key ck = ent_key_str("c");
+    if (open_store(&s, &sc, "lmdb", dir)) return 3;
+    for (int i = 0; i < INCREMENTS; i++) {
+        ent_txn *w = NULL;
+        ent_entity *c = NULL;
+        uint64_t n = 0;
+        /* read-modify-write inside one write txn: no increment may be lost */
+        if (ent_txn_begin(&w, s, ENT_TXN_WRITE)) return 4;
+        if (ent_get(&c, s, w, ent_store_type(s, "counter"), &ck) || ent_entity_get_uint(&n, c, "n") ||
+            ent_entity_set_uint(c, "n", n + 1) || ent_update(s, w, c, ENT_VERSION_ANY))
+            return 5;
+        ent_entity_free(c);
+        if (i < MARKS) {
+            ent_entity *m = NULL;
+            if (ent_entity_new(&m, ent_store_type(s, "mark")) || ent_entity_set_int(m, "by", who) || ent_create(s, w, m))
+                return 6;
+            ent_entity_free(m);
+        }
+        if (ent_txn_commit(w)) return 7;
+    }
+    ent_store_close(s);
+    ent_schema_free(sc);
+    return 0;
+}
+
+static void t_two_processes(void)
+{
+    char dir[] = "/tmp/ent_proc_XXXXXX", cmd[64];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_entity *c = NULL;
+    ent_key ck = ent_key_str("c");
+    pid_t pids[2];
+    uint64_t n = 0, marks = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(open_store(&s, &sc, "lmdb", dir));
+    ENT_OK_(ent_entity_new(&c, ent_store_type(s, "counter")));
+    ENT_OK_(ent_entity_set_key(c, &ck));
+    ENT_OK_(ent_entity_set_uint(c, "n", 0));
+    ENT_OK_(ent_create(s, NULL, c));
+    ent_entity_free(c);
+    c = NULL;
+    fflush(stdout);
+    for (int i = 0; i < 2; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            /* the parent's handle must not be used here: the fork guard says so */
+            ent_txn *t = NULL;
+            if (ent_txn_begin(&t, s, ENT_TXN_READ) != ENT_BUSY) _exit(20);
+            _exit(process_writer(dir, i));
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int st = 0;
+        waitpid(pids[i], &st, 0);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st)) fprintf(stderr, "\n  writer %d ended with %d\n", i, st);
+    }
+    ENT_OK_(ent_get(&c, s, NULL, ent_store_type(s, "counter"), &ck));
+    ENT_OK_(ent_entity_get_uint(&n, c, "n"));
+    CU_ASSERT_EQUAL(n, 2 * INCREMENTS);
+    CU_ASSERT_EQUAL(ent_entity_version(c), 1 + 2 * INCREMENTS);
+    ent_entity_free(c);
+    ENT_OK_(ent_count(&marks, s, NULL, ent_store_type(s, "mark")));
+    CU_ASSERT_EQUAL(marks, 2 * MARKS);
+    {
+        /* ids 1..2*MARKS, each once */
+        ent_iter *it = NULL;
+        ent_entity *e;
+        uint64_t expect = 1;
+        ENT_OK_(ent_scan(&it, s, NULL, ent_store_type(s, "mark"), NULL, NULL));
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            CU_ASSERT_EQUAL(ent_entity_key(e).id, expect);
+            expect++;
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
+    }
+    /* a read-only opener sees the same */
+    {
+        ent_store *ro = NULL;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        uint64_t m2 = 0;
+        o.read_only = 1;
+        ent_store_close(s);
+        s = NULL;
+        ENT_OK_(ent_store_open(&ro, dir, NULL, &o));
+        ENT_OK_(ent_count(&m2, ro, NULL, ent_store_type(ro, "mark")));
+        CU_ASSERT_EQUAL(m2, 2 * MARKS);
+        {
+            ent_entity *e = NULL;
+            ENT_OK_(ent_entity_new(&e, ent_store_type(ro, "mark")));
+            ENT_CHECK_RC(ent_create(ro, NULL, e), ENT_READONLY);
+            ent_entity_free(e);
+        }
+        ent_store_close(ro);
+    }
+    ent_schema_free(sc);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_threads_lmdb),
+        ENT_TEST(t_threads_memory),
+        ENT_TEST(t_two_writer_threads),
+        ENT_TEST(t_two_processes),
+        {NULL, NULL},
+    };
+    return ent_test_run("concurrency", cases);
+}
