@@ -1,0 +1,245 @@
+/* Stores on disk across opens: the stored schema, compatible evolutions (new indexes built over
+ * existing entities), refused ones (store untouched), a schema changed by another process, the
+ * stored durability, read-only opens and missing stores. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#define V1 "{\"schema\":\"evo\",\"version\":1,\"types\":{\"person\":{\"key\":\"auto\",\"fields\":{" \
+           "\"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}," \
+           "\"name\":{\"id\":2,\"type\":\"string\"},\"age\":{\"id\":3,\"type\":\"int\"}}}}}"
+/* v2: name and age become indexed, a new optional field and a new type */
+#define V2 "{\"schema\":\"evo\",\"version\":2,\"types\":{\"person\":{\"key\":\"auto\",\"fields\":{" \
+           "\"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}," \
+           "\"name\":{\"id\":2,\"type\":\"string\",\"indexed\":true},\"age\":{\"id\":3,\"type\":\"int\",\"indexed\":true}," \
+           "\"city\":{\"id\":4,\"type\":\"string\",\"default\":\"paris\"}}}," \
+           "\"pet\":{\"key\":\"string\",\"fields\":{\"owner\":{\"id\":1,\"type\":\"ref\",\"to\":\"person\"}}}}}"
+/* v3 bad: a field's type changed */
+#define V3_BAD "{\"schema\":\"evo\",\"version\":3,\"types\":{\"person\":{\"key\":\"auto\",\"fields\":{" \
+           "\"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}," \
+           "\"name\":{\"id\":2,\"type\":\"int\"},\"age\":{\"id\":3,\"type\":\"int\"}}}," \
+           "\"pet\":{\"key\":\"string\",\"fields\":{\"owner\":{\"id\":1,\"type\":\"ref\",\"to\":\"person\"}}}}}"
+/* v3 dup: a unique index over values that repeat */
+#define V3_DUP "{\"schema\":\"evo\",\"version\":3,\"types\":{\"person\":{\"key\":\"auto\",\"fields\":{" \
+           "\"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}," \
+           "\"name\":{\"id\":2,\"type\":\"string\",\"indexed\":true},\"age\":{\"id\":3,\"type\":\"int\",\"unique\":true}," \
+           "\"city\":{\"id\":4,\"type\":\"string\",\"default\":\"paris\"}}}," \
+           "\"pet\":{\"key\":\"string\",\"fields\":{\"owner\":{\"id\":1,\"type\":\"ref\",\"to\":\"person\"}}}}}"
+/* v3 reuse: field 4 removed, then its id reused with another name (v4) */
+#define V3_DROP "{\"schema\":\"evo\",\"version\":3,\"types\":{\"person\":{\"key\":\"auto\",\"fields\":{" \
+           "\"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}," \
+           "\"name\":{\"id\":2,\"type\":\"string\",\"indexed\":true},\"age\":{\"id\":3,\"type\":\"int\",\"indexed\":true}}}," \
+           "\"pet\":{\"key\":\"string\",\"fields\":{\"owner\":{\"id\":1,\"type\":\"ref\",\"to\":\"person\"}}}}}"
+#define V4_REUSE "{\"schema\":\"evo\",\"version\":4,\"types\":{\"person\":{\"key\":\"auto\",\"fields\":{" \
+           "\"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}," \
+           "\"name\":{\"id\":2,\"type\":\"string\",\"indexed\":true},\"age\":{\"id\":3,\"type\":\"int\",\"indexed\":true}," \
+           "\"zip\":{\"id\":4,\"type\":\"string\"}}}," \
+           "\"pet\":{\"key\":\"string\",\"fields\":{\"owner\":{\"id\":1,\"type\":\"ref\",\"to\":\"person\"}}}}}"
+
+static ent_schema *load(const char *json)
+{
+    ent_schema *s = NULL;
+    if (ent_schema_load_json(&s, json, strlen(json), "evo") != ENT_OK) fprintf(stderr, "\n  %s\n", ent_errmsg());
+    return s;
+}
+
+static int open_with(ent_store **out, const char *dir, const char *json, int read_only)
+{
+    ent_schema *s = json ? load(json) : NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    int rc;
+    o.read_only = read_only;
+    rc = ent_store_open(out, dir, s, &o);
+    ent_schema_free(s); /* the store keeps its own copy */
+    return rc;
+}
+
+static void fill(ent_store *s)
+{
+    const char *names[] = {"ann", "bob", "ann", "cy"};
+    for (int i = 0; i < 4; i++) {
+        ent_entity *e = NULL;
+        char em[32];
+        snprintf(em, sizeof em, "p%d@x", i);
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "person")));
+        ENT_OK_(ent_entity_set_string(e, "email", em));
+        ENT_OK_(ent_entity_set_string(e, "name", names[i]));
+        ENT_OK_(ent_entity_set_int(e, "age", 30 + i % 2));
+        ENT_OK_(ent_create(s, NULL, e));
+        ent_entity_free(e);
+    }
+}
+
+static int count_find(ent_store *s, const char *field, ent_value v)
+{
+    ent_iter *it = NULL;
+    ent_entity *e;
+    int n = 0;
+    if (ent_find(&it, s, NULL, ent_type_field(ent_store_type(s, "person"), field), &v) != ENT_OK) return -1;
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        n++;
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    return n;
+}
+
+static void t_evolution(void)
+{
+    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    ent_store *s = NULL;
+    uint64_t n = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    /* a missing store cannot be opened without a schema, and is not created by trying */
+    {
+        char missing[128];
+        snprintf(missing, sizeof missing, "%s/none", dir);
+        ENT_CHECK_RC(open_with(&s, missing, NULL, 0), ENT_NOTFOUND);
+        ENT_ASSERT_MSG("no store at");
+        CU_ASSERT_NOT_EQUAL(access(missing, F_OK), 0);
+        ENT_CHECK_RC(open_with(&s, missing, NULL, 1), ENT_NOTFOUND);
+    }
+    ENT_OK_(open_with(&s, dir, V1, 0));
+    fill(s);
+    ent_store_close(s);
+
+    /* reopen with the stored schema only */
+    ENT_OK_(open_with(&s, dir, NULL, 0));
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 1);
+    ENT_OK_(ent_count(&n, s, NULL, ent_store_type(s, "person")));
+    CU_ASSERT_EQUAL(n, 4);
+    ENT_CHECK_RC(count_find(s, "name", ent_value_string("ann")) < 0 ? ENT_INVALID : ENT_OK, ENT_INVALID); /* not indexed in v1 */
+    ent_store_close(s);
+
+    /* compatible v2: the new indexes hold the existing entities at once */
+    ENT_OK_(open_with(&s, dir, V2, 0));
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 2);
+    CU_ASSERT_EQUAL(count_find(s, "name", ent_value_string("ann")), 2);
+    CU_ASSERT_EQUAL(count_find(s, "age", ent_value_int(31)), 2);
+    ent_store_close(s);
+
+    /* incompatible v3: refused with the reason, store untouched */
+    ENT_CHECK_RC(open_with(&s, dir, V3_BAD, 0), ENT_SCHEMA);
+    ENT_ASSERT_MSG("person.name");
+    ENT_ASSERT_MSG("type changed");
+    /* a unique index over duplicates: refused, untouched */
+    ENT_CHECK_RC(open_with(&s, dir, V3_DUP, 0), ENT_CONFLICT);
+    ENT_ASSERT_MSG("person.age");
+    /* an older schema: refused */
+    ENT_CHECK_RC(open_with(&s, dir, V1, 0), ENT_SCHEMA);
+    ENT_ASSERT_MSG("higher version");
+    ENT_OK_(open_with(&s, dir, NULL, 0));
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 2);
+    CU_ASSERT_EQUAL(count_find(s, "name", ent_value_string("ann")), 2);
+    ent_store_close(s);
+
+    /* an id stays retired after its field is removed */
+    ENT_OK_(open_with(&s, dir, V3_DROP, 0));
+    ent_store_close(s);
+    ENT_CHECK_RC(open_with(&s, dir, V4_REUSE, 0), ENT_SCHEMA);
+    ENT_ASSERT_MSG("id 4 was field \"city\"");
+    ENT_OK_(open_with(&s, dir, NULL, 0));
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 3);
+    ent_store_close(s);
+
+    /* read-only: reads work, writes and evolutions are refused */
+    ENT_OK_(open_with(&s, dir, NULL, 1));
+    ENT_OK_(ent_count(&n, s, NULL, ent_store_type(s, "person")));
+    CU_ASSERT_EQUAL(n, 4);
+    {
+        ent_txn *t = NULL;
+        ENT_CHECK_RC(ent_txn_begin(&t, s, ENT_TXN_WRITE), ENT_READONLY);
+    }
+    ent_store_close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* A handle open before another process evolves the schema notices at its next transaction. */
+static void t_schema_changed_elsewhere(void)
+{
+    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    ent_store *s = NULL;
+    const ent_type *old_person;
+    pid_t pid;
+    int st = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(open_with(&s, dir, V1, 0));
+    fill(s);
+    old_person = ent_store_type(s, "person");
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        ent_store *c = NULL;
+        ent_entity *p = NULL;
+        ent_key k = ent_key_str("rex");
+        int rc = open_with(&c, dir, V2, 0);
+        if (!rc) rc = ent_entity_new(&p, ent_store_type(c, "pet"));
+        if (!rc) rc = ent_entity_set_key(p, &k);
+        if (!rc) rc = ent_entity_set_uint(p, "owner", 1);
+        if (!rc) rc = ent_create(c, NULL, p);
+        ent_entity_free(p);
+        ent_store_close(c);
+        _exit(rc ? 1 : 0);
+    }
+    waitpid(pid, &st, 0);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    {
+        ent_entity *e = NULL;
+        ent_key k = ent_key_id(1);
+        /* the old type handle is refused with a clear reason; the new schema is in force */
+        ENT_CHECK_RC(ent_get(&e, s, NULL, old_person, &k), ENT_SCHEMA);
+        ENT_ASSERT_MSG("version 1");
+        CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 2);
+        ENT_OK_(ent_get(&e, s, NULL, ent_store_type(s, "person"), &k));
+        ent_entity_free(e);
+        CU_ASSERT_PTR_NOT_NULL(ent_store_type(s, "pet"));
+        CU_ASSERT_EQUAL(count_find(s, "name", ent_value_string("ann")), 2);
+        /* the old handle stays readable memory: its name is still there */
+        CU_ASSERT_STRING_EQUAL(ent_type_name(old_person), "person");
+    }
+    ent_store_close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void t_durability_is_stored(void)
+{
+    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    ent_store *s = NULL;
+    ent_schema *sc = load(V1);
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    o.durability = ENT_LAZY;
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    CU_ASSERT_EQUAL(ent_store_durability(s), ENT_LAZY);
+    ent_store_close(s);
+    ENT_OK_(open_with(&s, dir, NULL, 0));
+    CU_ASSERT_EQUAL(ent_store_durability(s), ENT_LAZY);
+    CU_ASSERT_STRING_EQUAL(ent_store_backend(s), "lmdb");
+    ent_store_close(s);
+    o.durability = 9;
+    ENT_CHECK_RC(ent_store_open(&s, dir, sc, &o), ENT_INVALID);
+    o.durability = ENT_NONE;
+    o.backend = "paper";
+    ENT_CHECK_RC(ent_store_open(&s, dir, sc, &o), ENT_INVALID);
+    ENT_ASSERT_MSG("paper");
+    ent_schema_free(sc);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_evolution),
+        ENT_TEST(t_schema_changed_elsewhere),
+        ENT_TEST(t_durability_is_stored),
+        {NULL, NULL},
+    };
+    return ent_test_run("store_evolution", cases);
+}
