@@ -156,6 +156,11 @@ static void check_store(const char *dir, const ack *last_ack, int round)
         CU_ASSERT_EQUAL(creates, created);
         CU_ASSERT_EQUAL(deletes, deleted);
     }
+    {
+        uint64_t problems = 0;
+        ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
     ent_store_close(s);
     ent_schema_free(sc);
 }

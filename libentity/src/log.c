@@ -117,7 +117,7 @@ static int corrupt(uint64_t seq, const char *what)
 }
 
 /* Decode the event stored under seq with the schema of layout lay. */
-static int event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n)
+int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n)
 {
     msgpack_unpacked u;
     size_t off = 0;
@@ -263,7 +263,7 @@ int ent_log_get(ent_event **out, ent_store *s, ent_txn *txn, uint64_t seq)
     ent__enc_u64(kb, seq);
     rc = s->ops->get(t->bt, s->t_log, &k, &v);
     if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no event %" PRIu64 " in the log", seq);
-    else if (!rc) rc = event_decode(out, t->lay, seq, v.data, v.len);
+    else if (!rc) rc = ent__event_decode(out, t->lay, seq, v.data, v.len);
     return ent__txn_end(t, txn, rc, 0);
 }
 
@@ -328,7 +328,7 @@ static int cursor_fill(ent_log_cursor *c)
             break;
         }
         seq = ent__dec_u64(k.data);
-        if ((rc = event_decode(&ev, t->lay, seq, v.data, v.len))) break;
+        if ((rc = ent__event_decode(&ev, t->lay, seq, v.data, v.len))) break;
         c->pos = seq + 1;
         if ((c->type && strcmp(ev->type->name, c->type_name) != 0) || (c->ops && !(c->ops & (unsigned)ev->op))) {
             ent_event_free(ev);
@@ -720,7 +720,7 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
         ent_event *ev = NULL;
         ent__enc_u64(kb, seq);
         if (s->ops->get(t->bt, s->t_log, &k, &v) != ENT_OK) continue;
-        if (event_decode(&ev, t->lay, seq, v.data, v.len) != ENT_OK) continue;
+        if (ent__event_decode(&ev, t->lay, seq, v.data, v.len) != ENT_OK) continue;
         for (struct ent_sub_cb *c = s->cbs; c; c = c->next) {
             if (c->type_name[0] && strcmp(c->type_name, ev->type->name) != 0) continue;
             if (c->ops && !(c->ops & (unsigned)ev->op)) continue;

@@ -117,6 +117,9 @@ int ent__log_flush(ent_txn *t); /* write the log counters before commit */
 int ent__log_has_subscribers(ent_store *s);
 void ent__log_deliver_lock(ent_store *s);
 void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed);
+/* Decode the event stored under seq with the schema of layout lay (log.c).
+ * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
+int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);
 /* 1 while this thread delivers events (a callback must not write). */
 int ent__log_in_callback(void);
 

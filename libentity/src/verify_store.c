@@ -1,0 +1,389 @@
+/* Verification and replay of a store.
+ *
+ * Verify reads the whole store in one read snapshot and checks it from both sides: every record
+ * against its index entries, refs and counters, and every index entry against its record; then
+ * the log (gap-free, decodable), and finally that replaying the log into a fresh memory store
+ * gives exactly the stored entities and versions. Each problem is one line naming type and key
+ * or seq, reported through the callback; the count is the result. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "keys.h"
+#include "entity/verify.h"
+#include "store_int.h"
+
+typedef struct vctx {
+    ent_txn *t;
+    ent_problem_cb cb;
+    void *payload;
+    uint64_t problems;
+    ent_buf k;
+} vctx;
+
+static void problem(vctx *v, const char *fmt, ...) ENT__PRINTF(2, 3);
+static void problem(vctx *v, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    v->problems++;
+    if (v->cb) v->cb(line, v->payload);
+}
+
+static const char *pk_str(const ent_type *type, const ent_slice *pk, char *buf, size_t size)
+{
+    ent_key k;
+    if (ent__pk_decode(&k, type->key, pk->data, pk->len) != ENT_OK) {
+        snprintf(buf, size, "(bad key of %zu bytes)", pk->len);
+        return buf;
+    }
+    return ent__key_str(&k, buf, size);
+}
+
+static int index_has(vctx *v, unsigned tbl, int unique, const ent_slice *ik, const ent_slice *pk)
+{
+    const ent_backend_ops *ops = v->t->s->ops;
+    ent_slice out, k = *ik, val = *pk;
+    void *cur = NULL;
+    int rc;
+    if (unique) {
+        rc = ops->get(v->t->bt, tbl, ik, &out);
+        return rc == ENT_OK && out.len == pk->len && memcmp(out.data, pk->data, pk->len) == 0;
+    }
+    if (ops->cursor_open(v->t->bt, tbl, &cur)) return 0;
+    rc = ops->cursor_get(cur, ENT_CUR_SEEK_PAIR, &k, &val);
+    rc = rc == ENT_OK && k.len == ik->len && memcmp(k.data, ik->data, k.len) == 0 && val.len == pk->len &&
+         memcmp(val.data, pk->data, pk->len) == 0;
+    ops->cursor_close(cur);
+    return rc;
+}
+
+/* Records of one type: decode, index entries present, refs resolve, counters agree. */
+static int check_records(vctx *v, const ent_type *type)
+{
+    const ent_backend_ops *ops = v->t->s->ops;
+    void *cur = NULL;
+    ent_slice k, val;
+    uint64_t n = 0, max_id = 0, next_id = 0, count = 0;
+    int rc, op = ENT_CUR_FIRST;
+    char kb[300];
+    if ((rc = ops->cursor_open(v->t->bt, v->t->lay->data[type->pos], &cur))) return rc;
+    for (;; op = ENT_CUR_NEXT) {
+        ent_entity *e = NULL;
+        rc = ops->cursor_get(cur, op, &k, &val);
+        if (rc == ENT_NOTFOUND) break;
+        if (rc) goto out;
+        n++;
+        pk_str(type, &k, kb, sizeof kb);
+        if (type->key == ENT_KEY_AUTO && k.len == 8 && ent__dec_u64(k.data) > max_id) max_id = ent__dec_u64(k.data);
+        if (ent__record_decode(&e, type, val.data, val.len) != ENT_OK) {
+            problem(v, "%s %s: record does not decode: %s", type->name, kb, ent_errmsg());
+            continue;
+        }
+        for (size_t j = 0; j < type->n_indexes; j++) {
+            const ent_field *f = type->indexes[j];
+            const ent_val *fv = &e->slots[f->pos];
+            ent_slice ik;
+            if (fv->k == EV_UNSET) continue;
+            v->k.n = 0;
+            if (ent__ikey_from_val(&v->k, f, fv) != ENT_OK) {
+                problem(v, "%s %s: field %s holds a value that cannot be indexed", type->name, kb, f->name);
+                continue;
+            }
+            ik.data = v->k.p;
+            ik.len = v->k.n;
+            if (!index_has(v, v->t->lay->idx[type->pos][j], f->unique, &ik, &k))
+                problem(v, "%s %s: no %s index entry for field %s", type->name, kb, f->unique ? "unique" : "", f->name);
+            if (f->kind == ENT_KIND_REF) {
+                ent_slice out;
+                if (ops->get(v->t->bt, v->t->lay->data[f->ref_type->pos], &ik, &out) == ENT_NOTFOUND) {
+                    char tb[300];
+                    problem(v, "%s %s: field %s refers to missing %s %s", type->name, kb, f->name, f->ref_type->name,
+                            pk_str(f->ref_type, &ik, tb, sizeof tb));
+                }
+            }
+        }
+        ent_entity_free(e);
+    }
+    rc = ent__type_counters(&next_id, &count, v->t, type);
+    if (rc) goto out;
+    if (count != n)
+        problem(v, "%s: the stored count is %" PRIu64 " but there are %" PRIu64 " entities", type->name, count, n);
+    if (type->key == ENT_KEY_AUTO && next_id < max_id)
+        problem(v, "%s: the id counter (%" PRIu64 ") is below the highest id %" PRIu64 ": ids could be reused",
+                type->name, next_id, max_id);
+    rc = ENT_OK;
+out:
+    ops->cursor_close(cur);
+    return rc;
+}
+
+/* Index entries of one type: each points at an entity holding that value. */
+static int check_index(vctx *v, const ent_type *type, size_t j)
+{
+    const ent_backend_ops *ops = v->t->s->ops;
+    const ent_field *f = type->indexes[j];
+    void *cur = NULL;
+    ent_slice k, pk;
+    int rc, op = ENT_CUR_FIRST;
+    char kb[300];
+    if ((rc = ops->cursor_open(v->t->bt, v->t->lay->idx[type->pos][j], &cur))) return rc;
+    for (;; op = ENT_CUR_NEXT) {
+        ent_slice rec;
+        ent_entity *e = NULL;
+        rc = ops->cursor_get(cur, op, &k, &pk);
+        if (rc == ENT_NOTFOUND) break;
+        if (rc) goto out;
+        pk_str(type, &pk, kb, sizeof kb);
+        if (ops->get(v->t->bt, v->t->lay->data[type->pos], &pk, &rec) != ENT_OK) {
+            problem(v, "%s %s: index %s has an entry for a missing entity", type->name, kb, f->name);
+            continue;
+        }
+        if (ent__record_decode(&e, type, rec.data, rec.len) != ENT_OK) continue; /* reported above */
+        v->k.n = 0;
+        if (e->slots[f->pos].k == EV_UNSET || ent__ikey_from_val(&v->k, f, &e->slots[f->pos]) != ENT_OK ||
+            v->k.n != k.len || memcmp(v->k.p, k.data, k.len) != 0)
+            problem(v, "%s %s: index %s has an entry for a value the entity does not hold", type->name, kb, f->name);
+        ent_entity_free(e);
+    }
+    rc = ENT_OK;
+out:
+    ops->cursor_close(cur);
+    return rc;
+}
+
+/* The log: gap-free from its first seq to the last, every event decodes. */
+static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
+{
+    const ent_backend_ops *ops = v->t->s->ops;
+    void *cur = NULL;
+    ent_slice k, val;
+    uint64_t last = 0, expect = 0, trunc = 0;
+    int rc = ent__log_counters(&last, NULL, v->t), op = ENT_CUR_FIRST;
+    if (rc) return rc;
+    rc = ent__meta_get_u64(&trunc, v->t, "log_trunc");
+    if (rc && rc != ENT_NOTFOUND) return rc;
+    *out_trunc = rc == ENT_OK ? trunc : 0;
+    expect = *out_trunc + 1;
+    *out_first = expect;
+    if ((rc = ops->cursor_open(v->t->bt, v->t->s->t_log, &cur))) return rc;
+    for (;; op = ENT_CUR_NEXT) {
+        uint64_t seq;
+        ent_event *ev = NULL;
+        rc = ops->cursor_get(cur, op, &k, &val);
+        if (rc == ENT_NOTFOUND) break;
+        if (rc) goto out;
+        if (k.len != 8) {
+            problem(v, "log: a key of %zu bytes is not a seq", k.len);
+            continue;
+        }
+        seq = ent__dec_u64(k.data);
+        if (seq != expect) {
+            if (seq > expect)
+                problem(v, "log: seq %" PRIu64 " to %" PRIu64 " missing (gap)", expect, seq - 1);
+            else
+                problem(v, "log: seq %" PRIu64 " out of order", seq);
+        }
+        expect = seq + 1;
+        if (ent__event_decode(&ev, v->t->lay, seq, val.data, val.len) != ENT_OK)
+            problem(v, "seq %" PRIu64 ": event does not decode: %s", seq, ent_errmsg());
+        ent_event_free(ev);
+    }
+    if (expect <= last) problem(v, "log: seq %" PRIu64 " to %" PRIu64 " missing at the end", expect, last);
+    if (expect > last + 1) problem(v, "log: events beyond the recorded last seq %" PRIu64, last);
+    rc = ENT_OK;
+out:
+    ops->cursor_close(cur);
+    return rc;
+}
+
+/* Replay the log into a memory store and compare it with the snapshot. */
+static int check_replay(vctx *v, ent_store *s)
+{
+    ent_store *m = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    const ent_schema *sc = v->t->lay->schema;
+    int rc;
+    o.backend = "memory";
+    if ((rc = ent_store_open(&m, NULL, sc, &o))) return rc;
+    rc = ent_store_replay(m, s, 0);
+    if (rc) {
+        problem(v, "log: replay fails: %s", ent_errmsg());
+        ent_store_close(m);
+        return ENT_OK;
+    }
+    for (size_t i = 0; i < sc->n_types; i++) {
+        const ent_type *type = sc->types[i];
+        const ent_type *mtype = ent_store_type(m, type->name);
+        const ent_backend_ops *ops = s->ops;
+        void *cur = NULL;
+        ent_slice k, val;
+        uint64_t n = 0, mn = 0;
+        int op = ENT_CUR_FIRST;
+        char kb[300];
+        if ((rc = ops->cursor_open(v->t->bt, v->t->lay->data[type->pos], &cur))) break;
+        for (;; op = ENT_CUR_NEXT) {
+            ent_entity *e = NULL, *r = NULL;
+            ent_key key;
+            if ((rc = ops->cursor_get(cur, op, &k, &val))) break;
+            n++;
+            if (ent__pk_decode(&key, type->key, k.data, k.len) || ent__record_decode(&e, type, val.data, val.len))
+                continue; /* reported by the record check */
+            ent__key_str(&key, kb, sizeof kb);
+            if (ent_get(&r, m, NULL, mtype, &key) != ENT_OK) {
+                problem(v, "%s %s: replaying the log does not create it", type->name, kb);
+            } else {
+                int same = e->version == r->version;
+                for (size_t f = 0; same && f < type->n_fields; f++) same = ent__val_equal(&e->slots[f], &r->slots[f]);
+                if (!same)
+                    problem(v, "%s %s: replaying the log gives version %" PRIu64 " and other fields than the stored "
+                            "version %" PRIu64, type->name, kb, r->version, e->version);
+            }
+            ent_entity_free(e);
+            ent_entity_free(r);
+        }
+        ops->cursor_close(cur);
+        if (rc != ENT_NOTFOUND) break;
+        rc = ENT_OK;
+        if (ent_count(&mn, m, NULL, mtype) == ENT_OK && mn != n)
+            problem(v, "%s: replaying the log gives %" PRIu64 " entities, the store holds %" PRIu64, type->name, mn, n);
+    }
+    ent_store_close(m);
+    return rc;
+}
+
+int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, void *payload)
+{
+    vctx v;
+    uint64_t first = 0, trunc = 0;
+    int rc;
+    memset(&v, 0, sizeof v);
+    v.cb = cb;
+    v.payload = payload;
+    if (out_problems) *out_problems = 0;
+    if ((rc = ent_txn_begin(&v.t, s, ENT_TXN_READ))) return rc;
+    for (size_t i = 0; !rc && i < v.t->lay->schema->n_types; i++) {
+        const ent_type *type = v.t->lay->schema->types[i];
+        rc = check_records(&v, type);
+        for (size_t j = 0; !rc && j < type->n_indexes; j++) rc = check_index(&v, type, j);
+    }
+    if (!rc) rc = check_log(&v, &first, &trunc);
+    /* Replay needs the whole log; after a truncation it can only be taken from a copy. */
+    if (!rc && !trunc && v.problems == 0) rc = check_replay(&v, s);
+    ent_txn_abort(v.t);
+    ent__buf_free(&v.k);
+    if (rc) return rc;
+    if (out_problems) *out_problems = v.problems;
+    if (v.problems)
+        return ent__err(ENT_CORRUPT, "%" PRIu64 " problem%s found", v.problems, v.problems == 1 ? "" : "s");
+    return ENT_OK;
+}
+
+/* ---- replay ----------------------------------------------------------------------------------- */
+
+/* Copy the fields of an event's data (those marked changed; unset ones removed) into dst. */
+static int apply_fields(ent_entity *dst, const ent_entity *data)
+{
+    const ent_type *st = data->type, *dt = dst->type;
+    for (size_t i = 0; i < st->n_fields; i++) {
+        const ent_field *f = st->fields[i], *df;
+        int rc;
+        if (!ent__is_changed(data, i)) continue;
+        df = ent_type_field_by_id(dt, f->id);
+        if (!df || df->kind != f->kind) continue; /* a field the destination no longer has */
+        ent__val_clear(&dst->slots[df->pos]);
+        if (data->slots[i].k != EV_UNSET && (rc = ent__val_copy(&dst->slots[df->pos], &data->slots[i]))) return rc;
+        ent__mark_changed(dst, df->pos);
+    }
+    return ENT_OK;
+}
+
+static int replay_event(ent_store *dst, ent_txn *w, const ent_event *ev)
+{
+    const ent_type *dt = ent_store_type(dst, ev->type->name);
+    ent_entity *e = NULL;
+    int rc;
+    if (!dt) return ent__err(ENT_SCHEMA, "seq %" PRIu64 ": the destination has no type %s", ev->seq, ev->type->name);
+    if (ev->op == ENT_OP_DELETE) return ent_delete(dst, w, dt, &ev->key, ENT_VERSION_ANY);
+    if (ev->op == ENT_OP_UPDATE) {
+        rc = ent_get(&e, dst, w, dt, &ev->key);
+        if (rc == ENT_NOTFOUND)
+            return ent__err(ENT_CORRUPT, "seq %" PRIu64 ": update of %s that the log never created", ev->seq, dt->name);
+        if (rc) return rc;
+    } else {
+        if ((rc = ent_entity_new(&e, dt)) || (rc = ent_entity_set_key(e, &ev->key))) goto out;
+    }
+    if ((rc = apply_fields(e, ev->data))) goto out;
+    e->version = ev->version;
+    rc = ent_restore(dst, w, e);
+out:
+    ent_entity_free(e);
+    if (rc && rc != ENT_NOMEM) ent__err_prefix(rc, "seq %" PRIu64 ": ", ev->seq);
+    return rc;
+}
+
+int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
+{
+    ent_log_cursor *c = NULL;
+    ent_event *ev = NULL;
+    ent_txn *w = NULL;
+    uint64_t first = 0, last = 0, cur_txn = 0;
+    int rc;
+    if (!dst || !src || dst == src) return ent__err(ENT_INVALID, "replay needs two different stores");
+    if ((rc = ent_log_bounds(&first, &last, src, NULL))) return rc;
+    if (first > 1) return ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 "; it cannot be replayed from seq 1", first);
+    {
+        uint64_t df = 0, dl = 0;
+        const ent_schema *ds = ent_store_schema(dst);
+        if ((rc = ent_log_bounds(&df, &dl, dst, NULL))) return rc;
+        for (size_t i = 0; !rc && i < ds->n_types; i++) {
+            uint64_t n = 0;
+            rc = ent_count(&n, dst, NULL, ds->types[i]);
+            if (!rc && n) dl = 1;
+        }
+        if (rc) return rc;
+        if (dl) return ent__err(ENT_INVALID, "the destination store is not empty");
+    }
+    if ((rc = ent_log_cursor_open(&c, src, 1, NULL, 0))) return rc;
+    for (;;) {
+        rc = ent_log_next(&ev, c);
+        if (rc == ENT_NOTFOUND) {
+            rc = ENT_OK;
+            break;
+        }
+        if (rc) break;
+        if (to_seq && ev->seq > to_seq) {
+            ent_event_free(ev);
+            break;
+        }
+        /* One destination transaction per source transaction: the same grouping, the same seqs. */
+        if (w && ev->txn != cur_txn) {
+            if ((rc = ent_txn_commit(w))) {
+                w = NULL;
+                ent_event_free(ev);
+                break;
+            }
+            w = NULL;
+        }
+        if (!w && (rc = ent_txn_begin(&w, dst, ENT_TXN_WRITE))) {
+            ent_event_free(ev);
+            break;
+        }
+        cur_txn = ev->txn;
+        rc = replay_event(dst, w, ev);
+        ent_event_free(ev);
+        if (rc) break;
+    }
+    if (w) {
+        if (rc) ent_txn_abort(w);
+        else rc = ent_txn_commit(w);
+    }
+    ent_log_cursor_free(c);
+    return rc;
+}

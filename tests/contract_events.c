@@ -1,0 +1,463 @@
+/* The event log contract, run once per backend ("lmdb" or "memory" in argv[1]): replay gives the
+ * same store, subscribers see each committed event once and in order, durable subscriptions
+ * keep their checkpoints, truncation respects them, waiting wakes on commits. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static const char *backend;
+
+static const char schema_json[] =
+    "{\"schema\":\"ev\",\"version\":1,\"types\":{"
+    "\"user\":{\"key\":\"auto\",\"fields\":{"
+    "  \"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true},"
+    "  \"score\":{\"id\":2,\"type\":\"int\",\"indexed\":true},"
+    "  \"tags\":{\"id\":3,\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "  \"prefs\":{\"id\":4,\"type\":\"map\"}}},"
+    "\"post\":{\"key\":\"string\",\"fields\":{"
+    "  \"author\":{\"id\":1,\"type\":\"ref\",\"to\":\"user\"},"
+    "  \"body\":{\"id\":2,\"type\":\"string\",\"default\":\"\"},"
+    "  \"at\":{\"id\":3,\"type\":\"timestamp\",\"indexed\":true}}}}}";
+
+typedef struct store_dir {
+    char dir[64];
+    ent_store *s;
+    ent_schema *sc;
+} store_dir;
+
+static void open_on(store_dir *d, const char *be)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = be;
+    o.durability = ENT_NONE;
+    snprintf(d->dir, sizeof d->dir, "/tmp/ent_ev_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d->dir));
+    ENT_OK_(ent_schema_load_json(&d->sc, schema_json, strlen(schema_json), "ev"));
+    ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
+}
+
+static void close_on(store_dir *d)
+{
+    char cmd[128];
+    ent_store_close(d->s);
+    ent_schema_free(d->sc);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d->dir);
+}
+
+static ent_entity *user(ent_store *s, int i)
+{
+    ent_entity *e = NULL;
+    char em[32];
+    snprintf(em, sizeof em, "u%d@x", i);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "user")));
+    ENT_OK_(ent_entity_set_string(e, "email", em));
+    ENT_OK_(ent_entity_set_int(e, "score", i));
+    return e;
+}
+
+/* Every entity of every type as entity JSON, in key order: two stores are equal when these are. */
+static char *dump(ent_store *s)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    const ent_schema *sc = ent_store_schema(s);
+    out[0] = '\0';
+    for (size_t i = 0; i < ent_schema_type_count(sc); i++) {
+        ent_iter *it = NULL;
+        ent_entity *e;
+        ENT_OK_(ent_scan(&it, s, NULL, ent_schema_type_at(sc, i), NULL, NULL));
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            char *j = NULL;
+            size_t l;
+            ENT_OK_(ent_entity_to_json(&j, e, ENT_JSON_ENTITY));
+            l = strlen(j);
+            while (n + l + 2 > cap) out = realloc(out, cap *= 2);
+            memcpy(out + n, j, l);
+            n += l;
+            out[n++] = '\n';
+            out[n] = '\0';
+            free(j);
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
+    }
+    return out;
+}
+
+/* A randomized workload: creates, partial updates, replaces, deletes, multi-mutation
+ * transactions, aborted transactions. */
+static void workload(ent_store *s, int steps, unsigned seed)
+{
+    const ent_type *ut = ent_store_type(s, "user"), *pt = ent_store_type(s, "post");
+    int users = 0;
+    srand(seed);
+    for (int step = 0; step < steps; step++) {
+        ent_txn *w = NULL;
+        int n = 1 + rand() % 4, abort_it = rand() % 8 == 0;
+        ENT_OK_(ent_txn_begin(&w, s, ENT_TXN_WRITE));
+        for (int m = 0; m < n; m++) {
+            int r = rand() % 10;
+            if (r < 3 || users == 0) {
+                ent_entity *u = user(s, step * 10 + m);
+                if (rand() % 2) ENT_OK_(ent_entity_set_json(u, "tags", "[\"a\",\"b\"]"));
+                if (rand() % 3 == 0) ENT_OK_(ent_entity_set_json(u, "prefs", "{\"theme\":\"dark\",\"n\":[1,2,{\"x\":null}]}"));
+                ENT_OK_(ent_create(s, w, u));
+                if (!abort_it) users++;
+                ent_entity_free(u);
+            } else if (r < 5) {
+                ent_entity *p = NULL;
+                char k[32];
+                ent_key key;
+                snprintf(k, sizeof k, "p%d", rand() % 60);
+                key = ent_key_str(k);
+                ENT_OK_(ent_entity_new(&p, pt));
+                ENT_OK_(ent_entity_set_key(p, &key));
+                ENT_OK_(ent_entity_set_timestamp(p, "at", (int64_t)rand() * 1000));
+                if (rand() % 2) ENT_OK_(ent_entity_set_string(p, "body", "hello"));
+                ENT_OK_(ent_upsert(s, w, p, ENT_VERSION_ANY)); /* create or replace */
+                ent_entity_free(p);
+            } else {
+                ent_entity *u = NULL;
+                ent_key k = ent_key_id(1 + (uint64_t)(rand() % (users ? users : 1)));
+                int rc = ent_get(&u, s, w, ut, &k);
+                if (rc == ENT_NOTFOUND) continue;
+                ENT_OK_(rc);
+                if (r < 8) {
+                    ENT_OK_(ent_entity_set_int(u, "score", rand() % 100));
+                    if (rand() % 2) ENT_OK_(ent_entity_unset(u, "tags"));
+                    ENT_OK_(ent_update(s, w, u, ent_entity_version(u)));
+                } else {
+                    rc = ent_delete(s, w, ut, &k, ENT_VERSION_ANY);
+                    CU_ASSERT(rc == ENT_OK || rc == ENT_CONFLICT); /* a post may refer to it */
+                }
+                ent_entity_free(u);
+            }
+        }
+        if (abort_it) ent_txn_abort(w);
+        else ENT_OK_(ent_txn_commit(w));
+    }
+}
+
+static void t_replay_equality(void)
+{
+    store_dir src, same, other;
+    const char *other_be = strcmp(backend, "lmdb") == 0 ? "memory" : "lmdb";
+    char *a, *b, *c;
+    uint64_t f1, l1, f2, l2, problems = 0;
+    open_on(&src, backend);
+    workload(src.s, 600, 42);
+    open_on(&same, backend);
+    open_on(&other, other_be);
+    ENT_OK_(ent_store_replay(same.s, src.s, 0));
+    ENT_OK_(ent_store_replay(other.s, src.s, 0));
+    a = dump(src.s);
+    b = dump(same.s);
+    c = dump(other.s);
+    CU_ASSERT(strlen(a) > 1000);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    CU_ASSERT_STRING_EQUAL(a, c);
+    ENT_OK_(ent_log_bounds(&f1, &l1, src.s, NULL));
+    ENT_OK_(ent_log_bounds(&f2, &l2, other.s, NULL));
+    CU_ASSERT_EQUAL(l1, l2); /* the same events, seq for seq */
+    ENT_OK_(ent_store_verify(&problems, src.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    ENT_OK_(ent_store_verify(&problems, other.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    /* replay into a store that is not empty is refused */
+    ENT_CHECK_RC(ent_store_replay(same.s, src.s, 0), ENT_INVALID);
+    /* replay up to a seq gives the state as of then: counts match the log prefix */
+    {
+        store_dir part;
+        uint64_t half = l1 / 2, pl = 0, pf = 0;
+        open_on(&part, backend);
+        ENT_OK_(ent_store_replay(part.s, src.s, half));
+        ENT_OK_(ent_log_bounds(&pf, &pl, part.s, NULL));
+        CU_ASSERT(pl <= half && pl + 4 >= half); /* stops at a transaction boundary */
+        close_on(&part);
+    }
+    free(a);
+    free(b);
+    free(c);
+    close_on(&src);
+    close_on(&same);
+    close_on(&other);
+}
+
+/* ---- in-process subscribers ---------------------------------------------------------------- */
+
+typedef struct seen {
+    uint64_t seqs[256];
+    int n;
+    ent_store *s;
+    int write_rc;
+} seen;
+
+static void on_ev(const ent_event *ev, void *p)
+{
+    seen *x = p;
+    if (x->n < 256) x->seqs[x->n++] = ev->seq;
+}
+
+static void on_ev_write(const ent_event *ev, void *p)
+{
+    seen *x = p;
+    ent_entity *u = user(x->s, 9999);
+    (void)ev;
+    x->write_rc = ent_create(x->s, NULL, u);
+    ent_entity_free(u);
+}
+
+static void t_subscribers(void)
+{
+    store_dir d;
+    seen all, creates_of_posts, writer;
+    ent_subscriber *s1, *s2, *s3;
+    ent_txn *w;
+    memset(&all, 0, sizeof all);
+    memset(&creates_of_posts, 0, sizeof creates_of_posts);
+    memset(&writer, 0, sizeof writer);
+    open_on(&d, backend);
+    writer.s = d.s;
+    ENT_OK_(ent_subscribe(&s1, d.s, NULL, 0, on_ev, &all));
+    ENT_OK_(ent_subscribe(&s2, d.s, ent_store_type(d.s, "post"), ENT_OP_CREATE, on_ev, &creates_of_posts));
+    workload(d.s, 40, 7);
+    /* once per committed event, in commit order, none for aborted txns */
+    {
+        uint64_t first, last;
+        ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
+        CU_ASSERT_EQUAL((uint64_t)all.n, last);
+        for (int i = 0; i < all.n; i++) CU_ASSERT_EQUAL(all.seqs[i], (uint64_t)i + 1);
+    }
+    for (int i = 0; i < creates_of_posts.n; i++) {
+        ent_event *ev = NULL;
+        ENT_OK_(ent_log_get(&ev, d.s, NULL, creates_of_posts.seqs[i]));
+        CU_ASSERT_STRING_EQUAL(ent_type_name(ev->type), "post");
+        CU_ASSERT_EQUAL(ev->op, ENT_OP_CREATE);
+        ent_event_free(ev);
+    }
+    /* a callback cannot write to the store it is called from; the commit stands */
+    ENT_OK_(ent_subscribe(&s3, d.s, NULL, 0, on_ev_write, &writer));
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    {
+        ent_entity *u = user(d.s, 123456);
+        ENT_OK_(ent_create(d.s, w, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    CU_ASSERT_EQUAL(writer.write_rc, ENT_BUSY);
+    ent_unsubscribe(d.s, s3);
+    {
+        int before = all.n;
+        ent_unsubscribe(d.s, s1);
+        workload(d.s, 3, 8);
+        CU_ASSERT_EQUAL(all.n, before);
+    }
+    ent_unsubscribe(d.s, s2);
+    close_on(&d);
+}
+
+/* ---- durable subscriptions and truncation --------------------------------------------------- */
+
+static void t_durable_subscriptions(void)
+{
+    store_dir d;
+    uint64_t cp = 99, first, last;
+    ent_sub_info *list = NULL;
+    size_t n = 0;
+    open_on(&d, backend);
+    workload(d.s, 30, 5);
+    ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
+    ENT_OK_(ent_sub_create(d.s, "from-start", 0));
+    ENT_OK_(ent_sub_create(d.s, "from-now", 1));
+    ENT_CHECK_RC(ent_sub_create(d.s, "from-now", 0), ENT_CONFLICT);
+    ENT_CHECK_RC(ent_sub_create(d.s, "", 0), ENT_INVALID);
+    ENT_OK_(ent_sub_checkpoint(&cp, d.s, NULL, "from-start"));
+    CU_ASSERT_EQUAL(cp, 0);
+    ENT_OK_(ent_sub_checkpoint(&cp, d.s, NULL, "from-now"));
+    CU_ASSERT_EQUAL(cp, last);
+    ENT_OK_(ent_sub_list(&list, &n, d.s));
+    CU_ASSERT_EQUAL(n, 2);
+    free(list);
+    /* history first: the cursor starts after the checkpoint */
+    {
+        ent_log_cursor *c = NULL;
+        ent_event *ev = NULL;
+        ENT_OK_(ent_sub_cursor(&c, d.s, "from-start"));
+        ENT_OK_(ent_log_next(&ev, c));
+        CU_ASSERT_EQUAL(ev->seq, 1);
+        ent_event_free(ev);
+        ent_log_cursor_free(c);
+        ENT_OK_(ent_sub_cursor(&c, d.s, "from-now"));
+        ENT_CHECK_RC(ent_log_next(&ev, c), ENT_NOTFOUND);
+        ent_log_cursor_free(c);
+    }
+    /* acks never move back; beyond the log is refused */
+    ENT_OK_(ent_sub_ack(d.s, NULL, "from-start", 5));
+    ENT_OK_(ent_sub_ack(d.s, NULL, "from-start", 3));
+    ENT_OK_(ent_sub_checkpoint(&cp, d.s, NULL, "from-start"));
+    CU_ASSERT_EQUAL(cp, 5);
+    ENT_CHECK_RC(ent_sub_ack(d.s, NULL, "from-start", last + 1), ENT_INVALID);
+    ENT_CHECK_RC(ent_sub_ack(d.s, NULL, "nope", 1), ENT_NOTFOUND);
+    /* ack in the same txn as the consumer's own writes: both or neither */
+    {
+        ent_txn *w = NULL;
+        ent_entity *u = user(d.s, 777);
+        uint64_t users_before = 0, users_after = 0;
+        ENT_OK_(ent_count(&users_before, d.s, NULL, ent_store_type(d.s, "user")));
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        ENT_OK_(ent_create(d.s, w, u));
+        ENT_OK_(ent_sub_ack(d.s, w, "from-start", 8));
+        ent_txn_abort(w);
+        ENT_OK_(ent_sub_checkpoint(&cp, d.s, NULL, "from-start"));
+        CU_ASSERT_EQUAL(cp, 5);
+        ENT_OK_(ent_count(&users_after, d.s, NULL, ent_store_type(d.s, "user")));
+        CU_ASSERT_EQUAL(users_after, users_before);
+        ent_entity_free(u);
+        u = user(d.s, 778);
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        ENT_OK_(ent_create(d.s, w, u));
+        ENT_OK_(ent_sub_ack(d.s, w, "from-start", 8));
+        ENT_OK_(ent_txn_commit(w));
+        ENT_OK_(ent_sub_checkpoint(&cp, d.s, NULL, "from-start"));
+        CU_ASSERT_EQUAL(cp, 8);
+        ENT_OK_(ent_count(&users_after, d.s, NULL, ent_store_type(d.s, "user")));
+        CU_ASSERT_EQUAL(users_after, users_before + 1);
+        ent_entity_free(u);
+    }
+    /* truncation: not past the slowest subscription unless forced */
+    ENT_CHECK_RC(ent_log_truncate(d.s, 20, 0), ENT_CONFLICT);
+    ENT_ASSERT_MSG("from-start");
+    ENT_OK_(ent_log_truncate(d.s, 9, 0));
+    ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(first, 9);
+    ENT_OK_(ent_log_truncate(d.s, 20, 1));
+    ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(first, 20);
+    {
+        ent_event *ev = NULL;
+        ENT_CHECK_RC(ent_log_get(&ev, d.s, NULL, 10), ENT_NOTFOUND);
+    }
+    ENT_CHECK_RC(ent_log_truncate(d.s, last + 5, 1), ENT_INVALID);
+    {
+        store_dir r;
+        open_on(&r, backend);
+        ENT_CHECK_RC(ent_store_replay(r.s, d.s, 0), ENT_INVALID); /* replay from 1 is impossible now */
+        ENT_ASSERT_MSG("truncated");
+        close_on(&r);
+    }
+    {
+        uint64_t problems = 0;
+        ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL)); /* a truncated log is not a gap */
+        CU_ASSERT_EQUAL(problems, 0);
+    }
+    ENT_OK_(ent_sub_delete(d.s, "from-now"));
+    ENT_CHECK_RC(ent_sub_delete(d.s, "from-now"), ENT_NOTFOUND);
+    close_on(&d);
+}
+
+/* ---- cursors and waiting ----------------------------------------------------------------------- */
+
+static void t_cursor_filters_and_batches(void)
+{
+    store_dir d;
+    ent_txn *w;
+    ent_log_cursor *c = NULL;
+    ent_event *ev;
+    uint64_t n = 0, prev = 0;
+    open_on(&d, backend);
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    for (int i = 0; i < 700; i++) { /* more than one cursor batch */
+        ent_entity *u = user(d.s, i);
+        ENT_OK_(ent_create(d.s, w, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    for (uint64_t id = 1; id <= 700; id += 7) {
+        ent_key k = ent_key_id(id);
+        ENT_OK_(ent_delete(d.s, NULL, ent_store_type(d.s, "user"), &k, ENT_VERSION_ANY));
+    }
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 1, NULL, 0));
+    while (ent_log_next(&ev, c) == ENT_OK) {
+        CU_ASSERT_EQUAL(ev->seq, prev + 1);
+        prev = ev->seq;
+        n++;
+        ent_event_free(ev);
+    }
+    ent_log_cursor_free(c);
+    CU_ASSERT_EQUAL(n, 800);
+    n = 0;
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 300, ent_store_type(d.s, "user"), ENT_OP_DELETE));
+    while (ent_log_next(&ev, c) == ENT_OK) {
+        CU_ASSERT_EQUAL(ev->op, ENT_OP_DELETE);
+        CU_ASSERT(ev->seq >= 300);
+        n++;
+        ent_event_free(ev);
+    }
+    ent_log_cursor_free(c);
+    CU_ASSERT_EQUAL(n, 100);
+    /* a reader never sees events of an uncommitted txn */
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    {
+        ent_entity *u = user(d.s, 5000);
+        ENT_OK_(ent_create(d.s, w, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 801, NULL, 0));
+    ENT_CHECK_RC(ent_log_next(&ev, c), ENT_NOTFOUND);
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_log_next(&ev, c)); /* the same cursor sees it once committed: live follow */
+    CU_ASSERT_EQUAL(ev->seq, 801);
+    ent_event_free(ev);
+    ent_log_cursor_free(c);
+    close_on(&d);
+}
+
+static void *late_commit(void *arg)
+{
+    ent_store *s = arg;
+    struct timespec ts = {0, 50 * 1000000};
+    ent_entity *u;
+    nanosleep(&ts, NULL);
+    u = user(s, 4242);
+    if (ent_create(s, NULL, u)) fprintf(stderr, "late commit failed: %s\n", ent_errmsg());
+    ent_entity_free(u);
+    return NULL;
+}
+
+static void t_wait(void)
+{
+    store_dir d;
+    pthread_t th;
+    uint64_t last = 0;
+    open_on(&d, backend);
+    ENT_CHECK_RC(ent_log_wait(&last, d.s, 0, 30), ENT_TIMEOUT);
+    CU_ASSERT_EQUAL(last, 0);
+    pthread_create(&th, NULL, late_commit, d.s);
+    ENT_OK_(ent_log_wait(&last, d.s, 0, 10000));
+    CU_ASSERT_EQUAL(last, 1);
+    pthread_join(th, NULL);
+    ENT_OK_(ent_log_wait(&last, d.s, 0, 0)); /* already there: no wait */
+    close_on(&d);
+}
+
+int main(int argc, char **argv)
+{
+    static char suite[64];
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_replay_equality),
+        ENT_TEST(t_subscribers),
+        ENT_TEST(t_durable_subscriptions),
+        ENT_TEST(t_cursor_filters_and_batches),
+        ENT_TEST(t_wait),
+        {NULL, NULL},
+    };
+    backend = argc > 1 ? argv[1] : "lmdb";
+    snprintf(suite, sizeof suite, "contract_events_%s", backend);
+    return ent_test_run(suite, cases);
+}
