@@ -99,7 +99,7 @@ static int check_records(vctx *v, const ent_type *type)
             ik.data = v->k.p;
             ik.len = v->k.n;
             if (!index_has(v, v->t->lay->idx[type->pos][j], f->unique, &ik, &k))
-                problem(v, "%s %s: no %s index entry for field %s", type->name, kb, f->unique ? "unique" : "", f->name);
+                problem(v, "%s %s: no %sindex entry for field %s", type->name, kb, f->unique ? "unique " : "", f->name);
             if (f->kind == ENT_KIND_REF) {
                 ent_slice out;
                 if (ops->get(v->t->bt, v->t->lay->data[f->ref_type->pos], &ik, &out) == ENT_NOTFOUND) {
