@@ -151,7 +151,7 @@ static void t_replay_equality(void)
     char *a, *b, *c;
     uint64_t f1, l1, f2, l2, problems = 0;
     open_on(&src, backend);
-    workload(src.s, 600, 42);
+    workload(src.s, 1500, 42); /* ~3700 mutations */
     open_on(&same, backend);
     open_on(&other, other_be);
     ENT_OK_(ent_store_replay(same.s, src.s, 0));

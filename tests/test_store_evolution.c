@@ -120,6 +120,18 @@ static void t_evolution(void)
     CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 2);
     CU_ASSERT_EQUAL(count_find(s, "name", ent_value_string("ann")), 2);
     CU_ASSERT_EQUAL(count_find(s, "age", ent_value_int(31)), 2);
+    {
+        /* events written under v1 decode by name through v2 */
+        ent_event *ev = NULL;
+        const char *em = NULL;
+        size_t len = 0;
+        ENT_OK_(ent_log_get(&ev, s, NULL, 1));
+        CU_ASSERT_EQUAL(ev->op, ENT_OP_CREATE);
+        ENT_OK_(ent_entity_get_string(&em, &len, ev->data, "email"));
+        CU_ASSERT_STRING_EQUAL(em, "p0@x");
+        CU_ASSERT_FALSE(ent_entity_has(ev->data, "city"));
+        ent_event_free(ev);
+    }
     ent_store_close(s);
 
     /* incompatible v3: refused with the reason, store untouched */
