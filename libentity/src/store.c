@@ -353,6 +353,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
 
     if (!out) return ent__err(ENT_INVALID, "ent_store_open: out is NULL");
     *out = NULL;
+    memset(&t, 0, sizeof t); /* the failure path frees its buffers, also before it begins */
     if (!opts) opts = &def;
     if (opts->version != ENT_STORE_OPTS_VERSION)
         return ent__err(ENT_INVALID, "ent_store_open: opts->version %u, expected %u", opts->version,
