@@ -42,7 +42,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 }
 
 /* "1970-01-01T00:00:00.000000000Z": always 9 fraction digits, so that text order is time order. */
-static void ts_format(char buf[48], int64_t ns)
+void ent__ts_format(char buf[48], int64_t ns)
 {
     int64_t sec = ns / 1000000000, frac = ns % 1000000000, days, y;
     unsigned m, d, sod;
@@ -70,7 +70,7 @@ static int digits(const char *s, size_t n, unsigned *out)
 }
 
 /* RFC 3339 date-time: fraction of 0 to 9 digits, 'Z' or a +hh:mm / -hh:mm offset. */
-static int ts_parse(int64_t *out, const char *s, size_t n)
+int ent__ts_parse(int64_t *out, const char *s, size_t n)
 {
     static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     unsigned y, mo, d, h, mi, sec, oh, om, dim;
@@ -193,7 +193,7 @@ static json_t *val_to_json(const ent_field *spec, const ent_val *v)
         free(b);
         return j;
     }
-    case EV_TS: ts_format(buf, v->u.i); return json_string(buf);
+    case EV_TS: ent__ts_format(buf, v->u.i); return json_string(buf);
     case EV_ARR:
         if (!(j = json_array())) return NULL;
         for (i = 0; i < v->u.a.n; i++)
@@ -501,7 +501,7 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
         if (json_is_integer(j)) {
             out->u.i = json_integer_value(j);
         } else if (json_is_string(j)) {
-            if (ts_parse(&out->u.i, json_string_value(j), json_string_length(j)))
+            if (ent__ts_parse(&out->u.i, json_string_value(j), json_string_length(j)))
                 return jerr(p, "invalid timestamp (RFC 3339, e.g. 2026-11-25T10:00:00.5Z, or "
                                "integer ns)");
         } else {

@@ -128,4 +128,10 @@ int ent__path_spec(const struct ent_field **out, const ent_entity *e, const char
 /* One value as JSON text (spec NULL: free-form). out: the caller frees it with free(). */
 int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_val *v, unsigned flags);
 
+/* RFC 3339 UTC with exactly 9 fraction digits ("1970-01-01T00:00:00.000000000Z"), so that text
+ * order is time order; and its parser (any fraction, 'Z' or an offset). Parse returns 0, or -1
+ * when s is not such a timestamp. */
+void ent__ts_format(char buf[48], int64_t ns);
+int ent__ts_parse(int64_t *out, const char *s, size_t n);
+
 #endif

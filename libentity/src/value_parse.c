@@ -1,0 +1,81 @@
+/* Values of index look-ups as a command line gives them (ent_value_parse). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "error_int.h"
+#include "store_int.h"
+
+/* Decoded bytes values live here until the next call on the thread: index values are at most
+ * 510 bytes, so a longer one could not be looked up anyway. */
+static _Thread_local unsigned char bytes_buf[512];
+
+int ent_value_parse(ent_value *out, const ent_field *f, const char *text)
+{
+    char path[160];
+    char *end = NULL;
+    ent_kind kind;
+    if (!out || !f || !text) return ent__err(ENT_INVALID, "ent_value_parse: NULL argument");
+    ent__field_path(f, path, sizeof path);
+    memset(out, 0, sizeof *out);
+    kind = f->kind;
+    if (kind == ENT_KIND_REF) {
+        if (!f->ref_type) return ent__err(ENT_INVALID, "%s: schema not checked", path);
+        kind = f->ref_type->key == ENT_KEY_AUTO ? ENT_KIND_UINT : ENT_KIND_STRING;
+    }
+    errno = 0;
+    switch (kind) {
+    case ENT_KIND_BOOL:
+        if (strcmp(text, "true") && strcmp(text, "false"))
+            return ent__err(ENT_INVALID, "%s: \"%s\" is not true or false", path, text);
+        *out = ent_value_bool(text[0] == 't');
+        return ENT_OK;
+    case ENT_KIND_INT: {
+        long long v = strtoll(text, &end, 10);
+        if (!*text || *end || errno) return ent__err(ENT_INVALID, "%s: \"%s\" is not an int64", path, text);
+        *out = ent_value_int(v);
+        return ENT_OK;
+    }
+    case ENT_KIND_UINT: {
+        unsigned long long v;
+        if (text[0] == '-') return ent__err(ENT_INVALID, "%s: \"%s\" is not a uint64", path, text);
+        v = strtoull(text, &end, 10);
+        if (!*text || *end || errno) return ent__err(ENT_INVALID, "%s: \"%s\" is not a uint64", path, text);
+        *out = ent_value_uint(v);
+        return ENT_OK;
+    }
+    case ENT_KIND_FLOAT: {
+        double v = strtod(text, &end);
+        if (!*text || *end || errno || isnan(v))
+            return ent__err(ENT_INVALID, "%s: \"%s\" is not a number", path, text);
+        *out = ent_value_float(v);
+        return ENT_OK;
+    }
+    case ENT_KIND_TIMESTAMP: {
+        long long v = strtoll(text, &end, 10);
+        int64_t ns;
+        if (*text && !*end && !errno) {
+            *out = ent_value_timestamp(v);
+            return ENT_OK;
+        }
+        if (ent__ts_parse(&ns, text, strlen(text)) != 0)
+            return ent__err(ENT_INVALID, "%s: \"%s\" is neither an RFC 3339 time nor ns since the epoch", path, text);
+        *out = ent_value_timestamp(ns);
+        return ENT_OK;
+    }
+    case ENT_KIND_STRING:
+        *out = ent_value_string(text);
+        return ENT_OK;
+    case ENT_KIND_BYTES: {
+        size_t n = strlen(text), len = 0;
+        if (n / 4 * 3 > sizeof bytes_buf || ent__b64_decode(bytes_buf, &len, text, n) != 0)
+            return ent__err(ENT_INVALID, "%s: \"%.40s\" is not base64 of at most 510 bytes", path, text);
+        *out = ent_value_bytes(bytes_buf, len);
+        return ENT_OK;
+    }
+    default:
+        return ent__err(ENT_INVALID, "%s: a %s has no single value to look up", path, ent_kind_name(f->kind));
+    }
+}

@@ -1,0 +1,108 @@
+/* ent_value_parse (values from a command line) and ent_event_to_json (the event shape). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+static const char schema_json[] =
+    "{\"schema\":\"p\",\"version\":1,\"types\":{"
+    "\"a\":{\"key\":\"auto\",\"fields\":{\"b\":{\"id\":1,\"type\":\"bool\"},\"i\":{\"id\":2,\"type\":\"int\"},"
+    "\"u\":{\"id\":3,\"type\":\"uint\"},\"f\":{\"id\":4,\"type\":\"float\"},\"t\":{\"id\":5,\"type\":\"timestamp\"},"
+    "\"s\":{\"id\":6,\"type\":\"string\"},\"y\":{\"id\":7,\"type\":\"bytes\"},\"m\":{\"id\":8,\"type\":\"map\"},"
+    "\"r\":{\"id\":9,\"type\":\"ref\",\"to\":\"k\"}}},"
+    "\"k\":{\"key\":\"string\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\"}}}}}";
+
+static void t_parse(void)
+{
+    ent_schema *s = NULL;
+    const ent_type *a;
+    ent_value v;
+    ENT_OK_(ent_schema_load_json(&s, schema_json, strlen(schema_json), "p"));
+    a = ent_schema_type(s, "a");
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "b"), "true"));
+    CU_ASSERT(v.kind == ENT_KIND_BOOL && v.v.b == 1);
+    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "b"), "yes"), ENT_INVALID);
+    ENT_ASSERT_MSG("a.b");
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "i"), "-9223372036854775808"));
+    CU_ASSERT(v.kind == ENT_KIND_INT && v.v.i == INT64_MIN);
+    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "i"), "9223372036854775808"), ENT_INVALID);
+    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "i"), "12x"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "u"), "18446744073709551615"));
+    CU_ASSERT(v.kind == ENT_KIND_UINT && v.v.u == UINT64_MAX);
+    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "u"), "-1"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "f"), "-2.5e3"));
+    CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == -2500.0);
+    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "f"), "nan"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "t"), "1970-01-01T00:00:01.5Z"));
+    CU_ASSERT(v.kind == ENT_KIND_TIMESTAMP && v.v.i == 1500000000);
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "t"), "42"));
+    CU_ASSERT_EQUAL(v.v.i, 42);
+    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "t"), "tuesday"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "s"), "héllo"));
+    CU_ASSERT(v.kind == ENT_KIND_STRING && v.v.s.len == 6);
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "y"), "AAEC"));
+    CU_ASSERT(v.kind == ENT_KIND_BYTES && v.v.s.len == 3 && ((const unsigned char *)v.v.s.ptr)[2] == 2);
+    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "y"), "A=B"), ENT_INVALID);
+    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "m"), "x"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "r"), "key-1")); /* ref to a string-key type */
+    CU_ASSERT(v.kind == ENT_KIND_STRING);
+    ent_schema_free(s);
+}
+
+static void t_event_json(void)
+{
+    ent_schema *s = NULL;
+    ent_store *st = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_entity *e = NULL;
+    ent_key k;
+    const char *want_ops[] = {"create", "update", "delete"};
+    o.backend = "memory";
+    ENT_OK_(ent_schema_load_json(&s, schema_json, strlen(schema_json), "p"));
+    ENT_OK_(ent_store_open(&st, NULL, s, &o));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(st, "a")));
+    ENT_OK_(ent_entity_set_int(e, "i", 5));
+    ENT_OK_(ent_entity_set_string(e, "s", "x"));
+    ENT_OK_(ent_create(st, NULL, e));
+    k = ent_entity_key(e);
+    ENT_OK_(ent_entity_unset(e, "s"));
+    ENT_OK_(ent_update(st, NULL, e, 1));
+    ENT_OK_(ent_delete(st, NULL, ent_store_type(st, "a"), &k, 2));
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        ent_event *ev = NULL;
+        char *text = NULL;
+        json_t *j;
+        ENT_OK_(ent_log_get(&ev, st, NULL, seq));
+        ENT_OK_(ent_event_to_json(&text, ev, 0));
+        j = json_loads(text, 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "seq")), (json_int_t)seq);
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "key")), 1);
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "type")), "a");
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "op")), want_ops[seq - 1]);
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "version")), (json_int_t)seq);
+        CU_ASSERT(json_is_integer(json_object_get(j, "txn")));
+        CU_ASSERT(json_string_length(json_object_get(j, "ts")) == 30); /* RFC 3339 with ns */
+        CU_ASSERT(json_is_object(json_object_get(j, "data")));
+        if (seq == 1) CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "data"), "i")), 5);
+        if (seq == 2) {
+            CU_ASSERT(json_is_null(json_object_get(json_object_get(j, "data"), "s"))); /* removed */
+            CU_ASSERT_PTR_NULL(json_object_get(json_object_get(j, "data"), "i"));    /* unchanged */
+        }
+        if (seq == 3) CU_ASSERT_EQUAL(json_object_size(json_object_get(j, "data")), 0);
+        json_decref(j);
+        free(text);
+        ent_event_free(ev);
+    }
+    ent_entity_free(e);
+    ent_store_close(st);
+    ent_schema_free(s);
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {ENT_TEST(t_parse), ENT_TEST(t_event_json), {NULL, NULL}};
+    return ent_test_run("value_parse", cases);
+}
