@@ -1455,3 +1455,11 @@ int ent_entity_apply_defaults(ent_entity *e)
     }
     return ENT_OK;
 }
+
+int ent_entity_set_version(ent_entity *e, uint64_t version)
+{
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if (version == 0) return ent__err(ENT_INVALID, "%s: versions start at 1", e->type->name);
+    e->version = version;
+    return ENT_OK;
+}

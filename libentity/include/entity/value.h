@@ -66,6 +66,10 @@ uint64_t ent_entity_version(const ent_entity *e); /* 0 until stored */
  * entity is freed. */
 ent_key ent_entity_key(const ent_entity *e);
 
+/* Set the version an entity carries, for ent_restore() (dump/load, replay); the store sets it on
+ * every other write. Returns ENT_OK, ENT_INVALID (0). */
+int ent_entity_set_version(ent_entity *e, uint64_t version);
+
 /* Set the key (copied). Returns ENT_OK, ENT_INVALID (kind differs from the type's key kind, string
  * empty, longer than 255 bytes or not UTF-8, id 0), ENT_NOMEM. */
 int ent_entity_set_key(ent_entity *e, const ent_key *key);

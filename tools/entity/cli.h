@@ -1,0 +1,33 @@
+/* Shared pieces of the entity tool. */
+#ifndef ENT_CLI_H
+#define ENT_CLI_H
+
+#include <entity/entity.h>
+
+extern const char *store_dir;
+
+void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "entity: ..." on stderr */
+int fail(const char *what);                  /* library failure message, returns 1 */
+int usage(void);                             /* usage on stderr, returns 2 */
+int open_store(ent_store **out, int read_only); /* the store at store_dir, never created */
+int parse_key(ent_key *out, const ent_type *t, const char *text);
+int print_entity(const ent_entity *e, unsigned flags);
+const ent_type *type_arg(ent_store *s, const char *name);
+
+int cmd_demo(void);
+int cmd_init(int argc, char **argv);
+int cmd_schema_apply(const char *file);
+int cmd_put(int argc, char **argv);
+int cmd_patch(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_find(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_subs(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_trim(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+
+#endif

@@ -1,0 +1,214 @@
+/* entity — the command-line tool: options, dispatch, and the read commands (schema, get, ls, count).
+ * A thin client of the public API: it opens any store with the schema stored inside it. */
+#include <entity/entity.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *store_dir;
+
+void msg(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("entity: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int fail(const char *what) /* a library failure: exit 1 */
+{
+    msg("%s: %s", what, ent_errmsg()[0] ? ent_errmsg() : "failed");
+    return 1;
+}
+
+int usage(void)
+{
+    fprintf(stderr,
+            "usage: entity [-s DIR | --store DIR] COMMAND [ARGS]\n"
+            "commands:\n"
+            "  demo                                  create a demo shop store and show what happened\n"
+            "  init --schema FILE [--durability durable|lazy|none]\n"
+            "  schema [--apply FILE]                 print the stored schema, or evolve it\n"
+            "  stat                                  counts, indexes, log, subscriptions, disk use\n"
+            "  put TYPE [--key K] [--expect-version V] [JSON|-]\n"
+            "  patch TYPE KEY [--expect-version V] JSON   (RFC 7396 merge patch)\n"
+            "  get TYPE KEY | rm TYPE KEY [--expect-version V]\n"
+            "  ls TYPE [--limit N]                   entities in key order (NDJSON)\n"
+            "  count TYPE\n"
+            "  find TYPE FIELD VALUE | find TYPE FIELD --from A [--to B] [--limit N] [--reverse]\n"
+            "  events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]\n"
+            "  subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ\n"
+            "  dump [TYPE...] | load [--batch N]    entity NDJSON out / in\n"
+            "  check                                 verify the store; prints each problem, or ok\n"
+            "  replay --into DIR [--to SEQ]          build a new store from the log\n"
+            "  trim --below SEQ [--force]            drop old events\n"
+            "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n");
+    return 2;
+}
+
+int open_store(ent_store **out, int read_only)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.read_only = read_only;
+    o.no_create = 1;
+    if (ent_store_open(out, store_dir, NULL, &o) != ENT_OK) return fail(store_dir);
+    return 0;
+}
+
+int parse_key(ent_key *out, const ent_type *t, const char *text)
+{
+    if (ent_type_key(t) == ENT_KEY_AUTO) {
+        char *end;
+        unsigned long long id;
+        errno = 0;
+        id = strtoull(text, &end, 10);
+        if (!*text || *end || errno || text[0] == '-') {
+            msg("%s: key \"%s\" is not an id", ent_type_name(t), text);
+            return 1;
+        }
+        *out = ent_key_id(id);
+        return 0;
+    }
+    *out = ent_key_str(text);
+    return 0;
+}
+
+int print_entity(const ent_entity *e, unsigned flags)
+{
+    char *j = NULL;
+    if (ent_entity_to_json(&j, e, ENT_JSON_ENTITY | flags) != ENT_OK) return fail("printing");
+    puts(j);
+    free(j);
+    return 0;
+}
+
+const ent_type *type_arg(ent_store *s, const char *name)
+{
+    const ent_type *t = ent_store_type(s, name);
+    if (!t) msg("unknown type \"%s\"", name);
+    return t;
+}
+
+static int cmd_schema(void)
+{
+    ent_store *s;
+    char *j = NULL;
+    int rc = open_store(&s, 1);
+    if (rc) return rc;
+    if (ent_schema_to_json(&j, ent_store_schema(s), isatty(1)) != ENT_OK) rc = fail("schema");
+    else puts(j);
+    free(j);
+    ent_store_close(s);
+    return rc;
+}
+
+static int cmd_get(int argc, char **argv)
+{
+    ent_store *s;
+    const ent_type *t;
+    ent_entity *e = NULL;
+    ent_key k;
+    int rc;
+    if (argc != 3) return usage();
+    if ((rc = open_store(&s, 1))) return rc;
+    if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
+    else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("get");
+    else rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
+    ent_entity_free(e);
+    ent_store_close(s);
+    return rc;
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+    ent_store *s;
+    const ent_type *t;
+    ent_iter *it = NULL;
+    ent_entity *e;
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    int rc;
+    if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--limit") == 0)) return usage();
+    if (argc == 4) o.limit = strtoull(argv[3], NULL, 10);
+    if ((rc = open_store(&s, 1))) return rc;
+    if (!(t = type_arg(s, argv[1]))) rc = 1;
+    else if (ent_scan(&it, s, NULL, t, NULL, &o) != ENT_OK) rc = fail("ls");
+    else {
+        while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+            print_entity(e, 0);
+            ent_entity_free(e);
+        }
+        rc = rc == ENT_NOTFOUND ? 0 : fail("ls");
+    }
+    ent_iter_free(it);
+    ent_store_close(s);
+    return rc;
+}
+
+static int cmd_count(int argc, char **argv)
+{
+    ent_store *s;
+    const ent_type *t;
+    uint64_t n = 0;
+    int rc;
+    if (argc != 2) return usage();
+    if ((rc = open_store(&s, 1))) return rc;
+    if (!(t = type_arg(s, argv[1]))) rc = 1;
+    else if (ent_count(&n, s, NULL, t) != ENT_OK) rc = fail("count");
+    else printf("%llu\n", (unsigned long long)n);
+    ent_store_close(s);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    store_dir = getenv("ENTITY_STORE");
+    if (!store_dir || !*store_dir) store_dir = "./entity-store";
+    while (i < argc && argv[i][0] == '-') {
+        if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) && i + 1 < argc) {
+            store_dir = argv[i + 1];
+            i += 2;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("entity %s\n", ENT_VERSION_STRING);
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage();
+            return 0;
+        } else {
+            msg("unknown option %s", argv[i]);
+            return usage();
+        }
+    }
+    if (i >= argc) return usage();
+    argc -= i;
+    argv += i;
+    if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
+    if (strcmp(argv[0], "schema") == 0 && argc == 1) return cmd_schema();
+    if (strcmp(argv[0], "schema") == 0 && argc == 3 && strcmp(argv[1], "--apply") == 0) return cmd_schema_apply(argv[2]);
+    if (strcmp(argv[0], "init") == 0) return cmd_init(argc, argv);
+    if (strcmp(argv[0], "put") == 0) return cmd_put(argc, argv);
+    if (strcmp(argv[0], "patch") == 0) return cmd_patch(argc, argv);
+    if (strcmp(argv[0], "rm") == 0) return cmd_rm(argc, argv);
+    if (strcmp(argv[0], "find") == 0) return cmd_find(argc, argv);
+    if (strcmp(argv[0], "subs") == 0) return cmd_subs(argc, argv);
+    if (strcmp(argv[0], "dump") == 0) return cmd_dump(argc, argv);
+    if (strcmp(argv[0], "load") == 0) return cmd_load(argc, argv);
+    if (strcmp(argv[0], "check") == 0) return cmd_check(argc, argv);
+    if (strcmp(argv[0], "stat") == 0) return cmd_stat(argc, argv);
+    if (strcmp(argv[0], "trim") == 0) return cmd_trim(argc, argv);
+    if (strcmp(argv[0], "replay") == 0) return cmd_replay(argc, argv);
+    if (strcmp(argv[0], "get") == 0) return cmd_get(argc, argv);
+    if (strcmp(argv[0], "ls") == 0) return cmd_ls(argc, argv);
+    if (strcmp(argv[0], "count") == 0) return cmd_count(argc, argv);
+    if (strcmp(argv[0], "events") == 0) return cmd_events(argc, argv);
+    msg("unknown command %s", argv[0]);
+    return usage();
+}
