@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# CLI tests: every command drives the real binary; JSON output is parsed (python3 -m json.tool /
+# python3 -c), exit codes 0/1/2 are checked, bad inputs are refused with one "entity: " line.
+set -u
+E=$1 SRC=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"; kill $follower 2>/dev/null' EXIT
+cd "$work"
+export ENTITY_STORE=$work/st
+pass=0 fail=0
+follower=
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# expect CODE CMD...: run, compare the exit code
+expect() { local want=$1; shift; "$@" >"$work/out" 2>"$work/err"; local got=$?; if [ "$got" = "$want" ]; then ok; else bad "$* -> exit $got (want $want): $(head -c 300 "$work/err")"; fi; }
+# json_field FILE PY_EXPR EXPECTED: evaluate an expression on the parsed JSON (d)
+jcheck() { local got; got=$(python3 -c "import json,sys; d=json.load(open('$1')); print($2)" 2>&1); if [ "$got" = "$3" ]; then ok; else bad "json $2 = '$got' (want '$3')"; fi; }
+errline() { if grep -q "^entity: .*$1" "$work/err" && [ "$(wc -l <"$work/err")" -ge 1 ]; then ok; else bad "stderr lacks '$1': $(cat "$work/err")"; fi; }
+
+expect 0 "$E" --version
+expect 0 "$E" --help
+expect 2 "$E"
+expect 2 "$E" bogus
+expect 2 "$E" --nope
+expect 1 "$E" get customer 1; errline "\(no store at\|does not exist\)"
+expect 2 "$E" init
+expect 1 "$E" init --schema "$work/missing.json"; errline "missing.json"
+printf '{"schema":"x","version":1,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int","min":"low"}}}}}' >bad.json
+expect 1 "$E" init --schema bad.json; errline "types.a.fields.n.min"
+expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability lazy
+expect 1 "$E" init --schema "$SRC/schemas/shop.json"; errline "exists"
+
+expect 0 "$E" put customer '{"email":"a@x","name":"Ann","joined":"2026-01-02T03:04:05Z"}'
+jcheck out "d['key'], d['version'], d['data']['vip'], d['data']['joined']" "1 1 False 2026-01-02T03:04:05.000000000Z"
+echo '{"email":"b@x","name":"Bob"}' | expect 0 "$E" put customer -
+jcheck out "d['key']" "2"
+expect 1 "$E" put customer '{"email":"a@x","name":"dup"}'; errline "customer.email"
+expect 1 "$E" put customer '{"email":'; errline "line 1, column"
+expect 1 "$E" put customer '{"email":"c@x","name":5}'; errline "customer.name"
+expect 1 "$E" put customer '{"email":"c@x","name":"C","shoe":1}'; errline "shoe"
+expect 1 "$E" put nope '{}'; errline "unknown type"
+expect 1 "$E" put product '{"price":1}'; errline "string keys"
+expect 0 "$E" put product --key tea '{"price":4.5,"tags":["green"],"dims":{"w":1,"h":2}}'
+expect 1 "$E" put product --key tea --expect-version 0 '{"price":5}'; errline "exists"
+expect 0 "$E" put product --key tea --expect-version 1 '{"price":5,"stock":3}'
+jcheck out "d['version'], d['data']['price'], 'tags' in d['data']" "2 5.0 False"
+expect 1 "$E" put customer --key 99 '{"email":"z@x","name":"Z"}'; errline "not found"
+expect 0 "$E" put order '{"customer":1,"lines":[{"sku":"tea","qty":2}]}'
+expect 1 "$E" put order '{"customer":42}'; errline "customer 42 does not exist"
+expect 0 "$E" patch order 1 '{"status":"paid","lines":null}'
+jcheck out "d['version'], d['data']['status'], 'lines' in d['data']" "2 paid False"
+expect 1 "$E" patch order 1 --expect-version 1 '{"status":"shipped"}'; errline "version"
+expect 1 "$E" patch order 1 '{"status":"lost"}'; errline "order.status"
+expect 0 "$E" get order 1
+jcheck out "d['type'], d['key']" "order 1"
+expect 1 "$E" get order 7; errline "not found"
+expect 1 "$E" get order x; errline "not an id"
+expect 0 "$E" ls customer
+[ "$(wc -l <out)" = 2 ] && ok || bad "ls customer: $(cat out)"
+expect 0 "$E" ls customer --limit 1
+[ "$(wc -l <out)" = 1 ] && ok || bad "ls --limit"
+expect 0 "$E" find customer email a@x
+jcheck out "d['key']" "1"
+expect 0 "$E" find order customer 1
+jcheck out "d['key']" "1"
+expect 0 "$E" find product price --from 1 --to 10
+jcheck out "d['key']" "tea"
+expect 0 "$E" find product price --from 10
+[ ! -s out ] && ok || bad "empty range printed something"
+expect 1 "$E" find customer name Ann; errline "not indexed"
+expect 1 "$E" rm customer 1; errline "still referenced by order 1"
+expect 1 "$E" rm customer 2 --expect-version 9; errline "expected 9"
+expect 0 "$E" rm customer 2
+expect 0 "$E" count customer
+[ "$(cat out)" = 1 ] && ok || bad "count after rm: $(cat out)"
+
+expect 0 "$E" events
+python3 -c "
+import json,sys
+ev=[json.loads(l) for l in open('$work/out')]
+assert [e['seq'] for e in ev]==list(range(1,len(ev)+1)), 'seq gap'
+assert set(ev[0])=={'seq','ts','txn','type','key','op','version','data'}, ev[0]
+assert ev[-1]['op']=='delete' and ev[-1]['data']=={}
+assert any(e['op']=='update' and e['data'].get('lines',0) is None for e in ev), 'removed field as null'
+" && ok || bad "event shapes"
+expect 0 "$E" events --type order --op update
+jcheck out "d['type'], d['op']" "order update"
+expect 2 "$E" events --op explode
+
+expect 0 "$E" subs add mailer
+expect 0 "$E" subs add late --from-now
+expect 1 "$E" subs add mailer; errline "exists"
+expect 0 "$E" subs read mailer --limit 2
+[ "$(wc -l <out)" = 2 ] && ok || bad "subs read --limit"
+expect 0 "$E" subs ack mailer 2
+expect 0 "$E" subs
+python3 -c "
+import json
+s={d['name']:d for d in map(json.loads, open('$work/out'))}
+assert s['mailer']['checkpoint']==2 and s['late']['lag']==0, s
+" && ok || bad "subs list"
+expect 1 "$E" subs ack mailer 999; errline "beyond"
+expect 1 "$E" trim --below 5; errline "mailer"
+expect 0 "$E" stat
+jcheck out "d['types']['customer']['count'], d['log']['first_seq'], d['backend']" "1 1 lmdb"
+
+# follow: a second process commits while we follow
+( "$E" events --follow --from 1 >follow.out 2>follow.err & echo $! >follow.pid; wait ) &
+sleep 0.5
+follower=$(cat follow.pid)
+expect 0 "$E" put customer '{"email":"f@x","name":"Fay"}'
+for i in $(seq 1 50); do grep -q '"f@x"' follow.out && break; sleep 0.1; done
+grep -q '"f@x"' follow.out && ok || bad "--follow did not see the commit"
+kill -INT "$follower" 2>/dev/null; wait 2>/dev/null; follower=
+
+# dump | load, replay, check
+expect 0 "$E" dump
+cp out dump1
+ENTITY_STORE=$work/st2 expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+ENTITY_STORE=$work/st2 expect 0 "$E" load --batch 2 <dump1
+ENTITY_STORE=$work/st2 expect 0 "$E" dump
+cmp -s out dump1 && ok || bad "dump | load differs"
+expect 0 "$E" replay --into "$work/st3"
+ENTITY_STORE=$work/st3 expect 0 "$E" dump
+cmp -s out dump1 && ok || bad "replay differs"
+printf '{"type":"customer","key":9,"version":1,"data":{"email":"q@x","name":"Q"}}\n{"type":"customer","key":10,' >partial.ndjson
+ENTITY_STORE=$work/st4 expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+ENTITY_STORE=$work/st4 expect 1 "$E" load --batch 1 <partial.ndjson; errline "line 2"
+ENTITY_STORE=$work/st4 expect 0 "$E" get customer 9  # the transactions before the bad line are kept
+expect 0 "$E" check
+[ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"
+# damage the store with LMDB's own tools: one event record replaced by garbage
+if command -v mdb_dump >/dev/null && command -v mdb_load >/dev/null; then
+  # rewrite one event record with garbage
+  python3 - "$ENTITY_STORE" <<'PY'
+import subprocess, sys
+d = sys.argv[1]
+dump = subprocess.run(["mdb_dump", "-s", "log", d], capture_output=True, text=True).stdout.splitlines()
+out, i, done = [], 0, False
+header = True
+for line in dump:
+    if line == "HEADER=END":
+        header = False; out.append(line); continue
+    if not header and line.startswith(" ") and not done and len(out) > 0 and out[-1].startswith(" ") and out[-1] != "HEADER=END":
+        out.append(" c1c1c1"); done = True; continue
+    out.append(line)
+subprocess.run(["mdb_load", "-s", "log", d], input="\n".join(out) + "\n", text=True, check=True, stderr=subprocess.DEVNULL)
+PY
+  expect 1 "$E" check
+  grep -q "does not decode" out && ok || bad "check did not report the damaged event: $(cat out)"
+fi
+
+expect 0 "$E" schema
+jcheck out "d['schema'], d['version']" "shop 1"
+sed 's/"version": 1/"version": 2/; s/"vip":    {"id": 4, "type": "bool", "default": false}/"vip":    {"id": 4, "type": "bool", "default": false},\n        "phone":  {"id": 5, "type": "string"}/' "$SRC/schemas/shop.json" >v2.json
+expect 0 "$E" schema --apply v2.json
+sed 's/"version": 2/"version": 3/; s/"name":   {"id": 2, "type": "string", "required": true}/"name":   {"id": 2, "type": "int", "required": true}/' v2.json >v3.json
+expect 1 "$E" schema --apply v3.json; errline "customer.name"
+expect 0 "$E" schema
+jcheck out "d['version']" "2"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
