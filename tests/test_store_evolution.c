@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "store_int.h"
 #include "test_util.h"
 
 #define V1 "{\"schema\":\"evo\",\"version\":1,\"types\":{\"person\":{\"key\":\"auto\",\"fields\":{" \
@@ -245,12 +246,33 @@ static void t_durability_is_stored(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* A store written by a newer format is refused with ENT_FORMAT, not misread. */
+static void t_newer_format(void)
+{
+    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    ent_store *s = NULL;
+    ent_txn *t = NULL;
+    ent_slice k = {"format", 6}, v = {"\0\0\0\x09", 4};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(open_with(&s, dir, V1, 0));
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+    ENT_OK_(s->ops->put(t->bt, s->t_meta, &k, &v, 0));
+    ENT_OK_(ent_txn_commit(t));
+    ent_store_close(s);
+    ENT_CHECK_RC(open_with(&s, dir, NULL, 0), ENT_FORMAT);
+    ENT_ASSERT_MSG("newer");
+    ENT_CHECK_RC(open_with(&s, dir, NULL, 1), ENT_FORMAT);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_evolution),
         ENT_TEST(t_schema_changed_elsewhere),
         ENT_TEST(t_durability_is_stored),
+        ENT_TEST(t_newer_format),
         {NULL, NULL},
     };
     return ent_test_run("store_evolution", cases);

@@ -563,3 +563,11 @@ int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen)
     pthread_mutex_unlock(&s->mu);
     return ENT_OK;
 }
+
+int ent_store_copy(ent_store *s, const char *dest, int compact)
+{
+    int rc;
+    if ((rc = ent__store_check(s))) return rc;
+    if (!dest || !*dest) return ent__err(ENT_INVALID, "copy: no destination");
+    return s->ops->copy(s->be, dest, compact);
+}

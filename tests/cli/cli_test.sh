@@ -59,6 +59,14 @@ expect 0 "$E" ls customer
 [ "$(wc -l <out)" = 2 ] && ok || bad "ls customer: $(cat out)"
 expect 0 "$E" ls customer --limit 1
 [ "$(wc -l <out)" = 1 ] && ok || bad "ls --limit"
+expect 0 "$E" ls customer --after 1
+jcheck out "d['key']" "2"
+expect 0 "$E" ls customer --reverse --limit 1
+jcheck out "d['key']" "2"
+expect 0 "$E" ls customer --after 2 --reverse
+jcheck out "d['key']" "1"
+expect 0 "$E" get --help
+grep -q "usage:" out && ok || bad "COMMAND --help"
 expect 0 "$E" find customer email a@x
 jcheck out "d['key']" "1"
 expect 0 "$E" find order customer 1
@@ -127,6 +135,10 @@ printf '{"type":"customer","key":9,"version":1,"data":{"email":"q@x","name":"Q"}
 ENTITY_STORE=$work/st4 expect 0 "$E" init --schema "$SRC/schemas/shop.json"
 ENTITY_STORE=$work/st4 expect 1 "$E" load --batch 1 <partial.ndjson; errline "line 2"
 ENTITY_STORE=$work/st4 expect 0 "$E" get customer 9  # the transactions before the bad line are kept
+expect 0 "$E" copy "$work/copy1" --compact
+ENTITY_STORE=$work/copy1 expect 0 "$E" dump
+cmp -s out dump1 && ok || bad "copy differs"
+expect 1 "$E" copy "$work/copy1"; errline "store already"
 expect 0 "$E" check
 [ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"
 # damage the store with LMDB's own tools: one event record replaced by garbage

@@ -29,5 +29,6 @@ int cmd_check(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_trim(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
 
 #endif

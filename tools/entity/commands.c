@@ -10,6 +10,27 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include <time.h>
+
+/* A progress line on stderr, only on a terminal and only once the work has run a second. */
+static void progress(const char *what, uint64_t n, int done)
+{
+    static struct timespec start, last;
+    struct timespec now;
+    if (!isatty(2)) return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (n <= 1 && !done) {
+        start = last = now;
+        return;
+    }
+    if (done) {
+        if (now.tv_sec - start.tv_sec >= 1) fprintf(stderr, "\\r%s %llu\\n", what, (unsigned long long)n);
+        return;
+    }
+    if (now.tv_sec - start.tv_sec < 1 || (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 < 250) return;
+    last = now;
+    fprintf(stderr, "\\r%s %llu", what, (unsigned long long)n);
+}
 
 static int parse_u64(uint64_t *out, const char *text, const char *what)
 {
@@ -418,8 +439,10 @@ int cmd_dump(int argc, char **argv)
 {
     ent_store *s = NULL;
     const ent_schema *sc;
+    uint64_t dumped = 0;
     int rc;
     if ((rc = open_store(&s, 1))) return rc;
+    progress("dumped", 0, 0);
     sc = ent_store_schema(s);
     for (int i = 1; i < argc; i++)
         if (!type_arg(s, argv[i])) rc = 1;
@@ -437,10 +460,12 @@ int cmd_dump(int argc, char **argv)
         while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
             print_entity(e, 0);
             ent_entity_free(e);
+            progress("dumped", ++dumped, 0);
         }
         rc = rc == ENT_NOTFOUND ? 0 : fail("dump");
         ent_iter_free(it);
     }
+    progress("dumped", dumped, 1);
     ent_store_close(s);
     return rc;
 }
@@ -462,6 +487,7 @@ int cmd_load(int argc, char **argv)
         return usage();
     }
     if ((rc = open_store(&s, 0))) return rc;
+    progress("loaded", 0, 0);
     while ((len = getline(&line, &cap, stdin)) >= 0) {
         json_error_t err;
         json_t *o, *data;
@@ -506,6 +532,7 @@ int cmd_load(int argc, char **argv)
             break;
         }
         loaded++;
+        progress("loaded", loaded, 0);
         if (++in_txn == batch) {
             if (ent_txn_commit(w) != ENT_OK) {
                 w = NULL;
@@ -634,6 +661,18 @@ int cmd_replay(int argc, char **argv)
     if (ent_store_open(&d, into, ent_store_schema(s), &o) != ENT_OK) rc = fail(into);
     else if (ent_store_replay(d, s, to) != ENT_OK) rc = fail("replay");
     ent_store_close(d);
+    ent_store_close(s);
+    return rc;
+}
+
+/* copy DEST [--compact] */
+int cmd_copy(int argc, char **argv)
+{
+    ent_store *s = NULL;
+    int compact = argc == 3 && !strcmp(argv[2], "--compact"), rc;
+    if (argc != 2 && !compact) return usage();
+    if ((rc = open_store(&s, 1))) return rc;
+    rc = ent_store_copy(s, argv[1], compact) == ENT_OK ? 0 : fail("copy");
     ent_store_close(s);
     return rc;
 }

@@ -29,9 +29,9 @@ int fail(const char *what) /* a library failure: exit 1 */
     return 1;
 }
 
-int usage(void)
+static void usage_to(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: entity [-s DIR | --store DIR] COMMAND [ARGS]\n"
             "commands:\n"
             "  demo                                  create a demo shop store and show what happened\n"
@@ -41,7 +41,7 @@ int usage(void)
             "  put TYPE [--key K] [--expect-version V] [JSON|-]\n"
             "  patch TYPE KEY [--expect-version V] JSON   (RFC 7396 merge patch)\n"
             "  get TYPE KEY | rm TYPE KEY [--expect-version V]\n"
-            "  ls TYPE [--limit N]                   entities in key order (NDJSON)\n"
+            "  ls TYPE [--limit N] [--after KEY] [--reverse]   entities in key order (NDJSON)\n"
             "  count TYPE\n"
             "  find TYPE FIELD VALUE | find TYPE FIELD --from A [--to B] [--limit N] [--reverse]\n"
             "  events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]\n"
@@ -50,7 +50,13 @@ int usage(void)
             "  check                                 verify the store; prints each problem, or ok\n"
             "  replay --into DIR [--to SEQ]          build a new store from the log\n"
             "  trim --below SEQ [--force]            drop old events\n"
+            "  copy DEST [--compact]                 a consistent copy of a live store\n"
             "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n");
+}
+
+int usage(void)
+{
+    usage_to(stderr);
     return 2;
 }
 
@@ -127,6 +133,7 @@ static int cmd_get(int argc, char **argv)
     return rc;
 }
 
+/* ls TYPE [--limit N] [--after KEY] [--reverse] */
 static int cmd_ls(int argc, char **argv)
 {
     ent_store *s;
@@ -134,18 +141,40 @@ static int cmd_ls(int argc, char **argv)
     ent_iter *it = NULL;
     ent_entity *e;
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    const char *after = NULL;
+    ent_key start;
+    uint64_t printed = 0;
     int rc;
-    if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--limit") == 0)) return usage();
-    if (argc == 4) o.limit = strtoull(argv[3], NULL, 10);
+    if (argc < 2) return usage();
+    for (int i = 2; i < argc; i++) {
+        char *end;
+        if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            o.limit = strtoull(argv[++i], &end, 10);
+            if (*end || argv[i][0] == '-') return usage();
+        } else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
+        else if (!strcmp(argv[i], "--reverse")) o.flags |= ENT_ITER_REVERSE;
+        else return usage();
+    }
     if ((rc = open_store(&s, 1))) return rc;
-    if (!(t = type_arg(s, argv[1]))) rc = 1;
-    else if (ent_scan(&it, s, NULL, t, NULL, &o) != ENT_OK) rc = fail("ls");
+    if (!(t = type_arg(s, argv[1])) || (after && parse_key(&start, t, after))) rc = 1;
     else {
-        while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
-            print_entity(e, 0);
-            ent_entity_free(e);
+        /* --after is exclusive: scan from the key and skip it; the limit is applied here. */
+        uint64_t limit = o.limit;
+        o.limit = 0;
+        if (ent_scan(&it, s, NULL, t, after ? &start : NULL, &o) != ENT_OK) rc = fail("ls");
+        else {
+            while ((!limit || printed < limit) && (rc = ent_iter_next(&e, it)) == ENT_OK) {
+                ent_key k = ent_entity_key(e);
+                int same = after && k.kind == start.kind &&
+                           (k.kind == ENT_KEY_AUTO ? k.id == start.id : k.len == start.len && !memcmp(k.str, start.str, k.len));
+                if (!same) {
+                    print_entity(e, 0);
+                    printed++;
+                }
+                ent_entity_free(e);
+            }
+            rc = rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("ls");
         }
-        rc = rc == ENT_NOTFOUND ? 0 : fail("ls");
     }
     ent_iter_free(it);
     ent_store_close(s);
@@ -180,7 +209,7 @@ int main(int argc, char **argv)
             printf("entity %s\n", ENT_VERSION_STRING);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage();
+            usage_to(stdout);
             return 0;
         } else {
             msg("unknown option %s", argv[i]);
@@ -190,6 +219,15 @@ int main(int argc, char **argv)
     if (i >= argc) return usage();
     argc -= i;
     argv += i;
+    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+        usage_to(stdout);
+        return 0;
+    }
+    if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
+    if (strcmp(argv[0], "bench") == 0) {
+        msg("bench: the benchmark is not built into this version yet");
+        return 1;
+    }
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
     if (strcmp(argv[0], "schema") == 0 && argc == 1) return cmd_schema();
     if (strcmp(argv[0], "schema") == 0 && argc == 3 && strcmp(argv[1], "--apply") == 0) return cmd_schema_apply(argv[2]);

@@ -140,6 +140,11 @@ int ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *
  * refs are checked. Returns as ent_create(). */
 int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
 
+/* A consistent copy of the whole store (a snapshot, taken while others keep writing) into an
+ * empty or missing directory. compact: leave out free pages. LMDB stores only.
+ * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO. */
+int ent_store_copy(ent_store *s, const char *dest, int compact);
+
 /* Number of entities of `type`, in O(1). */
 int ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
 
