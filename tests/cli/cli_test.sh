@@ -4,7 +4,7 @@
 set -u
 E=$1 SRC=$2
 work=$(mktemp -d)
-trap 'rm -rf "$work"; kill $follower 2>/dev/null' EXIT
+trap 'umount "$work/small" 2>/dev/null; rm -rf "$work"; kill $follower 2>/dev/null' EXIT
 cd "$work"
 export ENTITY_STORE=$work/st
 pass=0 fail=0
@@ -170,6 +170,26 @@ sed 's/"version": 2/"version": 3/; s/"name":   {"id": 2, "type": "string", "requ
 expect 1 "$E" schema --apply v3.json; errline "customer.name"
 expect 0 "$E" schema
 jcheck out "d['version']" "2"
+
+# a full disk and a read-only disk (small tmpfs mounts; skipped where mounting is not allowed)
+mkdir -p "$work/small"
+if mount -t tmpfs -o size=2m tmpfs "$work/small" 2>/dev/null; then
+  python3 -c "
+import json
+for i in range(20000): print(json.dumps({'type':'customer','key':i+1,'version':1,'data':{'email':'u%d@x'%i,'name':'x'*200}}))" >big.ndjson
+  ENTITY_STORE=$work/small/st expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+  ENTITY_STORE=$work/small/st expect 1 "$E" load --batch 500 <big.ndjson; errline "load"
+  ENTITY_STORE=$work/small/st expect 0 "$E" check      # what was committed is intact
+  [ "$(cat out)" = ok ] && ok || bad "check after a full disk: $(cat out)"
+  ENTITY_STORE=$work/small/st expect 0 "$E" count customer
+  [ $(( $(cat out) % 500 )) = 0 ] && ok || bad "a partial batch was kept: $(cat out)"
+  mount -o remount,ro "$work/small"
+  ENTITY_STORE=$work/small/st expect 0 "$E" get customer 1     # reads work on a read-only disk
+  ENTITY_STORE=$work/small/st expect 1 "$E" rm customer 1; errline "Read-only"
+  umount "$work/small"
+else
+  echo "skipped: full and read-only disk checks (cannot mount tmpfs here)"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
