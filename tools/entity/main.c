@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "cli.h"
 
 const char *store_dir;
@@ -51,6 +52,7 @@ static void usage_to(FILE *f)
             "  replay --into DIR [--to SEQ]          build a new store from the log\n"
             "  trim --below SEQ [--force]            drop old events\n"
             "  copy DEST [--compact]                 a consistent copy of a live store\n"
+            "  bench [--n N] [--runs R] [--quick] [--json]   measure CRUD and log costs\n"
             "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n");
 }
 
@@ -224,10 +226,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
-    if (strcmp(argv[0], "bench") == 0) {
-        msg("bench: the benchmark is not built into this version yet");
-        return 1;
-    }
+    if (strcmp(argv[0], "bench") == 0) return ent_bench_main(argc, argv);
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
     if (strcmp(argv[0], "schema") == 0 && argc == 1) return cmd_schema();
     if (strcmp(argv[0], "schema") == 0 && argc == 3 && strcmp(argv[1], "--apply") == 0) return cmd_schema_apply(argv[2]);

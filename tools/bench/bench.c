@@ -1,0 +1,635 @@
+/* entity bench: what libentity costs, against the floor of the same work in raw LMDB + msgpack
+ * and against SQLite, measured in the same run on the same machine.
+ *
+ * Entity: a shop-like product (string key, 8 fields, ~150 bytes of msgpack: a unique "ean",
+ * indexed "price" and "stock"). Each measurement is the median of --runs runs. */
+#include <entity/entity.h>
+#include <errno.h>
+#include <stddef.h>
+#include <lmdb.h>
+#include <msgpack.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static const char bench_schema[] =
+    "{\"schema\":\"bench\",\"version\":1,\"types\":{\"product\":{\"key\":\"string\",\"fields\":{"
+    "\"ean\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true},"
+    "\"name\":{\"id\":2,\"type\":\"string\",\"required\":true},"
+    "\"price\":{\"id\":3,\"type\":\"float\",\"min\":0,\"indexed\":true},"
+    "\"stock\":{\"id\":4,\"type\":\"int\",\"indexed\":true},"
+    "\"active\":{\"id\":5,\"type\":\"bool\"},"
+    "\"tags\":{\"id\":6,\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "\"dims\":{\"id\":7,\"type\":\"map\",\"fields\":{\"w\":{\"id\":1,\"type\":\"float\"},\"h\":{\"id\":2,\"type\":\"float\"}}},"
+    "\"attrs\":{\"id\":8,\"type\":\"map\"}}}}}";
+
+typedef struct opts {
+    uint64_t n;
+    int runs, quick, json;
+    char dir[256];
+} opts;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n ? v[n / 2] : 0;
+}
+
+static void rmrf(const char *d)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    if (system(cmd) != 0) fprintf(stderr, "entity: bench: cannot remove %s\n", d);
+}
+
+/* Per-operation latencies of one run: batch 1 records each op, batch B records batch time / B. */
+typedef struct lat {
+    double *v;
+    size_t n, cap;
+} lat;
+
+static void lat_add(lat *l, double s)
+{
+    if (l->n == l->cap) l->v = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 1024) * sizeof *l->v);
+    l->v[l->n++] = s;
+}
+
+typedef struct result {
+    double ops_per_s, p50_us, p99_us;
+} result;
+
+static result lat_result(lat *l, double total_s, uint64_t ops)
+{
+    result r;
+    qsort(l->v, l->n, sizeof *l->v, cmp_d);
+    r.ops_per_s = total_s > 0 ? (double)ops / total_s : 0;
+    r.p50_us = l->n ? l->v[l->n / 2] * 1e6 : 0;
+    r.p99_us = l->n ? l->v[(size_t)((double)l->n * 0.99)] * 1e6 : 0;
+    l->n = 0;
+    return r;
+}
+
+/* ---- libentity --------------------------------------------------------------------------------- */
+
+static const char *dur_name(int d) { return d == ENT_DURABLE ? "durable" : d == ENT_LAZY ? "lazy" : "none"; }
+
+static void fill_product(ent_entity *p, const ent_type *t, uint64_t i)
+{
+    char k[32], ean[40], name[64];
+    ent_key key;
+    snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)i);
+    snprintf(ean, sizeof ean, "40%011llu", (unsigned long long)i);
+    snprintf(name, sizeof name, "Organic green tea, loose leaf #%llu", (unsigned long long)i);
+    key = ent_key_str(k);
+    ent_entity_set_key(p, &key);
+    ent_entity_field_set_string(p, ent_type_field(t, "ean"), ean, strlen(ean));
+    ent_entity_field_set_string(p, ent_type_field(t, "name"), name, strlen(name));
+    ent_entity_field_set_float(p, ent_type_field(t, "price"), (double)(i % 1000) * 0.25);
+    ent_entity_field_set_int(p, ent_type_field(t, "stock"), (int64_t)(i % 500));
+    ent_entity_field_set_bool(p, ent_type_field(t, "active"), 1);
+    ent_entity_set_string(p, "tags[0]", "tea");
+    ent_entity_set_string(p, "tags[1]", "organic");
+    ent_entity_set_float(p, "dims.w", 10.5);
+    ent_entity_set_float(p, "dims.h", 4.0);
+    ent_entity_set_string(p, "attrs.origin", "uji");
+}
+
+typedef struct lib_results {
+    result create, get, update, del, unique, range;
+} lib_results;
+
+static int lib_run(lib_results *out, const char *backend, int dur, int batch, uint64_t n, const char *dir)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    const ent_type *t;
+    ent_txn *w = NULL;
+    lat l = {0};
+    double t0, tb;
+    int rc;
+    o.backend = backend;
+    o.durability = dur;
+    o.map_size = (size_t)1 << 30;
+    if ((rc = ent_schema_load_json(&sc, bench_schema, strlen(bench_schema), "bench")) ||
+        (rc = ent_store_open(&s, dir, sc, &o)))
+        goto out;
+    t = ent_store_type(s, "product");
+#define BATCHED(OPS_BODY, RES)                                                                      \
+    t0 = tb = now_s();                                                                              \
+    for (uint64_t i = 0; i < n; i++) {                                                              \
+        double ts = now_s();                                                                        \
+        if (batch > 1 && i % (uint64_t)batch == 0 && (rc = ent_txn_begin(&w, s, ENT_TXN_WRITE))) goto out; \
+        OPS_BODY;                                                                                   \
+        if (batch > 1 && (i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1)) {              \
+            if ((rc = ent_txn_commit(w))) goto out;                                                 \
+            w = NULL;                                                                               \
+            lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));                                            \
+            tb = now_s();                                                                           \
+        } else if (batch == 1) {                                                                    \
+            lat_add(&l, now_s() - ts);                                                              \
+        }                                                                                           \
+    }                                                                                               \
+    RES = lat_result(&l, now_s() - t0, n);
+
+    BATCHED({
+        ent_entity *p = NULL;
+        if ((rc = ent_entity_new(&p, t))) goto out;
+        fill_product(p, t, i);
+        rc = ent_create(s, batch > 1 ? w : NULL, p);
+        ent_entity_free(p);
+        if (rc) goto out;
+    }, out->create)
+
+    /* reads: batch 1 = one read txn per get, batch B = B gets per read txn */
+    t0 = tb = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        ent_entity *p = NULL;
+        char k[32];
+        ent_key key;
+        double ts = now_s();
+        if (batch > 1 && i % (uint64_t)batch == 0 && (rc = ent_txn_begin(&w, s, ENT_TXN_READ))) goto out;
+        snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)((i * 7919) % n));
+        key = ent_key_str(k);
+        if ((rc = ent_get(&p, s, batch > 1 ? w : NULL, t, &key))) goto out;
+        ent_entity_free(p);
+        if (batch > 1 && (i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1)) {
+            ent_txn_abort(w);
+            w = NULL;
+            lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
+            tb = now_s();
+        } else if (batch == 1) {
+            lat_add(&l, now_s() - ts);
+        }
+    }
+    out->get = lat_result(&l, now_s() - t0, n);
+
+    /* unique look-up and range scans of 100 in read txns */
+    t0 = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        char ean[40];
+        ent_value v;
+        ent_entity *p = NULL;
+        double ts = now_s();
+        snprintf(ean, sizeof ean, "40%011llu", (unsigned long long)((i * 7919) % n));
+        v = ent_value_string(ean);
+        if ((rc = ent_find_unique(&p, s, NULL, ent_type_field(t, "ean"), &v))) goto out;
+        ent_entity_free(p);
+        lat_add(&l, now_s() - ts);
+    }
+    out->unique = lat_result(&l, now_s() - t0, n);
+    {
+        uint64_t scans = n / 100 ? n / 100 : 1;
+        t0 = now_s();
+        for (uint64_t i = 0; i < scans; i++) {
+            ent_value lo = ent_value_float((double)(i % 900) * 0.25);
+            ent_range_opts r = ENT_RANGE_OPTS_INIT;
+            ent_iter *it = NULL;
+            ent_entity *p;
+            double ts = now_s();
+            r.from = &lo;
+            r.limit = 100;
+            if ((rc = ent_range(&it, s, NULL, ent_type_field(t, "price"), &r))) goto out;
+            while (ent_iter_next(&p, it) == ENT_OK) ent_entity_free(p);
+            ent_iter_free(it);
+            lat_add(&l, now_s() - ts);
+        }
+        out->range = lat_result(&l, now_s() - t0, scans);
+    }
+
+    BATCHED({
+        ent_entity *p = NULL;
+        char k[32];
+        ent_key key;
+        snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)i);
+        key = ent_key_str(k);
+        if ((rc = ent_entity_new(&p, t))) goto out;
+        ent_entity_set_key(p, &key);
+        ent_entity_field_set_int(p, ent_type_field(t, "stock"), (int64_t)(i % 500) + 1000);
+        rc = ent_update(s, batch > 1 ? w : NULL, p, ENT_VERSION_ANY);
+        ent_entity_free(p);
+        if (rc) goto out;
+    }, out->update)
+
+    BATCHED({
+        char k[32];
+        ent_key key;
+        snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)i);
+        key = ent_key_str(k);
+        if ((rc = ent_delete(s, batch > 1 ? w : NULL, t, &key, ENT_VERSION_ANY))) goto out;
+    }, out->del)
+#undef BATCHED
+out:
+    if (rc) fprintf(stderr, "entity: bench: %s: %s\n", ent_strerror(rc), ent_errmsg());
+    if (w) ent_txn_abort(w);
+    free(l.v);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    return rc;
+}
+
+/* ---- the floor: raw LMDB + msgpack, no schema, no validation --------------------------------------- */
+
+static void pack_product(msgpack_sbuffer *sb, uint64_t i)
+{
+    msgpack_packer pk;
+    char ean[40], name[64];
+    snprintf(ean, sizeof ean, "40%011llu", (unsigned long long)i);
+    snprintf(name, sizeof name, "Organic green tea, loose leaf #%llu", (unsigned long long)i);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_map(&pk, 8);
+    msgpack_pack_uint8(&pk, 1); msgpack_pack_str(&pk, strlen(ean)); msgpack_pack_str_body(&pk, ean, strlen(ean));
+    msgpack_pack_uint8(&pk, 2); msgpack_pack_str(&pk, strlen(name)); msgpack_pack_str_body(&pk, name, strlen(name));
+    msgpack_pack_uint8(&pk, 3); msgpack_pack_double(&pk, (double)(i % 1000) * 0.25);
+    msgpack_pack_uint8(&pk, 4); msgpack_pack_int64(&pk, (int64_t)(i % 500));
+    msgpack_pack_uint8(&pk, 5); msgpack_pack_true(&pk);
+    msgpack_pack_uint8(&pk, 6); msgpack_pack_array(&pk, 2);
+    msgpack_pack_str(&pk, 3); msgpack_pack_str_body(&pk, "tea", 3);
+    msgpack_pack_str(&pk, 7); msgpack_pack_str_body(&pk, "organic", 7);
+    msgpack_pack_uint8(&pk, 7); msgpack_pack_map(&pk, 2);
+    msgpack_pack_uint8(&pk, 1); msgpack_pack_double(&pk, 10.5);
+    msgpack_pack_uint8(&pk, 2); msgpack_pack_double(&pk, 4.0);
+    msgpack_pack_uint8(&pk, 8); msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 6); msgpack_pack_str_body(&pk, "origin", 6);
+    msgpack_pack_str(&pk, 3); msgpack_pack_str_body(&pk, "uji", 3);
+}
+
+typedef struct floor_results {
+    result create, get;
+    size_t record_bytes;
+} floor_results;
+
+static int floor_run(floor_results *out, int dur, int batch, uint64_t n, const char *dir)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi data, idx, log;
+    msgpack_sbuffer sb;
+    lat l = {0};
+    double t0, tb;
+    int rc;
+    unsigned flags = MDB_NOTLS | (dur == ENT_LAZY ? MDB_NOMETASYNC : 0) | (dur == ENT_NONE ? MDB_NOSYNC : 0);
+    msgpack_sbuffer_init(&sb);
+    mkdir(dir, 0755);
+    if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 8)) || (rc = mdb_env_set_mapsize(env, (size_t)1 << 30)) ||
+        (rc = mdb_env_open(env, dir, flags, 0644)))
+        goto out;
+    if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = mdb_dbi_open(txn, "d", MDB_CREATE, &data)) ||
+        (rc = mdb_dbi_open(txn, "i", MDB_CREATE, &idx)) || (rc = mdb_dbi_open(txn, "l", MDB_CREATE | MDB_INTEGERKEY, &log)) ||
+        (rc = mdb_txn_commit(txn)))
+        goto out;
+    txn = NULL;
+    t0 = tb = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        char k[32], ean[40];
+        uint64_t seq = i + 1;
+        MDB_val mk, mv, ik, lk = {sizeof seq, &seq};
+        double ts = now_s();
+        if ((batch == 1 || i % (uint64_t)batch == 0) && (rc = mdb_txn_begin(env, NULL, 0, &txn))) goto out;
+        snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)i);
+        snprintf(ean, sizeof ean, "40%011llu", (unsigned long long)i);
+        sb.size = 0;
+        pack_product(&sb, i);
+        out->record_bytes = sb.size;
+        mk.mv_size = strlen(k);
+        mk.mv_data = k;
+        mv.mv_size = sb.size;
+        mv.mv_data = sb.data;
+        ik.mv_size = strlen(ean);
+        ik.mv_data = ean;
+        if ((rc = mdb_put(txn, data, &mk, &mv, MDB_NOOVERWRITE)) || (rc = mdb_put(txn, idx, &ik, &mk, MDB_NOOVERWRITE)) ||
+            (rc = mdb_put(txn, log, &lk, &mv, MDB_APPEND)))
+            goto out;
+        if (batch == 1 || i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1) {
+            if ((rc = mdb_txn_commit(txn))) goto out;
+            txn = NULL;
+            if (batch == 1) lat_add(&l, now_s() - ts);
+            else {
+                lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
+                tb = now_s();
+            }
+        }
+    }
+    out->create = lat_result(&l, now_s() - t0, n);
+    t0 = tb = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        char k[32];
+        MDB_val mk, mv;
+        msgpack_unpacked u;
+        size_t off = 0;
+        double ts = now_s();
+        if ((batch == 1 || i % (uint64_t)batch == 0) && (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))) goto out;
+        snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)((i * 7919) % n));
+        mk.mv_size = strlen(k);
+        mk.mv_data = k;
+        if ((rc = mdb_get(txn, data, &mk, &mv))) goto out;
+        msgpack_unpacked_init(&u);
+        if (msgpack_unpack_next(&u, mv.mv_data, mv.mv_size, &off) != MSGPACK_UNPACK_SUCCESS) rc = EINVAL;
+        msgpack_unpacked_destroy(&u);
+        if (rc) goto out;
+        if (batch == 1 || i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1) {
+            mdb_txn_abort(txn);
+            txn = NULL;
+            if (batch == 1) lat_add(&l, now_s() - ts);
+            else {
+                lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
+                tb = now_s();
+            }
+        }
+    }
+    out->get = lat_result(&l, now_s() - t0, n);
+out:
+    if (rc) fprintf(stderr, "entity: bench: floor: %s\n", mdb_strerror(rc));
+    if (txn) mdb_txn_abort(txn);
+    if (env) mdb_env_close(env);
+    msgpack_sbuffer_destroy(&sb);
+    free(l.v);
+    return rc;
+}
+
+/* ---- the peer: SQLite, WAL, a row per entity with its indexed columns, events in the same txn ---- */
+
+typedef struct sqlite_results {
+    result create, get;
+} sqlite_results;
+
+static int sqlite_run(sqlite_results *out, int dur, int batch, uint64_t n, const char *dir)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *ins = NULL, *ev = NULL, *get = NULL;
+    char path[512];
+    msgpack_sbuffer sb;
+    lat l = {0};
+    double t0, tb;
+    int rc;
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/bench.sqlite", dir);
+    msgpack_sbuffer_init(&sb);
+    if ((rc = sqlite3_open(path, &db))) goto out;
+    rc = sqlite3_exec(db, dur == ENT_DURABLE ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                          : dur == ENT_LAZY ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;",
+                      NULL, NULL, NULL);
+    if (!rc) rc = sqlite3_exec(db, "CREATE TABLE product(key TEXT PRIMARY KEY, ean TEXT UNIQUE NOT NULL, price REAL, stock INTEGER, body BLOB);"
+                               "CREATE INDEX product_price ON product(price); CREATE INDEX product_stock ON product(stock);"
+                               "CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER, key TEXT, op INTEGER, data BLOB);", NULL, NULL, NULL);
+    if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO product VALUES(?,?,?,?,?)", -1, &ins, NULL);
+    if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO events(ts,key,op,data) VALUES(?,?,1,?)", -1, &ev, NULL);
+    if (!rc) rc = sqlite3_prepare_v2(db, "SELECT body FROM product WHERE key=?", -1, &get, NULL);
+    if (rc) goto out;
+    t0 = tb = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        char k[32], ean[40];
+        double ts = now_s();
+        if ((batch == 1 || i % (uint64_t)batch == 0) && (rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL))) goto out;
+        snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)i);
+        snprintf(ean, sizeof ean, "40%011llu", (unsigned long long)i);
+        sb.size = 0;
+        pack_product(&sb, i);
+        sqlite3_bind_text(ins, 1, k, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, ean, -1, SQLITE_STATIC);
+        sqlite3_bind_double(ins, 3, (double)(i % 1000) * 0.25);
+        sqlite3_bind_int64(ins, 4, (int64_t)(i % 500));
+        sqlite3_bind_blob(ins, 5, sb.data, (int)sb.size, SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE) {
+            rc = 1;
+            goto out;
+        }
+        sqlite3_reset(ins);
+        sqlite3_bind_int64(ev, 1, (int64_t)(ts * 1e9));
+        sqlite3_bind_text(ev, 2, k, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(ev, 3, sb.data, (int)sb.size, SQLITE_STATIC);
+        if (sqlite3_step(ev) != SQLITE_DONE) {
+            rc = 1;
+            goto out;
+        }
+        sqlite3_reset(ev);
+        if (batch == 1 || i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1) {
+            if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))) goto out;
+            if (batch == 1) lat_add(&l, now_s() - ts);
+            else {
+                lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
+                tb = now_s();
+            }
+        }
+    }
+    out->create = lat_result(&l, now_s() - t0, n);
+    t0 = tb = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        char k[32];
+        msgpack_unpacked u;
+        size_t off = 0;
+        double ts = now_s();
+        if (batch > 1 && i % (uint64_t)batch == 0) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+        snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)((i * 7919) % n));
+        sqlite3_bind_text(get, 1, k, -1, SQLITE_STATIC);
+        if (sqlite3_step(get) != SQLITE_ROW) {
+            rc = 1;
+            goto out;
+        }
+        msgpack_unpacked_init(&u);
+        msgpack_unpack_next(&u, sqlite3_column_blob(get, 0), (size_t)sqlite3_column_bytes(get, 0), &off);
+        msgpack_unpacked_destroy(&u);
+        sqlite3_reset(get);
+        if (batch > 1 && (i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1)) {
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
+            tb = now_s();
+        } else if (batch == 1) {
+            lat_add(&l, now_s() - ts);
+        }
+    }
+    out->get = lat_result(&l, now_s() - t0, n);
+out:
+    if (rc) fprintf(stderr, "entity: bench: sqlite: %s\n", db ? sqlite3_errmsg(db) : "open failed");
+    sqlite3_finalize(ins);
+    sqlite3_finalize(ev);
+    sqlite3_finalize(get);
+    sqlite3_close(db);
+    msgpack_sbuffer_destroy(&sb);
+    free(l.v);
+    return rc;
+}
+
+/* ---- reporting ---------------------------------------------------------------------------------- */
+
+static void report(const opts *o, const char *op, const char *backend, const char *dur, int batch, uint64_t n, result r,
+                   double floor_ops, double sqlite_ops)
+{
+    if (o->json) {
+        printf("{\"op\":\"%s\",\"backend\":\"%s\",\"durability\":\"%s\",\"batch\":%d,\"n\":%llu,\"ops_per_s\":%.0f,"
+               "\"p50_us\":%.2f,\"p99_us\":%.2f,",
+               op, backend, dur, batch, (unsigned long long)n, r.ops_per_s, r.p50_us, r.p99_us);
+        if (floor_ops > 0) printf("\"floor_ops_per_s\":%.0f,\"ratio_to_floor\":%.2f,", floor_ops, floor_ops / r.ops_per_s);
+        else printf("\"floor_ops_per_s\":null,\"ratio_to_floor\":null,");
+        if (sqlite_ops > 0) printf("\"sqlite_ops_per_s\":%.0f}\n", sqlite_ops);
+        else printf("\"sqlite_ops_per_s\":null}\n");
+        return;
+    }
+    printf("%-8s %-7s %-8s %5d %8llu %12.0f %9.2f %9.2f", op, backend, dur, batch, (unsigned long long)n, r.ops_per_s,
+           r.p50_us, r.p99_us);
+    if (floor_ops > 0) printf(" %12.0f %7.2fx", floor_ops, floor_ops / r.ops_per_s);
+    else printf(" %12s %8s", "-", "-");
+    if (sqlite_ops > 0) printf(" %12.0f %7.2fx\n", sqlite_ops, r.ops_per_s / sqlite_ops);
+    else printf(" %12s %8s\n", "-", "-");
+}
+
+/* The median over runs of one double field of an array of per-run results. */
+static double med_field(const void *base, size_t stride, size_t off, int runs, double *tmp)
+{
+    for (int k = 0; k < runs; k++) memcpy(&tmp[k], (const char *)base + (size_t)k * stride + off, sizeof tmp[k]);
+    return median(tmp, runs);
+}
+
+static void header(const opts *o)
+{
+    char cpu[256] = "unknown CPU", line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    time_t t = time(NULL);
+    char date[64];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) snprintf(cpu, sizeof cpu, "%s", c + 2);
+            cpu[strcspn(cpu, "\n")] = '\0';
+            break;
+        }
+    if (f) fclose(f);
+    strftime(date, sizeof date, "%Y-%m-%d", gmtime(&t));
+    if (o->json) return;
+    printf("entity bench — %s, %ld cores, %s; n=%llu (durable: n/20), medians of %d runs\n", cpu, sysconf(_SC_NPROCESSORS_ONLN),
+           date, (unsigned long long)o->n, o->runs);
+    printf("entity: product with string key, 8 fields (~150 B msgpack), unique ean, indexed price and stock; every write logs an event\n");
+    printf("floor: raw LMDB + msgpack (record + unique index entry + log entry), same durability and batch\n");
+    printf("sqlite: WAL, synchronous FULL/NORMAL/OFF for durable/lazy/none, row with indexed columns + events row per create\n\n");
+    printf("%-8s %-7s %-8s %5s %8s %12s %9s %9s %12s %8s %12s %8s\n", "op", "backend", "durab.", "batch", "n", "ops/s", "p50 us",
+           "p99 us", "floor ops/s", "lib/flr", "sqlite op/s", "x sqlite");
+}
+
+int ent_bench_main(int argc, char **argv)
+{
+    opts o;
+    static const struct {
+        const char *backend;
+        int dur;
+    } configs[] = {{"memory", ENT_NONE}, {"lmdb", ENT_NONE}, {"lmdb", ENT_LAZY}, {"lmdb", ENT_DURABLE}};
+    static const int batches[] = {1, 1000};
+    memset(&o, 0, sizeof o);
+    o.n = 100000;
+    o.runs = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--n") && i + 1 < argc) o.n = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) o.runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick")) o.quick = 1;
+        else if (!strcmp(argv[i], "--json")) o.json = 1;
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(o.dir, sizeof o.dir, "%s", argv[++i]);
+        else {
+            fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR]\n");
+            return 2;
+        }
+    }
+    if (o.quick) {
+        o.n = 2000;
+        o.runs = 1;
+    }
+    if (o.n < 100 || o.runs < 1) {
+        fprintf(stderr, "entity: bench: --n must be at least 100 and --runs at least 1\n");
+        return 2;
+    }
+    if (!o.dir[0]) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(o.dir, sizeof o.dir, "%s/entity-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(o.dir)) {
+            fprintf(stderr, "entity: bench: %s: %s\n", o.dir, strerror(errno));
+            return 1;
+        }
+    }
+    header(&o);
+    for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+        for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+            int batch = batches[b], dur = configs[c].dur, R = o.runs;
+            uint64_t n = dur == ENT_DURABLE ? (o.n / 20 > 100 ? o.n / 20 : 100) : o.n;
+            lib_results *lr = calloc((size_t)R, sizeof *lr);
+            floor_results *fr = calloc((size_t)R, sizeof *fr);
+            sqlite_results *sr = calloc((size_t)R, sizeof *sr);
+            double *tmp = calloc((size_t)R, sizeof *tmp);
+            int have_floor = strcmp(configs[c].backend, "lmdb") == 0;
+            if (dur == ENT_DURABLE && batch == 1 && n > 1000) n = 1000; /* fsync per op is slow by nature */
+            for (int r = 0; r < R; r++) {
+                char d1[300], d2[300], d3[300];
+                snprintf(d1, sizeof d1, "%s/lib", o.dir);
+                snprintf(d2, sizeof d2, "%s/floor", o.dir);
+                snprintf(d3, sizeof d3, "%s/sqlite", o.dir);
+                if (lib_run(&lr[r], configs[c].backend, dur, batch, n, d1)) return 1;
+                rmrf(d1);
+                if (have_floor) {
+                    if (floor_run(&fr[r], dur, batch, n, d2) || sqlite_run(&sr[r], dur, batch, n, d3)) return 1;
+                    rmrf(d2);
+                    rmrf(d3);
+                }
+            }
+#define MEDIAN_OF(arr, T, f) med_field(arr, sizeof(T), offsetof(T, f), R, tmp)
+            {
+                result rc_, rg_, ru_, rd_, rq_, rr_;
+                double fc = 0, fg = 0, sqc = 0, sqg = 0;
+                rc_.ops_per_s = MEDIAN_OF(lr, lib_results, create.ops_per_s); rc_.p50_us = MEDIAN_OF(lr, lib_results, create.p50_us); rc_.p99_us = MEDIAN_OF(lr, lib_results, create.p99_us);
+                rg_.ops_per_s = MEDIAN_OF(lr, lib_results, get.ops_per_s); rg_.p50_us = MEDIAN_OF(lr, lib_results, get.p50_us); rg_.p99_us = MEDIAN_OF(lr, lib_results, get.p99_us);
+                ru_.ops_per_s = MEDIAN_OF(lr, lib_results, update.ops_per_s); ru_.p50_us = MEDIAN_OF(lr, lib_results, update.p50_us); ru_.p99_us = MEDIAN_OF(lr, lib_results, update.p99_us);
+                rd_.ops_per_s = MEDIAN_OF(lr, lib_results, del.ops_per_s); rd_.p50_us = MEDIAN_OF(lr, lib_results, del.p50_us); rd_.p99_us = MEDIAN_OF(lr, lib_results, del.p99_us);
+                rq_.ops_per_s = MEDIAN_OF(lr, lib_results, unique.ops_per_s); rq_.p50_us = MEDIAN_OF(lr, lib_results, unique.p50_us); rq_.p99_us = MEDIAN_OF(lr, lib_results, unique.p99_us);
+                rr_.ops_per_s = MEDIAN_OF(lr, lib_results, range.ops_per_s); rr_.p50_us = MEDIAN_OF(lr, lib_results, range.p50_us); rr_.p99_us = MEDIAN_OF(lr, lib_results, range.p99_us);
+                if (have_floor) {
+                    fc = MEDIAN_OF(fr, floor_results, create.ops_per_s);
+                    fg = MEDIAN_OF(fr, floor_results, get.ops_per_s);
+                    sqc = MEDIAN_OF(sr, sqlite_results, create.ops_per_s);
+                    sqg = MEDIAN_OF(sr, sqlite_results, get.ops_per_s);
+                }
+                report(&o, "create", configs[c].backend, dur_name(dur), batch, n, rc_, fc, sqc);
+                report(&o, "get", configs[c].backend, dur_name(dur), batch, n, rg_, fg, sqg);
+                report(&o, "update", configs[c].backend, dur_name(dur), batch, n, ru_, 0, 0);
+                report(&o, "delete", configs[c].backend, dur_name(dur), batch, n, rd_, 0, 0);
+                if (batch == 1) {
+                    report(&o, "unique", configs[c].backend, dur_name(dur), 1, n, rq_, 0, 0);
+                    report(&o, "range100", configs[c].backend, dur_name(dur), 1, n / 100 ? n / 100 : 1, rr_, 0, 0);
+                }
+            }
+#undef MEDIAN_OF
+            free(lr);
+            free(fr);
+            free(sr);
+            free(tmp);
+            fflush(stdout);
+        }
+    }
+    {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        if (o.json) printf("{\"op\":\"peak_rss\",\"kib\":%ld}\n", ru.ru_maxrss);
+        else printf("\npeak RSS %ld KiB\n", ru.ru_maxrss);
+    }
+    rmrf(o.dir);
+    return 0;
+}
