@@ -209,7 +209,7 @@ static void t_replay_differs(void)
     setup();
     ENT_OK_(ent_get(&e, S, NULL, ent_store_type(S, "thing"), &key));
     e->version = 7; /* a version the log never reached; the index stays right */
-    ENT_OK_(ent__record_encode(&b, e));
+    ENT_OK_(ent__record_encode(&b, e, NULL));
     v.data = b.p;
     v.len = b.n;
     t = raw();

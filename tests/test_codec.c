@@ -242,7 +242,7 @@ static void test_record_version(void)
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
         ent_buf b = {NULL, 0, 0};
         e->version = versions[i];
-        ENT_OK_(ent__record_encode(&b, e));
+        ENT_OK_(ent__record_encode(&b, e, NULL));
         ENT_OK_(ent__record_version(&v, b.p, b.n));
         CU_ASSERT_EQUAL(v, versions[i]);
         if (versions[i] > 127) CU_ASSERT_EQUAL(ent__record_version(&v, b.p, 2), ENT_CORRUPT);

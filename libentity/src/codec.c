@@ -117,12 +117,13 @@ int ent__fields_pack(msgpack_packer *pk, const ent_entity *e, const uint64_t *ma
     return ENT_OK;
 }
 
-int ent__record_encode(ent_buf *b, const ent_entity *e)
+int ent__record_encode(ent_buf *b, const ent_entity *e, size_t *fields_at)
 {
     msgpack_packer pk;
     int rc;
     ent__packer_init(&pk, b);
     if (msgpack_pack_array(&pk, 2) || msgpack_pack_uint64(&pk, e->version)) return ent__buf_ok(b);
+    if (fields_at) *fields_at = b->n;
     if ((rc = ent__fields_pack(&pk, e, NULL))) return rc;
     return ent__buf_ok(b);
 }
@@ -134,7 +135,7 @@ int ent_entity_encode(void **out, size_t *out_len, const ent_entity *e)
     *out = NULL;
     *out_len = 0;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
-    if ((rc = ent__record_encode(&b, e))) {
+    if ((rc = ent__record_encode(&b, e, NULL))) {
         ent__buf_free(&b);
         return rc;
     }

@@ -32,8 +32,10 @@ void ent__buf_free(ent_buf *b); /* frees p; b reusable after */
 void ent__packer_init(msgpack_packer *pk, ent_buf *b);
 int ent__buf_ok(const ent_buf *b); /* ENT_OK or ENT_NOMEM */
 
-/* Append the record of e (version and every set field) to b. Returns ENT_OK, ENT_NOMEM. */
-int ent__record_encode(ent_buf *b, const ent_entity *e);
+/* Append the record of e (version and every set field) to b. fields_at (may be NULL): where in b
+ * the map of fields starts, so a create event can repeat those bytes instead of packing them
+ * again. Returns ENT_OK, ENT_NOMEM. */
+int ent__record_encode(ent_buf *b, const ent_entity *e, size_t *fields_at);
 /* Decode a record of type t into a new entity (nothing changed, no key).
  * Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__record_decode(ent_entity **out, const struct ent_type *t, const void *p, size_t n);

@@ -213,13 +213,14 @@ static int index_write(ent_txn *t, const ent_type *type, const ent_entity *e, co
     return ENT_OK;
 }
 
+/* Put e's record under pk. fields_at (may be NULL): where its packed fields start in t->v1. */
 static int put_record(ent_txn *t, const ent_type *type, const ent_entity *e, const ent_slice *pk,
-                      unsigned flags)
+                      unsigned flags, size_t *fields_at)
 {
     ent_slice v;
     int rc;
     t->v1.n = 0;
-    if ((rc = ent__record_encode(&t->v1, e))) return rc;
+    if ((rc = ent__record_encode(&t->v1, e, fields_at))) return rc;
     v.data = t->v1.p;
     v.len = t->v1.n;
     return t->s->ops->put(t->bt, t->lay->data[type->pos], pk, &v, flags);
@@ -251,8 +252,9 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
 {
     ent_tcount *tc = &t->tc[type->pos];
     ent_key key = entity_key(e);
-    ent_slice pk, out;
+    ent_slice pk, out, packed;
     mask applied;
+    size_t fields_at = 0;
     uint64_t saved_version = e->version;
     char kb[300];
     int rc;
@@ -283,9 +285,12 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     /* From here on a failure leaves writes half done. t->k1 holds pk until the record is put. */
     *half = 1;
     e->version = version;
-    if ((rc = put_record(t, type, e, &pk, ENT_PUT_NOOVERWRITE))) goto fail;
+    if ((rc = put_record(t, type, e, &pk, ENT_PUT_NOOVERWRITE, &fields_at))) goto fail;
     if ((rc = index_write(t, type, e, NULL, &pk, 1))) goto fail;
-    if ((rc = ent__log_append(t, type, &key, ENT_OP_CREATE, version, e, NULL))) goto fail;
+    /* The create event's data is every field: the record's packed fields, still in t->v1. */
+    packed.data = t->v1.p + fields_at;
+    packed.len = t->v1.n - fields_at;
+    if ((rc = ent__log_append(t, type, &key, ENT_OP_CREATE, version, e, NULL, &packed))) goto fail;
     if (key.kind == ENT_KEY_AUTO && key.id > tc->next_id) tc->next_id = key.id;
     tc->count++;
     tc->dirty = 1;
@@ -391,11 +396,11 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
     {
         uint64_t saved = target->version;
         target->version = version;
-        rc = put_record(t, type, target, &pk, 0);
+        rc = put_record(t, type, target, &pk, 0, NULL);
         target->version = saved;
         if (rc) goto out;
     }
-    if ((rc = ent__log_append(t, type, &key, ENT_OP_UPDATE, version, target, diff.w))) goto out;
+    if ((rc = ent__log_append(t, type, &key, ENT_OP_UPDATE, version, target, diff.w, NULL))) goto out;
     if (mode == W_UPDATE) swap_slots(e, neu, type->n_fields);
     e->version = version;
     ent_entity_clear_changed(e);
@@ -578,7 +583,7 @@ static int do_delete(ent_txn *t, const ent_type *type, const ent_key *key, uint6
     *half = 1;
     if ((rc = index_write(t, type, old, NULL, &pk, 0))) goto out;
     if ((rc = t->s->ops->del(t->bt, t->lay->data[type->pos], &pk, NULL))) goto out;
-    if ((rc = ent__log_append(t, type, key, ENT_OP_DELETE, old->version + 1, NULL, NULL))) goto out;
+    if ((rc = ent__log_append(t, type, key, ENT_OP_DELETE, old->version + 1, NULL, NULL, NULL))) goto out;
     t->tc[type->pos].count--;
     t->tc[type->pos].dirty = 1;
 out:

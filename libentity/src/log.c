@@ -39,15 +39,15 @@ static int64_t now_ns(void)
 }
 
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
-                    const ent_entity *e, const uint64_t *mask)
+                    const ent_entity *e, const uint64_t *mask, const ent_slice *packed)
 {
     msgpack_packer pk;
     uint8_t kb[8];
     ent_slice k, v;
     int rc;
     if ((rc = log_load(t))) return rc;
-    t->v1.n = 0;
-    ent__packer_init(&pk, &t->v1);
+    t->ev.n = 0;
+    ent__packer_init(&pk, &t->ev);
     msgpack_pack_array(&pk, 7);
     msgpack_pack_int64(&pk, now_ns());
     msgpack_pack_uint64(&pk, t->txn_id);
@@ -63,15 +63,17 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
     msgpack_pack_uint64(&pk, version);
     if (op == ENT_OP_DELETE || !e) {
         msgpack_pack_nil(&pk);
+    } else if (packed) {
+        ent__buf_append(&t->ev, packed->data, packed->len);
     } else if ((rc = ent__fields_pack(&pk, e, mask))) {
         return rc;
     }
-    if ((rc = ent__buf_ok(&t->v1))) return rc;
+    if ((rc = ent__buf_ok(&t->ev))) return rc;
     ent__enc_u64(kb, t->log_last + 1);
     k.data = kb;
     k.len = 8;
-    v.data = t->v1.p;
-    v.len = t->v1.n;
+    v.data = t->ev.p;
+    v.len = t->ev.n;
     if ((rc = t->s->ops->put(t->bt, t->s->t_log, &k, &v, ENT_PUT_APPEND))) return rc;
     t->log_last++;
     if (!t->first_seq) t->first_seq = t->log_last;

@@ -310,6 +310,7 @@ static void raw_end(ent_txn *t)
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
+    ent__buf_free(&t->ev);
     free(t->tc);
 }
 

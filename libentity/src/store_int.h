@@ -70,6 +70,7 @@ struct ent_txn {
     uint64_t first_seq;  /* first seq of this txn (0: none) */
     /* scratch buffers, reused by every call in the txn */
     ent_buf k1, k2, v1;
+    ent_buf ev;        /* the event being appended (v1 may still hold the record it repeats) */
     msgpack_zone *zone;
 };
 
@@ -107,9 +108,10 @@ int ent__type_counters(uint64_t *next_id, uint64_t *count, ent_txn *t, const ent
 int ent__log_counters(uint64_t *last_seq, uint64_t *last_txn, ent_txn *t);
 
 /* Event log (log.c): append one event in the write transaction. mask: top-level fields in data
- * (NULL: all set fields on create; ignored for deletes). */
+ * (NULL: all set fields on create; ignored for deletes). packed (may be NULL): e's fields already
+ * packed as a msgpack map (a create repeats its record's), used instead of packing e again. */
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
-                    const ent_entity *e, const uint64_t *mask);
+                    const ent_entity *e, const uint64_t *mask, const ent_slice *packed);
 int ent__log_flush(ent_txn *t); /* write the log counters before commit */
 /* Deliver the events [first_seq, last_seq] of a transaction just committed to the in-process
  * subscribers, in commit order. ent__log_deliver_lock() is taken before the backend commit so that

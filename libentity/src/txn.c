@@ -17,6 +17,7 @@ static void txn_free(ent_txn *t)
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
+    ent__buf_free(&t->ev);
     if (t->zone) msgpack_zone_free(t->zone);
     free(t->tc);
     free(t);

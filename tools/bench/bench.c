@@ -34,6 +34,9 @@ static const char bench_schema[] =
 typedef struct opts {
     uint64_t n;
     int runs, quick, json;
+    int only_batch;           /* 0: both */
+    const char *only_backend; /* NULL: both */
+    int only_dur;             /* -1: every mode */
     char dir[256];
 } opts;
 
@@ -540,20 +543,32 @@ int ent_bench_main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.n = 100000;
     o.runs = 5;
+    o.only_dur = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc) o.n = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) o.runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) o.quick = 1;
         else if (!strcmp(argv[i], "--json")) o.json = 1;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(o.dir, sizeof o.dir, "%s", argv[++i]);
-        else {
-            fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR]\n");
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) o.only_backend = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) o.only_batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--durability") && i + 1 < argc) {
+            const char *d = argv[++i];
+            o.only_dur = !strcmp(d, "durable") ? ENT_DURABLE : !strcmp(d, "lazy") ? ENT_LAZY : !strcmp(d, "none") ? ENT_NONE : -2;
+        } else {
+            fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR]\n"
+                            "                    [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n");
             return 2;
         }
     }
     if (o.quick) {
         o.n = 2000;
         o.runs = 1;
+    }
+    if (o.only_dur == -2 || (o.only_backend && strcmp(o.only_backend, "memory") && strcmp(o.only_backend, "lmdb")) ||
+        (o.only_batch && o.only_batch != 1 && o.only_batch != 1000)) {
+        fprintf(stderr, "entity: bench: --backend is memory or lmdb, --durability durable, lazy or none, --batch 1 or 1000\n");
+        return 2;
     }
     if (o.n < 100 || o.runs < 1) {
         fprintf(stderr, "entity: bench: --n must be at least 100 and --runs at least 1\n");
@@ -577,6 +592,14 @@ int ent_bench_main(int argc, char **argv)
             sqlite_results *sr = calloc((size_t)R, sizeof *sr);
             double *tmp = calloc((size_t)R, sizeof *tmp);
             int have_floor = strcmp(configs[c].backend, "lmdb") == 0;
+            if ((o.only_backend && strcmp(o.only_backend, configs[c].backend)) || (o.only_dur >= 0 && o.only_dur != dur) ||
+                (o.only_batch && o.only_batch != batch)) {
+                free(lr);
+                free(fr);
+                free(sr);
+                free(tmp);
+                continue;
+            }
             if (dur == ENT_DURABLE && batch == 1 && n > 1000) n = 1000; /* fsync per op is slow by nature */
             for (int r = 0; r < R; r++) {
                 char d1[300], d2[300], d3[300];
