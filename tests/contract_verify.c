@@ -221,6 +221,65 @@ static void t_replay_differs(void)
     teardown();
 }
 
+typedef struct seen_progress {
+    int calls_verify, calls_replay, out_of_order;
+    uint64_t last;
+} seen_progress;
+
+static void on_progress(const char *what, uint64_t done, void *p)
+{
+    seen_progress *sp = p;
+    if (!strcmp(what, "verify")) sp->calls_verify++;
+    else if (!strcmp(what, "replay")) sp->calls_replay++;
+    if (done <= sp->last) sp->out_of_order++;
+    sp->last = done;
+}
+
+/* A long verify and a long replay report progress through the store's callback, with growing
+ * counts; without a callback nothing is reported (and nothing breaks). */
+static void t_progress(void)
+{
+    seen_progress sp;
+    ent_txn *w = NULL;
+    ent_store *dst = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t n = 9;
+    setup();
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < 10000; i++) {
+        ent_entity *e = NULL;
+        char k[24];
+        ent_key key;
+        snprintf(k, sizeof k, "bulk%05d", i);
+        key = ent_key_str(k);
+        ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
+        ENT_OK_(ent_entity_set_key(e, &key));
+        ENT_OK_(ent_entity_set_int(e, "size", i));
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    memset(&sp, 0, sizeof sp);
+    ent_store_set_progress(S, on_progress, &sp);
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT(sp.calls_verify >= 2); /* 10k records, 20k index entries, 10k events: every 4096 */
+    CU_ASSERT_EQUAL(sp.calls_replay, 0);
+    CU_ASSERT_EQUAL(sp.out_of_order, 0);
+    memset(&sp, 0, sizeof sp);
+    o.backend = "memory";
+    ENT_OK_(ent_store_open(&dst, NULL, SC, &o));
+    ENT_OK_(ent_store_replay(dst, S, 0));
+    CU_ASSERT(sp.calls_replay >= 2);
+    CU_ASSERT_EQUAL(sp.out_of_order, 0);
+    ent_store_close(dst);
+    ent_store_set_progress(S, NULL, NULL);
+    memset(&sp, 0, sizeof sp);
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(sp.calls_verify, 0);
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -234,6 +293,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_gap),
         ENT_TEST(t_event_garbage),
         ENT_TEST(t_replay_differs),
+        ENT_TEST(t_progress),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -13,6 +13,10 @@
  * rwlock guards the trees: readers hold it shared for each call, the writer exclusively for each
  * change, so a slow reader never blocks a writer for longer than one call.
  * DUPSORT tables keep one tree node per (key, value) pair.
+ *
+ * Plain tables also keep a hash of their nodes by key (GHashTable), so a point look-up or put costs
+ * one probe instead of a walk down the tree: at 100k entries the walk (about 17 nodes, each a cache
+ * miss) made a get slower than LMDB's (entity bench: 3.3 us vs 1.2 us).
  */
 #include <glib.h>
 #include <pthread.h>
@@ -47,6 +51,7 @@ typedef struct mtable {
     char *name;
     unsigned flags;
     GTree *tree;
+    GHashTable *hash;  /* plain tables: key -> node, the same nodes as the tree */
     uint64_t mods;     /* bumped on every node insert/remove: cursors re-seek when it moves */
     uint64_t created;  /* commit number that created it; 0 while its creator runs */
     mtxn *owner;
@@ -107,6 +112,39 @@ static gint node_cmp(gconstpointer a, gconstpointer b, gpointer unused)
     return bcmp_(x->k + x->klen, x->dlen, y->k + y->klen, y->dlen);
 }
 
+/* FNV-1a over the key bytes. */
+static guint node_hash(gconstpointer p)
+{
+    const mnode *n = p;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n->klen; i++) h = (h ^ (uint8_t)n->k[i]) * 16777619u;
+    return h;
+}
+
+static gboolean node_eq(gconstpointer a, gconstpointer b)
+{
+    const mnode *x = a, *y = b;
+    return x->klen == y->klen && memcmp(x->k, y->k, x->klen) == 0;
+}
+
+/* The node of key k in a plain table, or NULL. */
+static mnode *hash_find(const mtable *tb, const void *k, size_t klen)
+{
+    mnode probe;
+    probe.k = (char *)k;
+    probe.klen = klen;
+    probe.dlen = 0;
+    return g_hash_table_lookup(tb->hash, &probe);
+}
+
+/* Remove n from its table (the tree frees it). Lock held exclusively. */
+static void node_remove(mtable *tb, mnode *n)
+{
+    tb->mods++;
+    if (tb->hash) g_hash_table_remove(tb->hash, n);
+    g_tree_remove(tb->tree, n);
+}
+
 static void node_free(gpointer p)
 {
     mnode *n = p;
@@ -160,6 +198,7 @@ static void m_close(void *be)
     mstore *s = be;
     if (!s) return;
     for (size_t i = 0; i < s->ntables; i++) {
+        if (s->tables[i]->hash) g_hash_table_destroy(s->tables[i]->hash);
         g_tree_destroy(s->tables[i]->tree);
         free(s->tables[i]->name);
         free(s->tables[i]);
@@ -243,8 +282,7 @@ static void collect(mstore *s)
         gcitem *g = g_ptr_array_index(s->gc, i);
         mnode *n = g->n;
         if (prune(n, min)) {
-            g->t->mods++;
-            g_tree_remove(g->t->tree, n); /* frees n */
+            node_remove(g->t, n); /* frees n */
             free(g);
         } else if (n->head && n->head->older) {
             s->gc->pdata[keep++] = g; /* an older version is still visible to a reader */
@@ -325,10 +363,7 @@ static void m_txn_abort(void *txn)
         mver *v = g->n->head;
         g->n->head = v->older;
         free(v);
-        if (!g->n->head) {
-            g->t->mods++;
-            g_tree_remove(g->t->tree, g->n);
-        }
+        if (!g->n->head) node_remove(g->t, g->n);
     }
     for (guint i = 0; i < t->created->len; i++) {
         mtable *tb = g_ptr_array_index(t->created, i);
@@ -390,6 +425,7 @@ static int m_table(void *be, void *txn, const char *name, unsigned flags, unsign
     }
     tb->flags = flags & ENT_TBL_DUPSORT;
     tb->tree = g_tree_new_full(node_cmp, NULL, node_free, NULL);
+    if (!tb->flags) tb->hash = g_hash_table_new(node_hash, node_eq);
     tb->owner = t;
     s->tables[s->ntables] = tb;
     *out = (unsigned)s->ntables++;
@@ -436,6 +472,17 @@ static int m_get(void *txn, unsigned ti, const ent_slice *k, ent_slice *out)
     int rc = ENT_NOTFOUND;
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     pthread_rwlock_rdlock(&t->s->lock);
+    if (tb->hash) {
+        mnode *n = hash_find(tb, k->data, k->len);
+        mver *v = n ? visible(n, t) : NULL;
+        if (v) {
+            out->data = v->val;
+            out->len = v->vlen;
+            rc = ENT_OK;
+        }
+        pthread_rwlock_unlock(&t->s->lock);
+        return rc;
+    }
     for (gn = lower(tb, k->data, k->len, NULL, 0); gn; gn = g_tree_node_next(gn)) {
         mnode *n = g_tree_node_key(gn);
         mver *v;
@@ -504,8 +551,9 @@ static int m_put(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v,
     if (dup && v->len > MAX_KEY)
         return ent__err(ENT_FULL, "value of %zu bytes exceeds the backend limit of %d for sorted duplicates", v->len, MAX_KEY);
     pthread_rwlock_wrlock(&t->s->lock);
-    gn = lower(tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0);
-    if (gn) {
+    if (tb->hash) {
+        n = hash_find(tb, k->data, k->len);
+    } else if ((gn = lower(tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0))) {
         mnode *c = g_tree_node_key(gn);
         if (bcmp_(c->k, c->klen, k->data, k->len) == 0 &&
             (!dup || bcmp_(c->k + c->klen, c->dlen, v->data, v->len) == 0))
@@ -533,13 +581,11 @@ static int m_put(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v,
             if (v->len) memcpy(n->k + k->len, v->data, v->len);
         }
         g_tree_insert(tb->tree, n, n);
+        if (tb->hash) g_hash_table_add(tb->hash, n);
         tb->mods++;
     }
     rc = add_version(t, tb, n, dup ? NULL : v->data, dup ? 0 : v->len, 0);
-    if (rc && !n->head) {
-        tb->mods++;
-        g_tree_remove(tb->tree, n);
-    }
+    if (rc && !n->head) node_remove(tb, n);
     pthread_rwlock_unlock(&t->s->lock);
     return rc;
 }
@@ -553,7 +599,16 @@ static int m_del(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v)
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     pthread_rwlock_wrlock(&t->s->lock);
-    gn = lower(tb, k->data, k->len, dup && v ? v->data : NULL, dup && v ? v->len : 0);
+    if (tb->hash) {
+        mnode *n = hash_find(tb, k->data, k->len);
+        if (n && visible(n, t)) {
+            rc = add_version(t, tb, n, NULL, 0, 1);
+            found = 1;
+        }
+        gn = NULL;
+    } else {
+        gn = lower(tb, k->data, k->len, dup && v ? v->data : NULL, dup && v ? v->len : 0);
+    }
     for (; gn && rc == ENT_OK; gn = g_tree_node_next(gn)) {
         mnode *n = g_tree_node_key(gn);
         if (bcmp_(n->k, n->klen, k->data, k->len) != 0) break;

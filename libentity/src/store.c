@@ -499,6 +499,13 @@ fail_notxn:
 
 void ent__store_free_cbs(ent_store *s);
 
+void ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload)
+{
+    if (!s) return;
+    s->progress = cb;
+    s->progress_payload = payload;
+}
+
 void ent_store_close(ent_store *s)
 {
     if (!s) return;

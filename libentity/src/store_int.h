@@ -46,7 +46,15 @@ struct ent_store {
     struct ent_sub_cb *cbs;    /* in-process subscribers (log.c) */
     pthread_mutex_t notify_mu; /* serializes callback delivery in commit order */
     uint64_t notified_seq;     /* last seq delivered to callbacks */
+    ent_progress_cb progress;  /* long calls report to it (ent_store_set_progress) */
+    void *progress_payload;
 };
+
+/* Report progress of a long call every 4096 items. */
+static inline void ent__progress(ent_store *s, const char *what, uint64_t done)
+{
+    if (s->progress && (done & 4095) == 0) s->progress(what, done, s->progress_payload);
+}
 
 /* Per-type counters cached in a write transaction and written to meta once, at commit. */
 typedef struct ent_tcount {

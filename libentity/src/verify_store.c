@@ -21,6 +21,9 @@ typedef struct vctx {
     ent_problem_cb cb;
     void *payload;
     uint64_t problems;
+    uint64_t items; /* records, index entries and events looked at, for progress */
+    ent_progress_cb outer_cb; /* the store's progress callback while verify replays */
+    void *outer_payload;
     ent_buf k;
 } vctx;
 
@@ -79,6 +82,7 @@ static int check_records(vctx *v, const ent_type *type)
         rc = ops->cursor_get(cur, op, &k, &val);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
+        ent__progress(v->t->s, "verify", ++v->items);
         n++;
         pk_str(type, &k, kb, sizeof kb);
         if (type->key == ENT_KEY_AUTO && k.len == 8 && ent__dec_u64(k.data) > max_id) max_id = ent__dec_u64(k.data);
@@ -140,6 +144,7 @@ static int check_index(vctx *v, const ent_type *type, size_t j)
         rc = ops->cursor_get(cur, op, &k, &pk);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
+        ent__progress(v->t->s, "verify", ++v->items);
         pk_str(type, &pk, kb, sizeof kb);
         if (ops->get(v->t->bt, v->t->lay->data[type->pos], &pk, &rec) != ENT_OK) {
             problem(v, "%s %s: index %s has an entry for a missing entity", type->name, kb, f->name);
@@ -179,6 +184,7 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
         rc = ops->cursor_get(cur, op, &k, &val);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
+        ent__progress(v->t->s, "verify", ++v->items);
         if (k.len != 8) {
             problem(v, "log: a key of %zu bytes is not a seq", k.len);
             continue;
@@ -204,6 +210,13 @@ out:
 }
 
 /* Replay the log into a memory store and compare it with the snapshot. */
+static void replay_progress(const char *what, uint64_t done, void *payload)
+{
+    vctx *v = payload;
+    (void)what;
+    v->outer_cb("verify", v->items + done, v->outer_payload);
+}
+
 static int check_replay(vctx *v, ent_store *s)
 {
     ent_store *m = NULL;
@@ -212,7 +225,20 @@ static int check_replay(vctx *v, ent_store *s)
     int rc;
     o.backend = "memory";
     if ((rc = ent_store_open(&m, NULL, sc, &o))) return rc;
-    rc = ent_store_replay(m, s, 0);
+    {
+        /* The replay inside a verify reports as more of the verify, counting on from its items. */
+        ent_progress_cb cb = s->progress;
+        void *payload = s->progress_payload;
+        if (cb) {
+            v->outer_cb = cb;
+            v->outer_payload = payload;
+            s->progress = replay_progress;
+            s->progress_payload = v;
+        }
+        rc = ent_store_replay(m, s, 0);
+        s->progress = cb;
+        s->progress_payload = payload;
+    }
     if (rc) {
         problem(v, "log: replay fails: %s", ent_errmsg());
         ent_store_close(m);
@@ -376,6 +402,7 @@ int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
             break;
         }
         cur_txn = ev->txn;
+        ent__progress(src, "replay", ev->seq);
         rc = replay_event(dst, w, ev);
         ent_event_free(ev);
         if (rc) break;

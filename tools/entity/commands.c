@@ -12,24 +12,30 @@
 #include "cli.h"
 #include <time.h>
 
-/* A progress line on stderr, only on a terminal and only once the work has run a second. */
+/* A progress line on stderr, only on a terminal and only once the work has run a second.
+ * n <= 1 and done 0 starts timing; done 1 ends with a last count; done 2 just ends the line. */
 static void progress(const char *what, uint64_t n, int done)
 {
     static struct timespec start, last;
+    static int shown;
     struct timespec now;
     if (!isatty(2)) return;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (n <= 1 && !done) {
         start = last = now;
+        shown = 0;
         return;
     }
     if (done) {
-        if (now.tv_sec - start.tv_sec >= 1) fprintf(stderr, "\\r%s %llu\\n", what, (unsigned long long)n);
+        if (done == 1 && now.tv_sec - start.tv_sec >= 1) fprintf(stderr, "\r%s %llu\n", what, (unsigned long long)n);
+        else if (done == 2 && shown) fputc('\n', stderr);
+        shown = 0;
         return;
     }
     if (now.tv_sec - start.tv_sec < 1 || (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 < 250) return;
     last = now;
-    fprintf(stderr, "\\r%s %llu", what, (unsigned long long)n);
+    shown = 1;
+    fprintf(stderr, "\r%s %llu", what, (unsigned long long)n);
 }
 
 static int parse_u64(uint64_t *out, const char *text, const char *what)
@@ -442,7 +448,7 @@ int cmd_dump(int argc, char **argv)
     uint64_t dumped = 0;
     int rc;
     if ((rc = open_store(&s, 1))) return rc;
-    progress("dumped", 0, 0);
+    progress("entity: dump: entities", 0, 0);
     sc = ent_store_schema(s);
     for (int i = 1; i < argc; i++)
         if (!type_arg(s, argv[i])) rc = 1;
@@ -460,12 +466,12 @@ int cmd_dump(int argc, char **argv)
         while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
             print_entity(e, 0);
             ent_entity_free(e);
-            progress("dumped", ++dumped, 0);
+            progress("entity: dump: entities", ++dumped, 0);
         }
         rc = rc == ENT_NOTFOUND ? 0 : fail("dump");
         ent_iter_free(it);
     }
-    progress("dumped", dumped, 1);
+    progress("entity: dump: entities", dumped, 1);
     ent_store_close(s);
     return rc;
 }
@@ -487,7 +493,7 @@ int cmd_load(int argc, char **argv)
         return usage();
     }
     if ((rc = open_store(&s, 0))) return rc;
-    progress("loaded", 0, 0);
+    progress("entity: load: entities", 0, 0);
     while ((len = getline(&line, &cap, stdin)) >= 0) {
         json_error_t err;
         json_t *o, *data;
@@ -499,6 +505,7 @@ int cmd_load(int argc, char **argv)
         if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
         o = json_loads(line, 0, &err);
         if (!o) {
+            progress("", 0, 2);
             msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
             rc = 1;
             break;
@@ -506,6 +513,7 @@ int cmd_load(int argc, char **argv)
         t = json_is_string(json_object_get(o, "type")) ? ent_store_type(s, json_string_value(json_object_get(o, "type"))) : NULL;
         data = json_object_get(o, "data");
         if (!t || !json_is_object(data) || !json_is_integer(json_object_get(o, "version"))) {
+            progress("", 0, 2);
             msg("line %llu: expected {\"type\":T,\"key\":K,\"version\":V,\"data\":{...}} with a known type", (unsigned long long)lines);
             json_decref(o);
             rc = 1;
@@ -527,12 +535,13 @@ int cmd_load(int argc, char **argv)
         ent_entity_free(e);
         json_decref(o);
         if (rc) {
+            progress("", 0, 2);
             msg("line %llu: %s", (unsigned long long)lines, ent_errmsg());
             rc = 1;
             break;
         }
         loaded++;
-        progress("loaded", loaded, 0);
+        progress("entity: load: entities", loaded, 0);
         if (++in_txn == batch) {
             if (ent_txn_commit(w) != ENT_OK) {
                 w = NULL;
@@ -544,6 +553,7 @@ int cmd_load(int argc, char **argv)
         }
     }
     free(line);
+    progress("", 0, 2);
     if (w) {
         if (rc) ent_txn_abort(w);
         else if (ent_txn_commit(w) != ENT_OK) rc = fail("load");
@@ -559,6 +569,13 @@ static void print_problem(const char *line, void *payload)
     puts(line);
 }
 
+/* The library's progress of verify and replay, as the tool's progress line. */
+static void lib_progress(const char *what, uint64_t done, void *payload)
+{
+    (void)payload;
+    progress(!strcmp(what, "verify") ? "entity: check: items looked at" : "entity: replay: events replayed", done, 0);
+}
+
 int cmd_check(int argc, char **argv)
 {
     ent_store *s = NULL;
@@ -567,7 +584,10 @@ int cmd_check(int argc, char **argv)
     (void)argv;
     if (argc != 1) return usage();
     if ((rc = open_store(&s, 1))) return rc;
+    progress("", 0, 0);
+    ent_store_set_progress(s, lib_progress, NULL);
     rc = ent_store_verify(&problems, s, print_problem, NULL);
+    progress("", 0, 2);
     if (rc == ENT_OK) puts("ok");
     else if (rc == ENT_CORRUPT && problems) rc = 1;
     else rc = fail("check");
@@ -659,7 +679,12 @@ int cmd_replay(int argc, char **argv)
     if (!into) return usage();
     if ((rc = open_store(&s, 1))) return rc;
     if (ent_store_open(&d, into, ent_store_schema(s), &o) != ENT_OK) rc = fail(into);
-    else if (ent_store_replay(d, s, to) != ENT_OK) rc = fail("replay");
+    else {
+        progress("", 0, 0);
+        ent_store_set_progress(s, lib_progress, NULL);
+        if (ent_store_replay(d, s, to) != ENT_OK) rc = fail("replay");
+        progress("", 0, 2);
+    }
     ent_store_close(d);
     ent_store_close(s);
     return rc;

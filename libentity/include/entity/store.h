@@ -72,6 +72,13 @@ typedef struct ent_store_opts {
 int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                    const ent_store_opts *opts);
 
+/* Progress of long calls on this store (ent_store_verify(), and ent_store_replay() on its source):
+ * cb is called every few thousand items with what runs ("verify", "replay") and a count of items
+ * done so far (records, index entries, events: not a percentage), on the calling thread, so a tool
+ * can show a progress line. cb NULL turns it off. Not for use while another thread runs those calls. */
+typedef void (*ent_progress_cb)(const char *what, uint64_t done, void *payload);
+void ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload);
+
 /* Close. Transactions and iterators of the store must be finished first. NULL does nothing. */
 void ent_store_close(ent_store *s);
 
