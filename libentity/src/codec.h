@@ -32,6 +32,11 @@ void ent__buf_free(ent_buf *b); /* frees p; b reusable after */
 void ent__packer_init(msgpack_packer *pk, ent_buf *b);
 int ent__buf_ok(const ent_buf *b); /* ENT_OK or ENT_NOMEM */
 
+/* A msgpack zone for one decode, and its return (cleared and kept for the thread's next decode).
+ * ent__zone_take() returns NULL when out of memory. */
+msgpack_zone *ent__zone_take(void);
+void ent__zone_give(msgpack_zone *z);
+
 /* Append the record of e (version and every set field) to b. fields_at (may be NULL): where in b
  * the map of fields starts, so a create event can repeat those bytes instead of packing them
  * again. Returns ENT_OK, ENT_NOMEM. */

@@ -121,22 +121,23 @@ static int corrupt(uint64_t seq, const char *what)
 /* Decode the event stored under seq with the schema of layout lay. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n)
 {
-    msgpack_unpacked u;
+    msgpack_zone *z;
+    msgpack_object u;
     size_t off = 0;
     ent_event *ev = NULL;
     const msgpack_object *a;
     int rc;
     char name[ENT_NAME_MAX + 1];
 
-    msgpack_unpacked_init(&u);
+    if (!(z = ent__zone_take())) return ent__err(ENT_NOMEM, "out of memory");
     /* The structural check first: msgpack-c allocates an array's items before reading them, so a
      * damaged length byte could otherwise ask for gigabytes. */
-    if (ent__mp_check(p, n) != ENT_OK || msgpack_unpack_next(&u, p, n, &off) != MSGPACK_UNPACK_SUCCESS || off != n ||
-        u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 7) {
+    if (ent__mp_check(p, n) != ENT_OK || msgpack_unpack(p, n, &off, z, &u) != MSGPACK_UNPACK_SUCCESS || off != n ||
+        u.type != MSGPACK_OBJECT_ARRAY || u.via.array.size != 7) {
         rc = corrupt(seq, "not an event record");
         goto fail;
     }
-    a = u.data.via.array.ptr;
+    a = u.via.array.ptr;
     ev = calloc(1, sizeof *ev);
     if (!ev) {
         rc = ent__err(ENT_NOMEM, "out of memory");
@@ -207,11 +208,11 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
         if ((rc = ent_entity_set_key(ev->data, &ev->key))) goto fail;
         ev->data->version = ev->version;
     }
-    msgpack_unpacked_destroy(&u);
+    ent__zone_give(z);
     *out = ev;
     return ENT_OK;
 fail:
-    msgpack_unpacked_destroy(&u);
+    ent__zone_give(z);
     ent_event_free(ev);
     return rc;
 }
