@@ -121,6 +121,11 @@ typedef struct ent_backend_ops {
     /* Change the durability of later commits (the store keeps the mode chosen at creation and
      * applies it after reading it back). Returns ENT_OK, ENT_INVALID. */
     int (*set_durability)(void *be, int durability);
+
+    /* Optional (NULL: unknown). An id of the committed state a read txn sees: two read txns of
+     * one `be` with the same non-zero id see the same data. Lets the store skip re-reading what
+     * it already checked in that state (the schema generation, once per read txn otherwise). */
+    uint64_t (*snapshot_id)(void *txn);
 } ent_backend_ops;
 
 extern const ent_backend_ops ent__backend_lmdb;

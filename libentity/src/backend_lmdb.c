@@ -1375,6 +1375,12 @@ static int l_set_durability(void *vbe, int durability)
     return ENT_OK;
 }
 
+static uint64_t l_snapshot_id(void *vtxn)
+{
+    ltxn *t = vtxn;
+    return t->m && !t->write ? (uint64_t)mdb_txn_id(t->m) : 0;
+}
+
 const ent_backend_ops ent__backend_lmdb = {
     .version = ENT_BACKEND_VERSION,
     .name = "lmdb",
@@ -1396,4 +1402,5 @@ const ent_backend_ops ent__backend_lmdb = {
     .change_counter = l_change_counter,
     .wait_change = l_wait_change,
     .set_durability = l_set_durability,
+    .snapshot_id = l_snapshot_id,
 };

@@ -845,6 +845,12 @@ static int m_set_durability(void *be, int durability)
     return ENT_OK; /* nothing to sync: memory stores do not survive their process anyway */
 }
 
+static uint64_t m_snapshot_id(void *txn)
+{
+    mtxn *t = txn;
+    return t->write ? 0 : t->snap + 1; /* + 1: the empty store's snapshot 0 is a state too */
+}
+
 const ent_backend_ops ent__backend_memory = {
     .version = ENT_BACKEND_VERSION,
     .name = "memory",
@@ -866,4 +872,5 @@ const ent_backend_ops ent__backend_memory = {
     .change_counter = m_change_counter,
     .wait_change = m_wait_change,
     .set_durability = m_set_durability,
+    .snapshot_id = m_snapshot_id,
 };

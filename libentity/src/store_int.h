@@ -46,6 +46,9 @@ struct ent_store {
     struct ent_sub_cb *cbs;    /* in-process subscribers (log.c) */
     pthread_mutex_t notify_mu; /* serializes callback delivery in commit order */
     uint64_t notified_seq;     /* last seq delivered to callbacks */
+    /* A read snapshot in which schema_gen was found equal to gen_lay's generation (under mu). */
+    uint64_t gen_snap;
+    const ent_layout *gen_lay;
     ent_progress_cb progress;  /* long calls report to it (ent_store_set_progress) */
     void *progress_payload;
 };

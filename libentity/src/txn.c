@@ -44,20 +44,32 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
      * another process is seen exactly when its data is. The reload opens the new tables in a
      * transaction of its own that commits, which keeps the table handles for every later one. */
     for (int attempt = 0;; attempt++) {
-        uint64_t gen = 0;
+        uint64_t gen = 0, snap = 0;
         ent_layout *lay;
+        int known;
         if ((rc = s->ops->txn_begin(s->be, t->write, &t->bt))) goto fail;
+        if (!t->write && s->ops->snapshot_id) snap = s->ops->snapshot_id(t->bt);
         pthread_mutex_lock(&s->mu);
         lay = s->lay;
+        known = snap != 0 && snap == s->gen_snap && lay == s->gen_lay;
         pthread_mutex_unlock(&s->mu);
         t->lay = lay;
+        if (known) break; /* this very state was checked already: a read-mostly load skips a get */
         rc = ent__meta_get_u64(&gen, t, "schema_gen");
         if (rc) {
             s->ops->txn_abort(t->bt);
             if (rc == ENT_NOTFOUND) rc = ent__err(ENT_CORRUPT, "store meta lacks schema_gen");
             goto fail;
         }
-        if (gen == lay->gen) break;
+        if (gen == lay->gen) {
+            if (snap) {
+                pthread_mutex_lock(&s->mu);
+                s->gen_snap = snap;
+                s->gen_lay = lay;
+                pthread_mutex_unlock(&s->mu);
+            }
+            break;
+        }
         if (attempt >= 3) {
             s->ops->txn_abort(t->bt);
             rc = ent__err(ENT_BUSY, "store schema keeps changing; try again");
