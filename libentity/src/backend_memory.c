@@ -80,7 +80,7 @@ struct mtxn {
     int write;
     uint64_t snap;
     mtxn *next, *prev;       /* in s->readers */
-    GPtrArray *touched;      /* gcitem*: nodes with a version of this txn */
+    GArray *touched;         /* gcitem: nodes with a version of this txn (by value: no malloc per put) */
     GPtrArray *created;      /* mtable* created by this txn */
 };
 
@@ -154,7 +154,7 @@ static void node_free(gpointer p)
         free(v);
         v = o;
     }
-    free(n->k);
+    /* n->k points into n's own allocation */
     free(n);
 }
 
@@ -223,7 +223,7 @@ static int m_txn_begin(void *be, int write, void **out)
     t->write = write;
     if (write) {
         pthread_mutex_lock(&s->wmu);
-        t->touched = g_ptr_array_new_with_free_func(free);
+        t->touched = g_array_new(FALSE, FALSE, sizeof(gcitem));
         t->created = g_ptr_array_new();
     }
     /* Lock order is always lock -> rmu; the snapshot number is published under rmu too, so a
@@ -307,7 +307,7 @@ static int m_txn_commit(void *txn)
     {
         uint64_t ver = s->committed + 1;
         for (guint i = 0; i < t->touched->len; i++) {
-            gcitem *g = g_ptr_array_index(t->touched, i);
+            gcitem *g = &g_array_index(t->touched, gcitem, i);
             mver *v = g->n->head;
             v->owner = NULL;
             v->ver = ver;
@@ -338,7 +338,7 @@ static int m_txn_commit(void *txn)
         pthread_cond_broadcast(&s->changed);
         pthread_mutex_unlock(&s->rmu);
     }
-    g_ptr_array_free(t->touched, TRUE);
+    g_array_free(t->touched, TRUE);
     g_ptr_array_free(t->created, TRUE);
     pthread_mutex_unlock(&s->wmu);
     free(t);
@@ -359,7 +359,7 @@ static void m_txn_abort(void *txn)
     pthread_rwlock_wrlock(&s->lock);
     /* Own versions are always the newest: unlink them; drop nodes left without any. */
     for (guint i = t->touched->len; i-- > 0;) {
-        gcitem *g = g_ptr_array_index(t->touched, i);
+        gcitem *g = &g_array_index(t->touched, gcitem, i);
         mver *v = g->n->head;
         g->n->head = v->older;
         free(v);
@@ -377,7 +377,7 @@ static void m_txn_abort(void *txn)
     }
     pthread_rwlock_unlock(&s->lock);
     unregister(t);
-    g_ptr_array_free(t->touched, TRUE);
+    g_array_free(t->touched, TRUE);
     g_ptr_array_free(t->created, TRUE);
     pthread_mutex_unlock(&s->wmu);
     free(t);
@@ -525,15 +525,10 @@ static int add_version(mtxn *t, mtable *tb, mnode *n, const void *val, size_t vl
     v->older = n->head;
     n->head = v;
     {
-        gcitem *g = malloc(sizeof *g);
-        if (!g) {
-            n->head = v->older;
-            free(v);
-            return ent__err(ENT_NOMEM, "out of memory");
-        }
-        g->t = tb;
-        g->n = n;
-        g_ptr_array_add(t->touched, g);
+        gcitem g;
+        g.t = tb;
+        g.n = n;
+        g_array_append_val(t->touched, g); /* GLib aborts on out of memory, as for GTree nodes */
     }
     return ENT_OK;
 }
@@ -568,12 +563,14 @@ static int m_put(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v,
         return ENT_OK;
     }
     if (!n) {
-        n = calloc(1, sizeof *n);
-        if (!n || !(n->k = malloc(k->len + (dup ? v->len : 0) + 1))) {
-            free(n);
+        /* one allocation for the node and its key (+ dup value) */
+        n = malloc(sizeof *n + k->len + (dup ? v->len : 0) + 1);
+        if (!n) {
             pthread_rwlock_unlock(&t->s->lock);
             return ent__err(ENT_NOMEM, "out of memory");
         }
+        memset(n, 0, sizeof *n);
+        n->k = (char *)(n + 1);
         n->klen = k->len;
         memcpy(n->k, k->data, k->len);
         if (dup) {
