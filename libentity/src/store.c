@@ -339,6 +339,17 @@ static int store_init(ent_txn *t, const ent_schema *sc, int durability)
     return schema_store(t, sc, 1);
 }
 
+/* The backend, the layouts and the handle itself (open's failure path and close). */
+static void store_free(ent_store *s)
+{
+    if (s->be) s->ops->close(s->be);
+    layout_free(s->lay);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->notify_mu);
+    free(s->path);
+    free(s);
+}
+
 int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                    const ent_store_opts *opts)
 {
@@ -488,12 +499,7 @@ fail:
 fail_notxn:
     ent_schema_free(stored);
     ent_schema_free(next);
-    if (s->be) s->ops->close(s->be);
-    layout_free(s->lay);
-    pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->notify_mu);
-    free(s->path);
-    free(s);
+    store_free(s);
     return rc;
 }
 
@@ -510,12 +516,7 @@ void ent_store_close(ent_store *s)
 {
     if (!s) return;
     ent__store_free_cbs(s);
-    if (s->be) s->ops->close(s->be);
-    layout_free(s->lay);
-    pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->notify_mu);
-    free(s->path);
-    free(s);
+    store_free(s);
 }
 
 const ent_schema *ent_store_schema(ent_store *s)
