@@ -126,6 +126,19 @@ static void test_timestamps(void)
         CU_ASSERT_EQUAL(rc, ENT_INVALID);
         ENT_ASSERT_MSG("thing.ts");
     }
+    /* a well-formed time outside int64 ns says so, and names the range; the extremes parse */
+    CU_ASSERT_EQUAL(ent_entity_set_json(e, "ts", "\"9999-01-01T00:00:00Z\""), ENT_INVALID);
+    ENT_ASSERT_MSG("out of range");
+    CU_ASSERT_EQUAL(ent_entity_set_json(e, "ts", "\"2262-04-11T23:47:16.854775808Z\""), ENT_INVALID);
+    ENT_ASSERT_MSG("2262-04-11T23:47:16.854775807Z");
+    CU_ASSERT_EQUAL(ent_entity_set_json(e, "ts", "\"2025-02-29T00:00:00Z\""), ENT_INVALID);
+    ENT_ASSERT_MSG("invalid timestamp");
+    ENT_OK_(ent_entity_set_json(e, "ts", "\"2262-04-11T23:47:16.854775807Z\""));
+    ENT_OK_(ent_entity_get_timestamp(&ns, e, "ts"));
+    CU_ASSERT_EQUAL(ns, INT64_MAX);
+    ENT_OK_(ent_entity_set_json(e, "ts", "\"1677-09-21T00:12:43.145224192Z\""));
+    ENT_OK_(ent_entity_get_timestamp(&ns, e, "ts"));
+    CU_ASSERT_EQUAL(ns, INT64_MIN);
     ent_entity_free(e);
     ent_schema_free(s);
 }

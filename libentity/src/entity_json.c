@@ -114,7 +114,7 @@ int ent__ts_parse(int64_t *out, const char *s, size_t n)
     }
     if (__builtin_mul_overflow(total, (int64_t)1000000000, &total) ||
         __builtin_add_overflow(total, frac, &total))
-        return -1;
+        return -2;
     *out = total;
     return 0;
 }
@@ -501,9 +501,9 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
         if (json_is_integer(j)) {
             out->u.i = json_integer_value(j);
         } else if (json_is_string(j)) {
-            if (ent__ts_parse(&out->u.i, json_string_value(j), json_string_length(j)))
-                return jerr(p, "invalid timestamp (RFC 3339, e.g. 2026-11-25T10:00:00.5Z, or "
-                               "integer ns)");
+            int r = ent__ts_parse(&out->u.i, json_string_value(j), json_string_length(j));
+            if (r == -2) return jerr(p, "timestamp out of range (" ENT__TS_RANGE ")");
+            if (r) return jerr(p, "invalid timestamp (RFC 3339, e.g. 2026-11-25T10:00:00.5Z, or integer ns)");
         } else {
             return expected(p, spec);
         }

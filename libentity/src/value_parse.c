@@ -60,8 +60,12 @@ int ent_value_parse(ent_value *out, const ent_field *f, const char *text)
             *out = ent_value_timestamp(v);
             return ENT_OK;
         }
-        if (ent__ts_parse(&ns, text, strlen(text)) != 0)
+        switch (ent__ts_parse(&ns, text, strlen(text))) {
+        case 0: break;
+        case -2: return ent__err(ENT_INVALID, "%s: \"%s\" is out of range (" ENT__TS_RANGE ")", path, text);
+        default:
             return ent__err(ENT_INVALID, "%s: \"%s\" is neither an RFC 3339 time nor ns since the epoch", path, text);
+        }
         *out = ent_value_timestamp(ns);
         return ENT_OK;
     }

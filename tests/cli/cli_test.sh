@@ -63,6 +63,13 @@ expect 0 "$E" ls customer --after 1
 jcheck out "d['key']" "2"
 expect 0 "$E" ls customer --reverse --limit 1
 jcheck out "d['key']" "2"
+# --limit 0 prints nothing (as head -n 0), everywhere; a negative or non-numeric limit is wrong usage
+for c in "ls customer" "events" "find customer email --from a" "events --follow"; do
+  expect 0 "$E" $c --limit 0
+  [ ! -s "$work/out" ] && ok || bad "$c --limit 0 printed $(wc -l <"$work/out") lines"
+done
+expect 2 "$E" ls customer --limit -1; errline "not a non-negative integer"
+expect 2 "$E" events --limit x; errline "not a non-negative integer"
 expect 0 "$E" ls customer --after 2 --reverse
 jcheck out "d['key']" "1"
 expect 0 "$E" get --help

@@ -8,6 +8,8 @@ extern const char *store_dir;
 
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "entity: ..." on stderr */
 int fail(const char *what);                  /* library failure message, returns 1 */
+/* A non-negative integer option value; else a message and 2 (wrong usage). */
+int parse_u64(uint64_t *out, const char *text, const char *what);
 int usage(void);                             /* usage on stderr, returns 2 */
 int open_store(ent_store **out, int read_only); /* the store at store_dir, never created */
 int parse_key(ent_key *out, const ent_type *t, const char *text);

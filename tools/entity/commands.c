@@ -38,7 +38,7 @@ static void progress(const char *what, uint64_t n, int done)
     fprintf(stderr, "\r%s %llu", what, (unsigned long long)n);
 }
 
-static int parse_u64(uint64_t *out, const char *text, const char *what)
+int parse_u64(uint64_t *out, const char *text, const char *what)
 {
     char *end;
     unsigned long long v;
@@ -243,13 +243,14 @@ int cmd_find(int argc, char **argv)
     ent_iter *it = NULL;
     ent_entity *e;
     ent_value vfrom, vto, v;
-    int rc;
+    int rc, limit_zero = 0;
     if (argc < 4) return usage();
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--from") && i + 1 < argc) from = argv[++i];
         else if (!strcmp(argv[i], "--to") && i + 1 < argc) to = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if ((rc = parse_u64(&o.limit, argv[++i], "--limit"))) return rc;
+            limit_zero = o.limit == 0;
         } else if (!strcmp(argv[i], "--reverse")) o.flags |= ENT_ITER_REVERSE;
         else if (!value && argv[i][0] != '-') value = argv[i];
         else return usage();
@@ -296,11 +297,12 @@ int cmd_find(int argc, char **argv)
             goto out;
         }
     }
-    while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+    /* --limit 0 prints nothing, as head -n 0 does (the library's 0 means "no limit") */
+    while (!limit_zero && (rc = ent_iter_next(&e, it)) == ENT_OK) {
         print_entity(e, 0);
         ent_entity_free(e);
     }
-    rc = rc == ENT_NOTFOUND ? 0 : fail("find");
+    rc = rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("find"); /* OK: --limit 0 */
 out:
     ent_iter_free(it);
     ent_store_close(s);
@@ -347,7 +349,7 @@ int cmd_events(int argc, char **argv)
     uint64_t from = 1, limit = 0, n = 0;
     const char *type = NULL;
     unsigned ops = 0;
-    int follow = 0, rc;
+    int follow = 0, rc, limit_zero = 0;
     ent_store *s = NULL;
     ent_log_cursor *c = NULL;
     const ent_type *t = NULL;
@@ -356,6 +358,7 @@ int cmd_events(int argc, char **argv)
             if ((rc = parse_u64(&from, argv[++i], "--from"))) return rc;
         } else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if ((rc = parse_u64(&limit, argv[++i], "--limit"))) return rc;
+            limit_zero = limit == 0;
         } else if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
         else if (!strcmp(argv[i], "--op") && i + 1 < argc) {
             if ((rc = op_arg(&ops, argv[++i]))) return rc;
@@ -368,8 +371,8 @@ int cmd_events(int argc, char **argv)
         return 1;
     }
     if (ent_log_cursor_open(&c, s, from, t, ops) != ENT_OK) rc = fail("events");
-    else if (print_events(c, limit, &n) != ENT_OK) rc = fail("events");
-    if (!rc && follow) {
+    else if (!limit_zero && print_events(c, limit, &n) != ENT_OK) rc = fail("events");
+    if (!rc && follow && !limit_zero) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
@@ -431,7 +434,8 @@ int cmd_subs(int argc, char **argv)
         ent_log_cursor *c = NULL;
         if (argc == 5 && (rc = parse_u64(&limit, argv[4], "--limit"))) return rc;
         if ((rc = open_store(&s, 1))) return rc;
-        if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK || print_events(c, limit, &n) != ENT_OK) rc = fail("subs read");
+        if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK || (!(argc == 5 && limit == 0) && print_events(c, limit, &n) != ENT_OK))
+            rc = fail("subs read");
         ent_log_cursor_free(c);
     } else {
         return usage();

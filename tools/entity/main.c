@@ -146,13 +146,12 @@ static int cmd_ls(int argc, char **argv)
     const char *after = NULL;
     ent_key start;
     uint64_t printed = 0;
-    int rc;
+    int rc, limit_zero = 0;
     if (argc < 2) return usage();
     for (int i = 2; i < argc; i++) {
-        char *end;
         if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
-            o.limit = strtoull(argv[++i], &end, 10);
-            if (*end || argv[i][0] == '-') return usage();
+            if ((rc = parse_u64(&o.limit, argv[++i], "--limit"))) return rc;
+            limit_zero = o.limit == 0; /* prints nothing, as head -n 0 does */
         } else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
         else if (!strcmp(argv[i], "--reverse")) o.flags |= ENT_ITER_REVERSE;
         else return usage();
@@ -165,7 +164,7 @@ static int cmd_ls(int argc, char **argv)
         o.limit = 0;
         if (ent_scan(&it, s, NULL, t, after ? &start : NULL, &o) != ENT_OK) rc = fail("ls");
         else {
-            while ((!limit || printed < limit) && (rc = ent_iter_next(&e, it)) == ENT_OK) {
+            while (!limit_zero && (!limit || printed < limit) && (rc = ent_iter_next(&e, it)) == ENT_OK) {
                 ent_key k = ent_entity_key(e);
                 int same = after && k.kind == start.kind &&
                            (k.kind == ENT_KEY_AUTO ? k.id == start.id : k.len == start.len && !memcmp(k.str, start.str, k.len));
