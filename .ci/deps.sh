@@ -2,7 +2,7 @@
 # Install the Debian 12 packages libentity needs to build, test and benchmark. Run as root.
 # Used by the README's two commands and by .ci/run, so all three install the same thing.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config
+PKGS=(build-essential cmake pkg-config python3
       liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev libcunit1-dev libglib2.0-dev
       libsqlite3-dev)
 SUDO=
