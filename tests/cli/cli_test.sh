@@ -74,6 +74,12 @@ expect 0 "$E" ls customer --after 2 --reverse
 jcheck out "d['key']" "1"
 expect 0 "$E" get --help
 grep -q "usage:" out && ok || bad "COMMAND --help"
+# COMMAND --help shows that command's usage, not the whole list
+for c in init put patch get rm ls find events subs dump load check replay copy trim bench; do
+  expect 0 "$E" $c --help
+  if grep -q -- "$c" out && [ "$(grep -c '' out)" -le 3 ]; then ok; else bad "$c --help: $(cat out)"; fi
+done
+expect 2 "$E" bogus --help; errline "unknown command bogus"
 expect 0 "$E" find customer email a@x
 jcheck out "d['key']" "1"
 expect 0 "$E" find order customer 1

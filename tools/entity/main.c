@@ -30,30 +30,58 @@ int fail(const char *what) /* a library failure: exit 1 */
     return 1;
 }
 
-static void usage_to(FILE *f)
+static const char usage_text[] =
+    "usage: entity [-s DIR | --store DIR] COMMAND [ARGS]\n"
+    "commands:\n"
+    "  demo                                  create a demo shop store and show what happened\n"
+    "  init --schema FILE [--durability durable|lazy|none]\n"
+    "  schema [--apply FILE]                 print the stored schema, or evolve it\n"
+    "  stat                                  counts, indexes, log, subscriptions, disk use\n"
+    "  put TYPE [--key K] [--expect-version V] [JSON|-]\n"
+    "  patch TYPE KEY [--expect-version V] JSON   (RFC 7396 merge patch)\n"
+    "  get TYPE KEY | rm TYPE KEY [--expect-version V]\n"
+    "  ls TYPE [--limit N] [--after KEY] [--reverse]   entities in key order (NDJSON)\n"
+    "  count TYPE\n"
+    "  find TYPE FIELD VALUE | find TYPE FIELD --from A [--to B] [--limit N] [--reverse]\n"
+    "  events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]\n"
+    "  subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ\n"
+    "  dump [TYPE...] | load [--batch N]    entity NDJSON out / in\n"
+    "  check                                 verify the store; prints each problem, or ok\n"
+    "  replay --into DIR [--to SEQ]          build a new store from the log\n"
+    "  trim --below SEQ [--force]            drop old events\n"
+    "  copy DEST [--compact]                 a consistent copy of a live store\n"
+    "  bench [--n N] [--runs R] [--quick] [--json] [--backend B] [--durability D] [--batch 1|1000]\n"
+    "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
+    "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n";
+
+static void usage_to(FILE *f) { fputs(usage_text, f); }
+
+/* `entity COMMAND --help`: the usage lines of that command (a line names it at its start or after
+ * "| "), then where the store is. Returns 0, or 2 for an unknown command. */
+static int command_help(const char *cmd)
 {
-    fprintf(f,
-            "usage: entity [-s DIR | --store DIR] COMMAND [ARGS]\n"
-            "commands:\n"
-            "  demo                                  create a demo shop store and show what happened\n"
-            "  init --schema FILE [--durability durable|lazy|none]\n"
-            "  schema [--apply FILE]                 print the stored schema, or evolve it\n"
-            "  stat                                  counts, indexes, log, subscriptions, disk use\n"
-            "  put TYPE [--key K] [--expect-version V] [JSON|-]\n"
-            "  patch TYPE KEY [--expect-version V] JSON   (RFC 7396 merge patch)\n"
-            "  get TYPE KEY | rm TYPE KEY [--expect-version V]\n"
-            "  ls TYPE [--limit N] [--after KEY] [--reverse]   entities in key order (NDJSON)\n"
-            "  count TYPE\n"
-            "  find TYPE FIELD VALUE | find TYPE FIELD --from A [--to B] [--limit N] [--reverse]\n"
-            "  events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]\n"
-            "  subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ\n"
-            "  dump [TYPE...] | load [--batch N]    entity NDJSON out / in\n"
-            "  check                                 verify the store; prints each problem, or ok\n"
-            "  replay --into DIR [--to SEQ]          build a new store from the log\n"
-            "  trim --below SEQ [--force]            drop old events\n"
-            "  copy DEST [--compact]                 a consistent copy of a live store\n"
-            "  bench [--n N] [--runs R] [--quick] [--json]   measure CRUD and log costs\n"
-            "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n");
+    size_t n = strlen(cmd);
+    int found = 0;
+    for (const char *line = usage_text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
+        for (const char *p = line; p < line + len; p++) {
+            int starts = (p == line + 2 && line[0] == ' ' && line[1] == ' ') || (p >= line + 2 && p[-2] == '|' && p[-1] == ' ');
+            if (starts && strncmp(p, cmd, n) == 0 && (p[n] == ' ' || p[n] == '\n')) {
+                if (!found) printf("usage: entity [-s DIR | --store DIR] ");
+                fwrite(line + 2, 1, len - 2, stdout);
+                found = 1;
+                break;
+            }
+        }
+        line += len;
+    }
+    if (!found) {
+        msg("unknown command %s", cmd);
+        return usage();
+    }
+    printf("the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n");
+    return 0;
 }
 
 int usage(void)
@@ -220,10 +248,7 @@ int main(int argc, char **argv)
     if (i >= argc) return usage();
     argc -= i;
     argv += i;
-    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-        usage_to(stdout);
-        return 0;
-    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) return command_help(argv[0]);
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "bench") == 0) return ent_bench_main(argc, argv);
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
