@@ -196,38 +196,48 @@ static int lib_run(lib_results *out, const char *backend, int dur, int batch, ui
     }
     out->get = lat_result(&l, now_s() - t0, n);
 
-    /* unique look-up and range scans of 100 in read txns */
-    t0 = now_s();
-    for (uint64_t i = 0; i < n; i++) {
+    /* unique look-ups, and range scans of 100: batch 1 = a read txn each, batch B = B per read txn */
+#define READ_BATCHED(COUNT, OPS_BODY, RES)                                                          \
+    t0 = tb = now_s();                                                                              \
+    for (uint64_t i = 0; i < (COUNT); i++) {                                                        \
+        double ts = now_s();                                                                        \
+        if (batch > 1 && i % (uint64_t)batch == 0 && (rc = ent_txn_begin(&w, s, ENT_TXN_READ))) goto out; \
+        OPS_BODY;                                                                                   \
+        if (batch > 1 && (i % (uint64_t)batch == (uint64_t)batch - 1 || i == (COUNT) - 1)) {        \
+            ent_txn_abort(w);                                                                       \
+            w = NULL;                                                                               \
+            lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));                        \
+            tb = now_s();                                                                           \
+        } else if (batch == 1) {                                                                    \
+            lat_add(&l, now_s() - ts);                                                              \
+        }                                                                                           \
+    }                                                                                               \
+    RES = lat_result(&l, now_s() - t0, (COUNT));
+
+    READ_BATCHED(n, {
         char ean[40];
         ent_value v;
         ent_entity *p = NULL;
-        double ts = now_s();
         snprintf(ean, sizeof ean, "40%011llu", (unsigned long long)((i * 7919) % n));
         v = ent_value_string(ean);
-        if ((rc = ent_find_unique(&p, s, NULL, ent_type_field(t, "ean"), &v))) goto out;
+        if ((rc = ent_find_unique(&p, s, batch > 1 ? w : NULL, ent_type_field(t, "ean"), &v))) goto out;
         ent_entity_free(p);
-        lat_add(&l, now_s() - ts);
-    }
-    out->unique = lat_result(&l, now_s() - t0, n);
+    }, out->unique)
     {
         uint64_t scans = n / 100 ? n / 100 : 1;
-        t0 = now_s();
-        for (uint64_t i = 0; i < scans; i++) {
+        READ_BATCHED(scans, {
             ent_value lo = ent_value_float((double)(i % 900) * 0.25);
             ent_range_opts r = ENT_RANGE_OPTS_INIT;
             ent_iter *it = NULL;
             ent_entity *p;
-            double ts = now_s();
             r.from = &lo;
             r.limit = 100;
-            if ((rc = ent_range(&it, s, NULL, ent_type_field(t, "price"), &r))) goto out;
+            if ((rc = ent_range(&it, s, batch > 1 ? w : NULL, ent_type_field(t, "price"), &r))) goto out;
             while (ent_iter_next(&p, it) == ENT_OK) ent_entity_free(p);
             ent_iter_free(it);
-            lat_add(&l, now_s() - ts);
-        }
-        out->range = lat_result(&l, now_s() - t0, scans);
+        }, out->range)
     }
+#undef READ_BATCHED
 
     BATCHED({
         ent_entity *p = NULL;
@@ -910,10 +920,8 @@ int ent_bench_main(int argc, char **argv)
                                              "raw msgpack record %zu\n",
                                              dur_name(dur), (unsigned long long)n, lib_disk, flr_disk, rec);
                 }
-                if (batch == 1) {
-                    report(&o, "unique", configs[c].backend, dur_name(dur), 1, n, rq_, 0, 0);
-                    report(&o, "range100", configs[c].backend, dur_name(dur), 1, n / 100 ? n / 100 : 1, rr_, 0, 0);
-                }
+                report(&o, "unique", configs[c].backend, dur_name(dur), batch, n, rq_, 0, 0);
+                report(&o, "range100", configs[c].backend, dur_name(dur), batch, n / 100 ? n / 100 : 1, rr_, 0, 0);
             }
 #undef MEDIAN_OF
             free(lr);
