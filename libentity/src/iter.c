@@ -451,19 +451,46 @@ const char *ent_iter_resume(ent_iter *it)
 int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
                     const ent_value *v)
 {
-    ent_iter *it = NULL;
+    /* Two point look-ups (index entry, then record) rather than an iterator with its cursor:
+     * on the memory backend a get is a hash probe where a cursor seek walks the tree. */
+    ent_iter it;
+    ent_txn *t = NULL;
+    ent_slice ik, pk, rec;
+    ent_entity *e = NULL;
+    ent_key key;
     int rc;
     char path[160];
-    if (!out) return ent__err(ENT_INVALID, "ent_find_unique: out is NULL");
+    if (!out || !v) return ent__err(ENT_INVALID, "ent_find_unique: out and value are required");
     *out = NULL;
-    if ((rc = ent_find(&it, s, txn, f, v))) return rc;
-    if (!it->unique) {
-        rc = ent__err(ENT_INVALID, "%s is not unique", ent__field_path(it->f, path, sizeof path));
-    } else {
-        rc = ent_iter_next(out, it);
-        if (rc == ENT_NOTFOUND)
-            rc = ent__err(rc, "no %s with that %s", it->type->name, it->f->name);
+    if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
+    memset(&it, 0, sizeof it);
+    it.t = t;
+    if ((rc = index_of(&it, f)) || (rc = bound(&it.lo, it.f, v))) goto out;
+    if (!it.unique) {
+        rc = ent__err(ENT_INVALID, "%s is not unique", ent__field_path(it.f, path, sizeof path));
+        goto out;
     }
-    ent_iter_free(it);
+    ik.data = it.lo.p;
+    ik.len = it.lo.n;
+    rc = s->ops->get(t->bt, it.tbl, &ik, &pk);
+    if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no %s with that %s", it.type->name, it.f->name);
+    if (rc) goto out;
+    rc = s->ops->get(t->bt, t->lay->data[it.type->pos], &pk, &rec);
+    if (rc == ENT_NOTFOUND)
+        rc = ent__err(ENT_CORRUPT, "%s: index entry points at a missing entity", ent__field_path(it.f, path, sizeof path));
+    if (rc) goto out;
+    if ((rc = ent__pk_decode(&key, it.type->key, pk.data, pk.len)) ||
+        (rc = ent__record_decode(&e, it.type, rec.data, rec.len)))
+        goto out;
+    if ((rc = ent_entity_set_key(e, &key))) {
+        ent_entity_free(e);
+        e = NULL;
+        goto out;
+    }
+out:
+    ent__buf_free(&it.lo);
+    rc = ent__txn_end(t, txn, rc, 0);
+    if (rc == ENT_OK) *out = e;
+    else ent_entity_free(e);
     return rc;
 }
