@@ -172,6 +172,107 @@ static void t_evolution(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+#define D1 "{\"schema\":\"dft\",\"version\":1,\"types\":{\"t\":{\"key\":\"string\",\"fields\":{" \
+           "\"a\":{\"id\":1,\"type\":\"string\",\"required\":true}," \
+           "\"m\":{\"id\":2,\"type\":\"map\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\"}}}}}}}"
+/* d2: a required field with a default (indexed), a required map sub-field with a default, an
+ * optional indexed field with a default */
+#define D2_FIELDS(tagdef, rdef) \
+           "\"a\":{\"id\":1,\"type\":\"string\",\"required\":true}," \
+           "\"m\":{\"id\":2,\"type\":\"map\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\"}," \
+           "  \"y\":{\"id\":2,\"type\":\"int\",\"required\":true,\"default\":9}}}," \
+           "\"r\":{\"id\":3,\"type\":\"int\",\"required\":true" rdef ",\"indexed\":true}," \
+           "\"tag\":{\"id\":4,\"type\":\"string\",\"indexed\":true,\"default\":\"" tagdef "\"}"
+#define D2 "{\"schema\":\"dft\",\"version\":2,\"types\":{\"t\":{\"key\":\"string\",\"fields\":{" \
+           D2_FIELDS("old", ",\"default\":5") "}}}}"
+/* d3: the indexed field's default changes */
+#define D3 "{\"schema\":\"dft\",\"version\":3,\"types\":{\"t\":{\"key\":\"string\",\"fields\":{" \
+           D2_FIELDS("new", ",\"default\":5") "}}}}"
+/* d4 bad: the required field loses its default */
+#define D4_BAD "{\"schema\":\"dft\",\"version\":4,\"types\":{\"t\":{\"key\":\"string\",\"fields\":{" \
+           D2_FIELDS("new", "") "}}}}"
+
+static int count_find_in(ent_store *s, const char *field, ent_value v)
+{
+    ent_iter *it = NULL;
+    ent_entity *e;
+    int n = 0;
+    if (ent_find(&it, s, NULL, ent_type_field(ent_store_type(s, "t"), field), &v) != ENT_OK) return -1;
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        n++;
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    return n;
+}
+
+static uint64_t problems_of(ent_store *s)
+{
+    uint64_t n = 99;
+    if (ent_store_verify(&n, s, NULL, NULL) != ENT_OK) fprintf(stderr, "\n  verify: %s\n", ent_errmsg());
+    return n;
+}
+
+/* An evolution that adds fields with defaults: entities stored before read with them, can be
+ * updated (a required field with a default no longer fails validation), are found by the
+ * default through the indexes, and the log still replays to the same state. */
+static void t_evolution_defaults(void)
+{
+    char dir[] = "/tmp/ent_evod_XXXXXX", cmd[64];
+    ent_store *s = NULL;
+    ent_entity *e = NULL;
+    ent_key k1 = ent_key_str("k1"), k2 = ent_key_str("k2");
+    int64_t i = 0;
+    const char *str = NULL;
+    size_t len = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(open_with(&s, dir, D1, 0));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
+    ENT_OK_(ent_entity_set_key(e, &k1));
+    ENT_OK_(ent_entity_set_string(e, "a", "one"));
+    ENT_OK_(ent_entity_set_int(e, "m.x", 1));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
+    ENT_OK_(ent_entity_set_key(e, &k2));
+    ENT_OK_(ent_entity_set_string(e, "a", "two"));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+    ent_store_close(s);
+
+    ENT_OK_(open_with(&s, dir, D2, 0));
+    ENT_OK_(ent_get(&e, s, NULL, ent_store_type(s, "t"), &k1));
+    ENT_OK_(ent_entity_get_int(&i, e, "r"));
+    CU_ASSERT_EQUAL(i, 5);
+    ENT_OK_(ent_entity_get_int(&i, e, "m.y"));
+    CU_ASSERT_EQUAL(i, 9);
+    ENT_OK_(ent_entity_get_string(&str, &len, e, "tag"));
+    CU_ASSERT_STRING_EQUAL(str, "old");
+    CU_ASSERT_EQUAL(ent_entity_version(e), 1);
+    /* an update of an entity stored before the evolution */
+    ENT_OK_(ent_entity_set_string(e, "a", "one b"));
+    ENT_OK_(ent_update(s, NULL, e, 1));
+    CU_ASSERT_EQUAL(ent_entity_version(e), 2);
+    ent_entity_free(e);
+    CU_ASSERT_EQUAL(count_find_in(s, "r", ent_value_int(5)), 2);
+    CU_ASSERT_EQUAL(count_find_in(s, "tag", ent_value_string("old")), 2);
+    CU_ASSERT_EQUAL(problems_of(s), 0);
+    ent_store_close(s);
+
+    /* the default of an indexed field changes: k1 was stored with "old", k2 reads "new" */
+    ENT_OK_(open_with(&s, dir, D3, 0));
+    CU_ASSERT_EQUAL(count_find_in(s, "tag", ent_value_string("old")), 1);
+    CU_ASSERT_EQUAL(count_find_in(s, "tag", ent_value_string("new")), 1);
+    CU_ASSERT_EQUAL(problems_of(s), 0);
+    ent_store_close(s);
+
+    ENT_CHECK_RC(open_with(&s, dir, D4_BAD, 0), ENT_SCHEMA);
+    ENT_ASSERT_MSG("t.r");
+    ENT_ASSERT_MSG("default removed");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 /* A handle open before another process evolves the schema notices at its next transaction. */
 static void t_schema_changed_elsewhere(void)
 {
@@ -270,6 +371,7 @@ int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_evolution),
+        ENT_TEST(t_evolution_defaults),
         ENT_TEST(t_schema_changed_elsewhere),
         ENT_TEST(t_durability_is_stored),
         ENT_TEST(t_newer_format),

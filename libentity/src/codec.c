@@ -545,6 +545,17 @@ fail:
     return rc;
 }
 
+int ent__record_read(ent_entity **out, const ent_type *t, const void *p, size_t n)
+{
+    /* A record written before an evolution added a field with a default reads with it. */
+    int rc = ent__record_decode(out, t, p, n);
+    if (rc == ENT_OK && (rc = ent__entity_fill_defaults(*out, 0))) {
+        ent_entity_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int ent_entity_decode(ent_entity **out, const ent_type *t, const void *rec, size_t len)
 {
     *out = NULL;

@@ -44,6 +44,9 @@ int ent__record_encode(ent_buf *b, const ent_entity *e, size_t *fields_at);
 /* Decode a record of type t into a new entity (nothing changed, no key).
  * Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__record_decode(ent_entity **out, const struct ent_type *t, const void *p, size_t n);
+/* ent__record_decode(), then the defaults of fields the record lacks: how the store reads a
+ * record (a field with a default is never absent, also in records older than the field). */
+int ent__record_read(ent_entity **out, const struct ent_type *t, const void *p, size_t n);
 /* Read only the version of a record. Returns ENT_OK, ENT_CORRUPT. */
 int ent__record_version(uint64_t *out, const void *p, size_t n);
 

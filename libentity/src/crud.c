@@ -87,8 +87,9 @@ static int pk_of(ent_txn *t, const ent_type *type, const ent_key *key)
     return ent__pk_encode(&t->k1, key);
 }
 
-static int load_entity(ent_entity **out, ent_txn *t, const ent_type *type, const ent_key *key,
-                       const ent_slice *pk)
+/* raw: the record as stored, without the defaults of fields it lacks (ent__record_decode()). */
+static int load_entity_as(ent_entity **out, ent_txn *t, const ent_type *type, const ent_key *key,
+                          const ent_slice *pk, int raw)
 {
     ent_slice v;
     char kb[300];
@@ -96,10 +97,16 @@ static int load_entity(ent_entity **out, ent_txn *t, const ent_type *type, const
     if (rc == ENT_NOTFOUND)
         return ent__err(ENT_NOTFOUND, "%s %s not found", type->name, ent__key_str(key, kb, sizeof kb));
     if (rc) return rc;
-    rc = ent__record_decode(out, type, v.data, v.len);
+    rc = raw ? ent__record_decode(out, type, v.data, v.len) : ent__record_read(out, type, v.data, v.len);
     if (rc == ENT_CORRUPT)
         return ent__err_prefix(rc, "%s %s: ", type->name, ent__key_str(key, kb, sizeof kb));
     return rc;
+}
+
+static int load_entity(ent_entity **out, ent_txn *t, const ent_type *type, const ent_key *key,
+                       const ent_slice *pk)
+{
+    return load_entity_as(out, t, type, key, pk, 0);
 }
 
 static int set_key(ent_entity *e, const ent_key *key)
@@ -226,23 +233,75 @@ static int put_record(ent_txn *t, const ent_type *type, const ent_entity *e, con
     return t->s->ops->put(t->bt, t->lay->data[type->pos], pk, &v, flags);
 }
 
-/* Apply defaults to e's unset fields, remembering which so a refused call can undo them. */
-static int defaults_apply(ent_entity *e, const ent_type *type, mask *applied)
+/* Defaults put into a caller's entity, remembered so a refused call gives it back as it came. */
+typedef struct defaults_done {
+    mask top;       /* top-level fields that were unset and got their default */
+    ent_val *saved; /* per top-level field: its value before sub-field defaults went in, or unset */
+    int any_saved;
+} defaults_done;
+
+static int applied_init(defaults_done *a, const ent_type *type)
+{
+    a->saved = NULL;
+    a->any_saved = 0;
+    return mask_init(&a->top, type);
+}
+
+/* Does a default live below f (sub-fields of a declared map, map items of an array)? */
+static int defaults_below(const ent_field *f)
+{
+    if (f->kind == ENT_KIND_ARRAY) return f->items && ent__spec_has_defaults(f->items);
+    if (f->kind != ENT_KIND_MAP) return 0;
+    for (size_t i = 0; i < f->n_fields; i++)
+        if (ent__spec_has_defaults(f->fields[i])) return 1;
+    return 0;
+}
+
+/* Apply defaults to e's unset fields, at the top and inside declared maps: a field with a default
+ * is never stored absent (the same rule as reading a record, see ent__entity_fill_defaults()). */
+static int defaults_apply(ent_entity *e, const ent_type *type, defaults_done *a)
 {
     for (size_t i = 0; i < type->n_fields; i++) {
         const ent_field *f = type->fields[i];
+        ent_val *v = &e->slots[i];
+        size_t n = 0;
         int rc;
-        if (!f->def || e->slots[i].k != EV_UNSET) continue;
-        if ((rc = ent__val_copy(&e->slots[i], f->def))) return rc;
-        mask_set(applied, i);
+        if (v->k == EV_UNSET) {
+            if (!f->def || f->def->k == EV_UNSET) continue;
+            if ((rc = ent__val_copy(v, f->def))) return rc;
+            mask_set(&a->top, i);
+            continue;
+        }
+        if (!defaults_below(f)) continue;
+        if (!a->saved && !(a->saved = calloc(type->n_fields, sizeof *a->saved)))
+            return ent__err(ENT_NOMEM, "out of memory");
+        if ((rc = ent__val_copy(&a->saved[i], v))) return rc;
+        if ((rc = ent__val_fill_defaults(f, v, &n))) return rc;
+        if (n) a->any_saved = 1;
+        else ent__val_clear(&a->saved[i]);
     }
     return ENT_OK;
 }
 
-static void defaults_undo(ent_entity *e, const mask *applied)
+/* Give e back its values from before defaults_apply(). */
+static void defaults_undo(ent_entity *e, defaults_done *a)
 {
-    for (size_t i = 0; i < applied->nw * 64; i++)
-        if (mask_has(applied, i)) ent__val_clear(&e->slots[i]);
+    for (size_t i = 0; i < e->type->n_fields; i++) {
+        if (mask_has(&a->top, i)) ent__val_clear(&e->slots[i]);
+        if (a->saved && a->saved[i].k != EV_UNSET) {
+            ent__val_clear(&e->slots[i]);
+            e->slots[i] = a->saved[i];
+            a->saved[i].k = EV_UNSET;
+        }
+    }
+}
+
+static void applied_free(defaults_done *a, size_t n_fields)
+{
+    if (a->saved)
+        for (size_t i = 0; i < n_fields; i++) ent__val_clear(&a->saved[i]);
+    free(a->saved);
+    mask_free(&a->top);
 }
 
 /* ---- create ---------------------------------------------------------------------------------- */
@@ -253,14 +312,14 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     ent_tcount *tc = &t->tc[type->pos];
     ent_key key = entity_key(e);
     ent_slice pk, out, packed;
-    mask applied;
+    defaults_done applied;
     size_t fields_at = 0;
     uint64_t saved_version = e->version;
     char kb[300];
     int rc;
 
     if ((rc = ent__tcount_load(t, type))) return rc;
-    if ((rc = mask_init(&applied, type))) return rc;
+    if ((rc = applied_init(&applied, type))) return rc;
     if ((rc = defaults_apply(e, type, &applied))) goto fail;
     if ((rc = ent_entity_validate(e))) goto fail;
     if (type->key == ENT_KEY_AUTO && key.kind == ENT_KEY_NONE) {
@@ -296,12 +355,12 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     tc->dirty = 1;
     if (e->key_kind == ENT_KEY_NONE && (rc = set_key(e, &key))) goto fail;
     ent_entity_clear_changed(e);
-    mask_free(&applied);
+    applied_free(&applied, type->n_fields);
     return ENT_OK;
 fail:
     e->version = saved_version;
     defaults_undo(e, &applied);
-    mask_free(&applied);
+    applied_free(&applied, type->n_fields);
     return rc;
 }
 
@@ -338,13 +397,19 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
     ent_key key = entity_key(e);
     ent_entity *old = NULL, *neu = NULL, *target;
     ent_slice pk;
-    mask diff, applied;
+    mask diff, evm; /* fields that differ; fields the event carries */
+    defaults_done applied;
     uint64_t version;
     char kb[300];
     int rc, have_applied = 0;
 
     if ((rc = mask_init(&diff, type))) return rc;
-    if ((rc = mask_init(&applied, type))) {
+    if ((rc = mask_init(&evm, type))) {
+        mask_free(&diff);
+        return rc;
+    }
+    if ((rc = applied_init(&applied, type))) {
+        mask_free(&evm);
         mask_free(&diff);
         return rc;
     }
@@ -352,7 +417,11 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
     if ((rc = pk_of(t, type, &key))) goto out;
     pk.data = t->k1.p;
     pk.len = t->k1.n;
-    if ((rc = load_entity(&old, t, type, &key, &pk))) goto out;
+    /* The record as stored, then its defaults: old's changed flags mark the fields the record
+     * lacked (written before an evolution gave them a default). A write stores them, so the event
+     * carries them too, and replaying the log gives the record as written. */
+    if ((rc = load_entity_as(&old, t, type, &key, &pk, 1))) goto out;
+    if ((rc = ent__entity_fill_defaults(old, 1))) goto out;
     if (expect != ENT_VERSION_ANY && old->version != expect) {
         rc = ent__err(ENT_CONFLICT, "%s %s is at version %" PRIu64 ", expected %" PRIu64, type->name,
                       ent__key_str(&key, kb, sizeof kb), old->version, expect);
@@ -360,12 +429,15 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
     }
     if (mode == W_UPDATE) {
         if ((rc = ent_entity_dup(&neu, old))) goto out;
+        ent_entity_clear_changed(neu);
         for (size_t i = 0; i < type->n_fields; i++) {
             if (!ent__is_changed(e, i)) continue;
             ent__val_clear(&neu->slots[i]);
             if (e->slots[i].k != EV_UNSET && (rc = ent__val_copy(&neu->slots[i], &e->slots[i])))
                 goto out;
         }
+        /* A field the update removes or a map it sets goes back to its defaults, as on create. */
+        if ((rc = ent__entity_fill_defaults(neu, 0))) goto out;
         target = neu;
     } else {
         have_applied = 1;
@@ -400,7 +472,10 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         target->version = saved;
         if (rc) goto out;
     }
-    if ((rc = ent__log_append(t, type, &key, ENT_OP_UPDATE, version, target, diff.w, NULL))) goto out;
+    for (size_t i = 0; i < type->n_fields; i++)
+        if (ent__is_changed(old, i) && target->slots[i].k != EV_UNSET) mask_set(&evm, i);
+    for (size_t i = 0; i < diff.nw; i++) evm.w[i] |= diff.w[i];
+    if ((rc = ent__log_append(t, type, &key, ENT_OP_UPDATE, version, target, evm.w, NULL))) goto out;
     if (mode == W_UPDATE) swap_slots(e, neu, type->n_fields);
     e->version = version;
     ent_entity_clear_changed(e);
@@ -415,7 +490,8 @@ same:
     rc = ENT_OK;
 out:
     if (have_applied) defaults_undo(e, &applied);
-    mask_free(&applied);
+    applied_free(&applied, type->n_fields);
+    mask_free(&evm);
     mask_free(&diff);
     ent_entity_free(old);
     ent_entity_free(neu);

@@ -1452,13 +1452,28 @@ static int defaults_in(const ent_field *spec, ent_val *v, size_t *n)
     return ENT_OK;
 }
 
-int ent_entity_apply_defaults(ent_entity *e)
+int ent__val_fill_defaults(const ent_field *spec, ent_val *v, size_t *n)
 {
-    const ent_type *t;
+    return defaults_in(spec, v, n);
+}
+
+int ent__spec_has_defaults(const ent_field *spec)
+{
+    if (spec->def) return 1;
+    if (spec->kind == ENT_KIND_ARRAY && spec->items) return ent__spec_has_defaults(spec->items);
+    if (spec->kind == ENT_KIND_MAP)
+        for (size_t i = 0; i < spec->n_fields; i++)
+            if (ent__spec_has_defaults(spec->fields[i])) return 1;
+    return 0;
+}
+
+/* Defaults into every unset field, top level and nested; mark: flag the filled top-level fields
+ * changed (the public call) or not (a record just read). */
+int ent__entity_fill_defaults(ent_entity *e, int mark)
+{
+    const ent_type *t = e->type;
     size_t i, n;
     int rc;
-    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
-    t = e->type;
     for (i = 0; i < t->n_fields; i++) {
         const ent_field *f = t->fields[i];
         ent_val *v = &e->slots[i];
@@ -1469,9 +1484,15 @@ int ent_entity_apply_defaults(ent_entity *e)
         } else if (v->k != EV_UNSET && (rc = defaults_in(f, v, &n))) {
             return rc;
         }
-        if (n) ent__mark_changed(e, i);
+        if (n && mark) ent__mark_changed(e, i);
     }
     return ENT_OK;
+}
+
+int ent_entity_apply_defaults(ent_entity *e)
+{
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    return ent__entity_fill_defaults(e, 1);
 }
 
 int ent_entity_set_version(ent_entity *e, uint64_t version)

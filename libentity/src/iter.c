@@ -409,7 +409,7 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
         (rc = ent__buf_append(&it->last_pk, pk.data, pk.len)))
         return rc;
     it->has_last = 1;
-    if ((rc = ent__record_decode(&e, it->type, rec.data, rec.len))) return rc;
+    if ((rc = ent__record_read(&e, it->type, rec.data, rec.len))) return rc;
     if ((rc = ent_entity_set_key(e, &key))) {
         ent_entity_free(e);
         return rc;
@@ -480,7 +480,7 @@ int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_fiel
         rc = ent__err(ENT_CORRUPT, "%s: index entry points at a missing entity", ent__field_path(it.f, path, sizeof path));
     if (rc) goto out;
     if ((rc = ent__pk_decode(&key, it.type->key, pk.data, pk.len)) ||
-        (rc = ent__record_decode(&e, it.type, rec.data, rec.len)))
+        (rc = ent__record_read(&e, it.type, rec.data, rec.len)))
         goto out;
     if ((rc = ent_entity_set_key(e, &key))) {
         ent_entity_free(e);

@@ -4,7 +4,8 @@
  * indexes; removed fields; relaxed limits. Incompatible, each named with type, field and change:
  * a type removed, a key kind changed, a field's kind (or item kind, sub-field kinds, ref target)
  * changed, a field id reused with another name (or a name moved to another id), a new required
- * field without default, an optional field made required without default, and any tightened limit
+ * field without default, an optional field made required without default, a required field's
+ * default removed, and any tightened limit
  * (min raised, max lowered, max_length lowered or added, enum value removed or enum added). */
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,8 @@ static int compare_spec(const struct ent_field *p, const struct ent_field *n)
     }
     if (n->required && !p->required && !n->default_json)
         return incompatible(n, "made required without a default (existing entities may lack it)");
+    if (n->required && p->default_json && !n->default_json)
+        return incompatible(n, "default removed from a required field (existing entities may lack it)");
     if (n->min.set && (!p->min.set || lcmp(&n->min, &p->min) > 0))
         return incompatible(n, "limit tightened: min raised or added");
     if (n->max.set && (!p->max.set || lcmp(&n->max, &p->max) < 0))

@@ -178,7 +178,7 @@ static int index_build(ent_txn *t, const ent_type *type, size_t j)
             break;
         }
         if (rc) break;
-        if ((rc = ent__record_decode(&e, type, v.data, v.len))) break;
+        if ((rc = ent__record_read(&e, type, v.data, v.len))) break;
         val = &e->slots[f->pos];
         if (val->k != EV_UNSET) {
             ent_slice ik, pk = k;
@@ -206,6 +206,12 @@ static int index_build(ent_txn *t, const ent_type *type, size_t j)
     return rc;
 }
 
+static int same_default(const ent_field *a, const ent_field *b)
+{
+    if (!a->def || !b->def) return !a->def && !b->def;
+    return ent__val_equal(a->def, b->def);
+}
+
 /* Apply a compatible evolution from `prev` to `next` (both sealed) in write txn t whose layout
  * already points at `next`: build indexes that are new, clear indexes that were dropped. */
 static int evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next)
@@ -218,7 +224,9 @@ static int evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next)
         for (size_t j = 0; j < nt->n_indexes; j++) {
             const ent_field *nf = nt->indexes[j];
             const ent_field *pf = pt ? ent_type_field(pt, nf->name) : NULL;
-            int had = pf && pf->index_no >= 0 && pf->unique == nf->unique;
+            /* An index is rebuilt when its field's default changes: entities stored without the
+             * field read with the default, and the index must hold what they read as. */
+            int had = pf && pf->index_no >= 0 && pf->unique == nf->unique && same_default(pf, nf);
             if (had || !pt) continue;
             /* The table may hold entries of an index that was dropped and comes back. */
             if ((rc = s->ops->clear(t->bt, t->lay->idx[i][j]))) return rc;

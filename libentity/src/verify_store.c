@@ -86,7 +86,7 @@ static int check_records(vctx *v, const ent_type *type)
         n++;
         pk_str(type, &k, kb, sizeof kb);
         if (type->key == ENT_KEY_AUTO && k.len == 8 && ent__dec_u64(k.data) > max_id) max_id = ent__dec_u64(k.data);
-        if (ent__record_decode(&e, type, val.data, val.len) != ENT_OK) {
+        if (ent__record_read(&e, type, val.data, val.len) != ENT_OK) {
             problem(v, "%s %s: record does not decode: %s", type->name, kb, ent_errmsg());
             continue;
         }
@@ -150,7 +150,7 @@ static int check_index(vctx *v, const ent_type *type, size_t j)
             problem(v, "%s %s: index %s has an entry for a missing entity", type->name, kb, f->name);
             continue;
         }
-        if (ent__record_decode(&e, type, rec.data, rec.len) != ENT_OK) continue; /* reported above */
+        if (ent__record_read(&e, type, rec.data, rec.len) != ENT_OK) continue; /* reported above */
         v->k.n = 0;
         if (e->slots[f->pos].k == EV_UNSET || ent__ikey_from_val(&v->k, f, &e->slots[f->pos]) != ENT_OK ||
             v->k.n != k.len || memcmp(v->k.p, k.data, k.len) != 0)
@@ -259,7 +259,7 @@ static int check_replay(vctx *v, ent_store *s)
             ent_key key;
             if ((rc = ops->cursor_get(cur, op, &k, &val))) break;
             n++;
-            if (ent__pk_decode(&key, type->key, k.data, k.len) || ent__record_decode(&e, type, val.data, val.len))
+            if (ent__pk_decode(&key, type->key, k.data, k.len) || ent__record_read(&e, type, val.data, val.len))
                 continue; /* reported by the record check */
             ent__key_str(&key, kb, sizeof kb);
             if (ent_get(&r, m, NULL, mtype, &key) != ENT_OK) {

@@ -129,7 +129,9 @@ int ent_exists(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *
 int ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
 /* Partial update: apply only e's changed top-level fields (set or unset) to the stored entity.
- * On ENT_OK e holds the whole stored entity (merged) and its version, nothing changed.
+ * A field with a default that the update unsets goes back to its default (a field with a default
+ * is never absent). On ENT_OK e holds the whole stored entity (merged) and its version, nothing
+ * changed.
  * Returns as ent_replace(). */
 int ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
