@@ -262,6 +262,96 @@ static void t_subscribers(void)
     close_on(&d);
 }
 
+/* A callback that changes the subscriptions of its own store and writes to another store. */
+typedef struct juggler {
+    ent_store *s, *other;
+    ent_subscriber *self, *victim, *added;
+    seen added_seen;
+    int calls, other_rc, same_rc;
+} juggler;
+
+static void on_ev_juggle(const ent_event *ev, void *p)
+{
+    juggler *j = p;
+    ent_entity *u;
+    (void)ev;
+    if (j->calls++) return;
+    j->same_rc = ent_create(j->s, NULL, (u = user(j->s, 7777)));
+    ent_entity_free(u);
+    j->other_rc = ent_create(j->other, NULL, (u = user(j->other, 8888)));
+    ent_entity_free(u);
+    ent_unsubscribe(j->s, j->victim);
+    CU_ASSERT_EQUAL(ent_subscribe(&j->added, j->s, NULL, 0, on_ev, &j->added_seen), ENT_OK);
+    ent_unsubscribe(j->s, j->self);
+}
+
+static void t_callbacks_change_subscriptions(void)
+{
+    store_dir d, o;
+    juggler j;
+    seen victim;
+    uint64_t n = 0;
+    memset(&j, 0, sizeof j);
+    memset(&victim, 0, sizeof victim);
+    open_on(&d, backend);
+    open_on(&o, backend);
+    j.s = d.s;
+    j.other = o.s;
+    ENT_OK_(ent_subscribe(&j.victim, d.s, NULL, 0, on_ev, &victim));
+    ENT_OK_(ent_subscribe(&j.self, d.s, NULL, 0, on_ev_juggle, &j));
+    workload(d.s, 10, 3);
+    /* it ran once and unsubscribed itself; the store it writes to is not the one delivering */
+    CU_ASSERT_EQUAL(j.calls, 1);
+    CU_ASSERT_EQUAL(j.same_rc, ENT_BUSY);
+    CU_ASSERT_EQUAL(j.other_rc, ENT_OK);
+    ENT_OK_(ent_count(&n, o.s, NULL, ent_store_type(o.s, "user")));
+    CU_ASSERT_EQUAL(n, 1);
+    /* the victim got at most the events before its removal; the added one everything after */
+    CU_ASSERT(victim.n <= 1);
+    {
+        uint64_t last = 0;
+        ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+        CU_ASSERT(j.added_seen.n > 0);
+        CU_ASSERT_EQUAL(j.added_seen.seqs[j.added_seen.n - 1], last);
+        for (int i = 1; i < j.added_seen.n; i++)
+            CU_ASSERT_EQUAL(j.added_seen.seqs[i], j.added_seen.seqs[i - 1] + 1);
+    }
+    ent_unsubscribe(d.s, j.added);
+    close_on(&o);
+    close_on(&d);
+}
+
+/* A free-form map is a JSON object: the same pairs in another order are no change. */
+static void t_map_order_is_no_change(void)
+{
+    store_dir d;
+    ent_entity *u, *v = NULL;
+    ent_key k;
+    uint64_t last = 0, again = 0;
+    open_on(&d, backend);
+    u = user(d.s, 1);
+    ENT_OK_(ent_entity_set_int(u, "prefs.a", 1));
+    ENT_OK_(ent_entity_set_int(u, "prefs.b", 2));
+    ENT_OK_(ent_create(d.s, NULL, u));
+    k = ent_entity_key(u);
+    ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+    ENT_OK_(ent_entity_new(&v, ent_store_type(d.s, "user")));
+    ENT_OK_(ent_entity_set_key(v, &k));
+    ENT_OK_(ent_entity_set_int(v, "prefs.b", 2));
+    ENT_OK_(ent_entity_set_int(v, "prefs.a", 1));
+    ENT_OK_(ent_update(d.s, NULL, v, 1));
+    CU_ASSERT_EQUAL(ent_entity_version(v), 1);
+    ENT_OK_(ent_log_bounds(NULL, &again, d.s, NULL));
+    CU_ASSERT_EQUAL(again, last);
+    /* a different value is a change */
+    ENT_OK_(ent_entity_set_int(v, "prefs.a", 3));
+    ENT_OK_(ent_update(d.s, NULL, v, 1));
+    CU_ASSERT_EQUAL(ent_entity_version(v), 2);
+    ent_entity_free(v);
+    ent_entity_free(u);
+    close_on(&d);
+}
+
 /* ---- durable subscriptions and truncation --------------------------------------------------- */
 
 static void t_durable_subscriptions(void)
@@ -452,6 +542,8 @@ int main(int argc, char **argv)
     static const ent_test_case cases[] = {
         ENT_TEST(t_replay_equality),
         ENT_TEST(t_subscribers),
+        ENT_TEST(t_callbacks_change_subscriptions),
+        ENT_TEST(t_map_order_is_no_change),
         ENT_TEST(t_durable_subscriptions),
         ENT_TEST(t_cursor_filters_and_batches),
         ENT_TEST(t_wait),

@@ -511,6 +511,14 @@ static void t_scan_and_count(void)
         CU_ASSERT_EQUAL(ent_entity_key(e).id, 4);
         ent_entity_free(e);
         ent_iter_free(it);
+        /* tokens this library did not make are refused at open */
+        {
+            static const char *bad[] = {"k", "kx1", "k123", "i.", "i00.", "z00"};
+            for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+                o.resume = bad[b];
+                ENT_CHECK_RC(ent_scan(&it, S, NULL, T("customer"), NULL, &o), ENT_INVALID);
+            }
+        }
     }
     close_store();
 }

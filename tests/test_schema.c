@@ -230,6 +230,8 @@ static void test_builder(void)
     ENT_CHECK_RC(ent_field_add_enum(sub, "x"), ENT_SCHEMA);
     ENT_CHECK_RC(ent_field_set_ref(sub, "customer"), ENT_SCHEMA);
     ENT_CHECK_RC(ent_field_set_min_int(fl, 1), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_set_default_json(it, "{}"), ENT_SCHEMA);
+    ENT_ASSERT_MSG("does not apply to array items");
 
     ENT_OK_(ent_schema_check(s));
     ENT_OK_(ent_schema_load_json(&f, json, strlen(json), "builder"));
@@ -364,6 +366,34 @@ static void test_evolution_rules(void)
     }
 }
 
+/* A check that fails leaves nothing behind: the defaults set after it are the ones applied. */
+static void test_builder_check_again(void)
+{
+    ent_schema *q = NULL;
+    ent_type *t = NULL;
+    ent_field *a = NULL, *b = NULL;
+    ent_entity *e = NULL;
+    const char *str = NULL;
+    size_t len = 0;
+    ENT_OK_(ent_schema_new(&q, "q", 1));
+    ENT_OK_(ent_schema_add_type(&t, q, "t", ENT_KEY_AUTO));
+    ENT_OK_(ent_type_add_field(&a, t, "a", 1, ENT_KIND_STRING));
+    ENT_OK_(ent_field_set_default_json(a, "\"old\""));
+    ENT_OK_(ent_type_add_field(&b, t, "b", 2, ENT_KIND_INT));
+    ENT_OK_(ent_field_set_default_json(b, "\"not an int\""));
+    ENT_CHECK_RC(ent_schema_check(q), ENT_SCHEMA);
+    ENT_ASSERT_MSG("t.b");
+    ENT_OK_(ent_field_set_default_json(a, "\"new\""));
+    ENT_OK_(ent_field_set_default_json(b, "1"));
+    ENT_OK_(ent_schema_check(q));
+    ENT_OK_(ent_entity_new(&e, t));
+    ENT_OK_(ent_entity_apply_defaults(e));
+    ENT_OK_(ent_entity_get_string(&str, &len, e, "a"));
+    CU_ASSERT_STRING_EQUAL(str, "new");
+    ent_entity_free(e);
+    ent_schema_free(q);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -372,6 +402,7 @@ int main(void)
         ENT_TEST(test_shop_model),
         ENT_TEST(test_missing_file),
         ENT_TEST(test_builder),
+        ENT_TEST(test_builder_check_again),
         ENT_TEST(test_evolution_rules),
         {NULL, NULL},
     };

@@ -32,6 +32,16 @@ static void t_parse(void)
     ENT_OK_(ent_value_parse(&v, ent_type_field(a, "u"), "18446744073709551615"));
     CU_ASSERT(v.kind == ENT_KIND_UINT && v.v.u == UINT64_MAX);
     ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "u"), "-1"), ENT_INVALID);
+    /* only digits (and one '-' for signed kinds): strtoull() would make " -5" 2^64 - 5 */
+    {
+        static const char *bad[] = {" -5", "+5", " 5", "", "-", "--1", "5 "};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "u"), bad[i]), ENT_INVALID);
+            ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "i"), bad[i]), ENT_INVALID);
+        }
+        ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "t"), " 5"), ENT_INVALID);
+        ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "f"), " 5"), ENT_INVALID);
+    }
     ENT_OK_(ent_value_parse(&v, ent_type_field(a, "f"), "-2.5e3"));
     CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == -2500.0);
     ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "f"), "nan"), ENT_INVALID);

@@ -41,7 +41,10 @@
 #include "error_int.h"
 #include "fork.h"
 
-#define DEFAULT_MAP_SIZE ((size_t)1 << 30) /* sparse on Linux; grows on demand anyway */
+/* Address space, not disk: the file grows only as pages are used. Large on 64-bit, because the
+ * map cannot grow while the writing thread also holds a read transaction (an open iterator):
+ * that write fails with ENT_BUSY, so growth should be rare. */
+#define DEFAULT_MAP_SIZE (sizeof(size_t) >= 8 ? (size_t)1 << 36 : (size_t)1 << 29)
 #define DEFAULT_TABLES 256
 #define RCACHE_MAX 4 /* reset read txns kept per environment (each keeps a reader slot) */
 #define MAX_READERS 510

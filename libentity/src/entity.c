@@ -102,6 +102,34 @@ nomem:
     return ent__err(ENT_NOMEM, "out of memory");
 }
 
+static int kv_cmp(const void *x, const void *y)
+{
+    const ent_kv *a = *(const ent_kv *const *)x, *b = *(const ent_kv *const *)y;
+    int c = memcmp(a->k, b->k, a->klen < b->klen ? a->klen : b->klen);
+    return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* Free-form maps are JSON objects: equal whatever the order of their keys. Called when the
+ * pairs from `from` on are not in the same order; sorts pointers to them (same count). */
+static int obj_equal_unordered(const ent_val *a, const ent_val *b, size_t from)
+{
+    size_t n = a->u.o.n - from, i;
+    const ent_kv **pa = malloc(2 * n * sizeof *pa), **pb;
+    int eq = 1;
+    if (!pa) return 0; /* out of memory: "different" only costs a write */
+    pb = pa + n;
+    for (i = 0; i < n; i++) {
+        pa[i] = &a->u.o.kv[from + i];
+        pb[i] = &b->u.o.kv[from + i];
+    }
+    qsort(pa, n, sizeof *pa, kv_cmp);
+    qsort(pb, n, sizeof *pb, kv_cmp);
+    for (i = 0; i < n && eq; i++)
+        eq = kv_cmp(&pa[i], &pb[i]) == 0 && ent__val_equal(&pa[i]->v, &pb[i]->v);
+    free(pa);
+    return eq;
+}
+
 int ent__val_equal(const ent_val *a, const ent_val *b)
 {
     size_t i;
@@ -130,7 +158,7 @@ int ent__val_equal(const ent_val *a, const ent_val *b)
         if (a->u.o.n != b->u.o.n) return 0;
         for (i = 0; i < a->u.o.n; i++) {
             const ent_kv *x = &a->u.o.kv[i], *y = &b->u.o.kv[i];
-            if (x->klen != y->klen || memcmp(x->k, y->k, x->klen) != 0) return 0;
+            if (x->klen != y->klen || memcmp(x->k, y->k, x->klen) != 0) return obj_equal_unordered(a, b, i);
             if (!ent__val_equal(&x->v, &y->v)) return 0;
         }
         return 1;

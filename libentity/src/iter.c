@@ -123,7 +123,9 @@ static int hexval(int c)
 static int unhex(ent_buf *b, const char *p, size_t n)
 {
     int rc;
-    if (n % 2) return ent__err(ENT_INVALID, "malformed resume token");
+    /* Keys are never empty (primary keys are 1..255 bytes or 8-byte ids, index keys at least a
+     * byte): an empty half is not a token this library made. */
+    if (n == 0 || n % 2) return ent__err(ENT_INVALID, "malformed resume token");
     if ((rc = ent__buf_reserve(b, n / 2))) return rc;
     for (size_t i = 0; i < n; i += 2) {
         int h = hexval(p[i]), l = hexval(p[i + 1]);

@@ -635,21 +635,33 @@ fail:
 
 struct ent_sub_cb {
     struct ent_sub_cb *next;
+    int dead;                         /* unsubscribed during a delivery: freed after it */
     char type_name[ENT_NAME_MAX + 1]; /* "" = all */
     unsigned ops;
     ent_event_cb cb;
     void *payload;
 };
 
-static _Thread_local int in_callback;
+/* The deliveries this thread is inside, innermost first: a callback of store A may write to
+ * store B, whose commit delivers B's events on the same thread. */
+struct delivery {
+    ent_store *s;
+    struct delivery *up;
+};
+static _Thread_local struct delivery *delivering;
 
-int ent__log_in_callback(void) { return in_callback; }
+int ent__log_in_callback(ent_store *s)
+{
+    for (struct delivery *d = delivering; d; d = d->up)
+        if (d->s == s) return 1;
+    return 0;
+}
 
 int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
                   ent_event_cb cb, void *payload)
 {
     struct ent_sub_cb *c;
-    int rc;
+    int rc, held;
     if (!out || !cb) return ent__err(ENT_INVALID, "ent_subscribe: out and cb are required");
     if ((rc = ent__store_check(s))) return rc;
     if (ops & ~(unsigned)(ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE))
@@ -661,13 +673,15 @@ int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsi
     c->cb = cb;
     c->payload = payload;
     /* Delivery walks the list under notify_mu; changing it under the same lock keeps a delivery
-     * from seeing a half-linked node. */
-    pthread_mutex_lock(&s->notify_mu);
+     * from seeing a half-linked node. From a callback this thread holds notify_mu already; the
+     * new node goes in front, where the running walk does not look. */
+    held = ent__log_in_callback(s);
+    if (!held) pthread_mutex_lock(&s->notify_mu);
     pthread_mutex_lock(&s->mu);
     c->next = s->cbs;
     s->cbs = c;
     pthread_mutex_unlock(&s->mu);
-    pthread_mutex_unlock(&s->notify_mu);
+    if (!held) pthread_mutex_unlock(&s->notify_mu);
     *out = (ent_subscriber *)c;
     return ENT_OK;
 }
@@ -676,6 +690,15 @@ void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
 {
     struct ent_sub_cb **pp;
     if (!s || !sub) return;
+    if (ent__log_in_callback(s)) {
+        /* From a callback: the running delivery may be standing on this node (it may be the
+         * caller's own). Mark it; the delivery skips it and frees it when it ends. */
+        pthread_mutex_lock(&s->mu);
+        for (struct ent_sub_cb *c = s->cbs; c; c = c->next)
+            if (c == (struct ent_sub_cb *)sub) c->dead = 1;
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     pthread_mutex_lock(&s->notify_mu);
     pthread_mutex_lock(&s->mu);
     for (pp = &s->cbs; *pp; pp = &(*pp)->next) {
@@ -713,10 +736,13 @@ void ent__log_deliver_lock(ent_store *s) { pthread_mutex_lock(&s->notify_mu); }
 void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed)
 {
     ent_txn *t = NULL;
+    struct delivery here;
     if (!committed) goto out;
     /* Read the events back from the committed log: callbacks see exactly what was stored. */
     if (ent_txn_begin(&t, s, ENT_TXN_READ) != ENT_OK) goto out;
-    in_callback = 1;
+    here.s = s;
+    here.up = delivering;
+    delivering = &here;
     for (uint64_t seq = first_seq; seq <= last_seq; seq++) {
         uint8_t kb[8];
         ent_slice k = {kb, 8}, v;
@@ -725,14 +751,27 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
         if (s->ops->get(t->bt, s->t_log, &k, &v) != ENT_OK) continue;
         if (ent__event_decode(&ev, t->lay, seq, v.data, v.len) != ENT_OK) continue;
         for (struct ent_sub_cb *c = s->cbs; c; c = c->next) {
+            if (c->dead) continue;
             if (c->type_name[0] && strcmp(c->type_name, ev->type->name) != 0) continue;
             if (c->ops && !(c->ops & (unsigned)ev->op)) continue;
             c->cb(ev, c->payload);
         }
         ent_event_free(ev);
     }
-    in_callback = 0;
+    delivering = here.up;
     ent_txn_abort(t);
+    /* Free the subscribers unsubscribed by callbacks during this delivery. */
+    pthread_mutex_lock(&s->mu);
+    for (struct ent_sub_cb **pp = &s->cbs; *pp;) {
+        struct ent_sub_cb *c = *pp;
+        if (c->dead) {
+            *pp = c->next;
+            free(c);
+        } else {
+            pp = &c->next;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
 out:
     pthread_mutex_unlock(&s->notify_mu);
 }

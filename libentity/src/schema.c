@@ -394,6 +394,8 @@ int ent_field_set_default_json(ent_field *f, const char *json)
     if (rc) return rc;
     if (!json) return ent__err(ENT_SCHEMA, "%s: default is NULL", path);
     if (f->kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s: a ref cannot have a default", path);
+    if (f->parent && f->parent->kind == ENT_KIND_ARRAY)
+        return ent__err(ENT_SCHEMA, "%s: \"default\" does not apply to array items", path);
     if (!(d = strdup(json))) return ent__err(ENT_NOMEM, "out of memory");
     free(f->default_json);
     f->default_json = d;
@@ -437,7 +439,14 @@ static int check_field(ent_schema *s, struct ent_field *f)
     if (f->min.set && f->max.set && limit_cmp(&f->min, &f->max) > 0)
         return ent__err(ENT_SCHEMA, "%s: min is greater than max", path);
     if (f->kind == ENT_KIND_UINT && f->min.set == ENT_LIM_INT && f->min.v.i < 0) f->min.set = 0;
-    if (f->default_json && !f->def) {
+    /* Parse the default again at every check: an earlier check that failed elsewhere may have
+     * parsed one that has been replaced since, or checked it against other limits. */
+    if (f->def) {
+        ent__val_clear(f->def);
+        free(f->def);
+        f->def = NULL;
+    }
+    if (f->default_json) {
         ent_val *v = calloc(1, sizeof *v);
         if (!v) return ent__err(ENT_NOMEM, "out of memory");
         rc = ent__val_from_json_text(v, f, f->default_json);

@@ -134,6 +134,6 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);
 /* 1 while this thread delivers events (a callback must not write). */
-int ent__log_in_callback(void);
+int ent__log_in_callback(ent_store *s);
 
 #endif

@@ -84,7 +84,8 @@ int ent__spec_has_defaults(const struct ent_field *spec);
  * absent: records written before an evolution added it read with it. mark: flag the filled
  * top-level fields changed. */
 int ent__entity_fill_defaults(ent_entity *e, int mark);
-/* Deep equality (same kind and contents; floats compare bitwise except 0.0 == -0.0 is false). */
+/* Deep equality (same kind and contents; floats compare bitwise except 0.0 == -0.0 is false;
+ * free-form maps whatever the order of their keys, as JSON objects). */
 int ent__val_equal(const ent_val *a, const ent_val *b);
 
 /* The slot of a top-level field of e's type. */

@@ -1,4 +1,5 @@
 /* Values of index look-ups as a command line gives them (ent_value_parse). */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +12,14 @@
 /* Decoded bytes values live here until the next call on the thread: index values are at most
  * 510 bytes, so a longer one could not be looked up anyway. */
 static _Thread_local unsigned char bytes_buf[512];
+
+/* Digits, after one '-' where allowed: strtoll()/strtoull() also take leading blanks and '+',
+ * and strtoull() turns " -5" into 2^64 - 5. */
+static int plain_int(const char *t, int neg_ok)
+{
+    if (neg_ok && t[0] == '-') t++;
+    return isdigit((unsigned char)t[0]);
+}
 
 int ent_value_parse(ent_value *out, const ent_field *f, const char *text)
 {
@@ -34,21 +43,21 @@ int ent_value_parse(ent_value *out, const ent_field *f, const char *text)
         return ENT_OK;
     case ENT_KIND_INT: {
         long long v = strtoll(text, &end, 10);
-        if (!*text || *end || errno) return ent__err(ENT_INVALID, "%s: \"%s\" is not an int64", path, text);
+        if (!plain_int(text, 1) || *end || errno) return ent__err(ENT_INVALID, "%s: \"%s\" is not an int64", path, text);
         *out = ent_value_int(v);
         return ENT_OK;
     }
     case ENT_KIND_UINT: {
         unsigned long long v;
-        if (text[0] == '-') return ent__err(ENT_INVALID, "%s: \"%s\" is not a uint64", path, text);
+        if (!plain_int(text, 0)) return ent__err(ENT_INVALID, "%s: \"%s\" is not a uint64", path, text);
         v = strtoull(text, &end, 10);
-        if (!*text || *end || errno) return ent__err(ENT_INVALID, "%s: \"%s\" is not a uint64", path, text);
+        if (*end || errno) return ent__err(ENT_INVALID, "%s: \"%s\" is not a uint64", path, text);
         *out = ent_value_uint(v);
         return ENT_OK;
     }
     case ENT_KIND_FLOAT: {
         double v = strtod(text, &end);
-        if (!*text || *end || errno || isnan(v))
+        if (!*text || isspace((unsigned char)text[0]) || *end || errno || isnan(v))
             return ent__err(ENT_INVALID, "%s: \"%s\" is not a number", path, text);
         *out = ent_value_float(v);
         return ENT_OK;
@@ -56,7 +65,7 @@ int ent_value_parse(ent_value *out, const ent_field *f, const char *text)
     case ENT_KIND_TIMESTAMP: {
         long long v = strtoll(text, &end, 10);
         int64_t ns;
-        if (*text && !*end && !errno) {
+        if (plain_int(text, 1) && !*end && !errno) {
             *out = ent_value_timestamp(v);
             return ENT_OK;
         }

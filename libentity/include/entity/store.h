@@ -51,7 +51,10 @@ typedef struct ent_store_opts {
     unsigned version;       /* ENT_STORE_OPTS_VERSION */
     const char *backend;    /* "lmdb" (default when NULL) or "memory" */
     int durability;         /* ent_durability */
-    size_t map_size;        /* LMDB initial map size in bytes; 0 = default. The map grows. */
+    size_t map_size;        /* LMDB initial map size in bytes; 0 = default (64 GiB of address
+                             * space on 64-bit, not of disk). The map grows when full, except
+                             * while the writing thread also holds a read transaction or an open
+                             * iterator: that write fails with ENT_BUSY. */
     int read_only;          /* open without writing; works while another process writes */
     int no_create;          /* fail with ENT_NOTFOUND instead of creating a missing store */
 } ent_store_opts;
@@ -68,7 +71,8 @@ typedef struct ent_store_opts {
  * opts: NULL for defaults. out: the caller closes it with ent_store_close().
  * Returns ENT_OK, ENT_NOTFOUND (missing store and no schema, or no_create/read_only), ENT_SCHEMA,
  * ENT_FORMAT (store of a newer format), ENT_CORRUPT (not a libentity store, damaged meta), ENT_IO,
- * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_INVALID (bad options), ENT_NOMEM. */
+ * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_INVALID (bad options), ENT_NOMEM,
+ * ENT_READONLY (read_only, and the store needs an evolution to `schema`). */
 int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                    const ent_store_opts *opts);
 
@@ -99,7 +103,8 @@ enum { ENT_TXN_READ = 0, ENT_TXN_WRITE = 1 };
  * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY, ENT_SCHEMA (see top), ENT_IO. */
 int ent_txn_begin(ent_txn **out, ent_store *s, int mode);
 /* Commit (a read transaction just ends). The transaction is gone on return, whatever the code;
- * on failure nothing of it is stored. Returns ENT_OK, ENT_FULL, ENT_IO. */
+ * on failure nothing of it is stored. Returns ENT_OK, ENT_FULL, ENT_IO, ENT_BUSY (LMDB: the map
+ * had to grow while this thread holds a read transaction; see map_size). */
 int ent_txn_commit(ent_txn *t);
 /* Abort: nothing of the transaction is stored. NULL does nothing. */
 void ent_txn_abort(ent_txn *t);
@@ -112,7 +117,7 @@ void ent_txn_abort(ent_txn *t);
  * version 1 and the applied defaults, and nothing is marked changed.
  * Returns ENT_OK, ENT_CONFLICT (key exists; unique value taken: names field and value),
  * ENT_INVALID (validation, missing key; ref target missing: names field and key), ENT_FULL (index
- * value too long for the backend), ENT_READONLY, ENT_SCHEMA, ENT_IO. */
+ * value too long for the backend), ENT_READONLY, ENT_SCHEMA, ENT_IO, ENT_BUSY (as ent_txn_commit()). */
 int ent_create(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* Read the entity of `type` with `key`.
