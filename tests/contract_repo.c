@@ -650,6 +650,56 @@ static void t_events_follow_mutations(void)
 
 /* A randomized workload: the store's contents, counts and the unique index always agree with a
  * simple model (an array by id). */
+static int range_count(const ent_field *f, const ent_value *from, unsigned flags)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e;
+    int n = 0;
+    o.from = from;
+    o.flags = flags;
+    if (ent_range(&it, S, NULL, f, &o) != ENT_OK) return -1;
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        n++;
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    return n;
+}
+
+/* NaN is stored and found, but an open range of numbers does not end with it. */
+static void t_nan_outside_open_ranges(void)
+{
+    static const double prices[] = {NAN, 5.0, INFINITY, -1.0};
+    ent_value v4 = ent_value_float(4.0), vn = ent_value_float(NAN);
+    open_store();
+    for (int i = 0; i < 4; i++) {
+        char k[16];
+        ent_entity *e;
+        snprintf(k, sizeof k, "n%d", i);
+        e = item(k, prices[i]);
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    CU_ASSERT_EQUAL(range_count(F("item", "price"), &v4, 0), 2);                 /* 5, inf */
+    CU_ASSERT_EQUAL(range_count(F("item", "price"), &v4, ENT_ITER_REVERSE), 2);
+    CU_ASSERT_EQUAL(range_count(F("item", "price"), NULL, 0), 3);                /* -1, 5, inf */
+    CU_ASSERT_EQUAL(range_count(F("item", "price"), &vn, 0), 1);                 /* NaN itself */
+    {
+        ent_iter *it = NULL;
+        ent_entity *e;
+        int n = 0;
+        ENT_OK_(ent_find(&it, S, NULL, F("item", "price"), &vn));
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            n++;
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
+        CU_ASSERT_EQUAL(n, 1);
+    }
+    close_store();
+}
+
 /* A field with a default is never absent: an update that removes it puts the default back (and
  * the log says so), so replaying the log gives the same state. */
 static void t_update_removes_defaulted_field(void)
@@ -778,6 +828,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_refs),
         ENT_TEST(t_events_follow_mutations),
         ENT_TEST(t_update_removes_defaulted_field),
+        ENT_TEST(t_nan_outside_open_ranges),
         ENT_TEST(t_random_model),
         {NULL, NULL},
     };

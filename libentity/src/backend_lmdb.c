@@ -533,10 +533,28 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         rc = ent__err(ENT_NOTFOUND, "store %s does not exist (no data.mdb) and cannot be created read-only", path);
         goto fail;
     }
+    if (stat(data, &st) == 0 && st.st_size == 0) {
+        /* LMDB would take it for a new environment, or fail with EBADF read-only */
+        rc = ent__err(ENT_CORRUPT, "store %s: data.mdb is empty (a copy or a creation that did not finish?)", path);
+        goto fail;
+    }
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | env_flags_for(o->durability), 0664);
     if (mrc) {
         rc = lerr(mrc, "store %s: opening", path);
         goto fail;
+    }
+    {
+        /* A file shorter than the pages its meta page counts (cut by a copy, a full disk, a
+         * careless tool) makes the first read past its end a SIGBUS: refuse it here. Pages
+         * are written before the meta page that counts them, so a live writer never trips it. */
+        MDB_envinfo ei;
+        MDB_stat ms;
+        if (mdb_env_info(e->env, &ei) == 0 && mdb_env_stat(e->env, &ms) == 0 && stat(data, &st) == 0 &&
+            ((uint64_t)ei.me_last_pgno + 1) * ms.ms_psize > (uint64_t)st.st_size) {
+            rc = ent__err(ENT_CORRUPT, "store %s: data.mdb is truncated: %lld bytes, its pages need %llu", path,
+                          (long long)st.st_size, (unsigned long long)(((uint64_t)ei.me_last_pgno + 1) * ms.ms_psize));
+            goto fail;
+        }
     }
     int dead = 0;
     mdb_reader_check(e->env, &dead);
@@ -1312,7 +1330,15 @@ static int l_copy(void *vbe, const char *dest, int compact)
     if ((rc = hold_acquire(e))) return rc; /* no resize while LMDB reads the map */
     mrc = mdb_env_copy2(e->env, dest, compact ? MDB_CP_COMPACT : 0);
     hold_release(e);
-    if (mrc) return lerr(mrc, "copying store %s to %s", e->path, dest);
+    if (mrc) {
+        /* A copy cut short (a full disk) must not look like a store: remove what it wrote. */
+        rc = lerr(mrc, "copying store %s to %s", e->path, dest);
+        if ((data = path_join(dest, "data.mdb"))) {
+            unlink(data);
+            free(data);
+        }
+        return rc;
+    }
     return ENT_OK;
 }
 

@@ -4,6 +4,7 @@
  * non-unique ones (DUPSORT) a sorted set, so (index key, primary key) pairs are in index order
  * then key order, and a resume token is the pair last returned. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +237,13 @@ int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
     }
     if (opts && opts->to) {
         if ((rc = bound(&it->hi, it->f, opts->to))) goto fail;
+        it->has_hi = 1;
+    } else if (ent_field_kind(it->f) == ENT_KIND_FLOAT &&
+               !(opts && opts->from && opts->from->kind == ENT_KIND_FLOAT && isnan(opts->from->v.f))) {
+        /* NaN is no number: its keys sort above +inf, and "from 5 on" must not end with them.
+         * An open range of floats stops below NaN unless it starts at NaN. */
+        ent_value nan_v = ent_value_float(NAN);
+        if ((rc = bound(&it->hi, it->f, &nan_v))) goto fail;
         it->has_hi = 1;
     }
     if (opts && (rc = parse_resume(it, opts->resume))) goto fail;

@@ -49,7 +49,9 @@ int ent__pk_encode(ent_buf *b, const ent_key *key)
     }
     if (key->kind == ENT_KEY_STRING && key->len >= 1 && key->len <= ENT_KEY_STRING_MAX)
         return ent__buf_append(b, key->str, key->len);
-    return ent__err(ENT_INVALID, "invalid key");
+    if (key->kind == ENT_KEY_STRING)
+        return ent__err(ENT_INVALID, "a string key is 1 to %d bytes, not %zu", ENT_KEY_STRING_MAX, key->len);
+    return ent__err(ENT_INVALID, "no key given");
 }
 
 int ent__pk_decode(ent_key *out, ent_key_kind kk, const void *p, size_t n)

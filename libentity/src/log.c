@@ -17,6 +17,7 @@
 #include "error_int.h"
 #include "keys.h"
 #include "store_int.h"
+#include "value_int.h"
 
 /* ---- append ---------------------------------------------------------------------------------- */
 
@@ -419,6 +420,11 @@ static int sub_name_ok(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
     if (n < 1 || n > 200) return ent__err(ENT_INVALID, "subscription names are 1 to 200 bytes");
+    /* Names are printed (JSON, one line per problem): UTF-8 text without control characters. */
+    if (!ent__utf8_ok(name, n)) return ent__err(ENT_INVALID, "subscription name is not valid UTF-8");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return ent__err(ENT_INVALID, "subscription name has a control character");
     return ENT_OK;
 }
 

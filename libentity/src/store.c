@@ -403,9 +403,17 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
     bo.durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
     bo.map_size = opts->map_size;
     if (!opts->read_only && (opts->no_create || !schema) && strcmp(s->ops->name, "lmdb") == 0) {
-        /* Opening an existing store must not create a directory as a side effect. */
+        /* Opening an existing store must not create a directory, nor LMDB's files in a
+         * directory that holds no store, as a side effect. */
+        char data[4200];
         if (access(path, F_OK) != 0) {
             rc = ent__err(ENT_NOTFOUND, "no store at %s", path);
+            goto fail;
+        }
+        snprintf(data, sizeof data, "%s/data.mdb", path);
+        if (access(data, F_OK) != 0) {
+            rc = ent__err(ENT_NOTFOUND, "no libentity store at %s%s", path,
+                          schema ? "" : " (a schema is needed to create one)");
             goto fail;
         }
     }

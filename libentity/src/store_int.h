@@ -72,6 +72,7 @@ struct ent_txn {
     int write;
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
+    int refs_unchecked;  /* ent_txn_skip_ref_checks() */
     ent_layout *lay;     /* schema generation seen at begin */
     ent_tcount *tc;      /* per type, write txns */
     /* log state, write txns */

@@ -263,3 +263,10 @@ int ent__type_counters(uint64_t *next_id, uint64_t *count, ent_txn *t, const ent
     if (count) *count = b;
     return ENT_OK;
 }
+
+int ent_txn_skip_ref_checks(ent_txn *t)
+{
+    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: not a write transaction");
+    t->refs_unchecked = 1;
+    return ENT_OK;
+}

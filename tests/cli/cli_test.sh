@@ -184,6 +184,73 @@ expect 1 "$E" schema --apply v3.json; errline "customer.name"
 expect 0 "$E" schema
 jcheck out "d['version']" "2"
 
+# every stderr line of a failure starts with "entity: " (also the usage of a wrong call)
+onelines() { if [ -s "$work/err" ] && ! grep -qv '^entity: ' "$work/err"; then ok; else bad "stderr lines without 'entity: ': $(cat "$work/err")"; fi; }
+expect 2 "$E" put; onelines; errline "usage: entity .*put TYPE"
+expect 2 "$E" schema foo; onelines; errline "usage: entity .*schema"
+expect 2 "$E" copy --compact; onelines
+expect 2 "$E" subs add --from-now; onelines
+expect 2 "$E" patch order 1 --bogus; onelines
+expect 2 "$E" ls customer --limit " -1"; onelines
+expect 2 "$E" ls customer --limit "+1"
+expect 1 "$E" get customer " 1"; onelines
+expect 2 "$E" bench --n -1; onelines
+expect 1 "$E" get product ""; errline "1 to 255 bytes"
+# values may start with '-'; "--" ends the options
+expect 0 "$E" find product stock -1
+[ ! -s out ] && ok || bad "find stock -1: $(cat out)"
+expect 0 "$E" find customer email -- -x@y
+expect 2 "$E" find product stock --bogus
+# names are printable UTF-8
+expect 1 "$E" subs add "$(printf 'a\xff')"; errline "UTF-8"
+expect 1 "$E" subs add "$(printf 'a\nb')"; errline "control"
+expect 0 "$E" subs
+# output that cannot be written is a failure
+expect 0 "$E" dump customer; [ -s out ] && ok || bad "dump printed nothing"
+"$E" dump >/dev/full 2>"$work/err"; [ $? = 1 ] && ok || bad "dump to a full device exited 0"; errline "writing the output"
+# a directory without a store stays without one
+mkdir nostore
+ENTITY_STORE=$work/nostore expect 1 "$E" put customer '{"email":"q@x","name":"Q"}'; errline "no libentity store"
+[ -z "$(ls nostore)" ] && ok || bad "files left in nostore: $(ls nostore)"
+# a truncated data file is refused, not a crash
+mkdir cut && head -c 8192 "$work/st/data.mdb" >cut/data.mdb
+ENTITY_STORE=$work/cut expect 1 "$E" check; errline "truncated"
+: >cut/data.mdb
+ENTITY_STORE=$work/cut expect 1 "$E" stat; errline "empty"
+# replay refuses a store that is not empty before touching its schema
+expect 1 "$E" replay --into "$work/st"; errline "not empty"
+
+# dump | load: refs that point forward (to later keys, to a later type, cycles), NUL in strings
+cat >refs.json <<'EOS'
+{"schema":"r","version":1,"types":{"emp":{"key":"auto","fields":{"name":{"id":1,"type":"string"},
+ "boss":{"id":2,"type":"ref","to":"emp"},"dept":{"id":3,"type":"ref","to":"dept"}}},
+ "dept":{"key":"string","fields":{"head":{"id":1,"type":"ref","to":"emp"}}}}}
+EOS
+ENTITY_STORE=$work/ra expect 0 "$E" init --schema refs.json
+ENTITY_STORE=$work/ra expect 0 "$E" put emp '{"name":"a\u0000b"}'
+ENTITY_STORE=$work/ra expect 0 "$E" put emp '{"name":"boss"}'
+ENTITY_STORE=$work/ra expect 0 "$E" put dept --key d1 '{"head":2}'
+ENTITY_STORE=$work/ra expect 0 "$E" patch emp 1 '{"boss":2,"dept":"d1"}'
+ENTITY_STORE=$work/ra expect 0 "$E" patch emp 2 '{"boss":1}'
+ENTITY_STORE=$work/ra expect 0 "$E" dump; cp out refs.ndjson
+ENTITY_STORE=$work/rb expect 0 "$E" init --schema refs.json
+ENTITY_STORE=$work/rb expect 0 "$E" load --batch 1 <refs.ndjson
+ENTITY_STORE=$work/rb expect 0 "$E" dump; cmp -s out refs.ndjson && ok || bad "dump | load with forward refs differs"
+ENTITY_STORE=$work/rb expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after load: $(cat out)"
+# a ref to an entity in none of the lines: refused, nothing stored (one batch)
+ENTITY_STORE=$work/rc expect 0 "$E" init --schema refs.json
+head -1 refs.ndjson | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "line 1: emp.boss: emp 2 does not exist"; onelines
+ENTITY_STORE=$work/rc expect 0 "$E" count emp; [ "$(cat out)" = 0 ] && ok || bad "a dangling load was stored: $(cat out)"
+printf '{"type":"emp","key":1,"version":-1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "versions start at 1"
+printf '{"type":"emp","key":"x","version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "line 1: emp"
+[ "$(wc -l <err)" = 1 ] && ok || bad "a bad key printed $(wc -l <err) lines"
+# an evolution that adds a field with a default: old entities read with it, check stays ok
+sed 's/"version":1/"version":2/; s/"name":{"id":1,"type":"string"}/"name":{"id":1,"type":"string"},"level":{"id":4,"type":"uint","default":3,"indexed":true}/' refs.json >refs2.json
+ENTITY_STORE=$work/rb expect 0 "$E" schema --apply refs2.json
+ENTITY_STORE=$work/rb expect 0 "$E" get emp 1; jcheck out "d['data']['level']" "3"
+ENTITY_STORE=$work/rb expect 0 "$E" find emp level 3; [ "$(wc -l <out)" = 2 ] && ok || bad "find by a new default: $(cat out)"
+ENTITY_STORE=$work/rb expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after a default was added: $(cat out)"
+
 # a full disk and a read-only disk (small tmpfs mounts; skipped where mounting is not allowed)
 mkdir -p "$work/small"
 if mount -t tmpfs -o size=2m tmpfs "$work/small" 2>/dev/null; then

@@ -4,6 +4,7 @@
  * Entity: a shop-like product (string key, 8 fields, ~150 bytes of msgpack: a unique "ean",
  * indexed "price" and "stock"). Each measurement is the median of --runs runs. */
 #include <entity/entity.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <lmdb.h>
@@ -779,6 +780,21 @@ static void header(const opts *o)
            "p99 us", "floor ops/s", "lib/flr", "sqlite op/s", "x sqlite");
 }
 
+/* A positive count of at most 10^9: digits only (strtoull() would take "-1" as 2^64 - 1). */
+static int count_arg(uint64_t *out, const char *text, const char *what)
+{
+    char *end;
+    unsigned long long v;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (!isdigit((unsigned char)text[0]) || *end || errno || v == 0 || v > 1000000000ULL) {
+        fprintf(stderr, "entity: bench: %s: \"%s\" is not a count from 1 to 10^9\n", what, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
 int ent_bench_main(int argc, char **argv)
 {
     opts o;
@@ -794,8 +810,13 @@ int ent_bench_main(int argc, char **argv)
     o.runs = 5;
     o.only_dur = -1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--n") && i + 1 < argc) o.n = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) o.runs = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--n") && i + 1 < argc) {
+            if (!count_arg(&o.n, argv[++i], "--n")) return 2;
+        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            uint64_t r;
+            if (!count_arg(&r, argv[++i], "--runs")) return 2;
+            o.runs = r > 1000 ? 1000 : (int)r;
+        }
         else if (!strcmp(argv[i], "--quick")) o.quick = 1;
         else if (!strcmp(argv[i], "--json")) o.json = 1;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(o.dir, sizeof o.dir, "%s", argv[++i]);

@@ -3,16 +3,20 @@
 #define ENT_CLI_H
 
 #include <entity/entity.h>
+#include <stdio.h>
 
 extern const char *store_dir;
 
+void put_line(FILE *f, const char *s);      /* s and a newline, control characters as \xNN */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "entity: ..." on stderr */
 int fail(const char *what);                  /* library failure message, returns 1 */
 /* A non-negative integer option value; else a message and 2 (wrong usage). */
 int parse_u64(uint64_t *out, const char *text, const char *what);
+int is_option(const char *arg);              /* "--word": an option, never a name or a value */
 int usage(void);                             /* usage on stderr, returns 2 */
 int open_store(ent_store **out, int read_only); /* the store at store_dir, never created */
-int parse_key(ent_key *out, const ent_type *t, const char *text);
+int parse_key(ent_key *out, const ent_type *t, const char *text);       /* with a message */
+int parse_key_quiet(ent_key *out, const ent_type *t, const char *text); /* 1 when not a key */
 int print_entity(const ent_entity *e, unsigned flags);
 const ent_type *type_arg(ent_store *s, const char *name);
 

@@ -1,5 +1,6 @@
 /* entity: commands that write, follow, export and check a store. */
 #include <entity/entity.h>
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
@@ -38,13 +39,16 @@ static void progress(const char *what, uint64_t n, int done)
     fprintf(stderr, "\r%s %llu", what, (unsigned long long)n);
 }
 
+int is_option(const char *arg) { return arg[0] == '-' && arg[1] == '-' && arg[2]; }
+
 int parse_u64(uint64_t *out, const char *text, const char *what)
 {
     char *end;
     unsigned long long v;
     errno = 0;
     v = strtoull(text, &end, 10);
-    if (!*text || *end || errno || text[0] == '-') {
+    /* digits only: strtoull() also takes blanks, '+' and '-' (" -1" would be 2^64 - 1) */
+    if (!isdigit((unsigned char)text[0]) || *end || errno) {
         msg("%s: \"%s\" is not a non-negative integer", what, text);
         return 2;
     }
@@ -200,7 +204,7 @@ int cmd_patch(int argc, char **argv)
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
             if ((rc = parse_u64(&expect, argv[++i], "--expect-version"))) return rc;
-        } else if (!json) json = argv[i];
+        } else if (!json && !is_option(argv[i])) json = argv[i];
         else return usage();
     }
     if (!json) return usage();
@@ -246,13 +250,15 @@ int cmd_find(int argc, char **argv)
     int rc, limit_zero = 0;
     if (argc < 4) return usage();
     for (int i = 3; i < argc; i++) {
-        if (!strcmp(argv[i], "--from") && i + 1 < argc) from = argv[++i];
+        /* a value may start with '-' (-5, -0.5, -x); "--" makes the next word the value */
+        if (!strcmp(argv[i], "--") && i + 1 < argc && !value) value = argv[++i];
+        else if (!strcmp(argv[i], "--from") && i + 1 < argc) from = argv[++i];
         else if (!strcmp(argv[i], "--to") && i + 1 < argc) to = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if ((rc = parse_u64(&o.limit, argv[++i], "--limit"))) return rc;
             limit_zero = o.limit == 0;
         } else if (!strcmp(argv[i], "--reverse")) o.flags |= ENT_ITER_REVERSE;
-        else if (!value && argv[i][0] != '-') value = argv[i];
+        else if (!value && !is_option(argv[i])) value = argv[i];
         else return usage();
     }
     if (!value == !from) return usage();
@@ -406,8 +412,9 @@ int cmd_subs(int argc, char **argv)
         for (size_t i = 0; !rc && i < n; i++) {
             json_t *o = json_pack("{s:s,s:I,s:I}", "name", list[i].name, "checkpoint", (json_int_t)list[i].checkpoint,
                                   "lag", (json_int_t)(last > list[i].checkpoint ? last - list[i].checkpoint : 0));
-            char *j = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            puts(j);
+            char *j = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            if (j) puts(j);
+            else rc = (msg("subs: cannot print subscription %zu as JSON", i + 1), 1);
             free(j);
             json_decref(o);
         }
@@ -416,6 +423,7 @@ int cmd_subs(int argc, char **argv)
         return rc;
     }
     if (argc < 3) return usage();
+    if (argc >= 3 && is_option(argv[2])) return usage(); /* a NAME, not an option */
     if (!strcmp(argv[1], "add")) {
         int from_now = argc == 4 && !strcmp(argv[3], "--from-now");
         if (argc > 4 || (argc == 4 && !from_now)) return usage();
@@ -481,6 +489,90 @@ int cmd_dump(int argc, char **argv)
 }
 
 /* load [--batch N]: entity-shaped NDJSON on stdin, N entities per transaction */
+/* A ref that load wrote before its target was there: a dump lists types in schema order and keys
+ * in key order, so refs may point forward (to a later type, to a later key of the same type, in
+ * cycles). load writes them unchecked and checks each target once everything is loaded. */
+typedef struct pending_ref {
+    uint64_t line;
+    const ent_type *type;  /* the target's type */
+    ent_key key;           /* key.str owned (strdup) */
+    const ent_field *f;    /* the ref field */
+} pending_ref;
+
+typedef struct pending_refs {
+    pending_ref *v;
+    size_t n, cap;
+} pending_refs;
+
+/* Note the refs of e (just written in w) whose targets do not exist yet. Returns 0 or 1. */
+static int note_refs(pending_refs *pr, ent_store *s, ent_txn *w, const ent_type *t, const ent_entity *e, uint64_t line)
+{
+    for (size_t i = 0; i < ent_type_field_count(t); i++) {
+        const ent_field *f = ent_type_field_at(t, i);
+        const ent_type *rt = ent_field_ref_type(f);
+        const char *name = ent_field_name(f), *str = NULL;
+        size_t len = 0;
+        uint64_t id = 0;
+        ent_key k;
+        int rc;
+        if (ent_field_kind(f) != ENT_KIND_REF || !ent_entity_has(e, name)) continue;
+        if (ent_type_key(rt) == ENT_KEY_AUTO) {
+            if (ent_entity_get_uint(&id, e, name) != ENT_OK) return fail("load");
+            k = ent_key_id(id);
+        } else {
+            if (ent_entity_get_string(&str, &len, e, name) != ENT_OK) return fail("load");
+            k = ent_key_str(str);
+        }
+        rc = ent_exists(s, w, rt, &k);
+        if (rc == ENT_OK) continue;
+        if (rc != ENT_NOTFOUND) return fail("load");
+        if (pr->n == pr->cap) {
+            size_t cap = pr->cap ? 2 * pr->cap : 64;
+            pending_ref *v = realloc(pr->v, cap * sizeof *v);
+            if (!v) return (msg("load: out of memory"), 1);
+            pr->v = v;
+            pr->cap = cap;
+        }
+        if (str && !(str = strdup(str))) return (msg("load: out of memory"), 1);
+        if (str) k = ent_key_str(str);
+        pr->v[pr->n].line = line;
+        pr->v[pr->n].type = rt;
+        pr->v[pr->n].key = k;
+        pr->v[pr->n].f = f;
+        pr->n++;
+    }
+    return 0;
+}
+
+/* After the load: every noted ref whose target is still missing is an error (one line each, at
+ * most 10, then a count). Returns 0 or 1. */
+static int check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_t below_line)
+{
+    uint64_t missing = 0;
+    for (size_t i = 0; i < pr->n && pr->v[i].line < below_line; i++) {
+        pending_ref *p = &pr->v[i];
+        int rc = ent_exists(s, w, p->type, &p->key);
+        if (rc == ENT_OK) continue;
+        if (rc != ENT_NOTFOUND) return fail("load");
+        if (++missing <= 10) {
+            char kb[300];
+            if (p->key.kind == ENT_KEY_AUTO) snprintf(kb, sizeof kb, "%llu", (unsigned long long)p->key.id);
+            else snprintf(kb, sizeof kb, "\"%s\"", p->key.str);
+            msg("line %llu: %s.%s: %s %s does not exist", (unsigned long long)p->line,
+                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), kb);
+        }
+    }
+    if (missing > 10) msg("load: %llu refs in all point at entities that do not exist", (unsigned long long)missing);
+    return missing ? 1 : 0;
+}
+
+static void pending_free(pending_refs *pr)
+{
+    for (size_t i = 0; i < pr->n; i++)
+        if (pr->v[i].key.kind == ENT_KEY_STRING) free((char *)pr->v[i].key.str);
+    free(pr->v);
+}
+
 int cmd_load(int argc, char **argv)
 {
     uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0;
@@ -489,7 +581,9 @@ int cmd_load(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int rc;
+    pending_refs pr = {NULL, 0, 0};
+    uint64_t batch_from = 1; /* first line of the batch being written */
+    int rc, checked = 0;
     if (argc == 3 && !strcmp(argv[1], "--batch")) {
         if ((rc = parse_u64(&batch, argv[2], "--batch"))) return rc;
         if (!batch) batch = 1;
@@ -507,7 +601,7 @@ int cmd_load(int argc, char **argv)
         char *djson = NULL, keybuf[32];
         lines++;
         if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
-        o = json_loads(line, 0, &err);
+        o = json_loads(line, JSON_ALLOW_NUL, &err); /* as put and dump: strings may hold \u0000 */
         if (!o) {
             progress("", 0, 2);
             msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
@@ -523,24 +617,41 @@ int cmd_load(int argc, char **argv)
             rc = 1;
             break;
         }
-        djson = json_dumps(data, JSON_COMPACT);
-        rc = ent_entity_from_json(&e, t, djson, strlen(djson));
+        if (json_integer_value(json_object_get(o, "version")) < 1) {
+            progress("", 0, 2);
+            msg("line %llu: version %lld: versions start at 1", (unsigned long long)lines,
+                (long long)json_integer_value(json_object_get(o, "version")));
+            json_decref(o);
+            rc = 1;
+            break;
+        }
+        djson = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+        rc = djson ? ent_entity_from_json(&e, t, djson, strlen(djson)) : ENT_NOMEM;
         free(djson);
         if (!rc) {
             json_t *kj = json_object_get(o, "key");
             if (json_is_integer(kj)) snprintf(keybuf, sizeof keybuf, "%lld", (long long)json_integer_value(kj));
-            rc = parse_key(&k, t, json_is_integer(kj) ? keybuf : json_is_string(kj) ? json_string_value(kj) : "");
-            if (!rc) rc = ent_entity_set_key(e, &k);
+            if (parse_key_quiet(&k, t, json_is_integer(kj) ? keybuf : json_is_string(kj) ? json_string_value(kj) : "")) {
+                progress("", 0, 2);
+                msg("line %llu: %s: \"key\" is not %s", (unsigned long long)lines, ent_type_name(t),
+                    ent_type_key(t) == ENT_KEY_AUTO ? "an id (a positive integer)" : "a string");
+                ent_entity_free(e);
+                json_decref(o);
+                rc = 1;
+                break;
+            }
+            rc = ent_entity_set_key(e, &k);
         }
-        if (!rc && !w) rc = ent_txn_begin(&w, s, ENT_TXN_WRITE);
+        if (!rc && !w && !(rc = ent_txn_begin(&w, s, ENT_TXN_WRITE))) rc = ent_txn_skip_ref_checks(w);
         /* keys and versions as given: a restore keeps both */
         if (!rc) rc = ent_entity_set_version(e, (uint64_t)json_integer_value(json_object_get(o, "version")));
         if (!rc) rc = ent_restore(s, w, e);
+        if (!rc && note_refs(&pr, s, w, t, e, lines)) rc = -1;
         ent_entity_free(e);
         json_decref(o);
         if (rc) {
             progress("", 0, 2);
-            msg("line %llu: %s", (unsigned long long)lines, ent_errmsg());
+            if (rc != -1) msg("line %llu: %s", (unsigned long long)lines, ent_errmsg());
             rc = 1;
             break;
         }
@@ -554,15 +665,33 @@ int cmd_load(int argc, char **argv)
             }
             w = NULL;
             in_txn = 0;
+            batch_from = lines + 1;
         }
     }
     free(line);
     progress("", 0, 2);
+    if (!rc && pr.n && (checked = 1) && check_pending(&pr, s, w, UINT64_MAX)) {
+        /* refs to entities that are in none of the lines: the last batch is not stored (a load
+         * of one batch stores nothing); earlier batches are kept, as after a bad line */
+        rc = 1;
+        if (w && batch_from > 1)
+            msg("load: lines %llu to %llu were not stored; the lines before them were",
+                (unsigned long long)batch_from, (unsigned long long)lines);
+        else if (w)
+            msg("load: nothing was stored");
+        ent_txn_abort(w);
+        w = NULL;
+    }
     if (w) {
         if (rc) ent_txn_abort(w);
         else if (ent_txn_commit(w) != ENT_OK) rc = fail("load");
     }
+    if (rc && pr.n && !checked) {
+        /* stopped at a bad line: the batches before it are kept; say which of their refs dangle */
+        check_pending(&pr, s, NULL, batch_from);
+    }
     if (!rc) fprintf(stderr, "entity: loaded %llu entities\n", (unsigned long long)loaded);
+    pending_free(&pr);
     ent_store_close(s);
     return rc;
 }
@@ -570,7 +699,7 @@ int cmd_load(int argc, char **argv)
 static void print_problem(const char *line, void *payload)
 {
     (void)payload;
-    puts(line);
+    put_line(stdout, line);
 }
 
 /* The library's progress of verify and replay, as the tool's progress line. */
@@ -667,6 +796,26 @@ int cmd_trim(int argc, char **argv)
     return rc;
 }
 
+/* Is there no store at dir, or an empty one? Checked before opening it with the source's schema,
+ * which would evolve a store that the replay then refuses. Prints why not. */
+static int dest_is_empty(const char *dir)
+{
+    ent_store *x = NULL;
+    ent_store_opts ro = ENT_STORE_OPTS_INIT;
+    uint64_t last = 0, n = 0;
+    const ent_schema *sc;
+    int empty = 1;
+    ro.read_only = 1;
+    if (ent_store_open(&x, dir, NULL, &ro) != ENT_OK) return 1; /* none there: it is created */
+    sc = ent_store_schema(x);
+    if (ent_log_bounds(NULL, &last, x, NULL) != ENT_OK || last > 0) empty = 0;
+    for (size_t i = 0; empty && i < ent_schema_type_count(sc); i++)
+        if (ent_count(&n, x, NULL, ent_schema_type_at(sc, i)) != ENT_OK || n > 0) empty = 0;
+    ent_store_close(x);
+    if (!empty) msg("replay: %s holds a store that is not empty; replay builds a new store", dir);
+    return empty;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     const char *into = NULL;
@@ -682,6 +831,10 @@ int cmd_replay(int argc, char **argv)
     }
     if (!into) return usage();
     if ((rc = open_store(&s, 1))) return rc;
+    if (!dest_is_empty(into)) {
+        ent_store_close(s);
+        return 1;
+    }
     if (ent_store_open(&d, into, ent_store_schema(s), &o) != ENT_OK) rc = fail(into);
     else {
         progress("", 0, 0);
@@ -699,7 +852,7 @@ int cmd_copy(int argc, char **argv)
 {
     ent_store *s = NULL;
     int compact = argc == 3 && !strcmp(argv[2], "--compact"), rc;
-    if (argc != 2 && !compact) return usage();
+    if ((argc != 2 && !compact) || is_option(argv[1])) return usage();
     if ((rc = open_store(&s, 1))) return rc;
     rc = ent_store_copy(s, argv[1], compact) == ENT_OK ? 0 : fail("copy");
     ent_store_close(s);

@@ -1,6 +1,7 @@
 /* entity — the command-line tool: options, dispatch, and the read commands (schema, get, ls, count).
  * A thin client of the public API: it opens any store with the schema stored inside it. */
 #include <entity/entity.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,14 +15,26 @@
 
 const char *store_dir;
 
+void put_line(FILE *f, const char *s)
+{
+    /* One line, whatever the text holds: names read from a damaged store may carry newlines. */
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
+        else fputc(c, f);
+    }
+    fputc('\n', f);
+}
+
 void msg(const char *fmt, ...)
 {
+    char buf[2048];
     va_list ap;
-    fputs("entity: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fputs("entity: ", stderr);
+    put_line(stderr, buf);
 }
 
 int fail(const char *what) /* a library failure: exit 1 */
@@ -84,9 +97,34 @@ static int command_help(const char *cmd)
     return 0;
 }
 
+static const char *current_cmd; /* the command being run, for usage() */
+
+/* Wrong usage: one "entity: usage: ..." line per usage line of the current command (every line on
+ * stderr starts with "entity: "), or a pointer to --help. Returns 2. */
 int usage(void)
 {
-    usage_to(stderr);
+    int found = 0;
+    size_t n = current_cmd ? strlen(current_cmd) : 0;
+    for (const char *line = usage_text; n && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        for (const char *p = line; p < line + len; p++) {
+            int starts = (p == line + 2 && line[0] == ' ' && line[1] == ' ') || (p >= line + 2 && p[-2] == '|' && p[-1] == ' ');
+            if (starts && strncmp(p, current_cmd, n) == 0 && (p[n] == ' ' || p + n == line + len)) {
+                /* the command's own part of the line: up to the next " | " alternative or the
+                 * two spaces before a description */
+                const char *stop = strstr(p, " | "), *desc = strstr(p, "  ");
+                size_t l;
+                if (desc && (!stop || desc < stop)) stop = desc;
+                l = stop && stop < line + len ? (size_t)(stop - p) : (size_t)(line + len - p);
+                while (l && p[l - 1] == ' ') l--;
+                fprintf(stderr, "entity: usage: entity [-s DIR] %.*s\n", (int)l, p);
+                found = 1;
+            }
+        }
+        line += len + (end ? 1 : 0);
+    }
+    if (!found) fprintf(stderr, "entity: usage: entity [-s DIR | --store DIR] COMMAND [ARGS]; entity --help lists the commands\n");
     return 2;
 }
 
@@ -99,22 +137,26 @@ int open_store(ent_store **out, int read_only)
     return 0;
 }
 
-int parse_key(ent_key *out, const ent_type *t, const char *text)
+int parse_key_quiet(ent_key *out, const ent_type *t, const char *text)
 {
     if (ent_type_key(t) == ENT_KEY_AUTO) {
         char *end;
         unsigned long long id;
         errno = 0;
         id = strtoull(text, &end, 10);
-        if (!*text || *end || errno || text[0] == '-') {
-            msg("%s: key \"%s\" is not an id", ent_type_name(t), text);
-            return 1;
-        }
+        if (!isdigit((unsigned char)text[0]) || *end || errno) return 1;
         *out = ent_key_id(id);
         return 0;
     }
     *out = ent_key_str(text);
     return 0;
+}
+
+int parse_key(ent_key *out, const ent_type *t, const char *text)
+{
+    if (!parse_key_quiet(out, t, text)) return 0;
+    msg("%s: key \"%s\" is not an id", ent_type_name(t), text);
+    return 1;
 }
 
 int print_entity(const ent_entity *e, unsigned flags)
@@ -225,9 +267,11 @@ static int cmd_count(int argc, char **argv)
     return rc;
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
-    int i = 1;
+    int i = 1, rc;
     store_dir = getenv("ENTITY_STORE");
     if (!store_dir || !*store_dir) store_dir = "./entity-store";
     while (i < argc && argv[i][0] == '-') {
@@ -249,6 +293,23 @@ int main(int argc, char **argv)
     argc -= i;
     argv += i;
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) return command_help(argv[0]);
+    rc = dispatch(argc, argv);
+    /* Output that could not be written (a full disk, a closed pipe's EPIPE when SIGPIPE is
+     * ignored) is a failure: a dump cut short must not exit 0. */
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        msg("writing the output: %s", strerror(errno ? errno : EIO));
+        return 1;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
+{
+    static const char *const known[] = {"copy", "bench", "demo", "schema", "init", "put", "patch", "rm", "find",
+                                        "subs", "dump", "load", "check", "stat", "trim", "replay", "get", "ls",
+                                        "count", "events"};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (strcmp(argv[0], known[k]) == 0) current_cmd = known[k];
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "bench") == 0) return ent_bench_main(argc, argv);
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
@@ -270,6 +331,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[0], "ls") == 0) return cmd_ls(argc, argv);
     if (strcmp(argv[0], "count") == 0) return cmd_count(argc, argv);
     if (strcmp(argv[0], "events") == 0) return cmd_events(argc, argv);
+    if (current_cmd) return usage(); /* a known command with the wrong arguments */
     msg("unknown command %s", argv[0]);
     return usage();
 }

@@ -109,6 +109,13 @@ int ent_txn_commit(ent_txn *t);
 /* Abort: nothing of the transaction is stored. NULL does nothing. */
 void ent_txn_abort(ent_txn *t);
 
+/* For loading a dump whose refs may point at entities that come later in it (a type's refs to
+ * itself, to a type dumped after it, cycles): writes in write transaction t no longer check that
+ * ref targets exist (the ref indexes are written as usual). The caller checks the targets once
+ * everything is loaded; ent_store_verify() reports every ref to a missing entity.
+ * Returns ENT_OK, ENT_INVALID (not a write transaction). */
+int ent_txn_skip_ref_checks(ent_txn *t);
+
 /* ---- CRUD (txn NULL: the call commits on its own) ------------------------------------------ */
 
 /* Create e. Auto-key types: e's key is assigned (the next id) unless e carries one, which must
@@ -216,7 +223,8 @@ int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, con
 int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
                     const ent_value *v);
 
-/* Entities whose indexed field f is in [from, to), in index order (value, then key). */
+/* Entities whose indexed field f is in [from, to), in index order (value, then key). Floats: NaN
+ * sorts above +inf, and a range without `to` stops below it unless `from` is NaN. */
 int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
               const ent_range_opts *opts);
 
