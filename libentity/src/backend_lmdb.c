@@ -384,6 +384,31 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
+/* LMDB sizes its lock file with ftruncate() and writes to it through a shared mapping: on a full
+ * disk the first write is a SIGBUS. A new lock file is allocated here first, so a full disk is an
+ * error. 64 KiB holds LMDB's header and more than MAX_READERS reader slots (LMDB keeps a larger
+ * file's size and uses the extra slots). */
+static int prealloc_lock(const char *path)
+{
+    char *p = path_join(path, "lock.mdb");
+    int fd, frc = 0, rc = ENT_OK;
+    if (!p) return ent__err(ENT_NOMEM, "out of memory");
+    fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
+    if (fd >= 0) {
+        frc = posix_fallocate(fd, 0, 64 * 1024);
+        close(fd);
+        if (frc) {
+            unlink(p);
+            rc = ent__err(frc == ENOSPC ? ENT_FULL : ENT_IO, "store %s: cannot allocate %s: %s", path, p, strerror(frc));
+        }
+    } else if (errno != EEXIST) {
+        rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "store %s: cannot create %s: %s", path,
+                      p, strerror(errno));
+    }
+    free(p);
+    return rc;
+}
+
 static int open_notify(lenv *e)
 {
     char *p = path_join(e->path, "notify");
@@ -399,9 +424,18 @@ static int open_notify(lenv *e)
         rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot open %s: %s", p, strerror(errno));
         goto done;
     }
-    if (fstat(fd, &st) < 0 || (st.st_size < (off_t)sizeof(lnotify) && (!e->nt_writable || ftruncate(fd, 4096) < 0))) {
+    if (fstat(fd, &st) < 0) {
         rc = ent__err(ENT_IO, "cannot size %s: %s", p, strerror(errno));
         goto done;
+    }
+    if (st.st_size < (off_t)sizeof(lnotify)) {
+        /* Allocate, not just size: a mapped page with no room behind it on a full disk is a
+         * SIGBUS at first touch instead of an error here. */
+        int frc = e->nt_writable ? posix_fallocate(fd, 0, 4096) : EROFS;
+        if (frc) {
+            rc = ent__err(frc == ENOSPC ? ENT_FULL : ENT_IO, "cannot size %s: %s", p, strerror(frc));
+            goto done;
+        }
     }
     void *m = mmap(NULL, 4096, PROT_READ | (e->nt_writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
     if (m == MAP_FAILED) {
@@ -533,11 +567,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         rc = ent__err(ENT_NOTFOUND, "store %s does not exist (no data.mdb) and cannot be created read-only", path);
         goto fail;
     }
-    if (stat(data, &st) == 0 && st.st_size == 0) {
-        /* LMDB would take it for a new environment, or fail with EBADF read-only */
-        rc = ent__err(ENT_CORRUPT, "store %s: data.mdb is empty (a copy or a creation that did not finish?)", path);
-        goto fail;
-    }
+    if (!o->read_only && (rc = prealloc_lock(path)) != ENT_OK) goto fail;
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | env_flags_for(o->durability), 0664);
     if (mrc) {
         rc = lerr(mrc, "store %s: opening", path);

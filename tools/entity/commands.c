@@ -106,8 +106,18 @@ int cmd_init(int argc, char **argv)
     }
     snprintf(path, sizeof path, "%s/data.mdb", store_dir);
     if (stat(path, &st) == 0) {
-        msg("a store exists at %s already", store_dir);
-        return 1;
+        /* LMDB files without a libentity store in them (an init that failed, on a full disk
+         * say) may be initialised; a store, or a damaged file, is left alone */
+        ent_store_opts ro = ENT_STORE_OPTS_INIT;
+        ent_store *x = NULL;
+        ro.read_only = 1;
+        rc = ent_store_open(&x, store_dir, NULL, &ro);
+        ent_store_close(x);
+        if (rc == ENT_OK) {
+            msg("a store exists at %s already", store_dir);
+            return 1;
+        }
+        if (rc != ENT_NOTFOUND) return fail(store_dir);
     }
     if (ent_schema_load_file(&sc, file) != ENT_OK) return fail("schema");
     rc = ent_store_open(&s, store_dir, sc, &o) == ENT_OK ? 0 : fail(store_dir);
