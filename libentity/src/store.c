@@ -474,6 +474,10 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
             int same = 0;
             if ((rc = schemas_equal(stored, schema, &same))) goto fail;
             if (!same) {
+                if (strcmp(schema->name, stored->name) != 0) {
+                    rc = ent__err(ENT_SCHEMA, "the store holds schema %s, not %s", stored->name, schema->name);
+                    goto fail;
+                }
                 if (schema->version <= stored->version) {
                     rc = ent__err(ENT_SCHEMA,
                                   "schema %s version %" PRIu32 " differs from the stored version %" PRIu32
