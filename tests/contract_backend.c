@@ -903,7 +903,7 @@ static void t_info_and_rest(void)
         CU_ASSERT(info.map_size >= info.used_bytes);
         CU_ASSERT(info.disk_bytes > 0);
         ENT_OK_(B->copy(be, dest, 1));
-        ENT_CHECK_RC(B->copy(be, dest, 0), ENT_INVALID); /* not empty */
+        ENT_CHECK_RC(B->copy(be, dest, 0), ENT_CONFLICT); /* a store is there: left alone */
         o.read_only = 1;
         ENT_OK_(B->open(&be2, dest, &o));
         ENT_OK_(B->txn_begin(be2, 0, &r));

@@ -262,7 +262,7 @@ static void t_subscribers(void)
     close_on(&d);
 }
 
-/* A callback that changes the subscriptions of its own store and writes to another store. */
+/* A callback that changes the subscriptions of its store and tries to write. */
 typedef struct juggler {
     ent_store *s, *other;
     ent_subscriber *self, *victim, *added;
@@ -300,12 +300,13 @@ static void t_callbacks_change_subscriptions(void)
     ENT_OK_(ent_subscribe(&j.victim, d.s, NULL, 0, on_ev, &victim));
     ENT_OK_(ent_subscribe(&j.self, d.s, NULL, 0, on_ev_juggle, &j));
     workload(d.s, 10, 3);
-    /* it ran once and unsubscribed itself; the store it writes to is not the one delivering */
+    /* it ran once and unsubscribed itself; it could write to no store (a write from a callback
+     * could close a cycle of waits with another thread) */
     CU_ASSERT_EQUAL(j.calls, 1);
     CU_ASSERT_EQUAL(j.same_rc, ENT_BUSY);
-    CU_ASSERT_EQUAL(j.other_rc, ENT_OK);
+    CU_ASSERT_EQUAL(j.other_rc, ENT_BUSY);
     ENT_OK_(ent_count(&n, o.s, NULL, ent_store_type(o.s, "user")));
-    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(n, 0);
     /* the victim got at most the events before its removal; the added one everything after */
     CU_ASSERT(victim.n <= 1);
     {

@@ -252,6 +252,16 @@ static void t_evolution_defaults(void)
     CU_ASSERT_EQUAL(count_find_of(s, "t", "tag", ent_value_string("old")), 1);
     CU_ASSERT_EQUAL(count_find_of(s, "t", "tag", ent_value_string("new")), 1);
     CU_ASSERT_EQUAL(problems_of(s), 0);
+    /* k2 lacks tag and reads "new"; a replace that gives "new" stores it (a new version): a later
+     * change of the default must not change what the caller wrote */
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
+    ENT_OK_(ent_entity_set_key(e, &k2));
+    ENT_OK_(ent_entity_set_string(e, "a", "two"));
+    ENT_OK_(ent_entity_set_string(e, "tag", "new"));
+    ENT_OK_(ent_replace(s, NULL, e, 1));
+    CU_ASSERT_EQUAL(ent_entity_version(e), 2);
+    ent_entity_free(e);
+    CU_ASSERT_EQUAL(problems_of(s), 0);
     ent_store_close(s);
 
     ENT_CHECK_RC(open_with(&s, dir, D4_BAD, 0), ENT_SCHEMA);

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -409,6 +410,19 @@ static int prealloc_lock(const char *path)
     return rc;
 }
 
+/* DEFAULT_MAP_SIZE, or a quarter of the address space the process may use when that is limited
+ * (ulimit -v): the map is address space, and the store must open under the limit. */
+static size_t default_map_size(void)
+{
+    struct rlimit rl;
+    size_t size = DEFAULT_MAP_SIZE;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < size) {
+        size = (size_t)(rl.rlim_cur / 4) & ~(size_t)0xfffff; /* whole MiB */
+        if (size < ((size_t)1 << 24)) size = (size_t)1 << 24;
+    }
+    return size;
+}
+
 static int open_notify(lenv *e)
 {
     char *p = path_join(e->path, "notify");
@@ -562,7 +576,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     mdb_env_set_maxreaders(e->env, MAX_READERS);
     /* An explicit size is a floor; without one an existing store keeps the size in its meta page. */
     if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
-    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, DEFAULT_MAP_SIZE);
+    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, default_map_size());
     if (o->read_only && stat(data, &st) < 0) {
         rc = ent__err(ENT_NOTFOUND, "store %s does not exist (no data.mdb) and cannot be created read-only", path);
         goto fail;
@@ -1346,30 +1360,39 @@ static int l_copy(void *vbe, const char *dest, int compact)
 {
     lbe *be = vbe;
     lenv *e = be->e;
-    struct stat st;
     char *data;
-    int rc, mrc, exists;
+    int rc = ENT_OK, mrc, fd;
     if (forked(e)) return ENT_BUSY;
     if (mkdir(dest, 0775) < 0 && errno != EEXIST)
         return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s", dest, strerror(errno));
     data = path_join(dest, "data.mdb");
     if (!data) return ent__err(ENT_NOMEM, "out of memory");
-    exists = stat(data, &st) == 0;
-    free(data);
-    if (exists) return ent__err(ENT_INVALID, "copy destination %s holds a store already", dest);
-    if ((rc = hold_acquire(e))) return rc; /* no resize while LMDB reads the map */
-    mrc = mdb_env_copy2(e->env, dest, compact ? MDB_CP_COMPACT : 0);
-    hold_release(e);
-    if (mrc) {
-        /* A copy cut short (a full disk) must not look like a store: remove what it wrote. */
-        rc = lerr(mrc, "copying store %s to %s", e->path, dest);
-        if ((data = path_join(dest, "data.mdb"))) {
-            unlink(data);
-            free(data);
-        }
+    /* The file is made here, exclusively: a second copy to the same place is refused, and a copy
+     * cut short (a full disk) removes only the file it made itself. */
+    fd = open(data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
+    if (fd < 0) {
+        rc = errno == EEXIST ? ent__err(ENT_CONFLICT, "copy destination %s holds a store already", dest)
+                             : ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s",
+                                        data, strerror(errno));
+        free(data);
         return rc;
     }
-    return ENT_OK;
+    if ((rc = hold_acquire(e))) { /* no resize while LMDB reads the map */
+        close(fd);
+        unlink(data);
+        free(data);
+        return rc;
+    }
+    mrc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
+    hold_release(e);
+    if (!mrc && fsync(fd) < 0) mrc = errno;
+    if (close(fd) < 0 && !mrc) mrc = errno;
+    if (mrc) {
+        rc = lerr(mrc, "copying store %s to %s", e->path, dest);
+        unlink(data);
+    }
+    free(data);
+    return rc;
 }
 
 static uint64_t l_change_counter(void *vbe)

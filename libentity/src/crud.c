@@ -446,8 +446,14 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         target = e;
     }
     if ((rc = ent_entity_validate(target))) goto out;
-    for (size_t i = 0; i < type->n_fields; i++)
-        if (!ent__val_equal(&old->slots[i], &target->slots[i])) mask_set(&diff, i);
+    for (size_t i = 0; i < type->n_fields; i++) {
+        /* A value the caller gives for a field the record lacks is stored even when it equals
+         * the default the record reads with: a later evolution may change that default. */
+        int given = mode == W_UPDATE ? ent__is_changed(e, i) : !mask_has(&applied.top, i);
+        if (!ent__val_equal(&old->slots[i], &target->slots[i]) ||
+            (ent__is_changed(old, i) && given && target->slots[i].k != EV_UNSET))
+            mask_set(&diff, i);
+    }
     if (mode == W_RESTORE) {
         version = e->version;
         if (version == 0) {

@@ -648,26 +648,20 @@ struct ent_sub_cb {
     void *payload;
 };
 
-/* The deliveries this thread is inside, innermost first: a callback of store A may write to
- * store B, whose commit delivers B's events on the same thread. */
+/* The delivery this thread is inside (a callback is running), and the one it interrupted. */
 struct delivery {
     ent_store *s;
     struct delivery *up;
 };
 static _Thread_local struct delivery *delivering;
 
-int ent__log_in_callback(ent_store *s)
-{
-    for (struct delivery *d = delivering; d; d = d->up)
-        if (d->s == s) return 1;
-    return 0;
-}
+int ent__log_in_callback(void) { return delivering != NULL; }
 
 int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
                   ent_event_cb cb, void *payload)
 {
     struct ent_sub_cb *c;
-    int rc, held;
+    int rc;
     if (!out || !cb) return ent__err(ENT_INVALID, "ent_subscribe: out and cb are required");
     if ((rc = ent__store_check(s))) return rc;
     if (ops & ~(unsigned)(ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE))
@@ -678,44 +672,46 @@ int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsi
     c->ops = ops;
     c->cb = cb;
     c->payload = payload;
-    /* Delivery walks the list under notify_mu; changing it under the same lock keeps a delivery
-     * from seeing a half-linked node. From a callback this thread holds notify_mu already; the
-     * new node goes in front, where the running walk does not look. */
-    held = ent__log_in_callback(s);
-    if (!held) pthread_mutex_lock(&s->notify_mu);
+    /* The list is guarded by s->mu alone, a lock never held while anything else is taken or a
+     * callback runs: so subscribing works from any thread and from callbacks, of this store or
+     * another, without a lock-order cycle. A new node goes in front, behind a running walk. */
     pthread_mutex_lock(&s->mu);
     c->next = s->cbs;
     s->cbs = c;
     pthread_mutex_unlock(&s->mu);
-    if (!held) pthread_mutex_unlock(&s->notify_mu);
     *out = (ent_subscriber *)c;
     return ENT_OK;
 }
 
-void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
+/* Unlink and free the nodes marked dead. s->mu held, no delivery running. */
+static void sweep_dead(ent_store *s)
 {
-    struct ent_sub_cb **pp;
-    if (!s || !sub) return;
-    if (ent__log_in_callback(s)) {
-        /* From a callback: the running delivery may be standing on this node (it may be the
-         * caller's own). Mark it; the delivery skips it and frees it when it ends. */
-        pthread_mutex_lock(&s->mu);
-        for (struct ent_sub_cb *c = s->cbs; c; c = c->next)
-            if (c == (struct ent_sub_cb *)sub) c->dead = 1;
-        pthread_mutex_unlock(&s->mu);
-        return;
-    }
-    pthread_mutex_lock(&s->notify_mu);
-    pthread_mutex_lock(&s->mu);
-    for (pp = &s->cbs; *pp; pp = &(*pp)->next) {
-        if (*pp == (struct ent_sub_cb *)sub) {
-            *pp = (*pp)->next;
-            free(sub);
-            break;
+    for (struct ent_sub_cb **pp = &s->cbs; *pp;) {
+        struct ent_sub_cb *c = *pp;
+        if (c->dead) {
+            *pp = c->next;
+            free(c);
+        } else {
+            pp = &c->next;
         }
     }
+}
+
+void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
+{
+    if (!s || !sub) return;
+    /* A running delivery may stand on the node (it may be the caller's own, from its callback):
+     * mark it; the delivery skips it from now on and frees it when it ends. Outside callbacks,
+     * wait for that end, so that no call of it is still running when this returns (the caller
+     * may free the payload). A callback does not wait: two callbacks of two stores waiting for
+     * each other's delivery would never end. */
+    pthread_mutex_lock(&s->mu);
+    for (struct ent_sub_cb *c = s->cbs; c; c = c->next)
+        if (c == (struct ent_sub_cb *)sub) c->dead = 1;
+    if (!ent__log_in_callback())
+        while (s->delivering) pthread_cond_wait(&s->delivered, &s->mu);
+    if (!s->delivering) sweep_dead(s);
     pthread_mutex_unlock(&s->mu);
-    pthread_mutex_unlock(&s->notify_mu);
 }
 
 void ent__store_free_cbs(ent_store *s);
@@ -749,6 +745,9 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
     here.s = s;
     here.up = delivering;
     delivering = &here;
+    pthread_mutex_lock(&s->mu);
+    s->delivering = 1;
+    pthread_mutex_unlock(&s->mu);
     for (uint64_t seq = first_seq; seq <= last_seq; seq++) {
         uint8_t kb[8];
         ent_slice k = {kb, 8}, v;
@@ -756,27 +755,31 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
         ent__enc_u64(kb, seq);
         if (s->ops->get(t->bt, s->t_log, &k, &v) != ENT_OK) continue;
         if (ent__event_decode(&ev, t->lay, seq, v.data, v.len) != ENT_OK) continue;
+        /* Walk under s->mu step by step, calling out without it: nodes are only marked (not
+         * freed) while s->delivering is set, and new ones go in front. */
+        pthread_mutex_lock(&s->mu);
         for (struct ent_sub_cb *c = s->cbs; c; c = c->next) {
-            if (c->dead) continue;
-            if (c->type_name[0] && strcmp(c->type_name, ev->type->name) != 0) continue;
-            if (c->ops && !(c->ops & (unsigned)ev->op)) continue;
-            c->cb(ev, c->payload);
+            ent_event_cb cb;
+            void *payload;
+            if (c->dead || (c->type_name[0] && strcmp(c->type_name, ev->type->name) != 0) ||
+                (c->ops && !(c->ops & (unsigned)ev->op)))
+                continue;
+            cb = c->cb;
+            payload = c->payload;
+            pthread_mutex_unlock(&s->mu);
+            cb(ev, payload);
+            pthread_mutex_lock(&s->mu);
         }
+        pthread_mutex_unlock(&s->mu);
         ent_event_free(ev);
     }
     delivering = here.up;
     ent_txn_abort(t);
-    /* Free the subscribers unsubscribed by callbacks during this delivery. */
+    /* Free the subscribers unsubscribed during this delivery. */
     pthread_mutex_lock(&s->mu);
-    for (struct ent_sub_cb **pp = &s->cbs; *pp;) {
-        struct ent_sub_cb *c = *pp;
-        if (c->dead) {
-            *pp = c->next;
-            free(c);
-        } else {
-            pp = &c->next;
-        }
-    }
+    s->delivering = 0;
+    sweep_dead(s);
+    pthread_cond_broadcast(&s->delivered);
     pthread_mutex_unlock(&s->mu);
 out:
     pthread_mutex_unlock(&s->notify_mu);

@@ -355,6 +355,7 @@ static void store_free(ent_store *s)
     layout_free(s->lay);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->notify_mu);
+    pthread_cond_destroy(&s->delivered);
     free(s->path);
     free(s);
 }
@@ -392,6 +393,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->notify_mu, NULL);
+    pthread_cond_init(&s->delivered, NULL);
     s->fork_gen = ent__fork_gen();
     s->read_only = opts->read_only;
     s->path = strdup(path ? path : "");
@@ -598,6 +600,20 @@ int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen)
     l->older = s->lay;
     s->lay = l;
     pthread_mutex_unlock(&s->mu);
+    return ENT_OK;
+}
+
+int ent_store_get_info(ent_store_info *out, ent_store *s)
+{
+    ent_backend_info bi;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_store_get_info: out is NULL");
+    memset(out, 0, sizeof *out);
+    if ((rc = ent__store_check(s))) return rc;
+    if ((rc = s->ops->info(s->be, &bi))) return rc;
+    out->map_size = bi.map_size;
+    out->used_bytes = bi.used_bytes;
+    out->disk_bytes = bi.disk_bytes;
     return ENT_OK;
 }
 

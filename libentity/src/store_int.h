@@ -43,7 +43,9 @@ struct ent_store {
      * so the same positions) while the store stays at that generation. Compared by address only. */
     const ent_schema *alias;
     uint64_t alias_gen;
-    struct ent_sub_cb *cbs;    /* in-process subscribers (log.c) */
+    struct ent_sub_cb *cbs;    /* in-process subscribers (log.c), guarded by mu */
+    int delivering;            /* a delivery walks cbs: unsubscribed nodes wait (under mu) */
+    pthread_cond_t delivered;  /* signalled (with mu) when a delivery ends */
     pthread_mutex_t notify_mu; /* serializes callback delivery in commit order */
     uint64_t notified_seq;     /* last seq delivered to callbacks */
     /* A read snapshot in which schema_gen was found equal to gen_lay's generation (under mu). */
@@ -135,6 +137,6 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);
 /* 1 while this thread delivers events (a callback must not write). */
-int ent__log_in_callback(ent_store *s);
+int ent__log_in_callback(void);
 
 #endif

@@ -34,8 +34,10 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         return ent__err(ENT_INVALID, "ent_txn_begin: unknown mode %d", mode);
     if (mode == ENT_TXN_WRITE && s->read_only)
         return ent__err(ENT_READONLY, "store %s is open read-only", s->path);
-    if (mode == ENT_TXN_WRITE && ent__log_in_callback(s))
-        return ent__err(ENT_BUSY, "an event callback cannot write to the store it is called from");
+    /* A write from a callback, to this store or another, could close a cycle of waits: this
+     * thread holds the delivery lock, another may hold that store's writer lock and wait for it. */
+    if (mode == ENT_TXN_WRITE && ent__log_in_callback())
+        return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
     t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     t->s = s;

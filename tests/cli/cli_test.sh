@@ -124,6 +124,7 @@ expect 1 "$E" subs ack mailer 999; errline "beyond"
 expect 1 "$E" trim --below 5; errline "mailer"
 expect 0 "$E" stat
 jcheck out "d['types']['customer']['count'], d['log']['first_seq'], d['backend']" "1 1 lmdb"
+jcheck out "d['map_size'] >= d['used_bytes'] > 0, d['disk_bytes'] > 0" "True True"
 
 # follow: a second process commits while we follow
 ( "$E" events --follow --from 1 >follow.out 2>follow.err & echo $! >follow.pid; wait ) &

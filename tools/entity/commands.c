@@ -556,7 +556,7 @@ static int note_refs(pending_refs *pr, ent_store *s, ent_txn *w, const ent_type 
 
 /* After the load: every noted ref whose target is still missing is an error (one line each, at
  * most 10, then a count). Returns 0 or 1. */
-static int check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_t below_line)
+static int check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_t below_line, uint64_t committed_below)
 {
     uint64_t missing = 0;
     for (size_t i = 0; i < pr->n && pr->v[i].line < below_line; i++) {
@@ -568,8 +568,9 @@ static int check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_t be
             char kb[300];
             if (p->key.kind == ENT_KEY_AUTO) snprintf(kb, sizeof kb, "%llu", (unsigned long long)p->key.id);
             else snprintf(kb, sizeof kb, "\"%s\"", p->key.str);
-            msg("line %llu: %s.%s: %s %s does not exist", (unsigned long long)p->line,
-                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), kb);
+            msg("line %llu: %s.%s: %s %s does not exist%s", (unsigned long long)p->line,
+                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), kb,
+                p->line < committed_below ? " (stored: its batch was committed before the end of the input)" : "");
         }
     }
     if (missing > 10) msg("load: %llu refs in all point at entities that do not exist", (unsigned long long)missing);
@@ -680,7 +681,7 @@ int cmd_load(int argc, char **argv)
     }
     free(line);
     progress("", 0, 2);
-    if (!rc && pr.n && (checked = 1) && check_pending(&pr, s, w, UINT64_MAX)) {
+    if (!rc && pr.n && (checked = 1) && check_pending(&pr, s, w, UINT64_MAX, batch_from)) {
         /* refs to entities that are in none of the lines: the last batch is not stored (a load
          * of one batch stores nothing); earlier batches are kept, as after a bad line */
         rc = 1;
@@ -698,7 +699,7 @@ int cmd_load(int argc, char **argv)
     }
     if (rc && pr.n && !checked) {
         /* stopped at a bad line: the batches before it are kept; say which of their refs dangle */
-        check_pending(&pr, s, NULL, batch_from);
+        check_pending(&pr, s, NULL, batch_from, batch_from);
     }
     if (!rc) fprintf(stderr, "entity: loaded %llu entities\n", (unsigned long long)loaded);
     pending_free(&pr);
@@ -780,8 +781,14 @@ int cmd_stat(int argc, char **argv)
     {
         char p[4096];
         struct stat st;
+        ent_store_info info;
         snprintf(p, sizeof p, "%s/data.mdb", store_dir);
+        /* allocated blocks: LMDB's file may be sparse */
         if (stat(p, &st) == 0) json_object_set_new(o, "disk_bytes", json_integer((json_int_t)st.st_blocks * 512));
+        if (ent_store_get_info(&info, s) == ENT_OK) {
+            json_object_set_new(o, "used_bytes", json_integer((json_int_t)info.used_bytes));
+            json_object_set_new(o, "map_size", json_integer((json_int_t)info.map_size));
+        }
     }
     j = json_dumps(o, (isatty(1) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
     if (!rc) puts(j);

@@ -76,10 +76,11 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force);
 
 /* Called after a commit, once per matching event, in commit order, on the thread that committed
  * (after ent_txn_commit() has made the data visible, before it returns). A callback cannot begin
- * a write transaction on the same store (ENT_BUSY: the committing thread is still delivering); it
- * may read it, write to other stores, subscribe and unsubscribe (itself too: the subscriber then
- * gets nothing more), and hand events to other threads. Its return value is ignored: a failing
- * callback cannot undo the commit nor stop delivery to the others.
+ * a write transaction on any store (ENT_BUSY: the committing thread still holds the delivery
+ * order, and a write could close a cycle of waits with another thread); it may read, subscribe
+ * and unsubscribe (itself too: the subscriber then gets nothing more), and hand events to other
+ * threads that write. Its return value is ignored: a failing callback cannot undo the commit nor
+ * stop delivery to the others.
  * ev and everything in it are borrowed for the duration of the call. */
 typedef void (*ent_event_cb)(const ent_event *ev, void *payload);
 
@@ -89,7 +90,9 @@ typedef struct ent_subscriber ent_subscriber;
  * out: the handle for ent_unsubscribe(); freed by it or by ent_store_close(). */
 int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
                   ent_event_cb cb, void *payload);
-/* Stop delivery to sub; from a callback too (sub is freed when that delivery ends). */
+/* Stop delivery to sub. Outside callbacks it returns once no call of sub runs any more (its
+ * payload may then be freed); from a callback it does not wait (sub gets no further event from
+ * the delivery running on this thread, and is freed when that delivery ends). */
 void ent_unsubscribe(ent_store *s, ent_subscriber *sub);
 
 /* ---- durable subscriptions -------------------------------------------------------------- */

@@ -166,6 +166,17 @@ int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
  * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO. */
 int ent_store_copy(ent_store *s, const char *dest, int compact);
 
+/* Space a store takes: LMDB's map (address space reserved; it grows when full), the bytes its
+ * pages in use hold, and its data file's size on disk. The memory backend: 0, an estimate, 0. */
+typedef struct ent_store_info {
+    uint64_t map_size;
+    uint64_t used_bytes;
+    uint64_t disk_bytes;
+} ent_store_info;
+
+/* Fill out for store s. Returns ENT_OK, ENT_INVALID, ENT_BUSY (after fork()). */
+int ent_store_get_info(ent_store_info *out, ent_store *s);
+
 /* Number of entities of `type`, in O(1). */
 int ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
 
