@@ -322,6 +322,48 @@ static void t_callbacks_change_subscriptions(void)
     close_on(&d);
 }
 
+static void on_count(const ent_event *ev, void *p)
+{
+    (void)ev;
+    ++*(uint64_t *)p;
+}
+
+/* Subscribers while the map must grow (LMDB: at puts and at commits): every commit is delivered. */
+static void t_subscribers_while_the_map_grows(void)
+{
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_subscriber *sub = NULL;
+    uint64_t got = 0, last = 0;
+    char big[2000];
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    o.map_size = (size_t)1 << 20;
+    snprintf(d.dir, sizeof d.dir, "/tmp/ent_ev_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "ev"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_count, &got));
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (int i = 0; i < 2000; i++) {
+        ent_entity *u = user(d.s, i);
+        ENT_OK_(ent_entity_set_string(u, "prefs.blob", big));
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(last, 2000);
+    CU_ASSERT_EQUAL(got, 2000);
+    if (!strcmp(backend, "lmdb")) {
+        ent_store_info info;
+        ENT_OK_(ent_store_get_info(&info, d.s));
+        CU_ASSERT(info.map_size > ((uint64_t)1 << 20)); /* it grew, with a subscriber attached */
+    }
+    ent_unsubscribe(d.s, sub);
+    close_on(&d);
+}
+
 /* A free-form map is a JSON object: the same pairs in another order are no change. */
 static void t_map_order_is_no_change(void)
 {
@@ -545,6 +587,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_subscribers),
         ENT_TEST(t_callbacks_change_subscriptions),
         ENT_TEST(t_map_order_is_no_change),
+        ENT_TEST(t_subscribers_while_the_map_grows),
         ENT_TEST(t_durable_subscriptions),
         ENT_TEST(t_cursor_filters_and_batches),
         ENT_TEST(t_wait),

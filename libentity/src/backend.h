@@ -126,6 +126,13 @@ typedef struct ent_backend_ops {
      * one `be` with the same non-zero id see the same data. Lets the store skip re-reading what
      * it already checked in that state (the schema generation, once per read txn otherwise). */
     uint64_t (*snapshot_id)(void *txn);
+
+    /* Optional (NULL: nothing to do). pin: called by the committing thread before txn_commit;
+     * unpin: after the delivery of that commit's events. What the write txn holds and must not
+     * be taken again under the delivery lock (LMDB: its hold against map resizes, so that the
+     * delivery's read txn does not wait for it while holding the lock) stays held in between. */
+    void (*pin)(void *be);
+    void (*unpin)(void *be);
 } ent_backend_ops;
 
 extern const ent_backend_ops ent__backend_lmdb;

@@ -240,6 +240,8 @@ static int hold_find(const lenv *e)
     return -1;
 }
 
+static _Thread_local lenv *pin_want, *pin_held; /* l_pin(), l_unpin() */
+
 static unsigned hold_depth(const lenv *e)
 {
     int i = hold_find(e);
@@ -1105,6 +1107,8 @@ static int l_txn_commit(void *vtxn)
     }
     if (!rc && mrc) rc = lerr(mrc, "store %s: commit", e->path);
     if (!rc) notify_bump(e);
+    if (pin_want == e && !pin_held && hold_acquire(e) == ENT_OK) pin_held = e; /* cannot wait: held */
+    pin_want = NULL;
     dbi_settle(t, rc == ENT_OK);
     txn_finish(t);
     return rc;
@@ -1463,6 +1467,19 @@ static uint64_t l_snapshot_id(void *vtxn)
     return t->m && !t->write ? (uint64_t)mdb_txn_id(t->m) : 0;
 }
 
+/* pin asks the next commit of this thread to keep its hold past the commit (taken after any
+ * map growth, which needs the thread's only hold); unpin lets it go. */
+static void l_pin(void *vbe) { pin_want = ((lbe *)vbe)->e; }
+static void l_unpin(void *vbe)
+{
+    lenv *e = ((lbe *)vbe)->e;
+    if (pin_held == e) {
+        pin_held = NULL;
+        hold_release(e);
+    }
+    pin_want = NULL;
+}
+
 const ent_backend_ops ent__backend_lmdb = {
     .version = ENT_BACKEND_VERSION,
     .name = "lmdb",
@@ -1485,4 +1502,6 @@ const ent_backend_ops ent__backend_lmdb = {
     .wait_change = l_wait_change,
     .set_durability = l_set_durability,
     .snapshot_id = l_snapshot_id,
+    .pin = l_pin,
+    .unpin = l_unpin,
 };

@@ -151,10 +151,13 @@ int ent_txn_commit(ent_txn *t)
     first = t->first_seq;
     last = t->log_last;
     if (first && ent__log_has_subscribers(s)) {
+        /* Lock order: the backend's hold (pinned past the commit), then the delivery lock. */
         ent__log_deliver_lock(s);
+        if (s->ops->pin) s->ops->pin(s->be);
         rc = s->ops->txn_commit(t->bt);
         txn_free(t);
         ent__log_after_commit(s, first, last, rc == ENT_OK);
+        if (s->ops->unpin) s->ops->unpin(s->be);
         return rc;
     }
     rc = s->ops->txn_commit(t->bt);
