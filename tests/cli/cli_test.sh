@@ -242,6 +242,16 @@ ENTITY_STORE=$work/rb expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "c
 ENTITY_STORE=$work/rc expect 0 "$E" init --schema refs.json
 head -1 refs.ndjson | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "line 1: emp.boss: emp 2 does not exist"; onelines
 ENTITY_STORE=$work/rc expect 0 "$E" count emp; [ "$(cat out)" = 0 ] && ok || bad "a dangling load was stored: $(cat out)"
+# the input is one full batch: still refused as a whole
+printf '{"type":"emp","key":1,"version":1,"data":{"boss":99}}\n{"type":"emp","key":2,"version":1,"data":{}}\n' |
+  ENTITY_STORE=$work/rc expect 1 "$E" load --batch 2; errline "line 1: emp.boss: emp 99 does not exist"; errline "nothing was stored"
+ENTITY_STORE=$work/rc expect 0 "$E" count emp; [ "$(cat out)" = 0 ] && ok || bad "a full dangling batch was stored: $(cat out)"
+# the last batch is refused: a committed line whose target was in it is named
+printf '%s\n' '{"type":"emp","key":1,"version":1,"data":{"boss":2}}' '{"type":"emp","key":3,"version":1,"data":{}}' \
+  '{"type":"emp","key":2,"version":1,"data":{"dept":"zz"}}' | ENTITY_STORE=$work/rc expect 1 "$E" load --batch 2
+errline "line 3: emp.dept: dept \"zz\" does not exist"; errline "lines 3 to 3 were not stored"
+errline "line 1: emp.boss: emp 2 does not exist (stored"; onelines
+ENTITY_STORE=$work/rc expect 0 "$E" count emp; [ "$(cat out)" = 2 ] && ok || bad "the first batch was not kept: $(cat out)"
 printf '{"type":"emp","key":1,"version":-1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "versions start at 1"
 printf '{"type":"emp","key":"x","version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "line 1: emp"
 [ "$(wc -l <err)" = 1 ] && ok || bad "a bad key printed $(wc -l <err) lines"

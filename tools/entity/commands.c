@@ -554,27 +554,32 @@ static int note_refs(pending_refs *pr, ent_store *s, ent_txn *w, const ent_type 
     return 0;
 }
 
-/* After the load: every noted ref whose target is still missing is an error (one line each, at
- * most 10, then a count). Returns 0 or 1. */
-static int check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_t below_line, uint64_t committed_below)
+/* The noted refs of lines in [lo, hi) whose targets are missing (seen from w, or from the
+ * committed state when w is NULL). print: one line each (at most 10, then a count), with note
+ * after it. Returns how many are missing, or -1 (a failure, printed). */
+static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_t lo, uint64_t hi, int print,
+                             const char *note)
 {
-    uint64_t missing = 0;
-    for (size_t i = 0; i < pr->n && pr->v[i].line < below_line; i++) {
+    int64_t missing = 0;
+    for (size_t i = 0; i < pr->n; i++) {
         pending_ref *p = &pr->v[i];
-        int rc = ent_exists(s, w, p->type, &p->key);
+        int rc;
+        if (p->line < lo || p->line >= hi) continue;
+        rc = ent_exists(s, w, p->type, &p->key);
         if (rc == ENT_OK) continue;
-        if (rc != ENT_NOTFOUND) return fail("load");
-        if (++missing <= 10) {
+        if (rc != ENT_NOTFOUND) return fail("load"), -1;
+        if (print && ++missing <= 10) {
             char kb[300];
             if (p->key.kind == ENT_KEY_AUTO) snprintf(kb, sizeof kb, "%llu", (unsigned long long)p->key.id);
             else snprintf(kb, sizeof kb, "\"%s\"", p->key.str);
             msg("line %llu: %s.%s: %s %s does not exist%s", (unsigned long long)p->line,
-                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), kb,
-                p->line < committed_below ? " (stored: its batch was committed before the end of the input)" : "");
+                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), kb, note);
+        } else if (!print) {
+            missing++;
         }
     }
-    if (missing > 10) msg("load: %llu refs in all point at entities that do not exist", (unsigned long long)missing);
-    return missing ? 1 : 0;
+    if (print && missing > 10) msg("load: %lld refs in all point at entities that do not exist", (long long)missing);
+    return missing;
 }
 
 static void pending_free(pending_refs *pr)
@@ -594,7 +599,7 @@ int cmd_load(int argc, char **argv)
     ssize_t len;
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
-    int rc, checked = 0;
+    int rc;
     if (argc == 3 && !strcmp(argv[1], "--batch")) {
         if ((rc = parse_u64(&batch, argv[2], "--batch"))) return rc;
         if (!batch) batch = 1;
@@ -612,6 +617,18 @@ int cmd_load(int argc, char **argv)
         char *djson = NULL, keybuf[32];
         lines++;
         if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
+        if (w && in_txn == batch) {
+            /* A full batch is committed once another line follows: the last one stays open
+             * until the end of the input, where a dangling ref can still refuse it. */
+            if (ent_txn_commit(w) != ENT_OK) {
+                w = NULL;
+                rc = fail("load");
+                break;
+            }
+            w = NULL;
+            in_txn = 0;
+            batch_from = lines;
+        }
         o = json_loads(line, JSON_ALLOW_NUL, &err); /* as put and dump: strings may hold \u0000 */
         if (!o) {
             progress("", 0, 2);
@@ -668,39 +685,35 @@ int cmd_load(int argc, char **argv)
         }
         loaded++;
         progress("entity: load: entities", loaded, 0);
-        if (++in_txn == batch) {
-            if (ent_txn_commit(w) != ENT_OK) {
-                w = NULL;
-                rc = fail("load");
-                break;
-            }
-            w = NULL;
-            in_txn = 0;
-            batch_from = lines + 1;
-        }
+        in_txn++;
     }
     free(line);
     progress("", 0, 2);
-    if (!rc && pr.n && (checked = 1) && check_pending(&pr, s, w, UINT64_MAX, batch_from)) {
-        /* refs to entities that are in none of the lines: the last batch is not stored (a load
-         * of one batch stores nothing); earlier batches are kept, as after a bad line */
-        rc = 1;
-        if (w && batch_from > 1)
-            msg("load: lines %llu to %llu were not stored; the lines before them were",
-                (unsigned long long)batch_from, (unsigned long long)lines);
-        else if (w)
-            msg("load: nothing was stored");
-        ent_txn_abort(w);
-        w = NULL;
+    if (!rc && w && pr.n) {
+        /* The end of the input: refs of the open (last) batch to entities in none of the lines
+         * refuse it (a load of one batch stores nothing); earlier batches stay, as after a bad
+         * line, and the check below names their refs that dangle. */
+        int64_t n = check_pending(&pr, s, w, batch_from, UINT64_MAX, 1, "");
+        if (n != 0) {
+            rc = 1;
+            if (n > 0 && batch_from > 1)
+                msg("load: lines %llu to %llu were not stored; the lines before them were",
+                    (unsigned long long)batch_from, (unsigned long long)lines);
+            else if (n > 0)
+                msg("load: nothing was stored");
+            ent_txn_abort(w);
+            w = NULL;
+        }
     }
     if (w) {
         if (rc) ent_txn_abort(w);
         else if (ent_txn_commit(w) != ENT_OK) rc = fail("load");
+        else batch_from = lines + 1;
+        w = NULL;
     }
-    if (rc && pr.n && !checked) {
-        /* stopped at a bad line: the batches before it are kept; say which of their refs dangle */
-        check_pending(&pr, s, NULL, batch_from, batch_from);
-    }
+    if (pr.n && batch_from > 1 &&
+        check_pending(&pr, s, NULL, 0, batch_from, 1, " (stored: its batch was committed before the end of the input)") != 0)
+        rc = 1;
     if (!rc) fprintf(stderr, "entity: loaded %llu entities\n", (unsigned long long)loaded);
     pending_free(&pr);
     ent_store_close(s);
