@@ -248,16 +248,6 @@ static int applied_init(defaults_done *a, const ent_type *type)
     return mask_init(&a->top, type);
 }
 
-/* Does a default live below f (sub-fields of a declared map, map items of an array)? */
-static int defaults_below(const ent_field *f)
-{
-    if (f->kind == ENT_KIND_ARRAY) return f->items && ent__spec_has_defaults(f->items);
-    if (f->kind != ENT_KIND_MAP) return 0;
-    for (size_t i = 0; i < f->n_fields; i++)
-        if (ent__spec_has_defaults(f->fields[i])) return 1;
-    return 0;
-}
-
 /* Apply defaults to e's unset fields, at the top and inside declared maps: a field with a default
  * is never stored absent (the same rule as reading a record, see ent__entity_fill_defaults()). */
 static int defaults_apply(ent_entity *e, const ent_type *type, defaults_done *a)
@@ -273,7 +263,7 @@ static int defaults_apply(ent_entity *e, const ent_type *type, defaults_done *a)
             mask_set(&a->top, i);
             continue;
         }
-        if (!defaults_below(f)) continue;
+        if (!f->defaults_below) continue;
         if (!a->saved && !(a->saved = calloc(type->n_fields, sizeof *a->saved)))
             return ent__err(ENT_NOMEM, "out of memory");
         if ((rc = ent__val_copy(&a->saved[i], v))) return rc;

@@ -1456,11 +1456,13 @@ void ent_entity_clear_changed(ent_entity *e)
     if (e) memset(e->changed, 0, changed_words(e->type) * sizeof(uint64_t));
 }
 
-/* Fill unset sub-fields of the declared maps inside v (also map items of arrays); *n counts them. */
+/* Fill unset sub-fields of the declared maps inside v (also map items of arrays); *n counts them.
+ * Only specs with defaults_below are walked. */
 static int defaults_in(const ent_field *spec, ent_val *v, size_t *n)
 {
     size_t i;
     int rc;
+    if (!spec->defaults_below) return ENT_OK;
     if (spec->kind == ENT_KIND_ARRAY && v->k == EV_ARR) {
         for (i = 0; i < v->u.a.n; i++)
             if (v->u.a.v[i].k != EV_UNSET && (rc = defaults_in(spec->items, &v->u.a.v[i], n))) return rc;
@@ -1485,16 +1487,6 @@ int ent__val_fill_defaults(const ent_field *spec, ent_val *v, size_t *n)
     return defaults_in(spec, v, n);
 }
 
-int ent__spec_has_defaults(const ent_field *spec)
-{
-    if (spec->def) return 1;
-    if (spec->kind == ENT_KIND_ARRAY && spec->items) return ent__spec_has_defaults(spec->items);
-    if (spec->kind == ENT_KIND_MAP)
-        for (size_t i = 0; i < spec->n_fields; i++)
-            if (ent__spec_has_defaults(spec->fields[i])) return 1;
-    return 0;
-}
-
 /* Defaults into every unset field, top level and nested; mark: flag the filled top-level fields
  * changed (the public call) or not (a record just read). */
 int ent__entity_fill_defaults(ent_entity *e, int mark)
@@ -1502,6 +1494,7 @@ int ent__entity_fill_defaults(ent_entity *e, int mark)
     const ent_type *t = e->type;
     size_t i, n;
     int rc;
+    if (!t->has_defaults) return ENT_OK;
     for (i = 0; i < t->n_fields; i++) {
         const ent_field *f = t->fields[i];
         ent_val *v = &e->slots[i];

@@ -466,6 +466,17 @@ static int check_field(ent_schema *s, struct ent_field *f)
     return ENT_OK;
 }
 
+/* Set defaults_below on f and the specs under it; returns whether f or anything under it has a
+ * default. Reading a record fills defaults on every get: the flags let it skip what has none. */
+static int mark_defaults(struct ent_field *f)
+{
+    int below = 0;
+    if (f->kind == ENT_KIND_ARRAY && f->items) below = mark_defaults(f->items);
+    for (size_t i = 0; i < f->n_fields; i++) below |= mark_defaults(f->fields[i]);
+    f->defaults_below = below != 0;
+    return below || f->def != NULL;
+}
+
 int ent_schema_check(ent_schema *s)
 {
     int rc;
@@ -476,6 +487,8 @@ int ent_schema_check(ent_schema *s)
         size_t n = 0;
         for (size_t j = 0; j < t->n_fields; j++)
             if ((rc = check_field(s, t->fields[j]))) return rc;
+        t->has_defaults = 0;
+        for (size_t j = 0; j < t->n_fields; j++) t->has_defaults |= mark_defaults(t->fields[j]);
         for (size_t j = 0; j < t->n_fields; j++)
             if (t->fields[j]->unique || t->fields[j]->indexed) n++;
         free(t->indexes);

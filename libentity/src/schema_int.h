@@ -29,6 +29,7 @@ struct ent_field {
     unsigned unique : 1;
     unsigned indexed : 1; /* non-unique index; set on refs by ent_schema_check() */
     unsigned has_max_length : 1;
+    unsigned defaults_below : 1; /* a sub-field or array item spec (at any depth) has a default */
     ent_limit min, max;
     uint64_t max_length;
     char **enums;         /* string enum values */
@@ -57,6 +58,7 @@ struct ent_type {
      * field order. */
     struct ent_field **indexes;
     size_t n_indexes;
+    int has_defaults;           /* a field has a default, at any depth (ent_schema_check()) */
 };
 
 struct ent_schema {

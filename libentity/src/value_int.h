@@ -78,8 +78,6 @@ int ent__val_copy(ent_val *dst, const ent_val *src);
 /* Fill the unset sub-fields with a default inside the declared maps of v (and the map items of
  * arrays); *n counts the values filled. */
 int ent__val_fill_defaults(const struct ent_field *spec, ent_val *v, size_t *n);
-/* Does spec have a default, itself or anywhere below it? */
-int ent__spec_has_defaults(const struct ent_field *spec);
 /* Defaults into every unset field of e, top level and nested. A field with a default is never
  * absent: records written before an evolution added it read with it. mark: flag the filled
  * top-level fields changed. */
