@@ -34,6 +34,7 @@ enum { ENT__DUR_DURABLE = 0, ENT__DUR_LAZY = 1, ENT__DUR_NONE = 2 };
 
 typedef struct ent_backend_opts {
     int read_only;
+    int must_exist;   /* open an existing store only: create no file (ENT_NOTFOUND when none) */
     int durability;   /* ENT__DUR_* */
     size_t map_size;  /* initial map size in bytes; 0 = backend default */
     unsigned max_tables; /* upper bound on named tables; 0 = backend default (at least 256) */

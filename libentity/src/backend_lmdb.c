@@ -579,8 +579,11 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     /* An explicit size is a floor; without one an existing store keeps the size in its meta page. */
     if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
     else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, default_map_size());
-    if (o->read_only && stat(data, &st) < 0) {
-        rc = ent__err(ENT_NOTFOUND, "store %s does not exist (no data.mdb) and cannot be created read-only", path);
+    if ((o->read_only || o->must_exist) && (stat(data, &st) < 0 || st.st_size == 0)) {
+        /* No data.mdb, or an empty one (a creation cut short: LMDB would take it for a new
+         * environment, or fail with EBADF read-only): no store, and no file made here. */
+        rc = ent__err(ENT_NOTFOUND, "no libentity store at %s (%s)", path,
+                      stat(data, &st) < 0 ? "no data.mdb" : "its data.mdb is empty");
         goto fail;
     }
     if (!o->read_only && (rc = prealloc_lock(path)) != ENT_OK) goto fail;
@@ -640,7 +643,7 @@ static int l_open(void **out_be, const char *path, const ent_backend_opts *opts)
     pthread_once(&fork_once, fork_init);
     if (stat(path, &st) < 0) {
         if (errno != ENOENT) return ent__err(ENT_IO, "store %s: %s", path, strerror(errno));
-        if (o.read_only) return ent__err(ENT_NOTFOUND, "store %s does not exist", path);
+        if (o.read_only || o.must_exist) return ent__err(ENT_NOTFOUND, "no store at %s", path);
         if (mkdir(path, 0775) < 0 && errno != EEXIST)
             return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create store directory %s: %s",
                             path, strerror(errno));

@@ -238,13 +238,11 @@ static int put_record(ent_txn *t, const ent_type *type, const ent_entity *e, con
 typedef struct defaults_done {
     mask top;       /* top-level fields that were unset and got their default */
     ent_val *saved; /* per top-level field: its value before sub-field defaults went in, or unset */
-    int any_saved;
 } defaults_done;
 
 static int applied_init(defaults_done *a, const ent_type *type)
 {
     a->saved = NULL;
-    a->any_saved = 0;
     return mask_init(&a->top, type);
 }
 
@@ -268,8 +266,7 @@ static int defaults_apply(ent_entity *e, const ent_type *type, defaults_done *a)
             return ent__err(ENT_NOMEM, "out of memory");
         if ((rc = ent__val_copy(&a->saved[i], v))) return rc;
         if ((rc = ent__val_fill_defaults(f, v, &n))) return rc;
-        if (n) a->any_saved = 1;
-        else ent__val_clear(&a->saved[i]);
+        if (!n) ent__val_clear(&a->saved[i]); /* nothing filled: nothing to give back */
     }
     return ENT_OK;
 }

@@ -648,12 +648,9 @@ struct ent_sub_cb {
     void *payload;
 };
 
-/* The delivery this thread is inside (a callback is running), and the one it interrupted. */
-struct delivery {
-    ent_store *s;
-    struct delivery *up;
-};
-static _Thread_local struct delivery *delivering;
+/* The store whose events this thread is delivering (a callback of it is running). Deliveries
+ * do not nest: a callback cannot commit a write. */
+static _Thread_local ent_store *delivering;
 
 int ent__log_in_callback(void) { return delivering != NULL; }
 
@@ -738,13 +735,10 @@ void ent__log_deliver_lock(ent_store *s) { pthread_mutex_lock(&s->notify_mu); }
 void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed)
 {
     ent_txn *t = NULL;
-    struct delivery here;
     if (!committed) goto out;
     /* Read the events back from the committed log: callbacks see exactly what was stored. */
     if (ent_txn_begin(&t, s, ENT_TXN_READ) != ENT_OK) goto out;
-    here.s = s;
-    here.up = delivering;
-    delivering = &here;
+    delivering = s;
     pthread_mutex_lock(&s->mu);
     s->delivering = 1;
     pthread_mutex_unlock(&s->mu);
@@ -773,7 +767,7 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
         pthread_mutex_unlock(&s->mu);
         ent_event_free(ev);
     }
-    delivering = here.up;
+    delivering = NULL;
     ent_txn_abort(t);
     /* Free the subscribers unsubscribed during this delivery. */
     pthread_mutex_lock(&s->mu);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error_int.h"
@@ -405,28 +404,8 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
     bo.read_only = opts->read_only;
     bo.durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
     bo.map_size = opts->map_size;
-    if ((opts->read_only || opts->no_create || !schema) && strcmp(s->ops->name, "lmdb") == 0) {
-        /* Opening an existing store must not create a directory, nor LMDB's files in a
-         * directory that holds no store, as a side effect. An empty data.mdb (a creation cut
-         * short) holds nothing: LMDB would take it for a new environment, or fail with EBADF
-         * read-only; only a create (a schema given) may start over in it. */
-        char data[4200];
-        struct stat st;
-        if (!opts->read_only && access(path, F_OK) != 0) {
-            rc = ent__err(ENT_NOTFOUND, "no store at %s", path);
-            goto fail;
-        }
-        snprintf(data, sizeof data, "%s/data.mdb", path);
-        if (!opts->read_only && access(data, F_OK) != 0) {
-            rc = ent__err(ENT_NOTFOUND, "no libentity store at %s%s", path,
-                          schema ? "" : " (a schema is needed to create one)");
-            goto fail;
-        }
-        if (stat(data, &st) == 0 && st.st_size == 0) {
-            rc = ent__err(ENT_NOTFOUND, "no libentity store at %s (its data.mdb is empty)", path);
-            goto fail;
-        }
-    }
+    /* Opening an existing store creates nothing: no directory, no backend files. */
+    bo.must_exist = opts->read_only || opts->no_create || !schema;
     if ((rc = s->ops->open(&s->be, s->path, &bo))) goto fail;
 
     if ((rc = raw_begin(&t, s, !opts->read_only))) goto fail;

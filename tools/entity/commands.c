@@ -567,7 +567,10 @@ static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_
         if (p->line < lo || p->line >= hi) continue;
         rc = ent_exists(s, w, p->type, &p->key);
         if (rc == ENT_OK) continue;
-        if (rc != ENT_NOTFOUND) return fail("load"), -1;
+        if (rc != ENT_NOTFOUND) {
+            fail("load");
+            return -1;
+        }
         if (print && ++missing <= 10) {
             char kb[300];
             if (p->key.kind == ENT_KEY_AUTO) snprintf(kb, sizeof kb, "%llu", (unsigned long long)p->key.id);
