@@ -153,8 +153,9 @@ int ent_txn_commit(ent_txn *t)
     if (first && ent__log_has_subscribers(s)) {
         /* Lock order: the backend's hold (pinned past the commit), then the delivery lock.
          * Taken before the commit, so deliveries follow commit order. A map growth inside the
-         * commit re-takes the hold under it (TSan reports the inversion); no cycle can close,
-         * as only this store's writer, one at a time, ever waits for the delivery lock. */
+         * commit re-takes the hold under it (TSan reports the inversion). Only this store's
+         * writer, one at a time, waits for the delivery lock, so a chain of waits through it
+         * needs a pending resize in it, and a resize gives up after GROW_WAIT_S (ENT_BUSY). */
         ent__log_deliver_lock(s);
         if (s->ops->pin) s->ops->pin(s->be);
         rc = s->ops->txn_commit(t->bt);
