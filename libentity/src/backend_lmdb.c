@@ -242,10 +242,12 @@ static int hold_find(const lenv *e)
 
 static _Thread_local lenv *pin_want, *pin_held; /* l_pin(), l_unpin() */
 
+/* The transactions this thread has open on e: its holds, less a pin (l_pin()), which keeps a
+ * hold without a transaction, so a resize may go on under it. */
 static unsigned hold_depth(const lenv *e)
 {
     int i = hold_find(e);
-    return i < 0 ? 0 : hold[i].n;
+    return i < 0 ? 0 : hold[i].n - (pin_held == e ? 1 : 0);
 }
 
 static int hold_acquire(lenv *e)
@@ -287,7 +289,9 @@ static void rcache_drain(lenv *e)
 static int resize_exclusive(lenv *e, size_t size)
 {
     struct timespec dl;
-    int rc, mrc;
+    int rc, mrc, i = hold_find(e);
+    unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
+    if (n > 1) hold[i].n = 1;
     hold_release(e);
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += GROW_WAIT_S;
@@ -298,6 +302,7 @@ static int resize_exclusive(lenv *e, size_t size)
         pthread_rwlock_unlock(&e->rs);
     }
     hold_acquire(e); /* cannot fail: the slot was just freed */
+    if (n > 1) hold[hold_find(e)].n = n;
     if (rc)
         return ent__err(ENT_BUSY, "store %s: the map must grow, but other transactions of this process stayed open for %d s",
                         e->path, GROW_WAIT_S);
@@ -579,12 +584,18 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     /* An explicit size is a floor; without one an existing store keeps the size in its meta page. */
     if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
     else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, default_map_size());
-    if ((o->read_only || o->must_exist) && (stat(data, &st) < 0 || st.st_size == 0)) {
+    if (o->read_only || o->must_exist) {
         /* No data.mdb, or an empty one (a creation cut short: LMDB would take it for a new
          * environment, or fail with EBADF read-only): no store, and no file made here. */
-        rc = ent__err(ENT_NOTFOUND, "no libentity store at %s (%s)", path,
-                      stat(data, &st) < 0 ? "no data.mdb" : "its data.mdb is empty");
-        goto fail;
+        if (stat(data, &st) < 0 && errno != ENOENT) {
+            rc = ent__err(errno == EACCES ? ENT_READONLY : ENT_IO, "store %s: %s: %s", path, data, strerror(errno));
+            goto fail;
+        }
+        if (stat(data, &st) < 0 || st.st_size == 0) {
+            rc = ent__err(ENT_NOTFOUND, "no libentity store at %s (%s)", path,
+                          stat(data, &st) < 0 ? "no data.mdb" : "its data.mdb is empty");
+            goto fail;
+        }
     }
     if (!o->read_only && (rc = prealloc_lock(path)) != ENT_OK) goto fail;
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | env_flags_for(o->durability), 0664);
@@ -1378,7 +1389,7 @@ static int l_copy(void *vbe, const char *dest, int compact)
      * cut short (a full disk) removes only the file it made itself. */
     fd = open(data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
     if (fd < 0) {
-        rc = errno == EEXIST ? ent__err(ENT_CONFLICT, "copy destination %s holds a store already", dest)
+        rc = errno == EEXIST ? ent__err(ENT_CONFLICT, "copy destination %s holds a data.mdb already", dest)
                              : ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s",
                                         data, strerror(errno));
         free(data);

@@ -152,7 +152,7 @@ ENTITY_STORE=$work/st4 expect 0 "$E" get customer 9  # the transactions before t
 expect 0 "$E" copy "$work/copy1" --compact
 ENTITY_STORE=$work/copy1 expect 0 "$E" dump
 cmp -s out dump1 && ok || bad "copy differs"
-expect 1 "$E" copy "$work/copy1"; errline "store already"
+expect 1 "$E" copy "$work/copy1"; errline "holds a data.mdb already"
 expect 0 "$E" check
 [ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"
 # damage the store with LMDB's own tools: one event record replaced by garbage
