@@ -69,27 +69,49 @@ static const char usage_text[] =
 
 static void usage_to(FILE *f) { fputs(usage_text, f); }
 
-/* `entity COMMAND --help`: the usage lines of that command (a line names it at its start or after
- * "| "), then where the store is. Returns 0, or 2 for an unknown command. */
-static int command_help(const char *cmd)
+/* Where cmd starts an alternative of the usage line [line, line + len), at or after `from`: the
+ * line starts with "  CMD " or holds "| CMD ". NULL when it does not. */
+static const char *usage_find(const char *line, size_t len, const char *from, const char *cmd)
 {
     size_t n = strlen(cmd);
-    int found = 0;
+    for (const char *p = from; n && p + n <= line + len; p++) {
+        int starts = (p == line + 2 && line[0] == ' ' && line[1] == ' ') || (p >= line + 2 && p[-2] == '|' && p[-1] == ' ');
+        if (starts && strncmp(p, cmd, n) == 0 && (p + n == line + len || p[n] == ' ')) return p;
+    }
+    return NULL;
+}
+
+/* Call each(line, len, payload) for every line of the usage text (without its newline). */
+static void usage_lines(void (*each)(const char *line, size_t len, void *payload), void *payload)
+{
     for (const char *line = usage_text; *line;) {
         const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
-        for (const char *p = line; p < line + len; p++) {
-            int starts = (p == line + 2 && line[0] == ' ' && line[1] == ' ') || (p >= line + 2 && p[-2] == '|' && p[-1] == ' ');
-            if (starts && strncmp(p, cmd, n) == 0 && (p[n] == ' ' || p[n] == '\n')) {
-                if (!found) printf("usage: entity [-s DIR | --store DIR] ");
-                fwrite(line + 2, 1, len - 2, stdout);
-                found = 1;
-                break;
-            }
-        }
-        line += len;
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        each(line, len, payload);
+        line += len + (end ? 1 : 0);
     }
-    if (!found) {
+}
+
+struct usage_q {
+    const char *cmd;
+    int found;
+};
+
+static void help_line(const char *line, size_t len, void *payload)
+{
+    struct usage_q *q = payload;
+    if (!usage_find(line, len, line, q->cmd)) return;
+    if (!q->found++) printf("usage: entity [-s DIR | --store DIR] ");
+    printf("%.*s\n", (int)(len - 2), line + 2);
+}
+
+/* `entity COMMAND --help`: the usage lines of that command, then where the store is. Returns 0,
+ * or 2 for an unknown command. */
+static int command_help(const char *cmd)
+{
+    struct usage_q q = {cmd, 0};
+    usage_lines(help_line, &q);
+    if (!q.found) {
         msg("unknown command %s", cmd);
         return usage();
     }
@@ -99,32 +121,35 @@ static int command_help(const char *cmd)
 
 static const char *current_cmd; /* the command being run, for usage() */
 
+static void help_line_probe(const char *line, size_t len, void *payload)
+{
+    struct usage_q *q = payload;
+    if (usage_find(line, len, line, q->cmd)) q->found = 1;
+}
+
+static void usage_line(const char *line, size_t len, void *payload)
+{
+    struct usage_q *q = payload;
+    for (const char *p = usage_find(line, len, line, q->cmd); p; p = usage_find(line, len, p + 1, q->cmd)) {
+        /* the command's own part: up to the next " | " alternative or the two spaces before a
+         * description */
+        const char *stop = strstr(p, " | "), *desc = strstr(p, "  ");
+        size_t l;
+        if (desc && (!stop || desc < stop)) stop = desc;
+        l = stop && stop < line + len ? (size_t)(stop - p) : (size_t)(line + len - p);
+        while (l && p[l - 1] == ' ') l--;
+        fprintf(stderr, "entity: usage: entity [-s DIR] %.*s\n", (int)l, p);
+        q->found = 1;
+    }
+}
+
 /* Wrong usage: one "entity: usage: ..." line per usage line of the current command (every line on
  * stderr starts with "entity: "), or a pointer to --help. Returns 2. */
 int usage(void)
 {
-    int found = 0;
-    size_t n = current_cmd ? strlen(current_cmd) : 0;
-    for (const char *line = usage_text; n && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        for (const char *p = line; p < line + len; p++) {
-            int starts = (p == line + 2 && line[0] == ' ' && line[1] == ' ') || (p >= line + 2 && p[-2] == '|' && p[-1] == ' ');
-            if (starts && strncmp(p, current_cmd, n) == 0 && (p[n] == ' ' || p + n == line + len)) {
-                /* the command's own part of the line: up to the next " | " alternative or the
-                 * two spaces before a description */
-                const char *stop = strstr(p, " | "), *desc = strstr(p, "  ");
-                size_t l;
-                if (desc && (!stop || desc < stop)) stop = desc;
-                l = stop && stop < line + len ? (size_t)(stop - p) : (size_t)(line + len - p);
-                while (l && p[l - 1] == ' ') l--;
-                fprintf(stderr, "entity: usage: entity [-s DIR] %.*s\n", (int)l, p);
-                found = 1;
-            }
-        }
-        line += len + (end ? 1 : 0);
-    }
-    if (!found) fprintf(stderr, "entity: usage: entity [-s DIR | --store DIR] COMMAND [ARGS]; entity --help lists the commands\n");
+    struct usage_q q = {current_cmd, 0};
+    if (current_cmd) usage_lines(usage_line, &q);
+    if (!q.found) fprintf(stderr, "entity: usage: entity [-s DIR | --store DIR] COMMAND [ARGS]; entity --help lists the commands\n");
     return 2;
 }
 
@@ -305,11 +330,7 @@ int main(int argc, char **argv)
 
 static int dispatch(int argc, char **argv)
 {
-    static const char *const known[] = {"copy", "bench", "demo", "schema", "init", "put", "patch", "rm", "find",
-                                        "subs", "dump", "load", "check", "stat", "trim", "replay", "get", "ls",
-                                        "count", "events"};
-    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-        if (strcmp(argv[0], known[k]) == 0) current_cmd = known[k];
+    current_cmd = argv[0]; /* usage() shows its lines, if it is a command */
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "bench") == 0) return ent_bench_main(argc, argv);
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
@@ -331,7 +352,11 @@ static int dispatch(int argc, char **argv)
     if (strcmp(argv[0], "ls") == 0) return cmd_ls(argc, argv);
     if (strcmp(argv[0], "count") == 0) return cmd_count(argc, argv);
     if (strcmp(argv[0], "events") == 0) return cmd_events(argc, argv);
-    if (current_cmd) return usage(); /* a known command with the wrong arguments */
-    msg("unknown command %s", argv[0]);
-    return usage();
+    {
+        /* a command of the usage text with the wrong arguments, or no command */
+        struct usage_q q = {argv[0], 0};
+        usage_lines(help_line_probe, &q);
+        if (!q.found) msg("unknown command %s", argv[0]);
+        return usage();
+    }
 }
