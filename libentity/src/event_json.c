@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "rfc3339.h"
 #include "store_int.h"
 
 int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)

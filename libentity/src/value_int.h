@@ -136,11 +136,4 @@ int ent__path_spec(const struct ent_field **out, const ent_entity *e, const char
 /* One value as JSON text (spec NULL: free-form). out: the caller frees it with free(). */
 int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_val *v, unsigned flags);
 
-/* RFC 3339 UTC with exactly 9 fraction digits ("1970-01-01T00:00:00.000000000Z"), so that text
- * order is time order; and its parser (any fraction, 'Z' or an offset). Parse returns 0, -1 when
- * s is not such a timestamp, or -2 when it is one outside what int64 ns can hold (ENT__TS_RANGE). */
-#define ENT__TS_RANGE "1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z"
-void ent__ts_format(char buf[48], int64_t ns);
-int ent__ts_parse(int64_t *out, const char *s, size_t n);
-
 #endif

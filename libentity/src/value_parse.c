@@ -7,6 +7,7 @@
 
 #include "base64.h"
 #include "error_int.h"
+#include "rfc3339.h"
 #include "store_int.h"
 
 /* Decoded bytes values live here until the next call on the thread: index values are at most
