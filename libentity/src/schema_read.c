@@ -1,0 +1,105 @@
+/* Reading a schema: the accessors on schemas, types and fields, field paths and kind names for
+ * messages. Separate from schema.c (the builder) because the value layer (value.c, entity_*.c)
+ * only reads schemas, while the builder validates defaults with the value layer: with both in one
+ * file, schema and values called each other. Nothing here calls back up. */
+#include <stdio.h>
+#include <string.h>
+
+#include "schema_int.h"
+
+const char *ent__field_path(const struct ent_field *f, char *buf, size_t size)
+{
+    /* Walk up to the type, then print downwards: "order.lines[].qty". */
+    const struct ent_field *chain[64];
+    size_t n = 0, len;
+    for (const struct ent_field *p = f; p && n < 64; p = p->parent) chain[n++] = p;
+    len = (size_t)snprintf(buf, size, "%s", f->type ? f->type->name : "?");
+    while (n-- > 0 && len < size) {
+        const struct ent_field *c = chain[n];
+        if (c->parent && c->parent->kind == ENT_KIND_ARRAY && c == c->parent->items)
+            len += (size_t)snprintf(buf + len, size - len, "[]");
+        else
+            len += (size_t)snprintf(buf + len, size - len, ".%s", c->name);
+    }
+    return buf;
+}
+
+const char *ent_kind_name(ent_kind k)
+{
+    switch (k) {
+    case ENT_KIND_NIL: return "nil";
+    case ENT_KIND_BOOL: return "bool";
+    case ENT_KIND_INT: return "int";
+    case ENT_KIND_UINT: return "uint";
+    case ENT_KIND_FLOAT: return "float";
+    case ENT_KIND_STRING: return "string";
+    case ENT_KIND_BYTES: return "bytes";
+    case ENT_KIND_TIMESTAMP: return "timestamp";
+    case ENT_KIND_ARRAY: return "array";
+    case ENT_KIND_MAP: return "map";
+    case ENT_KIND_REF: return "ref";
+    }
+    return NULL;
+}
+
+const char *ent_schema_name(const ent_schema *s) { return s->name; }
+uint32_t ent_schema_version(const ent_schema *s) { return s->version; }
+size_t ent_schema_type_count(const ent_schema *s) { return s->n_types; }
+const ent_type *ent_schema_type_at(const ent_schema *s, size_t i)
+{
+    return s && i < s->n_types ? s->types[i] : NULL;
+}
+const ent_type *ent_schema_type(const ent_schema *s, const char *name)
+{
+    if (!s || !name) return NULL;
+    for (size_t i = 0; i < s->n_types; i++)
+        if (strcmp(s->types[i]->name, name) == 0) return s->types[i];
+    return NULL;
+}
+
+const char *ent_type_name(const ent_type *t) { return t->name; }
+ent_key_kind ent_type_key(const ent_type *t) { return t->key; }
+const ent_schema *ent_type_schema(const ent_type *t) { return t->schema; }
+size_t ent_type_field_count(const ent_type *t) { return t->n_fields; }
+const ent_field *ent_type_field_at(const ent_type *t, size_t i)
+{
+    return t && i < t->n_fields ? t->fields[i] : NULL;
+}
+const ent_field *ent_type_field(const ent_type *t, const char *name)
+{
+    if (!t || !name) return NULL;
+    for (size_t i = 0; i < t->n_fields; i++)
+        if (strcmp(t->fields[i]->name, name) == 0) return t->fields[i];
+    return NULL;
+}
+const ent_field *ent_type_field_by_id(const ent_type *t, unsigned id)
+{
+    if (!t) return NULL;
+    for (size_t i = 0; i < t->n_fields; i++)
+        if (t->fields[i]->id == id) return t->fields[i];
+    return NULL;
+}
+
+const char *ent_field_name(const ent_field *f) { return f->name; }
+unsigned ent_field_id(const ent_field *f) { return f->id; }
+ent_kind ent_field_kind(const ent_field *f) { return f->kind; }
+int ent_field_is_required(const ent_field *f) { return f->required; }
+int ent_field_is_unique(const ent_field *f) { return f->unique; }
+int ent_field_is_indexed(const ent_field *f) { return f->indexed || f->kind == ENT_KIND_REF; }
+int ent_field_has_default(const ent_field *f) { return f->default_json != NULL; }
+const ent_field *ent_field_items(const ent_field *a) { return a && a->kind == ENT_KIND_ARRAY ? a->items : NULL; }
+size_t ent_field_field_count(const ent_field *m) { return m && m->kind == ENT_KIND_MAP ? m->n_fields : 0; }
+const ent_field *ent_field_field_at(const ent_field *m, size_t i)
+{
+    return m && m->kind == ENT_KIND_MAP && i < m->n_fields ? m->fields[i] : NULL;
+}
+const ent_field *ent_field_field(const ent_field *m, const char *name)
+{
+    if (!m || m->kind != ENT_KIND_MAP || !name) return NULL;
+    for (size_t i = 0; i < m->n_fields; i++)
+        if (strcmp(m->fields[i]->name, name) == 0) return m->fields[i];
+    return NULL;
+}
+const ent_type *ent_field_ref_type(const ent_field *f) { return f ? f->ref_type : NULL; }
+const ent_field *ent_field_parent(const ent_field *f) { return f ? f->parent : NULL; }
+const ent_type *ent_field_type(const ent_field *f) { return f ? f->type : NULL; }
