@@ -1,5 +1,5 @@
-/* Internal representation of entity values, shared by entity.c, entity_json.c, codec.c and the
- * store. */
+/* Internal representation of entity values, shared by the value layer (value.c, entity*.c),
+ * codec.c and the store. Declarations are grouped by the file that defines them. */
 #ifndef ENT_VALUE_INT_H
 #define ENT_VALUE_INT_H
 
@@ -71,49 +71,15 @@ struct ent_entity {
     ent_val *slots;        /* one per top-level field, by ent_field.pos */
 };
 
+/* ---- value.c: the value tree ---------------------------------------------------------------- */
+
 /* Free what v owns and reset it to EV_UNSET. */
 void ent__val_clear(ent_val *v);
 /* Deep copy. Returns ENT_OK, ENT_NOMEM (dst left EV_UNSET). */
 int ent__val_copy(ent_val *dst, const ent_val *src);
-/* Fill the unset sub-fields with a default inside the declared maps of v (and the map items of
- * arrays); *n counts the values filled. */
-int ent__val_fill_defaults(const struct ent_field *spec, ent_val *v, size_t *n);
-/* Defaults into every unset field of e, top level and nested. A field with a default is never
- * absent: records written before an evolution added it read with it. mark: flag the filled
- * top-level fields changed. */
-int ent__entity_fill_defaults(ent_entity *e, int mark);
 /* Deep equality (same kind and contents; floats compare bitwise except 0.0 == -0.0 is false;
  * free-form maps whatever the order of their keys, as JSON objects). */
 int ent__val_equal(const ent_val *a, const ent_val *b);
-
-/* The slot of a top-level field of e's type. */
-static inline ent_val *ent__slot(const ent_entity *e, const struct ent_field *f)
-{
-    return &e->slots[f->pos];
-}
-static inline void ent__mark_changed(ent_entity *e, size_t pos)
-{
-    e->changed[pos / 64] |= (uint64_t)1 << (pos % 64);
-}
-static inline int ent__is_changed(const ent_entity *e, size_t pos)
-{
-    return (int)((e->changed[pos / 64] >> (pos % 64)) & 1);
-}
-
-/* Validate one value against its spec; on failure the message names `path`. */
-int ent__val_validate(const struct ent_field *spec, const ent_val *v, const char *path);
-
-/* Build a value of `spec` from JSON text (used for schema defaults; spec NULL: a free-form value).
- * JSON null gives EV_UNSET for a declared spec. On failure the message names what is wrong; the
- * caller prefixes the path. */
-int ent__val_from_json_text(ent_val *out, const struct ent_field *spec, const char *json);
-
-/* ---- added by the entity module (entity.c, entity_json.c) ---------------------------------- */
-
-/* Deepest nesting of maps and arrays inside one field value that ent_entity_validate() accepts.
- * msgpack-c's unpacker stops at 32 levels; a record and an event add a few around the value. */
-#define ENT__MAX_DEPTH 24
-
 /* Runtime kind a field spec holds (EV_*; refs after their target's key kind). */
 uint8_t ent__ev_kind(const struct ent_field *f);
 const char *ent__ev_name(uint8_t k);   /* "int", "string", ... for messages */
@@ -129,10 +95,57 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out);
 int ent__arr_insert(ent_val *a, size_t at);
 /* Make v an empty declared map of spec (one unset slot per sub-field). */
 int ent__map_init(ent_val *v, const struct ent_field *spec);
+/* Name of what a spec expects, for "expected X" messages (spec NULL: "value"). */
+const char *ent__spec_expects(const struct ent_field *f);
+
+/* ---- the entity object (entity.c) and inline helpers on it ---------------------------------- */
+
+/* The slot of a top-level field of e's type. */
+static inline ent_val *ent__slot(const ent_entity *e, const struct ent_field *f)
+{
+    return &e->slots[f->pos];
+}
+static inline void ent__mark_changed(ent_entity *e, size_t pos)
+{
+    e->changed[pos / 64] |= (uint64_t)1 << (pos % 64);
+}
+static inline int ent__is_changed(const ent_entity *e, size_t pos)
+{
+    return (int)((e->changed[pos / 64] >> (pos % 64)) & 1);
+}
+
+/* ---- entity_validate.c --------------------------------------------------------------------- */
+
+/* Deepest nesting of maps and arrays inside one field value that ent_entity_validate() accepts.
+ * msgpack-c's unpacker stops at 32 levels; a record and an event add a few around the value. */
+#define ENT__MAX_DEPTH 24
+
+/* Validate one value against its spec; on failure the message names `path`. */
+int ent__val_validate(const struct ent_field *spec, const ent_val *v, const char *path);
+
+/* ---- entity_path.c ------------------------------------------------------------------------- */
+
 /* Store *v (taken over, cleared on failure too) at path, marking its top-level field changed. */
 int ent__path_put(ent_entity *e, const char *path, ent_val *v);
 /* Spec of the value at path (NULL inside free-form values), as a setter would resolve it. */
 int ent__path_spec(const struct ent_field **out, const ent_entity *e, const char *path);
+
+/* ---- entity_defaults.c --------------------------------------------------------------------- */
+
+/* Fill the unset sub-fields with a default inside the declared maps of v (and the map items of
+ * arrays); *n counts the values filled. */
+int ent__val_fill_defaults(const struct ent_field *spec, ent_val *v, size_t *n);
+/* Defaults into every unset field of e, top level and nested. A field with a default is never
+ * absent: records written before an evolution added it read with it. mark: flag the filled
+ * top-level fields changed. */
+int ent__entity_fill_defaults(ent_entity *e, int mark);
+
+/* ---- entity_json.c ------------------------------------------------------------------------- */
+
+/* Build a value of `spec` from JSON text (used for schema defaults; spec NULL: a free-form value).
+ * JSON null gives EV_UNSET for a declared spec. On failure the message names what is wrong; the
+ * caller prefixes the path. */
+int ent__val_from_json_text(ent_val *out, const struct ent_field *spec, const char *json);
 /* One value as JSON text (spec NULL: free-form). out: the caller frees it with free(). */
 int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_val *v, unsigned flags);
 

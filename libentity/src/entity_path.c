@@ -1,0 +1,520 @@
+/* The path API: resolving "a.b[2].c" on an entity (walk_path) and the typed setters, getters and
+ * array calls built on it. Arrays stay here because they are path calls that share the walker's
+ * modes (READ/CHECK/CREATE); moving them out would only export the walker. Separate from
+ * entity_field.c, which reaches values through field handles without parsing paths. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "value_int.h"
+
+/* ---- paths ------------------------------------------------------------------------------- */
+
+/* Walk modes. READ never changes the entity and reports unset steps as absent. CHECK walks the
+ * same way but accepts an index equal to an array's length (an append) and reports the spec of the
+ * final value: a setter runs CHECK first, so that a path that cannot be set changes nothing, then
+ * CREATE, which builds the missing maps, arrays and free-form keys on the way. */
+enum { W_READ, W_CHECK, W_CREATE };
+
+typedef struct walk {
+    ent_val *v;            /* NULL when absent (READ, CHECK) */
+    const ent_field *spec; /* NULL inside free-form values */
+    const ent_field *top;  /* the top-level field */
+} walk;
+
+static int path_err(int code, const ent_entity *e, const char *path, const char *what)
+{
+    return ent__err(code, "%s.%s: %s", e->type->name, path, what);
+}
+
+static ent_val *obj_find(const ent_val *o, const char *k, size_t klen)
+{
+    for (size_t i = 0; i < o->u.o.n; i++)
+        if (o->u.o.kv[i].klen == klen && memcmp(o->u.o.kv[i].k, k, klen) == 0) return &o->u.o.kv[i].v;
+    return NULL;
+}
+
+static const ent_field *map_field(const ent_field *map, const char *name, size_t len)
+{
+    for (size_t i = 0; i < map->n_fields; i++)
+        if (strlen(map->fields[i]->name) == len && memcmp(map->fields[i]->name, name, len) == 0)
+            return map->fields[i];
+    return NULL;
+}
+
+static const ent_field *type_field(const ent_type *t, const char *name, size_t len)
+{
+    for (size_t i = 0; i < t->n_fields; i++)
+        if (strlen(t->fields[i]->name) == len && memcmp(t->fields[i]->name, name, len) == 0)
+            return t->fields[i];
+    return NULL;
+}
+
+/* Resolve `path` on e. Returns ENT_OK (w->v NULL when absent), ENT_INVALID (bad path, step into
+ * a value that is not a map or array), ENT_NOTFOUND (no such field; READ: index out of range;
+ * CHECK: index past the end), ENT_NOMEM (CREATE). */
+static int walk_path(walk *w, const ent_entity *e, const char *path, int mode)
+{
+    const char *s = path, *name;
+    size_t len;
+    ent_val *v = NULL;
+    const ent_field *spec;
+    char what[160];
+    int rc;
+
+    if (!path) return ent__err(ENT_INVALID, "%s: path is NULL", e->type->name);
+    len = strcspn(s, ".[");
+    if (len == 0) return path_err(ENT_INVALID, e, path, "bad path: empty field name");
+    spec = type_field(e->type, s, len);
+    if (!spec) {
+        snprintf(what, sizeof what, "no such field '%.*s'", (int)(len > 64 ? 64 : len), s);
+        return path_err(ENT_NOTFOUND, e, path, what);
+    }
+    w->top = spec;
+    v = &e->slots[spec->pos];
+    s += len;
+    while (*s) {
+        if (v && v->k == EV_UNSET && mode != W_CREATE) v = NULL;
+        if (*s == '.') {
+            name = ++s;
+            len = strcspn(s, ".[");
+            if (len == 0) return path_err(ENT_INVALID, e, path, "bad path: empty field name");
+            s += len;
+            if (spec && spec->kind != ENT_KIND_MAP) {
+                snprintf(what, sizeof what, "bad path: a %s has no fields", ent_kind_name(spec->kind));
+                return path_err(ENT_INVALID, e, path, what);
+            }
+            if (spec && spec->fields) {
+                const ent_field *sub = map_field(spec, name, len);
+                if (!sub) {
+                    snprintf(what, sizeof what, "no such field '%.*s'", (int)(len > 64 ? 64 : len), name);
+                    return path_err(ENT_NOTFOUND, e, path, what);
+                }
+                if (v && v->k == EV_UNSET && (rc = ent__map_init(v, spec))) return rc;
+                spec = sub;
+                if (v) v = &v->u.m.v[sub->pos];
+                continue;
+            }
+            /* free-form */
+            spec = NULL;
+            if (!v) continue;
+            if (v->k == EV_UNSET) {
+                v->k = EV_OBJ; /* CREATE: a new intermediate free-form map */
+            } else if (v->k != EV_OBJ) {
+                snprintf(what, sizeof what, "bad path: a %s has no fields", ent__ev_name(v->k));
+                return path_err(ENT_INVALID, e, path, what);
+            }
+            {
+                ent_val *c = obj_find(v, name, len);
+                if (!c && mode == W_CREATE && (rc = ent__obj_add(v, name, len, &c))) return rc;
+                v = c;
+            }
+        } else if (*s == '[') {
+            size_t idx = 0, n;
+            const char *d = ++s;
+            while (*s >= '0' && *s <= '9') {
+                if (idx > (SIZE_MAX >> 4)) return path_err(ENT_NOTFOUND, e, path, "index out of range");
+                idx = idx * 10 + (size_t)(*s - '0');
+                s++;
+            }
+            if (*s == '\0') return path_err(ENT_INVALID, e, path, "bad path: unterminated '['");
+            if (s == d || *s != ']') return path_err(ENT_INVALID, e, path, "bad path: index is not a number");
+            s++;
+            if (*s && *s != '.' && *s != '[')
+                return path_err(ENT_INVALID, e, path, "bad path: expected '.' or '[' after ']'");
+            if (spec && spec->kind != ENT_KIND_ARRAY) {
+                snprintf(what, sizeof what, "bad path: a %s cannot be indexed", ent_kind_name(spec->kind));
+                return path_err(ENT_INVALID, e, path, what);
+            }
+            if (spec) spec = spec->items;
+            if (v && v->k != EV_ARR && v->k != EV_UNSET) {
+                snprintf(what, sizeof what, "bad path: a %s cannot be indexed", ent__ev_name(v->k));
+                return path_err(ENT_INVALID, e, path, what);
+            }
+            n = v && v->k == EV_ARR ? v->u.a.n : 0;
+            if (mode == W_READ) {
+                if (!v) continue;
+                if (idx >= n) return path_err(ENT_NOTFOUND, e, path, "index out of range");
+                v = &v->u.a.v[idx];
+                continue;
+            }
+            if (idx > n) return path_err(ENT_NOTFOUND, e, path, "index out of range");
+            if (mode == W_CHECK) {
+                v = v && idx < n ? &v->u.a.v[idx] : NULL;
+                continue;
+            }
+            if (v->k == EV_UNSET) v->k = EV_ARR;
+            if (idx == n && (rc = ent__arr_insert(v, idx))) return rc;
+            v = &v->u.a.v[idx];
+        } else {
+            return path_err(ENT_INVALID, e, path, "bad path");
+        }
+    }
+    if (v && v->k == EV_UNSET && mode != W_CREATE) v = NULL;
+    w->v = v;
+    w->spec = spec;
+    return ENT_OK;
+}
+
+/* ---- setters ----------------------------------------------------------------------------- */
+
+/* Can a value of runtime kind k be stored where spec says? spec NULL: free-form. */
+static int kind_fits(const ent_field *spec, uint8_t k)
+{
+    if (!spec) return k != EV_TS && k != EV_MAP && k != EV_UNSET;
+    return ent__ev_kind(spec) == k;
+}
+
+/* Free-form values keep one form per number so that a value read back from a record (msgpack has
+ * no separate int for non-negative numbers) equals what was set. */
+static void normalize_free(ent_val *v)
+{
+    if (v->k == EV_TS) v->k = EV_INT;
+    if (v->k == EV_INT && v->u.i >= 0) {
+        uint64_t u = (uint64_t)v->u.i;
+        v->k = EV_UINT;
+        v->u.u = u;
+    }
+}
+
+static int kind_err(const ent_entity *e, const char *path, const ent_field *spec, uint8_t k)
+{
+    char what[96];
+    snprintf(what, sizeof what, "expected %s, got %s", ent__spec_expects(spec), ent__ev_name(k));
+    return path_err(ENT_INVALID, e, path, what);
+}
+
+/* Store *nv (taken over) at path; on failure nv is cleared. */
+int ent__path_put(ent_entity *e, const char *path, ent_val *nv)
+{
+    walk w;
+    int rc;
+    if (!e) {
+        ent__val_clear(nv);
+        return ent__err(ENT_INVALID, "entity is NULL");
+    }
+    if ((rc = walk_path(&w, e, path, W_CHECK))) goto fail;
+    if (!w.spec) normalize_free(nv);
+    if (!kind_fits(w.spec, nv->k)) {
+        rc = kind_err(e, path, w.spec, nv->k);
+        goto fail;
+    }
+    if ((rc = walk_path(&w, e, path, W_CREATE))) goto fail;
+    ent__val_clear(w.v);
+    *w.v = *nv;
+    memset(nv, 0, sizeof *nv);
+    ent__mark_changed(e, w.top->pos);
+    return ENT_OK;
+fail:
+    ent__val_clear(nv);
+    return rc;
+}
+
+int ent__path_spec(const ent_field **out, const ent_entity *e, const char *path)
+{
+    walk w;
+    int rc = walk_path(&w, e, path, W_CHECK);
+    *out = rc ? NULL : w.spec;
+    return rc;
+}
+
+int ent_entity_set_bool(ent_entity *e, const char *path, int b)
+{
+    ent_val v = {EV_BOOL, {.b = !!b}};
+    return ent__path_put(e, path, &v);
+}
+
+int ent_entity_set_int(ent_entity *e, const char *path, int64_t i)
+{
+    ent_val v = {EV_INT, {.i = i}};
+    return ent__path_put(e, path, &v);
+}
+
+int ent_entity_set_uint(ent_entity *e, const char *path, uint64_t u)
+{
+    ent_val v = {EV_UINT, {.u = u}};
+    return ent__path_put(e, path, &v);
+}
+
+int ent_entity_set_float(ent_entity *e, const char *path, double f)
+{
+    ent_val v = {EV_FLOAT, {.f = f}};
+    return ent__path_put(e, path, &v);
+}
+
+int ent_entity_set_timestamp(ent_entity *e, const char *path, int64_t ns)
+{
+    ent_val v = {EV_TS, {.i = ns}};
+    return ent__path_put(e, path, &v);
+}
+
+static int set_blob(ent_entity *e, const char *path, uint8_t kind, const void *p, size_t n)
+{
+    walk w;
+    ent_val v;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if (!p && n) return path_err(ENT_INVALID, e, path ? path : "", "value is NULL");
+    /* Check before copying: a kind mismatch on a large value should cost nothing. */
+    if ((rc = walk_path(&w, e, path, W_CHECK))) return rc;
+    if (!kind_fits(w.spec, kind)) return kind_err(e, path, w.spec, kind);
+    if ((rc = ent__val_set_str(&v, kind, p, n))) return rc;
+    return ent__path_put(e, path, &v);
+}
+
+int ent_entity_set_string(ent_entity *e, const char *path, const char *s)
+{
+    return set_blob(e, path, EV_STR, s, s ? strlen(s) : 0);
+}
+
+int ent_entity_set_stringn(ent_entity *e, const char *path, const char *s, size_t len)
+{
+    return set_blob(e, path, EV_STR, s, len);
+}
+
+int ent_entity_set_bytes(ent_entity *e, const char *path, const void *p, size_t len)
+{
+    return set_blob(e, path, EV_BIN, p, len);
+}
+
+int ent_entity_set_json(ent_entity *e, const char *path, const char *json)
+{
+    const ent_field *spec;
+    ent_val v;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = ent__path_spec(&spec, e, path))) return rc;
+    if (!json) return path_err(ENT_INVALID, e, path, "JSON is NULL");
+    if ((rc = ent__val_from_json_text(&v, spec, json)))
+        return ent__err_prefix(rc, "%s.%s: ", e->type->name, path);
+    if (v.k == EV_UNSET) return ent_entity_unset(e, path); /* null on a declared field */
+    return ent__path_put(e, path, &v);
+}
+
+int ent_entity_unset(ent_entity *e, const char *path)
+{
+    walk w;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = walk_path(&w, e, path, W_READ))) return rc;
+    if (w.v) {
+        ent__val_clear(w.v);
+        ent__mark_changed(e, w.top->pos);
+    }
+    if (w.top && !w.v) ent__mark_changed(e, w.top->pos);
+    return ENT_OK;
+}
+
+/* ---- getters ----------------------------------------------------------------------------- */
+
+static int get_val(const ent_val **out, const ent_entity *e, const char *path)
+{
+    walk w;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = walk_path(&w, e, path, W_READ))) return rc;
+    if (!w.v) return path_err(ENT_NOTFOUND, e, path, "not set");
+    *out = w.v;
+    return ENT_OK;
+}
+
+static int get_kind_err(const ent_entity *e, const char *path, const char *want, uint8_t k)
+{
+    char what[96];
+    snprintf(what, sizeof what, "holds %s, not %s", ent__ev_name(k), want);
+    return path_err(ENT_INVALID, e, path, what);
+}
+
+static int read_bool(int *out, const ent_val *v)
+{
+    if (v->k != EV_BOOL) return -1;
+    *out = v->u.b;
+    return 0;
+}
+
+/* int and timestamp reads accept a non-negative free-form number (stored as uint, see
+ * normalize_free); a declared uint field never holds EV_INT, so this cannot blur declared kinds. */
+static int read_int(int64_t *out, const ent_val *v, uint8_t want, int free_form)
+{
+    if (v->k == want) {
+        *out = v->u.i;
+        return 0;
+    }
+    if (free_form && v->k == EV_UINT && v->u.u <= INT64_MAX) {
+        *out = (int64_t)v->u.u;
+        return 0;
+    }
+    if (free_form && v->k == EV_INT) {
+        *out = v->u.i;
+        return 0;
+    }
+    return -1;
+}
+
+int ent_entity_get_bool(int *out, const ent_entity *e, const char *path)
+{
+    const ent_val *v = NULL;
+    int rc = get_val(&v, e, path);
+    if (rc) return rc;
+    if (read_bool(out, v)) return get_kind_err(e, path, "bool", v->k);
+    return ENT_OK;
+}
+
+static int get_intlike(int64_t *out, const ent_entity *e, const char *path, uint8_t want)
+{
+    walk w;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = walk_path(&w, e, path, W_READ))) return rc;
+    if (!w.v) return path_err(ENT_NOTFOUND, e, path, "not set");
+    if (read_int(out, w.v, want, !w.spec)) return get_kind_err(e, path, ent__ev_name(want), w.v->k);
+    return ENT_OK;
+}
+
+int ent_entity_get_int(int64_t *out, const ent_entity *e, const char *path)
+{
+    return get_intlike(out, e, path, EV_INT);
+}
+
+int ent_entity_get_timestamp(int64_t *out, const ent_entity *e, const char *path)
+{
+    return get_intlike(out, e, path, EV_TS);
+}
+
+int ent_entity_get_uint(uint64_t *out, const ent_entity *e, const char *path)
+{
+    const ent_val *v = NULL;
+    int rc = get_val(&v, e, path);
+    if (rc) return rc;
+    if (v->k != EV_UINT) return get_kind_err(e, path, "uint", v->k);
+    *out = v->u.u;
+    return ENT_OK;
+}
+
+int ent_entity_get_float(double *out, const ent_entity *e, const char *path)
+{
+    walk w;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = walk_path(&w, e, path, W_READ))) return rc;
+    if (!w.v) return path_err(ENT_NOTFOUND, e, path, "not set");
+    if (w.v->k == EV_FLOAT) *out = w.v->u.f;
+    else if (!w.spec && w.v->k == EV_INT) *out = (double)w.v->u.i;
+    else if (!w.spec && w.v->k == EV_UINT) *out = (double)w.v->u.u;
+    else return get_kind_err(e, path, "float", w.v->k);
+    return ENT_OK;
+}
+
+int ent_entity_get_string(const char **out, size_t *out_len, const ent_entity *e, const char *path)
+{
+    const ent_val *v = NULL;
+    int rc = get_val(&v, e, path);
+    if (rc) return rc;
+    if (v->k != EV_STR) return get_kind_err(e, path, "string", v->k);
+    *out = v->u.s.p;
+    if (out_len) *out_len = v->u.s.n;
+    return ENT_OK;
+}
+
+int ent_entity_get_bytes(const void **out, size_t *out_len, const ent_entity *e, const char *path)
+{
+    const ent_val *v = NULL;
+    int rc = get_val(&v, e, path);
+    if (rc) return rc;
+    if (v->k != EV_BIN) return get_kind_err(e, path, "bytes", v->k);
+    *out = v->u.s.p;
+    if (out_len) *out_len = v->u.s.n;
+    return ENT_OK;
+}
+
+int ent_entity_get_json(char **out, const ent_entity *e, const char *path)
+{
+    walk w;
+    int rc;
+    *out = NULL;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = walk_path(&w, e, path, W_READ))) return rc;
+    if (!w.v) return path_err(ENT_NOTFOUND, e, path, "not set");
+    return ent__val_to_json_text(out, w.spec, w.v, 0);
+}
+
+int ent_entity_has(const ent_entity *e, const char *path)
+{
+    walk w;
+    if (!e || walk_path(&w, e, path, W_READ)) return 0;
+    return w.v != NULL;
+}
+
+int ent_entity_kind(ent_kind *out, const ent_entity *e, const char *path)
+{
+    walk w;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = walk_path(&w, e, path, W_READ))) return rc;
+    if (!w.v) return path_err(ENT_NOTFOUND, e, path, "not set");
+    *out = w.spec ? w.spec->kind : ent__ev_to_kind(w.v->k);
+    return ENT_OK;
+}
+
+/* ---- arrays ------------------------------------------------------------------------------ */
+
+static int array_at(walk *w, const ent_entity *e, const char *path, int mode)
+{
+    int rc = walk_path(w, e, path, mode);
+    if (rc) return rc;
+    if (w->spec ? w->spec->kind != ENT_KIND_ARRAY : (w->v && w->v->k != EV_ARR && w->v->k != EV_UNSET))
+        return path_err(ENT_INVALID, e, path, "not an array");
+    return ENT_OK;
+}
+
+int ent_entity_array_len(size_t *out, const ent_entity *e, const char *path)
+{
+    walk w;
+    int rc;
+    *out = 0;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = array_at(&w, e, path, W_READ))) return rc;
+    *out = w.v ? w.v->u.a.n : 0;
+    return ENT_OK;
+}
+
+int ent_entity_array_insert(ent_entity *e, const char *path, size_t at)
+{
+    walk w;
+    size_t n;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = array_at(&w, e, path, W_CHECK))) return rc;
+    n = w.v && w.v->k == EV_ARR ? w.v->u.a.n : 0;
+    if (at > n) {
+        char what[96];
+        snprintf(what, sizeof what, "insert at %zu past the end (length %zu)", at, n);
+        return path_err(ENT_NOTFOUND, e, path, what);
+    }
+    if ((rc = walk_path(&w, e, path, W_CREATE))) return rc;
+    if (w.v->k == EV_UNSET) w.v->k = EV_ARR;
+    if ((rc = ent__arr_insert(w.v, at))) return rc;
+    ent__mark_changed(e, w.top->pos);
+    return ENT_OK;
+}
+
+int ent_entity_array_remove(ent_entity *e, const char *path, size_t at)
+{
+    walk w;
+    size_t n;
+    int rc;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if ((rc = array_at(&w, e, path, W_READ))) return rc;
+    n = w.v ? w.v->u.a.n : 0;
+    if (at >= n) {
+        char what[96];
+        snprintf(what, sizeof what, "remove at %zu past the end (length %zu)", at, n);
+        return path_err(ENT_NOTFOUND, e, path, what);
+    }
+    ent__val_clear(&w.v->u.a.v[at]);
+    memmove(&w.v->u.a.v[at], &w.v->u.a.v[at + 1], (n - at - 1) * sizeof(ent_val));
+    w.v->u.a.n--;
+    ent__mark_changed(e, w.top->pos);
+    return ENT_OK;
+}

@@ -1,0 +1,291 @@
+/* The value tree: runtime values (ent_val) and the operations every other layer builds on --
+ * clear, copy, equality, kinds and their names, strict UTF-8, and growing free-form maps, arrays
+ * and declared maps. Its own file because codec, JSON, validation, paths, field handles, defaults
+ * and the store all use it; it calls nothing above it (only errors and schema_read.c). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "value_int.h"
+
+void ent__val_clear(ent_val *v)
+{
+    size_t i;
+    switch (v->k) {
+    case EV_STR:
+    case EV_BIN: free(v->u.s.p); break;
+    case EV_ARR:
+        for (i = 0; i < v->u.a.n; i++) ent__val_clear(&v->u.a.v[i]);
+        free(v->u.a.v);
+        break;
+    case EV_MAP:
+        for (i = 0; i < v->u.m.n; i++) ent__val_clear(&v->u.m.v[i]);
+        free(v->u.m.v);
+        break;
+    case EV_OBJ:
+        for (i = 0; i < v->u.o.n; i++) {
+            free(v->u.o.kv[i].k);
+            ent__val_clear(&v->u.o.kv[i].v);
+        }
+        free(v->u.o.kv);
+        break;
+    default: break;
+    }
+    memset(v, 0, sizeof *v);
+}
+
+int ent__val_set_str(ent_val *v, uint8_t kind, const void *p, size_t n)
+{
+    /* One byte more than needed: strings stay NUL-terminated and an empty value is never NULL. */
+    char *c = malloc(n + 1);
+    if (!c) return ent__err(ENT_NOMEM, "out of memory");
+    if (n) memcpy(c, p, n);
+    c[n] = '\0';
+    v->k = kind;
+    v->u.s.p = c;
+    v->u.s.n = n;
+    return ENT_OK;
+}
+
+int ent__val_copy(ent_val *dst, const ent_val *src)
+{
+    size_t i, n;
+    memset(dst, 0, sizeof *dst);
+    switch (src->k) {
+    case EV_STR:
+    case EV_BIN: return ent__val_set_str(dst, src->k, src->u.s.p, src->u.s.n);
+    case EV_ARR:
+        n = src->u.a.n;
+        dst->k = EV_ARR;
+        if (n) {
+            dst->u.a.v = calloc(n, sizeof(ent_val));
+            if (!dst->u.a.v) goto nomem;
+            dst->u.a.cap = n;
+            for (i = 0; i < n; i++, dst->u.a.n++)
+                if (ent__val_copy(&dst->u.a.v[i], &src->u.a.v[i])) goto nomem;
+        }
+        return ENT_OK;
+    case EV_MAP:
+        n = src->u.m.n;
+        dst->k = EV_MAP;
+        dst->u.m.v = calloc(n ? n : 1, sizeof(ent_val));
+        if (!dst->u.m.v) goto nomem;
+        dst->u.m.n = n;
+        for (i = 0; i < n; i++)
+            if (ent__val_copy(&dst->u.m.v[i], &src->u.m.v[i])) goto nomem;
+        return ENT_OK;
+    case EV_OBJ:
+        n = src->u.o.n;
+        dst->k = EV_OBJ;
+        if (n) {
+            dst->u.o.kv = calloc(n, sizeof(ent_kv));
+            if (!dst->u.o.kv) goto nomem;
+            dst->u.o.cap = n;
+            for (i = 0; i < n; i++) {
+                ent_kv *d = &dst->u.o.kv[i];
+                const ent_kv *s = &src->u.o.kv[i];
+                d->k = malloc(s->klen + 1);
+                if (!d->k) goto nomem;
+                memcpy(d->k, s->k, s->klen + 1);
+                d->klen = s->klen;
+                dst->u.o.n++;
+                if (ent__val_copy(&d->v, &s->v)) goto nomem;
+            }
+        }
+        return ENT_OK;
+    default: *dst = *src; return ENT_OK;
+    }
+nomem:
+    ent__val_clear(dst);
+    return ent__err(ENT_NOMEM, "out of memory");
+}
+
+static int kv_cmp(const void *x, const void *y)
+{
+    const ent_kv *a = *(const ent_kv *const *)x, *b = *(const ent_kv *const *)y;
+    int c = memcmp(a->k, b->k, a->klen < b->klen ? a->klen : b->klen);
+    return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* Free-form maps are JSON objects: equal whatever the order of their keys. Called when the
+ * pairs from `from` on are not in the same order; sorts pointers to them (same count). */
+static int obj_equal_unordered(const ent_val *a, const ent_val *b, size_t from)
+{
+    size_t n = a->u.o.n - from, i;
+    const ent_kv **pa = malloc(2 * n * sizeof *pa), **pb;
+    int eq = 1;
+    if (!pa) return 0; /* out of memory: "different" only costs a write */
+    pb = pa + n;
+    for (i = 0; i < n; i++) {
+        pa[i] = &a->u.o.kv[from + i];
+        pb[i] = &b->u.o.kv[from + i];
+    }
+    qsort(pa, n, sizeof *pa, kv_cmp);
+    qsort(pb, n, sizeof *pb, kv_cmp);
+    for (i = 0; i < n && eq; i++)
+        eq = kv_cmp(&pa[i], &pb[i]) == 0 && ent__val_equal(&pa[i]->v, &pb[i]->v);
+    free(pa);
+    return eq;
+}
+
+int ent__val_equal(const ent_val *a, const ent_val *b)
+{
+    size_t i;
+    if (a->k != b->k) return 0;
+    switch (a->k) {
+    case EV_UNSET:
+    case EV_NIL: return 1;
+    case EV_BOOL: return !a->u.b == !b->u.b;
+    case EV_INT:
+    case EV_TS: return a->u.i == b->u.i;
+    case EV_UINT: return a->u.u == b->u.u;
+    case EV_FLOAT: return memcmp(&a->u.f, &b->u.f, sizeof(double)) == 0;
+    case EV_STR:
+    case EV_BIN: return a->u.s.n == b->u.s.n && memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
+    case EV_ARR:
+        if (a->u.a.n != b->u.a.n) return 0;
+        for (i = 0; i < a->u.a.n; i++)
+            if (!ent__val_equal(&a->u.a.v[i], &b->u.a.v[i])) return 0;
+        return 1;
+    case EV_MAP:
+        if (a->u.m.n != b->u.m.n) return 0;
+        for (i = 0; i < a->u.m.n; i++)
+            if (!ent__val_equal(&a->u.m.v[i], &b->u.m.v[i])) return 0;
+        return 1;
+    case EV_OBJ:
+        if (a->u.o.n != b->u.o.n) return 0;
+        for (i = 0; i < a->u.o.n; i++) {
+            const ent_kv *x = &a->u.o.kv[i], *y = &b->u.o.kv[i];
+            if (x->klen != y->klen || memcmp(x->k, y->k, x->klen) != 0) return obj_equal_unordered(a, b, i);
+            if (!ent__val_equal(&x->v, &y->v)) return 0;
+        }
+        return 1;
+    default: return 0;
+    }
+}
+
+uint8_t ent__ev_kind(const ent_field *f)
+{
+    switch (f->kind) {
+    case ENT_KIND_BOOL: return EV_BOOL;
+    case ENT_KIND_INT: return EV_INT;
+    case ENT_KIND_UINT: return EV_UINT;
+    case ENT_KIND_FLOAT: return EV_FLOAT;
+    case ENT_KIND_STRING: return EV_STR;
+    case ENT_KIND_BYTES: return EV_BIN;
+    case ENT_KIND_TIMESTAMP: return EV_TS;
+    case ENT_KIND_ARRAY: return EV_ARR;
+    case ENT_KIND_MAP: return f->fields ? EV_MAP : EV_OBJ;
+    case ENT_KIND_REF:
+        return f->ref_type && f->ref_type->key == ENT_KEY_STRING ? EV_STR : EV_UINT;
+    default: return EV_UNSET;
+    }
+}
+
+const char *ent__ev_name(uint8_t k)
+{
+    static const char *const names[] = {"unset", "null", "bool", "int", "uint", "float",
+                                        "string", "bytes", "timestamp", "array", "map", "map"};
+    return k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+/* Name of what a spec expects, for "expected X" messages. */
+const char *ent__spec_expects(const ent_field *f)
+{
+    if (!f) return "value";
+    if (f->kind == ENT_KIND_REF) return ent__ev_kind(f) == EV_STR ? "string (ref)" : "uint (ref)";
+    return ent_kind_name(f->kind);
+}
+
+ent_kind ent__ev_to_kind(uint8_t k)
+{
+    switch (k) {
+    case EV_BOOL: return ENT_KIND_BOOL;
+    case EV_INT: return ENT_KIND_INT;
+    case EV_UINT: return ENT_KIND_UINT;
+    case EV_FLOAT: return ENT_KIND_FLOAT;
+    case EV_STR: return ENT_KIND_STRING;
+    case EV_BIN: return ENT_KIND_BYTES;
+    case EV_TS: return ENT_KIND_TIMESTAMP;
+    case EV_ARR: return ENT_KIND_ARRAY;
+    case EV_MAP:
+    case EV_OBJ: return ENT_KIND_MAP;
+    default: return ENT_KIND_NIL;
+    }
+}
+
+/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF. */
+int ent__utf8_ok(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    while (s < end) {
+        unsigned c = *s;
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
+        else return 0;
+        if ((size_t)(end - s) < len) return 0;
+        for (size_t i = 1; i < len; i++) {
+            if ((s[i] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        s += len;
+    }
+    return 1;
+}
+
+int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out)
+{
+    ent_kv *kv;
+    if (o->u.o.n == o->u.o.cap) {
+        size_t cap = o->u.o.cap ? o->u.o.cap * 2 : 4;
+        ent_kv *p = realloc(o->u.o.kv, cap * sizeof *p);
+        if (!p) return ent__err(ENT_NOMEM, "out of memory");
+        o->u.o.kv = p;
+        o->u.o.cap = cap;
+    }
+    kv = &o->u.o.kv[o->u.o.n];
+    kv->k = malloc(klen + 1);
+    if (!kv->k) return ent__err(ENT_NOMEM, "out of memory");
+    memcpy(kv->k, k, klen);
+    kv->k[klen] = '\0';
+    kv->klen = klen;
+    memset(&kv->v, 0, sizeof kv->v);
+    o->u.o.n++;
+    *out = &kv->v;
+    return ENT_OK;
+}
+
+int ent__arr_insert(ent_val *a, size_t at)
+{
+    if (a->u.a.n == a->u.a.cap) {
+        size_t cap = a->u.a.cap ? a->u.a.cap * 2 : 4;
+        ent_val *p = realloc(a->u.a.v, cap * sizeof *p);
+        if (!p) return ent__err(ENT_NOMEM, "out of memory");
+        a->u.a.v = p;
+        a->u.a.cap = cap;
+    }
+    memmove(&a->u.a.v[at + 1], &a->u.a.v[at], (a->u.a.n - at) * sizeof(ent_val));
+    memset(&a->u.a.v[at], 0, sizeof(ent_val));
+    a->u.a.n++;
+    return ENT_OK;
+}
+
+int ent__map_init(ent_val *v, const ent_field *spec)
+{
+    v->u.m.v = calloc(spec->n_fields ? spec->n_fields : 1, sizeof(ent_val));
+    if (!v->u.m.v) return ent__err(ENT_NOMEM, "out of memory");
+    v->k = EV_MAP;
+    v->u.m.n = spec->n_fields;
+    return ENT_OK;
+}
