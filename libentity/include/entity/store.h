@@ -207,10 +207,19 @@ ENT_EXTERN(ent_value) ent_value_timestamp(int64_t ns);
 ENT_EXTERN(ent_value) ent_value_string(const char *s); /* borrows s */
 ENT_EXTERN(ent_value) ent_value_bytes(const void *p, size_t len);
 
+/* Room for any bytes value ent_value_parse() can decode for a look-up (index values are at most
+ * 510 bytes long). */
+#define ENT_VALUE_PARSE_BUF_SIZE 512
+
 /* Parse `text` as a value of field f's kind, as a command line gives it: numbers in decimal,
  * bool as true/false, timestamps as RFC 3339 or ns, bytes as base64, refs as the target's key.
- * out->v.s.ptr borrows `text`. Returns ENT_OK, ENT_INVALID (names the field). */
-ENT_EXTERN(int) ent_value_parse(ent_value *out, const ent_field *f, const char *text);
+ * Bytes are decoded into the caller's buf[0..buf_size) (ENT_VALUE_PARSE_BUF_SIZE holds any
+ * look-up value); buf may be NULL with buf_size 0 when f is not a bytes field.
+ * out: nothing to free; out->v.s.ptr is borrowed from `text` (strings, string refs) or from `buf`
+ * (bytes), valid while they are and until buf is reused. Each value kept alive needs its own buf.
+ * Returns ENT_OK, ENT_INVALID (names the field; also bytes that do not fit in buf). */
+ENT_EXTERN(int) ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field *f,
+                                const char *text);
 
 enum { ENT_ITER_REVERSE = 1 };
 
