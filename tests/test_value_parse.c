@@ -19,45 +19,75 @@ static void t_parse(void)
     ent_schema *s = NULL;
     const ent_type *a;
     ent_value v;
+    unsigned char buf[ENT_VALUE_PARSE_BUF_SIZE];
     ENT_OK_(ent_schema_load_json(&s, schema_json, strlen(schema_json), "p"));
     a = ent_schema_type(s, "a");
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "b"), "true"));
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "b"), "true"));
     CU_ASSERT(v.kind == ENT_KIND_BOOL && v.v.b == 1);
-    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "b"), "yes"), ENT_INVALID);
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "b"), "yes"), ENT_INVALID);
     ENT_ASSERT_MSG("a.b");
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "i"), "-9223372036854775808"));
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "i"), "-9223372036854775808"));
     CU_ASSERT(v.kind == ENT_KIND_INT && v.v.i == INT64_MIN);
-    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "i"), "9223372036854775808"), ENT_INVALID);
-    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "i"), "12x"), ENT_INVALID);
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "u"), "18446744073709551615"));
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "i"), "9223372036854775808"), ENT_INVALID);
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "i"), "12x"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "u"), "18446744073709551615"));
     CU_ASSERT(v.kind == ENT_KIND_UINT && v.v.u == UINT64_MAX);
-    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "u"), "-1"), ENT_INVALID);
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "u"), "-1"), ENT_INVALID);
     /* only digits (and one '-' for signed kinds): strtoull() would make " -5" 2^64 - 5 */
     {
         static const char *bad[] = {" -5", "+5", " 5", "", "-", "--1", "5 "};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-            ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "u"), bad[i]), ENT_INVALID);
-            ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "i"), bad[i]), ENT_INVALID);
+            ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "u"), bad[i]), ENT_INVALID);
+            ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "i"), bad[i]), ENT_INVALID);
         }
-        ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "t"), " 5"), ENT_INVALID);
-        ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "f"), " 5"), ENT_INVALID);
+        ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "t"), " 5"), ENT_INVALID);
+        ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), " 5"), ENT_INVALID);
     }
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "f"), "-2.5e3"));
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-2.5e3"));
     CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == -2500.0);
-    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "f"), "nan"), ENT_INVALID);
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "t"), "1970-01-01T00:00:01.5Z"));
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "nan"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "t"), "1970-01-01T00:00:01.5Z"));
     CU_ASSERT(v.kind == ENT_KIND_TIMESTAMP && v.v.i == 1500000000);
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "t"), "42"));
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "t"), "42"));
     CU_ASSERT_EQUAL(v.v.i, 42);
-    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "t"), "tuesday"), ENT_INVALID);
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "s"), "héllo"));
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "t"), "tuesday"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "s"), "héllo"));
     CU_ASSERT(v.kind == ENT_KIND_STRING && v.v.s.len == 6);
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "y"), "AAEC"));
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "AAEC"));
     CU_ASSERT(v.kind == ENT_KIND_BYTES && v.v.s.len == 3 && ((const unsigned char *)v.v.s.ptr)[2] == 2);
-    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "y"), "A=B"), ENT_INVALID);
-    ENT_CHECK_RC(ent_value_parse(&v, ent_type_field(a, "m"), "x"), ENT_INVALID);
-    ENT_OK_(ent_value_parse(&v, ent_type_field(a, "r"), "key-1")); /* ref to a string-key type */
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "A=B"), ENT_INVALID);
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "m"), "x"), ENT_INVALID);
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "r"), "key-1")); /* ref to a string-key type */
     CU_ASSERT(v.kind == ENT_KIND_STRING);
+    ent_schema_free(s);
+}
+
+/* Two parsed bytes values alive at once (a range's bounds): each lives in its caller's buffer, so
+ * the second parse leaves the first intact. A bytes value that does not fit its buffer, or no
+ * buffer, is refused. */
+static void t_parse_bytes_owned(void)
+{
+    ent_schema *s = NULL;
+    const ent_field *y;
+    ent_value v1, v2;
+    unsigned char b1[ENT_VALUE_PARSE_BUF_SIZE], b2[ENT_VALUE_PARSE_BUF_SIZE], small[3];
+    static const unsigned char want1[] = {0x00, 0x01, 0x02}, want2[] = {0xff, 0xfe, 0xfd, 0xfc};
+    ENT_OK_(ent_schema_load_json(&s, schema_json, strlen(schema_json), "p"));
+    y = ent_type_field(ent_schema_type(s, "a"), "y");
+    ENT_OK_(ent_value_parse(&v1, b1, sizeof b1, y, "AAEC"));
+    ENT_OK_(ent_value_parse(&v2, b2, sizeof b2, y, "//79/A=="));
+    CU_ASSERT(v1.kind == ENT_KIND_BYTES && v1.v.s.len == 3 && v1.v.s.ptr == b1);
+    CU_ASSERT(v2.kind == ENT_KIND_BYTES && v2.v.s.len == 4 && v2.v.s.ptr == b2);
+    CU_ASSERT(v1.v.s.len == 3 && memcmp(v1.v.s.ptr, want1, 3) == 0);
+    CU_ASSERT(v2.v.s.len == 4 && memcmp(v2.v.s.ptr, want2, 4) == 0);
+    ENT_OK_(ent_value_parse(&v1, small, sizeof small, y, "AAEC")); /* exactly fits */
+    CU_ASSERT(v1.v.s.len == 3 && memcmp(v1.v.s.ptr, want1, 3) == 0);
+    ENT_CHECK_RC(ent_value_parse(&v1, small, sizeof small, y, "//79/A=="), ENT_INVALID);
+    ENT_ASSERT_MSG("a.y");
+    ENT_CHECK_RC(ent_value_parse(&v1, NULL, 0, y, "AAEC"), ENT_INVALID);
+    /* strings borrow text and need no buffer */
+    ENT_OK_(ent_value_parse(&v1, NULL, 0, ent_type_field(ent_schema_type(s, "a"), "s"), "x"));
+    CU_ASSERT(v1.kind == ENT_KIND_STRING && v1.v.s.len == 1);
     ent_schema_free(s);
 }
 
@@ -113,6 +143,6 @@ static void t_event_json(void)
 
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(t_parse), ENT_TEST(t_event_json), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(t_parse), ENT_TEST(t_parse_bytes_owned), ENT_TEST(t_event_json), {NULL, NULL}};
     return ent_test_run("value_parse", cases);
 }

@@ -10,10 +10,6 @@
 #include "rfc3339.h"
 #include "store_int.h"
 
-/* Decoded bytes values live here until the next call on the thread: index values are at most
- * 510 bytes, so a longer one could not be looked up anyway. */
-static _Thread_local unsigned char bytes_buf[512];
-
 /* Digits, after one '-' where allowed: strtoll()/strtoull() also take leading blanks and '+',
  * and strtoull() turns " -5" into 2^64 - 5. */
 static int plain_int(const char *t, int neg_ok)
@@ -22,7 +18,9 @@ static int plain_int(const char *t, int neg_ok)
     return isdigit((unsigned char)t[0]);
 }
 
-int ent_value_parse(ent_value *out, const ent_field *f, const char *text)
+/* Bytes go into the caller's buffer, not a library one: a thread-local buffer was overwritten by
+ * the next call, so the two bounds of a range parsed one after the other aliased each other. */
+int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field *f, const char *text)
 {
     char path[160];
     char *end = NULL;
@@ -84,9 +82,13 @@ int ent_value_parse(ent_value *out, const ent_field *f, const char *text)
         return ENT_OK;
     case ENT_KIND_BYTES: {
         size_t n = strlen(text), len = 0;
-        if (n / 4 * 3 > sizeof bytes_buf || ent__b64_decode(bytes_buf, &len, text, n) != 0)
-            return ent__err(ENT_INVALID, "%s: \"%.40s\" is not base64 of at most 510 bytes", path, text);
-        *out = ent_value_bytes(bytes_buf, len);
+        /* the decoder may write n / 4 * 3 bytes before it knows the padding */
+        if (!buf || n / 4 * 3 > buf_size)
+            return ent__err(ENT_INVALID, "%s: \"%.40s\" does not fit in a buffer of %zu bytes", path,
+                            text, buf ? buf_size : 0);
+        if (ent__b64_decode(buf, &len, text, n) != 0)
+            return ent__err(ENT_INVALID, "%s: \"%.40s\" is not base64", path, text);
+        *out = ent_value_bytes(buf, len);
         return ENT_OK;
     }
     default:

@@ -195,7 +195,8 @@ expect 2 "$E" patch order 1 --bogus; onelines
 expect 2 "$E" ls customer --limit " -1"; onelines
 expect 2 "$E" ls customer --limit "+1"
 expect 1 "$E" get customer " 1"; onelines
-expect 2 "$E" bench --n -1; onelines
+# entity bench execs entity-bench, built next to the tool only where SQLite is found
+if [ -x "$(dirname "$E")/entity-bench" ]; then expect 2 "$E" bench --n -1; onelines; fi
 expect 1 "$E" get product ""; errline "1 to 255 bytes"
 # values may start with '-'; "--" ends the options
 expect 0 "$E" find product stock -1

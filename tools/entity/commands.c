@@ -257,6 +257,8 @@ int cmd_find(int argc, char **argv)
     ent_iter *it = NULL;
     ent_entity *e;
     ent_value vfrom, vto, v;
+    /* one buffer per value: bytes bounds are decoded into them and must not alias */
+    unsigned char buf_v[ENT_VALUE_PARSE_BUF_SIZE], buf_from[ENT_VALUE_PARSE_BUF_SIZE], buf_to[ENT_VALUE_PARSE_BUF_SIZE];
     int rc, limit_zero = 0;
     if (argc < 4) return usage();
     for (int i = 3; i < argc; i++) {
@@ -283,26 +285,18 @@ int cmd_find(int argc, char **argv)
         goto out;
     }
     if (value) {
-        if (ent_value_parse(&v, f, value) != ENT_OK || ent_find(&it, s, NULL, f, &v) != ENT_OK) {
+        if (ent_value_parse(&v, buf_v, sizeof buf_v, f, value) != ENT_OK || ent_find(&it, s, NULL, f, &v) != ENT_OK) {
             rc = fail("find");
             goto out;
         }
     } else {
-        if (ent_value_parse(&vfrom, f, from) != ENT_OK) {
+        if (ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from) != ENT_OK) {
             rc = fail("find --from");
             goto out;
         }
-        {
-            /* the two bounds must not share the thread's bytes buffer */
-            static unsigned char from_copy[512];
-            if (vfrom.kind == ENT_KIND_BYTES && vfrom.v.s.len <= sizeof from_copy) {
-                memcpy(from_copy, vfrom.v.s.ptr, vfrom.v.s.len);
-                vfrom.v.s.ptr = from_copy;
-            }
-        }
         o.from = &vfrom;
         if (to) {
-            if (ent_value_parse(&vto, f, to) != ENT_OK) {
+            if (ent_value_parse(&vto, buf_to, sizeof buf_to, f, to) != ENT_OK) {
                 rc = fail("find --to");
                 goto out;
             }

@@ -2,6 +2,7 @@
 #ifndef ENTITY_ENTITY_H
 #define ENTITY_ENTITY_H
 
+#include "common.h"
 #include "error.h"
 #include "schema.h"
 #include "value.h"

@@ -7,6 +7,8 @@
 #ifndef ENTITY_ERROR_H
 #define ENTITY_ERROR_H
 
+#include "common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,11 +30,11 @@ enum {
 };
 
 /* Static text describing `code` ("not found", "conflict", ...). Never NULL. */
-const char *ent_strerror(int code);
+ENT_EXTERN(const char *) ent_strerror(int code);
 
 /* Message of the last failure on this thread.
  * Borrowed: valid until the next libentity call on this thread. Empty string if none. */
-const char *ent_errmsg(void);
+ENT_EXTERN(const char *) ent_errmsg(void);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef ENTITY_LOG_H
 #define ENTITY_LOG_H
 
+#include "common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,19 +34,19 @@ typedef struct ent_event {
     ent_entity *data;
 } ent_event;
 
-void ent_event_free(ent_event *ev); /* NULL does nothing */
+ENT_EXTERN(void) ent_event_free(ent_event *ev); /* NULL does nothing */
 
 /* {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
  *  "data":{...}} with removed fields as null. out: the caller frees it with free(). */
-int ent_event_to_json(char **out, const ent_event *ev, unsigned flags /* ENT_JSON_PRETTY */);
+ENT_EXTERN(int) ent_event_to_json(char **out, const ent_event *ev, unsigned flags /* ENT_JSON_PRETTY */);
 
 /* First and last seq in the log (0, 0 when empty; first > 1 after a truncation).
  * txn: NULL for a snapshot of its own. */
-int ent_log_bounds(uint64_t *first, uint64_t *last, ent_store *s, ent_txn *txn);
+ENT_EXTERN(int) ent_log_bounds(uint64_t *first, uint64_t *last, ent_store *s, ent_txn *txn);
 
 /* The event with `seq`. out: the caller frees it with ent_event_free().
  * Returns ENT_OK, ENT_NOTFOUND (never written, or truncated), ENT_CORRUPT. */
-int ent_log_get(ent_event **out, ent_store *s, ent_txn *txn, uint64_t seq);
+ENT_EXTERN(int) ent_log_get(ent_event **out, ent_store *s, ent_txn *txn, uint64_t seq);
 
 typedef struct ent_log_cursor ent_log_cursor;
 
@@ -52,25 +54,25 @@ typedef struct ent_log_cursor ent_log_cursor;
  * and of the operations in `ops` (0: all). It reads in batches, each in a snapshot of its own,
  * so it sees what commits later: ent_log_next() returning ENT_NOTFOUND means "nothing more yet".
  * out: the caller frees it with ent_log_cursor_free(). */
-int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
-                        const ent_type *type, unsigned ops);
+ENT_EXTERN(int) ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
+                                    const ent_type *type, unsigned ops);
 /* Next event. out: the caller frees it with ent_event_free().
  * Returns ENT_OK, ENT_NOTFOUND (none yet), ENT_CORRUPT, ENT_SCHEMA. */
-int ent_log_next(ent_event **out, ent_log_cursor *c);
+ENT_EXTERN(int) ent_log_next(ent_event **out, ent_log_cursor *c);
 /* The seq the next ent_log_next() starts from. */
-uint64_t ent_log_cursor_pos(const ent_log_cursor *c);
-void ent_log_cursor_free(ent_log_cursor *c);
+ENT_EXTERN(uint64_t) ent_log_cursor_pos(const ent_log_cursor *c);
+ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
 
 /* Wait until the log holds an event with seq > after_seq, or timeout_ms passes (-1: forever).
  * Wakes within milliseconds of a commit by another process (LMDB) or thread, without polling.
  * out_last (may be NULL): the last seq then. Returns ENT_OK, ENT_TIMEOUT. */
-int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms);
+ENT_EXTERN(int) ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms);
 
 /* Drop the events with seq < below. Refused with ENT_CONFLICT, naming the subscription, when a
  * durable subscription has not acknowledged them, unless force. Afterwards replay from seq 1 is
  * impossible, and the store records it (ent_log_bounds first > 1).
  * Returns ENT_OK, ENT_CONFLICT, ENT_INVALID, ENT_READONLY. */
-int ent_log_truncate(ent_store *s, uint64_t below, int force);
+ENT_EXTERN(int) ent_log_truncate(ent_store *s, uint64_t below, int force);
 
 /* ---- in-process subscribers ------------------------------------------------------------- */
 
@@ -88,36 +90,36 @@ typedef struct ent_subscriber ent_subscriber;
 
 /* Register cb for events of `type` (NULL: all) and ops (0: all).
  * out: the handle for ent_unsubscribe(); freed by it or by ent_store_close(). */
-int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
-                  ent_event_cb cb, void *payload);
+ENT_EXTERN(int) ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
+                              ent_event_cb cb, void *payload);
 /* Stop delivery to sub. Outside callbacks it returns once no call of sub runs any more (its
  * payload may then be freed); from a callback it does not wait (sub gets no further event from
  * the delivery running on this thread, and is freed when that delivery ends). */
-void ent_unsubscribe(ent_store *s, ent_subscriber *sub);
+ENT_EXTERN(void) ent_unsubscribe(ent_store *s, ent_subscriber *sub);
 
 /* ---- durable subscriptions -------------------------------------------------------------- */
 
 /* Create a named subscription (name: 1..200 bytes), positioned before seq 1 or, when from_now,
  * after the last event. Returns ENT_OK, ENT_CONFLICT (exists), ENT_INVALID, ENT_READONLY. */
-int ent_sub_create(ent_store *s, const char *name, int from_now);
+ENT_EXTERN(int) ent_sub_create(ent_store *s, const char *name, int from_now);
 /* Returns ENT_OK, ENT_NOTFOUND. */
-int ent_sub_delete(ent_store *s, const char *name);
+ENT_EXTERN(int) ent_sub_delete(ent_store *s, const char *name);
 /* The last acknowledged seq of a subscription. Returns ENT_OK, ENT_NOTFOUND. */
-int ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, const char *name);
+ENT_EXTERN(int) ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, const char *name);
 /* Acknowledge every event up to `seq` (never moves back). txn: a write transaction to
  * acknowledge together with the consumer's own writes (exactly once inside one store), or NULL.
  * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (seq beyond the log). */
-int ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq);
+ENT_EXTERN(int) ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq);
 
 typedef struct ent_sub_info {
     char name[201];
     uint64_t checkpoint;
 } ent_sub_info;
 /* Every durable subscription. out: array of *out_n; the caller frees it with free(). */
-int ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s);
+ENT_EXTERN(int) ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s);
 /* A log cursor from the subscription's checkpoint + 1 (history first, then live with
  * ent_log_wait()). Returns as ent_log_cursor_open(), plus ENT_NOTFOUND. */
-int ent_sub_cursor(ent_log_cursor **out, ent_store *s, const char *name);
+ENT_EXTERN(int) ent_sub_cursor(ent_log_cursor **out, ent_store *s, const char *name);
 
 #ifdef __cplusplus
 }

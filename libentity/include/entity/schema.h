@@ -13,6 +13,8 @@
 #ifndef ENTITY_SCHEMA_H
 #define ENTITY_SCHEMA_H
 
+#include "common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,16 +57,16 @@ typedef enum ent_key_kind {
  * out: on ENT_OK, a sealed schema; the caller frees it with ent_schema_free().
  * Returns ENT_OK, ENT_IO (file unreadable), ENT_SCHEMA (invalid JSON with line and column, or an
  * invalid descriptor: the message names the file, the JSON path and what is wrong), ENT_NOMEM. */
-int ent_schema_load_file(ent_schema **out, const char *path);
+ENT_EXTERN(int) ent_schema_load_file(ent_schema **out, const char *path);
 
 /* Same as ent_schema_load_file() on `len` bytes of JSON text; `origin` names the source in
  * messages (a file name, "<stdin>", "<store>"); may be NULL. */
-int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const char *origin);
+ENT_EXTERN(int) ent_schema_load_json(ent_schema **out, const char *json, size_t len, const char *origin);
 
 /* Render a sealed schema as JSON in the descriptor format (loading it gives an equal schema).
  * out: a NUL-terminated string; the caller frees it with free(). pretty: indent when non-zero.
  * Returns ENT_OK, ENT_INVALID (schema not sealed), ENT_NOMEM. */
-int ent_schema_to_json(char **out, const ent_schema *s, int pretty);
+ENT_EXTERN(int) ent_schema_to_json(char **out, const ent_schema *s, int pretty);
 
 /* Compare a stored schema with a newer one.
  * Returns ENT_OK when `next` is a compatible evolution of `prev` (new types, new optional fields or
@@ -72,92 +74,92 @@ int ent_schema_to_json(char **out, const ent_schema *s, int pretty);
  * ENT_SCHEMA with a message naming the type, the field and the change (type changed, new required
  * field without default, id reused with another name or type, key kind changed, limit tightened,
  * type removed). Both schemas must be sealed. */
-int ent_schema_compare(const ent_schema *prev, const ent_schema *next);
+ENT_EXTERN(int) ent_schema_compare(const ent_schema *prev, const ent_schema *next);
 
 /* ---- building --------------------------------------------------------------------------- */
 
 /* A new, empty, unsealed schema. name: [a-z_][a-z0-9_]*, at most 64 bytes; version >= 1.
  * out: the caller frees it with ent_schema_free(). Returns ENT_OK, ENT_SCHEMA, ENT_NOMEM. */
-int ent_schema_new(ent_schema **out, const char *name, uint32_t version);
+ENT_EXTERN(int) ent_schema_new(ent_schema **out, const char *name, uint32_t version);
 
 /* Free a schema and every handle borrowed from it. NULL does nothing. */
-void ent_schema_free(ent_schema *s);
+ENT_EXTERN(void) ent_schema_free(ent_schema *s);
 
 /* Add an entity type. out (may be NULL): borrowed, valid until ent_schema_free().
  * Returns ENT_OK, ENT_SCHEMA (bad or duplicate name, bad key kind, schema sealed), ENT_NOMEM. */
-int ent_schema_add_type(ent_type **out, ent_schema *s, const char *name, ent_key_kind key);
+ENT_EXTERN(int) ent_schema_add_type(ent_type **out, ent_schema *s, const char *name, ent_key_kind key);
 
 /* Add a top-level field to a type. id: 1..65535, unique within the type.
  * out (may be NULL): borrowed. Returns ENT_OK, ENT_SCHEMA (bad or duplicate name or id, NIL kind),
  * ENT_NOMEM. */
-int ent_type_add_field(ent_field **out, ent_type *t, const char *name, unsigned id, ent_kind kind);
+ENT_EXTERN(int) ent_type_add_field(ent_field **out, ent_type *t, const char *name, unsigned id, ent_kind kind);
 
 /* Declare a sub-field of a map field (which then is no longer free-form). Same rules as
  * ent_type_add_field(); a REF sub-field is refused (refs are top-level only). */
-int ent_field_add_field(ent_field **out, ent_field *map, const char *name, unsigned id,
-                        ent_kind kind);
+ENT_EXTERN(int) ent_field_add_field(ent_field **out, ent_field *map, const char *name, unsigned id,
+                                    ent_kind kind);
 
 /* Set the item spec of an array field (a field spec without name or id).
  * out (may be NULL): borrowed, the item spec, to which limits and sub-fields may be added.
  * Returns ENT_OK, ENT_SCHEMA (not an array, items already set, REF or NIL items). */
-int ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind);
+ENT_EXTERN(int) ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind);
 
 /* Options. Each returns ENT_OK or ENT_SCHEMA naming the field when the option does not apply to
  * the field's kind (e.g. an index on a map, max_length on an int) or the schema is sealed. */
-int ent_field_set_required(ent_field *f, int on);
-int ent_field_set_unique(ent_field *f, int on);  /* top-level scalar fields and refs only */
-int ent_field_set_indexed(ent_field *f, int on); /* top-level scalar fields and refs only */
-int ent_field_set_min_int(ent_field *f, int64_t v); /* int, uint, float, timestamp */
-int ent_field_set_max_int(ent_field *f, int64_t v);
-int ent_field_set_min_uint(ent_field *f, uint64_t v);
-int ent_field_set_max_uint(ent_field *f, uint64_t v);
-int ent_field_set_min_float(ent_field *f, double v);
-int ent_field_set_max_float(ent_field *f, double v);
-int ent_field_set_max_length(ent_field *f, uint64_t n); /* string/bytes bytes, array items */
-int ent_field_add_enum(ent_field *f, const char *value); /* string fields */
-int ent_field_set_ref(ent_field *f, const char *type_name); /* REF fields: the target type */
+ENT_EXTERN(int) ent_field_set_required(ent_field *f, int on);
+ENT_EXTERN(int) ent_field_set_unique(ent_field *f, int on);  /* top-level scalar fields and refs only */
+ENT_EXTERN(int) ent_field_set_indexed(ent_field *f, int on); /* top-level scalar fields and refs only */
+ENT_EXTERN(int) ent_field_set_min_int(ent_field *f, int64_t v); /* int, uint, float, timestamp */
+ENT_EXTERN(int) ent_field_set_max_int(ent_field *f, int64_t v);
+ENT_EXTERN(int) ent_field_set_min_uint(ent_field *f, uint64_t v);
+ENT_EXTERN(int) ent_field_set_max_uint(ent_field *f, uint64_t v);
+ENT_EXTERN(int) ent_field_set_min_float(ent_field *f, double v);
+ENT_EXTERN(int) ent_field_set_max_float(ent_field *f, double v);
+ENT_EXTERN(int) ent_field_set_max_length(ent_field *f, uint64_t n); /* string/bytes bytes, array items */
+ENT_EXTERN(int) ent_field_add_enum(ent_field *f, const char *value); /* string fields */
+ENT_EXTERN(int) ent_field_set_ref(ent_field *f, const char *type_name); /* REF fields: the target type */
 /* Default value as JSON text, read by the field's kind (as entity JSON: timestamps RFC 3339 or
  * integers, bytes base64). Checked against the field's limits by ent_schema_check(). */
-int ent_field_set_default_json(ent_field *f, const char *json);
+ENT_EXTERN(int) ent_field_set_default_json(ent_field *f, const char *json);
 
 /* Check the whole schema and seal it: refs resolve to types, defaults fit their fields (type,
  * min/max, enum, length), min <= max, arrays have items, every type has a key kind.
  * Returns ENT_OK, ENT_SCHEMA (message names type, field path and rule), ENT_NOMEM. */
-int ent_schema_check(ent_schema *s);
+ENT_EXTERN(int) ent_schema_check(ent_schema *s);
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-const char *ent_schema_name(const ent_schema *s);
-uint32_t ent_schema_version(const ent_schema *s);
-size_t ent_schema_type_count(const ent_schema *s);
-const ent_type *ent_schema_type_at(const ent_schema *s, size_t i); /* NULL if out of range */
-const ent_type *ent_schema_type(const ent_schema *s, const char *name); /* NULL if none */
+ENT_EXTERN(const char *) ent_schema_name(const ent_schema *s);
+ENT_EXTERN(uint32_t) ent_schema_version(const ent_schema *s);
+ENT_EXTERN(size_t) ent_schema_type_count(const ent_schema *s);
+ENT_EXTERN(const ent_type *) ent_schema_type_at(const ent_schema *s, size_t i); /* NULL if out of range */
+ENT_EXTERN(const ent_type *) ent_schema_type(const ent_schema *s, const char *name); /* NULL if none */
 
-const char *ent_type_name(const ent_type *t);
-ent_key_kind ent_type_key(const ent_type *t);
-const ent_schema *ent_type_schema(const ent_type *t);
-size_t ent_type_field_count(const ent_type *t);
-const ent_field *ent_type_field_at(const ent_type *t, size_t i); /* declaration order */
-const ent_field *ent_type_field(const ent_type *t, const char *name); /* top level; NULL if none */
-const ent_field *ent_type_field_by_id(const ent_type *t, unsigned id);
+ENT_EXTERN(const char *) ent_type_name(const ent_type *t);
+ENT_EXTERN(ent_key_kind) ent_type_key(const ent_type *t);
+ENT_EXTERN(const ent_schema *) ent_type_schema(const ent_type *t);
+ENT_EXTERN(size_t) ent_type_field_count(const ent_type *t);
+ENT_EXTERN(const ent_field *) ent_type_field_at(const ent_type *t, size_t i); /* declaration order */
+ENT_EXTERN(const ent_field *) ent_type_field(const ent_type *t, const char *name); /* top level; NULL if none */
+ENT_EXTERN(const ent_field *) ent_type_field_by_id(const ent_type *t, unsigned id);
 
-const char *ent_field_name(const ent_field *f); /* "" for an array's item spec */
-unsigned ent_field_id(const ent_field *f);       /* 0 for an array's item spec */
-ent_kind ent_field_kind(const ent_field *f);
-int ent_field_is_required(const ent_field *f);
-int ent_field_is_unique(const ent_field *f);
-int ent_field_is_indexed(const ent_field *f); /* non-unique index (refs are always indexed) */
-int ent_field_has_default(const ent_field *f);
-const ent_field *ent_field_items(const ent_field *array); /* NULL unless an array */
-size_t ent_field_field_count(const ent_field *map);       /* 0 for a free-form map */
-const ent_field *ent_field_field_at(const ent_field *map, size_t i);
-const ent_field *ent_field_field(const ent_field *map, const char *name);
-const ent_type *ent_field_ref_type(const ent_field *ref); /* sealed schemas; NULL otherwise */
-const ent_field *ent_field_parent(const ent_field *f);    /* NULL for a top-level field */
-const ent_type *ent_field_type(const ent_field *f);       /* the entity type it belongs to */
+ENT_EXTERN(const char *) ent_field_name(const ent_field *f); /* "" for an array's item spec */
+ENT_EXTERN(unsigned) ent_field_id(const ent_field *f);       /* 0 for an array's item spec */
+ENT_EXTERN(ent_kind) ent_field_kind(const ent_field *f);
+ENT_EXTERN(int) ent_field_is_required(const ent_field *f);
+ENT_EXTERN(int) ent_field_is_unique(const ent_field *f);
+ENT_EXTERN(int) ent_field_is_indexed(const ent_field *f); /* non-unique index (refs are always indexed) */
+ENT_EXTERN(int) ent_field_has_default(const ent_field *f);
+ENT_EXTERN(const ent_field *) ent_field_items(const ent_field *array); /* NULL unless an array */
+ENT_EXTERN(size_t) ent_field_field_count(const ent_field *map);       /* 0 for a free-form map */
+ENT_EXTERN(const ent_field *) ent_field_field_at(const ent_field *map, size_t i);
+ENT_EXTERN(const ent_field *) ent_field_field(const ent_field *map, const char *name);
+ENT_EXTERN(const ent_type *) ent_field_ref_type(const ent_field *ref); /* sealed schemas; NULL otherwise */
+ENT_EXTERN(const ent_field *) ent_field_parent(const ent_field *f);    /* NULL for a top-level field */
+ENT_EXTERN(const ent_type *) ent_field_type(const ent_field *f);       /* the entity type it belongs to */
 
 /* "bool", "int", ..., "ref"; "nil" for ENT_KIND_NIL; NULL for an unknown kind. */
-const char *ent_kind_name(ent_kind k);
+ENT_EXTERN(const char *) ent_kind_name(ent_kind k);
 
 #ifdef __cplusplus
 }

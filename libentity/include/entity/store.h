@@ -24,6 +24,8 @@
 #ifndef ENTITY_STORE_H
 #define ENTITY_STORE_H
 
+#include "common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,26 +75,26 @@ typedef struct ent_store_opts {
  * ENT_FORMAT (store of a newer format), ENT_CORRUPT (not a libentity store, damaged meta), ENT_IO,
  * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_INVALID (bad options), ENT_NOMEM,
  * ENT_READONLY (read_only, and the store needs an evolution to `schema`). */
-int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
-                   const ent_store_opts *opts);
+ENT_EXTERN(int) ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
+                               const ent_store_opts *opts);
 
 /* Progress of long calls on this store (ent_store_verify(), and ent_store_replay() on its source):
  * cb is called every few thousand items with what runs ("verify", "replay") and a count of items
  * done so far (records, index entries, events: not a percentage), on the calling thread, so a tool
  * can show a progress line. cb NULL turns it off. Not for use while another thread runs those calls. */
 typedef void (*ent_progress_cb)(const char *what, uint64_t done, void *payload);
-void ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload);
+ENT_EXTERN(void) ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload);
 
 /* Close. Transactions and iterators of the store must be finished first. NULL does nothing. */
-void ent_store_close(ent_store *s);
+ENT_EXTERN(void) ent_store_close(ent_store *s);
 
 /* The store's current schema. Borrowed: valid until ent_store_close(). */
-const ent_schema *ent_store_schema(ent_store *s);
+ENT_EXTERN(const ent_schema *) ent_store_schema(ent_store *s);
 /* Shortcut: the type named `name` in the current schema, or NULL. Borrowed like the schema. */
-const ent_type *ent_store_type(ent_store *s, const char *name);
+ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
 /* Backend name ("lmdb", "memory") and the durability in force. */
-const char *ent_store_backend(const ent_store *s);
-ent_durability ent_store_durability(const ent_store *s);
+ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
+ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
@@ -101,20 +103,20 @@ enum { ENT_TXN_READ = 0, ENT_TXN_WRITE = 1 };
 /* Begin a transaction. A write transaction waits for the current writer to finish.
  * out: finished with ent_txn_commit() or ent_txn_abort().
  * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY, ENT_SCHEMA (see top), ENT_IO. */
-int ent_txn_begin(ent_txn **out, ent_store *s, int mode);
+ENT_EXTERN(int) ent_txn_begin(ent_txn **out, ent_store *s, int mode);
 /* Commit (a read transaction just ends). The transaction is gone on return, whatever the code;
  * on failure nothing of it is stored. Returns ENT_OK, ENT_FULL, ENT_IO, ENT_BUSY (LMDB: the map
  * had to grow while this thread holds a read transaction; see map_size). */
-int ent_txn_commit(ent_txn *t);
+ENT_EXTERN(int) ent_txn_commit(ent_txn *t);
 /* Abort: nothing of the transaction is stored. NULL does nothing. */
-void ent_txn_abort(ent_txn *t);
+ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
 
 /* For loading a dump whose refs may point at entities that come later in it (a type's refs to
  * itself, to a type dumped after it, cycles): writes in write transaction t no longer check that
  * ref targets exist (the ref indexes are written as usual). The caller checks the targets once
  * everything is loaded; ent_store_verify() reports every ref to a missing entity.
  * Returns ENT_OK, ENT_INVALID (not a write transaction). */
-int ent_txn_skip_ref_checks(ent_txn *t);
+ENT_EXTERN(int) ent_txn_skip_ref_checks(ent_txn *t);
 
 /* ---- CRUD (txn NULL: the call commits on its own) ------------------------------------------ */
 
@@ -125,46 +127,46 @@ int ent_txn_skip_ref_checks(ent_txn *t);
  * Returns ENT_OK, ENT_CONFLICT (key exists; unique value taken: names field and value),
  * ENT_INVALID (validation, missing key; ref target missing: names field and key), ENT_FULL (index
  * value too long for the backend), ENT_READONLY, ENT_SCHEMA, ENT_IO, ENT_BUSY (as ent_txn_commit()). */
-int ent_create(ent_store *s, ent_txn *txn, ent_entity *e);
+ENT_EXTERN(int) ent_create(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* Read the entity of `type` with `key`.
  * out: on ENT_OK, a new entity; the caller frees it with ent_entity_free().
  * Returns ENT_OK, ENT_NOTFOUND, ENT_CORRUPT, ENT_SCHEMA. */
-int ent_get(ent_entity **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key);
+ENT_EXTERN(int) ent_get(ent_entity **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key);
 
 /* ENT_OK when the entity exists, ENT_NOTFOUND when not (or another error). */
-int ent_exists(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key);
+ENT_EXTERN(int) ent_exists(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key);
 
 /* Replace the stored entity with e's fields (fields unset in e are removed). If nothing differs,
  * nothing is written and the version stays. On ENT_OK e holds the stored version, nothing changed.
  * Returns as ent_create(), plus ENT_NOTFOUND (no such entity) and ENT_CONFLICT (version). */
-int ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
+ENT_EXTERN(int) ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
 /* Partial update: apply only e's changed top-level fields (set or unset) to the stored entity.
  * A field with a default that the update unsets goes back to its default (a field with a default
  * is never absent). On ENT_OK e holds the whole stored entity (merged) and its version, nothing
  * changed.
  * Returns as ent_replace(). */
-int ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
+ENT_EXTERN(int) ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
 /* Create e when its key does not exist, else replace. expect as in ent_replace(); 0 = must not
  * exist. Auto-key types need e to carry a key for the replace case; without one it creates. */
-int ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
+ENT_EXTERN(int) ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
 /* Delete. Returns ENT_OK, ENT_NOTFOUND, ENT_CONFLICT (version; still referenced: names one
  * referring type and key), ENT_READONLY, ENT_SCHEMA, ENT_IO. */
-int ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key,
-               uint64_t expect);
+ENT_EXTERN(int) ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key,
+                           uint64_t expect);
 
 /* Store e exactly as given: its key and version (>= 1) are kept, whether or not it exists
  * (the auto-id counter moves past the key). For dump/load and replay. Validated like a create;
  * refs are checked. Returns as ent_create(). */
-int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
+ENT_EXTERN(int) ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* A consistent copy of the whole store (a snapshot, taken while others keep writing) into an
  * empty or missing directory. compact: leave out free pages. LMDB stores only.
  * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO. */
-int ent_store_copy(ent_store *s, const char *dest, int compact);
+ENT_EXTERN(int) ent_store_copy(ent_store *s, const char *dest, int compact);
 
 /* Space a store takes: LMDB's map (address space reserved; it grows when full), the bytes its
  * pages in use hold, and its data file's size on disk. The memory backend: 0, an estimate, 0. */
@@ -175,10 +177,10 @@ typedef struct ent_store_info {
 } ent_store_info;
 
 /* Fill out for store s. Returns ENT_OK, ENT_INVALID, ENT_BUSY (after fork()). */
-int ent_store_get_info(ent_store_info *out, ent_store *s);
+ENT_EXTERN(int) ent_store_get_info(ent_store_info *out, ent_store *s);
 
 /* Number of entities of `type`, in O(1). */
-int ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
+ENT_EXTERN(int) ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
 
 /* ---- index look-ups and scans -------------------------------------------------------------- */
 
@@ -197,18 +199,27 @@ typedef struct ent_value {
     } v;
 } ent_value;
 
-ent_value ent_value_bool(int b);
-ent_value ent_value_int(int64_t i);
-ent_value ent_value_uint(uint64_t u);
-ent_value ent_value_float(double f);
-ent_value ent_value_timestamp(int64_t ns);
-ent_value ent_value_string(const char *s); /* borrows s */
-ent_value ent_value_bytes(const void *p, size_t len);
+ENT_EXTERN(ent_value) ent_value_bool(int b);
+ENT_EXTERN(ent_value) ent_value_int(int64_t i);
+ENT_EXTERN(ent_value) ent_value_uint(uint64_t u);
+ENT_EXTERN(ent_value) ent_value_float(double f);
+ENT_EXTERN(ent_value) ent_value_timestamp(int64_t ns);
+ENT_EXTERN(ent_value) ent_value_string(const char *s); /* borrows s */
+ENT_EXTERN(ent_value) ent_value_bytes(const void *p, size_t len);
+
+/* Room for any bytes value ent_value_parse() can decode for a look-up (index values are at most
+ * 510 bytes long). */
+#define ENT_VALUE_PARSE_BUF_SIZE 512
 
 /* Parse `text` as a value of field f's kind, as a command line gives it: numbers in decimal,
  * bool as true/false, timestamps as RFC 3339 or ns, bytes as base64, refs as the target's key.
- * out->v.s.ptr borrows `text`. Returns ENT_OK, ENT_INVALID (names the field). */
-int ent_value_parse(ent_value *out, const ent_field *f, const char *text);
+ * Bytes are decoded into the caller's buf[0..buf_size) (ENT_VALUE_PARSE_BUF_SIZE holds any
+ * look-up value); buf may be NULL with buf_size 0 when f is not a bytes field.
+ * out: nothing to free; out->v.s.ptr is borrowed from `text` (strings, string refs) or from `buf`
+ * (bytes), valid while they are and until buf is reused. Each value kept alive needs its own buf.
+ * Returns ENT_OK, ENT_INVALID (names the field; also bytes that do not fit in buf). */
+ENT_EXTERN(int) ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field *f,
+                                const char *text);
 
 enum { ENT_ITER_REVERSE = 1 };
 
@@ -227,30 +238,30 @@ typedef struct ent_range_opts {
  * out: the caller frees it with ent_iter_free() (before the txn ends).
  * Returns ENT_OK, ENT_INVALID (f not indexed, value of the wrong kind), ENT_FULL (value too long
  * for an index key), ENT_SCHEMA. */
-int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v);
+ENT_EXTERN(int) ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v);
 
 /* The one entity whose unique field f equals v. out: the caller frees it with ent_entity_free().
  * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (f not unique). */
-int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
-                    const ent_value *v);
+ENT_EXTERN(int) ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
+                                const ent_value *v);
 
 /* Entities whose indexed field f is in [from, to), in index order (value, then key). Floats: NaN
  * sorts above +inf, and a range without `to` stops below it unless `from` is NaN. */
-int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
-              const ent_range_opts *opts);
+ENT_EXTERN(int) ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
+                          const ent_range_opts *opts);
 
 /* Every entity of `type` in key order from `start` (inclusive; NULL: the first, or the last when
  * reversed), with flags and limit as in ent_range_opts (from/to ignored; resume honoured). */
-int ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *start,
-             const ent_range_opts *opts);
+ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *start,
+                         const ent_range_opts *opts);
 
 /* Next entity. out: a new entity; the caller frees it with ent_entity_free().
  * Returns ENT_OK, ENT_NOTFOUND (no more), ENT_CORRUPT. */
-int ent_iter_next(ent_entity **out, ent_iter *it);
+ENT_EXTERN(int) ent_iter_next(ent_entity **out, ent_iter *it);
 /* The position after the last entity returned, as a NUL-terminated token for
  * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first. */
-const char *ent_iter_resume(ent_iter *it);
-void ent_iter_free(ent_iter *it); /* NULL does nothing */
+ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
+ENT_EXTERN(void) ent_iter_free(ent_iter *it); /* NULL does nothing */
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,8 @@
 #ifndef ENTITY_VALUE_H
 #define ENTITY_VALUE_H
 
+#include "common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,134 +47,134 @@ static inline ent_key ent_key_id(uint64_t id)
     ent_key k = {ENT_KEY_AUTO, id, NULL, 0};
     return k;
 }
-ent_key ent_key_str(const char *s); /* borrows s (NUL-terminated) */
+ENT_EXTERN(ent_key) ent_key_str(const char *s); /* borrows s (NUL-terminated) */
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
 /* A new, empty entity of type t (version 0, no key, no field set, nothing changed).
  * out: the caller frees it with ent_entity_free(). Returns ENT_OK, ENT_INVALID (t NULL or schema not
  * sealed), ENT_NOMEM. */
-int ent_entity_new(ent_entity **out, const ent_type *t);
+ENT_EXTERN(int) ent_entity_new(ent_entity **out, const ent_type *t);
 
 /* A deep copy (fields, key, version, changed set). out: the caller frees it with ent_entity_free(). */
-int ent_entity_dup(ent_entity **out, const ent_entity *e);
+ENT_EXTERN(int) ent_entity_dup(ent_entity **out, const ent_entity *e);
 
-void ent_entity_free(ent_entity *e); /* NULL does nothing */
+ENT_EXTERN(void) ent_entity_free(ent_entity *e); /* NULL does nothing */
 
-const ent_type *ent_entity_type(const ent_entity *e);
-uint64_t ent_entity_version(const ent_entity *e); /* 0 until stored */
+ENT_EXTERN(const ent_type *) ent_entity_type(const ent_entity *e);
+ENT_EXTERN(uint64_t) ent_entity_version(const ent_entity *e); /* 0 until stored */
 
 /* The key; kind ENT_KEY_NONE when not set. str is borrowed, valid until the key changes or the
  * entity is freed. */
-ent_key ent_entity_key(const ent_entity *e);
+ENT_EXTERN(ent_key) ent_entity_key(const ent_entity *e);
 
 /* Set the version an entity carries, for ent_restore() (dump/load, replay); the store sets it on
  * every other write. Returns ENT_OK, ENT_INVALID (0). */
-int ent_entity_set_version(ent_entity *e, uint64_t version);
+ENT_EXTERN(int) ent_entity_set_version(ent_entity *e, uint64_t version);
 
 /* Set the key (copied). Returns ENT_OK, ENT_INVALID (kind differs from the type's key kind, string
  * empty, longer than 255 bytes or not UTF-8, id 0), ENT_NOMEM. */
-int ent_entity_set_key(ent_entity *e, const ent_key *key);
+ENT_EXTERN(int) ent_entity_set_key(ent_entity *e, const ent_key *key);
 
 /* ---- fields by path ---------------------------------------------------------------------- */
 
 /* Setters copy the value. Returns ENT_OK, ENT_NOTFOUND (no such field, array index out of range),
  * ENT_INVALID (bad path, kind mismatch), ENT_NOMEM. */
-int ent_entity_set_bool(ent_entity *e, const char *path, int v);
-int ent_entity_set_int(ent_entity *e, const char *path, int64_t v);
-int ent_entity_set_uint(ent_entity *e, const char *path, uint64_t v);
-int ent_entity_set_float(ent_entity *e, const char *path, double v);
-int ent_entity_set_string(ent_entity *e, const char *path, const char *v); /* NUL-terminated */
-int ent_entity_set_stringn(ent_entity *e, const char *path, const char *v, size_t len);
-int ent_entity_set_bytes(ent_entity *e, const char *path, const void *v, size_t len);
-int ent_entity_set_timestamp(ent_entity *e, const char *path, int64_t ns);
+ENT_EXTERN(int) ent_entity_set_bool(ent_entity *e, const char *path, int v);
+ENT_EXTERN(int) ent_entity_set_int(ent_entity *e, const char *path, int64_t v);
+ENT_EXTERN(int) ent_entity_set_uint(ent_entity *e, const char *path, uint64_t v);
+ENT_EXTERN(int) ent_entity_set_float(ent_entity *e, const char *path, double v);
+ENT_EXTERN(int) ent_entity_set_string(ent_entity *e, const char *path, const char *v); /* NUL-terminated */
+ENT_EXTERN(int) ent_entity_set_stringn(ent_entity *e, const char *path, const char *v, size_t len);
+ENT_EXTERN(int) ent_entity_set_bytes(ent_entity *e, const char *path, const void *v, size_t len);
+ENT_EXTERN(int) ent_entity_set_timestamp(ent_entity *e, const char *path, int64_t ns);
 /* Any value, maps and arrays included, given as entity JSON (see ent_entity_from_json()). */
-int ent_entity_set_json(ent_entity *e, const char *path, const char *json);
+ENT_EXTERN(int) ent_entity_set_json(ent_entity *e, const char *path, const char *json);
 
 /* Remove a field (an array item: see ent_entity_array_remove()). Unsetting an unset field is OK. */
-int ent_entity_unset(ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_unset(ent_entity *e, const char *path);
 
 /* Getters. Returns ENT_OK, ENT_NOTFOUND (field unset or no such field/index), ENT_INVALID (bad path
  * or kind mismatch). A ref reads with get_uint or get_string as it was set.
  * Strings and bytes are borrowed: valid until the field is next changed or the entity freed; a
  * string is NUL-terminated (len excludes the NUL). */
-int ent_entity_get_bool(int *out, const ent_entity *e, const char *path);
-int ent_entity_get_int(int64_t *out, const ent_entity *e, const char *path);
-int ent_entity_get_uint(uint64_t *out, const ent_entity *e, const char *path);
-int ent_entity_get_float(double *out, const ent_entity *e, const char *path);
-int ent_entity_get_string(const char **out, size_t *out_len, const ent_entity *e, const char *path);
-int ent_entity_get_bytes(const void **out, size_t *out_len, const ent_entity *e, const char *path);
-int ent_entity_get_timestamp(int64_t *out, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_get_bool(int *out, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_get_int(int64_t *out, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_get_uint(uint64_t *out, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_get_float(double *out, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_get_string(const char **out, size_t *out_len, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_get_bytes(const void **out, size_t *out_len, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_get_timestamp(int64_t *out, const ent_entity *e, const char *path);
 /* The value at path as JSON. out: the caller frees it with free(). */
-int ent_entity_get_json(char **out, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_get_json(char **out, const ent_entity *e, const char *path);
 
 /* 1 if the field at path is set, 0 if not or if the path does not resolve. */
-int ent_entity_has(const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_has(const ent_entity *e, const char *path);
 
 /* Kind of the value at path (for free-form maps, the kind of what is stored).
  * Returns ENT_OK, ENT_NOTFOUND (unset), ENT_INVALID (bad path). */
-int ent_entity_kind(ent_kind *out, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_kind(ent_kind *out, const ent_entity *e, const char *path);
 
 /* ---- fields by handle (fast path) --------------------------------------------------------- */
 
 /* f: a top-level field of e's type, or a sub-field of a declared map reached from one without
  * crossing an array. Same semantics and codes as the path calls; ENT_INVALID when f is not a field
  * of e's type. */
-int ent_entity_field_set_bool(ent_entity *e, const ent_field *f, int v);
-int ent_entity_field_set_int(ent_entity *e, const ent_field *f, int64_t v);
-int ent_entity_field_set_uint(ent_entity *e, const ent_field *f, uint64_t v);
-int ent_entity_field_set_float(ent_entity *e, const ent_field *f, double v);
-int ent_entity_field_set_string(ent_entity *e, const ent_field *f, const char *v, size_t len);
-int ent_entity_field_set_bytes(ent_entity *e, const ent_field *f, const void *v, size_t len);
-int ent_entity_field_set_timestamp(ent_entity *e, const ent_field *f, int64_t ns);
-int ent_entity_field_unset(ent_entity *e, const ent_field *f);
-int ent_entity_field_get_bool(int *out, const ent_entity *e, const ent_field *f);
-int ent_entity_field_get_int(int64_t *out, const ent_entity *e, const ent_field *f);
-int ent_entity_field_get_uint(uint64_t *out, const ent_entity *e, const ent_field *f);
-int ent_entity_field_get_float(double *out, const ent_entity *e, const ent_field *f);
-int ent_entity_field_get_string(const char **out, size_t *out_len, const ent_entity *e,
-                                const ent_field *f);
-int ent_entity_field_get_bytes(const void **out, size_t *out_len, const ent_entity *e,
-                               const ent_field *f);
-int ent_entity_field_get_timestamp(int64_t *out, const ent_entity *e, const ent_field *f);
-int ent_entity_field_has(const ent_entity *e, const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_set_bool(ent_entity *e, const ent_field *f, int v);
+ENT_EXTERN(int) ent_entity_field_set_int(ent_entity *e, const ent_field *f, int64_t v);
+ENT_EXTERN(int) ent_entity_field_set_uint(ent_entity *e, const ent_field *f, uint64_t v);
+ENT_EXTERN(int) ent_entity_field_set_float(ent_entity *e, const ent_field *f, double v);
+ENT_EXTERN(int) ent_entity_field_set_string(ent_entity *e, const ent_field *f, const char *v, size_t len);
+ENT_EXTERN(int) ent_entity_field_set_bytes(ent_entity *e, const ent_field *f, const void *v, size_t len);
+ENT_EXTERN(int) ent_entity_field_set_timestamp(ent_entity *e, const ent_field *f, int64_t ns);
+ENT_EXTERN(int) ent_entity_field_unset(ent_entity *e, const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_get_bool(int *out, const ent_entity *e, const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_get_int(int64_t *out, const ent_entity *e, const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_get_uint(uint64_t *out, const ent_entity *e, const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_get_float(double *out, const ent_entity *e, const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_get_string(const char **out, size_t *out_len, const ent_entity *e,
+                                            const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_get_bytes(const void **out, size_t *out_len, const ent_entity *e,
+                                           const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_get_timestamp(int64_t *out, const ent_entity *e, const ent_field *f);
+ENT_EXTERN(int) ent_entity_field_has(const ent_entity *e, const ent_field *f);
 
 /* ---- arrays ------------------------------------------------------------------------------ */
 
 /* Number of items of the array at path (0 when unset). Returns ENT_OK, ENT_INVALID (not an array). */
-int ent_entity_array_len(size_t *out, const ent_entity *e, const char *path);
+ENT_EXTERN(int) ent_entity_array_len(size_t *out, const ent_entity *e, const char *path);
 /* Insert an unset item at index `at` (0..len; len appends), to be set through "path[at]...".
  * An unset array becomes an empty one first. Returns ENT_OK, ENT_NOTFOUND (at > len), ENT_INVALID. */
-int ent_entity_array_insert(ent_entity *e, const char *path, size_t at);
+ENT_EXTERN(int) ent_entity_array_insert(ent_entity *e, const char *path, size_t at);
 /* Remove the item at index `at`. Returns ENT_OK, ENT_NOTFOUND (at >= len), ENT_INVALID. */
-int ent_entity_array_remove(ent_entity *e, const char *path, size_t at);
+ENT_EXTERN(int) ent_entity_array_remove(ent_entity *e, const char *path, size_t at);
 
 /* ---- changes, defaults, validation -------------------------------------------------------- */
 
 /* 1 if top-level field f was set or unset since creation, decoding or ent_entity_clear_changed(). */
-int ent_entity_changed(const ent_entity *e, const ent_field *f);
+ENT_EXTERN(int) ent_entity_changed(const ent_entity *e, const ent_field *f);
 /* Number of changed top-level fields. */
-size_t ent_entity_changed_count(const ent_entity *e);
-void ent_entity_clear_changed(ent_entity *e);
+ENT_EXTERN(size_t) ent_entity_changed_count(const ent_entity *e);
+ENT_EXTERN(void) ent_entity_clear_changed(ent_entity *e);
 
 /* Set every unset field that has a default (top level and inside set declared maps) to it. */
-int ent_entity_apply_defaults(ent_entity *e);
+ENT_EXTERN(int) ent_entity_apply_defaults(ent_entity *e);
 
 /* Check the entity against its type. Returns ENT_OK or ENT_INVALID with one message naming the
  * type, the field path and the rule ("product.tags[3]: longer than max_length 32"): missing
  * required field, out of range, too long, not in enum, invalid UTF-8, unset array item. */
-int ent_entity_validate(const ent_entity *e);
+ENT_EXTERN(int) ent_entity_validate(const ent_entity *e);
 
 /* ---- records ------------------------------------------------------------------------------ */
 
 /* Encode fields and version as a msgpack record keyed by field id (the key is not included).
  * out: the caller frees it with free(). Returns ENT_OK, ENT_NOMEM. */
-int ent_entity_encode(void **out, size_t *out_len, const ent_entity *e);
+ENT_EXTERN(int) ent_entity_encode(void **out, size_t *out_len, const ent_entity *e);
 
 /* Decode a record of type t. Unknown field ids are skipped (fields removed from the schema).
  * out: the caller frees it with ent_entity_free(); nothing is marked changed.
  * Returns ENT_OK, ENT_CORRUPT (truncated, malformed, or a field of the wrong kind), ENT_NOMEM. */
-int ent_entity_decode(ent_entity **out, const ent_type *t, const void *rec, size_t len);
+ENT_EXTERN(int) ent_entity_decode(ent_entity **out, const ent_type *t, const void *rec, size_t len);
 
 /* ---- JSON -------------------------------------------------------------------------------- */
 
@@ -186,17 +188,17 @@ enum {
 };
 
 /* out: NUL-terminated JSON; the caller frees it with free(). Returns ENT_OK, ENT_NOMEM. */
-int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags);
+ENT_EXTERN(int) ent_entity_to_json(char **out, const ent_entity *e, unsigned flags);
 
 /* A new entity of type t from a JSON data object (unknown field names are refused).
  * out: the caller frees it with ent_entity_free(); every field present is marked changed.
  * Returns ENT_OK, ENT_INVALID (malformed JSON with line and column, unknown field, wrong kind:
  * the message names the path), ENT_NOMEM. */
-int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, size_t len);
+ENT_EXTERN(int) ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, size_t len);
 
 /* Apply an RFC 7396 merge patch to the data: null removes a field, objects merge recursively into
  * maps, anything else replaces. Returns as ent_entity_from_json(); on failure e is unchanged. */
-int ent_entity_patch_json(ent_entity *e, const char *json, size_t len);
+ENT_EXTERN(int) ent_entity_patch_json(ent_entity *e, const char *json, size_t len);
 
 #ifdef __cplusplus
 }

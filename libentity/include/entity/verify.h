@@ -2,6 +2,8 @@
 #ifndef ENTITY_VERIFY_H
 #define ENTITY_VERIFY_H
 
+#include "common.h"
+
 #include <stdint.h>
 
 #include "store.h"
@@ -22,14 +24,14 @@ typedef void (*ent_problem_cb)(const char *line, void *payload);
  * out_problems (may be NULL): the number of problems found.
  * Returns ENT_OK when there are none, ENT_CORRUPT when there are, or another code when the check
  * itself could not run (ENT_NOMEM, ENT_IO). */
-int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, void *payload);
+ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, void *payload);
 
 /* Apply the log of src from seq 1 up to and including to_seq (0: all) to dst, an empty store with
  * a schema equal to or a compatible evolution of src's: dst then holds the same entities with the
  * same keys (auto ids too) and versions, and a log of the same events, transaction by transaction.
  * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated), ENT_CORRUPT, ENT_SCHEMA, and the
  * codes of the writes. */
-int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq);
+ENT_EXTERN(int) ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq);
 
 #ifdef __cplusplus
 }
