@@ -322,30 +322,114 @@ static void raw_end(ent_txn *t)
     free(t->tc);
 }
 
+/* 16 random bytes, shaped as a version 4 UUID. A store id tells copies and replays apart from
+ * their origin and names a primary's messages on NATS; not security-sensitive. */
+static void random_uuid(uint8_t id[16])
+{
+    int fd;
+    size_t got = 0;
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t r = read(fd, id, 16);
+        got = r > 0 ? (size_t)r : 0;
+        close(fd);
+    }
+    if (got < 16) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
+        for (size_t i = 0; i < 16; i++, x = x * 6364136223846793005ULL + 1) id[i] = (uint8_t)(x >> 56);
+    }
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+static void uuid_format(char out[37], const uint8_t id[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = hex[id[i] >> 4];
+        out[o++] = hex[id[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+/* The store's id into s->id. Stores made before ids were shown may lack one (or hold a shorter
+ * value): a writable open gives them a new one, once; a read-only open leaves s->id empty. */
+static int store_id_load(ent_store *s, ent_txn *t, int writable)
+{
+    ent_slice v;
+    uint8_t id[16];
+    int rc = meta_get(&v, t, "store_id");
+    if (rc == ENT_OK && v.len == 16) {
+        uuid_format(s->id, v.data);
+        return ENT_OK;
+    }
+    if (rc != ENT_OK && rc != ENT_NOTFOUND) return rc;
+    if (!writable) return ENT_OK;
+    random_uuid(id);
+    if ((rc = meta_put(t, "store_id", id, sizeof id))) return rc;
+    uuid_format(s->id, id);
+    return ENT_OK;
+}
+
 /* Create the meta of a new store. */
 static int store_init(ent_txn *t, const ent_schema *sc, int durability)
 {
     uint8_t fmt[4] = {0, 0, 0, ENT_FORMAT_VERSION}, id[16], dur = (uint8_t)durability;
-    int rc, fd;
-    size_t got = 0;
-    /* A store id tells copies and replays apart from their origin; not security-sensitive. */
-    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t r = read(fd, id, sizeof id);
-        got = r > 0 ? (size_t)r : 0;
-        close(fd);
-    }
-    if (got < sizeof id) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
-        for (size_t i = 0; i < sizeof id; i++, x = x * 6364136223846793005ULL + 1) id[i] = (uint8_t)(x >> 56);
-    }
+    int rc;
+    random_uuid(id);
     if ((rc = meta_put(t, "format", fmt, sizeof fmt))) return rc;
     if ((rc = meta_put(t, "store_id", id, sizeof id))) return rc;
     if ((rc = meta_put(t, "durability", &dur, 1))) return rc;
     return schema_store(t, sc, 1);
 }
+
+/* The log position a schema version starts at: meta "schema_seq/<version>" holds the last seq
+ * written before it, so a relay knows which version each event was written under. */
+static int schema_mark(ent_txn *t, uint32_t version)
+{
+    char key[64];
+    uint64_t last = 0, txn = 0;
+    int rc = ent__meta_get_pair(&last, &txn, t, "log");
+    if (rc) return rc;
+    snprintf(key, sizeof key, "schema_seq/%" PRIu32, version);
+    return ent__meta_put_u64(t, key, last);
+}
+
+/* s->mirror_of from meta; when opening as a mirror (mirror_of given), the store must be a mirror
+ * of that very primary: following a second primary would mix two logs. */
+static int mirror_check(ent_store *s, ent_txn *t, const char *path, const char *mirror_of)
+{
+    ent_slice v;
+    int rc = meta_get(&v, t, "mirror_of");
+    if (rc == ENT_OK) {
+        if (v.len >= sizeof s->mirror_of) return ent__err(ENT_CORRUPT, "%s: store meta \"mirror_of\" is damaged", path);
+        memcpy(s->mirror_of, v.data, v.len);
+        s->mirror_of[v.len] = '\0';
+    } else if (rc != ENT_NOTFOUND) {
+        return rc;
+    }
+    if (!mirror_of) return ENT_OK;
+    if (!s->mirror_of[0])
+        return ent__err(ENT_CONFLICT, "%s holds a store that is not a mirror; a mirror is created in "
+                        "an empty directory", path);
+    if (strcmp(s->mirror_of, mirror_of) != 0)
+        return ent__err(ENT_CONFLICT, "%s is a mirror of store %s, not of %s", path, s->mirror_of, mirror_of);
+    return ENT_OK;
+}
+
+int ent__mirror_guard(const ent_txn *t)
+{
+    if (!t->s->mirror_of[0] || t->mirror_apply) return ENT_OK;
+    return ent__err(ENT_READONLY, "store %s is a mirror of store %s: it takes changes only from "
+                    "its mirror process; write to the primary", t->s->path, t->s->mirror_of);
+}
+
+const char *ent_store_id(const ent_store *s) { return s ? s->id : ""; }
+const char *ent_store_mirror_of(const ent_store *s) { return s && s->mirror_of[0] ? s->mirror_of : NULL; }
 
 /* The backend, the layouts and the handle itself (open's failure path and close). */
 static void store_free(ent_store *s)
@@ -361,6 +445,12 @@ static void store_free(ent_store *s)
 
 int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                    const ent_store_opts *opts)
+{
+    return ent__store_open(out, path, schema, opts, NULL);
+}
+
+int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
+                    const ent_store_opts *opts, const char *mirror_of)
 {
     ent_store_opts def = ENT_STORE_OPTS_INIT;
     ent_store *s = NULL;
@@ -425,6 +515,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
         }
         durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
         if ((rc = store_init(&t, schema, durability))) goto fail;
+        if (mirror_of && (rc = meta_put(&t, "mirror_of", mirror_of, strlen(mirror_of)))) goto fail;
         if ((rc = schema_copy(&next, schema))) goto fail;
         created = 1;
         gen = 1;
@@ -451,6 +542,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
             goto fail;
         }
         if ((rc = schema_from_meta(&stored, &t, "schema"))) goto fail;
+        if ((rc = mirror_check(s, &t, path, mirror_of))) goto fail;
         if (schema) {
             int same = 0;
             if ((rc = schemas_equal(stored, schema, &same))) goto fail;
@@ -471,10 +563,16 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                     rc = ent__err(ENT_READONLY, "%s: cannot evolve the schema of a store opened read-only", path);
                     goto fail;
                 }
+                if (s->mirror_of[0] && !mirror_of) {
+                    rc = ent__err(ENT_READONLY, "%s is a mirror of store %s: its schema follows the "
+                                  "primary's, evolve that one", path, s->mirror_of);
+                    goto fail;
+                }
                 if ((rc = schema_copy(&next, schema))) goto fail;
                 evolving = 1;
                 gen++;
                 if ((rc = schema_store(&t, next, gen))) goto fail;
+                if ((rc = schema_mark(&t, next->version))) goto fail;
             }
         }
         if (!next) {
@@ -482,6 +580,9 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
             stored = NULL;
         }
     }
+    if (created && mirror_of) snprintf(s->mirror_of, sizeof s->mirror_of, "%s", mirror_of);
+    s->mirror_writer = mirror_of != NULL;
+    if ((rc = store_id_load(s, &t, !opts->read_only))) goto fail;
     if ((rc = layout_open(&s->lay, s, t.bt, next, gen, !opts->read_only))) goto fail;
     next = NULL;
     t.lay = s->lay;

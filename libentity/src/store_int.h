@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "entity/log.h"
 #include "entity/store.h"
+#include "entity/mirror.h"
 #include "schema_int.h"
 #include "value_int.h"
 
@@ -53,6 +54,10 @@ struct ent_store {
     const ent_layout *gen_lay;
     ent_progress_cb progress;  /* long calls report to it (ent_store_set_progress) */
     void *progress_payload;
+    char id[37];               /* the store's UUID (meta "store_id"), "" when a read-only open
+                                * finds a store made before ids were kept */
+    char mirror_of[37];        /* a mirror: the primary's id (meta "mirror_of"); else "" */
+    int mirror_writer;         /* opened by ent_mirror_open(): the one handle that may write */
 };
 
 /* Report progress of a long call every 4096 items. */
@@ -82,11 +87,19 @@ struct ent_txn {
     uint64_t log_last;   /* last seq written */
     uint64_t txn_id;     /* 0 until the first event of this txn */
     uint64_t first_seq;  /* first seq of this txn (0: none) */
+    int mirror_apply;    /* ent_mirror_apply(): the one writer a mirror accepts */
     /* scratch buffers, reused by every call in the txn */
     ent_buf k1, k2, v1;
     ent_buf ev;        /* the event being appended (v1 may still hold the record it repeats) */
     msgpack_zone *zone;
 };
+
+/* ent_store_open(), and ent_mirror_open() when mirror_of is given: the store is (or is created
+ * as) a mirror of that primary and the handle may write to it. */
+int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
+                    const ent_store_opts *opts, const char *mirror_of);
+/* ENT_READONLY naming the primary when s is a mirror and t is not its apply transaction. */
+int ent__mirror_guard(const ent_txn *t);
 
 /* Fork guard and schema-generation check shared by every entry point. */
 int ent__store_check(ent_store *s);
