@@ -46,6 +46,9 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
     uint8_t kb[8];
     ent_slice k, v;
     int rc;
+    /* Every change of an entity appends an event, so this one check keeps a mirror's data the
+     * primary's; its subscriptions (the subs table) stay writable for its own consumers. */
+    if ((rc = ent__mirror_guard(t))) return rc;
     if ((rc = log_load(t))) return rc;
     t->ev.n = 0;
     ent__packer_init(&pk, &t->ev);
@@ -454,6 +457,7 @@ int ent_sub_create(ent_store *s, const char *name, int from_now)
     int rc;
     if ((rc = sub_name_ok(name))) return rc;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
+    if ((rc = ent__mirror_guard(t))) goto fail; /* a mirror's log is the primary's */
     if ((rc = bounds_in(&first, &last, t))) goto fail;
     cp = from_now ? last : 0;
     rc = sub_put(t, name, cp, ENT_PUT_NOOVERWRITE);
@@ -578,6 +582,7 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force)
     uint64_t first = 0, last = 0, trunc = 0;
     int rc, op = ENT_CUR_FIRST;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
+    if ((rc = ent__mirror_guard(t))) goto fail; /* a mirror's log is the primary's */
     if ((rc = bounds_in(&first, &last, t))) goto fail;
     if (below > last + 1) {
         rc = ent__err(ENT_INVALID, "cannot truncate below %" PRIu64 ": the log ends at %" PRIu64,
