@@ -457,7 +457,6 @@ int ent_sub_create(ent_store *s, const char *name, int from_now)
     int rc;
     if ((rc = sub_name_ok(name))) return rc;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
-    if ((rc = ent__mirror_guard(t))) goto fail; /* a mirror's log is the primary's */
     if ((rc = bounds_in(&first, &last, t))) goto fail;
     cp = from_now ? last : 0;
     rc = sub_put(t, name, cp, ENT_PUT_NOOVERWRITE);

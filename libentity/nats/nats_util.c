@@ -1,0 +1,131 @@
+/* Connecting to NATS, error texts and state lines for the relay and the mirror. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nats_util.h"
+
+int enats_check_url(const char *url)
+{
+    const char *p;
+    if (!url || !*url) return ent_error_set(ENT_INVALID, "no NATS URL (--nats nats://HOST:PORT)");
+    for (p = url; *p; p++)
+        if (*p == ' ' || *p == '\t' || *p == '\n')
+            return ent_error_set(ENT_INVALID, "NATS URL \"%s\" has white space", url);
+    if (strstr(url, "://") && strncmp(url, "nats://", 7) != 0 && strncmp(url, "tls://", 6) != 0)
+        return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", url);
+    p = strstr(url, "://") ? strstr(url, "://") + 3 : url;
+    if (!*p || *p == ':' || *p == '/')
+        return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", url);
+    return ENT_OK;
+}
+
+int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
+{
+    const char *last = nats_GetLastError(NULL);
+    if (jerr)
+        return ent_error_set(code, "%s: %s (JetStream error %d)", what, last && *last ? last : natsStatus_GetText(s), (int)jerr);
+    return ent_error_set(code, "%s: %s", what, last && *last ? last : natsStatus_GetText(s));
+}
+
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    __atomic_store_n(&((enats_conn *)closure)->closed, 1, __ATOMIC_RELEASE);
+}
+
+static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+    enats_conn *c = closure;
+    (void)js;
+    if (__atomic_load_n(&c->pub_failed, __ATOMIC_ACQUIRE)) return;
+    snprintf(c->pub_err, sizeof c->pub_err, "%s", pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+    __atomic_store_n(&c->pub_failed, 1, __ATOMIC_RELEASE);
+}
+
+int enats_connect(enats_conn *c, const char *url, int max_pending)
+{
+    natsOptions *o = NULL;
+    jsOptions jo;
+    natsStatus st;
+    memset(c, 0, sizeof *c);
+    if ((st = natsOptions_Create(&o)) != NATS_OK) return enats_err(ENT_NOMEM, st, 0, "NATS options");
+    if ((st = natsOptions_SetURL(o, url)) != NATS_OK) {
+        natsOptions_Destroy(o);
+        return enats_err(ENT_INVALID, st, 0, url);
+    }
+    /* No reconnect inside the client: its reconnect buffer could resend messages after others
+     * were lost with the old connection, leaving a gap. A new connection resumes from the stream. */
+    natsOptions_SetAllowReconnect(o, false);
+    natsOptions_SetTimeout(o, 2000);
+    natsOptions_SetPingInterval(o, 2000);
+    natsOptions_SetMaxPingsOut(o, 2);
+    natsOptions_SetClosedCB(o, on_closed, c);
+    natsOptions_SetName(o, "libentity");
+    st = natsConnection_Connect(&c->nc, o);
+    natsOptions_Destroy(o);
+    if (st != NATS_OK) {
+        c->nc = NULL;
+        return enats_err(ENT_IO, st, 0, url);
+    }
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    if (max_pending > 0) {
+        jo.PublishAsync.MaxPending = max_pending;
+        jo.PublishAsync.ErrHandler = on_pub_err;
+        jo.PublishAsync.ErrHandlerClosure = c;
+        jo.PublishAsync.StallWait = 5000;
+    }
+    if ((st = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
+        enats_close(c);
+        return enats_err(ENT_IO, st, 0, "JetStream context");
+    }
+    return ENT_OK;
+}
+
+void enats_close(enats_conn *c)
+{
+    if (c->js) jsCtx_Destroy(c->js);
+    if (c->nc) {
+        natsConnection_Close(c->nc);
+        natsConnection_Destroy(c->nc);
+    }
+    c->js = NULL;
+    c->nc = NULL;
+}
+
+void enats_log(ent_nats_log_cb cb, void *payload, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (cb) cb(buf, payload);
+    else fprintf(stderr, "entity: %s\n", buf);
+}
+
+void enats_nap(int ms, const volatile int *stop)
+{
+    while (ms > 0 && !enats_stopped(stop)) {
+        int step = ms < 50 ? ms : 50;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+int enats_header_u64(uint64_t *out, natsMsg *m, const char *key)
+{
+    const char *v = NULL;
+    char *end;
+    unsigned long long x;
+    *out = 0;
+    if (natsMsgHeader_Get(m, key, &v) != NATS_OK || !v || !*v) return ENT_NOTFOUND;
+    x = strtoull(v, &end, 10);
+    if (*end) return ENT_NOTFOUND;
+    *out = x;
+    return ENT_OK;
+}
