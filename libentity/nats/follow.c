@@ -271,7 +271,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                         enats_log(f.o.log, f.o.log_payload, "mirror: stream %s is empty; nothing to apply", f.o.stream);
                         rc = ENT_OK;
                     } else {
-                        rc = ent_error_set(ENT_IO, "mirror: NATS at %s: %s", f.o.url, why);
+                        rc = ent_error_set(ENT_IO, "NATS at %s: %s", f.o.url, why);
                     }
                     break;
                 }

@@ -25,6 +25,8 @@ int enats_check_url(const char *url)
 int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
 {
     const char *last = nats_GetLastError(NULL);
+    /* libnats prefixes "(file.c:123): ": people need the text, not the client's source line */
+    if (last && last[0] == '(' && strstr(last, "): ")) last = strstr(last, "): ") + 3;
     if (jerr)
         return ent_error_set(code, "%s: %s (JetStream error %d)", what, last && *last ? last : natsStatus_GetText(s), (int)jerr);
     return ent_error_set(code, "%s: %s", what, last && *last ? last : natsStatus_GetText(s));
@@ -68,7 +70,7 @@ int enats_connect(enats_conn *c, const char *url, int max_pending)
     natsOptions_Destroy(o);
     if (st != NATS_OK) {
         c->nc = NULL;
-        return enats_err(ENT_IO, st, 0, url);
+        return enats_err(ENT_IO, st, 0, "connecting");
     }
     jsOptions_Init(&jo);
     jo.Wait = 5000;

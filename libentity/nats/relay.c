@@ -300,7 +300,7 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
                 snprintf(why, sizeof why, "%s", ent_errmsg());
                 drop(&r);
                 if (r.o.once) {
-                    rc = ent_error_set(ENT_IO, "relay: NATS at %s: %s", r.o.url, why);
+                    rc = ent_error_set(ENT_IO, "NATS at %s: %s", r.o.url, why);
                     break;
                 }
                 if (!r.said_down)
