@@ -122,23 +122,25 @@ static int start(follower *f)
     uint64_t first_seq = 0, msgs = 0;
     natsStatus st = js_GetStreamInfo(&si, f->c.js, f->o.stream, NULL, &jerr);
     int rc;
-    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
-        return ent_error_set(ENT_NOTFOUND, "no stream %s at %s (a relay creates it)", f->o.stream, f->o.url);
+    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+        /* Following: the relay may not have created it yet. --once has nothing to wait for. */
+        ent_error_set(ENT_NOTFOUND, "no stream %s at %s (a relay creates it)", f->o.stream, f->o.url);
+        return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
+    }
     if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's info");
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
     jsStreamInfo_Destroy(si);
     if (!f->primary[0]) {
-        if (!msgs) return ENT_TIMEOUT;
+        if (!msgs) return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages yet", f->o.stream);
         if ((rc = primary_from_stream(f, first_seq))) return rc;
     }
     snprintf(f->subj_all, sizeof f->subj_all, ENATS_SUBJECT_PREFIX "%s.>", f->primary);
     jerr = 0;
     st = js_GetLastMsg(&last, f->c.js, f->o.stream, f->subj_all, NULL, &jerr);
     if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
-        if (f->o.once || f->m)
-            return ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->primary);
-        return ENT_TIMEOUT;
+        ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->primary);
+        return f->o.once || f->m ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
     if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
     if (f->o.once) f->target = natsMsg_GetSequence(last);
@@ -264,11 +266,11 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             if (!rc) rc = start(&f);
             if (rc == ENT_IO || rc == ENT_TIMEOUT) {
                 char why[512];
-                snprintf(why, sizeof why, "%s", rc == ENT_TIMEOUT ? "no messages yet" : ent_errmsg());
+                snprintf(why, sizeof why, "%s", ent_errmsg());
                 drop(&f);
                 if (f.o.once) {
                     if (rc == ENT_TIMEOUT) {
-                        enats_log(f.o.log, f.o.log_payload, "mirror: stream %s is empty; nothing to apply", f.o.stream);
+                        enats_log(f.o.log, f.o.log_payload, "mirror: %s; nothing to apply", why);
                         rc = ENT_OK;
                     } else {
                         rc = ent_error_set(ENT_IO, "NATS at %s: %s", f.o.url, why);
@@ -276,7 +278,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                     break;
                 }
                 if (!f.said_down)
-                    enats_log(f.o.log, f.o.log_payload, "mirror: %s%s; retrying", rc == ENT_TIMEOUT ? "" : "NATS unreachable: ", why);
+                    enats_log(f.o.log, f.o.log_payload, "mirror: %s%s; waiting", rc == ENT_TIMEOUT ? "" : "NATS unreachable: ", why);
                 f.said_down = 1;
                 enats_nap(backoff, stop);
                 backoff = backoff < 1000 ? backoff * 2 : 2000;
