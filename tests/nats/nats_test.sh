@@ -160,6 +160,10 @@ rc=$?; grep -Ev "mirror: (following|.* at schema)" "$W/err" >"$W/err2"; mv "$W/e
 one_line "gap" $rc "lacks seq 3"
 [ "$(applied "$W/mG")" = 2 ] && say "ok: the mirror kept seq 1..2" || bad "mirror at $(applied "$W/mG") after the gap"
 
+# Sanitizer reports of the background processes (relays, mirrors, writers) land in their logs.
+if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log 2>/dev/null; then
+  bad "sanitizer reports in the logs above"; grep -h -A5 -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log | head -40
+fi
 if [ $fails = 0 ]; then say "all passed"; exit 0; fi
 say "$fails failures; relay log:"; tail -20 "$W/relay.log"
 exit 1
