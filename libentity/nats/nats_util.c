@@ -38,13 +38,27 @@ static void on_closed(natsConnection *nc, void *closure)
     __atomic_store_n(&((enats_conn *)closure)->closed, 1, __ATOMIC_RELEASE);
 }
 
-static void on_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
+/* Every async publish ends here, acked or not (libnats's thread). Acks of one stream come back
+ * in publish order on one connection, so the highest acknowledged Entity-Seq covers every event
+ * before it. */
+static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     enats_conn *c = closure;
+    uint64_t seq = 0;
     (void)js;
-    if (__atomic_load_n(&c->pub_failed, __ATOMIC_ACQUIRE)) return;
-    snprintf(c->pub_err, sizeof c->pub_err, "%s", pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
-    __atomic_store_n(&c->pub_failed, 1, __ATOMIC_RELEASE);
+    if (pae || !pa) {
+        if (!__atomic_load_n(&c->pub_failed, __ATOMIC_ACQUIRE)) {
+            snprintf(c->pub_err, sizeof c->pub_err, "%s%s%s", natsMsg_GetSubject(msg),
+                     pae && pae->ErrText ? ": " : "", pae && pae->ErrText ? pae->ErrText : "");
+            __atomic_store_n(&c->pub_refused, pae && pae->ErrCode != 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&c->pub_failed, 1, __ATOMIC_RELEASE);
+        }
+    } else if (enats_header_u64(&seq, msg, "Entity-Seq") == ENT_OK) {
+        uint64_t cur = __atomic_load_n(&c->acked_seq, __ATOMIC_RELAXED);
+        while (seq > cur && !__atomic_compare_exchange_n(&c->acked_seq, &cur, seq, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+        }
+    }
+    natsMsg_Destroy(msg);
 }
 
 int enats_connect(enats_conn *c, const char *url, int max_pending)
@@ -76,8 +90,8 @@ int enats_connect(enats_conn *c, const char *url, int max_pending)
     jo.Wait = 5000;
     if (max_pending > 0) {
         jo.PublishAsync.MaxPending = max_pending;
-        jo.PublishAsync.ErrHandler = on_pub_err;
-        jo.PublishAsync.ErrHandlerClosure = c;
+        jo.PublishAsync.AckHandler = on_pub_ack;
+        jo.PublishAsync.AckHandlerClosure = c;
         jo.PublishAsync.StallWait = 5000;
     }
     if ((st = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {

@@ -15,8 +15,10 @@ typedef struct enats_conn {
     natsConnection *nc;
     jsCtx *js;
     int closed;               /* set by libnats's thread, read by ours: atomics */
-    int pub_failed;           /* an async publish failed (relay); pub_err is set first */
+    int pub_failed;           /* an async publish failed (relay); pub_err is set first: */
+    int pub_refused;          /* 1: JetStream answered no (not a lost connection) */
     char pub_err[256];
+    uint64_t acked_seq;       /* highest Entity-Seq JetStream acknowledged (acks come in order) */
 } enats_conn;
 
 /* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces. ENT_INVALID names it. */

@@ -31,6 +31,7 @@ typedef struct relay {
     uint32_t marks_top;      /* highest version in marks */
     ent_log_cursor *cur;
     ent_event *ahead;        /* read, not yet published: its txn end is known at the next one */
+    uint64_t sent;           /* last seq published on this connection (acked or not) */
     uint64_t target;         /* once: the last seq at start */
     uint64_t *acked;         /* events acknowledged by JetStream (atomic; may be NULL) */
 } relay;
@@ -43,6 +44,7 @@ static void drop(relay *r)
     r->ahead = NULL;
     enats_close(&r->c);
     r->up = 0;
+    r->sent = 0;
 }
 
 static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
@@ -131,6 +133,7 @@ static int resume(relay *r)
         return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
     r->pos = in_stream > cp ? in_stream : cp;
+    r->sent = r->pos;
     r->schema_pub = (uint32_t)schema;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (r->pos + 1 < first)
@@ -206,13 +209,38 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     return rc;
 }
 
-/* Publish up to a window of messages and wait for their acks; then the checkpoint.
+/* The checkpoint follows JetStream's acks, never ahead of them. */
+static int ack_progress(relay *r)
+{
+    uint64_t acked = __atomic_load_n(&r->c.acked_seq, __ATOMIC_ACQUIRE);
+    int rc;
+    if (acked <= r->pos) return ENT_OK;
+    if ((rc = ent_sub_ack(r->s, NULL, r->sub, acked))) return rc;
+    if (r->acked) __atomic_add_fetch(r->acked, acked - r->pos, __ATOMIC_RELAXED);
+    r->pos = acked;
+    return ENT_OK;
+}
+
+static int pub_state(relay *r)
+{
+    if (__atomic_load_n(&r->c.pub_failed, __ATOMIC_ACQUIRE)) {
+        /* JetStream said no to one message (too large, stream full...): publishing on would leave
+         * a gap, and resuming from the stream would skip it. Stop and say which. */
+        if (__atomic_load_n(&r->c.pub_refused, __ATOMIC_RELAXED))
+            return ent_error_set(ENT_FULL, "JetStream refused %s; the relay stops rather than leave a gap", r->c.pub_err);
+        return ent_error_set(ENT_IO, "a publish failed (%s)", r->c.pub_err);
+    }
+    if (__atomic_load_n(&r->c.closed, __ATOMIC_ACQUIRE)) return ent_error_set(ENT_IO, "the connection closed");
+    return ENT_OK;
+}
+
+/* Publish up to a window of messages without waiting (libnats holds at most `window` unacked and
+ * stalls the publish beyond), then move the checkpoint as far as the acks have come. When there
+ * is nothing new to publish, wait for the acks of what is in flight.
  * out_n: events published. ENT_IO: the connection is to be dropped. */
 static int batch(relay *r, uint64_t *out_n)
 {
-    uint64_t n = 0, msgs = 0, last = r->pos;
-    jsPubOptions po;
-    natsStatus st;
+    uint64_t n = 0, msgs = 0;
     int rc = ENT_OK;
     *out_n = 0;
     while (msgs < (uint64_t)r->window) {
@@ -238,24 +266,27 @@ static int batch(relay *r, uint64_t *out_n)
             ent_event_free(ev);
             return rc;
         }
-        last = r->ahead->seq;
+        r->sent = r->ahead->seq;
         ent_event_free(r->ahead);
         r->ahead = ev;
         n++;
         msgs++;
         if (!ev) break;
     }
-    if (!msgs) return ENT_OK;
-    jsPubOptions_Init(&po);
-    po.MaxWait = 10000;
-    st = js_PublishAsyncComplete(r->c.js, &po);
-    if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "waiting for JetStream's acks");
-    if (__atomic_load_n(&r->c.pub_failed, __ATOMIC_ACQUIRE)) return ent_error_set(ENT_IO, "JetStream refused a message: %s", r->c.pub_err);
-    if (__atomic_load_n(&r->c.closed, __ATOMIC_ACQUIRE)) return ent_error_set(ENT_IO, "the connection closed");
-    /* Acknowledged by JetStream: only now does the checkpoint move. */
-    if (last > r->pos && (rc = ent_sub_ack(r->s, NULL, r->sub, last))) return rc;
-    r->pos = last;
-    if (r->acked) __atomic_add_fetch(r->acked, n, __ATOMIC_RELAXED);
+    if (!msgs && r->sent > r->pos) {
+        jsPubOptions po;
+        natsStatus st;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 10000;
+        st = js_PublishAsyncComplete(r->c.js, &po);
+        if ((rc = pub_state(r))) return rc;
+        if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "waiting for JetStream's acks");
+        if (__atomic_load_n(&r->c.acked_seq, __ATOMIC_ACQUIRE) < r->sent)
+            return ent_error_set(ENT_IO, "acks stopped at seq %" PRIu64 " of %" PRIu64,
+                                 __atomic_load_n(&r->c.acked_seq, __ATOMIC_ACQUIRE), r->sent);
+    }
+    if ((rc = pub_state(r))) return rc;
+    if ((rc = ack_progress(r))) return rc;
     *out_n = n;
     return ENT_OK;
 }

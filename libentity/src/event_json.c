@@ -18,12 +18,8 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
     if (!out || !ev) return ent__err(ENT_INVALID, "ent_event_to_json: NULL argument");
     *out = NULL;
     if (ev->data) {
-        json_error_t err;
-        if ((rc = ent_entity_to_json(&text, ev->data, 0))) return rc;
-        data = json_loads(text, 0, &err);
-        free(text);
-        text = NULL;
-        if (!data) return ent__err(ENT_NOMEM, "rendering event %llu", (unsigned long long)ev->seq);
+        if (!(data = ent__entity_data_json(ev->data)))
+            return ent__err(ENT_NOMEM, "rendering event %llu", (unsigned long long)ev->seq);
         /* An update lists what changed: a field removed by it shows as null. */
         for (size_t i = 0; i < ev->data->type->n_fields; i++) {
             const ent_field *f = ev->data->type->fields[i];
@@ -47,7 +43,9 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
         json_object_set_new(o, "data", data))
         goto fail_set;
     data = NULL;
-    text = json_dumps(o, ((flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+    /* 17 digits, as entity JSON prints floats: a float survives the trip through text */
+    text = json_dumps(o, ((flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER |
+                             JSON_REAL_PRECISION(17));
     json_decref(o);
     if (!text) return ent__err(ENT_NOMEM, "out of memory");
     *out = text;
