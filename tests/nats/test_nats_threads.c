@@ -4,6 +4,7 @@
  * in-process subscriber saw every event once, and both threads return ENT_OK. Also run under
  * -DENT_TSAN=ON. argv[1]: a scratch directory is made under /tmp. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,9 @@ static int start_server(void)
     snprintf(sd, sizeof sd, "%s/js", dir);
     snprintf(url, sizeof url, "nats://127.0.0.1:%s", port);
     if ((server = fork()) == 0) {
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 1);
+        dup2(dn, 2);
         execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", sd, (char *)NULL);
         _exit(127);
     }
