@@ -74,6 +74,7 @@ writer() { # n: creates, updates, deletes, multi-event loads
 relay_start
 mirror_start mA
 mirror_start mB
+
 WP=()
 for w in 1 2 3; do writer $w & WP+=($!); done
 # Chaos while they write: the relay SIGKILLed at random moments and restarted; at fixed steps a
@@ -95,7 +96,10 @@ while [ $k -lt 6 ] || kill -0 "${WP[0]}" 2>/dev/null || kill -0 "${WP[1]}" 2>/de
   k=$((k + 1))
   kill -9 "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null
   case $k in
-    1) evolve ;;
+    1) evolve
+       # the mirror's own followers see its changes live (mirror A exists once events came)
+       for _ in $(seq 50); do "$E" -s "$W/mA" stat >/dev/null 2>&1 && break; sleep 0.1; done
+       "$E" -s "$W/mA" events --follow >"$W/follow.out" 2>>"$W/follow.log" & FPID=$!; PIDS+=($FPID) ;;
     2) kill -9 "$NPID"; wait "$NPID" 2>/dev/null; sleep 0.5; start_server ;;
     3) kill -9 "$M_mB"; wait "$M_mB" 2>/dev/null ;;
     5) mirror_start mB ;;
@@ -119,6 +123,8 @@ kill -TERM "$RPID"; wait "$RPID"; rc=$?
 wait_applied "$W/mB" "$LAST"
 kill -TERM "$M_mA"; wait "$M_mA"; rc=$?; [ $rc = 0 ] || bad "mirror exit $rc on SIGTERM"
 kill -TERM "$M_mB"; wait "$M_mB" 2>/dev/null
+sleep 0.3; kill -TERM "$FPID"; wait "$FPID" 2>/dev/null
+[ "$(wc -l <"$W/follow.out")" = "$LAST" ] && say "ok: events --follow on mirror A saw all $LAST events live" || bad "events --follow on mirror A saw $(wc -l <"$W/follow.out") of $LAST"
 for m in mA mB; do
   "$E" -s "$P" dump >"$W/p.dump"; "$E" -s "$W/$m" dump >"$W/m.dump"
   cmp -s "$W/p.dump" "$W/m.dump" && say "ok: $m dump = primary's ($(wc -l <"$W/p.dump") entities)" || bad "$m dump differs"
@@ -133,6 +139,22 @@ done
 "$E" -s "$P" trim --below $((LAST - 5)) 2>"$W/err" || { bad "trim"; cat "$W/err"; }
 "$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once 2>/dev/null || bad "mirror --once after trim"
 "$E" -s "$W/mC" events >"$W/m.ev"; cmp -s "$W/p.ev" "$W/m.ev" && say "ok: a mirror made after trim holds the whole log" || bad "mC events differ"
+
+# NATS down for 2 s while the relay runs and a writer writes: one line saying so (not one per
+# retry), the writer not held up, and the relay catches up when the server is back.
+kill -9 "$NPID"; wait "$NPID" 2>/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream ENT 2>"$W/down.log" & RPID=$!; PIDS+=($RPID)
+t0=$(date +%s%N)
+for i in 1 2 3; do echo "{\"name\":\"down$i\",\"email\":\"down$i@x.org\"}" | "$E" -s "$P" put customer - >/dev/null; done
+t1=$(date +%s%N)
+sleep 2
+start_server
+LAST=$(last_seq "$P")
+for _ in $(seq 100); do "$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null 2>&1 && break; sleep 0.1; done
+"$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null || bad "the relay did not catch up after the outage"
+kill -TERM "$RPID"; wait "$RPID"; rc=$?; [ $rc = 0 ] || bad "relay exit $rc"
+n=$(grep -c "unreachable" "$W/down.log")
+[ "$n" = 1 ] && grep -q "connected" "$W/down.log" && say "ok: NATS down 2 s: one line ($(grep unreachable "$W/down.log")), caught up; 3 writes took $(( (t1 - t0) / 1000000 )) ms" || { bad "outage lines: $n"; cat "$W/down.log"; }
 
 # Writes to a mirror are refused, naming the primary.
 echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; one_line "put on a mirror" $? "mirror of store $ID"
