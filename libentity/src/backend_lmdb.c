@@ -640,7 +640,7 @@ fail:
     return rc;
 }
 
-static int l_open(void **out_be, const char *path, const ent_backend_opts *opts)
+static int l_open(ent_bk **out_be, const char *path, const ent_backend_opts *opts)
 {
     ent_backend_opts o = {0};
     struct stat st;
@@ -651,6 +651,7 @@ static int l_open(void **out_be, const char *path, const ent_backend_opts *opts)
     if (o.durability < ENT__DUR_DURABLE || o.durability > ENT__DUR_NONE)
         return ent__err(ENT_INVALID, "durability %d is not one of durable (0), lazy (1), none (2)", o.durability);
     if (!path || !*path) return ent__err(ENT_INVALID, "the lmdb backend needs a directory path");
+    if (o.arg) return ent__err(ENT_INVALID, "the lmdb backend takes no argument (\"%s\")", o.arg);
     pthread_once(&fork_once, fork_init);
     if (stat(path, &st) < 0) {
         if (errno != ENOENT) return ent__err(ENT_IO, "store %s: %s", path, strerror(errno));
@@ -690,13 +691,13 @@ static int l_open(void **out_be, const char *path, const ent_backend_opts *opts)
         return rc;
     }
     be->e = e;
-    *out_be = be;
+    *out_be = (ent_bk *)be;
     return ENT_OK;
 }
 
-static void l_close(void *vbe)
+static void l_close(ent_bk *vbe)
 {
-    lbe *be = vbe;
+    lbe *be = (lbe *)vbe;
     lenv *e, **pp;
     int in_child;
     if (!be) return;
@@ -748,11 +749,11 @@ static int in_snapshot(ltxn *t, const char *name)
     return mdb_get(t->m, t->e->main_dbi, &k, &v) == 0;
 }
 
-static int l_table(void *vbe, void *vtxn, const char *name, unsigned flags, unsigned *out_tbl)
+static int l_table(ent_bk *vbe, ent_btxn *vtxn, const char *name, unsigned flags, unsigned *out_tbl)
 {
-    lbe *be = vbe;
+    lbe *be = (lbe *)vbe;
     lenv *e = be->e;
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     int rc = ENT_OK, mrc;
     unsigned i, f = 0;
     MDB_dbi dbi;
@@ -873,9 +874,9 @@ static int txn_begin_mdb(ltxn *t)
     }
 }
 
-static int l_txn_begin(void *vbe, int write, void **out_txn)
+static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
 {
-    lbe *be = vbe;
+    lbe *be = (lbe *)vbe;
     lenv *e = be->e;
     ltxn *t;
     int rc;
@@ -911,7 +912,7 @@ static int l_txn_begin(void *vbe, int write, void **out_txn)
         return rc;
     }
     if (write) log_reset(&e->log, 1);
-    *out_txn = t;
+    *out_txn = (ent_btxn *)t;
     return ENT_OK;
 }
 
@@ -949,9 +950,9 @@ static void close_read_cursors(ltxn *t)
         }
 }
 
-static void l_txn_abort(void *vtxn)
+static void l_txn_abort(ent_btxn *vtxn)
 {
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     if (!t) return;
     if (t->e->gen != ent__fork_gen()) {
         /* child: the txn belongs to the parent's environment; forget it without touching LMDB */
@@ -1088,22 +1089,22 @@ fail:
     return rc;
 }
 
-static int l_txn_commit(void *vtxn)
+static int l_txn_commit(ent_btxn *vtxn)
 {
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     lenv *e = t->e;
     int rc = ENT_OK, mrc;
     if (forked(e)) {
-        l_txn_abort(t);
+        l_txn_abort((ent_btxn *)t);
         return ENT_BUSY;
     }
     if (!t->write) {
-        l_txn_abort(t);
+        l_txn_abort((ent_btxn *)t);
         return ENT_OK;
     }
     if (t->failed) {
         rc = t->failed;
-        l_txn_abort(t);
+        l_txn_abort((ent_btxn *)t);
         return ent__err(rc, "store %s: the transaction failed earlier; nothing was committed", e->path);
     }
     if (e->env_dur != t->be->dur) {
@@ -1135,9 +1136,9 @@ static int key_ok(ltxn *t, unsigned tbl, const ent_slice *k)
     return k->len > 0 && k->len <= t->e->maxkey && tbl < t->e->maxtab;
 }
 
-static int l_get(void *vtxn, unsigned tbl, const ent_slice *k, ent_slice *out_v)
+static int l_get(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, ent_slice *out_v)
 {
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     lenv *e = t->e;
     MDB_val mk = {k->len, (void *)k->data}, mv;
     if (forked(e)) return ENT_BUSY;
@@ -1162,9 +1163,9 @@ static int write_check(ltxn *t, unsigned tbl)
     return ENT_OK;
 }
 
-static int l_put(void *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags)
+static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     lenv *e = t->e;
     int rc = write_check(t, tbl), mrc;
     if (rc) return rc;
@@ -1198,9 +1199,9 @@ static int l_put(void *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *
     return log_add(t, OP_PUT, tbl, mf, &mk, &mv);
 }
 
-static int l_del(void *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v)
+static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v)
 {
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     lenv *e = t->e;
     int rc = write_check(t, tbl), mrc;
     if (rc) return rc;
@@ -1223,9 +1224,9 @@ static int l_del(void *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *
     return log_add(t, pair ? OP_DEL : OP_DELKEY, tbl, 0, &mk, pair ? &mv : NULL);
 }
 
-static int l_clear(void *vtxn, unsigned tbl)
+static int l_clear(ent_btxn *vtxn, unsigned tbl)
 {
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     int rc = write_check(t, tbl), mrc;
     if (rc) return rc;
     for (;;) {
@@ -1243,9 +1244,9 @@ static int l_clear(void *vtxn, unsigned tbl)
 
 /* ---- cursors -------------------------------------------------------------------------------- */
 
-static int l_cursor_open(void *vtxn, unsigned tbl, void **out_cur)
+static int l_cursor_open(ent_btxn *vtxn, unsigned tbl, ent_bcur **out_cur)
 {
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     lcur *c;
     int mrc;
     if (forked(t->e)) return ENT_BUSY;
@@ -1263,13 +1264,13 @@ static int l_cursor_open(void *vtxn, unsigned tbl, void **out_cur)
     c->next = t->curs;
     if (t->curs) t->curs->prev = c;
     t->curs = c;
-    *out_cur = c;
+    *out_cur = (ent_bcur *)c;
     return ENT_OK;
 }
 
-static void l_cursor_close(void *vcur)
+static void l_cursor_close(ent_bcur *vcur)
 {
-    lcur *c = vcur;
+    lcur *c = (lcur *)vcur;
     if (!c) return;
     if (c->prev) c->prev->next = c->next;
     else c->t->curs = c->next;
@@ -1278,9 +1279,9 @@ static void l_cursor_close(void *vcur)
     cur_free(c);
 }
 
-static int l_cursor_get(void *vcur, int op, ent_slice *k, ent_slice *v)
+static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
 {
-    lcur *c = vcur;
+    lcur *c = (lcur *)vcur;
     ltxn *t = c->t;
     lenv *e = t->e;
     MDB_val mk = {0, NULL}, mv = {0, NULL};
@@ -1352,9 +1353,9 @@ static int l_cursor_get(void *vcur, int op, ent_slice *k, ent_slice *v)
 
 /* ---- the rest ------------------------------------------------------------------------------- */
 
-static int l_info(void *vbe, ent_backend_info *out)
+static int l_info(ent_bk *vbe, ent_backend_info *out)
 {
-    lbe *be = vbe;
+    lbe *be = (lbe *)vbe;
     lenv *e = be->e;
     MDB_envinfo ei;
     MDB_stat st;
@@ -1366,7 +1367,6 @@ static int l_info(void *vbe, ent_backend_info *out)
     memset(out, 0, sizeof *out);
     out->map_size = ei.me_mapsize;
     out->used_bytes = (uint64_t)(ei.me_last_pgno + 1) * st.ms_psize;
-    out->max_key = e->maxkey;
     data = path_join(e->path, "data.mdb");
     if (!data) return ent__err(ENT_NOMEM, "out of memory");
     if (stat(data, &fs) == 0) out->disk_bytes = (uint64_t)fs.st_size;
@@ -1374,9 +1374,9 @@ static int l_info(void *vbe, ent_backend_info *out)
     return ENT_OK;
 }
 
-static int l_copy(void *vbe, const char *dest, int compact)
+static int l_copy(ent_bk *vbe, const char *dest, int compact)
 {
-    lbe *be = vbe;
+    lbe *be = (lbe *)vbe;
     lenv *e = be->e;
     char *data;
     int rc = ENT_OK, mrc, fd;
@@ -1413,15 +1413,15 @@ static int l_copy(void *vbe, const char *dest, int compact)
     return rc;
 }
 
-static uint64_t l_change_counter(void *vbe)
+static uint64_t l_change_counter(ent_bk *vbe)
 {
-    lbe *be = vbe;
+    lbe *be = (lbe *)vbe;
     return be->e->nt ? atomic_load(&be->e->nt->counter) : 0;
 }
 
-static int l_wait_change(void *vbe, uint64_t seen, int timeout_ms)
+static int l_wait_change(ent_bk *vbe, uint64_t seen, int timeout_ms)
 {
-    lbe *be = vbe;
+    lbe *be = (lbe *)vbe;
     lenv *e = be->e;
     lnotify *nt = e->nt;
     struct timespec now, dl;
@@ -1466,25 +1466,25 @@ static int l_wait_change(void *vbe, uint64_t seen, int timeout_ms)
     return rc;
 }
 
-static int l_set_durability(void *vbe, int durability)
+static int l_set_durability(ent_bk *vbe, int durability)
 {
-    lbe *be = vbe;
+    lbe *be = (lbe *)vbe;
     if (durability < ENT__DUR_DURABLE || durability > ENT__DUR_NONE)
         return ent__err(ENT_INVALID, "durability %d is not one of durable (0), lazy (1), none (2)", durability);
     be->dur = durability; /* applied to the environment by the next commit */
     return ENT_OK;
 }
 
-static uint64_t l_snapshot_id(void *vtxn)
+static uint64_t l_snapshot_id(ent_btxn *vtxn)
 {
-    ltxn *t = vtxn;
+    ltxn *t = (ltxn *)vtxn;
     return t->m && !t->write ? (uint64_t)mdb_txn_id(t->m) : 0;
 }
 
 /* pin asks the next commit of this thread to keep its hold past the commit (taken after any
  * map growth, which needs the thread's only hold); unpin lets it go. */
-static void l_pin(void *vbe) { pin_want = ((lbe *)vbe)->e; }
-static void l_unpin(void *vbe)
+static void l_pin(ent_bk *vbe) { pin_want = ((lbe *)vbe)->e; }
+static void l_unpin(ent_bk *vbe)
 {
     lenv *e = ((lbe *)vbe)->e;
     if (pin_held == e) {
@@ -1494,11 +1494,24 @@ static void l_unpin(void *vbe)
     pin_want = NULL;
 }
 
+static void l_limits(ent_bk *vbe, ent_backend_limits *out)
+{
+    lbe *be = (lbe *)vbe;
+    out->caps = ent__backend_lmdb.caps;
+    out->max_key = be->e->maxkey; /* the environment's own, as liblmdb was built */
+}
+
 const ent_backend_ops ent__backend_lmdb = {
     .version = ENT_BACKEND_VERSION,
     .name = "lmdb",
+    .caps = ENT_BK_CAP_PERSISTENT | ENT_BK_CAP_COPY | ENT_BK_CAP_SHARED | ENT_BK_CAP_DURABILITY |
+            ENT_BK_CAP_SNAPSHOT_ID | ENT_BK_CAP_PIN | ENT_BK_CAP_GROWS,
+    /* MDB_MAXKEYSIZE of liblmdb's default build (Debian's): what every environment takes. An
+     * environment reports its own limit (mdb_env_get_maxkeysize), which a store then keeps. */
+    .max_key = 511,
     .open = l_open,
     .close = l_close,
+    .limits = l_limits,
     .table = l_table,
     .txn_begin = l_txn_begin,
     .txn_commit = l_txn_commit,

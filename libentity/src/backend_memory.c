@@ -20,6 +20,7 @@
  */
 #include <glib.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +28,8 @@
 #include "backend.h"
 #include "error_int.h"
 
-#define MAX_KEY 511 /* the same limit as LMDB's, so both accept the same keys */
+/* Seeks build a probe of key and duplicate value; up to this size it lives on the stack. */
+#define PROBE_STACK 1024
 
 typedef struct mtxn mtxn;
 
@@ -68,6 +70,7 @@ typedef struct mstore {
     size_t ntables, captables;
     mtxn *readers;           /* active transactions (snapshots) */
     GPtrArray *gc;           /* (table index, node) pairs with old versions to collect */
+    size_t max_key;
 } mstore;
 
 typedef struct gcitem {
@@ -178,24 +181,29 @@ static int table_visible(const mtable *tb, const mtxn *t)
 
 /* ---- open / close ------------------------------------------------------------------------ */
 
-static int m_open(void **out, const char *path, const ent_backend_opts *o)
+static int m_open(ent_bk **out, const char *path, const ent_backend_opts *o)
 {
-    mstore *s = calloc(1, sizeof *s);
+    mstore *s;
     (void)path;
-    (void)o;
-    if (!s) return ent__err(ENT_NOMEM, "out of memory");
+    if (o && o->arg) return ent__err(ENT_INVALID, "the memory backend takes no argument (\"%s\")", o->arg);
+    if (!(s = calloc(1, sizeof *s))) return ent__err(ENT_NOMEM, "out of memory");
+    /* A memory store stands in for an on-disk one (tests, caches, verify's replay), so it takes
+     * exactly the keys every on-disk backend takes: what it holds can be replayed to disk. With
+     * no on-disk backend to follow there is no limit. */
+    s->max_key = ent__backend_min_key(ENT_BK_CAP_PERSISTENT);
+    if (!s->max_key) s->max_key = SIZE_MAX / 2;
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->changed, NULL);
     s->gc = g_ptr_array_new_with_free_func(free);
-    *out = s;
+    *out = (ent_bk *)s;
     return ENT_OK;
 }
 
-static void m_close(void *be)
+static void m_close(ent_bk *be)
 {
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     if (!s) return;
     for (size_t i = 0; i < s->ntables; i++) {
         if (s->tables[i]->hash) g_hash_table_destroy(s->tables[i]->hash);
@@ -214,9 +222,9 @@ static void m_close(void *be)
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
-static int m_txn_begin(void *be, int write, void **out)
+static int m_txn_begin(ent_bk *be, int write, ent_btxn **out)
 {
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     mtxn *t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     t->s = s;
@@ -234,7 +242,7 @@ static int m_txn_begin(void *be, int write, void **out)
     if (s->readers) s->readers->prev = t;
     s->readers = t;
     pthread_mutex_unlock(&s->rmu);
-    *out = t;
+    *out = (ent_btxn *)t;
     return ENT_OK;
 }
 
@@ -294,9 +302,9 @@ static void collect(mstore *s)
     s->gc->len = keep;
 }
 
-static int m_txn_commit(void *txn)
+static int m_txn_commit(ent_btxn *txn)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mstore *s = t->s;
     if (!t->write) {
         unregister(t);
@@ -345,9 +353,9 @@ static int m_txn_commit(void *txn)
     return ENT_OK;
 }
 
-static void m_txn_abort(void *txn)
+static void m_txn_abort(ent_btxn *txn)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mstore *s;
     if (!t) return;
     s = t->s;
@@ -385,10 +393,10 @@ static void m_txn_abort(void *txn)
 
 /* ---- tables ------------------------------------------------------------------------------ */
 
-static int m_table(void *be, void *txn, const char *name, unsigned flags, unsigned *out)
+static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, unsigned *out)
 {
-    mstore *s = be;
-    mtxn *t = txn;
+    mstore *s = (mstore *)be;
+    mtxn *t = (mtxn *)txn;
     mtable *tb;
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < s->ntables; i++) {
@@ -444,7 +452,7 @@ static mtable *tbl(mtxn *t, unsigned i) { return t->s->tables[i]; }
 static GTreeNode *lower(mtable *tb, const void *k, size_t klen, const void *d, size_t dlen)
 {
     mnode probe;
-    char buf[2 * MAX_KEY + 2];
+    char buf[PROBE_STACK];
     probe.klen = klen;
     probe.dlen = dlen;
     if (klen + dlen <= sizeof buf) {
@@ -464,9 +472,9 @@ static GTreeNode *lower(mtable *tb, const void *k, size_t klen, const void *d, s
     }
 }
 
-static int m_get(void *txn, unsigned ti, const ent_slice *k, ent_slice *out)
+static int m_get(ent_btxn *txn, unsigned ti, const ent_slice *k, ent_slice *out)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
     GTreeNode *gn;
     int rc = ENT_NOTFOUND;
@@ -533,18 +541,20 @@ static int add_version(mtxn *t, mtable *tb, mnode *n, const void *val, size_t vl
     return ENT_OK;
 }
 
-static int m_put(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v, unsigned flags)
+static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
     int dup = dup_of(tb), rc;
     GTreeNode *gn;
     mnode *n = NULL;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
-    if (k->len > MAX_KEY) return ent__err(ENT_FULL, "key of %zu bytes exceeds the backend limit of %d", k->len, MAX_KEY);
-    if (dup && v->len > MAX_KEY)
-        return ent__err(ENT_FULL, "value of %zu bytes exceeds the backend limit of %d for sorted duplicates", v->len, MAX_KEY);
+    if (k->len > t->s->max_key)
+        return ent__err(ENT_FULL, "key of %zu bytes exceeds the backend limit of %zu", k->len, t->s->max_key);
+    if (dup && v->len > t->s->max_key)
+        return ent__err(ENT_FULL, "value of %zu bytes exceeds the backend limit of %zu for sorted duplicates", v->len,
+                        t->s->max_key);
     pthread_rwlock_wrlock(&t->s->lock);
     if (tb->hash) {
         n = hash_find(tb, k->data, k->len);
@@ -587,9 +597,9 @@ static int m_put(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v,
     return rc;
 }
 
-static int m_del(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v)
+static int m_del(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice *v)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
     int dup = dup_of(tb), found = 0, rc = ENT_OK;
     GTreeNode *gn;
@@ -636,9 +646,9 @@ static gboolean clear_one(gpointer key, gpointer value, gpointer data)
     return c->rc != ENT_OK;
 }
 
-static int m_clear(void *txn, unsigned ti)
+static int m_clear(ent_btxn *txn, unsigned ti)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     clear_ctx c = {t, tbl(t, ti), ENT_OK};
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     pthread_rwlock_wrlock(&t->s->lock);
@@ -649,14 +659,14 @@ static int m_clear(void *txn, unsigned ti)
 
 /* ---- cursors ----------------------------------------------------------------------------- */
 
-static int m_cursor_open(void *txn, unsigned ti, void **out)
+static int m_cursor_open(ent_btxn *txn, unsigned ti, ent_bcur **out)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mcur *c = calloc(1, sizeof *c);
     if (!c) return ent__err(ENT_NOMEM, "out of memory");
     c->t = t;
     c->tb = tbl(t, ti);
-    *out = c;
+    *out = (ent_bcur *)c;
     return ENT_OK;
 }
 
@@ -684,9 +694,9 @@ static GTreeNode *settle(mcur *c, GTreeNode *gn, int dir)
     return gn;
 }
 
-static int m_cursor_get(void *cur, int op, ent_slice *k, ent_slice *v)
+static int m_cursor_get(ent_bcur *cur, int op, ent_slice *k, ent_slice *v)
 {
-    mcur *c = cur;
+    mcur *c = (mcur *)cur;
     mtable *tb = c->tb;
     GTreeNode *gn = NULL;
     int rc = ENT_OK, dup = dup_of(tb);
@@ -767,9 +777,9 @@ out:
     return rc;
 }
 
-static void m_cursor_close(void *cur)
+static void m_cursor_close(ent_bcur *cur)
 {
-    mcur *c = cur;
+    mcur *c = (mcur *)cur;
     if (!c) return;
     free(c->key);
     free(c);
@@ -777,30 +787,21 @@ static void m_cursor_close(void *cur)
 
 /* ---- info, copy, notification ------------------------------------------------------------- */
 
-static int m_info(void *be, ent_backend_info *out)
+static int m_info(ent_bk *be, ent_backend_info *out)
 {
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     uint64_t nodes = 0;
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&s->lock);
     for (size_t i = 0; i < s->ntables; i++) nodes += (uint64_t)g_tree_nnodes(s->tables[i]->tree);
     pthread_rwlock_unlock(&s->lock);
     out->used_bytes = nodes * 96; /* rough: node, version and tree overhead */
-    out->max_key = MAX_KEY;
     return ENT_OK;
 }
 
-static int m_copy(void *be, const char *dest, int compact)
+static uint64_t m_change_counter(ent_bk *be)
 {
-    (void)be;
-    (void)dest;
-    (void)compact;
-    return ent__err(ENT_INVALID, "a memory store cannot be copied to disk");
-}
-
-static uint64_t m_change_counter(void *be)
-{
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     uint64_t c;
     pthread_mutex_lock(&s->rmu);
     c = s->counter;
@@ -808,9 +809,9 @@ static uint64_t m_change_counter(void *be)
     return c;
 }
 
-static int m_wait_change(void *be, uint64_t seen, int timeout_ms)
+static int m_wait_change(ent_bk *be, uint64_t seen, int timeout_ms)
 {
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     struct timespec deadline;
     int rc = 0;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -834,25 +835,29 @@ static int m_wait_change(void *be, uint64_t seen, int timeout_ms)
     return rc;
 }
 
-static int m_set_durability(void *be, int durability)
+static uint64_t m_snapshot_id(ent_btxn *txn)
 {
-    (void)be;
-    if (durability < ENT__DUR_DURABLE || durability > ENT__DUR_NONE)
-        return ent__err(ENT_INVALID, "durability %d is not one of durable (0), lazy (1), none (2)", durability);
-    return ENT_OK; /* nothing to sync: memory stores do not survive their process anyway */
-}
-
-static uint64_t m_snapshot_id(void *txn)
-{
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     return t->write ? 0 : t->snap + 1; /* + 1: the empty store's snapshot 0 is a state too */
 }
 
+static void m_limits(ent_bk *be, ent_backend_limits *out)
+{
+    mstore *s = (mstore *)be;
+    out->caps = ent__backend_memory.caps;
+    out->max_key = s->max_key;
+}
+
+/* No copy (nothing on disk to copy), no durability (nothing to sync: a memory store does not
+ * outlive its process anyway), no other process sees it. */
 const ent_backend_ops ent__backend_memory = {
     .version = ENT_BACKEND_VERSION,
     .name = "memory",
+    .caps = ENT_BK_CAP_VOLATILE | ENT_BK_CAP_SNAPSHOT_ID,
+    .max_key = 0, /* none of its own: see m_open */
     .open = m_open,
     .close = m_close,
+    .limits = m_limits,
     .table = m_table,
     .txn_begin = m_txn_begin,
     .txn_commit = m_txn_commit,
@@ -865,9 +870,7 @@ const ent_backend_ops ent__backend_memory = {
     .cursor_get = m_cursor_get,
     .cursor_close = m_cursor_close,
     .info = m_info,
-    .copy = m_copy,
     .change_counter = m_change_counter,
     .wait_change = m_wait_change,
-    .set_durability = m_set_durability,
     .snapshot_id = m_snapshot_id,
 };

@@ -75,7 +75,7 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
     k.len = 8;
     v.data = t->ev.p;
     v.len = t->ev.n;
-    if ((rc = t->s->ops->put(t->bt, t->s->t_log, &k, &v, ENT_PUT_APPEND))) return rc;
+    if ((rc = ent__bk_put(t, t->s->t_log, &k, &v, ENT_PUT_APPEND))) return rc;
     t->log_last++;
     if (!t->first_seq) t->first_seq = t->log_last;
     t->log_dirty = 1;
@@ -222,7 +222,7 @@ fail:
 
 static int bounds_in(uint64_t *first, uint64_t *last, ent_txn *t)
 {
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, v;
     uint64_t trunc = 0;
     int rc = ent__log_counters(last, NULL, t);
@@ -233,13 +233,13 @@ static int bounds_in(uint64_t *first, uint64_t *last, ent_txn *t)
     }
     rc = ent__meta_get_u64(&trunc, t, "log_trunc");
     if (rc && rc != ENT_NOTFOUND) return rc;
-    if ((rc = t->s->ops->cursor_open(t->bt, t->s->t_log, &cur))) return rc;
-    rc = t->s->ops->cursor_get(cur, ENT_CUR_FIRST, &k, &v);
+    if ((rc = ent__bk_cursor_open(t, t->s->t_log, &cur))) return rc;
+    rc = ent__bk_cursor_get(t->s, cur, ENT_CUR_FIRST, &k, &v);
     if (rc == ENT_OK && k.len == 8)
         *first = ent__dec_u64(k.data);
     else if (rc == ENT_NOTFOUND || rc == ENT_OK)
         *first = *last ? (trunc ? trunc + 1 : 1) : 0;
-    t->s->ops->cursor_close(cur);
+    ent__bk_cursor_close(t->s, cur);
     return rc == ENT_NOTFOUND ? ENT_OK : rc;
 }
 
@@ -265,7 +265,7 @@ int ent_log_get(ent_event **out, ent_store *s, ent_txn *txn, uint64_t seq)
     *out = NULL;
     if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
     ent__enc_u64(kb, seq);
-    rc = s->ops->get(t->bt, s->t_log, &k, &v);
+    rc = ent__bk_get(t, s->t_log, &k, &v);
     if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no event %" PRIu64 " in the log", seq);
     else if (!rc) rc = ent__event_decode(out, t->lay, seq, v.data, v.len);
     return ent__txn_end(t, txn, rc, 0);
@@ -307,12 +307,12 @@ int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
 static int cursor_fill(ent_log_cursor *c)
 {
     ent_txn *t;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     uint8_t kb[8];
     ent_slice k, v;
     int rc, op = ENT_CUR_SEEK;
     if ((rc = ent_txn_begin(&t, c->s, ENT_TXN_READ))) return rc;
-    if ((rc = c->s->ops->cursor_open(t->bt, c->s->t_log, &cur))) goto out;
+    if ((rc = ent__bk_cursor_open(t, c->s->t_log, &cur))) goto out;
     ent__enc_u64(kb, c->pos);
     k.data = kb;
     k.len = 8;
@@ -321,7 +321,7 @@ static int cursor_fill(ent_log_cursor *c)
     for (size_t scanned = 0; c->n < LOG_BATCH && scanned < 16 * LOG_BATCH; scanned++, op = ENT_CUR_NEXT) {
         uint64_t seq;
         ent_event *ev = NULL;
-        rc = c->s->ops->cursor_get(cur, op, &k, &v);
+        rc = ent__bk_cursor_get(c->s, cur, op, &k, &v);
         if (rc == ENT_NOTFOUND) {
             rc = ENT_OK;
             break;
@@ -340,7 +340,7 @@ static int cursor_fill(ent_log_cursor *c)
         }
         c->batch[c->n++] = ev;
     }
-    c->s->ops->cursor_close(cur);
+    ent__bk_cursor_close(c->s, cur);
 out:
     ent_txn_abort(t);
     return rc;
@@ -392,7 +392,7 @@ int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeo
     for (;;) {
         /* Read the change counter before the log: a commit after the check bumps it, so the wait
          * below returns at once instead of missing that commit. */
-        uint64_t seen = s->ops->change_counter(s->be), last = 0;
+        uint64_t seen = ent__bk_change_counter(s), last = 0;
         int left = -1;
         if ((rc = last_seq(&last, s))) return rc;
         if (last > after_seq) {
@@ -409,7 +409,7 @@ int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeo
             }
             left = (int)(timeout_ms - elapsed);
         }
-        rc = s->ops->wait_change(s->be, seen, left);
+        rc = ent__bk_wait_change(s, seen, left);
         if (rc && rc != ENT_TIMEOUT) return rc;
     }
 }
@@ -431,7 +431,7 @@ static int sub_name_ok(const char *name)
 static int sub_get(uint64_t *out, ent_txn *t, const char *name)
 {
     ent_slice k = {name, strlen(name)}, v;
-    int rc = t->s->ops->get(t->bt, t->s->t_subs, &k, &v);
+    int rc = ent__bk_get(t, t->s->t_subs, &k, &v);
     if (rc == ENT_NOTFOUND) return ent__err(rc, "no subscription \"%s\"", name);
     if (rc) return rc;
     if (v.len != 8) return ent__err(ENT_CORRUPT, "subscription \"%s\": damaged checkpoint", name);
@@ -444,7 +444,7 @@ static int sub_put(ent_txn *t, const char *name, uint64_t cp, unsigned flags)
     uint8_t b[8];
     ent_slice k = {name, strlen(name)}, v = {b, 8};
     ent__enc_u64(b, cp);
-    return t->s->ops->put(t->bt, t->s->t_subs, &k, &v, flags);
+    return ent__bk_put(t, t->s->t_subs, &k, &v, flags);
 }
 
 int ent_sub_create(ent_store *s, const char *name, int from_now)
@@ -474,7 +474,7 @@ int ent_sub_delete(ent_store *s, const char *name)
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
     k.data = name;
     k.len = strlen(name);
-    rc = s->ops->del(t->bt, s->t_subs, &k, NULL);
+    rc = ent__bk_del(t, s->t_subs, &k, NULL);
     if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no subscription \"%s\"", name);
     if (rc) {
         ent_txn_abort(t);
@@ -516,16 +516,16 @@ out:
 int ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s)
 {
     ent_txn *t;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, v;
     ent_sub_info *list = NULL;
     size_t n = 0, cap = 0;
     int rc, op = ENT_CUR_FIRST;
     if (!out || !out_n) return ent__err(ENT_INVALID, "ent_sub_list: NULL argument");
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
-    if ((rc = s->ops->cursor_open(t->bt, s->t_subs, &cur))) goto out;
+    if ((rc = ent__bk_cursor_open(t, s->t_subs, &cur))) goto out;
     for (;; op = ENT_CUR_NEXT) {
-        rc = s->ops->cursor_get(cur, op, &k, &v);
+        rc = ent__bk_cursor_get(s, cur, op, &k, &v);
         if (rc == ENT_NOTFOUND) {
             rc = ENT_OK;
             break;
@@ -548,7 +548,7 @@ int ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s)
         list[n].checkpoint = ent__dec_u64(v.data);
         n++;
     }
-    s->ops->cursor_close(cur);
+    ent__bk_cursor_close(s, cur);
 out:
     ent_txn_abort(t);
     if (rc) {
@@ -573,7 +573,7 @@ int ent_sub_cursor(ent_log_cursor **out, ent_store *s, const char *name)
 int ent_log_truncate(ent_store *s, uint64_t below, int force)
 {
     ent_txn *t;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, v;
     uint64_t first = 0, last = 0, trunc = 0;
     int rc, op = ENT_CUR_FIRST;
@@ -585,9 +585,9 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force)
         goto fail;
     }
     if (!force) {
-        if ((rc = s->ops->cursor_open(t->bt, s->t_subs, &cur))) goto fail;
+        if ((rc = ent__bk_cursor_open(t, s->t_subs, &cur))) goto fail;
         for (;; op = ENT_CUR_NEXT) {
-            rc = s->ops->cursor_get(cur, op, &k, &v);
+            rc = ent__bk_cursor_get(s, cur, op, &k, &v);
             if (rc == ENT_NOTFOUND) {
                 rc = ENT_OK;
                 break;
@@ -600,14 +600,14 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force)
                 break;
             }
         }
-        s->ops->cursor_close(cur);
+        ent__bk_cursor_close(s, cur);
         cur = NULL;
         if (rc) goto fail;
     }
-    if ((rc = s->ops->cursor_open(t->bt, s->t_log, &cur))) goto fail;
+    if ((rc = ent__bk_cursor_open(t, s->t_log, &cur))) goto fail;
     for (;;) {
         uint64_t seq;
-        rc = s->ops->cursor_get(cur, ENT_CUR_FIRST, &k, &v);
+        rc = ent__bk_cursor_get(s, cur, ENT_CUR_FIRST, &k, &v);
         if (rc == ENT_NOTFOUND) {
             rc = ENT_OK;
             break;
@@ -619,11 +619,11 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force)
             uint8_t kb[8];
             ent_slice dk = {kb, 8};
             ent__enc_u64(kb, seq);
-            if ((rc = s->ops->del(t->bt, s->t_log, &dk, NULL))) break;
+            if ((rc = ent__bk_del(t, s->t_log, &dk, NULL))) break;
         }
         if (seq > trunc) trunc = seq;
     }
-    s->ops->cursor_close(cur);
+    ent__bk_cursor_close(s, cur);
     if (rc) goto fail;
     if (trunc) {
         uint64_t old = 0;
@@ -711,7 +711,6 @@ void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
     pthread_mutex_unlock(&s->mu);
 }
 
-void ent__store_free_cbs(ent_store *s);
 void ent__store_free_cbs(ent_store *s)
 {
     while (s->cbs) {
@@ -747,7 +746,7 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
         ent_slice k = {kb, 8}, v;
         ent_event *ev = NULL;
         ent__enc_u64(kb, seq);
-        if (s->ops->get(t->bt, s->t_log, &k, &v) != ENT_OK) continue;
+        if (ent__bk_get(t, s->t_log, &k, &v) != ENT_OK) continue;
         if (ent__event_decode(&ev, t->lay, seq, v.data, v.len) != ENT_OK) continue;
         /* Walk under s->mu step by step, calling out without it: nodes are only marked (not
          * freed) while s->delivering is set, and new ones go in front. */

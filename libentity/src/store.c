@@ -9,29 +9,21 @@
 #include <unistd.h>
 
 #include "error_int.h"
-#include "fork.h"
 #include "keys.h"
 #include "store_int.h"
-
-static const ent_backend_ops *backend_by_name(const char *name)
-{
-    if (!name || strcmp(name, "lmdb") == 0) return &ent__backend_lmdb;
-    if (strcmp(name, "memory") == 0) return &ent__backend_memory;
-    return NULL;
-}
 
 /* ---- meta ------------------------------------------------------------------------------- */
 
 static int meta_get(ent_slice *out, ent_txn *t, const char *key)
 {
     ent_slice k = {key, strlen(key)};
-    return t->s->ops->get(t->bt, t->s->t_meta, &k, out);
+    return ent__bk_get(t, t->s->t_meta, &k, out);
 }
 
 static int meta_put(ent_txn *t, const char *key, const void *v, size_t n)
 {
     ent_slice k = {key, strlen(key)}, val = {v, n};
-    return t->s->ops->put(t->bt, t->s->t_meta, &k, &val, 0);
+    return ent__bk_put(t, t->s->t_meta, &k, &val, 0);
 }
 
 int ent__meta_get_u64(uint64_t *out, ent_txn *t, const char *key)
@@ -99,10 +91,9 @@ static void table_name(char *buf, size_t size, char tag, const ent_type *t, cons
         snprintf(buf, size, "%c:%s", tag, t->name);
 }
 
-/* Resolve (creating when `create`) every table of schema `sc` inside backend txn bt.
+/* Resolve (creating when `create`) every table of schema `sc` inside txn t.
  * out: a new layout owning sc on ENT_OK. */
-static int layout_open(ent_layout **out, ent_store *s, void *bt, ent_schema *sc, uint64_t gen,
-                       int create)
+static int layout_open(ent_layout **out, ent_txn *t, ent_schema *sc, uint64_t gen, int create)
 {
     ent_layout *l = calloc(1, sizeof *l);
     char name[160];
@@ -114,19 +105,19 @@ static int layout_open(ent_layout **out, ent_store *s, void *bt, ent_schema *sc,
     l->idx = calloc(sc->n_types ? sc->n_types : 1, sizeof *l->idx);
     if (!l->data || !l->idx) goto fail;
     for (size_t i = 0; i < sc->n_types; i++) {
-        const ent_type *t = sc->types[i];
-        table_name(name, sizeof name, 't', t, NULL);
-        if ((rc = s->ops->table(s->be, bt, name, flags, &l->data[i]))) goto fail;
-        l->idx[i] = calloc(t->n_indexes ? t->n_indexes : 1, sizeof **l->idx);
+        const ent_type *ty = sc->types[i];
+        table_name(name, sizeof name, 't', ty, NULL);
+        if ((rc = ent__bk_table(t, name, flags, &l->data[i]))) goto fail;
+        l->idx[i] = calloc(ty->n_indexes ? ty->n_indexes : 1, sizeof **l->idx);
         if (!l->idx[i]) {
             rc = ENT_NOMEM;
             goto fail;
         }
-        for (size_t j = 0; j < t->n_indexes; j++) {
-            const ent_field *f = t->indexes[j];
+        for (size_t j = 0; j < ty->n_indexes; j++) {
+            const ent_field *f = ty->indexes[j];
             int uniq = f->unique;
-            table_name(name, sizeof name, uniq ? 'u' : 'x', t, f);
-            rc = s->ops->table(s->be, bt, name, flags | (uniq ? 0 : ENT_TBL_DUPSORT), &l->idx[i][j]);
+            table_name(name, sizeof name, uniq ? 'u' : 'x', ty, f);
+            rc = ent__bk_table(t, name, flags | (uniq ? 0 : ENT_TBL_DUPSORT), &l->idx[i][j]);
             if (rc) goto fail;
         }
     }
@@ -165,14 +156,14 @@ static int index_build(ent_txn *t, const ent_type *type, size_t j)
     ent_store *s = t->s;
     const ent_field *f = type->indexes[j];
     unsigned dt = t->lay->data[type->pos], it = t->lay->idx[type->pos][j];
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, v;
-    int rc = s->ops->cursor_open(t->bt, dt, &cur), op = ENT_CUR_FIRST;
+    int rc = ent__bk_cursor_open(t, dt, &cur), op = ENT_CUR_FIRST;
     if (rc) return rc;
     for (;; op = ENT_CUR_NEXT) {
         ent_entity *e = NULL;
         const ent_val *val;
-        rc = s->ops->cursor_get(cur, op, &k, &v);
+        rc = ent__bk_cursor_get(s, cur, op, &k, &v);
         if (rc == ENT_NOTFOUND) {
             rc = ENT_OK;
             break;
@@ -184,10 +175,11 @@ static int index_build(ent_txn *t, const ent_type *type, size_t j)
             ent_slice ik, pk = k;
             t->k2.n = 0;
             rc = ent__ikey_from_val(&t->k2, f, val);
+            if (!rc) rc = ent__bk_ikey_check(&s->bk, f, t->k2.n);
             if (!rc) {
                 ik.data = t->k2.p;
                 ik.len = t->k2.n;
-                rc = s->ops->put(t->bt, it, &ik, &pk, f->unique ? ENT_PUT_NOOVERWRITE : 0);
+                rc = ent__bk_put(t, it, &ik, &pk, f->unique ? ENT_PUT_NOOVERWRITE : 0);
                 if (rc == ENT_CONFLICT) {
                     ent_key key;
                     char kb[300];
@@ -202,7 +194,7 @@ static int index_build(ent_txn *t, const ent_type *type, size_t j)
         ent_entity_free(e);
         if (rc) break;
     }
-    s->ops->cursor_close(cur);
+    ent__bk_cursor_close(s, cur);
     return rc;
 }
 
@@ -216,7 +208,6 @@ static int same_default(const ent_field *a, const ent_field *b)
  * already points at `next`: build indexes that are new, clear indexes that were dropped. */
 static int evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next)
 {
-    ent_store *s = t->s;
     int rc;
     for (size_t i = 0; i < next->n_types; i++) {
         const ent_type *nt = next->types[i];
@@ -229,7 +220,7 @@ static int evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next)
             int had = pf && pf->index_no >= 0 && pf->unique == nf->unique && same_default(pf, nf);
             if (had || !pt) continue;
             /* The table may hold entries of an index that was dropped and comes back. */
-            if ((rc = s->ops->clear(t->bt, t->lay->idx[i][j]))) return rc;
+            if ((rc = ent__bk_clear(t, t->lay->idx[i][j]))) return rc;
             if ((rc = index_build(t, nt, j))) return rc;
         }
         if (pt) {
@@ -241,9 +232,9 @@ static int evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next)
                 unsigned tbl;
                 if (nf && nf->index_no >= 0 && nf->unique == pf->unique) continue;
                 table_name(name, sizeof name, pf->unique ? 'u' : 'x', pt, pf);
-                rc = s->ops->table(s->be, t->bt, name, pf->unique ? 0 : ENT_TBL_DUPSORT, &tbl);
+                rc = ent__bk_table(t, name, pf->unique ? 0 : ENT_TBL_DUPSORT, &tbl);
                 if (rc == ENT_NOTFOUND) continue;
-                if (rc || (rc = s->ops->clear(t->bt, tbl))) return rc;
+                if (rc || (rc = ent__bk_clear(t, tbl))) return rc;
             }
         }
     }
@@ -310,7 +301,7 @@ static int raw_begin(ent_txn *t, ent_store *s, int write)
     memset(t, 0, sizeof *t);
     t->s = s;
     t->write = write;
-    return s->ops->txn_begin(s->be, write, &t->bt);
+    return ent__bk_begin(t, write);
 }
 
 static void raw_end(ent_txn *t)
@@ -350,7 +341,7 @@ static int store_init(ent_txn *t, const ent_schema *sc, int durability)
 /* The backend, the layouts and the handle itself (open's failure path and close). */
 static void store_free(ent_store *s)
 {
-    if (s->be) s->ops->close(s->be);
+    ent__bk_close(&s->bk);
     layout_free(s->lay);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->notify_mu);
@@ -385,15 +376,9 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
         return ent__err(ENT_INVALID, "ent_store_open: schema is not sealed (ent_schema_check)");
     s = calloc(1, sizeof *s);
     if (!s) return ent__err(ENT_NOMEM, "out of memory");
-    s->ops = backend_by_name(opts->backend);
-    if (!s->ops) {
-        free(s);
-        return ent__err(ENT_INVALID, "unknown backend \"%s\" (lmdb, memory)", opts->backend);
-    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->notify_mu, NULL);
     pthread_cond_init(&s->delivered, NULL);
-    s->fork_gen = ent__fork_gen();
     s->read_only = opts->read_only;
     s->path = strdup(path ? path : "");
     if (!s->path) {
@@ -406,11 +391,11 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
     bo.map_size = opts->map_size;
     /* Opening an existing store creates nothing: no directory, no backend files. */
     bo.must_exist = opts->read_only || opts->no_create || !schema;
-    if ((rc = s->ops->open(&s->be, s->path, &bo))) goto fail;
+    if ((rc = ent__bk_open(&s->bk, opts->backend, s->path, &bo))) goto fail;
 
     if ((rc = raw_begin(&t, s, !opts->read_only))) goto fail;
     txn_open = 1;
-    rc = s->ops->table(s->be, t.bt, "meta", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_meta);
+    rc = ent__bk_table(&t, "meta", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_meta);
     if (rc == ENT_NOTFOUND) {
         rc = ent__err(ENT_NOTFOUND, "no libentity store at %s", path);
         goto fail;
@@ -482,19 +467,18 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
             stored = NULL;
         }
     }
-    if ((rc = layout_open(&s->lay, s, t.bt, next, gen, !opts->read_only))) goto fail;
+    if ((rc = layout_open(&s->lay, &t, next, gen, !opts->read_only))) goto fail;
     next = NULL;
     t.lay = s->lay;
     if (evolving && (rc = evolve(&t, stored, s->lay->schema))) goto fail;
-    if ((rc = s->ops->table(s->be, t.bt, "log", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_log)) ||
-        (rc = s->ops->table(s->be, t.bt, "subs", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_subs)))
+    if ((rc = ent__bk_table(&t, "log", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_log)) ||
+        (rc = ent__bk_table(&t, "subs", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_subs)))
         goto fail;
     txn_open = 0;
-    if ((rc = s->ops->txn_commit(t.bt))) goto fail_notxn;
+    if ((rc = ent__bk_commit(&t))) goto fail_notxn;
     raw_end(&t);
     s->durability = (ent_durability)durability;
-    if (!opts->read_only && durability != bo.durability && s->ops->set_durability &&
-        (rc = s->ops->set_durability(s->be, durability)))
+    if (!opts->read_only && durability != bo.durability && (rc = ent__bk_set_durability(s, durability)))
         goto fail_notxn;
     ent_schema_free(stored);
     (void)created;
@@ -503,7 +487,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
     *out = s;
     return ENT_OK;
 fail:
-    if (txn_open) s->ops->txn_abort(t.bt);
+    if (txn_open) ent__bk_abort(&t);
     raw_end(&t);
 fail_notxn:
     ent_schema_free(stored);
@@ -511,8 +495,6 @@ fail_notxn:
     store_free(s);
     return rc;
 }
-
-void ent__store_free_cbs(ent_store *s);
 
 void ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload)
 {
@@ -543,28 +525,22 @@ const ent_type *ent_store_type(ent_store *s, const char *name)
     return ent_schema_type(ent_store_schema(s), name);
 }
 
-const char *ent_store_backend(const ent_store *s) { return s->ops->name; }
+const char *ent_store_backend(const ent_store *s) { return ent__bk_name(&s->bk); }
 ent_durability ent_store_durability(const ent_store *s) { return s->durability; }
 
 int ent__store_check(ent_store *s)
 {
     if (!s) return ent__err(ENT_INVALID, "store is NULL");
-    if (ent__fork_gen() != s->fork_gen)
-        return ent__err(ENT_BUSY, "store %s was opened before fork(); open it again in this process",
-                        s->path);
-    return ENT_OK;
+    return ent__bk_fork_check(&s->bk, s->path);
 }
 
-/* Called with a fresh backend txn whose meta says schema generation `gen` != the layout's: load
- * the stored schema and its tables in that txn, and make it the store's current layout. */
-int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
 int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen)
 {
     ent_schema *sc = NULL;
     ent_layout *l = NULL;
     int rc = schema_from_meta(&sc, t, "schema");
     if (rc) return rc;
-    if ((rc = layout_open(&l, s, t->bt, sc, gen, 0))) {
+    if ((rc = layout_open(&l, t, sc, gen, 0))) {
         ent_schema_free(sc);
         return rc;
     }
@@ -589,7 +565,7 @@ int ent_store_get_info(ent_store_info *out, ent_store *s)
     if (!out) return ent__err(ENT_INVALID, "ent_store_get_info: out is NULL");
     memset(out, 0, sizeof *out);
     if ((rc = ent__store_check(s))) return rc;
-    if ((rc = s->ops->info(s->be, &bi))) return rc;
+    if ((rc = ent__bk_info(s, &bi))) return rc;
     out->map_size = bi.map_size;
     out->used_bytes = bi.used_bytes;
     out->disk_bytes = bi.disk_bytes;
@@ -601,5 +577,5 @@ int ent_store_copy(ent_store *s, const char *dest, int compact)
     int rc;
     if ((rc = ent__store_check(s))) return rc;
     if (!dest || !*dest) return ent__err(ENT_INVALID, "copy: no destination");
-    return s->ops->copy(s->be, dest, compact);
+    return ent__bk_copy(s, dest, compact);
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "bk.h"
 #include "codec.h"
 #include "entity/log.h"
 #include "entity/store.h"
@@ -29,12 +30,10 @@ typedef struct ent_layout {
 struct ent_sub_cb; /* log.c */
 
 struct ent_store {
-    const ent_backend_ops *ops;
-    void *be;
+    ent_bk_conn bk;            /* the backend, called through bk.c only */
     char *path;
     int read_only;
     ent_durability durability;
-    unsigned fork_gen;         /* ent__fork_gen() at open (fork guard) */
     unsigned t_meta, t_log, t_subs;
     pthread_mutex_t mu;        /* guards lay (swap on reload) and the callbacks list */
     ent_layout *lay;           /* current; older ones chained for borrowed handles */
@@ -70,7 +69,7 @@ typedef struct ent_tcount {
 
 struct ent_txn {
     ent_store *s;
-    void *bt;            /* backend txn */
+    ent_btxn *bt;        /* backend txn */
     int write;
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
@@ -90,6 +89,11 @@ struct ent_txn {
 
 /* Fork guard and schema-generation check shared by every entry point. */
 int ent__store_check(ent_store *s);
+/* Called with a fresh backend txn whose meta says schema generation `gen` != the layout's: load
+ * the stored schema and its tables in that txn, and make it the store's current layout. */
+int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
+/* Free the in-process subscribers of a store being closed (log.c). */
+void ent__store_free_cbs(ent_store *s);
 
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
  * the caller ends with ent__txn_end(). */
