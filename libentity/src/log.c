@@ -1,4 +1,6 @@
-/* The event log: appending in the mutation's transaction, reading, waiting, truncating.
+/* The event log's storage: appending in the mutation's transaction, decoding, reading (bounds,
+ * cursors), waiting for commits. Durable subscriptions and truncation are in log_subs.c,
+ * in-process delivery in log_deliver.c; both use this file, not the other way round.
  *
  * Log table: key = seq as 8 bytes big-endian (so the table is in seq order and appends go at the
  * end), value = msgpack [ts, txn, type name, key (uint|str), op, version, data (map|nil)] where
@@ -21,7 +23,7 @@
 
 /* ---- append ---------------------------------------------------------------------------------- */
 
-static int log_load(ent_txn *t)
+int ent__log_load(ent_txn *t)
 {
     int rc;
     uint64_t txn_last = 0;
@@ -46,7 +48,7 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
     uint8_t kb[8];
     ent_slice k, v;
     int rc;
-    if ((rc = log_load(t))) return rc;
+    if ((rc = ent__log_load(t))) return rc;
     t->ev.n = 0;
     ent__packer_init(&pk, &t->ev);
     msgpack_pack_array(&pk, 7);
@@ -93,7 +95,7 @@ int ent__log_counters(uint64_t *last_seq, uint64_t *last_txn, ent_txn *t)
     uint64_t a, b;
     int rc;
     if (t->write) {
-        if ((rc = log_load(t))) return rc;
+        if ((rc = ent__log_load(t))) return rc;
         a = t->log_last;
         b = t->log_dirty ? t->txn_id : t->txn_id - 1;
     } else if ((rc = ent__meta_get_pair(&a, &b, t, "log"))) {
@@ -220,7 +222,7 @@ fail:
 
 /* ---- reading --------------------------------------------------------------------------------- */
 
-static int bounds_in(uint64_t *first, uint64_t *last, ent_txn *t)
+int ent__log_bounds_in(uint64_t *first, uint64_t *last, ent_txn *t)
 {
     ent_bcur *cur = NULL;
     ent_slice k, v;
@@ -249,7 +251,7 @@ int ent_log_bounds(uint64_t *first, uint64_t *last, ent_store *s, ent_txn *txn)
     uint64_t f = 0, l = 0;
     int rc;
     if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
-    rc = bounds_in(&f, &l, t);
+    rc = ent__log_bounds_in(&f, &l, t);
     if (first) *first = f;
     if (last) *last = l;
     return ent__txn_end(t, txn, rc, 0);
@@ -412,368 +414,4 @@ int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeo
         rc = ent__bk_wait_change(s, seen, left);
         if (rc && rc != ENT_TIMEOUT) return rc;
     }
-}
-
-/* ---- durable subscriptions ------------------------------------------------------------------- */
-
-static int sub_name_ok(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n < 1 || n > 200) return ent__err(ENT_INVALID, "subscription names are 1 to 200 bytes");
-    /* Names are printed (JSON, one line per problem): UTF-8 text without control characters. */
-    if (!ent__utf8_ok(name, n)) return ent__err(ENT_INVALID, "subscription name is not valid UTF-8");
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-            return ent__err(ENT_INVALID, "subscription name has a control character");
-    return ENT_OK;
-}
-
-static int sub_get(uint64_t *out, ent_txn *t, const char *name)
-{
-    ent_slice k = {name, strlen(name)}, v;
-    int rc = ent__bk_get(t, t->s->t_subs, &k, &v);
-    if (rc == ENT_NOTFOUND) return ent__err(rc, "no subscription \"%s\"", name);
-    if (rc) return rc;
-    if (v.len != 8) return ent__err(ENT_CORRUPT, "subscription \"%s\": damaged checkpoint", name);
-    *out = ent__dec_u64(v.data);
-    return ENT_OK;
-}
-
-static int sub_put(ent_txn *t, const char *name, uint64_t cp, unsigned flags)
-{
-    uint8_t b[8];
-    ent_slice k = {name, strlen(name)}, v = {b, 8};
-    ent__enc_u64(b, cp);
-    return ent__bk_put(t, t->s->t_subs, &k, &v, flags);
-}
-
-int ent_sub_create(ent_store *s, const char *name, int from_now)
-{
-    ent_txn *t;
-    uint64_t first = 0, last = 0, cp = 0;
-    int rc;
-    if ((rc = sub_name_ok(name))) return rc;
-    if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
-    if ((rc = bounds_in(&first, &last, t))) goto fail;
-    cp = from_now ? last : 0;
-    rc = sub_put(t, name, cp, ENT_PUT_NOOVERWRITE);
-    if (rc == ENT_CONFLICT) rc = ent__err(rc, "subscription \"%s\" exists already", name);
-    if (rc) goto fail;
-    return ent_txn_commit(t);
-fail:
-    ent_txn_abort(t);
-    return rc;
-}
-
-int ent_sub_delete(ent_store *s, const char *name)
-{
-    ent_txn *t;
-    ent_slice k;
-    int rc;
-    if ((rc = sub_name_ok(name))) return rc;
-    if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
-    k.data = name;
-    k.len = strlen(name);
-    rc = ent__bk_del(t, s->t_subs, &k, NULL);
-    if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no subscription \"%s\"", name);
-    if (rc) {
-        ent_txn_abort(t);
-        return rc;
-    }
-    return ent_txn_commit(t);
-}
-
-int ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, const char *name)
-{
-    ent_txn *t;
-    int rc;
-    if ((rc = sub_name_ok(name))) return rc;
-    if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
-    rc = sub_get(out, t, name);
-    return ent__txn_end(t, txn, rc, 0);
-}
-
-int ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq)
-{
-    ent_txn *t;
-    uint64_t cp = 0, first = 0, last = 0;
-    int rc;
-    if ((rc = sub_name_ok(name))) return rc;
-    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
-    if ((rc = sub_get(&cp, t, name))) goto out;
-    if ((rc = log_load(t)) || (rc = bounds_in(&first, &last, t))) goto out;
-    if (t->log_last > last) last = t->log_last;
-    if (seq > last) {
-        rc = ent__err(ENT_INVALID, "subscription \"%s\": cannot acknowledge %" PRIu64
-                      " beyond the last event %" PRIu64, name, seq, last);
-        goto out;
-    }
-    if (seq > cp) rc = sub_put(t, name, seq, 0);
-out:
-    return ent__txn_end(t, txn, rc, 0);
-}
-
-int ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s)
-{
-    ent_txn *t;
-    ent_bcur *cur = NULL;
-    ent_slice k, v;
-    ent_sub_info *list = NULL;
-    size_t n = 0, cap = 0;
-    int rc, op = ENT_CUR_FIRST;
-    if (!out || !out_n) return ent__err(ENT_INVALID, "ent_sub_list: NULL argument");
-    if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
-    if ((rc = ent__bk_cursor_open(t, s->t_subs, &cur))) goto out;
-    for (;; op = ENT_CUR_NEXT) {
-        rc = ent__bk_cursor_get(s, cur, op, &k, &v);
-        if (rc == ENT_NOTFOUND) {
-            rc = ENT_OK;
-            break;
-        }
-        if (rc) break;
-        if (k.len > 200 || v.len != 8) {
-            rc = ent__err(ENT_CORRUPT, "damaged subscription record");
-            break;
-        }
-        if (n == cap) {
-            ent_sub_info *nl = realloc(list, (cap = cap ? cap * 2 : 8) * sizeof *nl);
-            if (!nl) {
-                rc = ent__err(ENT_NOMEM, "out of memory");
-                break;
-            }
-            list = nl;
-        }
-        memcpy(list[n].name, k.data, k.len);
-        list[n].name[k.len] = '\0';
-        list[n].checkpoint = ent__dec_u64(v.data);
-        n++;
-    }
-    ent__bk_cursor_close(s, cur);
-out:
-    ent_txn_abort(t);
-    if (rc) {
-        free(list);
-        return rc;
-    }
-    *out = list;
-    *out_n = n;
-    return ENT_OK;
-}
-
-int ent_sub_cursor(ent_log_cursor **out, ent_store *s, const char *name)
-{
-    uint64_t cp = 0;
-    int rc = ent_sub_checkpoint(&cp, s, NULL, name);
-    if (rc) return rc;
-    return ent_log_cursor_open(out, s, cp + 1, NULL, 0);
-}
-
-/* ---- truncation ------------------------------------------------------------------------------ */
-
-int ent_log_truncate(ent_store *s, uint64_t below, int force)
-{
-    ent_txn *t;
-    ent_bcur *cur = NULL;
-    ent_slice k, v;
-    uint64_t first = 0, last = 0, trunc = 0;
-    int rc, op = ENT_CUR_FIRST;
-    if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
-    if ((rc = bounds_in(&first, &last, t))) goto fail;
-    if (below > last + 1) {
-        rc = ent__err(ENT_INVALID, "cannot truncate below %" PRIu64 ": the log ends at %" PRIu64,
-                      below, last);
-        goto fail;
-    }
-    if (!force) {
-        if ((rc = ent__bk_cursor_open(t, s->t_subs, &cur))) goto fail;
-        for (;; op = ENT_CUR_NEXT) {
-            rc = ent__bk_cursor_get(s, cur, op, &k, &v);
-            if (rc == ENT_NOTFOUND) {
-                rc = ENT_OK;
-                break;
-            }
-            if (rc) break;
-            if (v.len == 8 && ent__dec_u64(v.data) + 1 < below) {
-                rc = ent__err(ENT_CONFLICT, "subscription \"%.*s\" has acknowledged only up to %" PRIu64
-                              "; truncating below %" PRIu64 " would lose its events (force to override)",
-                              (int)k.len, (const char *)k.data, ent__dec_u64(v.data), below);
-                break;
-            }
-        }
-        ent__bk_cursor_close(s, cur);
-        cur = NULL;
-        if (rc) goto fail;
-    }
-    if ((rc = ent__bk_cursor_open(t, s->t_log, &cur))) goto fail;
-    for (;;) {
-        uint64_t seq;
-        rc = ent__bk_cursor_get(s, cur, ENT_CUR_FIRST, &k, &v);
-        if (rc == ENT_NOTFOUND) {
-            rc = ENT_OK;
-            break;
-        }
-        if (rc) break;
-        seq = k.len == 8 ? ent__dec_u64(k.data) : 0;
-        if (seq >= below) break;
-        {
-            uint8_t kb[8];
-            ent_slice dk = {kb, 8};
-            ent__enc_u64(kb, seq);
-            if ((rc = ent__bk_del(t, s->t_log, &dk, NULL))) break;
-        }
-        if (seq > trunc) trunc = seq;
-    }
-    ent__bk_cursor_close(s, cur);
-    if (rc) goto fail;
-    if (trunc) {
-        uint64_t old = 0;
-        rc = ent__meta_get_u64(&old, t, "log_trunc");
-        if (rc && rc != ENT_NOTFOUND) goto fail;
-        if (trunc > old && (rc = ent__meta_put_u64(t, "log_trunc", trunc))) goto fail;
-    }
-    return ent_txn_commit(t);
-fail:
-    ent_txn_abort(t);
-    return rc;
-}
-
-/* ---- in-process subscribers ------------------------------------------------------------------ */
-
-struct ent_sub_cb {
-    struct ent_sub_cb *next;
-    int dead;                         /* unsubscribed during a delivery: freed after it */
-    char type_name[ENT_NAME_MAX + 1]; /* "" = all */
-    unsigned ops;
-    ent_event_cb cb;
-    void *payload;
-};
-
-/* The store whose events this thread is delivering (a callback of it is running). Deliveries
- * do not nest: a callback cannot commit a write. */
-static _Thread_local ent_store *delivering;
-
-int ent__log_in_callback(void) { return delivering != NULL; }
-
-int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
-                  ent_event_cb cb, void *payload)
-{
-    struct ent_sub_cb *c;
-    int rc;
-    if (!out || !cb) return ent__err(ENT_INVALID, "ent_subscribe: out and cb are required");
-    if ((rc = ent__store_check(s))) return rc;
-    if (ops & ~(unsigned)(ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE))
-        return ent__err(ENT_INVALID, "unknown operation flags 0x%x", ops);
-    c = calloc(1, sizeof *c);
-    if (!c) return ent__err(ENT_NOMEM, "out of memory");
-    if (type) snprintf(c->type_name, sizeof c->type_name, "%s", ent_type_name(type));
-    c->ops = ops;
-    c->cb = cb;
-    c->payload = payload;
-    /* The list is guarded by s->mu alone, a lock never held while anything else is taken or a
-     * callback runs: so subscribing works from any thread and from callbacks, of this store or
-     * another, without a lock-order cycle. A new node goes in front, behind a running walk. */
-    pthread_mutex_lock(&s->mu);
-    c->next = s->cbs;
-    s->cbs = c;
-    pthread_mutex_unlock(&s->mu);
-    *out = (ent_subscriber *)c;
-    return ENT_OK;
-}
-
-/* Unlink and free the nodes marked dead. s->mu held, no delivery running. */
-static void sweep_dead(ent_store *s)
-{
-    for (struct ent_sub_cb **pp = &s->cbs; *pp;) {
-        struct ent_sub_cb *c = *pp;
-        if (c->dead) {
-            *pp = c->next;
-            free(c);
-        } else {
-            pp = &c->next;
-        }
-    }
-}
-
-void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
-{
-    if (!s || !sub) return;
-    /* A running delivery may stand on the node (it may be the caller's own, from its callback):
-     * mark it; the delivery skips it from now on and frees it when it ends. Outside callbacks,
-     * wait for that end, so that no call of it is still running when this returns (the caller
-     * may free the payload). A callback does not wait: two callbacks of two stores waiting for
-     * each other's delivery would never end. */
-    pthread_mutex_lock(&s->mu);
-    for (struct ent_sub_cb *c = s->cbs; c; c = c->next)
-        if (c == (struct ent_sub_cb *)sub) c->dead = 1;
-    if (!ent__log_in_callback())
-        while (s->delivering) pthread_cond_wait(&s->delivered, &s->mu);
-    if (!s->delivering) sweep_dead(s);
-    pthread_mutex_unlock(&s->mu);
-}
-
-void ent__store_free_cbs(ent_store *s)
-{
-    while (s->cbs) {
-        struct ent_sub_cb *n = s->cbs->next;
-        free(s->cbs);
-        s->cbs = n;
-    }
-}
-
-int ent__log_has_subscribers(ent_store *s)
-{
-    int has;
-    pthread_mutex_lock(&s->mu);
-    has = s->cbs != NULL;
-    pthread_mutex_unlock(&s->mu);
-    return has;
-}
-
-void ent__log_deliver_lock(ent_store *s) { pthread_mutex_lock(&s->notify_mu); }
-
-void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed)
-{
-    ent_txn *t = NULL;
-    if (!committed) goto out;
-    /* Read the events back from the committed log: callbacks see exactly what was stored. */
-    if (ent_txn_begin(&t, s, ENT_TXN_READ) != ENT_OK) goto out;
-    delivering = s;
-    pthread_mutex_lock(&s->mu);
-    s->delivering = 1;
-    pthread_mutex_unlock(&s->mu);
-    for (uint64_t seq = first_seq; seq <= last_seq; seq++) {
-        uint8_t kb[8];
-        ent_slice k = {kb, 8}, v;
-        ent_event *ev = NULL;
-        ent__enc_u64(kb, seq);
-        if (ent__bk_get(t, s->t_log, &k, &v) != ENT_OK) continue;
-        if (ent__event_decode(&ev, t->lay, seq, v.data, v.len) != ENT_OK) continue;
-        /* Walk under s->mu step by step, calling out without it: nodes are only marked (not
-         * freed) while s->delivering is set, and new ones go in front. */
-        pthread_mutex_lock(&s->mu);
-        for (struct ent_sub_cb *c = s->cbs; c; c = c->next) {
-            ent_event_cb cb;
-            void *payload;
-            if (c->dead || (c->type_name[0] && strcmp(c->type_name, ev->type->name) != 0) ||
-                (c->ops && !(c->ops & (unsigned)ev->op)))
-                continue;
-            cb = c->cb;
-            payload = c->payload;
-            pthread_mutex_unlock(&s->mu);
-            cb(ev, payload);
-            pthread_mutex_lock(&s->mu);
-        }
-        pthread_mutex_unlock(&s->mu);
-        ent_event_free(ev);
-    }
-    delivering = NULL;
-    ent_txn_abort(t);
-    /* Free the subscribers unsubscribed during this delivery. */
-    pthread_mutex_lock(&s->mu);
-    s->delivering = 0;
-    sweep_dead(s);
-    pthread_cond_broadcast(&s->delivered);
-    pthread_mutex_unlock(&s->mu);
-out:
-    pthread_mutex_unlock(&s->notify_mu);
 }

@@ -1,4 +1,5 @@
-/* Internal state of stores and transactions, shared by store.c, txn.c, crud.c, iter.c, log.c. */
+/* Internal state of stores and transactions, and every function the store's files share (store*.c,
+ * txn.c, crud.c, iter.c, log*.c, verify_store.c, value_parse.c). */
 #ifndef ENT_STORE_INT_H
 #define ENT_STORE_INT_H
 
@@ -131,8 +132,12 @@ int ent__log_counters(uint64_t *last_seq, uint64_t *last_txn, ent_txn *t);
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
                     const ent_entity *e, const uint64_t *mask, const ent_slice *packed);
 int ent__log_flush(ent_txn *t); /* write the log counters before commit */
-/* Deliver the events [first_seq, last_seq] of a transaction just committed to the in-process
- * subscribers, in commit order. ent__log_deliver_lock() is taken before the backend commit so that
+/* Load the log counters into write txn t once (t->log_last, t->txn_id). */
+int ent__log_load(ent_txn *t);
+/* The first and last seq present in the log as t sees it (both 0 when empty). */
+int ent__log_bounds_in(uint64_t *first, uint64_t *last, ent_txn *t);
+/* In-process delivery (log_deliver.c). Deliver the events [first_seq, last_seq] of a transaction
+ * just committed to the in-process subscribers, in commit order. ent__log_deliver_lock() is taken before the backend commit so that
  * deliveries follow commit order; ent__log_after_commit() releases it. */
 int ent__log_has_subscribers(ent_store *s);
 void ent__log_deliver_lock(ent_store *s);
