@@ -28,7 +28,7 @@ typedef struct ent_layout {
     struct ent_layout *older;
 } ent_layout;
 
-struct ent_sub_cb; /* log.c */
+struct ent_sub_cb; /* log_deliver.c */
 
 struct ent_store {
     ent_bk_conn bk;            /* the backend, called through bk.c only */
@@ -88,6 +88,22 @@ struct ent_txn {
     msgpack_zone *zone;
 };
 
+/* Layouts (store_layout.c). Resolve (creating when `create`) every table of schema sc inside txn
+ * t. out: a new layout owning sc on ENT_OK. */
+int ent__layout_open(ent_layout **out, ent_txn *t, ent_schema *sc, uint64_t gen, int create);
+void ent__layout_free(ent_layout *l); /* l and every older one */
+/* The backend table name of a type's data (f NULL) or of its index on f; tag 't', 'u' or 'x'. */
+void ent__table_name(char *buf, size_t size, char tag, const ent_type *t, const ent_field *f);
+
+/* Schema evolution (store_evolve.c). */
+/* Refuse `next` unless it is a compatible evolution of `cur` and of every earlier stored version. */
+int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schema *next);
+/* Apply the evolution prev -> next in write txn t whose layout is next's already: build new
+ * indexes over the stored entities, empty dropped ones. */
+int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next);
+int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
+int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);
+
 /* Fork guard and schema-generation check shared by every entry point. */
 int ent__store_check(ent_store *s);
 /* Called with a fresh backend txn whose meta says schema generation `gen` != the layout's: load
@@ -111,6 +127,15 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
 /* Same for a top-level field handle. */
 int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f);
 
+/* The meta table (store_meta.c). get: ENT_NOTFOUND (no message) when absent; the slice is
+ * borrowed from the backend (see backend.h). */
+int ent__meta_get(ent_slice *out, ent_txn *t, const char *key);
+int ent__meta_put(ent_txn *t, const char *key, const void *v, size_t n);
+/* The stored schema under meta `key` ("schema"). out: the caller frees it. ENT_CORRUPT when absent
+ * or when it does not load. */
+int ent__schema_from_meta(ent_schema **out, ent_txn *t, const char *key);
+/* Store sc as the current schema (and as its version's), at generation gen. */
+int ent__schema_store(ent_txn *t, const ent_schema *sc, uint64_t gen);
 /* meta helpers */
 int ent__meta_get_u64(uint64_t *out, ent_txn *t, const char *key); /* ENT_NOTFOUND when absent */
 int ent__meta_put_u64(ent_txn *t, const char *key, uint64_t v);
