@@ -18,166 +18,7 @@
  * one probe instead of a walk down the tree: at 100k entries the walk (about 17 nodes, each a cache
  * miss) made a get slower than LMDB's (entity bench: 3.3 us vs 1.2 us).
  */
-#include <glib.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "backend.h"
-#include "error_int.h"
-
-/* Seeks build a probe of key and duplicate value; up to this size it lives on the stack. */
-#define PROBE_STACK 1024
-
-typedef struct mtxn mtxn;
-
-typedef struct mver {
-    struct mver *older;
-    uint64_t ver;   /* commit number; 0 while uncommitted */
-    mtxn *owner;    /* the writer, while uncommitted */
-    int dead;       /* a deletion */
-    size_t vlen;
-    char val[];     /* value (plain tables) */
-} mver;
-
-typedef struct mnode {
-    size_t klen, dlen; /* key, and for DUPSORT tables the duplicate value */
-    char *k;           /* key bytes then dup bytes */
-    mver *head;
-    int in_gc;         /* queued for version collection */
-} mnode;
-
-typedef struct mtable {
-    char *name;
-    unsigned flags;
-    GTree *tree;
-    GHashTable *hash;  /* plain tables: key -> node, the same nodes as the tree */
-    uint64_t mods;     /* bumped on every node insert/remove: cursors re-seek when it moves */
-    uint64_t created;  /* commit number that created it; 0 while its creator runs */
-    mtxn *owner;
-} mtable;
-
-typedef struct mstore {
-    pthread_rwlock_t lock;   /* trees and versions */
-    pthread_mutex_t wmu;     /* one writer at a time */
-    pthread_mutex_t rmu;     /* active readers list, change counter */
-    pthread_cond_t changed;
-    uint64_t counter;
-    uint64_t committed;
-    mtable **tables;
-    size_t ntables, captables;
-    mtxn *readers;           /* active transactions (snapshots) */
-    GPtrArray *gc;           /* (table index, node) pairs with old versions to collect */
-    size_t max_key;
-} mstore;
-
-typedef struct gcitem {
-    mtable *t;
-    mnode *n;
-} gcitem;
-
-struct mtxn {
-    mstore *s;
-    int write;
-    uint64_t snap;
-    mtxn *next, *prev;       /* in s->readers */
-    GArray *touched;         /* gcitem: nodes with a version of this txn (by value: no malloc per put) */
-    GPtrArray *created;      /* mtable* created by this txn */
-};
-
-typedef struct mcur {
-    mtxn *t;
-    mtable *tb;
-    GTreeNode *node;
-    uint64_t mods;
-    int positioned;
-    char *key;               /* copy of the current node's key+dup, for re-seeking */
-    size_t klen, dlen, cap;
-} mcur;
-
-/* ---- keys -------------------------------------------------------------------------------- */
-
-static int bcmp_(const void *a, size_t an, const void *b, size_t bn)
-{
-    int c = memcmp(a, b, an < bn ? an : bn);
-    if (c) return c;
-    return an < bn ? -1 : an > bn;
-}
-
-static gint node_cmp(gconstpointer a, gconstpointer b, gpointer unused)
-{
-    const mnode *x = a, *y = b;
-    int c = bcmp_(x->k, x->klen, y->k, y->klen);
-    (void)unused;
-    if (c) return c;
-    return bcmp_(x->k + x->klen, x->dlen, y->k + y->klen, y->dlen);
-}
-
-/* FNV-1a over the key bytes. */
-static guint node_hash(gconstpointer p)
-{
-    const mnode *n = p;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n->klen; i++) h = (h ^ (uint8_t)n->k[i]) * 16777619u;
-    return h;
-}
-
-static gboolean node_eq(gconstpointer a, gconstpointer b)
-{
-    const mnode *x = a, *y = b;
-    return x->klen == y->klen && memcmp(x->k, y->k, x->klen) == 0;
-}
-
-/* The node of key k in a plain table, or NULL. */
-static mnode *hash_find(const mtable *tb, const void *k, size_t klen)
-{
-    mnode probe;
-    probe.k = (char *)k;
-    probe.klen = klen;
-    probe.dlen = 0;
-    return g_hash_table_lookup(tb->hash, &probe);
-}
-
-/* Remove n from its table (the tree frees it). Lock held exclusively. */
-static void node_remove(mtable *tb, mnode *n)
-{
-    tb->mods++;
-    if (tb->hash) g_hash_table_remove(tb->hash, n);
-    g_tree_remove(tb->tree, n);
-}
-
-static void node_free(gpointer p)
-{
-    mnode *n = p;
-    mver *v = n->head;
-    while (v) {
-        mver *o = v->older;
-        free(v);
-        v = o;
-    }
-    /* n->k points into n's own allocation */
-    free(n);
-}
-
-/* The version of node n that transaction t sees, or NULL. */
-static mver *visible(const mnode *n, const mtxn *t)
-{
-    for (mver *v = n->head; v; v = v->older) {
-        if (v->owner) {
-            if (v->owner == t) return v->dead ? NULL : v;
-            continue;
-        }
-        if (v->ver <= t->snap) return v->dead ? NULL : v;
-    }
-    return NULL;
-}
-
-static int table_visible(const mtable *tb, const mtxn *t)
-{
-    return tb && (tb->owner ? tb->owner == t : tb->created <= t->snap);
-}
+#include "backend_memory_int.h"
 
 /* ---- open / close ------------------------------------------------------------------------ */
 
@@ -290,7 +131,7 @@ static void collect(mstore *s)
         gcitem *g = g_ptr_array_index(s->gc, i);
         mnode *n = g->n;
         if (prune(n, min)) {
-            node_remove(g->t, n); /* frees n */
+            ent__mem_node_remove(g->t, n); /* frees n */
             free(g);
         } else if (n->head && n->head->older) {
             s->gc->pdata[keep++] = g; /* an older version is still visible to a reader */
@@ -371,7 +212,7 @@ static void m_txn_abort(ent_btxn *txn)
         mver *v = g->n->head;
         g->n->head = v->older;
         free(v);
-        if (!g->n->head) node_remove(g->t, g->n);
+        if (!g->n->head) ent__mem_node_remove(g->t, g->n);
     }
     for (guint i = 0; i < t->created->len; i++) {
         mtable *tb = g_ptr_array_index(t->created, i);
@@ -401,7 +242,7 @@ static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, 
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < s->ntables; i++) {
         tb = s->tables[i];
-        if (tb->name && strcmp(tb->name, name) == 0 && table_visible(tb, t)) {
+        if (tb->name && strcmp(tb->name, name) == 0 && ent__mem_table_visible(tb, t)) {
             pthread_rwlock_unlock(&s->lock);
             *out = (unsigned)i;
             return ENT_OK;
@@ -432,8 +273,8 @@ static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, 
         return ent__err(ENT_NOMEM, "out of memory");
     }
     tb->flags = flags & ENT_TBL_DUPSORT;
-    tb->tree = g_tree_new_full(node_cmp, NULL, node_free, NULL);
-    if (!tb->flags) tb->hash = g_hash_table_new(node_hash, node_eq);
+    tb->tree = g_tree_new_full(ent__mem_node_cmp, NULL, ent__mem_node_free, NULL);
+    if (!tb->flags) tb->hash = g_hash_table_new(ent__mem_node_hash, ent__mem_node_eq);
     tb->owner = t;
     s->tables[s->ntables] = tb;
     *out = (unsigned)s->ntables++;
@@ -444,33 +285,8 @@ static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, 
 
 /* ---- data -------------------------------------------------------------------------------- */
 
-static int dup_of(const mtable *tb) { return (tb->flags & ENT_TBL_DUPSORT) != 0; }
 
-static mtable *tbl(mtxn *t, unsigned i) { return t->s->tables[i]; }
 
-/* First node >= (k, d) in tree order. */
-static GTreeNode *lower(mtable *tb, const void *k, size_t klen, const void *d, size_t dlen)
-{
-    mnode probe;
-    char buf[PROBE_STACK];
-    probe.klen = klen;
-    probe.dlen = dlen;
-    if (klen + dlen <= sizeof buf) {
-        memcpy(buf, k, klen);
-        if (dlen) memcpy(buf + klen, d, dlen);
-        probe.k = buf;
-        return g_tree_lower_bound(tb->tree, &probe);
-    }
-    probe.k = malloc(klen + dlen);
-    if (!probe.k) return NULL;
-    memcpy(probe.k, k, klen);
-    if (dlen) memcpy(probe.k + klen, d, dlen);
-    {
-        GTreeNode *n = g_tree_lower_bound(tb->tree, &probe);
-        free(probe.k);
-        return n;
-    }
-}
 
 static int m_get(ent_btxn *txn, unsigned ti, const ent_slice *k, ent_slice *out)
 {
@@ -481,8 +297,8 @@ static int m_get(ent_btxn *txn, unsigned ti, const ent_slice *k, ent_slice *out)
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     pthread_rwlock_rdlock(&t->s->lock);
     if (tb->hash) {
-        mnode *n = hash_find(tb, k->data, k->len);
-        mver *v = n ? visible(n, t) : NULL;
+        mnode *n = ent__mem_hash_find(tb, k->data, k->len);
+        mver *v = n ? ent__mem_visible(n, t) : NULL;
         if (v) {
             out->data = v->val;
             out->len = v->vlen;
@@ -491,11 +307,11 @@ static int m_get(ent_btxn *txn, unsigned ti, const ent_slice *k, ent_slice *out)
         pthread_rwlock_unlock(&t->s->lock);
         return rc;
     }
-    for (gn = lower(tb, k->data, k->len, NULL, 0); gn; gn = g_tree_node_next(gn)) {
+    for (gn = ent__mem_lower(tb, k->data, k->len, NULL, 0); gn; gn = g_tree_node_next(gn)) {
         mnode *n = g_tree_node_key(gn);
         mver *v;
-        if (bcmp_(n->k, n->klen, k->data, k->len) != 0) break;
-        if (!(v = visible(n, t))) {
+        if (ent__mem_bcmp(n->k, n->klen, k->data, k->len) != 0) break;
+        if (!(v = ent__mem_visible(n, t))) {
             if (!dup_of(tb)) break;
             continue;
         }
@@ -557,18 +373,18 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
                         t->s->max_key);
     pthread_rwlock_wrlock(&t->s->lock);
     if (tb->hash) {
-        n = hash_find(tb, k->data, k->len);
-    } else if ((gn = lower(tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0))) {
+        n = ent__mem_hash_find(tb, k->data, k->len);
+    } else if ((gn = ent__mem_lower(tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0))) {
         mnode *c = g_tree_node_key(gn);
-        if (bcmp_(c->k, c->klen, k->data, k->len) == 0 &&
-            (!dup || bcmp_(c->k + c->klen, c->dlen, v->data, v->len) == 0))
+        if (ent__mem_bcmp(c->k, c->klen, k->data, k->len) == 0 &&
+            (!dup || ent__mem_bcmp(c->k + c->klen, c->dlen, v->data, v->len) == 0))
             n = c;
     }
-    if (n && visible(n, t) && (flags & ENT_PUT_NOOVERWRITE)) {
+    if (n && ent__mem_visible(n, t) && (flags & ENT_PUT_NOOVERWRITE)) {
         pthread_rwlock_unlock(&t->s->lock);
         return ENT_CONFLICT;
     }
-    if (n && dup && visible(n, t)) {
+    if (n && dup && ent__mem_visible(n, t)) {
         pthread_rwlock_unlock(&t->s->lock); /* the pair exists: nothing to change */
         return ENT_OK;
     }
@@ -592,7 +408,7 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
         tb->mods++;
     }
     rc = add_version(t, tb, n, dup ? NULL : v->data, dup ? 0 : v->len, 0);
-    if (rc && !n->head) node_remove(tb, n);
+    if (rc && !n->head) ent__mem_node_remove(tb, n);
     pthread_rwlock_unlock(&t->s->lock);
     return rc;
 }
@@ -607,20 +423,20 @@ static int m_del(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     pthread_rwlock_wrlock(&t->s->lock);
     if (tb->hash) {
-        mnode *n = hash_find(tb, k->data, k->len);
-        if (n && visible(n, t)) {
+        mnode *n = ent__mem_hash_find(tb, k->data, k->len);
+        if (n && ent__mem_visible(n, t)) {
             rc = add_version(t, tb, n, NULL, 0, 1);
             found = 1;
         }
         gn = NULL;
     } else {
-        gn = lower(tb, k->data, k->len, dup && v ? v->data : NULL, dup && v ? v->len : 0);
+        gn = ent__mem_lower(tb, k->data, k->len, dup && v ? v->data : NULL, dup && v ? v->len : 0);
     }
     for (; gn && rc == ENT_OK; gn = g_tree_node_next(gn)) {
         mnode *n = g_tree_node_key(gn);
-        if (bcmp_(n->k, n->klen, k->data, k->len) != 0) break;
-        if (dup && v && bcmp_(n->k + n->klen, n->dlen, v->data, v->len) != 0) break;
-        if (visible(n, t)) {
+        if (ent__mem_bcmp(n->k, n->klen, k->data, k->len) != 0) break;
+        if (dup && v && ent__mem_bcmp(n->k + n->klen, n->dlen, v->data, v->len) != 0) break;
+        if (ent__mem_visible(n, t)) {
             rc = add_version(t, tb, n, NULL, 0, 1);
             found = 1;
         }
@@ -642,7 +458,7 @@ static gboolean clear_one(gpointer key, gpointer value, gpointer data)
     clear_ctx *c = data;
     mnode *n = key;
     (void)value;
-    if (visible(n, c->t)) c->rc = add_version(c->t, c->tb, n, NULL, 0, 1);
+    if (ent__mem_visible(n, c->t)) c->rc = add_version(c->t, c->tb, n, NULL, 0, 1);
     return c->rc != ENT_OK;
 }
 
@@ -655,134 +471,6 @@ static int m_clear(ent_btxn *txn, unsigned ti)
     g_tree_foreach(c.tb->tree, clear_one, &c);
     pthread_rwlock_unlock(&t->s->lock);
     return c.rc;
-}
-
-/* ---- cursors ----------------------------------------------------------------------------- */
-
-static int m_cursor_open(ent_btxn *txn, unsigned ti, ent_bcur **out)
-{
-    mtxn *t = (mtxn *)txn;
-    mcur *c = calloc(1, sizeof *c);
-    if (!c) return ent__err(ENT_NOMEM, "out of memory");
-    c->t = t;
-    c->tb = tbl(t, ti);
-    *out = (ent_bcur *)c;
-    return ENT_OK;
-}
-
-static int remember(mcur *c, mnode *n)
-{
-    size_t need = n->klen + n->dlen;
-    if (need > c->cap) {
-        char *p = realloc(c->key, need);
-        if (!p) return ent__err(ENT_NOMEM, "out of memory");
-        c->key = p;
-        c->cap = need;
-    }
-    memcpy(c->key, n->k, need);
-    c->klen = n->klen;
-    c->dlen = n->dlen;
-    c->positioned = 1;
-    return ENT_OK;
-}
-
-/* Step from gn in direction dir (1 next, -1 prev) to the first node visible to the txn,
- * gn itself included. */
-static GTreeNode *settle(mcur *c, GTreeNode *gn, int dir)
-{
-    while (gn && !visible(g_tree_node_key(gn), c->t)) gn = dir > 0 ? g_tree_node_next(gn) : g_tree_node_previous(gn);
-    return gn;
-}
-
-static int m_cursor_get(ent_bcur *cur, int op, ent_slice *k, ent_slice *v)
-{
-    mcur *c = (mcur *)cur;
-    mtable *tb = c->tb;
-    GTreeNode *gn = NULL;
-    int rc = ENT_OK, dup = dup_of(tb);
-    pthread_rwlock_rdlock(&c->t->s->lock);
-    /* The tree changed shape since the cursor last moved (the txn's own writes, a collection):
-     * find the remembered position again by key. */
-    if (c->positioned && c->mods != tb->mods) {
-        c->node = lower(tb, c->key, c->klen, c->key + c->klen, c->dlen);
-        if (c->node) {
-            mnode *n = g_tree_node_key(c->node);
-            if (node_cmp(n, &(mnode){c->klen, c->dlen, c->key, NULL, 0}, NULL) != 0) {
-                /* The remembered node is gone: NEXT lands on its successor, PREV before it. */
-                if (op == ENT_CUR_NEXT) {
-                    gn = settle(c, c->node, 1);
-                    goto found;
-                }
-                c->node = g_tree_node_previous(c->node);
-                if (op == ENT_CUR_PREV) {
-                    gn = settle(c, c->node, -1);
-                    goto found;
-                }
-            }
-        } else if (op == ENT_CUR_PREV) {
-            gn = settle(c, g_tree_node_last(tb->tree), -1);
-            goto found;
-        } else if (op == ENT_CUR_NEXT) {
-            gn = NULL;
-            goto found;
-        }
-    }
-    switch (op) {
-    case ENT_CUR_FIRST: gn = settle(c, g_tree_node_first(tb->tree), 1); break;
-    case ENT_CUR_LAST: gn = settle(c, g_tree_node_last(tb->tree), -1); break;
-    case ENT_CUR_NEXT:
-        gn = c->positioned && c->node ? settle(c, g_tree_node_next(c->node), 1)
-                                      : settle(c, g_tree_node_first(tb->tree), 1);
-        break;
-    case ENT_CUR_PREV:
-        gn = c->positioned && c->node ? settle(c, g_tree_node_previous(c->node), -1)
-                                      : settle(c, g_tree_node_last(tb->tree), -1);
-        break;
-    case ENT_CUR_SEEK: gn = settle(c, lower(tb, k->data, k->len, NULL, 0), 1); break;
-    case ENT_CUR_SEEK_PAIR:
-        if (!dup) {
-            rc = ent__err(ENT_INVALID, "SEEK_PAIR needs a DUPSORT table");
-            goto out;
-        }
-        gn = settle(c, lower(tb, k->data, k->len, v->data, v->len), 1);
-        break;
-    case ENT_CUR_CURRENT:
-        gn = c->positioned && c->node && visible(g_tree_node_key(c->node), c->t) ? c->node : NULL;
-        break;
-    default: rc = ent__err(ENT_INVALID, "unknown cursor operation %d", op); goto out;
-    }
-found:
-    if (!gn) {
-        rc = ENT_NOTFOUND;
-        goto out;
-    }
-    {
-        mnode *n = g_tree_node_key(gn);
-        mver *ver = visible(n, c->t);
-        c->node = gn;
-        c->mods = tb->mods;
-        if ((rc = remember(c, n))) goto out;
-        k->data = n->k;
-        k->len = n->klen;
-        if (dup) {
-            v->data = n->k + n->klen;
-            v->len = n->dlen;
-        } else {
-            v->data = ver->val;
-            v->len = ver->vlen;
-        }
-    }
-out:
-    pthread_rwlock_unlock(&c->t->s->lock);
-    return rc;
-}
-
-static void m_cursor_close(ent_bcur *cur)
-{
-    mcur *c = (mcur *)cur;
-    if (!c) return;
-    free(c->key);
-    free(c);
 }
 
 /* ---- info, copy, notification ------------------------------------------------------------- */
@@ -866,9 +554,9 @@ const ent_backend_ops ent__backend_memory = {
     .put = m_put,
     .del = m_del,
     .clear = m_clear,
-    .cursor_open = m_cursor_open,
-    .cursor_get = m_cursor_get,
-    .cursor_close = m_cursor_close,
+    .cursor_open = ent__mem_cursor_open,
+    .cursor_get = ent__mem_cursor_get,
+    .cursor_close = ent__mem_cursor_close,
     .info = m_info,
     .change_counter = m_change_counter,
     .wait_change = m_wait_change,
