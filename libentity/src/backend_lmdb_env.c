@@ -143,7 +143,7 @@ static void rcache_drain(lenv *e)
 int ent__lmdb_resize_exclusive(lenv *e, size_t size)
 {
     struct timespec dl;
-    int rc, mrc, i = hold_find(e);
+    int rc, mrc = 0, i = hold_find(e); /* mrc: set when rc == 0, read only then */
     unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
     if (n > 1) hold[i].n = 1;
     ent__lmdb_hold_release(e);

@@ -75,6 +75,12 @@ int ent__bk_fork_check(const ent_bk_conn *c, const char *what)
     return ENT_OK;
 }
 
+int ent__store_check(ent_store *s)
+{
+    if (!s) return ent__err(ENT_INVALID, "store is NULL");
+    return ent__bk_fork_check(&s->bk, s->path);
+}
+
 int ent__bk_ikey_check(const ent_bk_conn *c, const ent_field *f, size_t n)
 {
     char path[160];

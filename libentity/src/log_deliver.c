@@ -1,7 +1,7 @@
 /* In-process subscribers: callbacks of this process that see each committed event once, in commit
  * order, on the committing thread, after the commit (txn.c calls in here around its commit). The
- * list and the delivery state live in struct ent_store. Uses the log (log.c) to read the events
- * back; nothing in log.c uses this file. */
+ * list and the delivery state live in struct ent_store. Reads the events back through the wrapper
+ * layer and decodes them with log_record.c; calls nothing above it (no txn.c, store.c, log.c). */
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -106,12 +106,17 @@ int ent__log_has_subscribers(ent_store *s)
 
 void ent__log_deliver_lock(ent_store *s) { pthread_mutex_lock(&s->notify_mu); }
 
-void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed)
+void ent__log_after_commit(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq,
+                           int committed)
 {
-    ent_txn *t = NULL;
+    ent_txn rt, *t = &rt;
     if (!committed) goto out;
-    /* Read the events back from the committed log: callbacks see exactly what was stored. */
-    if (ent_txn_begin(&t, s, ENT_TXN_READ) != ENT_OK) goto out;
+    /* Read the events back from the committed log: callbacks see exactly what was stored. A bare
+     * read txn of the backend will do: the events decode with the layout they were written in. */
+    memset(&rt, 0, sizeof rt);
+    rt.s = s;
+    rt.lay = (ent_layout *)lay;
+    if (ent__bk_begin(t, 0) != ENT_OK) goto out;
     delivering = s;
     pthread_mutex_lock(&s->mu);
     s->delivering = 1;
@@ -142,7 +147,7 @@ void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, 
         ent_event_free(ev);
     }
     delivering = NULL;
-    ent_txn_abort(t);
+    ent__bk_abort(t);
     /* Free the subscribers unsubscribed during this delivery. */
     pthread_mutex_lock(&s->mu);
     s->delivering = 0;

@@ -246,11 +246,6 @@ const ent_type *ent_store_type(ent_store *s, const char *name)
 const char *ent_store_backend(const ent_store *s) { return ent__bk_name(&s->bk); }
 ent_durability ent_store_durability(const ent_store *s) { return s->durability; }
 
-int ent__store_check(ent_store *s)
-{
-    if (!s) return ent__err(ENT_INVALID, "store is NULL");
-    return ent__bk_fork_check(&s->bk, s->path);
-}
 
 int ent_store_get_info(ent_store_info *out, ent_store *s)
 {

@@ -104,12 +104,12 @@ int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next
 int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
 int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);
 
-/* Fork guard and schema-generation check shared by every entry point. */
+/* The check every entry point makes first: s not NULL, not opened before a fork() (bk.c). */
 int ent__store_check(ent_store *s);
 /* Called with a fresh backend txn whose meta says schema generation `gen` != the layout's: load
  * the stored schema and its tables in that txn, and make it the store's current layout. */
 int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
-/* Free the in-process subscribers of a store being closed (log.c). */
+/* Free the in-process subscribers of a store being closed (log_deliver.c). */
 void ent__store_free_cbs(ent_store *s);
 
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
@@ -151,7 +151,7 @@ int ent__tcount_load(ent_txn *t, const ent_type *type);
 int ent__type_counters(uint64_t *next_id, uint64_t *count, ent_txn *t, const ent_type *type);
 int ent__log_counters(uint64_t *last_seq, uint64_t *last_txn, ent_txn *t);
 
-/* Event log (log.c): append one event in the write transaction. mask: top-level fields in data
+/* Log records (log_record.c): append one event in the write transaction. mask: top-level fields in data
  * (NULL: all set fields on create; ignored for deletes). packed (may be NULL): e's fields already
  * packed as a msgpack map (a create repeats its record's), used instead of packing e again. */
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
@@ -159,18 +159,20 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
 int ent__log_flush(ent_txn *t); /* write the log counters before commit */
 /* Load the log counters into write txn t once (t->log_last, t->txn_id). */
 int ent__log_load(ent_txn *t);
-/* The first and last seq present in the log as t sees it (both 0 when empty). */
+/* The first and last seq present in the log as t sees it (both 0 when empty; log.c). */
 int ent__log_bounds_in(uint64_t *first, uint64_t *last, ent_txn *t);
 /* In-process delivery (log_deliver.c). Deliver the events [first_seq, last_seq] of a transaction
- * just committed to the in-process subscribers, in commit order. ent__log_deliver_lock() is taken before the backend commit so that
- * deliveries follow commit order; ent__log_after_commit() releases it. */
+ * just committed to the in-process subscribers, in commit order. ent__log_deliver_lock() is taken
+ * before the backend commit so that deliveries follow commit order; ent__log_after_commit()
+ * releases it. */
 int ent__log_has_subscribers(ent_store *s);
 void ent__log_deliver_lock(ent_store *s);
-void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed);
-/* Decode the event stored under seq with the schema of layout lay (log.c).
+void ent__log_after_commit(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq,
+                           int committed); /* lay: the committed txn's layout */
+/* Decode the event stored under seq with the schema of layout lay (log_record.c).
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);
-/* 1 while this thread delivers events (a callback must not write). */
+/* 1 while this thread delivers events (a callback must not write; log_deliver.c). */
 int ent__log_in_callback(void);
 
 #endif

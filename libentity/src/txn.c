@@ -121,6 +121,7 @@ int ent_txn_commit(ent_txn *t)
     ent_store *s;
     int rc;
     uint64_t first, last;
+    const ent_layout *lay;
     if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
     s = t->s;
     if ((rc = ent__store_check(s))) {
@@ -146,6 +147,7 @@ int ent_txn_commit(ent_txn *t)
     }
     first = t->first_seq;
     last = t->log_last;
+    lay = t->lay;
     if (first && ent__log_has_subscribers(s)) {
         /* Lock order: the backend's hold (pinned past the commit), then the delivery lock.
          * Taken before the commit, so deliveries follow commit order. A map growth inside the
@@ -156,7 +158,7 @@ int ent_txn_commit(ent_txn *t)
         ent__bk_pin(s);
         rc = ent__bk_commit(t);
         txn_free(t);
-        ent__log_after_commit(s, first, last, rc == ENT_OK);
+        ent__log_after_commit(s, lay, first, last, rc == ENT_OK);
         ent__bk_unpin(s);
         return rc;
     }
