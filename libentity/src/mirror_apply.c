@@ -184,7 +184,7 @@ int ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos
         ent__enc_u64(kb, ev->seq);
         v.data = b.p;
         v.len = b.n;
-        if ((rc = s->ops->put(t->bt, s->t_log, &k, &v, 0))) goto out;
+        if ((rc = ent__bk_put(t, s->t_log, &k, &v, 0))) goto out;
     }
     if ((rc = ent__meta_put_pair(t, "mirror_seq", evs[n - 1]->seq, pos))) goto out;
     rc = ent_txn_commit(t);

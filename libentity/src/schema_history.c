@@ -9,12 +9,6 @@
 #include "error_int.h"
 #include "store_int.h"
 
-static int meta_raw(ent_slice *out, ent_txn *t, const char *key)
-{
-    ent_slice k = {key, strlen(key)};
-    return t->s->ops->get(t->bt, t->s->t_meta, &k, out);
-}
-
 int ent_store_schema_history(ent_schema_mark **out, size_t *out_n, ent_store *s)
 {
     ent_txn *t = NULL;
@@ -36,7 +30,7 @@ int ent_store_schema_history(ent_schema_mark **out, size_t *out_n, ent_store *s)
         ent_slice v;
         uint64_t after = 0;
         snprintf(key, sizeof key, "schema_v/%" PRIu32, ver);
-        rc = meta_raw(&v, t, key);
+        rc = ent__meta_get(&v, t, key);
         if (rc == ENT_NOTFOUND) continue; /* versions may skip numbers */
         if (rc) goto out;
         snprintf(key, sizeof key, "schema_seq/%" PRIu32, ver);
@@ -68,7 +62,7 @@ int ent_store_schema_json(char **out, ent_store *s, uint32_t version)
     *out = NULL;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
     snprintf(key, sizeof key, "schema_v/%" PRIu32, version);
-    rc = meta_raw(&v, t, key);
+    rc = ent__meta_get(&v, t, key);
     if (rc == ENT_NOTFOUND) rc = ent__err(ENT_NOTFOUND, "the store has no schema version %" PRIu32, version);
     if (!rc) {
         if (!(*out = malloc(v.len + 1))) rc = ent__err(ENT_NOMEM, "out of memory");
