@@ -123,7 +123,8 @@ kill -TERM "$RPID"; wait "$RPID"; rc=$?
 wait_applied "$W/mB" "$LAST"
 kill -TERM "$M_mA"; wait "$M_mA"; rc=$?; [ $rc = 0 ] || bad "mirror exit $rc on SIGTERM"
 kill -TERM "$M_mB"; wait "$M_mB" 2>/dev/null
-sleep 0.3; kill -TERM "$FPID"; wait "$FPID" 2>/dev/null
+for _ in $(seq 100); do [ "$(wc -l <"$W/follow.out")" -ge "$LAST" ] && break; sleep 0.1; done
+kill -TERM "$FPID"; wait "$FPID" 2>/dev/null
 [ "$(wc -l <"$W/follow.out")" = "$LAST" ] && say "ok: events --follow on mirror A saw all $LAST events live" || bad "events --follow on mirror A saw $(wc -l <"$W/follow.out") of $LAST"
 for m in mA mB; do
   "$E" -s "$P" dump >"$W/p.dump"; "$E" -s "$W/$m" dump >"$W/m.dump"
