@@ -81,6 +81,13 @@ for w in 1 2 3; do writer $w & WP+=($!); done
 # schema evolution (1), the server SIGKILLed and restarted on its directory (2), mirror B
 # SIGKILLed (3) and restarted (5).
 k=0
+FPID=
+# The mirror's own followers see its changes live: `events --follow` on mirror A, from when the
+# mirror exists (its first schema message created it) to the end.
+follow_start() {
+  [ -z "$FPID" ] && "$E" -s "$W/mA" stat >/dev/null 2>&1 || return 0
+  "$E" -s "$W/mA" events --follow >"$W/follow.out" 2>>"$W/follow.log" & FPID=$!; PIDS+=($FPID)
+}
 evolve() {
   python3 - "$SRC/schemas/shop.json" "$W/shop2.json" <<'PY'
 import json,sys
@@ -96,15 +103,13 @@ while [ $k -lt 6 ] || kill -0 "${WP[0]}" 2>/dev/null || kill -0 "${WP[1]}" 2>/de
   k=$((k + 1))
   kill -9 "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null
   case $k in
-    1) evolve
-       # the mirror's own followers see its changes live (mirror A exists once events came)
-       for _ in $(seq 50); do "$E" -s "$W/mA" stat >/dev/null 2>&1 && break; sleep 0.1; done
-       "$E" -s "$W/mA" events --follow >"$W/follow.out" 2>>"$W/follow.log" & FPID=$!; PIDS+=($FPID) ;;
+    1) evolve ;;
     2) kill -9 "$NPID"; wait "$NPID" 2>/dev/null; sleep 0.5; start_server ;;
     3) kill -9 "$M_mB"; wait "$M_mB" 2>/dev/null ;;
     5) mirror_start mB ;;
   esac
   relay_start
+  follow_start
   [ $k -gt 60 ] && break
 done
 for p in "${WP[@]}"; do wait "$p"; done
@@ -114,6 +119,7 @@ echo '{"name":"late","email":"late@x.org"}' | "$E" -s "$P" put customer - >/dev/
 sleep 2
 relay_start
 LAST=$(last_seq "$P")
+for _ in $(seq 100); do follow_start; [ -n "$FPID" ] && break; sleep 0.1; done
 say "primary: $LAST events; relay SIGKILLed $((k + 1)) times, server and mirror B once"
 grep -v "^$" "$W/writer.log" | head -5
 wait_applied "$W/mA" "$LAST"
