@@ -295,7 +295,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         }
         st = natsSubscription_NextMsg(&msg, f.sub, 200);
         if (st == NATS_TIMEOUT) {
-            if (__atomic_load_n(&f.c.closed, __ATOMIC_ACQUIRE) || natsConnection_IsClosed(f.c.nc)) {
+            if (enats_closed(&f.c)) {
                 enats_log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
@@ -323,6 +323,7 @@ out: {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", ent_errmsg());
     drop(&f);
+    enats_fini(&f.c);
     close_mirror(&f);
     free(f.txn);
     if (rc) ent_error_set(rc, "%s", msg);

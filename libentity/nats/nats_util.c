@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,26 +33,20 @@ int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
     return ent_error_set(code, "%s: %s", what, last && *last ? last : natsStatus_GetText(s));
 }
 
-static void on_closed(natsConnection *nc, void *closure)
-{
-    (void)nc;
-    __atomic_store_n(&((enats_conn *)closure)->closed, 1, __ATOMIC_RELEASE);
-}
-
 /* Every async publish ends here, acked or not (libnats's thread). Acks of one stream come back
  * in publish order on one connection, so the highest acknowledged Entity-Seq covers every event
  * before it. */
 static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
-    enats_conn *c = closure;
+    enats_acks *c = closure;
     uint64_t seq = 0;
     (void)js;
     if (pae || !pa) {
-        if (!__atomic_load_n(&c->pub_failed, __ATOMIC_ACQUIRE)) {
-            snprintf(c->pub_err, sizeof c->pub_err, "%s%s%s", natsMsg_GetSubject(msg),
+        if (!__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE)) {
+            snprintf(c->err, sizeof c->err, "%s%s%s", natsMsg_GetSubject(msg),
                      pae && pae->ErrText ? ": " : "", pae && pae->ErrText ? pae->ErrText : "");
-            __atomic_store_n(&c->pub_refused, pae && pae->ErrCode != 0, __ATOMIC_RELAXED);
-            __atomic_store_n(&c->pub_failed, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&c->refused, pae && pae->ErrCode != 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&c->failed, 1, __ATOMIC_RELEASE);
         }
     } else if (enats_header_u64(&seq, msg, "Entity-Seq") == ENT_OK) {
         uint64_t cur = __atomic_load_n(&c->acked_seq, __ATOMIC_RELAXED);
@@ -66,10 +61,14 @@ int enats_connect(enats_conn *c, const char *url, int max_pending)
     natsOptions *o = NULL;
     jsOptions jo;
     natsStatus st;
-    memset(c, 0, sizeof *c);
+    c->nc = NULL;
+    c->js = NULL;
+    c->published = 0;
+    if (!(c->acks = calloc(1, sizeof *c->acks))) return ent_error_set(ENT_NOMEM, "out of memory");
     if ((st = natsOptions_Create(&o)) != NATS_OK) return enats_err(ENT_NOMEM, st, 0, "NATS options");
     if ((st = natsOptions_SetURL(o, url)) != NATS_OK) {
         natsOptions_Destroy(o);
+        enats_close(c);
         return enats_err(ENT_INVALID, st, 0, url);
     }
     /* No reconnect inside the client: its reconnect buffer could resend messages after others
@@ -78,20 +77,21 @@ int enats_connect(enats_conn *c, const char *url, int max_pending)
     natsOptions_SetTimeout(o, 2000);
     natsOptions_SetPingInterval(o, 2000);
     natsOptions_SetMaxPingsOut(o, 2);
-    natsOptions_SetClosedCB(o, on_closed, c);
     natsOptions_SetName(o, "libentity");
     st = natsConnection_Connect(&c->nc, o);
     natsOptions_Destroy(o);
     if (st != NATS_OK) {
         c->nc = NULL;
+        enats_close(c);
         return enats_err(ENT_IO, st, 0, "connecting");
     }
     jsOptions_Init(&jo);
     jo.Wait = 5000;
+    c->async = max_pending > 0;
     if (max_pending > 0) {
         jo.PublishAsync.MaxPending = max_pending;
         jo.PublishAsync.AckHandler = on_pub_ack;
-        jo.PublishAsync.AckHandlerClosure = c;
+        jo.PublishAsync.AckHandlerClosure = c->acks;
         jo.PublishAsync.StallWait = 5000;
     }
     if ((st = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
@@ -101,16 +101,66 @@ int enats_connect(enats_conn *c, const char *url, int max_pending)
     return ENT_OK;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Acks of a closed connection may still be on their way through libnats's threads: their state is
+ * kept for a while (GRACE_MS) before it is freed. */
+#define GRACE_MS 10000
+
+static void bury(enats_conn *c, int64_t older_than_ms)
+{
+    enats_acks **p = &c->graveyard;
+    while (*p) {
+        enats_acks *a = *p;
+        if (a->retired_ms <= older_than_ms) {
+            *p = a->next;
+            free(a);
+        } else {
+            p = &a->next;
+        }
+    }
+}
+
 void enats_close(enats_conn *c)
 {
-    if (c->js) jsCtx_Destroy(c->js);
+    if (c->js) {
+        natsMsgList pending;
+        /* Unacknowledged publishes are dropped from libnats's books, so no callback comes for
+         * them: what they carried is published again after the stream's last message. */
+        memset(&pending, 0, sizeof pending);
+        if (c->published && js_PublishAsyncGetPendingList(&pending, c->js) == NATS_OK) natsMsgList_Destroy(&pending);
+        jsCtx_Destroy(c->js);
+    }
     if (c->nc) {
         natsConnection_Close(c->nc);
         natsConnection_Destroy(c->nc);
     }
     c->js = NULL;
     c->nc = NULL;
+    if (c->acks) {
+        c->acks->retired_ms = mono_ms();
+        c->acks->next = c->graveyard;
+        c->graveyard = c->acks;
+        c->acks = NULL;
+    }
+    bury(c, mono_ms() - GRACE_MS);
 }
+
+void enats_fini(enats_conn *c)
+{
+    enats_close(c);
+    /* No ack is pending any more (enats_close); a short pause lets a callback that was already
+     * running finish before its state goes. */
+    if (c->graveyard) enats_nap(10, NULL);
+    bury(c, INT64_MAX);
+}
+
+int enats_closed(const enats_conn *c) { return !c->nc || natsConnection_IsClosed(c->nc); }
 
 void enats_log(ent_nats_log_cb cb, void *payload, const char *fmt, ...)
 {

@@ -162,7 +162,7 @@ static int publish(relay *r, const char *subject, const char *msg_id, const char
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, k1, v1);
     if (st == NATS_OK && k2) st = natsMsgHeader_Set(m, k2, v2);
-    if (st == NATS_OK) st = js_PublishMsgAsync(r->c.js, &m, NULL);
+    if (st == NATS_OK && (st = js_PublishMsgAsync(r->c.js, &m, NULL)) == NATS_OK) r->c.published = 1;
     natsMsg_Destroy(m); /* NULL once the publish took it */
     if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "publishing");
     return ENT_OK;
@@ -212,7 +212,7 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
 /* The checkpoint follows JetStream's acks, never ahead of them. */
 static int ack_progress(relay *r)
 {
-    uint64_t acked = __atomic_load_n(&r->c.acked_seq, __ATOMIC_ACQUIRE);
+    uint64_t acked = __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE);
     int rc;
     if (acked <= r->pos) return ENT_OK;
     if ((rc = ent_sub_ack(r->s, NULL, r->sub, acked))) return rc;
@@ -223,14 +223,14 @@ static int ack_progress(relay *r)
 
 static int pub_state(relay *r)
 {
-    if (__atomic_load_n(&r->c.pub_failed, __ATOMIC_ACQUIRE)) {
+    if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
         /* JetStream said no to one message (too large, stream full...): publishing on would leave
          * a gap, and resuming from the stream would skip it. Stop and say which. */
-        if (__atomic_load_n(&r->c.pub_refused, __ATOMIC_RELAXED))
-            return ent_error_set(ENT_FULL, "JetStream refused %s; the relay stops rather than leave a gap", r->c.pub_err);
-        return ent_error_set(ENT_IO, "a publish failed (%s)", r->c.pub_err);
+        if (__atomic_load_n(&r->c.acks->refused, __ATOMIC_RELAXED))
+            return ent_error_set(ENT_FULL, "JetStream refused %s; the relay stops rather than leave a gap", r->c.acks->err);
+        return ent_error_set(ENT_IO, "a publish failed (%s)", r->c.acks->err);
     }
-    if (__atomic_load_n(&r->c.closed, __ATOMIC_ACQUIRE)) return ent_error_set(ENT_IO, "the connection closed");
+    if (enats_closed(&r->c)) return ent_error_set(ENT_IO, "the connection closed");
     return ENT_OK;
 }
 
@@ -281,9 +281,9 @@ static int batch(relay *r, uint64_t *out_n)
         st = js_PublishAsyncComplete(r->c.js, &po);
         if ((rc = pub_state(r))) return rc;
         if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "waiting for JetStream's acks");
-        if (__atomic_load_n(&r->c.acked_seq, __ATOMIC_ACQUIRE) < r->sent)
+        if (__atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE) < r->sent)
             return ent_error_set(ENT_IO, "acks stopped at seq %" PRIu64 " of %" PRIu64,
-                                 __atomic_load_n(&r->c.acked_seq, __ATOMIC_ACQUIRE), r->sent);
+                                 __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE), r->sent);
     }
     if ((rc = pub_state(r))) return rc;
     if ((rc = ack_progress(r))) return rc;
@@ -365,7 +365,7 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
                 rc = w;
                 break;
             }
-            if (__atomic_load_n(&r.c.closed, __ATOMIC_ACQUIRE)) {
+            if (enats_closed(&r.c)) {
                 enats_log(r.o.log, r.o.log_payload, "relay: lost NATS (connection closed); reconnecting");
                 drop(&r);
                 r.said_down = 1;
@@ -379,6 +379,7 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", ent_errmsg());
         drop(&r);
+        enats_fini(&r.c);
         free(r.marks);
         if (rc) ent_error_set(rc, "%s", msg);
     }
