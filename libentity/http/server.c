@@ -223,6 +223,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         *con_cls = r;
+        /* refused before any body is read: an unauthenticated client cannot make us buffer one */
+        if (h->token && !strncmp(url, "/api", 4) && !token_ok(h, c)) {
+            r->too_big = 1; /* reading stops; the reply below is the answer */
+            return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");
+        }
         if (cl) {
             char *end;
             unsigned long long n;

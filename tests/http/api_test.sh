@@ -172,7 +172,10 @@ req GET /api/stat -H 'Authorization: Bearer s3cret-tokeX'; want 401 "same length
 req GET /api/stat -H 'Authorization: Bearer s3cret-token-and-more'; want 401 "token as a prefix"
 req GET /api/stat -H 'Authorization: Basic czNjcmV0LXRva2Vu'; want 401 "not bearer"
 req GET /api/stat -H 'Authorization: Bearer s3cret-token'; want 200 "right token"
+custs=$(python3 -c "import json; print(json.load(open('$work/b'))['types']['customer']['count'])")
 req GET /api/events/stream; want 401 "stream needs the token"
+req POST /api/customer -d '{"email":"t@x","name":"t"}'; want 401 "a write without the token"
+req GET /api/stat -H 'Authorization: Bearer s3cret-token'; jcheck "d['types']['customer']['count']" "$custs"
 req GET /; want 200 "the page needs no token"; header Content-Type text/html
 stop_server
 : >"$work/empty"
