@@ -193,6 +193,7 @@ req PATCH /api/order/1 -d '{}'; want 405 "read-only PATCH"
 req DELETE /api/order/1; want 405 "read-only DELETE"
 req GET /api/customer/1; want 200 "read-only GET"
 req GET /api/stat; jcheck "d['read_only']" "True"
+"$E" -s "$S" serve --listen 127.0.0.1:$PORT 2>"$work/err"; [ $? = 1 ] && grep -q "cannot listen on 127.0.0.1:$PORT" "$work/err" && ok || bad "a port in use: $(cat "$work/err")"
 stop_server
 
 # ---- the event stream: format, filters, Last-Event-ID, heartbeat
