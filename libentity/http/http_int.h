@@ -12,12 +12,25 @@
 
 typedef struct ent_http_client ent_http_client;
 
+/* A rendered SSE message the follower keeps for clients that catch up. */
+typedef struct ent_http_recent {
+    uint64_t seq;
+    char *msg; /* NULL when it could not be rendered */
+    size_t len;
+    unsigned op;
+    char type[ENT_NAME_MAX + 1];
+} ent_http_recent;
+
 /* The event stream's shared state: one thread follows the log and hands each new event, rendered
- * once, to every live client whose filter takes it. Guarded by mu. */
+ * once, to every live client whose filter takes it, and keeps the last ones rendered for clients
+ * that catch up. Guarded by mu. */
 typedef struct ent_http_hub {
     pthread_mutex_t mu;
     ent_http_client *live; /* clients caught up with the follower (a list through next/prev) */
     uint64_t next;         /* the seq the follower reads next: live clients got everything before */
+    ent_http_recent *recent; /* recent[seq % RECENT_MAX] holds seqs [recent_first, recent_end) */
+    uint64_t recent_first, recent_end;
+    size_t recent_bytes;
     int stop;
     int started;
     pthread_t thread;
@@ -82,7 +95,8 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
 
 /* The event stream (stream.c). */
 int ent_http__hub_start(ent_http *h);
-void ent_http__hub_stop(ent_http *h);
+void ent_http__hub_stop(ent_http *h);  /* ends the streams and the follower */
+void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader left */
 enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *args);
 
 /* The page (page.c). */

@@ -447,7 +447,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     if (!h->d) {
         ent_http__logf(h, "cannot listen on %s", o.listen);
         ent_http__hub_stop(h);
-        pthread_mutex_destroy(&h->hub.mu);
+        ent_http__hub_free(h);
         free(h->token);
         free(h);
         return ENT_IO;
@@ -467,7 +467,7 @@ void ent_http_stop(ent_http *h)
      * what is left and joins the connection threads. */
     ent_http__hub_stop(h);
     MHD_stop_daemon(h->d);
-    pthread_mutex_destroy(&h->hub.mu);
+    ent_http__hub_free(h);
     free(h->token);
     free(h);
 }

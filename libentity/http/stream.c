@@ -3,9 +3,9 @@
  * One follower thread reads the log (woken by ent_log_wait(), which also sees commits of other
  * processes), renders each event once as an SSE message ("id: SEQ", "event: OP", "data: JSON"),
  * and appends it to the queue of every live client whose filter takes it. A client first catches
- * up on its own log cursor (history from its `from` or Last-Event-ID), and joins the live list
- * once its cursor has reached the follower, under the hub's lock, so no event is sent twice or
- * missed. Each connection has a thread of its own that blocks in the response's reader until its
+ * up (from its `from` or Last-Event-ID): from the messages the follower rendered lately when they
+ * reach back far enough, else on its own log cursor; it joins the live list once it has reached
+ * the follower, under the hub's lock, so no event is sent twice or missed. Each connection has a thread of its own that blocks in the response's reader until its
  * queue holds bytes.
  *
  * A client whose queue grows past client_buffer (it reads slower than the log grows) is dropped:
@@ -24,6 +24,11 @@
 
 #define FOLLOW_BATCH 256  /* events the follower renders per hand-out */
 #define CATCHUP_BATCH 64  /* events a catching-up client renders per round */
+#define CATCHUP_BYTES (256 * 1024) /* bytes a catching-up client copies from recent per round */
+/* What the follower keeps rendered: 100 clients catching up (a reconnect storm after a restart of
+ * the clients' side, pages opened with from=) then copy instead of each decoding and rendering. */
+#define RECENT_MAX 16384  /* messages (a power of two) */
+#define RECENT_BYTES ((size_t)64 << 20)
 
 struct ent_http_client {
     ent_http_client *next, *prev;
@@ -33,7 +38,8 @@ struct ent_http_client {
     char type[ENT_NAME_MAX + 1]; /* filter: "" for every type */
     unsigned ops;                /* filter: 0 for every op */
     uint64_t next_seq;           /* live: events below it were sent while catching up */
-    ent_log_cursor *cur;         /* while catching up; NULL once live */
+    uint64_t pos;                /* catching up: the next seq to look at */
+    ent_log_cursor *cur;         /* catching up from the log: at pos; NULL otherwise */
     int live, dropped, failed;
     char *q;                     /* bytes to send: q[off, len) */
     size_t len, off, cap;
@@ -116,6 +122,42 @@ static void drop(ent_http *h, ent_http_client *cl, uint64_t seq)
     pthread_cond_signal(&cl->cond);
 }
 
+static int takes_recent(const ent_http_client *cl, const ent_http_recent *r)
+{
+    return r->msg && (!cl->ops || (cl->ops & r->op)) && (!cl->type[0] || !strcmp(cl->type, r->type));
+}
+
+/* Keep ev's message (taken; may be NULL) as the newest recent one, dropping the oldest ones past
+ * the count or the bytes. Under the hub's lock. The kept seqs are contiguous, so seq % RECENT_MAX
+ * finds one; a gap (never in a log) starts over. */
+static void recent_drop_oldest(ent_http_hub *hb)
+{
+    ent_http_recent *r = &hb->recent[hb->recent_first++ % RECENT_MAX];
+    hb->recent_bytes -= r->len;
+    free(r->msg);
+    memset(r, 0, sizeof *r);
+}
+
+static void recent_add(ent_http_hub *hb, const ent_event *ev, char *msg, size_t len)
+{
+    ent_http_recent *r;
+    if (hb->recent_end != ev->seq) { /* a gap: start over */
+        while (hb->recent_first < hb->recent_end) recent_drop_oldest(hb);
+        hb->recent_first = hb->recent_end = ev->seq;
+    }
+    while (hb->recent_first < hb->recent_end &&
+           (ev->seq - hb->recent_first >= RECENT_MAX || hb->recent_bytes + (msg ? len : 0) > RECENT_BYTES))
+        recent_drop_oldest(hb);
+    r = &hb->recent[ev->seq % RECENT_MAX];
+    r->seq = ev->seq;
+    r->msg = msg;
+    r->len = msg ? len : 0;
+    r->op = (unsigned)ev->op;
+    snprintf(r->type, sizeof r->type, "%s", ent_type_name(ev->type));
+    hb->recent_bytes += r->len;
+    hb->recent_end = ev->seq + 1;
+}
+
 static void *follow(void *arg)
 {
     ent_http *h = arg;
@@ -168,11 +210,11 @@ static void *follow(void *arg)
             }
             if (got) pthread_cond_signal(&cl->cond);
         }
+        for (size_t i = 0; i < n; i++) recent_add(hb, evs[i], msgs[i], lens[i]); /* takes msgs[i] */
         hb->next = ent_log_cursor_pos(cur);
         pthread_mutex_unlock(&hb->mu);
         for (size_t i = 0; i < n; i++) {
-            if (!msgs[i]) ent_http__logf(h, "event stream: cannot render event %llu: %s", (unsigned long long)evs[i]->seq, ent_errmsg());
-            free(msgs[i]);
+            if (!msgs[i]) ent_http__logf(h, "event stream: cannot render event %llu", (unsigned long long)evs[i]->seq);
             ent_event_free(evs[i]);
         }
     }
@@ -186,14 +228,29 @@ int ent_http__hub_start(ent_http *h)
     uint64_t last = 0;
     int rc;
     if ((rc = ent_log_bounds(NULL, &last, h->s, NULL))) return rc;
-    if (pthread_mutex_init(&hb->mu, NULL)) return ENT_NOMEM;
-    hb->next = last + 1;
+    if (!(hb->recent = calloc(RECENT_MAX, sizeof *hb->recent))) return ENT_NOMEM;
+    if (pthread_mutex_init(&hb->mu, NULL)) {
+        free(hb->recent);
+        return ENT_NOMEM;
+    }
+    hb->next = hb->recent_first = hb->recent_end = last + 1;
     if (pthread_create(&hb->thread, NULL, follow, h)) {
         pthread_mutex_destroy(&hb->mu);
+        free(hb->recent);
         return ENT_NOMEM;
     }
     hb->started = 1;
     return ENT_OK;
+}
+
+void ent_http__hub_free(ent_http *h)
+{
+    ent_http_hub *hb = &h->hub;
+    if (!hb->recent) return;
+    while (hb->recent_first < hb->recent_end) recent_drop_oldest(hb);
+    free(hb->recent);
+    hb->recent = NULL;
+    pthread_mutex_destroy(&hb->mu);
 }
 
 void ent_http__hub_stop(ent_http *h)
@@ -206,17 +263,29 @@ void ent_http__hub_stop(ent_http *h)
     pthread_mutex_unlock(&hb->mu);
     pthread_join(hb->thread, NULL);
     hb->started = 0;
-    /* the mutex lives on until the daemon is stopped: connection threads still take it */
+    /* the mutex and the recent messages live on until the daemon is stopped (hub_free):
+     * connection threads still take them */
 }
 
 /* ---- one client --------------------------------------------------------------------------- */
 
-/* Catch up on the client's own cursor: render up to a batch into its queue. Called without the
- * lock: the follower does not touch a client that is not live. Returns 0 or a libentity code. */
+/* Catch up on the client's own log cursor (opened at pos): render up to a batch into its queue.
+ * Called without the lock: the follower does not touch a client that is not live, and pos is
+ * the client's own until then. Returns 0 or a libentity code. */
 static int catch_up(ent_http_client *cl)
 {
     ent_event *ev;
     int rc = ENT_OK;
+    if (cl->cur && ent_log_cursor_pos(cl->cur) != cl->pos) {
+        ent_log_cursor_free(cl->cur);
+        cl->cur = NULL;
+    }
+    if (!cl->cur) {
+        /* by name: the handle of the type the request named may belong to an older schema */
+        const ent_type *t = cl->type[0] ? ent_store_type(cl->h->s, cl->type) : NULL;
+        if (cl->type[0] && !t) return ENT_SCHEMA;
+        if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, t, cl->ops))) return rc;
+    }
     for (int i = 0; i < CATCHUP_BATCH && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
         size_t n;
         char *m = render(ev, &n);
@@ -228,6 +297,7 @@ static int catch_up(ent_http_client *cl)
         free(m);
         if (rc) return ENT_NOMEM;
     }
+    cl->pos = ent_log_cursor_pos(cl->cur);
     return rc == ENT_NOTFOUND ? ENT_OK : rc;
 }
 
@@ -257,9 +327,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         if (!cl->live) {
             int rc;
-            if (ent_log_cursor_pos(cl->cur) >= hb->next) {
+            if (cl->pos >= hb->next) {
                 /* caught up: the follower hands over from here, nothing below next_seq twice */
-                cl->next_seq = ent_log_cursor_pos(cl->cur);
+                cl->next_seq = cl->pos;
                 ent_log_cursor_free(cl->cur);
                 cl->cur = NULL;
                 cl->live = 1;
@@ -267,6 +337,22 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                 cl->next = hb->live;
                 if (hb->live) hb->live->prev = cl;
                 hb->live = cl;
+                continue;
+            }
+            if (cl->pos >= hb->recent_first && cl->pos < hb->recent_end) {
+                /* copies of what the follower rendered: no decoding, no rendering */
+                size_t added = 0;
+                while (cl->pos < hb->recent_end && added < CATCHUP_BYTES) {
+                    const ent_http_recent *r = &hb->recent[cl->pos % RECENT_MAX];
+                    if (takes_recent(cl, r)) {
+                        if (q_add(cl, r->msg, r->len, (size_t)-1)) {
+                            cl->failed = 1;
+                            break;
+                        }
+                        added += r->len;
+                    }
+                    cl->pos++;
+                }
                 continue;
             }
             pthread_mutex_unlock(&hb->mu);
@@ -371,9 +457,10 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
         }
         snprintf(cl->addr, sizeof cl->addr, "%s:%u", ip, port);
     }
-    if (pthread_cond_init(&cl->cond, NULL) || (rc = ent_log_cursor_open(&cl->cur, h->s, from ? from : 1, t, ops))) {
+    cl->pos = from ? from : 1;
+    if (pthread_cond_init(&cl->cond, NULL)) {
         free(cl);
-        return ent_http__reply_lib(c, ENT_NOMEM, "events");
+        return ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "events: out of resources");
     }
     /* the first bytes: how soon a browser reconnects, and where this stream starts */
     snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)from);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The event stream under load, with real clients (curl):
 #  1. 100 clients follow 10 000 writes made by another process (entity load, one commit per line),
-#     and 20 more join in the middle from seq 1 (catching up on the log, then handed over to the
-#     live feed while writes go on): every client gets every event exactly once, in order.
+#     and 20 more join in the middle from seq 1 (catching up: 1000 events written before the
+#     server started from the log, then what the server rendered meanwhile, then handed over to
+#     the live feed while writes go on): every client gets every event exactly once, in order.
 #  2. A stalled client (connected, never reading) while 3000 writes of 1 KiB go on: the writer
 #     finishes, a normal client gets everything, the stalled one is dropped (its connection
 #     ends) and resumes exactly with Last-Event-ID.
@@ -48,10 +49,13 @@ now() { date +%s.%N; }
 
 # ---- 1. many clients, many writes
 "$E" -s "$work/st" init --schema "$SRC/schemas/shop.json" --durability none 2>/dev/null || { echo "init failed"; exit 1; }
+P=1000   # written before the server starts
 python3 -c "
-for k in range(1, $N + 1):
+for k in range(1, $P + $N + 1):
     print('{\"type\":\"customer\",\"key\":%d,\"version\":1,\"data\":{\"email\":\"c%d@example.com\",\"name\":\"customer %d\"}}' % (k, k, k))
-" >"$work/load.ndjson"
+" >"$work/all.ndjson"
+head -n $P "$work/all.ndjson" | "$E" -s "$work/st" load --batch 100 2>/dev/null || { echo "preload failed"; exit 1; }
+tail -n +$((P + 1)) "$work/all.ndjson" >"$work/load.ndjson"
 # a large per-client buffer: this part is about delivery, not about dropping slow clients
 start_server "$work/st" --client-buffer 67108864 || exit 1
 for i in $(seq 1 $C); do
@@ -59,7 +63,7 @@ for i in $(seq 1 $C); do
   pids+=($!)
 done
 for _ in $(seq 1 600); do
-  n=$(grep -l '^: events from seq 1$' "$work"/live.* 2>/dev/null | wc -l)
+  n=$(grep -l "^: events from seq $((P + 1))\$" "$work"/live.* 2>/dev/null | wc -l)
   [ "$n" = "$C" ] && break
   sleep 0.1
 done
@@ -75,16 +79,17 @@ done
 wait $writer && ok || bad "writer failed: $(cat "$work/load.err")"
 t1=$(now)
 for _ in $(seq 1 3000); do
-  done_n=$(for f in "$work"/live.* "$work"/late.*; do tail -c 400 "$f" | grep -q "^id: $N\$" && echo x; done | wc -l)
+  done_n=$(for f in "$work"/live.* "$work"/late.*; do tail -c 400 "$f" | grep -q "^id: $((P + N))\$" && echo x; done | wc -l)
   [ "$done_n" = $((C + 20)) ] && break
   sleep 0.1
 done
 t2=$(now)
-[ "$done_n" = $((C + 20)) ] && ok || bad "only $done_n of $((C + 20)) clients reached seq $N"
+[ "$done_n" = $((C + 20)) ] && ok || bad "only $done_n of $((C + 20)) clients reached seq $((P + N))"
 stop_server   # ends every stream cleanly; the curls exit
 for p in "${pids[@]}"; do wait $p 2>/dev/null; done
 pids=()
-python3 "$work/check.py" 1 $N "$work"/live.* "$work"/late.* && ok || bad "a client missed, repeated or reordered events"
+python3 "$work/check.py" $((P + 1)) $((P + N)) "$work"/live.* && ok || bad "a live client missed, repeated or reordered events"
+python3 "$work/check.py" 1 $((P + N)) "$work"/late.* && ok || bad "a client that caught up missed, repeated or reordered events"
 grep -q "dropped" "$work/server.err" && bad "a client was dropped: $(grep dropped "$work/server.err" | head -2)" || ok
 python3 -c "
 t0, t1, t2 = $t0, $t1, $t2
