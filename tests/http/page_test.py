@@ -233,6 +233,35 @@ def main():
         check(not errors, "console errors: %s" % errors)
         check(any(m.get("method") == "Network.responseReceived" and m["params"]["response"]["url"].endswith(
             "/api/events/stream") for m in chrome.events), "the page opened the event stream")
+
+        # behind a token: the page asks for it on the first 401, then works (and streams) with it
+        with open(os.path.join(work, "token"), "w") as f:
+            f.write("page-token\n")
+        err2 = open(os.path.join(work, "server2.err"), "w+")
+        server2 = subprocess.Popen([E, "-s", store, "serve", "--listen", "127.0.0.1:0", "--token-file",
+                                    os.path.join(work, "token")], stderr=err2)
+        try:
+            port2 = None
+            for _ in range(200):
+                err2.seek(0)
+                m = re.search(r"http://127\.0\.0\.1:(\d+)/", err2.read())
+                if m:
+                    port2 = int(m.group(1))
+                    break
+                time.sleep(0.05)
+            check(port2 is not None, "token server started")
+            chrome.call("Page.navigate", {"url": "http://127.0.0.1:%d/" % port2})
+            chrome.wait_for("getComputedStyle(document.getElementById('auth')).display !== 'none'", "token form shown")
+            check(chrome.js("document.querySelectorAll('#types li').length") == 0, "no data without the token")
+            chrome.js("document.getElementById('token').value = 'page-token';"
+                      "document.getElementById('auth').requestSubmit()")
+            chrome.wait_for("document.querySelectorAll('#types li').length === %d" % len(stat["types"]),
+                            "types listed with the token")
+            chrome.wait_for("document.getElementById('live').textContent === 'stream: live'", "stream with the token")
+            check(chrome.js("getComputedStyle(document.getElementById('auth')).display") == "none", "token form hidden")
+        finally:
+            server2.terminate()
+            check(server2.wait(timeout=10) == 0, "token server exit code")
         chrome.call("Browser.close", session=False)
     finally:
         if chrome:
