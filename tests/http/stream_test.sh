@@ -101,7 +101,7 @@ print('stream: %d writes in %.2f s (%.0f/s); %d live clients had all of them %.2
 # a loaded machine makes it fall that far behind too, reconnects with Last-Event-ID as a browser
 # does (follow.py), so it still gets every event exactly once.
 "$E" -s "$work/st2" init --schema "$SRC/schemas/shop.json" --durability none 2>/dev/null || { echo "init failed"; exit 1; }
-M=6000
+M=10000   # 11 MB of events: more than the queue plus any default socket buffers (tcp_wmem max 4 MiB)
 python3 -c "
 pad = 'x' * 1024
 for k in range(1, $M + 1):
