@@ -110,7 +110,10 @@ class CDP:
         """Poll a JavaScript expression until it is truthy (the deadline only bounds a hang)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            v = self.js("!!(%s)" % expr)  # an element comes back as {}: falsy in Python
+            try:
+                v = self.js("!!(%s)" % expr)  # an element comes back as {}: falsy in Python
+            except RuntimeError:
+                v = False  # the page is still loading (its elements are not there yet)
             if v:
                 return v
             time.sleep(0.1)
