@@ -38,5 +38,6 @@ int cmd_replay(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_relay(int argc, char **argv);  /* nats_cmds.c, when built with NATS */
 int cmd_mirror(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -66,6 +66,8 @@ static const char usage_text[] =
     "                                        publish the log to a NATS JetStream stream, exactly once\n"
     "  mirror --nats URL --stream NAME [--once] [--primary ID]\n"
     "                                        keep the store at DIR a mirror of the stream's primary\n"
+    "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES]\n"
+    "                                        HTTP JSON API, event stream and a page (README)\n"
     "  bench [--n N] [--runs R] [--quick] [--json] [--backend B] [--durability D] [--batch 1|1000]\n"
     "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
     "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n";
@@ -357,6 +359,7 @@ static int dispatch(int argc, char **argv)
 {
     current_cmd = argv[0]; /* usage() shows its lines, if it is a command */
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
+    if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
     if (strcmp(argv[0], "bench") == 0) return run_bench(argv);
 #ifdef ENT_HAVE_NATS
     if (strcmp(argv[0], "relay") == 0) return cmd_relay(argc, argv);
