@@ -375,9 +375,6 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
     return mrc;
 }
 
-/* GET /api/events?from=SEQ&limit=N&type=T&op=OP[,OP] */
-int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
-                           enum MHD_Result *mrc);
 int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
                            enum MHD_Result *mrc)
 {
@@ -407,6 +404,7 @@ int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_
     return 0;
 }
 
+/* GET /api/events?from=SEQ&limit=N&type=T&op=OP[,OP] */
 static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_http_args *a)
 {
     enum MHD_Result mrc = MHD_NO;

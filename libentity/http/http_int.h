@@ -89,6 +89,11 @@ char *ent_http__escape(const char *s);
 /* The value of parameter name (marked used), or NULL. */
 const char *ent_http__arg(ent_http_args *a, const char *name);
 
+/* The type= and op= filters of /api/events and the stream (api.c). Returns 0, or -1 after a 400
+ * reply in *mrc. */
+int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
+                           enum MHD_Result *mrc);
+
 /* The /api routes (api.c). segs: the decoded path segments after "api". */
 enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char *method, char **segs, size_t nseg,
                               ent_http_args *args, ent_http_req *r);

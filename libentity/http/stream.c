@@ -397,9 +397,6 @@ static void stream_free(void *cls)
     free(cl);
 }
 
-int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
-                           enum MHD_Result *mrc);
-
 /* GET /api/events/stream?from=SEQ&type=T&op=OP, with Last-Event-ID taking over from `from` when a
  * browser reconnects. Without either, the stream starts after the last event. */
 enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *a)
