@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_plain.h"
 
 static const char bench_schema[] =
     "{\"schema\":\"bench\",\"version\":1,\"types\":{\"product\":{\"key\":\"string\",\"fields\":{"
@@ -36,6 +37,7 @@ static const char bench_schema[] =
 typedef struct opts {
     uint64_t n;
     int runs, quick, json;
+    int plain;                /* 1: only the plain-entity rows (bench_plain.c) */
     int only_batch;           /* 0: both */
     const char *only_backend; /* NULL: both */
     int only_dur;             /* -1: every mode */
@@ -819,6 +821,7 @@ int ent_bench_main(int argc, char **argv)
         }
         else if (!strcmp(argv[i], "--quick")) o.quick = 1;
         else if (!strcmp(argv[i], "--json")) o.json = 1;
+        else if (!strcmp(argv[i], "--plain")) o.plain = 1;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(o.dir, sizeof o.dir, "%s", argv[++i]);
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) o.only_backend = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) o.only_batch = atoi(argv[++i]);
@@ -826,7 +829,7 @@ int ent_bench_main(int argc, char **argv)
             const char *d = argv[++i];
             o.only_dur = !strcmp(d, "durable") ? ENT_DURABLE : !strcmp(d, "lazy") ? ENT_LAZY : !strcmp(d, "none") ? ENT_NONE : -2;
         } else {
-            fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR]\n"
+            fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR] [--plain]\n"
                             "                    [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n");
             return 2;
         }
@@ -851,6 +854,11 @@ int ent_bench_main(int argc, char **argv)
             fprintf(stderr, "entity: bench: %s: %s\n", o.dir, strerror(errno));
             return 1;
         }
+    }
+    if (o.plain) {
+        int prc = ent_bench_plain(o.n, o.runs, o.json, o.dir);
+        rmrf(o.dir);
+        return prc;
     }
     header(&o);
     disk_buf[0] = '\0';
@@ -989,6 +997,7 @@ int ent_bench_main(int argc, char **argv)
         free(p99);
     }
     if (disk_line > 0 && !o.json) printf("\n%s", disk_buf);
+    if (!o.only_backend && o.only_dur < 0 && !o.only_batch && ent_bench_plain(o.n, o.runs, o.json, o.dir)) return 1;
     {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
