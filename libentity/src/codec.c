@@ -43,6 +43,12 @@ void ent__buf_free(ent_buf *b)
 static int buf_write(void *data, const char *p, size_t n)
 {
     ent_buf *b = data;
+    /* the packer writes a few bytes at a time: room already there is the common case (perf) */
+    if (b->cap != SIZE_MAX && b->cap - b->n >= n) {
+        memcpy(b->p + b->n, p, n);
+        b->n += n;
+        return 0;
+    }
     if (ent__buf_append(b, p, n)) {
         b->cap = SIZE_MAX; /* remembered until ent__buf_free(); p stays owned by b */
         return -1;

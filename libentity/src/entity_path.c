@@ -35,20 +35,32 @@ static ent_val *obj_find(const ent_val *o, const char *k, size_t klen)
     return NULL;
 }
 
+/* Does the NUL-terminated name equal the len bytes at s? (no strlen of every candidate: perf) */
+static int name_is(const char *name, const char *s, size_t len)
+{
+    return name[0] == s[0] && strncmp(name, s, len) == 0 && name[len] == '\0';
+}
+
 static const ent_field *map_field(const ent_field *map, const char *name, size_t len)
 {
     for (size_t i = 0; i < map->n_fields; i++)
-        if (strlen(map->fields[i]->name) == len && memcmp(map->fields[i]->name, name, len) == 0)
-            return map->fields[i];
+        if (name_is(map->fields[i]->name, name, len)) return map->fields[i];
     return NULL;
 }
 
 static const ent_field *type_field(const ent_type *t, const char *name, size_t len)
 {
     for (size_t i = 0; i < t->n_fields; i++)
-        if (strlen(t->fields[i]->name) == len && memcmp(t->fields[i]->name, name, len) == 0)
-            return t->fields[i];
+        if (name_is(t->fields[i]->name, name, len)) return t->fields[i];
     return NULL;
+}
+
+/* Length of the path step at s: up to '.', '[' or the end. */
+static size_t step_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n] && s[n] != '.' && s[n] != '[') n++;
+    return n;
 }
 
 /* Resolve `path` on e. Returns ENT_OK (w->v NULL when absent), ENT_INVALID (bad path, step into
@@ -64,7 +76,7 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode)
     int rc;
 
     if (!path) return ent__err(ENT_INVALID, "%s: path is NULL", e->type->name);
-    len = strcspn(s, ".[");
+    len = step_len(s);
     if (len == 0) return path_err(ENT_INVALID, e, path, "bad path: empty field name");
     spec = type_field(e->type, s, len);
     if (!spec) {
@@ -78,7 +90,7 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode)
         if (v && v->k == EV_UNSET && mode != W_CREATE) v = NULL;
         if (*s == '.') {
             name = ++s;
-            len = strcspn(s, ".[");
+            len = step_len(s);
             if (len == 0) return path_err(ENT_INVALID, e, path, "bad path: empty field name");
             s += len;
             if (spec && spec->kind != ENT_KIND_MAP) {
@@ -185,8 +197,9 @@ static int kind_err(const ent_entity *e, const char *path, const ent_field *spec
     return path_err(ENT_INVALID, e, path, what);
 }
 
-/* Store *nv (taken over) at path; on failure nv is cleared. */
-int ent__path_put(ent_entity *e, const char *path, ent_val *nv)
+/* Store *nv (taken over) at path; on failure nv is cleared. checked: the caller's CHECK walk
+ * already accepted this path for nv's kind (set_blob), so it is not walked a third time. */
+static int path_put(ent_entity *e, const char *path, ent_val *nv, int checked)
 {
     walk w;
     int rc;
@@ -194,11 +207,13 @@ int ent__path_put(ent_entity *e, const char *path, ent_val *nv)
         ent__val_clear(nv);
         return ent__err(ENT_INVALID, "entity is NULL");
     }
-    if ((rc = walk_path(&w, e, path, W_CHECK))) goto fail;
-    if (!w.spec) normalize_free(nv);
-    if (!kind_fits(w.spec, nv->k)) {
-        rc = kind_err(e, path, w.spec, nv->k);
-        goto fail;
+    if (!checked) {
+        if ((rc = walk_path(&w, e, path, W_CHECK))) goto fail;
+        if (!w.spec) normalize_free(nv);
+        if (!kind_fits(w.spec, nv->k)) {
+            rc = kind_err(e, path, w.spec, nv->k);
+            goto fail;
+        }
     }
     if ((rc = walk_path(&w, e, path, W_CREATE))) goto fail;
     ent__val_clear(w.v);
@@ -210,6 +225,8 @@ fail:
     ent__val_clear(nv);
     return rc;
 }
+
+int ent__path_put(ent_entity *e, const char *path, ent_val *nv) { return path_put(e, path, nv, 0); }
 
 int ent__path_spec(const ent_field **out, const ent_entity *e, const char *path)
 {
@@ -260,7 +277,7 @@ static int set_blob(ent_entity *e, const char *path, uint8_t kind, const void *p
     if ((rc = walk_path(&w, e, path, W_CHECK))) return rc;
     if (!kind_fits(w.spec, kind)) return kind_err(e, path, w.spec, kind);
     if ((rc = ent__val_set_str(&v, kind, p, n))) return rc;
-    return ent__path_put(e, path, &v);
+    return path_put(e, path, &v, 1); /* normalize_free() leaves strings and bytes alone */
 }
 
 int ent_entity_set_string(ent_entity *e, const char *path, const char *s)

@@ -856,7 +856,7 @@ int ent_bench_main(int argc, char **argv)
         }
     }
     if (o.plain) {
-        int prc = ent_bench_plain(o.n, o.runs, o.json, o.dir);
+        int prc = ent_bench_plain(o.n, o.runs, o.json, o.dir, o.only_backend);
         rmrf(o.dir);
         return prc;
     }
@@ -997,7 +997,7 @@ int ent_bench_main(int argc, char **argv)
         free(p99);
     }
     if (disk_line > 0 && !o.json) printf("\n%s", disk_buf);
-    if (!o.only_backend && o.only_dur < 0 && !o.only_batch && ent_bench_plain(o.n, o.runs, o.json, o.dir)) return 1;
+    if (!o.only_backend && o.only_dur < 0 && !o.only_batch && ent_bench_plain(o.n, o.runs, o.json, o.dir, NULL)) return 1;
     {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

@@ -295,7 +295,7 @@ static void row(int json, const char *op, const char *backend, int batch, uint64
     else printf(" %12s %9s %8s\n", "-", "-", "-");
 }
 
-int ent_bench_plain(uint64_t n, int runs, int json, const char *dir)
+int ent_bench_plain(uint64_t n, int runs, int json, const char *dir, const char *only_backend)
 {
     plain_run *lm = calloc((size_t)runs, sizeof *lm), *me = calloc((size_t)runs, sizeof *me),
               *fl = calloc((size_t)runs, sizeof *fl);
@@ -305,8 +305,12 @@ int ent_bench_plain(uint64_t n, int runs, int json, const char *dir)
     if (!lm || !me || !fl || !tmp) goto out;
     snprintf(d, sizeof d, "%s/plain", dir);
     /* interleaved, so that a noisy neighbour hits the library and the floor alike */
-    for (int r = 0; r < runs; r++)
-        if (lib_plain(&lm[r], "lmdb", n, d) || floor_plain(&fl[r], n, d) || lib_plain(&me[r], "memory", n, d)) goto out;
+    for (int r = 0; r < runs; r++) {
+        if ((only_backend && strcmp(only_backend, "lmdb")) ? 0 : (lib_plain(&lm[r], "lmdb", n, d) || floor_plain(&fl[r], n, d)))
+            goto out;
+        else if ((only_backend && strcmp(only_backend, "memory")) ? 0 : lib_plain(&me[r], "memory", n, d))
+            goto out;
+    }
     if (!json) {
         printf("\nplain entity: auto key, no secondary index, 8 fields, %zu B msgpack record; floor: raw LMDB record + log "
                "entry per create, mdb_get + msgpack_unpack_next per get; durability none; medians of %d runs\n",
