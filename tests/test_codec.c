@@ -232,6 +232,50 @@ static void test_corrupt_records(void)
     ent_schema_free(s);
 }
 
+/* The record reader (codec_read.c) takes every msgpack width another encoder may choose, as
+ * msgpack-c did: signed formats holding values >= 0 read as unsigned, float32, str16, array16,
+ * map16, and skips a removed field's nested value. */
+static void test_record_wide_formats(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    const ent_type *t = ent_schema_type(s, "thing");
+    ent_entity *d = NULL;
+    int64_t i;
+    uint64_t u;
+    double f;
+    const char *str;
+    size_t len;
+    /* [1, {u: int8 5, i: int16 -3, f: float32 0.5, s: str16 "ab",
+     *      arr: array16 [[int32 7]], 99: {nested removed field}}] */
+    static const unsigned char rec[] = {0x92, 0x01, 0xde, 0x00, 0x06,
+                                        0x03, 0xd0, 0x05,
+                                        0x02, 0xd1, 0xff, 0xfd,
+                                        0x04, 0xca, 0x3f, 0x00, 0x00, 0x00,
+                                        0x05, 0xda, 0x00, 0x02, 'a', 'b',
+                                        0x08, 0xdc, 0x00, 0x01, 0x91, 0xd2, 0x00, 0x00, 0x00, 0x07,
+                                        0x63, 0x82, 0xa1, 'k', 0x91, 0x01, 0xa1, 'l', 0xc0};
+    ENT_OK_(ent_entity_decode(&d, t, rec, sizeof rec));
+    ENT_OK_(ent_entity_get_uint(&u, d, "u"));
+    CU_ASSERT_EQUAL(u, 5);
+    ENT_OK_(ent_entity_get_int(&i, d, "i"));
+    CU_ASSERT_EQUAL(i, -3);
+    ENT_OK_(ent_entity_get_float(&f, d, "f"));
+    CU_ASSERT_EQUAL(f, 0.5);
+    ENT_OK_(ent_entity_get_string(&str, &len, d, "s"));
+    CU_ASSERT_EQUAL(len, 2);
+    CU_ASSERT_STRING_EQUAL(str, "ab");
+    ENT_OK_(ent_entity_get_int(&i, d, "arr[0][0]"));
+    CU_ASSERT_EQUAL(i, 7);
+    ent_entity_free(d);
+    /* the same record cut short anywhere is corrupt, never a crash or a partial entity */
+    for (size_t n = 0; n < sizeof rec; n++) {
+        d = NULL;
+        CU_ASSERT_EQUAL(ent_entity_decode(&d, t, rec, n), ENT_CORRUPT);
+        CU_ASSERT_PTR_NULL(d);
+    }
+    ent_schema_free(s);
+}
+
 static void test_record_version(void)
 {
     ent_schema *s = test_schema(SHOP_JSON);
@@ -528,7 +572,7 @@ int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(test_round_trip_every_kind), ENT_TEST(test_round_trip_empty_and_extreme),
-        ENT_TEST(test_schema_evolution),      ENT_TEST(test_corrupt_records),
+        ENT_TEST(test_schema_evolution),      ENT_TEST(test_corrupt_records), ENT_TEST(test_record_wide_formats),
         ENT_TEST(test_record_version),        ENT_TEST(test_fields_pack_apply),
         ENT_TEST(test_buf),                   ENT_TEST(test_fuzz_decode),
         {NULL, NULL}};

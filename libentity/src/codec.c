@@ -251,7 +251,7 @@ static int kv_cmp(const void *a, const void *b)
 }
 
 /* 1 if a free-form map repeats a key (never written by us; would make paths and JSON ambiguous). */
-static int has_dup_keys(const ent_val *o)
+int ent__obj_dup_keys(const ent_val *o)
 {
     size_t i, j, n = o->u.o.n;
     const ent_kv **s;
@@ -334,7 +334,7 @@ static int unpack_free(ent_val *out, const msgpack_object *o)
             out->u.o.n++;
             if ((rc = unpack_free(&d->v, &kv->val))) goto fail;
         }
-        if ((rc = has_dup_keys(out))) {
+        if ((rc = ent__obj_dup_keys(out))) {
             rc = rc < 0 ? ent__err(ENT_NOMEM, "out of memory") : corrupt(NULL, "free-form map repeats a key");
             goto fail;
         }
@@ -517,39 +517,7 @@ void ent__zone_give(msgpack_zone *z)
     msgpack_zone_free(z);
 }
 
-int ent__record_decode(ent_entity **out, const ent_type *t, const void *p, size_t n)
-{
-    msgpack_zone *z;
-    msgpack_object o;
-    ent_entity *e = NULL;
-    size_t off = 0;
-    int rc;
-    *out = NULL;
-    if (!p || ent__mp_check(p, n)) return corrupt(NULL, "not a well-formed msgpack value");
-    if (!(z = ent__zone_take())) return ent__err(ENT_NOMEM, "out of memory");
-    switch (msgpack_unpack(p, n, &off, z, &o)) {
-    case MSGPACK_UNPACK_SUCCESS: break;
-    case MSGPACK_UNPACK_NOMEM_ERROR: /* also: nested deeper than msgpack-c's stack */
-    default:
-        rc = corrupt(NULL, "not a well-formed msgpack value");
-        goto fail;
-    }
-    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 2 ||
-        o.via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        rc = corrupt(NULL, "not a [version, fields] record");
-        goto fail;
-    }
-    if ((rc = ent_entity_new(&e, t))) goto fail;
-    e->version = o.via.array.ptr[0].via.u64;
-    if ((rc = apply_fields(e, &o.via.array.ptr[1], 0, 1))) goto fail;
-    ent__zone_give(z);
-    *out = e;
-    return ENT_OK;
-fail:
-    ent_entity_free(e);
-    ent__zone_give(z);
-    return rc;
-}
+/* ent__record_decode(): codec_read.c, straight from the bytes. */
 
 int ent__record_read(ent_entity **out, const ent_type *t, const void *p, size_t n)
 {

@@ -62,6 +62,8 @@ int ent__fields_apply(ent_entity *e, const msgpack_object *map);
 /* Pack / unpack one value of spec (used for keys of refs and free-form values by the log). */
 int ent__val_pack(msgpack_packer *pk, const struct ent_field *spec, const ent_val *v);
 int ent__val_unpack(ent_val *out, const struct ent_field *spec, const msgpack_object *o);
+/* 1 if the free-form map o repeats a key, 0 if not, -1 when out of memory. */
+int ent__obj_dup_keys(const ent_val *o);
 
 /* Structural check of msgpack bytes before msgpack_unpack(): exactly one well-formed object filling
  * [p, p+n), every length in bounds, every announced array/map item backed by at least one byte
