@@ -289,7 +289,7 @@ static void rcache_drain(lenv *e)
 static int resize_exclusive(lenv *e, size_t size)
 {
     struct timespec dl;
-    int rc, mrc, i = hold_find(e);
+    int rc, mrc = 0, i = hold_find(e); /* mrc: set whenever rc == 0, which gcc -O2 -g cannot see */
     unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
     if (n > 1) hold[i].n = 1;
     hold_release(e);

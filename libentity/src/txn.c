@@ -232,7 +232,7 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
 
 int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f)
 {
-    const ent_type *type;
+    const ent_type *type = NULL; /* set on every ENT_OK path; gcc's inliner cannot always see it */
     int rc;
     char path[160];
     if (!f) return ent__err(ENT_INVALID, "field is NULL");
