@@ -145,7 +145,9 @@ ENT_EXTERN(int) ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t 
 /* Partial update: apply only e's changed top-level fields (set or unset) to the stored entity.
  * A field with a default that the update unsets goes back to its default (a field with a default
  * is never absent). On ENT_OK e holds the whole stored entity (merged) and its version, nothing
- * changed.
+ * changed. The merge moves into e only the values that differ from what e held (fields another
+ * writer changed, defaults): the others stay in place, and so do strings and bytes borrowed from
+ * them (value.h). On failure e is left as it was.
  * Returns as ent_replace(). */
 ENT_EXTERN(int) ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 

@@ -97,7 +97,11 @@ ENT_EXTERN(int) ent_entity_unset(ent_entity *e, const char *path);
 /* Getters. Returns ENT_OK, ENT_NOTFOUND (field unset or no such field/index), ENT_INVALID (bad path
  * or kind mismatch). A ref reads with get_uint or get_string as it was set.
  * Strings and bytes are borrowed: valid until the field is next changed or the entity freed; a
- * string is NUL-terminated (len excludes the NUL). */
+ * string is NUL-terminated (len excludes the NUL). The write calls that take the entity
+ * (ent_create(), ent_replace(), ent_update(), ent_upsert(), ent_restore()) change a value only
+ * when they give it another one (a default filled in, another writer's change merged by an
+ * update), whether they succeed or are refused: pointers borrowed from every value they leave
+ * equal (a whole field, a map sub-field, an array item) stay valid. */
 ENT_EXTERN(int) ent_entity_get_bool(int *out, const ent_entity *e, const char *path);
 ENT_EXTERN(int) ent_entity_get_int(int64_t *out, const ent_entity *e, const char *path);
 ENT_EXTERN(int) ent_entity_get_uint(uint64_t *out, const ent_entity *e, const char *path);

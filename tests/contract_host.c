@@ -1,0 +1,226 @@
+/* What a host program found (issue 16), as a contract: the same answers on every backend ("lmdb"
+ * or "memory" in argv[1]). Borrowed pointers survive the write calls that take the entity; a
+ * second writer on the thread that holds the write transaction is ENT_BUSY, not a hang; resume
+ * tokens belong to one index; iterators say when no further page exists; ent_sub_ack() in a read
+ * transaction. A fresh store per test. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static const char *backend;
+static char dir[256];
+static ent_store *S;
+static ent_schema *SC;
+
+static const char schema_json[] =
+    "{\"schema\":\"host\",\"version\":1,\"types\":{"
+    "\"doc\":{\"key\":\"string\",\"fields\":{"
+    "  \"name\":{\"id\":1,\"type\":\"string\",\"required\":true},"
+    "  \"n\":{\"id\":2,\"type\":\"int\",\"indexed\":true},"
+    "  \"blob\":{\"id\":3,\"type\":\"bytes\"},"
+    "  \"tags\":{\"id\":4,\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "  \"dims\":{\"id\":5,\"type\":\"map\",\"fields\":{"
+    "     \"w\":{\"id\":1,\"type\":\"string\"},"
+    "     \"h\":{\"id\":2,\"type\":\"string\",\"default\":\"tall\"}}},"
+    "  \"attrs\":{\"id\":6,\"type\":\"map\"},"
+    "  \"note\":{\"id\":7,\"type\":\"string\"},"
+    "  \"code\":{\"id\":8,\"type\":\"string\",\"unique\":true},"
+    "  \"price\":{\"id\":9,\"type\":\"float\",\"indexed\":true}}},"
+    "\"tick\":{\"key\":\"auto\",\"fields\":{\"n\":{\"id\":1,\"type\":\"int\",\"indexed\":true}}}}}";
+
+static void open_store(void)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    snprintf(dir, sizeof dir, "/tmp/ent_host_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(ent_schema_load_json(&SC, schema_json, strlen(schema_json), "contract_host"));
+    ENT_OK_(ent_store_open(&S, dir, SC, &o));
+}
+
+static void close_store(void)
+{
+    char cmd[300];
+    ent_store_close(S);
+    ent_schema_free(SC);
+    S = NULL;
+    SC = NULL;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static inline const ent_type *T(const char *n) { return ent_store_type(S, n); }
+static inline const ent_field *F(const char *t, const char *f) { return ent_type_field(T(t), f); }
+
+/* ---- borrowed pointers ------------------------------------------------------------------------ */
+
+/* Every string and bytes value of a doc, borrowed from the entity, with the text it must still
+ * hold. Reading them after a write call is what ASan checks: a freed one is a use-after-free. */
+typedef struct borrowed {
+    const char *path;
+    const void *p;
+    size_t len;
+    char want[64];
+} borrowed;
+
+static const char *const BORROWED_PATHS[] = {"name", "blob", "tags[0]", "tags[1]", "dims.w", "attrs.color", "note"};
+enum { NB = sizeof BORROWED_PATHS / sizeof BORROWED_PATHS[0] };
+
+static void borrow_all(borrowed *b, const ent_entity *e)
+{
+    for (int i = 0; i < NB; i++) {
+        b[i].path = BORROWED_PATHS[i];
+        if (strcmp(b[i].path, "blob") == 0)
+            ENT_OK_(ent_entity_get_bytes(&b[i].p, &b[i].len, e, b[i].path));
+        else
+            ENT_OK_(ent_entity_get_string((const char **)&b[i].p, &b[i].len, e, b[i].path));
+        CU_ASSERT_FATAL(b[i].len < sizeof b[i].want);
+        memcpy(b[i].want, b[i].p, b[i].len);
+    }
+}
+
+/* Each borrowed pointer still holds its text, and the entity still returns that same pointer. */
+static void check_borrowed(const borrowed *b, const ent_entity *e, const char *after)
+{
+    for (int i = 0; i < NB; i++) {
+        const void *now = NULL;
+        size_t len = 0;
+        int same = memcmp(b[i].p, b[i].want, b[i].len) == 0; /* the read ASan watches */
+        if (!same) fprintf(stderr, "\n  after %s: %s changed under its borrowed pointer\n", after, b[i].path);
+        CU_ASSERT(same);
+        if (strcmp(b[i].path, "blob") == 0) ENT_OK_(ent_entity_get_bytes(&now, &len, e, b[i].path));
+        else ENT_OK_(ent_entity_get_string((const char **)&now, &len, e, b[i].path));
+        if (now != b[i].p) fprintf(stderr, "\n  after %s: %s moved\n", after, b[i].path);
+        CU_ASSERT_PTR_EQUAL(now, b[i].p);
+    }
+}
+
+static ent_entity *doc(const char *key)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    ENT_OK_(ent_entity_new(&e, T("doc")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_string(e, "name", "first name"));
+    ENT_OK_(ent_entity_set_bytes(e, "blob", "\x01\x02\x03", 3));
+    ENT_OK_(ent_entity_array_insert(e, "tags", 0));
+    ENT_OK_(ent_entity_set_string(e, "tags[0]", "red"));
+    ENT_OK_(ent_entity_array_insert(e, "tags", 1));
+    ENT_OK_(ent_entity_set_string(e, "tags[1]", "green"));
+    ENT_OK_(ent_entity_set_string(e, "dims.w", "wide")); /* dims.h gets its default on the write */
+    ENT_OK_(ent_entity_set_string(e, "attrs.color", "blue"));
+    ENT_OK_(ent_entity_set_string(e, "note", "a note"));
+    return e;
+}
+
+/* value.h: a borrowed string or bytes value is valid until the field is next changed or the entity
+ * freed. A write call that takes the entity changes no value it leaves equal: not on success (the
+ * defaults it fills in, an update's merge), not when refused. */
+static void t_borrowed_pointers_survive_writes(void)
+{
+    ent_entity *e, *other = NULL, *got = NULL;
+    borrowed b[NB];
+    ent_key k = ent_key_str("d1");
+    open_store();
+
+    e = doc("d1");
+    borrow_all(b, e);
+    ENT_OK_(ent_create(S, NULL, e)); /* fills dims.h in the map that holds dims.w */
+    check_borrowed(b, e, "ent_create");
+
+    /* the issue's case: get, borrow, set another field, update */
+    ENT_OK_(ent_get(&got, S, NULL, T("doc"), &k));
+    borrow_all(b, got);
+    ENT_OK_(ent_entity_set_int(got, "n", 2));
+    ENT_OK_(ent_update(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_update");
+    CU_ASSERT_EQUAL(ent_entity_version(got), 2);
+
+    /* an update merging another writer's change of a field keeps the untouched ones in place */
+    ENT_OK_(ent_get(&other, S, NULL, T("doc"), &k));
+    ENT_OK_(ent_entity_set_int(other, "n", 7));
+    ENT_OK_(ent_update(S, NULL, other, ENT_VERSION_ANY));
+    ENT_OK_(ent_entity_set_string(got, "code", "c-1"));
+    ENT_OK_(ent_update(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_update merging another change");
+    {
+        int64_t n = 0;
+        ENT_OK_(ent_entity_get_int(&n, got, "n"));
+        CU_ASSERT_EQUAL(n, 7); /* the merged value came in */
+    }
+    /* an update that changes nothing */
+    ENT_OK_(ent_update(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_update without a change");
+
+    ENT_OK_(ent_entity_set_int(got, "n", 3));
+    ENT_OK_(ent_replace(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_replace");
+    ENT_OK_(ent_entity_set_int(got, "n", 4));
+    ENT_OK_(ent_upsert(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_upsert (replace)");
+    ENT_OK_(ent_entity_set_version(got, 40));
+    ENT_OK_(ent_restore(S, NULL, got));
+    check_borrowed(b, got, "ent_restore (existing)");
+
+    /* refused calls give the entity back as it came, borrowed pointers included */
+    ENT_OK_(ent_entity_set_int(got, "n", 5));
+    ENT_CHECK_RC(ent_update(S, NULL, got, 1), ENT_CONFLICT);
+    check_borrowed(b, got, "a refused ent_update");
+    ENT_CHECK_RC(ent_replace(S, NULL, got, 1), ENT_CONFLICT);
+    check_borrowed(b, got, "a refused ent_replace");
+    ent_entity_free(e);
+
+    /* creates and upserts that fill defaults into a map, then are refused (code is taken) */
+    e = doc("d2");
+    ENT_OK_(ent_entity_set_string(e, "code", "c-1"));
+    borrow_all(b, e);
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_CONFLICT);
+    check_borrowed(b, e, "a refused ent_create");
+    CU_ASSERT_FALSE(ent_entity_has(e, "dims.h")); /* the default it filled went out again */
+    ENT_CHECK_RC(ent_upsert(S, NULL, e, ENT_VERSION_ANY), ENT_CONFLICT);
+    check_borrowed(b, e, "a refused ent_upsert (create)");
+    ENT_OK_(ent_entity_set_version(e, 3));
+    ENT_CHECK_RC(ent_restore(S, NULL, e), ENT_CONFLICT);
+    check_borrowed(b, e, "a refused ent_restore (create)");
+    /* and then succeed */
+    ENT_OK_(ent_entity_set_string(e, "code", "c-2"));
+    borrow_all(b, e);
+    ENT_OK_(ent_upsert(S, NULL, e, ENT_VERSION_ANY));
+    check_borrowed(b, e, "ent_upsert (create)");
+    ENT_OK_(ent_delete(S, NULL, T("doc"), &(ent_key){ENT_KEY_STRING, 0, "d2", 2}, ENT_VERSION_ANY));
+    ENT_OK_(ent_entity_set_version(e, 9));
+    ENT_OK_(ent_restore(S, NULL, e));
+    check_borrowed(b, e, "ent_restore (missing)");
+
+    /* inside a transaction too */
+    {
+        ent_txn *w;
+        ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+        ENT_OK_(ent_entity_set_int(e, "n", 6));
+        ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+        ENT_OK_(ent_txn_commit(w));
+    }
+    check_borrowed(b, e, "ent_update in a transaction");
+
+    ent_entity_free(e);
+    ent_entity_free(got);
+    ent_entity_free(other);
+    close_store();
+}
+
+int main(int argc, char **argv)
+{
+    static char suite[64];
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_borrowed_pointers_survive_writes),
+        {NULL, NULL},
+    };
+    backend = argc > 1 ? argv[1] : "lmdb";
+    snprintf(suite, sizeof suite, "contract_host_%s", backend);
+    return ent_test_run(suite, cases);
+}
