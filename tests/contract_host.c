@@ -213,11 +213,97 @@ static void t_borrowed_pointers_survive_writes(void)
     close_store();
 }
 
+/* ---- a second writer on the writing thread ---------------------------------------------------- */
+
+static void t_second_writer_on_the_writing_thread_is_busy(void)
+{
+    ent_txn *w = NULL, *w2 = NULL, *r = NULL;
+    ent_entity *e, *got = NULL;
+    ent_key k = ent_key_str("b1");
+    open_store();
+    e = doc("b1");
+    ENT_OK_(ent_create(S, NULL, e));
+    /* Before the fix each of these waited forever for the writer this thread holds: a hang is
+     * turned into a failure of the suite rather than a wait for ctest's timeout. */
+    alarm(60);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_CHECK_RC(ent_txn_begin(&w2, S, ENT_TXN_WRITE), ENT_BUSY);
+    ENT_ASSERT_MSG("write transaction");
+    CU_ASSERT_PTR_NULL(w2);
+    ENT_OK_(ent_entity_set_int(e, "n", 9));
+    ENT_CHECK_RC(ent_update(S, NULL, e, ENT_VERSION_ANY), ENT_BUSY);
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_BUSY);
+    ENT_CHECK_RC(ent_replace(S, NULL, e, ENT_VERSION_ANY), ENT_BUSY);
+    ENT_CHECK_RC(ent_upsert(S, NULL, e, ENT_VERSION_ANY), ENT_BUSY);
+    ENT_CHECK_RC(ent_restore(S, NULL, e), ENT_BUSY);
+    ENT_CHECK_RC(ent_delete(S, NULL, T("doc"), &k, ENT_VERSION_ANY), ENT_BUSY);
+    ENT_CHECK_RC(ent_sub_create(S, "busy", 0), ENT_BUSY);
+    /* reads need no writer: a read with txn NULL sees the last commit */
+    ENT_OK_(ent_get(&got, S, NULL, T("doc"), &k));
+    ent_entity_free(got);
+    got = NULL;
+    ENT_OK_(ent_txn_begin(&r, S, ENT_TXN_READ));
+    ent_txn_abort(r);
+    /* the held transaction is unharmed and commits */
+    ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_commit(w));
+    /* and once it ended the thread writes again, also after an abort */
+    ENT_OK_(ent_entity_set_int(e, "n", 10));
+    ENT_OK_(ent_update(S, NULL, e, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ent_txn_abort(w);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_sub_create(S, "busy", 0));
+    alarm(0);
+    ent_entity_free(e);
+    close_store();
+}
+
+/* store.h: a write transaction may begin while the thread holds a read transaction. The write
+ * sees the last commit, the read keeps its snapshot; once the write commits, the read still sees
+ * its own snapshot and a new read sees the commit. */
+static void t_write_beside_own_read(void)
+{
+    ent_txn *r = NULL, *w = NULL;
+    ent_entity *e, *got = NULL;
+    ent_key k = ent_key_str("r1");
+    int64_t n = 0;
+    open_store();
+    e = doc("r1");
+    ENT_OK_(ent_entity_set_int(e, "n", 1));
+    ENT_OK_(ent_create(S, NULL, e));
+    ENT_OK_(ent_txn_begin(&r, S, ENT_TXN_READ));
+    ENT_OK_(ent_entity_set_int(e, "n", 2));
+    ENT_OK_(ent_update(S, NULL, e, ENT_VERSION_ANY)); /* after r began */
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_get(&got, S, w, T("doc"), &k));
+    ENT_OK_(ent_entity_get_int(&n, got, "n"));
+    CU_ASSERT_EQUAL(n, 2); /* the write sees the last commit, not r's snapshot */
+    ent_entity_free(got);
+    ENT_OK_(ent_entity_set_int(e, "n", 3));
+    ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_get(&got, S, r, T("doc"), &k));
+    ENT_OK_(ent_entity_get_int(&n, got, "n"));
+    CU_ASSERT_EQUAL(n, 1); /* r keeps its snapshot */
+    ent_entity_free(got);
+    ent_txn_abort(r);
+    ENT_OK_(ent_get(&got, S, NULL, T("doc"), &k));
+    ENT_OK_(ent_entity_get_int(&n, got, "n"));
+    CU_ASSERT_EQUAL(n, 3);
+    ent_entity_free(got);
+    ent_entity_free(e);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
     static const ent_test_case cases[] = {
         ENT_TEST(t_borrowed_pointers_survive_writes),
+        ENT_TEST(t_second_writer_on_the_writing_thread_is_busy),
+        ENT_TEST(t_write_beside_own_read),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

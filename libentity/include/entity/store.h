@@ -9,6 +9,15 @@
  * read transactions, each seeing one snapshot. A store handle is shared by threads; a transaction
  * (and its iterators) belongs to the thread that began it.
  *
+ * One thread, two transactions on the same store: while a thread holds the write transaction,
+ * a second ent_txn_begin(ENT_TXN_WRITE) and every write call with txn NULL on that thread fail
+ * with ENT_BUSY (they would wait forever for the writer the thread itself is): pass the
+ * transaction to the call instead. Reads with txn NULL and read transactions work meanwhile and
+ * see the last commit, not the uncommitted writes. A thread that holds a read transaction may
+ * begin a write transaction: the write sees the last commit (not the read's older snapshot), and
+ * the read keeps its snapshot until it ends, also after the write commits (LMDB: the map cannot
+ * grow meanwhile; a write that needs it to fails with ENT_BUSY, see map_size).
+ *
  * Versions: every entity has a version, 1 on create and +1 on each update that changes something.
  * Calls that take `expect` refuse with ENT_CONFLICT, writing nothing, when the stored version
  * differs; pass ENT_VERSION_ANY to skip the check. expect = 0 means "must not exist".
@@ -100,9 +109,12 @@ ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
 
 enum { ENT_TXN_READ = 0, ENT_TXN_WRITE = 1 };
 
-/* Begin a transaction. A write transaction waits for the current writer to finish.
+/* Begin a transaction. A write transaction waits for the current writer (of another thread or
+ * process) to finish.
  * out: finished with ent_txn_commit() or ent_txn_abort().
- * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY, ENT_SCHEMA (see top), ENT_IO. */
+ * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY (write: this thread holds the
+ * store's write transaction already, or runs an event callback; after fork()), ENT_SCHEMA (see
+ * top), ENT_IO. */
 ENT_EXTERN(int) ent_txn_begin(ent_txn **out, ent_store *s, int mode);
 /* Commit (a read transaction just ends). The transaction is gone on return, whatever the code;
  * on failure nothing of it is stored. Returns ENT_OK, ENT_FULL, ENT_IO, ENT_BUSY (LMDB: the map
@@ -126,7 +138,8 @@ ENT_EXTERN(int) ent_txn_skip_ref_checks(ent_txn *t);
  * version 1 and the applied defaults, and nothing is marked changed.
  * Returns ENT_OK, ENT_CONFLICT (key exists; unique value taken: names field and value),
  * ENT_INVALID (validation, missing key; ref target missing: names field and key), ENT_FULL (index
- * value too long for the backend), ENT_READONLY, ENT_SCHEMA, ENT_IO, ENT_BUSY (as ent_txn_commit()). */
+ * value too long for the backend), ENT_READONLY, ENT_SCHEMA, ENT_IO, ENT_BUSY (txn NULL: as
+ * ent_txn_begin(), e.g. this thread holds the store's write transaction; as ent_txn_commit()). */
 ENT_EXTERN(int) ent_create(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* Read the entity of `type` with `key`.
@@ -156,7 +169,7 @@ ENT_EXTERN(int) ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t e
 ENT_EXTERN(int) ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
 /* Delete. Returns ENT_OK, ENT_NOTFOUND, ENT_CONFLICT (version; still referenced: names one
- * referring type and key), ENT_READONLY, ENT_SCHEMA, ENT_IO. */
+ * referring type and key), ENT_READONLY, ENT_SCHEMA, ENT_IO, ENT_BUSY (as ent_create()). */
 ENT_EXTERN(int) ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key,
                            uint64_t expect);
 
