@@ -297,6 +297,81 @@ static void t_write_beside_own_read(void)
     close_store();
 }
 
+/* ---- resume tokens and pages ------------------------------------------------------------------ */
+
+static void fill_ticks(int count)
+{
+    ent_txn *w;
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < count; i++) {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, T("tick")));
+        ENT_OK_(ent_entity_set_int(e, "n", i % 7));
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+}
+
+/* A token names the index (or type) it was made by: a range over another index refuses it, as a
+ * scan of another type does, rather than restart or skip silently. */
+static void t_resume_token_of_another_index_is_refused(void)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e;
+    char tick_tok[256], doc_tok[256], scan_tok[256];
+    open_store();
+    fill_ticks(10);
+    {
+        ent_entity *d = doc("t1");
+        ENT_OK_(ent_entity_set_int(d, "n", 3));
+        ENT_OK_(ent_entity_set_float(d, "price", 3));
+        ENT_OK_(ent_create(S, NULL, d));
+        ent_entity_free(d);
+    }
+    o.limit = 2;
+    ENT_OK_(ent_range(&it, S, NULL, F("tick", "n"), &o));
+    while (ent_iter_next(&e, it) == ENT_OK) ent_entity_free(e);
+    snprintf(tick_tok, sizeof tick_tok, "%s", ent_iter_resume(it));
+    ent_iter_free(it);
+    ENT_OK_(ent_range(&it, S, NULL, F("doc", "n"), &o));
+    ENT_OK_(ent_iter_next(&e, it));
+    ent_entity_free(e);
+    snprintf(doc_tok, sizeof doc_tok, "%s", ent_iter_resume(it));
+    ent_iter_free(it);
+    ENT_OK_(ent_scan(&it, S, NULL, T("tick"), NULL, &o));
+    ENT_OK_(ent_iter_next(&e, it));
+    ent_entity_free(e);
+    snprintf(scan_tok, sizeof scan_tok, "%s", ent_iter_resume(it));
+    ent_iter_free(it);
+
+    /* each token resumes where it was made */
+    o.resume = tick_tok;
+    ENT_OK_(ent_range(&it, S, NULL, F("tick", "n"), &o));
+    ent_iter_free(it);
+    o.resume = doc_tok;
+    ENT_OK_(ent_range(&it, S, NULL, F("doc", "n"), &o));
+    ent_iter_free(it);
+    /* an index of another type with the same field name and key encoding */
+    o.resume = tick_tok;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("doc", "n"), &o), ENT_INVALID);
+    ENT_ASSERT_MSG("doc.n");
+    CU_ASSERT_PTR_NULL(it);
+    o.resume = doc_tok;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("tick", "n"), &o), ENT_INVALID);
+    /* another index of the same type */
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("doc", "price"), &o), ENT_INVALID);
+    /* a scan's token on an index and back, and a scan of another type */
+    o.resume = scan_tok;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("tick", "n"), &o), ENT_INVALID);
+    ENT_CHECK_RC(ent_scan(&it, S, NULL, T("doc"), NULL, &o), ENT_INVALID);
+    ENT_ASSERT_MSG("type doc");
+    o.resume = tick_tok;
+    ENT_CHECK_RC(ent_scan(&it, S, NULL, T("tick"), NULL, &o), ENT_INVALID);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -304,6 +379,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_borrowed_pointers_survive_writes),
         ENT_TEST(t_second_writer_on_the_writing_thread_is_busy),
         ENT_TEST(t_write_beside_own_read),
+        ENT_TEST(t_resume_token_of_another_index_is_refused),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

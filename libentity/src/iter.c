@@ -136,20 +136,50 @@ static int unhex(ent_buf *b, const char *p, size_t n)
     return ENT_OK;
 }
 
-/* Token: "k" + hex(pk) for a scan, "i" + hex(ik) + "." + hex(pk) for an index. */
+/* Which table a token belongs to: "k" + hex(type name) + "." for a type scan, "i" + hex(type name)
+ * + "." + field id + "." for an index. A token carries it so that a token of another index or type
+ * is refused rather than taken as a position in this one (which would silently restart or skip). */
+static int token_prefix(char *buf, size_t size, const ent_iter *it)
+{
+    static const char hx[] = "0123456789abcdef";
+    const char *name = it->type->name;
+    size_t n = strlen(name), at = 0;
+    if (size < 2 * n + 32) return -1;
+    buf[at++] = it->f ? 'i' : 'k';
+    for (size_t i = 0; i < n; i++) {
+        buf[at++] = hx[(uint8_t)name[i] >> 4];
+        buf[at++] = hx[(uint8_t)name[i] & 15];
+    }
+    buf[at++] = '.';
+    if (it->f) at += (size_t)snprintf(buf + at, size - at, "%u.", it->f->id);
+    buf[at] = '\0';
+    return (int)at;
+}
+
+/* Token: its prefix (above), then hex(pk) for a scan, hex(ik) + "." + hex(pk) for an index. */
 static int parse_resume(ent_iter *it, const char *tok)
 {
+    char pre[600];
     const char *dot;
-    int rc;
+    int rc, np;
     if (!tok) return ENT_OK;
+    if (tok[0] != (it->f ? 'i' : 'k'))
+        return ent__err(ENT_INVALID, "resume token is not from %s", it->f ? "an index scan" : "a type scan");
+    if ((np = token_prefix(pre, sizeof pre, it)) < 0) return ent__err(ENT_INVALID, "malformed resume token");
+    if (strncmp(tok, pre, (size_t)np) != 0) {
+        char path[160];
+        if (it->f)
+            return ent__err(ENT_INVALID, "resume token is not from a scan of the index on %s",
+                            ent__field_path(it->f, path, sizeof path));
+        return ent__err(ENT_INVALID, "resume token is not from a scan of type %s", it->type->name);
+    }
+    tok += np;
     if (it->f) {
-        if (tok[0] != 'i' || !(dot = strchr(tok, '.')))
-            return ent__err(ENT_INVALID, "resume token is not from an index scan");
-        if ((rc = unhex(&it->res_ik, tok + 1, (size_t)(dot - tok - 1)))) return rc;
+        if (!(dot = strchr(tok, '.'))) return ent__err(ENT_INVALID, "malformed resume token");
+        if ((rc = unhex(&it->res_ik, tok, (size_t)(dot - tok)))) return rc;
         if ((rc = unhex(&it->res_pk, dot + 1, strlen(dot + 1)))) return rc;
     } else {
-        if (tok[0] != 'k') return ent__err(ENT_INVALID, "resume token is not from a type scan");
-        if ((rc = unhex(&it->res_pk, tok + 1, strlen(tok + 1)))) return rc;
+        if ((rc = unhex(&it->res_pk, tok, strlen(tok)))) return rc;
     }
     it->has_res = 1;
     return ENT_OK;
@@ -435,14 +465,17 @@ done:
 const char *ent_iter_resume(ent_iter *it)
 {
     static const char hx[] = "0123456789abcdef";
+    char pre[600];
     size_t n;
+    int np;
     char *p;
-    if (!it || !it->has_last) return NULL;
-    n = 2 + 2 * (it->last_ik.n + it->last_pk.n) + 2;
+    if (!it || !it->has_last || (np = token_prefix(pre, sizeof pre, it)) < 0) return NULL;
+    n = (size_t)np + 2 * (it->last_ik.n + it->last_pk.n) + 2;
     p = realloc(it->token, n);
     if (!p) return NULL;
     it->token = p;
-    *p++ = it->f ? 'i' : 'k';
+    memcpy(p, pre, (size_t)np);
+    p += np;
     if (it->f) {
         for (size_t i = 0; i < it->last_ik.n; i++) {
             *p++ = hx[(uint8_t)it->last_ik.p[i] >> 4];

@@ -274,7 +274,9 @@ ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_t
  * Returns ENT_OK, ENT_NOTFOUND (no more), ENT_CORRUPT. */
 ENT_EXTERN(int) ent_iter_next(ent_entity **out, ent_iter *it);
 /* The position after the last entity returned, as a NUL-terminated token for
- * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first. */
+ * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first.
+ * The token names the index (or type) that made it: ent_range() over another index and ent_scan()
+ * of another type refuse it with ENT_INVALID. */
 ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
 ENT_EXTERN(void) ent_iter_free(ent_iter *it); /* NULL does nothing */
 
