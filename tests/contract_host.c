@@ -372,6 +372,78 @@ static void t_resume_token_of_another_index_is_refused(void)
     close_store();
 }
 
+/* Page through with ent_iter_more(): the last page is known without reading an empty one. */
+static void page_through(int total, uint64_t page, int by_index, int reverse)
+{
+    char tok[256] = "";
+    int seen = 0, pages = 0;
+    for (;;) {
+        ent_range_opts o = ENT_RANGE_OPTS_INIT;
+        ent_iter *it = NULL;
+        ent_entity *e;
+        int in_page = 0, more;
+        o.limit = page;
+        o.flags = reverse ? ENT_ITER_REVERSE : 0;
+        o.resume = tok[0] ? tok : NULL;
+        if (by_index) ENT_OK_(ent_range(&it, S, NULL, F("tick", "n"), &o));
+        else ENT_OK_(ent_scan(&it, S, NULL, T("tick"), NULL, &o));
+        /* before the first entity: whether there is one */
+        CU_ASSERT_EQUAL(ent_iter_more(it), seen < total);
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            in_page++;
+            ent_entity_free(e);
+            /* more is asked in the middle of a page too, and does not skip what it looked at */
+            CU_ASSERT_EQUAL(ent_iter_more(it), seen + in_page < total);
+        }
+        seen += in_page;
+        pages++;
+        more = ent_iter_more(it);
+        CU_ASSERT(more == 0 || more == 1);
+        CU_ASSERT_EQUAL(more, seen < total);
+        if (in_page) snprintf(tok, sizeof tok, "%s", ent_iter_resume(it));
+        ent_iter_free(it);
+        CU_ASSERT_FATAL(pages <= total + 1);
+        if (!more) break;
+        CU_ASSERT_EQUAL(in_page, (int)page); /* only the last page is short, and none is empty */
+    }
+    CU_ASSERT_EQUAL(seen, total);
+    CU_ASSERT_EQUAL(pages, total == 0 ? 1 : (int)((total + (int)page - 1) / (int)page));
+}
+
+static void t_iterator_says_when_no_page_follows(void)
+{
+    open_store();
+    page_through(0, 3, 1, 0);
+    page_through(0, 3, 0, 0);
+    fill_ticks(12); /* 12 = 4 pages of 3 exactly: the case that used to need an empty fifth read */
+    for (int reverse = 0; reverse < 2; reverse++)
+        for (int by_index = 0; by_index < 2; by_index++) {
+            page_through(12, 3, by_index, reverse);
+            page_through(12, 5, by_index, reverse);
+            page_through(12, 12, by_index, reverse);
+            page_through(12, 1, by_index, reverse);
+        }
+    /* an exact look-up and a bounded range end at their bounds, not at the table's end */
+    {
+        ent_value v = ent_value_int(6);
+        ent_iter *it = NULL;
+        ent_entity *e;
+        int n = 0;
+        ENT_OK_(ent_find(&it, S, NULL, F("tick", "n"), &v));
+        while (ent_iter_more(it) == 1) {
+            ENT_OK_(ent_iter_next(&e, it));
+            ent_entity_free(e);
+            n++;
+        }
+        CU_ASSERT_EQUAL(n, 1); /* tick 7 (n = 6); ticks 14 and up do not exist */
+        ENT_CHECK_RC(ent_iter_next(&e, it), ENT_NOTFOUND);
+        CU_ASSERT_EQUAL(ent_iter_more(it), 0);
+        ent_iter_free(it);
+    }
+    CU_ASSERT(ent_iter_more(NULL) < 0);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -380,6 +452,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_second_writer_on_the_writing_thread_is_busy),
         ENT_TEST(t_write_beside_own_read),
         ENT_TEST(t_resume_token_of_another_index_is_refused),
+        ENT_TEST(t_iterator_says_when_no_page_follows),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

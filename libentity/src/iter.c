@@ -90,6 +90,10 @@ struct ent_iter {
     ent_buf last_ik, last_pk;
     int has_last;
     char *token;
+    /* ent_iter_more() looked one pair ahead: the pair, copied (a cursor's data lasts until it
+     * moves), for the next ent_iter_next() to take. */
+    ent_buf peek_k, peek_v;
+    int has_peek;
 };
 
 static int kcmp(const void *a, size_t an, const void *b, size_t bn)
@@ -110,6 +114,8 @@ void ent_iter_free(ent_iter *it)
     ent__buf_free(&it->res_pk);
     ent__buf_free(&it->last_ik);
     ent__buf_free(&it->last_pk);
+    ent__buf_free(&it->peek_k);
+    ent__buf_free(&it->peek_v);
     free(it->token);
     free(it);
 }
@@ -405,6 +411,38 @@ static int in_bounds(const ent_iter *it, const ent_slice *k)
     return 0;
 }
 
+/* The next pair inside the bounds, or ENT_NOTFOUND (then the iterator is done). */
+static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
+{
+    const ent_backend_ops *ops = it->s->ops;
+    int rc;
+    if (it->has_peek) {
+        it->has_peek = 0;
+        k->data = it->peek_k.p;
+        k->len = it->peek_k.n;
+        v->data = it->peek_v.p;
+        v->len = it->peek_v.n;
+        return ENT_OK;
+    }
+    if (it->state == 2) return ENT_NOTFOUND;
+    for (;;) {
+        int b;
+        if (it->state == 0) {
+            it->state = 1;
+            rc = iter_start(it, k, v);
+        } else {
+            rc = ops->cursor_get(it->cur, it->reverse ? ENT_CUR_PREV : ENT_CUR_NEXT, k, v);
+        }
+        if (rc == ENT_NOTFOUND) break;
+        if (rc) return rc;
+        b = in_bounds(it, k);
+        if (b > 0) break;
+        if (b == 0) return ENT_OK;
+    }
+    it->state = 2;
+    return ENT_NOTFOUND;
+}
+
 int ent_iter_next(ent_entity **out, ent_iter *it)
 {
     const ent_backend_ops *ops;
@@ -415,21 +453,10 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: NULL argument");
     *out = NULL;
     ops = it->s->ops;
-    if (it->state == 2 || (it->limit && it->returned >= it->limit)) goto done;
-    for (;;) {
-        int b;
-        if (it->state == 0) {
-            it->state = 1;
-            rc = iter_start(it, &k, &v);
-        } else {
-            rc = ops->cursor_get(it->cur, it->reverse ? ENT_CUR_PREV : ENT_CUR_NEXT, &k, &v);
-        }
-        if (rc == ENT_NOTFOUND) goto done;
-        if (rc) return rc;
-        b = in_bounds(it, &k);
-        if (b > 0) goto done;
-        if (b == 0) break;
-    }
+    if (it->limit && it->returned >= it->limit) goto done;
+    rc = advance(it, &k, &v);
+    if (rc == ENT_NOTFOUND) goto done;
+    if (rc) return rc;
     if (it->f) {
         pk = v;
         rc = ops->get(it->t->bt, it->t->lay->data[it->type->pos], &pk, &rec);
@@ -458,8 +485,23 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     *out = e;
     return ENT_OK;
 done:
-    it->state = 2;
     return ent__err(ENT_NOTFOUND, "no more entities");
+}
+
+int ent_iter_more(ent_iter *it)
+{
+    ent_slice k, v;
+    int rc;
+    if (!it) return ent__err(ENT_INVALID, "ent_iter_more: iterator is NULL");
+    if (it->has_peek) return 1;
+    rc = advance(it, &k, &v);
+    if (rc == ENT_NOTFOUND) return 0;
+    if (rc) return rc;
+    it->peek_k.n = it->peek_v.n = 0;
+    if ((rc = ent__buf_append(&it->peek_k, k.data, k.len)) || (rc = ent__buf_append(&it->peek_v, v.data, v.len)))
+        return rc;
+    it->has_peek = 1;
+    return 1;
 }
 
 const char *ent_iter_resume(ent_iter *it)

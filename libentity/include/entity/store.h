@@ -278,6 +278,12 @@ ENT_EXTERN(int) ent_iter_next(ent_entity **out, ent_iter *it);
  * The token names the index (or type) that made it: ent_range() over another index and ent_scan()
  * of another type refuse it with ENT_INVALID. */
 ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
+/* Whether ent_iter_next() has another entity to give, whatever the limit: 1 yes, 0 no, or a
+ * negative code (ENT_INVALID for NULL, ENT_CORRUPT, ...). After a page read with a limit, 0 means
+ * the range or scan is exhausted, so no further page needs reading; 1 means resuming from
+ * ent_iter_resume() gives at least one more entity (in the same snapshot). It looks one entry
+ * ahead and keeps it for the next ent_iter_next(), so it may be called any number of times. */
+ENT_EXTERN(int) ent_iter_more(ent_iter *it);
 ENT_EXTERN(void) ent_iter_free(ent_iter *it); /* NULL does nothing */
 
 #ifdef __cplusplus
