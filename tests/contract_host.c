@@ -444,6 +444,50 @@ static void t_iterator_says_when_no_page_follows(void)
     close_store();
 }
 
+/* ---- durable subscriptions -------------------------------------------------------------------- */
+
+static void t_sub_ack_in_read_txn_is_readonly(void)
+{
+    ent_txn *r;
+    open_store();
+    fill_ticks(2);
+    ENT_OK_(ent_sub_create(S, "reader", 0));
+    ENT_OK_(ent_txn_begin(&r, S, ENT_TXN_READ));
+    ENT_CHECK_RC(ent_sub_ack(S, r, "reader", 1), ENT_READONLY);
+    ENT_ASSERT_MSG("read transaction");
+    ent_txn_abort(r);
+    ENT_OK_(ent_sub_ack(S, NULL, "reader", 1));
+    close_store();
+}
+
+/* ---- messages --------------------------------------------------------------------------------- */
+
+/* Messages name kinds with the right article ("an int value", not "a int value"). */
+static void t_messages_use_the_right_article(void)
+{
+    ent_entity *e = NULL;
+    ent_iter *it = NULL;
+    ent_value iv = ent_value_int(1);
+    open_store();
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("doc", "code"), &iv), ENT_INVALID);
+    ENT_ASSERT_MSG("an int value cannot be compared with this string field");
+    ENT_OK_(ent_entity_new(&e, T("doc")));
+    {
+        const char *sv = NULL;
+        size_t len = 0;
+        ENT_CHECK_RC(ent_entity_field_get_string(&sv, &len, e, F("doc", "n")), ENT_INVALID);
+        ENT_ASSERT_MSG("is an int, not string");
+    }
+    ENT_CHECK_RC(ent_entity_set_string(e, "n.x", "y"), ENT_INVALID);
+    ENT_ASSERT_MSG("an int has no fields");
+    ENT_CHECK_RC(ent_entity_set_string(e, "tags.x", "y"), ENT_INVALID);
+    ENT_ASSERT_MSG("an array has no fields");
+    ENT_CHECK_RC(ent_entity_set_string(e, "name[0]", "y"), ENT_INVALID);
+    ENT_ASSERT_MSG("a string cannot be indexed");
+    ent_entity_free(e);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -453,6 +497,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_write_beside_own_read),
         ENT_TEST(t_resume_token_of_another_index_is_refused),
         ENT_TEST(t_iterator_says_when_no_page_follows),
+        ENT_TEST(t_sub_ack_in_read_txn_is_readonly),
+        ENT_TEST(t_messages_use_the_right_article),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -293,7 +293,7 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
         ent_kind kind;
         ent_field *it = NULL;
         if (f->kind != ENT_KIND_ARRAY)
-            rc = fail_at(c, "\"items\" applies to arrays, not to a %s", ent_kind_name(f->kind));
+            rc = fail_at(c, "\"items\" applies to arrays, not to %s %s", ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
         else if (!json_is_object(v))
             rc = fail_at(c, "must be an object (a field spec without id), not %s", type_word(v));
         else if (!ty)
@@ -312,7 +312,7 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
     if ((v = json_object_get(spec, "fields"))) {
         size_t n = push(c, "fields");
         if (f->kind != ENT_KIND_MAP)
-            rc = fail_at(c, "\"fields\" applies to maps, not to a %s", ent_kind_name(f->kind));
+            rc = fail_at(c, "\"fields\" applies to maps, not to %s %s", ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
         else
             rc = load_fields(c, f->type, f, v);
         pop(c, n);

@@ -108,7 +108,9 @@ ENT_EXTERN(int) ent_sub_delete(ent_store *s, const char *name);
 ENT_EXTERN(int) ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, const char *name);
 /* Acknowledge every event up to `seq` (never moves back). txn: a write transaction to
  * acknowledge together with the consumer's own writes (exactly once inside one store), or NULL.
- * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (seq beyond the log). */
+ * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (seq beyond the log; txn of another store),
+ * ENT_READONLY (txn is a read transaction, or the store is open read-only), ENT_BUSY (txn NULL: as
+ * ent_txn_begin(), e.g. from an event callback or beside this thread's write transaction). */
 ENT_EXTERN(int) ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq);
 
 typedef struct ent_sub_info {
