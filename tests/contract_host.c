@@ -3,12 +3,16 @@
  * second writer on the thread that holds the write transaction is ENT_BUSY, not a hang; resume
  * tokens belong to one index; iterators say when no further page exists; ent_sub_ack() in a read
  * transaction. A fresh store per test. */
+#include <float.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "json_write.h"
 #include "test_util.h"
 
 static const char *backend;
@@ -460,6 +464,85 @@ static void t_sub_ack_in_read_txn_is_readonly(void)
     close_store();
 }
 
+/* ---- floats in JSON ------------------------------------------------------------------------------ */
+
+/* Entity JSON and event JSON print each float as the shortest text that reads back to it (0.99, not
+ * 0.98999999999999999), and reading that JSON gives the same double: extremes, subnormals, both
+ * zeros and random bit patterns. */
+static void t_float_json_shortest_and_exact(void)
+{
+    static const double specials[] = {0.99, 0.1 + 0.2, -0.0, 0.0, 1.0, 100.0, DBL_MAX, -DBL_MAX, DBL_MIN,
+                                      4.9406564584124654e-324, 2.2250738585072009e-308, 1e-7, 12345.678};
+    enum { NS = sizeof specials / sizeof specials[0], N = NS + 300 };
+    uint64_t x = 88172645463325252u;
+    ent_log_cursor *c = NULL;
+    ent_txn *w;
+    double vals[N];
+    open_store();
+    for (int i = 0; i < N; i++) {
+        if (i < NS) {
+            vals[i] = specials[i];
+            continue;
+        }
+        do { /* xorshift64: random bit patterns, every exponent */
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            memcpy(&vals[i], &x, sizeof x);
+        } while (!isfinite(vals[i]));
+    }
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < N; i++) {
+        char key[32];
+        ent_entity *e;
+        snprintf(key, sizeof key, "f%03d", i);
+        e = doc(key);
+        ENT_OK_(ent_entity_set_float(e, "price", vals[i]));
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_log_cursor_open(&c, S, 1, T("doc"), ENT_OP_CREATE));
+    for (int i = 0; i < N; i++) {
+        char key[32], want[48], *ej = NULL, *vj = NULL;
+        ent_key k;
+        ent_entity *e = NULL;
+        ent_event *ev = NULL;
+        snprintf(key, sizeof key, "f%03d", i);
+        k = ent_key_str(key);
+        snprintf(want, sizeof want, "\"price\":");
+        ent__json_real(want + strlen(want), vals[i]);
+        ENT_OK_(ent_get(&e, S, NULL, T("doc"), &k));
+        ENT_OK_(ent_entity_to_json(&ej, e, ENT_JSON_ENTITY));
+        ENT_OK_(ent_log_next(&ev, c));
+        ENT_OK_(ent_event_to_json(&vj, ev, 0));
+        for (int j = 0; j < 2; j++) {
+            const char *text = j ? vj : ej;
+            json_error_t err;
+            json_t *root = json_loads(text, 0, &err);
+            json_t *data = json_object_get(root, "data");
+            ent_entity *back = NULL;
+            char *dj = json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            double got = 0;
+            if (!strstr(text, want)) fprintf(stderr, "\n  %s lacks %s\n", text, want);
+            CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+            CU_ASSERT_FATAL(root && dj);
+            ENT_OK_(ent_entity_from_json(&back, T("doc"), dj, strlen(dj)));
+            ENT_OK_(ent_entity_get_float(&got, back, "price"));
+            CU_ASSERT(memcmp(&got, &vals[i], sizeof got) == 0);
+            ent_entity_free(back);
+            free(dj);
+            json_decref(root);
+        }
+        free(ej);
+        free(vj);
+        ent_event_free(ev);
+        ent_entity_free(e);
+    }
+    ent_log_cursor_free(c);
+    close_store();
+}
+
 /* ---- messages --------------------------------------------------------------------------------- */
 
 /* Messages name kinds with the right article ("an int value", not "a int value"). */
@@ -499,6 +582,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_iterator_says_when_no_page_follows),
         ENT_TEST(t_sub_ack_in_read_txn_is_readonly),
         ENT_TEST(t_messages_use_the_right_article),
+        ENT_TEST(t_float_json_shortest_and_exact),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_write.h"
 #include "schema_int.h"
 #include "value_int.h"
 
@@ -322,7 +323,7 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
         return fail_at(c, "a ref needs \"to\" (the target type)");
     if ((v = json_object_get(spec, "default"))) {
         size_t n = push(c, "default");
-        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *text = ent__json_dumps(v, JSON_COMPACT);
         if (!text) return ent__err(ENT_NOMEM, "out of memory");
         rc = ent_field_set_default_json(f, text);
         free(text);
@@ -615,7 +616,7 @@ int ent_schema_to_json(char **out, const ent_schema *s, int pretty)
         bad |= json_object_set_new(types, t->name, tj);
     }
     bad |= json_object_set_new(root, "types", types);
-    if (!bad) *out = json_dumps(root, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(17));
+    if (!bad) *out = ent__json_dumps(root, pretty ? JSON_INDENT(2) : JSON_COMPACT);
     json_decref(root);
     if (bad || !*out) return ent__err(ENT_NOMEM, "out of memory rendering the schema");
     return ENT_OK;
