@@ -543,6 +543,69 @@ static void t_float_json_shortest_and_exact(void)
     close_store();
 }
 
+/* ---- what the headers say: event types, memory paths ------------------------------------------ */
+
+static void type_seen(const ent_event *ev, void *payload)
+{
+    const ent_type **seen = payload;
+    *seen = ev->type;
+}
+
+/* log.h: ev->type is the store's own type object, equal by pointer to ent_store_type() (in the
+ * log and in a callback), never to the types of the schema object the store was opened with. */
+static void t_event_type_is_the_store_type(void)
+{
+    const ent_type *in_cb = NULL;
+    ent_subscriber *sub = NULL;
+    ent_event *ev = NULL;
+    ent_entity *e;
+    open_store();
+    ENT_OK_(ent_subscribe(&sub, S, NULL, 0, type_seen, &in_cb));
+    e = doc("e1");
+    ENT_OK_(ent_create(S, NULL, e));
+    ent_entity_free(e);
+    CU_ASSERT_PTR_EQUAL(in_cb, T("doc"));
+    ENT_OK_(ent_log_get(&ev, S, NULL, 1));
+    CU_ASSERT_PTR_EQUAL(ev->type, T("doc"));
+    CU_ASSERT_PTR_NOT_EQUAL(ev->type, ent_schema_type(SC, "doc"));
+    CU_ASSERT_STRING_EQUAL(ent_type_name(ev->type), ent_type_name(ent_schema_type(SC, "doc")));
+    ent_event_free(ev);
+    ent_unsubscribe(S, sub);
+    close_store();
+}
+
+/* store.h: a memory store takes a NULL path, each open is a new store; LMDB needs a directory. */
+static void t_store_path_null(void)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store *m = NULL, *m2 = NULL;
+    ent_schema *sc = NULL;
+    uint64_t n = 1;
+    o.backend = backend;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "contract_host"));
+    if (strcmp(backend, "memory") == 0) {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_store_open(&m, NULL, sc, &o));
+        ENT_OK_(ent_entity_new(&e, ent_store_type(m, "tick")));
+        ENT_OK_(ent_create(m, NULL, e));
+        ent_entity_free(e);
+        ENT_OK_(ent_store_open(&m2, NULL, sc, &o));
+        ENT_OK_(ent_count(&n, m2, NULL, ent_store_type(m2, "tick")));
+        CU_ASSERT_EQUAL(n, 0); /* a new store, not m's */
+        ENT_OK_(ent_count(&n, m, NULL, ent_store_type(m, "tick")));
+        CU_ASSERT_EQUAL(n, 1);
+        ent_store_close(m2);
+        ent_store_close(m);
+        ENT_CHECK_RC(ent_store_open(&m, NULL, NULL, &o), ENT_NOTFOUND);
+        ENT_ASSERT_MSG("(no path)");
+    } else if (strcmp(backend, "lmdb") == 0) {
+        ENT_CHECK_RC(ent_store_open(&m, NULL, sc, &o), ENT_INVALID);
+        ENT_ASSERT_MSG("directory");
+        CU_ASSERT_PTR_NULL(m);
+    }
+    ent_schema_free(sc);
+}
+
 /* ---- messages --------------------------------------------------------------------------------- */
 
 /* Messages name kinds with the right article ("an int value", not "a int value"). */
@@ -583,6 +646,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_sub_ack_in_read_txn_is_readonly),
         ENT_TEST(t_messages_use_the_right_article),
         ENT_TEST(t_float_json_shortest_and_exact),
+        ENT_TEST(t_event_type_is_the_store_type),
+        ENT_TEST(t_store_path_null),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -73,7 +73,9 @@ typedef struct ent_store_opts {
 
 #define ENT_VERSION_ANY UINT64_MAX
 
-/* Open the store at path, creating it when missing (LMDB: path is a directory; memory: ignored).
+/* Open the store at path, creating it when missing. LMDB: path is a directory (NULL or "" is
+ * ENT_INVALID). Memory: path is ignored and may be NULL; every open makes a new, empty store, so
+ * schema must be given (NULL: ENT_NOTFOUND), and two opens never share data.
  * schema: NULL opens with the schema stored in the store (the store must exist). Otherwise a
  * missing store is created with it; an existing one keeps its schema when `schema` is equal, and
  * evolves to it when it is a compatible newer version (new indexes are built over the existing
