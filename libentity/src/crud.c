@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_write.h"
 #include "keys.h"
 #include "store_int.h"
 
@@ -53,7 +54,10 @@ static const char *val_str(const ent_val *v, char *buf, size_t size)
     case EV_INT:
     case EV_TS: snprintf(buf, size, "%" PRId64, v->u.i); break;
     case EV_UINT: snprintf(buf, size, "%" PRIu64, v->u.u); break;
-    case EV_FLOAT: snprintf(buf, size, "%.17g", v->u.f); break;
+    case EV_FLOAT:
+        if (size >= 32) ent__json_real(buf, v->u.f); /* as JSON writes it */
+        else snprintf(buf, size, "%.17g", v->u.f);
+        break;
     case EV_STR: snprintf(buf, size, "\"%.*s\"", (int)(v->u.s.n > 120 ? 120 : v->u.s.n), v->u.s.p); break;
     case EV_BIN: snprintf(buf, size, "(%zu bytes)", v->u.s.n); break;
     default: snprintf(buf, size, "(value)"); break;
