@@ -92,6 +92,7 @@ struct ent_txn {
     ent_buf k1, k2, v1;
     ent_buf ev;        /* the event being appended (v1 may still hold the record it repeats) */
     msgpack_zone *zone;
+    struct ent_txn *next_held; /* write txns: the next one this thread holds (txn.c) */
 };
 
 /* Layouts (store_layout.c). Resolve (creating when `create`) every table of schema sc inside txn
