@@ -130,8 +130,9 @@ typedef struct ent_backend_ops {
 
     /* Optional (NULL: nothing to do). pin: called by the committing thread before txn_commit;
      * unpin: after the delivery of that commit's events. What the write txn holds and must not
-     * be taken again under the delivery lock (LMDB: its hold against map resizes, so that the
-     * delivery's read txn does not wait for it while holding the lock) stays held in between. */
+     * be waited for again while the thread waits for its delivery turn and delivers (LMDB: its
+     * hold against map resizes, so that the delivery's read txn never queues behind a resizer
+     * that waits for a pinned thread) stays held in between. */
     void (*pin)(void *be);
     void (*unpin)(void *be);
 } ent_backend_ops;

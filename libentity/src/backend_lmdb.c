@@ -102,6 +102,11 @@ typedef struct lenv {
     MDB_dbi main_dbi;
     pthread_rwlock_t rs; /* shared by every txn, exclusive while the map is resized */
     pthread_mutex_t wmu; /* one write txn per process (the flock is per open file, not per thread) */
+    /* A thread that holds a txn already does not block on wmu (l_txn_begin): it waits on gcv
+     * under gmu, a leaf lock, for wmu to be released or a resize to become pending. */
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
+    unsigned resizing; /* resizers waiting for or holding rs exclusively (under gmu) */
     int lockfd;
     lnotify *nt;
     int nt_writable;
@@ -291,6 +296,12 @@ static int resize_exclusive(lenv *e, size_t size)
     struct timespec dl;
     int rc, mrc, i = hold_find(e);
     unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
+    /* Threads that hold a txn and wait for the writer give up now (see writer_lock): this
+     * resize waits for their holds. */
+    pthread_mutex_lock(&e->gmu);
+    e->resizing++;
+    pthread_cond_broadcast(&e->gcv);
+    pthread_mutex_unlock(&e->gmu);
     if (n > 1) hold[i].n = 1;
     hold_release(e);
     clock_gettime(CLOCK_REALTIME, &dl);
@@ -301,6 +312,9 @@ static int resize_exclusive(lenv *e, size_t size)
         mrc = mdb_env_set_mapsize(e->env, size);
         pthread_rwlock_unlock(&e->rs);
     }
+    pthread_mutex_lock(&e->gmu);
+    e->resizing--;
+    pthread_mutex_unlock(&e->gmu);
     hold_acquire(e); /* cannot fail: the slot was just freed */
     if (n > 1) hold[hold_find(e)].n = n;
     if (rc)
@@ -530,6 +544,8 @@ static void env_free(lenv *e, int in_child)
     if (!in_child) {
         pthread_rwlock_destroy(&e->rs);
         pthread_mutex_destroy(&e->wmu);
+        pthread_mutex_destroy(&e->gmu);
+        pthread_cond_destroy(&e->gcv);
         pthread_mutex_destroy(&e->tmu);
         pthread_mutex_destroy(&e->rcmu);
         pthread_cond_destroy(&e->tcond);
@@ -568,6 +584,8 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     pthread_rwlock_init(&e->rs, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&e->wmu, NULL);
+    pthread_mutex_init(&e->gmu, NULL);
+    pthread_cond_init(&e->gcv, NULL);
     pthread_mutex_init(&e->tmu, NULL);
     pthread_mutex_init(&e->rcmu, NULL);
     pthread_condattr_init(&ca);
@@ -873,6 +891,40 @@ static int txn_begin_mdb(ltxn *t)
     }
 }
 
+/* Take the process's writer mutex. A thread that holds no txn on e waits for it. One that does
+ * (an open read txn or iterator) must not: the writer may need rs exclusively to grow the map and
+ * would wait for this thread's hold while this thread waits for the writer. It takes wmu only
+ * when free (a trylock, which orders no locks), waiting on gcv between tries, and answers
+ * ENT_BUSY once a resize is pending, which only the end of its own hold lets go on. */
+static int writer_lock(lenv *e)
+{
+    int rc = ENT_OK;
+    if (hold_find(e) < 0) { /* no hold at all, not even a pin */
+        pthread_mutex_lock(&e->wmu);
+        return ENT_OK;
+    }
+    pthread_mutex_lock(&e->gmu);
+    while (pthread_mutex_trylock(&e->wmu) != 0) {
+        if (e->resizing) {
+            rc = ent__err(ENT_BUSY, "store %s: this thread holds a read transaction while a writer must grow the "
+                                    "map; end it and retry the write", e->path);
+            break;
+        }
+        pthread_cond_wait(&e->gcv, &e->gmu);
+    }
+    pthread_mutex_unlock(&e->gmu);
+    return rc;
+}
+
+/* Release wmu under gmu, so that a thread between its trylock and its wait cannot miss it. */
+static void writer_unlock(lenv *e)
+{
+    pthread_mutex_lock(&e->gmu);
+    pthread_mutex_unlock(&e->wmu);
+    pthread_cond_broadcast(&e->gcv);
+    pthread_mutex_unlock(&e->gmu);
+}
+
 static int l_txn_begin(void *vbe, int write, void **out_txn)
 {
     lbe *be = vbe;
@@ -887,11 +939,14 @@ static int l_txn_begin(void *vbe, int write, void **out_txn)
     t->e = e;
     t->write = write;
     if (write) {
-        pthread_mutex_lock(&e->wmu);
+        if ((rc = writer_lock(e))) {
+            free(t);
+            return rc;
+        }
         while (flock(e->lockfd, LOCK_EX) < 0) {
             if (errno != EINTR) {
                 rc = ent__err(ENT_IO, "store %s: locking writer.lock: %s", e->path, strerror(errno));
-                pthread_mutex_unlock(&e->wmu);
+                writer_unlock(e);
                 free(t);
                 return rc;
             }
@@ -905,7 +960,7 @@ static int l_txn_begin(void *vbe, int write, void **out_txn)
     if (rc) {
         if (write) {
             flock(e->lockfd, LOCK_UN);
-            pthread_mutex_unlock(&e->wmu);
+            writer_unlock(e);
         }
         free(t);
         return rc;
@@ -934,7 +989,7 @@ static void txn_finish(ltxn *t)
     if (t->write) {
         log_reset(&e->log, 1);
         flock(e->lockfd, LOCK_UN);
-        pthread_mutex_unlock(&e->wmu);
+        writer_unlock(e);
     }
     free(t);
 }

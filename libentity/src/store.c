@@ -353,8 +353,9 @@ static void store_free(ent_store *s)
     if (s->be) s->ops->close(s->be);
     layout_free(s->lay);
     pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->notify_mu);
     pthread_cond_destroy(&s->delivered);
+    pthread_mutex_destroy(&s->turn_mu);
+    pthread_cond_destroy(&s->turn);
     free(s->path);
     free(s);
 }
@@ -391,8 +392,9 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
         return ent__err(ENT_INVALID, "unknown backend \"%s\" (lmdb, memory)", opts->backend);
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->notify_mu, NULL);
     pthread_cond_init(&s->delivered, NULL);
+    pthread_mutex_init(&s->turn_mu, NULL);
+    pthread_cond_init(&s->turn, NULL);
     s->fork_gen = ent__fork_gen();
     s->read_only = opts->read_only;
     s->path = strdup(path ? path : "");

@@ -46,8 +46,13 @@ struct ent_store {
     struct ent_sub_cb *cbs;    /* in-process subscribers (log.c), guarded by mu */
     int delivering;            /* a delivery walks cbs: unsubscribed nodes wait (under mu) */
     pthread_cond_t delivered;  /* signalled (with mu) when a delivery ends */
-    pthread_mutex_t notify_mu; /* serializes callback delivery in commit order */
-    uint64_t notified_seq;     /* last seq delivered to callbacks */
+    uint64_t deliveries;       /* deliveries ended (under mu) */
+    /* Delivery turns in commit order (log.c): a leaf lock, never held while anything else is
+     * taken. A commit with subscribers takes ticket ++next_ticket while it holds the write
+     * transaction and delivers once served_ticket is the one before it. */
+    pthread_mutex_t turn_mu;
+    pthread_cond_t turn;
+    uint64_t next_ticket, served_ticket;
     /* A read snapshot in which schema_gen was found equal to gen_lay's generation (under mu). */
     uint64_t gen_snap;
     const ent_layout *gen_lay;
@@ -128,11 +133,13 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
                     const ent_entity *e, const uint64_t *mask, const ent_slice *packed);
 int ent__log_flush(ent_txn *t); /* write the log counters before commit */
 /* Deliver the events [first_seq, last_seq] of a transaction just committed to the in-process
- * subscribers, in commit order. ent__log_deliver_lock() is taken before the backend commit so that
- * deliveries follow commit order; ent__log_after_commit() releases it. */
+ * subscribers, in commit order. ent__log_ticket() is called while the write transaction is held
+ * (before the backend commit), so tickets follow commit order; ent__log_deliver() is then called
+ * once per ticket, whatever the commit's outcome (committed = 0: nothing delivered), and waits
+ * for the deliveries of the tickets before it. No lock is held between the two. */
 int ent__log_has_subscribers(ent_store *s);
-void ent__log_deliver_lock(ent_store *s);
-void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed);
+uint64_t ent__log_ticket(ent_store *s);
+void ent__log_deliver(ent_store *s, uint64_t ticket, uint64_t first_seq, uint64_t last_seq, int committed);
 /* Decode the event stored under seq with the schema of layout lay (log.c).
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);

@@ -34,8 +34,9 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         return ent__err(ENT_INVALID, "ent_txn_begin: unknown mode %d", mode);
     if (mode == ENT_TXN_WRITE && s->read_only)
         return ent__err(ENT_READONLY, "store %s is open read-only", s->path);
-    /* A write from a callback, to this store or another, could close a cycle of waits: this
-     * thread holds the delivery lock, another may hold that store's writer lock and wait for it. */
+    /* A write from a callback, to this store or another, could close a cycle of waits: its
+     * commit would wait for the delivery turns before its own, which include this thread's
+     * running delivery (this store) or one whose callback waits for this store's writer. */
     if (mode == ENT_TXN_WRITE && ent__log_in_callback())
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
     t = calloc(1, sizeof *t);
@@ -151,16 +152,16 @@ int ent_txn_commit(ent_txn *t)
     first = t->first_seq;
     last = t->log_last;
     if (first && ent__log_has_subscribers(s)) {
-        /* Lock order: the backend's hold (pinned past the commit), then the delivery lock.
-         * Taken before the commit, so deliveries follow commit order. A map growth inside the
-         * commit re-takes the hold under it (TSan reports the inversion). Only this store's
-         * writer, one at a time, waits for the delivery lock, so a chain of waits through it
-         * needs a pending resize in it, and a resize gives up after GROW_WAIT_S (ENT_BUSY). */
-        ent__log_deliver_lock(s);
+        /* Deliveries follow commit order through tickets taken while this txn still holds the
+         * writer (log.c); no lock is held across the backend commit, whose map growth takes the
+         * backend's own locks. The pin keeps the commit's backend hold until the delivery has
+         * read the log, so neither the wait for the turn nor the delivery's read transaction
+         * queues behind a resizer that waits for this thread. */
+        uint64_t ticket = ent__log_ticket(s);
         if (s->ops->pin) s->ops->pin(s->be);
         rc = s->ops->txn_commit(t->bt);
         txn_free(t);
-        ent__log_after_commit(s, first, last, rc == ENT_OK);
+        ent__log_deliver(s, ticket, first, last, rc == ENT_OK);
         if (s->ops->unpin) s->ops->unpin(s->be);
         return rc;
     }
@@ -232,7 +233,7 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
 
 int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f)
 {
-    const ent_type *type;
+    const ent_type *type = NULL; /* set on ENT_OK; GCC cannot see it through the inlined call */
     int rc;
     char path[160];
     if (!f) return ent__err(ENT_INVALID, "field is NULL");
