@@ -135,6 +135,16 @@ typedef struct ent_backend_ops {
      * that waits for a pinned thread) stays held in between. */
     void (*pin)(void *be);
     void (*unpin)(void *be);
+
+    /* Optional, both or neither (NULL: no savepoints; the store then commits concurrent calls
+     * one by one instead of in groups). One level of savepoint in a write txn: sp_begin marks
+     * the txn's state; sp_end(keep = 1) keeps what was written since, as if there had been no
+     * savepoint; sp_end(keep = 0) undoes it and nothing else. No cursor may be open across either
+     * call, and no table may be created inside one. A failed sp_end leaves the txn failed (only
+     * abort is then allowed). Returns ENT_OK, ENT_INVALID (nesting, no savepoint open), ENT_BUSY,
+     * ENT_NOMEM, ENT_FULL. */
+    int (*sp_begin)(void *txn);
+    int (*sp_end)(void *txn, int keep);
 } ent_backend_ops;
 
 extern const ent_backend_ops ent__backend_lmdb;

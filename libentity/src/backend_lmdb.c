@@ -152,6 +152,11 @@ typedef struct ltxn {
     int failed; /* the ENT_* code that broke this write txn, 0 if fine */
     int owns_dbi;
     lcur *curs;
+    /* A savepoint (l_sp_begin) is a nested LMDB txn: m is then the child and pm its parent; the
+     * op log's entries from sp_mark on are the child's, so a growth can rebuild both. */
+    int in_sp;
+    MDB_txn *pm;
+    size_t sp_mark;
 } ltxn;
 
 /* ---- process-global state -------------------------------------------------------------------
@@ -808,6 +813,10 @@ again:
                                       : ent__err(ENT_NOTFOUND, "table %s does not exist", name);
         goto done;
     }
+    if (t->in_sp) {
+        rc = ent__err(ENT_BUSY, "table %s: no table can be opened for the first time inside a savepoint", name);
+        goto done;
+    }
     if (e->dbi_owner && e->dbi_owner != t) {
         if (pthread_cond_timedwait(&e->tcond, &e->tmu, &dl) == ETIMEDOUT) {
             rc = ent__err(ENT_BUSY, "table %s: another transaction of this process opening tables stayed open for %d s",
@@ -1033,10 +1042,12 @@ static void l_txn_abort(void *vtxn)
             }
             pthread_mutex_unlock(&e->rcmu);
         } else {
-            mdb_txn_abort(t->m);
+            mdb_txn_abort(t->in_sp ? t->pm : t->m); /* a parent takes its child with it */
         }
     }
     t->m = NULL;
+    t->pm = NULL;
+    t->in_sp = 0;
     dbi_settle(t, !t->write);
     txn_finish(t);
 }
@@ -1074,11 +1085,12 @@ static int restore_cursors(ltxn *t)
     return ENT_OK;
 }
 
-static int replay(ltxn *t)
+/* Redo the op log's entries [from, to) in t->m. */
+static int replay(ltxn *t, size_t from, size_t to)
 {
     lenv *e = t->e;
     loplog *l = &e->log;
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = from; i < to; i++) {
         lop *o = &l->ops[i];
         MDB_val k = {o->klen, o->k}, v = {o->vlen, o->v};
         MDB_dbi dbi = e->tab[o->tbl].dbi;
@@ -1112,7 +1124,12 @@ static int grow(ltxn *t)
         goto fail;
     }
     save_cursors(t);
-    if (t->m) mdb_txn_abort(t->m);
+    if (t->in_sp) {
+        mdb_txn_abort(t->pm); /* and its child: no txn of the process may stay across the resize */
+        t->pm = NULL;
+    } else if (t->m) {
+        mdb_txn_abort(t->m);
+    }
     t->m = NULL;
     mdb_env_info(e->env, &info);
     size_t size = info.me_mapsize;
@@ -1124,7 +1141,22 @@ static int grow(ltxn *t)
         size *= 2;
         if ((rc = resize_exclusive(e, size))) goto fail;
         if ((rc = txn_begin_mdb(t))) goto fail;
-        mrc = replay(t);
+        if (!t->in_sp) {
+            mrc = replay(t, 0, e->log.n);
+        } else if (!(mrc = replay(t, 0, t->sp_mark))) {
+            MDB_txn *child;
+            if ((mrc = mdb_txn_begin(e->env, t->m, 0, &child)) == 0) {
+                t->pm = t->m;
+                t->m = child;
+                mrc = replay(t, t->sp_mark, e->log.n);
+                if (mrc) {
+                    mdb_txn_abort(t->pm);
+                    t->pm = NULL;
+                    t->m = NULL;
+                    if (mrc == MDB_MAP_FULL) continue;
+                }
+            }
+        }
         if (mrc == MDB_MAP_FULL) {
             mdb_txn_abort(t->m);
             t->m = NULL;
@@ -1139,8 +1171,68 @@ static int grow(ltxn *t)
     if ((rc = restore_cursors(t))) goto fail;
     return ENT_OK;
 fail:
+    /* The whole txn is dead, savepoint and all: only abort is left, and LMDB's is done here. */
+    if (t->in_sp && t->pm) mdb_txn_abort(t->pm);
+    else if (t->m) mdb_txn_abort(t->m);
+    t->m = NULL;
+    t->in_sp = 0;
+    t->pm = NULL;
     t->failed = rc;
     return rc;
+}
+
+/* ---- savepoints: nested LMDB txns ------------------------------------------------------------ */
+
+static int l_sp_begin(void *vtxn)
+{
+    ltxn *t = vtxn;
+    lenv *e = t->e;
+    MDB_txn *child;
+    int mrc;
+    if (forked(e)) return ENT_BUSY;
+    if (!t->write || t->in_sp) return ent__err(ENT_INVALID, "store %s: savepoint: not a write transaction, or one is open already", e->path);
+    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", e->path);
+    if (t->curs) return ent__err(ENT_INVALID, "store %s: savepoint: a cursor is open", e->path);
+    if ((mrc = mdb_txn_begin(e->env, t->m, 0, &child))) return lerr(mrc, "store %s: beginning a savepoint", e->path);
+    t->pm = t->m;
+    t->m = child;
+    t->sp_mark = e->log.n;
+    t->in_sp = 1;
+    return ENT_OK;
+}
+
+static int l_sp_end(void *vtxn, int keep)
+{
+    ltxn *t = vtxn;
+    lenv *e = t->e;
+    int rc = ENT_OK, mrc;
+    if (forked(e)) return ENT_BUSY;
+    if (!t->in_sp) {
+        if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", e->path);
+        return ent__err(ENT_INVALID, "store %s: savepoint: none is open", e->path);
+    }
+    for (lcur *c = t->curs; c; c = c->next) c->c = NULL; /* LMDB frees a child's cursors with it */
+    t->in_sp = 0;
+    if (keep && !t->failed) {
+        mrc = mdb_txn_commit(t->m); /* into the parent: nothing reaches the disk yet */
+        t->m = t->pm;
+        t->pm = NULL;
+        if (mrc) {
+            rc = lerr(mrc, "store %s: keeping a savepoint", e->path);
+            t->failed = rc;
+        }
+        return rc;
+    }
+    /* A failure inside the savepoint broke the child only (a growth that failed ended both, see
+     * grow()): undo the child and what the op log holds of it, and the parent goes on. */
+    rc = t->failed;
+    mdb_txn_abort(t->m);
+    t->m = t->pm;
+    t->pm = NULL;
+    e->log.n = t->sp_mark;
+    t->failed = 0;
+    if (keep) return ent__err(rc, "store %s: the savepoint failed; it was undone", e->path);
+    return ENT_OK;
 }
 
 static int l_txn_commit(void *vtxn)
@@ -1156,6 +1248,7 @@ static int l_txn_commit(void *vtxn)
         l_txn_abort(t);
         return ENT_OK;
     }
+    if (t->in_sp && !t->failed) l_sp_end(t, 1);
     if (t->failed) {
         rc = t->failed;
         l_txn_abort(t);
@@ -1573,4 +1666,6 @@ const ent_backend_ops ent__backend_lmdb = {
     .snapshot_id = l_snapshot_id,
     .pin = l_pin,
     .unpin = l_unpin,
+    .sp_begin = l_sp_begin,
+    .sp_end = l_sp_end,
 };

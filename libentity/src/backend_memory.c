@@ -36,6 +36,7 @@ typedef struct mver {
     uint64_t ver;   /* commit number; 0 while uncommitted */
     mtxn *owner;    /* the writer, while uncommitted */
     int dead;       /* a deletion */
+    int sp;         /* written inside the writer's savepoint (1) or before it (0) */
     size_t vlen;
     char val[];     /* value (plain tables) */
 } mver;
@@ -82,6 +83,11 @@ struct mtxn {
     mtxn *next, *prev;       /* in s->readers */
     GArray *touched;         /* gcitem: nodes with a version of this txn (by value: no malloc per put) */
     GPtrArray *created;      /* mtable* created by this txn */
+    /* A savepoint (m_sp_begin): what touched and created held when it began. Versions written
+     * inside it are pushed above the txn's older own ones instead of replacing them, so that
+     * undoing it is unlinking the heads its touched entries pushed, as an abort does. */
+    int in_sp;
+    guint sp_touched, sp_created;
 };
 
 typedef struct mcur {
@@ -294,6 +300,8 @@ static void collect(mstore *s)
     s->gc->len = keep;
 }
 
+static int m_sp_end(void *txn, int keep);
+
 static int m_txn_commit(void *txn)
 {
     mtxn *t = txn;
@@ -303,6 +311,7 @@ static int m_txn_commit(void *txn)
         free(t);
         return ENT_OK;
     }
+    if (t->in_sp) m_sp_end(t, 1);
     pthread_rwlock_wrlock(&s->lock);
     {
         uint64_t ver = s->committed + 1;
@@ -381,6 +390,61 @@ static void m_txn_abort(void *txn)
     g_ptr_array_free(t->created, TRUE);
     pthread_mutex_unlock(&s->wmu);
     free(t);
+}
+
+/* Savepoints, one level: the group commit runs each caller's work in one (txn_group.c). */
+static int m_sp_begin(void *txn)
+{
+    mtxn *t = txn;
+    if (!t->write || t->in_sp) return ent__err(ENT_INVALID, "savepoint: not a write transaction, or one is open already");
+    t->in_sp = 1;
+    t->sp_touched = t->touched->len;
+    t->sp_created = t->created->len;
+    return ENT_OK;
+}
+
+static int m_sp_end(void *txn, int keep)
+{
+    mtxn *t = txn;
+    mstore *s = t->s;
+    if (!t->in_sp) return ent__err(ENT_INVALID, "savepoint: none is open");
+    pthread_rwlock_wrlock(&s->lock);
+    if (keep) {
+        /* The savepoint's versions become the txn's own; an older own version under one (written
+         * before the savepoint) is superseded, and its node's first touched entry stays the one. */
+        guint out = t->sp_touched;
+        for (guint i = t->sp_touched; i < t->touched->len; i++) {
+            gcitem *g = &g_array_index(t->touched, gcitem, i);
+            mver *v = g->n->head, *o = v->older;
+            v->sp = 0;
+            if (o && o->owner == t) {
+                v->older = o->older;
+                free(o);
+                continue;
+            }
+            g_array_index(t->touched, gcitem, out++) = *g;
+        }
+        g_array_set_size(t->touched, out);
+    } else {
+        for (guint i = t->touched->len; i-- > t->sp_touched;) {
+            gcitem *g = &g_array_index(t->touched, gcitem, i);
+            mver *v = g->n->head;
+            g->n->head = v->older;
+            free(v);
+            if (!g->n->head) node_remove(g->t, g->n);
+        }
+        g_array_set_size(t->touched, t->sp_touched);
+        for (guint i = t->sp_created; i < t->created->len; i++) {
+            mtable *tb = g_ptr_array_index(t->created, i);
+            tb->owner = (mtxn *)(uintptr_t)1; /* as an abort leaves it: a slot nobody sees */
+            g_free(tb->name);
+            tb->name = NULL;
+        }
+        g_ptr_array_set_size(t->created, t->sp_created);
+    }
+    t->in_sp = 0;
+    pthread_rwlock_unlock(&s->lock);
+    return ENT_OK;
 }
 
 /* ---- tables ------------------------------------------------------------------------------ */
@@ -513,9 +577,10 @@ static int add_version(mtxn *t, mtable *tb, mnode *n, const void *val, size_t vl
     v->ver = 0;
     v->owner = t;
     v->dead = dead;
+    v->sp = t->in_sp;
     v->vlen = vlen;
     if (vlen) memcpy(v->val, val, vlen);
-    if (n->head && n->head->owner == t) {
+    if (n->head && n->head->owner == t && n->head->sp == t->in_sp) {
         mver *old = n->head;
         v->older = old->older;
         free(old);
@@ -870,4 +935,6 @@ const ent_backend_ops ent__backend_memory = {
     .wait_change = m_wait_change,
     .set_durability = m_set_durability,
     .snapshot_id = m_snapshot_id,
+    .sp_begin = m_sp_begin,
+    .sp_end = m_sp_end,
 };

@@ -493,13 +493,18 @@ int ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, const char *na
     return ent__txn_end(t, txn, rc, 0);
 }
 
-int ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq)
+typedef struct ack_arg {
+    const char *name;
+    uint64_t seq;
+} ack_arg;
+
+static int ack_in(ent_txn *t, void *p, int *half)
 {
-    ent_txn *t;
-    uint64_t cp = 0, first = 0, last = 0;
+    ack_arg *a = p;
+    const char *name = a->name;
+    uint64_t seq = a->seq, cp = 0, first = 0, last = 0;
     int rc;
-    if ((rc = sub_name_ok(name))) return rc;
-    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    (void)half; /* one put: it is done or not */
     if ((rc = sub_get(&cp, t, name))) goto out;
     if ((rc = log_load(t)) || (rc = bounds_in(&first, &last, t))) goto out;
     if (t->log_last > last) last = t->log_last;
@@ -510,7 +515,15 @@ int ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq)
     }
     if (seq > cp) rc = sub_put(t, name, seq, 0);
 out:
-    return ent__txn_end(t, txn, rc, 0);
+    return rc;
+}
+
+int ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq)
+{
+    ack_arg a = {name, seq};
+    int rc;
+    if ((rc = sub_name_ok(name))) return rc;
+    return ent__txn_write(s, txn, ack_in, &a);
 }
 
 int ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s)

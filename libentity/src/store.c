@@ -356,6 +356,7 @@ static void store_free(ent_store *s)
     pthread_cond_destroy(&s->delivered);
     pthread_mutex_destroy(&s->turn_mu);
     pthread_cond_destroy(&s->turn);
+    ent__group_free(s);
     free(s->path);
     free(s);
 }
@@ -402,6 +403,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
     }
+    if ((rc = ent__group_new(s))) goto fail;
     memset(&bo, 0, sizeof bo);
     bo.read_only = opts->read_only;
     bo.durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;

@@ -56,6 +56,7 @@ struct ent_store {
     /* A read snapshot in which schema_gen was found equal to gen_lay's generation (under mu). */
     uint64_t gen_snap;
     const ent_layout *gen_lay;
+    struct ent_group *group;   /* group commit of calls without a txn (txn_group.c) */
     ent_progress_cb progress;  /* long calls report to it (ent_store_set_progress) */
     void *progress_payload;
 };
@@ -92,6 +93,19 @@ struct ent_txn {
     ent_buf ev;        /* the event being appended (v1 may still hold the record it repeats) */
     msgpack_zone *zone;
 };
+
+/* Group commit (txn_group.c). A write call's work, run in transaction t (given by the host, or
+ * one of the call's own, or a group's). half: set when a failure left writes half done. */
+typedef int (*ent__write_fn)(ent_txn *t, void *payload, int *half);
+/* Run fn in txn when given (ent__txn_use/ent__txn_end rules), else in a transaction of its own,
+ * shared with other threads' calls when the backend has savepoints (group commit). */
+int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload);
+int ent__group_new(ent_store *s);
+void ent__group_free(ent_store *s);
+/* 1 when t is lent to ent_txn_run()'s function on this thread (it may not commit or abort it). */
+int ent__txn_lent(const ent_txn *t);
+/* Transactions this thread has open, of any store. */
+unsigned ent__txn_open_count(void);
 
 /* Fork guard and schema-generation check shared by every entry point. */
 int ent__store_check(ent_store *s);

@@ -12,8 +12,14 @@
 
 int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
 
+/* Transactions this thread has open, of any store (txn_group.c: such a thread is not grouped). */
+static _Thread_local unsigned open_txns;
+
+unsigned ent__txn_open_count(void) { return open_txns; }
+
 static void txn_free(ent_txn *t)
 {
+    open_txns--;
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
@@ -41,6 +47,7 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
     t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
+    open_txns++;
     t->s = s;
     t->write = mode == ENT_TXN_WRITE;
     /* The schema generation is read in the transaction's own snapshot, so a schema evolved by
@@ -127,6 +134,8 @@ int ent_txn_commit(ent_txn *t)
     int rc;
     uint64_t first, last;
     if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
+    if (ent__txn_lent(t))
+        return ent__err(ENT_INVALID, "ent_txn_commit: the transaction belongs to ent_txn_run(); return ENT_OK from the function instead");
     s = t->s;
     if (ent__fork_gen() != s->fork_gen) {
         txn_free(t);
@@ -173,6 +182,12 @@ int ent_txn_commit(ent_txn *t)
 void ent_txn_abort(ent_txn *t)
 {
     if (!t) return;
+    if (ent__txn_lent(t)) {
+        /* Inside ent_txn_run(): the function's work is undone when it returns, not the txn freed. */
+        t->failed = 1;
+        t->failed_rc = ent__err(ENT_INVALID, "the function of ent_txn_run() aborted its transaction");
+        return;
+    }
     if (ent__fork_gen() == t->s->fork_gen) t->s->ops->txn_abort(t->bt);
     txn_free(t);
 }

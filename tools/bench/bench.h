@@ -2,7 +2,13 @@
 #ifndef ENT_BENCH_H
 #define ENT_BENCH_H
 
+#include <stdint.h>
+
 /* argv[0] is the program name (ignored). Returns the process exit code (0, 1 on failure, 2 on wrong usage). */
 int ent_bench_main(int argc, char **argv);
+
+/* Group commit rows (bench_threads.c): durable creates from 1..16 threads against SQLite, n calls
+ * per thread, medians of `runs`; stores under dir, removed with rm. Returns 0 or 1. */
+int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm)(const char *));
 
 #endif
