@@ -101,6 +101,8 @@ typedef int (*ent__write_fn)(ent_txn *t, void *payload, int *half);
  * shared with other threads' calls when the backend has savepoints (group commit). */
 int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload);
 int ent__group_new(ent_store *s);
+/* For tests: groups led so far, and calls waiting for a leader now. */
+void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s);
 void ent__group_free(ent_store *s);
 /* 1 when t is lent to ent_txn_run()'s function on this thread (it may not commit or abort it). */
 int ent__txn_lent(const ent_txn *t);

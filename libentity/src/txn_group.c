@@ -46,6 +46,7 @@ struct ent_group {
     pthread_mutex_t mu; /* leaf: the queue and the leader flag */
     greq *head, *tail;
     int leading;
+    uint64_t commits; /* groups committed (tests: ent__group_stats) */
 };
 
 int ent__group_new(ent_store *s)
@@ -63,6 +64,17 @@ void ent__group_free(ent_store *s)
     pthread_mutex_destroy(&s->group->mu);
     free(s->group);
     s->group = NULL;
+}
+
+void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s)
+{
+    struct ent_group *g = s->group;
+    size_t n = 0;
+    pthread_mutex_lock(&g->mu);
+    for (greq *r = g->head; r; r = r->next) n++;
+    if (commits) *commits = g->commits;
+    if (waiting) *waiting = n;
+    pthread_mutex_unlock(&g->mu);
 }
 
 /* The state of the transaction a savepoint must restore besides the backend's: the caches that
@@ -260,6 +272,7 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
         pthread_mutex_unlock(&g->mu);
         greq *batch = lead(s); /* r is in it: the queue is taken whole */
         pthread_mutex_lock(&g->mu);
+        g->commits++;
         /* Hand the results back. A request lives on its caller's stack until it sees done. */
         while (batch) {
             greq *next = batch->next;
