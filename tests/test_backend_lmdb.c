@@ -143,6 +143,33 @@ static void t_grow_over_many_txns(void)
     rm_dir();
 }
 
+/* The map grows inside a savepoint (a nested LMDB txn): parent and child are rebuilt from the op
+ * log, and the savepoint can still be undone or kept. */
+static void t_grow_in_a_savepoint(void)
+{
+    void *be, *w;
+    unsigned t;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    for (int keep = 0; keep < 2; keep++) {
+        ENT_OK_(B->txn_begin(be, 1, &w));
+        ENT_OK_(B->table(be, w, keep ? "kept" : "undone", ENT_TBL_CREATE, &t));
+        for (int i = 0; i < 20000; i++) {
+            char kb[32], vb[200];
+            snprintf(kb, sizeof kb, "key%08d", i);
+            fill_value(vb, sizeof vb, i);
+            ent_slice kk = S(kb), vv = {vb, sizeof vb};
+            if (i == 100) ENT_OK_(B->sp_begin(w));
+            ENT_OK_(B->put(w, t, &kk, &vv, 0));
+        }
+        ENT_OK_(B->sp_end(w, keep));
+        ENT_OK_(B->txn_commit(w));
+        CU_ASSERT_EQUAL(check_range(be, keep ? "kept" : "undone", keep ? 20000 : 100), 0);
+    }
+    B->close(be);
+    rm_dir();
+}
+
 /* A thread that holds a read txn and asks for the writer while another thread writes. */
 typedef struct held_reader {
     void *be;
@@ -431,6 +458,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_grow_in_one_txn),
     ENT_TEST(t_grow_over_many_txns),
     ENT_TEST(t_writer_wanted_by_a_reader),
+    ENT_TEST(t_grow_in_a_savepoint),
     ENT_TEST(t_grown_by_other_process),
     ENT_TEST(t_readonly_while_other_writes),
     ENT_TEST(t_same_dir_twice),
