@@ -407,28 +407,31 @@ typedef struct hold_cb {
     uint64_t groups0; /* groups led before the held one is counted */
 } hold_cb;
 
-/* The first delivery starts the other calls' threads and holds its commit's leadership until
- * they all wait behind it. */
-static void hold_first(const ent_event *ev, void *p)
+/* A closure that creates "first", starts the other calls' threads and holds its group's
+ * leadership (it runs inside the group, before its commit) until they all wait behind it. */
+static int hold_first(ent_txn *txn, void *p)
 {
     hold_cb *h = p;
     struct timespec nap = {0, 1000000};
-    (void)ev;
-    if (h->first_done) return;
+    ent_entity *e = mk_acct(h->s, "first", 1, NULL);
+    int rc = ent_create(h->s, txn, e);
+    ent_entity_free(e);
+    if (rc) return rc;
     h->first_done = 1;
     ent__group_stats(&h->groups0, NULL, h->s);
     for (int i = 0; i < QUEUED; i++) {
         h->c[i] = (one_call){h->s, i, -100};
-        if (pthread_create(&h->th[i], NULL, one_call_main, &h->c[i]) != 0) return;
+        if (pthread_create(&h->th[i], NULL, one_call_main, &h->c[i]) != 0) return ENT_OK;
         h->started++;
     }
     for (int i = 0; i < 20000; i++) { /* 20 s at most: a guard against hanging, not a timing */
         size_t waiting = 0;
         ent__group_stats(NULL, &waiting, h->s);
-        if (waiting >= QUEUED) return;
+        if (waiting >= QUEUED) return ENT_OK;
         nanosleep(&nap, NULL);
     }
     h->timed_out = 1;
+    return ENT_OK;
 }
 
 static void t_calls_queued_behind_a_leader_commit_together(void)
@@ -438,17 +441,15 @@ static void t_calls_queued_behind_a_leader_commit_together(void)
     ent_subscriber *sub = NULL;
     hold_cb *h = calloc(1, sizeof *h);
     one_call *c = h->c;
-    ent_entity *e;
+    seen q = {0, 0, 0};
     uint64_t groups0 = 0, groups1 = 0, last = 0;
     int ok = 0, won = 0;
     open_on(&d, ENT_NONE);
     h->s = d.s;
-    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, hold_first, h));
-    /* This call's delivery starts N calls in other threads and holds its leadership until all of
-     * them wait behind it. */
-    e = mk_acct(d.s, "first", 1, NULL);
-    ENT_OK_(ent_create(d.s, NULL, e));
-    ent_entity_free(e);
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_event, &q));
+    /* This call starts N calls in other threads and holds its leadership until all of them wait
+     * behind it. */
+    ENT_OK_(ent_txn_run(d.s, hold_first, h));
     groups0 = h->groups0;
     for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
     ent__group_stats(&groups1, NULL, d.s);
@@ -480,6 +481,8 @@ static void t_calls_queued_behind_a_leader_commit_together(void)
         }
         for (int i = 2; i <= 5; i++) CU_ASSERT_EQUAL(txns[i], txns[i - 1] + 1);
     }
+    CU_ASSERT_EQUAL(q.got, 5); /* in-process subscribers got both commits' events, in order */
+    CU_ASSERT_EQUAL(q.out_of_order, 0);
     {
         ent_key pa = ent_key_str("pair-a");
         CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &pa), ENT_NOTFOUND);

@@ -145,6 +145,15 @@ typedef struct ent_backend_ops {
      * ENT_NOMEM, ENT_FULL. */
     int (*sp_begin)(void *txn);
     int (*sp_end)(void *txn, int keep);
+
+    /* Optional, both or neither (NULL: every commit syncs as its durability says). A commit
+     * whose last sync is done later, outside the writer: txn_commit_unsynced commits as
+     * txn_commit does, except that on a durable store it leaves the commit durable only once a
+     * later sync() returns (the store is never corrupt meanwhile, and the change counter moves
+     * then). sync: make every commit so far durable; ENT_OK at once when not durable. Both return
+     * what txn_commit returns. */
+    int (*txn_commit_unsynced)(void *txn);
+    int (*sync)(void *be);
 } ent_backend_ops;
 
 extern const ent_backend_ops ent__backend_lmdb;

@@ -1235,9 +1235,10 @@ static int l_sp_end(void *vtxn, int keep)
     return ENT_OK;
 }
 
-static int l_txn_commit(void *vtxn)
+/* dur: the durability of this commit (t->be->dur, or lazy for a durable store's commit whose last
+ * sync l_sync() does later). notify: bump the change counter now (else l_sync() does). */
+static int commit_as(ltxn *t, int dur, int notify)
 {
-    ltxn *t = vtxn;
     lenv *e = t->e;
     int rc = ENT_OK, mrc;
     if (forked(e)) {
@@ -1254,11 +1255,11 @@ static int l_txn_commit(void *vtxn)
         l_txn_abort(t);
         return ent__err(rc, "store %s: the transaction failed earlier; nothing was committed", e->path);
     }
-    if (e->env_dur != t->be->dur) {
+    if (e->env_dur != dur) {
         /* Flags are per environment; handles sharing it may differ, and only the writer reads them. */
         mdb_env_set_flags(e->env, MDB_NOSYNC | MDB_NOMETASYNC, 0);
-        if (env_flags_for(t->be->dur)) mdb_env_set_flags(e->env, env_flags_for(t->be->dur), 1);
-        e->env_dur = t->be->dur;
+        if (env_flags_for(dur)) mdb_env_set_flags(e->env, env_flags_for(dur), 1);
+        e->env_dur = dur;
     }
     for (;;) {
         save_cursors(t); /* commit frees them; keeps positions in case of a replay */
@@ -1268,12 +1269,42 @@ static int l_txn_commit(void *vtxn)
         if ((rc = grow(t))) break;
     }
     if (!rc && mrc) rc = lerr(mrc, "store %s: commit", e->path);
-    if (!rc) notify_bump(e);
+    if (!rc && notify) notify_bump(e);
     if (pin_want == e && !pin_held && hold_acquire(e) == ENT_OK) pin_held = e; /* cannot wait: held */
     pin_want = NULL;
     dbi_settle(t, rc == ENT_OK);
     txn_finish(t);
     return rc;
+}
+
+static int l_txn_commit(void *vtxn)
+{
+    ltxn *t = vtxn;
+    return commit_as(t, t->be->dur, 1);
+}
+
+/* A durable commit costs two syncs: the data pages, then the meta page that makes them the
+ * committed state. This commit does the first (lazy: the store is never corrupt after a crash of
+ * the system, it may lose this commit) and leaves the second to l_sync(), which the committing
+ * thread calls after it let the next writer in: the meta sync of one group commit then runs while
+ * the next group works and syncs its pages. The change counter moves when the commit is durable. */
+static int l_txn_commit_unsynced(void *vtxn)
+{
+    ltxn *t = vtxn;
+    int durable = t->be->dur == ENT__DUR_DURABLE;
+    return commit_as(t, durable ? ENT__DUR_LAZY : t->be->dur, !durable);
+}
+
+static int l_sync(void *vbe)
+{
+    lbe *be = vbe;
+    lenv *e = be->e;
+    int mrc;
+    if (forked(e)) return ENT_BUSY;
+    if (be->dur != ENT__DUR_DURABLE) return ENT_OK;
+    if ((mrc = mdb_env_sync(e->env, 1))) return lerr(mrc, "store %s: syncing a commit", e->path);
+    notify_bump(e);
+    return ENT_OK;
 }
 
 /* ---- reads and writes ----------------------------------------------------------------------- */
@@ -1668,4 +1699,6 @@ const ent_backend_ops ent__backend_lmdb = {
     .unpin = l_unpin,
     .sp_begin = l_sp_begin,
     .sp_end = l_sp_end,
+    .txn_commit_unsynced = l_txn_commit_unsynced,
+    .sync = l_sync,
 };

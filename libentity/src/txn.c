@@ -128,23 +128,31 @@ static int flush_counters(ent_txn *t)
     return ENT_OK;
 }
 
-int ent_txn_commit(ent_txn *t)
+/* The backend commit of a write txn, and with `released` (a group commit): on a backend that can
+ * sync apart, the commit leaves its last sync, released(arg) lets the next writer go, then the
+ * sync makes this commit durable; without, released(arg) follows the commit. */
+static int backend_commit(ent_store *s, void *bt, void (*released)(void *), void *arg)
 {
-    ent_store *s;
+    int rc;
+    if (!released) return s->ops->txn_commit(bt);
+    if (!s->ops->txn_commit_unsynced || !s->ops->sync) {
+        rc = s->ops->txn_commit(bt);
+        released(arg);
+        return rc;
+    }
+    rc = s->ops->txn_commit_unsynced(bt);
+    released(arg);
+    return rc ? rc : s->ops->sync(s->be);
+}
+
+static int commit_write(ent_txn *t, void (*released)(void *), void *arg)
+{
+    ent_store *s = t->s;
     int rc;
     uint64_t first, last;
-    if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
-    if (ent__txn_lent(t))
-        return ent__err(ENT_INVALID, "ent_txn_commit: the transaction belongs to ent_txn_run(); return ENT_OK from the function instead");
-    s = t->s;
     if (ent__fork_gen() != s->fork_gen) {
         txn_free(t);
         return ent__store_check(s);
-    }
-    if (!t->write) {
-        rc = s->ops->txn_commit(t->bt);
-        txn_free(t);
-        return rc;
     }
     if (t->failed) {
         rc = t->failed_rc;
@@ -167,16 +175,44 @@ int ent_txn_commit(ent_txn *t)
          * read the log, so neither the wait for the turn nor the delivery's read transaction
          * queues behind a resizer that waits for this thread. */
         uint64_t ticket = ent__log_ticket(s);
+        void *bt = t->bt;
         if (s->ops->pin) s->ops->pin(s->be);
-        rc = s->ops->txn_commit(t->bt);
         txn_free(t);
+        rc = backend_commit(s, bt, released, arg);
         ent__log_deliver(s, ticket, first, last, rc == ENT_OK);
         if (s->ops->unpin) s->ops->unpin(s->be);
         return rc;
     }
-    rc = s->ops->txn_commit(t->bt);
-    txn_free(t);
-    return rc;
+    {
+        void *bt = t->bt;
+        txn_free(t); /* the store's part is done; the backend's lives on until its commit */
+        return backend_commit(s, bt, released, arg);
+    }
+}
+
+int ent__txn_commit_released(ent_txn *t, void (*released)(void *), void *arg)
+{
+    return commit_write(t, released, arg);
+}
+
+int ent_txn_commit(ent_txn *t)
+{
+    ent_store *s;
+    int rc;
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
+    if (ent__txn_lent(t))
+        return ent__err(ENT_INVALID, "ent_txn_commit: the transaction belongs to ent_txn_run(); return ENT_OK from the function instead");
+    s = t->s;
+    if (ent__fork_gen() != s->fork_gen) {
+        txn_free(t);
+        return ent__store_check(s);
+    }
+    if (!t->write) {
+        rc = s->ops->txn_commit(t->bt);
+        txn_free(t);
+        return rc;
+    }
+    return commit_write(t, NULL, NULL);
 }
 
 void ent_txn_abort(ent_txn *t)

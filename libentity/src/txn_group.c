@@ -140,6 +140,26 @@ static void fail_req(greq *r, int rc)
     snprintf(r->msg, sizeof r->msg, "%s", ent_errmsg());
 }
 
+/* One leadership: released once, by the commit as soon as the next group may begin (before the
+ * commit's last sync when the backend syncs apart), or at the end of lead(). */
+typedef struct leader {
+    ent_store *s;
+    int released;
+} leader;
+
+static void release(void *p)
+{
+    leader *L = p;
+    struct ent_group *g = L->s->group;
+    if (L->released) return;
+    L->released = 1;
+    pthread_mutex_lock(&g->mu);
+    g->leading = 0;
+    g->commits++;
+    if (g->head) pthread_cond_signal(&g->head->cv); /* the first of the next group leads it */
+    pthread_mutex_unlock(&g->mu);
+}
+
 /* Every request of the batch fails with rc (the message is this thread's). */
 static void fail_all(greq *batch, int rc)
 {
@@ -147,7 +167,7 @@ static void fail_all(greq *batch, int rc)
 }
 
 /* Run a batch of two or more, each in a savepoint; commit once. */
-static void run_batch(ent_store *s, ent_txn *t, greq *batch)
+static void run_batch(ent_store *s, ent_txn *t, greq *batch, leader *L)
 {
     size_t ntypes = t->lay->schema->n_types;
     txn_mark m = {0};
@@ -193,14 +213,14 @@ static void run_batch(ent_store *s, ent_txn *t, greq *batch)
         return;
     }
     if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
-    if ((rc = ent_txn_commit(t)))
+    if ((rc = ent__txn_commit_released(t, release, L)))
         for (greq *r = batch; r; r = r->next)
             if (r->rc == ENT_OK) fail_req(r, rc);
 }
 
 /* Lead one group: every request queued by the time this thread holds the writer. Returns the
  * batch, each with its result, for the caller to hand back. */
-static greq *lead(ent_store *s)
+static greq *lead(ent_store *s, leader *L)
 {
     struct ent_group *g = s->group;
     greq *batch;
@@ -215,7 +235,7 @@ static greq *lead(ent_store *s)
         return batch;
     }
     if (batch->next) {
-        run_batch(s, t, batch);
+        run_batch(s, t, batch, L);
         return batch;
     }
     /* Alone: no savepoint; a failure aborts the transaction, which holds nothing else. */
@@ -223,7 +243,7 @@ static greq *lead(ent_store *s)
     if (rc) {
         fail_req(batch, rc);
         ent_txn_abort(t);
-    } else if ((rc = ent_txn_commit(t))) {
+    } else if ((rc = ent__txn_commit_released(t, release, L))) {
         fail_req(batch, rc);
     }
     return batch;
@@ -270,18 +290,19 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
         }
         g->leading = 1;
         pthread_mutex_unlock(&g->mu);
-        greq *batch = lead(s); /* r is in it: the queue is taken whole */
-        pthread_mutex_lock(&g->mu);
-        g->commits++;
-        /* Hand the results back. A request lives on its caller's stack until it sees done. */
-        while (batch) {
-            greq *next = batch->next;
-            batch->done = 1;
-            if (batch != &r) pthread_cond_signal(&batch->cv);
-            batch = next;
+        {
+            leader L = {s, 0};
+            greq *batch = lead(s, &L); /* r is in it: the queue is taken whole */
+            release(&L);
+            pthread_mutex_lock(&g->mu);
+            /* Hand the results back. A request lives on its caller's stack until it sees done. */
+            while (batch) {
+                greq *next = batch->next;
+                batch->done = 1;
+                if (batch != &r) pthread_cond_signal(&batch->cv);
+                batch = next;
+            }
         }
-        g->leading = 0;
-        if (g->head) pthread_cond_signal(&g->head->cv); /* the first of the next group leads it */
     }
     pthread_mutex_unlock(&g->mu);
     pthread_cond_destroy(&r.cv);
