@@ -62,7 +62,7 @@ static const char usage_text[] =
     "  replay --into DIR [--to SEQ]          build a new store from the log\n"
     "  trim --below SEQ [--force]            drop old events\n"
     "  copy DEST [--compact]                 a consistent copy of a live store\n"
-    "  bench [--n N] [--runs R] [--quick] [--json] [--backend B] [--durability D] [--batch 1|1000]\n"
+    "  bench [--n N] [--runs R] [--quick] [--json] [--threads] [--backend B] [--durability D] [--batch 1|1000]\n"
     "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
     "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n";
 
