@@ -37,6 +37,7 @@ typedef struct greq {
     ent__write_fn fn;
     void *payload;
     int rc;
+    int taken; /* in a leader's batch (under the group's mu) */
     int done;
     pthread_cond_t cv; /* signalled when done, or when this caller is to lead */
     char msg[512];     /* the failure's message, for the caller's thread */
@@ -229,6 +230,7 @@ static greq *lead(ent_store *s, leader *L)
     pthread_mutex_lock(&g->mu);
     batch = g->head;
     g->head = g->tail = NULL;
+    for (greq *q = batch; q; q = q->next) q->taken = 1;
     pthread_mutex_unlock(&g->mu);
     if (rc) {
         fail_all(batch, rc);
@@ -284,7 +286,9 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
     else g->head = &r;
     g->tail = &r;
     while (!r.done) {
-        if (g->leading) {
+        /* A leader may let the next one in before its batch is done (its last sync): a request
+         * already taken waits for its result, not for the leadership. */
+        if (g->leading || r.taken) {
             pthread_cond_wait(&r.cv, &g->mu);
             continue;
         }
