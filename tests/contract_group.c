@@ -420,7 +420,7 @@ static int hold_first(ent_txn *txn, void *p)
     if (rc) return rc;
     h->first_done = 1;
     ent__group_stats(&h->groups0, NULL, h->s);
-    h->changes0 = h->s->ops->change_counter(h->s->be);
+    h->changes0 = ent__bk_change_counter(h->s);
     for (int i = 0; i < QUEUED; i++) {
         h->c[i] = (one_call){h->s, i, -100};
         if (pthread_create(&h->th[i], NULL, one_call_main, &h->c[i]) != 0) return ENT_OK;
@@ -459,7 +459,7 @@ static void t_calls_queued_behind_a_leader_commit_together(void)
     CU_ASSERT_FALSE(h->timed_out);
     CU_ASSERT_EQUAL(groups1 - groups0, 2); /* the held one, then the N calls: one group, one commit */
     /* and waiters in other processes (ent_log_wait, --follow) are woken once per group */
-    CU_ASSERT_EQUAL(d.s->ops->change_counter(d.s->be) - h->changes0, 2);
+    CU_ASSERT_EQUAL(ent__bk_change_counter(d.s) - h->changes0, 2);
     for (int i = 0; i < N; i++) {
         if (c[i].rc == ENT_OK) ok++;
         if (i == 3 || i == 4) won += c[i].rc == ENT_OK;

@@ -1,4 +1,5 @@
-/* Internal state of stores and transactions, shared by store.c, txn.c, crud.c, iter.c, log.c. */
+/* Internal state of stores and transactions, and every function the store's files share (store*.c,
+ * txn.c, crud.c, iter.c, log*.c, verify_store.c, value_parse.c). */
 #ifndef ENT_STORE_INT_H
 #define ENT_STORE_INT_H
 
@@ -7,6 +8,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "bk.h"
 #include "codec.h"
 #include "entity/log.h"
 #include "entity/store.h"
@@ -26,15 +28,13 @@ typedef struct ent_layout {
     struct ent_layout *older;
 } ent_layout;
 
-struct ent_sub_cb; /* log.c */
+struct ent_sub_cb; /* log_deliver.c */
 
 struct ent_store {
-    const ent_backend_ops *ops;
-    void *be;
+    ent_bk_conn bk;            /* the backend, called through bk.c only */
     char *path;
     int read_only;
     ent_durability durability;
-    unsigned fork_gen;         /* ent__fork_gen() at open (fork guard) */
     unsigned t_meta, t_log, t_subs;
     pthread_mutex_t mu;        /* guards lay (swap on reload) and the callbacks list */
     ent_layout *lay;           /* current; older ones chained for borrowed handles */
@@ -47,8 +47,8 @@ struct ent_store {
     int delivering;            /* a delivery walks cbs: unsubscribed nodes wait (under mu) */
     pthread_cond_t delivered;  /* signalled (with mu) when a delivery ends */
     uint64_t deliveries;       /* deliveries ended (under mu) */
-    /* Delivery turns in commit order (log.c): a leaf lock, never held while anything else is
-     * taken. A commit with subscribers takes ticket ++next_ticket while it holds the write
+    /* Delivery turns in commit order (log_deliver.c): a leaf lock, never held while anything else
+     * is taken. A commit with subscribers takes ticket ++next_ticket while it holds the write
      * transaction and delivers once served_ticket is the one before it. */
     pthread_mutex_t turn_mu;
     pthread_cond_t turn;
@@ -76,7 +76,7 @@ typedef struct ent_tcount {
 
 struct ent_txn {
     ent_store *s;
-    void *bt;            /* backend txn */
+    ent_btxn *bt;        /* backend txn */
     int write;
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
@@ -94,6 +94,30 @@ struct ent_txn {
     msgpack_zone *zone;
 };
 
+/* Layouts (store_layout.c). Resolve (creating when `create`) every table of schema sc inside txn
+ * t. out: a new layout owning sc on ENT_OK. */
+int ent__layout_open(ent_layout **out, ent_txn *t, ent_schema *sc, uint64_t gen, int create);
+void ent__layout_free(ent_layout *l); /* l and every older one */
+/* The backend table name of a type's data (f NULL) or of its index on f; tag 't', 'u' or 'x'. */
+void ent__table_name(char *buf, size_t size, char tag, const ent_type *t, const ent_field *f);
+
+/* Schema evolution (store_evolve.c). */
+/* Refuse `next` unless it is a compatible evolution of `cur` and of every earlier stored version. */
+int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schema *next);
+/* Apply the evolution prev -> next in write txn t whose layout is next's already: build new
+ * indexes over the stored entities, empty dropped ones. */
+int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next);
+int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
+int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);
+
+/* The check every entry point makes first: s not NULL, not opened before a fork() (bk.c). */
+int ent__store_check(ent_store *s);
+/* Called with a fresh backend txn whose meta says schema generation `gen` != the layout's: load
+ * the stored schema and its tables in that txn, and make it the store's current layout. */
+int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
+/* Free the in-process subscribers of a store being closed (log_deliver.c). */
+void ent__store_free_cbs(ent_store *s);
+
 /* Group commit (txn_group.c). A write call's work, run in transaction t (given by the host, or
  * one of the call's own, or a group's). half: set when a failure left writes half done. */
 typedef int (*ent__write_fn)(ent_txn *t, void *payload, int *half);
@@ -101,9 +125,9 @@ typedef int (*ent__write_fn)(ent_txn *t, void *payload, int *half);
  * shared with other threads' calls when the backend has savepoints (group commit). */
 int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload);
 int ent__group_new(ent_store *s);
+void ent__group_free(ent_store *s);
 /* For tests: groups led so far, and calls waiting for a leader now. */
 void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s);
-void ent__group_free(ent_store *s);
 /* Commit write txn t for a group (txn_group.c): released(arg) is called once the next writer may
  * begin, which on a backend that syncs apart is before this commit's last sync (see backend.h);
  * the call returns once the commit is durable and its events delivered. Not called when the
@@ -113,9 +137,6 @@ int ent__txn_commit_released(ent_txn *t, void (*released)(void *), void *arg);
 int ent__txn_lent(const ent_txn *t);
 /* Transactions this thread has open, of any store. */
 unsigned ent__txn_open_count(void);
-
-/* Fork guard and schema-generation check shared by every entry point. */
-int ent__store_check(ent_store *s);
 
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
  * the caller ends with ent__txn_end(). */
@@ -132,6 +153,15 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
 /* Same for a top-level field handle. */
 int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f);
 
+/* The meta table (store_meta.c). get: ENT_NOTFOUND (no message) when absent; the slice is
+ * borrowed from the backend (see backend.h). */
+int ent__meta_get(ent_slice *out, ent_txn *t, const char *key);
+int ent__meta_put(ent_txn *t, const char *key, const void *v, size_t n);
+/* The stored schema under meta `key` ("schema"). out: the caller frees it. ENT_CORRUPT when absent
+ * or when it does not load. */
+int ent__schema_from_meta(ent_schema **out, ent_txn *t, const char *key);
+/* Store sc as the current schema (and as its version's), at generation gen. */
+int ent__schema_store(ent_txn *t, const ent_schema *sc, uint64_t gen);
 /* meta helpers */
 int ent__meta_get_u64(uint64_t *out, ent_txn *t, const char *key); /* ENT_NOTFOUND when absent */
 int ent__meta_put_u64(ent_txn *t, const char *key, uint64_t v);
@@ -147,24 +177,30 @@ int ent__tcount_load(ent_txn *t, const ent_type *type);
 int ent__type_counters(uint64_t *next_id, uint64_t *count, ent_txn *t, const ent_type *type);
 int ent__log_counters(uint64_t *last_seq, uint64_t *last_txn, ent_txn *t);
 
-/* Event log (log.c): append one event in the write transaction. mask: top-level fields in data
+/* Log records (log_record.c): append one event in the write transaction. mask: top-level fields in data
  * (NULL: all set fields on create; ignored for deletes). packed (may be NULL): e's fields already
  * packed as a msgpack map (a create repeats its record's), used instead of packing e again. */
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
                     const ent_entity *e, const uint64_t *mask, const ent_slice *packed);
 int ent__log_flush(ent_txn *t); /* write the log counters before commit */
-/* Deliver the events [first_seq, last_seq] of a transaction just committed to the in-process
- * subscribers, in commit order. ent__log_ticket() is called while the write transaction is held
- * (before the backend commit), so tickets follow commit order; ent__log_deliver() is then called
- * once per ticket, whatever the commit's outcome (committed = 0: nothing delivered), and waits
- * for the deliveries of the tickets before it. No lock is held between the two. */
+/* Load the log counters into write txn t once (t->log_last, t->txn_id). */
+int ent__log_load(ent_txn *t);
+/* The first and last seq present in the log as t sees it (both 0 when empty; log.c). */
+int ent__log_bounds_in(uint64_t *first, uint64_t *last, ent_txn *t);
+/* In-process delivery (log_deliver.c). Deliver the events [first_seq, last_seq] of a transaction
+ * just committed to the in-process subscribers, in commit order. ent__log_ticket() is called
+ * while the write transaction is held (before the backend commit), so tickets follow commit
+ * order; ent__log_deliver() is then called once per ticket, whatever the commit's outcome
+ * (committed = 0: nothing delivered), and waits for the deliveries of the tickets before it. No
+ * lock is held between the two. lay: the committed txn's layout. */
 int ent__log_has_subscribers(ent_store *s);
 uint64_t ent__log_ticket(ent_store *s);
-void ent__log_deliver(ent_store *s, uint64_t ticket, uint64_t first_seq, uint64_t last_seq, int committed);
-/* Decode the event stored under seq with the schema of layout lay (log.c).
+void ent__log_deliver(ent_store *s, const ent_layout *lay, uint64_t ticket, uint64_t first_seq, uint64_t last_seq,
+                      int committed);
+/* Decode the event stored under seq with the schema of layout lay (log_record.c).
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);
-/* 1 while this thread delivers events (a callback must not write). */
+/* 1 while this thread delivers events (a callback must not write; log_deliver.c). */
 int ent__log_in_callback(void);
 
 #endif

@@ -6,11 +6,8 @@
 #include <unistd.h>
 
 #include "error_int.h"
-#include "fork.h"
 #include "keys.h"
 #include "store_int.h"
-
-int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
 
 /* Transactions this thread has open, of any store (txn_group.c: such a thread is not grouped). */
 static _Thread_local unsigned open_txns;
@@ -57,8 +54,8 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         uint64_t gen = 0, snap = 0;
         ent_layout *lay;
         int known;
-        if ((rc = s->ops->txn_begin(s->be, t->write, &t->bt))) goto fail;
-        if (!t->write && s->ops->snapshot_id) snap = s->ops->snapshot_id(t->bt);
+        if ((rc = ent__bk_begin(t, t->write))) goto fail;
+        if (!t->write) snap = ent__bk_snapshot_id(t);
         pthread_mutex_lock(&s->mu);
         lay = s->lay;
         known = snap != 0 && snap == s->gen_snap && lay == s->gen_lay;
@@ -67,7 +64,7 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         if (known) break; /* this very state was checked already: a read-mostly load skips a get */
         rc = ent__meta_get_u64(&gen, t, "schema_gen");
         if (rc) {
-            s->ops->txn_abort(t->bt);
+            ent__bk_abort(t);
             if (rc == ENT_NOTFOUND) rc = ent__err(ENT_CORRUPT, "store meta lacks schema_gen");
             goto fail;
         }
@@ -81,29 +78,28 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
             break;
         }
         if (attempt >= 3) {
-            s->ops->txn_abort(t->bt);
+            ent__bk_abort(t);
             rc = ent__err(ENT_BUSY, "store schema keeps changing; try again");
             goto fail;
         }
         if (t->write) {
             rc = ent__store_reload(s, t, gen);
-            if (rc == ENT_OK) rc = s->ops->txn_commit(t->bt);
-            else s->ops->txn_abort(t->bt);
+            if (rc == ENT_OK) rc = ent__bk_commit(t);
+            else ent__bk_abort(t);
         } else {
-            s->ops->txn_abort(t->bt);
-            if ((rc = s->ops->txn_begin(s->be, 0, &t->bt))) goto fail;
+            ent__bk_abort(t);
+            if ((rc = ent__bk_begin(t, 0))) goto fail;
             rc = ent__store_reload(s, t, gen);
-            if (rc == ENT_OK) rc = s->ops->txn_commit(t->bt);
-            else s->ops->txn_abort(t->bt);
+            if (rc == ENT_OK) rc = ent__bk_commit(t);
+            else ent__bk_abort(t);
         }
-        t->bt = NULL;
         if (rc) goto fail;
     }
     if (t->write) {
         size_t n = t->lay->schema->n_types;
         t->tc = calloc(n ? n : 1, sizeof *t->tc);
         if (!t->tc) {
-            s->ops->txn_abort(t->bt);
+            ent__bk_abort(t);
             rc = ent__err(ENT_NOMEM, "out of memory");
             goto fail;
         }
@@ -128,21 +124,22 @@ static int flush_counters(ent_txn *t)
     return ENT_OK;
 }
 
-/* The backend commit of a write txn, and with `released` (a group commit): on a backend that can
- * sync apart, the commit leaves its last sync, released(arg) lets the next writer go, then the
+/* The backend commit of write txn t, and with `released` (a group commit): on a backend that
+ * syncs apart, the commit leaves its last sync, released(arg) lets the next writer go, then the
  * sync makes this commit durable; without, released(arg) follows the commit. */
-static int backend_commit(ent_store *s, void *bt, void (*released)(void *), void *arg)
+static int backend_commit(ent_txn *t, void (*released)(void *), void *arg)
 {
+    ent_store *s = t->s;
     int rc;
-    if (!released) return s->ops->txn_commit(bt);
-    if (!s->ops->txn_commit_unsynced || !s->ops->sync) {
-        rc = s->ops->txn_commit(bt);
+    if (!released) return ent__bk_commit(t);
+    if (!(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) {
+        rc = ent__bk_commit(t);
         released(arg);
         return rc;
     }
-    rc = s->ops->txn_commit_unsynced(bt);
+    rc = ent__bk_commit_unsynced(t);
     released(arg);
-    return rc ? rc : s->ops->sync(s->be);
+    return rc ? rc : ent__bk_sync(s);
 }
 
 static int commit_write(ent_txn *t, void (*released)(void *), void *arg)
@@ -150,48 +147,49 @@ static int commit_write(ent_txn *t, void (*released)(void *), void *arg)
     ent_store *s = t->s;
     int rc;
     uint64_t first, last;
-    if (ent__fork_gen() != s->fork_gen) {
-        txn_free(t);
-        return ent__store_check(s);
-    }
+    const ent_layout *lay;
     if (t->failed) {
         rc = t->failed_rc;
-        s->ops->txn_abort(t->bt);
+        ent__bk_abort(t);
         txn_free(t);
         return ent__err(rc, "transaction not committed: an earlier write in it failed half way (%s)",
                         ent_strerror(rc));
     }
     if ((rc = flush_counters(t)) || (rc = ent__log_flush(t))) {
-        s->ops->txn_abort(t->bt);
+        ent__bk_abort(t);
         txn_free(t);
         return rc;
     }
     first = t->first_seq;
     last = t->log_last;
+    lay = t->lay;
     if (first && ent__log_has_subscribers(s)) {
         /* Deliveries follow commit order through tickets taken while this txn still holds the
-         * writer (log.c); no lock is held across the backend commit, whose map growth takes the
-         * backend's own locks. The pin keeps the commit's backend hold until the delivery has
-         * read the log, so neither the wait for the turn nor the delivery's read transaction
-         * queues behind a resizer that waits for this thread. */
+         * writer (log_deliver.c); no lock is held across the backend commit, whose map growth
+         * takes the backend's own locks. The pin keeps the commit's backend hold until the
+         * delivery has read the log, so neither the wait for the turn nor the delivery's read
+         * transaction queues behind a resizer that waits for this thread. */
         uint64_t ticket = ent__log_ticket(s);
-        void *bt = t->bt;
-        if (s->ops->pin) s->ops->pin(s->be);
+        ent__bk_pin(s);
+        rc = backend_commit(t, released, arg);
         txn_free(t);
-        rc = backend_commit(s, bt, released, arg);
-        ent__log_deliver(s, ticket, first, last, rc == ENT_OK);
-        if (s->ops->unpin) s->ops->unpin(s->be);
+        ent__log_deliver(s, lay, ticket, first, last, rc == ENT_OK);
+        ent__bk_unpin(s);
         return rc;
     }
-    {
-        void *bt = t->bt;
-        txn_free(t); /* the store's part is done; the backend's lives on until its commit */
-        return backend_commit(s, bt, released, arg);
-    }
+    rc = backend_commit(t, released, arg);
+    txn_free(t);
+    return rc;
 }
 
 int ent__txn_commit_released(ent_txn *t, void (*released)(void *), void *arg)
 {
+    int rc;
+    if ((rc = ent__store_check(t->s))) {
+        ent__bk_abort(t);
+        txn_free(t);
+        return rc;
+    }
     return commit_write(t, released, arg);
 }
 
@@ -203,12 +201,12 @@ int ent_txn_commit(ent_txn *t)
     if (ent__txn_lent(t))
         return ent__err(ENT_INVALID, "ent_txn_commit: the transaction belongs to ent_txn_run(); return ENT_OK from the function instead");
     s = t->s;
-    if (ent__fork_gen() != s->fork_gen) {
+    if ((rc = ent__store_check(s))) {
         txn_free(t);
-        return ent__store_check(s);
+        return rc;
     }
     if (!t->write) {
-        rc = s->ops->txn_commit(t->bt);
+        rc = ent__bk_commit(t);
         txn_free(t);
         return rc;
     }
@@ -224,7 +222,7 @@ void ent_txn_abort(ent_txn *t)
         t->failed_rc = ent__err(ENT_INVALID, "the function of ent_txn_run() aborted its transaction");
         return;
     }
-    if (ent__fork_gen() == t->s->fork_gen) t->s->ops->txn_abort(t->bt);
+    ent__bk_abort(t); /* not in a forked child: the parent owns the txn */
     txn_free(t);
 }
 
@@ -284,7 +282,7 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
 
 int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f)
 {
-    const ent_type *type = NULL; /* set on ENT_OK; GCC cannot see it through the inlined call */
+    const ent_type *type = NULL;
     int rc;
     char path[160];
     if (!f) return ent__err(ENT_INVALID, "field is NULL");

@@ -182,12 +182,12 @@ static void run_batch(ent_store *s, ent_txn *t, greq *batch, leader *L)
     for (greq *r = batch; r; r = r->next) {
         uint64_t seq_before = t->log_last;
         mark_take(&m, t, ntypes);
-        if ((rc = s->ops->sp_begin(t->bt))) {
+        if ((rc = ent__bk_sp_begin(t))) {
             fail_req(r, rc);
             continue;
         }
         rc = run_one(t, r);
-        if (rc == ENT_OK && (rc = s->ops->sp_end(t->bt, 1)) == ENT_OK) {
+        if (rc == ENT_OK && (rc = ent__bk_sp_end(t, 1)) == ENT_OK) {
             r->rc = ENT_OK;
             any = 1;
             if (t->log_last != seq_before) { /* the next caller's events get a txn number of their own */
@@ -197,7 +197,7 @@ static void run_batch(ent_store *s, ent_txn *t, greq *batch, leader *L)
             continue;
         }
         fail_req(r, rc);
-        if (s->ops->sp_end(t->bt, 0) == ENT_OK) {
+        if (ent__bk_sp_end(t, 0) == ENT_OK) {
             mark_restore(t, &m, ntypes);
             continue;
         }
@@ -254,7 +254,7 @@ static greq *lead(ent_store *s, leader *L)
 /* 1 when calls of s can be grouped from this thread. */
 static int groupable(ent_store *s)
 {
-    return s->ops->sp_begin && s->ops->sp_end && ent__txn_open_count() == 0;
+    return (ent__bk_caps(&s->bk) & ENT_BK_CAP_SAVEPOINT) && ent__txn_open_count() == 0;
 }
 
 int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)

@@ -51,35 +51,33 @@ static const char *pk_str(const ent_type *type, const ent_slice *pk, char *buf, 
 
 static int index_has(vctx *v, unsigned tbl, int unique, const ent_slice *ik, const ent_slice *pk)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
     ent_slice out, k = *ik, val = *pk;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     int rc;
     if (unique) {
-        rc = ops->get(v->t->bt, tbl, ik, &out);
+        rc = ent__bk_get(v->t, tbl, ik, &out);
         return rc == ENT_OK && out.len == pk->len && memcmp(out.data, pk->data, pk->len) == 0;
     }
-    if (ops->cursor_open(v->t->bt, tbl, &cur)) return 0;
-    rc = ops->cursor_get(cur, ENT_CUR_SEEK_PAIR, &k, &val);
+    if (ent__bk_cursor_open(v->t, tbl, &cur)) return 0;
+    rc = ent__bk_cursor_get(v->t->s, cur, ENT_CUR_SEEK_PAIR, &k, &val);
     rc = rc == ENT_OK && k.len == ik->len && memcmp(k.data, ik->data, k.len) == 0 && val.len == pk->len &&
          memcmp(val.data, pk->data, pk->len) == 0;
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
 /* Records of one type: decode, index entries present, refs resolve, counters agree. */
 static int check_records(vctx *v, const ent_type *type)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, val;
     uint64_t n = 0, max_id = 0, next_id = 0, count = 0;
     int rc, op = ENT_CUR_FIRST;
     char kb[300];
-    if ((rc = ops->cursor_open(v->t->bt, v->t->lay->data[type->pos], &cur))) return rc;
+    if ((rc = ent__bk_cursor_open(v->t, v->t->lay->data[type->pos], &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
         ent_entity *e = NULL;
-        rc = ops->cursor_get(cur, op, &k, &val);
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
         ent__progress(v->t->s, "verify", ++v->items);
@@ -106,7 +104,7 @@ static int check_records(vctx *v, const ent_type *type)
                 problem(v, "%s %s: no %sindex entry for field %s", type->name, kb, f->unique ? "unique " : "", f->name);
             if (f->kind == ENT_KIND_REF) {
                 ent_slice out;
-                if (ops->get(v->t->bt, v->t->lay->data[f->ref_type->pos], &ik, &out) == ENT_NOTFOUND) {
+                if (ent__bk_get(v->t, v->t->lay->data[f->ref_type->pos], &ik, &out) == ENT_NOTFOUND) {
                     char tb[300];
                     problem(v, "%s %s: field %s refers to missing %s %s", type->name, kb, f->name, f->ref_type->name,
                             pk_str(f->ref_type, &ik, tb, sizeof tb));
@@ -124,29 +122,28 @@ static int check_records(vctx *v, const ent_type *type)
                 type->name, next_id, max_id);
     rc = ENT_OK;
 out:
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
 /* Index entries of one type: each points at an entity holding that value. */
 static int check_index(vctx *v, const ent_type *type, size_t j)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
     const ent_field *f = type->indexes[j];
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, pk;
     int rc, op = ENT_CUR_FIRST;
     char kb[300];
-    if ((rc = ops->cursor_open(v->t->bt, v->t->lay->idx[type->pos][j], &cur))) return rc;
+    if ((rc = ent__bk_cursor_open(v->t, v->t->lay->idx[type->pos][j], &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
         ent_slice rec;
         ent_entity *e = NULL;
-        rc = ops->cursor_get(cur, op, &k, &pk);
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &pk);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
         ent__progress(v->t->s, "verify", ++v->items);
         pk_str(type, &pk, kb, sizeof kb);
-        if (ops->get(v->t->bt, v->t->lay->data[type->pos], &pk, &rec) != ENT_OK) {
+        if (ent__bk_get(v->t, v->t->lay->data[type->pos], &pk, &rec) != ENT_OK) {
             problem(v, "%s %s: index %s has an entry for a missing entity", type->name, kb, f->name);
             continue;
         }
@@ -159,15 +156,14 @@ static int check_index(vctx *v, const ent_type *type, size_t j)
     }
     rc = ENT_OK;
 out:
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
 /* The log: gap-free from its first seq to the last, every event decodes. */
 static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, val;
     uint64_t last = 0, expect = 0, trunc = 0;
     int rc = ent__log_counters(&last, NULL, v->t), op = ENT_CUR_FIRST;
@@ -177,11 +173,11 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
     *out_trunc = rc == ENT_OK ? trunc : 0;
     expect = *out_trunc + 1;
     *out_first = expect;
-    if ((rc = ops->cursor_open(v->t->bt, v->t->s->t_log, &cur))) return rc;
+    if ((rc = ent__bk_cursor_open(v->t, v->t->s->t_log, &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
         uint64_t seq;
         ent_event *ev = NULL;
-        rc = ops->cursor_get(cur, op, &k, &val);
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
         ent__progress(v->t->s, "verify", ++v->items);
@@ -205,11 +201,11 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
     if (expect > last + 1) problem(v, "log: events beyond the recorded last seq %" PRIu64, last);
     rc = ENT_OK;
 out:
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
-/* Replay the log into a memory store and compare it with the snapshot. */
+/* Replay the log into a scratch (in-memory) store and compare it with the snapshot. */
 static void replay_progress(const char *what, uint64_t done, void *payload)
 {
     vctx *v = payload;
@@ -223,7 +219,10 @@ static int check_replay(vctx *v, ent_store *s)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     const ent_schema *sc = v->t->lay->schema;
     int rc;
-    o.backend = "memory";
+    /* Any scratch store will do: the first backend that keeps its data in the handle. */
+    const ent_backend_ops *scratch = ent__backend_with(ENT_BK_CAP_VOLATILE);
+    if (!scratch) return ent__err(ENT_INVALID, "verify: no in-memory backend to replay the log into");
+    o.backend = scratch->name;
     if ((rc = ent_store_open(&m, NULL, sc, &o))) return rc;
     {
         /* The replay inside a verify reports as more of the verify, counting on from its items. */
@@ -247,17 +246,16 @@ static int check_replay(vctx *v, ent_store *s)
     for (size_t i = 0; i < sc->n_types; i++) {
         const ent_type *type = sc->types[i];
         const ent_type *mtype = ent_store_type(m, type->name);
-        const ent_backend_ops *ops = s->ops;
-        void *cur = NULL;
+        ent_bcur *cur = NULL;
         ent_slice k, val;
         uint64_t n = 0, mn = 0;
         int op = ENT_CUR_FIRST;
         char kb[300];
-        if ((rc = ops->cursor_open(v->t->bt, v->t->lay->data[type->pos], &cur))) break;
+        if ((rc = ent__bk_cursor_open(v->t, v->t->lay->data[type->pos], &cur))) break;
         for (;; op = ENT_CUR_NEXT) {
             ent_entity *e = NULL, *r = NULL;
             ent_key key;
-            if ((rc = ops->cursor_get(cur, op, &k, &val))) break;
+            if ((rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val))) break;
             n++;
             if (ent__pk_decode(&key, type->key, k.data, k.len) || ent__record_read(&e, type, val.data, val.len))
                 continue; /* reported by the record check */
@@ -274,7 +272,7 @@ static int check_replay(vctx *v, ent_store *s)
             ent_entity_free(e);
             ent_entity_free(r);
         }
-        ops->cursor_close(cur);
+        ent__bk_cursor_close(v->t->s, cur);
         if (rc != ENT_NOTFOUND) break;
         rc = ENT_OK;
         if (ent_count(&mn, m, NULL, mtype) == ENT_OK && mn != n)
