@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend_fault.h"
 #include "error_int.h"
 #include "store_int.h"
 #include "test_util.h"
@@ -496,6 +497,82 @@ static void t_calls_queued_behind_a_leader_commit_together(void)
     close_on(&d);
 }
 
+/* ---- a failed commit ---------------------------------------------------------------------------- */
+
+typedef struct plain_create {
+    ent_store *s;
+    char key[16];
+    int rc;
+} plain_create;
+
+static void *plain_create_main(void *p)
+{
+    plain_create *c = p;
+    ent_entity *e = mk_acct(c->s, c->key, 1, NULL);
+    c->rc = ent_create(c->s, NULL, e);
+    ent_entity_free(e);
+    return NULL;
+}
+
+/* The N calls queue while an explicit write txn holds the writer (their leader waits for it in
+ * its begin); the fault backend then fails the group's one commit, or its sync: every call of the
+ * group fails with it, and nothing of any is there. */
+static void t_failed_commit_fails_the_group(void)
+{
+    enum { N = 5 };
+    static const char *what[] = {"txn_commit", "sync"};
+    char be_name[32];
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = ENT_DURABLE;
+    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    for (int round = 0; round < 2; round++) {
+        pthread_t th[N];
+        plain_create c[N];
+        ent_txn *w = NULL;
+        size_t waiting = 0;
+        int has_sync = (ent__bk_caps(&d.s->bk) & ENT_BK_CAP_SYNC_APART) != 0;
+        struct timespec nap = {0, 1000000};
+        if (round == 1 && !has_sync) break; /* no separate sync to fail */
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        for (int i = 0; i < N; i++) {
+            c[i].s = d.s;
+            snprintf(c[i].key, sizeof c[i].key, "f%d-%d", round, i);
+            c[i].rc = -100;
+            CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, plain_create_main, &c[i]), 0);
+        }
+        for (int i = 0; i < 20000 && waiting < N; i++) { /* a guard against hanging, not a timing */
+            ent__group_stats(NULL, &waiting, d.s);
+            if (waiting < N) nanosleep(&nap, NULL);
+        }
+        CU_ASSERT_EQUAL(waiting, N);
+        ent__fault_reset();
+        ent__fault_arm_named(what[round], 1, ENT_IO);
+        ent_txn_abort(w); /* not a commit: the group's is the first */
+        for (int i = 0; i < N; i++) {
+            ent_key k = ent_key_str(c[i].key);
+            pthread_join(th[i], NULL);
+            CU_ASSERT_EQUAL(c[i].rc, ENT_IO);
+            if (round == 0) { /* a failed commit leaves nothing; a failed sync leaves it undecided */
+                CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), ENT_NOTFOUND);
+            }
+        }
+        CU_ASSERT_EQUAL(ent__fault_fired(), 1);
+        ent__fault_reset();
+    }
+    {
+        uint64_t problems = 0;
+        ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
+    close_on(&d);
+}
+
 /* ---- closures ---------------------------------------------------------------------------------- */
 
 typedef struct misuse {
@@ -605,6 +682,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_mixed_calls_against_a_model),
         ENT_TEST(t_mixed_calls_against_a_model_durable),
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
+        ENT_TEST(t_failed_commit_fails_the_group),
         ENT_TEST(t_txn_run),
         ENT_TEST(t_writer_holding_a_reader),
         {NULL, NULL},

@@ -30,6 +30,9 @@ void ent__fault_arm(uint64_t n, int rc);
 /* The same, and every later call fails too (a disk that went away). */
 void ent__fault_arm_sticky(uint64_t n, int rc);
 void ent__fault_disarm(void);
+/* Make the n-th call named `call` ("txn_commit", "sync", "sp_end", ...: the names above; a
+ * static string) from now on fail with rc; only that one. Disarmed by reset and disarm. */
+void ent__fault_arm_named(const char *call, uint64_t n, int rc);
 /* Failures injected since the last reset. */
 uint64_t ent__fault_fired(void);
 
