@@ -7,7 +7,11 @@
  * queued by then, runs each in admission order, commits once and hands each caller its result. A
  * lone caller finds no leader and nobody queued, so it runs at once: grouping adds no wait. Calls
  * that arrive meanwhile queue up and are the next group, led by the first of them once this one
- * is done; the time a group spends in its sync is what lets the next one grow.
+ * has committed; the time a group spends in its commit is what lets the next one grow. On a
+ * backend that syncs apart (LMDB durable: the meta page's sync) the leader hands the leadership
+ * over before that last sync, so the next group works and syncs its pages meanwhile; its own
+ * callers still return only once it is done (a request taken into a batch waits for its result,
+ * not for the leadership).
  *
  * Each caller's work is all-or-nothing on its own: in a group of two or more it runs inside a
  * backend savepoint (LMDB: a nested transaction), undone alone when the call fails, together with
@@ -40,14 +44,14 @@ typedef struct greq {
     int taken; /* in a leader's batch (under the group's mu) */
     int done;
     pthread_cond_t cv; /* signalled when done, or when this caller is to lead */
-    char msg[512];     /* the failure's message, for the caller's thread */
+    char msg[1024];    /* the failure's message, for the caller's thread (ent_errmsg's size) */
 } greq;
 
 struct ent_group {
     pthread_mutex_t mu; /* leaf: the queue and the leader flag */
     greq *head, *tail;
     int leading;
-    uint64_t commits; /* groups committed (tests: ent__group_stats) */
+    uint64_t commits; /* groups led, committed or not (tests: ent__group_stats) */
 };
 
 int ent__group_new(ent_store *s)
