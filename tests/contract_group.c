@@ -657,7 +657,8 @@ static void t_txn_run(void)
     close_on(&d);
 }
 
-/* A thread that holds a read transaction still writes without one (it runs alone, ungrouped). */
+/* A thread that holds a read transaction still writes without one (it runs alone, ungrouped);
+ * one that holds a write transaction is refused a second one (it would wait for itself). */
 static void t_writer_holding_a_reader(void)
 {
     store_dir d;
@@ -672,6 +673,21 @@ static void t_writer_holding_a_reader(void)
     CU_ASSERT_EQUAL(ent_exists(d.s, r, ent_store_type(d.s, "acct"), &k), ENT_NOTFOUND); /* its snapshot */
     ent_txn_abort(r);
     ENT_OK_(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k));
+    /* A thread that holds a write txn cannot wait for a second one of its own: refused, not hung. */
+    {
+        ent_txn *w = NULL, *w2 = NULL;
+        pair_arg a = {d.s, "w1", "w2", 0};
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        e = mk_acct(d.s, "w0", 1, NULL);
+        ENT_CHECK_RC(ent_create(d.s, NULL, e), ENT_BUSY);
+        ENT_ASSERT_MSG("holds a write transaction");
+        ENT_OK_(ent_create(d.s, w, e));
+        ent_entity_free(e);
+        ENT_CHECK_RC(ent_txn_begin(&w2, d.s, ENT_TXN_WRITE), ENT_BUSY);
+        ENT_CHECK_RC(ent_txn_run(d.s, create_pair, &a), ENT_BUSY);
+        ENT_OK_(ent_txn_commit(w));
+        ENT_OK_(ent_txn_run(d.s, create_pair, &a)); /* and once it ended, all is well */
+    }
     close_on(&d);
 }
 

@@ -81,6 +81,7 @@ struct ent_txn {
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
+    int writing;         /* registered as this thread's write txn on s (txn.c) */
     ent_layout *lay;     /* schema generation seen at begin */
     ent_tcount *tc;      /* per type, write txns */
     /* log state, write txns */

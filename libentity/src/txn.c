@@ -14,9 +14,32 @@ static _Thread_local unsigned open_txns;
 
 unsigned ent__txn_open_count(void) { return open_txns; }
 
+/* The stores this thread holds a write transaction on (a few: more are not tracked). A second
+ * write transaction of the same thread and store would wait for the first forever (one writer
+ * per store): it is refused instead, and so is a write call without a transaction under one. */
+#define WRITING_MAX 8
+static _Thread_local const ent_store *writing[WRITING_MAX];
+
+static int writing_on(const ent_store *s)
+{
+    for (int i = 0; i < WRITING_MAX; i++)
+        if (writing[i] == s) return 1;
+    return 0;
+}
+
+static void writing_set(const ent_store *from, const ent_store *to)
+{
+    for (int i = 0; i < WRITING_MAX; i++)
+        if (writing[i] == from) {
+            writing[i] = to;
+            return;
+        }
+}
+
 static void txn_free(ent_txn *t)
 {
     open_txns--;
+    if (t->writing) writing_set(t->s, NULL);
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
@@ -42,6 +65,8 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
      * running delivery (this store) or one whose callback waits for this store's writer. */
     if (mode == ENT_TXN_WRITE && ent__log_in_callback())
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
+    if (mode == ENT_TXN_WRITE && writing_on(s))
+        return ent__err(ENT_BUSY, "this thread holds a write transaction on store %s already; write through it", s->path);
     t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     open_txns++;
@@ -103,6 +128,10 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
             rc = ent__err(ENT_NOMEM, "out of memory");
             goto fail;
         }
+    }
+    if (t->write && writing_on(NULL)) {
+        writing_set(NULL, s);
+        t->writing = 1;
     }
     *out = t;
     return ENT_OK;

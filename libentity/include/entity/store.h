@@ -102,7 +102,9 @@ enum { ENT_TXN_READ = 0, ENT_TXN_WRITE = 1 };
 
 /* Begin a transaction. A write transaction waits for the current writer to finish.
  * out: finished with ent_txn_commit() or ent_txn_abort().
- * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY, ENT_SCHEMA (see top), ENT_IO. */
+ * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY (also: this thread holds a
+ * write transaction on this store already, which a second one would wait for forever; a write
+ * call without a transaction is refused the same way), ENT_SCHEMA (see top), ENT_IO. */
 ENT_EXTERN(int) ent_txn_begin(ent_txn **out, ent_store *s, int mode);
 /* Commit (a read transaction just ends). The transaction is gone on return, whatever the code;
  * on failure nothing of it is stored. Returns ENT_OK, ENT_FULL, ENT_IO, ENT_BUSY (LMDB: the map
