@@ -11,6 +11,7 @@
  * transaction of their own, so their calls share group commits: each call creates a job and sets
  * its thread's tally, and every fifth call undoes itself (a duplicate name) inside its group. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -411,7 +412,8 @@ static void t_kill_grouped_writers_durable(void)
         int p[2], status;
         pid_t pid;
         gack a;
-        struct timespec delay = {0, (long)(20 + rand() % 150) * 1000000L};
+        struct timespec delay = {0, (long)(5 + rand() % 120) * 1000000L};
+        struct pollfd pf;
         CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
         fflush(stdout);
         pid = fork();
@@ -421,6 +423,11 @@ static void t_kill_grouped_writers_durable(void)
             grouped_writer(dir, p[1]);
         }
         close(p[1]);
+        /* The kill lands while the threads write: after the first acknowledgement (a slow disk may
+         * take long to give one; 30 s at most), at a random moment. */
+        pf.fd = p[0];
+        pf.events = POLLIN;
+        poll(&pf, 1, 30000);
         nanosleep(&delay, NULL);
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
