@@ -142,6 +142,8 @@ static json_t *data_to_json(const ent_entity *e)
     return o;
 }
 
+struct json_t *ent__entity_data_json(const ent_entity *e) { return data_to_json(e); }
+
 int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
 {
     json_t *j = NULL, *data;

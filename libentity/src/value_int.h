@@ -149,4 +149,9 @@ int ent__val_from_json_text(ent_val *out, const struct ent_field *spec, const ch
 /* One value as JSON text (spec NULL: free-form). out: the caller frees it with free(). */
 int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_val *v, unsigned flags);
 
+/* An entity's fields as a JSON object (entity_json.c), for event_json.c to print events without
+ * printing and parsing the data again. A new reference; NULL when out of memory. */
+struct json_t;
+struct json_t *ent__entity_data_json(const ent_entity *e);
+
 #endif

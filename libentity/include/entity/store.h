@@ -95,6 +95,14 @@ ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
 /* Backend name ("lmdb", "memory") and the durability in force. */
 ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
 ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
+/* The store's id: a random UUID given by the open that created it ("xxxxxxxx-xxxx-4xxx-..."),
+ * kept by ent_store_copy(), new in a store built by ent_store_replay(). A store made before ids
+ * were kept gets one at its first writable open; until then a read-only open shows "".
+ * Borrowed: valid until ent_store_close(). */
+ENT_EXTERN(const char *) ent_store_id(const ent_store *s);
+/* A mirror (entity/mirror.h): the id of the primary it copies; NULL for any other store.
+ * Borrowed: valid until ent_store_close(). */
+ENT_EXTERN(const char *) ent_store_mirror_of(const ent_store *s);
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
