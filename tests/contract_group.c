@@ -680,7 +680,7 @@ static void t_writer_holding_a_reader(void)
         ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
         e = mk_acct(d.s, "w0", 1, NULL);
         ENT_CHECK_RC(ent_create(d.s, NULL, e), ENT_BUSY);
-        ENT_ASSERT_MSG("holds a write transaction");
+        ENT_ASSERT_MSG("holds the store's write transaction");
         ENT_OK_(ent_create(d.s, w, e));
         ent_entity_free(e);
         ENT_CHECK_RC(ent_txn_begin(&w2, d.s, ENT_TXN_WRITE), ENT_BUSY);

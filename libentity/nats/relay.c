@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nats_util.h"
 
@@ -32,6 +33,8 @@ typedef struct relay {
     ent_log_cursor *cur;
     ent_event *ahead;        /* read, not yet published: its txn end is known at the next one */
     uint64_t sent;           /* last seq published on this connection (acked or not) */
+    int64_t ack_ms;          /* when the checkpoint was last written (monotonic ms) */
+    uint64_t counted;        /* acks counted into *acked up to this seq */
     uint64_t target;         /* once: the last seq at start */
     uint64_t *acked;         /* events acknowledged by JetStream (atomic; may be NULL) */
 } relay;
@@ -134,6 +137,7 @@ static int resume(relay *r)
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
     r->pos = in_stream > cp ? in_stream : cp;
     r->sent = r->pos;
+    if (r->counted < r->pos) r->counted = r->pos;
     r->schema_pub = (uint32_t)schema;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (r->pos + 1 < first)
@@ -209,14 +213,30 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     return rc;
 }
 
-/* The checkpoint follows JetStream's acks, never ahead of them. */
-static int ack_progress(relay *r)
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The checkpoint follows JetStream's acks, never ahead of them. It is a write to the primary (a
+ * sync in durable mode), so while events keep coming it is written at most every 200 ms or half
+ * window, not per event; force (caught up, or --once done) writes it now. Resuming never rests on
+ * it alone (see resume()), so lagging a little costs nothing but trim's margin. */
+static int ack_progress(relay *r, int force)
 {
     uint64_t acked = __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE);
+    int64_t now = mono_ms();
     int rc;
+    if (acked > r->counted) { /* what ent_relay_acked() reports: JetStream's acks */
+        if (r->acked) __atomic_add_fetch(r->acked, acked - r->counted, __ATOMIC_RELAXED);
+        r->counted = acked;
+    }
     if (acked <= r->pos) return ENT_OK;
+    if (!force && acked - r->pos < (uint64_t)r->window / 2 && now - r->ack_ms < 200) return ENT_OK;
+    r->ack_ms = now;
     if ((rc = ent_sub_ack(r->s, NULL, r->sub, acked))) return rc;
-    if (r->acked) __atomic_add_fetch(r->acked, acked - r->pos, __ATOMIC_RELAXED);
     r->pos = acked;
     return ENT_OK;
 }
@@ -286,7 +306,7 @@ static int batch(relay *r, uint64_t *out_n)
                                  __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE), r->sent);
     }
     if ((rc = pub_state(r))) return rc;
-    if ((rc = ack_progress(r))) return rc;
+    if ((rc = ack_progress(r, !msgs && r->o.once))) return rc;
     *out_n = n;
     return ENT_OK;
 }
@@ -372,6 +392,8 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
             }
         }
     }
+    /* Stopping: the checkpoint catches up with every ack received (trim's margin). */
+    if (!rc && r.up && r.c.acks) ack_progress(&r, 1);
     if (!rc && r.o.once)
         enats_log(r.o.log, r.o.log_payload, "relay: stream %s holds the log up to seq %" PRIu64, r.o.stream, r.pos);
     {

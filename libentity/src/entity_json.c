@@ -8,6 +8,7 @@
 
 #include "base64.h"
 #include "error_int.h"
+#include "json_write.h"
 #include "rfc3339.h"
 #include "value_int.h"
 
@@ -115,14 +116,13 @@ fail:
 
 static size_t dump_flags(unsigned flags)
 {
-    return JSON_ENCODE_ANY | JSON_REAL_PRECISION(17) |
-           (flags & ENT_JSON_PRETTY ? JSON_INDENT(2) : JSON_COMPACT);
+    return flags & ENT_JSON_PRETTY ? JSON_INDENT(2) : JSON_COMPACT;
 }
 
 int ent__val_to_json_text(char **out, const ent_field *spec, const ent_val *v, unsigned flags)
 {
     json_t *j = val_to_json(spec, v);
-    *out = j ? json_dumps(j, dump_flags(flags)) : NULL;
+    *out = j ? ent__json_dumps(j, dump_flags(flags)) : NULL;
     json_decref(j);
     return *out ? ENT_OK : ent__err(ENT_NOMEM, "out of memory");
 }
@@ -161,7 +161,7 @@ int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
     } else {
         j = data;
     }
-    *out = json_dumps(j, dump_flags(flags));
+    *out = ent__json_dumps(j, dump_flags(flags));
     json_decref(j);
     return *out ? ENT_OK : ent__err(ENT_NOMEM, "out of memory");
 nomem:

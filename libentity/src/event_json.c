@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_write.h"
 #include "rfc3339.h"
 #include "store_int.h"
 
@@ -43,9 +44,7 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
         json_object_set_new(o, "data", data))
         goto fail_set;
     data = NULL;
-    /* 17 digits, as entity JSON prints floats: a float survives the trip through text */
-    text = json_dumps(o, ((flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER |
-                             JSON_REAL_PRECISION(17));
+    text = ent__json_dumps(o, (flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT);
     json_decref(o);
     if (!text) return ent__err(ENT_NOMEM, "out of memory");
     *out = text;

@@ -99,6 +99,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
     }
+    path = s->path[0] ? s->path : "(no path)"; /* for messages: a memory store may have none */
     if ((rc = ent__group_new(s))) goto fail;
     memset(&bo, 0, sizeof bo);
     bo.read_only = opts->read_only;

@@ -86,7 +86,6 @@ struct ent_txn {
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
-    int writing;         /* registered as this thread's write txn on s (txn.c) */
     ent_layout *lay;     /* schema generation seen at begin */
     ent_tcount *tc;      /* per type, write txns */
     /* log state, write txns */
@@ -99,6 +98,7 @@ struct ent_txn {
     ent_buf k1, k2, v1;
     ent_buf ev;        /* the event being appended (v1 may still hold the record it repeats) */
     msgpack_zone *zone;
+    struct ent_txn *next_held; /* write txns: the next one this thread holds (txn.c) */
 };
 
 /* Layouts (store_layout.c). Resolve (creating when `create`) every table of schema sc inside txn

@@ -14,24 +14,24 @@ static _Thread_local unsigned open_txns;
 
 unsigned ent__txn_open_count(void) { return open_txns; }
 
-/* The stores this thread holds a write transaction on (a few: more are not tracked). A second
- * write transaction of the same thread and store would wait for the first forever (one writer
- * per store): it is refused instead, and so is a write call without a transaction under one. */
-#define WRITING_MAX 8
-static _Thread_local const ent_store *writing[WRITING_MAX];
+/* The write transactions this thread holds (one per store at most). Both backends let one writer
+ * in at a time: a second write on a store whose writer is this very thread would wait for itself
+ * forever, so it is refused with ENT_BUSY instead. A transaction belongs to the thread that began
+ * it, so it ends on this thread too and a thread-local list is enough. */
+static _Thread_local ent_txn *held_writes;
 
-static int writing_on(const ent_store *s)
+static int holds_write(const ent_store *s)
 {
-    for (int i = 0; i < WRITING_MAX; i++)
-        if (writing[i] == s) return 1;
+    for (const ent_txn *h = held_writes; h; h = h->next_held)
+        if (h->s == s) return 1;
     return 0;
 }
 
-static void writing_set(const ent_store *from, const ent_store *to)
+static void release_write(ent_txn *t)
 {
-    for (int i = 0; i < WRITING_MAX; i++)
-        if (writing[i] == from) {
-            writing[i] = to;
+    for (ent_txn **p = &held_writes; *p; p = &(*p)->next_held)
+        if (*p == t) {
+            *p = t->next_held;
             return;
         }
 }
@@ -39,7 +39,7 @@ static void writing_set(const ent_store *from, const ent_store *to)
 static void txn_free(ent_txn *t)
 {
     open_txns--;
-    if (t->writing) writing_set(t->s, NULL);
+    if (t->write) release_write(t);
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
@@ -65,8 +65,9 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
      * running delivery (this store) or one whose callback waits for this store's writer. */
     if (mode == ENT_TXN_WRITE && ent__log_in_callback())
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
-    if (mode == ENT_TXN_WRITE && writing_on(s))
-        return ent__err(ENT_BUSY, "this thread holds a write transaction on store %s already; write through it", s->path);
+    if (mode == ENT_TXN_WRITE && holds_write(s))
+        return ent__err(ENT_BUSY, "this thread holds the store's write transaction already: pass it to "
+                        "the call, or end it first (a second writer would wait for itself)");
     t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     open_txns++;
@@ -122,16 +123,14 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
     }
     if (t->write) {
         size_t n = t->lay->schema->n_types;
+        t->next_held = held_writes;
+        held_writes = t;
         t->tc = calloc(n ? n : 1, sizeof *t->tc);
         if (!t->tc) {
             ent__bk_abort(t);
             rc = ent__err(ENT_NOMEM, "out of memory");
             goto fail;
         }
-    }
-    if (t->write && writing_on(NULL)) {
-        writing_set(NULL, s);
-        t->writing = 1;
     }
     *out = t;
     return ENT_OK;

@@ -1,7 +1,8 @@
 /* The host API of libentity-nats: a relay thread and a mirror thread in one process
  * (ent_relay_start / ent_follow_start) against a real nats-server this test starts on a free port.
  * Writes while both run; after stop, the mirror's entities and log equal the primary's, its
- * in-process subscriber saw every event once, and both threads return ENT_OK. Also run under
+ * in-process subscriber saw every event once, and both threads return ENT_OK, also across a
+ * SIGKILL and restart of the server half way (both reconnect and resume). Also run under
  * -DENT_TSAN=ON. argv[1]: a scratch directory is made under /tmp. */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 
 #include "test_util.h"
 
-static char dir[64], url[64];
+static char dir[64], url[64], port[16];
 static pid_t server;
 
 static const char schema_json[] =
@@ -33,18 +34,21 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* On a free port the first time, then again on the same port and directory (a restart). */
 static int start_server(void)
 {
-    struct sockaddr_in a;
-    socklen_t al = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    char port[16], sd[128];
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &al)) return -1;
-    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
-    close(fd);
+    char sd[128];
+    if (!port[0]) {
+        struct sockaddr_in a;
+        socklen_t al = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &al)) return -1;
+        snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+        close(fd);
+    }
     snprintf(sd, sizeof sd, "%s/js", dir);
     snprintf(url, sizeof url, "nats://127.0.0.1:%s", port);
     if ((server = fork()) == 0) {
@@ -158,12 +162,21 @@ static void test_threads(void)
             ENT_OK_(ent_create(p, t, e));
             ent_entity_free(e);
         }
+        if (i == 150) {
+            /* the server SIGKILLed and restarted: both threads reconnect and resume */
+            kill(server, SIGKILL);
+            waitpid(server, NULL, 0);
+            nap_ms(300);
+            CU_ASSERT_EQUAL_FATAL(start_server(), 0);
+        }
         if (i % 10 == 9) ENT_OK_(ent_delete(p, t, ent_store_type(p, "item"), &(ent_key){ENT_KEY_AUTO, (uint64_t)i, NULL, 0}, ENT_VERSION_ANY));
         ENT_OK_(ent_txn_commit(t));
     }
     ENT_OK_(ent_log_bounds(NULL, &last, p, NULL));
     /* the mirror gets there (bounded wait: 20 s) */
     for (i = 0; i < 2000 && (int)__atomic_load_n(&seen, __ATOMIC_RELAXED) < (int)last; i++) nap_ms(10);
+    /* the relay counts JetStream's acks as its loop sees them (within its 200 ms wait) */
+    for (i = 0; i < 500 && ent_relay_acked(r) < last; i++) nap_ms(10);
     CU_ASSERT_EQUAL(ent_relay_acked(r), last);
     ENT_OK_(ent_relay_stop(r));
     ENT_OK_(ent_follow_stop(f));

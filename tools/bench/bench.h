@@ -11,4 +11,9 @@ int ent_bench_main(int argc, char **argv);
  * per thread, medians of `runs`; stores under dir, removed with rm. Returns 0 or 1. */
 int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm)(const char *));
 
+/* bench_readers.c: single-call updates per second of one writer while `readers` threads scan 2000
+ * products in read transactions, on a fresh store of `backend` (durability none) at dir. */
+int ent_bench_writer_with_readers(double *out_ups, const char *backend, const char *dir, const char *schema_json,
+                                  int readers, uint64_t updates);
+
 #endif
