@@ -3,7 +3,7 @@
 # Used by the README's two commands and by .ci/run, so all three install the same thing.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config python3
-      liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev libcunit1-dev libglib2.0-dev
+      clang liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev libcunit1-dev libglib2.0-dev
       libsqlite3-dev)
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
