@@ -38,14 +38,16 @@ static int obj_setn(json_t *o, const char *k, size_t klen, json_t *v)
     size_t i;
     int rc;
     if (!v) return -1;
-    if (ent__utf8_ok(k, klen)) return json_object_setn_new(o, k, klen, v);
+    /* A NUL in a key (only a damaged record holds one: JSON input and paths cannot) would give
+     * JSON that jansson, and the event rendering that parses it back, refuse: U+FFFD too. */
+    if (ent__utf8_ok(k, klen) && !memchr(k, 0, klen)) return json_object_setn_new(o, k, klen, v);
     fix = malloc(klen * 3 + 1);
     if (!fix) {
         json_decref(v);
         return -1;
     }
     for (i = 0, p = fix; i < klen; i++) {
-        if ((unsigned char)k[i] < 0x80) *p++ = k[i];
+        if ((unsigned char)k[i] < 0x80 && k[i]) *p++ = k[i];
         else memcpy(p, "\xef\xbf\xbd", 3), p += 3;
     }
     rc = json_object_setn_new(o, fix, (size_t)(p - fix), v);

@@ -20,10 +20,10 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
     if (ev->data) {
         json_error_t err;
         if ((rc = ent_entity_to_json(&text, ev->data, 0))) return rc;
-        data = json_loads(text, 0, &err);
+        data = json_loads(text, JSON_ALLOW_NUL, &err); /* strings may hold U+0000 */
         free(text);
         text = NULL;
-        if (!data) return ent__err(ENT_NOMEM, "rendering event %llu", (unsigned long long)ev->seq);
+        if (!data) return ent__err(ENT_NOMEM, "rendering event %llu: %s", (unsigned long long)ev->seq, err.text);
         /* An update lists what changed: a field removed by it shows as null. */
         for (size_t i = 0; i < ev->data->type->n_fields; i++) {
             const ent_field *f = ev->data->type->fields[i];

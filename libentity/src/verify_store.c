@@ -284,6 +284,34 @@ static int check_replay(vctx *v, ent_store *s)
     return rc;
 }
 
+/* Durable subscriptions: a name of 1..200 bytes, an 8-byte checkpoint within the log (the
+ * readers of subscriptions refuse anything else as damaged). */
+static int check_subs(vctx *v)
+{
+    const ent_backend_ops *ops = v->t->s->ops;
+    void *cur = NULL;
+    ent_slice k, val;
+    uint64_t last = 0;
+    int rc = ent__log_counters(&last, NULL, v->t), op = ENT_CUR_FIRST;
+    if (rc) return rc;
+    if ((rc = ops->cursor_open(v->t->bt, v->t->s->t_subs, &cur))) return rc;
+    for (;; op = ENT_CUR_NEXT) {
+        rc = ops->cursor_get(cur, op, &k, &val);
+        if (rc == ENT_NOTFOUND) break;
+        if (rc) goto out;
+        if (k.len == 0 || k.len > 200 || val.len != 8)
+            problem(v, "subscription \"%.*s\": damaged record (name of %zu bytes, checkpoint of %zu bytes)",
+                    (int)(k.len > 200 ? 200 : k.len), (const char *)k.data, k.len, val.len);
+        else if (ent__dec_u64(val.data) > last)
+            problem(v, "subscription \"%.*s\": checkpoint %" PRIu64 " is beyond the last seq %" PRIu64, (int)k.len,
+                    (const char *)k.data, ent__dec_u64(val.data), last);
+    }
+    rc = ENT_OK;
+out:
+    ops->cursor_close(cur);
+    return rc;
+}
+
 int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, void *payload)
 {
     vctx v;
@@ -300,6 +328,7 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
         for (size_t j = 0; !rc && j < type->n_indexes; j++) rc = check_index(&v, type, j);
     }
     if (!rc) rc = check_log(&v, &first, &trunc);
+    if (!rc) rc = check_subs(&v);
     /* Replay needs the whole log; after a truncation it can only be taken from a copy. */
     if (!rc && !trunc && v.problems == 0) rc = check_replay(&v, s);
     ent_txn_abort(v.t);

@@ -94,10 +94,14 @@ static int damage(ent_store *s, fuzz_in *in)
 
 /* Runs a reader's code through the checks; remembers a corrupt answer. */
 static int corrupt_seen;
-static int seen(int rc)
+#define seen(rc) seen_at((rc), __LINE__)
+static int seen_at(int rc, int line)
 {
     FUZZ_CHECK_FAILED_WITH_MESSAGE(rc);
-    if (rc == ENT_CORRUPT) corrupt_seen = 1;
+    if (rc == ENT_CORRUPT && !corrupt_seen) {
+        corrupt_seen = line;
+        if (getenv("FUZZ_VERBOSE")) dprintf(2, "fuzz: corrupt at line %d: %s\n", line, ent_errmsg());
+    }
     return rc;
 }
 

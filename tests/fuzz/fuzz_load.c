@@ -43,7 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!mkdtemp(dir)) abort();
         store_dir = dir;
         /* The tool's messages go to stdio's stderr; properties are reported on fd 2. */
-        if (!getenv("FUZZ_LOAD_VERBOSE") && !freopen("/dev/null", "w", stderr)) abort();
+        if (!getenv("FUZZ_LOAD_VERBOSE")) {
+            /* A FILE of its own, not freopen(): fd 2 stays for libFuzzer and the sanitizers. */
+            FILE *quiet = fopen("/dev/null", "w");
+            if (!quiet) abort();
+            stderr = quiet;
+        }
     }
     wipe_dir();
     o.durability = ENT_NONE;
