@@ -8,6 +8,8 @@ PKGS=(build-essential cmake pkg-config python3
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+# Wait for another apt (an unattended upgrade, a parallel job) instead of failing at once.
+APT=(apt-get -o DPkg::Lock::Timeout=600)
+$SUDO "${APT[@]}" update -qq
+$SUDO "${APT[@]}" install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
 echo "deps: installed ${PKGS[*]}"
