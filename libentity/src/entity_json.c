@@ -8,6 +8,7 @@
 
 #include "base64.h"
 #include "error_int.h"
+#include "json_io.h"
 #include "rfc3339.h"
 #include "value_int.h"
 
@@ -124,7 +125,7 @@ static size_t dump_flags(unsigned flags)
 int ent__val_to_json_text(char **out, const ent_field *spec, const ent_val *v, unsigned flags)
 {
     json_t *j = val_to_json(spec, v);
-    *out = j ? json_dumps(j, dump_flags(flags)) : NULL;
+    *out = j ? ent__json_dumps(j, dump_flags(flags)) : NULL;
     json_decref(j);
     return *out ? ENT_OK : ent__err(ENT_NOMEM, "out of memory");
 }
@@ -161,7 +162,7 @@ int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
     } else {
         j = data;
     }
-    *out = json_dumps(j, dump_flags(flags));
+    *out = ent__json_dumps(j, dump_flags(flags));
     json_decref(j);
     return *out ? ENT_OK : ent__err(ENT_NOMEM, "out of memory");
 nomem:
@@ -433,11 +434,14 @@ fail:
     return rc;
 }
 
-static json_t *load(const char *text, size_t len, size_t flags)
+/* Parse; on failure *rc is ENT_INVALID (bad text) or ENT_NOMEM, with the message set. */
+static json_t *load(const char *text, size_t len, size_t flags, int *rc)
 {
     json_error_t err;
-    json_t *j = json_loadb(text, len, flags | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-    if (!j) ent__err(ENT_INVALID, "invalid JSON at line %d, column %d: %s", err.line, err.column, err.text);
+    int nomem;
+    json_t *j = ent__json_loadb(text, len, flags | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err, &nomem);
+    if (!j && nomem) *rc = ent__err(ENT_NOMEM, "out of memory parsing JSON");
+    else if (!j) *rc = ent__err(ENT_INVALID, "invalid JSON at line %d, column %d: %s", err.line, err.column, err.text);
     return j;
 }
 
@@ -448,7 +452,7 @@ int ent__val_from_json_text(ent_val *out, const ent_field *spec, const char *jso
     int rc;
     memset(out, 0, sizeof *out);
     if (!json) return ent__err(ENT_INVALID, "JSON is NULL");
-    if (!(j = load(json, strlen(json), JSON_DECODE_ANY))) return ENT_INVALID;
+    if (!(j = load(json, strlen(json), JSON_DECODE_ANY, &rc))) return rc;
     rc = val_from_json(out, spec, j, &p);
     json_decref(j);
     return rc;
@@ -467,8 +471,8 @@ int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, 
         rc = ent__err(ENT_INVALID, "%s: JSON is NULL", t->name);
         goto fail;
     }
-    if (!(j = load(json, len, 0))) {
-        rc = ent__err_prefix(ENT_INVALID, "%s: ", t->name);
+    if (!(j = load(json, len, 0, &rc))) {
+        rc = ent__err_prefix(rc, "%s: ", t->name);
         goto fail;
     }
     if (!json_is_object(j)) {
@@ -567,7 +571,7 @@ int ent_entity_patch_json(ent_entity *e, const char *json, size_t len)
     int rc;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (!json) return ent__err(ENT_INVALID, "%s: JSON is NULL", e->type->name);
-    if (!(j = load(json, len, 0))) return ent__err_prefix(ENT_INVALID, "%s: ", e->type->name);
+    if (!(j = load(json, len, 0, &rc))) return ent__err_prefix(rc, "%s: ", e->type->name);
     if (!json_is_object(j)) {
         rc = ent__err(ENT_INVALID, "%s: a merge patch must be a JSON object of fields", e->type->name);
         goto fail;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_io.h"
 #include "rfc3339.h"
 #include "store_int.h"
 
@@ -20,7 +21,7 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
     if (ev->data) {
         json_error_t err;
         if ((rc = ent_entity_to_json(&text, ev->data, 0))) return rc;
-        data = json_loads(text, JSON_ALLOW_NUL, &err); /* strings may hold U+0000 */
+        data = ent__json_loadb(text, strlen(text), JSON_ALLOW_NUL, &err, NULL); /* strings may hold U+0000 */
         free(text);
         text = NULL;
         if (!data) return ent__err(ENT_NOMEM, "rendering event %llu: %s", (unsigned long long)ev->seq, err.text);
@@ -47,7 +48,7 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
         json_object_set_new(o, "data", data))
         goto fail_set;
     data = NULL;
-    text = json_dumps(o, ((flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+    text = ent__json_dumps(o, ((flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!text) return ent__err(ENT_NOMEM, "out of memory");
     *out = text;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_io.h"
 #include "schema_int.h"
 #include "value_int.h"
 
@@ -103,7 +104,7 @@ static int load_limit(ctx *c, ent_field *f, json_t *j, int is_max)
     if (f->kind == ENT_KIND_TIMESTAMP && json_is_string(j)) {
         ent_val v;
         memset(&v, 0, sizeof v);
-        char *text = json_dumps(j, JSON_ENCODE_ANY);
+        char *text = ent__json_dumps(j, JSON_ENCODE_ANY);
         if (!text) return ent__err(ENT_NOMEM, "out of memory");
         rc = ent__val_from_json_text(&v, f, text);
         free(text);
@@ -322,7 +323,7 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
         return fail_at(c, "a ref needs \"to\" (the target type)");
     if ((v = json_object_get(spec, "default"))) {
         size_t n = push(c, "default");
-        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *text = ent__json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         if (!text) return ent__err(ENT_NOMEM, "out of memory");
         rc = ent_field_set_default_json(f, text);
         free(text);
@@ -379,14 +380,15 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
     json_t *root = NULL, *name, *ver, *types, *v;
     ent_schema *s = NULL;
     const char *key;
-    int rc;
+    int rc, nomem;
 
     if (!out) return ent__err(ENT_INVALID, "ent_schema_load_json: out is NULL");
     *out = NULL;
     memset(&c, 0, sizeof c);
     c.origin = origin ? origin : "<schema>";
     if (!json) return ent__err(ENT_INVALID, "%s: no JSON text", c.origin);
-    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = ent__json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr, &nomem);
+    if (!root && nomem) return ent__err(ENT_NOMEM, "%s: out of memory parsing JSON", c.origin);
     if (!root)
         return ent__err(ENT_SCHEMA, "%s: invalid JSON at line %d, column %d: %s", c.origin, jerr.line,
                         jerr.column, jerr.text);
@@ -615,7 +617,7 @@ int ent_schema_to_json(char **out, const ent_schema *s, int pretty)
         bad |= json_object_set_new(types, t->name, tj);
     }
     bad |= json_object_set_new(root, "types", types);
-    if (!bad) *out = json_dumps(root, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(17));
+    if (!bad) *out = ent__json_dumps(root, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(17));
     json_decref(root);
     if (bad || !*out) return ent__err(ENT_NOMEM, "out of memory rendering the schema");
     return ENT_OK;

@@ -262,7 +262,8 @@ static int check_history(ent_txn *t, const ent_schema *cur, const ent_schema *ne
         ent_slice v;
         snprintf(key, sizeof key, "schema_v/%" PRIu32, ver);
         if (meta_get(&v, t, key) != ENT_OK) continue;
-        if (ent_schema_load_json(&old, v.data, v.len, "<store>") != ENT_OK) continue;
+        if ((rc = ent_schema_load_json(&old, v.data, v.len, "<store>")) == ENT_NOMEM) return rc;
+        if (rc) continue;
         rc = ent_schema_compare(old, next);
         ent_schema_free(old);
         if (rc) return ent__err_prefix(rc, "against stored version %" PRIu32 ": ", ver);
