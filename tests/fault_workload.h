@@ -80,7 +80,7 @@ static int fw_create_item(fw_ctx *w, ent_txn *t, const char *key, uint64_t owner
     if (!rc) rc = ent_entity_set_key(e, &k);
     if (!rc) rc = ent_entity_set_uint(e, "owner", owner);
     for (int i = 0; !rc && i < tags; i++) {
-        char p[16];
+        char p[32];
         snprintf(p, sizeof p, "tags[%d]", i);
         rc = ent_entity_array_insert(e, "tags", (size_t)i);
         if (!rc) rc = ent_entity_set_string(e, p, key);
