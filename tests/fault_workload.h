@@ -336,6 +336,17 @@ fail:
 
 /* ---- setting up and running ------------------------------------------------------------------- */
 
+/* A new directory for the stores of one loop (caller frees): in /dev/shm when there is one, as the
+ * loop opens a fresh store thousands of times and the faults, not the disk, are under test. */
+static char *fw_tmpdir(const char *what)
+{
+    char *p = malloc(256);
+    if (!p) abort();
+    snprintf(p, 256, "%s/ent-%s-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", what);
+    if (!mkdtemp(p)) abort();
+    return p;
+}
+
 static void fw_rmrf(const char *dir)
 {
     char p[400];

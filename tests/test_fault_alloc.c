@@ -84,9 +84,7 @@ static void alloc_loop(const char *backend)
     long total, stride;
     tally ty = {0, 0, 0, 0, 0};
     const char *st = getenv("ENT_FAULT_STRIDE");
-    char tmpl[] = "/tmp/ent-fault-alloc-XXXXXX";
-    char *base = mkdtemp(tmpl);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    char *base = fw_tmpdir("fault-alloc");
     memset(&w, 0, sizeof w);
     w.backend = backend;
     w.lmdb = strcmp(backend, "memory") != 0;
@@ -181,6 +179,7 @@ static void alloc_loop(const char *backend)
     fw_rmrf(w.copy_dir);
     fw_rmrf(w.dir);
     rmdir(base);
+    free(base);
     ent_schema_free(w.v1);
     ent_schema_free(w.v2);
 }

@@ -38,9 +38,7 @@ static void backend_loop(const char *inner)
     uint64_t total;
     long stride = 1, runs = 0, surfaced = 0, absorbed = 0;
     const char *st = getenv("ENT_FAULT_STRIDE"), *only = getenv("ENT_FAULT_ONLY");
-    char tmpl[] = "/tmp/ent-fault-backend-XXXXXX";
-    char *base = mkdtemp(tmpl);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+    char *base = fw_tmpdir("fault-backend");
     memset(&w, 0, sizeof w);
     snprintf(backend, sizeof backend, "fault:%s", inner);
     w.backend = backend;
@@ -137,6 +135,7 @@ static void backend_loop(const char *inner)
     fw_rmrf(w.copy_dir);
     fw_rmrf(w.dir);
     rmdir(base);
+    free(base);
     ent_schema_free(w.v1);
     ent_schema_free(w.v2);
 }
