@@ -224,10 +224,20 @@ static int fw_s_create_v2(fw_ctx *w)
 
 static int fw_s_copy(fw_ctx *w) { return ent_store_copy(w->s, w->copy_dir, 0); }
 
+/* The last problem verify reported (a fault met by verify's reads is a problem it names). */
+static char fw_last_problem[1024];
+
+static void fw_problem(const char *line, void *payload)
+{
+    (void)payload;
+    snprintf(fw_last_problem, sizeof fw_last_problem, "%s", line);
+}
+
 static int fw_s_verify(fw_ctx *w)
 {
     uint64_t problems = 0;
-    return ent_store_verify(&problems, w->s, NULL, NULL);
+    fw_last_problem[0] = '\0';
+    return ent_store_verify(&problems, w->s, fw_problem, NULL);
 }
 
 typedef struct fw_step {

@@ -31,7 +31,7 @@ static void rm_dir(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-static int open_small(void **out, int read_only)
+static int open_small(ent_bk **out, int read_only)
 {
     ent_backend_opts o = {0};
     o.durability = ENT__DUR_NONE;
@@ -46,9 +46,9 @@ static void fill_value(char *v, size_t n, int i)
 }
 
 /* Write keys [from, to) in one txn; returns an ENT_* code. */
-static int write_range(void *be, const char *table, int from, int to)
+static int write_range(ent_bk *be, const char *table, int from, int to)
 {
-    void *w;
+    ent_btxn *w;
     unsigned t;
     char kb[32], vb[200];
     int rc = B->txn_begin(be, 1, &w);
@@ -67,9 +67,10 @@ fail:
 }
 
 /* Every key in [0, n) present with its value, and nothing else. */
-static int check_range(void *be, const char *table, int n)
+static int check_range(ent_bk *be, const char *table, int n)
 {
-    void *r, *cur;
+    ent_btxn *r;
+    ent_bcur *cur;
     unsigned t;
     char kb[32], vb[200];
     ent_slice k, v;
@@ -91,7 +92,9 @@ static int check_range(void *be, const char *table, int n)
 
 static void t_grow_in_one_txn(void)
 {
-    void *be, *w, *cur;
+    ent_bk *be;
+    ent_btxn *w;
+    ent_bcur *cur;
     unsigned t, t2;
     ent_backend_info i0, i1;
     ent_slice k, v;
@@ -133,7 +136,7 @@ static void t_grow_in_one_txn(void)
 
 static void t_grow_over_many_txns(void)
 {
-    void *be;
+    ent_bk *be;
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
     for (int i = 0; i < 200; i++) ENT_OK_(write_range(be, "many", i * 100, (i + 1) * 100));
@@ -146,7 +149,7 @@ static void t_grow_over_many_txns(void)
  * beyond; the parent then reads everything and writes more. */
 static void t_grown_by_other_process(void)
 {
-    void *be;
+    ent_bk *be;
     int status;
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
@@ -154,7 +157,7 @@ static void t_grown_by_other_process(void)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        void *cbe;
+        ent_bk *cbe;
         int rc = open_small(&cbe, 0);
         if (rc == ENT_OK) rc = write_range(cbe, "shared", 10, 20000);
         if (rc == ENT_OK) B->close(cbe);
@@ -174,7 +177,7 @@ static void t_grown_by_other_process(void)
 /* A read-only handle reads consistent snapshots while another process writes. */
 static void t_readonly_while_other_writes(void)
 {
-    void *be, *ro;
+    ent_bk *be, *ro;
     int status, bad = 0, reads = 0;
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
@@ -183,7 +186,7 @@ static void t_readonly_while_other_writes(void)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        void *cbe;
+        ent_bk *cbe;
         int rc = open_small(&cbe, 0);
         for (int i = 1; rc == ENT_OK && i < 400; i++) rc = write_range(cbe, "log", i * 10 - 9, i * 10 + 1);
         if (rc == ENT_OK) B->close(cbe);
@@ -192,11 +195,12 @@ static void t_readonly_while_other_writes(void)
     }
     CU_ASSERT_FATAL(pid > 0);
     ENT_OK_(open_small(&ro, 1));
-    void *w;
+    ent_btxn *w;
     ENT_CHECK_RC(B->txn_begin(ro, 1, &w), ENT_READONLY);
     for (;;) {
         int done = waitpid(pid, &status, WNOHANG) == pid;
-        void *r, *cur;
+        ent_btxn *r;
+        ent_bcur *cur;
         unsigned t;
         ent_slice k, v;
         int n = 0, rc = B->txn_begin(ro, 0, &r);
@@ -226,7 +230,8 @@ static void t_readonly_while_other_writes(void)
 
 static void t_same_dir_twice(void)
 {
-    void *a, *b, *r;
+    ent_bk *a, *b;
+    ent_btxn *r;
     char alt[300];
     unsigned t;
     ent_slice k = S("key00000000"), out;
@@ -249,7 +254,7 @@ static void t_same_dir_twice(void)
 
 static void t_fork_guard(void)
 {
-    void *be;
+    ent_bk *be;
     int status;
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
@@ -257,7 +262,7 @@ static void t_fork_guard(void)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        void *txn;
+        ent_btxn *txn;
         unsigned t;
         int rc = B->txn_begin(be, 0, &txn);
         int ok = rc == ENT_BUSY && strstr(ent_errmsg(), "fork") != NULL;
@@ -265,7 +270,7 @@ static void t_fork_guard(void)
         (void)t;
         B->close(be); /* frees memory only */
         /* the child may open the store itself */
-        void *mine;
+        ent_bk *mine;
         ok = ok && open_small(&mine, 0) == ENT_OK;
         ok = ok && write_range(mine, "t", 5, 6) == ENT_OK;
         if (ok) B->close(mine);
@@ -283,7 +288,7 @@ static void t_fork_guard(void)
 
 static void t_wait_change_across_processes(void)
 {
-    void *be;
+    ent_bk *be;
     int status;
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
@@ -292,7 +297,7 @@ static void t_wait_change_across_processes(void)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        void *cbe;
+        ent_bk *cbe;
         usleep(50 * 1000);
         int rc = open_small(&cbe, 0);
         if (rc == ENT_OK) rc = write_range(cbe, "t", 1, 2);
@@ -311,7 +316,7 @@ static void t_wait_change_across_processes(void)
 
 static void t_missing_store(void)
 {
-    void *be;
+    ent_bk *be;
     ent_backend_opts o = {0};
     fresh_dir();
     char missing[300];
@@ -327,7 +332,7 @@ static void t_missing_store(void)
 /* A reader that died holding a slot does not keep its slot after the next open. */
 static void t_stale_reader(void)
 {
-    void *be;
+    ent_bk *be;
     int status;
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
@@ -336,7 +341,8 @@ static void t_stale_reader(void)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        void *cbe, *r;
+        ent_bk *cbe;
+        ent_btxn *r;
         if (open_small(&cbe, 0) || B->txn_begin(cbe, 0, &r)) _exit(1);
         kill(getpid(), SIGKILL); /* dies with the reader slot taken */
         _exit(1);

@@ -355,7 +355,7 @@ static void t_newer_format(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
     ENT_OK_(open_with(&s, dir, V1, 0));
     ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
-    ENT_OK_(s->ops->put(t->bt, s->t_meta, &k, &v, 0));
+    ENT_OK_(ent__bk_put(t, s->t_meta, &k, &v, 0));
     ENT_OK_(ent_txn_commit(t));
     ent_store_close(s);
     ENT_CHECK_RC(open_with(&s, dir, NULL, 0), ENT_FORMAT);

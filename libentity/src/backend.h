@@ -1,20 +1,23 @@
 /* The backend seam: named ordered tables of byte keys and values, transactions and cursors.
  *
  * Everything above this line of code (records, indexes, counters, the stored schema, refs, the log,
- * subscriptions) is written once in the store; a backend knows bytes and tables only. A third
- * backend is one more file that fills an ent_backend_ops.
+ * subscriptions) is written once in the store; a backend knows bytes and tables only. A new
+ * backend is one file that fills an ent_backend_ops plus one line in the table of backends.c. The
+ * store never calls these functions itself: every call goes through bk.c (the wrapper layer).
  *
  * Semantics every backend keeps (the contract suite in tests/contract_backend.c proves them):
  * - Keys compare as unsigned bytes (memcmp, then shorter first). In a DUPSORT table a key holds a
  *   sorted set of values (compared the same way); cursors visit (key, value) pairs in that order.
  * - A read transaction sees one snapshot for its whole life, whatever writers commit meanwhile.
- * - One write transaction at a time per store (across threads; across processes for on-disk
- *   backends); txn_begin(write) blocks until the previous writer is done. A write transaction sees
- *   its own writes; an aborted one leaves nothing.
+ * - One write transaction at a time per store (across threads; across processes too when the
+ *   backend declares ENT_BK_CAP_SHARED); txn_begin(write) blocks until the previous writer is
+ *   done. A write transaction sees its own writes; an aborted one leaves nothing.
  * - Slices returned by get/cursor_get are borrowed: valid until the next write in the same
  *   transaction or its end, whichever comes first. Do not write through them.
  * - A transaction and its cursors belong to one thread. The backend handle is shared by threads.
  * - Errors come back as ENT_* codes with the message set (ent__err), native text included.
+ * - Keys (and DUPSORT values) up to the backend's max_key bytes are accepted; longer ones are
+ *   refused with ENT_FULL by put and are never found by get.
  */
 #ifndef ENT_BACKEND_H
 #define ENT_BACKEND_H
@@ -22,7 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENT_BACKEND_VERSION 1
+/* Version 2: typed handles, capabilities and limits. A store refuses a backend of another one. */
+#define ENT_BACKEND_VERSION 2
+
+/* Handles of a backend: each backend defines these structs privately. Distinct types, so passing
+ * a transaction where a cursor is expected does not compile. */
+typedef struct ent_bk ent_bk;     /* an open store */
+typedef struct ent_btxn ent_btxn; /* a transaction */
+typedef struct ent_bcur ent_bcur; /* a cursor in one table of a transaction */
+
 
 typedef struct ent_slice {
     const void *data;
@@ -38,14 +49,38 @@ typedef struct ent_backend_opts {
     int durability;   /* ENT__DUR_* */
     size_t map_size;  /* initial map size in bytes; 0 = backend default */
     unsigned max_tables; /* upper bound on named tables; 0 = backend default (at least 256) */
+    /* What followed ':' in the backend's name ("fault:memory" gives "memory"); NULL when nothing
+     * did. A backend that takes no argument refuses one (ENT_INVALID). */
+    const char *arg;
 } ent_backend_opts;
 
 typedef struct ent_backend_info {
     uint64_t map_size;   /* bytes reserved (LMDB map); 0 when not applicable */
     uint64_t used_bytes; /* bytes in use (LMDB: pages in use * page size; memory: approximate) */
     uint64_t disk_bytes; /* bytes on disk (file sizes); 0 for memory */
-    size_t max_key;      /* largest key (and DUPSORT value) accepted, in bytes */
 } ent_backend_info;
+
+/* Capabilities: what not every engine can do. The store checks them instead of assuming them
+ * (as sqlite3_vfs.iVersion gates methods); each optional method below names the one it needs, and
+ * a backend that declares a capability without its method is refused at open. */
+enum {
+    ENT_BK_CAP_PERSISTENT = 1u << 0, /* data lives at `path` and outlives the handle */
+    ENT_BK_CAP_VOLATILE = 1u << 1,   /* data lives in the handle only (path ignored): a scratch store */
+    ENT_BK_CAP_COPY = 1u << 2,       /* copy(): a consistent copy to a directory */
+    ENT_BK_CAP_SHARED = 1u << 3,     /* other processes may open the same store at once: the writer
+                                      * lock and the change counter reach across processes */
+    ENT_BK_CAP_DURABILITY = 1u << 4, /* set_durability(): commits can be synced or not */
+    ENT_BK_CAP_SNAPSHOT_ID = 1u << 5,/* snapshot_id() */
+    ENT_BK_CAP_PIN = 1u << 6,        /* pin()/unpin(): the commit holds something (LMDB: the hold
+                                      * against map resizes) the delivery must not wait for */
+    ENT_BK_CAP_GROWS = 1u << 7       /* a fixed map that grows when full (info().map_size moves) */
+};
+
+/* What one open store of a backend can do and hold, read once by the store at open. */
+typedef struct ent_backend_limits {
+    unsigned caps;  /* ENT_BK_CAP_* */
+    size_t max_key; /* largest key (and DUPSORT value) accepted, in bytes */
+} ent_backend_limits;
 
 /* table flags */
 enum {
@@ -70,73 +105,98 @@ enum {
 
 typedef struct ent_backend_ops {
     unsigned version; /* ENT_BACKEND_VERSION */
-    const char *name; /* "lmdb", "memory" */
+    const char *name; /* "lmdb", "memory", "fault": its name in the table of backends.c */
+    /* Capabilities every open store of this backend has; an open one may report more in its
+     * limits (a wrapping backend reports its inner backend's). Used to pick a backend by what it
+     * can do before opening one (verify's scratch store: ENT_BK_CAP_VOLATILE). */
+    unsigned caps;
+    /* The key limit every open store of this backend keeps at least (0: none of its own). */
+    size_t max_key;
 
-    /* Open (creating when missing and not read-only) the store at path. The memory backend
+    /* Open (creating when missing and not read-only) the store at path. A VOLATILE backend
      * ignores path. Returns ENT_OK, ENT_NOTFOUND (missing and read-only), ENT_IO, ENT_BUSY,
-     * ENT_NOMEM. out_be: freed with close(). */
-    int (*open)(void **out_be, const char *path, const ent_backend_opts *opts);
-    void (*close)(void *be);
+     * ENT_NOMEM, ENT_INVALID. out_be: freed with close(). */
+    int (*open)(ent_bk **out_be, const char *path, const ent_backend_opts *opts);
+    void (*close)(ent_bk *be);
+    /* The capabilities and limits of this open store. */
+    void (*limits)(ent_bk *be, ent_backend_limits *out);
 
     /* Resolve a named table inside txn (ENT_TBL_CREATE needs a write txn). The handle is valid
      * for the life of `be` once the txn that created it commits; if that txn aborts, a created
      * handle is forgotten. Returns ENT_OK, ENT_NOTFOUND (missing, no CREATE), ENT_FULL (too many
      * tables), ENT_READONLY. */
-    int (*table)(void *be, void *txn, const char *name, unsigned flags, unsigned *out_tbl);
+    int (*table)(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, unsigned *out_tbl);
 
-    int (*txn_begin)(void *be, int write, void **out_txn);
-    int (*txn_commit)(void *txn); /* the txn is gone on return, whatever the code */
-    void (*txn_abort)(void *txn);
+    int (*txn_begin)(ent_bk *be, int write, ent_btxn **out_txn);
+    int (*txn_commit)(ent_btxn *txn); /* the txn is gone on return, whatever the code */
+    void (*txn_abort)(ent_btxn *txn);
 
     /* Returns ENT_OK, ENT_NOTFOUND (without a message: the caller names what is missing).
      * DUPSORT: the first value of the key. */
-    int (*get)(void *txn, unsigned tbl, const ent_slice *k, ent_slice *out_v);
+    int (*get)(ent_btxn *txn, unsigned tbl, const ent_slice *k, ent_slice *out_v);
     /* Returns ENT_OK, ENT_CONFLICT (NOOVERWRITE), ENT_FULL (key too long; disk full after trying
      * to grow), ENT_READONLY, ENT_IO. A full LMDB map grows and the write retries inside. */
-    int (*put)(void *txn, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags);
+    int (*put)(ent_btxn *txn, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags);
     /* v NULL: the key with all its values; else (DUPSORT) only that pair.
      * Returns ENT_OK, ENT_NOTFOUND, ENT_READONLY. */
-    int (*del)(void *txn, unsigned tbl, const ent_slice *k, const ent_slice *v);
+    int (*del)(ent_btxn *txn, unsigned tbl, const ent_slice *k, const ent_slice *v);
     /* Remove every pair of the table (the table stays). */
-    int (*clear)(void *txn, unsigned tbl);
+    int (*clear)(ent_btxn *txn, unsigned tbl);
 
-    int (*cursor_open)(void *txn, unsigned tbl, void **out_cur);
+    int (*cursor_open)(ent_btxn *txn, unsigned tbl, ent_bcur **out_cur);
     /* Move and read. k, v: in for SEEK/SEEK_PAIR, out always (borrowed).
      * Returns ENT_OK, ENT_NOTFOUND (no such pair; the position is then unspecified). */
-    int (*cursor_get)(void *cur, int op, ent_slice *k, ent_slice *v);
-    void (*cursor_close)(void *cur);
+    int (*cursor_get)(ent_bcur *cur, int op, ent_slice *k, ent_slice *v);
+    void (*cursor_close)(ent_bcur *cur);
 
-    int (*info)(void *be, ent_backend_info *out);
-
-    /* Consistent copy of the whole store to an empty or missing directory (ENT_INVALID for the
-     * memory backend). compact: omit free pages. */
-    int (*copy)(void *be, const char *dest_path, int compact);
+    int (*info)(ent_bk *be, ent_backend_info *out);
 
     /* Change notification, for live followers without busy-waiting. Every committed write
-     * transaction bumps a counter visible to every handle on the store (other processes too for
-     * on-disk backends). wait blocks until the counter differs from `seen` or timeout_ms passes
+     * transaction bumps a counter visible to every handle on the store (other processes too with
+     * ENT_BK_CAP_SHARED). wait blocks until the counter differs from `seen` or timeout_ms passes
      * (-1 waits forever). Returns ENT_OK, ENT_TIMEOUT. */
-    uint64_t (*change_counter)(void *be);
-    int (*wait_change)(void *be, uint64_t seen, int timeout_ms);
+    uint64_t (*change_counter)(ent_bk *be);
+    int (*wait_change)(ent_bk *be, uint64_t seen, int timeout_ms);
 
-    /* Change the durability of later commits (the store keeps the mode chosen at creation and
-     * applies it after reading it back). Returns ENT_OK, ENT_INVALID. */
-    int (*set_durability)(void *be, int durability);
+    /* ENT_BK_CAP_COPY. Consistent copy of the whole store to an empty or missing directory.
+     * compact: omit free pages. */
+    int (*copy)(ent_bk *be, const char *dest_path, int compact);
 
-    /* Optional (NULL: unknown). An id of the committed state a read txn sees: two read txns of
-     * one `be` with the same non-zero id see the same data. Lets the store skip re-reading what
-     * it already checked in that state (the schema generation, once per read txn otherwise). */
-    uint64_t (*snapshot_id)(void *txn);
+    /* ENT_BK_CAP_DURABILITY. Change the durability of later commits (the store keeps the mode
+     * chosen at creation and applies it after reading it back). Returns ENT_OK, ENT_INVALID. */
+    int (*set_durability)(ent_bk *be, int durability);
 
-    /* Optional (NULL: nothing to do). pin: called by the committing thread before txn_commit;
-     * unpin: after the delivery of that commit's events. What the write txn holds and must not
-     * be taken again under the delivery lock (LMDB: its hold against map resizes, so that the
-     * delivery's read txn does not wait for it while holding the lock) stays held in between. */
-    void (*pin)(void *be);
-    void (*unpin)(void *be);
+    /* ENT_BK_CAP_SNAPSHOT_ID. An id of the committed state a read txn sees: two read txns of one
+     * `be` with the same non-zero id see the same data. Lets the store skip re-reading what it
+     * already checked in that state (the schema generation, once per read txn otherwise). */
+    uint64_t (*snapshot_id)(ent_btxn *txn);
+
+    /* ENT_BK_CAP_PIN. pin: called by the committing thread before txn_commit; unpin: after the
+     * delivery of that commit's events. What the write txn holds and must not be taken again
+     * under the delivery lock (LMDB: its hold against map resizes, so that the delivery's read
+     * txn does not wait for it while holding the lock) stays held in between. */
+    void (*pin)(ent_bk *be);
+    void (*unpin)(ent_bk *be);
 } ent_backend_ops;
 
+/* The table of backends (backends.c). */
+
+/* The backend registered as `name`, or as the part of `name` before ':' (NULL: the default, the
+ * first in the table). NULL when none is. arg (may be NULL): set to what followed ':' or NULL. */
+const ent_backend_ops *ent__backend_find(const char *name, const char **arg);
+/* The i-th registered backend (0-based), NULL past the last: tests run every one of them. */
+const ent_backend_ops *ent__backend_at(size_t i);
+/* The first registered backend whose caps include all of `caps` (NULL when none). */
+const ent_backend_ops *ent__backend_with(unsigned caps);
+/* The smallest max_key among registered backends whose caps include all of `caps` and that have a
+ * limit of their own; 0 when none has. */
+size_t ent__backend_min_key(unsigned caps);
+/* The registered names as a message lists them ("lmdb, memory, fault") into buf. */
+void ent__backend_names(char *buf, size_t size);
+
+/* Each backend's vtable, defined in its own file; only backends.c and wrapping backends use them. */
 extern const ent_backend_ops ent__backend_lmdb;
 extern const ent_backend_ops ent__backend_memory;
+extern const ent_backend_ops ent__backend_fault;
 
 #endif

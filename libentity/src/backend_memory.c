@@ -18,184 +18,33 @@
  * one probe instead of a walk down the tree: at 100k entries the walk (about 17 nodes, each a cache
  * miss) made a get slower than LMDB's (entity bench: 3.3 us vs 1.2 us).
  */
-#include <glib.h>
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "backend.h"
-#include "error_int.h"
-
-#define MAX_KEY 511 /* the same limit as LMDB's, so both accept the same keys */
-
-typedef struct mtxn mtxn;
-
-typedef struct mver {
-    struct mver *older;
-    uint64_t ver;   /* commit number; 0 while uncommitted */
-    mtxn *owner;    /* the writer, while uncommitted */
-    int dead;       /* a deletion */
-    size_t vlen;
-    char val[];     /* value (plain tables) */
-} mver;
-
-typedef struct mnode {
-    size_t klen, dlen; /* key, and for DUPSORT tables the duplicate value */
-    char *k;           /* key bytes then dup bytes */
-    mver *head;
-    int in_gc;         /* queued for version collection */
-} mnode;
-
-typedef struct mtable {
-    char *name;
-    unsigned flags;
-    GTree *tree;
-    GHashTable *hash;  /* plain tables: key -> node, the same nodes as the tree */
-    uint64_t mods;     /* bumped on every node insert/remove: cursors re-seek when it moves */
-    uint64_t created;  /* commit number that created it; 0 while its creator runs */
-    mtxn *owner;
-} mtable;
-
-typedef struct mstore {
-    pthread_rwlock_t lock;   /* trees and versions */
-    pthread_mutex_t wmu;     /* one writer at a time */
-    pthread_mutex_t rmu;     /* active readers list, change counter */
-    pthread_cond_t changed;
-    uint64_t counter;
-    uint64_t committed;
-    mtable **tables;
-    size_t ntables, captables;
-    mtxn *readers;           /* active transactions (snapshots) */
-    GPtrArray *gc;           /* (table index, node) pairs with old versions to collect */
-} mstore;
-
-typedef struct gcitem {
-    mtable *t;
-    mnode *n;
-} gcitem;
-
-struct mtxn {
-    mstore *s;
-    int write;
-    uint64_t snap;
-    mtxn *next, *prev;       /* in s->readers */
-    GArray *touched;         /* gcitem: nodes with a version of this txn (by value: no malloc per put) */
-    GPtrArray *created;      /* mtable* created by this txn */
-};
-
-typedef struct mcur {
-    mtxn *t;
-    mtable *tb;
-    GTreeNode *node;
-    uint64_t mods;
-    int positioned;
-    char *key;               /* copy of the current node's key+dup, for re-seeking */
-    size_t klen, dlen, cap;
-} mcur;
-
-/* ---- keys -------------------------------------------------------------------------------- */
-
-static int bcmp_(const void *a, size_t an, const void *b, size_t bn)
-{
-    int c = memcmp(a, b, an < bn ? an : bn);
-    if (c) return c;
-    return an < bn ? -1 : an > bn;
-}
-
-static gint node_cmp(gconstpointer a, gconstpointer b, gpointer unused)
-{
-    const mnode *x = a, *y = b;
-    int c = bcmp_(x->k, x->klen, y->k, y->klen);
-    (void)unused;
-    if (c) return c;
-    return bcmp_(x->k + x->klen, x->dlen, y->k + y->klen, y->dlen);
-}
-
-/* FNV-1a over the key bytes. */
-static guint node_hash(gconstpointer p)
-{
-    const mnode *n = p;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n->klen; i++) h = (h ^ (uint8_t)n->k[i]) * 16777619u;
-    return h;
-}
-
-static gboolean node_eq(gconstpointer a, gconstpointer b)
-{
-    const mnode *x = a, *y = b;
-    return x->klen == y->klen && memcmp(x->k, y->k, x->klen) == 0;
-}
-
-/* The node of key k in a plain table, or NULL. */
-static mnode *hash_find(const mtable *tb, const void *k, size_t klen)
-{
-    mnode probe;
-    probe.k = (char *)k;
-    probe.klen = klen;
-    probe.dlen = 0;
-    return g_hash_table_lookup(tb->hash, &probe);
-}
-
-/* Remove n from its table (the tree frees it). Lock held exclusively. */
-static void node_remove(mtable *tb, mnode *n)
-{
-    tb->mods++;
-    if (tb->hash) g_hash_table_remove(tb->hash, n);
-    g_tree_remove(tb->tree, n);
-}
-
-static void node_free(gpointer p)
-{
-    mnode *n = p;
-    mver *v = n->head;
-    while (v) {
-        mver *o = v->older;
-        free(v);
-        v = o;
-    }
-    /* n->k points into n's own allocation */
-    free(n);
-}
-
-/* The version of node n that transaction t sees, or NULL. */
-static mver *visible(const mnode *n, const mtxn *t)
-{
-    for (mver *v = n->head; v; v = v->older) {
-        if (v->owner) {
-            if (v->owner == t) return v->dead ? NULL : v;
-            continue;
-        }
-        if (v->ver <= t->snap) return v->dead ? NULL : v;
-    }
-    return NULL;
-}
-
-static int table_visible(const mtable *tb, const mtxn *t)
-{
-    return tb && (tb->owner ? tb->owner == t : tb->created <= t->snap);
-}
+#include "backend_memory_int.h"
 
 /* ---- open / close ------------------------------------------------------------------------ */
 
-static int m_open(void **out, const char *path, const ent_backend_opts *o)
+static int m_open(ent_bk **out, const char *path, const ent_backend_opts *o)
 {
-    mstore *s = calloc(1, sizeof *s);
+    mstore *s;
     (void)path;
-    (void)o;
-    if (!s) return ent__err(ENT_NOMEM, "out of memory");
+    if (o && o->arg) return ent__err(ENT_INVALID, "the memory backend takes no argument (\"%s\")", o->arg);
+    if (!(s = calloc(1, sizeof *s))) return ent__err(ENT_NOMEM, "out of memory");
+    /* A memory store stands in for an on-disk one (tests, caches, verify's replay), so it takes
+     * exactly the keys every on-disk backend takes: what it holds can be replayed to disk. With
+     * no on-disk backend to follow there is no limit. */
+    s->max_key = ent__backend_min_key(ENT_BK_CAP_PERSISTENT);
+    if (!s->max_key) s->max_key = SIZE_MAX / 2;
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->changed, NULL);
     s->gc = g_ptr_array_new_with_free_func(free);
-    *out = s;
+    *out = (ent_bk *)s;
     return ENT_OK;
 }
 
-static void m_close(void *be)
+static void m_close(ent_bk *be)
 {
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     if (!s) return;
     for (size_t i = 0; i < s->ntables; i++) {
         if (s->tables[i]->hash) g_hash_table_destroy(s->tables[i]->hash);
@@ -214,9 +63,9 @@ static void m_close(void *be)
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
-static int m_txn_begin(void *be, int write, void **out)
+static int m_txn_begin(ent_bk *be, int write, ent_btxn **out)
 {
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     mtxn *t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     t->s = s;
@@ -234,7 +83,7 @@ static int m_txn_begin(void *be, int write, void **out)
     if (s->readers) s->readers->prev = t;
     s->readers = t;
     pthread_mutex_unlock(&s->rmu);
-    *out = t;
+    *out = (ent_btxn *)t;
     return ENT_OK;
 }
 
@@ -282,7 +131,7 @@ static void collect(mstore *s)
         gcitem *g = g_ptr_array_index(s->gc, i);
         mnode *n = g->n;
         if (prune(n, min)) {
-            node_remove(g->t, n); /* frees n */
+            ent__mem_node_remove(g->t, n); /* frees n */
             free(g);
         } else if (n->head && n->head->older) {
             s->gc->pdata[keep++] = g; /* an older version is still visible to a reader */
@@ -294,9 +143,9 @@ static void collect(mstore *s)
     s->gc->len = keep;
 }
 
-static int m_txn_commit(void *txn)
+static int m_txn_commit(ent_btxn *txn)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mstore *s = t->s;
     if (!t->write) {
         unregister(t);
@@ -345,9 +194,9 @@ static int m_txn_commit(void *txn)
     return ENT_OK;
 }
 
-static void m_txn_abort(void *txn)
+static void m_txn_abort(ent_btxn *txn)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mstore *s;
     if (!t) return;
     s = t->s;
@@ -363,7 +212,7 @@ static void m_txn_abort(void *txn)
         mver *v = g->n->head;
         g->n->head = v->older;
         free(v);
-        if (!g->n->head) node_remove(g->t, g->n);
+        if (!g->n->head) ent__mem_node_remove(g->t, g->n);
     }
     for (guint i = 0; i < t->created->len; i++) {
         mtable *tb = g_ptr_array_index(t->created, i);
@@ -385,15 +234,15 @@ static void m_txn_abort(void *txn)
 
 /* ---- tables ------------------------------------------------------------------------------ */
 
-static int m_table(void *be, void *txn, const char *name, unsigned flags, unsigned *out)
+static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, unsigned *out)
 {
-    mstore *s = be;
-    mtxn *t = txn;
+    mstore *s = (mstore *)be;
+    mtxn *t = (mtxn *)txn;
     mtable *tb;
     pthread_rwlock_wrlock(&s->lock);
     for (size_t i = 0; i < s->ntables; i++) {
         tb = s->tables[i];
-        if (tb->name && strcmp(tb->name, name) == 0 && table_visible(tb, t)) {
+        if (tb->name && strcmp(tb->name, name) == 0 && ent__mem_table_visible(tb, t)) {
             pthread_rwlock_unlock(&s->lock);
             *out = (unsigned)i;
             return ENT_OK;
@@ -424,8 +273,8 @@ static int m_table(void *be, void *txn, const char *name, unsigned flags, unsign
         return ent__err(ENT_NOMEM, "out of memory");
     }
     tb->flags = flags & ENT_TBL_DUPSORT;
-    tb->tree = g_tree_new_full(node_cmp, NULL, node_free, NULL);
-    if (!tb->flags) tb->hash = g_hash_table_new(node_hash, node_eq);
+    tb->tree = g_tree_new_full(ent__mem_node_cmp, NULL, ent__mem_node_free, NULL);
+    if (!tb->flags) tb->hash = g_hash_table_new(ent__mem_node_hash, ent__mem_node_eq);
     tb->owner = t;
     s->tables[s->ntables] = tb;
     *out = (unsigned)s->ntables++;
@@ -436,45 +285,20 @@ static int m_table(void *be, void *txn, const char *name, unsigned flags, unsign
 
 /* ---- data -------------------------------------------------------------------------------- */
 
-static int dup_of(const mtable *tb) { return (tb->flags & ENT_TBL_DUPSORT) != 0; }
 
-static mtable *tbl(mtxn *t, unsigned i) { return t->s->tables[i]; }
 
-/* First node >= (k, d) in tree order. */
-static GTreeNode *lower(mtable *tb, const void *k, size_t klen, const void *d, size_t dlen)
+
+static int m_get(ent_btxn *txn, unsigned ti, const ent_slice *k, ent_slice *out)
 {
-    mnode probe;
-    char buf[2 * MAX_KEY + 2];
-    probe.klen = klen;
-    probe.dlen = dlen;
-    if (klen + dlen <= sizeof buf) {
-        memcpy(buf, k, klen);
-        if (dlen) memcpy(buf + klen, d, dlen);
-        probe.k = buf;
-        return g_tree_lower_bound(tb->tree, &probe);
-    }
-    probe.k = malloc(klen + dlen);
-    if (!probe.k) return NULL;
-    memcpy(probe.k, k, klen);
-    if (dlen) memcpy(probe.k + klen, d, dlen);
-    {
-        GTreeNode *n = g_tree_lower_bound(tb->tree, &probe);
-        free(probe.k);
-        return n;
-    }
-}
-
-static int m_get(void *txn, unsigned ti, const ent_slice *k, ent_slice *out)
-{
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
     GTreeNode *gn;
     int rc = ENT_NOTFOUND;
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     pthread_rwlock_rdlock(&t->s->lock);
     if (tb->hash) {
-        mnode *n = hash_find(tb, k->data, k->len);
-        mver *v = n ? visible(n, t) : NULL;
+        mnode *n = ent__mem_hash_find(tb, k->data, k->len);
+        mver *v = n ? ent__mem_visible(n, t) : NULL;
         if (v) {
             out->data = v->val;
             out->len = v->vlen;
@@ -483,11 +307,11 @@ static int m_get(void *txn, unsigned ti, const ent_slice *k, ent_slice *out)
         pthread_rwlock_unlock(&t->s->lock);
         return rc;
     }
-    for (gn = lower(tb, k->data, k->len, NULL, 0); gn; gn = g_tree_node_next(gn)) {
+    for (gn = ent__mem_lower(tb, k->data, k->len, NULL, 0); gn; gn = g_tree_node_next(gn)) {
         mnode *n = g_tree_node_key(gn);
         mver *v;
-        if (bcmp_(n->k, n->klen, k->data, k->len) != 0) break;
-        if (!(v = visible(n, t))) {
+        if (ent__mem_bcmp(n->k, n->klen, k->data, k->len) != 0) break;
+        if (!(v = ent__mem_visible(n, t))) {
             if (!dup_of(tb)) break;
             continue;
         }
@@ -533,32 +357,34 @@ static int add_version(mtxn *t, mtable *tb, mnode *n, const void *val, size_t vl
     return ENT_OK;
 }
 
-static int m_put(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v, unsigned flags)
+static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
     int dup = dup_of(tb), rc;
     GTreeNode *gn;
     mnode *n = NULL;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
-    if (k->len > MAX_KEY) return ent__err(ENT_FULL, "key of %zu bytes exceeds the backend limit of %d", k->len, MAX_KEY);
-    if (dup && v->len > MAX_KEY)
-        return ent__err(ENT_FULL, "value of %zu bytes exceeds the backend limit of %d for sorted duplicates", v->len, MAX_KEY);
+    if (k->len > t->s->max_key)
+        return ent__err(ENT_FULL, "key of %zu bytes exceeds the backend limit of %zu", k->len, t->s->max_key);
+    if (dup && v->len > t->s->max_key)
+        return ent__err(ENT_FULL, "value of %zu bytes exceeds the backend limit of %zu for sorted duplicates", v->len,
+                        t->s->max_key);
     pthread_rwlock_wrlock(&t->s->lock);
     if (tb->hash) {
-        n = hash_find(tb, k->data, k->len);
-    } else if ((gn = lower(tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0))) {
+        n = ent__mem_hash_find(tb, k->data, k->len);
+    } else if ((gn = ent__mem_lower(tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0))) {
         mnode *c = g_tree_node_key(gn);
-        if (bcmp_(c->k, c->klen, k->data, k->len) == 0 &&
-            (!dup || bcmp_(c->k + c->klen, c->dlen, v->data, v->len) == 0))
+        if (ent__mem_bcmp(c->k, c->klen, k->data, k->len) == 0 &&
+            (!dup || ent__mem_bcmp(c->k + c->klen, c->dlen, v->data, v->len) == 0))
             n = c;
     }
-    if (n && visible(n, t) && (flags & ENT_PUT_NOOVERWRITE)) {
+    if (n && ent__mem_visible(n, t) && (flags & ENT_PUT_NOOVERWRITE)) {
         pthread_rwlock_unlock(&t->s->lock);
         return ENT_CONFLICT;
     }
-    if (n && dup && visible(n, t)) {
+    if (n && dup && ent__mem_visible(n, t)) {
         pthread_rwlock_unlock(&t->s->lock); /* the pair exists: nothing to change */
         return ENT_OK;
     }
@@ -582,14 +408,14 @@ static int m_put(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v,
         tb->mods++;
     }
     rc = add_version(t, tb, n, dup ? NULL : v->data, dup ? 0 : v->len, 0);
-    if (rc && !n->head) node_remove(tb, n);
+    if (rc && !n->head) ent__mem_node_remove(tb, n);
     pthread_rwlock_unlock(&t->s->lock);
     return rc;
 }
 
-static int m_del(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v)
+static int m_del(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice *v)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
     int dup = dup_of(tb), found = 0, rc = ENT_OK;
     GTreeNode *gn;
@@ -597,20 +423,20 @@ static int m_del(void *txn, unsigned ti, const ent_slice *k, const ent_slice *v)
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     pthread_rwlock_wrlock(&t->s->lock);
     if (tb->hash) {
-        mnode *n = hash_find(tb, k->data, k->len);
-        if (n && visible(n, t)) {
+        mnode *n = ent__mem_hash_find(tb, k->data, k->len);
+        if (n && ent__mem_visible(n, t)) {
             rc = add_version(t, tb, n, NULL, 0, 1);
             found = 1;
         }
         gn = NULL;
     } else {
-        gn = lower(tb, k->data, k->len, dup && v ? v->data : NULL, dup && v ? v->len : 0);
+        gn = ent__mem_lower(tb, k->data, k->len, dup && v ? v->data : NULL, dup && v ? v->len : 0);
     }
     for (; gn && rc == ENT_OK; gn = g_tree_node_next(gn)) {
         mnode *n = g_tree_node_key(gn);
-        if (bcmp_(n->k, n->klen, k->data, k->len) != 0) break;
-        if (dup && v && bcmp_(n->k + n->klen, n->dlen, v->data, v->len) != 0) break;
-        if (visible(n, t)) {
+        if (ent__mem_bcmp(n->k, n->klen, k->data, k->len) != 0) break;
+        if (dup && v && ent__mem_bcmp(n->k + n->klen, n->dlen, v->data, v->len) != 0) break;
+        if (ent__mem_visible(n, t)) {
             rc = add_version(t, tb, n, NULL, 0, 1);
             found = 1;
         }
@@ -632,13 +458,13 @@ static gboolean clear_one(gpointer key, gpointer value, gpointer data)
     clear_ctx *c = data;
     mnode *n = key;
     (void)value;
-    if (visible(n, c->t)) c->rc = add_version(c->t, c->tb, n, NULL, 0, 1);
+    if (ent__mem_visible(n, c->t)) c->rc = add_version(c->t, c->tb, n, NULL, 0, 1);
     return c->rc != ENT_OK;
 }
 
-static int m_clear(void *txn, unsigned ti)
+static int m_clear(ent_btxn *txn, unsigned ti)
 {
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     clear_ctx c = {t, tbl(t, ti), ENT_OK};
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     pthread_rwlock_wrlock(&t->s->lock);
@@ -647,160 +473,23 @@ static int m_clear(void *txn, unsigned ti)
     return c.rc;
 }
 
-/* ---- cursors ----------------------------------------------------------------------------- */
-
-static int m_cursor_open(void *txn, unsigned ti, void **out)
-{
-    mtxn *t = txn;
-    mcur *c = calloc(1, sizeof *c);
-    if (!c) return ent__err(ENT_NOMEM, "out of memory");
-    c->t = t;
-    c->tb = tbl(t, ti);
-    *out = c;
-    return ENT_OK;
-}
-
-static int remember(mcur *c, mnode *n)
-{
-    size_t need = n->klen + n->dlen;
-    if (need > c->cap) {
-        char *p = realloc(c->key, need);
-        if (!p) return ent__err(ENT_NOMEM, "out of memory");
-        c->key = p;
-        c->cap = need;
-    }
-    memcpy(c->key, n->k, need);
-    c->klen = n->klen;
-    c->dlen = n->dlen;
-    c->positioned = 1;
-    return ENT_OK;
-}
-
-/* Step from gn in direction dir (1 next, -1 prev) to the first node visible to the txn,
- * gn itself included. */
-static GTreeNode *settle(mcur *c, GTreeNode *gn, int dir)
-{
-    while (gn && !visible(g_tree_node_key(gn), c->t)) gn = dir > 0 ? g_tree_node_next(gn) : g_tree_node_previous(gn);
-    return gn;
-}
-
-static int m_cursor_get(void *cur, int op, ent_slice *k, ent_slice *v)
-{
-    mcur *c = cur;
-    mtable *tb = c->tb;
-    GTreeNode *gn = NULL;
-    int rc = ENT_OK, dup = dup_of(tb);
-    pthread_rwlock_rdlock(&c->t->s->lock);
-    /* The tree changed shape since the cursor last moved (the txn's own writes, a collection):
-     * find the remembered position again by key. */
-    if (c->positioned && c->mods != tb->mods) {
-        c->node = lower(tb, c->key, c->klen, c->key + c->klen, c->dlen);
-        if (c->node) {
-            mnode *n = g_tree_node_key(c->node);
-            if (node_cmp(n, &(mnode){c->klen, c->dlen, c->key, NULL, 0}, NULL) != 0) {
-                /* The remembered node is gone: NEXT lands on its successor, PREV before it. */
-                if (op == ENT_CUR_NEXT) {
-                    gn = settle(c, c->node, 1);
-                    goto found;
-                }
-                c->node = g_tree_node_previous(c->node);
-                if (op == ENT_CUR_PREV) {
-                    gn = settle(c, c->node, -1);
-                    goto found;
-                }
-            }
-        } else if (op == ENT_CUR_PREV) {
-            gn = settle(c, g_tree_node_last(tb->tree), -1);
-            goto found;
-        } else if (op == ENT_CUR_NEXT) {
-            gn = NULL;
-            goto found;
-        }
-    }
-    switch (op) {
-    case ENT_CUR_FIRST: gn = settle(c, g_tree_node_first(tb->tree), 1); break;
-    case ENT_CUR_LAST: gn = settle(c, g_tree_node_last(tb->tree), -1); break;
-    case ENT_CUR_NEXT:
-        gn = c->positioned && c->node ? settle(c, g_tree_node_next(c->node), 1)
-                                      : settle(c, g_tree_node_first(tb->tree), 1);
-        break;
-    case ENT_CUR_PREV:
-        gn = c->positioned && c->node ? settle(c, g_tree_node_previous(c->node), -1)
-                                      : settle(c, g_tree_node_last(tb->tree), -1);
-        break;
-    case ENT_CUR_SEEK: gn = settle(c, lower(tb, k->data, k->len, NULL, 0), 1); break;
-    case ENT_CUR_SEEK_PAIR:
-        if (!dup) {
-            rc = ent__err(ENT_INVALID, "SEEK_PAIR needs a DUPSORT table");
-            goto out;
-        }
-        gn = settle(c, lower(tb, k->data, k->len, v->data, v->len), 1);
-        break;
-    case ENT_CUR_CURRENT:
-        gn = c->positioned && c->node && visible(g_tree_node_key(c->node), c->t) ? c->node : NULL;
-        break;
-    default: rc = ent__err(ENT_INVALID, "unknown cursor operation %d", op); goto out;
-    }
-found:
-    if (!gn) {
-        rc = ENT_NOTFOUND;
-        goto out;
-    }
-    {
-        mnode *n = g_tree_node_key(gn);
-        mver *ver = visible(n, c->t);
-        c->node = gn;
-        c->mods = tb->mods;
-        if ((rc = remember(c, n))) goto out;
-        k->data = n->k;
-        k->len = n->klen;
-        if (dup) {
-            v->data = n->k + n->klen;
-            v->len = n->dlen;
-        } else {
-            v->data = ver->val;
-            v->len = ver->vlen;
-        }
-    }
-out:
-    pthread_rwlock_unlock(&c->t->s->lock);
-    return rc;
-}
-
-static void m_cursor_close(void *cur)
-{
-    mcur *c = cur;
-    if (!c) return;
-    free(c->key);
-    free(c);
-}
-
 /* ---- info, copy, notification ------------------------------------------------------------- */
 
-static int m_info(void *be, ent_backend_info *out)
+static int m_info(ent_bk *be, ent_backend_info *out)
 {
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     uint64_t nodes = 0;
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&s->lock);
     for (size_t i = 0; i < s->ntables; i++) nodes += (uint64_t)g_tree_nnodes(s->tables[i]->tree);
     pthread_rwlock_unlock(&s->lock);
     out->used_bytes = nodes * 96; /* rough: node, version and tree overhead */
-    out->max_key = MAX_KEY;
     return ENT_OK;
 }
 
-static int m_copy(void *be, const char *dest, int compact)
+static uint64_t m_change_counter(ent_bk *be)
 {
-    (void)be;
-    (void)dest;
-    (void)compact;
-    return ent__err(ENT_INVALID, "a memory store cannot be copied to disk");
-}
-
-static uint64_t m_change_counter(void *be)
-{
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     uint64_t c;
     pthread_mutex_lock(&s->rmu);
     c = s->counter;
@@ -808,9 +497,9 @@ static uint64_t m_change_counter(void *be)
     return c;
 }
 
-static int m_wait_change(void *be, uint64_t seen, int timeout_ms)
+static int m_wait_change(ent_bk *be, uint64_t seen, int timeout_ms)
 {
-    mstore *s = be;
+    mstore *s = (mstore *)be;
     struct timespec deadline;
     int rc = 0;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -834,25 +523,29 @@ static int m_wait_change(void *be, uint64_t seen, int timeout_ms)
     return rc;
 }
 
-static int m_set_durability(void *be, int durability)
+static uint64_t m_snapshot_id(ent_btxn *txn)
 {
-    (void)be;
-    if (durability < ENT__DUR_DURABLE || durability > ENT__DUR_NONE)
-        return ent__err(ENT_INVALID, "durability %d is not one of durable (0), lazy (1), none (2)", durability);
-    return ENT_OK; /* nothing to sync: memory stores do not survive their process anyway */
-}
-
-static uint64_t m_snapshot_id(void *txn)
-{
-    mtxn *t = txn;
+    mtxn *t = (mtxn *)txn;
     return t->write ? 0 : t->snap + 1; /* + 1: the empty store's snapshot 0 is a state too */
 }
 
+static void m_limits(ent_bk *be, ent_backend_limits *out)
+{
+    mstore *s = (mstore *)be;
+    out->caps = ent__backend_memory.caps;
+    out->max_key = s->max_key;
+}
+
+/* No copy (nothing on disk to copy), no durability (nothing to sync: a memory store does not
+ * outlive its process anyway), no other process sees it. */
 const ent_backend_ops ent__backend_memory = {
     .version = ENT_BACKEND_VERSION,
     .name = "memory",
+    .caps = ENT_BK_CAP_VOLATILE | ENT_BK_CAP_SNAPSHOT_ID,
+    .max_key = 0, /* none of its own: see m_open */
     .open = m_open,
     .close = m_close,
+    .limits = m_limits,
     .table = m_table,
     .txn_begin = m_txn_begin,
     .txn_commit = m_txn_commit,
@@ -861,13 +554,11 @@ const ent_backend_ops ent__backend_memory = {
     .put = m_put,
     .del = m_del,
     .clear = m_clear,
-    .cursor_open = m_cursor_open,
-    .cursor_get = m_cursor_get,
-    .cursor_close = m_cursor_close,
+    .cursor_open = ent__mem_cursor_open,
+    .cursor_get = ent__mem_cursor_get,
+    .cursor_close = ent__mem_cursor_close,
     .info = m_info,
-    .copy = m_copy,
     .change_counter = m_change_counter,
     .wait_change = m_wait_change,
-    .set_durability = m_set_durability,
     .snapshot_id = m_snapshot_id,
 };

@@ -93,7 +93,7 @@ static int load_entity_as(ent_entity **out, ent_txn *t, const ent_type *type, co
 {
     ent_slice v;
     char kb[300];
-    int rc = t->s->ops->get(t->bt, t->lay->data[type->pos], pk, &v);
+    int rc = ent__bk_get(t, t->lay->data[type->pos], pk, &v);
     if (rc == ENT_NOTFOUND)
         return ent__err(ENT_NOTFOUND, "%s %s not found", type->name, ent__key_str(key, kb, sizeof kb));
     if (rc) return rc;
@@ -128,15 +128,10 @@ static int set_key(ent_entity *e, const ent_key *key)
 
 static int index_key(ent_txn *t, const ent_field *f, const ent_val *v)
 {
-    char path[160];
     int rc;
-    size_t max = t->s->ops == &ent__backend_lmdb ? 511 : 511;
     t->k2.n = 0;
     if ((rc = ent__ikey_from_val(&t->k2, f, v))) return rc;
-    if (t->k2.n > max)
-        return ent__err(ENT_FULL, "%s: index value of %zu bytes exceeds the backend's key limit "
-                        "of %zu bytes", ent__field_path(f, path, sizeof path), t->k2.n - 1, max - 1);
-    return ENT_OK;
+    return ent__bk_ikey_check(&t->s->bk, f, t->k2.n);
 }
 
 /* Refs in `m` must point at existing entities. */
@@ -153,7 +148,7 @@ static int check_refs(ent_txn *t, const ent_type *type, const ent_entity *e, con
         if ((rc = ent__ikey_from_val(&t->k2, f, v))) return rc;
         k.data = t->k2.p;
         k.len = t->k2.n;
-        rc = t->s->ops->get(t->bt, t->lay->data[f->ref_type->pos], &k, &out);
+        rc = ent__bk_get(t, t->lay->data[f->ref_type->pos], &k, &out);
         if (rc == ENT_NOTFOUND) {
             char vb[160];
             return ent__err(ENT_INVALID, "%s.%s: %s %s does not exist", type->name, f->name,
@@ -178,7 +173,7 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
         if (!f->unique) continue;
         k.data = t->k2.p;
         k.len = t->k2.n;
-        rc = t->s->ops->get(t->bt, t->lay->idx[type->pos][j], &k, &out);
+        rc = ent__bk_get(t, t->lay->idx[type->pos][j], &k, &out);
         if (rc == ENT_NOTFOUND) continue;
         if (rc) return rc;
         if (self_pk && out.len == self_pk->len && memcmp(out.data, self_pk->data, out.len) == 0)
@@ -209,9 +204,9 @@ static int index_write(ent_txn *t, const ent_type *type, const ent_entity *e, co
         k.data = t->k2.p;
         k.len = t->k2.n;
         if (add)
-            rc = t->s->ops->put(t->bt, tbl, &k, pk, f->unique ? ENT_PUT_NOOVERWRITE : 0);
+            rc = ent__bk_put(t, tbl, &k, pk, f->unique ? ENT_PUT_NOOVERWRITE : 0);
         else
-            rc = t->s->ops->del(t->bt, tbl, &k, f->unique ? NULL : pk);
+            rc = ent__bk_del(t, tbl, &k, f->unique ? NULL : pk);
         if (rc == ENT_NOTFOUND && !add) {
             char path[160];
             return ent__err(ENT_CORRUPT, "%s: index entry missing", ent__field_path(f, path, sizeof path));
@@ -231,7 +226,7 @@ static int put_record(ent_txn *t, const ent_type *type, const ent_entity *e, con
     if ((rc = ent__record_encode(&t->v1, e, fields_at))) return rc;
     v.data = t->v1.p;
     v.len = t->v1.n;
-    return t->s->ops->put(t->bt, t->lay->data[type->pos], pk, &v, flags);
+    return ent__bk_put(t, t->lay->data[type->pos], pk, &v, flags);
 }
 
 /* Defaults put into a caller's entity, remembered so a refused call gives it back as it came. */
@@ -320,7 +315,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     if ((rc = pk_of(t, type, &key))) goto fail;
     pk.data = t->k1.p;
     pk.len = t->k1.n;
-    rc = t->s->ops->get(t->bt, t->lay->data[type->pos], &pk, &out);
+    rc = ent__bk_get(t, t->lay->data[type->pos], &pk, &out);
     if (rc == ENT_OK) {
         rc = ent__err(ENT_CONFLICT, "%s %s exists already", type->name, ent__key_str(&key, kb, sizeof kb));
         goto fail;
@@ -522,7 +517,7 @@ static int exists_in(ent_txn *t, const ent_type *type, const ent_key *key)
     if (rc) return rc;
     pk.data = t->k1.p;
     pk.len = t->k1.n;
-    return t->s->ops->get(t->bt, t->lay->data[type->pos], &pk, &out);
+    return ent__bk_get(t, t->lay->data[type->pos], &pk, &out);
 }
 
 int ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
@@ -597,17 +592,17 @@ static int check_unreferenced(ent_txn *t, const ent_type *type, const ent_key *k
         const ent_type *rt = sc->types[i];
         for (size_t j = 0; j < rt->n_indexes; j++) {
             const ent_field *f = rt->indexes[j];
-            void *cur = NULL;
+            ent_bcur *cur = NULL;
             ent_slice k, v;
             int rc, op = ENT_CUR_SEEK, found = 0;
             if (f->kind != ENT_KIND_REF || f->ref_type != type) continue;
-            if ((rc = t->s->ops->cursor_open(t->bt, t->lay->idx[i][j], &cur))) return rc;
+            if ((rc = ent__bk_cursor_open(t, t->lay->idx[i][j], &cur))) return rc;
             k = *pk;
             for (;; op = ENT_CUR_NEXT) {
-                rc = t->s->ops->cursor_get(cur, op, &k, &v);
+                rc = ent__bk_cursor_get(t->s, cur, op, &k, &v);
                 if (rc == ENT_NOTFOUND) break;
                 if (rc) {
-                    t->s->ops->cursor_close(cur);
+                    ent__bk_cursor_close(t->s, cur);
                     return rc;
                 }
                 if (k.len != pk->len || memcmp(k.data, pk->data, k.len) != 0) break;
@@ -621,11 +616,11 @@ static int check_unreferenced(ent_txn *t, const ent_type *type, const ent_key *k
                 char kb[300], ob[300];
                 ent__pk_decode(&other, rt->key, v.data, v.len);
                 ent__key_str(&other, ob, sizeof ob);
-                t->s->ops->cursor_close(cur);
+                ent__bk_cursor_close(t->s, cur);
                 return ent__err(ENT_CONFLICT, "%s %s is still referenced by %s %s (field %s)",
                                 type->name, ent__key_str(key, kb, sizeof kb), rt->name, ob, f->name);
             }
-            t->s->ops->cursor_close(cur);
+            ent__bk_cursor_close(t->s, cur);
         }
     }
     return ENT_OK;
@@ -652,7 +647,7 @@ static int do_delete(ent_txn *t, const ent_type *type, const ent_key *key, uint6
     if ((rc = check_unreferenced(t, type, key, &pk))) goto out;
     *half = 1;
     if ((rc = index_write(t, type, old, NULL, &pk, 0))) goto out;
-    if ((rc = t->s->ops->del(t->bt, t->lay->data[type->pos], &pk, NULL))) goto out;
+    if ((rc = ent__bk_del(t, t->lay->data[type->pos], &pk, NULL))) goto out;
     if ((rc = ent__log_append(t, type, key, ENT_OP_DELETE, old->version + 1, NULL, NULL, NULL))) goto out;
     t->tc[type->pos].count--;
     t->tc[type->pos].dirty = 1;

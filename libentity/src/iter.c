@@ -80,7 +80,7 @@ struct ent_iter {
     unsigned tbl;
     int unique;
     int reverse;
-    void *cur;
+    ent_bcur *cur;
     int state;             /* 0 not started, 1 running, 2 done */
     uint64_t limit, returned;
     ent_buf lo, hi;        /* bounds: index keys, or the start key of a scan (lo) */
@@ -102,7 +102,7 @@ static int kcmp(const void *a, size_t an, const void *b, size_t bn)
 void ent_iter_free(ent_iter *it)
 {
     if (!it) return;
-    if (it->cur) it->s->ops->cursor_close(it->cur);
+    ent__bk_cursor_close(it->s, it->cur);
     if (it->own) ent_txn_abort(it->own);
     ent__buf_free(&it->lo);
     ent__buf_free(&it->hi);
@@ -195,15 +195,11 @@ static int index_of(ent_iter *it, const ent_field *f)
     return ENT_OK;
 }
 
-static int bound(ent_buf *b, const ent_field *f, const ent_value *v)
+static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_value *v)
 {
-    char path[160];
     int rc = ent__ikey_from_value(b, f, v);
     if (rc) return rc;
-    if (b->n > 511)
-        return ent__err(ENT_FULL, "%s: index value of %zu bytes exceeds the backend's key limit of 510 bytes",
-                        ent__field_path(f, path, sizeof path), b->n - 1);
-    return ENT_OK;
+    return ent__bk_ikey_check(&s->bk, f, b->n);
 }
 
 int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v)
@@ -213,7 +209,7 @@ int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, con
     if (!out || !v) return ent__err(ENT_INVALID, "ent_find: out and value are required");
     *out = NULL;
     if ((rc = iter_new(&it, s, txn, NULL))) return rc;
-    if ((rc = index_of(it, f)) || (rc = bound(&it->lo, it->f, v))) {
+    if ((rc = index_of(it, f)) || (rc = bound(s, &it->lo, it->f, v))) {
         ent_iter_free(it);
         return rc;
     }
@@ -232,18 +228,18 @@ int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
     if ((rc = iter_new(&it, s, txn, opts))) return rc;
     if ((rc = index_of(it, f))) goto fail;
     if (opts && opts->from) {
-        if ((rc = bound(&it->lo, it->f, opts->from))) goto fail;
+        if ((rc = bound(s, &it->lo, it->f, opts->from))) goto fail;
         it->has_lo = 1;
     }
     if (opts && opts->to) {
-        if ((rc = bound(&it->hi, it->f, opts->to))) goto fail;
+        if ((rc = bound(s, &it->hi, it->f, opts->to))) goto fail;
         it->has_hi = 1;
     } else if (ent_field_kind(it->f) == ENT_KIND_FLOAT &&
                !(opts && opts->from && opts->from->kind == ENT_KIND_FLOAT && isnan(opts->from->v.f))) {
         /* NaN is no number: its keys sort above +inf, and "from 5 on" must not end with them.
          * An open range of floats stops below NaN unless it starts at NaN. */
         ent_value nan_v = ent_value_float(NAN);
-        if ((rc = bound(&it->hi, it->f, &nan_v))) goto fail;
+        if ((rc = bound(s, &it->hi, it->f, &nan_v))) goto fail;
         it->has_hi = 1;
     }
     if (opts && (rc = parse_resume(it, opts->resume))) goto fail;
@@ -283,9 +279,8 @@ fail:
 /* Position the cursor on the first candidate pair. */
 static int iter_start(ent_iter *it, ent_slice *k, ent_slice *v)
 {
-    const ent_backend_ops *ops = it->s->ops;
     int rc;
-    if ((rc = ops->cursor_open(it->t->bt, it->tbl, &it->cur))) return rc;
+    if ((rc = ent__bk_cursor_open(it->t, it->tbl, &it->cur))) return rc;
     if (it->has_res) {
         /* Land on the resume pair (or the first pair after it), then step past it. */
         if (it->f) {
@@ -293,24 +288,24 @@ static int iter_start(ent_iter *it, ent_slice *k, ent_slice *v)
             k->len = it->res_ik.n;
             v->data = it->res_pk.p;
             v->len = it->res_pk.n;
-            rc = ops->cursor_get(it->cur, it->unique ? ENT_CUR_SEEK : ENT_CUR_SEEK_PAIR, k, v);
+            rc = ent__bk_cursor_get(it->s, it->cur, it->unique ? ENT_CUR_SEEK : ENT_CUR_SEEK_PAIR, k, v);
         } else {
             k->data = it->res_pk.p;
             k->len = it->res_pk.n;
-            rc = ops->cursor_get(it->cur, ENT_CUR_SEEK, k, v);
+            rc = ent__bk_cursor_get(it->s, it->cur, ENT_CUR_SEEK, k, v);
         }
         if (it->reverse) {
-            if (rc == ENT_NOTFOUND) return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+            if (rc == ENT_NOTFOUND) return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_LAST, k, v);
             if (rc) return rc;
             /* SEEK gave a pair >= the resume pair: step back to the first one below it. */
-            return ops->cursor_get(it->cur, ENT_CUR_PREV, k, v);
+            return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_PREV, k, v);
         }
         if (rc) return rc;
         {
             const ent_buf *rk = it->f ? &it->res_ik : &it->res_pk;
             int same = kcmp(k->data, k->len, rk->p, rk->n) == 0 &&
                        (!it->f || kcmp(v->data, v->len, it->res_pk.p, it->res_pk.n) == 0);
-            if (same) return ops->cursor_get(it->cur, ENT_CUR_NEXT, k, v);
+            if (same) return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_NEXT, k, v);
             return ENT_OK;
         }
     }
@@ -318,39 +313,39 @@ static int iter_start(ent_iter *it, ent_slice *k, ent_slice *v)
         if (it->has_lo) {
             k->data = it->lo.p;
             k->len = it->lo.n;
-            return ops->cursor_get(it->cur, ENT_CUR_SEEK, k, v);
+            return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_SEEK, k, v);
         }
-        return ops->cursor_get(it->cur, ENT_CUR_FIRST, k, v);
+        return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_FIRST, k, v);
     }
     /* Reverse: from the last pair below the upper bound (index: exclusive `to`; exact match: the
      * key itself; scan: the start key, inclusive). */
     if (it->exact || (!it->f && it->has_lo)) {
         k->data = it->lo.p;
         k->len = it->lo.n;
-        rc = ops->cursor_get(it->cur, ENT_CUR_SEEK, k, v);
-        if (rc == ENT_NOTFOUND) return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+        rc = ent__bk_cursor_get(it->s, it->cur, ENT_CUR_SEEK, k, v);
+        if (rc == ENT_NOTFOUND) return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_LAST, k, v);
         if (rc) return rc;
         if (kcmp(k->data, k->len, it->lo.p, it->lo.n) != 0)
-            return ops->cursor_get(it->cur, ENT_CUR_PREV, k, v);
+            return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_PREV, k, v);
         if (it->exact && !it->unique) {
             /* Last duplicate of the key: walk forward to the end of the key, then back one. */
-            while ((rc = ops->cursor_get(it->cur, ENT_CUR_NEXT, k, v)) == ENT_OK)
+            while ((rc = ent__bk_cursor_get(it->s, it->cur, ENT_CUR_NEXT, k, v)) == ENT_OK)
                 if (kcmp(k->data, k->len, it->lo.p, it->lo.n) != 0) break;
-            if (rc == ENT_NOTFOUND) return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+            if (rc == ENT_NOTFOUND) return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_LAST, k, v);
             if (rc) return rc;
-            return ops->cursor_get(it->cur, ENT_CUR_PREV, k, v);
+            return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_PREV, k, v);
         }
         return ENT_OK;
     }
     if (it->has_hi) {
         k->data = it->hi.p;
         k->len = it->hi.n;
-        rc = ops->cursor_get(it->cur, ENT_CUR_SEEK, k, v);
-        if (rc == ENT_NOTFOUND) return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+        rc = ent__bk_cursor_get(it->s, it->cur, ENT_CUR_SEEK, k, v);
+        if (rc == ENT_NOTFOUND) return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_LAST, k, v);
         if (rc) return rc;
-        return ops->cursor_get(it->cur, ENT_CUR_PREV, k, v);
+        return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_PREV, k, v);
     }
-    return ops->cursor_get(it->cur, ENT_CUR_LAST, k, v);
+    return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_LAST, k, v);
 }
 
 /* Is the index key k inside the iterator's bounds? -1: not yet (keep going), 0: in, 1: past. */
@@ -377,14 +372,12 @@ static int in_bounds(const ent_iter *it, const ent_slice *k)
 
 int ent_iter_next(ent_entity **out, ent_iter *it)
 {
-    const ent_backend_ops *ops;
     ent_slice k, v, pk, rec;
     ent_entity *e = NULL;
     ent_key key;
     int rc;
     if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: NULL argument");
     *out = NULL;
-    ops = it->s->ops;
     if (it->state == 2 || (it->limit && it->returned >= it->limit)) goto done;
     for (;;) {
         int b;
@@ -392,7 +385,7 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
             it->state = 1;
             rc = iter_start(it, &k, &v);
         } else {
-            rc = ops->cursor_get(it->cur, it->reverse ? ENT_CUR_PREV : ENT_CUR_NEXT, &k, &v);
+            rc = ent__bk_cursor_get(it->s, it->cur, it->reverse ? ENT_CUR_PREV : ENT_CUR_NEXT, &k, &v);
         }
         if (rc == ENT_NOTFOUND) goto done;
         if (rc) return rc;
@@ -402,7 +395,7 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     }
     if (it->f) {
         pk = v;
-        rc = ops->get(it->t->bt, it->t->lay->data[it->type->pos], &pk, &rec);
+        rc = ent__bk_get(it->t, it->t->lay->data[it->type->pos], &pk, &rec);
         if (rc == ENT_NOTFOUND) {
             char path[160];
             return ent__err(ENT_CORRUPT, "%s: index entry points at a missing entity",
@@ -475,17 +468,17 @@ int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_fiel
     if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
     memset(&it, 0, sizeof it);
     it.t = t;
-    if ((rc = index_of(&it, f)) || (rc = bound(&it.lo, it.f, v))) goto out;
+    if ((rc = index_of(&it, f)) || (rc = bound(s, &it.lo, it.f, v))) goto out;
     if (!it.unique) {
         rc = ent__err(ENT_INVALID, "%s is not unique", ent__field_path(it.f, path, sizeof path));
         goto out;
     }
     ik.data = it.lo.p;
     ik.len = it.lo.n;
-    rc = s->ops->get(t->bt, it.tbl, &ik, &pk);
+    rc = ent__bk_get(t, it.tbl, &ik, &pk);
     if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no %s with that %s", it.type->name, it.f->name);
     if (rc) goto out;
-    rc = s->ops->get(t->bt, t->lay->data[it.type->pos], &pk, &rec);
+    rc = ent__bk_get(t, t->lay->data[it.type->pos], &pk, &rec);
     if (rc == ENT_NOTFOUND)
         rc = ent__err(ENT_CORRUPT, "%s: index entry points at a missing entity", ent__field_path(it.f, path, sizeof path));
     if (rc) goto out;

@@ -1,4 +1,5 @@
-/* Internal state of stores and transactions, shared by store.c, txn.c, crud.c, iter.c, log.c. */
+/* Internal state of stores and transactions, and every function the store's files share (store*.c,
+ * txn.c, crud.c, iter.c, log*.c, verify_store.c, value_parse.c). */
 #ifndef ENT_STORE_INT_H
 #define ENT_STORE_INT_H
 
@@ -7,6 +8,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "bk.h"
 #include "codec.h"
 #include "entity/log.h"
 #include "entity/store.h"
@@ -26,15 +28,13 @@ typedef struct ent_layout {
     struct ent_layout *older;
 } ent_layout;
 
-struct ent_sub_cb; /* log.c */
+struct ent_sub_cb; /* log_deliver.c */
 
 struct ent_store {
-    const ent_backend_ops *ops;
-    void *be;
+    ent_bk_conn bk;            /* the backend, called through bk.c only */
     char *path;
     int read_only;
     ent_durability durability;
-    unsigned fork_gen;         /* ent__fork_gen() at open (fork guard) */
     unsigned t_meta, t_log, t_subs;
     pthread_mutex_t mu;        /* guards lay (swap on reload) and the callbacks list */
     ent_layout *lay;           /* current; older ones chained for borrowed handles */
@@ -70,7 +70,7 @@ typedef struct ent_tcount {
 
 struct ent_txn {
     ent_store *s;
-    void *bt;            /* backend txn */
+    ent_btxn *bt;        /* backend txn */
     int write;
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
@@ -88,8 +88,29 @@ struct ent_txn {
     msgpack_zone *zone;
 };
 
-/* Fork guard and schema-generation check shared by every entry point. */
+/* Layouts (store_layout.c). Resolve (creating when `create`) every table of schema sc inside txn
+ * t. out: a new layout owning sc on ENT_OK. */
+int ent__layout_open(ent_layout **out, ent_txn *t, ent_schema *sc, uint64_t gen, int create);
+void ent__layout_free(ent_layout *l); /* l and every older one */
+/* The backend table name of a type's data (f NULL) or of its index on f; tag 't', 'u' or 'x'. */
+void ent__table_name(char *buf, size_t size, char tag, const ent_type *t, const ent_field *f);
+
+/* Schema evolution (store_evolve.c). */
+/* Refuse `next` unless it is a compatible evolution of `cur` and of every earlier stored version. */
+int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schema *next);
+/* Apply the evolution prev -> next in write txn t whose layout is next's already: build new
+ * indexes over the stored entities, empty dropped ones. */
+int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next);
+int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
+int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);
+
+/* The check every entry point makes first: s not NULL, not opened before a fork() (bk.c). */
 int ent__store_check(ent_store *s);
+/* Called with a fresh backend txn whose meta says schema generation `gen` != the layout's: load
+ * the stored schema and its tables in that txn, and make it the store's current layout. */
+int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
+/* Free the in-process subscribers of a store being closed (log_deliver.c). */
+void ent__store_free_cbs(ent_store *s);
 
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
  * the caller ends with ent__txn_end(). */
@@ -106,6 +127,15 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
 /* Same for a top-level field handle. */
 int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f);
 
+/* The meta table (store_meta.c). get: ENT_NOTFOUND (no message) when absent; the slice is
+ * borrowed from the backend (see backend.h). */
+int ent__meta_get(ent_slice *out, ent_txn *t, const char *key);
+int ent__meta_put(ent_txn *t, const char *key, const void *v, size_t n);
+/* The stored schema under meta `key` ("schema"). out: the caller frees it. ENT_CORRUPT when absent
+ * or when it does not load. */
+int ent__schema_from_meta(ent_schema **out, ent_txn *t, const char *key);
+/* Store sc as the current schema (and as its version's), at generation gen. */
+int ent__schema_store(ent_txn *t, const ent_schema *sc, uint64_t gen);
 /* meta helpers */
 int ent__meta_get_u64(uint64_t *out, ent_txn *t, const char *key); /* ENT_NOTFOUND when absent */
 int ent__meta_put_u64(ent_txn *t, const char *key, uint64_t v);
@@ -121,22 +151,28 @@ int ent__tcount_load(ent_txn *t, const ent_type *type);
 int ent__type_counters(uint64_t *next_id, uint64_t *count, ent_txn *t, const ent_type *type);
 int ent__log_counters(uint64_t *last_seq, uint64_t *last_txn, ent_txn *t);
 
-/* Event log (log.c): append one event in the write transaction. mask: top-level fields in data
+/* Log records (log_record.c): append one event in the write transaction. mask: top-level fields in data
  * (NULL: all set fields on create; ignored for deletes). packed (may be NULL): e's fields already
  * packed as a msgpack map (a create repeats its record's), used instead of packing e again. */
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
                     const ent_entity *e, const uint64_t *mask, const ent_slice *packed);
 int ent__log_flush(ent_txn *t); /* write the log counters before commit */
-/* Deliver the events [first_seq, last_seq] of a transaction just committed to the in-process
- * subscribers, in commit order. ent__log_deliver_lock() is taken before the backend commit so that
- * deliveries follow commit order; ent__log_after_commit() releases it. */
+/* Load the log counters into write txn t once (t->log_last, t->txn_id). */
+int ent__log_load(ent_txn *t);
+/* The first and last seq present in the log as t sees it (both 0 when empty; log.c). */
+int ent__log_bounds_in(uint64_t *first, uint64_t *last, ent_txn *t);
+/* In-process delivery (log_deliver.c). Deliver the events [first_seq, last_seq] of a transaction
+ * just committed to the in-process subscribers, in commit order. ent__log_deliver_lock() is taken
+ * before the backend commit so that deliveries follow commit order; ent__log_after_commit()
+ * releases it. */
 int ent__log_has_subscribers(ent_store *s);
 void ent__log_deliver_lock(ent_store *s);
-void ent__log_after_commit(ent_store *s, uint64_t first_seq, uint64_t last_seq, int committed);
-/* Decode the event stored under seq with the schema of layout lay (log.c).
+void ent__log_after_commit(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq,
+                           int committed); /* lay: the committed txn's layout */
+/* Decode the event stored under seq with the schema of layout lay (log_record.c).
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);
-/* 1 while this thread delivers events (a callback must not write). */
+/* 1 while this thread delivers events (a callback must not write; log_deliver.c). */
 int ent__log_in_callback(void);
 
 #endif

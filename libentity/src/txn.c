@@ -6,11 +6,8 @@
 #include <unistd.h>
 
 #include "error_int.h"
-#include "fork.h"
 #include "keys.h"
 #include "store_int.h"
-
-int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
 
 static void txn_free(ent_txn *t)
 {
@@ -49,8 +46,8 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         uint64_t gen = 0, snap = 0;
         ent_layout *lay;
         int known;
-        if ((rc = s->ops->txn_begin(s->be, t->write, &t->bt))) goto fail;
-        if (!t->write && s->ops->snapshot_id) snap = s->ops->snapshot_id(t->bt);
+        if ((rc = ent__bk_begin(t, t->write))) goto fail;
+        if (!t->write) snap = ent__bk_snapshot_id(t);
         pthread_mutex_lock(&s->mu);
         lay = s->lay;
         known = snap != 0 && snap == s->gen_snap && lay == s->gen_lay;
@@ -59,7 +56,7 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         if (known) break; /* this very state was checked already: a read-mostly load skips a get */
         rc = ent__meta_get_u64(&gen, t, "schema_gen");
         if (rc) {
-            s->ops->txn_abort(t->bt);
+            ent__bk_abort(t);
             if (rc == ENT_NOTFOUND) rc = ent__err(ENT_CORRUPT, "store meta lacks schema_gen");
             goto fail;
         }
@@ -73,29 +70,28 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
             break;
         }
         if (attempt >= 3) {
-            s->ops->txn_abort(t->bt);
+            ent__bk_abort(t);
             rc = ent__err(ENT_BUSY, "store schema keeps changing; try again");
             goto fail;
         }
         if (t->write) {
             rc = ent__store_reload(s, t, gen);
-            if (rc == ENT_OK) rc = s->ops->txn_commit(t->bt);
-            else s->ops->txn_abort(t->bt);
+            if (rc == ENT_OK) rc = ent__bk_commit(t);
+            else ent__bk_abort(t);
         } else {
-            s->ops->txn_abort(t->bt);
-            if ((rc = s->ops->txn_begin(s->be, 0, &t->bt))) goto fail;
+            ent__bk_abort(t);
+            if ((rc = ent__bk_begin(t, 0))) goto fail;
             rc = ent__store_reload(s, t, gen);
-            if (rc == ENT_OK) rc = s->ops->txn_commit(t->bt);
-            else s->ops->txn_abort(t->bt);
+            if (rc == ENT_OK) rc = ent__bk_commit(t);
+            else ent__bk_abort(t);
         }
-        t->bt = NULL;
         if (rc) goto fail;
     }
     if (t->write) {
         size_t n = t->lay->schema->n_types;
         t->tc = calloc(n ? n : 1, sizeof *t->tc);
         if (!t->tc) {
-            s->ops->txn_abort(t->bt);
+            ent__bk_abort(t);
             rc = ent__err(ENT_NOMEM, "out of memory");
             goto fail;
         }
@@ -125,31 +121,33 @@ int ent_txn_commit(ent_txn *t)
     ent_store *s;
     int rc;
     uint64_t first, last;
+    const ent_layout *lay;
     if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
     s = t->s;
-    if (ent__fork_gen() != s->fork_gen) {
+    if ((rc = ent__store_check(s))) {
         txn_free(t);
-        return ent__store_check(s);
+        return rc;
     }
     if (!t->write) {
-        rc = s->ops->txn_commit(t->bt);
+        rc = ent__bk_commit(t);
         txn_free(t);
         return rc;
     }
     if (t->failed) {
         rc = t->failed_rc;
-        s->ops->txn_abort(t->bt);
+        ent__bk_abort(t);
         txn_free(t);
         return ent__err(rc, "transaction not committed: an earlier write in it failed half way (%s)",
                         ent_strerror(rc));
     }
     if ((rc = flush_counters(t)) || (rc = ent__log_flush(t))) {
-        s->ops->txn_abort(t->bt);
+        ent__bk_abort(t);
         txn_free(t);
         return rc;
     }
     first = t->first_seq;
     last = t->log_last;
+    lay = t->lay;
     if (first && ent__log_has_subscribers(s)) {
         /* Lock order: the backend's hold (pinned past the commit), then the delivery lock.
          * Taken before the commit, so deliveries follow commit order. A map growth inside the
@@ -157,14 +155,14 @@ int ent_txn_commit(ent_txn *t)
          * writer, one at a time, waits for the delivery lock, so a chain of waits through it
          * needs a pending resize in it, and a resize gives up after GROW_WAIT_S (ENT_BUSY). */
         ent__log_deliver_lock(s);
-        if (s->ops->pin) s->ops->pin(s->be);
-        rc = s->ops->txn_commit(t->bt);
+        ent__bk_pin(s);
+        rc = ent__bk_commit(t);
         txn_free(t);
-        ent__log_after_commit(s, first, last, rc == ENT_OK);
-        if (s->ops->unpin) s->ops->unpin(s->be);
+        ent__log_after_commit(s, lay, first, last, rc == ENT_OK);
+        ent__bk_unpin(s);
         return rc;
     }
-    rc = s->ops->txn_commit(t->bt);
+    rc = ent__bk_commit(t);
     txn_free(t);
     return rc;
 }
@@ -172,7 +170,7 @@ int ent_txn_commit(ent_txn *t)
 void ent_txn_abort(ent_txn *t)
 {
     if (!t) return;
-    if (ent__fork_gen() == t->s->fork_gen) t->s->ops->txn_abort(t->bt);
+    ent__bk_abort(t); /* not in a forked child: the parent owns the txn */
     txn_free(t);
 }
 
@@ -232,7 +230,7 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
 
 int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field *f)
 {
-    const ent_type *type;
+    const ent_type *type = NULL;
     int rc;
     char path[160];
     if (!f) return ent__err(ENT_INVALID, "field is NULL");

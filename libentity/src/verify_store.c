@@ -49,50 +49,57 @@ static const char *pk_str(const ent_type *type, const ent_slice *pk, char *buf, 
     return ent__key_str(&k, buf, size);
 }
 
-/* A code that stops the check itself (the store may be fine): reported as the result of verify,
- * not counted as damage. Found by failing allocations during verify (tests/test_fault_alloc.c). */
+/* A code from decoding or replaying that stops the check itself (the store may be fine): the
+ * result of verify, with its message, not a problem counted as damage. Found by failing each
+ * allocation and each backend call during verify (tests/test_fault_alloc.c, test_fault_backend.c). */
 static int cannot_run(int rc)
 {
-    return rc == ENT_NOMEM || rc == ENT_IO || rc == ENT_BUSY;
+    return rc == ENT_NOMEM || rc == ENT_IO || rc == ENT_BUSY || rc == ENT_FULL || rc == ENT_READONLY ||
+           rc == ENT_TIMEOUT || rc == ENT_FORMAT;
+}
+
+/* A backend read that fails (other than "no such key") stops the check with the backend's code and
+ * message: ENT_CORRUPT from the backend is its own verdict, better named by it than by a guess. */
+static int bk_failed(int rc)
+{
+    return rc != ENT_OK && rc != ENT_NOTFOUND;
 }
 
 /* 1 when the index holds (ik, pk), 0 when not, or a code that stops the check. */
 static int index_has(vctx *v, unsigned tbl, int unique, const ent_slice *ik, const ent_slice *pk)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
     ent_slice out, k = *ik, val = *pk;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     int rc;
     if (unique) {
-        rc = ops->get(v->t->bt, tbl, ik, &out);
-        if (cannot_run(rc)) return rc;
+        rc = ent__bk_get(v->t, tbl, ik, &out);
+        if (bk_failed(rc)) return rc;
         return rc == ENT_OK && out.len == pk->len && memcmp(out.data, pk->data, pk->len) == 0;
     }
-    if ((rc = ops->cursor_open(v->t->bt, tbl, &cur))) return cannot_run(rc) ? rc : 0;
-    rc = ops->cursor_get(cur, ENT_CUR_SEEK_PAIR, &k, &val);
-    if (cannot_run(rc)) {
-        ops->cursor_close(cur);
+    if ((rc = ent__bk_cursor_open(v->t, tbl, &cur))) return rc;
+    rc = ent__bk_cursor_get(v->t->s, cur, ENT_CUR_SEEK_PAIR, &k, &val);
+    if (bk_failed(rc)) {
+        ent__bk_cursor_close(v->t->s, cur);
         return rc;
     }
     rc = rc == ENT_OK && k.len == ik->len && memcmp(k.data, ik->data, k.len) == 0 && val.len == pk->len &&
          memcmp(val.data, pk->data, pk->len) == 0;
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
 /* Records of one type: decode, index entries present, refs resolve, counters agree. */
 static int check_records(vctx *v, const ent_type *type)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, val;
     uint64_t n = 0, max_id = 0, next_id = 0, count = 0;
     int rc, op = ENT_CUR_FIRST;
     char kb[300];
-    if ((rc = ops->cursor_open(v->t->bt, v->t->lay->data[type->pos], &cur))) return rc;
+    if ((rc = ent__bk_cursor_open(v->t, v->t->lay->data[type->pos], &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
         ent_entity *e = NULL;
-        rc = ops->cursor_get(cur, op, &k, &val);
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
         ent__progress(v->t->s, "verify", ++v->items);
@@ -124,8 +131,8 @@ static int check_records(vctx *v, const ent_type *type)
             rc = ENT_OK;
             if (f->kind == ENT_KIND_REF) {
                 ent_slice out;
-                rc = ops->get(v->t->bt, v->t->lay->data[f->ref_type->pos], &ik, &out);
-                if (cannot_run(rc)) break;
+                rc = ent__bk_get(v->t, v->t->lay->data[f->ref_type->pos], &ik, &out);
+                if (bk_failed(rc)) break;
                 if (rc == ENT_NOTFOUND) {
                     char tb[300];
                     problem(v, "%s %s: field %s refers to missing %s %s", type->name, kb, f->name, f->ref_type->name,
@@ -146,30 +153,29 @@ static int check_records(vctx *v, const ent_type *type)
                 type->name, next_id, max_id);
     rc = ENT_OK;
 out:
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
 /* Index entries of one type: each points at an entity holding that value. */
 static int check_index(vctx *v, const ent_type *type, size_t j)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
     const ent_field *f = type->indexes[j];
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, pk;
     int rc, op = ENT_CUR_FIRST;
     char kb[300];
-    if ((rc = ops->cursor_open(v->t->bt, v->t->lay->idx[type->pos][j], &cur))) return rc;
+    if ((rc = ent__bk_cursor_open(v->t, v->t->lay->idx[type->pos][j], &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
         ent_slice rec;
         ent_entity *e = NULL;
-        rc = ops->cursor_get(cur, op, &k, &pk);
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &pk);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
         ent__progress(v->t->s, "verify", ++v->items);
         pk_str(type, &pk, kb, sizeof kb);
-        if ((rc = ops->get(v->t->bt, v->t->lay->data[type->pos], &pk, &rec)) != ENT_OK) {
-            if (cannot_run(rc)) goto out;
+        if ((rc = ent__bk_get(v->t, v->t->lay->data[type->pos], &pk, &rec)) != ENT_OK) {
+            if (bk_failed(rc)) goto out;
             problem(v, "%s %s: index %s has an entry for a missing entity", type->name, kb, f->name);
             continue;
         }
@@ -186,15 +192,14 @@ static int check_index(vctx *v, const ent_type *type, size_t j)
     }
     rc = ENT_OK;
 out:
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
 /* The log: gap-free from its first seq to the last, every event decodes. */
 static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, val;
     uint64_t last = 0, expect = 0, trunc = 0;
     int rc = ent__log_counters(&last, NULL, v->t), op = ENT_CUR_FIRST;
@@ -204,11 +209,11 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
     *out_trunc = rc == ENT_OK ? trunc : 0;
     expect = *out_trunc + 1;
     *out_first = expect;
-    if ((rc = ops->cursor_open(v->t->bt, v->t->s->t_log, &cur))) return rc;
+    if ((rc = ent__bk_cursor_open(v->t, v->t->s->t_log, &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
         uint64_t seq;
         ent_event *ev = NULL;
-        rc = ops->cursor_get(cur, op, &k, &val);
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
         ent__progress(v->t->s, "verify", ++v->items);
@@ -234,11 +239,11 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
     if (expect > last + 1) problem(v, "log: events beyond the recorded last seq %" PRIu64, last);
     rc = ENT_OK;
 out:
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
-/* Replay the log into a memory store and compare it with the snapshot. */
+/* Replay the log into a scratch (in-memory) store and compare it with the snapshot. */
 static void replay_progress(const char *what, uint64_t done, void *payload)
 {
     vctx *v = payload;
@@ -252,7 +257,10 @@ static int check_replay(vctx *v, ent_store *s)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     const ent_schema *sc = v->t->lay->schema;
     int rc;
-    o.backend = "memory";
+    /* Any scratch store will do: the first backend that keeps its data in the handle. */
+    const ent_backend_ops *scratch = ent__backend_with(ENT_BK_CAP_VOLATILE);
+    if (!scratch) return ent__err(ENT_INVALID, "verify: no in-memory backend to replay the log into");
+    o.backend = scratch->name;
     if ((rc = ent_store_open(&m, NULL, sc, &o))) return rc;
     {
         /* The replay inside a verify reports as more of the verify, counting on from its items. */
@@ -280,17 +288,16 @@ static int check_replay(vctx *v, ent_store *s)
     for (size_t i = 0; i < sc->n_types; i++) {
         const ent_type *type = sc->types[i];
         const ent_type *mtype = ent_store_type(m, type->name);
-        const ent_backend_ops *ops = s->ops;
-        void *cur = NULL;
+        ent_bcur *cur = NULL;
         ent_slice k, val;
         uint64_t n = 0, mn = 0;
         int op = ENT_CUR_FIRST;
         char kb[300];
-        if ((rc = ops->cursor_open(v->t->bt, v->t->lay->data[type->pos], &cur))) break;
+        if ((rc = ent__bk_cursor_open(v->t, v->t->lay->data[type->pos], &cur))) break;
         for (;; op = ENT_CUR_NEXT) {
             ent_entity *e = NULL, *r = NULL;
             ent_key key;
-            if ((rc = ops->cursor_get(cur, op, &k, &val))) break;
+            if ((rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val))) break;
             n++;
             if (ent__pk_decode(&key, type->key, k.data, k.len)) continue; /* reported by the record check */
             if ((rc = ent__record_read(&e, type, val.data, val.len))) {
@@ -316,7 +323,7 @@ static int check_replay(vctx *v, ent_store *s)
             ent_entity_free(e);
             ent_entity_free(r);
         }
-        ops->cursor_close(cur);
+        ent__bk_cursor_close(v->t->s, cur);
         if (rc != ENT_NOTFOUND) break;
         rc = ent_count(&mn, m, NULL, mtype);
         if (cannot_run(rc)) break;
@@ -332,15 +339,14 @@ static int check_replay(vctx *v, ent_store *s)
  * readers of subscriptions refuse anything else as damaged). */
 static int check_subs(vctx *v)
 {
-    const ent_backend_ops *ops = v->t->s->ops;
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice k, val;
     uint64_t last = 0;
     int rc = ent__log_counters(&last, NULL, v->t), op = ENT_CUR_FIRST;
     if (rc) return rc;
-    if ((rc = ops->cursor_open(v->t->bt, v->t->s->t_subs, &cur))) return rc;
+    if ((rc = ent__bk_cursor_open(v->t, v->t->s->t_subs, &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
-        rc = ops->cursor_get(cur, op, &k, &val);
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
         if (k.len == 0 || k.len > 200 || val.len != 8)
@@ -352,7 +358,7 @@ static int check_subs(vctx *v)
     }
     rc = ENT_OK;
 out:
-    ops->cursor_close(cur);
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 

@@ -3,6 +3,7 @@
 #ifndef ENT_FUZZ_RAW_H
 #define ENT_FUZZ_RAW_H
 
+#include "bk.h"
 #include "store_int.h"
 
 /* Every table of the store's current layout: meta, log, subs, then per type its data table and
@@ -25,39 +26,39 @@ static inline size_t fuzz_tables(unsigned *out, size_t max, ent_store *s)
 static inline int fuzz_raw_put(ent_txn *t, unsigned tbl, const void *k, size_t kn, const void *v, size_t vn)
 {
     ent_slice ks = {k, kn}, vs = {v, vn};
-    return t->s->ops->put(t->bt, tbl, &ks, &vs, 0);
+    return ent__bk_put(t, tbl, &ks, &vs, 0);
 }
 
 static inline int fuzz_raw_del(ent_txn *t, unsigned tbl, const void *k, size_t kn, const void *v, size_t vn)
 {
     ent_slice ks = {k, kn}, vs = {v, vn};
-    return t->s->ops->del(t->bt, tbl, &ks, v ? &vs : NULL);
+    return ent__bk_del(t, tbl, &ks, v ? &vs : NULL);
 }
 
 /* The i-th pair of the table (i modulo the number of pairs), copied into k and v (caller frees).
  * Returns ENT_OK, ENT_NOTFOUND (empty table). */
 static inline int fuzz_raw_nth(ent_txn *t, unsigned tbl, unsigned i, ent_buf *k, ent_buf *v)
 {
-    void *cur = NULL;
+    ent_bcur *cur = NULL;
     ent_slice ks, vs;
     unsigned n = 0;
     int rc;
-    if ((rc = t->s->ops->cursor_open(t->bt, tbl, &cur))) return rc;
-    for (rc = t->s->ops->cursor_get(cur, ENT_CUR_FIRST, &ks, &vs); rc == ENT_OK;
-         rc = t->s->ops->cursor_get(cur, ENT_CUR_NEXT, &ks, &vs))
+    if ((rc = ent__bk_cursor_open(t, tbl, &cur))) return rc;
+    for (rc = ent__bk_cursor_get(t->s, cur, ENT_CUR_FIRST, &ks, &vs); rc == ENT_OK;
+         rc = ent__bk_cursor_get(t->s, cur, ENT_CUR_NEXT, &ks, &vs))
         n++;
     if (n == 0) {
-        t->s->ops->cursor_close(cur);
+        ent__bk_cursor_close(t->s, cur);
         return ENT_NOTFOUND;
     }
     i %= n;
-    rc = t->s->ops->cursor_get(cur, ENT_CUR_FIRST, &ks, &vs);
-    while (rc == ENT_OK && i--) rc = t->s->ops->cursor_get(cur, ENT_CUR_NEXT, &ks, &vs);
+    rc = ent__bk_cursor_get(t->s, cur, ENT_CUR_FIRST, &ks, &vs);
+    while (rc == ENT_OK && i--) rc = ent__bk_cursor_get(t->s, cur, ENT_CUR_NEXT, &ks, &vs);
     if (rc == ENT_OK) {
         k->n = v->n = 0;
         if (ent__buf_append(k, ks.data, ks.len) || ent__buf_append(v, vs.data, vs.len)) rc = ENT_NOMEM;
     }
-    t->s->ops->cursor_close(cur);
+    ent__bk_cursor_close(t->s, cur);
     return rc;
 }
 

@@ -1,0 +1,35 @@
+/* Test-only control of the fault backend (backend_fault.c): make its N-th call fail.
+ *
+ * The fault backend ("fault", or "fault:<inner>" such as "fault:memory"; the inner backend is the
+ * default one, lmdb, when none is named) forwards every call to its inner backend and counts the
+ * calls that can fail: open, table, txn_begin, txn_commit, get, put, del, clear, cursor_open,
+ * cursor_get, info, wait_change, copy, set_durability (not close, txn_abort, cursor_close,
+ * limits, change_counter, snapshot_id, pin, unpin: those cannot report an error). The counter and
+ * the arming are process-wide (every open fault store shares them) and thread-safe.
+ *
+ * A fault-injection loop:
+ *     ent__fault_reset(); workload(); n = ent__fault_calls();
+ *     for (i = 1; i <= n; i++) { ent__fault_reset(); ent__fault_arm(i, ENT_IO); workload(); check(); }
+ * An injected failure returns `rc` with the message "fault injected: call <n> (<call>) fails with
+ * <code text>" and does not reach the inner backend, except a failed txn_commit, which aborts the
+ * inner transaction (a commit ends the transaction whatever its code).
+ */
+#ifndef ENT_BACKEND_FAULT_H
+#define ENT_BACKEND_FAULT_H
+
+#include <stdint.h>
+
+/* Count from 0 again, disarmed, nothing fired. */
+void ent__fault_reset(void);
+/* Calls counted since the last reset (injected failures included). */
+uint64_t ent__fault_calls(void);
+/* Make the n-th counted call since the last reset (1-based) fail with rc (an ENT_* error such as
+ * ENT_IO, ENT_FULL, ENT_NOMEM, ENT_CORRUPT); only that one. n == 0 or rc == ENT_OK disarms. */
+void ent__fault_arm(uint64_t n, int rc);
+/* The same, and every later call fails too (a disk that went away). */
+void ent__fault_arm_sticky(uint64_t n, int rc);
+void ent__fault_disarm(void);
+/* Failures injected since the last reset. */
+uint64_t ent__fault_fired(void);
+
+#endif

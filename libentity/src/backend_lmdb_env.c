@@ -1,0 +1,595 @@
+/* The LMDB backend's environments: one MDB_env per store directory per process, found through a
+ * process-wide registry; opening (the notify file, the writer lock, stale readers), closing, the
+ * errors of LMDB as ENT_* codes, the resize lock every transaction holds shared, and the op log
+ * of the environment's write txn. Calls nothing in the backend's other files. */
+#include "backend_lmdb_int.h"
+
+/* ---- process-global state -------------------------------------------------------------------
+ * The registry of open environments is this backend's one piece of global mutable state, forced by
+ * LMDB: an environment may be opened only once per process, so two handles on one directory must
+ * find each other. The fork generation lets every call detect that it runs in a child. */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static lenv *reg_head;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* The fork generation itself is fork.c's; this handler only resets the registry's lock. */
+static void on_fork_child(void)
+{
+    /* Another thread of the parent may have held it at fork(); the child has only this thread. */
+    pthread_mutex_init(&reg_mu, NULL);
+}
+static void fork_init(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+/* Per thread: how many txns this thread holds on each environment. A thread holds the resize lock
+ * shared once, however many txns it has open, so that a second txn of the same thread never waits
+ * behind a pending resizer (which would wait for the first txn: a deadlock). */
+static _Thread_local struct {
+    lenv *e;
+    unsigned n;
+} hold[HOLD_SLOTS];
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static int code_of(int mrc)
+{
+    switch (mrc) {
+    case MDB_NOTFOUND: return ENT_NOTFOUND;
+    case MDB_KEYEXIST: return ENT_CONFLICT;
+    case MDB_BAD_VALSIZE:
+    case MDB_MAP_FULL:
+    case MDB_DBS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_CURSOR_FULL:
+    case MDB_PAGE_FULL:
+    case ENOSPC: return ENT_FULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID: return ENT_CORRUPT;
+    case MDB_VERSION_MISMATCH: return ENT_FORMAT;
+    case MDB_READERS_FULL:
+    case MDB_MAP_RESIZED:
+    case EAGAIN:
+    case EBUSY: return ENT_BUSY;
+    case MDB_INCOMPATIBLE:
+    case MDB_BAD_DBI:
+    case MDB_BAD_TXN:
+    case EINVAL: return ENT_INVALID;
+    case ENOENT: return ENT_NOTFOUND;
+    case EACCES:
+    case EPERM:
+    case EROFS: return ENT_READONLY;
+    case ENOMEM: return ENT_NOMEM;
+    default: return ENT_IO;
+    }
+}
+
+int ent__lmdb_lerr(int mrc, const char *fmt, ...)
+{
+    char ctx[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    return ent__err(code_of(mrc), "%s: %s", ctx, mdb_strerror(mrc));
+}
+
+int ent__lmdb_forked(const lenv *e)
+{
+    if (e->gen == ent__fork_gen()) return 0;
+    ent__err(ENT_BUSY, "store %s was opened before fork(); a child process must open it again", e->path);
+    return 1;
+}
+
+const char *ent__lmdb_tname(const lenv *e, unsigned tbl)
+{
+    return tbl < e->maxtab && e->tab[tbl].name ? e->tab[tbl].name : "?";
+}
+
+/* ---- the resize lock ------------------------------------------------------------------------ */
+
+static int hold_find(const lenv *e)
+{
+    for (int i = 0; i < HOLD_SLOTS; i++)
+        if (hold[i].e == e && hold[i].n) return i;
+    return -1;
+}
+
+static _Thread_local lenv *pin_want, *pin_held; /* l_pin(), l_unpin() (backend_lmdb.c) */
+
+/* The transactions this thread has open on e: its holds, less a pin (l_pin()), which keeps a
+ * hold without a transaction, so a resize may go on under it. */
+unsigned ent__lmdb_hold_depth(const lenv *e)
+{
+    int i = hold_find(e);
+    return i < 0 ? 0 : hold[i].n - (pin_held == e ? 1 : 0);
+}
+
+int ent__lmdb_hold_acquire(lenv *e)
+{
+    int i = hold_find(e);
+    if (i >= 0) {
+        hold[i].n++;
+        return ENT_OK;
+    }
+    for (i = 0; i < HOLD_SLOTS && hold[i].n; i++) {}
+    if (i == HOLD_SLOTS)
+        return ent__err(ENT_BUSY, "store %s: this thread holds transactions on %d stores already", e->path, HOLD_SLOTS);
+    pthread_rwlock_rdlock(&e->rs);
+    hold[i].e = e;
+    hold[i].n = 1;
+    return ENT_OK;
+}
+
+void ent__lmdb_hold_release(lenv *e)
+{
+    int i = hold_find(e);
+    if (i < 0) return;
+    if (--hold[i].n == 0) {
+        hold[i].e = NULL;
+        pthread_rwlock_unlock(&e->rs);
+    }
+}
+
+/* Set the map size (0: adopt the size another process set) while no txn of this process runs.
+ * The calling thread holds exactly one hold (its own txn, already ended) and keeps it. */
+/* Abort the cached read txns (before a resize or a close). */
+static void rcache_drain(lenv *e)
+{
+    pthread_mutex_lock(&e->rcmu);
+    while (e->nrcache > 0) mdb_txn_abort(e->rcache[--e->nrcache]);
+    pthread_mutex_unlock(&e->rcmu);
+}
+
+int ent__lmdb_resize_exclusive(lenv *e, size_t size)
+{
+    struct timespec dl;
+    int rc, mrc = 0, i = hold_find(e); /* mrc: set when rc == 0, read only then */
+    unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
+    if (n > 1) hold[i].n = 1;
+    ent__lmdb_hold_release(e);
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += GROW_WAIT_S;
+    rc = pthread_rwlock_timedwrlock(&e->rs, &dl);
+    if (rc == 0) {
+        rcache_drain(e); /* no txn of this process, not even a reset one, across the remap */
+        mrc = mdb_env_set_mapsize(e->env, size);
+        pthread_rwlock_unlock(&e->rs);
+    }
+    ent__lmdb_hold_acquire(e); /* cannot fail: the slot was just freed */
+    if (n > 1) hold[hold_find(e)].n = n;
+    if (rc)
+        return ent__err(ENT_BUSY, "store %s: the map must grow, but other transactions of this process stayed open for %d s",
+                        e->path, GROW_WAIT_S);
+    if (mrc) return ent__lmdb_lerr(mrc, "store %s: resizing the map to %zu bytes", e->path, size);
+    return ENT_OK;
+}
+
+/* ---- environments --------------------------------------------------------------------------- */
+
+char *ent__lmdb_path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* LMDB sizes its lock file with ftruncate() and writes to it through a shared mapping: on a full
+ * disk the first write is a SIGBUS. A new lock file is allocated here first, so a full disk is an
+ * error. 64 KiB holds LMDB's header and more than MAX_READERS reader slots (LMDB keeps a larger
+ * file's size and uses the extra slots). */
+static int prealloc_lock(const char *path)
+{
+    char *p = ent__lmdb_path_join(path, "lock.mdb");
+    int fd, frc = 0, rc = ENT_OK;
+    if (!p) return ent__err(ENT_NOMEM, "out of memory");
+    fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
+    if (fd >= 0) {
+        frc = posix_fallocate(fd, 0, 64 * 1024);
+        close(fd);
+        if (frc) {
+            unlink(p);
+            rc = ent__err(frc == ENOSPC ? ENT_FULL : ENT_IO, "store %s: cannot allocate %s: %s", path, p, strerror(frc));
+        }
+    } else if (errno != EEXIST) {
+        rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "store %s: cannot create %s: %s", path,
+                      p, strerror(errno));
+    }
+    free(p);
+    return rc;
+}
+
+/* DEFAULT_MAP_SIZE, or a quarter of the address space the process may use when that is limited
+ * (ulimit -v): the map is address space, and the store must open under the limit. */
+static size_t default_map_size(void)
+{
+    struct rlimit rl;
+    size_t size = DEFAULT_MAP_SIZE;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < size) {
+        size = (size_t)(rl.rlim_cur / 4) & ~(size_t)0xfffff; /* whole MiB */
+        if (size < ((size_t)1 << 24)) size = (size_t)1 << 24;
+    }
+    return size;
+}
+
+static int open_notify(lenv *e)
+{
+    char *p = ent__lmdb_path_join(e->path, "notify");
+    int fd = -1, rc = ENT_OK;
+    struct stat st;
+    if (!p) return ent__err(ENT_NOMEM, "out of memory");
+    /* A read-only handle still wants to register as a waiter, so it tries read-write first. */
+    fd = open(p, O_RDWR | O_CLOEXEC | (e->read_only ? 0 : O_CREAT), 0664);
+    e->nt_writable = fd >= 0;
+    if (fd < 0 && e->read_only) fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (e->read_only && errno == ENOENT) goto done; /* store from elsewhere: no notifications */
+        rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot open %s: %s", p, strerror(errno));
+        goto done;
+    }
+    if (fstat(fd, &st) < 0) {
+        rc = ent__err(ENT_IO, "cannot size %s: %s", p, strerror(errno));
+        goto done;
+    }
+    if (st.st_size < (off_t)sizeof(lnotify)) {
+        /* Allocate, not just size: a mapped page with no room behind it on a full disk is a
+         * SIGBUS at first touch instead of an error here. */
+        int frc = e->nt_writable ? posix_fallocate(fd, 0, 4096) : EROFS;
+        if (frc) {
+            rc = ent__err(frc == ENOSPC ? ENT_FULL : ENT_IO, "cannot size %s: %s", p, strerror(frc));
+            goto done;
+        }
+    }
+    void *m = mmap(NULL, 4096, PROT_READ | (e->nt_writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        rc = ent__err(ENT_IO, "cannot map %s: %s", p, strerror(errno));
+        goto done;
+    }
+    e->nt = m;
+done:
+    if (fd >= 0) close(fd);
+    free(p);
+    return rc;
+}
+
+/* Open every named database that exists, so that handles are known before any txn needs them. */
+static int load_tables(lenv *e)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    char name[512];
+    int mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+    if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading the table list", e->path);
+    mdb_dbi_open(txn, NULL, 0, &e->main_dbi);
+    mrc = mdb_cursor_open(txn, e->main_dbi, &c);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return ent__lmdb_lerr(mrc, "store %s: reading the table list", e->path);
+    }
+    unsigned n = 0;
+    for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        MDB_dbi dbi;
+        unsigned f = 0;
+        if (k.mv_size >= sizeof name || n >= e->maxtab) continue;
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        if (memchr(name, 0, k.mv_size) || mdb_dbi_open(txn, name, 0, &dbi)) continue;
+        mdb_dbi_flags(txn, dbi, &f);
+        e->tab[n].name = strdup(name);
+        if (!e->tab[n].name) break;
+        e->tab[n].dbi = dbi;
+        e->tab[n].flags = (f & MDB_DUPSORT) ? ENT_TBL_DUPSORT : 0;
+        e->tab[n].state = TAB_COMMITTED;
+        if (dbi > e->max_dbi) e->max_dbi = dbi;
+        n++;
+    }
+    mdb_cursor_close(c);
+    mrc = mdb_txn_commit(txn); /* a read txn's commit keeps the DBIs it opened */
+    if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading the table list", e->path);
+    return ENT_OK;
+}
+
+unsigned ent__lmdb_env_flags_for(int dur)
+{
+    return dur == ENT__DUR_NONE ? MDB_NOSYNC : dur == ENT__DUR_LAZY ? MDB_NOMETASYNC : 0;
+}
+
+static void env_free(lenv *e, int in_child)
+{
+    if (!e) return;
+    if (e->env && !in_child) {
+        rcache_drain(e);
+        mdb_env_close(e->env);
+    }
+    /* in a child the MDB_env is left as is (see the top of the file) */
+    if (e->lockfd >= 0) close(e->lockfd);
+    if (e->nt) munmap(e->nt, 4096);
+    if (e->tab)
+        for (unsigned i = 0; i < e->maxtab; i++) free(e->tab[i].name);
+    free(e->tab);
+    ent__lmdb_log_reset(&e->log, 0);
+    if (!in_child) {
+        pthread_rwlock_destroy(&e->rs);
+        pthread_mutex_destroy(&e->wmu);
+        pthread_mutex_destroy(&e->tmu);
+        pthread_mutex_destroy(&e->rcmu);
+        pthread_cond_destroy(&e->tcond);
+    }
+    free(e->path);
+    free(e);
+}
+
+static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o)
+{
+    lenv *e = calloc(1, sizeof *e);
+    pthread_rwlockattr_t ra;
+    pthread_condattr_t ca;
+    struct stat st;
+    char *data = NULL;
+    int mrc, rc = ENT_OK;
+    if (!e) return ent__err(ENT_NOMEM, "out of memory");
+    e->lockfd = -1;
+    e->dev = dst->st_dev;
+    e->ino = dst->st_ino;
+    e->gen = ent__fork_gen();
+    e->refs = 1;
+    e->read_only = o->read_only;
+    e->env_dur = o->durability;
+    e->maxtab = o->max_tables ? o->max_tables : DEFAULT_TABLES;
+    e->path = strdup(path);
+    e->tab = calloc(e->maxtab, sizeof *e->tab);
+    data = ent__lmdb_path_join(path, "data.mdb");
+    if (!e->path || !e->tab || !data) {
+        rc = ent__err(ENT_NOMEM, "out of memory");
+        goto fail;
+    }
+    pthread_rwlockattr_init(&ra);
+    /* A resizer waits for running txns only; new ones queue behind it instead of starving it. */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&e->rs, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&e->wmu, NULL);
+    pthread_mutex_init(&e->tmu, NULL);
+    pthread_mutex_init(&e->rcmu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->tcond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    if ((mrc = mdb_env_create(&e->env))) {
+        rc = ent__lmdb_lerr(mrc, "store %s: creating the environment", path);
+        goto fail;
+    }
+    mdb_env_set_maxdbs(e->env, e->maxtab);
+    mdb_env_set_maxreaders(e->env, MAX_READERS);
+    /* An explicit size is a floor; without one an existing store keeps the size in its meta page. */
+    if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
+    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, default_map_size());
+    if (o->read_only || o->must_exist) {
+        /* No data.mdb, or an empty one (a creation cut short: LMDB would take it for a new
+         * environment, or fail with EBADF read-only): no store, and no file made here. */
+        if (stat(data, &st) < 0 && errno != ENOENT) {
+            rc = ent__err(errno == EACCES ? ENT_READONLY : ENT_IO, "store %s: %s: %s", path, data, strerror(errno));
+            goto fail;
+        }
+        if (stat(data, &st) < 0 || st.st_size == 0) {
+            rc = ent__err(ENT_NOTFOUND, "no libentity store at %s (%s)", path,
+                          stat(data, &st) < 0 ? "no data.mdb" : "its data.mdb is empty");
+            goto fail;
+        }
+    }
+    if (!o->read_only && (rc = prealloc_lock(path)) != ENT_OK) goto fail;
+    mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | ent__lmdb_env_flags_for(o->durability), 0664);
+    if (mrc) {
+        rc = ent__lmdb_lerr(mrc, "store %s: opening", path);
+        goto fail;
+    }
+    {
+        /* A file shorter than the pages its meta page counts (cut by a copy, a full disk, a
+         * careless tool) makes the first read past its end a SIGBUS: refuse it here. Pages
+         * are written before the meta page that counts them, so a live writer never trips it. */
+        MDB_envinfo ei;
+        MDB_stat ms;
+        if (mdb_env_info(e->env, &ei) == 0 && mdb_env_stat(e->env, &ms) == 0 && stat(data, &st) == 0 &&
+            ((uint64_t)ei.me_last_pgno + 1) * ms.ms_psize > (uint64_t)st.st_size) {
+            rc = ent__err(ENT_CORRUPT, "store %s: data.mdb is truncated: %lld bytes, its pages need %llu", path,
+                          (long long)st.st_size, (unsigned long long)(((uint64_t)ei.me_last_pgno + 1) * ms.ms_psize));
+            goto fail;
+        }
+    }
+    int dead = 0;
+    mdb_reader_check(e->env, &dead);
+    e->maxkey = (size_t)mdb_env_get_maxkeysize(e->env);
+    if (!o->read_only) {
+        char *lp = ent__lmdb_path_join(path, "writer.lock");
+        if (!lp) {
+            rc = ent__err(ENT_NOMEM, "out of memory");
+            goto fail;
+        }
+        e->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+        if (e->lockfd < 0) rc = ent__err(ENT_IO, "cannot open %s: %s", lp, strerror(errno));
+        free(lp);
+        if (rc) goto fail;
+    }
+    if ((rc = open_notify(e)) || (rc = load_tables(e))) goto fail;
+    free(data);
+    *out = e;
+    return ENT_OK;
+fail:
+    free(data);
+    env_free(e, 0);
+    return rc;
+}
+
+int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *opts)
+{
+    ent_backend_opts o = {0};
+    struct stat st;
+    lbe *be;
+    lenv *e;
+    int rc = ENT_OK;
+    if (opts) o = *opts;
+    if (o.durability < ENT__DUR_DURABLE || o.durability > ENT__DUR_NONE)
+        return ent__err(ENT_INVALID, "durability %d is not one of durable (0), lazy (1), none (2)", o.durability);
+    if (!path || !*path) return ent__err(ENT_INVALID, "the lmdb backend needs a directory path");
+    if (o.arg) return ent__err(ENT_INVALID, "the lmdb backend takes no argument (\"%s\")", o.arg);
+    pthread_once(&fork_once, fork_init);
+    if (stat(path, &st) < 0) {
+        if (errno != ENOENT) return ent__err(ENT_IO, "store %s: %s", path, strerror(errno));
+        if (o.read_only || o.must_exist) return ent__err(ENT_NOTFOUND, "no store at %s", path);
+        if (mkdir(path, 0775) < 0 && errno != EEXIST)
+            return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create store directory %s: %s",
+                            path, strerror(errno));
+        if (stat(path, &st) < 0) return ent__err(ENT_IO, "store %s: %s", path, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) return ent__err(ENT_INVALID, "store %s is not a directory", path);
+    be = calloc(1, sizeof *be);
+    if (!be) return ent__err(ENT_NOMEM, "out of memory");
+    be->dur = o.durability;
+    be->read_only = o.read_only;
+
+    pthread_mutex_lock(&reg_mu);
+    unsigned gen = ent__fork_gen();
+    for (e = reg_head; e; e = e->next)
+        if (e->dev == st.st_dev && e->ino == st.st_ino && e->gen == gen) break;
+    if (e) {
+        if (e->read_only && !o.read_only) {
+            rc = ent__err(ENT_BUSY, "store %s is already open read-only in this process; close it before opening it for writing",
+                          path);
+        } else {
+            e->refs++;
+        }
+    } else {
+        rc = env_create(&e, path, &st, &o);
+        if (rc == ENT_OK) {
+            e->next = reg_head;
+            reg_head = e;
+        }
+    }
+    pthread_mutex_unlock(&reg_mu);
+    if (rc) {
+        free(be);
+        return rc;
+    }
+    be->e = e;
+    *out_be = (ent_bk *)be;
+    return ENT_OK;
+}
+
+void ent__lmdb_close(ent_bk *vbe)
+{
+    lbe *be = (lbe *)vbe;
+    lenv *e, **pp;
+    int in_child;
+    if (!be) return;
+    e = be->e;
+    free(be);
+    in_child = e->gen != ent__fork_gen();
+    pthread_mutex_lock(&reg_mu);
+    if (--e->refs > 0) {
+        pthread_mutex_unlock(&reg_mu);
+        return;
+    }
+    for (pp = &reg_head; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    pthread_mutex_unlock(&reg_mu);
+    env_free(e, in_child);
+}
+
+/* ---- op log --------------------------------------------------------------------------------- */
+
+static void *arena_alloc(loplog *l, size_t n)
+{
+    lchunk *c = l->chunks;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > 65536 ? n : 65536;
+        c = malloc(sizeof *c + cap);
+        if (!c) return NULL;
+        c->used = 0;
+        c->cap = cap;
+        c->next = l->chunks;
+        l->chunks = c;
+    }
+    void *p = c->data + c->used;
+    c->used += (n + 15) & ~(size_t)15;
+    if (c->used > c->cap) c->used = c->cap;
+    return p;
+}
+
+void ent__lmdb_log_reset(loplog *l, int keep)
+{
+    lchunk *c = l->chunks, *keepc = NULL;
+    while (c) {
+        lchunk *next = c->next;
+        if (keep && !next && c->cap == 65536) {
+            c->used = 0;
+            keepc = c;
+        } else {
+            free(c);
+        }
+        c = next;
+    }
+    l->chunks = keepc;
+    l->n = 0;
+    if (!keep) {
+        free(l->ops);
+        l->ops = NULL;
+        l->cap = 0;
+    }
+}
+
+int ent__lmdb_log_add(ltxn *t, int op, unsigned tbl, unsigned mflags, const MDB_val *k, const MDB_val *v)
+{
+    loplog *l = &t->e->log;
+    lop *o;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        lop *ops = realloc(l->ops, cap * sizeof *ops);
+        if (!ops) goto nomem;
+        l->ops = ops;
+        l->cap = cap;
+    }
+    o = &l->ops[l->n];
+    o->op = op;
+    o->tbl = tbl;
+    o->mflags = mflags;
+    o->klen = k ? k->mv_size : 0;
+    o->vlen = v ? v->mv_size : 0;
+    o->k = o->v = NULL;
+    if (o->klen && !(o->k = arena_alloc(l, o->klen))) goto nomem;
+    if (o->vlen && !(o->v = arena_alloc(l, o->vlen))) goto nomem;
+    if (o->klen) memcpy(o->k, k->mv_data, o->klen);
+    if (o->vlen) memcpy(o->v, v->mv_data, o->vlen);
+    l->n++;
+    return ENT_OK;
+nomem:
+    /* The write happened but could not be recorded: the txn could not survive a map growth. */
+    t->failed = ENT_NOMEM;
+    return ent__err(ENT_NOMEM, "store %s: out of memory recording a write", t->e->path);
+}
+
+/* ---- the commit pin (backend.h: pin/unpin) ------------------------------------------------- */
+
+/* The next commit of this thread on e keeps its hold past the commit (taken after any map growth,
+ * which needs the thread's only hold); unpin lets it go. */
+void ent__lmdb_pin(lenv *e) { pin_want = e; }
+
+void ent__lmdb_unpin(lenv *e)
+{
+    if (pin_held == e) {
+        pin_held = NULL;
+        ent__lmdb_hold_release(e);
+    }
+    pin_want = NULL;
+}
+
+/* Called by a commit once it is done with the map: take the hold a pin asked for. */
+void ent__lmdb_pin_commit(lenv *e)
+{
+    if (pin_want == e && !pin_held && ent__lmdb_hold_acquire(e) == ENT_OK) pin_held = e; /* cannot wait: held */
+    pin_want = NULL;
+}

@@ -1,0 +1,195 @@
+/* The LMDB backend's map growth: a write that finds the map full aborts, doubles the map while no
+ * other txn of the process runs, and replays the txn's op log (see backend_lmdb.c's overview); a
+ * map grown by another process is adopted at txn begin. Also the change notification: a counter
+ * and a futex word in "<dir>/notify" that every commit bumps and followers wait on. Uses
+ * backend_lmdb_env.c; used by backend_lmdb.c. */
+#include "backend_lmdb_int.h"
+
+/* ---- growing the map ---------------------------------------------------------------------- */
+
+void ent__lmdb_notify_bump(lenv *e)
+{
+    if (!e->nt || !e->nt_writable) return;
+    atomic_fetch_add(&e->nt->counter, 1);
+    atomic_fetch_add(&e->nt->word, 1);
+    if (atomic_load(&e->nt->waiters))
+        syscall(SYS_futex, &e->nt->word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void ent__lmdb_save_cursors(ltxn *t)
+{
+    /* Positions were recorded at every move (l_cursor_get): a txn that hit a full map answers no
+     * cursor read any more. */
+    for (lcur *c = t->curs; c; c = c->next) c->c = NULL; /* freed with the aborted txn */
+}
+
+static int restore_cursors(ltxn *t)
+{
+    for (lcur *c = t->curs; c; c = c->next) {
+        int mrc = mdb_cursor_open(t->m, t->e->tab[c->tbl].dbi, &c->c);
+        if (mrc) {
+            c->c = NULL;
+            return ent__lmdb_lerr(mrc, "table %s: reopening a cursor after growing the map", ent__lmdb_tname(t->e, c->tbl));
+        }
+        if (c->saved) {
+            MDB_val k = {c->skl, c->sbuf}, v = {c->svl, c->sbuf + c->skl};
+            if (t->e->tab[c->tbl].flags & ENT_TBL_DUPSORT) mdb_cursor_get(c->c, &k, &v, MDB_GET_BOTH_RANGE);
+            else mdb_cursor_get(c->c, &k, &v, MDB_SET_RANGE);
+        }
+    }
+    return ENT_OK;
+}
+
+static int replay(ltxn *t)
+{
+    lenv *e = t->e;
+    loplog *l = &e->log;
+    for (size_t i = 0; i < l->n; i++) {
+        lop *o = &l->ops[i];
+        MDB_val k = {o->klen, o->k}, v = {o->vlen, o->v};
+        MDB_dbi dbi = e->tab[o->tbl].dbi;
+        int mrc = 0;
+        switch (o->op) {
+        case OP_TABLE:
+            pthread_mutex_lock(&e->tmu);
+            mrc = mdb_dbi_open(t->m, e->tab[o->tbl].name, o->mflags, &e->tab[o->tbl].dbi);
+            pthread_mutex_unlock(&e->tmu);
+            break;
+        case OP_PUT: mrc = mdb_put(t->m, dbi, &k, &v, o->mflags); break;
+        case OP_DEL: mrc = mdb_del(t->m, dbi, &k, &v); break;
+        case OP_DELKEY: mrc = mdb_del(t->m, dbi, &k, NULL); break;
+        case OP_CLEAR: mrc = mdb_drop(t->m, dbi, 0); break;
+        }
+        if (mrc) return mrc;
+    }
+    return 0;
+}
+
+/* Begin t's MDB txn (a cached reset one for a read), adopting a map grown by another process. */
+int ent__lmdb_txn_begin_mdb(ltxn *t)
+{
+    lenv *e = t->e;
+    if (!t->write) {
+        MDB_txn *m = NULL;
+        pthread_mutex_lock(&e->rcmu);
+        if (e->nrcache > 0) m = e->rcache[--e->nrcache];
+        pthread_mutex_unlock(&e->rcmu);
+        if (m) {
+            if (mdb_txn_renew(m) == 0) {
+                t->m = m;
+                return ENT_OK;
+            }
+            mdb_txn_abort(m); /* e.g. MDB_MAP_RESIZED: the ordinary path below handles it */
+        }
+    }
+    for (;;) {
+        int mrc = mdb_txn_begin(e->env, NULL, t->write ? 0 : MDB_RDONLY, &t->m);
+        if (mrc == 0) return ENT_OK;
+        t->m = NULL;
+        if (mrc != MDB_MAP_RESIZED) return ent__lmdb_lerr(mrc, "store %s: beginning a transaction", e->path);
+        if (ent__lmdb_hold_depth(e) != 1)
+            return ent__err(ENT_BUSY, "store %s: the map was grown by another process; end this thread's other "
+                                      "transactions to pick it up", e->path);
+        int rc = ent__lmdb_resize_exclusive(e, 0);
+        if (rc) return rc;
+    }
+}
+
+/* The write txn hit MDB_MAP_FULL (t->m is broken, or already freed by a failed commit when NULL):
+ * grow the map and rebuild the txn from the op log. On failure the txn is dead (t->failed). */
+int ent__lmdb_grow(ltxn *t)
+{
+    lenv *e = t->e;
+    MDB_envinfo info;
+    int rc = ENT_OK, mrc;
+    if (ent__lmdb_hold_depth(e) != 1) {
+        rc = ent__err(ENT_BUSY, "store %s: the map is full and cannot grow while this thread holds another transaction",
+                      e->path);
+        goto fail;
+    }
+    ent__lmdb_save_cursors(t);
+    if (t->m) mdb_txn_abort(t->m);
+    t->m = NULL;
+    mdb_env_info(e->env, &info);
+    size_t size = info.me_mapsize;
+    for (;;) {
+        if (size > SIZE_MAX / 2) {
+            rc = ent__err(ENT_FULL, "store %s: the map cannot grow beyond %zu bytes", e->path, size);
+            goto fail;
+        }
+        size *= 2;
+        if ((rc = ent__lmdb_resize_exclusive(e, size))) goto fail;
+        if ((rc = ent__lmdb_txn_begin_mdb(t))) goto fail;
+        mrc = replay(t);
+        if (mrc == MDB_MAP_FULL) {
+            mdb_txn_abort(t->m);
+            t->m = NULL;
+            continue;
+        }
+        if (mrc) {
+            rc = ent__lmdb_lerr(mrc, "store %s: replaying a transaction after growing the map", e->path);
+            goto fail;
+        }
+        break;
+    }
+    if ((rc = restore_cursors(t))) goto fail;
+    return ENT_OK;
+fail:
+    t->failed = rc;
+    return rc;
+}
+
+/* ---- change notification ------------------------------------------------------------------ */
+
+uint64_t ent__lmdb_change_counter(ent_bk *vbe)
+{
+    lbe *be = (lbe *)vbe;
+    return be->e->nt ? atomic_load(&be->e->nt->counter) : 0;
+}
+
+int ent__lmdb_wait_change(ent_bk *vbe, uint64_t seen, int timeout_ms)
+{
+    lbe *be = (lbe *)vbe;
+    lenv *e = be->e;
+    lnotify *nt = e->nt;
+    struct timespec now, dl;
+    int rc = ENT_OK;
+    if (ent__lmdb_forked(e)) return ENT_BUSY;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    if (timeout_ms > 0) {
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+    }
+    if (nt && e->nt_writable) atomic_fetch_add(&nt->waiters, 1);
+    for (;;) {
+        uint32_t w = nt ? atomic_load(&nt->word) : 0;
+        if (nt && atomic_load(&nt->counter) != seen) break;
+        struct timespec rel = {0, 0}, *tp = NULL;
+        if (timeout_ms >= 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long long ns = (long long)(dl.tv_sec - now.tv_sec) * 1000000000LL + (dl.tv_nsec - now.tv_nsec);
+            if (ns <= 0) {
+                rc = ent__err(ENT_TIMEOUT, "store %s: no commit within %d ms", e->path, timeout_ms);
+                break;
+            }
+            rel.tv_sec = ns / 1000000000LL;
+            rel.tv_nsec = ns % 1000000000LL;
+            tp = &rel;
+        }
+        /* A handle that cannot register as a waiter (read-only notify file) may miss wakes: it
+         * looks again at least every 100 ms. */
+        if (!e->nt_writable && (!tp || rel.tv_sec > 0 || rel.tv_nsec > 100000000L)) {
+            rel.tv_sec = 0;
+            rel.tv_nsec = 100000000L;
+            tp = &rel;
+        }
+        if (nt) syscall(SYS_futex, &nt->word, FUTEX_WAIT, w, tp, NULL, 0);
+        else nanosleep(tp, NULL);
+    }
+    if (nt && e->nt_writable) atomic_fetch_sub(&nt->waiters, 1);
+    return rc;
+}

@@ -1,0 +1,167 @@
+/* Internals of the LMDB backend shared by its files: backend_lmdb.c (tables, transactions,
+ * reads and writes, cursors, the vtable), backend_lmdb_env.c (environments, the process registry,
+ * errors, the resize lock) and backend_lmdb_grow.c (the op log, map growth, change notification).
+ * Nothing outside these files includes it. */
+#ifndef ENT_BACKEND_LMDB_INT_H
+#define ENT_BACKEND_LMDB_INT_H
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "error_int.h"
+#include "fork.h"
+
+/* Address space, not disk: the file grows only as pages are used. Large on 64-bit, because the
+ * map cannot grow while the writing thread also holds a read transaction (an open iterator):
+ * that write fails with ENT_BUSY, so growth should be rare. */
+#define DEFAULT_MAP_SIZE (sizeof(size_t) >= 8 ? (size_t)1 << 36 : (size_t)1 << 29)
+#define DEFAULT_TABLES 256
+#define RCACHE_MAX 4 /* reset read txns kept per environment (each keeps a reader slot) */
+#define MAX_READERS 510
+#define GROW_WAIT_S 10 /* how long a resize waits for the other transactions of the process */
+#define DBI_WAIT_S 10
+#define HOLD_SLOTS 16
+
+typedef struct lnotify {
+    _Atomic uint32_t word;    /* futex word: changes on every commit */
+    _Atomic uint32_t waiters; /* processes/threads inside wait_change (to skip needless wakes) */
+    _Atomic uint64_t counter; /* commits */
+} lnotify;
+
+enum { TAB_FREE = 0, TAB_COMMITTED, TAB_PENDING };
+typedef struct ltab {
+    char *name;
+    MDB_dbi dbi;
+    unsigned flags; /* ENT_TBL_DUPSORT */
+    unsigned open_flags; /* MDB flags it was opened with in its pending txn (for replay) */
+    int state;
+} ltab;
+
+enum { OP_PUT, OP_DEL, OP_DELKEY, OP_CLEAR, OP_TABLE };
+typedef struct lop {
+    int op;
+    unsigned tbl;
+    unsigned mflags;
+    size_t klen, vlen;
+    unsigned char *k, *v;
+} lop;
+
+typedef struct lchunk {
+    struct lchunk *next;
+    size_t used, cap;
+    unsigned char data[];
+} lchunk;
+
+typedef struct loplog {
+    lop *ops;
+    size_t n, cap;
+    lchunk *chunks;
+} loplog;
+
+typedef struct lenv {
+    struct lenv *next;
+    dev_t dev;
+    ino_t ino;
+    unsigned gen; /* fork generation at open */
+    unsigned refs; /* under reg_mu */
+    char *path;
+    MDB_env *env;
+    int read_only;
+    size_t maxkey;
+    MDB_dbi main_dbi;
+    pthread_rwlock_t rs; /* shared by every txn, exclusive while the map is resized */
+    pthread_mutex_t wmu; /* one write txn per process (the flock is per open file, not per thread) */
+    int lockfd;
+    lnotify *nt;
+    int nt_writable;
+    /* Table registry. LMDB's rule: a txn that opened a DBI must end before another txn opens one;
+     * dbi_owner is that txn. Committed entries are immutable; pending ones belong to dbi_owner. */
+    pthread_mutex_t tmu;
+    pthread_cond_t tcond;
+    void *dbi_owner;
+    unsigned maxtab;
+    MDB_dbi max_dbi; /* largest committed DBI, 0 when none */
+    ltab *tab;
+    loplog log;  /* the op log of the current write txn (under wmu) */
+    int env_dur; /* durability the env flags are set to (under wmu) */
+    /* Ended read txns kept reset for mdb_txn_renew(): mdb_txn_begin() callocs a txn sized by
+     * maxdbs (~13 KiB here), a fifth of a single get in perf. Under rcmu; never used in a child. */
+    pthread_mutex_t rcmu;
+    MDB_txn *rcache[RCACHE_MAX];
+    int nrcache;
+} lenv;
+
+typedef struct lbe {
+    lenv *e;
+    int dur;
+    int read_only;
+} lbe;
+
+struct ltxn;
+typedef struct lcur {
+    struct ltxn *t;
+    unsigned tbl;
+    MDB_cursor *c;
+    unsigned char *sbuf; /* saved position across a map growth */
+    size_t scap, skl, svl;
+    int saved;
+    struct lcur *next, *prev;
+} lcur;
+
+typedef struct ltxn {
+    lbe *be;
+    lenv *e;
+    MDB_txn *m;
+    int write;
+    int failed; /* the ENT_* code that broke this write txn, 0 if fine */
+    int owns_dbi;
+    lcur *curs;
+} ltxn;
+
+/* backend_lmdb_env.c */
+unsigned ent__lmdb_env_flags_for(int dur);
+int ent__lmdb_forked(const lenv *e);
+int ent__lmdb_hold_acquire(lenv *e);
+unsigned ent__lmdb_hold_depth(const lenv *e);
+void ent__lmdb_hold_release(lenv *e);
+void ent__lmdb_close(ent_bk *vbe);
+int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *opts);
+/* ENT_* code of an LMDB (or errno) code, with the message "<context>: <LMDB text>". */
+int ent__lmdb_lerr(int mrc, const char *fmt, ...) ENT__PRINTF(2, 3);
+char *ent__lmdb_path_join(const char *dir, const char *name);
+int ent__lmdb_resize_exclusive(lenv *e, size_t size);
+const char *ent__lmdb_tname(const lenv *e, unsigned tbl);
+
+/* Record a write of t in the op log (replayed after a growth); reset the log (keep: its memory). */
+int ent__lmdb_log_add(ltxn *t, int op, unsigned tbl, unsigned mflags, const MDB_val *k, const MDB_val *v);
+void ent__lmdb_log_reset(loplog *l, int keep);
+void ent__lmdb_pin(lenv *e);
+void ent__lmdb_unpin(lenv *e);
+void ent__lmdb_pin_commit(lenv *e);
+
+/* backend_lmdb_grow.c */
+int ent__lmdb_txn_begin_mdb(ltxn *t);
+/* t hit MDB_MAP_FULL: grow the map and rebuild t from its op log (t->failed on failure). */
+int ent__lmdb_grow(ltxn *t);
+uint64_t ent__lmdb_change_counter(ent_bk *vbe);
+int ent__lmdb_wait_change(ent_bk *vbe, uint64_t seen, int timeout_ms);
+void ent__lmdb_notify_bump(lenv *e);
+void ent__lmdb_save_cursors(ltxn *t);
+
+#endif

@@ -1,0 +1,159 @@
+/* In-process subscribers: callbacks of this process that see each committed event once, in commit
+ * order, on the committing thread, after the commit (txn.c calls in here around its commit). The
+ * list and the delivery state live in struct ent_store. Reads the events back through the wrapper
+ * layer and decodes them with log_record.c; calls nothing above it (no txn.c, store.c, log.c). */
+#include <pthread.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "keys.h"
+#include "store_int.h"
+
+/* ---- in-process subscribers ------------------------------------------------------------------ */
+
+struct ent_sub_cb {
+    struct ent_sub_cb *next;
+    int dead;                         /* unsubscribed during a delivery: freed after it */
+    char type_name[ENT_NAME_MAX + 1]; /* "" = all */
+    unsigned ops;
+    ent_event_cb cb;
+    void *payload;
+};
+
+/* The store whose events this thread is delivering (a callback of it is running). Deliveries
+ * do not nest: a callback cannot commit a write. */
+static _Thread_local ent_store *delivering;
+
+int ent__log_in_callback(void) { return delivering != NULL; }
+
+int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
+                  ent_event_cb cb, void *payload)
+{
+    struct ent_sub_cb *c;
+    int rc;
+    if (!out || !cb) return ent__err(ENT_INVALID, "ent_subscribe: out and cb are required");
+    if ((rc = ent__store_check(s))) return rc;
+    if (ops & ~(unsigned)(ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE))
+        return ent__err(ENT_INVALID, "unknown operation flags 0x%x", ops);
+    c = calloc(1, sizeof *c);
+    if (!c) return ent__err(ENT_NOMEM, "out of memory");
+    if (type) snprintf(c->type_name, sizeof c->type_name, "%s", ent_type_name(type));
+    c->ops = ops;
+    c->cb = cb;
+    c->payload = payload;
+    /* The list is guarded by s->mu alone, a lock never held while anything else is taken or a
+     * callback runs: so subscribing works from any thread and from callbacks, of this store or
+     * another, without a lock-order cycle. A new node goes in front, behind a running walk. */
+    pthread_mutex_lock(&s->mu);
+    c->next = s->cbs;
+    s->cbs = c;
+    pthread_mutex_unlock(&s->mu);
+    *out = (ent_subscriber *)c;
+    return ENT_OK;
+}
+
+/* Unlink and free the nodes marked dead. s->mu held, no delivery running. */
+static void sweep_dead(ent_store *s)
+{
+    for (struct ent_sub_cb **pp = &s->cbs; *pp;) {
+        struct ent_sub_cb *c = *pp;
+        if (c->dead) {
+            *pp = c->next;
+            free(c);
+        } else {
+            pp = &c->next;
+        }
+    }
+}
+
+void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
+{
+    if (!s || !sub) return;
+    /* A running delivery may stand on the node (it may be the caller's own, from its callback):
+     * mark it; the delivery skips it from now on and frees it when it ends. Outside callbacks,
+     * wait for that end, so that no call of it is still running when this returns (the caller
+     * may free the payload). A callback does not wait: two callbacks of two stores waiting for
+     * each other's delivery would never end. */
+    pthread_mutex_lock(&s->mu);
+    for (struct ent_sub_cb *c = s->cbs; c; c = c->next)
+        if (c == (struct ent_sub_cb *)sub) c->dead = 1;
+    if (!ent__log_in_callback())
+        while (s->delivering) pthread_cond_wait(&s->delivered, &s->mu);
+    if (!s->delivering) sweep_dead(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void ent__store_free_cbs(ent_store *s)
+{
+    while (s->cbs) {
+        struct ent_sub_cb *n = s->cbs->next;
+        free(s->cbs);
+        s->cbs = n;
+    }
+}
+
+int ent__log_has_subscribers(ent_store *s)
+{
+    int has;
+    pthread_mutex_lock(&s->mu);
+    has = s->cbs != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return has;
+}
+
+void ent__log_deliver_lock(ent_store *s) { pthread_mutex_lock(&s->notify_mu); }
+
+void ent__log_after_commit(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq,
+                           int committed)
+{
+    ent_txn rt, *t = &rt;
+    if (!committed) goto out;
+    /* Read the events back from the committed log: callbacks see exactly what was stored. A bare
+     * read txn of the backend will do: the events decode with the layout they were written in. */
+    memset(&rt, 0, sizeof rt);
+    rt.s = s;
+    rt.lay = (ent_layout *)lay;
+    if (ent__bk_begin(t, 0) != ENT_OK) goto out;
+    delivering = s;
+    pthread_mutex_lock(&s->mu);
+    s->delivering = 1;
+    pthread_mutex_unlock(&s->mu);
+    for (uint64_t seq = first_seq; seq <= last_seq; seq++) {
+        uint8_t kb[8];
+        ent_slice k = {kb, 8}, v;
+        ent_event *ev = NULL;
+        ent__enc_u64(kb, seq);
+        if (ent__bk_get(t, s->t_log, &k, &v) != ENT_OK) continue;
+        if (ent__event_decode(&ev, t->lay, seq, v.data, v.len) != ENT_OK) continue;
+        /* Walk under s->mu step by step, calling out without it: nodes are only marked (not
+         * freed) while s->delivering is set, and new ones go in front. */
+        pthread_mutex_lock(&s->mu);
+        for (struct ent_sub_cb *c = s->cbs; c; c = c->next) {
+            ent_event_cb cb;
+            void *payload;
+            if (c->dead || (c->type_name[0] && strcmp(c->type_name, ev->type->name) != 0) ||
+                (c->ops && !(c->ops & (unsigned)ev->op)))
+                continue;
+            cb = c->cb;
+            payload = c->payload;
+            pthread_mutex_unlock(&s->mu);
+            cb(ev, payload);
+            pthread_mutex_lock(&s->mu);
+        }
+        pthread_mutex_unlock(&s->mu);
+        ent_event_free(ev);
+    }
+    delivering = NULL;
+    ent__bk_abort(t);
+    /* Free the subscribers unsubscribed during this delivery. */
+    pthread_mutex_lock(&s->mu);
+    s->delivering = 0;
+    sweep_dead(s);
+    pthread_cond_broadcast(&s->delivered);
+    pthread_mutex_unlock(&s->mu);
+out:
+    pthread_mutex_unlock(&s->notify_mu);
+}
