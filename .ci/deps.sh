@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config python3
       clang liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev libcunit1-dev libglib2.0-dev
-      libsqlite3-dev)
+      libsqlite3-dev
+      libmicrohttpd-dev curl chromium)   # entity serve; its tests use curl and headless Chromium
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive

@@ -68,6 +68,8 @@ void ent__bk_close(ent_bk_conn *c)
     c->be = NULL;
 }
 
+const char *ent__bk_name(const ent_bk_conn *c) { return c->ops->name; }
+
 int ent__bk_fork_check(const ent_bk_conn *c, const char *what)
 {
     if (ent__fork_gen() != c->fork_gen)

@@ -37,7 +37,7 @@ void ent__bk_close(ent_bk_conn *c);
  * child); ENT_OK otherwise. `what` names the store in the message. */
 int ent__bk_fork_check(const ent_bk_conn *c, const char *what);
 static inline unsigned ent__bk_caps(const ent_bk_conn *c) { return c->lim.caps; }
-static inline const char *ent__bk_name(const ent_bk_conn *c) { return c->ops->name; }
+const char *ent__bk_name(const ent_bk_conn *c); /* the backend's name in the table */
 
 /* The key limit: ENT_FULL naming field f when an index key of n bytes (a tag byte and the value)
  * does not fit the backend, ENT_OK when it does. Used before every index write and look-up. */

@@ -36,5 +36,6 @@ int cmd_stat(int argc, char **argv);
 int cmd_trim(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

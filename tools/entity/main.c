@@ -62,6 +62,8 @@ static const char usage_text[] =
     "  replay --into DIR [--to SEQ]          build a new store from the log\n"
     "  trim --below SEQ [--force]            drop old events\n"
     "  copy DEST [--compact]                 a consistent copy of a live store\n"
+    "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES]\n"
+    "                                        HTTP JSON API, event stream and a page (README)\n"
     "  bench [--n N] [--runs R] [--quick] [--json] [--backend B] [--durability D] [--batch 1|1000]\n"
     "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
     "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n";
@@ -353,6 +355,7 @@ static int dispatch(int argc, char **argv)
 {
     current_cmd = argv[0]; /* usage() shows its lines, if it is a command */
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
+    if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
     if (strcmp(argv[0], "bench") == 0) return run_bench(argv);
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
     if (strcmp(argv[0], "schema") == 0 && argc == 1) return cmd_schema();

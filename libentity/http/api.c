@@ -1,0 +1,691 @@
+/* entity-http: the JSON API under /api/. Entities and events are rendered by the library's own
+ * ent_entity_to_json() and ent_event_to_json(), so they have the entity tool's shapes. */
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_int.h"
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+#define EVENTS_MAX 10000
+
+/* A growing string for JSON arrays and Link headers. */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        char *p;
+        while (cap < b->n + n + 1) cap *= 2;
+        if (!(p = realloc(b->p, cap))) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+static void sb_esc(sbuf *b, const char *s)
+{
+    char *e = ent_http__escape(s);
+    if (!e) b->oom = 1;
+    else sb_str(b, e);
+    free(e);
+}
+
+/* Reply with the JSON in b (taken), and a Link to the next page when link holds one. */
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, sbuf *b, sbuf *link)
+{
+    const char *hdr[] = {MHD_HTTP_HEADER_LINK, link && link->n && !link->oom ? link->p : NULL, NULL};
+    enum MHD_Result rc;
+    if (b->oom || (link && link->oom)) {
+        free(b->p);
+        if (link) free(link->p);
+        return ent_http__reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    rc = ent_http__reply(c, status, b->p, b->n, NULL, hdr);
+    if (link) free(link->p);
+    return rc;
+}
+
+static int digits_u64(uint64_t *out, const char *text)
+{
+    char *end;
+    unsigned long long v;
+    if (!isdigit((unsigned char)text[0])) return -1;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+/* limit=N in 1..max, default def. Returns 0 or -1 (after a 400 reply in *rc). */
+static int arg_limit(uint64_t *out, ent_http_args *a, uint64_t def, uint64_t max, struct MHD_Connection *c, enum MHD_Result *rc)
+{
+    const char *v = ent_http__arg(a, "limit");
+    *out = def;
+    if (!v) return 0;
+    if (digits_u64(out, v) || *out < 1 || *out > max) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "limit: \"%s\" is not a number from 1 to %llu", v, (unsigned long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+static int arg_bool(int *out, ent_http_args *a, const char *name, struct MHD_Connection *c, enum MHD_Result *rc)
+{
+    const char *v = ent_http__arg(a, name);
+    *out = 0;
+    if (!v) return 0;
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "")) *out = 1;
+    else if (strcmp(v, "0") && strcmp(v, "false")) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s: \"%s\" is not 1, 0, true or false", name, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every parameter given must have been read by the route: a misspelt one is an error, not a
+ * silently ignored filter. */
+static int args_all_used(ent_http_args *a, struct MHD_Connection *c, enum MHD_Result *rc)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (!a->v[i].used) {
+            *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "unknown parameter \"%s\"", a->v[i].name);
+            return -1;
+        }
+    return 0;
+}
+
+static const ent_type *type_or_404(ent_http *h, struct MHD_Connection *c, const char *name, enum MHD_Result *rc)
+{
+    const ent_type *t = ent_store_type(h->s, name);
+    if (!t) *rc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", name);
+    return t;
+}
+
+static int key_or_400(ent_key *out, const ent_type *t, const char *text, struct MHD_Connection *c, enum MHD_Result *rc)
+{
+    if (ent_type_key(t) == ENT_KEY_AUTO) {
+        uint64_t id;
+        if (digits_u64(&id, text) || id == 0) {
+            *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s: key \"%s\" is not an id (a positive integer)", ent_type_name(t), text);
+            return -1;
+        }
+        *out = ent_key_id(id);
+    } else {
+        *out = ent_key_str(text);
+    }
+    return 0;
+}
+
+static void key_text(char *buf, size_t size, ent_key k)
+{
+    if (k.kind == ENT_KEY_AUTO) snprintf(buf, size, "%llu", (unsigned long long)k.id);
+    else snprintf(buf, size, "%.*s", (int)k.len, k.str);
+}
+
+static int same_key(ent_key a, ent_key b)
+{
+    return a.kind == b.kind && (a.kind == ENT_KEY_AUTO ? a.id == b.id : a.len == b.len && !memcmp(a.str, b.str, a.len));
+}
+
+static int add_entity(sbuf *b, const ent_entity *e, int first)
+{
+    char *j = NULL;
+    int rc = ent_entity_to_json(&j, e, ENT_JSON_ENTITY);
+    if (rc) return rc;
+    if (!first) sb_add(b, ",", 1);
+    sb_str(b, j);
+    free(j);
+    return ENT_OK;
+}
+
+/* ---- stat and schema ---------------------------------------------------------------------- */
+
+static enum MHD_Result api_stat(ent_http *h, struct MHD_Connection *c)
+{
+    const ent_schema *sc = ent_store_schema(h->s);
+    json_t *o = json_object(), *types = json_object(), *subs = json_array();
+    ent_sub_info *list = NULL;
+    size_t nsubs = 0;
+    uint64_t first = 0, last = 0;
+    ent_store_info info;
+    int rc = ENT_OK;
+    char *j;
+    for (size_t i = 0; !rc && i < ent_schema_type_count(sc); i++) {
+        const ent_type *t = ent_schema_type_at(sc, i);
+        uint64_t n = 0;
+        json_t *idx = json_array();
+        rc = ent_count(&n, h->s, NULL, t);
+        for (size_t f = 0; f < ent_type_field_count(t); f++) {
+            const ent_field *fl = ent_type_field_at(t, f);
+            const char *kind = ent_field_is_unique(fl) ? "unique" : ent_field_is_indexed(fl) ? "indexed" : NULL;
+            if (kind) json_array_append_new(idx, json_pack("{s:s,s:s}", "field", ent_field_name(fl), "kind", kind));
+        }
+        json_object_set_new(types, ent_type_name(t), json_pack("{s:I,s:o}", "count", (json_int_t)n, "indexes", idx));
+    }
+    if (!rc) rc = ent_log_bounds(&first, &last, h->s, NULL);
+    if (!rc) rc = ent_sub_list(&list, &nsubs, h->s);
+    if (rc) {
+        json_decref(o);
+        json_decref(types);
+        json_decref(subs);
+        return ent_http__reply_lib(c, rc, "stat");
+    }
+    for (size_t i = 0; i < nsubs; i++)
+        json_array_append_new(subs, json_pack("{s:s,s:I,s:I}", "name", list[i].name, "checkpoint", (json_int_t)list[i].checkpoint,
+                                              "lag", (json_int_t)(last > list[i].checkpoint ? last - list[i].checkpoint : 0)));
+    free(list);
+    json_object_set_new(o, "schema", json_pack("{s:s,s:i}", "name", ent_schema_name(sc), "version", (int)ent_schema_version(sc)));
+    json_object_set_new(o, "backend", json_string(ent_store_backend(h->s)));
+    json_object_set_new(o, "types", types);
+    json_object_set_new(o, "log", json_pack("{s:I,s:I}", "first_seq", (json_int_t)first, "last_seq", (json_int_t)last));
+    json_object_set_new(o, "subscriptions", subs);
+    if (ent_store_get_info(&info, h->s) == ENT_OK) {
+        json_object_set_new(o, "disk_bytes", json_integer((json_int_t)info.disk_bytes));
+        json_object_set_new(o, "used_bytes", json_integer((json_int_t)info.used_bytes));
+        json_object_set_new(o, "map_size", json_integer((json_int_t)info.map_size));
+    }
+    json_object_set_new(o, "read_only", json_boolean(h->read_only));
+    j = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!j) return ent_http__reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "stat: cannot render (a name is not UTF-8)");
+    return ent_http__reply(c, MHD_HTTP_OK, j, strlen(j), NULL, NULL);
+}
+
+static enum MHD_Result api_schema(ent_http *h, struct MHD_Connection *c)
+{
+    char *j = NULL;
+    int rc = ent_schema_to_json(&j, ent_store_schema(h->s), 0);
+    if (rc) return ent_http__reply_lib(c, rc, "schema");
+    return ent_http__reply(c, MHD_HTTP_OK, j, strlen(j), NULL, NULL);
+}
+
+/* ---- lists -------------------------------------------------------------------------------- */
+
+/* GET /api/TYPE?limit=N&after=KEY&reverse=1 */
+static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const char *tname, ent_http_args *a)
+{
+    enum MHD_Result mrc = MHD_NO;
+    const ent_type *t;
+    const char *after;
+    uint64_t limit, n = 0;
+    int reverse, rc, more = 0;
+    ent_key start;
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e, *last = NULL;
+    sbuf b = {0}, link = {0};
+    if (arg_limit(&limit, a, PAGE_DEFAULT, PAGE_MAX, c, &mrc) || arg_bool(&reverse, a, "reverse", c, &mrc)) return mrc;
+    after = ent_http__arg(a, "after");
+    if (args_all_used(a, c, &mrc) || !(t = type_or_404(h, c, tname, &mrc))) return mrc;
+    if (after && key_or_400(&start, t, after, c, &mrc)) return mrc;
+    if (reverse) o.flags |= ENT_ITER_REVERSE;
+    /* after= is exclusive: the scan starts at the key and skips it. One entity beyond the page
+     * tells whether a next page exists. */
+    if ((rc = ent_scan(&it, h->s, NULL, t, after ? &start : NULL, &o))) return ent_http__reply_lib(c, rc, tname);
+    sb_add(&b, "[", 1);
+    while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+        if (after && same_key(ent_entity_key(e), start)) {
+            ent_entity_free(e);
+            continue;
+        }
+        if (n == limit) {
+            more = 1;
+            ent_entity_free(e);
+            break;
+        }
+        if ((rc = add_entity(&b, e, n == 0))) {
+            ent_entity_free(e);
+            break;
+        }
+        ent_entity_free(last);
+        last = e;
+        n++;
+    }
+    if (rc == ENT_NOTFOUND) rc = ENT_OK;
+    if (rc) {
+        mrc = ent_http__reply_lib(c, rc, tname);
+        free(b.p);
+    } else {
+        sb_add(&b, "]", 1);
+        if (more && last) {
+            char kb[300];
+            key_text(kb, sizeof kb, ent_entity_key(last));
+            sb_str(&link, "</api/");
+            sb_esc(&link, tname);
+            sb_str(&link, "?limit=");
+            snprintf(kb + 280, 20, "%llu", (unsigned long long)limit);
+            sb_str(&link, kb + 280);
+            key_text(kb, 280, ent_entity_key(last));
+            sb_str(&link, "&after=");
+            sb_esc(&link, kb);
+            if (reverse) sb_str(&link, "&reverse=1");
+            sb_str(&link, ">; rel=\"next\"");
+        }
+        mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
+    }
+    ent_entity_free(last);
+    ent_iter_free(it);
+    return mrc;
+}
+
+/* GET /api/TYPE/by/FIELD?value=V | ?from=A&to=B&limit=N&reverse=1&resume=TOKEN */
+static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const char *tname, const char *fname, ent_http_args *a)
+{
+    enum MHD_Result mrc = MHD_NO;
+    const ent_type *t;
+    const ent_field *f;
+    const char *value, *from, *to, *resume;
+    unsigned char buf_v[ENT_VALUE_PARSE_BUF_SIZE], buf_from[ENT_VALUE_PARSE_BUF_SIZE], buf_to[ENT_VALUE_PARSE_BUF_SIZE];
+    ent_value v, vfrom, vto;
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e;
+    uint64_t limit, n = 0;
+    int reverse, rc, more = 0;
+    char *token = NULL;
+    sbuf b = {0}, link = {0};
+    if (arg_limit(&limit, a, PAGE_DEFAULT, PAGE_MAX, c, &mrc) || arg_bool(&reverse, a, "reverse", c, &mrc)) return mrc;
+    value = ent_http__arg(a, "value");
+    from = ent_http__arg(a, "from");
+    to = ent_http__arg(a, "to");
+    resume = ent_http__arg(a, "resume");
+    if (args_all_used(a, c, &mrc) || !(t = type_or_404(h, c, tname, &mrc))) return mrc;
+    if (!(f = ent_type_field(t, fname))) return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "%s has no field \"%s\"", tname, fname);
+    if (value && (from || to || resume || reverse))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "value= looks one value up; from=, to=, reverse= and resume= scan a range: give one or the other");
+    if (value) {
+        if ((rc = ent_value_parse(&v, buf_v, sizeof buf_v, f, value)) || (rc = ent_find(&it, h->s, NULL, f, &v)))
+            return ent_http__reply_lib(c, rc, "value");
+    } else {
+        if (from && (rc = ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from))) return ent_http__reply_lib(c, rc, "from");
+        if (to && (rc = ent_value_parse(&vto, buf_to, sizeof buf_to, f, to))) return ent_http__reply_lib(c, rc, "to");
+        o.from = from ? &vfrom : NULL;
+        o.to = to ? &vto : NULL;
+        o.flags = reverse ? ENT_ITER_REVERSE : 0;
+        o.resume = resume;
+        if ((rc = ent_range(&it, h->s, NULL, f, &o))) return ent_http__reply_lib(c, rc, fname);
+    }
+    sb_add(&b, "[", 1);
+    while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+        if (n == limit) {
+            more = 1;
+            ent_entity_free(e);
+            break;
+        }
+        rc = add_entity(&b, e, n == 0);
+        ent_entity_free(e);
+        if (rc) break;
+        if (++n == limit && !value) {
+            const char *r = ent_iter_resume(it); /* borrowed until the next call: copied */
+            free(token);
+            token = r ? strdup(r) : NULL;
+        }
+    }
+    if (rc == ENT_NOTFOUND) rc = ENT_OK;
+    if (rc) {
+        free(b.p);
+        mrc = ent_http__reply_lib(c, rc, fname);
+    } else {
+        sb_add(&b, "]", 1);
+        if (more && token) {
+            char num[24];
+            sb_str(&link, "</api/");
+            sb_esc(&link, tname);
+            sb_str(&link, "/by/");
+            sb_esc(&link, fname);
+            snprintf(num, sizeof num, "?limit=%llu", (unsigned long long)limit);
+            sb_str(&link, num);
+            if (from) {
+                sb_str(&link, "&from=");
+                sb_esc(&link, from);
+            }
+            if (to) {
+                sb_str(&link, "&to=");
+                sb_esc(&link, to);
+            }
+            if (reverse) sb_str(&link, "&reverse=1");
+            sb_str(&link, "&resume=");
+            sb_esc(&link, token);
+            sb_str(&link, ">; rel=\"next\"");
+        }
+        mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
+    }
+    free(token);
+    ent_iter_free(it);
+    return mrc;
+}
+
+/* GET /api/events?from=SEQ&limit=N&type=T&op=OP[,OP] */
+int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
+                           enum MHD_Result *mrc);
+int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
+                           enum MHD_Result *mrc)
+{
+    const char *type = ent_http__arg(a, "type"), *op = ent_http__arg(a, "op");
+    *t = NULL;
+    *ops = 0;
+    if (type && !(*t = ent_store_type(s, type))) {
+        *mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "type: unknown type \"%s\"", type);
+        return -1;
+    }
+    for (const char *p = op; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 6 && !strncmp(p, "create", 6)) *ops |= ENT_OP_CREATE;
+        else if (n == 6 && !strncmp(p, "update", 6)) *ops |= ENT_OP_UPDATE;
+        else if (n == 6 && !strncmp(p, "delete", 6)) *ops |= ENT_OP_DELETE;
+        else {
+            *mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "op: \"%.*s\" is not create, update or delete", (int)n, p);
+            return -1;
+        }
+        p += n;
+        if (*p == ',') p++;
+    }
+    if (op && !*op) {
+        *mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "op: empty; give create, update or delete");
+        return -1;
+    }
+    return 0;
+}
+
+static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_http_args *a)
+{
+    enum MHD_Result mrc = MHD_NO;
+    const char *from_text = ent_http__arg(a, "from");
+    uint64_t from = 1, limit, n = 0;
+    const ent_type *t;
+    unsigned ops;
+    ent_log_cursor *cur = NULL;
+    ent_event *ev;
+    sbuf b = {0}, link = {0};
+    int rc;
+    if (from_text && digits_u64(&from, from_text))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
+    if (arg_limit(&limit, a, PAGE_DEFAULT, EVENTS_MAX, c, &mrc) || ent_http__event_filter(&t, &ops, h->s, a, c, &mrc) ||
+        args_all_used(a, c, &mrc))
+        return mrc;
+    if ((rc = ent_log_cursor_open(&cur, h->s, from, t, ops))) return ent_http__reply_lib(c, rc, "events");
+    sb_add(&b, "[", 1);
+    while (n < limit && (rc = ent_log_next(&ev, cur)) == ENT_OK) {
+        char *j = NULL;
+        rc = ent_event_to_json(&j, ev, 0);
+        ent_event_free(ev);
+        if (rc) break;
+        if (n++) sb_add(&b, ",", 1);
+        sb_str(&b, j);
+        free(j);
+    }
+    if (rc == ENT_NOTFOUND) rc = ENT_OK;
+    if (rc) {
+        free(b.p);
+        mrc = ent_http__reply_lib(c, rc, "events");
+    } else {
+        sb_add(&b, "]", 1);
+        if (n == limit) {
+            /* from the cursor's position: events a filter skipped are not read again */
+            char num[80];
+            snprintf(num, sizeof num, "</api/events?from=%llu&limit=%llu", (unsigned long long)ent_log_cursor_pos(cur),
+                     (unsigned long long)limit);
+            sb_str(&link, num);
+            if (t) {
+                sb_str(&link, "&type=");
+                sb_esc(&link, ent_type_name(t));
+            }
+            if (ops) {
+                sb_str(&link, "&op=");
+                sb_esc(&link, ent_http__arg(a, "op"));
+            }
+            sb_str(&link, ">; rel=\"next\"");
+        }
+        mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
+    }
+    ent_log_cursor_free(cur);
+    return mrc;
+}
+
+/* ---- one entity --------------------------------------------------------------------------- */
+
+/* If-Match: "V" (or W/"V", or *). Returns 0 (*has set when given), or -1 for a malformed value. */
+static int if_match(int *has, uint64_t *version, struct MHD_Connection *c, const char *header)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, header);
+    char num[32];
+    size_t n;
+    *has = 0;
+    *version = ENT_VERSION_ANY;
+    if (!v) return 0;
+    *has = 1;
+    while (*v == ' ') v++;
+    if (!strcmp(v, "*")) return 0;
+    if (!strncmp(v, "W/", 2)) v += 2;
+    n = strlen(v);
+    while (n && v[n - 1] == ' ') n--;
+    if (n < 3 || v[0] != '"' || v[n - 1] != '"' || n - 2 >= sizeof num) return -1;
+    memcpy(num, v + 1, n - 2);
+    num[n - 2] = '\0';
+    return digits_u64(version, num);
+}
+
+static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, const ent_entity *e, const char *tname)
+{
+    char *j = NULL, etag[32], loc[600], kb[300];
+    const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
+    int rc = ent_entity_to_json(&j, e, ENT_JSON_ENTITY);
+    if (rc) return ent_http__reply_lib(c, rc, tname);
+    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));
+    if (status == MHD_HTTP_CREATED) {
+        char *te = ent_http__escape(tname), *ke;
+        key_text(kb, sizeof kb, ent_entity_key(e));
+        ke = ent_http__escape(kb);
+        if (te && ke) {
+            snprintf(loc, sizeof loc, "/api/%s/%s", te, ke);
+            hdr[3] = loc;
+        }
+        free(te);
+        free(ke);
+    }
+    return ent_http__reply(c, status, j, strlen(j), NULL, hdr);
+}
+
+static enum MHD_Result api_get(ent_http *h, struct MHD_Connection *c, const ent_type *t, const char *ktext)
+{
+    enum MHD_Result mrc = MHD_NO;
+    ent_entity *e = NULL;
+    ent_key k;
+    int rc;
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (key_or_400(&k, t, ktext, c, &mrc)) return mrc;
+    if ((rc = ent_get(&e, h->s, NULL, t, &k))) return ent_http__reply_lib(c, rc, ent_type_name(t));
+    if (inm) {
+        char etag[32];
+        snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));
+        if (strstr(inm, etag) || !strcmp(inm, "*")) {
+            const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, NULL};
+            ent_entity_free(e);
+            return ent_http__reply(c, MHD_HTTP_NOT_MODIFIED, NULL, 0, NULL, hdr);
+        }
+    }
+    mrc = reply_entity(c, MHD_HTTP_OK, e, ent_type_name(t));
+    ent_entity_free(e);
+    return mrc;
+}
+
+/* POST /api/TYPE: create with the next id. */
+static enum MHD_Result api_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r)
+{
+    ent_entity *e = NULL;
+    enum MHD_Result mrc;
+    int rc;
+    if (ent_type_key(t) != ENT_KEY_AUTO)
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s has string keys: create one with PUT /api/%s/KEY", ent_type_name(t),
+                                     ent_type_name(t));
+    if (!r->len) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be the entity's data, a JSON object");
+    if ((rc = ent_entity_from_json(&e, t, r->body, r->len)) || (rc = ent_create(h->s, NULL, e))) {
+        ent_entity_free(e);
+        return ent_http__reply_lib(c, rc, ent_type_name(t));
+    }
+    mrc = reply_entity(c, MHD_HTTP_CREATED, e, ent_type_name(t));
+    ent_entity_free(e);
+    return mrc;
+}
+
+/* PUT, PATCH and DELETE /api/TYPE/KEY. The If-Match check and the write share one write
+ * transaction, so no other writer can slip in between them; a version mismatch is then 412, and
+ * an ENT_CONFLICT of the write itself (a unique value taken, still referenced) is 409. */
+static enum MHD_Result api_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
+                                 const char *ktext, ent_http_req *r)
+{
+    enum MHD_Result mrc = MHD_NO;
+    const char *tn = ent_type_name(t);
+    ent_txn *w = NULL;
+    ent_entity *cur = NULL, *e = NULL;
+    ent_key k;
+    uint64_t want, have = 0;
+    int has_match, has_none, rc, exists;
+    unsigned status = MHD_HTTP_OK;
+    uint64_t none_v;
+    if (key_or_400(&k, t, ktext, c, &mrc)) return mrc;
+    if (if_match(&has_match, &want, c, MHD_HTTP_HEADER_IF_MATCH))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: expected a version in quotes (\"3\") or *");
+    if (if_match(&has_none, &none_v, c, MHD_HTTP_HEADER_IF_NONE_MATCH) || (has_none && none_v != ENT_VERSION_ANY))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: only * (must not exist) is understood on writes");
+    if (strcmp(method, "DELETE") && !r->len)
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be %s, a JSON object",
+                                     !strcmp(method, "PATCH") ? "a merge patch (RFC 7396)" : "the entity's data");
+    if ((rc = ent_txn_begin(&w, h->s, ENT_TXN_WRITE))) return ent_http__reply_lib(c, rc, tn);
+    rc = ent_get(&cur, h->s, w, t, &k);
+    if (rc && rc != ENT_NOTFOUND) goto lib_fail;
+    exists = rc == ENT_OK;
+    if (exists) have = ent_entity_version(cur);
+    if (has_match && !exists) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" does not exist", tn, ktext);
+        goto out;
+    }
+    if (has_match && want != ENT_VERSION_ANY && want != have) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" is at version %llu, not %llu", tn, ktext,
+                                    (unsigned long long)have, (unsigned long long)want);
+        goto out;
+    }
+    if (has_none && exists) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-None-Match: %s \"%s\" exists", tn, ktext);
+        goto out;
+    }
+    if (!exists && (strcmp(method, "PUT") || ent_type_key(t) == ENT_KEY_AUTO)) {
+        /* auto ids are given by POST; PUT replaces an existing one, as `entity put --key` does */
+        mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "%s \"%s\" does not exist", tn, ktext);
+        goto out;
+    }
+    if (!strcmp(method, "DELETE")) {
+        if ((rc = ent_delete(h->s, w, t, &k, have))) goto lib_fail;
+        status = MHD_HTTP_NO_CONTENT;
+    } else if (!strcmp(method, "PATCH")) {
+        if ((rc = ent_entity_patch_json(cur, r->body, r->len)) || (rc = ent_replace(h->s, w, cur, have))) goto lib_fail;
+        e = cur;
+        cur = NULL;
+    } else {
+        if ((rc = ent_entity_from_json(&e, t, r->body, r->len)) || (rc = ent_entity_set_key(e, &k))) goto lib_fail;
+        rc = exists ? ent_replace(h->s, w, e, have) : ent_create(h->s, w, e);
+        if (rc) goto lib_fail;
+        status = exists ? MHD_HTTP_OK : MHD_HTTP_CREATED;
+    }
+    rc = ent_txn_commit(w);
+    w = NULL;
+    if (rc) goto lib_fail;
+    if (status == MHD_HTTP_NO_CONTENT) mrc = ent_http__reply(c, status, NULL, 0, NULL, NULL);
+    else mrc = reply_entity(c, status, e, tn);
+    goto out;
+lib_fail:
+    mrc = ent_http__reply_lib(c, rc, tn);
+out:
+    ent_txn_abort(w);
+    ent_entity_free(cur);
+    ent_entity_free(e);
+    return mrc;
+}
+
+/* ---- routing ------------------------------------------------------------------------------ */
+
+static enum MHD_Result not_allowed(struct MHD_Connection *c, const char *allow, const char *why)
+{
+    char *body = NULL;
+    const char *hdr[] = {MHD_HTTP_HEADER_ALLOW, allow, NULL};
+    json_t *o = json_pack("{s:s}", "error", why);
+    if (o) body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!body) return MHD_NO;
+    return ent_http__reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, body, strlen(body), NULL, hdr);
+}
+
+/* Is method one of allow ("GET, POST")? HEAD goes with GET. */
+static int allowed(const char *method, const char *allow)
+{
+    size_t n = strlen(method);
+    if (!strcmp(method, "HEAD")) method = "GET", n = 3;
+    for (const char *p = allow; (p = strstr(p, method)); p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char *method, char **segs, size_t nseg,
+                              ent_http_args *args, ent_http_req *r)
+{
+    enum MHD_Result mrc = MHD_NO;
+    const char *allow;
+    const ent_type *t;
+    char why[160];
+    int write;
+    enum { STAT, SCHEMA, EVENTS, STREAM, LIST, ONE, FIND } route;
+    if (nseg == 1 && !strcmp(segs[0], "stat")) route = STAT, allow = "GET, HEAD";
+    else if (nseg == 1 && !strcmp(segs[0], "schema")) route = SCHEMA, allow = "GET, HEAD";
+    else if (nseg == 1 && !strcmp(segs[0], "events")) route = EVENTS, allow = "GET, HEAD";
+    else if (nseg == 2 && !strcmp(segs[0], "events") && !strcmp(segs[1], "stream")) route = STREAM, allow = "GET";
+    else if (nseg == 1 && segs[0][0]) route = LIST, allow = "GET, HEAD, POST";
+    else if (nseg == 2 && segs[0][0] && segs[1][0]) route = ONE, allow = "GET, HEAD, PUT, PATCH, DELETE";
+    else if (nseg == 3 && segs[0][0] && !strcmp(segs[1], "by") && segs[2][0]) route = FIND, allow = "GET, HEAD";
+    else return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: /api/stat, /api/schema, /api/events, /api/events/stream, /api/TYPE, /api/TYPE/KEY, /api/TYPE/by/FIELD");
+    if (!allowed(method, allow)) {
+        snprintf(why, sizeof why, "%s is not allowed here; this path takes %s", method, allow);
+        return not_allowed(c, h->read_only && strstr(allow, "POST") ? "GET, HEAD" : allow, why);
+    }
+    write = !allowed(method, "GET, HEAD");
+    if (write && h->read_only) return not_allowed(c, "GET, HEAD", "the server is read-only (--read-only)");
+    switch (route) {
+    case STAT:
+        return args_all_used(args, c, &mrc) ? mrc : api_stat(h, c);
+    case SCHEMA:
+        return args_all_used(args, c, &mrc) ? mrc : api_schema(h, c);
+    case EVENTS:
+        return api_events(h, c, args);
+    case STREAM:
+        return ent_http__stream(h, c, args);
+    case LIST:
+        if (!write) return api_list(h, c, segs[0], args);
+        if (args_all_used(args, c, &mrc) || !(t = type_or_404(h, c, segs[0], &mrc))) return mrc;
+        return api_create(h, c, t, r);
+    case ONE:
+        if (args_all_used(args, c, &mrc) || !(t = type_or_404(h, c, segs[0], &mrc))) return mrc;
+        return write ? api_write(h, c, method, t, segs[1], r) : api_get(h, c, t, segs[1]);
+    case FIND:
+        return api_find(h, c, segs[0], segs[2], args);
+    }
+    return mrc;
+}

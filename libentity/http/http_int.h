@@ -1,0 +1,105 @@
+/* entity-http internals shared by its files: the server handle, the reply helpers, the routes and
+ * the event stream. Nothing here is public. */
+#ifndef ENT_HTTP_INT_H
+#define ENT_HTTP_INT_H
+
+#include <entity/entity.h>
+#include <entity/http.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ent_http_client ent_http_client;
+
+/* A rendered SSE message the follower keeps for clients that catch up. */
+typedef struct ent_http_recent {
+    uint64_t seq;
+    char *msg; /* NULL when it could not be rendered */
+    size_t len;
+    unsigned op;
+    char type[ENT_NAME_MAX + 1];
+} ent_http_recent;
+
+/* The event stream's shared state: one thread follows the log and hands each new event, rendered
+ * once, to every live client whose filter takes it, and keeps the last ones rendered for clients
+ * that catch up. Guarded by mu. */
+typedef struct ent_http_hub {
+    pthread_mutex_t mu;
+    ent_http_client *live; /* clients caught up with the follower (a list through next/prev) */
+    uint64_t next;         /* the seq the follower reads next: live clients got everything before */
+    ent_http_recent *recent; /* recent[seq % RECENT_MAX] holds seqs [recent_first, recent_end) */
+    uint64_t recent_first, recent_end;
+    size_t recent_bytes;
+    int stop;
+    int started;
+    pthread_t thread;
+} ent_http_hub;
+
+struct ent_http {
+    ent_store *s;
+    struct MHD_Daemon *d;
+    char *token;
+    size_t token_len;
+    int read_only;
+    size_t max_body, client_buffer;
+    unsigned heartbeat_ms;
+    unsigned port;
+    ent_http_log_cb log;
+    void *log_payload;
+    ent_http_hub hub;
+};
+
+/* One request's state across the access handler's calls: its body so far. */
+typedef struct ent_http_req {
+    char *body;
+    size_t len, cap;
+    int too_big;
+} ent_http_req;
+
+/* A decoded query parameter. */
+typedef struct ent_http_arg {
+    char *name, *value;
+    int used;
+} ent_http_arg;
+
+typedef struct ent_http_args {
+    ent_http_arg v[16];
+    size_t n;
+    int overflow, bad; /* more than 16; a bad %-escape */
+} ent_http_args;
+
+void ent_http__logf(ent_http *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Replies: each queues a response on c and returns what MHD_queue_response() did. */
+enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* body: taken (freed with free()); ctype NULL: application/json. */
+enum MHD_Result ent_http__reply(struct MHD_Connection *c, unsigned status, char *body, size_t len,
+                                const char *ctype, const char *const *headers /* name, value, ..., NULL */);
+/* The HTTP status for a libentity failure code (never 500 for what a request got wrong). */
+unsigned ent_http__status(int code);
+/* An error reply for the library's last failure. */
+enum MHD_Result ent_http__reply_lib(struct MHD_Connection *c, int code, const char *what);
+
+/* "%XX"-decode s in place ('+' as a space when plus). Returns 0, or -1 for a bad escape or a NUL. */
+int ent_http__unescape(char *s, int plus);
+/* s percent-encoded for a URL path segment or query value. out: the caller frees it. */
+char *ent_http__escape(const char *s);
+/* The value of parameter name (marked used), or NULL. */
+const char *ent_http__arg(ent_http_args *a, const char *name);
+
+/* The /api routes (api.c). segs: the decoded path segments after "api". */
+enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char *method, char **segs, size_t nseg,
+                              ent_http_args *args, ent_http_req *r);
+
+/* The event stream (stream.c). */
+int ent_http__hub_start(ent_http *h);
+void ent_http__hub_stop(ent_http *h);  /* ends the streams and the follower */
+void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader left */
+enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *args);
+
+/* The page (page.c). */
+enum MHD_Result ent_http__page(struct MHD_Connection *c);
+
+#endif

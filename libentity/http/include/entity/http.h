@@ -1,0 +1,64 @@
+/* libentity — an HTTP face for a store (optional component, library entity-http).
+ *
+ * A JSON API over the same calls as the entity tool (entity and event JSON as ent_entity_to_json()
+ * and ent_event_to_json() render them, versions as ETags), the event log as Server-Sent Events
+ * whose ids are seqs, and a small page at GET /. Built on libmicrohttpd; built only where it is
+ * found. The routes, codes and headers are listed in README.md ("Serving a store over HTTP").
+ *
+ * The server runs on threads of its own (one per connection, plus one that follows the log with
+ * ent_log_wait(), so writes by other processes are streamed too). The caller keeps using the store
+ * meanwhile, and closes it only after ent_http_stop().
+ */
+#ifndef ENTITY_HTTP_H
+#define ENTITY_HTTP_H
+
+#include <entity/common.h>
+#include <entity/store.h>
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ent_http ent_http;
+
+/* Called with one line about the server's life (a client dropped for falling behind, a log read
+ * that failed), on one of the server's threads; line is borrowed for the call. */
+typedef void (*ent_http_log_cb)(const char *line, void *payload);
+
+#define ENT_HTTP_OPTS_VERSION 1
+typedef struct ent_http_opts {
+    unsigned version;        /* ENT_HTTP_OPTS_VERSION */
+    const char *listen;      /* "ADDR:PORT" (IPv4 dotted, or [IPv6]); NULL: "127.0.0.1:8080".
+                              * Port 0 takes a free port: see ent_http_port(). */
+    const char *token;       /* non-NULL: every /api/ request needs "Authorization: Bearer TOKEN";
+                              * copied */
+    int read_only;           /* writes answer 405 */
+    size_t max_body;         /* request body limit in bytes (413 above it); 0: 1 MiB */
+    size_t client_buffer;    /* bytes of events queued for one stream client before it is dropped
+                              * (it resumes with Last-Event-ID); 0: 1 MiB */
+    unsigned heartbeat_ms;   /* a comment line on idle streams this often; 0: 15000 */
+    unsigned max_clients;    /* connections at once; 0: 1000 */
+    ent_http_log_cb log;     /* may be NULL */
+    void *log_payload;
+} ent_http_opts;
+#define ENT_HTTP_OPTS_INIT {ENT_HTTP_OPTS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL}
+
+/* Start serving store s (borrowed: it must stay open until ent_http_stop()).
+ * out: the caller stops and frees it with ent_http_stop().
+ * Returns ENT_OK, ENT_INVALID (bad listen address, empty token, bad options), ENT_IO (the address
+ * cannot be bound: the message names it), ENT_NOMEM, and the codes of ent_log_bounds(). */
+ENT_EXTERN(int) ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts);
+
+/* The TCP port the server listens on (the one chosen when the address asked for port 0). */
+ENT_EXTERN(unsigned) ent_http_port(const ent_http *h);
+
+/* Stop: end every event stream (each gets the end of its response), close every connection,
+ * join the server's threads and free h. NULL does nothing. */
+ENT_EXTERN(void) ent_http_stop(ent_http *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,473 @@
+/* entity-http: the daemon (start, stop), the access handler (body, token, path and query parsing)
+ * and the reply helpers. The routes are in api.c, the event stream in stream.c. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "http_int.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_LIMIT ((size_t)1 << 20)
+
+void ent_http__logf(ent_http *h, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    if (!h->log) return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    h->log(buf, h->log_payload);
+}
+
+/* ---- replies ------------------------------------------------------------------------------ */
+
+enum MHD_Result ent_http__reply(struct MHD_Connection *c, unsigned status, char *body, size_t len,
+                                const char *ctype, const char *const *headers)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result rc;
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype ? ctype : "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (; headers && headers[0]; headers += 2)
+        if (headers[1]) MHD_add_response_header(resp, headers[0], headers[1]);
+    rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* {"error": msg}. jansson refuses strings that are not UTF-8 (a name read from a damaged store),
+ * so such bytes become '?' rather than losing the whole message. */
+static char *error_json(const char *msg)
+{
+    json_t *o = json_pack("{s:s}", "error", msg);
+    char *out;
+    if (!o) {
+        char *copy = strdup(msg);
+        if (!copy) return NULL;
+        for (char *p = copy; *p; p++)
+            if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20) *p = '?';
+        o = json_pack("{s:s}", "error", copy);
+        free(copy);
+        if (!o) return NULL;
+    }
+    out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
+enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+    char msg[1024], *body;
+    va_list ap;
+    static const char *const auth[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"entity\"", NULL};
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!(body = error_json(msg))) return MHD_NO;
+    return ent_http__reply(c, status, body, strlen(body), NULL, status == MHD_HTTP_UNAUTHORIZED ? auth : NULL);
+}
+
+unsigned ent_http__status(int code)
+{
+    switch (code) {
+    case ENT_NOTFOUND: return MHD_HTTP_NOT_FOUND;
+    case ENT_CONFLICT: return MHD_HTTP_CONFLICT;
+    case ENT_INVALID: return MHD_HTTP_BAD_REQUEST;
+    case ENT_SCHEMA: return MHD_HTTP_CONFLICT;     /* the schema changed under the request */
+    case ENT_FULL: return MHD_HTTP_CONTENT_TOO_LARGE; /* a value too long for an index key; a full disk */
+    case ENT_READONLY: return MHD_HTTP_METHOD_NOT_ALLOWED;
+    case ENT_BUSY:
+    case ENT_TIMEOUT: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default: return MHD_HTTP_INTERNAL_SERVER_ERROR; /* ENT_IO, ENT_CORRUPT, ENT_NOMEM: the server's */
+    }
+}
+
+enum MHD_Result ent_http__reply_lib(struct MHD_Connection *c, int code, const char *what)
+{
+    const char *m = ent_errmsg();
+    return ent_http__reply_error(c, ent_http__status(code), "%s: %s", what, m[0] ? m : ent_strerror(code));
+}
+
+/* ---- URLs --------------------------------------------------------------------------------- */
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+int ent_http__unescape(char *s, int plus)
+{
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        if (*p == '%') {
+            int hi = hexval((unsigned char)p[1]), lo = hi < 0 ? -1 : hexval((unsigned char)p[2]);
+            if (lo < 0 || (hi == 0 && lo == 0)) return -1; /* a bad escape, or a NUL in a name */
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *w++ = plus && *p == '+' ? ' ' : *p;
+        }
+    }
+    *w = '\0';
+    return 0;
+}
+
+char *ent_http__escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(strlen(s) * 3 + 1), *w = out;
+    if (!out) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') *w++ = (char)*p;
+        else {
+            *w++ = '%';
+            *w++ = hex[*p >> 4];
+            *w++ = hex[*p & 15];
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+const char *ent_http__arg(ent_http_args *a, const char *name)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (!strcmp(a->v[i].name, name)) {
+            a->v[i].used = 1;
+            return a->v[i].value;
+        }
+    return NULL;
+}
+
+/* MHD decodes %XX itself before it splits a path, which would make "a%2Fb" two segments: the
+ * identity here keeps paths and values raw, and each segment and value is decoded once split. */
+static size_t keep_raw(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    ent_http_args *a = cls;
+    (void)kind;
+    if (a->n == sizeof a->v / sizeof a->v[0]) {
+        a->overflow = 1;
+        return MHD_NO;
+    }
+    a->v[a->n].name = strdup(key);
+    a->v[a->n].value = strdup(value ? value : "");
+    a->v[a->n].used = 0;
+    if (!a->v[a->n].name || !a->v[a->n].value) {
+        free(a->v[a->n].name);
+        free(a->v[a->n].value);
+        a->bad = 1;
+        return MHD_NO;
+    }
+    if (ent_http__unescape(a->v[a->n].name, 1) || ent_http__unescape(a->v[a->n].value, 1)) a->bad = 1;
+    a->n++;
+    return MHD_YES;
+}
+
+static void args_free(ent_http_args *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->v[i].name);
+        free(a->v[i].value);
+    }
+}
+
+/* ---- the access handler -------------------------------------------------------------------- */
+
+/* The token is compared in time that depends only on the lengths, never on where the first
+ * different byte is: an attacker timing answers learns nothing about the token's prefix. */
+static int token_ok(const ent_http *h, struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    size_t n;
+    unsigned char diff = 0;
+    if (!v || strncasecmp(v, "Bearer ", 7) != 0) return 0;
+    v += 7;
+    n = strlen(v);
+    for (size_t i = 0; i < h->token_len; i++) diff |= (unsigned char)(h->token[i] ^ (i < n ? v[i] : 0));
+    return diff == 0 && n == h->token_len;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    ent_http *h = cls;
+    ent_http_req *r = *con_cls;
+    ent_http_args args;
+    char *path = NULL, *segs[8];
+    size_t nseg = 0;
+    enum MHD_Result rc;
+    (void)version;
+    if (!r) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!(r = calloc(1, sizeof *r))) return MHD_NO;
+        *con_cls = r;
+        /* refused before any body is read: an unauthenticated client cannot make us buffer one */
+        if (h->token && !strncmp(url, "/api", 4) && !token_ok(h, c)) {
+            r->too_big = 1; /* reading stops; the reply below is the answer */
+            return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");
+        }
+        if (cl) {
+            char *end;
+            unsigned long long n;
+            errno = 0;
+            n = strtoull(cl, &end, 10);
+            /* answered before the body is read (curl's Expect: 100-continue then sends none) */
+            if (!errno && !*end && n > h->max_body) {
+                r->too_big = 1;
+                return ent_http__reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the request body of %llu bytes is over the limit of %zu bytes", n,
+                                             h->max_body);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        /* A chunked body over the limit is read and dropped: MHD takes a reply only before the
+         * body or after all of it. */
+        if (!r->too_big && r->len + *upload_size > h->max_body) {
+            r->too_big = 1;
+            free(r->body);
+            r->body = NULL;
+            r->len = r->cap = 0;
+        }
+        if (!r->too_big) {
+            if (r->len + *upload_size + 1 > r->cap) {
+                size_t cap = r->cap ? r->cap : 4096;
+                char *b;
+                while (cap < r->len + *upload_size + 1) cap *= 2;
+                if (!(b = realloc(r->body, cap))) return MHD_NO;
+                r->body = b;
+                r->cap = cap;
+            }
+            memcpy(r->body + r->len, upload, *upload_size);
+            r->len += *upload_size;
+            r->body[r->len] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big)
+        return ent_http__reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the request body is over the limit of %zu bytes", h->max_body);
+
+    if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
+        /* The page holds no data, so it is served without the token (a browser cannot send a
+         * bearer token when it navigates); it asks for the token and sends it on /api/ calls. */
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+            static const char *const allow[] = {"Allow", "GET, HEAD", NULL};
+            char *b = error_json("only GET and HEAD are allowed on /");
+            return b ? ent_http__reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, b, strlen(b), NULL, allow) : MHD_NO;
+        }
+        return ent_http__page(c);
+    }
+    if (strncmp(url, "/api", 4) != 0 || (url[4] != '/' && url[4] != '\0'))
+        return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: the API is under /api/");
+    if (h->token && !token_ok(h, c))
+        return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");
+
+    memset(&args, 0, sizeof args);
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    if (args.overflow || args.bad) {
+        rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, args.overflow ? "too many query parameters" : "a query parameter has a bad %%-escape");
+        args_free(&args);
+        return rc;
+    }
+    if (!(path = strdup(url + 4))) {
+        args_free(&args);
+        return MHD_NO;
+    }
+    {
+        /* "/a/b" -> "a", "b"; an empty segment (a trailing or double slash) is kept: no route has one */
+        char *p = path;
+        int bad = 0;
+        if (*p == '/') {
+            p++;
+            for (;;) {
+                char *e;
+                if (nseg == sizeof segs / sizeof segs[0]) {
+                    bad = 2;
+                    break;
+                }
+                segs[nseg++] = p;
+                if (!(e = strchr(p, '/'))) break;
+                *e = '\0';
+                p = e + 1;
+            }
+        }
+        for (size_t i = 0; !bad && i < nseg; i++)
+            if (ent_http__unescape(segs[i], 0)) bad = 1;
+        if (bad == 1) rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the path has a bad %%-escape");
+        else if (bad) rc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path");
+        else rc = ent_http__api(h, c, method, segs, nseg, &args, r);
+    }
+    free(path);
+    args_free(&args);
+    return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    ent_http_req *r = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (r) {
+        free(r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    ent_http *h = cls;
+    char buf[512];
+    size_t n;
+    if (!h->log) return;
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    ent_http__logf(h, "libmicrohttpd: %s", buf);
+}
+
+/* "A.B.C.D:PORT" or "[V6]:PORT" into addr. Returns 0, or -1 with the reason in ent_errmsg() terms. */
+static int parse_listen(struct sockaddr_storage *addr, int *v6, const char *text)
+{
+    char host[128];
+    const char *colon;
+    char *end;
+    unsigned long port;
+    memset(addr, 0, sizeof *addr);
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':' || (size_t)(close - text - 1) >= sizeof host) return -1;
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = '\0';
+        colon = close + 1;
+        *v6 = 1;
+    } else {
+        if (!(colon = strrchr(text, ':')) || (size_t)(colon - text) >= sizeof host) return -1;
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = '\0';
+        *v6 = 0;
+    }
+    if (!isdigit((unsigned char)colon[1])) return -1;
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (errno || *end || port > 65535) return -1;
+    if (*v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)addr;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) return -1;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)addr;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1) return -1;
+    }
+    return 0;
+}
+
+int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
+{
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    struct sockaddr_storage addr;
+    const union MHD_DaemonInfo *info;
+    ent_http *h;
+    int v6, rc;
+    unsigned flags;
+    if (!out || !s) return ENT_INVALID;
+    *out = NULL;
+    if (opts) {
+        if (opts->version != ENT_HTTP_OPTS_VERSION) return ENT_INVALID;
+        o = *opts;
+    }
+    if (!o.listen) o.listen = DEFAULT_LISTEN;
+    if (parse_listen(&addr, &v6, o.listen)) {
+        if (o.log) o.log("listen address: expected ADDR:PORT (127.0.0.1:8080, [::1]:8080)", o.log_payload);
+        return ENT_INVALID;
+    }
+    if (o.token && !o.token[0]) {
+        if (o.log) o.log("the token is empty", o.log_payload);
+        return ENT_INVALID;
+    }
+    if (!(h = calloc(1, sizeof *h))) return ENT_NOMEM;
+    h->s = s;
+    h->read_only = o.read_only;
+    h->max_body = o.max_body ? o.max_body : DEFAULT_LIMIT;
+    h->client_buffer = o.client_buffer ? o.client_buffer : DEFAULT_LIMIT;
+    h->heartbeat_ms = o.heartbeat_ms ? o.heartbeat_ms : 15000;
+    h->log = o.log;
+    h->log_payload = o.log_payload;
+    if (o.token) {
+        if (!(h->token = strdup(o.token))) {
+            free(h);
+            return ENT_NOMEM;
+        }
+        h->token_len = strlen(h->token);
+    }
+    if ((rc = ent_http__hub_start(h))) {
+        free(h->token);
+        free(h);
+        return rc;
+    }
+    /* A thread per connection: an event stream's reader then simply blocks until the follower
+     * hands it events, and a stalled client stalls only its own thread. */
+    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (v6) flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* first: it covers the options' own messages */
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o.max_clients ? o.max_clients : 1000),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
+                            MHD_OPTION_END);
+    if (!h->d) {
+        ent_http__logf(h, "cannot listen on %s", o.listen);
+        ent_http__hub_stop(h);
+        ent_http__hub_free(h);
+        free(h->token);
+        free(h);
+        return ENT_IO;
+    }
+    info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : 0;
+    *out = h;
+    return ENT_OK;
+}
+
+unsigned ent_http_port(const ent_http *h) { return h ? h->port : 0; }
+
+void ent_http_stop(ent_http *h)
+{
+    if (!h) return;
+    /* Streams first: their readers return the end of their responses, then the daemon closes
+     * what is left and joins the connection threads. */
+    ent_http__hub_stop(h);
+    MHD_stop_daemon(h->d);
+    ent_http__hub_free(h);
+    free(h->token);
+    free(h);
+}

@@ -1,0 +1,478 @@
+/* entity-http: the event log as Server-Sent Events.
+ *
+ * One follower thread reads the log (woken by ent_log_wait(), which also sees commits of other
+ * processes), renders each event once as an SSE message ("id: SEQ", "event: OP", "data: JSON"),
+ * and appends it to the queue of every live client whose filter takes it. A client first catches
+ * up (from its `from` or Last-Event-ID): from the messages the follower rendered lately when they
+ * reach back far enough, else on its own log cursor; it joins the live list once it has reached
+ * the follower, under the hub's lock, so no event is sent twice or missed. Each connection has a thread of its own that blocks in the response's reader until its
+ * queue holds bytes.
+ *
+ * A client whose queue grows past client_buffer (it reads slower than the log grows) is dropped:
+ * its queue is freed and its socket shut down, so neither the follower nor any writer ever waits
+ * for it; it resumes with Last-Event-ID like any browser whose connection broke. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http_int.h"
+
+#define FOLLOW_BATCH 256  /* events the follower renders per hand-out */
+#define CATCHUP_BATCH 64  /* events a catching-up client renders per round */
+#define CATCHUP_BYTES (256 * 1024) /* bytes a catching-up client copies from recent per round */
+/* What the follower keeps rendered: 100 clients catching up (a reconnect storm after a restart of
+ * the clients' side, pages opened with from=) then copy instead of each decoding and rendering. */
+#define RECENT_MAX 16384  /* messages (a power of two) */
+#define RECENT_BYTES ((size_t)64 << 20)
+
+struct ent_http_client {
+    ent_http_client *next, *prev;
+    ent_http *h;
+    int fd;
+    char addr[64];
+    char type[ENT_NAME_MAX + 1]; /* filter: "" for every type */
+    unsigned ops;                /* filter: 0 for every op */
+    uint64_t next_seq;           /* live: events below it were sent while catching up */
+    uint64_t pos;                /* catching up: the next seq to look at */
+    ent_log_cursor *cur;         /* catching up from the log: at pos; NULL otherwise */
+    int live, dropped, failed;
+    char *q;                     /* bytes to send: q[off, len) */
+    size_t len, off, cap;
+    pthread_cond_t cond;
+};
+
+/* Append n bytes to the client's queue. Returns 0, or -1 when it would pass limit (or memory). */
+static int q_add(ent_http_client *cl, const char *p, size_t n, size_t limit)
+{
+    if (cl->off && cl->off == cl->len) cl->off = cl->len = 0;
+    if (cl->len - cl->off + n > limit) return -1;
+    if (cl->len + n > cl->cap) {
+        size_t cap = cl->cap ? cl->cap : 4096;
+        char *q;
+        if (cl->off) { /* compact before growing */
+            memmove(cl->q, cl->q + cl->off, cl->len - cl->off);
+            cl->len -= cl->off;
+            cl->off = 0;
+        }
+        while (cap < cl->len + n) cap *= 2;
+        if (cap != cl->cap) {
+            if (!(q = realloc(cl->q, cap))) return -1;
+            cl->q = q;
+            cl->cap = cap;
+        }
+    }
+    memcpy(cl->q + cl->len, p, n);
+    cl->len += n;
+    return 0;
+}
+
+static const char *op_name(int op)
+{
+    return op == ENT_OP_CREATE ? "create" : op == ENT_OP_UPDATE ? "update" : op == ENT_OP_DELETE ? "delete" : "unknown";
+}
+
+/* "id: SEQ\nevent: OP\ndata: JSON\n\n". out: the caller frees it. The event JSON is one line
+ * (strings escape their newlines), as one data: line needs. */
+static char *render(const ent_event *ev, size_t *out_len)
+{
+    char *j = NULL, *m;
+    size_t n;
+    if (ent_event_to_json(&j, ev, 0) != ENT_OK) return NULL;
+    n = strlen(j) + 64;
+    if ((m = malloc(n))) *out_len = (size_t)snprintf(m, n, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)ev->seq, op_name(ev->op), j);
+    free(j);
+    return m;
+}
+
+static int takes(const ent_http_client *cl, const ent_event *ev)
+{
+    return ev->seq >= cl->next_seq && (!cl->ops || (cl->ops & (unsigned)ev->op)) &&
+           (!cl->type[0] || !strcmp(cl->type, ent_type_name(ev->type)));
+}
+
+static void unlink_live(ent_http_hub *hb, ent_http_client *cl)
+{
+    if (!cl->live) return;
+    if (cl->prev) cl->prev->next = cl->next;
+    else hb->live = cl->next;
+    if (cl->next) cl->next->prev = cl->prev;
+    cl->next = cl->prev = NULL;
+    cl->live = 0;
+}
+
+/* Under the hub's lock. */
+static void drop(ent_http *h, ent_http_client *cl, uint64_t seq)
+{
+    ent_http__logf(h, "dropped the event stream of %s at seq %llu: more than %zu bytes waited for it (it may resume with Last-Event-ID)",
+                   cl->addr, (unsigned long long)seq, h->client_buffer);
+    unlink_live(&h->hub, cl);
+    cl->dropped = 1;
+    free(cl->q);
+    cl->q = NULL;
+    cl->len = cl->off = cl->cap = 0;
+    /* The connection's thread may be blocked sending to it: shutting the socket down wakes it and
+     * MHD closes the connection. The fd is still the connection's: the client leaves the list
+     * (in stream_free) before MHD closes the socket. */
+    if (cl->fd >= 0) shutdown(cl->fd, SHUT_RDWR);
+    pthread_cond_signal(&cl->cond);
+}
+
+static int takes_recent(const ent_http_client *cl, const ent_http_recent *r)
+{
+    return r->msg && (!cl->ops || (cl->ops & r->op)) && (!cl->type[0] || !strcmp(cl->type, r->type));
+}
+
+/* Keep ev's message (taken; may be NULL) as the newest recent one, dropping the oldest ones past
+ * the count or the bytes. Under the hub's lock. The kept seqs are contiguous, so seq % RECENT_MAX
+ * finds one; a gap (never in a log) starts over. */
+static void recent_drop_oldest(ent_http_hub *hb)
+{
+    ent_http_recent *r = &hb->recent[hb->recent_first++ % RECENT_MAX];
+    hb->recent_bytes -= r->len;
+    free(r->msg);
+    memset(r, 0, sizeof *r);
+}
+
+static void recent_add(ent_http_hub *hb, const ent_event *ev, char *msg, size_t len)
+{
+    ent_http_recent *r;
+    if (hb->recent_end != ev->seq) { /* a gap: start over */
+        while (hb->recent_first < hb->recent_end) recent_drop_oldest(hb);
+        hb->recent_first = hb->recent_end = ev->seq;
+    }
+    while (hb->recent_first < hb->recent_end &&
+           (ev->seq - hb->recent_first >= RECENT_MAX || hb->recent_bytes + (msg ? len : 0) > RECENT_BYTES))
+        recent_drop_oldest(hb);
+    r = &hb->recent[ev->seq % RECENT_MAX];
+    r->seq = ev->seq;
+    r->msg = msg;
+    r->len = msg ? len : 0;
+    r->op = (unsigned)ev->op;
+    snprintf(r->type, sizeof r->type, "%s", ent_type_name(ev->type));
+    hb->recent_bytes += r->len;
+    hb->recent_end = ev->seq + 1;
+}
+
+static void *follow(void *arg)
+{
+    ent_http *h = arg;
+    ent_http_hub *hb = &h->hub;
+    ent_log_cursor *cur = NULL;
+    ent_event *evs[FOLLOW_BATCH];
+    char *msgs[FOLLOW_BATCH];
+    size_t lens[FOLLOW_BATCH];
+    int rc, failing = 0;
+    pthread_mutex_lock(&hb->mu);
+    rc = ent_log_cursor_open(&cur, h->s, hb->next, NULL, 0);
+    pthread_mutex_unlock(&hb->mu);
+    if (rc) {
+        ent_http__logf(h, "event stream: cannot read the log: %s", ent_errmsg());
+        return NULL;
+    }
+    for (;;) {
+        size_t n = 0;
+        int stop;
+        pthread_mutex_lock(&hb->mu);
+        stop = hb->stop;
+        pthread_mutex_unlock(&hb->mu);
+        if (stop) break;
+        while (n < FOLLOW_BATCH && (rc = ent_log_next(&evs[n], cur)) == ENT_OK) n++;
+        if (rc != ENT_OK && rc != ENT_NOTFOUND) {
+            if (!failing) ent_http__logf(h, "event stream: reading the log at seq %llu: %s", (unsigned long long)ent_log_cursor_pos(cur), ent_errmsg());
+            failing = 1;
+        } else {
+            failing = 0;
+        }
+        if (n == 0) {
+            /* Nothing new: sleep in the store's wait, which a commit of this or another process
+             * ends at once; the timeout only bounds how long a stop waits. */
+            ent_log_wait(NULL, h->s, ent_log_cursor_pos(cur) - 1, failing ? 1000 : 250);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) msgs[i] = render(evs[i], &lens[i]);
+        pthread_mutex_lock(&hb->mu);
+        for (ent_http_client *cl = hb->live, *nx; cl; cl = nx) {
+            int got = 0;
+            nx = cl->next;
+            for (size_t i = 0; i < n; i++) {
+                if (!msgs[i] || !takes(cl, evs[i])) continue;
+                if (q_add(cl, msgs[i], lens[i], h->client_buffer)) {
+                    drop(h, cl, evs[i]->seq);
+                    got = 0;
+                    break;
+                }
+                got = 1;
+            }
+            if (got) pthread_cond_signal(&cl->cond);
+        }
+        for (size_t i = 0; i < n; i++) recent_add(hb, evs[i], msgs[i], lens[i]); /* takes msgs[i] */
+        hb->next = ent_log_cursor_pos(cur);
+        pthread_mutex_unlock(&hb->mu);
+        for (size_t i = 0; i < n; i++) {
+            if (!msgs[i]) ent_http__logf(h, "event stream: cannot render event %llu", (unsigned long long)evs[i]->seq);
+            ent_event_free(evs[i]);
+        }
+    }
+    ent_log_cursor_free(cur);
+    return NULL;
+}
+
+int ent_http__hub_start(ent_http *h)
+{
+    ent_http_hub *hb = &h->hub;
+    uint64_t last = 0;
+    int rc;
+    if ((rc = ent_log_bounds(NULL, &last, h->s, NULL))) return rc;
+    if (!(hb->recent = calloc(RECENT_MAX, sizeof *hb->recent))) return ENT_NOMEM;
+    if (pthread_mutex_init(&hb->mu, NULL)) {
+        free(hb->recent);
+        return ENT_NOMEM;
+    }
+    hb->next = hb->recent_first = hb->recent_end = last + 1;
+    if (pthread_create(&hb->thread, NULL, follow, h)) {
+        pthread_mutex_destroy(&hb->mu);
+        free(hb->recent);
+        return ENT_NOMEM;
+    }
+    hb->started = 1;
+    return ENT_OK;
+}
+
+void ent_http__hub_free(ent_http *h)
+{
+    ent_http_hub *hb = &h->hub;
+    if (!hb->recent) return;
+    while (hb->recent_first < hb->recent_end) recent_drop_oldest(hb);
+    free(hb->recent);
+    hb->recent = NULL;
+    pthread_mutex_destroy(&hb->mu);
+}
+
+void ent_http__hub_stop(ent_http *h)
+{
+    ent_http_hub *hb = &h->hub;
+    if (!hb->started) return;
+    pthread_mutex_lock(&hb->mu);
+    hb->stop = 1;
+    for (ent_http_client *cl = hb->live; cl; cl = cl->next) pthread_cond_signal(&cl->cond);
+    pthread_mutex_unlock(&hb->mu);
+    pthread_join(hb->thread, NULL);
+    hb->started = 0;
+    /* the mutex and the recent messages live on until the daemon is stopped (hub_free):
+     * connection threads still take them */
+}
+
+/* ---- one client --------------------------------------------------------------------------- */
+
+/* Catch up on the client's own log cursor (opened at pos): render up to a batch into its queue.
+ * Called without the lock: the follower does not touch a client that is not live, and pos is
+ * the client's own until then. Returns 0 or a libentity code. */
+static int catch_up(ent_http_client *cl)
+{
+    ent_event *ev;
+    int rc = ENT_OK;
+    if (cl->cur && ent_log_cursor_pos(cl->cur) != cl->pos) {
+        ent_log_cursor_free(cl->cur);
+        cl->cur = NULL;
+    }
+    if (!cl->cur) {
+        /* by name: the handle of the type the request named may belong to an older schema */
+        const ent_type *t = cl->type[0] ? ent_store_type(cl->h->s, cl->type) : NULL;
+        if (cl->type[0] && !t) return ENT_SCHEMA;
+        if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, t, cl->ops))) return rc;
+    }
+    for (int i = 0; i < CATCHUP_BATCH && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
+        size_t n;
+        char *m = render(ev, &n);
+        ent_event_free(ev);
+        if (!m) return ENT_NOMEM;
+        pthread_mutex_lock(&cl->h->hub.mu);
+        rc = q_add(cl, m, n, (size_t)-1);
+        pthread_mutex_unlock(&cl->h->hub.mu);
+        free(m);
+        if (rc) return ENT_NOMEM;
+    }
+    cl->pos = ent_log_cursor_pos(cl->cur);
+    return rc == ENT_NOTFOUND ? ENT_OK : rc;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ent_http_client *cl = cls;
+    ent_http *h = cl->h;
+    ent_http_hub *hb = &h->hub;
+    static const char beat[] = ": heartbeat\n";
+    (void)pos;
+    pthread_mutex_lock(&hb->mu);
+    for (;;) {
+        if (hb->stop) {
+            pthread_mutex_unlock(&hb->mu);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        if (cl->dropped || cl->failed) {
+            pthread_mutex_unlock(&hb->mu);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (cl->len > cl->off) {
+            size_t n = cl->len - cl->off < max ? cl->len - cl->off : max;
+            memcpy(buf, cl->q + cl->off, n);
+            cl->off += n;
+            pthread_mutex_unlock(&hb->mu);
+            return (ssize_t)n;
+        }
+        if (!cl->live) {
+            int rc;
+            if (cl->pos >= hb->next) {
+                /* caught up: the follower hands over from here, nothing below next_seq twice */
+                cl->next_seq = cl->pos;
+                ent_log_cursor_free(cl->cur);
+                cl->cur = NULL;
+                cl->live = 1;
+                cl->prev = NULL;
+                cl->next = hb->live;
+                if (hb->live) hb->live->prev = cl;
+                hb->live = cl;
+                continue;
+            }
+            if (cl->pos >= hb->recent_first && cl->pos < hb->recent_end) {
+                /* copies of what the follower rendered: no decoding, no rendering */
+                size_t added = 0;
+                while (cl->pos < hb->recent_end && added < CATCHUP_BYTES) {
+                    const ent_http_recent *r = &hb->recent[cl->pos % RECENT_MAX];
+                    if (takes_recent(cl, r)) {
+                        if (q_add(cl, r->msg, r->len, (size_t)-1)) {
+                            cl->failed = 1;
+                            break;
+                        }
+                        added += r->len;
+                    }
+                    cl->pos++;
+                }
+                continue;
+            }
+            pthread_mutex_unlock(&hb->mu);
+            rc = catch_up(cl);
+            pthread_mutex_lock(&hb->mu);
+            if (rc) {
+                ent_http__logf(h, "event stream of %s: reading the log: %s", cl->addr, ent_errmsg());
+                cl->failed = 1;
+            }
+            continue;
+        }
+        {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += h->heartbeat_ms / 1000;
+            until.tv_nsec += (long)(h->heartbeat_ms % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&cl->cond, &hb->mu, &until) == ETIMEDOUT && !hb->stop && !cl->dropped &&
+                cl->len == cl->off && max >= sizeof beat - 1) {
+                /* a comment line: keeps proxies from closing an idle stream, and finds dead peers */
+                pthread_mutex_unlock(&hb->mu);
+                memcpy(buf, beat, sizeof beat - 1);
+                return (ssize_t)(sizeof beat - 1);
+            }
+        }
+    }
+}
+
+static void stream_free(void *cls)
+{
+    ent_http_client *cl = cls;
+    ent_http_hub *hb = &cl->h->hub;
+    pthread_mutex_lock(&hb->mu);
+    unlink_live(hb, cl);
+    pthread_mutex_unlock(&hb->mu);
+    ent_log_cursor_free(cl->cur);
+    pthread_cond_destroy(&cl->cond);
+    free(cl->q);
+    free(cl);
+}
+
+int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
+                           enum MHD_Result *mrc);
+
+/* GET /api/events/stream?from=SEQ&type=T&op=OP, with Last-Event-ID taking over from `from` when a
+ * browser reconnects. Without either, the stream starts after the last event. */
+enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *a)
+{
+    enum MHD_Result mrc = MHD_NO;
+    const char *from_text = ent_http__arg(a, "from");
+    const char *last_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_LAST_EVENT_ID);
+    const union MHD_ConnectionInfo *ci;
+    const ent_type *t;
+    unsigned ops;
+    uint64_t from = 0;
+    ent_http_client *cl;
+    struct MHD_Response *resp;
+    char head[96];
+    int rc;
+    if (ent_http__event_filter(&t, &ops, h->s, a, c, &mrc)) return mrc;
+    for (size_t i = 0; i < a->n; i++)
+        if (!a->v[i].used) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "unknown parameter \"%s\"", a->v[i].name);
+    if (last_id) {
+        char *end;
+        errno = 0;
+        from = strtoull(last_id, &end, 10) + 1;
+        if (last_id[0] < '0' || last_id[0] > '9' || *end || errno)
+            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID: \"%s\" is not a sequence number", last_id);
+    } else if (from_text) {
+        char *end;
+        errno = 0;
+        from = strtoull(from_text, &end, 10);
+        if (from_text[0] < '0' || from_text[0] > '9' || *end || errno)
+            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
+    } else {
+        uint64_t last = 0;
+        if ((rc = ent_log_bounds(NULL, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
+        from = last + 1;
+    }
+    if (!(cl = calloc(1, sizeof *cl))) return MHD_NO;
+    cl->h = h;
+    cl->fd = -1;
+    cl->ops = ops;
+    if (t) snprintf(cl->type, sizeof cl->type, "%s", ent_type_name(t));
+    snprintf(cl->addr, sizeof cl->addr, "a client");
+    if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD))) cl->fd = ci->connect_fd;
+    if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        char ip[48] = "?";
+        unsigned port = 0;
+        if (sa->sa_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+            port = ntohs(in->sin_port);
+        } else if (sa->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)(const void *)sa;
+            inet_ntop(AF_INET6, &in->sin6_addr, ip, sizeof ip);
+            port = ntohs(in->sin6_port);
+        }
+        snprintf(cl->addr, sizeof cl->addr, "%s:%u", ip, port);
+    }
+    cl->pos = from ? from : 1;
+    if (pthread_cond_init(&cl->cond, NULL)) {
+        free(cl);
+        return ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "events: out of resources");
+    }
+    /* the first bytes: how soon a browser reconnects, and where this stream starts */
+    snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)from);
+    q_add(cl, head, strlen(head), (size_t)-1);
+    if (!(resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, cl, stream_free))) {
+        stream_free(cl);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    mrc = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return mrc;
+}

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# The JSON API of `entity serve` through curl over a served demo store: every route, status and
+# header, bad input of each kind (never a 500), the token, read-only, the body limit, and the
+# event stream's format, filters, heartbeat and Last-Event-ID resume across a server restart.
+set -u
+E=$1
+work=$(mktemp -d)
+trap '[ -n "$SRV_PID" ] && kill -KILL $SRV_PID 2>/dev/null; rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+S=$work/st
+"$E" -s "$S" demo >/dev/null || { echo "demo failed"; exit 1; }
+start_server "$S" || exit 1
+
+# ---- stat, schema
+req GET /api/stat; want 200 stat; header Content-Type application/json
+jcheck "d['schema']['name'], d['types']['customer']['count'], d['types']['order']['count'], d['log']['last_seq'], d['read_only']" "shop 12 29 71 False"
+jcheck "[i['field'] for i in d['types']['customer']['indexes']]" "['email', 'joined']"
+req GET /api/schema; want 200 schema
+"$E" -s "$S" schema >"$work/schema.cli"
+python3 -c "import json; a=json.load(open('$work/b')); b=json.load(open('$work/schema.cli')); exit(0 if a==b else 1)" && ok || bad "schema differs from entity schema"
+req GET '/api/stat?x=1'; want 400 "unknown parameter"; errmsg 'unknown parameter "x"'
+
+# ---- lists and paging
+req GET '/api/customer?limit=5'; want 200 list
+jcheck "[e['key'] for e in d], sorted(d[0])" "[1, 2, 3, 4, 5] ['data', 'key', 'type', 'version']"
+header Link '</api/customer?limit=5&after=5>; rel="next"'
+next=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
+req GET "$next"; want 200 "next page"; jcheck "[e['key'] for e in d]" "[6, 7, 8, 9, 10]"
+req GET '/api/customer?limit=5&after=10'; want 200 "last page"; jcheck "[e['key'] for e in d]" "[11, 12]"; noheader Link
+req GET '/api/customer?limit=2&reverse=1'; want 200 reverse; jcheck "[e['key'] for e in d]" "[12, 11]"
+header Link '</api/customer?limit=2&after=11&reverse=1>'
+req GET '/api/customer?after=3&reverse=true&limit=10'; jcheck "[e['key'] for e in d]" "[2, 1]"
+req GET '/api/customer'; jcheck "len(d)" "12"
+"$E" -s "$S" ls product >"$work/ls.cli"
+req GET '/api/product'; python3 -c "import json; a=json.load(open('$work/b')); b=[json.loads(l) for l in open('$work/ls.cli')]; exit(0 if a==b else 1)" && ok || bad "list differs from entity ls"
+req GET '/api/product?limit=3&after=tea-assam'; want 200 "string after"
+for q in 'limit=0' 'limit=abc' 'limit=-1' 'limit=1001' 'after=x' 'reverse=maybe' 'nope=1' 'after=%zz'; do
+  req GET "/api/customer?$q"; want 400 "list ?$q"
+done
+req GET '/api/nosuchtype'; want 404 "unknown type"; errmsg 'unknown type "nosuchtype"'
+
+# ---- one entity
+req GET /api/customer/1; want 200 get; header ETag '"1"'
+jcheck "d['type'], d['key'], d['version'], d['data']['email']" "customer 1 1 ada@example.com"
+req GET /api/customer/1 -H 'If-None-Match: "1"'; want 304 "If-None-Match"
+req GET /api/customer/999; want 404 "missing entity"
+req GET /api/customer/abc; want 400 "auto key not an id"; errmsg "not an id"
+req GET /api/customer/0; want 400 "id 0"
+req GET /api/customer/1/x; want 404 "too deep"
+req GET /api/customer/%zz; want 400 "bad escape"
+req GET /nope; want 404 "outside /api"
+req GET /api/; want 404 "/api/"
+req HEAD /api/customer/1 -I; want 200 HEAD
+
+# ---- create
+req POST /api/customer -d '{"email":"new@x","name":"New"}'; want 201 POST
+header Location /api/customer/13; header ETag '"1"'
+jcheck "d['key'], d['version'], d['data']['vip']" "13 1 False"
+req POST /api/customer -d '{"email":'; want 400 "bad JSON"; errmsg "line 1"
+req POST /api/customer -d '[1,2]'; want 400 "not an object"
+req POST /api/customer -d '{"email":"v@x","name":5}'; want 400 "wrong kind"; errmsg "customer.name"
+req POST /api/customer -d '{"email":"v@x"}'; want 400 "required missing"; errmsg "name"
+req POST /api/customer -d '{"email":"v@x","name":"V","shoe":1}'; want 400 "unknown field"; errmsg "shoe"
+req POST /api/customer -d '{"email":"ada@example.com","name":"dup"}'; want 409 "unique taken"; errmsg "customer.email"
+req POST /api/order -d '{"customer":4242}'; want 400 "ref missing"; errmsg "4242"
+req POST /api/product -d '{"price":1}'; want 400 "string keys"; errmsg "PUT /api/product/KEY"
+req POST /api/customer; want 400 "empty body"
+req POST /api/customer -H 'Content-Type: application/json' --data-binary $'{"email":"\xff","name":"x"}'; want 400 "not UTF-8"
+
+# ---- replace (PUT), If-Match, If-None-Match
+req PUT /api/product/a%2Fb -d '{"price":3,"tags":["x"]}'; want 201 "PUT creates"; header Location '/api/product/a%2Fb'
+jcheck "d['key'], d['version']" "a/b 1"
+req GET /api/product/a%2Fb; want 200 "key with a slash"; jcheck "d['key']" "a/b"
+req PUT /api/product/a%2Fb -d '{"price":4}'; want 200 "PUT replaces"; jcheck "d['version'], 'tags' in d['data']" "2 False"
+req PUT /api/product/a%2Fb -H 'If-Match: "1"' -d '{"price":5}'; want 412 "stale If-Match"; errmsg "version 2, not 1"
+req PUT /api/product/a%2Fb -H 'If-Match: "2"' -d '{"price":5}'; want 200 "If-Match"; header ETag '"3"'
+req PUT /api/product/a%2Fb -H 'If-None-Match: *' -d '{"price":5}'; want 412 "If-None-Match on existing"
+req PUT /api/product/fresh -H 'If-Match: *' -d '{"price":5}'; want 412 "If-Match * on missing"
+req PUT /api/product/fresh -H 'If-Match: 7' -d '{"price":5}'; want 400 "unquoted If-Match"
+req PUT /api/product/fresh -d '{"price":-1}'; want 400 "below min"; errmsg "product.price"
+req PUT /api/customer/999 -d '{"email":"w@x","name":"W"}'; want 404 "PUT on a missing auto id"
+req PUT /api/customer/13 -d '{"email":"new@x","name":"Renamed"}'; want 200 "PUT auto"; jcheck "d['version'], d['data']['name']" "2 Renamed"
+req PUT /api/customer/13 -d '{"email":"ada@example.com","name":"x"}'; want 409 "PUT unique taken"
+
+# ---- merge patch (RFC 7396)
+req PUT /api/product/p1 -d '{"price":2,"tags":["a","b"],"attrs":{"color":"red","size":"L"}}'; want 201 "PUT p1"
+req PATCH /api/product/p1 -d '{"tags":null,"attrs":{"size":null,"fit":"slim"},"stock":3}'; want 200 PATCH
+jcheck "d['version'], 'tags' in d['data'], d['data']['attrs'], d['data']['stock']" "2 False {'color': 'red', 'fit': 'slim'} 3"
+req PATCH /api/product/p1 -H 'If-Match: "1"' -d '{"stock":4}'; want 412 "PATCH stale"
+req PATCH /api/product/p1 -H 'If-Match: W/"2"' -d '{"stock":4}'; want 200 "PATCH weak If-Match"
+req PATCH /api/order/1 -d '{"status":"lost"}'; want 400 "PATCH enum"; errmsg "order.status"
+req PATCH /api/order/999 -d '{"status":"paid"}'; want 404 "PATCH missing"
+req PATCH /api/order/1 -d 'nope'; want 400 "PATCH bad JSON"
+
+# ---- delete
+req DELETE /api/customer/1; want 409 "still referenced"; errmsg "referenced"
+req DELETE /api/product/p1 -H 'If-Match: "1"'; want 412 "DELETE stale"
+req DELETE /api/product/p1 -H 'If-Match: "3"'; want 204 DELETE
+req GET /api/product/p1; want 404 "deleted"
+req DELETE /api/product/p1; want 404 "delete again"
+
+# ---- index look-ups and ranges
+req GET '/api/order/by/status?value=paid&limit=1000'; want 200 "find"
+n=$("$E" -s "$S" find order status paid | wc -l)
+jcheck "len(d), all(e['data']['status']=='paid' for e in d)" "$n True"
+req GET '/api/customer/by/email?value=ada%40example.com'; jcheck "[e['key'] for e in d]" "[1]"
+req GET '/api/product/by/price?from=2&to=6'; want 200 range
+"$E" -s "$S" find product price --from 2 --to 6 >"$work/range.cli"
+python3 -c "import json; a=json.load(open('$work/b')); b=[json.loads(l) for l in open('$work/range.cli')]; exit(0 if a==b and a else 1)" && ok || bad "range differs from entity find"
+req GET '/api/product/by/price?from=0&limit=3&reverse=1'; want 200 "range reverse page"
+jcheck "[e['data']['price'] for e in d] == sorted([e['data']['price'] for e in d], reverse=True), len(d)" "True 3"
+# follow the Link pages of a range: all of it, in order, once
+keys=$(python3 -c "import json; print(' '.join(e['key'] for e in json.load(open('$work/b'))))")
+for _ in $(seq 1 10); do
+  next=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
+  [ -z "$next" ] && break
+  req GET "$next"; want 200 "range next page"
+  keys="$keys $(python3 -c "import json; print(' '.join(e['key'] for e in json.load(open('$work/b'))))")"
+done
+all=$("$E" -s "$S" find product price --from 0 --reverse | python3 -c "import json,sys; print(' '.join(json.loads(l)['key'] for l in sys.stdin))")
+[ "$(echo $keys)" = "$(echo $all)" ] && ok || bad "range pages '$keys' != '$all'"
+req GET '/api/product/by/nofield?value=1'; want 404 "unknown field"; errmsg 'no field "nofield"'
+req GET '/api/customer/by/name?value=ada'; want 400 "not indexed"
+req GET '/api/product/by/price?value=abc'; want 400 "bad value"; errmsg "price"
+req GET '/api/product/by/price?value=1&from=0'; want 400 "value and from"
+req GET '/api/product/by/price?from=0&resume=forged'; want 400 "forged resume"
+req GET '/api/product/by/stock?from=x'; want 400 "bad from"
+
+# ---- events
+req GET '/api/events?from=1&limit=10'; want 200 events
+jcheck "[e['seq'] for e in d], sorted(d[0])" "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10] ['data', 'key', 'op', 'seq', 'ts', 'txn', 'type', 'version']"
+header Link '</api/events?from=11&limit=10>'
+"$E" -s "$S" events --from 1 --limit 10 >"$work/ev.cli"
+python3 -c "import json; a=json.load(open('$work/b')); b=[json.loads(l) for l in open('$work/ev.cli')]; exit(0 if a==b else 1)" && ok || bad "events differ from entity events"
+req GET '/api/events?type=order&op=delete,update'; want 200 "events filtered"
+jcheck "all(e['type']=='order' and e['op'] in ('delete','update') for e in d), len(d) > 0" "True True"
+for q in 'op=nope' 'type=nope' 'from=x' 'limit=0' 'limit=10001' 'op=' 'bogus=1'; do req GET "/api/events?$q"; want 400 "events ?$q"; done
+
+# ---- methods
+req DELETE /api/stat; want 405 "DELETE stat"; header Allow 'GET, HEAD'
+req POST /api/customer/1 -d '{}'; want 405 "POST on an entity"; header Allow '.*PUT'
+req PUT / -d x; want 405 "PUT /"
+req POST /api/events/stream; want 405 "POST stream"
+
+# ---- bad input never answers 500 (and the server stays up)
+for p in '/api/%00' '/api/customer/%' '/api/customer?limit=99999999999999999999999' '/api/events?from=99999999999999999999999' \
+         '/api/order/by/customer?value=-1' '/api/product/by/price?value=nan' '/api/customer/18446744073709551616' \
+         '/api/events/stream?from=x' '/api//' '/api/customer/by/' "/api/$(head -c 3000 /dev/zero | tr '\0' a)"; do
+  req GET "$p"; [ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok || bad "GET $p -> $code"
+done
+for body in '' '{' '{"email":' 'null' '"x"' '{"email":{"a":1},"name":"x"}' "{\"email\":\"$(head -c 400 /dev/zero | tr '\0' x)@x\",\"name\":\"x\"}"; do
+  req POST /api/customer -d "$body"; [ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok || bad "POST '$body' -> $code"
+done
+req PUT "/api/product/$(head -c 300 /dev/zero | tr '\0' k)" -d '{"price":1}'; [ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok || bad "long key -> $code"
+req GET /api/stat; want 200 "still up"
+stop_server
+
+# ---- body limit: Content-Length over it, and a chunked body over it
+start_server "$S" --max-body 64 || exit 1
+big="{\"email\":\"$(head -c 200 /dev/zero | tr '\0' x)@x\",\"name\":\"x\"}"
+req POST /api/customer -d "$big"; want 413 "over --max-body"; errmsg "limit of 64 bytes"
+req POST /api/customer -H 'Transfer-Encoding: chunked' -d "$big"; want 413 "chunked over --max-body"
+req POST /api/customer -d '{"email":"s@x","name":"s"}'; want 201 "under --max-body"
+stop_server
+
+# ---- token
+printf 's3cret-token\n' >"$work/token"
+start_server "$S" --token-file "$work/token" || exit 1
+req GET /api/stat; want 401 "no token"; header WWW-Authenticate Bearer
+req GET /api/stat -H 'Authorization: Bearer wrong'; want 401 "wrong token"
+req GET /api/stat -H 'Authorization: Bearer s3cret-tokeX'; want 401 "same length, wrong"
+req GET /api/stat -H 'Authorization: Bearer s3cret-token-and-more'; want 401 "token as a prefix"
+req GET /api/stat -H 'Authorization: Basic czNjcmV0LXRva2Vu'; want 401 "not bearer"
+req GET /api/stat -H 'Authorization: Bearer s3cret-token'; want 200 "right token"
+custs=$(python3 -c "import json; print(json.load(open('$work/b'))['types']['customer']['count'])")
+req GET /api/events/stream; want 401 "stream needs the token"
+req POST /api/customer -d '{"email":"t@x","name":"t"}'; want 401 "a write without the token"
+req GET /api/stat -H 'Authorization: Bearer s3cret-token'; jcheck "d['types']['customer']['count']" "$custs"
+req GET /; want 200 "the page needs no token"; header Content-Type text/html
+stop_server
+: >"$work/empty"
+"$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/empty" 2>"$work/err"; [ $? = 1 ] && grep -q "no token" "$work/err" && ok || bad "empty token file accepted"
+"$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/missing" 2>"$work/err"; [ $? = 1 ] && ok || bad "missing token file accepted"
+"$E" -s "$S" serve --listen nowhere 2>"$work/err"; [ $? = 1 ] && grep -q "ADDR:PORT" "$work/err" && ok || bad "bad --listen: $(cat "$work/err")"
+"$E" -s "$S" serve --max-body x 2>"$work/err"; [ $? = 2 ] && ok || bad "bad --max-body"
+"$E" -s "$work/none" serve --listen 127.0.0.1:0 2>"$work/err"; [ $? = 1 ] && ok || bad "serving a missing store"
+
+# ---- read-only
+start_server "$S" --read-only || exit 1
+req POST /api/customer -d '{"email":"ro@x","name":"ro"}'; want 405 "read-only POST"; header Allow 'GET, HEAD'; errmsg "read-only"
+req PUT /api/product/x -d '{"price":1}'; want 405 "read-only PUT"
+req PATCH /api/order/1 -d '{}'; want 405 "read-only PATCH"
+req DELETE /api/order/1; want 405 "read-only DELETE"
+req GET /api/customer/1; want 200 "read-only GET"
+req GET /api/stat; jcheck "d['read_only']" "True"
+"$E" -s "$S" serve --listen 127.0.0.1:$PORT 2>"$work/err"; [ $? = 1 ] && grep -q "cannot listen on 127.0.0.1:$PORT" "$work/err" && ok || bad "a port in use: $(cat "$work/err")"
+stop_server
+
+# ---- the event stream: format, filters, Last-Event-ID, heartbeat
+start_server "$S" --heartbeat 1 || exit 1
+last=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
+curl -s -N -D "$work/sh" --max-time 3 "$U/api/events/stream?from=$((last - 4))" >"$work/s1" &
+c1=$!
+curl -s -N --max-time 3 "$U/api/events/stream?type=customer&op=update" >"$work/s2" &
+c2=$!
+curl -s -N --max-time 3 -H "Last-Event-ID: $((last - 2))" "$U/api/events/stream?from=1" >"$work/s3" &
+c3=$!
+sleep 0.5
+req PATCH /api/customer/2 -d '{"vip":true}'; want 200 "patch during stream"
+req POST /api/customer -d '{"email":"st@x","name":"st"}'; want 201 "post during stream"
+"$E" -s "$S" patch customer 3 '{"vip":true}' >/dev/null   # another process
+wait $c1 $c2 $c3
+grep -qi '^content-type: text/event-stream' "$work/sh" && ok || bad "stream content type"
+# sse.py FILE: the messages as JSON lines [id, event, data], comments counted
+cat >"$work/sse.py" <<'PY'
+import json, sys
+msgs, comments, cur = [], 0, {}
+for line in open(sys.argv[1], encoding="utf-8").read().split("\n"):
+    if line == "":
+        if "data" in cur: msgs.append(cur)
+        cur = {}
+    elif line.startswith(":"): comments += 1
+    else:
+        k, _, v = line.partition(":"); v = v[1:] if v.startswith(" ") else v
+        cur[k] = cur[k] + "\n" + v if k == "data" and k in cur else v
+for m in msgs:
+    d = json.loads(m["data"])
+    assert str(d["seq"]) == m["id"] and d["op"] == m["event"], m
+print(json.dumps({"ids": [int(m["id"]) for m in msgs], "types": [json.loads(m["data"])["type"] for m in msgs],
+                  "ops": [m["event"] for m in msgs], "comments": comments}))
+PY
+python3 "$work/sse.py" "$work/s1" >"$work/b" && ok || bad "stream 1 does not parse"
+jcheck "d['ids']" "$(python3 -c "print(list(range($last - 4, $last + 4)))")"
+jcheck "d['comments'] >= 2" "True"   # the start line and at least one heartbeat
+python3 "$work/sse.py" "$work/s2" >"$work/b" && ok || bad "stream 2 does not parse"
+jcheck "d['ids'], set(d['types']), set(d['ops'])" "[$((last + 1)), $((last + 3))] {'customer'} {'update'}"
+python3 "$work/sse.py" "$work/s3" >"$work/b"; jcheck "d['ids'][0], len(d['ids'])" "$((last - 1)) 5"
+# events of the stream equal /api/events
+curl -s "$U/api/events?from=$((last - 4))" >"$work/evs"
+python3 - "$work/s1" "$work/evs" <<'PY' && ok || bad "stream data differ from /api/events"
+import json, sys
+data = [json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("data: ")]
+sys.exit(0 if data == json.load(open(sys.argv[2])) else 1)
+PY
+req GET '/api/events/stream?op=x'; want 400 "stream bad op"
+req GET '/api/events/stream' -H 'Last-Event-ID: abc'; want 400 "bad Last-Event-ID"
+
+# ---- Last-Event-ID after a server restart: a client gets some events, the server stops (the
+# stream ends cleanly), writes go on while it is down, a new server resumes exactly after the id
+curl -s -N --max-time 20 "$U/api/events/stream?from=1" >"$work/r1" &
+c1=$!
+sleep 0.5
+stop_server
+wait $c1; rc=$?
+[ $rc = 0 ] && ok || bad "stream client saw exit $rc at server stop (want a clean end)"
+python3 "$work/sse.py" "$work/r1" >"$work/b" && ok || bad "stream before restart does not parse"
+lastid=$(python3 -c "import json; print(json.load(open('$work/b'))['ids'][-1])")
+for i in 1 2 3; do "$E" -s "$S" put customer "{\"email\":\"down$i@x\",\"name\":\"d$i\"}" >/dev/null; done
+start_server "$S" || exit 1
+end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
+curl -s -N --max-time 2 -H "Last-Event-ID: $lastid" "$U/api/events/stream" >"$work/r2"
+python3 "$work/sse.py" "$work/r2" >"$work/b"
+jcheck "d['ids']" "$(python3 -c "print(list(range($lastid + 1, $end + 1)))")"
+stop_server
+
+finish

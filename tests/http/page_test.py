@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""The page of `entity serve` in headless Chromium, driven over the DevTools protocol on a pipe
+(--remote-debugging-pipe: no extra package, no port). It loads; it lists the types with their
+counts; a type's table pages and looks up by index; a row shows the entity's JSON; a write by
+another process (the entity tool) appears live in the event panel and bumps the count; and the
+console shows no error, no exception, no failed request.
+
+usage: page_test.py ENTITY_BINARY"""
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+E = sys.argv[1]
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "*"
+for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    os.environ.pop(k, None)
+urllib.request.install_opener(urllib.request.build_opener(urllib.request.ProxyHandler({})))
+failures = []
+passes = 0
+
+
+def check(cond, what):
+    global passes
+    if cond:
+        passes += 1
+    else:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
+def chromium_binary():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        p = shutil.which(name)
+        if p:
+            return p
+    print("FAIL: chromium not found (CI installs the Debian package chromium)")
+    sys.exit(1)
+
+
+class CDP:
+    """DevTools protocol over Chromium's pipe: NUL-terminated JSON on fds 3 (in) and 4 (out)."""
+
+    def __init__(self, argv):
+        to_chrome_r, self.to_chrome = os.pipe()
+        self.from_chrome, from_chrome_w = os.pipe()
+
+        def fds():
+            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen(argv, preexec_fn=fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self.buf = b""
+        self.next_id = 0
+        self.events = []
+        self.session = None
+
+    def send(self, method, params=None, session=True):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self.to_chrome, json.dumps(msg).encode() + b"\0")
+        return self.next_id
+
+    def read_one(self, timeout):
+        while b"\0" not in self.buf:
+            r, _, _ = select.select([self.from_chrome], [], [], timeout)
+            if not r:
+                return None
+            chunk = os.read(self.from_chrome, 1 << 20)
+            if not chunk:
+                raise RuntimeError("chromium closed the pipe")
+            self.buf += chunk
+        msg, _, self.buf = self.buf.partition(b"\0")
+        return json.loads(msg)
+
+    def call(self, method, params=None, session=True, timeout=30):
+        mid = self.send(method, params, session)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = self.read_one(max(0.01, deadline - time.time()))
+            if m is None:
+                break
+            if m.get("id") == mid:
+                if "error" in m:
+                    raise RuntimeError("%s: %s" % (method, m["error"]))
+                return m.get("result", {})
+            if "method" in m:
+                self.events.append(m)
+        raise RuntimeError("%s: no answer in %d s" % (method, timeout))
+
+    def js(self, expr):
+        r = self.call("Runtime.evaluate", {"expression": expr, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in r:
+            raise RuntimeError("js %s: %s" % (expr, r["exceptionDetails"]))
+        return r["result"].get("value")
+
+    def wait_for(self, expr, what, timeout=20):
+        """Poll a JavaScript expression until it is truthy (the deadline only bounds a hang)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                v = self.js("!!(%s)" % expr)  # an element comes back as {}: falsy in Python
+            except RuntimeError:
+                v = False  # the page is still loading (its elements are not there yet)
+            if v:
+                return v
+            time.sleep(0.1)
+        check(False, "%s (waited %d s for %s)" % (what, timeout, expr))
+        return None
+
+
+def main():
+    work = tempfile.mkdtemp()
+    store = os.path.join(work, "st")
+    server = None
+    chrome = None
+    try:
+        subprocess.run([E, "-s", store, "demo"], check=True, stdout=subprocess.DEVNULL)
+        # 25 more customers: the table (20 a page) then has a second page
+        for i in range(25):
+            subprocess.run([E, "-s", store, "put", "customer", json.dumps({"email": "p%d@x" % i, "name": "p%d" % i})],
+                           check=True, stdout=subprocess.DEVNULL)
+        err = open(os.path.join(work, "server.err"), "w+")
+        server = subprocess.Popen([E, "-s", store, "serve", "--listen", "127.0.0.1:0"], stderr=err)
+        port = None
+        for _ in range(200):
+            err.seek(0)
+            m = re.search(r"http://127\.0\.0\.1:(\d+)/", err.read())
+            if m:
+                port = int(m.group(1))
+                break
+            time.sleep(0.05)
+        if not port:
+            print("FAIL: server did not start")
+            return 1
+        url = "http://127.0.0.1:%d" % port
+        stat = json.load(urllib.request.urlopen(url + "/api/stat"))
+
+        chrome = CDP([chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                      "--no-default-browser-check", "--disable-extensions", "--remote-debugging-pipe",
+                      "--user-data-dir=" + os.path.join(work, "profile"), "about:blank"])
+        target = chrome.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
+        chrome.session = chrome.call("Target.attachToTarget", {"targetId": target, "flatten": True},
+                                     session=False)["sessionId"]
+        for domain in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
+            chrome.call(domain)
+        chrome.call("Page.navigate", {"url": url + "/"})
+
+        # the types, with the counts of /api/stat
+        chrome.wait_for("document.querySelectorAll('#types li').length === %d" % len(stat["types"]), "types listed")
+        shown = chrome.js("Object.fromEntries([...document.querySelectorAll('#types li')].map("
+                          "li => [li.dataset.type, +li.querySelector('.count').textContent]))")
+        check(shown == {t: v["count"] for t, v in stat["types"].items()}, "type counts %s" % shown)
+        check("shop v1" in chrome.js("document.getElementById('store').textContent"), "schema name shown")
+
+        # the first type opens by itself; choose customer
+        chrome.js("document.querySelector('#types li[data-type=\"customer\"]').click()")
+        chrome.wait_for("location.hash === '#type=customer' && document.querySelectorAll('#rows tr').length === 20",
+                        "customer table, first page of 20")
+        keys = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => tr.dataset.key)")
+        check(keys == [str(k) for k in range(1, 21)], "first page keys %s" % keys)
+        heads = chrome.js("[...document.querySelectorAll('#thead th')].map(th => th.textContent)")
+        check(heads == ["key", "version", "email", "name", "joined", "vip"], "columns %s" % heads)
+        # paging
+        chrome.js("document.getElementById('next').click()")
+        chrome.wait_for("document.querySelector('#rows tr') && document.querySelector('#rows tr').dataset.key === '21'",
+                        "second page")
+        check(chrome.js("document.querySelectorAll('#rows tr').length") == 17, "second page holds the other 17")
+        check(chrome.js("document.getElementById('next').disabled") is True, "no third page")
+        chrome.js("document.getElementById('first').click()")
+        chrome.wait_for("document.querySelector('#rows tr').dataset.key === '1'", "back to the first page")
+        # index look-up
+        chrome.js("document.getElementById('field').value = 'email';"
+                  "document.getElementById('value').value = 'grace@example.com';"
+                  "document.getElementById('lookup').requestSubmit()")
+        chrome.wait_for("document.querySelectorAll('#rows tr').length === 1 && "
+                        "document.querySelector('#rows tr').dataset.key === '2'", "look-up by email")
+        chrome.js("document.getElementById('clear').click()")
+        chrome.wait_for("document.querySelectorAll('#rows tr').length === 20", "look-up cleared")
+
+        # one entity's JSON, as GET /api/customer/1 gives it
+        chrome.js("document.querySelector('#rows tr[data-key=\"1\"]').click()")
+        chrome.wait_for("document.getElementById('entity').textContent.includes('ada@example.com')", "entity shown")
+        shown = json.loads(chrome.js("document.getElementById('entity').textContent"))
+        check(shown == json.load(urllib.request.urlopen(url + "/api/customer/1")), "entity JSON %s" % shown)
+        check(chrome.js("location.hash") == "#type=customer&key=1", "entity in the address")
+
+        # live: another process writes; the event appears and the count goes up
+        chrome.wait_for("document.getElementById('live').textContent === 'stream: live'", "stream connected")
+        before = chrome.js("+document.querySelector('#types li[data-type=\"customer\"] .count').textContent")
+        out = subprocess.run([E, "-s", store, "put", "customer", '{"email":"live@x","name":"Live"}'],
+                             check=True, capture_output=True, text=True).stdout
+        key = json.loads(out)["key"]
+        seq = json.load(urllib.request.urlopen(url + "/api/stat"))["log"]["last_seq"]
+        chrome.wait_for("document.querySelector('#events li[data-seq=\"%d\"]')" % seq, "live event %d" % seq)
+        text = chrome.js("document.querySelector('#events li[data-seq=\"%d\"]').textContent" % seq)
+        check("create" in text and ("customer %d" % key) in text, "live event text %r" % text)
+        chrome.wait_for("+document.querySelector('#types li[data-type=\"customer\"] .count').textContent === %d"
+                        % (before + 1), "count after the live create")
+        chrome.js("document.querySelector('#events li[data-seq=\"%d\"]').click()" % seq)
+        ev = json.loads(chrome.js("document.getElementById('entity').textContent"))
+        check(ev["seq"] == seq and ev["op"] == "create" and ev["data"]["email"] == "live@x", "event JSON %s" % ev)
+        # an update through the API shows too
+        req = urllib.request.Request(url + "/api/customer/%d" % key, data=b'{"vip":true}', method="PATCH")
+        urllib.request.urlopen(req)
+        chrome.wait_for("document.querySelector('#events li[data-seq=\"%d\"]')" % (seq + 1), "live update")
+
+        # no console errors, exceptions or failed requests while all of that ran
+        chrome.call("Runtime.evaluate", {"expression": "1"})
+        errors = []
+        for m in chrome.events:
+            meth, p = m.get("method"), m.get("params", {})
+            if meth == "Runtime.exceptionThrown":
+                errors.append(p["exceptionDetails"].get("text", "") + " " +
+                              str(p["exceptionDetails"].get("exception", {}).get("description", "")))
+            elif meth == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert", "warning"):
+                errors.append("console.%s: %s" % (p["type"], [a.get("value") for a in p.get("args", [])]))
+            elif meth == "Log.entryAdded" and p["entry"].get("level") in ("error", "warning"):
+                errors.append("log: %s %s" % (p["entry"].get("text"), p["entry"].get("url", "")))
+            elif meth == "Network.loadingFailed" and not p.get("canceled"):
+                errors.append("request failed: %s" % p.get("errorText"))
+            elif meth == "Network.responseReceived" and p["response"]["status"] >= 400:
+                errors.append("HTTP %d for %s" % (p["response"]["status"], p["response"]["url"]))
+        check(not errors, "console errors: %s" % errors)
+        check(any(m.get("method") == "Network.responseReceived" and m["params"]["response"]["url"].endswith(
+            "/api/events/stream") for m in chrome.events), "the page opened the event stream")
+
+        # behind a token: the page asks for it on the first 401, then works (and streams) with it
+        with open(os.path.join(work, "token"), "w") as f:
+            f.write("page-token\n")
+        err2 = open(os.path.join(work, "server2.err"), "w+")
+        server2 = subprocess.Popen([E, "-s", store, "serve", "--listen", "127.0.0.1:0", "--token-file",
+                                    os.path.join(work, "token")], stderr=err2)
+        try:
+            port2 = None
+            for _ in range(200):
+                err2.seek(0)
+                m = re.search(r"http://127\.0\.0\.1:(\d+)/", err2.read())
+                if m:
+                    port2 = int(m.group(1))
+                    break
+                time.sleep(0.05)
+            check(port2 is not None, "token server started")
+            chrome.call("Page.navigate", {"url": "http://127.0.0.1:%d/" % port2})
+            chrome.wait_for("getComputedStyle(document.getElementById('auth')).display !== 'none'", "token form shown")
+            check(chrome.js("document.querySelectorAll('#types li').length") == 0, "no data without the token")
+            chrome.js("document.getElementById('token').value = 'page-token';"
+                      "document.getElementById('auth').requestSubmit()")
+            chrome.wait_for("document.querySelectorAll('#types li').length === %d" % len(stat["types"]),
+                            "types listed with the token")
+            chrome.wait_for("document.getElementById('live').textContent === 'stream: live'", "stream with the token")
+            check(chrome.js("getComputedStyle(document.getElementById('auth')).display") == "none", "token form hidden")
+        finally:
+            server2.terminate()
+            check(server2.wait(timeout=10) == 0, "token server exit code")
+        chrome.call("Browser.close", session=False)
+    finally:
+        if chrome:
+            try:
+                chrome.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                chrome.proc.kill()
+        if server:
+            server.terminate()
+            try:
+                rc = server.wait(timeout=10)
+                check(rc == 0, "server exit code %s after SIGTERM" % rc)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                check(False, "server hung at SIGTERM")
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d passed, %d failed" % (passes, len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+/* entity-http as a host uses it: ent_http_start() on the host's own store (here the memory
+ * backend, which the tool never serves), requests over a plain socket, a stream that sees the
+ * host's own ent_create() calls, the refusals of bad options, and a stop with a stream open. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <entity/http.h>
+
+#include "test_util.h"
+
+static ent_store *open_memory(ent_schema **sc)
+{
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = "memory";
+    if (ent_schema_load_file(sc, ENT_SOURCE_DIR "/schemas/shop.json") != ENT_OK) return NULL;
+    if (ent_store_open(&s, "", *sc, &o) != ENT_OK) return NULL;
+    return s;
+}
+
+static int connect_to(unsigned port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Read from fd into buf (NUL-terminated) until `until` appears in it, the peer closes, or 10 s
+ * pass (a bound on a hang, not a timing check). Returns the bytes read. */
+static size_t read_until(int fd, char *buf, size_t size, const char *until)
+{
+    size_t n = 0;
+    time_t end = time(NULL) + 10;
+    buf[0] = '\0';
+    while (n + 1 < size && time(NULL) < end && !(until && strstr(buf, until))) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t got;
+        if (poll(&p, 1, 200) <= 0) continue;
+        got = read(fd, buf + n, size - 1 - n);
+        if (got <= 0) break;
+        n += (size_t)got;
+        buf[n] = '\0';
+    }
+    return n;
+}
+
+/* One request on a fresh connection (HTTP/1.0: the server closes after the answer). */
+static int request(char *out, size_t size, unsigned port, const char *method, const char *path, const char *body)
+{
+    char req[1024];
+    int fd = connect_to(port), len;
+    if (fd < 0) return -1;
+    len = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nContent-Length: %zu\r\n\r\n%s", method, path,
+                   body ? strlen(body) : 0, body ? body : "");
+    if (write(fd, req, (size_t)len) != len) {
+        close(fd);
+        return -1;
+    }
+    read_until(fd, out, size, NULL);
+    close(fd);
+    return atoi(strchr(out, ' ') ? strchr(out, ' ') + 1 : "0");
+}
+
+static void test_serve_memory_store(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    int fd;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.listen = "127.0.0.1:0";
+    o.heartbeat_ms = 200;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    CU_ASSERT(ent_http_port(h) > 0);
+
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "POST", "/api/customer", "{\"email\":\"a@x\",\"name\":\"A\"}"), 201);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"key\":1,\"version\":1"));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/customer/1", NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "ETag: \"1\""));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/stat", NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"backend\":\"memory\""));
+
+    /* a stream from seq 1 sees the API's create, then the host's own create and a heartbeat */
+    fd = connect_to(ent_http_port(h));
+    CU_ASSERT_FATAL(fd >= 0);
+    {
+        const char r[] = "GET /api/events/stream?from=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+        CU_ASSERT_EQUAL(write(fd, r, sizeof r - 1), (ssize_t)(sizeof r - 1));
+    }
+    read_until(fd, buf, sizeof buf, "id: 1\n");
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "text/event-stream"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "id: 1\nevent: create\ndata: {\"seq\":1,"));
+    {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "customer")));
+        ENT_OK_(ent_entity_set_string(e, "email", "b@x"));
+        ENT_OK_(ent_entity_set_string(e, "name", "B"));
+        ENT_OK_(ent_create(s, NULL, e));
+        ent_entity_free(e);
+    }
+    read_until(fd, buf, sizeof buf, ": heartbeat");
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "id: 2\nevent: create\ndata: {\"seq\":2,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"email\":\"b@x\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, ": heartbeat"));
+
+    /* stop with the stream open: it gets the end of its response (the last chunk), then EOF */
+    ent_http_stop(h);
+    read_until(fd, buf, sizeof buf, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "0\r\n\r\n"));
+    close(fd);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
+static void log_to(const char *line, void *payload)
+{
+    snprintf(payload, 256, "%s", line);
+}
+
+static void test_refusals(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL, *h2 = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char why[256] = "";
+    char addr[64];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.log = log_to;
+    o.log_payload = why;
+    CU_ASSERT_EQUAL(ent_http_start(&h, NULL, &o), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_http_start(NULL, s, &o), ENT_INVALID);
+    o.listen = "localhost";
+    CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "ADDR:PORT"));
+    o.listen = "127.0.0.1:65536";
+    CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    o.listen = "127.0.0.1:0";
+    o.token = "";
+    CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "token"));
+    o.token = NULL;
+    o.version = 99;
+    CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NULL(h);
+    o.version = ENT_HTTP_OPTS_VERSION;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", ent_http_port(h));
+    o.listen = addr; /* taken */
+    CU_ASSERT_EQUAL(ent_http_start(&h2, s, &o), ENT_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, addr));
+    ent_http_stop(h);
+    ent_http_stop(NULL);
+    CU_ASSERT_EQUAL(ent_http_port(NULL), 0u);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_refusals), {NULL, NULL}};
+    return ent_test_run("http_host", cases);
+}

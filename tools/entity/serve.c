@@ -1,0 +1,115 @@
+/* entity serve: the store over HTTP (entity-http), until SIGINT or SIGTERM. */
+#include <entity/entity.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifdef ENT_HAVE_HTTP
+#include <entity/http.h>
+#include <pthread.h>
+
+static void log_line(const char *line, void *payload)
+{
+    (void)payload;
+    msg("serve: %s", line);
+}
+
+/* The token: the file's first line, without its line end. Returns 0, or 1 with a message. */
+static int read_token(char **out, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    if (!f) {
+        msg("serve: --token-file %s: %s", path, strerror(errno));
+        return 1;
+    }
+    n = getline(&line, &cap, f);
+    fclose(f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = '\0';
+    if (n <= 0) {
+        free(line);
+        msg("serve: --token-file %s: no token in its first line", path);
+        return 1;
+    }
+    *out = line;
+    return 0;
+}
+
+/* serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--client-buffer BYTES]
+ *       [--heartbeat SECONDS] */
+int cmd_serve(int argc, char **argv)
+{
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    const char *token_file = NULL;
+    char *token = NULL;
+    ent_store *s = NULL;
+    ent_http *h = NULL;
+    sigset_t sigs;
+    uint64_t v;
+    int rc, sig = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--listen") && i + 1 < argc) o.listen = argv[++i];
+        else if (!strcmp(argv[i], "--token-file") && i + 1 < argc) token_file = argv[++i];
+        else if (!strcmp(argv[i], "--read-only")) o.read_only = 1;
+        else if (!strcmp(argv[i], "--max-body") && i + 1 < argc) {
+            if ((rc = parse_u64(&v, argv[++i], "--max-body"))) return rc;
+            if (!v) return (msg("--max-body must be at least 1"), 2);
+            o.max_body = (size_t)v;
+        } else if (!strcmp(argv[i], "--client-buffer") && i + 1 < argc) {
+            if ((rc = parse_u64(&v, argv[++i], "--client-buffer"))) return rc;
+            if (!v) return (msg("--client-buffer must be at least 1"), 2);
+            o.client_buffer = (size_t)v;
+        } else if (!strcmp(argv[i], "--heartbeat") && i + 1 < argc) {
+            if ((rc = parse_u64(&v, argv[++i], "--heartbeat"))) return rc;
+            if (!v || v > 3600) return (msg("--heartbeat must be 1 to 3600 seconds"), 2);
+            o.heartbeat_ms = (unsigned)v * 1000;
+        } else return usage();
+    }
+    if (token_file && read_token(&token, token_file)) return 1;
+    o.token = token;
+    o.log = log_line;
+    if ((rc = open_store(&s, o.read_only))) {
+        free(token);
+        return rc;
+    }
+    /* SIGINT and SIGTERM are blocked before the server's threads start, so they inherit the mask
+     * and the signal reaches sigwait() below, not a random thread. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = ent_http_start(&h, s, &o);
+    free(token);
+    if (rc) {
+        msg("serve: cannot start: %s", ent_strerror(rc));
+        ent_store_close(s);
+        return 1;
+    }
+    {
+        const char *l = o.listen ? o.listen : "127.0.0.1:8080", *colon = strrchr(l, ':');
+        /* the port actually bound (port 0 asks for a free one): tests read it from this line */
+        msg("serving %s on http://%.*s:%u/%s%s; SIGINT or SIGTERM stops", store_dir, (int)(colon ? colon - l : 0), l,
+            ent_http_port(h), o.read_only ? " (read-only)" : "", token_file ? " (token required)" : "");
+    }
+    sigwait(&sigs, &sig);
+    msg("serve: %s: closing the clients", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    ent_http_stop(h);
+    ent_store_close(s);
+    return 0;
+}
+#else
+int cmd_serve(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    msg("serve: this entity was built without libmicrohttpd (install libmicrohttpd-dev and rebuild)");
+    return 1;
+}
+#endif
