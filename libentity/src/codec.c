@@ -322,7 +322,8 @@ static int unpack_free(ent_val *out, const msgpack_object *o)
                 rc = ent__err(ENT_NOMEM, "out of memory");
                 goto fail;
             }
-            memcpy(d->k, kv->key.via.str.ptr, kv->key.via.str.size);
+            /* msgpack-c gives an empty string a NULL pointer: memcpy() must not see it */
+            if (kv->key.via.str.size) memcpy(d->k, kv->key.via.str.ptr, kv->key.via.str.size);
             d->k[kv->key.via.str.size] = '\0';
             d->klen = kv->key.via.str.size;
             out->u.o.n++;

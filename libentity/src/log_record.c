@@ -162,7 +162,7 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
         goto fail;
     }
     ev->txn = a[1].via.u64;
-    memcpy(name, a[2].via.str.ptr, a[2].via.str.size);
+    if (a[2].via.str.size) memcpy(name, a[2].via.str.ptr, a[2].via.str.size); /* "" may be NULL */
     name[a[2].via.str.size] = '\0';
     ev->type = ent_schema_type(lay->schema, name);
     if (!ev->type) {
