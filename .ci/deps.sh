@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config python3
       clang liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev libcunit1-dev libglib2.0-dev
       libsqlite3-dev
-      libmicrohttpd-dev curl chromium)   # entity serve; its tests use curl and headless Chromium
+      libmicrohttpd-dev curl chromium   # entity serve; its tests use curl and headless Chromium
+      nats-server libnats-dev)          # the NATS component (libentity/nats) and its tests
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive

@@ -1,5 +1,7 @@
-/* entity-http: the JSON API under /api/. Entities and events are rendered by the library's own
- * ent_entity_to_json() and ent_event_to_json(), so they have the entity tool's shapes. */
+/* entity-http: the JSON API under /api/: its routing, and the reads of many (stat, schema, lists,
+ * index look-ups and ranges, events); one entity's calls are in api_entity.c. Entities and events
+ * are rendered by the library's own ent_entity_to_json() and ent_event_to_json(), so they have the
+ * entity tool's shapes. */
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -64,7 +66,7 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, sbu
     return rc;
 }
 
-static int digits_u64(uint64_t *out, const char *text)
+int ent_http__digits_u64(uint64_t *out, const char *text)
 {
     char *end;
     unsigned long long v;
@@ -82,7 +84,7 @@ static int arg_limit(uint64_t *out, ent_http_args *a, uint64_t def, uint64_t max
     const char *v = ent_http__arg(a, "limit");
     *out = def;
     if (!v) return 0;
-    if (digits_u64(out, v) || *out < 1 || *out > max) {
+    if (ent_http__digits_u64(out, v) || *out < 1 || *out > max) {
         *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "limit: \"%s\" is not a number from 1 to %llu", v, (unsigned long long)max);
         return -1;
     }
@@ -121,11 +123,11 @@ static const ent_type *type_or_404(ent_http *h, struct MHD_Connection *c, const 
     return t;
 }
 
-static int key_or_400(ent_key *out, const ent_type *t, const char *text, struct MHD_Connection *c, enum MHD_Result *rc)
+int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_Connection *c, enum MHD_Result *rc)
 {
     if (ent_type_key(t) == ENT_KEY_AUTO) {
         uint64_t id;
-        if (digits_u64(&id, text) || id == 0) {
+        if (ent_http__digits_u64(&id, text) || id == 0) {
             *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s: key \"%s\" is not an id (a positive integer)", ent_type_name(t), text);
             return -1;
         }
@@ -136,7 +138,7 @@ static int key_or_400(ent_key *out, const ent_type *t, const char *text, struct 
     return 0;
 }
 
-static void key_text(char *buf, size_t size, ent_key k)
+void ent_http__key_text(char *buf, size_t size, ent_key k)
 {
     if (k.kind == ENT_KEY_AUTO) snprintf(buf, size, "%llu", (unsigned long long)k.id);
     else snprintf(buf, size, "%.*s", (int)k.len, k.str);
@@ -237,7 +239,7 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
     if (arg_limit(&limit, a, PAGE_DEFAULT, PAGE_MAX, c, &mrc) || arg_bool(&reverse, a, "reverse", c, &mrc)) return mrc;
     after = ent_http__arg(a, "after");
     if (args_all_used(a, c, &mrc) || !(t = type_or_404(h, c, tname, &mrc))) return mrc;
-    if (after && key_or_400(&start, t, after, c, &mrc)) return mrc;
+    if (after && ent_http__key(&start, t, after, c, &mrc)) return mrc;
     if (reverse) o.flags |= ENT_ITER_REVERSE;
     /* after= is exclusive: the scan starts at the key and skips it. One entity beyond the page
      * tells whether a next page exists. */
@@ -269,13 +271,13 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
         sb_add(&b, "]", 1);
         if (more && last) {
             char kb[300];
-            key_text(kb, sizeof kb, ent_entity_key(last));
+            ent_http__key_text(kb, sizeof kb, ent_entity_key(last));
             sb_str(&link, "</api/");
             sb_esc(&link, tname);
             sb_str(&link, "?limit=");
             snprintf(kb + 280, 20, "%llu", (unsigned long long)limit);
             sb_str(&link, kb + 280);
-            key_text(kb, 280, ent_entity_key(last));
+            ent_http__key_text(kb, 280, ent_entity_key(last));
             sb_str(&link, "&after=");
             sb_esc(&link, kb);
             if (reverse) sb_str(&link, "&reverse=1");
@@ -375,9 +377,6 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
     return mrc;
 }
 
-/* GET /api/events?from=SEQ&limit=N&type=T&op=OP[,OP] */
-int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
-                           enum MHD_Result *mrc);
 int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
                            enum MHD_Result *mrc)
 {
@@ -407,6 +406,7 @@ int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_
     return 0;
 }
 
+/* GET /api/events?from=SEQ&limit=N&type=T&op=OP[,OP] */
 static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_http_args *a)
 {
     enum MHD_Result mrc = MHD_NO;
@@ -418,7 +418,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
     ent_event *ev;
     sbuf b = {0}, link = {0};
     int rc;
-    if (from_text && digits_u64(&from, from_text))
+    if (from_text && ent_http__digits_u64(&from, from_text))
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
     if (arg_limit(&limit, a, PAGE_DEFAULT, EVENTS_MAX, c, &mrc) || ent_http__event_filter(&t, &ops, h->s, a, c, &mrc) ||
         args_all_used(a, c, &mrc))
@@ -459,166 +459,6 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
         mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
     }
     ent_log_cursor_free(cur);
-    return mrc;
-}
-
-/* ---- one entity --------------------------------------------------------------------------- */
-
-/* If-Match: "V" (or W/"V", or *). Returns 0 (*has set when given), or -1 for a malformed value. */
-static int if_match(int *has, uint64_t *version, struct MHD_Connection *c, const char *header)
-{
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, header);
-    char num[32];
-    size_t n;
-    *has = 0;
-    *version = ENT_VERSION_ANY;
-    if (!v) return 0;
-    *has = 1;
-    while (*v == ' ') v++;
-    if (!strcmp(v, "*")) return 0;
-    if (!strncmp(v, "W/", 2)) v += 2;
-    n = strlen(v);
-    while (n && v[n - 1] == ' ') n--;
-    if (n < 3 || v[0] != '"' || v[n - 1] != '"' || n - 2 >= sizeof num) return -1;
-    memcpy(num, v + 1, n - 2);
-    num[n - 2] = '\0';
-    return digits_u64(version, num);
-}
-
-static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, const ent_entity *e, const char *tname)
-{
-    char *j = NULL, etag[32], loc[600], kb[300];
-    const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
-    int rc = ent_entity_to_json(&j, e, ENT_JSON_ENTITY);
-    if (rc) return ent_http__reply_lib(c, rc, tname);
-    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));
-    if (status == MHD_HTTP_CREATED) {
-        char *te = ent_http__escape(tname), *ke;
-        key_text(kb, sizeof kb, ent_entity_key(e));
-        ke = ent_http__escape(kb);
-        if (te && ke) {
-            snprintf(loc, sizeof loc, "/api/%s/%s", te, ke);
-            hdr[3] = loc;
-        }
-        free(te);
-        free(ke);
-    }
-    return ent_http__reply(c, status, j, strlen(j), NULL, hdr);
-}
-
-static enum MHD_Result api_get(ent_http *h, struct MHD_Connection *c, const ent_type *t, const char *ktext)
-{
-    enum MHD_Result mrc = MHD_NO;
-    ent_entity *e = NULL;
-    ent_key k;
-    int rc;
-    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    if (key_or_400(&k, t, ktext, c, &mrc)) return mrc;
-    if ((rc = ent_get(&e, h->s, NULL, t, &k))) return ent_http__reply_lib(c, rc, ent_type_name(t));
-    if (inm) {
-        char etag[32];
-        snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));
-        if (strstr(inm, etag) || !strcmp(inm, "*")) {
-            const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, NULL};
-            ent_entity_free(e);
-            return ent_http__reply(c, MHD_HTTP_NOT_MODIFIED, NULL, 0, NULL, hdr);
-        }
-    }
-    mrc = reply_entity(c, MHD_HTTP_OK, e, ent_type_name(t));
-    ent_entity_free(e);
-    return mrc;
-}
-
-/* POST /api/TYPE: create with the next id. */
-static enum MHD_Result api_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r)
-{
-    ent_entity *e = NULL;
-    enum MHD_Result mrc;
-    int rc;
-    if (ent_type_key(t) != ENT_KEY_AUTO)
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s has string keys: create one with PUT /api/%s/KEY", ent_type_name(t),
-                                     ent_type_name(t));
-    if (!r->len) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be the entity's data, a JSON object");
-    if ((rc = ent_entity_from_json(&e, t, r->body, r->len)) || (rc = ent_create(h->s, NULL, e))) {
-        ent_entity_free(e);
-        return ent_http__reply_lib(c, rc, ent_type_name(t));
-    }
-    mrc = reply_entity(c, MHD_HTTP_CREATED, e, ent_type_name(t));
-    ent_entity_free(e);
-    return mrc;
-}
-
-/* PUT, PATCH and DELETE /api/TYPE/KEY. The If-Match check and the write share one write
- * transaction, so no other writer can slip in between them; a version mismatch is then 412, and
- * an ENT_CONFLICT of the write itself (a unique value taken, still referenced) is 409. */
-static enum MHD_Result api_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
-                                 const char *ktext, ent_http_req *r)
-{
-    enum MHD_Result mrc = MHD_NO;
-    const char *tn = ent_type_name(t);
-    ent_txn *w = NULL;
-    ent_entity *cur = NULL, *e = NULL;
-    ent_key k;
-    uint64_t want, have = 0;
-    int has_match, has_none, rc, exists;
-    unsigned status = MHD_HTTP_OK;
-    uint64_t none_v;
-    if (key_or_400(&k, t, ktext, c, &mrc)) return mrc;
-    if (if_match(&has_match, &want, c, MHD_HTTP_HEADER_IF_MATCH))
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: expected a version in quotes (\"3\") or *");
-    if (if_match(&has_none, &none_v, c, MHD_HTTP_HEADER_IF_NONE_MATCH) || (has_none && none_v != ENT_VERSION_ANY))
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: only * (must not exist) is understood on writes");
-    if (strcmp(method, "DELETE") && !r->len)
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be %s, a JSON object",
-                                     !strcmp(method, "PATCH") ? "a merge patch (RFC 7396)" : "the entity's data");
-    if ((rc = ent_txn_begin(&w, h->s, ENT_TXN_WRITE))) return ent_http__reply_lib(c, rc, tn);
-    rc = ent_get(&cur, h->s, w, t, &k);
-    if (rc && rc != ENT_NOTFOUND) goto lib_fail;
-    exists = rc == ENT_OK;
-    if (exists) have = ent_entity_version(cur);
-    if (has_match && !exists) {
-        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" does not exist", tn, ktext);
-        goto out;
-    }
-    if (has_match && want != ENT_VERSION_ANY && want != have) {
-        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" is at version %llu, not %llu", tn, ktext,
-                                    (unsigned long long)have, (unsigned long long)want);
-        goto out;
-    }
-    if (has_none && exists) {
-        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-None-Match: %s \"%s\" exists", tn, ktext);
-        goto out;
-    }
-    if (!exists && (strcmp(method, "PUT") || ent_type_key(t) == ENT_KEY_AUTO)) {
-        /* auto ids are given by POST; PUT replaces an existing one, as `entity put --key` does */
-        mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "%s \"%s\" does not exist", tn, ktext);
-        goto out;
-    }
-    if (!strcmp(method, "DELETE")) {
-        if ((rc = ent_delete(h->s, w, t, &k, have))) goto lib_fail;
-        status = MHD_HTTP_NO_CONTENT;
-    } else if (!strcmp(method, "PATCH")) {
-        if ((rc = ent_entity_patch_json(cur, r->body, r->len)) || (rc = ent_replace(h->s, w, cur, have))) goto lib_fail;
-        e = cur;
-        cur = NULL;
-    } else {
-        if ((rc = ent_entity_from_json(&e, t, r->body, r->len)) || (rc = ent_entity_set_key(e, &k))) goto lib_fail;
-        rc = exists ? ent_replace(h->s, w, e, have) : ent_create(h->s, w, e);
-        if (rc) goto lib_fail;
-        status = exists ? MHD_HTTP_OK : MHD_HTTP_CREATED;
-    }
-    rc = ent_txn_commit(w);
-    w = NULL;
-    if (rc) goto lib_fail;
-    if (status == MHD_HTTP_NO_CONTENT) mrc = ent_http__reply(c, status, NULL, 0, NULL, NULL);
-    else mrc = reply_entity(c, status, e, tn);
-    goto out;
-lib_fail:
-    mrc = ent_http__reply_lib(c, rc, tn);
-out:
-    ent_txn_abort(w);
-    ent_entity_free(cur);
-    ent_entity_free(e);
     return mrc;
 }
 
@@ -680,10 +520,10 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     case LIST:
         if (!write) return api_list(h, c, segs[0], args);
         if (args_all_used(args, c, &mrc) || !(t = type_or_404(h, c, segs[0], &mrc))) return mrc;
-        return api_create(h, c, t, r);
+        return ent_http__entity_create(h, c, t, r);
     case ONE:
         if (args_all_used(args, c, &mrc) || !(t = type_or_404(h, c, segs[0], &mrc))) return mrc;
-        return write ? api_write(h, c, method, t, segs[1], r) : api_get(h, c, t, segs[1]);
+        return write ? ent_http__entity_write(h, c, method, t, segs[1], r) : ent_http__entity_get(h, c, t, segs[1]);
     case FIND:
         return api_find(h, c, segs[0], segs[2], args);
     }

@@ -89,6 +89,23 @@ char *ent_http__escape(const char *s);
 /* The value of parameter name (marked used), or NULL. */
 const char *ent_http__arg(ent_http_args *a, const char *name);
 
+/* The type= and op= filters of /api/events and the stream (api.c). Returns 0, or -1 after a 400
+ * reply in *mrc. */
+int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
+                           enum MHD_Result *mrc);
+
+/* Shared by the routes (api.c). A text of digits only (no sign, no blank) as a uint64: 0 or -1. */
+int ent_http__digits_u64(uint64_t *out, const char *text);
+/* The key of type t in text; on a bad one, a 400 reply in *rc and -1. */
+int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_Connection *c, enum MHD_Result *rc);
+void ent_http__key_text(char *buf, size_t size, ent_key k);
+
+/* One entity (api_entity.c). */
+enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, const ent_type *t, const char *ktext);
+enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r);
+enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
+                                       const char *ktext, ent_http_req *r);
+
 /* The /api routes (api.c). segs: the decoded path segments after "api". */
 enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char *method, char **segs, size_t nseg,
                               ent_http_args *args, ent_http_req *r);

@@ -38,7 +38,8 @@ enum MHD_Result ent_http__reply(struct MHD_Connection *c, unsigned status, char 
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype ? ctype : "application/json");
+    if (len || (status != MHD_HTTP_NO_CONTENT && status != MHD_HTTP_NOT_MODIFIED))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype ? ctype : "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     for (; headers && headers[0]; headers += 2)
         if (headers[1]) MHD_add_response_header(resp, headers[0], headers[1]);
@@ -440,7 +441,8 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* first: it covers the options' own messages */
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o.max_clients ? o.max_clients : 1000),
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                            /* idle connections close; a stream's heartbeat must come sooner */
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(120 + 2 * h->heartbeat_ms / 1000),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
                             MHD_OPTION_END);

@@ -191,7 +191,12 @@ static void *follow(void *arg)
         if (n == 0) {
             /* Nothing new: sleep in the store's wait, which a commit of this or another process
              * ends at once; the timeout only bounds how long a stop waits. */
-            ent_log_wait(NULL, h->s, ent_log_cursor_pos(cur) - 1, failing ? 1000 : 250);
+            rc = ent_log_wait(NULL, h->s, ent_log_cursor_pos(cur) - 1, failing ? 1000 : 250);
+            if (rc != ENT_OK && rc != ENT_TIMEOUT) {
+                /* a wait that fails at once must not turn this loop into a spin */
+                struct timespec pause = {0, 100 * 1000 * 1000};
+                nanosleep(&pause, NULL);
+            }
             continue;
         }
         for (size_t i = 0; i < n; i++) msgs[i] = render(evs[i], &lens[i]);
@@ -355,12 +360,27 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                 }
                 continue;
             }
-            pthread_mutex_unlock(&hb->mu);
-            rc = catch_up(cl);
-            pthread_mutex_lock(&hb->mu);
-            if (rc) {
-                ent_http__logf(h, "event stream of %s: reading the log: %s", cl->addr, ent_errmsg());
-                cl->failed = 1;
+            {
+                uint64_t before = cl->pos;
+                pthread_mutex_unlock(&hb->mu);
+                rc = catch_up(cl);
+                pthread_mutex_lock(&hb->mu);
+                if (rc) {
+                    ent_http__logf(h, "event stream of %s: reading the log: %s", cl->addr, ent_errmsg());
+                    cl->failed = 1;
+                } else if (cl->pos == before && cl->len == cl->off && !hb->stop) {
+                    /* The log ended below the follower's position: not expected (the follower
+                     * read those events), but if it happens, wait for the follower rather than
+                     * spin on the log. */
+                    struct timespec until;
+                    clock_gettime(CLOCK_REALTIME, &until);
+                    until.tv_nsec += 50 * 1000 * 1000;
+                    if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                    }
+                    pthread_cond_timedwait(&cl->cond, &hb->mu, &until);
+                }
             }
             continue;
         }
@@ -396,9 +416,6 @@ static void stream_free(void *cls)
     free(cl->q);
     free(cl);
 }
-
-int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
-                           enum MHD_Result *mrc);
 
 /* GET /api/events/stream?from=SEQ&type=T&op=OP, with Last-Event-ID taking over from `from` when a
  * browser reconnects. Without either, the stream starts after the last event. */

@@ -11,7 +11,8 @@
  * Why not a hand-written persistent tree: GTree is a well-kept library structure with the
  * operations cursors need; versions per key give snapshots without copying tree paths. One
  * rwlock guards the trees: readers hold it shared for each call, the writer exclusively for each
- * change, so a slow reader never blocks a writer for longer than one call.
+ * change, so a slow reader never blocks a writer for longer than one call. The lock prefers the
+ * writer (m_open): with glibc's default, overlapping readers kept a waiting writer out for good.
  * DUPSORT tables keep one tree node per (key, value) pair.
  *
  * Plain tables also keep a hash of their nodes by key (GHashTable), so a point look-up or put costs
@@ -33,7 +34,17 @@ static int m_open(ent_bk **out, const char *path, const ent_backend_opts *o)
      * no on-disk backend to follow there is no limit. */
     s->max_key = ent__backend_min_key(ENT_BK_CAP_PERSISTENT);
     if (!s->max_key) s->max_key = SIZE_MAX / 2;
-    pthread_rwlock_init(&s->lock, NULL);
+    {
+        /* Writer-preferring: once the writer waits for the lock, readers that come after it wait
+         * too. glibc's default lets them in ahead of it, and readers that overlap (several
+         * scanning threads) then keep the writer out indefinitely. A reader holds the lock for
+         * one call only, so the writer waits for at most the calls under way. */
+        pthread_rwlockattr_t a;
+        pthread_rwlockattr_init(&a);
+        pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&s->lock, &a);
+        pthread_rwlockattr_destroy(&a);
+    }
     pthread_mutex_init(&s->wmu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->changed, NULL);

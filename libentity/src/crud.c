@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_write.h"
 #include "keys.h"
 #include "store_int.h"
 
@@ -53,7 +54,10 @@ static const char *val_str(const ent_val *v, char *buf, size_t size)
     case EV_INT:
     case EV_TS: snprintf(buf, size, "%" PRId64, v->u.i); break;
     case EV_UINT: snprintf(buf, size, "%" PRIu64, v->u.u); break;
-    case EV_FLOAT: snprintf(buf, size, "%.17g", v->u.f); break;
+    case EV_FLOAT:
+        if (size >= 32) ent__json_real(buf, v->u.f); /* as JSON writes it */
+        else snprintf(buf, size, "%.17g", v->u.f);
+        break;
     case EV_STR: snprintf(buf, size, "\"%.*s\"", (int)(v->u.s.n > 120 ? 120 : v->u.s.n), v->u.s.p); break;
     case EV_BIN: snprintf(buf, size, "(%zu bytes)", v->u.s.n); break;
     default: snprintf(buf, size, "(value)"); break;
@@ -266,15 +270,16 @@ static int defaults_apply(ent_entity *e, const ent_type *type, defaults_done *a)
     return ENT_OK;
 }
 
-/* Give e back its values from before defaults_apply(). */
+/* Give e back its values from before defaults_apply(). The caller's own values stay where they
+ * are (ent__val_adopt): only the defaults that went in come out, so pointers it borrowed from e
+ * survive a refused call. */
 static void defaults_undo(ent_entity *e, defaults_done *a)
 {
     for (size_t i = 0; i < e->type->n_fields; i++) {
         if (mask_has(&a->top, i)) ent__val_clear(&e->slots[i]);
         if (a->saved && a->saved[i].k != EV_UNSET) {
-            ent__val_clear(&e->slots[i]);
-            e->slots[i] = a->saved[i];
-            a->saved[i].k = EV_UNSET;
+            ent__val_adopt(&e->slots[i], &a->saved[i]);
+            ent__val_clear(&a->saved[i]);
         }
     }
 }
@@ -363,15 +368,13 @@ int ent_create(ent_store *s, ent_txn *txn, ent_entity *e)
 
 enum { W_REPLACE, W_UPDATE, W_RESTORE };
 
-/* Hand the merged state to the caller's entity: values move, each entity keeps its own slot
- * array (it is allocated with the entity). */
-static void swap_slots(ent_entity *a, ent_entity *b, size_t n)
+/* Hand the merged state to the caller's entity. Values the merge left equal stay in place, so
+ * strings and bytes the caller borrowed from e stay valid (value.h: "until the field is next
+ * changed"); only values that differ (another writer's change merged in, a default filled in) move
+ * over from the merged copy. Each entity keeps its own slot array (allocated with the entity). */
+static void adopt_slots(ent_entity *e, ent_entity *merged, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        ent_val tmp = a->slots[i];
-        a->slots[i] = b->slots[i];
-        b->slots[i] = tmp;
-    }
+    for (size_t i = 0; i < n; i++) ent__val_adopt(&e->slots[i], &merged->slots[i]);
 }
 
 static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t expect, int mode,
@@ -465,14 +468,14 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         if (ent__is_changed(old, i) && target->slots[i].k != EV_UNSET) mask_set(&evm, i);
     for (size_t i = 0; i < diff.nw; i++) evm.w[i] |= diff.w[i];
     if ((rc = ent__log_append(t, type, &key, ENT_OP_UPDATE, version, target, evm.w, NULL))) goto out;
-    if (mode == W_UPDATE) swap_slots(e, neu, type->n_fields);
+    if (mode == W_UPDATE) adopt_slots(e, neu, type->n_fields);
     e->version = version;
     ent_entity_clear_changed(e);
     have_applied = 0;
     goto out;
 same:
     /* Nothing differs: nothing is written and the version stays. */
-    if (mode == W_UPDATE) swap_slots(e, neu, type->n_fields);
+    if (mode == W_UPDATE) adopt_slots(e, neu, type->n_fields);
     e->version = old->version;
     ent_entity_clear_changed(e);
     have_applied = 0;

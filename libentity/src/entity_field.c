@@ -153,7 +153,7 @@ static int field_get(const ent_val **out, const ent_entity *e, const ent_field *
     if ((rc = field_check(e, f))) return rc;
     if ((rc = field_loc(&v, e, f, 0))) return rc;
     if (ent__ev_kind(f) != want) {
-        snprintf(what, sizeof what, "is a %s, not %s", ent__spec_expects(f), ent__ev_name(want));
+        snprintf(what, sizeof what, "is %s %s, not %s", ent__a(ent__spec_expects(f)), ent__spec_expects(f), ent__ev_name(want));
         return field_err(e, f, what);
     }
     if (!v || v->k == EV_UNSET) {

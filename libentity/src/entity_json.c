@@ -8,6 +8,7 @@
 
 #include "base64.h"
 #include "error_int.h"
+#include "json_write.h"
 #include "json_io.h"
 #include "rfc3339.h"
 #include "value_int.h"
@@ -118,8 +119,7 @@ fail:
 
 static size_t dump_flags(unsigned flags)
 {
-    return JSON_ENCODE_ANY | JSON_REAL_PRECISION(17) |
-           (flags & ENT_JSON_PRETTY ? JSON_INDENT(2) : JSON_COMPACT);
+    return flags & ENT_JSON_PRETTY ? JSON_INDENT(2) : JSON_COMPACT;
 }
 
 int ent__val_to_json_text(char **out, const ent_field *spec, const ent_val *v, unsigned flags)
@@ -144,6 +144,8 @@ static json_t *data_to_json(const ent_entity *e)
     }
     return o;
 }
+
+struct json_t *ent__entity_data_json(const ent_entity *e) { return data_to_json(e); }
 
 int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
 {

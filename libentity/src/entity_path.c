@@ -82,7 +82,7 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode)
             if (len == 0) return path_err(ENT_INVALID, e, path, "bad path: empty field name");
             s += len;
             if (spec && spec->kind != ENT_KIND_MAP) {
-                snprintf(what, sizeof what, "bad path: a %s has no fields", ent_kind_name(spec->kind));
+                snprintf(what, sizeof what, "bad path: %s %s has no fields", ent__a(ent_kind_name(spec->kind)), ent_kind_name(spec->kind));
                 return path_err(ENT_INVALID, e, path, what);
             }
             if (spec && spec->fields) {
@@ -102,7 +102,7 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode)
             if (v->k == EV_UNSET) {
                 v->k = EV_OBJ; /* CREATE: a new intermediate free-form map */
             } else if (v->k != EV_OBJ) {
-                snprintf(what, sizeof what, "bad path: a %s has no fields", ent__ev_name(v->k));
+                snprintf(what, sizeof what, "bad path: %s %s has no fields", ent__a(ent__ev_name(v->k)), ent__ev_name(v->k));
                 return path_err(ENT_INVALID, e, path, what);
             }
             {
@@ -124,12 +124,12 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode)
             if (*s && *s != '.' && *s != '[')
                 return path_err(ENT_INVALID, e, path, "bad path: expected '.' or '[' after ']'");
             if (spec && spec->kind != ENT_KIND_ARRAY) {
-                snprintf(what, sizeof what, "bad path: a %s cannot be indexed", ent_kind_name(spec->kind));
+                snprintf(what, sizeof what, "bad path: %s %s cannot be indexed", ent__a(ent_kind_name(spec->kind)), ent_kind_name(spec->kind));
                 return path_err(ENT_INVALID, e, path, what);
             }
             if (spec) spec = spec->items;
             if (v && v->k != EV_ARR && v->k != EV_UNSET) {
-                snprintf(what, sizeof what, "bad path: a %s cannot be indexed", ent__ev_name(v->k));
+                snprintf(what, sizeof what, "bad path: %s %s cannot be indexed", ent__a(ent__ev_name(v->k)), ent__ev_name(v->k));
                 return path_err(ENT_INVALID, e, path, what);
             }
             n = v && v->k == EV_ARR ? v->u.a.n : 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_write.h"
 #include "value_int.h"
 
 /* ---- numeric limits ------------------------------------------------------------------------ */
@@ -61,6 +62,7 @@ static const char *limit_str(const ent_limit *l, char *buf, size_t size)
 {
     if (l->set == ENT_LIM_INT) snprintf(buf, size, "%lld", (long long)l->v.i);
     else if (l->set == ENT_LIM_UINT) snprintf(buf, size, "%llu", (unsigned long long)l->v.u);
+    else if (size >= 32) ent__json_real(buf, l->v.f); /* as JSON writes it: 0.99, not 0.98999999999999999 */
     else snprintf(buf, size, "%.17g", l->v.f);
     return buf;
 }

@@ -41,6 +41,15 @@ int ent__err(int code, const char *fmt, ...)
     return code;
 }
 
+int ent_error_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 int ent__err_prefix(int code, const char *fmt, ...)
 {
     char old[sizeof errbuf];

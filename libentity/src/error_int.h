@@ -17,4 +17,11 @@ int ent__err_prefix(int code, const char *fmt, ...) ENT__PRINTF(2, 3);
 /* Forget the message. */
 void ent__err_clear(void);
 
+/* The article for a type word in a message: "an int", "an array", "a uint", "a map". */
+static inline const char *ent__a(const char *word)
+{
+    char c = word ? word[0] : 0;
+    return c == 'a' || c == 'e' || c == 'i' || c == 'o' ? "an" : "a";
+}
+
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "error_int.h"
-#include "json_io.h"
+#include "json_write.h"
 #include "rfc3339.h"
 #include "store_int.h"
 
@@ -19,12 +19,8 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
     if (!out || !ev) return ent__err(ENT_INVALID, "ent_event_to_json: NULL argument");
     *out = NULL;
     if (ev->data) {
-        json_error_t err;
-        if ((rc = ent_entity_to_json(&text, ev->data, 0))) return rc;
-        data = ent__json_loadb(text, strlen(text), JSON_ALLOW_NUL, &err, NULL); /* strings may hold U+0000 */
-        free(text);
-        text = NULL;
-        if (!data) return ent__err(ENT_NOMEM, "rendering event %llu: %s", (unsigned long long)ev->seq, err.text);
+        if (!(data = ent__entity_data_json(ev->data)))
+            return ent__err(ENT_NOMEM, "rendering event %llu", (unsigned long long)ev->seq);
         /* An update lists what changed: a field removed by it shows as null. */
         for (size_t i = 0; i < ev->data->type->n_fields; i++) {
             const ent_field *f = ev->data->type->fields[i];
@@ -48,7 +44,7 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
         json_object_set_new(o, "data", data))
         goto fail_set;
     data = NULL;
-    text = ent__json_dumps(o, ((flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+    text = ent__json_dumps(o, (flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT);
     json_decref(o);
     if (!text) return ent__err(ENT_NOMEM, "out of memory");
     *out = text;
@@ -59,4 +55,115 @@ fail:
     json_decref(data);
     json_decref(o);
     return ent__err(rc, "out of memory rendering event %llu", (unsigned long long)ev->seq);
+}
+
+/* ---- parsing: the inverse, for mirrors that receive events as text ------------------------- */
+
+static int bad(const char *what) { return ent__err(ENT_INVALID, "event JSON: %s", what); }
+
+/* A JSON integer as u64: events print counters above INT64_MAX through json_int_t's wrap. */
+static int get_u64(uint64_t *out, json_t *o, const char *name)
+{
+    json_t *j = json_object_get(o, name);
+    if (!json_is_integer(j)) return ent__err(ENT_INVALID, "event JSON: \"%s\" is missing or not an integer", name);
+    *out = (uint64_t)json_integer_value(j);
+    return ENT_OK;
+}
+
+int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json, size_t len)
+{
+    static const char *ops[] = {"create", "update", "delete"};
+    static const int opv[] = {ENT_OP_CREATE, ENT_OP_UPDATE, ENT_OP_DELETE};
+    json_error_t jerr;
+    json_t *o = NULL, *j, *data, *m;
+    ent_event *ev = NULL;
+    const char *k;
+    char *text = NULL;
+    int rc;
+    if (!out || !sc || !json) return ent__err(ENT_INVALID, "ent_event_from_json: NULL argument");
+    *out = NULL;
+    if (!(o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr)))
+        return ent__err(ENT_INVALID, "event JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+    if (!json_is_object(o)) {
+        rc = bad("not an object");
+        goto fail;
+    }
+    if (!(ev = calloc(1, sizeof *ev))) {
+        rc = ent__err(ENT_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = get_u64(&ev->seq, o, "seq")) || (rc = get_u64(&ev->txn, o, "txn")) ||
+        (rc = get_u64(&ev->version, o, "version")))
+        goto fail;
+    j = json_object_get(o, "ts");
+    if (!json_is_string(j) || ent__ts_parse(&ev->ts, json_string_value(j), json_string_length(j)) != 0) {
+        rc = bad("\"ts\" is missing or not an RFC 3339 timestamp");
+        goto fail;
+    }
+    j = json_object_get(o, "type");
+    if (!json_is_string(j) || !(ev->type = ent_schema_type(sc, json_string_value(j)))) {
+        rc = ent__err(ENT_INVALID, "event JSON: type %s%s%s is not in schema %s version %u", j && json_is_string(j) ? "\"" : "",
+                      json_is_string(j) ? json_string_value(j) : "(missing)", j && json_is_string(j) ? "\"" : "",
+                      ent_schema_name(sc), (unsigned)ent_schema_version(sc));
+        goto fail;
+    }
+    j = json_object_get(o, "op");
+    for (size_t i = 0; json_is_string(j) && i < 3; i++)
+        if (!strcmp(json_string_value(j), ops[i])) ev->op = opv[i];
+    if (!ev->op) {
+        rc = bad("\"op\" is not create, update or delete");
+        goto fail;
+    }
+    j = json_object_get(o, "key");
+    if (ev->type->key == ENT_KEY_AUTO && json_is_integer(j)) {
+        ev->key = ent_key_id((uint64_t)json_integer_value(j));
+    } else if (ev->type->key == ENT_KEY_STRING && json_is_string(j) && json_string_length(j) >= 1) {
+        char *ks = malloc(json_string_length(j) + 1);
+        if (!ks) {
+            rc = ent__err(ENT_NOMEM, "out of memory");
+            goto fail;
+        }
+        memcpy(ks, json_string_value(j), json_string_length(j) + 1);
+        ev->key.kind = ENT_KEY_STRING;
+        ev->key.str = ks;
+        ev->key.len = json_string_length(j);
+    } else {
+        rc = ent__err(ENT_INVALID, "event JSON: \"key\" is missing or not a key of type %s", ev->type->name);
+        goto fail;
+    }
+    data = json_object_get(o, "data");
+    if (!json_is_object(data)) {
+        rc = bad("\"data\" is missing or not an object");
+        goto fail;
+    }
+    if (ev->op != ENT_OP_DELETE) {
+        /* Fields with values through the entity parser; nulls (fields an update removed) after. */
+        if (!(text = json_dumps(data, JSON_COMPACT))) {
+            rc = ent__err(ENT_NOMEM, "out of memory");
+            goto fail;
+        }
+        if ((rc = ent_entity_from_json(&ev->data, ev->type, text, strlen(text)))) goto fail;
+        json_object_foreach(data, k, m) {
+            const ent_field *f;
+            if (!json_is_null(m)) continue;
+            if (ev->op == ENT_OP_CREATE) {
+                rc = ent__err(ENT_INVALID, "event JSON: a create with null field \"%s\"", k);
+                goto fail;
+            }
+            f = ent_type_field(ev->type, k);
+            if ((rc = ent_entity_field_unset(ev->data, f))) goto fail;
+        }
+    } else if (json_object_size(data)) {
+        rc = bad("a delete with data");
+        goto fail;
+    }
+    free(text);
+    json_decref(o);
+    *out = ev;
+    return ENT_OK;
+fail:
+    free(text);
+    json_decref(o);
+    ent_event_free(ev);
+    return rc;
 }

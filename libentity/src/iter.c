@@ -90,6 +90,10 @@ struct ent_iter {
     ent_buf last_ik, last_pk;
     int has_last;
     char *token;
+    /* ent_iter_more() looked one pair ahead: the pair, copied (a cursor's data lasts until it
+     * moves), for the next ent_iter_next() to take. */
+    ent_buf peek_k, peek_v;
+    int has_peek;
 };
 
 static int kcmp(const void *a, size_t an, const void *b, size_t bn)
@@ -110,6 +114,8 @@ void ent_iter_free(ent_iter *it)
     ent__buf_free(&it->res_pk);
     ent__buf_free(&it->last_ik);
     ent__buf_free(&it->last_pk);
+    ent__buf_free(&it->peek_k);
+    ent__buf_free(&it->peek_v);
     free(it->token);
     free(it);
 }
@@ -136,20 +142,50 @@ static int unhex(ent_buf *b, const char *p, size_t n)
     return ENT_OK;
 }
 
-/* Token: "k" + hex(pk) for a scan, "i" + hex(ik) + "." + hex(pk) for an index. */
+/* Which table a token belongs to: "k" + hex(type name) + "." for a type scan, "i" + hex(type name)
+ * + "." + field id + "." for an index. A token carries it so that a token of another index or type
+ * is refused rather than taken as a position in this one (which would silently restart or skip). */
+static int token_prefix(char *buf, size_t size, const ent_iter *it)
+{
+    static const char hx[] = "0123456789abcdef";
+    const char *name = it->type->name;
+    size_t n = strlen(name), at = 0;
+    if (size < 2 * n + 32) return -1;
+    buf[at++] = it->f ? 'i' : 'k';
+    for (size_t i = 0; i < n; i++) {
+        buf[at++] = hx[(uint8_t)name[i] >> 4];
+        buf[at++] = hx[(uint8_t)name[i] & 15];
+    }
+    buf[at++] = '.';
+    if (it->f) at += (size_t)snprintf(buf + at, size - at, "%u.", it->f->id);
+    buf[at] = '\0';
+    return (int)at;
+}
+
+/* Token: its prefix (above), then hex(pk) for a scan, hex(ik) + "." + hex(pk) for an index. */
 static int parse_resume(ent_iter *it, const char *tok)
 {
+    char pre[600];
     const char *dot;
-    int rc;
+    int rc, np;
     if (!tok) return ENT_OK;
+    if (tok[0] != (it->f ? 'i' : 'k'))
+        return ent__err(ENT_INVALID, "resume token is not from %s", it->f ? "an index scan" : "a type scan");
+    if ((np = token_prefix(pre, sizeof pre, it)) < 0) return ent__err(ENT_INVALID, "malformed resume token");
+    if (strncmp(tok, pre, (size_t)np) != 0) {
+        char path[160];
+        if (it->f)
+            return ent__err(ENT_INVALID, "resume token is not from a scan of the index on %s",
+                            ent__field_path(it->f, path, sizeof path));
+        return ent__err(ENT_INVALID, "resume token is not from a scan of type %s", it->type->name);
+    }
+    tok += np;
     if (it->f) {
-        if (tok[0] != 'i' || !(dot = strchr(tok, '.')))
-            return ent__err(ENT_INVALID, "resume token is not from an index scan");
-        if ((rc = unhex(&it->res_ik, tok + 1, (size_t)(dot - tok - 1)))) return rc;
+        if (!(dot = strchr(tok, '.'))) return ent__err(ENT_INVALID, "malformed resume token");
+        if ((rc = unhex(&it->res_ik, tok, (size_t)(dot - tok)))) return rc;
         if ((rc = unhex(&it->res_pk, dot + 1, strlen(dot + 1)))) return rc;
     } else {
-        if (tok[0] != 'k') return ent__err(ENT_INVALID, "resume token is not from a type scan");
-        if ((rc = unhex(&it->res_pk, tok + 1, strlen(tok + 1)))) return rc;
+        if ((rc = unhex(&it->res_pk, tok, strlen(tok)))) return rc;
     }
     it->has_res = 1;
     return ENT_OK;
@@ -370,6 +406,37 @@ static int in_bounds(const ent_iter *it, const ent_slice *k)
     return 0;
 }
 
+/* The next pair inside the bounds, or ENT_NOTFOUND (then the iterator is done). */
+static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
+{
+    int rc;
+    if (it->has_peek) {
+        it->has_peek = 0;
+        k->data = it->peek_k.p;
+        k->len = it->peek_k.n;
+        v->data = it->peek_v.p;
+        v->len = it->peek_v.n;
+        return ENT_OK;
+    }
+    if (it->state == 2) return ENT_NOTFOUND;
+    for (;;) {
+        int b;
+        if (it->state == 0) {
+            it->state = 1;
+            rc = iter_start(it, k, v);
+        } else {
+            rc = ent__bk_cursor_get(it->s, it->cur, it->reverse ? ENT_CUR_PREV : ENT_CUR_NEXT, k, v);
+        }
+        if (rc == ENT_NOTFOUND) break;
+        if (rc) return rc;
+        b = in_bounds(it, k);
+        if (b > 0) break;
+        if (b == 0) return ENT_OK;
+    }
+    it->state = 2;
+    return ENT_NOTFOUND;
+}
+
 int ent_iter_next(ent_entity **out, ent_iter *it)
 {
     ent_slice k, v, pk, rec;
@@ -378,21 +445,10 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     int rc;
     if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: NULL argument");
     *out = NULL;
-    if (it->state == 2 || (it->limit && it->returned >= it->limit)) goto done;
-    for (;;) {
-        int b;
-        if (it->state == 0) {
-            it->state = 1;
-            rc = iter_start(it, &k, &v);
-        } else {
-            rc = ent__bk_cursor_get(it->s, it->cur, it->reverse ? ENT_CUR_PREV : ENT_CUR_NEXT, &k, &v);
-        }
-        if (rc == ENT_NOTFOUND) goto done;
-        if (rc) return rc;
-        b = in_bounds(it, &k);
-        if (b > 0) goto done;
-        if (b == 0) break;
-    }
+    if (it->limit && it->returned >= it->limit) goto done;
+    rc = advance(it, &k, &v);
+    if (rc == ENT_NOTFOUND) goto done;
+    if (rc) return rc;
     if (it->f) {
         pk = v;
         rc = ent__bk_get(it->t, it->t->lay->data[it->type->pos], &pk, &rec);
@@ -421,21 +477,39 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     *out = e;
     return ENT_OK;
 done:
-    it->state = 2;
     return ent__err(ENT_NOTFOUND, "no more entities");
+}
+
+int ent_iter_more(ent_iter *it)
+{
+    ent_slice k, v;
+    int rc;
+    if (!it) return ent__err(ENT_INVALID, "ent_iter_more: iterator is NULL");
+    if (it->has_peek) return 1;
+    rc = advance(it, &k, &v);
+    if (rc == ENT_NOTFOUND) return 0;
+    if (rc) return rc;
+    it->peek_k.n = it->peek_v.n = 0;
+    if ((rc = ent__buf_append(&it->peek_k, k.data, k.len)) || (rc = ent__buf_append(&it->peek_v, v.data, v.len)))
+        return rc;
+    it->has_peek = 1;
+    return 1;
 }
 
 const char *ent_iter_resume(ent_iter *it)
 {
     static const char hx[] = "0123456789abcdef";
+    char pre[600];
     size_t n;
+    int np;
     char *p;
-    if (!it || !it->has_last) return NULL;
-    n = 2 + 2 * (it->last_ik.n + it->last_pk.n) + 2;
+    if (!it || !it->has_last || (np = token_prefix(pre, sizeof pre, it)) < 0) return NULL;
+    n = (size_t)np + 2 * (it->last_ik.n + it->last_pk.n) + 2;
     p = realloc(it->token, n);
     if (!p) return NULL;
     it->token = p;
-    *p++ = it->f ? 'i' : 'k';
+    memcpy(p, pre, (size_t)np);
+    p += np;
     if (it->f) {
         for (size_t i = 0; i < it->last_ik.n; i++) {
             *p++ = hx[(uint8_t)it->last_ik.p[i] >> 4];

@@ -1,11 +1,8 @@
-/* jansson's text in and out, with allocation failures told apart from bad input (json_io.c). */
+/* jansson's parser, with an allocation failure told apart from bad input (json_io.c). */
 #ifndef ENT_JSON_IO_H
 #define ENT_JSON_IO_H
 
 #include <jansson.h>
-
-/* json_dumps(j, flags), whole or NULL (out of memory). The caller frees the text with free(). */
-char *ent__json_dumps(const json_t *j, size_t flags);
 
 /* json_loadb(buf, len, flags, err); when it fails, *nomem (may be NULL) says whether the failure
  * was a lack of memory rather than bad text. */

@@ -217,10 +217,11 @@ int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value 
     }
     return ent__ikey_from_val(b, f, &tmp);
 wrong:
-    return ent__err(ENT_INVALID, "%s: a %s value cannot be compared with this %s field",
-                    ent__field_path(f, path, sizeof path),
-                    ent_kind_name(v->kind) ? ent_kind_name(v->kind) : "unknown",
-                    ent_kind_name(f->kind));
+    {
+        const char *vk = ent_kind_name(v->kind) ? ent_kind_name(v->kind) : "unknown";
+        return ent__err(ENT_INVALID, "%s: %s %s value cannot be compared with this %s field",
+                        ent__field_path(f, path, sizeof path), ent__a(vk), vk, ent_kind_name(f->kind));
+    }
 }
 
 const char *ent__key_str(const ent_key *key, char *buf, size_t size)

@@ -48,6 +48,9 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
     uint8_t kb[8];
     ent_slice k, v;
     int rc;
+    /* Every change of an entity appends an event, so this one check keeps a mirror's data the
+     * primary's; its subscriptions (the subs table) stay writable for its own consumers. */
+    if ((rc = ent__mirror_guard(t))) return rc;
     if ((rc = ent__log_load(t))) return rc;
     t->ev.n = 0;
     ent__packer_init(&pk, &t->ev);

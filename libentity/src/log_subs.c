@@ -174,6 +174,7 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force)
     uint64_t first = 0, last = 0, trunc = 0;
     int rc, op = ENT_CUR_FIRST;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
+    if ((rc = ent__mirror_guard(t))) goto fail; /* a mirror's log is the primary's */
     if ((rc = ent__log_bounds_in(&first, &last, t))) goto fail;
     if (below > last + 1) {
         rc = ent__err(ENT_INVALID, "cannot truncate below %" PRIu64 ": the log ends at %" PRIu64,

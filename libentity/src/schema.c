@@ -193,8 +193,8 @@ int ent_field_add_field(ent_field **out, ent_field *map, const char *name, unsig
     char path[200];
     if (!map) return ent__err(ENT_INVALID, "field is NULL");
     if (map->kind != ENT_KIND_MAP)
-        return ent__err(ENT_SCHEMA, "%s: sub-fields need a map, not a %s",
-                        ent__field_path(map, path, sizeof path), ent_kind_name(map->kind));
+        return ent__err(ENT_SCHEMA, "%s: sub-fields need a map, not %s %s",
+                        ent__field_path(map, path, sizeof path), ent__a(ent_kind_name(map->kind)), ent_kind_name(map->kind));
     return add_to(out, &map->fields, &map->n_fields, &map->cap_fields, map->type, map, name, id, kind);
 }
 
@@ -207,7 +207,7 @@ int ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind)
     if (array->type->schema->sealed) return sealed_err();
     ent__field_path(array, path, sizeof path);
     if (array->kind != ENT_KIND_ARRAY)
-        return ent__err(ENT_SCHEMA, "%s: items need an array, not a %s", path, ent_kind_name(array->kind));
+        return ent__err(ENT_SCHEMA, "%s: items need an array, not %s %s", path, ent__a(ent_kind_name(array->kind)), ent_kind_name(array->kind));
     if (array->items) return ent__err(ENT_SCHEMA, "%s: items are set already", path);
     if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s[]: unknown item type", path);
     if (kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s[]: refs are allowed only on top-level fields", path);
@@ -245,8 +245,8 @@ static int index_ok(ent_field *f, const char *path, const char *what)
     if (!is_top(f))
         return ent__err(ENT_SCHEMA, "%s: \"%s\" applies only to top-level fields", path, what);
     if (f->kind == ENT_KIND_ARRAY || f->kind == ENT_KIND_MAP)
-        return ent__err(ENT_SCHEMA, "%s: a %s cannot be %s (scalars and refs only)", path,
-                        ent_kind_name(f->kind), what);
+        return ent__err(ENT_SCHEMA, "%s: %s %s cannot be %s (scalars and refs only)", path,
+                        ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind), what);
     return ENT_OK;
 }
 
@@ -283,8 +283,8 @@ static int set_limit(ent_field *f, int is_max, int lk, int64_t i, uint64_t u, do
     int rc = opt_guard(f, path, sizeof path);
     if (rc) return rc;
     if (!numeric(f))
-        return ent__err(ENT_SCHEMA, "%s: \"%s\" applies to numbers and timestamps, not to a %s", path,
-                        is_max ? "max" : "min", ent_kind_name(f->kind));
+        return ent__err(ENT_SCHEMA, "%s: \"%s\" applies to numbers and timestamps, not to %s %s", path,
+                        is_max ? "max" : "min", ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
     if (lk == ENT_LIM_FLOAT && isnan(d)) return ent__err(ENT_SCHEMA, "%s: limit is NaN", path);
     l = is_max ? &f->max : &f->min;
     l->set = (uint8_t)lk;
@@ -307,8 +307,8 @@ int ent_field_set_max_length(ent_field *f, uint64_t n)
     int rc = opt_guard(f, path, sizeof path);
     if (rc) return rc;
     if (f->kind != ENT_KIND_STRING && f->kind != ENT_KIND_BYTES && f->kind != ENT_KIND_ARRAY)
-        return ent__err(ENT_SCHEMA, "%s: \"max_length\" applies to strings, bytes and arrays, not to a %s",
-                        path, ent_kind_name(f->kind));
+        return ent__err(ENT_SCHEMA, "%s: \"max_length\" applies to strings, bytes and arrays, not to %s %s",
+                        path, ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
     f->has_max_length = 1;
     f->max_length = n;
     return ENT_OK;
@@ -321,7 +321,7 @@ int ent_field_add_enum(ent_field *f, const char *value)
     int rc = opt_guard(f, path, sizeof path);
     if (rc) return rc;
     if (f->kind != ENT_KIND_STRING)
-        return ent__err(ENT_SCHEMA, "%s: \"enum\" applies to strings, not to a %s", path, ent_kind_name(f->kind));
+        return ent__err(ENT_SCHEMA, "%s: \"enum\" applies to strings, not to %s %s", path, ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
     if (!value) return ent__err(ENT_SCHEMA, "%s: enum value is NULL", path);
     if (!ent__utf8_ok(value, strlen(value)))
         return ent__err(ENT_SCHEMA, "%s: enum value is not valid UTF-8", path);
@@ -343,7 +343,7 @@ int ent_field_set_ref(ent_field *f, const char *type_name)
     int rc = opt_guard(f, path, sizeof path);
     if (rc) return rc;
     if (f->kind != ENT_KIND_REF)
-        return ent__err(ENT_SCHEMA, "%s: \"to\" applies to refs, not to a %s", path, ent_kind_name(f->kind));
+        return ent__err(ENT_SCHEMA, "%s: \"to\" applies to refs, not to %s %s", path, ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
     if (!ent__name_ok(type_name))
         return ent__err(ENT_SCHEMA, "%s: bad ref target \"%s\"", path, type_name ? type_name : "(null)");
     if (!(n = strdup(type_name))) return ent__err(ENT_NOMEM, "out of memory");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_write.h"
 #include "json_io.h"
 #include "schema_int.h"
 #include "value_int.h"
@@ -104,7 +105,7 @@ static int load_limit(ctx *c, ent_field *f, json_t *j, int is_max)
     if (f->kind == ENT_KIND_TIMESTAMP && json_is_string(j)) {
         ent_val v;
         memset(&v, 0, sizeof v);
-        char *text = ent__json_dumps(j, JSON_ENCODE_ANY);
+        char *text = json_dumps(j, JSON_ENCODE_ANY);
         if (!text) return ent__err(ENT_NOMEM, "out of memory");
         rc = ent__val_from_json_text(&v, f, text);
         free(text);
@@ -294,7 +295,7 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
         ent_kind kind;
         ent_field *it = NULL;
         if (f->kind != ENT_KIND_ARRAY)
-            rc = fail_at(c, "\"items\" applies to arrays, not to a %s", ent_kind_name(f->kind));
+            rc = fail_at(c, "\"items\" applies to arrays, not to %s %s", ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
         else if (!json_is_object(v))
             rc = fail_at(c, "must be an object (a field spec without id), not %s", type_word(v));
         else if (!ty)
@@ -313,7 +314,7 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
     if ((v = json_object_get(spec, "fields"))) {
         size_t n = push(c, "fields");
         if (f->kind != ENT_KIND_MAP)
-            rc = fail_at(c, "\"fields\" applies to maps, not to a %s", ent_kind_name(f->kind));
+            rc = fail_at(c, "\"fields\" applies to maps, not to %s %s", ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
         else
             rc = load_fields(c, f->type, f, v);
         pop(c, n);
@@ -323,7 +324,7 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
         return fail_at(c, "a ref needs \"to\" (the target type)");
     if ((v = json_object_get(spec, "default"))) {
         size_t n = push(c, "default");
-        char *text = ent__json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *text = ent__json_dumps(v, JSON_COMPACT);
         if (!text) return ent__err(ENT_NOMEM, "out of memory");
         rc = ent_field_set_default_json(f, text);
         free(text);
@@ -617,7 +618,7 @@ int ent_schema_to_json(char **out, const ent_schema *s, int pretty)
         bad |= json_object_set_new(types, t->name, tj);
     }
     bad |= json_object_set_new(root, "types", types);
-    if (!bad) *out = ent__json_dumps(root, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(17));
+    if (!bad) *out = ent__json_dumps(root, pretty ? JSON_INDENT(2) : JSON_COMPACT);
     json_decref(root);
     if (bad || !*out) return ent__err(ENT_NOMEM, "out of memory rendering the schema");
     return ENT_OK;

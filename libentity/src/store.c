@@ -35,21 +35,8 @@ static void raw_end(ent_txn *t)
 static int store_init(ent_txn *t, const ent_schema *sc, int durability)
 {
     uint8_t fmt[4] = {0, 0, 0, ENT_FORMAT_VERSION}, id[16], dur = (uint8_t)durability;
-    int rc, fd;
-    size_t got = 0;
-    /* A store id tells copies and replays apart from their origin; not security-sensitive. */
-    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t r = read(fd, id, sizeof id);
-        got = r > 0 ? (size_t)r : 0;
-        close(fd);
-    }
-    if (got < sizeof id) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
-        for (size_t i = 0; i < sizeof id; i++, x = x * 6364136223846793005ULL + 1) id[i] = (uint8_t)(x >> 56);
-    }
+    int rc;
+    ent__random_uuid(id);
     if ((rc = ent__meta_put(t, "format", fmt, sizeof fmt))) return rc;
     if ((rc = ent__meta_put(t, "store_id", id, sizeof id))) return rc;
     if ((rc = ent__meta_put(t, "durability", &dur, 1))) return rc;
@@ -70,6 +57,12 @@ static void store_free(ent_store *s)
 
 int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                    const ent_store_opts *opts)
+{
+    return ent__store_open(out, path, schema, opts, NULL);
+}
+
+int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
+                    const ent_store_opts *opts, const char *mirror_of)
 {
     ent_store_opts def = ENT_STORE_OPTS_INIT;
     ent_store *s = NULL;
@@ -103,6 +96,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
     }
+    path = s->path[0] ? s->path : "(no path)"; /* for messages: a memory store may have none */
     memset(&bo, 0, sizeof bo);
     bo.read_only = opts->read_only;
     bo.durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
@@ -128,6 +122,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
         }
         durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
         if ((rc = store_init(&t, schema, durability))) goto fail;
+        if ((rc = ent__mirror_load(s, &t, mirror_of, 1))) goto fail;
         if ((rc = ent__schema_copy(&next, schema))) goto fail;
         created = 1;
         gen = 1;
@@ -154,6 +149,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
             goto fail;
         }
         if ((rc = ent__schema_from_meta(&stored, &t, "schema"))) goto fail;
+        if ((rc = ent__mirror_load(s, &t, mirror_of, 0))) goto fail;
         if (schema) {
             int same = 0;
             if ((rc = ent__schemas_equal(stored, schema, &same))) goto fail;
@@ -174,10 +170,16 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                     rc = ent__err(ENT_READONLY, "%s: cannot evolve the schema of a store opened read-only", path);
                     goto fail;
                 }
+                if (s->mirror_of[0] && !s->mirror_writer) {
+                    rc = ent__err(ENT_READONLY, "%s is a mirror of store %s: its schema follows the "
+                                  "primary's, evolve that one", path, s->mirror_of);
+                    goto fail;
+                }
                 if ((rc = ent__schema_copy(&next, schema))) goto fail;
                 evolving = 1;
                 gen++;
                 if ((rc = ent__schema_store(&t, next, gen))) goto fail;
+                if ((rc = ent__schema_mark(&t, next->version))) goto fail;
             }
         }
         if (!next) {
@@ -185,6 +187,7 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
             stored = NULL;
         }
     }
+    if ((rc = ent__store_id_load(s, &t, !opts->read_only))) goto fail;
     if ((rc = ent__layout_open(&s->lay, &t, next, gen, !opts->read_only))) goto fail;
     next = NULL;
     t.lay = s->lay;

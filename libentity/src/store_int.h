@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "entity/log.h"
 #include "entity/store.h"
+#include "entity/mirror.h"
 #include "schema_int.h"
 #include "value_int.h"
 
@@ -53,6 +54,10 @@ struct ent_store {
     const ent_layout *gen_lay;
     ent_progress_cb progress;  /* long calls report to it (ent_store_set_progress) */
     void *progress_payload;
+    char id[37];               /* the store's UUID (meta "store_id"), "" when a read-only open
+                                * finds a store made before ids were kept (store_id.c) */
+    char mirror_of[37];        /* a mirror: the primary's id (meta "mirror_of"); else "" */
+    int mirror_writer;         /* opened by ent_mirror_open(): the one handle that may write */
 };
 
 /* Report progress of a long call every 4096 items. */
@@ -82,10 +87,12 @@ struct ent_txn {
     uint64_t log_last;   /* last seq written */
     uint64_t txn_id;     /* 0 until the first event of this txn */
     uint64_t first_seq;  /* first seq of this txn (0: none) */
+    int mirror_apply;    /* ent_mirror_apply(): the one writer a mirror accepts */
     /* scratch buffers, reused by every call in the txn */
     ent_buf k1, k2, v1;
     ent_buf ev;        /* the event being appended (v1 may still hold the record it repeats) */
     msgpack_zone *zone;
+    struct ent_txn *next_held; /* write txns: the next one this thread holds (txn.c) */
 };
 
 /* Layouts (store_layout.c). Resolve (creating when `create`) every table of schema sc inside txn
@@ -103,6 +110,22 @@ int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schem
 int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next);
 int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
 int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);
+
+/* ent_store_open(), and ent_mirror_open() when mirror_of is given: the store is (or is created
+ * as) a mirror of that primary and the handle may write to it. */
+int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
+                    const ent_store_opts *opts, const char *mirror_of);
+/* Identity and role (store_id.c). A new random v4 UUID. */
+void ent__random_uuid(uint8_t id[16]);
+/* s->id from meta (writable: a store without one gets one). */
+int ent__store_id_load(ent_store *s, ent_txn *t, int writable);
+/* s->mirror_of from meta, or written when `created` and mirror_of is given; opening as a mirror
+ * (mirror_of given) of a store that is not that primary's mirror is ENT_CONFLICT. */
+int ent__mirror_load(ent_store *s, ent_txn *t, const char *mirror_of, int created);
+/* ENT_READONLY naming the primary when s is a mirror and t is not its apply transaction. */
+int ent__mirror_guard(const ent_txn *t);
+/* Record that schema `version` takes effect after the log's current last seq. */
+int ent__schema_mark(ent_txn *t, uint32_t version);
 
 /* The check every entry point makes first: s not NULL, not opened before a fork() (bk.c). */
 int ent__store_check(ent_store *s);

@@ -9,8 +9,31 @@
 #include "keys.h"
 #include "store_int.h"
 
+/* The write transactions this thread holds (one per store at most). Both backends let one writer
+ * in at a time: a second write on a store whose writer is this very thread would wait for itself
+ * forever, so it is refused with ENT_BUSY instead. A transaction belongs to the thread that began
+ * it, so it ends on this thread too and a thread-local list is enough. */
+static _Thread_local ent_txn *held_writes;
+
+static int holds_write(const ent_store *s)
+{
+    for (const ent_txn *h = held_writes; h; h = h->next_held)
+        if (h->s == s) return 1;
+    return 0;
+}
+
+static void release_write(ent_txn *t)
+{
+    for (ent_txn **p = &held_writes; *p; p = &(*p)->next_held)
+        if (*p == t) {
+            *p = t->next_held;
+            return;
+        }
+}
+
 static void txn_free(ent_txn *t)
 {
+    if (t->write) release_write(t);
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
@@ -35,6 +58,9 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
      * thread holds the delivery lock, another may hold that store's writer lock and wait for it. */
     if (mode == ENT_TXN_WRITE && ent__log_in_callback())
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
+    if (mode == ENT_TXN_WRITE && holds_write(s))
+        return ent__err(ENT_BUSY, "this thread holds the store's write transaction already: pass it to "
+                        "the call, or end it first (a second writer would wait for itself)");
     t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     t->s = s;
@@ -89,6 +115,8 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
     }
     if (t->write) {
         size_t n = t->lay->schema->n_types;
+        t->next_held = held_writes;
+        held_writes = t;
         t->tc = calloc(n ? n : 1, sizeof *t->tc);
         if (!t->tc) {
             ent__bk_abort(t);

@@ -165,6 +165,38 @@ int ent__val_equal(const ent_val *a, const ent_val *b)
     }
 }
 
+void ent__val_adopt(ent_val *dst, ent_val *src)
+{
+    size_t i;
+    ent_val tmp;
+    if (ent__val_equal(dst, src)) return;
+    if (dst->k == src->k) {
+        switch (dst->k) {
+        case EV_ARR:
+            if (dst->u.a.n != src->u.a.n) break;
+            for (i = 0; i < dst->u.a.n; i++) ent__val_adopt(&dst->u.a.v[i], &src->u.a.v[i]);
+            return;
+        case EV_MAP:
+            if (dst->u.m.n != src->u.m.n) break;
+            for (i = 0; i < dst->u.m.n; i++) ent__val_adopt(&dst->u.m.v[i], &src->u.m.v[i]);
+            return;
+        case EV_OBJ:
+            if (dst->u.o.n != src->u.o.n) break;
+            for (i = 0; i < dst->u.o.n; i++)
+                if (dst->u.o.kv[i].klen != src->u.o.kv[i].klen ||
+                    memcmp(dst->u.o.kv[i].k, src->u.o.kv[i].k, dst->u.o.kv[i].klen) != 0)
+                    break;
+            if (i < dst->u.o.n) break;
+            for (i = 0; i < dst->u.o.n; i++) ent__val_adopt(&dst->u.o.kv[i].v, &src->u.o.kv[i].v);
+            return;
+        default: break;
+        }
+    }
+    tmp = *dst;
+    *dst = *src;
+    *src = tmp;
+}
+
 uint8_t ent__ev_kind(const ent_field *f)
 {
     switch (f->kind) {

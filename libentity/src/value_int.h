@@ -80,6 +80,10 @@ int ent__val_copy(ent_val *dst, const ent_val *src);
 /* Deep equality (same kind and contents; floats compare bitwise except 0.0 == -0.0 is false;
  * free-form maps whatever the order of their keys, as JSON objects). */
 int ent__val_equal(const ent_val *a, const ent_val *b);
+/* Make dst equal to src, keeping in place every part of dst (a whole value, a map slot, an array
+ * item) that already equals src's: pointers a caller borrowed into those parts stay valid. The
+ * parts that differ are exchanged: src ends up holding dst's replaced parts; clear it after. */
+void ent__val_adopt(ent_val *dst, ent_val *src);
 /* Runtime kind a field spec holds (EV_*; refs after their target's key kind). */
 uint8_t ent__ev_kind(const struct ent_field *f);
 const char *ent__ev_name(uint8_t k);   /* "int", "string", ... for messages */
@@ -148,5 +152,10 @@ int ent__entity_fill_defaults(ent_entity *e, int mark);
 int ent__val_from_json_text(ent_val *out, const struct ent_field *spec, const char *json);
 /* One value as JSON text (spec NULL: free-form). out: the caller frees it with free(). */
 int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_val *v, unsigned flags);
+
+/* An entity's fields as a JSON object (entity_json.c), for event_json.c to print events without
+ * printing and parsing the data again. A new reference; NULL when out of memory. */
+struct json_t;
+struct json_t *ent__entity_data_json(const ent_entity *e);
 
 #endif

@@ -92,6 +92,6 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
         return ENT_OK;
     }
     default:
-        return ent__err(ENT_INVALID, "%s: a %s has no single value to look up", path, ent_kind_name(f->kind));
+        return ent__err(ENT_INVALID, "%s: %s %s has no single value to look up", path, ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
     }
 }

@@ -222,6 +222,48 @@ ENTITY_STORE=$work/cut expect 1 "$E" stat; errline "data.mdb is empty"
 # replay refuses a store that is not empty before touching its schema
 expect 1 "$E" replay --into "$work/st"; errline "not empty"
 
+# floats: dump prints the shortest text that reads back to each double (0.99, not
+# 0.98999999999999999); dump | load and replay keep every one exact (extremes, subnormals, -0.0)
+cat >floats.json <<'EOS'
+{"schema":"fl","version":1,"types":{"m":{"key":"auto","fields":{"x":{"id":1,"type":"float","indexed":true},
+ "free":{"id":2,"type":"map"}}}}}
+EOS
+python3 - >floats.ndjson <<'EOS'
+import json, random, struct, sys
+random.seed(16)
+vals = [0.99, 0.1 + 0.2, -0.0, 0.0, 1.0, 100.0, sys.float_info.max, -sys.float_info.max, sys.float_info.min,
+        5e-324, 2.225073858507201e-308, 1e16, 1e-5, 12345.678]
+while len(vals) < 400:
+    d = struct.unpack('<d', struct.pack('<Q', random.getrandbits(64) & (0x800fffffffffffff if len(vals) % 3 == 0 else 0xffffffffffffffff)))[0]
+    if d == d and abs(d) != float('inf'): vals.append(d)
+for i, d in enumerate(vals):
+    print(json.dumps({"type": "m", "key": i + 1, "version": 1, "data": {"x": d, "free": {"v": [d, -d]}}}))
+EOS
+ENTITY_STORE=$work/fa expect 0 "$E" init --schema floats.json
+ENTITY_STORE=$work/fa expect 0 "$E" load <floats.ndjson
+ENTITY_STORE=$work/fa expect 0 "$E" dump; cp out floats.dump
+ENTITY_STORE=$work/fa expect 0 "$E" events --limit 1000; cp out floats.events
+python3 - floats.ndjson floats.dump floats.events <<'EOS' && ok || bad "float texts in dump or events are not the shortest exact ones"
+import json, struct, sys
+from decimal import Decimal
+bits = lambda d: struct.pack('<d', d)
+want = [json.loads(l)['data'] for l in open(sys.argv[1])]
+for path in sys.argv[2:]:
+    got = [json.loads(l, parse_float=str)['data'] for l in open(path)]
+    assert len(got) == len(want), (path, len(got))
+    for w, g in zip(want, got):
+        for wd, text in ((w['x'], g['x']), (w['free']['v'][0], g['free']['v'][0]), (w['free']['v'][1], g['free']['v'][1])):
+            assert bits(float(text)) == bits(wd), (path, text, repr(wd))   # exact
+            assert Decimal(text) == Decimal(repr(wd)), (path, text, repr(wd))  # shortest: repr's digits
+EOS
+ENTITY_STORE=$work/fb expect 0 "$E" init --schema floats.json
+ENTITY_STORE=$work/fb expect 0 "$E" load <floats.dump
+ENTITY_STORE=$work/fb expect 0 "$E" dump; cmp -s out floats.dump && ok || bad "dump | load of floats differs"
+ENTITY_STORE=$work/fa expect 0 "$E" replay --into "$work/fc"
+ENTITY_STORE=$work/fc expect 0 "$E" dump; cmp -s out floats.dump && ok || bad "replay of floats differs"
+ENTITY_STORE=$work/fc expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after replay: $(cat out)"
+ENTITY_STORE=$work/fa expect 0 "$E" get m 1; grep -q '"x":0.99,' out && ok || bad "get prints 0.99 as $(cat out)"
+
 # dump | load: refs that point forward (to later keys, to a later type, cycles), NUL in strings
 cat >refs.json <<'EOS'
 {"schema":"r","version":1,"types":{"emp":{"key":"auto","fields":{"name":{"id":1,"type":"string"},

@@ -775,7 +775,8 @@ static void header(const opts *o)
            "  own log share (with vs without); create_vs_same_writes: against raw LMDB doing every write the library does\n"
            "  (record, unique + 2 non-unique index entries, log entry); log_read: events/s through a log cursor;\n"
            "  notify_Nsub: cost per event per subscriber (us) of N in-process callbacks; follow_xproc: ent_create() in one\n"
-           "  process to ent_log_wait() waking in another (us)\n\n");
+           "  process to ent_log_wait() waking in another (us); update_Nreaders: single-call updates of one writer while N\n"
+           "  threads scan 2000 products in read transactions (p50 us = mean time per update)\n\n");
     printf("%-21s %-7s %-8s %5s %8s %12s %9s %9s %12s %8s %12s %8s\n", "op", "backend", "durab.", "batch", "n", "ops/s", "p50 us",
            "p99 us", "floor ops/s", "lib/flr", "sqlite op/s", "x sqlite");
 }
@@ -987,6 +988,31 @@ int ent_bench_main(int argc, char **argv)
         free(c8);
         free(p50);
         free(p99);
+    }
+    if ((o.only_dur < 0 || o.only_dur == ENT_NONE) && o.only_batch != 1000) {
+        /* one writer's single-call updates beside 0 and 3 threads scanning 2000 products */
+        static const char *const bes[] = {"memory", "lmdb"};
+        static const int nreaders[] = {0, 3};
+        uint64_t n = o.quick ? 200 : 2000;
+        double *ups = calloc((size_t)o.runs, sizeof *ups);
+        for (size_t b = 0; b < 2; b++) {
+            if (o.only_backend && strcmp(o.only_backend, bes[b])) continue;
+            for (size_t k = 0; k < 2; k++) {
+                result r = {0, 0, 0};
+                char op[32];
+                for (int run = 0; run < o.runs; run++) {
+                    char d[300];
+                    snprintf(d, sizeof d, "%s/readers", o.dir);
+                    if (ent_bench_writer_with_readers(&ups[run], bes[b], d, bench_schema, nreaders[k], n)) return 1;
+                    rmrf(d);
+                }
+                r.ops_per_s = median(ups, o.runs);
+                r.p50_us = r.p99_us = r.ops_per_s > 0 ? 1e6 / r.ops_per_s : 0;
+                snprintf(op, sizeof op, "update_%dreaders", nreaders[k]);
+                report(&o, op, bes[b], "none", 1, n, r, 0, 0);
+            }
+        }
+        free(ups);
     }
     if (disk_line > 0 && !o.json) printf("\n%s", disk_buf);
     {

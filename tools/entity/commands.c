@@ -783,6 +783,12 @@ int cmd_stat(int argc, char **argv)
         json_array_append_new(subs, json_pack("{s:s,s:I,s:I}", "name", list[i].name, "checkpoint", (json_int_t)list[i].checkpoint,
                                               "lag", (json_int_t)(last > list[i].checkpoint ? last - list[i].checkpoint : 0)));
     free(list);
+    json_object_set_new(o, "id", json_string(ent_store_id(s)));
+    if (ent_store_mirror_of(s)) {
+        uint64_t applied = 0;
+        ent_mirror_position(&applied, NULL, s);
+        json_object_set_new(o, "mirror_of", json_pack("{s:s,s:I}", "primary", ent_store_mirror_of(s), "applied_seq", (json_int_t)applied));
+    }
     json_object_set_new(o, "schema", json_pack("{s:s,s:i}", "name", ent_schema_name(sc), "version", (int)ent_schema_version(sc)));
     json_object_set_new(o, "backend", json_string(ent_store_backend(s)));
     json_object_set_new(o, "types", types);

@@ -62,6 +62,10 @@ static const char usage_text[] =
     "  replay --into DIR [--to SEQ]          build a new store from the log\n"
     "  trim --below SEQ [--force]            drop old events\n"
     "  copy DEST [--compact]                 a consistent copy of a live store\n"
+    "  relay --nats URL --stream NAME [--once] [--window N]\n"
+    "                                        publish the log to a NATS JetStream stream, exactly once\n"
+    "  mirror --nats URL --stream NAME [--once] [--primary ID]\n"
+    "                                        keep the store at DIR a mirror of the stream's primary\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"
     "  bench [--n N] [--runs R] [--quick] [--json] [--backend B] [--durability D] [--batch 1|1000]\n"
@@ -357,6 +361,15 @@ static int dispatch(int argc, char **argv)
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
     if (strcmp(argv[0], "bench") == 0) return run_bench(argv);
+#ifdef ENT_HAVE_NATS
+    if (strcmp(argv[0], "relay") == 0) return cmd_relay(argc, argv);
+    if (strcmp(argv[0], "mirror") == 0) return cmd_mirror(argc, argv);
+#else
+    if (strcmp(argv[0], "relay") == 0 || strcmp(argv[0], "mirror") == 0) {
+        msg("%s: this entity was built without NATS (install libnats-dev and rebuild)", argv[0]);
+        return 1;
+    }
+#endif
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
     if (strcmp(argv[0], "schema") == 0 && argc == 1) return cmd_schema();
     if (strcmp(argv[0], "schema") == 0 && argc == 3 && strcmp(argv[1], "--apply") == 0) return cmd_schema_apply(argv[2]);

@@ -9,6 +9,7 @@
 #include "store.h"
 #include "log.h"
 #include "verify.h"
+#include "mirror.h"
 
 #define ENT_VERSION_STRING "0.1.0"
 

@@ -36,6 +36,15 @@ ENT_EXTERN(const char *) ent_strerror(int code);
  * Borrowed: valid until the next libentity call on this thread. Empty string if none. */
 ENT_EXTERN(const char *) ent_errmsg(void);
 
+/* For optional components built on the library (entity/nats.h) and wrapping code: set this
+ * thread's message (printf format; cut at 1 KiB) and return `code`, so their failures read the
+ * same way through ent_errmsg(). */
+ENT_EXTERN(int) ent_error_set(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,7 +25,14 @@ typedef struct ent_event {
     uint64_t seq;
     int64_t ts;        /* wall clock at append, ns since the epoch */
     uint64_t txn;
-    const ent_type *type; /* borrowed from the store's schema */
+    /* Borrowed from the store's schema, valid until ent_store_close(). It is the store's own type
+     * object, so it equals ent_store_type(s, name) by pointer while the store's schema stays the
+     * same; after the schema changes (an evolution, also by another process: ent_store_schema()
+     * then returns a new schema) events carry the new schema's types, and a type looked up
+     * before compares unequal: compare ent_type_name() then, or look the type up again. It never
+     * equals a type of the ent_schema object the host passed to ent_store_open() (the store keeps
+     * its own copy). */
+    const ent_type *type;
     ent_key key;       /* str borrowed from the event */
     int op;            /* ENT_OP_* */
     uint64_t version;  /* the entity's version after the change */
@@ -108,7 +115,9 @@ ENT_EXTERN(int) ent_sub_delete(ent_store *s, const char *name);
 ENT_EXTERN(int) ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, const char *name);
 /* Acknowledge every event up to `seq` (never moves back). txn: a write transaction to
  * acknowledge together with the consumer's own writes (exactly once inside one store), or NULL.
- * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (seq beyond the log). */
+ * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (seq beyond the log; txn of another store),
+ * ENT_READONLY (txn is a read transaction, or the store is open read-only), ENT_BUSY (txn NULL: as
+ * ent_txn_begin(), e.g. from an event callback or beside this thread's write transaction). */
 ENT_EXTERN(int) ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq);
 
 typedef struct ent_sub_info {

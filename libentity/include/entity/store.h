@@ -9,6 +9,15 @@
  * read transactions, each seeing one snapshot. A store handle is shared by threads; a transaction
  * (and its iterators) belongs to the thread that began it.
  *
+ * One thread, two transactions on the same store: while a thread holds the write transaction,
+ * a second ent_txn_begin(ENT_TXN_WRITE) and every write call with txn NULL on that thread fail
+ * with ENT_BUSY (they would wait forever for the writer the thread itself is): pass the
+ * transaction to the call instead. Reads with txn NULL and read transactions work meanwhile and
+ * see the last commit, not the uncommitted writes. A thread that holds a read transaction may
+ * begin a write transaction: the write sees the last commit (not the read's older snapshot), and
+ * the read keeps its snapshot until it ends, also after the write commits (LMDB: the map cannot
+ * grow meanwhile; a write that needs it to fails with ENT_BUSY, see map_size).
+ *
  * Versions: every entity has a version, 1 on create and +1 on each update that changes something.
  * Calls that take `expect` refuse with ENT_CONFLICT, writing nothing, when the stored version
  * differs; pass ENT_VERSION_ANY to skip the check. expect = 0 means "must not exist".
@@ -64,7 +73,9 @@ typedef struct ent_store_opts {
 
 #define ENT_VERSION_ANY UINT64_MAX
 
-/* Open the store at path, creating it when missing (LMDB: path is a directory; memory: ignored).
+/* Open the store at path, creating it when missing. LMDB: path is a directory (NULL or "" is
+ * ENT_INVALID). Memory: path is ignored and may be NULL; every open makes a new, empty store, so
+ * schema must be given (NULL: ENT_NOTFOUND), and two opens never share data.
  * schema: NULL opens with the schema stored in the store (the store must exist). Otherwise a
  * missing store is created with it; an existing one keeps its schema when `schema` is equal, and
  * evolves to it when it is a compatible newer version (new indexes are built over the existing
@@ -95,14 +106,25 @@ ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
 /* Backend name ("lmdb", "memory") and the durability in force. */
 ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
 ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
+/* The store's id: a random UUID given by the open that created it ("xxxxxxxx-xxxx-4xxx-..."),
+ * kept by ent_store_copy(), new in a store built by ent_store_replay(). A store made before ids
+ * were kept gets one at its first writable open; until then a read-only open shows "".
+ * Borrowed: valid until ent_store_close(). */
+ENT_EXTERN(const char *) ent_store_id(const ent_store *s);
+/* A mirror (entity/mirror.h): the id of the primary it copies; NULL for any other store.
+ * Borrowed: valid until ent_store_close(). */
+ENT_EXTERN(const char *) ent_store_mirror_of(const ent_store *s);
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
 enum { ENT_TXN_READ = 0, ENT_TXN_WRITE = 1 };
 
-/* Begin a transaction. A write transaction waits for the current writer to finish.
+/* Begin a transaction. A write transaction waits for the current writer (of another thread or
+ * process) to finish.
  * out: finished with ent_txn_commit() or ent_txn_abort().
- * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY, ENT_SCHEMA (see top), ENT_IO. */
+ * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY (write: this thread holds the
+ * store's write transaction already, or runs an event callback; after fork()), ENT_SCHEMA (see
+ * top), ENT_IO. */
 ENT_EXTERN(int) ent_txn_begin(ent_txn **out, ent_store *s, int mode);
 /* Commit (a read transaction just ends). The transaction is gone on return, whatever the code;
  * on failure nothing of it is stored. Returns ENT_OK, ENT_FULL, ENT_IO, ENT_BUSY (LMDB: the map
@@ -126,7 +148,8 @@ ENT_EXTERN(int) ent_txn_skip_ref_checks(ent_txn *t);
  * version 1 and the applied defaults, and nothing is marked changed.
  * Returns ENT_OK, ENT_CONFLICT (key exists; unique value taken: names field and value),
  * ENT_INVALID (validation, missing key; ref target missing: names field and key), ENT_FULL (index
- * value too long for the backend), ENT_READONLY, ENT_SCHEMA, ENT_IO, ENT_BUSY (as ent_txn_commit()). */
+ * value too long for the backend), ENT_READONLY, ENT_SCHEMA, ENT_IO, ENT_BUSY (txn NULL: as
+ * ent_txn_begin(), e.g. this thread holds the store's write transaction; as ent_txn_commit()). */
 ENT_EXTERN(int) ent_create(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* Read the entity of `type` with `key`.
@@ -145,7 +168,9 @@ ENT_EXTERN(int) ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t 
 /* Partial update: apply only e's changed top-level fields (set or unset) to the stored entity.
  * A field with a default that the update unsets goes back to its default (a field with a default
  * is never absent). On ENT_OK e holds the whole stored entity (merged) and its version, nothing
- * changed.
+ * changed. The merge moves into e only the values that differ from what e held (fields another
+ * writer changed, defaults): the others stay in place, and so do strings and bytes borrowed from
+ * them (value.h). On failure e is left as it was.
  * Returns as ent_replace(). */
 ENT_EXTERN(int) ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
@@ -154,7 +179,7 @@ ENT_EXTERN(int) ent_update(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t e
 ENT_EXTERN(int) ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
 /* Delete. Returns ENT_OK, ENT_NOTFOUND, ENT_CONFLICT (version; still referenced: names one
- * referring type and key), ENT_READONLY, ENT_SCHEMA, ENT_IO. */
+ * referring type and key), ENT_READONLY, ENT_SCHEMA, ENT_IO, ENT_BUSY (as ent_create()). */
 ENT_EXTERN(int) ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key,
                            uint64_t expect);
 
@@ -259,8 +284,16 @@ ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_t
  * Returns ENT_OK, ENT_NOTFOUND (no more), ENT_CORRUPT. */
 ENT_EXTERN(int) ent_iter_next(ent_entity **out, ent_iter *it);
 /* The position after the last entity returned, as a NUL-terminated token for
- * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first. */
+ * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first.
+ * The token names the index (or type) that made it: ent_range() over another index and ent_scan()
+ * of another type refuse it with ENT_INVALID. */
 ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
+/* Whether ent_iter_next() has another entity to give, whatever the limit: 1 yes, 0 no, or a
+ * negative code (ENT_INVALID for NULL, ENT_CORRUPT, ...). After a page read with a limit, 0 means
+ * the range or scan is exhausted, so no further page needs reading; 1 means resuming from
+ * ent_iter_resume() gives at least one more entity (in the same snapshot). It looks one entry
+ * ahead and keeps it for the next ent_iter_next(), so it may be called any number of times. */
+ENT_EXTERN(int) ent_iter_more(ent_iter *it);
 ENT_EXTERN(void) ent_iter_free(ent_iter *it); /* NULL does nothing */
 
 #ifdef __cplusplus

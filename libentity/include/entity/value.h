@@ -97,7 +97,11 @@ ENT_EXTERN(int) ent_entity_unset(ent_entity *e, const char *path);
 /* Getters. Returns ENT_OK, ENT_NOTFOUND (field unset or no such field/index), ENT_INVALID (bad path
  * or kind mismatch). A ref reads with get_uint or get_string as it was set.
  * Strings and bytes are borrowed: valid until the field is next changed or the entity freed; a
- * string is NUL-terminated (len excludes the NUL). */
+ * string is NUL-terminated (len excludes the NUL). The write calls that take the entity
+ * (ent_create(), ent_replace(), ent_update(), ent_upsert(), ent_restore()) change a value only
+ * when they give it another one (a default filled in, another writer's change merged by an
+ * update), whether they succeed or are refused: pointers borrowed from every value they leave
+ * equal (a whole field, a map sub-field, an array item) stay valid. */
 ENT_EXTERN(int) ent_entity_get_bool(int *out, const ent_entity *e, const char *path);
 ENT_EXTERN(int) ent_entity_get_int(int64_t *out, const ent_entity *e, const char *path);
 ENT_EXTERN(int) ent_entity_get_uint(uint64_t *out, const ent_entity *e, const char *path);
@@ -181,7 +185,10 @@ ENT_EXTERN(int) ent_entity_decode(ent_entity **out, const ent_type *t, const voi
 /* JSON shapes. Data objects are keyed by field name. Timestamps are RFC 3339 UTC strings with
  * nanoseconds ("2026-11-25T10:00:00.000000001Z"; integers of ns are accepted on input), bytes are
  * base64, uint values above 2^63-1 are decimal strings (and read from decimal strings: JSON parsers,
- * jansson included, do not hold integers above 2^63-1). */
+ * jansson included, do not hold integers above 2^63-1). Floats are written as the shortest decimal
+ * text that reads back to the same double (0.99, 0.30000000000000004, 100.0, 1e300, 5e-324, -0.0;
+ * NaN and infinities as the strings "NaN", "Infinity", "-Infinity"), so JSON out and back in is
+ * exact; the same holds for event JSON (log.h), schema JSON and the entity tool's output. */
 enum {
     ENT_JSON_PRETTY = 1, /* indent */
     ENT_JSON_ENTITY = 2  /* {"type":T,"key":K,"version":V,"data":{...}} instead of the data alone */

@@ -1,0 +1,166 @@
+/* entity-http: one entity under /api/TYPE/KEY: GET with its ETag, POST to the type, and PUT,
+ * PATCH and DELETE with If-Match. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_int.h"
+
+/* If-Match: "V" (or W/"V", or *). Returns 0 (*has set when given), or -1 for a malformed value. */
+static int if_match(int *has, uint64_t *version, struct MHD_Connection *c, const char *header)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, header);
+    char num[32];
+    size_t n;
+    *has = 0;
+    *version = ENT_VERSION_ANY;
+    if (!v) return 0;
+    *has = 1;
+    while (*v == ' ') v++;
+    if (!strcmp(v, "*")) return 0;
+    if (!strncmp(v, "W/", 2)) v += 2;
+    n = strlen(v);
+    while (n && v[n - 1] == ' ') n--;
+    if (n < 3 || v[0] != '"' || v[n - 1] != '"' || n - 2 >= sizeof num) return -1;
+    memcpy(num, v + 1, n - 2);
+    num[n - 2] = '\0';
+    return ent_http__digits_u64(version, num);
+}
+
+static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, const ent_entity *e, const char *tname)
+{
+    char *j = NULL, etag[32], loc[600], kb[300];
+    const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
+    int rc = ent_entity_to_json(&j, e, ENT_JSON_ENTITY);
+    if (rc) return ent_http__reply_lib(c, rc, tname);
+    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));
+    if (status == MHD_HTTP_CREATED) {
+        char *te = ent_http__escape(tname), *ke;
+        ent_http__key_text(kb, sizeof kb, ent_entity_key(e));
+        ke = ent_http__escape(kb);
+        if (te && ke) {
+            snprintf(loc, sizeof loc, "/api/%s/%s", te, ke);
+            hdr[3] = loc;
+        }
+        free(te);
+        free(ke);
+    }
+    return ent_http__reply(c, status, j, strlen(j), NULL, hdr);
+}
+
+enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, const ent_type *t, const char *ktext)
+{
+    enum MHD_Result mrc = MHD_NO;
+    ent_entity *e = NULL;
+    ent_key k;
+    int rc;
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (ent_http__key(&k, t, ktext, c, &mrc)) return mrc;
+    if ((rc = ent_get(&e, h->s, NULL, t, &k))) return ent_http__reply_lib(c, rc, ent_type_name(t));
+    if (inm) {
+        char etag[32];
+        snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));
+        if (strstr(inm, etag) || !strcmp(inm, "*")) {
+            const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, NULL};
+            ent_entity_free(e);
+            return ent_http__reply(c, MHD_HTTP_NOT_MODIFIED, NULL, 0, NULL, hdr);
+        }
+    }
+    mrc = reply_entity(c, MHD_HTTP_OK, e, ent_type_name(t));
+    ent_entity_free(e);
+    return mrc;
+}
+
+/* POST /api/TYPE: create with the next id. */
+enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r)
+{
+    ent_entity *e = NULL;
+    enum MHD_Result mrc;
+    int rc;
+    if (ent_type_key(t) != ENT_KEY_AUTO)
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s has string keys: create one with PUT /api/%s/KEY", ent_type_name(t),
+                                     ent_type_name(t));
+    if (!r->len) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be the entity's data, a JSON object");
+    if ((rc = ent_entity_from_json(&e, t, r->body, r->len)) || (rc = ent_create(h->s, NULL, e))) {
+        ent_entity_free(e);
+        return ent_http__reply_lib(c, rc, ent_type_name(t));
+    }
+    mrc = reply_entity(c, MHD_HTTP_CREATED, e, ent_type_name(t));
+    ent_entity_free(e);
+    return mrc;
+}
+
+/* PUT, PATCH and DELETE /api/TYPE/KEY. The If-Match check and the write share one write
+ * transaction, so no other writer can slip in between them; a version mismatch is then 412, and
+ * an ENT_CONFLICT of the write itself (a unique value taken, still referenced) is 409. */
+enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
+                                 const char *ktext, ent_http_req *r)
+{
+    enum MHD_Result mrc = MHD_NO;
+    const char *tn = ent_type_name(t);
+    ent_txn *w = NULL;
+    ent_entity *cur = NULL, *e = NULL;
+    ent_key k;
+    uint64_t want, have = 0;
+    int has_match, has_none, rc, exists;
+    unsigned status = MHD_HTTP_OK;
+    uint64_t none_v;
+    if (ent_http__key(&k, t, ktext, c, &mrc)) return mrc;
+    if (if_match(&has_match, &want, c, MHD_HTTP_HEADER_IF_MATCH))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: expected a version in quotes (\"3\") or *");
+    if (if_match(&has_none, &none_v, c, MHD_HTTP_HEADER_IF_NONE_MATCH) || (has_none && none_v != ENT_VERSION_ANY))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: only * (must not exist) is understood on writes");
+    if (strcmp(method, "DELETE") && !r->len)
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be %s, a JSON object",
+                                     !strcmp(method, "PATCH") ? "a merge patch (RFC 7396)" : "the entity's data");
+    if ((rc = ent_txn_begin(&w, h->s, ENT_TXN_WRITE))) return ent_http__reply_lib(c, rc, tn);
+    rc = ent_get(&cur, h->s, w, t, &k);
+    if (rc && rc != ENT_NOTFOUND) goto lib_fail;
+    exists = rc == ENT_OK;
+    if (exists) have = ent_entity_version(cur);
+    if (has_match && !exists) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" does not exist", tn, ktext);
+        goto out;
+    }
+    if (has_match && want != ENT_VERSION_ANY && want != have) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" is at version %llu, not %llu", tn, ktext,
+                                    (unsigned long long)have, (unsigned long long)want);
+        goto out;
+    }
+    if (has_none && exists) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-None-Match: %s \"%s\" exists", tn, ktext);
+        goto out;
+    }
+    if (!exists && (strcmp(method, "PUT") || ent_type_key(t) == ENT_KEY_AUTO)) {
+        /* auto ids are given by POST; PUT replaces an existing one, as `entity put --key` does */
+        mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "%s \"%s\" does not exist", tn, ktext);
+        goto out;
+    }
+    if (!strcmp(method, "DELETE")) {
+        if ((rc = ent_delete(h->s, w, t, &k, have))) goto lib_fail;
+        status = MHD_HTTP_NO_CONTENT;
+    } else if (!strcmp(method, "PATCH")) {
+        if ((rc = ent_entity_patch_json(cur, r->body, r->len)) || (rc = ent_replace(h->s, w, cur, have))) goto lib_fail;
+        e = cur;
+        cur = NULL;
+    } else {
+        if ((rc = ent_entity_from_json(&e, t, r->body, r->len)) || (rc = ent_entity_set_key(e, &k))) goto lib_fail;
+        rc = exists ? ent_replace(h->s, w, e, have) : ent_create(h->s, w, e);
+        if (rc) goto lib_fail;
+        status = exists ? MHD_HTTP_OK : MHD_HTTP_CREATED;
+    }
+    rc = ent_txn_commit(w);
+    w = NULL;
+    if (rc) goto lib_fail;
+    if (status == MHD_HTTP_NO_CONTENT) mrc = ent_http__reply(c, status, NULL, 0, NULL, NULL);
+    else mrc = reply_entity(c, status, e, tn);
+    goto out;
+lib_fail:
+    mrc = ent_http__reply_lib(c, rc, tn);
+out:
+    ent_txn_abort(w);
+    ent_entity_free(cur);
+    ent_entity_free(e);
+    return mrc;
+}
+

@@ -1,0 +1,84 @@
+/* libentity — mirrors: stores that copy another store (the primary) event by event.
+ *
+ * A mirror is an ordinary store (every read call, the log, in-process and durable subscriptions
+ * work on it) that takes changes from one writer only: the handle ent_mirror_open() returns,
+ * through ent_mirror_apply(). Its log holds the primary's events with the primary's seq, ts, txn,
+ * type, key, op, version and data; its entities, versions and indexes are the primary's as of the
+ * last applied transaction. Any other write (ent_create, ent_log_truncate, a schema evolution
+ * through ent_store_open, ...) fails with ENT_READONLY naming the primary's id; durable
+ * subscriptions (ent_sub_create, ent_sub_ack) stay allowed, for the mirror's own consumers.
+ *
+ * The transport is not here: the NATS component (entity/nats.h) feeds a mirror from a JetStream
+ * stream; these calls are what it, or any other transport, needs from the store.
+ *
+ * Schema history: a store records at which log position each schema version took effect, so that
+ * a relay can ship each version before the first event written under it.
+ */
+#ifndef ENTITY_MIRROR_H
+#define ENTITY_MIRROR_H
+
+#include "common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Open the mirror of primary `primary_id` at path, creating it with `schema` when missing.
+ * schema: NULL opens an existing mirror with its stored schema; a newer compatible version
+ * evolves it (as ent_store_open() does; allowed here because this is the mirror's writer).
+ * opts: as for ent_store_open() (read_only is refused: this handle writes).
+ * out: the caller closes it with ent_store_close().
+ * Returns as ent_store_open(), plus ENT_CONFLICT (the store at path is not a mirror, or a mirror
+ * of another primary: the message names both ids), ENT_INVALID (no primary id, read_only). */
+ENT_EXTERN(int) ent_mirror_open(ent_store **out, const char *path, const char *primary_id,
+                                const ent_schema *schema, const ent_store_opts *opts);
+
+/* Apply one transaction of the primary: evs[0..n) are its events, in seq order, all with the same
+ * txn. They become visible together, in one transaction of the mirror that also stores `pos` (an
+ * opaque position of the transport, such as a stream sequence, read back by ent_mirror_position()).
+ * evs are not changed; their types must be the mirror's (ent_event_from_json with
+ * ent_store_schema(s)).
+ * Returns ENT_OK; ENT_CONFLICT when every event was applied already (a
+ * duplicate: nothing is written, the caller skips it); ENT_NOTFOUND when evs[0].seq is past the
+ * next seq the mirror expects (a gap: the message names the missing seq); ENT_CORRUPT when the
+ * events do not fit the mirror's state (it did not copy this primary from seq 1);
+ * ENT_READONLY (s was not opened by ent_mirror_open), ENT_INVALID (bad arguments, mixed txns),
+ * and the codes of the writes (ENT_FULL, ENT_IO, ENT_BUSY). */
+ENT_EXTERN(int) ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos);
+
+/* The last applied seq (0: none yet) and the transport position stored with it. Either out may be
+ * NULL. Returns ENT_OK, ENT_INVALID (not a mirror). */
+ENT_EXTERN(int) ent_mirror_position(uint64_t *out_seq, uint64_t *out_pos, ent_store *s);
+
+/* Parse an event as ent_event_to_json() prints it (the inverse; ts in RFC 3339 with ns), its type
+ * and fields resolved in schema `sc`. Create: data holds every field given; update: every field
+ * given is marked changed (ent_entity_changed), a null one unset; delete: data is NULL.
+ * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_INVALID (names what is
+ * wrong: malformed JSON, a missing member, an unknown type or field), ENT_NOMEM. */
+ENT_EXTERN(int) ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json, size_t len);
+
+/* One schema version the store has had and where it took effect: the events with seq > after_seq
+ * (up to the next version's after_seq) were written under it. Version 1 starts at 0, and so does
+ * a version evolved before stores kept this record. */
+typedef struct ent_schema_mark {
+    uint32_t version;
+    uint64_t after_seq;
+} ent_schema_mark;
+
+/* Every schema version stored, ascending. out: array of *out_n; the caller frees it with free().
+ * Returns ENT_OK, ENT_NOMEM, ENT_IO. */
+ENT_EXTERN(int) ent_store_schema_history(ent_schema_mark **out, size_t *out_n, ent_store *s);
+/* The stored schema JSON of `version` (as ent_schema_to_json() writes it, compact).
+ * out: the caller frees it with free(). Returns ENT_OK, ENT_NOTFOUND (no such version). */
+ENT_EXTERN(int) ent_store_schema_json(char **out, ent_store *s, uint32_t version);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,399 @@
+/* The mirror's side: follow a relay's messages on a JetStream stream into a mirror store
+ * (entity/mirror.h does the applying; this file is the transport).
+ *
+ * An ordered consumer (no server-side state to clean up) starts after the stream position stored
+ * in the mirror with its last applied transaction; a broken connection is replaced and the
+ * consumer starts again from there, so a transaction half received is simply received again.
+ * Duplicates are skipped by seq; a seq missing in the stream stops the mirror with an error.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nats_util.h"
+
+typedef struct follower {
+    const char *path;
+    ent_follow_opts o;
+    const volatile int *stop;
+    enats_conn c;
+    natsSubscription *sub;
+    ent_store *m;
+    ent_subscriber *cb;
+    char primary[ENATS_ID_MAX + 1];
+    char subj_all[80];
+    uint64_t applied, pos;   /* last applied seq, and the stream position stored with it */
+    ent_event **txn;         /* events of the transaction being received */
+    size_t n, cap;
+    int up, said_down;
+    uint64_t target;         /* once: the stream position of the primary's last message at start */
+} follower;
+
+static void txn_clear(follower *f)
+{
+    for (size_t i = 0; i < f->n; i++) ent_event_free(f->txn[i]);
+    f->n = 0;
+}
+
+static void drop(follower *f)
+{
+    if (f->sub) {
+        natsSubscription_Unsubscribe(f->sub);
+        natsSubscription_Destroy(f->sub);
+    }
+    f->sub = NULL;
+    txn_clear(f);
+    enats_close(&f->c);
+    f->up = 0;
+}
+
+static void close_mirror(follower *f)
+{
+    ent_store_close(f->m); /* frees f->cb too */
+    f->m = NULL;
+    f->cb = NULL;
+}
+
+/* Open (or, with schema, create or evolve) the mirror store. */
+static int open_mirror(follower *f, const ent_schema *schema)
+{
+    int rc;
+    close_mirror(f);
+    if ((rc = ent_mirror_open(&f->m, f->path, f->primary, schema, f->o.store_opts))) return rc;
+    if (f->o.on_event && (rc = ent_subscribe(&f->cb, f->m, NULL, 0, f->o.on_event, f->o.event_payload))) {
+        close_mirror(f);
+        return rc;
+    }
+    return ent_mirror_position(&f->applied, &f->pos, f->m);
+}
+
+/* Before connecting: an existing store at path tells the primary (or must agree with the one given). */
+static int open_existing(follower *f)
+{
+    ent_store *x = NULL;
+    ent_store_opts ro = ENT_STORE_OPTS_INIT;
+    int rc;
+    ro.read_only = 1;
+    if (ent_store_open(&x, f->path, NULL, &ro) != ENT_OK) return ENT_OK; /* none yet: created later */
+    if (!ent_store_mirror_of(x)) {
+        ent_store_close(x);
+        return ent_error_set(ENT_CONFLICT, "%s holds a store that is not a mirror; a mirror is created in an "
+                             "empty directory", f->path);
+    }
+    if (!f->primary[0]) snprintf(f->primary, sizeof f->primary, "%s", ent_store_mirror_of(x));
+    ent_store_close(x);
+    rc = open_mirror(f, NULL); /* ENT_CONFLICT when it mirrors another primary */
+    return rc;
+}
+
+/* The primary's id from the subject "entity.<id>.…" of the stream's first message. */
+static int primary_from_stream(follower *f, uint64_t first_seq)
+{
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    const char *subj, *p, *dot;
+    natsStatus st = js_GetMsg(&m, f->c.js, f->o.stream, first_seq, NULL, &jerr);
+    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's first message");
+    subj = natsMsg_GetSubject(m);
+    p = subj + strlen(ENATS_SUBJECT_PREFIX);
+    dot = strncmp(subj, ENATS_SUBJECT_PREFIX, strlen(ENATS_SUBJECT_PREFIX)) == 0 ? strchr(p, '.') : NULL;
+    if (!dot || dot - p > ENATS_ID_MAX) {
+        int rc = ent_error_set(ENT_CORRUPT, "stream %s: first message's subject %s is not entity.<store id>.…",
+                               f->o.stream, subj);
+        natsMsg_Destroy(m);
+        return rc;
+    }
+    memcpy(f->primary, p, (size_t)(dot - p));
+    f->primary[dot - p] = '\0';
+    natsMsg_Destroy(m);
+    return ENT_OK;
+}
+
+/* Connected: find the stream and the primary, subscribe after the mirror's position.
+ * ENT_TIMEOUT: nothing to follow yet (empty stream). */
+static int start(follower *f)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    jsSubOptions so;
+    natsMsg *last = NULL;
+    uint64_t first_seq = 0, msgs = 0;
+    natsStatus st = js_GetStreamInfo(&si, f->c.js, f->o.stream, NULL, &jerr);
+    int rc;
+    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+        /* Following: the relay may not have created it yet. --once has nothing to wait for. */
+        ent_error_set(ENT_NOTFOUND, "no stream %s at %s (a relay creates it)", f->o.stream, f->o.url);
+        return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
+    }
+    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's info");
+    first_seq = si->State.FirstSeq;
+    msgs = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    if (!f->primary[0]) {
+        if (!msgs) return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages yet", f->o.stream);
+        if ((rc = primary_from_stream(f, first_seq))) return rc;
+    }
+    snprintf(f->subj_all, sizeof f->subj_all, ENATS_SUBJECT_PREFIX "%s.>", f->primary);
+    jerr = 0;
+    st = js_GetLastMsg(&last, f->c.js, f->o.stream, f->subj_all, NULL, &jerr);
+    if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+        ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->primary);
+        return f->o.once || f->m ? ENT_NOTFOUND : ENT_TIMEOUT;
+    }
+    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
+    if (f->o.once) f->target = natsMsg_GetSequence(last);
+    natsMsg_Destroy(last);
+    if (f->o.once && f->target <= f->pos) return ENT_OK;
+    jsSubOptions_Init(&so);
+    so.Stream = f->o.stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = f->pos + 1;
+    jerr = 0;
+    st = js_SubscribeSync(&f->sub, f->c.js, f->subj_all, NULL, &so, &jerr);
+    if (st != NATS_OK) {
+        f->sub = NULL;
+        return enats_err(ENT_IO, st, jerr, "subscribing to the stream");
+    }
+    return ENT_OK;
+}
+
+static int on_schema(follower *f, natsMsg *msg)
+{
+    ent_schema *sc = NULL;
+    uint64_t ver = 0;
+    int rc;
+    if (enats_header_u64(&ver, msg, "Entity-Schema-Version") != ENT_OK)
+        return ent_error_set(ENT_CORRUPT, "stream %s: a schema message without Entity-Schema-Version", f->o.stream);
+    if (f->m && ver <= ent_schema_version(ent_store_schema(f->m))) return ENT_OK; /* applied already */
+    if ((rc = ent_schema_load_json(&sc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), "<stream>")))
+        return ent_error_set(rc, "stream %s: schema version %" PRIu64 " does not load: %s", f->o.stream, ver, ent_errmsg());
+    rc = open_mirror(f, sc);
+    ent_schema_free(sc);
+    if (rc) return rc;
+    enats_log(f->o.log, f->o.log_payload, "mirror: %s at schema %s version %" PRIu64 " (primary %s)", f->path,
+              ent_schema_name(ent_store_schema(f->m)), ver, f->primary);
+    return ENT_OK;
+}
+
+static int on_event(follower *f, natsMsg *msg, uint64_t spos)
+{
+    uint64_t seq = 0, expect, dummy = 0;
+    ent_event *ev = NULL;
+    int rc;
+    if (enats_header_u64(&seq, msg, "Entity-Seq") != ENT_OK)
+        return ent_error_set(ENT_CORRUPT, "stream %s: message %" PRIu64 " on %s has no Entity-Seq", f->o.stream, spos,
+                             natsMsg_GetSubject(msg));
+    expect = f->n ? f->txn[f->n - 1]->seq + 1 : f->applied + 1;
+    if (seq < expect) return ENT_OK; /* a duplicate: applied (or received) already */
+    if (seq > expect)
+        return ent_error_set(ENT_NOTFOUND, "stream %s lacks seq %" PRIu64 " of store %s (the next there is %" PRIu64
+                             "); the mirror stops at seq %" PRIu64, f->o.stream, expect, f->primary, seq, f->applied);
+    if (!f->m)
+        return ent_error_set(ENT_CORRUPT, "stream %s: event seq %" PRIu64 " comes before any schema message", f->o.stream, seq);
+    if ((rc = ent_event_from_json(&ev, ent_store_schema(f->m), natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg))))
+        return ent_error_set(ENT_CORRUPT, "stream %s, seq %" PRIu64 ": %s", f->o.stream, seq, ent_errmsg());
+    if (ev->seq != seq) {
+        ent_event_free(ev);
+        return ent_error_set(ENT_CORRUPT, "stream %s: Entity-Seq %" PRIu64 " on an event of seq %" PRIu64, f->o.stream, seq, ev->seq);
+    }
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 64;
+        ent_event **p = realloc(f->txn, cap * sizeof *p);
+        if (!p) {
+            ent_event_free(ev);
+            return ent_error_set(ENT_NOMEM, "out of memory");
+        }
+        f->txn = p;
+        f->cap = cap;
+    }
+    f->txn[f->n++] = ev;
+    if (enats_header_u64(&dummy, msg, "Entity-Txn-End") != ENT_OK) return ENT_OK;
+    rc = ent_mirror_apply(f->m, f->txn, f->n, spos);
+    if (rc == ENT_OK || rc == ENT_CONFLICT) {
+        f->applied = f->txn[f->n - 1]->seq;
+        f->pos = spos;
+        rc = ENT_OK;
+    }
+    txn_clear(f);
+    return rc;
+}
+
+static int on_msg(follower *f, natsMsg *msg)
+{
+    jsMsgMetaData *meta = NULL;
+    uint64_t spos = 0;
+    const char *subj = natsMsg_GetSubject(msg);
+    size_t sl = strlen(subj);
+    int rc;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+        spos = meta->Sequence.Stream;
+        jsMsgMetaData_Destroy(meta);
+    }
+    if (sl > 7 && !strcmp(subj + sl - 7, ".schema")) rc = on_schema(f, msg);
+    else rc = on_event(f, msg, spos);
+    if (!rc && f->o.once && spos >= f->target) rc = ENT_TIMEOUT; /* done */
+    return rc;
+}
+
+static int run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
+{
+    follower f;
+    int rc = ENT_OK, backoff = 100;
+    if (!path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_run: NULL argument");
+    if (opts->version != ENT_FOLLOW_OPTS_VERSION)
+        return ent_error_set(ENT_INVALID, "ent_follow_run: opts->version %u, expected %u", opts->version, ENT_FOLLOW_OPTS_VERSION);
+    if ((rc = enats_check_url(opts->url))) return rc;
+    if (!opts->stream || !*opts->stream || strpbrk(opts->stream, " .*>\t"))
+        return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
+                             opts->stream ? opts->stream : "");
+    if (opts->primary_id && (!*opts->primary_id || strlen(opts->primary_id) > ENATS_ID_MAX || strpbrk(opts->primary_id, " .*>")))
+        return ent_error_set(ENT_INVALID, "primary id \"%s\" is not a store id", opts->primary_id);
+    memset(&f, 0, sizeof f);
+    f.path = path;
+    f.o = *opts;
+    f.stop = stop;
+    if (opts->primary_id) snprintf(f.primary, sizeof f.primary, "%s", opts->primary_id);
+    if ((rc = open_existing(&f))) goto out;
+
+    while (!enats_stopped(stop)) {
+        natsMsg *msg = NULL;
+        natsStatus st;
+        if (!f.up) {
+            rc = enats_connect(&f.c, f.o.url, 0);
+            if (!rc) rc = start(&f);
+            if (rc == ENT_IO || rc == ENT_TIMEOUT) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", ent_errmsg());
+                drop(&f);
+                if (f.o.once) {
+                    if (rc == ENT_TIMEOUT) {
+                        enats_log(f.o.log, f.o.log_payload, "mirror: %s; nothing to apply", why);
+                        rc = ENT_OK;
+                    } else {
+                        rc = ent_error_set(ENT_IO, "NATS at %s: %s", f.o.url, why);
+                    }
+                    break;
+                }
+                if (!f.said_down)
+                    enats_log(f.o.log, f.o.log_payload, "mirror: %s%s; waiting", rc == ENT_TIMEOUT ? "" : "NATS unreachable: ", why);
+                f.said_down = 1;
+                enats_nap(backoff, stop);
+                backoff = backoff < 1000 ? backoff * 2 : 2000;
+                rc = ENT_OK;
+                continue;
+            }
+            if (rc) break;
+            f.up = 1;
+            f.said_down = 0;
+            backoff = 100;
+            if (f.o.once && !f.sub) break; /* nothing new */
+            enats_log(f.o.log, f.o.log_payload, "mirror: following store %s on stream %s at %s after seq %" PRIu64,
+                      f.primary, f.o.stream, f.o.url, f.applied);
+        }
+        st = natsSubscription_NextMsg(&msg, f.sub, 200);
+        if (st == NATS_TIMEOUT) {
+            if (enats_closed(&f.c)) {
+                enats_log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
+                drop(&f);
+                f.said_down = 1;
+            }
+            continue;
+        }
+        if (st != NATS_OK) {
+            enats_err(ENT_IO, st, 0, "reading the stream");
+            enats_log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting", ent_errmsg());
+            drop(&f);
+            f.said_down = 1;
+            continue;
+        }
+        rc = on_msg(&f, msg);
+        natsMsg_Destroy(msg);
+        if (rc == ENT_TIMEOUT) {
+            rc = ENT_OK;
+            break;
+        }
+        if (rc) break;
+    }
+    if (!rc && f.o.once)
+        enats_log(f.o.log, f.o.log_payload, "mirror: %s holds store %s up to seq %" PRIu64, path, f.primary, f.applied);
+out: {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ent_errmsg());
+    drop(&f);
+    enats_fini(&f.c);
+    close_mirror(&f);
+    free(f.txn);
+    if (rc) ent_error_set(rc, "%s", msg);
+}
+    return rc;
+}
+
+int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
+{
+    return run(path, opts, stop);
+}
+
+/* ---- in a thread of its own ---------------------------------------------------------------- */
+
+struct ent_follower {
+    pthread_t th;
+    ent_follow_opts o;
+    char *path, *url, *stream, *primary;
+    volatile int stop;
+    int rc;
+    char msg[1024];
+};
+
+static void *follow_main(void *p)
+{
+    ent_follower *x = p;
+    x->rc = run(x->path, &x->o, &x->stop);
+    if (x->rc) snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
+    return NULL;
+}
+
+static void follower_free(ent_follower *x)
+{
+    free(x->path);
+    free(x->url);
+    free(x->stream);
+    free(x->primary);
+    free(x);
+}
+
+int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts)
+{
+    ent_follower *x;
+    if (!out || !path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_start: NULL argument");
+    *out = NULL;
+    if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
+    x->o = *opts;
+    x->path = strdup(path);
+    x->url = opts->url ? strdup(opts->url) : NULL;
+    x->stream = opts->stream ? strdup(opts->stream) : NULL;
+    x->primary = opts->primary_id ? strdup(opts->primary_id) : NULL;
+    x->o.url = x->url;
+    x->o.stream = x->stream;
+    x->o.primary_id = x->primary;
+    if (!x->path || pthread_create(&x->th, NULL, follow_main, x) != 0) {
+        follower_free(x);
+        return ent_error_set(ENT_NOMEM, "cannot start the mirror thread");
+    }
+    *out = x;
+    return ENT_OK;
+}
+
+int ent_follow_stop(ent_follower *x)
+{
+    int rc;
+    if (!x) return ENT_OK;
+    __atomic_store_n(&x->stop, 1, __ATOMIC_RELAXED);
+    pthread_join(x->th, NULL);
+    rc = x->rc;
+    if (rc) ent_error_set(rc, "%s", x->msg);
+    follower_free(x);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* libentity-nats — the store's log on NATS JetStream: a relay that publishes it exactly once, and
+ * mirrors that follow the stream. An optional component: its own library (libentity-nats, pkg-config
+ * "entity-nats"), built where the NATS C client (libnats) is found; the core library does not need it.
+ *
+ * What goes on the stream (one stream may carry several stores; each store's subjects start with
+ * its id, ent_store_id()):
+ *   entity.<store id>.<type>.<op>   one message per event, in seq order; op is create|update|delete.
+ *       body: the event as ent_event_to_json() prints it (the line `entity events` prints)
+ *       headers: Nats-Msg-Id "<store id>:<seq>", Entity-Seq "<seq>",
+ *                Entity-Txn-End "1" on the last event of each transaction
+ *   entity.<store id>.schema        one message per schema version, before the first event
+ *                                   written under it, in version order.
+ *       body: the schema JSON; headers: Nats-Msg-Id "<store id>:schema:<version>",
+ *             Entity-Schema-Version "<version>", Entity-After-Seq "<seq of the event before it>"
+ * A consumer in any language subscribes to "entity.<store id>.>" (or "entity.*.*.*" for the
+ * events of every store) with a stock NATS client.
+ *
+ * Exactly once: the stream holds each seq once, whatever is killed when. The relay reads the log
+ * through a durable subscription of its own (so trimming cannot drop what it has not published),
+ * publishes asynchronously with a bounded window, and acknowledges its checkpoint only after
+ * JetStream acknowledged the messages. On every (re)connection it reads the stream's last message
+ * of this store and resumes after the larger of its Entity-Seq and the checkpoint: correctness does
+ * not rest on the duplicate window. It publishes on one connection without client-side reconnect
+ * buffering, so what a failure loses is always a suffix, which the next connection publishes.
+ *
+ * Threads: every call blocks the calling thread; ent_relay_start() and ent_follow_start() run the
+ * loop in a thread of their own. libnats keeps global state: a process that is done with NATS may
+ * call nats_Close() after every relay and mirror is stopped (the entity tool does).
+ */
+#ifndef ENTITY_NATS_H
+#define ENTITY_NATS_H
+
+#include <entity/entity.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* State changes (connected, unreachable, resumed, caught up) as one line each, not one per retry.
+ * Called on the relay's or mirror's thread. NULL: lines go to stderr prefixed "entity: ". */
+typedef void (*ent_nats_log_cb)(const char *line, void *payload);
+
+#define ENT_RELAY_OPTS_VERSION 1
+typedef struct ent_relay_opts {
+    unsigned version;       /* ENT_RELAY_OPTS_VERSION */
+    const char *url;        /* "nats://host:port" (a comma-separated list is allowed) */
+    const char *stream;     /* stream name; created (file storage, subjects "entity.<id>.>") when
+                             * missing; an existing one must take this store's subjects */
+    const char *sub_name;   /* the relay's durable subscription; NULL: "relay" */
+    int window;             /* messages in flight before waiting for acks; 0: 4096 */
+    int once;               /* publish what the log holds at start, wait for the acks, return;
+                             * NATS unreachable is then an error, not a retry */
+    int64_t duplicate_window_ms; /* for a stream the relay creates: 0 = the server's default (2 min) */
+    ent_nats_log_cb log;
+    void *log_payload;
+} ent_relay_opts;
+#define ENT_RELAY_OPTS_INIT {ENT_RELAY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL}
+
+/* Run the relay of store s on the calling thread until *stop becomes non-zero (checked at least
+ * every 200 ms) or, with once, until the log as it was at start is acknowledged. NATS down: retries
+ * with backoff (up to 2 s) and catches up; writers to s are never waited for.
+ * s: borrowed; a handle that can write (the subscription's checkpoint is stored in it).
+ * Returns ENT_OK; ENT_INVALID (bad options or URL), ENT_CONFLICT (the stream exists and does not
+ * take this store's subjects), ENT_IO (once: NATS unreachable or an ack missing), the store's
+ * codes. The message (ent_errmsg) says which. */
+ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop);
+
+typedef struct ent_relay ent_relay;
+/* ent_relay_run() in a new thread. opts and its strings are copied. out: ent_relay_stop() ends
+ * it. Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
+ENT_EXTERN(int) ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts);
+/* Stop the thread (it finishes the batch in flight, at most its ack wait), free r, and return what
+ * ent_relay_run() returned (its message is on this thread afterwards). NULL: ENT_OK. */
+ENT_EXTERN(int) ent_relay_stop(ent_relay *r);
+/* Events published and acknowledged so far by r (for progress and benchmarks). */
+ENT_EXTERN(uint64_t) ent_relay_acked(const ent_relay *r);
+
+#define ENT_FOLLOW_OPTS_VERSION 1
+typedef struct ent_follow_opts {
+    unsigned version;       /* ENT_FOLLOW_OPTS_VERSION */
+    const char *url;
+    const char *stream;     /* must exist */
+    const char *primary_id; /* the store to copy; NULL: the mirror's primary, else the store of
+                             * the stream's first message */
+    int once;               /* apply what the stream holds at start, then return */
+    const ent_store_opts *store_opts; /* for creating/opening the mirror; NULL: defaults */
+    /* Registered on the mirror store (ent_subscribe, every type and op) whenever it is opened:
+     * sees each applied event after its transaction committed. NULL: none. */
+    ent_event_cb on_event;
+    void *event_payload;
+    ent_nats_log_cb log;
+    void *log_payload;
+} ent_follow_opts;
+#define ENT_FOLLOW_OPTS_INIT {ENT_FOLLOW_OPTS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL}
+
+/* Keep the mirror store at `path` (created from the stream's schema messages on first run) a copy
+ * of the primary: apply each of its transactions as one transaction with the primary's seq, ts,
+ * txn and version, evolve the schema when a newer version arrives, skip duplicates, until *stop
+ * (or, with once, the stream's end at start). NATS down: retries with backoff.
+ * Returns ENT_OK; ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
+ * it; no messages of primary_id), ENT_CONFLICT (the store at path is not a mirror of that primary),
+ * ENT_INVALID (bad options or URL), ENT_IO (once: NATS unreachable), ENT_CORRUPT (a message that
+ * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
+ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
+
+typedef struct ent_follower ent_follower;
+/* ent_follow_run() in a new thread; path and opts (with its strings) are copied. */
+ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts);
+/* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. */
+ENT_EXTERN(int) ent_follow_stop(ent_follower *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

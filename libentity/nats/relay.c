@@ -1,0 +1,480 @@
+/* The relay: the store's log to a JetStream stream, exactly once (see entity/nats.h).
+ *
+ * One loop, on one thread: (re)connect, make sure of the stream, resume after the stream's last
+ * message of this store, then publish batches of at most `window` messages asynchronously and wait
+ * for their acks before acknowledging the durable subscription. Any failure drops the connection;
+ * the next one resumes from the stream again, so a message is never published twice nor skipped,
+ * whichever of relay, server and network failed, and whenever.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nats_util.h"
+
+typedef struct relay {
+    ent_store *s;
+    ent_relay_opts o;
+    const char *sub;
+    int window;
+    const volatile int *stop;
+    char subj_all[80], subj_events[80], subj_schema[80];
+    enats_conn c;
+    int up;                  /* connected and resumed */
+    int said_down;           /* the "unreachable" line was printed for this outage */
+    uint64_t pos;            /* last seq in the stream and acknowledged in the subscription */
+    uint32_t schema_pub;     /* highest schema version in the stream */
+    ent_schema_mark *marks;
+    size_t n_marks;
+    uint32_t marks_top;      /* highest version in marks */
+    ent_log_cursor *cur;
+    ent_event *ahead;        /* read, not yet published: its txn end is known at the next one */
+    uint64_t sent;           /* last seq published on this connection (acked or not) */
+    int64_t ack_ms;          /* when the checkpoint was last written (monotonic ms) */
+    uint64_t counted;        /* acks counted into *acked up to this seq */
+    uint64_t target;         /* once: the last seq at start */
+    uint64_t *acked;         /* events acknowledged by JetStream (atomic; may be NULL) */
+} relay;
+
+static void drop(relay *r)
+{
+    ent_log_cursor_free(r->cur);
+    r->cur = NULL;
+    ent_event_free(r->ahead);
+    r->ahead = NULL;
+    enats_close(&r->c);
+    r->up = 0;
+    r->sent = 0;
+}
+
+static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
+{
+    for (int i = 0; i < cfg->SubjectsLen; i++) {
+        const char *x = cfg->Subjects[i];
+        if (!strcmp(x, subj_all) || !strcmp(x, ">") || !strcmp(x, ENATS_SUBJECT_PREFIX ">")) return 1;
+    }
+    return 0;
+}
+
+/* The stream exists and takes our subjects, or is created. */
+static int ensure_stream(relay *r)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, r->c.js, r->o.stream, NULL, &jerr);
+    if (st == NATS_OK) {
+        int ok = si->Config && stream_takes(si->Config, r->subj_all);
+        char subjects[512] = "";
+        for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
+            size_t n = strlen(subjects);
+            snprintf(subjects + n, sizeof subjects - n, "%s%s", i ? " " : "", si->Config->Subjects[i]);
+        }
+        jsStreamInfo_Destroy(si);
+        if (!ok)
+            return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], not %s: use another stream, "
+                                 "or add that subject to it", r->o.stream, subjects, r->subj_all);
+        return ENT_OK;
+    }
+    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+        jsStreamConfig cfg;
+        const char *subjects[1] = {r->subj_all};
+        jsStreamConfig_Init(&cfg);
+        cfg.Name = r->o.stream;
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        if (r->o.duplicate_window_ms > 0) cfg.Duplicates = r->o.duplicate_window_ms * 1000000;
+        jerr = 0;
+        st = js_AddStream(&si, r->c.js, &cfg, NULL, &jerr);
+        if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "creating the stream");
+        jsStreamInfo_Destroy(si);
+        enats_log(r->o.log, r->o.log_payload, "relay: created stream %s (file storage, subjects %s)",
+                  r->o.stream, r->subj_all);
+        return ENT_OK;
+    }
+    return enats_err(ENT_IO, st, jerr, "reading the stream's info");
+}
+
+/* Header `key` of the stream's last message on `subject` (0 when there is none). */
+static int last_header(uint64_t *out, relay *r, const char *subject, const char *key)
+{
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetLastMsg(&m, r->c.js, r->o.stream, subject, NULL, &jerr);
+    *out = 0;
+    if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ENT_OK;
+    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
+    if (enats_header_u64(out, m, key) != ENT_OK) {
+        natsMsg_Destroy(m);
+        return ent_error_set(ENT_CORRUPT, "stream %s: the last message on %s has no %s header", r->o.stream, subject, key);
+    }
+    natsMsg_Destroy(m);
+    return ENT_OK;
+}
+
+/* Connected: where to go on from. The larger of the stream's last Entity-Seq of this store and the
+ * subscription's checkpoint: the stream may hold messages whose acks the last run never saw. */
+static int resume(relay *r)
+{
+    uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
+    int rc;
+    if ((rc = ensure_stream(r))) return rc;
+    if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq"))) return rc;
+    if ((rc = last_header(&schema, r, r->subj_schema, "Entity-Schema-Version"))) return rc;
+    rc = ent_sub_checkpoint(&cp, r->s, NULL, r->sub);
+    if (rc == ENT_NOTFOUND) {
+        if ((rc = ent_sub_create(r->s, r->sub, 0)) && rc != ENT_CONFLICT) return rc;
+        cp = 0;
+    } else if (rc) {
+        return rc;
+    }
+    if ((rc = ent_log_bounds(&first, &last, r->s, NULL))) return rc;
+    if (in_stream > last)
+        return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
+                             " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
+    r->pos = in_stream > cp ? in_stream : cp;
+    r->sent = r->pos;
+    if (r->counted < r->pos) r->counted = r->pos;
+    r->schema_pub = (uint32_t)schema;
+    if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
+    if (r->pos + 1 < first)
+        return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64,
+                             first, r->pos + 1);
+    if ((rc = ent_log_cursor_open(&r->cur, r->s, r->pos + 1, NULL, 0))) return rc;
+    return ENT_OK;
+}
+
+static int load_marks(relay *r)
+{
+    int rc;
+    free(r->marks);
+    r->marks = NULL;
+    r->n_marks = 0;
+    if ((rc = ent_store_schema_history(&r->marks, &r->n_marks, r->s))) return rc;
+    r->marks_top = r->n_marks ? r->marks[r->n_marks - 1].version : 0;
+    return ENT_OK;
+}
+
+static int publish(relay *r, const char *subject, const char *msg_id, const char *body, size_t len,
+                   const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    natsMsg *m = NULL;
+    natsStatus st = natsMsg_Create(&m, subject, NULL, body, (int)len);
+    if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
+    if (st == NATS_OK) st = natsMsgHeader_Set(m, k1, v1);
+    if (st == NATS_OK && k2) st = natsMsgHeader_Set(m, k2, v2);
+    if (st == NATS_OK && (st = js_PublishMsgAsync(r->c.js, &m, NULL)) == NATS_OK) r->c.published = 1;
+    natsMsg_Destroy(m); /* NULL once the publish took it */
+    if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "publishing");
+    return ENT_OK;
+}
+
+/* Schema versions after the last one published, up to the one event seq was written under. */
+static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
+{
+    const char *id = ent_store_id(r->s);
+    uint32_t need = 0;
+    int rc;
+    if (ent_schema_version(ent_store_schema(r->s)) > r->marks_top && (rc = load_marks(r))) return rc;
+    for (size_t i = 0; i < r->n_marks; i++)
+        if (r->marks[i].after_seq < seq) need = r->marks[i].version;
+    for (size_t i = 0; i < r->n_marks; i++) {
+        char *json = NULL, mid[96], ver[16], after[24];
+        uint32_t v = r->marks[i].version;
+        if (v <= r->schema_pub || v > need) continue;
+        if ((rc = ent_store_schema_json(&json, r->s, v))) return rc;
+        snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
+        snprintf(ver, sizeof ver, "%" PRIu32, v);
+        snprintf(after, sizeof after, "%" PRIu64, seq - 1);
+        rc = publish(r, r->subj_schema, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        free(json);
+        if (rc) return rc;
+        r->schema_pub = v;
+        (*n_out)++;
+    }
+    return ENT_OK;
+}
+
+static int publish_event(relay *r, const ent_event *ev, int txn_end)
+{
+    static const char *ops[] = {"", "create", "update", "", "delete"};
+    char subject[160], mid[96], seq[24], *json = NULL;
+    int rc;
+    if ((rc = ent_event_to_json(&json, ev, 0))) return rc;
+    snprintf(subject, sizeof subject, ENATS_SUBJECT_PREFIX "%s.%s.%s", ent_store_id(r->s), ent_type_name(ev->type),
+             ops[ev->op & 7]);
+    snprintf(mid, sizeof mid, "%s:%" PRIu64, ent_store_id(r->s), ev->seq);
+    snprintf(seq, sizeof seq, "%" PRIu64, ev->seq);
+    rc = publish(r, subject, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
+    free(json);
+    return rc;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The checkpoint follows JetStream's acks, never ahead of them. It is a write to the primary (a
+ * sync in durable mode), so while events keep coming it is written at most every 200 ms or half
+ * window, not per event; force (caught up, or --once done) writes it now. Resuming never rests on
+ * it alone (see resume()), so lagging a little costs nothing but trim's margin. */
+static int ack_progress(relay *r, int force)
+{
+    uint64_t acked = __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE);
+    int64_t now = mono_ms();
+    int rc;
+    if (acked > r->counted) { /* what ent_relay_acked() reports: JetStream's acks */
+        if (r->acked) __atomic_add_fetch(r->acked, acked - r->counted, __ATOMIC_RELAXED);
+        r->counted = acked;
+    }
+    if (acked <= r->pos) return ENT_OK;
+    if (!force && acked - r->pos < (uint64_t)r->window / 2 && now - r->ack_ms < 200) return ENT_OK;
+    r->ack_ms = now;
+    if ((rc = ent_sub_ack(r->s, NULL, r->sub, acked))) return rc;
+    r->pos = acked;
+    return ENT_OK;
+}
+
+static int pub_state(relay *r)
+{
+    if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
+        /* JetStream said no to one message (too large, stream full...): publishing on would leave
+         * a gap, and resuming from the stream would skip it. Stop and say which. */
+        if (__atomic_load_n(&r->c.acks->refused, __ATOMIC_RELAXED))
+            return ent_error_set(ENT_FULL, "JetStream refused %s; the relay stops rather than leave a gap", r->c.acks->err);
+        return ent_error_set(ENT_IO, "a publish failed (%s)", r->c.acks->err);
+    }
+    if (enats_closed(&r->c)) return ent_error_set(ENT_IO, "the connection closed");
+    return ENT_OK;
+}
+
+/* Publish up to a window of messages without waiting (libnats holds at most `window` unacked and
+ * stalls the publish beyond), then move the checkpoint as far as the acks have come. When there
+ * is nothing new to publish, wait for the acks of what is in flight.
+ * out_n: events published. ENT_IO: the connection is to be dropped. */
+static int batch(relay *r, uint64_t *out_n)
+{
+    uint64_t n = 0, msgs = 0;
+    int rc = ENT_OK;
+    *out_n = 0;
+    while (msgs < (uint64_t)r->window) {
+        ent_event *ev = NULL;
+        if (!r->ahead) {
+            rc = ent_log_next(&r->ahead, r->cur);
+            if (rc == ENT_NOTFOUND) {
+                rc = ENT_OK;
+                break;
+            }
+            if (rc) return rc;
+        }
+        rc = ent_log_next(&ev, r->cur);
+        if (rc && rc != ENT_NOTFOUND) return rc;
+        /* A transaction commits whole: when the log shows nothing after an event (in a snapshot
+         * that holds it), its transaction has ended. */
+        if ((rc = publish_schemas(r, r->ahead->seq, &msgs))) {
+            ent_event_free(ev);
+            return rc;
+        }
+        rc = publish_event(r, r->ahead, !ev || ev->txn != r->ahead->txn);
+        if (rc) {
+            ent_event_free(ev);
+            return rc;
+        }
+        r->sent = r->ahead->seq;
+        ent_event_free(r->ahead);
+        r->ahead = ev;
+        n++;
+        msgs++;
+        if (!ev) break;
+    }
+    if (!msgs && r->sent > r->pos) {
+        jsPubOptions po;
+        natsStatus st;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 10000;
+        st = js_PublishAsyncComplete(r->c.js, &po);
+        if ((rc = pub_state(r))) return rc;
+        if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "waiting for JetStream's acks");
+        if (__atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE) < r->sent)
+            return ent_error_set(ENT_IO, "acks stopped at seq %" PRIu64 " of %" PRIu64,
+                                 __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE), r->sent);
+    }
+    if ((rc = pub_state(r))) return rc;
+    if ((rc = ack_progress(r, !msgs && r->o.once))) return rc;
+    *out_n = n;
+    return ENT_OK;
+}
+
+static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
+{
+    relay r;
+    int rc = ENT_OK, backoff = 100;
+    uint64_t first = 0;
+    static const volatile int never = 0;
+    if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: NULL argument");
+    if (opts->version != ENT_RELAY_OPTS_VERSION)
+        return ent_error_set(ENT_INVALID, "ent_relay_run: opts->version %u, expected %u", opts->version, ENT_RELAY_OPTS_VERSION);
+    if ((rc = enats_check_url(opts->url))) return rc;
+    if (!opts->stream || !*opts->stream || strpbrk(opts->stream, " .*>\t"))
+        return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
+                             opts->stream ? opts->stream : "");
+    if (!ent_store_id(s)[0]) return ent_error_set(ENT_INVALID, "the store has no id yet: open it writable once");
+    if (ent_store_mirror_of(s))
+        return ent_error_set(ENT_INVALID, "store is a mirror of %s: relay the primary's log from the primary",
+                             ent_store_mirror_of(s));
+    memset(&r, 0, sizeof r);
+    r.s = s;
+    r.o = *opts;
+    r.sub = opts->sub_name && *opts->sub_name ? opts->sub_name : "relay";
+    r.window = opts->window > 0 ? opts->window : 4096;
+    r.stop = stop ? stop : &never;
+    r.acked = acked;
+    snprintf(r.subj_all, sizeof r.subj_all, ENATS_SUBJECT_PREFIX "%s.>", ent_store_id(s));
+    snprintf(r.subj_events, sizeof r.subj_events, ENATS_SUBJECT_PREFIX "%s.*.*", ent_store_id(s));
+    snprintf(r.subj_schema, sizeof r.subj_schema, ENATS_SUBJECT_PREFIX "%s.schema", ent_store_id(s));
+    if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
+    if ((rc = load_marks(&r))) return rc;
+
+    while (!enats_stopped(r.stop)) {
+        uint64_t n = 0;
+        if (!r.up) {
+            rc = enats_connect(&r.c, r.o.url, r.window);
+            if (!rc) rc = resume(&r);
+            if (rc == ENT_IO) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", ent_errmsg());
+                drop(&r);
+                if (r.o.once) {
+                    rc = ent_error_set(ENT_IO, "NATS at %s: %s", r.o.url, why);
+                    break;
+                }
+                if (!r.said_down)
+                    enats_log(r.o.log, r.o.log_payload, "relay: NATS unreachable (%s); retrying", why);
+                r.said_down = 1;
+                enats_nap(backoff, r.stop);
+                backoff = backoff < 1000 ? backoff * 2 : 2000;
+                continue;
+            }
+            if (rc) break;
+            r.up = 1;
+            r.said_down = 0;
+            backoff = 100;
+            enats_log(r.o.log, r.o.log_payload, "relay: connected to %s, stream %s; resuming after seq %" PRIu64,
+                      r.o.url, r.o.stream, r.pos);
+        }
+        if (r.o.once && r.pos >= r.target) break;
+        rc = batch(&r, &n);
+        if (rc == ENT_IO) {
+            enats_log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting", ent_errmsg());
+            drop(&r);
+            r.said_down = 1;
+            rc = ENT_OK;
+            continue;
+        }
+        if (rc) break;
+        if (!n && !r.o.once) {
+            /* Caught up: wait for a commit (any process) without polling the log. */
+            int w = ent_log_wait(NULL, s, r.pos, 200);
+            if (w && w != ENT_TIMEOUT) {
+                rc = w;
+                break;
+            }
+            if (enats_closed(&r.c)) {
+                enats_log(r.o.log, r.o.log_payload, "relay: lost NATS (connection closed); reconnecting");
+                drop(&r);
+                r.said_down = 1;
+            }
+        }
+    }
+    /* Stopping: the checkpoint catches up with every ack received (trim's margin). */
+    if (!rc && r.up && r.c.acks) ack_progress(&r, 1);
+    if (!rc && r.o.once)
+        enats_log(r.o.log, r.o.log_payload, "relay: stream %s holds the log up to seq %" PRIu64, r.o.stream, r.pos);
+    {
+        /* keep the failure's message across the cleanup */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", ent_errmsg());
+        drop(&r);
+        enats_fini(&r.c);
+        free(r.marks);
+        if (rc) ent_error_set(rc, "%s", msg);
+    }
+    return rc;
+}
+
+int ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop)
+{
+    return run(s, opts, stop, NULL);
+}
+
+/* ---- in a thread of its own ---------------------------------------------------------------- */
+
+struct ent_relay {
+    pthread_t th;
+    ent_store *s;
+    ent_relay_opts o;
+    char *url, *stream, *sub;
+    volatile int stop;
+    int rc;
+    char msg[1024];
+    uint64_t acked;
+};
+
+static void *relay_main(void *p)
+{
+    ent_relay *x = p;
+    x->rc = run(x->s, &x->o, &x->stop, &x->acked);
+    if (x->rc) snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
+    return NULL;
+}
+
+int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
+{
+    ent_relay *x;
+    if (!out || !s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_start: NULL argument");
+    *out = NULL;
+    if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
+    x->s = s;
+    x->o = *opts;
+    x->url = opts->url ? strdup(opts->url) : NULL;
+    x->stream = opts->stream ? strdup(opts->stream) : NULL;
+    x->sub = opts->sub_name ? strdup(opts->sub_name) : NULL;
+    x->o.url = x->url;
+    x->o.stream = x->stream;
+    x->o.sub_name = x->sub;
+    if (pthread_create(&x->th, NULL, relay_main, x) != 0) {
+        free(x->url);
+        free(x->stream);
+        free(x->sub);
+        free(x);
+        return ent_error_set(ENT_NOMEM, "cannot start the relay thread");
+    }
+    *out = x;
+    return ENT_OK;
+}
+
+int ent_relay_stop(ent_relay *x)
+{
+    int rc;
+    if (!x) return ENT_OK;
+    __atomic_store_n(&x->stop, 1, __ATOMIC_RELAXED);
+    pthread_join(x->th, NULL);
+    rc = x->rc;
+    if (rc) ent_error_set(rc, "%s", x->msg);
+    free(x->url);
+    free(x->stream);
+    free(x->sub);
+    free(x);
+    return rc;
+}
+
+uint64_t ent_relay_acked(const ent_relay *x)
+{
+    return x ? __atomic_load_n(&x->acked, __ATOMIC_RELAXED) : 0;
+}

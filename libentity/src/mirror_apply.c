@@ -1,0 +1,196 @@
+/* Mirrors: opening one, applying a primary's transaction with the primary's seq, ts, txn and
+ * version, and the position stored with it.
+ *
+ * The state changes go through the ordinary write paths (ent_restore, ent_delete), so indexes,
+ * counters, refs and defaults are maintained by the one code that maintains them on the primary.
+ * Those paths append events of their own (with this machine's clock and txn number); each is then
+ * overwritten, in the same transaction, by the primary's event under the same seq. A write path
+ * that appends no event, or another seq, means the mirror's state is not the primary's: the
+ * transaction is refused (ENT_CORRUPT) rather than let the copies drift apart.
+ * Meta "mirror_seq": the last applied seq and the transport position, one 16-byte value written in
+ * the transaction it describes, so a mirror killed anywhere resumes exactly.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "keys.h"
+#include "store_int.h"
+
+int ent_mirror_open(ent_store **out, const char *path, const char *primary_id,
+                    const ent_schema *schema, const ent_store_opts *opts)
+{
+    if (!out) return ent__err(ENT_INVALID, "ent_mirror_open: out is NULL");
+    *out = NULL;
+    if (!primary_id || !*primary_id || strlen(primary_id) > 36)
+        return ent__err(ENT_INVALID, "ent_mirror_open: bad primary id");
+    if (opts && opts->read_only) return ent__err(ENT_INVALID, "ent_mirror_open: a mirror's writer cannot be read-only");
+    return ent__store_open(out, path, schema, opts, primary_id);
+}
+
+int ent_mirror_position(uint64_t *out_seq, uint64_t *out_pos, ent_store *s)
+{
+    ent_txn *t;
+    uint64_t seq = 0, pos = 0;
+    int rc;
+    if ((rc = ent__store_check(s))) return rc;
+    if (!s->mirror_of[0]) return ent__err(ENT_INVALID, "store %s is not a mirror", s->path);
+    if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
+    rc = ent__meta_get_pair(&seq, &pos, t, "mirror_seq");
+    ent_txn_abort(t);
+    if (rc) return rc;
+    if (out_seq) *out_seq = seq;
+    if (out_pos) *out_pos = pos;
+    return ENT_OK;
+}
+
+/* The primary's event as the log stores it (log.c's record layout). */
+static int event_pack(ent_buf *b, const ent_event *ev)
+{
+    msgpack_packer pk;
+    const char *tn = ev->type->name;
+    int rc;
+    b->n = 0;
+    ent__packer_init(&pk, b);
+    msgpack_pack_array(&pk, 7);
+    msgpack_pack_int64(&pk, ev->ts);
+    msgpack_pack_uint64(&pk, ev->txn);
+    msgpack_pack_str(&pk, strlen(tn));
+    msgpack_pack_str_body(&pk, tn, strlen(tn));
+    if (ev->key.kind == ENT_KEY_AUTO) {
+        msgpack_pack_uint64(&pk, ev->key.id);
+    } else {
+        msgpack_pack_str(&pk, ev->key.len);
+        msgpack_pack_str_body(&pk, ev->key.str, ev->key.len);
+    }
+    msgpack_pack_uint8(&pk, (uint8_t)ev->op);
+    msgpack_pack_uint64(&pk, ev->version);
+    if (ev->op == ENT_OP_DELETE || !ev->data) msgpack_pack_nil(&pk);
+    /* create: every field it carries; update: the fields it names (a removed one as nil) */
+    else if ((rc = ent__fields_pack(&pk, ev->data, ev->op == ENT_OP_CREATE ? NULL : ev->data->changed)))
+        return rc;
+    return ent__buf_ok(b);
+}
+
+static int diverged(const ent_event *ev, const char *why)
+{
+    return ent__err(ENT_CORRUPT, "mirror does not match the primary at seq %" PRIu64 " (%s %s): %s",
+                    ev->seq, ev->type->name, ev->op == ENT_OP_CREATE ? "create" : ev->op == ENT_OP_UPDATE ? "update" : "delete",
+                    why);
+}
+
+/* Change the entity of ev in t the way the primary did. */
+static int apply_one(ent_txn *t, const ent_event *ev)
+{
+    ent_store *s = t->s;
+    ent_entity *e = NULL;
+    int rc;
+    switch (ev->op) {
+    case ENT_OP_CREATE:
+        rc = ent_exists(s, t, ev->type, &ev->key);
+        if (rc == ENT_OK) return diverged(ev, "the entity exists already");
+        if (rc != ENT_NOTFOUND) return rc;
+        if (!ev->data) return diverged(ev, "a create without data");
+        if ((rc = ent_entity_dup(&e, ev->data))) return rc;
+        break;
+    case ENT_OP_UPDATE:
+        /* The stored entity with the fields the event names replaced (a null one removed): what
+         * the primary stored, since its state before the event is this mirror's. */
+        rc = ent_get(&e, s, t, ev->type, &ev->key);
+        if (rc == ENT_NOTFOUND) return diverged(ev, "the entity does not exist");
+        if (rc) return rc;
+        if (!ev->data) {
+            ent_entity_free(e);
+            return diverged(ev, "an update without data");
+        }
+        for (size_t i = 0; i < ev->type->n_fields; i++) {
+            if (!ent__is_changed(ev->data, i)) continue;
+            ent__val_clear(&e->slots[i]);
+            if (ev->data->slots[i].k != EV_UNSET && (rc = ent__val_copy(&e->slots[i], &ev->data->slots[i]))) {
+                ent_entity_free(e);
+                return rc;
+            }
+        }
+        break;
+    case ENT_OP_DELETE:
+        rc = ent_delete(s, t, ev->type, &ev->key, ENT_VERSION_ANY);
+        if (rc == ENT_NOTFOUND) return diverged(ev, "the entity does not exist");
+        return rc;
+    default:
+        return ent__err(ENT_INVALID, "event %" PRIu64 ": unknown operation %d", ev->seq, ev->op);
+    }
+    if ((rc = ent_entity_set_key(e, &ev->key)) || (rc = ent_entity_set_version(e, ev->version))) {
+        ent_entity_free(e);
+        return rc;
+    }
+    rc = ent_restore(s, t, e);
+    ent_entity_free(e);
+    return rc;
+}
+
+int ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos)
+{
+    ent_txn *t = NULL;
+    ent_buf b = {NULL, 0, 0};
+    uint64_t last = 0, last_txn = 0;
+    int rc;
+    if ((rc = ent__store_check(s))) return rc;
+    if (!evs || !n) return ent__err(ENT_INVALID, "ent_mirror_apply: no events");
+    for (size_t i = 0; i < n; i++) {
+        if (!evs[i] || !evs[i]->type) return ent__err(ENT_INVALID, "ent_mirror_apply: event %zu is NULL", i);
+        if (evs[i]->txn != evs[0]->txn || (i && evs[i]->seq != evs[i - 1]->seq + 1))
+            return ent__err(ENT_INVALID, "ent_mirror_apply: events %" PRIu64 "..%" PRIu64
+                            " are not one transaction in seq order", evs[0]->seq, evs[i]->seq);
+    }
+    if (!s->mirror_writer)
+        return ent__err(ENT_READONLY, "store %s was not opened as a mirror (ent_mirror_open)", s->path);
+    if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
+    t->mirror_apply = 1;
+    /* The primary checked its refs when it wrote; a load there may have skipped them, and the
+     * mirror must take what the primary took. */
+    t->refs_unchecked = 1;
+    if ((rc = ent__log_counters(&last, &last_txn, t))) goto out;
+    if (evs[n - 1]->seq <= last) {
+        rc = ent__err(ENT_CONFLICT, "events %" PRIu64 "..%" PRIu64 " are applied already (mirror at seq %" PRIu64 ")",
+                      evs[0]->seq, evs[n - 1]->seq, last);
+        goto out;
+    }
+    if (evs[0]->seq != last + 1) {
+        if (evs[0]->seq > last + 1)
+            rc = ent__err(ENT_NOTFOUND, "seq %" PRIu64 " is missing: the mirror is at seq %" PRIu64
+                          " and the next event is %" PRIu64, last + 1, last, evs[0]->seq);
+        else
+            rc = ent__err(ENT_CORRUPT, "transaction %" PRIu64 " starts at seq %" PRIu64 " inside what the mirror "
+                          "applied (up to %" PRIu64 ")", evs[0]->txn, evs[0]->seq, last);
+        goto out;
+    }
+    /* The primary's txn number: log_counters loaded the log state, the flush at commit writes it. */
+    t->txn_id = evs[0]->txn;
+    for (size_t i = 0; i < n; i++) {
+        const ent_event *ev = evs[i];
+        uint8_t kb[8];
+        ent_slice k = {kb, 8}, v;
+        if ((rc = apply_one(t, ev))) goto out;
+        if (t->failed) {
+            rc = t->failed_rc;
+            goto out;
+        }
+        if (t->log_last != ev->seq) {
+            rc = diverged(ev, "the change is not one event here");
+            goto out;
+        }
+        if ((rc = event_pack(&b, ev))) goto out;
+        ent__enc_u64(kb, ev->seq);
+        v.data = b.p;
+        v.len = b.n;
+        if ((rc = ent__bk_put(t, s->t_log, &k, &v, 0))) goto out;
+    }
+    if ((rc = ent__meta_put_pair(t, "mirror_seq", evs[n - 1]->seq, pos))) goto out;
+    rc = ent_txn_commit(t);
+    t = NULL;
+out:
+    ent_txn_abort(t);
+    ent__buf_free(&b);
+    return rc;
+}

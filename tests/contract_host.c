@@ -1,0 +1,656 @@
+/* What a host program found (issue 16), as a contract: the same answers on every backend ("lmdb"
+ * or "memory" in argv[1]). Borrowed pointers survive the write calls that take the entity; a
+ * second writer on the thread that holds the write transaction is ENT_BUSY, not a hang; resume
+ * tokens belong to one index; iterators say when no further page exists; ent_sub_ack() in a read
+ * transaction. A fresh store per test. */
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json_write.h"
+#include "test_util.h"
+
+static const char *backend;
+static char dir[256];
+static ent_store *S;
+static ent_schema *SC;
+
+static const char schema_json[] =
+    "{\"schema\":\"host\",\"version\":1,\"types\":{"
+    "\"doc\":{\"key\":\"string\",\"fields\":{"
+    "  \"name\":{\"id\":1,\"type\":\"string\",\"required\":true},"
+    "  \"n\":{\"id\":2,\"type\":\"int\",\"indexed\":true},"
+    "  \"blob\":{\"id\":3,\"type\":\"bytes\"},"
+    "  \"tags\":{\"id\":4,\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "  \"dims\":{\"id\":5,\"type\":\"map\",\"fields\":{"
+    "     \"w\":{\"id\":1,\"type\":\"string\"},"
+    "     \"h\":{\"id\":2,\"type\":\"string\",\"default\":\"tall\"}}},"
+    "  \"attrs\":{\"id\":6,\"type\":\"map\"},"
+    "  \"note\":{\"id\":7,\"type\":\"string\"},"
+    "  \"code\":{\"id\":8,\"type\":\"string\",\"unique\":true},"
+    "  \"price\":{\"id\":9,\"type\":\"float\",\"indexed\":true}}},"
+    "\"tick\":{\"key\":\"auto\",\"fields\":{\"n\":{\"id\":1,\"type\":\"int\",\"indexed\":true}}}}}";
+
+static void open_store(void)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    snprintf(dir, sizeof dir, "/tmp/ent_host_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(ent_schema_load_json(&SC, schema_json, strlen(schema_json), "contract_host"));
+    ENT_OK_(ent_store_open(&S, dir, SC, &o));
+}
+
+static void close_store(void)
+{
+    char cmd[300];
+    ent_store_close(S);
+    ent_schema_free(SC);
+    S = NULL;
+    SC = NULL;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static inline const ent_type *T(const char *n) { return ent_store_type(S, n); }
+static inline const ent_field *F(const char *t, const char *f) { return ent_type_field(T(t), f); }
+
+/* ---- borrowed pointers ------------------------------------------------------------------------ */
+
+/* Every string and bytes value of a doc, borrowed from the entity, with the text it must still
+ * hold. Reading them after a write call is what ASan checks: a freed one is a use-after-free. */
+typedef struct borrowed {
+    const char *path;
+    const void *p;
+    size_t len;
+    char want[64];
+} borrowed;
+
+static const char *const BORROWED_PATHS[] = {"name", "blob", "tags[0]", "tags[1]", "dims.w", "attrs.color", "note"};
+enum { NB = sizeof BORROWED_PATHS / sizeof BORROWED_PATHS[0] };
+
+static void borrow_all(borrowed *b, const ent_entity *e)
+{
+    for (int i = 0; i < NB; i++) {
+        b[i].path = BORROWED_PATHS[i];
+        if (strcmp(b[i].path, "blob") == 0)
+            ENT_OK_(ent_entity_get_bytes(&b[i].p, &b[i].len, e, b[i].path));
+        else
+            ENT_OK_(ent_entity_get_string((const char **)&b[i].p, &b[i].len, e, b[i].path));
+        CU_ASSERT_FATAL(b[i].len < sizeof b[i].want);
+        memcpy(b[i].want, b[i].p, b[i].len);
+    }
+}
+
+/* Each borrowed pointer still holds its text, and the entity still returns that same pointer. */
+static void check_borrowed(const borrowed *b, const ent_entity *e, const char *after)
+{
+    for (int i = 0; i < NB; i++) {
+        const void *now = NULL;
+        size_t len = 0;
+        int same = memcmp(b[i].p, b[i].want, b[i].len) == 0; /* the read ASan watches */
+        if (!same) fprintf(stderr, "\n  after %s: %s changed under its borrowed pointer\n", after, b[i].path);
+        CU_ASSERT(same);
+        if (strcmp(b[i].path, "blob") == 0) ENT_OK_(ent_entity_get_bytes(&now, &len, e, b[i].path));
+        else ENT_OK_(ent_entity_get_string((const char **)&now, &len, e, b[i].path));
+        if (now != b[i].p) fprintf(stderr, "\n  after %s: %s moved\n", after, b[i].path);
+        CU_ASSERT_PTR_EQUAL(now, b[i].p);
+    }
+}
+
+static ent_entity *doc(const char *key)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    ENT_OK_(ent_entity_new(&e, T("doc")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_string(e, "name", "first name"));
+    ENT_OK_(ent_entity_set_bytes(e, "blob", "\x01\x02\x03", 3));
+    ENT_OK_(ent_entity_array_insert(e, "tags", 0));
+    ENT_OK_(ent_entity_set_string(e, "tags[0]", "red"));
+    ENT_OK_(ent_entity_array_insert(e, "tags", 1));
+    ENT_OK_(ent_entity_set_string(e, "tags[1]", "green"));
+    ENT_OK_(ent_entity_set_string(e, "dims.w", "wide")); /* dims.h gets its default on the write */
+    ENT_OK_(ent_entity_set_string(e, "attrs.color", "blue"));
+    ENT_OK_(ent_entity_set_string(e, "note", "a note"));
+    return e;
+}
+
+/* value.h: a borrowed string or bytes value is valid until the field is next changed or the entity
+ * freed. A write call that takes the entity changes no value it leaves equal: not on success (the
+ * defaults it fills in, an update's merge), not when refused. */
+static void t_borrowed_pointers_survive_writes(void)
+{
+    ent_entity *e, *other = NULL, *got = NULL;
+    borrowed b[NB];
+    ent_key k = ent_key_str("d1");
+    open_store();
+
+    e = doc("d1");
+    borrow_all(b, e);
+    ENT_OK_(ent_create(S, NULL, e)); /* fills dims.h in the map that holds dims.w */
+    check_borrowed(b, e, "ent_create");
+
+    /* the issue's case: get, borrow, set another field, update */
+    ENT_OK_(ent_get(&got, S, NULL, T("doc"), &k));
+    borrow_all(b, got);
+    ENT_OK_(ent_entity_set_int(got, "n", 2));
+    ENT_OK_(ent_update(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_update");
+    CU_ASSERT_EQUAL(ent_entity_version(got), 2);
+
+    /* an update merging another writer's change of a field keeps the untouched ones in place */
+    ENT_OK_(ent_get(&other, S, NULL, T("doc"), &k));
+    ENT_OK_(ent_entity_set_int(other, "n", 7));
+    ENT_OK_(ent_update(S, NULL, other, ENT_VERSION_ANY));
+    ENT_OK_(ent_entity_set_string(got, "code", "c-1"));
+    ENT_OK_(ent_update(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_update merging another change");
+    {
+        int64_t n = 0;
+        ENT_OK_(ent_entity_get_int(&n, got, "n"));
+        CU_ASSERT_EQUAL(n, 7); /* the merged value came in */
+    }
+    /* an update that changes nothing */
+    ENT_OK_(ent_update(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_update without a change");
+
+    ENT_OK_(ent_entity_set_int(got, "n", 3));
+    ENT_OK_(ent_replace(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_replace");
+    ENT_OK_(ent_entity_set_int(got, "n", 4));
+    ENT_OK_(ent_upsert(S, NULL, got, ENT_VERSION_ANY));
+    check_borrowed(b, got, "ent_upsert (replace)");
+    ENT_OK_(ent_entity_set_version(got, 40));
+    ENT_OK_(ent_restore(S, NULL, got));
+    check_borrowed(b, got, "ent_restore (existing)");
+
+    /* refused calls give the entity back as it came, borrowed pointers included */
+    ENT_OK_(ent_entity_set_int(got, "n", 5));
+    ENT_CHECK_RC(ent_update(S, NULL, got, 1), ENT_CONFLICT);
+    check_borrowed(b, got, "a refused ent_update");
+    ENT_CHECK_RC(ent_replace(S, NULL, got, 1), ENT_CONFLICT);
+    check_borrowed(b, got, "a refused ent_replace");
+    ent_entity_free(e);
+
+    /* creates and upserts that fill defaults into a map, then are refused (code is taken) */
+    e = doc("d2");
+    ENT_OK_(ent_entity_set_string(e, "code", "c-1"));
+    borrow_all(b, e);
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_CONFLICT);
+    check_borrowed(b, e, "a refused ent_create");
+    CU_ASSERT_FALSE(ent_entity_has(e, "dims.h")); /* the default it filled went out again */
+    ENT_CHECK_RC(ent_upsert(S, NULL, e, ENT_VERSION_ANY), ENT_CONFLICT);
+    check_borrowed(b, e, "a refused ent_upsert (create)");
+    ENT_OK_(ent_entity_set_version(e, 3));
+    ENT_CHECK_RC(ent_restore(S, NULL, e), ENT_CONFLICT);
+    check_borrowed(b, e, "a refused ent_restore (create)");
+    /* and then succeed */
+    ENT_OK_(ent_entity_set_string(e, "code", "c-2"));
+    borrow_all(b, e);
+    ENT_OK_(ent_upsert(S, NULL, e, ENT_VERSION_ANY));
+    check_borrowed(b, e, "ent_upsert (create)");
+    ENT_OK_(ent_delete(S, NULL, T("doc"), &(ent_key){ENT_KEY_STRING, 0, "d2", 2}, ENT_VERSION_ANY));
+    ENT_OK_(ent_entity_set_version(e, 9));
+    ENT_OK_(ent_restore(S, NULL, e));
+    check_borrowed(b, e, "ent_restore (missing)");
+
+    /* inside a transaction too */
+    {
+        ent_txn *w;
+        ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+        ENT_OK_(ent_entity_set_int(e, "n", 6));
+        ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+        ENT_OK_(ent_txn_commit(w));
+    }
+    check_borrowed(b, e, "ent_update in a transaction");
+
+    ent_entity_free(e);
+    ent_entity_free(got);
+    ent_entity_free(other);
+    close_store();
+}
+
+/* ---- a second writer on the writing thread ---------------------------------------------------- */
+
+static void t_second_writer_on_the_writing_thread_is_busy(void)
+{
+    ent_txn *w = NULL, *w2 = NULL, *r = NULL;
+    ent_entity *e, *got = NULL;
+    ent_key k = ent_key_str("b1");
+    open_store();
+    e = doc("b1");
+    ENT_OK_(ent_create(S, NULL, e));
+    /* Before the fix each of these waited forever for the writer this thread holds: a hang is
+     * turned into a failure of the suite rather than a wait for ctest's timeout. */
+    alarm(60);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_CHECK_RC(ent_txn_begin(&w2, S, ENT_TXN_WRITE), ENT_BUSY);
+    ENT_ASSERT_MSG("write transaction");
+    CU_ASSERT_PTR_NULL(w2);
+    ENT_OK_(ent_entity_set_int(e, "n", 9));
+    ENT_CHECK_RC(ent_update(S, NULL, e, ENT_VERSION_ANY), ENT_BUSY);
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_BUSY);
+    ENT_CHECK_RC(ent_replace(S, NULL, e, ENT_VERSION_ANY), ENT_BUSY);
+    ENT_CHECK_RC(ent_upsert(S, NULL, e, ENT_VERSION_ANY), ENT_BUSY);
+    ENT_CHECK_RC(ent_restore(S, NULL, e), ENT_BUSY);
+    ENT_CHECK_RC(ent_delete(S, NULL, T("doc"), &k, ENT_VERSION_ANY), ENT_BUSY);
+    ENT_CHECK_RC(ent_sub_create(S, "busy", 0), ENT_BUSY);
+    /* reads need no writer: a read with txn NULL sees the last commit */
+    ENT_OK_(ent_get(&got, S, NULL, T("doc"), &k));
+    ent_entity_free(got);
+    got = NULL;
+    ENT_OK_(ent_txn_begin(&r, S, ENT_TXN_READ));
+    ent_txn_abort(r);
+    /* the held transaction is unharmed and commits */
+    ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_commit(w));
+    /* and once it ended the thread writes again, also after an abort */
+    ENT_OK_(ent_entity_set_int(e, "n", 10));
+    ENT_OK_(ent_update(S, NULL, e, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ent_txn_abort(w);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_sub_create(S, "busy", 0));
+    alarm(0);
+    ent_entity_free(e);
+    close_store();
+}
+
+/* store.h: a write transaction may begin while the thread holds a read transaction. The write
+ * sees the last commit, the read keeps its snapshot; once the write commits, the read still sees
+ * its own snapshot and a new read sees the commit. */
+static void t_write_beside_own_read(void)
+{
+    ent_txn *r = NULL, *w = NULL;
+    ent_entity *e, *got = NULL;
+    ent_key k = ent_key_str("r1");
+    int64_t n = 0;
+    open_store();
+    e = doc("r1");
+    ENT_OK_(ent_entity_set_int(e, "n", 1));
+    ENT_OK_(ent_create(S, NULL, e));
+    ENT_OK_(ent_txn_begin(&r, S, ENT_TXN_READ));
+    ENT_OK_(ent_entity_set_int(e, "n", 2));
+    ENT_OK_(ent_update(S, NULL, e, ENT_VERSION_ANY)); /* after r began */
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_get(&got, S, w, T("doc"), &k));
+    ENT_OK_(ent_entity_get_int(&n, got, "n"));
+    CU_ASSERT_EQUAL(n, 2); /* the write sees the last commit, not r's snapshot */
+    ent_entity_free(got);
+    ENT_OK_(ent_entity_set_int(e, "n", 3));
+    ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_get(&got, S, r, T("doc"), &k));
+    ENT_OK_(ent_entity_get_int(&n, got, "n"));
+    CU_ASSERT_EQUAL(n, 1); /* r keeps its snapshot */
+    ent_entity_free(got);
+    ent_txn_abort(r);
+    ENT_OK_(ent_get(&got, S, NULL, T("doc"), &k));
+    ENT_OK_(ent_entity_get_int(&n, got, "n"));
+    CU_ASSERT_EQUAL(n, 3);
+    ent_entity_free(got);
+    ent_entity_free(e);
+    close_store();
+}
+
+/* ---- resume tokens and pages ------------------------------------------------------------------ */
+
+static void fill_ticks(int count)
+{
+    ent_txn *w;
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < count; i++) {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, T("tick")));
+        ENT_OK_(ent_entity_set_int(e, "n", i % 7));
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+}
+
+/* A token names the index (or type) it was made by: a range over another index refuses it, as a
+ * scan of another type does, rather than restart or skip silently. */
+static void t_resume_token_of_another_index_is_refused(void)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e;
+    char tick_tok[256], doc_tok[256], scan_tok[256];
+    open_store();
+    fill_ticks(10);
+    {
+        ent_entity *d = doc("t1");
+        ENT_OK_(ent_entity_set_int(d, "n", 3));
+        ENT_OK_(ent_entity_set_float(d, "price", 3));
+        ENT_OK_(ent_create(S, NULL, d));
+        ent_entity_free(d);
+    }
+    o.limit = 2;
+    ENT_OK_(ent_range(&it, S, NULL, F("tick", "n"), &o));
+    while (ent_iter_next(&e, it) == ENT_OK) ent_entity_free(e);
+    snprintf(tick_tok, sizeof tick_tok, "%s", ent_iter_resume(it));
+    ent_iter_free(it);
+    ENT_OK_(ent_range(&it, S, NULL, F("doc", "n"), &o));
+    ENT_OK_(ent_iter_next(&e, it));
+    ent_entity_free(e);
+    snprintf(doc_tok, sizeof doc_tok, "%s", ent_iter_resume(it));
+    ent_iter_free(it);
+    ENT_OK_(ent_scan(&it, S, NULL, T("tick"), NULL, &o));
+    ENT_OK_(ent_iter_next(&e, it));
+    ent_entity_free(e);
+    snprintf(scan_tok, sizeof scan_tok, "%s", ent_iter_resume(it));
+    ent_iter_free(it);
+
+    /* each token resumes where it was made */
+    o.resume = tick_tok;
+    ENT_OK_(ent_range(&it, S, NULL, F("tick", "n"), &o));
+    ent_iter_free(it);
+    o.resume = doc_tok;
+    ENT_OK_(ent_range(&it, S, NULL, F("doc", "n"), &o));
+    ent_iter_free(it);
+    /* an index of another type with the same field name and key encoding */
+    o.resume = tick_tok;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("doc", "n"), &o), ENT_INVALID);
+    ENT_ASSERT_MSG("doc.n");
+    CU_ASSERT_PTR_NULL(it);
+    o.resume = doc_tok;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("tick", "n"), &o), ENT_INVALID);
+    /* another index of the same type */
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("doc", "price"), &o), ENT_INVALID);
+    /* a scan's token on an index and back, and a scan of another type */
+    o.resume = scan_tok;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("tick", "n"), &o), ENT_INVALID);
+    ENT_CHECK_RC(ent_scan(&it, S, NULL, T("doc"), NULL, &o), ENT_INVALID);
+    ENT_ASSERT_MSG("type doc");
+    o.resume = tick_tok;
+    ENT_CHECK_RC(ent_scan(&it, S, NULL, T("tick"), NULL, &o), ENT_INVALID);
+    close_store();
+}
+
+/* Page through with ent_iter_more(): the last page is known without reading an empty one. */
+static void page_through(int total, uint64_t page, int by_index, int reverse)
+{
+    char tok[256] = "";
+    int seen = 0, pages = 0;
+    for (;;) {
+        ent_range_opts o = ENT_RANGE_OPTS_INIT;
+        ent_iter *it = NULL;
+        ent_entity *e;
+        int in_page = 0, more;
+        o.limit = page;
+        o.flags = reverse ? ENT_ITER_REVERSE : 0;
+        o.resume = tok[0] ? tok : NULL;
+        if (by_index) ENT_OK_(ent_range(&it, S, NULL, F("tick", "n"), &o));
+        else ENT_OK_(ent_scan(&it, S, NULL, T("tick"), NULL, &o));
+        /* before the first entity: whether there is one */
+        CU_ASSERT_EQUAL(ent_iter_more(it), seen < total);
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            in_page++;
+            ent_entity_free(e);
+            /* more is asked in the middle of a page too, and does not skip what it looked at */
+            CU_ASSERT_EQUAL(ent_iter_more(it), seen + in_page < total);
+        }
+        seen += in_page;
+        pages++;
+        more = ent_iter_more(it);
+        CU_ASSERT(more == 0 || more == 1);
+        CU_ASSERT_EQUAL(more, seen < total);
+        if (in_page) snprintf(tok, sizeof tok, "%s", ent_iter_resume(it));
+        ent_iter_free(it);
+        CU_ASSERT_FATAL(pages <= total + 1);
+        if (!more) break;
+        CU_ASSERT_EQUAL(in_page, (int)page); /* only the last page is short, and none is empty */
+    }
+    CU_ASSERT_EQUAL(seen, total);
+    CU_ASSERT_EQUAL(pages, total == 0 ? 1 : (int)((total + (int)page - 1) / (int)page));
+}
+
+static void t_iterator_says_when_no_page_follows(void)
+{
+    open_store();
+    page_through(0, 3, 1, 0);
+    page_through(0, 3, 0, 0);
+    fill_ticks(12); /* 12 = 4 pages of 3 exactly: the case that used to need an empty fifth read */
+    for (int reverse = 0; reverse < 2; reverse++)
+        for (int by_index = 0; by_index < 2; by_index++) {
+            page_through(12, 3, by_index, reverse);
+            page_through(12, 5, by_index, reverse);
+            page_through(12, 12, by_index, reverse);
+            page_through(12, 1, by_index, reverse);
+        }
+    /* an exact look-up and a bounded range end at their bounds, not at the table's end */
+    {
+        ent_value v = ent_value_int(6);
+        ent_iter *it = NULL;
+        ent_entity *e;
+        int n = 0;
+        ENT_OK_(ent_find(&it, S, NULL, F("tick", "n"), &v));
+        while (ent_iter_more(it) == 1) {
+            ENT_OK_(ent_iter_next(&e, it));
+            ent_entity_free(e);
+            n++;
+        }
+        CU_ASSERT_EQUAL(n, 1); /* tick 7 (n = 6); ticks 14 and up do not exist */
+        ENT_CHECK_RC(ent_iter_next(&e, it), ENT_NOTFOUND);
+        CU_ASSERT_EQUAL(ent_iter_more(it), 0);
+        ent_iter_free(it);
+    }
+    CU_ASSERT(ent_iter_more(NULL) < 0);
+    close_store();
+}
+
+/* ---- durable subscriptions -------------------------------------------------------------------- */
+
+static void t_sub_ack_in_read_txn_is_readonly(void)
+{
+    ent_txn *r;
+    open_store();
+    fill_ticks(2);
+    ENT_OK_(ent_sub_create(S, "reader", 0));
+    ENT_OK_(ent_txn_begin(&r, S, ENT_TXN_READ));
+    ENT_CHECK_RC(ent_sub_ack(S, r, "reader", 1), ENT_READONLY);
+    ENT_ASSERT_MSG("read transaction");
+    ent_txn_abort(r);
+    ENT_OK_(ent_sub_ack(S, NULL, "reader", 1));
+    close_store();
+}
+
+/* ---- floats in JSON ------------------------------------------------------------------------------ */
+
+/* Entity JSON and event JSON print each float as the shortest text that reads back to it (0.99, not
+ * 0.98999999999999999), and reading that JSON gives the same double: extremes, subnormals, both
+ * zeros and random bit patterns. */
+static void t_float_json_shortest_and_exact(void)
+{
+    static const double specials[] = {0.99, 0.1 + 0.2, -0.0, 0.0, 1.0, 100.0, DBL_MAX, -DBL_MAX, DBL_MIN,
+                                      4.9406564584124654e-324, 2.2250738585072009e-308, 1e-7, 12345.678};
+    enum { NS = sizeof specials / sizeof specials[0], N = NS + 300 };
+    uint64_t x = 88172645463325252u;
+    ent_log_cursor *c = NULL;
+    ent_txn *w;
+    double vals[N];
+    open_store();
+    for (int i = 0; i < N; i++) {
+        if (i < NS) {
+            vals[i] = specials[i];
+            continue;
+        }
+        do { /* xorshift64: random bit patterns, every exponent */
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            memcpy(&vals[i], &x, sizeof x);
+        } while (!isfinite(vals[i]));
+    }
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < N; i++) {
+        char key[32];
+        ent_entity *e;
+        snprintf(key, sizeof key, "f%03d", i);
+        e = doc(key);
+        ENT_OK_(ent_entity_set_float(e, "price", vals[i]));
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_log_cursor_open(&c, S, 1, T("doc"), ENT_OP_CREATE));
+    for (int i = 0; i < N; i++) {
+        char key[32], want[48], *ej = NULL, *vj = NULL;
+        ent_key k;
+        ent_entity *e = NULL;
+        ent_event *ev = NULL;
+        snprintf(key, sizeof key, "f%03d", i);
+        k = ent_key_str(key);
+        snprintf(want, sizeof want, "\"price\":");
+        ent__json_real(want + strlen(want), vals[i]);
+        ENT_OK_(ent_get(&e, S, NULL, T("doc"), &k));
+        ENT_OK_(ent_entity_to_json(&ej, e, ENT_JSON_ENTITY));
+        ENT_OK_(ent_log_next(&ev, c));
+        ENT_OK_(ent_event_to_json(&vj, ev, 0));
+        for (int j = 0; j < 2; j++) {
+            const char *text = j ? vj : ej;
+            json_error_t err;
+            json_t *root = json_loads(text, 0, &err);
+            json_t *data = json_object_get(root, "data");
+            ent_entity *back = NULL;
+            char *dj = json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            double got = 0;
+            if (!strstr(text, want)) fprintf(stderr, "\n  %s lacks %s\n", text, want);
+            CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+            CU_ASSERT_FATAL(root && dj);
+            ENT_OK_(ent_entity_from_json(&back, T("doc"), dj, strlen(dj)));
+            ENT_OK_(ent_entity_get_float(&got, back, "price"));
+            CU_ASSERT(memcmp(&got, &vals[i], sizeof got) == 0);
+            ent_entity_free(back);
+            free(dj);
+            json_decref(root);
+        }
+        free(ej);
+        free(vj);
+        ent_event_free(ev);
+        ent_entity_free(e);
+    }
+    ent_log_cursor_free(c);
+    close_store();
+}
+
+/* ---- what the headers say: event types, memory paths ------------------------------------------ */
+
+static void type_seen(const ent_event *ev, void *payload)
+{
+    const ent_type **seen = payload;
+    *seen = ev->type;
+}
+
+/* log.h: ev->type is the store's own type object, equal by pointer to ent_store_type() (in the
+ * log and in a callback), never to the types of the schema object the store was opened with. */
+static void t_event_type_is_the_store_type(void)
+{
+    const ent_type *in_cb = NULL;
+    ent_subscriber *sub = NULL;
+    ent_event *ev = NULL;
+    ent_entity *e;
+    open_store();
+    ENT_OK_(ent_subscribe(&sub, S, NULL, 0, type_seen, &in_cb));
+    e = doc("e1");
+    ENT_OK_(ent_create(S, NULL, e));
+    ent_entity_free(e);
+    CU_ASSERT_PTR_EQUAL(in_cb, T("doc"));
+    ENT_OK_(ent_log_get(&ev, S, NULL, 1));
+    CU_ASSERT_PTR_EQUAL(ev->type, T("doc"));
+    CU_ASSERT_PTR_NOT_EQUAL(ev->type, ent_schema_type(SC, "doc"));
+    CU_ASSERT_STRING_EQUAL(ent_type_name(ev->type), ent_type_name(ent_schema_type(SC, "doc")));
+    ent_event_free(ev);
+    ent_unsubscribe(S, sub);
+    close_store();
+}
+
+/* store.h: a memory store takes a NULL path, each open is a new store; LMDB needs a directory. */
+static void t_store_path_null(void)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store *m = NULL, *m2 = NULL;
+    ent_schema *sc = NULL;
+    uint64_t n = 1;
+    o.backend = backend;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "contract_host"));
+    if (strcmp(backend, "memory") == 0) {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_store_open(&m, NULL, sc, &o));
+        ENT_OK_(ent_entity_new(&e, ent_store_type(m, "tick")));
+        ENT_OK_(ent_create(m, NULL, e));
+        ent_entity_free(e);
+        ENT_OK_(ent_store_open(&m2, NULL, sc, &o));
+        ENT_OK_(ent_count(&n, m2, NULL, ent_store_type(m2, "tick")));
+        CU_ASSERT_EQUAL(n, 0); /* a new store, not m's */
+        ENT_OK_(ent_count(&n, m, NULL, ent_store_type(m, "tick")));
+        CU_ASSERT_EQUAL(n, 1);
+        ent_store_close(m2);
+        ent_store_close(m);
+        ENT_CHECK_RC(ent_store_open(&m, NULL, NULL, &o), ENT_NOTFOUND);
+        ENT_ASSERT_MSG("(no path)");
+    } else if (strcmp(backend, "lmdb") == 0) {
+        ENT_CHECK_RC(ent_store_open(&m, NULL, sc, &o), ENT_INVALID);
+        ENT_ASSERT_MSG("directory");
+        CU_ASSERT_PTR_NULL(m);
+    }
+    ent_schema_free(sc);
+}
+
+/* ---- messages --------------------------------------------------------------------------------- */
+
+/* Messages name kinds with the right article ("an int value", not "a int value"). */
+static void t_messages_use_the_right_article(void)
+{
+    ent_entity *e = NULL;
+    ent_iter *it = NULL;
+    ent_value iv = ent_value_int(1);
+    open_store();
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("doc", "code"), &iv), ENT_INVALID);
+    ENT_ASSERT_MSG("an int value cannot be compared with this string field");
+    ENT_OK_(ent_entity_new(&e, T("doc")));
+    {
+        const char *sv = NULL;
+        size_t len = 0;
+        ENT_CHECK_RC(ent_entity_field_get_string(&sv, &len, e, F("doc", "n")), ENT_INVALID);
+        ENT_ASSERT_MSG("is an int, not string");
+    }
+    ENT_CHECK_RC(ent_entity_set_string(e, "n.x", "y"), ENT_INVALID);
+    ENT_ASSERT_MSG("an int has no fields");
+    ENT_CHECK_RC(ent_entity_set_string(e, "tags.x", "y"), ENT_INVALID);
+    ENT_ASSERT_MSG("an array has no fields");
+    ENT_CHECK_RC(ent_entity_set_string(e, "name[0]", "y"), ENT_INVALID);
+    ENT_ASSERT_MSG("a string cannot be indexed");
+    ent_entity_free(e);
+    close_store();
+}
+
+int main(int argc, char **argv)
+{
+    static char suite[64];
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_borrowed_pointers_survive_writes),
+        ENT_TEST(t_second_writer_on_the_writing_thread_is_busy),
+        ENT_TEST(t_write_beside_own_read),
+        ENT_TEST(t_resume_token_of_another_index_is_refused),
+        ENT_TEST(t_iterator_says_when_no_page_follows),
+        ENT_TEST(t_sub_ack_in_read_txn_is_readonly),
+        ENT_TEST(t_messages_use_the_right_article),
+        ENT_TEST(t_float_json_shortest_and_exact),
+        ENT_TEST(t_event_type_is_the_store_type),
+        ENT_TEST(t_store_path_null),
+        {NULL, NULL},
+    };
+    backend = argc > 1 ? argv[1] : "lmdb";
+    snprintf(suite, sizeof suite, "contract_host_%s", backend);
+    return ent_test_run(suite, cases);
+}

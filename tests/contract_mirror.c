@@ -1,0 +1,410 @@
+/* Mirrors without a transport, run once per backend ("lmdb" or "memory" in argv[1]): the
+ * primary's events, printed as JSON and parsed back (as the NATS component does), applied one
+ * transaction at a time, give a store whose entities and log equal the primary's; duplicates,
+ * gaps and diverged state are refused with their codes; a mirror takes no other writer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static const char *backend;
+
+static const char schema_json[] =
+    "{\"schema\":\"mi\",\"version\":1,\"types\":{"
+    "\"user\":{\"key\":\"auto\",\"fields\":{"
+    "  \"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true},"
+    "  \"score\":{\"id\":2,\"type\":\"int\",\"indexed\":true},"
+    "  \"tags\":{\"id\":3,\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "  \"prefs\":{\"id\":4,\"type\":\"map\"},"
+    "  \"blob\":{\"id\":5,\"type\":\"bytes\"},"
+    "  \"seen\":{\"id\":6,\"type\":\"timestamp\"}}},"
+    "\"post\":{\"key\":\"string\",\"fields\":{"
+    "  \"author\":{\"id\":1,\"type\":\"ref\",\"to\":\"user\"},"
+    "  \"body\":{\"id\":2,\"type\":\"string\",\"default\":\"\"},"
+    "  \"price\":{\"id\":3,\"type\":\"float\",\"indexed\":true}}}}}";
+
+typedef struct st {
+    char dir[64];
+    ent_store *s;
+} st;
+
+static ent_schema *sc;
+
+static ent_store_opts opts(void)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    return o;
+}
+
+static void mkdir_tmp(st *d)
+{
+    snprintf(d->dir, sizeof d->dir, "/tmp/ent_mi_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d->dir));
+}
+
+static void open_primary(st *d)
+{
+    ent_store_opts o = opts();
+    mkdir_tmp(d);
+    ENT_OK_(ent_store_open(&d->s, d->dir, sc, &o));
+}
+
+static void open_mirror(st *d, const char *primary_id)
+{
+    ent_store_opts o = opts();
+    mkdir_tmp(d);
+    ENT_OK_(ent_mirror_open(&d->s, d->dir, primary_id, sc, &o));
+}
+
+static void close_st(st *d)
+{
+    char cmd[128];
+    ent_store_close(d->s);
+    d->s = NULL;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d->dir);
+}
+
+/* Everything a store shows: every entity (entity JSON, key order), then every event line. */
+static char *show(ent_store *s)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    const ent_schema *x = ent_store_schema(s);
+    ent_log_cursor *c = NULL;
+    ent_event *ev;
+    out[0] = '\0';
+#define ADD(j)                                                                                     \
+    do {                                                                                           \
+        size_t l_ = strlen(j);                                                                     \
+        while (n + l_ + 2 > cap) out = realloc(out, cap *= 2);                                     \
+        memcpy(out + n, j, l_);                                                                    \
+        n += l_;                                                                                   \
+        out[n++] = '\n';                                                                           \
+        out[n] = '\0';                                                                             \
+    } while (0)
+    for (size_t i = 0; i < ent_schema_type_count(x); i++) {
+        ent_iter *it = NULL;
+        ent_entity *e;
+        ENT_OK_(ent_scan(&it, s, NULL, ent_schema_type_at(x, i), NULL, NULL));
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            char *j = NULL;
+            ENT_OK_(ent_entity_to_json(&j, e, ENT_JSON_ENTITY));
+            ADD(j);
+            free(j);
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
+    }
+    ENT_OK_(ent_log_cursor_open(&c, s, 1, NULL, 0));
+    while (ent_log_next(&ev, c) == ENT_OK) {
+        char *j = NULL;
+        ENT_OK_(ent_event_to_json(&j, ev, 0));
+        ADD(j);
+        free(j);
+        ent_event_free(ev);
+    }
+    ent_log_cursor_free(c);
+    return out;
+}
+
+/* Events from_seq.. of the primary as the transport carries them (JSON), parsed for the mirror. */
+static size_t events_as_sent(ent_event ***out, ent_store *p, ent_store *m, uint64_t from_seq)
+{
+    ent_log_cursor *c = NULL;
+    ent_event *ev, **v = NULL;
+    size_t n = 0;
+    ENT_OK_(ent_log_cursor_open(&c, p, from_seq, NULL, 0));
+    while (ent_log_next(&ev, c) == ENT_OK) {
+        char *j = NULL;
+        ENT_OK_(ent_event_to_json(&j, ev, 0));
+        v = realloc(v, (n + 1) * sizeof *v);
+        ENT_OK_(ent_event_from_json(&v[n], ent_store_schema(m), j, strlen(j)));
+        n++;
+        free(j);
+        ent_event_free(ev);
+    }
+    ent_log_cursor_free(c);
+    *out = v;
+    return n;
+}
+
+static void free_events(ent_event **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) ent_event_free(v[i]);
+    free(v);
+}
+
+/* Apply evs[0..n) one primary transaction at a time. */
+static void apply_all(ent_store *m, ent_event **v, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && v[j]->txn == v[i]->txn) j++;
+        ENT_OK_(ent_mirror_apply(m, v + i, j - i, 100 + v[j - 1]->seq));
+        i = j;
+    }
+}
+
+static uint64_t seen_events;
+static void count_cb(const ent_event *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    seen_events++;
+}
+
+static ent_entity *user(ent_store *s, int i)
+{
+    ent_entity *e = NULL;
+    char em[32];
+    snprintf(em, sizeof em, "u%d@x", i);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "user")));
+    ENT_OK_(ent_entity_set_string(e, "email", em));
+    ENT_OK_(ent_entity_set_int(e, "score", i));
+    return e;
+}
+
+/* A bit of everything: creates in one txn, refs, updates that set and remove fields, free-form
+ * maps with nulls and nesting, bytes, timestamps, floats, a restore with a given version, deletes. */
+static void write_history(ent_store *s)
+{
+    ent_txn *t;
+    ent_entity *e;
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+    for (int i = 1; i <= 5; i++) {
+        e = user(s, i);
+        ENT_OK_(ent_entity_set_json(e, "tags", "[\"a\",\"b\"]"));
+        ENT_OK_(ent_entity_set_json(e, "prefs", "{\"k\":null,\"n\":[1,2.5,\"x\",{\"d\":true}]}"));
+        ENT_OK_(ent_entity_set_bytes(e, "blob", "\x00\x01\xff", 3));
+        ENT_OK_(ent_entity_set_timestamp(e, "seen", 1234567890123456789LL));
+        ENT_OK_(ent_create(s, t, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(t));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "post")));
+    ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_STRING, 0, "p1", 2}));
+    ENT_OK_(ent_entity_set_uint(e, "author", 1));
+    ENT_OK_(ent_entity_set_float(e, "price", 0.1));
+    ENT_OK_(ent_create(s, NULL, e));
+    ENT_OK_(ent_entity_patch_json(e, "{\"body\":\"hello\",\"price\":null}", 29));
+    ENT_OK_(ent_update(s, NULL, e, ENT_VERSION_ANY));
+    ent_entity_free(e);
+    e = user(s, 9);
+    ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_AUTO, 3, NULL, 0}));
+    ENT_OK_(ent_entity_set_version(e, 7));
+    ENT_OK_(ent_restore(s, NULL, e)); /* an update event with version 7 */
+    ent_entity_free(e);
+    ENT_OK_(ent_delete(s, NULL, ent_store_type(s, "user"), &(ent_key){ENT_KEY_AUTO, 5, NULL, 0}, ENT_VERSION_ANY));
+}
+
+static void test_copy_through_json(void)
+{
+    st p, m;
+    ent_event **v;
+    ent_subscriber *sub = NULL;
+    size_t n;
+    uint64_t seq = 0, pos = 0;
+    char *a, *b;
+    open_primary(&p);
+    write_history(p.s);
+    open_mirror(&m, ent_store_id(p.s));
+    CU_ASSERT_STRING_EQUAL(ent_store_mirror_of(m.s), ent_store_id(p.s));
+    CU_ASSERT_STRING_NOT_EQUAL(ent_store_id(m.s), ent_store_id(p.s)); /* a store of its own */
+    ENT_OK_(ent_subscribe(&sub, m.s, NULL, 0, count_cb, NULL));
+    seen_events = 0;
+    n = events_as_sent(&v, p.s, m.s, 1);
+    CU_ASSERT_EQUAL(n, 9);
+    apply_all(m.s, v, n);
+    CU_ASSERT_EQUAL(seen_events, n); /* the mirror's own subscribers see the changes */
+    a = show(p.s);
+    b = show(m.s);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    ENT_OK_(ent_mirror_position(&seq, &pos, m.s));
+    CU_ASSERT_EQUAL(seq, 9);
+    CU_ASSERT_EQUAL(pos, 109);
+    {
+        uint64_t problems = 1;
+        ENT_OK_(ent_store_verify(&problems, m.s, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
+    free(a);
+    free(b);
+    free_events(v, n);
+    close_st(&m);
+    close_st(&p);
+}
+
+static void test_duplicate_gap_diverged(void)
+{
+    st p, m;
+    ent_event **v;
+    size_t n;
+    uint64_t seq = 0;
+    open_primary(&p);
+    write_history(p.s);
+    open_mirror(&m, ent_store_id(p.s));
+    n = events_as_sent(&v, p.s, m.s, 1);
+    /* the first transaction holds seq 1..5 */
+    ENT_OK_(ent_mirror_apply(m.s, v, 5, 1));
+    ENT_CHECK_RC(ent_mirror_apply(m.s, v, 5, 1), ENT_CONFLICT); /* a duplicate */
+    ENT_ASSERT_MSG("applied already");
+    ENT_CHECK_RC(ent_mirror_apply(m.s, v + 6, 1, 2), ENT_NOTFOUND); /* seq 6 skipped */
+    ENT_ASSERT_MSG("seq 6 is missing");
+    ENT_CHECK_RC(ent_mirror_apply(m.s, v + 3, 3, 2), ENT_INVALID); /* two transactions in one */
+    ENT_OK_(ent_mirror_position(&seq, NULL, m.s));
+    CU_ASSERT_EQUAL(seq, 5);
+    /* An update of an entity the mirror lacks: the copies would drift apart, so it is refused. */
+    ENT_OK_(ent_mirror_apply(m.s, v + 5, 1, 3)); /* seq 6: create p1 */
+    ENT_OK_(ent_delete(p.s, NULL, ent_store_type(p.s, "post"), &(ent_key){ENT_KEY_STRING, 0, "p1", 2}, ENT_VERSION_ANY));
+    {
+        /* seq 7 (update p1) presented as seq 6 to a mirror that never saw p1's create */
+        st m2;
+        ent_event **v2;
+        size_t n2;
+        open_mirror(&m2, ent_store_id(p.s));
+        n2 = events_as_sent(&v2, p.s, m2.s, 1);
+        ENT_OK_(ent_mirror_apply(m2.s, v2, 5, 1));
+        v2[6]->seq = 6;
+        ENT_CHECK_RC(ent_mirror_apply(m2.s, &v2[6], 1, 2), ENT_CORRUPT);
+        ENT_ASSERT_MSG("does not match the primary at seq 6");
+        ENT_OK_(ent_mirror_position(&seq, NULL, m2.s));
+        CU_ASSERT_EQUAL(seq, 5); /* nothing of it stayed */
+        free_events(v2, n2);
+        close_st(&m2);
+    }
+    free_events(v, n);
+    close_st(&m);
+    close_st(&p);
+}
+
+static void test_mirror_takes_no_other_writer(void)
+{
+    st p, m;
+    ent_entity *e;
+    ent_store *other = NULL;
+    ent_store_opts o = opts();
+    char want[80];
+    open_primary(&p);
+    open_mirror(&m, ent_store_id(p.s));
+    snprintf(want, sizeof want, "mirror of store %s", ent_store_id(p.s));
+    e = user(m.s, 1);
+    ENT_CHECK_RC(ent_create(m.s, NULL, e), ENT_READONLY); /* not even through the mirror's handle */
+    ENT_ASSERT_MSG(want);
+    ent_entity_free(e);
+    ENT_CHECK_RC(ent_log_truncate(m.s, 1, 1), ENT_READONLY);
+    ENT_OK_(ent_sub_create(m.s, "mine", 0)); /* its own consumers keep their checkpoints */
+    ENT_CHECK_RC(ent_mirror_apply(p.s, (ent_event *[]){NULL}, 1, 0), ENT_INVALID);
+    if (!strcmp(backend, "lmdb")) {
+        ent_event **v;
+        /* another handle (as another process opens it) */
+        ENT_OK_(ent_store_open(&other, m.dir, NULL, &o));
+        CU_ASSERT_STRING_EQUAL(ent_store_mirror_of(other), ent_store_id(p.s));
+        e = user(other, 2);
+        ENT_CHECK_RC(ent_create(other, NULL, e), ENT_READONLY);
+        ent_entity_free(e);
+        write_history(p.s);
+        CU_ASSERT_EQUAL(events_as_sent(&v, p.s, other, 1), 9);
+        ENT_CHECK_RC(ent_mirror_apply(other, v, 5, 1), ENT_READONLY);
+        ENT_ASSERT_MSG("not opened as a mirror");
+        free_events(v, 9);
+        ent_store_close(other);
+        /* the mirror of one primary is not the mirror of another, nor is a primary a mirror */
+        ent_store_close(m.s);
+        ENT_CHECK_RC(ent_mirror_open(&m.s, m.dir, "00000000-0000-4000-8000-000000000000", NULL, &o), ENT_CONFLICT);
+        ENT_ASSERT_MSG("not of 00000000");
+        ENT_CHECK_RC(ent_mirror_open(&other, p.dir, ent_store_id(p.s), NULL, &o), ENT_CONFLICT);
+        ENT_ASSERT_MSG("not a mirror");
+        ENT_OK_(ent_mirror_open(&m.s, m.dir, ent_store_id(p.s), NULL, &o));
+    }
+    close_st(&m);
+    close_st(&p);
+}
+
+static void test_event_json_errors(void)
+{
+    ent_event *ev = NULL;
+    static const char *bad[] = {
+        "{",
+        "[]",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"nope\",\"key\":1,\"op\":\"create\",\"version\":1,\"data\":{}}",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":1,\"op\":\"upsert\",\"version\":1,\"data\":{}}",
+        "{\"seq\":1,\"ts\":\"yesterday\",\"txn\":1,\"type\":\"user\",\"key\":1,\"op\":\"create\",\"version\":1,\"data\":{}}",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":\"k\",\"op\":\"create\",\"version\":1,\"data\":{}}",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":1,\"op\":\"create\",\"version\":1,\"data\":{\"zzz\":1}}",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":1,\"op\":\"delete\",\"version\":1,\"data\":{\"score\":1}}",
+        "{\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":1,\"op\":\"create\",\"version\":1,\"data\":{}}",
+        NULL};
+    for (int i = 0; bad[i]; i++) {
+        ENT_CHECK_RC(ent_event_from_json(&ev, sc, bad[i], strlen(bad[i])), ENT_INVALID);
+        CU_ASSERT_PTR_NULL(ev);
+    }
+    {
+        static const char ok[] = "{\"seq\":3,\"ts\":\"2020-01-01T00:00:00.5Z\",\"txn\":2,\"type\":\"user\",\"key\":4,"
+                                 "\"op\":\"update\",\"version\":2,\"data\":{\"score\":5,\"tags\":null}}";
+        ENT_OK_(ent_event_from_json(&ev, sc, ok, strlen(ok)));
+    }
+    CU_ASSERT_EQUAL(ev->seq, 3);
+    CU_ASSERT_EQUAL(ev->ts, 1577836800500000000LL);
+    CU_ASSERT_EQUAL(ev->key.id, 4);
+    CU_ASSERT_EQUAL(ev->op, ENT_OP_UPDATE);
+    CU_ASSERT_TRUE(ent_entity_changed(ev->data, ent_type_field(ev->type, "tags")));
+    CU_ASSERT_FALSE(ent_entity_has(ev->data, "tags"));
+    CU_ASSERT_FALSE(ent_entity_changed(ev->data, ent_type_field(ev->type, "email")));
+    ent_event_free(ev);
+}
+
+/* Which schema version each event was written under (what a relay ships ahead of it). */
+static void test_schema_history(void)
+{
+    st p;
+    ent_schema_mark *marks = NULL;
+    size_t n = 0;
+    ent_schema *v2 = NULL;
+    ent_store_opts o = opts();
+    char *json = NULL, *j2;
+    ent_entity *e;
+    if (strcmp(backend, "lmdb")) return; /* an evolution reopens the store */
+    open_primary(&p);
+    e = user(p.s, 1);
+    ENT_OK_(ent_create(p.s, NULL, e));
+    ent_entity_free(e);
+    ent_store_close(p.s);
+    j2 = strdup(schema_json);
+    memcpy(strstr(j2, "\"version\":1"), "\"version\":2", 11);
+    ENT_OK_(ent_schema_load_json(&v2, j2, strlen(j2), "v2"));
+    ENT_OK_(ent_store_open(&p.s, p.dir, v2, &o));
+    ENT_OK_(ent_store_schema_history(&marks, &n, p.s));
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_EQUAL(marks[0].version, 1);
+    CU_ASSERT_EQUAL(marks[0].after_seq, 0);
+    CU_ASSERT_EQUAL(marks[1].version, 2);
+    CU_ASSERT_EQUAL(marks[1].after_seq, 1);
+    ENT_OK_(ent_store_schema_json(&json, p.s, 1));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"version\":1"));
+    free(json);
+    ENT_CHECK_RC(ent_store_schema_json(&json, p.s, 3), ENT_NOTFOUND);
+    free(marks);
+    free(j2);
+    ent_schema_free(v2);
+    close_st(&p);
+}
+
+int main(int argc, char **argv)
+{
+    static const ent_test_case cases[] = {ENT_TEST(test_copy_through_json), ENT_TEST(test_duplicate_gap_diverged),
+                                          ENT_TEST(test_mirror_takes_no_other_writer), ENT_TEST(test_event_json_errors),
+                                          ENT_TEST(test_schema_history), {NULL, NULL}};
+    char suite[64];
+    int rc;
+    backend = argc > 1 ? argv[1] : "lmdb";
+    snprintf(suite, sizeof suite, "contract_mirror_%s", backend);
+    if (ent_schema_load_json(&sc, schema_json, strlen(schema_json), "mi") != ENT_OK) return 2;
+    rc = ent_test_run(suite, cases);
+    ent_schema_free(sc);
+    return rc;
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# The relay and mirrors against a real nats-server (started here on 127.0.0.1, a free port, a
+# temporary directory; stopped at the end). Never skipped where libentity-nats is built.
+#   nats_test.sh ENTITY_BIN NATS_PROBE_BIN SOURCE_DIR
+# What it shows:
+#  - writers in several processes while the relay runs; the relay SIGKILLed at random moments and
+#    restarted, also after longer than the stream's (1 s) duplicate window; the server SIGKILLed
+#    and restarted on the same directory; a schema evolution mid-stream: afterwards the stream
+#    holds each seq exactly once (read back message by message, and the server's own count);
+#  - two mirrors (one SIGKILLed and restarted meanwhile): dump and events identical to the
+#    primary's, check ok; trim on the primary does not touch them;
+#  - a mirror refuses writes; a gap in the stream stops a mirror naming the missing seq;
+#    bad URL, unreachable server, missing stream, wrong store id: one clear line, exit 1.
+set -uo pipefail
+E=$1; PROBE=$2; SRC=$3
+W=$(mktemp -d /tmp/entity-nats-test.XXXXXX)
+PIDS=()
+fails=0
+say() { echo "nats_test: $*"; }
+bad() { echo "nats_test: FAIL: $*"; fails=$((fails + 1)); }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  [ -n "${NPID:-}" ] && kill -9 "$NPID" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=nats://127.0.0.1:$PORT
+start_server() {
+  nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$W/js" >>"$W/nats.log" 2>&1 &
+  NPID=$!
+  for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0; sleep 0.05; done
+  say "nats-server did not start"; cat "$W/nats.log"; exit 1
+}
+# one-line failure: exit 1 and exactly one line on stderr, containing $3
+one_line() {
+  local what=$1 rc=$2 pat=$3 n
+  n=$(wc -l <"$W/err")
+  if [ "$rc" != 1 ] || [ "$n" != 1 ] || ! grep -q -- "$pat" "$W/err"; then
+    bad "$what: exit $rc, $n lines, expected 1 line with '$pat':"; cat "$W/err"
+  else say "ok: $what: $(cat "$W/err")"; fi
+}
+last_seq() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"]["last_seq"])'; }
+applied() { "$E" -s "$1" stat 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("mirror_of",{}).get("applied_seq",0))' 2>/dev/null || echo 0; }
+wait_applied() { # dir seq
+  for _ in $(seq 300); do [ "$(applied "$1")" = "$2" ] && return 0; sleep 0.1; done
+  bad "$1 did not reach seq $2 (at $(applied "$1"))"; return 1
+}
+
+start_server
+P=$W/primary
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+ID=$("$E" -s "$P" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+# The test's stream: a 1 s duplicate window, so a restart after 2 s is past it.
+"$PROBE" mkstream "$URL" ENT "entity.$ID.>" 1000 || exit 1
+
+relay_start() { "$E" -s "$P" relay --nats "$URL" --stream ENT 2>>"$W/relay.log" & RPID=$!; PIDS+=($RPID); }
+mirror_start() { "$E" -s "$W/$1" mirror --nats "$URL" --stream ENT 2>>"$W/$1.log" & eval "M_$1=$!"; PIDS+=($!); }
+
+writer() { # n: creates, updates, deletes, multi-event loads
+  local w=$1 i
+  for i in $(seq 100); do
+    echo "{\"name\":\"w$w-$i\",\"email\":\"w$w-$i@x.org\"}" | "$E" -s "$P" put customer - >/dev/null 2>>"$W/writer.log"
+    if [ $((i % 4)) = 0 ]; then
+      printf '%s\n' "{\"type\":\"product\",\"key\":\"w$w-p$i\",\"version\":1,\"data\":{\"price\":$i.5,\"tags\":[\"t$i\"],\"attrs\":{\"w\":$w,\"n\":null},\"dims\":{\"w\":0.1}}}" \
+        "{\"type\":\"product\",\"key\":\"w$w-q$i\",\"version\":2,\"data\":{\"price\":1e-3,\"stock\":$i}}" | "$E" -s "$P" load >/dev/null 2>>"$W/writer.log"
+      "$E" -s "$P" patch product "w$w-p$i" '{"tags":null,"dims":{"h":2}}' >/dev/null 2>>"$W/writer.log"
+      "$E" -s "$P" rm product "w$w-q$i" >/dev/null 2>>"$W/writer.log"
+    fi
+  done
+}
+
+relay_start
+mirror_start mA
+mirror_start mB
+
+WP=()
+for w in 1 2 3; do writer $w & WP+=($!); done
+# Chaos while they write: the relay SIGKILLed at random moments and restarted; at fixed steps a
+# schema evolution (1), the server SIGKILLed and restarted on its directory (2), mirror B
+# SIGKILLed (3) and restarted (5).
+k=0
+FPID=
+# The mirror's own followers see its changes live: `events --follow` on mirror A, from when the
+# mirror exists (its first schema message created it) to the end.
+follow_start() {
+  [ -z "$FPID" ] && "$E" -s "$W/mA" stat >/dev/null 2>&1 || return 0
+  "$E" -s "$W/mA" events --follow >"$W/follow.out" 2>>"$W/follow.log" & FPID=$!; PIDS+=($FPID)
+}
+evolve() {
+  python3 - "$SRC/schemas/shop.json" "$W/shop2.json" <<'PY'
+import json,sys
+s=json.load(open(sys.argv[1])); s["version"]=2
+s["types"]["customer"]["fields"]["nick"]={"id":5,"type":"string","indexed":True}
+json.dump(s,open(sys.argv[2],"w"))
+PY
+  "$E" -s "$P" schema --apply "$W/shop2.json" >/dev/null 2>>"$W/writer.log" || bad "schema --apply"
+  echo '{"name":"nick","email":"nick@x.org","nick":"n1"}' | "$E" -s "$P" put customer - >/dev/null 2>>"$W/writer.log"
+}
+while [ $k -lt 6 ] || kill -0 "${WP[0]}" 2>/dev/null || kill -0 "${WP[1]}" 2>/dev/null || kill -0 "${WP[2]}" 2>/dev/null; do
+  sleep "0.$((RANDOM % 5 + 1))"
+  k=$((k + 1))
+  kill -9 "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null
+  case $k in
+    1) evolve ;;
+    2) kill -9 "$NPID"; wait "$NPID" 2>/dev/null; sleep 0.5; start_server ;;
+    3) kill -9 "$M_mB"; wait "$M_mB" 2>/dev/null ;;
+    5) mirror_start mB ;;
+  esac
+  relay_start
+  follow_start
+  [ $k -gt 60 ] && break
+done
+for p in "${WP[@]}"; do wait "$p"; done
+# Past the duplicate window: the relay killed, 2 s, restarted; it must resume from the stream.
+kill -9 "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null
+echo '{"name":"late","email":"late@x.org"}' | "$E" -s "$P" put customer - >/dev/null
+sleep 2
+relay_start
+LAST=$(last_seq "$P")
+for _ in $(seq 100); do follow_start; [ -n "$FPID" ] && break; sleep 0.1; done
+say "primary: $LAST events; relay SIGKILLed $((k + 1)) times, server and mirror B once"
+grep -v "^$" "$W/writer.log" | head -5
+wait_applied "$W/mA" "$LAST"
+kill -TERM "$RPID"; wait "$RPID"; rc=$?
+[ $rc = 0 ] || bad "relay exit $rc on SIGTERM"
+"$PROBE" check "$URL" ENT "$ID" "$LAST" || bad "stream is not exactly once"
+wait_applied "$W/mB" "$LAST"
+kill -TERM "$M_mA"; wait "$M_mA"; rc=$?; [ $rc = 0 ] || bad "mirror exit $rc on SIGTERM"
+kill -TERM "$M_mB"; wait "$M_mB" 2>/dev/null
+for _ in $(seq 100); do [ "$(wc -l <"$W/follow.out")" -ge "$LAST" ] && break; sleep 0.1; done
+kill -TERM "$FPID"; wait "$FPID" 2>/dev/null
+[ "$(wc -l <"$W/follow.out")" = "$LAST" ] && say "ok: events --follow on mirror A saw all $LAST events live" || bad "events --follow on mirror A saw $(wc -l <"$W/follow.out") of $LAST"
+for m in mA mB; do
+  "$E" -s "$P" dump >"$W/p.dump"; "$E" -s "$W/$m" dump >"$W/m.dump"
+  cmp -s "$W/p.dump" "$W/m.dump" && say "ok: $m dump = primary's ($(wc -l <"$W/p.dump") entities)" || bad "$m dump differs"
+  "$E" -s "$P" events >"$W/p.ev"; "$E" -s "$W/$m" events >"$W/m.ev"
+  cmp -s "$W/p.ev" "$W/m.ev" && say "ok: $m events = primary's" || { bad "$m events differ"; diff "$W/p.ev" "$W/m.ev" | head -5; }
+  [ "$("$E" -s "$W/$m" check 2>&1)" = ok ] && say "ok: $m check" || bad "$m check"
+  [ "$("$E" -s "$W/$m" schema | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')" = 2 ] || bad "$m schema not evolved"
+done
+
+# Trim on the primary after the relay published: mirrors are not touched; a new mirror made
+# after the trim still gets everything (from the stream).
+"$E" -s "$P" trim --below $((LAST - 5)) 2>"$W/err" || { bad "trim"; cat "$W/err"; }
+"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once 2>/dev/null || bad "mirror --once after trim"
+"$E" -s "$W/mC" events >"$W/m.ev"; cmp -s "$W/p.ev" "$W/m.ev" && say "ok: a mirror made after trim holds the whole log" || bad "mC events differ"
+
+# NATS down for 2 s while the relay runs and a writer writes: one line saying so (not one per
+# retry), the writer not held up, and the relay catches up when the server is back.
+kill -9 "$NPID"; wait "$NPID" 2>/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream ENT 2>"$W/down.log" & RPID=$!; PIDS+=($RPID)
+t0=$(date +%s%N)
+for i in 1 2 3; do echo "{\"name\":\"down$i\",\"email\":\"down$i@x.org\"}" | "$E" -s "$P" put customer - >/dev/null; done
+t1=$(date +%s%N)
+sleep 2
+start_server
+LAST=$(last_seq "$P")
+for _ in $(seq 100); do "$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null 2>&1 && break; sleep 0.1; done
+"$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null || bad "the relay did not catch up after the outage"
+kill -TERM "$RPID"; wait "$RPID"; rc=$?; [ $rc = 0 ] || bad "relay exit $rc"
+n=$(grep -c "unreachable" "$W/down.log")
+[ "$n" = 1 ] && grep -q "connected" "$W/down.log" && say "ok: NATS down 2 s: one line ($(grep unreachable "$W/down.log")), caught up; 3 writes took $(( (t1 - t0) / 1000000 )) ms" || { bad "outage lines: $n"; cat "$W/down.log"; }
+
+# Writes to a mirror are refused, naming the primary.
+echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; one_line "put on a mirror" $? "mirror of store $ID"
+"$E" -s "$W/mA" trim --below 2 2>"$W/err"; one_line "trim on a mirror" $? "mirror of store $ID"
+"$E" -s "$W/mA" schema --apply "$W/shop2.json" 2>/dev/null # same version: nothing to do
+# Clear errors.
+"$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
+"$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
+"$E" -s "$W/mD" mirror --nats "$URL" --stream NOPE --once 2>"$W/err"; one_line "missing stream" $? "no stream NOPE"
+"$E" -s "$W/mA" mirror --nats "$URL" --stream ENT --primary 00000000-0000-4000-8000-000000000000 --once 2>"$W/err"
+one_line "wrong store id" $? "is a mirror of store $ID, not of 00000000"
+"$E" -s "$P" mirror --nats "$URL" --stream ENT --once 2>"$W/err"; one_line "mirror into a primary" $? "not a mirror"
+Q=$W/other; "$E" -s "$Q" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"q","email":"q@x"}' | "$E" -s "$Q" put customer - >/dev/null
+"$E" -s "$Q" relay --nats "$URL" --stream ENT --once 2>"$W/err"; one_line "stream of another store" $? "takes subjects"
+
+# A gap: store Q relayed to its own stream, one event removed from it; the mirror stops there.
+for i in 2 3 4 5; do echo "{\"name\":\"q$i\",\"email\":\"q$i@x\"}" | "$E" -s "$Q" put customer - >/dev/null; done
+"$E" -s "$Q" relay --nats "$URL" --stream GAP --once 2>/dev/null || bad "relay to GAP"
+QID=$("$E" -s "$Q" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" check "$URL" GAP "$QID" 5 >/dev/null || bad "GAP stream"
+SP=$("$PROBE" seqof "$URL" GAP "$QID" 3) && "$PROBE" delete "$URL" GAP "$SP" || bad "deleting seq 3"
+"$E" -s "$W/mG" mirror --nats "$URL" --stream GAP --once 2>"$W/err"
+rc=$?; grep -Ev "mirror: (following|.* at schema)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "gap" $rc "lacks seq 3"
+[ "$(applied "$W/mG")" = 2 ] && say "ok: the mirror kept seq 1..2" || bad "mirror at $(applied "$W/mG") after the gap"
+
+# Sanitizer reports of the background processes (relays, mirrors, writers) land in their logs.
+if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log 2>/dev/null; then
+  bad "sanitizer reports in the logs above"; grep -h -A5 -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log | head -40
+fi
+if [ $fails = 0 ]; then say "all passed"; exit 0; fi
+say "$fails failures; relay log:"; tail -20 "$W/relay.log"
+exit 1

@@ -1,0 +1,88 @@
+/* entity relay / entity mirror: the NATS component (entity/nats.h) driven from the command line.
+ * Runs until SIGINT or SIGTERM (exit 0), or with --once until the work present at start is done. */
+#include <entity/entity.h>
+#include <entity/nats.h>
+#include <nats/nats.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static volatile int stop_flag;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void state_line(const char *line, void *payload)
+{
+    (void)payload;
+    msg("%s", line);
+}
+
+/* --nats URL --stream NAME [--once] plus the options in `extra` (each taking a value). */
+static int parse_common(int argc, char **argv, const char **url, const char **stream, int *once,
+                        const char *extra, const char **extra_val)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--nats") && i + 1 < argc) *url = argv[++i];
+        else if (!strcmp(argv[i], "--stream") && i + 1 < argc) *stream = argv[++i];
+        else if (!strcmp(argv[i], "--once")) *once = 1;
+        else if (extra && !strcmp(argv[i], extra) && i + 1 < argc) *extra_val = argv[++i];
+        else return usage();
+    }
+    if (!*url || !*stream) return usage();
+    return 0;
+}
+
+/* relay --nats URL --stream NAME [--once] [--window N] */
+int cmd_relay(int argc, char **argv)
+{
+    ent_relay_opts o = ENT_RELAY_OPTS_INIT;
+    const char *window = NULL;
+    ent_store *s = NULL;
+    int rc;
+    if ((rc = parse_common(argc, argv, &o.url, &o.stream, &o.once, "--window", &window))) return rc;
+    if (window) {
+        uint64_t w;
+        if ((rc = parse_u64(&w, window, "--window"))) return rc;
+        if (w < 1 || w > 1000000) {
+            msg("--window: give 1 to 1000000 messages");
+            return 2;
+        }
+        o.window = (int)w;
+    }
+    o.log = state_line;
+    if ((rc = open_store(&s, 0))) return rc;
+    catch_signals();
+    rc = ent_relay_run(s, &o, &stop_flag) == ENT_OK ? 0 : fail("relay");
+    ent_store_close(s);
+    nats_Close();
+    return rc;
+}
+
+/* mirror --nats URL --stream NAME [--once] [--primary ID] */
+int cmd_mirror(int argc, char **argv)
+{
+    ent_follow_opts o = ENT_FOLLOW_OPTS_INIT;
+    int rc;
+    if ((rc = parse_common(argc, argv, &o.url, &o.stream, &o.once, "--primary", &o.primary_id))) return rc;
+    o.log = state_line;
+    catch_signals();
+    rc = ent_follow_run(store_dir, &o, &stop_flag) == ENT_OK ? 0 : fail("mirror");
+    nats_Close();
+    return rc;
+}
