@@ -1,9 +1,12 @@
-/* Fuzz the msgpack decoders of records and events, as a damaged store hands them over.
- * Input: one byte choosing the type, one choosing record or event, then the stored bytes.
+/* Fuzz the decoders of records and events: msgpack as a damaged store hands them over, and events
+ * as JSON text as a mirror receives them (ent_event_from_json()).
+ * Input: one byte choosing the type, one choosing record, record as read, event, or event JSON,
+ * then the bytes.
  * Properties: anything decodes or is refused with a known code and a message; a decoded record
  * encodes to bytes that decode to an entity encoding to the same bytes (one normalisation at most)
  * and renders as JSON; a decoded event renders as JSON and, when it carries data, its data encodes
- * and decodes the same way. */
+ * and decodes the same way; an event parsed from JSON renders to JSON that parses back to the same
+ * rendering. */
 #include "fuzz_util.h"
 
 #include "codec.h"
@@ -49,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_in in = {data, size};
     const ent_schema *sc;
     const ent_type *t = pick_type(fuzz_u8(&in), &sc);
-    unsigned mode = fuzz_u8(&in) % 3;
+    unsigned mode = fuzz_u8(&in) % 4;
     int rc;
     if (mode == 0 || mode == 1) {
         ent_entity *e = NULL;
@@ -63,6 +66,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_record_stable(e, t);
         }
         ent_entity_free(e);
+    } else if (mode == 3) {
+        ent_event *ev = NULL, *ev2 = NULL;
+        char *j1 = NULL, *j2 = NULL;
+        rc = ent_event_from_json(&ev, sc, (const char *)in.p, in.n);
+        FUZZ_CHECK_FAILED_WITH_MESSAGE(rc);
+        if (rc == ENT_OK) {
+            FUZZ_CHECK(ent_event_to_json(&j1, ev, 0) == ENT_OK, "event to_json");
+            rc = ent_event_from_json(&ev2, sc, j1, strlen(j1));
+            FUZZ_CHECK(rc == ENT_OK, "an event's own JSON does not parse back: %s", j1);
+            FUZZ_CHECK(ent_event_to_json(&j2, ev2, 0) == ENT_OK && !strcmp(j1, j2), "event JSON not stable:\n%s\n%s", j1, j2);
+            if (ev->data) check_record_stable(ev->data, ev->type);
+        }
+        free(j1);
+        free(j2);
+        ent_event_free(ev);
+        ent_event_free(ev2);
     } else {
         ent_layout lay;
         ent_event *ev = NULL;
@@ -74,6 +93,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char *j = NULL;
             FUZZ_CHECK(ev->seq == 7 && ev->type != NULL, "event fields");
             FUZZ_CHECK(ent_event_to_json(&j, ev, 0) == ENT_OK, "event to_json");
+            {
+                /* A mirror takes every event its primary prints (the relay sends this text). */
+                ent_event *back = NULL;
+                int prc = ent_event_from_json(&back, sc, j, strlen(j));
+                FUZZ_CHECK(prc == ENT_OK, "a stored event's JSON does not parse back: %s", j);
+                ent_event_free(back);
+            }
             free(j);
             if (ev->data) check_record_stable(ev->data, ev->type);
         }
