@@ -944,6 +944,151 @@ static void t_info_and_rest(void)
     close_store();
 }
 
+/* What the open store declares: a backend without savepoints is never asked for one. */
+static int has_savepoints(void)
+{
+    ent_backend_limits lim;
+    B->limits(be, &lim);
+    return (lim.caps & ENT_BK_CAP_SAVEPOINT) != 0;
+}
+
+/* Savepoints (optional: a backend without them is never asked for one). */
+static int get_is(ent_btxn *txn, unsigned t, const char *k, const char *want)
+{
+    ent_slice ks = S(k), v;
+    int rc = B->get(txn, t, &ks, &v);
+    if (!want) return rc == ENT_NOTFOUND;
+    return rc == ENT_OK && slice_eq(v, want);
+}
+
+static void t_savepoints(void)
+{
+    ent_btxn *w, *r;
+    unsigned t, d;
+    ent_slice k;
+    open_store();
+    if (!has_savepoints()) {
+        close_store();
+        return;
+    }
+    t = mktable("t", 0);
+    d = mktable("d", ENT_TBL_DUPSORT);
+    ENT_OK_(B->txn_begin(be, 1, &w));
+    put_s(w, t, "a", "1");
+    put_s(w, t, "b", "1");
+    put_s(w, d, "x", "0");
+    ENT_CHECK_RC(B->sp_end(w, 1), ENT_INVALID); /* none open */
+    /* undone: an overwrite of a key written before it, a new key, a delete, dupsort pairs */
+    ENT_OK_(B->sp_begin(w));
+    ENT_CHECK_RC(B->sp_begin(w), ENT_INVALID); /* one level */
+    put_s(w, t, "a", "2");
+    put_s(w, t, "a", "2b"); /* twice inside it */
+    put_s(w, t, "c", "1");
+    k = S("b");
+    ENT_OK_(B->del(w, t, &k, NULL));
+    put_s(w, d, "x", "1");
+    put_s(w, d, "x", "2");
+    CU_ASSERT(get_is(w, t, "a", "2b") && get_is(w, t, "c", "1") && get_is(w, t, "b", NULL));
+    ENT_OK_(B->sp_end(w, 0));
+    CU_ASSERT(get_is(w, t, "a", "1") && get_is(w, t, "b", "1") && get_is(w, t, "c", NULL));
+    {
+        ent_bcur *cur;
+        ent_slice ck, cv;
+        int n = 0;
+        ENT_OK_(B->cursor_open(w, d, &cur));
+        for (int rc = B->cursor_get(cur, ENT_CUR_FIRST, &ck, &cv); rc == ENT_OK; rc = B->cursor_get(cur, ENT_CUR_NEXT, &ck, &cv))
+            n++;
+        B->cursor_close(cur);
+        CU_ASSERT_EQUAL(n, 1); /* only the pair written before the savepoint */
+    }
+    /* kept: as if written without it; then one more undone on top of the kept one */
+    ENT_OK_(B->sp_begin(w));
+    put_s(w, t, "a", "3");
+    put_s(w, t, "c", "3");
+    k = S("b");
+    ENT_OK_(B->del(w, t, &k, NULL));
+    ENT_OK_(B->sp_end(w, 1));
+    ENT_OK_(B->sp_begin(w));
+    put_s(w, t, "a", "4");
+    ENT_OK_(B->sp_end(w, 0));
+    CU_ASSERT(get_is(w, t, "a", "3") && get_is(w, t, "c", "3") && get_is(w, t, "b", NULL));
+    ENT_OK_(B->txn_begin(be, 0, &r)); /* nothing is visible outside before the commit */
+    CU_ASSERT(get_is(r, t, "a", NULL) && get_is(r, t, "c", NULL));
+    B->txn_abort(r);
+    ENT_OK_(B->txn_commit(w));
+    ENT_OK_(B->txn_begin(be, 0, &r));
+    CU_ASSERT(get_is(r, t, "a", "3") && get_is(r, t, "c", "3") && get_is(r, t, "b", NULL));
+    B->txn_abort(r);
+    /* an abort takes an open savepoint with it; a commit keeps one */
+    ENT_OK_(B->txn_begin(be, 1, &w));
+    put_s(w, t, "e", "1");
+    ENT_OK_(B->sp_begin(w));
+    put_s(w, t, "f", "1");
+    B->txn_abort(w);
+    ENT_OK_(B->txn_begin(be, 1, &w));
+    CU_ASSERT(get_is(w, t, "e", NULL) && get_is(w, t, "f", NULL));
+    ENT_OK_(B->sp_begin(w));
+    put_s(w, t, "g", "1");
+    ENT_OK_(B->txn_commit(w));
+    ENT_OK_(B->txn_begin(be, 0, &r));
+    CU_ASSERT(get_is(r, t, "g", "1"));
+    B->txn_abort(r);
+    close_store();
+}
+
+/* Savepoints kept or undone at random against a model of the table. */
+static void t_savepoints_random(void)
+{
+    enum { KEYS = 24, ROUNDS = 400 };
+    char want_[KEYS][16], scratch[KEYS][16];
+    ent_btxn *w, *r;
+    unsigned t;
+    unsigned seed = 12345;
+    memset(want_, 0, sizeof want_);
+    open_store();
+    if (!has_savepoints()) {
+        close_store();
+        return;
+    }
+    t = mktable("t", 0);
+    ENT_OK_(B->txn_begin(be, 1, &w));
+    for (int round = 0; round < ROUNDS; round++) {
+        int ops = 1 + rand_r(&seed) % 6, keep = rand_r(&seed) % 2;
+        memcpy(scratch, want_, sizeof want_);
+        ENT_OK_(B->sp_begin(w));
+        for (int o = 0; o < ops; o++) {
+            int k = rand_r(&seed) % KEYS;
+            char kb[8];
+            ent_slice ks;
+            snprintf(kb, sizeof kb, "k%02d", k);
+            ks = S(kb);
+            if (rand_r(&seed) % 3 == 0) {
+                int rc = B->del(w, t, &ks, NULL);
+                CU_ASSERT_EQUAL(rc, scratch[k][0] ? ENT_OK : ENT_NOTFOUND);
+                scratch[k][0] = '\0';
+            } else {
+                snprintf(scratch[k], sizeof scratch[k], "v%d", round * 10 + o);
+                put_s(w, t, kb, scratch[k]);
+            }
+        }
+        ENT_OK_(B->sp_end(w, keep));
+        if (keep) memcpy(want_, scratch, sizeof want_);
+        if (round % 50 == 49) { /* commit now and then: savepoints across many txns */
+            ENT_OK_(B->txn_commit(w));
+            ENT_OK_(B->txn_begin(be, 1, &w));
+        }
+    }
+    ENT_OK_(B->txn_commit(w));
+    ENT_OK_(B->txn_begin(be, 0, &r));
+    for (int k = 0; k < KEYS; k++) {
+        char kb[8];
+        snprintf(kb, sizeof kb, "k%02d", k);
+        CU_ASSERT(get_is(r, t, kb, want_[k][0] ? want_[k] : NULL));
+    }
+    B->txn_abort(r);
+    close_store();
+}
+
 static const ent_test_case cases[] = {
     ENT_TEST(t_get_put_del),
     ENT_TEST(t_tables),
@@ -962,6 +1107,8 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_model_random),
     ENT_TEST(t_change_notification),
     ENT_TEST(t_info_and_rest),
+    ENT_TEST(t_savepoints),
+    ENT_TEST(t_savepoints_random),
     {NULL, NULL},
 };
 

@@ -1,6 +1,7 @@
 /* LMDB-only behaviour of the backend: map growth (in one txn, over many txns, by another process),
  * read-only opening while another process writes, one directory opened twice, the fork guard,
  * cross-process change notification, and a missing store opened read-only. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -141,6 +142,110 @@ static void t_grow_over_many_txns(void)
     ENT_OK_(open_small(&be, 0));
     for (int i = 0; i < 200; i++) ENT_OK_(write_range(be, "many", i * 100, (i + 1) * 100));
     CU_ASSERT_EQUAL(check_range(be, "many", 20000), 0);
+    B->close(be);
+    rm_dir();
+}
+
+/* The map grows inside a savepoint (a nested LMDB txn): parent and child are rebuilt from the op
+ * log, and the savepoint can still be undone or kept. */
+static void t_grow_in_a_savepoint(void)
+{
+    ent_bk *be;
+    ent_btxn *w;
+    unsigned t;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    for (int keep = 0; keep < 2; keep++) {
+        ENT_OK_(B->txn_begin(be, 1, &w));
+        ENT_OK_(B->table(be, w, keep ? "kept" : "undone", ENT_TBL_CREATE, &t));
+        for (int i = 0; i < 20000; i++) {
+            char kb[32], vb[200];
+            snprintf(kb, sizeof kb, "key%08d", i);
+            fill_value(vb, sizeof vb, i);
+            ent_slice kk = S(kb), vv = {vb, sizeof vb};
+            if (i == 100) ENT_OK_(B->sp_begin(w));
+            ENT_OK_(B->put(w, t, &kk, &vv, 0));
+        }
+        ENT_OK_(B->sp_end(w, keep));
+        ENT_OK_(B->txn_commit(w));
+        CU_ASSERT_EQUAL(check_range(be, keep ? "kept" : "undone", keep ? 20000 : 100), 0);
+    }
+    B->close(be);
+    rm_dir();
+}
+
+/* A thread that holds a read txn and asks for the writer while another thread writes. */
+typedef struct held_reader {
+    ent_bk *be;
+    int reading; /* atomic: the read txn is open */
+    int rc;      /* of the write txn_begin */
+    int wrote;   /* the write txn committed */
+    char msg[256];
+} held_reader;
+
+static void *held_reader_main(void *p)
+{
+    held_reader *h = p;
+    ent_btxn *r, *w;
+    unsigned t;
+    if (B->txn_begin(h->be, 0, &r)) return NULL;
+    __atomic_store_n(&h->reading, 1, __ATOMIC_SEQ_CST);
+    h->rc = B->txn_begin(h->be, 1, &w);
+    snprintf(h->msg, sizeof h->msg, "%s", h->rc ? ent_errmsg() : "");
+    if (h->rc == ENT_OK) {
+        ent_slice k = S("from-reader"), v = S("1");
+        h->wrote = B->table(h->be, w, "side", ENT_TBL_CREATE, &t) == ENT_OK && B->put(w, t, &k, &v, 0) == ENT_OK &&
+                   B->txn_commit(w) == ENT_OK;
+        if (!h->wrote) B->txn_abort(w);
+    }
+    B->txn_abort(r);
+    return NULL;
+}
+
+/* The writer must grow the map while another thread holds a read txn and waits to write: that
+ * thread gets ENT_BUSY rather than waiting for the writer, which waits for its read txn (before,
+ * both waited until the resize gave up). Without a growth the waiting thread gets the writer. */
+static void t_writer_wanted_by_a_reader(void)
+{
+    ent_bk *be;
+    ent_btxn *w;
+    unsigned t;
+    pthread_t th;
+    held_reader h;
+    ent_backend_info i0, i1;
+    struct timespec nap = {0, 1000000};
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "big", 0, 1));
+    for (int grow = 0; grow < 2; grow++) {
+        memset(&h, 0, sizeof h);
+        h.be = be;
+        h.rc = -1;
+        ENT_OK_(B->info(be, &i0));
+        ENT_OK_(B->txn_begin(be, 1, &w));
+        ENT_OK_(B->table(be, w, "big", ENT_TBL_CREATE, &t));
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, held_reader_main, &h), 0);
+        while (!__atomic_load_n(&h.reading, __ATOMIC_SEQ_CST)) nanosleep(&nap, NULL);
+        for (int i = 1; i < (grow ? 20000 : 10); i++) { /* ~4 MB of values into a 64 KiB map */
+            char kb[32], vb[200];
+            snprintf(kb, sizeof kb, "key%08d", i);
+            fill_value(vb, sizeof vb, i);
+            ent_slice kk = S(kb), vv = {vb, sizeof vb};
+            ENT_OK_(B->put(w, t, &kk, &vv, 0));
+        }
+        ENT_OK_(B->txn_commit(w));
+        pthread_join(th, NULL);
+        ENT_OK_(B->info(be, &i1));
+        if (grow) {
+            CU_ASSERT(i1.map_size > i0.map_size);
+            CU_ASSERT_EQUAL(h.rc, ENT_BUSY);
+            CU_ASSERT_PTR_NOT_NULL(strstr(h.msg, "holds a read transaction while a writer must grow the map"));
+            CU_ASSERT_EQUAL(check_range(be, "big", 20000), 0);
+        } else {
+            CU_ASSERT_EQUAL(h.rc, ENT_OK);
+            CU_ASSERT(h.wrote);
+        }
+    }
     B->close(be);
     rm_dir();
 }
@@ -360,6 +465,8 @@ static void t_stale_reader(void)
 static const ent_test_case cases[] = {
     ENT_TEST(t_grow_in_one_txn),
     ENT_TEST(t_grow_over_many_txns),
+    ENT_TEST(t_writer_wanted_by_a_reader),
+    ENT_TEST(t_grow_in_a_savepoint),
     ENT_TEST(t_grown_by_other_process),
     ENT_TEST(t_readonly_while_other_writes),
     ENT_TEST(t_same_dir_twice),

@@ -1,6 +1,7 @@
 /* Concurrency: readers and a writer on one store handle (threads, both backends), and two
  * processes writing one LMDB store. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,11 @@ static void threads_on(const char *backend)
         ent_key a = ent_key_id(1 + (uint64_t)(rand() % ACCOUNTS)), b = ent_key_id(1 + (uint64_t)(rand() % ACCOUNTS));
         ent_entity *ea = NULL, *eb = NULL;
         int64_t va, vb, amount = rand() % 50;
+        if (i == 750) {
+            /* Half way, let the readers finish a scan before the writer goes on: the check below
+             * that they read snapshots must not depend on how the scheduler shares the cores. */
+            while (atomic_load(&sh.snapshots) == 0 && !atomic_load(&sh.bad)) sched_yield();
+        }
         if (a.id == b.id) continue;
         ENT_OK_(ent_txn_begin(&w, sh.s, ENT_TXN_WRITE));
         ENT_OK_(ent_get(&ea, sh.s, w, acc, &a));

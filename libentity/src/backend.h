@@ -73,7 +73,11 @@ enum {
     ENT_BK_CAP_SNAPSHOT_ID = 1u << 5,/* snapshot_id() */
     ENT_BK_CAP_PIN = 1u << 6,        /* pin()/unpin(): the commit holds something (LMDB: the hold
                                       * against map resizes) the delivery must not wait for */
-    ENT_BK_CAP_GROWS = 1u << 7       /* a fixed map that grows when full (info().map_size moves) */
+    ENT_BK_CAP_GROWS = 1u << 7,      /* a fixed map that grows when full (info().map_size moves) */
+    ENT_BK_CAP_SAVEPOINT = 1u << 8,  /* sp_begin()/sp_end(): part of a write txn undone alone (the
+                                      * store's group commit needs it, and groups nothing without) */
+    ENT_BK_CAP_SYNC_APART = 1u << 9  /* txn_commit_unsynced()/sync(): a commit's last sync done
+                                      * later, outside the writer */
 };
 
 /* What one open store of a backend can do and hold, read once by the store at open. */
@@ -172,11 +176,29 @@ typedef struct ent_backend_ops {
     uint64_t (*snapshot_id)(ent_btxn *txn);
 
     /* ENT_BK_CAP_PIN. pin: called by the committing thread before txn_commit; unpin: after the
-     * delivery of that commit's events. What the write txn holds and must not be taken again
-     * under the delivery lock (LMDB: its hold against map resizes, so that the delivery's read
-     * txn does not wait for it while holding the lock) stays held in between. */
+     * delivery of that commit's events. What the write txn holds and must not be waited for
+     * again while the thread waits for its delivery turn and delivers (LMDB: its hold against
+     * map resizes, so that the delivery's read txn never queues behind a resizer that waits for
+     * a pinned thread) stays held in between. */
     void (*pin)(ent_bk *be);
     void (*unpin)(ent_bk *be);
+
+    /* ENT_BK_CAP_SAVEPOINT. One level of savepoint in a write txn: sp_begin marks the txn's
+     * state; sp_end(keep = 1) keeps what was written since, as if there had been no savepoint;
+     * sp_end(keep = 0) undoes it and nothing else. No cursor may be open across either call, and
+     * no table may be opened for the first time inside one. A commit keeps an open savepoint, an
+     * abort takes it with it. A failed sp_end leaves the txn failed (only abort is then allowed).
+     * Returns ENT_OK, ENT_INVALID (nesting, none open, a cursor open), ENT_BUSY, ENT_NOMEM,
+     * ENT_FULL. */
+    int (*sp_begin)(ent_btxn *txn);
+    int (*sp_end)(ent_btxn *txn, int keep);
+
+    /* ENT_BK_CAP_SYNC_APART. txn_commit_unsynced commits as txn_commit does, except that on a
+     * durable store the commit is durable only once a later sync() returns (the store is never
+     * corrupt meanwhile, and the change counter moves then). sync: make every commit so far
+     * durable; ENT_OK at once when not durable. Both return what txn_commit returns. */
+    int (*txn_commit_unsynced)(ent_btxn *txn);
+    int (*sync)(ent_bk *be);
 } ent_backend_ops;
 
 /* The table of backends (backends.c). */

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 #include "backend_fault.h"
@@ -34,10 +35,15 @@ typedef struct fcur {
 
 static atomic_uint_fast64_t calls, fired, arm_at;
 static atomic_int arm_rc, arm_sticky;
+/* Arming by name (ent__fault_arm_named): the named_at-th call named arm_name, counted apart. */
+static _Atomic(const char *) arm_name;
+static atomic_uint_fast64_t named_calls, named_at;
+static atomic_int named_rc;
 
 void ent__fault_reset(void)
 {
     atomic_store(&arm_at, 0);
+    atomic_store(&arm_name, NULL);
     atomic_store(&calls, 0);
     atomic_store(&fired, 0);
 }
@@ -55,13 +61,32 @@ static void arm(uint64_t n, int rc, int sticky)
 
 void ent__fault_arm(uint64_t n, int rc) { arm(n, rc, 0); }
 void ent__fault_arm_sticky(uint64_t n, int rc) { arm(n, rc, 1); }
-void ent__fault_disarm(void) { atomic_store(&arm_at, 0); }
+void ent__fault_disarm(void)
+{
+    atomic_store(&arm_at, 0);
+    atomic_store(&arm_name, NULL);
+}
+
+void ent__fault_arm_named(const char *call, uint64_t n, int rc)
+{
+    atomic_store(&arm_name, NULL);
+    atomic_store(&named_calls, 0);
+    atomic_store(&named_at, n);
+    atomic_store(&named_rc, rc);
+    if (rc != ENT_OK && n) atomic_store(&arm_name, call);
+}
 
 /* Count one call; its failure code when it is the armed one (message set), else ENT_OK. */
 static int inject(const char *call)
 {
     uint64_t n = atomic_fetch_add(&calls, 1) + 1, at = atomic_load(&arm_at);
+    const char *name = atomic_load(&arm_name);
     int rc;
+    if (name && strcmp(name, call) == 0 && atomic_fetch_add(&named_calls, 1) + 1 == atomic_load(&named_at)) {
+        rc = atomic_load(&named_rc);
+        atomic_fetch_add(&fired, 1);
+        return ent__err(rc, "fault injected: call %" PRIu64 " (%s) fails with %s", n, call, ent_strerror(rc));
+    }
     if (!at || n < at || (n > at && !atomic_load(&arm_sticky))) return ENT_OK;
     rc = atomic_load(&arm_rc);
     atomic_fetch_add(&fired, 1);
@@ -141,6 +166,40 @@ static int f_txn_commit(ent_btxn *txn)
     if (rc) t->in->txn_abort(t->t); /* a commit ends the txn whatever its code */
     else rc = t->in->txn_commit(t->t);
     free(t);
+    return rc;
+}
+
+static int f_txn_commit_unsynced(ent_btxn *txn)
+{
+    ftxn *t = (ftxn *)txn;
+    int rc = inject("txn_commit");
+    if (rc) t->in->txn_abort(t->t);
+    else rc = t->in->txn_commit_unsynced(t->t);
+    free(t);
+    return rc;
+}
+
+static int f_sync(ent_bk *be)
+{
+    fbe *b = (fbe *)be;
+    int rc = inject("sync");
+    return rc ? rc : b->in->sync(b->be);
+}
+
+static int f_sp_begin(ent_btxn *txn)
+{
+    ftxn *t = (ftxn *)txn;
+    int rc = inject("sp_begin");
+    return rc ? rc : t->in->sp_begin(t->t);
+}
+
+/* An injected failure of a kept savepoint undoes it and fails like a real one: the txn goes on. */
+static int f_sp_end(ent_btxn *txn, int keep)
+{
+    ftxn *t = (ftxn *)txn;
+    int rc = inject("sp_end");
+    if (!rc) return t->in->sp_end(t->t, keep);
+    t->in->sp_end(t->t, 0);
     return rc;
 }
 
@@ -295,4 +354,8 @@ const ent_backend_ops ent__backend_fault = {
     .snapshot_id = f_snapshot_id,
     .pin = f_pin,
     .unpin = f_unpin,
+    .sp_begin = f_sp_begin,
+    .sp_end = f_sp_end,
+    .txn_commit_unsynced = f_txn_commit_unsynced,
+    .sync = f_sync,
 };

@@ -2,8 +2,9 @@
  *
  * The fault backend ("fault", or "fault:<inner>" such as "fault:memory"; the inner backend is the
  * default one, lmdb, when none is named) forwards every call to its inner backend and counts the
- * calls that can fail: open, table, txn_begin, txn_commit, get, put, del, clear, cursor_open,
- * cursor_get, info, wait_change, copy, set_durability (not close, txn_abort, cursor_close,
+ * calls that can fail: open, table, txn_begin, txn_commit (also txn_commit_unsynced), get, put,
+ * del, clear, cursor_open, cursor_get, info, wait_change, copy, set_durability, sp_begin, sp_end,
+ * sync (not close, txn_abort, cursor_close,
  * limits, change_counter, snapshot_id, pin, unpin: those cannot report an error). The counter and
  * the arming are process-wide (every open fault store shares them) and thread-safe.
  *
@@ -29,6 +30,9 @@ void ent__fault_arm(uint64_t n, int rc);
 /* The same, and every later call fails too (a disk that went away). */
 void ent__fault_arm_sticky(uint64_t n, int rc);
 void ent__fault_disarm(void);
+/* Make the n-th call named `call` ("txn_commit", "sync", "sp_end", ...: the names above; a
+ * static string) from now on fail with rc; only that one. Disarmed by reset and disarm. */
+void ent__fault_arm_named(const char *call, uint64_t n, int rc);
 /* Failures injected since the last reset. */
 uint64_t ent__fault_fired(void);
 

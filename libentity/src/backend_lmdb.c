@@ -94,6 +94,10 @@ again:
                                       : ent__err(ENT_NOTFOUND, "table %s does not exist", name);
         goto done;
     }
+    if (t->in_sp) {
+        rc = ent__err(ENT_BUSY, "table %s: no table can be opened for the first time inside a savepoint", name);
+        goto done;
+    }
     if (e->dbi_owner && e->dbi_owner != t) {
         if (pthread_cond_timedwait(&e->tcond, &e->tmu, &dl) == ETIMEDOUT) {
             rc = ent__err(ENT_BUSY, "table %s: another transaction of this process opening tables stayed open for %d s",
@@ -149,6 +153,41 @@ done:
 /* ---- transactions --------------------------------------------------------------------------- */
 
 
+/* Take the process's writer mutex. A thread that holds no txn on e waits for it. One that does
+ * (an open read txn or iterator) must not: the writer may need rs exclusively to grow the map and
+ * would wait for this thread's hold while this thread waits for the writer (a lock-order
+ * inversion TSan reports). It takes wmu only when free (a trylock, which orders no locks),
+ * waiting on gcv between tries, and answers ENT_BUSY once a resize is pending, which only the end
+ * of its own hold lets go on. */
+static int writer_lock(lenv *e)
+{
+    int rc = ENT_OK;
+    if (!ent__lmdb_hold_any(e)) {
+        pthread_mutex_lock(&e->wmu);
+        return ENT_OK;
+    }
+    pthread_mutex_lock(&e->gmu);
+    while (pthread_mutex_trylock(&e->wmu) != 0) {
+        if (e->resizing) {
+            rc = ent__err(ENT_BUSY, "store %s: this thread holds a read transaction while a writer must grow the "
+                                    "map; end it and retry the write", e->path);
+            break;
+        }
+        pthread_cond_wait(&e->gcv, &e->gmu);
+    }
+    pthread_mutex_unlock(&e->gmu);
+    return rc;
+}
+
+/* Release wmu under gmu, so that a thread between its trylock and its wait cannot miss it. */
+static void writer_unlock(lenv *e)
+{
+    pthread_mutex_lock(&e->gmu);
+    pthread_mutex_unlock(&e->wmu);
+    pthread_cond_broadcast(&e->gcv);
+    pthread_mutex_unlock(&e->gmu);
+}
+
 static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
 {
     lbe *be = (lbe *)vbe;
@@ -163,11 +202,14 @@ static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
     t->e = e;
     t->write = write;
     if (write) {
-        pthread_mutex_lock(&e->wmu);
+        if ((rc = writer_lock(e))) {
+            free(t);
+            return rc;
+        }
         while (flock(e->lockfd, LOCK_EX) < 0) {
             if (errno != EINTR) {
                 rc = ent__err(ENT_IO, "store %s: locking writer.lock: %s", e->path, strerror(errno));
-                pthread_mutex_unlock(&e->wmu);
+                writer_unlock(e);
                 free(t);
                 return rc;
             }
@@ -181,7 +223,7 @@ static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
     if (rc) {
         if (write) {
             flock(e->lockfd, LOCK_UN);
-            pthread_mutex_unlock(&e->wmu);
+            writer_unlock(e);
         }
         free(t);
         return rc;
@@ -210,7 +252,7 @@ static void txn_finish(ltxn *t)
     if (t->write) {
         ent__lmdb_log_reset(&e->log, 1);
         flock(e->lockfd, LOCK_UN);
-        pthread_mutex_unlock(&e->wmu);
+        writer_unlock(e);
     }
     free(t);
 }
@@ -254,10 +296,12 @@ static void l_txn_abort(ent_btxn *vtxn)
             }
             pthread_mutex_unlock(&e->rcmu);
         } else {
-            mdb_txn_abort(t->m);
+            mdb_txn_abort(t->in_sp ? t->pm : t->m); /* a parent takes its child with it */
         }
     }
     t->m = NULL;
+    t->pm = NULL;
+    t->in_sp = 0;
     dbi_settle(t, !t->write);
     txn_finish(t);
 }
@@ -267,9 +311,65 @@ static void l_txn_abort(ent_btxn *vtxn)
 
 
 
-static int l_txn_commit(ent_btxn *vtxn)
+/* ---- savepoints: nested LMDB txns ------------------------------------------------------------ */
+
+static int l_sp_begin(ent_btxn *vtxn)
 {
     ltxn *t = (ltxn *)vtxn;
+    lenv *e = t->e;
+    MDB_txn *child;
+    int mrc;
+    if (ent__lmdb_forked(e)) return ENT_BUSY;
+    if (!t->write || t->in_sp)
+        return ent__err(ENT_INVALID, "store %s: savepoint: not a write transaction, or one is open already", e->path);
+    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", e->path);
+    if (t->curs) return ent__err(ENT_INVALID, "store %s: savepoint: a cursor is open", e->path);
+    if ((mrc = mdb_txn_begin(e->env, t->m, 0, &child))) return ent__lmdb_lerr(mrc, "store %s: beginning a savepoint", e->path);
+    t->pm = t->m;
+    t->m = child;
+    t->sp_mark = e->log.n;
+    t->in_sp = 1;
+    return ENT_OK;
+}
+
+static int l_sp_end(ent_btxn *vtxn, int keep)
+{
+    ltxn *t = (ltxn *)vtxn;
+    lenv *e = t->e;
+    int rc = ENT_OK, mrc;
+    if (ent__lmdb_forked(e)) return ENT_BUSY;
+    if (!t->in_sp) {
+        if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", e->path);
+        return ent__err(ENT_INVALID, "store %s: savepoint: none is open", e->path);
+    }
+    for (lcur *c = t->curs; c; c = c->next) c->c = NULL; /* LMDB frees a child's cursors with it */
+    t->in_sp = 0;
+    if (keep && !t->failed) {
+        mrc = mdb_txn_commit(t->m); /* into the parent: nothing reaches the disk yet */
+        t->m = t->pm;
+        t->pm = NULL;
+        if (mrc) {
+            rc = ent__lmdb_lerr(mrc, "store %s: keeping a savepoint", e->path);
+            t->failed = rc;
+        }
+        return rc;
+    }
+    /* A failure inside the savepoint broke the child only (a growth that failed ended both, see
+     * ent__lmdb_grow()): undo the child and its part of the op log, and the parent goes on. */
+    rc = t->failed;
+    mdb_txn_abort(t->m);
+    t->m = t->pm;
+    t->pm = NULL;
+    e->log.n = t->sp_mark;
+    t->failed = 0;
+    if (keep) return ent__err(rc, "store %s: the savepoint failed; it was undone", e->path);
+    return ENT_OK;
+}
+
+/* dur: the durability of this commit (t->be->dur, or lazy for a durable store's commit whose last
+ * sync l_sync() does later). notify: bump the change counter now (else l_sync() does). */
+static int commit_as(ltxn *t, int dur, int notify)
+{
     lenv *e = t->e;
     int rc = ENT_OK, mrc;
     if (ent__lmdb_forked(e)) {
@@ -280,16 +380,17 @@ static int l_txn_commit(ent_btxn *vtxn)
         l_txn_abort((ent_btxn *)t);
         return ENT_OK;
     }
+    if (t->in_sp && !t->failed) l_sp_end((ent_btxn *)t, 1);
     if (t->failed) {
         rc = t->failed;
         l_txn_abort((ent_btxn *)t);
         return ent__err(rc, "store %s: the transaction failed earlier; nothing was committed", e->path);
     }
-    if (e->env_dur != t->be->dur) {
+    if (e->env_dur != dur) {
         /* Flags are per environment; handles sharing it may differ, and only the writer reads them. */
         mdb_env_set_flags(e->env, MDB_NOSYNC | MDB_NOMETASYNC, 0);
-        if (ent__lmdb_env_flags_for(t->be->dur)) mdb_env_set_flags(e->env, ent__lmdb_env_flags_for(t->be->dur), 1);
-        e->env_dur = t->be->dur;
+        if (ent__lmdb_env_flags_for(dur)) mdb_env_set_flags(e->env, ent__lmdb_env_flags_for(dur), 1);
+        e->env_dur = dur;
     }
     for (;;) {
         ent__lmdb_save_cursors(t); /* commit frees them; keeps positions in case of a replay */
@@ -299,11 +400,42 @@ static int l_txn_commit(ent_btxn *vtxn)
         if ((rc = ent__lmdb_grow(t))) break;
     }
     if (!rc && mrc) rc = ent__lmdb_lerr(mrc, "store %s: commit", e->path);
-    if (!rc) ent__lmdb_notify_bump(e);
+    if (!rc && notify) ent__lmdb_notify_bump(e);
     ent__lmdb_pin_commit(e);
     dbi_settle(t, rc == ENT_OK);
     txn_finish(t);
     return rc;
+}
+
+static int l_txn_commit(ent_btxn *vtxn)
+{
+    ltxn *t = (ltxn *)vtxn;
+    return commit_as(t, t->be->dur, 1);
+}
+
+/* A durable commit costs two syncs: the data pages, then the meta page that makes them the
+ * committed state. This commit does the first (as lazy does: the store is never corrupt after a
+ * crash of the system, it may lose this commit) and leaves the second to l_sync(), which the
+ * committing thread calls after it let the next writer in: the meta sync of one group commit
+ * then runs while the next group works and syncs its pages. The change counter moves once the
+ * commit is durable. */
+static int l_txn_commit_unsynced(ent_btxn *vtxn)
+{
+    ltxn *t = (ltxn *)vtxn;
+    int durable = t->be->dur == ENT__DUR_DURABLE;
+    return commit_as(t, durable ? ENT__DUR_LAZY : t->be->dur, !durable);
+}
+
+static int l_sync(ent_bk *vbe)
+{
+    lbe *be = (lbe *)vbe;
+    lenv *e = be->e;
+    int mrc;
+    if (ent__lmdb_forked(e)) return ENT_BUSY;
+    if (be->dur != ENT__DUR_DURABLE) return ENT_OK;
+    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_lerr(mrc, "store %s: syncing a commit", e->path);
+    ent__lmdb_notify_bump(e);
+    return ENT_OK;
 }
 
 /* ---- reads and writes ----------------------------------------------------------------------- */
@@ -622,7 +754,8 @@ const ent_backend_ops ent__backend_lmdb = {
     .version = ENT_BACKEND_VERSION,
     .name = "lmdb",
     .caps = ENT_BK_CAP_PERSISTENT | ENT_BK_CAP_COPY | ENT_BK_CAP_SHARED | ENT_BK_CAP_DURABILITY |
-            ENT_BK_CAP_SNAPSHOT_ID | ENT_BK_CAP_PIN | ENT_BK_CAP_GROWS,
+            ENT_BK_CAP_SNAPSHOT_ID | ENT_BK_CAP_PIN | ENT_BK_CAP_GROWS | ENT_BK_CAP_SAVEPOINT |
+            ENT_BK_CAP_SYNC_APART,
     /* MDB_MAXKEYSIZE of liblmdb's default build (Debian's): what every environment takes. An
      * environment reports its own limit (mdb_env_get_maxkeysize), which a store then keeps. */
     .max_key = 511,
@@ -648,4 +781,8 @@ const ent_backend_ops ent__backend_lmdb = {
     .snapshot_id = l_snapshot_id,
     .pin = l_pin,
     .unpin = l_unpin,
+    .sp_begin = l_sp_begin,
+    .sp_end = l_sp_end,
+    .txn_commit_unsynced = l_txn_commit_unsynced,
+    .sync = l_sync,
 };

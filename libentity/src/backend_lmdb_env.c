@@ -104,6 +104,8 @@ unsigned ent__lmdb_hold_depth(const lenv *e)
     return i < 0 ? 0 : hold[i].n - (pin_held == e ? 1 : 0);
 }
 
+int ent__lmdb_hold_any(const lenv *e) { return hold_find(e) >= 0; }
+
 int ent__lmdb_hold_acquire(lenv *e)
 {
     int i = hold_find(e);
@@ -145,6 +147,12 @@ int ent__lmdb_resize_exclusive(lenv *e, size_t size)
     struct timespec dl;
     int rc, mrc = 0, i = hold_find(e); /* mrc: set when rc == 0, read only then */
     unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
+    /* Threads that hold a txn and wait for the writer give up now (l_txn_begin's writer_lock):
+     * this resize waits for their holds. */
+    pthread_mutex_lock(&e->gmu);
+    e->resizing++;
+    pthread_cond_broadcast(&e->gcv);
+    pthread_mutex_unlock(&e->gmu);
     if (n > 1) hold[i].n = 1;
     ent__lmdb_hold_release(e);
     clock_gettime(CLOCK_REALTIME, &dl);
@@ -155,6 +163,9 @@ int ent__lmdb_resize_exclusive(lenv *e, size_t size)
         mrc = mdb_env_set_mapsize(e->env, size);
         pthread_rwlock_unlock(&e->rs);
     }
+    pthread_mutex_lock(&e->gmu);
+    e->resizing--;
+    pthread_mutex_unlock(&e->gmu);
     ent__lmdb_hold_acquire(e); /* cannot fail: the slot was just freed */
     if (n > 1) hold[hold_find(e)].n = n;
     if (rc)
@@ -312,6 +323,8 @@ static void env_free(lenv *e, int in_child)
     if (!in_child) {
         pthread_rwlock_destroy(&e->rs);
         pthread_mutex_destroy(&e->wmu);
+        pthread_mutex_destroy(&e->gmu);
+        pthread_cond_destroy(&e->gcv);
         pthread_mutex_destroy(&e->tmu);
         pthread_mutex_destroy(&e->rcmu);
         pthread_cond_destroy(&e->tcond);
@@ -350,6 +363,8 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     pthread_rwlock_init(&e->rs, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&e->wmu, NULL);
+    pthread_mutex_init(&e->gmu, NULL);
+    pthread_cond_init(&e->gcv, NULL);
     pthread_mutex_init(&e->tmu, NULL);
     pthread_mutex_init(&e->rcmu, NULL);
     pthread_condattr_init(&ca);

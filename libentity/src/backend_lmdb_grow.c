@@ -40,11 +40,12 @@ static int restore_cursors(ltxn *t)
     return ENT_OK;
 }
 
-static int replay(ltxn *t)
+/* Redo the op log's entries [from, to) in t->m. */
+static int replay(ltxn *t, size_t from, size_t to)
 {
     lenv *e = t->e;
     loplog *l = &e->log;
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = from; i < to; i++) {
         lop *o = &l->ops[i];
         MDB_val k = {o->klen, o->k}, v = {o->vlen, o->v};
         MDB_dbi dbi = e->tab[o->tbl].dbi;
@@ -108,7 +109,12 @@ int ent__lmdb_grow(ltxn *t)
         goto fail;
     }
     ent__lmdb_save_cursors(t);
-    if (t->m) mdb_txn_abort(t->m);
+    if (t->in_sp) {
+        mdb_txn_abort(t->pm); /* and its child: no txn of the process may stay across the resize */
+        t->pm = NULL;
+    } else if (t->m) {
+        mdb_txn_abort(t->m);
+    }
     t->m = NULL;
     mdb_env_info(e->env, &info);
     size_t size = info.me_mapsize;
@@ -120,7 +126,23 @@ int ent__lmdb_grow(ltxn *t)
         size *= 2;
         if ((rc = ent__lmdb_resize_exclusive(e, size))) goto fail;
         if ((rc = ent__lmdb_txn_begin_mdb(t))) goto fail;
-        mrc = replay(t);
+        if (!t->in_sp) {
+            mrc = replay(t, 0, e->log.n);
+        } else if (!(mrc = replay(t, 0, t->sp_mark))) {
+            /* the savepoint again: a child of the rebuilt parent, with its own part of the log */
+            MDB_txn *child;
+            if ((mrc = mdb_txn_begin(e->env, t->m, 0, &child)) == 0) {
+                t->pm = t->m;
+                t->m = child;
+                mrc = replay(t, t->sp_mark, e->log.n);
+                if (mrc) {
+                    mdb_txn_abort(t->pm);
+                    t->pm = NULL;
+                    t->m = NULL;
+                    if (mrc == MDB_MAP_FULL) continue;
+                }
+            }
+        }
         if (mrc == MDB_MAP_FULL) {
             mdb_txn_abort(t->m);
             t->m = NULL;
@@ -135,6 +157,12 @@ int ent__lmdb_grow(ltxn *t)
     if ((rc = restore_cursors(t))) goto fail;
     return ENT_OK;
 fail:
+    /* The whole txn is dead, savepoint and all: only abort is left, and LMDB's is done here. */
+    if (t->in_sp && t->pm) mdb_txn_abort(t->pm);
+    else if (t->m) mdb_txn_abort(t->m);
+    t->m = NULL;
+    t->pm = NULL;
+    t->in_sp = 0;
     t->failed = rc;
     return rc;
 }

@@ -87,6 +87,11 @@ typedef struct lenv {
     MDB_dbi main_dbi;
     pthread_rwlock_t rs; /* shared by every txn, exclusive while the map is resized */
     pthread_mutex_t wmu; /* one write txn per process (the flock is per open file, not per thread) */
+    /* A thread that holds a txn already does not block on wmu (l_txn_begin): it waits on gcv
+     * under gmu, a leaf lock, for wmu to be released or a resize to become pending. */
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
+    unsigned resizing; /* resizers waiting for or holding rs exclusively (under gmu) */
     int lockfd;
     lnotify *nt;
     int nt_writable;
@@ -132,6 +137,11 @@ typedef struct ltxn {
     int failed; /* the ENT_* code that broke this write txn, 0 if fine */
     int owns_dbi;
     lcur *curs;
+    /* A savepoint (l_sp_begin) is a nested LMDB txn: m is then the child and pm its parent; the
+     * op log's entries from sp_mark on are the child's, so a growth can rebuild both. */
+    int in_sp;
+    MDB_txn *pm;
+    size_t sp_mark;
 } ltxn;
 
 /* backend_lmdb_env.c */
@@ -139,6 +149,8 @@ unsigned ent__lmdb_env_flags_for(int dur);
 int ent__lmdb_forked(const lenv *e);
 int ent__lmdb_hold_acquire(lenv *e);
 unsigned ent__lmdb_hold_depth(const lenv *e);
+/* 1 when this thread holds e's resize lock at all (a txn or a pin). */
+int ent__lmdb_hold_any(const lenv *e);
 void ent__lmdb_hold_release(lenv *e);
 void ent__lmdb_close(ent_bk *vbe);
 int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *opts);

@@ -154,6 +154,8 @@ static void collect(mstore *s)
     s->gc->len = keep;
 }
 
+static int m_sp_end(ent_btxn *txn, int keep);
+
 static int m_txn_commit(ent_btxn *txn)
 {
     mtxn *t = (mtxn *)txn;
@@ -163,6 +165,7 @@ static int m_txn_commit(ent_btxn *txn)
         free(t);
         return ENT_OK;
     }
+    if (t->in_sp) m_sp_end(txn, 1); /* commit keeps an open savepoint */
     pthread_rwlock_wrlock(&s->lock);
     {
         uint64_t ver = s->committed + 1;
@@ -241,6 +244,62 @@ static void m_txn_abort(ent_btxn *txn)
     g_ptr_array_free(t->created, TRUE);
     pthread_mutex_unlock(&s->wmu);
     free(t);
+}
+
+/* ---- savepoints: one level (the group commit runs each caller's work in one, txn_group.c) ---- */
+
+static int m_sp_begin(ent_btxn *txn)
+{
+    mtxn *t = (mtxn *)txn;
+    if (!t->write || t->in_sp) return ent__err(ENT_INVALID, "savepoint: not a write transaction, or one is open already");
+    t->in_sp = 1;
+    t->sp_touched = t->touched->len;
+    t->sp_created = t->created->len;
+    return ENT_OK;
+}
+
+static int m_sp_end(ent_btxn *txn, int keep)
+{
+    mtxn *t = (mtxn *)txn;
+    mstore *s = t->s;
+    if (!t->in_sp) return ent__err(ENT_INVALID, "savepoint: none is open");
+    pthread_rwlock_wrlock(&s->lock);
+    if (keep) {
+        /* The savepoint's versions become the txn's own; an older own version under one (written
+         * before the savepoint) is superseded, and its node keeps its first touched entry. */
+        guint out = t->sp_touched;
+        for (guint i = t->sp_touched; i < t->touched->len; i++) {
+            gcitem *g = &g_array_index(t->touched, gcitem, i);
+            mver *v = g->n->head, *o = v->older;
+            v->sp = 0;
+            if (o && o->owner == t) {
+                v->older = o->older;
+                free(o);
+                continue;
+            }
+            g_array_index(t->touched, gcitem, out++) = *g;
+        }
+        g_array_set_size(t->touched, out);
+    } else {
+        for (guint i = t->touched->len; i-- > t->sp_touched;) {
+            gcitem *g = &g_array_index(t->touched, gcitem, i);
+            mver *v = g->n->head;
+            g->n->head = v->older;
+            free(v);
+            if (!g->n->head) ent__mem_node_remove(g->t, g->n);
+        }
+        g_array_set_size(t->touched, t->sp_touched);
+        for (guint i = t->sp_created; i < t->created->len; i++) {
+            mtable *tb = g_ptr_array_index(t->created, i);
+            tb->owner = (mtxn *)(uintptr_t)1; /* as an abort leaves it: a slot nobody sees */
+            g_free(tb->name);
+            tb->name = NULL;
+        }
+        g_ptr_array_set_size(t->created, t->sp_created);
+    }
+    t->in_sp = 0;
+    pthread_rwlock_unlock(&s->lock);
+    return ENT_OK;
 }
 
 /* ---- tables ------------------------------------------------------------------------------ */
@@ -348,9 +407,10 @@ static int add_version(mtxn *t, mtable *tb, mnode *n, const void *val, size_t vl
     v->ver = 0;
     v->owner = t;
     v->dead = dead;
+    v->sp = t->in_sp;
     v->vlen = vlen;
     if (vlen) memcpy(v->val, val, vlen);
-    if (n->head && n->head->owner == t) {
+    if (n->head && n->head->owner == t && n->head->sp == t->in_sp) {
         mver *old = n->head;
         v->older = old->older;
         free(old);
@@ -552,7 +612,7 @@ static void m_limits(ent_bk *be, ent_backend_limits *out)
 const ent_backend_ops ent__backend_memory = {
     .version = ENT_BACKEND_VERSION,
     .name = "memory",
-    .caps = ENT_BK_CAP_VOLATILE | ENT_BK_CAP_SNAPSHOT_ID,
+    .caps = ENT_BK_CAP_VOLATILE | ENT_BK_CAP_SNAPSHOT_ID | ENT_BK_CAP_SAVEPOINT,
     .max_key = 0, /* none of its own: see m_open */
     .open = m_open,
     .close = m_close,
@@ -572,4 +632,6 @@ const ent_backend_ops ent__backend_memory = {
     .change_counter = m_change_counter,
     .wait_change = m_wait_change,
     .snapshot_id = m_snapshot_id,
+    .sp_begin = m_sp_begin,
+    .sp_end = m_sp_end,
 };

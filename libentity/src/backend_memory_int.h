@@ -24,6 +24,7 @@ typedef struct mver {
     uint64_t ver;   /* commit number; 0 while uncommitted */
     mtxn *owner;    /* the writer, while uncommitted */
     int dead;       /* a deletion */
+    int sp;         /* written inside the writer's savepoint (1) or before it (0) */
     size_t vlen;
     char val[];     /* value (plain tables) */
 } mver;
@@ -71,6 +72,11 @@ struct mtxn {
     mtxn *next, *prev;       /* in s->readers */
     GArray *touched;         /* gcitem: nodes with a version of this txn (by value: no malloc per put) */
     GPtrArray *created;      /* mtable* created by this txn */
+    /* A savepoint (m_sp_begin): what touched and created held when it began. Versions written
+     * inside it are pushed above the txn's older own ones instead of replacing them, so that
+     * undoing it is unlinking the heads its touched entries pushed, as an abort does. */
+    int in_sp;
+    guint sp_touched, sp_created;
 };
 
 typedef struct mcur {

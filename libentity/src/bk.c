@@ -19,6 +19,9 @@ static int methods_match(const ent_backend_ops *ops, unsigned caps)
     else if ((caps & ENT_BK_CAP_DURABILITY) && !ops->set_durability) missing = "set_durability";
     else if ((caps & ENT_BK_CAP_SNAPSHOT_ID) && !ops->snapshot_id) missing = "snapshot_id";
     else if ((caps & ENT_BK_CAP_PIN) && (!ops->pin || !ops->unpin)) missing = "pin/unpin";
+    else if ((caps & ENT_BK_CAP_SAVEPOINT) && (!ops->sp_begin || !ops->sp_end)) missing = "sp_begin/sp_end";
+    else if ((caps & ENT_BK_CAP_SYNC_APART) && (!ops->txn_commit_unsynced || !ops->sync))
+        missing = "txn_commit_unsynced/sync";
     if (missing)
         return ent__err(ENT_INVALID, "backend %s declares a capability without its method %s", ops->name, missing);
     return ENT_OK;
@@ -113,6 +116,40 @@ int ent__bk_commit(ent_txn *t)
     t->bt = NULL;
     if (rc) return rc;
     return OPS(s)->txn_commit(bt);
+}
+
+int ent__bk_commit_unsynced(ent_txn *t)
+{
+    ent_store *s = t->s;
+    ent_btxn *bt = t->bt;
+    int rc = ent__bk_fork_check(&s->bk, s->path);
+    t->bt = NULL;
+    if (rc) return rc;
+    if (!(s->bk.lim.caps & ENT_BK_CAP_SYNC_APART)) return OPS(s)->txn_commit(bt);
+    return OPS(s)->txn_commit_unsynced(bt);
+}
+
+int ent__bk_sync(ent_store *s)
+{
+    int rc = ent__bk_fork_check(&s->bk, s->path);
+    if (rc) return rc;
+    return (s->bk.lim.caps & ENT_BK_CAP_SYNC_APART) ? OPS(s)->sync(s->bk.be) : ENT_OK;
+}
+
+int ent__bk_sp_begin(ent_txn *t)
+{
+    ent_store *s = t->s;
+    if (!(s->bk.lim.caps & ENT_BK_CAP_SAVEPOINT))
+        return ent__err(ENT_INVALID, "a %s store has no savepoints", OPS(s)->name);
+    return OPS(s)->sp_begin(t->bt);
+}
+
+int ent__bk_sp_end(ent_txn *t, int keep)
+{
+    ent_store *s = t->s;
+    if (!(s->bk.lim.caps & ENT_BK_CAP_SAVEPOINT))
+        return ent__err(ENT_INVALID, "a %s store has no savepoints", OPS(s)->name);
+    return OPS(s)->sp_end(t->bt, keep);
 }
 
 void ent__bk_abort(ent_txn *t)

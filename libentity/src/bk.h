@@ -47,6 +47,13 @@ int ent__bk_ikey_check(const ent_bk_conn *c, const ent_field *f, size_t n);
 int ent__bk_begin(ent_txn *t, int write);
 int ent__bk_commit(ent_txn *t);
 void ent__bk_abort(ent_txn *t); /* nothing in a forked child: the parent owns the txn */
+/* ENT_BK_CAP_SYNC_APART (else a plain commit, and sync does nothing): a commit whose last sync
+ * ent__bk_sync() does later, outside the writer (see backend.h). */
+int ent__bk_commit_unsynced(ent_txn *t);
+int ent__bk_sync(ent_store *s);
+/* ENT_BK_CAP_SAVEPOINT (else ENT_INVALID): one level of savepoint in write txn t. */
+int ent__bk_sp_begin(ent_txn *t);
+int ent__bk_sp_end(ent_txn *t, int keep);
 /* ENT_BK_CAP_SNAPSHOT_ID: the snapshot id of a read txn; 0 when unknown. */
 uint64_t ent__bk_snapshot_id(ent_txn *t);
 /* ENT_BK_CAP_PIN, nothing otherwise: see backend.h. */

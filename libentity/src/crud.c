@@ -352,16 +352,21 @@ fail:
     return rc;
 }
 
+/* Each write call is a function of the transaction it runs in (ent__txn_write: the host's, its
+ * own, or a group's) and of an argument struct. */
+static int create_in(ent_txn *t, void *p, int *half)
+{
+    ent_entity *e = p;
+    const ent_type *type;
+    int rc = ent__type_resolve(&type, t, e->type);
+    if (!rc) rc = do_create(t, type, e, 1, half);
+    return rc;
+}
+
 int ent_create(ent_store *s, ent_txn *txn, ent_entity *e)
 {
-    ent_txn *t;
-    const ent_type *type;
-    int rc, half = 0;
     if (!e) return ent__err(ENT_INVALID, "ent_create: entity is NULL");
-    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
-    rc = ent__type_resolve(&type, t, e->type);
-    if (!rc) rc = do_create(t, type, e, 1, &half);
-    return ent__txn_end(t, txn, rc, half);
+    return ent__txn_write(s, txn, create_in, e);
 }
 
 /* ---- replace / update / restore -------------------------------------------------------------- */
@@ -490,16 +495,26 @@ out:
     return rc;
 }
 
+typedef struct write_arg {
+    ent_entity *e;
+    uint64_t expect;
+    int mode;
+} write_arg;
+
+static int write_in(ent_txn *t, void *p, int *half)
+{
+    write_arg *a = p;
+    const ent_type *type;
+    int rc = ent__type_resolve(&type, t, a->e->type);
+    if (!rc) rc = do_write(t, type, a->e, a->expect, a->mode, half);
+    return rc;
+}
+
 static int write_call(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect, int mode)
 {
-    ent_txn *t;
-    const ent_type *type;
-    int rc, half = 0;
+    write_arg a = {e, expect, mode};
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
-    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
-    rc = ent__type_resolve(&type, t, e->type);
-    if (!rc) rc = do_write(t, type, e, expect, mode, &half);
-    return ent__txn_end(t, txn, rc, half);
+    return ent__txn_write(s, txn, write_in, &a);
 }
 
 int ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
@@ -523,20 +538,20 @@ static int exists_in(ent_txn *t, const ent_type *type, const ent_key *key)
     return ent__bk_get(t, t->lay->data[type->pos], &pk, &out);
 }
 
-int ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
+static int upsert_in(ent_txn *t, void *p, int *half)
 {
-    ent_txn *t;
+    write_arg *a = p;
+    ent_entity *e = a->e;
+    uint64_t expect = a->expect;
     const ent_type *type;
     ent_key key;
     char kb[300];
-    int rc, half = 0;
-    if (!e) return ent__err(ENT_INVALID, "ent_upsert: entity is NULL");
-    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    int rc;
     if ((rc = ent__type_resolve(&type, t, e->type))) goto out;
     key = entity_key(e);
     if (key.kind == ENT_KEY_NONE && type->key == ENT_KEY_AUTO) {
         rc = expect == ENT_VERSION_ANY || expect == 0
-                 ? do_create(t, type, e, 1, &half)
+                 ? do_create(t, type, e, 1, half)
                  : ent__err(ENT_CONFLICT, "%s: a new entity cannot be at version %" PRIu64, type->name, expect);
         goto out;
     }
@@ -545,26 +560,31 @@ int ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
         if (expect == 0)
             rc = ent__err(ENT_CONFLICT, "%s %s exists already", type->name, ent__key_str(&key, kb, sizeof kb));
         else
-            rc = do_write(t, type, e, expect, W_REPLACE, &half);
+            rc = do_write(t, type, e, expect, W_REPLACE, half);
     } else if (rc == ENT_NOTFOUND) {
         if (expect != ENT_VERSION_ANY && expect != 0)
             rc = ent__err(ENT_CONFLICT, "%s %s does not exist (expected version %" PRIu64 ")",
                           type->name, ent__key_str(&key, kb, sizeof kb), expect);
         else
-            rc = do_create(t, type, e, 1, &half);
+            rc = do_create(t, type, e, 1, half);
     }
 out:
-    return ent__txn_end(t, txn, rc, half);
+    return rc;
 }
 
-int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e)
+int ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
 {
-    ent_txn *t;
+    write_arg a = {e, expect, W_REPLACE};
+    if (!e) return ent__err(ENT_INVALID, "ent_upsert: entity is NULL");
+    return ent__txn_write(s, txn, upsert_in, &a);
+}
+
+static int restore_in(ent_txn *t, void *p, int *half)
+{
+    ent_entity *e = p;
     const ent_type *type;
     ent_key key;
-    int rc, half = 0;
-    if (!e) return ent__err(ENT_INVALID, "ent_restore: entity is NULL");
-    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    int rc;
     if ((rc = ent__type_resolve(&type, t, e->type))) goto out;
     key = entity_key(e);
     if (key.kind == ENT_KEY_NONE) {
@@ -577,11 +597,17 @@ int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e)
     }
     rc = exists_in(t, type, &key);
     if (rc == ENT_OK)
-        rc = do_write(t, type, e, ENT_VERSION_ANY, W_RESTORE, &half);
+        rc = do_write(t, type, e, ENT_VERSION_ANY, W_RESTORE, half);
     else if (rc == ENT_NOTFOUND)
-        rc = do_create(t, type, e, e->version, &half);
+        rc = do_create(t, type, e, e->version, half);
 out:
-    return ent__txn_end(t, txn, rc, half);
+    return rc;
+}
+
+int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e)
+{
+    if (!e) return ent__err(ENT_INVALID, "ent_restore: entity is NULL");
+    return ent__txn_write(s, txn, restore_in, e);
 }
 
 /* ---- delete ---------------------------------------------------------------------------------- */
@@ -660,16 +686,26 @@ out:
     return rc;
 }
 
+typedef struct delete_arg {
+    const ent_type *type;
+    const ent_key *key;
+    uint64_t expect;
+} delete_arg;
+
+static int delete_in(ent_txn *t, void *p, int *half)
+{
+    delete_arg *a = p;
+    const ent_type *rt;
+    int rc = ent__type_resolve(&rt, t, a->type);
+    if (!rc) rc = do_delete(t, rt, a->key, a->expect, half);
+    return rc;
+}
+
 int ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key, uint64_t expect)
 {
-    ent_txn *t;
-    const ent_type *rt;
-    int rc, half = 0;
+    delete_arg a = {type, key, expect};
     if (!key) return ent__err(ENT_INVALID, "ent_delete: key is NULL");
-    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
-    rc = ent__type_resolve(&rt, t, type);
-    if (!rc) rc = do_delete(t, rt, key, expect, &half);
-    return ent__txn_end(t, txn, rc, half);
+    return ent__txn_write(s, txn, delete_in, &a);
 }
 
 /* ---- reads ------------------------------------------------------------------------------------ */

@@ -80,8 +80,13 @@ void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
     pthread_mutex_lock(&s->mu);
     for (struct ent_sub_cb *c = s->cbs; c; c = c->next)
         if (c == (struct ent_sub_cb *)sub) c->dead = 1;
-    if (!ent__log_in_callback())
-        while (s->delivering) pthread_cond_wait(&s->delivered, &s->mu);
+    /* Only the delivery running now can still call the node; a later one skips it. Deliveries
+     * may follow each other without a gap, so wait for this one's end, not for a moment with
+     * none running (which a busy store might never have). */
+    if (!ent__log_in_callback()) {
+        uint64_t gen = s->deliveries;
+        while (s->delivering && s->deliveries == gen) pthread_cond_wait(&s->delivered, &s->mu);
+    }
     if (!s->delivering) sweep_dead(s);
     pthread_mutex_unlock(&s->mu);
 }
@@ -104,19 +109,33 @@ int ent__log_has_subscribers(ent_store *s)
     return has;
 }
 
-void ent__log_deliver_lock(ent_store *s) { pthread_mutex_lock(&s->notify_mu); }
+/* Delivery turns. A commit with subscribers takes a ticket while it still holds the write
+ * transaction, so tickets follow commit order (one writer per store at a time), then commits with
+ * no lock of this file held, then waits for its turn to deliver. An earlier design held a delivery
+ * mutex across the backend commit; a map growth inside the commit takes the backend's resize lock
+ * and LMDB's writer mutex under it, an inversion with every delivery that reads the log. A turn
+ * is waited for on a condition variable of a leaf mutex instead: a thread waiting for its turn
+ * holds no lock, and the deliverer it waits for holds only its backend pin (a read hold taken
+ * before any resizer could queue behind it), so it never waits for this one. */
+uint64_t ent__log_ticket(ent_store *s)
+{
+    uint64_t ticket;
+    pthread_mutex_lock(&s->turn_mu);
+    ticket = ++s->next_ticket;
+    pthread_mutex_unlock(&s->turn_mu);
+    return ticket;
+}
 
-void ent__log_after_commit(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq,
-                           int committed)
+/* Call the subscribers for the events [first_seq, last_seq], read back from the committed log:
+ * callbacks see exactly what was stored. A bare read txn of the backend will do: the events
+ * decode with the layout they were written in. */
+static void deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq)
 {
     ent_txn rt, *t = &rt;
-    if (!committed) goto out;
-    /* Read the events back from the committed log: callbacks see exactly what was stored. A bare
-     * read txn of the backend will do: the events decode with the layout they were written in. */
     memset(&rt, 0, sizeof rt);
     rt.s = s;
     rt.lay = (ent_layout *)lay;
-    if (ent__bk_begin(t, 0) != ENT_OK) goto out;
+    if (ent__bk_begin(t, 0) != ENT_OK) return;
     delivering = s;
     pthread_mutex_lock(&s->mu);
     s->delivering = 1;
@@ -151,9 +170,22 @@ void ent__log_after_commit(ent_store *s, const ent_layout *lay, uint64_t first_s
     /* Free the subscribers unsubscribed during this delivery. */
     pthread_mutex_lock(&s->mu);
     s->delivering = 0;
+    s->deliveries++;
     sweep_dead(s);
     pthread_cond_broadcast(&s->delivered);
     pthread_mutex_unlock(&s->mu);
-out:
-    pthread_mutex_unlock(&s->notify_mu);
+}
+
+void ent__log_deliver(ent_store *s, const ent_layout *lay, uint64_t ticket, uint64_t first_seq, uint64_t last_seq,
+                      int committed)
+{
+    pthread_mutex_lock(&s->turn_mu);
+    while (s->served_ticket + 1 != ticket) pthread_cond_wait(&s->turn, &s->turn_mu);
+    pthread_mutex_unlock(&s->turn_mu);
+    if (committed) deliver(s, lay, first_seq, last_seq);
+    /* A failed commit still uses up its turn: the commits after it wait for it. */
+    pthread_mutex_lock(&s->turn_mu);
+    s->served_ticket = ticket;
+    pthread_cond_broadcast(&s->turn);
+    pthread_mutex_unlock(&s->turn_mu);
 }

@@ -89,24 +89,34 @@ int ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, const char *na
     return ent__txn_end(t, txn, rc, 0);
 }
 
+typedef struct ack_arg {
+    const char *name;
+    uint64_t seq;
+} ack_arg;
+
+static int ack_in(ent_txn *t, void *p, int *half)
+{
+    ack_arg *a = p;
+    const char *name = a->name;
+    uint64_t seq = a->seq, cp = 0, first = 0, last = 0;
+    int rc;
+    (void)half; /* one put: done or not */
+    if ((rc = sub_get(&cp, t, name))) return rc;
+    if ((rc = ent__log_load(t)) || (rc = ent__log_bounds_in(&first, &last, t))) return rc;
+    if (t->log_last > last) last = t->log_last;
+    if (seq > last)
+        return ent__err(ENT_INVALID, "subscription \"%s\": cannot acknowledge %" PRIu64
+                        " beyond the last event %" PRIu64, name, seq, last);
+    if (seq > cp) rc = sub_put(t, name, seq, 0);
+    return rc;
+}
+
 int ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq)
 {
-    ent_txn *t;
-    uint64_t cp = 0, first = 0, last = 0;
+    ack_arg a = {name, seq};
     int rc;
     if ((rc = sub_name_ok(name))) return rc;
-    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
-    if ((rc = sub_get(&cp, t, name))) goto out;
-    if ((rc = ent__log_load(t)) || (rc = ent__log_bounds_in(&first, &last, t))) goto out;
-    if (t->log_last > last) last = t->log_last;
-    if (seq > last) {
-        rc = ent__err(ENT_INVALID, "subscription \"%s\": cannot acknowledge %" PRIu64
-                      " beyond the last event %" PRIu64, name, seq, last);
-        goto out;
-    }
-    if (seq > cp) rc = sub_put(t, name, seq, 0);
-out:
-    return ent__txn_end(t, txn, rc, 0);
+    return ent__txn_write(s, txn, ack_in, &a);
 }
 
 int ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s)

@@ -49,8 +49,10 @@ static void store_free(ent_store *s)
     ent__bk_close(&s->bk);
     ent__layout_free(s->lay);
     pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->notify_mu);
     pthread_cond_destroy(&s->delivered);
+    pthread_mutex_destroy(&s->turn_mu);
+    pthread_cond_destroy(&s->turn);
+    ent__group_free(s);
     free(s->path);
     free(s);
 }
@@ -88,8 +90,9 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     s = calloc(1, sizeof *s);
     if (!s) return ent__err(ENT_NOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->notify_mu, NULL);
     pthread_cond_init(&s->delivered, NULL);
+    pthread_mutex_init(&s->turn_mu, NULL);
+    pthread_cond_init(&s->turn, NULL);
     s->read_only = opts->read_only;
     s->path = strdup(path ? path : "");
     if (!s->path) {
@@ -97,6 +100,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         goto fail;
     }
     path = s->path[0] ? s->path : "(no path)"; /* for messages: a memory store may have none */
+    if ((rc = ent__group_new(s))) goto fail;
     memset(&bo, 0, sizeof bo);
     bo.read_only = opts->read_only;
     bo.durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;

@@ -47,11 +47,17 @@ struct ent_store {
     struct ent_sub_cb *cbs;    /* in-process subscribers (log.c), guarded by mu */
     int delivering;            /* a delivery walks cbs: unsubscribed nodes wait (under mu) */
     pthread_cond_t delivered;  /* signalled (with mu) when a delivery ends */
-    pthread_mutex_t notify_mu; /* serializes callback delivery in commit order */
-    uint64_t notified_seq;     /* last seq delivered to callbacks */
+    uint64_t deliveries;       /* deliveries ended (under mu) */
+    /* Delivery turns in commit order (log_deliver.c): a leaf lock, never held while anything else
+     * is taken. A commit with subscribers takes ticket ++next_ticket while it holds the write
+     * transaction and delivers once served_ticket is the one before it. */
+    pthread_mutex_t turn_mu;
+    pthread_cond_t turn;
+    uint64_t next_ticket, served_ticket;
     /* A read snapshot in which schema_gen was found equal to gen_lay's generation (under mu). */
     uint64_t gen_snap;
     const ent_layout *gen_lay;
+    struct ent_group *group;   /* group commit of calls without a txn (txn_group.c) */
     ent_progress_cb progress;  /* long calls report to it (ent_store_set_progress) */
     void *progress_payload;
     char id[37];               /* the store's UUID (meta "store_id"), "" when a read-only open
@@ -135,6 +141,26 @@ int ent__store_reload(ent_store *s, ent_txn *t, uint64_t gen);
 /* Free the in-process subscribers of a store being closed (log_deliver.c). */
 void ent__store_free_cbs(ent_store *s);
 
+/* Group commit (txn_group.c). A write call's work, run in transaction t (given by the host, or
+ * one of the call's own, or a group's). half: set when a failure left writes half done. */
+typedef int (*ent__write_fn)(ent_txn *t, void *payload, int *half);
+/* Run fn in txn when given (ent__txn_use/ent__txn_end rules), else in a transaction of its own,
+ * shared with other threads' calls when the backend has savepoints (group commit). */
+int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload);
+int ent__group_new(ent_store *s);
+void ent__group_free(ent_store *s);
+/* For tests: groups led so far, and calls waiting for a leader now. */
+void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s);
+/* Commit write txn t for a group (txn_group.c): released(arg) is called once the next writer may
+ * begin, which on a backend that syncs apart is before this commit's last sync (see backend.h);
+ * the call returns once the commit is durable and its events delivered. Not called when the
+ * commit fails before the backend commit. */
+int ent__txn_commit_released(ent_txn *t, void (*released)(void *), void *arg);
+/* 1 when t is lent to ent_txn_run()'s function on this thread (it may not commit or abort it). */
+int ent__txn_lent(const ent_txn *t);
+/* Transactions this thread has open, of any store. */
+unsigned ent__txn_open_count(void);
+
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
  * the caller ends with ent__txn_end(). */
 int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write);
@@ -185,13 +211,15 @@ int ent__log_load(ent_txn *t);
 /* The first and last seq present in the log as t sees it (both 0 when empty; log.c). */
 int ent__log_bounds_in(uint64_t *first, uint64_t *last, ent_txn *t);
 /* In-process delivery (log_deliver.c). Deliver the events [first_seq, last_seq] of a transaction
- * just committed to the in-process subscribers, in commit order. ent__log_deliver_lock() is taken
- * before the backend commit so that deliveries follow commit order; ent__log_after_commit()
- * releases it. */
+ * just committed to the in-process subscribers, in commit order. ent__log_ticket() is called
+ * while the write transaction is held (before the backend commit), so tickets follow commit
+ * order; ent__log_deliver() is then called once per ticket, whatever the commit's outcome
+ * (committed = 0: nothing delivered), and waits for the deliveries of the tickets before it. No
+ * lock is held between the two. lay: the committed txn's layout. */
 int ent__log_has_subscribers(ent_store *s);
-void ent__log_deliver_lock(ent_store *s);
-void ent__log_after_commit(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq,
-                           int committed); /* lay: the committed txn's layout */
+uint64_t ent__log_ticket(ent_store *s);
+void ent__log_deliver(ent_store *s, const ent_layout *lay, uint64_t ticket, uint64_t first_seq, uint64_t last_seq,
+                      int committed);
 /* Decode the event stored under seq with the schema of layout lay (log_record.c).
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);

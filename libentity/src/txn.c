@@ -9,6 +9,11 @@
 #include "keys.h"
 #include "store_int.h"
 
+/* Transactions this thread has open, of any store (txn_group.c: such a thread is not grouped). */
+static _Thread_local unsigned open_txns;
+
+unsigned ent__txn_open_count(void) { return open_txns; }
+
 /* The write transactions this thread holds (one per store at most). Both backends let one writer
  * in at a time: a second write on a store whose writer is this very thread would wait for itself
  * forever, so it is refused with ENT_BUSY instead. A transaction belongs to the thread that began
@@ -33,6 +38,7 @@ static void release_write(ent_txn *t)
 
 static void txn_free(ent_txn *t)
 {
+    open_txns--;
     if (t->write) release_write(t);
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
@@ -54,8 +60,9 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         return ent__err(ENT_INVALID, "ent_txn_begin: unknown mode %d", mode);
     if (mode == ENT_TXN_WRITE && s->read_only)
         return ent__err(ENT_READONLY, "store %s is open read-only", s->path);
-    /* A write from a callback, to this store or another, could close a cycle of waits: this
-     * thread holds the delivery lock, another may hold that store's writer lock and wait for it. */
+    /* A write from a callback, to this store or another, could close a cycle of waits: its
+     * commit would wait for the delivery turns before its own, which include this thread's
+     * running delivery (this store) or one whose callback waits for this store's writer. */
     if (mode == ENT_TXN_WRITE && ent__log_in_callback())
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
     if (mode == ENT_TXN_WRITE && holds_write(s))
@@ -63,6 +70,7 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
                         "the call, or end it first (a second writer would wait for itself)");
     t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
+    open_txns++;
     t->s = s;
     t->write = mode == ENT_TXN_WRITE;
     /* The schema generation is read in the transaction's own snapshot, so a schema evolved by
@@ -144,23 +152,30 @@ static int flush_counters(ent_txn *t)
     return ENT_OK;
 }
 
-int ent_txn_commit(ent_txn *t)
+/* The backend commit of write txn t, and with `released` (a group commit): on a backend that
+ * syncs apart, the commit leaves its last sync, released(arg) lets the next writer go, then the
+ * sync makes this commit durable; without, released(arg) follows the commit. */
+static int backend_commit(ent_txn *t, void (*released)(void *), void *arg)
 {
-    ent_store *s;
+    ent_store *s = t->s;
+    int rc;
+    if (!released) return ent__bk_commit(t);
+    if (!(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) {
+        rc = ent__bk_commit(t);
+        released(arg);
+        return rc;
+    }
+    rc = ent__bk_commit_unsynced(t);
+    released(arg);
+    return rc ? rc : ent__bk_sync(s);
+}
+
+static int commit_write(ent_txn *t, void (*released)(void *), void *arg)
+{
+    ent_store *s = t->s;
     int rc;
     uint64_t first, last;
     const ent_layout *lay;
-    if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
-    s = t->s;
-    if ((rc = ent__store_check(s))) {
-        txn_free(t);
-        return rc;
-    }
-    if (!t->write) {
-        rc = ent__bk_commit(t);
-        txn_free(t);
-        return rc;
-    }
     if (t->failed) {
         rc = t->failed_rc;
         ent__bk_abort(t);
@@ -177,27 +192,64 @@ int ent_txn_commit(ent_txn *t)
     last = t->log_last;
     lay = t->lay;
     if (first && ent__log_has_subscribers(s)) {
-        /* Lock order: the backend's hold (pinned past the commit), then the delivery lock.
-         * Taken before the commit, so deliveries follow commit order. A map growth inside the
-         * commit re-takes the hold under it (TSan reports the inversion). Only this store's
-         * writer, one at a time, waits for the delivery lock, so a chain of waits through it
-         * needs a pending resize in it, and a resize gives up after GROW_WAIT_S (ENT_BUSY). */
-        ent__log_deliver_lock(s);
+        /* Deliveries follow commit order through tickets taken while this txn still holds the
+         * writer (log_deliver.c); no lock is held across the backend commit, whose map growth
+         * takes the backend's own locks. The pin keeps the commit's backend hold until the
+         * delivery has read the log, so neither the wait for the turn nor the delivery's read
+         * transaction queues behind a resizer that waits for this thread. */
+        uint64_t ticket = ent__log_ticket(s);
         ent__bk_pin(s);
-        rc = ent__bk_commit(t);
+        rc = backend_commit(t, released, arg);
         txn_free(t);
-        ent__log_after_commit(s, lay, first, last, rc == ENT_OK);
+        ent__log_deliver(s, lay, ticket, first, last, rc == ENT_OK);
         ent__bk_unpin(s);
         return rc;
     }
-    rc = ent__bk_commit(t);
+    rc = backend_commit(t, released, arg);
     txn_free(t);
     return rc;
+}
+
+int ent__txn_commit_released(ent_txn *t, void (*released)(void *), void *arg)
+{
+    int rc;
+    if ((rc = ent__store_check(t->s))) {
+        ent__bk_abort(t);
+        txn_free(t);
+        return rc;
+    }
+    return commit_write(t, released, arg);
+}
+
+int ent_txn_commit(ent_txn *t)
+{
+    ent_store *s;
+    int rc;
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
+    if (ent__txn_lent(t))
+        return ent__err(ENT_INVALID, "ent_txn_commit: the transaction belongs to ent_txn_run(); return ENT_OK from the function instead");
+    s = t->s;
+    if ((rc = ent__store_check(s))) {
+        txn_free(t);
+        return rc;
+    }
+    if (!t->write) {
+        rc = ent__bk_commit(t);
+        txn_free(t);
+        return rc;
+    }
+    return commit_write(t, NULL, NULL);
 }
 
 void ent_txn_abort(ent_txn *t)
 {
     if (!t) return;
+    if (ent__txn_lent(t)) {
+        /* Inside ent_txn_run(): the function's work is undone when it returns, not the txn freed. */
+        t->failed = 1;
+        t->failed_rc = ent__err(ENT_INVALID, "the function of ent_txn_run() aborted its transaction");
+        return;
+    }
     ent__bk_abort(t); /* not in a forked child: the parent owns the txn */
     txn_free(t);
 }

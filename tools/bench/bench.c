@@ -36,6 +36,7 @@ static const char bench_schema[] =
 typedef struct opts {
     uint64_t n;
     int runs, quick, json;
+    int threads_only;         /* --threads: only the group commit rows */
     int only_batch;           /* 0: both */
     const char *only_backend; /* NULL: both */
     int only_dur;             /* -1: every mode */
@@ -819,6 +820,7 @@ int ent_bench_main(int argc, char **argv)
             o.runs = r > 1000 ? 1000 : (int)r;
         }
         else if (!strcmp(argv[i], "--quick")) o.quick = 1;
+        else if (!strcmp(argv[i], "--threads")) o.threads_only = 1;
         else if (!strcmp(argv[i], "--json")) o.json = 1;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(o.dir, sizeof o.dir, "%s", argv[++i]);
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) o.only_backend = argv[++i];
@@ -827,7 +829,7 @@ int ent_bench_main(int argc, char **argv)
             const char *d = argv[++i];
             o.only_dur = !strcmp(d, "durable") ? ENT_DURABLE : !strcmp(d, "lazy") ? ENT_LAZY : !strcmp(d, "none") ? ENT_NONE : -2;
         } else {
-            fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR]\n"
+            fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR] [--threads]\n"
                             "                    [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n");
             return 2;
         }
@@ -855,7 +857,7 @@ int ent_bench_main(int argc, char **argv)
     }
     header(&o);
     disk_buf[0] = '\0';
-    for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+    for (size_t c = 0; !o.threads_only && c < sizeof configs / sizeof configs[0]; c++) {
         for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
             int batch = batches[b], dur = configs[c].dur, R = o.runs;
             /* LMDB syncs data on every commit in durable and in lazy mode: fewer operations there */
@@ -953,7 +955,13 @@ int ent_bench_main(int argc, char **argv)
             fflush(stdout);
         }
     }
-    if (!o.only_backend && o.only_dur < 0 && !o.only_batch) {
+    if (o.threads_only || ((!o.only_backend || !strcmp(o.only_backend, "lmdb")) &&
+                           (o.only_dur < 0 || o.only_dur == ENT_DURABLE) && (!o.only_batch || o.only_batch == 1))) {
+        /* group commit: durable creates from 1..16 threads, n/100 calls per thread */
+        uint64_t per = o.n / 100 > 50 ? o.n / 100 : 50;
+        if (ent_bench_threads(o.runs, o.json, per, o.dir, rmrf)) return 1;
+    }
+    if (!o.threads_only && !o.only_backend && o.only_dur < 0 && !o.only_batch) {
         /* in-process notify: commit time with 0, 1 and 8 subscribers, memory backend */
         uint64_t n = o.n;
         double *c0 = calloc((size_t)o.runs, sizeof *c0), *c1 = calloc((size_t)o.runs, sizeof *c1),

@@ -133,6 +133,27 @@ ENT_EXTERN(int) ent_txn_commit(ent_txn *t);
 /* Abort: nothing of the transaction is stored. NULL does nothing. */
 ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
 
+/* Group commit. Write calls without a transaction (txn NULL: create, replace, update, upsert,
+ * delete, restore, ent_sub_ack) made at the same time by several threads of one process share one
+ * write transaction and one commit, and so one sync on a durable store; each call still returns
+ * only once its work is committed (on disk when durable), and is all or nothing on its own: a
+ * refused call returns its error and leaves nothing, whatever the others in its group do. A
+ * failed commit fails every call of its group. Calls see the effects of the calls admitted before
+ * them (versions, unique values, refs); each call's events are contiguous, in admission order, with
+ * a txn number of its own. A lone call commits at once, without waiting for company. A thread that
+ * holds a transaction (an iterator) is not grouped. An explicit write transaction
+ * (ent_txn_begin) is never grouped: it holds the writer until it ends.
+ *
+ * ent_txn_run() runs fn(txn, payload) as one such call: several calls in fn (through txn) are one
+ * unit, all or nothing, grouped with other threads' calls. fn returns ENT_OK to keep its work or
+ * an error code (negative) to undo it, which ent_txn_run() returns, with the message of the call
+ * that failed. fn must not commit or abort txn, nor write to the same store without it (ENT_BUSY),
+ * and it may run on another thread of the process (the group's leader) and more than once, so it
+ * must have no effect outside txn; ent_txn_run() returns once fn's work is committed.
+ * Returns fn's code, ENT_INVALID (store or fn NULL), or what ent_txn_commit() returns. */
+typedef int (*ent_txn_fn)(ent_txn *txn, void *payload);
+ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
+
 /* For loading a dump whose refs may point at entities that come later in it (a type's refs to
  * itself, to a type dumped after it, cycles): writes in write transaction t no longer check that
  * ref targets exist (the ref indexes are written as usual). The caller checks the targets once

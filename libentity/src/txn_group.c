@@ -1,0 +1,345 @@
+/* Group commit: write calls made without a transaction (txn NULL) from several threads of one
+ * process share one backend transaction and one commit, so a durable store pays one sync per group
+ * rather than per call (PostgreSQL's commit_delay, RocksDB's write groups).
+ *
+ * A call queues a request and waits. When no thread leads, the first waiting one leads: it begins a
+ * write transaction (waiting for the backend's writer as any writer does), takes every request
+ * queued by then, runs each in admission order, commits once and hands each caller its result. A
+ * lone caller finds no leader and nobody queued, so it runs at once: grouping adds no wait. Calls
+ * that arrive meanwhile queue up and are the next group, led by the first of them once this one
+ * has committed; the time a group spends in its commit is what lets the next one grow. On a
+ * backend that syncs apart (LMDB durable: the meta page's sync) the leader hands the leadership
+ * over before that last sync, so the next group works and syncs its pages meanwhile; its own
+ * callers still return only once it is done (a request taken into a batch waits for its result,
+ * not for the leadership).
+ *
+ * Each caller's work is all-or-nothing on its own: in a group of two or more it runs inside a
+ * backend savepoint (LMDB: a nested transaction), undone alone when the call fails, together with
+ * the transaction's cached counters (ids, counts, the log's seq and txn numbers). A group of one
+ * needs none: its failure aborts the whole transaction, as before grouping. A failed commit fails
+ * every caller of the group. Each caller whose call wrote events gets a txn number of its own, and
+ * its events are contiguous, in admission order.
+ *
+ * The work runs on the leader's thread: the backend's transaction and its locks (LMDB's resize
+ * hold) belong to one thread. What a caller sees of it is its result and its error message, which
+ * is copied to the caller's thread.
+ *
+ * Not grouped (the call runs in a transaction of its own, as before): a store whose backend has
+ * no savepoints, and a thread that holds a transaction of its own already (a read transaction or
+ * an iterator). Such a thread must not wait for a leader: the leader may have to grow the LMDB map,
+ * which waits for every transaction of the process, that thread's too.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+#include "store_int.h"
+
+typedef struct greq {
+    struct greq *next;
+    ent__write_fn fn;
+    void *payload;
+    int rc;
+    int taken; /* in a leader's batch (under the group's mu) */
+    int done;
+    pthread_cond_t cv; /* signalled when done, or when this caller is to lead */
+    char msg[1024];    /* the failure's message, for the caller's thread (ent_errmsg's size) */
+} greq;
+
+struct ent_group {
+    pthread_mutex_t mu; /* leaf: the queue and the leader flag */
+    greq *head, *tail;
+    int leading;
+    uint64_t commits; /* groups led, committed or not (tests: ent__group_stats) */
+};
+
+int ent__group_new(ent_store *s)
+{
+    struct ent_group *g = calloc(1, sizeof *g);
+    if (!g) return ent__err(ENT_NOMEM, "out of memory");
+    pthread_mutex_init(&g->mu, NULL);
+    s->group = g;
+    return ENT_OK;
+}
+
+void ent__group_free(ent_store *s)
+{
+    if (!s->group) return;
+    pthread_mutex_destroy(&s->group->mu);
+    free(s->group);
+    s->group = NULL;
+}
+
+void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s)
+{
+    struct ent_group *g = s->group;
+    size_t n = 0;
+    pthread_mutex_lock(&g->mu);
+    for (greq *r = g->head; r; r = r->next) n++;
+    if (commits) *commits = g->commits;
+    if (waiting) *waiting = n;
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* The state of the transaction a savepoint must restore besides the backend's: the caches that
+ * the store keeps in ent_txn and writes at commit. */
+typedef struct txn_mark {
+    ent_tcount *tc;
+    uint8_t log_loaded, log_dirty;
+    uint64_t log_last, txn_id, first_seq;
+} txn_mark;
+
+static void mark_take(txn_mark *m, const ent_txn *t, size_t n)
+{
+    memcpy(m->tc, t->tc, n * sizeof *t->tc);
+    m->log_loaded = t->log_loaded;
+    m->log_dirty = t->log_dirty;
+    m->log_last = t->log_last;
+    m->txn_id = t->txn_id;
+    m->first_seq = t->first_seq;
+}
+
+static void mark_restore(ent_txn *t, const txn_mark *m, size_t n)
+{
+    memcpy(t->tc, m->tc, n * sizeof *t->tc);
+    t->log_loaded = m->log_loaded;
+    t->log_dirty = m->log_dirty;
+    t->log_last = m->log_last;
+    t->txn_id = m->txn_id;
+    t->first_seq = m->first_seq;
+    t->failed = 0;
+    t->failed_rc = 0;
+}
+
+/* The transaction this thread lends to a caller's work right now (NULL: none). The work must not
+ * commit or abort it (ent_txn_commit/abort check), and a write of the same store without a
+ * transaction from inside it would wait for this very thread. */
+static _Thread_local ent_txn *lent;
+
+int ent__txn_lent(const ent_txn *t) { return t && t == lent; }
+
+static int call_fn(ent__write_fn fn, ent_txn *t, void *payload, int *half)
+{
+    ent_txn *outer = lent;
+    int rc;
+    lent = t;
+    rc = fn(t, payload, half);
+    lent = outer;
+    return rc;
+}
+
+/* Run one request in t; its code, with a failed transaction counted as a failure. */
+static int run_one(ent_txn *t, greq *r)
+{
+    int half = 0, rc;
+    t->refs_unchecked = 0; /* ent_txn_skip_ref_checks() of one caller is not the next one's */
+    rc = call_fn(r->fn, t, r->payload, &half);
+    if (rc == ENT_OK && t->failed) rc = ent__err(t->failed_rc, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
+    return rc;
+}
+
+static void fail_req(greq *r, int rc)
+{
+    r->rc = rc;
+    snprintf(r->msg, sizeof r->msg, "%s", ent_errmsg());
+}
+
+/* One leadership: released once, by the commit as soon as the next group may begin (before the
+ * commit's last sync when the backend syncs apart), or at the end of lead(). */
+typedef struct leader {
+    ent_store *s;
+    int released;
+} leader;
+
+static void release(void *p)
+{
+    leader *L = p;
+    struct ent_group *g = L->s->group;
+    if (L->released) return;
+    L->released = 1;
+    pthread_mutex_lock(&g->mu);
+    g->leading = 0;
+    g->commits++;
+    if (g->head) pthread_cond_signal(&g->head->cv); /* the first of the next group leads it */
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Every request of the batch fails with rc (the message is this thread's). */
+static void fail_all(greq *batch, int rc)
+{
+    for (greq *r = batch; r; r = r->next) fail_req(r, rc);
+}
+
+/* Run a batch of two or more, each in a savepoint; commit once. */
+static void run_batch(ent_store *s, ent_txn *t, greq *batch, leader *L)
+{
+    size_t ntypes = t->lay->schema->n_types;
+    txn_mark m = {0};
+    int rc, any = 0, bumped = 0;
+    m.tc = malloc((ntypes ? ntypes : 1) * sizeof *m.tc);
+    if (!m.tc) {
+        fail_all(batch, ent__err(ENT_NOMEM, "out of memory"));
+        ent_txn_abort(t);
+        return;
+    }
+    for (greq *r = batch; r; r = r->next) {
+        uint64_t seq_before = t->log_last;
+        mark_take(&m, t, ntypes);
+        if ((rc = ent__bk_sp_begin(t))) {
+            fail_req(r, rc);
+            continue;
+        }
+        rc = run_one(t, r);
+        if (rc == ENT_OK && (rc = ent__bk_sp_end(t, 1)) == ENT_OK) {
+            r->rc = ENT_OK;
+            any = 1;
+            if (t->log_last != seq_before) { /* the next caller's events get a txn number of their own */
+                t->txn_id++;
+                bumped = 1;
+            }
+            continue;
+        }
+        fail_req(r, rc);
+        if (ent__bk_sp_end(t, 0) == ENT_OK) {
+            mark_restore(t, &m, ntypes);
+            continue;
+        }
+        /* Neither kept nor undone: the transaction is broken, and the group with it. */
+        free(m.tc);
+        ent__err(ENT_IO, "the group's transaction failed (%s); nothing of this call was stored", ent_strerror(rc));
+        fail_all(batch, ENT_IO);
+        ent_txn_abort(t);
+        return;
+    }
+    free(m.tc);
+    if (!any) {
+        ent_txn_abort(t);
+        return;
+    }
+    if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
+    if ((rc = ent__txn_commit_released(t, release, L)))
+        for (greq *r = batch; r; r = r->next)
+            if (r->rc == ENT_OK) fail_req(r, rc);
+}
+
+/* Lead one group: every request queued by the time this thread holds the writer. Returns the
+ * batch, each with its result, for the caller to hand back. */
+static greq *lead(ent_store *s, leader *L)
+{
+    struct ent_group *g = s->group;
+    greq *batch;
+    ent_txn *t = NULL;
+    int rc = ent_txn_begin(&t, s, ENT_TXN_WRITE);
+    pthread_mutex_lock(&g->mu);
+    batch = g->head;
+    g->head = g->tail = NULL;
+    for (greq *q = batch; q; q = q->next) q->taken = 1;
+    pthread_mutex_unlock(&g->mu);
+    if (rc) {
+        fail_all(batch, rc);
+        return batch;
+    }
+    if (batch->next) {
+        run_batch(s, t, batch, L);
+        return batch;
+    }
+    /* Alone: no savepoint; a failure aborts the transaction, which holds nothing else. */
+    rc = run_one(t, batch);
+    if (rc) {
+        fail_req(batch, rc);
+        ent_txn_abort(t);
+    } else if ((rc = ent__txn_commit_released(t, release, L))) {
+        fail_req(batch, rc);
+    }
+    return batch;
+}
+
+/* 1 when calls of s can be grouped from this thread. */
+static int groupable(ent_store *s)
+{
+    return (ent__bk_caps(&s->bk) & ENT_BK_CAP_SAVEPOINT) && ent__txn_open_count() == 0;
+}
+
+int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
+{
+    struct ent_group *g = s ? s->group : NULL;
+    ent_txn *t;
+    greq r;
+    int rc, half = 0;
+    if (!txn && lent && lent->s == s)
+        return ent__err(ENT_BUSY, "a write without a transaction from inside ent_txn_run() on the same store; "
+                                  "use the transaction it gives");
+    if (txn || !g || !groupable(s)) {
+        if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+        rc = txn ? fn(t, payload, &half) : call_fn(fn, t, payload, &half);
+        if (rc == ENT_OK && !txn && t->failed) rc = ent__err(t->failed_rc, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
+        return ent__txn_end(t, txn, rc, half);
+    }
+    /* What ent_txn_begin() would refuse is refused on the caller's thread, with its message. */
+    if ((rc = ent__store_check(s))) return rc;
+    if (s->read_only) return ent__err(ENT_READONLY, "store %s is open read-only", s->path);
+    if (ent__log_in_callback())
+        return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
+    memset(&r, 0, sizeof r);
+    r.fn = fn;
+    r.payload = payload;
+    pthread_cond_init(&r.cv, NULL);
+    pthread_mutex_lock(&g->mu);
+    if (g->tail) g->tail->next = &r;
+    else g->head = &r;
+    g->tail = &r;
+    while (!r.done) {
+        /* A leader may let the next one in before its batch is done (its last sync): a request
+         * already taken waits for its result, not for the leadership. */
+        if (g->leading || r.taken) {
+            pthread_cond_wait(&r.cv, &g->mu);
+            continue;
+        }
+        g->leading = 1;
+        pthread_mutex_unlock(&g->mu);
+        {
+            leader L = {s, 0};
+            greq *batch = lead(s, &L); /* r is in it: the queue is taken whole */
+            release(&L);
+            pthread_mutex_lock(&g->mu);
+            /* Hand the results back. A request lives on its caller's stack until it sees done. */
+            while (batch) {
+                greq *next = batch->next;
+                batch->done = 1;
+                if (batch != &r) pthread_cond_signal(&batch->cv);
+                batch = next;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    pthread_cond_destroy(&r.cv);
+    if (r.rc) return ent__err(r.rc, "%s", r.msg);
+    return ENT_OK;
+}
+
+/* ---- closure transactions ----------------------------------------------------------------- */
+
+typedef struct run_arg {
+    ent_txn_fn fn;
+    void *payload;
+} run_arg;
+
+static int run_closure(ent_txn *t, void *p, int *half)
+{
+    run_arg *a = p;
+    int rc;
+    *half = 1; /* whatever fn wrote before failing must go */
+    rc = a->fn(t, a->payload);
+    if (rc > 0) rc = ent__err(ENT_INVALID, "ent_txn_run: the function returned %d, not an ENT_* code", rc);
+    return rc;
+}
+
+int ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload)
+{
+    run_arg a;
+    if (!s || !fn) return ent__err(ENT_INVALID, "ent_txn_run: store and fn are required");
+    a.fn = fn;
+    a.payload = payload;
+    return ent__txn_write(s, NULL, run_closure, &a);
+}

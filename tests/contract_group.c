@@ -1,0 +1,709 @@
+/* Group commit, run once per backend ("lmdb" or "memory" in argv[1]): calls without a transaction
+ * from many threads, some refused, checked against a model of each thread's own keys (every
+ * acknowledged call there with its events, nothing of a refused one, versions and unique values
+ * consistent, each call's events contiguous with a txn number of its own); groups that do form
+ * (calls queued behind a leader commit together); ent_txn_run() closures. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend_fault.h"
+#include "error_int.h"
+#include "store_int.h"
+#include "test_util.h"
+
+static const char *backend;
+
+static const char schema_json[] =
+    "{\"schema\":\"grp\",\"version\":1,\"types\":{"
+    "\"user\":{\"key\":\"auto\",\"fields\":{"
+    "  \"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}}},"
+    "\"acct\":{\"key\":\"string\",\"fields\":{"
+    "  \"n\":{\"id\":1,\"type\":\"int\",\"required\":true,\"min\":0},"
+    "  \"tag\":{\"id\":2,\"type\":\"string\",\"unique\":true},"
+    "  \"owner\":{\"id\":3,\"type\":\"ref\",\"to\":\"user\"}}}}}";
+
+typedef struct store_dir {
+    char dir[64];
+    ent_store *s;
+    ent_schema *sc;
+} store_dir;
+
+static void open_on(store_dir *d, ent_durability dur)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = dur;
+    o.map_size = (size_t)1 << 20; /* small: the LMDB map grows inside groups */
+    snprintf(d->dir, sizeof d->dir, "/tmp/ent_grp_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d->dir));
+    ENT_OK_(ent_schema_load_json(&d->sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
+}
+
+static void close_on(store_dir *d)
+{
+    char cmd[128];
+    ent_store_close(d->s);
+    ent_schema_free(d->sc);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d->dir);
+}
+
+/* ---- the model test ---------------------------------------------------------------------------- */
+
+enum { THREADS = 8, OPS = 120, KEYS = 6, TAGS = 10 };
+
+/* One acknowledged call: the events it must have left, in order. */
+typedef struct call {
+    int nev;
+    char key[2][24];
+    int op[2];
+    uint64_t version[2];
+} call;
+
+typedef struct model_key {
+    int present;
+    uint64_t version;
+    int64_t n;
+    char tag[16]; /* "" none */
+} model_key;
+
+typedef struct wthread {
+    ent_store *s;
+    int id;
+    unsigned seed;
+    model_key keys[KEYS];
+    call calls[OPS];
+    int ncalls;
+    int refused, wrong; /* refused calls; calls whose code the model did not expect */
+    char why[256];
+} wthread;
+
+static const char *kname(char *buf, int tid, int k)
+{
+    snprintf(buf, 24, "k%d-%d", tid, k);
+    return buf;
+}
+
+static ent_entity *mk_acct(ent_store *s, const char *key, int64_t n, const char *tag)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    if (ent_entity_new(&e, ent_store_type(s, "acct"))) return NULL;
+    ent_entity_set_key(e, &k);
+    ent_entity_set_int(e, "n", n);
+    if (tag && *tag) ent_entity_set_string(e, "tag", tag);
+    return e;
+}
+
+static void wrong(wthread *w, int op, int rc, int want)
+{
+    if (!w->wrong)
+        snprintf(w->why, sizeof w->why, "thread %d op %d: got %s, expected %s (%s)", w->id, op, ent_strerror(rc),
+                 ent_strerror(want), ent_errmsg());
+    w->wrong++;
+}
+
+typedef struct pair_arg {
+    ent_store *s;
+    const char *k1, *k2;
+    int fail_after; /* return ENT_CONFLICT after both writes */
+} pair_arg;
+
+/* Two creates that stand or fall together. */
+static int create_pair(ent_txn *txn, void *p)
+{
+    pair_arg *a = p;
+    ent_entity *x = mk_acct(a->s, a->k1, 1, NULL), *y = mk_acct(a->s, a->k2, 1, NULL);
+    int rc = ent_create(a->s, txn, x);
+    if (!rc) rc = ent_create(a->s, txn, y);
+    ent_entity_free(x);
+    ent_entity_free(y);
+    if (!rc && a->fail_after) rc = ent__err(ENT_CONFLICT, "changed my mind");
+    return rc;
+}
+
+static void record(wthread *w, int nev, const char *k1, int op1, uint64_t v1, const char *k2, int op2, uint64_t v2)
+{
+    call *c = &w->calls[w->ncalls++];
+    c->nev = nev;
+    if (nev > 0) {
+        snprintf(c->key[0], sizeof c->key[0], "%s", k1);
+        c->op[0] = op1;
+        c->version[0] = v1;
+    }
+    if (nev > 1) {
+        snprintf(c->key[1], sizeof c->key[1], "%s", k2);
+        c->op[1] = op2;
+        c->version[1] = v2;
+    }
+}
+
+static void *model_thread(void *p)
+{
+    wthread *w = p;
+    ent_store *s = w->s;
+    const ent_type *at = ent_store_type(s, "acct");
+    unsigned seed = w->seed;
+    for (int i = 0; i < OPS; i++) {
+        int k = rand_r(&seed) % KEYS, what = rand_r(&seed) % 8, rc, want;
+        model_key *m = &w->keys[k];
+        char key[24], key2[24], tag[16] = "";
+        ent_entity *e = NULL;
+        kname(key, w->id, k);
+        if (rand_r(&seed) % 3 == 0) snprintf(tag, sizeof tag, "tag%d", rand_r(&seed) % TAGS); /* shared by threads */
+        switch (what) {
+        case 0:
+        case 1: /* create: the model knows whether the key exists; a shared tag may be taken */
+            e = mk_acct(s, key, i, tag);
+            rc = ent_create(s, NULL, e);
+            want = m->present ? ENT_CONFLICT : ENT_OK;
+            if (rc == ENT_CONFLICT && !m->present && tag[0] && strstr(ent_errmsg(), tag)) want = ENT_CONFLICT;
+            if (rc != want) wrong(w, i, rc, want);
+            if (rc == ENT_OK) {
+                CU_ASSERT_EQUAL(ent_entity_version(e), 1);
+                *m = (model_key){1, 1, i, ""};
+                snprintf(m->tag, sizeof m->tag, "%s", tag);
+                record(w, 1, key, ENT_OP_CREATE, 1, NULL, 0, 0);
+            }
+            break;
+        case 2:
+        case 3: { /* update with the right version, or a stale one */
+            int stale = rand_r(&seed) % 4 == 0;
+            uint64_t expect = m->version - (stale ? 1 : 0);
+            e = mk_acct(s, key, 1000 + i, tag);
+            rc = ent_update(s, NULL, e, m->present ? expect : 1);
+            want = !m->present ? ENT_NOTFOUND : stale ? ENT_CONFLICT : ENT_OK;
+            if (rc == ENT_CONFLICT && want == ENT_OK && tag[0] && strstr(ent_errmsg(), tag)) want = ENT_CONFLICT;
+            if (rc != want) wrong(w, i, rc, want);
+            if (rc == ENT_OK) {
+                m->version++;
+                m->n = 1000 + i;
+                if (tag[0]) snprintf(m->tag, sizeof m->tag, "%s", tag);
+                CU_ASSERT_EQUAL(ent_entity_version(e), m->version);
+                record(w, 1, key, ENT_OP_UPDATE, m->version, NULL, 0, 0);
+            }
+            break;
+        }
+        case 4: /* invalid: n below its minimum; nothing written */
+            e = mk_acct(s, key, -1, NULL);
+            rc = m->present ? ent_replace(s, NULL, e, ENT_VERSION_ANY) : ent_create(s, NULL, e);
+            if (rc != ENT_INVALID) wrong(w, i, rc, ENT_INVALID);
+            break;
+        case 5: { /* a ref to a user that does not exist */
+            e = mk_acct(s, key, 5, NULL);
+            ent_entity_set_uint(e, "owner", 999999);
+            rc = ent_upsert(s, NULL, e, ENT_VERSION_ANY);
+            if (rc != ENT_INVALID) wrong(w, i, rc, ENT_INVALID);
+            break;
+        }
+        case 6: { /* delete */
+            ent_key kk = ent_key_str(key);
+            rc = ent_delete(s, NULL, at, &kk, m->present ? m->version : ENT_VERSION_ANY);
+            want = m->present ? ENT_OK : ENT_NOTFOUND;
+            if (rc != want) wrong(w, i, rc, want);
+            if (rc == ENT_OK) {
+                record(w, 1, key, ENT_OP_DELETE, m->version + 1, NULL, 0, 0);
+                memset(m, 0, sizeof *m);
+            }
+            break;
+        }
+        default: { /* a closure: two creates, all or nothing */
+            int k2 = (k + 1) % KEYS;
+            model_key *m2 = &w->keys[k2];
+            pair_arg a = {s, key, kname(key2, w->id, k2), rand_r(&seed) % 3 == 0};
+            rc = ent_txn_run(s, create_pair, &a);
+            want = m->present || m2->present || a.fail_after ? ENT_CONFLICT : ENT_OK;
+            if (rc != want) wrong(w, i, rc, want);
+            if (rc == ENT_OK) {
+                *m = (model_key){1, 1, 1, ""};
+                *m2 = (model_key){1, 1, 1, ""};
+                record(w, 2, key, ENT_OP_CREATE, 1, key2, ENT_OP_CREATE, 1);
+            }
+            break;
+        }
+        }
+        if (rc != ENT_OK) w->refused++;
+        ent_entity_free(e);
+    }
+    return NULL;
+}
+
+typedef struct seen {
+    uint64_t got, last, out_of_order;
+} seen;
+
+static void on_event(const ent_event *ev, void *p)
+{
+    seen *q = p; /* deliveries never overlap (TSan reports a race here if they did) */
+    if (ev->seq != q->last + 1) q->out_of_order++;
+    q->last = ev->seq;
+    q->got++;
+}
+
+static void model_on(ent_durability dur)
+{
+    store_dir d;
+    pthread_t th[THREADS];
+    wthread *w = calloc(THREADS, sizeof *w);
+    ent_subscriber *sub = NULL;
+    seen q = {0, 0, 0};
+    uint64_t first = 0, last = 0, total_events = 0, problems = 0, groups = 0;
+    ent_event **log;
+    int *pos = calloc(THREADS, sizeof *pos);
+    open_on(&d, dur);
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_event, &q));
+    for (int i = 0; i < THREADS; i++) {
+        w[i].s = d.s;
+        w[i].id = i;
+        w[i].seed = (unsigned)time(NULL) * 31u + (unsigned)i;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, model_thread, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    ent__group_stats(&groups, NULL, d.s);
+    printf(" [%s: %llu groups]", dur == ENT_DURABLE ? "durable" : "none", (unsigned long long)groups);
+
+    /* Every call's code was the model's, and the store holds the model. */
+    for (int i = 0; i < THREADS; i++) {
+        if (w[i].wrong) fprintf(stderr, "\n  %s\n", w[i].why);
+        CU_ASSERT_EQUAL(w[i].wrong, 0);
+        CU_ASSERT(w[i].refused > 0);
+        for (int k = 0; k < KEYS; k++) {
+            char key[24];
+            ent_key kk = ent_key_str(kname(key, i, k));
+            ent_entity *e = NULL;
+            int rc = ent_get(&e, d.s, NULL, ent_store_type(d.s, "acct"), &kk);
+            CU_ASSERT_EQUAL(rc, w[i].keys[k].present ? ENT_OK : ENT_NOTFOUND);
+            if (rc == ENT_OK) {
+                int64_t n = -1;
+                const char *tag = NULL;
+                size_t tl = 0;
+                CU_ASSERT_EQUAL(ent_entity_version(e), w[i].keys[k].version);
+                ENT_OK_(ent_entity_get_int(&n, e, "n"));
+                CU_ASSERT_EQUAL(n, w[i].keys[k].n);
+                if (ent_entity_get_string(&tag, &tl, e, "tag") == ENT_OK) {
+                    CU_ASSERT(strlen(w[i].keys[k].tag) == tl && memcmp(tag, w[i].keys[k].tag, tl) == 0);
+                } else {
+                    CU_ASSERT_EQUAL(w[i].keys[k].tag[0], '\0');
+                }
+            }
+            ent_entity_free(e);
+        }
+    }
+    /* Unique values: each stored tag belongs to one entity, and the index finds it. */
+    for (int t = 0; t < TAGS; t++) {
+        char tag[16];
+        int owners = 0;
+        for (int i = 0; i < THREADS; i++)
+            for (int k = 0; k < KEYS; k++) owners += w[i].keys[k].present && !strcmp(w[i].keys[k].tag, (snprintf(tag, sizeof tag, "tag%d", t), tag));
+        CU_ASSERT(owners <= 1);
+    }
+    /* The log: exactly the acknowledged calls' events; each thread's in its call order; each call's
+     * events contiguous with one txn number, and no two calls sharing one. */
+    ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
+    for (int i = 0; i < THREADS; i++)
+        for (int c = 0; c < w[i].ncalls; c++) total_events += (uint64_t)w[i].calls[c].nev;
+    CU_ASSERT_EQUAL(last, total_events);
+    log = calloc(last + 2, sizeof *log);
+    for (uint64_t seq = 1; seq <= last; seq++) ENT_OK_(ent_log_get(&log[seq], d.s, NULL, seq));
+    {
+        uint64_t seq = 1, prev_txn = 0;
+        int matched = 1;
+        while (seq <= last && matched) {
+            const ent_event *ev = log[seq];
+            int tid = -1, k = -1;
+            call *c;
+            matched = 0;
+            if (ev->key.kind == ENT_KEY_STRING && sscanf(ev->key.str, "k%d-%d", &tid, &k) == 2 && tid >= 0 &&
+                tid < THREADS && pos[tid] < w[tid].ncalls) {
+                c = &w[tid].calls[pos[tid]];
+                matched = 1;
+                for (int j = 0; j < c->nev; j++) {
+                    const ent_event *e2 = seq + (uint64_t)j <= last ? log[seq + (uint64_t)j] : NULL;
+                    if (!e2 || e2->txn != ev->txn || e2->op != c->op[j] || e2->version != c->version[j] ||
+                        e2->key.len != strlen(c->key[j]) || memcmp(e2->key.str, c->key[j], e2->key.len) != 0)
+                        matched = 0;
+                }
+                CU_ASSERT(ev->txn > prev_txn); /* a number of its own, increasing with commit order */
+                prev_txn = ev->txn;
+                seq += (uint64_t)c->nev;
+                pos[tid]++;
+            }
+            if (!matched) fprintf(stderr, "\n  seq %llu does not match its thread's next acknowledged call\n",
+                                  (unsigned long long)seq);
+            CU_ASSERT(matched);
+        }
+        for (int i = 0; i < THREADS; i++) CU_ASSERT_EQUAL(pos[i], w[i].ncalls);
+    }
+    for (uint64_t seq = 1; seq <= last; seq++) ent_event_free(log[seq]);
+    free(log);
+    /* In-process subscribers saw every event once, in order. */
+    CU_ASSERT_EQUAL(q.got, last);
+    CU_ASSERT_EQUAL(q.out_of_order, 0);
+    ent_unsubscribe(d.s, sub);
+    ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    free(pos);
+    free(w);
+    close_on(&d);
+}
+
+static void t_mixed_calls_against_a_model(void) { model_on(ENT_NONE); }
+static void t_mixed_calls_against_a_model_durable(void) { model_on(ENT_DURABLE); }
+
+/* ---- groups that must form --------------------------------------------------------------------- */
+
+typedef struct one_call {
+    ent_store *s;
+    int kind;
+    int rc;
+} one_call;
+
+static void *one_call_main(void *p)
+{
+    one_call *c = p;
+    ent_entity *e = NULL;
+    char key[24];
+    snprintf(key, sizeof key, "g%d", c->kind);
+    switch (c->kind) {
+    case 0:
+    case 1:
+    case 2: /* plain creates */
+        e = mk_acct(c->s, key, c->kind, NULL);
+        c->rc = ent_create(c->s, NULL, e);
+        break;
+    case 3:
+    case 4: /* the same unique tag: one of the two wins, whichever the group runs first */
+        e = mk_acct(c->s, key, c->kind, "same");
+        c->rc = ent_create(c->s, NULL, e);
+        break;
+    case 5: { /* a stale version */
+        ent_key k = ent_key_str("first");
+        e = mk_acct(c->s, "first", 9, NULL);
+        c->rc = ent_update(c->s, NULL, e, 7);
+        (void)k;
+        break;
+    }
+    default: { /* a closure that undoes itself */
+        pair_arg a = {c->s, "pair-a", "pair-b", 1};
+        c->rc = ent_txn_run(c->s, create_pair, &a);
+        break;
+    }
+    }
+    ent_entity_free(e);
+    return NULL;
+}
+
+enum { QUEUED = 7 };
+
+typedef struct hold_cb {
+    ent_store *s;
+    pthread_t th[QUEUED];
+    one_call c[QUEUED];
+    int first_done, started, timed_out;
+    uint64_t groups0; /* groups led before the held one is counted */
+    uint64_t changes0; /* the change counter cross-process waiters sleep on, before it too */
+} hold_cb;
+
+/* A closure that creates "first", starts the other calls' threads and holds its group's
+ * leadership (it runs inside the group, before its commit) until they all wait behind it. */
+static int hold_first(ent_txn *txn, void *p)
+{
+    hold_cb *h = p;
+    struct timespec nap = {0, 1000000};
+    ent_entity *e = mk_acct(h->s, "first", 1, NULL);
+    int rc = ent_create(h->s, txn, e);
+    ent_entity_free(e);
+    if (rc) return rc;
+    h->first_done = 1;
+    ent__group_stats(&h->groups0, NULL, h->s);
+    h->changes0 = ent__bk_change_counter(h->s);
+    for (int i = 0; i < QUEUED; i++) {
+        h->c[i] = (one_call){h->s, i, -100};
+        if (pthread_create(&h->th[i], NULL, one_call_main, &h->c[i]) != 0) return ENT_OK;
+        h->started++;
+    }
+    for (int i = 0; i < 20000; i++) { /* 20 s at most: a guard against hanging, not a timing */
+        size_t waiting = 0;
+        ent__group_stats(NULL, &waiting, h->s);
+        if (waiting >= QUEUED) return ENT_OK;
+        nanosleep(&nap, NULL);
+    }
+    h->timed_out = 1;
+    return ENT_OK;
+}
+
+static void t_calls_queued_behind_a_leader_commit_together(void)
+{
+    enum { N = QUEUED };
+    store_dir d;
+    ent_subscriber *sub = NULL;
+    hold_cb *h = calloc(1, sizeof *h);
+    one_call *c = h->c;
+    seen q = {0, 0, 0};
+    uint64_t groups0 = 0, groups1 = 0, last = 0;
+    int ok = 0, won = 0;
+    open_on(&d, ENT_NONE);
+    h->s = d.s;
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_event, &q));
+    /* This call starts N calls in other threads and holds its leadership until all of them wait
+     * behind it. */
+    ENT_OK_(ent_txn_run(d.s, hold_first, h));
+    groups0 = h->groups0;
+    for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
+    ent__group_stats(&groups1, NULL, d.s);
+    CU_ASSERT_EQUAL_FATAL(h->started, N);
+    CU_ASSERT_FALSE(h->timed_out);
+    CU_ASSERT_EQUAL(groups1 - groups0, 2); /* the held one, then the N calls: one group, one commit */
+    /* and waiters in other processes (ent_log_wait, --follow) are woken once per group */
+    CU_ASSERT_EQUAL(ent__bk_change_counter(d.s) - h->changes0, 2);
+    for (int i = 0; i < N; i++) {
+        if (c[i].rc == ENT_OK) ok++;
+        if (i == 3 || i == 4) won += c[i].rc == ENT_OK;
+    }
+    for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(c[i].rc, ENT_OK);
+    CU_ASSERT_EQUAL(won, 1);
+    CU_ASSERT_EQUAL(c[3].rc == ENT_OK ? c[4].rc : c[3].rc, ENT_CONFLICT);
+    CU_ASSERT_EQUAL(c[5].rc, ENT_CONFLICT);
+    CU_ASSERT_EQUAL(c[6].rc, ENT_CONFLICT);
+    CU_ASSERT_EQUAL(ok, 4);
+    /* 1 + 4 events, each call with a txn number of its own; nothing of the refused ones */
+    ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(last, 5);
+    {
+        uint64_t txns[6] = {0};
+        for (uint64_t seq = 1; seq <= last && seq <= 5; seq++) {
+            ent_event *ev = NULL;
+            ENT_OK_(ent_log_get(&ev, d.s, NULL, seq));
+            if (!ev) continue;
+            txns[seq] = ev->txn;
+            CU_ASSERT(strncmp(ev->key.str, "pair", 4) != 0);
+            ent_event_free(ev);
+        }
+        for (int i = 2; i <= 5; i++) CU_ASSERT_EQUAL(txns[i], txns[i - 1] + 1);
+    }
+    CU_ASSERT_EQUAL(q.got, 5); /* in-process subscribers got both commits' events, in order */
+    CU_ASSERT_EQUAL(q.out_of_order, 0);
+    {
+        ent_key pa = ent_key_str("pair-a");
+        CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &pa), ENT_NOTFOUND);
+    }
+    ent_unsubscribe(d.s, sub);
+    free(h);
+    close_on(&d);
+}
+
+/* ---- a failed commit ---------------------------------------------------------------------------- */
+
+typedef struct plain_create {
+    ent_store *s;
+    char key[16];
+    int rc;
+} plain_create;
+
+static void *plain_create_main(void *p)
+{
+    plain_create *c = p;
+    ent_entity *e = mk_acct(c->s, c->key, 1, NULL);
+    c->rc = ent_create(c->s, NULL, e);
+    ent_entity_free(e);
+    return NULL;
+}
+
+/* The N calls queue while an explicit write txn holds the writer (their leader waits for it in
+ * its begin); the fault backend then fails the group's one commit, or its sync: every call of the
+ * group fails with it, and nothing of any is there. */
+static void t_failed_commit_fails_the_group(void)
+{
+    enum { N = 5 };
+    static const char *what[] = {"txn_commit", "sync"};
+    char be_name[32];
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = ENT_DURABLE;
+    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    for (int round = 0; round < 2; round++) {
+        pthread_t th[N];
+        plain_create c[N];
+        ent_txn *w = NULL;
+        size_t waiting = 0;
+        int has_sync = (ent__bk_caps(&d.s->bk) & ENT_BK_CAP_SYNC_APART) != 0;
+        struct timespec nap = {0, 1000000};
+        if (round == 1 && !has_sync) break; /* no separate sync to fail */
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        for (int i = 0; i < N; i++) {
+            c[i].s = d.s;
+            snprintf(c[i].key, sizeof c[i].key, "f%d-%d", round, i);
+            c[i].rc = -100;
+            CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, plain_create_main, &c[i]), 0);
+        }
+        for (int i = 0; i < 20000 && waiting < N; i++) { /* a guard against hanging, not a timing */
+            ent__group_stats(NULL, &waiting, d.s);
+            if (waiting < N) nanosleep(&nap, NULL);
+        }
+        CU_ASSERT_EQUAL(waiting, N);
+        ent__fault_reset();
+        ent__fault_arm_named(what[round], 1, ENT_IO);
+        ent_txn_abort(w); /* not a commit: the group's is the first */
+        for (int i = 0; i < N; i++) {
+            ent_key k = ent_key_str(c[i].key);
+            pthread_join(th[i], NULL);
+            CU_ASSERT_EQUAL(c[i].rc, ENT_IO);
+            if (round == 0) { /* a failed commit leaves nothing; a failed sync leaves it undecided */
+                CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), ENT_NOTFOUND);
+            }
+        }
+        CU_ASSERT_EQUAL(ent__fault_fired(), 1);
+        ent__fault_reset();
+    }
+    {
+        uint64_t problems = 0;
+        ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
+    close_on(&d);
+}
+
+/* ---- closures ---------------------------------------------------------------------------------- */
+
+typedef struct misuse {
+    ent_store *s;
+    int how, rc_inside;
+} misuse;
+
+static int misbehave(ent_txn *txn, void *p)
+{
+    misuse *m = p;
+    ent_entity *e = mk_acct(m->s, "inside", 1, NULL);
+    int rc = ent_create(m->s, txn, e);
+    ent_entity_free(e);
+    if (rc) return rc;
+    switch (m->how) {
+    case 0: m->rc_inside = ent_txn_commit(txn); return ENT_OK;
+    case 1: ent_txn_abort(txn); return ENT_OK;
+    case 2:
+        e = mk_acct(m->s, "outside", 1, NULL);
+        m->rc_inside = ent_create(m->s, NULL, e);
+        ent_entity_free(e);
+        return ENT_OK;
+    default: return 1; /* not an ENT_* code */
+    }
+}
+
+static void t_txn_run(void)
+{
+    store_dir d;
+    pair_arg a;
+    misuse m;
+    ent_key pa = ent_key_str("pa"), pb = ent_key_str("pb"), in = ent_key_str("inside");
+    const ent_type *at;
+    ent_event *e1 = NULL, *e2 = NULL;
+    open_on(&d, ENT_NONE);
+    at = ent_store_type(d.s, "acct");
+    a = (pair_arg){d.s, "pa", "pb", 0};
+    ENT_OK_(ent_txn_run(d.s, create_pair, &a));
+    ENT_OK_(ent_exists(d.s, NULL, at, &pa));
+    ENT_OK_(ent_exists(d.s, NULL, at, &pb));
+    ENT_OK_(ent_log_get(&e1, d.s, NULL, 1));
+    ENT_OK_(ent_log_get(&e2, d.s, NULL, 2));
+    if (e1 && e2) {
+        CU_ASSERT_EQUAL(e1->txn, e2->txn);
+    }
+    ent_event_free(e1);
+    ent_event_free(e2);
+    /* the second create fails: the first is undone with it, and the code and message are fn's */
+    a = (pair_arg){d.s, "pc", "pa", 0};
+    ENT_CHECK_RC(ent_txn_run(d.s, create_pair, &a), ENT_CONFLICT);
+    ENT_ASSERT_MSG("exists already");
+    a = (pair_arg){d.s, "pc", "pd", 1};
+    ENT_CHECK_RC(ent_txn_run(d.s, create_pair, &a), ENT_CONFLICT);
+    ENT_ASSERT_MSG("changed my mind");
+    {
+        ent_key pc = ent_key_str("pc"), pd = ent_key_str("pd");
+        CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &pc), ENT_NOTFOUND);
+        CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &pd), ENT_NOTFOUND);
+    }
+    /* misuse: commit inside is refused (the work stays); abort inside undoes the work; a write to
+     * the same store without the txn is ENT_BUSY; a positive code is not a code */
+    m = (misuse){d.s, 0, 0};
+    ENT_OK_(ent_txn_run(d.s, misbehave, &m));
+    CU_ASSERT_EQUAL(m.rc_inside, ENT_INVALID);
+    ENT_OK_(ent_exists(d.s, NULL, at, &in));
+    {
+        ent_key k = ent_key_str("inside");
+        ENT_OK_(ent_delete(d.s, NULL, at, &k, ENT_VERSION_ANY));
+    }
+    m = (misuse){d.s, 1, 0};
+    ENT_CHECK_RC(ent_txn_run(d.s, misbehave, &m), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &in), ENT_NOTFOUND);
+    m = (misuse){d.s, 2, 0};
+    ENT_OK_(ent_txn_run(d.s, misbehave, &m));
+    CU_ASSERT_EQUAL(m.rc_inside, ENT_BUSY);
+    ENT_OK_(ent_delete(d.s, NULL, at, &in, ENT_VERSION_ANY));
+    m = (misuse){d.s, 3, 0};
+    ENT_CHECK_RC(ent_txn_run(d.s, misbehave, &m), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &in), ENT_NOTFOUND);
+    ENT_CHECK_RC(ent_txn_run(NULL, misbehave, &m), ENT_INVALID);
+    ENT_CHECK_RC(ent_txn_run(d.s, NULL, &m), ENT_INVALID);
+    close_on(&d);
+}
+
+/* A thread that holds a read transaction still writes without one (it runs alone, ungrouped);
+ * one that holds a write transaction is refused a second one (it would wait for itself). */
+static void t_writer_holding_a_reader(void)
+{
+    store_dir d;
+    ent_txn *r = NULL;
+    ent_entity *e;
+    ent_key k = ent_key_str("r1");
+    open_on(&d, ENT_NONE);
+    ENT_OK_(ent_txn_begin(&r, d.s, ENT_TXN_READ));
+    e = mk_acct(d.s, "r1", 1, NULL);
+    ENT_OK_(ent_create(d.s, NULL, e));
+    ent_entity_free(e);
+    CU_ASSERT_EQUAL(ent_exists(d.s, r, ent_store_type(d.s, "acct"), &k), ENT_NOTFOUND); /* its snapshot */
+    ent_txn_abort(r);
+    ENT_OK_(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k));
+    /* A thread that holds a write txn cannot wait for a second one of its own: refused, not hung. */
+    {
+        ent_txn *w = NULL, *w2 = NULL;
+        pair_arg a = {d.s, "w1", "w2", 0};
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        e = mk_acct(d.s, "w0", 1, NULL);
+        ENT_CHECK_RC(ent_create(d.s, NULL, e), ENT_BUSY);
+        ENT_ASSERT_MSG("holds the store's write transaction");
+        ENT_OK_(ent_create(d.s, w, e));
+        ent_entity_free(e);
+        ENT_CHECK_RC(ent_txn_begin(&w2, d.s, ENT_TXN_WRITE), ENT_BUSY);
+        ENT_CHECK_RC(ent_txn_run(d.s, create_pair, &a), ENT_BUSY);
+        ENT_OK_(ent_txn_commit(w));
+        ENT_OK_(ent_txn_run(d.s, create_pair, &a)); /* and once it ended, all is well */
+    }
+    close_on(&d);
+}
+
+int main(int argc, char **argv)
+{
+    static char suite[64];
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_mixed_calls_against_a_model),
+        ENT_TEST(t_mixed_calls_against_a_model_durable),
+        ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
+        ENT_TEST(t_failed_commit_fails_the_group),
+        ENT_TEST(t_txn_run),
+        ENT_TEST(t_writer_holding_a_reader),
+        {NULL, NULL},
+    };
+    backend = argc > 1 ? argv[1] : "lmdb";
+    snprintf(suite, sizeof suite, "contract_group_%s", backend);
+    return ent_test_run(suite, cases);
+}

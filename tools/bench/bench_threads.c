@@ -1,0 +1,233 @@
+/* entity bench, group commit: durable single-mutation creates (txn NULL) from 1, 2, 4, 8 and 16
+ * threads sharing one store, against SQLite (WAL, synchronous=FULL, one connection per thread,
+ * busy timeout) from the same number of threads, in the same run. What is counted is acknowledged
+ * commits per second: calls that returned ENT_OK (SQLite: COMMIT done) over the wall time of the
+ * whole run. */
+#include <entity/entity.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bench.h"
+
+static const char thr_schema[] =
+    "{\"schema\":\"bench\",\"version\":1,\"types\":{\"product\":{\"key\":\"string\",\"fields\":{"
+    "\"ean\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true},"
+    "\"name\":{\"id\":2,\"type\":\"string\",\"required\":true},"
+    "\"price\":{\"id\":3,\"type\":\"float\",\"min\":0,\"indexed\":true},"
+    "\"stock\":{\"id\":4,\"type\":\"int\",\"indexed\":true}}}}}";
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+typedef struct worker {
+    ent_store *s;
+    sqlite3 *db;
+    const char *path;
+    int id;
+    uint64_t n, done;
+    int failed;
+    double *lat; /* per call, seconds */
+    pthread_barrier_t *go;
+} worker;
+
+static void *lib_worker(void *p)
+{
+    worker *w = p;
+    const ent_type *t = ent_store_type(w->s, "product");
+    ent_entity *e = NULL;
+    if (ent_entity_new(&e, t)) {
+        w->failed = 1;
+        pthread_barrier_wait(w->go);
+        return NULL;
+    }
+    pthread_barrier_wait(w->go);
+    for (uint64_t i = 0; i < w->n; i++) {
+        char k[48], ean[48];
+        ent_key key;
+        double t0 = now_s();
+        snprintf(k, sizeof k, "t%02d-%08llu", w->id, (unsigned long long)i);
+        snprintf(ean, sizeof ean, "%02d%011llu", w->id, (unsigned long long)i);
+        key = ent_key_str(k);
+        ent_entity_set_key(e, &key);
+        ent_entity_set_string(e, "ean", ean);
+        ent_entity_set_string(e, "name", "Organic green tea, loose leaf");
+        ent_entity_set_float(e, "price", (double)(i % 1000) * 0.25);
+        ent_entity_set_int(e, "stock", (int64_t)(i % 500));
+        if (ent_create(w->s, NULL, e) != ENT_OK) {
+            fprintf(stderr, "entity: bench: group: %s\n", ent_errmsg());
+            w->failed = 1;
+            break;
+        }
+        w->lat[w->done++] = now_s() - t0;
+    }
+    ent_entity_free(e);
+    return NULL;
+}
+
+static void *sqlite_worker(void *p)
+{
+    worker *w = p;
+    sqlite3_stmt *ins = NULL;
+    int rc = sqlite3_open(w->path, &w->db);
+    if (!rc) rc = sqlite3_busy_timeout(w->db, 60000);
+    if (!rc) rc = sqlite3_exec(w->db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL);
+    if (!rc) rc = sqlite3_prepare_v2(w->db, "INSERT INTO product VALUES(?,?,?,?,?)", -1, &ins, NULL);
+    if (rc) w->failed = 1;
+    pthread_barrier_wait(w->go);
+    for (uint64_t i = 0; i < w->n && !w->failed; i++) {
+        char k[48], ean[48];
+        double t0 = now_s();
+        snprintf(k, sizeof k, "t%02d-%08llu", w->id, (unsigned long long)i);
+        snprintf(ean, sizeof ean, "%02d%011llu", w->id, (unsigned long long)i);
+        sqlite3_bind_text(ins, 1, k, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, ean, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, "Organic green tea, loose leaf", -1, SQLITE_STATIC);
+        sqlite3_bind_double(ins, 4, (double)(i % 1000) * 0.25);
+        sqlite3_bind_int64(ins, 5, (int64_t)(i % 500));
+        /* autocommit: one transaction, one WAL sync per row, as a single ent_create() */
+        if (sqlite3_step(ins) != SQLITE_DONE) {
+            fprintf(stderr, "entity: bench: group: sqlite: %s\n", sqlite3_errmsg(w->db));
+            w->failed = 1;
+            break;
+        }
+        sqlite3_reset(ins);
+        w->lat[w->done++] = now_s() - t0;
+    }
+    sqlite3_finalize(ins);
+    sqlite3_close(w->db);
+    return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One run of `threads` threads doing n creates in all; ops/s and p50/p99 latency (us). */
+static int run_threads(double out[3], int lib, int threads, uint64_t n, const char *dir)
+{
+    pthread_t th[64];
+    worker w[64];
+    pthread_barrier_t go;
+    char path[700];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    uint64_t per = n / (uint64_t)threads, total = 0;
+    double t0, el, *all;
+    int rc = 0;
+    mkdir(dir, 0755);
+    if (lib) {
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        o.durability = ENT_DURABLE;
+        if ((rc = ent_schema_load_json(&sc, thr_schema, strlen(thr_schema), "bench")) ||
+            (rc = ent_store_open(&s, dir, sc, &o))) {
+            fprintf(stderr, "entity: bench: group: %s\n", ent_errmsg());
+            ent_schema_free(sc);
+            return 1;
+        }
+    } else {
+        sqlite3 *db;
+        snprintf(path, sizeof path, "%s/bench.sqlite", dir);
+        rc = sqlite3_open(path, &db);
+        if (!rc) rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
+                                       "CREATE TABLE product(key TEXT PRIMARY KEY, ean TEXT UNIQUE NOT NULL, name TEXT, price REAL, stock INTEGER);"
+                                       "CREATE INDEX product_price ON product(price); CREATE INDEX product_stock ON product(stock);",
+                                   NULL, NULL, NULL);
+        if (rc) fprintf(stderr, "entity: bench: group: sqlite: %s\n", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        if (rc) return 1;
+    }
+    pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
+    for (int i = 0; i < threads; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].s = s;
+        w[i].path = path;
+        w[i].id = i;
+        w[i].n = per;
+        w[i].go = &go;
+        w[i].lat = malloc((size_t)per * sizeof *w[i].lat);
+        pthread_create(&th[i], NULL, lib ? lib_worker : sqlite_worker, &w[i]);
+    }
+    pthread_barrier_wait(&go);
+    t0 = now_s();
+    for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+    el = now_s() - t0;
+    pthread_barrier_destroy(&go);
+    all = malloc((size_t)n * sizeof *all);
+    for (int i = 0; i < threads; i++) {
+        if (w[i].failed) rc = 1;
+        memcpy(all + total, w[i].lat, (size_t)w[i].done * sizeof *all);
+        total += w[i].done;
+        free(w[i].lat);
+    }
+    qsort(all, (size_t)total, sizeof *all, cmp_d);
+    out[0] = (double)total / el;
+    out[1] = total ? all[total / 2] * 1e6 : 0;
+    out[2] = total ? all[(size_t)((double)total * 0.99)] * 1e6 : 0;
+    free(all);
+    if (lib) {
+        ent_store_close(s);
+        ent_schema_free(sc);
+    }
+    return rc;
+}
+
+static double median3(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return v[n / 2];
+}
+
+int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm)(const char *))
+{
+    static const int counts[] = {1, 2, 4, 8, 16};
+    char d[400];
+    if (!json) printf("\ngroup commit: durable single-mutation creates (txn NULL) from T threads on one store, "
+                      "against SQLite WAL synchronous=FULL with one connection per thread; acknowledged commits/s\n"
+                      "%-21s %7s %8s %12s %9s %9s %12s %9s %9s %8s\n",
+                      "op", "threads", "n", "lib ops/s", "p50 us", "p99 us", "sqlite op/s", "p50 us", "p99 us", "x sqlite");
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        int T = counts[c];
+        double *lo = calloc((size_t)runs, sizeof *lo), *l50 = calloc((size_t)runs, sizeof *l50),
+               *l99 = calloc((size_t)runs, sizeof *l99), *so = calloc((size_t)runs, sizeof *so),
+               *s50 = calloc((size_t)runs, sizeof *s50), *s99 = calloc((size_t)runs, sizeof *s99);
+        /* enough calls per thread for groups to form, and a run of a few seconds at most */
+        uint64_t nn = n * (uint64_t)T;
+        for (int r = 0; r < runs; r++) {
+            double a[3], b[3];
+            snprintf(d, sizeof d, "%s/group-lib", dir);
+            if (run_threads(a, 1, T, nn, d)) return 1;
+            rm(d);
+            snprintf(d, sizeof d, "%s/group-sqlite", dir);
+            if (run_threads(b, 0, T, nn, d)) return 1;
+            rm(d);
+            lo[r] = a[0], l50[r] = a[1], l99[r] = a[2];
+            so[r] = b[0], s50[r] = b[1], s99[r] = b[2];
+        }
+        {
+            double L = median3(lo, runs), S = median3(so, runs);
+            double L50 = median3(l50, runs), L99 = median3(l99, runs), S50 = median3(s50, runs), S99 = median3(s99, runs);
+            if (json)
+                printf("{\"op\":\"create_threads\",\"backend\":\"lmdb\",\"durability\":\"durable\",\"threads\":%d,\"n\":%llu,"
+                       "\"ops_per_s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"sqlite_ops_per_s\":%.0f,\"sqlite_p50_us\":%.2f,"
+                       "\"sqlite_p99_us\":%.2f}\n",
+                       T, (unsigned long long)nn, L, L50, L99, S, S50, S99);
+            else
+                printf("%-21s %7d %8llu %12.0f %9.2f %9.2f %12.0f %9.2f %9.2f %7.2fx\n", "create_threads", T,
+                       (unsigned long long)nn, L, L50, L99, S, S50, S99, S > 0 ? L / S : 0);
+            fflush(stdout);
+        }
+        free(lo), free(l50), free(l99), free(so), free(s50), free(s99);
+    }
+    return 0;
+}
