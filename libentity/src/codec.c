@@ -328,7 +328,8 @@ static int unpack_free(ent_val *out, const msgpack_object *o)
                 rc = ent__err(ENT_NOMEM, "out of memory");
                 goto fail;
             }
-            memcpy(d->k, kv->key.via.str.ptr, kv->key.via.str.size);
+            /* msgpack-c gives an empty string a NULL pointer: memcpy() must not see it */
+            if (kv->key.via.str.size) memcpy(d->k, kv->key.via.str.ptr, kv->key.via.str.size);
             d->k[kv->key.via.str.size] = '\0';
             d->klen = kv->key.via.str.size;
             out->u.o.n++;
@@ -547,14 +548,17 @@ int ent__record_version(uint64_t *out, const void *data, size_t n)
         *out = p[1];
         return ENT_OK;
     }
+    /* Signed encodings of non-negative numbers too: msgpack-c decodes them as positive integers,
+     * so a record that ent__record_decode() accepts must have a version here as well. */
     switch (p[1]) {
-    case 0xcc: w = 1; break;
-    case 0xcd: w = 2; break;
-    case 0xce: w = 4; break;
-    case 0xcf: w = 8; break;
+    case 0xcc: case 0xd0: w = 1; break;
+    case 0xcd: case 0xd1: w = 2; break;
+    case 0xce: case 0xd2: w = 4; break;
+    case 0xcf: case 0xd3: w = 8; break;
     default: return corrupt(NULL, "record version is not an unsigned integer");
     }
     if (n - 2 < w) return corrupt(NULL, "record truncated");
+    if (p[1] >= 0xd0 && (p[2] & 0x80)) return corrupt(NULL, "record version is negative");
     for (i = 0; i < w; i++) v = v << 8 | p[2 + i];
     *out = v;
     return ENT_OK;

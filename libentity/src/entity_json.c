@@ -9,6 +9,7 @@
 #include "base64.h"
 #include "error_int.h"
 #include "json_write.h"
+#include "json_io.h"
 #include "rfc3339.h"
 #include "value_int.h"
 
@@ -39,14 +40,16 @@ static int obj_setn(json_t *o, const char *k, size_t klen, json_t *v)
     size_t i;
     int rc;
     if (!v) return -1;
-    if (ent__utf8_ok(k, klen)) return json_object_setn_new(o, k, klen, v);
+    /* A NUL in a key (only a damaged record holds one: JSON input and paths cannot) would give
+     * JSON that jansson, and the event rendering that parses it back, refuse: U+FFFD too. */
+    if (ent__utf8_ok(k, klen) && !memchr(k, 0, klen)) return json_object_setn_new(o, k, klen, v);
     fix = malloc(klen * 3 + 1);
     if (!fix) {
         json_decref(v);
         return -1;
     }
     for (i = 0, p = fix; i < klen; i++) {
-        if ((unsigned char)k[i] < 0x80) *p++ = k[i];
+        if ((unsigned char)k[i] < 0x80 && k[i]) *p++ = k[i];
         else memcpy(p, "\xef\xbf\xbd", 3), p += 3;
     }
     rc = json_object_setn_new(o, fix, (size_t)(p - fix), v);
@@ -433,11 +436,14 @@ fail:
     return rc;
 }
 
-static json_t *load(const char *text, size_t len, size_t flags)
+/* Parse; on failure *rc is ENT_INVALID (bad text) or ENT_NOMEM, with the message set. */
+static json_t *load(const char *text, size_t len, size_t flags, int *rc)
 {
     json_error_t err;
-    json_t *j = json_loadb(text, len, flags | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-    if (!j) ent__err(ENT_INVALID, "invalid JSON at line %d, column %d: %s", err.line, err.column, err.text);
+    int nomem;
+    json_t *j = ent__json_loadb(text, len, flags | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err, &nomem);
+    if (!j && nomem) *rc = ent__err(ENT_NOMEM, "out of memory parsing JSON");
+    else if (!j) *rc = ent__err(ENT_INVALID, "invalid JSON at line %d, column %d: %s", err.line, err.column, err.text);
     return j;
 }
 
@@ -448,7 +454,7 @@ int ent__val_from_json_text(ent_val *out, const ent_field *spec, const char *jso
     int rc;
     memset(out, 0, sizeof *out);
     if (!json) return ent__err(ENT_INVALID, "JSON is NULL");
-    if (!(j = load(json, strlen(json), JSON_DECODE_ANY))) return ENT_INVALID;
+    if (!(j = load(json, strlen(json), JSON_DECODE_ANY, &rc))) return rc;
     rc = val_from_json(out, spec, j, &p);
     json_decref(j);
     return rc;
@@ -467,8 +473,8 @@ int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, 
         rc = ent__err(ENT_INVALID, "%s: JSON is NULL", t->name);
         goto fail;
     }
-    if (!(j = load(json, len, 0))) {
-        rc = ent__err_prefix(ENT_INVALID, "%s: ", t->name);
+    if (!(j = load(json, len, 0, &rc))) {
+        rc = ent__err_prefix(rc, "%s: ", t->name);
         goto fail;
     }
     if (!json_is_object(j)) {
@@ -567,7 +573,7 @@ int ent_entity_patch_json(ent_entity *e, const char *json, size_t len)
     int rc;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (!json) return ent__err(ENT_INVALID, "%s: JSON is NULL", e->type->name);
-    if (!(j = load(json, len, 0))) return ent__err_prefix(ENT_INVALID, "%s: ", e->type->name);
+    if (!(j = load(json, len, 0, &rc))) return ent__err_prefix(rc, "%s: ", e->type->name);
     if (!json_is_object(j)) {
         rc = ent__err(ENT_INVALID, "%s: a merge patch must be a JSON object of fields", e->type->name);
         goto fail;

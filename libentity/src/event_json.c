@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_io.h"
 #include "json_write.h"
 #include "rfc3339.h"
 #include "store_int.h"
@@ -79,11 +80,14 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
     ent_event *ev = NULL;
     const char *k;
     char *text = NULL;
-    int rc;
+    int rc, nomem;
     if (!out || !sc || !json) return ent__err(ENT_INVALID, "ent_event_from_json: NULL argument");
     *out = NULL;
-    if (!(o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr)))
+    /* Strings may hold U+0000: ent_event_to_json() prints them as \u0000 (found by fuzz_record). */
+    if (!(o = ent__json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr, &nomem))) {
+        if (nomem) return ent__err(ENT_NOMEM, "event JSON: out of memory parsing it");
         return ent__err(ENT_INVALID, "event JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+    }
     if (!json_is_object(o)) {
         rc = bad("not an object");
         goto fail;
@@ -101,7 +105,8 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
         goto fail;
     }
     j = json_object_get(o, "type");
-    if (!json_is_string(j) || !(ev->type = ent_schema_type(sc, json_string_value(j)))) {
+    if (!json_is_string(j) || strlen(json_string_value(j)) != json_string_length(j) ||
+        !(ev->type = ent_schema_type(sc, json_string_value(j)))) {
         rc = ent__err(ENT_INVALID, "event JSON: type %s%s%s is not in schema %s version %u", j && json_is_string(j) ? "\"" : "",
                       json_is_string(j) ? json_string_value(j) : "(missing)", j && json_is_string(j) ? "\"" : "",
                       ent_schema_name(sc), (unsigned)ent_schema_version(sc));
@@ -109,7 +114,7 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
     }
     j = json_object_get(o, "op");
     for (size_t i = 0; json_is_string(j) && i < 3; i++)
-        if (!strcmp(json_string_value(j), ops[i])) ev->op = opv[i];
+        if (!strcmp(json_string_value(j), ops[i]) && json_string_length(j) == strlen(ops[i])) ev->op = opv[i];
     if (!ev->op) {
         rc = bad("\"op\" is not create, update or delete");
         goto fail;
@@ -138,7 +143,7 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
     }
     if (ev->op != ENT_OP_DELETE) {
         /* Fields with values through the entity parser; nulls (fields an update removed) after. */
-        if (!(text = json_dumps(data, JSON_COMPACT))) {
+        if (!(text = ent__json_dumps(data, JSON_COMPACT))) {
             rc = ent__err(ENT_NOMEM, "out of memory");
             goto fail;
         }

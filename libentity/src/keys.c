@@ -119,9 +119,13 @@ int ent__ikey_from_val(ent_buf *b, const struct ent_field *f, const ent_val *v)
             return ent__err(ENT_INVALID, "%s: value does not fit a ref to %s",
                             ent__field_path(f, path, sizeof path), f->ref_type->name);
         }
-        if (ent__pk_encode(b, &key) != ENT_OK)
-            return ent__err(ENT_INVALID, "%s: invalid key of %s",
-                            ent__field_path(f, path, sizeof path), f->ref_type->name);
+        {
+            int rc = ent__pk_encode(b, &key);
+            if (rc == ENT_NOMEM) return rc; /* out of memory is no invalid key */
+            if (rc)
+                return ent__err(ENT_INVALID, "%s: invalid key of %s",
+                                ent__field_path(f, path, sizeof path), f->ref_type->name);
+        }
         return ENT_OK;
     }
     switch (v->k) {

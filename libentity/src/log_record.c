@@ -165,7 +165,7 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
         goto fail;
     }
     ev->txn = a[1].via.u64;
-    memcpy(name, a[2].via.str.ptr, a[2].via.str.size);
+    if (a[2].via.str.size) memcpy(name, a[2].via.str.ptr, a[2].via.str.size); /* "" may be NULL */
     name[a[2].via.str.size] = '\0';
     ev->type = ent_schema_type(lay->schema, name);
     if (!ev->type) {
@@ -211,6 +211,14 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
             if (rc == ENT_CORRUPT) ent__err_prefix(rc, "event %" PRIu64 ": ", seq);
             goto fail;
         }
+        /* A create carries values only: a nil (a removal) in one is damage, and its JSON would be
+         * refused by ent_event_from_json() (found by fuzz_record). */
+        for (size_t i = 0; ev->op == ENT_OP_CREATE && i < ev->type->n_fields; i++)
+            if (ent__is_changed(ev->data, i) && ev->data->slots[i].k == EV_UNSET) {
+                rc = ent__err(ENT_CORRUPT, "event %" PRIu64 ": a create that removes field %s", seq,
+                              ev->type->fields[i]->name);
+                goto fail;
+            }
         if ((rc = ent_entity_set_key(ev->data, &ev->key))) goto fail;
         ev->data->version = ev->version;
     }

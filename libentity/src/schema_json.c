@@ -11,6 +11,7 @@
 
 #include "error_int.h"
 #include "json_write.h"
+#include "json_io.h"
 #include "schema_int.h"
 #include "value_int.h"
 
@@ -380,14 +381,15 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
     json_t *root = NULL, *name, *ver, *types, *v;
     ent_schema *s = NULL;
     const char *key;
-    int rc;
+    int rc, nomem;
 
     if (!out) return ent__err(ENT_INVALID, "ent_schema_load_json: out is NULL");
     *out = NULL;
     memset(&c, 0, sizeof c);
     c.origin = origin ? origin : "<schema>";
     if (!json) return ent__err(ENT_INVALID, "%s: no JSON text", c.origin);
-    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = ent__json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr, &nomem);
+    if (!root && nomem) return ent__err(ENT_NOMEM, "%s: out of memory parsing JSON", c.origin);
     if (!root)
         return ent__err(ENT_SCHEMA, "%s: invalid JSON at line %d, column %d: %s", c.origin, jerr.line,
                         jerr.column, jerr.text);

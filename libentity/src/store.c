@@ -200,8 +200,9 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         (rc = ent__bk_table(&t, "subs", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_subs)))
         goto fail;
     txn_open = 0;
-    if ((rc = ent__bk_commit(&t))) goto fail_notxn;
-    raw_end(&t);
+    rc = ent__bk_commit(&t);
+    raw_end(&t); /* also when the commit fails: an index built at open filled t's buffers */
+    if (rc) goto fail_notxn;
     s->durability = (ent_durability)durability;
     if (!opts->read_only && durability != bo.durability && (rc = ent__bk_set_durability(s, durability)))
         goto fail_notxn;

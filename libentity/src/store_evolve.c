@@ -113,7 +113,8 @@ int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schem
         ent_slice v;
         snprintf(key, sizeof key, "schema_v/%" PRIu32, ver);
         if (ent__meta_get(&v, t, key) != ENT_OK) continue;
-        if (ent_schema_load_json(&old, v.data, v.len, "<store>") != ENT_OK) continue;
+        if ((rc = ent_schema_load_json(&old, v.data, v.len, "<store>")) == ENT_NOMEM) return rc;
+        if (rc) continue;
         rc = ent_schema_compare(old, next);
         ent_schema_free(old);
         if (rc) return ent__err_prefix(rc, "against stored version %" PRIu32 ": ", ver);

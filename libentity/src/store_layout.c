@@ -68,7 +68,7 @@ int ent__layout_open(ent_layout **out, ent_txn *t, ent_schema *sc, uint64_t gen,
     *out = l;
     return ENT_OK;
 fail:
-    if (rc == ENT_NOMEM) ent__err(rc, "out of memory opening tables");
+    if (rc) ent__err_prefix(rc, "opening tables: "); /* keeps the backend's own words */
     if (l) {
         l->schema = NULL;
         if (l->idx)

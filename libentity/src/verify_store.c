@@ -49,6 +49,23 @@ static const char *pk_str(const ent_type *type, const ent_slice *pk, char *buf, 
     return ent__key_str(&k, buf, size);
 }
 
+/* A code from decoding or replaying that stops the check itself (the store may be fine): the
+ * result of verify, with its message, not a problem counted as damage. Found by failing each
+ * allocation and each backend call during verify (tests/test_fault_alloc.c, test_fault_backend.c). */
+static int cannot_run(int rc)
+{
+    return rc == ENT_NOMEM || rc == ENT_IO || rc == ENT_BUSY || rc == ENT_FULL || rc == ENT_READONLY ||
+           rc == ENT_TIMEOUT || rc == ENT_FORMAT;
+}
+
+/* A backend read that fails (other than "no such key") stops the check with the backend's code and
+ * message: ENT_CORRUPT from the backend is its own verdict, better named by it than by a guess. */
+static int bk_failed(int rc)
+{
+    return rc != ENT_OK && rc != ENT_NOTFOUND;
+}
+
+/* 1 when the index holds (ik, pk), 0 when not, or a code that stops the check. */
 static int index_has(vctx *v, unsigned tbl, int unique, const ent_slice *ik, const ent_slice *pk)
 {
     ent_slice out, k = *ik, val = *pk;
@@ -56,10 +73,15 @@ static int index_has(vctx *v, unsigned tbl, int unique, const ent_slice *ik, con
     int rc;
     if (unique) {
         rc = ent__bk_get(v->t, tbl, ik, &out);
+        if (bk_failed(rc)) return rc;
         return rc == ENT_OK && out.len == pk->len && memcmp(out.data, pk->data, pk->len) == 0;
     }
-    if (ent__bk_cursor_open(v->t, tbl, &cur)) return 0;
+    if ((rc = ent__bk_cursor_open(v->t, tbl, &cur))) return rc;
     rc = ent__bk_cursor_get(v->t->s, cur, ENT_CUR_SEEK_PAIR, &k, &val);
+    if (bk_failed(rc)) {
+        ent__bk_cursor_close(v->t->s, cur);
+        return rc;
+    }
     rc = rc == ENT_OK && k.len == ik->len && memcmp(k.data, ik->data, k.len) == 0 && val.len == pk->len &&
          memcmp(val.data, pk->data, pk->len) == 0;
     ent__bk_cursor_close(v->t->s, cur);
@@ -84,7 +106,8 @@ static int check_records(vctx *v, const ent_type *type)
         n++;
         pk_str(type, &k, kb, sizeof kb);
         if (type->key == ENT_KEY_AUTO && k.len == 8 && ent__dec_u64(k.data) > max_id) max_id = ent__dec_u64(k.data);
-        if (ent__record_read(&e, type, val.data, val.len) != ENT_OK) {
+        if ((rc = ent__record_read(&e, type, val.data, val.len)) != ENT_OK) {
+            if (cannot_run(rc)) goto out;
             problem(v, "%s %s: record does not decode: %s", type->name, kb, ent_errmsg());
             continue;
         }
@@ -94,24 +117,32 @@ static int check_records(vctx *v, const ent_type *type)
             ent_slice ik;
             if (fv->k == EV_UNSET) continue;
             v->k.n = 0;
-            if (ent__ikey_from_val(&v->k, f, fv) != ENT_OK) {
+            if ((rc = ent__ikey_from_val(&v->k, f, fv)) != ENT_OK) {
+                if (cannot_run(rc)) break;
+                rc = ENT_OK;
                 problem(v, "%s %s: field %s holds a value that cannot be indexed", type->name, kb, f->name);
                 continue;
             }
             ik.data = v->k.p;
             ik.len = v->k.n;
-            if (!index_has(v, v->t->lay->idx[type->pos][j], f->unique, &ik, &k))
+            if ((rc = index_has(v, v->t->lay->idx[type->pos][j], f->unique, &ik, &k)) < 0) break;
+            if (!rc)
                 problem(v, "%s %s: no %sindex entry for field %s", type->name, kb, f->unique ? "unique " : "", f->name);
+            rc = ENT_OK;
             if (f->kind == ENT_KIND_REF) {
                 ent_slice out;
-                if (ent__bk_get(v->t, v->t->lay->data[f->ref_type->pos], &ik, &out) == ENT_NOTFOUND) {
+                rc = ent__bk_get(v->t, v->t->lay->data[f->ref_type->pos], &ik, &out);
+                if (bk_failed(rc)) break;
+                if (rc == ENT_NOTFOUND) {
                     char tb[300];
                     problem(v, "%s %s: field %s refers to missing %s %s", type->name, kb, f->name, f->ref_type->name,
                             pk_str(f->ref_type, &ik, tb, sizeof tb));
                 }
+                rc = ENT_OK;
             }
         }
         ent_entity_free(e);
+        if (rc) goto out;
     }
     rc = ent__type_counters(&next_id, &count, v->t, type);
     if (rc) goto out;
@@ -143,16 +174,21 @@ static int check_index(vctx *v, const ent_type *type, size_t j)
         if (rc) goto out;
         ent__progress(v->t->s, "verify", ++v->items);
         pk_str(type, &pk, kb, sizeof kb);
-        if (ent__bk_get(v->t, v->t->lay->data[type->pos], &pk, &rec) != ENT_OK) {
+        if ((rc = ent__bk_get(v->t, v->t->lay->data[type->pos], &pk, &rec)) != ENT_OK) {
+            if (bk_failed(rc)) goto out;
             problem(v, "%s %s: index %s has an entry for a missing entity", type->name, kb, f->name);
             continue;
         }
-        if (ent__record_read(&e, type, rec.data, rec.len) != ENT_OK) continue; /* reported above */
+        if ((rc = ent__record_read(&e, type, rec.data, rec.len)) != ENT_OK) {
+            if (cannot_run(rc)) goto out;
+            continue; /* reported above */
+        }
         v->k.n = 0;
-        if (e->slots[f->pos].k == EV_UNSET || ent__ikey_from_val(&v->k, f, &e->slots[f->pos]) != ENT_OK ||
-            v->k.n != k.len || memcmp(v->k.p, k.data, k.len) != 0)
-            problem(v, "%s %s: index %s has an entry for a value the entity does not hold", type->name, kb, f->name);
+        rc = e->slots[f->pos].k == EV_UNSET ? ENT_INVALID : ent__ikey_from_val(&v->k, f, &e->slots[f->pos]);
         ent_entity_free(e);
+        if (cannot_run(rc)) goto out;
+        if (rc != ENT_OK || v->k.n != k.len || memcmp(v->k.p, k.data, k.len) != 0)
+            problem(v, "%s %s: index %s has an entry for a value the entity does not hold", type->name, kb, f->name);
     }
     rc = ENT_OK;
 out:
@@ -193,8 +229,10 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
                 problem(v, "log: seq %" PRIu64 " out of order", seq);
         }
         expect = seq + 1;
-        if (ent__event_decode(&ev, v->t->lay, seq, val.data, val.len) != ENT_OK)
+        if ((rc = ent__event_decode(&ev, v->t->lay, seq, val.data, val.len)) != ENT_OK) {
+            if (cannot_run(rc)) goto out;
             problem(v, "seq %" PRIu64 ": event does not decode: %s", seq, ent_errmsg());
+        }
         ent_event_free(ev);
     }
     if (expect <= last) problem(v, "log: seq %" PRIu64 " to %" PRIu64 " missing at the end", expect, last);
@@ -238,6 +276,10 @@ static int check_replay(vctx *v, ent_store *s)
         s->progress = cb;
         s->progress_payload = payload;
     }
+    if (cannot_run(rc)) {
+        ent_store_close(m);
+        return rc;
+    }
     if (rc) {
         problem(v, "log: replay fails: %s", ent_errmsg());
         ent_store_close(m);
@@ -257,10 +299,19 @@ static int check_replay(vctx *v, ent_store *s)
             ent_key key;
             if ((rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val))) break;
             n++;
-            if (ent__pk_decode(&key, type->key, k.data, k.len) || ent__record_read(&e, type, val.data, val.len))
+            if (ent__pk_decode(&key, type->key, k.data, k.len)) continue; /* reported by the record check */
+            if ((rc = ent__record_read(&e, type, val.data, val.len))) {
+                if (cannot_run(rc)) break;
+                rc = ENT_OK;
                 continue; /* reported by the record check */
+            }
             ent__key_str(&key, kb, sizeof kb);
-            if (ent_get(&r, m, NULL, mtype, &key) != ENT_OK) {
+            if ((rc = ent_get(&r, m, NULL, mtype, &key)) != ENT_OK) {
+                if (cannot_run(rc)) {
+                    ent_entity_free(e);
+                    break;
+                }
+                rc = ENT_OK;
                 problem(v, "%s %s: replaying the log does not create it", type->name, kb);
             } else {
                 int same = e->version == r->version;
@@ -274,11 +325,40 @@ static int check_replay(vctx *v, ent_store *s)
         }
         ent__bk_cursor_close(v->t->s, cur);
         if (rc != ENT_NOTFOUND) break;
-        rc = ENT_OK;
-        if (ent_count(&mn, m, NULL, mtype) == ENT_OK && mn != n)
+        rc = ent_count(&mn, m, NULL, mtype);
+        if (cannot_run(rc)) break;
+        if (rc == ENT_OK && mn != n)
             problem(v, "%s: replaying the log gives %" PRIu64 " entities, the store holds %" PRIu64, type->name, mn, n);
+        rc = ENT_OK;
     }
     ent_store_close(m);
+    return rc;
+}
+
+/* Durable subscriptions: a name of 1..200 bytes, an 8-byte checkpoint within the log (the
+ * readers of subscriptions refuse anything else as damaged). */
+static int check_subs(vctx *v)
+{
+    ent_bcur *cur = NULL;
+    ent_slice k, val;
+    uint64_t last = 0;
+    int rc = ent__log_counters(&last, NULL, v->t), op = ENT_CUR_FIRST;
+    if (rc) return rc;
+    if ((rc = ent__bk_cursor_open(v->t, v->t->s->t_subs, &cur))) return rc;
+    for (;; op = ENT_CUR_NEXT) {
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &val);
+        if (rc == ENT_NOTFOUND) break;
+        if (rc) goto out;
+        if (k.len == 0 || k.len > 200 || val.len != 8)
+            problem(v, "subscription \"%.*s\": damaged record (name of %zu bytes, checkpoint of %zu bytes)",
+                    (int)(k.len > 200 ? 200 : k.len), (const char *)k.data, k.len, val.len);
+        else if (ent__dec_u64(val.data) > last)
+            problem(v, "subscription \"%.*s\": checkpoint %" PRIu64 " is beyond the last seq %" PRIu64, (int)k.len,
+                    (const char *)k.data, ent__dec_u64(val.data), last);
+    }
+    rc = ENT_OK;
+out:
+    ent__bk_cursor_close(v->t->s, cur);
     return rc;
 }
 
@@ -298,6 +378,7 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
         for (size_t j = 0; !rc && j < type->n_indexes; j++) rc = check_index(&v, type, j);
     }
     if (!rc) rc = check_log(&v, &first, &trunc);
+    if (!rc) rc = check_subs(&v);
     /* Replay needs the whole log; after a truncation it can only be taken from a copy. */
     if (!rc && !trunc && v.problems == 0) rc = check_replay(&v, s);
     ent_txn_abort(v.t);

@@ -1,0 +1,194 @@
+/* Allocation failures: the fault workload (fault_workload.h) runs once to count the library's
+ * allocations, then once per allocation number N with the Nth failing, on LMDB and in memory.
+ * After each run: the step that met the failure returned ENT_NOMEM with a message (or the failure
+ * was absorbed and every step returned what it returns without faults), nothing crashed or leaked (ASan/LSan in the sanitizer build), the
+ * store reopens (LMDB), verifies clean and holds exactly the commits acknowledged before the
+ * failing step, plus that step in full or not at all.
+ *
+ * How the Nth allocation fails: this test binary is linked with -Wl,--wrap=malloc,calloc,realloc,
+ * strdup,strndup (tests/CMakeLists.txt). libentity is a static library, so its objects are part of
+ * this link and every call they make to those functions goes to the __wrap_ versions below, which
+ * count and fail the chosen one; jansson's allocations on the library's behalf go through the same
+ * counter (json_set_alloc_funcs). Not covered: allocations inside LMDB, msgpack-c's zones and GLib
+ * (GLib aborts on out-of-memory by design), which a --wrap of this binary cannot reach.
+ *
+ * Every N is run (about 1 200 on LMDB and 400 in memory, a second or two; the counts are printed).
+ * ENT_FAULT_STRIDE=K runs every Kth only; ENT_FAULT_ONLY=N runs the Nth only, to debug one. */
+#include <errno.h>
+#include <jansson.h>
+
+#include "fault_workload.h"
+#include "test_util.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t a, size_t b);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t a, size_t b);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+
+static int armed;
+static long count, fail_at = -1, failed_n;
+
+static int fail_now(void)
+{
+    if (!armed) return 0;
+    if (++count != fail_at) return 0;
+    failed_n++;
+    errno = ENOMEM;
+    return 1;
+}
+
+void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t a, size_t b) { return fail_now() ? NULL : __real_calloc(a, b); }
+void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
+
+char *__wrap_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = __wrap_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+    size_t l = strnlen(s, n);
+    char *d = __wrap_malloc(l + 1);
+    if (d) {
+        memcpy(d, s, l);
+        d[l] = '\0';
+    }
+    return d;
+}
+
+static void *json_malloc(size_t n) { return __wrap_malloc(n); }
+static void json_free(void *p) { free(p); }
+
+typedef struct tally {
+    long runs, hit, nomem, other, clean_runs;
+} tally;
+
+static int same_or_next(const char *got, char *const *snap, size_t f)
+{
+    return !strcmp(got, snap[f]) || !strcmp(got, snap[f + 1]);
+}
+
+static void alloc_loop(const char *backend)
+{
+    fw_ctx w;
+    int ref[FW_NSTEPS], rcs[FW_NSTEPS];
+    char *snap[FW_NSTEPS + 1];
+    long total, stride;
+    tally ty = {0, 0, 0, 0, 0};
+    const char *st = getenv("ENT_FAULT_STRIDE");
+    char *base = fw_tmpdir("fault-alloc");
+    memset(&w, 0, sizeof w);
+    w.backend = backend;
+    w.lmdb = strcmp(backend, "memory") != 0;
+    snprintf(w.dir, sizeof w.dir, "%s/store", base);
+    snprintf(w.copy_dir, sizeof w.copy_dir, "%s/copy", base);
+    ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
+    ENT_OK_(ent_schema_load_json(&w.v2, fw_schema_v2, sizeof fw_schema_v2 - 1, "v2"));
+    json_set_alloc_funcs(json_malloc, json_free);
+
+    /* Reference run: count the allocations; a snapshot before and after every step. */
+    ENT_OK_(fw_open_fresh(&w));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snap[0] = fw_snapshot(w.s));
+    count = 0;
+    fail_at = -1;
+    for (size_t i = 0; i < FW_NSTEPS; i++) {
+        if (fw_steps[i].lmdb_only && !w.lmdb) {
+            ref[i] = ENT_OK;
+        } else {
+            armed = 1;
+            ref[i] = fw_steps[i].fn(&w);
+            armed = 0;
+        }
+        CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i + 1] = fw_snapshot(w.s));
+    }
+    total = count;
+    ent_store_close(w.s);
+    w.s = NULL;
+    CU_ASSERT_EQUAL(ref[2], ENT_CONFLICT);
+    CU_ASSERT_EQUAL(ref[4], ENT_INVALID);
+    CU_ASSERT_EQUAL(ref[9], ENT_CONFLICT);
+    stride = st && atol(st) > 0 ? atol(st) : 1;
+
+    if (getenv("ENT_FAULT_ONLY")) total = atol(getenv("ENT_FAULT_ONLY")), stride = total;
+    for (long n = stride == total ? total : 1; n <= total; n += stride) {
+        size_t f;
+        char *got;
+        ty.runs++;
+        ENT_OK_(fw_open_fresh(&w));
+        count = 0;
+        fail_at = n;
+        failed_n = 0;
+        armed = 1;
+        f = fw_run(&w, rcs, ref);
+        armed = 0;
+        fail_at = -1;
+        if (failed_n) ty.hit++;
+        if (f < FW_NSTEPS) {
+            int rc = rcs[f];
+            const char *m = ent_errmsg();
+            if (rc == ENT_NOMEM) ty.nomem++;
+            else ty.other++;
+            if (rc != ENT_NOMEM || !m[0])
+                fprintf(stderr, "\n  alloc %ld: step \"%s\" (returns %d without faults): %d (%s): \"%s\"\n", n,
+                        fw_steps[f].name, ref[f], rc, ent_strerror(rc), m);
+            CU_ASSERT(rc == ENT_NOMEM && m[0] != '\0');
+        } else {
+            ty.clean_runs++;
+        }
+        /* The store as a new process would find it. */
+        if (w.lmdb) {
+            ent_store_close(w.s);
+            w.s = NULL;
+            if (ent_store_open(&w.s, w.dir, NULL, NULL) != ENT_OK)
+                fprintf(stderr, "\n  alloc %ld (failed at step %zu, %s): the store does not reopen: %s\n", n, f,
+                        f < FW_NSTEPS ? fw_steps[f].name : "none", ent_errmsg());
+            CU_ASSERT_PTR_NOT_NULL_FATAL(w.s);
+        }
+        {
+            uint64_t problems = 0;
+            int vrc;
+            CU_ASSERT_PTR_NOT_NULL_FATAL(w.s);
+            vrc = ent_store_verify(&problems, w.s, NULL, NULL);
+            if (vrc) fprintf(stderr, "\n  alloc %ld (step %zu): verify: %s\n", n, f, ent_errmsg());
+            CU_ASSERT_EQUAL(vrc, ENT_OK);
+        }
+        got = fw_snapshot(w.s);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        if (f < FW_NSTEPS ? !same_or_next(got, snap, f) : strcmp(got, snap[FW_NSTEPS]) != 0) {
+            fprintf(stderr, "\n  alloc %ld: after step %zu (%s) the store is neither before nor after it:\n%s\n", n, f,
+                    f < FW_NSTEPS ? fw_steps[f].name : "end", got);
+            CU_FAIL("store changed by a failed step");
+        }
+        free(got);
+        ent_store_close(w.s);
+        w.s = NULL;
+    }
+    printf("\n  %s: %ld allocations in the workload, %ld runs (stride %ld): %ld failed an allocation, "
+           "%ld surfaced as ENT_NOMEM, %ld as another code, %ld absorbed (every step as without faults)\n",
+           backend, total, ty.runs, stride, ty.hit, ty.nomem, ty.other, ty.clean_runs);
+    for (size_t i = 0; i <= FW_NSTEPS; i++) free(snap[i]);
+    json_set_alloc_funcs(malloc, free);
+    fw_rmrf(w.copy_dir);
+    fw_rmrf(w.dir);
+    rmdir(base);
+    free(base);
+    ent_schema_free(w.v1);
+    ent_schema_free(w.v2);
+}
+
+static void test_alloc_lmdb(void) { alloc_loop("lmdb"); }
+static void test_alloc_memory(void) { alloc_loop("memory"); }
+
+int main(void)
+{
+    static const ent_test_case cases[] = {ENT_TEST(test_alloc_lmdb), ENT_TEST(test_alloc_memory), {NULL, NULL}};
+    return ent_test_run("fault_alloc", cases);
+}
