@@ -10,6 +10,7 @@
 #ifndef ENT_FAULT_WORKLOAD_H
 #define ENT_FAULT_WORKLOAD_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,11 +360,16 @@ static char *fw_tmpdir(const char *what)
 
 static void fw_rmrf(const char *dir)
 {
-    char p[400];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
+    /* every file the backend made (data, lock, notify, writer lock), then the directory */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[600];
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    if (d) closedir(d);
     rmdir(dir);
 }
 

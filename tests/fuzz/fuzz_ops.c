@@ -10,6 +10,7 @@
  * version, not found, a ref to a missing entity refused, a referenced entity not deleted), reads
  * see what the model holds inside and outside transactions, aborted work leaves nothing, each
  * committed mutation leaves exactly one event with its operation, key and version. */
+#include <dirent.h>
 #include <unistd.h>
 
 #include "fuzz_util.h"
@@ -69,6 +70,22 @@ static void wipe_dir(void)
     unlink(p);
     snprintf(p, sizeof p, "%s/lock.mdb", dir);
     unlink(p);
+}
+
+/* The store directory goes at exit, whatever files the backend made in it (ctest replays and fuzz
+ * runs leave nothing behind). */
+static void remove_dir(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[600];
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
 }
 
 static int want(int rc, int expect, const char *what)
@@ -420,6 +437,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ent_schema_load_json(&schema, schema_json, sizeof schema_json - 1, "ops") != ENT_OK) abort();
         snprintf(dir, sizeof dir, "%s/ent-fuzz-ops-XXXXXX", base);
         if (!mkdtemp(dir)) abort();
+        atexit(remove_dir);
     }
     memset(&com, 0, sizeof com);
     work = com;
