@@ -34,7 +34,8 @@ typedef struct relay {
     ent_event *ahead;        /* read, not yet published: its txn end is known at the next one */
     uint64_t sent;           /* last seq published on this connection (acked or not) */
     int64_t ack_ms;          /* when the checkpoint was last written (monotonic ms) */
-    uint64_t counted;        /* acks counted into *acked up to this seq */
+    uint64_t counted;        /* events counted into *acked up to this seq */
+    int counting;            /* counted is based (the first resume): later resumes count on */
     uint64_t target;         /* once: the last seq at start */
     uint64_t *acked;         /* events acknowledged by JetStream (atomic; may be NULL) */
 } relay;
@@ -137,7 +138,16 @@ static int resume(relay *r)
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
     r->pos = in_stream > cp ? in_stream : cp;
     r->sent = r->pos;
-    if (r->counted < r->pos) r->counted = r->pos;
+    /* What the stream holds past the count was published by this relay on the dropped connection
+     * and stored by JetStream, but its acks went with that connection (enats_close drops the
+     * pending ones; the old connection's late acks land in its retired state): the stream is
+     * their ack, so they are counted here, or *acked would stay short of the log forever. The
+     * first resume only sets the base: events in the stream from before this run are not ours. */
+    if (r->counted < r->pos) {
+        if (r->counting && r->acked) __atomic_add_fetch(r->acked, r->pos - r->counted, __ATOMIC_RELAXED);
+        r->counted = r->pos;
+    }
+    r->counting = 1;
     r->schema_pub = (uint32_t)schema;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (r->pos + 1 < first)

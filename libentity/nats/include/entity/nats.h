@@ -72,7 +72,9 @@ ENT_EXTERN(int) ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_o
 /* Stop the thread (it finishes the batch in flight, at most its ack wait), free r, and return what
  * ent_relay_run() returned (its message is on this thread afterwards). NULL: ENT_OK. */
 ENT_EXTERN(int) ent_relay_stop(ent_relay *r);
-/* Events published and acknowledged so far by r (for progress and benchmarks). */
+/* Events published and acknowledged so far by r (for progress and benchmarks): acked by JetStream,
+ * or, when a connection was lost before their acks came, found in the stream on reconnecting.
+ * Events the stream held before r started are not counted. */
 ENT_EXTERN(uint64_t) ent_relay_acked(const ent_relay *r);
 
 #define ENT_FOLLOW_OPTS_VERSION 1
