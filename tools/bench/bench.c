@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_util.h"
 #include "bench_plain.h"
 
 static const char bench_schema[] =
@@ -45,32 +46,6 @@ typedef struct opts {
     char dir[256];
 } opts;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n ? v[n / 2] : 0;
-}
-
-static void rmrf(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) fprintf(stderr, "entity: bench: cannot remove %s\n", d);
-}
-
 /* Per-operation latencies of one run: batch 1 records each op, batch B records batch time / B. */
 typedef struct lat {
     double *v;
@@ -90,7 +65,7 @@ typedef struct result {
 static result lat_result(lat *l, double total_s, uint64_t ops)
 {
     result r;
-    qsort(l->v, l->n, sizeof *l->v, cmp_d);
+    qsort(l->v, l->n, sizeof *l->v, ent_bench_cmp_double);
     r.ops_per_s = total_s > 0 ? (double)ops / total_s : 0;
     r.p50_us = l->n ? l->v[l->n / 2] * 1e6 : 0;
     r.p99_us = l->n ? l->v[(size_t)((double)l->n * 0.99)] * 1e6 : 0;
@@ -146,21 +121,21 @@ static int lib_run(lib_results *out, const char *backend, int dur, int batch, ui
         goto out;
     t = ent_store_type(s, "product");
 #define BATCHED(OPS_BODY, RES)                                                                      \
-    t0 = tb = now_s();                                                                              \
+    t0 = tb = ent_bench_now();                                                                              \
     for (uint64_t i = 0; i < n; i++) {                                                              \
-        double ts = now_s();                                                                        \
+        double ts = ent_bench_now();                                                                        \
         if (batch > 1 && i % (uint64_t)batch == 0 && (rc = ent_txn_begin(&w, s, ENT_TXN_WRITE))) goto out; \
         OPS_BODY;                                                                                   \
         if (batch > 1 && (i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1)) {              \
             if ((rc = ent_txn_commit(w))) goto out;                                                 \
             w = NULL;                                                                               \
-            lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));                                            \
-            tb = now_s();                                                                           \
+            lat_add(&l, (ent_bench_now() - tb) / (double)(i % (uint64_t)batch + 1));                                            \
+            tb = ent_bench_now();                                                                           \
         } else if (batch == 1) {                                                                    \
-            lat_add(&l, now_s() - ts);                                                              \
+            lat_add(&l, ent_bench_now() - ts);                                                              \
         }                                                                                           \
     }                                                                                               \
-    RES = lat_result(&l, now_s() - t0, n);
+    RES = lat_result(&l, ent_bench_now() - t0, n);
 
     BATCHED({
         ent_entity *p = NULL;
@@ -178,12 +153,12 @@ static int lib_run(lib_results *out, const char *backend, int dur, int batch, ui
     }
 
     /* reads: batch 1 = one read txn per get, batch B = B gets per read txn */
-    t0 = tb = now_s();
+    t0 = tb = ent_bench_now();
     for (uint64_t i = 0; i < n; i++) {
         ent_entity *p = NULL;
         char k[32];
         ent_key key;
-        double ts = now_s();
+        double ts = ent_bench_now();
         if (batch > 1 && i % (uint64_t)batch == 0 && (rc = ent_txn_begin(&w, s, ENT_TXN_READ))) goto out;
         snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)((i * 7919) % n));
         key = ent_key_str(k);
@@ -192,31 +167,31 @@ static int lib_run(lib_results *out, const char *backend, int dur, int batch, ui
         if (batch > 1 && (i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1)) {
             ent_txn_abort(w);
             w = NULL;
-            lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
-            tb = now_s();
+            lat_add(&l, (ent_bench_now() - tb) / (double)(i % (uint64_t)batch + 1));
+            tb = ent_bench_now();
         } else if (batch == 1) {
-            lat_add(&l, now_s() - ts);
+            lat_add(&l, ent_bench_now() - ts);
         }
     }
-    out->get = lat_result(&l, now_s() - t0, n);
+    out->get = lat_result(&l, ent_bench_now() - t0, n);
 
     /* unique look-ups, and range scans of 100: batch 1 = a read txn each, batch B = B per read txn */
 #define READ_BATCHED(COUNT, OPS_BODY, RES)                                                          \
-    t0 = tb = now_s();                                                                              \
+    t0 = tb = ent_bench_now();                                                                              \
     for (uint64_t i = 0; i < (COUNT); i++) {                                                        \
-        double ts = now_s();                                                                        \
+        double ts = ent_bench_now();                                                                        \
         if (batch > 1 && i % (uint64_t)batch == 0 && (rc = ent_txn_begin(&w, s, ENT_TXN_READ))) goto out; \
         OPS_BODY;                                                                                   \
         if (batch > 1 && (i % (uint64_t)batch == (uint64_t)batch - 1 || i == (COUNT) - 1)) {        \
             ent_txn_abort(w);                                                                       \
             w = NULL;                                                                               \
-            lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));                        \
-            tb = now_s();                                                                           \
+            lat_add(&l, (ent_bench_now() - tb) / (double)(i % (uint64_t)batch + 1));                        \
+            tb = ent_bench_now();                                                                           \
         } else if (batch == 1) {                                                                    \
-            lat_add(&l, now_s() - ts);                                                              \
+            lat_add(&l, ent_bench_now() - ts);                                                              \
         }                                                                                           \
     }                                                                                               \
-    RES = lat_result(&l, now_s() - t0, (COUNT));
+    RES = lat_result(&l, ent_bench_now() - t0, (COUNT));
 
     READ_BATCHED(n, {
         char ean[40];
@@ -271,7 +246,7 @@ static int lib_run(lib_results *out, const char *backend, int dur, int batch, ui
         ent_log_cursor *c = NULL;
         ent_event *ev;
         uint64_t events = 0;
-        t0 = now_s();
+        t0 = ent_bench_now();
         if ((rc = ent_log_cursor_open(&c, s, 1, NULL, 0))) goto out;
         while ((rc = ent_log_next(&ev, c)) == ENT_OK) {
             events++;
@@ -280,7 +255,7 @@ static int lib_run(lib_results *out, const char *backend, int dur, int batch, ui
         ent_log_cursor_free(c);
         if (rc != ENT_NOTFOUND) goto out;
         rc = ENT_OK;
-        out->log_read = lat_result(&l, now_s() - t0, events);
+        out->log_read = lat_result(&l, ent_bench_now() - t0, events);
     }
 out:
     if (rc) fprintf(stderr, "entity: bench: %s: %s\n", ent_strerror(rc), ent_errmsg());
@@ -367,12 +342,12 @@ static int floor_run(floor_results *out, int dur, int batch, uint64_t n, const c
         (rc = mdb_txn_commit(txn)))
         goto out;
     txn = NULL;
-    t0 = tb = now_s();
+    t0 = tb = ent_bench_now();
     for (uint64_t i = 0; i < n; i++) {
         char k[32], ean[40];
         uint64_t seq = i + 1;
         MDB_val mk, mv, ik, lk = {sizeof seq, &seq};
-        double ts = now_s();
+        double ts = ent_bench_now();
         if ((batch == 1 || i % (uint64_t)batch == 0) && (rc = mdb_txn_begin(env, NULL, 0, &txn))) goto out;
         snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)i);
         snprintf(ean, sizeof ean, "40%011llu", (unsigned long long)i);
@@ -398,32 +373,32 @@ static int floor_run(floor_results *out, int dur, int batch, uint64_t n, const c
         if (batch == 1 || i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1) {
             if ((rc = mdb_txn_commit(txn))) goto out;
             txn = NULL;
-            if (batch == 1) lat_add(&l, now_s() - ts);
+            if (batch == 1) lat_add(&l, ent_bench_now() - ts);
             else {
-                lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
-                tb = now_s();
+                lat_add(&l, (ent_bench_now() - tb) / (double)(i % (uint64_t)batch + 1));
+                tb = ent_bench_now();
             }
         }
     }
     if (mode != FLOOR_ISSUE) {
-        if (mode == FLOOR_NOLOG) out->create_nolog = lat_result(&l, now_s() - t0, n);
-        else out->create_same = lat_result(&l, now_s() - t0, n);
+        if (mode == FLOOR_NOLOG) out->create_nolog = lat_result(&l, ent_bench_now() - t0, n);
+        else out->create_same = lat_result(&l, ent_bench_now() - t0, n);
         goto out;
     }
-    out->create = lat_result(&l, now_s() - t0, n);
+    out->create = lat_result(&l, ent_bench_now() - t0, n);
     {
         char path[600];
         struct stat st;
         snprintf(path, sizeof path, "%s/data.mdb", dir);
         out->disk_bytes = stat(path, &st) == 0 ? (double)st.st_blocks * 512.0 / (double)n : 0;
     }
-    t0 = tb = now_s();
+    t0 = tb = ent_bench_now();
     for (uint64_t i = 0; i < n; i++) {
         char k[32];
         MDB_val mk, mv;
         msgpack_unpacked u;
         size_t off = 0;
-        double ts = now_s();
+        double ts = ent_bench_now();
         if ((batch == 1 || i % (uint64_t)batch == 0) && (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))) goto out;
         snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)((i * 7919) % n));
         mk.mv_size = strlen(k);
@@ -436,14 +411,14 @@ static int floor_run(floor_results *out, int dur, int batch, uint64_t n, const c
         if (batch == 1 || i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1) {
             mdb_txn_abort(txn);
             txn = NULL;
-            if (batch == 1) lat_add(&l, now_s() - ts);
+            if (batch == 1) lat_add(&l, ent_bench_now() - ts);
             else {
-                lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
-                tb = now_s();
+                lat_add(&l, (ent_bench_now() - tb) / (double)(i % (uint64_t)batch + 1));
+                tb = ent_bench_now();
             }
         }
     }
-    out->get = lat_result(&l, now_s() - t0, n);
+    out->get = lat_result(&l, ent_bench_now() - t0, n);
 out:
     if (rc) fprintf(stderr, "entity: bench: floor: %s\n", mdb_strerror(rc));
     if (txn) mdb_txn_abort(txn);
@@ -483,10 +458,10 @@ static int sqlite_run(sqlite_results *out, int dur, int batch, uint64_t n, const
     if (!rc) rc = sqlite3_prepare_v2(db, "INSERT INTO events(ts,key,op,data) VALUES(?,?,1,?)", -1, &ev, NULL);
     if (!rc) rc = sqlite3_prepare_v2(db, "SELECT body FROM product WHERE key=?", -1, &get, NULL);
     if (rc) goto out;
-    t0 = tb = now_s();
+    t0 = tb = ent_bench_now();
     for (uint64_t i = 0; i < n; i++) {
         char k[32], ean[40];
-        double ts = now_s();
+        double ts = ent_bench_now();
         if ((batch == 1 || i % (uint64_t)batch == 0) && (rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL))) goto out;
         snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)i);
         snprintf(ean, sizeof ean, "40%011llu", (unsigned long long)i);
@@ -512,20 +487,20 @@ static int sqlite_run(sqlite_results *out, int dur, int batch, uint64_t n, const
         sqlite3_reset(ev);
         if (batch == 1 || i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1) {
             if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))) goto out;
-            if (batch == 1) lat_add(&l, now_s() - ts);
+            if (batch == 1) lat_add(&l, ent_bench_now() - ts);
             else {
-                lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
-                tb = now_s();
+                lat_add(&l, (ent_bench_now() - tb) / (double)(i % (uint64_t)batch + 1));
+                tb = ent_bench_now();
             }
         }
     }
-    out->create = lat_result(&l, now_s() - t0, n);
-    t0 = tb = now_s();
+    out->create = lat_result(&l, ent_bench_now() - t0, n);
+    t0 = tb = ent_bench_now();
     for (uint64_t i = 0; i < n; i++) {
         char k[32];
         msgpack_unpacked u;
         size_t off = 0;
-        double ts = now_s();
+        double ts = ent_bench_now();
         if (batch > 1 && i % (uint64_t)batch == 0) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
         snprintf(k, sizeof k, "sku-%08llu", (unsigned long long)((i * 7919) % n));
         sqlite3_bind_text(get, 1, k, -1, SQLITE_STATIC);
@@ -539,13 +514,13 @@ static int sqlite_run(sqlite_results *out, int dur, int batch, uint64_t n, const
         sqlite3_reset(get);
         if (batch > 1 && (i % (uint64_t)batch == (uint64_t)batch - 1 || i == n - 1)) {
             sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-            lat_add(&l, (now_s() - tb) / (double)(i % (uint64_t)batch + 1));
-            tb = now_s();
+            lat_add(&l, (ent_bench_now() - tb) / (double)(i % (uint64_t)batch + 1));
+            tb = ent_bench_now();
         } else if (batch == 1) {
-            lat_add(&l, now_s() - ts);
+            lat_add(&l, ent_bench_now() - ts);
         }
     }
-    out->get = lat_result(&l, now_s() - t0, n);
+    out->get = lat_result(&l, ent_bench_now() - t0, n);
 out:
     if (rc) fprintf(stderr, "entity: bench: sqlite: %s\n", db ? sqlite3_errmsg(db) : "open failed");
     sqlite3_finalize(ins);
@@ -596,10 +571,10 @@ static int notify_pass(double *commit_s, int subs, uint64_t n)
         ent_entity_free(p);
         if (rc) goto out;
         if (i % 1000 == 999 || i == n - 1) {
-            double t0 = now_s();
+            double t0 = ent_bench_now();
             rc = ent_txn_commit(w);
             w = NULL;
-            *commit_s += now_s() - t0;
+            *commit_s += ent_bench_now() - t0;
             if (rc) goto out;
         }
     }
@@ -750,7 +725,7 @@ static void report(const opts *o, const char *op, const char *backend, const cha
 static double med_field(const void *base, size_t stride, size_t off, int runs, double *tmp)
 {
     for (int k = 0; k < runs; k++) memcpy(&tmp[k], (const char *)base + (size_t)k * stride + off, sizeof tmp[k]);
-    return median(tmp, runs);
+    return ent_bench_median(tmp, runs);
 }
 
 static void header(const opts *o)
@@ -860,7 +835,7 @@ int ent_bench_main(int argc, char **argv)
     }
     if (o.plain) {
         int prc = ent_bench_plain(o.n, o.runs, o.json, o.dir, o.only_backend);
-        rmrf(o.dir);
+        ent_bench_rmrf(o.dir);
         return prc;
     }
     header(&o);
@@ -890,15 +865,15 @@ int ent_bench_main(int argc, char **argv)
                 snprintf(d2, sizeof d2, "%s/floor", o.dir);
                 snprintf(d3, sizeof d3, "%s/sqlite", o.dir);
                 if (lib_run(&lr[r], configs[c].backend, dur, batch, n, d1)) return 1;
-                rmrf(d1);
+                ent_bench_rmrf(d1);
                 if (have_floor) {
                     if (floor_run(&fr[r], dur, batch, n, d2, FLOOR_ISSUE)) return 1;
-                    rmrf(d2);
+                    ent_bench_rmrf(d2);
                     if (floor_run(&fr[r], dur, batch, n, d2, FLOOR_NOLOG)) return 1;
-                    rmrf(d2);
+                    ent_bench_rmrf(d2);
                     if (floor_run(&fr[r], dur, batch, n, d2, FLOOR_SAME_WRITES) || sqlite_run(&sr[r], dur, batch, n, d3)) return 1;
-                    rmrf(d2);
-                    rmrf(d3);
+                    ent_bench_rmrf(d2);
+                    ent_bench_rmrf(d3);
                 }
             }
 #define MEDIAN_OF(arr, T, f) med_field(arr, sizeof(T), offsetof(T, f), R, tmp)
@@ -967,7 +942,7 @@ int ent_bench_main(int argc, char **argv)
                            (o.only_dur < 0 || o.only_dur == ENT_DURABLE) && (!o.only_batch || o.only_batch == 1))) {
         /* group commit: durable creates from 1..16 threads, n/100 calls per thread */
         uint64_t per = o.n / 100 > 50 ? o.n / 100 : 50;
-        if (ent_bench_threads(o.runs, o.json, per, o.dir, rmrf)) return 1;
+        if (ent_bench_threads(o.runs, o.json, per, o.dir, ent_bench_rmrf)) return 1;
     }
     if (!o.threads_only && !o.only_backend && o.only_dur < 0 && !o.only_batch) {
         /* in-process notify: commit time with 0, 1 and 8 subscribers, memory backend */
@@ -985,16 +960,16 @@ int ent_bench_main(int argc, char **argv)
             c8[r] = (c8[r] - c0[r]) / (double)(n * 8); /* per event per subscriber, 8 subscribers */
             snprintf(d, sizeof d, "%s/follow", o.dir);
             if (follow_run(&f, d, events)) return 1;
-            rmrf(d);
+            ent_bench_rmrf(d);
             p50[r] = f.p50_us;
             p99[r] = f.p99_us;
         }
-        n1.p50_us = n1.p99_us = median(c1, o.runs) * 1e6;
+        n1.p50_us = n1.p99_us = ent_bench_median(c1, o.runs) * 1e6;
         n1.ops_per_s = n1.p50_us > 0 ? 1e6 / n1.p50_us : 0;
-        n8.p50_us = n8.p99_us = median(c8, o.runs) * 1e6;
+        n8.p50_us = n8.p99_us = ent_bench_median(c8, o.runs) * 1e6;
         n8.ops_per_s = n8.p50_us > 0 ? 1e6 / n8.p50_us : 0;
-        fw.p50_us = median(p50, o.runs);
-        fw.p99_us = median(p99, o.runs);
+        fw.p50_us = ent_bench_median(p50, o.runs);
+        fw.p99_us = ent_bench_median(p99, o.runs);
         fw.ops_per_s = 0;
         report(&o, "notify_1sub", "memory", "none", 1000, n, n1, 0, 0);
         report(&o, "notify_8sub", "memory", "none", 1000, n, n8, 0, 0);
@@ -1020,9 +995,9 @@ int ent_bench_main(int argc, char **argv)
                     char d[300];
                     snprintf(d, sizeof d, "%s/readers", o.dir);
                     if (ent_bench_writer_with_readers(&ups[run], bes[b], d, bench_schema, nreaders[k], n)) return 1;
-                    rmrf(d);
+                    ent_bench_rmrf(d);
                 }
-                r.ops_per_s = median(ups, o.runs);
+                r.ops_per_s = ent_bench_median(ups, o.runs);
                 r.p50_us = r.p99_us = r.ops_per_s > 0 ? 1e6 / r.ops_per_s : 0;
                 snprintf(op, sizeof op, "update_%dreaders", nreaders[k]);
                 report(&o, op, bes[b], "none", 1, n, r, 0, 0);
@@ -1038,6 +1013,6 @@ int ent_bench_main(int argc, char **argv)
         if (o.json) printf("{\"op\":\"peak_rss\",\"kib\":%ld}\n", ru.ru_maxrss);
         else printf("\npeak RSS %ld KiB\n", ru.ru_maxrss);
     }
-    rmrf(o.dir);
+    ent_bench_rmrf(o.dir);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "bench_plain.h"
+#include "bench_util.h"
 
 static const char plain_schema[] =
     "{\"schema\":\"plain\",\"version\":1,\"types\":{\"note\":{\"key\":\"auto\",\"fields\":{"
@@ -28,32 +29,6 @@ static const char plain_schema[] =
     "\"attrs\":{\"id\":6,\"type\":\"map\"},"
     "\"seen\":{\"id\":7,\"type\":\"uint\"},"
     "\"done\":{\"id\":8,\"type\":\"bool\"}}}}}";
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n ? v[n / 2] : 0;
-}
-
-static void rmrf(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) fprintf(stderr, "entity: bench: cannot remove %s\n", d);
-}
 
 static void title_of(char *out, size_t cap, uint64_t i)
 {
@@ -107,7 +82,7 @@ static int lib_plain(plain_run *out, const char *backend, uint64_t n, const char
     if ((rc = ent_schema_load_json(&sc, plain_schema, strlen(plain_schema), "plain"))) goto out;
     for (int batch = 1; batch <= 1000; batch *= 1000) {
         double t0;
-        rmrf(dir);
+        ent_bench_rmrf(dir);
         if ((rc = ent_store_open(&s, dir, sc, &o))) goto out;
         t = ent_store_type(s, "note");
         f.title = ent_type_field(t, "title");
@@ -116,7 +91,7 @@ static int lib_plain(plain_run *out, const char *backend, uint64_t n, const char
         f.qty = ent_type_field(t, "qty");
         f.seen = ent_type_field(t, "seen");
         f.done = ent_type_field(t, "done");
-        t0 = now_s();
+        t0 = ent_bench_now();
         for (uint64_t i = 0; i < n; i++) {
             ent_entity *e = NULL;
             if (batch > 1 && i % (uint64_t)batch == 0 && (rc = ent_txn_begin(&w, s, ENT_TXN_WRITE))) goto out;
@@ -132,12 +107,12 @@ static int lib_plain(plain_run *out, const char *backend, uint64_t n, const char
                 if (rc) goto out;
             }
         }
-        if (batch == 1) out->create1 = (double)n / (now_s() - t0);
-        else out->create1000 = (double)n / (now_s() - t0);
+        if (batch == 1) out->create1 = (double)n / (ent_bench_now() - t0);
+        else out->create1000 = (double)n / (ent_bench_now() - t0);
         /* gets on the store the batched creates filled (the same content as the other) */
         if (batch == 1000) {
             for (int gb = 1; gb <= 1000; gb *= 1000) {
-                t0 = now_s();
+                t0 = ent_bench_now();
                 for (uint64_t i = 0; i < n; i++) {
                     ent_entity *e = NULL;
                     ent_key k = ent_key_id(ids[(i * 7919) % n]);
@@ -149,8 +124,8 @@ static int lib_plain(plain_run *out, const char *backend, uint64_t n, const char
                         w = NULL;
                     }
                 }
-                if (gb == 1) out->get1 = (double)n / (now_s() - t0);
-                else out->get1000 = (double)n / (now_s() - t0);
+                if (gb == 1) out->get1 = (double)n / (ent_bench_now() - t0);
+                else out->get1000 = (double)n / (ent_bench_now() - t0);
             }
         }
         ent_store_close(s);
@@ -162,7 +137,7 @@ out:
     ent_store_close(s);
     ent_schema_free(sc);
     free(ids);
-    rmrf(dir);
+    ent_bench_rmrf(dir);
     return rc;
 }
 
@@ -212,7 +187,7 @@ static int floor_plain(plain_run *out, uint64_t n, const char *dir)
     msgpack_sbuffer_init(&sb);
     for (int batch = 1; batch <= 1000; batch *= 1000) {
         double t0;
-        rmrf(dir);
+        ent_bench_rmrf(dir);
         mkdir(dir, 0755);
         if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 4)) ||
             (rc = mdb_env_set_mapsize(env, (size_t)1 << 30)) || (rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_NOSYNC, 0644)))
@@ -221,7 +196,7 @@ static int floor_plain(plain_run *out, uint64_t n, const char *dir)
             (rc = mdb_dbi_open(txn, "l", MDB_CREATE | MDB_INTEGERKEY, &log)) || (rc = mdb_txn_commit(txn)))
             goto out;
         txn = NULL;
-        t0 = now_s();
+        t0 = ent_bench_now();
         for (uint64_t i = 0; i < n; i++) {
             uint8_t kb[8];
             uint64_t seq = i + 1;
@@ -239,11 +214,11 @@ static int floor_plain(plain_run *out, uint64_t n, const char *dir)
                 txn = NULL;
             }
         }
-        if (batch == 1) out->create1 = (double)n / (now_s() - t0);
-        else out->create1000 = (double)n / (now_s() - t0);
+        if (batch == 1) out->create1 = (double)n / (ent_bench_now() - t0);
+        else out->create1000 = (double)n / (ent_bench_now() - t0);
         if (batch == 1000) {
             for (int gb = 1; gb <= 1000; gb *= 1000) {
-                t0 = now_s();
+                t0 = ent_bench_now();
                 for (uint64_t i = 0; i < n; i++) {
                     uint8_t kb[8];
                     MDB_val mk = {8, kb}, mv;
@@ -261,8 +236,8 @@ static int floor_plain(plain_run *out, uint64_t n, const char *dir)
                         txn = NULL;
                     }
                 }
-                if (gb == 1) out->get1 = (double)n / (now_s() - t0);
-                else out->get1000 = (double)n / (now_s() - t0);
+                if (gb == 1) out->get1 = (double)n / (ent_bench_now() - t0);
+                else out->get1000 = (double)n / (ent_bench_now() - t0);
             }
         }
         mdb_env_close(env);
@@ -273,7 +248,7 @@ out:
     if (txn) mdb_txn_abort(txn);
     if (env) mdb_env_close(env);
     msgpack_sbuffer_destroy(&sb);
-    rmrf(dir);
+    ent_bench_rmrf(dir);
     return rc;
 }
 
@@ -321,42 +296,42 @@ int ent_bench_plain(uint64_t n, int runs, int json, const char *dir, const char 
     {
         double fc1, fc1000, fg1, fg1000;
         for (int k = 0; k < runs; k++) tmp[k] = fl[k].create1;
-        fc1 = median(tmp, runs);
+        fc1 = ent_bench_median(tmp, runs);
         for (int k = 0; k < runs; k++) tmp[k] = fl[k].create1000;
-        fc1000 = median(tmp, runs);
+        fc1000 = ent_bench_median(tmp, runs);
         for (int k = 0; k < runs; k++) tmp[k] = fl[k].get1;
-        fg1 = median(tmp, runs);
+        fg1 = ent_bench_median(tmp, runs);
         for (int k = 0; k < runs; k++) tmp[k] = fl[k].get1000;
-        fg1000 = median(tmp, runs);
+        fg1000 = ent_bench_median(tmp, runs);
         {
             double v;
             for (int k = 0; k < runs; k++) tmp[k] = lm[k].create1;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             row(json, "plain_create", "lmdb", 1, n, v, fc1);
             for (int k = 0; k < runs; k++) tmp[k] = lm[k].create1000;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             row(json, "plain_create", "lmdb", 1000, n, v, fc1000);
             for (int k = 0; k < runs; k++) tmp[k] = lm[k].get1;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             row(json, "plain_get", "lmdb", 1, n, v, fg1);
             for (int k = 0; k < runs; k++) tmp[k] = lm[k].get1000;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             row(json, "plain_get", "lmdb", 1000, n, v, fg1000);
             for (int k = 0; k < runs; k++) tmp[k] = me[k].create1;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             row(json, "plain_create", "memory", 1, n, v, fc1);
             for (int k = 0; k < runs; k++) tmp[k] = me[k].create1000;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             row(json, "plain_create", "memory", 1000, n, v, fc1000);
             for (int k = 0; k < runs; k++) tmp[k] = me[k].get1;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             row(json, "plain_get", "memory", 1, n, v, fg1);
             for (int k = 0; k < runs; k++) tmp[k] = me[k].get1000;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             row(json, "plain_get", "memory", 1000, n, v, fg1000);
             /* memory get against the LMDB backend's get (the goal is >= 2x) */
             for (int k = 0; k < runs; k++) tmp[k] = me[k].get1000 / lm[k].get1000;
-            v = median(tmp, runs);
+            v = ent_bench_median(tmp, runs);
             if (json) printf("{\"op\":\"plain_get_memory_vs_lmdb\",\"batch\":1000,\"speedup\":%.2f}\n", v);
             else printf("memory get / lmdb get (batch 1000, per-run ratio, median): %.2fx\n", v);
         }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "bench_util.h"
 
 static const char thr_schema[] =
     "{\"schema\":\"bench\",\"version\":1,\"types\":{\"product\":{\"key\":\"string\",\"fields\":{"
@@ -20,13 +21,6 @@ static const char thr_schema[] =
     "\"name\":{\"id\":2,\"type\":\"string\",\"required\":true},"
     "\"price\":{\"id\":3,\"type\":\"float\",\"min\":0,\"indexed\":true},"
     "\"stock\":{\"id\":4,\"type\":\"int\",\"indexed\":true}}}}}";
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 typedef struct worker {
     ent_store *s;
@@ -53,7 +47,7 @@ static void *lib_worker(void *p)
     for (uint64_t i = 0; i < w->n; i++) {
         char k[48], ean[48];
         ent_key key;
-        double t0 = now_s();
+        double t0 = ent_bench_now();
         snprintf(k, sizeof k, "t%02d-%08llu", w->id, (unsigned long long)i);
         snprintf(ean, sizeof ean, "%02d%011llu", w->id, (unsigned long long)i);
         key = ent_key_str(k);
@@ -67,7 +61,7 @@ static void *lib_worker(void *p)
             w->failed = 1;
             break;
         }
-        w->lat[w->done++] = now_s() - t0;
+        w->lat[w->done++] = ent_bench_now() - t0;
     }
     ent_entity_free(e);
     return NULL;
@@ -85,7 +79,7 @@ static void *sqlite_worker(void *p)
     pthread_barrier_wait(w->go);
     for (uint64_t i = 0; i < w->n && !w->failed; i++) {
         char k[48], ean[48];
-        double t0 = now_s();
+        double t0 = ent_bench_now();
         snprintf(k, sizeof k, "t%02d-%08llu", w->id, (unsigned long long)i);
         snprintf(ean, sizeof ean, "%02d%011llu", w->id, (unsigned long long)i);
         sqlite3_bind_text(ins, 1, k, -1, SQLITE_STATIC);
@@ -100,17 +94,11 @@ static void *sqlite_worker(void *p)
             break;
         }
         sqlite3_reset(ins);
-        w->lat[w->done++] = now_s() - t0;
+        w->lat[w->done++] = ent_bench_now() - t0;
     }
     sqlite3_finalize(ins);
     sqlite3_close(w->db);
     return NULL;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* One run of `threads` threads doing n creates in all; ops/s and p50/p99 latency (us). */
@@ -159,9 +147,9 @@ static int run_threads(double out[3], int lib, int threads, uint64_t n, const ch
         pthread_create(&th[i], NULL, lib ? lib_worker : sqlite_worker, &w[i]);
     }
     pthread_barrier_wait(&go);
-    t0 = now_s();
+    t0 = ent_bench_now();
     for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
-    el = now_s() - t0;
+    el = ent_bench_now() - t0;
     pthread_barrier_destroy(&go);
     all = malloc((size_t)n * sizeof *all);
     for (int i = 0; i < threads; i++) {
@@ -170,7 +158,7 @@ static int run_threads(double out[3], int lib, int threads, uint64_t n, const ch
         total += w[i].done;
         free(w[i].lat);
     }
-    qsort(all, (size_t)total, sizeof *all, cmp_d);
+    qsort(all, (size_t)total, sizeof *all, ent_bench_cmp_double);
     out[0] = (double)total / el;
     out[1] = total ? all[total / 2] * 1e6 : 0;
     out[2] = total ? all[(size_t)((double)total * 0.99)] * 1e6 : 0;
@@ -184,7 +172,7 @@ static int run_threads(double out[3], int lib, int threads, uint64_t n, const ch
 
 static double median3(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    qsort(v, (size_t)n, sizeof *v, ent_bench_cmp_double);
     return v[n / 2];
 }
 

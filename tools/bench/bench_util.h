@@ -1,0 +1,14 @@
+/* Small helpers shared by the files of entity-bench: a clock, medians, scratch-directory removal. */
+#ifndef ENT_BENCH_UTIL_H
+#define ENT_BENCH_UTIL_H
+
+/* Seconds on the monotonic clock. */
+double ent_bench_now(void);
+/* qsort comparison of two doubles. */
+int ent_bench_cmp_double(const void *a, const void *b);
+/* Sorts v in place and returns its median (the upper middle for an even n; 0 for n == 0). */
+double ent_bench_median(double *v, int n);
+/* Removes a scratch directory and everything in it; a failure is reported on stderr only. */
+void ent_bench_rmrf(const char *d);
+
+#endif
