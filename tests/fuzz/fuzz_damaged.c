@@ -17,30 +17,8 @@
 static ent_schema *shop;
 static char dir[256];
 
-static void wipe_dir(void)
-{
-    char p[300];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-}
-
-/* The store directory goes at exit, whatever files the backend made in it (ctest replays and fuzz
- * runs leave nothing behind). */
-static void remove_dir(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char p[600];
-    while (d && (de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-}
+static void wipe_dir(void) { fuzz_dir_wipe(dir); }
+static void remove_dir(void) { fuzz_dir_remove(dir); }
 
 static void setup(void)
 {

@@ -11,11 +11,13 @@
 #ifndef ENT_FUZZ_UTIL_H
 #define ENT_FUZZ_UTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "entity/entity.h"
 
@@ -98,6 +100,32 @@ static inline char *fuzz_strndup(const uint8_t *p, size_t n)
     memcpy(s, p, n);
     s[n] = '\0';
     return s;
+}
+
+/* An LMDB store directory between two inputs: its data and lock files go, the directory stays. */
+static inline void fuzz_dir_wipe(const char *dir)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+}
+
+/* The store directory at exit, whatever files the backend made in it (ctest replays and fuzz runs
+ * leave nothing behind). */
+static inline void fuzz_dir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[600];
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
 }
 
 #endif
