@@ -161,6 +161,19 @@ body:
 
 static int malformed(void) { return ent__err(ENT_CORRUPT, "corrupt record: not a well-formed msgpack value"); }
 
+/* An empty array value with room for n items (the count the header declared; rd_item already
+ * checked that the input can hold that many). */
+static int arr_alloc(ent_val *out, uint64_t n)
+{
+    out->k = EV_ARR;
+    if (n) {
+        out->u.a.v = calloc((size_t)n, sizeof(ent_val));
+        if (!out->u.a.v) return ent__err(ENT_NOMEM, "out of memory");
+        out->u.a.cap = (size_t)n;
+    }
+    return ENT_OK;
+}
+
 /* Skip the contents of an item already read (a container's items). */
 static int rd_skip(rd *r, const item *it, int depth)
 {
@@ -210,12 +223,7 @@ static int read_free(ent_val *out, rd *r, const item *it, int depth)
     case I_BIN: return ent__val_set_str(out, EV_BIN, it->s, it->len);
     case I_ARR:
         if (depth >= MAX_NEST) return malformed();
-        out->k = EV_ARR;
-        if (it->u) {
-            out->u.a.v = calloc((size_t)it->u, sizeof(ent_val));
-            if (!out->u.a.v) return ent__err(ENT_NOMEM, "out of memory");
-            out->u.a.cap = (size_t)it->u;
-        }
+        if ((rc = arr_alloc(out, it->u))) return rc;
         for (uint64_t i = 0; i < it->u; i++, out->u.a.n++) {
             item c;
             if (rd_item(r, &c)) {
@@ -345,12 +353,7 @@ static int read_val(ent_val *out, const ent_field *spec, rd *r, const item *it, 
     case EV_ARR:
         if (it->t != I_ARR) break;
         if (depth >= MAX_NEST) return malformed();
-        out->k = EV_ARR;
-        if (it->u) {
-            out->u.a.v = calloc((size_t)it->u, sizeof(ent_val));
-            if (!out->u.a.v) return ent__err(ENT_NOMEM, "out of memory");
-            out->u.a.cap = (size_t)it->u;
-        }
+        if ((rc = arr_alloc(out, it->u))) return rc;
         for (uint64_t i = 0; i < it->u; i++, out->u.a.n++) {
             item c;
             if (rd_item(r, &c)) {
