@@ -321,7 +321,7 @@ static void test_fields_pack_apply(void)
     ENT_OK_(ent_entity_set_float(e, "price", 10.5));
     ENT_OK_(ent_entity_unset(e, "attrs"));
     mp_init(&m);
-    ENT_OK_(ent__fields_pack(&m.pk, e, e->changed));
+    ENT_OK_(ent__fields_pack(&m.b, e, e->changed));
     ENT_OK_(ent__buf_ok(&m.b));
     CU_ASSERT_EQUAL(ent__mp_check(m.b.p, m.b.n), 0);
     msgpack_zone_init(&z, 256);
@@ -341,7 +341,7 @@ static void test_fields_pack_apply(void)
     ent__buf_free(&m.b);
     /* every set field (mask NULL); unknown ids are skipped, non-maps are corrupt */
     mp_init(&m);
-    ENT_OK_(ent__fields_pack(&m.pk, e, NULL));
+    ENT_OK_(ent__fields_pack(&m.b, e, NULL));
     msgpack_zone_init(&z, 256);
     off = 0;
     CU_ASSERT_EQUAL_FATAL(msgpack_unpack(m.b.p, m.b.n, &off, &z, &o), MSGPACK_UNPACK_SUCCESS);

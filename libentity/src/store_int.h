@@ -206,6 +206,11 @@ int ent__log_counters(uint64_t *last_seq, uint64_t *last_txn, ent_txn *t);
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
                     const ent_entity *e, const uint64_t *mask, const ent_slice *packed);
 int ent__log_flush(ent_txn *t); /* write the log counters before commit */
+/* Append the start of an event as the log stores it (log_record.c's layout): the array header and
+ * the six items before the data, which the caller appends (a fields map, or nil). A failed write
+ * is left in b for ent__buf_ok(). */
+void ent__event_head_pack(ent_buf *b, int64_t ts, uint64_t txn, const char *type_name, const ent_key *key,
+                          int op, uint64_t version);
 /* Load the log counters into write txn t once (t->log_last, t->txn_id). */
 int ent__log_load(ent_txn *t);
 /* The first and last seq present in the log as t sees it (both 0 when empty; log.c). */
