@@ -271,6 +271,10 @@ static int load_tables(lenv *e)
     MDB_val k, v;
     char name[512];
     int mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+    /* Another process grew the map since mdb_env_open(): adopt its size (no txn of this new
+     * environment exists yet, which mdb_env_set_mapsize() needs) and begin again. */
+    for (int tries = 0; mrc == MDB_MAP_RESIZED && tries < 100; tries++)
+        if ((mrc = mdb_env_set_mapsize(e->env, 0)) == 0) mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
     if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading the table list", e->path);
     mdb_dbi_open(txn, NULL, 0, &e->main_dbi);
     mrc = mdb_cursor_open(txn, e->main_dbi, &c);
@@ -550,6 +554,7 @@ void ent__lmdb_log_reset(loplog *l, int keep)
     }
     l->chunks = keepc;
     l->n = 0;
+    l->bytes = 0;
     if (!keep) {
         free(l->ops);
         l->ops = NULL;
@@ -579,6 +584,7 @@ int ent__lmdb_log_add(ltxn *t, int op, unsigned tbl, unsigned mflags, const MDB_
     if (o->vlen && !(o->v = arena_alloc(l, o->vlen))) goto nomem;
     if (o->klen) memcpy(o->k, k->mv_data, o->klen);
     if (o->vlen) memcpy(o->v, v->mv_data, o->vlen);
+    l->bytes += o->klen + o->vlen;
     l->n++;
     return ENT_OK;
 nomem:
