@@ -320,6 +320,7 @@ static void env_free(lenv *e, int in_child)
         for (unsigned i = 0; i < e->maxtab; i++) free(e->tab[i].name);
     free(e->tab);
     ent__lmdb_log_reset(&e->log, 0);
+    free(atomic_exchange(&e->spare, NULL));
     if (!in_child) {
         pthread_rwlock_destroy(&e->rs);
         pthread_mutex_destroy(&e->wmu);

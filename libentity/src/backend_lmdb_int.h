@@ -110,6 +110,9 @@ typedef struct lenv {
     pthread_mutex_t rcmu;
     MDB_txn *rcache[RCACHE_MAX];
     int nrcache;
+    /* An ended txn's struct kept for the next begin (atomic exchanges, no lock): with the reset
+     * read txns above, a read txn of its own costs a get no allocation. */
+    _Atomic(struct ltxn *) spare;
 } lenv;
 
 typedef struct lbe {
