@@ -46,9 +46,16 @@ typedef struct item {
 
 static uint64_t be(const unsigned char *p, size_t w)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < w; i++) v = v << 8 | p[i];
-    return v;
+    switch (w) {
+    case 1: return p[0];
+    case 2: return (uint64_t)p[0] << 8 | p[1];
+    case 4: return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+    default: {
+        uint64_t v = 0;
+        for (size_t i = 0; i < w; i++) v = v << 8 | p[i];
+        return v;
+    }
+    }
 }
 
 /* Read one item header (and a scalar's value). Returns 0, or -1 when malformed or truncated. */
@@ -466,6 +473,10 @@ int ent__record_decode(ent_entity **out, const ent_type *t, const void *p, size_
         if (v.t == I_NIL) {
             rc = corrupt_at(f, "nil field");
             goto fail;
+        }
+        if (f->ev == EV_STR && v.t == I_STR) { /* the commonest field, without the call */
+            if ((rc = str_val(&r, &e->slots[f->pos], EV_STR, &v))) goto fail;
+            continue;
         }
         if ((rc = read_val(&e->slots[f->pos], f, &r, &v, 2))) goto fail;
     }

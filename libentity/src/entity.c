@@ -70,11 +70,8 @@ void ent_entity_free(ent_entity *e)
     size_t i;
     chunk *c;
     if (!e) return;
-    for (i = 0; i < e->type->n_fields; i++) {
-        const ent_val *v = &e->slots[i];
-        /* a scalar, or a string in the block, holds nothing to free: most fields of a get */
-        if (v->k == EV_STR || v->k == EV_BIN ? !v->in_block : v->k >= EV_ARR) ent__val_clear(&e->slots[i]);
-    }
+    for (i = 0; i < e->type->n_fields; i++)
+        if (ent__val_holds_memory(&e->slots[i])) ent__val_clear(&e->slots[i]);
     while ((c = e->chunks)) {
         e->chunks = c->next;
         free(c);

@@ -13,23 +13,27 @@ void ent__val_clear(ent_val *v)
 {
     size_t i;
     int own = !v->in_block; /* in the entity's block: freed with the entity */
+    /* Items are tested before the call: a decoded entity's are mostly scalars and strings in its
+     * block, whose clearing is a no-op (an entity's free walks them all). */
     switch (v->k) {
     case EV_STR:
     case EV_BIN:
         if (own) free(v->u.s.p);
         break;
     case EV_ARR:
-        for (i = 0; i < v->u.a.n; i++) ent__val_clear(&v->u.a.v[i]);
+        for (i = 0; i < v->u.a.n; i++)
+            if (ent__val_holds_memory(&v->u.a.v[i])) ent__val_clear(&v->u.a.v[i]);
         if (own) free(v->u.a.v);
         break;
     case EV_MAP:
-        for (i = 0; i < v->u.m.n; i++) ent__val_clear(&v->u.m.v[i]);
+        for (i = 0; i < v->u.m.n; i++)
+            if (ent__val_holds_memory(&v->u.m.v[i])) ent__val_clear(&v->u.m.v[i]);
         if (own) free(v->u.m.v);
         break;
     case EV_OBJ:
         for (i = 0; i < v->u.o.n; i++) {
             if (own) free(v->u.o.kv[i].k);
-            ent__val_clear(&v->u.o.kv[i].v);
+            if (ent__val_holds_memory(&v->u.o.kv[i].v)) ent__val_clear(&v->u.o.kv[i].v);
         }
         if (own) free(v->u.o.kv);
         break;

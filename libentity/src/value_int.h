@@ -82,6 +82,12 @@ struct ent_entity {
 
 /* ---- value.c: the value tree ---------------------------------------------------------------- */
 
+/* Whether clearing v frees anything: not for scalars, nor for a string in its entity's block
+ * (then the caller can skip the call, as an entity's free does for most of a decoded one). */
+static inline int ent__val_holds_memory(const ent_val *v)
+{
+    return v->k == EV_STR || v->k == EV_BIN ? !v->in_block : v->k >= EV_ARR;
+}
 /* Free what v owns and reset it to EV_UNSET. */
 void ent__val_clear(ent_val *v);
 /* Deep copy. Returns ENT_OK, ENT_NOMEM (dst left EV_UNSET). */
