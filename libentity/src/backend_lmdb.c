@@ -297,14 +297,15 @@ static void l_txn_abort(ent_btxn *vtxn)
             mdb_txn_commit(t->m); /* keeps the DBIs it opened */
         } else if (!t->write) {
             lenv *e = t->e;
-            pthread_mutex_lock(&e->rcmu);
-            if (e->nrcache < RCACHE_MAX) {
-                mdb_txn_reset(t->m);
-                e->rcache[e->nrcache++] = t->m;
-            } else {
-                mdb_txn_abort(t->m);
+            MDB_txn *none = NULL;
+            mdb_txn_reset(t->m);
+            if (!atomic_compare_exchange_strong_explicit(&e->rslot, &none, t->m, memory_order_release,
+                                                         memory_order_relaxed)) {
+                pthread_mutex_lock(&e->rcmu);
+                if (e->nrcache < RCACHE_MAX) e->rcache[e->nrcache++] = t->m;
+                else mdb_txn_abort(t->m);
+                pthread_mutex_unlock(&e->rcmu);
             }
-            pthread_mutex_unlock(&e->rcmu);
         } else {
             mdb_txn_abort(t->in_sp ? t->pm : t->m); /* a parent takes its child with it */
         }

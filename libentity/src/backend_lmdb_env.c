@@ -137,6 +137,8 @@ void ent__lmdb_hold_release(lenv *e)
 /* Abort the cached read txns (before a resize or a close). */
 static void rcache_drain(lenv *e)
 {
+    MDB_txn *m = atomic_exchange(&e->rslot, NULL);
+    if (m) mdb_txn_abort(m);
     pthread_mutex_lock(&e->rcmu);
     while (e->nrcache > 0) mdb_txn_abort(e->rcache[--e->nrcache]);
     pthread_mutex_unlock(&e->rcmu);
