@@ -202,7 +202,8 @@ static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
     int rc;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (write && be->read_only) return ent__err(ENT_READONLY, "store %s is open read-only", e->path);
-    t = calloc(1, sizeof *t);
+    t = atomic_exchange_explicit(&e->spare, NULL, memory_order_acquire); /* zeroed (txn_finish) */
+    if (!t) t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory for a transaction");
     t->be = be;
     t->e = e;
@@ -245,6 +246,15 @@ static void cur_free(lcur *c)
     free(c);
 }
 
+/* Keep t, zeroed, as the environment's spare for the next l_txn_begin(), or free it. */
+static void txn_park(lenv *e, ltxn *t)
+{
+    ltxn *none = NULL;
+    memset(t, 0, sizeof *t);
+    if (!atomic_compare_exchange_strong_explicit(&e->spare, &none, t, memory_order_release, memory_order_relaxed))
+        free(t);
+}
+
 /* End the txn's bookkeeping once the LMDB txn is gone (write) or about to go (read). */
 static void txn_finish(ltxn *t)
 {
@@ -260,7 +270,7 @@ static void txn_finish(ltxn *t)
         ent__lmdb_grow_end(e);
         writer_unlock(e);
     }
-    free(t);
+    txn_park(e, t);
 }
 
 static void close_read_cursors(ltxn *t)
@@ -293,14 +303,15 @@ static void l_txn_abort(ent_btxn *vtxn)
             mdb_txn_commit(t->m); /* keeps the DBIs it opened */
         } else if (!t->write) {
             lenv *e = t->e;
-            pthread_mutex_lock(&e->rcmu);
-            if (e->nrcache < RCACHE_MAX) {
-                mdb_txn_reset(t->m);
-                e->rcache[e->nrcache++] = t->m;
-            } else {
-                mdb_txn_abort(t->m);
+            MDB_txn *none = NULL;
+            mdb_txn_reset(t->m);
+            if (!atomic_compare_exchange_strong_explicit(&e->rslot, &none, t->m, memory_order_release,
+                                                         memory_order_relaxed)) {
+                pthread_mutex_lock(&e->rcmu);
+                if (e->nrcache < RCACHE_MAX) e->rcache[e->nrcache++] = t->m;
+                else mdb_txn_abort(t->m);
+                pthread_mutex_unlock(&e->rcmu);
             }
-            pthread_mutex_unlock(&e->rcmu);
         } else {
             mdb_txn_abort(t->in_sp ? t->pm : t->m); /* a parent takes its child with it */
         }

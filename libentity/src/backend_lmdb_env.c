@@ -137,6 +137,8 @@ void ent__lmdb_hold_release(lenv *e)
 /* Abort the cached read txns (before a resize or a close). */
 static void rcache_drain(lenv *e)
 {
+    MDB_txn *m = atomic_exchange(&e->rslot, NULL);
+    if (m) mdb_txn_abort(m);
     pthread_mutex_lock(&e->rcmu);
     while (e->nrcache > 0) mdb_txn_abort(e->rcache[--e->nrcache]);
     pthread_mutex_unlock(&e->rcmu);
@@ -324,6 +326,7 @@ static void env_free(lenv *e, int in_child)
         for (unsigned i = 0; i < e->maxtab; i++) free(e->tab[i].name);
     free(e->tab);
     ent__lmdb_log_reset(&e->log, 0);
+    free(atomic_exchange(&e->spare, NULL));
     if (!in_child) {
         pthread_rwlock_destroy(&e->rs);
         pthread_mutex_destroy(&e->wmu);

@@ -118,10 +118,12 @@ int ent__lmdb_txn_begin_mdb(ltxn *t)
 {
     lenv *e = t->e;
     if (!t->write) {
-        MDB_txn *m = NULL;
-        pthread_mutex_lock(&e->rcmu);
-        if (e->nrcache > 0) m = e->rcache[--e->nrcache];
-        pthread_mutex_unlock(&e->rcmu);
+        MDB_txn *m = atomic_exchange_explicit(&e->rslot, NULL, memory_order_acquire);
+        if (!m) {
+            pthread_mutex_lock(&e->rcmu);
+            if (e->nrcache > 0) m = e->rcache[--e->nrcache];
+            pthread_mutex_unlock(&e->rcmu);
+        }
         if (m) {
             if (mdb_txn_renew(m) == 0) {
                 t->m = m;

@@ -115,6 +115,13 @@ typedef struct lenv {
     pthread_mutex_t rcmu;
     MDB_txn *rcache[RCACHE_MAX];
     int nrcache;
+    /* One more, before those: taken and put back with atomic exchanges instead of rcmu (a get in a
+     * read txn of its own locked rcmu twice). Like rcache, used only under a hold, drained under
+     * the exclusive rs. */
+    _Atomic(MDB_txn *) rslot;
+    /* An ended txn's struct kept for the next begin (atomic exchanges, no lock): with the reset
+     * read txns above, a read txn of its own costs a get no allocation. */
+    _Atomic(struct ltxn *) spare;
 } lenv;
 
 typedef struct lbe {

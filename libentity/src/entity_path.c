@@ -265,31 +265,31 @@ int ent__path_spec(const ent_field **out, const ent_entity *e, const char *path)
 
 int ent_entity_set_bool(ent_entity *e, const char *path, int b)
 {
-    ent_val v = {EV_BOOL, {.b = !!b}};
+    ent_val v = {.k = EV_BOOL, .u = {.b = !!b}};
     return ent__path_put(e, path, &v);
 }
 
 int ent_entity_set_int(ent_entity *e, const char *path, int64_t i)
 {
-    ent_val v = {EV_INT, {.i = i}};
+    ent_val v = {.k = EV_INT, .u = {.i = i}};
     return ent__path_put(e, path, &v);
 }
 
 int ent_entity_set_uint(ent_entity *e, const char *path, uint64_t u)
 {
-    ent_val v = {EV_UINT, {.u = u}};
+    ent_val v = {.k = EV_UINT, .u = {.u = u}};
     return ent__path_put(e, path, &v);
 }
 
 int ent_entity_set_float(ent_entity *e, const char *path, double f)
 {
-    ent_val v = {EV_FLOAT, {.f = f}};
+    ent_val v = {.k = EV_FLOAT, .u = {.f = f}};
     return ent__path_put(e, path, &v);
 }
 
 int ent_entity_set_timestamp(ent_entity *e, const char *path, int64_t ns)
 {
-    ent_val v = {EV_TS, {.i = ns}};
+    ent_val v = {.k = EV_TS, .u = {.i = ns}};
     return ent__path_put(e, path, &v);
 }
 

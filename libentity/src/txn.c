@@ -36,10 +36,8 @@ static void release_write(ent_txn *t)
         }
 }
 
-static void txn_free(ent_txn *t)
+static void txn_release(ent_txn *t)
 {
-    open_txns--;
-    if (t->write) release_write(t);
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
@@ -47,6 +45,53 @@ static void txn_free(ent_txn *t)
     if (t->zone) msgpack_zone_free(t->zone);
     free(t->tc);
     free(t);
+}
+
+/* Scratch buffers larger than this go with the txn rather than wait in the spare. */
+#define SPARE_BUF_MAX 4096
+
+/* Keep an ended read txn as the store's spare, else free it. The spare is zeroed but for its
+ * scratch buffers (emptied), so the next ent_txn_begin() allocates neither the txn nor the key
+ * buffer of its first get. One spare per store, taken and put back with atomic exchanges: no
+ * lock, and a thread that finds the slot taken allocates as before. */
+static void txn_park(ent_txn *t)
+{
+    ent_store *s = t->s;
+    ent_txn *none = NULL;
+    ent_buf k1 = t->k1, k2 = t->k2, v1 = t->v1, ev = t->ev;
+    if (t->write || t->zone || t->tc || k1.cap > SPARE_BUF_MAX || k2.cap > SPARE_BUF_MAX ||
+        v1.cap > SPARE_BUF_MAX || ev.cap > SPARE_BUF_MAX) {
+        txn_release(t);
+        return;
+    }
+    memset(t, 0, sizeof *t);
+    k1.n = k2.n = v1.n = ev.n = 0;
+    t->k1 = k1;
+    t->k2 = k2;
+    t->v1 = v1;
+    t->ev = ev;
+    if (!atomic_compare_exchange_strong_explicit(&s->spare_txn, &none, t, memory_order_release,
+                                                 memory_order_relaxed))
+        txn_release(t);
+}
+
+static ent_txn *txn_alloc(ent_store *s)
+{
+    ent_txn *t = atomic_exchange_explicit(&s->spare_txn, NULL, memory_order_acquire);
+    return t ? t : calloc(1, sizeof *t);
+}
+
+void ent__txn_spare_free(ent_store *s)
+{
+    ent_txn *t = atomic_exchange_explicit(&s->spare_txn, NULL, memory_order_acquire);
+    if (t) txn_release(t);
+}
+
+static void txn_free(ent_txn *t)
+{
+    open_txns--;
+    if (t->write) release_write(t);
+    txn_park(t);
 }
 
 int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
@@ -68,7 +113,7 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
     if (mode == ENT_TXN_WRITE && holds_write(s))
         return ent__err(ENT_BUSY, "this thread holds the store's write transaction already: pass it to "
                         "the call, or end it first (a second writer would wait for itself)");
-    t = calloc(1, sizeof *t);
+    t = txn_alloc(s);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     open_txns++;
     t->s = s;
