@@ -33,6 +33,22 @@ int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
     return ent_error_set(code, "%s: %s", what, last && *last ? last : natsStatus_GetText(s));
 }
 
+/* The seq of an event message from its body, which starts {"seq":N (ent_event_to_json(), compact,
+ * as the relay publishes it): the same number as its Entity-Seq header, read without libnats's
+ * header lookup, which was most of the cost of an ack on this thread. Schema messages have none. */
+static int body_seq(uint64_t *out, natsMsg *m)
+{
+    static const char pre[] = "{\"seq\":";
+    const char *d = natsMsg_GetData(m);
+    int n = natsMsg_GetDataLength(m), i = (int)sizeof pre - 1;
+    uint64_t v = 0;
+    if (!d || n <= i || memcmp(d, pre, sizeof pre - 1) != 0) return 0;
+    for (; i < n && d[i] >= '0' && d[i] <= '9' && i < (int)sizeof pre + 20; i++) v = v * 10 + (uint64_t)(d[i] - '0');
+    if (i == (int)sizeof pre - 1 || i >= n || d[i] != ',') return 0;
+    *out = v;
+    return 1;
+}
+
 /* Every async publish ends here, acked or not (libnats's thread). Acks of one stream come back
  * in publish order on one connection, so the highest acknowledged Entity-Seq covers every event
  * before it. */
@@ -48,7 +64,7 @@ static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, 
             __atomic_store_n(&c->refused, pae && pae->ErrCode != 0, __ATOMIC_RELAXED);
             __atomic_store_n(&c->failed, 1, __ATOMIC_RELEASE);
         }
-    } else if (enats_header_u64(&seq, msg, "Entity-Seq") == ENT_OK) {
+    } else if (body_seq(&seq, msg)) {
         uint64_t cur = __atomic_load_n(&c->acked_seq, __ATOMIC_RELAXED);
         while (seq > cur && !__atomic_compare_exchange_n(&c->acked_seq, &cur, seq, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
         }
