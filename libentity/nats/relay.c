@@ -6,12 +6,16 @@
  * the next one resumes from the stream again, so a message is never published twice nor skipped,
  * whichever of relay, server and network failed, and whenever.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nats_util.h"
 
@@ -348,7 +352,105 @@ static int batch(relay *r, uint64_t *out_n)
     return ENT_OK;
 }
 
+/* ---- one relay per store ------------------------------------------------------------------ */
+
+/* Two relays of one store would both resume from the stream and publish the same seqs: the
+ * stream's duplicate window would drop most, but exactly once must not rest on it, and their
+ * checkpoints would race. A store on disk: an flock on <dir>/relay.lock, held for the whole run;
+ * the kernel drops it with its holder, however that dies (SIGKILL too), so it never goes stale.
+ * flock locks of two opens conflict within one process too. The file holds the holder's pid, for
+ * the message. A memory store (no directory) can only be reached through its handle: a list of
+ * handles with a relay running covers it, and a second relay on one handle of any store. */
+static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
+static const ent_store *running[64];
+
+static int claim_handle(const ent_store *s)
+{
+    int rc = ENT_OK;
+    size_t free_slot = sizeof running / sizeof running[0];
+    pthread_mutex_lock(&running_mu);
+    for (size_t i = 0; i < sizeof running / sizeof running[0]; i++) {
+        if (running[i] == s) rc = ENT_BUSY;
+        else if (!running[i] && free_slot == sizeof running / sizeof running[0]) free_slot = i;
+    }
+    if (!rc && free_slot == sizeof running / sizeof running[0]) rc = ENT_NOMEM;
+    if (!rc) running[free_slot] = s;
+    pthread_mutex_unlock(&running_mu);
+    if (rc == ENT_BUSY)
+        return ent_error_set(ENT_BUSY, "store %s: a relay is already running on it in this process; one relay per store",
+                             ent_store_path(s)[0] ? ent_store_path(s) : "(memory)");
+    if (rc) return ent_error_set(rc, "more than 64 relays in one process");
+    return ENT_OK;
+}
+
+static void release_handle(const ent_store *s)
+{
+    pthread_mutex_lock(&running_mu);
+    for (size_t i = 0; i < sizeof running / sizeof running[0]; i++)
+        if (running[i] == s) running[i] = NULL;
+    pthread_mutex_unlock(&running_mu);
+}
+
+/* out: the lock file's descriptor (-1 for a store without a directory). */
+static int lock_store(int *out, const ent_store *s)
+{
+    const char *dir = ent_store_path(s);
+    char path[4096], pid[32] = "";
+    int fd, n;
+    *out = -1;
+    if (strcmp(ent_store_backend(s), "lmdb") != 0 || !dir[0]) return ENT_OK;
+    if ((size_t)snprintf(path, sizeof path, "%s/relay.lock", dir) >= sizeof path)
+        return ent_error_set(ENT_INVALID, "store %s: path too long for its relay lock", dir);
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        return ent_error_set(ENT_IO, "store %s: opening %s: %s", dir, path, strerror(errno));
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) {
+            n = (int)pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            return ent_error_set(ENT_BUSY, "store %s: a relay is already running on it (pid %s); one relay per store",
+                                 dir, pid[0] ? pid : "unknown");
+        }
+        n = errno;
+        close(fd);
+        return ent_error_set(ENT_IO, "store %s: locking %s: %s", dir, path, strerror(n));
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* only the message loses */
+    }
+    *out = fd;
+    return ENT_OK;
+}
+
+static void unlock_store(int fd)
+{
+    if (fd < 0) return;
+    /* the pid goes first: a relay that finds the file unlocked and empty is not misled */
+    if (ftruncate(fd, 0) != 0) {
+    }
+    close(fd); /* drops the flock */
+}
+
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked);
+
 static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
+{
+    int rc, fd;
+    if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: NULL argument");
+    if ((rc = claim_handle(s))) return rc;
+    if ((rc = lock_store(&fd, s))) {
+        release_handle(s);
+        return rc;
+    }
+    rc = run_locked(s, opts, stop, acked);
+    unlock_store(fd);
+    release_handle(s);
+    return rc;
+}
+
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
     relay r;
     int rc = ENT_OK, backoff = 100;
@@ -465,35 +567,58 @@ struct ent_relay {
     int rc;
     char msg[1024];
     uint64_t acked;
+    int lock_fd;
 };
 
 static void *relay_main(void *p)
 {
     ent_relay *x = p;
-    x->rc = run(x->s, &x->o, &x->stop, &x->acked);
+    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked);
     if (x->rc) snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
     return NULL;
 }
 
+static void relay_free(ent_relay *x)
+{
+    unlock_store(x->lock_fd);
+    release_handle(x->s);
+    free(x->url);
+    free(x->stream);
+    free(x->sub);
+    free(x);
+}
+
+/* The store is claimed here, before the thread starts: a second relay hears it from this call. */
 int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
 {
     ent_relay *x;
+    int rc;
     if (!out || !s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_start: NULL argument");
     *out = NULL;
-    if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
+    if ((rc = claim_handle(s))) return rc;
+    if (!(x = calloc(1, sizeof *x))) {
+        release_handle(s);
+        return ent_error_set(ENT_NOMEM, "out of memory");
+    }
     x->s = s;
+    x->lock_fd = -1;
+    if ((rc = lock_store(&x->lock_fd, s))) {
+        relay_free(x);
+        return rc;
+    }
     x->o = *opts;
     x->url = opts->url ? strdup(opts->url) : NULL;
     x->stream = opts->stream ? strdup(opts->stream) : NULL;
     x->sub = opts->sub_name ? strdup(opts->sub_name) : NULL;
+    if ((opts->url && !x->url) || (opts->stream && !x->stream) || (opts->sub_name && !x->sub)) {
+        relay_free(x);
+        return ent_error_set(ENT_NOMEM, "out of memory");
+    }
     x->o.url = x->url;
     x->o.stream = x->stream;
     x->o.sub_name = x->sub;
     if (pthread_create(&x->th, NULL, relay_main, x) != 0) {
-        free(x->url);
-        free(x->stream);
-        free(x->sub);
-        free(x);
+        relay_free(x);
         return ent_error_set(ENT_NOMEM, "cannot start the relay thread");
     }
     *out = x;
@@ -508,10 +633,7 @@ int ent_relay_stop(ent_relay *x)
     pthread_join(x->th, NULL);
     rc = x->rc;
     if (rc) ent_error_set(rc, "%s", x->msg);
-    free(x->url);
-    free(x->stream);
-    free(x->sub);
-    free(x);
+    relay_free(x); /* (sets no error) */
     return rc;
 }
 

@@ -6,7 +6,9 @@
 #  - writers in several processes while the relay runs; the relay SIGKILLed at random moments and
 #    restarted, also after longer than the stream's (1 s) duplicate window; the server SIGKILLed
 #    and restarted on the same directory; a schema evolution mid-stream: afterwards the stream
-#    holds each seq exactly once (read back message by message, and the server's own count);
+#    holds each seq exactly once (read back message by message, and the server's own count, also
+#    from its monitoring endpoint /jsz);
+#  - one relay per store: a second one is refused with the first one's pid; SIGKILL leaves no lock;
 #  - two mirrors (one SIGKILLed and restarted meanwhile): dump and events identical to the
 #    primary's, check ok; trim on the primary does not touch them;
 #  - a mirror refuses writes; a gap in the stream stops a mirror naming the missing seq;
@@ -25,10 +27,12 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+MPORT=$(free_port) # the server's monitoring endpoint: the stream as the server counts it
 URL=nats://127.0.0.1:$PORT
 start_server() {
-  nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$W/js" >>"$W/nats.log" 2>&1 &
+  nats-server -js -a 127.0.0.1 -p "$PORT" -m "$MPORT" -sd "$W/js" >>"$W/nats.log" 2>&1 &
   NPID=$!
   for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0; sleep 0.05; done
   say "nats-server did not start"; cat "$W/nats.log"; exit 1
@@ -126,6 +130,20 @@ wait_applied "$W/mA" "$LAST"
 kill -TERM "$RPID"; wait "$RPID"; rc=$?
 [ $rc = 0 ] || bad "relay exit $rc on SIGTERM"
 "$PROBE" check "$URL" ENT "$ID" "$LAST" || bad "stream is not exactly once"
+# The server's own account of the stream (monitoring endpoint /jsz): one message per event and
+# one per schema version (1 and 2), nothing else, stream sequence without holes.
+jsz() { # stream -> "messages first_seq last_seq" as the server reports them
+  curl -sf "http://127.0.0.1:$MPORT/jsz?accounts=true&streams=true" | python3 -c '
+import json,sys
+want=sys.argv[1]
+for a in json.load(sys.stdin).get("account_details",[]):
+  for st in a.get("stream_detail",[]):
+    if st["name"]==want: s=st["state"]; print(s["messages"], s["first_seq"], s["last_seq"])' "$1"
+}
+read -r JM JF JL <<<"$(jsz ENT)"
+[ "${JM:-}" = $((LAST + 2)) ] && [ "$JF" = 1 ] && [ "$JL" = $((LAST + 2)) ] \
+  && say "ok: /jsz: stream ENT holds $JM messages, seq $JF..$JL = $LAST events + 2 schema versions" \
+  || bad "/jsz: stream ENT holds '${JM:-?}' messages, seq ${JF:-?}..${JL:-?}; expected $((LAST + 2)) (events $LAST + 2 schema)"
 wait_applied "$W/mB" "$LAST"
 kill -TERM "$M_mA"; wait "$M_mA"; rc=$?; [ $rc = 0 ] || bad "mirror exit $rc on SIGTERM"
 kill -TERM "$M_mB"; wait "$M_mB" 2>/dev/null
@@ -162,6 +180,20 @@ for _ in $(seq 100); do "$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null 2>&1 
 kill -TERM "$RPID"; wait "$RPID"; rc=$?; [ $rc = 0 ] || bad "relay exit $rc"
 n=$(grep -c "unreachable" "$W/down.log")
 [ "$n" = 1 ] && grep -q "connected" "$W/down.log" && say "ok: NATS down 2 s: one line ($(grep unreachable "$W/down.log")), caught up; 3 writes took $(( (t1 - t0) / 1000000 )) ms" || { bad "outage lines: $n"; cat "$W/down.log"; }
+
+# One relay per store: a second one (tool) is refused naming the store and the running one's
+# pid; a relay killed with SIGKILL leaves no stale lock behind (the kernel drops its flock).
+"$E" -s "$P" relay --nats "$URL" --stream ENT 2>>"$W/relay.log" & RPID=$!; PIDS+=($RPID)
+for _ in $(seq 100); do [ "$(cat "$P/relay.lock" 2>/dev/null)" = "$RPID" ] && break; sleep 0.05; done
+"$E" -s "$P" relay --nats "$URL" --stream ENT --once 2>"$W/err"
+one_line "a second relay" $? "store $P: a relay is already running on it (pid $RPID)"
+"$E" -s "$P" relay --nats "$URL" --stream OTHER --once 2>"$W/err"
+one_line "a second relay, to another stream" $? "a relay is already running on it (pid $RPID)"
+kill -9 "$RPID"; wait "$RPID" 2>/dev/null
+echo '{"name":"after-kill","email":"ak@x.org"}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream ENT --once 2>"$W/err" && say "ok: a relay runs after the last one was SIGKILLed" \
+  || { bad "relay after SIGKILL: $(cat "$W/err")"; }
+"$PROBE" check "$URL" ENT "$ID" "$(last_seq "$P")" >/dev/null || bad "stream after the relay lock checks"
 
 # Writes to a mirror are refused, naming the primary.
 echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; one_line "put on a mirror" $? "mirror of store $ID"
