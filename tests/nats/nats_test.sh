@@ -10,7 +10,7 @@
 #    from its monitoring endpoint /jsz);
 #  - one relay per store: a second one is refused with the first one's pid; SIGKILL leaves no lock;
 #  - two mirrors (one SIGKILLed and restarted meanwhile): dump and events identical to the
-#    primary's, check ok; trim on the primary does not touch them;
+#    primary's, check ok; trim on the primary does not touch them; mirror --durability;
 #  - a mirror refuses writes; a gap in the stream stops a mirror naming the missing seq;
 #    bad URL, unreachable server, missing stream, wrong store id: one clear line, exit 1.
 set -uo pipefail
@@ -162,8 +162,18 @@ done
 # Trim on the primary after the relay published: mirrors are not touched; a new mirror made
 # after the trim still gets everything (from the stream).
 "$E" -s "$P" trim --below $((LAST - 5)) 2>"$W/err" || { bad "trim"; cat "$W/err"; }
-"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once 2>/dev/null || bad "mirror --once after trim"
+"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once --durability none 2>/dev/null || bad "mirror --once after trim"
 "$E" -s "$W/mC" events >"$W/m.ev"; cmp -s "$W/p.ev" "$W/m.ev" && say "ok: a mirror made after trim holds the whole log" || bad "mC events differ"
+# mirror --durability: stored when the mirror is created (mC: none; mA by default: durable), for
+# that run only when it exists; a bad mode is a usage error (exit 2) naming the choices.
+durability() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["durability"])'; }
+[ "$(durability "$W/mC")" = none ] && [ "$(durability "$W/mA")" = durable ] \
+  && say "ok: mirror --durability none stored in the mirror it created (mC none, mA durable)" \
+  || bad "mirror durability: mC $(durability "$W/mC"), mA $(durability "$W/mA")"
+"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once --durability lazy 2>/dev/null || bad "mirror --durability lazy on an existing mirror"
+[ "$(durability "$W/mC")" = none ] || bad "mirror --durability lazy changed the stored mode"
+"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once --durability fast 2>"$W/err"; rc=$?
+[ $rc = 2 ] && grep -q "durable, lazy or none" "$W/err" && say "ok: mirror --durability fast: $(cat "$W/err")" || { bad "mirror --durability fast: exit $rc"; cat "$W/err"; }
 
 # NATS down for 2 s while the relay runs and a writer writes: one line saying so (not one per
 # retry), the writer not held up, and the relay catches up when the server is back.

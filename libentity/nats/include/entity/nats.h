@@ -90,7 +90,10 @@ typedef struct ent_follow_opts {
     const char *primary_id; /* the store to copy; NULL: the mirror's primary, else the store of
                              * the stream's first message */
     int once;               /* apply what the stream holds at start, then return */
-    const ent_store_opts *store_opts; /* for creating/opening the mirror; NULL: defaults */
+    const ent_store_opts *store_opts; /* for creating/opening the mirror; NULL: defaults. Its
+                             * durability is stored in a mirror this call creates (default
+                             * durable) and applies to this run of an existing one (default: the
+                             * stored mode); `entity mirror --durability` sets it */
     /* Registered on the mirror store (ent_subscribe, every type and op) whenever it is opened:
      * sees each applied event after its transaction committed. NULL: none. */
     ent_event_cb on_event;
