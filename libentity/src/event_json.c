@@ -99,17 +99,19 @@ int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags)
         json_object_set_new(o, "key", ev->key.kind == ENT_KEY_AUTO ? json_integer((json_int_t)ev->key.id)
                                                                    : json_stringn(ev->key.str, ev->key.len)) ||
         json_object_set_new(o, "op", json_string(op_name(ev->op))) ||
-        json_object_set_new(o, "version", json_integer((json_int_t)ev->version)) ||
-        json_object_set_new(o, "data", data))
-        goto fail_set;
-    data = NULL;
+        json_object_set_new(o, "version", json_integer((json_int_t)ev->version)))
+        goto fail; /* data is still ours (a key jansson refuses lands here) */
+    rc = json_object_set_new(o, "data", data);
+    data = NULL; /* taken by o, or freed by a failed set */
+    if (rc) {
+        rc = ENT_NOMEM;
+        goto fail;
+    }
     text = ent__json_dumps(o, (flags & ENT_JSON_PRETTY) ? JSON_INDENT(2) : JSON_COMPACT);
     json_decref(o);
     if (!text) return ent__err(ENT_NOMEM, "out of memory");
     *out = text;
     return ENT_OK;
-fail_set:
-    data = NULL; /* owned by o once set */
 fail:
     json_decref(data);
     json_decref(o);
