@@ -173,18 +173,31 @@ static int load_marks(relay *r)
     return ENT_OK;
 }
 
-static int publish(relay *r, const char *subject, const char *msg_id, const char *body, size_t len,
+static int pub_state(relay *r);
+
+/* One message, once fewer than a window of them await their acks. token: what the ack's subject
+ * ends with (the event's seq; "s" for a schema message). */
+static int publish(relay *r, const char *subject, const char *token, const char *msg_id, const char *body, size_t len,
                    const char *k1, const char *v1, const char *k2, const char *v2)
 {
     natsMsg *m = NULL;
-    natsStatus st = natsMsg_Create(&m, subject, NULL, body, (int)len);
+    char reply[96];
+    natsStatus st;
+    int rc;
+    if ((rc = enats_wait_acks(&r->c, (uint64_t)r->window, 5000))) return rc;
+    if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
+    enats_reply(&r->c, reply, sizeof reply, token);
+    st = natsMsg_Create(&m, subject, reply, body, (int)len);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, k1, v1);
     if (st == NATS_OK && k2) st = natsMsgHeader_Set(m, k2, v2);
-    if (st == NATS_OK && (st = js_PublishMsgAsync(r->c.js, &m, NULL)) == NATS_OK) r->c.published = 1;
-    natsMsg_Destroy(m); /* NULL once the publish took it */
-    if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "publishing");
-    return ENT_OK;
+    if (st != NATS_OK) {
+        natsMsg_Destroy(m);
+        return enats_err(ENT_NOMEM, st, 0, "building a message");
+    }
+    rc = enats_publish(&r->c, m);
+    natsMsg_Destroy(m);
+    return rc;
 }
 
 /* Schema versions after the last one published, up to the one event seq was written under. */
@@ -204,7 +217,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
         snprintf(ver, sizeof ver, "%" PRIu32, v);
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
-        rc = publish(r, r->subj_schema, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        rc = publish(r, r->subj_schema, "s", mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
         if (rc) return rc;
         r->schema_pub = v;
@@ -249,7 +262,7 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     *p++ = ':';
     *put_u64(p, ev->seq) = '\0';
     *put_u64(seq, ev->seq) = '\0';
-    rc = publish(r, subject, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
+    rc = publish(r, subject, seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
     return rc;
 }
@@ -295,8 +308,8 @@ static int pub_state(relay *r)
     return ENT_OK;
 }
 
-/* Publish up to a window of messages without waiting (libnats holds at most `window` unacked and
- * stalls the publish beyond), then move the checkpoint as far as the acks have come. When there
+/* Publish up to a window of messages without waiting (at most `window` await their acks; a
+ * publish beyond waits for one, see publish()), then move the checkpoint as far as the acks have come. When there
  * is nothing new to publish, wait for the acks of what is in flight.
  * out_n: events published. ENT_IO: the connection is to be dropped. */
 static int batch(relay *r, uint64_t *out_n)
@@ -335,13 +348,9 @@ static int batch(relay *r, uint64_t *out_n)
         if (!ev) break;
     }
     if (!msgs && r->sent > r->pos) {
-        jsPubOptions po;
-        natsStatus st;
-        jsPubOptions_Init(&po);
-        po.MaxWait = 10000;
-        st = js_PublishAsyncComplete(r->c.js, &po);
+        int w = enats_wait_acks(&r->c, 1, 10000);
         if ((rc = pub_state(r))) return rc;
-        if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "waiting for JetStream's acks");
+        if (w) return ent_error_set(ENT_IO, "waiting for JetStream's acks: %s", ent_errmsg());
         if (__atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE) < r->sent)
             return ent_error_set(ENT_IO, "acks stopped at seq %" PRIu64 " of %" PRIu64,
                                  __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE), r->sent);

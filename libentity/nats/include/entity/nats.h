@@ -17,7 +17,8 @@
  *
  * Exactly once: the stream holds each seq once, whatever is killed when. The relay reads the log
  * through a durable subscription of its own (so trimming cannot drop what it has not published),
- * publishes asynchronously with a bounded window, and acknowledges its checkpoint only after
+ * publishes asynchronously with a bounded window (core NATS publishes whose reply subjects carry
+ * the seq; JetStream's acks come to one subscription), and acknowledges its checkpoint only after
  * JetStream acknowledged the messages. On every (re)connection it reads the stream's last message
  * of this store and resumes after the larger of its Entity-Seq and the checkpoint: correctness does
  * not rest on the duplicate window. It publishes on one connection without client-side reconnect
