@@ -12,7 +12,8 @@
 #  - two mirrors (one SIGKILLed and restarted meanwhile): dump and events identical to the
 #    primary's, check ok; trim on the primary does not touch them; mirror --durability;
 #  - a mirror refuses writes; a gap in the stream stops a mirror naming the missing seq;
-#    bad URL, unreachable server, missing stream, wrong store id: one clear line, exit 1.
+#    bad URL, unreachable server, missing stream, wrong store id: one clear line, exit 1;
+#  - JetStream refusing a message (stream full): the relay stops naming it, no gap, no checkpoint past it.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d /tmp/entity-nats-test.XXXXXX)
@@ -230,6 +231,20 @@ SP=$("$PROBE" seqof "$URL" GAP "$QID" 3) && "$PROBE" delete "$URL" GAP "$SP" || 
 rc=$?; grep -Ev "mirror: (following|.* at schema)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
 one_line "gap" $rc "lacks seq 3"
 [ "$(applied "$W/mG")" = 2 ] && say "ok: the mirror kept seq 1..2" || bad "mirror at $(applied "$W/mG") after the gap"
+
+# JetStream says no (a stream of 5 messages that refuses more): the relay stops with one line
+# naming the event, exit 1; the stream holds the schema message and events 1..4 (no gap), and
+# the relay's checkpoint is not past what the stream holds.
+R=$W/refused; "$E" -s "$R" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+for i in 1 2 3 4 5 6 7 8; do echo "{\"name\":\"r$i\",\"email\":\"r$i@x\"}" | "$E" -s "$R" put customer - >/dev/null; done
+RID=$("$E" -s "$R" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" FULL "entity.$RID.>" 1000 5 || bad "mkstream FULL"
+"$E" -s "$R" relay --nats "$URL" --stream FULL --once 2>"$W/err"
+rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "JetStream refuses a message" $rc "JetStream refused event seq 5"
+"$PROBE" check "$URL" FULL "$RID" 4 >/dev/null || bad "stream FULL does not hold exactly events 1..4"
+CP=$("$E" -s "$R" stat | python3 -c 'import json,sys; print([s["checkpoint"] for s in json.load(sys.stdin)["subscriptions"] if s["name"]=="relay"][0])')
+[ "$CP" -le 4 ] && say "ok: after the refusal the relay's checkpoint is $CP (stream holds 1..4)" || bad "relay checkpoint $CP past the stream's 4"
 
 # Sanitizer reports of the background processes (relays, mirrors, writers) land in their logs.
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log 2>/dev/null; then
