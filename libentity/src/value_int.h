@@ -179,5 +179,9 @@ int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_va
  * printing and parsing the data again. A new reference; NULL when out of memory. */
 struct json_t;
 struct json_t *ent__entity_data_json(const ent_entity *e);
+/* The same object as compact text, written into b (json_write.h); removed_as_null: a field marked
+ * changed and unset follows the others as null (an update's removed field, as events print it). */
+struct ent__jbuf;
+void ent__entity_data_write(struct ent__jbuf *b, const ent_entity *e, int removed_as_null);
 
 #endif
