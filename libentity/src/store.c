@@ -46,6 +46,7 @@ static int store_init(ent_txn *t, const ent_schema *sc, int durability)
 /* The backend, the layouts and the handle itself (open's failure path and close). */
 static void store_free(ent_store *s)
 {
+    ent__txn_spare_free(s);
     ent__bk_close(&s->bk);
     ent__layout_free(s->lay);
     pthread_mutex_destroy(&s->mu);
