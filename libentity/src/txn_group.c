@@ -175,11 +175,6 @@ static void fail_req(greq *r, int rc)
     snprintf(r->msg, sizeof r->msg, "%s", ent_errmsg());
 }
 
-/* The commit's callback once the backend's writer is free (before the last sync when the backend
- * syncs apart). The group keeps its leadership until the sync is done (see the top of the file):
- * nothing to do here, but the writer is free for writers that are not grouped. */
-static void writer_free(void *arg) { (void)arg; }
-
 /* Every request of the batch fails with rc (the message is this thread's). */
 static void fail_all(greq *batch, int rc)
 {
@@ -233,7 +228,7 @@ static void run_batch(ent_store *s, ent_txn *t, greq *batch)
         return;
     }
     if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
-    if ((rc = ent__txn_commit_released(t, writer_free, NULL)))
+    if ((rc = ent__txn_commit_group(t)))
         for (greq *r = batch; r; r = r->next)
             if (r->rc == ENT_OK) fail_req(r, rc);
 }
@@ -288,7 +283,7 @@ static greq *lead(ent_store *s, int64_t *took)
         if (rc) {
             fail_req(batch, rc);
             ent_txn_abort(t);
-        } else if ((rc = ent__txn_commit_released(t, writer_free, NULL))) {
+        } else if ((rc = ent__txn_commit_group(t))) {
             fail_req(batch, rc);
         }
     }
