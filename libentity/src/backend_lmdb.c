@@ -439,9 +439,9 @@ static int l_txn_commit(ent_btxn *vtxn)
 /* A durable commit costs two syncs: the data pages, then the meta page that makes them the
  * committed state. This commit does the first (as lazy does: the store is never corrupt after a
  * crash of the system, it may lose this commit) and leaves the second to l_sync(), which the
- * committing thread calls after it let the next writer in: the meta sync of one group commit
- * then runs while the next group works and syncs its pages. The change counter moves once the
- * commit is durable. */
+ * committing thread calls after it let the next writer in: the meta sync of a group commit then
+ * runs while a writer that is not in the group (another process's, or a thread's own transaction)
+ * works. The change counter moves once the commit is durable. */
 static int l_txn_commit_unsynced(ent_btxn *vtxn)
 {
     ltxn *t = (ltxn *)vtxn;

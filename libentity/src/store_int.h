@@ -158,11 +158,10 @@ int ent__group_new(ent_store *s);
 void ent__group_free(ent_store *s);
 /* For tests: groups led so far, and calls waiting for a leader now. */
 void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s);
-/* Commit write txn t for a group (txn_group.c): released(arg) is called once the next writer may
- * begin, which on a backend that syncs apart is before this commit's last sync (see backend.h);
- * the call returns once the commit is durable and its events delivered. Not called when the
- * commit fails before the backend commit. */
-int ent__txn_commit_released(ent_txn *t, void (*released)(void *), void *arg);
+/* Commit write txn t for a group (txn_group.c): on a backend that syncs apart the backend's writer
+ * is free before this commit's last sync (see backend.h); the call returns once the commit is
+ * durable and its events delivered. */
+int ent__txn_commit_group(ent_txn *t);
 /* 1 when t is lent to ent_txn_run()'s function on this thread (it may not commit or abort it). */
 int ent__txn_lent(const ent_txn *t);
 /* Transactions this thread has open, of any store. */

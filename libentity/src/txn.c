@@ -206,25 +206,19 @@ static int flush_counters(ent_txn *t)
     return ENT_OK;
 }
 
-/* The backend commit of write txn t, and with `released` (a group commit): on a backend that
- * syncs apart, the commit leaves its last sync, released(arg) lets the next writer go, then the
- * sync makes this commit durable; without, released(arg) follows the commit. */
-static int backend_commit(ent_txn *t, void (*released)(void *), void *arg)
+/* The backend commit of write txn t. apart (a group commit): on a backend that syncs apart, the
+ * commit leaves its last sync, which runs once the backend's writer is free for others (another
+ * process, or a transaction that is not grouped); the commit is durable when this returns. */
+static int backend_commit(ent_txn *t, int apart)
 {
     ent_store *s = t->s;
     int rc;
-    if (!released) return ent__bk_commit(t);
-    if (!(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) {
-        rc = ent__bk_commit(t);
-        released(arg);
-        return rc;
-    }
+    if (!apart || !(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) return ent__bk_commit(t);
     rc = ent__bk_commit_unsynced(t);
-    released(arg);
     return rc ? rc : ent__bk_sync(s);
 }
 
-static int commit_write(ent_txn *t, void (*released)(void *), void *arg)
+static int commit_write(ent_txn *t, int apart)
 {
     ent_store *s = t->s;
     int rc;
@@ -253,18 +247,18 @@ static int commit_write(ent_txn *t, void (*released)(void *), void *arg)
          * transaction queues behind a resizer that waits for this thread. */
         uint64_t ticket = ent__log_ticket(s);
         ent__bk_pin(s);
-        rc = backend_commit(t, released, arg);
+        rc = backend_commit(t, apart);
         txn_free(t);
         ent__log_deliver(s, lay, ticket, first, last, rc == ENT_OK);
         ent__bk_unpin(s);
         return rc;
     }
-    rc = backend_commit(t, released, arg);
+    rc = backend_commit(t, apart);
     txn_free(t);
     return rc;
 }
 
-int ent__txn_commit_released(ent_txn *t, void (*released)(void *), void *arg)
+int ent__txn_commit_group(ent_txn *t)
 {
     int rc;
     if ((rc = ent__store_check(t->s))) {
@@ -272,7 +266,7 @@ int ent__txn_commit_released(ent_txn *t, void (*released)(void *), void *arg)
         txn_free(t);
         return rc;
     }
-    return commit_write(t, released, arg);
+    return commit_write(t, 1);
 }
 
 int ent_txn_commit(ent_txn *t)
@@ -292,7 +286,7 @@ int ent_txn_commit(ent_txn *t)
         txn_free(t);
         return rc;
     }
-    return commit_write(t, NULL, NULL);
+    return commit_write(t, 0);
 }
 
 void ent_txn_abort(ent_txn *t)

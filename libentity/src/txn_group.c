@@ -7,11 +7,21 @@
  * queued by then, runs each in admission order, commits once and hands each caller its result. A
  * lone caller finds no leader and nobody queued, so it runs at once: grouping adds no wait. Calls
  * that arrive meanwhile queue up and are the next group, led by the first of them once this one
- * has committed; the time a group spends in its commit is what lets the next one grow. On a
- * backend that syncs apart (LMDB durable: the meta page's sync) the leader hands the leadership
- * over before that last sync, so the next group works and syncs its pages meanwhile; its own
- * callers still return only once it is done (a request taken into a batch waits for its result,
- * not for the leadership).
+ * is durable. On a backend that syncs apart (LMDB durable: the meta page's sync) the commit lets
+ * the backend's writer go before that last sync (another process's writer, or a thread that is not
+ * grouped, may go on meanwhile), but the group's leadership is kept until the sync is done.
+ *
+ * Why the next group does not start during that sync (measured, README "What limits the curve"):
+ * its callers would be the few that were not in this group, while this group's callers still
+ * wait for the sync; with threads that write again as soon as they return, groups then alternate
+ * between most of the threads and the rest, and each small group pays a whole data sync whose cost
+ * is its dirty pages, most of which every group writes (branch pages, the main and free-list
+ * pages, the log and counter leaves). Likewise a new leader waits a little for company: the
+ * callers of the group before it return one by one (each needs a wake-up, on a busy CPU), and the
+ * first of them would otherwise lead a group of one. It waits only when that group had more than
+ * one caller, until as many are queued as it had, and at most half the time that group's commit
+ * took (capped at COMPANY_MAX_NS): a caller that has had company lately pays at most that; a lone
+ * caller (a group of one before it) never waits.
  *
  * Each caller's work is all-or-nothing on its own: in a group of two or more it runs inside a
  * backend savepoint (LMDB: a nested transaction), undone alone when the call fails, together with
@@ -32,6 +42,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error_int.h"
 #include "store_int.h"
@@ -47,18 +58,31 @@ typedef struct greq {
     char msg[1024];    /* the failure's message, for the caller's thread (ent_errmsg's size) */
 } greq;
 
+/* The longest a leader waits for company (see the top of the file). */
+#define COMPANY_MAX_NS 1000000
+
 struct ent_group {
-    pthread_mutex_t mu; /* leaf: the queue and the leader flag */
+    pthread_mutex_t mu; /* leaf: the queue, the leader flag and what the next leader expects */
+    pthread_cond_t company; /* signalled when a request queues while a leader waits for company */
     greq *head, *tail;
+    size_t queued;      /* requests in the queue */
     int leading;
-    uint64_t commits; /* groups led, committed or not (tests: ent__group_stats) */
+    int awaiting;       /* a leader waits for company */
+    size_t last_size;   /* callers of the last group */
+    int64_t last_ns;    /* the time the last group took, from its leader's begin to durable */
+    uint64_t commits;   /* groups led, committed or not (tests: ent__group_stats) */
 };
 
 int ent__group_new(ent_store *s)
 {
     struct ent_group *g = calloc(1, sizeof *g);
     if (!g) return ent__err(ENT_NOMEM, "out of memory");
+    pthread_condattr_t ca;
     pthread_mutex_init(&g->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->company, &ca);
+    pthread_condattr_destroy(&ca);
     s->group = g;
     return ENT_OK;
 }
@@ -67,6 +91,7 @@ void ent__group_free(ent_store *s)
 {
     if (!s->group) return;
     pthread_mutex_destroy(&s->group->mu);
+    pthread_cond_destroy(&s->group->company);
     free(s->group);
     s->group = NULL;
 }
@@ -74,12 +99,17 @@ void ent__group_free(ent_store *s)
 void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s)
 {
     struct ent_group *g = s->group;
-    size_t n = 0;
     pthread_mutex_lock(&g->mu);
-    for (greq *r = g->head; r; r = r->next) n++;
     if (commits) *commits = g->commits;
-    if (waiting) *waiting = n;
+    if (waiting) *waiting = g->queued;
     pthread_mutex_unlock(&g->mu);
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The state of the transaction a savepoint must restore besides the backend's: the caches that
@@ -145,26 +175,6 @@ static void fail_req(greq *r, int rc)
     snprintf(r->msg, sizeof r->msg, "%s", ent_errmsg());
 }
 
-/* One leadership: released once, by the commit as soon as the next group may begin (before the
- * commit's last sync when the backend syncs apart), or at the end of lead(). */
-typedef struct leader {
-    ent_store *s;
-    int released;
-} leader;
-
-static void release(void *p)
-{
-    leader *L = p;
-    struct ent_group *g = L->s->group;
-    if (L->released) return;
-    L->released = 1;
-    pthread_mutex_lock(&g->mu);
-    g->leading = 0;
-    g->commits++;
-    if (g->head) pthread_cond_signal(&g->head->cv); /* the first of the next group leads it */
-    pthread_mutex_unlock(&g->mu);
-}
-
 /* Every request of the batch fails with rc (the message is this thread's). */
 static void fail_all(greq *batch, int rc)
 {
@@ -172,7 +182,7 @@ static void fail_all(greq *batch, int rc)
 }
 
 /* Run a batch of two or more, each in a savepoint; commit once. */
-static void run_batch(ent_store *s, ent_txn *t, greq *batch, leader *L)
+static void run_batch(ent_store *s, ent_txn *t, greq *batch)
 {
     size_t ntypes = t->lay->schema->n_types;
     txn_mark m = {0};
@@ -218,40 +228,66 @@ static void run_batch(ent_store *s, ent_txn *t, greq *batch, leader *L)
         return;
     }
     if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
-    if ((rc = ent__txn_commit_released(t, release, L)))
+    if ((rc = ent__txn_commit_group(t)))
         for (greq *r = batch; r; r = r->next)
             if (r->rc == ENT_OK) fail_req(r, rc);
 }
 
+/* Before a leader begins: when the last group had company, wait until as many requests are
+ * queued as it had callers, at most half the time it took (see the top of the file). */
+static void await_company(struct ent_group *g)
+{
+    struct timespec dl;
+    int64_t wait_ns, end;
+    pthread_mutex_lock(&g->mu);
+    if (g->last_size > 1 && g->queued < g->last_size) {
+        wait_ns = g->last_ns / 2 < COMPANY_MAX_NS ? g->last_ns / 2 : COMPANY_MAX_NS;
+        end = mono_ns() + wait_ns;
+        dl.tv_sec = (time_t)(end / 1000000000);
+        dl.tv_nsec = (long)(end % 1000000000);
+        g->awaiting = 1;
+        while (g->queued < g->last_size)
+            if (pthread_cond_timedwait(&g->company, &g->mu, &dl)) break;
+        g->awaiting = 0;
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
 /* Lead one group: every request queued by the time this thread holds the writer. Returns the
- * batch, each with its result, for the caller to hand back. */
-static greq *lead(ent_store *s, leader *L)
+ * batch, each with its result, for the caller to hand back; *took: the time from the begin to the
+ * end of the commit (durable), not counting the wait for company. */
+static greq *lead(ent_store *s, int64_t *took)
 {
     struct ent_group *g = s->group;
     greq *batch;
     ent_txn *t = NULL;
-    int rc = ent_txn_begin(&t, s, ENT_TXN_WRITE);
+    int64_t t0;
+    int rc;
+    await_company(g);
+    t0 = mono_ns();
+    rc = ent_txn_begin(&t, s, ENT_TXN_WRITE);
     pthread_mutex_lock(&g->mu);
     batch = g->head;
     g->head = g->tail = NULL;
+    g->last_size = g->queued;
+    g->queued = 0;
     for (greq *q = batch; q; q = q->next) q->taken = 1;
     pthread_mutex_unlock(&g->mu);
     if (rc) {
         fail_all(batch, rc);
-        return batch;
+    } else if (batch->next) {
+        run_batch(s, t, batch);
+    } else {
+        /* Alone: no savepoint; a failure aborts the transaction, which holds nothing else. */
+        rc = run_one(t, batch);
+        if (rc) {
+            fail_req(batch, rc);
+            ent_txn_abort(t);
+        } else if ((rc = ent__txn_commit_group(t))) {
+            fail_req(batch, rc);
+        }
     }
-    if (batch->next) {
-        run_batch(s, t, batch, L);
-        return batch;
-    }
-    /* Alone: no savepoint; a failure aborts the transaction, which holds nothing else. */
-    rc = run_one(t, batch);
-    if (rc) {
-        fail_req(batch, rc);
-        ent_txn_abort(t);
-    } else if ((rc = ent__txn_commit_released(t, release, L))) {
-        fail_req(batch, rc);
-    }
+    *took = mono_ns() - t0;
     return batch;
 }
 
@@ -289,9 +325,10 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
     if (g->tail) g->tail->next = &r;
     else g->head = &r;
     g->tail = &r;
+    g->queued++;
+    if (g->awaiting) pthread_cond_signal(&g->company);
     while (!r.done) {
-        /* A leader may let the next one in before its batch is done (its last sync): a request
-         * already taken waits for its result, not for the leadership. */
+        /* A request taken into a batch waits for its result, not for the leadership. */
         if (g->leading || r.taken) {
             pthread_cond_wait(&r.cv, &g->mu);
             continue;
@@ -299,9 +336,8 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
         g->leading = 1;
         pthread_mutex_unlock(&g->mu);
         {
-            leader L = {s, 0};
-            greq *batch = lead(s, &L); /* r is in it: the queue is taken whole */
-            release(&L);
+            int64_t took;
+            greq *batch = lead(s, &took); /* r is in it: the queue is taken whole */
             pthread_mutex_lock(&g->mu);
             /* Hand the results back. A request lives on its caller's stack until it sees done. */
             while (batch) {
@@ -310,6 +346,10 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
                 if (batch != &r) pthread_cond_signal(&batch->cv);
                 batch = next;
             }
+            g->last_ns = took;
+            g->leading = 0;
+            g->commits++;
+            if (g->head) pthread_cond_signal(&g->head->cv); /* the first of the next group leads it */
         }
     }
     pthread_mutex_unlock(&g->mu);

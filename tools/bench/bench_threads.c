@@ -2,7 +2,9 @@
  * threads sharing one store, against SQLite (WAL, synchronous=FULL, one connection per thread,
  * busy timeout) from the same number of threads, in the same run. What is counted is acknowledged
  * commits per second: calls that returned ENT_OK (SQLite: COMMIT done) over the wall time of the
- * whole run. */
+ * whole run. Beside it, the bytes each acknowledged commit had written (Linux: this process's
+ * write_bytes in /proc/self/io over the run, the pages it dirtied and the kernel then wrote): on a
+ * disk that charges per page written, what a group saves shows there first. */
 #include <entity/entity.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -101,8 +103,22 @@ static void *sqlite_worker(void *p)
     return NULL;
 }
 
-/* One run of `threads` threads doing n creates in all; ops/s and p50/p99 latency (us). */
-static int run_threads(double out[3], int lib, int threads, uint64_t n, const char *dir)
+/* This process's bytes sent to storage so far (-1: unknown, not Linux). */
+static double written_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    double v = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "write_bytes:", 12)) v = strtod(line + 12, NULL);
+    fclose(f);
+    return v;
+}
+
+/* One run of `threads` threads doing n creates in all; ops/s, p50/p99 latency (us) and KiB written
+ * per acknowledged commit (-1: unknown). */
+static int run_threads(double out[4], int lib, int threads, uint64_t n, const char *dir)
 {
     pthread_t th[64];
     worker w[64];
@@ -111,7 +127,7 @@ static int run_threads(double out[3], int lib, int threads, uint64_t n, const ch
     ent_schema *sc = NULL;
     ent_store *s = NULL;
     uint64_t per = n / (uint64_t)threads, total = 0;
-    double t0, el, *all;
+    double t0, el, *all, w0, w1;
     int rc = 0;
     mkdir(dir, 0755);
     if (lib) {
@@ -147,9 +163,11 @@ static int run_threads(double out[3], int lib, int threads, uint64_t n, const ch
         pthread_create(&th[i], NULL, lib ? lib_worker : sqlite_worker, &w[i]);
     }
     pthread_barrier_wait(&go);
+    w0 = written_bytes();
     t0 = ent_bench_now();
     for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
     el = ent_bench_now() - t0;
+    w1 = written_bytes();
     pthread_barrier_destroy(&go);
     all = malloc((size_t)n * sizeof *all);
     for (int i = 0; i < threads; i++) {
@@ -162,6 +180,7 @@ static int run_threads(double out[3], int lib, int threads, uint64_t n, const ch
     out[0] = (double)total / el;
     out[1] = total ? all[total / 2] * 1e6 : 0;
     out[2] = total ? all[(size_t)((double)total * 0.99)] * 1e6 : 0;
+    out[3] = total && w0 >= 0 && w1 >= w0 ? (w1 - w0) / 1024.0 / (double)total : -1;
     free(all);
     if (lib) {
         ent_store_close(s);
@@ -182,17 +201,19 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
     char d[400];
     if (!json) printf("\ngroup commit: durable single-mutation creates (txn NULL) from T threads on one store, "
                       "against SQLite WAL synchronous=FULL with one connection per thread; acknowledged commits/s\n"
-                      "%-21s %7s %8s %12s %9s %9s %12s %9s %9s %8s\n",
-                      "op", "threads", "n", "lib ops/s", "p50 us", "p99 us", "sqlite op/s", "p50 us", "p99 us", "x sqlite");
+                      "%-21s %7s %8s %12s %9s %9s %9s %12s %9s %9s %9s %8s\n",
+                      "op", "threads", "n", "lib ops/s", "p50 us", "p99 us", "KiB/op", "sqlite op/s", "p50 us", "p99 us", "KiB/op",
+                      "x sqlite");
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
         int T = counts[c];
         double *lo = calloc((size_t)runs, sizeof *lo), *l50 = calloc((size_t)runs, sizeof *l50),
                *l99 = calloc((size_t)runs, sizeof *l99), *so = calloc((size_t)runs, sizeof *so),
-               *s50 = calloc((size_t)runs, sizeof *s50), *s99 = calloc((size_t)runs, sizeof *s99);
+               *s50 = calloc((size_t)runs, sizeof *s50), *s99 = calloc((size_t)runs, sizeof *s99),
+               *lk = calloc((size_t)runs, sizeof *lk), *sk = calloc((size_t)runs, sizeof *sk);
         /* enough calls per thread for groups to form, and a run of a few seconds at most */
         uint64_t nn = n * (uint64_t)T;
         for (int r = 0; r < runs; r++) {
-            double a[3], b[3];
+            double a[4], b[4];
             snprintf(d, sizeof d, "%s/group-lib", dir);
             if (run_threads(a, 1, T, nn, d)) return 1;
             rm(d);
@@ -201,21 +222,23 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
             rm(d);
             lo[r] = a[0], l50[r] = a[1], l99[r] = a[2];
             so[r] = b[0], s50[r] = b[1], s99[r] = b[2];
+            lk[r] = a[3], sk[r] = b[3];
         }
         {
             double L = median3(lo, runs), S = median3(so, runs);
             double L50 = median3(l50, runs), L99 = median3(l99, runs), S50 = median3(s50, runs), S99 = median3(s99, runs);
+            double LK = median3(lk, runs), SK = median3(sk, runs);
             if (json)
                 printf("{\"op\":\"create_threads\",\"backend\":\"lmdb\",\"durability\":\"durable\",\"threads\":%d,\"n\":%llu,"
                        "\"ops_per_s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"sqlite_ops_per_s\":%.0f,\"sqlite_p50_us\":%.2f,"
-                       "\"sqlite_p99_us\":%.2f}\n",
-                       T, (unsigned long long)nn, L, L50, L99, S, S50, S99);
+                       "\"sqlite_p99_us\":%.2f,\"kib_per_op\":%.2f,\"sqlite_kib_per_op\":%.2f}\n",
+                       T, (unsigned long long)nn, L, L50, L99, S, S50, S99, LK, SK);
             else
-                printf("%-21s %7d %8llu %12.0f %9.2f %9.2f %12.0f %9.2f %9.2f %7.2fx\n", "create_threads", T,
-                       (unsigned long long)nn, L, L50, L99, S, S50, S99, S > 0 ? L / S : 0);
+                printf("%-21s %7d %8llu %12.0f %9.2f %9.2f %9.2f %12.0f %9.2f %9.2f %9.2f %7.2fx\n", "create_threads", T,
+                       (unsigned long long)nn, L, L50, L99, LK, S, S50, S99, SK, S > 0 ? L / S : 0);
             fflush(stdout);
         }
-        free(lo), free(l50), free(l99), free(so), free(s50), free(s99);
+        free(lo), free(l50), free(l99), free(so), free(s50), free(s99), free(lk), free(sk);
     }
     return 0;
 }
