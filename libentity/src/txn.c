@@ -154,18 +154,21 @@ static int flush_counters(ent_txn *t)
 
 /* The backend commit of write txn t, and with `released` (a group commit): on a backend that
  * syncs apart, the commit leaves its last sync, released(arg) lets the next writer go, then the
- * sync makes this commit durable; without, released(arg) follows the commit. */
-static int backend_commit(ent_txn *t, void (*released)(void *), void *arg)
+ * sync makes this commit durable; without, released(arg) follows the commit. *visible: the
+ * commit's changes are in the store, which a failed last sync leaves them (its error is returned:
+ * the commit is not known to be durable; readers and subscribers see it all the same). */
+static int backend_commit(ent_txn *t, void (*released)(void *), void *arg, int *visible)
 {
     ent_store *s = t->s;
     int rc;
-    if (!released) return ent__bk_commit(t);
-    if (!(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) {
+    if (!released || !(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) {
         rc = ent__bk_commit(t);
-        released(arg);
+        *visible = rc == ENT_OK;
+        if (released) released(arg);
         return rc;
     }
     rc = ent__bk_commit_unsynced(t);
+    *visible = rc == ENT_OK;
     released(arg);
     return rc ? rc : ent__bk_sync(s);
 }
@@ -173,7 +176,7 @@ static int backend_commit(ent_txn *t, void (*released)(void *), void *arg)
 static int commit_write(ent_txn *t, void (*released)(void *), void *arg)
 {
     ent_store *s = t->s;
-    int rc;
+    int rc, visible = 0;
     uint64_t first, last;
     const ent_layout *lay;
     if (t->failed) {
@@ -199,13 +202,16 @@ static int commit_write(ent_txn *t, void (*released)(void *), void *arg)
          * transaction queues behind a resizer that waits for this thread. */
         uint64_t ticket = ent__log_ticket(s);
         ent__bk_pin(s);
-        rc = backend_commit(t, released, arg);
+        char msg[512];
+        rc = backend_commit(t, released, arg, &visible);
         txn_free(t);
-        ent__log_deliver(s, lay, ticket, first, last, rc == ENT_OK);
+        if (rc) snprintf(msg, sizeof msg, "%s", ent_errmsg()); /* callbacks and reads set messages */
+        ent__log_deliver(s, lay, ticket, first, last, visible);
+        if (rc) ent__err(rc, "%s", msg);
         ent__bk_unpin(s);
         return rc;
     }
-    rc = backend_commit(t, released, arg);
+    rc = backend_commit(t, released, arg, &visible);
     txn_free(t);
     return rc;
 }
