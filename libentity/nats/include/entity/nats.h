@@ -85,7 +85,9 @@ typedef struct ent_follow_opts {
     const char *primary_id; /* the store to copy; NULL: the mirror's primary, else the store of
                              * the stream's first message */
     int once;               /* apply what the stream holds at start, then return */
-    const ent_store_opts *store_opts; /* for creating/opening the mirror; NULL: defaults */
+    const ent_store_opts *store_opts; /* for creating/opening the mirror; NULL: defaults. A mirror
+                                       * in memory works until a newer schema arrives (it cannot
+                                       * evolve: ENT_INVALID); use LMDB for a lasting one */
     /* Registered on the mirror store (ent_subscribe, every type and op) whenever it is opened:
      * sees each applied event after its transaction committed. NULL: none. */
     ent_event_cb on_event;
