@@ -84,8 +84,10 @@ static int on_event(enats_mirror *f, natsMsg *msg, uint64_t spos)
     if ((rc = ent_event_from_json(&ev, ent_store_schema(f->m), natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg))))
         return ent_error_set(ENT_CORRUPT, "stream %s, seq %" PRIu64 ": %s", f->o->stream, seq, ent_errmsg());
     if (ev->seq != seq) {
+        uint64_t body_seq = ev->seq; /* read before the free (fuzz_mirror: a use after free here) */
         ent_event_free(ev);
-        return ent_error_set(ENT_CORRUPT, "stream %s: Entity-Seq %" PRIu64 " on an event of seq %" PRIu64, f->o->stream, seq, ev->seq);
+        return ent_error_set(ENT_CORRUPT, "stream %s: Entity-Seq %" PRIu64 " on an event of seq %" PRIu64, f->o->stream,
+                             seq, body_seq);
     }
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 64;
