@@ -51,6 +51,11 @@ static int on_schema(enats_mirror *f, natsMsg *msg)
     if (enats_header_u64(&ver, msg, "Entity-Schema-Version") != ENT_OK)
         return ent_error_set(ENT_CORRUPT, "stream %s: a schema message without Entity-Schema-Version", f->o->stream);
     if (f->m && ver <= ent_schema_version(ent_store_schema(f->m))) return ENT_OK; /* applied already */
+    /* Events gathered so far borrow the open store's types, which the reopen below frees; and a
+     * transaction is written under one schema, so the relay never sends a new one inside it. */
+    if (f->n)
+        return ent_error_set(ENT_CORRUPT, "stream %s: schema version %" PRIu64 " inside the transaction of seq %" PRIu64,
+                             f->o->stream, ver, f->txn[0]->seq);
     /* An evolution reopens the store with the new schema; a store in memory would reopen empty
      * (found by fuzz_mirror: the mirror then silently restarted from nothing). */
     if (f->m && !strcmp(ent_store_backend(f->m), "memory"))
