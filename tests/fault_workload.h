@@ -424,6 +424,20 @@ static const fw_step fw_steps[] = {
 };
 #define FW_NSTEPS (sizeof fw_steps / sizeof fw_steps[0])
 
+/* The error kinds the real backends return, injected through the fault backend; sticky: that call
+ * and every later one fail (a disk gone away). */
+typedef struct fw_kind {
+    int rc;
+    int sticky;
+    const char *name;
+} fw_kind;
+
+static const fw_kind fw_kinds[] = {
+    {ENT_IO, 0, "I/O error"},   {ENT_FULL, 0, "full"},           {ENT_NOMEM, 0, "out of memory"},
+    {ENT_CORRUPT, 0, "corrupt"}, {ENT_IO, 1, "I/O error, sticky"},
+};
+#define FW_NKINDS (sizeof fw_kinds / sizeof fw_kinds[0])
+
 /* ---- snapshot: the store's whole observable state as text ------------------------------------ */
 
 typedef struct fw_text {
@@ -592,7 +606,7 @@ typedef struct fw_ref {
  *   truncation removed before it got there is missing), each as the log holds it.
  * - The durable subscription replays from its checkpoint every event after it, in order.
  * Returns the number of problems (each printed). */
-static int fw_check_events(fw_ctx *w, const fw_ref *ref, size_t f, int sticky, const char *label)
+static inline int fw_check_events(fw_ctx *w, const fw_ref *ref, size_t f, int sticky, const char *label)
 {
     uint64_t first = 0, last = 0, floor, prev = 0, cp = 0;
     size_t j = 0;
