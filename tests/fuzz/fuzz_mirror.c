@@ -12,8 +12,8 @@
  *
  * Properties: a refused message returns a known code with a message; afterwards the store is a
  * mirror whose stored position is the seq the follower says it applied, whose log ends exactly
- * there (a transaction half received left nothing), which verifies clean (also, on LMDB, after
- * closing and opening it again); and its in-process subscriber saw each applied event once, in
+ * there (a transaction half received left nothing), which verifies clean but for dangling refs
+ * the stream carried (also, on LMDB, after closing and opening it again); and its in-process subscriber saw each applied event once, in
  * seq order, up to that seq. */
 #include "fuzz_util.h"
 #include "mirror_msg.h"
@@ -88,6 +88,20 @@ static natsMsg *make_msg(const uint8_t *p, size_t n)
     return m;
 }
 
+/* Verify's problems other than dangling refs: the mirror takes the refs its primary took without
+ * checking them (a `load` on the primary may leave some, and verify there names them too), so a
+ * stream may carry them; anything else is damage the apply did. */
+static char problem[512];
+static uint64_t other_problems;
+
+static void on_problem(const char *line, void *payload)
+{
+    (void)payload;
+    if (strstr(line, " refers to missing ")) return;
+    other_problems++;
+    snprintf(problem, sizeof problem, "%s", line);
+}
+
 static void check_store(enats_mirror *f, const char *when)
 {
     uint64_t seq = 0, pos = 0, first = 0, last = 0, problems = 0;
@@ -99,8 +113,11 @@ static void check_store(enats_mirror *f, const char *when)
     FUZZ_CHECK(ent_log_bounds(&first, &last, f->m, NULL) == ENT_OK, "%s: log bounds", when);
     FUZZ_CHECK(last == seq, "%s: the log ends at %llu, the mirror applied up to %llu (half a transaction?)", when,
                (unsigned long long)last, (unsigned long long)seq);
-    rc = ent_store_verify(&problems, f->m, NULL, NULL);
-    FUZZ_CHECK(rc == ENT_OK && problems == 0, "%s: verify rc %d, %llu problems", when, rc, (unsigned long long)problems);
+    problem[0] = '\0';
+    other_problems = 0;
+    rc = ent_store_verify(&problems, f->m, on_problem, NULL);
+    FUZZ_CHECK((rc == ENT_OK || rc == ENT_CORRUPT) && other_problems == 0, "%s: verify rc %d, %llu problems, the last: %s",
+               when, rc, (unsigned long long)other_problems, problem);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
