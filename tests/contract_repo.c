@@ -30,7 +30,9 @@ static const char schema_json[] =
     "  \"at\":{\"id\":4,\"type\":\"timestamp\",\"indexed\":true},"
     "  \"blob\":{\"id\":5,\"type\":\"bytes\",\"unique\":true},"
     "  \"owner\":{\"id\":6,\"type\":\"ref\",\"to\":\"customer\"},"
-    "  \"tags\":{\"id\":7,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},"
+    "  \"tags\":{\"id\":7,\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "  \"attrs\":{\"id\":8,\"type\":\"map\"},"
+    "  \"dims\":{\"id\":9,\"type\":\"map\",\"fields\":{\"w\":{\"id\":1,\"type\":\"int\"},\"unit\":{\"id\":2,\"type\":\"string\"}}}}},"
     "\"note\":{\"key\":\"auto\",\"fields\":{\"item\":{\"id\":1,\"type\":\"ref\",\"to\":\"item\",\"required\":true}}}}}";
 
 static void open_store(void)
@@ -705,6 +707,87 @@ static void t_nan_outside_open_ranges(void)
 
 /* A field with a default is never absent: an update that removes it puts the default back (and
  * the log says so), so replaying the log gives the same state. */
+/* What ent_get() returns owns its values: they stay valid after its transaction ends, after the
+ * record is changed, deleted and its old versions collected (the memory backend frees versions no
+ * reader sees at later commits; LMDB reuses pages), and the entity can be changed and written
+ * back like one built by setters. Under ASan a value left pointing into the snapshot would be a
+ * use after free here. */
+static void t_get_values_outlive_txn(void)
+{
+    ent_entity *e, *got = NULL, *got2 = NULL;
+    ent_txn *r;
+    ent_key k1 = ent_key_str("k1"), k2 = ent_key_str("k2");
+    const char *str;
+    const void *bytes;
+    size_t len;
+    char *json = NULL;
+    open_store();
+    for (int i = 0; i < 2; i++) {
+        e = item(i ? "k2" : "k1", 1.5);
+        ENT_OK_(ent_entity_set_string(e, "label", i ? "second" : "first label, long enough to matter"));
+        ENT_OK_(ent_entity_set_bytes(e, "blob", i ? "\x01\x02" : "\x00\xff\x00", i ? 2 : 3));
+        ENT_OK_(ent_entity_set_json(e, "tags", "[\"red\",\"green\",\"blue\"]"));
+        ENT_OK_(ent_entity_set_json(e, "attrs", "{\"size\":\"xl\",\"fit\":{\"cut\":\"slim\"}}"));
+        ENT_OK_(ent_entity_set_json(e, "dims", "{\"w\":3,\"unit\":\"cm\"}"));
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_begin(&r, S, ENT_TXN_READ));
+    ENT_OK_(ent_get(&got, S, r, T("item"), &k1));
+    ENT_OK_(ent_get(&got2, S, r, T("item"), &k2));
+    ent_txn_abort(r);
+    /* change, delete and outgrow what the snapshot held */
+    ENT_OK_(ent_entity_dup(&e, got));
+    ENT_OK_(ent_entity_set_string(e, "label", "replaced"));
+    ENT_OK_(ent_entity_set_json(e, "tags", "[\"x\"]"));
+    ENT_OK_(ent_replace(S, NULL, e, 1));
+    ent_entity_free(e);
+    ENT_OK_(ent_delete(S, NULL, T("item"), &k2, 1));
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "fill%02d", i);
+        e = item(k, i);
+        ENT_OK_(ent_entity_set_string(e, "label", k));
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_entity_get_string(&str, &len, got, "label"));
+    CU_ASSERT_STRING_EQUAL(str, "first label, long enough to matter");
+    ENT_OK_(ent_entity_get_bytes(&bytes, &len, got, "blob"));
+    CU_ASSERT(len == 3 && memcmp(bytes, "\x00\xff\x00", 3) == 0);
+    ENT_OK_(ent_entity_get_string(&str, NULL, got2, "tags[2]"));
+    CU_ASSERT_STRING_EQUAL(str, "blue");
+    ENT_OK_(ent_entity_get_string(&str, NULL, got2, "attrs.fit.cut"));
+    CU_ASSERT_STRING_EQUAL(str, "slim");
+    ENT_OK_(ent_entity_get_string(&str, NULL, got2, "dims.unit"));
+    CU_ASSERT_STRING_EQUAL(str, "cm");
+    /* a got entity changes like any other, and writes back (ent_update merges into it) */
+    ENT_OK_(ent_entity_array_insert(got, "tags", 1));
+    ENT_OK_(ent_entity_set_string(got, "tags[1]", "amber"));
+    ENT_OK_(ent_entity_set_string(got, "attrs.color", "teal"));
+    ENT_OK_(ent_entity_patch_json(got, "{\"attrs\":{\"size\":null},\"dims\":{\"unit\":null}}", 44));
+    ENT_OK_(ent_entity_set_int(got, "dims.w", 4));
+    ENT_OK_(ent_update(S, NULL, got, 2));
+    ent_entity_free(got);
+    got = NULL;
+    ENT_OK_(ent_get(&got, S, NULL, T("item"), &k1));
+    ENT_OK_(ent_entity_get_json(&json, got, "tags"));
+    CU_ASSERT_STRING_EQUAL(json, "[\"red\",\"amber\",\"green\",\"blue\"]");
+    free(json);
+    ENT_OK_(ent_entity_get_json(&json, got, "attrs"));
+    CU_ASSERT_STRING_EQUAL(json, "{\"fit\":{\"cut\":\"slim\"},\"color\":\"teal\"}");
+    free(json);
+    ENT_OK_(ent_entity_get_json(&json, got, "dims"));
+    CU_ASSERT_STRING_EQUAL(json, "{\"w\":4}");
+    free(json);
+    ENT_OK_(ent_entity_get_string(&str, NULL, got, "label")); /* not in the update: the replace's */
+    CU_ASSERT_STRING_EQUAL(str, "replaced");
+    CU_ASSERT_EQUAL(ent_entity_version(got), 3);
+    ent_entity_free(got);
+    ent_entity_free(got2);
+    close_store();
+}
+
 static void t_update_removes_defaulted_field(void)
 {
     ent_entity *c, *got = NULL;
@@ -831,6 +914,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_refs),
         ENT_TEST(t_events_follow_mutations),
         ENT_TEST(t_update_removes_defaulted_field),
+        ENT_TEST(t_get_values_outlive_txn),
         ENT_TEST(t_nan_outside_open_ranges),
         ENT_TEST(t_random_model),
         {NULL, NULL},

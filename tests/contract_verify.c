@@ -170,6 +170,33 @@ static void t_count_wrong(void)
     teardown();
 }
 
+/* A counter behind the records (damage): a create refuses the id it assigns with ENT_CONFLICT
+ * before it writes anything (found by the record's own put, crud.c), and its transaction goes on. */
+static void t_counter_behind(void)
+{
+    ent_txn *t;
+    ent_entity *e = NULL;
+    uint64_t seq = 0, seq2 = 0, count = 0;
+    setup();
+    t = raw();
+    ENT_OK_(ent__meta_put_pair(t, "ctr/owner", 2, 3)); /* next id 3 is taken */
+    ENT_OK_(ent_txn_commit(t));
+    ENT_OK_(ent_log_bounds(NULL, &seq, S, NULL));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "owner")));
+    ENT_OK_(ent_entity_set_string(e, "name", "o4"));
+    t = raw();
+    ENT_CHECK_RC(ent_create(S, t, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("owner 3 exists already");
+    CU_ASSERT_EQUAL(ent_entity_key(e).kind, ENT_KEY_NONE);
+    ENT_OK_(ent_txn_commit(t)); /* nothing half done: the txn commits */
+    ENT_OK_(ent_log_bounds(NULL, &seq2, S, NULL));
+    CU_ASSERT_EQUAL(seq2, seq);
+    ENT_OK_(ent_count(&count, S, NULL, ent_store_type(S, "owner")));
+    CU_ASSERT_EQUAL(count, 3);
+    ent_entity_free(e);
+    teardown();
+}
+
 static void t_log_gap(void)
 {
     ent_txn *t;
@@ -290,6 +317,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_index_entry_stray),
         ENT_TEST(t_ref_target_missing),
         ENT_TEST(t_count_wrong),
+        ENT_TEST(t_counter_behind),
         ENT_TEST(t_log_gap),
         ENT_TEST(t_event_garbage),
         ENT_TEST(t_replay_differs),

@@ -60,6 +60,68 @@ static void test_round_trip_every_kind(void)
     ent_schema_free(s);
 }
 
+/* A decoded entity keeps its values in its own allocation (codec_read.c); a record larger than
+ * that room spills into more chunks. Either way the entity must behave as one built by setters:
+ * every change below is made to both and they must stay equal (under ASan: no free of block
+ * memory, no leak of what the changes allocate). */
+static void apply_changes(ent_entity *e)
+{
+    ENT_OK_(ent_entity_array_insert(e, "arr", 0));            /* grows a vector in the block */
+    ENT_OK_(ent_entity_set_json(e, "arr[0]", "[7,8]"));
+    ENT_OK_(ent_entity_array_remove(e, "arr", 2));
+    ENT_OK_(ent_entity_set_json(e, "arr[3]", "[-1]"));         /* replaces an item in the block */
+    ENT_OK_(ent_entity_patch_json(e, "{\"any\":{\"k1\":null}}", 19)); /* drops a key of the block */
+    ENT_OK_(ent_entity_set_string(e, "any.added", "new"));      /* grows the pairs: keys copied out */
+    ENT_OK_(ent_entity_patch_json(e, "{\"any\":{\"k2\":null}}", 19)); /* a copied-out key */
+    ENT_OK_(ent_entity_set_string(e, "s", "changed"));
+    ENT_OK_(ent_entity_unset(e, "nest.free"));
+    ENT_OK_(ent_entity_set_int(e, "maps[0].x", 99));
+    ENT_OK_(ent_entity_set_string(e, "nest.free.z", "zz"));
+}
+
+static void test_decoded_values_in_block(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    for (int big = 0; big <= 1; big++) {
+        ent_entity *e = test_new(s, "thing"), *d, *c;
+        size_t n = big ? 3000 : 3, cap = 64 + n * 16, off = 0;
+        char *arr = malloc(cap), *any = malloc(cap * 2);
+        const char *str = NULL;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(arr);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(any);
+        /* many one-byte items: the values need ~30x the record's bytes, far beyond the room */
+        off += (size_t)snprintf(arr + off, cap - off, "[");
+        for (size_t i = 0; i < n; i++) off += (size_t)snprintf(arr + off, cap - off, "%s[%zu]", i ? "," : "", i % 100);
+        snprintf(arr + off, cap - off, "]");
+        off = (size_t)snprintf(any, cap * 2, "{");
+        for (size_t i = 0; i < n; i++) off += (size_t)snprintf(any + off, cap * 2 - off, "%s\"k%zu\":{\"v\":[%zu,\"s\"]}", i ? "," : "", i, i);
+        snprintf(any + off, cap * 2 - off, "}");
+        ENT_OK_(ent_entity_set_string(e, "s", "héllo"));
+        ENT_OK_(ent_entity_set_bytes(e, "by", "\0\xff", 2));
+        ENT_OK_(ent_entity_set_json(e, "arr", arr));
+        ENT_OK_(ent_entity_set_json(e, "any", any));
+        ENT_OK_(ent_entity_set_json(e, "maps", "[{\"x\":1,\"y\":\"a\"},{\"x\":-2}]"));
+        ENT_OK_(ent_entity_set_json(e, "nest", "{\"inner\":{\"deep\":4},\"free\":{\"q\":[null,true]},\"req\":\"r\"}"));
+        d = round_trip(e);
+        ENT_OK_(ent_entity_dup(&c, d)); /* a copy owns its values */
+        CU_ASSERT_TRUE(entities_equal(c, d));
+        apply_changes(e);
+        apply_changes(d);
+        CU_ASSERT_TRUE(entities_equal(e, d));
+        ENT_OK_(ent_entity_get_string(&str, NULL, d, "any.added"));
+        CU_ASSERT_STRING_EQUAL(str, "new");
+        ent_entity_free(d); /* the copy outlives what it was copied from */
+        CU_ASSERT_TRUE(ent_entity_has(c, "any.k1"));
+        ENT_OK_(ent_entity_get_string(&str, NULL, c, "s"));
+        CU_ASSERT_STRING_EQUAL(str, "héllo");
+        ent_entity_free(c);
+        ent_entity_free(e);
+        free(arr);
+        free(any);
+    }
+    ent_schema_free(s);
+}
+
 static void test_round_trip_empty_and_extreme(void)
 {
     ent_schema *s = test_schema(KITCHEN_JSON);
@@ -321,7 +383,7 @@ static void test_fields_pack_apply(void)
     ENT_OK_(ent_entity_set_float(e, "price", 10.5));
     ENT_OK_(ent_entity_unset(e, "attrs"));
     mp_init(&m);
-    ENT_OK_(ent__fields_pack(&m.pk, e, e->changed));
+    ENT_OK_(ent__fields_pack(&m.b, e, e->changed));
     ENT_OK_(ent__buf_ok(&m.b));
     CU_ASSERT_EQUAL(ent__mp_check(m.b.p, m.b.n), 0);
     msgpack_zone_init(&z, 256);
@@ -341,7 +403,7 @@ static void test_fields_pack_apply(void)
     ent__buf_free(&m.b);
     /* every set field (mask NULL); unknown ids are skipped, non-maps are corrupt */
     mp_init(&m);
-    ENT_OK_(ent__fields_pack(&m.pk, e, NULL));
+    ENT_OK_(ent__fields_pack(&m.b, e, NULL));
     msgpack_zone_init(&z, 256);
     off = 0;
     CU_ASSERT_EQUAL_FATAL(msgpack_unpack(m.b.p, m.b.n, &off, &z, &o), MSGPACK_UNPACK_SUCCESS);
@@ -574,7 +636,7 @@ int main(void)
         ENT_TEST(test_round_trip_every_kind), ENT_TEST(test_round_trip_empty_and_extreme),
         ENT_TEST(test_schema_evolution),      ENT_TEST(test_corrupt_records), ENT_TEST(test_record_wide_formats),
         ENT_TEST(test_record_version),        ENT_TEST(test_fields_pack_apply),
-        ENT_TEST(test_buf),                   ENT_TEST(test_fuzz_decode),
+        ENT_TEST(test_buf),                   ENT_TEST(test_fuzz_decode), ENT_TEST(test_decoded_values_in_block),
         {NULL, NULL}};
     return ent_test_run("codec", cases);
 }

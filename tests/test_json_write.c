@@ -175,6 +175,64 @@ static json_t *random_tree(int depth)
     }
 }
 
+/* ent__json_real() before its short cuts: one "%.*e" and strtod() per precision from 1 up, the
+ * first that reads back, laid out with "%.*f" (plain) or jansson's exponent style. */
+static void real_by_loop(char *buf, double d)
+{
+    char sci[40], *e;
+    int prec, x;
+    for (prec = 1; prec <= 17; prec++) {
+        double back;
+        snprintf(sci, sizeof sci, "%.*e", prec - 1, d);
+        back = strtod(sci, NULL);
+        if (memcmp(&back, &d, sizeof d) == 0) break;
+    }
+    if (prec > 17) prec = 17;
+    e = strchr(sci, 'e');
+    x = e ? atoi(e + 1) : 0;
+    if (x >= -4 && x < 16) {
+        int decimals = prec - 1 - x;
+        snprintf(buf, 32, "%.*f", decimals > 0 ? decimals : 0, d);
+    } else {
+        char *m = sci, *o = buf;
+        while (*m && *m != 'e') *o++ = *m++;
+        *o++ = 'e';
+        if (x < 0) *o++ = '-';
+        snprintf(o, 16, "%d", x < 0 ? -x : x);
+    }
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) strcat(buf, ".0");
+}
+
+/* The short cuts (m / 10^k, the stripped 15-digit text) give the loop's text, byte for byte, on
+ * every kind of double: random bits, subnormals, decimals of 0 to 12 places and of 1 to 17
+ * digits, whole numbers around 2^53 and 10^15..10^16, and the neighbours of each. */
+static void test_reals_match_loop(void)
+{
+    long mismatches = 0;
+    for (long i = 0; i < 300000; i++) {
+        double d, p10 = 1;
+        char fast[40], slow[64];
+        uint64_t r = next_rand();
+        int places = (int)(r % 13);
+        for (int k = 0; k < places; k++) p10 *= 10;
+        switch (i % 8) {
+        case 0: d = bits_double(r); break;
+        case 1: d = bits_double(r & 0x800fffffffffffffu); break; /* subnormals */
+        case 2: d = (double)(int64_t)(next_rand() % 2000000 - 1000000) / 100.0; break;
+        case 3: d = (double)(int64_t)(next_rand() % 100000000000000000u) / p10; break;
+        case 4: d = (double)(int64_t)(next_rand() % 1000000) / p10; break;
+        case 5: d = (double)(next_rand() % 20000000000000000u); break; /* ~1e15..2e16, 2^53 */
+        case 6: d = nextafter((double)(int64_t)(next_rand() % 2000000) / p10, (r & 1) ? 1e300 : -1e300); break;
+        default: d = ldexp((double)(next_rand() >> 11), (int)(r % 200) - 100); break;
+        }
+        if (!isfinite(d)) continue;
+        ent__json_real(fast, d);
+        real_by_loop(slow, d);
+        if (strcmp(fast, slow) != 0 && mismatches++ < 10) fprintf(stderr, "\n  %.17g: %s, the loop: %s\n", d, fast, slow);
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+}
+
 static void test_layout_matches_jansson(void)
 {
     static const size_t flags[] = {JSON_COMPACT, JSON_INDENT(2), JSON_INDENT(4) | JSON_COMPACT, 0};
@@ -197,7 +255,7 @@ static void test_layout_matches_jansson(void)
 int main(void)
 {
     static const ent_test_case cases[] = {
-        ENT_TEST(test_reals_known), ENT_TEST(test_reals_random), ENT_TEST(test_reals_nested),
+        ENT_TEST(test_reals_known), ENT_TEST(test_reals_random), ENT_TEST(test_reals_nested), ENT_TEST(test_reals_match_loop),
         ENT_TEST(test_layout_matches_jansson), {NULL, NULL}};
     return ent_test_run("json_write", cases);
 }

@@ -1,4 +1,5 @@
 /* Connecting to NATS, error texts and state lines for the relay and the mirror. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,38 +34,93 @@ int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
     return ent_error_set(code, "%s: %s", what, last && *last ? last : natsStatus_GetText(s));
 }
 
-/* Every async publish ends here, acked or not (libnats's thread). Acks of one stream come back
- * in publish order on one connection, so the highest acknowledged Entity-Seq covers every event
- * before it. */
-static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+static int64_t mono_ms(void);
+
+static void ack_failed(enats_acks *a, int refused, const char *fmt, const char *x, const char *y)
 {
-    enats_acks *c = closure;
-    uint64_t seq = 0;
-    (void)js;
-    if (pae || !pa) {
-        if (!__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE)) {
-            snprintf(c->err, sizeof c->err, "%s%s%s", natsMsg_GetSubject(msg),
-                     pae && pae->ErrText ? ": " : "", pae && pae->ErrText ? pae->ErrText : "");
-            __atomic_store_n(&c->refused, pae && pae->ErrCode != 0, __ATOMIC_RELAXED);
-            __atomic_store_n(&c->failed, 1, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) return; /* the first one says it */
+    snprintf(a->err, sizeof a->err, fmt, x, y);
+    __atomic_store_n(&a->refused, refused, __ATOMIC_RELAXED);
+    __atomic_store_n(&a->failed, 1, __ATOMIC_RELEASE);
+}
+
+/* Every ack ends here (the ack subscription's thread): JetStream's answer to the publish whose
+ * reply subject ends in <token>, the event's seq ("s" for a schema message). Acks of one stream
+ * come back in publish order on one connection, so the highest acknowledged seq covers every
+ * event before it; an error answer stops that (the relay then stops or reconnects). */
+static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    enats_acks *a = closure;
+    const char *subj = natsMsg_GetSubject(msg), *tok = subj ? strrchr(subj, '.') : NULL;
+    const char *d = natsMsg_GetData(msg);
+    int n = natsMsg_GetDataLength(msg);
+    char what[48];
+    (void)nc;
+    (void)sub;
+    tok = tok ? tok + 1 : "?";
+    snprintf(what, sizeof what, "%s%.24s", *tok == 's' ? "a schema message" : "event seq ", *tok == 's' ? "" : tok);
+    if (!d || n <= 0) {
+        /* a status message, not an ack: 503, no stream listens on the subject (deleted?) */
+        const char *status = NULL;
+        natsMsgHeader_Get(msg, "Status", &status);
+        ack_failed(a, 0, "%s: no JetStream answer (status %s)", what, status ? status : "none");
+    } else if (memmem(d, (size_t)n, "\"error\"", 7)) {
+        char text[200];
+        const char *p = memmem(d, (size_t)n, "\"description\":\"", 15);
+        size_t k = 0;
+        if (p)
+            for (p += 15; p < d + n && *p != '"' && k < sizeof text - 1; p++) text[k++] = *p;
+        text[k] = '\0';
+        ack_failed(a, 1, "%s: %s", what, k ? text : "an error");
+    } else if (*tok >= '0' && *tok <= '9' && !__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) {
+        /* not past a failure: the checkpoint must never cover a message that is not stored */
+        uint64_t seq = strtoull(tok, NULL, 10);
+        uint64_t cur = __atomic_load_n(&a->acked_seq, __ATOMIC_RELAXED);
+        while (seq > cur && !__atomic_compare_exchange_n(&a->acked_seq, &cur, seq, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
         }
-    } else if (enats_header_u64(&seq, msg, "Entity-Seq") == ENT_OK) {
-        uint64_t cur = __atomic_load_n(&c->acked_seq, __ATOMIC_RELAXED);
-        while (seq > cur && !__atomic_compare_exchange_n(&c->acked_seq, &cur, seq, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
-        }
+    }
+    /* seq_cst with the waiter's store of waiting and load of n_acks: one of the two sees the other */
+    __atomic_add_fetch(&a->n_acks, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&a->waiting, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&a->mu);
+        pthread_cond_signal(&a->cv);
+        pthread_mutex_unlock(&a->mu);
     }
     natsMsg_Destroy(msg);
 }
 
-int enats_connect(enats_conn *c, const char *url, int max_pending)
+static enats_acks *acks_new(void)
+{
+    enats_acks *a = calloc(1, sizeof *a);
+    pthread_condattr_t ca;
+    if (!a) return NULL;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return a;
+}
+
+static void acks_free(enats_acks *a)
+{
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+int enats_connect(enats_conn *c, const char *url, int window)
 {
     natsOptions *o = NULL;
     jsOptions jo;
     natsStatus st;
+    char subj[128];
     c->nc = NULL;
     c->js = NULL;
-    c->published = 0;
-    if (!(c->acks = calloc(1, sizeof *c->acks))) return ent_error_set(ENT_NOMEM, "out of memory");
+    c->inbox = NULL;
+    c->ack_sub = NULL;
+    c->sent_msgs = 0;
+    if (!(c->acks = acks_new())) return ent_error_set(ENT_NOMEM, "out of memory");
     if ((st = natsOptions_Create(&o)) != NATS_OK) return enats_err(ENT_NOMEM, st, 0, "NATS options");
     if ((st = natsOptions_SetURL(o, url)) != NATS_OK) {
         natsOptions_Destroy(o);
@@ -87,18 +143,75 @@ int enats_connect(enats_conn *c, const char *url, int max_pending)
     }
     jsOptions_Init(&jo);
     jo.Wait = 5000;
-    c->async = max_pending > 0;
-    if (max_pending > 0) {
-        jo.PublishAsync.MaxPending = max_pending;
-        jo.PublishAsync.AckHandler = on_pub_ack;
-        jo.PublishAsync.AckHandlerClosure = c->acks;
-        jo.PublishAsync.StallWait = 5000;
-    }
     if ((st = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
         enats_close(c);
         return enats_err(ENT_IO, st, 0, "JetStream context");
     }
+    if (window > 0) {
+        /* room for every ack of a window and then some: a dropped ack would cost a reconnect */
+        int lim = (window < 1 << 20 ? window : 1 << 20) + 1024;
+        if ((st = natsInbox_Create(&c->inbox)) == NATS_OK) {
+            snprintf(subj, sizeof subj, "%s.*", c->inbox);
+            st = natsConnection_Subscribe(&c->ack_sub, c->nc, subj, on_ack, c->acks);
+        }
+        if (st == NATS_OK) st = natsSubscription_SetPendingLimits(c->ack_sub, lim, lim * 1024);
+        if (st != NATS_OK) {
+            enats_close(c);
+            return enats_err(ENT_IO, st, 0, "subscribing to JetStream's acks");
+        }
+    }
     return ENT_OK;
+}
+
+void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token)
+{
+    size_t n = strlen(c->inbox), t = strlen(token);
+    if (n + 1 + t + 1 > size) t = n = 0; /* cannot happen: inboxes are 29 bytes */
+    memcpy(buf, c->inbox, n);
+    buf[n] = '.';
+    memcpy(buf + n + 1, token, t);
+    buf[n + 1 + t] = '\0';
+}
+
+int enats_publish(enats_conn *c, natsMsg *m)
+{
+    natsStatus st = natsConnection_PublishMsg(c->nc, m);
+    if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "publishing");
+    c->sent_msgs++;
+    return ENT_OK;
+}
+
+int enats_wait_acks(enats_conn *c, uint64_t limit, int timeout_ms)
+{
+    enats_acks *a = c->acks;
+    int64_t end = mono_ms() + timeout_ms;
+    int rc = ENT_OK;
+    if (c->sent_msgs - __atomic_load_n(&a->n_acks, __ATOMIC_SEQ_CST) < limit) return ENT_OK;
+    pthread_mutex_lock(&a->mu);
+    __atomic_store_n(&a->waiting, 1, __ATOMIC_SEQ_CST);
+    while (c->sent_msgs - __atomic_load_n(&a->n_acks, __ATOMIC_SEQ_CST) >= limit) {
+        int64_t left = end - mono_ms(), step;
+        struct timespec ts;
+        if (__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE) || enats_closed(c)) break;
+        if (left <= 0) {
+            rc = ent_error_set(ENT_IO, "%" PRIu64 " of %" PRIu64 " acks missing after %d ms",
+                               c->sent_msgs - __atomic_load_n(&a->n_acks, __ATOMIC_SEQ_CST), c->sent_msgs, timeout_ms);
+            break;
+        }
+        /* short slices: the connection closing wakes nobody */
+        step = left < 100 ? left : 100;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)(step / 1000);
+        ts.tv_nsec += (long)(step % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+    }
+    __atomic_store_n(&a->waiting, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
 }
 
 static int64_t mono_ms(void)
@@ -119,7 +232,7 @@ static void bury(enats_conn *c, int64_t older_than_ms)
         enats_acks *a = *p;
         if (a->retired_ms <= older_than_ms) {
             *p = a->next;
-            free(a);
+            acks_free(a);
         } else {
             p = &a->next;
         }
@@ -128,20 +241,22 @@ static void bury(enats_conn *c, int64_t older_than_ms)
 
 void enats_close(enats_conn *c)
 {
-    if (c->js) {
-        natsMsgList pending;
-        /* Unacknowledged publishes are dropped from libnats's books, so no callback comes for
-         * them: what they carried is published again after the stream's last message. */
-        memset(&pending, 0, sizeof pending);
-        if (c->published && js_PublishAsyncGetPendingList(&pending, c->js) == NATS_OK) natsMsgList_Destroy(&pending);
-        jsCtx_Destroy(c->js);
+    if (c->ack_sub) {
+        /* no ack reaches this state once this returns, save one being delivered right now */
+        natsSubscription_Unsubscribe(c->ack_sub);
+        natsSubscription_Destroy(c->ack_sub);
     }
+    c->ack_sub = NULL;
+    natsInbox_Destroy(c->inbox);
+    c->inbox = NULL;
+    if (c->js) jsCtx_Destroy(c->js);
     if (c->nc) {
         natsConnection_Close(c->nc);
         natsConnection_Destroy(c->nc);
     }
     c->js = NULL;
     c->nc = NULL;
+    c->sent_msgs = 0;
     if (c->acks) {
         c->acks->retired_ms = mono_ms();
         c->acks->next = c->graveyard;

@@ -3,6 +3,7 @@
 #define ENT_NATS_UTIL_H
 
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "entity/nats.h"
@@ -10,34 +11,56 @@
 #define ENATS_SUBJECT_PREFIX "entity."
 #define ENATS_ID_MAX 36
 
-/* What the async publish acks report, written by libnats's thread, read by ours (atomics). One per
- * connection, on the heap: an ack of an old connection may still arrive while the next one runs,
- * and must not land in the new one's state, nor in freed memory (see enats_close). */
+/* What the publish acks report, written by the ack subscription's thread, read by ours (atomics;
+ * err is written before failed is set). One per connection, on the heap: an ack of an old
+ * connection may still arrive while the next one runs, and must not land in the new one's state,
+ * nor in freed memory (see enats_close). */
 typedef struct enats_acks {
-    int failed;               /* an async publish failed; err is set first */
+    int failed;               /* a publish failed; err is set first */
     int refused;              /* 1: JetStream answered no (not a lost connection) */
     char err[256];
     uint64_t acked_seq;       /* highest Entity-Seq JetStream acknowledged (acks come in order) */
+    uint64_t n_acks;          /* acks (and failures) received */
+    int waiting;              /* the publishing thread sleeps on cv: signal it */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;        /* CLOCK_MONOTONIC */
     int64_t retired_ms;       /* when its connection was closed (graveyard) */
     struct enats_acks *next;
 } enats_acks;
 
 /* A connection with JetStream. Zero it once (ENATS_CONN_INIT); connect and close it any number of
- * times; enats_fini() at the end. */
+ * times; enats_fini() at the end.
+ * Publishing (the relay) does not go through libnats's js_PublishMsgAsync(): that keeps every
+ * message until its ack, in a map, under a reply subject of its own, and frees it on its ack
+ * thread, which was most of the relay's per-message cost. The relay keeps nothing (what a lost
+ * connection loses it publishes again from the log, after the stream's last message): it publishes
+ * with core NATS and a reply subject "<inbox>.<seq>", and one subscription on "<inbox>.*" reads
+ * JetStream's acks. */
 typedef struct enats_conn {
     natsConnection *nc;
     jsCtx *js;
     enats_acks *acks;         /* the current connection's */
-    int async;                /* publishes asynchronously (the relay) */
-    int published;            /* an async publish was made (libnats's pending map exists) */
+    natsInbox *inbox;         /* acks come to "<inbox>.<token>" (publishing connections) */
+    natsSubscription *ack_sub;
+    uint64_t sent_msgs;       /* published on this connection (the publishing thread's) */
     enats_acks *graveyard;    /* of closed connections, freed once no ack can reach them */
 } enats_conn;
 
 /* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces. ENT_INVALID names it. */
 int enats_check_url(const char *url);
 /* Connect (no client-side reconnect: a broken connection is replaced, see nats.h) and make the
- * JetStream context. max_pending > 0 sets the async publish window. ENT_IO on failure. */
-int enats_connect(enats_conn *c, const char *url, int max_pending);
+ * JetStream context. window > 0: a publishing connection, with the ack subscription sized for
+ * window acks in flight. ENT_IO on failure. */
+int enats_connect(enats_conn *c, const char *url, int window);
+/* "<inbox>.<token>" into buf (at least 64 bytes): the reply subject of a publish. */
+void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token);
+/* Publish m (its reply from enats_reply) and count it; m stays the caller's. ENT_IO on failure. */
+int enats_publish(enats_conn *c, natsMsg *m);
+/* Wait while `limit` or more publishes await their ack (limit 1: until every ack is in), at most
+ * timeout_ms. ENT_OK also when a failure was reported or the connection closed (the caller looks
+ * at acks->failed and enats_closed); ENT_IO on the timeout, the message saying how many acks are
+ * missing. */
+int enats_wait_acks(enats_conn *c, uint64_t limit, int timeout_ms);
 void enats_close(enats_conn *c);
 void enats_fini(enats_conn *c);
 /* The connection closed under us (the server went away). */

@@ -6,12 +6,16 @@
  * the next one resumes from the stream again, so a message is never published twice nor skipped,
  * whichever of relay, server and network failed, and whenever.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nats_util.h"
 
@@ -21,7 +25,8 @@ typedef struct relay {
     const char *sub;
     int window;
     const volatile int *stop;
-    char subj_all[80], subj_events[80], subj_schema[80];
+    char subj_all[80], subj_events[80], subj_schema[80], subj_base[80];
+    char id[ENATS_ID_MAX + 1]; /* the store's */
     enats_conn c;
     int up;                  /* connected and resumed */
     int said_down;           /* the "unreachable" line was printed for this outage */
@@ -168,18 +173,31 @@ static int load_marks(relay *r)
     return ENT_OK;
 }
 
-static int publish(relay *r, const char *subject, const char *msg_id, const char *body, size_t len,
+static int pub_state(relay *r);
+
+/* One message, once fewer than a window of them await their acks. token: what the ack's subject
+ * ends with (the event's seq; "s" for a schema message). */
+static int publish(relay *r, const char *subject, const char *token, const char *msg_id, const char *body, size_t len,
                    const char *k1, const char *v1, const char *k2, const char *v2)
 {
     natsMsg *m = NULL;
-    natsStatus st = natsMsg_Create(&m, subject, NULL, body, (int)len);
+    char reply[96];
+    natsStatus st;
+    int rc;
+    if ((rc = enats_wait_acks(&r->c, (uint64_t)r->window, 5000))) return rc;
+    if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
+    enats_reply(&r->c, reply, sizeof reply, token);
+    st = natsMsg_Create(&m, subject, reply, body, (int)len);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, k1, v1);
     if (st == NATS_OK && k2) st = natsMsgHeader_Set(m, k2, v2);
-    if (st == NATS_OK && (st = js_PublishMsgAsync(r->c.js, &m, NULL)) == NATS_OK) r->c.published = 1;
-    natsMsg_Destroy(m); /* NULL once the publish took it */
-    if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "publishing");
-    return ENT_OK;
+    if (st != NATS_OK) {
+        natsMsg_Destroy(m);
+        return enats_err(ENT_NOMEM, st, 0, "building a message");
+    }
+    rc = enats_publish(&r->c, m);
+    natsMsg_Destroy(m);
+    return rc;
 }
 
 /* Schema versions after the last one published, up to the one event seq was written under. */
@@ -199,7 +217,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
         snprintf(ver, sizeof ver, "%" PRIu32, v);
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
-        rc = publish(r, r->subj_schema, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        rc = publish(r, r->subj_schema, "s", mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
         if (rc) return rc;
         r->schema_pub = v;
@@ -208,17 +226,43 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
     return ENT_OK;
 }
 
+/* v in decimal at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char d[24], *q = d + sizeof d;
+    do *--q = (char)('0' + v % 10);
+    while (v /= 10);
+    memcpy(p, q, (size_t)(d + sizeof d - q));
+    return p + (d + sizeof d - q);
+}
+
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* Subject, message id and seq are put together by hand, not by snprintf: three formatted prints
+ * per event were a tenth of the relay's own time. Every part is bounded (store id 36 bytes, type
+ * name ENT_NAME_MAX, op 6, seq 20 digits), so the buffers cannot overflow. */
 static int publish_event(relay *r, const ent_event *ev, int txn_end)
 {
     static const char *ops[] = {"", "create", "update", "", "delete"};
-    char subject[160], mid[96], seq[24], *json = NULL;
+    char subject[sizeof ENATS_SUBJECT_PREFIX + ENATS_ID_MAX + ENT_NAME_MAX + 16], mid[ENATS_ID_MAX + 24], seq[24], *p;
+    char *json = NULL;
     int rc;
     if ((rc = ent_event_to_json(&json, ev, 0))) return rc;
-    snprintf(subject, sizeof subject, ENATS_SUBJECT_PREFIX "%s.%s.%s", ent_store_id(r->s), ent_type_name(ev->type),
-             ops[ev->op & 7]);
-    snprintf(mid, sizeof mid, "%s:%" PRIu64, ent_store_id(r->s), ev->seq);
-    snprintf(seq, sizeof seq, "%" PRIu64, ev->seq);
-    rc = publish(r, subject, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
+    p = put_str(subject, r->subj_base); /* "entity.<id>." */
+    p = put_str(p, ent_type_name(ev->type));
+    *p++ = '.';
+    p = put_str(p, ev->op >= 1 && ev->op <= 4 ? ops[ev->op] : "?");
+    *p = '\0';
+    p = put_str(mid, r->id);
+    *p++ = ':';
+    *put_u64(p, ev->seq) = '\0';
+    *put_u64(seq, ev->seq) = '\0';
+    rc = publish(r, subject, seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
     return rc;
 }
@@ -264,8 +308,8 @@ static int pub_state(relay *r)
     return ENT_OK;
 }
 
-/* Publish up to a window of messages without waiting (libnats holds at most `window` unacked and
- * stalls the publish beyond), then move the checkpoint as far as the acks have come. When there
+/* Publish up to a window of messages without waiting (at most `window` await their acks; a
+ * publish beyond waits for one, see publish()), then move the checkpoint as far as the acks have come. When there
  * is nothing new to publish, wait for the acks of what is in flight.
  * out_n: events published. ENT_IO: the connection is to be dropped. */
 static int batch(relay *r, uint64_t *out_n)
@@ -304,13 +348,9 @@ static int batch(relay *r, uint64_t *out_n)
         if (!ev) break;
     }
     if (!msgs && r->sent > r->pos) {
-        jsPubOptions po;
-        natsStatus st;
-        jsPubOptions_Init(&po);
-        po.MaxWait = 10000;
-        st = js_PublishAsyncComplete(r->c.js, &po);
+        int w = enats_wait_acks(&r->c, 1, 10000);
         if ((rc = pub_state(r))) return rc;
-        if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "waiting for JetStream's acks");
+        if (w) return ent_error_set(ENT_IO, "waiting for JetStream's acks: %s", ent_errmsg());
         if (__atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE) < r->sent)
             return ent_error_set(ENT_IO, "acks stopped at seq %" PRIu64 " of %" PRIu64,
                                  __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE), r->sent);
@@ -321,7 +361,105 @@ static int batch(relay *r, uint64_t *out_n)
     return ENT_OK;
 }
 
+/* ---- one relay per store ------------------------------------------------------------------ */
+
+/* Two relays of one store would both resume from the stream and publish the same seqs: the
+ * stream's duplicate window would drop most, but exactly once must not rest on it, and their
+ * checkpoints would race. A store on disk: an flock on <dir>/relay.lock, held for the whole run;
+ * the kernel drops it with its holder, however that dies (SIGKILL too), so it never goes stale.
+ * flock locks of two opens conflict within one process too. The file holds the holder's pid, for
+ * the message. A memory store (no directory) can only be reached through its handle: a list of
+ * handles with a relay running covers it, and a second relay on one handle of any store. */
+static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
+static const ent_store *running[64];
+
+static int claim_handle(const ent_store *s)
+{
+    int rc = ENT_OK;
+    size_t free_slot = sizeof running / sizeof running[0];
+    pthread_mutex_lock(&running_mu);
+    for (size_t i = 0; i < sizeof running / sizeof running[0]; i++) {
+        if (running[i] == s) rc = ENT_BUSY;
+        else if (!running[i] && free_slot == sizeof running / sizeof running[0]) free_slot = i;
+    }
+    if (!rc && free_slot == sizeof running / sizeof running[0]) rc = ENT_NOMEM;
+    if (!rc) running[free_slot] = s;
+    pthread_mutex_unlock(&running_mu);
+    if (rc == ENT_BUSY)
+        return ent_error_set(ENT_BUSY, "store %s: a relay is already running on it in this process; one relay per store",
+                             ent_store_path(s)[0] ? ent_store_path(s) : "(memory)");
+    if (rc) return ent_error_set(rc, "more than 64 relays in one process");
+    return ENT_OK;
+}
+
+static void release_handle(const ent_store *s)
+{
+    pthread_mutex_lock(&running_mu);
+    for (size_t i = 0; i < sizeof running / sizeof running[0]; i++)
+        if (running[i] == s) running[i] = NULL;
+    pthread_mutex_unlock(&running_mu);
+}
+
+/* out: the lock file's descriptor (-1 for a store without a directory). */
+static int lock_store(int *out, const ent_store *s)
+{
+    const char *dir = ent_store_path(s);
+    char path[4096], pid[32] = "";
+    int fd, n;
+    *out = -1;
+    if (strcmp(ent_store_backend(s), "lmdb") != 0 || !dir[0]) return ENT_OK;
+    if ((size_t)snprintf(path, sizeof path, "%s/relay.lock", dir) >= sizeof path)
+        return ent_error_set(ENT_INVALID, "store %s: path too long for its relay lock", dir);
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        return ent_error_set(ENT_IO, "store %s: opening %s: %s", dir, path, strerror(errno));
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) {
+            n = (int)pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            return ent_error_set(ENT_BUSY, "store %s: a relay is already running on it (pid %s); one relay per store",
+                                 dir, pid[0] ? pid : "unknown");
+        }
+        n = errno;
+        close(fd);
+        return ent_error_set(ENT_IO, "store %s: locking %s: %s", dir, path, strerror(n));
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* only the message loses */
+    }
+    *out = fd;
+    return ENT_OK;
+}
+
+static void unlock_store(int fd)
+{
+    if (fd < 0) return;
+    /* the pid goes first: a relay that finds the file unlocked and empty is not misled */
+    if (ftruncate(fd, 0) != 0) {
+    }
+    close(fd); /* drops the flock */
+}
+
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked);
+
 static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
+{
+    int rc, fd;
+    if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: NULL argument");
+    if ((rc = claim_handle(s))) return rc;
+    if ((rc = lock_store(&fd, s))) {
+        release_handle(s);
+        return rc;
+    }
+    rc = run_locked(s, opts, stop, acked);
+    unlock_store(fd);
+    release_handle(s);
+    return rc;
+}
+
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
     relay r;
     int rc = ENT_OK, backoff = 100;
@@ -335,6 +473,8 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
         return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
                              opts->stream ? opts->stream : "");
     if (!ent_store_id(s)[0]) return ent_error_set(ENT_INVALID, "the store has no id yet: open it writable once");
+    if (strlen(ent_store_id(s)) > ENATS_ID_MAX)
+        return ent_error_set(ENT_INVALID, "store id \"%s\" is longer than a UUID", ent_store_id(s));
     if (ent_store_mirror_of(s))
         return ent_error_set(ENT_INVALID, "store is a mirror of %s: relay the primary's log from the primary",
                              ent_store_mirror_of(s));
@@ -348,6 +488,8 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
     snprintf(r.subj_all, sizeof r.subj_all, ENATS_SUBJECT_PREFIX "%s.>", ent_store_id(s));
     snprintf(r.subj_events, sizeof r.subj_events, ENATS_SUBJECT_PREFIX "%s.*.*", ent_store_id(s));
     snprintf(r.subj_schema, sizeof r.subj_schema, ENATS_SUBJECT_PREFIX "%s.schema", ent_store_id(s));
+    snprintf(r.subj_base, sizeof r.subj_base, ENATS_SUBJECT_PREFIX "%s.", ent_store_id(s));
+    snprintf(r.id, sizeof r.id, "%s", ent_store_id(s));
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
 
@@ -434,35 +576,58 @@ struct ent_relay {
     int rc;
     char msg[1024];
     uint64_t acked;
+    int lock_fd;
 };
 
 static void *relay_main(void *p)
 {
     ent_relay *x = p;
-    x->rc = run(x->s, &x->o, &x->stop, &x->acked);
+    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked);
     if (x->rc) snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
     return NULL;
 }
 
+static void relay_free(ent_relay *x)
+{
+    unlock_store(x->lock_fd);
+    release_handle(x->s);
+    free(x->url);
+    free(x->stream);
+    free(x->sub);
+    free(x);
+}
+
+/* The store is claimed here, before the thread starts: a second relay hears it from this call. */
 int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
 {
     ent_relay *x;
+    int rc;
     if (!out || !s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_start: NULL argument");
     *out = NULL;
-    if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
+    if ((rc = claim_handle(s))) return rc;
+    if (!(x = calloc(1, sizeof *x))) {
+        release_handle(s);
+        return ent_error_set(ENT_NOMEM, "out of memory");
+    }
     x->s = s;
+    x->lock_fd = -1;
+    if ((rc = lock_store(&x->lock_fd, s))) {
+        relay_free(x);
+        return rc;
+    }
     x->o = *opts;
     x->url = opts->url ? strdup(opts->url) : NULL;
     x->stream = opts->stream ? strdup(opts->stream) : NULL;
     x->sub = opts->sub_name ? strdup(opts->sub_name) : NULL;
+    if ((opts->url && !x->url) || (opts->stream && !x->stream) || (opts->sub_name && !x->sub)) {
+        relay_free(x);
+        return ent_error_set(ENT_NOMEM, "out of memory");
+    }
     x->o.url = x->url;
     x->o.stream = x->stream;
     x->o.sub_name = x->sub;
     if (pthread_create(&x->th, NULL, relay_main, x) != 0) {
-        free(x->url);
-        free(x->stream);
-        free(x->sub);
-        free(x);
+        relay_free(x);
         return ent_error_set(ENT_NOMEM, "cannot start the relay thread");
     }
     *out = x;
@@ -477,10 +642,7 @@ int ent_relay_stop(ent_relay *x)
     pthread_join(x->th, NULL);
     rc = x->rc;
     if (rc) ent_error_set(rc, "%s", x->msg);
-    free(x->url);
-    free(x->stream);
-    free(x->sub);
-    free(x);
+    relay_free(x); /* (sets no error) */
     return rc;
 }
 

@@ -137,6 +137,8 @@ void ent__lmdb_hold_release(lenv *e)
 /* Abort the cached read txns (before a resize or a close). */
 static void rcache_drain(lenv *e)
 {
+    MDB_txn *m = atomic_exchange(&e->rslot, NULL);
+    if (m) mdb_txn_abort(m);
     pthread_mutex_lock(&e->rcmu);
     while (e->nrcache > 0) mdb_txn_abort(e->rcache[--e->nrcache]);
     pthread_mutex_unlock(&e->rcmu);
@@ -271,6 +273,10 @@ static int load_tables(lenv *e)
     MDB_val k, v;
     char name[512];
     int mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+    /* Another process grew the map since mdb_env_open(): adopt its size (no txn of this new
+     * environment exists yet, which mdb_env_set_mapsize() needs) and begin again. */
+    for (int tries = 0; mrc == MDB_MAP_RESIZED && tries < 100; tries++)
+        if ((mrc = mdb_env_set_mapsize(e->env, 0)) == 0) mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
     if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading the table list", e->path);
     mdb_dbi_open(txn, NULL, 0, &e->main_dbi);
     mrc = mdb_cursor_open(txn, e->main_dbi, &c);
@@ -320,6 +326,7 @@ static void env_free(lenv *e, int in_child)
         for (unsigned i = 0; i < e->maxtab; i++) free(e->tab[i].name);
     free(e->tab);
     ent__lmdb_log_reset(&e->log, 0);
+    free(atomic_exchange(&e->spare, NULL));
     if (!in_child) {
         pthread_rwlock_destroy(&e->rs);
         pthread_mutex_destroy(&e->wmu);
@@ -550,6 +557,7 @@ void ent__lmdb_log_reset(loplog *l, int keep)
     }
     l->chunks = keepc;
     l->n = 0;
+    l->bytes = 0;
     if (!keep) {
         free(l->ops);
         l->ops = NULL;
@@ -579,6 +587,7 @@ int ent__lmdb_log_add(ltxn *t, int op, unsigned tbl, unsigned mflags, const MDB_
     if (o->vlen && !(o->v = arena_alloc(l, o->vlen))) goto nomem;
     if (o->klen) memcpy(o->k, k->mv_data, o->klen);
     if (o->vlen) memcpy(o->v, v->mv_data, o->vlen);
+    l->bytes += o->klen + o->vlen;
     l->n++;
     return ENT_OK;
 nomem:

@@ -40,6 +40,53 @@ static int restore_cursors(ltxn *t)
     return ENT_OK;
 }
 
+/* ---- keeping other processes out of a growth ------------------------------------------------- */
+
+/* The flag is only ever set by a process that holds writer.lock exclusively, and cleared before
+ * it lets go; a process that holds the lock shared and still sees it set knows its setter died. */
+int ent__lmdb_grow_announce(lenv *e)
+{
+    if (e->grow_lock) return ENT_OK;
+    while (flock(e->lockfd, LOCK_EX) < 0)
+        if (errno != EINTR) return ent__err(ENT_IO, "store %s: locking writer.lock: %s", e->path, strerror(errno));
+    if (e->nt) atomic_store(&e->nt->growing, 1);
+    e->grow_lock = 1;
+    return ENT_OK;
+}
+
+void ent__lmdb_grow_end(lenv *e)
+{
+    if (!e->grow_lock) return;
+    if (e->nt) atomic_store(&e->nt->growing, 0);
+    flock(e->lockfd, LOCK_UN);
+    e->grow_lock = 0;
+}
+
+int ent__lmdb_grow_wait(lenv *e)
+{
+    while (flock(e->lockfd, LOCK_SH) < 0)
+        if (errno != EINTR) return ent__err(ENT_IO, "store %s: locking writer.lock: %s", e->path, strerror(errno));
+    uint32_t one = 1;
+    atomic_compare_exchange_strong(&e->nt->growing, &one, 0); /* still set: its setter died */
+    flock(e->lockfd, LOCK_UN);
+    return ENT_OK;
+}
+
+int ent__lmdb_commit_may_fill(const ltxn *t)
+{
+    lenv *e = t->e;
+    MDB_envinfo info;
+    MDB_stat st;
+    /* An upper bound on the pages the commit can add at the end of the file: every op dirties
+     * at most a root-to-leaf path and a split per level (LMDB's trees are at most 32 deep) and
+     * its own bytes in overflow pages; the free list the commit saves holds at most one 8-byte
+     * id per page of the map. Used by the last committed state: me_last_pgno. */
+    if (mdb_env_info(e->env, &info) || mdb_env_stat(e->env, &st) || st.ms_psize == 0) return 1;
+    uint64_t pages = info.me_mapsize / st.ms_psize;
+    uint64_t need = 64 + pages / (st.ms_psize / 8) + (uint64_t)e->log.n * 65 + e->log.bytes / st.ms_psize;
+    return (uint64_t)info.me_last_pgno + need >= pages;
+}
+
 /* Redo the op log's entries [from, to) in t->m. */
 static int replay(ltxn *t, size_t from, size_t to)
 {
@@ -71,10 +118,12 @@ int ent__lmdb_txn_begin_mdb(ltxn *t)
 {
     lenv *e = t->e;
     if (!t->write) {
-        MDB_txn *m = NULL;
-        pthread_mutex_lock(&e->rcmu);
-        if (e->nrcache > 0) m = e->rcache[--e->nrcache];
-        pthread_mutex_unlock(&e->rcmu);
+        MDB_txn *m = atomic_exchange_explicit(&e->rslot, NULL, memory_order_acquire);
+        if (!m) {
+            pthread_mutex_lock(&e->rcmu);
+            if (e->nrcache > 0) m = e->rcache[--e->nrcache];
+            pthread_mutex_unlock(&e->rcmu);
+        }
         if (m) {
             if (mdb_txn_renew(m) == 0) {
                 t->m = m;
@@ -108,6 +157,9 @@ int ent__lmdb_grow(ltxn *t)
                       e->path);
         goto fail;
     }
+    /* Before the LMDB txn ends and lets its writer mutex go (a commit that hit the full map let
+     * it go already, and announced before it began if it could, ent__lmdb_commit_may_fill()). */
+    if ((rc = ent__lmdb_grow_announce(e))) goto fail;
     ent__lmdb_save_cursors(t);
     if (t->in_sp) {
         mdb_txn_abort(t->pm); /* and its child: no txn of the process may stay across the resize */
@@ -126,6 +178,13 @@ int ent__lmdb_grow(ltxn *t)
         size *= 2;
         if ((rc = ent__lmdb_resize_exclusive(e, size))) goto fail;
         if ((rc = ent__lmdb_txn_begin_mdb(t))) goto fail;
+        if (mdb_txn_id(t->m) != t->wid) {
+            /* Another commit came in between (a commit past the bound, or a process of a library
+             * that locked otherwise): the op log no longer fits the snapshot. */
+            rc = ent__err(ENT_BUSY, "store %s: another process committed while this transaction grew the map; "
+                                    "nothing was written, retry it", e->path);
+            goto fail;
+        }
         if (!t->in_sp) {
             mrc = replay(t, 0, e->log.n);
         } else if (!(mrc = replay(t, 0, t->sp_mark))) {

@@ -42,6 +42,9 @@ typedef struct lnotify {
     _Atomic uint32_t word;    /* futex word: changes on every commit */
     _Atomic uint32_t waiters; /* processes/threads inside wait_change (to skip needless wakes) */
     _Atomic uint64_t counter; /* commits */
+    /* 1 while a writer grows the map (backend_lmdb_grow.c): it holds writer.lock exclusively for
+     * as long, and a writer of another process that begins meanwhile steps back until it ends. */
+    _Atomic uint32_t growing;
 } lnotify;
 
 enum { TAB_FREE = 0, TAB_COMMITTED, TAB_PENDING };
@@ -72,6 +75,7 @@ typedef struct loplog {
     lop *ops;
     size_t n, cap;
     lchunk *chunks;
+    size_t bytes; /* keys and values recorded (bounds the pages the txn can dirty) */
 } loplog;
 
 typedef struct lenv {
@@ -92,7 +96,8 @@ typedef struct lenv {
     pthread_mutex_t gmu;
     pthread_cond_t gcv;
     unsigned resizing; /* resizers waiting for or holding rs exclusively (under gmu) */
-    int lockfd;
+    int lockfd;     /* writer.lock, held exclusively only by a writer that grows the map */
+    int grow_lock;  /* this process's writer holds it (and nt->growing is set): under wmu */
     lnotify *nt;
     int nt_writable;
     /* Table registry. LMDB's rule: a txn that opened a DBI must end before another txn opens one;
@@ -110,6 +115,13 @@ typedef struct lenv {
     pthread_mutex_t rcmu;
     MDB_txn *rcache[RCACHE_MAX];
     int nrcache;
+    /* One more, before those: taken and put back with atomic exchanges instead of rcmu (a get in a
+     * read txn of its own locked rcmu twice). Like rcache, used only under a hold, drained under
+     * the exclusive rs. */
+    _Atomic(MDB_txn *) rslot;
+    /* An ended txn's struct kept for the next begin (atomic exchanges, no lock): with the reset
+     * read txns above, a read txn of its own costs a get no allocation. */
+    _Atomic(struct ltxn *) spare;
 } lenv;
 
 typedef struct lbe {
@@ -142,6 +154,7 @@ typedef struct ltxn {
     int in_sp;
     MDB_txn *pm;
     size_t sp_mark;
+    size_t wid; /* write: the LMDB txn id it began as (a growth must rebuild it on the same one) */
 } ltxn;
 
 /* backend_lmdb_env.c */
@@ -158,6 +171,14 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
 int ent__lmdb_lerr(int mrc, const char *fmt, ...) ENT__PRINTF(2, 3);
 char *ent__lmdb_path_join(const char *dir, const char *name);
 int ent__lmdb_resize_exclusive(lenv *e, size_t size);
+/* Growth announcements (backend_lmdb_grow.c). announce: take writer.lock exclusively and set
+ * nt->growing, once per write txn (kept until the txn ends, ent__lmdb_grow_end). wait: a writer
+ * that began while another process grows steps back here until that growth is over. */
+int ent__lmdb_grow_announce(lenv *e);
+void ent__lmdb_grow_end(lenv *e);
+int ent__lmdb_grow_wait(lenv *e);
+/* 1 when a commit of t could run out of map (see commit_as in backend_lmdb.c). */
+int ent__lmdb_commit_may_fill(const ltxn *t);
 const char *ent__lmdb_tname(const lenv *e, unsigned tbl);
 
 /* Record a write of t in the op log (replayed after a growth); reset the log (keep: its memory). */

@@ -65,6 +65,7 @@ static void m_close(ent_bk *be)
     }
     free(s->tables);
     g_ptr_array_free(s->gc, TRUE);
+    free(atomic_exchange(&s->spare, NULL));
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->wmu);
     pthread_mutex_destroy(&s->rmu);
@@ -77,7 +78,8 @@ static void m_close(ent_bk *be)
 static int m_txn_begin(ent_bk *be, int write, ent_btxn **out)
 {
     mstore *s = (mstore *)be;
-    mtxn *t = calloc(1, sizeof *t);
+    mtxn *t = atomic_exchange_explicit(&s->spare, NULL, memory_order_acquire); /* zeroed */
+    if (!t) t = calloc(1, sizeof *t);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     t->s = s;
     t->write = write;
@@ -106,6 +108,18 @@ static void unregister(mtxn *t)
     else s->readers = t->next;
     if (t->next) t->next->prev = t->prev;
     pthread_mutex_unlock(&s->rmu);
+}
+
+/* An ended read txn: its struct, zeroed, becomes the spare (no lock: atomic exchanges), else
+ * is freed. A get in a read txn of its own then allocates no txn. */
+static void read_end(mtxn *t)
+{
+    mstore *s = t->s;
+    mtxn *none = NULL;
+    unregister(t);
+    memset(t, 0, sizeof *t);
+    if (!atomic_compare_exchange_strong_explicit(&s->spare, &none, t, memory_order_release, memory_order_relaxed))
+        free(t);
 }
 
 static uint64_t oldest_snapshot(mstore *s)
@@ -161,8 +175,7 @@ static int m_txn_commit(ent_btxn *txn)
     mtxn *t = (mtxn *)txn;
     mstore *s = t->s;
     if (!t->write) {
-        unregister(t);
-        free(t);
+        read_end(t);
         return ENT_OK;
     }
     if (t->in_sp) m_sp_end(txn, 1); /* commit keeps an open savepoint */
@@ -215,8 +228,7 @@ static void m_txn_abort(ent_btxn *txn)
     if (!t) return;
     s = t->s;
     if (!t->write) {
-        unregister(t);
-        free(t);
+        read_end(t);
         return;
     }
     pthread_rwlock_wrlock(&s->lock);

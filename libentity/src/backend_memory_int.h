@@ -6,6 +6,7 @@
 
 #include <glib.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ typedef struct mstore {
     mtxn *readers;           /* active transactions (snapshots) */
     GPtrArray *gc;           /* (table index, node) pairs with old versions to collect */
     size_t max_key;
+    _Atomic(mtxn *) spare;   /* an ended read txn's struct, zeroed, for the next begin */
 } mstore;
 
 typedef struct gcitem {

@@ -5,6 +5,7 @@
 
 #include "codec.h"
 #include "error_int.h"
+#include "mp_write.h"
 
 /* ---- byte buffer ------------------------------------------------------------------------- */
 
@@ -40,21 +41,16 @@ void ent__buf_free(ent_buf *b)
     b->n = b->cap = 0;
 }
 
-static int buf_write(void *data, const char *p, size_t n)
+int ent__buf_put_slow(ent_buf *b, const void *p, size_t n)
 {
-    ent_buf *b = data;
-    /* the packer writes a few bytes at a time: room already there is the common case (perf) */
-    if (b->cap != SIZE_MAX && b->cap - b->n >= n) {
-        memcpy(b->p + b->n, p, n);
-        b->n += n;
-        return 0;
-    }
     if (ent__buf_append(b, p, n)) {
         b->cap = SIZE_MAX; /* remembered until ent__buf_free(); p stays owned by b */
         return -1;
     }
     return 0;
 }
+
+static int buf_write(void *data, const char *p, size_t n) { return ent__buf_put(data, p, n); }
 
 void ent__packer_init(msgpack_packer *pk, ent_buf *b) { msgpack_packer_init(pk, b, buf_write); }
 
@@ -65,74 +61,73 @@ int ent__buf_ok(const ent_buf *b)
 
 /* ---- packing ----------------------------------------------------------------------------- */
 
-int ent__val_pack(msgpack_packer *pk, const ent_field *spec, const ent_val *v)
+/* Writes go on after a failed one (they fail too, ent__buf_put): callers check the buffer once at
+ * the end instead of after every item. */
+int ent__val_pack(ent_buf *b, const ent_field *spec, const ent_val *v)
 {
     size_t i, n;
-    int rc = 0;
+    int rc;
     switch (v->k) {
     case EV_UNSET: /* an unset array item */
-    case EV_NIL: rc = msgpack_pack_nil(pk); break;
-    case EV_BOOL: rc = v->u.b ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+    case EV_NIL: ent__mpw_nil(b); break;
+    case EV_BOOL: v->u.b ? ent__mpw_true(b) : ent__mpw_false(b); break;
     case EV_INT:
-    case EV_TS: rc = msgpack_pack_int64(pk, v->u.i); break;
-    case EV_UINT: rc = msgpack_pack_uint64(pk, v->u.u); break;
-    case EV_FLOAT: rc = msgpack_pack_double(pk, v->u.f); break;
-    case EV_STR: rc = msgpack_pack_str_with_body(pk, v->u.s.p, v->u.s.n); break;
-    case EV_BIN: rc = msgpack_pack_bin_with_body(pk, v->u.s.p, v->u.s.n); break;
+    case EV_TS: ent__mpw_int64(b, v->u.i); break;
+    case EV_UINT: ent__mpw_uint64(b, v->u.u); break;
+    case EV_FLOAT: ent__mpw_double(b, v->u.f); break;
+    case EV_STR: ent__mpw_str_with_body(b, v->u.s.p, v->u.s.n); break;
+    case EV_BIN: ent__mpw_bin_with_body(b, v->u.s.p, v->u.s.n); break;
     case EV_ARR:
-        rc = msgpack_pack_array(pk, v->u.a.n);
-        for (i = 0; !rc && i < v->u.a.n; i++)
-            rc = ent__val_pack(pk, spec ? spec->items : NULL, &v->u.a.v[i]);
+        ent__mpw_array(b, v->u.a.n);
+        for (i = 0; i < v->u.a.n; i++)
+            if ((rc = ent__val_pack(b, spec ? spec->items : NULL, &v->u.a.v[i]))) return rc;
         break;
     case EV_MAP:
         if (!spec || !spec->fields) return ent__err(ENT_INVALID, "declared map value without its spec");
         for (i = n = 0; i < v->u.m.n; i++) n += v->u.m.v[i].k != EV_UNSET;
-        rc = msgpack_pack_map(pk, n);
-        for (i = 0; !rc && i < v->u.m.n && i < spec->n_fields; i++) {
+        ent__mpw_map(b, n);
+        for (i = 0; i < v->u.m.n && i < spec->n_fields; i++) {
             if (v->u.m.v[i].k == EV_UNSET) continue;
-            rc = msgpack_pack_uint32(pk, spec->fields[i]->id);
-            if (!rc) rc = ent__val_pack(pk, spec->fields[i], &v->u.m.v[i]);
+            ent__mpw_uint32(b, spec->fields[i]->id);
+            if ((rc = ent__val_pack(b, spec->fields[i], &v->u.m.v[i]))) return rc;
         }
         break;
     case EV_OBJ:
-        rc = msgpack_pack_map(pk, v->u.o.n);
-        for (i = 0; !rc && i < v->u.o.n; i++) {
-            rc = msgpack_pack_str_with_body(pk, v->u.o.kv[i].k, v->u.o.kv[i].klen);
-            if (!rc) rc = ent__val_pack(pk, NULL, &v->u.o.kv[i].v);
+        ent__mpw_map(b, v->u.o.n);
+        for (i = 0; i < v->u.o.n; i++) {
+            ent__mpw_str_with_body(b, v->u.o.kv[i].k, v->u.o.kv[i].klen);
+            if ((rc = ent__val_pack(b, NULL, &v->u.o.kv[i].v))) return rc;
         }
         break;
     default: return ent__err(ENT_INVALID, "value of unknown kind %d", v->k);
     }
-    return rc ? ent__err(ENT_NOMEM, "out of memory") : ENT_OK;
+    return ENT_OK;
 }
 
 static int mask_has(const uint64_t *mask, size_t pos) { return (int)((mask[pos / 64] >> (pos % 64)) & 1); }
 
-int ent__fields_pack(msgpack_packer *pk, const ent_entity *e, const uint64_t *mask)
+int ent__fields_pack(ent_buf *b, const ent_entity *e, const uint64_t *mask)
 {
     const ent_type *t = e->type;
     size_t i, n = 0;
     int rc;
     for (i = 0; i < t->n_fields; i++)
         n += mask ? mask_has(mask, i) : e->slots[i].k != EV_UNSET;
-    if (msgpack_pack_map(pk, n)) return ent__err(ENT_NOMEM, "out of memory");
+    ent__mpw_map(b, n);
     for (i = 0; i < t->n_fields; i++) {
         if (mask ? !mask_has(mask, i) : e->slots[i].k == EV_UNSET) continue;
-        if (msgpack_pack_uint32(pk, t->fields[i]->id)) return ent__err(ENT_NOMEM, "out of memory");
-        if ((rc = ent__val_pack(pk, t->fields[i], &e->slots[i]))) return rc;
+        ent__mpw_uint32(b, t->fields[i]->id);
+        if ((rc = ent__val_pack(b, t->fields[i], &e->slots[i]))) return rc;
     }
-    return ENT_OK;
+    return ent__buf_ok(b);
 }
 
 int ent__record_encode(ent_buf *b, const ent_entity *e, size_t *fields_at)
 {
-    msgpack_packer pk;
-    int rc;
-    ent__packer_init(&pk, b);
-    if (msgpack_pack_array(&pk, 2) || msgpack_pack_uint64(&pk, e->version)) return ent__buf_ok(b);
+    ent__mpw_array(b, 2);
+    ent__mpw_uint64(b, e->version);
     if (fields_at) *fields_at = b->n;
-    if ((rc = ent__fields_pack(&pk, e, NULL))) return rc;
-    return ent__buf_ok(b);
+    return ent__fields_pack(b, e, NULL);
 }
 
 int ent_entity_encode(void **out, size_t *out_len, const ent_entity *e)

@@ -50,17 +50,19 @@ int ent__record_read(ent_entity **out, const struct ent_type *t, const void *p, 
 /* Read only the version of a record. Returns ENT_OK, ENT_CORRUPT. */
 int ent__record_version(uint64_t *out, const void *p, size_t n);
 
-/* Pack a fields map {field_id: value} of e's top-level fields whose position bit is set in `mask`
- * (a bitset like ent_entity.changed; NULL = every set field). An unset field in the mask is packed
- * as nil (a removal, as events record it). */
-int ent__fields_pack(msgpack_packer *pk, const ent_entity *e, const uint64_t *mask);
+/* Append a fields map {field_id: value} of e's top-level fields whose position bit is set in `mask`
+ * (a bitset like ent_entity.changed; NULL = every set field) to b. An unset field in the mask is
+ * packed as nil (a removal, as events record it). Returns ENT_OK, ENT_NOMEM (also when b failed
+ * earlier, see mp_write.h), ENT_INVALID (a value the entity API cannot build). */
+int ent__fields_pack(ent_buf *b, const ent_entity *e, const uint64_t *mask);
 /* Apply a fields map (as packed above, given as a decoded msgpack object) to e: values set their
  * field, nil unsets it, unknown ids are skipped; each field touched is marked changed.
  * Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__fields_apply(ent_entity *e, const msgpack_object *map);
 
-/* Pack / unpack one value of spec (used for keys of refs and free-form values by the log). */
-int ent__val_pack(msgpack_packer *pk, const struct ent_field *spec, const ent_val *v);
+/* Pack / unpack one value of spec. Packing appends to b and reports only a bad value (ENT_INVALID):
+ * out of memory is left in b for ent__buf_ok() (mp_write.h). */
+int ent__val_pack(ent_buf *b, const struct ent_field *spec, const ent_val *v);
 int ent__val_unpack(ent_val *out, const struct ent_field *spec, const msgpack_object *o);
 /* 1 if the free-form map o repeats a key, 0 if not, -1 when out of memory. */
 int ent__obj_dup_keys(const ent_val *o);

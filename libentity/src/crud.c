@@ -304,7 +304,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     size_t fields_at = 0;
     uint64_t saved_version = e->version;
     char kb[300];
-    int rc;
+    int rc, assigned = 0;
 
     if ((rc = ent__tcount_load(t, type))) return rc;
     if ((rc = applied_init(&applied, type))) return rc;
@@ -316,11 +316,15 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
             goto fail;
         }
         key = ent_key_id(tc->next_id + 1);
+        assigned = 1;
     }
     if ((rc = pk_of(t, type, &key))) goto fail;
     pk.data = t->k1.p;
     pk.len = t->k1.n;
-    rc = ent__bk_get(t, t->lay->data[type->pos], &pk, &out);
+    /* An id just assigned from the counter is free unless the store is damaged: the record's own
+     * put (NOOVERWRITE, the first write) finds that case below, and a lookup first would cost
+     * each create a third B-tree walk (perf: 8 % of a batched create). */
+    rc = assigned ? ENT_NOTFOUND : ent__bk_get(t, t->lay->data[type->pos], &pk, &out);
     if (rc == ENT_OK) {
         rc = ent__err(ENT_CONFLICT, "%s %s exists already", type->name, ent__key_str(&key, kb, sizeof kb));
         goto fail;
@@ -332,7 +336,13 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     /* From here on a failure leaves writes half done. t->k1 holds pk until the record is put. */
     *half = 1;
     e->version = version;
-    if ((rc = put_record(t, type, e, &pk, ENT_PUT_NOOVERWRITE, &fields_at))) goto fail;
+    if ((rc = put_record(t, type, e, &pk, ENT_PUT_NOOVERWRITE, &fields_at))) {
+        if (rc == ENT_CONFLICT) { /* nothing written: the put refused (see `assigned`) */
+            *half = 0;
+            rc = ent__err(ENT_CONFLICT, "%s %s exists already", type->name, ent__key_str(&key, kb, sizeof kb));
+        }
+        goto fail;
+    }
     if ((rc = index_write(t, type, e, NULL, &pk, 1))) goto fail;
     /* The create event's data is every field: the record's packed fields, still in t->v1. */
     packed.data = t->v1.p + fields_at;

@@ -2,6 +2,8 @@
  * validation, paths, field handles and defaults each have their own file (value.c,
  * entity_validate.c, entity_path.c, entity_field.c, entity_defaults.c); JSON lives in
  * entity_json.c, records in codec.c. */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,30 +14,68 @@
 
 static size_t changed_words(const ent_type *t) { return (t->n_fields + 63) / 64; }
 
-int ent_entity_new(ent_entity **out, const ent_type *t)
+/* Block layout: the entity, its changed bitset, its slots, then `room` for in_block values. */
+static size_t head_size(const ent_type *t)
+{
+    size_t n = sizeof(ent_entity) + changed_words(t) * sizeof(uint64_t) + t->n_fields * sizeof(ent_val);
+    return (n + 15) & ~(size_t)15;
+}
+
+int ent__entity_new_room(ent_entity **out, const ent_type *t, size_t room, unsigned char **room_out)
 {
     ent_entity *e;
-    size_t words;
+    size_t words, head;
     *out = NULL;
     if (!t) return ent__err(ENT_INVALID, "entity type is NULL");
     if (!t->schema || !t->schema->sealed)
         return ent__err(ENT_INVALID, "%s: the schema is not sealed (ent_schema_check)", t->name);
-    /* One block: the entity, its changed bitset and its slots. */
+    /* One block: the entity, its changed bitset, its slots and the room (left as malloc gave it:
+     * the decoder writes every byte it hands out). */
     words = changed_words(t);
-    e = calloc(1, sizeof *e + words * sizeof(uint64_t) + t->n_fields * sizeof(ent_val));
+    head = head_size(t);
+    if (room > SIZE_MAX - head) return ent__err(ENT_NOMEM, "out of memory");
+    e = malloc(head + room);
     if (!e) return ent__err(ENT_NOMEM, "out of memory");
+    memset(e, 0, head);
     e->type = t;
     e->changed = (uint64_t *)(e + 1);
     e->slots = (ent_val *)(e->changed + words);
+    if (room_out) *room_out = (unsigned char *)e + head;
     *out = e;
     return ENT_OK;
+}
+
+int ent_entity_new(ent_entity **out, const ent_type *t) { return ent__entity_new_room(out, t, 0, NULL); }
+
+/* More block memory: a list of chunks hung on the entity, freed with it. The header keeps the
+ * data 16-byte aligned. */
+typedef union chunk {
+    union chunk *next;
+    max_align_t align_;
+} chunk;
+
+void *ent__entity_chunk(ent_entity *e, size_t n)
+{
+    chunk *c;
+    if (n > SIZE_MAX - sizeof *c) return NULL;
+    c = malloc(sizeof *c + n);
+    if (!c) return NULL;
+    c->next = e->chunks;
+    e->chunks = c;
+    return c + 1;
 }
 
 void ent_entity_free(ent_entity *e)
 {
     size_t i;
+    chunk *c;
     if (!e) return;
-    for (i = 0; i < e->type->n_fields; i++) ent__val_clear(&e->slots[i]);
+    for (i = 0; i < e->type->n_fields; i++)
+        if (ent__val_holds_memory(&e->slots[i])) ent__val_clear(&e->slots[i]);
+    while ((c = e->chunks)) {
+        e->chunks = c->next;
+        free(c);
+    }
     free(e->key_str);
     free(e);
 }

@@ -81,31 +81,31 @@ fail:
 
 int ent_entity_field_set_bool(ent_entity *e, const ent_field *f, int b)
 {
-    ent_val v = {EV_BOOL, {.b = !!b}};
+    ent_val v = {.k = EV_BOOL, .u = {.b = !!b}};
     return field_put(e, f, &v);
 }
 
 int ent_entity_field_set_int(ent_entity *e, const ent_field *f, int64_t i)
 {
-    ent_val v = {EV_INT, {.i = i}};
+    ent_val v = {.k = EV_INT, .u = {.i = i}};
     return field_put(e, f, &v);
 }
 
 int ent_entity_field_set_uint(ent_entity *e, const ent_field *f, uint64_t u)
 {
-    ent_val v = {EV_UINT, {.u = u}};
+    ent_val v = {.k = EV_UINT, .u = {.u = u}};
     return field_put(e, f, &v);
 }
 
 int ent_entity_field_set_float(ent_entity *e, const ent_field *f, double d)
 {
-    ent_val v = {EV_FLOAT, {.f = d}};
+    ent_val v = {.k = EV_FLOAT, .u = {.f = d}};
     return field_put(e, f, &v);
 }
 
 int ent_entity_field_set_timestamp(ent_entity *e, const ent_field *f, int64_t ns)
 {
-    ent_val v = {EV_TS, {.i = ns}};
+    ent_val v = {.k = EV_TS, .u = {.i = ns}};
     return field_put(e, f, &v);
 }
 

@@ -147,6 +147,135 @@ static json_t *data_to_json(const ent_entity *e)
 
 struct json_t *ent__entity_data_json(const ent_entity *e) { return data_to_json(e); }
 
+/* ---- values straight to compact text ------------------------------------------------------ */
+
+/* The same text as val_to_json() then ent__json_dumps(JSON_COMPACT), without the tree: events are
+ * printed one per message by the relay, and building and freeing a jansson object per field was
+ * most of the cost of an event's JSON. tests/test_entity_json.c compares the two on every kind of
+ * value. Free-form maps still go through the tree (their keys may repeat or need repair, which
+ * jansson's object resolves). */
+/* a string literal's bytes, its length counted by the compiler */
+#define PUT_LIT(b, lit) ent__jb_put((b), (lit), sizeof(lit) - 1)
+
+static void write_str(ent__jbuf *b, const char *s, size_t n)
+{
+    char *fix, *o;
+    if (ent__utf8_ok(s, n)) {
+        ent__jb_string(b, s, n);
+        return;
+    }
+    if (!(fix = malloc(n * 3 + 1))) { /* as jstr(): U+FFFD for each byte outside ASCII */
+        b->oom = 1;
+        return;
+    }
+    o = fix;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x80) *o++ = s[i];
+        else memcpy(o, "\xef\xbf\xbd", 3), o += 3;
+    }
+    ent__jb_string(b, fix, (size_t)(o - fix));
+    free(fix);
+}
+
+static void write_name(ent__jbuf *b, const char *name)
+{
+    ent__jb_string(b, name, strlen(name));
+    PUT_LIT(b, ":");
+}
+
+static void write_val(ent__jbuf *b, const ent_field *spec, const ent_val *v)
+{
+    char buf[48];
+    switch (v->k) {
+    case EV_BOOL:
+        if (v->u.b) PUT_LIT(b, "true");
+        else PUT_LIT(b, "false");
+        return;
+    case EV_INT: ent__jb_i64(b, v->u.i); return;
+    case EV_UINT:
+        if (v->u.u <= INT64_MAX) {
+            ent__jb_u64(b, v->u.u);
+        } else {
+            PUT_LIT(b, "\"");
+            ent__jb_u64(b, v->u.u);
+            PUT_LIT(b, "\"");
+        }
+        return;
+    case EV_FLOAT:
+        if (isnan(v->u.f)) PUT_LIT(b, "\"NaN\"");
+        else if (isinf(v->u.f) && v->u.f > 0) PUT_LIT(b, "\"Infinity\"");
+        else if (isinf(v->u.f)) PUT_LIT(b, "\"-Infinity\"");
+        else ent__jb_real(b, v->u.f);
+        return;
+    case EV_STR: write_str(b, v->u.s.p, v->u.s.n); return;
+    case EV_BIN: {
+        char *t = malloc(ent__b64_enc_len(v->u.s.n) + 1);
+        if (!t) {
+            b->oom = 1;
+            return;
+        }
+        ent__b64_encode(t, v->u.s.p, v->u.s.n);
+        ent__jb_string(b, t, strlen(t));
+        free(t);
+        return;
+    }
+    case EV_TS:
+        ent__ts_format(buf, v->u.i);
+        ent__jb_string(b, buf, strlen(buf));
+        return;
+    case EV_ARR:
+        PUT_LIT(b, "[");
+        for (size_t i = 0; i < v->u.a.n; i++) {
+            if (i) PUT_LIT(b, ",");
+            write_val(b, spec ? spec->items : NULL, &v->u.a.v[i]);
+        }
+        PUT_LIT(b, "]");
+        return;
+    case EV_MAP: {
+        int first = 1;
+        PUT_LIT(b, "{");
+        for (size_t i = 0; spec && i < v->u.m.n && i < spec->n_fields; i++) {
+            if (v->u.m.v[i].k == EV_UNSET) continue;
+            if (!first) PUT_LIT(b, ",");
+            first = 0;
+            write_name(b, spec->fields[i]->name);
+            write_val(b, spec->fields[i], &v->u.m.v[i]);
+        }
+        PUT_LIT(b, "}");
+        return;
+    }
+    case EV_OBJ: {
+        json_t *j = val_to_json(NULL, v);
+        ent__jb_json(b, j, JSON_COMPACT);
+        json_decref(j);
+        return;
+    }
+    default: PUT_LIT(b, "null"); return; /* EV_UNSET, EV_NIL */
+    }
+}
+
+void ent__entity_data_write(ent__jbuf *b, const ent_entity *e, int removed_as_null)
+{
+    const ent_type *t = e->type;
+    int first = 1;
+    PUT_LIT(b, "{");
+    for (size_t i = 0; i < t->n_fields; i++) {
+        if (e->slots[i].k == EV_UNSET) continue;
+        if (!first) PUT_LIT(b, ",");
+        first = 0;
+        write_name(b, t->fields[i]->name);
+        write_val(b, t->fields[i], &e->slots[i]);
+    }
+    for (size_t i = 0; removed_as_null && i < t->n_fields; i++) {
+        if (!ent__is_changed(e, i) || e->slots[i].k != EV_UNSET) continue;
+        if (!first) PUT_LIT(b, ",");
+        first = 0;
+        write_name(b, t->fields[i]->name);
+        PUT_LIT(b, "null");
+    }
+    PUT_LIT(b, "}");
+}
+
 int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
 {
     json_t *j = NULL, *data;
@@ -540,7 +669,7 @@ static int merge_into(ent_val *target, const ent_field *spec, json_t *patch, jpa
                 if (target->u.o.kv[i].klen == klen && memcmp(target->u.o.kv[i].k, k, klen) == 0) break;
             if (json_is_null(m)) {
                 if (i < target->u.o.n) {
-                    free(target->u.o.kv[i].k);
+                    if (!target->in_block) free(target->u.o.kv[i].k);
                     ent__val_clear(&target->u.o.kv[i].v);
                     memmove(&target->u.o.kv[i], &target->u.o.kv[i + 1],
                             (target->u.o.n - i - 1) * sizeof(ent_kv));

@@ -18,6 +18,7 @@
 
 #include "error_int.h"
 #include "keys.h"
+#include "mp_write.h"
 #include "store_int.h"
 #include "value_int.h"
 
@@ -41,10 +42,22 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void ent__event_head_pack(ent_buf *b, int64_t ts, uint64_t txn, const char *type_name, const ent_key *key,
+                         int op, uint64_t version)
+{
+    ent__mpw_array(b, 7);
+    ent__mpw_int64(b, ts);
+    ent__mpw_uint64(b, txn);
+    ent__mpw_str_with_body(b, type_name, strlen(type_name));
+    if (key->kind == ENT_KEY_AUTO) ent__mpw_uint64(b, key->id);
+    else ent__mpw_str_with_body(b, key->str, key->len);
+    ent__mpw_uint8(b, (uint8_t)op);
+    ent__mpw_uint64(b, version);
+}
+
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
                     const ent_entity *e, const uint64_t *mask, const ent_slice *packed)
 {
-    msgpack_packer pk;
     uint8_t kb[8];
     ent_slice k, v;
     int rc;
@@ -53,27 +66,10 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
     if ((rc = ent__mirror_guard(t))) return rc;
     if ((rc = ent__log_load(t))) return rc;
     t->ev.n = 0;
-    ent__packer_init(&pk, &t->ev);
-    msgpack_pack_array(&pk, 7);
-    msgpack_pack_int64(&pk, now_ns());
-    msgpack_pack_uint64(&pk, t->txn_id);
-    msgpack_pack_str(&pk, strlen(type->name));
-    msgpack_pack_str_body(&pk, type->name, strlen(type->name));
-    if (key->kind == ENT_KEY_AUTO) {
-        msgpack_pack_uint64(&pk, key->id);
-    } else {
-        msgpack_pack_str(&pk, key->len);
-        msgpack_pack_str_body(&pk, key->str, key->len);
-    }
-    msgpack_pack_uint8(&pk, (uint8_t)op);
-    msgpack_pack_uint64(&pk, version);
-    if (op == ENT_OP_DELETE || !e) {
-        msgpack_pack_nil(&pk);
-    } else if (packed) {
-        ent__buf_append(&t->ev, packed->data, packed->len);
-    } else if ((rc = ent__fields_pack(&pk, e, mask))) {
-        return rc;
-    }
+    ent__event_head_pack(&t->ev, now_ns(), t->txn_id, type->name, key, op, version);
+    if (op == ENT_OP_DELETE || !e) ent__mpw_nil(&t->ev);
+    else if (packed) ent__buf_put(&t->ev, packed->data, packed->len);
+    else if ((rc = ent__fields_pack(&t->ev, e, mask))) return rc;
     if ((rc = ent__buf_ok(&t->ev))) return rc;
     ent__enc_u64(kb, t->log_last + 1);
     k.data = kb;

@@ -16,6 +16,7 @@
 
 #include "error_int.h"
 #include "keys.h"
+#include "mp_write.h"
 #include "store_int.h"
 
 int ent_mirror_open(ent_store **out, const char *path, const char *primary_id,
@@ -48,27 +49,12 @@ int ent_mirror_position(uint64_t *out_seq, uint64_t *out_pos, ent_store *s)
 /* The primary's event as the log stores it (log.c's record layout). */
 static int event_pack(ent_buf *b, const ent_event *ev)
 {
-    msgpack_packer pk;
-    const char *tn = ev->type->name;
     int rc;
     b->n = 0;
-    ent__packer_init(&pk, b);
-    msgpack_pack_array(&pk, 7);
-    msgpack_pack_int64(&pk, ev->ts);
-    msgpack_pack_uint64(&pk, ev->txn);
-    msgpack_pack_str(&pk, strlen(tn));
-    msgpack_pack_str_body(&pk, tn, strlen(tn));
-    if (ev->key.kind == ENT_KEY_AUTO) {
-        msgpack_pack_uint64(&pk, ev->key.id);
-    } else {
-        msgpack_pack_str(&pk, ev->key.len);
-        msgpack_pack_str_body(&pk, ev->key.str, ev->key.len);
-    }
-    msgpack_pack_uint8(&pk, (uint8_t)ev->op);
-    msgpack_pack_uint64(&pk, ev->version);
-    if (ev->op == ENT_OP_DELETE || !ev->data) msgpack_pack_nil(&pk);
+    ent__event_head_pack(b, ev->ts, ev->txn, ev->type->name, &ev->key, ev->op, ev->version);
+    if (ev->op == ENT_OP_DELETE || !ev->data) ent__mpw_nil(b);
     /* create: every field it carries; update: the fields it names (a removed one as nil) */
-    else if ((rc = ent__fields_pack(&pk, ev->data, ev->op == ENT_OP_CREATE ? NULL : ev->data->changed)))
+    else if ((rc = ent__fields_pack(b, ev->data, ev->op == ENT_OP_CREATE ? NULL : ev->data->changed)))
         return rc;
     return ent__buf_ok(b);
 }

@@ -402,6 +402,7 @@ static int check_field(ent_schema *s, struct ent_field *f)
         if (!f->ref_type) return ent__err(ENT_SCHEMA, "%s: ref to unknown type \"%s\"", path, f->ref_name);
         f->indexed = 1; /* refs are always indexed: look-ups by target and delete guards need it */
     }
+    f->ev = ent__ev_kind(f); /* once here, not per value decoded */
     if (f->min.set && f->max.set && limit_cmp(&f->min, &f->max) > 0)
         return ent__err(ENT_SCHEMA, "%s: min is greater than max", path);
     if (f->kind == ENT_KIND_UINT && f->min.set == ENT_LIM_INT && f->min.v.i < 0) f->min.set = 0;

@@ -45,6 +45,7 @@ struct ent_field {
     struct ent_type *type;     /* entity type this field belongs to */
     size_t pos;                /* index in parent->fields / type->fields (slot number) */
     int index_no;              /* top level: index in type->indexes, or -1 */
+    uint8_t ev;                /* runtime kind it holds, ent__ev_kind() (ent_schema_check()) */
 };
 
 struct ent_type {

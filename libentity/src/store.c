@@ -46,6 +46,7 @@ static int store_init(ent_txn *t, const ent_schema *sc, int durability)
 /* The backend, the layouts and the handle itself (open's failure path and close). */
 static void store_free(ent_store *s)
 {
+    ent__txn_spare_free(s);
     ent__bk_close(&s->bk);
     ent__layout_free(s->lay);
     pthread_mutex_destroy(&s->mu);
@@ -253,6 +254,7 @@ const ent_type *ent_store_type(ent_store *s, const char *name)
 
 const char *ent_store_backend(const ent_store *s) { return ent__bk_name(&s->bk); }
 ent_durability ent_store_durability(const ent_store *s) { return s->durability; }
+const char *ent_store_path(const ent_store *s) { return s ? s->path : ""; }
 
 
 int ent_store_get_info(ent_store_info *out, ent_store *s)

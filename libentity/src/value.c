@@ -12,23 +12,30 @@
 void ent__val_clear(ent_val *v)
 {
     size_t i;
+    int own = !v->in_block; /* in the entity's block: freed with the entity */
+    /* Items are tested before the call: a decoded entity's are mostly scalars and strings in its
+     * block, whose clearing is a no-op (an entity's free walks them all). */
     switch (v->k) {
     case EV_STR:
-    case EV_BIN: free(v->u.s.p); break;
+    case EV_BIN:
+        if (own) free(v->u.s.p);
+        break;
     case EV_ARR:
-        for (i = 0; i < v->u.a.n; i++) ent__val_clear(&v->u.a.v[i]);
-        free(v->u.a.v);
+        for (i = 0; i < v->u.a.n; i++)
+            if (ent__val_holds_memory(&v->u.a.v[i])) ent__val_clear(&v->u.a.v[i]);
+        if (own) free(v->u.a.v);
         break;
     case EV_MAP:
-        for (i = 0; i < v->u.m.n; i++) ent__val_clear(&v->u.m.v[i]);
-        free(v->u.m.v);
+        for (i = 0; i < v->u.m.n; i++)
+            if (ent__val_holds_memory(&v->u.m.v[i])) ent__val_clear(&v->u.m.v[i]);
+        if (own) free(v->u.m.v);
         break;
     case EV_OBJ:
         for (i = 0; i < v->u.o.n; i++) {
-            free(v->u.o.kv[i].k);
-            ent__val_clear(&v->u.o.kv[i].v);
+            if (own) free(v->u.o.kv[i].k);
+            if (ent__val_holds_memory(&v->u.o.kv[i].v)) ent__val_clear(&v->u.o.kv[i].v);
         }
-        free(v->u.o.kv);
+        if (own) free(v->u.o.kv);
         break;
     default: break;
     }
@@ -43,6 +50,7 @@ int ent__val_set_str(ent_val *v, uint8_t kind, const void *p, size_t n)
     if (n) memcpy(c, p, n);
     c[n] = '\0';
     v->k = kind;
+    v->in_block = 0;
     v->u.s.p = c;
     v->u.s.n = n;
     return ENT_OK;
@@ -94,7 +102,10 @@ int ent__val_copy(ent_val *dst, const ent_val *src)
             }
         }
         return ENT_OK;
-    default: *dst = *src; return ENT_OK;
+    default:
+        *dst = *src;
+        dst->in_block = 0;
+        return ENT_OK;
     }
 nomem:
     ent__val_clear(dst);
@@ -285,9 +296,42 @@ int ent__utf8_ok(const char *str, size_t n)
     return 1;
 }
 
+/* Give an in_block container parts of its own before it grows: a new vector with room for
+ * cap items (>= n), and for a free-form map copies of its keys. */
+static int own_parts(ent_val *v, size_t cap)
+{
+    size_t i;
+    if (v->k == EV_ARR) {
+        ent_val *p = malloc(cap * sizeof *p);
+        if (!p) return ent__err(ENT_NOMEM, "out of memory");
+        if (v->u.a.n) memcpy(p, v->u.a.v, v->u.a.n * sizeof *p);
+        v->u.a.v = p;
+        v->u.a.cap = cap;
+    } else {
+        ent_kv *p = malloc(cap * sizeof *p);
+        if (!p) return ent__err(ENT_NOMEM, "out of memory");
+        for (i = 0; i < v->u.o.n; i++) {
+            const ent_kv *s = &v->u.o.kv[i];
+            p[i] = *s;
+            if (!(p[i].k = malloc(s->klen + 1))) {
+                while (i--) free(p[i].k);
+                free(p);
+                return ent__err(ENT_NOMEM, "out of memory");
+            }
+            memcpy(p[i].k, s->k, s->klen + 1);
+        }
+        v->u.o.kv = p;
+        v->u.o.cap = cap;
+    }
+    v->in_block = 0;
+    return ENT_OK;
+}
+
 int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out)
 {
     ent_kv *kv;
+    int rc;
+    if (o->in_block && (rc = own_parts(o, o->u.o.n ? o->u.o.n * 2 : 4))) return rc;
     if (o->u.o.n == o->u.o.cap) {
         size_t cap = o->u.o.cap ? o->u.o.cap * 2 : 4;
         ent_kv *p = realloc(o->u.o.kv, cap * sizeof *p);
@@ -309,6 +353,8 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out)
 
 int ent__arr_insert(ent_val *a, size_t at)
 {
+    int rc;
+    if (a->in_block && (rc = own_parts(a, a->u.a.n ? a->u.a.n * 2 : 4))) return rc;
     if (a->u.a.n == a->u.a.cap) {
         size_t cap = a->u.a.cap ? a->u.a.cap * 2 : 4;
         ent_val *p = realloc(a->u.a.v, cap * sizeof *p);
@@ -327,6 +373,7 @@ int ent__map_init(ent_val *v, const ent_field *spec)
     v->u.m.v = calloc(spec->n_fields ? spec->n_fields : 1, sizeof(ent_val));
     if (!v->u.m.v) return ent__err(ENT_NOMEM, "out of memory");
     v->k = EV_MAP;
+    v->in_block = 0;
     v->u.m.n = spec->n_fields;
     return ENT_OK;
 }

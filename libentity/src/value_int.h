@@ -30,6 +30,14 @@ typedef struct ent_kv ent_kv;
 
 struct ent_val {
     uint8_t k; /* EV_* */
+    /* 1: what the value points to (string bytes; the items of an array or declared map; a free-form
+     * map's pairs and their keys) lies in its entity's block, where a decoded record puts it
+     * (codec_read.c: one allocation per entity instead of one per value). Clearing the value then
+     * frees none of it (its items still clear their own), and growing a container copies it out
+     * first (ent__arr_insert, ent__obj_add). Such parts live until their entity is freed, so they
+     * may move between the values of one entity (ent__val_adopt) but never into another
+     * entity's: ent__val_copy() makes values that own what they point to. */
+    uint8_t in_block;
     union {
         int b;
         int64_t i; /* EV_INT, EV_TS */
@@ -69,10 +77,17 @@ struct ent_entity {
     size_t key_len;
     uint64_t *changed;     /* bitset over top-level field positions */
     ent_val *slots;        /* one per top-level field, by ent_field.pos */
+    void *chunks;          /* more block memory for in_block values (entity.c), freed with e */
 };
 
 /* ---- value.c: the value tree ---------------------------------------------------------------- */
 
+/* Whether clearing v frees anything: not for scalars, nor for a string in its entity's block
+ * (then the caller can skip the call, as an entity's free does for most of a decoded one). */
+static inline int ent__val_holds_memory(const ent_val *v)
+{
+    return v->k == EV_STR || v->k == EV_BIN ? !v->in_block : v->k >= EV_ARR;
+}
 /* Free what v owns and reset it to EV_UNSET. */
 void ent__val_clear(ent_val *v);
 /* Deep copy. Returns ENT_OK, ENT_NOMEM (dst left EV_UNSET). */
@@ -103,6 +118,13 @@ int ent__map_init(ent_val *v, const struct ent_field *spec);
 const char *ent__spec_expects(const struct ent_field *f);
 
 /* ---- the entity object (entity.c) and inline helpers on it ---------------------------------- */
+
+/* A new empty entity of t (as ent_entity_new()) whose allocation holds `room` bytes more for
+ * in_block values: *room_out points at them (16-byte aligned). */
+int ent__entity_new_room(ent_entity **out, const struct ent_type *t, size_t room, unsigned char **room_out);
+/* n bytes (16-byte aligned, not zeroed) of block memory that lives as long as e: for the
+ * in_block values of a decoder whose room ran out. NULL when out of memory. */
+void *ent__entity_chunk(ent_entity *e, size_t n);
 
 /* The slot of a top-level field of e's type. */
 static inline ent_val *ent__slot(const ent_entity *e, const struct ent_field *f)
@@ -157,5 +179,9 @@ int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_va
  * printing and parsing the data again. A new reference; NULL when out of memory. */
 struct json_t;
 struct json_t *ent__entity_data_json(const ent_entity *e);
+/* The same object as compact text, written into b (json_write.h); removed_as_null: a field marked
+ * changed and unset follows the others as null (an update's removed field, as events print it). */
+struct ent__jbuf;
+void ent__entity_data_write(struct ent__jbuf *b, const ent_entity *e, int removed_as_null);
 
 #endif

@@ -6,11 +6,14 @@
 #  - writers in several processes while the relay runs; the relay SIGKILLed at random moments and
 #    restarted, also after longer than the stream's (1 s) duplicate window; the server SIGKILLed
 #    and restarted on the same directory; a schema evolution mid-stream: afterwards the stream
-#    holds each seq exactly once (read back message by message, and the server's own count);
+#    holds each seq exactly once (read back message by message, and the server's own count, also
+#    from its monitoring endpoint /jsz);
+#  - one relay per store: a second one is refused with the first one's pid; SIGKILL leaves no lock;
 #  - two mirrors (one SIGKILLed and restarted meanwhile): dump and events identical to the
-#    primary's, check ok; trim on the primary does not touch them;
+#    primary's, check ok; trim on the primary does not touch them; mirror --durability;
 #  - a mirror refuses writes; a gap in the stream stops a mirror naming the missing seq;
-#    bad URL, unreachable server, missing stream, wrong store id: one clear line, exit 1.
+#    bad URL, unreachable server, missing stream, wrong store id: one clear line, exit 1;
+#  - JetStream refusing a message (stream full): the relay stops naming it, no gap, no checkpoint past it.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d /tmp/entity-nats-test.XXXXXX)
@@ -25,10 +28,12 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+MPORT=$(free_port) # the server's monitoring endpoint: the stream as the server counts it
 URL=nats://127.0.0.1:$PORT
 start_server() {
-  nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$W/js" >>"$W/nats.log" 2>&1 &
+  nats-server -js -a 127.0.0.1 -p "$PORT" -m "$MPORT" -sd "$W/js" >>"$W/nats.log" 2>&1 &
   NPID=$!
   for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0; sleep 0.05; done
   say "nats-server did not start"; cat "$W/nats.log"; exit 1
@@ -126,6 +131,20 @@ wait_applied "$W/mA" "$LAST"
 kill -TERM "$RPID"; wait "$RPID"; rc=$?
 [ $rc = 0 ] || bad "relay exit $rc on SIGTERM"
 "$PROBE" check "$URL" ENT "$ID" "$LAST" || bad "stream is not exactly once"
+# The server's own account of the stream (monitoring endpoint /jsz): one message per event and
+# one per schema version (1 and 2), nothing else, stream sequence without holes.
+jsz() { # stream -> "messages first_seq last_seq" as the server reports them
+  curl -sf "http://127.0.0.1:$MPORT/jsz?accounts=true&streams=true" | python3 -c '
+import json,sys
+want=sys.argv[1]
+for a in json.load(sys.stdin).get("account_details",[]):
+  for st in a.get("stream_detail",[]):
+    if st["name"]==want: s=st["state"]; print(s["messages"], s["first_seq"], s["last_seq"])' "$1"
+}
+read -r JM JF JL <<<"$(jsz ENT)"
+[ "${JM:-}" = $((LAST + 2)) ] && [ "$JF" = 1 ] && [ "$JL" = $((LAST + 2)) ] \
+  && say "ok: /jsz: stream ENT holds $JM messages, seq $JF..$JL = $LAST events + 2 schema versions" \
+  || bad "/jsz: stream ENT holds '${JM:-?}' messages, seq ${JF:-?}..${JL:-?}; expected $((LAST + 2)) (events $LAST + 2 schema)"
 wait_applied "$W/mB" "$LAST"
 kill -TERM "$M_mA"; wait "$M_mA"; rc=$?; [ $rc = 0 ] || bad "mirror exit $rc on SIGTERM"
 kill -TERM "$M_mB"; wait "$M_mB" 2>/dev/null
@@ -144,8 +163,18 @@ done
 # Trim on the primary after the relay published: mirrors are not touched; a new mirror made
 # after the trim still gets everything (from the stream).
 "$E" -s "$P" trim --below $((LAST - 5)) 2>"$W/err" || { bad "trim"; cat "$W/err"; }
-"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once 2>/dev/null || bad "mirror --once after trim"
+"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once --durability none 2>/dev/null || bad "mirror --once after trim"
 "$E" -s "$W/mC" events >"$W/m.ev"; cmp -s "$W/p.ev" "$W/m.ev" && say "ok: a mirror made after trim holds the whole log" || bad "mC events differ"
+# mirror --durability: stored when the mirror is created (mC: none; mA by default: durable), for
+# that run only when it exists; a bad mode is a usage error (exit 2) naming the choices.
+durability() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["durability"])'; }
+[ "$(durability "$W/mC")" = none ] && [ "$(durability "$W/mA")" = durable ] \
+  && say "ok: mirror --durability none stored in the mirror it created (mC none, mA durable)" \
+  || bad "mirror durability: mC $(durability "$W/mC"), mA $(durability "$W/mA")"
+"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once --durability lazy 2>/dev/null || bad "mirror --durability lazy on an existing mirror"
+[ "$(durability "$W/mC")" = none ] || bad "mirror --durability lazy changed the stored mode"
+"$E" -s "$W/mC" mirror --nats "$URL" --stream ENT --once --durability fast 2>"$W/err"; rc=$?
+[ $rc = 2 ] && grep -q "durable, lazy or none" "$W/err" && say "ok: mirror --durability fast: $(cat "$W/err")" || { bad "mirror --durability fast: exit $rc"; cat "$W/err"; }
 
 # NATS down for 2 s while the relay runs and a writer writes: one line saying so (not one per
 # retry), the writer not held up, and the relay catches up when the server is back.
@@ -162,6 +191,20 @@ for _ in $(seq 100); do "$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null 2>&1 
 kill -TERM "$RPID"; wait "$RPID"; rc=$?; [ $rc = 0 ] || bad "relay exit $rc"
 n=$(grep -c "unreachable" "$W/down.log")
 [ "$n" = 1 ] && grep -q "connected" "$W/down.log" && say "ok: NATS down 2 s: one line ($(grep unreachable "$W/down.log")), caught up; 3 writes took $(( (t1 - t0) / 1000000 )) ms" || { bad "outage lines: $n"; cat "$W/down.log"; }
+
+# One relay per store: a second one (tool) is refused naming the store and the running one's
+# pid; a relay killed with SIGKILL leaves no stale lock behind (the kernel drops its flock).
+"$E" -s "$P" relay --nats "$URL" --stream ENT 2>>"$W/relay.log" & RPID=$!; PIDS+=($RPID)
+for _ in $(seq 100); do [ "$(cat "$P/relay.lock" 2>/dev/null)" = "$RPID" ] && break; sleep 0.05; done
+"$E" -s "$P" relay --nats "$URL" --stream ENT --once 2>"$W/err"
+one_line "a second relay" $? "store $P: a relay is already running on it (pid $RPID)"
+"$E" -s "$P" relay --nats "$URL" --stream OTHER --once 2>"$W/err"
+one_line "a second relay, to another stream" $? "a relay is already running on it (pid $RPID)"
+kill -9 "$RPID"; wait "$RPID" 2>/dev/null
+echo '{"name":"after-kill","email":"ak@x.org"}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream ENT --once 2>"$W/err" && say "ok: a relay runs after the last one was SIGKILLed" \
+  || { bad "relay after SIGKILL: $(cat "$W/err")"; }
+"$PROBE" check "$URL" ENT "$ID" "$(last_seq "$P")" >/dev/null || bad "stream after the relay lock checks"
 
 # Writes to a mirror are refused, naming the primary.
 echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; one_line "put on a mirror" $? "mirror of store $ID"
@@ -188,6 +231,20 @@ SP=$("$PROBE" seqof "$URL" GAP "$QID" 3) && "$PROBE" delete "$URL" GAP "$SP" || 
 rc=$?; grep -Ev "mirror: (following|.* at schema)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
 one_line "gap" $rc "lacks seq 3"
 [ "$(applied "$W/mG")" = 2 ] && say "ok: the mirror kept seq 1..2" || bad "mirror at $(applied "$W/mG") after the gap"
+
+# JetStream says no (a stream of 5 messages that refuses more): the relay stops with one line
+# naming the event, exit 1; the stream holds the schema message and events 1..4 (no gap), and
+# the relay's checkpoint is not past what the stream holds.
+R=$W/refused; "$E" -s "$R" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+for i in 1 2 3 4 5 6 7 8; do echo "{\"name\":\"r$i\",\"email\":\"r$i@x\"}" | "$E" -s "$R" put customer - >/dev/null; done
+RID=$("$E" -s "$R" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" FULL "entity.$RID.>" 1000 5 || bad "mkstream FULL"
+"$E" -s "$R" relay --nats "$URL" --stream FULL --once 2>"$W/err"
+rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "JetStream refuses a message" $rc "JetStream refused event seq 5"
+"$PROBE" check "$URL" FULL "$RID" 4 >/dev/null || bad "stream FULL does not hold exactly events 1..4"
+CP=$("$E" -s "$R" stat | python3 -c 'import json,sys; print([s["checkpoint"] for s in json.load(sys.stdin)["subscriptions"] if s["name"]=="relay"][0])')
+[ "$CP" -le 4 ] && say "ok: after the refusal the relay's checkpoint is $CP (stream holds 1..4)" || bad "relay checkpoint $CP past the stream's 4"
 
 # Sanitizer reports of the background processes (relays, mirrors, writers) land in their logs.
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log 2>/dev/null; then

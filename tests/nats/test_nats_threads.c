@@ -3,7 +3,8 @@
  * Writes while both run; after stop, the mirror's entities and log equal the primary's, its
  * in-process subscriber saw every event once, and both threads return ENT_OK, also across a
  * SIGKILL and restart of the server half way (both reconnect and resume). Also run under
- * -DENT_TSAN=ON. argv[1]: a scratch directory is made under /tmp. */
+ * -DENT_TSAN=ON. One relay per store: a second one (same handle, another handle of the directory,
+ * a memory store's handle) is refused with ENT_BUSY. A scratch directory is made under /tmp. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -148,6 +149,22 @@ static void test_threads(void)
     fo.on_event = on_ev;
     fo.log = quiet;
     ENT_OK_(ent_relay_start(&r, p, &ro));
+    /* One relay per store: a second one on the same handle, or on another handle of the same
+     * directory (its flock), is refused at once, naming the store and the running relay. */
+    {
+        ent_relay *r2 = (ent_relay *)1;
+        ent_store *p2 = NULL;
+        char pid[64];
+        CU_ASSERT_EQUAL(ent_relay_start(&r2, p, &ro), ENT_BUSY);
+        CU_ASSERT_PTR_NULL(r2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "a relay is already running on it"));
+        ENT_OK_(ent_store_open(&p2, path, sc, &so));
+        CU_ASSERT_EQUAL(ent_relay_run(p2, &ro, NULL), ENT_BUSY);
+        snprintf(pid, sizeof pid, "(pid %ld)", (long)getpid());
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), pid));
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), path));
+        ent_store_close(p2);
+    }
     ENT_OK_(ent_follow_start(&f, mpath, &fo));
     for (i = 0; i < 300; i++) {
         ent_txn *t;
@@ -181,6 +198,15 @@ static void test_threads(void)
     CU_ASSERT_EQUAL(ent_relay_acked(r), last);
     ENT_OK_(ent_relay_stop(r));
     ENT_OK_(ent_follow_stop(f));
+    {
+        /* the lock went with the relay: another handle relays now (nothing left to publish) */
+        ent_store *p2 = NULL;
+        ro.once = 1;
+        ENT_OK_(ent_store_open(&p2, path, sc, &so));
+        ENT_OK_(ent_relay_run(p2, &ro, NULL));
+        ent_store_close(p2);
+        ro.once = 0;
+    }
     CU_ASSERT_EQUAL(__atomic_load_n(&seen, __ATOMIC_RELAXED), (int)last);
     ENT_OK_(ent_store_open(&m, mpath, NULL, &mo));
     ENT_OK_(ent_mirror_position(&applied, NULL, m));
@@ -195,9 +221,34 @@ static void test_threads(void)
     ent_schema_free(sc);
 }
 
+/* A memory store has no directory to lock: its handle is what a second relay is refused on. */
+static void test_one_relay_memory(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay *r = NULL, *r2 = (ent_relay *)1;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    so.backend = "memory";
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&s, NULL, sc, &so));
+    ro.url = url;
+    ro.stream = "THMEM";
+    ro.log = quiet;
+    ENT_OK_(ent_relay_start(&r, s, &ro));
+    CU_ASSERT_EQUAL(ent_relay_start(&r2, s, &ro), ENT_BUSY);
+    CU_ASSERT_PTR_NULL(r2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "(memory): a relay is already running on it in this process"));
+    ENT_OK_(ent_relay_stop(r));
+    ENT_OK_(ent_relay_start(&r, s, &ro)); /* released by the stop */
+    ENT_OK_(ent_relay_stop(r));
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_threads), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_one_relay_memory), {NULL, NULL}};
     int rc;
     char cmd[128];
     snprintf(dir, sizeof dir, "/tmp/ent_nats_th_XXXXXX");

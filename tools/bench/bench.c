@@ -800,6 +800,7 @@ int ent_bench_main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads")) o.threads_only = 1;
         else if (!strcmp(argv[i], "--json")) o.json = 1;
         else if (!strcmp(argv[i], "--plain")) o.plain = 1;
+        else if (!strcmp(argv[i], "--cpu-clock")) ent_bench_cpu_clock = 1;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(o.dir, sizeof o.dir, "%s", argv[++i]);
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) o.only_backend = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) o.only_batch = atoi(argv[++i]);
@@ -808,7 +809,8 @@ int ent_bench_main(int argc, char **argv)
             o.only_dur = !strcmp(d, "durable") ? ENT_DURABLE : !strcmp(d, "lazy") ? ENT_LAZY : !strcmp(d, "none") ? ENT_NONE : -2;
         } else {
             fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR] [--plain] [--threads]\n"
-                            "                    [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n");
+                            "                    [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n"
+                            "                    [--cpu-clock]\n");
             return 2;
         }
     }
@@ -819,6 +821,11 @@ int ent_bench_main(int argc, char **argv)
     if (o.only_dur == -2 || (o.only_backend && strcmp(o.only_backend, "memory") && strcmp(o.only_backend, "lmdb")) ||
         (o.only_batch && o.only_batch != 1 && o.only_batch != 1000)) {
         fprintf(stderr, "entity: bench: --backend is memory or lmdb, --durability durable, lazy or none, --batch 1 or 1000\n");
+        return 2;
+    }
+    if (ent_bench_cpu_clock && !o.plain) {
+        /* the other rows have threads, waits for disk syncs and other processes: wall time */
+        fprintf(stderr, "entity: bench: --cpu-clock goes with --plain only (single-threaded, no syncs)\n");
         return 2;
     }
     if (o.n < 100 || o.runs < 1) {

@@ -2,8 +2,12 @@
 #ifndef ENT_BENCH_UTIL_H
 #define ENT_BENCH_UTIL_H
 
-/* Seconds on the monotonic clock. */
+/* Seconds on the monotonic clock, or with ent_bench_cpu_clock set (--cpu-clock) the CPU time of
+ * the process: on a machine shared with other loads, the time this process was not running is
+ * not counted (single-threaded rows only: it adds every thread's time; and it leaves out time
+ * spent waiting, such as disk syncs). */
 double ent_bench_now(void);
+extern int ent_bench_cpu_clock;
 /* qsort comparison of two doubles. */
 int ent_bench_cmp_double(const void *a, const void *b);
 /* Sorts v in place and returns its median (the upper middle for an even n; 0 for n == 0). */

@@ -15,6 +15,8 @@ int parse_u64(uint64_t *out, const char *text, const char *what);
 int is_option(const char *arg);              /* "--word": an option, never a name or a value */
 int usage(void);                             /* usage on stderr, returns 2 */
 int open_store(ent_store **out, int read_only); /* the store at store_dir, never created */
+/* "durable", "lazy" or "none" into *out; else a message and 2 (usage) */
+int durability_arg(int *out, const char *text);
 int parse_key(ent_key *out, const ent_type *t, const char *text);       /* with a message */
 int parse_key_quiet(ent_key *out, const ent_type *t, const char *text); /* 1 when not a key */
 int print_entity(const ent_entity *e, unsigned flags);

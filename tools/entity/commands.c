@@ -72,7 +72,7 @@ static char *read_stdin(void)
     return buf;
 }
 
-static int durability_arg(int *out, const char *text)
+int durability_arg(int *out, const char *text)
 {
     if (!strcmp(text, "durable")) *out = ENT_DURABLE;
     else if (!strcmp(text, "lazy")) *out = ENT_LAZY;
@@ -791,6 +791,11 @@ int cmd_stat(int argc, char **argv)
     }
     json_object_set_new(o, "schema", json_pack("{s:s,s:i}", "name", ent_schema_name(sc), "version", (int)ent_schema_version(sc)));
     json_object_set_new(o, "backend", json_string(ent_store_backend(s)));
+    {
+        static const char *modes[] = {"durable", "lazy", "none"};
+        ent_durability d = ent_store_durability(s); /* read-only open: the mode stored in it */
+        json_object_set_new(o, "durability", json_string(d >= ENT_DURABLE && d <= ENT_NONE ? modes[d] : "?"));
+    }
     json_object_set_new(o, "types", types);
     json_object_set_new(o, "log", json_pack("{s:I,s:I}", "first_seq", (json_int_t)first, "last_seq", (json_int_t)last));
     json_object_set_new(o, "subscriptions", subs);

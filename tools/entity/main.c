@@ -64,7 +64,7 @@ static const char usage_text[] =
     "  copy DEST [--compact]                 a consistent copy of a live store\n"
     "  relay --nats URL --stream NAME [--once] [--window N]\n"
     "                                        publish the log to a NATS JetStream stream, exactly once\n"
-    "  mirror --nats URL --stream NAME [--once] [--primary ID]\n"
+    "  mirror --nats URL --stream NAME [--once] [--primary ID] [--durability durable|lazy|none]\n"
     "                                        keep the store at DIR a mirror of the stream's primary\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"

@@ -74,12 +74,25 @@ int cmd_relay(int argc, char **argv)
     return rc;
 }
 
-/* mirror --nats URL --stream NAME [--once] [--primary ID] */
+/* mirror --nats URL --stream NAME [--once] [--primary ID] [--durability durable|lazy|none]
+ * The durability is the mirror store's: stored when this run creates it (default durable), used
+ * for this run when it exists (default: the stored one). */
 int cmd_mirror(int argc, char **argv)
 {
     ent_follow_opts o = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
     int rc;
-    if ((rc = parse_common(argc, argv, &o.url, &o.stream, &o.once, "--primary", &o.primary_id))) return rc;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--nats") && i + 1 < argc) o.url = argv[++i];
+        else if (!strcmp(argv[i], "--stream") && i + 1 < argc) o.stream = argv[++i];
+        else if (!strcmp(argv[i], "--once")) o.once = 1;
+        else if (!strcmp(argv[i], "--primary") && i + 1 < argc) o.primary_id = argv[++i];
+        else if (!strcmp(argv[i], "--durability") && i + 1 < argc) {
+            if ((rc = durability_arg(&so.durability, argv[++i]))) return rc;
+        } else return usage();
+    }
+    if (!o.url || !o.stream) return usage();
+    o.store_opts = &so;
     o.log = state_line;
     catch_signals();
     rc = ent_follow_run(store_dir, &o, &stop_flag) == ENT_OK ? 0 : fail("mirror");

@@ -106,6 +106,10 @@ ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
 /* Backend name ("lmdb", "memory") and the durability in force. */
 ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
 ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
+/* The path the store was opened at, as given ("" for a memory store opened with none): for files
+ * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
+ * ent_store_close(). */
+ENT_EXTERN(const char *) ent_store_path(const ent_store *s);
 /* The store's id: a random UUID given by the open that created it ("xxxxxxxx-xxxx-4xxx-..."),
  * kept by ent_store_copy(), new in a store built by ent_store_replay(). A store made before ids
  * were kept gets one at its first writable open; until then a read-only open shows "".

@@ -17,7 +17,8 @@
  *
  * Exactly once: the stream holds each seq once, whatever is killed when. The relay reads the log
  * through a durable subscription of its own (so trimming cannot drop what it has not published),
- * publishes asynchronously with a bounded window, and acknowledges its checkpoint only after
+ * publishes asynchronously with a bounded window (core NATS publishes whose reply subjects carry
+ * the seq; JetStream's acks come to one subscription), and acknowledges its checkpoint only after
  * JetStream acknowledged the messages. On every (re)connection it reads the stream's last message
  * of this store and resumes after the larger of its Entity-Seq and the checkpoint: correctness does
  * not rest on the duplicate window. It publishes on one connection without client-side reconnect
@@ -60,14 +61,19 @@ typedef struct ent_relay_opts {
  * every 200 ms) or, with once, until the log as it was at start is acknowledged. NATS down: retries
  * with backoff (up to 2 s) and catches up; writers to s are never waited for.
  * s: borrowed; a handle that can write (the subscription's checkpoint is stored in it).
- * Returns ENT_OK; ENT_INVALID (bad options or URL), ENT_CONFLICT (the stream exists and does not
- * take this store's subjects), ENT_IO (once: NATS unreachable or an ack missing), the store's
- * codes. The message (ent_errmsg) says which. */
+ * One relay per store: for its whole run the relay holds an flock on "<store dir>/relay.lock"
+ * (holding its pid), which the system drops however the process ends, SIGKILL included, so a
+ * killed relay leaves no stale lock; a memory store is claimed by its handle, in this process.
+ * Returns ENT_OK; ENT_BUSY (a relay is already running on this store: the message names the
+ * store and that relay's pid), ENT_INVALID (bad options or URL), ENT_CONFLICT (the stream exists
+ * and does not take this store's subjects), ENT_IO (once: NATS unreachable or an ack missing),
+ * the store's codes. The message (ent_errmsg) says which. */
 ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop);
 
 typedef struct ent_relay ent_relay;
-/* ent_relay_run() in a new thread. opts and its strings are copied. out: ent_relay_stop() ends
- * it. Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
+/* ent_relay_run() in a new thread. opts and its strings are copied. The store is claimed before
+ * the thread starts, so a second relay is refused by this call. out: ent_relay_stop() ends it.
+ * Returns ENT_OK, ENT_BUSY (a relay is already running on s), ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts);
 /* Stop the thread (it finishes the batch in flight, at most its ack wait), free r, and return what
  * ent_relay_run() returned (its message is on this thread afterwards). NULL: ENT_OK. */
@@ -85,9 +91,12 @@ typedef struct ent_follow_opts {
     const char *primary_id; /* the store to copy; NULL: the mirror's primary, else the store of
                              * the stream's first message */
     int once;               /* apply what the stream holds at start, then return */
-    const ent_store_opts *store_opts; /* for creating/opening the mirror; NULL: defaults. A mirror
-                                       * in memory works until a newer schema arrives (it cannot
-                                       * evolve: ENT_INVALID); use LMDB for a lasting one */
+    const ent_store_opts *store_opts; /* for creating/opening the mirror; NULL: defaults. Its
+                             * durability is stored in a mirror this call creates (default
+                             * durable) and applies to this run of an existing one (default: the
+                             * stored mode); `entity mirror --durability` sets it. A mirror in
+                             * memory works until a newer schema arrives (it cannot evolve:
+                             * ENT_INVALID); use LMDB for a lasting one */
     /* Registered on the mirror store (ent_subscribe, every type and op) whenever it is opened:
      * sees each applied event after its transaction committed. NULL: none. */
     ent_event_cb on_event;
