@@ -272,6 +272,12 @@ static void test_duplicate_gap_diverged(void)
         v2[6]->seq = 6;
         ENT_CHECK_RC(ent_mirror_apply(m2.s, &v2[6], 1, 2), ENT_CORRUPT);
         ENT_ASSERT_MSG("does not match the primary at seq 6");
+        /* A create of a unique value the mirror holds already: refused by its state, which is no
+         * duplicate (ENT_CONFLICT would make a follower skip the transaction as applied). */
+        v2[0]->seq = 6;
+        v2[0]->key.id = 42;
+        ENT_CHECK_RC(ent_mirror_apply(m2.s, &v2[0], 1, 2), ENT_CORRUPT);
+        ENT_ASSERT_MSG("does not match the primary at seq 6");
         ENT_OK_(ent_mirror_position(&seq, NULL, m2.s));
         CU_ASSERT_EQUAL(seq, 5); /* nothing of it stayed */
         free_events(v2, n2);

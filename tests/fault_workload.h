@@ -43,6 +43,21 @@ static const char fw_schema_v2[] =
     "\"qty\":{\"id\":2,\"type\":\"uint\",\"default\":1},"
     "\"tags\":{\"id\":3,\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}";
 
+/* What a subscriber or a log follower saw of one event (fixed storage: the recording callback
+ * must not allocate, or the allocation loop would fail the test's own bookkeeping). */
+typedef struct fw_seen_ev {
+    uint64_t seq, txn, version, key_id;
+    int op;
+    char type[16], key_str[16];
+} fw_seen_ev;
+
+#define FW_MAX_SEEN 128
+typedef struct fw_seen {
+    fw_seen_ev ev[FW_MAX_SEEN];
+    size_t n;
+    int overflow;
+} fw_seen;
+
 typedef struct fw_ctx {
     ent_store *s;
     const char *backend; /* "lmdb", "memory" (or a wrapping backend's name) */
@@ -51,6 +66,16 @@ typedef struct fw_ctx {
     ent_schema *v1, *v2;
     ent_store_opts opts;
     int lmdb;            /* on-disk: evolution by reopening, copy */
+    /* In-process subscribers, registered at every open: one for every event, one for acct
+     * creates and updates (a filter) that also reads the entity from its callback, and one that
+     * unsubscribes itself from its callback at its third event. A log follower (a cursor from
+     * seq 1 read by the follow steps and, after a run, to the end). */
+    ent_subscriber *sub_all, *sub_acct, *sub_once;
+    fw_seen all, acct, followed;
+    int once_calls;
+    int cb_bad;          /* a callback's read returned a code it must not (named in cb_bad_msg) */
+    char cb_bad_msg[256];
+    ent_log_cursor *follow;
 } fw_ctx;
 
 /* ---- helpers: each returns a library code --------------------------------------------------- */
@@ -110,6 +135,94 @@ static int fw_drain(ent_iter *it)
     while ((rc = ent_iter_next(&e, it)) == ENT_OK) ent_entity_free(e);
     ent_iter_free(it);
     return rc == ENT_NOTFOUND ? ENT_OK : rc;
+}
+
+/* ---- subscribers and the log follower ------------------------------------------------------- */
+
+static void fw_record(fw_seen *r, const ent_event *ev)
+{
+    fw_seen_ev *x;
+    if (r->n == FW_MAX_SEEN) {
+        r->overflow = 1;
+        return;
+    }
+    x = &r->ev[r->n++];
+    memset(x, 0, sizeof *x);
+    x->seq = ev->seq;
+    x->txn = ev->txn;
+    x->version = ev->version;
+    x->op = ev->op;
+    snprintf(x->type, sizeof x->type, "%s", ent_type_name(ev->type));
+    if (ev->key.kind == ENT_KEY_AUTO) x->key_id = ev->key.id;
+    else snprintf(x->key_str, sizeof x->key_str, "%.*s", (int)ev->key.len, ev->key.str);
+}
+
+static int fw_seen_eq(const fw_seen_ev *a, const fw_seen_ev *b)
+{
+    return a->seq == b->seq && a->txn == b->txn && a->version == b->version && a->op == b->op &&
+           a->key_id == b->key_id && !strcmp(a->type, b->type) && !strcmp(a->key_str, b->key_str);
+}
+
+static void fw_cb_all(const ent_event *ev, void *payload) { fw_record(&((fw_ctx *)payload)->all, ev); }
+
+/* Reads from a callback are allowed; under faults they may fail, with a code a read returns. */
+static void fw_cb_acct(const ent_event *ev, void *payload)
+{
+    fw_ctx *w = payload;
+    ent_entity *e = NULL;
+    int rc;
+    fw_record(&w->acct, ev);
+    rc = ent_get(&e, w->s, NULL, ev->type, &ev->key);
+    if (rc == ENT_OK && ent_entity_version(e) < ev->version && !w->cb_bad) {
+        w->cb_bad = 1;
+        snprintf(w->cb_bad_msg, sizeof w->cb_bad_msg, "callback of seq %llu reads version %llu < %llu",
+                 (unsigned long long)ev->seq, (unsigned long long)ent_entity_version(e),
+                 (unsigned long long)ev->version);
+    }
+    if (rc != ENT_OK && rc != ENT_NOTFOUND && rc != ENT_IO && rc != ENT_FULL && rc != ENT_NOMEM &&
+        rc != ENT_CORRUPT && !w->cb_bad) {
+        w->cb_bad = 1;
+        snprintf(w->cb_bad_msg, sizeof w->cb_bad_msg, "callback of seq %llu: get returned %d (%s)",
+                 (unsigned long long)ev->seq, rc, ent_errmsg());
+    }
+    ent_entity_free(e);
+}
+
+static void fw_cb_once(const ent_event *ev, void *payload)
+{
+    fw_ctx *w = payload;
+    (void)ev;
+    if (++w->once_calls == 3) {
+        ent_unsubscribe(w->s, w->sub_once);
+        w->sub_once = NULL;
+    }
+}
+
+/* After an open: the subscribers (the self-unsubscribing one at the first open only). */
+static int fw_subscribe(fw_ctx *w, int first)
+{
+    int rc = ent_subscribe(&w->sub_all, w->s, NULL, 0, fw_cb_all, w);
+    if (!rc) rc = ent_subscribe(&w->sub_acct, w->s, ent_store_type(w->s, "acct"), ENT_OP_CREATE | ENT_OP_UPDATE,
+                                fw_cb_acct, w);
+    if (!rc && first) rc = ent_subscribe(&w->sub_once, w->s, NULL, 0, fw_cb_once, w);
+    return rc;
+}
+
+/* Read the follower's cursor to the end of the log as it stands. */
+static int fw_follow(fw_ctx *w)
+{
+    ent_event *ev;
+    uint64_t last = 0;
+    int rc;
+    if (!w->follow) return ENT_OK;
+    while ((rc = ent_log_next(&ev, w->follow)) == ENT_OK) {
+        fw_record(&w->followed, ev);
+        ent_event_free(ev);
+    }
+    if (rc != ENT_NOTFOUND) return rc;
+    /* caught up: nothing after the cursor's position yet */
+    rc = ent_log_wait(&last, w->s, ent_log_cursor_pos(w->follow) - 1, 0);
+    return rc == ENT_TIMEOUT ? ENT_OK : rc == ENT_OK ? ENT_CONFLICT : rc;
 }
 
 /* ---- the steps ------------------------------------------------------------------------------ */
@@ -191,6 +304,36 @@ static int fw_s_reads(fw_ctx *w)
     return rc;
 }
 
+/* A consumer of the durable subscription: the events after its checkpoint, then its own write (the
+ * number of events on acct 1's score) and the ack of the last one in one transaction: exactly once. */
+static int fw_s_consume(fw_ctx *w)
+{
+    ent_log_cursor *c = NULL;
+    ent_event *ev;
+    ent_txn *t = NULL;
+    uint64_t last = 0;
+    int64_t n = 0;
+    int rc = ent_sub_cursor(&c, w->s, "mailer");
+    if (rc) return rc;
+    while ((rc = ent_log_next(&ev, c)) == ENT_OK) {
+        last = ev->seq;
+        n++;
+        ent_event_free(ev);
+    }
+    ent_log_cursor_free(c);
+    if (rc != ENT_NOTFOUND) return rc;
+    if ((rc = ent_txn_begin(&t, w->s, ENT_TXN_WRITE))) return rc;
+    rc = fw_update_score(w, t, 1, n);
+    if (!rc) rc = ent_sub_ack(w->s, t, "mailer", last);
+    if (rc) {
+        ent_txn_abort(t);
+        return rc;
+    }
+    return ent_txn_commit(t);
+}
+
+static int fw_s_follow(fw_ctx *w) { return fw_follow(w); }
+
 static int fw_s_truncate(fw_ctx *w) { return ent_log_truncate(w->s, 4, 0); }
 
 static int fw_s_patch(fw_ctx *w)
@@ -208,9 +351,16 @@ static int fw_s_patch(fw_ctx *w)
 /* LMDB: close, then open with schema v2: an evolution whose new index is built on open. */
 static int fw_s_evolve(fw_ctx *w)
 {
-    ent_store_close(w->s);
+    uint64_t pos = w->follow ? ent_log_cursor_pos(w->follow) : 0;
+    int rc;
+    ent_log_cursor_free(w->follow);
+    w->follow = NULL;
+    ent_store_close(w->s); /* frees the subscribers */
     w->s = NULL;
-    return ent_store_open(&w->s, w->dir, w->v2, &w->opts);
+    w->sub_all = w->sub_acct = w->sub_once = NULL;
+    if ((rc = ent_store_open(&w->s, w->dir, w->v2, &w->opts))) return rc;
+    if ((rc = fw_subscribe(w, 0))) return rc;
+    return pos ? ent_log_cursor_open(&w->follow, w->s, pos, NULL, 0) : ENT_OK;
 }
 
 static int fw_s_create_v2(fw_ctx *w)
@@ -258,17 +408,35 @@ static const fw_step fw_steps[] = {
     {"transaction aborted", fw_s_txn_abort, 0},
     {"delete", fw_s_delete, 0},
     {"delete a referenced entity", fw_s_delete_referenced, 0},
+    {"follow the log", fw_s_follow, 0},
     {"subscription", fw_s_sub, 0},
     {"acknowledge", fw_s_ack, 0},
+    {"consume and acknowledge in one transaction", fw_s_consume, 0},
     {"reads", fw_s_reads, 0},
     {"truncate the log", fw_s_truncate, 0},
+    {"follow the log after truncation", fw_s_follow, 0},
     {"update by patch", fw_s_patch, 0},
     {"evolve the schema (index build)", fw_s_evolve, 1},
     {"create with the new field", fw_s_create_v2, 1},
     {"copy", fw_s_copy, 1},
+    {"follow the log to the end", fw_s_follow, 0},
     {"verify", fw_s_verify, 0},
 };
 #define FW_NSTEPS (sizeof fw_steps / sizeof fw_steps[0])
+
+/* The error kinds the real backends return, injected through the fault backend; sticky: that call
+ * and every later one fail (a disk gone away). */
+typedef struct fw_kind {
+    int rc;
+    int sticky;
+    const char *name;
+} fw_kind;
+
+static const fw_kind fw_kinds[] = {
+    {ENT_IO, 0, "I/O error"},   {ENT_FULL, 0, "full"},           {ENT_NOMEM, 0, "out of memory"},
+    {ENT_CORRUPT, 0, "corrupt"}, {ENT_IO, 1, "I/O error, sticky"},
+};
+#define FW_NKINDS (sizeof fw_kinds / sizeof fw_kinds[0])
 
 /* ---- snapshot: the store's whole observable state as text ------------------------------------ */
 
@@ -377,13 +545,144 @@ static void fw_rmrf(const char *dir)
 static int fw_open_fresh(fw_ctx *w)
 {
     ent_store_opts o = ENT_STORE_OPTS_INIT;
+    int rc;
     fw_rmrf(w->copy_dir);
     fw_rmrf(w->dir);
     if (w->lmdb) mkdir(w->dir, 0700);
     o.backend = w->backend;
     o.durability = ENT_NONE; /* faults, not fsync, are under test */
     w->opts = o;
-    return ent_store_open(&w->s, w->dir, w->v1, &w->opts);
+    memset(&w->all, 0, sizeof w->all);
+    memset(&w->acct, 0, sizeof w->acct);
+    memset(&w->followed, 0, sizeof w->followed);
+    w->once_calls = w->cb_bad = 0;
+    w->follow = NULL;
+    w->sub_all = w->sub_acct = w->sub_once = NULL;
+    if ((rc = ent_store_open(&w->s, w->dir, w->v1, &w->opts))) return rc;
+    if ((rc = fw_subscribe(w, 1))) return rc;
+    return ent_log_cursor_open(&w->follow, w->s, 1, NULL, 0);
+}
+
+/* Close the run's store (the follower's cursor first; the subscribers go with the store). */
+static void fw_close(fw_ctx *w)
+{
+    ent_log_cursor_free(w->follow);
+    w->follow = NULL;
+    ent_store_close(w->s);
+    w->s = NULL;
+    w->sub_all = w->sub_acct = w->sub_once = NULL;
+}
+
+static uint64_t fw_log_last(ent_store *s)
+{
+    uint64_t first = 0, last = 0;
+    if (ent_log_bounds(&first, &last, s, NULL) != ENT_OK) abort();
+    return last;
+}
+
+/* The reference run (no faults): every event, and the log's last seq before each step. */
+typedef struct fw_ref {
+    fw_seen all;
+    uint64_t last[FW_NSTEPS + 1]; /* [i]: before step i; [FW_NSTEPS]: at the end */
+} fw_ref;
+
+#define FW_BAD(...)                                                                                \
+    do {                                                                                           \
+        fprintf(stderr, "\n  %s: ", label);                                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                      \
+        bad++;                                                                                     \
+    } while (0)
+
+/* After a run whose first failing step is f (FW_NSTEPS: none), faults disarmed, the run's store
+ * still open: what the subscribers, the follower and the durable subscription saw.
+ * - The all-events subscriber saw seq 1, 2, ... each once, in order, each the very event the log
+ *   holds under it (as the reference run has it), none the store does not hold (a failed commit
+ *   delivers nothing); and everything committed before step f (a sticky fault: before step f - 1,
+ *   whose delivery may have been held back by the fault and the store then closed).
+ * - The filtered subscriber saw exactly the acct creates and updates among those; the one that
+ *   unsubscribed itself got three events and no more; no callback read something it must not.
+ * - The follower, read on to the end now, saw every event in the log once, in order (only what a
+ *   truncation removed before it got there is missing), each as the log holds it.
+ * - The durable subscription replays from its checkpoint every event after it, in order.
+ * Returns the number of problems (each printed). */
+static inline int fw_check_events(fw_ctx *w, const fw_ref *ref, size_t f, int sticky, const char *label)
+{
+    uint64_t first = 0, last = 0, floor, prev = 0, cp = 0;
+    size_t j = 0;
+    ent_log_cursor *c = NULL;
+    ent_event *ev;
+    int bad = 0, rc;
+    if (ent_log_bounds(&first, &last, w->s, NULL) != ENT_OK) {
+        FW_BAD("log bounds: %s", ent_errmsg());
+        return bad;
+    }
+    if (w->all.overflow || w->followed.overflow) FW_BAD("more than %d events recorded", FW_MAX_SEEN);
+    for (size_t i = 0; i < w->all.n; i++) {
+        const fw_seen_ev *x = &w->all.ev[i];
+        if (x->seq != i + 1 || x->seq > last || x->seq > ref->all.n || !fw_seen_eq(x, &ref->all.ev[x->seq - 1])) {
+            FW_BAD("subscriber's event %zu is seq %llu (log ends at %llu): not the next committed event", i,
+                   (unsigned long long)x->seq, (unsigned long long)last);
+            break;
+        }
+    }
+    {
+        size_t p = f; /* sticky: the step before f that ran may have had its delivery held back */
+        if (sticky)
+            while (p > 0 && (--p, fw_steps[p].lmdb_only && !w->lmdb)) {}
+        floor = ref->last[p];
+    }
+    if (w->all.n < floor || (!sticky && f == FW_NSTEPS && w->all.n != last))
+        FW_BAD("subscriber saw %zu events; the log held %llu before the failing step %zu", w->all.n,
+               (unsigned long long)floor, f);
+    for (size_t i = 0; i < w->all.n; i++) {
+        const fw_seen_ev *x = &w->all.ev[i];
+        if (strcmp(x->type, "acct") || x->op == ENT_OP_DELETE) continue;
+        if (j >= w->acct.n || !fw_seen_eq(x, &w->acct.ev[j])) {
+            FW_BAD("filtered subscriber: event %zu is not seq %llu", j, (unsigned long long)x->seq);
+            break;
+        }
+        j++;
+    }
+    if (j != w->acct.n) FW_BAD("filtered subscriber saw %zu events, %zu match its filter", w->acct.n, j);
+    if (w->once_calls != (int)(w->all.n < 3 ? w->all.n : 3))
+        FW_BAD("self-unsubscribing subscriber called %d times", w->once_calls);
+    if (w->cb_bad) FW_BAD("%s", w->cb_bad_msg);
+    /* the follower, on to the end */
+    if (w->follow) {
+        while ((rc = ent_log_next(&ev, w->follow)) == ENT_OK) {
+            fw_record(&w->followed, ev);
+            ent_event_free(ev);
+        }
+        if (rc != ENT_NOTFOUND) FW_BAD("follower: %s", ent_errmsg());
+        for (size_t i = 0; i < w->followed.n; i++) {
+            const fw_seen_ev *x = &w->followed.ev[i];
+            int skipped_ok = x->seq == prev + 1 || x->seq <= first; /* a gap only where truncated */
+            if (!skipped_ok || x->seq > ref->all.n || !fw_seen_eq(x, &ref->all.ev[x->seq - 1])) {
+                FW_BAD("follower's event %zu is seq %llu after %llu (log %llu..%llu)", i, (unsigned long long)x->seq,
+                       (unsigned long long)prev, (unsigned long long)first, (unsigned long long)last);
+                break;
+            }
+            prev = x->seq;
+        }
+        if (prev != last) FW_BAD("follower ends at %llu, the log at %llu", (unsigned long long)prev, (unsigned long long)last);
+    }
+    /* the durable subscription replays from its checkpoint */
+    if (ent_sub_checkpoint(&cp, w->s, NULL, "mailer") == ENT_OK) {
+        prev = cp;
+        if ((rc = ent_sub_cursor(&c, w->s, "mailer"))) FW_BAD("sub cursor: %s", ent_errmsg());
+        while (c && (rc = ent_log_next(&ev, c)) == ENT_OK) {
+            if (ev->seq != prev + 1) FW_BAD("replay of mailer from %llu: seq %llu after %llu", (unsigned long long)cp,
+                                            (unsigned long long)ev->seq, (unsigned long long)prev);
+            prev = ev->seq;
+            ent_event_free(ev);
+        }
+        if (c && rc != ENT_NOTFOUND) FW_BAD("replay of mailer: %s", ent_errmsg());
+        ent_log_cursor_free(c);
+        if (prev != last) FW_BAD("replay of mailer ends at %llu, the log at %llu", (unsigned long long)prev,
+                                 (unsigned long long)last);
+    }
+    return bad;
 }
 
 /* Run the steps; fill rcs[i] with each step's code. Stops after the first step whose code differs

@@ -68,7 +68,7 @@ static void *json_malloc(size_t n) { return __wrap_malloc(n); }
 static void json_free(void *p) { free(p); }
 
 typedef struct tally {
-    long runs, hit, nomem, other, clean_runs;
+    long runs, hit, nomem, other, clean_runs, events_checked;
 } tally;
 
 static int same_or_next(const char *got, char *const *snap, size_t f)
@@ -80,9 +80,10 @@ static void alloc_loop(const char *backend)
 {
     fw_ctx w;
     int ref[FW_NSTEPS], rcs[FW_NSTEPS];
+    static fw_ref rf;
     char *snap[FW_NSTEPS + 1];
     long total, stride;
-    tally ty = {0, 0, 0, 0, 0};
+    tally ty = {0, 0, 0, 0, 0, 0};
     const char *st = getenv("ENT_FAULT_STRIDE");
     char *base = fw_tmpdir("fault-alloc");
     memset(&w, 0, sizeof w);
@@ -100,6 +101,7 @@ static void alloc_loop(const char *backend)
     count = 0;
     fail_at = -1;
     for (size_t i = 0; i < FW_NSTEPS; i++) {
+        rf.last[i] = fw_log_last(w.s);
         if (fw_steps[i].lmdb_only && !w.lmdb) {
             ref[i] = ENT_OK;
         } else {
@@ -110,8 +112,11 @@ static void alloc_loop(const char *backend)
         CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i + 1] = fw_snapshot(w.s));
     }
     total = count;
-    ent_store_close(w.s);
-    w.s = NULL;
+    rf.last[FW_NSTEPS] = fw_log_last(w.s);
+    rf.all = w.all;
+    CU_ASSERT_EQUAL(fw_check_events(&w, &rf, FW_NSTEPS, 0, "reference run"), 0);
+    CU_ASSERT(rf.all.n == rf.last[FW_NSTEPS] && rf.all.n >= 10);
+    fw_close(&w);
     CU_ASSERT_EQUAL(ref[2], ENT_CONFLICT);
     CU_ASSERT_EQUAL(ref[4], ENT_INVALID);
     CU_ASSERT_EQUAL(ref[9], ENT_CONFLICT);
@@ -143,10 +148,16 @@ static void alloc_loop(const char *backend)
         } else {
             ty.clean_runs++;
         }
+        /* What the subscribers and the follower saw, on the store as the run left it. */
+        if (w.s) {
+            char label[96];
+            snprintf(label, sizeof label, "%s alloc %ld, failing step %zu", backend, n, f);
+            CU_ASSERT_EQUAL(fw_check_events(&w, &rf, f, 0, label), 0);
+            ty.events_checked++;
+        }
         /* The store as a new process would find it. */
         if (w.lmdb) {
-            ent_store_close(w.s);
-            w.s = NULL;
+            fw_close(&w);
             if (ent_store_open(&w.s, w.dir, NULL, NULL) != ENT_OK)
                 fprintf(stderr, "\n  alloc %ld (failed at step %zu, %s): the store does not reopen: %s\n", n, f,
                         f < FW_NSTEPS ? fw_steps[f].name : "none", ent_errmsg());
@@ -168,12 +179,12 @@ static void alloc_loop(const char *backend)
             CU_FAIL("store changed by a failed step");
         }
         free(got);
-        ent_store_close(w.s);
-        w.s = NULL;
+        fw_close(&w);
     }
     printf("\n  %s: %ld allocations in the workload, %ld runs (stride %ld): %ld failed an allocation, "
-           "%ld surfaced as ENT_NOMEM, %ld as another code, %ld absorbed (every step as without faults)\n",
-           backend, total, ty.runs, stride, ty.hit, ty.nomem, ty.other, ty.clean_runs);
+           "%ld surfaced as ENT_NOMEM, %ld as another code, %ld absorbed (every step as without faults); "
+           "%ld runs' subscribers, follower and durable subscription checked (%zu events without faults)\n",
+           backend, total, ty.runs, stride, ty.hit, ty.nomem, ty.other, ty.clean_runs, ty.events_checked, rf.all.n);
     for (size_t i = 0; i <= FW_NSTEPS; i++) free(snap[i]);
     json_set_alloc_funcs(malloc, free);
     fw_rmrf(w.copy_dir);

@@ -17,25 +17,15 @@
 #include "backend_fault.h"
 #include "fault_workload.h"
 
-typedef struct kind {
-    int rc;
-    int sticky;
-    const char *name;
-} kind;
-
-static const kind kinds[] = {
-    {ENT_IO, 0, "I/O error"},   {ENT_FULL, 0, "full"},           {ENT_NOMEM, 0, "out of memory"},
-    {ENT_CORRUPT, 0, "corrupt"}, {ENT_IO, 1, "I/O error, sticky"},
-};
-#define NKINDS (sizeof kinds / sizeof kinds[0])
 
 static void backend_loop(const char *inner)
 {
     fw_ctx w;
     int ref[FW_NSTEPS], rcs[FW_NSTEPS];
+    static fw_ref rf;
     char *snap[FW_NSTEPS + 1], backend[32];
     uint64_t total;
-    long stride = 1, runs = 0, surfaced = 0, absorbed = 0;
+    long stride = 1, runs = 0, surfaced = 0, absorbed = 0, events_checked = 0;
     const char *st = getenv("ENT_FAULT_STRIDE"), *only = getenv("ENT_FAULT_ONLY");
     char *base = fw_tmpdir("fault-backend");
     memset(&w, 0, sizeof w);
@@ -52,6 +42,7 @@ static void backend_loop(const char *inner)
     CU_ASSERT_PTR_NOT_NULL_FATAL(snap[0] = fw_snapshot(w.s));
     total = 0;
     for (size_t i = 0; i < FW_NSTEPS; i++) {
+        rf.last[i] = fw_log_last(w.s);
         if (fw_steps[i].lmdb_only && !w.lmdb) {
             ref[i] = ENT_OK;
         } else {
@@ -61,15 +52,18 @@ static void backend_loop(const char *inner)
         }
         CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i + 1] = fw_snapshot(w.s));
     }
-    ent_store_close(w.s);
-    w.s = NULL;
+    rf.last[FW_NSTEPS] = fw_log_last(w.s);
+    rf.all = w.all;
+    CU_ASSERT_EQUAL(fw_check_events(&w, &rf, FW_NSTEPS, 0, "reference run"), 0);
+    CU_ASSERT(rf.all.n == rf.last[FW_NSTEPS] && rf.all.n >= 10);
+    fw_close(&w);
     CU_ASSERT_EQUAL(ref[2], ENT_CONFLICT);
     CU_ASSERT_EQUAL(ref[4], ENT_INVALID);
     CU_ASSERT_EQUAL(ref[9], ENT_CONFLICT);
     if (st && atol(st) > 0) stride = atol(st);
 
-    for (size_t ki = 0; ki < NKINDS; ki++) {
-        const kind *kd = &kinds[ki];
+    for (size_t ki = 0; ki < FW_NKINDS; ki++) {
+        const fw_kind *kd = &fw_kinds[ki];
         for (uint64_t n = only ? (uint64_t)atol(only) : 1; n <= total; n += (uint64_t)stride) {
             size_t f;
             char *got;
@@ -96,11 +90,18 @@ static void backend_loop(const char *inner)
             } else {
                 absorbed++;
             }
+            /* What the subscribers and the follower saw, on the store as the run left it. */
+            if (w.s) {
+                char label[160];
+                snprintf(label, sizeof label, "%s, call %llu, %s, failing step %zu", backend, (unsigned long long)n,
+                         kd->name, f);
+                CU_ASSERT_EQUAL(fw_check_events(&w, &rf, f, kd->sticky, label), 0);
+                events_checked++;
+            }
             /* The store as a new process would find it. */
             if (w.lmdb) {
                 ent_store_opts o = ENT_STORE_OPTS_INIT;
-                ent_store_close(w.s);
-                w.s = NULL;
+                fw_close(&w);
                 if (ent_store_open(&w.s, w.dir, NULL, &o) != ENT_OK)
                     fprintf(stderr, "\n  %s, call %llu, %s (step %zu): the store does not reopen: %s\n", backend,
                             (unsigned long long)n, kd->name, f, ent_errmsg());
@@ -122,15 +123,14 @@ static void backend_loop(const char *inner)
                 CU_FAIL("store changed by a failed step");
             }
             free(got);
-            ent_store_close(w.s);
-            w.s = NULL;
+            fw_close(&w);
             if (only) break;
         }
     }
     printf("\n  %s: %llu backend calls in the workload, %ld runs (%zu kinds, stride %ld): %ld faults surfaced "
            "as the injected code, %ld absorbed (every step as without faults); every store reopened, verified "
-           "and matched\n",
-           backend, (unsigned long long)total, runs, NKINDS, stride, surfaced, absorbed);
+           "and matched; %ld runs' subscribers, follower and durable subscription checked (%zu events without faults)\n",
+           backend, (unsigned long long)total, runs, FW_NKINDS, stride, surfaced, absorbed, events_checked, rf.all.n);
     for (size_t i = 0; i <= FW_NSTEPS; i++) free(snap[i]);
     fw_rmrf(w.copy_dir);
     fw_rmrf(w.dir);
@@ -140,11 +140,64 @@ static void backend_loop(const char *inner)
     ent_schema_free(w.v2);
 }
 
+/* A delivery whose reads keep failing holds its events back; the commit is not failed for it (it is
+ * durable), and the next delivery hands them out first, in order, once each. A failed commit
+ * delivers nothing of its own but still what was held back. */
+static void held_back(const char *inner)
+{
+    fw_ctx w;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    char backend[32], *base = fw_tmpdir("fault-held");
+    uint64_t c2;
+    memset(&w, 0, sizeof w);
+    snprintf(backend, sizeof backend, "fault:%s", inner);
+    snprintf(w.dir, sizeof w.dir, "%s/store", base);
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
+    ENT_OK_(ent_store_open(&w.s, w.dir, w.v1, &o));
+    ENT_OK_(ent_subscribe(&w.sub_all, w.s, NULL, 0, fw_cb_all, &w));
+    ENT_OK_(fw_create_acct(&w, NULL, "a@x", 1));
+    /* the calls of a create like the next one; its delivery's read transaction and get come last */
+    ent__fault_reset();
+    ENT_OK_(fw_create_acct(&w, NULL, "b@x", 2));
+    c2 = ent__fault_calls();
+    CU_ASSERT_EQUAL_FATAL(w.all.n, 2);
+    ent__fault_reset();
+    ent__fault_arm_sticky(c2 - 1, ENT_IO); /* the delivery's reads, and its retry, fail */
+    ENT_OK_(fw_create_acct(&w, NULL, "c@x", 3));
+    CU_ASSERT(ent__fault_fired() >= 2);
+    CU_ASSERT_EQUAL(w.all.n, 2); /* held back */
+    ent__fault_disarm();
+    /* A failed commit: nothing of its own, the held-back event all the same. */
+    ent__fault_reset();
+    ent__fault_arm_named("txn_commit", 1, ENT_IO);
+    CU_ASSERT_EQUAL(fw_create_acct(&w, NULL, "d@x", 4), ENT_IO);
+    ent__fault_disarm();
+    CU_ASSERT_EQUAL(w.all.n, 3);
+    ENT_OK_(fw_create_acct(&w, NULL, "e@x", 5));
+    CU_ASSERT_EQUAL_FATAL(w.all.n, 4);
+    for (size_t i = 0; i < w.all.n; i++) CU_ASSERT_EQUAL(w.all.ev[i].seq, i + 1);
+    CU_ASSERT_EQUAL(fw_log_last(w.s), 4);
+    ent_store_close(w.s);
+    fw_rmrf(w.dir);
+    rmdir(base);
+    free(base);
+    ent_schema_free(w.v1);
+}
+
+static void test_held_back(void)
+{
+    held_back("lmdb");
+    held_back("memory");
+}
+
 static void test_fault_lmdb(void) { backend_loop("lmdb"); }
 static void test_fault_memory(void) { backend_loop("memory"); }
 
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_fault_lmdb), ENT_TEST(test_fault_memory), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_fault_lmdb), ENT_TEST(test_fault_memory), ENT_TEST(test_held_back),
+                                         {NULL, NULL}};
     return ent_test_run("fault_backend", cases);
 }

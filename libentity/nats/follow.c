@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nats_util.h"
+#include "mirror_msg.h"
 
 typedef struct follower {
     const char *path;
@@ -20,22 +20,11 @@ typedef struct follower {
     const volatile int *stop;
     enats_conn c;
     natsSubscription *sub;
-    ent_store *m;
-    ent_subscriber *cb;
-    char primary[ENATS_ID_MAX + 1];
+    enats_mirror mr;         /* the store and what was applied (mirror_msg.c) */
     char subj_all[80];
-    uint64_t applied, pos;   /* last applied seq, and the stream position stored with it */
-    ent_event **txn;         /* events of the transaction being received */
-    size_t n, cap;
     int up, said_down;
     uint64_t target;         /* once: the stream position of the primary's last message at start */
 } follower;
-
-static void txn_clear(follower *f)
-{
-    for (size_t i = 0; i < f->n; i++) ent_event_free(f->txn[i]);
-    f->n = 0;
-}
 
 static void drop(follower *f)
 {
@@ -44,29 +33,9 @@ static void drop(follower *f)
         natsSubscription_Destroy(f->sub);
     }
     f->sub = NULL;
-    txn_clear(f);
+    enats_mirror_txn_clear(&f->mr);
     enats_close(&f->c);
     f->up = 0;
-}
-
-static void close_mirror(follower *f)
-{
-    ent_store_close(f->m); /* frees f->cb too */
-    f->m = NULL;
-    f->cb = NULL;
-}
-
-/* Open (or, with schema, create or evolve) the mirror store. */
-static int open_mirror(follower *f, const ent_schema *schema)
-{
-    int rc;
-    close_mirror(f);
-    if ((rc = ent_mirror_open(&f->m, f->path, f->primary, schema, f->o.store_opts))) return rc;
-    if (f->o.on_event && (rc = ent_subscribe(&f->cb, f->m, NULL, 0, f->o.on_event, f->o.event_payload))) {
-        close_mirror(f);
-        return rc;
-    }
-    return ent_mirror_position(&f->applied, &f->pos, f->m);
 }
 
 /* Before connecting: an existing store at path tells the primary (or must agree with the one given). */
@@ -82,9 +51,9 @@ static int open_existing(follower *f)
         return ent_error_set(ENT_CONFLICT, "%s holds a store that is not a mirror; a mirror is created in an "
                              "empty directory", f->path);
     }
-    if (!f->primary[0]) snprintf(f->primary, sizeof f->primary, "%s", ent_store_mirror_of(x));
+    if (!f->mr.primary[0]) snprintf(f->mr.primary, sizeof f->mr.primary, "%s", ent_store_mirror_of(x));
     ent_store_close(x);
-    rc = open_mirror(f, NULL); /* ENT_CONFLICT when it mirrors another primary */
+    rc = enats_mirror_open(&f->mr, NULL); /* ENT_CONFLICT when it mirrors another primary */
     return rc;
 }
 
@@ -105,8 +74,8 @@ static int primary_from_stream(follower *f, uint64_t first_seq)
         natsMsg_Destroy(m);
         return rc;
     }
-    memcpy(f->primary, p, (size_t)(dot - p));
-    f->primary[dot - p] = '\0';
+    memcpy(f->mr.primary, p, (size_t)(dot - p));
+    f->mr.primary[dot - p] = '\0';
     natsMsg_Destroy(m);
     return ENT_OK;
 }
@@ -131,26 +100,26 @@ static int start(follower *f)
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
     jsStreamInfo_Destroy(si);
-    if (!f->primary[0]) {
+    if (!f->mr.primary[0]) {
         if (!msgs) return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages yet", f->o.stream);
         if ((rc = primary_from_stream(f, first_seq))) return rc;
     }
-    snprintf(f->subj_all, sizeof f->subj_all, ENATS_SUBJECT_PREFIX "%s.>", f->primary);
+    snprintf(f->subj_all, sizeof f->subj_all, ENATS_SUBJECT_PREFIX "%s.>", f->mr.primary);
     jerr = 0;
     st = js_GetLastMsg(&last, f->c.js, f->o.stream, f->subj_all, NULL, &jerr);
     if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
-        ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->primary);
-        return f->o.once || f->m ? ENT_NOTFOUND : ENT_TIMEOUT;
+        ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->mr.primary);
+        return f->o.once || f->mr.m ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
     if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
     if (f->o.once) f->target = natsMsg_GetSequence(last);
     natsMsg_Destroy(last);
-    if (f->o.once && f->target <= f->pos) return ENT_OK;
+    if (f->o.once && f->target <= f->mr.pos) return ENT_OK;
     jsSubOptions_Init(&so);
     so.Stream = f->o.stream;
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = f->pos + 1;
+    so.Config.OptStartSeq = f->mr.pos + 1;
     jerr = 0;
     st = js_SubscribeSync(&f->sub, f->c.js, f->subj_all, NULL, &so, &jerr);
     if (st != NATS_OK) {
@@ -160,80 +129,16 @@ static int start(follower *f)
     return ENT_OK;
 }
 
-static int on_schema(follower *f, natsMsg *msg)
-{
-    ent_schema *sc = NULL;
-    uint64_t ver = 0;
-    int rc;
-    if (enats_header_u64(&ver, msg, "Entity-Schema-Version") != ENT_OK)
-        return ent_error_set(ENT_CORRUPT, "stream %s: a schema message without Entity-Schema-Version", f->o.stream);
-    if (f->m && ver <= ent_schema_version(ent_store_schema(f->m))) return ENT_OK; /* applied already */
-    if ((rc = ent_schema_load_json(&sc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), "<stream>")))
-        return ent_error_set(rc, "stream %s: schema version %" PRIu64 " does not load: %s", f->o.stream, ver, ent_errmsg());
-    rc = open_mirror(f, sc);
-    ent_schema_free(sc);
-    if (rc) return rc;
-    enats_log(f->o.log, f->o.log_payload, "mirror: %s at schema %s version %" PRIu64 " (primary %s)", f->path,
-              ent_schema_name(ent_store_schema(f->m)), ver, f->primary);
-    return ENT_OK;
-}
-
-static int on_event(follower *f, natsMsg *msg, uint64_t spos)
-{
-    uint64_t seq = 0, expect, dummy = 0;
-    ent_event *ev = NULL;
-    int rc;
-    if (enats_header_u64(&seq, msg, "Entity-Seq") != ENT_OK)
-        return ent_error_set(ENT_CORRUPT, "stream %s: message %" PRIu64 " on %s has no Entity-Seq", f->o.stream, spos,
-                             natsMsg_GetSubject(msg));
-    expect = f->n ? f->txn[f->n - 1]->seq + 1 : f->applied + 1;
-    if (seq < expect) return ENT_OK; /* a duplicate: applied (or received) already */
-    if (seq > expect)
-        return ent_error_set(ENT_NOTFOUND, "stream %s lacks seq %" PRIu64 " of store %s (the next there is %" PRIu64
-                             "); the mirror stops at seq %" PRIu64, f->o.stream, expect, f->primary, seq, f->applied);
-    if (!f->m)
-        return ent_error_set(ENT_CORRUPT, "stream %s: event seq %" PRIu64 " comes before any schema message", f->o.stream, seq);
-    if ((rc = ent_event_from_json(&ev, ent_store_schema(f->m), natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg))))
-        return ent_error_set(ENT_CORRUPT, "stream %s, seq %" PRIu64 ": %s", f->o.stream, seq, ent_errmsg());
-    if (ev->seq != seq) {
-        ent_event_free(ev);
-        return ent_error_set(ENT_CORRUPT, "stream %s: Entity-Seq %" PRIu64 " on an event of seq %" PRIu64, f->o.stream, seq, ev->seq);
-    }
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 64;
-        ent_event **p = realloc(f->txn, cap * sizeof *p);
-        if (!p) {
-            ent_event_free(ev);
-            return ent_error_set(ENT_NOMEM, "out of memory");
-        }
-        f->txn = p;
-        f->cap = cap;
-    }
-    f->txn[f->n++] = ev;
-    if (enats_header_u64(&dummy, msg, "Entity-Txn-End") != ENT_OK) return ENT_OK;
-    rc = ent_mirror_apply(f->m, f->txn, f->n, spos);
-    if (rc == ENT_OK || rc == ENT_CONFLICT) {
-        f->applied = f->txn[f->n - 1]->seq;
-        f->pos = spos;
-        rc = ENT_OK;
-    }
-    txn_clear(f);
-    return rc;
-}
-
 static int on_msg(follower *f, natsMsg *msg)
 {
     jsMsgMetaData *meta = NULL;
     uint64_t spos = 0;
-    const char *subj = natsMsg_GetSubject(msg);
-    size_t sl = strlen(subj);
     int rc;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
         spos = meta->Sequence.Stream;
         jsMsgMetaData_Destroy(meta);
     }
-    if (sl > 7 && !strcmp(subj + sl - 7, ".schema")) rc = on_schema(f, msg);
-    else rc = on_event(f, msg, spos);
+    rc = enats_mirror_msg(&f->mr, msg, spos);
     if (!rc && f->o.once && spos >= f->target) rc = ENT_TIMEOUT; /* done */
     return rc;
 }
@@ -254,8 +159,10 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     memset(&f, 0, sizeof f);
     f.path = path;
     f.o = *opts;
+    f.mr.path = path;
+    f.mr.o = &f.o;
     f.stop = stop;
-    if (opts->primary_id) snprintf(f.primary, sizeof f.primary, "%s", opts->primary_id);
+    if (opts->primary_id) snprintf(f.mr.primary, sizeof f.mr.primary, "%s", opts->primary_id);
     if ((rc = open_existing(&f))) goto out;
 
     while (!enats_stopped(stop)) {
@@ -291,7 +198,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             backoff = 100;
             if (f.o.once && !f.sub) break; /* nothing new */
             enats_log(f.o.log, f.o.log_payload, "mirror: following store %s on stream %s at %s after seq %" PRIu64,
-                      f.primary, f.o.stream, f.o.url, f.applied);
+                      f.mr.primary, f.o.stream, f.o.url, f.mr.applied);
         }
         st = natsSubscription_NextMsg(&msg, f.sub, 200);
         if (st == NATS_TIMEOUT) {
@@ -318,14 +225,13 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         if (rc) break;
     }
     if (!rc && f.o.once)
-        enats_log(f.o.log, f.o.log_payload, "mirror: %s holds store %s up to seq %" PRIu64, path, f.primary, f.applied);
+        enats_log(f.o.log, f.o.log_payload, "mirror: %s holds store %s up to seq %" PRIu64, path, f.mr.primary, f.mr.applied);
 out: {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", ent_errmsg());
     drop(&f);
     enats_fini(&f.c);
-    close_mirror(&f);
-    free(f.txn);
+    enats_mirror_fini(&f.mr);
     if (rc) ent_error_set(rc, "%s", msg);
 }
     return rc;

@@ -32,11 +32,23 @@ const char *ent_strerror(int code)
 
 const char *ent_errmsg(void) { return errbuf; }
 
+/* Formatted apart, then copied: an argument may be ent_errmsg() itself ("...: %s" around the
+ * message of the call that failed), and vsnprintf's source and destination must not overlap
+ * (fuzz_mirror found a mirror message doing this). */
+static void set_msg(const char *fmt, va_list ap)
+{
+    char tmp[sizeof errbuf];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
+    memcpy(errbuf, tmp, len);
+    errbuf[len] = '\0';
+}
+
 int ent__err(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    set_msg(fmt, ap);
     va_end(ap);
     return code;
 }
@@ -45,7 +57,7 @@ int ent_error_set(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    set_msg(fmt, ap);
     va_end(ap);
     return code;
 }

@@ -126,27 +126,54 @@ uint64_t ent__log_ticket(ent_store *s)
     return ticket;
 }
 
+/* Read the event under seq for delivery, in read txn t (begun here when *open is 0): one retry in
+ * a fresh read transaction, so a passing failure (a read error, memory short for the decode)
+ * costs nothing. ENT_NOTFOUND: not in the log (truncated meanwhile by another handle): skipped. */
+static int read_event(ent_event **out, ent_txn *t, int *open, uint64_t seq)
+{
+    uint8_t kb[8];
+    ent_slice k = {kb, 8}, v;
+    int rc = ENT_OK;
+    ent__enc_u64(kb, seq);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!*open) {
+            if ((rc = ent__bk_begin(t, 0))) continue;
+            *open = 1;
+        }
+        rc = ent__bk_get(t, t->s->t_log, &k, &v);
+        if (rc == ENT_NOTFOUND) return rc;
+        if (!rc && !(rc = ent__event_decode(out, t->lay, seq, v.data, v.len))) return ENT_OK;
+        ent__bk_abort(t);
+        *open = 0;
+    }
+    return rc;
+}
+
 /* Call the subscribers for the events [first_seq, last_seq], read back from the committed log:
  * callbacks see exactly what was stored. A bare read txn of the backend will do: the events
- * decode with the layout they were written in. */
-static void deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq)
+ * decode with the layout they were written in (or a later one, for held-back events: a newer
+ * schema reads the older events, as log cursors do). Returns 0, or the first seq that could not
+ * be read (not delivered, nor any after it: order first). */
+static uint64_t deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq)
 {
     ent_txn rt, *t = &rt;
+    uint64_t failed = 0;
+    int open = 0;
     memset(&rt, 0, sizeof rt);
     rt.s = s;
     rt.lay = (ent_layout *)lay;
-    if (ent__bk_begin(t, 0) != ENT_OK) return;
     delivering = s;
     pthread_mutex_lock(&s->mu);
     s->delivering = 1;
     pthread_mutex_unlock(&s->mu);
     for (uint64_t seq = first_seq; seq <= last_seq; seq++) {
-        uint8_t kb[8];
-        ent_slice k = {kb, 8}, v;
         ent_event *ev = NULL;
-        ent__enc_u64(kb, seq);
-        if (ent__bk_get(t, s->t_log, &k, &v) != ENT_OK) continue;
-        if (ent__event_decode(&ev, t->lay, seq, v.data, v.len) != ENT_OK) continue;
+        int rc = read_event(&ev, t, &open, seq);
+        if (rc == ENT_NOTFOUND) continue;
+        if (rc) {
+            failed = seq;
+            break;
+        }
         /* Walk under s->mu step by step, calling out without it: nodes are only marked (not
          * freed) while s->delivering is set, and new ones go in front. */
         pthread_mutex_lock(&s->mu);
@@ -166,7 +193,7 @@ static void deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq, uin
         ent_event_free(ev);
     }
     delivering = NULL;
-    ent__bk_abort(t);
+    if (open) ent__bk_abort(t);
     /* Free the subscribers unsubscribed during this delivery. */
     pthread_mutex_lock(&s->mu);
     s->delivering = 0;
@@ -174,15 +201,37 @@ static void deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq, uin
     sweep_dead(s);
     pthread_cond_broadcast(&s->delivered);
     pthread_mutex_unlock(&s->mu);
+    return failed;
 }
 
+/* Events whose read failed twice are held back (s->held_first..held_last, touched only by the
+ * thread whose turn it is) and go first in the next delivery, so no subscriber misses one or gets
+ * one out of order; the commit is not failed for it (it is durable, and a retry would write the
+ * change twice). Two failures in a row keep one range: it then also spans what another process
+ * committed in between (LMDB), which these subscribers get too. */
 void ent__log_deliver(ent_store *s, const ent_layout *lay, uint64_t ticket, uint64_t first_seq, uint64_t last_seq,
                       int committed)
 {
     pthread_mutex_lock(&s->turn_mu);
     while (s->served_ticket + 1 != ticket) pthread_cond_wait(&s->turn, &s->turn_mu);
     pthread_mutex_unlock(&s->turn_mu);
-    if (committed) deliver(s, lay, first_seq, last_seq);
+    if (s->held_first) {
+        uint64_t failed = deliver(s, lay, s->held_first, s->held_last);
+        if (failed) {
+            s->held_first = failed;
+            if (committed) s->held_last = last_seq;
+            committed = 0;
+        } else {
+            s->held_first = s->held_last = 0;
+        }
+    }
+    if (committed) {
+        uint64_t failed = deliver(s, lay, first_seq, last_seq);
+        if (failed) {
+            s->held_first = failed;
+            s->held_last = last_seq;
+        }
+    }
     /* A failed commit still uses up its turn: the commits after it wait for it. */
     pthread_mutex_lock(&s->turn_mu);
     s->served_ticket = ticket;

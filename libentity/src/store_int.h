@@ -55,6 +55,8 @@ struct ent_store {
     pthread_mutex_t turn_mu;
     pthread_cond_t turn;
     uint64_t next_ticket, served_ticket;
+    /* Committed events whose read for delivery failed: delivered first by the next turn (0: none). */
+    uint64_t held_first, held_last;
     /* A read snapshot in which schema_gen was found equal to gen_lay's generation (under mu). */
     uint64_t gen_snap;
     const ent_layout *gen_lay;
@@ -225,7 +227,8 @@ int ent__log_bounds_in(uint64_t *first, uint64_t *last, ent_txn *t);
  * just committed to the in-process subscribers, in commit order. ent__log_ticket() is called
  * while the write transaction is held (before the backend commit), so tickets follow commit
  * order; ent__log_deliver() is then called once per ticket, whatever the commit's outcome
- * (committed = 0: nothing delivered), and waits for the deliveries of the tickets before it. No
+ * (committed = 0: the commit's events are not visible, nothing of it delivered; events held back
+ * by an earlier failed read still are), and waits for the deliveries of the tickets before it. No
  * lock is held between the two. lay: the committed txn's layout. */
 int ent__log_has_subscribers(ent_store *s);
 uint64_t ent__log_ticket(ent_store *s);

@@ -208,20 +208,27 @@ static int flush_counters(ent_txn *t)
 
 /* The backend commit of write txn t. apart (a group commit): on a backend that syncs apart, the
  * commit leaves its last sync, which runs once the backend's writer is free for others (another
- * process, or a transaction that is not grouped); the commit is durable when this returns. */
-static int backend_commit(ent_txn *t, int apart)
+ * process, or a transaction that is not grouped); the commit is durable when this returns.
+ * *visible: the commit's changes are in the store, which a failed last sync leaves them (its error
+ * is returned: the commit is not known to be durable; readers and subscribers see it all the same). */
+static int backend_commit(ent_txn *t, int apart, int *visible)
 {
     ent_store *s = t->s;
     int rc;
-    if (!apart || !(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) return ent__bk_commit(t);
+    if (!apart || !(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) {
+        rc = ent__bk_commit(t);
+        *visible = rc == ENT_OK;
+        return rc;
+    }
     rc = ent__bk_commit_unsynced(t);
+    *visible = rc == ENT_OK;
     return rc ? rc : ent__bk_sync(s);
 }
 
 static int commit_write(ent_txn *t, int apart)
 {
     ent_store *s = t->s;
-    int rc;
+    int rc, visible = 0;
     uint64_t first, last;
     const ent_layout *lay;
     if (t->failed) {
@@ -247,13 +254,16 @@ static int commit_write(ent_txn *t, int apart)
          * transaction queues behind a resizer that waits for this thread. */
         uint64_t ticket = ent__log_ticket(s);
         ent__bk_pin(s);
-        rc = backend_commit(t, apart);
+        char msg[512];
+        rc = backend_commit(t, apart, &visible);
         txn_free(t);
-        ent__log_deliver(s, lay, ticket, first, last, rc == ENT_OK);
+        if (rc) snprintf(msg, sizeof msg, "%s", ent_errmsg()); /* callbacks and reads set messages */
+        ent__log_deliver(s, lay, ticket, first, last, visible);
+        if (rc) ent__err(rc, "%s", msg);
         ent__bk_unpin(s);
         return rc;
     }
-    rc = backend_commit(t, apart);
+    rc = backend_commit(t, apart, &visible);
     txn_free(t);
     return rc;
 }

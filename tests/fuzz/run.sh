@@ -11,13 +11,16 @@ cd "$(dirname "$0")/../.."
 secs=${1:?usage: tests/fuzz/run.sh SECONDS [HARNESS...]}
 shift
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(schema entity_json record damaged keys load ops)
 B=${ENT_FUZZ_BUILD:-build-fuzz}
 
 if [ ! -f "$B/CMakeCache.txt" ]; then
   CC=clang cmake -S . -B "$B" -DENT_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 fi
 cmake --build "$B" -j"${ENT_FUZZ_JOBS:-2}" >/dev/null
+if [ ${#harnesses[@]} -eq 0 ]; then
+  harnesses=(schema entity_json record damaged keys load ops)
+  [ -x "$B/tests/fuzz/fuzz_mirror" ] && harnesses+=(mirror) # built where libnats is found
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

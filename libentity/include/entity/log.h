@@ -90,6 +90,13 @@ ENT_EXTERN(int) ent_log_truncate(ent_store *s, uint64_t below, int force);
  * and unsubscribe (itself too: the subscriber then gets nothing more), and hand events to other
  * threads that write. Its return value is ignored: a failing callback cannot undo the commit nor
  * stop delivery to the others.
+ * Events are read back from the log for delivery; a read that fails (I/O, out of memory) is tried
+ * once more, and if it fails again that event and the ones after it are held back and delivered,
+ * in order and once each, first thing in the store's next delivery (the next commit of this
+ * process) — the commit itself still returns ENT_OK, as it is durable. A subscriber that joined
+ * meanwhile also gets them; the store closed meanwhile, they are in the log (a durable
+ * subscription or a cursor replays them). A commit whose changes never became visible delivers
+ * nothing of its own.
  * ev and everything in it are borrowed for the duration of the call. */
 typedef void (*ent_event_cb)(const ent_event *ev, void *payload);
 

@@ -94,7 +94,9 @@ typedef struct ent_follow_opts {
     const ent_store_opts *store_opts; /* for creating/opening the mirror; NULL: defaults. Its
                              * durability is stored in a mirror this call creates (default
                              * durable) and applies to this run of an existing one (default: the
-                             * stored mode); `entity mirror --durability` sets it */
+                             * stored mode); `entity mirror --durability` sets it. A mirror in
+                             * memory works until a newer schema arrives (it cannot evolve:
+                             * ENT_INVALID); use LMDB for a lasting one */
     /* Registered on the mirror store (ent_subscribe, every type and op) whenever it is opened:
      * sees each applied event after its transaction committed. NULL: none. */
     ent_event_cb on_event;

@@ -1,0 +1,37 @@
+/* The mirror's side of one stream message, without the transport: follow.c receives messages from
+ * JetStream and hands each here; the fuzz harness (tests/fuzz/fuzz_mirror.c) hands it messages it
+ * made itself, with no server. */
+#ifndef ENT_NATS_MIRROR_MSG_H
+#define ENT_NATS_MIRROR_MSG_H
+
+#include "nats_util.h"
+
+typedef struct enats_mirror {
+    const char *path;          /* the mirror store's directory */
+    const ent_follow_opts *o;  /* stream (named in messages), store_opts, on_event, log */
+    char primary[ENATS_ID_MAX + 1];
+    ent_store *m;              /* NULL until the first schema message (or an existing mirror) */
+    ent_subscriber *cb;        /* o->on_event's registration on m */
+    uint64_t applied, pos;     /* last applied seq, and the stream position stored with it */
+    ent_event **txn;           /* events of the transaction being received */
+    size_t n, cap;
+} enats_mirror;
+
+/* Open (or, with schema, create or evolve) the mirror store at path; reads applied and pos. */
+int enats_mirror_open(enats_mirror *f, const ent_schema *schema);
+/* Close the store (its subscriber goes with it). */
+void enats_mirror_close(enats_mirror *f);
+/* Forget the events of a transaction half received (a new consumer sends them again). */
+void enats_mirror_txn_clear(enats_mirror *f);
+/* Close and free everything; f may be opened again. */
+void enats_mirror_fini(enats_mirror *f);
+
+/* One message of the stream at stream position spos: a schema message (subject ending ".schema",
+ * header Entity-Schema-Version) creates or evolves the mirror; an event (header Entity-Seq, the
+ * body as ent_event_to_json() prints it) is buffered until the one with Entity-Txn-End, and the
+ * transaction is then applied as one (ent_mirror_apply). Duplicates are skipped.
+ * Returns ENT_OK; ENT_NOTFOUND (a seq is missing: the message names it), ENT_CORRUPT (a message
+ * that is not what the relay sends, an event before any schema), the store's codes. */
+int enats_mirror_msg(enats_mirror *f, natsMsg *msg, uint64_t spos);
+
+#endif
