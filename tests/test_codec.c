@@ -7,6 +7,7 @@
 
 #include "codec.h"
 #include "test_entity_schemas.h"
+#include "test_rand.h"
 
 static int entities_equal(const ent_entity *a, const ent_entity *b)
 {
@@ -434,11 +435,7 @@ static void test_fields_pack_apply(void)
 
 static uint64_t rng_next(uint64_t *s)
 {
-    /* xorshift64* */
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
+    return test_rand_next(s);
 }
 
 static void random_value(msgpack_packer *pk, uint64_t *r, int depth)

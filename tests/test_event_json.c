@@ -9,15 +9,12 @@
 
 #include "store_int.h"
 #include "test_entity_schemas.h"
+#include "test_rand.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1du;
 static uint64_t next_rand(void)
 {
-    /* xorshift64*: a fixed sequence, so a failure repeats */
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 2685821657736338717u;
+    return test_rand_next(&rng);
 }
 
 /* Bytes that exercise the string writer: ASCII, quotes, backslashes, control characters, NUL,

@@ -8,15 +8,12 @@
 
 #include "json_write.h"
 #include "test_entity_schemas.h"
+#include "test_rand.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint64_t next_rand(void)
 {
-    /* xorshift64*: a fixed sequence, so a failure repeats */
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 2685821657736338717u;
+    return test_rand_next(&rng);
 }
 
 static double bits_double(uint64_t u)
