@@ -73,10 +73,19 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         text[k] = '\0';
         ack_failed(a, 1, "%s: %s", what, k ? text : "an error");
     } else if (*tok >= '0' && *tok <= '9' && !__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) {
-        /* not past a failure: the checkpoint must never cover a message that is not stored */
+        /* Not past a failure, and one seq at a time: the checkpoint must never cover a message
+         * that is not stored. Events are published in seq order from acked_seq + 1 (set by the
+         * relay's resume) and their acks come back in that order on this one subscription's
+         * thread, so an ack past the next seq means the next one's ack never came: it may not be
+         * stored though a later one is, and resuming after the stream's last would skip it. */
         uint64_t seq = strtoull(tok, NULL, 10);
         uint64_t cur = __atomic_load_n(&a->acked_seq, __ATOMIC_RELAXED);
-        while (seq > cur && !__atomic_compare_exchange_n(&a->acked_seq, &cur, seq, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+        if (seq == cur + 1) {
+            __atomic_store_n(&a->acked_seq, seq, __ATOMIC_RELEASE);
+        } else if (seq > cur + 1) {
+            char want[24];
+            snprintf(want, sizeof want, "%" PRIu64, cur + 1);
+            ack_failed(a, 1, "event seq %s: no ack came for it, but one came for event seq %s", want, tok);
         }
     }
     /* seq_cst with the waiter's store of waiting and load of n_acks: one of the two sees the other */

@@ -19,7 +19,7 @@ typedef struct enats_acks {
     int failed;               /* a publish failed; err is set first */
     int refused;              /* 1: JetStream answered no (not a lost connection) */
     char err[256];
-    uint64_t acked_seq;       /* highest Entity-Seq JetStream acknowledged (acks come in order) */
+    uint64_t acked_seq;       /* JetStream acknowledged every Entity-Seq up to this one (from the resume point) */
     uint64_t n_acks;          /* acks (and failures) received */
     int waiting;              /* the publishing thread sleeps on cv: signal it */
     pthread_mutex_t mu;

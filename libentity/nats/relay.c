@@ -143,6 +143,7 @@ static int resume(relay *r)
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
     r->pos = in_stream > cp ? in_stream : cp;
     r->sent = r->pos;
+    __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
     /* What the stream holds past the count was published by this relay on the dropped connection
      * and stored by JetStream, but its acks went with that connection (enats_close drops the
      * pending ones; the old connection's late acks land in its retired state): the stream is

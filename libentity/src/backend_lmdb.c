@@ -411,7 +411,7 @@ static int commit_as(ltxn *t, int dur, int notify)
     }
     /* A commit that hits a full map has let LMDB's writer mutex go before the growth could
      * announce itself: one that might announces now (see the overview). */
-    if (ent__lmdb_commit_may_fill(t) && (rc = ent__lmdb_grow_announce(e))) {
+    if (ent__lmdb_commit_may_fill(t) && (rc = ent__lmdb_grow_announce(e, 1))) {
         l_txn_abort((ent_btxn *)t);
         return rc;
     }

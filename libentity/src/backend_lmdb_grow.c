@@ -44,11 +44,24 @@ static int restore_cursors(ltxn *t)
 
 /* The flag is only ever set by a process that holds writer.lock exclusively, and cleared before
  * it lets go; a process that holds the lock shared and still sees it set knows its setter died. */
-int ent__lmdb_grow_announce(lenv *e)
+int ent__lmdb_grow_announce(lenv *e, int holds_writer)
 {
     if (e->grow_lock) return ENT_OK;
-    while (flock(e->lockfd, LOCK_EX) < 0)
-        if (errno != EINTR) return ent__err(ENT_IO, "store %s: locking writer.lock: %s", e->path, strerror(errno));
+    /* Holding LMDB's writer mutex, never wait for the lock without end: its holder may be a
+     * process whose commit hit the full map past the bound of ent__lmdb_commit_may_fill() (so
+     * it announced only after LMDB let its mutex go) and now waits for this one's mutex. Shared
+     * holders (ent__lmdb_grow_wait) keep it for microseconds; after ~100 ms this txn gives way. */
+    for (int tries = 0; flock(e->lockfd, holds_writer ? LOCK_EX | LOCK_NB : LOCK_EX) < 0;) {
+        if (errno == EWOULDBLOCK && holds_writer && ++tries < 100) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        } else if (errno == EWOULDBLOCK && holds_writer) {
+            return ent__err(ENT_BUSY, "store %s: another process is growing the map and waits for this "
+                                      "transaction; nothing was written, retry it", e->path);
+        } else if (errno != EINTR) {
+            return ent__err(ENT_IO, "store %s: locking writer.lock: %s", e->path, strerror(errno));
+        }
+    }
     if (e->nt) atomic_store(&e->nt->growing, 1);
     e->grow_lock = 1;
     return ENT_OK;
@@ -159,7 +172,7 @@ int ent__lmdb_grow(ltxn *t)
     }
     /* Before the LMDB txn ends and lets its writer mutex go (a commit that hit the full map let
      * it go already, and announced before it began if it could, ent__lmdb_commit_may_fill()). */
-    if ((rc = ent__lmdb_grow_announce(e))) goto fail;
+    if ((rc = ent__lmdb_grow_announce(e, t->m != NULL || t->pm != NULL))) goto fail;
     ent__lmdb_save_cursors(t);
     if (t->in_sp) {
         mdb_txn_abort(t->pm); /* and its child: no txn of the process may stay across the resize */

@@ -172,9 +172,11 @@ int ent__lmdb_lerr(int mrc, const char *fmt, ...) ENT__PRINTF(2, 3);
 char *ent__lmdb_path_join(const char *dir, const char *name);
 int ent__lmdb_resize_exclusive(lenv *e, size_t size);
 /* Growth announcements (backend_lmdb_grow.c). announce: take writer.lock exclusively and set
- * nt->growing, once per write txn (kept until the txn ends, ent__lmdb_grow_end). wait: a writer
+ * nt->growing, once per write txn (kept until the txn ends, ent__lmdb_grow_end); holds_writer (the
+ * caller's LMDB txn is live, so it holds LMDB's writer mutex): waits ~100 ms at most, then
+ * ENT_BUSY (another process may hold the lock and wait for that mutex). wait: a writer
  * that began while another process grows steps back here until that growth is over. */
-int ent__lmdb_grow_announce(lenv *e);
+int ent__lmdb_grow_announce(lenv *e, int holds_writer);
 void ent__lmdb_grow_end(lenv *e);
 int ent__lmdb_grow_wait(lenv *e);
 /* 1 when a commit of t could run out of map (see commit_as in backend_lmdb.c). */
