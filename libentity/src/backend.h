@@ -172,8 +172,8 @@ typedef struct ent_backend_ops {
 
     /* ENT_BK_CAP_SNAPSHOT_ID. An id of the committed state a txn sees (a write txn: the state it
      * began on): two txns of one `be` with the same non-zero id see the same data, and a write
-     * txn that began on id X and committed changes made the state X + 1 (ids count commits that
-     * changed something, by any handle or process). Lets the store skip re-reading what it
+     * txn that began on id X and committed changes made the state X + 1 (every such commit, by
+     * any handle or process, moves the id; a commit without changes may or may not). Lets the store skip re-reading what it
      * already checked in that state (the schema generation, once per txn otherwise) or wrote
      * itself (the log state and counters of its own last commit). */
     uint64_t (*snapshot_id)(ent_btxn *txn);

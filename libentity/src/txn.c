@@ -106,7 +106,7 @@ static void take_own_commit(ent_txn *t)
     ent_store *s = t->s;
     if (!t->base_state) return;
     pthread_mutex_lock(&s->mu);
-    if (s->wc_state == t->base_state && s->wc_lay == t->lay) {
+    if (s->wc_state == t->base_state && s->wc_lay == t->lay && s->wc_n) {
         t->log_last = s->wc_log_last;
         t->txn_id = s->wc_txn_last + 1;
         t->log_loaded = 1;
@@ -115,7 +115,7 @@ static void take_own_commit(ent_txn *t)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* After t committed: keep what it left in meta for the handle's next write txn. Only a commit
+/* After t committed (its changes visible): keep what it left in meta for the handle's next write txn. Only a commit
  * that appended events is known to have made state base_state + 1 (a backend may not count a
  * commit that changed nothing), and only one that wrote no other meta (a schema change, a mirror
  * position) leaves the schema generation and the counters as t saw them. */
@@ -289,11 +289,16 @@ static int backend_commit(ent_txn *t, int apart, int *visible)
     if (!apart || !(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) {
         rc = ent__bk_commit(t);
         *visible = rc == ENT_OK;
+        if (*visible) keep_own_commit(t);
         return rc;
     }
     rc = ent__bk_commit_unsynced(t);
     *visible = rc == ENT_OK;
-    return rc ? rc : ent__bk_sync(s);
+    if (rc) return rc;
+    /* Kept before the sync: the writer is free for others during it, and the state exists (a
+     * failed sync leaves it visible too). */
+    keep_own_commit(t);
+    return ent__bk_sync(s);
 }
 
 static int commit_write(ent_txn *t, int apart)
@@ -330,7 +335,6 @@ static int commit_write(ent_txn *t, int apart)
         ent__bk_pin(s);
         char msg[512];
         rc = backend_commit(t, apart, &visible);
-        if (rc == ENT_OK) keep_own_commit(t);
         txn_free(t);
         if (rc) snprintf(msg, sizeof msg, "%s", ent_errmsg()); /* callbacks and reads set messages */
         ent__log_deliver(s, lay, ticket, first, last, visible);
@@ -339,7 +343,6 @@ static int commit_write(ent_txn *t, int apart)
         return rc;
     }
     rc = backend_commit(t, apart, &visible);
-    if (rc == ENT_OK) keep_own_commit(t);
     txn_free(t);
     return rc;
 }
