@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_rand.h"
 #include "test_util.h"
 
 static const char schema_json[] =
@@ -169,6 +170,97 @@ static void t_two_writer_threads(void)
     }
 }
 
+/* Two handles on one LMDB directory in one process take turns writing: each one's write txn must
+ * see the other's commits (auto ids, counts, log seqs and txn numbers), whatever the handle
+ * remembers of its own last commit (txn.c keeps its counters and log state for the next write txn
+ * that begins on the state it made). Creates alone and in twos, aborted and empty write txns,
+ * deletes; then every id, the count, the log and verify are checked. */
+static void t_two_handles_take_turns(void)
+{
+    char dir[] = "/tmp/ent_turns_XXXXXX", cmd[64];
+    ent_schema *sc[2] = {NULL, NULL};
+    ent_store *h[2] = {NULL, NULL};
+    uint64_t rnd = 0x9e3779b97f4a7c15ULL, next_id = 1, live = 0, events = 0, txns = 0, problems = 1;
+    uint8_t alive[400] = {0};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(open_store(&h[0], &sc[0], "lmdb", dir));
+    ENT_OK_(open_store(&h[1], &sc[1], "lmdb", dir));
+    for (int step = 0; step < 300 && next_id < 390; step++) {
+        ent_store *s = h[test_rand_next(&rnd) % 2];
+        const ent_type *mt = ent_store_type(s, "mark");
+        unsigned op = (unsigned)(test_rand_next(&rnd) % 5);
+        ent_txn *w = NULL;
+        ent_entity *e = NULL;
+        if (op == 0 || op == 1) { /* one create alone, or two in one txn */
+            int n = op == 0 ? 1 : 2;
+            if (n == 2) ENT_OK_(ent_txn_begin(&w, s, ENT_TXN_WRITE));
+            for (int i = 0; i < n; i++) {
+                ENT_OK_(ent_entity_new(&e, mt));
+                ENT_OK_(ent_entity_set_int(e, "by", step));
+                ENT_OK_(ent_create(s, w, e));
+                CU_ASSERT_EQUAL(ent_entity_key(e).id, next_id);
+                alive[next_id++] = 1;
+                ent_entity_free(e);
+            }
+            if (w) ENT_OK_(ent_txn_commit(w));
+            live += (uint64_t)n;
+            events += (uint64_t)n;
+            txns++;
+        } else if (op == 2) { /* a create that is rolled back: its id is not taken */
+            ENT_OK_(ent_txn_begin(&w, s, ENT_TXN_WRITE));
+            ENT_OK_(ent_entity_new(&e, mt));
+            ENT_OK_(ent_create(s, w, e));
+            CU_ASSERT_EQUAL(ent_entity_key(e).id, next_id);
+            ent_entity_free(e);
+            ent_txn_abort(w);
+        } else if (op == 3) { /* a write txn that writes nothing */
+            ENT_OK_(ent_txn_begin(&w, s, ENT_TXN_WRITE));
+            ENT_OK_(ent_txn_commit(w));
+        } else { /* delete the oldest live mark */
+            for (uint64_t id = 1; id < next_id; id++) {
+                if (!alive[id]) continue;
+                ent_key k = ent_key_id(id);
+                ENT_OK_(ent_delete(s, NULL, mt, &k, ENT_VERSION_ANY));
+                alive[id] = 0;
+                live--;
+                events++;
+                txns++;
+                break;
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        uint64_t n = 0, first = 0, last = 0;
+        ENT_OK_(ent_count(&n, h[i], NULL, ent_store_type(h[i], "mark")));
+        CU_ASSERT_EQUAL(n, live);
+        ENT_OK_(ent_log_bounds(&first, &last, h[i], NULL));
+        CU_ASSERT_EQUAL(last, events);
+    }
+    {
+        /* every seq once, in order; txn numbers 1, 2, ... one per committed write txn */
+        uint64_t prev_txn = 0, seen_txns = 0;
+        for (uint64_t seq = 1; seq <= events; seq++) {
+            ent_event *ev = NULL;
+            ENT_OK_(ent_log_get(&ev, h[seq % 2], NULL, seq));
+            if (!ev) break;
+            CU_ASSERT(ev->txn == prev_txn || ev->txn == prev_txn + 1);
+            if (ev->txn != prev_txn) seen_txns++;
+            prev_txn = ev->txn;
+            ent_event_free(ev);
+        }
+        CU_ASSERT_EQUAL(seen_txns, txns);
+        CU_ASSERT_EQUAL(prev_txn, txns);
+    }
+    ENT_OK_(ent_store_verify(&problems, h[0], NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    for (int i = 0; i < 2; i++) {
+        ent_store_close(h[i]);
+        ent_schema_free(sc[i]);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 /* ---- processes ---------------------------------------------------------------------------- */
 
 enum { INCREMENTS = 150, MARKS = 100 };
@@ -285,6 +377,7 @@ int main(void)
         ENT_TEST(t_threads_lmdb),
         ENT_TEST(t_threads_memory),
         ENT_TEST(t_two_writer_threads),
+        ENT_TEST(t_two_handles_take_turns),
         ENT_TEST(t_two_processes),
         {NULL, NULL},
     };

@@ -170,9 +170,12 @@ typedef struct ent_backend_ops {
      * chosen at creation and applies it after reading it back). Returns ENT_OK, ENT_INVALID. */
     int (*set_durability)(ent_bk *be, int durability);
 
-    /* ENT_BK_CAP_SNAPSHOT_ID. An id of the committed state a read txn sees: two read txns of one
-     * `be` with the same non-zero id see the same data. Lets the store skip re-reading what it
-     * already checked in that state (the schema generation, once per read txn otherwise). */
+    /* ENT_BK_CAP_SNAPSHOT_ID. An id of the committed state a txn sees (a write txn: the state it
+     * began on): two txns of one `be` with the same non-zero id see the same data, and a write
+     * txn that began on id X and committed changes made the state X + 1 (every such commit, by
+     * any handle or process, moves the id; a commit without changes may or may not). Lets the store skip re-reading what it
+     * already checked in that state (the schema generation, once per txn otherwise) or wrote
+     * itself (the log state and counters of its own last commit). */
     uint64_t (*snapshot_id)(ent_btxn *txn);
 
     /* ENT_BK_CAP_PIN. pin: called by the committing thread before txn_commit; unpin: after the

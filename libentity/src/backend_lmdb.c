@@ -759,7 +759,9 @@ static int l_set_durability(ent_bk *vbe, int durability)
 static uint64_t l_snapshot_id(ent_btxn *vtxn)
 {
     ltxn *t = (ltxn *)vtxn;
-    return t->m && !t->write ? (uint64_t)mdb_txn_id(t->m) : 0;
+    if (!t->m) return 0;
+    /* LMDB numbers every commit: a reader sees the last one's id, a writer works on the next. */
+    return t->write ? (uint64_t)mdb_txn_id(t->m) - 1 : (uint64_t)mdb_txn_id(t->m);
 }
 
 

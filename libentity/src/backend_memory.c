@@ -609,7 +609,7 @@ static int m_wait_change(ent_bk *be, uint64_t seen, int timeout_ms)
 static uint64_t m_snapshot_id(ent_btxn *txn)
 {
     mtxn *t = (mtxn *)txn;
-    return t->write ? 0 : t->snap + 1; /* + 1: the empty store's snapshot 0 is a state too */
+    return t->snap + 1; /* + 1: the empty store's snapshot 0 is a state too */
 }
 
 static void m_limits(ent_bk *be, ent_backend_limits *out)

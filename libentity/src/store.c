@@ -47,6 +47,7 @@ static int store_init(ent_txn *t, const ent_schema *sc, int durability)
 static void store_free(ent_store *s)
 {
     ent__txn_spare_free(s);
+    free(s->wc_tc);
     ent__bk_close(&s->bk);
     ent__layout_free(s->lay);
     pthread_mutex_destroy(&s->mu);

@@ -19,6 +19,7 @@ int ent__meta_get(ent_slice *out, ent_txn *t, const char *key)
 int ent__meta_put(ent_txn *t, const char *key, const void *v, size_t n)
 {
     ent_slice k = {key, strlen(key)}, val = {v, n};
+    t->meta_other = 1; /* commit_write() clears it for its own flushes (txn.c) */
     return ent__bk_put(t, t->s->t_meta, &k, &val, 0);
 }
 

@@ -50,17 +50,20 @@ static void txn_release(ent_txn *t)
 /* Scratch buffers larger than this go with the txn rather than wait in the spare. */
 #define SPARE_BUF_MAX 4096
 
-/* Keep an ended read txn as the store's spare, else free it. The spare is zeroed but for its
- * scratch buffers (emptied), so the next ent_txn_begin() allocates neither the txn nor the key
- * buffer of its first get. One spare per store, taken and put back with atomic exchanges: no
- * lock, and a thread that finds the slot taken allocates as before. */
+/* Keep an ended txn as the store's spare, else free it. The spare is zeroed but for its scratch
+ * buffers (emptied) and a write txn's counters array (tc, tc_cap entries, zeroed when taken), so
+ * the next ent_txn_begin() allocates neither the txn nor the key buffer of its first get, nor a
+ * writer's counters. One spare per store, taken and put back with atomic exchanges: no lock,
+ * and a thread that finds the slot taken allocates as before. */
 static void txn_park(ent_txn *t)
 {
     ent_store *s = t->s;
     ent_txn *none = NULL;
     ent_buf k1 = t->k1, k2 = t->k2, v1 = t->v1, ev = t->ev;
-    if (t->write || t->zone || t->tc || k1.cap > SPARE_BUF_MAX || k2.cap > SPARE_BUF_MAX ||
-        v1.cap > SPARE_BUF_MAX || ev.cap > SPARE_BUF_MAX) {
+    ent_tcount *tc = t->tc;
+    size_t tc_cap = t->tc_cap;
+    if (t->zone || k1.cap > SPARE_BUF_MAX || k2.cap > SPARE_BUF_MAX || v1.cap > SPARE_BUF_MAX ||
+        ev.cap > SPARE_BUF_MAX) {
         txn_release(t);
         return;
     }
@@ -70,6 +73,8 @@ static void txn_park(ent_txn *t)
     t->k2 = k2;
     t->v1 = v1;
     t->ev = ev;
+    t->tc = tc;
+    t->tc_cap = tc_cap;
     if (!atomic_compare_exchange_strong_explicit(&s->spare_txn, &none, t, memory_order_release,
                                                  memory_order_relaxed))
         txn_release(t);
@@ -92,6 +97,64 @@ static void txn_free(ent_txn *t)
     open_txns--;
     if (t->write) release_write(t);
     txn_park(t);
+}
+
+/* A write txn t that begins on the state this handle's last commit made takes the log state and
+ * counters that commit wrote instead of reading them from meta (store_int.h, wc_state). */
+static void take_own_commit(ent_txn *t)
+{
+    ent_store *s = t->s;
+    if (!t->base_state) return;
+    pthread_mutex_lock(&s->mu);
+    if (s->wc_state == t->base_state && s->wc_lay == t->lay && s->wc_n) {
+        t->log_last = s->wc_log_last;
+        t->txn_id = s->wc_txn_last + 1;
+        t->log_loaded = 1;
+        memcpy(t->tc, s->wc_tc, s->wc_n * sizeof *t->tc);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* After t committed (its changes visible): keep what it left in meta for the handle's next write txn. Only a commit
+ * that appended events is known to have made state base_state + 1 (a backend may not count a
+ * commit that changed nothing), and only one that wrote no other meta (a schema change, a mirror
+ * position) leaves the schema generation and the counters as t saw them. */
+static void keep_own_commit(ent_txn *t)
+{
+    ent_store *s = t->s;
+    size_t n = t->lay->schema->n_types;
+    int same_lay;
+    if (!t->base_state || !t->log_dirty || t->meta_other) return;
+    pthread_mutex_lock(&s->mu);
+    same_lay = s->wc_lay == t->lay && s->wc_state == t->base_state;
+    if (s->wc_n < n) {
+        ent_tcount *tc = realloc(s->wc_tc, n * sizeof *tc);
+        if (!tc) {
+            s->wc_state = 0; /* nothing kept: the next txn reads meta */
+            pthread_mutex_unlock(&s->mu);
+            return;
+        }
+        s->wc_tc = tc;
+        s->wc_n = n;
+    }
+    /* t->tc holds every type t loaded; a type it did not load kept the value t began with, which
+     * the cache holds when t began on its state (same_lay) and is unknown otherwise. */
+    for (size_t i = 0; i < n; i++) {
+        if (t->tc[i].loaded) {
+            s->wc_tc[i] = t->tc[i];
+            s->wc_tc[i].dirty = 0;
+        } else if (!same_lay) {
+            memset(&s->wc_tc[i], 0, sizeof s->wc_tc[i]);
+        }
+    }
+    s->wc_n = n;
+    s->wc_lay = t->lay;
+    s->wc_log_last = t->log_last;
+    s->wc_txn_last = t->txn_id;
+    s->wc_state = t->base_state + 1;
+    s->gen_snap = t->base_state + 1; /* the schema generation is the one t checked at begin */
+    s->gen_lay = t->lay;
+    pthread_mutex_unlock(&s->mu);
 }
 
 int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
@@ -126,12 +189,13 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         ent_layout *lay;
         int known;
         if ((rc = ent__bk_begin(t, t->write))) goto fail;
-        if (!t->write) snap = ent__bk_snapshot_id(t);
+        snap = ent__bk_snapshot_id(t);
         pthread_mutex_lock(&s->mu);
         lay = s->lay;
         known = snap != 0 && snap == s->gen_snap && lay == s->gen_lay;
         pthread_mutex_unlock(&s->mu);
         t->lay = lay;
+        t->base_state = snap;
         if (known) break; /* this very state was checked already: a read-mostly load skips a get */
         rc = ent__meta_get_u64(&gen, t, "schema_gen");
         if (rc) {
@@ -170,12 +234,19 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         size_t n = t->lay->schema->n_types;
         t->next_held = held_writes;
         held_writes = t;
-        t->tc = calloc(n ? n : 1, sizeof *t->tc);
-        if (!t->tc) {
-            ent__bk_abort(t);
-            rc = ent__err(ENT_NOMEM, "out of memory");
-            goto fail;
+        if (!n) n = 1;
+        if (t->tc_cap < n) { /* else the parked txn's array, zeroed here */
+            free(t->tc);
+            t->tc_cap = 0;
+            if (!(t->tc = malloc(n * sizeof *t->tc))) {
+                ent__bk_abort(t);
+                rc = ent__err(ENT_NOMEM, "out of memory");
+                goto fail;
+            }
+            t->tc_cap = n;
         }
+        memset(t->tc, 0, n * sizeof *t->tc);
+        take_own_commit(t);
     }
     *out = t;
     return ENT_OK;
@@ -218,17 +289,23 @@ static int backend_commit(ent_txn *t, int apart, int *visible)
     if (!apart || !(ent__bk_caps(&s->bk) & ENT_BK_CAP_SYNC_APART)) {
         rc = ent__bk_commit(t);
         *visible = rc == ENT_OK;
+        if (*visible) keep_own_commit(t);
         return rc;
     }
     rc = ent__bk_commit_unsynced(t);
     *visible = rc == ENT_OK;
-    return rc ? rc : ent__bk_sync(s);
+    if (rc) return rc;
+    /* Kept before the sync: the writer is free for others during it, and the state exists (a
+     * failed sync leaves it visible too). */
+    keep_own_commit(t);
+    return ent__bk_sync(s);
 }
 
 static int commit_write(ent_txn *t, int apart)
 {
     ent_store *s = t->s;
     int rc, visible = 0;
+    uint8_t other;
     uint64_t first, last;
     const ent_layout *lay;
     if (t->failed) {
@@ -238,11 +315,13 @@ static int commit_write(ent_txn *t, int apart)
         return ent__err(rc, "transaction not committed: an earlier write in it failed half way (%s)",
                         ent_strerror(rc));
     }
+    other = t->meta_other; /* the two flushes below are what keep_own_commit() keeps */
     if ((rc = flush_counters(t)) || (rc = ent__log_flush(t))) {
         ent__bk_abort(t);
         txn_free(t);
         return rc;
     }
+    t->meta_other = other;
     first = t->first_seq;
     last = t->log_last;
     lay = t->lay;

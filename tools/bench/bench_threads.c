@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "bench_util.h"
@@ -189,6 +191,55 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
     return rc;
 }
 
+/* What a durable commit pays the disk: one fdatasync after writing `pages` pages of 4 KiB, side by
+ * side or each at a random place in a 64 MiB file (LMDB writes the pages a commit copied wherever
+ * its free list had room: a group's ~20-30 pages are mostly apart). Median of `reps`, in us. */
+static double sync_probe(const char *dir, int pages, int apart, int reps)
+{
+    enum { FILE_PAGES = 16384 };
+    char path[700];
+    double *t = calloc((size_t)reps, sizeof *t), med = -1;
+    unsigned char *buf = malloc((size_t)pages * 4096);
+    uint64_t r = 0x2545f4914f6cdd1dULL;
+    int fd, ok = 1;
+    snprintf(path, sizeof path, "%s/sync-probe", dir);
+    mkdir(dir, 0755);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || !t || !buf) goto out;
+    memset(buf, 0x5a, (size_t)pages * 4096);
+    /* the file's blocks exist before the timing: no allocation in the measured syncs */
+    for (int p = 0; p < FILE_PAGES && ok; p += 64) {
+        unsigned char z[64 * 4096];
+        memset(z, 0, sizeof z);
+        ok = pwrite(fd, z, sizeof z, (off_t)p * 4096) == (ssize_t)sizeof z;
+    }
+    if (!ok || fdatasync(fd)) goto out;
+    for (int i = 0; i < reps && ok; i++) {
+        double t0 = ent_bench_now();
+        if (apart) {
+            for (int p = 0; p < pages && ok; p++) {
+                r ^= r >> 12, r ^= r << 25, r ^= r >> 27;
+                ok = pwrite(fd, buf + (size_t)p * 4096, 4096, (off_t)((r * 2685821657736338717ULL) % FILE_PAGES) * 4096) == 4096;
+            }
+        } else {
+            off_t at = (off_t)(((uint64_t)i * (uint64_t)pages) % (FILE_PAGES - (uint64_t)pages)) * 4096;
+            ok = pwrite(fd, buf, (size_t)pages * 4096, at) == (ssize_t)pages * 4096;
+        }
+        ok = ok && fdatasync(fd) == 0;
+        t[i] = (ent_bench_now() - t0) * 1e6;
+    }
+    if (ok) {
+        qsort(t, (size_t)reps, sizeof *t, ent_bench_cmp_double);
+        med = t[reps / 2];
+    }
+out:
+    if (fd >= 0) close(fd);
+    unlink(path);
+    free(t);
+    free(buf);
+    return med;
+}
+
 static double median3(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, ent_bench_cmp_double);
@@ -239,6 +290,21 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
             fflush(stdout);
         }
         free(lo), free(l50), free(l99), free(so), free(s50), free(s99), free(lk), free(sk);
+    }
+    {
+        static const int sizes[] = {1, 8, 32};
+        if (!json) printf("\ndisk: one fdatasync after writing P pages of 4 KiB, side by side or each at a random place "
+                          "(median of 100, us): what limits the rows above\n%-21s %7s %12s %12s %12s\n",
+                          "op", "pages", "together us", "apart us", "apart/page");
+        snprintf(d, sizeof d, "%s/group-disk", dir);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            double c = sync_probe(d, sizes[i], 0, 100), a = sync_probe(d, sizes[i], 1, 100);
+            if (json)
+                printf("{\"op\":\"disk_sync\",\"pages\":%d,\"together_us\":%.1f,\"apart_us\":%.1f}\n", sizes[i], c, a);
+            else
+                printf("%-21s %7d %12.1f %12.1f %12.1f\n", "disk_sync", sizes[i], c, a, a / sizes[i]);
+        }
+        rm(d);
     }
     return 0;
 }
