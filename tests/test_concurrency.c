@@ -261,6 +261,112 @@ static void t_two_handles_take_turns(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* Threads on two handles of one LMDB directory: four write through one handle (grouped with each
+ * other, every fourth call an ent_txn_run() that creates and then undoes itself inside its group),
+ * two through the other. Every kept create has a fresh id, no undone one left anything, and the
+ * log holds exactly the kept creates, in txn order: what a handle keeps of its own last commit
+ * never outlives a commit of the other handle, nor survives an undone call's counters. */
+enum { TH_CALLS = 120 };
+
+typedef struct turn_arg {
+    ent_store *s;
+    int who;
+    uint64_t kept;
+    uint64_t ids[TH_CALLS];
+    int bad;
+} turn_arg;
+
+static int create_and_undo(ent_txn *txn, void *payload)
+{
+    turn_arg *a = payload;
+    ent_entity *e = NULL;
+    int rc = ent_entity_new(&e, ent_store_type(a->s, "mark"));
+    if (!rc) rc = ent_entity_set_int(e, "by", -1);
+    if (!rc) rc = ent_create(a->s, txn, e);
+    ent_entity_free(e);
+    return rc ? rc : ENT_CONFLICT; /* undo it: nothing of it may stay */
+}
+
+static void *turn_writer(void *p)
+{
+    turn_arg *a = p;
+    for (int i = 0; i < TH_CALLS; i++) {
+        ent_entity *e = NULL;
+        if (i % 4 == 3) {
+            if (ent_txn_run(a->s, create_and_undo, a) != ENT_CONFLICT) a->bad++;
+            continue;
+        }
+        if (ent_entity_new(&e, ent_store_type(a->s, "mark")) || ent_entity_set_int(e, "by", a->who) ||
+            ent_create(a->s, NULL, e)) {
+            a->bad++;
+            ent_entity_free(e);
+            continue;
+        }
+        a->ids[a->kept++] = ent_entity_key(e).id;
+        ent_entity_free(e);
+    }
+    return NULL;
+}
+
+static void t_two_handles_threads(void)
+{
+    char dir[] = "/tmp/ent_turns_XXXXXX", cmd[64];
+    ent_schema *sc[2] = {NULL, NULL};
+    ent_store *h[2] = {NULL, NULL};
+    turn_arg *args = calloc(6, sizeof *args);
+    pthread_t th[6];
+    uint64_t total = 0, count = 0, first = 0, last = 0, problems = 1, prev_txn = 0;
+    uint8_t *seen;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(args);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(open_store(&h[0], &sc[0], "lmdb", dir));
+    ENT_OK_(open_store(&h[1], &sc[1], "lmdb", dir));
+    for (int i = 0; i < 6; i++) {
+        args[i].s = h[i < 4 ? 0 : 1];
+        args[i].who = i;
+        pthread_create(&th[i], NULL, turn_writer, &args[i]);
+    }
+    for (int i = 0; i < 6; i++) pthread_join(th[i], NULL);
+    seen = calloc(6 * TH_CALLS + 1, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(seen);
+    for (int i = 0; i < 6; i++) {
+        CU_ASSERT_EQUAL(args[i].bad, 0);
+        total += args[i].kept;
+        for (uint64_t j = 0; j < args[i].kept; j++) {
+            uint64_t id = args[i].ids[j];
+            CU_ASSERT_FATAL(id >= 1 && id <= 6 * TH_CALLS);
+            CU_ASSERT_EQUAL(seen[id], 0); /* no id handed out twice */
+            seen[id] = 1;
+        }
+    }
+    ENT_OK_(ent_count(&count, h[1], NULL, ent_store_type(h[1], "mark")));
+    CU_ASSERT_EQUAL(count, total);
+    ENT_OK_(ent_log_bounds(&first, &last, h[0], NULL));
+    CU_ASSERT_EQUAL(last, total); /* one event per kept create, none for an undone one */
+    for (uint64_t seq = 1; seq <= last; seq++) {
+        ent_event *ev = NULL;
+        int64_t by = 0;
+        ENT_OK_(ent_log_get(&ev, h[seq % 2], NULL, seq));
+        if (!ev) break;
+        CU_ASSERT(ev->txn >= prev_txn);
+        prev_txn = ev->txn;
+        CU_ASSERT(ev->key.id >= 1 && ev->key.id <= 6 * TH_CALLS && seen[ev->key.id]);
+        ENT_OK_(ent_entity_get_int(&by, ev->data, "by"));
+        CU_ASSERT(by >= 0);
+        ent_event_free(ev);
+    }
+    ENT_OK_(ent_store_verify(&problems, h[0], NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    for (int i = 0; i < 2; i++) {
+        ent_store_close(h[i]);
+        ent_schema_free(sc[i]);
+    }
+    free(seen);
+    free(args);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 /* ---- processes ---------------------------------------------------------------------------- */
 
 enum { INCREMENTS = 150, MARKS = 100 };
@@ -378,6 +484,7 @@ int main(void)
         ENT_TEST(t_threads_memory),
         ENT_TEST(t_two_writer_threads),
         ENT_TEST(t_two_handles_take_turns),
+        ENT_TEST(t_two_handles_threads),
         ENT_TEST(t_two_processes),
         {NULL, NULL},
     };
