@@ -377,7 +377,7 @@ int ent__val_unpack(ent_val *out, const ent_field *spec, const msgpack_object *o
     uint8_t want;
     memset(out, 0, sizeof *out);
     if (!spec) return unpack_free(out, o);
-    want = ent__ev_kind(spec);
+    want = spec->ev;
     switch (want) {
     case EV_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN) break;

@@ -17,7 +17,8 @@ static int field_err(const ent_entity *e, const ent_field *f, const char *what)
 }
 
 /* The value of f (a top-level field or a declared map's sub-field reached without crossing an
- * array). create: build missing parent maps; else *out is NULL when a parent is unset. */
+ * array). create: build missing parent maps (in e's arena: e changes then, though const for the
+ * readers); else *out is NULL when a parent is unset. */
 static int field_loc(ent_val **out, const ent_entity *e, const ent_field *f, int create)
 {
     ent_val *pv = NULL;
@@ -38,7 +39,7 @@ static int field_loc(ent_val **out, const ent_entity *e, const ent_field *f, int
             *out = NULL;
             return ENT_OK;
         }
-        if ((rc = ent__map_init(pv, f->parent))) return rc;
+        if ((rc = ent__map_init_in((ent_entity *)e, pv, f->parent))) return rc;
     }
     *out = &pv->u.m.v[f->pos];
     return ENT_OK;
@@ -64,7 +65,7 @@ static int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
     int rc;
     char what[96];
     if ((rc = field_check(e, f))) goto fail;
-    if (ent__ev_kind(f) != nv->k) {
+    if (f->ev != nv->k) {
         snprintf(what, sizeof what, "expected %s, got %s", ent__spec_expects(f), ent__ev_name(nv->k));
         rc = field_err(e, f, what);
         goto fail;
@@ -116,11 +117,11 @@ static int field_set_blob(ent_entity *e, const ent_field *f, uint8_t kind, const
     char what[96];
     if ((rc = field_check(e, f))) return rc;
     if (!p && n) return field_err(e, f, "value is NULL");
-    if (ent__ev_kind(f) != kind) {
+    if (f->ev != kind) {
         snprintf(what, sizeof what, "expected %s, got %s", ent__spec_expects(f), ent__ev_name(kind));
         return field_err(e, f, what);
     }
-    if ((rc = ent__val_set_str(&v, kind, p, n))) return rc;
+    if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
     return field_put(e, f, &v);
 }
 
@@ -152,7 +153,7 @@ static int field_get(const ent_val **out, const ent_entity *e, const ent_field *
     char what[96];
     if ((rc = field_check(e, f))) return rc;
     if ((rc = field_loc(&v, e, f, 0))) return rc;
-    if (ent__ev_kind(f) != want) {
+    if (f->ev != want) {
         snprintf(what, sizeof what, "is %s %s, not %s", ent__a(ent__spec_expects(f)), ent__spec_expects(f), ent__ev_name(want));
         return field_err(e, f, what);
     }

@@ -189,7 +189,7 @@ static int validate_val(const ent_field *spec, const ent_val *v, vpath *p, int d
     ent_limit num;
     size_t i, old;
     int rc;
-    uint8_t want = ent__ev_kind(spec);
+    uint8_t want = spec->ev;
     if (v->k != want)
         return ent__err(ENT_INVALID, "%s: expected %s, holds %s", vp_str(p), ent__spec_expects(spec),
                         ent__ev_name(v->k));

@@ -456,6 +456,7 @@ int ent_schema_check(ent_schema *s)
             if ((rc = check_field(s, t->fields[j]))) return rc;
         t->has_defaults = 0;
         for (size_t j = 0; j < t->n_fields; j++) t->has_defaults |= mark_defaults(t->fields[j]);
+        t->room = ent__type_room(t);
         for (size_t j = 0; j < t->n_fields; j++)
             if (t->fields[j]->unique || t->fields[j]->indexed) n++;
         free(t->indexes);

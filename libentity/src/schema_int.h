@@ -60,6 +60,7 @@ struct ent_type {
     struct ent_field **indexes;
     size_t n_indexes;
     int has_defaults;           /* a field has a default, at any depth (ent_schema_check()) */
+    size_t room;                /* arena bytes of a new entity (ent__type_room(), at check) */
 };
 
 struct ent_schema {

@@ -377,3 +377,89 @@ int ent__map_init(ent_val *v, const ent_field *spec)
     v->u.m.n = spec->n_fields;
     return ENT_OK;
 }
+
+/* ---- the same in an entity's arena (value_int.h) --------------------------------------------- */
+
+int ent__val_set_str_in(ent_entity *e, ent_val *v, uint8_t kind, const void *p, size_t n)
+{
+    char *c = n < ENT__ARENA_ITEM_MAX ? ent__entity_alloc(e, n + 1) : NULL;
+    if (!c) return ent__val_set_str(v, kind, p, n);
+    if (n) memcpy(c, p, n);
+    c[n] = '\0';
+    v->k = kind;
+    v->in_block = 1;
+    v->u.s.p = c;
+    v->u.s.n = n;
+    return ENT_OK;
+}
+
+/* A new vector of cap items of size `item` in e's arena holding the n of old; NULL when the arena
+ * cannot serve it. */
+static void *arena_vec(ent_entity *e, const void *old, size_t n, size_t cap, size_t item)
+{
+    void *p;
+    if (cap > ENT__ARENA_ITEM_MAX / item) return NULL;
+    if (!(p = ent__entity_alloc(e, cap * item))) return NULL;
+    if (n) memcpy(p, old, n * item);
+    return p;
+}
+
+int ent__arr_insert_in(ent_entity *e, ent_val *a, size_t at)
+{
+    size_t n = a->u.a.n;
+    /* a vector of its own grows with realloc; one in the block or none yet grows in the arena */
+    if (!a->in_block && a->u.a.cap) return ent__arr_insert(a, at);
+    if (n == a->u.a.cap) {
+        size_t cap = n ? n * 2 : 4;
+        ent_val *p = arena_vec(e, a->u.a.v, n, cap, sizeof *p);
+        if (!p) return ent__arr_insert(a, at); /* copies an in_block vector out first */
+        a->u.a.v = p;
+        a->u.a.cap = cap;
+        a->in_block = 1;
+    }
+    memmove(&a->u.a.v[at + 1], &a->u.a.v[at], (n - at) * sizeof(ent_val));
+    memset(&a->u.a.v[at], 0, sizeof(ent_val));
+    a->u.a.n++;
+    return ENT_OK;
+}
+
+int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_val **out)
+{
+    size_t n = o->u.o.n;
+    ent_kv *kv;
+    char *key;
+    if (!o->in_block && o->u.o.cap) return ent__obj_add(o, k, klen, out);
+    /* in the block (or empty): the pairs and the key go into the arena, all or none of them */
+    key = klen < ENT__ARENA_ITEM_MAX ? ent__entity_alloc(e, klen + 1) : NULL;
+    if (!key) return ent__obj_add(o, k, klen, out);
+    if (n == o->u.o.cap) {
+        size_t cap = n ? n * 2 : 4;
+        ent_kv *p = arena_vec(e, o->u.o.kv, n, cap, sizeof *p);
+        if (!p) return ent__obj_add(o, k, klen, out); /* the key's arena bytes stay unused */
+        o->u.o.kv = p;
+        o->u.o.cap = cap;
+        o->in_block = 1;
+    }
+    memcpy(key, k, klen);
+    key[klen] = '\0';
+    kv = &o->u.o.kv[n];
+    kv->k = key;
+    kv->klen = klen;
+    memset(&kv->v, 0, sizeof kv->v);
+    o->u.o.n++;
+    *out = &kv->v;
+    return ENT_OK;
+}
+
+int ent__map_init_in(ent_entity *e, ent_val *v, const ent_field *spec)
+{
+    size_t n = spec->n_fields ? spec->n_fields : 1;
+    ent_val *p = n <= ENT__ARENA_ITEM_MAX / sizeof *p ? ent__entity_alloc(e, n * sizeof *p) : NULL;
+    if (!p) return ent__map_init(v, spec);
+    memset(p, 0, n * sizeof *p);
+    v->k = EV_MAP;
+    v->in_block = 1;
+    v->u.m.v = p;
+    v->u.m.n = spec->n_fields;
+    return ENT_OK;
+}

@@ -78,6 +78,14 @@ struct ent_entity {
     uint64_t *changed;     /* bitset over top-level field positions */
     ent_val *slots;        /* one per top-level field, by ent_field.pos */
     void *chunks;          /* more block memory for in_block values (entity.c), freed with e */
+    /* The setters' arena: block memory not handed out yet (the rest of the entity's own room or
+     * of its last chunk). Setters put strings, array items, map slots and free-form pairs here
+     * (in_block values) instead of one malloc each, so building an entity and freeing it cost one
+     * allocation each way (callgrind, issue 14). arena_taken counts the chunks taken for it, which
+     * bounds what values replaced many times can leave behind (ent__entity_alloc()). */
+    unsigned char *arena;
+    size_t arena_left;
+    size_t arena_taken;
 };
 
 /* ---- value.c: the value tree ---------------------------------------------------------------- */
@@ -114,6 +122,15 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out);
 int ent__arr_insert(ent_val *a, size_t at);
 /* Make v an empty declared map of spec (one unset slot per sub-field). */
 int ent__map_init(ent_val *v, const struct ent_field *spec);
+/* The same four, with what they allocate in e's arena (in_block) when it has room, else as the
+ * calls above; v must be a value of e (never another entity's: in_block memory lives as long as
+ * its entity). ent__val_set_str_in and ent__map_init_in leave in_block set accordingly; the
+ * container calls keep a container's memory all in the block or all its own (in_block says
+ * which), copying it out as ent__arr_insert() does when the arena has no room. */
+int ent__val_set_str_in(ent_entity *e, ent_val *v, uint8_t kind, const void *p, size_t n);
+int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_val **out);
+int ent__arr_insert_in(ent_entity *e, ent_val *a, size_t at);
+int ent__map_init_in(ent_entity *e, ent_val *v, const struct ent_field *spec);
 /* Name of what a spec expects, for "expected X" messages (spec NULL: "value"). */
 const char *ent__spec_expects(const struct ent_field *f);
 
@@ -125,6 +142,30 @@ int ent__entity_new_room(ent_entity **out, const struct ent_type *t, size_t room
 /* n bytes (16-byte aligned, not zeroed) of block memory that lives as long as e: for the
  * in_block values of a decoder whose room ran out. NULL when out of memory. */
 void *ent__entity_chunk(ent_entity *e, size_t n);
+
+/* Values longer than this get their own allocation rather than arena memory: a replaced value's
+ * arena bytes stay taken until the entity is freed, so they are kept small. */
+#define ENT__ARENA_ITEM_MAX 1024
+/* Chunks taken for the arena per entity; past this the setters allocate each value again. It
+ * bounds the memory that values replaced many times (a field set in a loop) leave behind. */
+#define ENT__ARENA_CAP ((size_t)16384)
+void *ent__entity_alloc_slow(ent_entity *e, size_t n);
+/* n bytes (8-byte aligned, not zeroed) of e's arena for an in_block value, NULL when n is larger
+ * than ENT__ARENA_ITEM_MAX, the arena has reached ENT__ARENA_CAP or memory is out: the caller
+ * then allocates the value on its own (in_block 0). */
+static inline void *ent__entity_alloc(ent_entity *e, size_t n)
+{
+    unsigned char *p;
+    n = (n + 7) & ~(size_t)7;
+    if (e->arena_left < n) return ent__entity_alloc_slow(e, n);
+    p = e->arena;
+    e->arena += n;
+    e->arena_left -= n;
+    return p;
+}
+/* Size of the arena room ent_entity_new() gives an entity of t (ent_schema_check() stores it in
+ * t->room): about what setting each field once takes. */
+size_t ent__type_room(const struct ent_type *t);
 
 /* The slot of a top-level field of e's type. */
 static inline ent_val *ent__slot(const ent_entity *e, const struct ent_field *f)
