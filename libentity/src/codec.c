@@ -130,6 +130,93 @@ int ent__record_encode(ent_buf *b, const ent_entity *e, size_t *fields_at)
     return ent__fields_pack(b, e, NULL);
 }
 
+/* ---- validating while packing ------------------------------------------------------------- */
+
+/* A spec whose values need no check beyond their kind (and UTF-8 for strings): no limits, no enum,
+ * not a ref (whose keys have rules of their own). */
+static int spec_plain(const ent_field *f)
+{
+    return !f->min.set && !f->max.set && !f->has_max_length && !f->n_enums && f->kind != ENT_KIND_REF;
+}
+
+/* Pack a scalar or string v of runtime kind k if it is valid as such: 1 packed, 0 invalid or not
+ * a kind this handles (the caller asks the validator). */
+static inline int pack_plain_scalar(ent_buf *b, const ent_val *v)
+{
+    switch (v->k) {
+    case EV_BOOL: v->u.b ? ent__mpw_true(b) : ent__mpw_false(b); return 1;
+    case EV_INT:
+    case EV_TS: ent__mpw_int64(b, v->u.i); return 1;
+    case EV_UINT: ent__mpw_uint64(b, v->u.u); return 1;
+    case EV_FLOAT: ent__mpw_double(b, v->u.f); return 1;
+    case EV_STR:
+        if (!ent__utf8_ok(v->u.s.p, v->u.s.n)) return 0;
+        ent__mpw_str_with_body(b, v->u.s.p, v->u.s.n);
+        return 1;
+    case EV_BIN: ent__mpw_bin_with_body(b, v->u.s.p, v->u.s.n); return 1;
+    default: return 0;
+    }
+}
+
+/* Pack field f's value v when the quick checks can tell it valid: 1 packed, 0 not (nothing
+ * usable was written: the caller validates it fully and packs it again from where it began). */
+static int pack_checked(ent_buf *b, const ent_field *f, const ent_val *v)
+{
+    size_t i;
+    if (v->k != f->ev || !spec_plain(f)) return 0;
+    switch (v->k) {
+    case EV_ARR: {
+        const ent_field *it = f->items;
+        if (!it || !spec_plain(it) || it->ev >= EV_ARR) return 0;
+        ent__mpw_array(b, v->u.a.n);
+        for (i = 0; i < v->u.a.n; i++)
+            if (v->u.a.v[i].k != it->ev || !pack_plain_scalar(b, &v->u.a.v[i])) return 0;
+        return 1;
+    }
+    case EV_OBJ:
+        ent__mpw_map(b, v->u.o.n);
+        for (i = 0; i < v->u.o.n; i++) {
+            const ent_kv *kv = &v->u.o.kv[i];
+            if (!ent__utf8_ok(kv->k, kv->klen)) return 0;
+            ent__mpw_str_with_body(b, kv->k, kv->klen);
+            if (kv->v.k == EV_NIL) ent__mpw_nil(b);
+            else if (kv->v.k == EV_TS || !pack_plain_scalar(b, &kv->v)) return 0;
+        }
+        return 1;
+    case EV_MAP: return 0;
+    default: return pack_plain_scalar(b, v);
+    }
+}
+
+int ent__record_encode_valid(ent_buf *b, const ent_entity *e, uint64_t version, size_t *fields_at)
+{
+    const ent_type *t = e->type;
+    size_t i, n = 0;
+    int rc;
+    for (i = 0; i < t->n_fields; i++) n += e->slots[i].k != EV_UNSET;
+    ent__mpw_array(b, 2);
+    ent__mpw_uint64(b, version);
+    if (fields_at) *fields_at = b->n;
+    ent__mpw_map(b, n);
+    for (i = 0; i < t->n_fields; i++) {
+        const ent_field *f = t->fields[i];
+        const ent_val *v = &e->slots[i];
+        size_t at;
+        if (v->k == EV_UNSET) {
+            if (f->required && (rc = ent__field_validate(e, i))) return rc;
+            continue;
+        }
+        ent__mpw_uint32(b, f->id);
+        at = b->n;
+        if (pack_checked(b, f, v)) continue;
+        /* the validator says what is wrong; a value it accepts is packed the usual way */
+        if (b->cap != SIZE_MAX) b->n = at;
+        if ((rc = ent__field_validate(e, i))) return rc;
+        if ((rc = ent__val_pack(b, f, v))) return rc;
+    }
+    return ent__buf_ok(b);
+}
+
 int ent_entity_encode(void **out, size_t *out_len, const ent_entity *e)
 {
     ent_buf b = {NULL, 0, 0};

@@ -320,7 +320,7 @@ static int fast_put(ent_entity *e, const fast *f, ent_val *nv)
         ent__val_clear(nv);
         return rc;
     }
-    ent__val_clear(loc);
+    if (ent__val_holds_memory(loc)) ent__val_clear(loc);
     *loc = *nv;
     memset(nv, 0, sizeof *nv);
     ent__mark_changed(e, f->top->pos);

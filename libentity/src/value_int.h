@@ -189,6 +189,8 @@ static inline int ent__is_changed(const ent_entity *e, size_t pos)
 
 /* Validate one value against its spec; on failure the message names `path`. */
 int ent__val_validate(const struct ent_field *spec, const ent_val *v, const char *path);
+/* Validate top-level field i of e as ent_entity_validate() does (which is this for each field). */
+int ent__field_validate(const ent_entity *e, size_t i);
 
 /* ---- entity_path.c ------------------------------------------------------------------------- */
 
