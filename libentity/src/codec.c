@@ -139,52 +139,77 @@ static int spec_plain(const ent_field *f)
     return !f->min.set && !f->max.set && !f->has_max_length && !f->n_enums && f->kind != ENT_KIND_REF;
 }
 
-/* Pack a scalar or string v of runtime kind k if it is valid as such: 1 packed, 0 invalid or not
- * a kind this handles (the caller asks the validator). */
-static inline int pack_plain_scalar(ent_buf *b, const ent_val *v)
+/* Bytes a scalar or string packs into at most. */
+static inline size_t scalar_bound(const ent_val *v)
+{
+    return v->k == EV_STR || v->k == EV_BIN ? 5 + v->u.s.n : 9;
+}
+
+/* Bytes field f's value v packs into at most when the quick checks below can handle it (kinds,
+ * UTF-8, unset items: what ent_entity_validate() checks of such values), else 0. */
+static size_t plain_bound(const ent_field *f, const ent_val *v)
+{
+    size_t i, n = 5;
+    if (v->k != f->ev || !spec_plain(f)) return 0;
+    switch (v->k) {
+    case EV_ARR:
+        if (!f->items || !spec_plain(f->items) || f->items->ev >= EV_ARR) return 0;
+        for (i = 0; i < v->u.a.n; i++) n += scalar_bound(&v->u.a.v[i]);
+        return n;
+    case EV_OBJ:
+        for (i = 0; i < v->u.o.n; i++) n += 5 + v->u.o.kv[i].klen + scalar_bound(&v->u.o.kv[i].v);
+        return n;
+    case EV_MAP: return 0;
+    default: return scalar_bound(v);
+    }
+}
+
+/* Pack a scalar or string v at *w if it is valid as such: 1 packed, 0 invalid or not a kind this
+ * handles (the caller asks the validator). */
+static inline int raw_scalar(unsigned char **w, const ent_val *v)
 {
     switch (v->k) {
-    case EV_BOOL: v->u.b ? ent__mpw_true(b) : ent__mpw_false(b); return 1;
+    case EV_BOOL: v->u.b ? ent__mpr_true(w) : ent__mpr_false(w); return 1;
     case EV_INT:
-    case EV_TS: ent__mpw_int64(b, v->u.i); return 1;
-    case EV_UINT: ent__mpw_uint64(b, v->u.u); return 1;
-    case EV_FLOAT: ent__mpw_double(b, v->u.f); return 1;
+    case EV_TS: ent__mpr_int64(w, v->u.i); return 1;
+    case EV_UINT: ent__mpr_uint64(w, v->u.u); return 1;
+    case EV_FLOAT: ent__mpr_double(w, v->u.f); return 1;
     case EV_STR:
         if (!ent__utf8_ok(v->u.s.p, v->u.s.n)) return 0;
-        ent__mpw_str_with_body(b, v->u.s.p, v->u.s.n);
+        ent__mpr_str(w, v->u.s.n);
+        ent__mpr_str_body(w, v->u.s.p, v->u.s.n);
         return 1;
-    case EV_BIN: ent__mpw_bin_with_body(b, v->u.s.p, v->u.s.n); return 1;
+    case EV_BIN:
+        ent__mpr_bin(w, v->u.s.n);
+        ent__mpr_bin_body(w, v->u.s.p, v->u.s.n);
+        return 1;
     default: return 0;
     }
 }
 
-/* Pack field f's value v when the quick checks can tell it valid: 1 packed, 0 not (nothing
- * usable was written: the caller validates it fully and packs it again from where it began). */
-static int pack_checked(ent_buf *b, const ent_field *f, const ent_val *v)
+/* Pack field f's value v (plain_bound() != 0, room reserved) at *w when the quick checks can tell
+ * it valid: 1 packed, 0 not (the caller validates it fully and packs it the usual way). */
+static int raw_checked(unsigned char **w, const ent_field *f, const ent_val *v)
 {
     size_t i;
-    if (v->k != f->ev || !spec_plain(f)) return 0;
     switch (v->k) {
-    case EV_ARR: {
-        const ent_field *it = f->items;
-        if (!it || !spec_plain(it) || it->ev >= EV_ARR) return 0;
-        ent__mpw_array(b, v->u.a.n);
+    case EV_ARR:
+        ent__mpr_array(w, v->u.a.n);
         for (i = 0; i < v->u.a.n; i++)
-            if (v->u.a.v[i].k != it->ev || !pack_plain_scalar(b, &v->u.a.v[i])) return 0;
+            if (v->u.a.v[i].k != f->items->ev || !raw_scalar(w, &v->u.a.v[i])) return 0;
         return 1;
-    }
     case EV_OBJ:
-        ent__mpw_map(b, v->u.o.n);
+        ent__mpr_map(w, v->u.o.n);
         for (i = 0; i < v->u.o.n; i++) {
             const ent_kv *kv = &v->u.o.kv[i];
             if (!ent__utf8_ok(kv->k, kv->klen)) return 0;
-            ent__mpw_str_with_body(b, kv->k, kv->klen);
-            if (kv->v.k == EV_NIL) ent__mpw_nil(b);
-            else if (kv->v.k == EV_TS || !pack_plain_scalar(b, &kv->v)) return 0;
+            ent__mpr_str(w, kv->klen);
+            ent__mpr_str_body(w, kv->k, kv->klen);
+            if (kv->v.k == EV_NIL) ent__mpr_nil(w);
+            else if (kv->v.k == EV_TS || !raw_scalar(w, &kv->v)) return 0;
         }
         return 1;
-    case EV_MAP: return 0;
-    default: return pack_plain_scalar(b, v);
+    default: return raw_scalar(w, v);
     }
 }
 
@@ -192,29 +217,41 @@ int ent__record_encode_valid(ent_buf *b, const ent_entity *e, uint64_t version, 
 {
     const ent_type *t = e->type;
     size_t i, n = 0;
+    unsigned char *w;
     int rc;
+    if ((rc = ent__buf_ok(b))) return rc; /* a failed buffer stays failed (mp_write.h) */
     for (i = 0; i < t->n_fields; i++) n += e->slots[i].k != EV_UNSET;
-    ent__mpw_array(b, 2);
-    ent__mpw_uint64(b, version);
-    if (fields_at) *fields_at = b->n;
-    ent__mpw_map(b, n);
+    if ((rc = ent__buf_reserve(b, 1 + 9 + 5))) return rc;
+    w = (unsigned char *)b->p + b->n;
+    ent__mpr_array(&w, 2);
+    ent__mpr_uint64(&w, version);
+    if (fields_at) *fields_at = (size_t)((char *)w - b->p);
+    ent__mpr_map(&w, n);
+    b->n = (size_t)((char *)w - b->p);
     for (i = 0; i < t->n_fields; i++) {
         const ent_field *f = t->fields[i];
         const ent_val *v = &e->slots[i];
-        size_t at;
+        size_t bound;
         if (v->k == EV_UNSET) {
             if (f->required && (rc = ent__field_validate(e, i))) return rc;
             continue;
         }
-        ent__mpw_uint32(b, f->id);
-        at = b->n;
-        if (pack_checked(b, f, v)) continue;
+        if ((bound = plain_bound(f, v)) != 0) {
+            /* room for the id and the value, then writes without a check each */
+            if (b->cap - b->n < 5 + bound && (rc = ent__buf_reserve(b, 5 + bound))) return rc;
+            w = (unsigned char *)b->p + b->n;
+            ent__mpr_uint32(&w, f->id);
+            if (raw_checked(&w, f, v)) {
+                b->n = (size_t)((char *)w - b->p);
+                continue;
+            }
+        }
         /* the validator says what is wrong; a value it accepts is packed the usual way */
-        if (b->cap != SIZE_MAX) b->n = at;
         if ((rc = ent__field_validate(e, i))) return rc;
-        if ((rc = ent__val_pack(b, f, v))) return rc;
+        ent__mpw_uint32(b, f->id);
+        if ((rc = ent__val_pack(b, f, v)) || (rc = ent__buf_ok(b))) return rc;
     }
-    return ent__buf_ok(b);
+    return ENT_OK;
 }
 
 int ent_entity_encode(void **out, size_t *out_len, const ent_entity *e)

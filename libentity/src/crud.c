@@ -308,7 +308,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
 
     if ((rc = ent__tcount_load(t, type))) return rc;
     if ((rc = applied_init(&applied, type))) return rc;
-    if ((rc = defaults_apply(e, type, &applied))) goto fail;
+    if (type->has_defaults && (rc = defaults_apply(e, type, &applied))) goto fail;
     /* Validation and the record in one walk over the values (callgrind: the two walks were a fifth
      * of a batched create, issue 14). t->v1 keeps the record until it is put: the checks below use
      * t->k1 and t->k2 only. */

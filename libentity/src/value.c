@@ -262,6 +262,23 @@ ent_kind ent__ev_to_kind(uint8_t k)
 int ent__utf8_ok(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    /* All ASCII, the common case, first and without branching per byte: the string by 8-byte
+     * words, its tail by one word that overlaps the last (perf: create checks every string;
+     * callgrind put ~60 instructions on each short string of the plain bench before). */
+    if (n >= 8) {
+        uint64_t acc = 0, w;
+        size_t i;
+        for (i = 0; i + 8 <= n; i += 8) {
+            memcpy(&w, s + i, sizeof w);
+            acc |= w;
+        }
+        memcpy(&w, end - 8, sizeof w);
+        if (!((acc | w) & 0x8080808080808080ull)) return 1;
+    } else {
+        unsigned acc = 0;
+        for (size_t i = 0; i < n; i++) acc |= s[i];
+        if (!(acc & 0x80)) return 1;
+    }
     while (s < end) {
         unsigned c;
         size_t len;
