@@ -334,8 +334,8 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
         goto fail;
     }
     if (rc != ENT_NOTFOUND) goto fail;
-    if ((rc = check_refs(t, type, e, NULL))) goto fail;
-    if ((rc = check_indexes(t, type, e, NULL, NULL))) goto fail;
+    if (type->n_indexes && ((rc = check_refs(t, type, e, NULL)) || (rc = check_indexes(t, type, e, NULL, NULL))))
+        goto fail;
 
     /* From here on a failure leaves writes half done. t->k1 holds pk until the record is put. */
     *half = 1;
@@ -349,7 +349,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
         }
         goto fail;
     }
-    if ((rc = index_write(t, type, e, NULL, &pk, 1))) goto fail;
+    if (type->n_indexes && (rc = index_write(t, type, e, NULL, &pk, 1))) goto fail;
     /* The create event's data is every field: the record's packed fields, still in t->v1. */
     packed.data = t->v1.p + fields_at;
     packed.len = t->v1.n - fields_at;

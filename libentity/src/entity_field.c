@@ -123,12 +123,14 @@ static int field_set_blob(ent_entity *e, const ent_field *f, uint8_t kind, const
     ent_val v;
     int rc;
     char what[96];
+    if (e && f && f->type == e->type && f->ev == kind && (p || !n)) goto set; /* checks passed */
     if ((rc = field_check(e, f))) return rc;
     if (!p && n) return field_err(e, f, "value is NULL");
     if (f->ev != kind) {
         snprintf(what, sizeof what, "expected %s, got %s", ent__spec_expects(f), ent__ev_name(kind));
         return field_err(e, f, what);
     }
+set:
     if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
     return field_put(e, f, &v);
 }
