@@ -164,6 +164,13 @@ static size_t plain_bound(const ent_field *f, const ent_val *v)
     }
 }
 
+/* A string's or bytes' body at *w (the template's body writers call memcpy() for each). */
+static inline void raw_body(unsigned char **w, const void *p, size_t n)
+{
+    ent__copy(*w, p, n);
+    *w += n;
+}
+
 /* Pack a scalar or string v at *w if it is valid as such: 1 packed, 0 invalid or not a kind this
  * handles (the caller asks the validator). */
 static inline int raw_scalar(unsigned char **w, const ent_val *v)
@@ -177,11 +184,11 @@ static inline int raw_scalar(unsigned char **w, const ent_val *v)
     case EV_STR:
         if (!ent__utf8_ok(v->u.s.p, v->u.s.n)) return 0;
         ent__mpr_str(w, v->u.s.n);
-        ent__mpr_str_body(w, v->u.s.p, v->u.s.n);
+        raw_body(w, v->u.s.p, v->u.s.n);
         return 1;
     case EV_BIN:
         ent__mpr_bin(w, v->u.s.n);
-        ent__mpr_bin_body(w, v->u.s.p, v->u.s.n);
+        raw_body(w, v->u.s.p, v->u.s.n);
         return 1;
     default: return 0;
     }
@@ -204,7 +211,7 @@ static int raw_checked(unsigned char **w, const ent_field *f, const ent_val *v)
             const ent_kv *kv = &v->u.o.kv[i];
             if (!ent__utf8_ok(kv->k, kv->klen)) return 0;
             ent__mpr_str(w, kv->klen);
-            ent__mpr_str_body(w, kv->k, kv->klen);
+            raw_body(w, kv->k, kv->klen);
             if (kv->v.k == EV_NIL) ent__mpr_nil(w);
             else if (kv->v.k == EV_TS || !raw_scalar(w, &kv->v)) return 0;
         }

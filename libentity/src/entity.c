@@ -55,13 +55,13 @@ static size_t spec_room(const ent_field *f, int depth)
     if (depth > 3) return 0;
     switch (ent__ev_kind(f)) {
     case EV_STR:
-    case EV_BIN: return 48;
-    case EV_ARR: return 4 * sizeof(ent_val) + (f->items ? 4 * spec_room(f->items, depth + 1) : 0);
+    case EV_BIN: return 32;
+    case EV_ARR: return 4 * sizeof(ent_val) + (f->items ? 3 * spec_room(f->items, depth + 1) : 0);
     case EV_MAP:
         n = f->n_fields * sizeof(ent_val);
         for (size_t i = 0; i < f->n_fields && n < ROOM_MAX; i++) n += spec_room(f->fields[i], depth + 1);
         return n;
-    case EV_OBJ: return 4 * (sizeof(ent_kv) + 32);
+    case EV_OBJ: return 4 * sizeof(ent_kv) + 2 * (16 + 32);
     default: return 0;
     }
 }
@@ -73,13 +73,24 @@ size_t ent__type_room(const ent_type *t)
     return n < ROOM_MAX ? (n + 15) & ~(size_t)15 : ROOM_MAX;
 }
 
+/* glibc serves blocks up to 1032 bytes from its per-thread cache, several times faster than
+ * larger ones (callgrind: ~250 instructions more per malloc and free): a new entity's room stops
+ * there unless the entity alone is larger. */
+#define FAST_BLOCK 1024
+
 int ent_entity_new(ent_entity **out, const ent_type *t)
 {
     unsigned char *room = NULL;
-    int rc = ent__entity_new_room(out, t, t ? t->room : 0, &room);
-    if (rc) return rc;
+    size_t n = 0;
+    int rc;
+    if (t && t->schema && t->schema->sealed) {
+        size_t head = head_size(t);
+        n = t->room;
+        if (head < FAST_BLOCK && n > FAST_BLOCK - head) n = FAST_BLOCK - head;
+    }
+    if ((rc = ent__entity_new_room(out, t, n, &room))) return rc;
     (*out)->arena = room;
-    (*out)->arena_left = t->room;
+    (*out)->arena_left = n;
     return ENT_OK;
 }
 

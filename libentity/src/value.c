@@ -401,7 +401,7 @@ int ent__val_set_str_in(ent_entity *e, ent_val *v, uint8_t kind, const void *p, 
 {
     char *c = n < ENT__ARENA_ITEM_MAX ? ent__entity_alloc(e, n + 1) : NULL;
     if (!c) return ent__val_set_str(v, kind, p, n);
-    if (n) memcpy(c, p, n);
+    ent__copy(c, p, n);
     c[n] = '\0';
     v->k = kind;
     v->in_block = 1;
@@ -457,7 +457,7 @@ int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_v
         o->u.o.cap = cap;
         o->in_block = 1;
     }
-    memcpy(key, k, klen);
+    ent__copy(key, k, klen);
     key[klen] = '\0';
     kv = &o->u.o.kv[n];
     kv->k = key;
