@@ -36,8 +36,10 @@ static int path_err(int code, const ent_entity *e, const char *path, const char 
 
 static ent_val *obj_find(const ent_val *o, const char *k, size_t klen)
 {
+    /* the first byte before memcmp(): most keys of a map differ there, and the call costs more */
     for (size_t i = 0; i < o->u.o.n; i++)
-        if (o->u.o.kv[i].klen == klen && memcmp(o->u.o.kv[i].k, k, klen) == 0) return &o->u.o.kv[i].v;
+        if (o->u.o.kv[i].klen == klen && (!klen || o->u.o.kv[i].k[0] == k[0]) && memcmp(o->u.o.kv[i].k, k, klen) == 0)
+            return &o->u.o.kv[i].v;
     return NULL;
 }
 
@@ -258,7 +260,7 @@ typedef struct fast {
 } fast;
 
 /* 1 when path takes the fast path (f filled), 0 when it needs the general walk. */
-static int fast_plan(fast *f, const ent_entity *e, const char *path)
+static inline int fast_plan(fast *f, const ent_entity *e, const char *path)
 {
     size_t len, idx = 0, n;
     const char *s, *d;
@@ -269,6 +271,9 @@ static int fast_plan(fast *f, const ent_entity *e, const char *path)
     v = &e->slots[top->pos];
     f->v = v;
     f->top = top;
+    f->idx = f->klen = 0; /* (all set, for the compiler's sake once this is inlined) */
+    f->key = NULL;
+    f->found = NULL;
     if (!*s) {
         f->step = 0;
         f->spec = top;
@@ -329,7 +334,7 @@ fail:
 }
 
 /* Store *nv (taken over) at what fast_plan() resolved; on failure nv is cleared. */
-static int fast_put(ent_entity *e, const fast *f, ent_val *nv)
+static inline int fast_put(ent_entity *e, const fast *f, ent_val *nv)
 {
     ent_val *loc;
     int rc = fast_loc(&loc, e, f);

@@ -397,19 +397,6 @@ int ent__map_init(ent_val *v, const ent_field *spec)
 
 /* ---- the same in an entity's arena (value_int.h) --------------------------------------------- */
 
-int ent__val_set_str_in(ent_entity *e, ent_val *v, uint8_t kind, const void *p, size_t n)
-{
-    char *c = n < ENT__ARENA_ITEM_MAX ? ent__entity_alloc(e, n + 1) : NULL;
-    if (!c) return ent__val_set_str(v, kind, p, n);
-    ent__copy(c, p, n);
-    c[n] = '\0';
-    v->k = kind;
-    v->in_block = 1;
-    v->u.s.p = c;
-    v->u.s.n = n;
-    return ENT_OK;
-}
-
 /* A new vector of cap items of size `item` in e's arena holding the n of old; NULL when the arena
  * cannot serve it. */
 static void *arena_vec(ent_entity *e, const void *old, size_t n, size_t cap, size_t item)

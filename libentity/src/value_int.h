@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "entity/error.h"
 #include "entity/value.h"
 #include "schema_int.h"
 
@@ -159,12 +160,11 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out);
 int ent__arr_insert(ent_val *a, size_t at);
 /* Make v an empty declared map of spec (one unset slot per sub-field). */
 int ent__map_init(ent_val *v, const struct ent_field *spec);
-/* The same four, with what they allocate in e's arena (in_block) when it has room, else as the
+/* The same (ent__val_set_str_in() is inline below), with what they allocate in e's arena (in_block) when it has room, else as the
  * calls above; v must be a value of e (never another entity's: in_block memory lives as long as
  * its entity). ent__val_set_str_in and ent__map_init_in leave in_block set accordingly; the
  * container calls keep a container's memory all in the block or all its own (in_block says
  * which), copying it out as ent__arr_insert() does when the arena has no room. */
-int ent__val_set_str_in(ent_entity *e, ent_val *v, uint8_t kind, const void *p, size_t n);
 int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_val **out);
 int ent__arr_insert_in(ent_entity *e, ent_val *a, size_t at);
 int ent__map_init_in(ent_entity *e, ent_val *v, const struct ent_field *spec);
@@ -199,6 +199,19 @@ static inline void *ent__entity_alloc(ent_entity *e, size_t n)
     e->arena += n;
     e->arena_left -= n;
     return p;
+}
+/* ent__val_set_str() in e's arena (inline: every string setter calls it). */
+static inline int ent__val_set_str_in(ent_entity *e, ent_val *v, uint8_t kind, const void *p, size_t n)
+{
+    char *c = n < ENT__ARENA_ITEM_MAX ? (char *)ent__entity_alloc(e, n + 1) : NULL;
+    if (!c) return ent__val_set_str(v, kind, p, n);
+    ent__copy(c, p, n);
+    c[n] = '\0';
+    v->k = kind;
+    v->in_block = 1;
+    v->u.s.p = c;
+    v->u.s.n = n;
+    return ENT_OK;
 }
 /* Size of the arena room ent_entity_new() gives an entity of t (ent_schema_check() stores it in
  * t->room): about what setting each field once takes. */
