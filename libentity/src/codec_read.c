@@ -481,14 +481,6 @@ int ent__record_decode(ent_entity **out, const ent_type *t, const void *p, size_
         if ((rc = read_val(&e->slots[f->pos], f, &r, &v, 2))) goto fail;
     }
     if (r.pos != n) goto bad;
-    /* what the values left of the room is the setters' arena (ent__entity_alloc()) */
-    {
-        size_t pad = (size_t)(-(uintptr_t)r.room & 7);
-        if (r.room < r.end && (size_t)(r.end - r.room) > pad) {
-            e->arena = r.room + pad;
-            e->arena_left = (size_t)(r.end - r.room) - pad;
-        }
-    }
     *out = e;
     return ENT_OK;
 bad:

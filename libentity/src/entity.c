@@ -150,7 +150,7 @@ int ent_entity_dup(ent_entity **out, const ent_entity *e)
     int rc;
     *out = NULL;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
-    if ((rc = ent_entity_new(&d, e->type))) return rc;
+    if ((rc = ent__entity_new_bare(&d, e->type))) return rc;
     d->version = e->version;
     d->key_kind = e->key_kind;
     d->key_id = e->key_id;

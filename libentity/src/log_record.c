@@ -239,7 +239,7 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
             rc = corrupt(seq, "missing data");
             goto fail;
         }
-        if ((rc = ent_entity_new(&ev->data, ev->type))) goto fail;
+        if ((rc = ent__entity_new_bare(&ev->data, ev->type))) goto fail;
         if ((rc = ent__fields_apply(ev->data, &a[6]))) {
             if (rc == ENT_CORRUPT) ent__err_prefix(rc, "event %" PRIu64 ": ", seq);
             goto fail;

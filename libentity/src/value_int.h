@@ -176,6 +176,12 @@ const char *ent__spec_expects(const struct ent_field *f);
 /* A new empty entity of t (as ent_entity_new()) whose allocation holds `room` bytes more for
  * in_block values: *room_out points at them (16-byte aligned). */
 int ent__entity_new_room(ent_entity **out, const struct ent_type *t, size_t room, unsigned char **room_out);
+/* A new empty entity of t without arena room: for entities whose values come whole from
+ * elsewhere (a copy, JSON, an event), which the setters' room would only make larger. */
+static inline int ent__entity_new_bare(ent_entity **out, const struct ent_type *t)
+{
+    return ent__entity_new_room(out, t, 0, NULL);
+}
 /* n bytes (16-byte aligned, not zeroed) of block memory that lives as long as e: for the
  * in_block values of a decoder whose room ran out. NULL when out of memory. */
 void *ent__entity_chunk(ent_entity *e, size_t n);
