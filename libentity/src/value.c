@@ -421,8 +421,8 @@ int ent__arr_insert_in(ent_entity *e, ent_val *a, size_t at)
         a->u.a.cap = cap;
         a->in_block = 1;
     }
-    memmove(&a->u.a.v[at + 1], &a->u.a.v[at], (n - at) * sizeof(ent_val));
-    memset(&a->u.a.v[at], 0, sizeof(ent_val));
+    if (at < n) memmove(&a->u.a.v[at + 1], &a->u.a.v[at], (n - at) * sizeof(ent_val));
+    a->u.a.v[at] = (ent_val){0};
     a->u.a.n++;
     return ENT_OK;
 }
@@ -449,7 +449,7 @@ int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_v
     kv = &o->u.o.kv[n];
     kv->k = key;
     kv->klen = klen;
-    memset(&kv->v, 0, sizeof kv->v);
+    kv->v = (ent_val){0};
     o->u.o.n++;
     *out = &kv->v;
     return ENT_OK;
