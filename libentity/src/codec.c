@@ -132,12 +132,6 @@ int ent__record_encode(ent_buf *b, const ent_entity *e, size_t *fields_at)
 
 /* ---- validating while packing ------------------------------------------------------------- */
 
-/* A spec whose values need no check beyond their kind (and UTF-8 for strings): no limits, no enum,
- * not a ref (whose keys have rules of their own). */
-static int spec_plain(const ent_field *f)
-{
-    return !f->min.set && !f->max.set && !f->has_max_length && !f->n_enums && f->kind != ENT_KIND_REF;
-}
 
 /* Bytes a scalar or string packs into at most. */
 static inline size_t scalar_bound(const ent_val *v)
@@ -150,10 +144,10 @@ static inline size_t scalar_bound(const ent_val *v)
 static size_t plain_bound(const ent_field *f, const ent_val *v)
 {
     size_t i, n = 5;
-    if (v->k != f->ev || !spec_plain(f)) return 0;
+    if (v->k != f->ev || !f->plain) return 0;
     switch (v->k) {
     case EV_ARR:
-        if (!f->items || !spec_plain(f->items) || f->items->ev >= EV_ARR) return 0;
+        if (!f->items || !f->items->plain || f->items->ev >= EV_ARR) return 0;
         for (i = 0; i < v->u.a.n; i++) n += scalar_bound(&v->u.a.v[i]);
         return n;
     case EV_OBJ:

@@ -47,8 +47,11 @@ static ent_val *obj_find(const ent_val *o, const char *k, size_t klen)
 static size_t step_len(const char *s)
 {
     size_t n = 0;
-    while (s[n] && s[n] != '.' && s[n] != '[') n++;
-    return n;
+    for (;; n++) {
+        unsigned char c = (unsigned char)s[n];
+        /* lower-case letters and '_' (most of a name or key) sort after '[': one test for them */
+        if (c <= '[' && (c == '\0' || c == '.' || c == '[')) return n;
+    }
 }
 
 /* Length of the path step at s when it is `name` (a step ends at '.', '[' or the end), else 0.

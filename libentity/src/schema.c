@@ -424,6 +424,7 @@ static int check_field(ent_schema *s, struct ent_field *f)
     if (f->min.set && f->max.set && limit_cmp(&f->min, &f->max) > 0)
         return ent__err(ENT_SCHEMA, "%s: min is greater than max", path);
     if (f->kind == ENT_KIND_UINT && f->min.set == ENT_LIM_INT && f->min.v.i < 0) f->min.set = 0;
+    f->plain = !f->min.set && !f->max.set && !f->has_max_length && !f->n_enums && f->kind != ENT_KIND_REF;
     /* Parse the default again at every check: an earlier check that failed elsewhere may have
      * parsed one that has been replaced since, or checked it against other limits. */
     if (f->def) {

@@ -30,6 +30,8 @@ struct ent_field {
     unsigned indexed : 1; /* non-unique index; set on refs by ent_schema_check() */
     unsigned has_max_length : 1;
     unsigned defaults_below : 1; /* a sub-field or array item spec (at any depth) has a default */
+    unsigned plain : 1;   /* no limits, enum or ref rules: a value needs only its kind checked
+                           * (and UTF-8, for strings); set by ent_schema_check() */
     ent_limit min, max;
     uint64_t max_length;
     char **enums;         /* string enum values */
