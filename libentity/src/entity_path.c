@@ -92,8 +92,9 @@ static const ent_field *field_at(ent_field *const *fields, size_t n, const char 
     return NULL;
 }
 
-/* Resolve `path` on e (CREATE changes e: e is const for the modes that do not). resume (CREATE only): go on from where a CHECK walk of this path in w
- * stopped finding values, instead of from the start. Returns ENT_OK (w->v NULL when absent),
+/* Resolve `path` on e (CREATE changes e, in its arena too: e is const for the modes that do not).
+ * resume (CREATE only): go on from where a CHECK walk of this path in w stopped finding values,
+ * instead of from the start. Returns ENT_OK (w->v NULL when absent),
  * ENT_INVALID (bad path, step into a value that is not a map or array), ENT_NOTFOUND (no such
  * field; READ: index out of range; CHECK: index past the end), ENT_NOMEM (CREATE). */
 static int walk_path(walk *w, const ent_entity *e, const char *path, int mode, int resume)
