@@ -358,7 +358,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     tc->count++;
     tc->dirty = 1;
     if (e->key_kind == ENT_KEY_NONE && (rc = set_key(e, &key))) goto fail;
-    ent_entity_clear_changed(e);
+    memset(e->changed, 0, (e->type->n_fields + 63) / 64 * sizeof *e->changed); /* ent_entity_clear_changed() */
     applied_free(&applied, type->n_fields);
     return ENT_OK;
 fail:

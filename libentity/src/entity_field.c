@@ -59,7 +59,7 @@ static int field_check(const ent_entity *e, const ent_field *f)
     return ENT_OK;
 }
 
-static int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
+static inline int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
 {
     ent_val *v = NULL;
     int rc;
