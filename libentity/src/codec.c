@@ -167,7 +167,8 @@ static inline void raw_body(unsigned char **w, const void *p, size_t n)
 
 /* Pack a scalar or string v at *w if it is valid as such: 1 packed, 0 invalid or not a kind this
  * handles (the caller asks the validator). */
-static inline int raw_scalar(unsigned char **w, const ent_val *v)
+/* (always inlined: called per item, and gcc keeps it out of line otherwise) */
+static inline __attribute__((always_inline)) int raw_scalar(unsigned char **w, const ent_val *v)
 {
     switch (v->k) {
     case EV_BOOL: v->u.b ? ent__mpr_true(w) : ent__mpr_false(w); return 1;
@@ -176,7 +177,7 @@ static inline int raw_scalar(unsigned char **w, const ent_val *v)
     case EV_UINT: ent__mpr_uint64(w, v->u.u); return 1;
     case EV_FLOAT: ent__mpr_double(w, v->u.f); return 1;
     case EV_STR:
-        if (!ent__utf8_ok(v->u.s.p, v->u.s.n)) return 0;
+        if (!ent__utf8_ok_short(v->u.s.p, v->u.s.n)) return 0;
         ent__mpr_str(w, v->u.s.n);
         raw_body(w, v->u.s.p, v->u.s.n);
         return 1;
@@ -203,7 +204,7 @@ static int raw_checked(unsigned char **w, const ent_field *f, const ent_val *v)
         ent__mpr_map(w, v->u.o.n);
         for (i = 0; i < v->u.o.n; i++) {
             const ent_kv *kv = &v->u.o.kv[i];
-            if (!ent__utf8_ok(kv->k, kv->klen)) return 0;
+            if (!ent__utf8_ok_short(kv->k, kv->klen)) return 0;
             ent__mpr_str(w, kv->klen);
             raw_body(w, kv->k, kv->klen);
             if (kv->v.k == EV_NIL) ent__mpr_nil(w);

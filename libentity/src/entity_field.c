@@ -59,19 +59,12 @@ static int field_check(const ent_entity *e, const ent_field *f)
     return ENT_OK;
 }
 
-static inline int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
+/* field_put() when the quick test below does not hold: the checks, and their messages. */
+static int field_put_checked(ent_entity *e, const ent_field *f, ent_val *nv)
 {
     ent_val *v = NULL;
     int rc;
     char what[96];
-    /* a top-level field of the right kind, the common case, without the checks' calls */
-    if (e && f && f->type == e->type && !f->parent && f->ev == nv->k) {
-        v = &e->slots[f->pos];
-        if (ent__val_holds_memory(v)) ent__val_clear(v);
-        *v = *nv;
-        ent__mark_changed(e, f->pos);
-        return ENT_OK;
-    }
     if ((rc = field_check(e, f))) goto fail;
     if (f->ev != nv->k) {
         snprintf(what, sizeof what, "expected %s, got %s", ent__spec_expects(f), ent__ev_name(nv->k));
@@ -86,6 +79,20 @@ static inline int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
 fail:
     ent__val_clear(nv);
     return rc;
+}
+
+/* Store *nv (taken over; cleared on failure) in f's value. */
+static inline int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
+{
+    /* a top-level field of the right kind, the common case, inline */
+    if (e && f && f->type == e->type && !f->parent && f->ev == nv->k) {
+        ent_val *v = &e->slots[f->pos];
+        if (ent__val_holds_memory(v)) ent__val_clear(v);
+        *v = *nv;
+        ent__mark_changed(e, f->pos);
+        return ENT_OK;
+    }
+    return field_put_checked(e, f, nv);
 }
 
 int ent_entity_field_set_bool(ent_entity *e, const ent_field *f, int b)

@@ -67,8 +67,9 @@ static inline size_t step_is(const char *name, const char *s)
 
 /* The top-level field of t named by the step at s, by t's name table (a hash of the step's first
  * two characters and a probe or two instead of comparing with each name: ~60 instructions less per
- * path set on the plain bench, callgrind). *len: the step's length. NULL when none is. */
-static const ent_field *top_at(const ent_type *t, const char *s, size_t *len)
+ * path set on the plain bench, callgrind; ~25 more when gcc leaves it out of line, as it did).
+ * *len: the step's length. NULL when none is. */
+static inline __attribute__((always_inline)) const ent_field *top_at(const ent_type *t, const char *s, size_t *len)
 {
     size_t at;
     uint32_t i;

@@ -151,6 +151,33 @@ const char *ent__ev_name(uint8_t k);   /* "int", "string", ... for messages */
 ent_kind ent__ev_to_kind(uint8_t k);   /* public kind of a runtime kind (EV_OBJ -> MAP) */
 /* 1 if s[0..n) is strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
 int ent__utf8_ok(const char *s, size_t n);
+/* ent__utf8_ok() with the answer for short ASCII strings (most of an entity's) inline, without the
+ * call: overlapping words cover 4 to 32 bytes. */
+static inline int ent__utf8_ok_short(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    uint64_t acc = 0, a, b;
+    if (n >= 8 && n <= 32) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        acc = a | b;
+        if (n > 16) {
+            memcpy(&a, s + 8, 8);
+            memcpy(&b, s + n - 16, 8);
+            acc |= a | b;
+        }
+    } else if (n >= 4 && n < 8) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        acc = x | y;
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++) acc |= s[i];
+    } else {
+        return ent__utf8_ok(str, n);
+    }
+    return !(acc & 0x8080808080808080ull) || ent__utf8_ok(str, n);
+}
 /* Make v a string or bytes value (kind EV_STR/EV_BIN) holding a NUL-terminated copy of p[0..n).
  * Returns ENT_OK, ENT_NOMEM (v untouched). */
 int ent__val_set_str(ent_val *v, uint8_t kind, const void *p, size_t n);
