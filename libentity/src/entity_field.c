@@ -125,21 +125,31 @@ int ent_entity_field_set_timestamp(ent_entity *e, const ent_field *f, int64_t ns
     return field_put(e, f, &v);
 }
 
-static int field_set_blob(ent_entity *e, const ent_field *f, uint8_t kind, const void *p, size_t n)
+/* field_set_blob() when its quick test does not hold: the checks and their messages. */
+static int field_set_blob_checked(ent_entity *e, const ent_field *f, uint8_t kind, const void *p, size_t n)
 {
     ent_val v;
     int rc;
     char what[96];
-    if (e && f && f->type == e->type && f->ev == kind && (p || !n)) goto set; /* checks passed */
     if ((rc = field_check(e, f))) return rc;
     if (!p && n) return field_err(e, f, "value is NULL");
     if (f->ev != kind) {
         snprintf(what, sizeof what, "expected %s, got %s", ent__spec_expects(f), ent__ev_name(kind));
         return field_err(e, f, what);
     }
-set:
     if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
     return field_put(e, f, &v);
+}
+
+static inline int field_set_blob(ent_entity *e, const ent_field *f, uint8_t kind, const void *p, size_t n)
+{
+    ent_val v;
+    int rc;
+    if (e && f && f->type == e->type && f->ev == kind && (p || !n)) { /* the checks would pass */
+        if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
+        return field_put(e, f, &v);
+    }
+    return field_set_blob_checked(e, f, kind, p, n);
 }
 
 int ent_entity_field_set_string(ent_entity *e, const ent_field *f, const char *s, size_t len)

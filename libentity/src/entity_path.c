@@ -431,23 +431,31 @@ int ent_entity_set_timestamp(ent_entity *e, const char *path, int64_t ns)
     return ent__path_put(e, path, &v);
 }
 
-static int set_blob(ent_entity *e, const char *path, uint8_t kind, const void *p, size_t n)
+/* set_blob() by the general walk: paths the fast path does not take, and every error. */
+static int set_blob_walk(ent_entity *e, const char *path, uint8_t kind, const void *p, size_t n)
 {
     walk w;
-    fast f;
     ent_val v;
     int rc;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (!p && n) return path_err(ENT_INVALID, e, path ? path : "", "value is NULL");
     /* Check before copying: a kind mismatch on a large value should cost nothing. */
-    if (path && fast_plan(&f, e, path) && kind_fits(f.spec, kind)) {
-        if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
-        return fast_put(e, &f, &v);
-    }
     if ((rc = walk_path(&w, e, path, W_CHECK, 0))) return rc;
     if (!kind_fits(w.spec, kind)) return kind_err(e, path, w.spec, kind);
     if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
     return path_put(e, path, &v, &w); /* normalize_free() leaves strings and bytes alone */
+}
+
+static inline int set_blob(ent_entity *e, const char *path, uint8_t kind, const void *p, size_t n)
+{
+    fast f;
+    ent_val v;
+    int rc;
+    if (e && path && (p || !n) && fast_plan(&f, e, path) && kind_fits(f.spec, kind)) {
+        if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
+        return fast_put(e, &f, &v);
+    }
+    return set_blob_walk(e, path, kind, p, n);
 }
 
 int ent_entity_set_string(ent_entity *e, const char *path, const char *s)
