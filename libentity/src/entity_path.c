@@ -322,7 +322,7 @@ static int fast_loc(ent_val **out, ent_entity *e, const fast *f)
     }
     if (f->step == 1) {
         if (was_unset) v->k = EV_ARR;
-        if (f->idx == v->u.a.n && (rc = ent__arr_insert_in(e, v, f->idx))) goto fail;
+        if (f->idx == v->u.a.n && (rc = ent__arr_append_in(e, v))) goto fail;
         *out = &v->u.a.v[f->idx];
         return ENT_OK;
     }
@@ -331,7 +331,7 @@ static int fast_loc(ent_val **out, ent_entity *e, const fast *f)
         return ENT_OK;
     }
     if (was_unset) v->k = EV_OBJ;
-    if ((rc = ent__obj_add_in(e, v, f->key, f->klen, out))) goto fail;
+    if ((rc = ent__obj_add_in_quick(e, v, f->key, f->klen, out))) goto fail;
     return ENT_OK;
 fail:
     if (was_unset) ent__val_clear(v);

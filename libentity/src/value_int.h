@@ -246,6 +246,34 @@ static inline int ent__val_set_str_in(ent_entity *e, ent_val *v, uint8_t kind, c
     v->u.s.n = n;
     return ENT_OK;
 }
+/* ent__arr_insert_in() at the end of an array with room in its arena vector, inline; the rest
+ * (a first vector, growth, owned vectors, inserts before the end) out of line. */
+static inline int ent__arr_append_in(ent_entity *e, ent_val *a)
+{
+    if (a->in_block && a->u.a.n < a->u.a.cap) {
+        a->u.a.v[a->u.a.n++] = (ent_val){0};
+        return ENT_OK;
+    }
+    return ent__arr_insert_in(e, a, a->u.a.n);
+}
+/* ent__obj_add_in() with room in the map's arena vector and in the arena for the key, inline. */
+static inline int ent__obj_add_in_quick(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_val **out)
+{
+    char *key;
+    if (o->in_block && o->u.o.n < o->u.o.cap && klen < ENT__ARENA_ITEM_MAX &&
+        (key = (char *)ent__entity_alloc(e, klen + 1)) != NULL) {
+        ent_kv *kv = &o->u.o.kv[o->u.o.n];
+        ent__copy(key, k, klen);
+        key[klen] = '\0';
+        kv->k = key;
+        kv->klen = klen;
+        kv->v = (ent_val){0};
+        o->u.o.n++;
+        *out = &kv->v;
+        return ENT_OK;
+    }
+    return ent__obj_add_in(e, o, k, klen, out);
+}
 /* Size of the arena room ent_entity_new() gives an entity of t (ent_schema_check() stores it in
  * t->room): about what setting each field once takes. */
 size_t ent__type_room(const struct ent_type *t);
