@@ -135,6 +135,8 @@ static void test_long_strings(void)
         ENT_OK_(ent_entity_set_stringn(e, "tags[1]", big + 1, n));
         ENT_OK_(ent_entity_set_bytes(e, "by", big, n));
         ENT_OK_(ent_entity_set_stringn(e, "dims.w", big, n));
+        /* a short key first: the long one then joins a map whose pairs are in the arena */
+        ENT_OK_(ent_entity_set_string(e, "attrs.short", "s"));
         if (kl) { /* a free-form key of that length (an empty key is no path step) */
             memcpy(path, "attrs.", 6);
             memcpy(path + 6, big, kl);
@@ -142,6 +144,7 @@ static void test_long_strings(void)
             ENT_OK_(ent_entity_set_stringn(e, path, big, n));
             expect_str(e, path, big, n);
         }
+        expect_str(e, "attrs.short", "s", 1);
         expect_str(e, "title", big, n);
         expect_str(e, "tags[0]", big, n);
         expect_str(e, "tags[1]", big + 1, n);
