@@ -187,11 +187,12 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out);
 int ent__arr_insert(ent_val *a, size_t at);
 /* Make v an empty declared map of spec (one unset slot per sub-field). */
 int ent__map_init(ent_val *v, const struct ent_field *spec);
-/* The same (ent__val_set_str_in() is inline below), with what they allocate in e's arena (in_block) when it has room, else as the
- * calls above; v must be a value of e (never another entity's: in_block memory lives as long as
- * its entity). ent__val_set_str_in and ent__map_init_in leave in_block set accordingly; the
- * container calls keep a container's memory all in the block or all its own (in_block says
- * which), copying it out as ent__arr_insert() does when the arena has no room. */
+/* The same (ent__val_set_str_in() is inline below), with what they allocate in e's arena
+ * (in_block) when it has room, else as the calls above; v must be a value of e (never another
+ * entity's: in_block memory lives as long as its entity). ent__val_set_str_in and
+ * ent__map_init_in leave in_block set accordingly; the container calls keep a container's memory
+ * all in the block or all its own (in_block says which), copying it out as ent__arr_insert() does
+ * when the arena has no room. */
 int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_val **out);
 int ent__arr_insert_in(ent_entity *e, ent_val *a, size_t at);
 int ent__map_init_in(ent_entity *e, ent_val *v, const struct ent_field *spec);
