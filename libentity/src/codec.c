@@ -130,6 +130,132 @@ int ent__record_encode(ent_buf *b, const ent_entity *e, size_t *fields_at)
     return ent__fields_pack(b, e, NULL);
 }
 
+/* ---- validating while packing ------------------------------------------------------------- */
+
+
+/* Bytes a scalar or string packs into at most. */
+static inline size_t scalar_bound(const ent_val *v)
+{
+    return v->k == EV_STR || v->k == EV_BIN ? 5 + v->u.s.n : 9;
+}
+
+/* Bytes field f's value v packs into at most when the quick checks below can handle it (kinds,
+ * UTF-8, unset items: what ent_entity_validate() checks of such values), else 0. */
+static size_t plain_bound(const ent_field *f, const ent_val *v)
+{
+    size_t i, n = 5;
+    if (v->k != f->ev || !f->plain) return 0;
+    switch (v->k) {
+    case EV_ARR:
+        if (!f->items || !f->items->plain || f->items->ev >= EV_ARR) return 0;
+        for (i = 0; i < v->u.a.n; i++) n += scalar_bound(&v->u.a.v[i]);
+        return n;
+    case EV_OBJ:
+        for (i = 0; i < v->u.o.n; i++) n += 5 + v->u.o.kv[i].klen + scalar_bound(&v->u.o.kv[i].v);
+        return n;
+    case EV_MAP: return 0;
+    default: return scalar_bound(v);
+    }
+}
+
+/* A string's or bytes' body at *w (the template's body writers call memcpy() for each). */
+static inline void raw_body(unsigned char **w, const void *p, size_t n)
+{
+    ent__copy(*w, p, n);
+    *w += n;
+}
+
+/* Pack a scalar or string v at *w if it is valid as such: 1 packed, 0 invalid or not a kind this
+ * handles (the caller asks the validator). */
+/* (always inlined: called per item, and gcc keeps it out of line otherwise) */
+static inline __attribute__((always_inline)) int raw_scalar(unsigned char **w, const ent_val *v)
+{
+    switch (v->k) {
+    case EV_BOOL: v->u.b ? ent__mpr_true(w) : ent__mpr_false(w); return 1;
+    case EV_INT:
+    case EV_TS: ent__mpr_int64(w, v->u.i); return 1;
+    case EV_UINT: ent__mpr_uint64(w, v->u.u); return 1;
+    case EV_FLOAT: ent__mpr_double(w, v->u.f); return 1;
+    case EV_STR:
+        if (!ent__utf8_ok_short(v->u.s.p, v->u.s.n)) return 0;
+        ent__mpr_str(w, v->u.s.n);
+        raw_body(w, v->u.s.p, v->u.s.n);
+        return 1;
+    case EV_BIN:
+        ent__mpr_bin(w, v->u.s.n);
+        raw_body(w, v->u.s.p, v->u.s.n);
+        return 1;
+    default: return 0;
+    }
+}
+
+/* Pack field f's value v (plain_bound() != 0, room reserved) at *w when the quick checks can tell
+ * it valid: 1 packed, 0 not (the caller validates it fully and packs it the usual way). */
+static int raw_checked(unsigned char **w, const ent_field *f, const ent_val *v)
+{
+    size_t i;
+    switch (v->k) {
+    case EV_ARR:
+        ent__mpr_array(w, v->u.a.n);
+        for (i = 0; i < v->u.a.n; i++)
+            if (v->u.a.v[i].k != f->items->ev || !raw_scalar(w, &v->u.a.v[i])) return 0;
+        return 1;
+    case EV_OBJ:
+        ent__mpr_map(w, v->u.o.n);
+        for (i = 0; i < v->u.o.n; i++) {
+            const ent_kv *kv = &v->u.o.kv[i];
+            if (!ent__utf8_ok_short(kv->k, kv->klen)) return 0;
+            ent__mpr_str(w, kv->klen);
+            raw_body(w, kv->k, kv->klen);
+            if (kv->v.k == EV_NIL) ent__mpr_nil(w);
+            else if (kv->v.k == EV_TS || !raw_scalar(w, &kv->v)) return 0;
+        }
+        return 1;
+    default: return raw_scalar(w, v);
+    }
+}
+
+int ent__record_encode_valid(ent_buf *b, const ent_entity *e, uint64_t version, size_t *fields_at)
+{
+    const ent_type *t = e->type;
+    size_t i, n = 0;
+    unsigned char *w;
+    int rc;
+    if ((rc = ent__buf_ok(b))) return rc; /* a failed buffer stays failed (mp_write.h) */
+    for (i = 0; i < t->n_fields; i++) n += e->slots[i].k != EV_UNSET;
+    if ((rc = ent__buf_reserve(b, 1 + 9 + 5))) return rc;
+    w = (unsigned char *)b->p + b->n;
+    ent__mpr_array(&w, 2);
+    ent__mpr_uint64(&w, version);
+    if (fields_at) *fields_at = (size_t)((char *)w - b->p);
+    ent__mpr_map(&w, n);
+    b->n = (size_t)((char *)w - b->p);
+    for (i = 0; i < t->n_fields; i++) {
+        const ent_field *f = t->fields[i];
+        const ent_val *v = &e->slots[i];
+        size_t bound;
+        if (v->k == EV_UNSET) {
+            if (f->required && (rc = ent__field_validate(e, i))) return rc;
+            continue;
+        }
+        if ((bound = plain_bound(f, v)) != 0) {
+            /* room for the id and the value, then writes without a check each */
+            if (b->cap - b->n < 5 + bound && (rc = ent__buf_reserve(b, 5 + bound))) return rc;
+            w = (unsigned char *)b->p + b->n;
+            ent__mpr_uint32(&w, f->id);
+            if (raw_checked(&w, f, v)) {
+                b->n = (size_t)((char *)w - b->p);
+                continue;
+            }
+        }
+        /* the validator says what is wrong; a value it accepts is packed the usual way */
+        if ((rc = ent__field_validate(e, i))) return rc;
+        ent__mpw_uint32(b, f->id);
+        if ((rc = ent__val_pack(b, f, v)) || (rc = ent__buf_ok(b))) return rc;
+    }
+    return ENT_OK;
+}
+
 int ent_entity_encode(void **out, size_t *out_len, const ent_entity *e)
 {
     ent_buf b = {NULL, 0, 0};
@@ -377,7 +503,7 @@ int ent__val_unpack(ent_val *out, const ent_field *spec, const msgpack_object *o
     uint8_t want;
     memset(out, 0, sizeof *out);
     if (!spec) return unpack_free(out, o);
-    want = ent__ev_kind(spec);
+    want = spec->ev;
     switch (want) {
     case EV_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN) break;

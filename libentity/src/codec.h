@@ -41,6 +41,12 @@ void ent__zone_give(msgpack_zone *z);
  * the map of fields starts, so a create event can repeat those bytes instead of packing them
  * again. Returns ENT_OK, ENT_NOMEM. */
 int ent__record_encode(ent_buf *b, const ent_entity *e, size_t *fields_at);
+/* ent_entity_validate(e), then the record of e at `version` appended to b as ent__record_encode()
+ * writes it, in one walk over the values: the common values (scalars and strings without limits,
+ * arrays of them, free-form maps of them) are checked as they are packed, the others by the
+ * validator first. On ENT_INVALID (the validator's message) b holds part of a record.
+ * Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
+int ent__record_encode_valid(ent_buf *b, const ent_entity *e, uint64_t version, size_t *fields_at);
 /* Decode a record of type t into a new entity (nothing changed, no key).
  * Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__record_decode(ent_entity **out, const struct ent_type *t, const void *p, size_t n);

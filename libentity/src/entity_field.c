@@ -17,7 +17,8 @@ static int field_err(const ent_entity *e, const ent_field *f, const char *what)
 }
 
 /* The value of f (a top-level field or a declared map's sub-field reached without crossing an
- * array). create: build missing parent maps; else *out is NULL when a parent is unset. */
+ * array). create: build missing parent maps (in e's arena: e changes then, though const for the
+ * readers); else *out is NULL when a parent is unset. */
 static int field_loc(ent_val **out, const ent_entity *e, const ent_field *f, int create)
 {
     ent_val *pv = NULL;
@@ -38,7 +39,7 @@ static int field_loc(ent_val **out, const ent_entity *e, const ent_field *f, int
             *out = NULL;
             return ENT_OK;
         }
-        if ((rc = ent__map_init(pv, f->parent))) return rc;
+        if ((rc = ent__map_init_in((ent_entity *)e, pv, f->parent))) return rc;
     }
     *out = &pv->u.m.v[f->pos];
     return ENT_OK;
@@ -58,13 +59,14 @@ static int field_check(const ent_entity *e, const ent_field *f)
     return ENT_OK;
 }
 
-static int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
+/* field_put() when the quick test below does not hold: the checks, and their messages. */
+static int field_put_checked(ent_entity *e, const ent_field *f, ent_val *nv)
 {
     ent_val *v = NULL;
     int rc;
     char what[96];
     if ((rc = field_check(e, f))) goto fail;
-    if (ent__ev_kind(f) != nv->k) {
+    if (f->ev != nv->k) {
         snprintf(what, sizeof what, "expected %s, got %s", ent__spec_expects(f), ent__ev_name(nv->k));
         rc = field_err(e, f, what);
         goto fail;
@@ -77,6 +79,20 @@ static int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
 fail:
     ent__val_clear(nv);
     return rc;
+}
+
+/* Store *nv (taken over; cleared on failure) in f's value. */
+static inline int field_put(ent_entity *e, const ent_field *f, ent_val *nv)
+{
+    /* a top-level field of the right kind, the common case, inline */
+    if (e && f && f->type == e->type && !f->parent && f->ev == nv->k) {
+        ent_val *v = &e->slots[f->pos];
+        if (ent__val_holds_memory(v)) ent__val_clear(v);
+        *v = *nv;
+        ent__mark_changed(e, f->pos);
+        return ENT_OK;
+    }
+    return field_put_checked(e, f, nv);
 }
 
 int ent_entity_field_set_bool(ent_entity *e, const ent_field *f, int b)
@@ -109,19 +125,31 @@ int ent_entity_field_set_timestamp(ent_entity *e, const ent_field *f, int64_t ns
     return field_put(e, f, &v);
 }
 
-static int field_set_blob(ent_entity *e, const ent_field *f, uint8_t kind, const void *p, size_t n)
+/* field_set_blob() when its quick test does not hold: the checks and their messages. */
+static int field_set_blob_checked(ent_entity *e, const ent_field *f, uint8_t kind, const void *p, size_t n)
 {
     ent_val v;
     int rc;
     char what[96];
     if ((rc = field_check(e, f))) return rc;
     if (!p && n) return field_err(e, f, "value is NULL");
-    if (ent__ev_kind(f) != kind) {
+    if (f->ev != kind) {
         snprintf(what, sizeof what, "expected %s, got %s", ent__spec_expects(f), ent__ev_name(kind));
         return field_err(e, f, what);
     }
-    if ((rc = ent__val_set_str(&v, kind, p, n))) return rc;
+    if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
     return field_put(e, f, &v);
+}
+
+static inline int field_set_blob(ent_entity *e, const ent_field *f, uint8_t kind, const void *p, size_t n)
+{
+    ent_val v;
+    int rc;
+    if (e && f && f->type == e->type && f->ev == kind && (p || !n)) { /* the checks would pass */
+        if ((rc = ent__val_set_str_in(e, &v, kind, p, n))) return rc;
+        return field_put(e, f, &v);
+    }
+    return field_set_blob_checked(e, f, kind, p, n);
 }
 
 int ent_entity_field_set_string(ent_entity *e, const ent_field *f, const char *s, size_t len)
@@ -152,7 +180,7 @@ static int field_get(const ent_val **out, const ent_entity *e, const ent_field *
     char what[96];
     if ((rc = field_check(e, f))) return rc;
     if ((rc = field_loc(&v, e, f, 0))) return rc;
-    if (ent__ev_kind(f) != want) {
+    if (f->ev != want) {
         snprintf(what, sizeof what, "is %s %s, not %s", ent__a(ent__spec_expects(f)), ent__spec_expects(f), ent__ev_name(want));
         return field_err(e, f, what);
     }

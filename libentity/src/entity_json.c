@@ -597,7 +597,7 @@ int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, 
     jpath p;
     int rc;
     *out = NULL;
-    if ((rc = ent_entity_new(&e, t))) return rc;
+    if ((rc = ent__entity_new_bare(&e, t))) return rc;
     if (!json) {
         rc = ent__err(ENT_INVALID, "%s: JSON is NULL", t->name);
         goto fail;

@@ -189,7 +189,7 @@ static int validate_val(const ent_field *spec, const ent_val *v, vpath *p, int d
     ent_limit num;
     size_t i, old;
     int rc;
-    uint8_t want = ent__ev_kind(spec);
+    uint8_t want = spec->ev;
     if (v->k != want)
         return ent__err(ENT_INVALID, "%s: expected %s, holds %s", vp_str(p), ent__spec_expects(spec),
                         ent__ev_name(v->k));
@@ -280,25 +280,25 @@ int ent__val_validate(const ent_field *spec, const ent_val *v, const char *path)
     return spec ? validate_val(spec, v, &p, 0) : validate_free(v, &p, 0);
 }
 
+int ent__field_validate(const ent_entity *e, size_t i)
+{
+    const ent_type *t = e->type;
+    const ent_field *f = t->fields[i];
+    const ent_val *v = &e->slots[i];
+    vpath p;
+    if (v->k == EV_UNSET && !f->required) return ENT_OK;
+    p.n = 0;
+    vp_name(&p, "", t->name);
+    vp_name(&p, ".", f->name);
+    if (v->k == EV_UNSET) return ent__err(ENT_INVALID, "%s: missing required field", vp_str(&p));
+    return validate_val(f, v, &p, 0);
+}
+
 int ent_entity_validate(const ent_entity *e)
 {
-    const ent_type *t;
-    vpath p;
-    size_t i;
     int rc;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
-    t = e->type;
-    for (i = 0; i < t->n_fields; i++) {
-        const ent_field *f = t->fields[i];
-        const ent_val *v = &e->slots[i];
-        p.n = 0;
-        vp_name(&p, "", t->name);
-        vp_name(&p, ".", f->name);
-        if (v->k == EV_UNSET) {
-            if (f->required) return ent__err(ENT_INVALID, "%s: missing required field", vp_str(&p));
-            continue;
-        }
-        if ((rc = validate_val(f, v, &p, 0))) return rc;
-    }
+    for (size_t i = 0; i < e->type->n_fields; i++)
+        if ((rc = ent__field_validate(e, i))) return rc;
     return ENT_OK;
 }

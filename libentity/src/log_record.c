@@ -42,17 +42,43 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Bytes the head packs into at most: the array, ts, txn, op, version (9 each at most), the type
+ * name and the key. */
+static size_t head_bound(size_t name_len, const ent_key *key)
+{
+    return 1 + 9 + 9 + 5 + name_len + (key->kind == ENT_KEY_AUTO ? 9 : 5 + key->len) + 9 + 9;
+}
+
+/* The head at *w (room reserved): the template's writers without a room check each (mp_write.h). */
+static void head_write(unsigned char **w, int64_t ts, uint64_t txn, const char *type_name, size_t name_len,
+                       const ent_key *key, int op, uint64_t version)
+{
+    ent__mpr_array(w, 7);
+    ent__mpr_int64(w, ts);
+    ent__mpr_uint64(w, txn);
+    ent__mpr_str(w, name_len);
+    ent__mpr_str_body(w, type_name, name_len);
+    if (key->kind == ENT_KEY_AUTO) ent__mpr_uint64(w, key->id);
+    else {
+        ent__mpr_str(w, key->len);
+        ent__mpr_str_body(w, key->str, key->len);
+    }
+    ent__mpr_uint8(w, (uint8_t)op);
+    ent__mpr_uint64(w, version);
+}
+
 void ent__event_head_pack(ent_buf *b, int64_t ts, uint64_t txn, const char *type_name, const ent_key *key,
                          int op, uint64_t version)
 {
-    ent__mpw_array(b, 7);
-    ent__mpw_int64(b, ts);
-    ent__mpw_uint64(b, txn);
-    ent__mpw_str_with_body(b, type_name, strlen(type_name));
-    if (key->kind == ENT_KEY_AUTO) ent__mpw_uint64(b, key->id);
-    else ent__mpw_str_with_body(b, key->str, key->len);
-    ent__mpw_uint8(b, (uint8_t)op);
-    ent__mpw_uint64(b, version);
+    size_t nl = strlen(type_name);
+    unsigned char *w;
+    if (ent__buf_ok(b) || ent__buf_reserve(b, head_bound(nl, key))) {
+        b->cap = SIZE_MAX; /* failed: reported by ent__buf_ok(), as the writers do (mp_write.h) */
+        return;
+    }
+    w = (unsigned char *)b->p + b->n;
+    head_write(&w, ts, txn, type_name, nl, key, op, version);
+    b->n = (size_t)((char *)w - b->p);
 }
 
 int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op, uint64_t version,
@@ -66,11 +92,22 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
     if ((rc = ent__mirror_guard(t))) return rc;
     if ((rc = ent__log_load(t))) return rc;
     t->ev.n = 0;
-    ent__event_head_pack(&t->ev, now_ns(), t->txn_id, type->name, key, op, version);
-    if (op == ENT_OP_DELETE || !e) ent__mpw_nil(&t->ev);
-    else if (packed) ent__buf_put(&t->ev, packed->data, packed->len);
-    else if ((rc = ent__fields_pack(&t->ev, e, mask))) return rc;
-    if ((rc = ent__buf_ok(&t->ev))) return rc;
+    if (packed && op != ENT_OP_DELETE && e) {
+        /* a create: the head and the record's fields map, in one reservation */
+        size_t nl = strlen(type->name);
+        unsigned char *w;
+        if ((rc = ent__buf_ok(&t->ev)) || (rc = ent__buf_reserve(&t->ev, head_bound(nl, key) + packed->len)))
+            return rc;
+        w = (unsigned char *)t->ev.p;
+        head_write(&w, now_ns(), t->txn_id, type->name, nl, key, op, version);
+        memcpy(w, packed->data, packed->len);
+        t->ev.n = (size_t)((char *)w - t->ev.p) + packed->len;
+    } else {
+        ent__event_head_pack(&t->ev, now_ns(), t->txn_id, type->name, key, op, version);
+        if (op == ENT_OP_DELETE || !e) ent__mpw_nil(&t->ev);
+        else if ((rc = ent__fields_pack(&t->ev, e, mask))) return rc;
+        if ((rc = ent__buf_ok(&t->ev))) return rc;
+    }
     ent__enc_u64(kb, t->log_last + 1);
     k.data = kb;
     k.len = 8;
@@ -202,7 +239,7 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
             rc = corrupt(seq, "missing data");
             goto fail;
         }
-        if ((rc = ent_entity_new(&ev->data, ev->type))) goto fail;
+        if ((rc = ent__entity_new_bare(&ev->data, ev->type))) goto fail;
         if ((rc = ent__fields_apply(ev->data, &a[6]))) {
             if (rc == ENT_CORRUPT) ent__err_prefix(rc, "event %" PRIu64 ": ", seq);
             goto fail;

@@ -41,6 +41,19 @@ static inline int ent__buf_put(ent_buf *b, const void *p, size_t n)
 #include <msgpack/pack_template.h>
 #undef msgpack_pack_ext
 
+/* The same template once more as ent__mpr_*(unsigned char **w, ...): each writes at *w and
+ * moves it on, without a room check. For a caller that reserved room for a bound of what it
+ * writes (ent__record_encode_valid(): one check per field instead of one per item). */
+#undef msgpack_pack_inline_func
+#undef msgpack_pack_inline_func_fixint
+#define msgpack_pack_inline_func(name) static inline int ent__mpr##name
+#define msgpack_pack_inline_func_fixint(name) static inline int ent__mpr_fix##name
+#define msgpack_pack_user unsigned char **
+#define msgpack_pack_append_buffer(user, buf, len) return (memcpy(*(user), buf, len), *(user) += (len), 0)
+#define msgpack_pack_ext ent__mpr_ext
+#include <msgpack/pack_template.h>
+#undef msgpack_pack_ext
+
 static inline int ent__mpw_str_with_body(ent_buf *b, const void *p, size_t n)
 {
     return ent__mpw_str(b, n) || ent__mpw_str_body(b, p, n) ? -1 : 0;

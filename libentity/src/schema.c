@@ -53,6 +53,7 @@ static void type_free(struct ent_type *t)
     for (size_t i = 0; i < t->n_fields; i++) field_free(t->fields[i]);
     free(t->fields);
     free(t->indexes);
+    free(t->by_name);
     free(t);
 }
 
@@ -384,6 +385,23 @@ static int limit_cmp(const ent_limit *a, const ent_limit *b)
     return b->v.i < 0 ? 1 : (a->v.u < (uint64_t)b->v.i ? -1 : a->v.u > (uint64_t)b->v.i);
 }
 
+int ent__type_index_names(struct ent_type *t)
+{
+    size_t cap = 8;
+    uint32_t *tab;
+    while (cap < 2 * t->n_fields) cap *= 2;
+    if (!(tab = calloc(cap, sizeof *tab))) return ent__err(ENT_NOMEM, "out of memory");
+    for (size_t i = 0; i < t->n_fields; i++) {
+        size_t at = ent__name_hash(t->fields[i]->name) & (cap - 1);
+        while (tab[at]) at = (at + 1) & (cap - 1);
+        tab[at] = (uint32_t)i + 1;
+    }
+    free(t->by_name);
+    t->by_name = tab;
+    t->by_name_mask = cap - 1;
+    return ENT_OK;
+}
+
 static int check_field(ent_schema *s, struct ent_field *f)
 {
     char path[200];
@@ -406,6 +424,7 @@ static int check_field(ent_schema *s, struct ent_field *f)
     if (f->min.set && f->max.set && limit_cmp(&f->min, &f->max) > 0)
         return ent__err(ENT_SCHEMA, "%s: min is greater than max", path);
     if (f->kind == ENT_KIND_UINT && f->min.set == ENT_LIM_INT && f->min.v.i < 0) f->min.set = 0;
+    f->plain = !f->min.set && !f->max.set && !f->has_max_length && !f->n_enums && f->kind != ENT_KIND_REF;
     /* Parse the default again at every check: an earlier check that failed elsewhere may have
      * parsed one that has been replaced since, or checked it against other limits. */
     if (f->def) {
@@ -456,6 +475,8 @@ int ent_schema_check(ent_schema *s)
             if ((rc = check_field(s, t->fields[j]))) return rc;
         t->has_defaults = 0;
         for (size_t j = 0; j < t->n_fields; j++) t->has_defaults |= mark_defaults(t->fields[j]);
+        t->room = ent__type_room(t);
+        if ((rc = ent__type_index_names(t))) return rc;
         for (size_t j = 0; j < t->n_fields; j++)
             if (t->fields[j]->unique || t->fields[j]->indexed) n++;
         free(t->indexes);

@@ -30,6 +30,8 @@ struct ent_field {
     unsigned indexed : 1; /* non-unique index; set on refs by ent_schema_check() */
     unsigned has_max_length : 1;
     unsigned defaults_below : 1; /* a sub-field or array item spec (at any depth) has a default */
+    unsigned plain : 1;   /* no limits, enum or ref rules: a value needs only its kind checked
+                           * (and UTF-8, for strings); set by ent_schema_check() */
     ent_limit min, max;
     uint64_t max_length;
     char **enums;         /* string enum values */
@@ -60,7 +62,22 @@ struct ent_type {
     struct ent_field **indexes;
     size_t n_indexes;
     int has_defaults;           /* a field has a default, at any depth (ent_schema_check()) */
+    size_t room;                /* arena bytes of a new entity (ent__type_room(), at check) */
+    /* Top-level fields by name for paths (ent__type_index_names(), at check): open addressing
+     * over ent__name_hash(), slot = field index + 1, 0 empty; NULL until checked. */
+    uint32_t *by_name;
+    size_t by_name_mask;
 };
+
+/* Hash of the name at s, which ends at '.', '[' or NUL (a path step): its first two characters,
+ * which tell most field names of a type apart, so a look-up need not measure the step first. */
+static inline uint32_t ent__name_hash(const char *s)
+{
+    unsigned c1 = s[0] && s[1] != '.' && s[1] != '[' ? (unsigned char)s[1] : 0;
+    return (unsigned char)s[0] * 31u + c1;
+}
+/* Build t->by_name. Returns ENT_OK, ENT_NOMEM. */
+int ent__type_index_names(struct ent_type *t);
 
 struct ent_schema {
     char *name;

@@ -5,7 +5,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "entity/error.h"
 #include "entity/value.h"
 #include "schema_int.h"
 
@@ -78,7 +80,51 @@ struct ent_entity {
     uint64_t *changed;     /* bitset over top-level field positions */
     ent_val *slots;        /* one per top-level field, by ent_field.pos */
     void *chunks;          /* more block memory for in_block values (entity.c), freed with e */
+    /* The setters' arena: block memory not handed out yet (the rest of the entity's own room or
+     * of its last chunk). Setters put strings, array items, map slots and free-form pairs here
+     * (in_block values) instead of one malloc each, so building an entity and freeing it cost one
+     * allocation each way (callgrind, issue 14). arena_taken counts the chunks taken for it, which
+     * bounds what values replaced many times can leave behind (ent__entity_alloc()). */
+    unsigned char *arena;
+    size_t arena_left;
+    size_t arena_taken;
 };
+
+/* Copy n bytes, short ones without a call: most strings of an entity are under 32 bytes, and a
+ * call to memcpy() for each cost more than the copy (callgrind, plain bench: ~20 copies per
+ * create). Overlapping word moves cover every length from 4 to 32. */
+static inline void ent__copy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (n > 32) {
+        memcpy(d, s, n);
+    } else if (n >= 16) {
+        uint64_t a, b, c, x;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        memcpy(&c, s + n - 16, 8);
+        memcpy(&x, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + 8, &b, 8);
+        memcpy(d + n - 16, &c, 8);
+        memcpy(d + n - 8, &x, 8);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) d[i] = s[i];
+    }
+}
 
 /* ---- value.c: the value tree ---------------------------------------------------------------- */
 
@@ -105,6 +151,33 @@ const char *ent__ev_name(uint8_t k);   /* "int", "string", ... for messages */
 ent_kind ent__ev_to_kind(uint8_t k);   /* public kind of a runtime kind (EV_OBJ -> MAP) */
 /* 1 if s[0..n) is strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
 int ent__utf8_ok(const char *s, size_t n);
+/* ent__utf8_ok() with the answer for short ASCII strings (most of an entity's) inline, without the
+ * call: overlapping words cover 4 to 32 bytes. */
+static inline int ent__utf8_ok_short(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    uint64_t acc = 0, a, b;
+    if (n >= 8 && n <= 32) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        acc = a | b;
+        if (n > 16) {
+            memcpy(&a, s + 8, 8);
+            memcpy(&b, s + n - 16, 8);
+            acc |= a | b;
+        }
+    } else if (n >= 4 && n < 8) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        acc = x | y;
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++) acc |= s[i];
+    } else {
+        return ent__utf8_ok(str, n);
+    }
+    return !(acc & 0x8080808080808080ull) || ent__utf8_ok(str, n);
+}
 /* Make v a string or bytes value (kind EV_STR/EV_BIN) holding a NUL-terminated copy of p[0..n).
  * Returns ENT_OK, ENT_NOMEM (v untouched). */
 int ent__val_set_str(ent_val *v, uint8_t kind, const void *p, size_t n);
@@ -114,6 +187,15 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out);
 int ent__arr_insert(ent_val *a, size_t at);
 /* Make v an empty declared map of spec (one unset slot per sub-field). */
 int ent__map_init(ent_val *v, const struct ent_field *spec);
+/* The same (ent__val_set_str_in() is inline below), with what they allocate in e's arena
+ * (in_block) when it has room, else as the calls above; v must be a value of e (never another
+ * entity's: in_block memory lives as long as its entity). ent__val_set_str_in and
+ * ent__map_init_in leave in_block set accordingly; the container calls keep a container's memory
+ * all in the block or all its own (in_block says which), copying it out as ent__arr_insert() does
+ * when the arena has no room. */
+int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_val **out);
+int ent__arr_insert_in(ent_entity *e, ent_val *a, size_t at);
+int ent__map_init_in(ent_entity *e, ent_val *v, const struct ent_field *spec);
 /* Name of what a spec expects, for "expected X" messages (spec NULL: "value"). */
 const char *ent__spec_expects(const struct ent_field *f);
 
@@ -122,9 +204,80 @@ const char *ent__spec_expects(const struct ent_field *f);
 /* A new empty entity of t (as ent_entity_new()) whose allocation holds `room` bytes more for
  * in_block values: *room_out points at them (16-byte aligned). */
 int ent__entity_new_room(ent_entity **out, const struct ent_type *t, size_t room, unsigned char **room_out);
+/* A new empty entity of t without arena room: for entities whose values come whole from
+ * elsewhere (a copy, JSON, an event), which the setters' room would only make larger. */
+static inline int ent__entity_new_bare(ent_entity **out, const struct ent_type *t)
+{
+    return ent__entity_new_room(out, t, 0, NULL);
+}
 /* n bytes (16-byte aligned, not zeroed) of block memory that lives as long as e: for the
  * in_block values of a decoder whose room ran out. NULL when out of memory. */
 void *ent__entity_chunk(ent_entity *e, size_t n);
+
+/* Values longer than this get their own allocation rather than arena memory: a replaced value's
+ * arena bytes stay taken until the entity is freed, so they are kept small. */
+#define ENT__ARENA_ITEM_MAX 1024
+/* Chunks taken for the arena per entity; past this the setters allocate each value again. It
+ * bounds the memory that values replaced many times (a field set in a loop) leave behind. */
+#define ENT__ARENA_CAP ((size_t)16384)
+void *ent__entity_alloc_slow(ent_entity *e, size_t n);
+/* n bytes (8-byte aligned, not zeroed) of e's arena for an in_block value, NULL when n is larger
+ * than ENT__ARENA_ITEM_MAX, the arena has reached ENT__ARENA_CAP or memory is out: the caller
+ * then allocates the value on its own (in_block 0). */
+static inline void *ent__entity_alloc(ent_entity *e, size_t n)
+{
+    unsigned char *p;
+    n = (n + 7) & ~(size_t)7;
+    if (e->arena_left < n) return ent__entity_alloc_slow(e, n);
+    p = e->arena;
+    e->arena += n;
+    e->arena_left -= n;
+    return p;
+}
+/* ent__val_set_str() in e's arena (inline: every string setter calls it). */
+static inline int ent__val_set_str_in(ent_entity *e, ent_val *v, uint8_t kind, const void *p, size_t n)
+{
+    char *c = n < ENT__ARENA_ITEM_MAX ? (char *)ent__entity_alloc(e, n + 1) : NULL;
+    if (!c) return ent__val_set_str(v, kind, p, n);
+    ent__copy(c, p, n);
+    c[n] = '\0';
+    v->k = kind;
+    v->in_block = 1;
+    v->u.s.p = c;
+    v->u.s.n = n;
+    return ENT_OK;
+}
+/* ent__arr_insert_in() at the end of an array with room in its arena vector, inline; the rest
+ * (a first vector, growth, owned vectors, inserts before the end) out of line. */
+static inline int ent__arr_append_in(ent_entity *e, ent_val *a)
+{
+    if (a->in_block && a->u.a.n < a->u.a.cap) {
+        a->u.a.v[a->u.a.n++] = (ent_val){0};
+        return ENT_OK;
+    }
+    return ent__arr_insert_in(e, a, a->u.a.n);
+}
+/* ent__obj_add_in() with room in the map's arena vector and in the arena for the key, inline. */
+static inline int ent__obj_add_in_quick(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_val **out)
+{
+    char *key;
+    if (o->in_block && o->u.o.n < o->u.o.cap && klen < ENT__ARENA_ITEM_MAX &&
+        (key = (char *)ent__entity_alloc(e, klen + 1)) != NULL) {
+        ent_kv *kv = &o->u.o.kv[o->u.o.n];
+        ent__copy(key, k, klen);
+        key[klen] = '\0';
+        kv->k = key;
+        kv->klen = klen;
+        kv->v = (ent_val){0};
+        o->u.o.n++;
+        *out = &kv->v;
+        return ENT_OK;
+    }
+    return ent__obj_add_in(e, o, k, klen, out);
+}
+/* Size of the arena room ent_entity_new() gives an entity of t (ent_schema_check() stores it in
+ * t->room): about what setting each field once takes. */
+size_t ent__type_room(const struct ent_type *t);
 
 /* The slot of a top-level field of e's type. */
 static inline ent_val *ent__slot(const ent_entity *e, const struct ent_field *f)
@@ -148,6 +301,8 @@ static inline int ent__is_changed(const ent_entity *e, size_t pos)
 
 /* Validate one value against its spec; on failure the message names `path`. */
 int ent__val_validate(const struct ent_field *spec, const ent_val *v, const char *path);
+/* Validate top-level field i of e as ent_entity_validate() does (which is this for each field). */
+int ent__field_validate(const ent_entity *e, size_t i);
 
 /* ---- entity_path.c ------------------------------------------------------------------------- */
 
