@@ -171,6 +171,15 @@ static void test_known_line(void)
     ENT_OK_(ent_event_to_json(&j, &ev, 0));
     CU_ASSERT_PTR_NOT_NULL(strstr(j, "\"op\":\"delete\",\"version\":2,\"data\":{}}"));
     free(j);
+    /* a key that is not UTF-8 (a damaged record): refused as such, not printed with U+FFFD
+     * (a mirror would apply the line to another entity) nor reported as a lack of memory */
+    ev.key.str = "k\xff";
+    ev.key.len = 2;
+    j = NULL;
+    ENT_CHECK_RC(ent_event_to_json(&j, &ev, 0), ENT_CORRUPT);
+    CU_ASSERT_PTR_NULL(j);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "event 7: its key is not valid UTF-8"));
+    ENT_CHECK_RC(ent_event_to_json(&j, &ev, ENT_JSON_PRETTY), ENT_CORRUPT);
     ent_schema_free(s);
 }
 
