@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "test_entity_schemas.h"
 #include "value_int.h"
 
@@ -304,6 +305,82 @@ static void test_free_form_values(void)
     CU_ASSERT_FALSE(ent_entity_has(e, "any.l"));
     CU_ASSERT_TRUE(ent_entity_has(e, "any.o.p"));
     ent_entity_free(e);
+    ent_schema_free(s);
+}
+
+/* Unsetting a free-form key removes the pair, whatever made the map (setters: the entity's arena;
+ * JSON and dup: memory of its own; a decoded record: the entity's block): the key is gone from
+ * reads and JSON (not a null, which is a value there), the other pairs and the strings borrowed
+ * from them are intact, and the entity validates and encodes (an unset pair once made every
+ * create of it fail with "unset is not a free-form value"). */
+static void test_free_form_unset(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    static const char doc[] = "{\"any\":{\"a\":\"one\",\"b\":{\"x\":\"ex\",\"y\":[1]},\"c\":\"three\",\"d\":null}}";
+    for (int origin = 0; origin < 4; origin++) {
+        ent_entity *e = NULL, *d = NULL;
+        const char *borrowed_c = NULL, *borrowed_x = NULL;
+        size_t n = 0;
+        char *j = NULL;
+        ent_buf b = {NULL, 0, 0};
+        ent_kind k;
+        if (origin == 0) {
+            e = test_new(s, "thing");
+            ENT_OK_(ent_entity_set_string(e, "any.a", "one"));
+            ENT_OK_(ent_entity_set_string(e, "any.b.x", "ex"));
+            ENT_OK_(ent_entity_set_int(e, "any.b.y[0]", 1));
+            ENT_OK_(ent_entity_set_string(e, "any.c", "three"));
+            ENT_OK_(ent_entity_set_json(e, "any.d", "null"));
+        } else {
+            ENT_OK_(ent_entity_from_json(&e, ent_schema_type(s, "thing"), doc, strlen(doc)));
+            if (origin >= 2) {
+                ENT_OK_(ent_entity_dup(&d, e));
+                ent_entity_free(e);
+                e = d;
+            }
+            if (origin == 3) {
+                ENT_OK_(ent__record_encode(&b, e, NULL));
+                ent_entity_free(e);
+                e = NULL;
+                ENT_OK_(ent__record_decode(&e, ent_schema_type(s, "thing"), b.p, b.n));
+                ent__buf_free(&b);
+            }
+        }
+        ENT_OK_(ent_entity_get_string(&borrowed_c, &n, e, "any.c"));
+        ENT_OK_(ent_entity_get_string(&borrowed_x, &n, e, "any.b.x"));
+        ENT_OK_(ent_entity_unset(e, "any.a"));   /* the first pair */
+        ENT_OK_(ent_entity_unset(e, "any.b.y")); /* a nested map's last pair */
+        ENT_OK_(ent_entity_unset(e, "any.d"));   /* the last pair, a null */
+        ENT_OK_(ent_entity_unset(e, "any.zz"));  /* absent: nothing to do */
+        CU_ASSERT_FALSE(ent_entity_has(e, "any.a"));
+        CU_ASSERT_EQUAL(ent_entity_kind(&k, e, "any.d"), ENT_NOTFOUND);
+        CU_ASSERT_STRING_EQUAL(borrowed_c, "three");
+        CU_ASSERT_STRING_EQUAL(borrowed_x, "ex");
+        ENT_OK_(ent_entity_to_json(&j, e, 0));
+        CU_ASSERT_STRING_EQUAL(j, "{\"any\":{\"b\":{\"x\":\"ex\"},\"c\":\"three\"}}");
+        free(j);
+        ENT_OK_(ent_entity_validate(e));
+        ENT_OK_(ent__record_encode(&b, e, NULL));
+        ENT_OK_(ent__record_decode(&d, ent_schema_type(s, "thing"), b.p, b.n));
+        ENT_OK_(ent_entity_to_json(&j, d, 0));
+        CU_ASSERT_STRING_EQUAL(j, "{\"any\":{\"b\":{\"x\":\"ex\"},\"c\":\"three\"}}");
+        free(j);
+        ent_entity_free(d);
+        ent__buf_free(&b);
+        /* set again after the removals, then remove everything */
+        ENT_OK_(ent_entity_set_string(e, "any.a", "again"));
+        ENT_OK_(ent_entity_unset(e, "any.c"));
+        ENT_OK_(ent_entity_unset(e, "any.b"));
+        ENT_OK_(ent_entity_to_json(&j, e, 0));
+        CU_ASSERT_STRING_EQUAL(j, "{\"any\":{\"a\":\"again\"}}");
+        free(j);
+        ENT_OK_(ent_entity_unset(e, "any.a"));
+        ENT_OK_(ent_entity_to_json(&j, e, 0));
+        CU_ASSERT_STRING_EQUAL(j, "{\"any\":{}}");
+        free(j);
+        ENT_OK_(ent_entity_validate(e));
+        ent_entity_free(e);
+    }
     ent_schema_free(s);
 }
 
@@ -727,7 +804,7 @@ int main(void)
     static const ent_test_case cases[] = {
         ENT_TEST(test_new_and_free),  ENT_TEST(test_keys),          ENT_TEST(test_scalars_by_path),
         ENT_TEST(test_refs),          ENT_TEST(test_paths),         ENT_TEST(test_bad_paths),
-        ENT_TEST(test_free_form_values), ENT_TEST(test_arrays),     ENT_TEST(test_field_handles),
+        ENT_TEST(test_free_form_values), ENT_TEST(test_free_form_unset), ENT_TEST(test_arrays),     ENT_TEST(test_field_handles),
         ENT_TEST(test_changed),       ENT_TEST(test_many_fields_changed), ENT_TEST(test_defaults),
         ENT_TEST(test_validate),      ENT_TEST(test_mixed_limits),  ENT_TEST(test_depth_limit),
         ENT_TEST(test_dup_equal),     {NULL, NULL}};

@@ -21,6 +21,7 @@ typedef struct walk {
     ent_val *v;            /* NULL when absent (READ, CHECK) */
     const ent_field *spec; /* NULL inside free-form values */
     const ent_field *top;  /* the top-level field */
+    ent_val *obj;          /* the free-form map holding v when the last step was its key, else NULL */
     /* CHECK: where a CREATE walk of the same path can pick up (walk_path's `resume`): the last
      * value on the path that exists, the rest of the path after it and its spec. A setter walks
      * twice; starting the second walk there saves parsing the first steps again (perf). */
@@ -123,7 +124,9 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode, i
         v = &e->slots[spec->pos];
         s += len;
     }
+    w->obj = NULL;
     while (*s) {
+        w->obj = NULL;
         if (mode == W_CHECK && v) {
             w->rv = v;
             w->rs = s;
@@ -163,6 +166,7 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode, i
             {
                 ent_val *c = obj_find(v, name, len);
                 if (!c && mode == W_CREATE && (rc = ent__obj_add_in((ent_entity *)e, v, name, len, &c))) return rc;
+                w->obj = c ? v : NULL;
                 v = c;
             }
         } else if (*s == '[') {
@@ -493,7 +497,12 @@ int ent_entity_unset(ent_entity *e, const char *path)
     int rc;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if ((rc = walk_path(&w, e, path, W_READ, 0))) return rc;
-    if (w.v) {
+    if (w.v && w.obj) {
+        /* a free-form key goes with its value: an unset pair would print as null, which is a
+         * value there, and no record can hold it (create refused the entity) */
+        ent__obj_remove(w.obj, w.v);
+        ent__mark_changed(e, w.top->pos);
+    } else if (w.v) {
         ent__val_clear(w.v);
         ent__mark_changed(e, w.top->pos);
     }

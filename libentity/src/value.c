@@ -3,6 +3,7 @@
  * and declared maps. Its own file because codec, JSON, validation, paths, field handles, defaults
  * and the store all use it; it calls nothing above it (only errors and schema_read.c). */
 #include <stdint.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -453,6 +454,16 @@ int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_v
     o->u.o.n++;
     *out = &kv->v;
     return ENT_OK;
+}
+
+void ent__obj_remove(ent_val *o, ent_val *pv)
+{
+    ent_kv *kv = (ent_kv *)(void *)((char *)pv - offsetof(ent_kv, v));
+    size_t i = (size_t)(kv - o->u.o.kv);
+    if (!o->in_block) free(kv->k); /* keys are the map's own, or all in the entity's block */
+    if (ent__val_holds_memory(&kv->v)) ent__val_clear(&kv->v);
+    memmove(kv, kv + 1, (o->u.o.n - i - 1) * sizeof *kv);
+    o->u.o.n--;
 }
 
 int ent__map_init_in(ent_entity *e, ent_val *v, const ent_field *spec)

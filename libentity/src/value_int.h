@@ -194,6 +194,9 @@ int ent__map_init(ent_val *v, const struct ent_field *spec);
  * all in the block or all its own (in_block says which), copying it out as ent__arr_insert() does
  * when the arena has no room. */
 int ent__obj_add_in(ent_entity *e, ent_val *o, const char *k, size_t klen, ent_val **out);
+/* Free-form map o: remove the pair whose value is pv (a value of o), freeing what o owns of it;
+ * the pairs after it move down one. */
+void ent__obj_remove(ent_val *o, ent_val *pv);
 int ent__arr_insert_in(ent_entity *e, ent_val *a, size_t at);
 int ent__map_init_in(ent_entity *e, ent_val *v, const struct ent_field *spec);
 /* Name of what a spec expects, for "expected X" messages (spec NULL: "value"). */

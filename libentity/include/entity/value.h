@@ -91,7 +91,9 @@ ENT_EXTERN(int) ent_entity_set_timestamp(ent_entity *e, const char *path, int64_
 /* Any value, maps and arrays included, given as entity JSON (see ent_entity_from_json()). */
 ENT_EXTERN(int) ent_entity_set_json(ent_entity *e, const char *path, const char *json);
 
-/* Remove a field (an array item: see ent_entity_array_remove()). Unsetting an unset field is OK. */
+/* Remove a field, or a key of a free-form map with its value. An array item stays, unset, and must
+ * be set again before the entity is stored: ent_entity_array_remove() removes one. Unsetting what
+ * is not set is OK. */
 ENT_EXTERN(int) ent_entity_unset(ent_entity *e, const char *path);
 
 /* Getters. Returns ENT_OK, ENT_NOTFOUND (field unset or no such field/index), ENT_INVALID (bad path
