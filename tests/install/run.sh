@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the built libentity into a temporary prefix, then build a tiny host program against the
 # installed copy four ways — pkg-config and CMake find_package, each shared and static — and run
-# each build on both backends.
+# each build on both backends; where entity-http is installed, a host serving a store over HTTP,
+# built with pkg-config both ways.
 set -euo pipefail
-src=$1 bin=$2
+src=$1 bin=$2 http=${3:-no-http}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
@@ -33,4 +34,23 @@ cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
 run cmake-static "$work/cm/host_static"
-echo "4 passed, 0 failed"
+passed=4
+
+# entity-http (installed where libmicrohttpd was found): pkg-config, with the shared libentity and
+# with both of libentity's libraries static
+if [ "$http" = http ] && [ ! -f "$pcdir/entity-http.pc" ]; then echo "FAIL: entity-http built, entity-http.pc not installed"; exit 1; fi
+if [ "$http" = http ]; then
+  cc -std=c11 -Wall -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_shared" "$here/host_http.c" \
+     $(pkg-config --cflags --libs entity-http)
+  LD_LIBRARY_PATH=$libdir "$work/http_shared" || { echo "FAIL: http-pkgconfig-shared"; exit 1; }
+  echo "ok: http-pkgconfig-shared"
+  cc -std=c11 -Wall -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_static" "$here/host_http.c" \
+     $(pkg-config --cflags entity-http) "$libdir/libentity-http.a" "$libdir/libentity.a" \
+     $(pkg-config --static --libs-only-l --libs-only-L entity | sed 's/-lentity//') \
+     $(pkg-config --libs libmicrohttpd jansson) -lpthread # the system's libraries shared (GnuTLS has no .a)
+  if ldd "$work/http_static" | grep -q libentity; then echo "FAIL: static http host links libentity.so"; exit 1; fi
+  "$work/http_static" || { echo "FAIL: http-pkgconfig-static"; exit 1; }
+  echo "ok: http-pkgconfig-static"
+  passed=$((passed + 2))
+fi
+echo "$passed passed, 0 failed"
