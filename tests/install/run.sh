@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install the built libentity into a temporary prefix, then build a tiny host program against the
 # installed copy four ways — pkg-config and CMake find_package, each shared and static — and run
-# each build on both backends; where entity-http is installed, a host serving a store over HTTP,
-# built with pkg-config both ways.
+# each build on both backends; where the optional components are built, a host serving a store
+# over HTTP and one calling the NATS relay, built with pkg-config both ways.
 set -euo pipefail
-src=$1 bin=$2 http=${3:-no-http}
+src=$1 bin=$2 http=${3:-no-http} nats=${4:-no-nats}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
@@ -51,6 +51,21 @@ if [ "$http" = http ]; then
   if ldd "$work/http_static" | grep -q libentity; then echo "FAIL: static http host links libentity.so"; exit 1; fi
   "$work/http_static" || { echo "FAIL: http-pkgconfig-static"; exit 1; }
   echo "ok: http-pkgconfig-static"
+  passed=$((passed + 2))
+fi
+
+# libentity-nats (installed where libnats was found): pkg-config, shared and static
+if [ "$nats" = nats ]; then
+  [ -f "$pcdir/entity-nats.pc" ] || { echo "FAIL: libentity-nats built, entity-nats.pc not installed"; exit 1; }
+  cc -std=c11 -Wall -Werror -o "$work/nats_shared" "$here/host_nats.c" $(pkg-config --cflags --libs entity-nats)
+  LD_LIBRARY_PATH=$libdir "$work/nats_shared" || { echo "FAIL: nats-pkgconfig-shared"; exit 1; }
+  echo "ok: nats-pkgconfig-shared"
+  cc -std=c11 -Wall -Werror -o "$work/nats_static" "$here/host_nats.c" $(pkg-config --cflags entity-nats) \
+     "$libdir/libentity-nats.a" "$libdir/libentity.a" \
+     $(pkg-config --static --libs-only-l --libs-only-L entity-nats | sed 's/-lentity-nats//; s/-lentity//')
+  if ldd "$work/nats_static" | grep -q libentity; then echo "FAIL: static nats host links libentity.so"; exit 1; fi
+  "$work/nats_static" || { echo "FAIL: nats-pkgconfig-static"; exit 1; }
+  echo "ok: nats-pkgconfig-static"
   passed=$((passed + 2))
 fi
 echo "$passed passed, 0 failed"
