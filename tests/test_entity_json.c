@@ -366,6 +366,27 @@ static void test_patch(void)
     ent_schema_free(s);
 }
 
+/* value.h: a string borrowed from a field stays valid until that field is next changed. A patch
+ * that leaves a field alone leaves the string where it was (the patch works on a copy). */
+static void test_patch_keeps_borrowed(void)
+{
+    ent_schema *s = test_schema(SHOP_JSON);
+    ent_entity *p = from_json(s, "product", "{\"price\":1,\"tags\":[\"a\",\"b\"],\"attrs\":{\"color\":\"red\"}}");
+    const char *tag = NULL, *color = NULL, *again = NULL;
+    size_t n = 0;
+    ENT_OK_(ent_entity_get_string(&tag, &n, p, "tags[1]"));
+    ENT_OK_(ent_entity_get_string(&color, &n, p, "attrs.color"));
+    ENT_OK_(PATCH(p, "{\"price\":2,\"stock\":3}"));
+    ENT_OK_(ent_entity_get_string(&again, &n, p, "tags[1]"));
+    CU_ASSERT_PTR_EQUAL(again, tag);
+    ENT_OK_(ent_entity_get_string(&again, &n, p, "attrs.color"));
+    CU_ASSERT_PTR_EQUAL(again, color);
+    CU_ASSERT_STRING_EQUAL(tag, "b");
+    CU_ASSERT_STRING_EQUAL(color, "red");
+    ent_entity_free(p);
+    ent_schema_free(s);
+}
+
 static void test_get_set_json(void)
 {
     ent_schema *s = test_schema(SHOP_JSON);
@@ -432,6 +453,7 @@ int main(void)
     static const ent_test_case cases[] = {
         ENT_TEST(test_to_json_shapes), ENT_TEST(test_timestamps),     ENT_TEST(test_bytes_and_numbers),
         ENT_TEST(test_from_json),      ENT_TEST(test_json_round_trip), ENT_TEST(test_patch),
+        ENT_TEST(test_patch_keeps_borrowed),
         ENT_TEST(test_get_set_json),   ENT_TEST(test_val_from_json_text), {NULL, NULL}};
     return ent_test_run("entity_json", cases);
 }

@@ -722,11 +722,9 @@ int ent_entity_patch_json(ent_entity *e, const char *json, size_t len)
         else if ((rc = merge_into(&c->slots[f->pos], f, m, &p))) goto fail;
         ent__mark_changed(c, f->pos);
     }
-    for (i = 0; i < e->type->n_fields; i++) {
-        ent_val tmp = e->slots[i];
-        e->slots[i] = c->slots[i];
-        c->slots[i] = tmp;
-    }
+    /* Only what the patch changed moves over: values it left equal stay in place, so strings the
+     * caller borrowed from them stay valid (value.h), as the write calls keep them (crud.c). */
+    for (i = 0; i < e->type->n_fields; i++) ent__val_adopt(&e->slots[i], &c->slots[i]);
     memcpy(e->changed, c->changed, (e->type->n_fields + 63) / 64 * sizeof(uint64_t));
     rc = ENT_OK;
 fail:
