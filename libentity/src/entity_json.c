@@ -668,13 +668,7 @@ static int merge_into(ent_val *target, const ent_field *spec, json_t *patch, jpa
             for (i = 0; i < target->u.o.n; i++)
                 if (target->u.o.kv[i].klen == klen && memcmp(target->u.o.kv[i].k, k, klen) == 0) break;
             if (json_is_null(m)) {
-                if (i < target->u.o.n) {
-                    if (!target->in_block) free(target->u.o.kv[i].k);
-                    ent__val_clear(&target->u.o.kv[i].v);
-                    memmove(&target->u.o.kv[i], &target->u.o.kv[i + 1],
-                            (target->u.o.n - i - 1) * sizeof(ent_kv));
-                    target->u.o.n--;
-                }
+                if (i < target->u.o.n) ent__obj_remove(target, &target->u.o.kv[i].v);
                 continue;
             }
             if (i < target->u.o.n) slot = &target->u.o.kv[i].v;
