@@ -30,7 +30,8 @@ run pkgconfig-static "$work/pc_static"
 if ldd "$work/pc_static" | grep -q libentity; then echo "FAIL: static host links libentity.so"; exit 1; fi
 
 # CMake find_package, both targets
-cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DWITH_HTTP=$([ "$http" = http ] && echo ON || echo OFF) \
+      -DWITH_NATS=$([ "$nats" = nats ] && echo ON || echo OFF) >/dev/null
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
 run cmake-static "$work/cm/host_static"
@@ -66,6 +67,19 @@ if [ "$nats" = nats ]; then
   if ldd "$work/nats_static" | grep -q libentity; then echo "FAIL: static nats host links libentity.so"; exit 1; fi
   "$work/nats_static" || { echo "FAIL: nats-pkgconfig-static"; exit 1; }
   echo "ok: nats-pkgconfig-static"
+  passed=$((passed + 2))
+fi
+# the optional components through find_package(libentity COMPONENTS ...), built above
+if [ "$http" = http ]; then
+  LD_LIBRARY_PATH=$libdir "$work/cm/http_host" || { echo "FAIL: http-cmake"; exit 1; }
+  echo "ok: http-cmake"
+  passed=$((passed + 1))
+fi
+if [ "$nats" = nats ]; then
+  LD_LIBRARY_PATH=$libdir "$work/cm/nats_shared" || { echo "FAIL: nats-cmake-shared"; exit 1; }
+  if ldd "$work/cm/nats_static" | grep -q libentity; then echo "FAIL: static nats host (cmake) links libentity.so"; exit 1; fi
+  "$work/cm/nats_static" || { echo "FAIL: nats-cmake-static"; exit 1; }
+  echo "ok: nats-cmake-shared, nats-cmake-static"
   passed=$((passed + 2))
 fi
 echo "$passed passed, 0 failed"
