@@ -477,6 +477,12 @@ int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
         }
         if (rc) break;
         if (to_seq && ev->seq > to_seq) {
+            /* to_seq cuts this transaction: leave it out whole rather than commit half of it, a
+             * state the source never had. */
+            if (w && ev->txn == cur_txn) {
+                ent_txn_abort(w);
+                w = NULL;
+            }
             ent_event_free(ev);
             break;
         }
