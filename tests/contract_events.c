@@ -223,6 +223,43 @@ static void on_ev_write(const ent_event *ev, void *p)
     ent_entity_free(u);
 }
 
+/* A replay up to a seq inside a transaction stops before that transaction: the destination never
+ * holds a state the source did not have (half of one transaction's writes). */
+static void t_replay_to_inside_a_txn(void)
+{
+    store_dir src, part;
+    ent_txn *w = NULL;
+    uint64_t f = 0, l = 0, n = 0;
+    open_on(&src, backend);
+    for (int t = 0; t < 2; t++) { /* txn 1: seqs 1..2, txn 2: seqs 3..4 */
+        ENT_OK_(ent_txn_begin(&w, src.s, ENT_TXN_WRITE));
+        for (int i = 0; i < 2; i++) {
+            ent_entity *u = user(src.s, t * 2 + i);
+            ENT_OK_(ent_create(src.s, w, u));
+            ent_entity_free(u);
+        }
+        ENT_OK_(ent_txn_commit(w));
+    }
+    open_on(&part, backend);
+    ENT_OK_(ent_store_replay(part.s, src.s, 3));
+    ENT_OK_(ent_log_bounds(&f, &l, part.s, NULL));
+    CU_ASSERT_EQUAL(l, 2);
+    ENT_OK_(ent_count(&n, part.s, NULL, ent_store_type(part.s, "user")));
+    CU_ASSERT_EQUAL(n, 2);
+    close_on(&part);
+    open_on(&part, backend);
+    ENT_OK_(ent_store_replay(part.s, src.s, 1)); /* inside the first: nothing */
+    ENT_OK_(ent_log_bounds(&f, &l, part.s, NULL));
+    CU_ASSERT_EQUAL(l, 0);
+    close_on(&part);
+    open_on(&part, backend);
+    ENT_OK_(ent_store_replay(part.s, src.s, 4));
+    ENT_OK_(ent_count(&n, part.s, NULL, ent_store_type(part.s, "user")));
+    CU_ASSERT_EQUAL(n, 4);
+    close_on(&part);
+    close_on(&src);
+}
+
 static void t_subscribers(void)
 {
     store_dir d;
@@ -628,6 +665,7 @@ int main(int argc, char **argv)
     static char suite[64];
     static const ent_test_case cases[] = {
         ENT_TEST(t_replay_equality),
+        ENT_TEST(t_replay_to_inside_a_txn),
         ENT_TEST(t_subscribers),
         ENT_TEST(t_callbacks_change_subscriptions),
         ENT_TEST(t_map_order_is_no_change),

@@ -111,7 +111,7 @@ static void wrong(wthread *w, int op, int rc, int want)
 typedef struct pair_arg {
     ent_store *s;
     const char *k1, *k2;
-    int fail_after; /* return ENT_CONFLICT after both writes */
+    int fail_after; /* return ENT_CONFLICT after both writes (2: without a message) */
 } pair_arg;
 
 /* Two creates that stand or fall together. */
@@ -123,7 +123,8 @@ static int create_pair(ent_txn *txn, void *p)
     if (!rc) rc = ent_create(a->s, txn, y);
     ent_entity_free(x);
     ent_entity_free(y);
-    if (!rc && a->fail_after) rc = ent__err(ENT_CONFLICT, "changed my mind");
+    if (!rc && a->fail_after == 2) rc = ENT_CONFLICT; /* a bare code, no message of its own */
+    else if (!rc && a->fail_after) rc = ent__err(ENT_CONFLICT, "changed my mind");
     return rc;
 }
 
@@ -631,6 +632,12 @@ static void t_txn_run(void)
         ent_key pc = ent_key_str("pc"), pd = ent_key_str("pd");
         CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &pc), ENT_NOTFOUND);
         CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &pd), ENT_NOTFOUND);
+        /* a bare code from fn: the message says so, not the last failure of an unrelated call */
+        a = (pair_arg){d.s, "pc", "pd", 2};
+        ENT_CHECK_RC(ent_txn_run(d.s, create_pair, &a), ENT_CONFLICT);
+        CU_ASSERT_PTR_NULL(strstr(ent_errmsg(), "not found"));
+        ENT_ASSERT_MSG("ent_txn_run");
+        CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &pc), ENT_NOTFOUND);
     }
     /* misuse: commit inside is refused (the work stays); abort inside undoes the work; a write to
      * the same store without the txn is ENT_BUSY; a positive code is not a code */

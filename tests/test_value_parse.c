@@ -42,6 +42,10 @@ static void t_parse(void)
         }
         ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "t"), " 5"), ENT_INVALID);
         ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), " 5"), ENT_INVALID);
+        /* floats too are decimal, without '+': strtod() also takes these */
+        ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "+5"), ENT_INVALID);
+        ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "0x10"), ENT_INVALID);
+        ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-0x1.8p1"), ENT_INVALID);
     }
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-2.5e3"));
     CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == -2500.0);

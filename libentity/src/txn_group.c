@@ -370,8 +370,13 @@ static int run_closure(ent_txn *t, void *p, int *half)
     run_arg *a = p;
     int rc;
     *half = 1; /* whatever fn wrote before failing must go */
+    /* A code that fn returns without a failed call of its own would carry the message of an
+     * unrelated earlier failure (of this thread, or of the leader's when fn runs there). */
+    ent__err_clear();
     rc = a->fn(t, a->payload);
     if (rc > 0) rc = ent__err(ENT_INVALID, "ent_txn_run: the function returned %d, not an ENT_* code", rc);
+    else if (rc < 0 && !ent_errmsg()[0])
+        rc = ent__err(rc, "ent_txn_run: the function returned %s without a message", ent_strerror(rc));
     return rc;
 }
 

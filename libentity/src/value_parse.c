@@ -55,8 +55,10 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
         return ENT_OK;
     }
     case ENT_KIND_FLOAT: {
+        /* decimal as the other numbers: strtod() also takes a leading '+' and hex ("0x10" = 16) */
         double v = strtod(text, &end);
-        if (!*text || isspace((unsigned char)text[0]) || *end || errno || isnan(v))
+        if (!*text || isspace((unsigned char)text[0]) || text[0] == '+' || strpbrk(text, "xX") || *end || errno ||
+            isnan(v))
             return ent__err(ENT_INVALID, "%s: \"%s\" is not a number", path, text);
         *out = ent_value_float(v);
         return ENT_OK;

@@ -22,6 +22,8 @@ expect 0 "$E" --help
 expect 2 "$E"
 expect 2 "$E" bogus
 expect 2 "$E" --nope
+expect 2 "$E" -s; errline "needs a directory"
+expect 2 "$E" --store; errline "needs a directory"
 expect 1 "$E" get customer 1; errline "\(no store at\|does not exist\)"
 expect 2 "$E" init
 expect 1 "$E" init --schema "$work/missing.json"; errline "missing.json"

@@ -330,6 +330,9 @@ int main(int argc, char **argv)
         if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) && i + 1 < argc) {
             store_dir = argv[i + 1];
             i += 2;
+        } else if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) {
+            msg("%s needs a directory: %s DIR", argv[i], argv[i]); /* not "unknown option" */
+            return usage();
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("entity %s\n", ENT_VERSION_STRING);
             return 0;

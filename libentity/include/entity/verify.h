@@ -28,7 +28,8 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
 
 /* Apply the log of src from seq 1 up to and including to_seq (0: all) to dst, an empty store with
  * a schema equal to or a compatible evolution of src's: dst then holds the same entities with the
- * same keys (auto ids too) and versions, and a log of the same events, transaction by transaction.
+ * same keys (auto ids too) and versions, and a log of the same events, transaction by transaction
+ * (a transaction that to_seq falls inside is left out whole: replay ends before it).
  * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated), ENT_CORRUPT, ENT_SCHEMA, and the
  * codes of the writes. */
 ENT_EXTERN(int) ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq);
