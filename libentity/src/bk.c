@@ -113,6 +113,7 @@ int ent__bk_commit(ent_txn *t)
     ent_store *s = t->s;
     ent_btxn *bt = t->bt;
     int rc = ent__bk_fork_check(&s->bk, s->path);
+    if (t->iters) ent__iters_end(t);
     t->bt = NULL;
     if (rc) return rc;
     return OPS(s)->txn_commit(bt);
@@ -123,6 +124,7 @@ int ent__bk_commit_unsynced(ent_txn *t)
     ent_store *s = t->s;
     ent_btxn *bt = t->bt;
     int rc = ent__bk_fork_check(&s->bk, s->path);
+    if (t->iters) ent__iters_end(t);
     t->bt = NULL;
     if (rc) return rc;
     if (!(s->bk.lim.caps & ENT_BK_CAP_SYNC_APART)) return OPS(s)->txn_commit(bt);
@@ -147,6 +149,7 @@ int ent__bk_sp_begin(ent_txn *t)
 int ent__bk_sp_end(ent_txn *t, int keep)
 {
     ent_store *s = t->s;
+    if (t->iters) ent__iters_end(t); /* opened inside the savepoint (ent_txn_run's fn left them) */
     if (!(s->bk.lim.caps & ENT_BK_CAP_SAVEPOINT))
         return ent__err(ENT_INVALID, "a %s store has no savepoints", OPS(s)->name);
     return OPS(s)->sp_end(t->bt, keep);
@@ -156,6 +159,7 @@ void ent__bk_abort(ent_txn *t)
 {
     ent_store *s = t->s;
     ent_btxn *bt = t->bt;
+    if (t->iters) ent__iters_end(t);
     t->bt = NULL;
     if (bt && ent__fork_gen() == s->bk.fork_gen) OPS(s)->txn_abort(bt);
 }

@@ -94,6 +94,10 @@ struct ent_iter {
      * moves), for the next ent_iter_next() to take. */
     ent_buf peek_k, peek_v;
     int has_peek;
+    /* on t's list of open iterators (ent_txn.iters) until freed or t ends; ended: t ended first
+     * (a misuse the header names), the cursor went with it */
+    struct ent_iter *inext, *iprev;
+    int ended;
 };
 
 static int kcmp(const void *a, size_t an, const void *b, size_t bn)
@@ -103,10 +107,34 @@ static int kcmp(const void *a, size_t an, const void *b, size_t bn)
     return an < bn ? -1 : an > bn;
 }
 
+static void iter_unlink(ent_iter *it)
+{
+    if (it->iprev) it->iprev->inext = it->inext;
+    else if (it->t) it->t->iters = it->inext;
+    if (it->inext) it->inext->iprev = it->iprev;
+    it->inext = it->iprev = NULL;
+}
+
+void ent__iters_end(ent_txn *t)
+{
+    ent_iter *it;
+    while ((it = t->iters)) {
+        t->iters = it->inext;
+        it->inext = it->iprev = NULL;
+        ent__bk_cursor_close(it->s, it->cur);
+        it->cur = NULL;
+        it->t = NULL;
+        it->ended = 1;
+    }
+}
+
 void ent_iter_free(ent_iter *it)
 {
     if (!it) return;
-    ent__bk_cursor_close(it->s, it->cur);
+    if (!it->ended) {
+        iter_unlink(it);
+        ent__bk_cursor_close(it->s, it->cur);
+    }
     if (it->own) ent_txn_abort(it->own);
     ent__buf_free(&it->lo);
     ent__buf_free(&it->hi);
@@ -202,6 +230,9 @@ static int iter_new(ent_iter **out, ent_store *s, ent_txn *txn, const ent_range_
         return rc;
     }
     if (it->t != txn) it->own = it->t;
+    it->inext = it->t->iters;
+    if (it->inext) it->inext->iprev = it;
+    it->t->iters = it;
     if (opts) {
         if (opts->version != ENT_RANGE_OPTS_VERSION) {
             ent_iter_free(it);
@@ -437,6 +468,11 @@ static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
     return ENT_NOTFOUND;
 }
 
+static int ended_err(const char *call)
+{
+    return ent__err(ENT_INVALID, "%s: the iterator's transaction has ended (free an iterator before its transaction ends)", call);
+}
+
 int ent_iter_next(ent_entity **out, ent_iter *it)
 {
     ent_slice k, v, pk, rec;
@@ -445,6 +481,7 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     int rc;
     if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: NULL argument");
     *out = NULL;
+    if (it->ended) return ended_err("ent_iter_next");
     if (it->limit && it->returned >= it->limit) goto done;
     rc = advance(it, &k, &v);
     if (rc == ENT_NOTFOUND) goto done;
@@ -485,6 +522,7 @@ int ent_iter_more(ent_iter *it)
     ent_slice k, v;
     int rc;
     if (!it) return ent__err(ENT_INVALID, "ent_iter_more: iterator is NULL");
+    if (it->ended) return ended_err("ent_iter_more");
     if (it->has_peek) return 1;
     rc = advance(it, &k, &v);
     if (rc == ENT_NOTFOUND) return 0;

@@ -118,7 +118,13 @@ struct ent_txn {
     ent_buf ev;        /* the event being appended (v1 may still hold the record it repeats) */
     msgpack_zone *zone;
     struct ent_txn *next_held; /* write txns: the next one this thread holds (txn.c) */
+    struct ent_iter *iters;    /* iterators still open on it: ended with it (iter.c) */
 };
+
+/* Every iterator still open on t loses its cursor and ends (ent_iter_next: ENT_INVALID, naming
+ * the misuse; ent_iter_free: no cursor to close). Called by bk.c before t's backend txn or
+ * savepoint ends, which frees the backend's cursors. */
+void ent__iters_end(struct ent_txn *t);
 
 /* Free the read transaction kept for reuse (ent_store_close). */
 void ent__txn_spare_free(ent_store *s);

@@ -94,6 +94,7 @@ void ent__txn_spare_free(ent_store *s)
 
 static void txn_free(ent_txn *t)
 {
+    if (t->iters) ent__iters_end(t); /* a path that ended t without bk.c: none may keep t */
     open_txns--;
     if (t->write) release_write(t);
     txn_park(t);

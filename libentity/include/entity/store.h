@@ -319,7 +319,10 @@ ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
  * ent_iter_resume() gives at least one more entity (in the same snapshot). It looks one entry
  * ahead and keeps it for the next ent_iter_next(), so it may be called any number of times. */
 ENT_EXTERN(int) ent_iter_more(ent_iter *it);
-ENT_EXTERN(void) ent_iter_free(ent_iter *it); /* NULL does nothing */
+/* Free it before its txn ends. One still open when the txn ends stops there: ent_iter_next() and
+ * ent_iter_more() give ENT_INVALID, ent_iter_resume() still gives its token; free it all the same.
+ * NULL does nothing. */
+ENT_EXTERN(void) ent_iter_free(ent_iter *it);
 
 #ifdef __cplusplus
 }
