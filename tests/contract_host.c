@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json_write.h"
@@ -512,6 +513,46 @@ static void t_iterator_outliving_its_txn(void)
     close_store();
 }
 
+/* A map size below ENT_MAP_SIZE_MIN is refused before anything is made (it left a directory whose
+ * tables could not be made, which no later open could use); the minimum itself makes a store that
+ * grows as needed. */
+static void t_map_size_floor(void)
+{
+    ent_store *st = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    char path[300];
+    struct stat sb;
+    open_store();
+    snprintf(path, sizeof path, "%s/small", dir);
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    o.map_size = 4096;
+    ENT_CHECK_RC(ent_store_open(&st, path, SC, &o), ENT_INVALID);
+    ENT_ASSERT_MSG("map_size 4096 is below");
+    CU_ASSERT_PTR_NULL(st);
+    CU_ASSERT_NOT_EQUAL(stat(path, &sb), 0); /* nothing made */
+    o.map_size = ENT_MAP_SIZE_MIN;
+    ENT_OK_(ent_store_open(&st, path, SC, &o));
+    for (int i = 0; i < 300; i++) {
+        ent_entity *e = NULL;
+        char key[16], name[200];
+        snprintf(key, sizeof key, "k%04d", i);
+        memset(name, 'a' + i % 26, sizeof name - 1);
+        name[sizeof name - 1] = '\0';
+        ent_key k = ent_key_str(key);
+        ENT_OK_(ent_entity_new(&e, ent_store_type(st, "doc")));
+        ENT_OK_(ent_entity_set_key(e, &k));
+        ENT_OK_(ent_entity_set_string(e, "name", name));
+        ENT_OK_(ent_create(st, NULL, e));
+        ent_entity_free(e);
+    }
+    ent_store_close(st);
+    o.map_size = 0; /* and it opens again with the default */
+    ENT_OK_(ent_store_open(&st, path, SC, &o));
+    ent_store_close(st);
+    close_store();
+}
+
 /* ---- durable subscriptions -------------------------------------------------------------------- */
 
 static void t_sub_ack_in_read_txn_is_readonly(void)
@@ -708,6 +749,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_resume_token_of_another_index_is_refused),
         ENT_TEST(t_iterator_says_when_no_page_follows),
         ENT_TEST(t_iterator_outliving_its_txn),
+        ENT_TEST(t_map_size_floor),
         ENT_TEST(t_sub_ack_in_read_txn_is_readonly),
         ENT_TEST(t_messages_use_the_right_article),
         ENT_TEST(t_float_json_shortest_and_exact),

@@ -89,6 +89,11 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         return ent__err(ENT_INVALID, "ent_store_open: unknown durability %d", opts->durability);
     if (schema && !schema->sealed)
         return ent__err(ENT_INVALID, "ent_store_open: schema is not sealed (ent_schema_check)");
+    /* Below it, LMDB's map is full before the store's tables exist, and the directory it left
+     * could not be opened again: refused before anything is made. */
+    if (opts->map_size && opts->map_size < ENT_MAP_SIZE_MIN)
+        return ent__err(ENT_INVALID, "ent_store_open: map_size %zu is below the smallest a store starts with (%zu)",
+                        opts->map_size, ENT_MAP_SIZE_MIN);
     s = calloc(1, sizeof *s);
     if (!s) return ent__err(ENT_NOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);

@@ -58,14 +58,16 @@ typedef enum ent_durability {
 } ent_durability;
 
 #define ENT_STORE_OPTS_VERSION 1
+#define ENT_MAP_SIZE_MIN ((size_t)64 << 10) /* a new store's tables need a few pages to start */
 typedef struct ent_store_opts {
     unsigned version;       /* ENT_STORE_OPTS_VERSION */
     const char *backend;    /* "lmdb" (default when NULL) or "memory" */
     int durability;         /* ent_durability */
     size_t map_size;        /* LMDB initial map size in bytes; 0 = default (64 GiB of address
-                             * space on 64-bit, not of disk). The map grows when full, except
-                             * while the writing thread also holds a read transaction or an open
-                             * iterator: that write fails with ENT_BUSY. */
+                             * space on 64-bit, not of disk), else at least ENT_MAP_SIZE_MIN.
+                             * The map grows when full, except while the writing thread also
+                             * holds a read transaction or an open iterator: that write fails
+                             * with ENT_BUSY. */
     int read_only;          /* open without writing; works while another process writes */
     int no_create;          /* fail with ENT_NOTFOUND instead of creating a missing store */
 } ent_store_opts;
