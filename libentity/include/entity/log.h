@@ -70,7 +70,8 @@ ENT_EXTERN(int) ent_log_next(ent_event **out, ent_log_cursor *c);
 ENT_EXTERN(uint64_t) ent_log_cursor_pos(const ent_log_cursor *c);
 ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
 
-/* Wait until the log holds an event with seq > after_seq, or timeout_ms passes (-1: forever).
+/* Wait until the log holds an event with seq > after_seq, or timeout_ms passes (any negative
+ * value: forever, as with poll()).
  * Wakes within milliseconds of a commit by another process (LMDB) or thread, without polling.
  * out_last (may be NULL): the last seq then. Returns ENT_OK, ENT_TIMEOUT. */
 ENT_EXTERN(int) ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms);
@@ -114,7 +115,8 @@ ENT_EXTERN(void) ent_unsubscribe(ent_store *s, ent_subscriber *sub);
 /* ---- durable subscriptions -------------------------------------------------------------- */
 
 /* Create a named subscription (name: 1..200 bytes), positioned before seq 1 or, when from_now,
- * after the last event. Returns ENT_OK, ENT_CONFLICT (exists), ENT_INVALID, ENT_READONLY. */
+ * after the last event. Returns ENT_OK, ENT_CONFLICT (exists), ENT_INVALID, ENT_READONLY,
+ * ENT_BUSY (as ent_txn_begin() for a write: this thread holds the store's write transaction). */
 ENT_EXTERN(int) ent_sub_create(ent_store *s, const char *name, int from_now);
 /* Returns ENT_OK, ENT_NOTFOUND. */
 ENT_EXTERN(int) ent_sub_delete(ent_store *s, const char *name);
