@@ -174,7 +174,7 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
         int rc;
         if (v->k == EV_UNSET || (m && !mask_has(m, f->pos))) continue;
         if ((rc = index_key(t, f, v))) return rc;
-        if (!f->unique) continue;
+        if (!f->unique || t->unique_deferred) continue;
         k.data = t->k2.p;
         k.len = t->k2.n;
         rc = ent__bk_get(t, t->lay->idx[type->pos][j], &k, &out);
@@ -204,6 +204,7 @@ static int index_write(ent_txn *t, const ent_type *type, const ent_entity *e, co
         ent_slice k;
         int rc;
         if (v->k == EV_UNSET || (m && !mask_has(m, f->pos))) continue;
+        if (f->unique && t->unique_deferred) continue; /* rebuilt whole at the replay's end */
         if ((rc = index_key(t, f, v))) return rc;
         k.data = t->k2.p;
         k.len = t->k2.n;

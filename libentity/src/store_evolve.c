@@ -10,8 +10,9 @@
 #include "keys.h"
 #include "store_int.h"
 
-/* Build index j of type `type` over its existing entities (a new index after an evolution). */
-static int index_build(ent_txn *t, const ent_type *type, size_t j)
+/* Build index j of type `type` over its existing entities (a new index after an evolution; the
+ * unique indexes at the end of a replay). */
+int ent__index_build(ent_txn *t, const ent_type *type, size_t j)
 {
     ent_store *s = t->s;
     const ent_field *f = type->indexes[j];
@@ -81,7 +82,7 @@ int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next
             if (had || !pt) continue;
             /* The table may hold entries of an index that was dropped and comes back. */
             if ((rc = ent__bk_clear(t, t->lay->idx[i][j]))) return rc;
-            if ((rc = index_build(t, nt, j))) return rc;
+            if ((rc = ent__index_build(t, nt, j))) return rc;
         }
         if (pt) {
             /* Dropped indexes: empty their tables so a later re-creation starts clean. */

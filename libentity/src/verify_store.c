@@ -446,6 +446,29 @@ out:
     return rc;
 }
 
+/* The unique indexes of dst built anew over its entities, after a replay that left them alone. */
+static int rebuild_unique(ent_store *dst)
+{
+    ent_txn *w = NULL;
+    const ent_schema *sc;
+    int rc = ent_txn_begin(&w, dst, ENT_TXN_WRITE), any = 0;
+    if (rc) return rc;
+    sc = w->lay->schema;
+    for (size_t i = 0; !rc && i < sc->n_types; i++) {
+        const ent_type *type = sc->types[i];
+        for (size_t j = 0; !rc && j < type->n_indexes; j++) {
+            if (!type->indexes[j]->unique) continue;
+            any = 1;
+            if (!(rc = ent__bk_clear(w, w->lay->idx[type->pos][j]))) rc = ent__index_build(w, type, j);
+        }
+    }
+    if (rc || !any) {
+        ent_txn_abort(w);
+        return rc;
+    }
+    return ent_txn_commit(w);
+}
+
 int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
 {
     ent_log_cursor *c = NULL;
@@ -503,6 +526,9 @@ int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
             /* The log may hold refs written before their targets (a load of a dump whose refs
              * point forward): verify checks the refs of the result, not the order of history. */
             w->refs_unchecked = 1;
+            /* Nor unique values: a unique index that an evolution added once the values were
+             * distinct meets the earlier, legal repeats in the log. Built at the end. */
+            w->unique_deferred = 1;
         }
         cur_txn = ev->txn;
         ent__progress(src, "replay", ev->seq);
@@ -515,5 +541,12 @@ int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
         else rc = ent_txn_commit(w);
     }
     ent_log_cursor_free(c);
-    return rc;
+    if (!rc) return rebuild_unique(dst);
+    {
+        /* What was committed keeps its unique indexes whole; the failure's message stays. */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", ent_errmsg());
+        (void)rebuild_unique(dst);
+        return ent__err(rc, "%s", msg);
+    }
 }

@@ -30,9 +30,9 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
  * a schema equal to or a compatible evolution of src's: dst then holds the same entities with the
  * same keys (auto ids too) and versions, and a log of the same events, transaction by transaction
  * (a transaction that to_seq falls inside is left out whole: replay ends before it).
- * Known limit: dst has its schema from the start, so a unique index that an evolution added after
- * the log held repeats of its values (legal then) refuses the first repeat: ENT_CONFLICT naming
- * its seq. Replay into a store with the schema before that evolution, then evolve it.
+ * Unique values are not checked on the way (a unique index that an evolution added once the
+ * values were distinct meets the earlier, legal repeats in the log): dst's unique indexes are
+ * built over its entities at the end, also after a failure, for what was committed.
  * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated), ENT_CORRUPT, ENT_SCHEMA, and the
  * codes of the writes. */
 ENT_EXTERN(int) ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq);
