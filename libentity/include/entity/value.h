@@ -190,7 +190,10 @@ ENT_EXTERN(int) ent_entity_decode(ent_entity **out, const ent_type *t, const voi
  * jansson included, do not hold integers above 2^63-1). Floats are written as the shortest decimal
  * text that reads back to the same double (0.99, 0.30000000000000004, 100.0, 1e300, 5e-324, -0.0;
  * NaN and infinities as the strings "NaN", "Infinity", "-Infinity"), so JSON out and back in is
- * exact; the same holds for event JSON (log.h), schema JSON and the entity tool's output. */
+ * exact; the same holds for event JSON (log.h), schema JSON and the entity tool's output. Inside
+ * a free-form map nothing says a string was a number: such a uint, NaN or infinity reads back as
+ * the string it was written as, and a timestamp as its integer of ns (free-form values keep one
+ * form per number). */
 enum {
     ENT_JSON_PRETTY = 1, /* indent */
     ENT_JSON_ENTITY = 2  /* {"type":T,"key":K,"version":V,"data":{...}} instead of the data alone */
