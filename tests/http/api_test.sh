@@ -244,6 +244,8 @@ sys.exit(0 if data == json.load(open(sys.argv[2])) else 1)
 PY
 req GET '/api/events/stream?op=x'; want 400 "stream bad op"
 req GET '/api/events/stream' -H 'Last-Event-ID: abc'; want 400 "bad Last-Event-ID"
+# the largest u64 must not wrap to seq 0 and replay the whole log
+req GET '/api/events/stream' -H 'Last-Event-ID: 18446744073709551615' --max-time 2; want 400 "Last-Event-ID of the largest u64"
 
 # ---- Last-Event-ID after a server restart: a client gets some events, the server stops (the
 # stream ends cleanly), writes go on while it is down, a new server resumes exactly after the id
