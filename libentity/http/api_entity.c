@@ -24,7 +24,9 @@ static int if_match(int *has, uint64_t *version, struct MHD_Connection *c, const
     if (n < 3 || v[0] != '"' || v[n - 1] != '"' || n - 2 >= sizeof num) return -1;
     memcpy(num, v + 1, n - 2);
     num[n - 2] = '\0';
-    return ent_http__digits_u64(version, num);
+    /* UINT64_MAX is ENT_VERSION_ANY, which the write takes as *: no entity has that version */
+    if (ent_http__digits_u64(version, num) || *version == ENT_VERSION_ANY) return -1;
+    return 0;
 }
 
 static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, const ent_entity *e, const char *tname)

@@ -77,6 +77,9 @@ req PUT /api/product/a%2Fb -H 'If-Match: "2"' -d '{"price":5}'; want 200 "If-Mat
 req PUT /api/product/a%2Fb -H 'If-None-Match: *' -d '{"price":5}'; want 412 "If-None-Match on existing"
 req PUT /api/product/fresh -H 'If-Match: *' -d '{"price":5}'; want 412 "If-Match * on missing"
 req PUT /api/product/fresh -H 'If-Match: 7' -d '{"price":5}'; want 400 "unquoted If-Match"
+# the largest u64 is the library's "any version": as an ETag it must not act as *
+req PUT /api/product/a%2Fb -H 'If-Match: "18446744073709551615"' -d '{"price":6}'; want 400 "If-Match of the largest u64"
+req PUT /api/product/a%2Fb -H 'If-None-Match: "18446744073709551615"' -d '{"price":6}'; want 400 "If-None-Match of the largest u64"
 req PUT /api/product/fresh -d '{"price":-1}'; want 400 "below min"; errmsg "product.price"
 req PUT /api/customer/999 -d '{"email":"w@x","name":"W"}'; want 404 "PUT on a missing auto id"
 req PUT /api/customer/13 -d '{"email":"new@x","name":"Renamed"}'; want 200 "PUT auto"; jcheck "d['version'], d['data']['name']" "2 Renamed"
