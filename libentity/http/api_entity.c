@@ -31,7 +31,8 @@ static int if_match(int *has, uint64_t *version, struct MHD_Connection *c, const
 
 static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, const ent_entity *e, const char *tname)
 {
-    char *j = NULL, etag[32], loc[600], kb[300];
+    /* loc: "/api/" + a name and a key of 255 bytes, each byte escaped as %XX at worst */
+    char *j = NULL, etag[32], loc[6 + 3 * ENT_NAME_MAX + 3 * 255 + 1], kb[300];
     const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
     int rc = ent_entity_to_json(&j, e, ENT_JSON_ENTITY);
     if (rc) return ent_http__reply_lib(c, rc, tname);

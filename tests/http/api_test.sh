@@ -80,6 +80,10 @@ req PUT /api/product/fresh -H 'If-Match: 7' -d '{"price":5}'; want 400 "unquoted
 # the largest u64 is the library's "any version": as an ETag it must not act as *
 req PUT /api/product/a%2Fb -H 'If-Match: "18446744073709551615"' -d '{"price":6}'; want 400 "If-Match of the largest u64"
 req PUT /api/product/a%2Fb -H 'If-None-Match: "18446744073709551615"' -d '{"price":6}'; want 400 "If-None-Match of the largest u64"
+# Location in full for the longest key that escapes to the most (127 two-byte letters: 762 bytes)
+lk=$(python3 -c "import urllib.parse; print(urllib.parse.quote('\u00e9' * 127))")
+req PUT "/api/product/$lk" -d '{"price":1}'; want 201 "PUT a long escaped key"; header Location "/api/product/$lk\s*$"
+req DELETE "/api/product/$lk"; want 204 "DELETE the long escaped key"
 req PUT /api/product/fresh -d '{"price":-1}'; want 400 "below min"; errmsg "product.price"
 req PUT /api/customer/999 -d '{"email":"w@x","name":"W"}'; want 404 "PUT on a missing auto id"
 req PUT /api/customer/13 -d '{"email":"new@x","name":"Renamed"}'; want 200 "PUT auto"; jcheck "d['version'], d['data']['name']" "2 Renamed"
