@@ -198,6 +198,9 @@ req POST /api/customer -d '{"email":"ro@x","name":"ro"}'; want 405 "read-only PO
 req PUT /api/product/x -d '{"price":1}'; want 405 "read-only PUT"
 req PATCH /api/order/1 -d '{}'; want 405 "read-only PATCH"
 req DELETE /api/order/1; want 405 "read-only DELETE"
+# a 405 for another reason names what a read-only server takes, never the writes it refuses
+req POST /api/order/1; want 405 "read-only POST on an entity"; header Allow 'GET, HEAD\s*$'; jcheck "d['error'].endswith('takes GET, HEAD')" True
+req OPTIONS /api/customer; want 405 "read-only OPTIONS on a list"; header Allow 'GET, HEAD\s*$'; jcheck "d['error'].endswith('takes GET, HEAD')" True
 req GET /api/customer/1; want 200 "read-only GET"
 req GET /api/stat; jcheck "d['read_only']" "True"
 "$E" -s "$S" serve --listen 127.0.0.1:$PORT 2>"$work/err"; [ $? = 1 ] && grep -q "cannot listen on 127.0.0.1:$PORT" "$work/err" && ok || bad "a port in use: $(cat "$work/err")"
