@@ -503,8 +503,10 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     else if (nseg == 3 && segs[0][0] && !strcmp(segs[1], "by") && segs[2][0]) route = FIND, allow = "GET, HEAD";
     else return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: /api/stat, /api/schema, /api/events, /api/events/stream, /api/TYPE, /api/TYPE/KEY, /api/TYPE/by/FIELD");
     if (!allowed(method, allow)) {
-        snprintf(why, sizeof why, "%s is not allowed here; this path takes %s", method, allow);
-        return not_allowed(c, h->read_only && strstr(allow, "POST") ? "GET, HEAD" : allow, why);
+        /* a read-only server takes no write on any path: Allow and the message say so */
+        const char *takes = h->read_only && strcmp(allow, "GET") ? "GET, HEAD" : allow;
+        snprintf(why, sizeof why, "%s is not allowed here; this path takes %s", method, takes);
+        return not_allowed(c, takes, why);
     }
     write = !allowed(method, "GET, HEAD");
     if (write && h->read_only) return not_allowed(c, "GET, HEAD", "the server is read-only (--read-only)");

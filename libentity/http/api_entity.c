@@ -24,12 +24,15 @@ static int if_match(int *has, uint64_t *version, struct MHD_Connection *c, const
     if (n < 3 || v[0] != '"' || v[n - 1] != '"' || n - 2 >= sizeof num) return -1;
     memcpy(num, v + 1, n - 2);
     num[n - 2] = '\0';
-    return ent_http__digits_u64(version, num);
+    /* UINT64_MAX is ENT_VERSION_ANY, which the write takes as *: no entity has that version */
+    if (ent_http__digits_u64(version, num) || *version == ENT_VERSION_ANY) return -1;
+    return 0;
 }
 
 static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, const ent_entity *e, const char *tname)
 {
-    char *j = NULL, etag[32], loc[600], kb[300];
+    /* loc: "/api/" + a name and a key of 255 bytes, each byte escaped as %XX at worst */
+    char *j = NULL, etag[32], loc[6 + 3 * ENT_NAME_MAX + 3 * 255 + 1], kb[300];
     const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
     int rc = ent_entity_to_json(&j, e, ENT_JSON_ENTITY);
     if (rc) return ent_http__reply_lib(c, rc, tname);

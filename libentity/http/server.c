@@ -293,6 +293,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         args_free(&args);
         return rc;
     }
+    /* a route reads the first of a repeated parameter: the second would then be called unknown */
+    for (size_t i = 0; i < args.n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(args.v[i].name, args.v[j].name)) {
+                rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "parameter \"%s\" is given twice", args.v[i].name);
+                args_free(&args);
+                return rc;
+            }
     if (!(path = strdup(url + 4))) {
         args_free(&args);
         return MHD_NO;

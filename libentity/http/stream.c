@@ -438,8 +438,8 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     if (last_id) {
         char *end;
         errno = 0;
-        from = strtoull(last_id, &end, 10) + 1;
-        if (last_id[0] < '0' || last_id[0] > '9' || *end || errno)
+        from = strtoull(last_id, &end, 10) + 1; /* UINT64_MAX wraps to 0: refused, not the whole log */
+        if (last_id[0] < '0' || last_id[0] > '9' || *end || errno || !from)
             return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID: \"%s\" is not a sequence number", last_id);
     } else if (from_text) {
         char *end;

@@ -37,6 +37,8 @@ req GET '/api/product?limit=3&after=tea-assam'; want 200 "string after"
 for q in 'limit=0' 'limit=abc' 'limit=-1' 'limit=1001' 'after=x' 'reverse=maybe' 'nope=1' 'after=%zz'; do
   req GET "/api/customer?$q"; want 400 "list ?$q"
 done
+req GET '/api/customer?limit=1&limit=2'; want 400 "repeated limit"; errmsg 'parameter "limit" is given twice'
+req GET '/api/events/stream?from=1&from=2' --max-time 2; want 400 "repeated from on the stream"; errmsg 'parameter "from" is given twice'
 req GET '/api/nosuchtype'; want 404 "unknown type"; errmsg 'unknown type "nosuchtype"'
 
 # ---- one entity
@@ -77,6 +79,13 @@ req PUT /api/product/a%2Fb -H 'If-Match: "2"' -d '{"price":5}'; want 200 "If-Mat
 req PUT /api/product/a%2Fb -H 'If-None-Match: *' -d '{"price":5}'; want 412 "If-None-Match on existing"
 req PUT /api/product/fresh -H 'If-Match: *' -d '{"price":5}'; want 412 "If-Match * on missing"
 req PUT /api/product/fresh -H 'If-Match: 7' -d '{"price":5}'; want 400 "unquoted If-Match"
+# the largest u64 is the library's "any version": as an ETag it must not act as *
+req PUT /api/product/a%2Fb -H 'If-Match: "18446744073709551615"' -d '{"price":6}'; want 400 "If-Match of the largest u64"
+req PUT /api/product/a%2Fb -H 'If-None-Match: "18446744073709551615"' -d '{"price":6}'; want 400 "If-None-Match of the largest u64"
+# Location in full for the longest key that escapes to the most (127 two-byte letters: 762 bytes)
+lk=$(python3 -c "import urllib.parse; print(urllib.parse.quote('\u00e9' * 127))")
+req PUT "/api/product/$lk" -d '{"price":1}'; want 201 "PUT a long escaped key"; header Location "/api/product/$lk\s*$"
+req DELETE "/api/product/$lk"; want 204 "DELETE the long escaped key"
 req PUT /api/product/fresh -d '{"price":-1}'; want 400 "below min"; errmsg "product.price"
 req PUT /api/customer/999 -d '{"email":"w@x","name":"W"}'; want 404 "PUT on a missing auto id"
 req PUT /api/customer/13 -d '{"email":"new@x","name":"Renamed"}'; want 200 "PUT auto"; jcheck "d['version'], d['data']['name']" "2 Renamed"
@@ -191,6 +200,9 @@ req POST /api/customer -d '{"email":"ro@x","name":"ro"}'; want 405 "read-only PO
 req PUT /api/product/x -d '{"price":1}'; want 405 "read-only PUT"
 req PATCH /api/order/1 -d '{}'; want 405 "read-only PATCH"
 req DELETE /api/order/1; want 405 "read-only DELETE"
+# a 405 for another reason names what a read-only server takes, never the writes it refuses
+req POST /api/order/1; want 405 "read-only POST on an entity"; header Allow 'GET, HEAD\s*$'; jcheck "d['error'].endswith('takes GET, HEAD')" True
+req OPTIONS /api/customer; want 405 "read-only OPTIONS on a list"; header Allow 'GET, HEAD\s*$'; jcheck "d['error'].endswith('takes GET, HEAD')" True
 req GET /api/customer/1; want 200 "read-only GET"
 req GET /api/stat; jcheck "d['read_only']" "True"
 "$E" -s "$S" serve --listen 127.0.0.1:$PORT 2>"$work/err"; [ $? = 1 ] && grep -q "cannot listen on 127.0.0.1:$PORT" "$work/err" && ok || bad "a port in use: $(cat "$work/err")"
@@ -244,6 +256,8 @@ sys.exit(0 if data == json.load(open(sys.argv[2])) else 1)
 PY
 req GET '/api/events/stream?op=x'; want 400 "stream bad op"
 req GET '/api/events/stream' -H 'Last-Event-ID: abc'; want 400 "bad Last-Event-ID"
+# the largest u64 must not wrap to seq 0 and replay the whole log
+req GET '/api/events/stream' -H 'Last-Event-ID: 18446744073709551615' --max-time 2; want 400 "Last-Event-ID of the largest u64"
 
 # ---- Last-Event-ID after a server restart: a client gets some events, the server stops (the
 # stream ends cleanly), writes go on while it is down, a new server resumes exactly after the id
