@@ -98,6 +98,11 @@ unsigned ent_http__status(int code)
 enum MHD_Result ent_http__reply_lib(struct MHD_Connection *c, int code, const char *what)
 {
     const char *m = ent_errmsg();
+    size_t n = strlen(what);
+    /* The library's messages mostly name the type already ("product.price: ...", "customer 1 is
+     * still referenced"): not twice. */
+    if (m[0] && n && strncmp(m, what, n) == 0 && (m[n] == ':' || m[n] == ' ' || m[n] == '.'))
+        return ent_http__reply_error(c, ent_http__status(code), "%s", m);
     return ent_http__reply_error(c, ent_http__status(code), "%s: %s", what, m[0] ? m : ent_strerror(code));
 }
 

@@ -99,10 +99,10 @@ req PATCH /api/product/p1 -H 'If-Match: "1"' -d '{"stock":4}'; want 412 "PATCH s
 req PATCH /api/product/p1 -H 'If-Match: W/"2"' -d '{"stock":4}'; want 200 "PATCH weak If-Match"
 req PATCH /api/order/1 -d '{"status":"lost"}'; want 400 "PATCH enum"; errmsg "order.status"
 req PATCH /api/order/999 -d '{"status":"paid"}'; want 404 "PATCH missing"
-req PATCH /api/order/1 -d 'nope'; want 400 "PATCH bad JSON"
+req PATCH /api/order/1 -d 'nope'; want 400 "PATCH bad JSON"; errmsg "invalid JSON"; errnot "order: order:"
 
 # ---- delete
-req DELETE /api/customer/1; want 409 "still referenced"; errmsg "referenced"
+req DELETE /api/customer/1; want 409 "still referenced"; errmsg "referenced"; errnot "customer: customer" # the type named once
 req DELETE /api/product/p1 -H 'If-Match: "1"'; want 412 "DELETE stale"
 req DELETE /api/product/p1 -H 'If-Match: "3"'; want 204 DELETE
 req GET /api/product/p1; want 404 "deleted"
