@@ -39,25 +39,11 @@ static const char schema_json[] =
 
 static void open_store(void)
 {
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
-    o.backend = backend;
-    o.durability = ENT_NONE;
     snprintf(dir, sizeof dir, "/tmp/ent_host_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-    ENT_OK_(ent_schema_load_json(&SC, schema_json, strlen(schema_json), "contract_host"));
-    ENT_OK_(ent_store_open(&S, dir, SC, &o));
+    ent_test_store_open(&S, &SC, dir, backend, schema_json, "contract_host");
 }
 
-static void close_store(void)
-{
-    char cmd[300];
-    ent_store_close(S);
-    ent_schema_free(SC);
-    S = NULL;
-    SC = NULL;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
-}
+static void close_store(void) { ent_test_store_close(&S, &SC, dir); }
 
 static inline const ent_type *T(const char *n) { return ent_store_type(S, n); }
 static inline const ent_field *F(const char *t, const char *f) { return ent_type_field(T(t), f); }

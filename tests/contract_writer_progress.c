@@ -27,14 +27,9 @@ enum { ENTITIES = 2000 };
 
 static void open_store(void)
 {
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_txn *w;
-    o.backend = backend;
-    o.durability = ENT_NONE;
     snprintf(dir, sizeof dir, "/tmp/ent_wp_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-    ENT_OK_(ent_schema_load_json(&SC, schema_json, strlen(schema_json), "contract_writer_progress"));
-    ENT_OK_(ent_store_open(&S, dir, SC, &o));
+    ent_test_store_open(&S, &SC, dir, backend, schema_json, "contract_writer_progress");
     ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
     for (int i = 0; i < ENTITIES; i++) {
         ent_entity *e = NULL;
@@ -47,16 +42,7 @@ static void open_store(void)
     ENT_OK_(ent_txn_commit(w));
 }
 
-static void close_store(void)
-{
-    char cmd[300];
-    ent_store_close(S);
-    ent_schema_free(SC);
-    S = NULL;
-    SC = NULL;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
-}
+static void close_store(void) { ent_test_store_close(&S, &SC, dir); }
 
 /* One single-call update of tick `id`. */
 static int update_tick(uint64_t id, int64_t n)

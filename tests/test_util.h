@@ -53,4 +53,29 @@ static inline int ent_test_run(const char *suite, const ent_test_case *cases)
         CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), (needle)));                                    \
     } while (0)
 
+/* A contract suite's store: schema_json (named `name`) on `backend` in a new directory made from
+ * dir's template ("/tmp/<prefix>_XXXXXX"), durability none. */
+static inline void ent_test_store_open(ent_store **s, ent_schema **sc, char *dir, const char *backend,
+                                       const char *schema_json, const char *name)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(ent_schema_load_json(sc, schema_json, strlen(schema_json), name));
+    ENT_OK_(ent_store_open(s, dir, *sc, &o));
+}
+
+/* Close it, free its schema (both set to NULL) and remove its directory. */
+static inline void ent_test_store_close(ent_store **s, ent_schema **sc, const char *dir)
+{
+    char cmd[300];
+    ent_store_close(*s);
+    ent_schema_free(*sc);
+    *s = NULL;
+    *sc = NULL;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 #endif
