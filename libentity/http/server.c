@@ -215,6 +215,9 @@ static int token_ok(const ent_http *h, struct MHD_Connection *c)
     return diff == 0 && n == h->token_len;
 }
 
+/* The API is /api and what is under /api/ ("/apiX" is no part of it: a 404, token or not). */
+static int is_api(const char *url) { return !strncmp(url, "/api", 4) && (url[4] == '/' || url[4] == '\0'); }
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -230,7 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         *con_cls = r;
         /* refused before any body is read: an unauthenticated client cannot make us buffer one */
-        if (h->token && !strncmp(url, "/api", 4) && !token_ok(h, c)) {
+        if (h->token && is_api(url) && !token_ok(h, c)) {
             r->too_big = 1; /* reading stops; the reply below is the answer */
             return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");
         }
@@ -286,7 +289,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return ent_http__page(c);
     }
-    if (strncmp(url, "/api", 4) != 0 || (url[4] != '/' && url[4] != '\0'))
+    if (!is_api(url))
         return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: the API is under /api/");
     if (h->token && !token_ok(h, c))
         return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");

@@ -480,7 +480,7 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
         return ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "events: out of resources");
     }
     /* the first bytes: how soon a browser reconnects, and where this stream starts */
-    snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)from);
+    snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)cl->pos);
     q_add(cl, head, strlen(head), (size_t)-1);
     if (!(resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, cl, stream_free))) {
         stream_free(cl);

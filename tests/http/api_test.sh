@@ -186,6 +186,9 @@ req GET /api/events/stream; want 401 "stream needs the token"
 req POST /api/customer -d '{"email":"t@x","name":"t"}'; want 401 "a write without the token"
 req GET /api/stat -H 'Authorization: Bearer s3cret-token'; jcheck "d['types']['customer']['count']" "$custs"
 req GET /; want 200 "the page needs no token"; header Content-Type text/html
+req GET /apiX; want 404 "a path beside /api is no API path, token or not"
+curl -s -N --max-time 1 -H 'Authorization: Bearer s3cret-token' "$U/api/events/stream?from=0" >"$work/s0"
+grep -q "^: events from seq 1\$" "$work/s0" && ok || bad "stream from=0 announces: $(head -c 100 "$work/s0")"
 stop_server
 : >"$work/empty"
 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/empty" 2>"$work/err"; [ $? = 1 ] && grep -q "no token" "$work/err" && ok || bad "empty token file accepted"
