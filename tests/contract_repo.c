@@ -821,6 +821,55 @@ static void t_update_removes_defaulted_field(void)
     close_store();
 }
 
+/* A default that is a map, or an array of maps, gets the defaults of its own sub-fields when it
+ * goes in: the created entity, its event and a later get are the same (the event and the record
+ * held {} and [{}] while every read filled them in). */
+static void t_default_map_gets_sub_defaults(void)
+{
+    static const char json[] =
+        "{\"schema\":\"d\",\"version\":1,\"types\":{\"x\":{\"key\":\"auto\",\"fields\":{"
+        "\"dm\":{\"id\":1,\"type\":\"map\",\"default\":{},\"fields\":{"
+        "  \"q\":{\"id\":1,\"type\":\"int\",\"default\":3}}},"
+        "\"am\":{\"id\":2,\"type\":\"array\",\"default\":[{}],\"items\":{\"type\":\"map\",\"fields\":{"
+        "  \"v\":{\"id\":1,\"type\":\"string\",\"default\":\"vv\"}}}}}}}}";
+    static const char want[] = "{\"dm\":{\"q\":3},\"am\":[{\"v\":\"vv\"}]}";
+    char d[] = "/tmp/ent_repo_dflt_XXXXXX";
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL, *got = NULL, *pub = NULL;
+    ent_event *ev = NULL;
+    ent_key k;
+    char *text = NULL;
+    uint64_t last = 0;
+    ent_test_store_open(&s, &sc, d, backend, json, "dflt");
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_create(s, NULL, e));
+    ENT_OK_(ent_entity_to_json(&text, e, 0));
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    k = ent_entity_key(e);
+    ENT_OK_(ent_get(&got, s, NULL, ent_store_type(s, "x"), &k));
+    ENT_OK_(ent_entity_to_json(&text, got, 0));
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    ENT_OK_(ent_log_bounds(NULL, &last, s, NULL));
+    ENT_OK_(ent_log_get(&ev, s, NULL, last));
+    ENT_OK_(ent_entity_to_json(&text, ev->data, 0));
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    /* the public call fills them the same way */
+    ENT_OK_(ent_entity_new(&pub, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_apply_defaults(pub));
+    ENT_OK_(ent_entity_to_json(&text, pub, 0));
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    ent_entity_free(pub);
+    ent_event_free(ev);
+    ent_entity_free(got);
+    ent_entity_free(e);
+    ent_test_store_close(&s, &sc, d);
+}
+
 static void t_random_model(void)
 {
     enum { IDS = 120, OPS = 1500 };
@@ -900,6 +949,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_refs),
         ENT_TEST(t_events_follow_mutations),
         ENT_TEST(t_update_removes_defaulted_field),
+        ENT_TEST(t_default_map_gets_sub_defaults),
         ENT_TEST(t_get_values_outlive_txn),
         ENT_TEST(t_nan_outside_open_ranges),
         ENT_TEST(t_random_model),

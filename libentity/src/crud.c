@@ -257,8 +257,11 @@ static int defaults_apply(ent_entity *e, const ent_type *type, defaults_done *a)
         int rc;
         if (v->k == EV_UNSET) {
             if (!f->def || f->def->k == EV_UNSET) continue;
+            /* with the defaults of its own sub-fields, as a read fills them: the record and its
+             * event hold what ent_get() gives */
             if ((rc = ent__val_copy(v, f->def))) return rc;
             mask_set(&a->top, i);
+            if ((rc = ent__val_fill_defaults(f, v, &n))) return rc;
             continue;
         }
         if (!f->defaults_below) continue;
