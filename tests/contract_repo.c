@@ -821,6 +821,58 @@ static void t_update_removes_defaulted_field(void)
     close_store();
 }
 
+/* A conflict names the value that conflicts: NaN and infinities as such (they printed as 0.0),
+ * a string with a NUL, and a key with one, whole ("a\0b" printed as "a", the value of another). */
+static void t_conflict_message_values(void)
+{
+    static const char json[] =
+        "{\"schema\":\"m\",\"version\":1,\"types\":{\"x\":{\"key\":\"string\",\"fields\":{"
+        "\"f\":{\"id\":1,\"type\":\"float\",\"unique\":true},"
+        "\"s\":{\"id\":2,\"type\":\"string\",\"unique\":true}}}}}";
+    static const struct {
+        double f;
+        const char *msg;
+    } fv[] = {{NAN, "x.f: value NaN is taken by x \"a\\u0000b\""},
+              {INFINITY, "x.f: value Infinity is taken by x \"a\\u0000b\""},
+              {-INFINITY, "x.f: value -Infinity is taken by x \"a\\u0000b\""}};
+    char d[] = "/tmp/ent_repo_msg_XXXXXX";
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL;
+    ent_key nul = {ENT_KEY_STRING, 0, "a\0b", 3}, other = ent_key_str("other");
+    ent_test_store_open(&s, &sc, d, backend, json, "msg");
+    for (size_t i = 0; i < sizeof fv / sizeof fv[0]; i++) {
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+        ENT_OK_(ent_entity_set_key(e, &nul));
+        ENT_OK_(ent_entity_set_float(e, "f", fv[i].f));
+        ENT_OK_(ent_upsert(s, NULL, e, ENT_VERSION_ANY));
+        ent_entity_free(e);
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+        ENT_OK_(ent_entity_set_key(e, &other));
+        ENT_OK_(ent_entity_set_float(e, "f", fv[i].f));
+        ENT_CHECK_RC(ent_create(s, NULL, e), ENT_CONFLICT);
+        ENT_ASSERT_MSG(fv[i].msg);
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_set_key(e, &other));
+    ENT_OK_(ent_entity_set_string(e, "s", "a"));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_set_key(e, &nul));
+    ENT_OK_(ent_entity_set_stringn(e, "s", "a\0b", 3));
+    ENT_OK_(ent_update(s, NULL, e, ENT_VERSION_ANY));
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_STRING, 0, "new", 3}));
+    ENT_OK_(ent_entity_set_stringn(e, "s", "a\0b", 3));
+    ENT_CHECK_RC(ent_create(s, NULL, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("x.s: value \"a\\u0000b\" is taken by x \"a\\u0000b\"");
+    ent_entity_free(e);
+    ent_test_store_close(&s, &sc, d);
+}
+
 /* A default that is a map, or an array of maps, gets the defaults of its own sub-fields when it
  * goes in: the created entity, its event and a later get are the same (the event and the record
  * held {} and [{}] while every read filled them in). */
@@ -950,6 +1002,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_events_follow_mutations),
         ENT_TEST(t_update_removes_defaulted_field),
         ENT_TEST(t_default_map_gets_sub_defaults),
+        ENT_TEST(t_conflict_message_values),
         ENT_TEST(t_get_values_outlive_txn),
         ENT_TEST(t_nan_outside_open_ranges),
         ENT_TEST(t_random_model),

@@ -58,7 +58,7 @@ static const char *val_str(const ent_val *v, char *buf, size_t size)
         if (size >= 32) ent__json_real(buf, v->u.f); /* as JSON writes it */
         else snprintf(buf, size, "%.17g", v->u.f);
         break;
-    case EV_STR: snprintf(buf, size, "\"%.*s\"", (int)(v->u.s.n > 120 ? 120 : v->u.s.n), v->u.s.p); break;
+    case EV_STR: ent__quote(buf, size, v->u.s.p, v->u.s.n, 120); break;
     case EV_BIN: snprintf(buf, size, "(%zu bytes)", v->u.s.n); break;
     default: snprintf(buf, size, "(value)"); break;
     }
