@@ -873,6 +873,34 @@ static void t_conflict_message_values(void)
     ent_test_store_close(&s, &sc, d);
 }
 
+/* Versions end below ENT_VERSION_ANY: an entity restored at 2^64-2 refuses an update (it wrapped
+ * to version 0, "not stored", and the log then failed to replay), 2^64-1 is no version, and a
+ * delete there logs 2^64-1 rather than 0. */
+static void t_versions_exhausted(void)
+{
+    ent_entity *e = NULL;
+    ent_event *ev = NULL;
+    ent_key k = ent_key_id(5);
+    uint64_t last = 0;
+    open_store();
+    e = customer("v@x", 1);
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_CHECK_RC(ent_entity_set_version(e, ENT_VERSION_ANY), ENT_INVALID);
+    ENT_OK_(ent_entity_set_version(e, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_restore(S, NULL, e));
+    ENT_OK_(ent_entity_set_int(e, "score", 2));
+    ENT_CHECK_RC(ent_update(S, NULL, e, ENT_VERSION_ANY), ENT_FULL);
+    ENT_ASSERT_MSG("versions exhausted");
+    ENT_CHECK_RC(ent_replace(S, NULL, e, ENT_VERSION_ANY - 1), ENT_FULL);
+    ENT_OK_(ent_delete(S, NULL, T("customer"), &k, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
+    ENT_OK_(ent_log_get(&ev, S, NULL, last));
+    CU_ASSERT_EQUAL(ev->version, ENT_VERSION_ANY);
+    ent_event_free(ev);
+    ent_entity_free(e);
+    close_store();
+}
+
 /* A default that is a map, or an array of maps, gets the defaults of its own sub-fields when it
  * goes in: the created entity, its event and a later get are the same (the event and the record
  * held {} and [{}] while every read filled them in). */
@@ -1003,6 +1031,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_update_removes_defaulted_field),
         ENT_TEST(t_default_map_gets_sub_defaults),
         ENT_TEST(t_conflict_message_values),
+        ENT_TEST(t_versions_exhausted),
         ENT_TEST(t_get_values_outlive_txn),
         ENT_TEST(t_nan_outside_open_ranges),
         ENT_TEST(t_random_model),

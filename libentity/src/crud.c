@@ -474,6 +474,13 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         if (mask_empty(&diff) && version == old->version) goto same;
     } else {
         if (mask_empty(&diff)) goto same;
+        /* The next version must not wrap to 0 ("not stored") nor be ENT_VERSION_ANY ("any"):
+         * a restored entity can start anywhere below that. */
+        if (old->version >= ENT_VERSION_ANY - 1) {
+            rc = ent__err(ENT_FULL, "%s %s: versions exhausted (at %" PRIu64 ")", type->name,
+                          ent__key_str(&key, kb, sizeof kb), old->version);
+            goto out;
+        }
         version = old->version + 1;
     }
     if ((rc = check_refs(t, type, target, &diff))) goto out;
