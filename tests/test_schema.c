@@ -304,6 +304,7 @@ static const evo_case evo_cases[] = {
     {"\"a\":{\"id\":1,\"type\":\"int\"", "\"a\":{\"id\":1,\"type\":\"float\"", 0, "p.a: incompatible change: type changed from int to float"},
     {"\"q\":{\"id\":1,\"type\":\"uint\"}", "\"q\":{\"id\":1,\"type\":\"int\"}", 0, "p.c[].q: incompatible change: type changed"},
     {"{\"type\":\"map\",\"fields\":{\"q\":{\"id\":1,\"type\":\"uint\"}}}", "{\"type\":\"string\"}", 0, "p.c[]: incompatible change: type changed from map to string"},
+    {"{\"type\":\"map\",\"fields\":{\"q\":{\"id\":1,\"type\":\"uint\"}}}", "{\"type\":\"map\"}", 0, "p.c[]: incompatible change: declared map made free-form"},
     {"\"to\":\"u\"", "\"to\":\"p\"", 0, "p.r: incompatible change: ref target changed"},
     {"\"r\":{\"id\":5", "\"e\":{\"id\":6,\"type\":\"bool\",\"required\":true},\"r\":{\"id\":5", 0, "p.e: incompatible change: new required field without a default"},
     {"\"a\":{\"id\":1,", "\"aa\":{\"id\":1,", 0, "p.aa: incompatible change: id 1 was field \"a\""},

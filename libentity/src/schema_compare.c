@@ -5,8 +5,9 @@
  * a type removed, a key kind changed, a field's kind (or item kind, sub-field kinds, ref target)
  * changed, a field id reused with another name (or a name moved to another id), a new required
  * field without default, an optional field made required without default, a required field's
- * default removed, and any tightened limit
- * (min raised, max lowered, max_length lowered or added, enum value removed or enum added). */
+ * default removed, a declared map made free-form or a free-form one given fields, and any
+ * tightened limit (min raised, max lowered, max_length lowered or added, enum value removed or enum
+ * added). */
 #include <stdio.h>
 #include <string.h>
 
@@ -68,7 +69,10 @@ static int compare_spec(const struct ent_field *p, const struct ent_field *n)
         if (rc) return rc;
     }
     if (p->kind == ENT_KIND_MAP) {
-        if (p->n_fields && !n->n_fields) return ENT_OK; /* declared -> free-form: relaxed */
+        /* Records key a declared map's values by sub-field id and a free-form one's by name: the
+         * stored values would not read as a free-form map (every such record was "corrupt"). */
+        if (p->n_fields && !n->n_fields)
+            return incompatible(n, "declared map made free-form (existing values are keyed by field id)");
         if (!p->n_fields && n->n_fields)
             return incompatible(n, "free-form map given declared fields (existing values may not fit)");
         return compare_fields(p->fields, p->n_fields, n->fields, n->n_fields);
