@@ -677,6 +677,8 @@ static void test_validate(void)
     ENT_OK_(ent_entity_set_uint(o, "customer", 1));
     ENT_OK_(ent_entity_validate(o));
     BAD(o, ent_entity_set_string(o, "status", "lost"), "order.status: \"lost\" is not in enum");
+    /* a NUL inside: named whole, not as "new" (a value of the enum) */
+    BAD(o, ent_entity_set_stringn(o, "status", "new\0x", 5), "order.status: \"new\\u0000x\" is not in enum");
     ENT_OK_(ent_entity_set_string(o, "status", "paid"));
     BAD(o, ent_entity_set_string(o, "lines[0].sku", "s"), "order.lines[0].qty: missing required field");
     BAD(o, ent_entity_set_uint(o, "lines[0].qty", 0), "order.lines[0].qty: less than min 1");

@@ -8,6 +8,7 @@
 
 #include "error_int.h"
 #include "json_write.h"
+#include "keys.h"
 #include "rfc3339.h"
 #include "value_int.h"
 
@@ -220,10 +221,12 @@ static int validate_val(const ent_field *spec, const ent_val *v, vpath *p, int d
             return ent__err(ENT_INVALID, "%s: longer than max_length %llu (%zu bytes)", vp_str(p),
                             (unsigned long long)spec->max_length, v->u.s.n);
         if (spec->n_enums) {
+            char qb[400]; /* "a\0b" whole: "a" would read as a value of the enum */
             for (i = 0; i < spec->n_enums; i++)
                 if (strlen(spec->enums[i]) == v->u.s.n && memcmp(spec->enums[i], v->u.s.p, v->u.s.n) == 0)
                     return ENT_OK;
-            return ent__err(ENT_INVALID, "%s: \"%.64s\" is not in enum", vp_str(p), v->u.s.p);
+            return ent__err(ENT_INVALID, "%s: %s is not in enum", vp_str(p),
+                            ent__quote(qb, sizeof qb, v->u.s.p, v->u.s.n, 64));
         }
         return ENT_OK;
     case ENT_KIND_BYTES:
