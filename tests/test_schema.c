@@ -1,5 +1,6 @@
 /* Schema descriptors: loading (every refusal names file, JSON path and rule), the C builder,
  * rendering round trips, and evolution checks. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,10 @@ static void test_builder(void)
     ENT_CHECK_RC(ent_field_add_enum(sub, "x"), ENT_SCHEMA);
     ENT_CHECK_RC(ent_field_set_ref(sub, "customer"), ENT_SCHEMA);
     ENT_CHECK_RC(ent_field_set_min_int(fl, 1), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_set_min_float(sub, NAN), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_set_max_float(sub, INFINITY), ENT_SCHEMA); /* JSON cannot hold it */
+    ENT_ASSERT_MSG("order.lines[].qty: limit is infinite");
+    ENT_CHECK_RC(ent_field_set_min_float(sub, -INFINITY), ENT_SCHEMA);
     ENT_CHECK_RC(ent_field_set_default_json(it, "{}"), ENT_SCHEMA);
     ENT_ASSERT_MSG("does not apply to array items");
 

@@ -287,6 +287,9 @@ static int set_limit(ent_field *f, int is_max, int lk, int64_t i, uint64_t u, do
         return ent__err(ENT_SCHEMA, "%s: \"%s\" applies to numbers and timestamps, not to %s %s", path,
                         is_max ? "max" : "min", ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
     if (lk == ENT_LIM_FLOAT && isnan(d)) return ent__err(ENT_SCHEMA, "%s: limit is NaN", path);
+    /* Schema JSON has no number for it (the stored schema could not be written: it failed as
+     * "out of memory"), and an infinite bound is no bound: leave it out. */
+    if (lk == ENT_LIM_FLOAT && isinf(d)) return ent__err(ENT_SCHEMA, "%s: limit is infinite; leave the bound out", path);
     l = is_max ? &f->max : &f->min;
     l->set = (uint8_t)lk;
     if (lk == ENT_LIM_INT) l->v.i = i;
