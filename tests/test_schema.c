@@ -237,6 +237,9 @@ static void test_builder(void)
     ENT_CHECK_RC(ent_field_set_min_float(sub, -INFINITY), ENT_SCHEMA);
     ENT_CHECK_RC(ent_field_set_default_json(it, "{}"), ENT_SCHEMA);
     ENT_ASSERT_MSG("does not apply to array items");
+    /* schema JSON reads no NUL: the schema could not be stored ("out of memory rendering") */
+    ENT_CHECK_RC(ent_field_set_default_json((ent_field *)ent_type_field(o, "state"), "\"a\\u0000b\""), ENT_SCHEMA);
+    ENT_ASSERT_MSG("order.state: a default cannot hold \\u0000");
 
     ENT_OK_(ent_schema_check(s));
     ENT_OK_(ent_schema_load_json(&f, json, strlen(json), "builder"));

@@ -1,6 +1,7 @@
 /* Schemas: the builder and ent_schema_check() (resolve, index, seal). The read-only accessors
  * live in schema_read.c. */
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,6 +367,19 @@ int ent_field_set_default_json(ent_field *f, const char *json)
     if (f->kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s: a ref cannot have a default", path);
     if (f->parent && f->parent->kind == ENT_KIND_ARRAY)
         return ent__err(ENT_SCHEMA, "%s: \"default\" does not apply to array items", path);
+    /* Schema JSON (the stored schema) is read without NULs in strings: a default holding one
+     * could not be rendered, and a store could not be made with it ("out of memory rendering
+     * the schema"). Other bad text is named at ent_schema_check(). */
+    {
+        json_error_t err;
+        json_t *j = json_loads(json, JSON_DECODE_ANY, &err);
+        if (j) {
+            json_decref(j);
+        } else if ((j = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err))) {
+            json_decref(j);
+            return ent__err(ENT_SCHEMA, "%s: a default cannot hold \\u0000 (schema JSON does not carry it)", path);
+        }
+    }
     if (!(d = strdup(json))) return ent__err(ENT_NOMEM, "out of memory");
     free(f->default_json);
     f->default_json = d;
