@@ -228,6 +228,8 @@ static void test_builder(void)
     ENT_CHECK_RC(ent_field_set_unique(sub, 1), ENT_SCHEMA);
     ENT_ASSERT_MSG("order.lines[].qty");
     ENT_CHECK_RC(ent_field_set_max_length(sub, 3), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_field_set_max_length((ent_field *)ent_type_field(o, "state"), UINT64_MAX), ENT_SCHEMA);
+    ENT_ASSERT_MSG("order.state: max_length 18446744073709551615 is above 2^63-1");
     ENT_CHECK_RC(ent_field_add_enum(sub, "x"), ENT_SCHEMA);
     ENT_CHECK_RC(ent_field_set_ref(sub, "customer"), ENT_SCHEMA);
     ENT_CHECK_RC(ent_field_set_min_int(fl, 1), ENT_SCHEMA);

@@ -314,6 +314,10 @@ int ent_field_set_max_length(ent_field *f, uint64_t n)
     if (f->kind != ENT_KIND_STRING && f->kind != ENT_KIND_BYTES && f->kind != ENT_KIND_ARRAY)
         return ent__err(ENT_SCHEMA, "%s: \"max_length\" applies to strings, bytes and arrays, not to %s %s",
                         path, ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
+    /* schema JSON holds integers up to 2^63-1: a larger one was written as a negative number and
+     * the stored schema did not load again */
+    if (n > INT64_MAX)
+        return ent__err(ENT_SCHEMA, "%s: max_length %" PRIu64 " is above 2^63-1 (schema JSON holds no more)", path, n);
     f->has_max_length = 1;
     f->max_length = n;
     return ENT_OK;
