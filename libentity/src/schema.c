@@ -291,6 +291,16 @@ static int set_limit(ent_field *f, int is_max, int lk, int64_t i, uint64_t u, do
     /* Schema JSON has no number for it (the stored schema could not be written: it failed as
      * "out of memory"), and an infinite bound is no bound: leave it out. */
     if (lk == ENT_LIM_FLOAT && isinf(d)) return ent__err(ENT_SCHEMA, "%s: limit is infinite; leave the bound out", path);
+    /* Held as schema JSON's reader holds it (schema_json.c), so that the stored copy of a built
+     * schema renders to the same text and the store opens again with that schema (it said the
+     * schema "differs from the stored version"): an integer bound of a float field is a float;
+     * one above 2^63-1 is written as a decimal string, which only a uint field reads. */
+    if (f->kind == ENT_KIND_FLOAT && lk != ENT_LIM_FLOAT) {
+        d = lk == ENT_LIM_INT ? (double)i : (double)u;
+        lk = ENT_LIM_FLOAT;
+    } else if (lk == ENT_LIM_UINT && u > INT64_MAX && f->kind != ENT_KIND_UINT) {
+        return ent__err(ENT_SCHEMA, "%s: bound %" PRIu64 " is above 2^63-1, which only a uint field takes", path, u);
+    }
     l = is_max ? &f->max : &f->min;
     l->set = (uint8_t)lk;
     if (lk == ENT_LIM_INT) l->v.i = i;
