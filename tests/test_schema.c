@@ -377,6 +377,36 @@ static void test_evolution_rules(void)
     }
 }
 
+/* A map's default gets its sub-fields' defaults before it is checked: {} for a map whose required
+ * q defaults to 3 (in an array's map items too) was refused as "missing required field", though
+ * every entity gets q = 3. Without q's default it is still refused. */
+static void test_default_fills_required_sub_field(void)
+{
+    static const char ok[] =
+        "{\"schema\":\"a\",\"version\":1,\"types\":{\"x\":{\"key\":\"auto\",\"fields\":{"
+        "\"m\":{\"id\":1,\"type\":\"map\",\"default\":{},\"fields\":{\"q\":{\"id\":1,\"type\":\"int\",\"required\":true,\"default\":3}}},"
+        "\"l\":{\"id\":2,\"type\":\"array\",\"default\":[{}],\"items\":{\"type\":\"map\",\"fields\":{"
+        "  \"z\":{\"id\":1,\"type\":\"bool\",\"required\":true,\"default\":true}}}}}}}}";
+    static const char bad[] =
+        "{\"schema\":\"a\",\"version\":1,\"types\":{\"x\":{\"key\":\"auto\",\"fields\":{"
+        "\"m\":{\"id\":1,\"type\":\"map\",\"default\":{},\"fields\":{\"q\":{\"id\":1,\"type\":\"int\",\"required\":true}}}}}}}";
+    ent_schema *s = NULL;
+    ent_entity *e = NULL;
+    char *j = NULL;
+    ENT_OK_(ent_schema_load_json(&s, ok, strlen(ok), "ok"));
+    ENT_OK_(ent_entity_new(&e, ent_schema_type(s, "x")));
+    ENT_OK_(ent_entity_apply_defaults(e));
+    ENT_OK_(ent_entity_validate(e));
+    ENT_OK_(ent_entity_to_json(&j, e, 0));
+    CU_ASSERT_STRING_EQUAL(j, "{\"m\":{\"q\":3},\"l\":[{\"z\":true}]}");
+    free(j);
+    ent_entity_free(e);
+    ent_schema_free(s);
+    s = NULL;
+    ENT_CHECK_RC(ent_schema_load_json(&s, bad, strlen(bad), "bad"), ENT_SCHEMA);
+    ENT_ASSERT_MSG("x.m.q: missing required field");
+}
+
 /* A built schema renders to JSON that loads back to the same text, bounds of every kind on every
  * numeric field included: a store compares the two texts when it is opened again with the schema
  * it was made with (a float field with ent_field_set_min_int(-5) rendered "min":-5, its stored
@@ -460,7 +490,7 @@ int main(void)
         ENT_TEST(test_missing_file),
         ENT_TEST(test_builder),
         ENT_TEST(test_builder_check_again),
-        ENT_TEST(test_evolution_rules), ENT_TEST(test_builder_bounds_round_trip),
+        ENT_TEST(test_evolution_rules), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field),
         {NULL, NULL},
     };
     return ent_test_run("schema", cases);

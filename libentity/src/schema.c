@@ -433,6 +433,8 @@ int ent__type_index_names(struct ent_type *t)
     return ENT_OK;
 }
 
+static int mark_defaults(struct ent_field *f);
+
 static int check_field(ent_schema *s, struct ent_field *f)
 {
     char path[200];
@@ -470,6 +472,13 @@ static int check_field(ent_schema *s, struct ent_field *f)
         if (rc == ENT_OK && v->k == EV_UNSET) {
             free(v);
             return ent__err(ENT_SCHEMA, "%s: default is null", path);
+        }
+        /* with its sub-fields' defaults, as it goes into entities: {} for a map whose required
+         * q defaults to 3 holds q (it was refused as "missing required field") */
+        if (rc == ENT_OK) {
+            size_t filled = 0;
+            mark_defaults(f);
+            rc = ent__val_fill_defaults(f, v, &filled);
         }
         if (rc == ENT_OK) rc = ent__val_validate(f, v, path);
         if (rc) {
