@@ -821,6 +821,135 @@ static void t_update_removes_defaulted_field(void)
     close_store();
 }
 
+/* A conflict names the value that conflicts: NaN and infinities as such (they printed as 0.0),
+ * a string with a NUL, and a key with one, whole ("a\0b" printed as "a", the value of another). */
+static void t_conflict_message_values(void)
+{
+    static const char json[] =
+        "{\"schema\":\"m\",\"version\":1,\"types\":{\"x\":{\"key\":\"string\",\"fields\":{"
+        "\"f\":{\"id\":1,\"type\":\"float\",\"unique\":true},"
+        "\"s\":{\"id\":2,\"type\":\"string\",\"unique\":true}}}}}";
+    static const struct {
+        double f;
+        const char *msg;
+    } fv[] = {{NAN, "x.f: value NaN is taken by x \"a\\u0000b\""},
+              {INFINITY, "x.f: value Infinity is taken by x \"a\\u0000b\""},
+              {-INFINITY, "x.f: value -Infinity is taken by x \"a\\u0000b\""}};
+    char d[] = "/tmp/ent_repo_msg_XXXXXX";
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL;
+    ent_key nul = {ENT_KEY_STRING, 0, "a\0b", 3}, other = ent_key_str("other");
+    ent_test_store_open(&s, &sc, d, backend, json, "msg");
+    for (size_t i = 0; i < sizeof fv / sizeof fv[0]; i++) {
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+        ENT_OK_(ent_entity_set_key(e, &nul));
+        ENT_OK_(ent_entity_set_float(e, "f", fv[i].f));
+        ENT_OK_(ent_upsert(s, NULL, e, ENT_VERSION_ANY));
+        ent_entity_free(e);
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+        ENT_OK_(ent_entity_set_key(e, &other));
+        ENT_OK_(ent_entity_set_float(e, "f", fv[i].f));
+        ENT_CHECK_RC(ent_create(s, NULL, e), ENT_CONFLICT);
+        ENT_ASSERT_MSG(fv[i].msg);
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_set_key(e, &other));
+    ENT_OK_(ent_entity_set_string(e, "s", "a"));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_set_key(e, &nul));
+    ENT_OK_(ent_entity_set_stringn(e, "s", "a\0b", 3));
+    ENT_OK_(ent_update(s, NULL, e, ENT_VERSION_ANY));
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_STRING, 0, "new", 3}));
+    ENT_OK_(ent_entity_set_stringn(e, "s", "a\0b", 3));
+    ENT_CHECK_RC(ent_create(s, NULL, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("x.s: value \"a\\u0000b\" is taken by x \"a\\u0000b\"");
+    ent_entity_free(e);
+    ent_test_store_close(&s, &sc, d);
+}
+
+/* Versions end below ENT_VERSION_ANY: an entity restored at 2^64-2 refuses an update (it wrapped
+ * to version 0, "not stored", and the log then failed to replay), 2^64-1 is no version, and a
+ * delete there logs 2^64-1 rather than 0. */
+static void t_versions_exhausted(void)
+{
+    ent_entity *e = NULL;
+    ent_event *ev = NULL;
+    ent_key k = ent_key_id(5);
+    uint64_t last = 0;
+    open_store();
+    e = customer("v@x", 1);
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_CHECK_RC(ent_entity_set_version(e, ENT_VERSION_ANY), ENT_INVALID);
+    ENT_OK_(ent_entity_set_version(e, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_restore(S, NULL, e));
+    ENT_OK_(ent_entity_set_int(e, "score", 2));
+    ENT_CHECK_RC(ent_update(S, NULL, e, ENT_VERSION_ANY), ENT_FULL);
+    ENT_ASSERT_MSG("versions exhausted");
+    ENT_CHECK_RC(ent_replace(S, NULL, e, ENT_VERSION_ANY - 1), ENT_FULL);
+    ENT_OK_(ent_delete(S, NULL, T("customer"), &k, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
+    ENT_OK_(ent_log_get(&ev, S, NULL, last));
+    CU_ASSERT_EQUAL(ev->version, ENT_VERSION_ANY);
+    ent_event_free(ev);
+    ent_entity_free(e);
+    close_store();
+}
+
+/* A default that is a map, or an array of maps, gets the defaults of its own sub-fields when it
+ * goes in: the created entity, its event and a later get are the same (the event and the record
+ * held {} and [{}] while every read filled them in). */
+static void t_default_map_gets_sub_defaults(void)
+{
+    static const char json[] =
+        "{\"schema\":\"d\",\"version\":1,\"types\":{\"x\":{\"key\":\"auto\",\"fields\":{"
+        "\"dm\":{\"id\":1,\"type\":\"map\",\"default\":{},\"fields\":{"
+        "  \"q\":{\"id\":1,\"type\":\"int\",\"default\":3}}},"
+        "\"am\":{\"id\":2,\"type\":\"array\",\"default\":[{}],\"items\":{\"type\":\"map\",\"fields\":{"
+        "  \"v\":{\"id\":1,\"type\":\"string\",\"default\":\"vv\"}}}}}}}}";
+    static const char want[] = "{\"dm\":{\"q\":3},\"am\":[{\"v\":\"vv\"}]}";
+    char d[] = "/tmp/ent_repo_dflt_XXXXXX";
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL, *got = NULL, *pub = NULL;
+    ent_event *ev = NULL;
+    ent_key k;
+    char *text = NULL;
+    uint64_t last = 0;
+    ent_test_store_open(&s, &sc, d, backend, json, "dflt");
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_create(s, NULL, e));
+    ENT_OK_(ent_entity_to_json(&text, e, 0));
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    k = ent_entity_key(e);
+    ENT_OK_(ent_get(&got, s, NULL, ent_store_type(s, "x"), &k));
+    ENT_OK_(ent_entity_to_json(&text, got, 0));
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    ENT_OK_(ent_log_bounds(NULL, &last, s, NULL));
+    ENT_OK_(ent_log_get(&ev, s, NULL, last));
+    ENT_OK_(ent_entity_to_json(&text, ev->data, 0));
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    /* the public call fills them the same way */
+    ENT_OK_(ent_entity_new(&pub, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_apply_defaults(pub));
+    ENT_OK_(ent_entity_to_json(&text, pub, 0));
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    ent_entity_free(pub);
+    ent_event_free(ev);
+    ent_entity_free(got);
+    ent_entity_free(e);
+    ent_test_store_close(&s, &sc, d);
+}
+
 static void t_random_model(void)
 {
     enum { IDS = 120, OPS = 1500 };
@@ -900,6 +1029,9 @@ int main(int argc, char **argv)
         ENT_TEST(t_refs),
         ENT_TEST(t_events_follow_mutations),
         ENT_TEST(t_update_removes_defaulted_field),
+        ENT_TEST(t_default_map_gets_sub_defaults),
+        ENT_TEST(t_conflict_message_values),
+        ENT_TEST(t_versions_exhausted),
         ENT_TEST(t_get_values_outlive_txn),
         ENT_TEST(t_nan_outside_open_ranges),
         ENT_TEST(t_random_model),

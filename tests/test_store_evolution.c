@@ -41,6 +41,14 @@
            "\"zip\":{\"id\":4,\"type\":\"string\"}}}," \
            "\"pet\":{\"key\":\"string\",\"fields\":{\"owner\":{\"id\":1,\"type\":\"ref\",\"to\":\"person\"}}}}}"
 
+/* v4 back: field 4 added back as it was before v3 removed it; entities updated under v3 lost its
+ * values while the others and the log kept them, so it is refused like any other reuse */
+#define V4_BACK "{\"schema\":\"evo\",\"version\":4,\"types\":{\"person\":{\"key\":\"auto\",\"fields\":{" \
+           "\"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}," \
+           "\"name\":{\"id\":2,\"type\":\"string\",\"indexed\":true},\"age\":{\"id\":3,\"type\":\"int\",\"indexed\":true}," \
+           "\"city\":{\"id\":4,\"type\":\"string\",\"default\":\"paris\"}}}," \
+           "\"pet\":{\"key\":\"string\",\"fields\":{\"owner\":{\"id\":1,\"type\":\"ref\",\"to\":\"person\"}}}}}"
+
 static ent_schema *load(const char *json)
 {
     ent_schema *s = NULL;
@@ -157,6 +165,9 @@ static void t_evolution(void)
     ent_store_close(s);
     ENT_CHECK_RC(open_with(&s, dir, V4_REUSE, 0), ENT_SCHEMA);
     ENT_ASSERT_MSG("id 4 was field \"city\"");
+    ENT_CHECK_RC(open_with(&s, dir, V4_BACK, 0), ENT_SCHEMA);
+    ENT_ASSERT_MSG("person.city");
+    ENT_ASSERT_MSG("was removed since");
     ENT_OK_(open_with(&s, dir, NULL, 0));
     CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 3);
     ent_store_close(s);

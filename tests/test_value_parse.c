@@ -50,6 +50,14 @@ static void t_parse(void)
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-2.5e3"));
     CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == -2500.0);
     ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "nan"), ENT_INVALID);
+    /* subnormals as JSON writes them, and underflow to zero, as the JSON reader takes them; not
+     * overflow */
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "5e-324"));
+    CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == 4.9406564584124654e-324);
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-1e-400"));
+    CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == 0.0);
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "1e309"), ENT_INVALID);
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-1e309"), ENT_INVALID);
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "t"), "1970-01-01T00:00:01.5Z"));
     CU_ASSERT(v.kind == ENT_KIND_TIMESTAMP && v.v.i == 1500000000);
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "t"), "42"));

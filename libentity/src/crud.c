@@ -58,7 +58,7 @@ static const char *val_str(const ent_val *v, char *buf, size_t size)
         if (size >= 32) ent__json_real(buf, v->u.f); /* as JSON writes it */
         else snprintf(buf, size, "%.17g", v->u.f);
         break;
-    case EV_STR: snprintf(buf, size, "\"%.*s\"", (int)(v->u.s.n > 120 ? 120 : v->u.s.n), v->u.s.p); break;
+    case EV_STR: ent__quote(buf, size, v->u.s.p, v->u.s.n, 120); break;
     case EV_BIN: snprintf(buf, size, "(%zu bytes)", v->u.s.n); break;
     default: snprintf(buf, size, "(value)"); break;
     }
@@ -257,8 +257,11 @@ static int defaults_apply(ent_entity *e, const ent_type *type, defaults_done *a)
         int rc;
         if (v->k == EV_UNSET) {
             if (!f->def || f->def->k == EV_UNSET) continue;
+            /* with the defaults of its own sub-fields, as a read fills them: the record and its
+             * event hold what ent_get() gives */
             if ((rc = ent__val_copy(v, f->def))) return rc;
             mask_set(&a->top, i);
+            if ((rc = ent__val_fill_defaults(f, v, &n))) return rc;
             continue;
         }
         if (!f->defaults_below) continue;
@@ -471,6 +474,13 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         if (mask_empty(&diff) && version == old->version) goto same;
     } else {
         if (mask_empty(&diff)) goto same;
+        /* The next version must not wrap to 0 ("not stored") nor be ENT_VERSION_ANY ("any"):
+         * a restored entity can start anywhere below that. */
+        if (old->version >= ENT_VERSION_ANY - 1) {
+            rc = ent__err(ENT_FULL, "%s %s: versions exhausted (at %" PRIu64 ")", type->name,
+                          ent__key_str(&key, kb, sizeof kb), old->version);
+            goto out;
+        }
         version = old->version + 1;
     }
     if ((rc = check_refs(t, type, target, &diff))) goto out;

@@ -2,6 +2,7 @@
  * validation, paths, field handles and defaults each have their own file (value.c,
  * entity_validate.c, entity_path.c, entity_field.c, entity_defaults.c); JSON lives in
  * entity_json.c, records in codec.c. */
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -246,6 +247,8 @@ int ent_entity_set_version(ent_entity *e, uint64_t version)
 {
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (version == 0) return ent__err(ENT_INVALID, "%s: versions start at 1", e->type->name);
+    if (version == UINT64_MAX) /* ENT_VERSION_ANY: a write's expect with it would mean "any version" */
+        return ent__err(ENT_INVALID, "%s: version %" PRIu64 " is ENT_VERSION_ANY, not a version", e->type->name, version);
     e->version = version;
     return ENT_OK;
 }

@@ -22,7 +22,8 @@ static int defaults_in(const ent_field *spec, ent_val *v, size_t *n)
         const ent_field *sf = spec->fields[i];
         ent_val *sv = &v->u.m.v[i];
         if (sv->k == EV_UNSET && sf->def && sf->def->k != EV_UNSET) {
-            if ((rc = ent__val_copy(sv, sf->def))) return rc;
+            /* a default that is a map (or holds maps) gets the defaults of its own sub-fields */
+            if ((rc = ent__val_copy(sv, sf->def)) || (rc = defaults_in(sf, sv, n))) return rc;
             (*n)++;
         } else if (sv->k != EV_UNSET && (rc = defaults_in(sf, sv, n))) {
             return rc;
@@ -49,7 +50,8 @@ int ent__entity_fill_defaults(ent_entity *e, int mark)
         ent_val *v = &e->slots[i];
         n = 0;
         if (v->k == EV_UNSET && f->def && f->def->k != EV_UNSET) {
-            if ((rc = ent__val_copy(v, f->def))) return rc;
+            /* a default that is a map (or holds maps) gets the defaults of its own sub-fields */
+            if ((rc = ent__val_copy(v, f->def)) || (rc = defaults_in(f, v, &n))) return rc;
             n = 1;
         } else if (v->k != EV_UNSET && (rc = defaults_in(f, v, &n))) {
             return rc;

@@ -8,6 +8,8 @@
 
 #include "error_int.h"
 #include "json_write.h"
+#include "keys.h"
+#include "rfc3339.h"
 #include "value_int.h"
 
 /* ---- numeric limits ------------------------------------------------------------------------ */
@@ -58,9 +60,11 @@ static int cmp_num(const ent_limit *a, const ent_limit *b)
     }
 }
 
-static const char *limit_str(const ent_limit *l, char *buf, size_t size)
+static const char *limit_str(const ent_field *spec, const ent_limit *l, char *buf, size_t size)
 {
-    if (l->set == ENT_LIM_INT) snprintf(buf, size, "%lld", (long long)l->v.i);
+    /* a timestamp's bound as the schema gives it, not as its ns since the epoch */
+    if (spec->kind == ENT_KIND_TIMESTAMP && l->set == ENT_LIM_INT && size >= 48) ent__ts_format(buf, l->v.i);
+    else if (l->set == ENT_LIM_INT) snprintf(buf, size, "%lld", (long long)l->v.i);
     else if (l->set == ENT_LIM_UINT) snprintf(buf, size, "%llu", (unsigned long long)l->v.u);
     else if (size >= 32) ent__json_real(buf, l->v.f); /* as JSON writes it: 0.99, not 0.98999999999999999 */
     else snprintf(buf, size, "%.17g", l->v.f);
@@ -177,10 +181,10 @@ static int check_range(const ent_field *spec, const ent_limit *val, vpath *p)
 {
     char lb[64];
     if (spec->min.set && cmp_num(val, &spec->min) < 0)
-        return ent__err(ENT_INVALID, "%s: less than min %s", vp_str(p), limit_str(&spec->min, lb, sizeof lb));
+        return ent__err(ENT_INVALID, "%s: less than min %s", vp_str(p), limit_str(spec, &spec->min, lb, sizeof lb));
     if (spec->max.set && cmp_num(val, &spec->max) > 0)
         return ent__err(ENT_INVALID, "%s: greater than max %s", vp_str(p),
-                        limit_str(&spec->max, lb, sizeof lb));
+                        limit_str(spec, &spec->max, lb, sizeof lb));
     return ENT_OK;
 }
 
@@ -217,10 +221,12 @@ static int validate_val(const ent_field *spec, const ent_val *v, vpath *p, int d
             return ent__err(ENT_INVALID, "%s: longer than max_length %llu (%zu bytes)", vp_str(p),
                             (unsigned long long)spec->max_length, v->u.s.n);
         if (spec->n_enums) {
+            char qb[400]; /* "a\0b" whole: "a" would read as a value of the enum */
             for (i = 0; i < spec->n_enums; i++)
                 if (strlen(spec->enums[i]) == v->u.s.n && memcmp(spec->enums[i], v->u.s.p, v->u.s.n) == 0)
                     return ENT_OK;
-            return ent__err(ENT_INVALID, "%s: \"%.64s\" is not in enum", vp_str(p), v->u.s.p);
+            return ent__err(ENT_INVALID, "%s: %s is not in enum", vp_str(p),
+                            ent__quote(qb, sizeof qb, v->u.s.p, v->u.s.n, 64));
         }
         return ENT_OK;
     case ENT_KIND_BYTES:

@@ -57,6 +57,14 @@ size_t ent__json_real(char *buf, double d)
 {
     char sci[40], digits[24], *e, *o = buf;
     int prec, x, nd = 0;
+    /* Not JSON numbers: the words entity JSON writes them as (quoted there). Messages print
+     * values through here, and the digit search below gave "0.0" for all three. */
+    if (!isfinite(d)) {
+        const char *w = isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity";
+        size_t n = strlen(w);
+        memcpy(buf, w, n + 1);
+        return n;
+    }
     /* The fewest significant digits that read back to d: "%.*e" rounds correctly, so the first
      * precision that round-trips gives the closest such decimal (the one Python's repr() picks).
      * That loop, one print and one strtod() per digit, was most of an event's JSON (the relay

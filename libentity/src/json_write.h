@@ -11,7 +11,8 @@
 /* The shortest decimal text that strtod() reads back to exactly d (finite): the fewest significant
  * digits, closest to d, in plain notation for decimal exponents -4..15 ("0.99", "100.0",
  * "0.30000000000000004"; a real keeps its ".0" so it reads back as a real) and in exponent
- * notation beyond, as jansson writes it ("1e20", "5e-324", "-1.7976931348623157e308").
+ * notation beyond, as jansson writes it ("1e20", "5e-324", "-1.7976931348623157e308"); NaN and
+ * infinities as the words NaN, Infinity, -Infinity (for messages: JSON writers quote them).
  * buf: at least 32 bytes. Returns the length written. */
 size_t ent__json_real(char *buf, double d);
 

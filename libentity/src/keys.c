@@ -229,12 +229,35 @@ wrong:
     }
 }
 
+const char *ent__quote(char *buf, size_t size, const char *p, size_t n, size_t max)
+{
+    size_t o = 0;
+    if (size < 3) {
+        if (size) buf[0] = '\0';
+        return buf;
+    }
+    buf[o++] = '"';
+    for (size_t i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c == '"' || c == '\\') {
+            if (o + 6 + 2 > size) break;
+            o += (size_t)snprintf(buf + o, 7, c == '"' ? "\\\"" : c == '\\' ? "\\\\" : "\\u%04x", c);
+        } else {
+            if (o + 1 + 2 > size) break;
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
 const char *ent__key_str(const ent_key *key, char *buf, size_t size)
 {
     if (key->kind == ENT_KEY_AUTO)
         snprintf(buf, size, "%" PRIu64, key->id);
     else if (key->kind == ENT_KEY_STRING)
-        snprintf(buf, size, "\"%.*s\"", (int)(key->len > 200 ? 200 : key->len), key->str);
+        ent__quote(buf, size, key->str, key->len, 200);
     else
         snprintf(buf, size, "(none)");
     return buf;

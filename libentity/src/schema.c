@@ -1,6 +1,7 @@
 /* Schemas: the builder and ent_schema_check() (resolve, index, seal). The read-only accessors
  * live in schema_read.c. */
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +288,19 @@ static int set_limit(ent_field *f, int is_max, int lk, int64_t i, uint64_t u, do
         return ent__err(ENT_SCHEMA, "%s: \"%s\" applies to numbers and timestamps, not to %s %s", path,
                         is_max ? "max" : "min", ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
     if (lk == ENT_LIM_FLOAT && isnan(d)) return ent__err(ENT_SCHEMA, "%s: limit is NaN", path);
+    /* Schema JSON has no number for it (the stored schema could not be written: it failed as
+     * "out of memory"), and an infinite bound is no bound: leave it out. */
+    if (lk == ENT_LIM_FLOAT && isinf(d)) return ent__err(ENT_SCHEMA, "%s: limit is infinite; leave the bound out", path);
+    /* Held as schema JSON's reader holds it (schema_json.c), so that the stored copy of a built
+     * schema renders to the same text and the store opens again with that schema (it said the
+     * schema "differs from the stored version"): an integer bound of a float field is a float;
+     * one above 2^63-1 is written as a decimal string, which only a uint field reads. */
+    if (f->kind == ENT_KIND_FLOAT && lk != ENT_LIM_FLOAT) {
+        d = lk == ENT_LIM_INT ? (double)i : (double)u;
+        lk = ENT_LIM_FLOAT;
+    } else if (lk == ENT_LIM_UINT && u > INT64_MAX && f->kind != ENT_KIND_UINT) {
+        return ent__err(ENT_SCHEMA, "%s: bound %" PRIu64 " is above 2^63-1, which only a uint field takes", path, u);
+    }
     l = is_max ? &f->max : &f->min;
     l->set = (uint8_t)lk;
     if (lk == ENT_LIM_INT) l->v.i = i;
@@ -310,6 +324,10 @@ int ent_field_set_max_length(ent_field *f, uint64_t n)
     if (f->kind != ENT_KIND_STRING && f->kind != ENT_KIND_BYTES && f->kind != ENT_KIND_ARRAY)
         return ent__err(ENT_SCHEMA, "%s: \"max_length\" applies to strings, bytes and arrays, not to %s %s",
                         path, ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
+    /* schema JSON holds integers up to 2^63-1: a larger one was written as a negative number and
+     * the stored schema did not load again */
+    if (n > INT64_MAX)
+        return ent__err(ENT_SCHEMA, "%s: max_length %" PRIu64 " is above 2^63-1 (schema JSON holds no more)", path, n);
     f->has_max_length = 1;
     f->max_length = n;
     return ENT_OK;
@@ -363,6 +381,19 @@ int ent_field_set_default_json(ent_field *f, const char *json)
     if (f->kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s: a ref cannot have a default", path);
     if (f->parent && f->parent->kind == ENT_KIND_ARRAY)
         return ent__err(ENT_SCHEMA, "%s: \"default\" does not apply to array items", path);
+    /* Schema JSON (the stored schema) is read without NULs in strings: a default holding one
+     * could not be rendered, and a store could not be made with it ("out of memory rendering
+     * the schema"). Other bad text is named at ent_schema_check(). */
+    {
+        json_error_t err;
+        json_t *j = json_loads(json, JSON_DECODE_ANY, &err);
+        if (j) {
+            json_decref(j);
+        } else if ((j = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err))) {
+            json_decref(j);
+            return ent__err(ENT_SCHEMA, "%s: a default cannot hold \\u0000 (schema JSON does not carry it)", path);
+        }
+    }
     if (!(d = strdup(json))) return ent__err(ENT_NOMEM, "out of memory");
     free(f->default_json);
     f->default_json = d;
@@ -402,6 +433,8 @@ int ent__type_index_names(struct ent_type *t)
     return ENT_OK;
 }
 
+static int mark_defaults(struct ent_field *f);
+
 static int check_field(ent_schema *s, struct ent_field *f)
 {
     char path[200];
@@ -439,6 +472,13 @@ static int check_field(ent_schema *s, struct ent_field *f)
         if (rc == ENT_OK && v->k == EV_UNSET) {
             free(v);
             return ent__err(ENT_SCHEMA, "%s: default is null", path);
+        }
+        /* with its sub-fields' defaults, as it goes into entities: {} for a map whose required
+         * q defaults to 3 holds q (it was refused as "missing required field") */
+        if (rc == ENT_OK) {
+            size_t filled = 0;
+            mark_defaults(f);
+            rc = ent__val_fill_defaults(f, v, &filled);
         }
         if (rc == ENT_OK) rc = ent__val_validate(f, v, path);
         if (rc) {

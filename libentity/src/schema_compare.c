@@ -5,8 +5,9 @@
  * a type removed, a key kind changed, a field's kind (or item kind, sub-field kinds, ref target)
  * changed, a field id reused with another name (or a name moved to another id), a new required
  * field without default, an optional field made required without default, a required field's
- * default removed, and any tightened limit
- * (min raised, max lowered, max_length lowered or added, enum value removed or enum added). */
+ * default removed, a declared map made free-form or a free-form one given fields, and any
+ * tightened limit (min raised, max lowered, max_length lowered or added, enum value removed or enum
+ * added). */
 #include <stdio.h>
 #include <string.h>
 
@@ -68,7 +69,10 @@ static int compare_spec(const struct ent_field *p, const struct ent_field *n)
         if (rc) return rc;
     }
     if (p->kind == ENT_KIND_MAP) {
-        if (p->n_fields && !n->n_fields) return ENT_OK; /* declared -> free-form: relaxed */
+        /* Records key a declared map's values by sub-field id and a free-form one's by name: the
+         * stored values would not read as a free-form map (every such record was "corrupt"). */
+        if (p->n_fields && !n->n_fields)
+            return incompatible(n, "declared map made free-form (existing values are keyed by field id)");
         if (!p->n_fields && n->n_fields)
             return incompatible(n, "free-form map given declared fields (existing values may not fit)");
         return compare_fields(p->fields, p->n_fields, n->fields, n->n_fields);
@@ -120,6 +124,54 @@ int ent_schema_compare(const ent_schema *prev, const ent_schema *next)
             return ent__err(ENT_SCHEMA, "%s: incompatible change: key kind changed from %s to %s", p->name,
                             p->key == ENT_KEY_AUTO ? "auto" : "string", n->key == ENT_KEY_AUTO ? "auto" : "string");
         if ((rc = compare_fields(p->fields, p->n_fields, n->fields, n->n_fields))) return rc;
+    }
+    return ENT_OK;
+}
+
+static const struct ent_field *by_id(struct ent_field **f, size_t n, unsigned id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i]->id == id) return f[i];
+    return NULL;
+}
+
+/* A field of `next` that `old` had and `cur` does not: removed in between, now added back. */
+static int readded(struct ent_field **of, size_t on, struct ent_field **cf, size_t cn,
+                   struct ent_field **nf, size_t nn, uint32_t old_version)
+{
+    char buf[256];
+    int rc;
+    for (size_t j = 0; j < nn; j++) {
+        const struct ent_field *n = nf[j], *o = by_id(of, on, n->id), *c = by_id(cf, cn, n->id);
+        if (!o) continue;
+        if (!c) {
+            snprintf(buf, sizeof buf, "id %u was field \"%s\" in version %u and was removed since; "
+                     "a removed field's id is never reused (records keep its old values, updates drop them)",
+                     n->id, o->name, (unsigned)old_version);
+            return incompatible(n, buf);
+        }
+        if (o->kind == ENT_KIND_ARRAY && c->kind == ENT_KIND_ARRAY && n->kind == ENT_KIND_ARRAY &&
+            o->items && c->items && n->items) { /* maps as items */
+            o = o->items;
+            c = c->items;
+            n = n->items;
+        }
+        if (o->kind == ENT_KIND_MAP && c->kind == ENT_KIND_MAP && n->kind == ENT_KIND_MAP &&
+            (rc = readded(o->fields, o->n_fields, c->fields, c->n_fields, n->fields, n->n_fields, old_version)))
+            return rc;
+    }
+    return ENT_OK;
+}
+
+int ent__schema_check_readded(const ent_schema *old, const ent_schema *cur, const ent_schema *next)
+{
+    int rc;
+    for (size_t i = 0; i < next->n_types; i++) {
+        const struct ent_type *n = next->types[i];
+        const struct ent_type *o = ent_schema_type(old, n->name), *c = ent_schema_type(cur, n->name);
+        if (!o || !c) continue;
+        if ((rc = readded(o->fields, o->n_fields, c->fields, c->n_fields, n->fields, n->n_fields, old->version)))
+            return rc;
     }
     return ENT_OK;
 }

@@ -91,6 +91,12 @@ struct ent_schema {
  * (always NUL-terminated) and returns buf. */
 const char *ent__field_path(const struct ent_field *f, char *buf, size_t size);
 
+/* ENT_SCHEMA when `next` has a field (at any depth of declared maps) that `old`, an earlier
+ * version than `cur`, had and `cur` lacks: a removed field added back. Its id is retired, not
+ * free: records written before the removal still hold its old values and updates since dropped
+ * them, so neither the store nor a replay of its log could give one answer. */
+int ent__schema_check_readded(const ent_schema *old, const ent_schema *cur, const ent_schema *next);
+
 /* Name rule shared by types and fields: [a-z_][a-z0-9_]*, 1..64 bytes. */
 int ent__name_ok(const char *name);
 

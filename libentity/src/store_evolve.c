@@ -103,7 +103,8 @@ int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next
 }
 
 /* Refuse `next` unless it is a compatible evolution of every schema version the store has had:
- * comparing with each stored version catches an id reused after its field was removed. */
+ * comparing with each stored version catches an id reused after its field was removed, with
+ * another name or the same one. */
 int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schema *next)
 {
     int rc = ent_schema_compare(cur, next);
@@ -117,6 +118,7 @@ int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schem
         if ((rc = ent_schema_load_json(&old, v.data, v.len, "<store>")) == ENT_NOMEM) return rc;
         if (rc) continue;
         rc = ent_schema_compare(old, next);
+        if (!rc) rc = ent__schema_check_readded(old, cur, next);
         ent_schema_free(old);
         if (rc) return ent__err_prefix(rc, "against stored version %" PRIu32 ": ", ver);
     }

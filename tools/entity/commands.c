@@ -586,6 +586,21 @@ static void pending_free(pending_refs *pr)
     free(pr->v);
 }
 
+/* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
+ * readers hold no larger integer). 0 when it is neither or below 1. */
+static uint64_t line_version(json_t *j)
+{
+    const char *text;
+    char *end;
+    unsigned long long v;
+    if (json_is_integer(j)) return json_integer_value(j) > 0 ? (uint64_t)json_integer_value(j) : 0;
+    text = json_string_value(j);
+    if (!text || !isdigit((unsigned char)text[0])) return 0;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    return *end || errno ? 0 : v;
+}
+
 int cmd_load(int argc, char **argv)
 {
     uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0;
@@ -607,10 +622,11 @@ int cmd_load(int argc, char **argv)
     progress("entity: load: entities", 0, 0);
     while ((len = getline(&line, &cap, stdin)) >= 0) {
         json_error_t err;
-        json_t *o, *data;
+        json_t *o, *data, *vj;
         const ent_type *t;
         ent_entity *e = NULL;
         ent_key k;
+        uint64_t version;
         char *djson = NULL, keybuf[32];
         lines++;
         if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
@@ -635,17 +651,22 @@ int cmd_load(int argc, char **argv)
         }
         t = json_is_string(json_object_get(o, "type")) ? ent_store_type(s, json_string_value(json_object_get(o, "type"))) : NULL;
         data = json_object_get(o, "data");
-        if (!t || !json_is_object(data) || !json_is_integer(json_object_get(o, "version"))) {
+        vj = json_object_get(o, "version");
+        if (!t || !json_is_object(data) || !(json_is_integer(vj) || json_is_string(vj))) {
             progress("", 0, 2);
             msg("line %llu: expected {\"type\":T,\"key\":K,\"version\":V,\"data\":{...}} with a known type", (unsigned long long)lines);
             json_decref(o);
             rc = 1;
             break;
         }
-        if (json_integer_value(json_object_get(o, "version")) < 1) {
+        if (!(version = line_version(vj))) {
             progress("", 0, 2);
-            msg("line %llu: version %lld: versions start at 1", (unsigned long long)lines,
-                (long long)json_integer_value(json_object_get(o, "version")));
+            if (json_is_integer(vj))
+                msg("line %llu: version %lld: versions start at 1", (unsigned long long)lines,
+                    (long long)json_integer_value(vj));
+            else
+                msg("line %llu: version \"%s\" is not a version (digits, from 1)", (unsigned long long)lines,
+                    json_string_value(vj));
             json_decref(o);
             rc = 1;
             break;
@@ -669,7 +690,7 @@ int cmd_load(int argc, char **argv)
         }
         if (!rc && !w && !(rc = ent_txn_begin(&w, s, ENT_TXN_WRITE))) rc = ent_txn_skip_ref_checks(w);
         /* keys and versions as given: a restore keeps both */
-        if (!rc) rc = ent_entity_set_version(e, (uint64_t)json_integer_value(json_object_get(o, "version")));
+        if (!rc) rc = ent_entity_set_version(e, version);
         if (!rc) rc = ent_restore(s, w, e);
         if (!rc && note_refs(&pr, s, w, t, e, lines)) rc = -1;
         ent_entity_free(e);

@@ -114,8 +114,8 @@ ENT_EXTERN(int) ent_field_set_max_int(ent_field *f, int64_t v);
 ENT_EXTERN(int) ent_field_set_min_uint(ent_field *f, uint64_t v);
 ENT_EXTERN(int) ent_field_set_max_uint(ent_field *f, uint64_t v);
 ENT_EXTERN(int) ent_field_set_min_float(ent_field *f, double v);
-ENT_EXTERN(int) ent_field_set_max_float(ent_field *f, double v);
-ENT_EXTERN(int) ent_field_set_max_length(ent_field *f, uint64_t n); /* string/bytes bytes, array items */
+ENT_EXTERN(int) ent_field_set_max_float(ent_field *f, double v); /* float bounds: finite (not NaN, not inf) */
+ENT_EXTERN(int) ent_field_set_max_length(ent_field *f, uint64_t n); /* string/bytes bytes, array items; <= 2^63-1 */
 ENT_EXTERN(int) ent_field_add_enum(ent_field *f, const char *value); /* string fields */
 ENT_EXTERN(int) ent_field_set_ref(ent_field *f, const char *type_name); /* REF fields: the target type */
 /* Default value as JSON text, read by the field's kind (as entity JSON: timestamps RFC 3339 or

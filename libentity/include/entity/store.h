@@ -189,7 +189,8 @@ ENT_EXTERN(int) ent_exists(ent_store *s, ent_txn *txn, const ent_type *type, con
 
 /* Replace the stored entity with e's fields (fields unset in e are removed). If nothing differs,
  * nothing is written and the version stays. On ENT_OK e holds the stored version, nothing changed.
- * Returns as ent_create(), plus ENT_NOTFOUND (no such entity) and ENT_CONFLICT (version). */
+ * Returns as ent_create(), plus ENT_NOTFOUND (no such entity), ENT_CONFLICT (version) and
+ * ENT_FULL (the entity is at version 2^64-2, restored there: the next would be ENT_VERSION_ANY). */
 ENT_EXTERN(int) ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
 /* Partial update: apply only e's changed top-level fields (set or unset) to the stored entity.

@@ -69,7 +69,7 @@ ENT_EXTERN(uint64_t) ent_entity_version(const ent_entity *e); /* 0 until stored 
 ENT_EXTERN(ent_key) ent_entity_key(const ent_entity *e);
 
 /* Set the version an entity carries, for ent_restore() (dump/load, replay); the store sets it on
- * every other write. Returns ENT_OK, ENT_INVALID (0). */
+ * every other write. Returns ENT_OK, ENT_INVALID (0, or ENT_VERSION_ANY: UINT64_MAX is no version). */
 ENT_EXTERN(int) ent_entity_set_version(ent_entity *e, uint64_t version);
 
 /* Set the key (copied). Returns ENT_OK, ENT_INVALID (kind differs from the type's key kind, string
