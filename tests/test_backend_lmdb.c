@@ -505,8 +505,10 @@ static void t_grow_while_processes_write_small(void) { grow_while_processes_writ
 static void t_grow_while_processes_write_large(void) { grow_while_processes_write(4 << 20); }
 
 /* A writer that died while it announced a growth leaves the flag set but not writer.lock: the
- * next writer finds the lock free, clears the flag and goes on. */
-static void t_stale_grow_flag(void)
+ * next writer finds the lock free, clears the flag and goes on. So does it when the word holds
+ * anything else (a damaged notify file): it waited for that forever (the alarm makes that a
+ * failure rather than a hung test). */
+static void stale_grow_flag(uint32_t flag)
 {
     ent_bk *be;
     char path[300];
@@ -520,14 +522,19 @@ static void t_stale_grow_flag(void)
     lnotify *nt = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     CU_ASSERT_FATAL(nt != MAP_FAILED);
-    atomic_store(&nt->growing, 1);
+    atomic_store(&nt->growing, flag);
+    alarm(60);
     ENT_OK_(write_range(be, "t", 5, 10));
+    alarm(0);
     CU_ASSERT_EQUAL(atomic_load(&nt->growing), 0);
     CU_ASSERT_EQUAL(check_range(be, "t", 10), 0);
     munmap(nt, 4096);
     B->close(be);
     rm_dir();
 }
+
+static void t_stale_grow_flag(void) { stale_grow_flag(1); }
+static void t_garbage_grow_flag(void) { stale_grow_flag(0xdeadbeef); }
 
 static const ent_test_case cases[] = {
     ENT_TEST(t_grow_in_one_txn),
@@ -544,6 +551,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_grow_while_processes_write_small),
     ENT_TEST(t_grow_while_processes_write_large),
     ENT_TEST(t_stale_grow_flag),
+    ENT_TEST(t_garbage_grow_flag),
     {NULL, NULL},
 };
 
