@@ -212,13 +212,14 @@ static int prealloc_lock(const char *path)
     return rc;
 }
 
-/* DEFAULT_MAP_SIZE, or a quarter of the address space the process may use when that is limited
- * (ulimit -v): the map is address space, and the store must open under the limit. */
-static size_t default_map_size(void)
+/* A quarter of the address space the process may use when that is limited (ulimit -v) and less
+ * than DEFAULT_MAP_SIZE, else 0: the map is address space, and the store must open under the
+ * limit. */
+static size_t limited_map_size(void)
 {
     struct rlimit rl;
-    size_t size = DEFAULT_MAP_SIZE;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < size) {
+    size_t size = 0;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < DEFAULT_MAP_SIZE) {
         size = (size_t)(rl.rlim_cur / 4) & ~(size_t)0xfffff; /* whole MiB */
         if (size < ((size_t)1 << 24)) size = (size_t)1 << 24;
     }
@@ -385,9 +386,12 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     }
     mdb_env_set_maxdbs(e->env, e->maxtab);
     mdb_env_set_maxreaders(e->env, MAX_READERS);
-    /* An explicit size is a floor; without one an existing store keeps the size in its meta page. */
+    /* An explicit size is a floor; without one an existing store keeps the size in its meta page,
+     * unless the address space is limited: that size was chosen by a process without the limit
+     * (64 GiB by default) and would not map here. LMDB keeps at least the pages in use. */
     if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
-    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, default_map_size());
+    else if (limited_map_size()) mdb_env_set_mapsize(e->env, limited_map_size());
+    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, DEFAULT_MAP_SIZE);
     if (o->read_only || o->must_exist) {
         /* No data.mdb, or an empty one (a creation cut short: LMDB would take it for a new
          * environment, or fail with EBADF read-only): no store, and no file made here. */
