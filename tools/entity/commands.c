@@ -586,6 +586,17 @@ static void pending_free(pending_refs *pr)
     free(pr->v);
 }
 
+/* A batch whose commit failed (a full disk): say which lines are not in the store, as a bad line
+ * is named, so the load can be resumed from the right line. */
+static void lost_batch(uint64_t from, uint64_t to)
+{
+    if (from > 1)
+        msg("load: lines %llu to %llu were not stored, nor any after them; the lines before them were",
+            (unsigned long long)from, (unsigned long long)to);
+    else
+        msg("load: nothing was stored");
+}
+
 int cmd_load(int argc, char **argv)
 {
     uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0;
@@ -620,6 +631,7 @@ int cmd_load(int argc, char **argv)
             if (ent_txn_commit(w) != ENT_OK) {
                 w = NULL;
                 rc = fail("load");
+                lost_batch(batch_from, lines - 1);
                 break;
             }
             w = NULL;
@@ -704,7 +716,7 @@ int cmd_load(int argc, char **argv)
     }
     if (w) {
         if (rc) ent_txn_abort(w);
-        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load");
+        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load"), lost_batch(batch_from, lines);
         else batch_from = lines + 1;
         w = NULL;
     }
