@@ -229,13 +229,41 @@ wrong:
     }
 }
 
+/* Bytes of the UTF-8 character at s (n bytes left), or 0 when s holds none. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    size_t l = s[0] < 0x80 ? 1 : s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+    if (l == 0 || l > n) return 0;
+    for (size_t i = 1; i < l; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0; /* overlong, a surrogate, past U+10FFFF */
+    return l;
+}
+
+/* A string key is quoted, cut after 200 bytes on a character boundary and then marked "...", and
+ * a byte that is not UTF-8 (only a damaged record's key holds one) is written \xNN: the text goes
+ * into messages, which serve puts in JSON, and a cut in a character made them invalid UTF-8. */
 const char *ent__key_str(const ent_key *key, char *buf, size_t size)
 {
-    if (key->kind == ENT_KEY_AUTO)
+    if (key->kind == ENT_KEY_AUTO) {
         snprintf(buf, size, "%" PRIu64, key->id);
-    else if (key->kind == ENT_KEY_STRING)
-        snprintf(buf, size, "\"%.*s\"", (int)(key->len > 200 ? 200 : key->len), key->str);
-    else
+    } else if (key->kind == ENT_KEY_STRING && size >= 8) {
+        const unsigned char *k = (const unsigned char *)key->str;
+        size_t o = 0, i = 0, lim = size - 6; /* room for \xNN or "..." and the closing quote */
+        buf[o++] = '"';
+        while (i < key->len) {
+            size_t l = utf8_char(k + i, key->len - i);
+            if (i + (l ? l : 1) > 200 || (l == 0 ? o + 4 > lim : o + l > lim)) break;
+            if (l == 0) o += (size_t)snprintf(buf + o, 5, "\\x%02x", k[i++]);
+            else for (; l > 0; l--) buf[o++] = (char)k[i++];
+        }
+        if (i < key->len) memcpy(buf + o, "...", 3), o += 3;
+        buf[o++] = '"';
+        buf[o] = '\0';
+    } else {
         snprintf(buf, size, "(none)");
+    }
     return buf;
 }
