@@ -321,6 +321,12 @@ ENTITY_STORE=$work/fsz expect 0 "$E" count customer; n=$(cat out)
 grep -q "^entity: load: lines $((n + 1)) to $((n + 100)) were not stored, nor any after them; the lines before them were" fsz.err &&
   ok || bad "load past a file-size limit ($n stored) said: $(cat fsz.err)"
 
+# a replay cut short by the limit says what it left behind
+(trap '' XFSZ; ulimit -f 100; ENTITY_STORE=$work/fsz "$E" replay --into "$work/fszr" >/dev/null 2>fsz.err; echo $? >fsz.rc)
+[ "$(cat fsz.rc)" = 1 ] && ok || bad "replay past a file-size limit exited $(cat fsz.rc)"
+grep -q "^entity: replay: .*fszr holds a partial replay, up to seq [1-9][0-9]*; remove it" fsz.err && ok ||
+  bad "replay past a file-size limit said: $(cat fsz.err)"
+
 # a full disk and a read-only disk (small tmpfs mounts; skipped where mounting is not allowed)
 mkdir -p "$work/small"
 if mount -t tmpfs -o size=2m tmpfs "$work/small" 2>/dev/null; then

@@ -889,8 +889,17 @@ int cmd_replay(int argc, char **argv)
     else {
         progress("", 0, 0);
         ent_store_set_progress(s, lib_progress, NULL);
-        if (ent_store_replay(d, s, to) != ENT_OK) rc = fail("replay");
+        int rrc = ent_store_replay(d, s, to);
         progress("", 0, 2);
+        if (rrc != ENT_OK) {
+            uint64_t last = 0;
+            rc = fail("replay");
+            /* What was committed stays (ent_store_replay()): a store that looks whole and that a
+             * second replay refuses as not empty. Say so. */
+            if (ent_log_bounds(NULL, &last, d, NULL) == ENT_OK && last > 0)
+                msg("replay: %s holds a partial replay, up to seq %llu; remove it before replaying again", into,
+                    (unsigned long long)last);
+        }
     }
     ent_store_close(d);
     ent_store_close(s);
