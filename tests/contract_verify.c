@@ -262,6 +262,33 @@ static void on_progress(const char *what, uint64_t done, void *p)
     sp->last = done;
 }
 
+/* A store whose meta lost its "format" (damage) is not a new store: an open with a schema made one
+ * over it (new id, the schema back to the one given, check clean), an open without one called it
+ * "no libentity store". Both are ENT_CORRUPT naming the damage. A store only a reopen sees. */
+static void t_meta_format_lost(void)
+{
+    ent_txn *t;
+    ent_slice k = {"format", 6};
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) { /* a memory store is new at every open */
+        teardown();
+        return;
+    }
+    t = raw();
+    ENT_OK_(ent__bk_del(t, S->t_meta, &k, NULL));
+    ENT_OK_(ent_txn_commit(t));
+    ent_store_close(S);
+    S = NULL;
+    o.backend = backend;
+    ENT_CHECK_RC(ent_store_open(&S, dir, SC, &o), ENT_CORRUPT);
+    ENT_ASSERT_MSG("store meta lacks \"format\"");
+    CU_ASSERT_PTR_NULL(S);
+    ENT_CHECK_RC(ent_store_open(&S, dir, NULL, &o), ENT_CORRUPT);
+    ENT_ASSERT_MSG("a damaged store, not a new one");
+    teardown();
+}
+
 /* A long verify and a long replay report progress through the store's callback, with growing
  * counts; without a callback nothing is reported (and nothing breaks). */
 static void t_progress(void)
@@ -322,6 +349,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_event_garbage),
         ENT_TEST(t_replay_differs),
         ENT_TEST(t_progress),
+        ENT_TEST(t_meta_format_lost),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
