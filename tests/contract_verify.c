@@ -262,6 +262,35 @@ static void on_progress(const char *what, uint64_t done, void *p)
     sp->last = done;
 }
 
+/* The meta's last seq lost (damage): the next write would append at seq 1 over the first event.
+ * It is refused with ENT_CORRUPT and the event stays; verify names the damage. */
+static void t_log_position_lost(void)
+{
+    ent_txn *t;
+    ent_slice k = {"log", 3};
+    ent_entity *e = NULL;
+    ent_event *ev = NULL;
+    uint64_t last = 0;
+    setup();
+    t = raw();
+    ENT_OK_(ent__bk_del(t, S->t_meta, &k, NULL));
+    ENT_OK_(ent_txn_commit(t));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "owner")));
+    ENT_OK_(ent_entity_set_string(e, "name", "o9"));
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_CORRUPT);
+    ENT_ASSERT_MSG("seq 1 holds an event already");
+    ent_entity_free(e);
+    ENT_OK_(ent_log_get(&ev, S, NULL, 1));
+    CU_ASSERT_EQUAL(ev->op, ENT_OP_CREATE);
+    CU_ASSERT_STRING_EQUAL(ent_type_name(ev->type), "owner");
+    CU_ASSERT_EQUAL(ev->key.id, 1);
+    ent_event_free(ev);
+    ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
+    CU_ASSERT_EQUAL(last, 0);
+    expect_problem("log: events beyond the recorded last seq");
+    teardown();
+}
+
 /* A store whose meta lost its "format" (damage) is not a new store: an open with a schema made one
  * over it (new id, the schema back to the one given, check clean), an open without one called it
  * "no libentity store". Both are ENT_CORRUPT naming the damage. A store only a reopen sees. */
@@ -350,6 +379,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_replay_differs),
         ENT_TEST(t_progress),
         ENT_TEST(t_meta_format_lost),
+        ENT_TEST(t_log_position_lost),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
