@@ -144,11 +144,30 @@ static void rcache_drain(lenv *e)
     pthread_mutex_unlock(&e->rcmu);
 }
 
+int ent__lmdb_unmapped(const lenv *e)
+{
+    if (!atomic_load(&e->unmapped)) return ENT_OK;
+    return ent__err(ENT_NOMEM, "store %s: a resize of the map failed and left it unmapped (out of address "
+                               "space?); close the store and open it again", e->path);
+}
+
 int ent__lmdb_resize_exclusive(lenv *e, size_t size)
 {
     struct timespec dl;
     int rc, mrc = 0, i = hold_find(e); /* mrc: set when rc == 0, read only then */
     unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
+    if ((rc = ent__lmdb_unmapped(e))) return rc;
+    if (size) {
+        /* LMDB lets the old map go before it maps the new size, and a failure there leaves the
+         * environment with none (see lenv.unmapped): try the address space first (ulimit -v).
+         * The old map is still there, so this asks for more than LMDB will: a growth it refuses
+         * may have fitted, but none that fails here crashes the next call. */
+        void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            return ent__err(errno == ENOMEM ? ENT_NOMEM : ENT_IO, "store %s: the map cannot grow to %zu bytes: %s",
+                            e->path, size, strerror(errno));
+        munmap(p, size);
+    }
     /* Threads that hold a txn and wait for the writer give up now (l_txn_begin's writer_lock):
      * this resize waits for their holds. */
     pthread_mutex_lock(&e->gmu);
@@ -163,6 +182,7 @@ int ent__lmdb_resize_exclusive(lenv *e, size_t size)
     if (rc == 0) {
         rcache_drain(e); /* no txn of this process, not even a reset one, across the remap */
         mrc = mdb_env_set_mapsize(e->env, size);
+        if (mrc) atomic_store(&e->unmapped, 1); /* EINVAL (a txn open) is not possible here */
         pthread_rwlock_unlock(&e->rs);
     }
     pthread_mutex_lock(&e->gmu);

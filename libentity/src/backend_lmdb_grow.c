@@ -131,6 +131,8 @@ static int replay(ltxn *t, size_t from, size_t to)
 int ent__lmdb_txn_begin_mdb(ltxn *t)
 {
     lenv *e = t->e;
+    int urc = ent__lmdb_unmapped(e);
+    if (urc) return urc;
     if (!t->write) {
         MDB_txn *m = atomic_exchange_explicit(&e->rslot, NULL, memory_order_acquire);
         if (!m) {
