@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -638,6 +639,26 @@ static void t_grow_under_address_limit(void)
 #endif
 }
 
+/* A notify that is not a file (a directory here) is named as such: the read-only open (which
+ * can open a directory) said "cannot map .../notify: No such device". */
+static void t_notify_not_a_file(void)
+{
+    ent_bk *be;
+    char path[300];
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, 5));
+    B->close(be);
+    snprintf(path, sizeof path, "%s/notify", dir);
+    CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+    CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
+    CU_ASSERT_EQUAL(open_small(&be, 0), ENT_IO);
+    ENT_ASSERT_MSG("notify: Is a directory");
+    CU_ASSERT_EQUAL(open_small(&be, 1), ENT_IO);
+    ENT_ASSERT_MSG("notify is not a regular file");
+    rm_dir();
+}
+
 static void t_stale_grow_flag(void) { stale_grow_flag(1); }
 static void t_garbage_grow_flag(void) { stale_grow_flag(0xdeadbeef); }
 
@@ -659,6 +680,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_garbage_grow_flag),
     ENT_TEST(t_open_under_address_limit),
     ENT_TEST(t_grow_under_address_limit),
+    ENT_TEST(t_notify_not_a_file),
     {NULL, NULL},
 };
 

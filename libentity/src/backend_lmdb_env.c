@@ -265,6 +265,10 @@ static int open_notify(lenv *e)
         rc = ent__err(ENT_IO, "cannot size %s: %s", p, strerror(errno));
         goto done;
     }
+    if (!S_ISREG(st.st_mode)) { /* a directory or a fifo: "cannot map: No such device" said less */
+        rc = ent__err(ENT_IO, "%s is not a regular file (the store's change notification)", p);
+        goto done;
+    }
     if (st.st_size < (off_t)sizeof(lnotify)) {
         /* Allocate, not just size: a mapped page with no room behind it on a full disk is a
          * SIGBUS at first touch instead of an error here. */
