@@ -537,12 +537,12 @@ static void stale_grow_flag(uint32_t flag)
 
 /* A store made by a process without an address-space limit has a 64 GiB map in its meta page; a
  * process under ulimit -v opens it (with a map that fits) instead of failing with ENOMEM. A child
- * takes the limit: 256 MiB above what it uses already. Not under ASan, whose shadow memory needs
+ * takes the limit: 256 MiB above what it uses already. Not under ASan or TSan, whose shadow memory needs
  * terabytes of address space. */
 static void t_open_under_address_limit(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    printf("(skipped under ASan) ");
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    printf("(skipped under a sanitizer) ");
 #else
     ent_bk *be;
     ent_backend_opts o = {0};
@@ -582,8 +582,8 @@ static void t_open_under_address_limit(void)
  * every later call, without a crash. In children, not under ASan (as above). */
 static void t_grow_under_address_limit(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    printf("(skipped under ASan) ");
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    printf("(skipped under a sanitizer) ");
 #else
     ent_bk *be;
     pid_t pid;
