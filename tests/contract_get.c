@@ -323,6 +323,38 @@ static void t_threads_read_while_writing(void)
     close_store();
 }
 
+/* Strict UTF-8 (what jansson and a JSON reader take), for messages. */
+static int utf8_valid(const unsigned char *s)
+{
+    while (*s) {
+        size_t l = *s < 0x80 ? 1 : *s < 0xc2 ? 0 : *s < 0xe0 ? 2 : *s < 0xf0 ? 3 : *s < 0xf5 ? 4 : 0;
+        if (!l) return 0;
+        for (size_t i = 1; i < l; i++)
+            if ((s[i] & 0xc0) != 0x80) return 0;
+        s += l;
+    }
+    return 1;
+}
+
+/* A message that names a long key cuts it on a character boundary and says so: a key of 250
+ * bytes with a two-byte character across byte 200 gave a message ending in half a character
+ * (invalid UTF-8, which serve puts in JSON) that named another key without a mark. */
+static void t_long_key_in_a_message(void)
+{
+    char key[251];
+    ent_entity *e = NULL;
+    open_store();
+    memset(key, 'a', 250);
+    memcpy(key + 199, "\xc3\xa9", 2);
+    key[250] = '\0';
+    ent_key k = ent_key_str(key);
+    CU_ASSERT_EQUAL(ent_get(&e, S, NULL, doc(), &k), ENT_NOTFOUND);
+    CU_ASSERT(utf8_valid((const unsigned char *)ent_errmsg()));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "a...\" not found"));
+    CU_ASSERT_PTR_NULL(strstr(ent_errmsg(), "\xc3\xa9")); /* cut before the character, not in it */
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -332,6 +364,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_gets_in_a_write_txn),
         ENT_TEST(t_many_shapes),
         ENT_TEST(t_threads_read_while_writing),
+        ENT_TEST(t_long_key_in_a_message),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

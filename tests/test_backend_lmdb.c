@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -505,8 +507,10 @@ static void t_grow_while_processes_write_small(void) { grow_while_processes_writ
 static void t_grow_while_processes_write_large(void) { grow_while_processes_write(4 << 20); }
 
 /* A writer that died while it announced a growth leaves the flag set but not writer.lock: the
- * next writer finds the lock free, clears the flag and goes on. */
-static void t_stale_grow_flag(void)
+ * next writer finds the lock free, clears the flag and goes on. So does it when the word holds
+ * anything else (a damaged notify file): it waited for that forever (the alarm makes that a
+ * failure rather than a hung test). */
+static void stale_grow_flag(uint32_t flag)
 {
     ent_bk *be;
     char path[300];
@@ -520,14 +524,143 @@ static void t_stale_grow_flag(void)
     lnotify *nt = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     CU_ASSERT_FATAL(nt != MAP_FAILED);
-    atomic_store(&nt->growing, 1);
+    atomic_store(&nt->growing, flag);
+    alarm(60);
     ENT_OK_(write_range(be, "t", 5, 10));
+    alarm(0);
     CU_ASSERT_EQUAL(atomic_load(&nt->growing), 0);
     CU_ASSERT_EQUAL(check_range(be, "t", 10), 0);
     munmap(nt, 4096);
     B->close(be);
     rm_dir();
 }
+
+/* A store made by a process without an address-space limit has a 64 GiB map in its meta page; a
+ * process under ulimit -v opens it (with a map that fits) instead of failing with ENOMEM. A child
+ * takes the limit: 256 MiB above what it uses already. Not under ASan or TSan, whose shadow memory needs
+ * terabytes of address space. */
+static void t_open_under_address_limit(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    printf("(skipped under a sanitizer) ");
+#else
+    ent_bk *be;
+    ent_backend_opts o = {0};
+    pid_t pid;
+    int status = 0;
+    fresh_dir();
+    o.durability = ENT__DUR_NONE;
+    ENT_OK_(B->open(&be, dir, &o)); /* the default map size */
+    ENT_OK_(write_range(be, "t", 0, 50));
+    B->close(be);
+    fflush(stdout);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        unsigned long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%lu", &pages) != 1) _exit(2);
+        fclose(f);
+        struct rlimit rl = {(rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (256u << 20), RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &rl)) _exit(3);
+        if (B->open(&be, dir, &o)) _exit(4);
+        if (check_range(be, "t", 50) || write_range(be, "t", 50, 60) || check_range(be, "t", 60)) _exit(5);
+        B->close(be);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  child status %d\n", status);
+    rm_dir();
+#endif
+}
+
+/* Under an address-space limit the map cannot always grow. LMDB lets the old map go before it
+ * maps the new size, and a failure there left the environment with no map: the next call of the
+ * handle crashed. A growth of its own is refused while the old map is still there (the handle
+ * still reads), and a larger map made by another process that does not fit is refused, and so is
+ * every later call, without a crash. In children, not under ASan (as above). */
+static void t_grow_under_address_limit(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    printf("(skipped under a sanitizer) ");
+#else
+    ent_bk *be;
+    pid_t pid;
+    int status = 0;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, 10));
+    B->close(be);
+    for (int adopt = 0; adopt < 2; adopt++) {
+        fflush(stdout);
+        pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0) {
+            unsigned long pages = 0;
+            int rc, i;
+            FILE *f = fopen("/proc/self/statm", "r");
+            if (B->open(&be, dir, NULL) ? 1 : 0) _exit(2);
+            if (!f || fscanf(f, "%lu", &pages) != 1) _exit(3);
+            fclose(f);
+            struct rlimit rl = {(rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (32u << 20), RLIM_INFINITY};
+            if (setrlimit(RLIMIT_AS, &rl)) _exit(4);
+            if (!adopt) {
+                /* writes of its own until the map cannot double any more */
+                for (i = 10, rc = 0; rc == 0 && i < 2000000; i += 1000) rc = write_range(be, "t", i, i + 1000);
+                if (rc != ENT_NOMEM) _exit(5);
+                if (check_range(be, "t", i - 1000)) _exit(6); /* it goes on */
+            } else {
+                /* another process grows the map past this one's limit */
+                int p2[2];
+                if (pipe(p2)) _exit(7);
+                pid_t g = fork();
+                if (g == 0) {
+                    struct rlimit inf = {RLIM_INFINITY, RLIM_INFINITY};
+                    ent_bk *be2;
+                    ent_backend_opts o = {0};
+                    setrlimit(RLIMIT_AS, &inf);
+                    o.durability = ENT__DUR_NONE;
+                    _exit(B->open(&be2, dir, &o) || write_range(be2, "big", 0, 200000) ? 1 : 0);
+                }
+                waitpid(g, &status, 0);
+                if (!WIFEXITED(status) || WEXITSTATUS(status)) _exit(8);
+                for (i = 0; i < 3; i++) /* refused each time, no crash */
+                    if (check_range(be, "t", 10) != -1) _exit(9);
+            }
+            B->close(be);
+            _exit(0);
+        }
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  adopt %d: child status %d\n", adopt, status);
+        CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    rm_dir();
+#endif
+}
+
+/* A notify that is not a file (a directory here) is named as such: the read-only open (which
+ * can open a directory) said "cannot map .../notify: No such device". */
+static void t_notify_not_a_file(void)
+{
+    ent_bk *be;
+    char path[300];
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, 5));
+    B->close(be);
+    snprintf(path, sizeof path, "%s/notify", dir);
+    CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+    CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
+    CU_ASSERT_EQUAL(open_small(&be, 0), ENT_IO);
+    ENT_ASSERT_MSG("notify: Is a directory");
+    CU_ASSERT_EQUAL(open_small(&be, 1), ENT_IO);
+    ENT_ASSERT_MSG("notify is not a regular file");
+    rm_dir();
+}
+
+static void t_stale_grow_flag(void) { stale_grow_flag(1); }
+static void t_garbage_grow_flag(void) { stale_grow_flag(0xdeadbeef); }
 
 static const ent_test_case cases[] = {
     ENT_TEST(t_grow_in_one_txn),
@@ -544,6 +677,10 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_grow_while_processes_write_small),
     ENT_TEST(t_grow_while_processes_write_large),
     ENT_TEST(t_stale_grow_flag),
+    ENT_TEST(t_garbage_grow_flag),
+    ENT_TEST(t_open_under_address_limit),
+    ENT_TEST(t_grow_under_address_limit),
+    ENT_TEST(t_notify_not_a_file),
     {NULL, NULL},
 };
 

@@ -694,6 +694,7 @@ static int l_info(ent_bk *vbe, ent_backend_info *out)
     struct stat fs;
     char *data;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
+    if (ent__lmdb_unmapped(e)) return ENT_NOMEM;
     mdb_env_info(e->env, &ei);
     mdb_env_stat(e->env, &st);
     memset(out, 0, sizeof *out);
@@ -727,7 +728,9 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
         free(data);
         return rc;
     }
-    if ((rc = ent__lmdb_hold_acquire(e))) { /* no resize while LMDB reads the map */
+    /* no resize while LMDB reads the map, and a map to read */
+    if ((rc = ent__lmdb_hold_acquire(e)) == ENT_OK && (rc = ent__lmdb_unmapped(e))) ent__lmdb_hold_release(e);
+    if (rc) {
         close(fd);
         unlink(data);
         free(data);

@@ -144,11 +144,30 @@ static void rcache_drain(lenv *e)
     pthread_mutex_unlock(&e->rcmu);
 }
 
+int ent__lmdb_unmapped(const lenv *e)
+{
+    if (!atomic_load(&e->unmapped)) return ENT_OK;
+    return ent__err(ENT_NOMEM, "store %s: a resize of the map failed and left it unmapped (out of address "
+                               "space?); close the store and open it again", e->path);
+}
+
 int ent__lmdb_resize_exclusive(lenv *e, size_t size)
 {
     struct timespec dl;
     int rc, mrc = 0, i = hold_find(e); /* mrc: set when rc == 0, read only then */
     unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
+    if ((rc = ent__lmdb_unmapped(e))) return rc;
+    if (size) {
+        /* LMDB lets the old map go before it maps the new size, and a failure there leaves the
+         * environment with none (see lenv.unmapped): try the address space first (ulimit -v).
+         * The old map is still there, so this asks for more than LMDB will: a growth it refuses
+         * may have fitted, but none that fails here crashes the next call. */
+        void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            return ent__err(errno == ENOMEM ? ENT_NOMEM : ENT_IO, "store %s: the map cannot grow to %zu bytes: %s",
+                            e->path, size, strerror(errno));
+        munmap(p, size);
+    }
     /* Threads that hold a txn and wait for the writer give up now (l_txn_begin's writer_lock):
      * this resize waits for their holds. */
     pthread_mutex_lock(&e->gmu);
@@ -163,6 +182,7 @@ int ent__lmdb_resize_exclusive(lenv *e, size_t size)
     if (rc == 0) {
         rcache_drain(e); /* no txn of this process, not even a reset one, across the remap */
         mrc = mdb_env_set_mapsize(e->env, size);
+        if (mrc) atomic_store(&e->unmapped, 1); /* EINVAL (a txn open) is not possible here */
         pthread_rwlock_unlock(&e->rs);
     }
     pthread_mutex_lock(&e->gmu);
@@ -212,13 +232,14 @@ static int prealloc_lock(const char *path)
     return rc;
 }
 
-/* DEFAULT_MAP_SIZE, or a quarter of the address space the process may use when that is limited
- * (ulimit -v): the map is address space, and the store must open under the limit. */
-static size_t default_map_size(void)
+/* A quarter of the address space the process may use when that is limited (ulimit -v) and less
+ * than DEFAULT_MAP_SIZE, else 0: the map is address space, and the store must open under the
+ * limit. */
+static size_t limited_map_size(void)
 {
     struct rlimit rl;
-    size_t size = DEFAULT_MAP_SIZE;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < size) {
+    size_t size = 0;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < DEFAULT_MAP_SIZE) {
         size = (size_t)(rl.rlim_cur / 4) & ~(size_t)0xfffff; /* whole MiB */
         if (size < ((size_t)1 << 24)) size = (size_t)1 << 24;
     }
@@ -242,6 +263,10 @@ static int open_notify(lenv *e)
     }
     if (fstat(fd, &st) < 0) {
         rc = ent__err(ENT_IO, "cannot size %s: %s", p, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a directory or a fifo: "cannot map: No such device" said less */
+        rc = ent__err(ENT_IO, "%s is not a regular file (the store's change notification)", p);
         goto done;
     }
     if (st.st_size < (off_t)sizeof(lnotify)) {
@@ -385,9 +410,12 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     }
     mdb_env_set_maxdbs(e->env, e->maxtab);
     mdb_env_set_maxreaders(e->env, MAX_READERS);
-    /* An explicit size is a floor; without one an existing store keeps the size in its meta page. */
+    /* An explicit size is a floor; without one an existing store keeps the size in its meta page,
+     * unless the address space is limited: that size was chosen by a process without the limit
+     * (64 GiB by default) and would not map here. LMDB keeps at least the pages in use. */
     if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
-    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, default_map_size());
+    else if (limited_map_size()) mdb_env_set_mapsize(e->env, limited_map_size());
+    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, DEFAULT_MAP_SIZE);
     if (o->read_only || o->must_exist) {
         /* No data.mdb, or an empty one (a creation cut short: LMDB would take it for a new
          * environment, or fail with EBADF read-only): no store, and no file made here. */

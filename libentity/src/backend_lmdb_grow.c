@@ -79,8 +79,9 @@ int ent__lmdb_grow_wait(lenv *e)
 {
     while (flock(e->lockfd, LOCK_SH) < 0)
         if (errno != EINTR) return ent__err(ENT_IO, "store %s: locking writer.lock: %s", e->path, strerror(errno));
-    uint32_t one = 1;
-    atomic_compare_exchange_strong(&e->nt->growing, &one, 0); /* still set: its setter died */
+    /* Still set: its setter died. Any value, not just 1: a damaged notify file would otherwise
+     * keep every writer stepping back forever. Nobody can set it while this lock is held. */
+    if (atomic_load(&e->nt->growing)) atomic_store(&e->nt->growing, 0);
     flock(e->lockfd, LOCK_UN);
     return ENT_OK;
 }
@@ -130,6 +131,8 @@ static int replay(ltxn *t, size_t from, size_t to)
 int ent__lmdb_txn_begin_mdb(ltxn *t)
 {
     lenv *e = t->e;
+    int urc = ent__lmdb_unmapped(e);
+    if (urc) return urc;
     if (!t->write) {
         MDB_txn *m = atomic_exchange_explicit(&e->rslot, NULL, memory_order_acquire);
         if (!m) {

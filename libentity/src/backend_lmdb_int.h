@@ -100,6 +100,10 @@ typedef struct lenv {
     int grow_lock;  /* this process's writer holds it (and nt->growing is set): under wmu */
     lnotify *nt;
     int nt_writable;
+    /* A resize failed after LMDB let the old map go (mdb_env_set_mapsize() unmaps before it maps
+     * the new size, and does not map again on a later call): the environment has no map, and
+     * every use of it would fault. Set under the exclusive rs; read by ent__lmdb_unmapped(). */
+    _Atomic int unmapped;
     /* Table registry. LMDB's rule: a txn that opened a DBI must end before another txn opens one;
      * dbi_owner is that txn. Committed entries are immutable; pending ones belong to dbi_owner. */
     pthread_mutex_t tmu;
@@ -171,6 +175,8 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
 int ent__lmdb_lerr(int mrc, const char *fmt, ...) ENT__PRINTF(2, 3);
 char *ent__lmdb_path_join(const char *dir, const char *name);
 int ent__lmdb_resize_exclusive(lenv *e, size_t size);
+/* ENT_OK, or the error of an environment left without its map by a failed resize. */
+int ent__lmdb_unmapped(const lenv *e);
 /* Growth announcements (backend_lmdb_grow.c). announce: take writer.lock exclusively and set
  * nt->growing, once per write txn (kept until the txn ends, ent__lmdb_grow_end); holds_writer (the
  * caller's LMDB txn is live, so it holds LMDB's writer mutex): waits ~100 ms at most, then

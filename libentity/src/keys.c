@@ -229,23 +229,49 @@ wrong:
     }
 }
 
+/* Bytes of the UTF-8 character at s (n bytes left), or 0 when s holds none. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    size_t l = s[0] < 0x80 ? 1 : s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+    if (l == 0 || l > n) return 0;
+    for (size_t i = 1; i < l; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0; /* overlong, a surrogate, past U+10FFFF */
+    return l;
+}
+
+/* p[0..n) quoted for a message: at most max bytes of it, cut on a character boundary and then
+ * marked "..."; '"', '\\' and control characters escaped as JSON writes them, and a byte that is
+ * not UTF-8 (only damaged data holds one) written \xNN. Messages go into JSON (serve): a NUL would
+ * cut the value short and name another one, and a cut inside a character is not UTF-8. */
 const char *ent__quote(char *buf, size_t size, const char *p, size_t n, size_t max)
 {
-    size_t o = 0;
-    if (size < 3) {
+    const unsigned char *s = (const unsigned char *)p;
+    size_t o = 0, i = 0;
+    if (size < 8) {
         if (size) buf[0] = '\0';
         return buf;
     }
+    size_t lim = size - 5; /* room for "...", the closing quote and the NUL */
     buf[o++] = '"';
-    for (size_t i = 0; i < n && i < max; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c < 0x20 || c == '"' || c == '\\') {
-            if (o + 6 + 2 > size) break;
-            o += (size_t)snprintf(buf + o, 7, c == '"' ? "\\\"" : c == '\\' ? "\\\\" : "\\u%04x", c);
-        } else {
-            if (o + 1 + 2 > size) break;
-            buf[o++] = (char)c;
-        }
+    while (i < n) {
+        size_t l = utf8_char(s + i, n - i), el = 0;
+        char esc[8];
+        if (l == 0)
+            el = (size_t)snprintf(esc, sizeof esc, "\\x%02x", s[i]);
+        else if (l == 1 && (s[i] < 0x20 || s[i] == '"' || s[i] == '\\'))
+            el = (size_t)snprintf(esc, sizeof esc, s[i] == '"' ? "\\\"" : s[i] == '\\' ? "\\\\" : "\\u%04x", s[i]);
+        size_t adv = el ? 1 : l, out = el ? el : l;
+        if (i + adv > max || o + out > lim) break;
+        memcpy(buf + o, el ? (const void *)esc : (const void *)(s + i), out);
+        o += out;
+        i += adv;
+    }
+    if (i < n) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
     }
     buf[o++] = '"';
     buf[o] = '\0';

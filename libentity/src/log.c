@@ -75,6 +75,8 @@ struct ent_log_cursor {
     unsigned ops;
     ent_event *batch[LOG_BATCH];
     size_t n, i;
+    int back;          /* a key below pos met (a damaged log): the next fill fails with it */
+    uint64_t back_seq;
 };
 
 int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
@@ -98,6 +100,11 @@ int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
     return ENT_OK;
 }
 
+static int back_err(const ent_log_cursor *c)
+{
+    return ent__err(ENT_CORRUPT, "log: seq %" PRIu64 " follows seq %" PRIu64 " (a damaged log)", c->back_seq, c->pos - 1);
+}
+
 static int cursor_fill(ent_log_cursor *c)
 {
     ent_txn *t;
@@ -105,6 +112,7 @@ static int cursor_fill(ent_log_cursor *c)
     uint8_t kb[8];
     ent_slice k, v;
     int rc, op = ENT_CUR_SEEK;
+    if (c->back) return back_err(c);
     if ((rc = ent_txn_begin(&t, c->s, ENT_TXN_READ))) return rc;
     if ((rc = ent__bk_cursor_open(t, c->s->t_log, &cur))) goto out;
     ent__enc_u64(kb, c->pos);
@@ -126,6 +134,14 @@ static int cursor_fill(ent_log_cursor *c)
             break;
         }
         seq = ent__dec_u64(k.data);
+        /* The seek found a key at or after pos and the keys rise from there, unless a page of
+         * the log is damaged: going back to seq + 1 would read the same events again, forever. */
+        if (seq < c->pos || seq == UINT64_MAX) { /* (pos would wrap to 0) */
+            c->back = 1;
+            c->back_seq = seq;
+            if (c->n == 0) rc = back_err(c); /* else the events before it are handed out first */
+            break;
+        }
         if ((rc = ent__event_decode(&ev, t->lay, seq, v.data, v.len))) break;
         c->pos = seq + 1;
         if ((c->type && strcmp(ev->type->name, c->type_name) != 0) || (c->ops && !(c->ops & (unsigned)ev->op))) {

@@ -113,7 +113,14 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
     k.len = 8;
     v.data = t->ev.p;
     v.len = t->ev.n;
-    if ((rc = ent__bk_put(t, t->s->t_log, &k, &v, ENT_PUT_APPEND))) return rc;
+    /* Never over an event: a recorded last seq behind the log (its meta damaged or lost) made
+     * this put replace event log_last + 1 and the write succeed. */
+    if ((rc = ent__bk_put(t, t->s->t_log, &k, &v, ENT_PUT_APPEND | ENT_PUT_NOOVERWRITE))) {
+        if (rc == ENT_CONFLICT)
+            rc = ent__err(ENT_CORRUPT, "log: seq %" PRIu64 " holds an event already, but the recorded last seq is %" PRIu64
+                          " (store meta \"log\" damaged); the write is refused", t->log_last + 1, t->log_last);
+        return rc;
+    }
     t->log_last++;
     if (!t->first_seq) t->first_seq = t->log_last;
     t->log_dirty = 1;

@@ -126,6 +126,15 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     if (rc) goto fail;
     rc = ent__meta_get(&v, &t, "format");
     if (rc == ENT_NOTFOUND) {
+        /* A new store's meta table is empty. One that lacks only its format is a damaged store:
+         * creating a store over it replaced its schema, id and durability and called the result
+         * clean (the records, indexes and log of the old schema stayed). */
+        static const char *const kept[] = {"schema", "schema_gen", "store_id", "log"};
+        for (size_t i = 0; i < sizeof kept / sizeof kept[0] && rc == ENT_NOTFOUND; i++)
+            if ((rc = ent__meta_get(&v, &t, kept[i])) == ENT_OK)
+                rc = ent__err(ENT_CORRUPT, "%s: store meta lacks \"format\" but holds \"%s\": a damaged store, not a new one",
+                              path, kept[i]);
+        if (rc != ENT_NOTFOUND) goto fail;
         if (!schema || opts->read_only || opts->no_create) {
             rc = ent__err(ENT_NOTFOUND, "no libentity store at %s%s", path,
                           schema ? "" : " (a schema is needed to create one)");

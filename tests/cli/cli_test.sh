@@ -320,6 +320,26 @@ ENTITY_STORE=$work/rb expect 0 "$E" get emp 1; jcheck out "d['data']['level']" "
 ENTITY_STORE=$work/rb expect 0 "$E" find emp level 3; [ "$(wc -l <out)" = 2 ] && ok || bad "find by a new default: $(cat out)"
 ENTITY_STORE=$work/rb expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after a default was added: $(cat out)"
 
+# a file-size limit (ulimit -f: writes past it fail with EFBIG) during load: the failed batch is
+# named, the batches before it are kept, and check is clean
+python3 -c "
+import json
+for i in range(3000): print(json.dumps({'type':'customer','key':i+1,'version':1,'data':{'email':'f%d@x'%i,'name':'x'*200}}))" >fsz.ndjson
+ENTITY_STORE=$work/fsz expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+(trap '' XFSZ; ulimit -f 400; ENTITY_STORE=$work/fsz "$E" load --batch 100 <fsz.ndjson >/dev/null 2>fsz.err; echo $? >fsz.rc)
+[ "$(cat fsz.rc)" = 1 ] && ok || bad "load past a file-size limit exited $(cat fsz.rc)"
+ENTITY_STORE=$work/fsz expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after a file-size limit: $(cat out)"
+ENTITY_STORE=$work/fsz expect 0 "$E" count customer; n=$(cat out)
+[ "$n" -gt 0 ] && [ $((n % 100)) = 0 ] && ok || bad "a file-size limit kept $n customers"
+grep -q "^entity: load: lines $((n + 1)) to $((n + 100)) were not stored, nor any after them; the lines before them were" fsz.err &&
+  ok || bad "load past a file-size limit ($n stored) said: $(cat fsz.err)"
+
+# a replay cut short by the limit says what it left behind
+(trap '' XFSZ; ulimit -f 100; ENTITY_STORE=$work/fsz "$E" replay --into "$work/fszr" >/dev/null 2>fsz.err; echo $? >fsz.rc)
+[ "$(cat fsz.rc)" = 1 ] && ok || bad "replay past a file-size limit exited $(cat fsz.rc)"
+grep -q "^entity: replay: .*fszr holds a partial replay, up to seq [1-9][0-9]*; remove it" fsz.err && ok ||
+  bad "replay past a file-size limit said: $(cat fsz.err)"
+
 # a full disk and a read-only disk (small tmpfs mounts; skipped where mounting is not allowed)
 mkdir -p "$work/small"
 if mount -t tmpfs -o size=2m tmpfs "$work/small" 2>/dev/null; then

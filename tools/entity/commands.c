@@ -601,6 +601,17 @@ static uint64_t line_version(json_t *j)
     return *end || errno ? 0 : v;
 }
 
+/* A batch whose commit failed (a full disk): say which lines are not in the store, as a bad line
+ * is named, so the load can be resumed from the right line. */
+static void lost_batch(uint64_t from, uint64_t to)
+{
+    if (from > 1)
+        msg("load: lines %llu to %llu were not stored, nor any after them; the lines before them were",
+            (unsigned long long)from, (unsigned long long)to);
+    else
+        msg("load: nothing was stored");
+}
+
 int cmd_load(int argc, char **argv)
 {
     uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0;
@@ -636,6 +647,7 @@ int cmd_load(int argc, char **argv)
             if (ent_txn_commit(w) != ENT_OK) {
                 w = NULL;
                 rc = fail("load");
+                lost_batch(batch_from, lines - 1);
                 break;
             }
             w = NULL;
@@ -725,7 +737,7 @@ int cmd_load(int argc, char **argv)
     }
     if (w) {
         if (rc) ent_txn_abort(w);
-        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load");
+        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load"), lost_batch(batch_from, lines);
         else batch_from = lines + 1;
         w = NULL;
     }
@@ -898,8 +910,17 @@ int cmd_replay(int argc, char **argv)
     else {
         progress("", 0, 0);
         ent_store_set_progress(s, lib_progress, NULL);
-        if (ent_store_replay(d, s, to) != ENT_OK) rc = fail("replay");
+        int rrc = ent_store_replay(d, s, to);
         progress("", 0, 2);
+        if (rrc != ENT_OK) {
+            uint64_t last = 0;
+            rc = fail("replay");
+            /* What was committed stays (ent_store_replay()): a store that looks whole and that a
+             * second replay refuses as not empty. Say so. */
+            if (ent_log_bounds(NULL, &last, d, NULL) == ENT_OK && last > 0)
+                msg("replay: %s holds a partial replay, up to seq %llu; remove it before replaying again", into,
+                    (unsigned long long)last);
+        }
     }
     ent_store_close(d);
     ent_store_close(s);
