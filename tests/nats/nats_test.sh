@@ -232,6 +232,25 @@ rc=$?; grep -Ev "mirror: (following|.* at schema)" "$W/err" >"$W/err2"; mv "$W/e
 one_line "gap" $rc "lacks seq 3"
 [ "$(applied "$W/mG")" = 2 ] && say "ok: the mirror kept seq 1..2" || bad "mirror at $(applied "$W/mG") after the gap"
 
+# A new stream (another --stream, or the stream deleted and made again) gets the log from seq 1,
+# not from the relay's checkpoint (5 here, from GAP): a stream starting with a gap builds no mirror.
+# A log trimmed since cannot fill a new stream: one line, exit 1, nothing published. (GAP goes
+# first: JetStream refuses a second stream of the same subjects.)
+"$PROBE" rmstream "$URL" GAP || bad "deleting stream GAP"
+"$E" -s "$Q" relay --nats "$URL" --stream NEW --once 2>/dev/null || bad "relay to a new stream"
+"$PROBE" check "$URL" NEW "$QID" 5 >/dev/null && say "ok: another --stream gets seq 1..5" || bad "stream NEW lacks seq 1..5 of Q"
+"$PROBE" rmstream "$URL" NEW || bad "deleting stream NEW"
+echo '{"name":"q6","email":"q6@x"}' | "$E" -s "$Q" put customer - >/dev/null
+"$E" -s "$Q" relay --nats "$URL" --stream NEW --once 2>/dev/null || bad "relay to NEW made again"
+"$PROBE" check "$URL" NEW "$QID" 6 >/dev/null && say "ok: stream deleted and made again gets seq 1..6" || bad "stream NEW made again lacks seq 1..6 of Q"
+"$E" -s "$W/mN" mirror --nats "$URL" --stream NEW --once 2>/dev/null && [ "$("$E" -s "$W/mN" dump)" = "$("$E" -s "$Q" dump)" ] \
+  || bad "mirror of stream NEW made again"
+"$PROBE" rmstream "$URL" NEW || bad "deleting stream NEW again"
+"$E" -s "$Q" trim --below 3 2>/dev/null || bad "trim Q"
+"$E" -s "$Q" relay --nats "$URL" --stream NEW2 --once 2>"$W/err"
+rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "a new stream after trim" $rc "stream NEW2 is new, but the log starts at seq 3 (trimmed)"
+
 # JetStream says no (a stream of 5 messages that refuses more): the relay stops with one line
 # naming the event, exit 1; the stream holds the schema message and events 1..4 (no gap), and
 # the relay's checkpoint is not past what the stream holds.
