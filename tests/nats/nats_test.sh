@@ -251,6 +251,28 @@ echo '{"name":"q6","email":"q6@x"}' | "$E" -s "$Q" put customer - >/dev/null
 rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
 one_line "a new stream after trim" $rc "stream NEW2 is new, but the log starts at seq 3 (trimmed)"
 
+# A mirror whose stream was deleted and made again: the new stream numbers its messages anew, so
+# the mirror's stored position means nothing there. Stream ALL (entity.>) first holds store X's
+# messages, then Y's (a mirror of Y takes it up to position 8); made again by Y's relay it holds
+# Y's 5 messages only: the mirror reads it from its start instead of waiting past position 8.
+"$PROBE" rmstream "$URL" ENT && "$PROBE" rmstream "$URL" NEW2 || bad "deleting streams ENT, NEW2"
+"$PROBE" mkstream "$URL" ALL "entity.>" 1000 || bad "mkstream ALL"
+for x in X Y; do
+  "$E" -s "$W/$x" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+  for i in 1 2 3; do echo "{\"name\":\"$x$i\",\"email\":\"$x$i@x\"}" | "$E" -s "$W/$x" put customer - >/dev/null; done
+  "$E" -s "$W/$x" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay $x to ALL"
+done
+YID=$("$E" -s "$W/Y" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$E" -s "$W/mY" mirror --nats "$URL" --stream ALL --primary "$YID" --once 2>/dev/null || bad "mirror of Y"
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL"
+echo '{"name":"Y4","email":"Y4@x"}' | "$E" -s "$W/Y" put customer - >/dev/null
+"$E" -s "$W/Y" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay Y to ALL made again"
+"$E" -s "$W/mY" mirror --nats "$URL" --stream ALL --once 2>"$W/err" || { bad "mirror of Y on ALL made again"; cat "$W/err"; }
+[ "$(applied "$W/mY")" = 4 ] && [ "$("$E" -s "$W/mY" dump)" = "$("$E" -s "$W/Y" dump)" ] \
+  && say "ok: a mirror of a stream made again reads it from its start: $(grep "made again" "$W/err")" \
+  || bad "mirror of Y at seq $(applied "$W/mY") of 4 after its stream was made again"
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL again"
+
 # JetStream says no (a stream of 5 messages that refuses more): the relay stops with one line
 # naming the event, exit 1; the stream holds the schema message and events 1..4 (no gap), and
 # the relay's checkpoint is not past what the stream holds.
