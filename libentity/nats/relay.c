@@ -98,6 +98,11 @@ static int ensure_stream(relay *r, int *out_new)
         if (r->o.duplicate_window_ms > 0) cfg.Duplicates = r->o.duplicate_window_ms * 1000000;
         jerr = 0;
         st = js_AddStream(&si, r->c.js, &cfg, NULL, &jerr);
+        /* Another stream takes these subjects already (the relay restarted with another
+         * --stream): no retry changes that, so it is not an outage. */
+        if (jerr == JSStreamSubjectOverlapErr)
+            return ent_error_set(ENT_CONFLICT, "stream %s cannot be made: another stream takes subjects %s already; "
+                                 "relay to that one, or delete it", r->o.stream, r->subj_all);
         if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "creating the stream");
         jsStreamInfo_Destroy(si);
         *out_new = 1;
@@ -521,6 +526,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 r.said_down = 1;
                 enats_nap(backoff, r.stop);
                 backoff = backoff < 1000 ? backoff * 2 : 2000;
+                rc = ENT_OK; /* stopped while NATS is down: a stop like any other (exit 0) */
                 continue;
             }
             if (rc) break;

@@ -214,6 +214,12 @@ echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; o
 "$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
 "$E" -s "$W/mD" mirror --nats "$URL" --stream NOPE --once 2>"$W/err"; one_line "missing stream" $? "no stream NOPE"
+# SIGTERM while NATS is unreachable is a stop like any other: exit 0, the "unreachable" line only.
+"$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT 2>"$W/err" & XP=$!; PIDS+=($XP)
+for _ in $(seq 200); do grep -q unreachable "$W/err" && break; sleep 0.05; done
+kill -TERM "$XP"; wait "$XP"; rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$W/err")" = 1 ] && say "ok: relay stopped while NATS is down: exit 0" \
+  || { bad "relay stopped while NATS is down: exit $rc"; cat "$W/err"; }
 "$E" -s "$W/mA" mirror --nats "$URL" --stream ENT --primary 00000000-0000-4000-8000-000000000000 --once 2>"$W/err"
 one_line "wrong store id" $? "is a mirror of store $ID, not of 00000000"
 "$E" -s "$P" mirror --nats "$URL" --stream ENT --once 2>"$W/err"; one_line "mirror into a primary" $? "not a mirror"
@@ -239,6 +245,11 @@ one_line "gap" $rc "lacks seq 3"
 "$PROBE" rmstream "$URL" GAP || bad "deleting stream GAP"
 "$E" -s "$Q" relay --nats "$URL" --stream NEW --once 2>/dev/null || bad "relay to a new stream"
 "$PROBE" check "$URL" NEW "$QID" 5 >/dev/null && say "ok: another --stream gets seq 1..5" || bad "stream NEW lacks seq 1..5 of Q"
+# Yet another --stream while NEW takes Q's subjects: JetStream refuses to make it, which no retry
+# changes: one line and exit 1 also without --once (not "NATS unreachable" and retries forever;
+# the timeout only keeps that failure from hanging the test).
+timeout 60 "$E" -s "$Q" relay --nats "$URL" --stream NEW3 2>"$W/err"
+one_line "another --stream whose subjects a stream takes" $? "stream NEW3 cannot be made: another stream takes subjects"
 "$PROBE" rmstream "$URL" NEW || bad "deleting stream NEW"
 echo '{"name":"q6","email":"q6@x"}' | "$E" -s "$Q" put customer - >/dev/null
 "$E" -s "$Q" relay --nats "$URL" --stream NEW --once 2>/dev/null || bad "relay to NEW made again"
