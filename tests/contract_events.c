@@ -558,6 +558,16 @@ static void t_durable_subscriptions(void)
         ENT_CHECK_RC(ent_log_get(&ev, d.s, NULL, 10), ENT_NOTFOUND);
     }
     ENT_CHECK_RC(ent_log_truncate(d.s, last + 5, 1), ENT_INVALID);
+    /* Only events still in the log count against a subscription: "from-start" (at 8) and a new
+     * one (at 0, before seq 1) lack nothing below 20, where the log now starts, so truncating
+     * there again or below it loses nothing; the first event past that does. */
+    ENT_OK_(ent_sub_create(d.s, "after-trim", 0));
+    ENT_OK_(ent_log_truncate(d.s, 20, 0));
+    ENT_OK_(ent_log_truncate(d.s, 12, 0));
+    ENT_CHECK_RC(ent_log_truncate(d.s, 21, 0), ENT_CONFLICT);
+    ENT_OK_(ent_log_bounds(&first, NULL, d.s, NULL));
+    CU_ASSERT_EQUAL(first, 20);
+    ENT_OK_(ent_sub_delete(d.s, "after-trim"));
     {
         store_dir r;
         open_on(&r, backend);

@@ -80,6 +80,38 @@ static int primary_from_stream(follower *f, uint64_t first_seq)
     return ENT_OK;
 }
 
+/* Where to read the stream from: after the position stored with the last applied transaction,
+ * if that position still holds it. A stream deleted and made again (by the relay or by hand)
+ * numbers its messages anew: the old position would skip events there, or wait for numbers the
+ * stream reaches much later, while the mirror says it is up to date. Then it is read from its
+ * start, and what was applied already is skipped by seq. A message gone from the position (a
+ * stream's limits, a deletion) says nothing of numbering: reading after it stays right. */
+static int start_seq(uint64_t *out, follower *f, uint64_t last_pos)
+{
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    uint64_t seq = 0;
+    const char *subj;
+    natsStatus st;
+    int same;
+    *out = f->mr.pos + 1;
+    if (!f->mr.pos) return ENT_OK;
+    if (last_pos >= f->mr.pos) {
+        st = js_GetMsg(&m, f->c.js, f->o.stream, f->mr.pos, NULL, &jerr);
+        if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ENT_OK;
+        if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream at the mirror's position");
+        subj = natsMsg_GetSubject(m);
+        same = !strncmp(subj, f->subj_all, strlen(f->subj_all) - 1) && enats_header_u64(&seq, m, "Entity-Seq") == ENT_OK &&
+               seq == f->mr.applied;
+        natsMsg_Destroy(m);
+        if (same) return ENT_OK;
+    }
+    enats_log(f->o.log, f->o.log_payload, "mirror: stream %s does not hold seq %" PRIu64 " at position %" PRIu64
+              " where the mirror took it (made again?): reading it from its start", f->o.stream, f->mr.applied, f->mr.pos);
+    *out = 1;
+    return ENT_OK;
+}
+
 /* Connected: find the stream and the primary, subscribe after the mirror's position.
  * ENT_TIMEOUT: nothing to follow yet (empty stream). */
 static int start(follower *f)
@@ -88,7 +120,7 @@ static int start(follower *f)
     jsErrCode jerr = 0;
     jsSubOptions so;
     natsMsg *last = NULL;
-    uint64_t first_seq = 0, msgs = 0;
+    uint64_t first_seq = 0, msgs = 0, last_pos = 0, from = 0;
     natsStatus st = js_GetStreamInfo(&si, f->c.js, f->o.stream, NULL, &jerr);
     int rc;
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
@@ -99,6 +131,7 @@ static int start(follower *f)
     if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's info");
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
+    last_pos = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
     if (!f->mr.primary[0]) {
         if (!msgs) return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages yet", f->o.stream);
@@ -114,12 +147,13 @@ static int start(follower *f)
     if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
     if (f->o.once) f->target = natsMsg_GetSequence(last);
     natsMsg_Destroy(last);
-    if (f->o.once && f->target <= f->mr.pos) return ENT_OK;
+    if ((rc = start_seq(&from, f, last_pos))) return rc;
+    if (f->o.once && f->target < from) return ENT_OK;
     jsSubOptions_Init(&so);
     so.Stream = f->o.stream;
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = f->mr.pos + 1;
+    so.Config.OptStartSeq = from;
     jerr = 0;
     st = js_SubscribeSync(&f->sub, f->c.js, f->subj_all, NULL, &so, &jerr);
     if (st != NATS_OK) {

@@ -65,14 +65,17 @@ static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
     return 0;
 }
 
-/* The stream exists and takes our subjects, or is created. */
-static int ensure_stream(relay *r)
+/* The stream exists and takes our subjects, or is created. out_new: it has never held a message
+ * (just created, or deleted and made again): nothing of this store was ever published to it. */
+static int ensure_stream(relay *r, int *out_new)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus st = js_GetStreamInfo(&si, r->c.js, r->o.stream, NULL, &jerr);
+    *out_new = 0;
     if (st == NATS_OK) {
         int ok = si->Config && stream_takes(si->Config, r->subj_all);
+        *out_new = si->State.LastSeq == 0;
         char subjects[512] = "";
         for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
             size_t n = strlen(subjects);
@@ -95,8 +98,14 @@ static int ensure_stream(relay *r)
         if (r->o.duplicate_window_ms > 0) cfg.Duplicates = r->o.duplicate_window_ms * 1000000;
         jerr = 0;
         st = js_AddStream(&si, r->c.js, &cfg, NULL, &jerr);
+        /* Another stream takes these subjects already (the relay restarted with another
+         * --stream): no retry changes that, so it is not an outage. */
+        if (jerr == JSStreamSubjectOverlapErr)
+            return ent_error_set(ENT_CONFLICT, "stream %s cannot be made: another stream takes subjects %s already; "
+                                 "relay to that one, or delete it", r->o.stream, r->subj_all);
         if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "creating the stream");
         jsStreamInfo_Destroy(si);
+        *out_new = 1;
         enats_log(r->o.log, r->o.log_payload, "relay: created stream %s (file storage, subjects %s)",
                   r->o.stream, r->subj_all);
         return ENT_OK;
@@ -122,12 +131,14 @@ static int last_header(uint64_t *out, relay *r, const char *subject, const char 
 }
 
 /* Connected: where to go on from. The larger of the stream's last Entity-Seq of this store and the
- * subscription's checkpoint: the stream may hold messages whose acks the last run never saw. */
+ * subscription's checkpoint: the stream may hold messages whose acks the last run never saw. A
+ * stream that never held a message (new: another --stream, or deleted and made again) gets the
+ * log from seq 1 whatever the checkpoint says, or it would start with a gap no mirror gets past. */
 static int resume(relay *r)
 {
     uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
-    int rc;
-    if ((rc = ensure_stream(r))) return rc;
+    int rc, fresh = 0;
+    if ((rc = ensure_stream(r, &fresh))) return rc;
     if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq"))) return rc;
     if ((rc = last_header(&schema, r, r->subj_schema, "Entity-Schema-Version"))) return rc;
     rc = ent_sub_checkpoint(&cp, r->s, NULL, r->sub);
@@ -141,7 +152,7 @@ static int resume(relay *r)
     if (in_stream > last)
         return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
-    r->pos = in_stream > cp ? in_stream : cp;
+    r->pos = fresh ? 0 : in_stream > cp ? in_stream : cp;
     r->sent = r->pos;
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
     /* What the stream holds past the count was published by this relay on the dropped connection
@@ -156,6 +167,9 @@ static int resume(relay *r)
     r->counting = 1;
     r->schema_pub = (uint32_t)schema;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
+    if (fresh && first > 1)
+        return ent_error_set(ENT_NOTFOUND, "stream %s is new, but the log starts at seq %" PRIu64 " (trimmed): it cannot "
+                             "hold seq 1 to %" PRIu64 "; relay to the stream that has them", r->o.stream, first, first - 1);
     if (r->pos + 1 < first)
         return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64,
                              first, r->pos + 1);
@@ -512,6 +526,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 r.said_down = 1;
                 enats_nap(backoff, r.stop);
                 backoff = backoff < 1000 ? backoff * 2 : 2000;
+                rc = ENT_OK; /* stopped while NATS is down: a stop like any other (exit 0) */
                 continue;
             }
             if (rc) break;

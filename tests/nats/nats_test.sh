@@ -214,6 +214,12 @@ echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; o
 "$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
 "$E" -s "$W/mD" mirror --nats "$URL" --stream NOPE --once 2>"$W/err"; one_line "missing stream" $? "no stream NOPE"
+# SIGTERM while NATS is unreachable is a stop like any other: exit 0, the "unreachable" line only.
+"$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT 2>"$W/err" & XP=$!; PIDS+=($XP)
+for _ in $(seq 200); do grep -q unreachable "$W/err" && break; sleep 0.05; done
+kill -TERM "$XP"; wait "$XP"; rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$W/err")" = 1 ] && say "ok: relay stopped while NATS is down: exit 0" \
+  || { bad "relay stopped while NATS is down: exit $rc"; cat "$W/err"; }
 "$E" -s "$W/mA" mirror --nats "$URL" --stream ENT --primary 00000000-0000-4000-8000-000000000000 --once 2>"$W/err"
 one_line "wrong store id" $? "is a mirror of store $ID, not of 00000000"
 "$E" -s "$P" mirror --nats "$URL" --stream ENT --once 2>"$W/err"; one_line "mirror into a primary" $? "not a mirror"
@@ -231,6 +237,52 @@ SP=$("$PROBE" seqof "$URL" GAP "$QID" 3) && "$PROBE" delete "$URL" GAP "$SP" || 
 rc=$?; grep -Ev "mirror: (following|.* at schema)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
 one_line "gap" $rc "lacks seq 3"
 [ "$(applied "$W/mG")" = 2 ] && say "ok: the mirror kept seq 1..2" || bad "mirror at $(applied "$W/mG") after the gap"
+
+# A new stream (another --stream, or the stream deleted and made again) gets the log from seq 1,
+# not from the relay's checkpoint (5 here, from GAP): a stream starting with a gap builds no mirror.
+# A log trimmed since cannot fill a new stream: one line, exit 1, nothing published. (GAP goes
+# first: JetStream refuses a second stream of the same subjects.)
+"$PROBE" rmstream "$URL" GAP || bad "deleting stream GAP"
+"$E" -s "$Q" relay --nats "$URL" --stream NEW --once 2>/dev/null || bad "relay to a new stream"
+"$PROBE" check "$URL" NEW "$QID" 5 >/dev/null && say "ok: another --stream gets seq 1..5" || bad "stream NEW lacks seq 1..5 of Q"
+# Yet another --stream while NEW takes Q's subjects: JetStream refuses to make it, which no retry
+# changes: one line and exit 1 also without --once (not "NATS unreachable" and retries forever;
+# the timeout only keeps that failure from hanging the test).
+timeout 60 "$E" -s "$Q" relay --nats "$URL" --stream NEW3 2>"$W/err"
+one_line "another --stream whose subjects a stream takes" $? "stream NEW3 cannot be made: another stream takes subjects"
+"$PROBE" rmstream "$URL" NEW || bad "deleting stream NEW"
+echo '{"name":"q6","email":"q6@x"}' | "$E" -s "$Q" put customer - >/dev/null
+"$E" -s "$Q" relay --nats "$URL" --stream NEW --once 2>/dev/null || bad "relay to NEW made again"
+"$PROBE" check "$URL" NEW "$QID" 6 >/dev/null && say "ok: stream deleted and made again gets seq 1..6" || bad "stream NEW made again lacks seq 1..6 of Q"
+"$E" -s "$W/mN" mirror --nats "$URL" --stream NEW --once 2>/dev/null && [ "$("$E" -s "$W/mN" dump)" = "$("$E" -s "$Q" dump)" ] \
+  || bad "mirror of stream NEW made again"
+"$PROBE" rmstream "$URL" NEW || bad "deleting stream NEW again"
+"$E" -s "$Q" trim --below 3 2>/dev/null || bad "trim Q"
+"$E" -s "$Q" relay --nats "$URL" --stream NEW2 --once 2>"$W/err"
+rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "a new stream after trim" $rc "stream NEW2 is new, but the log starts at seq 3 (trimmed)"
+
+# A mirror whose stream was deleted and made again: the new stream numbers its messages anew, so
+# the mirror's stored position means nothing there. Stream ALL (entity.>) first holds store X's
+# messages, then Y's (a mirror of Y takes it up to position 8); made again by Y's relay it holds
+# Y's 5 messages only: the mirror reads it from its start instead of waiting past position 8.
+"$PROBE" rmstream "$URL" ENT && "$PROBE" rmstream "$URL" NEW2 || bad "deleting streams ENT, NEW2"
+"$PROBE" mkstream "$URL" ALL "entity.>" 1000 || bad "mkstream ALL"
+for x in X Y; do
+  "$E" -s "$W/$x" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+  for i in 1 2 3; do echo "{\"name\":\"$x$i\",\"email\":\"$x$i@x\"}" | "$E" -s "$W/$x" put customer - >/dev/null; done
+  "$E" -s "$W/$x" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay $x to ALL"
+done
+YID=$("$E" -s "$W/Y" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$E" -s "$W/mY" mirror --nats "$URL" --stream ALL --primary "$YID" --once 2>/dev/null || bad "mirror of Y"
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL"
+echo '{"name":"Y4","email":"Y4@x"}' | "$E" -s "$W/Y" put customer - >/dev/null
+"$E" -s "$W/Y" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay Y to ALL made again"
+"$E" -s "$W/mY" mirror --nats "$URL" --stream ALL --once 2>"$W/err" || { bad "mirror of Y on ALL made again"; cat "$W/err"; }
+[ "$(applied "$W/mY")" = 4 ] && [ "$("$E" -s "$W/mY" dump)" = "$("$E" -s "$W/Y" dump)" ] \
+  && say "ok: a mirror of a stream made again reads it from its start: $(grep "made again" "$W/err")" \
+  || bad "mirror of Y at seq $(applied "$W/mY") of 4 after its stream was made again"
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL again"
 
 # JetStream says no (a stream of 5 messages that refuses more): the relay stops with one line
 # naming the event, exit 1; the stream holds the schema message and events 1..4 (no gap), and
