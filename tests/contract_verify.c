@@ -208,6 +208,24 @@ static void t_log_gap(void)
     ENT_OK_(ent__bk_del(t, S->t_log, &k, NULL));
     ENT_OK_(ent_txn_commit(t));
     expect_problem("log: seq 4 to 4 missing (gap)");
+    /* A cursor hands out seq 1 to 3 and then says so (it went on at seq 5 as if nothing were
+     * missing), from any position before the gap; one after it reads on. */
+    for (uint64_t from = 1; from <= 5; from++) {
+        ent_log_cursor *c = NULL;
+        ent_event *ev;
+        uint64_t n = 0;
+        int rc;
+        ENT_OK_(ent_log_cursor_open(&c, S, from, NULL, 0));
+        while ((rc = ent_log_next(&ev, c)) == ENT_OK) {
+            CU_ASSERT(ev->seq < 4 || from == 5);
+            n++;
+            ent_event_free(ev);
+        }
+        CU_ASSERT_EQUAL(rc, from <= 4 ? ENT_CORRUPT : ENT_NOTFOUND);
+        if (from <= 4) ENT_ASSERT_MSG("log: seq 4 to 4 missing (a damaged log)");
+        CU_ASSERT_EQUAL(n, from <= 4 ? 4 - from : 2);
+        ent_log_cursor_free(c);
+    }
     teardown();
 }
 
