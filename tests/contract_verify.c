@@ -383,6 +383,46 @@ static void t_log_pair_empty(void)
     teardown();
 }
 
+/* Write seq 7 (the delete of thing t3, version 2, made here) anew with another txn number and
+ * version: msgpack [ts, txn, type, key, op, version, nil]. */
+static void delete_event_as(uint8_t txn, uint8_t version)
+{
+    ent_txn *t;
+    uint8_t sk[8];
+    ent_slice k = {sk, 8};
+    ent_key tk = ent_key_str("t3");
+    unsigned char ev[] = {0x97, 0xd3, 0, 0, 0, 0, 0, 0, 0, 1, txn, 0xa5, 't', 'h', 'i', 'n', 'g',
+                          0xa2, 't', '3', ENT_OP_DELETE, version, 0xc0};
+    ent_slice val = {ev, sizeof ev};
+    ENT_OK_(ent_delete(S, NULL, ent_store_type(S, "thing"), &tk, ENT_VERSION_ANY));
+    t = raw();
+    ent__enc_u64(sk, 7);
+    ENT_OK_(ent__bk_put(t, S->t_log, &k, &val, 0));
+    ENT_OK_(ent_txn_commit(t));
+}
+
+/* Damage in an event that leaves it decodable and the replayed store equal to the stored one:
+ * a transaction number out of commit order, a delete's version. Verify called both clean. */
+static void t_event_txn_damaged(void)
+{
+    setup();
+    delete_event_as(99, 2);
+    expect_problem("seq 7: transaction 99 after transaction 6 (the last is 7)");
+    teardown();
+    setup();
+    delete_event_as(3, 2);
+    expect_problem("seq 7: transaction 3 after transaction 6");
+    teardown();
+}
+
+static void t_delete_version_damaged(void)
+{
+    setup();
+    delete_event_as(7, 5);
+    expect_problem("log: replay fails: seq 7: thing \"t3\" is at version 1, expected 4");
+    teardown();
+}
+
 /* The meta's last seq lost (damage): the next write would append at seq 1 over the first event.
  * It is refused with ENT_CORRUPT and the event stays; verify names the damage. */
 static void t_log_position_lost(void)
@@ -503,6 +543,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_position_lost),
         ENT_TEST(t_log_key_out_of_order),
         ENT_TEST(t_log_pair_empty),
+        ENT_TEST(t_event_txn_damaged),
+        ENT_TEST(t_delete_version_damaged),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
