@@ -670,7 +670,8 @@ static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
             c->sbuf = b;
             c->scap = need;
         }
-        memcpy(c->sbuf, mk.mv_data, mk.mv_size);
+        /* Both may be empty (a damaged page: LMDB stores no empty key), sbuf then still NULL. */
+        if (mk.mv_size) memcpy(c->sbuf, mk.mv_data, mk.mv_size);
         if (mv.mv_size) memcpy(c->sbuf + mk.mv_size, mv.mv_data, mv.mv_size);
         c->skl = mk.mv_size;
         c->svl = mv.mv_size;

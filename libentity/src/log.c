@@ -75,8 +75,8 @@ struct ent_log_cursor {
     unsigned ops;
     ent_event *batch[LOG_BATCH];
     size_t n, i;
-    int back;          /* a key below pos met (a damaged log): the next fill fails with it */
-    uint64_t back_seq;
+    int bad;           /* a damaged log met: 1 a key below pos, 2 seqs missing before bad_seq */
+    uint64_t bad_seq;  /* the next fill fails with it, after the events before it went out */
 };
 
 int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
@@ -100,9 +100,11 @@ int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
     return ENT_OK;
 }
 
-static int back_err(const ent_log_cursor *c)
+static int bad_err(const ent_log_cursor *c)
 {
-    return ent__err(ENT_CORRUPT, "log: seq %" PRIu64 " follows seq %" PRIu64 " (a damaged log)", c->back_seq, c->pos - 1);
+    if (c->bad == 1)
+        return ent__err(ENT_CORRUPT, "log: seq %" PRIu64 " follows seq %" PRIu64 " (a damaged log)", c->bad_seq, c->pos - 1);
+    return ent__err(ENT_CORRUPT, "log: seq %" PRIu64 " to %" PRIu64 " missing (a damaged log)", c->pos, c->bad_seq - 1);
 }
 
 static int cursor_fill(ent_log_cursor *c)
@@ -112,9 +114,13 @@ static int cursor_fill(ent_log_cursor *c)
     uint8_t kb[8];
     ent_slice k, v;
     int rc, op = ENT_CUR_SEEK;
-    if (c->back) return back_err(c);
+    uint64_t trunc = 0;
+    if (c->bad) return bad_err(c);
     if ((rc = ent_txn_begin(&t, c->s, ENT_TXN_READ))) return rc;
-    if ((rc = ent__bk_cursor_open(t, c->s->t_log, &cur))) goto out;
+    /* Seqs run without a gap from the one after the truncation point ("log_trunc") to the last. */
+    if ((rc = ent__meta_get_u64(&trunc, t, "log_trunc")) == ENT_NOTFOUND) rc = ENT_OK;
+    if (rc || (rc = ent__bk_cursor_open(t, c->s->t_log, &cur))) goto out;
+    if (c->pos <= trunc) c->pos = trunc + 1; /* where the log begins: nothing is missing before it */
     ent__enc_u64(kb, c->pos);
     k.data = kb;
     k.len = 8;
@@ -134,12 +140,13 @@ static int cursor_fill(ent_log_cursor *c)
             break;
         }
         seq = ent__dec_u64(k.data);
-        /* The seek found a key at or after pos and the keys rise from there, unless a page of
-         * the log is damaged: going back to seq + 1 would read the same events again, forever. */
-        if (seq < c->pos || seq == UINT64_MAX) { /* (pos would wrap to 0) */
-            c->back = 1;
-            c->back_seq = seq;
-            if (c->n == 0) rc = back_err(c); /* else the events before it are handed out first */
+        /* The seek finds pos and the keys rise by one from there, unless the log is damaged: a
+         * key below pos (going back to seq + 1 read the same events again, forever) or above it
+         * (events missing, and nobody told). */
+        if (seq != c->pos || seq == UINT64_MAX) { /* (pos would wrap to 0) */
+            c->bad = seq < c->pos || seq == UINT64_MAX ? 1 : 2;
+            c->bad_seq = seq;
+            if (c->n == 0) rc = bad_err(c); /* else the events before it are handed out first */
             break;
         }
         if ((rc = ent__event_decode(&ev, t->lay, seq, v.data, v.len))) break;

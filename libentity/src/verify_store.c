@@ -201,8 +201,8 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
 {
     ent_bcur *cur = NULL;
     ent_slice k, val;
-    uint64_t last = 0, expect = 0, trunc = 0;
-    int rc = ent__log_counters(&last, NULL, v->t), op = ENT_CUR_FIRST;
+    uint64_t last = 0, expect = 0, trunc = 0, last_txn = 0, prev_txn = 0;
+    int rc = ent__log_counters(&last, &last_txn, v->t), op = ENT_CUR_FIRST;
     if (rc) return rc;
     rc = ent__meta_get_u64(&trunc, v->t, "log_trunc");
     if (rc && rc != ENT_NOTFOUND) return rc;
@@ -232,6 +232,13 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
         if ((rc = ent__event_decode(&ev, v->t->lay, seq, val.data, val.len)) != ENT_OK) {
             if (cannot_run(rc)) goto out;
             problem(v, "seq %" PRIu64 ": event does not decode: %s", seq, ent_errmsg());
+        } else {
+            /* Transactions are numbered in commit order: never back, never past the last. */
+            if (ev->txn < prev_txn || ev->txn > last_txn)
+                problem(v, "seq %" PRIu64 ": transaction %" PRIu64 " after transaction %" PRIu64 " (the last is %" PRIu64 ")",
+                        seq, ev->txn, prev_txn, last_txn);
+            else
+                prev_txn = ev->txn;
         }
         ent_event_free(ev);
     }
@@ -428,7 +435,15 @@ static int replay_event(ent_store *dst, ent_txn *w, const ent_event *ev)
     ent_entity *e = NULL;
     int rc;
     if (!dt) return ent__err(ENT_SCHEMA, "seq %" PRIu64 ": the destination has no type %s", ev->seq, ev->type->name);
-    if (ev->op == ENT_OP_DELETE) return ent_delete(dst, w, dt, &ev->key, ENT_VERSION_ANY);
+    if (ev->op == ENT_OP_DELETE) {
+        /* A delete's event carries the version after the last one: checked, so a damaged one
+         * shows (a create's version alone would leave the replayed store equal). */
+        if (ev->version < 2 || ev->version == ENT_VERSION_ANY)
+            return ent__err(ENT_CORRUPT, "seq %" PRIu64 ": a delete of version %" PRIu64, ev->seq, ev->version);
+        rc = ent_delete(dst, w, dt, &ev->key, ev->version - 1);
+        if (rc == ENT_CONFLICT || rc == ENT_NOTFOUND) ent__err_prefix(rc, "seq %" PRIu64 ": ", ev->seq);
+        return rc;
+    }
     if (ev->op == ENT_OP_UPDATE) {
         rc = ent_get(&e, dst, w, dt, &ev->key);
         if (rc == ENT_NOTFOUND)
