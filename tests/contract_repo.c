@@ -822,13 +822,15 @@ static void t_update_removes_defaulted_field(void)
 }
 
 /* A conflict names the value that conflicts: NaN and infinities as such (they printed as 0.0),
- * a string with a NUL, and a key with one, whole ("a\0b" printed as "a", the value of another). */
+ * a string with a NUL, and a key with one, whole ("a\0b" printed as "a", the value of another),
+ * a timestamp in RFC 3339. */
 static void t_conflict_message_values(void)
 {
     static const char json[] =
         "{\"schema\":\"m\",\"version\":1,\"types\":{\"x\":{\"key\":\"string\",\"fields\":{"
         "\"f\":{\"id\":1,\"type\":\"float\",\"unique\":true},"
-        "\"s\":{\"id\":2,\"type\":\"string\",\"unique\":true}}}}}";
+        "\"s\":{\"id\":2,\"type\":\"string\",\"unique\":true},"
+        "\"t\":{\"id\":3,\"type\":\"timestamp\",\"unique\":true}}}}}";
     static const struct {
         double f;
         const char *msg;
@@ -869,6 +871,18 @@ static void t_conflict_message_values(void)
     ENT_OK_(ent_entity_set_stringn(e, "s", "a\0b", 3));
     ENT_CHECK_RC(ent_create(s, NULL, e), ENT_CONFLICT);
     ENT_ASSERT_MSG("x.s: value \"a\\u0000b\" is taken by x \"a\\u0000b\"");
+    ent_entity_free(e);
+    /* a timestamp as entity JSON writes it, not as ns since the epoch ("value 0 is taken") */
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_set_key(e, &other));
+    ENT_OK_(ent_entity_set_timestamp(e, "t", 0));
+    ENT_OK_(ent_update(s, NULL, e, ENT_VERSION_ANY));
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "x")));
+    ENT_OK_(ent_entity_set_key(e, &nul));
+    ENT_OK_(ent_entity_set_timestamp(e, "t", 0));
+    ENT_CHECK_RC(ent_update(s, NULL, e, ENT_VERSION_ANY), ENT_CONFLICT);
+    ENT_ASSERT_MSG("x.t: value 1970-01-01T00:00:00.000000000Z is taken by x \"other\"");
     ent_entity_free(e);
     ent_test_store_close(&s, &sc, d);
 }

@@ -83,6 +83,8 @@ static const bad_case bad_cases[] = {
     {"{\"a\":[]}", "types.a", "must be an object"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":7}}}", "types.a.fields.x", "must be an object"},
     {"!{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}},\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "duplicate"},
+    /* said "\u0000 is not allowed without JSON_ALLOW_NUL", jansson's flag, not a rule of the file */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"default\":\"a\\u0000\"}}}}", "line 1", "a schema's strings cannot hold \\u0000"},
 };
 
 static void test_bad_documents(void)

@@ -12,6 +12,7 @@
 #include "error_int.h"
 #include "json_write.h"
 #include "keys.h"
+#include "rfc3339.h"
 #include "store_int.h"
 
 /* Field-position bitsets on the stack for ordinary types; bigger ones are allocated. */
@@ -51,8 +52,11 @@ static const char *val_str(const ent_val *v, char *buf, size_t size)
 {
     switch (v->k) {
     case EV_BOOL: snprintf(buf, size, "%s", v->u.b ? "true" : "false"); break;
-    case EV_INT:
-    case EV_TS: snprintf(buf, size, "%" PRId64, v->u.i); break;
+    case EV_INT: snprintf(buf, size, "%" PRId64, v->u.i); break;
+    case EV_TS: /* as entity JSON writes it, not as ns since the epoch */
+        if (size >= 48) ent__ts_format(buf, v->u.i);
+        else snprintf(buf, size, "%" PRId64, v->u.i);
+        break;
     case EV_UINT: snprintf(buf, size, "%" PRIu64, v->u.u); break;
     case EV_FLOAT:
         if (size >= 32) ent__json_real(buf, v->u.f); /* as JSON writes it */

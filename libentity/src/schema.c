@@ -1,13 +1,13 @@
 /* Schemas: the builder and ent_schema_check() (resolve, index, seal). The read-only accessors
  * live in schema_read.c. */
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error_int.h"
+#include "json_io.h"
 #include "schema_int.h"
 #include "value_int.h"
 
@@ -386,12 +386,17 @@ int ent_field_set_default_json(ent_field *f, const char *json)
      * the schema"). Other bad text is named at ent_schema_check(). */
     {
         json_error_t err;
-        json_t *j = json_loads(json, JSON_DECODE_ANY, &err);
+        int nomem = 0;
+        json_t *j = ent__json_loadb(json, strlen(json), JSON_DECODE_ANY, &err, &nomem);
         if (j) {
             json_decref(j);
-        } else if ((j = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err))) {
+        } else if (nomem) {
+            return ent__err(ENT_NOMEM, "out of memory");
+        } else if ((j = ent__json_loadb(json, strlen(json), JSON_DECODE_ANY | JSON_ALLOW_NUL, &err, &nomem))) {
             json_decref(j);
             return ent__err(ENT_SCHEMA, "%s: a default cannot hold \\u0000 (schema JSON does not carry it)", path);
+        } else if (nomem) {
+            return ent__err(ENT_NOMEM, "out of memory");
         }
     }
     if (!(d = strdup(json))) return ent__err(ENT_NOMEM, "out of memory");

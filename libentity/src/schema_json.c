@@ -390,6 +390,9 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
     if (!json) return ent__err(ENT_INVALID, "%s: no JSON text", c.origin);
     root = ent__json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr, &nomem);
     if (!root && nomem) return ent__err(ENT_NOMEM, "%s: out of memory parsing JSON", c.origin);
+    if (!root && strstr(jerr.text, "JSON_ALLOW_NUL")) /* jansson names its flag; say what it means */
+        return ent__err(ENT_SCHEMA, "%s: line %d, column %d: a schema's strings cannot hold \\u0000", c.origin,
+                        jerr.line, jerr.column);
     if (!root)
         return ent__err(ENT_SCHEMA, "%s: invalid JSON at line %d, column %d: %s", c.origin, jerr.line,
                         jerr.column, jerr.text);

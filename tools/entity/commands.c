@@ -56,6 +56,19 @@ int parse_u64(uint64_t *out, const char *text, const char *what)
     return 0;
 }
 
+/* --expect-version V: 2^64-1 is ENT_VERSION_ANY inside, which a write takes as "any version"
+ * (the option given that value wrote unconditionally, as serve's If-Match did); no entity has it. */
+static int parse_expect(uint64_t *out, const char *text)
+{
+    int rc = parse_u64(out, text, "--expect-version");
+    if (rc) return rc;
+    if (*out == ENT_VERSION_ANY) {
+        msg("--expect-version: %s is no version (it stands for any version inside)", text);
+        return 2;
+    }
+    return 0;
+}
+
 /* Read all of stdin (for JSON given as "-" or omitted). */
 static char *read_stdin(void)
 {
@@ -157,7 +170,7 @@ int cmd_put(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--key") && i + 1 < argc) key_text = argv[++i];
         else if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
-            if ((rc = parse_u64(&expect, argv[++i], "--expect-version"))) return rc;
+            if ((rc = parse_expect(&expect, argv[++i]))) return rc;
         } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
         else return usage();
     }
@@ -213,7 +226,7 @@ int cmd_patch(int argc, char **argv)
     if (argc < 4) return usage();
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
-            if ((rc = parse_u64(&expect, argv[++i], "--expect-version"))) return rc;
+            if ((rc = parse_expect(&expect, argv[++i]))) return rc;
         } else if (!json && !is_option(argv[i])) json = argv[i];
         else return usage();
     }
@@ -238,7 +251,7 @@ int cmd_rm(int argc, char **argv)
     ent_key k;
     int rc;
     if (argc != 3 && !(argc == 5 && !strcmp(argv[3], "--expect-version"))) return usage();
-    if (argc == 5 && (rc = parse_u64(&expect, argv[4], "--expect-version"))) return rc;
+    if (argc == 5 && (rc = parse_expect(&expect, argv[4]))) return rc;
     if ((rc = open_store(&s, 0))) return rc;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
     else rc = ent_delete(s, NULL, t, &k, expect) == ENT_OK ? 0 : fail("rm");

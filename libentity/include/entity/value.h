@@ -192,8 +192,8 @@ ENT_EXTERN(int) ent_entity_decode(ent_entity **out, const ent_type *t, const voi
  * NaN and infinities as the strings "NaN", "Infinity", "-Infinity"), so JSON out and back in is
  * exact; the same holds for event JSON (log.h), schema JSON and the entity tool's output. Inside
  * a free-form map nothing says a string was a number: such a uint, NaN or infinity reads back as
- * the string it was written as, and a timestamp as its integer of ns (free-form values keep one
- * form per number). */
+ * the string it was written as, a timestamp as its integer of ns (free-form values keep one form
+ * per number), and bytes (set through the C API) as the string of their base64. */
 enum {
     ENT_JSON_PRETTY = 1, /* indent */
     ENT_JSON_ENTITY = 2  /* {"type":T,"key":K,"version":V,"data":{...}} instead of the data alone */
