@@ -568,6 +568,25 @@ static void t_durable_subscriptions(void)
     ENT_OK_(ent_log_bounds(&first, NULL, d.s, NULL));
     CU_ASSERT_EQUAL(first, 20);
     ENT_OK_(ent_sub_delete(d.s, "after-trim"));
+    /* A cursor whose position was truncated, with nothing after it: it moves past the dropped
+     * seqs, so a follower waiting for what comes after its position waits (it was woken at once,
+     * every time: a spin), and still gets the next event. */
+    ENT_OK_(ent_log_truncate(d.s, last + 1, 1));
+    {
+        ent_log_cursor *c = NULL;
+        ent_event *ev = NULL;
+        ent_entity *u = user(d.s, 900);
+        ENT_OK_(ent_log_cursor_open(&c, d.s, 3, NULL, 0));
+        ENT_CHECK_RC(ent_log_next(&ev, c), ENT_NOTFOUND);
+        CU_ASSERT_EQUAL(ent_log_cursor_pos(c), last + 1);
+        ENT_CHECK_RC(ent_log_wait(NULL, d.s, ent_log_cursor_pos(c) - 1, 0), ENT_TIMEOUT);
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ENT_OK_(ent_log_next(&ev, c));
+        CU_ASSERT_EQUAL(ev->seq, last + 1);
+        ent_event_free(ev);
+        ent_entity_free(u);
+        ent_log_cursor_free(c);
+    }
     {
         store_dir r;
         open_on(&r, backend);

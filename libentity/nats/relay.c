@@ -323,6 +323,13 @@ static int pub_state(relay *r)
     return ENT_OK;
 }
 
+/* Events sent+1..upto are not in the log any more (a forced truncation while the relay ran). */
+static int lost(relay *r, uint64_t upto)
+{
+    return ent_error_set(ENT_NOTFOUND, "seq %" PRIu64 " to %" PRIu64 " left the log (trim --force) before the relay "
+                         "published them; it stops rather than leave a gap in stream %s", r->sent + 1, upto, r->o.stream);
+}
+
 /* Publish up to a window of messages without waiting (at most `window` await their acks; a
  * publish beyond waits for one, see publish()), then move the checkpoint as far as the acks have come. When there
  * is nothing new to publish, wait for the acks of what is in flight.
@@ -337,11 +344,19 @@ static int batch(relay *r, uint64_t *out_n)
         if (!r->ahead) {
             rc = ent_log_next(&r->ahead, r->cur);
             if (rc == ENT_NOTFOUND) {
+                /* Nothing after what was sent, or was it all truncated? (Else the relay would
+                 * wait for seqs past the log's end, woken at once each time: a spin.) */
+                uint64_t first = 0, last = 0;
+                if ((rc = ent_log_bounds(&first, &last, r->s, NULL))) return rc;
+                if (last > r->sent && first > r->sent + 1) return lost(r, first - 1);
                 rc = ENT_OK;
                 break;
             }
             if (rc) return rc;
         }
+        /* The cursor goes on from the first event it finds: events truncated (forced) before the
+         * relay read them would be skipped, and the stream get a gap. Stop short of it instead. */
+        if (r->ahead->seq != r->sent + 1) return lost(r, r->ahead->seq - 1);
         rc = ent_log_next(&ev, r->cur);
         if (rc && rc != ENT_NOTFOUND) return rc;
         /* A transaction commits whole: when the log shows nothing after an event (in a snapshot
@@ -560,14 +575,15 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             }
         }
     }
-    /* Stopping: the checkpoint catches up with every ack received (trim's margin). */
-    if (!rc && r.up && r.c.acks) ack_progress(&r, 1);
-    if (!rc && r.o.once)
-        enats_log(r.o.log, r.o.log_payload, "relay: stream %s holds the log up to seq %" PRIu64, r.o.stream, r.pos);
     {
         /* keep the failure's message across the cleanup */
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", ent_errmsg());
+        /* Stopping: the checkpoint catches up with every ack received (trim's margin), also when
+         * the relay stops on an error: what JetStream acknowledged is in the stream either way. */
+        if (r.up && r.c.acks) ack_progress(&r, 1);
+        if (!rc && r.o.once)
+            enats_log(r.o.log, r.o.log_payload, "relay: stream %s holds the log up to seq %" PRIu64, r.o.stream, r.pos);
         drop(&r);
         enats_fini(&r.c);
         free(r.marks);

@@ -284,6 +284,32 @@ echo '{"name":"Y4","email":"Y4@x"}' | "$E" -s "$W/Y" put customer - >/dev/null
   || bad "mirror of Y at seq $(applied "$W/mY") of 4 after its stream was made again"
 "$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL again"
 
+# A forced trim of events the relay has not published yet: the relay stops at the first one it
+# lacks rather than go on from the first event left (a gap in the stream; with nothing left after
+# the trim it spun, woken at once by a log whose end it never reached). 20000 events, relayed with
+# --window 1 (one message in flight at a time: many seconds), are trimmed once the relay has
+# published some: it must exit 1 naming what left the log, the stream hold 1..its checkpoint (or
+# one more: the ack of the one message in flight may come after the stop) and nothing after.
+# (The timeout only keeps a relay that never stops from hanging the test.)
+T=$W/trimmed; "$E" -s "$T" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+python3 -c 'import json
+for i in range(20000): print(json.dumps({"type":"customer","key":i+1,"version":1,"data":{"email":"t%d@x"%i,"name":"t"}}))' \
+  | "$E" -s "$T" load --batch 2000 >/dev/null 2>&1 || bad "load T"
+TID=$("$E" -s "$T" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+relay_cp() { "$E" -s "$1" subs | python3 -c 'import json,sys
+print(([json.loads(l)["checkpoint"] for l in sys.stdin if json.loads(l)["name"]=="relay"] or [0])[0])'; }
+timeout 120 "$E" -s "$T" relay --nats "$URL" --stream TRIM --window 1 2>"$W/trim.log" & TP=$!; PIDS+=($TP)
+for _ in $(seq 600); do [ "$(relay_cp "$T")" -gt 0 ] && break; sleep 0.05; done
+"$E" -s "$T" trim --below 20001 --force 2>/dev/null || bad "trim T --force"
+wait "$TP"; rc=$?
+TCP=$(relay_cp "$T")
+if [ $rc = 1 ] && grep -q "left the log (trim --force)" "$W/trim.log" && [ "$TCP" -lt 20000 ] \
+   && { "$PROBE" check "$URL" TRIM "$TID" "$TCP" >/dev/null || "$PROBE" check "$URL" TRIM "$TID" $((TCP + 1)) >/dev/null; }; then
+  say "ok: forced trim under the relay: stopped with checkpoint $TCP, no gap: $(grep "left the log" "$W/trim.log")"
+else
+  bad "forced trim under the relay: exit $rc, checkpoint $TCP"; tail -2 "$W/trim.log"; "$PROBE" check "$URL" TRIM "$TID" "$TCP"
+fi
+
 # JetStream says no (a stream of 5 messages that refuses more): the relay stops with one line
 # naming the event, exit 1; the stream holds the schema message and events 1..4 (no gap), and
 # the relay's checkpoint is not past what the stream holds.
