@@ -131,13 +131,10 @@ static int cursor_fill(ent_log_cursor *c)
         ent_event *ev = NULL;
         rc = ent__bk_cursor_get(c->s, cur, op, &k, &v);
         if (rc == ENT_NOTFOUND) {
-            /* Nothing at or after pos: if a truncation dropped pos itself, those seqs never come,
-             * and a follower waiting for seqs after pos - 1 (ent_log_wait) would be woken at once,
-             * every time: a spin. Go past them. */
-            uint64_t trunc = 0;
-            rc = op == ENT_CUR_SEEK ? ent__meta_get_u64(&trunc, t, "log_trunc") : ENT_NOTFOUND;
-            if (rc == ENT_OK && trunc >= c->pos) c->pos = trunc + 1;
-            rc = rc == ENT_NOTFOUND ? ENT_OK : rc;
+            /* Nothing at or after pos. pos is past the truncation point already (above): a
+             * follower left on a truncated seq would wait for seqs after pos - 1 (ent_log_wait),
+             * be woken at once, every time, and spin. */
+            rc = ENT_OK;
             break;
         }
         if (rc) break;
