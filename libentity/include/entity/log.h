@@ -64,9 +64,12 @@ typedef struct ent_log_cursor ent_log_cursor;
 ENT_EXTERN(int) ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
                                     const ent_type *type, unsigned ops);
 /* Next event. out: the caller frees it with ent_event_free().
- * Returns ENT_OK, ENT_NOTFOUND (none yet), ENT_CORRUPT, ENT_SCHEMA. */
+ * Returns ENT_OK, ENT_NOTFOUND (none yet), ENT_CORRUPT (also a damaged log: a seq out of order or
+ * missing, after the events before it), ENT_SCHEMA. */
 ENT_EXTERN(int) ent_log_next(ent_event **out, ent_log_cursor *c);
-/* The seq the next ent_log_next() starts from. */
+/* The seq the next ent_log_next() starts from. A cursor opened on, or left on, events that were
+ * truncated since goes on at the first one kept (only a durable subscription holds truncation
+ * back): a position that jumps past the seq you expected tells you events were dropped. */
 ENT_EXTERN(uint64_t) ent_log_cursor_pos(const ent_log_cursor *c);
 ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
 
