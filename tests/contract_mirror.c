@@ -269,12 +269,21 @@ static void test_duplicate_gap_diverged(void)
         open_mirror(&m2, ent_store_id(p.s));
         n2 = events_as_sent(&v2, p.s, m2.s, 1);
         ENT_OK_(ent_mirror_apply(m2.s, v2, 5, 1));
+        {
+            /* seq 6 with the number of the transaction applied before it: not the primary's next */
+            uint64_t keep = v2[5]->txn;
+            v2[5]->txn = v2[0]->txn;
+            ENT_CHECK_RC(ent_mirror_apply(m2.s, &v2[5], 1, 2), ENT_CORRUPT);
+            ENT_ASSERT_MSG("after transaction");
+            v2[5]->txn = keep;
+        }
         v2[6]->seq = 6;
         ENT_CHECK_RC(ent_mirror_apply(m2.s, &v2[6], 1, 2), ENT_CORRUPT);
         ENT_ASSERT_MSG("does not match the primary at seq 6");
         /* A create of a unique value the mirror holds already: refused by its state, which is no
          * duplicate (ENT_CONFLICT would make a follower skip the transaction as applied). */
         v2[0]->seq = 6;
+        v2[0]->txn = v2[5]->txn; /* numbered as the next transaction, so that its state decides */
         v2[0]->key.id = 42;
         ENT_CHECK_RC(ent_mirror_apply(m2.s, &v2[0], 1, 2), ENT_CORRUPT);
         ENT_ASSERT_MSG("does not match the primary at seq 6");

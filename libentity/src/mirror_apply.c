@@ -151,6 +151,13 @@ int ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos
                           "applied (up to %" PRIu64 ")", evs[0]->txn, evs[0]->seq, last);
         goto out;
     }
+    /* The primary numbers its transactions in commit order, and verify holds a log to that: a
+     * number that goes back is not the primary's next transaction. */
+    if (last_txn && evs[0]->txn <= last_txn) {
+        rc = ent__err(ENT_CORRUPT, "seq %" PRIu64 ": transaction %" PRIu64 " after transaction %" PRIu64
+                      ": the primary numbers its transactions in commit order", evs[0]->seq, evs[0]->txn, last_txn);
+        goto out;
+    }
     /* The primary's txn number: log_counters loaded the log state, the flush at commit writes it. */
     t->txn_id = evs[0]->txn;
     for (size_t i = 0; i < n; i++) {
