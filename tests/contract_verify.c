@@ -423,6 +423,27 @@ static void t_delete_version_damaged(void)
     teardown();
 }
 
+/* The highest version an entity can hold (ENT_VERSION_ANY - 1, restored there) and then deleted:
+ * the delete's event carries the version after it, ENT_VERSION_ANY's number, which is legal there.
+ * Replay took it for damage and verify reported a clean store. */
+static void t_delete_at_last_version(void)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("t9");
+    uint64_t n = 9;
+    setup();
+    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_int(e, "size", 90));
+    ENT_OK_(ent_entity_set_version(e, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_restore(S, NULL, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_delete(S, NULL, ent_store_type(S, "thing"), &k, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(n, 0);
+    teardown();
+}
+
 /* The meta's last seq lost (damage): the next write would append at seq 1 over the first event.
  * It is refused with ENT_CORRUPT and the event stays; verify names the damage. */
 static void t_log_position_lost(void)
@@ -545,6 +566,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_pair_empty),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
+        ENT_TEST(t_delete_at_last_version),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
