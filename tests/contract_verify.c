@@ -280,25 +280,15 @@ static void on_progress(const char *what, uint64_t done, void *p)
     sp->last = done;
 }
 
-/* A damaged page of the log can hold a key out of order (an event's seq read as an earlier one).
- * A cursor went back to that seq + 1 and read the same events again without end (entity events
- * printed forever); it hands out the events before it, then fails with ENT_CORRUPT. LMDB only:
- * the file is changed below LMDB (the key of seq 5 becomes 2 in its leaf node). */
-static void t_log_key_out_of_order(void)
+/* LMDB only: close the store, edit its data.mdb in place with edit (which returns how many
+ * places it changed, at least one wanted), and open it again. The two damaged-page tests below. */
+static void damage_data_file(long (*edit)(unsigned char *buf, long size))
 {
     char path[128];
     FILE *f;
-    long size, hit = -1;
-    unsigned char *buf, pat[10] = {8, 0, 0, 0, 0, 0, 0, 0, 0, 5};
-    ent_log_cursor *c = NULL;
-    ent_event *ev;
+    long size;
+    unsigned char *buf;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    int n = 0, rc;
-    setup();
-    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
-        teardown();
-        return;
-    }
     ent_store_close(S);
     S = NULL;
     snprintf(path, sizeof path, "%s/data.mdb", dir);
@@ -310,17 +300,41 @@ static void t_log_key_out_of_order(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     rewind(f);
     CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
-    /* a leaf node's key size (8, little-endian), then the key; in every copy of the page (the
-     * live one and those older commits left) */
-    for (long i = 0; i + 10 <= size; i++)
-        if (!memcmp(buf + i, pat, sizeof pat)) buf[(hit = i) + 9] = 2;
-    CU_ASSERT_FATAL(hit >= 0);
+    CU_ASSERT_FATAL(edit(buf, size) > 0);
     rewind(f);
     CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
     fclose(f);
     free(buf);
     o.backend = backend;
     ENT_OK_(ent_store_open(&S, dir, NULL, &o));
+}
+
+/* A leaf node's key size (8, little-endian), then the key 5; in every copy of the page (the live
+ * one and those older commits left): its key made 2. */
+static long key_5_to_2(unsigned char *buf, long size)
+{
+    static const unsigned char pat[10] = {8, 0, 0, 0, 0, 0, 0, 0, 0, 5};
+    long hits = 0;
+    for (long i = 0; i + 10 <= size; i++)
+        if (!memcmp(buf + i, pat, sizeof pat)) buf[i + 9] = 2, hits++;
+    return hits;
+}
+
+/* A damaged page of the log can hold a key out of order (an event's seq read as an earlier one).
+ * A cursor went back to that seq + 1 and read the same events again without end (entity events
+ * printed forever); it hands out the events before it, then fails with ENT_CORRUPT. LMDB only:
+ * the file is changed below LMDB (the key of seq 5 becomes 2 in its leaf node). */
+static void t_log_key_out_of_order(void)
+{
+    ent_log_cursor *c = NULL;
+    ent_event *ev;
+    int n = 0, rc;
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    damage_data_file(key_5_to_2);
     ENT_OK_(ent_log_cursor_open(&c, S, 1, NULL, 0));
     while (n < 100 && (rc = ent_log_next(&ev, c)) == ENT_OK) {
         n++;
@@ -335,16 +349,22 @@ static void t_log_key_out_of_order(void)
     teardown();
 }
 
+/* The node of seq 1: data size (4 bytes), flags (2), key size (2, little-endian), key; its data
+ * size and key size made 0. */
+static long pair_1_empty(unsigned char *buf, long size)
+{
+    static const unsigned char pat[10] = {8, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    long hits = 0;
+    for (long i = 6; i + 10 <= size; i++)
+        if (!memcmp(buf + i, pat, sizeof pat)) memset(buf + i - 6, 0, 4), buf[i] = 0, hits++;
+    return hits;
+}
+
 /* A damaged leaf node of the log with a key and a value of 0 bytes (LMDB stores no empty key):
  * a write transaction's cursor copied the empty pair from a NULL buffer (undefined behaviour,
  * UBSan stops there). Reads and writes answer with codes. LMDB only, as above. */
 static void t_log_pair_empty(void)
 {
-    char path[128];
-    FILE *f;
-    long size, hit = -1;
-    unsigned char *buf, pat[10] = {8, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_txn *t = NULL;
     uint64_t first = 0, last = 0;
     int rc;
@@ -353,27 +373,7 @@ static void t_log_pair_empty(void)
         teardown();
         return;
     }
-    ent_store_close(S);
-    S = NULL;
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
-    f = fopen(path, "r+b");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    buf = malloc((size_t)size);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-    rewind(f);
-    CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
-    /* the node of seq 1: data size (4 bytes), flags (2), key size (2, little-endian), key */
-    for (long i = 6; i + 10 <= size; i++)
-        if (!memcmp(buf + i, pat, sizeof pat)) memset(buf + (hit = i) - 6, 0, 4), buf[i] = 0;
-    CU_ASSERT_FATAL(hit >= 0);
-    rewind(f);
-    CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    free(buf);
-    o.backend = backend;
-    ENT_OK_(ent_store_open(&S, dir, NULL, &o));
+    damage_data_file(pair_1_empty);
     ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
     rc = ent_log_bounds(&first, &last, S, t); /* the first key, read in a write txn */
     CU_ASSERT(rc == ENT_OK || rc == ENT_CORRUPT);
@@ -420,6 +420,27 @@ static void t_delete_version_damaged(void)
     setup();
     delete_event_as(7, 5);
     expect_problem("log: replay fails: seq 7: thing \"t3\" is at version 1, expected 4");
+    teardown();
+}
+
+/* The highest version an entity can hold (ENT_VERSION_ANY - 1, restored there) and then deleted:
+ * the delete's event carries the version after it, ENT_VERSION_ANY's number, which is legal there.
+ * Replay took it for damage and verify reported a clean store. */
+static void t_delete_at_last_version(void)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("t9");
+    uint64_t n = 9;
+    setup();
+    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_int(e, "size", 90));
+    ENT_OK_(ent_entity_set_version(e, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_restore(S, NULL, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_delete(S, NULL, ent_store_type(S, "thing"), &k, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(n, 0);
     teardown();
 }
 
@@ -545,6 +566,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_pair_empty),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
+        ENT_TEST(t_delete_at_last_version),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

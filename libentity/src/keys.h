@@ -35,7 +35,7 @@ int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value 
 
 /* At most max bytes of p (n bytes) in double quotes for a message, control characters (NUL too,
  * where the text used to end), '"' and '\\' escaped as in JSON, so that "a\u0000b" does not read
- * as "a"; cut short to fit size (at least 3). Returns buf. */
+ * as "a"; cut short to fit size (at least 8: a smaller buf gets ""). Returns buf. */
 const char *ent__quote(char *buf, size_t size, const char *p, size_t n, size_t max);
 /* Printable form of a key for messages ("7", "\"sku-1\""), into buf. */
 const char *ent__key_str(const ent_key *key, char *buf, size_t size);

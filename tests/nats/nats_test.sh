@@ -286,29 +286,38 @@ echo '{"name":"Y4","email":"Y4@x"}' | "$E" -s "$W/Y" put customer - >/dev/null
 
 # A forced trim of events the relay has not published yet: the relay stops at the first one it
 # lacks rather than go on from the first event left (a gap in the stream; with nothing left after
-# the trim it spun, woken at once by a log whose end it never reached). 20000 events, relayed with
-# --window 1 (one message in flight at a time: many seconds), are trimmed once the relay has
-# published some: it must exit 1 naming what left the log, the stream hold 1..its checkpoint (or
-# one more: the ack of the one message in flight may come after the stop) and nothing after.
-# (The timeout only keeps a relay that never stops from hanging the test.)
-T=$W/trimmed; "$E" -s "$T" init --schema "$SRC/schemas/shop.json" 2>/dev/null
-python3 -c 'import json
-for i in range(20000): print(json.dumps({"type":"customer","key":i+1,"version":1,"data":{"email":"t%d@x"%i,"name":"t"}}))' \
-  | "$E" -s "$T" load --batch 2000 >/dev/null 2>&1 || bad "load T"
-TID=$("$E" -s "$T" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+# the trim it spun, woken at once by a log whose end it never reached). The relay, caught up on 3
+# events (checkpoint 3), is stopped (SIGSTOP) while 3 more are written and a forced trim drops
+# 4..5 (event 6 left: the next one it reads is past a gap) or 4..6 (nothing left), then continued:
+# it must exit 1 naming what left the log, with checkpoint 3 and the stream holding 1..3 exactly.
+# No race: nothing after seq 3 can be published before the trim. (The relay is the shell's child
+# itself, so that SIGSTOP reaches it; one still running 30 s after is killed, not waited for.)
 relay_cp() { "$E" -s "$1" subs | python3 -c 'import json,sys
 print(([json.loads(l)["checkpoint"] for l in sys.stdin if json.loads(l)["name"]=="relay"] or [0])[0])'; }
-timeout 120 "$E" -s "$T" relay --nats "$URL" --stream TRIM --window 1 2>"$W/trim.log" & TP=$!; PIDS+=($TP)
-for _ in $(seq 600); do [ "$(relay_cp "$T")" -gt 0 ] && break; sleep 0.05; done
-"$E" -s "$T" trim --below 20001 --force 2>/dev/null || bad "trim T --force"
-wait "$TP"; rc=$?
-TCP=$(relay_cp "$T")
-if [ $rc = 1 ] && grep -q "left the log (trim --force)" "$W/trim.log" && [ "$TCP" -lt 20000 ] \
-   && { "$PROBE" check "$URL" TRIM "$TID" "$TCP" >/dev/null || "$PROBE" check "$URL" TRIM "$TID" $((TCP + 1)) >/dev/null; }; then
-  say "ok: forced trim under the relay: stopped with checkpoint $TCP, no gap: $(grep "left the log" "$W/trim.log")"
-else
-  bad "forced trim under the relay: exit $rc, checkpoint $TCP"; tail -2 "$W/trim.log"; "$PROBE" check "$URL" TRIM "$TID" "$TCP"
-fi
+trim_under_relay() { # name, trim below, the seqs named
+  local T=$W/trim$1 TID TP rc TCP
+  "$E" -s "$T" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+  for i in 1 2 3; do echo "{\"name\":\"t$i\",\"email\":\"t$i@x\"}" | "$E" -s "$T" put customer - >/dev/null; done
+  TID=$("$E" -s "$T" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  "$E" -s "$T" relay --nats "$URL" --stream "TRIM$1" 2>"$W/trim.log" & TP=$!; PIDS+=($TP)
+  for _ in $(seq 300); do [ "$(relay_cp "$T")" = 3 ] && break; sleep 0.05; done
+  kill -STOP "$TP"
+  for i in 4 5 6; do echo "{\"name\":\"t$i\",\"email\":\"t$i@x\"}" | "$E" -s "$T" put customer - >/dev/null; done
+  "$E" -s "$T" trim --below "$2" --force 2>/dev/null || bad "trim $T --force"
+  kill -CONT "$TP"
+  for _ in $(seq 600); do kill -0 "$TP" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$TP" 2>/dev/null && kill -9 "$TP" # still running after 30 s: it did not stop (exit 137)
+  wait "$TP"; rc=$?
+  TCP=$(relay_cp "$T")
+  if [ $rc = 1 ] && grep -q "seq $3 left the log (trim --force)" "$W/trim.log" && [ "$TCP" = 3 ] \
+     && "$PROBE" check "$URL" "TRIM$1" "$TID" 3 >/dev/null; then
+    say "ok: forced trim under the relay (below $2): stopped with checkpoint 3, no gap: $(grep "left the log" "$W/trim.log")"
+  else
+    bad "forced trim under the relay (below $2): exit $rc, checkpoint $TCP"; tail -2 "$W/trim.log"; "$PROBE" check "$URL" "TRIM$1" "$TID" 3
+  fi
+}
+trim_under_relay A 6 "4 to 5"
+trim_under_relay B 7 "4 to 6"
 
 # JetStream says no (a stream of 5 messages that refuses more): the relay stops with one line
 # naming the event, exit 1; the stream holds the schema message and events 1..4 (no gap), and
