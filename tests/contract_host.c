@@ -6,6 +6,7 @@
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -725,6 +726,83 @@ static void t_messages_use_the_right_article(void)
     close_store();
 }
 
+/* ---- a transaction of another thread ---------------------------------------------------------- */
+
+typedef struct foreign {
+    ent_txn *t;
+    int rc_get, rc_create, rc_commit;
+    char msg[256];
+} foreign;
+
+static void *use_foreign_txn(void *p)
+{
+    foreign *f = p;
+    ent_entity *g = NULL, *e = doc("f2");
+    ent_key k = ent_key_str("f1");
+    f->rc_get = ent_get(&g, S, f->t, T("doc"), &k);
+    ent_entity_free(g);
+    f->rc_create = ent_create(S, f->t, e);
+    ent_entity_free(e);
+    ent_txn_abort(f->t); /* refused too: no code to return, the message says so */
+    f->rc_commit = ent_txn_commit(f->t);
+    snprintf(f->msg, sizeof f->msg, "%s", ent_errmsg());
+    return NULL;
+}
+
+/* store.h: a transaction belongs to the thread that began it. Another thread that uses, commits
+ * or aborts it is refused with ENT_INVALID and the txn stays its owner's, whole: a commit from
+ * another thread used to free a write txn that the beginning thread still listed as its held
+ * writer (its next write read freed memory), and to unlock LMDB's writer mutex from a thread that
+ * did not lock it. */
+static void t_txn_of_another_thread_is_refused(void)
+{
+    foreign f = {0};
+    pthread_t th;
+    ent_entity *e;
+    ent_key k1 = ent_key_str("f1"), k2 = ent_key_str("f2"), k3 = ent_key_str("f3");
+    open_store();
+    e = doc("f1");
+    for (int mode = ENT_TXN_READ; mode <= ENT_TXN_WRITE; mode++) {
+        ENT_OK_(ent_txn_begin(&f.t, S, mode));
+        if (mode == ENT_TXN_WRITE) ENT_OK_(ent_create(S, f.t, e));
+        CU_ASSERT_FATAL(pthread_create(&th, NULL, use_foreign_txn, &f) == 0);
+        pthread_join(th, NULL);
+        CU_ASSERT_EQUAL(f.rc_get, ENT_INVALID);
+        CU_ASSERT_EQUAL(f.rc_create, ENT_INVALID);
+        CU_ASSERT_EQUAL(f.rc_commit, ENT_INVALID);
+        CU_ASSERT_PTR_NOT_NULL(strstr(f.msg, "belongs to the thread that began it"));
+        if (mode == ENT_TXN_WRITE) {
+            ent_entity *g = NULL;
+            ENT_OK_(ent_get(&g, S, f.t, T("doc"), &k1)); /* still usable by its own thread */
+            ent_entity_free(g);
+            ENT_OK_(ent_txn_commit(f.t));
+        } else {
+            ent_txn_abort(f.t);
+        }
+    }
+    ENT_OK_(ent_exists(S, NULL, T("doc"), &k1));
+    CU_ASSERT_EQUAL(ent_exists(S, NULL, T("doc"), &k2), ENT_NOTFOUND);
+    /* this thread no longer holds a writer: a write without a txn goes through */
+    ent_entity_free(e);
+    e = doc("f3");
+    ENT_OK_(ent_create(S, NULL, e));
+    ENT_OK_(ent_exists(S, NULL, T("doc"), &k3));
+    ent_entity_free(e);
+    close_store();
+}
+
+/* Accessors have no code to return: a NULL handle gives an empty answer, not a crash. */
+static void t_null_accessors(void)
+{
+    CU_ASSERT_STRING_EQUAL(ent_store_backend(NULL), "");
+    CU_ASSERT_EQUAL(ent_store_durability(NULL), ENT_DURABILITY_STORED);
+    CU_ASSERT_STRING_EQUAL(ent_store_path(NULL), "");
+    CU_ASSERT_STRING_EQUAL(ent_store_id(NULL), "");
+    CU_ASSERT_PTR_NULL(ent_store_mirror_of(NULL));
+    CU_ASSERT_PTR_NULL(ent_store_schema(NULL));
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(NULL), 0);
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -741,6 +819,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_float_json_shortest_and_exact),
         ENT_TEST(t_event_type_is_the_store_type),
         ENT_TEST(t_store_path_null),
+        ENT_TEST(t_txn_of_another_thread_is_refused),
+        ENT_TEST(t_null_accessors),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

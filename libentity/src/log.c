@@ -187,7 +187,8 @@ int ent_log_next(ent_event **out, ent_log_cursor *c)
 
 uint64_t ent_log_cursor_pos(const ent_log_cursor *c)
 {
-    /* Events buffered but not yet handed out come before pos. */
+    /* Events buffered but not yet handed out come before pos. NULL: 0, a seq no event has. */
+    if (!c) return 0;
     return c->i < c->n ? c->batch[c->i]->seq : c->pos;
 }
 

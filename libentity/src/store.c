@@ -267,8 +267,10 @@ const ent_type *ent_store_type(ent_store *s, const char *name)
     return ent_schema_type(ent_store_schema(s), name);
 }
 
-const char *ent_store_backend(const ent_store *s) { return ent__bk_name(&s->bk); }
-ent_durability ent_store_durability(const ent_store *s) { return s->durability; }
+/* NULL gives "" and ENT_DURABILITY_STORED (no mode), like ent_store_path() and ent_store_id():
+ * an accessor has no code to return, and a host's failed open leaves its handle NULL. */
+const char *ent_store_backend(const ent_store *s) { return s ? ent__bk_name(&s->bk) : ""; }
+ent_durability ent_store_durability(const ent_store *s) { return s ? s->durability : ENT_DURABILITY_STORED; }
 const char *ent_store_path(const ent_store *s) { return s ? s->path : ""; }
 
 

@@ -120,6 +120,7 @@ struct ent_txn {
     msgpack_zone *zone;
     struct ent_txn *next_held; /* write txns: the next one this thread holds (txn.c) */
     struct ent_iter *iters;    /* iterators still open on it: ended with it (iter.c) */
+    pthread_t owner;           /* the thread that began it: the only one that may use or end it */
 };
 
 /* Every iterator still open on t loses its cursor and ends (ent_iter_next: ENT_INVALID, naming

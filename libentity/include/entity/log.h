@@ -66,7 +66,7 @@ ENT_EXTERN(int) ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t
 /* Next event. out: the caller frees it with ent_event_free().
  * Returns ENT_OK, ENT_NOTFOUND (none yet), ENT_CORRUPT, ENT_SCHEMA. */
 ENT_EXTERN(int) ent_log_next(ent_event **out, ent_log_cursor *c);
-/* The seq the next ent_log_next() starts from. */
+/* The seq the next ent_log_next() starts from (c NULL: 0). */
 ENT_EXTERN(uint64_t) ent_log_cursor_pos(const ent_log_cursor *c);
 ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
 

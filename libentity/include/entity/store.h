@@ -105,7 +105,8 @@ ENT_EXTERN(void) ent_store_close(ent_store *s);
 ENT_EXTERN(const ent_schema *) ent_store_schema(ent_store *s);
 /* Shortcut: the type named `name` in the current schema, or NULL. Borrowed like the schema. */
 ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
-/* Backend name ("lmdb", "memory") and the durability in force. */
+/* Backend name ("lmdb", "memory") and the durability in force (s NULL: "" and
+ * ENT_DURABILITY_STORED). */
 ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
 ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
 /* The path the store was opened at, as given ("" for a memory store opened with none): for files
