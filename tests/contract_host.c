@@ -803,6 +803,42 @@ static void t_null_accessors(void)
     CU_ASSERT_EQUAL(ent_log_cursor_pos(NULL), 0);
 }
 
+/* ent_store_copy() from the thread that holds the store's writer is ENT_BUSY, like a second
+ * writer: LMDB's plain copy takes the writer's lock to start its snapshot and waited for itself,
+ * forever (an explicit write txn, or ent_txn_run()'s fn). A compact copy took no lock. */
+typedef struct copy_arg {
+    const char *dest;
+    int rc;
+} copy_arg;
+
+static int copy_inside(ent_txn *txn, void *payload)
+{
+    copy_arg *a = payload;
+    (void)txn;
+    a->rc = ent_store_copy(S, a->dest, 0);
+    return ENT_OK;
+}
+
+static void t_copy_beside_own_writer_is_busy(void)
+{
+    char dest[300];
+    ent_txn *w = NULL;
+    copy_arg a;
+    open_store();
+    snprintf(dest, sizeof dest, "%s/copy", dir);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_CHECK_RC(ent_store_copy(S, dest, 0), ENT_BUSY);
+    ENT_ASSERT_MSG("holds the store's write transaction");
+    ENT_CHECK_RC(ent_store_copy(S, dest, 1), ENT_BUSY);
+    ENT_OK_(ent_txn_commit(w));
+    a = (copy_arg){dest, 0};
+    ENT_OK_(ent_txn_run(S, copy_inside, &a));
+    CU_ASSERT_EQUAL(a.rc, ENT_BUSY);
+    /* once the writer is gone the copy goes on (a memory store has nothing to copy to disk) */
+    ENT_CHECK_RC(ent_store_copy(S, dest, 0), strcmp(backend, "memory") == 0 ? ENT_INVALID : ENT_OK);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -821,6 +857,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_store_path_null),
         ENT_TEST(t_txn_of_another_thread_is_refused),
         ENT_TEST(t_null_accessors),
+        ENT_TEST(t_copy_beside_own_writer_is_busy),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

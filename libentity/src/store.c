@@ -293,5 +293,8 @@ int ent_store_copy(ent_store *s, const char *dest, int compact)
     int rc;
     if ((rc = ent__store_check(s))) return rc;
     if (!dest || !*dest) return ent__err(ENT_INVALID, "copy: no destination");
+    /* LMDB's plain copy takes the writer's lock to start its snapshot: from the thread that holds
+     * the writer (its own write txn, ent_txn_run()'s fn) it waited for itself, forever. */
+    if (ent__txn_holds_write(s)) return ent__err_holds_write();
     return ent__bk_copy(s, dest, compact);
 }

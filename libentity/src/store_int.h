@@ -191,6 +191,10 @@ int ent__txn_commit_group(ent_txn *t);
 int ent__txn_lent(const ent_txn *t);
 /* Transactions this thread has open, of any store. */
 unsigned ent__txn_open_count(void);
+/* 1 when this thread holds s's write transaction (txn.c): a call that waits for s's writer
+ * would wait for itself. */
+int ent__txn_holds_write(const ent_store *s);
+int ent__err_holds_write(void); /* ENT_BUSY with the message that says so */
 
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
  * the caller ends with ent__txn_end(). */

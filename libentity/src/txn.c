@@ -27,6 +27,14 @@ static int holds_write(const ent_store *s)
     return 0;
 }
 
+int ent__err_holds_write(void)
+{
+    return ent__err(ENT_BUSY, "this thread holds the store's write transaction already: pass it to "
+                    "the call, or end it first (a second writer would wait for itself)");
+}
+
+int ent__txn_holds_write(const ent_store *s) { return holds_write(s); }
+
 static void release_write(ent_txn *t)
 {
     for (ent_txn **p = &held_writes; *p; p = &(*p)->next_held)
@@ -184,9 +192,7 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
      * running delivery (this store) or one whose callback waits for this store's writer. */
     if (mode == ENT_TXN_WRITE && ent__log_in_callback())
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
-    if (mode == ENT_TXN_WRITE && holds_write(s))
-        return ent__err(ENT_BUSY, "this thread holds the store's write transaction already: pass it to "
-                        "the call, or end it first (a second writer would wait for itself)");
+    if (mode == ENT_TXN_WRITE && holds_write(s)) return ent__err_holds_write();
     t = txn_alloc(s);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     open_txns++;

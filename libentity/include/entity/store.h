@@ -7,7 +7,8 @@
  * NULL to run in a transaction of its own that commits before the call returns. One write
  * transaction at a time per store (across threads, and across processes for LMDB); any number of
  * read transactions, each seeing one snapshot. A store handle is shared by threads; a transaction
- * (and its iterators) belongs to the thread that began it.
+ * (and its iterators) belongs to the thread that began it: another thread's call with it, commit
+ * or abort is refused with ENT_INVALID (an abort just sets the message) and leaves it to its owner.
  *
  * One thread, two transactions on the same store: while a thread holds the write transaction,
  * a second ent_txn_begin(ENT_TXN_WRITE) and every write call with txn NULL on that thread fail
@@ -219,7 +220,8 @@ ENT_EXTERN(int) ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* A consistent copy of the whole store (a snapshot, taken while others keep writing) into an
  * empty or missing directory. compact: leave out free pages. LMDB stores only.
- * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO. */
+ * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO,
+ * ENT_BUSY (this thread holds the store's write transaction, also in ent_txn_run()'s fn). */
 ENT_EXTERN(int) ent_store_copy(ent_store *s, const char *dest, int compact);
 
 /* Space a store takes: LMDB's map (address space reserved; it grows when full), the bytes its
