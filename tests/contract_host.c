@@ -839,6 +839,36 @@ static void t_copy_beside_own_writer_is_busy(void)
     close_store();
 }
 
+/* Two handles of one store in a process (LMDB: the same directory; each memory open is a store of
+ * its own). The thread that holds the writer through one handle and writes through the other is
+ * refused with ENT_BUSY, like a second writer on the same handle: the write waited for itself. */
+static void t_second_handle_beside_own_writer_is_busy(void)
+{
+    ent_store *s2 = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_txn *w = NULL, *w2 = NULL;
+    ent_entity *e;
+    int same = strcmp(backend, "memory") != 0;
+    ent_key k = ent_key_str("h2");
+    open_store();
+    o.backend = backend;
+    ENT_OK_(ent_store_open(&s2, dir, SC, &o));
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s2, "doc")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_string(e, "name", "second"));
+    ENT_CHECK_RC(ent_create(s2, NULL, e), same ? ENT_BUSY : ENT_OK);
+    if (same) ENT_ASSERT_MSG("another handle of the same store");
+    ENT_CHECK_RC(ent_txn_begin(&w2, s2, ENT_TXN_WRITE), same ? ENT_BUSY : ENT_OK);
+    if (w2) ent_txn_abort(w2);
+    ent_txn_abort(w);
+    if (same) ENT_OK_(ent_create(s2, NULL, e)); /* the writer gone, the write goes on */
+    ENT_OK_(ent_exists(s2, NULL, ent_store_type(s2, "doc"), &k));
+    ent_entity_free(e);
+    ent_store_close(s2);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -858,6 +888,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_txn_of_another_thread_is_refused),
         ENT_TEST(t_null_accessors),
         ENT_TEST(t_copy_beside_own_writer_is_busy),
+        ENT_TEST(t_second_handle_beside_own_writer_is_busy),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
