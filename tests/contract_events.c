@@ -445,6 +445,46 @@ static void t_subscribers_while_the_map_grows(void)
     close_on(&d);
 }
 
+/* store.h: ent_store_close() from a callback of the store is refused (the store stays open, the
+ * message says why): the delivery and the commit under it used the freed store (ASan). */
+typedef struct closer {
+    ent_store *s;
+    int calls;
+    char msg[256];
+} closer;
+
+static void on_ev_close(const ent_event *ev, void *p)
+{
+    closer *c = p;
+    (void)ev;
+    c->calls++;
+    ent_store_close(c->s);
+    snprintf(c->msg, sizeof c->msg, "%s", ent_errmsg());
+}
+
+static void t_close_from_a_callback_is_refused(void)
+{
+    store_dir d;
+    closer c;
+    ent_subscriber *sub = NULL;
+    ent_entity *u;
+    uint64_t n = 0;
+    open_on(&d, backend);
+    memset(&c, 0, sizeof c);
+    c.s = d.s;
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_ev_close, &c));
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 1))));
+    ent_entity_free(u);
+    CU_ASSERT_EQUAL(c.calls, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.msg, "from an event callback of the store"));
+    ent_unsubscribe(d.s, sub);
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 2)))); /* still open */
+    ent_entity_free(u);
+    ENT_OK_(ent_count(&n, d.s, NULL, ent_store_type(d.s, "user")));
+    CU_ASSERT_EQUAL(n, 2);
+    close_on(&d);
+}
+
 /* A free-form map is a JSON object: the same pairs in another order are no change. */
 static void t_map_order_is_no_change(void)
 {
@@ -697,6 +737,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_replay_to_inside_a_txn),
         ENT_TEST(t_subscribers),
         ENT_TEST(t_callbacks_change_subscriptions),
+        ENT_TEST(t_close_from_a_callback_is_refused),
         ENT_TEST(t_map_order_is_no_change),
         ENT_TEST(t_subscribers_while_the_map_grows),
         ENT_TEST(t_durable_subscriptions),

@@ -248,6 +248,13 @@ void ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload)
 void ent_store_close(ent_store *s)
 {
     if (!s) return;
+    /* From a callback of s the delivery and the commit under it go on using s once the callback
+     * returns: freeing it here was a use after free. Refused, with a message (nothing to return). */
+    if (ent__log_delivering(s)) {
+        ent__err(ENT_BUSY, "ent_store_close: called from an event callback of the store; it stays open "
+                           "(close it once the call that committed returns)");
+        return;
+    }
     ent__store_free_cbs(s);
     store_free(s);
 }

@@ -269,5 +269,7 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
 int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags);
 /* 1 while this thread delivers events (a callback must not write; log_deliver.c). */
 int ent__log_in_callback(void);
+/* 1 when this thread runs an event callback of s (ent_store_close refuses then). */
+int ent__log_delivering(const ent_store *s);
 
 #endif
