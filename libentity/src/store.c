@@ -255,6 +255,13 @@ void ent_store_close(ent_store *s)
                            "(close it once the call that committed returns)");
         return;
     }
+    /* Likewise from the thread that holds the store's writer (ent_txn_run()'s fn, whose group
+     * commits after it returns; an explicit write txn left open). */
+    if (ent__txn_holds_write(s)) {
+        ent__err(ENT_BUSY, "ent_store_close: this thread holds the store's write transaction (its own, or "
+                           "ent_txn_run()'s); it stays open (end the transaction first)");
+        return;
+    }
     ent__store_free_cbs(s);
     store_free(s);
 }
