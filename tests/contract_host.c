@@ -730,7 +730,8 @@ static void t_messages_use_the_right_article(void)
 
 typedef struct foreign {
     ent_txn *t;
-    int rc_get, rc_create, rc_commit;
+    ent_iter *it;
+    int rc_get, rc_create, rc_commit, rc_next, rc_more;
     char msg[256];
 } foreign;
 
@@ -739,6 +740,10 @@ static void *use_foreign_txn(void *p)
     foreign *f = p;
     ent_entity *g = NULL, *e = doc("f2");
     ent_key k = ent_key_str("f1");
+    f->rc_next = ent_iter_next(&g, f->it);
+    ent_entity_free(g);
+    g = NULL;
+    f->rc_more = ent_iter_more(f->it);
     f->rc_get = ent_get(&g, S, f->t, T("doc"), &k);
     ent_entity_free(g);
     f->rc_create = ent_create(S, f->t, e);
@@ -765,8 +770,18 @@ static void t_txn_of_another_thread_is_refused(void)
     for (int mode = ENT_TXN_READ; mode <= ENT_TXN_WRITE; mode++) {
         ENT_OK_(ent_txn_begin(&f.t, S, mode));
         if (mode == ENT_TXN_WRITE) ENT_OK_(ent_create(S, f.t, e));
+        ENT_OK_(ent_scan(&f.it, S, f.t, T("doc"), NULL, NULL));
         CU_ASSERT_FATAL(pthread_create(&th, NULL, use_foreign_txn, &f) == 0);
         pthread_join(th, NULL);
+        CU_ASSERT_EQUAL(f.rc_next, ENT_INVALID);
+        CU_ASSERT_EQUAL(f.rc_more, ENT_INVALID);
+        {
+            ent_entity *g = NULL; /* the iterator is still its thread's, where it stood */
+            int want = mode == ENT_TXN_WRITE ? ENT_OK : ENT_NOTFOUND;
+            ENT_CHECK_RC(ent_iter_next(&g, f.it), want);
+            ent_entity_free(g);
+        }
+        ent_iter_free(f.it);
         CU_ASSERT_EQUAL(f.rc_get, ENT_INVALID);
         CU_ASSERT_EQUAL(f.rc_create, ENT_INVALID);
         CU_ASSERT_EQUAL(f.rc_commit, ENT_INVALID);
