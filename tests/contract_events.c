@@ -445,6 +445,80 @@ static void t_subscribers_while_the_map_grows(void)
     close_on(&d);
 }
 
+/* store.h: ent_store_close() from a callback of the store is refused (the store stays open, the
+ * message says why): the delivery and the commit under it used the freed store (ASan). */
+typedef struct closer {
+    ent_store *s;
+    int calls;
+    char msg[256];
+} closer;
+
+static void on_ev_close(const ent_event *ev, void *p)
+{
+    closer *c = p;
+    (void)ev;
+    c->calls++;
+    ent_store_close(c->s);
+    snprintf(c->msg, sizeof c->msg, "%s", ent_errmsg());
+}
+
+/* ent_log_wait() from a callback of the store: an event that is there answers at once; one still
+ * to come is ENT_BUSY instead of a wait that this process's next commit (which waits for the
+ * delivery) could never end: forever with -1, the whole timeout otherwise. */
+typedef struct waiter {
+    ent_store *s;
+    int rc_have, rc_next;
+    uint64_t last;
+} waiter;
+
+static void on_ev_wait(const ent_event *ev, void *p)
+{
+    waiter *w = p;
+    w->rc_have = ent_log_wait(&w->last, w->s, ev->seq - 1, -1);
+    w->rc_next = ent_log_wait(NULL, w->s, ev->seq, -1);
+}
+
+static void t_wait_from_a_callback_does_not_block(void)
+{
+    store_dir d;
+    waiter w = {0};
+    ent_subscriber *sub = NULL;
+    ent_entity *u;
+    open_on(&d, backend);
+    w.s = d.s;
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_ev_wait, &w));
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 1))));
+    ent_entity_free(u);
+    ent_unsubscribe(d.s, sub);
+    CU_ASSERT_EQUAL(w.rc_have, ENT_OK);
+    CU_ASSERT_EQUAL(w.last, 1);
+    CU_ASSERT_EQUAL(w.rc_next, ENT_BUSY);
+    close_on(&d);
+}
+
+static void t_close_from_a_callback_is_refused(void)
+{
+    store_dir d;
+    closer c;
+    ent_subscriber *sub = NULL;
+    ent_entity *u;
+    uint64_t n = 0;
+    open_on(&d, backend);
+    memset(&c, 0, sizeof c);
+    c.s = d.s;
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_ev_close, &c));
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 1))));
+    ent_entity_free(u);
+    CU_ASSERT_EQUAL(c.calls, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.msg, "from an event callback of the store"));
+    ent_unsubscribe(d.s, sub);
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 2)))); /* still open */
+    ent_entity_free(u);
+    ENT_OK_(ent_count(&n, d.s, NULL, ent_store_type(d.s, "user")));
+    CU_ASSERT_EQUAL(n, 2);
+    close_on(&d);
+}
+
 /* A free-form map is a JSON object: the same pairs in another order are no change. */
 static void t_map_order_is_no_change(void)
 {
@@ -697,6 +771,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_replay_to_inside_a_txn),
         ENT_TEST(t_subscribers),
         ENT_TEST(t_callbacks_change_subscriptions),
+        ENT_TEST(t_close_from_a_callback_is_refused),
+        ENT_TEST(t_wait_from_a_callback_does_not_block),
         ENT_TEST(t_map_order_is_no_change),
         ENT_TEST(t_subscribers_while_the_map_grows),
         ENT_TEST(t_durable_subscriptions),

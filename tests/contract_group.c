@@ -600,6 +600,39 @@ static int misbehave(ent_txn *txn, void *p)
     }
 }
 
+/* ent_store_close() from fn (or beside the thread's own write txn) is refused, the store stays
+ * open: the group committed fn's work on the freed store afterwards (use after free, ASan). */
+static int close_inside(ent_txn *txn, void *p)
+{
+    misuse *m = p;
+    ent_entity *e = mk_acct(m->s, "closer", 1, NULL);
+    int rc = ent_create(m->s, txn, e);
+    ent_entity_free(e);
+    ent_store_close(m->s);
+    m->rc_inside = strstr(ent_errmsg(), "holds the store's write transaction") ? ENT_BUSY : ENT_OK;
+    return rc;
+}
+
+static void t_close_inside_txn_run_is_refused(void)
+{
+    store_dir d;
+    misuse m;
+    ent_txn *w = NULL;
+    ent_key k = ent_key_str("closer");
+    open_on(&d, ENT_NONE);
+    m = (misuse){d.s, 0, 0};
+    ENT_OK_(ent_txn_run(d.s, close_inside, &m));
+    CU_ASSERT_EQUAL(m.rc_inside, ENT_BUSY);
+    ENT_OK_(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k));
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    ent_store_close(d.s);
+    ENT_ASSERT_MSG("holds the store's write transaction");
+    ENT_OK_(ent_delete(d.s, w, ent_store_type(d.s, "acct"), &k, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_commit(w));
+    CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), ENT_NOTFOUND);
+    close_on(&d);
+}
+
 static void t_txn_run(void)
 {
     store_dir d;
@@ -707,6 +740,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
         ENT_TEST(t_failed_commit_fails_the_group),
         ENT_TEST(t_txn_run),
+        ENT_TEST(t_close_inside_txn_run_is_refused),
         ENT_TEST(t_writer_holding_a_reader),
         {NULL, NULL},
     };

@@ -6,6 +6,7 @@
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -725,6 +726,164 @@ static void t_messages_use_the_right_article(void)
     close_store();
 }
 
+/* ---- a transaction of another thread ---------------------------------------------------------- */
+
+typedef struct foreign {
+    ent_txn *t;
+    ent_iter *it;
+    int rc_get, rc_create, rc_commit, rc_next, rc_more;
+    char msg[256];
+} foreign;
+
+static void *use_foreign_txn(void *p)
+{
+    foreign *f = p;
+    ent_entity *g = NULL, *e = doc("f2");
+    ent_key k = ent_key_str("f1");
+    f->rc_next = ent_iter_next(&g, f->it);
+    ent_entity_free(g);
+    g = NULL;
+    f->rc_more = ent_iter_more(f->it);
+    f->rc_get = ent_get(&g, S, f->t, T("doc"), &k);
+    ent_entity_free(g);
+    f->rc_create = ent_create(S, f->t, e);
+    ent_entity_free(e);
+    ent_txn_abort(f->t); /* refused too: no code to return, the message says so */
+    f->rc_commit = ent_txn_commit(f->t);
+    snprintf(f->msg, sizeof f->msg, "%s", ent_errmsg());
+    return NULL;
+}
+
+/* store.h: a transaction belongs to the thread that began it. Another thread that uses, commits
+ * or aborts it is refused with ENT_INVALID and the txn stays its owner's, whole: a commit from
+ * another thread used to free a write txn that the beginning thread still listed as its held
+ * writer (its next write read freed memory), and to unlock LMDB's writer mutex from a thread that
+ * did not lock it. */
+static void t_txn_of_another_thread_is_refused(void)
+{
+    foreign f = {0};
+    pthread_t th;
+    ent_entity *e;
+    ent_key k1 = ent_key_str("f1"), k2 = ent_key_str("f2"), k3 = ent_key_str("f3");
+    open_store();
+    e = doc("f1");
+    for (int mode = ENT_TXN_READ; mode <= ENT_TXN_WRITE; mode++) {
+        ENT_OK_(ent_txn_begin(&f.t, S, mode));
+        if (mode == ENT_TXN_WRITE) ENT_OK_(ent_create(S, f.t, e));
+        ENT_OK_(ent_scan(&f.it, S, f.t, T("doc"), NULL, NULL));
+        CU_ASSERT_FATAL(pthread_create(&th, NULL, use_foreign_txn, &f) == 0);
+        pthread_join(th, NULL);
+        CU_ASSERT_EQUAL(f.rc_next, ENT_INVALID);
+        CU_ASSERT_EQUAL(f.rc_more, ENT_INVALID);
+        {
+            ent_entity *g = NULL; /* the iterator is still its thread's, where it stood */
+            int want = mode == ENT_TXN_WRITE ? ENT_OK : ENT_NOTFOUND;
+            ENT_CHECK_RC(ent_iter_next(&g, f.it), want);
+            ent_entity_free(g);
+        }
+        ent_iter_free(f.it);
+        CU_ASSERT_EQUAL(f.rc_get, ENT_INVALID);
+        CU_ASSERT_EQUAL(f.rc_create, ENT_INVALID);
+        CU_ASSERT_EQUAL(f.rc_commit, ENT_INVALID);
+        CU_ASSERT_PTR_NOT_NULL(strstr(f.msg, "belongs to the thread that began it"));
+        if (mode == ENT_TXN_WRITE) {
+            ent_entity *g = NULL;
+            ENT_OK_(ent_get(&g, S, f.t, T("doc"), &k1)); /* still usable by its own thread */
+            ent_entity_free(g);
+            ENT_OK_(ent_txn_commit(f.t));
+        } else {
+            ent_txn_abort(f.t);
+        }
+    }
+    ENT_OK_(ent_exists(S, NULL, T("doc"), &k1));
+    CU_ASSERT_EQUAL(ent_exists(S, NULL, T("doc"), &k2), ENT_NOTFOUND);
+    /* this thread no longer holds a writer: a write without a txn goes through */
+    ent_entity_free(e);
+    e = doc("f3");
+    ENT_OK_(ent_create(S, NULL, e));
+    ENT_OK_(ent_exists(S, NULL, T("doc"), &k3));
+    ent_entity_free(e);
+    close_store();
+}
+
+/* Accessors have no code to return: a NULL handle gives an empty answer, not a crash. */
+static void t_null_accessors(void)
+{
+    CU_ASSERT_STRING_EQUAL(ent_store_backend(NULL), "");
+    CU_ASSERT_EQUAL(ent_store_durability(NULL), ENT_DURABILITY_STORED);
+    CU_ASSERT_STRING_EQUAL(ent_store_path(NULL), "");
+    CU_ASSERT_STRING_EQUAL(ent_store_id(NULL), "");
+    CU_ASSERT_PTR_NULL(ent_store_mirror_of(NULL));
+    CU_ASSERT_PTR_NULL(ent_store_schema(NULL));
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(NULL), 0);
+}
+
+/* ent_store_copy() from the thread that holds the store's writer is ENT_BUSY, like a second
+ * writer: LMDB's plain copy takes the writer's lock to start its snapshot and waited for itself,
+ * forever (an explicit write txn, or ent_txn_run()'s fn). A compact copy took no lock. */
+typedef struct copy_arg {
+    const char *dest;
+    int rc;
+} copy_arg;
+
+static int copy_inside(ent_txn *txn, void *payload)
+{
+    copy_arg *a = payload;
+    (void)txn;
+    a->rc = ent_store_copy(S, a->dest, 0);
+    return ENT_OK;
+}
+
+static void t_copy_beside_own_writer_is_busy(void)
+{
+    char dest[300];
+    ent_txn *w = NULL;
+    copy_arg a;
+    open_store();
+    snprintf(dest, sizeof dest, "%s/copy", dir);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_CHECK_RC(ent_store_copy(S, dest, 0), ENT_BUSY);
+    ENT_ASSERT_MSG("holds the store's write transaction");
+    ENT_CHECK_RC(ent_store_copy(S, dest, 1), ENT_BUSY);
+    ENT_OK_(ent_txn_commit(w));
+    a = (copy_arg){dest, 0};
+    ENT_OK_(ent_txn_run(S, copy_inside, &a));
+    CU_ASSERT_EQUAL(a.rc, ENT_BUSY);
+    /* once the writer is gone the copy goes on (a memory store has nothing to copy to disk) */
+    ENT_CHECK_RC(ent_store_copy(S, dest, 0), strcmp(backend, "memory") == 0 ? ENT_INVALID : ENT_OK);
+    close_store();
+}
+
+/* Two handles of one store in a process (LMDB: the same directory; each memory open is a store of
+ * its own). The thread that holds the writer through one handle and writes through the other is
+ * refused with ENT_BUSY, like a second writer on the same handle: the write waited for itself. */
+static void t_second_handle_beside_own_writer_is_busy(void)
+{
+    ent_store *s2 = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_txn *w = NULL, *w2 = NULL;
+    ent_entity *e;
+    int same = strcmp(backend, "memory") != 0;
+    ent_key k = ent_key_str("h2");
+    open_store();
+    o.backend = backend;
+    ENT_OK_(ent_store_open(&s2, dir, SC, &o));
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s2, "doc")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_string(e, "name", "second"));
+    ENT_CHECK_RC(ent_create(s2, NULL, e), same ? ENT_BUSY : ENT_OK);
+    if (same) ENT_ASSERT_MSG("another handle of the same store");
+    ENT_CHECK_RC(ent_txn_begin(&w2, s2, ENT_TXN_WRITE), same ? ENT_BUSY : ENT_OK);
+    if (w2) ent_txn_abort(w2);
+    ent_txn_abort(w);
+    if (same) ENT_OK_(ent_create(s2, NULL, e)); /* the writer gone, the write goes on */
+    ENT_OK_(ent_exists(s2, NULL, ent_store_type(s2, "doc"), &k));
+    ent_entity_free(e);
+    ent_store_close(s2);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -741,6 +900,10 @@ int main(int argc, char **argv)
         ENT_TEST(t_float_json_shortest_and_exact),
         ENT_TEST(t_event_type_is_the_store_type),
         ENT_TEST(t_store_path_null),
+        ENT_TEST(t_txn_of_another_thread_is_refused),
+        ENT_TEST(t_null_accessors),
+        ENT_TEST(t_copy_beside_own_writer_is_busy),
+        ENT_TEST(t_second_handle_beside_own_writer_is_busy),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -165,13 +165,22 @@ done:
  * inversion TSan reports). It takes wmu only when free (a trylock, which orders no locks),
  * waiting on gcv between tries, and answers ENT_BUSY once a resize is pending, which only the end
  * of its own hold lets go on. */
+static _Thread_local char writer_mark; /* its address tells this thread apart (e->wowner) */
+
 static int writer_lock(lenv *e)
 {
     int rc = ENT_OK;
     if (!ent__lmdb_hold_any(e)) {
         pthread_mutex_lock(&e->wmu);
+        atomic_store_explicit(&e->wowner, &writer_mark, memory_order_relaxed);
         return ENT_OK;
     }
+    /* This thread is the writer already, through another handle of the same store (one
+     * environment per store and process): the store's own check (txn.c) knows its handle only.
+     * It would wait on gcv for itself, forever. */
+    if (atomic_load_explicit(&e->wowner, memory_order_relaxed) == &writer_mark)
+        return ent__err(ENT_BUSY, "store %s: this thread holds its write transaction already, through another "
+                                  "handle of the same store: pass that transaction, or end it first", e->path);
     pthread_mutex_lock(&e->gmu);
     while (pthread_mutex_trylock(&e->wmu) != 0) {
         if (e->resizing) {
@@ -181,6 +190,7 @@ static int writer_lock(lenv *e)
         }
         pthread_cond_wait(&e->gcv, &e->gmu);
     }
+    if (rc == ENT_OK) atomic_store_explicit(&e->wowner, &writer_mark, memory_order_relaxed);
     pthread_mutex_unlock(&e->gmu);
     return rc;
 }
@@ -189,6 +199,7 @@ static int writer_lock(lenv *e)
 static void writer_unlock(lenv *e)
 {
     pthread_mutex_lock(&e->gmu);
+    atomic_store_explicit(&e->wowner, NULL, memory_order_relaxed);
     pthread_mutex_unlock(&e->wmu);
     pthread_cond_broadcast(&e->gcv);
     pthread_mutex_unlock(&e->gmu);

@@ -91,6 +91,9 @@ typedef struct lenv {
     MDB_dbi main_dbi;
     pthread_rwlock_t rs; /* shared by every txn, exclusive while the map is resized */
     pthread_mutex_t wmu; /* one write txn per process (the flock is per open file, not per thread) */
+    /* The thread that holds wmu (the address of its writer_mark, backend_lmdb.c), NULL when none:
+     * only that thread stores its own mark, so it alone can find it there. */
+    _Atomic(const void *) wowner;
     /* A thread that holds a txn already does not block on wmu (l_txn_begin): it waits on gcv
      * under gmu, a leaf lock, for wmu to be released or a resize to become pending. */
     pthread_mutex_t gmu;

@@ -75,6 +75,7 @@ struct ent_iter {
     ent_store *s;
     ent_txn *t;
     ent_txn *own;          /* the iterator's own read txn (no txn given), or NULL */
+    pthread_t owner;       /* the thread of its txn: the only one that may move it */
     const ent_type *type;  /* the store's type */
     const ent_field *f;    /* index field, NULL for a type scan */
     unsigned tbl;
@@ -225,6 +226,7 @@ static int iter_new(ent_iter **out, ent_store *s, ent_txn *txn, const ent_range_
     int rc;
     if (!it) return ent__err(ENT_NOMEM, "out of memory");
     it->s = s;
+    it->owner = pthread_self(); /* ent__txn_use() refuses a txn of another thread */
     if ((rc = ent__txn_use(&it->t, s, txn, 0))) {
         free(it);
         return rc;
@@ -468,6 +470,18 @@ static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
     return ENT_NOTFOUND;
 }
 
+/* An iterator moved by another thread than its txn's: refused like the txn itself (txn.c), before
+ * `ended` is read (the owner sets it when the txn ends). */
+static int other_thread(const ent_iter *it)
+{
+    return !pthread_equal(it->owner, pthread_self());
+}
+
+static int other_thread_err(const char *call)
+{
+    return ent__err(ENT_INVALID, "%s: the iterator belongs to the thread that began its transaction", call);
+}
+
 static int ended_err(const char *call)
 {
     return ent__err(ENT_INVALID, "%s: the iterator's transaction has ended (free an iterator before its transaction ends)", call);
@@ -481,6 +495,7 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     int rc;
     if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: NULL argument");
     *out = NULL;
+    if (other_thread(it)) return other_thread_err("ent_iter_next");
     if (it->ended) return ended_err("ent_iter_next");
     if (it->limit && it->returned >= it->limit) goto done;
     rc = advance(it, &k, &v);
@@ -522,6 +537,7 @@ int ent_iter_more(ent_iter *it)
     ent_slice k, v;
     int rc;
     if (!it) return ent__err(ENT_INVALID, "ent_iter_more: iterator is NULL");
+    if (other_thread(it)) return other_thread_err("ent_iter_more");
     if (it->ended) return ended_err("ent_iter_more");
     if (it->has_peek) return 1;
     rc = advance(it, &k, &v);

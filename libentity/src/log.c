@@ -187,7 +187,8 @@ int ent_log_next(ent_event **out, ent_log_cursor *c)
 
 uint64_t ent_log_cursor_pos(const ent_log_cursor *c)
 {
-    /* Events buffered but not yet handed out come before pos. */
+    /* Events buffered but not yet handed out come before pos. NULL: 0, a seq no event has. */
+    if (!c) return 0;
     return c->i < c->n ? c->batch[c->i]->seq : c->pos;
 }
 
@@ -218,6 +219,14 @@ int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeo
         if (last > after_seq) {
             if (out_last) *out_last = last;
             return ENT_OK;
+        }
+        /* A callback of s waits for events that this process's next commits would bring, and
+         * they wait for its delivery to end (the delivery order; a group's leader): it waited out
+         * its timeout, forever with -1. */
+        if (ent__log_delivering(s)) {
+            if (out_last) *out_last = last;
+            return ent__err(ENT_BUSY, "an event callback cannot wait for events of its store: this process's "
+                                      "next commits wait for the delivery it runs in (hand the wait to another thread)");
         }
         if (timeout_ms >= 0) {
             int64_t elapsed;

@@ -28,6 +28,7 @@ struct ent_sub_cb {
 static _Thread_local ent_store *delivering;
 
 int ent__log_in_callback(void) { return delivering != NULL; }
+int ent__log_delivering(const ent_store *s) { return s && delivering == s; }
 
 int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
                   ent_event_cb cb, void *payload)

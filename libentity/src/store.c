@@ -248,6 +248,20 @@ void ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload)
 void ent_store_close(ent_store *s)
 {
     if (!s) return;
+    /* From a callback of s the delivery and the commit under it go on using s once the callback
+     * returns: freeing it here was a use after free. Refused, with a message (nothing to return). */
+    if (ent__log_delivering(s)) {
+        ent__err(ENT_BUSY, "ent_store_close: called from an event callback of the store; it stays open "
+                           "(close it once the call that committed returns)");
+        return;
+    }
+    /* Likewise from the thread that holds the store's writer (ent_txn_run()'s fn, whose group
+     * commits after it returns; an explicit write txn left open). */
+    if (ent__txn_holds_write(s)) {
+        ent__err(ENT_BUSY, "ent_store_close: this thread holds the store's write transaction (its own, or "
+                           "ent_txn_run()'s); it stays open (end the transaction first)");
+        return;
+    }
     ent__store_free_cbs(s);
     store_free(s);
 }
@@ -267,8 +281,10 @@ const ent_type *ent_store_type(ent_store *s, const char *name)
     return ent_schema_type(ent_store_schema(s), name);
 }
 
-const char *ent_store_backend(const ent_store *s) { return ent__bk_name(&s->bk); }
-ent_durability ent_store_durability(const ent_store *s) { return s->durability; }
+/* NULL gives "" and ENT_DURABILITY_STORED (no mode), like ent_store_path() and ent_store_id():
+ * an accessor has no code to return, and a host's failed open leaves its handle NULL. */
+const char *ent_store_backend(const ent_store *s) { return s ? ent__bk_name(&s->bk) : ""; }
+ent_durability ent_store_durability(const ent_store *s) { return s ? s->durability : ENT_DURABILITY_STORED; }
 const char *ent_store_path(const ent_store *s) { return s ? s->path : ""; }
 
 
@@ -291,5 +307,8 @@ int ent_store_copy(ent_store *s, const char *dest, int compact)
     int rc;
     if ((rc = ent__store_check(s))) return rc;
     if (!dest || !*dest) return ent__err(ENT_INVALID, "copy: no destination");
+    /* LMDB's plain copy takes the writer's lock to start its snapshot: from the thread that holds
+     * the writer (its own write txn, ent_txn_run()'s fn) it waited for itself, forever. */
+    if (ent__txn_holds_write(s)) return ent__err_holds_write();
     return ent__bk_copy(s, dest, compact);
 }

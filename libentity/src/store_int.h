@@ -120,6 +120,7 @@ struct ent_txn {
     msgpack_zone *zone;
     struct ent_txn *next_held; /* write txns: the next one this thread holds (txn.c) */
     struct ent_iter *iters;    /* iterators still open on it: ended with it (iter.c) */
+    pthread_t owner;           /* the thread that began it: the only one that may use or end it */
 };
 
 /* Every iterator still open on t loses its cursor and ends (ent_iter_next: ENT_INVALID, naming
@@ -190,6 +191,10 @@ int ent__txn_commit_group(ent_txn *t);
 int ent__txn_lent(const ent_txn *t);
 /* Transactions this thread has open, of any store. */
 unsigned ent__txn_open_count(void);
+/* 1 when this thread holds s's write transaction (txn.c): a call that waits for s's writer
+ * would wait for itself. */
+int ent__txn_holds_write(const ent_store *s);
+int ent__err_holds_write(void); /* ENT_BUSY with the message that says so */
 
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
  * the caller ends with ent__txn_end(). */
@@ -264,5 +269,7 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
 int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags);
 /* 1 while this thread delivers events (a callback must not write; log_deliver.c). */
 int ent__log_in_callback(void);
+/* 1 when this thread runs an event callback of s (ent_store_close refuses then). */
+int ent__log_delivering(const ent_store *s);
 
 #endif

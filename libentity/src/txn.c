@@ -27,6 +27,14 @@ static int holds_write(const ent_store *s)
     return 0;
 }
 
+int ent__err_holds_write(void)
+{
+    return ent__err(ENT_BUSY, "this thread holds the store's write transaction already: pass it to "
+                    "the call, or end it first (a second writer would wait for itself)");
+}
+
+int ent__txn_holds_write(const ent_store *s) { return holds_write(s); }
+
 static void release_write(ent_txn *t)
 {
     for (ent_txn **p = &held_writes; *p; p = &(*p)->next_held)
@@ -90,6 +98,16 @@ void ent__txn_spare_free(ent_store *s)
 {
     ent_txn *t = atomic_exchange_explicit(&s->spare_txn, NULL, memory_order_acquire);
     if (t) txn_release(t);
+}
+
+/* A transaction used or ended by a thread other than the one that began it: refused, as the
+ * backends tie a txn to its thread (LMDB's writer mutex is the beginning thread's, its reader slot
+ * too) and this thread's list of held writers would keep a txn that another thread freed. */
+static int not_owner(const ent_txn *t, const char *what)
+{
+    if (pthread_equal(t->owner, pthread_self())) return 0;
+    ent__err(ENT_INVALID, "%s: the transaction belongs to the thread that began it", what);
+    return 1;
 }
 
 static void txn_free(ent_txn *t)
@@ -174,13 +192,12 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
      * running delivery (this store) or one whose callback waits for this store's writer. */
     if (mode == ENT_TXN_WRITE && ent__log_in_callback())
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
-    if (mode == ENT_TXN_WRITE && holds_write(s))
-        return ent__err(ENT_BUSY, "this thread holds the store's write transaction already: pass it to "
-                        "the call, or end it first (a second writer would wait for itself)");
+    if (mode == ENT_TXN_WRITE && holds_write(s)) return ent__err_holds_write();
     t = txn_alloc(s);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     open_txns++;
     t->s = s;
+    t->owner = pthread_self();
     t->write = mode == ENT_TXN_WRITE;
     /* The schema generation is read in the transaction's own snapshot, so a schema evolved by
      * another process is seen exactly when its data is. The reload opens the new tables in a
@@ -366,6 +383,7 @@ int ent_txn_commit(ent_txn *t)
     if (!t) return ent__err(ENT_INVALID, "ent_txn_commit: txn is NULL");
     if (ent__txn_lent(t))
         return ent__err(ENT_INVALID, "ent_txn_commit: the transaction belongs to ent_txn_run(); return ENT_OK from the function instead");
+    if (not_owner(t, "ent_txn_commit")) return ENT_INVALID; /* left to its thread to end */
     s = t->s;
     if ((rc = ent__store_check(s))) {
         txn_free(t);
@@ -388,6 +406,7 @@ void ent_txn_abort(ent_txn *t)
         t->failed_rc = ent__err(ENT_INVALID, "the function of ent_txn_run() aborted its transaction");
         return;
     }
+    if (not_owner(t, "ent_txn_abort")) return; /* left to its thread, which may still use it */
     ent__bk_abort(t); /* not in a forked child: the parent owns the txn */
     txn_free(t);
 }
@@ -398,6 +417,7 @@ int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write)
     if ((rc = ent__store_check(s))) return rc;
     if (txn) {
         if (txn->s != s) return ent__err(ENT_INVALID, "transaction belongs to another store");
+        if (not_owner(txn, "a call given a transaction")) return ENT_INVALID;
         if (write && !txn->write)
             return ent__err(ENT_READONLY, "write in a read transaction");
         if (txn->failed)

@@ -67,16 +67,18 @@ ENT_EXTERN(int) ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t
  * Returns ENT_OK, ENT_NOTFOUND (none yet), ENT_CORRUPT (also a damaged log: a seq out of order or
  * missing, after the events before it), ENT_SCHEMA. */
 ENT_EXTERN(int) ent_log_next(ent_event **out, ent_log_cursor *c);
-/* The seq the next ent_log_next() starts from. A cursor opened on, or left on, events that were
- * truncated since goes on at the first one kept (only a durable subscription holds truncation
- * back): a position that jumps past the seq you expected tells you events were dropped. */
+/* The seq the next ent_log_next() starts from (c NULL: 0). A cursor opened on, or left on,
+ * events that were truncated since goes on at the first one kept (only a durable subscription
+ * holds truncation back): a position past the seq you expected tells you events were dropped. */
 ENT_EXTERN(uint64_t) ent_log_cursor_pos(const ent_log_cursor *c);
 ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
 
 /* Wait until the log holds an event with seq > after_seq, or timeout_ms passes (any negative
  * value: forever, as with poll()).
  * Wakes within milliseconds of a commit by another process (LMDB) or thread, without polling.
- * out_last (may be NULL): the last seq then. Returns ENT_OK, ENT_TIMEOUT. */
+ * out_last (may be NULL): the last seq then. Returns ENT_OK, ENT_TIMEOUT, ENT_BUSY (from an event
+ * callback of s when no such event is there yet: it does not wait, as this process's next commits
+ * wait for the delivery that runs the callback). */
 ENT_EXTERN(int) ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms);
 
 /* Drop the events with seq < below. Refused with ENT_CONFLICT, naming the subscription, when a

@@ -7,7 +7,8 @@
  * NULL to run in a transaction of its own that commits before the call returns. One write
  * transaction at a time per store (across threads, and across processes for LMDB); any number of
  * read transactions, each seeing one snapshot. A store handle is shared by threads; a transaction
- * (and its iterators) belongs to the thread that began it.
+ * (and its iterators) belongs to the thread that began it: another thread's call with it, commit
+ * or abort is refused with ENT_INVALID (an abort just sets the message) and leaves it to its owner.
  *
  * One thread, two transactions on the same store: while a thread holds the write transaction,
  * a second ent_txn_begin(ENT_TXN_WRITE) and every write call with txn NULL on that thread fail
@@ -98,14 +99,18 @@ ENT_EXTERN(int) ent_store_open(ent_store **out, const char *path, const ent_sche
 typedef void (*ent_progress_cb)(const char *what, uint64_t done, void *payload);
 ENT_EXTERN(void) ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload);
 
-/* Close. Transactions and iterators of the store must be finished first. NULL does nothing. */
+/* Close. Transactions and iterators of the store must be finished first, and no other thread may
+ * be in a call on it. NULL does nothing. From an event callback of this store, and from the thread
+ * that holds its write transaction (also in ent_txn_run()'s fn), it does nothing but set the
+ * message (ENT_BUSY): the delivery, the commit, the group still use the store. */
 ENT_EXTERN(void) ent_store_close(ent_store *s);
 
 /* The store's current schema. Borrowed: valid until ent_store_close(). */
 ENT_EXTERN(const ent_schema *) ent_store_schema(ent_store *s);
 /* Shortcut: the type named `name` in the current schema, or NULL. Borrowed like the schema. */
 ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
-/* Backend name ("lmdb", "memory") and the durability in force. */
+/* Backend name ("lmdb", "memory") and the durability in force (s NULL: "" and
+ * ENT_DURABILITY_STORED). */
 ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
 ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
 /* The path the store was opened at, as given ("" for a memory store opened with none): for files
@@ -218,7 +223,8 @@ ENT_EXTERN(int) ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* A consistent copy of the whole store (a snapshot, taken while others keep writing) into an
  * empty or missing directory. compact: leave out free pages. LMDB stores only.
- * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO. */
+ * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO,
+ * ENT_BUSY (this thread holds the store's write transaction, also in ent_txn_run()'s fn). */
 ENT_EXTERN(int) ent_store_copy(ent_store *s, const char *dest, int compact);
 
 /* Space a store takes: LMDB's map (address space reserved; it grows when full), the bytes its
