@@ -423,6 +423,28 @@ static void t_delete_version_damaged(void)
     teardown();
 }
 
+/* An entity restored at the last version, 2^64-2, can still be deleted, and its delete event
+ * carries 2^64-1 (the version after it, as every delete's does): that is no damage, and the
+ * replay deletes it (verify called it "a delete of version 18446744073709551615"; found by the
+ * differential test of the backends, tests/fuzz/diff_backends.c). */
+static void t_delete_at_last_version(void)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("t9");
+    uint64_t n = 9;
+    setup();
+    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_int(e, "size", 90));
+    ENT_OK_(ent_entity_set_version(e, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_restore(S, NULL, e));
+    ENT_OK_(ent_delete(S, NULL, ent_store_type(S, "thing"), &k, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(n, 0);
+    ent_entity_free(e);
+    teardown();
+}
+
 /* The meta's last seq lost (damage): the next write would append at seq 1 over the first event.
  * It is refused with ENT_CORRUPT and the event stays; verify names the damage. */
 static void t_log_position_lost(void)
@@ -545,6 +567,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_pair_empty),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
+        ENT_TEST(t_delete_at_last_version),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

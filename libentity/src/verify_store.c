@@ -437,8 +437,9 @@ static int replay_event(ent_store *dst, ent_txn *w, const ent_event *ev)
     if (!dt) return ent__err(ENT_SCHEMA, "seq %" PRIu64 ": the destination has no type %s", ev->seq, ev->type->name);
     if (ev->op == ENT_OP_DELETE) {
         /* A delete's event carries the version after the last one: checked, so a damaged one
-         * shows (a create's version alone would leave the replayed store equal). */
-        if (ev->version < 2 || ev->version == ENT_VERSION_ANY)
+         * shows (a create's version alone would leave the replayed store equal). 2^64-1 is the
+         * delete of an entity at the last version, 2^64-2 (restored there), not damage. */
+        if (ev->version < 2)
             return ent__err(ENT_CORRUPT, "seq %" PRIu64 ": a delete of version %" PRIu64, ev->seq, ev->version);
         rc = ent_delete(dst, w, dt, &ev->key, ev->version - 1);
         if (rc == ENT_CONFLICT || rc == ENT_NOTFOUND) ent__err_prefix(rc, "seq %" PRIu64 ": ", ev->seq);
