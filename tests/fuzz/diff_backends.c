@@ -678,12 +678,15 @@ static void op(side *sd, int which)
             if (chance(40)) o.flags = ENT_ITER_REVERSE;
             int fi = (int)rn((unsigned)td[t].nf);
             const ent_field *f = ent_type_field_at(ty, (size_t)fi);
+            ent_txn *it_txn;
             if (chance(50)) {
-                rc = ent_range(&sd->it, sd->s, tx(sd), f, &o);
-                bprintf(&sd->out, "iter range f%d flags %u", fi, o.flags);
+                it_txn = tx(sd);
+                rc = ent_range(&sd->it, sd->s, it_txn, f, &o);
+                bprintf(&sd->out, "iter range f%d flags %u in %s", fi, o.flags, it_txn ? "txn" : "own snapshot");
             } else {
-                rc = ent_scan(&sd->it, sd->s, tx(sd), ty, NULL, &o);
-                bprintf(&sd->out, "iter scan t%d flags %u", t, o.flags);
+                it_txn = tx(sd);
+                rc = ent_scan(&sd->it, sd->s, it_txn, ty, NULL, &o);
+                bprintf(&sd->out, "iter scan t%d flags %u in %s", t, o.flags, it_txn ? "txn" : "own snapshot");
             }
             rcmsg(sd, "", rc);
             if (rc) sd->it = NULL;
