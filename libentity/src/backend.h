@@ -12,6 +12,9 @@
  * - One write transaction at a time per store (across threads; across processes too when the
  *   backend declares ENT_BK_CAP_SHARED); txn_begin(write) blocks until the previous writer is
  *   done. A write transaction sees its own writes; an aborted one leaves nothing.
+ * - A cursor keeps its position across writes of its own transaction: NEXT and PREV go on from
+ *   the pair it stood on, in the table as it is now (from a pair that went: the pair after it,
+ *   the pair before it), so pairs put after the position are visited.
  * - Slices returned by get/cursor_get are borrowed: valid until the next write in the same
  *   transaction or its end, whichever comes first. Do not write through them.
  * - A transaction and its cursors belong to one thread. The backend handle is shared by threads.

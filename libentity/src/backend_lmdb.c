@@ -523,6 +523,7 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     MDB_val mk = {k->len, (void *)k->data}, mv = {v->len, (void *)v->data};
     unsigned mf = (flags & ENT_PUT_NOOVERWRITE) ? (dup ? MDB_NODUPDATA : MDB_NOOVERWRITE) : 0;
     unsigned hint = (flags & ENT_PUT_APPEND) ? (dup ? MDB_APPENDDUP : MDB_APPEND) : 0;
+    t->writes++;
     for (;;) {
         mrc = mdb_put(t->m, tb->dbi, &mk, &mv, mf | hint);
         if (mrc == MDB_KEYEXIST && hint) {
@@ -553,6 +554,7 @@ static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key (table %s)", tb->name);
     if (!key_ok(t, tbl, k)) return ent__err(ENT_NOTFOUND, "key of %zu bytes not found in table %s", k->len, tb->name);
     MDB_val mk = {k->len, (void *)k->data}, mv = {pair ? v->len : 0, pair ? (void *)v->data : NULL};
+    t->writes++;
     for (;;) {
         mrc = mdb_del(t->m, tb->dbi, &mk, pair ? &mv : NULL);
         if (mrc != MDB_MAP_FULL) break;
@@ -572,6 +574,7 @@ static int l_clear(ent_btxn *vtxn, unsigned tbl)
     ltxn *t = (ltxn *)vtxn;
     int rc = write_check(t, tbl), mrc;
     if (rc) return rc;
+    t->writes++;
     for (;;) {
         mrc = mdb_drop(t->m, t->e->tab[tbl].dbi, 0);
         if (mrc != MDB_MAP_FULL) break;
@@ -631,6 +634,36 @@ static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
     int mrc, dup = (e->tab[c->tbl].flags & ENT_TBL_DUPSORT) != 0;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (t->failed || !c->c) return ent__err(t->failed ? t->failed : ENT_INVALID, "store %s: the transaction failed earlier", e->path);
+    if ((op == ENT_CUR_NEXT || op == ENT_CUR_PREV) && t->write && c->saved && c->seen_writes != t->writes) {
+        /* The txn wrote since this cursor last moved: go on from the saved pair as the table is
+         * now, as the memory backend does (NEXT from a pair that went lands on its successor).
+         * LMDB's own fix-up of the cursor skipped pairs put after the position when the key
+         * under it had gone. */
+        MDB_val want = {c->skl, c->sbuf}, wv = {c->svl, c->sbuf + c->skl};
+        int same;
+        mk = want;
+        mv = wv;
+        if (dup) {
+            mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_GET_BOTH_RANGE);
+            if (mrc == MDB_NOTFOUND) {
+                mk = want;
+                mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_SET_RANGE);
+                if (mrc == 0 && mk.mv_size == want.mv_size && memcmp(mk.mv_data, want.mv_data, want.mv_size) == 0)
+                    mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_NEXT_NODUP);
+            }
+        } else {
+            mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_SET_RANGE);
+        }
+        if (mrc == MDB_NOTFOUND) {
+            if (op == ENT_CUR_PREV) mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_LAST);
+        } else if (mrc == 0) {
+            same = mk.mv_size == want.mv_size && memcmp(mk.mv_data, want.mv_data, want.mv_size) == 0 &&
+                   (!dup || (mv.mv_size == wv.mv_size && memcmp(mv.mv_data, wv.mv_data, wv.mv_size) == 0));
+            if (same || op == ENT_CUR_PREV)
+                mrc = mdb_cursor_get(c->c, &mk, &mv, op == ENT_CUR_NEXT ? MDB_NEXT : MDB_PREV);
+        }
+        goto moved;
+    }
     switch (op) {
     case ENT_CUR_FIRST: mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_FIRST); break;
     case ENT_CUR_LAST: mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_LAST); break;
@@ -668,6 +701,7 @@ static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
         break;
     default: return ent__err(ENT_INVALID, "unknown cursor operation %d", op);
     }
+moved:
     if (mrc == MDB_NOTFOUND || (mrc == EINVAL && op == ENT_CUR_CURRENT))
         return ent__err(ENT_NOTFOUND, "no such pair in table %s", ent__lmdb_tname(e, c->tbl));
     if (mrc) return ent__lmdb_lerr(mrc, "table %s: cursor", ent__lmdb_tname(e, c->tbl));
@@ -687,6 +721,7 @@ static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
         c->skl = mk.mv_size;
         c->svl = mv.mv_size;
         c->saved = 1;
+        c->seen_writes = t->writes;
     }
     k->data = mk.mv_data;
     k->len = mk.mv_size;

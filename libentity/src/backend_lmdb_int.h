@@ -145,6 +145,7 @@ typedef struct lcur {
     unsigned char *sbuf; /* saved position across a map growth */
     size_t scap, skl, svl;
     int saved;
+    uint64_t seen_writes; /* the txn's `writes` at the last move */
     struct lcur *next, *prev;
 } lcur;
 
@@ -161,6 +162,10 @@ typedef struct ltxn {
     int in_sp;
     MDB_txn *pm;
     size_t sp_mark;
+    /* Puts, deletes and clears so far: a cursor that last moved before the latest re-finds its
+     * position by the saved pair instead of trusting LMDB's fix-up of cursors beside a write,
+     * which skips pairs (l_cursor_get). */
+    uint64_t writes;
     size_t wid; /* write: the LMDB txn id it began as (a growth must rebuild it on the same one) */
 } ltxn;
 

@@ -2,6 +2,8 @@
  * {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
  *  "data":{...}} with a removed field as null and {} for a delete. */
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,19 @@ static const char *op_name(int op)
  * the cost (the relay prints one per event; tests/test_event_json.c compares the two). Returns
  * 1 for an event only the tree path renders as it should: a key that is not UTF-8, for the tree's
  * error. */
+/* Counters and auto keys above INT64_MAX as decimal strings, as entity JSON writes uints (value.h):
+ * an integer there would wrap to a negative number (a restored version 2^64-2 printed -2). */
+static void put_u64(ent__jbuf *b, uint64_t u)
+{
+    if (u <= INT64_MAX) {
+        ent__jb_i64(b, (int64_t)u);
+        return;
+    }
+    PUT_LIT(b, "\"");
+    ent__jb_u64(b, u);
+    PUT_LIT(b, "\"");
+}
+
 static int event_write(ent__jbuf *b, const ent_event *ev)
 {
     char ts[48];
@@ -31,20 +46,20 @@ static int event_write(ent__jbuf *b, const ent_event *ev)
     if (ev->key.kind != ENT_KEY_AUTO && (!ev->key.str || !ent__utf8_ok(ev->key.str, ev->key.len))) return 1;
     ent__ts_format(ts, ev->ts);
     PUT_LIT(b, "{\"seq\":");
-    ent__jb_i64(b, (int64_t)ev->seq); /* json_integer's wrap above INT64_MAX, as the tree prints */
+    put_u64(b, ev->seq);
     PUT_LIT(b, ",\"ts\":\"");
     ent__jb_put(b, ts, strlen(ts));
     PUT_LIT(b, "\",\"txn\":");
-    ent__jb_i64(b, (int64_t)ev->txn);
+    put_u64(b, ev->txn);
     PUT_LIT(b, ",\"type\":");
     ent__jb_string(b, ev->type->name, strlen(ev->type->name));
     PUT_LIT(b, ",\"key\":");
-    if (ev->key.kind == ENT_KEY_AUTO) ent__jb_i64(b, (int64_t)ev->key.id);
+    if (ev->key.kind == ENT_KEY_AUTO) put_u64(b, ev->key.id);
     else ent__jb_string(b, ev->key.str, ev->key.len);
     PUT_LIT(b, ",\"op\":\"");
     ent__jb_put(b, op, strlen(op));
     PUT_LIT(b, "\",\"version\":");
-    ent__jb_i64(b, (int64_t)ev->version);
+    put_u64(b, ev->version);
     PUT_LIT(b, ",\"data\":");
     if (ev->data) ent__entity_data_write(b, ev->data, 1);
     else PUT_LIT(b, "{}");
@@ -69,6 +84,15 @@ int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
         free(b.p);
     }
     return ent__event_to_json_tree(out, ev, flags);
+}
+
+/* The tree's put_u64(). */
+static json_t *ju64(uint64_t u)
+{
+    char buf[24];
+    if (u <= INT64_MAX) return json_integer((json_int_t)u);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)u);
+    return json_string(buf);
 }
 
 int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags)
@@ -98,14 +122,14 @@ int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags)
     ent__ts_format(ts, ev->ts);
     o = json_object();
     if (!o || !data) goto fail;
-    if (json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq)) ||
+    if (json_object_set_new(o, "seq", ju64(ev->seq)) ||
         json_object_set_new(o, "ts", json_string(ts)) ||
-        json_object_set_new(o, "txn", json_integer((json_int_t)ev->txn)) ||
+        json_object_set_new(o, "txn", ju64(ev->txn)) ||
         json_object_set_new(o, "type", json_string(ev->type->name)) ||
-        json_object_set_new(o, "key", ev->key.kind == ENT_KEY_AUTO ? json_integer((json_int_t)ev->key.id)
+        json_object_set_new(o, "key", ev->key.kind == ENT_KEY_AUTO ? ju64(ev->key.id)
                                                                    : json_stringn(ev->key.str, ev->key.len)) ||
         json_object_set_new(o, "op", json_string(op_name(ev->op))) ||
-        json_object_set_new(o, "version", json_integer((json_int_t)ev->version)))
+        json_object_set_new(o, "version", ju64(ev->version)))
         goto fail; /* data is still ours */
     rc = json_object_set_new(o, "data", data);
     data = NULL; /* taken by o, or freed by a failed set */
@@ -129,11 +153,34 @@ fail:
 static int bad(const char *what) { return ent__err(ENT_INVALID, "event JSON: %s", what); }
 
 /* A JSON integer as u64: events print counters above INT64_MAX through json_int_t's wrap. */
+/* A counter or auto key: an integer, or above INT64_MAX a string of decimal digits (put_u64). A
+ * negative integer is read as the wrapped value lines written before put_u64 carried. */
+static int json_u64(uint64_t *out, const json_t *j)
+{
+    if (json_is_integer(j)) {
+        *out = (uint64_t)json_integer_value(j);
+        return 1;
+    }
+    if (json_is_string(j)) {
+        const char *p = json_string_value(j);
+        size_t n = json_string_length(j);
+        uint64_t u = 0;
+        if (n < 1 || n > 20) return 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned d = (unsigned)(p[i] - '0');
+            if (d > 9 || u > (UINT64_MAX - d) / 10) return 0;
+            u = u * 10 + d;
+        }
+        *out = u;
+        return 1;
+    }
+    return 0;
+}
+
 static int get_u64(uint64_t *out, json_t *o, const char *name)
 {
-    json_t *j = json_object_get(o, name);
-    if (!json_is_integer(j)) return ent__err(ENT_INVALID, "event JSON: \"%s\" is missing or not an integer", name);
-    *out = (uint64_t)json_integer_value(j);
+    if (!json_u64(out, json_object_get(o, name)))
+        return ent__err(ENT_INVALID, "event JSON: \"%s\" is missing or not an integer", name);
     return ENT_OK;
 }
 
@@ -146,6 +193,7 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
     ent_event *ev = NULL;
     const char *k;
     char *text = NULL;
+    uint64_t id;
     int rc, nomem;
     if (!out || !sc || !json) return ent__err(ENT_INVALID, "ent_event_from_json: NULL argument");
     *out = NULL;
@@ -186,8 +234,8 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
         goto fail;
     }
     j = json_object_get(o, "key");
-    if (ev->type->key == ENT_KEY_AUTO && json_is_integer(j)) {
-        ev->key = ent_key_id((uint64_t)json_integer_value(j));
+    if (ev->type->key == ENT_KEY_AUTO && json_u64(&id, j)) {
+        ev->key = ent_key_id(id);
     } else if (ev->type->key == ENT_KEY_STRING && json_is_string(j) && json_string_length(j) >= 1) {
         char *ks = malloc(json_string_length(j) + 1);
         if (!ks) {

@@ -44,7 +44,8 @@ typedef struct ent_event {
 ENT_EXTERN(void) ent_event_free(ent_event *ev); /* NULL does nothing */
 
 /* {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
- *  "data":{...}} with removed fields as null. out: the caller frees it with free(). */
+ *  "data":{...}} with removed fields as null; seq, txn, an auto key and version above 2^63-1 as
+ * decimal strings, as entity JSON writes uints. out: the caller frees it with free(). */
 ENT_EXTERN(int) ent_event_to_json(char **out, const ent_event *ev, unsigned flags /* ENT_JSON_PRETTY */);
 
 /* First and last seq in the log (0, 0 when empty; first > 1 after a truncation).
