@@ -625,6 +625,23 @@ static void l_cursor_close(ent_bcur *vcur)
     cur_free(c);
 }
 
+/* Put mc on the first pair >= (key, val) of a DUPSORT table (*mk, *mv: where it landed).
+ * GET_BOTH_RANGE stays within the key; past its last value the answer is the next key. */
+static int seek_pair(MDB_cursor *mc, MDB_val *mk, MDB_val *mv, const MDB_val *key, const MDB_val *val)
+{
+    int mrc;
+    *mk = *key;
+    *mv = *val;
+    mrc = mdb_cursor_get(mc, mk, mv, MDB_GET_BOTH_RANGE);
+    if (mrc == MDB_NOTFOUND) {
+        *mk = *key;
+        mrc = mdb_cursor_get(mc, mk, mv, MDB_SET_RANGE);
+        if (mrc == 0 && mk->mv_size == key->mv_size && memcmp(mk->mv_data, key->mv_data, key->mv_size) == 0)
+            mrc = mdb_cursor_get(mc, mk, mv, MDB_NEXT_NODUP);
+    }
+    return mrc;
+}
+
 static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
 {
     lcur *c = (lcur *)vcur;
@@ -643,17 +660,8 @@ static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
         int same;
         mk = want;
         mv = wv;
-        if (dup) {
-            mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_GET_BOTH_RANGE);
-            if (mrc == MDB_NOTFOUND) {
-                mk = want;
-                mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_SET_RANGE);
-                if (mrc == 0 && mk.mv_size == want.mv_size && memcmp(mk.mv_data, want.mv_data, want.mv_size) == 0)
-                    mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_NEXT_NODUP);
-            }
-        } else {
-            mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_SET_RANGE);
-        }
+        if (dup) mrc = seek_pair(c->c, &mk, &mv, &want, &wv);
+        else mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_SET_RANGE);
         if (mrc == MDB_NOTFOUND) {
             if (op == ENT_CUR_PREV) mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_LAST);
         } else if (mrc == 0) {
@@ -685,19 +693,7 @@ static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
             mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_FIRST);
             break;
         }
-        mk.mv_size = k->len;
-        mk.mv_data = (void *)k->data;
-        mv.mv_size = v->len;
-        mv.mv_data = (void *)v->data;
-        /* GET_BOTH_RANGE stays within the key; past its last value the answer is the next key. */
-        mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_GET_BOTH_RANGE);
-        if (mrc == MDB_NOTFOUND) {
-            MDB_val want = {k->len, (void *)k->data};
-            mk = want;
-            mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_SET_RANGE);
-            if (mrc == 0 && mk.mv_size == want.mv_size && memcmp(mk.mv_data, want.mv_data, want.mv_size) == 0)
-                mrc = mdb_cursor_get(c->c, &mk, &mv, MDB_NEXT_NODUP);
-        }
+        mrc = seek_pair(c->c, &mk, &mv, &(MDB_val){k->len, (void *)k->data}, &(MDB_val){v->len, (void *)v->data});
         break;
     default: return ent__err(ENT_INVALID, "unknown cursor operation %d", op);
     }
