@@ -100,8 +100,12 @@ static int apply_one(ent_txn *t, const ent_event *ev)
         }
         break;
     case ENT_OP_DELETE:
-        rc = ent_delete(s, t, ev->type, &ev->key, ENT_VERSION_ANY);
+        /* A delete's event carries the version after the entity's last, as verify's replay
+         * checks: the mirror holds the primary's versions, so any other is not the primary's. */
+        if (ev->version < 2) return diverged(ev, "a delete of a version below 2");
+        rc = ent_delete(s, t, ev->type, &ev->key, ev->version - 1);
         if (rc == ENT_NOTFOUND) return diverged(ev, "the entity does not exist");
+        if (rc == ENT_CONFLICT) return diverged(ev, "the entity is at another version");
         return rc;
     default:
         return ent__err(ENT_INVALID, "event %" PRIu64 ": unknown operation %d", ev->seq, ev->op);
