@@ -659,6 +659,45 @@ static void t_notify_not_a_file(void)
     rm_dir();
 }
 
+/* A fifo at notify, for a handle that may not write it (the read-only fallback): the open must
+ * not wait for a writer of the fifo that never comes. Run as another user when run as root, for
+ * whom the read-write open would succeed and never reach the fallback. */
+static void t_notify_fifo_read_only(void)
+{
+    ent_bk *be;
+    char path[300];
+    int status;
+    pid_t pid;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, 5));
+    B->close(be);
+    snprintf(path, sizeof path, "%s/notify", dir);
+    CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0444), 0);
+    CU_ASSERT_EQUAL_FATAL(chmod(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    CU_ASSERT_EQUAL_FATAL(chmod(path, 0666), 0);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        int rc;
+        alarm(10); /* before the fix: blocked in open() until killed */
+        if (geteuid() == 0 && setuid(65534) != 0) _exit(3);
+        rc = open_small(&be, 1);
+        if (rc == ENT_OK) B->close(be);
+        if (rc != ENT_IO || !strstr(ent_errmsg(), "notify is not a regular file")) {
+            fprintf(stderr, "\n  read-only open beside a fifo: %d %s\n", rc, ent_errmsg());
+            _exit(1);
+        }
+        _exit(0);
+    }
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  read-only open beside a fifo: child status %d\n", status);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    rm_dir();
+}
+
 static void t_stale_grow_flag(void) { stale_grow_flag(1); }
 static void t_garbage_grow_flag(void) { stale_grow_flag(0xdeadbeef); }
 
@@ -681,6 +720,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_open_under_address_limit),
     ENT_TEST(t_grow_under_address_limit),
     ENT_TEST(t_notify_not_a_file),
+    ENT_TEST(t_notify_fifo_read_only),
     {NULL, NULL},
 };
 

@@ -2,7 +2,13 @@
  * process-wide registry; opening (the notify file, the writer lock, stale readers), closing, the
  * errors of LMDB as ENT_* codes, the resize lock every transaction holds shared, and the op log
  * of the environment's write txn. Calls nothing in the backend's other files. */
+#include <inttypes.h>
+#include <sys/statvfs.h>
+
 #include "backend_lmdb_int.h"
+
+/* A disk with less room than this after a failed write is taken to be full. */
+#define FULL_DISK_SLACK ((uint64_t)1 << 20)
 
 /* ---- process-global state -------------------------------------------------------------------
  * The registry of open environments is this backend's one piece of global mutable state, forced by
@@ -41,7 +47,9 @@ static int code_of(int mrc)
     case MDB_TXN_FULL:
     case MDB_CURSOR_FULL:
     case MDB_PAGE_FULL:
-    case ENOSPC: return ENT_FULL;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG: return ENT_FULL;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID: return ENT_CORRUPT;
@@ -71,6 +79,31 @@ int ent__lmdb_lerr(int mrc, const char *fmt, ...)
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
     return ent__err(code_of(mrc), "%s: %s", ctx, mdb_strerror(mrc));
+}
+
+/* LMDB reports a write that stopped short (the disk filled during it, or the file reached the
+ * process's size limit) as EIO: "Input/output error" for a full disk tells the user to look for a
+ * broken one. A failed write is looked at again here: a disk with almost no room left, or a data
+ * file at the limit, is ENT_FULL naming that; anything else stays what LMDB said. */
+int ent__lmdb_werr(const lenv *e, int mrc, const char *what)
+{
+    struct statvfs vfs;
+    struct rlimit rl;
+    struct stat st;
+    int fd;
+    if (mrc != EIO && mrc != ENOSPC && mrc != EDQUOT && mrc != EFBIG) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+    if (statvfs(e->path, &vfs) == 0) {
+        /* root may use the blocks reserved for it, so it runs out only when none is free */
+        uint64_t avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) * vfs.f_frsize;
+        if (avail < FULL_DISK_SLACK)
+            return ent__err(ENT_FULL, "store %s: %s: the disk is full (%" PRIu64 " KiB free); nothing of this write was committed",
+                            e->path, what, avail / 1024);
+    }
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && mdb_env_get_fd(e->env, &fd) == 0 &&
+        fstat(fd, &st) == 0 && (uint64_t)st.st_size + FULL_DISK_SLACK > (uint64_t)rl.rlim_cur)
+        return ent__err(ENT_FULL, "store %s: %s: data.mdb reached the process's file size limit (ulimit -f: %" PRIu64
+                        " bytes); nothing of this write was committed", e->path, what, (uint64_t)rl.rlim_cur);
+    return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
 }
 
 int ent__lmdb_forked(const lenv *e)
@@ -252,10 +285,11 @@ static int open_notify(lenv *e)
     int fd = -1, rc = ENT_OK;
     struct stat st;
     if (!p) return ent__err(ENT_NOMEM, "out of memory");
-    /* A read-only handle still wants to register as a waiter, so it tries read-write first. */
-    fd = open(p, O_RDWR | O_CLOEXEC | (e->read_only ? 0 : O_CREAT), 0664);
+    /* A read-only handle still wants to register as a waiter, so it tries read-write first.
+     * O_NONBLOCK: a fifo put there must be refused below, not wait for a writer in open(). */
+    fd = open(p, O_RDWR | O_CLOEXEC | O_NONBLOCK | (e->read_only ? 0 : O_CREAT), 0664);
     e->nt_writable = fd >= 0;
-    if (fd < 0 && e->read_only) fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && e->read_only) fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (e->read_only && errno == ENOENT) goto done; /* store from elsewhere: no notifications */
         rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot open %s: %s", p, strerror(errno));
