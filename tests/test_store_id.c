@@ -93,8 +93,93 @@ static void test_ids(void)
     rm_rf(dir);
 }
 
+/* Put one record into dir's LMDB environment: in the main database (table NULL) or a named one. */
+static void raw_put(const char *dir, const char *table, const char *key)
+{
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi dbi;
+    MDB_val k = {strlen(key), (void *)key}, v = {5, (void *)"value"};
+    CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 64);
+    CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, 0, 0644), 0);
+    CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, 0, &t), 0);
+    CU_ASSERT_EQUAL_FATAL(mdb_dbi_open(t, table, table ? MDB_CREATE : 0, &dbi), 0);
+    CU_ASSERT_EQUAL(mdb_put(t, dbi, &k, &v, 0), 0);
+    CU_ASSERT_EQUAL(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+}
+
+/* A store is created only where the backend holds nothing: not beside another program's LMDB
+ * databases or records (init into the wrong directory mixed the two and called it clean), nor
+ * over a store whose meta table is gone (its records and log would have stayed under a new
+ * schema). The other program's data is left as it was. */
+static void test_not_over_foreign(void)
+{
+    static const char *const tables[] = {NULL, "theirs"};
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char dir[64];
+        MDB_env *env;
+        MDB_txn *t;
+        MDB_dbi dbi;
+        MDB_stat st;
+        snprintf(dir, sizeof dir, "/tmp/ent_foreign_XXXXXX");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        raw_put(dir, tables[i], "hello");
+        CU_ASSERT_EQUAL(ent_store_open(&s, dir, sc, NULL), ENT_FORMAT);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "is not a libentity store, and not empty"));
+        CU_ASSERT_PTR_NULL(s);
+        CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+        mdb_env_set_maxdbs(env, 64);
+        CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, 0, 0644), 0);
+        CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), 0);
+        CU_ASSERT_EQUAL(mdb_stat(t, 1 /* MAIN_DBI */, &st), 0);
+        CU_ASSERT_EQUAL(st.ms_entries, 1); /* nothing of a store was added */
+        if (tables[i]) {
+            CU_ASSERT_EQUAL(mdb_dbi_open(t, tables[i], 0, &dbi), 0);
+            CU_ASSERT_EQUAL(mdb_stat(t, dbi, &st), 0);
+            CU_ASSERT_EQUAL(st.ms_entries, 1);
+        }
+        mdb_txn_abort(t);
+        mdb_env_close(env);
+        rm_rf(dir);
+    }
+    {
+        /* a store whose meta table was dropped */
+        char dir[64];
+        MDB_env *env;
+        MDB_txn *t;
+        MDB_dbi dbi;
+        ent_entity *e;
+        snprintf(dir, sizeof dir, "/tmp/ent_foreign_XXXXXX");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_OK_(ent_store_open(&s, dir, sc, NULL));
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
+        ENT_OK_(ent_entity_set_int(e, "n", 1));
+        ENT_OK_(ent_create(s, NULL, e));
+        ent_entity_free(e);
+        ent_store_close(s);
+        s = NULL;
+        CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+        mdb_env_set_maxdbs(env, 64);
+        CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, 0, 0644), 0);
+        CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, 0, &t), 0);
+        CU_ASSERT_EQUAL_FATAL(mdb_dbi_open(t, "meta", 0, &dbi), 0);
+        CU_ASSERT_EQUAL(mdb_drop(t, dbi, 1), 0);
+        CU_ASSERT_EQUAL(mdb_txn_commit(t), 0);
+        mdb_env_close(env);
+        CU_ASSERT_EQUAL(ent_store_open(&s, dir, sc, NULL), ENT_FORMAT);
+        CU_ASSERT_PTR_NULL(s);
+        rm_rf(dir);
+    }
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_ids), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_ids), ENT_TEST(test_not_over_foreign), {NULL, NULL}};
     return ent_test_run("store_id", cases);
 }

@@ -61,6 +61,8 @@ typedef struct ent_backend_info {
     uint64_t map_size;   /* bytes reserved (LMDB map); 0 when not applicable */
     uint64_t used_bytes; /* bytes in use (LMDB: pages in use * page size; memory: approximate) */
     uint64_t disk_bytes; /* bytes on disk (file sizes); 0 for memory */
+    uint64_t tables;     /* tables committed (LMDB: entries of the main database, named databases
+                          * or not): what is there before a store creates its own */
 } ent_backend_info;
 
 /* Capabilities: what not every engine can do. The store checks them instead of assuming them

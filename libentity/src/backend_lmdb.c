@@ -743,6 +743,7 @@ static int l_info(ent_bk *vbe, ent_backend_info *out)
     memset(out, 0, sizeof *out);
     out->map_size = ei.me_mapsize;
     out->used_bytes = (uint64_t)(ei.me_last_pgno + 1) * st.ms_psize;
+    out->tables = st.ms_entries; /* mdb_env_stat() describes the main database */
     data = ent__lmdb_path_join(e->path, "data.mdb");
     if (!data) return ent__err(ENT_NOMEM, "out of memory");
     if (stat(data, &fs) == 0) out->disk_bytes = (uint64_t)fs.st_size;

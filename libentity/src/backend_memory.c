@@ -566,6 +566,7 @@ static int m_info(ent_bk *be, ent_backend_info *out)
     pthread_rwlock_rdlock(&s->lock);
     for (size_t i = 0; i < s->ntables; i++) nodes += (uint64_t)g_tree_nnodes(s->tables[i]->tree);
     pthread_rwlock_unlock(&s->lock);
+    out->tables = s->ntables;
     out->used_bytes = nodes * 96; /* rough: node, version and tree overhead */
     return ENT_OK;
 }

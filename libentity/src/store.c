@@ -71,6 +71,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     ent_store_opts def = ENT_STORE_OPTS_INIT;
     ent_store *s = NULL;
     ent_backend_opts bo;
+    ent_backend_info bi;
     ent_txn t;
     ent_schema *stored = NULL, *next = NULL;
     ent_slice v;
@@ -115,6 +116,9 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     /* Opening an existing store creates nothing: no directory, no backend files. */
     bo.must_exist = opts->read_only || opts->no_create || !schema;
     if ((rc = ent__bk_open(&s->bk, opts->backend, s->path, &bo))) goto fail;
+    /* What the backend held before this handle made anything: a store is created only in an
+     * empty one (not over another program's LMDB databases, nor a store that lost its meta). */
+    if ((rc = ent__bk_info(s, &bi))) goto fail;
 
     if ((rc = raw_begin(&t, s, !opts->read_only))) goto fail;
     txn_open = 1;
@@ -138,6 +142,12 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         if (!schema || opts->read_only || opts->no_create) {
             rc = ent__err(ENT_NOTFOUND, "no libentity store at %s%s", path,
                           schema ? "" : " (a schema is needed to create one)");
+            goto fail;
+        }
+        if (bi.tables > 0) {
+            rc = ent__err(ENT_FORMAT, "%s is not a libentity store, and not empty: it holds %" PRIu64
+                          " entr%s already (another program's LMDB data, or a store that lost its meta); a store is "
+                          "created only in an empty or new directory", path, bi.tables, bi.tables == 1 ? "y" : "ies");
             goto fail;
         }
         durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
