@@ -137,6 +137,34 @@ for i in $(seq 1 50); do grep -q '"f@x"' follow.out && break; sleep 0.1; done
 grep -q '"f@x"' follow.out && ok || bad "--follow did not see the commit"
 kill -INT "$follower" 2>/dev/null; wait 2>/dev/null; follower=
 
+# a trimmed log: --from below its first event is an error (it printed a later event as if it were
+# the asked one), no --from or --from 0 starts at the first kept; a follower whose next events are
+# trimmed before it reads them stops saying so (stopped with SIGSTOP meanwhile: no race)
+tl=$work/trimlog
+ENTITY_STORE=$tl expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+for i in 1 2 3 4 5; do ENTITY_STORE=$tl expect 0 "$E" put customer "{\"email\":\"t$i@x\",\"name\":\"T\"}"; done
+ENTITY_STORE=$tl expect 0 "$E" trim --below 3
+ENTITY_STORE=$tl expect 1 "$E" events --from 1; errline "events: events 1 to 2 were trimmed from the log, which starts at 3 now"
+[ -s "$work/out" ] && bad "events --from 1 on a trimmed log printed: $(cat "$work/out")" || ok
+ENTITY_STORE=$tl expect 1 "$E" events --from 2; errline "events: event 2 was trimmed"
+ENTITY_STORE=$tl expect 0 "$E" events --from 3; [ "$(wc -l <"$work/out")" = 3 ] && ok || bad "events --from 3: $(cat "$work/out")"
+for f in "" "--from 0"; do
+  ENTITY_STORE=$tl expect 0 "$E" events $f --limit 1; jcheck out "d['seq']" 3
+done
+( ENTITY_STORE=$tl "$E" events --follow >tfollow.out 2>tfollow.err & echo $! >tfollow.pid; wait $!; echo $? >tfollow.rc ) &
+for i in $(seq 1 50); do [ "$(wc -l <tfollow.out 2>/dev/null)" = 3 ] && break; sleep 0.1; done
+follower=$(cat tfollow.pid)
+kill -STOP "$follower"
+for i in 6 7 8; do ENTITY_STORE=$tl expect 0 "$E" put customer "{\"email\":\"t$i@x\",\"name\":\"T\"}"; done
+ENTITY_STORE=$tl expect 0 "$E" trim --below 8
+kill -CONT "$follower"
+for i in $(seq 1 50); do [ -s tfollow.rc ] && break; sleep 0.1; done
+[ "$(cat tfollow.rc 2>/dev/null)" = 1 ] && ok || { bad "a follower past trimmed events: rc $(cat tfollow.rc 2>/dev/null)"; kill "$follower" 2>/dev/null; }
+grep -q "^entity: events --follow: events 6 to 7 were trimmed from the log, which starts at 8 now" tfollow.err && ok ||
+  bad "a follower past trimmed events said: $(cat tfollow.err)"
+[ "$(wc -l <tfollow.out)" = 3 ] && ok || bad "a follower past trimmed events printed: $(cat tfollow.out)"
+wait 2>/dev/null; follower=
+
 # dump | load, replay, check
 expect 0 "$E" dump
 cp out dump1

@@ -2,6 +2,7 @@
 #include <entity/entity.h>
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -357,19 +358,41 @@ static int print_events(ent_log_cursor *c, uint64_t limit, uint64_t *n)
     int rc;
     while ((!limit || *n < limit) && (rc = ent_log_next(&ev, c)) == ENT_OK) {
         char *j = NULL;
-        if (ent_event_to_json(&j, ev, 0) == ENT_OK) puts(j);
+        /* an event that cannot be written as JSON (a damaged one) stops the listing: skipping it
+         * would be a gap nobody sees */
+        rc = ent_event_to_json(&j, ev, 0);
+        if (rc == ENT_OK) puts(j);
         free(j);
         ent_event_free(ev);
+        if (rc) return rc;
         (*n)++;
     }
     fflush(stdout);
     return limit && *n >= limit ? ENT_OK : rc == ENT_NOTFOUND ? ENT_OK : rc;
 }
 
-/* events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow] */
+/* Whether events at `pos` and after it were trimmed before they could be read (the log now starts
+ * past pos): said, for a reader who asked for them and would otherwise get a later one as if it
+ * were the next. */
+static int trimmed_past(ent_store *s, uint64_t pos, const char *what)
+{
+    uint64_t first = 0, last = 0;
+    if (ent_log_bounds(&first, &last, s, NULL) != ENT_OK) return fail(what);
+    if (first <= pos) return 0;
+    if (first - 1 == pos)
+        msg("%s: event %" PRIu64 " was trimmed from the log, which starts at %" PRIu64 " now", what, pos, first);
+    else
+        msg("%s: events %" PRIu64 " to %" PRIu64 " were trimmed from the log, which starts at %" PRIu64 " now", what, pos,
+            first - 1, first);
+    return 1;
+}
+
+/* events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]. Without --from (or with
+ * --from 0) from the first event kept; a --from below it is an error, as is a --follow whose next
+ * event was trimmed before it was read. */
 int cmd_events(int argc, char **argv)
 {
-    uint64_t from = 1, limit = 0, n = 0;
+    uint64_t from = 0, limit = 0, n = 0;
     const char *type = NULL;
     unsigned ops = 0;
     int follow = 0, rc, limit_zero = 0;
@@ -393,7 +416,8 @@ int cmd_events(int argc, char **argv)
         ent_store_close(s);
         return 1;
     }
-    if (ent_log_cursor_open(&c, s, from, t, ops) != ENT_OK) rc = fail("events");
+    if (from && trimmed_past(s, from, "events")) rc = 1;
+    else if (ent_log_cursor_open(&c, s, from ? from : 1, t, ops) != ENT_OK) rc = fail("events");
     else if (!limit_zero && print_events(c, limit, &n) != ENT_OK) rc = fail("events");
     if (!rc && follow && !limit_zero) {
         struct sigaction sa;
@@ -404,6 +428,10 @@ int cmd_events(int argc, char **argv)
         while (!stop && (!limit || n < limit)) {
             int w = ent_log_wait(NULL, s, ent_log_cursor_pos(c) - 1, 200);
             if (w == ENT_TIMEOUT) continue;
+            if (!w && trimmed_past(s, ent_log_cursor_pos(c), "events --follow")) {
+                rc = 1;
+                break;
+            }
             if (w || print_events(c, limit, &n) != ENT_OK) {
                 rc = fail("events --follow");
                 break;
