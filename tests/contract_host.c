@@ -732,7 +732,7 @@ typedef struct foreign {
     ent_txn *t;
     ent_iter *it;
     int rc_get, rc_create, rc_commit, rc_next, rc_more;
-    char msg[256];
+    char msg[256], free_msg[256];
 } foreign;
 
 static void *use_foreign_txn(void *p)
@@ -744,6 +744,8 @@ static void *use_foreign_txn(void *p)
     ent_entity_free(g);
     g = NULL;
     f->rc_more = ent_iter_more(f->it);
+    ent_iter_free(f->it); /* refused: no code to return either; it stays its thread's */
+    snprintf(f->free_msg, sizeof f->free_msg, "%s", ent_errmsg());
     f->rc_get = ent_get(&g, S, f->t, T("doc"), &k);
     ent_entity_free(g);
     f->rc_create = ent_create(S, f->t, e);
@@ -751,6 +753,14 @@ static void *use_foreign_txn(void *p)
     ent_txn_abort(f->t); /* refused too: no code to return, the message says so */
     f->rc_commit = ent_txn_commit(f->t);
     snprintf(f->msg, sizeof f->msg, "%s", ent_errmsg());
+    return NULL;
+}
+
+static void *free_foreign_iter(void *p)
+{
+    foreign *f = p;
+    ent_iter_free(f->it);
+    snprintf(f->free_msg, sizeof f->free_msg, "%s", ent_errmsg());
     return NULL;
 }
 
@@ -775,6 +785,7 @@ static void t_txn_of_another_thread_is_refused(void)
         pthread_join(th, NULL);
         CU_ASSERT_EQUAL(f.rc_next, ENT_INVALID);
         CU_ASSERT_EQUAL(f.rc_more, ENT_INVALID);
+        CU_ASSERT_PTR_NOT_NULL(strstr(f.free_msg, "ent_iter_free: the iterator belongs to the thread that began its transaction"));
         {
             ent_entity *g = NULL; /* the iterator is still its thread's, where it stood */
             int want = mode == ENT_TXN_WRITE ? ENT_OK : ENT_NOTFOUND;
@@ -797,6 +808,19 @@ static void t_txn_of_another_thread_is_refused(void)
     }
     ENT_OK_(ent_exists(S, NULL, T("doc"), &k1));
     CU_ASSERT_EQUAL(ent_exists(S, NULL, T("doc"), &k2), ENT_NOTFOUND);
+    {
+        /* an iterator with a read txn of its own (txn NULL): freed by another thread, it unlinked
+         * itself from lists its owner walks, and its txn (refused there) stayed open for good */
+        ent_entity *g = NULL;
+        memset(&f, 0, sizeof f);
+        ENT_OK_(ent_scan(&f.it, S, NULL, T("doc"), NULL, NULL));
+        CU_ASSERT_FATAL(pthread_create(&th, NULL, free_foreign_iter, &f) == 0);
+        pthread_join(th, NULL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(f.free_msg, "belongs to the thread"));
+        ENT_OK_(ent_iter_next(&g, f.it)); /* still whole */
+        ent_entity_free(g);
+        ent_iter_free(f.it);
+    }
     /* this thread no longer holds a writer: a write without a txn goes through */
     ent_entity_free(e);
     e = doc("f3");

@@ -129,9 +129,27 @@ void ent__iters_end(ent_txn *t)
     }
 }
 
+/* An iterator moved or freed by another thread than its txn's: refused like the txn itself (txn.c), before
+ * `ended` is read (the owner sets it when the txn ends). */
+static int other_thread(const ent_iter *it)
+{
+    return !pthread_equal(it->owner, pthread_self());
+}
+
+static int other_thread_err(const char *call)
+{
+    return ent__err(ENT_INVALID, "%s: the iterator belongs to the thread that began its transaction", call);
+}
+
 void ent_iter_free(ent_iter *it)
 {
     if (!it) return;
+    /* Like ent_txn_abort(): another thread's free is refused (the message says so) and leaves the
+     * iterator to its owner, who may still use it, and whose lists and txn it would change. */
+    if (other_thread(it)) {
+        other_thread_err("ent_iter_free");
+        return;
+    }
     if (!it->ended) {
         iter_unlink(it);
         ent__bk_cursor_close(it->s, it->cur);
@@ -468,18 +486,6 @@ static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
     }
     it->state = 2;
     return ENT_NOTFOUND;
-}
-
-/* An iterator moved by another thread than its txn's: refused like the txn itself (txn.c), before
- * `ended` is read (the owner sets it when the txn ends). */
-static int other_thread(const ent_iter *it)
-{
-    return !pthread_equal(it->owner, pthread_self());
-}
-
-static int other_thread_err(const char *call)
-{
-    return ent__err(ENT_INVALID, "%s: the iterator belongs to the thread that began its transaction", call);
 }
 
 static int ended_err(const char *call)

@@ -330,7 +330,8 @@ ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
 ENT_EXTERN(int) ent_iter_more(ent_iter *it);
 /* Free it before its txn ends. One still open when the txn ends stops there: ent_iter_next() and
  * ent_iter_more() give ENT_INVALID, ent_iter_resume() still gives its token; free it all the same.
- * NULL does nothing. */
+ * NULL does nothing. Like a txn, it belongs to the thread that began its txn: another thread's
+ * free is refused (ent_errmsg() says so) and leaves it to that thread. */
 ENT_EXTERN(void) ent_iter_free(ent_iter *it);
 
 #ifdef __cplusplus
