@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Power-cut test driver: for durable and lazy stores, 16 writer threads under the recording shim,
+# then the log played back with the power cut at many points (see powercut.c).
+set -u
+P=$1 SHIM=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+rc=0
+for dur in durable lazy; do
+  rm -rf "$work/st" "$work/acks" "$work/log"
+  if ! POWERCUT_LOG=$work/log LD_PRELOAD=$SHIM "$P" write "$work/st" "$work/acks" 16 60 "$dur"; then
+    echo "FAIL: the $dur writer failed"; rc=1; continue
+  fi
+  "$P" check "$work/log" "$work" 150 "${POWERCUT_SEED:-$RANDOM}" "$dur" "$work/st" || { echo "FAIL: $dur"; rc=1; }
+done
+exit $rc
