@@ -574,6 +574,143 @@ static void t_failed_commit_fails_the_group(void)
     close_on(&d);
 }
 
+/* A call without a transaction whose commit fails leaves its entity as it was (store.h: "on
+ * failure e is left as it was"), alone or in a group: an update's changed fields stay marked and
+ * its version stays, so that retrying the call writes. It was merged and cleared before the
+ * commit, and the retry then found nothing to change and returned ENT_OK without writing. */
+typedef struct upd_call {
+    ent_store *s;
+    ent_entity *e;
+    uint64_t expect;
+    int rc;
+} upd_call;
+
+static void *upd_main(void *p)
+{
+    upd_call *c = p;
+    c->rc = ent_update(c->s, NULL, c->e, c->expect);
+    return NULL;
+}
+
+static ent_entity *changed_acct(ent_store *s, const char *key, int64_t n)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    if (ent_get(&e, s, NULL, ent_store_type(s, "acct"), &k) != ENT_OK) return NULL;
+    ent_entity_set_int(e, "n", n);
+    return e;
+}
+
+static void check_stored_n(ent_store *s, const char *key, int64_t n, uint64_t version)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    int64_t got = -1;
+    ENT_OK_(ent_get(&e, s, NULL, ent_store_type(s, "acct"), &k));
+    if (!e) return;
+    ent_entity_get_int(&got, e, "n");
+    CU_ASSERT_EQUAL(got, n);
+    CU_ASSERT_EQUAL(ent_entity_version(e), version);
+    ent_entity_free(e);
+}
+
+static void t_failed_commit_leaves_the_entity(void)
+{
+    enum { N = 3 };
+    char be_name[32];
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    const ent_field *fn;
+    ent_entity *e, *u = NULL;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = ENT_NONE;
+    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    fn = ent_type_field(ent_store_type(d.s, "acct"), "n");
+    for (int i = 0; i < N; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "u%d", i);
+        e = mk_acct(d.s, key, 1, NULL);
+        ENT_OK_(ent_create(d.s, NULL, e));
+        ent_entity_free(e);
+    }
+    /* alone: update, replace, an auto-key create */
+    e = changed_acct(d.s, "u0", 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    ent__fault_reset();
+    ent__fault_arm_named("txn_commit", 1, ENT_IO);
+    ENT_CHECK_RC(ent_update(d.s, NULL, e, 1), ENT_IO);
+    ent__fault_reset();
+    CU_ASSERT_EQUAL(ent_entity_version(e), 1);
+    CU_ASSERT_EQUAL(ent_entity_changed(e, fn), 1);
+    ENT_OK_(ent_update(d.s, NULL, e, 1)); /* the retry writes */
+    CU_ASSERT_EQUAL(ent_entity_version(e), 2);
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 0);
+    check_stored_n(d.s, "u0", 5, 2);
+    ent_entity_set_int(e, "n", 6);
+    ent__fault_arm_named("txn_commit", 1, ENT_IO);
+    ENT_CHECK_RC(ent_replace(d.s, NULL, e, 2), ENT_IO);
+    ent__fault_reset();
+    CU_ASSERT_EQUAL(ent_entity_version(e), 2);
+    ENT_OK_(ent_replace(d.s, NULL, e, ent_entity_version(e)));
+    check_stored_n(d.s, "u0", 6, 3);
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&u, ent_store_type(d.s, "user")));
+    ent_entity_set_string(u, "email", "a@b");
+    ent__fault_arm_named("txn_commit", 1, ENT_IO);
+    ENT_CHECK_RC(ent_create(d.s, NULL, u), ENT_IO);
+    ent__fault_reset();
+    CU_ASSERT_EQUAL(ent_entity_key(u).kind, ENT_KEY_NONE);
+    CU_ASSERT_EQUAL(ent_entity_version(u), 0);
+    ENT_OK_(ent_create(d.s, NULL, u));
+    CU_ASSERT_EQUAL(ent_entity_version(u), 1);
+    ent_entity_free(u);
+    /* in a group: N updates queue behind an explicit writer; their one commit fails */
+    {
+        pthread_t th[N];
+        upd_call c[N];
+        ent_txn *w = NULL;
+        size_t waiting = 0;
+        struct timespec nap = {0, 1000000};
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        for (int i = 0; i < N; i++) {
+            char key[8];
+            snprintf(key, sizeof key, "u%d", i);
+            c[i] = (upd_call){d.s, changed_acct(d.s, key, 100 + i), i == 0 ? 3 : 1, -100};
+            CU_ASSERT_PTR_NOT_NULL_FATAL(c[i].e);
+            CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, upd_main, &c[i]), 0);
+        }
+        for (int i = 0; i < 20000 && waiting < N; i++) { /* a guard against hanging, not a timing */
+            ent__group_stats(NULL, &waiting, d.s);
+            if (waiting < N) nanosleep(&nap, NULL);
+        }
+        CU_ASSERT_EQUAL(waiting, N);
+        ent__fault_reset();
+        ent__fault_arm_named("txn_commit", 1, ENT_IO);
+        ent_txn_abort(w);
+        for (int i = 0; i < N; i++) {
+            char key[8];
+            snprintf(key, sizeof key, "u%d", i);
+            pthread_join(th[i], NULL);
+            CU_ASSERT_EQUAL(c[i].rc, ENT_IO);
+            CU_ASSERT_EQUAL(ent_entity_version(c[i].e), c[i].expect);
+            CU_ASSERT_EQUAL(ent_entity_changed(c[i].e, fn), 1);
+        }
+        ent__fault_reset();
+        for (int i = 0; i < N; i++) {
+            char key[8];
+            snprintf(key, sizeof key, "u%d", i);
+            ENT_OK_(ent_update(d.s, NULL, c[i].e, c[i].expect));
+            check_stored_n(d.s, key, 100 + i, c[i].expect + 1);
+            ent_entity_free(c[i].e);
+        }
+    }
+    close_on(&d);
+}
+
 /* ---- closures ---------------------------------------------------------------------------------- */
 
 typedef struct misuse {
@@ -739,6 +876,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_mixed_calls_against_a_model_durable),
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
         ENT_TEST(t_failed_commit_fails_the_group),
+        ENT_TEST(t_failed_commit_leaves_the_entity),
         ENT_TEST(t_txn_run),
         ENT_TEST(t_close_inside_txn_run_is_refused),
         ENT_TEST(t_writer_holding_a_reader),
