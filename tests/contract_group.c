@@ -711,6 +711,93 @@ static void t_failed_commit_leaves_the_entity(void)
     close_on(&d);
 }
 
+/* One caller's savepoint that can be neither kept nor undone breaks the group's transaction (LMDB:
+ * a map growth that fails inside it, e.g. ENT_BUSY while that caller's fn holds a read txn, or
+ * another process committed meanwhile). That caller gets its own error; the others run again in a
+ * new transaction, as each would have alone. Every caller got ENT_IO ("the group's transaction
+ * failed (busy)"), a code that says the disk failed and is not retried. */
+typedef struct ent_call {
+    ent_store *s;
+    ent_entity *e;
+    int rc;
+    char msg[256];
+} ent_call;
+
+static void *create_main(void *p)
+{
+    ent_call *c = p;
+    c->rc = ent_create(c->s, NULL, c->e);
+    snprintf(c->msg, sizeof c->msg, "%s", ent_errmsg());
+    return NULL;
+}
+
+static void t_broken_savepoint_fails_its_caller_only(void)
+{
+    enum { N = 3 };
+    char be_name[32];
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    pthread_t th[N];
+    ent_call c[N];
+    ent_txn *w = NULL;
+    size_t waiting = 0;
+    struct timespec nap = {0, 1000000};
+    uint64_t last = 0, problems = 0;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = ENT_NONE;
+    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
+        char key[8];
+        size_t want = (size_t)i + 1;
+        snprintf(key, sizeof key, "b%d", i);
+        c[i] = (ent_call){d.s, mk_acct(d.s, key, 1, NULL), -100, ""};
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, create_main, &c[i]), 0);
+        waiting = 0;
+        for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
+            ent__group_stats(NULL, &waiting, d.s);
+            if (waiting < want) nanosleep(&nap, NULL);
+        }
+        CU_ASSERT_EQUAL_FATAL(waiting, want);
+    }
+    ent__fault_reset();
+    ent__fault_arm_named("sp_end", 2, ENT_BUSY); /* the second caller's */
+    ent_txn_abort(w);
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    ent__fault_reset();
+    CU_ASSERT_EQUAL(c[0].rc, ENT_OK);
+    CU_ASSERT_EQUAL(c[1].rc, ENT_BUSY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c[1].msg, "fault injected"));
+    CU_ASSERT_EQUAL(c[2].rc, ENT_OK);
+    for (int i = 0; i < N; i++) {
+        ent_key k = ent_entity_key(c[i].e);
+        CU_ASSERT_EQUAL(ent_entity_version(c[i].e), c[i].rc == ENT_OK ? 1u : 0u);
+        CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), c[i].rc == ENT_OK ? ENT_OK : ENT_NOTFOUND);
+    }
+    ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(last, 2);
+    if (last == 2) {
+        ent_event *e1 = NULL, *e2 = NULL;
+        ENT_OK_(ent_log_get(&e1, d.s, NULL, 1));
+        ENT_OK_(ent_log_get(&e2, d.s, NULL, 2));
+        if (e1 && e2) {
+            CU_ASSERT_STRING_EQUAL(e1->key.str, "b0");
+            CU_ASSERT_STRING_EQUAL(e2->key.str, "b2");
+            CU_ASSERT_EQUAL(e2->txn, e1->txn + 1);
+        }
+        ent_event_free(e1);
+        ent_event_free(e2);
+    }
+    ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    for (int i = 0; i < N; i++) ent_entity_free(c[i].e);
+    close_on(&d);
+}
+
 /* ---- closures ---------------------------------------------------------------------------------- */
 
 typedef struct misuse {
@@ -901,6 +988,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
         ENT_TEST(t_failed_commit_fails_the_group),
         ENT_TEST(t_failed_commit_leaves_the_entity),
+        ENT_TEST(t_broken_savepoint_fails_its_caller_only),
         ENT_TEST(t_txn_run),
         ENT_TEST(t_close_inside_txn_run_is_refused),
         ENT_TEST(t_writer_holding_a_reader),

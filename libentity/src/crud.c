@@ -447,11 +447,20 @@ typedef struct write_arg {
     handover *h; /* txn NULL: the result goes to e after the commit */
 } write_arg;
 
+/* A group whose transaction broke runs its callers' work again (txn_group.c): what an earlier run
+ * left for e goes first. */
+static void handover_again(write_arg *a)
+{
+    if (a->h) handover_end(a->e, a->h, ENT_BUSY);
+}
+
 static int create_in(ent_txn *t, void *p, int *half)
 {
     write_arg *a = p;
     const ent_type *type;
-    int rc = ent__type_resolve(&type, t, a->e->type);
+    int rc;
+    handover_again(a);
+    rc = ent__type_resolve(&type, t, a->e->type);
     if (!rc) rc = do_create(t, type, a->e, 1, half, a->h);
     return rc;
 }
@@ -619,7 +628,9 @@ static int write_in(ent_txn *t, void *p, int *half)
 {
     write_arg *a = p;
     const ent_type *type;
-    int rc = ent__type_resolve(&type, t, a->e->type);
+    int rc;
+    handover_again(a);
+    rc = ent__type_resolve(&type, t, a->e->type);
     if (!rc) rc = do_write(t, type, a->e, a->expect, a->mode, half, a->h);
     return rc;
 }
@@ -661,6 +672,7 @@ static int upsert_in(ent_txn *t, void *p, int *half)
     ent_key key;
     char kb[300];
     int rc;
+    handover_again(a);
     if ((rc = ent__type_resolve(&type, t, e->type))) goto out;
     key = entity_key(e);
     if (key.kind == ENT_KEY_NONE && type->key == ENT_KEY_AUTO) {
@@ -700,6 +712,7 @@ static int restore_in(ent_txn *t, void *p, int *half)
     const ent_type *type;
     ent_key key;
     int rc;
+    handover_again(a);
     if ((rc = ent__type_resolve(&type, t, e->type))) goto out;
     key = entity_key(e);
     if (key.kind == ENT_KEY_NONE) {
