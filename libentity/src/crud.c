@@ -322,6 +322,7 @@ static void handover_keep(handover *h, const ent_type *type, uint64_t version, e
                           defaults_done *applied)
 {
     h->pending = 1;
+    h->key_assigned = 0;
     h->n_fields = type->n_fields;
     h->version = version;
     h->merged = *merged;
@@ -470,7 +471,7 @@ static int entity_call(ent_store *s, ent_txn *txn, ent__write_fn fn, write_arg *
 {
     handover h;
     if (txn) return ent__txn_write(s, txn, fn, a);
-    memset(&h, 0, sizeof h);
+    h.pending = 0; /* the rest is filled when the work succeeds (handover_keep) */
     a->h = &h;
     return handover_end(a->e, &h, ent__txn_write(s, NULL, fn, a));
 }
