@@ -163,7 +163,10 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * that failed. fn must not commit or abort txn, nor write to the same store without it (ENT_BUSY),
  * and it may run on another thread of the process (the group's leader) and more than once, so it
  * must have no effect outside txn (it runs again when another call of its group broke the group's
- * transaction); ent_txn_run() returns once fn's work is committed.
+ * transaction); ent_txn_run() returns once fn's work is committed. fn holds its store's writer:
+ * a write from fn to another store waits for that store's writer, so two threads whose fns write
+ * each other's store wait for each other forever (as with explicit write transactions: take
+ * stores in one order).
  * Returns fn's code, ENT_INVALID (store or fn NULL), or what ent_txn_commit() returns. */
 typedef int (*ent_txn_fn)(ent_txn *txn, void *payload);
 ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
