@@ -574,6 +574,230 @@ static void t_failed_commit_fails_the_group(void)
     close_on(&d);
 }
 
+/* A call without a transaction whose commit fails leaves its entity as it was (store.h: "on
+ * failure e is left as it was"), alone or in a group: an update's changed fields stay marked and
+ * its version stays, so that retrying the call writes. It was merged and cleared before the
+ * commit, and the retry then found nothing to change and returned ENT_OK without writing. */
+typedef struct upd_call {
+    ent_store *s;
+    ent_entity *e;
+    uint64_t expect;
+    int rc;
+} upd_call;
+
+static void *upd_main(void *p)
+{
+    upd_call *c = p;
+    c->rc = ent_update(c->s, NULL, c->e, c->expect);
+    return NULL;
+}
+
+static ent_entity *changed_acct(ent_store *s, const char *key, int64_t n)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    if (ent_get(&e, s, NULL, ent_store_type(s, "acct"), &k) != ENT_OK) return NULL;
+    ent_entity_set_int(e, "n", n);
+    return e;
+}
+
+static void check_stored_n(ent_store *s, const char *key, int64_t n, uint64_t version)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    int64_t got = -1;
+    ENT_OK_(ent_get(&e, s, NULL, ent_store_type(s, "acct"), &k));
+    if (!e) return;
+    ent_entity_get_int(&got, e, "n");
+    CU_ASSERT_EQUAL(got, n);
+    CU_ASSERT_EQUAL(ent_entity_version(e), version);
+    ent_entity_free(e);
+}
+
+static void t_failed_commit_leaves_the_entity(void)
+{
+    enum { N = 3 };
+    char be_name[32];
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    const ent_field *fn;
+    ent_entity *e, *u = NULL;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = ENT_NONE;
+    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    fn = ent_type_field(ent_store_type(d.s, "acct"), "n");
+    for (int i = 0; i < N; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "u%d", i);
+        e = mk_acct(d.s, key, 1, NULL);
+        ENT_OK_(ent_create(d.s, NULL, e));
+        ent_entity_free(e);
+    }
+    /* alone: update, replace, an auto-key create */
+    e = changed_acct(d.s, "u0", 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    ent__fault_reset();
+    ent__fault_arm_named("txn_commit", 1, ENT_IO);
+    ENT_CHECK_RC(ent_update(d.s, NULL, e, 1), ENT_IO);
+    ent__fault_reset();
+    CU_ASSERT_EQUAL(ent_entity_version(e), 1);
+    CU_ASSERT_EQUAL(ent_entity_changed(e, fn), 1);
+    ENT_OK_(ent_update(d.s, NULL, e, 1)); /* the retry writes */
+    CU_ASSERT_EQUAL(ent_entity_version(e), 2);
+    CU_ASSERT_EQUAL(ent_entity_changed_count(e), 0);
+    check_stored_n(d.s, "u0", 5, 2);
+    ent_entity_set_int(e, "n", 6);
+    ent__fault_arm_named("txn_commit", 1, ENT_IO);
+    ENT_CHECK_RC(ent_replace(d.s, NULL, e, 2), ENT_IO);
+    ent__fault_reset();
+    CU_ASSERT_EQUAL(ent_entity_version(e), 2);
+    ENT_OK_(ent_replace(d.s, NULL, e, ent_entity_version(e)));
+    check_stored_n(d.s, "u0", 6, 3);
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_new(&u, ent_store_type(d.s, "user")));
+    ent_entity_set_string(u, "email", "a@b");
+    ent__fault_arm_named("txn_commit", 1, ENT_IO);
+    ENT_CHECK_RC(ent_create(d.s, NULL, u), ENT_IO);
+    ent__fault_reset();
+    CU_ASSERT_EQUAL(ent_entity_key(u).kind, ENT_KEY_NONE);
+    CU_ASSERT_EQUAL(ent_entity_version(u), 0);
+    ENT_OK_(ent_create(d.s, NULL, u));
+    CU_ASSERT_EQUAL(ent_entity_version(u), 1);
+    ent_entity_free(u);
+    /* in a group: N updates queue behind an explicit writer; their one commit fails */
+    {
+        pthread_t th[N];
+        upd_call c[N];
+        ent_txn *w = NULL;
+        size_t waiting = 0;
+        struct timespec nap = {0, 1000000};
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        for (int i = 0; i < N; i++) {
+            char key[8];
+            snprintf(key, sizeof key, "u%d", i);
+            c[i] = (upd_call){d.s, changed_acct(d.s, key, 100 + i), i == 0 ? 3 : 1, -100};
+            CU_ASSERT_PTR_NOT_NULL_FATAL(c[i].e);
+            CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, upd_main, &c[i]), 0);
+        }
+        for (int i = 0; i < 20000 && waiting < N; i++) { /* a guard against hanging, not a timing */
+            ent__group_stats(NULL, &waiting, d.s);
+            if (waiting < N) nanosleep(&nap, NULL);
+        }
+        CU_ASSERT_EQUAL(waiting, N);
+        ent__fault_reset();
+        ent__fault_arm_named("txn_commit", 1, ENT_IO);
+        ent_txn_abort(w);
+        for (int i = 0; i < N; i++) {
+            char key[8];
+            snprintf(key, sizeof key, "u%d", i);
+            pthread_join(th[i], NULL);
+            CU_ASSERT_EQUAL(c[i].rc, ENT_IO);
+            CU_ASSERT_EQUAL(ent_entity_version(c[i].e), c[i].expect);
+            CU_ASSERT_EQUAL(ent_entity_changed(c[i].e, fn), 1);
+        }
+        ent__fault_reset();
+        for (int i = 0; i < N; i++) {
+            char key[8];
+            snprintf(key, sizeof key, "u%d", i);
+            ENT_OK_(ent_update(d.s, NULL, c[i].e, c[i].expect));
+            check_stored_n(d.s, key, 100 + i, c[i].expect + 1);
+            ent_entity_free(c[i].e);
+        }
+    }
+    close_on(&d);
+}
+
+/* One caller's savepoint that can be neither kept nor undone breaks the group's transaction (LMDB:
+ * a map growth that fails inside it, e.g. ENT_BUSY while that caller's fn holds a read txn, or
+ * another process committed meanwhile). That caller gets its own error; the others run again in a
+ * new transaction, as each would have alone. Every caller got ENT_IO ("the group's transaction
+ * failed (busy)"), a code that says the disk failed and is not retried. */
+typedef struct ent_call {
+    ent_store *s;
+    ent_entity *e;
+    int rc;
+    char msg[256];
+} ent_call;
+
+static void *create_main(void *p)
+{
+    ent_call *c = p;
+    c->rc = ent_create(c->s, NULL, c->e);
+    snprintf(c->msg, sizeof c->msg, "%s", ent_errmsg());
+    return NULL;
+}
+
+static void t_broken_savepoint_fails_its_caller_only(void)
+{
+    enum { N = 3 };
+    char be_name[32];
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    pthread_t th[N];
+    ent_call c[N];
+    ent_txn *w = NULL;
+    size_t waiting = 0;
+    struct timespec nap = {0, 1000000};
+    uint64_t last = 0, problems = 0;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = ENT_NONE;
+    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
+        char key[8];
+        size_t want = (size_t)i + 1;
+        snprintf(key, sizeof key, "b%d", i);
+        c[i] = (ent_call){d.s, mk_acct(d.s, key, 1, NULL), -100, ""};
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, create_main, &c[i]), 0);
+        waiting = 0;
+        for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
+            ent__group_stats(NULL, &waiting, d.s);
+            if (waiting < want) nanosleep(&nap, NULL);
+        }
+        CU_ASSERT_EQUAL_FATAL(waiting, want);
+    }
+    ent__fault_reset();
+    ent__fault_arm_named("sp_end", 2, ENT_BUSY); /* the second caller's */
+    ent_txn_abort(w);
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    ent__fault_reset();
+    CU_ASSERT_EQUAL(c[0].rc, ENT_OK);
+    CU_ASSERT_EQUAL(c[1].rc, ENT_BUSY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c[1].msg, "fault injected"));
+    CU_ASSERT_EQUAL(c[2].rc, ENT_OK);
+    for (int i = 0; i < N; i++) {
+        ent_key k = ent_entity_key(c[i].e);
+        CU_ASSERT_EQUAL(ent_entity_version(c[i].e), c[i].rc == ENT_OK ? 1u : 0u);
+        CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), c[i].rc == ENT_OK ? ENT_OK : ENT_NOTFOUND);
+    }
+    ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(last, 2);
+    if (last == 2) {
+        ent_event *e1 = NULL, *e2 = NULL;
+        ENT_OK_(ent_log_get(&e1, d.s, NULL, 1));
+        ENT_OK_(ent_log_get(&e2, d.s, NULL, 2));
+        if (e1 && e2) {
+            CU_ASSERT_STRING_EQUAL(e1->key.str, "b0");
+            CU_ASSERT_STRING_EQUAL(e2->key.str, "b2");
+            CU_ASSERT_EQUAL(e2->txn, e1->txn + 1);
+        }
+        ent_event_free(e1);
+        ent_event_free(e2);
+    }
+    ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    for (int i = 0; i < N; i++) ent_entity_free(c[i].e);
+    close_on(&d);
+}
+
 /* ---- closures ---------------------------------------------------------------------------------- */
 
 typedef struct misuse {
@@ -596,6 +820,14 @@ static int misbehave(ent_txn *txn, void *p)
         m->rc_inside = ent_create(m->s, NULL, e);
         ent_entity_free(e);
         return ENT_OK;
+    case 4: { /* wait for an event after the last commit: only this thread's writer could make it */
+        uint64_t last = 0, got = 0;
+        ent_log_bounds(NULL, &last, m->s, NULL);
+        m->rc_inside = ent_log_wait(&got, m->s, last, 300);
+        if (m->rc_inside == ENT_BUSY && !strstr(ent_errmsg(), "write transaction")) m->rc_inside = ENT_INVALID;
+        if (last > 0 && ent_log_wait(&got, m->s, last - 1, 300) != ENT_OK) m->rc_inside = ENT_INVALID; /* there: no wait */
+        return ENT_OK;
+    }
     default: return 1; /* not an ENT_* code */
     }
 }
@@ -689,6 +921,22 @@ static void t_txn_run(void)
     ENT_OK_(ent_txn_run(d.s, misbehave, &m));
     CU_ASSERT_EQUAL(m.rc_inside, ENT_BUSY);
     ENT_OK_(ent_delete(d.s, NULL, at, &in, ENT_VERSION_ANY));
+    /* ent_log_wait() for a later event from fn would wait out its timeout (forever with -1): the
+     * thread holds the only writer. ENT_BUSY, as from an event callback; so beside an explicit
+     * write txn. The timeout of 300 ms only bounds the old behaviour (ENT_TIMEOUT). */
+    m = (misuse){d.s, 4, 0};
+    ENT_OK_(ent_txn_run(d.s, misbehave, &m));
+    CU_ASSERT_EQUAL(m.rc_inside, ENT_BUSY);
+    ENT_OK_(ent_delete(d.s, NULL, at, &in, ENT_VERSION_ANY));
+    {
+        ent_txn *w = NULL;
+        uint64_t last = 0;
+        ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        ENT_CHECK_RC(ent_log_wait(NULL, d.s, last, 300), ENT_BUSY);
+        ENT_ASSERT_MSG("write transaction");
+        ent_txn_abort(w);
+    }
     m = (misuse){d.s, 3, 0};
     ENT_CHECK_RC(ent_txn_run(d.s, misbehave, &m), ENT_INVALID);
     CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &in), ENT_NOTFOUND);
@@ -739,6 +987,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_mixed_calls_against_a_model_durable),
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
         ENT_TEST(t_failed_commit_fails_the_group),
+        ENT_TEST(t_failed_commit_leaves_the_entity),
+        ENT_TEST(t_broken_savepoint_fails_its_caller_only),
         ENT_TEST(t_txn_run),
         ENT_TEST(t_close_inside_txn_run_is_refused),
         ENT_TEST(t_writer_holding_a_reader),

@@ -545,6 +545,66 @@ static void t_progress(void)
     teardown();
 }
 
+/* Verify checks one snapshot, also while others write: its replay read the log to its end, past
+ * the snapshot, and reported a live store's newer events as damage ("replaying the log gives
+ * version 2 and other fields than the stored version 1", "gives N+1 entities"). The progress
+ * callback writes here, between verify's snapshot and its replay, as another thread or process
+ * would. */
+typedef struct live_writer {
+    int writes;
+} live_writer;
+
+static void write_while_verifying(const char *what, uint64_t done, void *payload)
+{
+    live_writer *lw = payload;
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("t1"), nk = ent_key_str("late");
+    (void)done;
+    if (strcmp(what, "verify") != 0 || lw->writes) return;
+    lw->writes = 1;
+    if (ent_get(&e, S, NULL, ent_store_type(S, "thing"), &k) == ENT_OK) {
+        ent_entity_set_int(e, "size", 999);
+        if (ent_update(S, NULL, e, ENT_VERSION_ANY) == ENT_OK) lw->writes++;
+    }
+    ent_entity_free(e);
+    e = NULL;
+    if (ent_entity_new(&e, ent_store_type(S, "thing")) == ENT_OK && ent_entity_set_key(e, &nk) == ENT_OK &&
+        ent_create(S, NULL, e) == ENT_OK)
+        lw->writes++;
+    ent_entity_free(e);
+}
+
+static void t_writes_beside_verify(void)
+{
+    live_writer lw = {0};
+    lines l;
+    ent_txn *w = NULL;
+    uint64_t n = 9;
+    setup();
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < 5000; i++) { /* enough items for a progress call before the replay */
+        ent_entity *e = NULL;
+        char k[24];
+        ent_key key;
+        snprintf(k, sizeof k, "bulk%05d", i);
+        key = ent_key_str(k);
+        ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
+        ENT_OK_(ent_entity_set_key(e, &key));
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    memset(&l, 0, sizeof l);
+    ent_store_set_progress(S, write_while_verifying, &lw);
+    ENT_OK_(ent_store_verify(&n, S, collect, &l));
+    ent_store_set_progress(S, NULL, NULL);
+    CU_ASSERT_EQUAL(lw.writes, 3); /* both writes went in, during the verify */
+    CU_ASSERT_EQUAL(n, 0);
+    if (l.n) fprintf(stderr, "\n  verify said:\n%s", l.text);
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL)); /* and afterwards, the store with them */
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -560,6 +620,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_event_garbage),
         ENT_TEST(t_replay_differs),
         ENT_TEST(t_progress),
+        ENT_TEST(t_writes_beside_verify),
         ENT_TEST(t_meta_format_lost),
         ENT_TEST(t_log_position_lost),
         ENT_TEST(t_log_key_out_of_order),

@@ -300,23 +300,79 @@ static void applied_free(defaults_done *a, size_t n_fields)
     mask_free(&a->top);
 }
 
+/* A call without a transaction commits after its work returns (ent__txn_write: alone, or in a
+ * group whose commit may fail for every caller), and store.h promises that a failed call leaves
+ * its entity as it was. So such a call hands its result to the entity only once the commit is in:
+ * the work leaves e as the call found it (but for the defaults it applied, undone on failure) and
+ * fills this instead. Had e been merged and its changes cleared before a failed commit, retrying
+ * the update would find nothing to change and return ENT_OK without writing. A call given a
+ * transaction updates e at once (NULL here), as the host's later commit is its own. */
+typedef struct handover {
+    int pending;           /* the work succeeded: finish e once the commit is in, else undo */
+    size_t n_fields;
+    uint64_t version;
+    ent_entity *merged;    /* update: the merged entity, adopted from */
+    int key_assigned;      /* create: e gets its auto id */
+    uint64_t key_id;
+    int has_applied;
+    defaults_done applied; /* the defaults put into e (create, replace, restore) */
+} handover;
+
+static void handover_keep(handover *h, const ent_type *type, uint64_t version, ent_entity **merged,
+                          defaults_done *applied)
+{
+    h->pending = 1;
+    h->key_assigned = 0;
+    h->n_fields = type->n_fields;
+    h->version = version;
+    h->merged = *merged;
+    *merged = NULL;
+    h->has_applied = applied == &h->applied;
+}
+
+static void adopt_slots(ent_entity *e, ent_entity *merged, size_t n);
+static int set_key(ent_entity *e, const ent_key *key);
+
+/* After ent__txn_write() returned rc: finish e (rc ENT_OK) or give it back as it came. */
+static int handover_end(ent_entity *e, handover *h, int rc)
+{
+    if (!h->pending) return rc; /* the work failed: it gave e back itself */
+    if (rc == ENT_OK) {
+        if (h->merged) adopt_slots(e, h->merged, h->n_fields);
+        e->version = h->version;
+        if (h->key_assigned) {
+            ent_key k = ent_key_id(h->key_id);
+            set_key(e, &k); /* an id: nothing to allocate */
+        }
+        ent_entity_clear_changed(e);
+    } else if (h->has_applied) {
+        defaults_undo(e, &h->applied);
+    }
+    if (h->has_applied) applied_free(&h->applied, h->n_fields);
+    ent_entity_free(h->merged);
+    h->pending = 0;
+    return rc;
+}
+
 /* ---- create ---------------------------------------------------------------------------------- */
 
-/* version: 1 for a create, the given version for a restore of a missing entity. */
-static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t version, int *half)
+/* version: 1 for a create, the given version for a restore of a missing entity. h: see handover. */
+static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t version, int *half,
+                     handover *h)
 {
     ent_tcount *tc = &t->tc[type->pos];
     ent_key key = entity_key(e);
     ent_slice pk, out, packed;
-    defaults_done applied;
+    defaults_done local, *ap = h ? &h->applied : &local;
+    ent_entity *none = NULL;
     size_t fields_at = 0;
     uint64_t saved_version = e->version;
     char kb[300];
     int rc, assigned = 0;
 
     if ((rc = ent__tcount_load(t, type))) return rc;
-    if ((rc = applied_init(&applied, type))) return rc;
-    if (type->has_defaults && (rc = defaults_apply(e, type, &applied))) goto fail;
+    if ((rc = applied_init(ap, type))) return rc;
+    if (type->has_defaults && (rc = defaults_apply(e, type, ap))) goto fail;
     /* Validation and the record in one walk over the values (callgrind: the two walks were a fifth
      * of a batched create, issue 14). t->v1 keeps the record until it is put: the checks below use
      * t->k1 and t->k2 only. */
@@ -365,32 +421,66 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     if (key.kind == ENT_KEY_AUTO && key.id > tc->next_id) tc->next_id = key.id;
     tc->count++;
     tc->dirty = 1;
+    if (h) {
+        e->version = saved_version;
+        handover_keep(h, type, version, &none, ap);
+        h->key_assigned = e->key_kind == ENT_KEY_NONE;
+        h->key_id = key.id;
+        return ENT_OK;
+    }
     if (e->key_kind == ENT_KEY_NONE && (rc = set_key(e, &key))) goto fail;
     memset(e->changed, 0, (e->type->n_fields + 63) / 64 * sizeof *e->changed); /* ent_entity_clear_changed() */
-    applied_free(&applied, type->n_fields);
+    applied_free(ap, type->n_fields);
     return ENT_OK;
 fail:
     e->version = saved_version;
-    defaults_undo(e, &applied);
-    applied_free(&applied, type->n_fields);
+    defaults_undo(e, ap);
+    applied_free(ap, type->n_fields);
     return rc;
 }
 
 /* Each write call is a function of the transaction it runs in (ent__txn_write: the host's, its
  * own, or a group's) and of an argument struct. */
+typedef struct write_arg {
+    ent_entity *e;
+    uint64_t expect;
+    int mode;
+    handover *h; /* txn NULL: the result goes to e after the commit */
+} write_arg;
+
+/* A group whose transaction broke runs its callers' work again (txn_group.c): what an earlier run
+ * left for e goes first. */
+static void handover_again(write_arg *a)
+{
+    if (a->h) handover_end(a->e, a->h, ENT_BUSY);
+}
+
 static int create_in(ent_txn *t, void *p, int *half)
 {
-    ent_entity *e = p;
+    write_arg *a = p;
     const ent_type *type;
-    int rc = ent__type_resolve(&type, t, e->type);
-    if (!rc) rc = do_create(t, type, e, 1, half);
+    int rc;
+    handover_again(a);
+    rc = ent__type_resolve(&type, t, a->e->type);
+    if (!rc) rc = do_create(t, type, a->e, 1, half, a->h);
     return rc;
+}
+
+/* Run fn with a; with txn NULL the entity gets its result once the commit is in. */
+static int entity_call(ent_store *s, ent_txn *txn, ent__write_fn fn, write_arg *a)
+{
+    handover h;
+    if (txn) return ent__txn_write(s, txn, fn, a);
+    h.pending = 0; /* the rest is filled when the work succeeds (handover_keep) */
+    a->h = &h;
+    return handover_end(a->e, &h, ent__txn_write(s, NULL, fn, a));
 }
 
 int ent_create(ent_store *s, ent_txn *txn, ent_entity *e)
 {
+    write_arg a = {e, 0, 0, NULL};
     if (!e) return ent__err(ENT_INVALID, "ent_create: entity is NULL");
-    return ent__txn_write(s, txn, create_in, e);
+    return entity_call(s, txn, create_in, &a);
 }
 
 /* ---- replace / update / restore -------------------------------------------------------------- */
@@ -407,13 +497,13 @@ static void adopt_slots(ent_entity *e, ent_entity *merged, size_t n)
 }
 
 static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t expect, int mode,
-                    int *half)
+                    int *half, handover *h)
 {
     ent_key key = entity_key(e);
     ent_entity *old = NULL, *neu = NULL, *target;
     ent_slice pk;
     mask diff, evm; /* fields that differ; fields the event carries */
-    defaults_done applied;
+    defaults_done local, *ap = h ? &h->applied : &local;
     uint64_t version;
     char kb[300];
     int rc, have_applied = 0;
@@ -423,7 +513,7 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         mask_free(&diff);
         return rc;
     }
-    if ((rc = applied_init(&applied, type))) {
+    if ((rc = applied_init(ap, type))) {
         mask_free(&evm);
         mask_free(&diff);
         return rc;
@@ -456,14 +546,14 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         target = neu;
     } else {
         have_applied = 1;
-        if ((rc = defaults_apply(e, type, &applied))) goto out;
+        if ((rc = defaults_apply(e, type, ap))) goto out;
         target = e;
     }
     if ((rc = ent_entity_validate(target))) goto out;
     for (size_t i = 0; i < type->n_fields; i++) {
         /* A value the caller gives for a field the record lacks is stored even when it equals
          * the default the record reads with: a later evolution may change that default. */
-        int given = mode == W_UPDATE ? ent__is_changed(e, i) : !mask_has(&applied.top, i);
+        int given = mode == W_UPDATE ? ent__is_changed(e, i) : !mask_has(&ap->top, i);
         if (!ent__val_equal(&old->slots[i], &target->slots[i]) ||
             (ent__is_changed(old, i) && given && target->slots[i].k != EV_UNSET))
             mask_set(&diff, i);
@@ -504,21 +594,30 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         if (ent__is_changed(old, i) && target->slots[i].k != EV_UNSET) mask_set(&evm, i);
     for (size_t i = 0; i < diff.nw; i++) evm.w[i] |= diff.w[i];
     if ((rc = ent__log_append(t, type, &key, ENT_OP_UPDATE, version, target, evm.w, NULL))) goto out;
+    goto done;
+same:
+    /* Nothing differs: nothing is written and the version stays. */
+    version = old->version;
+done:
+    rc = ENT_OK;
+    if (h) {
+        ent_entity *none = NULL;
+        handover_keep(h, type, version, mode == W_UPDATE ? &neu : &none, ap);
+        h->has_applied = have_applied;
+        if (!have_applied) applied_free(ap, type->n_fields);
+        have_applied = 0;
+        ap = NULL;
+        goto out;
+    }
     if (mode == W_UPDATE) adopt_slots(e, neu, type->n_fields);
     e->version = version;
     ent_entity_clear_changed(e);
     have_applied = 0;
-    goto out;
-same:
-    /* Nothing differs: nothing is written and the version stays. */
-    if (mode == W_UPDATE) adopt_slots(e, neu, type->n_fields);
-    e->version = old->version;
-    ent_entity_clear_changed(e);
-    have_applied = 0;
-    rc = ENT_OK;
 out:
-    if (have_applied) defaults_undo(e, &applied);
-    applied_free(&applied, type->n_fields);
+    if (ap) {
+        if (have_applied) defaults_undo(e, ap);
+        applied_free(ap, type->n_fields);
+    }
     mask_free(&evm);
     mask_free(&diff);
     ent_entity_free(old);
@@ -526,26 +625,22 @@ out:
     return rc;
 }
 
-typedef struct write_arg {
-    ent_entity *e;
-    uint64_t expect;
-    int mode;
-} write_arg;
-
 static int write_in(ent_txn *t, void *p, int *half)
 {
     write_arg *a = p;
     const ent_type *type;
-    int rc = ent__type_resolve(&type, t, a->e->type);
-    if (!rc) rc = do_write(t, type, a->e, a->expect, a->mode, half);
+    int rc;
+    handover_again(a);
+    rc = ent__type_resolve(&type, t, a->e->type);
+    if (!rc) rc = do_write(t, type, a->e, a->expect, a->mode, half, a->h);
     return rc;
 }
 
 static int write_call(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect, int mode)
 {
-    write_arg a = {e, expect, mode};
+    write_arg a = {e, expect, mode, NULL};
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
-    return ent__txn_write(s, txn, write_in, &a);
+    return entity_call(s, txn, write_in, &a);
 }
 
 int ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
@@ -578,11 +673,12 @@ static int upsert_in(ent_txn *t, void *p, int *half)
     ent_key key;
     char kb[300];
     int rc;
+    handover_again(a);
     if ((rc = ent__type_resolve(&type, t, e->type))) goto out;
     key = entity_key(e);
     if (key.kind == ENT_KEY_NONE && type->key == ENT_KEY_AUTO) {
         rc = expect == ENT_VERSION_ANY || expect == 0
-                 ? do_create(t, type, e, 1, half)
+                 ? do_create(t, type, e, 1, half, a->h)
                  : ent__err(ENT_CONFLICT, "%s: a new entity cannot be at version %" PRIu64, type->name, expect);
         goto out;
     }
@@ -591,13 +687,13 @@ static int upsert_in(ent_txn *t, void *p, int *half)
         if (expect == 0)
             rc = ent__err(ENT_CONFLICT, "%s %s exists already", type->name, ent__key_str(&key, kb, sizeof kb));
         else
-            rc = do_write(t, type, e, expect, W_REPLACE, half);
+            rc = do_write(t, type, e, expect, W_REPLACE, half, a->h);
     } else if (rc == ENT_NOTFOUND) {
         if (expect != ENT_VERSION_ANY && expect != 0)
             rc = ent__err(ENT_CONFLICT, "%s %s does not exist (expected version %" PRIu64 ")",
                           type->name, ent__key_str(&key, kb, sizeof kb), expect);
         else
-            rc = do_create(t, type, e, 1, half);
+            rc = do_create(t, type, e, 1, half, a->h);
     }
 out:
     return rc;
@@ -605,17 +701,19 @@ out:
 
 int ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect)
 {
-    write_arg a = {e, expect, W_REPLACE};
+    write_arg a = {e, expect, W_REPLACE, NULL};
     if (!e) return ent__err(ENT_INVALID, "ent_upsert: entity is NULL");
-    return ent__txn_write(s, txn, upsert_in, &a);
+    return entity_call(s, txn, upsert_in, &a);
 }
 
 static int restore_in(ent_txn *t, void *p, int *half)
 {
-    ent_entity *e = p;
+    write_arg *a = p;
+    ent_entity *e = a->e;
     const ent_type *type;
     ent_key key;
     int rc;
+    handover_again(a);
     if ((rc = ent__type_resolve(&type, t, e->type))) goto out;
     key = entity_key(e);
     if (key.kind == ENT_KEY_NONE) {
@@ -628,17 +726,18 @@ static int restore_in(ent_txn *t, void *p, int *half)
     }
     rc = exists_in(t, type, &key);
     if (rc == ENT_OK)
-        rc = do_write(t, type, e, ENT_VERSION_ANY, W_RESTORE, half);
+        rc = do_write(t, type, e, ENT_VERSION_ANY, W_RESTORE, half, a->h);
     else if (rc == ENT_NOTFOUND)
-        rc = do_create(t, type, e, e->version, half);
+        rc = do_create(t, type, e, e->version, half, a->h);
 out:
     return rc;
 }
 
 int ent_restore(ent_store *s, ent_txn *txn, ent_entity *e)
 {
+    write_arg a = {e, 0, W_RESTORE, NULL};
     if (!e) return ent__err(ENT_INVALID, "ent_restore: entity is NULL");
-    return ent__txn_write(s, txn, restore_in, e);
+    return entity_call(s, txn, restore_in, &a);
 }
 
 /* ---- delete ---------------------------------------------------------------------------------- */

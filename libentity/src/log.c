@@ -228,6 +228,13 @@ int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeo
             return ent__err(ENT_BUSY, "an event callback cannot wait for events of its store: this process's "
                                       "next commits wait for the delivery it runs in (hand the wait to another thread)");
         }
+        /* Nor can the thread that holds the store's write transaction (its own, or ent_txn_run()'s
+         * fn): no commit, of this process or another, comes before it ends. */
+        if (ent__txn_holds_write(s)) {
+            if (out_last) *out_last = last;
+            return ent__err(ENT_BUSY, "this thread holds the store's write transaction (also in ent_txn_run()'s "
+                                      "fn): no other commit can come while it waits; end the transaction first");
+        }
         if (timeout_ms >= 0) {
             int64_t elapsed;
             clock_gettime(CLOCK_MONOTONIC, &now);

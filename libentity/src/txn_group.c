@@ -27,7 +27,9 @@
  * backend savepoint (LMDB: a nested transaction), undone alone when the call fails, together with
  * the transaction's cached counters (ids, counts, the log's seq and txn numbers). A group of one
  * needs none: its failure aborts the whole transaction, as before grouping. A failed commit fails
- * every caller of the group. Each caller whose call wrote events gets a txn number of its own, and
+ * every caller of the group. A savepoint that can be neither kept nor undone (LMDB: a map growth
+ * that failed inside it) breaks the transaction: its caller gets its own error and the others run
+ * again in a new transaction, so each gets what it would have got alone. Each caller whose call wrote events gets a txn number of its own, and
  * its events are contiguous, in admission order.
  *
  * The work runs on the leader's thread: the backend's transaction and its locks (LMDB's resize
@@ -175,25 +177,31 @@ static void fail_req(greq *r, int rc)
     snprintf(r->msg, sizeof r->msg, "%s", ent_errmsg());
 }
 
-/* Every request of the batch fails with rc (the message is this thread's). */
-static void fail_all(greq *batch, int rc)
+/* Every request of v[0..n) fails with rc (the message is this thread's). */
+static void fail_all(greq **v, size_t n, int rc)
 {
-    for (greq *r = batch; r; r = r->next) fail_req(r, rc);
+    for (size_t i = 0; i < n; i++) fail_req(v[i], rc);
 }
 
-/* Run a batch of two or more, each in a savepoint; commit once. */
-static void run_batch(ent_store *s, ent_txn *t, greq *batch)
+/* Run v[0..n) in t, each in a savepoint, and commit once; t is gone on return. A savepoint that
+ * can be neither kept nor undone breaks t (LMDB: a map growth that failed inside it, e.g. while
+ * that caller's fn holds a read txn, or because another process committed meanwhile): that caller
+ * keeps its own error, and the others, whose work went with t, are to run again in a new
+ * transaction, as each would have run alone (store.h lets fn run more than once). Returns how many
+ * that is, moved to the front of v; 0 when every request has its result. */
+static size_t run_batch(ent_txn *t, greq **v, size_t n)
 {
-    size_t ntypes = t->lay->schema->n_types;
+    size_t ntypes = t->lay->schema->n_types, again = 0;
     txn_mark m = {0};
     int rc, any = 0, bumped = 0;
     m.tc = malloc((ntypes ? ntypes : 1) * sizeof *m.tc);
     if (!m.tc) {
-        fail_all(batch, ent__err(ENT_NOMEM, "out of memory"));
+        fail_all(v, n, ent__err(ENT_NOMEM, "out of memory"));
         ent_txn_abort(t);
-        return;
+        return 0;
     }
-    for (greq *r = batch; r; r = r->next) {
+    for (size_t i = 0; i < n; i++) {
+        greq *r = v[i];
         uint64_t seq_before = t->log_last;
         mark_take(&m, t, ntypes);
         if ((rc = ent__bk_sp_begin(t))) {
@@ -215,22 +223,23 @@ static void run_batch(ent_store *s, ent_txn *t, greq *batch)
             mark_restore(t, &m, ntypes);
             continue;
         }
-        /* Neither kept nor undone: the transaction is broken, and the group with it. */
+        /* Neither kept nor undone: t is broken; r keeps its error, every other runs again. */
         free(m.tc);
-        ent__err(ENT_IO, "the group's transaction failed (%s); nothing of this call was stored", ent_strerror(rc));
-        fail_all(batch, ENT_IO);
         ent_txn_abort(t);
-        return;
+        for (size_t j = 0; j < n; j++)
+            if (j != i) v[again++] = v[j];
+        return again;
     }
     free(m.tc);
     if (!any) {
         ent_txn_abort(t);
-        return;
+        return 0;
     }
     if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
     if ((rc = ent__txn_commit_group(t)))
-        for (greq *r = batch; r; r = r->next)
-            if (r->rc == ENT_OK) fail_req(r, rc);
+        for (size_t i = 0; i < n; i++)
+            if (v[i]->rc == ENT_OK) fail_req(v[i], rc);
+    return 0;
 }
 
 /* Before a leader begins: when the last group had company, wait until as many requests are
@@ -274,9 +283,27 @@ static greq *lead(ent_store *s, int64_t *took)
     for (greq *q = batch; q; q = q->next) q->taken = 1;
     pthread_mutex_unlock(&g->mu);
     if (rc) {
-        fail_all(batch, rc);
+        for (greq *r = batch; r; r = r->next) fail_req(r, rc);
     } else if (batch->next) {
-        run_batch(s, t, batch);
+        size_t n = 0;
+        greq **v;
+        for (greq *r = batch; r; r = r->next) n++;
+        if (!(v = malloc(n * sizeof *v))) {
+            rc = ent__err(ENT_NOMEM, "out of memory");
+            for (greq *r = batch; r; r = r->next) fail_req(r, rc);
+            ent_txn_abort(t);
+        } else {
+            n = 0;
+            for (greq *r = batch; r; r = r->next) v[n++] = r;
+            /* Each round drops the request that broke its transaction: at most n rounds. */
+            while ((n = run_batch(t, v, n)) > 0) {
+                if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) {
+                    fail_all(v, n, rc);
+                    break;
+                }
+            }
+            free(v);
+        }
     } else {
         /* Alone: no savepoint; a failure aborts the transaction, which holds nothing else. */
         rc = run_one(t, batch);

@@ -79,7 +79,9 @@ ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
  * Wakes within milliseconds of a commit by another process (LMDB) or thread, without polling.
  * out_last (may be NULL): the last seq then. Returns ENT_OK, ENT_TIMEOUT, ENT_BUSY (from an event
  * callback of s when no such event is there yet: it does not wait, as this process's next commits
- * wait for the delivery that runs the callback). */
+ * wait for the delivery that runs the callback; from the thread that holds the store's write
+ * transaction, also in ent_txn_run()'s fn, when no such event is there yet: no commit can come
+ * before it ends). */
 ENT_EXTERN(int) ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms);
 
 /* Drop the events with seq < below. Refused with ENT_CONFLICT, naming the subscription, when a

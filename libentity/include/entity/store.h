@@ -149,7 +149,9 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * write transaction and one commit, and so one sync on a durable store; each call still returns
  * only once its work is committed (on disk when durable), and is all or nothing on its own: a
  * refused call returns its error and leaves nothing, whatever the others in its group do. A
- * failed commit fails every call of its group. Calls see the effects of the calls admitted before
+ * failed commit fails every call of its group. A call without a transaction hands its entity its
+ * result (key, version, merged fields, changes cleared) only once its commit is in: after any
+ * failure the entity is as it was, so retrying the call as is writes. Calls see the effects of the calls admitted before
  * them (versions, unique values, refs); each call's events are contiguous, in admission order, with
  * a txn number of its own. A lone call commits at once, without waiting for company. A thread that
  * holds a transaction (an iterator) is not grouped. An explicit write transaction
@@ -160,7 +162,11 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * an error code (negative) to undo it, which ent_txn_run() returns, with the message of the call
  * that failed. fn must not commit or abort txn, nor write to the same store without it (ENT_BUSY),
  * and it may run on another thread of the process (the group's leader) and more than once, so it
- * must have no effect outside txn; ent_txn_run() returns once fn's work is committed.
+ * must have no effect outside txn (it runs again when another call of its group broke the group's
+ * transaction); ent_txn_run() returns once fn's work is committed. fn holds its store's writer:
+ * a write from fn to another store waits for that store's writer, so two threads whose fns write
+ * each other's store wait for each other forever (as with explicit write transactions: take
+ * stores in one order).
  * Returns fn's code, ENT_INVALID (store or fn NULL), or what ent_txn_commit() returns. */
 typedef int (*ent_txn_fn)(ent_txn *txn, void *payload);
 ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
