@@ -465,6 +465,50 @@ static void t_stale_reader(void)
     rm_dir();
 }
 
+/* A reader that died holding a slot while this process kept the store open: no open clears it,
+ * yet its snapshot must not pin every page freed since, or a long-running writer's file grows with
+ * each rewrite until some process happens to open the store. */
+static void t_stale_reader_while_open(void)
+{
+    enum { TXNS = 3000, KEYS = 40 };
+    ent_bk *be;
+    int pfd[2], status;
+    char c = 0, data[600];
+    struct stat st;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, KEYS));
+    B->close(be);
+    CU_ASSERT_FATAL(pipe(pfd) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        ent_bk *cbe;
+        ent_btxn *r;
+        if (open_small(&cbe, 0) || B->txn_begin(cbe, 0, &r)) _exit(1);
+        if (write(pfd[1], "r", 1) != 1) _exit(1);
+        pause(); /* killed here, the reader slot taken */
+        _exit(1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_FATAL(read(pfd[0], &c, 1) == 1);
+    ENT_OK_(open_small(&be, 0)); /* opened while the reader lives: the open's check keeps it */
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFSIGNALED(status));
+    close(pfd[0]);
+    close(pfd[1]);
+    for (int i = 0; i < TXNS; i++) ENT_OK_(write_range(be, "t", 0, KEYS)); /* ~3 pages freed each */
+    CU_ASSERT_EQUAL(check_range(be, "t", KEYS), 0);
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    CU_ASSERT_FATAL(stat(data, &st) == 0);
+    /* pinned, the file holds every version: TXNS * 3 pages of 4 KiB (~36 MiB) */
+    if (st.st_size >= 4 << 20) fprintf(stderr, "\n  data.mdb is %lld bytes\n", (long long)st.st_size);
+    CU_ASSERT(st.st_size < 4 << 20);
+    B->close(be);
+    rm_dir();
+}
+
 /* Several processes write one store whose map keeps growing: a growth redoes its txn on the
  * snapshot it began on while the others step back (no flock per txn, backend_lmdb.c's overview).
  * Small maps make every commit announce itself; larger ones leave it to the puts that fill them. */
@@ -674,6 +718,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_wait_change_across_processes),
     ENT_TEST(t_missing_store),
     ENT_TEST(t_stale_reader),
+    ENT_TEST(t_stale_reader_while_open),
     ENT_TEST(t_grow_while_processes_write_small),
     ENT_TEST(t_grow_while_processes_write_large),
     ENT_TEST(t_stale_grow_flag),

@@ -16,7 +16,10 @@
  *   it on another snapshot. Table and cursor handles are ours and are re-bound after the replay, so
  *   the caller never notices.
  * - A map grown by another process (MDB_MAP_RESIZED at txn begin) is adopted the same way.
- * - Stale reader slots of dead processes are cleared on open (mdb_reader_check).
+ * - Stale reader slots of dead processes are cleared on open (mdb_reader_check), and by a writer
+ *   every SWEEP_EVERY write txns: a slot's snapshot keeps every page freed since from reuse, so
+ *   a process that keeps the store open would otherwise grow the file with each rewrite until
+ *   some process opens the store.
  * - LMDB forbids opening one environment twice in a process: handles on the same directory share
  *   one environment through a process-global registry.
  * - fork(): an environment must not be used in a child. Every call made in a child on a handle
@@ -205,6 +208,20 @@ static void writer_unlock(lenv *e)
     pthread_mutex_unlock(&e->gmu);
 }
 
+/* A count, not a clock: it bounds the pages a dead reader can pin to those of SWEEP_EVERY write
+ * txns whatever the write rate, and costs a writer one scan of the reader table (a lock, and a
+ * fcntl() per other process reading) per SWEEP_EVERY txns. */
+enum { SWEEP_EVERY = 256 };
+
+/* Under wmu, before the LMDB txn begins (its page allocations then see the cleared slots). */
+static void sweep_dead_readers(lenv *e)
+{
+    int dead = 0;
+    if (e->sweep_in-- > 0) return;
+    e->sweep_in = SWEEP_EVERY - 1;
+    mdb_reader_check(e->env, &dead); /* a failure leaves the slots for the next sweep or open */
+}
+
 static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
 {
     lbe *be = (lbe *)vbe;
@@ -224,6 +241,7 @@ static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
             free(t);
             return rc;
         }
+        sweep_dead_readers(e);
     }
     for (;;) {
         rc = ent__lmdb_hold_acquire(e);
