@@ -282,6 +282,41 @@ static void t_grown_by_other_process(void)
     rm_dir();
 }
 
+/* A copy taken after another process grew the map, before this one began a txn on the larger map:
+ * LMDB's copy begins a txn of its own, which failed with MDB_MAP_RESIZED (ENT_BUSY), and kept
+ * failing on every retry, as nothing of this process adopted the size. */
+static void t_copy_after_other_process_grew(void)
+{
+    ent_bk *be, *cbe;
+    int status;
+    char dest[300];
+    ent_backend_opts o = {0};
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "shared", 0, 10));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = open_small(&cbe, 0);
+        if (rc == ENT_OK) rc = write_range(cbe, "shared", 10, 5000);
+        if (rc == ENT_OK) B->close(cbe);
+        _exit(rc == ENT_OK ? 0 : 1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int compact = 0; compact < 2; compact++) {
+        snprintf(dest, sizeof dest, "%s/copy%d", dir, compact);
+        ENT_OK_(B->copy(be, dest, compact));
+        o.durability = ENT__DUR_NONE;
+        ENT_OK_(B->open(&cbe, dest, &o));
+        CU_ASSERT_EQUAL(check_range(cbe, "shared", 5000), 0);
+        B->close(cbe);
+    }
+    B->close(be);
+    rm_dir();
+}
+
 /* A read-only handle reads consistent snapshots while another process writes. */
 static void t_readonly_while_other_writes(void)
 {
@@ -712,6 +747,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_writer_wanted_by_a_reader),
     ENT_TEST(t_grow_in_a_savepoint),
     ENT_TEST(t_grown_by_other_process),
+    ENT_TEST(t_copy_after_other_process_grew),
     ENT_TEST(t_readonly_while_other_writes),
     ENT_TEST(t_same_dir_twice),
     ENT_TEST(t_fork_guard),

@@ -797,8 +797,30 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
         free(data);
         return rc;
     }
-    mrc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
+    /* The copy begins an LMDB txn of its own, which meets a map grown by another process as any
+     * txn does: adopt it (as ent__lmdb_txn_begin_mdb() does) and copy again. The failed attempt
+     * wrote nothing: LMDB begins its txn before the first write. */
+    for (int tries = 0;; tries++) {
+        mrc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
+        if (mrc != MDB_MAP_RESIZED || tries >= 100) break;
+        if (ent__lmdb_hold_depth(e) != 1) {
+            rc = ent__err(ENT_BUSY, "store %s: the map was grown by another process; end this thread's other "
+                                    "transactions to pick it up", e->path);
+            break;
+        }
+        if ((rc = ent__lmdb_resize_exclusive(e, 0))) break;
+        if (lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0) {
+            mrc = errno;
+            break;
+        }
+    }
     ent__lmdb_hold_release(e);
+    if (rc) {
+        close(fd);
+        unlink(data);
+        free(data);
+        return rc;
+    }
     if (!mrc && fsync(fd) < 0) mrc = errno;
     if (close(fd) < 0 && !mrc) mrc = errno;
     if (mrc) {
