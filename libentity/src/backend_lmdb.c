@@ -524,6 +524,26 @@ static int write_check(ltxn *t, unsigned tbl)
     return ENT_OK;
 }
 
+/* Before a growth retries a put or delete: k and v may point into the map (a record or key the
+ * caller just read, as an index build puts the data cursor's keys) or into a dirty page of this
+ * txn; the growth aborts the txn and remaps, which leaves such pointers dangling. Copies them once
+ * into *own (the caller frees it). */
+static int own_args(MDB_val *k, MDB_val *v, char **own)
+{
+    size_t n = k->mv_size + (v ? v->mv_size : 0);
+    char *p;
+    if (*own) return ENT_OK;
+    if (!(p = malloc(n ? n : 1))) return ent__err(ENT_NOMEM, "out of memory");
+    memcpy(p, k->mv_data, k->mv_size);
+    k->mv_data = p;
+    if (v && v->mv_size) {
+        memcpy(p + k->mv_size, v->mv_data, v->mv_size);
+        v->mv_data = p + k->mv_size;
+    }
+    *own = p;
+    return ENT_OK;
+}
+
 static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
     ltxn *t = (ltxn *)vtxn;
@@ -541,6 +561,7 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     MDB_val mk = {k->len, (void *)k->data}, mv = {v->len, (void *)v->data};
     unsigned mf = (flags & ENT_PUT_NOOVERWRITE) ? (dup ? MDB_NODUPDATA : MDB_NOOVERWRITE) : 0;
     unsigned hint = (flags & ENT_PUT_APPEND) ? (dup ? MDB_APPENDDUP : MDB_APPEND) : 0;
+    char *own = NULL;
     t->writes++;
     for (;;) {
         mrc = mdb_put(t->m, tb->dbi, &mk, &mv, mf | hint);
@@ -549,16 +570,24 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
             continue;
         }
         if (mrc != MDB_MAP_FULL) break;
-        if ((rc = ent__lmdb_grow(t))) return rc;
+        if ((rc = own_args(&mk, &mv, &own)) || (rc = ent__lmdb_grow(t))) {
+            t->failed = rc; /* as the growth does: LMDB refuses the txn after MDB_MAP_FULL */
+            free(own);
+            return rc;
+        }
     }
-    if (mrc == MDB_KEYEXIST)
+    if (mrc == MDB_KEYEXIST) {
+        free(own);
         return ent__err(ENT_CONFLICT, "table %s: %s of %zu bytes exists already", tb->name, dup ? "pair with key" : "key", k->len);
+    }
     if (mrc) {
         rc = ent__lmdb_lerr(mrc, "table %s: put of a %zu-byte value", tb->name, v->len);
         t->failed = rc; /* LMDB refuses further use of the txn after such errors */
-        return rc;
+    } else {
+        rc = ent__lmdb_log_add(t, OP_PUT, tbl, mf, &mk, &mv);
     }
-    return ent__lmdb_log_add(t, OP_PUT, tbl, mf, &mk, &mv);
+    free(own);
+    return rc;
 }
 
 static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v)
@@ -572,19 +601,29 @@ static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key (table %s)", tb->name);
     if (!key_ok(t, tbl, k)) return ent__err(ENT_NOTFOUND, "key of %zu bytes not found in table %s", k->len, tb->name);
     MDB_val mk = {k->len, (void *)k->data}, mv = {pair ? v->len : 0, pair ? (void *)v->data : NULL};
+    char *own = NULL;
     t->writes++;
     for (;;) {
         mrc = mdb_del(t->m, tb->dbi, &mk, pair ? &mv : NULL);
         if (mrc != MDB_MAP_FULL) break;
-        if ((rc = ent__lmdb_grow(t))) return rc;
+        if ((rc = own_args(&mk, pair ? &mv : NULL, &own)) || (rc = ent__lmdb_grow(t))) {
+            t->failed = rc;
+            free(own);
+            return rc;
+        }
     }
-    if (mrc == MDB_NOTFOUND) return ent__err(ENT_NOTFOUND, "key not found in table %s", tb->name);
+    if (mrc == MDB_NOTFOUND) {
+        free(own);
+        return ent__err(ENT_NOTFOUND, "key not found in table %s", tb->name);
+    }
     if (mrc) {
         rc = ent__lmdb_lerr(mrc, "table %s: delete", tb->name);
         t->failed = rc;
-        return rc;
+    } else {
+        rc = ent__lmdb_log_add(t, pair ? OP_DEL : OP_DELKEY, tbl, 0, &mk, pair ? &mv : NULL);
     }
-    return ent__lmdb_log_add(t, pair ? OP_DEL : OP_DELKEY, tbl, 0, &mk, pair ? &mv : NULL);
+    free(own);
+    return rc;
 }
 
 static int l_clear(ent_btxn *vtxn, unsigned tbl)
