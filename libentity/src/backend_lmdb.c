@@ -577,7 +577,7 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
         }
     }
     if (mrc == MDB_KEYEXIST) {
-        free(own);
+        if (own) free(own);
         return ent__err(ENT_CONFLICT, "table %s: %s of %zu bytes exists already", tb->name, dup ? "pair with key" : "key", k->len);
     }
     if (mrc) {
@@ -586,7 +586,7 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     } else {
         rc = ent__lmdb_log_add(t, OP_PUT, tbl, mf, &mk, &mv);
     }
-    free(own);
+    if (own) free(own); /* a call saved on every put: own is set only by a growth */
     return rc;
 }
 
@@ -613,7 +613,7 @@ static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
         }
     }
     if (mrc == MDB_NOTFOUND) {
-        free(own);
+        if (own) free(own);
         return ent__err(ENT_NOTFOUND, "key not found in table %s", tb->name);
     }
     if (mrc) {
@@ -622,7 +622,7 @@ static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     } else {
         rc = ent__lmdb_log_add(t, pair ? OP_DEL : OP_DELKEY, tbl, 0, &mk, pair ? &mv : NULL);
     }
-    free(own);
+    if (own) free(own);
     return rc;
 }
 
