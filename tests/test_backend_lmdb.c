@@ -282,6 +282,41 @@ static void t_grown_by_other_process(void)
     rm_dir();
 }
 
+/* A copy taken after another process grew the map, before this one began a txn on the larger map:
+ * LMDB's copy begins a txn of its own, which failed with MDB_MAP_RESIZED (ENT_BUSY), and kept
+ * failing on every retry, as nothing of this process adopted the size. */
+static void t_copy_after_other_process_grew(void)
+{
+    ent_bk *be, *cbe;
+    int status;
+    char dest[300];
+    ent_backend_opts o = {0};
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "shared", 0, 10));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = open_small(&cbe, 0);
+        if (rc == ENT_OK) rc = write_range(cbe, "shared", 10, 5000);
+        if (rc == ENT_OK) B->close(cbe);
+        _exit(rc == ENT_OK ? 0 : 1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int compact = 0; compact < 2; compact++) {
+        snprintf(dest, sizeof dest, "%s/copy%d", dir, compact);
+        ENT_OK_(B->copy(be, dest, compact));
+        o.durability = ENT__DUR_NONE;
+        ENT_OK_(B->open(&cbe, dest, &o));
+        CU_ASSERT_EQUAL(check_range(cbe, "shared", 5000), 0);
+        B->close(cbe);
+    }
+    B->close(be);
+    rm_dir();
+}
+
 /* A read-only handle reads consistent snapshots while another process writes. */
 static void t_readonly_while_other_writes(void)
 {
@@ -461,6 +496,50 @@ static void t_stale_reader(void)
     ENT_OK_(open_small(&be, 0));
     for (int i = 0; i < 20; i++) ENT_OK_(write_range(be, "t", 5 + i, 6 + i)); /* writers are not held back */
     CU_ASSERT_EQUAL(check_range(be, "t", 25), 0);
+    B->close(be);
+    rm_dir();
+}
+
+/* A reader that died holding a slot while this process kept the store open: no open clears it,
+ * yet its snapshot must not pin every page freed since, or a long-running writer's file grows with
+ * each rewrite until some process happens to open the store. */
+static void t_stale_reader_while_open(void)
+{
+    enum { TXNS = 3000, KEYS = 40 };
+    ent_bk *be;
+    int pfd[2], status;
+    char c = 0, data[600];
+    struct stat st;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, KEYS));
+    B->close(be);
+    CU_ASSERT_FATAL(pipe(pfd) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        ent_bk *cbe;
+        ent_btxn *r;
+        if (open_small(&cbe, 0) || B->txn_begin(cbe, 0, &r)) _exit(1);
+        if (write(pfd[1], "r", 1) != 1) _exit(1);
+        pause(); /* killed here, the reader slot taken */
+        _exit(1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_FATAL(read(pfd[0], &c, 1) == 1);
+    ENT_OK_(open_small(&be, 0)); /* opened while the reader lives: the open's check keeps it */
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFSIGNALED(status));
+    close(pfd[0]);
+    close(pfd[1]);
+    for (int i = 0; i < TXNS; i++) ENT_OK_(write_range(be, "t", 0, KEYS)); /* ~3 pages freed each */
+    CU_ASSERT_EQUAL(check_range(be, "t", KEYS), 0);
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    CU_ASSERT_FATAL(stat(data, &st) == 0);
+    /* pinned, the file holds every version: TXNS * 3 pages of 4 KiB (~36 MiB) */
+    if (st.st_size >= 4 << 20) fprintf(stderr, "\n  data.mdb is %lld bytes\n", (long long)st.st_size);
+    CU_ASSERT(st.st_size < 4 << 20);
     B->close(be);
     rm_dir();
 }
@@ -707,12 +786,14 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_writer_wanted_by_a_reader),
     ENT_TEST(t_grow_in_a_savepoint),
     ENT_TEST(t_grown_by_other_process),
+    ENT_TEST(t_copy_after_other_process_grew),
     ENT_TEST(t_readonly_while_other_writes),
     ENT_TEST(t_same_dir_twice),
     ENT_TEST(t_fork_guard),
     ENT_TEST(t_wait_change_across_processes),
     ENT_TEST(t_missing_store),
     ENT_TEST(t_stale_reader),
+    ENT_TEST(t_stale_reader_while_open),
     ENT_TEST(t_grow_while_processes_write_small),
     ENT_TEST(t_grow_while_processes_write_large),
     ENT_TEST(t_stale_grow_flag),

@@ -206,11 +206,61 @@ static void t_durable_subscription_survives_kill(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* A follower that opened the store read-only before its notify file existed (a store made by
+ * `entity copy`, which copies data.mdb only) has nothing to wait on: it must still see the commits
+ * of a writer that comes later. It slept in 100 ms steps until its timeout, forever with -1,
+ * whatever was committed meanwhile. */
+static void t_follow_read_only_without_notify(void)
+{
+    char dir[] = "/tmp/ent_follow_XXXXXX", cmd[300];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t last = 0;
+    int st = 0;
+    pid_t pid;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(open_store(&s, &sc, dir));
+    ent_store_close(s);
+    snprintf(cmd, sizeof cmd, "rm '%s/notify'", dir);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    o.read_only = 1;
+    ENT_OK_(ent_store_open(&s, dir, NULL, &o));
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        ent_store *w = NULL;
+        ent_schema *wsc = NULL;
+        ent_entity *e = NULL;
+        struct timespec d = {0, 300 * 1000000L}; /* while the parent waits, most likely */
+        int rc;
+        nanosleep(&d, NULL);
+        rc = open_store(&w, &wsc, dir);
+        if (!rc) rc = ent_entity_new(&e, ent_store_type(w, "tick"));
+        if (!rc) rc = ent_entity_set_uint(e, "n", 1);
+        if (!rc) rc = ent_create(w, NULL, e);
+        _exit(rc ? 1 : 0);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    /* No timeout: the commit must end the wait. A watchdog ends a run that hangs, as this did. */
+    alarm(300);
+    ENT_OK_(ent_log_wait(&last, s, 0, -1));
+    alarm(0);
+    CU_ASSERT_EQUAL(last, 1);
+    waitpid(pid, &st, 0);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_follow_other_process),
         ENT_TEST(t_durable_subscription_survives_kill),
+        ENT_TEST(t_follow_read_only_without_notify),
         {NULL, NULL},
     };
     return ent_test_run("follow_process", cases);

@@ -330,6 +330,66 @@ static void t_schema_changed_elsewhere(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* An index built at open over a map that is nearly full grows the map in the middle of the build.
+ * The build puts each record's key as the cursor gave it, a pointer into the map; the growth
+ * unmaps the old map and the put was retried with it: a SIGSEGV (or SIGBUS) inside LMDB. */
+static void t_index_build_grows_the_map(void)
+{
+    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64], name[240];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store_info info;
+    int n = 0;
+    uint64_t count = 0, problems = 1;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    o.durability = ENT_NONE;
+    o.map_size = 64 << 10;
+    sc = load(V1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ent_schema_free(sc);
+    /* Fill until the map is nearly full (each growth doubles it): the index on name, ~220 bytes
+     * an entity, cannot fit in what is left. */
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    do {
+        ent_txn *t = NULL;
+        ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+        for (int i = 0; i < 10; i++, n++) {
+            ent_entity *e = NULL;
+            char em[32];
+            snprintf(em, sizeof em, "p%d@x", n);
+            snprintf(name, sizeof name, "%06d", n);
+            name[6] = 'n';
+            ENT_OK_(ent_entity_new(&e, ent_store_type(s, "person")));
+            ENT_OK_(ent_entity_set_string(e, "email", em));
+            ENT_OK_(ent_entity_set_string(e, "name", name));
+            ENT_OK_(ent_create(s, t, e));
+            ent_entity_free(e);
+        }
+        ENT_OK_(ent_txn_commit(t));
+        ENT_OK_(ent_store_get_info(&info, s));
+    } while (n < 500 || info.used_bytes < info.map_size / 10 * 9);
+    ent_store_close(s);
+    sc = load(V2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o)); /* builds the name and age indexes */
+    ent_schema_free(sc);
+    ENT_OK_(ent_store_get_info(&info, s));
+    CU_ASSERT(info.used_bytes > 0);
+    ENT_OK_(ent_count(&count, s, NULL, ent_store_type(s, "person")));
+    CU_ASSERT_EQUAL(count, (uint64_t)n);
+    snprintf(name, sizeof name, "%06d", n - 1);
+    name[6] = 'n';
+    CU_ASSERT_EQUAL(count_find(s, "name", ent_value_string(name)), 1);
+    ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    ent_store_close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 static void t_durability_is_stored(void)
 {
     char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
@@ -447,6 +507,7 @@ int main(void)
         ENT_TEST(t_evolution_defaults),
         ENT_TEST(t_schema_changed_elsewhere),
         ENT_TEST(t_durability_is_stored),
+        ENT_TEST(t_index_build_grows_the_map),
         ENT_TEST(t_newer_format),
         ENT_TEST(t_unique_added_verifies),
         {NULL, NULL},

@@ -163,7 +163,9 @@ typedef struct ent_backend_ops {
     /* Change notification, for live followers without busy-waiting. Every committed write
      * transaction bumps a counter visible to every handle on the store (other processes too with
      * ENT_BK_CAP_SHARED). wait blocks until the counter differs from `seen` or timeout_ms passes
-     * (-1 waits forever). Returns ENT_OK, ENT_TIMEOUT. */
+     * (-1 waits forever). A backend that cannot see the counter at the moment (LMDB opened
+     * read-only without its notify file) returns ENT_OK every ~100 ms: the caller looks itself.
+     * Returns ENT_OK, ENT_TIMEOUT. */
     uint64_t (*change_counter)(ent_bk *be);
     int (*wait_change)(ent_bk *be, uint64_t seen, int timeout_ms);
 

@@ -16,7 +16,10 @@
  *   it on another snapshot. Table and cursor handles are ours and are re-bound after the replay, so
  *   the caller never notices.
  * - A map grown by another process (MDB_MAP_RESIZED at txn begin) is adopted the same way.
- * - Stale reader slots of dead processes are cleared on open (mdb_reader_check).
+ * - Stale reader slots of dead processes are cleared on open (mdb_reader_check), and by a writer
+ *   every SWEEP_EVERY write txns: a slot's snapshot keeps every page freed since from reuse, so
+ *   a process that keeps the store open would otherwise grow the file with each rewrite until
+ *   some process opens the store.
  * - LMDB forbids opening one environment twice in a process: handles on the same directory share
  *   one environment through a process-global registry.
  * - fork(): an environment must not be used in a child. Every call made in a child on a handle
@@ -205,6 +208,20 @@ static void writer_unlock(lenv *e)
     pthread_mutex_unlock(&e->gmu);
 }
 
+/* A count, not a clock: it bounds the pages a dead reader can pin to those of SWEEP_EVERY write
+ * txns whatever the write rate, and costs a writer one scan of the reader table (a lock, and a
+ * fcntl() per other process reading) per SWEEP_EVERY txns. */
+enum { SWEEP_EVERY = 256 };
+
+/* Under wmu, before the LMDB txn begins (its page allocations then see the cleared slots). */
+static void sweep_dead_readers(lenv *e)
+{
+    int dead = 0;
+    if (e->sweep_in-- > 0) return;
+    e->sweep_in = SWEEP_EVERY - 1;
+    mdb_reader_check(e->env, &dead); /* a failure leaves the slots for the next sweep or open */
+}
+
 static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
 {
     lbe *be = (lbe *)vbe;
@@ -224,6 +241,7 @@ static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
             free(t);
             return rc;
         }
+        sweep_dead_readers(e);
     }
     for (;;) {
         rc = ent__lmdb_hold_acquire(e);
@@ -506,6 +524,26 @@ static int write_check(ltxn *t, unsigned tbl)
     return ENT_OK;
 }
 
+/* Before a growth retries a put or delete: k and v may point into the map (a record or key the
+ * caller just read, as an index build puts the data cursor's keys) or into a dirty page of this
+ * txn; the growth aborts the txn and remaps, which leaves such pointers dangling. Copies them once
+ * into *own (the caller frees it). */
+static int own_args(MDB_val *k, MDB_val *v, char **own)
+{
+    size_t n = k->mv_size + (v ? v->mv_size : 0);
+    char *p;
+    if (*own) return ENT_OK;
+    if (!(p = malloc(n ? n : 1))) return ent__err(ENT_NOMEM, "out of memory");
+    memcpy(p, k->mv_data, k->mv_size);
+    k->mv_data = p;
+    if (v && v->mv_size) {
+        memcpy(p + k->mv_size, v->mv_data, v->mv_size);
+        v->mv_data = p + k->mv_size;
+    }
+    *own = p;
+    return ENT_OK;
+}
+
 static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
     ltxn *t = (ltxn *)vtxn;
@@ -523,6 +561,7 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     MDB_val mk = {k->len, (void *)k->data}, mv = {v->len, (void *)v->data};
     unsigned mf = (flags & ENT_PUT_NOOVERWRITE) ? (dup ? MDB_NODUPDATA : MDB_NOOVERWRITE) : 0;
     unsigned hint = (flags & ENT_PUT_APPEND) ? (dup ? MDB_APPENDDUP : MDB_APPEND) : 0;
+    char *own = NULL;
     t->writes++;
     for (;;) {
         mrc = mdb_put(t->m, tb->dbi, &mk, &mv, mf | hint);
@@ -531,16 +570,24 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
             continue;
         }
         if (mrc != MDB_MAP_FULL) break;
-        if ((rc = ent__lmdb_grow(t))) return rc;
+        if ((rc = own_args(&mk, &mv, &own)) || (rc = ent__lmdb_grow(t))) {
+            t->failed = rc; /* as the growth does: LMDB refuses the txn after MDB_MAP_FULL */
+            free(own);
+            return rc;
+        }
     }
-    if (mrc == MDB_KEYEXIST)
+    if (mrc == MDB_KEYEXIST) {
+        if (own) free(own);
         return ent__err(ENT_CONFLICT, "table %s: %s of %zu bytes exists already", tb->name, dup ? "pair with key" : "key", k->len);
+    }
     if (mrc) {
         rc = ent__lmdb_lerr(mrc, "table %s: put of a %zu-byte value", tb->name, v->len);
         t->failed = rc; /* LMDB refuses further use of the txn after such errors */
-        return rc;
+    } else {
+        rc = ent__lmdb_log_add(t, OP_PUT, tbl, mf, &mk, &mv);
     }
-    return ent__lmdb_log_add(t, OP_PUT, tbl, mf, &mk, &mv);
+    if (own) free(own); /* a call saved on every put: own is set only by a growth */
+    return rc;
 }
 
 static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_slice *v)
@@ -554,19 +601,29 @@ static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key (table %s)", tb->name);
     if (!key_ok(t, tbl, k)) return ent__err(ENT_NOTFOUND, "key of %zu bytes not found in table %s", k->len, tb->name);
     MDB_val mk = {k->len, (void *)k->data}, mv = {pair ? v->len : 0, pair ? (void *)v->data : NULL};
+    char *own = NULL;
     t->writes++;
     for (;;) {
         mrc = mdb_del(t->m, tb->dbi, &mk, pair ? &mv : NULL);
         if (mrc != MDB_MAP_FULL) break;
-        if ((rc = ent__lmdb_grow(t))) return rc;
+        if ((rc = own_args(&mk, pair ? &mv : NULL, &own)) || (rc = ent__lmdb_grow(t))) {
+            t->failed = rc;
+            free(own);
+            return rc;
+        }
     }
-    if (mrc == MDB_NOTFOUND) return ent__err(ENT_NOTFOUND, "key not found in table %s", tb->name);
+    if (mrc == MDB_NOTFOUND) {
+        if (own) free(own);
+        return ent__err(ENT_NOTFOUND, "key not found in table %s", tb->name);
+    }
     if (mrc) {
         rc = ent__lmdb_lerr(mrc, "table %s: delete", tb->name);
         t->failed = rc;
-        return rc;
+    } else {
+        rc = ent__lmdb_log_add(t, pair ? OP_DEL : OP_DELKEY, tbl, 0, &mk, pair ? &mv : NULL);
     }
-    return ent__lmdb_log_add(t, pair ? OP_DEL : OP_DELKEY, tbl, 0, &mk, pair ? &mv : NULL);
+    if (own) free(own);
+    return rc;
 }
 
 static int l_clear(ent_btxn *vtxn, unsigned tbl)
@@ -780,8 +837,30 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
         free(data);
         return rc;
     }
-    mrc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
+    /* The copy begins an LMDB txn of its own, which meets a map grown by another process as any
+     * txn does: adopt it (as ent__lmdb_txn_begin_mdb() does) and copy again. The failed attempt
+     * wrote nothing: LMDB begins its txn before the first write. */
+    for (int tries = 0;; tries++) {
+        mrc = mdb_env_copyfd2(e->env, fd, compact ? MDB_CP_COMPACT : 0);
+        if (mrc != MDB_MAP_RESIZED || tries >= 100) break;
+        if (ent__lmdb_hold_depth(e) != 1) {
+            rc = ent__err(ENT_BUSY, "store %s: the map was grown by another process; end this thread's other "
+                                    "transactions to pick it up", e->path);
+            break;
+        }
+        if ((rc = ent__lmdb_resize_exclusive(e, 0))) break;
+        if (lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0) {
+            mrc = errno;
+            break;
+        }
+    }
     ent__lmdb_hold_release(e);
+    if (rc) {
+        close(fd);
+        unlink(data);
+        free(data);
+        return rc;
+    }
     if (!mrc && fsync(fd) < 0) mrc = errno;
     if (close(fd) < 0 && !mrc) mrc = errno;
     if (mrc) {

@@ -106,6 +106,25 @@ int ent__lmdb_werr(const lenv *e, int mrc, const char *what)
     return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
 }
 
+/* After mdb_env_open() failed with EACCES: which file this user lacks the access to, as " (...)"
+ * for the message, else "". A reader needs to write too: LMDB takes a slot of the reader table in
+ * lock.mdb (made in the directory when missing) for every read txn. */
+static const char *denied_file(char *out, size_t n, const char *dir, int mrc, int read_only)
+{
+    char data[PATH_MAX], lock[PATH_MAX];
+    out[0] = 0;
+    if (mrc != EACCES && mrc != EPERM) return out;
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+    if (access(data, read_only ? R_OK : R_OK | W_OK) != 0)
+        snprintf(out, n, " (%s is not %s by this user)", data, read_only ? "readable" : "readable and writable");
+    else if (access(lock, F_OK) == 0 && access(lock, R_OK | W_OK) != 0)
+        snprintf(out, n, " (%s is not writable by this user: readers too take a slot in it)", lock);
+    else if (access(lock, F_OK) != 0 && access(dir, W_OK | X_OK) != 0)
+        snprintf(out, n, " (lock.mdb is missing and this user cannot create it in %s: readers too take a slot in it)", dir);
+    return out;
+}
+
 int ent__lmdb_forked(const lenv *e)
 {
     if (e->gen == ent__fork_gen()) return 0;
@@ -466,7 +485,8 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     if (!o->read_only && (rc = prealloc_lock(path)) != ENT_OK) goto fail;
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | ent__lmdb_env_flags_for(o->durability), 0664);
     if (mrc) {
-        rc = ent__lmdb_lerr(mrc, "store %s: opening", path);
+        char why[PATH_MAX + 128];
+        rc = ent__lmdb_lerr(mrc, "store %s: opening%s", path, denied_file(why, sizeof why, path, mrc, o->read_only));
         goto fail;
     }
     {

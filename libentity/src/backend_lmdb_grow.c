@@ -290,8 +290,15 @@ int ent__lmdb_wait_change(ent_bk *vbe, uint64_t seen, int timeout_ms)
             rel.tv_nsec = 100000000L;
             tp = &rel;
         }
-        if (nt) syscall(SYS_futex, &nt->word, FUTEX_WAIT, w, tp, NULL, 0);
-        else nanosleep(tp, NULL);
+        if (nt) {
+            syscall(SYS_futex, &nt->word, FUTEX_WAIT, w, tp, NULL, 0);
+        } else {
+            /* No notify file (read-only, opened before any writer made it): no counter to see
+             * move, so the caller looks at the store itself after each step. It slept to its
+             * timeout, forever with -1, whatever was committed. */
+            nanosleep(tp, NULL);
+            break;
+        }
     }
     if (nt && e->nt_writable) atomic_fetch_sub(&nt->waiters, 1);
     return rc;

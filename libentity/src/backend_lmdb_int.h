@@ -117,6 +117,7 @@ typedef struct lenv {
     ltab *tab;
     loplog log;  /* the op log of the current write txn (under wmu) */
     int env_dur; /* durability the env flags are set to (under wmu) */
+    unsigned sweep_in; /* write txns until the next check for dead readers (under wmu) */
     /* Ended read txns kept reset for mdb_txn_renew(): mdb_txn_begin() callocs a txn sized by
      * maxdbs (~13 KiB here), a fifth of a single get in perf. Under rcmu; never used in a child. */
     pthread_mutex_t rcmu;

@@ -77,6 +77,7 @@ struct ent_log_cursor {
     size_t n, i;
     int bad;           /* a damaged log met: 1 a key below pos, 2 seqs missing before bad_seq */
     uint64_t bad_seq;  /* the next fill fails with it, after the events before it went out */
+    ent_txn *pin;      /* read in this snapshot rather than a new one per fill (borrowed) */
 };
 
 int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
@@ -116,7 +117,8 @@ static int cursor_fill(ent_log_cursor *c)
     int rc, op = ENT_CUR_SEEK;
     uint64_t trunc = 0;
     if (c->bad) return bad_err(c);
-    if ((rc = ent_txn_begin(&t, c->s, ENT_TXN_READ))) return rc;
+    if (c->pin) t = c->pin;
+    else if ((rc = ent_txn_begin(&t, c->s, ENT_TXN_READ))) return rc;
     /* Seqs run without a gap from the one after the truncation point ("log_trunc") to the last. */
     if ((rc = ent__meta_get_u64(&trunc, t, "log_trunc")) == ENT_NOTFOUND) rc = ENT_OK;
     if (rc || (rc = ent__bk_cursor_open(t, c->s->t_log, &cur))) goto out;
@@ -162,8 +164,13 @@ static int cursor_fill(ent_log_cursor *c)
     }
     ent__bk_cursor_close(c->s, cur);
 out:
-    ent_txn_abort(t);
+    if (!c->pin) ent_txn_abort(t);
     return rc;
+}
+
+void ent__log_cursor_pin(ent_log_cursor *c, ent_txn *t)
+{
+    c->pin = t;
 }
 
 int ent_log_next(ent_event **out, ent_log_cursor *c)

@@ -44,7 +44,11 @@ int ent__index_build(ent_txn *t, const ent_type *type, size_t j)
                 if (rc == ENT_CONFLICT) {
                     ent_key key;
                     char kb[300];
-                    ent__pk_decode(&key, type->key, k.data, k.len);
+                    /* k again: a growth of the map in the put leaves the slice it gave dangling */
+                    if (ent__bk_cursor_get(s, cur, ENT_CUR_CURRENT, &k, &v) == ENT_OK)
+                        ent__pk_decode(&key, type->key, k.data, k.len);
+                    else
+                        key = ent_key_str("?");
                     rc = ent__err(ENT_CONFLICT,
                                   "cannot build unique index %s.%s: value of %s %s is taken by "
                                   "another entity", type->name, f->name, type->name,

@@ -250,6 +250,9 @@ void ent__event_head_pack(ent_buf *b, int64_t ts, uint64_t txn, const char *type
 int ent__log_load(ent_txn *t);
 /* The first and last seq present in the log as t sees it (both 0 when empty; log.c). */
 int ent__log_bounds_in(uint64_t *first, uint64_t *last, ent_txn *t);
+/* Make cursor c read in t's snapshot instead of one new snapshot per batch (log.c): it then ends
+ * where t's log does. t (borrowed) must outlive c's reads. */
+void ent__log_cursor_pin(ent_log_cursor *c, ent_txn *t);
 /* In-process delivery (log_deliver.c). Deliver the events [first_seq, last_seq] of a transaction
  * just committed to the in-process subscribers, in commit order. ent__log_ticket() is called
  * while the write transaction is held (before the backend commit), so tickets follow commit

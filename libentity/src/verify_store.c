@@ -258,6 +258,8 @@ static void replay_progress(const char *what, uint64_t done, void *payload)
     v->outer_cb("verify", v->items + done, v->outer_payload);
 }
 
+static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq);
+
 static int check_replay(vctx *v, ent_store *s)
 {
     ent_store *m = NULL;
@@ -292,11 +294,9 @@ static int check_replay(vctx *v, ent_store *s)
             s->progress = replay_progress;
             s->progress_payload = v;
         }
-        /* To the snapshot's last event: the log goes on past it while others write, and those
-         * events are not in the entities checked. An empty log leaves the scratch store empty. */
-        uint64_t last = 0;
-        rc = ent_log_bounds(NULL, &last, s, v->t);
-        if (!rc && last) rc = ent_store_replay(m, s, last);
+        /* In verify's snapshot: the log as far as the records checked above, not the commits of
+         * other writers since, nor without the events a truncation dropped meanwhile. */
+        rc = replay_log(m, s, v->t, 0);
         s->progress = cb;
         s->progress_payload = payload;
     }
@@ -305,12 +305,6 @@ static int check_replay(vctx *v, ent_store *s)
         return rc;
     }
     if (rc) {
-        uint64_t first_now = 0;
-        /* A truncation since the snapshot took the events the replay needs: nothing to check. */
-        if (ent_log_bounds(&first_now, NULL, s, NULL) == ENT_OK && first_now > 1) {
-            ent_store_close(m);
-            return ENT_OK;
-        }
         problem(v, "log: replay fails: %s", ent_errmsg());
         ent_store_close(m);
         return ENT_OK;
@@ -495,15 +489,17 @@ static int rebuild_unique(ent_store *dst)
     return ent_txn_commit(w);
 }
 
-int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
+/* src_txn: a read txn of src to replay in its snapshot, or NULL for the live log (each batch of
+ * events in a snapshot of its own: commits made meanwhile are replayed too). */
+static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq)
 {
     ent_log_cursor *c = NULL;
     ent_event *ev = NULL;
     ent_txn *w = NULL;
-    uint64_t first = 0, last = 0, cur_txn = 0;
+    uint64_t first = 0, last = 0, cur_txn = 0, next_seq = 1;
     int rc;
     if (!dst || !src || dst == src) return ent__err(ENT_INVALID, "replay needs two different stores");
-    if ((rc = ent_log_bounds(&first, &last, src, NULL))) return rc;
+    if ((rc = ent_log_bounds(&first, &last, src, src_txn))) return rc;
     if (first > 1) return ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 "; it cannot be replayed from seq 1", first);
     {
         uint64_t df = 0, dl = 0;
@@ -518,6 +514,7 @@ int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
         if (dl) return ent__err(ENT_INVALID, "the destination store is not empty");
     }
     if ((rc = ent_log_cursor_open(&c, src, 1, NULL, 0))) return rc;
+    if (src_txn) ent__log_cursor_pin(c, src_txn);
     for (;;) {
         rc = ent_log_next(&ev, c);
         if (rc == ENT_NOTFOUND) {
@@ -525,6 +522,16 @@ int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
             break;
         }
         if (rc) break;
+        /* The cursor goes on at the first event kept when the log is truncated under it (by
+         * another writer, between two of its snapshots): the events in between would be missing
+         * from dst, and the ones after renumbered. */
+        if (ev->seq != next_seq) {
+            rc = ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 " while it was replayed (after seq %" PRIu64 ")",
+                          ev->seq, next_seq - 1);
+            ent_event_free(ev);
+            break;
+        }
+        next_seq = ev->seq + 1;
         if (to_seq && ev->seq > to_seq) {
             /* to_seq cuts this transaction: leave it out whole rather than commit half of it, a
              * state the source never had. */
@@ -575,4 +582,9 @@ int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
         (void)rebuild_unique(dst);
         return ent__err(rc, "%s", msg);
     }
+}
+
+int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
+{
+    return replay_log(dst, src, NULL, to_seq);
 }

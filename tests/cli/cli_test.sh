@@ -408,5 +408,24 @@ else
   echo "skipped: full and read-only disk checks (cannot mount tmpfs here)"
 fi
 
+# A user who may read the store's files but not write lock.mdb (LMDB's reader table) cannot read
+# it either: the message names the file and why, rather than a bare "Permission denied".
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  expect 0 "$E" copy "$work/perm"
+  chmod 755 "$work" "$work/perm"
+  nobody "$E" -s "$work/perm" count customer >out 2>err; [ $? = 1 ] && ok || bad "get without lock.mdb: exit $?"
+  errline "cannot create it in .*readers too"
+  expect 0 "$E" -s "$work/perm" count customer     # root makes lock.mdb
+  chmod 644 "$work/perm"/*
+  nobody "$E" -s "$work/perm" count customer >out 2>err; [ $? = 1 ] && ok || bad "get, lock.mdb read-only: exit $?"
+  errline "lock.mdb is not writable by this user"
+  chmod 666 "$work/perm/lock.mdb"
+  nobody "$E" -s "$work/perm" count customer >out 2>err; [ $? = 0 ] && ok || bad "get, lock.mdb writable: $(cat err)"
+  chmod 700 "$work"
+else
+  echo "skipped: read access by another user (needs root and setpriv)"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

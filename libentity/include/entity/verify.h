@@ -33,6 +33,8 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
  * Unique values are not checked on the way (a unique index that an evolution added once the
  * values were distinct meets the earlier, legal repeats in the log): dst's unique indexes are
  * built over its entities at the end, also after a failure, for what was committed.
+ * It reads src's log as it grows (commits made meanwhile are replayed too); a truncation of it
+ * meanwhile (by another writer) stops the replay with ENT_INVALID, dst keeping what was replayed.
  * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated), ENT_CORRUPT, ENT_SCHEMA, and the
  * codes of the writes. */
 ENT_EXTERN(int) ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq);
