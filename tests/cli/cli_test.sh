@@ -346,6 +346,45 @@ grep -q "^entity: load: lines $((n + 1)) to $((n + 100)) were not stored, nor an
 grep -q "^entity: replay: .*fszr holds a partial replay, up to seq [1-9][0-9]*; remove it" fsz.err && ok ||
   bad "replay past a file-size limit said: $(cat fsz.err)"
 
+# output that cannot be written, everywhere: the help and the version too (they exited 0)
+for c in --help --version "get --help"; do
+  "$E" $c >/dev/full 2>"$work/err"; [ $? = 1 ] && ok || bad "$c to a full device did not exit 1"; errline "writing the output: No space left"
+done
+# events --follow stops at its first failed write (it wrote nothing, for ever), and at a reader
+# that went away while no event comes (it waited for the next event); timeout only guards a hang
+ENTITY_STORE=$work/ev1 expect 0 "$E" init --schema refs.json
+ENTITY_STORE=$work/ev1 expect 0 "$E" put emp '{"name":"e"}'
+ENTITY_STORE=$work/ev1 timeout 60 "$E" events --follow >/dev/full 2>"$work/err"; rc=$?
+[ $rc = 1 ] && ok || bad "events --follow to a full device exited $rc"; errline "writing the output: No space left"
+ENTITY_STORE=$work/ev1 timeout 60 "$E" events --follow 2>"$work/err" | head -1 >/dev/null; rc=${PIPESTATUS[0]}
+[ $rc = 1 ] && ok || bad "events --follow into a closed pipe exited $rc"; errline "writing the output"
+# input that cannot be read is a failure, not an empty input (load said "loaded 0 entities")
+ENTITY_STORE=$work/ev1 expect 1 "$E" load <"$work"; errline "load: reading the input: Is a directory"
+ENTITY_STORE=$work/ev1 expect 1 "$E" put emp - <"$work"; errline "put: reading the input: Is a directory"
+ENTITY_STORE=$work/ev1 expect 1 "$E" load <&-; errline "load: reading the input"
+# closed stdout and stderr: LMDB opened data.mdb on descriptor 2, and the error message then
+# overwrote its meta page (the store could no longer be opened); output into lock.mdb
+ENTITY_STORE=$work/ev1 "$E" put emp '{"name":5}' >&- 2>&-; rc=$?
+[ $rc = 1 ] && ok || bad "put with stdout and stderr closed exited $rc"
+ENTITY_STORE=$work/ev1 expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after closed descriptors: $(cat out) $(cat err)"
+ENTITY_STORE=$work/fd1 expect 0 "$E" init --schema refs.json
+ENTITY_STORE=$work/fd1 "$E" put emp "{\"name\":\"$(head -c 20000 /dev/zero | tr '\0' x)\"}" >&- 2>"$work/err"; rc=$?
+[ $rc = 1 ] && ok || bad "put with stdout closed exited $rc"; errline "writing the output: Bad file descriptor"
+grep -q xxxxxxxx "$work/fd1/lock.mdb" && bad "the output went into lock.mdb" || ok
+# a load stopped by a signal says which lines it stored (the open batch is dropped); it exited
+# with no word, leaving a partial store
+ENTITY_STORE=$work/ld expect 0 "$E" init --schema refs.json
+mkfifo ld.fifo
+ENTITY_STORE=$work/ld "$E" load --batch 10 <ld.fifo >/dev/null 2>ld.err & lp=$!
+exec 3>ld.fifo
+for i in $(seq 1 25); do echo "{\"type\":\"emp\",\"key\":$i,\"version\":1,\"data\":{}}"; done >&3
+for i in $(seq 1 300); do [ "$(ENTITY_STORE=$work/ld "$E" count emp)" = 20 ] && break; sleep 0.1; done
+kill -TERM $lp; wait $lp; rc=$?; exec 3>&-
+[ $rc = 1 ] && ok || bad "a load stopped by SIGTERM exited $rc"
+grep -q "^entity: load: interrupted: lines 21 to 25 were not stored, nor any after them; the lines before them were" ld.err &&
+  ok || bad "a load stopped by SIGTERM said: $(cat ld.err)"
+ENTITY_STORE=$work/ld expect 0 "$E" count emp; [ "$(cat out)" = 20 ] && ok || bad "an interrupted load kept $(cat out)"
+
 # a full disk and a read-only disk (small tmpfs mounts; skipped where mounting is not allowed)
 mkdir -p "$work/small"
 if mount -t tmpfs -o size=2m tmpfs "$work/small" 2>/dev/null; then

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,17 +70,30 @@ static int parse_expect(uint64_t *out, const char *text)
     return 0;
 }
 
-/* Read all of stdin (for JSON given as "-" or omitted). */
-static char *read_stdin(void)
+/* Read all of stdin (for JSON given as "-" or omitted). NULL with a message when it cannot be
+ * read: a directory or a closed descriptor is no empty input (the JSON error named neither). */
+static char *read_stdin(const char *what)
 {
     size_t n = 0, cap = 4096;
-    char *buf = malloc(cap);
+    char *buf = malloc(cap), *more;
     for (;;) {
         size_t got;
-        if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
+        if (buf && n + 1 >= cap) {
+            if (!(more = realloc(buf, cap *= 2))) free(buf);
+            buf = more;
+        }
+        if (!buf) {
+            msg("%s: reading the input: out of memory", what);
+            return NULL;
+        }
         got = fread(buf + n, 1, cap - n - 1, stdin);
         n += got;
         if (got == 0) break;
+    }
+    if (ferror(stdin)) {
+        msg("%s: reading the input: %s", what, strerror(errno));
+        free(buf);
+        return NULL;
     }
     buf[n] = '\0';
     return buf;
@@ -174,7 +188,7 @@ int cmd_put(int argc, char **argv)
         } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
         else return usage();
     }
-    if (!json || !strcmp(json, "-")) json = in = read_stdin();
+    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin("put"))) return 1;
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
@@ -351,19 +365,30 @@ static int op_arg(unsigned *out, const char *text)
     return 0;
 }
 
-static int print_events(ent_log_cursor *c, uint64_t limit, uint64_t *n)
+/* Print the events of c up to limit (0: all there are), counting them in *n. Returns 0, or 1 with
+ * a message: a library failure (named by what), or output that could not be written, which a
+ * follower must see at once (it wrote nothing for ever to a full disk). */
+static int print_events(ent_log_cursor *c, uint64_t limit, uint64_t *n, const char *what)
 {
     ent_event *ev;
-    int rc;
+    int rc = ENT_OK;
     while ((!limit || *n < limit) && (rc = ent_log_next(&ev, c)) == ENT_OK) {
         char *j = NULL;
-        if (ent_event_to_json(&j, ev, 0) == ENT_OK) puts(j);
+        if (ent_event_to_json(&j, ev, 0) == ENT_OK) out_line(j);
         free(j);
         ent_event_free(ev);
         (*n)++;
     }
-    fflush(stdout);
-    return limit && *n >= limit ? ENT_OK : rc == ENT_NOTFOUND ? ENT_OK : rc;
+    if (out_failed()) return 1;
+    return rc == ENT_OK || rc == ENT_NOTFOUND ? 0 : fail(what);
+}
+
+/* Has the reader of stdout gone (a pipe whose read end is closed reports POLLERR)? A follower
+ * with no new event to write would otherwise wait for one to learn it, as tail -f once did. */
+static int out_gone(void)
+{
+    struct pollfd p = {STDOUT_FILENO, 0, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
 /* events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow] */
@@ -394,7 +419,7 @@ int cmd_events(int argc, char **argv)
         return 1;
     }
     if (ent_log_cursor_open(&c, s, from, t, ops) != ENT_OK) rc = fail("events");
-    else if (!limit_zero && print_events(c, limit, &n) != ENT_OK) rc = fail("events");
+    else if (!limit_zero) rc = print_events(c, limit, &n, "events");
     if (!rc && follow && !limit_zero) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -403,11 +428,17 @@ int cmd_events(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         while (!stop && (!limit || n < limit)) {
             int w = ent_log_wait(NULL, s, ent_log_cursor_pos(c) - 1, 200);
+            if (w == ENT_TIMEOUT && out_gone()) {
+                msg("writing the output: the reader has closed it");
+                rc = 1;
+                break;
+            }
             if (w == ENT_TIMEOUT) continue;
-            if (w || print_events(c, limit, &n) != ENT_OK) {
+            if (w) {
                 rc = fail("events --follow");
                 break;
             }
+            if ((rc = print_events(c, limit, &n, "events --follow"))) break;
         }
     }
     ent_log_cursor_free(c);
@@ -459,8 +490,8 @@ int cmd_subs(int argc, char **argv)
         ent_log_cursor *c = NULL;
         if (argc == 5 && (rc = parse_u64(&limit, argv[4], "--limit"))) return rc;
         if ((rc = open_store(&s, 1))) return rc;
-        if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK || (!(argc == 5 && limit == 0) && print_events(c, limit, &n) != ENT_OK))
-            rc = fail("subs read");
+        if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK) rc = fail("subs read");
+        else if (!(argc == 5 && limit == 0)) rc = print_events(c, limit, &n, "subs read");
         ent_log_cursor_free(c);
     } else {
         return usage();
@@ -616,13 +647,13 @@ static uint64_t line_version(json_t *j)
 
 /* A batch whose commit failed (a full disk): say which lines are not in the store, as a bad line
  * is named, so the load can be resumed from the right line. */
-static void lost_batch(uint64_t from, uint64_t to)
+static void lost_batch(const char *why, uint64_t from, uint64_t to)
 {
     if (from > 1)
-        msg("load: lines %llu to %llu were not stored, nor any after them; the lines before them were",
+        msg("load: %slines %llu to %llu were not stored, nor any after them; the lines before them were", why,
             (unsigned long long)from, (unsigned long long)to);
     else
-        msg("load: nothing was stored");
+        msg("load: %snothing was stored", why);
 }
 
 int cmd_load(int argc, char **argv)
@@ -643,8 +674,18 @@ int cmd_load(int argc, char **argv)
         return usage();
     }
     if ((rc = open_store(&s, 0))) return rc;
+    {
+        /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines
+         * stored are named, as after a bad line (killed outright, it left a partial store
+         * unsaid). No SA_RESTART: a read waiting on a pipe must return. */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
     progress("entity: load: entities", 0, 0);
-    while ((len = getline(&line, &cap, stdin)) >= 0) {
+    while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
         json_error_t err;
         json_t *o, *data, *vj;
         const ent_type *t;
@@ -660,7 +701,7 @@ int cmd_load(int argc, char **argv)
             if (ent_txn_commit(w) != ENT_OK) {
                 w = NULL;
                 rc = fail("load");
-                lost_batch(batch_from, lines - 1);
+                lost_batch("", batch_from, lines - 1);
                 break;
             }
             w = NULL;
@@ -730,6 +771,14 @@ int cmd_load(int argc, char **argv)
         progress("entity: load: entities", loaded, 0);
         in_txn++;
     }
+    if (!rc && (stop || ferror(stdin))) {
+        /* input that cannot be read (a directory, a closed descriptor) is no empty input */
+        int err = errno; /* before progress(): isatty() sets it */
+        progress("", 0, 2);
+        if (!stop) msg("load: reading the input: %s", strerror(err));
+        lost_batch(stop ? "interrupted: " : "", batch_from, lines);
+        rc = 1;
+    }
     free(line);
     progress("", 0, 2);
     if (!rc && w && pr.n) {
@@ -750,7 +799,7 @@ int cmd_load(int argc, char **argv)
     }
     if (w) {
         if (rc) ent_txn_abort(w);
-        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load"), lost_batch(batch_from, lines);
+        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load"), lost_batch("", batch_from, lines);
         else batch_from = lines + 1;
         w = NULL;
     }
