@@ -318,6 +318,15 @@ ENTITY_STORE=$work/rc expect 2 "$E" rm emp 7 --expect-version 184467440737095516
 ENTITY_STORE=$work/rc expect 0 "$E" get emp 7; jcheck out "d['version'], d['data'].get('name')" "18446744073709551614 None"
 printf '{"type":"emp","key":7,"version":"18446744073709551615","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "ENT_VERSION_ANY"
 printf '{"type":"emp","key":7,"version":"1e3","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "line 1: version \"1e3\""
+# a line of the wrong shape names what is wrong with it (it said "expected ... with a known type"
+# for an unknown type, a version 1.5 and a missing data; "string key must be 1 to 255 bytes,
+# got 0" for a missing key)
+printf '{"type":"nope","key":1,"version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: unknown type "nope"'
+printf '{"type":"emp","key":1,"version":1.5,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: "version" is not an integer'
+printf '\n{"type":"dept","version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 2: no "key"'
+printf '{"type":"emp","key":1,"version":1}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: "data" is not an object'
+printf '{"key":1,"version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: "type" is not a string'
+printf '[1]\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: not an object; expected {"type"'
 ENTITY_STORE=$work/rc expect 0 "$E" rm emp 7
 # an evolution that adds a field with a default: old entities read with it, check stays ok
 sed 's/"version":1/"version":2/; s/"name":{"id":1,"type":"string"}/"name":{"id":1,"type":"string"},"level":{"id":4,"type":"uint","default":3,"indexed":true}/' refs.json >refs2.json

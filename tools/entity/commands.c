@@ -687,7 +687,8 @@ int cmd_load(int argc, char **argv)
     progress("entity: load: entities", 0, 0);
     while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
         json_error_t err;
-        json_t *o, *data, *vj;
+        json_t *o, *data, *vj, *tj;
+        const char *shape;
         const ent_type *t;
         ent_entity *e = NULL;
         ent_key k;
@@ -715,12 +716,22 @@ int cmd_load(int argc, char **argv)
             rc = 1;
             break;
         }
-        t = json_is_string(json_object_get(o, "type")) ? ent_store_type(s, json_string_value(json_object_get(o, "type"))) : NULL;
+        tj = json_object_get(o, "type");
         data = json_object_get(o, "data");
         vj = json_object_get(o, "version");
-        if (!t || !json_is_object(data) || !(json_is_integer(vj) || json_is_string(vj))) {
+        /* name what is wrong: a line of a long input is fixed by hand */
+        shape = !json_is_object(o) ? "not an object"
+                : !json_is_string(tj) ? "\"type\" is not a string"
+                : !json_object_get(o, "key") ? "no \"key\""
+                : !(json_is_integer(vj) || json_is_string(vj)) ? "\"version\" is not an integer"
+                : !json_is_object(data) ? "\"data\" is not an object" : NULL;
+        t = shape ? NULL : ent_store_type(s, json_string_value(tj));
+        if (!t) {
             progress("", 0, 2);
-            msg("line %llu: expected {\"type\":T,\"key\":K,\"version\":V,\"data\":{...}} with a known type", (unsigned long long)lines);
+            if (shape)
+                msg("line %llu: %s; expected {\"type\":T,\"key\":K,\"version\":V,\"data\":{...}}", (unsigned long long)lines, shape);
+            else
+                msg("line %llu: unknown type \"%s\"", (unsigned long long)lines, json_string_value(tj));
             json_decref(o);
             rc = 1;
             break;
