@@ -198,7 +198,14 @@ expect 2 "$E" ls customer --limit " -1"; onelines
 expect 2 "$E" ls customer --limit "+1"
 expect 1 "$E" get customer " 1"; onelines
 # entity bench execs entity-bench, built next to the tool only where SQLite is found
-if [ -x "$(dirname "$E")/entity-bench" ]; then expect 2 "$E" bench --n -1; onelines; fi
+if [ -x "$(dirname "$E")/entity-bench" ]; then
+  expect 2 "$E" bench --n -1; onelines
+  # --batch is 1 or 1000 (atoi took "x" as 0, every batch, and "1000x" as 1000)
+  for b in x 1000x 0 " 1"; do expect 2 "$E" bench --batch "$b" --n 50; errline "--batch 1 or 1000"; done
+  expect 2 "$E" bench --bogus; onelines  # the usage too starts with "entity: "
+  # --quick is a default: an --n or --runs given with it stands (it ran a bench of n=2000)
+  expect 2 "$E" bench --quick --n 50; errline "at least 100"
+fi
 expect 1 "$E" get product ""; errline "1 to 255 bytes"
 # values may start with '-'; "--" ends the options
 expect 0 "$E" find product stock -1
