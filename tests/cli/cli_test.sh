@@ -212,6 +212,7 @@ expect 0 "$E" find product stock -1
 [ ! -s out ] && ok || bad "find stock -1: $(cat out)"
 expect 0 "$E" find customer email -- -x@y
 expect 2 "$E" find product stock --bogus
+expect 2 "$E" dump --bogus; onelines  # an option, not a type (exit 1, "unknown type")
 # names are printable UTF-8
 expect 1 "$E" subs add "$(printf 'a\xff')"; errline "UTF-8"
 expect 1 "$E" subs add "$(printf 'a\nb')"; errline "control"

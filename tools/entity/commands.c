@@ -507,6 +507,8 @@ int cmd_dump(int argc, char **argv)
     const ent_schema *sc;
     uint64_t dumped = 0;
     int rc;
+    for (int i = 1; i < argc; i++)
+        if (is_option(argv[i])) return usage(); /* dump has no options: a type name */
     if ((rc = open_store(&s, 1))) return rc;
     progress("entity: dump: entities", 0, 0);
     sc = ent_store_schema(s);
