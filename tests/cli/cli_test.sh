@@ -24,6 +24,7 @@ expect 2 "$E" bogus
 expect 2 "$E" --nope
 expect 2 "$E" -s; errline "needs a directory"
 expect 2 "$E" --store; errline "needs a directory"
+expect 2 "$E" -s "" get customer 1; errline "needs a directory"  # it said ": the lmdb backend needs ..."
 expect 1 "$E" get customer 1; errline "\(no store at\|does not exist\)"
 expect 2 "$E" init
 expect 1 "$E" init --schema "$work/missing.json"; errline "missing.json"

@@ -363,7 +363,7 @@ int main(int argc, char **argv)
     store_dir = getenv("ENTITY_STORE");
     if (!store_dir || !*store_dir) store_dir = "./entity-store";
     while (i < argc && argv[i][0] == '-') {
-        if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) && i + 1 < argc) {
+        if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) && i + 1 < argc && argv[i + 1][0]) {
             store_dir = argv[i + 1];
             i += 2;
         } else if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) {
