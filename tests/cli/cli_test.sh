@@ -156,6 +156,11 @@ expect 0 "$E" copy "$work/copy1" --compact
 ENTITY_STORE=$work/copy1 expect 0 "$E" dump
 cmp -s out dump1 && ok || bad "copy differs"
 expect 1 "$E" copy "$work/copy1"; errline "holds a data.mdb already"
+# options in any order, as put, ls, find and events take them (these two were wrong usage)
+expect 0 "$E" copy --compact "$work/copy2"
+ENTITY_STORE=$work/copy2 expect 0 "$E" dump; cmp -s out dump1 && ok || bad "copy --compact DEST differs"
+expect 2 "$E" copy "$work/copy3" "$work/copy4"
+expect 1 "$E" trim --force --below 999999; errline "cannot truncate below 999999"
 expect 0 "$E" check
 [ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"
 # damage the store with LMDB's own tools: one event record replaced by garbage

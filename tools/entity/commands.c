@@ -930,12 +930,16 @@ int cmd_stat(int argc, char **argv)
 int cmd_trim(int argc, char **argv)
 {
     uint64_t below = 0;
-    int force = 0, rc;
+    int force = 0, have_below = 0, rc;
     ent_store *s = NULL;
-    if (argc < 3 || strcmp(argv[1], "--below")) return usage();
-    if ((rc = parse_u64(&below, argv[2], "--below"))) return rc;
-    if (argc == 4 && !strcmp(argv[3], "--force")) force = 1;
-    else if (argc != 3) return usage();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--below") && i + 1 < argc) {
+            if ((rc = parse_u64(&below, argv[++i], "--below"))) return rc;
+            have_below = 1;
+        } else if (!strcmp(argv[i], "--force")) force = 1;
+        else return usage();
+    }
+    if (!have_below) return usage();
     if ((rc = open_store(&s, 0))) return rc;
     rc = ent_log_truncate(s, below, force) == ENT_OK ? 0 : fail("trim");
     ent_store_close(s);
@@ -1006,10 +1010,16 @@ int cmd_replay(int argc, char **argv)
 int cmd_copy(int argc, char **argv)
 {
     ent_store *s = NULL;
-    int compact = argc == 3 && !strcmp(argv[2], "--compact"), rc;
-    if ((argc != 2 && !compact) || is_option(argv[1])) return usage();
+    const char *dest = NULL;
+    int compact = 0, rc;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--compact")) compact = 1;
+        else if (!dest && !is_option(argv[i])) dest = argv[i];
+        else return usage();
+    }
+    if (!dest) return usage();
     if ((rc = open_store(&s, 1))) return rc;
-    rc = ent_store_copy(s, argv[1], compact) == ENT_OK ? 0 : fail("copy");
+    rc = ent_store_copy(s, dest, compact) == ENT_OK ? 0 : fail("copy");
     ent_store_close(s);
     return rc;
 }
