@@ -332,6 +332,16 @@ ENTITY_STORE=$work/rc expect 2 "$E" rm emp 7 --expect-version 184467440737095516
 ENTITY_STORE=$work/rc expect 0 "$E" get emp 7; jcheck out "d['version'], d['data'].get('name')" "18446744073709551614 None"
 printf '{"type":"emp","key":7,"version":"18446744073709551615","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "ENT_VERSION_ANY"
 printf '{"type":"emp","key":7,"version":"1e3","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "line 1: version \"1e3\""
+# string keys and refs holding NUL (the library keeps their length): load took them up to the NUL,
+# so that "a\u0000b" and "a\u0000c" both overwrote "a", and a ref to "x\u0000y" passed when "x" existed
+ENTITY_STORE=$work/nul expect 0 "$E" init --schema refs.json
+printf '%s\n' '{"type":"dept","key":"a\u0000b","version":1,"data":{}}' '{"type":"dept","key":"a\u0000c","version":1,"data":{}}' \
+  '{"type":"dept","key":"x","version":1,"data":{}}' | ENTITY_STORE=$work/nul expect 0 "$E" load
+ENTITY_STORE=$work/nul expect 0 "$E" dump dept
+[ "$(grep -c 'a\\u0000[bc]' out)" = 2 ] && ok || bad "keys with NUL loaded as: $(cat out)"
+printf '{"type":"emp","key":1,"version":1,"data":{"dept":"x\\u0000y"}}\n' | ENTITY_STORE=$work/nul expect 1 "$E" load
+errline 'emp.dept: dept "x\\u0000y" does not exist'
+ENTITY_STORE=$work/nul expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after keys with NUL: $(cat out)"
 # a line of the wrong shape names what is wrong with it (it said "expected ... with a known type"
 # for an unknown type, a version 1.5 and a missing data; "string key must be 1 to 255 bytes,
 # got 0" for a missing key)

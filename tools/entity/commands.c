@@ -571,7 +571,7 @@ static int note_refs(pending_refs *pr, ent_store *s, ent_txn *w, const ent_type 
             k = ent_key_id(id);
         } else {
             if (ent_entity_get_string(&str, &len, e, name) != ENT_OK) return fail("load");
-            k = ent_key_str(str);
+            k = (ent_key){ENT_KEY_STRING, 0, str, len}; /* by its length: it may hold NUL */
         }
         rc = ent_exists(s, w, rt, &k);
         if (rc == ENT_OK) continue;
@@ -583,8 +583,13 @@ static int note_refs(pending_refs *pr, ent_store *s, ent_txn *w, const ent_type 
             pr->v = v;
             pr->cap = cap;
         }
-        if (str && !(str = strdup(str))) return (msg("load: out of memory"), 1);
-        if (str) k = ent_key_str(str);
+        if (str) {
+            char *copy = malloc(len + 1);
+            if (!copy) return (msg("load: out of memory"), 1);
+            memcpy(copy, str, len);
+            copy[len] = '\0';
+            k.str = copy;
+        }
         pr->v[pr->n].line = line;
         pr->v[pr->n].type = rt;
         pr->v[pr->n].key = k;
@@ -612,11 +617,14 @@ static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_
             return -1;
         }
         if (print && ++missing <= 10) {
-            char kb[300];
+            char kb[32], *ks = NULL;
+            json_t *kj = p->key.kind == ENT_KEY_AUTO ? NULL : json_stringn(p->key.str, p->key.len);
             if (p->key.kind == ENT_KEY_AUTO) snprintf(kb, sizeof kb, "%llu", (unsigned long long)p->key.id);
-            else snprintf(kb, sizeof kb, "\"%s\"", p->key.str);
+            else ks = kj ? json_dumps(kj, JSON_ENCODE_ANY) : NULL; /* quoted, a NUL as \u0000 */
+            json_decref(kj);
             msg("line %llu: %s.%s: %s %s does not exist%s", (unsigned long long)p->line,
-                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), kb, note);
+                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), ks ? ks : kb, note);
+            free(ks);
         } else if (!print) {
             missing++;
         }
@@ -755,8 +763,12 @@ int cmd_load(int argc, char **argv)
         free(djson);
         if (!rc) {
             json_t *kj = json_object_get(o, "key");
+            int bad = 0;
             if (json_is_integer(kj)) snprintf(keybuf, sizeof keybuf, "%lld", (long long)json_integer_value(kj));
-            if (parse_key_quiet(&k, t, json_is_integer(kj) ? keybuf : json_is_string(kj) ? json_string_value(kj) : "")) {
+            if (json_is_string(kj) && ent_type_key(t) == ENT_KEY_STRING) /* by its length: it may hold NUL */
+                k = (ent_key){ENT_KEY_STRING, 0, json_string_value(kj), json_string_length(kj)};
+            else bad = parse_key_quiet(&k, t, json_is_integer(kj) ? keybuf : json_is_string(kj) ? json_string_value(kj) : "");
+            if (bad) {
                 progress("", 0, 2);
                 msg("line %llu: %s: \"key\" is not %s", (unsigned long long)lines, ent_type_name(t),
                     ent_type_key(t) == ENT_KEY_AUTO ? "an id (a positive integer)" : "a string");
