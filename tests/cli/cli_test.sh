@@ -351,6 +351,7 @@ printf '\n{"type":"dept","version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expec
 printf '{"type":"emp","key":1,"version":1}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: "data" is not an object'
 printf '{"key":1,"version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: "type" is not a string'
 printf '[1]\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: not an object; expected {"type"'
+printf '{"type":"emp\\u0000x","key":1,"version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: "type" holds a NUL'
 ENTITY_STORE=$work/rc expect 0 "$E" rm emp 7
 # an evolution that adds a field with a default: old entities read with it, check stays ok
 sed 's/"version":1/"version":2/; s/"name":{"id":1,"type":"string"}/"name":{"id":1,"type":"string"},"level":{"id":4,"type":"uint","default":3,"indexed":true}/' refs.json >refs2.json

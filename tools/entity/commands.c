@@ -732,6 +732,7 @@ int cmd_load(int argc, char **argv)
         /* name what is wrong: a line of a long input is fixed by hand */
         shape = !json_is_object(o) ? "not an object"
                 : !json_is_string(tj) ? "\"type\" is not a string"
+                : strlen(json_string_value(tj)) != json_string_length(tj) ? "\"type\" holds a NUL"
                 : !json_object_get(o, "key") ? "no \"key\""
                 : !(json_is_integer(vj) || json_is_string(vj)) ? "\"version\" is not an integer"
                 : !json_is_object(data) ? "\"data\" is not an object" : NULL;
