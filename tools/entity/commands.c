@@ -72,7 +72,7 @@ static int parse_expect(uint64_t *out, const char *text)
 
 /* Read all of stdin (for JSON given as "-" or omitted). NULL with a message when it cannot be
  * read: a directory or a closed descriptor is no empty input (the JSON error named neither). */
-static char *read_stdin(const char *what)
+static char *read_stdin(size_t *out_len, const char *what)
 {
     size_t n = 0, cap = 4096;
     char *buf = malloc(cap), *more;
@@ -96,6 +96,7 @@ static char *read_stdin(const char *what)
         return NULL;
     }
     buf[n] = '\0';
+    *out_len = n; /* a NUL byte read is no end of the input */
     return buf;
 }
 
@@ -174,6 +175,7 @@ int cmd_schema_apply(const char *file)
 int cmd_put(int argc, char **argv)
 {
     const char *key_text = NULL, *json = NULL;
+    size_t json_len = 0;
     uint64_t expect = ENT_VERSION_ANY;
     ent_store *s = NULL;
     ent_entity *e = NULL;
@@ -188,13 +190,14 @@ int cmd_put(int argc, char **argv)
         } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
         else return usage();
     }
-    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin("put"))) return 1;
+    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put"))) return 1;
+    if (!in) json_len = strlen(json);
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
         goto out;
     }
-    if (ent_entity_from_json(&e, t, json, strlen(json)) != ENT_OK) {
+    if (ent_entity_from_json(&e, t, json, json_len) != ENT_OK) {
         rc = fail("put");
         goto out;
     }
@@ -719,7 +722,8 @@ int cmd_load(int argc, char **argv)
             in_txn = 0;
             batch_from = lines;
         }
-        o = json_loads(line, JSON_ALLOW_NUL, &err); /* as put and dump: strings may hold \u0000 */
+        /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line */
+        o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &err);
         if (!o) {
             progress("", 0, 2);
             msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
