@@ -620,10 +620,11 @@ static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_
             return -1;
         }
         if (print && ++missing <= 10) {
-            char kb[32], *ks = NULL;
+            char kb[300], *ks = NULL;
             json_t *kj = p->key.kind == ENT_KEY_AUTO ? NULL : json_stringn(p->key.str, p->key.len);
             if (p->key.kind == ENT_KEY_AUTO) snprintf(kb, sizeof kb, "%llu", (unsigned long long)p->key.id);
-            else ks = kj ? json_dumps(kj, JSON_ENCODE_ANY) : NULL; /* quoted, a NUL as \u0000 */
+            else if (!(ks = kj ? json_dumps(kj, JSON_ENCODE_ANY) : NULL)) /* quoted, a NUL as \u0000 */
+                snprintf(kb, sizeof kb, "\"%s\"", p->key.str);
             json_decref(kj);
             msg("line %llu: %s.%s: %s %s does not exist%s", (unsigned long long)p->line,
                 ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), ks ? ks : kb, note);
