@@ -97,6 +97,8 @@ expect 1 "$E" rm customer 2 --expect-version 9; errline "expected 9"
 expect 0 "$E" rm customer 2
 expect 0 "$E" count customer
 [ "$(cat out)" = 1 ] && ok || bad "count after rm: $(cat out)"
+expect 0 "$E" -s "$work/st" -- count customer  # "--" ends the tool's options ("unknown option --")
+[ "$(cat out)" = 1 ] && ok || bad "count after --: $(cat out)"
 
 expect 0 "$E" events
 python3 -c "

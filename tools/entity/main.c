@@ -369,6 +369,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) {
             msg("%s needs a directory: %s DIR", argv[i], argv[i]); /* not "unknown option" */
             return usage();
+        } else if (strcmp(argv[i], "--") == 0) {
+            i++; /* the command follows, whatever it looks like */
+            break;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("entity %s\n", ENT_VERSION_STRING);
             return out_failed();
