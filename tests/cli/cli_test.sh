@@ -162,6 +162,9 @@ expect 1 "$E" copy "$work/copy1"; errline "holds a data.mdb already"
 expect 0 "$E" copy --compact "$work/copy2"
 ENTITY_STORE=$work/copy2 expect 0 "$E" dump; cmp -s out dump1 && ok || bad "copy --compact DEST differs"
 expect 2 "$E" copy "$work/copy3" "$work/copy4"
+# an empty directory name is wrong usage, as for -s ("copy: copy: no destination", ": the lmdb backend ...")
+expect 2 "$E" copy ""; errline "copy needs a directory"
+expect 2 "$E" replay --into ""; errline "replay needs a directory"
 expect 1 "$E" trim --force --below 999999; errline "cannot truncate below 999999"
 expect 0 "$E" check
 [ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"

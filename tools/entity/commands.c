@@ -997,6 +997,7 @@ int cmd_replay(int argc, char **argv)
             if ((rc = parse_u64(&to, argv[++i], "--to"))) return rc;
         } else return usage();
     }
+    if (into && !*into) return (msg("replay needs a directory: --into DIR"), usage());
     if (!into) return usage();
     if ((rc = open_store(&s, 1))) return rc;
     if (!dest_is_empty(into)) {
@@ -1035,6 +1036,7 @@ int cmd_copy(int argc, char **argv)
         else if (!dest && !is_option(argv[i])) dest = argv[i];
         else return usage();
     }
+    if (dest && !*dest) return (msg("copy needs a directory: copy DEST"), usage());
     if (!dest) return usage();
     if ((rc = open_store(&s, 1))) return rc;
     rc = ent_store_copy(s, dest, compact) == ENT_OK ? 0 : fail("copy");
