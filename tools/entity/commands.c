@@ -356,6 +356,18 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+/* Catch SIGINT and SIGTERM with handler, as events --follow always has (even where a shell
+ * without job control started it in the background with SIGINT ignored: tests stop it so). No
+ * SA_RESTART: a read waiting on a pipe returns. */
+static void catch_stops(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int op_arg(unsigned *out, const char *text)
 {
     if (!strcmp(text, "create")) *out |= ENT_OP_CREATE;
@@ -424,11 +436,7 @@ int cmd_events(int argc, char **argv)
     if (ent_log_cursor_open(&c, s, from, t, ops) != ENT_OK) rc = fail("events");
     else if (!limit_zero) rc = print_events(c, limit, &n, "events");
     if (!rc && follow && !limit_zero) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        catch_stops(on_signal);
         while (!stop && (!limit || n < limit)) {
             int w = ent_log_wait(NULL, s, ent_log_cursor_pos(c) - 1, 200);
             if (w == ENT_TIMEOUT && out_gone()) {
@@ -688,16 +696,9 @@ int cmd_load(int argc, char **argv)
         return usage();
     }
     if ((rc = open_store(&s, 0))) return rc;
-    {
-        /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines
-         * stored are named, as after a bad line (killed outright, it left a partial store
-         * unsaid). No SA_RESTART: a read waiting on a pipe must return. */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-    }
+    /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines stored
+     * are named, as after a bad line (killed outright, it left a partial store unsaid). */
+    catch_stops(on_signal);
     progress("entity: load: entities", 0, 0);
     while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
         json_error_t err;
@@ -984,6 +985,32 @@ static int dest_is_empty(const char *dir)
     return empty;
 }
 
+/* A signal during one long library call that cannot stop at a clean point (a replay): the handler
+ * says what the call leaves (write() only, a message made before), then the signal kills as
+ * before. */
+static char cut_msg[4400];
+static size_t cut_len;
+
+static void on_signal_cut(int sig)
+{
+    ssize_t w = write(STDERR_FILENO, cut_msg, cut_len);
+    (void)w;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void say_when_cut(const char *text)
+{
+    size_t i = 0;
+    /* one line, as msg() writes it: control characters of a directory name as '?' */
+    for (const char *p = "entity: "; *p && i < sizeof cut_msg - 2; p++) cut_msg[i++] = *p;
+    for (const char *p = text; *p && i < sizeof cut_msg - 2; p++)
+        cut_msg[i++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    cut_msg[i++] = '\n';
+    cut_len = i;
+    catch_stops(on_signal_cut);
+}
+
 int cmd_replay(int argc, char **argv)
 {
     const char *into = NULL;
@@ -1008,7 +1035,16 @@ int cmd_replay(int argc, char **argv)
     else {
         progress("", 0, 0);
         ent_store_set_progress(s, lib_progress, NULL);
+        {
+            /* killed, it left a store that check calls damaged (unique indexes are built at the
+             * end) and that a second replay refuses, without a word */
+            char text[4300];
+            snprintf(text, sizeof text,
+                     "replay: interrupted: %s holds a partial replay (check finds it damaged); remove it before replaying again", into);
+            say_when_cut(text);
+        }
         int rrc = ent_store_replay(d, s, to);
+        cut_len = 0; /* done: a signal from here on has nothing to add */
         progress("", 0, 2);
         if (rrc != ENT_OK) {
             uint64_t last = 0;
