@@ -351,7 +351,10 @@ static int hold_std_fds(void)
         int got;
         if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
         got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
-        if (got != fd) return -1; /* the lowest free descriptor is fd */
+        if (got != fd) { /* the lowest free descriptor is fd: /dev/null is missing */
+            if (fcntl(2, F_GETFD) != -1) msg("descriptor %d is closed, and /dev/null cannot hold it: %s", fd, strerror(errno));
+            return -1;
+        }
     }
     return 0;
 }
@@ -359,7 +362,7 @@ static int hold_std_fds(void)
 int main(int argc, char **argv)
 {
     int i = 1, rc;
-    if (hold_std_fds()) return 1; /* /dev/null is missing: nothing safe to say it on */
+    if (hold_std_fds()) return 1;
     store_dir = getenv("ENTITY_STORE");
     if (!store_dir || !*store_dir) store_dir = "./entity-store";
     while (i < argc && argv[i][0] == '-') {
