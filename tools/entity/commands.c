@@ -803,6 +803,8 @@ int cmd_load(int argc, char **argv)
         progress("entity: load: entities", loaded, 0);
         in_txn++;
     }
+    if (rc && w && in_txn) /* a bad line: the good lines of its open batch go with it */
+        lost_batch("", batch_from, lines - 1);
     if (!rc && (stop || ferror(stdin))) {
         /* input that cannot be read (a directory, a closed descriptor) is no empty input */
         int err = errno; /* before progress(): isatty() sets it */
