@@ -778,7 +778,7 @@ int ent_bench_main(int argc, char **argv)
 {
     opts o;
     char disk_buf[512];
-    int disk_line = 0;
+    int disk_line = 0, n_given = 0, runs_given = 0;
     static const struct {
         const char *backend;
         int dur;
@@ -791,10 +791,12 @@ int ent_bench_main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc) {
             if (!count_arg(&o.n, argv[++i], "--n")) return 2;
+            n_given = 1;
         } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
             uint64_t r;
             if (!count_arg(&r, argv[++i], "--runs")) return 2;
             o.runs = r > 1000 ? 1000 : (int)r;
+            runs_given = 1;
         }
         else if (!strcmp(argv[i], "--quick")) o.quick = 1;
         else if (!strcmp(argv[i], "--threads")) o.threads_only = 1;
@@ -803,23 +805,27 @@ int ent_bench_main(int argc, char **argv)
         else if (!strcmp(argv[i], "--cpu-clock")) ent_bench_cpu_clock = 1;
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc) snprintf(o.dir, sizeof o.dir, "%s", argv[++i]);
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) o.only_backend = argv[++i];
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) o.only_batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            /* exactly "1" or "1000": atoi() took "x" as 0 (every batch) and "1000x" as 1000 */
+            const char *b = argv[++i];
+            o.only_batch = !strcmp(b, "1") ? 1 : !strcmp(b, "1000") ? 1000 : -1;
+        }
         else if (!strcmp(argv[i], "--durability") && i + 1 < argc) {
             const char *d = argv[++i];
             o.only_dur = !strcmp(d, "durable") ? ENT_DURABLE : !strcmp(d, "lazy") ? ENT_LAZY : !strcmp(d, "none") ? ENT_NONE : -2;
         } else {
-            fprintf(stderr, "usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR] [--plain] [--threads]\n"
-                            "                    [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n"
-                            "                    [--cpu-clock]\n");
+            fprintf(stderr, "entity: usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR] [--plain] [--threads]\n"
+                            "entity: usage:   [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n"
+                            "entity: usage:   [--cpu-clock]\n");
             return 2;
         }
     }
-    if (o.quick) {
-        o.n = 2000;
-        o.runs = 1;
+    if (o.quick) { /* smaller defaults: an --n or --runs given stands */
+        if (!n_given) o.n = 2000;
+        if (!runs_given) o.runs = 1;
     }
     if (o.only_dur == -2 || (o.only_backend && strcmp(o.only_backend, "memory") && strcmp(o.only_backend, "lmdb")) ||
-        (o.only_batch && o.only_batch != 1 && o.only_batch != 1000)) {
+        o.only_batch < 0) {
         fprintf(stderr, "entity: bench: --backend is memory or lmdb, --durability durable, lazy or none, --batch 1 or 1000\n");
         return 2;
     }

@@ -9,6 +9,10 @@ extern const char *store_dir;
 
 void put_line(FILE *f, const char *s);      /* s and a newline, control characters as \xNN */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "entity: ..." on stderr */
+/* Flush stdout: 1 when writing it failed (a full disk, a closed pipe when SIGPIPE is ignored),
+ * with one "writing the output" message per run, else 0. */
+int out_failed(void);
+void out_line(const char *s); /* s and a newline on stdout; out_failed() tells a failed write */
 int fail(const char *what);                  /* library failure message, returns 1 */
 /* A non-negative integer option value; else a message and 2 (wrong usage). */
 int parse_u64(uint64_t *out, const char *text, const char *what);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,19 +71,33 @@ static int parse_expect(uint64_t *out, const char *text)
     return 0;
 }
 
-/* Read all of stdin (for JSON given as "-" or omitted). */
-static char *read_stdin(void)
+/* Read all of stdin (for JSON given as "-" or omitted). NULL with a message when it cannot be
+ * read: a directory or a closed descriptor is no empty input (the JSON error named neither). */
+static char *read_stdin(size_t *out_len, const char *what)
 {
     size_t n = 0, cap = 4096;
-    char *buf = malloc(cap);
+    char *buf = malloc(cap), *more;
     for (;;) {
         size_t got;
-        if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
+        if (buf && n + 1 >= cap) {
+            if (!(more = realloc(buf, cap *= 2))) free(buf);
+            buf = more;
+        }
+        if (!buf) {
+            msg("%s: reading the input: out of memory", what);
+            return NULL;
+        }
         got = fread(buf + n, 1, cap - n - 1, stdin);
         n += got;
         if (got == 0) break;
     }
+    if (ferror(stdin)) {
+        msg("%s: reading the input: %s", what, strerror(errno));
+        free(buf);
+        return NULL;
+    }
     buf[n] = '\0';
+    *out_len = n; /* a NUL byte read is no end of the input */
     return buf;
 }
 
@@ -161,6 +176,7 @@ int cmd_schema_apply(const char *file)
 int cmd_put(int argc, char **argv)
 {
     const char *key_text = NULL, *json = NULL;
+    size_t json_len = 0;
     uint64_t expect = ENT_VERSION_ANY;
     ent_store *s = NULL;
     ent_entity *e = NULL;
@@ -175,13 +191,14 @@ int cmd_put(int argc, char **argv)
         } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
         else return usage();
     }
-    if (!json || !strcmp(json, "-")) json = in = read_stdin();
+    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put"))) return 1;
+    if (!in) json_len = strlen(json);
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
         goto out;
     }
-    if (ent_entity_from_json(&e, t, json, strlen(json)) != ENT_OK) {
+    if (ent_entity_from_json(&e, t, json, json_len) != ENT_OK) {
         rc = fail("put");
         goto out;
     }
@@ -340,6 +357,18 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+/* Catch SIGINT and SIGTERM with handler, as events --follow always has (even where a shell
+ * without job control started it in the background with SIGINT ignored: tests stop it so). No
+ * SA_RESTART: a read waiting on a pipe returns. */
+static void catch_stops(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int op_arg(unsigned *out, const char *text)
 {
     if (!strcmp(text, "create")) *out |= ENT_OP_CREATE;
@@ -352,23 +381,34 @@ static int op_arg(unsigned *out, const char *text)
     return 0;
 }
 
-static int print_events(ent_log_cursor *c, uint64_t limit, uint64_t *n)
+/* Print the events of c up to limit (0: all there are), counting them in *n. Returns 0, or 1 with
+ * a message: a library failure (named by what), or output that could not be written, which a
+ * follower must see at once (it wrote nothing for ever to a full disk). */
+static int print_events(ent_log_cursor *c, uint64_t limit, uint64_t *n, const char *what)
 {
     ent_event *ev;
-    int rc;
+    int rc = ENT_OK;
     while ((!limit || *n < limit) && (rc = ent_log_next(&ev, c)) == ENT_OK) {
         char *j = NULL;
         /* an event that cannot be written as JSON (a damaged one) stops the listing: skipping it
          * would be a gap nobody sees */
         rc = ent_event_to_json(&j, ev, 0);
-        if (rc == ENT_OK) puts(j);
+        if (rc == ENT_OK) out_line(j);
         free(j);
         ent_event_free(ev);
-        if (rc) return rc;
+        if (rc) return fail(what);
         (*n)++;
     }
-    fflush(stdout);
-    return limit && *n >= limit ? ENT_OK : rc == ENT_NOTFOUND ? ENT_OK : rc;
+    if (out_failed()) return 1;
+    return rc == ENT_OK || rc == ENT_NOTFOUND ? 0 : fail(what);
+}
+
+/* Has the reader of stdout gone (a pipe whose read end is closed reports POLLERR)? A follower
+ * with no new event to write would otherwise wait for one to learn it, as tail -f once did. */
+static int out_gone(void)
+{
+    struct pollfd p = {STDOUT_FILENO, 0, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
 /* Whether events at `pos` and after it were trimmed before they could be read (the log now starts
@@ -418,24 +458,23 @@ int cmd_events(int argc, char **argv)
     }
     if (from && trimmed_past(s, from, "events")) rc = 1;
     else if (ent_log_cursor_open(&c, s, from ? from : 1, t, ops) != ENT_OK) rc = fail("events");
-    else if (!limit_zero && print_events(c, limit, &n) != ENT_OK) rc = fail("events");
+    else if (!limit_zero) rc = print_events(c, limit, &n, "events");
     if (!rc && follow && !limit_zero) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        catch_stops(on_signal);
         while (!stop && (!limit || n < limit)) {
             int w = ent_log_wait(NULL, s, ent_log_cursor_pos(c) - 1, 200);
-            if (w == ENT_TIMEOUT) continue;
-            if (!w && trimmed_past(s, ent_log_cursor_pos(c), "events --follow")) {
+            if (w == ENT_TIMEOUT && out_gone()) {
+                msg("writing the output: the reader has closed it");
                 rc = 1;
                 break;
             }
-            if (w || print_events(c, limit, &n) != ENT_OK) {
+            if (w == ENT_TIMEOUT) continue;
+            if (w) {
                 rc = fail("events --follow");
                 break;
             }
+            if ((rc = trimmed_past(s, ent_log_cursor_pos(c), "events --follow"))) break;
+            if ((rc = print_events(c, limit, &n, "events --follow"))) break;
         }
     }
     ent_log_cursor_free(c);
@@ -487,8 +526,8 @@ int cmd_subs(int argc, char **argv)
         ent_log_cursor *c = NULL;
         if (argc == 5 && (rc = parse_u64(&limit, argv[4], "--limit"))) return rc;
         if ((rc = open_store(&s, 1))) return rc;
-        if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK || (!(argc == 5 && limit == 0) && print_events(c, limit, &n) != ENT_OK))
-            rc = fail("subs read");
+        if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK) rc = fail("subs read");
+        else if (!(argc == 5 && limit == 0)) rc = print_events(c, limit, &n, "subs read");
         ent_log_cursor_free(c);
     } else {
         return usage();
@@ -504,6 +543,8 @@ int cmd_dump(int argc, char **argv)
     const ent_schema *sc;
     uint64_t dumped = 0;
     int rc;
+    for (int i = 1; i < argc; i++)
+        if (is_option(argv[i])) return usage(); /* dump has no options: a type name */
     if ((rc = open_store(&s, 1))) return rc;
     progress("entity: dump: entities", 0, 0);
     sc = ent_store_schema(s);
@@ -566,7 +607,7 @@ static int note_refs(pending_refs *pr, ent_store *s, ent_txn *w, const ent_type 
             k = ent_key_id(id);
         } else {
             if (ent_entity_get_string(&str, &len, e, name) != ENT_OK) return fail("load");
-            k = ent_key_str(str);
+            k = (ent_key){ENT_KEY_STRING, 0, str, len}; /* by its length: it may hold NUL */
         }
         rc = ent_exists(s, w, rt, &k);
         if (rc == ENT_OK) continue;
@@ -578,8 +619,13 @@ static int note_refs(pending_refs *pr, ent_store *s, ent_txn *w, const ent_type 
             pr->v = v;
             pr->cap = cap;
         }
-        if (str && !(str = strdup(str))) return (msg("load: out of memory"), 1);
-        if (str) k = ent_key_str(str);
+        if (str) {
+            char *copy = malloc(len + 1);
+            if (!copy) return (msg("load: out of memory"), 1);
+            memcpy(copy, str, len);
+            copy[len] = '\0';
+            k.str = copy;
+        }
         pr->v[pr->n].line = line;
         pr->v[pr->n].type = rt;
         pr->v[pr->n].key = k;
@@ -607,11 +653,15 @@ static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_
             return -1;
         }
         if (print && ++missing <= 10) {
-            char kb[300];
+            char kb[300], *ks = NULL;
+            json_t *kj = p->key.kind == ENT_KEY_AUTO ? NULL : json_stringn(p->key.str, p->key.len);
             if (p->key.kind == ENT_KEY_AUTO) snprintf(kb, sizeof kb, "%llu", (unsigned long long)p->key.id);
-            else snprintf(kb, sizeof kb, "\"%s\"", p->key.str);
+            else if (!(ks = kj ? json_dumps(kj, JSON_ENCODE_ANY) : NULL)) /* quoted, a NUL as \u0000 */
+                snprintf(kb, sizeof kb, "\"%s\"", p->key.str);
+            json_decref(kj);
             msg("line %llu: %s.%s: %s %s does not exist%s", (unsigned long long)p->line,
-                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), kb, note);
+                ent_type_name(ent_field_type(p->f)), ent_field_name(p->f), ent_type_name(p->type), ks ? ks : kb, note);
+            free(ks);
         } else if (!print) {
             missing++;
         }
@@ -644,13 +694,13 @@ static uint64_t line_version(json_t *j)
 
 /* A batch whose commit failed (a full disk): say which lines are not in the store, as a bad line
  * is named, so the load can be resumed from the right line. */
-static void lost_batch(uint64_t from, uint64_t to)
+static void lost_batch(const char *why, uint64_t from, uint64_t to)
 {
     if (from > 1)
-        msg("load: lines %llu to %llu were not stored, nor any after them; the lines before them were",
+        msg("load: %slines %llu to %llu were not stored, nor any after them; the lines before them were", why,
             (unsigned long long)from, (unsigned long long)to);
     else
-        msg("load: nothing was stored");
+        msg("load: %snothing was stored", why);
 }
 
 int cmd_load(int argc, char **argv)
@@ -671,10 +721,14 @@ int cmd_load(int argc, char **argv)
         return usage();
     }
     if ((rc = open_store(&s, 0))) return rc;
+    /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines stored
+     * are named, as after a bad line (killed outright, it left a partial store unsaid). */
+    catch_stops(on_signal);
     progress("entity: load: entities", 0, 0);
-    while ((len = getline(&line, &cap, stdin)) >= 0) {
+    while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
         json_error_t err;
-        json_t *o, *data, *vj;
+        json_t *o, *data, *vj, *tj;
+        const char *shape;
         const ent_type *t;
         ent_entity *e = NULL;
         ent_key k;
@@ -688,26 +742,38 @@ int cmd_load(int argc, char **argv)
             if (ent_txn_commit(w) != ENT_OK) {
                 w = NULL;
                 rc = fail("load");
-                lost_batch(batch_from, lines - 1);
+                lost_batch("", batch_from, lines - 1);
                 break;
             }
             w = NULL;
             in_txn = 0;
             batch_from = lines;
         }
-        o = json_loads(line, JSON_ALLOW_NUL, &err); /* as put and dump: strings may hold \u0000 */
+        /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line */
+        o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &err);
         if (!o) {
             progress("", 0, 2);
             msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
             rc = 1;
             break;
         }
-        t = json_is_string(json_object_get(o, "type")) ? ent_store_type(s, json_string_value(json_object_get(o, "type"))) : NULL;
+        tj = json_object_get(o, "type");
         data = json_object_get(o, "data");
         vj = json_object_get(o, "version");
-        if (!t || !json_is_object(data) || !(json_is_integer(vj) || json_is_string(vj))) {
+        /* name what is wrong: a line of a long input is fixed by hand */
+        shape = !json_is_object(o) ? "not an object"
+                : !json_is_string(tj) ? "\"type\" is not a string"
+                : strlen(json_string_value(tj)) != json_string_length(tj) ? "\"type\" holds a NUL"
+                : !json_object_get(o, "key") ? "no \"key\""
+                : !(json_is_integer(vj) || json_is_string(vj)) ? "\"version\" is not an integer"
+                : !json_is_object(data) ? "\"data\" is not an object" : NULL;
+        t = shape ? NULL : ent_store_type(s, json_string_value(tj));
+        if (!t) {
             progress("", 0, 2);
-            msg("line %llu: expected {\"type\":T,\"key\":K,\"version\":V,\"data\":{...}} with a known type", (unsigned long long)lines);
+            if (shape)
+                msg("line %llu: %s; expected {\"type\":T,\"key\":K,\"version\":V,\"data\":{...}}", (unsigned long long)lines, shape);
+            else
+                msg("line %llu: unknown type \"%s\"", (unsigned long long)lines, json_string_value(tj));
             json_decref(o);
             rc = 1;
             break;
@@ -729,8 +795,12 @@ int cmd_load(int argc, char **argv)
         free(djson);
         if (!rc) {
             json_t *kj = json_object_get(o, "key");
+            int bad = 0;
             if (json_is_integer(kj)) snprintf(keybuf, sizeof keybuf, "%lld", (long long)json_integer_value(kj));
-            if (parse_key_quiet(&k, t, json_is_integer(kj) ? keybuf : json_is_string(kj) ? json_string_value(kj) : "")) {
+            if (json_is_string(kj) && ent_type_key(t) == ENT_KEY_STRING) /* by its length: it may hold NUL */
+                k = (ent_key){ENT_KEY_STRING, 0, json_string_value(kj), json_string_length(kj)};
+            else bad = parse_key_quiet(&k, t, json_is_integer(kj) ? keybuf : json_is_string(kj) ? json_string_value(kj) : "");
+            if (bad) {
                 progress("", 0, 2);
                 msg("line %llu: %s: \"key\" is not %s", (unsigned long long)lines, ent_type_name(t),
                     ent_type_key(t) == ENT_KEY_AUTO ? "an id (a positive integer)" : "a string");
@@ -758,6 +828,16 @@ int cmd_load(int argc, char **argv)
         progress("entity: load: entities", loaded, 0);
         in_txn++;
     }
+    if (rc && w && in_txn) /* a bad line: the good lines of its open batch go with it */
+        lost_batch("", batch_from, lines - 1);
+    if (!rc && (stop || ferror(stdin))) {
+        /* input that cannot be read (a directory, a closed descriptor) is no empty input */
+        int err = errno; /* before progress(): isatty() sets it */
+        progress("", 0, 2);
+        if (!stop) msg("load: reading the input: %s", strerror(err));
+        lost_batch(stop ? "interrupted: " : "", batch_from, lines);
+        rc = 1;
+    }
     free(line);
     progress("", 0, 2);
     if (!rc && w && pr.n) {
@@ -778,7 +858,7 @@ int cmd_load(int argc, char **argv)
     }
     if (w) {
         if (rc) ent_txn_abort(w);
-        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load"), lost_batch(batch_from, lines);
+        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load"), lost_batch("", batch_from, lines);
         else batch_from = lines + 1;
         w = NULL;
     }
@@ -896,12 +976,16 @@ int cmd_stat(int argc, char **argv)
 int cmd_trim(int argc, char **argv)
 {
     uint64_t below = 0;
-    int force = 0, rc;
+    int force = 0, have_below = 0, rc;
     ent_store *s = NULL;
-    if (argc < 3 || strcmp(argv[1], "--below")) return usage();
-    if ((rc = parse_u64(&below, argv[2], "--below"))) return rc;
-    if (argc == 4 && !strcmp(argv[3], "--force")) force = 1;
-    else if (argc != 3) return usage();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--below") && i + 1 < argc) {
+            if ((rc = parse_u64(&below, argv[++i], "--below"))) return rc;
+            have_below = 1;
+        } else if (!strcmp(argv[i], "--force")) force = 1;
+        else return usage();
+    }
+    if (!have_below) return usage();
     if ((rc = open_store(&s, 0))) return rc;
     rc = ent_log_truncate(s, below, force) == ENT_OK ? 0 : fail("trim");
     ent_store_close(s);
@@ -928,6 +1012,32 @@ static int dest_is_empty(const char *dir)
     return empty;
 }
 
+/* A signal during one long library call that cannot stop at a clean point (a replay): the handler
+ * says what the call leaves (write() only, a message made before), then the signal kills as
+ * before. */
+static char cut_msg[4400];
+static size_t cut_len;
+
+static void on_signal_cut(int sig)
+{
+    ssize_t w = write(STDERR_FILENO, cut_msg, cut_len);
+    (void)w;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void say_when_cut(const char *text)
+{
+    size_t i = 0;
+    /* one line, as msg() writes it: control characters of a directory name as '?' */
+    for (const char *p = "entity: "; *p && i < sizeof cut_msg - 2; p++) cut_msg[i++] = *p;
+    for (const char *p = text; *p && i < sizeof cut_msg - 2; p++)
+        cut_msg[i++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    cut_msg[i++] = '\n';
+    cut_len = i;
+    catch_stops(on_signal_cut);
+}
+
 int cmd_replay(int argc, char **argv)
 {
     const char *into = NULL;
@@ -941,6 +1051,7 @@ int cmd_replay(int argc, char **argv)
             if ((rc = parse_u64(&to, argv[++i], "--to"))) return rc;
         } else return usage();
     }
+    if (into && !*into) return (msg("replay needs a directory: --into DIR"), usage());
     if (!into) return usage();
     if ((rc = open_store(&s, 1))) return rc;
     if (!dest_is_empty(into)) {
@@ -951,7 +1062,16 @@ int cmd_replay(int argc, char **argv)
     else {
         progress("", 0, 0);
         ent_store_set_progress(s, lib_progress, NULL);
+        {
+            /* killed, it left a store that check calls damaged (unique indexes are built at the
+             * end) and that a second replay refuses, without a word */
+            char text[4300];
+            snprintf(text, sizeof text,
+                     "replay: interrupted: %s holds a partial replay (check finds it damaged); remove it before replaying again", into);
+            say_when_cut(text);
+        }
         int rrc = ent_store_replay(d, s, to);
+        cut_len = 0; /* done: a signal from here on has nothing to add */
         progress("", 0, 2);
         if (rrc != ENT_OK) {
             uint64_t last = 0;
@@ -972,10 +1092,17 @@ int cmd_replay(int argc, char **argv)
 int cmd_copy(int argc, char **argv)
 {
     ent_store *s = NULL;
-    int compact = argc == 3 && !strcmp(argv[2], "--compact"), rc;
-    if ((argc != 2 && !compact) || is_option(argv[1])) return usage();
+    const char *dest = NULL;
+    int compact = 0, rc;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--compact")) compact = 1;
+        else if (!dest && !is_option(argv[i])) dest = argv[i];
+        else return usage();
+    }
+    if (dest && !*dest) return (msg("copy needs a directory: copy DEST"), usage());
+    if (!dest) return usage();
     if ((rc = open_store(&s, 1))) return rc;
-    rc = ent_store_copy(s, argv[1], compact) == ENT_OK ? 0 : fail("copy");
+    rc = ent_store_copy(s, dest, compact) == ENT_OK ? 0 : fail("copy");
     ent_store_close(s);
     return rc;
 }

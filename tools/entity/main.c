@@ -3,6 +3,7 @@
 #include <entity/entity.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,25 @@ void msg(const char *fmt, ...)
     va_end(ap);
     fputs("entity: ", stderr);
     put_line(stderr, buf);
+}
+
+/* The errno of the first failed write to stdout: stdio keeps only an error flag, and errno read
+ * at the end was stale ("Connection timed out") or 0. */
+static int out_errno;
+
+void out_line(const char *s)
+{
+    if (puts(s) == EOF && !out_errno) out_errno = errno;
+}
+
+int out_failed(void)
+{
+    static int said;
+    errno = 0;
+    if (fflush(stdout) == EOF && !out_errno) out_errno = errno;
+    if (!ferror(stdout)) return 0;
+    if (!said++) msg("writing the output: %s", out_errno ? strerror(out_errno) : "a write failed");
+    return 1;
 }
 
 int fail(const char *what) /* a library failure: exit 1 */
@@ -193,7 +213,7 @@ int print_entity(const ent_entity *e, unsigned flags)
 {
     char *j = NULL;
     if (ent_entity_to_json(&j, e, ENT_JSON_ENTITY | flags) != ENT_OK) return fail("printing");
-    puts(j);
+    out_line(j);
     free(j);
     return 0;
 }
@@ -321,24 +341,46 @@ static int run_bench(char **argv)
 
 static int dispatch(int argc, char **argv);
 
+/* Descriptors 0-2 closed by the caller would be the store's: LMDB opened data.mdb on 2, and a
+ * message then overwrote its meta page; output went into lock.mdb. Hold them with /dev/null,
+ * opened the wrong way round (stdin for writing, stdout and stderr for reading) so that the
+ * command still fails with EBADF where it would have, as coreutils' stdopen does. */
+static int hold_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        int got;
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (got != fd) { /* the lowest free descriptor is fd: /dev/null is missing */
+            if (fcntl(2, F_GETFD) != -1) msg("descriptor %d is closed, and /dev/null cannot hold it: %s", fd, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1, rc;
+    if (hold_std_fds()) return 1;
     store_dir = getenv("ENTITY_STORE");
     if (!store_dir || !*store_dir) store_dir = "./entity-store";
     while (i < argc && argv[i][0] == '-') {
-        if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) && i + 1 < argc) {
+        if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) && i + 1 < argc && argv[i + 1][0]) {
             store_dir = argv[i + 1];
             i += 2;
         } else if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) {
             msg("%s needs a directory: %s DIR", argv[i], argv[i]); /* not "unknown option" */
             return usage();
+        } else if (strcmp(argv[i], "--") == 0) {
+            i++; /* the command follows, whatever it looks like */
+            break;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("entity %s\n", ENT_VERSION_STRING);
-            return 0;
+            return out_failed();
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage_to(stdout);
-            return 0;
+            return out_failed();
         } else {
             msg("unknown option %s", argv[i]);
             return usage();
@@ -347,15 +389,11 @@ int main(int argc, char **argv)
     if (i >= argc) return usage();
     argc -= i;
     argv += i;
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) return command_help(argv[0]);
-    rc = dispatch(argc, argv);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) rc = command_help(argv[0]);
+    else rc = dispatch(argc, argv);
     /* Output that could not be written (a full disk, a closed pipe's EPIPE when SIGPIPE is
      * ignored) is a failure: a dump cut short must not exit 0. */
-    if (fflush(stdout) == EOF || ferror(stdout)) {
-        msg("writing the output: %s", strerror(errno ? errno : EIO));
-        return 1;
-    }
-    return rc;
+    return out_failed() ? 1 : rc;
 }
 
 static int dispatch(int argc, char **argv)
