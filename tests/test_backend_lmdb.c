@@ -777,6 +777,41 @@ static void t_notify_fifo_read_only(void)
     rm_dir();
 }
 
+/* A process with stderr and stdout closed: the store's files must not take descriptors 1 and 2,
+ * where the host's next message would overwrite them (pcli found `entity ... 2>&-` writing its
+ * error message over data.mdb's first page). */
+static void t_closed_std_fds(void)
+{
+    int status;
+    pid_t pid;
+    fresh_dir();
+    fflush(NULL);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        ent_bk *be;
+        static const char junk[] = "this message is not a page of the store\n";
+        close(1);
+        close(2);
+        if (open_small(&be, 0) != ENT_OK || write_range(be, "t", 0, 50) != ENT_OK) _exit(1);
+        /* what a host prints to its stderr and stdout: must not reach the store's files */
+        if (write(2, junk, sizeof junk - 1) > 0 || write(1, junk, sizeof junk - 1) > 0) _exit(2);
+        if (write_range(be, "t", 50, 100) != ENT_OK) _exit(3);
+        B->close(be);
+        _exit(0);
+    }
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  closed std fds: child status %d\n", status);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    {
+        ent_bk *be;
+        ENT_OK_(open_small(&be, 0));
+        CU_ASSERT_EQUAL(check_range(be, "t", 100), 0);
+        B->close(be);
+    }
+    rm_dir();
+}
+
 static void t_stale_grow_flag(void) { stale_grow_flag(1); }
 static void t_garbage_grow_flag(void) { stale_grow_flag(0xdeadbeef); }
 
@@ -802,6 +837,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_grow_under_address_limit),
     ENT_TEST(t_notify_not_a_file),
     ENT_TEST(t_notify_fifo_read_only),
+    ENT_TEST(t_closed_std_fds),
     {NULL, NULL},
 };
 

@@ -418,6 +418,19 @@ static void env_free(lenv *e, int in_child)
     free(e);
 }
 
+/* A host that closed stdin, stdout or stderr leaves descriptors 0-2 free, and the store's files
+ * would be opened on them: the host's next message to stderr then lands in data.mdb or lock.mdb
+ * and destroys the store. As SQLite does (robust_open), any of them found closed is held with
+ * /dev/null, opened read-only so that writing to it still fails (EBADF) instead of vanishing. */
+static void hold_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        int got = open("/dev/null", O_RDONLY); /* the lowest free descriptor: this one */
+        if (got >= 0 && got != fd) close(got); /* another thread took it meanwhile: nothing to hold */
+    }
+}
+
 static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o)
 {
     lenv *e = calloc(1, sizeof *e);
@@ -457,6 +470,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     pthread_cond_init(&e->tcond, &ca);
     pthread_condattr_destroy(&ca);
 
+    hold_std_fds();
     if ((mrc = mdb_env_create(&e->env))) {
         rc = ent__lmdb_lerr(mrc, "store %s: creating the environment", path);
         goto fail;
