@@ -162,6 +162,49 @@ for body in '' '{' '{"email":' 'null' '"x"' '{"email":{"a":1},"name":"x"}' "{\"e
 done
 req PUT "/api/product/$(head -c 300 /dev/zero | tr '\0' k)" -d '{"price":1}'; [ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok || bad "long key -> $code"
 req GET /api/stat; want 200 "still up"
+
+# ---- a cross-site page's POST: a browser sends a POST of text/plain or a form type to any site
+# without asking it first (no CORS preflight), with an Origin header; such a POST must not write.
+# A POST of JSON needs the preflight, which this server never grants.
+count() { curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['types']['customer']['count'])"; }
+n0=$(count)
+req POST /api/customer -H 'Origin: http://evil.example' -H 'Content-Type: text/plain' -d '{"email":"csrf1@x","name":"C"}'
+want 415 "cross-site text/plain POST"; errmsg "Content-Type"
+req POST /api/customer -H 'Origin: http://evil.example' -d '{"email":"csrf2@x","name":"C"}'; want 415 "cross-site form POST"
+req POST /api/customer -H 'Origin: null' -H 'Content-Type: multipart/form-data; boundary=b' -d '{"email":"csrf3@x","name":"C"}'
+want 415 "sandboxed multipart POST"
+req POST /api/customer -H 'Origin: http://evil.example' -H 'Content-Type: TEXT/Plain; charset=utf-8' -d '{"email":"csrf4@x","name":"C"}'
+want 415 "cross-site text/plain POST, any case, with parameters"
+[ "$(count)" = "$n0" ] && ok || bad "a cross-site POST wrote: $n0 -> $(count) customers"
+req POST /api/customer -H "Origin: $U" -H 'Content-Type: application/json' -d '{"email":"page@x","name":"P"}'; want 201 "a page's JSON POST"
+req POST /api/customer -H 'Content-Type: text/plain' -d '{"email":"script@x","name":"S"}'; want 201 "text/plain without Origin (curl, scripts)"
+
+# ---- what one request makes the server hold is bounded: a page of big entities or events ends
+# after about 1 MiB with a Link to the rest, whatever the limit (a client that never reads its
+# answer would otherwise hold limit x the entity size of the server's memory)
+first_big=$(($(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])") + 1))
+for i in 1 2 3 4 5; do
+  python3 -c "import json; print(json.dumps({'price': 1000 + $i, 'attrs': {'b': 'x' * 400000}}))" >"$work/big.json"
+  req PUT /api/product/big$i --data-binary @"$work/big.json"; want 201 "PUT big$i"
+done
+# pages PATH: follow the Link pages from PATH; the keys (or seqs) of all of them, one a line, in $work/keys
+pages() {
+  local p=$1 n=0; : >"$work/keys"
+  while [ -n "$p" ] && [ $n -lt 50 ]; do
+    req GET "$p"; want 200 "page $p"; n=$((n + 1))
+    python3 -c "import json; [print(e.get('seq', e.get('key'))) for e in json.load(open('$work/b'))]" >>"$work/keys"
+    p=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
+  done
+  pagecount=$n
+}
+pages '/api/product?limit=1000'
+[ $pagecount -gt 1 ] && ok || bad "1000 products of 5 x 400 kB came in one page"
+[ "$(cat "$work/keys")" = "$("$E" -s "$S" ls product | python3 -c "import json,sys; [print(json.loads(l)['key']) for l in sys.stdin]")" ] && ok || bad "list pages differ from entity ls"
+pages '/api/product/by/price?from=1000&limit=1000'
+[ $pagecount -gt 1 ] && [ "$(tr '\n' ' ' <"$work/keys")" = "big1 big2 big3 big4 big5 " ] && ok || bad "range pages: $pagecount, $(tr '\n' ' ' <"$work/keys")"
+pages "/api/events?from=$first_big&limit=10000"
+[ $pagecount -gt 1 ] && [ "$(tr '\n' ' ' <"$work/keys")" = "$(seq $first_big $((first_big + 4)) | tr '\n' ' ')" ] && ok || bad "event pages: $pagecount, $(tr '\n' ' ' <"$work/keys")"
+req GET '/api/product/big1'; want 200 "one big entity"
 stop_server
 
 # ---- body limit: Content-Length over it, and a chunked body over it
