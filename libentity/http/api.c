@@ -14,6 +14,10 @@
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 1000
 #define EVENTS_MAX 10000
+/* A page also ends once its JSON passes this (it holds at least one entity or event), with the
+ * Link to the rest: a page is built in memory and held until the client has read it, so without
+ * a bound a client that asks for 1000 big entities and never reads holds 1000 times their size. */
+#define PAGE_BYTES ((size_t)1 << 20)
 
 /* A growing string for JSON arrays and Link headers. */
 typedef struct sbuf {
@@ -250,7 +254,7 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
             ent_entity_free(e);
             continue;
         }
-        if (n == limit) {
+        if (n == limit || b.n >= PAGE_BYTES) {
             more = 1;
             ent_entity_free(e);
             break;
@@ -329,7 +333,7 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
     }
     sb_add(&b, "[", 1);
     while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
-        if (n == limit) {
+        if (n == limit || (!value && b.n >= PAGE_BYTES)) {
             more = 1;
             ent_entity_free(e);
             break;
@@ -337,7 +341,8 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
         rc = add_entity(&b, e, n == 0);
         ent_entity_free(e);
         if (rc) break;
-        if (++n == limit && !value) {
+        /* the token after this entity, when the page may end here (a value look-up has none) */
+        if ((++n == limit || b.n >= PAGE_BYTES) && !value) {
             const char *r = ent_iter_resume(it); /* borrowed until the next call: copied */
             free(token);
             token = r ? strdup(r) : NULL;
@@ -425,7 +430,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
         return mrc;
     if ((rc = ent_log_cursor_open(&cur, h->s, from, t, ops))) return ent_http__reply_lib(c, rc, "events");
     sb_add(&b, "[", 1);
-    while (n < limit && (rc = ent_log_next(&ev, cur)) == ENT_OK) {
+    while (n < limit && b.n < PAGE_BYTES && (rc = ent_log_next(&ev, cur)) == ENT_OK) {
         char *j = NULL;
         rc = ent_event_to_json(&j, ev, 0);
         ent_event_free(ev);
@@ -440,7 +445,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
         mrc = ent_http__reply_lib(c, rc, "events");
     } else {
         sb_add(&b, "]", 1);
-        if (n == limit) {
+        if (n == limit || b.n >= PAGE_BYTES) {
             /* from the cursor's position: events a filter skipped are not read again */
             char num[80];
             snprintf(num, sizeof num, "</api/events?from=%llu&limit=%llu", (unsigned long long)ent_log_cursor_pos(cur),
