@@ -274,7 +274,9 @@ void ent_http__hub_stop(ent_http *h)
 
 /* ---- one client --------------------------------------------------------------------------- */
 
-/* Catch up on the client's own log cursor (opened at pos): render up to a batch into its queue.
+/* Catch up on the client's own log cursor (opened at pos): render up to a batch into its queue,
+ * and no more once the queue holds CATCHUP_BYTES: a client that is not live is under no
+ * client_buffer, and 64 big events rendered ahead for one that stopped reading were all held.
  * Called without the lock: the follower does not touch a client that is not live, and pos is
  * the client's own until then. Returns 0 or a libentity code. */
 static int catch_up(ent_http_client *cl)
@@ -291,7 +293,7 @@ static int catch_up(ent_http_client *cl)
         if (cl->type[0] && !t) return ENT_SCHEMA;
         if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, t, cl->ops))) return rc;
     }
-    for (int i = 0; i < CATCHUP_BATCH && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
+    for (int i = 0; i < CATCHUP_BATCH && cl->len - cl->off < CATCHUP_BYTES && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
         size_t n;
         char *m = render(ev, &n);
         ent_event_free(ev);
