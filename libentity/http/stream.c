@@ -181,7 +181,12 @@ static void *follow(void *arg)
         stop = hb->stop;
         pthread_mutex_unlock(&hb->mu);
         if (stop) break;
-        while (n < FOLLOW_BATCH && (rc = ent_log_next(&evs[n], cur)) == ENT_OK) n++;
+        /* rendered as read, and no more than about CATCHUP_BYTES at a time: 256 big events
+         * would all be held twice (decoded and rendered) before any client got one */
+        for (size_t bytes = 0; n < FOLLOW_BATCH && bytes < CATCHUP_BYTES && (rc = ent_log_next(&evs[n], cur)) == ENT_OK; n++) {
+            msgs[n] = render(evs[n], &lens[n]);
+            bytes += msgs[n] ? lens[n] : 0;
+        }
         if (rc != ENT_OK && rc != ENT_NOTFOUND) {
             if (!failing) ent_http__logf(h, "event stream: reading the log at seq %llu: %s", (unsigned long long)ent_log_cursor_pos(cur), ent_errmsg());
             failing = 1;
@@ -199,7 +204,6 @@ static void *follow(void *arg)
             }
             continue;
         }
-        for (size_t i = 0; i < n; i++) msgs[i] = render(evs[i], &lens[i]);
         pthread_mutex_lock(&hb->mu);
         for (ent_http_client *cl = hb->live, *nx; cl; cl = nx) {
             int got = 0;
