@@ -237,6 +237,23 @@ def main():
         check(any(m.get("method") == "Network.responseReceived" and m["params"]["response"]["url"].endswith(
             "/api/events/stream") for m in chrome.events), "the page opened the event stream")
 
+        # an answer that is not JSON (libmicrohttpd's own HTML page for a URL over its memory) shows
+        # its status, not a JSON parser's complaint about '<'
+        chrome.js("document.getElementById('field').value = 'email';"
+                  "document.getElementById('value').value = 'a'.repeat(40000);"
+                  "document.getElementById('lookup').requestSubmit()")
+        chrome.wait_for("document.getElementById('msg').textContent.includes('414')", "a 414 shown by its status")
+        msg = chrome.js("document.getElementById('msg').textContent")
+        check("JSON" not in msg and "<" not in msg, "the 414 message %r" % msg)
+        # the server gone: the stream says so, and a click says the server does not answer
+        server.terminate()
+        check(server.wait(timeout=10) == 0, "server exit code after SIGTERM with the page open")
+        server = None
+        chrome.wait_for("document.getElementById('live').textContent === 'stream: reconnecting'", "stream lost shown")
+        chrome.js("location.hash = '#type=customer&key=3'")
+        chrome.wait_for("document.getElementById('entity').textContent.includes('does not answer')",
+                        "a click with the server gone says it does not answer")
+
         # behind a token: the page asks for it on the first 401, then works (and streams) with it
         with open(os.path.join(work, "token"), "w") as f:
             f.write("page-token\n")
