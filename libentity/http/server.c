@@ -137,9 +137,12 @@ char *ent_http__escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     char *out = malloc(strlen(s) * 3 + 1), *w = out;
+    /* "." and ".." as a path segment are dot segments, which clients resolve away (a Location of
+     * /api/product/.. leads to /api/): their dots are escaped */
+    int dots = !strcmp(s, ".") || !strcmp(s, "..");
     if (!out) return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') *w++ = (char)*p;
+        if (isalnum(*p) || *p == '-' || *p == '_' || (*p == '.' && !dots) || *p == '~') *w++ = (char)*p;
         else {
             *w++ = '%';
             *w++ = hex[*p >> 4];

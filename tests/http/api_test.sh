@@ -86,6 +86,12 @@ req PUT /api/product/a%2Fb -H 'If-None-Match: "18446744073709551615"' -d '{"pric
 lk=$(python3 -c "import urllib.parse; print(urllib.parse.quote('\u00e9' * 127))")
 req PUT "/api/product/$lk" -d '{"price":1}'; want 201 "PUT a long escaped key"; header Location "/api/product/$lk\s*$"
 req DELETE "/api/product/$lk"; want 204 "DELETE the long escaped key"
+# keys "." and "..": a client resolving a Location of /api/product/.. would go to /api/
+for k in . ..; do
+  req PUT "/api/product/$k" --path-as-is -d '{"price":1}'; want 201 "PUT key '$k'"; header Location "/api/product/${k//./%2E}\s*$"
+  req GET "/api/product/${k//./%2E}"; want 200 "GET key '$k' escaped"; jcheck "d['key']" "$k"
+  req DELETE "/api/product/${k//./%2E}"; want 204 "DELETE key '$k'"
+done
 req PUT /api/product/fresh -d '{"price":-1}'; want 400 "below min"; errmsg "product.price"
 req PUT /api/customer/999 -d '{"email":"w@x","name":"W"}'; want 404 "PUT on a missing auto id"
 req PUT /api/customer/13 -d '{"email":"new@x","name":"Renamed"}'; want 200 "PUT auto"; jcheck "d['version'], d['data']['name']" "2 Renamed"
