@@ -433,10 +433,10 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     const union MHD_ConnectionInfo *ci;
     const ent_type *t;
     unsigned ops;
-    uint64_t from = 0;
+    uint64_t from = 0, first = 0, last = 0;
     ent_http_client *cl;
     struct MHD_Response *resp;
-    char head[96];
+    char head[160];
     int rc;
     if (ent_http__event_filter(&t, &ops, h->s, a, c, &mrc)) return mrc;
     for (size_t i = 0; i < a->n; i++)
@@ -453,11 +453,9 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
         from = strtoull(from_text, &end, 10);
         if (from_text[0] < '0' || from_text[0] > '9' || *end || errno)
             return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
-    } else {
-        uint64_t last = 0;
-        if ((rc = ent_log_bounds(NULL, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
-        from = last + 1;
     }
+    if ((rc = ent_log_bounds(&first, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
+    if (!last_id && !from_text) from = last + 1;
     if (!(cl = calloc(1, sizeof *cl))) return MHD_NO;
     cl->h = h;
     cl->fd = -1;
@@ -481,12 +479,21 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
         snprintf(cl->addr, sizeof cl->addr, "%s:%u", ip, port);
     }
     cl->pos = from ? from : 1;
+    /* Below a trimmed log the stream starts at its first event (the follower's recent copies may
+     * reach further back: not those, so every client of the same position gets the same) and
+     * says what is gone; a client that resumes there cannot have everything. */
+    if (first > 1 && cl->pos < first) {
+        snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu (%llu to %llu were trimmed from the log)\n\n", (unsigned long long)first,
+                 (unsigned long long)cl->pos, (unsigned long long)first - 1);
+        cl->pos = first;
+    } else {
+        snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)cl->pos);
+    }
     if (pthread_cond_init(&cl->cond, NULL)) {
         free(cl);
         return ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "events: out of resources");
     }
-    /* the first bytes: how soon a browser reconnects, and where this stream starts */
-    snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)cl->pos);
+    /* the first bytes (head): how soon a browser reconnects, and where this stream starts */
     q_add(cl, head, strlen(head), (size_t)-1);
     if (!(resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, cl, stream_free))) {
         stream_free(cl);

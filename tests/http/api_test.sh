@@ -332,6 +332,12 @@ end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.s
 curl -s -N --max-time 2 -H "Last-Event-ID: $lastid" "$U/api/events/stream" >"$work/r2"
 python3 "$work/sse.py" "$work/r2" >"$work/b"
 jcheck "d['ids']" "$(python3 -c "print(list(range($lastid + 1, $end + 1)))")"
+# a resume below a log trimmed meanwhile (by another process) starts at the log's first event and
+# says which were trimmed, rather than announcing seqs it cannot give
+"$E" -s "$S" trim --below $((end - 1)) --force >/dev/null 2>&1 || bad "trim failed"
+curl -s -N --max-time 2 -H "Last-Event-ID: 1" "$U/api/events/stream" >"$work/r3"
+grep -q "^: events from seq $((end - 1)) (2 to $((end - 2)) were trimmed from the log)\$" "$work/r3" && ok || bad "resume below a trimmed log: $(head -c 120 "$work/r3")"
+python3 "$work/sse.py" "$work/r3" >"$work/b"; jcheck "d['ids']" "[$((end - 1)), $end]"
 stop_server
 
 finish
