@@ -176,6 +176,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 {
     ent_http_args *a = cls;
     (void)kind;
+    if (!key[0] && (!value || !value[0])) return MHD_YES; /* "?&limit=5&": a stray & names nothing */
     if (a->n == sizeof a->v / sizeof a->v[0]) {
         a->overflow = 1;
         return MHD_NO;

@@ -37,6 +37,7 @@ req GET '/api/product?limit=3&after=tea-assam'; want 200 "string after"
 for q in 'limit=0' 'limit=abc' 'limit=-1' 'limit=1001' 'after=x' 'reverse=maybe' 'nope=1' 'after=%zz'; do
   req GET "/api/customer?$q"; want 400 "list ?$q"
 done
+req GET '/api/customer?&limit=2&&'; want 200 "empty parameters (a stray &)"; jcheck "len(d)" "2"
 req GET '/api/customer?limit=1&limit=2'; want 400 "repeated limit"; errmsg 'parameter "limit" is given twice'
 req GET '/api/events/stream?from=1&from=2' --max-time 2; want 400 "repeated from on the stream"; errmsg 'parameter "from" is given twice'
 req GET '/api/nosuchtype'; want 404 "unknown type"; errmsg 'unknown type "nosuchtype"'
