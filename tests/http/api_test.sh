@@ -120,6 +120,23 @@ req GET '/api/order/by/status?value=paid&limit=1000'; want 200 "find"
 n=$("$E" -s "$S" find order status paid | wc -l)
 jcheck "len(d), all(e['data']['status']=='paid' for e in d)" "$n True"
 req GET '/api/customer/by/email?value=ada%40example.com'; jcheck "[e['key'] for e in d]" "[1]"
+# a look-up of a value many entities have pages like a range: limit=3 of the paid orders, then Link
+req GET '/api/order/by/status?value=paid&limit=3'; want 200 "find page"; jcheck "len(d)" "3"
+header Link '</api/order/by/status?limit=3&value=paid&resume='
+keys=$(python3 -c "import json; print(' '.join(str(e['key']) for e in json.load(open('$work/b'))))")
+for _ in $(seq 1 20); do
+  next=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
+  [ -z "$next" ] && break
+  req GET "$next"; want 200 "find next page"
+  keys="$keys $(python3 -c "import json; print(' '.join(str(e['key']) for e in json.load(open('$work/b'))))")"
+done
+all=$("$E" -s "$S" find order status paid | python3 -c "import json,sys; print(' '.join(str(json.loads(l)['key']) for l in sys.stdin))")
+[ "$(echo $keys)" = "$(echo $all)" ] && ok || bad "find pages '$keys' != '$all'"
+# a token of another value's look-up is refused, not read as this one's
+req GET '/api/order/by/status?value=shipped&limit=1'
+tok=$(sed -n 's/^Link: <.*resume=\([^>&]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
+req GET "/api/order/by/status?value=paid&resume=$tok"; want 400 "a resume token of another value"; errmsg "not from a look-up of order.status = paid"
+req GET "/api/order/by/status?value=paid&resume=$tok&reverse=1"; want 400 "a look-up has no reverse"
 req GET '/api/product/by/price?from=2&to=6'; want 200 range
 "$E" -s "$S" find product price --from 2 --to 6 >"$work/range.cli"
 python3 -c "import json; a=json.load(open('$work/b')); b=[json.loads(l) for l in open('$work/range.cli')]; exit(0 if a==b and a else 1)" && ok || bad "range differs from entity find"
