@@ -209,7 +209,8 @@ python3 -c "print('stalled client: %d writes of 1 KiB took %.2f s beside it; it 
 # only as it reads). 5 clients from seq 1 over 70 events of 600 kB, each reading its first
 # bytes and then nothing: once a client has the first event's id, the server has rendered its
 # first batch from the log. The server's anonymous memory (RssAnon: not the mapped store) must
-# grow by less than 50 MB; rendering 64 events ahead held 5 x 38 MB.
+# grow by less than 150 MB (15 MB in Release, 58 under ASan, whose quarantine keeps freed memory);
+# before, each client held its log cursor's batch (all 70 decoded) and 64 rendered: 326 MB.
 "$E" -s "$work/st3" init --schema "$SRC/schemas/shop.json" --durability none 2>/dev/null || { echo "init failed"; exit 1; }
 python3 -c "
 import json
@@ -240,7 +241,7 @@ for i in 1 2 3 4 5; do python3 "$work/first.py" $PORT <"$work/hold" >"$work/firs
 for i in 1 2 3 4 5; do for _ in $(seq 1 300); do [ -s "$work/first$i.out" ] && break; sleep 0.1; done; done
 [ "$(cat "$work"/first?.out | sort -u)" = first ] && ok || bad "stalled catching-up clients did not get their first event: $(cat "$work"/first?.out)"
 r1=$(rss_anon)
-[ $((r1 - r0)) -lt 51200 ] && ok || bad "5 stalled catching-up clients grew the server by $(((r1 - r0) / 1024)) MB"
+[ $((r1 - r0)) -lt 153600 ] && ok || bad "5 stalled catching-up clients grew the server by $(((r1 - r0) / 1024)) MB"
 echo "5 stalled catching-up clients over 600 kB events: the server's RssAnon grew by $(((r1 - r0) / 1024)) MB"
 stop_server
 exec 7>&-   # EOF on the fifo: the clients end
