@@ -14,6 +14,10 @@
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 1000
 #define EVENTS_MAX 10000
+/* A page also ends once its JSON passes this (it holds at least one entity or event), with the
+ * Link to the rest: a page is built in memory and held until the client has read it, so without
+ * a bound a client that asks for 1000 big entities and never reads holds 1000 times their size. */
+#define PAGE_BYTES ((size_t)1 << 20)
 
 /* A growing string for JSON arrays and Link headers. */
 typedef struct sbuf {
@@ -250,7 +254,7 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
             ent_entity_free(e);
             continue;
         }
-        if (n == limit) {
+        if (n == limit || b.n >= PAGE_BYTES) {
             more = 1;
             ent_entity_free(e);
             break;
@@ -290,7 +294,34 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
     return mrc;
 }
 
-/* GET /api/TYPE/by/FIELD?value=V | ?from=A&to=B&limit=N&reverse=1&resume=TOKEN */
+/* The part of a resume token that names the index and the index value: up to its last '.' (the
+ * rest is the primary key: "i" TYPE "." FIELD "." VALUE "." KEY, in hex). */
+static size_t token_value_len(const char *tok)
+{
+    const char *dot = strrchr(tok, '.');
+    return dot ? (size_t)(dot - tok) + 1 : 0;
+}
+
+/* The token part naming f's index value v, from the first entity that has it. out: NULL when
+ * none has (the caller frees it). Returns 0 or a libentity code. */
+static int value_token(char **out, ent_store *s, const ent_field *f, const ent_value *v)
+{
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    const char *tok;
+    int rc;
+    *out = NULL;
+    if ((rc = ent_find(&it, s, NULL, f, v))) return rc;
+    rc = ent_iter_next(&e, it);
+    ent_entity_free(e);
+    if (rc == ENT_OK && (tok = ent_iter_resume(it)) && !(*out = strndup(tok, token_value_len(tok)))) rc = ENT_NOMEM;
+    ent_iter_free(it);
+    return rc == ENT_NOTFOUND ? ENT_OK : rc;
+}
+
+/* GET /api/TYPE/by/FIELD?value=V&limit=N&resume=TOKEN | ?from=A&to=B&limit=N&reverse=1&resume=TOKEN.
+ * A look-up pages like a range: its next page is a range from V resumed after the last entity,
+ * which ends at the first entity whose index value is not V. */
 static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const char *tname, const char *fname, ent_http_args *a)
 {
     enum MHD_Result mrc = MHD_NO;
@@ -304,7 +335,7 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
     ent_entity *e;
     uint64_t limit, n = 0;
     int reverse, rc, more = 0;
-    char *token = NULL;
+    char *token = NULL, *vtok = NULL;
     sbuf b = {0}, link = {0};
     if (arg_limit(&limit, a, PAGE_DEFAULT, PAGE_MAX, c, &mrc) || arg_bool(&reverse, a, "reverse", c, &mrc)) return mrc;
     value = ent_http__arg(a, "value");
@@ -313,11 +344,28 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
     resume = ent_http__arg(a, "resume");
     if (args_all_used(a, c, &mrc) || !(t = type_or_404(h, c, tname, &mrc))) return mrc;
     if (!(f = ent_type_field(t, fname))) return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "%s has no field \"%s\"", tname, fname);
-    if (value && (from || to || resume || reverse))
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "value= looks one value up; from=, to=, reverse= and resume= scan a range: give one or the other");
-    if (value) {
+    if (value && (from || to || reverse))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "value= looks one value up; from=, to= and reverse= scan a range: give one or the other");
+    if (value && !resume) {
         if ((rc = ent_value_parse(&v, buf_v, sizeof buf_v, f, value)) || (rc = ent_find(&it, h->s, NULL, f, &v)))
             return ent_http__reply_lib(c, rc, "value");
+    } else if (value) {
+        if ((rc = ent_value_parse(&v, buf_v, sizeof buf_v, f, value)) || (rc = value_token(&vtok, h->s, f, &v)))
+            return ent_http__reply_lib(c, rc, "value");
+        if (!vtok) { /* none has it (any more) */
+            char *empty = strdup("[]");
+            return empty ? ent_http__reply(c, MHD_HTTP_OK, empty, 2, NULL, NULL) : MHD_NO;
+        }
+        if (strncmp(resume, vtok, strlen(vtok)) || strchr(resume + strlen(vtok), '.')) {
+            free(vtok);
+            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "resume: the token is not from a look-up of %s.%s = %s", tname, fname, value);
+        }
+        o.from = &v;
+        o.resume = resume;
+        if ((rc = ent_range(&it, h->s, NULL, f, &o))) {
+            free(vtok);
+            return ent_http__reply_lib(c, rc, fname);
+        }
     } else {
         if (from && (rc = ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from))) return ent_http__reply_lib(c, rc, "from");
         if (to && (rc = ent_value_parse(&vto, buf_to, sizeof buf_to, f, to))) return ent_http__reply_lib(c, rc, "to");
@@ -329,7 +377,15 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
     }
     sb_add(&b, "[", 1);
     while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
-        if (n == limit) {
+        if (vtok) {
+            /* a look-up's later page: the range goes on past the value, the page not */
+            const char *r = ent_iter_resume(it);
+            if (!r || strncmp(r, vtok, strlen(vtok)) || strchr(r + strlen(vtok), '.')) {
+                ent_entity_free(e);
+                break;
+            }
+        }
+        if (n == limit || b.n >= PAGE_BYTES) {
             more = 1;
             ent_entity_free(e);
             break;
@@ -337,7 +393,8 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
         rc = add_entity(&b, e, n == 0);
         ent_entity_free(e);
         if (rc) break;
-        if (++n == limit && !value) {
+        /* the token after this entity, when the page may end here */
+        if (++n == limit || b.n >= PAGE_BYTES) {
             const char *r = ent_iter_resume(it); /* borrowed until the next call: copied */
             free(token);
             token = r ? strdup(r) : NULL;
@@ -357,6 +414,10 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
             sb_esc(&link, fname);
             snprintf(num, sizeof num, "?limit=%llu", (unsigned long long)limit);
             sb_str(&link, num);
+            if (value) {
+                sb_str(&link, "&value=");
+                sb_esc(&link, value);
+            }
             if (from) {
                 sb_str(&link, "&from=");
                 sb_esc(&link, from);
@@ -373,6 +434,7 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
         mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
     }
     free(token);
+    free(vtok);
     ent_iter_free(it);
     return mrc;
 }
@@ -425,7 +487,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
         return mrc;
     if ((rc = ent_log_cursor_open(&cur, h->s, from, t, ops))) return ent_http__reply_lib(c, rc, "events");
     sb_add(&b, "[", 1);
-    while (n < limit && (rc = ent_log_next(&ev, cur)) == ENT_OK) {
+    while (n < limit && b.n < PAGE_BYTES && (rc = ent_log_next(&ev, cur)) == ENT_OK) {
         char *j = NULL;
         rc = ent_event_to_json(&j, ev, 0);
         ent_event_free(ev);
@@ -440,7 +502,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
         mrc = ent_http__reply_lib(c, rc, "events");
     } else {
         sb_add(&b, "]", 1);
-        if (n == limit) {
+        if (n == limit || b.n >= PAGE_BYTES) {
             /* from the cursor's position: events a filter skipped are not read again */
             char num[80];
             snprintf(num, sizeof num, "</api/events?from=%llu&limit=%llu", (unsigned long long)ent_log_cursor_pos(cur),

@@ -137,9 +137,12 @@ char *ent_http__escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     char *out = malloc(strlen(s) * 3 + 1), *w = out;
+    /* "." and ".." as a path segment are dot segments, which clients resolve away (a Location of
+     * /api/product/.. leads to /api/): their dots are escaped */
+    int dots = !strcmp(s, ".") || !strcmp(s, "..");
     if (!out) return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') *w++ = (char)*p;
+        if (isalnum(*p) || *p == '-' || *p == '_' || (*p == '.' && !dots) || *p == '~') *w++ = (char)*p;
         else {
             *w++ = '%';
             *w++ = hex[*p >> 4];
@@ -173,6 +176,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 {
     ent_http_args *a = cls;
     (void)kind;
+    if (!key[0] && (!value || !value[0])) return MHD_YES; /* "?&limit=5&": a stray & names nothing */
     if (a->n == sizeof a->v / sizeof a->v[0]) {
         a->overflow = 1;
         return MHD_NO;
@@ -215,6 +219,23 @@ static int token_ok(const ent_http *h, struct MHD_Connection *c)
     return diff == 0 && n == h->token_len;
 }
 
+/* A browser sends a POST whose Content-Type is text/plain or a form type (or none) to any site
+ * without asking it first (no CORS preflight), so a page of another site could write with the
+ * user's access to this server, which without a token is anyone's on the machine. Such a request
+ * carries Origin; a JSON one needs the preflight, which this server never grants. PUT, PATCH
+ * and DELETE always need it. Clients that are not browsers send no Origin and are not affected. */
+static int cross_site_simple_post(struct MHD_Connection *c, const char *method)
+{
+    const char *ct;
+    size_t n;
+    if (strcmp(method, "POST") || !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN)) return 0;
+    if (!(ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) return 1;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    n = strcspn(ct, " \t;");
+    return (n == 10 && !strncasecmp(ct, "text/plain", n)) || (n == 33 && !strncasecmp(ct, "application/x-www-form-urlencoded", n)) ||
+           (n == 19 && !strncasecmp(ct, "multipart/form-data", n));
+}
+
 /* The API is /api and what is under /api/ ("/apiX" is no part of it: a 404, token or not). */
 static int is_api(const char *url) { return !strncmp(url, "/api", 4) && (url[4] == '/' || url[4] == '\0'); }
 
@@ -236,6 +257,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (h->token && is_api(url) && !token_ok(h, c)) {
             r->too_big = 1; /* reading stops; the reply below is the answer */
             return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");
+        }
+        if (is_api(url) && cross_site_simple_post(c, method)) {
+            r->too_big = 1;
+            return ent_http__reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                         "Content-Type: a POST from a web page (it has Origin) must be application/json: text/plain and "
+                                         "form types are what any other site's page can send");
         }
         if (cl) {
             char *end;

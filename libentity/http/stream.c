@@ -181,7 +181,12 @@ static void *follow(void *arg)
         stop = hb->stop;
         pthread_mutex_unlock(&hb->mu);
         if (stop) break;
-        while (n < FOLLOW_BATCH && (rc = ent_log_next(&evs[n], cur)) == ENT_OK) n++;
+        /* rendered as read, and no more than about CATCHUP_BYTES at a time: 256 big events
+         * would all be held twice (decoded and rendered) before any client got one */
+        for (size_t bytes = 0; n < FOLLOW_BATCH && bytes < CATCHUP_BYTES && (rc = ent_log_next(&evs[n], cur)) == ENT_OK; n++) {
+            msgs[n] = render(evs[n], &lens[n]);
+            bytes += msgs[n] ? lens[n] : 0;
+        }
         if (rc != ENT_OK && rc != ENT_NOTFOUND) {
             if (!failing) ent_http__logf(h, "event stream: reading the log at seq %llu: %s", (unsigned long long)ent_log_cursor_pos(cur), ent_errmsg());
             failing = 1;
@@ -199,7 +204,6 @@ static void *follow(void *arg)
             }
             continue;
         }
-        for (size_t i = 0; i < n; i++) msgs[i] = render(evs[i], &lens[i]);
         pthread_mutex_lock(&hb->mu);
         for (ent_http_client *cl = hb->live, *nx; cl; cl = nx) {
             int got = 0;
@@ -274,7 +278,9 @@ void ent_http__hub_stop(ent_http *h)
 
 /* ---- one client --------------------------------------------------------------------------- */
 
-/* Catch up on the client's own log cursor (opened at pos): render up to a batch into its queue.
+/* Catch up on the client's own log cursor (opened at pos): render up to a batch into its queue,
+ * and no more once the queue holds CATCHUP_BYTES: a client that is not live is under no
+ * client_buffer, and 64 big events rendered ahead for one that stopped reading were all held.
  * Called without the lock: the follower does not touch a client that is not live, and pos is
  * the client's own until then. Returns 0 or a libentity code. */
 static int catch_up(ent_http_client *cl)
@@ -291,7 +297,7 @@ static int catch_up(ent_http_client *cl)
         if (cl->type[0] && !t) return ENT_SCHEMA;
         if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, t, cl->ops))) return rc;
     }
-    for (int i = 0; i < CATCHUP_BATCH && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
+    for (int i = 0; i < CATCHUP_BATCH && cl->len - cl->off < CATCHUP_BYTES && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
         size_t n;
         char *m = render(ev, &n);
         ent_event_free(ev);
@@ -427,10 +433,10 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     const union MHD_ConnectionInfo *ci;
     const ent_type *t;
     unsigned ops;
-    uint64_t from = 0;
+    uint64_t from = 0, first = 0, last = 0;
     ent_http_client *cl;
     struct MHD_Response *resp;
-    char head[96];
+    char head[160];
     int rc;
     if (ent_http__event_filter(&t, &ops, h->s, a, c, &mrc)) return mrc;
     for (size_t i = 0; i < a->n; i++)
@@ -447,11 +453,9 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
         from = strtoull(from_text, &end, 10);
         if (from_text[0] < '0' || from_text[0] > '9' || *end || errno)
             return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
-    } else {
-        uint64_t last = 0;
-        if ((rc = ent_log_bounds(NULL, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
-        from = last + 1;
     }
+    if ((rc = ent_log_bounds(&first, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
+    if (!last_id && !from_text) from = last + 1;
     if (!(cl = calloc(1, sizeof *cl))) return MHD_NO;
     cl->h = h;
     cl->fd = -1;
@@ -475,12 +479,21 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
         snprintf(cl->addr, sizeof cl->addr, "%s:%u", ip, port);
     }
     cl->pos = from ? from : 1;
+    /* Below a trimmed log the stream starts at its first event (the follower's recent copies may
+     * reach further back: not those, so every client of the same position gets the same) and
+     * says what is gone; a client that resumes there cannot have everything. */
+    if (first > 1 && cl->pos < first) {
+        snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu (%llu to %llu were trimmed from the log)\n\n", (unsigned long long)first,
+                 (unsigned long long)cl->pos, (unsigned long long)first - 1);
+        cl->pos = first;
+    } else {
+        snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)cl->pos);
+    }
     if (pthread_cond_init(&cl->cond, NULL)) {
         free(cl);
         return ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "events: out of resources");
     }
-    /* the first bytes: how soon a browser reconnects, and where this stream starts */
-    snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)cl->pos);
+    /* the first bytes (head): how soon a browser reconnects, and where this stream starts */
     q_add(cl, head, strlen(head), (size_t)-1);
     if (!(resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, cl, stream_free))) {
         stream_free(cl);

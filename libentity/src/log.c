@@ -66,6 +66,10 @@ int ent_log_get(ent_event **out, ent_store *s, ent_txn *txn, uint64_t seq)
 }
 
 #define LOG_BATCH 256
+/* A fill also ends once the events it read pass this many bytes (at least one event): a batch is
+ * held decoded until handed out, and 256 events of 600 kB were 150 MB for each cursor (each event
+ * stream client of entity serve that catches up has one). */
+#define LOG_BATCH_BYTES ((size_t)1 << 20)
 
 struct ent_log_cursor {
     ent_store *s;
@@ -116,6 +120,7 @@ static int cursor_fill(ent_log_cursor *c)
     ent_slice k, v;
     int rc, op = ENT_CUR_SEEK;
     uint64_t trunc = 0;
+    size_t bytes = 0;
     if (c->bad) return bad_err(c);
     if (c->pin) t = c->pin;
     else if ((rc = ent_txn_begin(&t, c->s, ENT_TXN_READ))) return rc;
@@ -161,6 +166,7 @@ static int cursor_fill(ent_log_cursor *c)
             continue;
         }
         c->batch[c->n++] = ev;
+        if ((bytes += v.len) >= LOG_BATCH_BYTES) break;
     }
     ent__bk_cursor_close(c->s, cur);
 out:

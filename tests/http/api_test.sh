@@ -37,6 +37,7 @@ req GET '/api/product?limit=3&after=tea-assam'; want 200 "string after"
 for q in 'limit=0' 'limit=abc' 'limit=-1' 'limit=1001' 'after=x' 'reverse=maybe' 'nope=1' 'after=%zz'; do
   req GET "/api/customer?$q"; want 400 "list ?$q"
 done
+req GET '/api/customer?&limit=2&&'; want 200 "empty parameters (a stray &)"; jcheck "len(d)" "2"
 req GET '/api/customer?limit=1&limit=2'; want 400 "repeated limit"; errmsg 'parameter "limit" is given twice'
 req GET '/api/events/stream?from=1&from=2' --max-time 2; want 400 "repeated from on the stream"; errmsg 'parameter "from" is given twice'
 req GET '/api/nosuchtype'; want 404 "unknown type"; errmsg 'unknown type "nosuchtype"'
@@ -86,6 +87,12 @@ req PUT /api/product/a%2Fb -H 'If-None-Match: "18446744073709551615"' -d '{"pric
 lk=$(python3 -c "import urllib.parse; print(urllib.parse.quote('\u00e9' * 127))")
 req PUT "/api/product/$lk" -d '{"price":1}'; want 201 "PUT a long escaped key"; header Location "/api/product/$lk\s*$"
 req DELETE "/api/product/$lk"; want 204 "DELETE the long escaped key"
+# keys "." and "..": a client resolving a Location of /api/product/.. would go to /api/
+for k in . ..; do
+  req PUT "/api/product/$k" --path-as-is -d '{"price":1}'; want 201 "PUT key '$k'"; header Location "/api/product/${k//./%2E}\s*$"
+  req GET "/api/product/${k//./%2E}"; want 200 "GET key '$k' escaped"; jcheck "d['key']" "$k"
+  req DELETE "/api/product/${k//./%2E}"; want 204 "DELETE key '$k'"
+done
 req PUT /api/product/fresh -d '{"price":-1}'; want 400 "below min"; errmsg "product.price"
 req PUT /api/customer/999 -d '{"email":"w@x","name":"W"}'; want 404 "PUT on a missing auto id"
 req PUT /api/customer/13 -d '{"email":"new@x","name":"Renamed"}'; want 200 "PUT auto"; jcheck "d['version'], d['data']['name']" "2 Renamed"
@@ -113,6 +120,23 @@ req GET '/api/order/by/status?value=paid&limit=1000'; want 200 "find"
 n=$("$E" -s "$S" find order status paid | wc -l)
 jcheck "len(d), all(e['data']['status']=='paid' for e in d)" "$n True"
 req GET '/api/customer/by/email?value=ada%40example.com'; jcheck "[e['key'] for e in d]" "[1]"
+# a look-up of a value many entities have pages like a range: limit=3 of the paid orders, then Link
+req GET '/api/order/by/status?value=paid&limit=3'; want 200 "find page"; jcheck "len(d)" "3"
+header Link '</api/order/by/status?limit=3&value=paid&resume='
+keys=$(python3 -c "import json; print(' '.join(str(e['key']) for e in json.load(open('$work/b'))))")
+for _ in $(seq 1 20); do
+  next=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
+  [ -z "$next" ] && break
+  req GET "$next"; want 200 "find next page"
+  keys="$keys $(python3 -c "import json; print(' '.join(str(e['key']) for e in json.load(open('$work/b'))))")"
+done
+all=$("$E" -s "$S" find order status paid | python3 -c "import json,sys; print(' '.join(str(json.loads(l)['key']) for l in sys.stdin))")
+[ "$(echo $keys)" = "$(echo $all)" ] && ok || bad "find pages '$keys' != '$all'"
+# a token of another value's look-up is refused, not read as this one's
+req GET '/api/order/by/status?value=shipped&limit=1'
+tok=$(sed -n 's/^Link: <.*resume=\([^>&]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
+req GET "/api/order/by/status?value=paid&resume=$tok"; want 400 "a resume token of another value"; errmsg "not from a look-up of order.status = paid"
+req GET "/api/order/by/status?value=paid&resume=$tok&reverse=1"; want 400 "a look-up has no reverse"
 req GET '/api/product/by/price?from=2&to=6'; want 200 range
 "$E" -s "$S" find product price --from 2 --to 6 >"$work/range.cli"
 python3 -c "import json; a=json.load(open('$work/b')); b=[json.loads(l) for l in open('$work/range.cli')]; exit(0 if a==b and a else 1)" && ok || bad "range differs from entity find"
@@ -162,6 +186,49 @@ for body in '' '{' '{"email":' 'null' '"x"' '{"email":{"a":1},"name":"x"}' "{\"e
 done
 req PUT "/api/product/$(head -c 300 /dev/zero | tr '\0' k)" -d '{"price":1}'; [ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok || bad "long key -> $code"
 req GET /api/stat; want 200 "still up"
+
+# ---- a cross-site page's POST: a browser sends a POST of text/plain or a form type to any site
+# without asking it first (no CORS preflight), with an Origin header; such a POST must not write.
+# A POST of JSON needs the preflight, which this server never grants.
+count() { curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['types']['customer']['count'])"; }
+n0=$(count)
+req POST /api/customer -H 'Origin: http://evil.example' -H 'Content-Type: text/plain' -d '{"email":"csrf1@x","name":"C"}'
+want 415 "cross-site text/plain POST"; errmsg "Content-Type"
+req POST /api/customer -H 'Origin: http://evil.example' -d '{"email":"csrf2@x","name":"C"}'; want 415 "cross-site form POST"
+req POST /api/customer -H 'Origin: null' -H 'Content-Type: multipart/form-data; boundary=b' -d '{"email":"csrf3@x","name":"C"}'
+want 415 "sandboxed multipart POST"
+req POST /api/customer -H 'Origin: http://evil.example' -H 'Content-Type: TEXT/Plain; charset=utf-8' -d '{"email":"csrf4@x","name":"C"}'
+want 415 "cross-site text/plain POST, any case, with parameters"
+[ "$(count)" = "$n0" ] && ok || bad "a cross-site POST wrote: $n0 -> $(count) customers"
+req POST /api/customer -H "Origin: $U" -H 'Content-Type: application/json' -d '{"email":"page@x","name":"P"}'; want 201 "a page's JSON POST"
+req POST /api/customer -H 'Content-Type: text/plain' -d '{"email":"script@x","name":"S"}'; want 201 "text/plain without Origin (curl, scripts)"
+
+# ---- what one request makes the server hold is bounded: a page of big entities or events ends
+# after about 1 MiB with a Link to the rest, whatever the limit (a client that never reads its
+# answer would otherwise hold limit x the entity size of the server's memory)
+first_big=$(($(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])") + 1))
+for i in 1 2 3 4 5; do
+  python3 -c "import json; print(json.dumps({'price': 1000 + $i, 'attrs': {'b': 'x' * 400000}}))" >"$work/big.json"
+  req PUT /api/product/big$i --data-binary @"$work/big.json"; want 201 "PUT big$i"
+done
+# pages PATH: follow the Link pages from PATH; the keys (or seqs) of all of them, one a line, in $work/keys
+pages() {
+  local p=$1 n=0; : >"$work/keys"
+  while [ -n "$p" ] && [ $n -lt 50 ]; do
+    req GET "$p"; want 200 "page $p"; n=$((n + 1))
+    python3 -c "import json; [print(e.get('seq', e.get('key'))) for e in json.load(open('$work/b'))]" >>"$work/keys"
+    p=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
+  done
+  pagecount=$n
+}
+pages '/api/product?limit=1000'
+[ $pagecount -gt 1 ] && ok || bad "1000 products of 5 x 400 kB came in one page"
+[ "$(cat "$work/keys")" = "$("$E" -s "$S" ls product | python3 -c "import json,sys; [print(json.loads(l)['key']) for l in sys.stdin]")" ] && ok || bad "list pages differ from entity ls"
+pages '/api/product/by/price?from=1000&limit=1000'
+[ $pagecount -gt 1 ] && [ "$(tr '\n' ' ' <"$work/keys")" = "big1 big2 big3 big4 big5 " ] && ok || bad "range pages: $pagecount, $(tr '\n' ' ' <"$work/keys")"
+pages "/api/events?from=$first_big&limit=10000"
+[ $pagecount -gt 1 ] && [ "$(tr '\n' ' ' <"$work/keys")" = "$(seq $first_big $((first_big + 4)) | tr '\n' ' ')" ] && ok || bad "event pages: $pagecount, $(tr '\n' ' ' <"$work/keys")"
+req GET '/api/product/big1'; want 200 "one big entity"
 stop_server
 
 # ---- body limit: Content-Length over it, and a chunked body over it
@@ -250,12 +317,17 @@ jcheck "d['comments'] >= 2" "True"   # the start line and at least one heartbeat
 python3 "$work/sse.py" "$work/s2" >"$work/b" && ok || bad "stream 2 does not parse"
 jcheck "d['ids'], set(d['types']), set(d['ops'])" "[$((last + 1)), $((last + 3))] {'customer'} {'update'}"
 python3 "$work/sse.py" "$work/s3" >"$work/b"; jcheck "d['ids'][0], len(d['ids'])" "$((last - 1)) 5"
-# events of the stream equal /api/events
-curl -s "$U/api/events?from=$((last - 4))" >"$work/evs"
-python3 - "$work/s1" "$work/evs" <<'PY' && ok || bad "stream data differ from /api/events"
-import json, sys
+# events of the stream equal /api/events (its pages: a page ends after about 1 MiB)
+python3 - "$work/s1" "$U/api/events?from=$((last - 4))" <<'PY' && ok || bad "stream data differ from /api/events"
+import json, re, sys, urllib.request
 data = [json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("data: ")]
-sys.exit(0 if data == json.load(open(sys.argv[2])) else 1)
+ev, url = [], sys.argv[2]
+while url:
+    r = urllib.request.urlopen(url)
+    ev += json.load(r)
+    m = re.match(r"<([^>]*)>", r.headers.get("Link") or "")
+    url = m and sys.argv[2].split("/api/")[0] + m.group(1)
+sys.exit(0 if data == ev else 1)
 PY
 req GET '/api/events/stream?op=x'; want 400 "stream bad op"
 req GET '/api/events/stream' -H 'Last-Event-ID: abc'; want 400 "bad Last-Event-ID"
@@ -278,6 +350,12 @@ end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.s
 curl -s -N --max-time 2 -H "Last-Event-ID: $lastid" "$U/api/events/stream" >"$work/r2"
 python3 "$work/sse.py" "$work/r2" >"$work/b"
 jcheck "d['ids']" "$(python3 -c "print(list(range($lastid + 1, $end + 1)))")"
+# a resume below a log trimmed meanwhile (by another process) starts at the log's first event and
+# says which were trimmed, rather than announcing seqs it cannot give
+"$E" -s "$S" trim --below $((end - 1)) --force >/dev/null 2>&1 || bad "trim failed"
+curl -s -N --max-time 2 -H "Last-Event-ID: 1" "$U/api/events/stream" >"$work/r3"
+grep -q "^: events from seq $((end - 1)) (2 to $((end - 2)) were trimmed from the log)\$" "$work/r3" && ok || bad "resume below a trimmed log: $(head -c 120 "$work/r3")"
+python3 "$work/sse.py" "$work/r3" >"$work/b"; jcheck "d['ids']" "[$((end - 1)), $end]"
 stop_server
 
 finish

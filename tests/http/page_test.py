@@ -132,6 +132,13 @@ def main():
         for i in range(25):
             subprocess.run([E, "-s", store, "put", "customer", json.dumps({"email": "p%d@x" % i, "name": "p%d" % i})],
                            check=True, stdout=subprocess.DEVNULL)
+        # 15 more paid orders: a look-up of the paid ones then has a second page
+        for i in range(15):
+            subprocess.run([E, "-s", store, "put", "order", json.dumps({"customer": 1, "status": "paid"})],
+                           check=True, stdout=subprocess.DEVNULL)
+        paid = subprocess.run([E, "-s", store, "find", "order", "status", "paid"], check=True, capture_output=True,
+                              text=True).stdout.split("\n")
+        paid = [str(json.loads(l)["key"]) for l in paid if l]
         err = open(os.path.join(work, "server.err"), "w+")
         server = subprocess.Popen([E, "-s", store, "serve", "--listen", "127.0.0.1:0"], stderr=err)
         port = None
@@ -189,6 +196,26 @@ def main():
                         "document.querySelector('#rows tr').dataset.key === '2'", "look-up by email")
         chrome.js("document.getElementById('clear').click()")
         chrome.wait_for("document.querySelectorAll('#rows tr').length === 20", "look-up cleared")
+        # a look-up of more than a page pages with next and first
+        chrome.js("document.querySelector('#types li[data-type=\"order\"]').click()")
+        # (an order row has 5 cells: key, version and 3 fields; a customer row 6)
+        chrome.wait_for("location.hash === '#type=order' && document.querySelectorAll('#rows tr').length === 20 &&"
+                        " document.querySelector('#rows tr').children.length === 5", "order table")
+        chrome.js("document.getElementById('field').value = 'status';"
+                  "document.getElementById('value').value = 'paid';"
+                  "document.getElementById('lookup').requestSubmit()")
+        chrome.wait_for("document.querySelector('#rows tr') && document.querySelector('#rows tr').dataset.key === '%s'"
+                        " && document.querySelectorAll('#rows tr').length === 20" % paid[0], "look-up of paid orders")
+        chrome.wait_for("!document.getElementById('next').disabled", "next page of a look-up")
+        chrome.js("document.getElementById('next').click()")
+        chrome.wait_for("document.querySelector('#rows tr').dataset.key === '%s'" % paid[20], "look-up's second page")
+        got = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => tr.dataset.key)")
+        check(got == paid[20:40], "look-up's second page %s (want %s)" % (got, paid[20:40]))
+        chrome.js("document.getElementById('first').click()")
+        chrome.wait_for("document.querySelector('#rows tr').dataset.key === '%s'" % paid[0], "look-up's first page again")
+        chrome.js("document.querySelector('#types li[data-type=\"customer\"]').click()")
+        chrome.wait_for("location.hash === '#type=customer' && document.querySelectorAll('#rows tr').length === 20"
+                        " && document.querySelector('#rows tr').dataset.key === '1'", "back to customers")
 
         # one entity's JSON, as GET /api/customer/1 gives it
         chrome.js("document.querySelector('#rows tr[data-key=\"1\"]').click()")
@@ -236,6 +263,23 @@ def main():
         check(not errors, "console errors: %s" % errors)
         check(any(m.get("method") == "Network.responseReceived" and m["params"]["response"]["url"].endswith(
             "/api/events/stream") for m in chrome.events), "the page opened the event stream")
+
+        # an answer that is not JSON (libmicrohttpd's own HTML page for a URL over its memory) shows
+        # its status, not a JSON parser's complaint about '<'
+        chrome.js("document.getElementById('field').value = 'email';"
+                  "document.getElementById('value').value = 'a'.repeat(40000);"
+                  "document.getElementById('lookup').requestSubmit()")
+        chrome.wait_for("document.getElementById('msg').textContent.includes('414')", "a 414 shown by its status")
+        msg = chrome.js("document.getElementById('msg').textContent")
+        check("JSON" not in msg and "<" not in msg, "the 414 message %r" % msg)
+        # the server gone: the stream says so, and a click says the server does not answer
+        server.terminate()
+        check(server.wait(timeout=10) == 0, "server exit code after SIGTERM with the page open")
+        server = None
+        chrome.wait_for("document.getElementById('live').textContent === 'stream: reconnecting'", "stream lost shown")
+        chrome.js("location.hash = '#type=customer&key=3'")
+        chrome.wait_for("document.getElementById('entity').textContent.includes('does not answer')",
+                        "a click with the server gone says it does not answer")
 
         # behind a token: the page asks for it on the first 401, then works (and streams) with it
         with open(os.path.join(work, "token"), "w") as f:
