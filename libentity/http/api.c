@@ -485,6 +485,15 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
     if (arg_limit(&limit, a, PAGE_DEFAULT, EVENTS_MAX, c, &mrc) || ent_http__event_filter(&t, &ops, h->s, a, c, &mrc) ||
         args_all_used(a, c, &mrc))
         return mrc;
+    if (from_text && from) {
+        /* Events asked for by seq that a trim took: a page starting later would look like the
+         * asked one (as `entity events --from` says too). */
+        uint64_t first = 0, last = 0;
+        if ((rc = ent_log_bounds(&first, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
+        if (first > from)
+            return ent_http__reply_error(c, MHD_HTTP_GONE, "events %llu to %llu were trimmed from the log, which starts at %llu now",
+                                         (unsigned long long)from, (unsigned long long)(first - 1), (unsigned long long)first);
+    }
     if ((rc = ent_log_cursor_open(&cur, h->s, from, t, ops))) return ent_http__reply_lib(c, rc, "events");
     sb_add(&b, "[", 1);
     while (n < limit && b.n < PAGE_BYTES && (rc = ent_log_next(&ev, cur)) == ENT_OK) {

@@ -356,6 +356,11 @@ jcheck "d['ids']" "$(python3 -c "print(list(range($lastid + 1, $end + 1)))")"
 curl -s -N --max-time 2 -H "Last-Event-ID: 1" "$U/api/events/stream" >"$work/r3"
 grep -q "^: events from seq $((end - 1)) (2 to $((end - 2)) were trimmed from the log)\$" "$work/r3" && ok || bad "resume below a trimmed log: $(head -c 120 "$work/r3")"
 python3 "$work/sse.py" "$work/r3" >"$work/b"; jcheck "d['ids']" "[$((end - 1)), $end]"
+# the same asked of /api/events: 410 naming the trimmed seqs (a page from a later seq looked like
+# the asked one); from=0 and no from start at the first event kept
+req GET '/api/events?from=1'; want 410 "events below a trimmed log"; errmsg "events 1 to $((end - 2)) were trimmed from the log, which starts at $((end - 1)) now"
+req GET "/api/events?from=$((end - 1))"; want 200 "events from the first kept"; jcheck "[e['seq'] for e in d]" "[$((end - 1)), $end]"
+for q in '' '?from=0'; do req GET "/api/events$q"; want 200 "events$q on a trimmed log"; jcheck "d[0]['seq']" "$((end - 1))"; done
 stop_server
 
 finish
