@@ -718,18 +718,34 @@ static void t_grow_under_address_limit(void)
 #endif
 }
 
+/* A new store of five entries whose notify file is gone; path: where it was. */
+static void store_without_notify(char *path, size_t n)
+{
+    ent_bk *be;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "t", 0, 5));
+    B->close(be);
+    snprintf(path, n, "%s/notify", dir);
+    CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+}
+
+/* The child pid (a check run apart) exited 0; else says what status it had. */
+static void child_ok(pid_t pid, const char *what)
+{
+    int status = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  %s: child status %d\n", what, status);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* A notify that is not a file (a directory here) is named as such: the read-only open (which
  * can open a directory) said "cannot map .../notify: No such device". */
 static void t_notify_not_a_file(void)
 {
     ent_bk *be;
     char path[300];
-    fresh_dir();
-    ENT_OK_(open_small(&be, 0));
-    ENT_OK_(write_range(be, "t", 0, 5));
-    B->close(be);
-    snprintf(path, sizeof path, "%s/notify", dir);
-    CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+    store_without_notify(path, sizeof path);
     CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
     CU_ASSERT_EQUAL(open_small(&be, 0), ENT_IO);
     ENT_ASSERT_MSG("notify: Is a directory");
@@ -745,14 +761,8 @@ static void t_notify_fifo_read_only(void)
 {
     ent_bk *be;
     char path[300];
-    int status;
     pid_t pid;
-    fresh_dir();
-    ENT_OK_(open_small(&be, 0));
-    ENT_OK_(write_range(be, "t", 0, 5));
-    B->close(be);
-    snprintf(path, sizeof path, "%s/notify", dir);
-    CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+    store_without_notify(path, sizeof path);
     CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0444), 0);
     CU_ASSERT_EQUAL_FATAL(chmod(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/lock.mdb", dir);
@@ -771,9 +781,7 @@ static void t_notify_fifo_read_only(void)
         }
         _exit(0);
     }
-    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  read-only open beside a fifo: child status %d\n", status);
-    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    child_ok(pid, "read-only open beside a fifo");
     rm_dir();
 }
 
@@ -782,7 +790,6 @@ static void t_notify_fifo_read_only(void)
  * error message over data.mdb's first page). */
 static void t_closed_std_fds(void)
 {
-    int status;
     pid_t pid;
     fresh_dir();
     fflush(NULL);
@@ -800,9 +807,7 @@ static void t_closed_std_fds(void)
         B->close(be);
         _exit(0);
     }
-    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  closed std fds: child status %d\n", status);
-    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    child_ok(pid, "closed std fds");
     {
         ent_bk *be;
         ENT_OK_(open_small(&be, 0));
