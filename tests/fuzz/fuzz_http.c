@@ -11,6 +11,7 @@
 #include "fuzz_shop.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -73,19 +74,22 @@ static void exchange(unsigned port, const buf *req, int head)
     unsigned status = 0;
     size_t off = 0;
     ssize_t k;
-    while (off < req->n && (k = send(fd, req->p + off, req->n - off, MSG_NOSIGNAL)) > 0) off += (size_t)k;
+    /* libFuzzer's SIGALRM (its -timeout watch, every timeout/2 + 1 s) interrupts a blocked call:
+     * EINTR is not the server's silence (it was taken for a hang three times). */
+    while (off < req->n && ((k = send(fd, req->p + off, req->n - off, MSG_NOSIGNAL)) > 0 || (k < 0 && errno == EINTR)))
+        if (k > 0) off += (size_t)k;
     for (;;) {
-        k = recv(fd, tmp, sizeof tmp, 0);
-        FUZZ_CHECK(k >= 0, "no reply in 10 s to:\n%s\n(so far: %s)", req->p, rep.p ? rep.p : "");
+        do k = recv(fd, tmp, sizeof tmp, 0);
+        while (k < 0 && errno == EINTR);
+        FUZZ_CHECK(k >= 0, "no reply in 10 s (%s) to:\n%s\n(so far: %s)", strerror(errno), req->p, rep.p ? rep.p : "");
         if (k == 0) break;
         add(&rep, tmp, (size_t)k);
         /* the stream: its headers are the reply; it would go on until the server stops */
         if (strstr(rep.p, "\r\n\r\n") && strstr(rep.p, "text/event-stream")) break;
     }
     {
-        /* Closed with a reset: a normal close leaves a TIME_WAIT socket per request on loopback,
-         * and after some 10 000 inputs a new server's port met one of them: its SYN then waited
-         * for the retransmission (1, 3, 7 s...) and the request looked hung (found twice). */
+        /* Closed with a reset: a normal close leaves a TIME_WAIT socket per request on loopback
+         * (tens of thousands in a run, each a port a new server's SYN could meet). */
         struct linger lg = {1, 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
