@@ -1,5 +1,7 @@
 /* Fuzz `entity load`: the real command (tools/entity/commands.c) reads the input as its stdin
- * into a fresh LMDB shop store, with a batch size of 1 to 4 taken from the input's length.
+ * into a fresh LMDB shop store, with a batch size of 1 to 4 taken from the input's length. An
+ * input starting with "F\n" (no JSON line) loads the rest into a fleet store instead, whose refs
+ * point at string keys (shop's all point at auto keys).
  * Properties: load exits 0 or 1, never crashes or leaks; when it exits 0 the store verifies clean
  * (every ref it let through points at an entity, indexes and log agree). */
 #include <dirent.h>
@@ -8,7 +10,7 @@
 #include "fuzz_util.h"
 #include "cli.h"
 
-static ent_schema *shop;
+static ent_schema *shop, *fleet;
 static char dir[256];
 
 /* Problems other than refs to missing entities (which a failed load may leave, see below). */
@@ -34,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!shop) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
         shop = fuzz_schema("shop");
+        fleet = fuzz_schema("fleet");
         snprintf(dir, sizeof dir, "%s/ent-fuzz-load-XXXXXX", base);
         if (!mkdtemp(dir)) abort();
         atexit(remove_dir);
@@ -48,7 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     wipe_dir();
     o.durability = ENT_NONE;
-    if (ent_store_open(&s, dir, shop, &o) != ENT_OK) abort();
+    if (size >= 2 && data[0] == 'F' && data[1] == '\n') {
+        data += 2;
+        size -= 2;
+        if (ent_store_open(&s, dir, fleet, &o) != ENT_OK) abort();
+    } else if (ent_store_open(&s, dir, shop, &o) != ENT_OK) {
+        abort();
+    }
     ent_store_close(s);
     snprintf(batch, sizeof batch, "%u", (unsigned)(size % 4 + 1));
     in = fmemopen(size ? (void *)data : (void *)"", size ? size : 1, "r");

@@ -6,7 +6,7 @@
  * encodes to bytes that decode to an entity encoding to the same bytes (one normalisation at most)
  * and renders as JSON; a decoded event renders as JSON and, when it carries data, its data encodes
  * and decodes the same way; an event parsed from JSON renders to JSON that parses back to the same
- * rendering. */
+ * rendering, and the pretty rendering (another renderer) parses back to the same event. */
 #include "fuzz_util.h"
 
 #include "codec.h"
@@ -47,6 +47,21 @@ static void check_record_stable(const ent_entity *e, const ent_type *t)
     ent_entity_free(d);
 }
 
+/* The pretty rendering (a tree, not the compact writer) parses back to an event whose compact
+ * rendering is compact's: the two renderers agree. */
+static void check_pretty(const ent_event *ev, const ent_schema *sc, const char *compact)
+{
+    char *pretty = NULL, *again = NULL;
+    ent_event *back = NULL;
+    FUZZ_CHECK(ent_event_to_json(&pretty, ev, ENT_JSON_PRETTY) == ENT_OK, "event to pretty JSON");
+    FUZZ_CHECK(ent_event_from_json(&back, sc, pretty, strlen(pretty)) == ENT_OK, "an event's pretty JSON does not parse back: %s", pretty);
+    FUZZ_CHECK(ent_event_to_json(&again, back, 0) == ENT_OK && !strcmp(again, compact),
+               "pretty and compact renderings differ:\n%s\n%s", compact, again ? again : "");
+    free(pretty);
+    free(again);
+    ent_event_free(back);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_in in = {data, size};
@@ -76,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = ent_event_from_json(&ev2, sc, j1, strlen(j1));
             FUZZ_CHECK(rc == ENT_OK, "an event's own JSON does not parse back: %s", j1);
             FUZZ_CHECK(ent_event_to_json(&j2, ev2, 0) == ENT_OK && !strcmp(j1, j2), "event JSON not stable:\n%s\n%s", j1, j2);
+            check_pretty(ev, sc, j1);
             if (ev->data) check_record_stable(ev->data, ev->type);
         }
         free(j1);
@@ -100,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(prc == ENT_OK, "a stored event's JSON does not parse back: %s", j);
                 ent_event_free(back);
             }
+            check_pretty(ev, sc, j);
             free(j);
             if (ev->data) check_record_stable(ev->data, ev->type);
         }

@@ -20,6 +20,7 @@ cmake --build "$B" -j"${ENT_FUZZ_JOBS:-2}" >/dev/null
 if [ ${#harnesses[@]} -eq 0 ]; then
   harnesses=(schema entity_json record damaged keys load ops)
   [ -x "$B/tests/fuzz/fuzz_mirror" ] && harnesses+=(mirror) # built where libnats is found
+  [ -x "$B/tests/fuzz/fuzz_http" ] && harnesses+=(http)     # built where libmicrohttpd is found
 fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
