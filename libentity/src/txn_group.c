@@ -183,6 +183,12 @@ static void fail_all(greq **v, size_t n, int rc)
     for (size_t i = 0; i < n; i++) fail_req(v[i], rc);
 }
 
+/* Every request of the list batch fails with rc (the message is this thread's). */
+static void fail_list(greq *batch, int rc)
+{
+    for (greq *r = batch; r; r = r->next) fail_req(r, rc);
+}
+
 /* Run v[0..n) in t, each in a savepoint, and commit once; t is gone on return. A savepoint that
  * can be neither kept nor undone breaks t (LMDB: a map growth that failed inside it, e.g. while
  * that caller's fn holds a read txn, or because another process committed meanwhile): that caller
@@ -283,14 +289,13 @@ static greq *lead(ent_store *s, int64_t *took)
     for (greq *q = batch; q; q = q->next) q->taken = 1;
     pthread_mutex_unlock(&g->mu);
     if (rc) {
-        for (greq *r = batch; r; r = r->next) fail_req(r, rc);
+        fail_list(batch, rc);
     } else if (batch->next) {
         size_t n = 0;
         greq **v;
         for (greq *r = batch; r; r = r->next) n++;
         if (!(v = malloc(n * sizeof *v))) {
-            rc = ent__err(ENT_NOMEM, "out of memory");
-            for (greq *r = batch; r; r = r->next) fail_req(r, rc);
+            fail_list(batch, ent__err(ENT_NOMEM, "out of memory"));
             ent_txn_abort(t);
         } else {
             n = 0;
