@@ -318,8 +318,9 @@ typedef struct handover {
     defaults_done applied; /* the defaults put into e (create, replace, restore) */
 } handover;
 
+/* h->applied already holds what the work applied; has_applied: whether e still holds it. */
 static void handover_keep(handover *h, const ent_type *type, uint64_t version, ent_entity **merged,
-                          defaults_done *applied)
+                          int has_applied)
 {
     h->pending = 1;
     h->key_assigned = 0;
@@ -327,7 +328,7 @@ static void handover_keep(handover *h, const ent_type *type, uint64_t version, e
     h->version = version;
     h->merged = *merged;
     *merged = NULL;
-    h->has_applied = applied == &h->applied;
+    h->has_applied = has_applied;
 }
 
 static void adopt_slots(ent_entity *e, ent_entity *merged, size_t n);
@@ -423,7 +424,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     tc->dirty = 1;
     if (h) {
         e->version = saved_version;
-        handover_keep(h, type, version, &none, ap);
+        handover_keep(h, type, version, &none, 1);
         h->key_assigned = e->key_kind == ENT_KEY_NONE;
         h->key_id = key.id;
         return ENT_OK;
@@ -602,8 +603,7 @@ done:
     rc = ENT_OK;
     if (h) {
         ent_entity *none = NULL;
-        handover_keep(h, type, version, mode == W_UPDATE ? &neu : &none, ap);
-        h->has_applied = have_applied;
+        handover_keep(h, type, version, mode == W_UPDATE ? &neu : &none, have_applied);
         if (!have_applied) applied_free(ap, type->n_fields);
         have_applied = 0;
         ap = NULL;
