@@ -507,51 +507,6 @@ static void t_meta_format_lost(void)
     teardown();
 }
 
-/* A long verify and a long replay report progress through the store's callback, with growing
- * counts; without a callback nothing is reported (and nothing breaks). */
-static void t_progress(void)
-{
-    seen_progress sp;
-    ent_txn *w = NULL;
-    ent_store *dst = NULL;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
-    uint64_t n = 9;
-    setup();
-    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
-    for (int i = 0; i < 10000; i++) {
-        ent_entity *e = NULL;
-        char k[24];
-        ent_key key;
-        snprintf(k, sizeof k, "bulk%05d", i);
-        key = ent_key_str(k);
-        ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
-        ENT_OK_(ent_entity_set_key(e, &key));
-        ENT_OK_(ent_entity_set_int(e, "size", i));
-        ENT_OK_(ent_create(S, w, e));
-        ent_entity_free(e);
-    }
-    ENT_OK_(ent_txn_commit(w));
-    memset(&sp, 0, sizeof sp);
-    ent_store_set_progress(S, on_progress, &sp);
-    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
-    CU_ASSERT_EQUAL(n, 0);
-    CU_ASSERT(sp.calls_verify >= 2); /* 10k records, 20k index entries, 10k events: every 4096 */
-    CU_ASSERT_EQUAL(sp.calls_replay, 0);
-    CU_ASSERT_EQUAL(sp.out_of_order, 0);
-    memset(&sp, 0, sizeof sp);
-    o.backend = ent__backend_with(ENT_BK_CAP_VOLATILE)->name; /* a scratch store */
-    ENT_OK_(ent_store_open(&dst, NULL, SC, &o));
-    ENT_OK_(ent_store_replay(dst, S, 0));
-    CU_ASSERT(sp.calls_replay >= 2);
-    CU_ASSERT_EQUAL(sp.out_of_order, 0);
-    ent_store_close(dst);
-    ent_store_set_progress(S, NULL, NULL);
-    memset(&sp, 0, sizeof sp);
-    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
-    CU_ASSERT_EQUAL(sp.calls_verify, 0);
-    teardown();
-}
-
 /* 10000 things in one transaction after setup's: 10006 events, so that verify and replay call the
  * progress callback a few times. */
 static void add_bulk(void)
@@ -571,6 +526,37 @@ static void add_bulk(void)
         ent_entity_free(e);
     }
     ENT_OK_(ent_txn_commit(w));
+}
+
+/* A long verify and a long replay report progress through the store's callback, with growing
+ * counts; without a callback nothing is reported (and nothing breaks). */
+static void t_progress(void)
+{
+    seen_progress sp;
+    ent_store *dst = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t n = 9;
+    setup();
+    add_bulk();
+    memset(&sp, 0, sizeof sp);
+    ent_store_set_progress(S, on_progress, &sp);
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT(sp.calls_verify >= 2); /* 10k records, 20k index entries, 10k events: every 4096 */
+    CU_ASSERT_EQUAL(sp.calls_replay, 0);
+    CU_ASSERT_EQUAL(sp.out_of_order, 0);
+    memset(&sp, 0, sizeof sp);
+    o.backend = ent__backend_with(ENT_BK_CAP_VOLATILE)->name; /* a scratch store */
+    ENT_OK_(ent_store_open(&dst, NULL, SC, &o));
+    ENT_OK_(ent_store_replay(dst, S, 0));
+    CU_ASSERT(sp.calls_replay >= 2);
+    CU_ASSERT_EQUAL(sp.out_of_order, 0);
+    ent_store_close(dst);
+    ent_store_set_progress(S, NULL, NULL);
+    memset(&sp, 0, sizeof sp);
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(sp.calls_verify, 0);
+    teardown();
 }
 
 /* What another writer (thread or process) does while verify or replay runs, on their first
