@@ -302,6 +302,13 @@ static size_t token_value_len(const char *tok)
     return dot ? (size_t)(dot - tok) + 1 : 0;
 }
 
+/* Whether tok resumes at an entity of the index value that vtok (value_token()) names. */
+static int token_of_value(const char *tok, const char *vtok)
+{
+    size_t n = strlen(vtok);
+    return !strncmp(tok, vtok, n) && !strchr(tok + n, '.');
+}
+
 /* The token part naming f's index value v, from the first entity that has it. out: NULL when
  * none has (the caller frees it). Returns 0 or a libentity code. */
 static int value_token(char **out, ent_store *s, const ent_field *f, const ent_value *v)
@@ -356,7 +363,7 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
             char *empty = strdup("[]");
             return empty ? ent_http__reply(c, MHD_HTTP_OK, empty, 2, NULL, NULL) : MHD_NO;
         }
-        if (strncmp(resume, vtok, strlen(vtok)) || strchr(resume + strlen(vtok), '.')) {
+        if (!token_of_value(resume, vtok)) {
             free(vtok);
             return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "resume: the token is not from a look-up of %s.%s = %s", tname, fname, value);
         }
@@ -380,7 +387,7 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
         if (vtok) {
             /* a look-up's later page: the range goes on past the value, the page not */
             const char *r = ent_iter_resume(it);
-            if (!r || strncmp(r, vtok, strlen(vtok)) || strchr(r + strlen(vtok), '.')) {
+            if (!r || !token_of_value(r, vtok)) {
                 ent_entity_free(e);
                 break;
             }
