@@ -421,12 +421,14 @@ static void env_free(lenv *e, int in_child)
 /* A host that closed stdin, stdout or stderr leaves descriptors 0-2 free, and the store's files
  * would be opened on them: the host's next message to stderr then lands in data.mdb or lock.mdb
  * and destroys the store. As SQLite does (robust_open), any of them found closed is held with
- * /dev/null, opened read-only so that writing to it still fails (EBADF) instead of vanishing. */
+ * /dev/null, opened the wrong way round (stdin for writing, the others for reading) so that the
+ * host's use of it still fails with EBADF instead of reading nothing or writing into the void
+ * (the entity tool does the same before it runs, coreutils' stdopen too). */
 static void hold_std_fds(void)
 {
     for (int fd = 0; fd <= 2; fd++) {
         if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
-        int got = open("/dev/null", O_RDONLY); /* the lowest free descriptor: this one */
+        int got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY); /* the lowest free descriptor: fd */
         if (got >= 0 && got != fd) close(got); /* another thread took it meanwhile: nothing to hold */
     }
 }

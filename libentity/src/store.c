@@ -116,9 +116,11 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     /* Opening an existing store creates nothing: no directory, no backend files. */
     bo.must_exist = opts->read_only || opts->no_create || !schema;
     if ((rc = ent__bk_open(&s->bk, opts->backend, s->path, &bo))) goto fail;
-    /* What the backend held before this handle made anything: a store is created only in an
-     * empty one (not over another program's LMDB databases, nor a store that lost its meta). */
-    if ((rc = ent__bk_info(s, &bi))) goto fail;
+    /* What the backend held before this handle made anything, where it may create a store: a
+     * store is created only in an empty one (not over another program's LMDB databases, nor a
+     * store that lost its meta). */
+    memset(&bi, 0, sizeof bi);
+    if (!bo.must_exist && (rc = ent__bk_info(s, &bi))) goto fail;
 
     if ((rc = raw_begin(&t, s, !opts->read_only))) goto fail;
     txn_open = 1;

@@ -1016,11 +1016,11 @@ static int dest_is_empty(const char *dir)
  * says what the call leaves (write() only, a message made before), then the signal kills as
  * before. */
 static char cut_msg[4400];
-static size_t cut_len;
+static volatile sig_atomic_t cut_len; /* read by the handler */
 
 static void on_signal_cut(int sig)
 {
-    ssize_t w = write(STDERR_FILENO, cut_msg, cut_len);
+    ssize_t w = write(STDERR_FILENO, cut_msg, (size_t)cut_len);
     (void)w;
     signal(sig, SIG_DFL);
     raise(sig);
@@ -1034,7 +1034,7 @@ static void say_when_cut(const char *text)
     for (const char *p = text; *p && i < sizeof cut_msg - 2; p++)
         cut_msg[i++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
     cut_msg[i++] = '\n';
-    cut_len = i;
+    cut_len = (sig_atomic_t)i;
     catch_stops(on_signal_cut);
 }
 

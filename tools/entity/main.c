@@ -344,7 +344,9 @@ static int dispatch(int argc, char **argv);
 /* Descriptors 0-2 closed by the caller would be the store's: LMDB opened data.mdb on 2, and a
  * message then overwrote its meta page; output went into lock.mdb. Hold them with /dev/null,
  * opened the wrong way round (stdin for writing, stdout and stderr for reading) so that the
- * command still fails with EBADF where it would have, as coreutils' stdopen does. */
+ * command still fails with EBADF where it would have, as coreutils' stdopen does. The LMDB backend
+ * holds them the same way for any host; the tool does it first, before any output of its own, and
+ * refuses to run when /dev/null cannot hold them. */
 static int hold_std_fds(void)
 {
     for (int fd = 0; fd <= 2; fd++) {
