@@ -253,28 +253,42 @@ static void t_writer_wanted_by_a_reader(void)
     rm_dir();
 }
 
-/* The parent has the store open with a small map; a child process (its own open) grows it far
- * beyond; the parent then reads everything and writes more. */
-static void t_grown_by_other_process(void)
+/* The child pid (a check run apart) exited 0; else says what status it had. */
+static void child_ok(pid_t pid, const char *what)
 {
-    ent_bk *be;
-    int status;
-    fresh_dir();
-    ENT_OK_(open_small(&be, 0));
-    ENT_OK_(write_range(be, "shared", 0, 10));
+    int status = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  %s: child status %d\n", what, status);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Another process (a child with an open of its own) writes entries [from, to) of "shared",
+ * growing the small map far beyond this process's; returns once it has. */
+static void grow_in_child(int from, int to)
+{
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         ent_bk *cbe;
         int rc = open_small(&cbe, 0);
-        if (rc == ENT_OK) rc = write_range(cbe, "shared", 10, 20000);
+        if (rc == ENT_OK) rc = write_range(cbe, "shared", from, to);
         if (rc == ENT_OK) B->close(cbe);
         else fprintf(stderr, "\n  child: %s: %s\n", ent_strerror(rc), ent_errmsg());
         _exit(rc == ENT_OK ? 0 : 1);
     }
     CU_ASSERT_FATAL(pid > 0);
-    waitpid(pid, &status, 0);
-    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    child_ok(pid, "growing the map in another process");
+}
+
+/* The parent has the store open with a small map; a child process (its own open) grows it far
+ * beyond; the parent then reads everything and writes more. */
+static void t_grown_by_other_process(void)
+{
+    ent_bk *be;
+    fresh_dir();
+    ENT_OK_(open_small(&be, 0));
+    ENT_OK_(write_range(be, "shared", 0, 10));
+    grow_in_child(10, 20000);
     CU_ASSERT_EQUAL(check_range(be, "shared", 20000), 0);
     ENT_OK_(write_range(be, "shared", 20000, 30000));
     CU_ASSERT_EQUAL(check_range(be, "shared", 30000), 0);
@@ -288,23 +302,12 @@ static void t_grown_by_other_process(void)
 static void t_copy_after_other_process_grew(void)
 {
     ent_bk *be, *cbe;
-    int status;
     char dest[300];
     ent_backend_opts o = {0};
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
     ENT_OK_(write_range(be, "shared", 0, 10));
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int rc = open_small(&cbe, 0);
-        if (rc == ENT_OK) rc = write_range(cbe, "shared", 10, 5000);
-        if (rc == ENT_OK) B->close(cbe);
-        _exit(rc == ENT_OK ? 0 : 1);
-    }
-    CU_ASSERT_FATAL(pid > 0);
-    waitpid(pid, &status, 0);
-    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    grow_in_child(10, 5000);
     for (int compact = 0; compact < 2; compact++) {
         snprintf(dest, sizeof dest, "%s/copy%d", dir, compact);
         ENT_OK_(B->copy(be, dest, compact));
@@ -728,15 +731,6 @@ static void store_without_notify(char *path, size_t n)
     B->close(be);
     snprintf(path, n, "%s/notify", dir);
     CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
-}
-
-/* The child pid (a check run apart) exited 0; else says what status it had. */
-static void child_ok(pid_t pid, const char *what)
-{
-    int status = 0;
-    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "\n  %s: child status %d\n", what, status);
-    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* A notify that is not a file (a directory here) is named as such: the read-only open (which
