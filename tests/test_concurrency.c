@@ -477,6 +477,159 @@ static void t_two_processes(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* ---- delivery beside another process's map growth ---------------------------------------- */
+
+/* A thread that holds a read transaction and waits for its delivery turn must not stall the
+ * delivery ahead of it. The delivery of writer B, behind C's blocked callback, meets a map that
+ * another process grew; A holds an iterator and waits for its turn behind B. B used to read its
+ * events back from the log: the read needed this process to adopt the larger map, which waited
+ * for A's iterator, which waited for B's turn, until the resize gave up after 10 s and B's and
+ * A's events were held back to some later commit. Each writer's events must be delivered before
+ * its call returns. */
+typedef struct grow_share {
+    ent_store *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int in_cb, release, seen;
+} grow_share;
+
+typedef struct grow_writer {
+    grow_share *g;
+    int iterate;    /* hold an iterator (a read txn) across the write */
+    int own_txn;    /* an explicit write txn (not grouped: a group's next leader waits for its
+                     * previous one's delivery) */
+    int rc, seen_after; /* the create's code; events delivered when it returned */
+} grow_writer;
+
+static void grow_cb(const ent_event *ev, void *payload)
+{
+    grow_share *g = payload;
+    (void)ev;
+    pthread_mutex_lock(&g->mu);
+    g->seen++;
+    if (g->seen == 1) {
+        g->in_cb = 1;
+        pthread_cond_broadcast(&g->cv);
+        while (!g->release) pthread_cond_wait(&g->cv, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void *grow_write(void *arg)
+{
+    grow_writer *w = arg;
+    ent_store *s = w->g->s;
+    ent_txn *r = NULL;
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    w->rc = ENT_IO;
+    if (w->iterate) {
+        if (ent_txn_begin(&r, s, ENT_TXN_READ) || ent_scan(&it, s, r, ent_store_type(s, "mark"), NULL, NULL)) return NULL;
+    }
+    if (ent_entity_new(&e, ent_store_type(s, "mark")) == ENT_OK && ent_entity_set_int(e, "by", 1) == ENT_OK) {
+        ent_txn *t = NULL;
+        if (!w->own_txn) {
+            w->rc = ent_create(s, NULL, e);
+        } else if ((w->rc = ent_txn_begin(&t, s, ENT_TXN_WRITE)) == ENT_OK) {
+            if ((w->rc = ent_create(s, t, e)) == ENT_OK) w->rc = ent_txn_commit(t);
+            else ent_txn_abort(t);
+        }
+    }
+    ent_entity_free(e);
+    pthread_mutex_lock(&w->g->mu);
+    w->seen_after = w->g->seen;
+    pthread_mutex_unlock(&w->g->mu);
+    ent_iter_free(it);
+    ent_txn_abort(r);
+    return NULL;
+}
+
+static void t_delivery_beside_growth(void)
+{
+    char dir[] = "/tmp/ent_dgrow_XXXXXX", cmd[64], go = 'g';
+    ent_schema *sc = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_subscriber *sub = NULL;
+    grow_share g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    grow_writer w[3] = {{.g = &g, .own_txn = 1}, {.g = &g, .own_txn = 1}, {.g = &g, .iterate = 1}}; /* C, B, A */
+    pthread_t th[3];
+    int pfd[2], st = 0;
+    uint64_t last = 0;
+    pid_t pid;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "bank"));
+    o.backend = "lmdb";
+    o.durability = ENT_NONE;
+    o.map_size = (size_t)1 << 20;
+    ENT_OK_(ent_store_open(&g.s, dir, sc, &o));
+    CU_ASSERT_FATAL(pipe(pfd) == 0);
+    fflush(NULL);
+    /* forked before any thread: the child opens the store itself once told, and grows its map */
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        ent_store *cs = NULL;
+        ent_schema *csc = NULL;
+        char b;
+        int rc;
+        close(pfd[1]);
+        if (read(pfd[0], &b, 1) != 1) _exit(2);
+        if ((rc = open_store(&cs, &csc, "lmdb", dir))) _exit(3);
+        for (int i = 0; rc == ENT_OK && i < 40; i++) {
+            ent_txn *t = NULL;
+            if ((rc = ent_txn_begin(&t, cs, ENT_TXN_WRITE))) break;
+            for (int j = 0; rc == ENT_OK && j < 500; j++) {
+                ent_entity *e = NULL;
+                if (!(rc = ent_entity_new(&e, ent_store_type(cs, "account"))) &&
+                    !(rc = ent_entity_set_int(e, "balance", i * 1000 + j)))
+                    rc = ent_create(cs, t, e);
+                ent_entity_free(e);
+            }
+            rc = rc ? rc : ent_txn_commit(t);
+            if (rc) ent_txn_abort(t);
+        }
+        if (rc) fprintf(stderr, "\n  grower: %s: %s\n", ent_strerror(rc), ent_errmsg());
+        ent_store_close(cs);
+        ent_schema_free(csc);
+        _exit(rc ? 1 : 0);
+    }
+    close(pfd[0]);
+    ENT_OK_(ent_subscribe(&sub, g.s, NULL, 0, grow_cb, &g));
+    /* C commits and blocks in the callback of its first event */
+    pthread_create(&th[0], NULL, grow_write, &w[0]);
+    pthread_mutex_lock(&g.mu);
+    while (!g.in_cb) pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    /* B, then A with its iterator, commit and wait for their turns */
+    pthread_create(&th[1], NULL, grow_write, &w[1]);
+    pthread_create(&th[2], NULL, grow_write, &w[2]);
+    while (last < 3) {
+        ENT_OK_(ent_log_bounds(NULL, &last, g.s, NULL));
+        if (last < 3) sched_yield();
+    }
+    /* another process grows the map, then C's callback returns */
+    CU_ASSERT_EQUAL(write(pfd[1], &go, 1), 1);
+    close(pfd[1]);
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pthread_mutex_lock(&g.mu);
+    g.release = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(w[i].rc, ENT_OK);
+        CU_ASSERT(w[i].seen_after >= i + 1); /* its own event and the ones before it */
+        if (w[i].seen_after < i + 1) fprintf(stderr, "\n  writer %d returned with %d events delivered\n", i, w[i].seen_after);
+    }
+    CU_ASSERT_EQUAL(g.seen, 3);
+    ent_unsubscribe(g.s, sub);
+    ent_store_close(g.s);
+    ent_schema_free(sc);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -486,6 +639,7 @@ int main(void)
         ENT_TEST(t_two_handles_take_turns),
         ENT_TEST(t_two_handles_threads),
         ENT_TEST(t_two_processes),
+        ENT_TEST(t_delivery_beside_growth),
         {NULL, NULL},
     };
     return ent_test_run("concurrency", cases);

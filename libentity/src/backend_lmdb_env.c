@@ -209,6 +209,14 @@ int ent__lmdb_resize_exclusive(lenv *e, size_t size)
     int rc, mrc = 0, i = hold_find(e); /* mrc: set when rc == 0, read only then */
     unsigned n = i < 0 ? 0 : hold[i].n; /* the txn's hold, and a pin's */
     if ((rc = ent__lmdb_unmapped(e))) return rc;
+    /* A thread under a commit pin delivers its commit's events (or waits to), and threads that
+     * wait for their turn after it may hold transactions: waiting for those would be a cycle, and
+     * letting its hold go could queue it behind another resizer that waits for them. Its events
+     * are held back instead, to the next delivery, which a commit makes whose txn began on (and
+     * so adopted) the larger map (log_deliver.c). */
+    if (pin_held == e)
+        return ent__err(ENT_BUSY, "store %s: the map was grown by another process, and this thread delivers events "
+                                  "(it picks the growth up with its next transaction)", e->path);
     if (size) {
         /* LMDB lets the old map go before it maps the new size, and a failure there leaves the
          * environment with none (see lenv.unmapped): try the address space first (ulimit -v).

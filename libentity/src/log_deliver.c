@@ -1,6 +1,6 @@
 /* In-process subscribers: callbacks of this process that see each committed event once, in commit
  * order, on the committing thread, after the commit (txn.c calls in here around its commit). The
- * list and the delivery state live in struct ent_store. Reads the events back through the wrapper
+ * list and the delivery state live in struct ent_store. Decodes the bytes a commit kept, or reads the events back through the wrapper
  * layer and decodes them with log_record.c; calls nothing above it (no txn.c, store.c, log.c). */
 #include <pthread.h>
 #include <inttypes.h>
@@ -127,6 +127,65 @@ uint64_t ent__log_ticket(ent_store *s)
     return ticket;
 }
 
+void ent__log_keep(ent_txn *t, uint64_t seq, const void *p, size_t n)
+{
+    ent_evcap *c = &t->cap;
+    size_t i;
+    if (c->off) return;
+    if (!c->asked) {
+        /* Once per txn: a subscriber that comes later gets this txn's events read back. */
+        c->asked = 1;
+        c->on = (uint8_t)ent__log_has_subscribers(t->s);
+    }
+    if (!c->on) return;
+    if (!c->n || seq < c->seq) { /* the first, or a savepoint took back every one kept */
+        c->n = 0;
+        c->seq = seq;
+    }
+    i = (size_t)(seq - c->seq);
+    if (i > c->n) { /* a put of the log that was not kept: read them all back */
+        c->off = 1;
+        return;
+    }
+    c->n = i;
+    c->buf.n = i ? c->end[i - 1] : 0;
+    if (i == c->max) {
+        size_t max = c->max ? 2 * c->max : 16;
+        size_t *end = realloc(c->end, max * sizeof *end);
+        if (!end) {
+            c->off = 1;
+            return;
+        }
+        c->end = end;
+        c->max = max;
+    }
+    if (ent__buf_append(&c->buf, p, n)) {
+        c->off = 1;
+        return;
+    }
+    c->end[i] = c->buf.n;
+    c->n = i + 1;
+}
+
+void ent__evcap_free(ent_evcap *c)
+{
+    ent__buf_free(&c->buf);
+    free(c->end);
+    memset(c, 0, sizeof *c);
+}
+
+/* The kept bytes of event seq, if cap has them. */
+static int kept_event(const ent_evcap *cap, uint64_t seq, const void **p, size_t *n)
+{
+    size_t i, from;
+    if (!cap || !cap->on || cap->off || seq < cap->seq || seq - cap->seq >= cap->n) return 0;
+    i = (size_t)(seq - cap->seq);
+    from = i ? cap->end[i - 1] : 0;
+    *p = cap->buf.p + from;
+    *n = cap->end[i] - from;
+    return 1;
+}
+
 /* Read the event under seq for delivery, in read txn t (begun here when *open is 0): one retry in
  * a fresh read transaction, so a passing failure (a read error, memory short for the decode)
  * costs nothing. ENT_NOTFOUND: not in the log (truncated meanwhile by another handle): skipped. */
@@ -150,12 +209,13 @@ static int read_event(ent_event **out, ent_txn *t, int *open, uint64_t seq)
     return rc;
 }
 
-/* Call the subscribers for the events [first_seq, last_seq], read back from the committed log:
- * callbacks see exactly what was stored. A bare read txn of the backend will do: the events
+/* Call the subscribers for the events [first_seq, last_seq], as the commit stored them: the bytes
+ * it kept (cap), else read back from the committed log. A bare read txn of the backend will do: the events
  * decode with the layout they were written in (or a later one, for held-back events: a newer
  * schema reads the older events, as log cursors do). Returns 0, or the first seq that could not
  * be read (not delivered, nor any after it: order first). */
-static uint64_t deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq)
+static uint64_t deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq,
+                        const ent_evcap *cap)
 {
     ent_txn rt, *t = &rt;
     uint64_t failed = 0;
@@ -169,7 +229,10 @@ static uint64_t deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq,
     pthread_mutex_unlock(&s->mu);
     for (uint64_t seq = first_seq; seq <= last_seq; seq++) {
         ent_event *ev = NULL;
-        int rc = read_event(&ev, t, &open, seq);
+        const void *p;
+        size_t n;
+        int rc = kept_event(cap, seq, &p, &n) ? ent__event_decode(&ev, lay, seq, p, n) : ENT_NOTFOUND;
+        if (rc) rc = read_event(&ev, t, &open, seq);
         if (rc == ENT_NOTFOUND) continue;
         if (rc) {
             failed = seq;
@@ -211,13 +274,13 @@ static uint64_t deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq,
  * change twice). Two failures in a row keep one range: it then also spans what another process
  * committed in between (LMDB), which these subscribers get too. */
 void ent__log_deliver(ent_store *s, const ent_layout *lay, uint64_t ticket, uint64_t first_seq, uint64_t last_seq,
-                      int committed)
+                      int committed, const ent_evcap *cap)
 {
     pthread_mutex_lock(&s->turn_mu);
     while (s->served_ticket + 1 != ticket) pthread_cond_wait(&s->turn, &s->turn_mu);
     pthread_mutex_unlock(&s->turn_mu);
     if (s->held_first) {
-        uint64_t failed = deliver(s, lay, s->held_first, s->held_last);
+        uint64_t failed = deliver(s, lay, s->held_first, s->held_last, NULL);
         if (failed) {
             s->held_first = failed;
             if (committed) s->held_last = last_seq;
@@ -227,7 +290,7 @@ void ent__log_deliver(ent_store *s, const ent_layout *lay, uint64_t ticket, uint
         }
     }
     if (committed) {
-        uint64_t failed = deliver(s, lay, first_seq, last_seq);
+        uint64_t failed = deliver(s, lay, first_seq, last_seq, cap);
         if (failed) {
             s->held_first = failed;
             s->held_last = last_seq;

@@ -188,6 +188,7 @@ int ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos
         v.data = b.p;
         v.len = b.n;
         if ((rc = ent__bk_put(t, s->t_log, &k, &v, 0))) goto out;
+        ent__log_keep(t, ev->seq, v.data, v.len); /* the primary's bytes, over the ones the apply kept */
     }
     if ((rc = ent__meta_put_pair(t, "mirror_seq", evs[n - 1]->seq, pos))) goto out;
     rc = ent_txn_commit(t);

@@ -95,6 +95,19 @@ typedef struct ent_tcount {
     uint64_t count;
 } ent_tcount;
 
+/* The events a write txn appended, kept for in-process delivery when the store had subscribers at
+ * its first event (log_deliver.c): the delivery decodes these bytes, the very ones it stored,
+ * instead of reading them back, so it needs no read transaction. A read would have to adopt a map
+ * that another process grew, which waits for every transaction of this process, among them one
+ * held by a thread that waits for this delivery. */
+typedef struct ent_evcap {
+    ent_buf buf;            /* the events back to back */
+    size_t *end;            /* end[i]: where event seq + i ends in buf */
+    size_t n, max;          /* events kept; room in end */
+    uint64_t seq;           /* seq of the first kept */
+    uint8_t asked, on, off; /* subscribers looked up; keeping; a failure stopped it (read back) */
+} ent_evcap;
+
 struct ent_txn {
     ent_store *s;
     ent_btxn *bt;        /* backend txn */
@@ -111,6 +124,7 @@ struct ent_txn {
     uint64_t log_last;   /* last seq written */
     uint64_t txn_id;     /* 0 until the first event of this txn */
     uint64_t first_seq;  /* first seq of this txn (0: none) */
+    ent_evcap cap;       /* its events for in-process delivery */
     int mirror_apply;    /* ent_mirror_apply(): the one writer a mirror accepts */
     uint64_t base_state; /* write txns: the backend's id of the state it began on (0: unknown) */
     uint8_t meta_other;  /* wrote meta besides the log state and counters of commit (txn.c) */
@@ -262,8 +276,14 @@ void ent__log_cursor_pin(ent_log_cursor *c, ent_txn *t);
  * lock is held between the two. lay: the committed txn's layout. */
 int ent__log_has_subscribers(ent_store *s);
 uint64_t ent__log_ticket(ent_store *s);
+/* cap: the committed txn's kept events (ent__log_keep; NULL or partial: the rest is read back). */
 void ent__log_deliver(ent_store *s, const ent_layout *lay, uint64_t ticket, uint64_t first_seq, uint64_t last_seq,
-                      int committed);
+                      int committed, const ent_evcap *cap);
+/* Keep a copy of event seq (p, n), just put into write txn t's log, for its delivery, when the
+ * store has subscribers. A put of a seq already kept (a savepoint took it back; a mirror stores
+ * the primary's bytes over it) drops it and those after it first. Failures only stop keeping. */
+void ent__log_keep(ent_txn *t, uint64_t seq, const void *p, size_t n);
+void ent__evcap_free(ent_evcap *c);
 /* Decode the event stored under seq with the schema of layout lay (log_record.c).
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);

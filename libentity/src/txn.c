@@ -46,6 +46,7 @@ static void release_write(ent_txn *t)
 
 static void txn_release(ent_txn *t)
 {
+    ent__evcap_free(&t->cap);
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
@@ -75,6 +76,7 @@ static void txn_park(ent_txn *t)
         txn_release(t);
         return;
     }
+    ent__evcap_free(&t->cap);
     memset(t, 0, sizeof *t);
     k1.n = k2.n = v1.n = ev.n = 0;
     t->k1 = k1;
@@ -350,12 +352,15 @@ static int commit_write(ent_txn *t, int apart)
          * delivery has read the log, so neither the wait for the turn nor the delivery's read
          * transaction queues behind a resizer that waits for this thread. */
         uint64_t ticket = ent__log_ticket(s);
+        ent_evcap cap = t->cap; /* the events it stored, delivered from here */
+        memset(&t->cap, 0, sizeof t->cap);
         ent__bk_pin(s);
         char msg[512];
         rc = backend_commit(t, apart, &visible);
         txn_free(t);
         if (rc) snprintf(msg, sizeof msg, "%s", ent_errmsg()); /* callbacks and reads set messages */
-        ent__log_deliver(s, lay, ticket, first, last, visible);
+        ent__log_deliver(s, lay, ticket, first, last, visible, &cap);
+        ent__evcap_free(&cap);
         if (rc) ent__err(rc, "%s", msg);
         ent__bk_unpin(s);
         return rc;

@@ -99,7 +99,10 @@ ENT_EXTERN(int) ent_log_truncate(ent_store *s, uint64_t below, int force);
  * and unsubscribe (itself too: the subscriber then gets nothing more), and hand events to other
  * threads that write. Its return value is ignored: a failing callback cannot undo the commit nor
  * stop delivery to the others.
- * Events are read back from the log for delivery; a read that fails (I/O, out of memory) is tried
+ * Events are delivered as the commit stored them, from a copy it kept (a transaction whose first
+ * event came before the store had any subscriber reads them back from the log instead; so does a
+ * commit that ran short of memory for the copy). A read that fails (I/O, out of memory, a map
+ * another process grew while this thread delivers) is tried
  * once more, and if it fails again that event and the ones after it are held back and delivered,
  * in order and once each, first thing in the store's next delivery (the next commit of this
  * process) — the commit itself still returns ENT_OK, as it is durable. A subscriber that joined
