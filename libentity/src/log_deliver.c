@@ -51,6 +51,7 @@ int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsi
     pthread_mutex_lock(&s->mu);
     c->next = s->cbs;
     s->cbs = c;
+    atomic_store_explicit(&s->has_cbs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&s->mu);
     *out = (ent_subscriber *)c;
     return ENT_OK;
@@ -68,6 +69,7 @@ static void sweep_dead(ent_store *s)
             pp = &c->next;
         }
     }
+    atomic_store_explicit(&s->has_cbs, s->cbs != NULL, memory_order_relaxed);
 }
 
 void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
@@ -101,14 +103,9 @@ void ent__store_free_cbs(ent_store *s)
     }
 }
 
-int ent__log_has_subscribers(ent_store *s)
-{
-    int has;
-    pthread_mutex_lock(&s->mu);
-    has = s->cbs != NULL;
-    pthread_mutex_unlock(&s->mu);
-    return has;
-}
+/* Without s->mu: a subscriber that joins while a commit asks is as if it joined after; the
+ * delivery itself walks the list under s->mu. */
+int ent__log_has_subscribers(ent_store *s) { return atomic_load_explicit(&s->has_cbs, memory_order_relaxed); }
 
 /* Delivery turns. A commit with subscribers takes a ticket while it still holds the write
  * transaction, so tickets follow commit order (one writer per store at a time), then commits with
@@ -169,8 +166,10 @@ void ent__log_keep(ent_txn *t, uint64_t seq, const void *p, size_t n)
 
 void ent__evcap_free(ent_evcap *c)
 {
-    ent__buf_free(&c->buf);
-    free(c->end);
+    if (c->buf.p || c->end) {
+        ent__buf_free(&c->buf);
+        free(c->end);
+    }
     memset(c, 0, sizeof *c);
 }
 

@@ -122,7 +122,7 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
         return rc;
     }
     t->log_last++;
-    ent__log_keep(t, t->log_last, v.data, v.len);
+    if (t->cap.on || !t->cap.asked) ent__log_keep(t, t->log_last, v.data, v.len);
     if (!t->first_seq) t->first_seq = t->log_last;
     t->log_dirty = 1;
     return ENT_OK;

@@ -46,6 +46,7 @@ struct ent_store {
     const ent_schema *alias;
     uint64_t alias_gen;
     struct ent_sub_cb *cbs;    /* in-process subscribers (log.c), guarded by mu */
+    atomic_int has_cbs;        /* cbs != NULL, set with it under mu: read by every commit without mu */
     int delivering;            /* a delivery walks cbs: unsubscribed nodes wait (under mu) */
     pthread_cond_t delivered;  /* signalled (with mu) when a delivery ends */
     uint64_t deliveries;       /* deliveries ended (under mu) */
