@@ -763,6 +763,170 @@ static void t_wait(void)
     close_on(&d);
 }
 
+/* ---- delivered as stored ------------------------------------------------------------------- */
+
+/* A delivery decodes the copy of its events the commit kept, or reads them back from the log (a
+ * txn too big to keep, one whose first event came before any subscriber). Whichever way, each
+ * subscriber gets every committed event once, in order, equal to the log's; a savepoint's
+ * undone events (a refused call in a group) are not what it gets under their seq. */
+typedef struct as_stored {
+    pthread_mutex_t mu;
+    char **json; /* by seq - 1 */
+    uint64_t n, cap, dup, out_of_order, last;
+} as_stored;
+
+static void on_ev_json(const ent_event *ev, void *p)
+{
+    as_stored *a = p;
+    char *j = NULL;
+    pthread_mutex_lock(&a->mu);
+    if (ev->seq != a->last + 1) a->out_of_order++;
+    a->last = ev->seq;
+    if (ev->seq > a->cap) {
+        uint64_t cap = ev->seq * 2;
+        char **nj = realloc(a->json, cap * sizeof *nj);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(nj);
+        memset(nj + a->cap, 0, (cap - a->cap) * sizeof *nj);
+        a->json = nj;
+        a->cap = cap;
+    }
+    if (a->json[ev->seq - 1]) a->dup++;
+    else if (ent_event_to_json(&j, ev, 0) == ENT_OK) a->json[ev->seq - 1] = j;
+    a->n++;
+    pthread_mutex_unlock(&a->mu);
+}
+
+typedef struct clash_arg {
+    ent_store *s;
+    int who, ok, refused;
+} clash_arg;
+
+typedef struct clash_call {
+    clash_arg *c;
+    int i;
+} clash_call;
+
+/* A create of the thread's own, then one whose email the other threads try too: when that one is
+ * refused, fn returns its code and the first create, events and all, is undone with it. */
+static int clash_fn(ent_txn *t, void *p)
+{
+    clash_call *k = p;
+    ent_store *s = k->c->s;
+    ent_entity *own = user(s, 1000 * (k->c->who + 1) + k->i), *shared = user(s, 100000 + k->i * 2 + (k->c->who & 1));
+    int rc = ent_create(s, t, own);
+    /* the others queue meanwhile, so groups form on a fast backend too (no outcome depends on it) */
+    if (k->i % 10 == 0) usleep(20000);
+    if (rc == ENT_OK) rc = ent_create(s, t, shared);
+    ent_entity_free(own);
+    ent_entity_free(shared);
+    return rc;
+}
+
+static void *clash_writer(void *p)
+{
+    clash_arg *c = p;
+    for (int i = 0; i < 60; i++) {
+        clash_call k = {c, i};
+        int rc = ent_txn_run(c->s, clash_fn, &k);
+        if (rc == ENT_OK) c->ok++;
+        else if (rc == ENT_CONFLICT) c->refused++;
+        else CU_FAIL("a closure neither committed nor refused");
+    }
+    return NULL;
+}
+
+static void t_delivered_as_stored(void)
+{
+    store_dir d;
+    as_stored a;
+    ent_subscriber *sub = NULL;
+    ent_txn *w = NULL;
+    pthread_t th[4];
+    clash_arg ca[4];
+    uint64_t first = 0, last = 0;
+    char *big;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.mu, NULL);
+    open_on(&d, backend);
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_ev_json, &a));
+    /* kept: creates, an update and a delete in one txn */
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    for (int i = 0; i < 3; i++) {
+        ent_entity *u = user(d.s, i);
+        ENT_OK_(ent_create(d.s, w, u));
+        if (i == 1) {
+            ENT_OK_(ent_entity_set_int(u, "score", 77));
+            ENT_OK_(ent_update(d.s, w, u, ENT_VERSION_ANY));
+        }
+        if (i == 2) {
+            ent_key k = ent_entity_key(u);
+            ENT_OK_(ent_delete(d.s, w, ent_store_type(d.s, "user"), &k, ENT_VERSION_ANY));
+        }
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    /* grouped, with refused calls undone inside the group */
+    for (int i = 0; i < 4; i++) {
+        ca[i] = (clash_arg){.s = d.s, .who = i};
+        pthread_create(&th[i], NULL, clash_writer, &ca[i]);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    CU_ASSERT_EQUAL(ca[0].ok + ca[1].ok + ca[2].ok + ca[3].ok, 120);
+    /* too big to keep (over 16 MiB of events in one txn): read back */
+    big = malloc(64 << 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    memset(big, 'b', (64 << 10) - 1);
+    big[(64 << 10) - 1] = '\0';
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    for (int i = 0; i < 300; i++) {
+        ent_entity *u = user(d.s, 200000 + i);
+        char json[80];
+        snprintf(json, sizeof json, "{\"big\":\"%d\"}", i);
+        ENT_OK_(ent_entity_set_json(u, "prefs", json));
+        ENT_OK_(ent_entity_set_string(u, "tags[0]", big));
+        ENT_OK_(ent_create(d.s, w, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    free(big);
+    /* a txn whose first event came before the subscriber */
+    ent_unsubscribe(d.s, sub);
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    {
+        ent_entity *u = user(d.s, 300000);
+        ENT_OK_(ent_create(d.s, w, u));
+        ent_entity_free(u);
+        ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_ev_json, &a));
+        u = user(d.s, 300001);
+        ENT_OK_(ent_create(d.s, w, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(first, 1);
+    CU_ASSERT_EQUAL(a.n, last);
+    CU_ASSERT_EQUAL(a.dup, 0);
+    CU_ASSERT_EQUAL(a.out_of_order, 0);
+    for (uint64_t seq = 1; seq <= last && seq <= a.cap; seq++) {
+        ent_event *ev = NULL;
+        char *j = NULL;
+        ENT_OK_(ent_log_get(&ev, d.s, NULL, seq));
+        ENT_OK_(ent_event_to_json(&j, ev, 0));
+        CU_ASSERT_PTR_NOT_NULL(a.json[seq - 1]);
+        if (a.json[seq - 1] && j && strcmp(a.json[seq - 1], j) != 0) {
+            CU_FAIL("a delivered event is not the stored one");
+            fprintf(stderr, "\n  seq %llu delivered %.200s\n  stored %.200s\n", (unsigned long long)seq, a.json[seq - 1], j);
+        }
+        free(j);
+        ent_event_free(ev);
+    }
+    ent_unsubscribe(d.s, sub);
+    for (uint64_t i = 0; i < a.cap; i++) free(a.json[i]);
+    free(a.json);
+    pthread_mutex_destroy(&a.mu);
+    close_on(&d);
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -778,6 +942,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_durable_subscriptions),
         ENT_TEST(t_cursor_filters_and_batches),
         ENT_TEST(t_wait),
+        ENT_TEST(t_delivered_as_stored),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

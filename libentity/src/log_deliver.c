@@ -124,6 +124,10 @@ uint64_t ent__log_ticket(ent_store *s)
     return ticket;
 }
 
+/* A txn keeps at most this much of its events: a bigger one (an import) reads the rest back
+ * rather than hold its events twice in memory. */
+#define KEEP_MAX ((size_t)16 << 20)
+
 void ent__log_keep(ent_txn *t, uint64_t seq, const void *p, size_t n)
 {
     ent_evcap *c = &t->cap;
@@ -146,6 +150,10 @@ void ent__log_keep(ent_txn *t, uint64_t seq, const void *p, size_t n)
     }
     c->n = i;
     c->buf.n = i ? c->end[i - 1] : 0;
+    if (n > KEEP_MAX - c->buf.n) {
+        c->off = 1;
+        return;
+    }
     if (i == c->max) {
         size_t max = c->max ? 2 * c->max : 16;
         size_t *end = realloc(c->end, max * sizeof *end);
