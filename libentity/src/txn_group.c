@@ -27,7 +27,8 @@
  * backend savepoint (LMDB: a nested transaction), undone alone when the call fails, together with
  * the transaction's cached counters (ids, counts, the log's seq and txn numbers). A group of one
  * needs none: its failure aborts the whole transaction, as before grouping. A failed commit fails
- * every caller of the group. A savepoint that can be neither kept nor undone (LMDB: a map growth
+ * every caller of the group, also one refused after the group's first success (its refusal may
+ * come from that work: a key or unique value the store then never had). A savepoint that can be neither kept nor undone (LMDB: a map growth
  * that failed inside it) breaks the transaction: its caller gets its own error and the others run
  * again in a new transaction, so each gets what it would have got alone. Each caller whose call wrote events gets a txn number of its own, and
  * its events are contiguous, in admission order.
@@ -197,7 +198,7 @@ static void fail_list(greq *batch, int rc)
  * that is, moved to the front of v; 0 when every request has its result. */
 static size_t run_batch(ent_txn *t, greq **v, size_t n)
 {
-    size_t ntypes = t->lay->schema->n_types, again = 0;
+    size_t ntypes = t->lay->schema->n_types, again = 0, first_ok = n;
     txn_mark m = {0};
     int rc, any = 0, bumped = 0;
     m.tc = malloc((ntypes ? ntypes : 1) * sizeof *m.tc);
@@ -217,6 +218,7 @@ static size_t run_batch(ent_txn *t, greq **v, size_t n)
         rc = run_one(t, r);
         if (rc == ENT_OK && (rc = ent__bk_sp_end(t, 1)) == ENT_OK) {
             r->rc = ENT_OK;
+            if (!any) first_ok = i;
             any = 1;
             if (t->log_last != seq_before) { /* the next caller's events get a txn number of their own */
                 t->txn_id++;
@@ -242,9 +244,11 @@ static size_t run_batch(ent_txn *t, greq **v, size_t n)
         return 0;
     }
     if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
+    /* A failed commit fails its callers, and the refusals that came after the first of them:
+     * those saw its work (a key or unique value it took), a state the store never had. */
     if ((rc = ent__txn_commit_group(t)))
         for (size_t i = 0; i < n; i++)
-            if (v[i]->rc == ENT_OK) fail_req(v[i], rc);
+            if (v[i]->rc == ENT_OK || i > first_ok) fail_req(v[i], rc);
     return 0;
 }
 

@@ -149,7 +149,9 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * write transaction and one commit, and so one sync on a durable store; each call still returns
  * only once its work is committed (on disk when durable), and is all or nothing on its own: a
  * refused call returns its error and leaves nothing, whatever the others in its group do. A
- * failed commit fails every call of its group. A call without a transaction hands its entity its
+ * failed commit fails every call of its group, also a call refused after the group's first
+ * successful one (the refusal may come from that call's work, which the store then never had: a
+ * key or unique value taken). A call without a transaction hands its entity its
  * result (key, version, merged fields, changes cleared) only once its commit is in: after any
  * failure the entity is as it was, so retrying the call as is writes. Calls see the effects of the calls admitted before
  * them (versions, unique values, refs); each call's events are contiguous, in admission order, with
