@@ -250,6 +250,14 @@ if [ -x "$(dirname "$E")/entity-bench" ]; then
   expect 2 "$E" bench --bogus; onelines  # the usage too starts with "entity: "
   # --quick is a default: an --n or --runs given with it stands (it ran a bench of n=2000)
   expect 2 "$E" bench --quick --n 50; errline "at least 100"
+  # --dir is where the bench makes its stores, in a directory of its own that it removes: it
+  # removed the directory given, and whatever the user kept there
+  mkdir -p "$work/bdir" "$work/it's"; echo keep >"$work/bdir/mine"
+  expect 0 "$E" bench --plain --n 100 --runs 1 --dir "$work/bdir"
+  [ "$(ls -A "$work/bdir")" = mine ] && ok || bad "bench --dir left: $(ls -A "$work/bdir" 2>&1)"
+  expect 0 "$E" bench --plain --n 100 --runs 1 --dir "$work/it's"
+  [ -d "$work/it's" ] && [ -z "$(ls -A "$work/it's")" ] && ok || bad "bench --dir with a quote: $(ls -A "$work/it's" 2>&1)"
+  expect 1 "$E" bench --plain --n 100 --runs 1 --dir "$work/nope"; errline "nope"
 fi
 expect 1 "$E" get product ""; errline "1 to 255 bytes"
 # values may start with '-'; "--" ends the options

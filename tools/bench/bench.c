@@ -838,11 +838,18 @@ int ent_bench_main(int argc, char **argv)
         fprintf(stderr, "entity: bench: --n must be at least 100 and --runs at least 1\n");
         return 2;
     }
-    if (!o.dir[0]) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(o.dir, sizeof o.dir, "%s/entity-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    {
+        /* The stores go in a new directory of the bench's own, inside --dir (default $TMPDIR or
+         * /tmp), removed at the end: never the directory given, nor anything already in it. */
+        const char *tmp = getenv("TMPDIR"), *in = o.dir[0] ? o.dir : tmp && *tmp ? tmp : "/tmp";
+        char given[sizeof o.dir];
+        snprintf(given, sizeof given, "%s", in);
+        if ((size_t)snprintf(o.dir, sizeof o.dir, "%s/entity-bench-XXXXXX", given) >= sizeof o.dir) {
+            fprintf(stderr, "entity: bench: --dir %s: the path is too long\n", given);
+            return 2;
+        }
         if (!mkdtemp(o.dir)) {
-            fprintf(stderr, "entity: bench: %s: %s\n", o.dir, strerror(errno));
+            fprintf(stderr, "entity: bench: --dir %s: cannot make a directory in it: %s\n", given, strerror(errno));
             return 1;
         }
     }

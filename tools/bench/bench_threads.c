@@ -119,7 +119,8 @@ static double written_bytes(void)
 }
 
 /* One run of `threads` threads doing n creates in all; ops/s, p50/p99 latency (us) and KiB written
- * per acknowledged commit (-1: unknown). */
+ * per acknowledged commit (-1: unknown). lib: 0 SQLite, 1 the library durable, 2 the library with
+ * durability none (no sync: the library's own ceiling on this CPU, what the disk leaves out). */
 static int run_threads(double out[4], int lib, int threads, uint64_t n, const char *dir)
 {
     pthread_t th[64];
@@ -134,7 +135,7 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
     mkdir(dir, 0755);
     if (lib) {
         ent_store_opts o = ENT_STORE_OPTS_INIT;
-        o.durability = ENT_DURABLE;
+        o.durability = lib == 2 ? ENT_NONE : ENT_DURABLE;
         if ((rc = ent_schema_load_json(&sc, thr_schema, strlen(thr_schema), "bench")) ||
             (rc = ent_store_open(&s, dir, sc, &o))) {
             fprintf(stderr, "entity: bench: group: %s\n", ent_errmsg());
@@ -252,22 +253,27 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
     char d[400];
     if (!json) printf("\ngroup commit: durable single-mutation creates (txn NULL) from T threads on one store, "
                       "against SQLite WAL synchronous=FULL with one connection per thread; acknowledged commits/s\n"
-                      "%-21s %7s %8s %12s %9s %9s %9s %12s %9s %9s %9s %8s\n",
+                      "(none op/s: the same calls with durability none, no sync: the library's own ceiling on this CPU)\n"
+                      "%-21s %7s %8s %12s %9s %9s %9s %12s %9s %9s %9s %8s %11s\n",
                       "op", "threads", "n", "lib ops/s", "p50 us", "p99 us", "KiB/op", "sqlite op/s", "p50 us", "p99 us", "KiB/op",
-                      "x sqlite");
+                      "x sqlite", "none op/s");
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
         int T = counts[c];
         double *lo = calloc((size_t)runs, sizeof *lo), *l50 = calloc((size_t)runs, sizeof *l50),
                *l99 = calloc((size_t)runs, sizeof *l99), *so = calloc((size_t)runs, sizeof *so),
                *s50 = calloc((size_t)runs, sizeof *s50), *s99 = calloc((size_t)runs, sizeof *s99),
-               *lk = calloc((size_t)runs, sizeof *lk), *sk = calloc((size_t)runs, sizeof *sk);
+               *lk = calloc((size_t)runs, sizeof *lk), *sk = calloc((size_t)runs, sizeof *sk),
+               *no = calloc((size_t)runs, sizeof *no);
         /* enough calls per thread for groups to form, and a run of a few seconds at most */
         uint64_t nn = n * (uint64_t)T;
         for (int r = 0; r < runs; r++) {
-            double a[4], b[4];
+            double a[4], b[4], z[4];
             snprintf(d, sizeof d, "%s/group-lib", dir);
             if (run_threads(a, 1, T, nn, d)) return 1;
             rm(d);
+            if (run_threads(z, 2, T, nn, d)) return 1;
+            rm(d);
+            no[r] = z[0];
             snprintf(d, sizeof d, "%s/group-sqlite", dir);
             if (run_threads(b, 0, T, nn, d)) return 1;
             rm(d);
@@ -278,18 +284,18 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
         {
             double L = median3(lo, runs), S = median3(so, runs);
             double L50 = median3(l50, runs), L99 = median3(l99, runs), S50 = median3(s50, runs), S99 = median3(s99, runs);
-            double LK = median3(lk, runs), SK = median3(sk, runs);
+            double LK = median3(lk, runs), SK = median3(sk, runs), NO = median3(no, runs);
             if (json)
                 printf("{\"op\":\"create_threads\",\"backend\":\"lmdb\",\"durability\":\"durable\",\"threads\":%d,\"n\":%llu,"
                        "\"ops_per_s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"sqlite_ops_per_s\":%.0f,\"sqlite_p50_us\":%.2f,"
-                       "\"sqlite_p99_us\":%.2f,\"kib_per_op\":%.2f,\"sqlite_kib_per_op\":%.2f}\n",
-                       T, (unsigned long long)nn, L, L50, L99, S, S50, S99, LK, SK);
+                       "\"sqlite_p99_us\":%.2f,\"kib_per_op\":%.2f,\"sqlite_kib_per_op\":%.2f,\"none_ops_per_s\":%.0f}\n",
+                       T, (unsigned long long)nn, L, L50, L99, S, S50, S99, LK, SK, NO);
             else
-                printf("%-21s %7d %8llu %12.0f %9.2f %9.2f %9.2f %12.0f %9.2f %9.2f %9.2f %7.2fx\n", "create_threads", T,
-                       (unsigned long long)nn, L, L50, L99, LK, S, S50, S99, SK, S > 0 ? L / S : 0);
+                printf("%-21s %7d %8llu %12.0f %9.2f %9.2f %9.2f %12.0f %9.2f %9.2f %9.2f %7.2fx %11.0f\n", "create_threads", T,
+                       (unsigned long long)nn, L, L50, L99, LK, S, S50, S99, SK, S > 0 ? L / S : 0, NO);
             fflush(stdout);
         }
-        free(lo), free(l50), free(l99), free(so), free(s50), free(s99), free(lk), free(sk);
+        free(lo), free(l50), free(l99), free(so), free(s50), free(s99), free(lk), free(sk), free(no);
     }
     {
         static const int sizes[] = {1, 8, 32};

@@ -1,9 +1,13 @@
 /* Helpers shared by the files of entity-bench (see bench_util.h). */
 #include "bench_util.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int ent_bench_cpu_clock;
 
@@ -26,9 +30,20 @@ double ent_bench_median(double *v, int n)
     return n ? v[n / 2] : 0;
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT) {
+        fprintf(stderr, "entity: bench: cannot remove %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* Without a shell (a quote in the path broke `rm -rf '%s'`) or following links. */
 void ent_bench_rmrf(const char *d)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) fprintf(stderr, "entity: bench: cannot remove %s\n", d);
+    if (nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        fprintf(stderr, "entity: bench: cannot remove %s: %s\n", d, strerror(errno));
 }
