@@ -1,7 +1,8 @@
 /* In-process subscribers: callbacks of this process that see each committed event once, in commit
  * order, on the committing thread, after the commit (txn.c calls in here around its commit). The
- * list and the delivery state live in struct ent_store. Decodes the bytes a commit kept, or reads the events back through the wrapper
- * layer and decodes them with log_record.c; calls nothing above it (no txn.c, store.c, log.c). */
+ * list and the delivery state live in struct ent_store. Decodes the copy of its events a commit
+ * kept, or reads them back through the wrapper layer, with log_record.c; calls nothing above it
+ * (no txn.c, store.c, log.c). */
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -216,11 +217,11 @@ static int read_event(ent_event **out, ent_txn *t, int *open, uint64_t seq)
     return rc;
 }
 
-/* Call the subscribers for the events [first_seq, last_seq], as the commit stored them: the bytes
- * it kept (cap), else read back from the committed log. A bare read txn of the backend will do: the events
- * decode with the layout they were written in (or a later one, for held-back events: a newer
- * schema reads the older events, as log cursors do). Returns 0, or the first seq that could not
- * be read (not delivered, nor any after it: order first). */
+/* Call the subscribers for the events [first_seq, last_seq], as the commit stored them: the copy
+ * it kept (cap), else read back from the committed log. A bare read txn of the backend will do:
+ * the events decode with the layout they were written in (or a later one, for held-back events: a
+ * newer schema reads the older events, as log cursors do). Returns 0, or the first seq that could
+ * not be read (not delivered, nor any after it: order first). */
 static uint64_t deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq, uint64_t last_seq,
                         const ent_evcap *cap)
 {
