@@ -185,6 +185,7 @@ void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token)
 int enats_publish(enats_conn *c, natsMsg *m)
 {
     natsStatus st = natsConnection_PublishMsg(c->nc, m);
+    if (st == NATS_MAX_PAYLOAD) return enats_err(ENT_FULL, st, 0, "publishing"); /* not an outage */
     if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "publishing");
     c->sent_msgs++;
     return ENT_OK;

@@ -54,7 +54,8 @@ int enats_check_url(const char *url);
 int enats_connect(enats_conn *c, const char *url, int window);
 /* "<inbox>.<token>" into buf (at least 64 bytes): the reply subject of a publish. */
 void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token);
-/* Publish m (its reply from enats_reply) and count it; m stays the caller's. ENT_IO on failure. */
+/* Publish m (its reply from enats_reply) and count it; m stays the caller's. ENT_IO on failure;
+ * ENT_FULL when m is larger than the server's max_payload (no new connection changes that). */
 int enats_publish(enats_conn *c, natsMsg *m);
 /* Wait while `limit` or more publishes await their ack (limit 1: until every ack is in), at most
  * timeout_ms. ENT_OK also when a failure was reported or the connection closed (the caller looks

@@ -191,7 +191,8 @@ static int load_marks(relay *r)
 static int pub_state(relay *r);
 
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
- * ends with (the event's seq; "s" for a schema message). */
+ * ends with (the event's seq; "s" for a schema message). ENT_FULL: larger than the server's
+ * max_payload, which no reconnection changes (the caller names the message). */
 static int publish(relay *r, const char *subject, const char *token, const char *msg_id, const char *body, size_t len,
                    const char *k1, const char *v1, const char *k2, const char *v2)
 {
@@ -212,6 +213,12 @@ static int publish(relay *r, const char *subject, const char *token, const char 
     }
     rc = enats_publish(&r->c, m);
     natsMsg_Destroy(m);
+    /* The client refuses it before sending: reconnecting and publishing it again would loop
+     * without end (it did, without a pause), so the relay stops here, as for a JetStream refusal. */
+    if (rc == ENT_FULL)
+        return ent_error_set(ENT_FULL, "does not fit the server's max_payload of %" PRId64 " bytes (its body alone is %zu): "
+                             "the relay stops rather than leave a gap; raise max_payload in the server's configuration",
+                             (int64_t)natsConnection_GetMaxPayload(r->c.nc), len);
     return rc;
 }
 
@@ -234,6 +241,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
         rc = publish(r, r->subj_schema, "s", mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
+        if (rc == ENT_FULL) return ent_error_set(rc, "schema version %" PRIu32 " %s", v, ent_errmsg());
         if (rc) return rc;
         r->schema_pub = v;
         (*n_out)++;
@@ -279,6 +287,12 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     *put_u64(seq, ev->seq) = '\0';
     rc = publish(r, subject, seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
+    if (rc == ENT_FULL) {
+        if (ev->key.kind == ENT_KEY_AUTO)
+            return ent_error_set(rc, "event seq %s (%s %" PRIu64 ") %s", seq, ent_type_name(ev->type), ev->key.id, ent_errmsg());
+        return ent_error_set(rc, "event seq %s (%s %.*s) %s", seq, ent_type_name(ev->type), (int)(ev->key.len > 64 ? 64 : ev->key.len),
+                             ev->key.str, ent_errmsg());
+    }
     return rc;
 }
 

@@ -333,6 +333,23 @@ one_line "JetStream refuses a message" $rc "JetStream refused event seq 5"
 CP=$("$E" -s "$R" stat | python3 -c 'import json,sys; print([s["checkpoint"] for s in json.load(sys.stdin)["subscriptions"] if s["name"]=="relay"][0])')
 [ "$CP" -le 4 ] && say "ok: after the refusal the relay's checkpoint is $CP (stream holds 1..4)" || bad "relay checkpoint $CP past the stream's 4"
 
+# An event larger than the server's max_payload (1 MiB by default): the client refuses to publish
+# it, which no reconnection changes. The relay stops with one line naming the event and the limit,
+# exit 1, also without --once (it reconnected and published it again in a loop without pause,
+# thousands of lines a second, and --once never ended); the stream holds the events before it.
+BG=$W/bigev; "$E" -s "$BG" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"b1","email":"b1@x"}' | "$E" -s "$BG" put customer - >/dev/null
+python3 -c 'import json; print(json.dumps({"price":1,"attrs":{"blob":"x"*(1100*1024)}}))' | "$E" -s "$BG" put product --key big - >/dev/null \
+  || bad "put of a 1.1 MB product"
+echo '{"name":"b3","email":"b3@x"}' | "$E" -s "$BG" put customer - >/dev/null
+BGID=$("$E" -s "$BG" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+for once in --once ""; do
+  timeout 60 "$E" -s "$BG" relay --nats "$URL" --stream BIGEV $once 2>"$W/err"
+  rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+  one_line "an event over max_payload (relay ${once:-following})" $rc "event seq 2 (product big) does not fit the server's max_payload of 1048576 bytes"
+done
+"$PROBE" check "$URL" BIGEV "$BGID" 1 >/dev/null || bad "stream BIGEV does not hold exactly event 1"
+
 # Sanitizer reports of the background processes (relays, mirrors, writers) land in their logs.
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log 2>/dev/null; then
   bad "sanitizer reports in the logs above"; grep -h -A5 -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log | head -40
