@@ -190,6 +190,15 @@ static int load_marks(relay *r)
 
 static int pub_state(relay *r);
 
+/* A schema version not in the stream yet whose events, if any, come after pos: --once is not done
+ * with the log up to pos until it is published. */
+static int schema_pending(const relay *r)
+{
+    for (size_t i = 0; i < r->n_marks; i++)
+        if (r->marks[i].version > r->schema_pub && r->marks[i].after_seq <= r->pos) return 1;
+    return 0;
+}
+
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
  * ends with (the event's seq; "s" for a schema message). ENT_FULL: larger than the server's
  * max_payload, which no reconnection changes (the caller names the message). */
@@ -391,6 +400,19 @@ static int batch(relay *r, uint64_t *out_n)
         msgs++;
         if (!ev) break;
     }
+    /* Caught up with the log: a schema version taken after its last event (an evolution with no
+     * write after it yet) goes out now rather than with the next event, which may never come (a
+     * mirror kept the old schema: no new defaults, no new index). The log ends with a whole
+     * transaction here, so a mirror gets it between two of them, as the relay sends it with the
+     * next event; its ack is waited for, as --once's last event's is. */
+    if (!msgs && !r->ahead) {
+        if ((rc = publish_schemas(r, r->sent + 1, &msgs))) return rc;
+        if (msgs) {
+            int w = enats_wait_acks(&r->c, 1, 10000);
+            if ((rc = pub_state(r))) return rc;
+            if (w) return ent_error_set(ENT_IO, "waiting for JetStream's ack of a schema message: %s", ent_errmsg());
+        }
+    }
     if (!msgs && r->sent > r->pos) {
         int w = enats_wait_acks(&r->c, 1, 10000);
         if ((rc = pub_state(r))) return rc;
@@ -565,7 +587,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             enats_log(r.o.log, r.o.log_payload, "relay: connected to %s, stream %s; resuming after seq %" PRIu64,
                       r.o.url, r.o.stream, r.pos);
         }
-        if (r.o.once && r.pos >= r.target) break;
+        if (r.o.once && r.pos >= r.target && !schema_pending(&r)) break;
         rc = batch(&r, &n);
         if (rc == ENT_IO) {
             enats_log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting", ent_errmsg());

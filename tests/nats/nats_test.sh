@@ -333,6 +333,43 @@ one_line "JetStream refuses a message" $rc "JetStream refused event seq 5"
 CP=$("$E" -s "$R" stat | python3 -c 'import json,sys; print([s["checkpoint"] for s in json.load(sys.stdin)["subscriptions"] if s["name"]=="relay"][0])')
 [ "$CP" -le 4 ] && say "ok: after the refusal the relay's checkpoint is $CP (stream holds 1..4)" || bad "relay checkpoint $CP past the stream's 4"
 
+# A schema evolution on a primary that takes no write after it reaches a running mirror all the
+# same (the relay shipped a version only before the first event written under it, so the mirror
+# kept the old schema: no new field's default in its dump, no new index to look up), and so it
+# does through relay --once and mirror --once.
+SV=$W/evo; "$E" -s "$SV" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+for i in 1 2 3; do echo "{\"name\":\"e$i\",\"email\":\"e$i@x\"}" | "$E" -s "$SV" put customer - >/dev/null; done
+"$E" -s "$SV" relay --nats "$URL" --stream EVO 2>>"$W/relay.log" & EVR=$!; PIDS+=($EVR)
+"$E" -s "$W/mEvo" mirror --nats "$URL" --stream EVO 2>>"$W/mEvo.log" & EVM=$!; PIDS+=($EVM)
+wait_applied "$W/mEvo" 3
+python3 - "$SRC/schemas/shop.json" "$W/shop_evo.json" <<'PY'
+import json,sys
+s=json.load(open(sys.argv[1])); s["version"]=2
+s["types"]["customer"]["fields"]["tier"]={"id":6,"type":"string","default":"basic","indexed":True}
+json.dump(s,open(sys.argv[2],"w"))
+PY
+"$E" -s "$SV" schema --apply "$W/shop_evo.json" 2>/dev/null || bad "schema --apply on $SV"
+schema_v() { "$E" -s "$1" schema 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])' 2>/dev/null; }
+for _ in $(seq 300); do [ "$(schema_v "$W/mEvo")" = 2 ] && break; sleep 0.1; done
+if [ "$(schema_v "$W/mEvo")" = 2 ] && [ "$("$E" -s "$W/mEvo" dump)" = "$("$E" -s "$SV" dump)" ] \
+   && [ "$("$E" -s "$W/mEvo" find customer tier basic | wc -l)" = 3 ]; then
+  say "ok: a schema evolution with no write after it reaches a running mirror (dump equal, new index found)"
+else
+  bad "a running mirror is at schema $(schema_v "$W/mEvo") after the primary's evolution to 2 with no write after it"
+fi
+kill -TERM "$EVR" "$EVM"; wait "$EVR" "$EVM" 2>/dev/null
+python3 - "$W/shop_evo.json" "$W/shop_evo3.json" <<'PY'
+import json,sys
+s=json.load(open(sys.argv[1])); s["version"]=3
+s["types"]["product"]["fields"]["origin"]={"id":6,"type":"string","default":"here"}
+json.dump(s,open(sys.argv[2],"w"))
+PY
+"$E" -s "$SV" schema --apply "$W/shop_evo3.json" 2>/dev/null || bad "schema --apply v3 on $SV"
+"$E" -s "$SV" relay --nats "$URL" --stream EVO --once 2>/dev/null || bad "relay --once after an evolution"
+"$E" -s "$W/mEvo" mirror --nats "$URL" --stream EVO --once 2>/dev/null || bad "mirror --once after an evolution"
+[ "$(schema_v "$W/mEvo")" = 3 ] && say "ok: relay --once and mirror --once carry an evolution with no write after it" \
+  || bad "mirror --once at schema $(schema_v "$W/mEvo") after the primary's evolution to 3 with no write after it"
+
 # An event larger than the server's max_payload (1 MiB by default): the client refuses to publish
 # it, which no reconnection changes. The relay stops with one line naming the event and the limit,
 # exit 1, also without --once (it reconnected and published it again in a loop without pause,
