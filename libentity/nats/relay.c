@@ -130,10 +130,14 @@ static int last_header(uint64_t *out, relay *r, const char *subject, const char 
     return ENT_OK;
 }
 
-/* Connected: where to go on from. The larger of the stream's last Entity-Seq of this store and the
- * subscription's checkpoint: the stream may hold messages whose acks the last run never saw. A
- * stream that never held a message (new: another --stream, or deleted and made again) gets the
- * log from seq 1 whatever the checkpoint says, or it would start with a gap no mirror gets past. */
+/* Connected: where to go on from. After the stream's last Entity-Seq of this store: the stream may
+ * hold messages whose acks the last run never saw (past the checkpoint), or lack some the
+ * checkpoint covers (a server that lost what it had not synced yet, messages deleted by hand, a
+ * `subs ack relay` by hand): going on from the checkpoint then left a gap no mirror gets past. The
+ * checkpoint only when the stream holds nothing of this store any more (purged, or its limits
+ * dropped every message): nothing there to go on from. A stream that never held a message (new:
+ * another --stream, or deleted and made again) gets the log from seq 1 whatever the checkpoint
+ * says, or it would start with a gap. */
 static int resume(relay *r)
 {
     uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
@@ -152,7 +156,11 @@ static int resume(relay *r)
     if (in_stream > last)
         return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
-    r->pos = fresh ? 0 : in_stream > cp ? in_stream : cp;
+    r->pos = fresh ? 0 : in_stream ? in_stream : cp;
+    if (in_stream && in_stream < cp)
+        enats_log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
+                  "checkpoint %" PRIu64 " (messages lost by the server or deleted, or the checkpoint acknowledged by "
+                  "hand): publishing from seq %" PRIu64 " again", r->o.stream, in_stream, cp, in_stream + 1);
     r->sent = r->pos;
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
     /* What the stream holds past the count was published by this relay on the dropped connection
@@ -171,8 +179,8 @@ static int resume(relay *r)
         return ent_error_set(ENT_NOTFOUND, "stream %s is new, but the log starts at seq %" PRIu64 " (trimmed): it cannot "
                              "hold seq 1 to %" PRIu64 "; relay to the stream that has them", r->o.stream, first, first - 1);
     if (r->pos + 1 < first)
-        return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64,
-                             first, r->pos + 1);
+        return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64
+                             " (the last in stream %s is %" PRIu64 ")", first, r->pos + 1, r->o.stream, r->pos);
     if ((rc = ent_log_cursor_open(&r->cur, r->s, r->pos + 1, NULL, 0))) return rc;
     return ENT_OK;
 }

@@ -370,6 +370,32 @@ PY
 [ "$(schema_v "$W/mEvo")" = 3 ] && say "ok: relay --once and mirror --once carry an evolution with no write after it" \
   || bad "mirror --once at schema $(schema_v "$W/mEvo") after the primary's evolution to 3 with no write after it"
 
+# The relay's checkpoint past the stream's last event of the store: messages the server lost (the
+# last ones deleted here, as a server that crashed before syncing them loses them), or
+# `subs ack relay` by hand. The relay resumes after the stream's last event, not after its
+# checkpoint (it skipped the missing ones and said the stream held the log: a gap no mirror
+# passes). LC's stream has a 1 s duplicate window: the lost message is published again after it.
+# (Seq 4 is the only message on its subject: nats-server 2.9 finds no last message on a subject
+# whose last one was deleted, not even through a wildcard.)
+LC=$W/lost; "$E" -s "$LC" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+for i in 1 2 3; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$LC" put customer - >/dev/null; done
+"$E" -s "$LC" patch customer 1 '{"vip":true}' >/dev/null
+LCID=$("$E" -s "$LC" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" LOST "entity.$LCID.>" 1000 || bad "mkstream LOST"
+"$E" -s "$LC" relay --nats "$URL" --stream LOST --once 2>/dev/null || bad "relay to LOST"
+SP=$("$PROBE" seqof "$URL" LOST "$LCID" 4) && "$PROBE" delete "$URL" LOST "$SP" || bad "deleting seq 4 from LOST"
+for i in 5 6 7; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$LC" put customer - >/dev/null; done
+"$E" -s "$LC" subs ack relay 6 2>/dev/null || bad "subs ack relay 6"
+sleep 2 # past the duplicate window of seq 4's message id
+"$E" -s "$LC" relay --nats "$URL" --stream LOST --once 2>"$W/err" || { bad "relay to LOST again"; cat "$W/err"; }
+if "$PROBE" check "$URL" LOST "$LCID" 7 >/dev/null 2>"$W/err2" && grep -q "resuming after seq 3" "$W/err"; then
+  say "ok: the relay's checkpoint past the stream's last event: it publishes from the stream's end: $(grep -v "connected\|holds" "$W/err")"
+else
+  bad "checkpoint past the stream's end: the stream lacks events: $(cat "$W/err2")"; cat "$W/err"
+fi
+"$E" -s "$W/mLost" mirror --nats "$URL" --stream LOST --once 2>/dev/null && [ "$("$E" -s "$W/mLost" dump)" = "$("$E" -s "$LC" dump)" ] \
+  || bad "mirror of LOST"
+
 # An event larger than the server's max_payload (1 MiB by default): the client refuses to publish
 # it, which no reconnection changes. The relay stops with one line naming the event and the limit,
 # exit 1, also without --once (it reconnected and published it again in a loop without pause,
