@@ -336,7 +336,17 @@ static int ack_progress(relay *r, int force)
     if (acked <= r->pos) return ENT_OK;
     if (!force && acked - r->pos < (uint64_t)r->window / 2 && now - r->ack_ms < 200) return ENT_OK;
     r->ack_ms = now;
-    if ((rc = ent_sub_ack(r->s, NULL, r->sub, acked))) return rc;
+    rc = ent_sub_ack(r->s, NULL, r->sub, acked);
+    if (rc == ENT_NOTFOUND) {
+        /* Removed under the relay (`subs rm relay`): made again where the acks are, as a restart
+         * would make it, so that trim goes on keeping what is not published (a trim meanwhile is
+         * caught as any forced one is: the next event read is not the next seq). */
+        if ((rc = ent_sub_create(r->s, r->sub, 0)) && rc != ENT_CONFLICT) return rc;
+        enats_log(r->o.log, r->o.log_payload, "relay: its subscription \"%s\" was removed; made again at seq %" PRIu64,
+                  r->sub, acked);
+        rc = ent_sub_ack(r->s, NULL, r->sub, acked);
+    }
+    if (rc) return rc;
     r->pos = acked;
     return ENT_OK;
 }

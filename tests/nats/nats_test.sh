@@ -396,6 +396,24 @@ fi
 "$E" -s "$W/mLost" mirror --nats "$URL" --stream LOST --once 2>/dev/null && [ "$("$E" -s "$W/mLost" dump)" = "$("$E" -s "$LC" dump)" ] \
   || bad "mirror of LOST"
 
+# The relay's subscription removed under it (`subs rm relay`): it makes it again where its acks
+# are, with a line saying so, and goes on, as a restarted relay would (it stopped with exit 1 and
+# "no subscription "relay"", and trim no longer kept what it had not published).
+SR=$W/subrm; "$E" -s "$SR" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"s1","email":"s1@x"}' | "$E" -s "$SR" put customer - >/dev/null
+SRID=$("$E" -s "$SR" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$E" -s "$SR" relay --nats "$URL" --stream SUBRM 2>"$W/subrm.log" & SRP=$!; PIDS+=($SRP)
+for _ in $(seq 300); do [ "$(relay_cp "$SR")" = 1 ] && break; sleep 0.05; done
+"$E" -s "$SR" subs rm relay || bad "subs rm relay"
+for i in 2 3; do echo "{\"name\":\"s$i\",\"email\":\"s$i@x\"}" | "$E" -s "$SR" put customer - >/dev/null; done
+for _ in $(seq 300); do [ "$(relay_cp "$SR")" = 3 ] && break; sleep 0.05; done
+if kill -0 "$SRP" 2>/dev/null && [ "$(relay_cp "$SR")" = 3 ] && "$PROBE" check "$URL" SUBRM "$SRID" 3 >/dev/null; then
+  say "ok: the relay's subscription removed under it: $(grep -v "connected\|created" "$W/subrm.log")"
+else
+  bad "the relay's subscription removed under it: relay checkpoint $(relay_cp "$SR")"; cat "$W/subrm.log"
+fi
+kill -TERM "$SRP"; wait "$SRP"; rc=$?; [ $rc = 0 ] || bad "relay exit $rc after its subscription was made again"
+
 # An event larger than the server's max_payload (1 MiB by default): the client refuses to publish
 # it, which no reconnection changes. The relay stops with one line naming the event and the limit,
 # exit 1, also without --once (it reconnected and published it again in a loop without pause,
