@@ -308,6 +308,15 @@ void enats_nap(int ms, const volatile int *stop)
     }
 }
 
+int enats_same_event(natsMsg *m, const char *json)
+{
+    /* the compact line starts {"seq":N,"ts":"...","txn":N,"type": in that order */
+    const char *d = natsMsg_GetData(m), *end = strstr(json, ",\"type\":");
+    int n = natsMsg_GetDataLength(m);
+    size_t k = end ? (size_t)(end - json) : 0;
+    return k && d && n >= 0 && (size_t)n > k && !memcmp(d, json, k + 1);
+}
+
 int enats_header_u64(uint64_t *out, natsMsg *m, const char *key)
 {
     const char *v = NULL;

@@ -113,20 +113,45 @@ static int ensure_stream(relay *r, int *out_new)
     return enats_err(ENT_IO, st, jerr, "reading the stream's info");
 }
 
-/* Header `key` of the stream's last message on `subject` (0 when there is none). */
-static int last_header(uint64_t *out, relay *r, const char *subject, const char *key)
+/* Header `key` of the stream's last message on `subject` (0 when there is none). keep: NULL, or
+ * where the message goes (NULL when there is none); the caller destroys it. */
+static int last_header(uint64_t *out, relay *r, const char *subject, const char *key, natsMsg **keep)
 {
     natsMsg *m = NULL;
     jsErrCode jerr = 0;
     natsStatus st = js_GetLastMsg(&m, r->c.js, r->o.stream, subject, NULL, &jerr);
     *out = 0;
+    if (keep) *keep = NULL;
     if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ENT_OK;
     if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
     if (enats_header_u64(out, m, key) != ENT_OK) {
         natsMsg_Destroy(m);
         return ent_error_set(ENT_CORRUPT, "stream %s: the last message on %s has no %s header", r->o.stream, subject, key);
     }
-    natsMsg_Destroy(m);
+    if (keep) *keep = m;
+    else natsMsg_Destroy(m);
+    return ENT_OK;
+}
+
+/* The stream's last event m (seq in_stream) is the log's event of that seq. The log's events
+ * after it go on from it; another history under the same id and seqs (the store restored from a
+ * backup that wrote on, a copy of it) must not: the stream would become a history no store had,
+ * and mirrors built from it copies of nothing. A seq the log no longer holds cannot be compared. */
+static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
+{
+    ent_event *ev = NULL;
+    char *json = NULL;
+    int rc = ent_log_get(&ev, r->s, NULL, in_stream), same;
+    if (rc == ENT_NOTFOUND) return ENT_OK;
+    if (!rc) rc = ent_event_to_json(&json, ev, 0);
+    ent_event_free(ev);
+    if (rc) return rc;
+    same = enats_same_event(m, json);
+    free(json);
+    if (!same)
+        return ent_error_set(ENT_CONFLICT, "stream %s holds another seq %" PRIu64 " of store %s than its log (the store "
+                             "restored from a backup, or a copy of it, that wrote on): the relay stops rather than mix two "
+                             "histories; relay to a new stream", r->o.stream, in_stream, ent_store_id(r->s));
     return ENT_OK;
 }
 
@@ -141,10 +166,15 @@ static int last_header(uint64_t *out, relay *r, const char *subject, const char 
 static int resume(relay *r)
 {
     uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
+    natsMsg *lastm = NULL;
     int rc, fresh = 0;
     if ((rc = ensure_stream(r, &fresh))) return rc;
-    if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq"))) return rc;
-    if ((rc = last_header(&schema, r, r->subj_schema, "Entity-Schema-Version"))) return rc;
+    if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq", &lastm))) return rc;
+    rc = last_header(&schema, r, r->subj_schema, "Entity-Schema-Version", NULL);
+    if (!rc && (rc = ent_log_bounds(&first, &last, r->s, NULL)) == ENT_OK && in_stream && in_stream <= last)
+        rc = same_history(r, lastm, in_stream);
+    natsMsg_Destroy(lastm);
+    if (rc) return rc;
     rc = ent_sub_checkpoint(&cp, r->s, NULL, r->sub);
     if (rc == ENT_NOTFOUND) {
         if ((rc = ent_sub_create(r->s, r->sub, 0)) && rc != ENT_CONFLICT) return rc;
@@ -152,7 +182,6 @@ static int resume(relay *r)
     } else if (rc) {
         return rc;
     }
-    if ((rc = ent_log_bounds(&first, &last, r->s, NULL))) return rc;
     if (in_stream > last)
         return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
