@@ -14,6 +14,11 @@
 #  - a mirror refuses writes; a gap in the stream stops a mirror naming the missing seq;
 #    bad URL, unreachable server, missing stream, wrong store id: one clear line, exit 1;
 #  - JetStream refusing a message (stream full): the relay stops naming it, no gap, no checkpoint past it.
+#  - an event over the server's max_payload: the relay stops naming it (it reconnected in a loop);
+#  - a schema evolution with no write after it reaches mirrors (running, and through --once);
+#  - the stream's last event lost and the relay's checkpoint past it: published again, no gap;
+#  - `subs rm relay` under a running relay: made again, the relay goes on;
+#  - a primary restored from a backup that wrote on: relay and mirror refuse to mix the histories.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d /tmp/entity-nats-test.XXXXXX)
