@@ -186,10 +186,6 @@ static int resume(relay *r)
         return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
     r->pos = fresh ? 0 : in_stream ? in_stream : cp;
-    if (in_stream && in_stream < cp)
-        enats_log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
-                  "checkpoint %" PRIu64 " (messages lost by the server or deleted, or the checkpoint acknowledged by "
-                  "hand): publishing from seq %" PRIu64 " again", r->o.stream, in_stream, cp, in_stream + 1);
     r->sent = r->pos;
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
     /* What the stream holds past the count was published by this relay on the dropped connection
@@ -210,6 +206,10 @@ static int resume(relay *r)
     if (r->pos + 1 < first)
         return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64
                              " (the last in stream %s is %" PRIu64 ")", first, r->pos + 1, r->o.stream, r->pos);
+    if (!fresh && in_stream && in_stream < cp)
+        enats_log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
+                  "checkpoint %" PRIu64 " (messages lost by the server or deleted, or the checkpoint acknowledged by "
+                  "hand): publishing from seq %" PRIu64 " again", r->o.stream, in_stream, cp, in_stream + 1);
     if ((rc = ent_log_cursor_open(&r->cur, r->s, r->pos + 1, NULL, 0))) return rc;
     return ENT_OK;
 }
