@@ -93,7 +93,7 @@ static int start_seq(uint64_t *out, follower *f, uint64_t last_pos)
     uint64_t seq = 0;
     const char *subj;
     natsStatus st;
-    int same;
+    int same, rc;
     *out = f->mr.pos + 1;
     if (!f->mr.pos) return ENT_OK;
     if (last_pos >= f->mr.pos) {
@@ -103,8 +103,11 @@ static int start_seq(uint64_t *out, follower *f, uint64_t last_pos)
         subj = natsMsg_GetSubject(m);
         same = !strncmp(subj, f->subj_all, strlen(f->subj_all) - 1) && enats_header_u64(&seq, m, "Entity-Seq") == ENT_OK &&
                seq == f->mr.applied;
+        /* that seq, but is it the event the mirror applied? (not if the stream was made again
+         * by the primary restored from a backup, or a copy of it) */
+        rc = same ? enats_mirror_same(&f->mr, m, seq) : ENT_OK;
         natsMsg_Destroy(m);
-        if (same) return ENT_OK;
+        if (same) return rc;
     }
     enats_log(f->o.log, f->o.log_payload, "mirror: stream %s does not hold seq %" PRIu64 " at position %" PRIu64
               " where the mirror took it (made again?): reading it from its start", f->o.stream, f->mr.applied, f->mr.pos);
@@ -138,6 +141,7 @@ static int start(follower *f)
         if ((rc = primary_from_stream(f, first_seq))) return rc;
     }
     snprintf(f->subj_all, sizeof f->subj_all, ENATS_SUBJECT_PREFIX "%s.>", f->mr.primary);
+    f->mr.checked = 0; /* a new consumer: the stream may have been made again since */
     jerr = 0;
     st = js_GetLastMsg(&last, f->c.js, f->o.stream, f->subj_all, NULL, &jerr);
     if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {

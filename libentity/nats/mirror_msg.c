@@ -71,6 +71,28 @@ static int on_schema(enats_mirror *f, natsMsg *msg)
     return ENT_OK;
 }
 
+int enats_mirror_same(enats_mirror *f, natsMsg *m, uint64_t seq)
+{
+    ent_event *ev = NULL;
+    char *json = NULL;
+    int rc, same;
+    if (!f->m) return ENT_OK;
+    rc = ent_log_get(&ev, f->m, NULL, seq);
+    if (rc == ENT_NOTFOUND) return ENT_OK; /* nothing to compare with */
+    if (!rc) rc = ent_event_to_json(&json, ev, 0);
+    ent_event_free(ev);
+    if (rc) return rc;
+    same = enats_same_event(m, json);
+    free(json);
+    if (!same)
+        return ent_error_set(ENT_CONFLICT, "stream %s holds another seq %" PRIu64 " of store %s than this mirror applied "
+                             "(the primary restored from a backup, or a copy of it, relayed since): the mirror stops at seq "
+                             "%" PRIu64 " rather than mix two histories; build a new mirror", f->o->stream, seq, f->primary,
+                             f->applied);
+    f->checked = 1;
+    return ENT_OK;
+}
+
 static int on_event(enats_mirror *f, natsMsg *msg, uint64_t spos)
 {
     uint64_t seq = 0, expect, dummy = 0;
@@ -80,7 +102,9 @@ static int on_event(enats_mirror *f, natsMsg *msg, uint64_t spos)
         return ent_error_set(ENT_CORRUPT, "stream %s: message %" PRIu64 " on %s has no Entity-Seq", f->o->stream, spos,
                              natsMsg_GetSubject(msg));
     expect = f->n ? f->txn[f->n - 1]->seq + 1 : f->applied + 1;
-    if (seq < expect) return ENT_OK; /* a duplicate: applied (or received) already */
+    /* A duplicate: applied (or received) already. The last applied one, met first on a stream
+     * read from its start, tells whether what follows continues the mirror's history. */
+    if (seq < expect) return seq == f->applied && !f->checked ? enats_mirror_same(f, msg, seq) : ENT_OK;
     if (seq > expect)
         return ent_error_set(ENT_NOTFOUND, "stream %s lacks seq %" PRIu64 " of store %s (the next there is %" PRIu64
                              "); the mirror stops at seq %" PRIu64, f->o->stream, expect, f->primary, seq, f->applied);

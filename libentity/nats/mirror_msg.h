@@ -15,6 +15,7 @@ typedef struct enats_mirror {
     uint64_t applied, pos;     /* last applied seq, and the stream position stored with it */
     ent_event **txn;           /* events of the transaction being received */
     size_t n, cap;
+    int checked;               /* the stream's seq `applied` was found to be the one applied */
 } enats_mirror;
 
 /* Open (or, with schema, create or evolve) the mirror store at path; reads applied and pos. */
@@ -26,12 +27,19 @@ void enats_mirror_txn_clear(enats_mirror *f);
 /* Close and free everything; f may be opened again. */
 void enats_mirror_fini(enats_mirror *f);
 
+/* The stream's message m carries seq, which the mirror applied: ENT_OK when it is the event the
+ * mirror applied as seq (enats_same_event; sets checked), ENT_CONFLICT naming both when it is
+ * another history's (the primary restored from a backup, or a copy of it): applying what follows
+ * it would mix two histories. */
+int enats_mirror_same(enats_mirror *f, natsMsg *m, uint64_t seq);
+
 /* One message of the stream at stream position spos: a schema message (subject ending ".schema",
  * header Entity-Schema-Version) creates or evolves the mirror; an event (header Entity-Seq, the
  * body as ent_event_to_json() prints it) is buffered until the one with Entity-Txn-End, and the
  * transaction is then applied as one (ent_mirror_apply). Duplicates are skipped.
  * Returns ENT_OK; ENT_NOTFOUND (a seq is missing: the message names it), ENT_CORRUPT (a message
- * that is not what the relay sends, an event before any schema), the store's codes. */
+ * that is not what the relay sends, an event before any schema), ENT_CONFLICT (the copy of the
+ * last applied seq, met first, is another history's: enats_mirror_same), the store's codes. */
 int enats_mirror_msg(enats_mirror *f, natsMsg *msg, uint64_t spos);
 
 #endif

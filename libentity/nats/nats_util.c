@@ -185,6 +185,7 @@ void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token)
 int enats_publish(enats_conn *c, natsMsg *m)
 {
     natsStatus st = natsConnection_PublishMsg(c->nc, m);
+    if (st == NATS_MAX_PAYLOAD) return enats_err(ENT_FULL, st, 0, "publishing"); /* not an outage */
     if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "publishing");
     c->sent_msgs++;
     return ENT_OK;
@@ -305,6 +306,15 @@ void enats_nap(int ms, const volatile int *stop)
         nanosleep(&ts, NULL);
         ms -= step;
     }
+}
+
+int enats_same_event(natsMsg *m, const char *json)
+{
+    /* the compact line starts {"seq":N,"ts":"...","txn":N,"type": in that order */
+    const char *d = natsMsg_GetData(m), *end = strstr(json, ",\"type\":");
+    int n = natsMsg_GetDataLength(m);
+    size_t k = end ? (size_t)(end - json) : 0;
+    return k && d && n >= 0 && (size_t)n > k && !memcmp(d, json, k + 1);
 }
 
 int enats_header_u64(uint64_t *out, natsMsg *m, const char *key)

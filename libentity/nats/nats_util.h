@@ -54,7 +54,12 @@ int enats_check_url(const char *url);
 int enats_connect(enats_conn *c, const char *url, int window);
 /* "<inbox>.<token>" into buf (at least 64 bytes): the reply subject of a publish. */
 void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token);
-/* Publish m (its reply from enats_reply) and count it; m stays the caller's. ENT_IO on failure. */
+/* Whether m's body is the event `json` (as ent_event_to_json() prints it) as far as its seq, ts
+ * and txn go: what tells one history's event from another's under the same store id and seq (a
+ * primary restored from a backup, a copy of it), whichever schema version rendered the rest. */
+int enats_same_event(natsMsg *m, const char *json);
+/* Publish m (its reply from enats_reply) and count it; m stays the caller's. ENT_IO on failure;
+ * ENT_FULL when m is larger than the server's max_payload (no new connection changes that). */
 int enats_publish(enats_conn *c, natsMsg *m);
 /* Wait while `limit` or more publishes await their ack (limit 1: until every ack is in), at most
  * timeout_ms. ENT_OK also when a failure was reported or the connection closed (the caller looks

@@ -113,34 +113,68 @@ static int ensure_stream(relay *r, int *out_new)
     return enats_err(ENT_IO, st, jerr, "reading the stream's info");
 }
 
-/* Header `key` of the stream's last message on `subject` (0 when there is none). */
-static int last_header(uint64_t *out, relay *r, const char *subject, const char *key)
+/* Header `key` of the stream's last message on `subject` (0 when there is none). keep: NULL, or
+ * where the message goes (NULL when there is none); the caller destroys it. */
+static int last_header(uint64_t *out, relay *r, const char *subject, const char *key, natsMsg **keep)
 {
     natsMsg *m = NULL;
     jsErrCode jerr = 0;
     natsStatus st = js_GetLastMsg(&m, r->c.js, r->o.stream, subject, NULL, &jerr);
     *out = 0;
+    if (keep) *keep = NULL;
     if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ENT_OK;
     if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
     if (enats_header_u64(out, m, key) != ENT_OK) {
         natsMsg_Destroy(m);
         return ent_error_set(ENT_CORRUPT, "stream %s: the last message on %s has no %s header", r->o.stream, subject, key);
     }
-    natsMsg_Destroy(m);
+    if (keep) *keep = m;
+    else natsMsg_Destroy(m);
     return ENT_OK;
 }
 
-/* Connected: where to go on from. The larger of the stream's last Entity-Seq of this store and the
- * subscription's checkpoint: the stream may hold messages whose acks the last run never saw. A
- * stream that never held a message (new: another --stream, or deleted and made again) gets the
- * log from seq 1 whatever the checkpoint says, or it would start with a gap no mirror gets past. */
+/* The stream's last event m (seq in_stream) is the log's event of that seq. The log's events
+ * after it go on from it; another history under the same id and seqs (the store restored from a
+ * backup that wrote on, a copy of it) must not: the stream would become a history no store had,
+ * and mirrors built from it copies of nothing. A seq the log no longer holds cannot be compared. */
+static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
+{
+    ent_event *ev = NULL;
+    char *json = NULL;
+    int rc = ent_log_get(&ev, r->s, NULL, in_stream), same;
+    if (rc == ENT_NOTFOUND) return ENT_OK;
+    if (!rc) rc = ent_event_to_json(&json, ev, 0);
+    ent_event_free(ev);
+    if (rc) return rc;
+    same = enats_same_event(m, json);
+    free(json);
+    if (!same)
+        return ent_error_set(ENT_CONFLICT, "stream %s holds another seq %" PRIu64 " of store %s than its log (the store "
+                             "restored from a backup, or a copy of it, that wrote on): the relay stops rather than mix two "
+                             "histories; relay to a new stream", r->o.stream, in_stream, ent_store_id(r->s));
+    return ENT_OK;
+}
+
+/* Connected: where to go on from. After the stream's last Entity-Seq of this store: the stream may
+ * hold messages whose acks the last run never saw (past the checkpoint), or lack some the
+ * checkpoint covers (a server that lost what it had not synced yet, messages deleted by hand, a
+ * `subs ack relay` by hand): going on from the checkpoint then left a gap no mirror gets past. The
+ * checkpoint only when the stream holds nothing of this store any more (purged, or its limits
+ * dropped every message): nothing there to go on from. A stream that never held a message (new:
+ * another --stream, or deleted and made again) gets the log from seq 1 whatever the checkpoint
+ * says, or it would start with a gap. */
 static int resume(relay *r)
 {
     uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
+    natsMsg *lastm = NULL;
     int rc, fresh = 0;
     if ((rc = ensure_stream(r, &fresh))) return rc;
-    if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq"))) return rc;
-    if ((rc = last_header(&schema, r, r->subj_schema, "Entity-Schema-Version"))) return rc;
+    if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq", &lastm))) return rc;
+    rc = last_header(&schema, r, r->subj_schema, "Entity-Schema-Version", NULL);
+    if (!rc && (rc = ent_log_bounds(&first, &last, r->s, NULL)) == ENT_OK && in_stream && in_stream <= last)
+        rc = same_history(r, lastm, in_stream);
+    natsMsg_Destroy(lastm);
+    if (rc) return rc;
     rc = ent_sub_checkpoint(&cp, r->s, NULL, r->sub);
     if (rc == ENT_NOTFOUND) {
         if ((rc = ent_sub_create(r->s, r->sub, 0)) && rc != ENT_CONFLICT) return rc;
@@ -148,11 +182,10 @@ static int resume(relay *r)
     } else if (rc) {
         return rc;
     }
-    if ((rc = ent_log_bounds(&first, &last, r->s, NULL))) return rc;
     if (in_stream > last)
         return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
                              " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
-    r->pos = fresh ? 0 : in_stream > cp ? in_stream : cp;
+    r->pos = fresh ? 0 : in_stream ? in_stream : cp;
     r->sent = r->pos;
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
     /* What the stream holds past the count was published by this relay on the dropped connection
@@ -171,8 +204,12 @@ static int resume(relay *r)
         return ent_error_set(ENT_NOTFOUND, "stream %s is new, but the log starts at seq %" PRIu64 " (trimmed): it cannot "
                              "hold seq 1 to %" PRIu64 "; relay to the stream that has them", r->o.stream, first, first - 1);
     if (r->pos + 1 < first)
-        return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64,
-                             first, r->pos + 1);
+        return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64
+                             " (the last in stream %s is %" PRIu64 ")", first, r->pos + 1, r->o.stream, r->pos);
+    if (!fresh && in_stream && in_stream < cp)
+        enats_log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
+                  "checkpoint %" PRIu64 " (messages lost by the server or deleted, or the checkpoint acknowledged by "
+                  "hand): publishing from seq %" PRIu64 " again", r->o.stream, in_stream, cp, in_stream + 1);
     if ((rc = ent_log_cursor_open(&r->cur, r->s, r->pos + 1, NULL, 0))) return rc;
     return ENT_OK;
 }
@@ -190,8 +227,18 @@ static int load_marks(relay *r)
 
 static int pub_state(relay *r);
 
+/* A schema version not in the stream yet whose events, if any, come after pos: --once is not done
+ * with the log up to pos until it is published. */
+static int schema_pending(const relay *r)
+{
+    for (size_t i = 0; i < r->n_marks; i++)
+        if (r->marks[i].version > r->schema_pub && r->marks[i].after_seq <= r->pos) return 1;
+    return 0;
+}
+
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
- * ends with (the event's seq; "s" for a schema message). */
+ * ends with (the event's seq; "s" for a schema message). ENT_FULL: larger than the server's
+ * max_payload, which no reconnection changes (the caller names the message). */
 static int publish(relay *r, const char *subject, const char *token, const char *msg_id, const char *body, size_t len,
                    const char *k1, const char *v1, const char *k2, const char *v2)
 {
@@ -212,6 +259,12 @@ static int publish(relay *r, const char *subject, const char *token, const char 
     }
     rc = enats_publish(&r->c, m);
     natsMsg_Destroy(m);
+    /* The client refuses it before sending: reconnecting and publishing it again would loop
+     * without end (it did, without a pause), so the relay stops here, as for a JetStream refusal. */
+    if (rc == ENT_FULL)
+        return ent_error_set(ENT_FULL, "does not fit the server's max_payload of %" PRId64 " bytes (its body alone is %zu): "
+                             "the relay stops rather than leave a gap; raise max_payload in the server's configuration",
+                             (int64_t)natsConnection_GetMaxPayload(r->c.nc), len);
     return rc;
 }
 
@@ -234,6 +287,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
         rc = publish(r, r->subj_schema, "s", mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
+        if (rc == ENT_FULL) return ent_error_set(rc, "schema version %" PRIu32 " %s", v, ent_errmsg());
         if (rc) return rc;
         r->schema_pub = v;
         (*n_out)++;
@@ -279,6 +333,12 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     *put_u64(seq, ev->seq) = '\0';
     rc = publish(r, subject, seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
+    if (rc == ENT_FULL) {
+        if (ev->key.kind == ENT_KEY_AUTO)
+            return ent_error_set(rc, "event seq %s (%s %" PRIu64 ") %s", seq, ent_type_name(ev->type), ev->key.id, ent_errmsg());
+        return ent_error_set(rc, "event seq %s (%s %.*s) %s", seq, ent_type_name(ev->type), (int)(ev->key.len > 64 ? 64 : ev->key.len),
+                             ev->key.str, ent_errmsg());
+    }
     return rc;
 }
 
@@ -305,7 +365,17 @@ static int ack_progress(relay *r, int force)
     if (acked <= r->pos) return ENT_OK;
     if (!force && acked - r->pos < (uint64_t)r->window / 2 && now - r->ack_ms < 200) return ENT_OK;
     r->ack_ms = now;
-    if ((rc = ent_sub_ack(r->s, NULL, r->sub, acked))) return rc;
+    rc = ent_sub_ack(r->s, NULL, r->sub, acked);
+    if (rc == ENT_NOTFOUND) {
+        /* Removed under the relay (`subs rm relay`): made again where the acks are, as a restart
+         * would make it, so that trim goes on keeping what is not published (a trim meanwhile is
+         * caught as any forced one is: the next event read is not the next seq). */
+        if ((rc = ent_sub_create(r->s, r->sub, 0)) && rc != ENT_CONFLICT) return rc;
+        enats_log(r->o.log, r->o.log_payload, "relay: its subscription \"%s\" was removed; made again at seq %" PRIu64,
+                  r->sub, acked);
+        rc = ent_sub_ack(r->s, NULL, r->sub, acked);
+    }
+    if (rc) return rc;
     r->pos = acked;
     return ENT_OK;
 }
@@ -376,6 +446,19 @@ static int batch(relay *r, uint64_t *out_n)
         n++;
         msgs++;
         if (!ev) break;
+    }
+    /* Caught up with the log: a schema version taken after its last event (an evolution with no
+     * write after it yet) goes out now rather than with the next event, which may never come (a
+     * mirror kept the old schema: no new defaults, no new index). The log ends with a whole
+     * transaction here, so a mirror gets it between two of them, as the relay sends it with the
+     * next event; its ack is waited for, as --once's last event's is. */
+    if (!msgs && !r->ahead) {
+        if ((rc = publish_schemas(r, r->sent + 1, &msgs))) return rc;
+        if (msgs) {
+            int w = enats_wait_acks(&r->c, 1, 10000);
+            if ((rc = pub_state(r))) return rc;
+            if (w) return ent_error_set(ENT_IO, "waiting for JetStream's ack of a schema message: %s", ent_errmsg());
+        }
     }
     if (!msgs && r->sent > r->pos) {
         int w = enats_wait_acks(&r->c, 1, 10000);
@@ -551,7 +634,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             enats_log(r.o.log, r.o.log_payload, "relay: connected to %s, stream %s; resuming after seq %" PRIu64,
                       r.o.url, r.o.stream, r.pos);
         }
-        if (r.o.once && r.pos >= r.target) break;
+        if (r.o.once && r.pos >= r.target && !schema_pending(&r)) break;
         rc = batch(&r, &n);
         if (rc == ENT_IO) {
             enats_log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting", ent_errmsg());

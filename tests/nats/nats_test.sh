@@ -14,6 +14,11 @@
 #  - a mirror refuses writes; a gap in the stream stops a mirror naming the missing seq;
 #    bad URL, unreachable server, missing stream, wrong store id: one clear line, exit 1;
 #  - JetStream refusing a message (stream full): the relay stops naming it, no gap, no checkpoint past it.
+#  - an event over the server's max_payload: the relay stops naming it (it reconnected in a loop);
+#  - a schema evolution with no write after it reaches mirrors (running, and through --once);
+#  - the stream's last event lost and the relay's checkpoint past it: published again, no gap;
+#  - `subs rm relay` under a running relay: made again, the relay goes on;
+#  - a primary restored from a backup that wrote on: relay and mirror refuse to mix the histories.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d /tmp/entity-nats-test.XXXXXX)
@@ -332,6 +337,126 @@ one_line "JetStream refuses a message" $rc "JetStream refused event seq 5"
 "$PROBE" check "$URL" FULL "$RID" 4 >/dev/null || bad "stream FULL does not hold exactly events 1..4"
 CP=$("$E" -s "$R" stat | python3 -c 'import json,sys; print([s["checkpoint"] for s in json.load(sys.stdin)["subscriptions"] if s["name"]=="relay"][0])')
 [ "$CP" -le 4 ] && say "ok: after the refusal the relay's checkpoint is $CP (stream holds 1..4)" || bad "relay checkpoint $CP past the stream's 4"
+
+# A schema evolution on a primary that takes no write after it reaches a running mirror all the
+# same (the relay shipped a version only before the first event written under it, so the mirror
+# kept the old schema: no new field's default in its dump, no new index to look up), and so it
+# does through relay --once and mirror --once.
+SV=$W/evo; "$E" -s "$SV" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+for i in 1 2 3; do echo "{\"name\":\"e$i\",\"email\":\"e$i@x\"}" | "$E" -s "$SV" put customer - >/dev/null; done
+"$E" -s "$SV" relay --nats "$URL" --stream EVO 2>>"$W/relay.log" & EVR=$!; PIDS+=($EVR)
+"$E" -s "$W/mEvo" mirror --nats "$URL" --stream EVO 2>>"$W/mEvo.log" & EVM=$!; PIDS+=($EVM)
+wait_applied "$W/mEvo" 3
+python3 - "$SRC/schemas/shop.json" "$W/shop_evo.json" <<'PY'
+import json,sys
+s=json.load(open(sys.argv[1])); s["version"]=2
+s["types"]["customer"]["fields"]["tier"]={"id":6,"type":"string","default":"basic","indexed":True}
+json.dump(s,open(sys.argv[2],"w"))
+PY
+"$E" -s "$SV" schema --apply "$W/shop_evo.json" 2>/dev/null || bad "schema --apply on $SV"
+schema_v() { "$E" -s "$1" schema 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])' 2>/dev/null; }
+for _ in $(seq 300); do [ "$(schema_v "$W/mEvo")" = 2 ] && break; sleep 0.1; done
+if [ "$(schema_v "$W/mEvo")" = 2 ] && [ "$("$E" -s "$W/mEvo" dump)" = "$("$E" -s "$SV" dump)" ] \
+   && [ "$("$E" -s "$W/mEvo" find customer tier basic | wc -l)" = 3 ]; then
+  say "ok: a schema evolution with no write after it reaches a running mirror (dump equal, new index found)"
+else
+  bad "a running mirror is at schema $(schema_v "$W/mEvo") after the primary's evolution to 2 with no write after it"
+fi
+kill -TERM "$EVR" "$EVM"; wait "$EVR" "$EVM" 2>/dev/null
+python3 - "$W/shop_evo.json" "$W/shop_evo3.json" <<'PY'
+import json,sys
+s=json.load(open(sys.argv[1])); s["version"]=3
+s["types"]["product"]["fields"]["origin"]={"id":6,"type":"string","default":"here"}
+json.dump(s,open(sys.argv[2],"w"))
+PY
+"$E" -s "$SV" schema --apply "$W/shop_evo3.json" 2>/dev/null || bad "schema --apply v3 on $SV"
+"$E" -s "$SV" relay --nats "$URL" --stream EVO --once 2>/dev/null || bad "relay --once after an evolution"
+"$E" -s "$W/mEvo" mirror --nats "$URL" --stream EVO --once 2>/dev/null || bad "mirror --once after an evolution"
+[ "$(schema_v "$W/mEvo")" = 3 ] && say "ok: relay --once and mirror --once carry an evolution with no write after it" \
+  || bad "mirror --once at schema $(schema_v "$W/mEvo") after the primary's evolution to 3 with no write after it"
+
+# The relay's checkpoint past the stream's last event of the store: messages the server lost (the
+# last ones deleted here, as a server that crashed before syncing them loses them), or
+# `subs ack relay` by hand. The relay resumes after the stream's last event, not after its
+# checkpoint (it skipped the missing ones and said the stream held the log: a gap no mirror
+# passes). LC's stream has a 1 s duplicate window: the lost message is published again after it.
+# (Seq 4 is the only message on its subject: nats-server 2.9 finds no last message on a subject
+# whose last one was deleted, not even through a wildcard.)
+LC=$W/lost; "$E" -s "$LC" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+for i in 1 2 3; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$LC" put customer - >/dev/null; done
+"$E" -s "$LC" patch customer 1 '{"vip":true}' >/dev/null
+LCID=$("$E" -s "$LC" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" LOST "entity.$LCID.>" 1000 || bad "mkstream LOST"
+"$E" -s "$LC" relay --nats "$URL" --stream LOST --once 2>/dev/null || bad "relay to LOST"
+SP=$("$PROBE" seqof "$URL" LOST "$LCID" 4) && "$PROBE" delete "$URL" LOST "$SP" || bad "deleting seq 4 from LOST"
+for i in 5 6 7; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$LC" put customer - >/dev/null; done
+"$E" -s "$LC" subs ack relay 6 2>/dev/null || bad "subs ack relay 6"
+sleep 2 # past the duplicate window of seq 4's message id
+"$E" -s "$LC" relay --nats "$URL" --stream LOST --once 2>"$W/err" || { bad "relay to LOST again"; cat "$W/err"; }
+if "$PROBE" check "$URL" LOST "$LCID" 7 >/dev/null 2>"$W/err2" && grep -q "resuming after seq 3" "$W/err"; then
+  say "ok: the relay's checkpoint past the stream's last event: it publishes from the stream's end: $(grep -v "connected\|holds" "$W/err")"
+else
+  bad "checkpoint past the stream's end: the stream lacks events: $(cat "$W/err2")"; cat "$W/err"
+fi
+"$E" -s "$W/mLost" mirror --nats "$URL" --stream LOST --once 2>/dev/null && [ "$("$E" -s "$W/mLost" dump)" = "$("$E" -s "$LC" dump)" ] \
+  || bad "mirror of LOST"
+
+# The relay's subscription removed under it (`subs rm relay`): it makes it again where its acks
+# are, with a line saying so, and goes on, as a restarted relay would (it stopped with exit 1 and
+# "no subscription "relay"", and trim no longer kept what it had not published).
+SR=$W/subrm; "$E" -s "$SR" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"s1","email":"s1@x"}' | "$E" -s "$SR" put customer - >/dev/null
+SRID=$("$E" -s "$SR" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$E" -s "$SR" relay --nats "$URL" --stream SUBRM 2>"$W/subrm.log" & SRP=$!; PIDS+=($SRP)
+for _ in $(seq 300); do [ "$(relay_cp "$SR")" = 1 ] && break; sleep 0.05; done
+"$E" -s "$SR" subs rm relay || bad "subs rm relay"
+for i in 2 3; do echo "{\"name\":\"s$i\",\"email\":\"s$i@x\"}" | "$E" -s "$SR" put customer - >/dev/null; done
+for _ in $(seq 300); do [ "$(relay_cp "$SR")" = 3 ] && break; sleep 0.05; done
+if kill -0 "$SRP" 2>/dev/null && [ "$(relay_cp "$SR")" = 3 ] && "$PROBE" check "$URL" SUBRM "$SRID" 3 >/dev/null; then
+  say "ok: the relay's subscription removed under it: $(grep -v "connected\|created" "$W/subrm.log")"
+else
+  bad "the relay's subscription removed under it: relay checkpoint $(relay_cp "$SR")"; cat "$W/subrm.log"
+fi
+kill -TERM "$SRP"; wait "$SRP"; rc=$?; [ $rc = 0 ] || bad "relay exit $rc after its subscription was made again"
+
+# A primary restored from a backup (`copy` keeps the id) that wrote on: its seqs after the backup
+# are other events than the stream's. The relay refuses to add them after the stream's (it went on
+# after the stream's last seq, and the stream became a history no store had); a mirror that
+# applied the old ones refuses the new ones when its stream is made again from the restored store
+# (it skipped what it had by seq and applied the rest on top). Both: one line, exit 1.
+RB=$W/rb; "$E" -s "$RB" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+for i in 1 2 3; do echo "{\"name\":\"r$i\",\"email\":\"r$i@x\"}" | "$E" -s "$RB" put customer - >/dev/null; done
+"$E" -s "$RB" copy "$W/rb-backup" 2>/dev/null || bad "copy of $RB"
+for i in 4 5 6; do echo "{\"name\":\"r$i\",\"email\":\"r$i@x\"}" | "$E" -s "$RB" put customer - >/dev/null; done
+"$E" -s "$RB" relay --nats "$URL" --stream RESTORED --once 2>/dev/null || bad "relay to RESTORED"
+"$E" -s "$W/mRb" mirror --nats "$URL" --stream RESTORED --once 2>/dev/null || bad "mirror of RESTORED"
+rm -rf "$RB" && mv "$W/rb-backup" "$RB"
+for i in 7 8 9 10 11 12 13; do echo "{\"name\":\"r$i\",\"email\":\"r$i@x\"}" | "$E" -s "$RB" put customer - >/dev/null; done
+"$E" -s "$RB" relay --nats "$URL" --stream RESTORED --once 2>"$W/err"
+rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "relay of a primary restored from a backup" $rc "stream RESTORED holds another seq 6 of store"
+"$PROBE" rmstream "$URL" RESTORED && "$E" -s "$RB" relay --nats "$URL" --stream RESTORED --once 2>/dev/null || bad "relay of the restored primary to RESTORED made again"
+"$E" -s "$W/mRb" mirror --nats "$URL" --stream RESTORED --once 2>"$W/err"
+rc=$?; grep -Ev "mirror: (following|stream .* does not hold seq)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "mirror of a stream made again by a primary restored from a backup" $rc "stream RESTORED holds another seq 6 of store"
+[ "$(applied "$W/mRb")" = 6 ] || bad "mirror mRb at seq $(applied "$W/mRb"), not the 6 it had"
+
+# An event larger than the server's max_payload (1 MiB by default): the client refuses to publish
+# it, which no reconnection changes. The relay stops with one line naming the event and the limit,
+# exit 1, also without --once (it reconnected and published it again in a loop without pause,
+# thousands of lines a second, and --once never ended); the stream holds the events before it.
+BG=$W/bigev; "$E" -s "$BG" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"b1","email":"b1@x"}' | "$E" -s "$BG" put customer - >/dev/null
+python3 -c 'import json; print(json.dumps({"price":1,"attrs":{"blob":"x"*(1100*1024)}}))' | "$E" -s "$BG" put product --key big - >/dev/null \
+  || bad "put of a 1.1 MB product"
+echo '{"name":"b3","email":"b3@x"}' | "$E" -s "$BG" put customer - >/dev/null
+BGID=$("$E" -s "$BG" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+for once in --once ""; do
+  timeout 60 "$E" -s "$BG" relay --nats "$URL" --stream BIGEV $once 2>"$W/err"
+  rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+  one_line "an event over max_payload (relay ${once:-following})" $rc "event seq 2 (product big) does not fit the server's max_payload of 1048576 bytes"
+done
+"$PROBE" check "$URL" BIGEV "$BGID" 1 >/dev/null || bad "stream BIGEV does not hold exactly event 1"
 
 # Sanitizer reports of the background processes (relays, mirrors, writers) land in their logs.
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log 2>/dev/null; then
