@@ -405,6 +405,12 @@ sed 's/"version":1/"version":2/; s/"name":{"id":1,"type":"string"}/"name":{"id":
 ENTITY_STORE=$work/rb expect 0 "$E" schema --apply refs2.json
 ENTITY_STORE=$work/rb expect 0 "$E" get emp 1; jcheck out "d['data']['level']" "3"
 ENTITY_STORE=$work/rb expect 0 "$E" find emp level 3; [ "$(wc -l <out)" = 2 ] && ok || bad "find by a new default: $(cat out)"
+# a look-up takes --limit (it parsed the option and printed every entity); --reverse and --to are
+# for ranges, not ignored
+ENTITY_STORE=$work/rb expect 0 "$E" find emp level 3 --limit 1; [ "$(wc -l <out)" = 1 ] && ok || bad "find --limit 1: $(cat out)"
+ENTITY_STORE=$work/rb expect 0 "$E" find emp level --limit 0 3; [ ! -s out ] && ok || bad "find --limit 0: $(cat out)"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --reverse; errline "--reverse goes with --from"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --to 4; errline "--to goes with --from"
 ENTITY_STORE=$work/rb expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after a default was added: $(cat out)"
 
 # a file-size limit (ulimit -f: writes past it fail with EFBIG) during load: the failed batch is

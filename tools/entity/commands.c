@@ -305,6 +305,11 @@ int cmd_find(int argc, char **argv)
         else return usage();
     }
     if (!value == !from) return usage();
+    if (value && (to || (o.flags & ENT_ITER_REVERSE))) {
+        /* a look-up gives its entities in key order: --to and --reverse are for --from ranges */
+        msg("find: %s goes with --from (a look-up of one value lists its entities in key order)", to ? "--to" : "--reverse");
+        return 2;
+    }
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
@@ -338,8 +343,9 @@ int cmd_find(int argc, char **argv)
             goto out;
         }
     }
-    /* --limit 0 prints nothing, as head -n 0 does (the library's 0 means "no limit") */
-    while (!limit_zero && (rc = ent_iter_next(&e, it)) == ENT_OK) {
+    /* --limit 0 prints nothing, as head -n 0 does (the library's 0 means "no limit"); a look-up
+     * counts its own (ent_find takes no limit) */
+    for (uint64_t n = 0; !limit_zero && (!value || !o.limit || n < o.limit) && (rc = ent_iter_next(&e, it)) == ENT_OK; n++) {
         print_entity(e, 0);
         ent_entity_free(e);
     }
