@@ -396,6 +396,14 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
     v.payload = payload;
     if (out_problems) *out_problems = 0;
     if ((rc = ent_txn_begin(&v.t, s, ENT_TXN_READ))) return rc;
+    {
+        ent_slice mark;
+        rc = ent__meta_get(&mark, v.t, ENT__META_REPLAY_OPEN);
+        if (rc == ENT_OK)
+            problem(&v, "the store holds a replay that did not finish (of store %.*s): its unique indexes are not built "
+                    "and the log may go on; remove it and replay again", (int)mark.len, (const char *)mark.data);
+        if (rc == ENT_NOTFOUND) rc = ENT_OK;
+    }
     for (size_t i = 0; !rc && i < v.t->lay->schema->n_types; i++) {
         const ent_type *type = v.t->lay->schema->types[i];
         rc = check_records(&v, type);
@@ -466,7 +474,8 @@ out:
     return rc;
 }
 
-/* The unique indexes of dst built anew over its entities, after a replay that left them alone. */
+/* The unique indexes of dst built anew over its entities, after a replay that left them alone,
+ * and the replay's mark taken off in the same transaction: until then the store is unfinished. */
 static int rebuild_unique(ent_store *dst)
 {
     ent_txn *w = NULL;
@@ -481,6 +490,11 @@ static int rebuild_unique(ent_store *dst)
             any = 1;
             if (!(rc = ent__bk_clear(w, w->lay->idx[type->pos][j]))) rc = ent__index_build(w, type, j);
         }
+    }
+    if (!rc) {
+        rc = ent__meta_del(w, ENT__META_REPLAY_OPEN);
+        if (rc == ENT_OK) any = 1;
+        else if (rc == ENT_NOTFOUND) rc = ENT_OK; /* nothing was replayed */
     }
     if (rc || !any) {
         ent_txn_abort(w);
@@ -497,7 +511,7 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
     ent_event *ev = NULL;
     ent_txn *w = NULL;
     uint64_t first = 0, last = 0, cur_txn = 0, next_seq = 1;
-    int rc;
+    int rc, marked = 0;
     if (!dst || !src || dst == src) return ent__err(ENT_INVALID, "replay needs two different stores");
     if ((rc = ent_log_bounds(&first, &last, src, src_txn))) return rc;
     if (first > 1) return ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 "; it cannot be replayed from seq 1", first);
@@ -562,6 +576,17 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
             /* Nor unique values: a unique index that an evolution added once the values were
              * distinct meets the earlier, legal repeats in the log. Built at the end. */
             w->unique_deferred = 1;
+            /* Until then dst is no store to write to (its unique indexes are empty) and, killed
+             * before the end, no whole copy: marked with the first events, unmarked at the end
+             * (rebuild_unique()), so that an open for writing refuses what a kill left. */
+            if (!marked) {
+                const char *id = ent_store_id(src)[0] ? ent_store_id(src) : "?"; /* a store made before ids */
+                if ((rc = ent__meta_put(w, ENT__META_REPLAY_OPEN, id, strlen(id)))) {
+                    ent_event_free(ev);
+                    break;
+                }
+                marked = 1;
+            }
         }
         cur_txn = ev->txn;
         ent__progress(src, "replay", ev->seq);
