@@ -642,14 +642,24 @@ static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_
                              const char *note)
 {
     int64_t missing = 0;
+    ent_txn *r = NULL;
+    /* Types by name, in a transaction: the ones noted may be of a schema that another process
+     * has evolved since (a transaction notices it; their handles are then refused). */
+    if (!w && ent_txn_begin(&r, s, ENT_TXN_READ) != ENT_OK) {
+        fail("load");
+        return -1;
+    }
     for (size_t i = 0; i < pr->n; i++) {
         pending_ref *p = &pr->v[i];
+        const ent_type *t;
         int rc;
         if (p->line < lo || p->line >= hi) continue;
-        rc = ent_exists(s, w, p->type, &p->key);
+        t = ent_store_type(s, ent_type_name(p->type));
+        rc = t ? ent_exists(s, w ? w : r, t, &p->key) : ENT_NOTFOUND;
         if (rc == ENT_OK) continue;
         if (rc != ENT_NOTFOUND) {
             fail("load");
+            ent_txn_abort(r);
             return -1;
         }
         if (print && ++missing <= 10) {
@@ -666,6 +676,7 @@ static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_
             missing++;
         }
     }
+    ent_txn_abort(r);
     if (print && missing > 10) msg("load: %lld refs in all point at entities that do not exist", (long long)missing);
     return missing;
 }
@@ -749,6 +760,14 @@ int cmd_load(int argc, char **argv)
             in_txn = 0;
             batch_from = lines;
         }
+        /* The transaction first, then the line's type: a transaction notices an evolution made
+         * by another process meanwhile, and entities of the schema before it are refused. */
+        if (!w && ((rc = ent_txn_begin(&w, s, ENT_TXN_WRITE)) || (rc = ent_txn_skip_ref_checks(w)))) {
+            progress("", 0, 2);
+            msg("line %llu: %s", (unsigned long long)lines, ent_errmsg());
+            rc = 1;
+            break;
+        }
         /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line */
         o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &err);
         if (!o) {
@@ -811,7 +830,6 @@ int cmd_load(int argc, char **argv)
             }
             rc = ent_entity_set_key(e, &k);
         }
-        if (!rc && !w && !(rc = ent_txn_begin(&w, s, ENT_TXN_WRITE))) rc = ent_txn_skip_ref_checks(w);
         /* keys and versions as given: a restore keeps both */
         if (!rc) rc = ent_entity_set_version(e, version);
         if (!rc) rc = ent_restore(s, w, e);
