@@ -6,8 +6,15 @@
  *
  * Replay: a replay into a new store runs one destination transaction per source transaction and
  * builds the unique indexes at the end. Killed in between, the destination must not pass for a
- * store: a writer would find its unique indexes empty and store duplicates. */
+ * store: a writer would find its unique indexes empty and store duplicates.
+ *
+ * Several processes: two writers and a consumer of a durable subscription on one store whose map
+ * starts small (it grows while they are killed), one of the three killed at a time and started
+ * again. Every acknowledged commit of a writer is there; the consumer, which writes what it saw
+ * and acknowledges it in the same transaction, has seen every event up to its checkpoint exactly
+ * once and none after it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -261,8 +268,247 @@ static void t_kill_replay(void)
     rm_rf(src);
 }
 
+/* ---- several processes ------------------------------------------------------------------------ */
+
+static int open_small(ent_store **s, ent_schema **sc, const char *dir)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    int rc = ent_schema_load_json(sc, schema_json, strlen(schema_json), "paths");
+    o.durability = ENT_DURABLE;
+    o.map_size = 256 << 10; /* grows while processes are killed */
+    return rc ? rc : ent_store_open(s, dir, *sc, &o);
+}
+
+typedef struct wack {
+    uint32_t who, pad;
+    uint64_t n;
+} wack;
+
+/* Writer `who` (0, 1): each transaction creates user w<who>-<n> with some bio and, every tenth,
+ * 40 more users; note w<who> counts them. Acknowledges n on fd once committed. */
+static void multi_writer(const char *dir, int who, int fd)
+{
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    char nk[16], bio[1200];
+    ent_key tk;
+    uint64_t n = 0;
+    unsigned seed = (unsigned)getpid();
+    if (open_small(&s, &sc, dir)) _exit(30);
+    snprintf(nk, sizeof nk, "w%d", who);
+    tk = ent_key_str(nk);
+    {
+        ent_entity *t = NULL;
+        const char *txt = NULL;
+        size_t len = 0;
+        if (ent_get(&t, s, NULL, ent_store_type(s, "note"), &tk) == ENT_OK && ent_entity_get_string(&txt, &len, t, "text") == ENT_OK)
+            n = strtoull(txt, NULL, 10);
+        ent_entity_free(t);
+    }
+    for (size_t i = 0; i < sizeof bio - 1; i++) bio[i] = (char)('a' + rand_r(&seed) % 26);
+    bio[sizeof bio - 1] = '\0';
+    for (;;) {
+        ent_txn *w = NULL;
+        ent_entity *u = NULL, *t = NULL;
+        char email[64], text[32];
+        int rc, extra = (n + 1) % 10 == 0 ? 40 : 0;
+        n++;
+        bio[rand_r(&seed) % (sizeof bio - 1)] = '\0';
+        if ((rc = ent_txn_begin(&w, s, ENT_TXN_WRITE))) _exit(31);
+        for (int i = 0; !rc && i <= extra; i++) {
+            snprintf(email, sizeof email, i ? "w%d-%llu-%d" : "w%d-%llu", who, (unsigned long long)n, i);
+            if (!(rc = ent_entity_new(&u, ent_store_type(s, "user"))) && !(rc = ent_entity_set_string(u, "email", email)) &&
+                !(rc = ent_entity_set_int(u, "team", who)) && !(rc = ent_entity_set_string(u, "bio", bio)))
+                rc = ent_create(s, w, u);
+            ent_entity_free(u);
+            u = NULL;
+        }
+        bio[strlen(bio)] = 'x';
+        snprintf(text, sizeof text, "%llu", (unsigned long long)n);
+        if (!rc && !(rc = ent_entity_new(&t, ent_store_type(s, "note"))) && !(rc = ent_entity_set_key(t, &tk)) &&
+            !(rc = ent_entity_set_string(t, "text", text)))
+            rc = ent_upsert(s, w, t, ENT_VERSION_ANY);
+        ent_entity_free(t);
+        if (!rc) rc = ent_txn_commit(w);
+        else ent_txn_abort(w);
+        if (rc == ENT_BUSY) { /* a growth of another process in between: nothing written, again */
+            n--;
+            continue;
+        }
+        if (rc) _exit(32);
+        {
+            wack a = {(uint32_t)who, 0, n};
+            if (write(fd, &a, sizeof a) != (ssize_t)sizeof a) _exit(33);
+        }
+    }
+}
+
+/* The consumer: for each user created, a note "seen-<seq>" and the acknowledgement of that seq, in
+ * one transaction. */
+static void multi_consumer(const char *dir)
+{
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    if (open_small(&s, &sc, dir)) _exit(40);
+    for (;;) {
+        ent_log_cursor *c = NULL;
+        ent_event *ev;
+        uint64_t cp = 0, last = 0;
+        int got = 0, rc = ENT_OK;
+        if (ent_sub_checkpoint(&cp, s, NULL, "seen") || ent_sub_cursor(&c, s, "seen")) _exit(41);
+        while (got < 50 && ent_log_next(&ev, c) == ENT_OK) {
+            ent_txn *w = NULL;
+            got++;
+            if (ev->type == ent_store_type(s, "user") && ev->op == ENT_OP_CREATE) {
+                ent_entity *nt = NULL;
+                char key[32];
+                snprintf(key, sizeof key, "seen-%llu", (unsigned long long)ev->seq);
+                if ((rc = ent_txn_begin(&w, s, ENT_TXN_WRITE)) == ENT_OK) {
+                    ent_key k = ent_key_str(key);
+                    if (!(rc = ent_entity_new(&nt, ent_store_type(s, "note"))) && !(rc = ent_entity_set_key(nt, &k)))
+                        rc = ent_create(s, w, nt); /* seen twice: ENT_CONFLICT */
+                    ent_entity_free(nt);
+                    if (!rc) rc = ent_sub_ack(s, w, "seen", ev->seq);
+                    if (!rc) rc = ent_txn_commit(w);
+                    else ent_txn_abort(w);
+                }
+            } else {
+                rc = ent_sub_ack(s, NULL, "seen", ev->seq);
+            }
+            ent_event_free(ev);
+            if (rc == ENT_BUSY) break;
+            if (rc) _exit(42);
+        }
+        ent_log_cursor_free(c);
+        if (!got) ent_log_wait(&last, s, cp, 50);
+    }
+}
+
+static pid_t multi_start(const char *dir, int who, int fd)
+{
+    pid_t pid;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        if (who == 2) multi_consumer(dir);
+        multi_writer(dir, who, fd);
+    }
+    return pid;
+}
+
+static void multi_read_acks(int fd, uint64_t *acked)
+{
+    wack a;
+    while (read(fd, &a, sizeof a) == (ssize_t)sizeof a)
+        if (a.who < 2 && a.n > acked[a.who]) acked[a.who] = a.n;
+}
+
+static void t_kill_one_of_several(void)
+{
+    char dir[] = "/tmp/ent_crashm_XXXXXX";
+    pid_t pid[3];
+    int p[2], rounds = 40;
+    uint64_t acked[2] = {0, 0};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    srand((unsigned)time(NULL) ^ 0x3c3c);
+    {
+        ent_store *s = NULL;
+        ent_schema *sc = NULL;
+        pid_t q;
+        int status;
+        fflush(stdout);
+        q = fork(); /* made in a child: this process opens the store only after the others died */
+        if (q == 0) _exit(open_small(&s, &sc, dir) || ent_sub_create(s, "seen", 0) ? 1 : 0);
+        waitpid(q, &status, 0);
+        CU_ASSERT_FATAL(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+    CU_ASSERT_EQUAL_FATAL(fcntl(p[0], F_SETFL, O_NONBLOCK), 0); /* acks read as they come, without waiting */
+    for (int i = 0; i < 3; i++) CU_ASSERT_FATAL((pid[i] = multi_start(dir, i, p[1])) > 0);
+    for (int r = 0; r < rounds; r++) {
+        struct timespec delay = {0, (long)(5 + rand() % 60) * 1000000L};
+        int v = rand() % 3, status;
+        nanosleep(&delay, NULL);
+        kill(pid[v], SIGKILL);
+        waitpid(pid[v], &status, 0);
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+            fprintf(stderr, "\n  round %d: process %d ended by itself (status %d)\n", r, v, status);
+        CU_ASSERT(WIFSIGNALED(status));
+        multi_read_acks(p[0], acked);
+        CU_ASSERT_FATAL((pid[v] = multi_start(dir, v, p[1])) > 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        int status;
+        kill(pid[i], SIGKILL);
+        waitpid(pid[i], &status, 0);
+        CU_ASSERT(WIFSIGNALED(status));
+    }
+    close(p[1]);
+    multi_read_acks(p[0], acked);
+    close(p[0]);
+    {
+        ent_store *s = NULL;
+        ent_schema *sc = NULL;
+        ent_log_cursor *c = NULL;
+        ent_event *ev;
+        uint64_t users = 0, total = 0, cp = 0, want = 0, missing = 0, extra = 0, notes = 0, problems = 0;
+        ENT_OK_(open_small(&s, &sc, dir));
+        for (int who = 0; who < 2; who++) {
+            char nk[16];
+            ent_key tk;
+            ent_entity *t = NULL;
+            const char *txt = NULL;
+            size_t len = 0;
+            uint64_t n = 0;
+            snprintf(nk, sizeof nk, "w%d", who);
+            tk = ent_key_str(nk);
+            if (ent_get(&t, s, NULL, ent_store_type(s, "note"), &tk) == ENT_OK && ent_entity_get_string(&txt, &len, t, "text") == ENT_OK)
+                n = strtoull(txt, NULL, 10);
+            ent_entity_free(t);
+            if (n < acked[who]) fprintf(stderr, "\n  writer %d: acknowledged %llu, the store has %llu\n", who,
+                                        (unsigned long long)acked[who], (unsigned long long)n);
+            CU_ASSERT(n >= acked[who]);
+            total += n + n / 10 * 40; /* nothing half-applied: each transaction's users all there */
+        }
+        ENT_OK_(ent_count(&users, s, NULL, ent_store_type(s, "user")));
+        CU_ASSERT_EQUAL(users, total);
+        /* the consumer: a note for each user's create up to its checkpoint, none after */
+        ENT_OK_(ent_sub_checkpoint(&cp, s, NULL, "seen"));
+        ENT_OK_(ent_log_cursor_open(&c, s, 1, ent_store_type(s, "user"), ENT_OP_CREATE));
+        while (ent_log_next(&ev, c) == ENT_OK) {
+            char key[32];
+            ent_key k;
+            int rc;
+            snprintf(key, sizeof key, "seen-%llu", (unsigned long long)ev->seq);
+            k = ent_key_str(key);
+            rc = ent_exists(s, NULL, ent_store_type(s, "note"), &k);
+            if (ev->seq <= cp) {
+                want++;
+                missing += rc != ENT_OK;
+            } else {
+                extra += rc == ENT_OK;
+            }
+            ent_event_free(ev);
+        }
+        ent_log_cursor_free(c);
+        ENT_OK_(ent_count(&notes, s, NULL, ent_store_type(s, "note")));
+        CU_ASSERT_EQUAL(missing, 0);
+        CU_ASSERT_EQUAL(extra, 0);
+        CU_ASSERT_EQUAL(notes, want + 2); /* and the two writers' counts */
+        CU_ASSERT(ent_store_verify(&problems, s, NULL, NULL) == ENT_OK);
+        CU_ASSERT_EQUAL(problems, 0);
+        printf("\n  several processes: %d kills, %llu + %llu acknowledged commits, %llu users, consumer at seq %llu\n",
+               rounds, (unsigned long long)acked[0], (unsigned long long)acked[1], (unsigned long long)users,
+               (unsigned long long)cp);
+        CU_ASSERT(acked[0] + acked[1] > 0);
+        ent_store_close(s);
+        ent_schema_free(sc);
+    }
+    rm_rf(dir);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(t_kill_replay), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(t_kill_replay), ENT_TEST(t_kill_one_of_several), {NULL, NULL}};
     return ent_test_run("crash_paths", cases);
 }
