@@ -8,6 +8,9 @@
  * builds the unique indexes at the end. Killed in between, the destination must not pass for a
  * store: a writer would find its unique indexes empty and store duplicates.
  *
+ * Load (the tool): killed, it keeps whole batches, and the same input loaded again completes the
+ * store without a second event for any line.
+ *
  * Several processes: two writers and a consumer of a durable subscription on one store whose map
  * starts small (it grows while they are killed), one of the three killed at a time and started
  * again. Every acknowledged commit of a writer is there; the consumer, which writes what it saw
@@ -268,6 +271,91 @@ static void t_kill_replay(void)
     rm_rf(src);
 }
 
+/* ---- load ------------------------------------------------------------------------------------- */
+
+enum { LOAD_LINES = 20000, LOAD_BATCH = 500 };
+
+/* Run the tool's load of file into dir (in the foreground when wait_for, else returns its pid). */
+static pid_t load_run(const char *dir, const char *file, int wait_for)
+{
+    pid_t pid;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        char batch[16];
+        int in = open(file, O_RDONLY), null = open("/dev/null", O_WRONLY);
+        if (in < 0 || null < 0 || dup2(in, 0) < 0 || dup2(null, 2) < 0) _exit(50);
+        snprintf(batch, sizeof batch, "%d", LOAD_BATCH);
+        execl(ENT_BINARY_DIR "/entity", "entity", "-s", dir, "load", "--batch", batch, (char *)NULL);
+        _exit(51);
+    }
+    if (wait_for && pid > 0) {
+        int status;
+        waitpid(pid, &status, 0);
+        CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    return pid;
+}
+
+/* The store holds whole batches of users (all of them when `whole`), one event each, and verifies
+ * clean. Returns how many. */
+static uint64_t load_check(const char *dir, int whole)
+{
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    uint64_t n = 0, last = 0, problems = 0;
+    ENT_OK_(open_at(&s, &sc, dir, 1));
+    ENT_OK_(ent_count(&n, s, NULL, ent_store_type(s, "user")));
+    ENT_OK_(ent_log_bounds(NULL, &last, s, NULL));
+    if (whole) CU_ASSERT_EQUAL(n, LOAD_LINES);
+    if (n % LOAD_BATCH != 0) fprintf(stderr, "\n  a killed load left %llu users\n", (unsigned long long)n);
+    CU_ASSERT_EQUAL(n % LOAD_BATCH, 0); /* whole batches */
+    CU_ASSERT_EQUAL(last, n);           /* one event per line, none twice */
+    CU_ASSERT_EQUAL(ent_store_verify(&problems, s, NULL, NULL), ENT_OK);
+    CU_ASSERT_EQUAL(problems, 0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    return n;
+}
+
+static void t_kill_load(void)
+{
+    char dir[] = "/tmp/ent_crashl_XXXXXX", file[300], st[300];
+    int rounds = 4;
+    FILE *f;
+    if (access(ENT_BINARY_DIR "/entity", X_OK) != 0) return; /* the tool is not built */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    srand((unsigned)time(NULL) ^ 0x1d1d);
+    snprintf(file, sizeof file, "%s/in.ndjson", dir);
+    f = fopen(file, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    for (int i = 1; i <= LOAD_LINES; i++)
+        fprintf(f, "{\"type\":\"user\",\"key\":%d,\"version\":%d,\"data\":{\"email\":\"u%d@x\",\"team\":%d}}\n", i,
+                1 + i % 3, i, i % 9);
+    CU_ASSERT_EQUAL_FATAL(fclose(f), 0);
+    for (int r = 0; r < rounds; r++) {
+        ent_store *s = NULL;
+        ent_schema *sc = NULL;
+        struct timespec delay = {0, (long)(10 + rand() % 250) * 1000000L};
+        pid_t pid;
+        int status;
+        snprintf(st, sizeof st, "%s/st%d", dir, r);
+        ENT_OK_(open_at(&s, &sc, st, 0)); /* made here: the load opens an existing store */
+        ent_store_close(s);
+        ent_schema_free(sc);
+        pid = load_run(st, file, 0);
+        CU_ASSERT_FATAL(pid > 0);
+        nanosleep(&delay, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        printf("%s%llu", r ? ", " : "\n  load: killed with users ", (unsigned long long)load_check(st, 0));
+        load_run(st, file, 1); /* the same input again */
+        load_check(st, 1);
+    }
+    printf(" of %d; each completed by a second load\n", LOAD_LINES);
+    rm_rf(dir);
+}
+
 /* ---- several processes ------------------------------------------------------------------------ */
 
 static int open_small(ent_store **s, ent_schema **sc, const char *dir)
@@ -509,6 +597,6 @@ static void t_kill_one_of_several(void)
 
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(t_kill_replay), ENT_TEST(t_kill_one_of_several), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(t_kill_replay), ENT_TEST(t_kill_load), ENT_TEST(t_kill_one_of_several), {NULL, NULL}};
     return ent_test_run("crash_paths", cases);
 }
