@@ -503,6 +503,24 @@ static int rebuild_unique(ent_store *dst)
     return ent_txn_commit(w);
 }
 
+/* out: the last seq of src written before its first schema version above `version` took effect
+ * (0 when that is not recorded: a store from before the marks). */
+static int newer_after(uint64_t *out, ent_store *src, uint32_t version)
+{
+    ent_schema_mark *marks = NULL;
+    size_t n = 0;
+    int rc = ent_store_schema_history(&marks, &n, src);
+    if (rc) return rc;
+    *out = 0;
+    for (size_t i = 0; i < n; i++)
+        if (marks[i].version > version) {
+            *out = marks[i].after_seq;
+            break;
+        }
+    free(marks);
+    return ENT_OK;
+}
+
 /* src_txn: a read txn of src to replay in its snapshot, or NULL for the live log (each batch of
  * events in a snapshot of its own: commits made meanwhile are replayed too). */
 static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq)
@@ -510,7 +528,7 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
     ent_log_cursor *c = NULL;
     ent_event *ev = NULL;
     ent_txn *w = NULL;
-    uint64_t first = 0, last = 0, cur_txn = 0, next_seq = 1;
+    uint64_t first = 0, last = 0, cur_txn = 0, next_seq = 1, newer_from = UINT64_MAX;
     int rc, marked = 0;
     if (!dst || !src || dst == src) return ent__err(ENT_INVALID, "replay needs two different stores");
     if ((rc = ent_log_bounds(&first, &last, src, src_txn))) return rc;
@@ -526,6 +544,15 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
         }
         if (rc) return rc;
         if (dl) return ent__err(ENT_INVALID, "the destination store is not empty");
+    }
+    if (!src_txn && ent_store_schema(src)->version > ent_store_schema(dst)->version) {
+        /* refused before a write when the log already holds events dst's schema cannot take */
+        if ((rc = newer_after(&newer_from, src, ent_store_schema(dst)->version))) return rc;
+        if (last > newer_from)
+            return ent__err(ENT_SCHEMA, "the source's schema is at version %" PRIu32 ", the destination's at version %" PRIu32
+                            ", and events from seq %" PRIu64 " on were written with the later one: replay into a new "
+                            "store of the source's schema", ent_store_schema(src)->version, ent_store_schema(dst)->version,
+                            newer_from + 1);
     }
     if ((rc = ent_log_cursor_open(&c, src, 1, NULL, 0))) return rc;
     if (src_txn) ent__log_cursor_pin(c, src_txn);
@@ -564,6 +591,25 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
                 break;
             }
             w = NULL;
+        }
+        /* dst's schema must be src's or a later one. An earlier one has no place for what src's
+         * evolutions added: those values were dropped without a word. src may also have evolved
+         * since the replay began (its events are read in snapshots of their own, and decoded with
+         * its schema of then): what was written before the first version dst lacks still fits. Checked
+         * once the transactions before this event's are committed: they are whole. */
+        if (ev->type->schema->version > ent_store_schema(dst)->version) {
+            if (newer_from == UINT64_MAX && (rc = newer_after(&newer_from, src, ent_store_schema(dst)->version))) {
+                ent_event_free(ev);
+                break;
+            }
+            if (ev->seq > newer_from) {
+                rc = ent__err(ENT_SCHEMA, "seq %" PRIu64 ": written with the source's schema version %" PRIu32
+                              ", and the destination's is version %" PRIu32 ": it would lose what the later versions "
+                              "added (the source evolved before or during the replay); replay into a new store of the "
+                              "source's schema", ev->seq, ev->type->schema->version, ent_store_schema(dst)->version);
+                ent_event_free(ev);
+                break;
+            }
         }
         if (!w) {
             if ((rc = ent_txn_begin(&w, dst, ENT_TXN_WRITE))) {
