@@ -540,12 +540,22 @@ int cmd_subs(int argc, char **argv)
 int cmd_dump(int argc, char **argv)
 {
     ent_store *s = NULL;
+    ent_txn *r = NULL;
     const ent_schema *sc;
     uint64_t dumped = 0;
     int rc;
     for (int i = 1; i < argc; i++)
         if (is_option(argv[i])) return usage(); /* dump has no options: a type name */
     if ((rc = open_store(&s, 1))) return rc;
+    /* One snapshot for every type: a dump taken while others write is the store at one moment
+     * (an order never without its customer, which load would refuse), and the types stay those
+     * of its schema when another process evolves it meanwhile. The schema after the begin: the
+     * transaction notices an evolution made since the open. */
+    if (ent_txn_begin(&r, s, ENT_TXN_READ) != ENT_OK) {
+        rc = fail("dump");
+        ent_store_close(s);
+        return rc;
+    }
     progress("entity: dump: entities", 0, 0);
     sc = ent_store_schema(s);
     for (int i = 1; i < argc; i++)
@@ -557,7 +567,7 @@ int cmd_dump(int argc, char **argv)
         int wanted = argc == 1;
         for (int a = 1; a < argc; a++) wanted |= !strcmp(argv[a], ent_type_name(t));
         if (!wanted) continue;
-        if (ent_scan(&it, s, NULL, t, NULL, NULL) != ENT_OK) {
+        if (ent_scan(&it, s, r, t, NULL, NULL) != ENT_OK) {
             rc = fail("dump");
             break;
         }
@@ -570,6 +580,7 @@ int cmd_dump(int argc, char **argv)
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
+    ent_txn_abort(r);
     ent_store_close(s);
     return rc;
 }
