@@ -529,8 +529,10 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
     ent_event *ev = NULL;
     ent_txn *w = NULL;
     uint64_t first = 0, last = 0, cur_txn = 0, next_seq = 1, newer_from = UINT64_MAX;
+    uint32_t dst_version;
     int rc, marked = 0;
     if (!dst || !src || dst == src) return ent__err(ENT_INVALID, "replay needs two different stores");
+    dst_version = ent_store_schema(dst)->version; /* once: the call takes the store's lock */
     if ((rc = ent_log_bounds(&first, &last, src, src_txn))) return rc;
     if (first > 1) return ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 "; it cannot be replayed from seq 1", first);
     {
@@ -545,13 +547,13 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
         if (rc) return rc;
         if (dl) return ent__err(ENT_INVALID, "the destination store is not empty");
     }
-    if (!src_txn && ent_store_schema(src)->version > ent_store_schema(dst)->version) {
+    if (!src_txn && ent_store_schema(src)->version > dst_version) {
         /* refused before a write when the log already holds events dst's schema cannot take */
-        if ((rc = newer_after(&newer_from, src, ent_store_schema(dst)->version))) return rc;
+        if ((rc = newer_after(&newer_from, src, dst_version))) return rc;
         if (last > newer_from)
             return ent__err(ENT_SCHEMA, "the source's schema is at version %" PRIu32 ", the destination's at version %" PRIu32
                             ", and events from seq %" PRIu64 " on were written with the later one: replay into a new "
-                            "store of the source's schema", ent_store_schema(src)->version, ent_store_schema(dst)->version,
+                            "store of the source's schema", ent_store_schema(src)->version, dst_version,
                             newer_from + 1);
     }
     if ((rc = ent_log_cursor_open(&c, src, 1, NULL, 0))) return rc;
@@ -597,8 +599,8 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
          * since the replay began (its events are read in snapshots of their own, and decoded with
          * its schema of then): what was written before the first version dst lacks still fits. Checked
          * once the transactions before this event's are committed: they are whole. */
-        if (ev->type->schema->version > ent_store_schema(dst)->version) {
-            if (newer_from == UINT64_MAX && (rc = newer_after(&newer_from, src, ent_store_schema(dst)->version))) {
+        if (ev->type->schema->version > dst_version) {
+            if (newer_from == UINT64_MAX && (rc = newer_after(&newer_from, src, dst_version))) {
                 ent_event_free(ev);
                 break;
             }
@@ -606,7 +608,7 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
                 rc = ent__err(ENT_SCHEMA, "seq %" PRIu64 ": written with the source's schema version %" PRIu32
                               ", and the destination's is version %" PRIu32 ": it would lose what the later versions "
                               "added (the source evolved before or during the replay); replay into a new store of the "
-                              "source's schema", ev->seq, ev->type->schema->version, ent_store_schema(dst)->version);
+                              "source's schema", ev->seq, ev->type->schema->version, dst_version);
                 ent_event_free(ev);
                 break;
             }
