@@ -480,6 +480,71 @@ static void t_unique_added_verifies(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* A replay's destination has the source's schema or a later one. When the source's is later (it
+ * evolved before the replay, or during it: `entity replay --into` takes the schema the source had
+ * at its start), its events' new fields had nowhere to go: the replay dropped them and answered
+ * ENT_OK, and the rebuilt store passed its check. Refused with ENT_SCHEMA instead. */
+static const char *evolve_dir;
+static int evolved;
+
+static void evolve_source(const char *what, uint64_t done, void *payload)
+{
+    ent_store *s2 = NULL;
+    ent_entity *e = NULL;
+    (void)what;
+    (void)done;
+    (void)payload;
+    if (evolved++) return;
+    /* another handle (as another process would) evolves the source and writes a new field */
+    ENT_OK_(open_with(&s2, evolve_dir, V2, 0));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s2, "person")));
+    ENT_OK_(ent_entity_set_string(e, "email", "late@x"));
+    ENT_OK_(ent_entity_set_string(e, "city", "lyon"));
+    ENT_OK_(ent_create(s2, NULL, e));
+    ent_entity_free(e);
+    ent_store_close(s2);
+}
+
+static void t_replay_source_newer(void)
+{
+    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    for (int during = 0; during < 2; during++) {
+        char ddir[] = "/tmp/ent_evo_XXXXXX";
+        ent_store *s = NULL, *d = NULL;
+        ent_txn *w = NULL;
+        uint64_t last = 0;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(ddir));
+        ENT_OK_(open_with(&s, dir, V1, 0));
+        ENT_OK_(ent_txn_begin(&w, s, ENT_TXN_WRITE));
+        for (int i = 0; i < 5000; i++) { /* the replay's progress comes every 4 096 events */
+            ent_entity *e = NULL;
+            char em[32];
+            snprintf(em, sizeof em, "p%d@x", i);
+            ENT_OK_(ent_entity_new(&e, ent_store_type(s, "person")));
+            ENT_OK_(ent_entity_set_string(e, "email", em));
+            ENT_OK_(ent_create(s, w, e));
+            ent_entity_free(e);
+        }
+        ENT_OK_(ent_txn_commit(w));
+        ENT_OK_(open_with(&d, ddir, V1, 0));
+        evolve_dir = dir;
+        evolved = 0;
+        if (!during) evolve_source(NULL, 0, NULL); /* before: the source at v2 already */
+        ent_store_set_progress(s, evolve_source, NULL);
+        ENT_CHECK_RC(ent_store_replay(d, s, 0), ENT_SCHEMA);
+        ENT_ASSERT_MSG("version 2");
+        ENT_OK_(ent_log_bounds(NULL, &last, d, NULL));
+        if (last != (during ? 5000u : 0u)) fprintf(stderr, "\n  during %d: %s; the destination holds %llu events\n", during, ent_errmsg(), (unsigned long long)last);
+        CU_ASSERT_EQUAL(last, during ? 5000 : 0); /* what came before the evolution; before a write */
+        ent_store_close(d);
+        ent_store_close(s);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, ddir);
+        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+        memcpy(dir, "/tmp/ent_evo_XXXXXX", sizeof dir);
+    }
+}
+
 /* A store written by a newer format is refused with ENT_FORMAT, not misread. */
 static void t_newer_format(void)
 {
@@ -510,6 +575,7 @@ int main(void)
         ENT_TEST(t_index_build_grows_the_map),
         ENT_TEST(t_newer_format),
         ENT_TEST(t_unique_added_verifies),
+        ENT_TEST(t_replay_source_newer),
         {NULL, NULL},
     };
     return ent_test_run("store_evolution", cases);

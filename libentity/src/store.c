@@ -176,6 +176,17 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         if (ent__meta_get(&v, &t, "durability") == ENT_OK && v.len == 1 && *(const uint8_t *)v.data <= ENT_NONE)
             dur = *(const uint8_t *)v.data;
         durability = opts->durability == ENT_DURABILITY_STORED ? dur : opts->durability;
+        if (!opts->read_only && ent__meta_get(&v, &t, ENT__META_REPLAY_OPEN) == ENT_OK) {
+            /* A replay was killed while it built this store: it lacks the log's tail and its unique
+             * indexes, which a writer would then not enforce. Readable, for a look at it. */
+            uint64_t last = 0, txn = 0;
+            rc = ent__meta_get_pair(&last, &txn, &t, "log");
+            if (!rc)
+                rc = ent__err(ENT_CORRUPT, "%s holds a replay that did not finish (of store %.*s, up to seq %" PRIu64
+                              "): its unique indexes are not built and the log may go on; remove it and replay again",
+                              path, (int)v.len, (const char *)v.data, last);
+            goto fail;
+        }
         if ((rc = ent__meta_get_u64(&gen, &t, "schema_gen"))) {
             if (rc == ENT_NOTFOUND) rc = ent__err(ENT_CORRUPT, "%s: store meta lacks schema_gen", path);
             goto fail;

@@ -230,6 +230,12 @@ int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field 
  * borrowed from the backend (see backend.h). */
 int ent__meta_get(ent_slice *out, ent_txn *t, const char *key);
 int ent__meta_put(ent_txn *t, const char *key, const void *v, size_t n);
+/* Remove meta `key`: ENT_NOTFOUND (no message) when absent. */
+int ent__meta_del(ent_txn *t, const char *key);
+/* Meta key of a store that a replay (ent_store_replay) is building, set in the replay's first
+ * transaction and removed in the one that builds its unique indexes at the end: a store that
+ * still has it was left by a replay that did not finish. Its value: the source store's id. */
+#define ENT__META_REPLAY_OPEN "replay_open"
 /* The stored schema under meta `key` ("schema"). out: the caller frees it. ENT_CORRUPT when absent
  * or when it does not load. */
 int ent__schema_from_meta(ent_schema **out, ent_txn *t, const char *key);

@@ -23,6 +23,13 @@ int ent__meta_put(ent_txn *t, const char *key, const void *v, size_t n)
     return ent__bk_put(t, t->s->t_meta, &k, &val, 0);
 }
 
+int ent__meta_del(ent_txn *t, const char *key)
+{
+    ent_slice k = {key, strlen(key)};
+    t->meta_other = 1;
+    return ent__bk_del(t, t->s->t_meta, &k, NULL);
+}
+
 int ent__meta_get_u64(uint64_t *out, ent_txn *t, const char *key)
 {
     ent_slice v;

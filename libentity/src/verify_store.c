@@ -396,6 +396,14 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
     v.payload = payload;
     if (out_problems) *out_problems = 0;
     if ((rc = ent_txn_begin(&v.t, s, ENT_TXN_READ))) return rc;
+    {
+        ent_slice mark;
+        rc = ent__meta_get(&mark, v.t, ENT__META_REPLAY_OPEN);
+        if (rc == ENT_OK)
+            problem(&v, "the store holds a replay that did not finish (of store %.*s): its unique indexes are not built "
+                    "and the log may go on; remove it and replay again", (int)mark.len, (const char *)mark.data);
+        if (rc == ENT_NOTFOUND) rc = ENT_OK;
+    }
     for (size_t i = 0; !rc && i < v.t->lay->schema->n_types; i++) {
         const ent_type *type = v.t->lay->schema->types[i];
         rc = check_records(&v, type);
@@ -466,7 +474,8 @@ out:
     return rc;
 }
 
-/* The unique indexes of dst built anew over its entities, after a replay that left them alone. */
+/* The unique indexes of dst built anew over its entities, after a replay that left them alone,
+ * and the replay's mark taken off in the same transaction: until then the store is unfinished. */
 static int rebuild_unique(ent_store *dst)
 {
     ent_txn *w = NULL;
@@ -482,11 +491,34 @@ static int rebuild_unique(ent_store *dst)
             if (!(rc = ent__bk_clear(w, w->lay->idx[type->pos][j]))) rc = ent__index_build(w, type, j);
         }
     }
+    if (!rc) {
+        rc = ent__meta_del(w, ENT__META_REPLAY_OPEN);
+        if (rc == ENT_OK) any = 1;
+        else if (rc == ENT_NOTFOUND) rc = ENT_OK; /* nothing was replayed */
+    }
     if (rc || !any) {
         ent_txn_abort(w);
         return rc;
     }
     return ent_txn_commit(w);
+}
+
+/* out: the last seq of src written before its first schema version above `version` took effect
+ * (0 when that is not recorded: a store from before the marks). */
+static int newer_after(uint64_t *out, ent_store *src, uint32_t version)
+{
+    ent_schema_mark *marks = NULL;
+    size_t n = 0;
+    int rc = ent_store_schema_history(&marks, &n, src);
+    if (rc) return rc;
+    *out = 0;
+    for (size_t i = 0; i < n; i++)
+        if (marks[i].version > version) {
+            *out = marks[i].after_seq;
+            break;
+        }
+    free(marks);
+    return ENT_OK;
 }
 
 /* src_txn: a read txn of src to replay in its snapshot, or NULL for the live log (each batch of
@@ -496,9 +528,11 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
     ent_log_cursor *c = NULL;
     ent_event *ev = NULL;
     ent_txn *w = NULL;
-    uint64_t first = 0, last = 0, cur_txn = 0, next_seq = 1;
-    int rc;
+    uint64_t first = 0, last = 0, cur_txn = 0, next_seq = 1, newer_from = UINT64_MAX;
+    uint32_t dst_version;
+    int rc, marked = 0;
     if (!dst || !src || dst == src) return ent__err(ENT_INVALID, "replay needs two different stores");
+    dst_version = ent_store_schema(dst)->version; /* once: the call takes the store's lock */
     if ((rc = ent_log_bounds(&first, &last, src, src_txn))) return rc;
     if (first > 1) return ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 "; it cannot be replayed from seq 1", first);
     {
@@ -512,6 +546,15 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
         }
         if (rc) return rc;
         if (dl) return ent__err(ENT_INVALID, "the destination store is not empty");
+    }
+    if (!src_txn && ent_store_schema(src)->version > dst_version) {
+        /* refused before a write when the log already holds events dst's schema cannot take */
+        if ((rc = newer_after(&newer_from, src, dst_version))) return rc;
+        if (last > newer_from)
+            return ent__err(ENT_SCHEMA, "the source's schema is at version %" PRIu32 ", the destination's at version %" PRIu32
+                            ", and events from seq %" PRIu64 " on were written with the later one: replay into a new "
+                            "store of the source's schema", ent_store_schema(src)->version, dst_version,
+                            newer_from + 1);
     }
     if ((rc = ent_log_cursor_open(&c, src, 1, NULL, 0))) return rc;
     if (src_txn) ent__log_cursor_pin(c, src_txn);
@@ -551,6 +594,25 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
             }
             w = NULL;
         }
+        /* dst's schema must be src's or a later one. An earlier one has no place for what src's
+         * evolutions added: those values were dropped without a word. src may also have evolved
+         * since the replay began (its events are read in snapshots of their own, and decoded with
+         * its schema of then): what was written before the first version dst lacks still fits. Checked
+         * once the transactions before this event's are committed: they are whole. */
+        if (ev->type->schema->version > dst_version) {
+            if (newer_from == UINT64_MAX && (rc = newer_after(&newer_from, src, dst_version))) {
+                ent_event_free(ev);
+                break;
+            }
+            if (ev->seq > newer_from) {
+                rc = ent__err(ENT_SCHEMA, "seq %" PRIu64 ": written with the source's schema version %" PRIu32
+                              ", and the destination's is version %" PRIu32 ": it would lose what the later versions "
+                              "added (the source evolved before or during the replay); replay into a new store of the "
+                              "source's schema", ev->seq, ev->type->schema->version, dst_version);
+                ent_event_free(ev);
+                break;
+            }
+        }
         if (!w) {
             if ((rc = ent_txn_begin(&w, dst, ENT_TXN_WRITE))) {
                 ent_event_free(ev);
@@ -562,6 +624,17 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
             /* Nor unique values: a unique index that an evolution added once the values were
              * distinct meets the earlier, legal repeats in the log. Built at the end. */
             w->unique_deferred = 1;
+            /* Until then dst is no store to write to (its unique indexes are empty) and, killed
+             * before the end, no whole copy: marked with the first events, unmarked at the end
+             * (rebuild_unique()), so that an open for writing refuses what a kill left. */
+            if (!marked) {
+                const char *id = ent_store_id(src)[0] ? ent_store_id(src) : "?"; /* a store made before ids */
+                if ((rc = ent__meta_put(w, ENT__META_REPLAY_OPEN, id, strlen(id)))) {
+                    ent_event_free(ev);
+                    break;
+                }
+                marked = 1;
+            }
         }
         cur_txn = ev->txn;
         ent__progress(src, "replay", ev->seq);

@@ -229,6 +229,25 @@ pages '/api/product/by/price?from=1000&limit=1000'
 pages "/api/events?from=$first_big&limit=10000"
 [ $pagecount -gt 1 ] && [ "$(tr '\n' ' ' <"$work/keys")" = "$(seq $first_big $((first_big + 4)) | tr '\n' ' ')" ] && ok || bad "event pages: $pagecount, $(tr '\n' ' ' <"$work/keys")"
 req GET '/api/product/big1'; want 200 "one big entity"
+
+# ---- a schema that another process evolves: the next request runs under the new schema. Each
+# route looked its type up before the transaction that noticed the evolution, and the write or
+# read was refused (409 "type product is from schema version 1 ... resolve types again").
+"$E" -s "$S" schema >"$work/shop.json"
+evolve() { # evolve N: version N, a new optional field of customer
+  python3 -c "import json,sys; s=json.load(open(sys.argv[1])); n=int(sys.argv[2]); v=s['version']
+s['version']=n; s['types']['customer']['fields']['extra%d'%n]={'id':100+n,'type':'string'}
+json.dump(s,open(sys.argv[1],'w'))" "$work/shop.json" "$1"
+  "$E" -s "$S" schema --apply "$work/shop.json" >/dev/null 2>&1 && ok || bad "schema --apply v$1"
+}
+evolve 2; req PUT /api/product/evo1 -d '{"price":2}'; want 201 "PUT after an evolution"
+evolve 3; req POST /api/customer -d '{"email":"evo@x","name":"E","extra3":"x"}'; want 201 "POST after an evolution"
+evolve 4; req PATCH /api/product/evo1 -d '{"price":3}'; want 200 "PATCH after an evolution"
+evolve 5; req GET /api/customer/1; want 200 "GET after an evolution"
+evolve 6; req GET '/api/customer/by/email?value=evo@x'; want 200 "look-up after an evolution"
+evolve 7; req GET '/api/customer?limit=1'; want 200 "list after an evolution"
+evolve 8; req GET /api/stat; want 200 "stat after an evolution"
+evolve 9; req DELETE /api/product/evo1; want 204 "DELETE after an evolution"
 stop_server
 
 # ---- body limit: Content-Length over it, and a chunked body over it

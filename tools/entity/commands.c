@@ -546,12 +546,22 @@ int cmd_subs(int argc, char **argv)
 int cmd_dump(int argc, char **argv)
 {
     ent_store *s = NULL;
+    ent_txn *r = NULL;
     const ent_schema *sc;
     uint64_t dumped = 0;
     int rc;
     for (int i = 1; i < argc; i++)
         if (is_option(argv[i])) return usage(); /* dump has no options: a type name */
     if ((rc = open_store(&s, 1))) return rc;
+    /* One snapshot for every type: a dump taken while others write is the store at one moment
+     * (an order never without its customer, which load would refuse), and the types stay those
+     * of its schema when another process evolves it meanwhile. The schema after the begin: the
+     * transaction notices an evolution made since the open. */
+    if (ent_txn_begin(&r, s, ENT_TXN_READ) != ENT_OK) {
+        rc = fail("dump");
+        ent_store_close(s);
+        return rc;
+    }
     progress("entity: dump: entities", 0, 0);
     sc = ent_store_schema(s);
     for (int i = 1; i < argc; i++)
@@ -563,7 +573,7 @@ int cmd_dump(int argc, char **argv)
         int wanted = argc == 1;
         for (int a = 1; a < argc; a++) wanted |= !strcmp(argv[a], ent_type_name(t));
         if (!wanted) continue;
-        if (ent_scan(&it, s, NULL, t, NULL, NULL) != ENT_OK) {
+        if (ent_scan(&it, s, r, t, NULL, NULL) != ENT_OK) {
             rc = fail("dump");
             break;
         }
@@ -576,6 +586,7 @@ int cmd_dump(int argc, char **argv)
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
+    ent_txn_abort(r);
     ent_store_close(s);
     return rc;
 }
@@ -648,14 +659,24 @@ static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_
                              const char *note)
 {
     int64_t missing = 0;
+    ent_txn *r = NULL;
+    /* Types by name, in a transaction: the ones noted may be of a schema that another process
+     * has evolved since (a transaction notices it; their handles are then refused). */
+    if (!w && ent_txn_begin(&r, s, ENT_TXN_READ) != ENT_OK) {
+        fail("load");
+        return -1;
+    }
     for (size_t i = 0; i < pr->n; i++) {
         pending_ref *p = &pr->v[i];
+        const ent_type *t;
         int rc;
         if (p->line < lo || p->line >= hi) continue;
-        rc = ent_exists(s, w, p->type, &p->key);
+        t = ent_store_type(s, ent_type_name(p->type));
+        rc = t ? ent_exists(s, w ? w : r, t, &p->key) : ENT_NOTFOUND;
         if (rc == ENT_OK) continue;
         if (rc != ENT_NOTFOUND) {
             fail("load");
+            ent_txn_abort(r);
             return -1;
         }
         if (print && ++missing <= 10) {
@@ -672,6 +693,7 @@ static int64_t check_pending(pending_refs *pr, ent_store *s, ent_txn *w, uint64_
             missing++;
         }
     }
+    ent_txn_abort(r);
     if (print && missing > 10) msg("load: %lld refs in all point at entities that do not exist", (long long)missing);
     return missing;
 }
@@ -755,6 +777,14 @@ int cmd_load(int argc, char **argv)
             in_txn = 0;
             batch_from = lines;
         }
+        /* The transaction first, then the line's type: a transaction notices an evolution made
+         * by another process meanwhile, and entities of the schema before it are refused. */
+        if (!w && ((rc = ent_txn_begin(&w, s, ENT_TXN_WRITE)) || (rc = ent_txn_skip_ref_checks(w)))) {
+            progress("", 0, 2);
+            msg("line %llu: %s", (unsigned long long)lines, ent_errmsg());
+            rc = 1;
+            break;
+        }
         /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line */
         o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &err);
         if (!o) {
@@ -817,7 +847,6 @@ int cmd_load(int argc, char **argv)
             }
             rc = ent_entity_set_key(e, &k);
         }
-        if (!rc && !w && !(rc = ent_txn_begin(&w, s, ENT_TXN_WRITE))) rc = ent_txn_skip_ref_checks(w);
         /* keys and versions as given: a restore keeps both */
         if (!rc) rc = ent_entity_set_version(e, version);
         if (!rc) rc = ent_restore(s, w, e);
@@ -1014,7 +1043,14 @@ static int dest_is_empty(const char *dir)
     for (size_t i = 0; empty && i < ent_schema_type_count(sc); i++)
         if (ent_count(&n, x, NULL, ent_schema_type_at(sc, i)) != ENT_OK || n > 0) empty = 0;
     ent_store_close(x);
-    if (!empty) msg("replay: %s holds a store that is not empty; replay builds a new store", dir);
+    if (!empty) {
+        /* A replay killed before its end left it: the open for writing refuses it, saying so.
+         * Without a schema it evolves nothing. */
+        x = NULL;
+        if (ent_store_open(&x, dir, NULL, NULL) == ENT_CORRUPT) msg("replay: %s", ent_errmsg());
+        else msg("replay: %s holds a store that is not empty; replay builds a new store", dir);
+        ent_store_close(x);
+    }
     return empty;
 }
 

@@ -32,9 +32,14 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
  * (a transaction that to_seq falls inside is left out whole: replay ends before it).
  * Unique values are not checked on the way (a unique index that an evolution added once the
  * values were distinct meets the earlier, legal repeats in the log): dst's unique indexes are
- * built over its entities at the end, also after a failure, for what was committed.
+ * built over its entities at the end, also after a failure, for what was committed. Until then dst
+ * is marked unfinished (from its first replayed transaction): when the process dies before the
+ * end, dst opens read-only only (ent_store_open() for writing is ENT_CORRUPT) and verify reports it.
  * It reads src's log as it grows (commits made meanwhile are replayed too); a truncation of it
  * meanwhile (by another writer) stops the replay with ENT_INVALID, dst keeping what was replayed.
+ * An event written with a schema version of src later than dst's (src evolved before or during the
+ * replay) stops it with ENT_SCHEMA before its transaction, as its new values have no place in dst;
+ * refused before any write when src's log already holds such events.
  * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated), ENT_CORRUPT, ENT_SCHEMA, and the
  * codes of the writes. */
 ENT_EXTERN(int) ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq);
