@@ -120,9 +120,15 @@ static int args_all_used(ent_http_args *a, struct MHD_Connection *c, enum MHD_Re
     return 0;
 }
 
+/* The type as the store has it now: a read transaction begun here picks up a schema that another
+ * process evolved since this handle last looked (store.h), so the route's calls get a type of the
+ * schema their transactions see (a write looks it up again inside its own). */
 static const ent_type *type_or_404(ent_http *h, struct MHD_Connection *c, const char *name, enum MHD_Result *rc)
 {
-    const ent_type *t = ent_store_type(h->s, name);
+    const ent_type *t;
+    ent_txn *r = NULL;
+    if (ent_txn_begin(&r, h->s, ENT_TXN_READ) == ENT_OK) ent_txn_abort(r); /* a failure shows in the call */
+    t = ent_store_type(h->s, name);
     if (!t) *rc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", name);
     return t;
 }

@@ -117,6 +117,12 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be %s, a JSON object",
                                      !strcmp(method, "PATCH") ? "a merge patch (RFC 7396)" : "the entity's data");
     if ((rc = ent_txn_begin(&w, h->s, ENT_TXN_WRITE))) return ent_http__reply_lib(c, rc, tn);
+    /* The type again, as of this transaction: another process may have evolved the schema since
+     * the route looked it up, and none can now (this transaction holds the writer). */
+    if (!(t = ent_store_type(h->s, tn))) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", tn);
+        goto out;
+    }
     rc = ent_get(&cur, h->s, w, t, &k);
     if (rc && rc != ENT_NOTFOUND) goto lib_fail;
     exists = rc == ENT_OK;
