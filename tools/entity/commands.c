@@ -724,11 +724,26 @@ static uint64_t line_version(json_t *j)
  * is named, so the load can be resumed from the right line. */
 static void lost_batch(const char *why, uint64_t from, uint64_t to)
 {
-    if (from > 1)
+    if (from > to && from > 1) /* no open batch: everything read is stored */
+        msg("load: %severy line up to line %llu was stored, none after it", why, (unsigned long long)to);
+    else if (from > 1)
         msg("load: %slines %llu to %llu were not stored, nor any after them; the lines before them were", why,
             (unsigned long long)from, (unsigned long long)to);
     else
         msg("load: %snothing was stored", why);
+}
+
+/* Whether reading a line of stdin now would wait: nothing left in stdio's buffer (glibc's FILE;
+ * elsewhere this answers no, and batches end only when full) and nothing on the descriptor. */
+static int input_would_wait(void)
+{
+#ifdef __GLIBC__
+    struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+    if (stdin->_IO_read_ptr < stdin->_IO_read_end) return 0;
+    return poll(&p, 1, 0) == 0;
+#else
+    return 0;
+#endif
 }
 
 int cmd_load(int argc, char **argv)
@@ -753,7 +768,7 @@ int cmd_load(int argc, char **argv)
      * are named, as after a bad line (killed outright, it left a partial store unsaid). */
     catch_stops(on_signal);
     progress("entity: load: entities", 0, 0);
-    while (!stop && (len = getline(&line, &cap, stdin)) >= 0) {
+    for (;;) {
         json_error_t err;
         json_t *o, *data, *vj, *tj;
         const char *shape;
@@ -762,6 +777,21 @@ int cmd_load(int argc, char **argv)
         ent_key k;
         uint64_t version;
         char *djson = NULL, keybuf[32];
+        /* Input that would keep the load waiting (a live producer: tail -f | entity load) ends
+         * the open batch first: it holds the store's writer, which every other writer (serve, a
+         * put) would wait for as long as the input is quiet. */
+        if (w && in_txn && input_would_wait()) {
+            if (ent_txn_commit(w) != ENT_OK) {
+                w = NULL;
+                rc = fail("load");
+                lost_batch("", batch_from, lines);
+                break;
+            }
+            w = NULL;
+            in_txn = 0;
+            batch_from = lines + 1;
+        }
+        if (stop || (len = getline(&line, &cap, stdin)) < 0) break;
         lines++;
         if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
         if (w && in_txn == batch) {
