@@ -738,8 +738,8 @@ static void lost_batch(const char *why, uint64_t from, uint64_t to)
 static int input_would_wait(void)
 {
 #ifdef __GLIBC__
-    struct pollfd p = {STDIN_FILENO, POLLIN, 0};
-    if (stdin->_IO_read_ptr < stdin->_IO_read_end) return 0;
+    struct pollfd p = {fileno(stdin), POLLIN, 0};
+    if (p.fd < 0 || stdin->_IO_read_ptr < stdin->_IO_read_end) return 0; /* not a descriptor (fmemopen) */
     return poll(&p, 1, 0) == 0;
 #else
     return 0;
