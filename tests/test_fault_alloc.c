@@ -9,8 +9,8 @@
  * strdup,strndup (tests/CMakeLists.txt). libentity is a static library, so its objects are part of
  * this link and every call they make to those functions goes to the __wrap_ versions below, which
  * count and fail the chosen one; jansson's allocations on the library's behalf go through the same
- * counter (json_set_alloc_funcs). Not covered: allocations inside LMDB, msgpack-c's zones and GLib
- * (GLib aborts on out-of-memory by design), which a --wrap of this binary cannot reach.
+ * counter (json_set_alloc_funcs). Not covered: allocations inside LMDB and msgpack-c's zones, which
+ * a --wrap of this binary cannot reach. The memory backend's are covered (it no longer uses GLib).
  *
  * Every N is run (about 1 200 on LMDB and 400 in memory, a second or two; the counts are printed).
  * ENT_FAULT_STRIDE=K runs every Kth only; ENT_FAULT_ONLY=N runs the Nth only, to debug one. */

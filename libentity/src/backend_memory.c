@@ -1,21 +1,25 @@
 /* The memory backend: ordered tables in RAM with LMDB's isolation, for tests and caches.
  *
- * Each table is a GLib balanced tree (GTree: ordered, with lower-bound search and node stepping)
- * of keys; each key holds a short chain of versions, newest first (multi-version concurrency
+ * Each table is a red-black tree (libbsd's intrusive <bsd/sys/tree.h>: ordered, lower-bound search,
+ * node stepping) of keys; each key holds a short chain of versions, newest first (multi-version concurrency
  * control). A committed version carries the commit number; the writer's uncommitted one carries
  * its transaction. A reader takes the committed number at begin as its snapshot and sees, per
  * key, the newest version at or below it — so a read transaction keeps one snapshot while a
  * writer works, and an aborted writer just unlinks its versions. Versions no reader can see any
  * more are freed at the next commits.
  *
- * Why not a hand-written persistent tree: GTree is a well-kept library structure with the
- * operations cursors need; versions per key give snapshots without copying tree paths. One
+ * Why not a hand-written persistent tree: the BSD tree is a well-kept library structure with the
+ * operations cursors need; versions per key give snapshots without copying tree paths. Why not
+ * GLib's GTree (used before): GLib aborts the process when an allocation fails; the intrusive tree
+ * allocates nothing, so every allocation is the backend's own and a failed one is ENT_NOMEM with
+ * the store as it was before the call (a put reserves everything it needs before it changes
+ * anything). One
  * rwlock guards the trees: readers hold it shared for each call, the writer exclusively for each
  * change, so a slow reader never blocks a writer for longer than one call. The lock prefers the
  * writer (m_open): with glibc's default, overlapping readers kept a waiting writer out for good.
  * DUPSORT tables keep one tree node per (key, value) pair.
  *
- * Plain tables also keep a hash of their nodes by key (GHashTable), so a point look-up or put costs
+ * Plain tables also keep a hash of their nodes by key (open addressing, backend_memory_tree.c), so a point look-up or put costs
  * one probe instead of a walk down the tree: at 100k entries the walk (about 17 nodes, each a cache
  * miss) made a get slower than LMDB's (entity bench: 3.3 us vs 1.2 us).
  */
@@ -48,7 +52,6 @@ static int m_open(ent_bk **out, const char *path, const ent_backend_opts *o)
     pthread_mutex_init(&s->wmu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->changed, NULL);
-    s->gc = g_ptr_array_new_with_free_func(free);
     *out = (ent_bk *)s;
     return ENT_OK;
 }
@@ -57,14 +60,9 @@ static void m_close(ent_bk *be)
 {
     mstore *s = (mstore *)be;
     if (!s) return;
-    for (size_t i = 0; i < s->ntables; i++) {
-        if (s->tables[i]->hash) g_hash_table_destroy(s->tables[i]->hash);
-        g_tree_destroy(s->tables[i]->tree);
-        free(s->tables[i]->name);
-        free(s->tables[i]);
-    }
+    for (size_t i = 0; i < s->ntables; i++) ent__mem_table_free(s->tables[i]);
     free(s->tables);
-    g_ptr_array_free(s->gc, TRUE);
+    free(s->gc);
     free(atomic_exchange(&s->spare, NULL));
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->wmu);
@@ -83,11 +81,7 @@ static int m_txn_begin(ent_bk *be, int write, ent_btxn **out)
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     t->s = s;
     t->write = write;
-    if (write) {
-        pthread_mutex_lock(&s->wmu);
-        t->touched = g_array_new(FALSE, FALSE, sizeof(gcitem));
-        t->created = g_ptr_array_new();
-    }
+    if (write) pthread_mutex_lock(&s->wmu); /* touched, created: empty arrays, grown by the writes */
     /* Lock order is always lock -> rmu; the snapshot number is published under rmu too, so a
      * reader registers with it without touching the tree lock. */
     pthread_mutex_lock(&s->rmu);
@@ -151,21 +145,18 @@ static int prune(mnode *n, uint64_t min)
 static void collect(mstore *s)
 {
     uint64_t min = oldest_snapshot(s);
-    guint keep = 0;
-    for (guint i = 0; i < s->gc->len; i++) {
-        gcitem *g = g_ptr_array_index(s->gc, i);
-        mnode *n = g->n;
-        if (prune(n, min)) {
-            ent__mem_node_remove(g->t, n); /* frees n */
-            free(g);
-        } else if (n->head && n->head->older) {
-            s->gc->pdata[keep++] = g; /* an older version is still visible to a reader */
+    size_t keep = 0;
+    for (size_t i = 0; i < s->ngc; i++) {
+        gcitem g = s->gc[i];
+        if (prune(g.n, min)) {
+            ent__mem_node_remove(g.t, g.n); /* frees n */
+        } else if (g.n->head && g.n->head->older) {
+            s->gc[keep++] = g; /* an older version is still visible to a reader */
         } else {
-            n->in_gc = 0;
-            free(g);
+            g.n->in_gc = 0;
         }
     }
-    s->gc->len = keep;
+    s->ngc = keep;
 }
 
 static int m_sp_end(ent_btxn *txn, int keep);
@@ -182,22 +173,22 @@ static int m_txn_commit(ent_btxn *txn)
     pthread_rwlock_wrlock(&s->lock);
     {
         uint64_t ver = s->committed + 1;
-        for (guint i = 0; i < t->touched->len; i++) {
-            gcitem *g = &g_array_index(t->touched, gcitem, i);
+        for (size_t i = 0; i < t->ntouched; i++) {
+            gcitem *g = &t->touched[i];
             mver *v = g->n->head;
             v->owner = NULL;
             v->ver = ver;
-            if (!g->n->in_gc && (v->older || v->dead)) {
-                gcitem *q = malloc(sizeof *q);
-                if (q) {
-                    *q = *g;
-                    g->n->in_gc = 1;
-                    g_ptr_array_add(s->gc, q);
-                }
+            /* A node the queue has no room for keeps its old versions (correct, only larger)
+             * until a later commit of it queues it: a commit cannot fail once the txn's writes
+             * succeeded. */
+            if (!g->n->in_gc && (v->older || v->dead) &&
+                ent__mem_reserve(&s->gc, &s->capgc, s->ngc + 1, sizeof *s->gc) == 0) {
+                g->n->in_gc = 1;
+                s->gc[s->ngc++] = *g;
             }
         }
-        for (guint i = 0; i < t->created->len; i++) {
-            mtable *tb = g_ptr_array_index(t->created, i);
+        for (size_t i = 0; i < t->ncreated; i++) {
+            mtable *tb = t->created[i];
             tb->owner = NULL;
             tb->created = ver;
         }
@@ -208,14 +199,14 @@ static int m_txn_commit(ent_btxn *txn)
     unregister(t);
     collect(s);
     pthread_rwlock_unlock(&s->lock);
-    if (t->touched->len) {
+    if (t->ntouched) {
         pthread_mutex_lock(&s->rmu);
         s->counter++;
         pthread_cond_broadcast(&s->changed);
         pthread_mutex_unlock(&s->rmu);
     }
-    g_array_free(t->touched, TRUE);
-    g_ptr_array_free(t->created, TRUE);
+    free(t->touched);
+    free(t->created);
     pthread_mutex_unlock(&s->wmu);
     free(t);
     return ENT_OK;
@@ -233,27 +224,27 @@ static void m_txn_abort(ent_btxn *txn)
     }
     pthread_rwlock_wrlock(&s->lock);
     /* Own versions are always the newest: unlink them; drop nodes left without any. */
-    for (guint i = t->touched->len; i-- > 0;) {
-        gcitem *g = &g_array_index(t->touched, gcitem, i);
+    for (size_t i = t->ntouched; i-- > 0;) {
+        gcitem *g = &t->touched[i];
         mver *v = g->n->head;
         g->n->head = v->older;
         free(v);
         if (!g->n->head) ent__mem_node_remove(g->t, g->n);
     }
-    for (guint i = 0; i < t->created->len; i++) {
-        mtable *tb = g_ptr_array_index(t->created, i);
+    for (size_t i = 0; i < t->ncreated; i++) {
+        mtable *tb = t->created[i];
         for (size_t j = 0; j < s->ntables; j++)
             if (s->tables[j] == tb) {
                 /* Keep the slot (handles are indexes) but make it a table nobody sees. */
                 tb->owner = (mtxn *)(uintptr_t)1;
-                g_free(tb->name);
+                free(tb->name);
                 tb->name = NULL;
             }
     }
     pthread_rwlock_unlock(&s->lock);
     unregister(t);
-    g_array_free(t->touched, TRUE);
-    g_ptr_array_free(t->created, TRUE);
+    free(t->touched);
+    free(t->created);
     pthread_mutex_unlock(&s->wmu);
     free(t);
 }
@@ -265,8 +256,8 @@ static int m_sp_begin(ent_btxn *txn)
     mtxn *t = (mtxn *)txn;
     if (!t->write || t->in_sp) return ent__err(ENT_INVALID, "savepoint: not a write transaction, or one is open already");
     t->in_sp = 1;
-    t->sp_touched = t->touched->len;
-    t->sp_created = t->created->len;
+    t->sp_touched = t->ntouched;
+    t->sp_created = t->ncreated;
     return ENT_OK;
 }
 
@@ -279,9 +270,9 @@ static int m_sp_end(ent_btxn *txn, int keep)
     if (keep) {
         /* The savepoint's versions become the txn's own; an older own version under one (written
          * before the savepoint) is superseded, and its node keeps its first touched entry. */
-        guint out = t->sp_touched;
-        for (guint i = t->sp_touched; i < t->touched->len; i++) {
-            gcitem *g = &g_array_index(t->touched, gcitem, i);
+        size_t out = t->sp_touched;
+        for (size_t i = t->sp_touched; i < t->ntouched; i++) {
+            gcitem *g = &t->touched[i];
             mver *v = g->n->head, *o = v->older;
             v->sp = 0;
             if (o && o->owner == t) {
@@ -289,25 +280,25 @@ static int m_sp_end(ent_btxn *txn, int keep)
                 free(o);
                 continue;
             }
-            g_array_index(t->touched, gcitem, out++) = *g;
+            t->touched[out++] = *g;
         }
-        g_array_set_size(t->touched, out);
+        t->ntouched = out;
     } else {
-        for (guint i = t->touched->len; i-- > t->sp_touched;) {
-            gcitem *g = &g_array_index(t->touched, gcitem, i);
+        for (size_t i = t->ntouched; i-- > t->sp_touched;) {
+            gcitem *g = &t->touched[i];
             mver *v = g->n->head;
             g->n->head = v->older;
             free(v);
             if (!g->n->head) ent__mem_node_remove(g->t, g->n);
         }
-        g_array_set_size(t->touched, t->sp_touched);
-        for (guint i = t->sp_created; i < t->created->len; i++) {
-            mtable *tb = g_ptr_array_index(t->created, i);
+        t->ntouched = t->sp_touched;
+        for (size_t i = t->sp_created; i < t->ncreated; i++) {
+            mtable *tb = t->created[i];
             tb->owner = (mtxn *)(uintptr_t)1; /* as an abort leaves it: a slot nobody sees */
-            g_free(tb->name);
+            free(tb->name);
             tb->name = NULL;
         }
-        g_ptr_array_set_size(t->created, t->sp_created);
+        t->ncreated = t->sp_created;
     }
     t->in_sp = 0;
     pthread_rwlock_unlock(&s->lock);
@@ -338,49 +329,43 @@ static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, 
         pthread_rwlock_unlock(&s->lock);
         return ent__err(ENT_READONLY, "cannot create table %s in a read transaction", name);
     }
-    if (s->ntables == s->captables) {
-        size_t nc = s->captables ? s->captables * 2 : 16;
-        mtable **n = realloc(s->tables, nc * sizeof *n);
-        if (!n) {
-            pthread_rwlock_unlock(&s->lock);
-            return ent__err(ENT_NOMEM, "out of memory");
-        }
-        s->tables = n;
-        s->captables = nc;
+    /* Everything allocated before anything is linked: a failure leaves no trace. */
+    if (ent__mem_reserve(&s->tables, &s->captables, s->ntables + 1, sizeof *s->tables) ||
+        ent__mem_reserve(&t->created, &t->capcreated, t->ncreated + 1, sizeof *t->created) ||
+        !(tb = calloc(1, sizeof *tb))) {
+        pthread_rwlock_unlock(&s->lock);
+        return ent__err(ENT_NOMEM, "out of memory creating table %s", name);
     }
-    tb = calloc(1, sizeof *tb);
-    if (!tb || !(tb->name = g_strdup(name))) {
+    if (!(tb->name = strdup(name))) {
         free(tb);
         pthread_rwlock_unlock(&s->lock);
-        return ent__err(ENT_NOMEM, "out of memory");
+        return ent__err(ENT_NOMEM, "out of memory creating table %s", name);
     }
     tb->flags = flags & ENT_TBL_DUPSORT;
-    tb->tree = g_tree_new_full(ent__mem_node_cmp, NULL, ent__mem_node_free, NULL);
-    if (!tb->flags) tb->hash = g_hash_table_new(ent__mem_node_hash, ent__mem_node_eq);
+    RB_INIT(&tb->tree);
+    tb->hashed = !tb->flags;
     tb->owner = t;
     s->tables[s->ntables] = tb;
     *out = (unsigned)s->ntables++;
-    g_ptr_array_add(t->created, tb);
+    t->created[t->ncreated++] = tb;
     pthread_rwlock_unlock(&s->lock);
     return ENT_OK;
 }
 
 /* ---- data -------------------------------------------------------------------------------- */
 
-
-
-
 static int m_get(ent_btxn *txn, unsigned ti, const ent_slice *k, ent_slice *out)
 {
     mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
-    GTreeNode *gn;
+    mnode *n;
     int rc = ENT_NOTFOUND;
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     pthread_rwlock_rdlock(&t->s->lock);
-    if (tb->hash) {
-        mnode *n = ent__mem_hash_find(tb, k->data, k->len);
-        mver *v = n ? ent__mem_visible(n, t) : NULL;
+    if (tb->hashed) {
+        mver *v;
+        n = ent__mem_hash_find(tb, k->data, k->len);
+        v = n ? ent__mem_visible(n, t) : NULL;
         if (v) {
             out->data = v->val;
             out->len = v->vlen;
@@ -389,14 +374,11 @@ static int m_get(ent_btxn *txn, unsigned ti, const ent_slice *k, ent_slice *out)
         pthread_rwlock_unlock(&t->s->lock);
         return rc;
     }
-    for (gn = ent__mem_lower(tb, k->data, k->len, NULL, 0); gn; gn = g_tree_node_next(gn)) {
-        mnode *n = g_tree_node_key(gn);
+    /* DUPSORT: the first value of the key the txn sees */
+    for (n = ent__mem_lower(tb, k->data, k->len, NULL, 0); n; n = ent__mem_next(n)) {
         mver *v;
         if (ent__mem_bcmp(n->k, n->klen, k->data, k->len) != 0) break;
-        if (!(v = ent__mem_visible(n, t))) {
-            if (!dup_of(tb)) break;
-            continue;
-        }
+        if (!(v = ent__mem_visible(n, t))) continue;
         if (dup_of(tb)) {
             out->data = n->k + n->klen;
             out->len = n->dlen;
@@ -411,42 +393,51 @@ static int m_get(ent_btxn *txn, unsigned ti, const ent_slice *k, ent_slice *out)
     return rc;
 }
 
-/* Add a version owned by t at the head of node n (replacing t's own one). Lock held. */
-static int add_version(mtxn *t, mtable *tb, mnode *n, const void *val, size_t vlen, int dead)
+/* A new version owned by t (uncommitted), not linked yet; NULL when out of memory. */
+static mver *new_version(mtxn *t, const void *val, size_t vlen, int dead)
 {
     mver *v = malloc(sizeof *v + vlen);
-    if (!v) return ent__err(ENT_NOMEM, "out of memory");
+    if (!v) return NULL;
+    v->older = NULL;
     v->ver = 0;
     v->owner = t;
     v->dead = dead;
     v->sp = t->in_sp;
     v->vlen = vlen;
     if (vlen) memcpy(v->val, val, vlen);
+    return v;
+}
+
+/* Put v at the head of node n, replacing t's own version of the same savepoint level. Cannot
+ * fail: the caller reserved room for one more touched entry. Lock held exclusively. */
+static void link_version(mtxn *t, mtable *tb, mnode *n, mver *v)
+{
     if (n->head && n->head->owner == t && n->head->sp == t->in_sp) {
         mver *old = n->head;
         v->older = old->older;
         free(old);
         n->head = v;
-        return ENT_OK;
+        return;
     }
     v->older = n->head;
     n->head = v;
-    {
-        gcitem g;
-        g.t = tb;
-        g.n = n;
-        g_array_append_val(t->touched, g); /* GLib aborts on out of memory, as for GTree nodes */
-    }
-    return ENT_OK;
+    t->touched[t->ntouched].t = tb;
+    t->touched[t->ntouched].n = n;
+    t->ntouched++;
+}
+
+static int reserve_touched(mtxn *t, size_t more)
+{
+    return ent__mem_reserve(&t->touched, &t->captouched, t->ntouched + more, sizeof *t->touched);
 }
 
 static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
     mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
-    int dup = dup_of(tb), rc;
-    GTreeNode *gn;
-    mnode *n = NULL;
+    int dup = dup_of(tb);
+    mnode *n = NULL, *fresh = NULL;
+    mver *ver;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     if (k->len > t->s->max_key)
@@ -455,13 +446,11 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
         return ent__err(ENT_FULL, "value of %zu bytes exceeds the backend limit of %zu for sorted duplicates", v->len,
                         t->s->max_key);
     pthread_rwlock_wrlock(&t->s->lock);
-    if (tb->hash) {
+    if (tb->hashed) {
         n = ent__mem_hash_find(tb, k->data, k->len);
-    } else if ((gn = ent__mem_lower(tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0))) {
-        mnode *c = g_tree_node_key(gn);
-        if (ent__mem_bcmp(c->k, c->klen, k->data, k->len) == 0 &&
-            (!dup || ent__mem_bcmp(c->k + c->klen, c->dlen, v->data, v->len) == 0))
-            n = c;
+    } else if ((n = ent__mem_lower(tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0)) &&
+               ent__mem_pair_cmp(n, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0) != 0) {
+        n = NULL;
     }
     if (n && ent__mem_visible(n, t) && (flags & ENT_PUT_NOOVERWRITE)) {
         pthread_rwlock_unlock(&t->s->lock);
@@ -471,29 +460,67 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
         pthread_rwlock_unlock(&t->s->lock); /* the pair exists: nothing to change */
         return ENT_OK;
     }
+    /* Allocate all of it first (the hash's room, the node, the version, the touched entry), then
+     * link: a failure leaves the table and the txn exactly as they were. */
     if (!n) {
+        if (tb->hashed && ent__mem_hash_reserve(tb)) goto nomem;
         /* one allocation for the node and its key (+ dup value) */
-        n = malloc(sizeof *n + k->len + (dup ? v->len : 0) + 1);
-        if (!n) {
-            pthread_rwlock_unlock(&t->s->lock);
-            return ent__err(ENT_NOMEM, "out of memory");
-        }
-        memset(n, 0, sizeof *n);
-        n->k = (char *)(n + 1);
-        n->klen = k->len;
-        memcpy(n->k, k->data, k->len);
+        if (!(fresh = malloc(sizeof *fresh + k->len + (dup ? v->len : 0) + 1))) goto nomem;
+        memset(fresh, 0, sizeof *fresh);
+        fresh->k = (char *)(fresh + 1);
+        fresh->klen = k->len;
+        memcpy(fresh->k, k->data, k->len);
         if (dup) {
-            n->dlen = v->len;
-            if (v->len) memcpy(n->k + k->len, v->data, v->len);
+            fresh->dlen = v->len;
+            if (v->len) memcpy(fresh->k + k->len, v->data, v->len);
         }
-        g_tree_insert(tb->tree, n, n);
-        if (tb->hash) g_hash_table_add(tb->hash, n);
-        tb->mods++;
     }
-    rc = add_version(t, tb, n, dup ? NULL : v->data, dup ? 0 : v->len, 0);
-    if (rc && !n->head) ent__mem_node_remove(tb, n);
+    if (reserve_touched(t, 1) || !(ver = new_version(t, dup ? NULL : v->data, dup ? 0 : v->len, 0))) {
+        free(fresh);
+        goto nomem;
+    }
+    if (fresh) ent__mem_node_insert(tb, n = fresh);
+    link_version(t, tb, n, ver);
     pthread_rwlock_unlock(&t->s->lock);
-    return rc;
+    return ENT_OK;
+nomem:
+    pthread_rwlock_unlock(&t->s->lock);
+    return ent__err(ENT_NOMEM, "out of memory writing a key of %zu bytes and a value of %zu", k->len, v->len);
+}
+
+/* Mark dead every node from `first` on that the txn sees, while its key is k (k NULL: to the
+ * end; one: only `first`). All or nothing: the deletion versions are allocated before any is
+ * linked. *found: whether there was one. Lock held exclusively. */
+static int kill_nodes(mtxn *t, mtable *tb, mnode *first, const ent_slice *k, int one, int *found)
+{
+    size_t count = 0;
+    mver *pool = NULL, *v;
+    mnode *n;
+#define KILL_RANGE(n)                                                                                              \
+    for (n = first; n && (!k || ent__mem_bcmp(n->k, n->klen, k->data, k->len) == 0); n = one ? NULL : ent__mem_next(n))
+    KILL_RANGE(n) if (ent__mem_visible(n, t)) count++;
+    *found = count > 0;
+    if (!count) return ENT_OK;
+    if (reserve_touched(t, count)) return ent__err(ENT_NOMEM, "out of memory deleting %zu keys", count);
+    for (size_t i = 0; i < count; i++) {
+        if (!(v = new_version(t, NULL, 0, 1))) {
+            while (pool) {
+                v = pool->older;
+                free(pool);
+                pool = v;
+            }
+            return ent__err(ENT_NOMEM, "out of memory deleting %zu keys", count);
+        }
+        v->older = pool;
+        pool = v;
+    }
+    KILL_RANGE(n) if (ent__mem_visible(n, t)) {
+        v = pool;
+        pool = v->older;
+        link_version(t, tb, n, v);
+    }
+#undef KILL_RANGE
+    return ENT_OK;
 }
 
 static int m_del(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice *v)
@@ -501,59 +528,33 @@ static int m_del(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
     mtxn *t = (mtxn *)txn;
     mtable *tb = tbl(t, ti);
     int dup = dup_of(tb), found = 0, rc = ENT_OK;
-    GTreeNode *gn;
+    mnode *n;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     pthread_rwlock_wrlock(&t->s->lock);
-    if (tb->hash) {
-        mnode *n = ent__mem_hash_find(tb, k->data, k->len);
-        if (n && ent__mem_visible(n, t)) {
-            rc = add_version(t, tb, n, NULL, 0, 1);
-            found = 1;
-        }
-        gn = NULL;
+    if (tb->hashed) {
+        if ((n = ent__mem_hash_find(tb, k->data, k->len))) rc = kill_nodes(t, tb, n, k, 1, &found);
+    } else if (dup && v) {
+        n = ent__mem_lower(tb, k->data, k->len, v->data, v->len);
+        if (n && ent__mem_pair_cmp(n, k->data, k->len, v->data, v->len) == 0) rc = kill_nodes(t, tb, n, k, 1, &found);
     } else {
-        gn = ent__mem_lower(tb, k->data, k->len, dup && v ? v->data : NULL, dup && v ? v->len : 0);
-    }
-    for (; gn && rc == ENT_OK; gn = g_tree_node_next(gn)) {
-        mnode *n = g_tree_node_key(gn);
-        if (ent__mem_bcmp(n->k, n->klen, k->data, k->len) != 0) break;
-        if (dup && v && ent__mem_bcmp(n->k + n->klen, n->dlen, v->data, v->len) != 0) break;
-        if (ent__mem_visible(n, t)) {
-            rc = add_version(t, tb, n, NULL, 0, 1);
-            found = 1;
-        }
-        if (!dup || v) break;
+        rc = kill_nodes(t, tb, ent__mem_lower(tb, k->data, k->len, NULL, 0), k, 0, &found);
     }
     pthread_rwlock_unlock(&t->s->lock);
     if (rc) return rc;
     return found ? ENT_OK : ENT_NOTFOUND;
 }
 
-typedef struct clear_ctx {
-    mtxn *t;
-    mtable *tb;
-    int rc;
-} clear_ctx;
-
-static gboolean clear_one(gpointer key, gpointer value, gpointer data)
-{
-    clear_ctx *c = data;
-    mnode *n = key;
-    (void)value;
-    if (ent__mem_visible(n, c->t)) c->rc = add_version(c->t, c->tb, n, NULL, 0, 1);
-    return c->rc != ENT_OK;
-}
-
 static int m_clear(ent_btxn *txn, unsigned ti)
 {
     mtxn *t = (mtxn *)txn;
-    clear_ctx c = {t, tbl(t, ti), ENT_OK};
+    mtable *tb = tbl(t, ti);
+    int rc, found;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     pthread_rwlock_wrlock(&t->s->lock);
-    g_tree_foreach(c.tb->tree, clear_one, &c);
+    rc = kill_nodes(t, tb, ent__mem_first(tb), NULL, 0, &found);
     pthread_rwlock_unlock(&t->s->lock);
-    return c.rc;
+    return rc;
 }
 
 /* ---- info, copy, notification ------------------------------------------------------------- */
@@ -564,7 +565,7 @@ static int m_info(ent_bk *be, ent_backend_info *out)
     uint64_t nodes = 0;
     memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&s->lock);
-    for (size_t i = 0; i < s->ntables; i++) nodes += (uint64_t)g_tree_nnodes(s->tables[i]->tree);
+    for (size_t i = 0; i < s->ntables; i++) nodes += s->tables[i]->nnodes;
     pthread_rwlock_unlock(&s->lock);
     out->tables = s->ntables;
     out->used_bytes = nodes * 96; /* rough: node, version and tree overhead */

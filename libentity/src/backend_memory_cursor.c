@@ -34,9 +34,9 @@ static int remember(mcur *c, mnode *n)
 
 /* Step from gn in direction dir (1 next, -1 prev) to the first node visible to the txn,
  * gn itself included. */
-static GTreeNode *settle(mcur *c, GTreeNode *gn, int dir)
+static mnode *settle(mcur *c, mnode *gn, int dir)
 {
-    while (gn && !ent__mem_visible(g_tree_node_key(gn), c->t)) gn = dir > 0 ? g_tree_node_next(gn) : g_tree_node_previous(gn);
+    while (gn && !ent__mem_visible(gn, c->t)) gn = dir > 0 ? ent__mem_next(gn) : ent__mem_prev(gn);
     return gn;
 }
 
@@ -44,7 +44,7 @@ int ent__mem_cursor_get(ent_bcur *cur, int op, ent_slice *k, ent_slice *v)
 {
     mcur *c = (mcur *)cur;
     mtable *tb = c->tb;
-    GTreeNode *gn = NULL;
+    mnode *gn = NULL;
     int rc = ENT_OK, dup = dup_of(tb);
     pthread_rwlock_rdlock(&c->t->s->lock);
     /* The tree changed shape since the cursor last moved (the txn's own writes, a collection):
@@ -52,21 +52,20 @@ int ent__mem_cursor_get(ent_bcur *cur, int op, ent_slice *k, ent_slice *v)
     if (c->positioned && c->mods != tb->mods) {
         c->node = ent__mem_lower(tb, c->key, c->klen, c->key + c->klen, c->dlen);
         if (c->node) {
-            mnode *n = g_tree_node_key(c->node);
-            if (ent__mem_node_cmp(n, &(mnode){c->klen, c->dlen, c->key, NULL, 0}, NULL) != 0) {
+            if (ent__mem_pair_cmp(c->node, c->key, c->klen, c->key + c->klen, c->dlen) != 0) {
                 /* The remembered node is gone: NEXT lands on its successor, PREV before it. */
                 if (op == ENT_CUR_NEXT) {
                     gn = settle(c, c->node, 1);
                     goto found;
                 }
-                c->node = g_tree_node_previous(c->node);
+                c->node = ent__mem_prev(c->node);
                 if (op == ENT_CUR_PREV) {
                     gn = settle(c, c->node, -1);
                     goto found;
                 }
             }
         } else if (op == ENT_CUR_PREV) {
-            gn = settle(c, g_tree_node_last(tb->tree), -1);
+            gn = settle(c, ent__mem_last(tb), -1);
             goto found;
         } else if (op == ENT_CUR_NEXT) {
             gn = NULL;
@@ -74,15 +73,15 @@ int ent__mem_cursor_get(ent_bcur *cur, int op, ent_slice *k, ent_slice *v)
         }
     }
     switch (op) {
-    case ENT_CUR_FIRST: gn = settle(c, g_tree_node_first(tb->tree), 1); break;
-    case ENT_CUR_LAST: gn = settle(c, g_tree_node_last(tb->tree), -1); break;
+    case ENT_CUR_FIRST: gn = settle(c, ent__mem_first(tb), 1); break;
+    case ENT_CUR_LAST: gn = settle(c, ent__mem_last(tb), -1); break;
     case ENT_CUR_NEXT:
-        gn = c->positioned && c->node ? settle(c, g_tree_node_next(c->node), 1)
-                                      : settle(c, g_tree_node_first(tb->tree), 1);
+        gn = c->positioned && c->node ? settle(c, ent__mem_next(c->node), 1)
+                                      : settle(c, ent__mem_first(tb), 1);
         break;
     case ENT_CUR_PREV:
-        gn = c->positioned && c->node ? settle(c, g_tree_node_previous(c->node), -1)
-                                      : settle(c, g_tree_node_last(tb->tree), -1);
+        gn = c->positioned && c->node ? settle(c, ent__mem_prev(c->node), -1)
+                                      : settle(c, ent__mem_last(tb), -1);
         break;
     case ENT_CUR_SEEK: gn = settle(c, ent__mem_lower(tb, k->data, k->len, NULL, 0), 1); break;
     case ENT_CUR_SEEK_PAIR:
@@ -93,7 +92,7 @@ int ent__mem_cursor_get(ent_bcur *cur, int op, ent_slice *k, ent_slice *v)
         gn = settle(c, ent__mem_lower(tb, k->data, k->len, v->data, v->len), 1);
         break;
     case ENT_CUR_CURRENT:
-        gn = c->positioned && c->node && ent__mem_visible(g_tree_node_key(c->node), c->t) ? c->node : NULL;
+        gn = c->positioned && c->node && ent__mem_visible(c->node, c->t) ? c->node : NULL;
         break;
     default: rc = ent__err(ENT_INVALID, "unknown cursor operation %d", op); goto out;
     }
@@ -103,11 +102,13 @@ found:
         goto out;
     }
     {
-        mnode *n = g_tree_node_key(gn);
+        mnode *n = gn;
         mver *ver = ent__mem_visible(n, c->t);
+        /* Remembered first: a failed copy leaves the cursor where it was, so the call can be
+         * retried. */
+        if ((rc = remember(c, n))) goto out;
         c->node = gn;
         c->mods = tb->mods;
-        if ((rc = remember(c, n))) goto out;
         k->data = n->k;
         k->len = n->klen;
         if (dup) {

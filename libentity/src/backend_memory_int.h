@@ -4,7 +4,7 @@
 #ifndef ENT_BACKEND_MEMORY_INT_H
 #define ENT_BACKEND_MEMORY_INT_H
 
-#include <glib.h>
+#include <bsd/sys/tree.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -31,17 +31,32 @@ typedef struct mver {
 } mver;
 
 typedef struct mnode {
-    size_t klen, dlen; /* key, and for DUPSORT tables the duplicate value */
-    char *k;           /* key bytes then dup bytes */
+    RB_ENTRY(mnode) rb; /* in its table's tree: intrusive, so inserting allocates nothing */
+    size_t klen, dlen;  /* key, and for DUPSORT tables the duplicate value */
+    char *k;            /* key bytes then dup bytes */
     mver *head;
-    int in_gc;         /* queued for version collection */
+    uint32_t hash;      /* of the key (plain tables): probes compare it before the bytes */
+    int in_gc;          /* queued for version collection */
 } mnode;
+
+RB_HEAD(ent__mtree, mnode);
+int ent__mem_node_cmp(const mnode *a, const mnode *b);
+RB_PROTOTYPE(ent__mtree, mnode, rb, ent__mem_node_cmp)
+
+/* Plain tables' nodes by key: open addressing, linear probing, a power-of-two number of slots
+ * (0 until the first insert), at most half of them used. */
+typedef struct mhash {
+    mnode **slot;
+    size_t cap, n;
+} mhash;
 
 typedef struct mtable {
     char *name;
     unsigned flags;
-    GTree *tree;
-    GHashTable *hash;  /* plain tables: key -> node, the same nodes as the tree */
+    struct ent__mtree tree;
+    size_t nnodes;
+    int hashed;        /* plain tables: hash holds the same nodes as the tree */
+    mhash hash;
     uint64_t mods;     /* bumped on every node insert/remove: cursors re-seek when it moves */
     uint64_t created;  /* commit number that created it; 0 while its creator runs */
     mtxn *owner;
@@ -57,7 +72,8 @@ typedef struct mstore {
     mtable **tables;
     size_t ntables, captables;
     mtxn *readers;           /* active transactions (snapshots) */
-    GPtrArray *gc;           /* (table index, node) pairs with old versions to collect */
+    struct gcitem *gc;       /* (table, node) pairs with old versions to collect */
+    size_t ngc, capgc;
     size_t max_key;
     _Atomic(mtxn *) spare;   /* an ended read txn's struct, zeroed, for the next begin */
 } mstore;
@@ -72,19 +88,21 @@ struct mtxn {
     int write;
     uint64_t snap;
     mtxn *next, *prev;       /* in s->readers */
-    GArray *touched;         /* gcitem: nodes with a version of this txn (by value: no malloc per put) */
-    GPtrArray *created;      /* mtable* created by this txn */
+    gcitem *touched;         /* nodes with a version of this txn (by value: no malloc per put) */
+    size_t ntouched, captouched;
+    mtable **created;        /* tables created by this txn */
+    size_t ncreated, capcreated;
     /* A savepoint (m_sp_begin): what touched and created held when it began. Versions written
      * inside it are pushed above the txn's older own ones instead of replacing them, so that
      * undoing it is unlinking the heads its touched entries pushed, as an abort does. */
     int in_sp;
-    guint sp_touched, sp_created;
+    size_t sp_touched, sp_created;
 };
 
 typedef struct mcur {
     mtxn *t;
     mtable *tb;
-    GTreeNode *node;
+    mnode *node;
     uint64_t mods;
     int positioned;
     char *key;               /* copy of the current node's key+dup, for re-seeking */
@@ -120,14 +138,23 @@ static inline int ent__mem_table_visible(const mtable *tb, const mtxn *t)
     return tb && (tb->owner ? tb->owner == t : tb->created <= t->snap);
 }
 
-/* backend_memory_tree.c */
-gint ent__mem_node_cmp(gconstpointer a, gconstpointer b, gpointer unused);
-guint ent__mem_node_hash(gconstpointer p);
-gboolean ent__mem_node_eq(gconstpointer a, gconstpointer b);
+/* backend_memory_tree.c. Every allocation of the backend is checked: GLib, used before, aborted
+ * the process when one failed. */
+int ent__mem_reserve(void *arrp, size_t *cap, size_t need, size_t size);
+uint32_t ent__mem_key_hash(const void *k, size_t klen);
 mnode *ent__mem_hash_find(const mtable *tb, const void *k, size_t klen);
+int ent__mem_hash_reserve(mtable *tb);
+void ent__mem_hash_add(mtable *tb, mnode *n);
+void ent__mem_node_insert(mtable *tb, mnode *n);
 void ent__mem_node_remove(mtable *tb, mnode *n);
-void ent__mem_node_free(gpointer p);
-GTreeNode *ent__mem_lower(mtable *tb, const void *k, size_t klen, const void *d, size_t dlen);
+void ent__mem_node_free(mnode *n);
+void ent__mem_table_free(mtable *tb);
+int ent__mem_pair_cmp(const mnode *n, const void *k, size_t klen, const void *d, size_t dlen);
+mnode *ent__mem_lower(mtable *tb, const void *k, size_t klen, const void *d, size_t dlen);
+static inline mnode *ent__mem_next(mnode *n) { return RB_NEXT(ent__mtree, NULL, n); }
+static inline mnode *ent__mem_prev(mnode *n) { return RB_PREV(ent__mtree, NULL, n); }
+static inline mnode *ent__mem_first(mtable *tb) { return RB_MIN(ent__mtree, &tb->tree); }
+static inline mnode *ent__mem_last(mtable *tb) { return RB_MAX(ent__mtree, &tb->tree); }
 
 /* backend_memory_cursor.c: the vtable's cursor methods */
 int ent__mem_cursor_open(ent_btxn *txn, unsigned ti, ent_bcur **out);

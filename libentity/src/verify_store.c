@@ -283,6 +283,7 @@ static int check_replay(vctx *v, ent_store *s)
         }
     rc = ent_store_open(&m, NULL, loose, &o);
     ent_schema_free(loose);
+    if (rc == ENT_NOMEM) ent__err_prefix(rc, "replaying the log into a scratch store in memory: ");
     if (rc) return rc;
     {
         /* The replay inside a verify reports as more of the verify, counting on from its items. */
@@ -301,6 +302,8 @@ static int check_replay(vctx *v, ent_store *s)
         s->progress_payload = payload;
     }
     if (cannot_run(rc)) {
+        /* The scratch store holds all the data again: say which part of verify ran out. */
+        if (rc == ENT_NOMEM) ent__err_prefix(rc, "replaying the log into a scratch store in memory: ");
         ent_store_close(m);
         return rc;
     }

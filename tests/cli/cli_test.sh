@@ -476,6 +476,32 @@ grep -q "^entity: load: store .*: commit: data.mdb reached the process's file si
 grep -q "^entity: replay: .*fszr holds a partial replay, up to seq [1-9][0-9]*; remove it" fsz.err && ok ||
   bad "replay past a file-size limit said: $(cat fsz.err)"
 
+# check under an address-space limit (ulimit -v): its scratch replay into a memory store runs out
+# of memory. It must exit 1 with a message at every limit, never abort (GLib's trees aborted it:
+# exit 134). The limits go up from where the store cannot even be opened to where check passes.
+# Not for a sanitizer build (its shadow memory does not fit under any such limit).
+if ldd "$E" 2>/dev/null | grep -q 'lib[at]san'; then
+  echo "skipped: check under ulimit -v (sanitizer build)"
+else
+  python3 -c "
+import json
+for i in range(20000): print(json.dumps({'type':'customer','key':i+1,'version':1,'data':{'email':'v%d@x'%i,'name':'Customer number %d'%i}}))" >vlim.ndjson
+  ENTITY_STORE=$work/vlim expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+  ENTITY_STORE=$work/vlim expect 0 "$E" load --batch 2000 <vlim.ndjson
+  vnomem=0 vpassed=0
+  for v in $(seq 16000 2000 400000); do
+    (ulimit -v "$v"; ENTITY_STORE=$work/vlim "$E" check >vlim.out 2>vlim.err; echo $? >vlim.rc)
+    rc=$(cat vlim.rc)
+    # too low for the dynamic loader to map the tool's libraries: not the tool's to answer
+    [ "$rc" = 127 ] && grep -q "error while loading shared libraries" vlim.err && continue
+    if [ "$rc" = 0 ]; then grep -qx ok vlim.out && ok || bad "check under ulimit -v $v: exit 0 with $(cat vlim.out)"; vpassed=1; break; fi
+    if [ "$rc" != 1 ] || ! grep -q "^entity: " vlim.err; then bad "check under ulimit -v $v: exit $rc: $(head -c 300 vlim.err)"; break; fi
+    grep -q "^entity: check: .*out of memory" vlim.err && vnomem=$((vnomem + 1))
+  done
+  [ "$vpassed" = 1 ] && ok || bad "check never passed under ulimit -v up to $v KiB"
+  [ "$vnomem" -gt 0 ] && ok || bad "no limit made check's replay run out of memory"
+fi
+
 # output that cannot be written, everywhere: the help and the version too (they exited 0)
 for c in --help --version "get --help"; do
   "$E" $c >/dev/full 2>"$work/err"; [ $? = 1 ] && ok || bad "$c to a full device did not exit 1"; errline "writing the output: No space left"
