@@ -11,7 +11,7 @@
 #include "store_int.h"
 
 /* Build index j of type `type` over its existing entities (a new index after an evolution; the
- * unique indexes at the end of a replay). */
+ * indexes at the end of a replay). */
 int ent__index_build(ent_txn *t, const ent_type *type, size_t j)
 {
     ent_store *s = t->s;

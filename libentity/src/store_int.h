@@ -102,7 +102,7 @@ struct ent_txn {
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
-    int unique_deferred; /* ent_store_replay(): unique indexes left alone, rebuilt at its end */
+    int indexes_deferred; /* ent_store_replay(): indexes left alone, every one rebuilt at its end */
     ent_layout *lay;     /* schema generation seen at begin */
     ent_tcount *tc;      /* per type, write txns (tc_cap entries allocated) */
     size_t tc_cap;

@@ -466,8 +466,8 @@ out:
     return rc;
 }
 
-/* The unique indexes of dst built anew over its entities, after a replay that left them alone. */
-static int rebuild_unique(ent_store *dst)
+/* The indexes of dst built anew over its entities, after a replay that left them alone. */
+static int rebuild_indexes(ent_store *dst)
 {
     ent_txn *w = NULL;
     const ent_schema *sc;
@@ -477,7 +477,6 @@ static int rebuild_unique(ent_store *dst)
     for (size_t i = 0; !rc && i < sc->n_types; i++) {
         const ent_type *type = sc->types[i];
         for (size_t j = 0; !rc && j < type->n_indexes; j++) {
-            if (!type->indexes[j]->unique) continue;
             any = 1;
             if (!(rc = ent__bk_clear(w, w->lay->idx[type->pos][j]))) rc = ent__index_build(w, type, j);
         }
@@ -559,9 +558,11 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
             /* The log may hold refs written before their targets (a load of a dump whose refs
              * point forward): verify checks the refs of the result, not the order of history. */
             w->refs_unchecked = 1;
-            /* Nor unique values: a unique index that an evolution added once the values were
-             * distinct meets the earlier, legal repeats in the log. Built at the end. */
-            w->unique_deferred = 1;
+            /* Nor indexes: the log replays under the newest schema, whose indexes an evolution
+             * may have added once the values fitted them, and earlier values were legal without
+             * them (a unique index over repeats, an index over a value longer than an index key
+             * can be). Every index is built at the end, over the final values. */
+            w->indexes_deferred = 1;
         }
         cur_txn = ev->txn;
         ent__progress(src, "replay", ev->seq);
@@ -574,12 +575,12 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
         else rc = ent_txn_commit(w);
     }
     ent_log_cursor_free(c);
-    if (!rc) return rebuild_unique(dst);
+    if (!rc) return rebuild_indexes(dst);
     {
-        /* What was committed keeps its unique indexes whole; the failure's message stays. */
+        /* What was committed keeps its indexes whole; the failure's message stays. */
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", ent_errmsg());
-        (void)rebuild_unique(dst);
+        (void)rebuild_indexes(dst);
         return ent__err(rc, "%s", msg);
     }
 }
