@@ -145,6 +145,7 @@ int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schem
  * indexes over the stored entities, empty dropped ones. */
 int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next);
 /* Build index j of `type` over the stored entities, into an empty index table. */
+#define ENT__INDEX_ALL ((size_t)-1) /* ent__index_build(): every index of the type */
 int ent__index_build(ent_txn *t, const ent_type *type, size_t j);
 int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
 int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);

@@ -478,8 +478,9 @@ static int rebuild_indexes(ent_store *dst)
         const ent_type *type = sc->types[i];
         for (size_t j = 0; !rc && j < type->n_indexes; j++) {
             any = 1;
-            if (!(rc = ent__bk_clear(w, w->lay->idx[type->pos][j]))) rc = ent__index_build(w, type, j);
+            rc = ent__bk_clear(w, w->lay->idx[type->pos][j]);
         }
+        if (!rc) rc = ent__index_build(w, type, ENT__INDEX_ALL);
     }
     if (rc || !any) {
         ent_txn_abort(w);
