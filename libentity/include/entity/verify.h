@@ -30,9 +30,11 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
  * a schema equal to or a compatible evolution of src's: dst then holds the same entities with the
  * same keys (auto ids too) and versions, and a log of the same events, transaction by transaction
  * (a transaction that to_seq falls inside is left out whole: replay ends before it).
- * Unique values are not checked on the way (a unique index that an evolution added once the
- * values were distinct meets the earlier, legal repeats in the log): dst's unique indexes are
- * built over its entities at the end, also after a failure, for what was committed.
+ * No index is written nor checked on the way (an index that an evolution added once the values
+ * fitted it meets earlier, legal values in the log: repeats under a unique index, values longer
+ * than an index key): dst's indexes are built over its entities at the end, also after a failure,
+ * for what was committed; ENT_CONFLICT or ENT_FULL then when the entities at to_seq do not fit
+ * them (the store's own entities always do), dst keeping its entities without those indexes.
  * It reads src's log as it grows (commits made meanwhile are replayed too); a truncation of it
  * meanwhile (by another writer) stops the replay with ENT_INVALID, dst keeping what was replayed.
  * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated), ENT_CORRUPT, ENT_SCHEMA, and the
