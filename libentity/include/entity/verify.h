@@ -34,7 +34,7 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
  * fitted it meets earlier, legal values in the log: repeats under a unique index, values longer
  * than an index key): dst's indexes are built over its entities at the end, also after a failure,
  * for what was committed; ENT_CONFLICT or ENT_FULL then when the entities at to_seq do not fit
- * them (the store's own entities always do), dst keeping its entities without those indexes.
+ * them (the store's own entities always do), dst keeping its entities without indexes.
  * It reads src's log as it grows (commits made meanwhile are replayed too); a truncation of it
  * meanwhile (by another writer) stops the replay with ENT_INVALID, dst keeping what was replayed.
  * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated), ENT_CORRUPT, ENT_SCHEMA, and the
