@@ -567,7 +567,9 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
                           ent__key_str(&key, kb, sizeof kb));
             goto out;
         }
-        if (mask_empty(&diff) && version == old->version) goto same;
+        /* A replay keeps every event of its source, seq for seq: under the newest schema an
+         * event may change nothing (a removed field that a later default brings back). */
+        if (mask_empty(&diff) && version == old->version && !t->restore_always) goto same;
     } else {
         if (mask_empty(&diff)) goto same;
         /* The next version must not wrap to 0 ("not stored") nor be ENT_VERSION_ANY ("any"):

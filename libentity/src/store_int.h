@@ -103,6 +103,7 @@ struct ent_txn {
     int failed_rc;
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
     int indexes_deferred; /* ent_store_replay(): indexes left alone, every one rebuilt at its end */
+    int restore_always;   /* ent_store_replay(): a restore that changes nothing still writes its event */
     ent_layout *lay;     /* schema generation seen at begin */
     ent_tcount *tc;      /* per type, write txns (tc_cap entries allocated) */
     size_t tc_cap;

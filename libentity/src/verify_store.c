@@ -564,6 +564,7 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
              * them (a unique index over repeats, an index over a value longer than an index key
              * can be). Every index is built at the end, over the final values. */
             w->indexes_deferred = 1;
+            w->restore_always = 1;
         }
         cur_txn = ev->txn;
         ent__progress(src, "replay", ev->seq);
