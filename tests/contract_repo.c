@@ -303,6 +303,69 @@ static void t_unique(void)
     close_store();
 }
 
+/* Keys of a range over item.blob (unique) resumed from tok, limit 0; "" when none. */
+static void blob_keys(char *out, size_t n, const char *tok, int reverse)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    size_t at = 0;
+    o.resume = tok;
+    o.flags = reverse ? ENT_ITER_REVERSE : 0;
+    out[0] = '\0';
+    ENT_OK_(ent_range(&it, S, NULL, F("item", "blob"), &o));
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        ent_key k = ent_entity_key(e);
+        at += (size_t)snprintf(out + at, n - at, "%s%.*s", at ? "," : "", (int)k.len, k.str);
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+}
+
+static void set_blob(const char *key, const char *blob)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(key);
+    if (ent_get(&e, S, NULL, T("item"), &k) == ENT_OK) {
+        ENT_OK_(ent_entity_set_bytes(e, "blob", blob, strlen(blob)));
+        ENT_OK_(ent_update(S, NULL, e, ENT_VERSION_ANY));
+    } else {
+        e = item(key, 1);
+        ENT_OK_(ent_entity_set_bytes(e, "blob", blob, strlen(blob)));
+        ENT_OK_(ent_create(S, NULL, e));
+    }
+    ent_entity_free(e);
+}
+
+/* A unique index holds one key per value, yet its order is (value, key) as for any index: a range
+ * resumed after (v, k) leaves out an entity that took value v with a key below k since the token
+ * was made (forward), and gives it when going down. */
+static void t_unique_resume_position(void)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    char tok[256], keys[64];
+    for (int reverse = 0; reverse < 2; reverse++) {
+        open_store();
+        set_blob("k5", "m");
+        set_blob("k3", "b");
+        o.limit = 1;
+        o.flags = reverse ? ENT_ITER_REVERSE : 0;
+        ENT_OK_(ent_range(&it, S, NULL, F("item", "blob"), &o));
+        ENT_OK_(ent_iter_next(&e, it)); /* forward: k3 at "b"; reverse: k5 at "m" */
+        ent_entity_free(e);
+        snprintf(tok, sizeof tok, "%s", ent_iter_resume(it));
+        ent_iter_free(it);
+        /* the holder moves up out of the way, and k1 (a lower key) takes its value */
+        set_blob(reverse ? "k5" : "k3", "z");
+        set_blob("k1", reverse ? "m" : "b");
+        blob_keys(keys, sizeof keys, tok, reverse);
+        CU_ASSERT_STRING_EQUAL(keys, reverse ? "k1,k3" : "k5,k3");
+        close_store();
+    }
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -1093,6 +1156,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_transactions),
         ENT_TEST(t_unique),
         ENT_TEST(t_range_model),
+        ENT_TEST(t_unique_resume_position),
         ENT_TEST(t_index_orders),
         ENT_TEST(t_scan_and_count),
         ENT_TEST(t_refs),

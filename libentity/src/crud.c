@@ -171,6 +171,7 @@ static int check_refs(ent_txn *t, const ent_type *type, const ent_entity *e, con
 static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m,
                          const ent_slice *self_pk)
 {
+    if (t->indexes_deferred) return ENT_OK; /* built over the final values at the replay's end */
     for (size_t j = 0; j < type->n_indexes; j++) {
         const ent_field *f = type->indexes[j];
         const ent_val *v = &e->slots[f->pos];
@@ -178,7 +179,7 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
         int rc;
         if (v->k == EV_UNSET || (m && !mask_has(m, f->pos))) continue;
         if ((rc = index_key(t, f, v))) return rc;
-        if (!f->unique || t->unique_deferred) continue;
+        if (!f->unique) continue;
         k.data = t->k2.p;
         k.len = t->k2.n;
         rc = ent__bk_get(t, t->lay->idx[type->pos][j], &k, &out);
@@ -201,6 +202,7 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
 static int index_write(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m,
                        const ent_slice *pk, int add)
 {
+    if (t->indexes_deferred) return ENT_OK; /* rebuilt whole at the replay's end */
     for (size_t j = 0; j < type->n_indexes; j++) {
         const ent_field *f = type->indexes[j];
         const ent_val *v = &e->slots[f->pos];
@@ -208,7 +210,6 @@ static int index_write(ent_txn *t, const ent_type *type, const ent_entity *e, co
         ent_slice k;
         int rc;
         if (v->k == EV_UNSET || (m && !mask_has(m, f->pos))) continue;
-        if (f->unique && t->unique_deferred) continue; /* rebuilt whole at the replay's end */
         if ((rc = index_key(t, f, v))) return rc;
         k.data = t->k2.p;
         k.len = t->k2.n;
@@ -566,7 +567,9 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
                           ent__key_str(&key, kb, sizeof kb));
             goto out;
         }
-        if (mask_empty(&diff) && version == old->version) goto same;
+        /* A replay keeps every event of its source, seq for seq: under the newest schema an
+         * event may change nothing (a removed field that a later default brings back). */
+        if (mask_empty(&diff) && version == old->version && !t->restore_always) goto same;
     } else {
         if (mask_empty(&diff)) goto same;
         /* The next version must not wrap to 0 ("not stored") nor be ENT_VERSION_ANY ("any"):

@@ -381,17 +381,27 @@ static int iter_start(ent_iter *it, ent_slice *k, ent_slice *v)
             k->len = it->res_pk.n;
             rc = ent__bk_cursor_get(it->s, it->cur, ENT_CUR_SEEK, k, v);
         }
+        /* A unique index seeks by value alone, and the entity now at the resume value may not be
+         * the one of the token: its key against the token's places it before or after the resume
+         * pair, as a duplicate of a non-unique index is placed. */
+        int at_value_below = 0, at_value_above = 0;
+        if (!rc && it->f && it->unique && kcmp(k->data, k->len, it->res_ik.p, it->res_ik.n) == 0) {
+            int c = kcmp(v->data, v->len, it->res_pk.p, it->res_pk.n);
+            at_value_below = c < 0;
+            at_value_above = c > 0;
+        }
         if (it->reverse) {
             if (rc == ENT_NOTFOUND) return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_LAST, k, v);
             if (rc) return rc;
+            if (at_value_below) return ENT_OK;
             /* SEEK gave a pair >= the resume pair: step back to the first one below it. */
             return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_PREV, k, v);
         }
         if (rc) return rc;
         {
             const ent_buf *rk = it->f ? &it->res_ik : &it->res_pk;
-            int same = kcmp(k->data, k->len, rk->p, rk->n) == 0 &&
-                       (!it->f || kcmp(v->data, v->len, it->res_pk.p, it->res_pk.n) == 0);
+            int same = kcmp(k->data, k->len, rk->p, rk->n) == 0 && !at_value_above &&
+                       (!it->f || it->unique || kcmp(v->data, v->len, it->res_pk.p, it->res_pk.n) == 0);
             if (same) return ent__bk_cursor_get(it->s, it->cur, ENT_CUR_NEXT, k, v);
             return ENT_OK;
         }

@@ -10,20 +10,23 @@
 #include "keys.h"
 #include "store_int.h"
 
-/* Build index j of type `type` over its existing entities (a new index after an evolution; the
- * unique indexes at the end of a replay). */
+/* Build index j of type `type` over its existing entities (a new index after an evolution), or
+ * every index of the type when j is ENT__INDEX_ALL (the end of a replay): one pass over the
+ * records, each decoded once for all the indexes it feeds. */
 int ent__index_build(ent_txn *t, const ent_type *type, size_t j)
 {
     ent_store *s = t->s;
-    const ent_field *f = type->indexes[j];
-    unsigned dt = t->lay->data[type->pos], it = t->lay->idx[type->pos][j];
+    unsigned dt = t->lay->data[type->pos];
+    size_t lo = j == ENT__INDEX_ALL ? 0 : j, hi = j == ENT__INDEX_ALL ? type->n_indexes : j + 1;
     ent_bcur *cur = NULL;
+    ent_buf pkb = {0};
     ent_slice k, v;
-    int rc = ent__bk_cursor_open(t, dt, &cur), op = ENT_CUR_FIRST;
-    if (rc) return rc;
+    int rc, op = ENT_CUR_FIRST;
+    if (lo >= hi) return ENT_OK;
+    if ((rc = ent__bk_cursor_open(t, dt, &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
         ent_entity *e = NULL;
-        const ent_val *val;
+        ent_slice pk;
         rc = ent__bk_cursor_get(s, cur, op, &k, &v);
         if (rc == ENT_NOTFOUND) {
             rc = ENT_OK;
@@ -31,35 +34,42 @@ int ent__index_build(ent_txn *t, const ent_type *type, size_t j)
         }
         if (rc) break;
         if ((rc = ent__record_read(&e, type, v.data, v.len))) break;
-        val = &e->slots[f->pos];
-        if (val->k != EV_UNSET) {
-            ent_slice ik, pk = k;
+        /* The key copied: a growth of the map in a put leaves the slice the cursor gave dangling,
+         * and the next index of the record needs it still. */
+        pkb.n = 0;
+        if ((rc = ent__buf_append(&pkb, k.data, k.len))) {
+            ent_entity_free(e);
+            break;
+        }
+        pk.data = pkb.p;
+        pk.len = pkb.n;
+        for (size_t x = lo; !rc && x < hi; x++) {
+            const ent_field *f = type->indexes[x];
+            const ent_val *val = &e->slots[f->pos];
+            ent_slice ik;
+            if (val->k == EV_UNSET) continue;
             t->k2.n = 0;
             rc = ent__ikey_from_val(&t->k2, f, val);
             if (!rc) rc = ent__bk_ikey_check(&s->bk, f, t->k2.n);
-            if (!rc) {
-                ik.data = t->k2.p;
-                ik.len = t->k2.n;
-                rc = ent__bk_put(t, it, &ik, &pk, f->unique ? ENT_PUT_NOOVERWRITE : 0);
-                if (rc == ENT_CONFLICT) {
-                    ent_key key;
-                    char kb[300];
-                    /* k again: a growth of the map in the put leaves the slice it gave dangling */
-                    if (ent__bk_cursor_get(s, cur, ENT_CUR_CURRENT, &k, &v) == ENT_OK)
-                        ent__pk_decode(&key, type->key, k.data, k.len);
-                    else
-                        key = ent_key_str("?");
-                    rc = ent__err(ENT_CONFLICT,
-                                  "cannot build unique index %s.%s: value of %s %s is taken by "
-                                  "another entity", type->name, f->name, type->name,
-                                  ent__key_str(&key, kb, sizeof kb));
-                }
+            if (rc) break;
+            ik.data = t->k2.p;
+            ik.len = t->k2.n;
+            rc = ent__bk_put(t, t->lay->idx[type->pos][x], &ik, &pk, f->unique ? ENT_PUT_NOOVERWRITE : 0);
+            if (rc == ENT_CONFLICT) {
+                ent_key key;
+                char kb[300];
+                if (ent__pk_decode(&key, type->key, pk.data, pk.len)) key = ent_key_str("?");
+                rc = ent__err(ENT_CONFLICT,
+                              "cannot build unique index %s.%s: value of %s %s is taken by "
+                              "another entity", type->name, f->name, type->name,
+                              ent__key_str(&key, kb, sizeof kb));
             }
         }
         ent_entity_free(e);
         if (rc) break;
     }
     ent__bk_cursor_close(s, cur);
+    free(pkb.p);
     return rc;
 }
 

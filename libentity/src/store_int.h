@@ -116,7 +116,8 @@ struct ent_txn {
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
-    int unique_deferred; /* ent_store_replay(): unique indexes left alone, rebuilt at its end */
+    int indexes_deferred; /* ent_store_replay(): indexes left alone, every one rebuilt at its end */
+    int restore_always;   /* ent_store_replay(): a restore that changes nothing still writes its event */
     ent_layout *lay;     /* schema generation seen at begin */
     ent_tcount *tc;      /* per type, write txns (tc_cap entries allocated) */
     size_t tc_cap;
@@ -160,6 +161,7 @@ int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schem
  * indexes over the stored entities, empty dropped ones. */
 int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next);
 /* Build index j of `type` over the stored entities, into an empty index table. */
+#define ENT__INDEX_ALL ((size_t)-1) /* ent__index_build(): every index of the type */
 int ent__index_build(ent_txn *t, const ent_type *type, size_t j);
 int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
 int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);

@@ -477,9 +477,9 @@ out:
     return rc;
 }
 
-/* The unique indexes of dst built anew over its entities, after a replay that left them alone,
- * and the replay's mark taken off in the same transaction: until then the store is unfinished. */
-static int rebuild_unique(ent_store *dst)
+/* The indexes of dst built anew over its entities, after a replay that left them alone, and the
+ * replay's mark taken off in the same transaction: until then the store is unfinished. */
+static int rebuild_indexes(ent_store *dst)
 {
     ent_txn *w = NULL;
     const ent_schema *sc;
@@ -489,10 +489,10 @@ static int rebuild_unique(ent_store *dst)
     for (size_t i = 0; !rc && i < sc->n_types; i++) {
         const ent_type *type = sc->types[i];
         for (size_t j = 0; !rc && j < type->n_indexes; j++) {
-            if (!type->indexes[j]->unique) continue;
             any = 1;
-            if (!(rc = ent__bk_clear(w, w->lay->idx[type->pos][j]))) rc = ent__index_build(w, type, j);
+            rc = ent__bk_clear(w, w->lay->idx[type->pos][j]);
         }
+        if (!rc) rc = ent__index_build(w, type, ENT__INDEX_ALL);
     }
     if (!rc) {
         rc = ent__meta_del(w, ENT__META_REPLAY_OPEN);
@@ -624,12 +624,15 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
             /* The log may hold refs written before their targets (a load of a dump whose refs
              * point forward): verify checks the refs of the result, not the order of history. */
             w->refs_unchecked = 1;
-            /* Nor unique values: a unique index that an evolution added once the values were
-             * distinct meets the earlier, legal repeats in the log. Built at the end. */
-            w->unique_deferred = 1;
-            /* Until then dst is no store to write to (its unique indexes are empty) and, killed
-             * before the end, no whole copy: marked with the first events, unmarked at the end
-             * (rebuild_unique()), so that an open for writing refuses what a kill left. */
+            /* Nor indexes: the log replays under the newest schema, whose indexes an evolution
+             * may have added once the values fitted them, and earlier values were legal without
+             * them (a unique index over repeats, an index over a value longer than an index key
+             * can be). Every index is built at the end, over the final values. */
+            w->indexes_deferred = 1;
+            w->restore_always = 1;
+            /* Until then dst is no store to write to (its indexes are empty) and, killed before
+             * the end, no whole copy: marked with the first events, unmarked at the end
+             * (rebuild_indexes()), so that an open for writing refuses what a kill left. */
             if (!marked) {
                 const char *id = ent_store_id(src)[0] ? ent_store_id(src) : "?"; /* a store made before ids */
                 if ((rc = ent__meta_put(w, ENT__META_REPLAY_OPEN, id, strlen(id)))) {
@@ -650,12 +653,12 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
         else rc = ent_txn_commit(w);
     }
     ent_log_cursor_free(c);
-    if (!rc) return rebuild_unique(dst);
+    if (!rc) return rebuild_indexes(dst);
     {
-        /* What was committed keeps its unique indexes whole; the failure's message stays. */
+        /* What was committed keeps its indexes whole; the failure's message stays. */
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", ent_errmsg());
-        (void)rebuild_unique(dst);
+        (void)rebuild_indexes(dst);
         return ent__err(rc, "%s", msg);
     }
 }

@@ -30,11 +30,14 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
  * a schema equal to or a compatible evolution of src's: dst then holds the same entities with the
  * same keys (auto ids too) and versions, and a log of the same events, transaction by transaction
  * (a transaction that to_seq falls inside is left out whole: replay ends before it).
- * Unique values are not checked on the way (a unique index that an evolution added once the
- * values were distinct meets the earlier, legal repeats in the log): dst's unique indexes are
- * built over its entities at the end, also after a failure, for what was committed. Until then dst
- * is marked unfinished (from its first replayed transaction): when the process dies before the
- * end, dst opens read-only only (ent_store_open() for writing is ENT_CORRUPT) and verify reports it.
+ * No index is written nor checked on the way (an index that an evolution added once the values
+ * fitted it meets earlier, legal values in the log: repeats under a unique index, values longer
+ * than an index key): dst's indexes are built over its entities at the end, also after a failure,
+ * for what was committed; ENT_CONFLICT or ENT_FULL then when the entities at to_seq do not fit
+ * them (the store's own entities always do), dst keeping its entities without indexes. Until the
+ * end dst is marked unfinished (from its first replayed transaction): when the process dies before
+ * the end, or the final build fails, dst opens read-only only (ent_store_open() for writing is
+ * ENT_CORRUPT) and verify reports it.
  * It reads src's log as it grows (commits made meanwhile are replayed too); a truncation of it
  * meanwhile (by another writer) stops the replay with ENT_INVALID, dst keeping what was replayed.
  * An event written with a schema version of src later than dst's (src evolved before or during the
