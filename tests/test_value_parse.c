@@ -1,4 +1,5 @@
 /* ent_value_parse (values from a command line) and ent_event_to_json (the event shape). */
+#include <math.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,9 @@ static void t_parse(void)
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-2.5e3"));
     CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == -2500.0);
     ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "nan"), ENT_INVALID);
+    /* NaN as entity JSON writes it: a stored NaN can be looked up from the tool and HTTP */
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "NaN"));
+    CU_ASSERT(v.kind == ENT_KIND_FLOAT && isnan(v.v.f));
     /* subnormals as JSON writes them, and underflow to zero, as the JSON reader takes them; not
      * overflow */
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "5e-324"));

@@ -58,7 +58,12 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
         /* decimal as the other numbers: strtod() also takes a leading '+' and hex ("0x10" = 16).
          * ERANGE on a finite result is underflow: a subnormal ("5e-324", as the tool prints one)
          * or a zero, the double the JSON reader makes of the same text; only overflow is refused. */
-        double v = strtod(text, &end);
+        double v;
+        if (!strcmp(text, "NaN")) { /* as entity JSON writes it (and an index holds it: above +inf) */
+            *out = ent_value_float(NAN);
+            return ENT_OK;
+        }
+        v = strtod(text, &end);
         if (!*text || isspace((unsigned char)text[0]) || text[0] == '+' || strpbrk(text, "xX") || *end ||
             (errno && !(errno == ERANGE && isfinite(v))) || isnan(v))
             return ent__err(ENT_INVALID, "%s: \"%s\" is not a number", path, text);

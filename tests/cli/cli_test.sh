@@ -92,6 +92,12 @@ jcheck out "d['key']" "tea"
 expect 0 "$E" find product price --from 10
 [ ! -s out ] && ok || bad "empty range printed something"
 expect 1 "$E" find customer name Ann; errline "not indexed"
+# a NaN is looked up as entity JSON writes it ("NaN" was refused: a stored NaN could not be found)
+printf '{"schema":"n","version":1,"types":{"m":{"key":"auto","fields":{"x":{"id":1,"type":"float","indexed":true}}}}}' >nan.json
+ENTITY_STORE=$work/nan expect 0 "$E" init --schema nan.json
+ENTITY_STORE=$work/nan expect 0 "$E" put m '{"x":"NaN"}'
+ENTITY_STORE=$work/nan expect 0 "$E" put m '{"x":1.5}'
+ENTITY_STORE=$work/nan expect 0 "$E" find m x NaN; [ "$(wc -l <out)" = 1 ] && grep -q '"NaN"' out && ok || bad "find NaN: $(cat out)"
 expect 1 "$E" rm customer 1; errline "still referenced by order 1"
 expect 1 "$E" rm customer 2 --expect-version 9; errline "expected 9"
 expect 0 "$E" rm customer 2
