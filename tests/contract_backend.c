@@ -19,13 +19,6 @@ static ent_bk *be;
 static ent_slice S(const char *s) { return (ent_slice){s, strlen(s)}; }
 static ent_slice SN(const void *p, size_t n) { return (ent_slice){p, n}; }
 
-static void rm_rf(const char *d)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d);
-}
-
 /* A fresh store per test. */
 static void open_store(void)
 {
@@ -41,7 +34,7 @@ static void close_store(void)
 {
     B->close(be);
     be = NULL;
-    rm_rf(dir);
+    ent_test_rm_rf(dir);
 }
 
 static unsigned mktable(const char *name, unsigned flags)

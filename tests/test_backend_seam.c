@@ -36,13 +36,6 @@ static int open_on(ent_store **out, const char *backend, const char *dir, const 
     return rc;
 }
 
-static void rm_rf(const char *d)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d);
-}
-
 static int put_item(ent_store *s, const char *key, const char *label, int n)
 {
     ent_entity *e = NULL;
@@ -136,7 +129,7 @@ static void t_capabilities_checked(void)
     CU_ASSERT_EQUAL(ent__bk_caps(&s->bk), ent__backend_memory.caps);
     CU_ASSERT_STRING_EQUAL(ent_store_backend(s), "fault");
     ent_store_close(s);
-    rm_rf(dir);
+    ent_test_rm_rf(dir);
 }
 
 /* The store's key limit is the backend's: an index value one byte over it is refused, on writes,
@@ -167,7 +160,7 @@ static void t_key_limit_from_backend(void)
     ENT_OK_(open_on(&s, "lmdb", dir, NULL));
     CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 1);
     ent_store_close(s);
-    rm_rf(dir);
+    ent_test_rm_rf(dir);
     /* writes and look-ups of an indexed field, on every backend */
     for (size_t i = 0; ent__backend_at(i); i++) {
         const char *be = ent__backend_at(i)->name;
@@ -191,7 +184,7 @@ static void t_key_limit_from_backend(void)
         ent_iter_free(it);
         big[max - 1] = 'x';
         ent_store_close(s);
-        rm_rf(dir);
+        ent_test_rm_rf(dir);
     }
     free(big);
 }

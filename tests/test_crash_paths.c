@@ -47,13 +47,6 @@ static int open_at(ent_store **s, ent_schema **sc, const char *dir, int read_onl
     return rc ? rc : ent_store_open(s, dir, read_only ? NULL : *sc, &o);
 }
 
-static void rm_rf(const char *dir)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
-}
-
 /* Kill child pid once it has written a byte on fd (30 s at most), after up to max_ms more.
  * Returns whether SIGKILL ended it (else it ended by itself, status 0 expected). */
 static int kill_after_sign(pid_t pid, int fd, int max_ms)
@@ -211,7 +204,7 @@ static void t_kill_replay(void)
         ent_schema *sc = NULL, *sc2 = NULL;
         uint64_t last = 0, problems = 0;
         snprintf(sdir, sizeof sdir, "%s/src", src);
-        rm_rf(dst);
+        ent_test_rm_rf(dst);
         CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
         fflush(stdout);
         pid = fork();
@@ -268,7 +261,7 @@ static void t_kill_replay(void)
         ent_schema_free(sc2);
     }
     printf("\n  replay: %d rounds, %d left a partial replay\n", rounds, partial);
-    rm_rf(src);
+    ent_test_rm_rf(src);
 }
 
 /* ---- load ------------------------------------------------------------------------------------- */
@@ -353,7 +346,7 @@ static void t_kill_load(void)
         load_check(st, 1);
     }
     printf(" of %d; each completed by a second load\n", LOAD_LINES);
-    rm_rf(dir);
+    ent_test_rm_rf(dir);
 }
 
 /* ---- several processes ------------------------------------------------------------------------ */
@@ -592,7 +585,7 @@ static void t_kill_one_of_several(void)
         ent_store_close(s);
         ent_schema_free(sc);
     }
-    rm_rf(dir);
+    ent_test_rm_rf(dir);
 }
 
 int main(void)

@@ -7,9 +7,9 @@
  *
  * How the Nth allocation fails: this test binary is linked with -Wl,--wrap=malloc,calloc,realloc,
  * strdup,strndup (tests/CMakeLists.txt). libentity is a static library, so its objects are part of
- * this link and every call they make to those functions goes to the __wrap_ versions below, which
- * count and fail the chosen one; jansson's allocations on the library's behalf go through the same
- * counter (json_set_alloc_funcs). Not covered: allocations inside LMDB and msgpack-c's zones, which
+ * this link and every call they make to those functions goes to the __wrap_ versions of
+ * fault_alloc_wrap.h, which count and fail the chosen one; jansson's allocations on the library's
+ * behalf go through the same counter (json_set_alloc_funcs). Not covered: allocations inside LMDB and msgpack-c's zones, which
  * a --wrap of this binary cannot reach. The memory backend's are covered (it no longer uses GLib).
  *
  * Every N is run (about 1 200 on LMDB and 400 in memory, a second or two; the counts are printed).
@@ -17,52 +17,9 @@
 #include <errno.h>
 #include <jansson.h>
 
+#include "fault_alloc_wrap.h"
 #include "fault_workload.h"
 #include "test_util.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t a, size_t b);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t a, size_t b);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-char *__wrap_strndup(const char *s, size_t n);
-
-static int armed;
-static long count, fail_at = -1, failed_n;
-
-static int fail_now(void)
-{
-    if (!armed) return 0;
-    if (++count != fail_at) return 0;
-    failed_n++;
-    errno = ENOMEM;
-    return 1;
-}
-
-void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { return fail_now() ? NULL : __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
-
-char *__wrap_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = __wrap_malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-char *__wrap_strndup(const char *s, size_t n)
-{
-    size_t l = strnlen(s, n);
-    char *d = __wrap_malloc(l + 1);
-    if (d) {
-        memcpy(d, s, l);
-        d[l] = '\0';
-    }
-    return d;
-}
 
 static void *json_malloc(size_t n) { return __wrap_malloc(n); }
 static void json_free(void *p) { free(p); }

@@ -4,7 +4,7 @@
  *
  * - every_nth: a random workload of the backend's calls (tables, puts, deletes, clears, savepoints,
  *   cursors, commits, aborts) on a memory store whose every Nth allocation fails (the library's
- *   malloc/calloc/realloc/strdup go through the wrappers below: -Wl,--wrap, tests/CMakeLists.txt),
+ *   malloc/calloc/realloc/strdup go through the wrappers of fault_alloc_wrap.h: -Wl,--wrap, tests/CMakeLists.txt),
  *   beside a twin store that gets only the calls that succeeded, without faults. Every call returns
  *   what the twin's returns or ENT_NOMEM with a message, and after each call both hold the same
  *   pairs: a failed call changed nothing.
@@ -20,52 +20,9 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "fault_alloc_wrap.h"
 #include "test_rand.h"
 #include "test_util.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t a, size_t b);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t a, size_t b);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-char *__wrap_strndup(const char *s, size_t n);
-
-static int armed;
-static long count, every, failed_n;
-
-static int fail_now(void)
-{
-    if (!armed || !every) return 0;
-    if (++count % every) return 0;
-    failed_n++;
-    errno = ENOMEM;
-    return 1;
-}
-
-void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { return fail_now() ? NULL : __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
-
-char *__wrap_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = __wrap_malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-char *__wrap_strndup(const char *s, size_t n)
-{
-    size_t l = strnlen(s, n);
-    char *d = __wrap_malloc(l + 1);
-    if (d) {
-        memcpy(d, s, l);
-        d[l] = '\0';
-    }
-    return d;
-}
 
 static const ent_backend_ops *B = &ent__backend_memory;
 

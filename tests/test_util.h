@@ -66,16 +66,23 @@ static inline void ent_test_store_open(ent_store **s, ent_schema **sc, char *dir
     ENT_OK_(ent_store_open(s, dir, *sc, &o));
 }
 
+/* Remove a test's directory and everything in it (its paths hold no quote); a failure is only
+ * reported. */
+static inline void ent_test_rm_rf(const char *dir)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 /* Close it, free its schema (both set to NULL) and remove its directory. */
 static inline void ent_test_store_close(ent_store **s, ent_schema **sc, const char *dir)
 {
-    char cmd[300];
     ent_store_close(*s);
     ent_schema_free(*sc);
     *s = NULL;
     *sc = NULL;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 #endif

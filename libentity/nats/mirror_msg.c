@@ -73,17 +73,11 @@ static int on_schema(enats_mirror *f, natsMsg *msg)
 
 int enats_mirror_same(enats_mirror *f, natsMsg *m, uint64_t seq)
 {
-    ent_event *ev = NULL;
-    char *json = NULL;
     int rc, same;
     if (!f->m) return ENT_OK;
-    rc = ent_log_get(&ev, f->m, NULL, seq);
+    rc = enats_same_event(&same, m, f->m, seq);
     if (rc == ENT_NOTFOUND) return ENT_OK; /* nothing to compare with */
-    if (!rc) rc = ent_event_to_json(&json, ev, 0);
-    ent_event_free(ev);
     if (rc) return rc;
-    same = enats_same_event(m, json);
-    free(json);
     if (!same)
         return ent_error_set(ENT_CONFLICT, "stream %s holds another seq %" PRIu64 " of store %s than this mirror applied "
                              "(the primary restored from a backup, or a copy of it, relayed since): the mirror stops at seq "

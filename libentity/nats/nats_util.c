@@ -308,13 +308,23 @@ void enats_nap(int ms, const volatile int *stop)
     }
 }
 
-int enats_same_event(natsMsg *m, const char *json)
+int enats_same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq)
 {
+    ent_event *ev = NULL;
+    char *json = NULL;
+    const char *d = natsMsg_GetData(m), *end;
+    int n = natsMsg_GetDataLength(m), rc = ent_log_get(&ev, s, NULL, seq);
+    size_t k;
+    *same = 0;
+    if (!rc) rc = ent_event_to_json(&json, ev, 0);
+    ent_event_free(ev);
+    if (rc) return rc;
     /* the compact line starts {"seq":N,"ts":"...","txn":N,"type": in that order */
-    const char *d = natsMsg_GetData(m), *end = strstr(json, ",\"type\":");
-    int n = natsMsg_GetDataLength(m);
-    size_t k = end ? (size_t)(end - json) : 0;
-    return k && d && n >= 0 && (size_t)n > k && !memcmp(d, json, k + 1);
+    end = strstr(json, ",\"type\":");
+    k = end ? (size_t)(end - json) : 0;
+    *same = k && d && n >= 0 && (size_t)n > k && !memcmp(d, json, k + 1);
+    free(json);
+    return ENT_OK;
 }
 
 int enats_header_u64(uint64_t *out, natsMsg *m, const char *key)

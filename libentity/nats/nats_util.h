@@ -54,10 +54,11 @@ int enats_check_url(const char *url);
 int enats_connect(enats_conn *c, const char *url, int window);
 /* "<inbox>.<token>" into buf (at least 64 bytes): the reply subject of a publish. */
 void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token);
-/* Whether m's body is the event `json` (as ent_event_to_json() prints it) as far as its seq, ts
- * and txn go: what tells one history's event from another's under the same store id and seq (a
- * primary restored from a backup, a copy of it), whichever schema version rendered the rest. */
-int enats_same_event(natsMsg *m, const char *json);
+/* *same: whether m's body is s's logged event seq as far as its seq, ts and txn go: what tells
+ * one history's event from another's under the same store id and seq (a primary restored from a
+ * backup, a copy of it), whichever schema version rendered the rest. ENT_NOTFOUND when the log
+ * no longer holds seq (nothing to compare with). */
+int enats_same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq);
 /* Publish m (its reply from enats_reply) and count it; m stays the caller's. ENT_IO on failure;
  * ENT_FULL when m is larger than the server's max_payload (no new connection changes that). */
 int enats_publish(enats_conn *c, natsMsg *m);

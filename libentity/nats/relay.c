@@ -139,15 +139,9 @@ static int last_header(uint64_t *out, relay *r, const char *subject, const char 
  * and mirrors built from it copies of nothing. A seq the log no longer holds cannot be compared. */
 static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
 {
-    ent_event *ev = NULL;
-    char *json = NULL;
-    int rc = ent_log_get(&ev, r->s, NULL, in_stream), same;
+    int same, rc = enats_same_event(&same, m, r->s, in_stream);
     if (rc == ENT_NOTFOUND) return ENT_OK;
-    if (!rc) rc = ent_event_to_json(&json, ev, 0);
-    ent_event_free(ev);
     if (rc) return rc;
-    same = enats_same_event(m, json);
-    free(json);
     if (!same)
         return ent_error_set(ENT_CONFLICT, "stream %s holds another seq %" PRIu64 " of store %s than its log (the store "
                              "restored from a backup, or a copy of it, that wrote on): the relay stops rather than mix two "

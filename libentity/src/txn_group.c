@@ -200,7 +200,7 @@ static size_t run_batch(ent_txn *t, greq **v, size_t n)
 {
     size_t ntypes = t->lay->schema->n_types, again = 0, first_ok = n;
     txn_mark m = {0};
-    int rc, any = 0, bumped = 0;
+    int rc, bumped = 0;
     m.tc = malloc((ntypes ? ntypes : 1) * sizeof *m.tc);
     if (!m.tc) {
         fail_all(v, n, ent__err(ENT_NOMEM, "out of memory"));
@@ -218,8 +218,7 @@ static size_t run_batch(ent_txn *t, greq **v, size_t n)
         rc = run_one(t, r);
         if (rc == ENT_OK && (rc = ent__bk_sp_end(t, 1)) == ENT_OK) {
             r->rc = ENT_OK;
-            if (!any) first_ok = i;
-            any = 1;
+            if (first_ok == n) first_ok = i;
             if (t->log_last != seq_before) { /* the next caller's events get a txn number of their own */
                 t->txn_id++;
                 bumped = 1;
@@ -239,16 +238,15 @@ static size_t run_batch(ent_txn *t, greq **v, size_t n)
         return again;
     }
     free(m.tc);
-    if (!any) {
+    if (first_ok == n) { /* none succeeded */
         ent_txn_abort(t);
         return 0;
     }
     if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
-    /* A failed commit fails its callers, and the refusals that came after the first of them:
-     * those saw its work (a key or unique value it took), a state the store never had. */
+    /* A failed commit fails its callers, from the first that succeeded on: the refusals after it
+     * saw its work (a key or unique value it took), a state the store never had. */
     if ((rc = ent__txn_commit_group(t)))
-        for (size_t i = 0; i < n; i++)
-            if (v[i]->rc == ENT_OK || i > first_ok) fail_req(v[i], rc);
+        for (size_t i = first_ok; i < n; i++) fail_req(v[i], rc);
     return 0;
 }
 

@@ -258,31 +258,22 @@ static void replay_progress(const char *what, uint64_t done, void *payload)
     v->outer_cb("verify", v->items + done, v->outer_payload);
 }
 
-static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq);
+static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq, int scratch);
 
 static int check_replay(vctx *v, ent_store *s)
 {
     ent_store *m = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     const ent_schema *sc = v->t->lay->schema;
-    ent_schema *loose = NULL;
     int rc;
     /* Any scratch store will do: the first backend that keeps its data in the handle. */
     const ent_backend_ops *scratch = ent__backend_with(ENT_BK_CAP_VOLATILE);
     if (!scratch) return ent__err(ENT_INVALID, "verify: no in-memory backend to replay the log into");
     o.backend = scratch->name;
-    /* The scratch store has no unique indexes: a unique index added by an evolution once the
-     * values were distinct leaves repeats in the history, which the replay must take as they were.
-     * The index checks above catch a repeat in the current state. Same index set, so the sealed
-     * copy's index numbers stay right. */
-    if ((rc = ent__schema_copy(&loose, sc))) return rc;
-    for (size_t i = 0; i < loose->n_types; i++)
-        for (size_t j = 0; j < loose->types[i]->n_indexes; j++) {
-            struct ent_field *f = (struct ent_field *)loose->types[i]->indexes[j];
-            if (f->unique) f->unique = 0, f->indexed = 1;
-        }
-    rc = ent_store_open(&m, NULL, loose, &o);
-    ent_schema_free(loose);
+    /* The replay writes no index of the scratch store, nor checks one, nor builds them at its end
+     * (replay_log's scratch): only its records are compared. The index checks above catch a
+     * repeat of a unique value in the current state. */
+    rc = ent_store_open(&m, NULL, sc, &o);
     if (rc == ENT_NOMEM) ent__err_prefix(rc, "replaying the log into a scratch store in memory: ");
     if (rc) return rc;
     {
@@ -297,7 +288,7 @@ static int check_replay(vctx *v, ent_store *s)
         }
         /* In verify's snapshot: the log as far as the records checked above, not the commits of
          * other writers since, nor without the events a truncation dropped meanwhile. */
-        rc = replay_log(m, s, v->t, 0);
+        rc = replay_log(m, s, v->t, 0, 1);
         s->progress = cb;
         s->progress_payload = payload;
     }
@@ -525,8 +516,10 @@ static int newer_after(uint64_t *out, ent_store *src, uint32_t version)
 }
 
 /* src_txn: a read txn of src to replay in its snapshot, or NULL for the live log (each batch of
- * events in a snapshot of its own: commits made meanwhile are replayed too). */
-static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq)
+ * events in a snapshot of its own: commits made meanwhile are replayed too). scratch: dst is
+ * verify's, thrown away once its records are compared: neither marked unfinished nor given its
+ * indexes at the end, which nothing would read. */
+static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq, int scratch)
 {
     ent_log_cursor *c = NULL;
     ent_event *ev = NULL;
@@ -633,7 +626,7 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
             /* Until then dst is no store to write to (its indexes are empty) and, killed before
              * the end, no whole copy: marked with the first events, unmarked at the end
              * (rebuild_indexes()), so that an open for writing refuses what a kill left. */
-            if (!marked) {
+            if (!marked && !scratch) {
                 const char *id = ent_store_id(src)[0] ? ent_store_id(src) : "?"; /* a store made before ids */
                 if ((rc = ent__meta_put(w, ENT__META_REPLAY_OPEN, id, strlen(id)))) {
                     ent_event_free(ev);
@@ -653,6 +646,7 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
         else rc = ent_txn_commit(w);
     }
     ent_log_cursor_free(c);
+    if (scratch) return rc;
     if (!rc) return rebuild_indexes(dst);
     {
         /* What was committed keeps its indexes whole; the failure's message stays. */
@@ -665,5 +659,5 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
 
 int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
 {
-    return replay_log(dst, src, NULL, to_seq);
+    return replay_log(dst, src, NULL, to_seq, 0);
 }

@@ -733,6 +733,22 @@ static void lost_batch(const char *why, uint64_t from, uint64_t to)
         msg("load: %snothing was stored", why);
 }
 
+/* Commit load's open batch w, whose last line is `last`: the next batch starts after it. On
+ * failure the lines the batch lost are named; returns fail()'s exit code. w is NULL after. */
+static int commit_batch(ent_txn **w, uint64_t *in_txn, uint64_t *batch_from, uint64_t last)
+{
+    int rc = ent_txn_commit(*w);
+    *w = NULL;
+    if (rc != ENT_OK) {
+        rc = fail("load");
+        lost_batch("", *batch_from, last);
+        return rc;
+    }
+    *in_txn = 0;
+    *batch_from = last + 1;
+    return 0;
+}
+
 /* Whether reading a line of stdin now would wait: nothing left in stdio's buffer (glibc's FILE;
  * elsewhere this answers no, and batches end only when full) and nothing on the descriptor. */
 static int input_would_wait(void)
@@ -780,33 +796,13 @@ int cmd_load(int argc, char **argv)
         /* Input that would keep the load waiting (a live producer: tail -f | entity load) ends
          * the open batch first: it holds the store's writer, which every other writer (serve, a
          * put) would wait for as long as the input is quiet. */
-        if (w && in_txn && input_would_wait()) {
-            if (ent_txn_commit(w) != ENT_OK) {
-                w = NULL;
-                rc = fail("load");
-                lost_batch("", batch_from, lines);
-                break;
-            }
-            w = NULL;
-            in_txn = 0;
-            batch_from = lines + 1;
-        }
+        if (w && in_txn && input_would_wait() && (rc = commit_batch(&w, &in_txn, &batch_from, lines))) break;
         if (stop || (len = getline(&line, &cap, stdin)) < 0) break;
         lines++;
         if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
-        if (w && in_txn == batch) {
-            /* A full batch is committed once another line follows: the last one stays open
-             * until the end of the input, where a dangling ref can still refuse it. */
-            if (ent_txn_commit(w) != ENT_OK) {
-                w = NULL;
-                rc = fail("load");
-                lost_batch("", batch_from, lines - 1);
-                break;
-            }
-            w = NULL;
-            in_txn = 0;
-            batch_from = lines;
-        }
+        /* A full batch is committed once another line follows: the last one stays open until the
+         * end of the input, where a dangling ref can still refuse it. */
+        if (w && in_txn == batch && (rc = commit_batch(&w, &in_txn, &batch_from, lines - 1))) break;
         /* The transaction first, then the line's type: a transaction notices an evolution made
          * by another process meanwhile, and entities of the schema before it are refused. */
         if (!w && ((rc = ent_txn_begin(&w, s, ENT_TXN_WRITE)) || (rc = ent_txn_skip_ref_checks(w)))) {
@@ -921,11 +917,11 @@ int cmd_load(int argc, char **argv)
             w = NULL;
         }
     }
-    if (w) {
-        if (rc) ent_txn_abort(w);
-        else if (ent_txn_commit(w) != ENT_OK) rc = fail("load"), lost_batch("", batch_from, lines);
-        else batch_from = lines + 1;
+    if (w && rc) {
+        ent_txn_abort(w);
         w = NULL;
+    } else if (w) {
+        rc = commit_batch(&w, &in_txn, &batch_from, lines);
     }
     if (pr.n && batch_from > 1 &&
         check_pending(&pr, s, NULL, 0, batch_from, 1, " (stored: its batch was committed before the end of the input)") != 0)
