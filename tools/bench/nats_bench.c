@@ -9,6 +9,8 @@
  *    mirror thread run in this process; each event's lag is the mirror's commit (seen by an
  *    in-process subscriber of the mirror store) minus the primary's event ts (same clock).
  * Every number is the median of --runs runs. Public API only (plus libnats for the floor). */
+#include "bench_util.h"
+
 #include <entity/entity.h>
 #include <entity/nats.h>
 #include <nats/nats.h>
@@ -82,11 +84,7 @@ static void stop_server(void)
         waitpid(server, NULL, 0);
         server = 0;
     }
-    if (tmp[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-        if (system(cmd) != 0) fprintf(stderr, "entity-nats-bench: could not remove %s\n", tmp);
-    }
+    if (tmp[0]) ent_bench_rmrf(tmp);
 }
 
 static int start_server(char *url, size_t n)
