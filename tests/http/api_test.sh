@@ -15,6 +15,14 @@ start_server "$S" || exit 1
 req GET /api/stat; want 200 stat; header Content-Type application/json
 jcheck "d['schema']['name'], d['types']['customer']['count'], d['types']['order']['count'], d['log']['last_seq'], d['read_only']" "shop 12 29 71 False"
 jcheck "[i['field'] for i in d['types']['customer']['indexes']]" "['email', 'joined']"
+# the same members as `entity stat` (the README says so): the store id, its durability
+"$E" -s "$S" stat >"$work/stat.cli"
+python3 -c "
+import json, sys
+a = json.load(open('$work/b')); b = json.load(open('$work/stat.cli'))
+same = ['id', 'schema', 'backend', 'durability', 'types', 'log', 'subscriptions']
+bad = [k for k in same if k not in a or a[k] != b.get(k)]
+sys.exit('differs from entity stat in %s' % bad if bad else 0)" && ok || bad "/api/stat against entity stat"
 req GET /api/schema; want 200 schema
 "$E" -s "$S" schema >"$work/schema.cli"
 python3 -c "import json; a=json.load(open('$work/b')); b=json.load(open('$work/schema.cli')); exit(0 if a==b else 1)" && ok || bad "schema differs from entity schema"

@@ -130,6 +130,28 @@ static void test_serve_memory_store(void)
     ent_schema_free(sc);
 }
 
+/* /api/stat of a mirror says whose and how far, as `entity stat` does (it said neither) */
+static void test_stat_of_a_mirror(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    so.backend = "memory";
+    ENT_OK_(ent_schema_load_file(&sc, ENT_SOURCE_DIR "/schemas/shop.json"));
+    ENT_OK_(ent_mirror_open(&s, "", "5d1e7a52-0000-4000-8000-000000000001", sc, &so));
+    o.listen = "127.0.0.1:0";
+    ENT_OK_(ent_http_start(&h, s, &o));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/stat", NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"mirror_of\":{\"primary\":\"5d1e7a52-0000-4000-8000-000000000001\",\"applied_seq\":0}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"id\":\""));
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 static void log_to(const char *line, void *payload)
 {
     snprintf(payload, 256, "%s", line);
@@ -176,6 +198,7 @@ static void test_refusals(void)
 
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_refusals), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
+                                              ENT_TEST(test_refusals), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }
