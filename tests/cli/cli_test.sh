@@ -28,6 +28,16 @@ at = readme.index("lists every command:")
 start = readme.index("```\n", at) + 4
 sys.exit(0 if readme[start:readme.index("```\n", start)] == out else "differs")
 PY
+# the demo prints what the README shows, word for word, and refuses to run again (exit 1)
+mkdir "$work/demo"
+(cd "$work/demo" && ENTITY_STORE= "$E" demo >"$work/demo.out" 2>"$work/err") && ok || bad "demo: $(cat "$work/err")"
+python3 - "$SRC/README.md" "$work/demo.out" <<'PY' && ok || bad "README's demo output differs from entity demo's"
+import sys
+readme, out = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+start = readme.index("```\n", readme.index("prints what happened:")) + 4
+sys.exit(0 if readme[start:readme.index("```\n", start)] == out else "differs")
+PY
+(cd "$work/demo" && ENTITY_STORE= "$E" demo >/dev/null 2>"$work/err"); [ $? = 1 ] && ok || bad "a second demo did not exit 1"
 expect 2 "$E"
 expect 2 "$E" bogus
 expect 2 "$E" --nope
