@@ -168,20 +168,29 @@ static void test_refusals(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     o.log = log_to;
     o.log_payload = why;
+    /* each refusal also says why in ent_errmsg(), as every call of the library does (it was
+     * empty: a host without a log callback got ENT_INVALID or ENT_IO and no reason) */
     CU_ASSERT_EQUAL(ent_http_start(&h, NULL, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "ent_http_start"));
     CU_ASSERT_EQUAL(ent_http_start(NULL, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "ent_http_start"));
     o.listen = "localhost";
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "ADDR:PORT"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "\"localhost\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "ADDR:PORT"));
     o.listen = "127.0.0.1:65536";
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "127.0.0.1:65536"));
     o.listen = "127.0.0.1:0";
     o.token = "";
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "token"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "token"));
     o.token = NULL;
     o.version = 99;
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "version"));
     CU_ASSERT_PTR_NULL(h);
     o.version = ENT_HTTP_OPTS_VERSION;
     ENT_OK_(ent_http_start(&h, s, &o));
@@ -189,6 +198,7 @@ static void test_refusals(void)
     o.listen = addr; /* taken */
     CU_ASSERT_EQUAL(ent_http_start(&h2, s, &o), ENT_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, addr));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), addr));
     ent_http_stop(h);
     ent_http_stop(NULL);
     CU_ASSERT_EQUAL(ent_http_port(NULL), 0u);
