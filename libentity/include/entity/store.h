@@ -63,7 +63,9 @@ typedef enum ent_durability {
 typedef struct ent_store_opts {
     unsigned version;       /* ENT_STORE_OPTS_VERSION */
     const char *backend;    /* "lmdb" (default when NULL) or "memory" */
-    int durability;         /* ent_durability */
+    int durability;         /* ent_durability: stored when this open creates the store; on an
+                             * existing store a mode other than ENT_DURABILITY_STORED holds for
+                             * this handle only (the stored one stays) */
     size_t map_size;        /* LMDB initial map size in bytes; 0 = default (64 GiB of address
                              * space on 64-bit, not of disk), else at least ENT_MAP_SIZE_MIN.
                              * The map grows when full, except while the writing thread also
