@@ -47,6 +47,8 @@ expect 2 "$E" -s "" get customer 1; errline "needs a directory"  # it said ": th
 expect 1 "$E" get customer 1; errline "\(no store at\|does not exist\)"
 expect 2 "$E" init
 expect 1 "$E" init --schema "$work/missing.json"; errline "missing.json"
+# a schema path that cannot be read says why (it said only "read error")
+mkdir -p "$work/adir.json"; expect 1 "$E" init --schema "$work/adir.json"; errline "adir.json: Is a directory"
 printf '{"schema":"x","version":1,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int","min":"low"}}}}}' >bad.json
 expect 1 "$E" init --schema bad.json; errline "types.a.fields.n.min"
 expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability lazy
