@@ -230,7 +230,8 @@ static enum MHD_Result api_stat(ent_http *h, struct MHD_Connection *c)
         json_object_set_new(o, "used_bytes", json_integer((json_int_t)info.used_bytes));
         json_object_set_new(o, "map_size", json_integer((json_int_t)info.map_size));
     }
-    json_object_set_new(o, "read_only", json_boolean(h->read_only));
+    /* a mirror takes no write from anyone but its follower: read-only to this server's clients */
+    json_object_set_new(o, "read_only", json_boolean(h->read_only || ent_store_mirror_of(h->s)));
     j = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!j) return ent_http__reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "stat: cannot render (a name is not UTF-8)");

@@ -73,11 +73,15 @@ enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status,
     char msg[1024], *body;
     va_list ap;
     static const char *const auth[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"entity\"", NULL};
+    /* a 405 from here is the store's ENT_READONLY (a mirror): it takes reads only, and HTTP
+     * requires a 405 to say what it takes */
+    static const char *const reads[] = {MHD_HTTP_HEADER_ALLOW, "GET, HEAD", NULL};
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (!(body = error_json(msg))) return MHD_NO;
-    return ent_http__reply(c, status, body, strlen(body), NULL, status == MHD_HTTP_UNAUTHORIZED ? auth : NULL);
+    return ent_http__reply(c, status, body, strlen(body), NULL,
+                           status == MHD_HTTP_UNAUTHORIZED ? auth : status == MHD_HTTP_METHOD_NOT_ALLOWED ? reads : NULL);
 }
 
 unsigned ent_http__status(int code)

@@ -147,6 +147,12 @@ static void test_stat_of_a_mirror(void)
     CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/stat", NULL), 200);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"mirror_of\":{\"primary\":\"5d1e7a52-0000-4000-8000-000000000001\",\"applied_seq\":0}"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"id\":\""));
+    /* the mirror takes no write: the server says it is read-only, and its 405s carry the Allow
+     * header HTTP requires of them (they had none, and stat said "read_only":false) */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"read_only\":true"));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "POST", "/api/customer", "{\"email\":\"a@x\",\"name\":\"A\"}"), 405);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Allow: GET, HEAD\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "is a mirror of store 5d1e7a52-0000-4000-8000-000000000001"));
     ent_http_stop(h);
     ent_store_close(s);
     ent_schema_free(sc);
