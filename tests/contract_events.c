@@ -175,6 +175,24 @@ static void t_replay_equality(void)
     ENT_OK_(ent_log_bounds(&f1, &l1, src.s, NULL));
     ENT_OK_(ent_log_bounds(&f2, &l2, other.s, NULL));
     CU_ASSERT_EQUAL(l1, l2); /* the same events, seq for seq */
+    /* ... whole: ts too (a replayed log said every change happened at the replay's time) */
+    for (uint64_t seq = f1, differ = 0; seq <= l1 && !differ; seq++) {
+        ent_event *e1 = NULL, *e2 = NULL;
+        char *j1 = NULL, *j2 = NULL;
+        ENT_OK_(ent_log_get(&e1, src.s, NULL, seq));
+        ENT_OK_(ent_log_get(&e2, other.s, NULL, seq));
+        ENT_OK_(ent_event_to_json(&j1, e1, 0));
+        ENT_OK_(ent_event_to_json(&j2, e2, 0));
+        if (j1 && j2 && strcmp(j1, j2)) {
+            differ = 1;
+            CU_FAIL("a replayed event differs from its source's");
+            fprintf(stderr, "\nsource:   %s\nreplayed: %s\n", j1, j2);
+        }
+        free(j1);
+        free(j2);
+        ent_event_free(e1);
+        ent_event_free(e2);
+    }
     ENT_OK_(ent_store_verify(&problems, src.s, NULL, NULL));
     CU_ASSERT_EQUAL(problems, 0);
     ENT_OK_(ent_store_verify(&problems, other.s, NULL, NULL));

@@ -206,8 +206,22 @@ static enum MHD_Result api_stat(ent_http *h, struct MHD_Connection *c)
         json_array_append_new(subs, json_pack("{s:s,s:I,s:I}", "name", list[i].name, "checkpoint", (json_int_t)list[i].checkpoint,
                                               "lag", (json_int_t)(last > list[i].checkpoint ? last - list[i].checkpoint : 0)));
     free(list);
+    /* The members of `entity stat`, in its order: a client that relays or mirrors the store
+     * needs its id, and a mirror's position is what says how far behind it is. */
+    json_object_set_new(o, "id", json_string(ent_store_id(h->s)));
+    if (ent_store_mirror_of(h->s)) {
+        uint64_t applied = 0;
+        ent_mirror_position(&applied, NULL, h->s);
+        json_object_set_new(o, "mirror_of", json_pack("{s:s,s:I}", "primary", ent_store_mirror_of(h->s), "applied_seq",
+                                                      (json_int_t)applied));
+    }
     json_object_set_new(o, "schema", json_pack("{s:s,s:i}", "name", ent_schema_name(sc), "version", (int)ent_schema_version(sc)));
     json_object_set_new(o, "backend", json_string(ent_store_backend(h->s)));
+    {
+        static const char *const modes[] = {"durable", "lazy", "none"};
+        ent_durability d = ent_store_durability(h->s); /* read-only: the mode stored in it */
+        json_object_set_new(o, "durability", json_string(d >= ENT_DURABLE && d <= ENT_NONE ? modes[d] : "?"));
+    }
     json_object_set_new(o, "types", types);
     json_object_set_new(o, "log", json_pack("{s:I,s:I}", "first_seq", (json_int_t)first, "last_seq", (json_int_t)last));
     json_object_set_new(o, "subscriptions", subs);
@@ -216,7 +230,8 @@ static enum MHD_Result api_stat(ent_http *h, struct MHD_Connection *c)
         json_object_set_new(o, "used_bytes", json_integer((json_int_t)info.used_bytes));
         json_object_set_new(o, "map_size", json_integer((json_int_t)info.map_size));
     }
-    json_object_set_new(o, "read_only", json_boolean(h->read_only));
+    /* a mirror takes no write from anyone but its follower: read-only to this server's clients */
+    json_object_set_new(o, "read_only", json_boolean(h->read_only || ent_store_mirror_of(h->s)));
     j = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!j) return ent_http__reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "stat: cannot render (a name is not UTF-8)");

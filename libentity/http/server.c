@@ -73,11 +73,15 @@ enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status,
     char msg[1024], *body;
     va_list ap;
     static const char *const auth[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"entity\"", NULL};
+    /* a 405 from here is the store's ENT_READONLY (a mirror): it takes reads only, and HTTP
+     * requires a 405 to say what it takes */
+    static const char *const reads[] = {MHD_HTTP_HEADER_ALLOW, "GET, HEAD", NULL};
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (!(body = error_json(msg))) return MHD_NO;
-    return ent_http__reply(c, status, body, strlen(body), NULL, status == MHD_HTTP_UNAUTHORIZED ? auth : NULL);
+    return ent_http__reply(c, status, body, strlen(body), NULL,
+                           status == MHD_HTTP_UNAUTHORIZED ? auth : status == MHD_HTTP_METHOD_NOT_ALLOWED ? reads : NULL);
 }
 
 unsigned ent_http__status(int code)
@@ -433,30 +437,46 @@ static int parse_listen(struct sockaddr_storage *addr, int *v6, const char *text
     return 0;
 }
 
+/* A refused start: the reason in ent_errmsg(), as after any failed call, and on the log line
+ * too (hosts read it there). Returns code. */
+static int start_refused(const ent_http_opts *o, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int start_refused(const ent_http_opts *o, int code, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (o && o->log) o->log(buf, o->log_payload);
+    return ent_error_set(code, "%s", buf);
+}
+
 int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
 {
     ent_http_opts o = ENT_HTTP_OPTS_INIT;
     struct sockaddr_storage addr;
     const union MHD_DaemonInfo *info;
     ent_http *h;
-    int v6, rc;
+    int v6, rc, err;
     unsigned flags;
-    if (!out || !s) return ENT_INVALID;
+    if (!out || !s) return start_refused(NULL, ENT_INVALID, "ent_http_start: %s is NULL", out ? "the store" : "out");
     *out = NULL;
     if (opts) {
-        if (opts->version != ENT_HTTP_OPTS_VERSION) return ENT_INVALID;
+        if (opts->version != ENT_HTTP_OPTS_VERSION)
+            return start_refused(NULL, ENT_INVALID, "ent_http_start: options of version %u, this library's are %u",
+                                 opts->version, ENT_HTTP_OPTS_VERSION);
         o = *opts;
     }
     if (!o.listen) o.listen = DEFAULT_LISTEN;
-    if (parse_listen(&addr, &v6, o.listen)) {
-        if (o.log) o.log("listen address: expected ADDR:PORT (127.0.0.1:8080, [::1]:8080)", o.log_payload);
-        return ENT_INVALID;
-    }
-    if (o.token && !o.token[0]) {
-        if (o.log) o.log("the token is empty", o.log_payload);
-        return ENT_INVALID;
-    }
-    if (!(h = calloc(1, sizeof *h))) return ENT_NOMEM;
+    if (parse_listen(&addr, &v6, o.listen))
+        return start_refused(&o, ENT_INVALID, "listen address \"%.200s\": expected ADDR:PORT (127.0.0.1:8080, [::1]:8080)",
+                             o.listen);
+    if (o.token && !o.token[0]) return start_refused(&o, ENT_INVALID, "the token is empty");
+    if (!(h = calloc(1, sizeof *h))) return start_refused(NULL, ENT_NOMEM, "ent_http_start: out of memory");
     h->s = s;
     h->read_only = o.read_only;
     h->max_body = o.max_body ? o.max_body : DEFAULT_LIMIT;
@@ -490,7 +510,9 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
                             MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
                             MHD_OPTION_END);
     if (!h->d) {
-        ent_http__logf(h, "cannot listen on %s", o.listen);
+        /* libmicrohttpd's own line (logged above) has the reason; bind's errno is still here */
+        err = errno;
+        start_refused(&o, ENT_IO, "cannot listen on %.200s%s%s", o.listen, err ? ": " : "", err ? strerror(err) : "");
         ent_http__hub_stop(h);
         ent_http__hub_free(h);
         free(h->token);

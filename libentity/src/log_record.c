@@ -86,11 +86,13 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
 {
     uint8_t kb[8];
     ent_slice k, v;
+    int64_t ts;
     int rc;
     /* Every change of an entity appends an event, so this one check keeps a mirror's data the
      * primary's; its subscriptions (the subs table) stay writable for its own consumers. */
     if ((rc = ent__mirror_guard(t))) return rc;
     if ((rc = ent__log_load(t))) return rc;
+    ts = t->keep_ts ? t->event_ts : now_ns();
     t->ev.n = 0;
     if (packed && op != ENT_OP_DELETE && e) {
         /* a create: the head and the record's fields map, in one reservation */
@@ -99,11 +101,11 @@ int ent__log_append(ent_txn *t, const ent_type *type, const ent_key *key, int op
         if ((rc = ent__buf_ok(&t->ev)) || (rc = ent__buf_reserve(&t->ev, head_bound(nl, key) + packed->len)))
             return rc;
         w = (unsigned char *)t->ev.p;
-        head_write(&w, now_ns(), t->txn_id, type->name, nl, key, op, version);
+        head_write(&w, ts, t->txn_id, type->name, nl, key, op, version);
         memcpy(w, packed->data, packed->len);
         t->ev.n = (size_t)((char *)w - t->ev.p) + packed->len;
     } else {
-        ent__event_head_pack(&t->ev, now_ns(), t->txn_id, type->name, key, op, version);
+        ent__event_head_pack(&t->ev, ts, t->txn_id, type->name, key, op, version);
         if (op == ENT_OP_DELETE || !e) ent__mpw_nil(&t->ev);
         else if ((rc = ent__fields_pack(&t->ev, e, mask))) return rc;
         if ((rc = ent__buf_ok(&t->ev))) return rc;

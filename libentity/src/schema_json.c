@@ -517,14 +517,16 @@ int ent_schema_load_file(ent_schema **out, const char *path)
             }
             buf = nb;
         }
+        errno = 0;
         got = fread(buf + n, 1, cap - n, f);
         n += got;
         if (got == 0) break;
     }
     if (ferror(f)) {
+        int err = errno; /* fread's: a directory opens, then reads fail with EISDIR */
         free(buf);
         fclose(f);
-        return ent__err(ENT_IO, "%s: read error", path);
+        return ent__err(ENT_IO, "%s: %s", path, err ? strerror(err) : "read error");
     }
     fclose(f);
     rc = ent_schema_load_json(out, buf, n, path);

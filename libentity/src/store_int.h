@@ -118,6 +118,8 @@ struct ent_txn {
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
     int indexes_deferred; /* ent_store_replay(): indexes left alone, every one rebuilt at its end */
     int restore_always;   /* ent_store_replay(): a restore that changes nothing still writes its event */
+    int keep_ts;          /* ent_store_replay(): the next events get event_ts, the source event's */
+    int64_t event_ts;     /* ... rather than the wall clock: the replayed log keeps when things happened */
     ent_layout *lay;     /* schema generation seen at begin */
     ent_tcount *tc;      /* per type, write txns (tc_cap entries allocated) */
     size_t tc_cap;

@@ -637,6 +637,10 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
         }
         cur_txn = ev->txn;
         ent__progress(src, "replay", ev->seq);
+        /* the event keeps its time: a rebuilt log says when each change happened, not when the
+         * replay ran (a mirror keeps ts the same way) */
+        w->keep_ts = 1;
+        w->event_ts = ev->ts;
         rc = replay_event(dst, w, ev);
         ent_event_free(ev);
         if (rc) break;

@@ -19,6 +19,25 @@ errline() { if grep -q "^entity: .*$1" "$work/err" && [ "$(wc -l <"$work/err")" 
 
 expect 0 "$E" --version
 expect 0 "$E" --help
+# the README shows this very text under "`entity --help` lists every command:" (it had drifted:
+# relay and mirror were missing, and bench options the tool has)
+python3 - "$SRC/README.md" "$work/out" <<'PY' && ok || bad "README's entity --help block differs from entity --help"
+import sys
+readme, out = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+at = readme.index("lists every command:")
+start = readme.index("```\n", at) + 4
+sys.exit(0 if readme[start:readme.index("```\n", start)] == out else "differs")
+PY
+# the demo prints what the README shows, word for word, and refuses to run again (exit 1)
+mkdir "$work/demo"
+(cd "$work/demo" && ENTITY_STORE= "$E" demo >"$work/demo.out" 2>"$work/err") && ok || bad "demo: $(cat "$work/err")"
+python3 - "$SRC/README.md" "$work/demo.out" <<'PY' && ok || bad "README's demo output differs from entity demo's"
+import sys
+readme, out = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+start = readme.index("```\n", readme.index("prints what happened:")) + 4
+sys.exit(0 if readme[start:readme.index("```\n", start)] == out else "differs")
+PY
+(cd "$work/demo" && ENTITY_STORE= "$E" demo >/dev/null 2>"$work/err"); [ $? = 1 ] && ok || bad "a second demo did not exit 1"
 expect 2 "$E"
 expect 2 "$E" bogus
 expect 2 "$E" --nope
@@ -28,6 +47,8 @@ expect 2 "$E" -s "" get customer 1; errline "needs a directory"  # it said ": th
 expect 1 "$E" get customer 1; errline "\(no store at\|does not exist\)"
 expect 2 "$E" init
 expect 1 "$E" init --schema "$work/missing.json"; errline "missing.json"
+# a schema path that cannot be read says why (it said only "read error")
+mkdir -p "$work/adir.json"; expect 1 "$E" init --schema "$work/adir.json"; errline "adir.json: Is a directory"
 printf '{"schema":"x","version":1,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int","min":"low"}}}}}' >bad.json
 expect 1 "$E" init --schema bad.json; errline "types.a.fields.n.min"
 expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability lazy

@@ -15,6 +15,14 @@ start_server "$S" || exit 1
 req GET /api/stat; want 200 stat; header Content-Type application/json
 jcheck "d['schema']['name'], d['types']['customer']['count'], d['types']['order']['count'], d['log']['last_seq'], d['read_only']" "shop 12 29 71 False"
 jcheck "[i['field'] for i in d['types']['customer']['indexes']]" "['email', 'joined']"
+# the same members as `entity stat` (the README says so): the store id, its durability
+"$E" -s "$S" stat >"$work/stat.cli"
+python3 -c "
+import json, sys
+a = json.load(open('$work/b')); b = json.load(open('$work/stat.cli'))
+same = ['id', 'schema', 'backend', 'durability', 'types', 'log', 'subscriptions']
+bad = [k for k in same if k not in a or a[k] != b.get(k)]
+sys.exit('differs from entity stat in %s' % bad if bad else 0)" && ok || bad "/api/stat against entity stat"
 req GET /api/schema; want 200 schema
 "$E" -s "$S" schema >"$work/schema.cli"
 python3 -c "import json; a=json.load(open('$work/b')); b=json.load(open('$work/schema.cli')); exit(0 if a==b else 1)" && ok || bad "schema differs from entity schema"
@@ -297,7 +305,7 @@ stop_server
 : >"$work/empty"
 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/empty" 2>"$work/err"; [ $? = 1 ] && grep -q "no token" "$work/err" && ok || bad "empty token file accepted"
 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/missing" 2>"$work/err"; [ $? = 1 ] && ok || bad "missing token file accepted"
-"$E" -s "$S" serve --listen nowhere 2>"$work/err"; [ $? = 1 ] && grep -q "ADDR:PORT" "$work/err" && ok || bad "bad --listen: $(cat "$work/err")"
+"$E" -s "$S" serve --listen nowhere 2>"$work/err"; [ $? = 2 ] && grep -q "ADDR:PORT" "$work/err" && ok || bad "bad --listen: $(cat "$work/err")"
 "$E" -s "$S" serve --max-body x 2>"$work/err"; [ $? = 2 ] && ok || bad "bad --max-body"
 "$E" -s "$work/none" serve --listen 127.0.0.1:0 2>"$work/err"; [ $? = 1 ] && ok || bad "serving a missing store"
 
@@ -313,6 +321,12 @@ req OPTIONS /api/customer; want 405 "read-only OPTIONS on a list"; header Allow 
 req GET /api/customer/1; want 200 "read-only GET"
 req GET /api/stat; jcheck "d['read_only']" "True"
 "$E" -s "$S" serve --listen 127.0.0.1:$PORT 2>"$work/err"; [ $? = 1 ] && grep -q "cannot listen on 127.0.0.1:$PORT" "$work/err" && ok || bad "a port in use: $(cat "$work/err")"
+# a bad address is wrong usage (exit 2), said once, naming it: it was exit 1 with a second line,
+# "cannot start: invalid input"
+for a in localhost:0 127.0.0.1:65536 '[::1]' 127.0.0.1; do
+  "$E" -s "$S" serve --listen "$a" 2>"$work/err"; rc=$?
+  [ $rc = 2 ] && [ "$(grep -c '' "$work/err")" = 1 ] && grep -qF "\"$a\": expected ADDR:PORT" "$work/err" && ok || bad "--listen $a -> exit $rc: $(cat "$work/err")"
+done
 stop_server
 
 # ---- the event stream: format, filters, Last-Event-ID, heartbeat

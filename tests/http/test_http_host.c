@@ -130,6 +130,34 @@ static void test_serve_memory_store(void)
     ent_schema_free(sc);
 }
 
+/* /api/stat of a mirror says whose and how far, as `entity stat` does (it said neither) */
+static void test_stat_of_a_mirror(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    so.backend = "memory";
+    ENT_OK_(ent_schema_load_file(&sc, ENT_SOURCE_DIR "/schemas/shop.json"));
+    ENT_OK_(ent_mirror_open(&s, "", "5d1e7a52-0000-4000-8000-000000000001", sc, &so));
+    o.listen = "127.0.0.1:0";
+    ENT_OK_(ent_http_start(&h, s, &o));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/stat", NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"mirror_of\":{\"primary\":\"5d1e7a52-0000-4000-8000-000000000001\",\"applied_seq\":0}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"id\":\""));
+    /* the mirror takes no write: the server says it is read-only, and its 405s carry the Allow
+     * header HTTP requires of them (they had none, and stat said "read_only":false) */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"read_only\":true"));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "POST", "/api/customer", "{\"email\":\"a@x\",\"name\":\"A\"}"), 405);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Allow: GET, HEAD\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "is a mirror of store 5d1e7a52-0000-4000-8000-000000000001"));
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 static void log_to(const char *line, void *payload)
 {
     snprintf(payload, 256, "%s", line);
@@ -146,20 +174,29 @@ static void test_refusals(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     o.log = log_to;
     o.log_payload = why;
+    /* each refusal also says why in ent_errmsg(), as every call of the library does (it was
+     * empty: a host without a log callback got ENT_INVALID or ENT_IO and no reason) */
     CU_ASSERT_EQUAL(ent_http_start(&h, NULL, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "ent_http_start"));
     CU_ASSERT_EQUAL(ent_http_start(NULL, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "ent_http_start"));
     o.listen = "localhost";
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "ADDR:PORT"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "\"localhost\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "ADDR:PORT"));
     o.listen = "127.0.0.1:65536";
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "127.0.0.1:65536"));
     o.listen = "127.0.0.1:0";
     o.token = "";
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "token"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "token"));
     o.token = NULL;
     o.version = 99;
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "version"));
     CU_ASSERT_PTR_NULL(h);
     o.version = ENT_HTTP_OPTS_VERSION;
     ENT_OK_(ent_http_start(&h, s, &o));
@@ -167,6 +204,7 @@ static void test_refusals(void)
     o.listen = addr; /* taken */
     CU_ASSERT_EQUAL(ent_http_start(&h2, s, &o), ENT_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(why, addr));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), addr));
     ent_http_stop(h);
     ent_http_stop(NULL);
     CU_ASSERT_EQUAL(ent_http_port(NULL), 0u);
@@ -176,6 +214,7 @@ static void test_refusals(void)
 
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_refusals), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
+                                              ENT_TEST(test_refusals), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }

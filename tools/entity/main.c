@@ -88,7 +88,7 @@ static const char usage_text[] =
     "                                        keep the store at DIR a mirror of the stream's primary\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"
-    "  bench [--n N] [--runs R] [--quick] [--json] [--threads] [--backend B] [--durability D] [--batch 1|1000]\n"
+    "  bench [--n N] [--runs R] [--quick] [--json] [--plain] [--threads] [--backend B] [--durability D] [--batch 1|1000] [--dir DIR] [--cpu-clock]\n"
     "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
     "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n";
 

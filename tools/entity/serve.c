@@ -12,9 +12,14 @@
 #include <entity/http.h>
 #include <pthread.h>
 
+/* The last line logged, so that a refused start's reason, which the library logs too, is said
+ * once. */
+static char last_logged[1024];
+
 static void log_line(const char *line, void *payload)
 {
     (void)payload;
+    snprintf(last_logged, sizeof last_logged, "%s", line);
     msg("serve: %s", line);
 }
 
@@ -88,9 +93,10 @@ int cmd_serve(int argc, char **argv)
     rc = ent_http_start(&h, s, &o);
     free(token);
     if (rc) {
-        msg("serve: cannot start: %s", ent_strerror(rc));
+        if (strcmp(ent_errmsg(), last_logged))
+            msg("serve: cannot start: %s", ent_errmsg()[0] ? ent_errmsg() : ent_strerror(rc));
         ent_store_close(s);
-        return 1;
+        return rc == ENT_INVALID ? 2 : 1; /* the options' own values (--listen) */
     }
     {
         const char *l = o.listen ? o.listen : "127.0.0.1:8080", *colon = strrchr(l, ':');

@@ -55,8 +55,9 @@ typedef enum ent_key_kind {
 
 /* Load and check a schema from a JSON file.
  * out: on ENT_OK, a sealed schema; the caller frees it with ent_schema_free().
- * Returns ENT_OK, ENT_IO (file unreadable), ENT_SCHEMA (invalid JSON with line and column, or an
- * invalid descriptor: the message names the file, the JSON path and what is wrong), ENT_NOMEM. */
+ * Returns ENT_OK, ENT_NOTFOUND (no such file), ENT_IO (file unreadable), ENT_SCHEMA (invalid JSON
+ * with line and column, or an invalid descriptor: the message names the file, the JSON path and
+ * what is wrong), ENT_INVALID (path NULL), ENT_NOMEM. */
 ENT_EXTERN(int) ent_schema_load_file(ent_schema **out, const char *path);
 
 /* Same as ent_schema_load_file() on `len` bytes of JSON text; `origin` names the source in

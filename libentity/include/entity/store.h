@@ -63,7 +63,9 @@ typedef enum ent_durability {
 typedef struct ent_store_opts {
     unsigned version;       /* ENT_STORE_OPTS_VERSION */
     const char *backend;    /* "lmdb" (default when NULL) or "memory" */
-    int durability;         /* ent_durability */
+    int durability;         /* ent_durability: stored when this open creates the store; on an
+                             * existing store a mode other than ENT_DURABILITY_STORED holds for
+                             * this handle only (the stored one stays) */
     size_t map_size;        /* LMDB initial map size in bytes; 0 = default (64 GiB of address
                              * space on 64-bit, not of disk), else at least ENT_MAP_SIZE_MIN.
                              * The map grows when full, except while the writing thread also
@@ -154,7 +156,11 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * successful one (the refusal may come from that call's work, which the store then never had: a
  * key or unique value taken). A call without a transaction hands its entity its
  * result (key, version, merged fields, changes cleared) only once its commit is in: after any
- * failure the entity is as it was, so retrying the call as is writes. Calls see the effects of the calls admitted before
+ * failure the entity is as it was, so retrying the call as is writes. A call given a transaction
+ * hands its entity the result at once: when that transaction is aborted or its commit fails, the
+ * entity keeps the key and version of the dropped work (a create retried with it reuses that id,
+ * ENT_CONFLICT once another create took it), so retry with a copy made before the call
+ * (ent_entity_dup()). Calls see the effects of the calls admitted before
  * them (versions, unique values, refs); each call's events are contiguous, in admission order, with
  * a txn number of its own. A lone call commits at once, without waiting for company. A thread that
  * holds a transaction (an iterator) is not grouped. An explicit write transaction

@@ -118,7 +118,7 @@ ENT_EXTERN(int) ent_entity_get_json(char **out, const ent_entity *e, const char 
 ENT_EXTERN(int) ent_entity_has(const ent_entity *e, const char *path);
 
 /* Kind of the value at path (for free-form maps, the kind of what is stored).
- * Returns ENT_OK, ENT_NOTFOUND (unset), ENT_INVALID (bad path). */
+ * Returns ENT_OK, ENT_NOTFOUND (unset, or no such field, as the getters), ENT_INVALID (bad path). */
 ENT_EXTERN(int) ent_entity_kind(ent_kind *out, const ent_entity *e, const char *path);
 
 /* ---- fields by handle (fast path) --------------------------------------------------------- */

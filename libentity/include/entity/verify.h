@@ -28,8 +28,9 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
 
 /* Apply the log of src from seq 1 up to and including to_seq (0: all) to dst, an empty store with
  * a schema equal to or a compatible evolution of src's: dst then holds the same entities with the
- * same keys (auto ids too) and versions, and a log of the same events, transaction by transaction
- * (a transaction that to_seq falls inside is left out whole: replay ends before it).
+ * same keys (auto ids too) and versions, and a log of the same events (seq, ts, txn, data),
+ * transaction by transaction (a transaction that to_seq falls inside is left out whole: replay
+ * ends before it).
  * No index is written nor checked on the way (an index that an evolution added once the values
  * fitted it meets earlier, legal values in the log: repeats under a unique index, values longer
  * than an index key): dst's indexes are built over its entities at the end, also after a failure,
