@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the built libentity into a temporary prefix, then build a tiny host program against the
-# installed copy four ways — pkg-config and CMake find_package, each shared and static — and run
-# each build on both backends; where the optional components are built, a host serving a store
+# installed copy four ways — pkg-config and CMake find_package, each shared and static — and as C++
+# with pkg-config, and run each build on both backends; where the optional components are built, a host serving a store
 # over HTTP and one calling the NATS relay, built with pkg-config both ways.
 set -euo pipefail
 src=$1 bin=$2 http=${3:-no-http} nats=${4:-no-nats}
@@ -20,9 +20,27 @@ run() { # name binary
   echo "ok: $1"
 }
 
+# The .pc files name the install's prefix as it is spelt (pkg-config filters the system's -I and -L
+# only so); a staged install (DESTDIR) names the prefix, not the staging directory.
+[ "$(pkg-config --variable=prefix entity)" = "$prefix" ] || { echo "FAIL: entity.pc prefix is $(pkg-config --variable=prefix entity), not $prefix"; exit 1; }
+if pkg-config --cflags --libs entity | grep -q '/\.\./'; then echo "FAIL: entity.pc: $(pkg-config --cflags --libs entity)"; exit 1; fi
+DESTDIR=$work/stage cmake --install "$bin" --prefix /opt/ent >/dev/null
+for pc in $(cd "$pcdir" && ls *.pc); do
+  staged=$(find "$work/stage/opt/ent" -name "$pc")
+  grep -qx 'prefix=/opt/ent' "$staged" || { echo "FAIL: staged $pc:"; head -3 "$staged"; exit 1; }
+done
+[ -f "$work/stage/opt/ent/include/entity/entity.h" ] || { echo "FAIL: DESTDIR install has no headers"; exit 1; }
+echo "ok: pc-prefix, destdir"
+
 # pkg-config, shared
 cc -std=c11 -Wall -Werror -o "$work/pc_shared" "$here/host.c" $(pkg-config --cflags --libs entity)
 LD_LIBRARY_PATH=$libdir run pkgconfig-shared "$work/pc_shared"
+# a C++ host (the headers' extern "C" blocks: mangled names would not link)
+if command -v c++ >/dev/null; then
+  c++ -x c++ -std=c++11 -Wall -Werror -o "$work/pc_cxx" "$here/host.c" $(pkg-config --cflags --libs entity)
+  LD_LIBRARY_PATH=$libdir run pkgconfig-cxx "$work/pc_cxx"
+  cxx=1
+fi
 # pkg-config, static: the archive by path, its dependencies from --static
 cc -std=c11 -Wall -Werror -o "$work/pc_static" "$here/host.c" $(pkg-config --cflags entity) \
    "$libdir/libentity.a" $(pkg-config --static --libs-only-l --libs-only-L entity | sed 's/-lentity//')
@@ -35,7 +53,7 @@ cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DWITH_HTTP=$([ "$h
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
 run cmake-static "$work/cm/host_static"
-passed=4
+passed=$((5 + ${cxx:-0}))
 
 # entity-http (installed where libmicrohttpd was found): pkg-config, with the shared libentity and
 # with both of libentity's libraries static
