@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the built libentity into a temporary prefix, then build a tiny host program against the
 # installed copy four ways — pkg-config and CMake find_package, each shared and static — and as C++
-# with pkg-config, and run each build on both backends; where the optional components are built, a host serving a store
-# over HTTP and one calling the NATS relay, built with pkg-config both ways.
+# with pkg-config, and run each build on both backends; where the optional components are built, a
+# host serving a store over HTTP and one calling the NATS relay, built with pkg-config both ways.
 set -euo pipefail
 src=$1 bin=$2 http=${3:-no-http} nats=${4:-no-nats}
 work=$(mktemp -d)
