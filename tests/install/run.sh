@@ -54,6 +54,15 @@ cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
 run cmake-static "$work/cm/host_static"
 passed=$((5 + ${cxx:-0}))
+# an optional find_package(libentity) where its dependencies' .pc files are missing: not found, said
+# why, and the host's configure goes on
+mkdir "$work/no-pc"
+PKG_CONFIG_LIBDIR=$work/no-pc PKG_CONFIG_PATH= cmake -S "$here/optional" -B "$work/opt" -DCMAKE_PREFIX_PATH="$prefix" \
+  >"$work/opt.log" 2>&1 || { echo "FAIL: optional find_package stopped the configure"; cat "$work/opt.log"; exit 1; }
+grep -q 'libentity_FOUND=0' "$work/opt.log" && tr -s ' \n' ' ' <"$work/opt.log" | grep -q 'lmdb is not found' ||
+  { echo "FAIL: optional find_package without lmdb"; cat "$work/opt.log"; exit 1; }
+echo "ok: cmake-optional"
+passed=$((passed + 1))
 
 # entity-http (installed where libmicrohttpd was found): pkg-config, with the shared libentity and
 # with both of libentity's libraries static
