@@ -30,6 +30,12 @@ for pc in $(cd "$pcdir" && ls *.pc); do
   grep -qx 'prefix=/opt/ent' "$staged" || { echo "FAIL: staged $pc:"; head -3 "$staged"; exit 1; }
 done
 [ -f "$work/stage/opt/ent/include/entity/entity.h" ] || { echo "FAIL: DESTDIR install has no headers"; exit 1; }
+# a prefix with a space: escaped in the .pc, so a shell that reads pkg-config's output as words
+# (make's $(shell ...), eval) gets each flag whole
+cmake --install "$bin" --prefix "$work/pre fix" >/dev/null
+eval "cc -std=c11 -Wall -Werror -o \"\$work/pc_space\" \"\$here/host.c\" \
+  $(PKG_CONFIG_PATH=$(dirname "$(find "$work/pre fix" -name entity.pc)") pkg-config --cflags --libs entity)"
+LD_LIBRARY_PATH="$work/pre fix/$(basename "$libdir")" run pkgconfig-space "$work/pc_space"
 echo "ok: pc-prefix, destdir"
 
 # pkg-config, shared
