@@ -36,7 +36,13 @@ cmake --install "$bin" --prefix "$work/pre fix" >/dev/null
 eval "cc -std=c11 -Wall -Werror -o \"\$work/pc_space\" \"\$here/host.c\" \
   $(PKG_CONFIG_PATH=$(dirname "$(find "$work/pre fix" -name entity.pc)") pkg-config --cflags --libs entity)"
 LD_LIBRARY_PATH="$work/pre fix/$(basename "$libdir")" run pkgconfig-space "$work/pc_space"
-echo "ok: pc-prefix, destdir"
+# a component's .pc asks for the libentity of its own version (another one's ABI may differ)
+for pc in entity-nats entity-http; do
+  [ -f "$pcdir/$pc.pc" ] || continue
+  pkg-config --print-requires "$pc" | grep -qx "entity = $(pkg-config --modversion entity)" ||
+    { echo "FAIL: $pc.pc does not require entity = $(pkg-config --modversion entity)"; exit 1; }
+done
+echo "ok: pc-prefix, destdir, pc-requires"
 
 # pkg-config, shared
 cc -std=c11 -Wall -Werror -o "$work/pc_shared" "$here/host.c" $(pkg-config --cflags --libs entity)
