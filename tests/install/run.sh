@@ -35,7 +35,7 @@ done
 cmake --install "$bin" --prefix "$work/pre fix" >/dev/null
 eval "cc -std=c11 -Wall -Werror -o \"\$work/pc_space\" \"\$here/host.c\" \
   $(PKG_CONFIG_PATH=$(dirname "$(find "$work/pre fix" -name entity.pc)") pkg-config --cflags --libs entity)"
-LD_LIBRARY_PATH="$work/pre fix/$(basename "$libdir")" run pkgconfig-space "$work/pc_space"
+LD_LIBRARY_PATH="$work/pre fix/${libdir#"$prefix"/}" run pkgconfig-space "$work/pc_space"
 # a component's .pc asks for the libentity of its own version (another one's ABI may differ)
 for pc in entity-nats entity-http; do
   [ -f "$pcdir/$pc.pc" ] || continue
