@@ -660,10 +660,19 @@ static void *transfer_writer(void *p)
         snprintf(kf, sizeof kf, "a%02d", from);
         snprintf(kt, sizeof kt, "a%02d", to);
         ent_slice skf = S(kf), skt = S(kt);
-        if (B->get(w, acc_tbl, &skf, &out)) bad = 1;
-        else memcpy(&vf, out.data, sizeof vf);
-        if (!bad && B->get(w, acc_tbl, &skt, &out)) bad = 1;
-        else memcpy(&vt, out.data, sizeof vt);
+        /* A failed get leaves `out` unset: read neither value then (the txn is aborted below). */
+        if (B->get(w, acc_tbl, &skf, &out)) {
+            bad = 1;
+            B->txn_abort(w);
+            break;
+        }
+        memcpy(&vf, out.data, sizeof vf);
+        if (B->get(w, acc_tbl, &skt, &out)) {
+            bad = 1;
+            B->txn_abort(w);
+            break;
+        }
+        memcpy(&vt, out.data, sizeof vt);
         int64_t amt = rand_r(&seed) % 50;
         if (from == to) amt = 0;
         vf -= amt;

@@ -78,7 +78,7 @@ static void writer(const char *dir, int fd, unsigned seed)
         for (size_t i = 0; i < sizeof payload; i++) payload[i] = (unsigned char)rand();
         if (ent_entity_new(&job, ent_store_type(s, "job")) || ent_entity_set_string(job, "name", name) ||
             ent_entity_set_int(job, "bucket", rand() % 10) ||
-            ent_entity_set_bytes(job, "payload", payload, (size_t)(rand() % (int)sizeof payload)) ||
+            ent_entity_set_bytes(job, "payload", payload, (size_t)rand() % sizeof payload) ||
             ent_create(s, w, job))
             _exit(5);
         if (created > 5 && rand() % 3 == 0) {
@@ -251,7 +251,7 @@ static int grouped_call(ent_txn *txn, void *p)
     for (size_t i = 0; i < sizeof payload; i++) payload[i] = (unsigned char)rand_r(&c->seed);
     if ((rc = ent_entity_new(&job, ent_store_type(c->s, "job"))) || (rc = ent_entity_set_string(job, "name", name)) ||
         (rc = ent_entity_set_int(job, "bucket", c->tid)) ||
-        (rc = ent_entity_set_bytes(job, "payload", payload, (size_t)(rand_r(&c->seed) % (int)sizeof payload))) ||
+        (rc = ent_entity_set_bytes(job, "payload", payload, (size_t)rand_r(&c->seed) % sizeof payload)) ||
         (rc = ent_create(c->s, txn, job)))
         goto out;
     if (c->doomed) { /* a second job under a name that is taken: the call fails, its first job goes */

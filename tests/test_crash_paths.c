@@ -73,7 +73,8 @@ static void tool_says(const char *args, int want_rc, const char *needle)
     int rc;
     size_t n;
     if (access(ENT_BINARY_DIR "/entity", X_OK) != 0) return;
-    snprintf(cmd, sizeof cmd, "%s/entity %s 2>&1", ENT_BINARY_DIR, args);
+    /* quoted: the build tree may be under a path with spaces */
+    snprintf(cmd, sizeof cmd, "'%s/entity' %s 2>&1", ENT_BINARY_DIR, args);
     f = popen(cmd, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     n = fread(out, 1, sizeof out - 1, f);

@@ -18,9 +18,9 @@ typedef struct follower {
     const char *path;
     ent_follow_opts o;
     const volatile int *stop;
-    enats_conn c;
+    ent_nats__conn c;
     natsSubscription *sub;
-    enats_mirror mr;         /* the store and what was applied (mirror_msg.c) */
+    ent_nats__mirror mr;         /* the store and what was applied (mirror_msg.c) */
     char subj_all[80];
     int up, said_down;
     uint64_t target;         /* once: the stream position of the primary's last message at start */
@@ -33,8 +33,8 @@ static void drop(follower *f)
         natsSubscription_Destroy(f->sub);
     }
     f->sub = NULL;
-    enats_mirror_txn_clear(&f->mr);
-    enats_close(&f->c);
+    ent_nats__mirror_txn_clear(&f->mr);
+    ent_nats__close(&f->c);
     f->up = 0;
 }
 
@@ -53,7 +53,7 @@ static int open_existing(follower *f)
     }
     if (!f->mr.primary[0]) snprintf(f->mr.primary, sizeof f->mr.primary, "%s", ent_store_mirror_of(x));
     ent_store_close(x);
-    rc = enats_mirror_open(&f->mr, NULL); /* ENT_CONFLICT when it mirrors another primary */
+    rc = ent_nats__mirror_open(&f->mr, NULL); /* ENT_CONFLICT when it mirrors another primary */
     return rc;
 }
 
@@ -64,7 +64,7 @@ static int primary_from_stream(follower *f, uint64_t first_seq)
     jsErrCode jerr = 0;
     const char *subj, *p, *dot;
     natsStatus st = js_GetMsg(&m, f->c.js, f->o.stream, first_seq, NULL, &jerr);
-    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's first message");
+    if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's first message");
     subj = natsMsg_GetSubject(m);
     p = subj + strlen(ENATS_SUBJECT_PREFIX);
     dot = strncmp(subj, ENATS_SUBJECT_PREFIX, strlen(ENATS_SUBJECT_PREFIX)) == 0 ? strchr(p, '.') : NULL;
@@ -99,17 +99,17 @@ static int start_seq(uint64_t *out, follower *f, uint64_t last_pos)
     if (last_pos >= f->mr.pos) {
         st = js_GetMsg(&m, f->c.js, f->o.stream, f->mr.pos, NULL, &jerr);
         if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ENT_OK;
-        if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream at the mirror's position");
+        if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream at the mirror's position");
         subj = natsMsg_GetSubject(m);
-        same = !strncmp(subj, f->subj_all, strlen(f->subj_all) - 1) && enats_header_u64(&seq, m, "Entity-Seq") == ENT_OK &&
+        same = !strncmp(subj, f->subj_all, strlen(f->subj_all) - 1) && ent_nats__header_u64(&seq, m, "Entity-Seq") == ENT_OK &&
                seq == f->mr.applied;
         /* that seq, but is it the event the mirror applied? (not if the stream was made again
          * by the primary restored from a backup, or a copy of it) */
-        rc = same ? enats_mirror_same(&f->mr, m, seq) : ENT_OK;
+        rc = same ? ent_nats__mirror_same(&f->mr, m, seq) : ENT_OK;
         natsMsg_Destroy(m);
         if (same) return rc;
     }
-    enats_log(f->o.log, f->o.log_payload, "mirror: stream %s does not hold seq %" PRIu64 " at position %" PRIu64
+    ent_nats__log(f->o.log, f->o.log_payload, "mirror: stream %s does not hold seq %" PRIu64 " at position %" PRIu64
               " where the mirror took it (made again?): reading it from its start", f->o.stream, f->mr.applied, f->mr.pos);
     *out = 1;
     return ENT_OK;
@@ -131,7 +131,7 @@ static int start(follower *f)
         ent_error_set(ENT_NOTFOUND, "no stream %s at %s (a relay creates it)", f->o.stream, f->o.url);
         return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
-    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's info");
+    if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's info");
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
     last_pos = si->State.LastSeq;
@@ -148,7 +148,7 @@ static int start(follower *f)
         ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->mr.primary);
         return f->o.once || f->mr.m ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
-    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
+    if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's last message");
     if (f->o.once) f->target = natsMsg_GetSequence(last);
     natsMsg_Destroy(last);
     if ((rc = start_seq(&from, f, last_pos))) return rc;
@@ -162,7 +162,7 @@ static int start(follower *f)
     st = js_SubscribeSync(&f->sub, f->c.js, f->subj_all, NULL, &so, &jerr);
     if (st != NATS_OK) {
         f->sub = NULL;
-        return enats_err(ENT_IO, st, jerr, "subscribing to the stream");
+        return ent_nats__err(ENT_IO, st, jerr, "subscribing to the stream");
     }
     return ENT_OK;
 }
@@ -176,7 +176,7 @@ static int on_msg(follower *f, natsMsg *msg)
         spos = meta->Sequence.Stream;
         jsMsgMetaData_Destroy(meta);
     }
-    rc = enats_mirror_msg(&f->mr, msg, spos);
+    rc = ent_nats__mirror_msg(&f->mr, msg, spos);
     if (!rc && f->o.once && spos >= f->target) rc = ENT_TIMEOUT; /* done */
     return rc;
 }
@@ -188,7 +188,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     if (!path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_run: NULL argument");
     if (opts->version != ENT_FOLLOW_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_follow_run: opts->version %u, expected %u", opts->version, ENT_FOLLOW_OPTS_VERSION);
-    if ((rc = enats_check_url(opts->url))) return rc;
+    if ((rc = ent_nats__check_url(opts->url))) return rc;
     if (!opts->stream || !*opts->stream || strpbrk(opts->stream, " .*>\t"))
         return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
                              opts->stream ? opts->stream : "");
@@ -203,11 +203,11 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     if (opts->primary_id) snprintf(f.mr.primary, sizeof f.mr.primary, "%s", opts->primary_id);
     if ((rc = open_existing(&f))) goto out;
 
-    while (!enats_stopped(stop)) {
+    while (!ent_nats__stopped(stop)) {
         natsMsg *msg = NULL;
         natsStatus st;
         if (!f.up) {
-            rc = enats_connect(&f.c, f.o.url, 0);
+            rc = ent_nats__connect(&f.c, f.o.url, 0);
             if (!rc) rc = start(&f);
             if (rc == ENT_IO || rc == ENT_TIMEOUT) {
                 char why[512];
@@ -215,7 +215,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                 drop(&f);
                 if (f.o.once) {
                     if (rc == ENT_TIMEOUT) {
-                        enats_log(f.o.log, f.o.log_payload, "mirror: %s; nothing to apply", why);
+                        ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s; nothing to apply", why);
                         rc = ENT_OK;
                     } else {
                         rc = ent_error_set(ENT_IO, "NATS at %s: %s", f.o.url, why);
@@ -223,9 +223,9 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                     break;
                 }
                 if (!f.said_down)
-                    enats_log(f.o.log, f.o.log_payload, "mirror: %s%s; waiting", rc == ENT_TIMEOUT ? "" : "NATS unreachable: ", why);
+                    ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s%s; waiting", rc == ENT_TIMEOUT ? "" : "NATS unreachable: ", why);
                 f.said_down = 1;
-                enats_nap(backoff, stop);
+                ent_nats__nap(backoff, stop);
                 backoff = backoff < 1000 ? backoff * 2 : 2000;
                 rc = ENT_OK;
                 continue;
@@ -235,21 +235,21 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             f.said_down = 0;
             backoff = 100;
             if (f.o.once && !f.sub) break; /* nothing new */
-            enats_log(f.o.log, f.o.log_payload, "mirror: following store %s on stream %s at %s after seq %" PRIu64,
+            ent_nats__log(f.o.log, f.o.log_payload, "mirror: following store %s on stream %s at %s after seq %" PRIu64,
                       f.mr.primary, f.o.stream, f.o.url, f.mr.applied);
         }
         st = natsSubscription_NextMsg(&msg, f.sub, 200);
         if (st == NATS_TIMEOUT) {
-            if (enats_closed(&f.c)) {
-                enats_log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
+            if (ent_nats__closed(&f.c)) {
+                ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
             }
             continue;
         }
         if (st != NATS_OK) {
-            enats_err(ENT_IO, st, 0, "reading the stream");
-            enats_log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting", ent_errmsg());
+            ent_nats__err(ENT_IO, st, 0, "reading the stream");
+            ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting", ent_errmsg());
             drop(&f);
             f.said_down = 1;
             continue;
@@ -263,13 +263,13 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         if (rc) break;
     }
     if (!rc && f.o.once)
-        enats_log(f.o.log, f.o.log_payload, "mirror: %s holds store %s up to seq %" PRIu64, path, f.mr.primary, f.mr.applied);
+        ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s holds store %s up to seq %" PRIu64, path, f.mr.primary, f.mr.applied);
 out: {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", ent_errmsg());
     drop(&f);
-    enats_fini(&f.c);
-    enats_mirror_fini(&f.mr);
+    ent_nats__fini(&f.c);
+    ent_nats__mirror_fini(&f.mr);
     if (rc) ent_error_set(rc, "%s", msg);
 }
     return rc;

@@ -9,46 +9,46 @@
 
 #include "mirror_msg.h"
 
-void enats_mirror_close(enats_mirror *f)
+void ent_nats__mirror_close(ent_nats__mirror *f)
 {
     ent_store_close(f->m); /* frees f->cb too */
     f->m = NULL;
     f->cb = NULL;
 }
 
-void enats_mirror_fini(enats_mirror *f)
+void ent_nats__mirror_fini(ent_nats__mirror *f)
 {
-    enats_mirror_txn_clear(f);
-    enats_mirror_close(f);
+    ent_nats__mirror_txn_clear(f);
+    ent_nats__mirror_close(f);
     free(f->txn);
     f->txn = NULL;
     f->cap = 0;
 }
 
-void enats_mirror_txn_clear(enats_mirror *f)
+void ent_nats__mirror_txn_clear(ent_nats__mirror *f)
 {
     for (size_t i = 0; i < f->n; i++) ent_event_free(f->txn[i]);
     f->n = 0;
 }
 
-int enats_mirror_open(enats_mirror *f, const ent_schema *schema)
+int ent_nats__mirror_open(ent_nats__mirror *f, const ent_schema *schema)
 {
     int rc;
-    enats_mirror_close(f);
+    ent_nats__mirror_close(f);
     if ((rc = ent_mirror_open(&f->m, f->path, f->primary, schema, f->o->store_opts))) return rc;
     if (f->o->on_event && (rc = ent_subscribe(&f->cb, f->m, NULL, 0, f->o->on_event, f->o->event_payload))) {
-        enats_mirror_close(f);
+        ent_nats__mirror_close(f);
         return rc;
     }
     return ent_mirror_position(&f->applied, &f->pos, f->m);
 }
 
-static int on_schema(enats_mirror *f, natsMsg *msg)
+static int on_schema(ent_nats__mirror *f, natsMsg *msg)
 {
     ent_schema *sc = NULL;
     uint64_t ver = 0;
     int rc;
-    if (enats_header_u64(&ver, msg, "Entity-Schema-Version") != ENT_OK)
+    if (ent_nats__header_u64(&ver, msg, "Entity-Schema-Version") != ENT_OK)
         return ent_error_set(ENT_CORRUPT, "stream %s: a schema message without Entity-Schema-Version", f->o->stream);
     if (f->m && ver <= ent_schema_version(ent_store_schema(f->m))) return ENT_OK; /* applied already */
     /* Events gathered so far borrow the open store's types, which the reopen below frees; and a
@@ -63,19 +63,19 @@ static int on_schema(enats_mirror *f, natsMsg *msg)
                              "evolve (reopening would empty it): mirror into an LMDB store", f->o->stream, ver);
     if ((rc = ent_schema_load_json(&sc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), "<stream>")))
         return ent_error_set(rc, "stream %s: schema version %" PRIu64 " does not load: %s", f->o->stream, ver, ent_errmsg());
-    rc = enats_mirror_open(f, sc);
+    rc = ent_nats__mirror_open(f, sc);
     ent_schema_free(sc);
     if (rc) return rc;
-    enats_log(f->o->log, f->o->log_payload, "mirror: %s at schema %s version %" PRIu64 " (primary %s)", f->path,
+    ent_nats__log(f->o->log, f->o->log_payload, "mirror: %s at schema %s version %" PRIu64 " (primary %s)", f->path,
               ent_schema_name(ent_store_schema(f->m)), ver, f->primary);
     return ENT_OK;
 }
 
-int enats_mirror_same(enats_mirror *f, natsMsg *m, uint64_t seq)
+int ent_nats__mirror_same(ent_nats__mirror *f, natsMsg *m, uint64_t seq)
 {
     int rc, same;
     if (!f->m) return ENT_OK;
-    rc = enats_same_event(&same, m, f->m, seq);
+    rc = ent_nats__same_event(&same, m, f->m, seq);
     if (rc == ENT_NOTFOUND) return ENT_OK; /* nothing to compare with */
     if (rc) return rc;
     if (!same)
@@ -87,18 +87,18 @@ int enats_mirror_same(enats_mirror *f, natsMsg *m, uint64_t seq)
     return ENT_OK;
 }
 
-static int on_event(enats_mirror *f, natsMsg *msg, uint64_t spos)
+static int on_event(ent_nats__mirror *f, natsMsg *msg, uint64_t spos)
 {
     uint64_t seq = 0, expect, dummy = 0;
     ent_event *ev = NULL;
     int rc;
-    if (enats_header_u64(&seq, msg, "Entity-Seq") != ENT_OK)
+    if (ent_nats__header_u64(&seq, msg, "Entity-Seq") != ENT_OK)
         return ent_error_set(ENT_CORRUPT, "stream %s: message %" PRIu64 " on %s has no Entity-Seq", f->o->stream, spos,
                              natsMsg_GetSubject(msg));
     expect = f->n ? f->txn[f->n - 1]->seq + 1 : f->applied + 1;
     /* A duplicate: applied (or received) already. The last applied one, met first on a stream
      * read from its start, tells whether what follows continues the mirror's history. */
-    if (seq < expect) return seq == f->applied && !f->checked ? enats_mirror_same(f, msg, seq) : ENT_OK;
+    if (seq < expect) return seq == f->applied && !f->checked ? ent_nats__mirror_same(f, msg, seq) : ENT_OK;
     if (seq > expect)
         return ent_error_set(ENT_NOTFOUND, "stream %s lacks seq %" PRIu64 " of store %s (the next there is %" PRIu64
                              "); the mirror stops at seq %" PRIu64, f->o->stream, expect, f->primary, seq, f->applied);
@@ -123,19 +123,19 @@ static int on_event(enats_mirror *f, natsMsg *msg, uint64_t spos)
         f->cap = cap;
     }
     f->txn[f->n++] = ev;
-    if (enats_header_u64(&dummy, msg, "Entity-Txn-End") != ENT_OK) return ENT_OK;
+    if (ent_nats__header_u64(&dummy, msg, "Entity-Txn-End") != ENT_OK) return ENT_OK;
     rc = ent_mirror_apply(f->m, f->txn, f->n, spos);
     if (rc == ENT_OK || rc == ENT_CONFLICT) {
         f->applied = f->txn[f->n - 1]->seq;
         f->pos = spos;
         rc = ENT_OK;
     }
-    enats_mirror_txn_clear(f);
+    ent_nats__mirror_txn_clear(f);
     return rc;
 }
 
 
-int enats_mirror_msg(enats_mirror *f, natsMsg *msg, uint64_t spos)
+int ent_nats__mirror_msg(ent_nats__mirror *f, natsMsg *msg, uint64_t spos)
 {
     const char *subj = natsMsg_GetSubject(msg);
     size_t sl = strlen(subj);

@@ -6,7 +6,7 @@
 
 #include "nats_util.h"
 
-typedef struct enats_mirror {
+typedef struct ent_nats__mirror {
     const char *path;          /* the mirror store's directory */
     const ent_follow_opts *o;  /* stream (named in messages), store_opts, on_event, log */
     char primary[ENATS_ID_MAX + 1];
@@ -16,22 +16,22 @@ typedef struct enats_mirror {
     ent_event **txn;           /* events of the transaction being received */
     size_t n, cap;
     int checked;               /* the stream's seq `applied` was found to be the one applied */
-} enats_mirror;
+} ent_nats__mirror;
 
 /* Open (or, with schema, create or evolve) the mirror store at path; reads applied and pos. */
-int enats_mirror_open(enats_mirror *f, const ent_schema *schema);
+int ent_nats__mirror_open(ent_nats__mirror *f, const ent_schema *schema);
 /* Close the store (its subscriber goes with it). */
-void enats_mirror_close(enats_mirror *f);
+void ent_nats__mirror_close(ent_nats__mirror *f);
 /* Forget the events of a transaction half received (a new consumer sends them again). */
-void enats_mirror_txn_clear(enats_mirror *f);
+void ent_nats__mirror_txn_clear(ent_nats__mirror *f);
 /* Close and free everything; f may be opened again. */
-void enats_mirror_fini(enats_mirror *f);
+void ent_nats__mirror_fini(ent_nats__mirror *f);
 
 /* The stream's message m carries seq, which the mirror applied: ENT_OK when it is the event the
- * mirror applied as seq (enats_same_event; sets checked), ENT_CONFLICT naming both when it is
+ * mirror applied as seq (ent_nats__same_event; sets checked), ENT_CONFLICT naming both when it is
  * another history's (the primary restored from a backup, or a copy of it): applying what follows
  * it would mix two histories. */
-int enats_mirror_same(enats_mirror *f, natsMsg *m, uint64_t seq);
+int ent_nats__mirror_same(ent_nats__mirror *f, natsMsg *m, uint64_t seq);
 
 /* One message of the stream at stream position spos: a schema message (subject ending ".schema",
  * header Entity-Schema-Version) creates or evolves the mirror; an event (header Entity-Seq, the
@@ -39,7 +39,7 @@ int enats_mirror_same(enats_mirror *f, natsMsg *m, uint64_t seq);
  * transaction is then applied as one (ent_mirror_apply). Duplicates are skipped.
  * Returns ENT_OK; ENT_NOTFOUND (a seq is missing: the message names it), ENT_CORRUPT (a message
  * that is not what the relay sends, an event before any schema), ENT_CONFLICT (the copy of the
- * last applied seq, met first, is another history's: enats_mirror_same), the store's codes. */
-int enats_mirror_msg(enats_mirror *f, natsMsg *msg, uint64_t spos);
+ * last applied seq, met first, is another history's: ent_nats__mirror_same), the store's codes. */
+int ent_nats__mirror_msg(ent_nats__mirror *f, natsMsg *msg, uint64_t spos);
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "nats_util.h"
 
-int enats_check_url(const char *url)
+int ent_nats__check_url(const char *url)
 {
     const char *p;
     if (!url || !*url) return ent_error_set(ENT_INVALID, "no NATS URL (--nats nats://HOST:PORT)");
@@ -24,7 +24,7 @@ int enats_check_url(const char *url)
     return ENT_OK;
 }
 
-int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
+int ent_nats__err(int code, natsStatus s, jsErrCode jerr, const char *what)
 {
     const char *last = nats_GetLastError(NULL);
     /* libnats prefixes "(file.c:123): ": people need the text, not the client's source line */
@@ -36,7 +36,7 @@ int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
 
 static int64_t mono_ms(void);
 
-static void ack_failed(enats_acks *a, int refused, const char *fmt, const char *x, const char *y)
+static void ack_failed(ent_nats__acks *a, int refused, const char *fmt, const char *x, const char *y)
 {
     if (__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) return; /* the first one says it */
     snprintf(a->err, sizeof a->err, fmt, x, y);
@@ -50,7 +50,7 @@ static void ack_failed(enats_acks *a, int refused, const char *fmt, const char *
  * event before it; an error answer stops that (the relay then stops or reconnects). */
 static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    enats_acks *a = closure;
+    ent_nats__acks *a = closure;
     const char *subj = natsMsg_GetSubject(msg), *tok = subj ? strrchr(subj, '.') : NULL;
     const char *d = natsMsg_GetData(msg);
     int n = natsMsg_GetDataLength(msg);
@@ -98,9 +98,9 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     natsMsg_Destroy(msg);
 }
 
-static enats_acks *acks_new(void)
+static ent_nats__acks *acks_new(void)
 {
-    enats_acks *a = calloc(1, sizeof *a);
+    ent_nats__acks *a = calloc(1, sizeof *a);
     pthread_condattr_t ca;
     if (!a) return NULL;
     pthread_mutex_init(&a->mu, NULL);
@@ -111,14 +111,14 @@ static enats_acks *acks_new(void)
     return a;
 }
 
-static void acks_free(enats_acks *a)
+static void acks_free(ent_nats__acks *a)
 {
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }
 
-int enats_connect(enats_conn *c, const char *url, int window)
+int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
 {
     natsOptions *o = NULL;
     jsOptions jo;
@@ -130,11 +130,11 @@ int enats_connect(enats_conn *c, const char *url, int window)
     c->ack_sub = NULL;
     c->sent_msgs = 0;
     if (!(c->acks = acks_new())) return ent_error_set(ENT_NOMEM, "out of memory");
-    if ((st = natsOptions_Create(&o)) != NATS_OK) return enats_err(ENT_NOMEM, st, 0, "NATS options");
+    if ((st = natsOptions_Create(&o)) != NATS_OK) return ent_nats__err(ENT_NOMEM, st, 0, "NATS options");
     if ((st = natsOptions_SetURL(o, url)) != NATS_OK) {
         natsOptions_Destroy(o);
-        enats_close(c);
-        return enats_err(ENT_INVALID, st, 0, url);
+        ent_nats__close(c);
+        return ent_nats__err(ENT_INVALID, st, 0, url);
     }
     /* No reconnect inside the client: its reconnect buffer could resend messages after others
      * were lost with the old connection, leaving a gap. A new connection resumes from the stream. */
@@ -147,14 +147,14 @@ int enats_connect(enats_conn *c, const char *url, int window)
     natsOptions_Destroy(o);
     if (st != NATS_OK) {
         c->nc = NULL;
-        enats_close(c);
-        return enats_err(ENT_IO, st, 0, "connecting");
+        ent_nats__close(c);
+        return ent_nats__err(ENT_IO, st, 0, "connecting");
     }
     jsOptions_Init(&jo);
     jo.Wait = 5000;
     if ((st = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
-        enats_close(c);
-        return enats_err(ENT_IO, st, 0, "JetStream context");
+        ent_nats__close(c);
+        return ent_nats__err(ENT_IO, st, 0, "JetStream context");
     }
     if (window > 0) {
         /* room for every ack of a window and then some: a dropped ack would cost a reconnect */
@@ -165,14 +165,14 @@ int enats_connect(enats_conn *c, const char *url, int window)
         }
         if (st == NATS_OK) st = natsSubscription_SetPendingLimits(c->ack_sub, lim, lim * 1024);
         if (st != NATS_OK) {
-            enats_close(c);
-            return enats_err(ENT_IO, st, 0, "subscribing to JetStream's acks");
+            ent_nats__close(c);
+            return ent_nats__err(ENT_IO, st, 0, "subscribing to JetStream's acks");
         }
     }
     return ENT_OK;
 }
 
-void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token)
+void ent_nats__reply(const ent_nats__conn *c, char *buf, size_t size, const char *token)
 {
     size_t n = strlen(c->inbox), t = strlen(token);
     if (n + 1 + t + 1 > size) t = n = 0; /* cannot happen: inboxes are 29 bytes */
@@ -182,18 +182,18 @@ void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token)
     buf[n + 1 + t] = '\0';
 }
 
-int enats_publish(enats_conn *c, natsMsg *m)
+int ent_nats__publish(ent_nats__conn *c, natsMsg *m)
 {
     natsStatus st = natsConnection_PublishMsg(c->nc, m);
-    if (st == NATS_MAX_PAYLOAD) return enats_err(ENT_FULL, st, 0, "publishing"); /* not an outage */
-    if (st != NATS_OK) return enats_err(ENT_IO, st, 0, "publishing");
+    if (st == NATS_MAX_PAYLOAD) return ent_nats__err(ENT_FULL, st, 0, "publishing"); /* not an outage */
+    if (st != NATS_OK) return ent_nats__err(ENT_IO, st, 0, "publishing");
     c->sent_msgs++;
     return ENT_OK;
 }
 
-int enats_wait_acks(enats_conn *c, uint64_t limit, int timeout_ms)
+int ent_nats__wait_acks(ent_nats__conn *c, uint64_t limit, int timeout_ms)
 {
-    enats_acks *a = c->acks;
+    ent_nats__acks *a = c->acks;
     int64_t end = mono_ms() + timeout_ms;
     int rc = ENT_OK;
     if (c->sent_msgs - __atomic_load_n(&a->n_acks, __ATOMIC_SEQ_CST) < limit) return ENT_OK;
@@ -202,7 +202,7 @@ int enats_wait_acks(enats_conn *c, uint64_t limit, int timeout_ms)
     while (c->sent_msgs - __atomic_load_n(&a->n_acks, __ATOMIC_SEQ_CST) >= limit) {
         int64_t left = end - mono_ms(), step;
         struct timespec ts;
-        if (__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE) || enats_closed(c)) break;
+        if (__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE) || ent_nats__closed(c)) break;
         if (left <= 0) {
             rc = ent_error_set(ENT_IO, "%" PRIu64 " of %" PRIu64 " acks missing after %d ms",
                                c->sent_msgs - __atomic_load_n(&a->n_acks, __ATOMIC_SEQ_CST), c->sent_msgs, timeout_ms);
@@ -235,11 +235,11 @@ static int64_t mono_ms(void)
  * kept for a while (GRACE_MS) before it is freed. */
 #define GRACE_MS 10000
 
-static void bury(enats_conn *c, int64_t older_than_ms)
+static void bury(ent_nats__conn *c, int64_t older_than_ms)
 {
-    enats_acks **p = &c->graveyard;
+    ent_nats__acks **p = &c->graveyard;
     while (*p) {
-        enats_acks *a = *p;
+        ent_nats__acks *a = *p;
         if (a->retired_ms <= older_than_ms) {
             *p = a->next;
             acks_free(a);
@@ -249,7 +249,7 @@ static void bury(enats_conn *c, int64_t older_than_ms)
     }
 }
 
-void enats_close(enats_conn *c)
+void ent_nats__close(ent_nats__conn *c)
 {
     if (c->ack_sub) {
         /* no ack reaches this state once this returns, save one being delivered right now */
@@ -276,18 +276,18 @@ void enats_close(enats_conn *c)
     bury(c, mono_ms() - GRACE_MS);
 }
 
-void enats_fini(enats_conn *c)
+void ent_nats__fini(ent_nats__conn *c)
 {
-    enats_close(c);
-    /* No ack is pending any more (enats_close); a short pause lets a callback that was already
+    ent_nats__close(c);
+    /* No ack is pending any more (ent_nats__close); a short pause lets a callback that was already
      * running finish before its state goes. */
-    if (c->graveyard) enats_nap(10, NULL);
+    if (c->graveyard) ent_nats__nap(10, NULL);
     bury(c, INT64_MAX);
 }
 
-int enats_closed(const enats_conn *c) { return !c->nc || natsConnection_IsClosed(c->nc); }
+int ent_nats__closed(const ent_nats__conn *c) { return !c->nc || natsConnection_IsClosed(c->nc); }
 
-void enats_log(ent_nats_log_cb cb, void *payload, const char *fmt, ...)
+void ent_nats__log(ent_nats_log_cb cb, void *payload, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -298,9 +298,9 @@ void enats_log(ent_nats_log_cb cb, void *payload, const char *fmt, ...)
     else fprintf(stderr, "entity: %s\n", buf);
 }
 
-void enats_nap(int ms, const volatile int *stop)
+void ent_nats__nap(int ms, const volatile int *stop)
 {
-    while (ms > 0 && !enats_stopped(stop)) {
+    while (ms > 0 && !ent_nats__stopped(stop)) {
         int step = ms < 50 ? ms : 50;
         struct timespec ts = {0, (long)step * 1000000L};
         nanosleep(&ts, NULL);
@@ -308,7 +308,7 @@ void enats_nap(int ms, const volatile int *stop)
     }
 }
 
-int enats_same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq)
+int ent_nats__same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq)
 {
     ent_event *ev = NULL;
     char *json = NULL;
@@ -327,7 +327,7 @@ int enats_same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq)
     return ENT_OK;
 }
 
-int enats_header_u64(uint64_t *out, natsMsg *m, const char *key)
+int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key)
 {
     const char *v = NULL;
     char *end;

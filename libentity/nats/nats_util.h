@@ -14,8 +14,8 @@
 /* What the publish acks report, written by the ack subscription's thread, read by ours (atomics;
  * err is written before failed is set). One per connection, on the heap: an ack of an old
  * connection may still arrive while the next one runs, and must not land in the new one's state,
- * nor in freed memory (see enats_close). */
-typedef struct enats_acks {
+ * nor in freed memory (see ent_nats__close). */
+typedef struct ent_nats__acks {
     int failed;               /* a publish failed; err is set first */
     int refused;              /* 1: JetStream answered no (not a lost connection) */
     char err[256];
@@ -25,61 +25,61 @@ typedef struct enats_acks {
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* CLOCK_MONOTONIC */
     int64_t retired_ms;       /* when its connection was closed (graveyard) */
-    struct enats_acks *next;
-} enats_acks;
+    struct ent_nats__acks *next;
+} ent_nats__acks;
 
 /* A connection with JetStream. Zero it once (ENATS_CONN_INIT); connect and close it any number of
- * times; enats_fini() at the end.
+ * times; ent_nats__fini() at the end.
  * Publishing (the relay) does not go through libnats's js_PublishMsgAsync(): that keeps every
  * message until its ack, in a map, under a reply subject of its own, and frees it on its ack
  * thread, which was most of the relay's per-message cost. The relay keeps nothing (what a lost
  * connection loses it publishes again from the log, after the stream's last message): it publishes
  * with core NATS and a reply subject "<inbox>.<seq>", and one subscription on "<inbox>.*" reads
  * JetStream's acks. */
-typedef struct enats_conn {
+typedef struct ent_nats__conn {
     natsConnection *nc;
     jsCtx *js;
-    enats_acks *acks;         /* the current connection's */
+    ent_nats__acks *acks;         /* the current connection's */
     natsInbox *inbox;         /* acks come to "<inbox>.<token>" (publishing connections) */
     natsSubscription *ack_sub;
     uint64_t sent_msgs;       /* published on this connection (the publishing thread's) */
-    enats_acks *graveyard;    /* of closed connections, freed once no ack can reach them */
-} enats_conn;
+    ent_nats__acks *graveyard;    /* of closed connections, freed once no ack can reach them */
+} ent_nats__conn;
 
 /* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces. ENT_INVALID names it. */
-int enats_check_url(const char *url);
+int ent_nats__check_url(const char *url);
 /* Connect (no client-side reconnect: a broken connection is replaced, see nats.h) and make the
  * JetStream context. window > 0: a publishing connection, with the ack subscription sized for
  * window acks in flight. ENT_IO on failure. */
-int enats_connect(enats_conn *c, const char *url, int window);
+int ent_nats__connect(ent_nats__conn *c, const char *url, int window);
 /* "<inbox>.<token>" into buf (at least 64 bytes): the reply subject of a publish. */
-void enats_reply(const enats_conn *c, char *buf, size_t size, const char *token);
+void ent_nats__reply(const ent_nats__conn *c, char *buf, size_t size, const char *token);
 /* *same: whether m's body is s's logged event seq as far as its seq, ts and txn go: what tells
  * one history's event from another's under the same store id and seq (a primary restored from a
  * backup, a copy of it), whichever schema version rendered the rest. ENT_NOTFOUND when the log
  * no longer holds seq (nothing to compare with). */
-int enats_same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq);
-/* Publish m (its reply from enats_reply) and count it; m stays the caller's. ENT_IO on failure;
+int ent_nats__same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq);
+/* Publish m (its reply from ent_nats__reply) and count it; m stays the caller's. ENT_IO on failure;
  * ENT_FULL when m is larger than the server's max_payload (no new connection changes that). */
-int enats_publish(enats_conn *c, natsMsg *m);
+int ent_nats__publish(ent_nats__conn *c, natsMsg *m);
 /* Wait while `limit` or more publishes await their ack (limit 1: until every ack is in), at most
  * timeout_ms. ENT_OK also when a failure was reported or the connection closed (the caller looks
- * at acks->failed and enats_closed); ENT_IO on the timeout, the message saying how many acks are
+ * at acks->failed and ent_nats__closed); ENT_IO on the timeout, the message saying how many acks are
  * missing. */
-int enats_wait_acks(enats_conn *c, uint64_t limit, int timeout_ms);
-void enats_close(enats_conn *c);
-void enats_fini(enats_conn *c);
+int ent_nats__wait_acks(ent_nats__conn *c, uint64_t limit, int timeout_ms);
+void ent_nats__close(ent_nats__conn *c);
+void ent_nats__fini(ent_nats__conn *c);
 /* The connection closed under us (the server went away). */
-int enats_closed(const enats_conn *c);
+int ent_nats__closed(const ent_nats__conn *c);
 /* ent_error_set(code, "<what>: <nats text>") */
-int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what);
+int ent_nats__err(int code, natsStatus s, jsErrCode jerr, const char *what);
 /* One state line through cb or to stderr. */
-void enats_log(ent_nats_log_cb cb, void *payload, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ent_nats__log(ent_nats_log_cb cb, void *payload, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* *stop, read as another thread or a signal handler may set it. */
-static inline int enats_stopped(const volatile int *stop) { return stop && __atomic_load_n(stop, __ATOMIC_RELAXED); }
+static inline int ent_nats__stopped(const volatile int *stop) { return stop && __atomic_load_n(stop, __ATOMIC_RELAXED); }
 /* Sleep ms milliseconds, waking early when *stop is set. */
-void enats_nap(int ms, const volatile int *stop);
+void ent_nats__nap(int ms, const volatile int *stop);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
-int enats_header_u64(uint64_t *out, natsMsg *m, const char *key);
+int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
 
 #endif

@@ -27,7 +27,7 @@ typedef struct relay {
     const volatile int *stop;
     char subj_all[80], subj_events[80], subj_schema[80], subj_base[80];
     char id[ENATS_ID_MAX + 1]; /* the store's */
-    enats_conn c;
+    ent_nats__conn c;
     int up;                  /* connected and resumed */
     int said_down;           /* the "unreachable" line was printed for this outage */
     uint64_t pos;            /* last seq in the stream and acknowledged in the subscription */
@@ -51,7 +51,7 @@ static void drop(relay *r)
     r->cur = NULL;
     ent_event_free(r->ahead);
     r->ahead = NULL;
-    enats_close(&r->c);
+    ent_nats__close(&r->c);
     r->up = 0;
     r->sent = 0;
 }
@@ -103,14 +103,14 @@ static int ensure_stream(relay *r, int *out_new)
         if (jerr == JSStreamSubjectOverlapErr)
             return ent_error_set(ENT_CONFLICT, "stream %s cannot be made: another stream takes subjects %s already; "
                                  "relay to that one, or delete it", r->o.stream, r->subj_all);
-        if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "creating the stream");
+        if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "creating the stream");
         jsStreamInfo_Destroy(si);
         *out_new = 1;
-        enats_log(r->o.log, r->o.log_payload, "relay: created stream %s (file storage, subjects %s)",
+        ent_nats__log(r->o.log, r->o.log_payload, "relay: created stream %s (file storage, subjects %s)",
                   r->o.stream, r->subj_all);
         return ENT_OK;
     }
-    return enats_err(ENT_IO, st, jerr, "reading the stream's info");
+    return ent_nats__err(ENT_IO, st, jerr, "reading the stream's info");
 }
 
 /* Header `key` of the stream's last message on `subject` (0 when there is none). keep: NULL, or
@@ -123,8 +123,8 @@ static int last_header(uint64_t *out, relay *r, const char *subject, const char 
     *out = 0;
     if (keep) *keep = NULL;
     if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ENT_OK;
-    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
-    if (enats_header_u64(out, m, key) != ENT_OK) {
+    if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's last message");
+    if (ent_nats__header_u64(out, m, key) != ENT_OK) {
         natsMsg_Destroy(m);
         return ent_error_set(ENT_CORRUPT, "stream %s: the last message on %s has no %s header", r->o.stream, subject, key);
     }
@@ -139,7 +139,7 @@ static int last_header(uint64_t *out, relay *r, const char *subject, const char 
  * and mirrors built from it copies of nothing. A seq the log no longer holds cannot be compared. */
 static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
 {
-    int same, rc = enats_same_event(&same, m, r->s, in_stream);
+    int same, rc = ent_nats__same_event(&same, m, r->s, in_stream);
     if (rc == ENT_NOTFOUND) return ENT_OK;
     if (rc) return rc;
     if (!same)
@@ -183,7 +183,7 @@ static int resume(relay *r)
     r->sent = r->pos;
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
     /* What the stream holds past the count was published by this relay on the dropped connection
-     * and stored by JetStream, but its acks went with that connection (enats_close drops the
+     * and stored by JetStream, but its acks went with that connection (ent_nats__close drops the
      * pending ones; the old connection's late acks land in its retired state): the stream is
      * their ack, so they are counted here, or *acked would stay short of the log forever. The
      * first resume only sets the base: events in the stream from before this run are not ours. */
@@ -201,7 +201,7 @@ static int resume(relay *r)
         return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64
                              " (the last in stream %s is %" PRIu64 ")", first, r->pos + 1, r->o.stream, r->pos);
     if (!fresh && in_stream && in_stream < cp)
-        enats_log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
+        ent_nats__log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
                   "checkpoint %" PRIu64 " (messages lost by the server or deleted, or the checkpoint acknowledged by "
                   "hand): publishing from seq %" PRIu64 " again", r->o.stream, in_stream, cp, in_stream + 1);
     if ((rc = ent_log_cursor_open(&r->cur, r->s, r->pos + 1, NULL, 0))) return rc;
@@ -240,18 +240,18 @@ static int publish(relay *r, const char *subject, const char *token, const char 
     char reply[96];
     natsStatus st;
     int rc;
-    if ((rc = enats_wait_acks(&r->c, (uint64_t)r->window, 5000))) return rc;
+    if ((rc = ent_nats__wait_acks(&r->c, (uint64_t)r->window, 5000))) return rc;
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
-    enats_reply(&r->c, reply, sizeof reply, token);
+    ent_nats__reply(&r->c, reply, sizeof reply, token);
     st = natsMsg_Create(&m, subject, reply, body, (int)len);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, k1, v1);
     if (st == NATS_OK && k2) st = natsMsgHeader_Set(m, k2, v2);
     if (st != NATS_OK) {
         natsMsg_Destroy(m);
-        return enats_err(ENT_NOMEM, st, 0, "building a message");
+        return ent_nats__err(ENT_NOMEM, st, 0, "building a message");
     }
-    rc = enats_publish(&r->c, m);
+    rc = ent_nats__publish(&r->c, m);
     natsMsg_Destroy(m);
     /* The client refuses it before sending: reconnecting and publishing it again would loop
      * without end (it did, without a pause), so the relay stops here, as for a JetStream refusal. */
@@ -365,7 +365,7 @@ static int ack_progress(relay *r, int force)
          * would make it, so that trim goes on keeping what is not published (a trim meanwhile is
          * caught as any forced one is: the next event read is not the next seq). */
         if ((rc = ent_sub_create(r->s, r->sub, 0)) && rc != ENT_CONFLICT) return rc;
-        enats_log(r->o.log, r->o.log_payload, "relay: its subscription \"%s\" was removed; made again at seq %" PRIu64,
+        ent_nats__log(r->o.log, r->o.log_payload, "relay: its subscription \"%s\" was removed; made again at seq %" PRIu64,
                   r->sub, acked);
         rc = ent_sub_ack(r->s, NULL, r->sub, acked);
     }
@@ -383,7 +383,7 @@ static int pub_state(relay *r)
             return ent_error_set(ENT_FULL, "JetStream refused %s; the relay stops rather than leave a gap", r->c.acks->err);
         return ent_error_set(ENT_IO, "a publish failed (%s)", r->c.acks->err);
     }
-    if (enats_closed(&r->c)) return ent_error_set(ENT_IO, "the connection closed");
+    if (ent_nats__closed(&r->c)) return ent_error_set(ENT_IO, "the connection closed");
     return ENT_OK;
 }
 
@@ -449,13 +449,13 @@ static int batch(relay *r, uint64_t *out_n)
     if (!msgs && !r->ahead) {
         if ((rc = publish_schemas(r, r->sent + 1, &msgs))) return rc;
         if (msgs) {
-            int w = enats_wait_acks(&r->c, 1, 10000);
+            int w = ent_nats__wait_acks(&r->c, 1, 10000);
             if ((rc = pub_state(r))) return rc;
             if (w) return ent_error_set(ENT_IO, "waiting for JetStream's ack of a schema message: %s", ent_errmsg());
         }
     }
     if (!msgs && r->sent > r->pos) {
-        int w = enats_wait_acks(&r->c, 1, 10000);
+        int w = ent_nats__wait_acks(&r->c, 1, 10000);
         if ((rc = pub_state(r))) return rc;
         if (w) return ent_error_set(ENT_IO, "waiting for JetStream's acks: %s", ent_errmsg());
         if (__atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE) < r->sent)
@@ -575,7 +575,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: NULL argument");
     if (opts->version != ENT_RELAY_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_relay_run: opts->version %u, expected %u", opts->version, ENT_RELAY_OPTS_VERSION);
-    if ((rc = enats_check_url(opts->url))) return rc;
+    if ((rc = ent_nats__check_url(opts->url))) return rc;
     if (!opts->stream || !*opts->stream || strpbrk(opts->stream, " .*>\t"))
         return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
                              opts->stream ? opts->stream : "");
@@ -600,10 +600,10 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
 
-    while (!enats_stopped(r.stop)) {
+    while (!ent_nats__stopped(r.stop)) {
         uint64_t n = 0;
         if (!r.up) {
-            rc = enats_connect(&r.c, r.o.url, r.window);
+            rc = ent_nats__connect(&r.c, r.o.url, r.window);
             if (!rc) rc = resume(&r);
             if (rc == ENT_IO) {
                 char why[512];
@@ -614,9 +614,9 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                     break;
                 }
                 if (!r.said_down)
-                    enats_log(r.o.log, r.o.log_payload, "relay: NATS unreachable (%s); retrying", why);
+                    ent_nats__log(r.o.log, r.o.log_payload, "relay: NATS unreachable (%s); retrying", why);
                 r.said_down = 1;
-                enats_nap(backoff, r.stop);
+                ent_nats__nap(backoff, r.stop);
                 backoff = backoff < 1000 ? backoff * 2 : 2000;
                 rc = ENT_OK; /* stopped while NATS is down: a stop like any other (exit 0) */
                 continue;
@@ -625,13 +625,13 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             r.up = 1;
             r.said_down = 0;
             backoff = 100;
-            enats_log(r.o.log, r.o.log_payload, "relay: connected to %s, stream %s; resuming after seq %" PRIu64,
+            ent_nats__log(r.o.log, r.o.log_payload, "relay: connected to %s, stream %s; resuming after seq %" PRIu64,
                       r.o.url, r.o.stream, r.pos);
         }
         if (r.o.once && r.pos >= r.target && !schema_pending(&r)) break;
         rc = batch(&r, &n);
         if (rc == ENT_IO) {
-            enats_log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting", ent_errmsg());
+            ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting", ent_errmsg());
             drop(&r);
             r.said_down = 1;
             rc = ENT_OK;
@@ -645,8 +645,8 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 rc = w;
                 break;
             }
-            if (enats_closed(&r.c)) {
-                enats_log(r.o.log, r.o.log_payload, "relay: lost NATS (connection closed); reconnecting");
+            if (ent_nats__closed(&r.c)) {
+                ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (connection closed); reconnecting");
                 drop(&r);
                 r.said_down = 1;
             }
@@ -660,9 +660,9 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
          * the relay stops on an error: what JetStream acknowledged is in the stream either way. */
         if (r.up && r.c.acks) ack_progress(&r, 1);
         if (!rc && r.o.once)
-            enats_log(r.o.log, r.o.log_payload, "relay: stream %s holds the log up to seq %" PRIu64, r.o.stream, r.pos);
+            ent_nats__log(r.o.log, r.o.log_payload, "relay: stream %s holds the log up to seq %" PRIu64, r.o.stream, r.pos);
         drop(&r);
-        enats_fini(&r.c);
+        ent_nats__fini(&r.c);
         free(r.marks);
         if (rc) ent_error_set(rc, "%s", msg);
     }

@@ -5,7 +5,8 @@ usage: check_exports.py NM LIBENTITY_SO INCLUDE_DIR
 
 Fails (exit 1, listing the names) when the library exports a symbol no public header declares (an
 internal ent__ function, or any other leak), when a public declaration is not exported (missing
-ENT_EXTERN, or declared and never defined), or when a public declaration lacks ENT_EXTERN.
+ENT_EXTERN, or declared and never defined), when a public declaration lacks ENT_EXTERN, or when a
+header that declares functions has no extern "C" block (a C++ host would then link mangled names).
 """
 import glob
 import os
@@ -20,6 +21,7 @@ LINKER_SYMBOLS = {"_init", "_fini", "_edata", "_end", "__bss_start"}
 def declared(include_dir):
     """Public function names -> whether their declaration carries ENT_EXTERN."""
     names = {}
+    unguarded = []
     headers = sorted(glob.glob(os.path.join(include_dir, "entity", "*.h")))
     if not headers:
         sys.exit("check_exports: no headers under %s/entity" % include_dir)
@@ -27,6 +29,9 @@ def declared(include_dir):
         text = open(h, encoding="utf-8").read()
         text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
         text = re.sub(r"//[^\n]*", " ", text)
+        if "ENT_EXTERN(" in text.replace("#define ENT_EXTERN(", "") and \
+                not re.search(r'^\s*extern\s+"C"\s*\{', text, flags=re.M):
+            unguarded.append(os.path.basename(h))
         text = re.sub(r"\\\n", " ", text)
         text = re.sub(r"^\s*#[^\n]*", " ", text, flags=re.M)
         # inline functions are not symbols of the library
@@ -41,7 +46,7 @@ def declared(include_dir):
             if "typedef" in stmt:
                 continue
             names[m.group(1)] = "ENT_EXTERN(" in stmt
-    return names
+    return names, unguarded
 
 
 def exported(nm, lib):
@@ -64,9 +69,9 @@ def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
     nm, lib, include_dir = sys.argv[1:]
-    decl = declared(include_dir)
+    decl, unguarded = declared(include_dir)
     syms = exported(nm, lib)
-    problems = []
+    problems = ["public header without an extern \"C\" block: %s" % h for h in unguarded]
     for name in sorted(syms - set(decl)):
         why = "internal function" if name.startswith("ent__") else "not declared in a public header"
         problems.append("exported but %s: %s" % (why, name))

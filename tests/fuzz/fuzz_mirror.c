@@ -1,6 +1,6 @@
 /* What a mirror applies: the messages of a NATS stream (input from outside the process), each
  * built here as a real natsMsg (subject, headers, body; no server) and handed to the function
- * the mirror's follower hands every message to (enats_mirror_msg, libentity/nats/mirror_msg.c),
+ * the mirror's follower hands every message to (ent_nats__mirror_msg, libentity/nats/mirror_msg.c),
  * against a mirror store in memory or on LMDB (the first byte chooses).
  *
  * Input: a byte choosing the backend, then messages separated by 0xff bytes, each
@@ -102,7 +102,7 @@ static void on_problem(const char *line, void *payload)
     snprintf(problem, sizeof problem, "%s", line);
 }
 
-static void check_store(enats_mirror *f, const char *when)
+static void check_store(ent_nats__mirror *f, const char *when)
 {
     uint64_t seq = 0, pos = 0, first = 0, last = 0, problems = 0;
     int rc;
@@ -125,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_in in = {data, size};
     ent_store_opts so = ENT_STORE_OPTS_INIT;
     ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
-    enats_mirror f;
+    ent_nats__mirror f;
     int lmdb = fuzz_u8(&in) & 1, rc = ENT_OK;
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "%s/ent-fuzz-mirror-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
@@ -153,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = fuzz_chunk(&in, &p);
         natsMsg *m = make_msg(p, n);
         if (!m) continue;
-        rc = enats_mirror_msg(&f, m, spos);
+        rc = ent_nats__mirror_msg(&f, m, spos);
         natsMsg_Destroy(m);
         FUZZ_CHECK_FAILED_WITH_MESSAGE(rc);
     }
@@ -164,9 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    (unsigned long long)seen_last, (unsigned long long)f.applied);
         if (lmdb) {
             uint64_t applied = f.applied, pos = f.pos;
-            enats_mirror_txn_clear(&f);
-            enats_mirror_close(&f);
-            rc = enats_mirror_open(&f, NULL);
+            ent_nats__mirror_txn_clear(&f);
+            ent_nats__mirror_close(&f);
+            rc = ent_nats__mirror_open(&f, NULL);
             FUZZ_CHECK(rc == ENT_OK, "reopen: rc %d", rc);
             FUZZ_CHECK(f.applied == applied && f.pos == pos, "reopened at %llu/%llu, closed at %llu/%llu",
                        (unsigned long long)f.applied, (unsigned long long)f.pos, (unsigned long long)applied,
@@ -174,6 +174,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_store(&f, "reopened");
         }
     }
-    enats_mirror_fini(&f);
+    ent_nats__mirror_fini(&f);
     return 0;
 }

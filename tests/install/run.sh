@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the built libentity into a temporary prefix, then build a tiny host program against the
-# installed copy four ways — pkg-config and CMake find_package, each shared and static — and run
-# each build on both backends; where the optional components are built, a host serving a store
-# over HTTP and one calling the NATS relay, built with pkg-config both ways.
+# installed copy four ways — pkg-config and CMake find_package, each shared and static — and as C++
+# with pkg-config, and run each build on both backends; where the optional components are built, a
+# host serving a store over HTTP and one calling the NATS relay, built with pkg-config both ways.
 set -euo pipefail
 src=$1 bin=$2 http=${3:-no-http} nats=${4:-no-nats}
 work=$(mktemp -d)
@@ -20,9 +20,39 @@ run() { # name binary
   echo "ok: $1"
 }
 
+# The .pc files name the install's prefix as it is spelt (pkg-config filters the system's -I and -L
+# only so); a staged install (DESTDIR) names the prefix, not the staging directory.
+[ "$(pkg-config --variable=prefix entity)" = "$prefix" ] || { echo "FAIL: entity.pc prefix is $(pkg-config --variable=prefix entity), not $prefix"; exit 1; }
+if pkg-config --cflags --libs entity | grep -q '/\.\./'; then echo "FAIL: entity.pc: $(pkg-config --cflags --libs entity)"; exit 1; fi
+DESTDIR=$work/stage cmake --install "$bin" --prefix /opt/ent >/dev/null
+for pc in $(cd "$pcdir" && ls *.pc); do
+  staged=$(find "$work/stage/opt/ent" -name "$pc")
+  grep -qx 'prefix=/opt/ent' "$staged" || { echo "FAIL: staged $pc:"; head -3 "$staged"; exit 1; }
+done
+[ -f "$work/stage/opt/ent/include/entity/entity.h" ] || { echo "FAIL: DESTDIR install has no headers"; exit 1; }
+# a prefix with a space: escaped in the .pc, so a shell that reads pkg-config's output as words
+# (make's $(shell ...), eval) gets each flag whole
+cmake --install "$bin" --prefix "$work/pre fix" >/dev/null
+eval "cc -std=c11 -Wall -Werror -o \"\$work/pc_space\" \"\$here/host.c\" \
+  $(PKG_CONFIG_PATH=$(dirname "$(find "$work/pre fix" -name entity.pc)") pkg-config --cflags --libs entity)"
+LD_LIBRARY_PATH="$work/pre fix/${libdir#"$prefix"/}" run pkgconfig-space "$work/pc_space"
+# a component's .pc asks for the libentity of its own version (another one's ABI may differ)
+for pc in entity-nats entity-http; do
+  [ -f "$pcdir/$pc.pc" ] || continue
+  pkg-config --print-requires "$pc" | grep -qx "entity = $(pkg-config --modversion entity)" ||
+    { echo "FAIL: $pc.pc does not require entity = $(pkg-config --modversion entity)"; exit 1; }
+done
+echo "ok: pc-prefix, destdir, pc-requires"
+
 # pkg-config, shared
 cc -std=c11 -Wall -Werror -o "$work/pc_shared" "$here/host.c" $(pkg-config --cflags --libs entity)
 LD_LIBRARY_PATH=$libdir run pkgconfig-shared "$work/pc_shared"
+# a C++ host (the headers' extern "C" blocks: mangled names would not link)
+if command -v c++ >/dev/null; then
+  c++ -x c++ -std=c++11 -Wall -Werror -o "$work/pc_cxx" "$here/host.c" $(pkg-config --cflags --libs entity)
+  LD_LIBRARY_PATH=$libdir run pkgconfig-cxx "$work/pc_cxx"
+  cxx=1
+fi
 # pkg-config, static: the archive by path, its dependencies from --static
 cc -std=c11 -Wall -Werror -o "$work/pc_static" "$here/host.c" $(pkg-config --cflags entity) \
    "$libdir/libentity.a" $(pkg-config --static --libs-only-l --libs-only-L entity | sed 's/-lentity//')
@@ -35,7 +65,16 @@ cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DWITH_HTTP=$([ "$h
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
 run cmake-static "$work/cm/host_static"
-passed=4
+passed=$((5 + ${cxx:-0}))
+# an optional find_package(libentity) where its dependencies' .pc files are missing: not found, said
+# why, and the host's configure goes on
+mkdir "$work/no-pc"
+PKG_CONFIG_LIBDIR=$work/no-pc PKG_CONFIG_PATH= cmake -S "$here/optional" -B "$work/opt" -DCMAKE_PREFIX_PATH="$prefix" \
+  >"$work/opt.log" 2>&1 || { echo "FAIL: optional find_package stopped the configure"; cat "$work/opt.log"; exit 1; }
+grep -q 'libentity_FOUND=0' "$work/opt.log" && tr -s ' \n' ' ' <"$work/opt.log" | grep -q 'lmdb is not found' ||
+  { echo "FAIL: optional find_package without lmdb"; cat "$work/opt.log"; exit 1; }
+echo "ok: cmake-optional"
+passed=$((passed + 1))
 
 # entity-http (installed where libmicrohttpd was found): pkg-config, with the shared libentity and
 # with both of libentity's libraries static
