@@ -346,8 +346,12 @@ int cmd_find(int argc, char **argv)
     /* --limit 0 prints nothing, as head -n 0 does (the library's 0 means "no limit"); a look-up
      * counts its own (ent_find takes no limit) */
     for (uint64_t n = 0; !limit_zero && (!value || !o.limit || n < o.limit) && (rc = ent_iter_next(&e, it)) == ENT_OK; n++) {
-        print_entity(e, 0);
+        int unprinted = print_entity(e, 0);
         ent_entity_free(e);
+        if (unprinted) { /* a listing short of an entity must not pass for whole */
+            rc = 1;
+            goto out;
+        }
     }
     rc = rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("find"); /* OK: --limit 0 */
 out:
@@ -578,11 +582,12 @@ int cmd_dump(int argc, char **argv)
             break;
         }
         while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
-            print_entity(e, 0);
+            int unprinted = print_entity(e, 0);
             ent_entity_free(e);
+            if (unprinted) break; /* a dump short of an entity is no backup: exit 1 */
             progress("entity: dump: entities", ++dumped, 0);
         }
-        rc = rc == ENT_NOTFOUND ? 0 : fail("dump");
+        rc = rc == ENT_NOTFOUND ? 0 : rc == ENT_OK ? 1 : fail("dump");
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
