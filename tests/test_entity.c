@@ -767,15 +767,50 @@ static void test_depth_limit(void)
 {
     ent_schema *s = test_schema(SHOP_JSON);
     ent_entity *p = test_new(s, "product");
-    char path[256] = "attrs";
+    char path[256] = "attrs", json[256];
     for (int i = 0; i < ENT__MAX_DEPTH; i++) strcat(path, ".a");
     ENT_OK_(ent_entity_set_int(p, path, 1)); /* ENT__MAX_DEPTH maps deep: allowed */
     ENT_OK_(ent_entity_validate(p));
     strcat(path, ".a");
     ENT_OK_(ent_entity_unset(p, "attrs"));
-    ENT_OK_(ent_entity_set_int(p, path, 1));
+    /* one level more: the setter refuses it (no record could hold it) and changes nothing */
+    CU_ASSERT_EQUAL(ent_entity_set_int(p, path, 1), ENT_INVALID);
+    ENT_ASSERT_MSG("nested deeper than 24 levels");
+    CU_ASSERT_FALSE(ent_entity_has(p, "attrs"));
+    /* a value set as JSON may still nest too deep: validation names it */
+    json[0] = '\0';
+    for (int i = 0; i <= ENT__MAX_DEPTH; i++) strcat(json, "{\"a\":");
+    strcat(json, "1");
+    for (int i = 0; i <= ENT__MAX_DEPTH; i++) strcat(json, "}");
+    ENT_OK_(ent_entity_set_json(p, "attrs", json));
     CU_ASSERT_EQUAL(ent_entity_validate(p), ENT_INVALID);
     ENT_ASSERT_MSG("nested deeper");
+    ent_entity_free(p);
+    ent_schema_free(s);
+}
+
+/* A path of 100 000 steps: a setter built every level of it, and rendering the entity (or
+ * encoding, copying it) recursed once per level until the stack overflowed. */
+static void test_deep_path(void)
+{
+    ent_schema *s = test_schema(SHOP_JSON);
+    ent_entity *p = test_new(s, "product");
+    size_t n = 100000;
+    char *path = malloc(5 + 2 * n + 1), *j = NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+    memcpy(path, "attrs", 5);
+    for (size_t i = 0; i < n; i++) memcpy(path + 5 + 2 * i, ".a", 2);
+    path[5 + 2 * n] = '\0';
+    CU_ASSERT_EQUAL(ent_entity_set_int(p, path, 1), ENT_INVALID);
+    ENT_ASSERT_MSG("nested deeper");
+    CU_ASSERT_EQUAL(ent_entity_set_json(p, path, "1"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_entity_array_insert(p, path, 0), ENT_INVALID);
+    memcpy(path + 5 + 2 * 30, "[0]", 4); /* arrays count as levels too */
+    CU_ASSERT_EQUAL(ent_entity_set_int(p, path, 1), ENT_INVALID);
+    ENT_OK_(ent_entity_to_json(&j, p, 0));
+    CU_ASSERT_STRING_EQUAL(j, "{}");
+    free(j);
+    free(path);
     ent_entity_free(p);
     ent_schema_free(s);
 }
@@ -809,6 +844,6 @@ int main(void)
         ENT_TEST(test_free_form_values), ENT_TEST(test_free_form_unset), ENT_TEST(test_arrays),     ENT_TEST(test_field_handles),
         ENT_TEST(test_changed),       ENT_TEST(test_many_fields_changed), ENT_TEST(test_defaults),
         ENT_TEST(test_validate),      ENT_TEST(test_mixed_limits),  ENT_TEST(test_depth_limit),
-        ENT_TEST(test_dup_equal),     {NULL, NULL}};
+        ENT_TEST(test_deep_path),     ENT_TEST(test_dup_equal),     {NULL, NULL}};
     return ent_test_run("entity", cases);
 }

@@ -163,6 +163,41 @@ static void test_shop_model(void)
     ent_schema_free(s);
 }
 
+/* ent_type_field() on a type of many fields, sealed (its name table) and open (a scan): every
+ * name found, with the field of that name; names that are none, paths and prefixes not. */
+static void test_field_lookup_many(void)
+{
+    ent_schema *s = NULL;
+    ent_type *t = NULL;
+    ent_field *f = NULL;
+    char name[32];
+    ENT_OK_(ent_schema_new(&s, "wide", 1));
+    ENT_OK_(ent_schema_add_type(&t, s, "t", ENT_KEY_AUTO));
+    for (unsigned i = 0; i < 2000; i++) {
+        snprintf(name, sizeof name, "%c%c_%u", (char)('a' + i % 26), (char)('a' + i / 26 % 26), i);
+        if (i % 2) snprintf(name, sizeof name, "sensor_%u", i);
+        ENT_OK_(ent_type_add_field(&f, t, name, i + 1, ENT_KIND_INT));
+        if (i == 1000) { /* open: found by a scan */
+            CU_ASSERT_PTR_EQUAL(ent_type_field(t, name), f);
+            CU_ASSERT_PTR_NULL(ent_type_field(t, "sensor_1001"));
+        }
+    }
+    ENT_OK_(ent_schema_check(s));
+    for (unsigned i = 0; i < 2000; i++) {
+        const ent_field *got;
+        snprintf(name, sizeof name, "%c%c_%u", 'a' + i % 26, 'a' + i / 26 % 26, i);
+        if (i % 2) snprintf(name, sizeof name, "sensor_%u", i);
+        got = ent_type_field(t, name);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        CU_ASSERT_EQUAL(ent_field_id(got), i + 1);
+    }
+    CU_ASSERT_PTR_NULL(ent_type_field(t, "sensor_2001"));
+    CU_ASSERT_PTR_NULL(ent_type_field(t, "sensor_"));
+    CU_ASSERT_PTR_NULL(ent_type_field(t, "sensor_1.x"));
+    CU_ASSERT_PTR_NULL(ent_type_field(t, ""));
+    ent_schema_free(s);
+}
+
 static void test_missing_file(void)
 {
     ent_schema *s = NULL;
@@ -489,6 +524,7 @@ int main(void)
         ENT_TEST(test_bad_documents),
         ENT_TEST(test_shipped_files_load_and_round_trip),
         ENT_TEST(test_shop_model),
+        ENT_TEST(test_field_lookup_many),
         ENT_TEST(test_missing_file),
         ENT_TEST(test_builder),
         ENT_TEST(test_builder_check_again),

@@ -152,6 +152,7 @@ static void t_evolution(void)
     /* a unique index over duplicates: refused, untouched */
     ENT_CHECK_RC(open_with(&s, dir, V3_DUP, 0), ENT_CONFLICT);
     ENT_ASSERT_MSG("person.age");
+    ENT_ASSERT_MSG("value 30 of person 3 is taken by person 1"); /* both holders and the value */
     /* an older schema: refused */
     ENT_CHECK_RC(open_with(&s, dir, V1, 0), ENT_SCHEMA);
     ENT_ASSERT_MSG("higher version");

@@ -72,6 +72,15 @@ static void t_parse(void)
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "AAEC"));
     CU_ASSERT(v.kind == ENT_KIND_BYTES && v.v.s.len == 3 && ((const unsigned char *)v.v.s.ptr)[2] == 2);
     ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "A=B"), ENT_INVALID);
+    {
+        /* longer than any index value: the message says so, not only that a buffer is small */
+        char b64[1001];
+        memset(b64, 'A', 1000);
+        b64[1000] = '\0';
+        ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), b64), ENT_INVALID);
+        ENT_ASSERT_MSG("decodes to 750 bytes");
+        ENT_ASSERT_MSG("an index value holds at most 510");
+    }
     ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "m"), "x"), ENT_INVALID);
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "r"), "key-1")); /* ref to a string-key type */
     CU_ASSERT(v.kind == ENT_KIND_STRING);

@@ -48,7 +48,7 @@ static int mask_empty(const mask *m)
 }
 
 /* A short printable form of a scalar value for conflict messages. */
-static const char *val_str(const ent_val *v, char *buf, size_t size)
+const char *ent__val_str(const ent_val *v, char *buf, size_t size)
 {
     switch (v->k) {
     case EV_BOOL: snprintf(buf, size, "%s", v->u.b ? "true" : "false"); break;
@@ -160,7 +160,7 @@ static int check_refs(ent_txn *t, const ent_type *type, const ent_entity *e, con
         if (rc == ENT_NOTFOUND) {
             char vb[160];
             return ent__err(ENT_INVALID, "%s.%s: %s %s does not exist", type->name, f->name,
-                            f->ref_type->name, val_str(v, vb, sizeof vb));
+                            f->ref_type->name, ent__val_str(v, vb, sizeof vb));
         }
         if (rc) return rc;
     }
@@ -192,7 +192,7 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
             ent_key other;
             if (ent__pk_decode(&other, type->key, out.data, out.len)) memset(&other, 0, sizeof other);
             return ent__err(ENT_CONFLICT, "%s.%s: value %s is taken by %s %s", type->name, f->name,
-                            val_str(v, vb, sizeof vb), type->name, ent__key_str(&other, kb, sizeof kb));
+                            ent__val_str(v, vb, sizeof vb), type->name, ent__key_str(&other, kb, sizeof kb));
         }
     }
     return ENT_OK;

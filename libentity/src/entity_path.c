@@ -32,6 +32,9 @@ typedef struct walk {
 
 static int path_err(int code, const ent_entity *e, const char *path, const char *what)
 {
+    /* A long path is cut: whole, it filled the message and the reason never showed. */
+    size_t n = strlen(path);
+    if (n > 200) return ent__err(code, "%s.%.200s...: %s", e->type->name, path, what);
     return ent__err(code, "%s.%s: %s", e->type->name, path, what);
 }
 
@@ -106,7 +109,7 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode, i
     ent_val *v = NULL;
     const ent_field *spec;
     char what[160];
-    int rc;
+    int rc, depth = 0;
 
     if (!path) return ent__err(ENT_INVALID, "%s: path is NULL", e->type->name);
     if (resume) {
@@ -127,6 +130,13 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode, i
     w->obj = NULL;
     while (*s) {
         w->obj = NULL;
+        /* Each step goes one map or array deeper. A setter that built more levels than a record
+         * holds made an entity that no call could store, and one a path of 100 000 steps deep
+         * overflowed the stack of every recursive walk of it (JSON, encode, dup). */
+        if (mode != W_READ && ++depth > ENT__MAX_DEPTH) {
+            snprintf(what, sizeof what, "nested deeper than %d levels", ENT__MAX_DEPTH);
+            return path_err(ENT_INVALID, e, path, what);
+        }
         if (mode == W_CHECK && v) {
             w->rv = v;
             w->rs = s;

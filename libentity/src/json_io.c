@@ -9,14 +9,46 @@
  * mid-dump; json_write.c's writer, which remembers any failed append, is what the library uses.) */
 #include "json_io.h"
 
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* jansson's lexer (2.14, Debian 12's) ignores a failed append to the buffer it saves a token in
+ * (lex_save), then copies a string token out of that buffer looking for its closing quote past
+ * the end: a segfault, or its assert in lex_scan_string (upstream issue 362). Found putting a
+ * 20 MiB string under ulimit -v: exit 139 or 134 for a band of limits, a clean "out of memory"
+ * below and above it. The buffer doubles as a token grows, the old one held while it copies, and
+ * the whole token is copied out at the end: about 3 times the longest token, beside the tree. So
+ * before a large text, room for 4 times its length is asked for and given back at once (address
+ * space only: it is never touched); without it the text is refused as out of memory instead of
+ * handed to the lexer. Not a guarantee (another thread may take the room meanwhile), but it makes
+ * the case a memory limit made certain a clean failure. A short text cannot hold a token long
+ * enough to matter, and skips it. */
+#define ROOM_PROBE_MIN ((size_t)1 << 20)
+
+static int room_for(size_t len)
+{
+    void *room;
+    if (len < ROOM_PROBE_MIN) return 1;
+    if (len > SIZE_MAX / 4 || !(room = malloc(4 * len))) return 0;
+    free(room);
+    return 1;
+}
 
 json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err, int *nomem)
 {
     json_error_t again;
-    json_t *j = json_loadb(buf, len, flags, err);
+    json_t *j;
     if (nomem) *nomem = 0;
-    if (j) return j;
+    if (!room_for(len)) {
+        memset(err, 0, sizeof *err);
+        err->line = err->column = -1;
+        snprintf(err->text, sizeof err->text, "out of memory");
+        if (nomem) *nomem = 1;
+        return NULL;
+    }
+    if ((j = json_loadb(buf, len, flags, err))) return j;
     if (json_error_code(err) == json_error_out_of_memory) {
         if (nomem) *nomem = 1;
         return NULL;

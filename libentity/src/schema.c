@@ -426,14 +426,18 @@ int ent__type_index_names(struct ent_type *t)
     size_t cap = 8;
     uint32_t *tab;
     while (cap < 2 * t->n_fields) cap *= 2;
-    if (!(tab = calloc(cap, sizeof *tab))) return ent__err(ENT_NOMEM, "out of memory");
+    if (!(tab = calloc(2 * cap, sizeof *tab))) return ent__err(ENT_NOMEM, "out of memory");
     for (size_t i = 0; i < t->n_fields; i++) {
         size_t at = ent__name_hash(t->fields[i]->name) & (cap - 1);
         while (tab[at]) at = (at + 1) & (cap - 1);
         tab[at] = (uint32_t)i + 1;
+        at = ent__name_hash_full(t->fields[i]->name) & (cap - 1);
+        while (tab[cap + at]) at = (at + 1) & (cap - 1);
+        tab[cap + at] = (uint32_t)i + 1;
     }
     free(t->by_name);
     t->by_name = tab;
+    t->by_full = tab + cap;
     t->by_name_mask = cap - 1;
     return ENT_OK;
 }

@@ -67,6 +67,10 @@ struct ent_type {
      * over ent__name_hash(), slot = field index + 1, 0 empty; NULL until checked. */
     uint32_t *by_name;
     size_t by_name_mask;
+    /* The same slots over ent__name_hash_full() (in by_name's allocation, same mask), for
+     * ent_type_field(): two characters have a few hundred values, and a type with more fields
+     * than that probed most of them per look-up (reading entity JSON of 3 000 fields: 25 ms). */
+    uint32_t *by_full;
 };
 
 /* Hash of the name at s, which ends at '.', '[' or NUL (a path step): its first two characters,
@@ -76,7 +80,14 @@ static inline uint32_t ent__name_hash(const char *s)
     unsigned c1 = s[0] && s[1] != '.' && s[1] != '[' ? (unsigned char)s[1] : 0;
     return (unsigned char)s[0] * 31u + c1;
 }
-/* Build t->by_name. Returns ENT_OK, ENT_NOMEM. */
+/* Hash of a whole NUL-terminated name (FNV-1a). */
+static inline uint32_t ent__name_hash_full(const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+/* Build t->by_name and t->by_full. Returns ENT_OK, ENT_NOMEM. */
 int ent__type_index_names(struct ent_type *t);
 
 struct ent_schema {

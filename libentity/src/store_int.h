@@ -165,6 +165,8 @@ int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next
 /* Build index j of `type` over the stored entities, into an empty index table. */
 #define ENT__INDEX_ALL ((size_t)-1) /* ent__index_build(): every index of the type */
 int ent__index_build(ent_txn *t, const ent_type *type, size_t j);
+/* A short printable form of a scalar value for conflict messages, into buf (crud.c). */
+const char *ent__val_str(const ent_val *v, char *buf, size_t size);
 int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
 int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);
 

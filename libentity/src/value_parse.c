@@ -92,9 +92,10 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
     case ENT_KIND_BYTES: {
         size_t n = strlen(text), len = 0;
         /* the decoder may write n / 4 * 3 bytes before it knows the padding */
-        if (!buf || n / 4 * 3 > buf_size)
-            return ent__err(ENT_INVALID, "%s: \"%.40s\" does not fit in a buffer of %zu bytes", path,
-                            text, buf ? buf_size : 0);
+        if (!buf || n / 4 * 3 > buf_size) /* named as too long for an index, where it is */
+            return ent__err(ENT_INVALID, "%s: \"%.40s\" decodes to %zu bytes (at most), more than a buffer of %zu bytes holds%s",
+                            path, text, n / 4 * 3, buf ? buf_size : 0,
+                            buf && buf_size >= ENT_VALUE_PARSE_BUF_SIZE ? " (an index value holds at most 510)" : "");
         if (ent__b64_decode(buf, &len, text, n) != 0)
             return ent__err(ENT_INVALID, "%s: \"%.40s\" is not base64", path, text);
         *out = ent_value_bytes(buf, len);

@@ -346,8 +346,12 @@ int cmd_find(int argc, char **argv)
     /* --limit 0 prints nothing, as head -n 0 does (the library's 0 means "no limit"); a look-up
      * counts its own (ent_find takes no limit) */
     for (uint64_t n = 0; !limit_zero && (!value || !o.limit || n < o.limit) && (rc = ent_iter_next(&e, it)) == ENT_OK; n++) {
-        print_entity(e, 0);
+        int unprinted = print_entity(e, 0);
         ent_entity_free(e);
+        if (unprinted) { /* a listing short of an entity must not pass for whole */
+            rc = 1;
+            goto out;
+        }
     }
     rc = rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("find"); /* OK: --limit 0 */
 out:
@@ -578,11 +582,12 @@ int cmd_dump(int argc, char **argv)
             break;
         }
         while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
-            print_entity(e, 0);
+            int unprinted = print_entity(e, 0);
             ent_entity_free(e);
+            if (unprinted) break; /* a dump short of an entity is no backup: exit 1 */
             progress("entity: dump: entities", ++dumped, 0);
         }
-        rc = rc == ENT_NOTFOUND ? 0 : fail("dump");
+        rc = rc == ENT_NOTFOUND ? 0 : rc == ENT_OK ? 1 : fail("dump");
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
@@ -707,6 +712,19 @@ static void pending_free(pending_refs *pr)
 
 /* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
  * readers hold no larger integer). 0 when it is neither or below 1. */
+/* Whether jansson may parse a line of len bytes. Its lexer (2.14) overruns its token buffer when
+ * it cannot grow it (a segfault or an assert, not an error); it needs about 3 times the longest
+ * token. A long line first asks for 4 times its length and gives it back, as the library does
+ * before it parses (json_io.c): short of it, the line is refused as out of memory. */
+static int room_to_parse(size_t len)
+{
+    void *room;
+    if (len < ((size_t)1 << 20)) return 1;
+    if (len > SIZE_MAX / 4 || !(room = malloc(4 * len))) return 0;
+    free(room);
+    return 1;
+}
+
 static uint64_t line_version(json_t *j)
 {
     const char *text;
@@ -797,7 +815,17 @@ int cmd_load(int argc, char **argv)
          * the open batch first: it holds the store's writer, which every other writer (serve, a
          * put) would wait for as long as the input is quiet. */
         if (w && in_txn && input_would_wait() && (rc = commit_batch(&w, &in_txn, &batch_from, lines))) break;
-        if (stop || (len = getline(&line, &cap, stdin)) < 0) break;
+        if (stop) break;
+        if ((len = getline(&line, &cap, stdin)) < 0) {
+            /* getline() short of memory for a long line sets errno, not the stream's error flag:
+             * that is no end of the input (it loaded nothing of it and said so with exit 0) */
+            if (!feof(stdin) && !ferror(stdin) && errno == ENOMEM) {
+                progress("", 0, 2);
+                msg("line %llu: out of memory reading it", (unsigned long long)lines + 1);
+                rc = 1;
+            }
+            break;
+        }
         lines++;
         if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
         /* A full batch is committed once another line follows: the last one stays open until the
@@ -812,6 +840,12 @@ int cmd_load(int argc, char **argv)
             break;
         }
         /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line */
+        if (!room_to_parse((size_t)len)) {
+            progress("", 0, 2);
+            msg("line %llu: out of memory parsing it", (unsigned long long)lines);
+            rc = 1;
+            break;
+        }
         o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &err);
         if (!o) {
             progress("", 0, 2);

@@ -266,7 +266,7 @@ static int cmd_ls(int argc, char **argv)
     const char *after = NULL;
     ent_key start;
     uint64_t printed = 0;
-    int rc, limit_zero = 0;
+    int rc, limit_zero = 0, unprinted = 0;
     if (argc < 2) return usage();
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
@@ -288,13 +288,12 @@ static int cmd_ls(int argc, char **argv)
                 ent_key k = ent_entity_key(e);
                 int same = after && k.kind == start.kind &&
                            (k.kind == ENT_KEY_AUTO ? k.id == start.id : k.len == start.len && !memcmp(k.str, start.str, k.len));
-                if (!same) {
-                    print_entity(e, 0);
-                    printed++;
-                }
+                unprinted = !same && print_entity(e, 0);
                 ent_entity_free(e);
+                if (unprinted) break; /* exit 1: a listing short of an entity is not a listing */
+                printed += !same;
             }
-            rc = rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("ls");
+            rc = unprinted ? 1 : rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("ls");
         }
     }
     ent_iter_free(it);

@@ -4,7 +4,8 @@
  * and read by name path or, on the fast path, by a field handle resolved once with
  * ent_type_field(). Paths: "name", "dims.w" (declared map sub-field), "attrs.color" (free-form map
  * key, created on set), "tags[2]", "lines[0].qty". Setting "tags[N]" with N equal to the array's
- * length appends.
+ * length appends. A setter's path goes at most 24 maps and arrays deep (no record holds more):
+ * a deeper one is ENT_INVALID ("nested deeper than 24 levels") and changes nothing.
  *
  * Setters check the value's kind against the field (ENT_INVALID on a mismatch, message naming
  * type and path) but not its limits: ent_entity_validate() checks required fields, ranges,
