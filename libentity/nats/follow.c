@@ -24,6 +24,9 @@ typedef struct follower {
     char subj_all[80];
     int up, said_down;
     uint64_t target;         /* once: the stream position of the primary's last message at start */
+    int64_t created;         /* the stream's creation time (ns) when the consumer was made */
+    int idle;                /* reads in a row that timed out (200 ms each) */
+    uint64_t regap;          /* a gap met at this seq made the mirror start again (see run) */
 } follower;
 
 static void drop(follower *f)
@@ -135,6 +138,8 @@ static int start(follower *f)
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
     last_pos = si->State.LastSeq;
+    f->created = si->Created;
+    f->idle = 0;
     jsStreamInfo_Destroy(si);
     if (!f->mr.primary[0]) {
         if (!msgs) return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages yet", f->o.stream);
@@ -145,8 +150,10 @@ static int start(follower *f)
     jerr = 0;
     st = js_GetLastMsg(&last, f->c.js, f->o.stream, f->subj_all, NULL, &jerr);
     if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+        /* Following, an existing mirror waits too: the stream may have been purged once every
+         * mirror had its messages (it exited 1 until the primary's next write). */
         ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->mr.primary);
-        return f->o.once || f->mr.m ? ENT_NOTFOUND : ENT_TIMEOUT;
+        return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
     if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
     if (f->o.once) f->target = natsMsg_GetSequence(last);
@@ -167,6 +174,26 @@ static int start(follower *f)
     return ENT_OK;
 }
 
+/* Nothing came for a while: is the stream still the one the consumer reads? A stream deleted
+ * takes the consumer with it, and nothing says so: the mirror waited in silence, and libnats's
+ * ordered consumer came back after ~25 s at the old position of a stream made again since, whose
+ * numbering is another (a gap that is not there, or seqs skipped). ENT_IO: start again (start()
+ * waits for a missing stream, and start_seq() finds the mirror's place in a new one). */
+static int stream_still(follower *f)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, f->c.js, f->o.stream, NULL, &jerr);
+    int64_t created;
+    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
+        return ent_error_set(ENT_IO, "stream %s is gone (deleted?)", f->o.stream);
+    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's info");
+    created = si->Created;
+    jsStreamInfo_Destroy(si);
+    if (created != f->created) return ent_error_set(ENT_IO, "stream %s was deleted and made again", f->o.stream);
+    return ENT_OK;
+}
+
 static int on_msg(follower *f, natsMsg *msg)
 {
     jsMsgMetaData *meta = NULL;
@@ -180,6 +207,9 @@ static int on_msg(follower *f, natsMsg *msg)
     if (!rc && f->o.once && spos >= f->target) rc = ENT_TIMEOUT; /* done */
     return rc;
 }
+
+/* Idle reads (200 ms each) between two looks at the stream (stream_still): about 2 s. */
+#define IDLE_CHECK 10
 
 static int run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
@@ -244,9 +274,13 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                 enats_log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
+            } else if (++f.idle % IDLE_CHECK == 0 && stream_still(&f)) {
+                enats_log(f.o.log, f.o.log_payload, "mirror: %s; starting again", ent_errmsg());
+                drop(&f);
             }
             continue;
         }
+        f.idle = 0;
         if (st != NATS_OK) {
             enats_err(ENT_IO, st, 0, "reading the stream");
             enats_log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting", ent_errmsg());
@@ -259,6 +293,16 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         if (rc == ENT_TIMEOUT) {
             rc = ENT_OK;
             break;
+        }
+        /* A gap met while following: is it in the stream, or did the consumer come back at a
+         * position that no longer means what it did (the stream made again, see stream_still)?
+         * Starting again tells: start_seq() checks the position, and a gap still there is met
+         * again at the same seq, which then stops the mirror with its one line. */
+        if (rc == ENT_NOTFOUND && f.mr.gap && f.regap != f.mr.gap) {
+            f.regap = f.mr.gap;
+            drop(&f);
+            rc = ENT_OK;
+            continue;
         }
         if (rc) break;
     }

@@ -9,6 +9,7 @@
  *   nats_probe delete URL STREAM STREAM_SEQ         remove one message (to make a gap)
  *   nats_probe seqof URL STREAM STORE_ID SEQ        the stream position of event SEQ
  *   nats_probe rmstream URL STREAM                  delete the stream (as an operator would)
+ *   nats_probe purge URL STREAM                     remove every message, keeping the stream and its numbering
  * Exit 0 when fine, 1 with one line on stderr otherwise. */
 #include <jansson.h>
 #include <nats/nats.h>
@@ -142,7 +143,7 @@ int main(int argc, char **argv)
     natsStatus st;
     int rc = 1;
     if (argc < 4) {
-        fprintf(stderr, "usage: nats_probe mkstream|check|delete|seqof|rmstream URL STREAM ...\n");
+        fprintf(stderr, "usage: nats_probe mkstream|check|delete|seqof|rmstream|purge URL STREAM ...\n");
         return 2;
     }
     if ((st = natsConnection_ConnectTo(&nc, argv[2])) != NATS_OK) return die("connect", st);
@@ -201,6 +202,9 @@ int main(int argc, char **argv)
         jsStreamInfo_Destroy(si);
     } else if (!strcmp(argv[1], "delete") && argc == 5) {
         if ((st = js_DeleteMsg(js, argv[3], strtoull(argv[4], NULL, 10), NULL, &jerr)) != NATS_OK) rc = die("delete", st);
+        else rc = 0;
+    } else if (!strcmp(argv[1], "purge") && argc == 4) {
+        if ((st = js_PurgeStream(js, argv[3], NULL, &jerr)) != NATS_OK) rc = die("purge stream", st);
         else rc = 0;
     } else if (!strcmp(argv[1], "rmstream") && argc == 4) {
         if ((st = js_DeleteStream(js, argv[3], NULL, &jerr)) != NATS_OK) rc = die("delete stream", st);

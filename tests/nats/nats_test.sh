@@ -289,6 +289,53 @@ echo '{"name":"Y4","email":"Y4@x"}' | "$E" -s "$W/Y" put customer - >/dev/null
   || bad "mirror of Y at seq $(applied "$W/mY") of 4 after its stream was made again"
 "$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL again"
 
+# The same under a running mirror, with Y's relay running: the stream deleted, then made again by
+# the relay at Y's next write, without X's messages, so every position moves. The mirror noticed
+# nothing for ~25 s (its consumer was gone with the stream), then libnats's ordered consumer came
+# back at the old position in the new stream, skipped Y's seqs there, and the mirror stopped on a
+# gap that is not in the stream ("lacks seq 5 ... the next there is 7"). It must find its place.
+# (New stores X2 and Y2: a relay with a checkpoint starts a stream that holds other stores'
+# messages after its checkpoint, see the README's "Not covered".)
+"$PROBE" mkstream "$URL" ALL "entity.>" 1000 || bad "mkstream ALL (running mirror)"
+for x in X2 Y2; do "$E" -s "$W/$x" init --schema "$SRC/schemas/shop.json" 2>/dev/null; done
+for i in 1 2 3; do for x in X2 Y2; do
+  echo "{\"name\":\"${x}r$i\",\"email\":\"${x}r$i@x\"}" | "$E" -s "$W/$x" put customer - >/dev/null
+  "$E" -s "$W/$x" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay $x to ALL (running mirror)"
+done; done
+Y2=$W/Y2; Y2ID=$("$E" -s "$Y2" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$E" -s "$W/mY2" mirror --nats "$URL" --stream ALL --primary "$Y2ID" 2>"$W/mY2.log" & MY2=$!; PIDS+=($MY2)
+"$E" -s "$Y2" relay --nats "$URL" --stream ALL 2>>"$W/relay.log" & YR=$!; PIDS+=($YR)
+wait_applied "$W/mY2" 3
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL under a running mirror"
+for i in 1 2 3; do echo "{\"name\":\"Ys$i\",\"email\":\"Ys$i@x\"}" | "$E" -s "$Y2" put customer - >/dev/null; done
+if wait_applied "$W/mY2" 6 && kill -0 "$MY2" 2>/dev/null && [ "$("$E" -s "$W/mY2" dump)" = "$("$E" -s "$Y2" dump)" ]; then
+  say "ok: a running mirror whose stream was deleted and made again goes on: $(grep -v "following\|at schema" "$W/mY2.log" | tr '\n' ' ')"
+else
+  bad "a running mirror whose stream was deleted and made again (at seq $(applied "$W/mY2") of 6)"; cat "$W/mY2.log"
+fi
+kill -TERM "$MY2" "$YR"; wait "$MY2"; rc=$?; wait "$YR" 2>/dev/null
+[ $rc = 0 ] || bad "mirror exit $rc after its stream was made again"
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL (running mirror)"
+
+# A stream purged under its relay and mirror (as an operator frees space once mirrors have it):
+# a mirror restarted before the next write waits for it, as it waits for a stream with no
+# messages yet (it exited 1: "stream PURGED holds no messages of store ..."), then applies it.
+PG=$W/purged; "$E" -s "$PG" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"g1","email":"g1@x"}' | "$E" -s "$PG" put customer - >/dev/null
+"$E" -s "$PG" relay --nats "$URL" --stream PURGED 2>>"$W/relay.log" & PGR=$!; PIDS+=($PGR)
+for _ in $(seq 100); do "$E" -s "$W/mPg" mirror --nats "$URL" --stream PURGED --once 2>/dev/null; [ "$(applied "$W/mPg")" = 1 ] && break; sleep 0.1; done
+"$PROBE" purge "$URL" PURGED || bad "purging PURGED"
+"$E" -s "$W/mPg" mirror --nats "$URL" --stream PURGED 2>"$W/mPg.log" & PGM=$!; PIDS+=($PGM)
+for _ in $(seq 100); do grep -q "holds no messages" "$W/mPg.log" && break; sleep 0.05; done
+echo '{"name":"g2","email":"g2@x"}' | "$E" -s "$PG" put customer - >/dev/null
+if wait_applied "$W/mPg" 2 && kill -0 "$PGM" 2>/dev/null; then
+  say "ok: a mirror restarted after its stream was purged waits for the next write: $(grep -v "following" "$W/mPg.log" | tr '\n' ' ')"
+else
+  bad "a mirror restarted after its stream was purged"; cat "$W/mPg.log"
+fi
+kill -TERM "$PGM" "$PGR"; wait "$PGM"; rc=$?; wait "$PGR" 2>/dev/null
+[ $rc = 0 ] || bad "mirror exit $rc after the purge"
+
 # A forced trim of events the relay has not published yet: the relay stops at the first one it
 # lacks rather than go on from the first event left (a gap in the stream; with nothing left after
 # the trim it spun, woken at once by a log whose end it never reached). The relay, caught up on 3
