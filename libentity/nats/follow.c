@@ -219,9 +219,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     if (opts->version != ENT_FOLLOW_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_follow_run: opts->version %u, expected %u", opts->version, ENT_FOLLOW_OPTS_VERSION);
     if ((rc = enats_check_url(opts->url))) return rc;
-    if (!opts->stream || !*opts->stream || strpbrk(opts->stream, " .*>\t"))
-        return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
-                             opts->stream ? opts->stream : "");
+    if ((rc = enats_check_stream(opts->stream))) return rc;
     if (opts->primary_id && (!*opts->primary_id || strlen(opts->primary_id) > ENATS_ID_MAX || strpbrk(opts->primary_id, " .*>")))
         return ent_error_set(ENT_INVALID, "primary id \"%s\" is not a store id", opts->primary_id);
     memset(&f, 0, sizeof f);

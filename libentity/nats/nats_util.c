@@ -24,6 +24,18 @@ int enats_check_url(const char *url)
     return ENT_OK;
 }
 
+int enats_check_stream(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    const unsigned char *p;
+    if (!n || n > 255)
+        return ent_error_set(ENT_INVALID, "stream name \"%.40s%s\": give 1 to 255 bytes", name ? name : "", n > 40 ? "..." : "");
+    for (p = (const unsigned char *)name; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || strchr(".*>/\\", *p))
+            return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, *, >, / or \\", name);
+    return ENT_OK;
+}
+
 int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
 {
     const char *last = nats_GetLastError(NULL);

@@ -48,6 +48,10 @@ typedef struct enats_conn {
 
 /* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces. ENT_INVALID names it. */
 int enats_check_url(const char *url);
+/* A name JetStream can take for a stream, and in the subjects of its API: 1 to 255 bytes, none of
+ * them white space, a control character, '.', '*', '>', '/' or '\'. ENT_INVALID names it: a name
+ * the server refuses would be retried (relay) or waited for (mirror) forever. */
+int enats_check_stream(const char *name);
 /* Connect (no client-side reconnect: a broken connection is replaced, see nats.h) and make the
  * JetStream context. window > 0: a publishing connection, with the ack subscription sized for
  * window acks in flight. ENT_IO on failure. */

@@ -103,6 +103,16 @@ static int ensure_stream(relay *r, int *out_new)
         if (jerr == JSStreamSubjectOverlapErr)
             return ent_error_set(ENT_CONFLICT, "stream %s cannot be made: another stream takes subjects %s already; "
                                  "relay to that one, or delete it", r->o.stream, r->subj_all);
+        /* Any other answer of JetStream's is a refusal too (the account's limits, a setting it
+         * does not take): the relay retried it forever as "NATS unreachable". Not so an answer
+         * that a server or cluster being (re)started gives, nor a stream made meanwhile. */
+        if (st != NATS_OK && jerr && jerr != JSClusterNotAvailErr && jerr != JSClusterNotLeaderErr &&
+            jerr != JSInsufficientResourcesErr && jerr != JSNotEnabledErr && jerr != JSStreamNameExistErr &&
+            jerr != JSStreamOfflineErr) {
+            char what[300];
+            snprintf(what, sizeof what, "stream %s cannot be made", r->o.stream);
+            return enats_err(ENT_INVALID, st, jerr, what);
+        }
         if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "creating the stream");
         jsStreamInfo_Destroy(si);
         *out_new = 1;
@@ -576,9 +586,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     if (opts->version != ENT_RELAY_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_relay_run: opts->version %u, expected %u", opts->version, ENT_RELAY_OPTS_VERSION);
     if ((rc = enats_check_url(opts->url))) return rc;
-    if (!opts->stream || !*opts->stream || strpbrk(opts->stream, " .*>\t"))
-        return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
-                             opts->stream ? opts->stream : "");
+    if ((rc = enats_check_stream(opts->stream))) return rc;
     if (!ent_store_id(s)[0]) return ent_error_set(ENT_INVALID, "the store has no id yet: open it writable once");
     if (strlen(ent_store_id(s)) > ENATS_ID_MAX)
         return ent_error_set(ENT_INVALID, "store id \"%s\" is longer than a UUID", ent_store_id(s));

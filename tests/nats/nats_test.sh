@@ -219,6 +219,25 @@ echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; o
 "$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
 "$E" -s "$W/mD" mirror --nats "$URL" --stream NOPE --once 2>"$W/err"; one_line "missing stream" $? "no stream NOPE"
+# A stream name JetStream cannot take (a path separator, over 255 bytes): the relay retried making
+# it forever ("NATS unreachable (creating the stream: ...)") and a mirror waited for it forever.
+LONG=$(printf 'S%.0s' $(seq 256))
+for bad_stream in "a/b" 'a\b' "$LONG"; do
+  timeout 10 "$E" -s "$P" relay --nats "$URL" --stream "$bad_stream" 2>"$W/err"; one_line "relay to stream name ${bad_stream:0:8}" $? "stream name"
+  timeout 10 "$E" -s "$W/mD" mirror --nats "$URL" --stream "$bad_stream" 2>"$W/err"; one_line "mirror of stream name ${bad_stream:0:8}" $? "stream name"
+done
+# JetStream refuses to make the stream (an account allowed one stream, which it has): one line
+# and exit 1, also without --once, not "NATS unreachable" and retries forever.
+LPORT=$(free_port)
+mkdir -p "$W/jslim"
+printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s" }\naccounts { A: { jetstream: { max_streams: 1 }, users: [{user: a, password: a}] } }\n' \
+  "$LPORT" "$W/jslim" >"$W/lim.conf"
+nats-server -c "$W/lim.conf" >>"$W/nats-lim.log" 2>&1 & LPID=$!; PIDS+=($LPID)
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$LPORT) 2>/dev/null && break; sleep 0.05; done
+"$PROBE" mkstream "nats://a:a@127.0.0.1:$LPORT" ONLY "only.>" 1000 || bad "mkstream ONLY"
+timeout 10 "$E" -s "$P" relay --nats "nats://a:a@127.0.0.1:$LPORT" --stream TWO 2>"$W/err"
+one_line "JetStream refuses to make the stream" $? "stream TWO cannot be made: maximum number of streams reached"
+kill "$LPID"; wait "$LPID" 2>/dev/null
 # SIGTERM while NATS is unreachable is a stop like any other: exit 0, the "unreachable" line only.
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT 2>"$W/err" & XP=$!; PIDS+=($XP)
 for _ in $(seq 200); do grep -q unreachable "$W/err" && break; sleep 0.05; done
