@@ -9,18 +9,50 @@
 
 #include "nats_util.h"
 
+/* The servers of a URL list "a,b, c": each one without the blanks around it. */
+static int split_urls(char bufs[ENATS_URLS_MAX][ENATS_URL_MAX], int *out_n, const char *url)
+{
+    int n = 0;
+    const char *p = url;
+    *out_n = 0;
+    for (;;) {
+        const char *end = strchr(p, ','), *b, *e;
+        if (!end) end = p + strlen(p);
+        for (b = p; b < end && (*b == ' ' || *b == '\t'); b++) {
+        }
+        for (e = end; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--) {
+        }
+        if (n == ENATS_URLS_MAX)
+            return ent_error_set(ENT_INVALID, "NATS URL list \"%s\": more than %d servers", url, ENATS_URLS_MAX);
+        if ((size_t)(e - b) >= ENATS_URL_MAX)
+            return ent_error_set(ENT_INVALID, "NATS URL \"%.*s\" is too long", (int)(e - b), b);
+        memcpy(bufs[n], b, (size_t)(e - b));
+        bufs[n++][e - b] = '\0';
+        if (!*end) break;
+        p = end + 1;
+    }
+    *out_n = n;
+    return ENT_OK;
+}
+
 int enats_check_url(const char *url)
 {
-    const char *p;
+    char urls[ENATS_URLS_MAX][ENATS_URL_MAX];
+    int n, rc;
     if (!url || !*url) return ent_error_set(ENT_INVALID, "no NATS URL (--nats nats://HOST:PORT)");
-    for (p = url; *p; p++)
-        if (*p == ' ' || *p == '\t' || *p == '\n')
-            return ent_error_set(ENT_INVALID, "NATS URL \"%s\" has white space", url);
-    if (strstr(url, "://") && strncmp(url, "nats://", 7) != 0 && strncmp(url, "tls://", 6) != 0)
-        return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", url);
-    p = strstr(url, "://") ? strstr(url, "://") + 3 : url;
-    if (!*p || *p == ':' || *p == '/')
-        return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", url);
+    if ((rc = split_urls(urls, &n, url))) return rc;
+    for (int i = 0; i < n; i++) {
+        const char *u = urls[i], *p;
+        if (!*u) return ent_error_set(ENT_INVALID, "NATS URL list \"%s\" has an empty entry", url);
+        for (p = u; *p; p++)
+            if (*p == ' ' || *p == '\t' || *p == '\n')
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\" has white space", u);
+        if (strstr(u, "://") && strncmp(u, "nats://", 7) != 0 && strncmp(u, "tls://", 6) != 0)
+            return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", u);
+        p = strstr(u, "://") ? strstr(u, "://") + 3 : u;
+        if (!*p || *p == ':' || *p == '/')
+            return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", u);
+    }
     return ENT_OK;
 }
 
@@ -135,15 +167,24 @@ int enats_connect(enats_conn *c, const char *url, int window)
     natsOptions *o = NULL;
     jsOptions jo;
     natsStatus st;
-    char subj[128];
+    char subj[128], urls[ENATS_URLS_MAX][ENATS_URL_MAX];
+    const char *servers[ENATS_URLS_MAX];
+    int n_urls = 0, rc;
     c->nc = NULL;
     c->js = NULL;
     c->inbox = NULL;
     c->ack_sub = NULL;
     c->sent_msgs = 0;
+    if ((rc = split_urls(urls, &n_urls, url))) return rc;
+    for (int i = 0; i < n_urls; i++) servers[i] = urls[i];
     if (!(c->acks = acks_new())) return ent_error_set(ENT_NOMEM, "out of memory");
-    if ((st = natsOptions_Create(&o)) != NATS_OK) return enats_err(ENT_NOMEM, st, 0, "NATS options");
-    if ((st = natsOptions_SetURL(o, url)) != NATS_OK) {
+    if ((st = natsOptions_Create(&o)) != NATS_OK) {
+        enats_close(c);
+        return enats_err(ENT_NOMEM, st, 0, "NATS options");
+    }
+    /* A list goes in as a list: libnats takes the URL option as one server ("a,b" connected to
+     * none), and tries the servers in the order given. */
+    if ((st = natsOptions_SetServers(o, servers, n_urls)) != NATS_OK || (st = natsOptions_SetNoRandomize(o, true)) != NATS_OK) {
         natsOptions_Destroy(o);
         enats_close(c);
         return enats_err(ENT_INVALID, st, 0, url);

@@ -10,6 +10,8 @@
 
 #define ENATS_SUBJECT_PREFIX "entity."
 #define ENATS_ID_MAX 36
+#define ENATS_URLS_MAX 16   /* servers in one --nats list */
+#define ENATS_URL_MAX 512   /* bytes of one of them */
 
 /* What the publish acks report, written by the ack subscription's thread, read by ours (atomics;
  * err is written before failed is set). One per connection, on the heap: an ack of an old
@@ -46,7 +48,8 @@ typedef struct enats_conn {
     enats_acks *graveyard;    /* of closed connections, freed once no ack can reach them */
 } enats_conn;
 
-/* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces. ENT_INVALID names it. */
+/* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces; or a comma-separated
+ * list of such (blanks around the commas allowed). ENT_INVALID names the one at fault. */
 int enats_check_url(const char *url);
 /* A name JetStream can take for a stream, and in the subjects of its API: 1 to 255 bytes, none of
  * them white space, a control character, '.', '*', '>', '/' or '\'. ENT_INVALID names it: a name

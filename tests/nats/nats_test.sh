@@ -218,6 +218,14 @@ echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; o
 # Clear errors.
 "$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
+# A comma-separated list of servers (as nats.h allows): one that is down, then this one. Every
+# list failed with "No server available for connection" (libnats takes one URL per entry).
+echo '{"name":"list","email":"list@x.org"}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" relay --nats "nats://127.0.0.1:1,$URL" --stream ENT --once 2>"$W/err" \
+  && "$E" -s "$W/mA" mirror --nats "nats://127.0.0.1:1, $URL" --stream ENT --once 2>>"$W/err" \
+  && [ "$(applied "$W/mA")" = "$(last_seq "$P")" ] && say "ok: a list of servers, the first one down" \
+  || { bad "a list of servers, the first one down"; cat "$W/err"; }
+"$E" -s "$P" relay --nats "nats://127.0.0.1:1,http://127.0.0.1:2" --stream ENT --once 2>"$W/err"; one_line "bad URL in a list" $? "scheme must be nats://"
 "$E" -s "$W/mD" mirror --nats "$URL" --stream NOPE --once 2>"$W/err"; one_line "missing stream" $? "no stream NOPE"
 # A stream name JetStream cannot take (a path separator, over 255 bytes): the relay retried making
 # it forever ("NATS unreachable (creating the stream: ...)") and a mirror waited for it forever.

@@ -44,7 +44,7 @@ typedef void (*ent_nats_log_cb)(const char *line, void *payload);
 #define ENT_RELAY_OPTS_VERSION 1
 typedef struct ent_relay_opts {
     unsigned version;       /* ENT_RELAY_OPTS_VERSION */
-    const char *url;        /* "nats://host:port" (a comma-separated list is allowed) */
+    const char *url;        /* "nats://host:port", or a comma-separated list, tried in order */
     const char *stream;     /* stream name; created (file storage, subjects "entity.<id>.>") when
                              * missing; an existing one must take this store's subjects */
     const char *sub_name;   /* the relay's durable subscription; NULL: "relay" */
