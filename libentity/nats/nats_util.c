@@ -73,6 +73,9 @@ int enats_err(int code, natsStatus s, jsErrCode jerr, const char *what)
     const char *last = nats_GetLastError(NULL);
     /* libnats prefixes "(file.c:123): ": people need the text, not the client's source line */
     if (last && last[0] == '(' && strstr(last, "): ")) last = strstr(last, "): ") + 3;
+    /* libnats's text for it is "No responders available for request" */
+    if (jerr == JSNotEnabledErr)
+        return ent_error_set(code, "%s: JetStream is not enabled at the server (nats-server -js)", what);
     if (jerr)
         return ent_error_set(code, "%s: %s (JetStream error %d)", what, last && *last ? last : natsStatus_GetText(s), (int)jerr);
     return ent_error_set(code, "%s: %s", what, last && *last ? last : natsStatus_GetText(s));

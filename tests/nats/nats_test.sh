@@ -218,6 +218,13 @@ echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; o
 # Clear errors.
 "$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
+# A server without JetStream: say so (it said "No responders available for request").
+NJPORT=$(free_port)
+nats-server -a 127.0.0.1 -p "$NJPORT" >>"$W/nats-nojs.log" 2>&1 & NJPID=$!; PIDS+=($NJPID)
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$NJPORT) 2>/dev/null && break; sleep 0.05; done
+"$E" -s "$P" relay --nats "nats://127.0.0.1:$NJPORT" --stream ENT --once 2>"$W/err"; one_line "relay, server without JetStream" $? "JetStream is not enabled at the server"
+"$E" -s "$W/mD" mirror --nats "nats://127.0.0.1:$NJPORT" --stream ENT --once 2>"$W/err"; one_line "mirror, server without JetStream" $? "JetStream is not enabled at the server"
+kill "$NJPID"; wait "$NJPID" 2>/dev/null
 # A comma-separated list of servers (as nats.h allows): one that is down, then this one. Every
 # list failed with "No server available for connection" (libnats takes one URL per entry).
 echo '{"name":"list","email":"list@x.org"}' | "$E" -s "$P" put customer - >/dev/null
