@@ -65,8 +65,9 @@ static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
     return 0;
 }
 
-/* The stream exists and takes our subjects, or is created. out_new: it has never held a message
- * (just created, or deleted and made again): nothing of this store was ever published to it. */
+/* The stream exists and takes our subjects, or is created. out_new: it has never lost a message
+ * (just created, deleted and made again, or nothing ever removed from it: its first seq is 1 and
+ * it has no deleted ones): what it does not hold of this store was never published to it. */
 static int ensure_stream(relay *r, int *out_new)
 {
     jsStreamInfo *si = NULL;
@@ -75,7 +76,7 @@ static int ensure_stream(relay *r, int *out_new)
     *out_new = 0;
     if (st == NATS_OK) {
         int ok = si->Config && stream_takes(si->Config, r->subj_all);
-        *out_new = si->State.LastSeq == 0;
+        *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
         char subjects[512] = "";
         for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
             size_t n = strlen(subjects);
@@ -164,9 +165,10 @@ static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
  * checkpoint covers (a server that lost what it had not synced yet, messages deleted by hand, a
  * `subs ack relay` by hand): going on from the checkpoint then left a gap no mirror gets past. The
  * checkpoint only when the stream holds nothing of this store any more (purged, or its limits
- * dropped every message): nothing there to go on from. A stream that never held a message (new:
- * another --stream, or deleted and made again) gets the log from seq 1 whatever the checkpoint
- * says, or it would start with a gap. */
+ * dropped every message): nothing there to go on from. A stream that holds nothing of this store
+ * and never lost a message never held any of it (new: another --stream, or deleted and made
+ * again, also one that other stores' relays published to first) and gets the log from seq 1
+ * whatever the checkpoint says, or it would start with a gap. */
 static int resume(relay *r)
 {
     uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
@@ -174,6 +176,7 @@ static int resume(relay *r)
     int rc, fresh = 0;
     if ((rc = ensure_stream(r, &fresh))) return rc;
     if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq", &lastm))) return rc;
+    if (in_stream) fresh = 0;
     rc = last_header(&schema, r, r->subj_schema, "Entity-Schema-Version", NULL);
     if (!rc && (rc = ent_log_bounds(&first, &last, r->s, NULL)) == ENT_OK && in_stream && in_stream <= last)
         rc = same_history(r, lastm, in_stream);

@@ -328,8 +328,6 @@ echo '{"name":"Y4","email":"Y4@x"}' | "$E" -s "$W/Y" put customer - >/dev/null
 # nothing for ~25 s (its consumer was gone with the stream), then libnats's ordered consumer came
 # back at the old position in the new stream, skipped Y's seqs there, and the mirror stopped on a
 # gap that is not in the stream ("lacks seq 5 ... the next there is 7"). It must find its place.
-# (New stores X2 and Y2: a relay with a checkpoint starts a stream that holds other stores'
-# messages after its checkpoint, see the README's "Not covered".)
 "$PROBE" mkstream "$URL" ALL "entity.>" 1000 || bad "mkstream ALL (running mirror)"
 for x in X2 Y2; do "$E" -s "$W/$x" init --schema "$SRC/schemas/shop.json" 2>/dev/null; done
 for i in 1 2 3; do for x in X2 Y2; do
@@ -350,6 +348,22 @@ fi
 kill -TERM "$MY2" "$YR"; wait "$MY2"; rc=$?; wait "$YR" 2>/dev/null
 [ $rc = 0 ] || bad "mirror exit $rc after its stream was made again"
 "$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL (running mirror)"
+
+# A store whose relay has a checkpoint (X2 and Y2 relayed to ALL above) moves to a new stream that
+# other stores' relays published to first: it gets the log from seq 1. Y2's relay took the stream
+# for one purged (nothing of Y2 in it), went on after its checkpoint, and said "stream ALL holds
+# the log up to seq 6" with only its schema message there; a new mirror held nothing, exit 0.
+"$PROBE" mkstream "$URL" ALL "entity.>" 1000 || bad "mkstream ALL (moved)"
+"$E" -s "$W/X2" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay X2 to ALL (moved)"
+"$E" -s "$Y2" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay Y2 to ALL (moved)"
+"$E" -s "$W/mY3" mirror --nats "$URL" --stream ALL --primary "$Y2ID" --once 2>"$W/err"
+if [ "$(applied "$W/mY3")" = 6 ] && [ "$("$E" -s "$W/mY3" dump)" = "$("$E" -s "$Y2" dump)" ]; then
+  say "ok: a relay with a checkpoint, to a new stream that holds other stores' messages: from seq 1"
+else
+  bad "a relay with a checkpoint, to a new stream that holds other stores' messages: a new mirror at seq $(applied "$W/mY3") of 6"
+  cat "$W/err"
+fi
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL (moved)"
 
 # A stream purged under its relay and mirror (as an operator frees space once mirrors have it):
 # a mirror restarted before the next write waits for it, as it waits for a stream with no
