@@ -192,6 +192,14 @@ int enats_connect(enats_conn *c, const char *url, int window)
         enats_close(c);
         return enats_err(ENT_INVALID, st, 0, url);
     }
+    /* tls:// asks for TLS: libnats reads the scheme as nats:// (TLS only where the server
+     * demands it), so a server without TLS got the store's log in plain text. */
+    for (int i = 0; i < n_urls; i++)
+        if (!strncmp(urls[i], "tls://", 6) && (st = natsOptions_SetSecure(o, true)) != NATS_OK) {
+            natsOptions_Destroy(o);
+            enats_close(c);
+            return enats_err(ENT_INVALID, st, 0, "TLS");
+        }
     /* No reconnect inside the client: its reconnect buffer could resend messages after others
      * were lost with the old connection, leaving a gap. A new connection resumes from the stream. */
     natsOptions_SetAllowReconnect(o, false);

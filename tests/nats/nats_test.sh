@@ -218,6 +218,10 @@ echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; o
 # Clear errors.
 "$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
+# tls:// asks for TLS: against this server, which has none, the connection fails rather than go
+# on in plain text (libnats took the scheme as nats://, and relay and mirror ran unencrypted).
+"$E" -s "$P" relay --nats "tls://127.0.0.1:$PORT" --stream ENT --once 2>"$W/err"; one_line "relay, tls:// to a server without TLS" $? "NATS at tls://127.0.0.1:$PORT"
+"$E" -s "$W/mA" mirror --nats "tls://127.0.0.1:$PORT" --stream ENT --once 2>"$W/err"; one_line "mirror, tls:// to a server without TLS" $? "NATS at tls://127.0.0.1:$PORT"
 # A server without JetStream: say so (it said "No responders available for request").
 NJPORT=$(free_port)
 nats-server -a 127.0.0.1 -p "$NJPORT" >>"$W/nats-nojs.log" 2>&1 & NJPID=$!; PIDS+=($NJPID)
