@@ -147,15 +147,13 @@ static int start(follower *f)
     }
     snprintf(f->subj_all, sizeof f->subj_all, ENATS_SUBJECT_PREFIX "%s.>", f->mr.primary);
     f->mr.checked = 0; /* a new consumer: the stream may have been made again since */
-    jerr = 0;
-    st = js_GetLastMsg(&last, f->c.js, f->o.stream, f->subj_all, NULL, &jerr);
-    if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+    if ((rc = enats_last_msg(&last, f->c.js, f->o.stream, f->subj_all))) return rc;
+    if (!last) {
         /* Following, an existing mirror waits too: the stream may have been purged once every
          * mirror had its messages (it exited 1 until the primary's next write). */
         ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->mr.primary);
         return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
-    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
     if (f->o.once) f->target = natsMsg_GetSequence(last);
     natsMsg_Destroy(last);
     if ((rc = start_seq(&from, f, last_pos))) return rc;

@@ -391,6 +391,57 @@ int enats_same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq)
     return ENT_OK;
 }
 
+/* subject matches filter, token by token: "*" takes one token, a last ">" the rest. */
+static int subject_matches(const char *filter, const char *subject)
+{
+    const char *f = filter, *s = subject;
+    for (;;) {
+        size_t fl = strcspn(f, "."), sl = strcspn(s, ".");
+        if (fl == 1 && *f == '>' && !f[1]) return sl > 0;
+        if (!(fl == 1 && *f == '*') && (fl != sl || memcmp(f, s, fl))) return 0;
+        if (!sl) return 0;
+        f += fl;
+        s += sl;
+        if (!*f || !*s) return !*f && !*s;
+        f++;
+        s++;
+    }
+}
+
+/* Positions read back at most when the server finds no last message (see enats_last_msg). */
+#define WALK_MAX 4096
+
+int enats_last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *subject)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    uint64_t seq, low;
+    natsStatus st = js_GetLastMsg(out, js, stream, subject, NULL, &jerr);
+    if (st == NATS_OK) return ENT_OK;
+    *out = NULL;
+    if (st != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
+    jerr = 0;
+    if ((st = js_GetStreamInfo(&si, js, stream, NULL, &jerr)) != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's info");
+    seq = si->State.Msgs && !(si->State.FirstSeq <= 1 && si->State.NumDeleted == 0) ? si->State.LastSeq : 0;
+    low = si->State.FirstSeq > 1 ? si->State.FirstSeq : 1;
+    if (seq >= low && seq - low >= WALK_MAX) low = seq - WALK_MAX + 1;
+    jsStreamInfo_Destroy(si);
+    /* Nothing deleted (the first seq 1 and no hole): the server's answer stands. */
+    for (; seq >= low && seq > 0; seq--) {
+        natsMsg *m = NULL;
+        jerr = 0;
+        st = js_GetMsg(&m, js, stream, seq, NULL, &jerr);
+        if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) continue;
+        if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream back");
+        if (subject_matches(subject, natsMsg_GetSubject(m))) {
+            *out = m;
+            return ENT_OK;
+        }
+        natsMsg_Destroy(m);
+    }
+    return ENT_OK;
+}
+
 int enats_header_u64(uint64_t *out, natsMsg *m, const char *key)
 {
     const char *v = NULL;

@@ -86,6 +86,12 @@ void enats_log(ent_nats_log_cb cb, void *payload, const char *fmt, ...) __attrib
 static inline int enats_stopped(const volatile int *stop) { return stop && __atomic_load_n(stop, __ATOMIC_RELAXED); }
 /* Sleep ms milliseconds, waking early when *stop is set. */
 void enats_nap(int ms, const volatile int *stop);
+/* The stream's last message on `subject` (a filter: * and > allowed). out: NULL when there is
+ * none; the caller destroys it. nats-server 2.9 answers "no message found" for a filter whose
+ * subjects lost their last message (deleted by hand), though earlier ones are there: when it
+ * says none of a stream that holds messages, the last WALK_MAX positions are read back one by
+ * one. ENT_IO names what failed. */
+int enats_last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *subject);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int enats_header_u64(uint64_t *out, natsMsg *m, const char *key);
 

@@ -129,12 +129,11 @@ static int ensure_stream(relay *r, int *out_new)
 static int last_header(uint64_t *out, relay *r, const char *subject, const char *key, natsMsg **keep)
 {
     natsMsg *m = NULL;
-    jsErrCode jerr = 0;
-    natsStatus st = js_GetLastMsg(&m, r->c.js, r->o.stream, subject, NULL, &jerr);
+    int rc = enats_last_msg(&m, r->c.js, r->o.stream, subject);
     *out = 0;
     if (keep) *keep = NULL;
-    if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ENT_OK;
-    if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
+    if (rc) return rc;
+    if (!m) return ENT_OK;
     if (enats_header_u64(out, m, key) != ENT_OK) {
         natsMsg_Destroy(m);
         return ent_error_set(ENT_CORRUPT, "stream %s: the last message on %s has no %s header", r->o.stream, subject, key);
