@@ -43,6 +43,7 @@ typedef struct relay {
     int counting;            /* counted is based (the first resume): later resumes count on */
     uint64_t target;         /* once: the last seq at start */
     uint64_t *acked;         /* events acknowledged by JetStream (atomic; may be NULL) */
+    int64_t max_msg;         /* the stream's max_msg_size (headers and body), <= 0: none */
 } relay;
 
 static void drop(relay *r)
@@ -77,6 +78,7 @@ static int ensure_stream(relay *r, int *out_new)
     if (st == NATS_OK) {
         int ok = si->Config && stream_takes(si->Config, r->subj_all);
         *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
+        r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
         for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
             size_t n = strlen(subjects);
@@ -117,6 +119,7 @@ static int ensure_stream(relay *r, int *out_new)
         if (st != NATS_OK) return enats_err(ENT_IO, st, jerr, "creating the stream");
         jsStreamInfo_Destroy(si);
         *out_new = 1;
+        r->max_msg = -1;
         enats_log(r->o.log, r->o.log_payload, "relay: created stream %s (file storage, subjects %s)",
                   r->o.stream, r->subj_all);
         return ENT_OK;
@@ -252,6 +255,17 @@ static int publish(relay *r, const char *subject, const char *token, const char 
     char reply[96];
     natsStatus st;
     int rc;
+    /* The stream's own limit is checked here, not left to JetStream: its refusal comes back with
+     * the ack, after the messages sent behind this one, which it stores: a gap that the next run
+     * went on after. (Its size as the server counts it: the header block, then the body.) */
+    if (r->max_msg > 0) {
+        size_t hdr = 10 + strlen("Nats-Msg-Id: \r\n") + strlen(msg_id) + strlen(k1) + 4 + strlen(v1) + 2;
+        if (k2) hdr += strlen(k2) + 4 + strlen(v2);
+        if (hdr + len > (uint64_t)r->max_msg)
+            return ent_error_set(ENT_FULL, "does not fit the stream's max_msg_size of %" PRId64 " bytes (with its headers it "
+                                 "has %zu): the relay stops rather than leave a gap; raise the stream's max_msg_size",
+                                 r->max_msg, hdr + len);
+    }
     if ((rc = enats_wait_acks(&r->c, (uint64_t)r->window, 5000))) return rc;
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
     enats_reply(&r->c, reply, sizeof reply, token);

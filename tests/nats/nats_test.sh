@@ -436,6 +436,26 @@ one_line "JetStream refuses a message" $rc "JetStream refused event seq 5"
 "$PROBE" check "$URL" FULL "$RID" 4 >/dev/null || bad "stream FULL does not hold exactly events 1..4"
 CP=$("$E" -s "$R" stat | python3 -c 'import json,sys; print([s["checkpoint"] for s in json.load(sys.stdin)["subscriptions"] if s["name"]=="relay"][0])')
 [ "$CP" -le 4 ] && say "ok: after the refusal the relay's checkpoint is $CP (stream holds 1..4)" || bad "relay checkpoint $CP past the stream's 4"
+# A stream whose messages may not exceed 2500 bytes (max_msg_size), and event 2 larger than that
+# among 3000 small ones: JetStream refused event 2, but the relay had sent hundreds after it, which
+# the stream stored: a gap, which it said it stopped to avoid, and its next run went on after the
+# stream's last and said the stream held the log (exit 0). The relay checks the stream's limit
+# before it sends: it stops at event 2 with the stream holding event 1 and nothing after it.
+MS=$W/msgsize; "$E" -s "$MS" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"m1","email":"m1@x"}' | "$E" -s "$MS" put customer - >/dev/null
+python3 -c 'import json; print(json.dumps({"price":1,"attrs":{"blob":"x"*3000}}))' | "$E" -s "$MS" put product --key big - >/dev/null
+python3 -c '
+import json
+for i in range(3000): print(json.dumps({"type":"customer","key":i+10,"version":1,"data":{"name":"m%d"%i,"email":"m%d@x.org"%i}}))
+' | "$E" -s "$MS" load --batch 1000 >/dev/null 2>&1
+MSID=$("$E" -s "$MS" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" MSGSIZE "entity.$MSID.>" 1000 -1 2500 || bad "mkstream MSGSIZE"
+for run in 1 2; do
+  "$E" -s "$MS" relay --nats "$URL" --stream MSGSIZE --once 2>"$W/err"
+  rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+  one_line "an event over the stream's max_msg_size (run $run)" $rc "event seq 2 (product big) does not fit the stream's max_msg_size of 2500 bytes"
+done
+"$PROBE" check "$URL" MSGSIZE "$MSID" 1 >/dev/null || bad "stream MSGSIZE does not hold exactly event 1: $("$PROBE" check "$URL" MSGSIZE "$MSID" 1 2>&1)"
 
 # A schema evolution on a primary that takes no write after it reaches a running mirror all the
 # same (the relay shipped a version only before the first event written under it, so the mirror
