@@ -140,8 +140,8 @@ static int on_event(enats_mirror *f, natsMsg *msg, uint64_t spos)
 int enats_mirror_msg(enats_mirror *f, natsMsg *msg, uint64_t spos)
 {
     const char *subj = natsMsg_GetSubject(msg);
-    f->gap = 0;
     size_t sl = strlen(subj);
+    f->gap = 0;
     if (sl > 7 && !strcmp(subj + sl - 7, ".schema")) return on_schema(f, msg);
     return on_event(f, msg, spos);
 }

@@ -422,11 +422,11 @@ int enats_last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *sub
     if (st != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr) return enats_err(ENT_IO, st, jerr, "reading the stream's last message");
     jerr = 0;
     if ((st = js_GetStreamInfo(&si, js, stream, NULL, &jerr)) != NATS_OK) return enats_err(ENT_IO, st, jerr, "reading the stream's info");
+    /* Nothing removed (the first seq 1 and no hole), or nothing there: the server's answer stands. */
     seq = si->State.Msgs && !(si->State.FirstSeq <= 1 && si->State.NumDeleted == 0) ? si->State.LastSeq : 0;
     low = si->State.FirstSeq > 1 ? si->State.FirstSeq : 1;
     if (seq >= low && seq - low >= WALK_MAX) low = seq - WALK_MAX + 1;
     jsStreamInfo_Destroy(si);
-    /* Nothing deleted (the first seq 1 and no hole): the server's answer stands. */
     for (; seq >= low && seq > 0; seq--) {
         natsMsg *m = NULL;
         jerr = 0;
