@@ -91,6 +91,16 @@ static void ack_failed(enats_acks *a, int refused, const char *fmt, const char *
     __atomic_store_n(&a->failed, 1, __ATOMIC_RELEASE);
 }
 
+/* The ack says "duplicate": true (nats-server writes it with a space; any number is allowed). */
+static int is_duplicate(const char *d, size_t n)
+{
+    const char *p = memmem(d, n, "\"duplicate\":", 12);
+    if (!p) return 0;
+    for (p += 12; p < d + n && (*p == ' ' || *p == '\t'); p++) {
+    }
+    return (size_t)(d + n - p) >= 4 && !memcmp(p, "true", 4);
+}
+
 /* Every ack ends here (the ack subscription's thread): JetStream's answer to the publish whose
  * reply subject ends in <token>, the event's seq ("s" for a schema message). Acks of one stream
  * come back in publish order on one connection, so the highest acknowledged seq covers every
@@ -119,6 +129,12 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
             for (p += 15; p < d + n && *p != '"' && k < sizeof text - 1; p++) text[k++] = *p;
         text[k] = '\0';
         ack_failed(a, 1, "%s: %s", what, k ? text : "an error");
+    } else if (*tok >= '0' && *tok <= '9' && is_duplicate(d, (size_t)n)) {
+        /* The relay publishes only seqs after the stream's last of the store: JetStream saw this
+         * id within its duplicate window, in a message the stream no longer holds (deleted by
+         * hand), and did not store it. Not an ack: taken for one, it left a gap. */
+        ack_failed(a, 1, "event seq %s: dropped as a duplicate of a message the stream no longer holds (deleted within "
+                   "its duplicate window, %s); run the relay again once that window has passed", tok, "2 minutes by default");
     } else if (*tok >= '0' && *tok <= '9' && !__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) {
         /* Not past a failure, and one seq at a time: the checkpoint must never cover a message
          * that is not stored. Events are published in seq order from acked_seq + 1 (set by the

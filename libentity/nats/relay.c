@@ -44,6 +44,8 @@ typedef struct relay {
     uint64_t target;         /* once: the last seq at start */
     uint64_t *acked;         /* events acknowledged by JetStream (atomic; may be NULL) */
     int64_t max_msg;         /* the stream's max_msg_size (headers and body), <= 0: none */
+    uint64_t replay_upto;    /* seqs up to this one were published to the stream before (it lost
+                              * them): published one at a time, see publish() */
 } relay;
 
 static void drop(relay *r)
@@ -208,6 +210,7 @@ static int resume(relay *r)
     }
     r->counting = 1;
     r->schema_pub = (uint32_t)schema;
+    r->replay_upto = !fresh && in_stream < cp ? cp : 0;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (fresh && first > 1)
         return ent_error_set(ENT_NOTFOUND, "stream %s is new, but the log starts at seq %" PRIu64 " (trimmed): it cannot "
@@ -246,11 +249,17 @@ static int schema_pending(const relay *r)
 }
 
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
- * ends with (the event's seq; "s" for a schema message). ENT_FULL: larger than the server's
- * max_payload, which no reconnection changes (the caller names the message). */
-static int publish(relay *r, const char *subject, const char *token, const char *msg_id, const char *body, size_t len,
-                   const char *k1, const char *v1, const char *k2, const char *v2)
+ * ends with (the event's seq; "s" for a schema message); seq: the event's (0: a schema message).
+ * ENT_FULL: larger than the server's max_payload, which no reconnection changes (the caller names
+ * the message). */
+static int publish(relay *r, const char *subject, const char *token, uint64_t seq, const char *msg_id, const char *body,
+                   size_t len, const char *k1, const char *v1, const char *k2, const char *v2)
 {
+    /* Seqs the stream lost (deleted by hand, or a checkpoint acknowledged past it) were published
+     * before, maybe within JetStream's duplicate window, which then drops them again (on_ack
+     * fails the relay): each one, and the one after them, goes out only once every ack is in,
+     * so that nothing is stored behind a dropped one. */
+    uint64_t limit = seq && seq <= r->replay_upto + 1 && r->replay_upto ? 1 : (uint64_t)r->window;
     natsMsg *m = NULL;
     char reply[96];
     natsStatus st;
@@ -266,7 +275,7 @@ static int publish(relay *r, const char *subject, const char *token, const char 
                                  "has %zu): the relay stops rather than leave a gap; raise the stream's max_msg_size",
                                  r->max_msg, hdr + len);
     }
-    if ((rc = enats_wait_acks(&r->c, (uint64_t)r->window, 5000))) return rc;
+    if ((rc = enats_wait_acks(&r->c, limit, limit == 1 ? 10000 : 5000))) return rc;
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
     enats_reply(&r->c, reply, sizeof reply, token);
     st = natsMsg_Create(&m, subject, reply, body, (int)len);
@@ -305,9 +314,11 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
         snprintf(ver, sizeof ver, "%" PRIu32, v);
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
-        rc = publish(r, r->subj_schema, "s", mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        rc = publish(r, r->subj_schema, "s", 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
-        if (rc == ENT_FULL) return ent_error_set(rc, "schema version %" PRIu32 " %s", v, ent_errmsg());
+        /* (a refusal of an earlier message, reported here, is not this one's) */
+        if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE))
+            return ent_error_set(rc, "schema version %" PRIu32 " %s", v, ent_errmsg());
         if (rc) return rc;
         r->schema_pub = v;
         (*n_out)++;
@@ -351,9 +362,9 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     *p++ = ':';
     *put_u64(p, ev->seq) = '\0';
     *put_u64(seq, ev->seq) = '\0';
-    rc = publish(r, subject, seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
+    rc = publish(r, subject, seq, ev->seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
-    if (rc == ENT_FULL) {
+    if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
         if (ev->key.kind == ENT_KEY_AUTO)
             return ent_error_set(rc, "event seq %s (%s %" PRIu64 ") %s", seq, ent_type_name(ev->type), ev->key.id, ent_errmsg());
         return ent_error_set(rc, "event seq %s (%s %.*s) %s", seq, ent_type_name(ev->type), (int)(ev->key.len > 64 ? 64 : ev->key.len),

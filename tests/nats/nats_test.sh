@@ -535,6 +535,14 @@ SP=$("$PROBE" seqof "$URL" LASTDEL "$LDID" 4) && "$PROBE" delete "$URL" LASTDEL 
 [ "$(applied "$W/mLd")" = 3 ] && say "ok: a new mirror of a stream whose last message was deleted takes seq 1..3" \
   || { bad "a new mirror of a stream whose last message was deleted: at seq $(applied "$W/mLd") of 3"; cat "$W/err"; }
 echo '{"name":"d5","email":"d5@x"}' | "$E" -s "$LD" put customer - >/dev/null
+# Within the stream's duplicate window (1 s) JetStream drops seq 4 again, as a duplicate of the
+# message deleted: the relay took that for an ack and sent seq 5 (a gap, "holds the log up to seq
+# 5"). It publishes what it published before one at a time and stops at a duplicate, the stream
+# holding 1..3; once the window has passed, it publishes 4 and 5.
+"$E" -s "$LD" relay --nats "$URL" --stream LASTDEL --once 2>"$W/err"
+rc=$?; grep -Ev "relay: (created|connected|stream LASTDEL ends)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "the stream's last message deleted, the relay within the duplicate window" $rc "JetStream refused event seq 4: dropped as a duplicate"
+"$PROBE" check "$URL" LASTDEL "$LDID" 3 >/dev/null || bad "stream LASTDEL after a duplicate: $("$PROBE" check "$URL" LASTDEL "$LDID" 3 2>&1)"
 sleep 2 # past the duplicate window of seq 4's message id
 "$E" -s "$LD" relay --nats "$URL" --stream LASTDEL --once 2>"$W/err" || { bad "relay to LASTDEL again"; cat "$W/err"; }
 if "$PROBE" check "$URL" LASTDEL "$LDID" 5 >/dev/null 2>"$W/err2"; then
