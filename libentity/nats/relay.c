@@ -78,7 +78,7 @@ static int ensure_stream(relay *r, int *out_new)
     natsStatus st = js_GetStreamInfo(&si, r->c.js, r->o.stream, NULL, &jerr);
     *out_new = 0;
     if (st == NATS_OK) {
-        int ok = si->Config && stream_takes(si->Config, r->subj_all);
+        int ok = si->Config && stream_takes(si->Config, r->subj_all), no_ack = si->Config && si->Config->NoAck;
         *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
         r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
@@ -90,6 +90,11 @@ static int ensure_stream(relay *r, int *out_new)
         if (!ok)
             return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], not %s: use another stream, "
                                  "or add that subject to it", r->o.stream, subjects, r->subj_all);
+        /* Its acks are how the relay knows what the stream stored: without them it waited 10 s
+         * per batch, took the silence for a lost connection, and went round again. */
+        if (no_ack)
+            return ent_error_set(ENT_INVALID, "stream %s does not acknowledge what is published to it (no_ack): the relay "
+                                 "needs JetStream's acks; use a stream without no_ack", r->o.stream);
         return ENT_OK;
     }
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {

@@ -1,8 +1,8 @@
 /* Test helper for nats_test.sh: looks at a stream with the NATS C client, independently of the
  * relay's code, so the test checks what is on the server, not what the relay believes.
- *   nats_probe mkstream URL STREAM SUBJECT DUP_MS [MAX_MSGS [MAX_MSG_SIZE]]   create a file stream
- *       with that duplicate window (and at most MAX_MSGS messages, refusing more: discard new; -1:
- *       no limit), each message at most MAX_MSG_SIZE bytes
+ *   nats_probe mkstream URL STREAM SUBJECT DUP_MS [MAX_MSGS [MAX_MSG_SIZE [noack]]]   create a file
+ *       stream with that duplicate window (and at most MAX_MSGS messages, refusing more: discard
+ *       new; -1: no limit), each message at most MAX_MSG_SIZE bytes (-1: no limit), no_ack
  *   nats_probe check URL STREAM STORE_ID LAST_SEQ   every message of the store, read back: events
  *       with Entity-Seq 1..LAST_SEQ exactly once each, in order, Nats-Msg-Id "<id>:<seq>", the body's
  *       "seq" equal to the header, subject entity.<id>.<type>.<op> matching the body; schema messages
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         rc = die("jetstream", st);
         goto out;
     }
-    if (!strcmp(argv[1], "mkstream") && argc >= 6 && argc <= 8) {
+    if (!strcmp(argv[1], "mkstream") && argc >= 6 && argc <= 9) {
         jsStreamConfig cfg;
         jsStreamInfo *si = NULL;
         const char *subjects[1] = {argv[4]};
@@ -166,7 +166,8 @@ int main(int argc, char **argv)
             cfg.MaxMsgs = strtoll(argv[6], NULL, 10);
             cfg.Discard = js_DiscardNew;
         }
-        if (argc == 8) cfg.MaxMsgSize = (int32_t)strtol(argv[7], NULL, 10);
+        if (argc >= 8) cfg.MaxMsgSize = (int32_t)strtol(argv[7], NULL, 10);
+        if (argc == 9) cfg.NoAck = !strcmp(argv[8], "noack");
         if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
         else rc = 0;
         jsStreamInfo_Destroy(si);

@@ -456,6 +456,14 @@ for run in 1 2; do
   one_line "an event over the stream's max_msg_size (run $run)" $rc "event seq 2 (product big) does not fit the stream's max_msg_size of 2500 bytes"
 done
 "$PROBE" check "$URL" MSGSIZE "$MSID" 1 >/dev/null || bad "stream MSGSIZE does not hold exactly event 1: $("$PROBE" check "$URL" MSGSIZE "$MSID" 1 2>&1)"
+# A stream that does not acknowledge what is published to it (no_ack): the relay waited 10 s for
+# each batch's acks, said "lost NATS" and reconnected, again and again. One line, exit 1.
+NA=$W/noack; "$E" -s "$NA" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"n1","email":"n1@x"}' | "$E" -s "$NA" put customer - >/dev/null
+NAID=$("$E" -s "$NA" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" NOACK "entity.$NAID.>" 1000 -1 -1 noack || bad "mkstream NOACK"
+timeout 30 "$E" -s "$NA" relay --nats "$URL" --stream NOACK 2>"$W/err"; one_line "a stream with no_ack" $? "stream NOACK does not acknowledge"
+"$PROBE" rmstream "$URL" NOACK || bad "deleting stream NOACK"
 
 # A schema evolution on a primary that takes no write after it reaches a running mirror all the
 # same (the relay shipped a version only before the first event written under it, so the mirror
