@@ -24,6 +24,9 @@ typedef struct follower {
     char subj_all[80];
     int up, said_down;
     uint64_t target;         /* once: the stream position of the primary's last message at start */
+    int64_t created;         /* the stream's creation time (ns) when the consumer was made */
+    int idle;                /* reads in a row that timed out (200 ms each) */
+    uint64_t regap;          /* a gap met at this seq made the mirror start again (see run) */
 } follower;
 
 static void drop(follower *f)
@@ -135,6 +138,8 @@ static int start(follower *f)
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
     last_pos = si->State.LastSeq;
+    f->created = si->Created;
+    f->idle = 0;
     jsStreamInfo_Destroy(si);
     if (!f->mr.primary[0]) {
         if (!msgs) return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages yet", f->o.stream);
@@ -142,13 +147,13 @@ static int start(follower *f)
     }
     snprintf(f->subj_all, sizeof f->subj_all, ENATS_SUBJECT_PREFIX "%s.>", f->mr.primary);
     f->mr.checked = 0; /* a new consumer: the stream may have been made again since */
-    jerr = 0;
-    st = js_GetLastMsg(&last, f->c.js, f->o.stream, f->subj_all, NULL, &jerr);
-    if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+    if ((rc = ent_nats__last_msg(&last, f->c.js, f->o.stream, f->subj_all))) return rc;
+    if (!last) {
+        /* Following, an existing mirror waits too: the stream may have been purged once every
+         * mirror had its messages (it exited 1 until the primary's next write). */
         ent_error_set(ENT_NOTFOUND, "stream %s holds no messages of store %s", f->o.stream, f->mr.primary);
-        return f->o.once || f->mr.m ? ENT_NOTFOUND : ENT_TIMEOUT;
+        return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
-    if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's last message");
     if (f->o.once) f->target = natsMsg_GetSequence(last);
     natsMsg_Destroy(last);
     if ((rc = start_seq(&from, f, last_pos))) return rc;
@@ -167,6 +172,26 @@ static int start(follower *f)
     return ENT_OK;
 }
 
+/* Nothing came for a while: is the stream still the one the consumer reads? A stream deleted
+ * takes the consumer with it, and nothing says so: the mirror waited in silence, and libnats's
+ * ordered consumer came back after ~25 s at the old position of a stream made again since, whose
+ * numbering is another (a gap that is not there, or seqs skipped). ENT_IO: start again (start()
+ * waits for a missing stream, and start_seq() finds the mirror's place in a new one). */
+static int stream_still(follower *f)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, f->c.js, f->o.stream, NULL, &jerr);
+    int64_t created;
+    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
+        return ent_error_set(ENT_IO, "stream %s is gone (deleted?)", f->o.stream);
+    if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's info");
+    created = si->Created;
+    jsStreamInfo_Destroy(si);
+    if (created != f->created) return ent_error_set(ENT_IO, "stream %s was deleted and made again", f->o.stream);
+    return ENT_OK;
+}
+
 static int on_msg(follower *f, natsMsg *msg)
 {
     jsMsgMetaData *meta = NULL;
@@ -181,6 +206,9 @@ static int on_msg(follower *f, natsMsg *msg)
     return rc;
 }
 
+/* Idle reads (200 ms each) between two looks at the stream (stream_still): about 2 s. */
+#define IDLE_CHECK 10
+
 static int run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
     follower f;
@@ -189,9 +217,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     if (opts->version != ENT_FOLLOW_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_follow_run: opts->version %u, expected %u", opts->version, ENT_FOLLOW_OPTS_VERSION);
     if ((rc = ent_nats__check_url(opts->url))) return rc;
-    if (!opts->stream || !*opts->stream || strpbrk(opts->stream, " .*>\t"))
-        return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
-                             opts->stream ? opts->stream : "");
+    if ((rc = ent_nats__check_stream(opts->stream))) return rc;
     if (opts->primary_id && (!*opts->primary_id || strlen(opts->primary_id) > ENATS_ID_MAX || strpbrk(opts->primary_id, " .*>")))
         return ent_error_set(ENT_INVALID, "primary id \"%s\" is not a store id", opts->primary_id);
     memset(&f, 0, sizeof f);
@@ -244,9 +270,13 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
+            } else if (++f.idle % IDLE_CHECK == 0 && stream_still(&f)) {
+                ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s; starting again", ent_errmsg());
+                drop(&f);
             }
             continue;
         }
+        f.idle = 0;
         if (st != NATS_OK) {
             ent_nats__err(ENT_IO, st, 0, "reading the stream");
             ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting", ent_errmsg());
@@ -259,6 +289,16 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         if (rc == ENT_TIMEOUT) {
             rc = ENT_OK;
             break;
+        }
+        /* A gap met while following: is it in the stream, or did the consumer come back at a
+         * position that no longer means what it did (the stream made again, see stream_still)?
+         * Starting again tells: start_seq() checks the position, and a gap still there is met
+         * again at the same seq, which then stops the mirror with its one line. */
+        if (rc == ENT_NOTFOUND && f.mr.gap && f.regap != f.mr.gap) {
+            f.regap = f.mr.gap;
+            drop(&f);
+            rc = ENT_OK;
+            continue;
         }
         if (rc) break;
     }

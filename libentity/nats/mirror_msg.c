@@ -99,9 +99,11 @@ static int on_event(ent_nats__mirror *f, natsMsg *msg, uint64_t spos)
     /* A duplicate: applied (or received) already. The last applied one, met first on a stream
      * read from its start, tells whether what follows continues the mirror's history. */
     if (seq < expect) return seq == f->applied && !f->checked ? ent_nats__mirror_same(f, msg, seq) : ENT_OK;
-    if (seq > expect)
+    if (seq > expect) {
+        f->gap = expect;
         return ent_error_set(ENT_NOTFOUND, "stream %s lacks seq %" PRIu64 " of store %s (the next there is %" PRIu64
                              "); the mirror stops at seq %" PRIu64, f->o->stream, expect, f->primary, seq, f->applied);
+    }
     if (!f->m)
         return ent_error_set(ENT_CORRUPT, "stream %s: event seq %" PRIu64 " comes before any schema message", f->o->stream, seq);
     if ((rc = ent_event_from_json(&ev, ent_store_schema(f->m), natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg))))
@@ -139,6 +141,7 @@ int ent_nats__mirror_msg(ent_nats__mirror *f, natsMsg *msg, uint64_t spos)
 {
     const char *subj = natsMsg_GetSubject(msg);
     size_t sl = strlen(subj);
+    f->gap = 0;
     if (sl > 7 && !strcmp(subj + sl - 7, ".schema")) return on_schema(f, msg);
     return on_event(f, msg, spos);
 }

@@ -16,6 +16,7 @@ typedef struct ent_nats__mirror {
     ent_event **txn;           /* events of the transaction being received */
     size_t n, cap;
     int checked;               /* the stream's seq `applied` was found to be the one applied */
+    uint64_t gap;              /* the missing seq, when the last message returned a gap (else 0) */
 } ent_nats__mirror;
 
 /* Open (or, with schema, create or evolve) the mirror store at path; reads applied and pos. */

@@ -9,18 +9,62 @@
 
 #include "nats_util.h"
 
+/* The servers of a URL list "a,b, c": each one without the blanks around it. */
+static int split_urls(char bufs[ENATS_URLS_MAX][ENATS_URL_MAX], int *out_n, const char *url)
+{
+    int n = 0;
+    const char *p = url;
+    *out_n = 0;
+    for (;;) {
+        const char *end = strchr(p, ','), *b, *e;
+        if (!end) end = p + strlen(p);
+        for (b = p; b < end && (*b == ' ' || *b == '\t'); b++) {
+        }
+        for (e = end; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--) {
+        }
+        if (n == ENATS_URLS_MAX)
+            return ent_error_set(ENT_INVALID, "NATS URL list \"%s\": more than %d servers", url, ENATS_URLS_MAX);
+        if ((size_t)(e - b) >= ENATS_URL_MAX)
+            return ent_error_set(ENT_INVALID, "NATS URL \"%.*s\" is too long", (int)(e - b), b);
+        memcpy(bufs[n], b, (size_t)(e - b));
+        bufs[n++][e - b] = '\0';
+        if (!*end) break;
+        p = end + 1;
+    }
+    *out_n = n;
+    return ENT_OK;
+}
+
 int ent_nats__check_url(const char *url)
 {
-    const char *p;
+    char urls[ENATS_URLS_MAX][ENATS_URL_MAX];
+    int n, rc;
     if (!url || !*url) return ent_error_set(ENT_INVALID, "no NATS URL (--nats nats://HOST:PORT)");
-    for (p = url; *p; p++)
-        if (*p == ' ' || *p == '\t' || *p == '\n')
-            return ent_error_set(ENT_INVALID, "NATS URL \"%s\" has white space", url);
-    if (strstr(url, "://") && strncmp(url, "nats://", 7) != 0 && strncmp(url, "tls://", 6) != 0)
-        return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", url);
-    p = strstr(url, "://") ? strstr(url, "://") + 3 : url;
-    if (!*p || *p == ':' || *p == '/')
-        return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", url);
+    if ((rc = split_urls(urls, &n, url))) return rc;
+    for (int i = 0; i < n; i++) {
+        const char *u = urls[i], *p;
+        if (!*u) return ent_error_set(ENT_INVALID, "NATS URL list \"%s\" has an empty entry", url);
+        for (p = u; *p; p++)
+            if (*p == ' ' || *p == '\t' || *p == '\n')
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\" has white space", u);
+        if (strstr(u, "://") && strncmp(u, "nats://", 7) != 0 && strncmp(u, "tls://", 6) != 0)
+            return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", u);
+        p = strstr(u, "://") ? strstr(u, "://") + 3 : u;
+        if (!*p || *p == ':' || *p == '/')
+            return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", u);
+    }
+    return ENT_OK;
+}
+
+int ent_nats__check_stream(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    const unsigned char *p;
+    if (!n || n > 255)
+        return ent_error_set(ENT_INVALID, "stream name \"%.40s%s\": give 1 to 255 bytes", name ? name : "", n > 40 ? "..." : "");
+    for (p = (const unsigned char *)name; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || strchr(".*>/\\", *p))
+            return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, *, >, / or \\", name);
     return ENT_OK;
 }
 
@@ -29,6 +73,9 @@ int ent_nats__err(int code, natsStatus s, jsErrCode jerr, const char *what)
     const char *last = nats_GetLastError(NULL);
     /* libnats prefixes "(file.c:123): ": people need the text, not the client's source line */
     if (last && last[0] == '(' && strstr(last, "): ")) last = strstr(last, "): ") + 3;
+    /* libnats's text for it is "No responders available for request" */
+    if (jerr == JSNotEnabledErr)
+        return ent_error_set(code, "%s: JetStream is not enabled at the server (nats-server -js)", what);
     if (jerr)
         return ent_error_set(code, "%s: %s (JetStream error %d)", what, last && *last ? last : natsStatus_GetText(s), (int)jerr);
     return ent_error_set(code, "%s: %s", what, last && *last ? last : natsStatus_GetText(s));
@@ -42,6 +89,16 @@ static void ack_failed(ent_nats__acks *a, int refused, const char *fmt, const ch
     snprintf(a->err, sizeof a->err, fmt, x, y);
     __atomic_store_n(&a->refused, refused, __ATOMIC_RELAXED);
     __atomic_store_n(&a->failed, 1, __ATOMIC_RELEASE);
+}
+
+/* The ack says "duplicate": true (nats-server writes it with a space; any number is allowed). */
+static int is_duplicate(const char *d, size_t n)
+{
+    const char *p = memmem(d, n, "\"duplicate\":", 12);
+    if (!p) return 0;
+    for (p += 12; p < d + n && (*p == ' ' || *p == '\t'); p++) {
+    }
+    return (size_t)(d + n - p) >= 4 && !memcmp(p, "true", 4);
 }
 
 /* Every ack ends here (the ack subscription's thread): JetStream's answer to the publish whose
@@ -72,6 +129,12 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
             for (p += 15; p < d + n && *p != '"' && k < sizeof text - 1; p++) text[k++] = *p;
         text[k] = '\0';
         ack_failed(a, 1, "%s: %s", what, k ? text : "an error");
+    } else if (*tok >= '0' && *tok <= '9' && is_duplicate(d, (size_t)n)) {
+        /* The relay publishes only seqs after the stream's last of the store: JetStream saw this
+         * id within its duplicate window, in a message the stream no longer holds (deleted by
+         * hand), and did not store it. Not an ack: taken for one, it left a gap. */
+        ack_failed(a, 1, "event seq %s: dropped as a duplicate of a message the stream no longer holds (deleted within "
+                   "its duplicate window, %s); run the relay again once that window has passed", tok, "2 minutes by default");
     } else if (*tok >= '0' && *tok <= '9' && !__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) {
         /* Not past a failure, and one seq at a time: the checkpoint must never cover a message
          * that is not stored. Events are published in seq order from acked_seq + 1 (set by the
@@ -123,19 +186,36 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     natsOptions *o = NULL;
     jsOptions jo;
     natsStatus st;
-    char subj[128];
+    char subj[128], urls[ENATS_URLS_MAX][ENATS_URL_MAX];
+    const char *servers[ENATS_URLS_MAX];
+    int n_urls = 0, rc;
     c->nc = NULL;
     c->js = NULL;
     c->inbox = NULL;
     c->ack_sub = NULL;
     c->sent_msgs = 0;
+    if ((rc = split_urls(urls, &n_urls, url))) return rc;
+    for (int i = 0; i < n_urls; i++) servers[i] = urls[i];
     if (!(c->acks = acks_new())) return ent_error_set(ENT_NOMEM, "out of memory");
-    if ((st = natsOptions_Create(&o)) != NATS_OK) return ent_nats__err(ENT_NOMEM, st, 0, "NATS options");
-    if ((st = natsOptions_SetURL(o, url)) != NATS_OK) {
+    if ((st = natsOptions_Create(&o)) != NATS_OK) {
+        ent_nats__close(c);
+        return ent_nats__err(ENT_NOMEM, st, 0, "NATS options");
+    }
+    /* A list goes in as a list: libnats takes the URL option as one server ("a,b" connected to
+     * none), and tries the servers in the order given. */
+    if ((st = natsOptions_SetServers(o, servers, n_urls)) != NATS_OK || (st = natsOptions_SetNoRandomize(o, true)) != NATS_OK) {
         natsOptions_Destroy(o);
         ent_nats__close(c);
         return ent_nats__err(ENT_INVALID, st, 0, url);
     }
+    /* tls:// asks for TLS: libnats reads the scheme as nats:// (TLS only where the server
+     * demands it), so a server without TLS got the store's log in plain text. */
+    for (int i = 0; i < n_urls; i++)
+        if (!strncmp(urls[i], "tls://", 6) && (st = natsOptions_SetSecure(o, true)) != NATS_OK) {
+            natsOptions_Destroy(o);
+            ent_nats__close(c);
+            return ent_nats__err(ENT_INVALID, st, 0, "TLS");
+        }
     /* No reconnect inside the client: its reconnect buffer could resend messages after others
      * were lost with the old connection, leaving a gap. A new connection resumes from the stream. */
     natsOptions_SetAllowReconnect(o, false);
@@ -324,6 +404,57 @@ int ent_nats__same_event(int *same, natsMsg *m, ent_store *s, uint64_t seq)
     k = end ? (size_t)(end - json) : 0;
     *same = k && d && n >= 0 && (size_t)n > k && !memcmp(d, json, k + 1);
     free(json);
+    return ENT_OK;
+}
+
+/* subject matches filter, token by token: "*" takes one token, a last ">" the rest. */
+static int subject_matches(const char *filter, const char *subject)
+{
+    const char *f = filter, *s = subject;
+    for (;;) {
+        size_t fl = strcspn(f, "."), sl = strcspn(s, ".");
+        if (fl == 1 && *f == '>' && !f[1]) return sl > 0;
+        if (!(fl == 1 && *f == '*') && (fl != sl || memcmp(f, s, fl))) return 0;
+        if (!sl) return 0;
+        f += fl;
+        s += sl;
+        if (!*f || !*s) return !*f && !*s;
+        f++;
+        s++;
+    }
+}
+
+/* Positions read back at most when the server finds no last message (see ent_nats__last_msg). */
+#define WALK_MAX 4096
+
+int ent_nats__last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *subject)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    uint64_t seq, low;
+    natsStatus st = js_GetLastMsg(out, js, stream, subject, NULL, &jerr);
+    if (st == NATS_OK) return ENT_OK;
+    *out = NULL;
+    if (st != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's last message");
+    jerr = 0;
+    if ((st = js_GetStreamInfo(&si, js, stream, NULL, &jerr)) != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's info");
+    /* Nothing removed (the first seq 1 and no hole), or nothing there: the server's answer stands. */
+    seq = si->State.Msgs && !(si->State.FirstSeq <= 1 && si->State.NumDeleted == 0) ? si->State.LastSeq : 0;
+    low = si->State.FirstSeq > 1 ? si->State.FirstSeq : 1;
+    if (seq >= low && seq - low >= WALK_MAX) low = seq - WALK_MAX + 1;
+    jsStreamInfo_Destroy(si);
+    for (; seq >= low && seq > 0; seq--) {
+        natsMsg *m = NULL;
+        jerr = 0;
+        st = js_GetMsg(&m, js, stream, seq, NULL, &jerr);
+        if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) continue;
+        if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream back");
+        if (subject_matches(subject, natsMsg_GetSubject(m))) {
+            *out = m;
+            return ENT_OK;
+        }
+        natsMsg_Destroy(m);
+    }
     return ENT_OK;
 }
 

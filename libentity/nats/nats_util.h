@@ -10,6 +10,8 @@
 
 #define ENATS_SUBJECT_PREFIX "entity."
 #define ENATS_ID_MAX 36
+#define ENATS_URLS_MAX 16   /* servers in one --nats list */
+#define ENATS_URL_MAX 512   /* bytes of one of them */
 
 /* What the publish acks report, written by the ack subscription's thread, read by ours (atomics;
  * err is written before failed is set). One per connection, on the heap: an ack of an old
@@ -46,8 +48,13 @@ typedef struct ent_nats__conn {
     ent_nats__acks *graveyard;    /* of closed connections, freed once no ack can reach them */
 } ent_nats__conn;
 
-/* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces. ENT_INVALID names it. */
+/* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces; or a comma-separated
+ * list of such (blanks around the commas allowed). ENT_INVALID names the one at fault. */
 int ent_nats__check_url(const char *url);
+/* A name JetStream can take for a stream, and in the subjects of its API: 1 to 255 bytes, none of
+ * them white space, a control character, '.', '*', '>', '/' or '\'. ENT_INVALID names it: a name
+ * the server refuses would be retried (relay) or waited for (mirror) forever. */
+int ent_nats__check_stream(const char *name);
 /* Connect (no client-side reconnect: a broken connection is replaced, see nats.h) and make the
  * JetStream context. window > 0: a publishing connection, with the ack subscription sized for
  * window acks in flight. ENT_IO on failure. */
@@ -79,6 +86,12 @@ void ent_nats__log(ent_nats_log_cb cb, void *payload, const char *fmt, ...) __at
 static inline int ent_nats__stopped(const volatile int *stop) { return stop && __atomic_load_n(stop, __ATOMIC_RELAXED); }
 /* Sleep ms milliseconds, waking early when *stop is set. */
 void ent_nats__nap(int ms, const volatile int *stop);
+/* The stream's last message on `subject` (a filter: * and > allowed). out: NULL when there is
+ * none; the caller destroys it. nats-server 2.9 answers "no message found" for a filter whose
+ * subjects lost their last message (deleted by hand), though earlier ones are there: when it
+ * says none of a stream that holds messages, the last WALK_MAX positions are read back one by
+ * one. ENT_IO names what failed. */
+int ent_nats__last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *subject);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
 

@@ -43,6 +43,9 @@ typedef struct relay {
     int counting;            /* counted is based (the first resume): later resumes count on */
     uint64_t target;         /* once: the last seq at start */
     uint64_t *acked;         /* events acknowledged by JetStream (atomic; may be NULL) */
+    int64_t max_msg;         /* the stream's max_msg_size (headers and body), <= 0: none */
+    uint64_t replay_upto;    /* seqs up to this one were published to the stream before (it lost
+                              * them): published one at a time, see publish() */
 } relay;
 
 static void drop(relay *r)
@@ -65,8 +68,9 @@ static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
     return 0;
 }
 
-/* The stream exists and takes our subjects, or is created. out_new: it has never held a message
- * (just created, or deleted and made again): nothing of this store was ever published to it. */
+/* The stream exists and takes our subjects, or is created. out_new: it has never lost a message
+ * (just created, deleted and made again, or nothing ever removed from it: its first seq is 1 and
+ * it has no deleted ones): what it does not hold of this store was never published to it. */
 static int ensure_stream(relay *r, int *out_new)
 {
     jsStreamInfo *si = NULL;
@@ -74,8 +78,9 @@ static int ensure_stream(relay *r, int *out_new)
     natsStatus st = js_GetStreamInfo(&si, r->c.js, r->o.stream, NULL, &jerr);
     *out_new = 0;
     if (st == NATS_OK) {
-        int ok = si->Config && stream_takes(si->Config, r->subj_all);
-        *out_new = si->State.LastSeq == 0;
+        int ok = si->Config && stream_takes(si->Config, r->subj_all), no_ack = si->Config && si->Config->NoAck;
+        *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
+        r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
         for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
             size_t n = strlen(subjects);
@@ -85,6 +90,11 @@ static int ensure_stream(relay *r, int *out_new)
         if (!ok)
             return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], not %s: use another stream, "
                                  "or add that subject to it", r->o.stream, subjects, r->subj_all);
+        /* Its acks are how the relay knows what the stream stored: without them it waited 10 s
+         * per batch, took the silence for a lost connection, and went round again. */
+        if (no_ack)
+            return ent_error_set(ENT_INVALID, "stream %s does not acknowledge what is published to it (no_ack): the relay "
+                                 "needs JetStream's acks; use a stream without no_ack", r->o.stream);
         return ENT_OK;
     }
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
@@ -103,9 +113,20 @@ static int ensure_stream(relay *r, int *out_new)
         if (jerr == JSStreamSubjectOverlapErr)
             return ent_error_set(ENT_CONFLICT, "stream %s cannot be made: another stream takes subjects %s already; "
                                  "relay to that one, or delete it", r->o.stream, r->subj_all);
+        /* Any other answer of JetStream's is a refusal too (the account's limits, a setting it
+         * does not take): the relay retried it forever as "NATS unreachable". Not so an answer
+         * that a server or cluster being (re)started gives, nor a stream made meanwhile. */
+        if (st != NATS_OK && jerr && jerr != JSClusterNotAvailErr && jerr != JSClusterNotLeaderErr &&
+            jerr != JSInsufficientResourcesErr && jerr != JSNotEnabledErr && jerr != JSStreamNameExistErr &&
+            jerr != JSStreamOfflineErr) {
+            char what[300];
+            snprintf(what, sizeof what, "stream %s cannot be made", r->o.stream);
+            return ent_nats__err(ENT_INVALID, st, jerr, what);
+        }
         if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "creating the stream");
         jsStreamInfo_Destroy(si);
         *out_new = 1;
+        r->max_msg = -1;
         ent_nats__log(r->o.log, r->o.log_payload, "relay: created stream %s (file storage, subjects %s)",
                   r->o.stream, r->subj_all);
         return ENT_OK;
@@ -118,12 +139,11 @@ static int ensure_stream(relay *r, int *out_new)
 static int last_header(uint64_t *out, relay *r, const char *subject, const char *key, natsMsg **keep)
 {
     natsMsg *m = NULL;
-    jsErrCode jerr = 0;
-    natsStatus st = js_GetLastMsg(&m, r->c.js, r->o.stream, subject, NULL, &jerr);
+    int rc = ent_nats__last_msg(&m, r->c.js, r->o.stream, subject);
     *out = 0;
     if (keep) *keep = NULL;
-    if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ENT_OK;
-    if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's last message");
+    if (rc) return rc;
+    if (!m) return ENT_OK;
     if (ent_nats__header_u64(out, m, key) != ENT_OK) {
         natsMsg_Destroy(m);
         return ent_error_set(ENT_CORRUPT, "stream %s: the last message on %s has no %s header", r->o.stream, subject, key);
@@ -154,9 +174,10 @@ static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
  * checkpoint covers (a server that lost what it had not synced yet, messages deleted by hand, a
  * `subs ack relay` by hand): going on from the checkpoint then left a gap no mirror gets past. The
  * checkpoint only when the stream holds nothing of this store any more (purged, or its limits
- * dropped every message): nothing there to go on from. A stream that never held a message (new:
- * another --stream, or deleted and made again) gets the log from seq 1 whatever the checkpoint
- * says, or it would start with a gap. */
+ * dropped every message): nothing there to go on from. A stream that holds nothing of this store
+ * and never lost a message never held any of it (new: another --stream, or deleted and made
+ * again, also one that other stores' relays published to first) and gets the log from seq 1
+ * whatever the checkpoint says, or it would start with a gap. */
 static int resume(relay *r)
 {
     uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
@@ -164,6 +185,7 @@ static int resume(relay *r)
     int rc, fresh = 0;
     if ((rc = ensure_stream(r, &fresh))) return rc;
     if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq", &lastm))) return rc;
+    if (in_stream) fresh = 0;
     rc = last_header(&schema, r, r->subj_schema, "Entity-Schema-Version", NULL);
     if (!rc && (rc = ent_log_bounds(&first, &last, r->s, NULL)) == ENT_OK && in_stream && in_stream <= last)
         rc = same_history(r, lastm, in_stream);
@@ -193,6 +215,7 @@ static int resume(relay *r)
     }
     r->counting = 1;
     r->schema_pub = (uint32_t)schema;
+    r->replay_upto = !fresh && in_stream < cp ? cp : 0;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (fresh && first > 1)
         return ent_error_set(ENT_NOTFOUND, "stream %s is new, but the log starts at seq %" PRIu64 " (trimmed): it cannot "
@@ -231,16 +254,33 @@ static int schema_pending(const relay *r)
 }
 
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
- * ends with (the event's seq; "s" for a schema message). ENT_FULL: larger than the server's
- * max_payload, which no reconnection changes (the caller names the message). */
-static int publish(relay *r, const char *subject, const char *token, const char *msg_id, const char *body, size_t len,
-                   const char *k1, const char *v1, const char *k2, const char *v2)
+ * ends with (the event's seq; "s" for a schema message); seq: the event's (0: a schema message).
+ * ENT_FULL: larger than the server's max_payload, which no reconnection changes (the caller names
+ * the message). */
+static int publish(relay *r, const char *subject, const char *token, uint64_t seq, const char *msg_id, const char *body,
+                   size_t len, const char *k1, const char *v1, const char *k2, const char *v2)
 {
+    /* Seqs the stream lost (deleted by hand, or a checkpoint acknowledged past it) were published
+     * before, maybe within JetStream's duplicate window, which then drops them again (on_ack
+     * fails the relay): each one, and the one after them, goes out only once every ack is in,
+     * so that nothing is stored behind a dropped one. */
+    uint64_t limit = seq && seq <= r->replay_upto + 1 && r->replay_upto ? 1 : (uint64_t)r->window;
     natsMsg *m = NULL;
     char reply[96];
     natsStatus st;
     int rc;
-    if ((rc = ent_nats__wait_acks(&r->c, (uint64_t)r->window, 5000))) return rc;
+    /* The stream's own limit is checked here, not left to JetStream: its refusal comes back with
+     * the ack, after the messages sent behind this one, which it stores: a gap that the next run
+     * went on after. (Its size as the server counts it: the header block, then the body.) */
+    if (r->max_msg > 0) {
+        size_t hdr = 10 + strlen("Nats-Msg-Id: \r\n") + strlen(msg_id) + strlen(k1) + 4 + strlen(v1) + 2;
+        if (k2) hdr += strlen(k2) + 4 + strlen(v2);
+        if (hdr + len > (uint64_t)r->max_msg)
+            return ent_error_set(ENT_FULL, "does not fit the stream's max_msg_size of %" PRId64 " bytes (with its headers it "
+                                 "has %zu): the relay stops rather than leave a gap; raise the stream's max_msg_size",
+                                 r->max_msg, hdr + len);
+    }
+    if ((rc = ent_nats__wait_acks(&r->c, limit, limit == 1 ? 10000 : 5000))) return rc;
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
     ent_nats__reply(&r->c, reply, sizeof reply, token);
     st = natsMsg_Create(&m, subject, reply, body, (int)len);
@@ -279,9 +319,11 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
         snprintf(ver, sizeof ver, "%" PRIu32, v);
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
-        rc = publish(r, r->subj_schema, "s", mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        rc = publish(r, r->subj_schema, "s", 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
-        if (rc == ENT_FULL) return ent_error_set(rc, "schema version %" PRIu32 " %s", v, ent_errmsg());
+        /* (a refusal of an earlier message, reported here, is not this one's) */
+        if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE))
+            return ent_error_set(rc, "schema version %" PRIu32 " %s", v, ent_errmsg());
         if (rc) return rc;
         r->schema_pub = v;
         (*n_out)++;
@@ -325,9 +367,9 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     *p++ = ':';
     *put_u64(p, ev->seq) = '\0';
     *put_u64(seq, ev->seq) = '\0';
-    rc = publish(r, subject, seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
+    rc = publish(r, subject, seq, ev->seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
-    if (rc == ENT_FULL) {
+    if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
         if (ev->key.kind == ENT_KEY_AUTO)
             return ent_error_set(rc, "event seq %s (%s %" PRIu64 ") %s", seq, ent_type_name(ev->type), ev->key.id, ent_errmsg());
         return ent_error_set(rc, "event seq %s (%s %.*s) %s", seq, ent_type_name(ev->type), (int)(ev->key.len > 64 ? 64 : ev->key.len),
@@ -576,9 +618,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     if (opts->version != ENT_RELAY_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_relay_run: opts->version %u, expected %u", opts->version, ENT_RELAY_OPTS_VERSION);
     if ((rc = ent_nats__check_url(opts->url))) return rc;
-    if (!opts->stream || !*opts->stream || strpbrk(opts->stream, " .*>\t"))
-        return ent_error_set(ENT_INVALID, "stream name \"%s\": give a name without spaces, dots, * or >",
-                             opts->stream ? opts->stream : "");
+    if ((rc = ent_nats__check_stream(opts->stream))) return rc;
     if (!ent_store_id(s)[0]) return ent_error_set(ENT_INVALID, "the store has no id yet: open it writable once");
     if (strlen(ent_store_id(s)) > ENATS_ID_MAX)
         return ent_error_set(ENT_INVALID, "store id \"%s\" is longer than a UUID", ent_store_id(s));

@@ -1,7 +1,8 @@
 /* Test helper for nats_test.sh: looks at a stream with the NATS C client, independently of the
  * relay's code, so the test checks what is on the server, not what the relay believes.
- *   nats_probe mkstream URL STREAM SUBJECT DUP_MS [MAX_MSGS]   create a file stream with that
- *       duplicate window (and at most MAX_MSGS messages, refusing more: discard new)
+ *   nats_probe mkstream URL STREAM SUBJECT DUP_MS [MAX_MSGS [MAX_MSG_SIZE [noack]]]   create a file
+ *       stream with that duplicate window (and at most MAX_MSGS messages, refusing more: discard
+ *       new; -1: no limit), each message at most MAX_MSG_SIZE bytes (-1: no limit), no_ack
  *   nats_probe check URL STREAM STORE_ID LAST_SEQ   every message of the store, read back: events
  *       with Entity-Seq 1..LAST_SEQ exactly once each, in order, Nats-Msg-Id "<id>:<seq>", the body's
  *       "seq" equal to the header, subject entity.<id>.<type>.<op> matching the body; schema messages
@@ -9,6 +10,7 @@
  *   nats_probe delete URL STREAM STREAM_SEQ         remove one message (to make a gap)
  *   nats_probe seqof URL STREAM STORE_ID SEQ        the stream position of event SEQ
  *   nats_probe rmstream URL STREAM                  delete the stream (as an operator would)
+ *   nats_probe purge URL STREAM                     remove every message, keeping the stream and its numbering
  * Exit 0 when fine, 1 with one line on stderr otherwise. */
 #include <jansson.h>
 #include <nats/nats.h>
@@ -142,7 +144,7 @@ int main(int argc, char **argv)
     natsStatus st;
     int rc = 1;
     if (argc < 4) {
-        fprintf(stderr, "usage: nats_probe mkstream|check|delete|seqof|rmstream URL STREAM ...\n");
+        fprintf(stderr, "usage: nats_probe mkstream|check|delete|seqof|rmstream|purge URL STREAM ...\n");
         return 2;
     }
     if ((st = natsConnection_ConnectTo(&nc, argv[2])) != NATS_OK) return die("connect", st);
@@ -150,7 +152,7 @@ int main(int argc, char **argv)
         rc = die("jetstream", st);
         goto out;
     }
-    if (!strcmp(argv[1], "mkstream") && (argc == 6 || argc == 7)) {
+    if (!strcmp(argv[1], "mkstream") && argc >= 6 && argc <= 9) {
         jsStreamConfig cfg;
         jsStreamInfo *si = NULL;
         const char *subjects[1] = {argv[4]};
@@ -160,10 +162,12 @@ int main(int argc, char **argv)
         cfg.SubjectsLen = 1;
         cfg.Storage = js_FileStorage;
         cfg.Duplicates = strtoll(argv[5], NULL, 10) * 1000000;
-        if (argc == 7) {
+        if (argc >= 7) {
             cfg.MaxMsgs = strtoll(argv[6], NULL, 10);
             cfg.Discard = js_DiscardNew;
         }
+        if (argc >= 8) cfg.MaxMsgSize = (int32_t)strtol(argv[7], NULL, 10);
+        if (argc == 9) cfg.NoAck = !strcmp(argv[8], "noack");
         if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
         else rc = 0;
         jsStreamInfo_Destroy(si);
@@ -201,6 +205,9 @@ int main(int argc, char **argv)
         jsStreamInfo_Destroy(si);
     } else if (!strcmp(argv[1], "delete") && argc == 5) {
         if ((st = js_DeleteMsg(js, argv[3], strtoull(argv[4], NULL, 10), NULL, &jerr)) != NATS_OK) rc = die("delete", st);
+        else rc = 0;
+    } else if (!strcmp(argv[1], "purge") && argc == 4) {
+        if ((st = js_PurgeStream(js, argv[3], NULL, &jerr)) != NATS_OK) rc = die("purge stream", st);
         else rc = 0;
     } else if (!strcmp(argv[1], "rmstream") && argc == 4) {
         if ((st = js_DeleteStream(js, argv[3], NULL, &jerr)) != NATS_OK) rc = die("delete stream", st);

@@ -218,7 +218,45 @@ echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; o
 # Clear errors.
 "$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
+# tls:// asks for TLS: against this server, which has none, the connection fails rather than go
+# on in plain text (libnats took the scheme as nats://, and relay and mirror ran unencrypted).
+"$E" -s "$P" relay --nats "tls://127.0.0.1:$PORT" --stream ENT --once 2>"$W/err"; one_line "relay, tls:// to a server without TLS" $? "NATS at tls://127.0.0.1:$PORT"
+"$E" -s "$W/mA" mirror --nats "tls://127.0.0.1:$PORT" --stream ENT --once 2>"$W/err"; one_line "mirror, tls:// to a server without TLS" $? "NATS at tls://127.0.0.1:$PORT"
+# A server without JetStream: say so (it said "No responders available for request").
+NJPORT=$(free_port)
+nats-server -a 127.0.0.1 -p "$NJPORT" >>"$W/nats-nojs.log" 2>&1 & NJPID=$!; PIDS+=($NJPID)
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$NJPORT) 2>/dev/null && break; sleep 0.05; done
+"$E" -s "$P" relay --nats "nats://127.0.0.1:$NJPORT" --stream ENT --once 2>"$W/err"; one_line "relay, server without JetStream" $? "JetStream is not enabled at the server"
+"$E" -s "$W/mD" mirror --nats "nats://127.0.0.1:$NJPORT" --stream ENT --once 2>"$W/err"; one_line "mirror, server without JetStream" $? "JetStream is not enabled at the server"
+kill "$NJPID"; wait "$NJPID" 2>/dev/null
+# A comma-separated list of servers (as nats.h allows): one that is down, then this one. Every
+# list failed with "No server available for connection" (libnats takes one URL per entry).
+echo '{"name":"list","email":"list@x.org"}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" relay --nats "nats://127.0.0.1:1,$URL" --stream ENT --once 2>"$W/err" \
+  && "$E" -s "$W/mA" mirror --nats "nats://127.0.0.1:1, $URL" --stream ENT --once 2>>"$W/err" \
+  && [ "$(applied "$W/mA")" = "$(last_seq "$P")" ] && say "ok: a list of servers, the first one down" \
+  || { bad "a list of servers, the first one down"; cat "$W/err"; }
+"$E" -s "$P" relay --nats "nats://127.0.0.1:1,http://127.0.0.1:2" --stream ENT --once 2>"$W/err"; one_line "bad URL in a list" $? "scheme must be nats://"
 "$E" -s "$W/mD" mirror --nats "$URL" --stream NOPE --once 2>"$W/err"; one_line "missing stream" $? "no stream NOPE"
+# A stream name JetStream cannot take (a path separator, over 255 bytes): the relay retried making
+# it forever ("NATS unreachable (creating the stream: ...)") and a mirror waited for it forever.
+LONG=$(printf 'S%.0s' $(seq 256))
+for bad_stream in "a/b" 'a\b' "$LONG"; do
+  timeout 10 "$E" -s "$P" relay --nats "$URL" --stream "$bad_stream" 2>"$W/err"; one_line "relay to stream name ${bad_stream:0:8}" $? "stream name"
+  timeout 10 "$E" -s "$W/mD" mirror --nats "$URL" --stream "$bad_stream" 2>"$W/err"; one_line "mirror of stream name ${bad_stream:0:8}" $? "stream name"
+done
+# JetStream refuses to make the stream (an account allowed one stream, which it has): one line
+# and exit 1, also without --once, not "NATS unreachable" and retries forever.
+LPORT=$(free_port)
+mkdir -p "$W/jslim"
+printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s" }\naccounts { A: { jetstream: { max_streams: 1 }, users: [{user: a, password: a}] } }\n' \
+  "$LPORT" "$W/jslim" >"$W/lim.conf"
+nats-server -c "$W/lim.conf" >>"$W/nats-lim.log" 2>&1 & LPID=$!; PIDS+=($LPID)
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$LPORT) 2>/dev/null && break; sleep 0.05; done
+"$PROBE" mkstream "nats://a:a@127.0.0.1:$LPORT" ONLY "only.>" 1000 || bad "mkstream ONLY"
+timeout 10 "$E" -s "$P" relay --nats "nats://a:a@127.0.0.1:$LPORT" --stream TWO 2>"$W/err"
+one_line "JetStream refuses to make the stream" $? "stream TWO cannot be made: maximum number of streams reached"
+kill "$LPID"; wait "$LPID" 2>/dev/null
 # SIGTERM while NATS is unreachable is a stop like any other: exit 0, the "unreachable" line only.
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT 2>"$W/err" & XP=$!; PIDS+=($XP)
 for _ in $(seq 200); do grep -q unreachable "$W/err" && break; sleep 0.05; done
@@ -289,6 +327,67 @@ echo '{"name":"Y4","email":"Y4@x"}' | "$E" -s "$W/Y" put customer - >/dev/null
   || bad "mirror of Y at seq $(applied "$W/mY") of 4 after its stream was made again"
 "$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL again"
 
+# The same under a running mirror, with Y's relay running: the stream deleted, then made again by
+# the relay at Y's next write, without X's messages, so every position moves. The mirror noticed
+# nothing for ~25 s (its consumer was gone with the stream), then libnats's ordered consumer came
+# back at the old position in the new stream, skipped Y's seqs there, and the mirror stopped on a
+# gap that is not in the stream ("lacks seq 5 ... the next there is 7"). It must find its place.
+"$PROBE" mkstream "$URL" ALL "entity.>" 1000 || bad "mkstream ALL (running mirror)"
+for x in X2 Y2; do "$E" -s "$W/$x" init --schema "$SRC/schemas/shop.json" 2>/dev/null; done
+for i in 1 2 3; do for x in X2 Y2; do
+  echo "{\"name\":\"${x}r$i\",\"email\":\"${x}r$i@x\"}" | "$E" -s "$W/$x" put customer - >/dev/null
+  "$E" -s "$W/$x" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay $x to ALL (running mirror)"
+done; done
+Y2=$W/Y2; Y2ID=$("$E" -s "$Y2" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$E" -s "$W/mY2" mirror --nats "$URL" --stream ALL --primary "$Y2ID" 2>"$W/mY2.log" & MY2=$!; PIDS+=($MY2)
+"$E" -s "$Y2" relay --nats "$URL" --stream ALL 2>>"$W/relay.log" & YR=$!; PIDS+=($YR)
+wait_applied "$W/mY2" 3
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL under a running mirror"
+for i in 1 2 3; do echo "{\"name\":\"Ys$i\",\"email\":\"Ys$i@x\"}" | "$E" -s "$Y2" put customer - >/dev/null; done
+if wait_applied "$W/mY2" 6 && kill -0 "$MY2" 2>/dev/null && [ "$("$E" -s "$W/mY2" dump)" = "$("$E" -s "$Y2" dump)" ]; then
+  say "ok: a running mirror whose stream was deleted and made again goes on: $(grep -v "following\|at schema" "$W/mY2.log" | tr '\n' ' ')"
+else
+  bad "a running mirror whose stream was deleted and made again (at seq $(applied "$W/mY2") of 6)"; cat "$W/mY2.log"
+fi
+kill -TERM "$MY2" "$YR"; wait "$MY2"; rc=$?; wait "$YR" 2>/dev/null
+[ $rc = 0 ] || bad "mirror exit $rc after its stream was made again"
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL (running mirror)"
+
+# A store whose relay has a checkpoint (X2 and Y2 relayed to ALL above) moves to a new stream that
+# other stores' relays published to first: it gets the log from seq 1. Y2's relay took the stream
+# for one purged (nothing of Y2 in it), went on after its checkpoint, and said "stream ALL holds
+# the log up to seq 6" with only its schema message there; a new mirror held nothing, exit 0.
+"$PROBE" mkstream "$URL" ALL "entity.>" 1000 || bad "mkstream ALL (moved)"
+"$E" -s "$W/X2" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay X2 to ALL (moved)"
+"$E" -s "$Y2" relay --nats "$URL" --stream ALL --once 2>/dev/null || bad "relay Y2 to ALL (moved)"
+"$E" -s "$W/mY3" mirror --nats "$URL" --stream ALL --primary "$Y2ID" --once 2>"$W/err"
+if [ "$(applied "$W/mY3")" = 6 ] && [ "$("$E" -s "$W/mY3" dump)" = "$("$E" -s "$Y2" dump)" ]; then
+  say "ok: a relay with a checkpoint, to a new stream that holds other stores' messages: from seq 1"
+else
+  bad "a relay with a checkpoint, to a new stream that holds other stores' messages: a new mirror at seq $(applied "$W/mY3") of 6"
+  cat "$W/err"
+fi
+"$PROBE" rmstream "$URL" ALL || bad "deleting stream ALL (moved)"
+
+# A stream purged under its relay and mirror (as an operator frees space once mirrors have it):
+# a mirror restarted before the next write waits for it, as it waits for a stream with no
+# messages yet (it exited 1: "stream PURGED holds no messages of store ..."), then applies it.
+PG=$W/purged; "$E" -s "$PG" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"g1","email":"g1@x"}' | "$E" -s "$PG" put customer - >/dev/null
+"$E" -s "$PG" relay --nats "$URL" --stream PURGED 2>>"$W/relay.log" & PGR=$!; PIDS+=($PGR)
+for _ in $(seq 100); do "$E" -s "$W/mPg" mirror --nats "$URL" --stream PURGED --once 2>/dev/null; [ "$(applied "$W/mPg")" = 1 ] && break; sleep 0.1; done
+"$PROBE" purge "$URL" PURGED || bad "purging PURGED"
+"$E" -s "$W/mPg" mirror --nats "$URL" --stream PURGED 2>"$W/mPg.log" & PGM=$!; PIDS+=($PGM)
+for _ in $(seq 100); do grep -q "holds no messages" "$W/mPg.log" && break; sleep 0.05; done
+echo '{"name":"g2","email":"g2@x"}' | "$E" -s "$PG" put customer - >/dev/null
+if wait_applied "$W/mPg" 2 && kill -0 "$PGM" 2>/dev/null; then
+  say "ok: a mirror restarted after its stream was purged waits for the next write: $(grep -v "following" "$W/mPg.log" | tr '\n' ' ')"
+else
+  bad "a mirror restarted after its stream was purged"; cat "$W/mPg.log"
+fi
+kill -TERM "$PGM" "$PGR"; wait "$PGM"; rc=$?; wait "$PGR" 2>/dev/null
+[ $rc = 0 ] || bad "mirror exit $rc after the purge"
+
 # A forced trim of events the relay has not published yet: the relay stops at the first one it
 # lacks rather than go on from the first event left (a gap in the stream; with nothing left after
 # the trim it spun, woken at once by a log whose end it never reached). The relay, caught up on 3
@@ -337,6 +436,34 @@ one_line "JetStream refuses a message" $rc "JetStream refused event seq 5"
 "$PROBE" check "$URL" FULL "$RID" 4 >/dev/null || bad "stream FULL does not hold exactly events 1..4"
 CP=$("$E" -s "$R" stat | python3 -c 'import json,sys; print([s["checkpoint"] for s in json.load(sys.stdin)["subscriptions"] if s["name"]=="relay"][0])')
 [ "$CP" -le 4 ] && say "ok: after the refusal the relay's checkpoint is $CP (stream holds 1..4)" || bad "relay checkpoint $CP past the stream's 4"
+# A stream whose messages may not exceed 2500 bytes (max_msg_size), and event 2 larger than that
+# among 3000 small ones: JetStream refused event 2, but the relay had sent hundreds after it, which
+# the stream stored: a gap, which it said it stopped to avoid, and its next run went on after the
+# stream's last and said the stream held the log (exit 0). The relay checks the stream's limit
+# before it sends: it stops at event 2 with the stream holding event 1 and nothing after it.
+MS=$W/msgsize; "$E" -s "$MS" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"m1","email":"m1@x"}' | "$E" -s "$MS" put customer - >/dev/null
+python3 -c 'import json; print(json.dumps({"price":1,"attrs":{"blob":"x"*3000}}))' | "$E" -s "$MS" put product --key big - >/dev/null
+python3 -c '
+import json
+for i in range(3000): print(json.dumps({"type":"customer","key":i+10,"version":1,"data":{"name":"m%d"%i,"email":"m%d@x.org"%i}}))
+' | "$E" -s "$MS" load --batch 1000 >/dev/null 2>&1
+MSID=$("$E" -s "$MS" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" MSGSIZE "entity.$MSID.>" 1000 -1 2500 || bad "mkstream MSGSIZE"
+for run in 1 2; do
+  "$E" -s "$MS" relay --nats "$URL" --stream MSGSIZE --once 2>"$W/err"
+  rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+  one_line "an event over the stream's max_msg_size (run $run)" $rc "event seq 2 (product big) does not fit the stream's max_msg_size of 2500 bytes"
+done
+"$PROBE" check "$URL" MSGSIZE "$MSID" 1 >/dev/null || bad "stream MSGSIZE does not hold exactly event 1: $("$PROBE" check "$URL" MSGSIZE "$MSID" 1 2>&1)"
+# A stream that does not acknowledge what is published to it (no_ack): the relay waited 10 s for
+# each batch's acks, said "lost NATS" and reconnected, again and again. One line, exit 1.
+NA=$W/noack; "$E" -s "$NA" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+echo '{"name":"n1","email":"n1@x"}' | "$E" -s "$NA" put customer - >/dev/null
+NAID=$("$E" -s "$NA" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" NOACK "entity.$NAID.>" 1000 -1 -1 noack || bad "mkstream NOACK"
+timeout 30 "$E" -s "$NA" relay --nats "$URL" --stream NOACK 2>"$W/err"; one_line "a stream with no_ack" $? "stream NOACK does not acknowledge"
+"$PROBE" rmstream "$URL" NOACK || bad "deleting stream NOACK"
 
 # A schema evolution on a primary that takes no write after it reaches a running mirror all the
 # same (the relay shipped a version only before the first event written under it, so the mirror
@@ -380,7 +507,8 @@ PY
 # `subs ack relay` by hand. The relay resumes after the stream's last event, not after its
 # checkpoint (it skipped the missing ones and said the stream held the log: a gap no mirror
 # passes). LC's stream has a 1 s duplicate window: the lost message is published again after it.
-# (Seq 4 is the only message on its subject: nats-server 2.9 finds no last message on a subject
+# (Seq 4 is the only message on its subject; LASTDEL below deletes one whose subject holds earlier ones:
+# nats-server 2.9 finds no last message on a subject
 # whose last one was deleted, not even through a wildcard.)
 LC=$W/lost; "$E" -s "$LC" init --schema "$SRC/schemas/shop.json" 2>/dev/null
 for i in 1 2 3; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$LC" put customer - >/dev/null; done
@@ -400,6 +528,38 @@ else
 fi
 "$E" -s "$W/mLost" mirror --nats "$URL" --stream LOST --once 2>/dev/null && [ "$("$E" -s "$W/mLost" dump)" = "$("$E" -s "$LC" dump)" ] \
   || bad "mirror of LOST"
+# The stream's last message deleted where its subject holds earlier ones (seqs 1..3 are creates
+# too): nats-server 2.9 then finds no last message of the store at all, not even through a
+# wildcard. A new mirror said "stream LASTDEL holds no messages of store" (exit 1) with 1..3 there;
+# the relay took the stream for one purged, went on after its checkpoint 4 and left a gap, saying
+# the stream held the log. Both read the stream back from its end instead.
+LD=$W/lastdel; "$E" -s "$LD" init --schema "$SRC/schemas/shop.json" 2>/dev/null
+for i in 1 2 3 4; do echo "{\"name\":\"d$i\",\"email\":\"d$i@x\"}" | "$E" -s "$LD" put customer - >/dev/null; done
+LDID=$("$E" -s "$LD" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$PROBE" mkstream "$URL" LASTDEL "entity.$LDID.>" 1000 || bad "mkstream LASTDEL"
+"$E" -s "$LD" relay --nats "$URL" --stream LASTDEL --once 2>/dev/null || bad "relay to LASTDEL"
+SP=$("$PROBE" seqof "$URL" LASTDEL "$LDID" 4) && "$PROBE" delete "$URL" LASTDEL "$SP" || bad "deleting seq 4 from LASTDEL"
+"$E" -s "$W/mLd" mirror --nats "$URL" --stream LASTDEL --once 2>"$W/err"
+[ "$(applied "$W/mLd")" = 3 ] && say "ok: a new mirror of a stream whose last message was deleted takes seq 1..3" \
+  || { bad "a new mirror of a stream whose last message was deleted: at seq $(applied "$W/mLd") of 3"; cat "$W/err"; }
+echo '{"name":"d5","email":"d5@x"}' | "$E" -s "$LD" put customer - >/dev/null
+# Within the stream's duplicate window (1 s) JetStream drops seq 4 again, as a duplicate of the
+# message deleted: the relay took that for an ack and sent seq 5 (a gap, "holds the log up to seq
+# 5"). It publishes what it published before one at a time and stops at a duplicate, the stream
+# holding 1..3; once the window has passed, it publishes 4 and 5.
+"$E" -s "$LD" relay --nats "$URL" --stream LASTDEL --once 2>"$W/err"
+rc=$?; grep -Ev "relay: (created|connected|stream LASTDEL ends)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+one_line "the stream's last message deleted, the relay within the duplicate window" $rc "JetStream refused event seq 4: dropped as a duplicate"
+"$PROBE" check "$URL" LASTDEL "$LDID" 3 >/dev/null || bad "stream LASTDEL after a duplicate: $("$PROBE" check "$URL" LASTDEL "$LDID" 3 2>&1)"
+sleep 2 # past the duplicate window of seq 4's message id
+"$E" -s "$LD" relay --nats "$URL" --stream LASTDEL --once 2>"$W/err" || { bad "relay to LASTDEL again"; cat "$W/err"; }
+if "$PROBE" check "$URL" LASTDEL "$LDID" 5 >/dev/null 2>"$W/err2"; then
+  say "ok: the stream's last message deleted: the relay publishes it again: $(grep "resuming" "$W/err")"
+else
+  bad "the stream's last message deleted: $(cat "$W/err2")"; cat "$W/err"
+fi
+"$E" -s "$W/mLd" mirror --nats "$URL" --stream LASTDEL --once 2>/dev/null && [ "$("$E" -s "$W/mLd" dump)" = "$("$E" -s "$LD" dump)" ] \
+  || bad "mirror of LASTDEL"
 
 # The relay's subscription removed under it (`subs rm relay`): it makes it again where its acks
 # are, with a line saying so, and goes on, as a restarted relay would (it stopped with exit 1 and

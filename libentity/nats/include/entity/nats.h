@@ -44,7 +44,7 @@ typedef void (*ent_nats_log_cb)(const char *line, void *payload);
 #define ENT_RELAY_OPTS_VERSION 1
 typedef struct ent_relay_opts {
     unsigned version;       /* ENT_RELAY_OPTS_VERSION */
-    const char *url;        /* "nats://host:port" (a comma-separated list is allowed) */
+    const char *url;        /* "nats://host:port", or a comma-separated list, tried in order */
     const char *stream;     /* stream name; created (file storage, subjects "entity.<id>.>") when
                              * missing; an existing one must take this store's subjects */
     const char *sub_name;   /* the relay's durable subscription; NULL: "relay" */
@@ -65,7 +65,8 @@ typedef struct ent_relay_opts {
  * (holding its pid), which the system drops however the process ends, SIGKILL included, so a
  * killed relay leaves no stale lock; a memory store is claimed by its handle, in this process.
  * Returns ENT_OK; ENT_BUSY (a relay is already running on this store: the message names the
- * store and that relay's pid), ENT_INVALID (bad options or URL), ENT_CONFLICT (the stream exists
+ * store and that relay's pid), ENT_INVALID (bad options or URL, a stream name JetStream cannot take,
+ * JetStream refused to make the stream: an account's limits), ENT_CONFLICT (the stream exists
  * and does not take this store's subjects), ENT_IO (once: NATS unreachable or an ack missing),
  * the store's codes. The message (ent_errmsg) says which. */
 ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop);
@@ -112,7 +113,7 @@ typedef struct ent_follow_opts {
  * (or, with once, the stream's end at start). NATS down: retries with backoff.
  * Returns ENT_OK; ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
  * it; no messages of primary_id), ENT_CONFLICT (the store at path is not a mirror of that primary),
- * ENT_INVALID (bad options or URL), ENT_IO (once: NATS unreachable), ENT_CORRUPT (a message that
+ * ENT_INVALID (bad options, URL or stream name), ENT_IO (once: NATS unreachable), ENT_CORRUPT (a message that
  * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
 ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
 
