@@ -45,8 +45,14 @@ void ent__val_clear(ent_val *v)
 
 int ent__val_set_str(ent_val *v, uint8_t kind, const void *p, size_t n)
 {
+    char *c;
+    /* msgpack's str32/bin32 header holds a 32-bit length: a longer value would be written with
+     * its length cut (the memory backend kept it, then called the record corrupt) */
+    if (n > UINT32_MAX)
+        return ent__err(ENT_INVALID, "a %s of %zu bytes: a value holds at most 4294967295 (4 GiB - 1)",
+                        kind == EV_BIN ? "bytes value" : "string", n);
     /* One byte more than needed: strings stay NUL-terminated and an empty value is never NULL. */
-    char *c = malloc(n + 1);
+    c = malloc(n + 1);
     if (!c) return ent__err(ENT_NOMEM, "out of memory");
     if (n) memcpy(c, p, n);
     c[n] = '\0';
