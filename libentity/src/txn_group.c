@@ -90,11 +90,13 @@ int ent__group_new(ent_store *s)
     return ENT_OK;
 }
 
-void ent__group_free(ent_store *s)
+void ent__group_free(ent_store *s, int in_child)
 {
     if (!s->group) return;
-    pthread_mutex_destroy(&s->group->mu);
-    pthread_cond_destroy(&s->group->company);
+    if (!in_child) { /* see store_free() */
+        pthread_mutex_destroy(&s->group->mu);
+        pthread_cond_destroy(&s->group->company);
+    }
     free(s->group);
     s->group = NULL;
 }
