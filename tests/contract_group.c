@@ -1086,6 +1086,89 @@ static void t_close_in_forked_child(void)
     close_on(&d);
 }
 
+/* ---- closing under a group ---------------------------------------------------------------------- */
+
+/* ent_store_close() from another thread while calls wait in a group (a host shutting down with
+ * writers still running) freed the store under the leader and the queued callers (use after
+ * free, ASan; a crash or hang without it). Refused with ENT_BUSY, the store stays open, as from
+ * a callback or the writer's own thread; store.h still asks that no thread be in a call. */
+static pthread_mutex_t blk_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t blk_cv = PTHREAD_COND_INITIALIZER;
+static int blk_in, blk_open;
+
+static int block_in_group(ent_txn *txn, void *p)
+{
+    ent_store *s = p;
+    ent_entity *e = mk_acct(s, "blocker", 1, NULL);
+    int rc = ent_create(s, txn, e);
+    ent_entity_free(e);
+    pthread_mutex_lock(&blk_mu);
+    blk_in = 1;
+    pthread_cond_broadcast(&blk_cv);
+    while (!blk_open) pthread_cond_wait(&blk_cv, &blk_mu);
+    pthread_mutex_unlock(&blk_mu);
+    return rc;
+}
+
+typedef struct blk_call {
+    ent_store *s;
+    int rc;
+} blk_call;
+
+static void *blocker_main(void *p)
+{
+    blk_call *c = p;
+    c->rc = ent_txn_run(c->s, block_in_group, c->s);
+    return NULL;
+}
+
+static void *queued_main(void *p)
+{
+    blk_call *c = p;
+    ent_entity *e = mk_acct(c->s, "queued", 1, NULL);
+    c->rc = ent_create(c->s, NULL, e);
+    ent_entity_free(e);
+    return NULL;
+}
+
+static void t_close_with_callers_in_a_group_is_refused(void)
+{
+    store_dir d;
+    blk_call b, q;
+    pthread_t tb, tq;
+    struct timespec nap = {0, 1000000};
+    size_t waiting = 0;
+    ent_key k = ent_key_str("queued");
+    open_on(&d, ENT_NONE);
+    blk_in = blk_open = 0;
+    b = (blk_call){d.s, -100};
+    q = (blk_call){d.s, -100};
+    pthread_create(&tb, NULL, blocker_main, &b);
+    pthread_mutex_lock(&blk_mu);
+    while (!blk_in) pthread_cond_wait(&blk_cv, &blk_mu); /* the leader is inside its group */
+    pthread_mutex_unlock(&blk_mu);
+    ent_store_close(d.s);
+    ENT_ASSERT_MSG("other threads");
+    pthread_create(&tq, NULL, queued_main, &q);
+    for (int i = 0; i < 20000 && waiting < 1; i++) { /* 20 s at most: a guard, not a timing */
+        ent__group_stats(NULL, &waiting, d.s);
+        nanosleep(&nap, NULL);
+    }
+    CU_ASSERT_EQUAL(waiting, 1);
+    ent_store_close(d.s);
+    ENT_ASSERT_MSG("other threads");
+    pthread_mutex_lock(&blk_mu);
+    blk_open = 1;
+    pthread_cond_broadcast(&blk_cv);
+    pthread_mutex_unlock(&blk_mu);
+    pthread_join(tb, NULL);
+    pthread_join(tq, NULL);
+    ENT_OK_(b.rc);
+    ENT_OK_(q.rc);
+    ENT_OK_(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k));
+    close_on(&d);
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -1100,6 +1183,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_close_inside_txn_run_is_refused),
         ENT_TEST(t_writer_holding_a_reader),
         ENT_TEST(t_close_in_forked_child),
+        ENT_TEST(t_close_with_callers_in_a_group_is_refused),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
