@@ -1169,6 +1169,39 @@ static void t_close_with_callers_in_a_group_is_refused(void)
     close_on(&d);
 }
 
+/* ---- the txn of ent_txn_run() after it returned ---------------------------------------------- */
+
+static int keep_txn(ent_txn *txn, void *p)
+{
+    ent_txn **out = p;
+    *out = txn;
+    return ENT_OK;
+}
+
+/* A host that kept fn's txn and used it after ent_txn_run() returned was told "transaction belongs
+ * to another store" (a call) or "belongs to the thread that began it" (commit, on the same
+ * thread): the handle was parked for the next begin, zeroed. It says the transaction has ended. A
+ * handle freed rather than parked is the host's use after free, as for any ended transaction. */
+static void t_txn_used_after_txn_run(void)
+{
+    store_dir d;
+    ent_txn *kept = NULL;
+    ent_entity *e;
+    ent_key k = ent_key_str("late");
+    open_on(&d, ENT_NONE);
+    ENT_OK_(ent_txn_run(d.s, keep_txn, &kept));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kept);
+    e = mk_acct(d.s, "late", 1, NULL);
+    ENT_CHECK_RC(ent_create(d.s, kept, e), ENT_INVALID);
+    ENT_ASSERT_MSG("has ended");
+    ent_entity_free(e);
+    ENT_CHECK_RC(ent_txn_commit(kept), ENT_INVALID);
+    ENT_ASSERT_MSG("has ended");
+    ent_txn_abort(kept); /* nothing */
+    CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), ENT_NOTFOUND);
+    close_on(&d);
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -1184,6 +1217,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_writer_holding_a_reader),
         ENT_TEST(t_close_in_forked_child),
         ENT_TEST(t_close_with_callers_in_a_group_is_refused),
+        ENT_TEST(t_txn_used_after_txn_run),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
