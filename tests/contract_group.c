@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "backend_fault.h"
 #include "error_int.h"
@@ -981,6 +982,226 @@ static void t_writer_holding_a_reader(void)
     close_on(&d);
 }
 
+/* ---- fork() with a group in flight ------------------------------------------------------------- */
+
+/* ent_store_close() in a child after fork() only frees memory (store.h). A thread of the parent
+ * that waited on one of the store's condition variables at the fork (here: a commit waiting for
+ * its delivery turn behind a callback) left the child's copy counting a waiter that will never
+ * leave, and glibc's pthread_cond_destroy() waits for it: the child's close hung for good. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_in, gate_open;
+
+static void gate_cb(const ent_event *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    pthread_mutex_lock(&gate_mu);
+    gate_in++;
+    pthread_cond_broadcast(&gate_cv);
+    while (!gate_open) pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+typedef struct fork_writer {
+    ent_store *s;
+    const char *key;
+    int rc;
+} fork_writer;
+
+/* Waits for the event after f1 and f2 (the memory backend: on a condition variable). */
+static void *log_waiter_main(void *p)
+{
+    fork_writer *w = p;
+    uint64_t got = 0;
+    w->rc = ent_log_wait(&got, w->s, 2, -1);
+    return NULL;
+}
+
+static void *fork_writer_main(void *p)
+{
+    fork_writer *w = p;
+    ent_entity *e = mk_acct(w->s, w->key, 1, NULL);
+    ent_txn *t = NULL;
+    /* f2 in a transaction of its own: not grouped behind f1's leader, its commit waits for the
+     * delivery turn */
+    if (strcmp(w->key, "f2") == 0) {
+        if ((w->rc = ent_txn_begin(&t, w->s, ENT_TXN_WRITE)) == ENT_OK && (w->rc = ent_create(w->s, t, e)) == ENT_OK)
+            w->rc = ent_txn_commit(t);
+        else
+            ent_txn_abort(t);
+    } else {
+        w->rc = ent_create(w->s, NULL, e);
+    }
+    ent_entity_free(e);
+    return NULL;
+}
+
+static void t_close_in_forked_child(void)
+{
+    store_dir d;
+    ent_subscriber *sub = NULL;
+    fork_writer w1, w2, w3, wl;
+    pthread_t t1, t2, tl;
+    pid_t pid;
+    int st = -1;
+    open_on(&d, ENT_NONE);
+    gate_in = gate_open = 0;
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, gate_cb, NULL));
+    w1 = (fork_writer){d.s, "f1", -100};
+    w2 = (fork_writer){d.s, "f2", -100};
+    w3 = (fork_writer){d.s, "f3", -100};
+    wl = (fork_writer){d.s, "", -100};
+    pthread_create(&tl, NULL, log_waiter_main, &wl);
+    pthread_create(&t1, NULL, fork_writer_main, &w1);
+    pthread_mutex_lock(&gate_mu);
+    while (!gate_in) pthread_cond_wait(&gate_cv, &gate_mu); /* f1's delivery is in the callback */
+    pthread_mutex_unlock(&gate_mu);
+    pthread_create(&t2, NULL, fork_writer_main, &w2);
+    usleep(100000); /* f2's commit waits for its turn to deliver, a log wait waits (only makes the case likely) */
+    pid = fork();
+    if (pid == 0) {
+        ent_entity *e = mk_acct(d.s, "child", 1, NULL);
+        alarm(20); /* a hang shows as SIGALRM */
+        if (ent_create(d.s, NULL, e) != ENT_BUSY) _exit(2);
+        ent_store_close(d.s);
+        _exit(0);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (WIFSIGNALED(st)) fprintf(stderr, "child ended by signal %d\n", WTERMSIG(st));
+    pthread_mutex_lock(&gate_mu);
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    ENT_OK_(w1.rc);
+    ENT_OK_(w2.rc);
+    fork_writer_main(&w3); /* wakes the log wait */
+    ENT_OK_(w3.rc);
+    pthread_join(tl, NULL);
+    ENT_OK_(wl.rc);
+    close_on(&d);
+}
+
+/* ---- closing under a group ---------------------------------------------------------------------- */
+
+/* ent_store_close() from another thread while calls wait in a group (a host shutting down with
+ * writers still running) freed the store under the leader and the queued callers (use after
+ * free, ASan; a crash or hang without it). Refused with ENT_BUSY, the store stays open, as from
+ * a callback or the writer's own thread; store.h still asks that no thread be in a call. */
+static pthread_mutex_t blk_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t blk_cv = PTHREAD_COND_INITIALIZER;
+static int blk_in, blk_open;
+
+static int block_in_group(ent_txn *txn, void *p)
+{
+    ent_store *s = p;
+    ent_entity *e = mk_acct(s, "blocker", 1, NULL);
+    int rc = ent_create(s, txn, e);
+    ent_entity_free(e);
+    pthread_mutex_lock(&blk_mu);
+    blk_in = 1;
+    pthread_cond_broadcast(&blk_cv);
+    while (!blk_open) pthread_cond_wait(&blk_cv, &blk_mu);
+    pthread_mutex_unlock(&blk_mu);
+    return rc;
+}
+
+typedef struct blk_call {
+    ent_store *s;
+    int rc;
+} blk_call;
+
+static void *blocker_main(void *p)
+{
+    blk_call *c = p;
+    c->rc = ent_txn_run(c->s, block_in_group, c->s);
+    return NULL;
+}
+
+static void *queued_main(void *p)
+{
+    blk_call *c = p;
+    ent_entity *e = mk_acct(c->s, "queued", 1, NULL);
+    c->rc = ent_create(c->s, NULL, e);
+    ent_entity_free(e);
+    return NULL;
+}
+
+static void t_close_with_callers_in_a_group_is_refused(void)
+{
+    store_dir d;
+    blk_call b, q;
+    pthread_t tb, tq;
+    struct timespec nap = {0, 1000000};
+    size_t waiting = 0;
+    ent_key k = ent_key_str("queued");
+    open_on(&d, ENT_NONE);
+    blk_in = blk_open = 0;
+    b = (blk_call){d.s, -100};
+    q = (blk_call){d.s, -100};
+    pthread_create(&tb, NULL, blocker_main, &b);
+    pthread_mutex_lock(&blk_mu);
+    while (!blk_in) pthread_cond_wait(&blk_cv, &blk_mu); /* the leader is inside its group */
+    pthread_mutex_unlock(&blk_mu);
+    ent_store_close(d.s);
+    ENT_ASSERT_MSG("other threads");
+    pthread_create(&tq, NULL, queued_main, &q);
+    for (int i = 0; i < 20000 && waiting < 1; i++) { /* 20 s at most: a guard, not a timing */
+        ent__group_stats(NULL, &waiting, d.s);
+        nanosleep(&nap, NULL);
+    }
+    CU_ASSERT_EQUAL(waiting, 1);
+    ent_store_close(d.s);
+    ENT_ASSERT_MSG("other threads");
+    pthread_mutex_lock(&blk_mu);
+    blk_open = 1;
+    pthread_cond_broadcast(&blk_cv);
+    pthread_mutex_unlock(&blk_mu);
+    pthread_join(tb, NULL);
+    pthread_join(tq, NULL);
+    ENT_OK_(b.rc);
+    ENT_OK_(q.rc);
+    ENT_OK_(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k));
+    close_on(&d);
+}
+
+/* ---- the txn of ent_txn_run() after it returned ---------------------------------------------- */
+
+static int keep_txn(ent_txn *txn, void *p)
+{
+    ent_txn **out = p;
+    *out = txn;
+    return ENT_OK;
+}
+
+/* A host that kept fn's txn and used it after ent_txn_run() returned was told "transaction belongs
+ * to another store" (a call) or "belongs to the thread that began it" (commit, on the same
+ * thread): the handle was parked for the next begin, zeroed. It says the transaction has ended. A
+ * handle freed rather than parked is the host's use after free, as for any ended transaction. */
+static void t_txn_used_after_txn_run(void)
+{
+    store_dir d;
+    ent_txn *kept = NULL;
+    ent_entity *e;
+    ent_key k = ent_key_str("late");
+    open_on(&d, ENT_NONE);
+    ENT_OK_(ent_txn_run(d.s, keep_txn, &kept));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kept);
+    e = mk_acct(d.s, "late", 1, NULL);
+    ENT_CHECK_RC(ent_create(d.s, kept, e), ENT_INVALID);
+    ENT_ASSERT_MSG("has ended");
+    ent_entity_free(e);
+    ENT_CHECK_RC(ent_txn_commit(kept), ENT_INVALID);
+    ENT_ASSERT_MSG("has ended");
+    ent_txn_abort(kept); /* nothing */
+    CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), ENT_NOTFOUND);
+    close_on(&d);
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -994,6 +1215,9 @@ int main(int argc, char **argv)
         ENT_TEST(t_txn_run),
         ENT_TEST(t_close_inside_txn_run_is_refused),
         ENT_TEST(t_writer_holding_a_reader),
+        ENT_TEST(t_close_in_forked_child),
+        ENT_TEST(t_close_with_callers_in_a_group_is_refused),
+        ENT_TEST(t_txn_used_after_txn_run),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -24,6 +24,7 @@
  * miss) made a get slower than LMDB's (entity bench: 3.3 us vs 1.2 us).
  */
 #include "backend_memory_int.h"
+#include "fork.h"
 
 /* ---- open / close ------------------------------------------------------------------------ */
 
@@ -52,6 +53,7 @@ static int m_open(ent_bk **out, const char *path, const ent_backend_opts *o)
     pthread_mutex_init(&s->wmu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->changed, NULL);
+    s->fork_gen = ent__fork_gen();
     *out = (ent_bk *)s;
     return ENT_OK;
 }
@@ -64,10 +66,14 @@ static void m_close(ent_bk *be)
     free(s->tables);
     free(s->gc);
     free(atomic_exchange(&s->spare, NULL));
-    pthread_rwlock_destroy(&s->lock);
-    pthread_mutex_destroy(&s->wmu);
-    pthread_mutex_destroy(&s->rmu);
-    pthread_cond_destroy(&s->changed);
+    /* In a child after fork() a parent's thread that waited (ent_log_wait) is still counted by
+     * the copy of `changed`, and glibc's pthread_cond_destroy() waits for it: forever. */
+    if (s->fork_gen == ent__fork_gen()) {
+        pthread_rwlock_destroy(&s->lock);
+        pthread_mutex_destroy(&s->wmu);
+        pthread_mutex_destroy(&s->rmu);
+        pthread_cond_destroy(&s->changed);
+    }
     free(s);
 }
 

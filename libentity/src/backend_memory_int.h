@@ -76,6 +76,7 @@ typedef struct mstore {
     size_t ngc, capgc;
     size_t max_key;
     _Atomic(mtxn *) spare;   /* an ended read txn's struct, zeroed, for the next begin */
+    unsigned fork_gen;       /* ent__fork_gen() at open: a close in a child destroys no lock */
 } mstore;
 
 typedef struct gcitem {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error_int.h"
+#include "fork.h"
 #include "keys.h"
 #include "store_int.h"
 
@@ -46,15 +47,22 @@ static int store_init(ent_txn *t, const ent_schema *sc, int durability)
 /* The backend, the layouts and the handle itself (open's failure path and close). */
 static void store_free(ent_store *s)
 {
+    /* In a child after fork() (close there only frees memory) a condition variable that one of
+     * the parent's threads waited on at the fork (a commit's delivery turn, a leader awaiting
+     * company) still counts that waiter, and glibc's pthread_cond_destroy() waits for it to
+     * leave: the child's close hung for good. The child's copies are only freed. */
+    int in_child = s->bk.be && s->bk.fork_gen != ent__fork_gen();
     ent__txn_spare_free(s);
     free(s->wc_tc);
     ent__bk_close(&s->bk);
     ent__layout_free(s->lay);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->delivered);
-    pthread_mutex_destroy(&s->turn_mu);
-    pthread_cond_destroy(&s->turn);
-    ent__group_free(s);
+    if (!in_child) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->delivered);
+        pthread_mutex_destroy(&s->turn_mu);
+        pthread_cond_destroy(&s->turn);
+    }
+    ent__group_free(s, in_child);
     free(s->path);
     free(s);
 }
@@ -284,6 +292,17 @@ void ent_store_close(ent_store *s)
         ent__err(ENT_BUSY, "ent_store_close: this thread holds the store's write transaction (its own, or "
                            "ent_txn_run()'s); it stays open (end the transaction first)");
         return;
+    }
+    /* Calls of other threads in a group (its leader, callers queued behind it): a host shutting
+     * down with writers still running freed the store under them. Refused likewise; a call not
+     * yet queued is the host's to finish first (see store.h). */
+    {
+        size_t n = ent__group_busy(s);
+        if (n) {
+            ent__err(ENT_BUSY, "ent_store_close: other threads are in write calls on the store (a group "
+                               "commit is under way); it stays open (close it once they have returned)");
+            return;
+        }
     }
     ent__store_free_cbs(s);
     store_free(s);

@@ -201,7 +201,9 @@ typedef int (*ent__write_fn)(ent_txn *t, void *payload, int *half);
  * shared with other threads' calls when the backend has savepoints (group commit). */
 int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload);
 int ent__group_new(ent_store *s);
-void ent__group_free(ent_store *s);
+/* Nonzero while a group of s runs or calls queue for one (0 in a forked child). */
+size_t ent__group_busy(ent_store *s);
+void ent__group_free(ent_store *s, int in_child); /* in_child: after fork(), free memory only */
 /* For tests: groups led so far, and calls waiting for a leader now. */
 void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s);
 /* Commit write txn t for a group (txn_group.c): on a backend that syncs apart the backend's writer

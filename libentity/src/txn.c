@@ -107,6 +107,11 @@ void ent__txn_spare_free(ent_store *s)
  * too) and this thread's list of held writers would keep a txn that another thread freed. */
 static int not_owner(const ent_txn *t, const char *what)
 {
+    /* An ended txn parked as the spare is zeroed: its owner and store are gone. */
+    if (!t->s) {
+        ent__err(ENT_INVALID, "%s: the transaction has ended (committed or aborted)", what);
+        return 1;
+    }
     if (pthread_equal(t->owner, pthread_self())) return 0;
     ent__err(ENT_INVALID, "%s: the transaction belongs to the thread that began it", what);
     return 1;
@@ -421,7 +426,7 @@ int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write)
     int rc;
     if ((rc = ent__store_check(s))) return rc;
     if (txn) {
-        if (txn->s != s) return ent__err(ENT_INVALID, "transaction belongs to another store");
+        if (txn->s && txn->s != s) return ent__err(ENT_INVALID, "transaction belongs to another store");
         if (not_owner(txn, "a call given a transaction")) return ENT_INVALID;
         if (write && !txn->write)
             return ent__err(ENT_READONLY, "write in a read transaction");

@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "error_int.h"
+#include "fork.h"
 #include "store_int.h"
 
 typedef struct greq {
@@ -69,6 +70,7 @@ struct ent_group {
     pthread_cond_t company; /* signalled when a request queues while a leader waits for company */
     greq *head, *tail;
     size_t queued;      /* requests in the queue */
+    size_t callers;     /* calls between their queueing and their last unlock of mu (close waits for 0) */
     int leading;
     int awaiting;       /* a leader waits for company */
     size_t last_size;   /* callers of the last group */
@@ -90,13 +92,26 @@ int ent__group_new(ent_store *s)
     return ENT_OK;
 }
 
-void ent__group_free(ent_store *s)
+void ent__group_free(ent_store *s, int in_child)
 {
     if (!s->group) return;
-    pthread_mutex_destroy(&s->group->mu);
-    pthread_cond_destroy(&s->group->company);
+    if (!in_child) { /* see store_free() */
+        pthread_mutex_destroy(&s->group->mu);
+        pthread_cond_destroy(&s->group->company);
+    }
     free(s->group);
     s->group = NULL;
+}
+
+size_t ent__group_busy(ent_store *s)
+{
+    struct ent_group *g = s->group;
+    size_t n;
+    if (!g || s->bk.fork_gen != ent__fork_gen()) return 0; /* a child's copy: nobody runs there */
+    pthread_mutex_lock(&g->mu);
+    n = g->callers;
+    pthread_mutex_unlock(&g->mu);
+    return n;
 }
 
 void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s)
@@ -360,6 +375,7 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
     else g->head = &r;
     g->tail = &r;
     g->queued++;
+    g->callers++;
     if (g->awaiting) pthread_cond_signal(&g->company);
     while (!r.done) {
         /* A request taken into a batch waits for its result, not for the leadership. */
@@ -386,6 +402,7 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
             if (g->head) pthread_cond_signal(&g->head->cv); /* the first of the next group leads it */
         }
     }
+    g->callers--; /* the last touch of g: once mu is let go, ent_store_close() may free it */
     pthread_mutex_unlock(&g->mu);
     pthread_cond_destroy(&r.cv);
     if (r.rc) return ent__err(r.rc, "%s", r.msg);

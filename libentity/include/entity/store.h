@@ -103,9 +103,10 @@ typedef void (*ent_progress_cb)(const char *what, uint64_t done, void *payload);
 ENT_EXTERN(void) ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload);
 
 /* Close. Transactions and iterators of the store must be finished first, and no other thread may
- * be in a call on it. NULL does nothing. From an event callback of this store, and from the thread
- * that holds its write transaction (also in ent_txn_run()'s fn), it does nothing but set the
- * message (ENT_BUSY): the delivery, the commit, the group still use the store. */
+ * be in a call on it. NULL does nothing. From an event callback of this store, from the thread
+ * that holds its write transaction (also in ent_txn_run()'s fn), and while other threads' write
+ * calls are in a group commit (led or queued), it does nothing but set the message (ENT_BUSY):
+ * the delivery, the commit, the group still use the store. */
 ENT_EXTERN(void) ent_store_close(ent_store *s);
 
 /* The store's current schema. Borrowed: valid until ent_store_close(). */
