@@ -39,6 +39,10 @@ static void test_keys(void)
     ent_key k = ent_key_str("sku-1"), got;
     char long_key[300];
     ENT_OK_(ent_entity_set_key(p, &k));
+    /* a host that did not check ent_entity_new() (it crashed here, as no other setter does) */
+    CU_ASSERT_EQUAL(ent_entity_set_key(NULL, &k), ENT_INVALID);
+    ENT_ASSERT_MSG("entity is NULL");
+    CU_ASSERT_EQUAL(ent_entity_set_key(NULL, NULL), ENT_INVALID);
     got = ent_entity_key(p);
     CU_ASSERT_EQUAL(got.kind, ENT_KEY_STRING);
     CU_ASSERT_EQUAL(got.len, 5);

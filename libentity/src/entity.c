@@ -196,8 +196,10 @@ ent_key ent_entity_key(const ent_entity *e)
 
 int ent_entity_set_key(ent_entity *e, const ent_key *key)
 {
-    const ent_type *t = e->type;
+    const ent_type *t;
     char *s;
+    if (!e) return ent__err(ENT_INVALID, "entity is NULL"); /* as every other setter says */
+    t = e->type;
     if (!key || key->kind != t->key)
         return ent__err(ENT_INVALID, "%s: key kind does not match the type's (%s keys)", t->name,
                         t->key == ENT_KEY_AUTO ? "auto" : "string");
