@@ -27,12 +27,17 @@
  * enough to matter, and skips it. */
 #define ROOM_PROBE_MIN ((size_t)1 << 20)
 
+/* Called through volatile pointers: a compiler may drop a malloc() whose result is only freed,
+ * and take it as a success (clang -O2 did, and the lexer crashed again in its builds). */
+static void *(*volatile probe_alloc)(size_t) = malloc;
+static void (*volatile probe_free)(void *) = free;
+
 static int room_for(size_t len)
 {
     void *room;
     if (len < ROOM_PROBE_MIN) return 1;
-    if (len > SIZE_MAX / 4 || !(room = malloc(4 * len))) return 0;
-    free(room);
+    if (len > SIZE_MAX / 4 || !(room = probe_alloc(4 * len))) return 0;
+    probe_free(room);
     return 1;
 }
 

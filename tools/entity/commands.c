@@ -710,20 +710,25 @@ static void pending_free(pending_refs *pr)
     free(pr->v);
 }
 
-/* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
- * readers hold no larger integer). 0 when it is neither or below 1. */
 /* Whether jansson may parse a line of len bytes. Its lexer (2.14) overruns its token buffer when
  * it cannot grow it (a segfault or an assert, not an error); it needs about 3 times the longest
  * token. A long line first asks for 4 times its length and gives it back, as the library does
- * before it parses (json_io.c): short of it, the line is refused as out of memory. */
+ * before it parses (json_io.c): short of it, the line is refused as out of memory. Through
+ * volatile pointers, as there: clang -O2 dropped a malloc() only freed and took it as a success. */
+static void *(*volatile probe_alloc)(size_t) = malloc;
+static void (*volatile probe_free)(void *) = free;
+
 static int room_to_parse(size_t len)
 {
     void *room;
     if (len < ((size_t)1 << 20)) return 1;
-    if (len > SIZE_MAX / 4 || !(room = malloc(4 * len))) return 0;
-    free(room);
+    if (len > SIZE_MAX / 4 || !(room = probe_alloc(4 * len))) return 0;
+    probe_free(room);
     return 1;
 }
+
+/* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
+ * readers hold no larger integer). 0 when it is neither or below 1. */
 
 static uint64_t line_version(json_t *j)
 {
