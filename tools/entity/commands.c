@@ -710,8 +710,6 @@ static void pending_free(pending_refs *pr)
     free(pr->v);
 }
 
-/* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
- * readers hold no larger integer). 0 when it is neither or below 1. */
 /* Whether jansson may parse a line of len bytes. Its lexer (2.14) overruns its token buffer when
  * it cannot grow it (a segfault or an assert, not an error); it needs about 3 times the longest
  * token. A long line first asks for 4 times its length and gives it back, as the library does
@@ -725,6 +723,8 @@ static int room_to_parse(size_t len)
     return 1;
 }
 
+/* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
+ * readers hold no larger integer). 0 when it is neither or below 1. */
 static uint64_t line_version(json_t *j)
 {
     const char *text;
