@@ -13,13 +13,16 @@
 #include <pthread.h>
 
 /* The last line logged, so that a refused start's reason, which the library logs too, is said
- * once. */
+ * once. Under a lock: once started, the server logs from its connection and stream threads. */
 static char last_logged[1024];
+static pthread_mutex_t last_logged_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void log_line(const char *line, void *payload)
 {
     (void)payload;
+    pthread_mutex_lock(&last_logged_mu);
     snprintf(last_logged, sizeof last_logged, "%s", line);
+    pthread_mutex_unlock(&last_logged_mu);
     msg("serve: %s", line);
 }
 

@@ -23,7 +23,8 @@ enum { ENT_OP_CREATE = 1, ENT_OP_UPDATE = 2, ENT_OP_DELETE = 4 };
 
 typedef struct ent_event {
     uint64_t seq;
-    int64_t ts;        /* wall clock at append, ns since the epoch */
+    int64_t ts;        /* wall clock at append, ns since the epoch; a mirror's events and a
+                        * replay's (ent_store_replay()) keep their source event's */
     uint64_t txn;
     /* Borrowed from the store's schema, valid until ent_store_close(). It is the store's own type
      * object, so it equals ent_store_type(s, name) by pointer while the store's schema stays the
