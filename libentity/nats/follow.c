@@ -18,8 +18,7 @@ typedef struct follower {
     const char *path;
     ent_follow_opts o;
     const volatile int *stop;
-    ent_nats__conn c;
-    natsSubscription *sub;
+    ent_nats__conn c;         /* and its subscription c.sub */
     ent_nats__mirror mr;         /* the store and what was applied (mirror_msg.c) */
     char subj_all[80];
     int up, said_down;
@@ -31,13 +30,8 @@ typedef struct follower {
 
 static void drop(follower *f)
 {
-    if (f->sub) {
-        natsSubscription_Unsubscribe(f->sub);
-        natsSubscription_Destroy(f->sub);
-    }
-    f->sub = NULL;
     ent_nats__mirror_txn_clear(&f->mr);
-    ent_nats__close(&f->c);
+    ent_nats__close(&f->c); /* and its subscription f->c.sub */
     f->up = 0;
 }
 
@@ -164,9 +158,9 @@ static int start(follower *f)
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = from;
     jerr = 0;
-    st = js_SubscribeSync(&f->sub, f->c.js, f->subj_all, NULL, &so, &jerr);
+    st = js_SubscribeSync(&f->c.sub, f->c.js, f->subj_all, NULL, &so, &jerr);
     if (st != NATS_OK) {
-        f->sub = NULL;
+        f->c.sub = NULL;
         return ent_nats__err(ENT_IO, st, jerr, "subscribing to the stream");
     }
     return ENT_OK;
@@ -260,11 +254,11 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             f.up = 1;
             f.said_down = 0;
             backoff = 100;
-            if (f.o.once && !f.sub) break; /* nothing new */
+            if (f.o.once && !f.c.sub) break; /* nothing new */
             ent_nats__log(f.o.log, f.o.log_payload, "mirror: following store %s on stream %s at %s after seq %" PRIu64,
                       f.mr.primary, f.o.stream, f.o.url, f.mr.applied);
         }
-        st = natsSubscription_NextMsg(&msg, f.sub, 200);
+        st = natsSubscription_NextMsg(&msg, f.c.sub, 200);
         if (st == NATS_TIMEOUT) {
             if (ent_nats__closed(&f.c)) {
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");

@@ -181,6 +181,38 @@ static void acks_free(ent_nats__acks *a)
     free(a);
 }
 
+/* libnats's closed callback, on its callback thread: posted by whichever close ran first (ours, or
+ * its own on a stale or lost connection) once that close joined the connection's reader thread. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+    ent_nats__acks *a = closure;
+    (void)nc;
+    pthread_mutex_lock(&a->mu);
+    a->closed = 1;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Whether the closed callback came within ms. */
+static int wait_closed(ent_nats__acks *a, int ms)
+{
+    struct timespec ts;
+    int closed;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&a->mu);
+    while (!a->closed && pthread_cond_timedwait(&a->cv, &a->mu, &ts) == 0) {
+    }
+    closed = a->closed;
+    pthread_mutex_unlock(&a->mu);
+    return closed;
+}
+
 int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
 {
     natsOptions *o = NULL;
@@ -193,6 +225,7 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     c->js = NULL;
     c->inbox = NULL;
     c->ack_sub = NULL;
+    c->sub = NULL;
     c->sent_msgs = 0;
     if ((rc = split_urls(urls, &n_urls, url))) return rc;
     for (int i = 0; i < n_urls; i++) servers[i] = urls[i];
@@ -223,6 +256,7 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     natsOptions_SetPingInterval(o, 2000);
     natsOptions_SetMaxPingsOut(o, 2);
     natsOptions_SetName(o, "libentity");
+    natsOptions_SetClosedCB(o, on_closed, c->acks);
     st = natsConnection_Connect(&c->nc, o);
     natsOptions_Destroy(o);
     if (st != NATS_OK) {
@@ -283,6 +317,11 @@ int ent_nats__wait_acks(ent_nats__conn *c, uint64_t limit, int timeout_ms)
         int64_t left = end - mono_ms(), step;
         struct timespec ts;
         if (__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE) || ent_nats__closed(c)) break;
+        if (ent_nats__stopped(c->stop)) {
+            /* a stop is not kept waiting up to timeout_ms for acks that may not come */
+            rc = ent_error_set(ENT_TIMEOUT, "stopped while waiting for JetStream's acks");
+            break;
+        }
         if (left <= 0) {
             rc = ent_error_set(ENT_IO, "%" PRIu64 " of %" PRIu64 " acks missing after %d ms",
                                c->sent_msgs - __atomic_load_n(&a->n_acks, __ATOMIC_SEQ_CST), c->sent_msgs, timeout_ms);
@@ -331,19 +370,30 @@ static void bury(ent_nats__conn *c, int64_t older_than_ms)
 
 void ent_nats__close(ent_nats__conn *c)
 {
-    if (c->ack_sub) {
-        /* no ack reaches this state once this returns, save one being delivered right now */
-        natsSubscription_Unsubscribe(c->ack_sub);
-        natsSubscription_Destroy(c->ack_sub);
-    }
-    c->ack_sub = NULL;
+    int joined = 1;
+    /* No ack reaches this state once this returns, save one being delivered right now. */
+    if (c->ack_sub) natsSubscription_Unsubscribe(c->ack_sub);
+    if (c->sub) natsSubscription_Unsubscribe(c->sub); /* a mirror's: deletes its consumer */
     natsInbox_Destroy(c->inbox);
     c->inbox = NULL;
     if (c->js) jsCtx_Destroy(c->js);
+    /* libnats 3.4's reader thread looks a message's subscription up, lets go of the lock, builds
+     * the message and only then locks the subscription: destroyed in between, it was used after it
+     * was freed (an ASan SEGV in CI: an ack arriving as the relay stopped). So the subscriptions go
+     * once the reader thread is joined. Our close joins it, but returns at once when libnats closed
+     * the connection itself (stale, lost), maybe while that close still waits for the thread: the
+     * closed callback says when it is gone. Should it never come, the subscriptions and the state
+     * the callback writes are left allocated rather than freed under libnats. */
     if (c->nc) {
         natsConnection_Close(c->nc);
-        natsConnection_Destroy(c->nc);
+        joined = wait_closed(c->acks, 30000);
     }
+    if (joined && c->ack_sub) natsSubscription_Destroy(c->ack_sub);
+    if (joined && c->sub) natsSubscription_Destroy(c->sub);
+    c->ack_sub = NULL;
+    c->sub = NULL;
+    if (c->nc) natsConnection_Destroy(c->nc);
+    if (!joined) c->acks = NULL;
     c->js = NULL;
     c->nc = NULL;
     c->sent_msgs = 0;

@@ -24,6 +24,7 @@ typedef struct ent_nats__acks {
     uint64_t acked_seq;       /* JetStream acknowledged every Entity-Seq up to this one (from the resume point) */
     uint64_t n_acks;          /* acks (and failures) received */
     int waiting;              /* the publishing thread sleeps on cv: signal it */
+    int closed;               /* libnats's closed callback came: its reader thread is joined (mu, cv) */
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* CLOCK_MONOTONIC */
     int64_t retired_ms;       /* when its connection was closed (graveyard) */
@@ -44,8 +45,10 @@ typedef struct ent_nats__conn {
     ent_nats__acks *acks;         /* the current connection's */
     natsInbox *inbox;         /* acks come to "<inbox>.<token>" (publishing connections) */
     natsSubscription *ack_sub;
+    natsSubscription *sub;    /* the caller's (the mirror's), destroyed by ent_nats__close */
     uint64_t sent_msgs;       /* published on this connection (the publishing thread's) */
     ent_nats__acks *graveyard;    /* of closed connections, freed once no ack can reach them */
+    const volatile int *stop; /* the caller's stop flag (NULL: none): ends a wait for acks */
 } ent_nats__conn;
 
 /* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces; or a comma-separated
@@ -72,8 +75,10 @@ int ent_nats__publish(ent_nats__conn *c, natsMsg *m);
 /* Wait while `limit` or more publishes await their ack (limit 1: until every ack is in), at most
  * timeout_ms. ENT_OK also when a failure was reported or the connection closed (the caller looks
  * at acks->failed and ent_nats__closed); ENT_IO on the timeout, the message saying how many acks are
- * missing. */
+ * missing; ENT_TIMEOUT when c->stop was raised meanwhile. */
 int ent_nats__wait_acks(ent_nats__conn *c, uint64_t limit, int timeout_ms);
+/* Unsubscribes ack_sub and sub, closes the connection, and destroys them once libnats says its
+ * reader thread is gone (see there). */
 void ent_nats__close(ent_nats__conn *c);
 void ent_nats__fini(ent_nats__conn *c);
 /* The connection closed under us (the server went away). */

@@ -492,12 +492,14 @@ static int batch(relay *r, uint64_t *out_n)
         if ((rc = publish_schemas(r, r->sent + 1, &msgs))) return rc;
         if (msgs) {
             int w = ent_nats__wait_acks(&r->c, 1, 10000);
+            if (w == ENT_TIMEOUT) return w; /* stopping */
             if ((rc = pub_state(r))) return rc;
             if (w) return ent_error_set(ENT_IO, "waiting for JetStream's ack of a schema message: %s", ent_errmsg());
         }
     }
     if (!msgs && r->sent > r->pos) {
         int w = ent_nats__wait_acks(&r->c, 1, 10000);
+        if (w == ENT_TIMEOUT) return w; /* stopping */
         if ((rc = pub_state(r))) return rc;
         if (w) return ent_error_set(ENT_IO, "waiting for JetStream's acks: %s", ent_errmsg());
         if (__atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE) < r->sent)
@@ -631,6 +633,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     r.sub = opts->sub_name && *opts->sub_name ? opts->sub_name : "relay";
     r.window = opts->window > 0 ? opts->window : 4096;
     r.stop = stop ? stop : &never;
+    r.c.stop = r.stop;
     r.acked = acked;
     snprintf(r.subj_all, sizeof r.subj_all, ENATS_SUBJECT_PREFIX "%s.>", ent_store_id(s));
     snprintf(r.subj_events, sizeof r.subj_events, ENATS_SUBJECT_PREFIX "%s.*.*", ent_store_id(s));
@@ -670,6 +673,10 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         }
         if (r.o.once && r.pos >= r.target && !schema_pending(&r)) break;
         rc = batch(&r, &n);
+        if (rc == ENT_TIMEOUT && ent_nats__stopped(r.stop)) {
+            rc = ENT_OK; /* stopped while waiting for acks: what came in is checkpointed below */
+            break;
+        }
         if (rc == ENT_IO) {
             ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting", ent_errmsg());
             drop(&r);

@@ -4,8 +4,10 @@
  * in-process subscriber saw every event once, and both threads return ENT_OK, also across a
  * SIGKILL and restart of the server half way (both reconnect and resume). Also run under
  * -DENT_TSAN=ON. One relay per store: a second one (same handle, another handle of the directory,
- * a memory store's handle) is refused with ENT_BUSY. A scratch directory is made under /tmp. */
+ * a memory store's handle) is refused with ENT_BUSY. A relay and a mirror stopped while libnats
+ * delivers them a message do not use a freed subscription. A scratch directory is made under /tmp. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -221,6 +223,167 @@ static void test_threads(void)
     ent_schema_free(sc);
 }
 
+/* ---- a message held inside libnats's delivery ------------------------------------------------
+ * libnats 3.4's reader thread finds a message's subscription, lets go of the lock, builds the
+ * message (natsMsg_create) and only then locks the subscription. Destroyed in that window, the
+ * subscription is used after it was freed: CI saw the relay crash so, an ack arriving as it stopped.
+ * The window is a few instructions wide; these definitions (the test exports them, so libnats's
+ * calls come here) hold it open: the next message matching the hold waits in natsMsg_create until
+ * a subscription was destroyed or a connection began to close. Destroyed first (the old order), the
+ * held message then meets freed memory; closed first, the close joins the reader, which finds its
+ * subscription closed. The held ack also makes the relay wait for it until libnats closes the stale
+ * connection itself (its pings go unanswered) and waits for the reader: the relay's own close then
+ * returns at once, and only libnats's closed callback says when the subscription may go. */
+natsStatus natsMsg_create(natsMsg **msg, const char *subj, int subj_len, const char *reply, int reply_len,
+                          const char *buf, int buf_len, int hdr_len);
+typedef natsStatus (*msg_create_fn)(natsMsg **, const char *, int, const char *, int, const char *, int, int);
+typedef struct hold_spec {
+    const char *subj, *body; /* the subject's start, the body's start ("": any) */
+} hold_spec;
+static const hold_spec ack_hold = {"_INBOX.", "{\"stream\":"}; /* JetStream's ack (not an API answer) */
+static const hold_spec event_hold = {"entity.", ""};
+static const hold_spec *hold_next; /* the next message to hold; NULL: none */
+static int hold_held, hold_released;
+
+static void *real_fn(const char *name)
+{
+    void *f = dlsym(RTLD_NEXT, name);
+    if (!f) {
+        fprintf(stderr, "test_nats_threads: no %s after this program: %s\n", name, dlerror());
+        abort();
+    }
+    return f;
+}
+
+natsStatus natsMsg_create(natsMsg **msg, const char *subj, int subj_len, const char *reply, int reply_len,
+                          const char *buf, int buf_len, int hdr_len)
+{
+    msg_create_fn real;
+    void *f = real_fn("natsMsg_create");
+    const hold_spec *hs = __atomic_load_n(&hold_next, __ATOMIC_ACQUIRE);
+    int h = hdr_len > 0 ? hdr_len : 0; /* -1: no headers */
+    memcpy(&real, &f, sizeof real);
+    if (hs && (size_t)subj_len >= strlen(hs->subj) && !memcmp(subj, hs->subj, strlen(hs->subj)) &&
+        (size_t)(buf_len - h) >= strlen(hs->body) && !memcmp(buf + h, hs->body, strlen(hs->body)) &&
+        __atomic_compare_exchange_n(&hold_next, &hs, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&hold_held, 1, __ATOMIC_RELEASE);
+        /* bounded, so that a broken run ends (it then passes the window without a hold) */
+        for (int i = 0; i < 6000 && !__atomic_load_n(&hold_released, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    }
+    return real(msg, subj, subj_len, reply, reply_len, buf, buf_len, hdr_len);
+}
+
+void natsSubscription_Destroy(natsSubscription *sub)
+{
+    void (*real)(natsSubscription *);
+    void *f = real_fn("natsSubscription_Destroy");
+    memcpy(&real, &f, sizeof real);
+    real(sub);
+    if (sub) __atomic_store_n(&hold_released, 1, __ATOMIC_RELEASE);
+}
+
+void natsConnection_Close(natsConnection *nc)
+{
+    void (*real)(natsConnection *);
+    void *f = real_fn("natsConnection_Close");
+    memcpy(&real, &f, sizeof real);
+    __atomic_store_n(&hold_released, 1, __ATOMIC_RELEASE);
+    real(nc);
+}
+
+static void hold(const hold_spec *hs)
+{
+    __atomic_store_n(&hold_held, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hold_released, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hold_next, hs, __ATOMIC_RELEASE);
+}
+
+static int held(void)
+{
+    for (int i = 0; i < 2000 && !__atomic_load_n(&hold_held, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    return __atomic_load_n(&hold_held, __ATOMIC_ACQUIRE);
+}
+
+static void add_item(ent_store *s, const char *name)
+{
+    ent_entity *e;
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "item")));
+    ENT_OK_(ent_entity_set_string(e, "name", name));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+}
+
+static int lost; /* the relay's "lost NATS" lines */
+static void count_lost(const char *line, void *p)
+{
+    (void)p;
+    if (strstr(line, "lost NATS")) __atomic_add_fetch(&lost, 1, __ATOMIC_RELAXED);
+}
+
+/* A relay stopped while its ack is held (its close comes first), a relay whose connection libnats
+ * closed as stale while the ack is held (libnats's close comes first), a mirror stopped while an
+ * event is held: each returns ENT_OK, and the process does not touch a freed subscription (a SEGV,
+ * or an ASan report, before). */
+static void test_stop_in_delivery(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_follower *f = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[128], mpath[128];
+    int i;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    snprintf(path, sizeof path, "%s/stop_primary", dir);
+    snprintf(mpath, sizeof mpath, "%s/stop_mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    ro.url = url;
+    ro.stream = "STOP";
+    ro.log = quiet;
+    fo.url = url;
+    fo.stream = "STOP";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.on_event = on_ev;
+    fo.log = quiet;
+    add_item(p, "first");
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    for (i = 0; i < 2000 && ent_relay_acked(r) < 1; i++) nap_ms(5);
+    CU_ASSERT_EQUAL_FATAL(ent_relay_acked(r), 1);
+    /* the relay: JetStream's ack of the next event held */
+    hold(&ack_hold);
+    add_item(p, "second");
+    CU_ASSERT_FATAL(held());
+    ENT_OK_(ent_relay_stop(r)); /* it does not wait for the held ack */
+    /* libnats's pinger finds the held connection stale and closes it, joining the held reader */
+    ro.log = count_lost;
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    hold(&ack_hold);
+    add_item(p, "third");
+    CU_ASSERT_FATAL(held());
+    for (i = 0; i < 6000 && !__atomic_load_n(&lost, __ATOMIC_RELAXED); i++) nap_ms(5);
+    CU_ASSERT_FATAL(__atomic_load_n(&lost, __ATOMIC_RELAXED) > 0);
+    ENT_OK_(ent_relay_stop(r));
+    ro.log = quiet;
+    /* the mirror: the next event held on its way to the mirror */
+    __atomic_store_n(&seen, 0, __ATOMIC_RELAXED);
+    ENT_OK_(ent_follow_start(&f, mpath, &fo));
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    for (i = 0; i < 4000 && __atomic_load_n(&seen, __ATOMIC_RELAXED) < 3; i++) nap_ms(5);
+    CU_ASSERT_EQUAL_FATAL(__atomic_load_n(&seen, __ATOMIC_RELAXED), 3);
+    hold(&event_hold);
+    add_item(p, "fourth");
+    CU_ASSERT_FATAL(held());
+    ENT_OK_(ent_follow_stop(f));
+    ENT_OK_(ent_relay_stop(r));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -248,7 +411,8 @@ static void test_one_relay_memory(void)
 
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_one_relay_memory), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_one_relay_memory),
+                                           ENT_TEST(test_stop_in_delivery), {NULL, NULL}};
     int rc;
     char cmd[128];
     snprintf(dir, sizeof dir, "/tmp/ent_nats_th_XXXXXX");
