@@ -33,6 +33,11 @@ static const char *hdr(natsMsg *m, const char *k)
 
 typedef int (*each_fn)(natsMsg *m, uint64_t spos, void *p);
 
+/* Unsubscribed, destroyed once the connection is closed: libnats 3.4's reader thread may still be
+ * delivering to a subscription (a heartbeat) without holding it (see ent_nats__close). */
+static natsSubscription *spent[8];
+static int n_spent;
+
 /* Every message on subject in the stream, in order. */
 static int each(jsCtx *js, const char *stream, const char *subject, each_fn fn, void *p)
 {
@@ -69,7 +74,8 @@ static int each(jsCtx *js, const char *stream, const char *subject, each_fn fn, 
         if (rc || pending == 0) break;
     }
     natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
+    if (n_spent < (int)(sizeof spent / sizeof spent[0])) spent[n_spent++] = sub;
+    else natsSubscription_Destroy(sub);
     return rc;
 }
 
@@ -218,6 +224,8 @@ int main(int argc, char **argv)
     }
 out:
     jsCtx_Destroy(js);
+    natsConnection_Close(nc); /* joins the reader thread */
+    while (n_spent) natsSubscription_Destroy(spent[--n_spent]);
     natsConnection_Destroy(nc);
     nats_Close();
     return rc;
