@@ -22,6 +22,18 @@ int main(int argc, char **argv)
     size_t n = 0;
     int rc;
 
+    int major = -1, minor = -1, patch = -1;
+    char hdr[32];
+
+    /* the library found at run time is the one this host was compiled for */
+    snprintf(hdr, sizeof hdr, "%d.%d.%d", ENT_VERSION_MAJOR, ENT_VERSION_MINOR, ENT_VERSION_PATCH);
+    s = ent_version(&major, &minor, &patch);
+    if (strcmp(s, ENT_VERSION_STRING) || strcmp(hdr, ENT_VERSION_STRING) || major != ENT_VERSION_MAJOR ||
+        minor != ENT_VERSION_MINOR || patch != ENT_VERSION_PATCH || ent_version(NULL, NULL, NULL) != s) {
+        fprintf(stderr, "host: ent_version() says %s (%d.%d.%d), the header %s\n", s, major, minor, patch, ENT_VERSION_STRING);
+        return 1;
+    }
+    s = NULL;
     opts.backend = argc > 1 ? argv[1] : "memory";
     if ((rc = ent_schema_load_json(&schema, schema_json, strlen(schema_json), "host")) ||
         (rc = ent_store_open(&store, argc > 2 ? argv[2] : "", schema, &opts)))
