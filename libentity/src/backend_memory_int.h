@@ -85,6 +85,9 @@ typedef struct mstore {
     mtxn *readers;           /* active transactions (snapshots) */
     struct gcitem *gc;       /* (table, node) pairs with old versions to collect */
     size_t ngc, capgc;
+    uint64_t gc_min;         /* the oldest snapshot at the last collection, */
+    size_t gc_checked;       /* and how many queued entries it checked and kept */
+    uint64_t gc_walked;      /* queued entries examined by every collection (counted for a test) */
     size_t max_key;
     mver **retired;          /* the writer's own versions it replaced: freed in its next
                               * exclusive section, when no reader can be on them */
