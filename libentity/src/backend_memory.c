@@ -24,7 +24,7 @@
  * only what readers can meet safely: it links its own versions onto existing nodes with atomic
  * stores (a reader skips a version it does not own and not yet committed), keeps the versions it
  * replaces until its next exclusive section instead of freeing them, and keeps its new nodes out
- * of the trees (mtxn.pend, found by its own look-ups) until then. The commit's section inserts
+ * of the trees (mstore.pend, found by its own look-ups) until then. The commit's section inserts
  * them, stamps the versions with the commit number and collects old versions. The writer reads
  * without the lock at all: it is the only thread that changes anything. The lock prefers the
  * writer (m_open): with glibc's default, overlapping readers kept a waiting writer out for good.
@@ -45,6 +45,10 @@ static int m_open(ent_bk **out, const char *path, const ent_backend_opts *o)
     (void)path;
     if (o && o->arg) return ent__err(ENT_INVALID, "the memory backend takes no argument (\"%s\")", o->arg);
     if (!(s = calloc(1, sizeof *s))) return ent__err(ENT_NOMEM, "out of memory");
+    if (!(s->pend = malloc(PEND_MAX * sizeof *s->pend))) {
+        free(s);
+        return ent__err(ENT_NOMEM, "out of memory");
+    }
     /* A memory store stands in for an on-disk one (tests, caches, verify's replay), so it takes
      * exactly the keys every on-disk backend takes: what it holds can be replayed to disk. With
      * no on-disk backend to follow there is no limit. */
@@ -78,6 +82,7 @@ static void m_close(ent_bk *be)
     free(s->gc);
     for (size_t i = 0; i < s->nretired; i++) free(s->retired[i]);
     free(s->retired);
+    free(s->pend);
     free(atomic_exchange(&s->spare, NULL));
     /* In a child after fork() a parent's thread that waited (ent_log_wait) is still counted by
      * the copy of `changed`, and glibc's pthread_cond_destroy() waits for it: forever. */
@@ -207,11 +212,11 @@ static uint32_t pair_hash(const void *k, size_t klen, const void *d, size_t dlen
 static void x_settle(mtxn *t)
 {
     mstore *s = t->s;
-    for (size_t i = 0; i < t->npend; i++) {
-        t->pend[i].t->npend = 0;
-        ent__mem_node_insert(t->pend[i].t, t->pend[i].n);
+    for (size_t i = 0; i < s->npend; i++) {
+        s->pend[i].t->npend = 0;
+        ent__mem_node_insert(s->pend[i].t, s->pend[i].n);
     }
-    t->npend = 0;
+    s->npend = 0;
     for (size_t i = 0; i < s->nretired; i++) free(s->retired[i]);
     s->nretired = 0;
 }
@@ -229,8 +234,8 @@ void ent__mem_flush(mtxn *t)
  * or NULL. */
 static mnode *pend_find(mtxn *t, const mtable *tb, const void *k, size_t klen, const void *d, size_t dlen, uint32_t h)
 {
-    for (size_t i = t->npend; i-- > 0;) {
-        const gcitem *p = &t->pend[i];
+    for (size_t i = t->s->npend; i-- > 0;) {
+        const gcitem *p = &t->s->pend[i];
         if (p->t == tb && p->n->hash == h && ent__mem_pair_cmp(p->n, k, klen, d, dlen) == 0) return p->n;
     }
     return NULL;
@@ -554,13 +559,13 @@ static int reserve_touched(mtxn *t, size_t more)
            reserve_retired(s, more);
 }
 
-/* Room for one more new node of the writer in tb: its place in t->pend, and in tb's hash for
+/* Room for one more new node of the writer in tb: its place in s->pend, and in tb's hash for
  * when it is inserted (growing the hash moves its slots: an exclusive section, which inserts
  * the new nodes made so far too). -1 when out of memory. */
 static int reserve_pend(mtxn *t, mtable *tb)
 {
     mstore *s = t->s;
-    if (t->npend >= PEND_MAX) ent__mem_flush(t);
+    if (t->s->npend >= PEND_MAX) ent__mem_flush(t);
     if (tb->hashed && (tb->hash.n + tb->npend + 1) * 2 > tb->hash.cap) {
         int rc;
         pthread_rwlock_wrlock(&s->lock);
@@ -612,8 +617,8 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
         goto nomem;
     }
     if (fresh) { /* in no tree until the txn's next exclusive section: no reader can reach it */
-        t->pend[t->npend].t = tb;
-        t->pend[t->npend++].n = n = fresh;
+        t->s->pend[t->s->npend].t = tb;
+        t->s->pend[t->s->npend++].n = n = fresh;
         tb->npend++;
     }
     link_version(t, tb, n, ver);

@@ -92,6 +92,10 @@ typedef struct mstore {
     mver **retired;          /* the writer's own versions it replaced: freed in its next
                               * exclusive section, when no reader can be on them */
     size_t nretired, capretired;
+    struct gcitem *pend;     /* the writer's new nodes, in no tree yet (at most PEND_MAX): inserted
+                              * in its next exclusive section. In the store, not the txn: one
+                              * writer at a time, and a read txn's struct stays small */
+    size_t npend;
     _Atomic(mtxn *) spare;   /* an ended read txn's struct, zeroed, for the next begin */
     unsigned fork_gen;       /* ent__fork_gen() at open: a close in a child destroys no lock */
 } mstore;
@@ -110,8 +114,6 @@ struct mtxn {
     size_t ntouched, captouched;
     mtable **created;        /* tables created by this txn */
     size_t ncreated, capcreated;
-    gcitem pend[PEND_MAX];   /* new nodes, in no tree yet: inserted in one exclusive section */
-    size_t npend;
     /* A savepoint (m_sp_begin): what touched and created held when it began. Versions written
      * inside it are pushed above the txn's older own ones instead of replacing them, so that
      * undoing it is unlinking the heads its touched entries pushed, as an abort does. */
