@@ -1,7 +1,7 @@
 /* The memory backend's writer does not wait for readers inside a call, except at its commit.
  *
  * Readers hold the tree lock shared for the length of each call (a get, a cursor step). The
- * writer took it exclusively for every put, delete and savepoint end: about eight times per
+ * writer took it exclusively for every put, delete, savepoint end and commit: six times per
  * single-call update, each waiting for the reader calls under way, and on a loaded 2-core machine
  * a writer beside three scanning readers fell to under 1 k updates/s (README, "A writer beside
  * scanning readers"). Now it links its versions and keeps its new nodes aside without the lock,

@@ -18,7 +18,7 @@
  * One rwlock guards the trees' shape: readers hold it shared for each call; the writer takes it
  * exclusively once per commit, not per change. Each exclusive section waits for the reader calls
  * under way, and on a shared machine a reader preempted inside its call makes that a scheduler
- * time slice: with it taken for every put and delete (about eight per single-call update) a
+ * time slice: with it taken for every put and delete (six times per single-call update) a
  * writer beside three scanning readers on two cores made under 1 k updates/s against LMDB's
  * 50 k (README, "A writer beside scanning readers"). So the writer changes, without the lock,
  * only what readers can meet safely: it links its own versions onto existing nodes with atomic
