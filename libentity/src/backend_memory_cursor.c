@@ -46,7 +46,10 @@ int ent__mem_cursor_get(ent_bcur *cur, int op, ent_slice *k, ent_slice *v)
     mtable *tb = c->tb;
     mnode *gn = NULL;
     int rc = ENT_OK, dup = dup_of(tb);
-    pthread_rwlock_rdlock(&c->t->s->lock);
+    /* Readers under the lock; the writer, the only thread that changes trees, without it, once
+     * its new nodes of this table are in the tree (which moves the cursor by key, below). */
+    if (!c->t->write) pthread_rwlock_rdlock(&c->t->s->lock);
+    else if (tb->npend) ent__mem_flush(c->t);
     /* The tree changed shape since the cursor last moved (the txn's own writes, a collection):
      * find the remembered position again by key. */
     if (c->positioned && c->mods != tb->mods) {
@@ -120,7 +123,7 @@ found:
         }
     }
 out:
-    pthread_rwlock_unlock(&c->t->s->lock);
+    if (!c->t->write) pthread_rwlock_unlock(&c->t->s->lock);
     return rc;
 }
 

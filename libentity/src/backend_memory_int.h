@@ -20,8 +20,17 @@
 
 typedef struct mtxn mtxn;
 
+/* A write txn keeps at most this many new nodes out of the trees: its look-ups that miss the
+ * trees search them one by one (a batch of creates makes five per entity; with 64 the searches
+ * cost a batched create 25 % more instructions). */
+#define PEND_MAX 16
+
+/* A version's `older` link and a node's `head` are the only fields the writer changes while
+ * readers may be inside a call (it links and unlinks its own uncommitted versions without the
+ * tree lock, backend_memory.c): atomic, stored with release and loaded with acquire. Everything
+ * else changes before a version or node is reachable, or under the lock held exclusively. */
 typedef struct mver {
-    struct mver *older;
+    _Atomic(struct mver *) older;
     uint64_t ver;   /* commit number; 0 while uncommitted */
     mtxn *owner;    /* the writer, while uncommitted */
     int dead;       /* a deletion */
@@ -34,8 +43,9 @@ typedef struct mnode {
     RB_ENTRY(mnode) rb; /* in its table's tree: intrusive, so inserting allocates nothing */
     size_t klen, dlen;  /* key, and for DUPSORT tables the duplicate value */
     char *k;            /* key bytes then dup bytes */
-    mver *head;
-    uint32_t hash;      /* of the key (plain tables): probes compare it before the bytes */
+    _Atomic(mver *) head;
+    uint32_t hash;      /* of the key (plain tables): probes compare it before the bytes; of key and
+                         * dup value (DUPSORT) for the writer's search of its new nodes */
     int in_gc;          /* queued for version collection */
 } mnode;
 
@@ -60,6 +70,7 @@ typedef struct mtable {
     uint64_t mods;     /* bumped on every node insert/remove: cursors re-seek when it moves */
     uint64_t created;  /* commit number that created it; 0 while its creator runs */
     mtxn *owner;
+    size_t npend;      /* the writer's new nodes not inserted yet (mtxn.pend): the writer's only */
 } mtable;
 
 typedef struct mstore {
@@ -74,7 +85,17 @@ typedef struct mstore {
     mtxn *readers;           /* active transactions (snapshots) */
     struct gcitem *gc;       /* (table, node) pairs with old versions to collect */
     size_t ngc, capgc;
+    uint64_t gc_min;         /* the oldest snapshot at the last collection, */
+    size_t gc_checked;       /* and how many queued entries it checked and kept */
+    uint64_t gc_walked;      /* queued entries examined by every collection (counted for a test) */
     size_t max_key;
+    mver **retired;          /* the writer's own versions it replaced: freed in its next
+                              * exclusive section, when no reader can be on them */
+    size_t nretired, capretired;
+    struct gcitem *pend;     /* the writer's new nodes, in no tree yet (at most PEND_MAX): inserted
+                              * in its next exclusive section. In the store, not the txn: one
+                              * writer at a time, and a read txn's struct stays small */
+    size_t npend;
     _Atomic(mtxn *) spare;   /* an ended read txn's struct, zeroed, for the next begin */
     unsigned fork_gen;       /* ent__fork_gen() at open: a close in a child destroys no lock */
 } mstore;
@@ -124,7 +145,8 @@ static inline int ent__mem_bcmp(const void *a, size_t an, const void *b, size_t 
 /* The version of node n that transaction t sees, or NULL. */
 static inline mver *ent__mem_visible(const mnode *n, const mtxn *t)
 {
-    for (mver *v = n->head; v; v = v->older) {
+    for (mver *v = atomic_load_explicit(&((mnode *)n)->head, memory_order_acquire); v;
+         v = atomic_load_explicit(&v->older, memory_order_acquire)) {
         if (v->owner) {
             if (v->owner == t) return v->dead ? NULL : v;
             continue;
@@ -144,7 +166,8 @@ static inline int ent__mem_table_visible(const mtable *tb, const mtxn *t)
 int ent__mem_reserve(void *arrp, size_t *cap, size_t need, size_t size);
 uint32_t ent__mem_key_hash(const void *k, size_t klen);
 mnode *ent__mem_hash_find(const mtable *tb, const void *k, size_t klen);
-int ent__mem_hash_reserve(mtable *tb);
+mnode *ent__mem_hash_find_h(const mtable *tb, const void *k, size_t klen, uint32_t hv);
+int ent__mem_hash_reserve(mtable *tb, size_t more);
 void ent__mem_hash_add(mtable *tb, mnode *n);
 void ent__mem_node_insert(mtable *tb, mnode *n);
 void ent__mem_node_remove(mtable *tb, mnode *n);
@@ -156,6 +179,9 @@ static inline mnode *ent__mem_next(mnode *n) { return RB_NEXT(ent__mtree, NULL, 
 static inline mnode *ent__mem_prev(mnode *n) { return RB_PREV(ent__mtree, NULL, n); }
 static inline mnode *ent__mem_first(mtable *tb) { return RB_MIN(ent__mtree, &tb->tree); }
 static inline mnode *ent__mem_last(mtable *tb) { return RB_MAX(ent__mtree, &tb->tree); }
+
+/* backend_memory.c: the writer's new nodes into the trees, in an exclusive section */
+void ent__mem_flush(mtxn *t);
 
 /* backend_memory_cursor.c: the vtable's cursor methods */
 int ent__mem_cursor_open(ent_btxn *txn, unsigned ti, ent_bcur **out);

@@ -59,11 +59,16 @@ uint32_t ent__mem_key_hash(const void *k, size_t klen)
 /* The node of key k in a plain table, or NULL. */
 mnode *ent__mem_hash_find(const mtable *tb, const void *k, size_t klen)
 {
+    if (!tb->hash.n) return NULL;
+    return ent__mem_hash_find_h(tb, k, klen, ent__mem_key_hash(k, klen));
+}
+
+/* The same, with the key's hash hv already known. */
+mnode *ent__mem_hash_find_h(const mtable *tb, const void *k, size_t klen, uint32_t hv)
+{
     const mhash *h = &tb->hash;
-    uint32_t hv;
     size_t i, mask;
     if (!h->n) return NULL;
-    hv = ent__mem_key_hash(k, klen);
     mask = h->cap - 1;
     for (i = hv & mask;; i = (i + 1) & mask) {
         mnode *n = h->slot[i];
@@ -79,16 +84,20 @@ static void hash_place(mnode **slot, size_t mask, mnode *n)
     slot[i] = n;
 }
 
-/* Room for one more node (at most half the slots used), so that the add after it cannot fail.
- * -1 when out of memory; the table is then unchanged. */
-int ent__mem_hash_reserve(mtable *tb)
+/* Room for `more` more nodes (at most half the slots used), so that the adds after it cannot
+ * fail. -1 when out of memory; the table is then unchanged. Lock held exclusively. */
+int ent__mem_hash_reserve(mtable *tb, size_t more)
 {
     mhash *h = &tb->hash;
     size_t nc;
     mnode **ns;
-    if ((h->n + 1) * 2 <= h->cap) return 0;
+    if ((h->n + more) * 2 <= h->cap) return 0;
     nc = h->cap ? h->cap * 2 : 16;
-    if (nc > SIZE_MAX / sizeof *ns || !(ns = calloc(nc, sizeof *ns))) return -1;
+    while ((h->n + more) * 2 > nc) {
+        if (nc > SIZE_MAX / 4 / sizeof *ns) return -1;
+        nc *= 2;
+    }
+    if (!(ns = calloc(nc, sizeof *ns))) return -1;
     for (size_t i = 0; i < h->cap; i++)
         if (h->slot[i]) hash_place(ns, nc - 1, h->slot[i]);
     free(h->slot);
@@ -130,10 +139,7 @@ static void hash_del(mhash *h, mnode *n)
 void ent__mem_node_insert(mtable *tb, mnode *n)
 {
     RB_INSERT(ent__mtree, &tb->tree, n);
-    if (tb->hashed) {
-        n->hash = ent__mem_key_hash(n->k, n->klen);
-        ent__mem_hash_add(tb, n);
-    }
+    if (tb->hashed) ent__mem_hash_add(tb, n); /* n->hash set when it was made */
     tb->nnodes++;
     tb->mods++;
 }
