@@ -274,11 +274,76 @@ static void t_commit_does_not_rewalk_what_a_snapshot_keeps(void)
     B->close(be);
 }
 
+/* Readers open cursors and get while the writer makes tables, which moves the table list
+ * (realloc): a reader indexed it outside the lock in cursor_open (a read of freed memory; a data
+ * race under ThreadSanitizer, which runs this suite). */
+typedef struct tabler {
+    ent_bk *be;
+    unsigned first;
+    int *stop;
+    int rc; /* this reader's first failure */
+} tabler;
+
+static void *open_cursors(void *p)
+{
+    tabler *x = p;
+    ent_slice k = S("k"), got;
+    while (!__atomic_load_n(x->stop, __ATOMIC_ACQUIRE) && x->rc == ENT_OK) {
+        ent_btxn *t = NULL;
+        ent_bcur *c = NULL;
+        if ((x->rc = B->txn_begin(x->be, 0, &t))) break;
+        if ((x->rc = B->cursor_open(t, x->first, &c)) == ENT_OK) {
+            ent_slice ck, cv;
+            if (B->cursor_get(c, ENT_CUR_FIRST, &ck, &cv) != ENT_OK || !slice_is(ck, "k")) x->rc = ENT_CORRUPT;
+            B->cursor_close(c);
+        }
+        if (x->rc == ENT_OK && (B->get(t, x->first, &k, &got) != ENT_OK || !slice_is(got, "v"))) x->rc = ENT_CORRUPT;
+        B->txn_abort(t);
+    }
+    return NULL;
+}
+
+static void t_readers_beside_new_tables(void)
+{
+    ent_bk *be = NULL;
+    unsigned first;
+    int stop = 0;
+    tabler x[2];
+    ent_btxn *t = NULL;
+    ent_slice k = S("k"), v = S("v");
+    pthread_t th[2];
+    char name[32];
+    ENT_OK_(B->open(&be, NULL, NULL));
+    ENT_OK_(B->txn_begin(be, 1, &t));
+    ENT_OK_(B->table(be, t, "first", ENT_TBL_CREATE, &first));
+    ENT_OK_(B->put(t, first, &k, &v, 0));
+    ENT_OK_(B->txn_commit(t));
+    for (int i = 0; i < 2; i++) {
+        x[i] = (tabler){be, first, &stop, ENT_OK};
+        CU_ASSERT_FATAL(pthread_create(&th[i], NULL, open_cursors, &x[i]) == 0);
+    }
+    for (int i = 0; i < 300; i++) { /* the list doubles several times */
+        unsigned tb;
+        ENT_OK_(B->txn_begin(be, 1, &t));
+        snprintf(name, sizeof name, "t%d", i);
+        ENT_OK_(B->table(be, t, name, ENT_TBL_CREATE, &tb));
+        ENT_OK_(B->put(t, tb, &k, &v, 0));
+        ENT_OK_(B->txn_commit(t));
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(x[i].rc, ENT_OK);
+    }
+    B->close(be);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_writer_waits_for_readers_only_to_commit),
         ENT_TEST(t_commit_does_not_rewalk_what_a_snapshot_keeps),
+        ENT_TEST(t_readers_beside_new_tables),
         {NULL, NULL},
     };
     return ent_test_run("test_memory_lock", cases);

@@ -580,11 +580,13 @@ static int reserve_pend(mtxn *t, mtable *tb)
 static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
     mtxn *t = (mtxn *)txn;
-    mtable *tb = tbl(t, ti);
-    int dup = dup_of(tb);
+    mtable *tb;
+    int dup;
     mnode *n = NULL, *fresh = NULL;
     mver *ver;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
+    tb = tbl(t, ti); /* (the writer's: a reader indexes the list under the lock) */
+    dup = dup_of(tb);
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     if (k->len > t->s->max_key)
         return ent__err(ENT_FULL, "key of %zu bytes exceeds the backend limit of %zu", k->len, t->s->max_key);
@@ -666,10 +668,12 @@ static int kill_nodes(mtxn *t, mtable *tb, mnode *first, const ent_slice *k, int
 static int m_del(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice *v)
 {
     mtxn *t = (mtxn *)txn;
-    mtable *tb = tbl(t, ti);
-    int dup = dup_of(tb), found = 0, rc = ENT_OK;
+    mtable *tb;
+    int dup, found = 0, rc = ENT_OK;
     mnode *n;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
+    tb = tbl(t, ti);
+    dup = dup_of(tb);
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     if (tb->hashed) {
         if ((n = w_find(t, tb, k->data, k->len, NULL, 0))) rc = kill_nodes(t, tb, n, k, 1, &found);
@@ -686,9 +690,10 @@ static int m_del(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
 static int m_clear(ent_btxn *txn, unsigned ti)
 {
     mtxn *t = (mtxn *)txn;
-    mtable *tb = tbl(t, ti);
+    mtable *tb;
     int found;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
+    tb = tbl(t, ti);
     if (tb->npend) ent__mem_flush(t);
     return kill_nodes(t, tb, ent__mem_first(tb), NULL, 0, &found);
 }

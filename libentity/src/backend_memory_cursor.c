@@ -11,7 +11,10 @@ int ent__mem_cursor_open(ent_btxn *txn, unsigned ti, ent_bcur **out)
     mcur *c = calloc(1, sizeof *c);
     if (!c) return ent__err(ENT_NOMEM, "out of memory");
     c->t = t;
+    /* the table list moves when the writer makes a table (realloc): readers index it under the lock */
+    if (!t->write) pthread_rwlock_rdlock(&t->s->lock);
     c->tb = tbl(t, ti);
+    if (!t->write) pthread_rwlock_unlock(&t->s->lock);
     *out = (ent_bcur *)c;
     return ENT_OK;
 }
