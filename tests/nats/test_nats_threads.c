@@ -5,7 +5,8 @@
  * SIGKILL and restart of the server half way (both reconnect and resume). Also run under
  * -DENT_TSAN=ON. One relay per store: a second one (same handle, another handle of the directory,
  * a memory store's handle) is refused with ENT_BUSY. A relay and a mirror stopped while libnats
- * delivers them a message do not use a freed subscription. A scratch directory is made under /tmp. */
+ * delivers them a message do not use a freed subscription, nor a relay stopped while its ack
+ * callback runs the state that callback writes. A scratch directory is made under /tmp. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -384,6 +385,86 @@ static void test_stop_in_delivery(void)
     ent_schema_free(sc);
 }
 
+/* ---- an ack callback still running when the relay stops ------------------------------------
+ * JetStream's acks reach on_ack on the ack subscription's own delivery thread, which libnats
+ * neither joins nor waits for: closing the connection only tells it to stop once the callback in
+ * progress returns. The ack state was freed 10 ms after the close (a nap in ent_nats__fini), or
+ * 10 s after it on a reconnect, whether the callback was done or not. Here on_ack is held in its
+ * first call into libnats (natsMsg_GetSubject, which the test exports) until ent_relay_stop() has
+ * returned: it then goes on into the relay's ack state, which must still be there (an ASan or
+ * TSan heap-use-after-free report before). The held ack's message is destroyed by on_ack last. */
+static natsMsg *cb_held_msg;
+static int cb_hold_armed, cb_held, cb_released, cb_done;
+
+const char *natsMsg_GetSubject(const natsMsg *msg)
+{
+    const char *(*real)(const natsMsg *);
+    void *f = real_fn("natsMsg_GetSubject");
+    const char *subj, *d;
+    int armed = 1;
+    memcpy(&real, &f, sizeof real);
+    subj = real(msg);
+    d = msg ? natsMsg_GetData(msg) : NULL;
+    if (subj && !strncmp(subj, "_INBOX.", 7) && d && !strncmp(d, "{\"stream\":", 10) &&
+        __atomic_compare_exchange_n(&cb_hold_armed, &armed, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&cb_held_msg, (natsMsg *)msg, __ATOMIC_RELEASE);
+        __atomic_store_n(&cb_held, 1, __ATOMIC_RELEASE);
+        /* bounded, so that a broken run ends */
+        for (int i = 0; i < 6000 && !__atomic_load_n(&cb_released, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    }
+    return subj;
+}
+
+void natsMsg_Destroy(natsMsg *msg)
+{
+    void (*real)(natsMsg *);
+    void *f = real_fn("natsMsg_Destroy");
+    memcpy(&real, &f, sizeof real);
+    if (msg && msg == __atomic_load_n(&cb_held_msg, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&cb_held_msg, NULL, __ATOMIC_RELEASE);
+        real(msg);
+        __atomic_store_n(&cb_done, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    real(msg);
+}
+
+static void test_stop_in_ack_callback(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[128];
+    int i;
+    so.durability = ENT_NONE;
+    snprintf(path, sizeof path, "%s/cb_primary", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    ro.url = url;
+    ro.stream = "CB";
+    ro.log = quiet;
+    add_item(p, "first");
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    for (i = 0; i < 2000 && ent_relay_acked(r) < 1; i++) nap_ms(5);
+    CU_ASSERT_EQUAL_FATAL(ent_relay_acked(r), 1);
+    __atomic_store_n(&cb_held, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cb_released, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cb_done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cb_hold_armed, 1, __ATOMIC_RELEASE);
+    add_item(p, "second");
+    for (i = 0; i < 2000 && !__atomic_load_n(&cb_held, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    CU_ASSERT_FATAL(__atomic_load_n(&cb_held, __ATOMIC_ACQUIRE));
+    /* the relay waits for that ack no longer than the stop (it never comes in time) */
+    ENT_OK_(ent_relay_stop(r));
+    __atomic_store_n(&cb_released, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < 2000 && !__atomic_load_n(&cb_done, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    CU_ASSERT(__atomic_load_n(&cb_done, __ATOMIC_ACQUIRE));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -412,7 +493,8 @@ static void test_one_relay_memory(void)
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_one_relay_memory),
-                                           ENT_TEST(test_stop_in_delivery), {NULL, NULL}};
+                                           ENT_TEST(test_stop_in_delivery),
+                                           ENT_TEST(test_stop_in_ack_callback), {NULL, NULL}};
     int rc;
     char cmd[128];
     snprintf(dir, sizeof dir, "/tmp/ent_nats_th_XXXXXX");
@@ -420,7 +502,14 @@ int main(void)
         fprintf(stderr, "test_nats_threads: cannot start nats-server\n");
         return 1;
     }
-    rc = ent_test_run("nats_threads", cases);
+    {
+        /* ENT_TEST_ONLY=name runs that case alone (while working on it) */
+        const char *only = getenv("ENT_TEST_ONLY");
+        static ent_test_case one[2];
+        for (int i = 0; only && cases[i].name; i++)
+            if (!strcmp(cases[i].name, only)) one[0] = cases[i];
+        rc = ent_test_run("nats_threads", only && one[0].name ? one : cases);
+    }
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
