@@ -1,11 +1,16 @@
 /* Connecting to NATS, error texts and state lines for the relay and the mirror. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nats_util.h"
 
@@ -513,4 +518,48 @@ int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key)
     if (*end) return ENT_NOTFOUND;
     *out = x;
     return ENT_OK;
+}
+
+int ent_nats__lock_dir(int *out, const char *dir, const char *who)
+{
+    char path[4096], pid[32] = "";
+    int fd, n;
+    *out = -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s.lock", dir, who) >= sizeof path)
+        return ent_error_set(ENT_INVALID, "store %s: path too long for its %s lock", dir, who);
+    /* a mirror's directory may not be there yet (the store is made from the stream's first
+     * message): made as the store would make it */
+    if (mkdir(dir, 0775) < 0 && errno != EEXIST)
+        return ent_error_set(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create store directory %s: %s",
+                             dir, strerror(errno));
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        return ent_error_set(ENT_IO, "store %s: opening %s: %s", dir, path, strerror(errno));
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) {
+            n = (int)pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            return ent_error_set(ENT_BUSY, "store %s: a %s is already running on it (pid %s); one %s per store", dir, who,
+                                 pid[0] ? pid : "unknown", who);
+        }
+        n = errno;
+        close(fd);
+        return ent_error_set(ENT_IO, "store %s: locking %s: %s", dir, path, strerror(n));
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* only the message loses */
+    }
+    *out = fd;
+    return ENT_OK;
+}
+
+void ent_nats__unlock_dir(int fd)
+{
+    if (fd < 0) return;
+    /* the pid goes first: a run that finds the file unlocked and empty is not misled */
+    if (ftruncate(fd, 0) != 0) {
+    }
+    close(fd); /* drops the flock */
 }

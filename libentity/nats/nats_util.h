@@ -99,6 +99,13 @@ void ent_nats__nap(int ms, const volatile int *stop);
  * says none of a stream that holds messages, the last WALK_MAX positions are read back one by
  * one. ENT_IO names what failed. */
 int ent_nats__last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *subject);
+/* One relay, or one mirror, per store: an flock on "<dir>/<who>.lock" (who: "relay" or "mirror"),
+ * held until ent_nats__unlock_dir(*out); the kernel drops it with its holder, however that dies
+ * (SIGKILL too), so it never goes stale, and two opens conflict within one process too. The file
+ * holds the holder's pid, for the message. dir is made when missing (a mirror's, before its store).
+ * ENT_BUSY: "store <dir>: a <who> is already running on it (pid N); one <who> per store". */
+int ent_nats__lock_dir(int *out, const char *dir, const char *who);
+void ent_nats__unlock_dir(int fd);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
 

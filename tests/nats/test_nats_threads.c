@@ -4,9 +4,10 @@
  * in-process subscriber saw every event once, and both threads return ENT_OK, also across a
  * SIGKILL and restart of the server half way (both reconnect and resume). Also run under
  * -DENT_TSAN=ON. One relay per store: a second one (same handle, another handle of the directory,
- * a memory store's handle) is refused with ENT_BUSY. A relay and a mirror stopped while libnats
- * delivers them a message do not use a freed subscription, nor a relay stopped while its ack
- * callback runs the state that callback writes. A scratch directory is made under /tmp. */
+ * a memory store's handle) is refused with ENT_BUSY; so is a second mirror of a directory. A relay
+ * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
+ * a relay stopped while its ack callback runs the state that callback writes. A scratch directory
+ * is made under /tmp. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -169,6 +170,22 @@ static void test_threads(void)
         ent_store_close(p2);
     }
     ENT_OK_(ent_follow_start(&f, mpath, &fo));
+    /* One mirror per store, the same way: a second one on the directory (a thread, or a run on
+     * this one) is refused at once, naming the directory and the running one's pid. (Both ran:
+     * each skipped what the other applied, so each on_event saw part of the events.) */
+    {
+        ent_follower *f2 = (ent_follower *)1;
+        char pid[64];
+        snprintf(pid, sizeof pid, "(pid %ld)", (long)getpid());
+        CU_ASSERT_EQUAL(ent_follow_start(&f2, mpath, &fo), ENT_BUSY);
+        CU_ASSERT_PTR_NULL(f2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "a mirror is already running on it"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), pid));
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), mpath));
+        fo.once = 1;
+        CU_ASSERT_EQUAL(ent_follow_run(mpath, &fo, NULL), ENT_BUSY);
+        fo.once = 0;
+    }
     for (i = 0; i < 300; i++) {
         ent_txn *t;
         ENT_OK_(ent_txn_begin(&t, p, ENT_TXN_WRITE));
@@ -209,6 +226,10 @@ static void test_threads(void)
         ENT_OK_(ent_relay_run(p2, &ro, NULL));
         ent_store_close(p2);
         ro.once = 0;
+        /* and the mirror's went with it (nothing left to apply) */
+        fo.once = 1;
+        ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+        fo.once = 0;
     }
     CU_ASSERT_EQUAL(__atomic_load_n(&seen, __ATOMIC_RELAXED), (int)last);
     ENT_OK_(ent_store_open(&m, mpath, NULL, &mo));
