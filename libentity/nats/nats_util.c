@@ -267,6 +267,11 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     /* No reconnect inside the client: its reconnect buffer could resend messages after others
      * were lost with the old connection, leaving a gap. A new connection resumes from the stream. */
     natsOptions_SetAllowReconnect(o, false);
+    /* A server that stops reading (hung, stopped, a stalled network) once the sockets are full:
+     * without a deadline a write waited in send() as long as it did, the connection's lock held, so
+     * that neither libnats's pinger found the connection stale nor a stop was heard. After 5 s
+     * (JetStream's wait for an answer too) the write fails and libnats closes the connection. */
+    natsOptions_SetWriteDeadline(o, 5000);
     natsOptions_SetTimeout(o, 2000);
     natsOptions_SetPingInterval(o, 2000);
     natsOptions_SetMaxPingsOut(o, 2);

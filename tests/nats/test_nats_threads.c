@@ -6,12 +6,13 @@
  * -DENT_TSAN=ON. One relay per store: a second one (same handle, another handle of the directory,
  * a memory store's handle) is refused with ENT_BUSY; so is a second mirror of a directory. A relay
  * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
- * a relay stopped while its ack callback runs the state that callback writes. A scratch directory
- * is made under /tmp. */
+ * a relay stopped while its ack callback runs the state that callback writes. A relay stops while
+ * the server does not read what it sends. A scratch directory is made under /tmp. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,14 +327,16 @@ static int held(void)
     return __atomic_load_n(&hold_held, __ATOMIC_ACQUIRE);
 }
 
-static void add_item(ent_store *s, const char *name)
+static void add_item_txn(ent_store *s, ent_txn *t, const char *name)
 {
     ent_entity *e;
     ENT_OK_(ent_entity_new(&e, ent_store_type(s, "item")));
     ENT_OK_(ent_entity_set_string(e, "name", name));
-    ENT_OK_(ent_create(s, NULL, e));
+    ENT_OK_(ent_create(s, t, e));
     ent_entity_free(e);
 }
+
+static void add_item(ent_store *s, const char *name) { add_item_txn(s, NULL, name); }
 
 static int lost; /* the relay's "lost NATS" lines */
 static void count_lost(const char *line, void *p)
@@ -486,6 +489,82 @@ static void test_stop_in_ack_callback(void)
     ent_schema_free(sc);
 }
 
+/* ---- a relay stopped while the server does not read ------------------------------------------
+ * A server that stops reading (SIGSTOP here; a hung process or a stalled network alike) while the
+ * relay publishes more than the sockets buffer: libnats's writes had no deadline, so the relay's
+ * thread waited in send() for as long as the server did, the connection lock held (libnats's own
+ * pinger, which would have found the connection stale, waited behind it), and ent_relay_stop() or
+ * a SIGTERM of `entity relay` with it. The server is stopped from the relay's "connected" line,
+ * before it publishes 80 MB; the stop must return while the server is still stopped. A watchdog
+ * lets the server go on after 60 s, only to end a broken run (the stop returned after it: failed). */
+static pid_t stopped_server;
+static int stop_returned, watchdog_fired;
+
+static void stop_server_on_connect(const char *line, void *p)
+{
+    (void)p;
+    if (strstr(line, "relay: connected") && __atomic_exchange_n(&stopped_server, server, __ATOMIC_ACQ_REL) == 0)
+        kill(server, SIGSTOP);
+}
+
+static void *watchdog(void *p)
+{
+    (void)p;
+    for (int i = 0; i < 6000 && !__atomic_load_n(&stop_returned, __ATOMIC_ACQUIRE); i++) nap_ms(10);
+    if (!__atomic_load_n(&stop_returned, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&watchdog_fired, 1, __ATOMIC_RELEASE);
+        kill(server, SIGCONT);
+    }
+    return NULL;
+}
+
+static void test_stop_server_not_reading(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[128], *big;
+    pthread_t wd;
+    ent_txn *t;
+    size_t n = 100 * 1024;
+    int rc;
+    so.durability = ENT_NONE;
+    snprintf(path, sizeof path, "%s/stalled_primary", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    big = malloc(n + 16);
+    memset(big, 'x', n);
+    ENT_OK_(ent_txn_begin(&t, p, ENT_TXN_WRITE));
+    for (int i = 0; i < 800; i++) {
+        snprintf(big + n, 16, "%d", i);
+        add_item_txn(p, t, big);
+    }
+    ENT_OK_(ent_txn_commit(t));
+    free(big);
+    ro.url = url;
+    ro.stream = "STALLED";
+    ro.log = stop_server_on_connect;
+    __atomic_store_n(&stopped_server, 0, __ATOMIC_RELAXED);
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    for (int i = 0; i < 2000 && !__atomic_load_n(&stopped_server, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    CU_ASSERT_FATAL(__atomic_load_n(&stopped_server, __ATOMIC_ACQUIRE) != 0);
+    CU_ASSERT_FATAL(pthread_create(&wd, NULL, watchdog, NULL) == 0);
+    rc = ent_relay_stop(r);
+    __atomic_store_n(&stop_returned, 1, __ATOMIC_RELEASE);
+    pthread_join(wd, NULL);
+    CU_ASSERT_FALSE(__atomic_load_n(&watchdog_fired, __ATOMIC_ACQUIRE));
+    CU_ASSERT_EQUAL(rc, ENT_OK); /* a lost connection while stopping is a stop */
+    kill(server, SIGCONT);
+    /* the server back: the relay publishes the whole log, once */
+    ro.once = 1;
+    ro.log = quiet;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -515,7 +594,8 @@ int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_one_relay_memory),
                                            ENT_TEST(test_stop_in_delivery),
-                                           ENT_TEST(test_stop_in_ack_callback), {NULL, NULL}};
+                                           ENT_TEST(test_stop_in_ack_callback),
+                                           ENT_TEST(test_stop_server_not_reading), {NULL, NULL}};
     int rc;
     char cmd[128];
     snprintf(dir, sizeof dir, "/tmp/ent_nats_th_XXXXXX");
