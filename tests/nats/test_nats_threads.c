@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,6 +60,8 @@ static int start_server(void)
     snprintf(url, sizeof url, "nats://127.0.0.1:%s", port);
     if ((server = fork()) == 0) {
         int dn = open("/dev/null", O_WRONLY);
+        /* a run that crashes (an ASan abort) does not leave its server running */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(dn, 1);
         dup2(dn, 2);
         execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", sd, (char *)NULL);
