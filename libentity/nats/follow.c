@@ -309,9 +309,30 @@ out: {
     return rc;
 }
 
+/* ---- one mirror per store ------------------------------------------------------------------
+ * Two mirrors of one directory (two processes) both applied the stream, each skipping what the
+ * other had applied as a duplicate: the store came out right, but each process's on_event (a
+ * host's in-process subscriber) saw only the transactions its own mirror happened to apply, and
+ * the two raced to create the store. As for relays (relay.c): an flock on <dir>/mirror.lock for the whole run. A
+ * mirror in memory has no directory to share. */
+static int lock_mirror(int *out, const char *path, const ent_follow_opts *opts)
+{
+    const ent_store_opts *so;
+    *out = -1;
+    /* (bad arguments: run() says what is wrong) */
+    if (!path || !opts || opts->version != ENT_FOLLOW_OPTS_VERSION) return ENT_OK;
+    so = opts->store_opts;
+    if (so && so->backend && !strcmp(so->backend, "memory")) return ENT_OK;
+    return ent_nats__lock_dir(out, path, "mirror");
+}
+
 int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
-    return run(path, opts, stop);
+    int fd, rc;
+    if ((rc = lock_mirror(&fd, path, opts))) return rc;
+    rc = run(path, opts, stop);
+    ent_nats__unlock_dir(fd);
+    return rc;
 }
 
 /* ---- in a thread of its own ---------------------------------------------------------------- */
@@ -323,6 +344,7 @@ struct ent_follower {
     volatile int stop;
     int rc;
     char msg[1024];
+    int lock_fd;
 };
 
 static void *follow_main(void *p)
@@ -335,6 +357,7 @@ static void *follow_main(void *p)
 
 static void follower_free(ent_follower *x)
 {
+    ent_nats__unlock_dir(x->lock_fd);
     free(x->path);
     free(x->url);
     free(x->stream);
@@ -342,12 +365,19 @@ static void follower_free(ent_follower *x)
     free(x);
 }
 
+/* The directory is claimed here, before the thread starts: a second mirror hears it from this call. */
 int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts)
 {
     ent_follower *x;
+    int rc;
     if (!out || !path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_start: NULL argument");
     *out = NULL;
     if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
+    x->lock_fd = -1;
+    if ((rc = lock_mirror(&x->lock_fd, path, opts))) {
+        follower_free(x);
+        return rc;
+    }
     x->o = *opts;
     x->path = strdup(path);
     x->url = opts->url ? strdup(opts->url) : NULL;

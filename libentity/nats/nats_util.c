@@ -1,11 +1,16 @@
 /* Connecting to NATS, error texts and state lines for the relay and the mirror. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nats_util.h"
 
@@ -166,6 +171,7 @@ static ent_nats__acks *acks_new(void)
     ent_nats__acks *a = calloc(1, sizeof *a);
     pthread_condattr_t ca;
     if (!a) return NULL;
+    a->refs = 1; /* the connection's owner (ent_nats__conn) */
     pthread_mutex_init(&a->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -174,11 +180,19 @@ static ent_nats__acks *acks_new(void)
     return a;
 }
 
-static void acks_free(ent_nats__acks *a)
+static void acks_release(ent_nats__acks *a)
 {
+    if (!a || __atomic_sub_fetch(&a->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
+}
+
+/* The ack subscription's delivery thread is done with its callbacks (libnats calls this after the
+ * last one returned, as the thread ends): its reference goes. */
+static void on_sub_complete(void *closure)
+{
+    acks_release(closure);
 }
 
 /* libnats's closed callback, on its callback thread: posted by whichever close ran first (ours, or
@@ -191,6 +205,7 @@ static void on_closed(natsConnection *nc, void *closure)
     a->closed = 1;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
+    acks_release(a); /* the reference taken for this call (ent_nats__connect) */
 }
 
 /* Whether the closed callback came within ms. */
@@ -252,15 +267,24 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     /* No reconnect inside the client: its reconnect buffer could resend messages after others
      * were lost with the old connection, leaving a gap. A new connection resumes from the stream. */
     natsOptions_SetAllowReconnect(o, false);
+    /* A server that stops reading (hung, stopped, a stalled network) once the sockets are full:
+     * without a deadline a write waited in send() as long as it did, the connection's lock held, so
+     * that neither libnats's pinger found the connection stale nor a stop was heard. After 5 s
+     * (JetStream's wait for an answer too) the write fails and libnats closes the connection. */
+    natsOptions_SetWriteDeadline(o, 5000);
     natsOptions_SetTimeout(o, 2000);
     natsOptions_SetPingInterval(o, 2000);
     natsOptions_SetMaxPingsOut(o, 2);
     natsOptions_SetName(o, "libentity");
     natsOptions_SetClosedCB(o, on_closed, c->acks);
+    /* A connection made is closed some day, and its closed callback then comes once; one that
+     * failed to connect never calls it (libnats closes those without callbacks). */
+    __atomic_add_fetch(&c->acks->refs, 1, __ATOMIC_RELAXED);
     st = natsConnection_Connect(&c->nc, o);
     natsOptions_Destroy(o);
     if (st != NATS_OK) {
         c->nc = NULL;
+        acks_release(c->acks); /* the closed callback's */
         ent_nats__close(c);
         return ent_nats__err(ENT_IO, st, 0, "connecting");
     }
@@ -276,6 +300,13 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
         if ((st = natsInbox_Create(&c->inbox)) == NATS_OK) {
             snprintf(subj, sizeof subj, "%s.*", c->inbox);
             st = natsConnection_Subscribe(&c->ack_sub, c->nc, subj, on_ack, c->acks);
+        }
+        if (st == NATS_OK) {
+            /* on_ack's state lives until its thread says it is done (see ent_nats__acks). Refused
+             * only for a subscription closed already (the connection lost meanwhile): nothing was
+             * published to its inbox yet, so no callback runs. */
+            __atomic_add_fetch(&c->acks->refs, 1, __ATOMIC_RELAXED);
+            if (natsSubscription_SetOnCompleteCB(c->ack_sub, on_sub_complete, c->acks) != NATS_OK) acks_release(c->acks);
         }
         if (st == NATS_OK) st = natsSubscription_SetPendingLimits(c->ack_sub, lim, lim * 1024);
         if (st != NATS_OK) {
@@ -350,28 +381,11 @@ static int64_t mono_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Acks of a closed connection may still be on their way through libnats's threads: their state is
- * kept for a while (GRACE_MS) before it is freed. */
-#define GRACE_MS 10000
-
-static void bury(ent_nats__conn *c, int64_t older_than_ms)
-{
-    ent_nats__acks **p = &c->graveyard;
-    while (*p) {
-        ent_nats__acks *a = *p;
-        if (a->retired_ms <= older_than_ms) {
-            *p = a->next;
-            acks_free(a);
-        } else {
-            p = &a->next;
-        }
-    }
-}
-
 void ent_nats__close(ent_nats__conn *c)
 {
     int joined = 1;
-    /* No ack reaches this state once this returns, save one being delivered right now. */
+    /* No ack reaches this state once this returns, save one being delivered right now (which holds
+     * its own reference to it). */
     if (c->ack_sub) natsSubscription_Unsubscribe(c->ack_sub);
     if (c->sub) natsSubscription_Unsubscribe(c->sub); /* a mirror's: deletes its consumer */
     natsInbox_Destroy(c->inbox);
@@ -382,8 +396,8 @@ void ent_nats__close(ent_nats__conn *c)
      * was freed (an ASan SEGV in CI: an ack arriving as the relay stopped). So the subscriptions go
      * once the reader thread is joined. Our close joins it, but returns at once when libnats closed
      * the connection itself (stale, lost), maybe while that close still waits for the thread: the
-     * closed callback says when it is gone. Should it never come, the subscriptions and the state
-     * the callback writes are left allocated rather than freed under libnats. */
+     * closed callback says when it is gone. Should it never come, the subscriptions are left
+     * allocated rather than freed under libnats (and the state, which the callback holds). */
     if (c->nc) {
         natsConnection_Close(c->nc);
         joined = wait_closed(c->acks, 30000);
@@ -393,26 +407,16 @@ void ent_nats__close(ent_nats__conn *c)
     c->ack_sub = NULL;
     c->sub = NULL;
     if (c->nc) natsConnection_Destroy(c->nc);
-    if (!joined) c->acks = NULL;
     c->js = NULL;
     c->nc = NULL;
     c->sent_msgs = 0;
-    if (c->acks) {
-        c->acks->retired_ms = mono_ms();
-        c->acks->next = c->graveyard;
-        c->graveyard = c->acks;
-        c->acks = NULL;
-    }
-    bury(c, mono_ms() - GRACE_MS);
+    acks_release(c->acks); /* the owner's: callbacks still to come hold theirs */
+    c->acks = NULL;
 }
 
 void ent_nats__fini(ent_nats__conn *c)
 {
     ent_nats__close(c);
-    /* No ack is pending any more (ent_nats__close); a short pause lets a callback that was already
-     * running finish before its state goes. */
-    if (c->graveyard) ent_nats__nap(10, NULL);
-    bury(c, INT64_MAX);
 }
 
 int ent_nats__closed(const ent_nats__conn *c) { return !c->nc || natsConnection_IsClosed(c->nc); }
@@ -519,4 +523,48 @@ int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key)
     if (*end) return ENT_NOTFOUND;
     *out = x;
     return ENT_OK;
+}
+
+int ent_nats__lock_dir(int *out, const char *dir, const char *who)
+{
+    char path[4096], pid[32] = "";
+    int fd, n;
+    *out = -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s.lock", dir, who) >= sizeof path)
+        return ent_error_set(ENT_INVALID, "store %s: path too long for its %s lock", dir, who);
+    /* a mirror's directory may not be there yet (the store is made from the stream's first
+     * message): made as the store would make it */
+    if (mkdir(dir, 0775) < 0 && errno != EEXIST)
+        return ent_error_set(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create store directory %s: %s",
+                             dir, strerror(errno));
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        return ent_error_set(ENT_IO, "store %s: opening %s: %s", dir, path, strerror(errno));
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) {
+            n = (int)pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            return ent_error_set(ENT_BUSY, "store %s: a %s is already running on it (pid %s); one %s per store", dir, who,
+                                 pid[0] ? pid : "unknown", who);
+        }
+        n = errno;
+        close(fd);
+        return ent_error_set(ENT_IO, "store %s: locking %s: %s", dir, path, strerror(n));
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* only the message loses */
+    }
+    *out = fd;
+    return ENT_OK;
+}
+
+void ent_nats__unlock_dir(int fd)
+{
+    if (fd < 0) return;
+    /* the pid goes first: a run that finds the file unlocked and empty is not misled */
+    if (ftruncate(fd, 0) != 0) {
+    }
+    close(fd); /* drops the flock */
 }

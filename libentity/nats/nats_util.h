@@ -16,7 +16,11 @@
 /* What the publish acks report, written by the ack subscription's thread, read by ours (atomics;
  * err is written before failed is set). One per connection, on the heap: an ack of an old
  * connection may still arrive while the next one runs, and must not land in the new one's state,
- * nor in freed memory (see ent_nats__close). */
+ * nor in freed memory. libnats runs on_ack on the ack subscription's own delivery thread, which
+ * nobody joins: a close only tells it to end once the callback in progress returns. So the state
+ * is counted: its connection's owner, libnats's closed callback still to come, and the ack
+ * subscription's completion callback still to come (natsSubscription_SetOnCompleteCB: the last
+ * thing that thread does with it) each hold a reference; whichever lets go last frees it. */
 typedef struct ent_nats__acks {
     int failed;               /* a publish failed; err is set first */
     int refused;              /* 1: JetStream answered no (not a lost connection) */
@@ -25,13 +29,12 @@ typedef struct ent_nats__acks {
     uint64_t n_acks;          /* acks (and failures) received */
     int waiting;              /* the publishing thread sleeps on cv: signal it */
     int closed;               /* libnats's closed callback came: its reader thread is joined (mu, cv) */
+    int refs;                 /* atomic: see above */
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* CLOCK_MONOTONIC */
-    int64_t retired_ms;       /* when its connection was closed (graveyard) */
-    struct ent_nats__acks *next;
 } ent_nats__acks;
 
-/* A connection with JetStream. Zero it once (ENATS_CONN_INIT); connect and close it any number of
+/* A connection with JetStream. Zero it once; connect and close it any number of
  * times; ent_nats__fini() at the end.
  * Publishing (the relay) does not go through libnats's js_PublishMsgAsync(): that keeps every
  * message until its ack, in a map, under a reply subject of its own, and frees it on its ack
@@ -47,7 +50,6 @@ typedef struct ent_nats__conn {
     natsSubscription *ack_sub;
     natsSubscription *sub;    /* the caller's (the mirror's), destroyed by ent_nats__close */
     uint64_t sent_msgs;       /* published on this connection (the publishing thread's) */
-    ent_nats__acks *graveyard;    /* of closed connections, freed once no ack can reach them */
     const volatile int *stop; /* the caller's stop flag (NULL: none): ends a wait for acks */
 } ent_nats__conn;
 
@@ -97,6 +99,13 @@ void ent_nats__nap(int ms, const volatile int *stop);
  * says none of a stream that holds messages, the last WALK_MAX positions are read back one by
  * one. ENT_IO names what failed. */
 int ent_nats__last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *subject);
+/* One relay, or one mirror, per store: an flock on "<dir>/<who>.lock" (who: "relay" or "mirror"),
+ * held until ent_nats__unlock_dir(*out); the kernel drops it with its holder, however that dies
+ * (SIGKILL too), so it never goes stale, and two opens conflict within one process too. The file
+ * holds the holder's pid, for the message. dir is made when missing (a mirror's, before its store).
+ * ENT_BUSY: "store <dir>: a <who> is already running on it (pid N); one <who> per store". */
+int ent_nats__lock_dir(int *out, const char *dir, const char *who);
+void ent_nats__unlock_dir(int fd);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
 

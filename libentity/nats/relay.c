@@ -6,16 +6,12 @@
  * the next one resumes from the stream again, so a message is never published twice nor skipped,
  * whichever of relay, server and network failed, and whenever.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "nats_util.h"
 
@@ -554,44 +550,12 @@ static void release_handle(const ent_store *s)
 /* out: the lock file's descriptor (-1 for a store without a directory). */
 static int lock_store(int *out, const ent_store *s)
 {
-    const char *dir = ent_store_path(s);
-    char path[4096], pid[32] = "";
-    int fd, n;
     *out = -1;
-    if (strcmp(ent_store_backend(s), "lmdb") != 0 || !dir[0]) return ENT_OK;
-    if ((size_t)snprintf(path, sizeof path, "%s/relay.lock", dir) >= sizeof path)
-        return ent_error_set(ENT_INVALID, "store %s: path too long for its relay lock", dir);
-    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-        return ent_error_set(ENT_IO, "store %s: opening %s: %s", dir, path, strerror(errno));
-    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EINTR) continue;
-        if (errno == EWOULDBLOCK) {
-            n = (int)pread(fd, pid, sizeof pid - 1, 0);
-            pid[n > 0 ? n : 0] = '\0';
-            pid[strcspn(pid, "\n")] = '\0';
-            close(fd);
-            return ent_error_set(ENT_BUSY, "store %s: a relay is already running on it (pid %s); one relay per store",
-                                 dir, pid[0] ? pid : "unknown");
-        }
-        n = errno;
-        close(fd);
-        return ent_error_set(ENT_IO, "store %s: locking %s: %s", dir, path, strerror(n));
-    }
-    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* only the message loses */
-    }
-    *out = fd;
-    return ENT_OK;
+    if (strcmp(ent_store_backend(s), "lmdb") != 0 || !ent_store_path(s)[0]) return ENT_OK;
+    return ent_nats__lock_dir(out, ent_store_path(s), "relay");
 }
 
-static void unlock_store(int fd)
-{
-    if (fd < 0) return;
-    /* the pid goes first: a relay that finds the file unlocked and empty is not misled */
-    if (ftruncate(fd, 0) != 0) {
-    }
-    close(fd); /* drops the flock */
-}
+static void unlock_store(int fd) { ent_nats__unlock_dir(fd); }
 
 static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked);
 

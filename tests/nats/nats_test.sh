@@ -9,6 +9,7 @@
 #    holds each seq exactly once (read back message by message, and the server's own count, also
 #    from its monitoring endpoint /jsz);
 #  - one relay per store: a second one is refused with the first one's pid; SIGKILL leaves no lock;
+#    one mirror per store, the same way;
 #  - two mirrors (one SIGKILLed and restarted meanwhile): dump and events identical to the
 #    primary's, check ok; trim on the primary does not touch them; mirror --durability;
 #  - a mirror refuses writes; a gap in the stream stops a mirror naming the missing seq;
@@ -210,6 +211,14 @@ echo '{"name":"after-kill","email":"ak@x.org"}' | "$E" -s "$P" put customer - >/
 "$E" -s "$P" relay --nats "$URL" --stream ENT --once 2>"$W/err" && say "ok: a relay runs after the last one was SIGKILLed" \
   || { bad "relay after SIGKILL: $(cat "$W/err")"; }
 "$PROBE" check "$URL" ENT "$ID" "$(last_seq "$P")" >/dev/null || bad "stream after the relay lock checks"
+
+# One mirror per store, the same way: a second mirror process on a directory is refused naming the
+# running one's pid (both ran, each skipping what the other applied, and raced to create the store).
+"$E" -s "$W/mA" mirror --nats "$URL" --stream ENT 2>>"$W/mA.log" & MP=$!; PIDS+=($MP)
+for _ in $(seq 100); do [ "$(cat "$W/mA/mirror.lock" 2>/dev/null)" = "$MP" ] && break; sleep 0.05; done
+"$E" -s "$W/mA" mirror --nats "$URL" --stream ENT --once 2>"$W/err"
+one_line "a second mirror" $? "store $W/mA: a mirror is already running on it (pid $MP)"
+kill -TERM "$MP"; wait "$MP"; rc=$?; [ $rc = 0 ] || bad "mirror exit $rc on SIGTERM"
 
 # Writes to a mirror are refused, naming the primary.
 echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; one_line "put on a mirror" $? "mirror of store $ID"

@@ -4,16 +4,20 @@
  * in-process subscriber saw every event once, and both threads return ENT_OK, also across a
  * SIGKILL and restart of the server half way (both reconnect and resume). Also run under
  * -DENT_TSAN=ON. One relay per store: a second one (same handle, another handle of the directory,
- * a memory store's handle) is refused with ENT_BUSY. A relay and a mirror stopped while libnats
- * delivers them a message do not use a freed subscription. A scratch directory is made under /tmp. */
+ * a memory store's handle) is refused with ENT_BUSY; so is a second mirror of a directory. A relay
+ * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
+ * a relay stopped while its ack callback runs the state that callback writes. A relay stops while
+ * the server does not read what it sends. A scratch directory is made under /tmp. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,6 +60,8 @@ static int start_server(void)
     snprintf(url, sizeof url, "nats://127.0.0.1:%s", port);
     if ((server = fork()) == 0) {
         int dn = open("/dev/null", O_WRONLY);
+        /* a run that crashes (an ASan abort) does not leave its server running */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(dn, 1);
         dup2(dn, 2);
         execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", sd, (char *)NULL);
@@ -168,6 +174,22 @@ static void test_threads(void)
         ent_store_close(p2);
     }
     ENT_OK_(ent_follow_start(&f, mpath, &fo));
+    /* One mirror per store, the same way: a second one on the directory (a thread, or a run on
+     * this one) is refused at once, naming the directory and the running one's pid. (Both ran:
+     * each skipped what the other applied, so each on_event saw part of the events.) */
+    {
+        ent_follower *f2 = (ent_follower *)1;
+        char pid[64];
+        snprintf(pid, sizeof pid, "(pid %ld)", (long)getpid());
+        CU_ASSERT_EQUAL(ent_follow_start(&f2, mpath, &fo), ENT_BUSY);
+        CU_ASSERT_PTR_NULL(f2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "a mirror is already running on it"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), pid));
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), mpath));
+        fo.once = 1;
+        CU_ASSERT_EQUAL(ent_follow_run(mpath, &fo, NULL), ENT_BUSY);
+        fo.once = 0;
+    }
     for (i = 0; i < 300; i++) {
         ent_txn *t;
         ENT_OK_(ent_txn_begin(&t, p, ENT_TXN_WRITE));
@@ -208,6 +230,10 @@ static void test_threads(void)
         ENT_OK_(ent_relay_run(p2, &ro, NULL));
         ent_store_close(p2);
         ro.once = 0;
+        /* and the mirror's went with it (nothing left to apply) */
+        fo.once = 1;
+        ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+        fo.once = 0;
     }
     CU_ASSERT_EQUAL(__atomic_load_n(&seen, __ATOMIC_RELAXED), (int)last);
     ENT_OK_(ent_store_open(&m, mpath, NULL, &mo));
@@ -304,14 +330,16 @@ static int held(void)
     return __atomic_load_n(&hold_held, __ATOMIC_ACQUIRE);
 }
 
-static void add_item(ent_store *s, const char *name)
+static void add_item_txn(ent_store *s, ent_txn *t, const char *name)
 {
     ent_entity *e;
     ENT_OK_(ent_entity_new(&e, ent_store_type(s, "item")));
     ENT_OK_(ent_entity_set_string(e, "name", name));
-    ENT_OK_(ent_create(s, NULL, e));
+    ENT_OK_(ent_create(s, t, e));
     ent_entity_free(e);
 }
+
+static void add_item(ent_store *s, const char *name) { add_item_txn(s, NULL, name); }
 
 static int lost; /* the relay's "lost NATS" lines */
 static void count_lost(const char *line, void *p)
@@ -384,6 +412,162 @@ static void test_stop_in_delivery(void)
     ent_schema_free(sc);
 }
 
+/* ---- an ack callback still running when the relay stops ------------------------------------
+ * JetStream's acks reach on_ack on the ack subscription's own delivery thread, which libnats
+ * neither joins nor waits for: closing the connection only tells it to stop once the callback in
+ * progress returns. The ack state was freed 10 ms after the close (a nap in ent_nats__fini), or
+ * 10 s after it on a reconnect, whether the callback was done or not. Here on_ack is held in its
+ * first call into libnats (natsMsg_GetSubject, which the test exports) until ent_relay_stop() has
+ * returned: it then goes on into the relay's ack state, which must still be there (an ASan or
+ * TSan heap-use-after-free report before). The held ack's message is destroyed by on_ack last. */
+static natsMsg *cb_held_msg;
+static int cb_hold_armed, cb_held, cb_released, cb_done;
+
+const char *natsMsg_GetSubject(const natsMsg *msg)
+{
+    const char *(*real)(const natsMsg *);
+    void *f = real_fn("natsMsg_GetSubject");
+    const char *subj, *d;
+    int armed = 1;
+    memcpy(&real, &f, sizeof real);
+    subj = real(msg);
+    d = msg ? natsMsg_GetData(msg) : NULL;
+    if (subj && !strncmp(subj, "_INBOX.", 7) && d && !strncmp(d, "{\"stream\":", 10) &&
+        __atomic_compare_exchange_n(&cb_hold_armed, &armed, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&cb_held_msg, (natsMsg *)msg, __ATOMIC_RELEASE);
+        __atomic_store_n(&cb_held, 1, __ATOMIC_RELEASE);
+        /* bounded, so that a broken run ends */
+        for (int i = 0; i < 6000 && !__atomic_load_n(&cb_released, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    }
+    return subj;
+}
+
+void natsMsg_Destroy(natsMsg *msg)
+{
+    void (*real)(natsMsg *);
+    void *f = real_fn("natsMsg_Destroy");
+    memcpy(&real, &f, sizeof real);
+    if (msg && msg == __atomic_load_n(&cb_held_msg, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&cb_held_msg, NULL, __ATOMIC_RELEASE);
+        real(msg);
+        __atomic_store_n(&cb_done, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    real(msg);
+}
+
+static void test_stop_in_ack_callback(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[128];
+    int i;
+    so.durability = ENT_NONE;
+    snprintf(path, sizeof path, "%s/cb_primary", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    ro.url = url;
+    ro.stream = "CB";
+    ro.log = quiet;
+    add_item(p, "first");
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    for (i = 0; i < 2000 && ent_relay_acked(r) < 1; i++) nap_ms(5);
+    CU_ASSERT_EQUAL_FATAL(ent_relay_acked(r), 1);
+    __atomic_store_n(&cb_held, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cb_released, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cb_done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cb_hold_armed, 1, __ATOMIC_RELEASE);
+    add_item(p, "second");
+    for (i = 0; i < 2000 && !__atomic_load_n(&cb_held, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    CU_ASSERT_FATAL(__atomic_load_n(&cb_held, __ATOMIC_ACQUIRE));
+    /* the relay waits for that ack no longer than the stop (it never comes in time) */
+    ENT_OK_(ent_relay_stop(r));
+    __atomic_store_n(&cb_released, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < 2000 && !__atomic_load_n(&cb_done, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    CU_ASSERT(__atomic_load_n(&cb_done, __ATOMIC_ACQUIRE));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
+/* ---- a relay stopped while the server does not read ------------------------------------------
+ * A server that stops reading (SIGSTOP here; a hung process or a stalled network alike) while the
+ * relay publishes more than the sockets buffer: libnats's writes had no deadline, so the relay's
+ * thread waited in send() for as long as the server did, the connection lock held (libnats's own
+ * pinger, which would have found the connection stale, waited behind it), and ent_relay_stop() or
+ * a SIGTERM of `entity relay` with it. The server is stopped from the relay's "connected" line,
+ * before it publishes 80 MB; the stop must return while the server is still stopped. A watchdog
+ * lets the server go on after 60 s, only to end a broken run (the stop returned after it: failed). */
+static pid_t stopped_server;
+static int stop_returned, watchdog_fired;
+
+static void stop_server_on_connect(const char *line, void *p)
+{
+    (void)p;
+    if (strstr(line, "relay: connected") && __atomic_exchange_n(&stopped_server, server, __ATOMIC_ACQ_REL) == 0)
+        kill(server, SIGSTOP);
+}
+
+static void *watchdog(void *p)
+{
+    (void)p;
+    for (int i = 0; i < 6000 && !__atomic_load_n(&stop_returned, __ATOMIC_ACQUIRE); i++) nap_ms(10);
+    if (!__atomic_load_n(&stop_returned, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&watchdog_fired, 1, __ATOMIC_RELEASE);
+        kill(server, SIGCONT);
+    }
+    return NULL;
+}
+
+static void test_stop_server_not_reading(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[128], *big;
+    pthread_t wd;
+    ent_txn *t;
+    size_t n = 100 * 1024;
+    int rc;
+    so.durability = ENT_NONE;
+    snprintf(path, sizeof path, "%s/stalled_primary", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    big = malloc(n + 16);
+    memset(big, 'x', n);
+    ENT_OK_(ent_txn_begin(&t, p, ENT_TXN_WRITE));
+    for (int i = 0; i < 800; i++) {
+        snprintf(big + n, 16, "%d", i);
+        add_item_txn(p, t, big);
+    }
+    ENT_OK_(ent_txn_commit(t));
+    free(big);
+    ro.url = url;
+    ro.stream = "STALLED";
+    ro.log = stop_server_on_connect;
+    __atomic_store_n(&stopped_server, 0, __ATOMIC_RELAXED);
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    for (int i = 0; i < 2000 && !__atomic_load_n(&stopped_server, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    CU_ASSERT_FATAL(__atomic_load_n(&stopped_server, __ATOMIC_ACQUIRE) != 0);
+    CU_ASSERT_FATAL(pthread_create(&wd, NULL, watchdog, NULL) == 0);
+    rc = ent_relay_stop(r);
+    __atomic_store_n(&stop_returned, 1, __ATOMIC_RELEASE);
+    pthread_join(wd, NULL);
+    CU_ASSERT_FALSE(__atomic_load_n(&watchdog_fired, __ATOMIC_ACQUIRE));
+    CU_ASSERT_EQUAL(rc, ENT_OK); /* a lost connection while stopping is a stop */
+    kill(server, SIGCONT);
+    /* the server back: the relay publishes the whole log, once */
+    ro.once = 1;
+    ro.log = quiet;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -412,7 +596,9 @@ static void test_one_relay_memory(void)
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_one_relay_memory),
-                                           ENT_TEST(test_stop_in_delivery), {NULL, NULL}};
+                                           ENT_TEST(test_stop_in_delivery),
+                                           ENT_TEST(test_stop_in_ack_callback),
+                                           ENT_TEST(test_stop_server_not_reading), {NULL, NULL}};
     int rc;
     char cmd[128];
     snprintf(dir, sizeof dir, "/tmp/ent_nats_th_XXXXXX");
@@ -420,7 +606,14 @@ int main(void)
         fprintf(stderr, "test_nats_threads: cannot start nats-server\n");
         return 1;
     }
-    rc = ent_test_run("nats_threads", cases);
+    {
+        /* ENT_TEST_ONLY=name runs that case alone (while working on it) */
+        const char *only = getenv("ENT_TEST_ONLY");
+        static ent_test_case one[2];
+        for (int i = 0; only && cases[i].name; i++)
+            if (!strcmp(cases[i].name, only)) one[0] = cases[i];
+        rc = ent_test_run("nats_threads", only && one[0].name ? one : cases);
+    }
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -111,14 +111,19 @@ typedef struct ent_follow_opts {
  * of the primary: apply each of its transactions as one transaction with the primary's seq, ts,
  * txn and version, evolve the schema when a newer version arrives, skip duplicates, until *stop
  * (or, with once, the stream's end at start). NATS down: retries with backoff.
- * Returns ENT_OK; ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
+ * One mirror per store: for its whole run the mirror holds an flock on "<path>/mirror.lock"
+ * (holding its pid; the directory is made when missing), dropped by the system however the
+ * process ends; a mirror in memory (store_opts->backend "memory") takes none.
+ * Returns ENT_OK; ENT_BUSY (a mirror is already running on path: the message names its pid);
+ * ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
  * it; no messages of primary_id), ENT_CONFLICT (the store at path is not a mirror of that primary),
  * ENT_INVALID (bad options, URL or stream name), ENT_IO (once: NATS unreachable), ENT_CORRUPT (a message that
  * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
 ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
 
 typedef struct ent_follower ent_follower;
-/* ent_follow_run() in a new thread; path and opts (with its strings) are copied. */
+/* ent_follow_run() in a new thread; path and opts (with its strings) are copied. The directory is
+ * claimed before the thread starts, so a second mirror of it is refused by this call (ENT_BUSY). */
 ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts);
 /* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. */
 ENT_EXTERN(int) ent_follow_stop(ent_follower *f);
