@@ -448,6 +448,35 @@ int ent__names_build(ent__names *nt, struct ent_field *const *fields, size_t n)
 
 static int mark_defaults(struct ent_field *f);
 
+static int check_new_field(const struct ent_field *f, int depth)
+{
+    char path[200];
+    int rc;
+    if (f->kind == ENT_KIND_MAP || f->kind == ENT_KIND_ARRAY) {
+        /* counted as ent_entity_validate() counts a value's levels */
+        if (++depth > ENT__MAX_DEPTH)
+            return ent__err(ENT_SCHEMA, "%s: maps and arrays nested deeper than %d levels (an entity holds no value there)",
+                            ent__field_path(f, path, sizeof path), ENT__MAX_DEPTH);
+        if (f->items && (rc = check_new_field(f->items, depth))) return rc;
+        for (size_t i = 0; i < f->n_fields; i++)
+            if ((rc = check_new_field(f->fields[i], depth))) return rc;
+    }
+    if (f->kind == ENT_KIND_UINT && f->max.set &&
+        ((f->max.set == ENT_LIM_INT && f->max.v.i < 0) || (f->max.set == ENT_LIM_FLOAT && f->max.v.f < 0)))
+        return ent__err(ENT_SCHEMA, "%s: a uint with a max below 0 refuses every value", ent__field_path(f, path, sizeof path));
+    return ENT_OK;
+}
+
+int ent__schema_check_new(const ent_schema *s)
+{
+    int rc;
+    if (s->from_store) return ENT_OK;
+    for (size_t i = 0; i < s->n_types; i++)
+        for (size_t j = 0; j < s->types[i]->n_fields; j++)
+            if ((rc = check_new_field(s->types[i]->fields[j], 0))) return rc;
+    return ENT_OK;
+}
+
 static int check_field(ent_schema *s, struct ent_field *f)
 {
     char path[200];

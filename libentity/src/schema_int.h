@@ -131,6 +131,7 @@ struct ent_schema {
     char *name;
     uint32_t version;
     int sealed;
+    int from_store;   /* read from a store's meta (or a copy of one): see ent__schema_check_new() */
     struct ent_type **types;
     size_t n_types, cap_types;
 };
@@ -144,6 +145,13 @@ const char *ent__field_path(const struct ent_field *f, char *buf, size_t size);
  * free: records written before the removal still hold its old values and updates since dropped
  * them, so neither the store nor a replay of its log could give one answer. */
 int ent__schema_check_readded(const ent_schema *old, const ent_schema *cur, const ent_schema *next);
+
+/* Rules a schema meets before it makes or evolves a store, added after stores may have been made
+ * without them, so a schema read from a store (from_store) is not held to them and such stores
+ * still open: no map or array nested deeper than an entity can hold (ENT__MAX_DEPTH: a value
+ * there was refused on every write, and a default there failed every create), no uint max below
+ * 0 (it refused every value). Returns ENT_OK, ENT_SCHEMA naming the field. */
+int ent__schema_check_new(const ent_schema *s);
 
 /* Name rule shared by types and fields: [a-z_][a-z0-9_]*, 1..64 bytes. */
 int ent__name_ok(const char *name);
