@@ -69,7 +69,7 @@ static inline size_t step_is(const char *name, const char *s)
     return !name[i] && (s[i] == '\0' || s[i] == '.' || s[i] == '[') ? i : 0;
 }
 
-/* The field among fields[0..n) named by the step at s, by their name table nt (a whole-name hash
+/* The field among fields[0..n) named by the step at s, by their name table nt (a whole-name key
  * and a probe or two; a scan, or a hash of the step's first two characters, was quadratic on
  * types of thousands of fields); a scan when nt is empty (a schema not checked yet). *len: the
  * step's length. NULL when none is. */
