@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schema_int.h"
 #include "test_util.h"
 
 /* A valid base document with one substitution point, so each bad case changes one thing. */
@@ -195,6 +196,107 @@ static void test_field_lookup_many(void)
     CU_ASSERT_PTR_NULL(ent_type_field(t, "sensor_"));
     CU_ASSERT_PTR_NULL(ent_type_field(t, "sensor_1.x"));
     CU_ASSERT_PTR_NULL(ent_type_field(t, ""));
+    ent_schema_free(s);
+}
+
+/* Names of a wide type that collide in its name table, looked up through every door: ent_type_field(),
+ * ent_field_field(), paths (top level and in a declared map) and entity JSON. Pairs "a<mid>b<z>"
+ * and "c<mid>c<z>" (9 bytes) have the same table key (asserted below, so that this keeps testing
+ * what it says): only comparing the bytes tells them apart. Of some pairs only one name exists, so
+ * the other must be no field at all. With them, 1 000 names sharing a 23-byte prefix and short
+ * names sharing their first two characters (one bucket of the walker's former table). */
+#define WIDE_PAIRS 300
+static void wide_name(char *out, size_t cap, unsigned i)
+{
+    if (i < 2 * WIDE_PAIRS) /* pair i/2: 'a'/'c' first, 'b'/'c' eighth (9 bits apart in the key) */
+        snprintf(out, cap, "%c%c%c%c%c%c%c%cz", i % 2 ? 'c' : 'a', 'a' + i / 2 % 26, 'a' + i / 52 % 26, 'q', 'r',
+                 's', 't', i % 2 ? 'c' : 'b');
+    else if (i < 2 * WIDE_PAIRS + 1000)
+        snprintf(out, cap, "sensor_reading_channel_%04u", i - 2 * WIDE_PAIRS);
+    else
+        snprintf(out, cap, "ab%u", i);
+}
+static void test_wide_type_colliding_names(void)
+{
+    enum { N = 2 * WIDE_PAIRS + 1000 + 400 };
+    ent_schema *s = NULL;
+    ent_type *t = NULL;
+    ent_field *f = NULL, *m = NULL;
+    ent_entity *e = NULL, *back = NULL;
+    char name[64], path[80], *json = NULL;
+    size_t len;
+    ENT_OK_(ent_schema_new(&s, "wide", 1));
+    ENT_OK_(ent_schema_add_type(&t, s, "t", ENT_KEY_AUTO));
+    ENT_OK_(ent_type_add_field(&m, t, "m", 60000, ENT_KIND_MAP));
+    for (unsigned i = 0; i < N; i++) {
+        wide_name(name, sizeof name, i);
+        if (i < 2 * WIDE_PAIRS && i % 6 == 5) continue; /* the partner of a pair left out */
+        ENT_OK_(ent_type_add_field(&f, t, name, i + 1, ENT_KIND_INT));
+        ENT_OK_(ent_field_add_field(&f, m, name, i + 1, ENT_KIND_INT));
+    }
+    ENT_OK_(ent_schema_check(s));
+    for (unsigned i = 0; i < 2 * WIDE_PAIRS; i += 2) {
+        char other[64];
+        wide_name(name, sizeof name, i);
+        wide_name(other, sizeof other, i + 1);
+        CU_ASSERT_STRING_NOT_EQUAL(name, other);
+        CU_ASSERT_EQUAL(ent__step_key(name, &len), ent__step_key(other, &len));
+        CU_ASSERT_EQUAL(len, 9);
+    }
+    ENT_OK_(ent_entity_new(&e, t));
+    for (unsigned i = 0; i < N; i++) {
+        const ent_field *got, *sub;
+        int64_t v = 0;
+        int absent = i < 2 * WIDE_PAIRS && i % 6 == 5;
+        wide_name(name, sizeof name, i);
+        snprintf(path, sizeof path, "m.%s", name);
+        got = ent_type_field(t, name);
+        sub = ent_field_field(m, name);
+        if (absent) {
+            CU_ASSERT_PTR_NULL(got);
+            CU_ASSERT_PTR_NULL(sub);
+            ENT_CHECK_RC(ent_entity_set_int(e, name, 1), ENT_NOTFOUND);
+            ENT_CHECK_RC(ent_entity_get_int(&v, e, name), ENT_NOTFOUND);
+            ENT_CHECK_RC(ent_entity_set_int(e, path, 1), ENT_NOTFOUND);
+            continue;
+        }
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sub);
+        CU_ASSERT_EQUAL(ent_field_id(got), i + 1);
+        CU_ASSERT_EQUAL(ent_field_id(sub), i + 1);
+        CU_ASSERT_STRING_EQUAL(ent_field_name(got), name);
+        ENT_OK_(ent_entity_set_int(e, name, (int64_t)i));
+        ENT_OK_(ent_entity_set_int(e, path, -(int64_t)i));
+    }
+    /* every value where its own name put it, read by path and after a JSON round trip */
+    ENT_OK_(ent_entity_to_json(&json, e, 0));
+    ENT_OK_(ent_entity_from_json(&back, t, json, strlen(json)));
+    for (unsigned i = 0; i < N; i++) {
+        int64_t v = -1, w = 1;
+        if (i < 2 * WIDE_PAIRS && i % 6 == 5) continue;
+        wide_name(name, sizeof name, i);
+        snprintf(path, sizeof path, "m.%s", name);
+        ENT_OK_(ent_entity_get_int(&v, e, name));
+        ENT_OK_(ent_entity_get_int(&w, e, path));
+        CU_ASSERT_EQUAL(v, (int64_t)i);
+        CU_ASSERT_EQUAL(w, -(int64_t)i);
+        ENT_OK_(ent_entity_get_int(&v, back, name));
+        ENT_OK_(ent_entity_get_int(&w, back, path));
+        CU_ASSERT_EQUAL(v, (int64_t)i);
+        CU_ASSERT_EQUAL(w, -(int64_t)i);
+    }
+    /* a step of a longer path is looked up alone: the name is what ends at '.' or '[' */
+    wide_name(name, sizeof name, 0);
+    snprintf(path, sizeof path, "%s.x", name);
+    ENT_CHECK_RC(ent_entity_set_int(e, path, 1), ENT_INVALID);
+    snprintf(path, sizeof path, "m.%s[0]", name);
+    ENT_CHECK_RC(ent_entity_set_int(e, path, 1), ENT_INVALID);
+    CU_ASSERT_PTR_NULL(ent_type_field(t, "sensor_reading_channel_"));
+    CU_ASSERT_PTR_NULL(ent_type_field(t, "sensor_reading_channel_10000"));
+    CU_ASSERT_PTR_NULL(ent_field_field(m, "sensor_reading_channel_0001.x"));
+    free(json);
+    ent_entity_free(back);
+    ent_entity_free(e);
     ent_schema_free(s);
 }
 
@@ -525,6 +627,7 @@ int main(void)
         ENT_TEST(test_shipped_files_load_and_round_trip),
         ENT_TEST(test_shop_model),
         ENT_TEST(test_field_lookup_many),
+        ENT_TEST(test_wide_type_colliding_names),
         ENT_TEST(test_missing_file),
         ENT_TEST(test_builder),
         ENT_TEST(test_builder_check_again),

@@ -701,6 +701,97 @@ static void t_newer_format(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* A schema of `levels` nested maps "m" (the innermost holding int "x"), or with `uint_max` a uint
+ * field "u" whose max is that JSON number. */
+static char *rules_schema(int version, int levels, const char *uint_max)
+{
+    static char buf[4096];
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "{\"schema\":\"rules\",\"version\":%d,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{", version);
+    if (uint_max) o += (size_t)snprintf(buf + o, sizeof buf - o, "\"u\":{\"id\":2,\"type\":\"uint\",\"max\":%s},", uint_max);
+    for (int i = 0; i < levels; i++) o += (size_t)snprintf(buf + o, sizeof buf - o, "\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{");
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "\"x\":{\"id\":1,\"type\":\"int\"}");
+    for (int i = 0; i < levels; i++) o += (size_t)snprintf(buf + o, sizeof buf - o, "}}");
+    snprintf(buf + o, sizeof buf - o, "}}}}");
+    return buf;
+}
+
+/* A new store, or an evolution, is refused a schema whose maps nest deeper than an entity holds
+ * (every value there was refused on write) or a uint max below 0 (every value refused): both
+ * were accepted. A store that holds such a schema (made before the rule: simulated by marking the
+ * schema as read from a store) still opens, and evolves once the new version drops the fault. */
+static void t_schema_rules_for_new_stores(void)
+{
+    char dir[] = "/tmp/ent_evo_rules_XXXXXX", path[200] = "m";
+    ent_store *st = NULL;
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL;
+    ent_store_opts mem = ENT_STORE_OPTS_INIT;
+    mem.backend = "memory";
+    /* 24 levels: the deepest field takes a value and the entity is stored */
+    sc = load(rules_schema(1, 24, NULL));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    ENT_OK_(ent_store_open(&st, NULL, sc, &mem));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(st, "t")));
+    for (int i = 1; i < 24; i++) strcat(path, ".m");
+    strcat(path, ".x");
+    ENT_OK_(ent_entity_set_int(e, path, 7));
+    ENT_OK_(ent_create(st, NULL, e));
+    ent_entity_free(e);
+    ent_store_close(st);
+    ent_schema_free(sc);
+    /* 25 levels, and a uint max of -1 or -0.5: refused, naming the field */
+    sc = load(rules_schema(1, 25, NULL));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    ENT_CHECK_RC(ent_store_open(&st, NULL, sc, &mem), ENT_SCHEMA);
+    ENT_ASSERT_MSG("nested deeper than 24 levels");
+    ENT_ASSERT_MSG("t.m.m.m");
+    ent_schema_free(sc);
+    sc = load(rules_schema(1, 1, "-1"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    ENT_CHECK_RC(ent_store_open(&st, NULL, sc, &mem), ENT_SCHEMA);
+    ENT_ASSERT_MSG("t.u: a uint with a max below 0");
+    ent_schema_free(sc);
+    sc = load(rules_schema(1, 1, "-0.5"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    ENT_CHECK_RC(ent_store_open(&st, NULL, sc, &mem), ENT_SCHEMA);
+    ent_schema_free(sc);
+    /* max 0 is a real limit (the value 0 only) */
+    sc = load(rules_schema(1, 1, "0"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    ENT_OK_(ent_store_open(&st, NULL, sc, &mem));
+    ent_store_close(st);
+    ent_schema_free(sc);
+
+    /* stores made before the rules: they open, with and without their schema given, and a
+     * uint max below 0 is dropped by an evolution (raising a max loosens it) */
+    for (int k = 0; k < 2; k++) {
+        char cmd[300];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        sc = load(k ? rules_schema(1, 1, "-1") : rules_schema(1, 25, NULL));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+        sc->from_store = 1;
+        ENT_OK_(ent_store_open(&st, dir, sc, NULL));
+        ent_store_close(st);
+        ENT_OK_(ent_store_open(&st, dir, NULL, NULL));
+        ent_store_close(st);
+        sc->from_store = 0; /* the same schema, given as a host gives it: equal, no evolution */
+        ENT_OK_(ent_store_open(&st, dir, sc, NULL));
+        ent_store_close(st);
+        ent_schema_free(sc);
+        /* an evolution that keeps the fault is refused */
+        ENT_CHECK_RC(open_with(&st, dir, k ? rules_schema(2, 1, "-1") : rules_schema(2, 25, NULL), 0), ENT_SCHEMA);
+        ENT_ASSERT_MSG(k ? "max below 0" : "nested deeper");
+        if (k) {
+            ENT_OK_(open_with(&st, dir, rules_schema(2, 1, "5"), 0));
+            ent_store_close(st);
+        }
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+        memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
+    }
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -714,6 +805,7 @@ int main(void)
         ENT_TEST(t_replay_source_newer),
         ENT_TEST(t_index_added_over_long_history),
         ENT_TEST(t_replay_keeps_every_event),
+        ENT_TEST(t_schema_rules_for_new_stores),
         {NULL, NULL},
     };
     return ent_test_run("store_evolution", cases);

@@ -69,31 +69,17 @@ static inline size_t step_is(const char *name, const char *s)
     return !name[i] && (s[i] == '\0' || s[i] == '.' || s[i] == '[') ? i : 0;
 }
 
-/* The top-level field of t named by the step at s, by t's name table (a hash of the step's first
- * two characters and a probe or two instead of comparing with each name: ~60 instructions less per
- * path set on the plain bench, callgrind; ~25 more when gcc leaves it out of line, as it did).
- * *len: the step's length. NULL when none is. */
-static inline __attribute__((always_inline)) const ent_field *top_at(const ent_type *t, const char *s, size_t *len)
+/* The field among fields[0..n) named by the step at s, by their name table nt (a whole-name key
+ * and a probe or two; a scan, or a hash of the step's first two characters, was quadratic on
+ * types of thousands of fields); a scan when nt is empty (a schema not checked yet). *len: the
+ * step's length. NULL when none is. */
+static inline __attribute__((always_inline)) const ent_field *field_at(const ent__names *nt, ent_field *const *fields,
+                                                                      size_t n, const char *s, size_t *len)
 {
-    size_t at;
-    uint32_t i;
-    if (!t->by_name) return NULL;
-    at = ent__name_hash(s) & t->by_name_mask;
-    while ((i = t->by_name[at]) != 0) {
-        const ent_field *f = t->fields[i - 1];
-        if (f->name[0] == s[0] && (*len = step_is(f->name, s)) != 0) return f;
-        at = (at + 1) & t->by_name_mask;
-    }
-    return NULL;
-}
-
-/* The field among fields[0..n) named by the step at s, its length in *len; NULL (and *len the
- * step's length) when none is. */
-static const ent_field *field_at(ent_field *const *fields, size_t n, const char *s, size_t *len)
-{
+    uint64_t h = ent__step_key(s, len);
+    if (nt->slot) return ent__names_find(nt, fields, s, *len, h);
     for (size_t i = 0; i < n; i++)
-        if (fields[i]->name[0] == s[0] && (*len = step_is(fields[i]->name, s)) != 0) return fields[i];
-    *len = step_len(s);
+        if (fields[i]->name[0] == s[0] && step_is(fields[i]->name, s)) return fields[i];
     return NULL;
 }
 
@@ -117,7 +103,7 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode, i
         v = w->rv;
         spec = w->rspec;
     } else {
-        if (!(spec = top_at(e->type, s, &len))) spec = field_at(e->type->fields, e->type->n_fields, s, &len);
+        spec = field_at(&e->type->names, e->type->fields, e->type->n_fields, s, &len);
         if (len == 0) return path_err(ENT_INVALID, e, path, "bad path: empty field name");
         if (!spec) {
             snprintf(what, sizeof what, "no such field '%.*s'", (int)(len > 64 ? 64 : len), s);
@@ -146,7 +132,7 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode, i
         if (*s == '.') {
             const ent_field *sub = NULL;
             name = ++s;
-            if (spec && spec->fields) sub = field_at(spec->fields, spec->n_fields, s, &len);
+            if (spec && spec->fields) sub = field_at(&spec->names, spec->fields, spec->n_fields, s, &len);
             else len = step_len(s);
             if (len == 0) return path_err(ENT_INVALID, e, path, "bad path: empty field name");
             s += len;
@@ -284,7 +270,7 @@ static inline int fast_plan(fast *f, const ent_entity *e, const char *path)
     size_t len, idx = 0, n;
     const char *s, *d;
     ent_val *v;
-    const ent_field *top = top_at(e->type, path, &len);
+    const ent_field *top = field_at(&e->type->names, e->type->fields, e->type->n_fields, path, &len);
     if (!top) return 0;
     s = path + len;
     v = &e->slots[top->pos];

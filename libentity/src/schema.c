@@ -43,6 +43,7 @@ static void field_free(struct ent_field *f)
     field_free(f->items);
     for (size_t i = 0; i < f->n_fields; i++) field_free(f->fields[i]);
     free(f->fields);
+    free(f->names.slot);
     free(f->ref_name);
     free(f);
 }
@@ -54,7 +55,7 @@ static void type_free(struct ent_type *t)
     for (size_t i = 0; i < t->n_fields; i++) field_free(t->fields[i]);
     free(t->fields);
     free(t->indexes);
-    free(t->by_name);
+    free(t->names.slot);
     free(t);
 }
 
@@ -421,28 +422,60 @@ static int limit_cmp(const ent_limit *a, const ent_limit *b)
     return b->v.i < 0 ? 1 : (a->v.u < (uint64_t)b->v.i ? -1 : a->v.u > (uint64_t)b->v.i);
 }
 
-int ent__type_index_names(struct ent_type *t)
+int ent__names_build(ent__names *nt, struct ent_field *const *fields, size_t n)
 {
-    size_t cap = 8;
-    uint32_t *tab;
-    while (cap < 2 * t->n_fields) cap *= 2;
-    if (!(tab = calloc(2 * cap, sizeof *tab))) return ent__err(ENT_NOMEM, "out of memory");
-    for (size_t i = 0; i < t->n_fields; i++) {
-        size_t at = ent__name_hash(t->fields[i]->name) & (cap - 1);
-        while (tab[at]) at = (at + 1) & (cap - 1);
-        tab[at] = (uint32_t)i + 1;
-        at = ent__name_hash_full(t->fields[i]->name) & (cap - 1);
-        while (tab[cap + at]) at = (at + 1) & (cap - 1);
-        tab[cap + at] = (uint32_t)i + 1;
+    unsigned bits = 3;
+    size_t mask;
+    ent__name_slot *tab;
+    /* at most half full: a miss (an unknown name) ends at an empty slot after a probe or two */
+    while (((size_t)1 << bits) < 2 * n) bits++;
+    mask = ((size_t)1 << bits) - 1;
+    if (!(tab = calloc(mask + 1, sizeof *tab))) return ent__err(ENT_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        uint64_t k = ent__step_key(fields[i]->name, &len);
+        size_t at = (size_t)((k * 0x9E3779B97F4A7C15u) >> (64 - bits));
+        while (tab[at].at) at = (at + 1) & mask;
+        tab[at].key = k;
+        tab[at].len = (uint32_t)len;
+        tab[at].at = (uint32_t)i + 1;
     }
-    free(t->by_name);
-    t->by_name = tab;
-    t->by_full = tab + cap;
-    t->by_name_mask = cap - 1;
+    free(nt->slot);
+    nt->slot = tab;
+    nt->shift = 64 - bits;
     return ENT_OK;
 }
 
 static int mark_defaults(struct ent_field *f);
+
+static int check_new_field(const struct ent_field *f, int depth)
+{
+    char path[200];
+    int rc;
+    if (f->kind == ENT_KIND_MAP || f->kind == ENT_KIND_ARRAY) {
+        /* counted as ent_entity_validate() counts a value's levels */
+        if (++depth > ENT__MAX_DEPTH)
+            return ent__err(ENT_SCHEMA, "%s: maps and arrays nested deeper than %d levels (an entity holds no value there)",
+                            ent__field_path(f, path, sizeof path), ENT__MAX_DEPTH);
+        if (f->items && (rc = check_new_field(f->items, depth))) return rc;
+        for (size_t i = 0; i < f->n_fields; i++)
+            if ((rc = check_new_field(f->fields[i], depth))) return rc;
+    }
+    if (f->kind == ENT_KIND_UINT && f->max.set &&
+        ((f->max.set == ENT_LIM_INT && f->max.v.i < 0) || (f->max.set == ENT_LIM_FLOAT && f->max.v.f < 0)))
+        return ent__err(ENT_SCHEMA, "%s: a uint with a max below 0 refuses every value", ent__field_path(f, path, sizeof path));
+    return ENT_OK;
+}
+
+int ent__schema_check_new(const ent_schema *s)
+{
+    int rc;
+    if (s->from_store) return ENT_OK;
+    for (size_t i = 0; i < s->n_types; i++)
+        for (size_t j = 0; j < s->types[i]->n_fields; j++)
+            if ((rc = check_new_field(s->types[i]->fields[j], 0))) return rc;
+    return ENT_OK;
+}
 
 static int check_field(ent_schema *s, struct ent_field *f)
 {
@@ -453,9 +486,11 @@ static int check_field(ent_schema *s, struct ent_field *f)
         if (!f->items) return ent__err(ENT_SCHEMA, "%s: an array needs \"items\"", path);
         if ((rc = check_field(s, f->items))) return rc;
     }
-    if (f->kind == ENT_KIND_MAP)
+    if (f->kind == ENT_KIND_MAP) {
         for (size_t i = 0; i < f->n_fields; i++)
             if ((rc = check_field(s, f->fields[i]))) return rc;
+        if (f->n_fields && (rc = ent__names_build(&f->names, f->fields, f->n_fields))) return rc;
+    }
     if (f->kind == ENT_KIND_REF) {
         if (!f->ref_name) return ent__err(ENT_SCHEMA, "%s: a ref needs \"to\" (the target type)", path);
         f->ref_type = ent_schema_type(s, f->ref_name);
@@ -525,7 +560,7 @@ int ent_schema_check(ent_schema *s)
         t->has_defaults = 0;
         for (size_t j = 0; j < t->n_fields; j++) t->has_defaults |= mark_defaults(t->fields[j]);
         t->room = ent__type_room(t);
-        if ((rc = ent__type_index_names(t))) return rc;
+        if ((rc = ent__names_build(&t->names, t->fields, t->n_fields))) return rc;
         for (size_t j = 0; j < t->n_fields; j++)
             if (t->fields[j]->unique || t->fields[j]->indexed) n++;
         free(t->indexes);

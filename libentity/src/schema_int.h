@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "entity/schema.h"
 
@@ -20,6 +21,22 @@ typedef struct ent_limit {
     } v;
 } ent_limit;
 enum { ENT_LIM_INT = 1, ENT_LIM_UINT = 2, ENT_LIM_FLOAT = 3 };
+
+/* Fields by name: one open-addressing table per type (its top-level fields) and per declared
+ * map (its sub-fields), built by ent__names_build() when the schema is checked; empty (slot NULL)
+ * before. A look-up takes a path step, (pointer, length), so the path walker looks names up in
+ * place, and ent_type_field() whole names. The key covers the whole name: a hash of the first two
+ * characters (the walker's table until 2026-12-04) gave a few hundred values, and a type of
+ * thousands of fields with a common prefix probed most of them per look-up. */
+typedef struct ent__name_slot {
+    uint64_t key;  /* ent__step_key() of the name */
+    uint32_t len;  /* its length */
+    uint32_t at;   /* index in the field list + 1; 0 empty */
+} ent__name_slot;
+typedef struct ent__names {
+    ent__name_slot *slot; /* 2^bits slots, at most half of them used */
+    unsigned shift;       /* 64 - bits */
+} ent__names;
 
 struct ent_field {
     char *name;           /* "" for an array's item spec */
@@ -41,6 +58,7 @@ struct ent_field {
     struct ent_field *items;   /* ARRAY: item spec (parent = this array) */
     struct ent_field **fields; /* MAP: declared sub-fields in declaration order; NULL = free-form */
     size_t n_fields, cap_fields;
+    ent__names names;          /* MAP: the sub-fields by name (ent__names_build(), at check) */
     char *ref_name;            /* REF: target type name */
     const struct ent_type *ref_type; /* REF: resolved by ent_schema_check() */
     struct ent_field *parent;  /* enclosing map/array field; NULL at top level */
@@ -63,37 +81,57 @@ struct ent_type {
     size_t n_indexes;
     int has_defaults;           /* a field has a default, at any depth (ent_schema_check()) */
     size_t room;                /* arena bytes of a new entity (ent__type_room(), at check) */
-    /* Top-level fields by name for paths (ent__type_index_names(), at check): open addressing
-     * over ent__name_hash(), slot = field index + 1, 0 empty; NULL until checked. */
-    uint32_t *by_name;
-    size_t by_name_mask;
-    /* The same slots over ent__name_hash_full() (in by_name's allocation, same mask), for
-     * ent_type_field(): two characters have a few hundred values, and a type with more fields
-     * than that probed most of them per look-up (reading entity JSON of 3 000 fields: 25 ms). */
-    uint32_t *by_full;
+    ent__names names;           /* top-level fields by name (ent__names_build(), at check) */
 };
 
-/* Hash of the name at s, which ends at '.', '[' or NUL (a path step): its first two characters,
- * which tell most field names of a type apart, so a look-up need not measure the step first. */
-static inline uint32_t ent__name_hash(const char *s)
+/* Key of the path step at s, which ends at '.', '[' or NUL; *len: its length. One pass measures
+ * and keys: the walker needs both. Field names never hold '.' or '[' (ent__name_ok), so a whole
+ * name keys the same way. Each byte is xored in after a rotation by 9 bits: up to
+ * ENT__KEY_EXACT bytes (9 bits apart in 64) the key is the bytes themselves, so two steps of
+ * that length with equal keys are equal and a look-up compares no characters (most field names
+ * are that short: the walker's cost per path set stays where the two-character hash had it,
+ * callgrind); longer, each byte lands 9 bits on from the one before, so bytes a lane apart do not
+ * cancel as with 8. */
+#define ENT__KEY_EXACT 7
+static inline uint64_t ent__step_key(const char *s, size_t *len)
 {
-    unsigned c1 = s[0] && s[1] != '.' && s[1] != '[' ? (unsigned char)s[1] : 0;
-    return (unsigned char)s[0] * 31u + c1;
+    uint64_t k = 0;
+    size_t n = 0;
+    for (;; n++) {
+        unsigned char c = (unsigned char)s[n];
+        /* lower-case letters and '_' (most of a name) sort after '[': one test for them */
+        if (c <= '[' && (c == '\0' || c == '.' || c == '[')) break;
+        k = ((k << 9) | (k >> 55)) ^ c;
+    }
+    *len = n;
+    return k;
 }
-/* Hash of a whole NUL-terminated name (FNV-1a). */
-static inline uint32_t ent__name_hash_full(const char *s)
+
+/* The field among `fields` (the list nt was built over) named by s[0..len), whose
+ * ent__step_key() is k; NULL when none is (or nt is empty). */
+static inline struct ent_field *ent__names_find(const ent__names *nt, struct ent_field *const *fields,
+                                                const char *s, size_t len, uint64_t k)
 {
-    uint32_t h = 2166136261u;
-    while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
+    /* Fibonacci hashing: the multiply spreads every byte of the key over the top bits */
+    size_t at = (size_t)((k * 0x9E3779B97F4A7C15u) >> nt->shift), mask;
+    const ent__name_slot *sl;
+    if (!nt->slot) return NULL;
+    mask = ((size_t)1 << (64 - nt->shift)) - 1;
+    for (; (sl = &nt->slot[at])->at != 0; at = (at + 1) & mask) {
+        if (sl->key != k || sl->len != len) continue;
+        if (len <= ENT__KEY_EXACT || memcmp(fields[sl->at - 1]->name, s, len) == 0) return fields[sl->at - 1];
+    }
+    return NULL;
 }
-/* Build t->by_name and t->by_full. Returns ENT_OK, ENT_NOMEM. */
-int ent__type_index_names(struct ent_type *t);
+
+/* Fill nt over fields[0..n) (freeing what it held). Returns ENT_OK, ENT_NOMEM. */
+int ent__names_build(ent__names *nt, struct ent_field *const *fields, size_t n);
 
 struct ent_schema {
     char *name;
     uint32_t version;
     int sealed;
+    int from_store;   /* read from a store's meta (or a copy of one): see ent__schema_check_new() */
     struct ent_type **types;
     size_t n_types, cap_types;
 };
@@ -107,6 +145,13 @@ const char *ent__field_path(const struct ent_field *f, char *buf, size_t size);
  * free: records written before the removal still hold its old values and updates since dropped
  * them, so neither the store nor a replay of its log could give one answer. */
 int ent__schema_check_readded(const ent_schema *old, const ent_schema *cur, const ent_schema *next);
+
+/* Rules a schema meets before it makes or evolves a store, added after stores may have been made
+ * without them, so a schema read from a store (from_store) is not held to them and such stores
+ * still open: no map or array nested deeper than an entity can hold (ENT__MAX_DEPTH: a value
+ * there was refused on every write, and a default there failed every create), no uint max below
+ * 0 (it refused every value). Returns ENT_OK, ENT_SCHEMA naming the field. */
+int ent__schema_check_new(const ent_schema *s);
 
 /* Name rule shared by types and fields: [a-z_][a-z0-9_]*, 1..64 bytes. */
 int ent__name_ok(const char *name);

@@ -72,14 +72,10 @@ const ent_field *ent_type_field(const ent_type *t, const char *name)
      * scan with strcmp per key made reading an entity quadratic in its field count (300 int
      * fields: 3.3 M instructions per entity, most in strcmp). An open schema's table may predate
      * fields added since: scan it. */
-    if (t->schema->sealed && t->by_full) {
-        size_t at = ent__name_hash_full(name) & t->by_name_mask;
-        uint32_t i;
-        while ((i = t->by_full[at]) != 0) {
-            if (strcmp(t->fields[i - 1]->name, name) == 0) return t->fields[i - 1];
-            at = (at + 1) & t->by_name_mask;
-        }
-        return NULL;
+    if (t->schema->sealed && t->names.slot) {
+        size_t len;
+        uint64_t h = ent__step_key(name, &len);
+        return name[len] ? NULL : ent__names_find(&t->names, t->fields, name, len, h);
     }
     for (size_t i = 0; i < t->n_fields; i++)
         if (strcmp(t->fields[i]->name, name) == 0) return t->fields[i];
@@ -109,6 +105,12 @@ const ent_field *ent_field_field_at(const ent_field *m, size_t i)
 const ent_field *ent_field_field(const ent_field *m, const char *name)
 {
     if (!m || m->kind != ENT_KIND_MAP || !name) return NULL;
+    /* as ent_type_field(): entity JSON looks each key of a declared map up here */
+    if (m->type->schema->sealed && m->names.slot) {
+        size_t len;
+        uint64_t h = ent__step_key(name, &len);
+        return name[len] ? NULL : ent__names_find(&m->names, m->fields, name, len, h);
+    }
     for (size_t i = 0; i < m->n_fields; i++)
         if (strcmp(m->fields[i]->name, name) == 0) return m->fields[i];
     return NULL;

@@ -160,6 +160,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                           "created only in an empty or new directory", path, bi.tables, bi.tables == 1 ? "y" : "ies");
             goto fail;
         }
+        if ((rc = ent__schema_check_new(schema))) goto fail;
         durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
         if ((rc = store_init(&t, schema, durability))) goto fail;
         if ((rc = ent__mirror_load(s, &t, mirror_of, 1))) goto fail;
@@ -217,6 +218,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                     goto fail;
                 }
                 if ((rc = ent__schema_check_history(&t, stored, schema))) goto fail;
+                if ((rc = ent__schema_check_new(schema))) goto fail;
                 if (opts->read_only) {
                     rc = ent__err(ENT_READONLY, "%s: cannot evolve the schema of a store opened read-only", path);
                     goto fail;

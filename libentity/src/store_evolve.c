@@ -150,6 +150,7 @@ int ent__schema_copy(ent_schema **out, const ent_schema *sc)
     if (rc) return rc;
     rc = ent_schema_load_json(out, json, strlen(json), "<schema>");
     free(json);
+    if (!rc) (*out)->from_store = sc->from_store;
     return rc;
 }
 

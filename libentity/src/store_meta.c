@@ -78,6 +78,7 @@ int ent__schema_from_meta(ent_schema **out, ent_txn *t, const char *key)
     if (rc) return rc;
     rc = ent_schema_load_json(out, v.data, v.len, "<store>");
     if (rc == ENT_SCHEMA) return ent__err_prefix(ENT_CORRUPT, "stored schema does not load: ");
+    if (!rc) (*out)->from_store = 1; /* made under the rules of its day (ent__schema_check_new) */
     return rc;
 }
 

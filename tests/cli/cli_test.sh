@@ -53,6 +53,27 @@ printf '{"schema":"x","version":1,"types":{"a":{"key":"auto","fields":{"n":{"id"
 expect 1 "$E" init --schema bad.json; errline "types.a.fields.n.min"
 expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability lazy
 expect 1 "$E" init --schema "$SRC/schemas/shop.json"; errline "exists"
+# a failed init leaves no directory behind (the lock below makes it first)
+ENTITY_STORE=$work/noinit expect 1 "$E" init --schema "$work/missing.json"; [ ! -e "$work/noinit" ] && ok || bad "a failed init left $work/noinit"
+# two inits of one new directory at once: one creates, the other finds that store (both said
+# "created": the second opened, or evolved, the first's store). The first stops inside, reading
+# its schema from a fifo, once past its look for a store; the second runs meanwhile, to its end
+# (without the fix) or until it waits for the first's lock (seen in /proc/locks). It must not
+# hold the fifo open (3>&-): the first would never read its end.
+mkfifo "$work/slow.json"
+ENTITY_STORE=$work/twice "$E" init --schema "$work/slow.json" >/dev/null 2>"$work/init1.err" & i1=$!
+exec 3>"$work/slow.json" # returns once the first init opened the fifo
+ENTITY_STORE=$work/twice "$E" init --schema "$SRC/schemas/shop.json" >/dev/null 2>"$work/init2.err" 3>&- & i2=$!
+for _ in $(seq 200); do
+  kill -0 $i2 2>/dev/null || break
+  grep -q -- "-> FLOCK .* $i2 " /proc/locks && break
+  sleep 0.05
+done
+cat "$SRC/schemas/shop.json" >&3; exec 3>&-
+wait $i1; r1=$?; wait $i2; r2=$?
+n=$(cat "$work/init1.err" "$work/init2.err" | grep -c "^entity: created")
+if [ "$n" = 1 ] && [ $((r1 + r2)) = 1 ] && cat "$work/init1.err" "$work/init2.err" | grep -q "exists at .* already"; then ok
+else bad "two inits at once: exit $r1 and $r2: $(cat "$work/init1.err" "$work/init2.err")"; fi
 
 expect 0 "$E" put customer '{"email":"a@x","name":"Ann","joined":"2026-01-02T03:04:05Z"}'
 jcheck out "d['key'], d['version'], d['data']['vip'], d['data']['joined']" "1 1 False 2026-01-02T03:04:05.000000000Z"

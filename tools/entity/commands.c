@@ -2,6 +2,7 @@
 #include <entity/entity.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,7 +123,7 @@ int cmd_init(int argc, char **argv)
     ent_store *s = NULL;
     char path[4096];
     struct stat st;
-    int rc;
+    int rc, dfd = -1, made = 0;
     o.durability = ENT_DURABLE;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--schema") && i + 1 < argc) file = argv[++i];
@@ -132,6 +134,14 @@ int cmd_init(int argc, char **argv)
     if (!file) {
         msg("init needs --schema FILE");
         return 2;
+    }
+    /* Two inits of one new directory at once both found no store and both opened it, the second
+     * the first's store (or evolving it to its own schema), and both said "created". The
+     * directory, locked, orders them: the second finds the store. Where it cannot be made or
+     * opened, the library says why below. */
+    if ((made = mkdir(store_dir, 0775) == 0) || errno == EEXIST) {
+        dfd = open(store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        while (dfd >= 0 && flock(dfd, LOCK_EX) < 0 && errno == EINTR) {}
     }
     snprintf(path, sizeof path, "%s/data.mdb", store_dir);
     if (stat(path, &st) == 0) {
@@ -144,16 +154,26 @@ int cmd_init(int argc, char **argv)
         ent_store_close(x);
         if (rc == ENT_OK) {
             msg("a store exists at %s already", store_dir);
-            return 1;
+            rc = 1;
+            goto out;
         }
-        if (rc != ENT_NOTFOUND) return fail(store_dir);
+        if (rc != ENT_NOTFOUND) {
+            rc = fail(store_dir);
+            goto out;
+        }
     }
-    if (ent_schema_load_file(&sc, file) != ENT_OK) return fail("schema");
+    if (ent_schema_load_file(&sc, file) != ENT_OK) {
+        rc = fail("schema");
+        goto out;
+    }
     rc = ent_store_open(&s, store_dir, sc, &o) == ENT_OK ? 0 : fail(store_dir);
     if (!rc) fprintf(stderr, "entity: created %s (schema %s v%u)\n", store_dir, ent_schema_name(sc),
                      (unsigned)ent_schema_version(sc));
     ent_store_close(s);
     ent_schema_free(sc);
+out:
+    if (rc && made) rmdir(store_dir); /* as it was: a failed init leaves no empty directory */
+    if (dfd >= 0) close(dfd);         /* and its lock with it */
     return rc;
 }
 
