@@ -41,6 +41,8 @@ struct ent_http {
     struct MHD_Daemon *d;
     char *token;
     size_t token_len;
+    char *allow_hosts; /* NULL: none but addresses and localhost names */
+    int allow_any;     /* allow_hosts was "*" */
     int read_only;
     size_t max_body, client_buffer;
     unsigned heartbeat_ms;

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,21 +224,95 @@ static int token_ok(const ent_http *h, struct MHD_Connection *c)
     return diff == 0 && n == h->token_len;
 }
 
-/* A browser sends a POST whose Content-Type is text/plain or a form type (or none) to any site
- * without asking it first (no CORS preflight), so a page of another site could write with the
- * user's access to this server, which without a token is anyone's on the machine. Such a request
- * carries Origin; a JSON one needs the preflight, which this server never grants. PUT, PATCH
- * and DELETE always need it. Clients that are not browsers send no Origin and are not affected. */
-static int cross_site_simple_post(struct MHD_Connection *c, const char *method)
+/* ---- DNS rebinding and cross-site writes ------------------------------------------------- */
+
+/* A page of another site can make a browser talk to this server in two ways. It can send it
+ * requests (a form's POST needs no CORS preflight), or, worse, point a name of its own at the
+ * server's address (DNS rebinding) and then read and write as if the server were its own origin;
+ * on 127.0.0.1 without a token that is everyone's data on the machine. Every request's Host must
+ * therefore name this server: an IP address (a page whose origin is the server's own address is
+ * the server's page), a localhost name (browsers resolve those to loopback themselves, never by
+ * DNS), or a name the user allowed. The port is not compared: an ssh tunnel or a proxy changes it,
+ * and a rebinding page is caught by its name. */
+
+/* The name of a Host value ("name", "name:port", "[v6]:port") into buf, lower-cased, without a
+ * trailing dot. Returns 0, or -1 when it is not one (v6 set when it was a bracketed address). */
+static int host_name(char *buf, size_t size, int *v6, const char *host)
 {
-    const char *ct;
+    const char *end, *port;
     size_t n;
-    if (strcmp(method, "POST") || !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN)) return 0;
-    if (!(ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) return 1;
-    while (*ct == ' ' || *ct == '\t') ct++;
-    n = strcspn(ct, " \t;");
-    return (n == 10 && !strncasecmp(ct, "text/plain", n)) || (n == 33 && !strncasecmp(ct, "application/x-www-form-urlencoded", n)) ||
-           (n == 19 && !strncasecmp(ct, "multipart/form-data", n));
+    *v6 = host[0] == '[';
+    if (*v6) {
+        if (!(end = strchr(host, ']'))) return -1;
+        host++;
+        port = end + 1;
+    } else {
+        end = host + strcspn(host, ":");
+        port = end;
+    }
+    if (*port == ':') {
+        port++;
+        if (!*port || strspn(port, "0123456789") != strlen(port)) return -1;
+    } else if (*port) {
+        return -1;
+    }
+    n = (size_t)(end - host);
+    if (!*v6 && n && host[n - 1] == '.') n--;
+    if (!n || n >= size) return -1;
+    for (size_t i = 0; i < n; i++) buf[i] = (char)tolower((unsigned char)host[i]);
+    buf[n] = '\0';
+    return 0;
+}
+
+/* Whether name is in the comma-separated list (".example.org": it and its subdomains). */
+static int name_listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && p[0] == '.') {
+            /* ".example.org" takes "example.org" and "x.example.org", not "xexample.org" */
+            if ((len == n - 1 && !strncasecmp(name, p + 1, n - 1)) ||
+                (len >= n && !strncasecmp(name + len - n, p, n)))
+                return 1;
+        } else if (n == len && !strncasecmp(name, p, n)) {
+            return 1;
+        }
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* Returns 1 when Host names this server; sets *why for the refusal otherwise. A request without
+ * Host (HTTP/1.0; libmicrohttpd refuses HTTP/1.1 without one) is no browser's. */
+static int host_ok(const ent_http *h, struct MHD_Connection *c)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    char name[256];
+    unsigned char addr[16];
+    int v6;
+    size_t n;
+    if (!host || h->allow_any) return 1;
+    if (host_name(name, sizeof name, &v6, host)) return 0;
+    if (v6) return inet_pton(AF_INET6, name, addr) == 1;
+    if (inet_pton(AF_INET, name, addr) == 1) return 1;
+    n = strlen(name);
+    if (!strcmp(name, "localhost") || (n > 10 && !strcmp(name + n - 10, ".localhost"))) return 1;
+    return h->allow_hosts && name_listed(h->allow_hosts, name);
+}
+
+/* A write from a page carries Origin ("null" from a sandboxed or file page); it must be the
+ * origin the Host names, whatever its scheme (a TLS proxy in front makes it https). Clients that
+ * are not browsers send no Origin and are not affected. */
+static int origin_ok(struct MHD_Connection *c)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const char *auth;
+    if (!origin) return 1;
+    if (!host || !(auth = strstr(origin, "://"))) return 0;
+    return !strcasecmp(auth + 3, host);
 }
 
 /* The API is /api and what is under /api/ ("/apiX" is no part of it: a 404, token or not). */
@@ -258,15 +333,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         *con_cls = r;
         /* refused before any body is read: an unauthenticated client cannot make us buffer one */
+        if (!host_ok(h, c)) {
+            const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+            r->too_big = 1; /* reading stops; the reply below is the answer */
+            return ent_http__reply_error(c, MHD_HTTP_FORBIDDEN,
+                                         "Host \"%.200s\" is not a name of this server: use its IP address or localhost, or "
+                                         "allow the name (entity serve --allow-host NAME); refused so that no web page can "
+                                         "reach this server through a name of its own (DNS rebinding)",
+                                         host);
+        }
+        if (strcmp(method, "GET") && strcmp(method, "HEAD") && !origin_ok(c)) {
+            const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+            r->too_big = 1;
+            return ent_http__reply_error(c, MHD_HTTP_FORBIDDEN,
+                                         "Origin \"%.200s\": a %s from a page of another origin than this server's is refused "
+                                         "(the page's browser would write with the user's access here)",
+                                         origin, method);
+        }
         if (h->token && is_api(url) && !token_ok(h, c)) {
             r->too_big = 1; /* reading stops; the reply below is the answer */
             return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");
-        }
-        if (is_api(url) && cross_site_simple_post(c, method)) {
-            r->too_big = 1;
-            return ent_http__reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                         "Content-Type: a POST from a web page (it has Origin) must be application/json: text/plain and "
-                                         "form types are what any other site's page can send");
         }
         if (cl) {
             char *end;
@@ -466,10 +552,16 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     if (!out || !s) return start_refused(NULL, ENT_INVALID, "ent_http_start: %s is NULL", out ? "the store" : "out");
     *out = NULL;
     if (opts) {
-        if (opts->version != ENT_HTTP_OPTS_VERSION)
-            return start_refused(NULL, ENT_INVALID, "ent_http_start: options of version %u, this library's are %u",
+        if (opts->version == 1) {
+            /* a host built against version 1 passed the struct without the later members */
+            memcpy(&o, opts, offsetof(ent_http_opts, allow_hosts));
+            o.version = ENT_HTTP_OPTS_VERSION;
+        } else if (opts->version != ENT_HTTP_OPTS_VERSION) {
+            return start_refused(NULL, ENT_INVALID, "ent_http_start: options of version %u, this library's are 1 to %u",
                                  opts->version, ENT_HTTP_OPTS_VERSION);
-        o = *opts;
+        } else {
+            o = *opts;
+        }
     }
     if (!o.listen) o.listen = DEFAULT_LISTEN;
     if (parse_listen(&addr, &v6, o.listen))
@@ -491,8 +583,17 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         }
         h->token_len = strlen(h->token);
     }
+    if (o.allow_hosts && o.allow_hosts[0]) {
+        h->allow_any = !strcmp(o.allow_hosts, "*");
+        if (!(h->allow_hosts = strdup(o.allow_hosts))) {
+            free(h->token);
+            free(h);
+            return ENT_NOMEM;
+        }
+    }
     if ((rc = ent_http__hub_start(h))) {
         free(h->token);
+        free(h->allow_hosts);
         free(h);
         return rc;
     }
@@ -516,6 +617,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         ent_http__hub_stop(h);
         ent_http__hub_free(h);
         free(h->token);
+        free(h->allow_hosts);
         free(h);
         return ENT_IO;
     }
@@ -536,5 +638,6 @@ void ent_http_stop(ent_http *h)
     MHD_stop_daemon(h->d);
     ent_http__hub_free(h);
     free(h->token);
+    free(h->allow_hosts);
     free(h);
 }

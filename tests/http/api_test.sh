@@ -195,21 +195,61 @@ done
 req PUT "/api/product/$(head -c 300 /dev/zero | tr '\0' k)" -d '{"price":1}'; [ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok || bad "long key -> $code"
 req GET /api/stat; want 200 "still up"
 
-# ---- a cross-site page's POST: a browser sends a POST of text/plain or a form type to any site
-# without asking it first (no CORS preflight), with an Origin header; such a POST must not write.
-# A POST of JSON needs the preflight, which this server never grants.
+# ---- a cross-site page's write: a browser sends a POST of text/plain or a form type to any site
+# without asking it first (no CORS preflight), with an Origin header; such a write must not
+# happen. Every write whose Origin is not the server's own is 403, whatever its type (it was 415
+# for the simple content types only).
 count() { curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['types']['customer']['count'])"; }
 n0=$(count)
 req POST /api/customer -H 'Origin: http://evil.example' -H 'Content-Type: text/plain' -d '{"email":"csrf1@x","name":"C"}'
-want 415 "cross-site text/plain POST"; errmsg "Content-Type"
-req POST /api/customer -H 'Origin: http://evil.example' -d '{"email":"csrf2@x","name":"C"}'; want 415 "cross-site form POST"
+want 403 "cross-site text/plain POST"; errmsg 'Origin "http://evil.example"'
+req POST /api/customer -H 'Origin: http://evil.example' -d '{"email":"csrf2@x","name":"C"}'; want 403 "cross-site form POST"
 req POST /api/customer -H 'Origin: null' -H 'Content-Type: multipart/form-data; boundary=b' -d '{"email":"csrf3@x","name":"C"}'
-want 415 "sandboxed multipart POST"
+want 403 "sandboxed multipart POST"
 req POST /api/customer -H 'Origin: http://evil.example' -H 'Content-Type: TEXT/Plain; charset=utf-8' -d '{"email":"csrf4@x","name":"C"}'
-want 415 "cross-site text/plain POST, any case, with parameters"
-[ "$(count)" = "$n0" ] && ok || bad "a cross-site POST wrote: $n0 -> $(count) customers"
+want 403 "cross-site text/plain POST, any case, with parameters"
+req POST /api/customer -H "Origin: http://127.0.0.1:$((PORT + 1))" -H 'Content-Type: application/json' -d '{"email":"csrf5@x","name":"C"}'
+want 403 "a JSON POST from a page of another port"
+req DELETE /api/customer/1 -H 'Origin: http://evil.example'; want 403 "cross-site DELETE"
+req PATCH /api/customer/1 -H 'Origin: http://evil.example' -d '{"name":"C"}'; want 403 "cross-site PATCH"
+[ "$(count)" = "$n0" ] && ok || bad "a cross-site write wrote: $n0 -> $(count) customers"
+req GET /api/customer/1; jcheck "d['version']" 1
+req GET /api/stat -H 'Origin: http://evil.example'; want 200 "a cross-origin read (the browser keeps the answer from the page: no CORS)"
 req POST /api/customer -H "Origin: $U" -H 'Content-Type: application/json' -d '{"email":"page@x","name":"P"}'; want 201 "a page's JSON POST"
+req POST /api/customer -H "Origin: https://127.0.0.1:$PORT" -d '{"email":"page2@x","name":"P"}'; want 201 "the page through a TLS proxy (https Origin)"
 req POST /api/customer -H 'Content-Type: text/plain' -d '{"email":"script@x","name":"S"}'; want 201 "text/plain without Origin (curl, scripts)"
+
+# ---- DNS rebinding: a page of another site that points a name of its own at 127.0.0.1 reaches
+# the server through the user's browser, as its own origin, with that name in Host. Only IP
+# addresses, localhost names and --allow-host names are answered, on every path (reads too:
+# that page could read everything).
+req GET /api/stat -H "Host: attacker.example:$PORT"; want 403 "a rebound name"; errmsg 'Host "attacker.example:'"$PORT"'"'; errmsg '--allow-host'
+req GET / -H "Host: attacker.example:$PORT"; want 403 "the page through a rebound name"
+req GET /api/events/stream -H "Host: attacker.example:$PORT" --max-time 5; want 403 "the stream through a rebound name"
+n0=$(count)
+req POST /api/customer -H "Host: attacker.example:$PORT" -H "Origin: http://attacker.example:$PORT" -d '{"email":"rb@x","name":"R"}'
+want 403 "a write through a rebound name (same origin to the browser)"
+[ "$(count)" = "$n0" ] && ok || bad "a rebound write wrote"
+for h in "localhost:$PORT" LOCALHOST localhost. "app.localhost:$PORT" 127.0.0.1 "127.0.0.1:$PORT" "[::1]:$PORT" "[::1]" 10.1.2.3:9; do
+  req GET /api/stat -H "Host: $h"; want 200 "Host $h"
+done
+for h in evillocalhost localhost.attacker.example 127.0.0.1.attacker.example 127.1 '[::1' '[nope]:80' "localhost:$PORT:1" 'localhost:x' ':80'; do
+  req GET /api/stat -H "Host: $h"; want 403 "Host $h"
+done
+req GET /api/stat -H 'Host;'; want 403 "an empty Host"
+# HTTP/1.0 without Host is no browser's (curl sends Host even so: a raw request)
+python3 - "$PORT" >"$work/raw" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/stat HTTP/1.0\r\n\r\n")
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+print(out.split(b"\r\n")[0].decode())
+PY
+grep -q ' 200 ' "$work/raw" && ok || bad "HTTP/1.0 without Host: $(cat "$work/raw")"
 
 # ---- what one request makes the server hold is bounded: a page of big entities or events ends
 # after about 1 MiB with a Link to the rest, whatever the limit (a client that never reads its
@@ -283,6 +323,26 @@ req POST /api/customer -d "$big"; want 413 "over --max-body"; errmsg "limit of 6
 req POST /api/customer -H 'Transfer-Encoding: chunked' -d "$big"; want 413 "chunked over --max-body"
 req POST /api/customer -d '{"email":"s@x","name":"s"}'; want 201 "under --max-body"
 stop_server
+
+# ---- --allow-host: names of the user's own (repeatable, comma-separated, .DOMAIN, *)
+start_server "$S" --allow-host myhost.lan,Other.Example --allow-host .corp.example || exit 1
+for h in myhost.lan "MYHOST.LAN:$PORT" other.example "corp.example:$PORT" a.b.corp.example 127.0.0.1 localhost; do
+  req GET /api/stat -H "Host: $h"; want 200 "allowed Host $h"
+done
+for h in attacker.example myhost.lan.attacker.example xcorp.example corp.example.attacker.example; do
+  req GET /api/stat -H "Host: $h"; want 403 "Host $h beside --allow-host"
+done
+req POST /api/customer -H "Host: myhost.lan:$PORT" -H "Origin: http://myhost.lan:$PORT" -d '{"email":"ah@x","name":"A"}'; want 201 "a write from the allowed name's page"
+req POST /api/customer -H "Host: myhost.lan:$PORT" -H "Origin: http://127.0.0.1:$PORT" -d '{"email":"ah2@x","name":"A"}'; want 403 "a write from another origin to the allowed name"
+stop_server
+start_server "$S" --allow-host '*' || exit 1
+req GET /api/stat -H "Host: anything.example"; want 200 "--allow-host * takes any name"
+req POST /api/customer -H "Host: anything.example" -H 'Origin: http://evil.example' -d '{"email":"ah3@x","name":"A"}'; want 403 "--allow-host * still checks Origin"
+stop_server
+for a in '' 'a b'; do
+  "$E" -s "$S" serve --listen 127.0.0.1:0 --allow-host "$a" 2>"$work/err"; rc=$?
+  [ $rc = 2 ] && grep -q -- "--allow-host" "$work/err" && ok || bad "--allow-host '$a' -> exit $rc: $(cat "$work/err")"
+done
 
 # ---- token
 printf 's3cret-token\n' >"$work/token"
