@@ -336,6 +336,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!host_ok(h, c)) {
             const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
             r->too_big = 1; /* reading stops; the reply below is the answer */
+            ent_http__conn_answering(h, c);
             return ent_http__reply_error(c, MHD_HTTP_FORBIDDEN,
                                          "Host \"%.200s\" is not a name of this server: use its IP address or localhost, or "
                                          "allow the name (entity serve --allow-host NAME); refused so that no web page can "
@@ -345,6 +346,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(method, "GET") && strcmp(method, "HEAD") && !origin_ok(c)) {
             const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
             r->too_big = 1;
+            ent_http__conn_answering(h, c);
             return ent_http__reply_error(c, MHD_HTTP_FORBIDDEN,
                                          "Origin \"%.200s\": a %s from a page of another origin than this server's is refused "
                                          "(the page's browser would write with the user's access here)",
@@ -352,6 +354,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (h->token && is_api(url) && !token_ok(h, c)) {
             r->too_big = 1; /* reading stops; the reply below is the answer */
+            ent_http__conn_answering(h, c);
             return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");
         }
         if (cl) {
@@ -362,6 +365,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             /* answered before the body is read (curl's Expect: 100-continue then sends none) */
             if (!errno && !*end && n > h->max_body) {
                 r->too_big = 1;
+                ent_http__conn_answering(h, c);
                 return ent_http__reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the request body of %llu bytes is over the limit of %zu bytes", n,
                                              h->max_body);
             }
@@ -393,6 +397,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    /* the request is whole: what follows is its answer, under no deadline (a stream's lasts) */
+    ent_http__conn_answering(h, c);
     if (r->too_big)
         return ent_http__reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the request body is over the limit of %zu bytes", h->max_body);
 
@@ -462,9 +468,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     ent_http_req *r = *con_cls;
-    (void)cls;
-    (void)c;
     (void)toe;
+    ent_http__conn_answered(cls, c);
     if (r) {
         free(r->body);
         free(r);
@@ -548,7 +553,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     const union MHD_DaemonInfo *info;
     ent_http *h;
     int v6, rc, err;
-    unsigned flags;
+    unsigned flags, max_clients;
     if (!out || !s) return start_refused(NULL, ENT_INVALID, "ent_http_start: %s is NULL", out ? "the store" : "out");
     *out = NULL;
     if (opts) {
@@ -597,6 +602,15 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         free(h);
         return rc;
     }
+    max_clients = o.max_clients ? o.max_clients : 1000;
+    if ((rc = ent_http__conns_start(h, max_clients, o.request_timeout_ms ? o.request_timeout_ms : 30000))) {
+        ent_http__hub_stop(h);
+        ent_http__hub_free(h);
+        free(h->token);
+        free(h->allow_hosts);
+        free(h);
+        return start_refused(&o, rc, "ent_http_start: out of resources");
+    }
     /* A thread per connection: an event stream's reader then simply blocks until the follower
      * hands it events, and a stalled client stalls only its own thread. */
     flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
@@ -604,7 +618,10 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* first: it covers the options' own messages */
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o.max_clients ? o.max_clients : 1000),
+                            /* max_clients is kept by closing waiting connections (conns.c); the
+                             * ones closed linger until their threads see it, hence the room */
+                            MHD_OPTION_CONNECTION_LIMIT, max_clients * 2 + 16,
+                            MHD_OPTION_NOTIFY_CONNECTION, ent_http__conn_notify, h,
                             /* idle connections close; a stream's heartbeat must come sooner */
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(120 + 2 * h->heartbeat_ms / 1000),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
@@ -614,6 +631,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         /* libmicrohttpd's own line (logged above) has the reason; bind's errno is still here */
         err = errno;
         start_refused(&o, ENT_IO, "cannot listen on %.200s%s%s", o.listen, err ? ": " : "", err ? strerror(err) : "");
+        ent_http__conns_stop(h);
         ent_http__hub_stop(h);
         ent_http__hub_free(h);
         free(h->token);
@@ -636,6 +654,7 @@ void ent_http_stop(ent_http *h)
      * what is left and joins the connection threads. */
     ent_http__hub_stop(h);
     MHD_stop_daemon(h->d);
+    ent_http__conns_stop(h);
     ent_http__hub_free(h);
     free(h->token);
     free(h->allow_hosts);

@@ -344,6 +344,41 @@ for a in '' 'a b'; do
   [ $rc = 2 ] && grep -q -- "--allow-host" "$work/err" && ok || bad "--allow-host '$a' -> exit $rc: $(cat "$work/err")"
 done
 
+# ---- slow clients (slowloris): --max-clients and --request-timeout reach the server. A silent
+# connection is closed to make room for a new one past --max-clients, and one that sends a byte
+# a second never completes its request within --request-timeout (each within 10 s, a bound only)
+cat >"$work/silent.py" <<'PY'
+import socket, subprocess, sys, time
+port, url, trickle = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(0.5)
+if not trickle:
+    # the server knows it once it answered a later connection (it accepts in order)
+    code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/api/stat"], capture_output=True, text=True).stdout
+    if code != "200": sys.exit("a request beside a silent connection: %s" % code)
+else:
+    s.sendall(b"GET /api/stat HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+end = time.time() + 10
+while time.time() < end:
+    try:
+        if s.recv(4096) == b"": sys.exit(0)
+    except socket.timeout:
+        if trickle: s.sendall(b"a")
+    except OSError:
+        sys.exit(0)
+sys.exit("still open after 10 s")
+PY
+start_server "$S" --max-clients 1 || exit 1
+python3 "$work/silent.py" "$PORT" "$U" 0 && ok || bad "--max-clients 1: the silent connection was not closed for a new one"
+stop_server
+start_server "$S" --request-timeout 1 || exit 1
+python3 "$work/silent.py" "$PORT" "$U" 1 && ok || bad "--request-timeout 1: a request sent a byte at a time was not cut off"
+stop_server
+for a in '--max-clients 0' '--max-clients x' '--request-timeout 0' '--request-timeout 3601'; do
+  "$E" -s "$S" serve --listen 127.0.0.1:0 $a 2>"$work/err"; rc=$?
+  [ $rc = 2 ] && grep -q -- "${a%% *}" "$work/err" && ok || bad "$a -> exit $rc: $(cat "$work/err")"
+done
+
 # ---- token
 printf 's3cret-token\n' >"$work/token"
 start_server "$S" --token-file "$work/token" || exit 1
