@@ -507,6 +507,36 @@ python3 "$work/sse.py" "$work/r3" >"$work/b"; jcheck "d['ids']" "[$((end - 1)), 
 req GET '/api/events?from=1'; want 410 "events below a trimmed log"; errmsg "events 1 to $((end - 2)) were trimmed from the log, which starts at $((end - 1)) now"
 req GET "/api/events?from=$((end - 1))"; want 200 "events from the first kept"; jcheck "[e['seq'] for e in d]" "[$((end - 1)), $end]"
 for q in '' '?from=0'; do req GET "/api/events$q"; want 200 "events$q on a trimmed log"; jcheck "d[0]['seq']" "$((end - 1))"; done
+# a resume point past the log's end (the client read another store, or this one before it was
+# made anew or restored from an older copy): the stream starts after the last event and says so;
+# it waited for that seq and skipped every event up to it without a word
+cat >"$work/future.py" <<'PY'
+import socket, subprocess, sys, time
+port, header, estore, store = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(("GET /api/events/stream%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (sys.argv[5], header)).encode())
+s.settimeout(0.2)
+buf, end, wrote = b"", time.time() + 10, False
+while time.time() < end and buf.count(b"event: create") < 2:
+    try:
+        d = s.recv(65536)
+        if not d: break
+        buf += d
+    except socket.timeout:
+        pass
+    if not wrote and b": events from seq" in buf:
+        for i in (1, 2):
+            subprocess.run([estore, "-s", store, "put", "customer", '{"email":"fut%d%s@x","name":"F"}' % (i, sys.argv[5] != "")], check=True, stdout=subprocess.DEVNULL)
+        wrote = True
+print(buf.decode(errors="replace").split("\r\n\r\n", 1)[-1])
+PY
+end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
+python3 "$work/future.py" "$PORT" "Last-Event-ID: $((end + 100))"$'\r\n' "$E" "$S" "" >"$work/r4"
+grep -q "^: events from seq $((end + 1)) (Last-Event-ID $((end + 100)) is past the log's last event, $end)" "$work/r4" && ok || bad "a Last-Event-ID past the log: $(head -c 200 "$work/r4")"
+grep -q "^id: $((end + 2))\$" "$work/r4" && ok || bad "a Last-Event-ID past the log skipped the new events: $(head -c 300 "$work/r4")"
+python3 "$work/future.py" "$PORT" "" "$E" "$S" "?from=$((end + 100))" >"$work/r5"
+grep -q "^: events from seq $((end + 3)) (from $((end + 100)) is past the log's last event, $((end + 2)))" "$work/r5" && ok || bad "a from= past the log: $(head -c 200 "$work/r5")"
+grep -q "^id: $((end + 4))\$" "$work/r5" && ok || bad "a from= past the log skipped the new events: $(head -c 300 "$work/r5")"
 stop_server
 
 finish
