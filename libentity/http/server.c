@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "http_int.h"
@@ -553,7 +554,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     const union MHD_DaemonInfo *info;
     ent_http *h;
     int v6, rc, err;
-    unsigned flags, max_clients;
+    unsigned flags, max_clients, hard_limit;
     if (!out || !s) return start_refused(NULL, ENT_INVALID, "ent_http_start: %s is NULL", out ? "the store" : "out");
     *out = NULL;
     if (opts) {
@@ -603,6 +604,27 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         return rc;
     }
     max_clients = o.max_clients ? o.max_clients : 1000;
+    {
+        /* Past the process's file limit (ulimit -n, often 1024), accept() fails before
+         * max_clients is reached, and libmicrohttpd then stops accepting: no new connection
+         * comes in to close a slow one for, and slow clients hold the server again. So the
+         * limit leaves room for the sockets closed but not yet gone (an eighth) and for the
+         * store's and the server's own files (64). */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            rlim_t budget = rl.rlim_cur > 64 + 32 ? rl.rlim_cur - 64 : 32;
+            if ((rlim_t)max_clients + max_clients / 8 + 16 > budget) {
+                unsigned fit = (unsigned)((budget - 16) * 8 / 9);
+                if (!fit) fit = 1;
+                ent_http__logf(h, "serving %u connections at once, not %u: this process may open %llu files (ulimit -n)", fit,
+                               max_clients, (unsigned long long)rl.rlim_cur);
+                max_clients = fit;
+            }
+            hard_limit = (rlim_t)max_clients * 2 + 16 > budget ? (unsigned)budget : max_clients * 2 + 16;
+        } else {
+            hard_limit = max_clients * 2 + 16;
+        }
+    }
     if ((rc = ent_http__conns_start(h, max_clients, o.request_timeout_ms ? o.request_timeout_ms : 30000))) {
         ent_http__hub_stop(h);
         ent_http__hub_free(h);
@@ -620,7 +642,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                             /* max_clients is kept by closing waiting connections (conns.c); the
                              * ones closed linger until their threads see it, hence the room */
-                            MHD_OPTION_CONNECTION_LIMIT, max_clients * 2 + 16,
+                            MHD_OPTION_CONNECTION_LIMIT, hard_limit,
                             MHD_OPTION_NOTIFY_CONNECTION, ent_http__conn_notify, h,
                             /* idle connections close; a stream's heartbeat must come sooner */
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(120 + 2 * h->heartbeat_ms / 1000),

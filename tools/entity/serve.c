@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -102,6 +103,15 @@ int cmd_serve(int argc, char **argv)
     }
     o.allow_hosts = hosts;
     if (token_file && read_token(&token, token_file)) return (free(hosts), 1);
+    {
+        /* every connection is a file: the soft limit (often 1024) up to the hard one, as servers
+         * do, so that --max-clients (default 1000) fits; the server lowers it if not */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     o.token = token;
     o.log = log_line;
     if ((rc = open_store(&s, o.read_only))) {
