@@ -285,7 +285,7 @@ static int name_listed(const char *list, const char *name)
     return 0;
 }
 
-/* Returns 1 when Host names this server; sets *why for the refusal otherwise. A request without
+/* Returns 1 when Host names this server, else 0. A request without
  * Host (HTTP/1.0; libmicrohttpd refuses HTTP/1.1 without one) is no browser's. */
 static int host_ok(const ent_http *h, struct MHD_Connection *c)
 {
