@@ -14,7 +14,6 @@
  * "Closed" is shutdown(): the connection's thread then sees the end of its input and libmicrohttpd
  * closes the socket. A connection leaves the list (under the lock) before its socket is closed
  * (libmicrohttpd notifies the close first), so the fd of one in the list is always its own. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>

@@ -285,8 +285,8 @@ static int name_listed(const char *list, const char *name)
     return 0;
 }
 
-/* Returns 1 when Host names this server, else 0. A request without
- * Host (HTTP/1.0; libmicrohttpd refuses HTTP/1.1 without one) is no browser's. */
+/* Returns 1 when Host names this server, else 0. A request without Host is no browser's (every
+ * browser sends it), so it is answered. */
 static int host_ok(const ent_http *h, struct MHD_Connection *c)
 {
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
