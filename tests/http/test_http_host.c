@@ -198,6 +198,19 @@ static void test_refusals(void)
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
     CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "version"));
     CU_ASSERT_PTR_NULL(h);
+    /* a host built against version 1 of the options (before allow_hosts and
+     * request_timeout_ms) is served: its struct ends before them, so they are not read */
+    {
+        char buf[4096];
+        ent_http_opts v1 = ENT_HTTP_OPTS_INIT;
+        v1.version = 1;
+        v1.listen = "127.0.0.1:0";
+        v1.allow_hosts = "garbage past a version 1 struct";
+        ENT_OK_(ent_http_start(&h, s, &v1));
+        CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/stat", NULL), 200);
+        ent_http_stop(h);
+        h = NULL;
+    }
     o.version = ENT_HTTP_OPTS_VERSION;
     ENT_OK_(ent_http_start(&h, s, &o));
     snprintf(addr, sizeof addr, "127.0.0.1:%u", ent_http_port(h));
