@@ -7,10 +7,10 @@
  * its start, or since its last answer) and since when:
  * - a request's head and body must arrive within request_timeout_ms of that, or the connection
  *   is closed (a thread sleeps until the nearest such deadline);
- * - a connection past max_clients closes the one that has waited longest for its request
- *   (possibly itself). A client that sends its request at once waits microseconds, so it is never
- *   the one closed while slow ones are there; connections being answered (event streams) are
- *   never closed for room.
+ * - a connection past max_clients closes the one that has waited longest for its request, else
+ *   the oldest one being answered other than an event stream (a client that stopped reading a
+ *   long answer), else itself. A client that sends its request at once waits microseconds, so it
+ *   is never the one closed while slow ones are there; event streams are never closed for room.
  * "Closed" is shutdown(): the connection's thread then sees the end of its input and libmicrohttpd
  * closes the socket. A connection leaves the list (under the lock) before its socket is closed
  * (libmicrohttpd notifies the close first), so the fd of one in the list is always its own. */
@@ -26,7 +26,8 @@ struct ent_http_conn {
     int fd;
     int waiting; /* for a request: since counts */
     int closing; /* shut down here: no longer counted */
-    struct timespec since;
+    int stream;  /* answering with an event stream: never closed for room */
+    struct timespec since; /* when it began waiting, or answering */
 };
 
 static struct timespec now_mono(void)
@@ -168,9 +169,15 @@ void ent_http__conn_notify(void *cls, struct MHD_Connection *c, void **socket_co
         cs->tail = cn;
         cs->count++;
         if (cs->count > cs->max) {
+            /* the one waiting longest (there is one: the new connection waits); a client that
+             * stopped reading a long answer holds its connection as surely as a slow sender, so
+             * the oldest answer other than a stream goes when none is waiting but the new one */
             for (ent_http_conn *o = cs->head; o; o = o->next)
-                if (o->waiting && !o->closing && (!oldest || before(o->since, oldest->since))) oldest = o;
-            close_conn(cs, oldest); /* there is one: the new connection waits */
+                if (o->waiting && !o->closing && o != cn && (!oldest || before(o->since, oldest->since))) oldest = o;
+            if (!oldest)
+                for (ent_http_conn *o = cs->head; o; o = o->next)
+                    if (!o->waiting && !o->closing && !o->stream && (!oldest || before(o->since, oldest->since))) oldest = o;
+            close_conn(cs, oldest ? oldest : cn);
             log_evictions(h, now);
         }
         if (cs->idle) pthread_cond_signal(&cs->cond);
@@ -201,6 +208,16 @@ void ent_http__conn_answering(ent_http *h, struct MHD_Connection *c)
     if (!cn) return;
     pthread_mutex_lock(&h->conns.mu);
     cn->waiting = 0;
+    cn->since = now_mono();
+    pthread_mutex_unlock(&h->conns.mu);
+}
+
+void ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c)
+{
+    ent_http_conn *cn = conn_of(c);
+    if (!cn) return;
+    pthread_mutex_lock(&h->conns.mu);
+    cn->stream = 1;
     pthread_mutex_unlock(&h->conns.mu);
 }
 
@@ -211,6 +228,7 @@ void ent_http__conn_answered(ent_http *h, struct MHD_Connection *c)
     pthread_mutex_lock(&h->conns.mu);
     if (!cn->waiting) {
         cn->waiting = 1;
+        cn->stream = 0;
         cn->since = now_mono();
         if (h->conns.idle) pthread_cond_signal(&h->conns.cond);
     }

@@ -144,6 +144,8 @@ void ent_http__conns_stop(ent_http *h);
 void ent_http__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code);
 /* The request on c has arrived whole and is being answered: no deadline until it is answered. */
 void ent_http__conn_answering(ent_http *h, struct MHD_Connection *c);
+/* The answer on c is an event stream: never closed for room. */
+void ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c);
 /* Its answer is done: c waits for its next request. */
 void ent_http__conn_answered(ent_http *h, struct MHD_Connection *c);
 

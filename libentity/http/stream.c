@@ -511,6 +511,7 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    ent_http__conn_streaming(h, c);
     mrc = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return mrc;

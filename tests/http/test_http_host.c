@@ -359,6 +359,58 @@ static void test_slow_clients_cannot_starve(void)
     ent_schema_free(sc);
 }
 
+/* A client that asks for a long answer and stops reading holds its connection as surely as a slow
+ * sender (libmicrohttpd's idle timeout, 150 s): at max_clients, the oldest answer other than a
+ * stream is closed for a new connection when none waits for its request. */
+static void test_slow_reader_cannot_starve(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("big");
+    size_t n = (size_t)16 << 20;
+    char buf[8192], *json = malloc(n + 64);
+    int reader, small = 4096;
+    struct sockaddr_in a;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+    /* 16 MiB: more than the sockets' buffers hold for a client that reads nothing */
+    {
+        static const char head[] = "{\"price\":1,\"attrs\":{\"b\":\"";
+        memcpy(json, head, sizeof head - 1);
+        memset(json + sizeof head - 1, 'x', n);
+        memcpy(json + sizeof head - 1 + n, "\"}}", 4);
+    }
+    ENT_OK_(ent_entity_from_json(&e, ent_store_type(s, "product"), json, strlen(json)));
+    free(json);
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+    o.listen = "127.0.0.1:0";
+    o.max_clients = 1;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    /* a small receive buffer, set before connecting (the window is agreed then) */
+    reader = socket(AF_INET, SOCK_STREAM, 0);
+    CU_ASSERT_FATAL(reader >= 0);
+    setsockopt(reader, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)ent_http_port(h));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_FATAL(connect(reader, (struct sockaddr *)&a, sizeof a) == 0);
+    CU_ASSERT_EQUAL(write_all(reader, "GET /api/product/big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
+    read_until(reader, buf, 1024, "xxxx"); /* the answer has begun; no more is read */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "200 OK"));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/stat", NULL), 200);
+    CU_ASSERT_EQUAL(closed_by_server(reader), 1);
+    close(reader);
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 /* A request's head and body must arrive within request_timeout_ms: a client that sends a byte now
  * and then (which restarted libmicrohttpd's idle timeout each time), one that sends nothing, one
  * whose body never ends, and a kept-alive connection that never sends its next request are
@@ -414,7 +466,7 @@ static void test_request_timeout(void)
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
-                                          ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve),
+                                          ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
                                           ENT_TEST(test_request_timeout), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }
