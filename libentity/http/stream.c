@@ -357,6 +357,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                     const ent_http_recent *r = &hb->recent[cl->pos % RECENT_MAX];
                     if (takes_recent(cl, r)) {
                         if (q_add(cl, r->msg, r->len, (size_t)-1)) {
+                            ent_http__logf(h, "event stream of %s: out of memory at seq %llu", cl->addr, (unsigned long long)cl->pos);
                             cl->failed = 1;
                             break;
                         }

@@ -391,6 +391,31 @@ code = subprocess.run(["curl", "-s", "--max-time", "10", "-o", "/dev/null", "-w"
 sys.exit(0 if code == "200" else "got %r" % code)
 PY
 stop_server
+# a live stream client dropped by one transaction of more than --client-buffer bytes: the
+# server says so once; libmicrohttpd's "Closing connection (application error generating
+# response)" followed, which reads as a fault of the server's
+start_server "$S" --client-buffer 1000 || exit 1
+python3 - "$PORT" "$E" "$S" <<'PY' && ok || bad "a live client past --client-buffer was not dropped"
+import json, socket, subprocess, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+s.settimeout(0.5); buf, end, loaded = b"", time.time() + 10, False
+while time.time() < end:
+    try:
+        d = s.recv(65536)
+        if not d: sys.exit(0 if loaded else "closed before the load")
+        buf += d
+    except socket.timeout: pass
+    except OSError: sys.exit(0)
+    if not loaded and b": events from seq" in buf:
+        rows = "".join(json.dumps({"type": "customer", "key": 9000 + j, "version": 1, "data": {"email": "burst%d@x" % j, "name": "B"}}) + "\n" for j in range(20))
+        subprocess.run([sys.argv[2], "-s", sys.argv[3], "load", "--batch", "1000"], input=rows, text=True, check=True, stderr=subprocess.DEVNULL)
+        loaded = True
+sys.exit("not dropped in 10 s")
+PY
+stop_server
+grep -q "dropped the event stream of 127.0.0.1" "$work/server.err" && ok || bad "no drop line: $(cat "$work/server.err")"
+grep -q "application error" "$work/server.err" && bad "a drop logged as an application error: $(grep "application error" "$work/server.err")" || ok
 for a in '--max-clients 0' '--max-clients x' '--request-timeout 0' '--request-timeout 3601'; do
   "$E" -s "$S" serve --listen 127.0.0.1:0 $a 2>"$work/err"; rc=$?
   [ $rc = 2 ] && grep -q -- "${a%% *}" "$work/err" && ok || bad "$a -> exit $rc: $(cat "$work/err")"
