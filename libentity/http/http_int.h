@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct ent_http_client ent_http_client;
 
@@ -36,11 +37,30 @@ typedef struct ent_http_hub {
     pthread_t thread;
 } ent_http_hub;
 
+/* The connections (conns.c): each from its start to its close, for the request deadline and
+ * the room at max_clients. Guarded by mu. */
+typedef struct ent_http_conn ent_http_conn;
+typedef struct ent_http_conns {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;   /* wakes the deadline thread: a stop, a first connection waiting */
+    ent_http_conn *head, *tail; /* in start order */
+    unsigned count;        /* connections not closed here yet */
+    unsigned max, timeout_ms;
+    int idle;              /* the deadline thread waits for a signal, not a deadline */
+    int stop, started;
+    unsigned long long evicted; /* closed for room since the last log line */
+    struct timespec logged_at;
+    int logged_once;
+    pthread_t thread;
+} ent_http_conns;
+
 struct ent_http {
     ent_store *s;
     struct MHD_Daemon *d;
     char *token;
     size_t token_len;
+    char *allow_hosts; /* NULL: none but addresses and localhost names */
+    int allow_any;     /* allow_hosts was "*" */
     int read_only;
     size_t max_body, client_buffer;
     unsigned heartbeat_ms;
@@ -48,6 +68,7 @@ struct ent_http {
     ent_http_log_cb log;
     void *log_payload;
     ent_http_hub hub;
+    ent_http_conns conns;
 };
 
 /* One request's state across the access handler's calls: its body so far. */
@@ -115,6 +136,18 @@ int ent_http__hub_start(ent_http *h);
 void ent_http__hub_stop(ent_http *h);  /* ends the streams and the follower */
 void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader left */
 enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *args);
+
+/* The connections (conns.c). conns_stop after the daemon stopped. */
+int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms);
+void ent_http__conns_stop(ent_http *h);
+/* MHD_OPTION_NOTIFY_CONNECTION's callback (cls: h). */
+void ent_http__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code);
+/* The request on c has arrived whole and is being answered: no deadline until it is answered. */
+void ent_http__conn_answering(ent_http *h, struct MHD_Connection *c);
+/* The answer on c is an event stream: never closed for room. */
+void ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c);
+/* Its answer is done: c waits for its next request. */
+void ent_http__conn_answered(ent_http *h, struct MHD_Connection *c);
 
 /* The page (page.c). */
 enum MHD_Result ent_http__page(struct MHD_Connection *c);

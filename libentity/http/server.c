@@ -6,9 +6,11 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "http_int.h"
@@ -223,21 +225,95 @@ static int token_ok(const ent_http *h, struct MHD_Connection *c)
     return diff == 0 && n == h->token_len;
 }
 
-/* A browser sends a POST whose Content-Type is text/plain or a form type (or none) to any site
- * without asking it first (no CORS preflight), so a page of another site could write with the
- * user's access to this server, which without a token is anyone's on the machine. Such a request
- * carries Origin; a JSON one needs the preflight, which this server never grants. PUT, PATCH
- * and DELETE always need it. Clients that are not browsers send no Origin and are not affected. */
-static int cross_site_simple_post(struct MHD_Connection *c, const char *method)
+/* ---- DNS rebinding and cross-site writes ------------------------------------------------- */
+
+/* A page of another site can make a browser talk to this server in two ways. It can send it
+ * requests (a form's POST needs no CORS preflight), or, worse, point a name of its own at the
+ * server's address (DNS rebinding) and then read and write as if the server were its own origin;
+ * on 127.0.0.1 without a token that is everyone's data on the machine. Every request's Host must
+ * therefore name this server: an IP address (a page whose origin is the server's own address is
+ * the server's page), a localhost name (browsers resolve those to loopback themselves, never by
+ * DNS), or a name the user allowed. The port is not compared: an ssh tunnel or a proxy changes it,
+ * and a rebinding page is caught by its name. */
+
+/* The name of a Host value ("name", "name:port", "[v6]:port") into buf, lower-cased, without a
+ * trailing dot. Returns 0, or -1 when it is not one (v6 set when it was a bracketed address). */
+static int host_name(char *buf, size_t size, int *v6, const char *host)
 {
-    const char *ct;
+    const char *end, *port;
     size_t n;
-    if (strcmp(method, "POST") || !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN)) return 0;
-    if (!(ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) return 1;
-    while (*ct == ' ' || *ct == '\t') ct++;
-    n = strcspn(ct, " \t;");
-    return (n == 10 && !strncasecmp(ct, "text/plain", n)) || (n == 33 && !strncasecmp(ct, "application/x-www-form-urlencoded", n)) ||
-           (n == 19 && !strncasecmp(ct, "multipart/form-data", n));
+    *v6 = host[0] == '[';
+    if (*v6) {
+        if (!(end = strchr(host, ']'))) return -1;
+        host++;
+        port = end + 1;
+    } else {
+        end = host + strcspn(host, ":");
+        port = end;
+    }
+    if (*port == ':') {
+        port++;
+        if (!*port || strspn(port, "0123456789") != strlen(port)) return -1;
+    } else if (*port) {
+        return -1;
+    }
+    n = (size_t)(end - host);
+    if (!*v6 && n && host[n - 1] == '.') n--;
+    if (!n || n >= size) return -1;
+    for (size_t i = 0; i < n; i++) buf[i] = (char)tolower((unsigned char)host[i]);
+    buf[n] = '\0';
+    return 0;
+}
+
+/* Whether name is in the comma-separated list (".example.org": it and its subdomains). */
+static int name_listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && p[0] == '.') {
+            /* ".example.org" takes "example.org" and "x.example.org", not "xexample.org" */
+            if ((len == n - 1 && !strncasecmp(name, p + 1, n - 1)) ||
+                (len >= n && !strncasecmp(name + len - n, p, n)))
+                return 1;
+        } else if (n == len && !strncasecmp(name, p, n)) {
+            return 1;
+        }
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* Returns 1 when Host names this server, else 0. A request without Host is no browser's (every
+ * browser sends it), so it is answered. */
+static int host_ok(const ent_http *h, struct MHD_Connection *c)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    char name[256];
+    unsigned char addr[16];
+    int v6;
+    size_t n;
+    if (!host || h->allow_any) return 1;
+    if (host_name(name, sizeof name, &v6, host)) return 0;
+    if (v6) return inet_pton(AF_INET6, name, addr) == 1;
+    if (inet_pton(AF_INET, name, addr) == 1) return 1;
+    n = strlen(name);
+    if (!strcmp(name, "localhost") || (n > 10 && !strcmp(name + n - 10, ".localhost"))) return 1;
+    return h->allow_hosts && name_listed(h->allow_hosts, name);
+}
+
+/* A write from a page carries Origin ("null" from a sandboxed or file page); it must be the
+ * origin the Host names, whatever its scheme (a TLS proxy in front makes it https). Clients that
+ * are not browsers send no Origin and are not affected. */
+static int origin_ok(struct MHD_Connection *c)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const char *auth;
+    if (!origin) return 1;
+    if (!host || !(auth = strstr(origin, "://"))) return 0;
+    return !strcasecmp(auth + 3, host);
 }
 
 /* The API is /api and what is under /api/ ("/apiX" is no part of it: a 404, token or not). */
@@ -258,15 +334,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         *con_cls = r;
         /* refused before any body is read: an unauthenticated client cannot make us buffer one */
+        if (!host_ok(h, c)) {
+            const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+            r->too_big = 1; /* reading stops; the reply below is the answer */
+            ent_http__conn_answering(h, c);
+            return ent_http__reply_error(c, MHD_HTTP_FORBIDDEN,
+                                         "Host \"%.200s\" is not a name of this server: use its IP address or localhost, or "
+                                         "allow the name (entity serve --allow-host NAME); refused so that no web page can "
+                                         "reach this server through a name of its own (DNS rebinding)",
+                                         host);
+        }
+        if (strcmp(method, "GET") && strcmp(method, "HEAD") && !origin_ok(c)) {
+            const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+            r->too_big = 1;
+            ent_http__conn_answering(h, c);
+            return ent_http__reply_error(c, MHD_HTTP_FORBIDDEN,
+                                         "Origin \"%.200s\": a %s from a page of another origin than this server's is refused "
+                                         "(the page's browser would write with the user's access here)",
+                                         origin, method);
+        }
         if (h->token && is_api(url) && !token_ok(h, c)) {
             r->too_big = 1; /* reading stops; the reply below is the answer */
+            ent_http__conn_answering(h, c);
             return ent_http__reply_error(c, MHD_HTTP_UNAUTHORIZED, "this server needs \"Authorization: Bearer TOKEN\"");
-        }
-        if (is_api(url) && cross_site_simple_post(c, method)) {
-            r->too_big = 1;
-            return ent_http__reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                         "Content-Type: a POST from a web page (it has Origin) must be application/json: text/plain and "
-                                         "form types are what any other site's page can send");
         }
         if (cl) {
             char *end;
@@ -276,6 +366,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             /* answered before the body is read (curl's Expect: 100-continue then sends none) */
             if (!errno && !*end && n > h->max_body) {
                 r->too_big = 1;
+                ent_http__conn_answering(h, c);
                 return ent_http__reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the request body of %llu bytes is over the limit of %zu bytes", n,
                                              h->max_body);
             }
@@ -307,6 +398,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    /* the request is whole: what follows is its answer, under no deadline (a stream's lasts) */
+    ent_http__conn_answering(h, c);
     if (r->too_big)
         return ent_http__reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the request body is over the limit of %zu bytes", h->max_body);
 
@@ -376,9 +469,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     ent_http_req *r = *con_cls;
-    (void)cls;
-    (void)c;
     (void)toe;
+    ent_http__conn_answered(cls, c);
     if (r) {
         free(r->body);
         free(r);
@@ -395,6 +487,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(buf, sizeof buf, fmt, ap);
     n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    /* A stream's reader ends its response with an error only for a client dropped or failed,
+     * which stream.c logs with the reason; this line after it would read as a fault here. */
+    if (strstr(buf, "application error generating response")) return;
     ent_http__logf(h, "libmicrohttpd: %s", buf);
 }
 
@@ -462,14 +557,20 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     const union MHD_DaemonInfo *info;
     ent_http *h;
     int v6, rc, err;
-    unsigned flags;
+    unsigned flags, max_clients, hard_limit;
     if (!out || !s) return start_refused(NULL, ENT_INVALID, "ent_http_start: %s is NULL", out ? "the store" : "out");
     *out = NULL;
     if (opts) {
-        if (opts->version != ENT_HTTP_OPTS_VERSION)
-            return start_refused(NULL, ENT_INVALID, "ent_http_start: options of version %u, this library's are %u",
+        if (opts->version == 1) {
+            /* a host built against version 1 passed the struct without the later members */
+            memcpy(&o, opts, offsetof(ent_http_opts, allow_hosts));
+            o.version = ENT_HTTP_OPTS_VERSION;
+        } else if (opts->version != ENT_HTTP_OPTS_VERSION) {
+            return start_refused(NULL, ENT_INVALID, "ent_http_start: options of version %u, this library's are 1 to %u",
                                  opts->version, ENT_HTTP_OPTS_VERSION);
-        o = *opts;
+        } else {
+            o = *opts;
+        }
     }
     if (!o.listen) o.listen = DEFAULT_LISTEN;
     if (parse_listen(&addr, &v6, o.listen))
@@ -491,10 +592,49 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         }
         h->token_len = strlen(h->token);
     }
+    if (o.allow_hosts && o.allow_hosts[0]) {
+        h->allow_any = !strcmp(o.allow_hosts, "*");
+        if (!(h->allow_hosts = strdup(o.allow_hosts))) {
+            free(h->token);
+            free(h);
+            return ENT_NOMEM;
+        }
+    }
     if ((rc = ent_http__hub_start(h))) {
         free(h->token);
+        free(h->allow_hosts);
         free(h);
         return rc;
+    }
+    max_clients = o.max_clients ? o.max_clients : 1000;
+    {
+        /* Past the process's file limit (ulimit -n, often 1024), accept() fails before
+         * max_clients is reached, and libmicrohttpd then stops accepting: no new connection
+         * comes in to close a slow one for, and slow clients hold the server again. So the
+         * limit leaves room for the sockets closed but not yet gone (an eighth) and for the
+         * store's and the server's own files (64). */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            rlim_t budget = rl.rlim_cur > 64 + 32 ? rl.rlim_cur - 64 : 32;
+            if ((rlim_t)max_clients + max_clients / 8 + 16 > budget) {
+                unsigned fit = (unsigned)((budget - 16) * 8 / 9);
+                if (!fit) fit = 1;
+                ent_http__logf(h, "serving %u connections at once, not %u: this process may open %llu files (ulimit -n)", fit,
+                               max_clients, (unsigned long long)rl.rlim_cur);
+                max_clients = fit;
+            }
+            hard_limit = (rlim_t)max_clients * 2 + 16 > budget ? (unsigned)budget : max_clients * 2 + 16;
+        } else {
+            hard_limit = max_clients * 2 + 16;
+        }
+    }
+    if ((rc = ent_http__conns_start(h, max_clients, o.request_timeout_ms ? o.request_timeout_ms : 30000))) {
+        ent_http__hub_stop(h);
+        ent_http__hub_free(h);
+        free(h->token);
+        free(h->allow_hosts);
+        free(h);
+        return start_refused(&o, rc, "ent_http_start: out of resources");
     }
     /* A thread per connection: an event stream's reader then simply blocks until the follower
      * hands it events, and a stalled client stalls only its own thread. */
@@ -503,7 +643,10 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* first: it covers the options' own messages */
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o.max_clients ? o.max_clients : 1000),
+                            /* max_clients is kept by closing waiting connections (conns.c); the
+                             * ones closed linger until their threads see it, hence the room */
+                            MHD_OPTION_CONNECTION_LIMIT, hard_limit,
+                            MHD_OPTION_NOTIFY_CONNECTION, ent_http__conn_notify, h,
                             /* idle connections close; a stream's heartbeat must come sooner */
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(120 + 2 * h->heartbeat_ms / 1000),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
@@ -513,9 +656,11 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         /* libmicrohttpd's own line (logged above) has the reason; bind's errno is still here */
         err = errno;
         start_refused(&o, ENT_IO, "cannot listen on %.200s%s%s", o.listen, err ? ": " : "", err ? strerror(err) : "");
+        ent_http__conns_stop(h);
         ent_http__hub_stop(h);
         ent_http__hub_free(h);
         free(h->token);
+        free(h->allow_hosts);
         free(h);
         return ENT_IO;
     }
@@ -534,7 +679,9 @@ void ent_http_stop(ent_http *h)
      * what is left and joins the connection threads. */
     ent_http__hub_stop(h);
     MHD_stop_daemon(h->d);
+    ent_http__conns_stop(h);
     ent_http__hub_free(h);
     free(h->token);
+    free(h->allow_hosts);
     free(h);
 }

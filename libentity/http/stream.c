@@ -357,6 +357,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                     const ent_http_recent *r = &hb->recent[cl->pos % RECENT_MAX];
                     if (takes_recent(cl, r)) {
                         if (q_add(cl, r->msg, r->len, (size_t)-1)) {
+                            ent_http__logf(h, "event stream of %s: out of memory at seq %llu", cl->addr, (unsigned long long)cl->pos);
                             cl->failed = 1;
                             break;
                         }
@@ -436,7 +437,7 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     uint64_t from = 0, first = 0, last = 0;
     ent_http_client *cl;
     struct MHD_Response *resp;
-    char head[160];
+    char head[200];
     int rc;
     if (ent_http__event_filter(&t, &ops, h->s, a, c, &mrc)) return mrc;
     for (size_t i = 0; i < a->n; i++)
@@ -482,7 +483,16 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     /* Below a trimmed log the stream starts at its first event (the follower's recent copies may
      * reach further back: not those, so every client of the same position gets the same) and
      * says what is gone; a client that resumes there cannot have everything. */
-    if (first > 1 && cl->pos < first) {
+    if (cl->pos > last + 1 && (last_id || from_text)) {
+        /* A resume point past the log's end: the client read another store, or this one before
+         * it was restored from an older copy or made anew. Waiting for that seq would skip every
+         * event up to it without a word; the stream starts after the last event instead, and
+         * says so. */
+        snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu (%s %llu is past the log's last event, %llu)\n\n",
+                 (unsigned long long)last + 1, last_id ? "Last-Event-ID" : "from", (unsigned long long)(last_id ? cl->pos - 1 : cl->pos),
+                 (unsigned long long)last);
+        cl->pos = last + 1;
+    } else if (first > 1 && cl->pos < first) {
         snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu (%llu to %llu were trimmed from the log)\n\n", (unsigned long long)first,
                  (unsigned long long)cl->pos, (unsigned long long)first - 1);
         cl->pos = first;
@@ -502,6 +512,7 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    ent_http__conn_streaming(h, c);
     mrc = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return mrc;

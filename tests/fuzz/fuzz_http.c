@@ -136,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         add_s(&req, methods[m]);
         add_s(&req, " /api");
         add_clean(&req, p, n);
-        add_s(&req, " HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n");
+        add_s(&req, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
         if (ho.token && !(hdrs & 0x10)) add_s(&req, "Authorization: Bearer t0k\r\n");
         static const char *const names[] = {"If-Match", "If-None-Match", "Last-Event-ID", "Authorization"};
         for (int b = 0; b < 4; b++)

@@ -195,21 +195,61 @@ done
 req PUT "/api/product/$(head -c 300 /dev/zero | tr '\0' k)" -d '{"price":1}'; [ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok || bad "long key -> $code"
 req GET /api/stat; want 200 "still up"
 
-# ---- a cross-site page's POST: a browser sends a POST of text/plain or a form type to any site
-# without asking it first (no CORS preflight), with an Origin header; such a POST must not write.
-# A POST of JSON needs the preflight, which this server never grants.
+# ---- a cross-site page's write: a browser sends a POST of text/plain or a form type to any site
+# without asking it first (no CORS preflight), with an Origin header; such a write must not
+# happen. Every write whose Origin is not the server's own is 403, whatever its type (it was 415
+# for the simple content types only).
 count() { curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['types']['customer']['count'])"; }
 n0=$(count)
 req POST /api/customer -H 'Origin: http://evil.example' -H 'Content-Type: text/plain' -d '{"email":"csrf1@x","name":"C"}'
-want 415 "cross-site text/plain POST"; errmsg "Content-Type"
-req POST /api/customer -H 'Origin: http://evil.example' -d '{"email":"csrf2@x","name":"C"}'; want 415 "cross-site form POST"
+want 403 "cross-site text/plain POST"; errmsg 'Origin "http://evil.example"'
+req POST /api/customer -H 'Origin: http://evil.example' -d '{"email":"csrf2@x","name":"C"}'; want 403 "cross-site form POST"
 req POST /api/customer -H 'Origin: null' -H 'Content-Type: multipart/form-data; boundary=b' -d '{"email":"csrf3@x","name":"C"}'
-want 415 "sandboxed multipart POST"
+want 403 "sandboxed multipart POST"
 req POST /api/customer -H 'Origin: http://evil.example' -H 'Content-Type: TEXT/Plain; charset=utf-8' -d '{"email":"csrf4@x","name":"C"}'
-want 415 "cross-site text/plain POST, any case, with parameters"
-[ "$(count)" = "$n0" ] && ok || bad "a cross-site POST wrote: $n0 -> $(count) customers"
+want 403 "cross-site text/plain POST, any case, with parameters"
+req POST /api/customer -H "Origin: http://127.0.0.1:$((PORT + 1))" -H 'Content-Type: application/json' -d '{"email":"csrf5@x","name":"C"}'
+want 403 "a JSON POST from a page of another port"
+req DELETE /api/customer/1 -H 'Origin: http://evil.example'; want 403 "cross-site DELETE"
+req PATCH /api/customer/1 -H 'Origin: http://evil.example' -d '{"name":"C"}'; want 403 "cross-site PATCH"
+[ "$(count)" = "$n0" ] && ok || bad "a cross-site write wrote: $n0 -> $(count) customers"
+req GET /api/customer/1; jcheck "d['version']" 1
+req GET /api/stat -H 'Origin: http://evil.example'; want 200 "a cross-origin read (the browser keeps the answer from the page: no CORS)"
 req POST /api/customer -H "Origin: $U" -H 'Content-Type: application/json' -d '{"email":"page@x","name":"P"}'; want 201 "a page's JSON POST"
+req POST /api/customer -H "Origin: https://127.0.0.1:$PORT" -d '{"email":"page2@x","name":"P"}'; want 201 "the page through a TLS proxy (https Origin)"
 req POST /api/customer -H 'Content-Type: text/plain' -d '{"email":"script@x","name":"S"}'; want 201 "text/plain without Origin (curl, scripts)"
+
+# ---- DNS rebinding: a page of another site that points a name of its own at 127.0.0.1 reaches
+# the server through the user's browser, as its own origin, with that name in Host. Only IP
+# addresses, localhost names and --allow-host names are answered, on every path (reads too:
+# that page could read everything).
+req GET /api/stat -H "Host: attacker.example:$PORT"; want 403 "a rebound name"; errmsg 'Host "attacker.example:'"$PORT"'"'; errmsg '--allow-host'
+req GET / -H "Host: attacker.example:$PORT"; want 403 "the page through a rebound name"
+req GET /api/events/stream -H "Host: attacker.example:$PORT" --max-time 5; want 403 "the stream through a rebound name"
+n0=$(count)
+req POST /api/customer -H "Host: attacker.example:$PORT" -H "Origin: http://attacker.example:$PORT" -d '{"email":"rb@x","name":"R"}'
+want 403 "a write through a rebound name (same origin to the browser)"
+[ "$(count)" = "$n0" ] && ok || bad "a rebound write wrote"
+for h in "localhost:$PORT" LOCALHOST localhost. "app.localhost:$PORT" 127.0.0.1 "127.0.0.1:$PORT" "[::1]:$PORT" "[::1]" 10.1.2.3:9; do
+  req GET /api/stat -H "Host: $h"; want 200 "Host $h"
+done
+for h in evillocalhost localhost.attacker.example 127.0.0.1.attacker.example 127.1 '[::1' '[nope]:80' "localhost:$PORT:1" 'localhost:x' ':80'; do
+  req GET /api/stat -H "Host: $h"; want 403 "Host $h"
+done
+req GET /api/stat -H 'Host;'; want 403 "an empty Host"
+# HTTP/1.0 without Host is no browser's (curl sends Host even so: a raw request)
+python3 - "$PORT" >"$work/raw" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/stat HTTP/1.0\r\n\r\n")
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+print(out.split(b"\r\n")[0].decode())
+PY
+grep -q ' 200 ' "$work/raw" && ok || bad "HTTP/1.0 without Host: $(cat "$work/raw")"
 
 # ---- what one request makes the server hold is bounded: a page of big entities or events ends
 # after about 1 MiB with a Link to the rest, whatever the limit (a client that never reads its
@@ -283,6 +323,103 @@ req POST /api/customer -d "$big"; want 413 "over --max-body"; errmsg "limit of 6
 req POST /api/customer -H 'Transfer-Encoding: chunked' -d "$big"; want 413 "chunked over --max-body"
 req POST /api/customer -d '{"email":"s@x","name":"s"}'; want 201 "under --max-body"
 stop_server
+
+# ---- --allow-host: names of the user's own (repeatable, comma-separated, .DOMAIN, *)
+start_server "$S" --allow-host myhost.lan,Other.Example --allow-host .corp.example || exit 1
+for h in myhost.lan "MYHOST.LAN:$PORT" other.example "corp.example:$PORT" a.b.corp.example 127.0.0.1 localhost; do
+  req GET /api/stat -H "Host: $h"; want 200 "allowed Host $h"
+done
+for h in attacker.example myhost.lan.attacker.example xcorp.example corp.example.attacker.example; do
+  req GET /api/stat -H "Host: $h"; want 403 "Host $h beside --allow-host"
+done
+req POST /api/customer -H "Host: myhost.lan:$PORT" -H "Origin: http://myhost.lan:$PORT" -d '{"email":"ah@x","name":"A"}'; want 201 "a write from the allowed name's page"
+req POST /api/customer -H "Host: myhost.lan:$PORT" -H "Origin: http://127.0.0.1:$PORT" -d '{"email":"ah2@x","name":"A"}'; want 403 "a write from another origin to the allowed name"
+stop_server
+start_server "$S" --allow-host '*' || exit 1
+req GET /api/stat -H "Host: anything.example"; want 200 "--allow-host * takes any name"
+req POST /api/customer -H "Host: anything.example" -H 'Origin: http://evil.example' -d '{"email":"ah3@x","name":"A"}'; want 403 "--allow-host * still checks Origin"
+stop_server
+for a in '' 'a b'; do
+  "$E" -s "$S" serve --listen 127.0.0.1:0 --allow-host "$a" 2>"$work/err"; rc=$?
+  [ $rc = 2 ] && grep -q -- "--allow-host" "$work/err" && ok || bad "--allow-host '$a' -> exit $rc: $(cat "$work/err")"
+done
+
+# ---- slow clients (slowloris): --max-clients and --request-timeout reach the server. A silent
+# connection is closed to make room for a new one past --max-clients, and one that sends a byte
+# a second never completes its request within --request-timeout (each within 10 s, a bound only)
+cat >"$work/silent.py" <<'PY'
+import socket, subprocess, sys, time
+port, url, trickle = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(0.5)
+if not trickle:
+    # the server knows it once it answered a later connection (it accepts in order)
+    code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/api/stat"], capture_output=True, text=True).stdout
+    if code != "200": sys.exit("a request beside a silent connection: %s" % code)
+else:
+    s.sendall(b"GET /api/stat HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+end = time.time() + 10
+while time.time() < end:
+    try:
+        if s.recv(4096) == b"": sys.exit(0)
+    except socket.timeout:
+        if trickle: s.sendall(b"a")
+    except OSError:
+        sys.exit(0)
+sys.exit("still open after 10 s")
+PY
+start_server "$S" --max-clients 1 || exit 1
+python3 "$work/silent.py" "$PORT" "$U" 0 && ok || bad "--max-clients 1: the silent connection was not closed for a new one"
+stop_server
+start_server "$S" --request-timeout 1 || exit 1
+python3 "$work/silent.py" "$PORT" "$U" 1 && ok || bad "--request-timeout 1: a request sent a byte at a time was not cut off"
+stop_server
+# ... also where the process may open fewer files than --max-clients needs (ulimit -n 200, soft
+# and hard, with the default 1000): accept() failed first and the server stopped accepting, so
+# 150 silent connections held it until they timed out. It now serves fewer at once, says so, and
+# closes a silent one for a new one.
+: >"$work/server.err"
+bash -c 'ulimit -n 200 && exec "$@"' _ "$E" -s "$S" serve --listen 127.0.0.1:0 2>"$work/server.err" &
+SRV_PID=$!
+for _ in $(seq 1 200); do PORT=$(sed -n 's/.*http:\/\/127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' "$work/server.err"); [ -n "$PORT" ] && break; sleep 0.05; done
+U=http://127.0.0.1:$PORT
+grep -q "serving 106 connections at once, not 1000: this process may open 200 files (ulimit -n)" "$work/server.err" && ok || bad "ulimit -n 200: $(cat "$work/server.err")"
+python3 - "$PORT" "$U" <<'PY' && ok || bad "150 silent connections beside ulimit -n 200 held the server"
+import socket, subprocess, sys
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(150)]
+code = subprocess.run(["curl", "-s", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", sys.argv[2] + "/api/stat"], capture_output=True, text=True).stdout
+sys.exit(0 if code == "200" else "got %r" % code)
+PY
+stop_server
+# a live stream client dropped by one transaction of more than --client-buffer bytes: the
+# server says so once; libmicrohttpd's "Closing connection (application error generating
+# response)" followed, which reads as a fault of the server's
+start_server "$S" --client-buffer 1000 || exit 1
+python3 - "$PORT" "$E" "$S" <<'PY' && ok || bad "a live client past --client-buffer was not dropped"
+import json, socket, subprocess, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+s.settimeout(0.5); buf, end, loaded = b"", time.time() + 10, False
+while time.time() < end:
+    try:
+        d = s.recv(65536)
+        if not d: sys.exit(0 if loaded else "closed before the load")
+        buf += d
+    except socket.timeout: pass
+    except OSError: sys.exit(0)
+    if not loaded and b": events from seq" in buf:
+        rows = "".join(json.dumps({"type": "customer", "key": 9000 + j, "version": 1, "data": {"email": "burst%d@x" % j, "name": "B"}}) + "\n" for j in range(20))
+        subprocess.run([sys.argv[2], "-s", sys.argv[3], "load", "--batch", "1000"], input=rows, text=True, check=True, stderr=subprocess.DEVNULL)
+        loaded = True
+sys.exit("not dropped in 10 s")
+PY
+stop_server
+grep -q "dropped the event stream of 127.0.0.1" "$work/server.err" && ok || bad "no drop line: $(cat "$work/server.err")"
+grep -q "application error" "$work/server.err" && bad "a drop logged as an application error: $(grep "application error" "$work/server.err")" || ok
+for a in '--max-clients 0' '--max-clients x' '--request-timeout 0' '--request-timeout 3601'; do
+  "$E" -s "$S" serve --listen 127.0.0.1:0 $a 2>"$work/err"; rc=$?
+  [ $rc = 2 ] && grep -q -- "${a%% *}" "$work/err" && ok || bad "$a -> exit $rc: $(cat "$work/err")"
+done
 
 # ---- token
 printf 's3cret-token\n' >"$work/token"
@@ -412,6 +549,36 @@ python3 "$work/sse.py" "$work/r3" >"$work/b"; jcheck "d['ids']" "[$((end - 1)), 
 req GET '/api/events?from=1'; want 410 "events below a trimmed log"; errmsg "events 1 to $((end - 2)) were trimmed from the log, which starts at $((end - 1)) now"
 req GET "/api/events?from=$((end - 1))"; want 200 "events from the first kept"; jcheck "[e['seq'] for e in d]" "[$((end - 1)), $end]"
 for q in '' '?from=0'; do req GET "/api/events$q"; want 200 "events$q on a trimmed log"; jcheck "d[0]['seq']" "$((end - 1))"; done
+# a resume point past the log's end (the client read another store, or this one before it was
+# made anew or restored from an older copy): the stream starts after the last event and says so;
+# it waited for that seq and skipped every event up to it without a word
+cat >"$work/future.py" <<'PY'
+import socket, subprocess, sys, time
+port, header, estore, store = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(("GET /api/events/stream%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (sys.argv[5], header)).encode())
+s.settimeout(0.2)
+buf, end, wrote = b"", time.time() + 10, False
+while time.time() < end and buf.count(b"event: create") < 2:
+    try:
+        d = s.recv(65536)
+        if not d: break
+        buf += d
+    except socket.timeout:
+        pass
+    if not wrote and b": events from seq" in buf:
+        for i in (1, 2):
+            subprocess.run([estore, "-s", store, "put", "customer", '{"email":"fut%d%s@x","name":"F"}' % (i, sys.argv[5] != "")], check=True, stdout=subprocess.DEVNULL)
+        wrote = True
+print(buf.decode(errors="replace").split("\r\n\r\n", 1)[-1])
+PY
+end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
+python3 "$work/future.py" "$PORT" "Last-Event-ID: $((end + 100))"$'\r\n' "$E" "$S" "" >"$work/r4"
+grep -q "^: events from seq $((end + 1)) (Last-Event-ID $((end + 100)) is past the log's last event, $end)" "$work/r4" && ok || bad "a Last-Event-ID past the log: $(head -c 200 "$work/r4")"
+grep -q "^id: $((end + 2))\$" "$work/r4" && ok || bad "a Last-Event-ID past the log skipped the new events: $(head -c 300 "$work/r4")"
+python3 "$work/future.py" "$PORT" "" "$E" "$S" "?from=$((end + 100))" >"$work/r5"
+grep -q "^: events from seq $((end + 3)) (from $((end + 100)) is past the log's last event, $((end + 2)))" "$work/r5" && ok || bad "a from= past the log: $(head -c 200 "$work/r5")"
+grep -q "^id: $((end + 4))\$" "$work/r5" && ok || bad "a from= past the log skipped the new events: $(head -c 300 "$work/r5")"
 stop_server
 
 finish

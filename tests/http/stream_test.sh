@@ -147,7 +147,7 @@ port, fifo, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect(("127.0.0.1", port))
-s.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 print("connected", flush=True)
 open(fifo).readline()
 s.settimeout(60)
@@ -225,7 +225,7 @@ import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"GET /api/events/stream?from=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /api/events/stream?from=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 s.settimeout(30)
 data = b""
 while b"id: 1\n" not in data:

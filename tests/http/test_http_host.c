@@ -102,7 +102,7 @@ static void test_serve_memory_store(void)
     fd = connect_to(ent_http_port(h));
     CU_ASSERT_FATAL(fd >= 0);
     {
-        const char r[] = "GET /api/events/stream?from=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+        const char r[] = "GET /api/events/stream?from=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
         CU_ASSERT_EQUAL(write(fd, r, sizeof r - 1), (ssize_t)(sizeof r - 1));
     }
     read_until(fd, buf, sizeof buf, "id: 1\n");
@@ -198,6 +198,19 @@ static void test_refusals(void)
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
     CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "version"));
     CU_ASSERT_PTR_NULL(h);
+    /* a host built against version 1 of the options (before allow_hosts and
+     * request_timeout_ms) is served: its struct ends before them, so they are not read */
+    {
+        char buf[4096];
+        ent_http_opts v1 = ENT_HTTP_OPTS_INIT;
+        v1.version = 1;
+        v1.listen = "127.0.0.1:0";
+        v1.allow_hosts = "garbage past a version 1 struct";
+        ENT_OK_(ent_http_start(&h, s, &v1));
+        CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/stat", NULL), 200);
+        ent_http_stop(h);
+        h = NULL;
+    }
     o.version = ENT_HTTP_OPTS_VERSION;
     ENT_OK_(ent_http_start(&h, s, &o));
     snprintf(addr, sizeof addr, "127.0.0.1:%u", ent_http_port(h));
@@ -212,9 +225,248 @@ static void test_refusals(void)
     ent_schema_free(sc);
 }
 
+/* Whether the server closes fd within 10 s (a bound on a broken run, not a timing check): read()
+ * returns 0 or fails; whatever it sent before is read and dropped. */
+static int closed_by_server(int fd)
+{
+    char buf[4096];
+    time_t end = time(NULL) + 10;
+    while (time(NULL) < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t got;
+        if (poll(&p, 1, 200) <= 0) continue;
+        got = read(fd, buf, sizeof buf);
+        if (got <= 0) return 1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    return write(fd, s, n) == (ssize_t)n ? 0 : -1;
+}
+
+/* A connection that made one whole request (so the server has accepted it) and kept it open. */
+static int kept_alive(unsigned port)
+{
+    char buf[8192];
+    int fd = connect_to(port);
+    if (fd < 0) return -1;
+    /* stat's JSON ends with read_only: the whole answer is read */
+    if (write_all(fd, "GET /api/stat HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") ||
+        !strstr((read_until(fd, buf, sizeof buf, "\"read_only\":false}"), buf), "\"read_only\":false}")) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* An event stream from seq 1, its head read. */
+static int stream_from_1(unsigned port)
+{
+    char buf[4096];
+    int fd = connect_to(port);
+    if (fd < 0) return -1;
+    if (write_all(fd, "GET /api/events/stream?from=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") ||
+        !strstr((read_until(fd, buf, sizeof buf, ": events from seq 1\n"), buf), ": events from seq 1\n")) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void create_customer(ent_store *s, const char *email)
+{
+    ent_entity *e = NULL;
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "customer")));
+    ENT_OK_(ent_entity_set_string(e, "email", email));
+    ENT_OK_(ent_entity_set_string(e, "name", "N"));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+}
+
+/* Slowloris: clients that open connections and send their requests slowly (or never) used to hold
+ * every one of max_clients, and every other client was refused until libmicrohttpd's idle timeout
+ * (150 s, restarted by each byte) closed them. A new connection at the limit now closes the one
+ * that has waited longest for its request; connections being answered (streams) are never
+ * closed for it. */
+static void test_slow_clients_cannot_starve(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    int fds[8], streams[3], idle;
+    unsigned port;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.listen = "127.0.0.1:0";
+    o.max_clients = 8;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    port = ent_http_port(h);
+    /* every connection the server takes: the first sends nothing; the others make a request and
+     * stay open, and half of them start their next request and never end its head. The server
+     * accepts in connect order, so the first is known to it before any later one is answered;
+     * it has waited longest (a connection answered waits again only from just after the answer,
+     * which a test cannot order) */
+    CU_ASSERT_FATAL((fds[0] = connect_to(port)) >= 0);
+    for (int i = 1; i < 8; i++) {
+        fds[i] = kept_alive(port);
+        CU_ASSERT_FATAL(fds[i] >= 0);
+        if (i % 2) CU_ASSERT_EQUAL(write_all(fds[i], "GET /api/stat HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a"), 0);
+    }
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, port, "GET", "/api/stat", NULL), 200);
+    CU_ASSERT_EQUAL(closed_by_server(fds[0]), 1); /* it waited longest */
+    /* the newest slow one was left alone: its request, once whole, is answered */
+    CU_ASSERT_EQUAL(write_all(fds[7], "\r\n\r\n"), 0);
+    read_until(fds[7], buf, sizeof buf, "\"read_only\":false}");
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "HTTP/1.1 200 OK"));
+    for (int i = 0; i < 8; i++) close(fds[i]);
+    ent_http_stop(h);
+
+    /* streams are answers in progress: never closed to make room; when only they are left, the
+     * new connection is the one closed */
+    o.max_clients = 4;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    port = ent_http_port(h);
+    CU_ASSERT_FATAL((idle = connect_to(port)) >= 0); /* first, as above */
+    for (int i = 0; i < 3; i++) CU_ASSERT_FATAL((streams[i] = stream_from_1(port)) >= 0);
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, port, "GET", "/api/stat", NULL), 200);
+    CU_ASSERT_EQUAL(closed_by_server(idle), 1);
+    close(idle);
+    create_customer(s, "c1@x");
+    for (int i = 0; i < 3; i++) {
+        read_until(streams[i], buf, sizeof buf, "\"c1@x\"");
+        CU_ASSERT_PTR_NOT_NULL(strstr(buf, "id: 1\nevent: create\n"));
+    }
+    {
+        int fourth = stream_from_1(port);
+        CU_ASSERT_FATAL(fourth >= 0);
+        CU_ASSERT_NOT_EQUAL(request(buf, sizeof buf, port, "GET", "/api/stat", NULL), 200);
+        create_customer(s, "c2@x");
+        read_until(fourth, buf, sizeof buf, "\"c2@x\"");
+        CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"c2@x\""));
+        close(fourth);
+    }
+    for (int i = 0; i < 3; i++) {
+        read_until(streams[i], buf, sizeof buf, "\"c2@x\"");
+        CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"c2@x\""));
+        close(streams[i]);
+    }
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
+/* A client that asks for a long answer and stops reading holds its connection as surely as a slow
+ * sender (libmicrohttpd's idle timeout, 150 s): at max_clients, the oldest answer other than a
+ * stream is closed for a new connection when none waits for its request. */
+static void test_slow_reader_cannot_starve(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("big");
+    size_t n = (size_t)16 << 20;
+    char buf[8192], *json = malloc(n + 64);
+    int reader, small = 4096;
+    struct sockaddr_in a;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+    /* 16 MiB: more than the sockets' buffers hold for a client that reads nothing */
+    {
+        static const char head[] = "{\"price\":1,\"attrs\":{\"b\":\"";
+        memcpy(json, head, sizeof head - 1);
+        memset(json + sizeof head - 1, 'x', n);
+        memcpy(json + sizeof head - 1 + n, "\"}}", 4);
+    }
+    ENT_OK_(ent_entity_from_json(&e, ent_store_type(s, "product"), json, strlen(json)));
+    free(json);
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+    o.listen = "127.0.0.1:0";
+    o.max_clients = 1;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    /* a small receive buffer, set before connecting (the window is agreed then) */
+    reader = socket(AF_INET, SOCK_STREAM, 0);
+    CU_ASSERT_FATAL(reader >= 0);
+    setsockopt(reader, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)ent_http_port(h));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_FATAL(connect(reader, (struct sockaddr *)&a, sizeof a) == 0);
+    CU_ASSERT_EQUAL(write_all(reader, "GET /api/product/big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
+    read_until(reader, buf, 1024, "xxxx"); /* the answer has begun; no more is read */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "200 OK"));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/stat", NULL), 200);
+    CU_ASSERT_EQUAL(closed_by_server(reader), 1);
+    close(reader);
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
+/* A request's head and body must arrive within request_timeout_ms: a client that sends a byte now
+ * and then (which restarted libmicrohttpd's idle timeout each time), one that sends nothing, one
+ * whose body never ends, and a kept-alive connection that never sends its next request are
+ * closed; a stream, an answer in progress, is not. */
+static void test_request_timeout(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    int stream, trickle, silent, body, kept, closed = 0;
+    time_t end;
+    unsigned port;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.listen = "127.0.0.1:0";
+    o.request_timeout_ms = 300;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    port = ent_http_port(h);
+    CU_ASSERT_FATAL((stream = stream_from_1(port)) >= 0);
+    CU_ASSERT_FATAL((silent = connect_to(port)) >= 0);
+    CU_ASSERT_FATAL((body = connect_to(port)) >= 0);
+    CU_ASSERT_EQUAL(write_all(body, "POST /api/customer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"), 0);
+    CU_ASSERT_FATAL((kept = kept_alive(port)) >= 0);
+    /* one byte of a never-ending header every 50 ms, until the server closes (bounded: 10 s) */
+    CU_ASSERT_FATAL((trickle = connect_to(port)) >= 0);
+    CU_ASSERT_EQUAL(write_all(trickle, "GET /api/stat HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "), 0);
+    for (end = time(NULL) + 10; !closed && time(NULL) < end;) {
+        struct pollfd p = {trickle, POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) closed = read(trickle, buf, sizeof buf) <= 0;
+        else if (write(trickle, "a", 1) != 1) closed = 1;
+    }
+    CU_ASSERT_EQUAL(closed, 1);
+    CU_ASSERT_EQUAL(closed_by_server(silent), 1);
+    CU_ASSERT_EQUAL(closed_by_server(body), 1);
+    CU_ASSERT_EQUAL(closed_by_server(kept), 1);
+    /* the stream, open longer than all of them, still gets events */
+    create_customer(s, "t@x");
+    read_until(stream, buf, sizeof buf, "\"t@x\"");
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "id: 1\nevent: create\n"));
+    /* and a whole request is answered */
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, port, "GET", "/api/customer/1", NULL), 200);
+    close(stream);
+    close(trickle);
+    close(silent);
+    close(body);
+    close(kept);
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
-                                              ENT_TEST(test_refusals), {NULL, NULL}};
+                                          ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
+                                          ENT_TEST(test_request_timeout), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }

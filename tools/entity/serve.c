@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -49,41 +50,73 @@ static int read_token(char **out, const char *path)
     return 0;
 }
 
-/* serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--client-buffer BYTES]
- *       [--heartbeat SECONDS] */
+/* serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]
+ *       [--max-clients N] [--request-timeout SECONDS] [--client-buffer BYTES] [--heartbeat SECONDS] */
 int cmd_serve(int argc, char **argv)
 {
     ent_http_opts o = ENT_HTTP_OPTS_INIT;
     const char *token_file = NULL;
-    char *token = NULL;
+    char *token = NULL, *hosts = NULL;
     ent_store *s = NULL;
     ent_http *h = NULL;
     sigset_t sigs;
     uint64_t v;
-    int rc, sig = 0;
-    for (int i = 1; i < argc; i++) {
+    int rc = 0, sig = 0;
+    for (int i = 1; i < argc && !rc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc) o.listen = argv[++i];
         else if (!strcmp(argv[i], "--token-file") && i + 1 < argc) token_file = argv[++i];
         else if (!strcmp(argv[i], "--read-only")) o.read_only = 1;
         else if (!strcmp(argv[i], "--max-body") && i + 1 < argc) {
-            if ((rc = parse_u64(&v, argv[++i], "--max-body"))) return rc;
-            if (!v) return (msg("--max-body must be at least 1"), 2);
+            if ((rc = parse_u64(&v, argv[++i], "--max-body"))) break;
+            if (!v) rc = (msg("--max-body must be at least 1"), 2);
             o.max_body = (size_t)v;
         } else if (!strcmp(argv[i], "--client-buffer") && i + 1 < argc) {
-            if ((rc = parse_u64(&v, argv[++i], "--client-buffer"))) return rc;
-            if (!v) return (msg("--client-buffer must be at least 1"), 2);
+            if ((rc = parse_u64(&v, argv[++i], "--client-buffer"))) break;
+            if (!v) rc = (msg("--client-buffer must be at least 1"), 2);
             o.client_buffer = (size_t)v;
         } else if (!strcmp(argv[i], "--heartbeat") && i + 1 < argc) {
-            if ((rc = parse_u64(&v, argv[++i], "--heartbeat"))) return rc;
-            if (!v || v > 3600) return (msg("--heartbeat must be 1 to 3600 seconds"), 2);
+            if ((rc = parse_u64(&v, argv[++i], "--heartbeat"))) break;
+            if (!v || v > 3600) rc = (msg("--heartbeat must be 1 to 3600 seconds"), 2);
             o.heartbeat_ms = (unsigned)v * 1000;
-        } else return usage();
+        } else if (!strcmp(argv[i], "--allow-host") && i + 1 < argc) {
+            /* repeatable: every use's names, joined as the library takes them */
+            const char *name = argv[++i];
+            size_t have = hosts ? strlen(hosts) : 0;
+            char *more;
+            if (!name[0] || strpbrk(name, " \t"))
+                rc = (msg("--allow-host: \"%s\" is not a host name (NAME, .DOMAIN for it and its subdomains, or *)", name), 2);
+            else if (!(more = realloc(hosts, have + strlen(name) + 2))) rc = (msg("serve: out of memory"), 1);
+            else snprintf((hosts = more) + have, strlen(name) + 2, "%s%s", have ? "," : "", name);
+        } else if (!strcmp(argv[i], "--max-clients") && i + 1 < argc) {
+            if ((rc = parse_u64(&v, argv[++i], "--max-clients"))) break;
+            if (!v || v > 100000) rc = (msg("--max-clients must be 1 to 100000"), 2);
+            o.max_clients = (unsigned)v;
+        } else if (!strcmp(argv[i], "--request-timeout") && i + 1 < argc) {
+            if ((rc = parse_u64(&v, argv[++i], "--request-timeout"))) break;
+            if (!v || v > 3600) rc = (msg("--request-timeout must be 1 to 3600 seconds"), 2);
+            o.request_timeout_ms = (unsigned)v * 1000;
+        } else rc = usage();
     }
-    if (token_file && read_token(&token, token_file)) return 1;
+    if (rc) {
+        free(hosts);
+        return rc;
+    }
+    o.allow_hosts = hosts;
+    if (token_file && read_token(&token, token_file)) return (free(hosts), 1);
+    {
+        /* every connection is a file: the soft limit (often 1024) up to the hard one, as servers
+         * do, so that --max-clients (default 1000) fits; the server lowers it if not */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     o.token = token;
     o.log = log_line;
     if ((rc = open_store(&s, o.read_only))) {
         free(token);
+        free(hosts);
         return rc;
     }
     /* SIGINT and SIGTERM are blocked before the server's threads start, so they inherit the mask
@@ -95,6 +128,7 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     rc = ent_http_start(&h, s, &o);
     free(token);
+    free(hosts);
     if (rc) {
         if (strcmp(ent_errmsg(), last_logged))
             msg("serve: cannot start: %s", ent_errmsg()[0] ? ent_errmsg() : ent_strerror(rc));

@@ -27,9 +27,11 @@ typedef struct ent_http ent_http;
  * that failed), on one of the server's threads; line is borrowed for the call. */
 typedef void (*ent_http_log_cb)(const char *line, void *payload);
 
-#define ENT_HTTP_OPTS_VERSION 1
+/* Version 2 added the members after log_payload; a version 1 struct (without them) is still
+ * taken, with their defaults. */
+#define ENT_HTTP_OPTS_VERSION 2
 typedef struct ent_http_opts {
-    unsigned version;        /* ENT_HTTP_OPTS_VERSION */
+    unsigned version;        /* ENT_HTTP_OPTS_VERSION (or 1) */
     const char *listen;      /* "ADDR:PORT" (IPv4 dotted, or [IPv6]); NULL: "127.0.0.1:8080".
                               * Port 0 takes a free port: see ent_http_port(). */
     const char *token;       /* non-NULL: every /api/ request needs "Authorization: Bearer TOKEN";
@@ -39,14 +41,29 @@ typedef struct ent_http_opts {
     size_t client_buffer;    /* bytes of events queued for one stream client before it is dropped
                               * (it resumes with Last-Event-ID); 0: 1 MiB */
     unsigned heartbeat_ms;   /* a comment line on idle streams this often; 0: 15000 */
-    unsigned max_clients;    /* connections at once; 0: 1000 */
+    unsigned max_clients;    /* connections at once; 0: 1000. A new one past it closes the
+                              * connection that has waited longest for its request to arrive
+                              * (idle, or sending it slowly), or itself when every other one
+                              * is being answered */
     ent_http_log_cb log;     /* may be NULL */
     void *log_payload;
+    /* Version 2: */
+    const char *allow_hosts; /* Host header names answered besides IP addresses, "localhost" and
+                              * "*.localhost" (a check against DNS rebinding): comma-separated;
+                              * ".example.org" takes example.org and its subdomains; "*" any name.
+                              * NULL: none. Copied */
+    unsigned request_timeout_ms; /* a request's head and body must arrive within this from the
+                                  * connection's start or the previous answer, or the connection
+                                  * is closed; 0: 30000 */
 } ent_http_opts;
-#define ENT_HTTP_OPTS_INIT {ENT_HTTP_OPTS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL}
+#define ENT_HTTP_OPTS_INIT {ENT_HTTP_OPTS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0}
 
 /* Start serving store s (borrowed: it must stay open until ent_http_stop()).
  * out: the caller stops and frees it with ent_http_stop().
+ * Every request's Host must be an IP address, a localhost name or one of allow_hosts (else 403),
+ * and a write that carries Origin must come from the origin the Host names (else 403): a page of
+ * another site can then neither reach the server through a name it made resolve to the server's
+ * address (DNS rebinding) nor write through the user's browser.
  * Returns ENT_OK, ENT_INVALID (bad listen address, empty token, bad options), ENT_IO (the address
  * cannot be bound: the message names it), ENT_NOMEM, and the codes of ent_log_bounds(). */
 ENT_EXTERN(int) ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts);
