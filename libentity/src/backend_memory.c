@@ -703,12 +703,17 @@ static int m_clear(ent_btxn *txn, unsigned ti)
 static int m_info(ent_bk *be, ent_backend_info *out)
 {
     mstore *s = (mstore *)be;
-    uint64_t nodes = 0;
+    uint64_t nodes = 0, tables = 0;
     memset(out, 0, sizeof *out);
+    /* The list and its count change under the lock (m_table): read both inside it. Tables
+     * committed only, as the seam says: not one a writer is making, nor the slot an abort left. */
     pthread_rwlock_rdlock(&s->lock);
-    for (size_t i = 0; i < s->ntables; i++) nodes += s->tables[i]->nnodes;
+    for (size_t i = 0; i < s->ntables; i++) {
+        nodes += s->tables[i]->nnodes;
+        tables += s->tables[i]->name && !s->tables[i]->owner;
+    }
     pthread_rwlock_unlock(&s->lock);
-    out->tables = s->ntables;
+    out->tables = tables;
     out->used_bytes = nodes * 96; /* rough: node, version and tree overhead */
     return ENT_OK;
 }
