@@ -277,6 +277,22 @@ static void t_commit_does_not_rewalk_what_a_snapshot_keeps(void)
 /* Readers open cursors and get while the writer makes tables, which moves the table list
  * (realloc): a reader indexed it outside the lock in cursor_open (a read of freed memory; a data
  * race under ThreadSanitizer, which runs this suite). */
+/* n tables "t0".., each made and given one pair in a write txn of its own */
+static void make_tables(ent_bk *be, int n)
+{
+    ent_slice k = S("k"), v = S("v");
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        ent_btxn *t = NULL;
+        unsigned tb;
+        ENT_OK_(B->txn_begin(be, 1, &t));
+        snprintf(name, sizeof name, "t%d", i);
+        ENT_OK_(B->table(be, t, name, ENT_TBL_CREATE, &tb));
+        ENT_OK_(B->put(t, tb, &k, &v, 0));
+        ENT_OK_(B->txn_commit(t));
+    }
+}
+
 typedef struct tabler {
     ent_bk *be;
     unsigned first;
@@ -312,7 +328,6 @@ static void t_readers_beside_new_tables(void)
     ent_btxn *t = NULL;
     ent_slice k = S("k"), v = S("v");
     pthread_t th[2];
-    char name[32];
     ENT_OK_(B->open(&be, NULL, NULL));
     ENT_OK_(B->txn_begin(be, 1, &t));
     ENT_OK_(B->table(be, t, "first", ENT_TBL_CREATE, &first));
@@ -322,14 +337,7 @@ static void t_readers_beside_new_tables(void)
         x[i] = (tabler){be, first, &stop, ENT_OK};
         CU_ASSERT_FATAL(pthread_create(&th[i], NULL, open_cursors, &x[i]) == 0);
     }
-    for (int i = 0; i < 300; i++) { /* the list doubles several times */
-        unsigned tb;
-        ENT_OK_(B->txn_begin(be, 1, &t));
-        snprintf(name, sizeof name, "t%d", i);
-        ENT_OK_(B->table(be, t, name, ENT_TBL_CREATE, &tb));
-        ENT_OK_(B->put(t, tb, &k, &v, 0));
-        ENT_OK_(B->txn_commit(t));
-    }
+    make_tables(be, 300); /* the list doubles several times */
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);
@@ -368,20 +376,11 @@ static void t_info_beside_new_tables(void)
     int stop = 0;
     infoer x = {0};
     ent_btxn *t = NULL;
-    ent_slice k = S("k"), v = S("v");
     pthread_t th;
-    char name[32];
     ENT_OK_(B->open(&be, NULL, NULL));
     x = (infoer){be, &stop, ENT_OK, 0};
     CU_ASSERT_FATAL(pthread_create(&th, NULL, read_info, &x) == 0);
-    for (int i = 0; i < 200; i++) {
-        unsigned tb;
-        ENT_OK_(B->txn_begin(be, 1, &t));
-        snprintf(name, sizeof name, "t%d", i);
-        ENT_OK_(B->table(be, t, name, ENT_TBL_CREATE, &tb));
-        ENT_OK_(B->put(t, tb, &k, &v, 0));
-        ENT_OK_(B->txn_commit(t));
-    }
+    make_tables(be, 200);
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     CU_ASSERT_EQUAL(x.rc, ENT_OK);
