@@ -171,6 +171,7 @@ static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *
     if (kind == ENT_KIND_REF && parent)
         return ent__err(ENT_SCHEMA, "%s.%s: refs are allowed only on top-level fields", where, name);
     for (size_t i = 0; i < *n; i++) {
+        ent__schema_compares++;
         if (strcmp((*list)[i]->name, name) == 0)
             return ent__err(ENT_SCHEMA, "%s: duplicate field name \"%s\"", where, name);
         if ((*list)[i]->id == id)
@@ -345,9 +346,11 @@ int ent_field_add_enum(ent_field *f, const char *value)
     if (!value) return ent__err(ENT_SCHEMA, "%s: enum value is NULL", path);
     if (!ent__utf8_ok(value, strlen(value)))
         return ent__err(ENT_SCHEMA, "%s: enum value is not valid UTF-8", path);
-    for (size_t i = 0; i < f->n_enums; i++)
+    for (size_t i = 0; i < f->n_enums; i++) {
+        ent__schema_compares++;
         if (strcmp(f->enums[i], value) == 0)
             return ent__err(ENT_SCHEMA, "%s: duplicate enum value \"%s\"", path, value);
+    }
     ne = realloc(f->enums, (f->n_enums + 1) * sizeof *ne);
     if (!ne) return ent__err(ENT_NOMEM, "out of memory");
     f->enums = ne;

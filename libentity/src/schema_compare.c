@@ -57,7 +57,7 @@ static int compare_spec(const struct ent_field *p, const struct ent_field *n)
         if (!p->n_enums) return incompatible(n, "limit tightened: enum added");
         for (size_t i = 0; i < p->n_enums; i++) {
             int found = 0;
-            for (size_t j = 0; j < n->n_enums && !found; j++) found = strcmp(p->enums[i], n->enums[j]) == 0;
+            for (size_t j = 0; j < n->n_enums && !found; j++, ent__schema_compares++) found = strcmp(p->enums[i], n->enums[j]) == 0;
             if (!found) {
                 snprintf(buf, sizeof buf, "limit tightened: enum value \"%s\" removed", p->enums[i]);
                 return incompatible(n, buf);
@@ -87,6 +87,7 @@ static int compare_fields(struct ent_field **pf, size_t pn, struct ent_field **n
     for (size_t j = 0; j < nn; j++) {
         const struct ent_field *n = nf[j], *by_id = NULL, *by_name = NULL;
         for (size_t i = 0; i < pn; i++) {
+            ent__schema_compares++;
             if (pf[i]->id == n->id) by_id = pf[i];
             if (strcmp(pf[i]->name, n->name) == 0) by_name = pf[i];
         }
@@ -130,8 +131,10 @@ int ent_schema_compare(const ent_schema *prev, const ent_schema *next)
 
 static const struct ent_field *by_id(struct ent_field **f, size_t n, unsigned id)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        ent__schema_compares++;
         if (f[i]->id == id) return f[i];
+    }
     return NULL;
 }
 

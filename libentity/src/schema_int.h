@@ -153,6 +153,12 @@ int ent__schema_check_readded(const ent_schema *old, const ent_schema *cur, cons
  * 0 (it refused every value). Returns ENT_OK, ENT_SCHEMA naming the field. */
 int ent__schema_check_new(const ent_schema *s);
 
+/* Names and ids compared by the schema's look-ups and duplicate checks (the builder's field, type
+ * and enum checks, ent_schema_type(), enum validation, ent_schema_compare()), on this thread: a
+ * count of work that tests read to bound it without a clock (a wide schema must load in time
+ * linear in its size). Thread-local so that threads loading schemas do not race on it. */
+extern _Thread_local unsigned long ent__schema_compares;
+
 /* Name rule shared by types and fields: [a-z_][a-z0-9_]*, 1..64 bytes. */
 int ent__name_ok(const char *name);
 

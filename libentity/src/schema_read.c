@@ -7,6 +7,8 @@
 
 #include "schema_int.h"
 
+_Thread_local unsigned long ent__schema_compares;
+
 const char *ent__field_path(const struct ent_field *f, char *buf, size_t size)
 {
     /* Walk up to the type, then print downwards: "order.lines[].qty". */
@@ -52,8 +54,10 @@ const ent_type *ent_schema_type_at(const ent_schema *s, size_t i)
 const ent_type *ent_schema_type(const ent_schema *s, const char *name)
 {
     if (!s || !name) return NULL;
-    for (size_t i = 0; i < s->n_types; i++)
+    for (size_t i = 0; i < s->n_types; i++) {
+        ent__schema_compares++;
         if (strcmp(s->types[i]->name, name) == 0) return s->types[i];
+    }
     return NULL;
 }
 
