@@ -1,6 +1,7 @@
 /* Schema descriptors: loading (every refusal names file, JSON path and rule), the C builder,
  * rendering round trips, and evolution checks. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,124 @@ static void test_wide_type_colliding_names(void)
     free(json);
     ent_entity_free(back);
     ent_entity_free(e);
+    ent_schema_free(s);
+}
+
+/* A growing buffer for generated schema documents. */
+typedef struct gbuf {
+    char *p;
+    size_t n, cap;
+} gbuf;
+static void gput(gbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void gput(gbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->n + (size_t)n + 1 > b->cap) {
+        b->cap = (b->n + (size_t)n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b->p);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)n;
+}
+
+/* A wide schema loads with work linear in its size: WIDE_N fields in a type and in a declared
+ * map, WIDE_N enum values, WIDE_N types that ref one another; then an entity of WIDE_N enum values
+ * validated, and the schema compared with itself (what opening a store with it does). The work is
+ * ent__schema_compares, the names and ids compared by the look-ups and duplicate checks: a scan of
+ * the list per addition made it WIDE_N^2/2 (8 M here; 2 000 fields cost 114 M instructions to load,
+ * callgrind), the tables make it a few per name. A bound on a count, not a clock. */
+#define WIDE_N 4000
+static void test_wide_schema_linear_work(void)
+{
+    gbuf b = {0};
+    ent_schema *s = NULL, *t2 = NULL;
+    ent_type *t = NULL;
+    ent_field *f = NULL;
+    ent_entity *e = NULL;
+    char name[64];
+    gput(&b, "{\"schema\":\"w\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{");
+    for (unsigned i = 0; i < WIDE_N; i++) gput(&b, "\"field_%u\":{\"id\":%u,\"type\":\"int\"},", i, i + 1);
+    gput(&b, "\"m\":{\"id\":%u,\"type\":\"map\",\"fields\":{", WIDE_N + 1);
+    for (unsigned i = 0; i < WIDE_N; i++) gput(&b, "%s\"sub_%u\":{\"id\":%u,\"type\":\"int\"}", i ? "," : "", i, i + 1);
+    gput(&b, "}},\"a\":{\"id\":%u,\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[", WIDE_N + 2);
+    for (unsigned i = 0; i < WIDE_N; i++) gput(&b, "%s\"value_%u\"", i ? "," : "", i);
+    gput(&b, "]}}}}");
+    for (unsigned i = 0; i < WIDE_N; i++)
+        gput(&b, ",\"type_%u\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\",\"to\":\"type_%u\"}}}", i,
+             (i * 7919) % WIDE_N);
+    gput(&b, "}}");
+
+    ent__schema_compares = 0;
+    ENT_OK_(ent_schema_load_json(&s, b.p, b.n, "wide"));
+    CU_ASSERT(ent__schema_compares < 8 * 4 * WIDE_N);
+    if (ent__schema_compares >= 8 * 4 * WIDE_N)
+        fprintf(stderr, "\n  loading: %lu comparisons\n", ent__schema_compares);
+    CU_ASSERT_EQUAL(ent_schema_type_count(s), WIDE_N + 1);
+    CU_ASSERT_EQUAL(ent_field_id(ent_type_field(ent_schema_type(s, "t"), "field_3999")), 4000);
+    CU_ASSERT_EQUAL(ent_field_id(ent_type_field_by_id(ent_schema_type(s, "t"), 17)), 17);
+    CU_ASSERT_STRING_EQUAL(ent_field_name(ent_type_field_by_id(ent_schema_type(s, "t"), 17)), "field_16");
+    CU_ASSERT_PTR_EQUAL(ent_field_ref_type(ent_type_field(ent_schema_type(s, "type_1"), "r")),
+                        ent_schema_type(s, "type_3919"));
+
+    /* every item checked against the enum */
+    ENT_OK_(ent_entity_new(&e, ent_schema_type(s, "t")));
+    for (unsigned i = 0; i < WIDE_N; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "a[%u]", i);
+        snprintf(name, sizeof name, "value_%u", (i * 7) % WIDE_N);
+        ENT_OK_(ent_entity_set_string(e, path, name));
+    }
+    ent__schema_compares = 0;
+    ENT_OK_(ent_entity_validate(e));
+    CU_ASSERT(ent__schema_compares < 8 * WIDE_N);
+    ENT_OK_(ent_entity_set_stringn(e, "a[17]", "value_1\0x", 9)); /* "value_1" and more */
+    ENT_CHECK_RC(ent_entity_validate(e), ENT_INVALID);
+    ENT_ASSERT_MSG("t.a[17]: \"value_1\\u0000x\" is not in enum");
+    ent_entity_free(e);
+
+    ENT_OK_(ent_schema_load_json(&t2, b.p, b.n, "wide"));
+    ent__schema_compares = 0;
+    ENT_OK_(ent_schema_compare(s, t2));
+    CU_ASSERT(ent__schema_compares < 8 * 4 * WIDE_N);
+    ent_schema_free(t2);
+    ent_schema_free(s);
+    free(b.p);
+
+    /* the C builder: the same work, and duplicates still named, however late they come */
+    ent__schema_compares = 0;
+    ENT_OK_(ent_schema_new(&s, "w", 1));
+    ENT_OK_(ent_schema_add_type(&t, s, "t", ENT_KEY_AUTO));
+    ENT_OK_(ent_type_add_field(&f, t, "e", WIDE_N + 1, ENT_KIND_STRING));
+    for (unsigned i = 0; i < WIDE_N; i++) {
+        snprintf(name, sizeof name, "field_%u", i);
+        ENT_OK_(ent_type_add_field(NULL, t, name, i + 1, ENT_KIND_INT));
+        snprintf(name, sizeof name, "value_%u", i);
+        ENT_OK_(ent_field_add_enum(f, name));
+    }
+    CU_ASSERT(ent__schema_compares < 8 * 2 * WIDE_N);
+    ENT_CHECK_RC(ent_type_add_field(NULL, t, "field_3999", WIDE_N + 2, ENT_KIND_INT), ENT_SCHEMA);
+    ENT_ASSERT_MSG("t: duplicate field name \"field_3999\"");
+    ENT_CHECK_RC(ent_type_add_field(NULL, t, "other", 17, ENT_KIND_INT), ENT_SCHEMA);
+    ENT_ASSERT_MSG("t.other: duplicate field id 17 (also field_16)");
+    ENT_CHECK_RC(ent_field_add_enum(f, "value_3999"), ENT_SCHEMA);
+    ENT_ASSERT_MSG("t.e: duplicate enum value \"value_3999\"");
+    ENT_CHECK_RC(ent_field_add_enum(f, "value_0"), ENT_SCHEMA);
+    ENT_CHECK_RC(ent_schema_add_type(NULL, s, "t", ENT_KEY_AUTO), ENT_SCHEMA);
+    ENT_ASSERT_MSG("duplicate type \"t\"");
+    /* nothing of the refused ones was added; a field after them takes the next slot */
+    CU_ASSERT_EQUAL(ent_type_field_count(t), WIDE_N + 1);
+    ENT_OK_(ent_type_add_field(NULL, t, "other", WIDE_N + 2, ENT_KIND_INT));
+    ENT_OK_(ent_schema_check(s));
+    CU_ASSERT_EQUAL(ent_field_id(ent_type_field(t, "other")), WIDE_N + 2);
+    CU_ASSERT_PTR_EQUAL(ent_type_field_by_id(t, WIDE_N + 2), ent_type_field(t, "other"));
+    CU_ASSERT_PTR_NULL(ent_type_field_by_id(t, WIDE_N + 3));
     ent_schema_free(s);
 }
 
@@ -628,6 +747,7 @@ int main(void)
         ENT_TEST(test_shop_model),
         ENT_TEST(test_field_lookup_many),
         ENT_TEST(test_wide_type_colliding_names),
+        ENT_TEST(test_wide_schema_linear_work),
         ENT_TEST(test_missing_file),
         ENT_TEST(test_builder),
         ENT_TEST(test_builder_check_again),

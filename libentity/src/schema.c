@@ -35,6 +35,7 @@ static void field_free(struct ent_field *f)
     free(f->name);
     for (size_t i = 0; i < f->n_enums; i++) free(f->enums[i]);
     free(f->enums);
+    ent__itab_free(&f->enum_ix);
     free(f->default_json);
     if (f->def) {
         ent__val_clear(f->def);
@@ -44,6 +45,7 @@ static void field_free(struct ent_field *f)
     for (size_t i = 0; i < f->n_fields; i++) field_free(f->fields[i]);
     free(f->fields);
     free(f->names.slot);
+    ent__itab_free(&f->ids);
     free(f->ref_name);
     free(f);
 }
@@ -56,6 +58,7 @@ static void type_free(struct ent_type *t)
     free(t->fields);
     free(t->indexes);
     free(t->names.slot);
+    ent__itab_free(&t->ids);
     free(t);
 }
 
@@ -65,6 +68,7 @@ void ent_schema_free(ent_schema *s)
     free(s->name);
     for (size_t i = 0; i < s->n_types; i++) type_free(s->types[i]);
     free(s->types);
+    ent__itab_free(&s->type_ix);
     free(s);
 }
 
@@ -115,7 +119,7 @@ int ent_schema_add_type(ent_type **out, ent_schema *s, const char *name, ent_key
     if (!ent__name_ok(name))
         return ent__err(ENT_SCHEMA, "bad type name \"%s\": use [a-z_][a-z0-9_]*, at most 64 bytes",
                         name ? name : "(null)");
-    if (ent_schema_type(s, name)) return ent__err(ENT_SCHEMA, "duplicate type \"%s\"", name);
+    if (ent__types_find(&s->type_ix, s->types, name)) return ent__err(ENT_SCHEMA, "duplicate type \"%s\"", name);
     if (key != ENT_KEY_AUTO && key != ENT_KEY_STRING)
         return ent__err(ENT_SCHEMA, "type %s: key must be \"auto\" or \"string\"", name);
     if ((rc = grow(&s->types, &s->cap_types, s->n_types, sizeof *s->types))) return rc;
@@ -127,7 +131,12 @@ int ent_schema_add_type(ent_type **out, ent_schema *s, const char *name, ent_key
     t->key = key;
     t->schema = s;
     t->pos = s->n_types;
-    s->types[s->n_types++] = t;
+    s->types[s->n_types] = t;
+    if ((rc = ent__types_add(&s->type_ix, s->types, s->n_types + 1))) {
+        type_free(t);
+        return rc;
+    }
+    s->n_types++;
     if (out) *out = t;
     return ENT_OK;
 }
@@ -149,12 +158,16 @@ static struct ent_field *field_new(const char *name, unsigned id, ent_kind kind,
     return f;
 }
 
-/* Shared by top-level fields and declared map sub-fields: `list` is where the field goes. */
-static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *cap, struct ent_type *t,
-                  struct ent_field *parent, const char *name, unsigned id, ent_kind kind)
+/* Shared by top-level fields and declared map sub-fields: `list` is where the field goes, nt and
+ * ids its tables (of the type or the map). */
+static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *cap, ent__names *nt,
+                  ent__itab *ids, struct ent_type *t, struct ent_field *parent, const char *name, unsigned id,
+                  ent_kind kind)
 {
     char where[200];
-    struct ent_field *f;
+    struct ent_field *f, *dup;
+    size_t len;
+    uint64_t key;
     int rc;
     if (out) *out = NULL;
     if (parent)
@@ -170,18 +183,28 @@ static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *
     if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s.%s: unknown field type", where, name);
     if (kind == ENT_KIND_REF && parent)
         return ent__err(ENT_SCHEMA, "%s.%s: refs are allowed only on top-level fields", where, name);
-    for (size_t i = 0; i < *n; i++) {
+    /* by the tables, not a scan of the list: a scan per field made loading a type quadratic in its
+     * field count (2 000 fields: 114 M instructions, 4 000: 376 M) */
+    key = ent__step_key(name, &len);
+    if (ent__names_find(nt, *list, name, len, key)) {
         ent__schema_compares++;
-        if (strcmp((*list)[i]->name, name) == 0)
-            return ent__err(ENT_SCHEMA, "%s: duplicate field name \"%s\"", where, name);
-        if ((*list)[i]->id == id)
-            return ent__err(ENT_SCHEMA, "%s.%s: duplicate field id %u (also %s)", where, name, id,
-                            (*list)[i]->name);
+        return ent__err(ENT_SCHEMA, "%s: duplicate field name \"%s\"", where, name);
     }
+    if ((dup = ent__ids_find(ids, *list, id)))
+        return ent__err(ENT_SCHEMA, "%s.%s: duplicate field id %u (also %s)", where, name, id, dup->name);
     if ((rc = grow(list, cap, *n, sizeof **list))) return rc;
     f = field_new(name, id, kind, t, parent, *n);
     if (!f) return ent__err(ENT_NOMEM, "out of memory");
-    (*list)[(*n)++] = f;
+    (*list)[*n] = f;
+    /* room in both tables first: a field in one only would be half added, and the next field
+     * added would take its index */
+    if ((rc = ent__names_reserve(nt, *list, *n + 1)) || (rc = ent__ids_reserve(ids, *list, *n + 1))) {
+        field_free(f);
+        return rc;
+    }
+    ent__names_put(nt, *list, *n + 1);
+    ent__ids_put(ids, *list, *n + 1);
+    (*n)++;
     if (out) *out = f;
     return ENT_OK;
 }
@@ -189,7 +212,7 @@ static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *
 int ent_type_add_field(ent_field **out, ent_type *t, const char *name, unsigned id, ent_kind kind)
 {
     if (!t) return ent__err(ENT_INVALID, "type is NULL");
-    return add_to(out, &t->fields, &t->n_fields, &t->cap_fields, t, NULL, name, id, kind);
+    return add_to(out, &t->fields, &t->n_fields, &t->cap_fields, &t->names, &t->ids, t, NULL, name, id, kind);
 }
 
 int ent_field_add_field(ent_field **out, ent_field *map, const char *name, unsigned id, ent_kind kind)
@@ -199,7 +222,8 @@ int ent_field_add_field(ent_field **out, ent_field *map, const char *name, unsig
     if (map->kind != ENT_KIND_MAP)
         return ent__err(ENT_SCHEMA, "%s: sub-fields need a map, not %s %s",
                         ent__field_path(map, path, sizeof path), ent__a(ent_kind_name(map->kind)), ent_kind_name(map->kind));
-    return add_to(out, &map->fields, &map->n_fields, &map->cap_fields, map->type, map, name, id, kind);
+    return add_to(out, &map->fields, &map->n_fields, &map->cap_fields, &map->names, &map->ids, map->type, map,
+                  name, id, kind);
 }
 
 int ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind)
@@ -338,7 +362,6 @@ int ent_field_set_max_length(ent_field *f, uint64_t n)
 int ent_field_add_enum(ent_field *f, const char *value)
 {
     char path[200];
-    char **ne;
     int rc = opt_guard(f, path, sizeof path);
     if (rc) return rc;
     if (f->kind != ENT_KIND_STRING)
@@ -346,15 +369,15 @@ int ent_field_add_enum(ent_field *f, const char *value)
     if (!value) return ent__err(ENT_SCHEMA, "%s: enum value is NULL", path);
     if (!ent__utf8_ok(value, strlen(value)))
         return ent__err(ENT_SCHEMA, "%s: enum value is not valid UTF-8", path);
-    for (size_t i = 0; i < f->n_enums; i++) {
-        ent__schema_compares++;
-        if (strcmp(f->enums[i], value) == 0)
-            return ent__err(ENT_SCHEMA, "%s: duplicate enum value \"%s\"", path, value);
-    }
-    ne = realloc(f->enums, (f->n_enums + 1) * sizeof *ne);
-    if (!ne) return ent__err(ENT_NOMEM, "out of memory");
-    f->enums = ne;
+    /* a table, not a scan per value: 4 000 values cost 274 M instructions to load (callgrind) */
+    if (ent__enums_has(&f->enum_ix, f->enums, value, strlen(value)))
+        return ent__err(ENT_SCHEMA, "%s: duplicate enum value \"%s\"", path, value);
+    if ((rc = grow(&f->enums, &f->cap_enums, f->n_enums, sizeof *f->enums))) return rc;
     if (!(f->enums[f->n_enums] = strdup(value))) return ent__err(ENT_NOMEM, "out of memory");
+    if ((rc = ent__enums_add(&f->enum_ix, f->enums, f->n_enums + 1))) {
+        free(f->enums[f->n_enums]);
+        return rc;
+    }
     f->n_enums++;
     return ENT_OK;
 }
@@ -425,30 +448,6 @@ static int limit_cmp(const ent_limit *a, const ent_limit *b)
     return b->v.i < 0 ? 1 : (a->v.u < (uint64_t)b->v.i ? -1 : a->v.u > (uint64_t)b->v.i);
 }
 
-int ent__names_build(ent__names *nt, struct ent_field *const *fields, size_t n)
-{
-    unsigned bits = 3;
-    size_t mask;
-    ent__name_slot *tab;
-    /* at most half full: a miss (an unknown name) ends at an empty slot after a probe or two */
-    while (((size_t)1 << bits) < 2 * n) bits++;
-    mask = ((size_t)1 << bits) - 1;
-    if (!(tab = calloc(mask + 1, sizeof *tab))) return ent__err(ENT_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        size_t len;
-        uint64_t k = ent__step_key(fields[i]->name, &len);
-        size_t at = (size_t)((k * 0x9E3779B97F4A7C15u) >> (64 - bits));
-        while (tab[at].at) at = (at + 1) & mask;
-        tab[at].key = k;
-        tab[at].len = (uint32_t)len;
-        tab[at].at = (uint32_t)i + 1;
-    }
-    free(nt->slot);
-    nt->slot = tab;
-    nt->shift = 64 - bits;
-    return ENT_OK;
-}
-
 static int mark_defaults(struct ent_field *f);
 
 static int check_new_field(const struct ent_field *f, int depth)
@@ -492,7 +491,6 @@ static int check_field(ent_schema *s, struct ent_field *f)
     if (f->kind == ENT_KIND_MAP) {
         for (size_t i = 0; i < f->n_fields; i++)
             if ((rc = check_field(s, f->fields[i]))) return rc;
-        if (f->n_fields && (rc = ent__names_build(&f->names, f->fields, f->n_fields))) return rc;
     }
     if (f->kind == ENT_KIND_REF) {
         if (!f->ref_name) return ent__err(ENT_SCHEMA, "%s: a ref needs \"to\" (the target type)", path);
@@ -563,7 +561,6 @@ int ent_schema_check(ent_schema *s)
         t->has_defaults = 0;
         for (size_t j = 0; j < t->n_fields; j++) t->has_defaults |= mark_defaults(t->fields[j]);
         t->room = ent__type_room(t);
-        if ((rc = ent__names_build(&t->names, t->fields, t->n_fields))) return rc;
         for (size_t j = 0; j < t->n_fields; j++)
             if (t->fields[j]->unique || t->fields[j]->indexed) n++;
         free(t->indexes);

@@ -30,7 +30,34 @@ static int lcmp(const ent_limit *a, const ent_limit *b)
     return x < y ? -1 : x > y;
 }
 
-static int compare_fields(struct ent_field **pf, size_t pn, struct ent_field **nf, size_t nn);
+/* A type's fields or a declared map's sub-fields, with their tables: fields are matched by
+ * those, not by a scan of the other list per field (quadratic in a wide type's field count). */
+typedef struct flist {
+    struct ent_field **f;
+    size_t n;
+    const ent__names *names;
+    const ent__itab *ids;
+} flist;
+static flist type_list(const struct ent_type *t)
+{
+    flist l = {t->fields, t->n_fields, &t->names, &t->ids};
+    return l;
+}
+static flist map_list(const struct ent_field *m)
+{
+    flist l = {m->fields, m->n_fields, &m->names, &m->ids};
+    return l;
+}
+static const struct ent_field *by_name(flist l, const char *name)
+{
+    size_t len;
+    uint64_t k = ent__step_key(name, &len);
+    ent__schema_compares++;
+    return ent__names_find(l.names, l.f, name, len, k);
+}
+static const struct ent_field *by_id(flist l, unsigned id) { return ent__ids_find(l.ids, l.f, id); }
+
+static int compare_fields(flist p, flist n);
 
 static int compare_spec(const struct ent_field *p, const struct ent_field *n)
 {
@@ -56,9 +83,7 @@ static int compare_spec(const struct ent_field *p, const struct ent_field *n)
     if (n->n_enums) {
         if (!p->n_enums) return incompatible(n, "limit tightened: enum added");
         for (size_t i = 0; i < p->n_enums; i++) {
-            int found = 0;
-            for (size_t j = 0; j < n->n_enums && !found; j++, ent__schema_compares++) found = strcmp(p->enums[i], n->enums[j]) == 0;
-            if (!found) {
+            if (!ent__enums_has(&n->enum_ix, n->enums, p->enums[i], strlen(p->enums[i]))) {
                 snprintf(buf, sizeof buf, "limit tightened: enum value \"%s\" removed", p->enums[i]);
                 return incompatible(n, buf);
             }
@@ -75,37 +100,32 @@ static int compare_spec(const struct ent_field *p, const struct ent_field *n)
             return incompatible(n, "declared map made free-form (existing values are keyed by field id)");
         if (!p->n_fields && n->n_fields)
             return incompatible(n, "free-form map given declared fields (existing values may not fit)");
-        return compare_fields(p->fields, p->n_fields, n->fields, n->n_fields);
+        return compare_fields(map_list(p), map_list(n));
     }
     return ENT_OK;
 }
 
-static int compare_fields(struct ent_field **pf, size_t pn, struct ent_field **nf, size_t nn)
+static int compare_fields(flist pl, flist nl)
 {
     char buf[256];
     int rc;
-    for (size_t j = 0; j < nn; j++) {
-        const struct ent_field *n = nf[j], *by_id = NULL, *by_name = NULL;
-        for (size_t i = 0; i < pn; i++) {
-            ent__schema_compares++;
-            if (pf[i]->id == n->id) by_id = pf[i];
-            if (strcmp(pf[i]->name, n->name) == 0) by_name = pf[i];
-        }
-        if (by_id && strcmp(by_id->name, n->name) != 0) {
+    for (size_t j = 0; j < nl.n; j++) {
+        const struct ent_field *n = nl.f[j], *pi = by_id(pl, n->id), *pn = by_name(pl, n->name);
+        if (pi && strcmp(pi->name, n->name) != 0) {
             snprintf(buf, sizeof buf, "id %u was field \"%s\"; an id cannot be reused with another name",
-                     n->id, by_id->name);
+                     n->id, pi->name);
             return incompatible(n, buf);
         }
-        if (by_name && by_name->id != n->id) {
-            snprintf(buf, sizeof buf, "id changed from %u to %u", by_name->id, n->id);
+        if (pn && pn->id != n->id) {
+            snprintf(buf, sizeof buf, "id changed from %u to %u", pn->id, n->id);
             return incompatible(n, buf);
         }
-        if (!by_id) {
+        if (!pi) {
             if (n->required && !n->default_json)
                 return incompatible(n, "new required field without a default");
             continue;
         }
-        if ((rc = compare_spec(by_id, n))) return rc;
+        if ((rc = compare_spec(pi, n))) return rc;
     }
     return ENT_OK;
 }
@@ -124,28 +144,18 @@ int ent_schema_compare(const ent_schema *prev, const ent_schema *next)
         if (n->key != p->key)
             return ent__err(ENT_SCHEMA, "%s: incompatible change: key kind changed from %s to %s", p->name,
                             p->key == ENT_KEY_AUTO ? "auto" : "string", n->key == ENT_KEY_AUTO ? "auto" : "string");
-        if ((rc = compare_fields(p->fields, p->n_fields, n->fields, n->n_fields))) return rc;
+        if ((rc = compare_fields(type_list(p), type_list(n)))) return rc;
     }
     return ENT_OK;
 }
 
-static const struct ent_field *by_id(struct ent_field **f, size_t n, unsigned id)
-{
-    for (size_t i = 0; i < n; i++) {
-        ent__schema_compares++;
-        if (f[i]->id == id) return f[i];
-    }
-    return NULL;
-}
-
 /* A field of `next` that `old` had and `cur` does not: removed in between, now added back. */
-static int readded(struct ent_field **of, size_t on, struct ent_field **cf, size_t cn,
-                   struct ent_field **nf, size_t nn, uint32_t old_version)
+static int readded(flist ol, flist cl, flist nl, uint32_t old_version)
 {
     char buf[256];
     int rc;
-    for (size_t j = 0; j < nn; j++) {
-        const struct ent_field *n = nf[j], *o = by_id(of, on, n->id), *c = by_id(cf, cn, n->id);
+    for (size_t j = 0; j < nl.n; j++) {
+        const struct ent_field *n = nl.f[j], *o = by_id(ol, n->id), *c = by_id(cl, n->id);
         if (!o) continue;
         if (!c) {
             snprintf(buf, sizeof buf, "id %u was field \"%s\" in version %u and was removed since; "
@@ -160,7 +170,7 @@ static int readded(struct ent_field **of, size_t on, struct ent_field **cf, size
             n = n->items;
         }
         if (o->kind == ENT_KIND_MAP && c->kind == ENT_KIND_MAP && n->kind == ENT_KIND_MAP &&
-            (rc = readded(o->fields, o->n_fields, c->fields, c->n_fields, n->fields, n->n_fields, old_version)))
+            (rc = readded(map_list(o), map_list(c), map_list(n), old_version)))
             return rc;
     }
     return ENT_OK;
@@ -173,7 +183,7 @@ int ent__schema_check_readded(const ent_schema *old, const ent_schema *cur, cons
         const struct ent_type *n = next->types[i];
         const struct ent_type *o = ent_schema_type(old, n->name), *c = ent_schema_type(cur, n->name);
         if (!o || !c) continue;
-        if ((rc = readded(o->fields, o->n_fields, c->fields, c->n_fields, n->fields, n->n_fields, old->version)))
+        if ((rc = readded(type_list(o), type_list(c), type_list(n), old->version)))
             return rc;
     }
     return ENT_OK;

@@ -38,6 +38,26 @@ typedef struct ent__names {
     unsigned shift;       /* 64 - bits */
 } ent__names;
 
+/* A list's entries by a key (a type's name, a field's id, an enum value): open addressing over
+ * indexes into the list, kept up to date as the builder adds (schema_index.c). */
+typedef struct ent__itab {
+    uint32_t *slot; /* 2^bits slots of index + 1 (0 empty), at most half used; NULL: list empty */
+    unsigned bits;
+} ent__itab;
+typedef uint64_t (*ent__itab_hash)(const void *list, size_t i);
+typedef int (*ent__itab_eq)(const void *list, size_t i, const void *key, size_t len);
+/* Add list[n-1] (list[0..n-1) are in t). Returns ENT_OK, ENT_NOMEM (t unchanged). In two steps
+ * where one addition goes into two tables: reserve (may fail, t still right for list[0..n-1)),
+ * then put (cannot fail). */
+int ent__itab_add(ent__itab *t, const void *list, size_t n, ent__itab_hash hash);
+int ent__itab_reserve(ent__itab *t, const void *list, size_t n, ent__itab_hash hash);
+void ent__itab_put(ent__itab *t, const void *list, size_t n, ent__itab_hash hash);
+/* Index of the entry eq() to key whose hash is h; (size_t)-1 when none. */
+size_t ent__itab_find(const ent__itab *t, uint64_t h, const void *list, const void *key, size_t len,
+                      ent__itab_eq eq);
+void ent__itab_free(ent__itab *t);
+uint64_t ent__str_hash(const void *p, size_t len);
+
 struct ent_field {
     char *name;           /* "" for an array's item spec */
     unsigned id;          /* 0 for an array's item spec */
@@ -52,13 +72,15 @@ struct ent_field {
     ent_limit min, max;
     uint64_t max_length;
     char **enums;         /* string enum values */
-    size_t n_enums;
+    size_t n_enums, cap_enums;
+    ent__itab enum_ix;    /* the enum values (ent__enums_add()) */
     char *default_json;   /* as given (JSON text), NULL when none */
     struct ent_val *def;  /* parsed and checked by ent_schema_check() */
     struct ent_field *items;   /* ARRAY: item spec (parent = this array) */
     struct ent_field **fields; /* MAP: declared sub-fields in declaration order; NULL = free-form */
     size_t n_fields, cap_fields;
-    ent__names names;          /* MAP: the sub-fields by name (ent__names_build(), at check) */
+    ent__names names;          /* MAP: the sub-fields by name (ent__names_add(), as added) */
+    ent__itab ids;             /* MAP: the sub-fields by id (ent__ids_add(), as added) */
     char *ref_name;            /* REF: target type name */
     const struct ent_type *ref_type; /* REF: resolved by ent_schema_check() */
     struct ent_field *parent;  /* enclosing map/array field; NULL at top level */
@@ -81,7 +103,8 @@ struct ent_type {
     size_t n_indexes;
     int has_defaults;           /* a field has a default, at any depth (ent_schema_check()) */
     size_t room;                /* arena bytes of a new entity (ent__type_room(), at check) */
-    ent__names names;           /* top-level fields by name (ent__names_build(), at check) */
+    ent__names names;           /* top-level fields by name (ent__names_add(), as added) */
+    ent__itab ids;              /* top-level fields by id (ent__ids_add(), as added) */
 };
 
 /* Key of the path step at s, which ends at '.', '[' or NUL; *len: its length. One pass measures
@@ -126,6 +149,19 @@ static inline struct ent_field *ent__names_find(const ent__names *nt, struct ent
 
 /* Fill nt over fields[0..n) (freeing what it held). Returns ENT_OK, ENT_NOMEM. */
 int ent__names_build(ent__names *nt, struct ent_field *const *fields, size_t n);
+/* Add fields[n-1] to nt, which holds fields[0..n-1), as ent__itab_reserve() and _put(). */
+int ent__names_reserve(ent__names *nt, struct ent_field *const *fields, size_t n);
+void ent__names_put(ent__names *nt, struct ent_field *const *fields, size_t n);
+
+/* The tables of schema_index.c over their lists; adds as ent__itab_add() (_reserve(), _put()). */
+int ent__ids_reserve(ent__itab *t, struct ent_field *const *fields, size_t n);
+void ent__ids_put(ent__itab *t, struct ent_field *const *fields, size_t n);
+struct ent_field *ent__ids_find(const ent__itab *t, struct ent_field *const *fields, unsigned id);
+int ent__types_add(ent__itab *t, struct ent_type *const *types, size_t n);
+struct ent_type *ent__types_find(const ent__itab *t, struct ent_type *const *types, const char *name);
+int ent__enums_add(ent__itab *t, char *const *values, size_t n);
+/* 1 if v[0..len) (which may hold NUL) is one of values[] */
+int ent__enums_has(const ent__itab *t, char *const *values, const char *v, size_t len);
 
 struct ent_schema {
     char *name;
@@ -134,6 +170,7 @@ struct ent_schema {
     int from_store;   /* read from a store's meta (or a copy of one): see ent__schema_check_new() */
     struct ent_type **types;
     size_t n_types, cap_types;
+    ent__itab type_ix;  /* the types by name (ent__types_add(), as added) */
 };
 
 /* Dotted path of a field for messages: "product.dims.w", "order.lines[].qty". Writes into buf

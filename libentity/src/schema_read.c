@@ -54,11 +54,8 @@ const ent_type *ent_schema_type_at(const ent_schema *s, size_t i)
 const ent_type *ent_schema_type(const ent_schema *s, const char *name)
 {
     if (!s || !name) return NULL;
-    for (size_t i = 0; i < s->n_types; i++) {
-        ent__schema_compares++;
-        if (strcmp(s->types[i]->name, name) == 0) return s->types[i];
-    }
-    return NULL;
+    /* a table: event JSON and log records look their type up per event, a schema's refs per ref */
+    return ent__types_find(&s->type_ix, s->types, name);
 }
 
 const char *ent_type_name(const ent_type *t) { return t->name; }
@@ -72,25 +69,19 @@ const ent_field *ent_type_field_at(const ent_type *t, size_t i)
 const ent_field *ent_type_field(const ent_type *t, const char *name)
 {
     if (!t || !name) return NULL;
-    /* A sealed type has a table of its names: entity JSON looks up each of its keys here, and a
-     * scan with strcmp per key made reading an entity quadratic in its field count (300 int
-     * fields: 3.3 M instructions per entity, most in strcmp). An open schema's table may predate
-     * fields added since: scan it. */
-    if (t->schema->sealed && t->names.slot) {
+    /* A type has a table of its names (kept as fields are added): entity JSON looks up each of
+     * its keys here, and a scan with strcmp per key made reading an entity quadratic in its field
+     * count (300 int fields: 3.3 M instructions per entity, most in strcmp). */
+    {
         size_t len;
         uint64_t h = ent__step_key(name, &len);
         return name[len] ? NULL : ent__names_find(&t->names, t->fields, name, len, h);
     }
-    for (size_t i = 0; i < t->n_fields; i++)
-        if (strcmp(t->fields[i]->name, name) == 0) return t->fields[i];
-    return NULL;
 }
 const ent_field *ent_type_field_by_id(const ent_type *t, unsigned id)
 {
     if (!t) return NULL;
-    for (size_t i = 0; i < t->n_fields; i++)
-        if (t->fields[i]->id == id) return t->fields[i];
-    return NULL;
+    return ent__ids_find(&t->ids, t->fields, id);
 }
 
 const char *ent_field_name(const ent_field *f) { return f->name; }
@@ -110,14 +101,11 @@ const ent_field *ent_field_field(const ent_field *m, const char *name)
 {
     if (!m || m->kind != ENT_KIND_MAP || !name) return NULL;
     /* as ent_type_field(): entity JSON looks each key of a declared map up here */
-    if (m->type->schema->sealed && m->names.slot) {
+    {
         size_t len;
         uint64_t h = ent__step_key(name, &len);
         return name[len] ? NULL : ent__names_find(&m->names, m->fields, name, len, h);
     }
-    for (size_t i = 0; i < m->n_fields; i++)
-        if (strcmp(m->fields[i]->name, name) == 0) return m->fields[i];
-    return NULL;
 }
 const ent_type *ent_field_ref_type(const ent_field *f) { return f ? f->ref_type : NULL; }
 const ent_field *ent_field_parent(const ent_field *f) { return f ? f->parent : NULL; }
