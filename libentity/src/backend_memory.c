@@ -438,6 +438,7 @@ static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, 
     if (!t->write) pthread_rwlock_rdlock(&s->lock);
     for (size_t i = 0; i < s->ntables; i++) {
         tb = s->tables[i];
+        if (t->write) s->name_probes++; /* readers share the store: they leave it alone */
         if (tb->name && strcmp(tb->name, name) == 0 && ent__mem_table_visible(tb, t)) {
             if (!t->write) pthread_rwlock_unlock(&s->lock);
             *out = (unsigned)i;

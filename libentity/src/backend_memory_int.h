@@ -88,6 +88,7 @@ typedef struct mstore {
     uint64_t gc_min;         /* the oldest snapshot at the last collection, */
     size_t gc_checked;       /* and how many queued entries it checked and kept */
     uint64_t gc_walked;      /* queued entries examined by every collection (counted for a test) */
+    uint64_t name_probes;    /* tables whose name a look-up by name compared (counted for a test) */
     size_t max_key;
     mver **retired;          /* the writer's own versions it replaced: freed in its next
                               * exclusive section, when no reader can be on them */
