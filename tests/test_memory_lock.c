@@ -401,6 +401,58 @@ static void t_info_beside_new_tables(void)
     B->close(be);
 }
 
+/* Tables are found by name in a table of names, not by a scan of the list: opening a store of
+ * thousands of types looks each type's and index's table up, and a scan made that quadratic
+ * (1 000 types: 216 M instructions to open). Counted, not timed: the names compared stay a few
+ * per look-up. And what a scan found is still what is found: of tables of one name, the one the
+ * transaction sees (an aborted one's slot is no table; made again, the name finds the new one). */
+static void t_tables_found_by_name(void)
+{
+    enum { N = 3000 };
+    ent_bk *be = NULL;
+    ent_btxn *t = NULL, *r = NULL;
+    mstore *ms;
+    unsigned tb, again[3], got;
+    char name[32];
+    ENT_OK_(B->open(&be, NULL, NULL));
+    ms = (mstore *)be;
+    ENT_OK_(B->txn_begin(be, 1, &t));
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "type_%d", i);
+        ENT_OK_(B->table(be, t, name, ENT_TBL_CREATE, &tb));
+        CU_ASSERT_EQUAL(tb, (unsigned)i);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "type_%d", i);
+        ENT_OK_(B->table(be, t, name, 0, &tb));
+        CU_ASSERT_EQUAL(tb, (unsigned)i);
+    }
+    if (ms->name_probes >= 4 * N) fprintf(stderr, "\n  %llu names compared\n", (unsigned long long)ms->name_probes);
+    CU_ASSERT(ms->name_probes < 4 * N);
+    ENT_OK_(B->txn_commit(t));
+
+    /* made and aborted: no table; made again: the new slot */
+    ENT_OK_(B->txn_begin(be, 1, &t));
+    ENT_OK_(B->table(be, t, "again", ENT_TBL_CREATE, &again[0]));
+    B->txn_abort(t);
+    ENT_OK_(B->txn_begin(be, 1, &t));
+    ENT_CHECK_RC(B->table(be, t, "again", 0, &got), ENT_NOTFOUND);
+    ENT_OK_(B->table(be, t, "again", ENT_TBL_CREATE, &again[1]));
+    CU_ASSERT_NOT_EQUAL(again[1], again[0]);
+    ENT_OK_(B->txn_begin(be, 0, &r)); /* a reader does not see it before the commit */
+    ENT_CHECK_RC(B->table(be, r, "again", 0, &got), ENT_NOTFOUND);
+    ENT_OK_(B->table(be, r, "type_2999", 0, &got));
+    CU_ASSERT_EQUAL(got, 2999);
+    B->txn_abort(r);
+    ENT_OK_(B->txn_commit(t));
+    ENT_OK_(B->txn_begin(be, 0, &r));
+    ENT_OK_(B->table(be, r, "again", 0, &again[2]));
+    CU_ASSERT_EQUAL(again[2], again[1]);
+    ENT_CHECK_RC(B->table(be, r, "type_3000", 0, &got), ENT_NOTFOUND);
+    B->txn_abort(r);
+    B->close(be);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -408,6 +460,7 @@ int main(void)
         ENT_TEST(t_commit_does_not_rewalk_what_a_snapshot_keeps),
         ENT_TEST(t_readers_beside_new_tables),
         ENT_TEST(t_info_beside_new_tables),
+        ENT_TEST(t_tables_found_by_name),
         {NULL, NULL},
     };
     return ent_test_run("test_memory_lock", cases);

@@ -79,6 +79,7 @@ static void m_close(ent_bk *be)
     if (!s) return;
     for (size_t i = 0; i < s->ntables; i++) ent__mem_table_free(s->tables[i]);
     free(s->tables);
+    free(s->by_name);
     free(s->gc);
     for (size_t i = 0; i < s->nretired; i++) free(s->retired[i]);
     free(s->retired);
@@ -345,14 +346,13 @@ static void m_txn_abort(ent_btxn *txn)
         if (!g->n->head) ent__mem_node_remove(g->t, g->n);
     }
     for (size_t i = 0; i < t->ncreated; i++) {
+        /* Keep the slot (handles are indexes) but make it a table nobody sees. Every created table
+         * is in the list (linked when made): no search for it (a scan of the list per table made
+         * aborting an open of thousands of types quadratic). */
         mtable *tb = t->created[i];
-        for (size_t j = 0; j < s->ntables; j++)
-            if (s->tables[j] == tb) {
-                /* Keep the slot (handles are indexes) but make it a table nobody sees. */
-                tb->owner = (mtxn *)(uintptr_t)1;
-                free(tb->name);
-                tb->name = NULL;
-            }
+        tb->owner = (mtxn *)(uintptr_t)1;
+        free(tb->name);
+        tb->name = NULL;
     }
     pthread_rwlock_unlock(&s->lock);
     unregister(t);
@@ -429,6 +429,37 @@ static int m_sp_end(ent_btxn *txn, int keep)
 
 /* ---- tables ------------------------------------------------------------------------------ */
 
+static size_t name_start(const char *name, unsigned bits)
+{
+    uint64_t h = ent__mem_key_hash(name, strlen(name));
+    return (size_t)((h * 0x9E3779B97F4A7C15u) >> (64 - bits));
+}
+
+/* Place tables[i] in tab (2^bits slots). */
+static void name_put(uint32_t *tab, unsigned bits, const char *name, size_t i)
+{
+    size_t mask = ((size_t)1 << bits) - 1, at = name_start(name, bits);
+    while (tab[at]) at = (at + 1) & mask;
+    tab[at] = (uint32_t)i + 1;
+}
+
+/* Room in s->by_name for one more table (called under the write lock, before anything is linked):
+ * a new table, at most half full, over the tables that have a name, in index order. */
+static int names_reserve(mstore *s)
+{
+    unsigned bits = 3;
+    uint32_t *tab;
+    if (s->by_name && 2 * (s->ntables + 1) <= ((size_t)1 << s->by_name_bits)) return ENT_OK;
+    while (((size_t)1 << bits) < 4 * (s->ntables + 1)) bits++;
+    if (!(tab = calloc((size_t)1 << bits, sizeof *tab))) return ENT_NOMEM;
+    for (size_t i = 0; i < s->ntables; i++)
+        if (s->tables[i]->name) name_put(tab, bits, s->tables[i]->name, i);
+    free(s->by_name);
+    s->by_name = tab;
+    s->by_name_bits = bits;
+    return ENT_OK;
+}
+
 static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, unsigned *out)
 {
     mstore *s = (mstore *)be;
@@ -436,13 +467,17 @@ static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, 
     mtable *tb;
     /* The writer looks without the lock (it alone changes the list), readers under it. */
     if (!t->write) pthread_rwlock_rdlock(&s->lock);
-    for (size_t i = 0; i < s->ntables; i++) {
-        tb = s->tables[i];
-        if (t->write) s->name_probes++; /* readers share the store: they leave it alone */
-        if (tb->name && strcmp(tb->name, name) == 0 && ent__mem_table_visible(tb, t)) {
-            if (!t->write) pthread_rwlock_unlock(&s->lock);
-            *out = (unsigned)i;
-            return ENT_OK;
+    if (s->by_name) {
+        size_t mask = ((size_t)1 << s->by_name_bits) - 1;
+        for (size_t at = name_start(name, s->by_name_bits); s->by_name[at]; at = (at + 1) & mask) {
+            size_t i = s->by_name[at] - 1;
+            tb = s->tables[i];
+            if (t->write) s->name_probes++; /* readers share the store: they leave it alone */
+            if (tb->name && strcmp(tb->name, name) == 0 && ent__mem_table_visible(tb, t)) {
+                if (!t->write) pthread_rwlock_unlock(&s->lock);
+                *out = (unsigned)i;
+                return ENT_OK;
+            }
         }
     }
     if (!t->write) pthread_rwlock_unlock(&s->lock);
@@ -453,6 +488,7 @@ static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, 
     pthread_rwlock_wrlock(&s->lock);
     if (ent__mem_reserve(&s->tables, &s->captables, s->ntables + 1, sizeof *s->tables) ||
         ent__mem_reserve(&t->created, &t->capcreated, t->ncreated + 1, sizeof *t->created) ||
+        names_reserve(s) ||
         !(tb = calloc(1, sizeof *tb))) {
         pthread_rwlock_unlock(&s->lock);
         return ent__err(ENT_NOMEM, "out of memory creating table %s", name);
@@ -467,6 +503,7 @@ static int m_table(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, 
     tb->hashed = !tb->flags;
     tb->owner = t;
     s->tables[s->ntables] = tb;
+    name_put(s->by_name, s->by_name_bits, tb->name, s->ntables);
     *out = (unsigned)s->ntables++;
     t->created[t->ncreated++] = tb;
     pthread_rwlock_unlock(&s->lock);

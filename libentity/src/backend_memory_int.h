@@ -82,6 +82,14 @@ typedef struct mstore {
     uint64_t committed;
     mtable **tables;
     size_t ntables, captables;
+    /* The tables by name: open addressing over indexes into tables + 1 (0 empty), at most half
+     * full, in index order along each probe sequence (so the first visible match is the lowest
+     * index, as a scan of the list found it). A scan per look-up made opening a store of
+     * thousands of types quadratic (each type and index looks its table up). Changed by the writer
+     * under the write lock; readers look under the read lock, the writer without (it alone
+     * changes it). */
+    uint32_t *by_name;
+    unsigned by_name_bits;
     mtxn *readers;           /* active transactions (snapshots) */
     struct gcitem *gc;       /* (table, node) pairs with old versions to collect */
     size_t ngc, capgc;
