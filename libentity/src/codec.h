@@ -50,6 +50,10 @@ int ent__record_encode_valid(ent_buf *b, const ent_entity *e, uint64_t version, 
 /* Decode a record of type t into a new entity (nothing changed, no key).
  * Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__record_decode(ent_entity **out, const struct ent_type *t, const void *p, size_t n);
+/* Records ent__record_decode() was called for on this thread: a count of work that tests bound
+ * without a clock (verify must decode each record a bounded number of times, not once per index
+ * entry). Thread-local: no race between threads that decode. */
+extern _Thread_local uint64_t ent__records_decoded;
 /* ent__record_decode(), then the defaults of fields the record lacks: how the store reads a
  * record (a field with a default is never absent, also in records older than the field). */
 int ent__record_read(ent_entity **out, const struct ent_type *t, const void *p, size_t n);

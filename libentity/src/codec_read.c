@@ -417,6 +417,8 @@ static int read_val(ent_val *out, const ent_field *spec, rd *r, const item *it, 
     return corrupt_at(spec, "value of the wrong kind");
 }
 
+_Thread_local uint64_t ent__records_decoded;
+
 int ent__record_decode(ent_entity **out, const ent_type *t, const void *p, size_t n)
 {
     rd r;
@@ -425,6 +427,7 @@ int ent__record_decode(ent_entity **out, const ent_type *t, const void *p, size_
     size_t guess = 0, room;
     int rc;
     *out = NULL;
+    ent__records_decoded++;
     if (!p) return malformed();
     r.p = p;
     r.n = n;
