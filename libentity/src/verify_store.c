@@ -25,6 +25,8 @@ typedef struct vctx {
     ent_progress_cb outer_cb; /* the store's progress callback while verify replays */
     void *outer_payload;
     ent_buf k;
+    /* Per index of the type being checked: the records whose entry check_records() found. */
+    uint64_t *found;
 } vctx;
 
 static void problem(vctx *v, const char *fmt, ...) ENT__PRINTF(2, 3);
@@ -126,6 +128,7 @@ static int check_records(vctx *v, const ent_type *type)
             ik.data = v->k.p;
             ik.len = v->k.n;
             if ((rc = index_has(v, v->t->lay->idx[type->pos][j], f->unique, &ik, &k)) < 0) break;
+            v->found[j] += rc == 1;
             if (!rc)
                 problem(v, "%s %s: no %sindex entry for field %s", type->name, kb, f->unique ? "unique " : "", f->name);
             rc = ENT_OK;
@@ -157,22 +160,41 @@ out:
     return rc;
 }
 
-/* Index entries of one type: each points at an entity holding that value. */
+/* Index entries of one type: each points at an entity holding that value.
+ *
+ * check_records() found v->found[j] distinct entries of this index (one per record, each for its
+ * own key): when the index holds that many, it holds nothing else and every entry is right.
+ * Only then is it not walked entry by entry, reading and decoding the entity of each: that cost a
+ * whole decode per entry, so a type of many indexed fields took entities x indexes x fields
+ * (100 entities of 400 indexed int fields: 4.0 G instructions to verify on the memory backend,
+ * callgrind). An index that holds more (an entry for a missing entity, a wrong value, a record
+ * that does not decode) is walked to name each. */
 static int check_index(vctx *v, const ent_type *type, size_t j)
 {
     const ent_field *f = type->indexes[j];
     ent_bcur *cur = NULL;
     ent_slice k, pk;
+    uint64_t entries = 0;
     int rc, op = ENT_CUR_FIRST;
     char kb[300];
     if ((rc = ent__bk_cursor_open(v->t, v->t->lay->idx[type->pos][j], &cur))) return rc;
     for (;; op = ENT_CUR_NEXT) {
+        rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &pk);
+        if (rc == ENT_NOTFOUND) break;
+        if (rc) goto out;
+        ent__progress(v->t->s, "verify", ++v->items);
+        entries++;
+    }
+    if (entries == v->found[j]) {
+        rc = ENT_OK;
+        goto out;
+    }
+    for (op = ENT_CUR_FIRST;; op = ENT_CUR_NEXT) {
         ent_slice rec;
         ent_entity *e = NULL;
         rc = ent__bk_cursor_get(v->t->s, cur, op, &k, &pk);
         if (rc == ENT_NOTFOUND) break;
         if (rc) goto out;
-        ent__progress(v->t->s, "verify", ++v->items);
         pk_str(type, &pk, kb, sizeof kb);
         if ((rc = ent__bk_get(v->t, v->t->lay->data[type->pos], &pk, &rec)) != ENT_OK) {
             if (bk_failed(rc)) goto out;
@@ -400,9 +422,15 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
     }
     for (size_t i = 0; !rc && i < v.t->lay->schema->n_types; i++) {
         const ent_type *type = v.t->lay->schema->types[i];
+        free(v.found);
+        if (!(v.found = calloc(type->n_indexes + 1, sizeof *v.found))) {
+            rc = ent__err(ENT_NOMEM, "out of memory");
+            break;
+        }
         rc = check_records(&v, type);
         for (size_t j = 0; !rc && j < type->n_indexes; j++) rc = check_index(&v, type, j);
     }
+    free(v.found);
     if (!rc) rc = check_log(&v, &first, &trunc);
     if (!rc) rc = check_subs(&v);
     /* Replay needs the whole log; after a truncation it can only be taken from a copy. */
