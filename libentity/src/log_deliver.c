@@ -63,6 +63,7 @@ static void sweep_dead(ent_store *s)
 {
     for (struct ent_sub_cb **pp = &s->cbs; *pp;) {
         struct ent_sub_cb *c = *pp;
+        s->sub_steps++;
         if (c->dead) {
             *pp = c->next;
             free(c);
@@ -82,7 +83,7 @@ void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
      * may free the payload). A callback does not wait: two callbacks of two stores waiting for
      * each other's delivery would never end. */
     pthread_mutex_lock(&s->mu);
-    for (struct ent_sub_cb *c = s->cbs; c; c = c->next)
+    for (struct ent_sub_cb *c = s->cbs; c; c = c->next, s->sub_steps++)
         if (c == (struct ent_sub_cb *)sub) c->dead = 1;
     /* Only the delivery running now can still call the node; a later one skips it. Deliveries
      * may follow each other without a gap, so wait for this one's end, not for a moment with

@@ -50,6 +50,8 @@ struct ent_store {
     int delivering;            /* a delivery walks cbs: unsubscribed nodes wait (under mu) */
     pthread_cond_t delivered;  /* signalled (with mu) when a delivery ends */
     uint64_t deliveries;       /* deliveries ended (under mu) */
+    uint64_t sub_steps;        /* subscriber nodes ent_unsubscribe() and its sweeps stepped over
+                                * (under mu; counted for a test) */
     /* Delivery turns in commit order (log_deliver.c): a leaf lock, never held while anything else
      * is taken. A commit with subscribers takes ticket ++next_ticket while it holds the write
      * transaction and delivers once served_ticket is the one before it. */
