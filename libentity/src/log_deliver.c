@@ -15,8 +15,12 @@
 
 /* ---- in-process subscribers ------------------------------------------------------------------ */
 
+/* A doubly linked list (pprev: the link that points here), so that ent_unsubscribe() unlinks its
+ * node without walking the list: a walk per call made unsubscribing n subscribers quadratic
+ * (30 000: 5.4 G instructions, callgrind). */
 struct ent_sub_cb {
-    struct ent_sub_cb *next;
+    struct ent_sub_cb *next, **pprev;
+    const ent_store *store;           /* whose list it is on: another store's node is not ours */
     int dead;                         /* unsubscribed during a delivery: freed after it */
     char type_name[ENT_NAME_MAX + 1]; /* "" = all */
     unsigned ops;
@@ -46,11 +50,14 @@ int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsi
     c->ops = ops;
     c->cb = cb;
     c->payload = payload;
+    c->store = s;
     /* The list is guarded by s->mu alone, a lock never held while anything else is taken or a
      * callback runs: so subscribing works from any thread and from callbacks, of this store or
      * another, without a lock-order cycle. A new node goes in front, behind a running walk. */
     pthread_mutex_lock(&s->mu);
     c->next = s->cbs;
+    c->pprev = &s->cbs;
+    if (s->cbs) s->cbs->pprev = &c->next;
     s->cbs = c;
     atomic_store_explicit(&s->has_cbs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&s->mu);
@@ -58,20 +65,26 @@ int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsi
     return ENT_OK;
 }
 
-/* Unlink and free the nodes marked dead. s->mu held, no delivery running. */
+static void unlink_cb(ent_store *s, struct ent_sub_cb *c)
+{
+    *c->pprev = c->next;
+    if (c->next) c->next->pprev = c->pprev;
+    free(c);
+    s->sub_steps++;
+    atomic_store_explicit(&s->has_cbs, s->cbs != NULL, memory_order_relaxed);
+}
+
+/* Unlink and free the nodes marked dead. s->mu held, no delivery running. A walk only when a
+ * delivery left some: it walked the list itself. */
 static void sweep_dead(ent_store *s)
 {
-    for (struct ent_sub_cb **pp = &s->cbs; *pp;) {
-        struct ent_sub_cb *c = *pp;
+    if (!s->n_dead) return;
+    for (struct ent_sub_cb *c = s->cbs, *next; c; c = next) {
+        next = c->next;
         s->sub_steps++;
-        if (c->dead) {
-            *pp = c->next;
-            free(c);
-        } else {
-            pp = &c->next;
-        }
+        if (c->dead) unlink_cb(s, c);
     }
-    atomic_store_explicit(&s->has_cbs, s->cbs != NULL, memory_order_relaxed);
+    s->n_dead = 0;
 }
 
 void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
@@ -82,17 +95,30 @@ void ent_unsubscribe(ent_store *s, ent_subscriber *sub)
      * wait for that end, so that no call of it is still running when this returns (the caller
      * may free the payload). A callback does not wait: two callbacks of two stores waiting for
      * each other's delivery would never end. */
+    struct ent_sub_cb *c = (struct ent_sub_cb *)sub;
     pthread_mutex_lock(&s->mu);
-    for (struct ent_sub_cb *c = s->cbs; c; c = c->next, s->sub_steps++)
-        if (c == (struct ent_sub_cb *)sub) c->dead = 1;
+    if (c->store != s) { /* not on this store's list: nothing of ours to end */
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (!s->delivering) {
+        /* no delivery stands on it: out of the list now, by its links, not by a walk */
+        unlink_cb(s, c);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (!c->dead) {
+        c->dead = 1;
+        s->n_dead++;
+    }
     /* Only the delivery running now can still call the node; a later one skips it. Deliveries
      * may follow each other without a gap, so wait for this one's end, not for a moment with
-     * none running (which a busy store might never have). */
+     * none running (which a busy store might never have). That end freed the node: not touched
+     * after the wait. */
     if (!ent__log_in_callback()) {
         uint64_t gen = s->deliveries;
         while (s->delivering && s->deliveries == gen) pthread_cond_wait(&s->delivered, &s->mu);
     }
-    if (!s->delivering) sweep_dead(s);
     pthread_mutex_unlock(&s->mu);
 }
 

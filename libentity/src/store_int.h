@@ -48,6 +48,7 @@ struct ent_store {
     struct ent_sub_cb *cbs;    /* in-process subscribers (log.c), guarded by mu */
     atomic_int has_cbs;        /* cbs != NULL, set with it under mu: read by every commit without mu */
     int delivering;            /* a delivery walks cbs: unsubscribed nodes wait (under mu) */
+    size_t n_dead;             /* nodes marked dead, waiting for the delivery's end (under mu) */
     pthread_cond_t delivered;  /* signalled (with mu) when a delivery ends */
     uint64_t deliveries;       /* deliveries ended (under mu) */
     uint64_t sub_steps;        /* subscriber nodes ent_unsubscribe() and its sweeps stepped over
