@@ -451,7 +451,7 @@ static int commit_as(ltxn *t, int dur, int notify)
         if (mrc != MDB_MAP_FULL) break;
         if ((rc = ent__lmdb_grow(t))) break;
     }
-    if (!rc && mrc) rc = ent__lmdb_werr(e, mrc, "commit");
+    if (!rc && mrc) rc = ent__lmdb_werr(e, mrc, "commit", 0);
     if (!rc && notify) ent__lmdb_notify_bump(e);
     ent__lmdb_pin_commit(e);
     dbi_settle(t, rc == ENT_OK);
@@ -485,7 +485,7 @@ static int l_sync(ent_bk *vbe)
     int mrc;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (be->dur != ENT__DUR_DURABLE) return ENT_OK;
-    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing a commit");
+    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing a commit", 1);
     ent__lmdb_notify_bump(e);
     return ENT_OK;
 }

@@ -85,25 +85,35 @@ int ent__lmdb_lerr(int mrc, const char *fmt, ...)
  * process's size limit) as EIO: "Input/output error" for a full disk tells the user to look for a
  * broken one. A failed write is looked at again here: a disk with almost no room left, or a data
  * file at the limit, is ENT_FULL naming that; anything else stays what LMDB said. */
-int ent__lmdb_werr(const lenv *e, int mrc, const char *what)
+int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed)
 {
     struct statvfs vfs;
     struct rlimit rl;
     struct stat st;
     int fd;
-    if (mrc != EIO && mrc != ENOSPC && mrc != EDQUOT && mrc != EFBIG) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+    /* A durable commit's last sync fails after its meta page was written: readers, subscribers
+     * and the next open see the commit, so "nothing was committed" would be false, and a caller
+     * told only "Input/output error" writes it again (a second entity under a new id). */
+    const char *outcome = committed ? "the commit is in the store all the same (readers and subscribers see it), but not "
+                                      "known to be on disk: a crash of the system may lose it; do not write it again"
+                                    : "nothing of this write was committed";
+    if (mrc != EIO && mrc != ENOSPC && mrc != EDQUOT && mrc != EFBIG) {
+        if (!committed) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+        return ent__err(code_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
+    }
     if (statvfs(e->path, &vfs) == 0) {
         /* root may use the blocks reserved for it, so it runs out only when none is free */
         uint64_t avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) * vfs.f_frsize;
         if (avail < FULL_DISK_SLACK)
-            return ent__err(ENT_FULL, "store %s: %s: the disk is full (%" PRIu64 " KiB free); nothing of this write was committed",
-                            e->path, what, avail / 1024);
+            return ent__err(ENT_FULL, "store %s: %s: the disk is full (%" PRIu64 " KiB free); %s", e->path, what,
+                            avail / 1024, outcome);
     }
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && mdb_env_get_fd(e->env, &fd) == 0 &&
         fstat(fd, &st) == 0 && (uint64_t)st.st_size + FULL_DISK_SLACK > (uint64_t)rl.rlim_cur)
         return ent__err(ENT_FULL, "store %s: %s: data.mdb reached the process's file size limit (ulimit -f: %" PRIu64
-                        " bytes); nothing of this write was committed", e->path, what, (uint64_t)rl.rlim_cur);
-    return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+                        " bytes); %s", e->path, what, (uint64_t)rl.rlim_cur, outcome);
+    if (!committed) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+    return ent__err(code_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
 }
 
 /* After mdb_env_open() failed with EACCES: which file this user lacks the access to, as " (...)"
