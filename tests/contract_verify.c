@@ -177,6 +177,31 @@ static void t_count_wrong(void)
     teardown();
 }
 
+/* A byte of the stored schema flipped so that it still loads (here "unique" lost; a min or a
+ * max_length changed is the same): the store opened and verify said ok, while writes were checked
+ * against a schema the store never had. The history's copy of the version tells; so does the
+ * copy damaged instead. */
+static void t_schema_damaged(void)
+{
+    static const char *const keys[] = {"schema", "schema_v/1"};
+    for (int i = 0; i < 2; i++) {
+        char *json = NULL, *u;
+        ent_txn *t;
+        setup();
+        ENT_OK_(ent_store_schema_json(&json, S, 1));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+        u = strstr(json, ",\"unique\":true");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+        memmove(u, u + strlen(",\"unique\":true"), strlen(u + strlen(",\"unique\":true")) + 1);
+        t = raw();
+        ENT_OK_(ent__meta_put(t, keys[i], json, strlen(json)));
+        ENT_OK_(ent_txn_commit(t));
+        free(json);
+        expect_problem("schema: the store's schema differs from its copy \"schema_v/1\"");
+        teardown();
+    }
+}
+
 /* A counter behind the records (damage): a create refuses the id it assigns with ENT_CONFLICT
  * before it writes anything (found by the record's own put, crud.c), and its transaction goes on. */
 static void t_counter_behind(void)
@@ -653,6 +678,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_index_entry_stray),
         ENT_TEST(t_ref_target_missing),
         ENT_TEST(t_count_wrong),
+        ENT_TEST(t_schema_damaged),
         ENT_TEST(t_counter_behind),
         ENT_TEST(t_log_gap),
         ENT_TEST(t_event_garbage),

@@ -380,6 +380,31 @@ out:
     return rc;
 }
 
+/* The stored schema against its copy in the history: ent__schema_store() writes "schema" and
+ * "schema_v/<its version>" with the same bytes in one transaction, so any difference is damage. A
+ * flipped byte that leaves valid JSON (a min, a max_length, an enum value, "unique" or "indexed")
+ * opens without complaint and changes what is refused and what is indexed, and nothing else in
+ * the store shows it: the records, indexes and log all still agree with each other. */
+static int check_schema(vctx *v)
+{
+    ent_slice cur, copy;
+    char key[64];
+    int rc = ent__meta_get(&cur, v->t, "schema");
+    if (rc) return rc; /* the open read it: even ENT_NOTFOUND is not damage found here */
+    snprintf(key, sizeof key, "schema_v/%" PRIu32, v->t->lay->schema->version);
+    rc = ent__meta_get(&copy, v->t, key);
+    if (rc == ENT_NOTFOUND) {
+        problem(v, "schema: the store's meta lacks \"%s\", the copy of its schema (version %" PRIu32
+                   "): the meta is damaged", key, v->t->lay->schema->version);
+        return ENT_OK;
+    }
+    if (rc) return rc;
+    if (copy.len != cur.len || memcmp(copy.data, cur.data, cur.len) != 0)
+        problem(v, "schema: the store's schema differs from its copy \"%s\" (%zu and %zu bytes): one of them is "
+                   "damaged", key, cur.len, copy.len);
+    return ENT_OK;
+}
+
 int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, void *payload)
 {
     vctx v;
@@ -398,6 +423,7 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
                     "and the log may go on; remove it and replay again", (int)mark.len, (const char *)mark.data);
         if (rc == ENT_NOTFOUND) rc = ENT_OK;
     }
+    if (!rc) rc = check_schema(&v);
     for (size_t i = 0; !rc && i < v.t->lay->schema->n_types; i++) {
         const ent_type *type = v.t->lay->schema->types[i];
         rc = check_records(&v, type);
