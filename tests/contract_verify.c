@@ -415,6 +415,35 @@ static void t_log_pair_empty(void)
     teardown();
 }
 
+/* The first leaf node of the log (seq 1, as in pair_1_empty): its page's flags made those of a
+ * branch page, in every copy of the page. */
+static long log_leaf_as_branch(unsigned char *buf, long size)
+{
+    static const unsigned char pat[10] = {8, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const long psize = sysconf(_SC_PAGESIZE); /* LMDB's page size: the system's */
+    long hits = 0;
+    for (long i = 6; i + 10 <= size; i++)
+        if (!memcmp(buf + i, pat, sizeof pat)) buf[i - i % psize + 10] = 0x01, buf[i - i % psize + 11] = 0, hits++;
+    return hits;
+}
+
+/* A flipped bit in a page header (or a node's bounds, a child's page number): LMDB trusts its
+ * pages and its cursors read outside them, so `entity check`, the tool meant to name the damage,
+ * died of it (SIGSEGV, or an assertion inside liblmdb). Verify checks the pages first, without
+ * the map, names the page and its table, and reads nothing through them. LMDB only. */
+static void t_page_damaged(void)
+{
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    damage_data_file(log_leaf_as_branch);
+    expect_problem("(table log): has flags 0x1, not those of a leaf page");
+    expect_problem("the store's pages are damaged: nothing else was checked");
+    teardown();
+}
+
 /* Write seq 7 (the delete of thing t3, version 2, made here) anew with another txn number and
  * version: msgpack [ts, txn, type, key, op, version, nil]. */
 static void delete_event_as(uint8_t txn, uint8_t version)
@@ -691,6 +720,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_position_lost),
         ENT_TEST(t_log_key_out_of_order),
         ENT_TEST(t_log_pair_empty),
+        ENT_TEST(t_page_damaged),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),

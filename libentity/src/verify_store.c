@@ -25,6 +25,7 @@ typedef struct vctx {
     ent_progress_cb outer_cb; /* the store's progress callback while verify replays */
     void *outer_payload;
     ent_buf k;
+    int pages_bad; /* the backend found its own structures damaged: nothing else is read */
 } vctx;
 
 static void problem(vctx *v, const char *fmt, ...) ENT__PRINTF(2, 3);
@@ -380,6 +381,23 @@ out:
     return rc;
 }
 
+static void page_problem(const char *line, void *payload) { problem(payload, "%s", line); }
+
+/* The backend's own structures first (ENT_BK_CAP_CHECK_PAGES): reads through the engine follow
+ * them unchecked. When they are damaged the rest is not read: the problems found name the pages. */
+static int check_pages(vctx *v)
+{
+    uint64_t n = 0;
+    int rc = ent__bk_check_pages(v->t, page_problem, v, &n);
+    if (rc) return rc;
+    if (n) {
+        v->pages_bad = 1;
+        problem(v, "the store's pages are damaged: nothing else was checked, reading through them could crash "
+                   "(restore a backup or a copy of a mirror)");
+    }
+    return ENT_OK;
+}
+
 /* The stored schema against its copy in the history: ent__schema_store() writes "schema" and
  * "schema_v/<its version>" with the same bytes in one transaction, so any difference is damage. A
  * flipped byte that leaves valid JSON (a min, a max_length, an enum value, "unique" or "indexed")
@@ -423,14 +441,16 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
                     "and the log may go on; remove it and replay again", (int)mark.len, (const char *)mark.data);
         if (rc == ENT_NOTFOUND) rc = ENT_OK;
     }
-    if (!rc) rc = check_schema(&v);
-    for (size_t i = 0; !rc && i < v.t->lay->schema->n_types; i++) {
+    if (!rc) rc = check_pages(&v);
+    if (!rc && v.problems == 0) rc = check_schema(&v);
+    /* Damaged pages: nothing reads further, the engine would follow them (LMDB: SIGSEGV). */
+    for (size_t i = 0; !rc && !v.pages_bad && i < v.t->lay->schema->n_types; i++) {
         const ent_type *type = v.t->lay->schema->types[i];
         rc = check_records(&v, type);
         for (size_t j = 0; !rc && j < type->n_indexes; j++) rc = check_index(&v, type, j);
     }
-    if (!rc) rc = check_log(&v, &first, &trunc);
-    if (!rc) rc = check_subs(&v);
+    if (!rc && !v.pages_bad) rc = check_log(&v, &first, &trunc);
+    if (!rc && !v.pages_bad) rc = check_subs(&v);
     /* Replay needs the whole log; after a truncation it can only be taken from a copy. */
     if (!rc && !trunc && v.problems == 0) rc = check_replay(&v, s);
     ent_txn_abort(v.t);
