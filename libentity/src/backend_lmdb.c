@@ -131,6 +131,12 @@ again:
     if (mrc) {
         if (mrc == MDB_DBS_FULL)
             rc = ent__err(ENT_FULL, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
+        /* The name is taken by a plain record of the main database, not a table: LMDB's own
+         * words ("Operation and DB incompatible, or DB flags changed") do not say that the
+         * directory holds something else (another program's LMDB data), or a damaged store. */
+        else if (mrc == MDB_INCOMPATIBLE)
+            rc = ent__err(ENT_CORRUPT, "table %s: %s/data.mdb holds a record named %s that is not a table: not a "
+                                       "libentity store (another program's LMDB data), or a damaged one", name, e->path, name);
         else rc = ent__lmdb_lerr(mrc, "table %s", name);
         if (t->write && mrc != MDB_NOTFOUND) t->failed = rc;
         goto done;

@@ -116,16 +116,30 @@ int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed)
     return ent__err(code_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
 }
 
-/* After mdb_env_open() failed with EACCES: which file this user lacks the access to, as " (...)"
- * for the message, else "". A reader needs to write too: LMDB takes a slot of the reader table in
+/* After mdb_env_open() failed: which of the store's files is at fault, as " (...)" for the
+ * message, else "": one that is not a regular file, or (EACCES) one this user lacks access to. A reader needs to write too: LMDB takes a slot of the reader table in
  * lock.mdb (made in the directory when missing) for every read txn. */
 static const char *denied_file(char *out, size_t n, const char *dir, int mrc, int read_only)
 {
     char data[PATH_MAX], lock[PATH_MAX];
     out[0] = 0;
-    if (mrc != EACCES && mrc != EPERM) return out;
+    struct stat st;
     snprintf(data, sizeof data, "%s/data.mdb", dir);
     snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+    /* LMDB names no file in its errors: "Is a directory", "No such file or directory" (a lock.mdb
+     * that is a link to nowhere) left the user to guess which of the store's files is meant. */
+    for (int i = 0; i < 2; i++) {
+        const char *f = i ? lock : data;
+        if (lstat(f, &st) == 0 && S_ISLNK(st.st_mode) && stat(f, &st) < 0) {
+            snprintf(out, n, " (%s is a symbolic link to a missing file)", f);
+            return out;
+        }
+        if (stat(f, &st) == 0 && !S_ISREG(st.st_mode)) {
+            snprintf(out, n, " (%s is %s, not a file)", f, S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+            return out;
+        }
+    }
+    if (mrc != EACCES && mrc != EPERM) return out;
     if (access(data, read_only ? R_OK : R_OK | W_OK) != 0)
         snprintf(out, n, " (%s is not %s by this user)", data, read_only ? "readable" : "readable and writable");
     else if (access(lock, F_OK) == 0 && access(lock, R_OK | W_OK) != 0)
