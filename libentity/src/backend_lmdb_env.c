@@ -530,7 +530,13 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
             goto fail;
         }
     }
-    if (!o->read_only && (rc = prealloc_lock(path)) != ENT_OK) goto fail;
+    /* A read-only open makes lock.mdb too when it is missing (LMDB does, for its reader table):
+     * on a full disk that was the same SIGBUS. Only a full disk stops it here: a directory it may
+     * not write is LMDB's to judge (a read-only mount reads without a lock file). */
+    if ((rc = prealloc_lock(path)) != ENT_OK) {
+        if (!o->read_only || rc == ENT_FULL) goto fail;
+        rc = ENT_OK;
+    }
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | ent__lmdb_env_flags_for(o->durability), 0664);
     if (mrc) {
         char why[PATH_MAX + 128];
