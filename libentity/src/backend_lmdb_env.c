@@ -292,8 +292,8 @@ char *ent__lmdb_path_join(const char *dir, const char *name)
 }
 
 /* LMDB sizes its lock file with ftruncate() and writes to it through a shared mapping: on a full
- * disk the first write is a SIGBUS. A new lock file is allocated here first, so a full disk is an
- * error. 64 KiB holds LMDB's header and more than MAX_READERS reader slots (LMDB keeps a larger
+ * disk the first write is a SIGBUS. A new lock file is allocated here first, and an existing one
+ * with holes allocated, so a full disk is an error. 64 KiB holds LMDB's header and more than MAX_READERS reader slots (LMDB keeps a larger
  * file's size and uses the extra slots). */
 static int prealloc_lock(const char *path)
 {
@@ -311,6 +311,23 @@ static int prealloc_lock(const char *path)
     } else if (errno != EEXIST) {
         rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "store %s: cannot create %s: %s", path,
                       p, strerror(errno));
+    } else if ((fd = open(p, O_RDWR | O_CLOEXEC)) >= 0) {
+        /* An existing lock file with holes: emptied or cut (damage, a touch, a creation killed
+         * before LMDB sized it, a failed allocation here) or made sparse by another LMDB
+         * program. The same SIGBUS waits there. A file of 32 KiB or more keeps its size: a
+         * process may have it open, and reads its reader table by that size. A shorter one no
+         * process of this library uses (LMDB sizes it to 32 KiB for MAX_READERS at its first
+         * open), and it is made whole. fallocate(), not posix_fallocate(): glibc's fallback,
+         * where the filesystem cannot allocate, writes bytes into a file in use. Only ENOSPC is
+         * an error; anything else is LMDB's to meet. */
+        struct stat st;
+        off_t want = 0;
+        if (fstat(fd, &st) == 0)
+            want = st.st_size < 32 * 1024 ? 64 * 1024 : (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size ? st.st_size : 0;
+        if (want && fallocate(fd, 0, 0, want) < 0 && (errno == ENOSPC || errno == EDQUOT))
+            rc = ent__err(ENT_FULL, "store %s: cannot allocate %s (its blocks were never allocated): %s", path, p,
+                          strerror(errno));
+        close(fd);
     }
     free(p);
     return rc;
