@@ -177,6 +177,31 @@ static void t_count_wrong(void)
     teardown();
 }
 
+/* A byte of the stored schema flipped so that it still loads (here "unique" lost; a min or a
+ * max_length changed is the same): the store opened and verify said ok, while writes were checked
+ * against a schema the store never had. The history's copy of the version tells; so does the
+ * copy damaged instead. */
+static void t_schema_damaged(void)
+{
+    static const char *const keys[] = {"schema", "schema_v/1"};
+    for (int i = 0; i < 2; i++) {
+        char *json = NULL, *u;
+        ent_txn *t;
+        setup();
+        ENT_OK_(ent_store_schema_json(&json, S, 1));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+        u = strstr(json, ",\"unique\":true");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+        memmove(u, u + strlen(",\"unique\":true"), strlen(u + strlen(",\"unique\":true")) + 1);
+        t = raw();
+        ENT_OK_(ent__meta_put(t, keys[i], json, strlen(json)));
+        ENT_OK_(ent_txn_commit(t));
+        free(json);
+        expect_problem("schema: the store's schema differs from its copy \"schema_v/1\"");
+        teardown();
+    }
+}
+
 /* A counter behind the records (damage): a create refuses the id it assigns with ENT_CONFLICT
  * before it writes anything (found by the record's own put, crud.c), and its transaction goes on. */
 static void t_counter_behind(void)
@@ -387,6 +412,35 @@ static void t_log_pair_empty(void)
     ent_txn_abort(t);
     rc = ent_sub_ack(S, NULL, "nobody", 1);
     CU_ASSERT(rc != ENT_OK);
+    teardown();
+}
+
+/* The first leaf node of the log (seq 1, as in pair_1_empty): its page's flags made those of a
+ * branch page, in every copy of the page. */
+static long log_leaf_as_branch(unsigned char *buf, long size)
+{
+    static const unsigned char pat[10] = {8, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const long psize = sysconf(_SC_PAGESIZE); /* LMDB's page size: the system's */
+    long hits = 0;
+    for (long i = 6; i + 10 <= size; i++)
+        if (!memcmp(buf + i, pat, sizeof pat)) buf[i - i % psize + 10] = 0x01, buf[i - i % psize + 11] = 0, hits++;
+    return hits;
+}
+
+/* A flipped bit in a page header (or a node's bounds, a child's page number): LMDB trusts its
+ * pages and its cursors read outside them, so `entity check`, the tool meant to name the damage,
+ * died of it (SIGSEGV, or an assertion inside liblmdb). Verify checks the pages first, without
+ * the map, names the page and its table, and reads nothing through them. LMDB only. */
+static void t_page_damaged(void)
+{
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    damage_data_file(log_leaf_as_branch);
+    expect_problem("(table log): has flags 0x1, not those of a leaf page");
+    expect_problem("the store's pages are damaged: nothing else was checked");
     teardown();
 }
 
@@ -732,6 +786,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_wide_type_decoded_once),
         ENT_TEST(t_ref_target_missing),
         ENT_TEST(t_count_wrong),
+        ENT_TEST(t_schema_damaged),
         ENT_TEST(t_counter_behind),
         ENT_TEST(t_log_gap),
         ENT_TEST(t_event_garbage),
@@ -744,6 +799,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_position_lost),
         ENT_TEST(t_log_key_out_of_order),
         ENT_TEST(t_log_pair_empty),
+        ENT_TEST(t_page_damaged),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),

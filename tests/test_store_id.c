@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -178,8 +180,64 @@ static void test_not_over_foreign(void)
     ent_schema_free(sc);
 }
 
+/* Another program's LMDB data with a plain record named "meta" (the name of the store's first
+ * table): LMDB's "MDB_INCOMPATIBLE: Operation and DB incompatible, or DB flags changed" was all
+ * the message said. It names the record and what the directory holds. */
+static void test_foreign_record_named_meta(void)
+{
+    char dir[64];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    snprintf(dir, sizeof dir, "/tmp/ent_foreign_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    raw_put(dir, NULL, "meta");
+    CU_ASSERT_EQUAL(ent_store_open(&s, dir, sc, NULL), ENT_CORRUPT);
+    ENT_ASSERT_MSG("holds a record named meta that is not a table: not a libentity store");
+    CU_ASSERT_EQUAL(ent_store_open(&s, dir, NULL, NULL), ENT_CORRUPT);
+    ENT_ASSERT_MSG("not a libentity store");
+    CU_ASSERT_PTR_NULL(s);
+    ent_schema_free(sc);
+    rm_rf(dir);
+}
+
+/* A store file that is not a file: LMDB's "Is a directory" or "No such file or directory" named
+ * none of the store's files. data.mdb a directory, lock.mdb a directory, lock.mdb a symbolic link
+ * to nowhere. */
+static void test_store_file_not_a_file(void)
+{
+    static const char *const what[] = {"data.mdb", "lock.mdb", "lock.mdb"};
+    static const char *const said[] = {"data.mdb is a directory, not a file", "lock.mdb is a directory, not a file",
+                                       "lock.mdb is a symbolic link to a missing file"};
+    ent_schema *sc = NULL;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    for (int i = 0; i < 3; i++) {
+        char dir[64], path[96];
+        ent_store *s = NULL;
+        snprintf(dir, sizeof dir, "/tmp/ent_files_XXXXXX");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_OK_(ent_store_open(&s, dir, sc, NULL));
+        ent_store_close(s);
+        s = NULL;
+        snprintf(path, sizeof path, "%s/%s", dir, what[i]);
+        CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+        if (i < 2) {
+            CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
+        } else {
+            CU_ASSERT_EQUAL_FATAL(symlink("/nonexistent/lock.mdb", path), 0);
+        }
+        CU_ASSERT_NOT_EQUAL(ent_store_open(&s, dir, NULL, NULL), ENT_OK);
+        ENT_ASSERT_MSG(said[i]);
+        CU_ASSERT_PTR_NULL(s);
+        rm_rf(dir);
+    }
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_ids), ENT_TEST(test_not_over_foreign), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_ids), ENT_TEST(test_not_over_foreign),
+                                          ENT_TEST(test_foreign_record_named_meta),
+                                          ENT_TEST(test_store_file_not_a_file), {NULL, NULL}};
     return ent_test_run("store_id", cases);
 }

@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 /* Version 2: typed handles, capabilities and limits. A store refuses a backend of another one. */
-#define ENT_BACKEND_VERSION 2
+#define ENT_BACKEND_VERSION 3
 
 /* Handles of a backend: each backend defines these structs privately. Distinct types, so passing
  * a transaction where a cursor is expected does not compile. */
@@ -81,8 +81,10 @@ enum {
     ENT_BK_CAP_GROWS = 1u << 7,      /* a fixed map that grows when full (info().map_size moves) */
     ENT_BK_CAP_SAVEPOINT = 1u << 8,  /* sp_begin()/sp_end(): part of a write txn undone alone (the
                                       * store's group commit needs it, and groups nothing without) */
-    ENT_BK_CAP_SYNC_APART = 1u << 9  /* txn_commit_unsynced()/sync(): a commit's last sync done
+    ENT_BK_CAP_SYNC_APART = 1u << 9, /* txn_commit_unsynced()/sync(): a commit's last sync done
                                       * later, outside the writer */
+    ENT_BK_CAP_CHECK_PAGES = 1u << 10 /* check_pages(): the engine's own structure can be checked
+                                       * without trusting it (verify runs it first) */
 };
 
 /* What one open store of a backend can do and hold, read once by the store at open. */
@@ -209,6 +211,15 @@ typedef struct ent_backend_ops {
      * durable; ENT_OK at once when not durable. Both return what txn_commit returns. */
     int (*txn_commit_unsynced)(ent_btxn *txn);
     int (*sync)(ent_bk *be);
+
+    /* ENT_BK_CAP_CHECK_PAGES (version 3). Check the engine's own structures (LMDB: every page of
+     * the read txn's snapshot) without following anything before it is checked, so that damage
+     * the engine would crash on is reported instead. Each problem is one line to cb (the
+     * first few dozen; *out_problems counts them all). A backend that cannot find the txn's
+     * structures any more (rewritten meanwhile) checks nothing and reports 0.
+     * Returns ENT_OK (problems or not), ENT_IO, ENT_NOMEM, ENT_BUSY. */
+    int (*check_pages)(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
+                       uint64_t *out_problems);
 } ent_backend_ops;
 
 /* The table of backends (backends.c). */

@@ -210,6 +210,16 @@ static void f_txn_abort(ent_btxn *txn)
     free(t);
 }
 
+static int f_check_pages(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
+                         uint64_t *out_problems)
+{
+    ftxn *t = (ftxn *)txn;
+    int rc = inject("check_pages");
+    *out_problems = 0;
+    if (rc) return rc;
+    return t->in->check_pages ? t->in->check_pages(t->t, cb, payload, out_problems) : ENT_OK;
+}
+
 static uint64_t f_snapshot_id(ent_btxn *txn)
 {
     ftxn *t = (ftxn *)txn;
@@ -358,4 +368,5 @@ const ent_backend_ops ent__backend_fault = {
     .sp_end = f_sp_end,
     .txn_commit_unsynced = f_txn_commit_unsynced,
     .sync = f_sync,
+    .check_pages = f_check_pages,
 };

@@ -4,7 +4,7 @@
  * default one, lmdb, when none is named) forwards every call to its inner backend and counts the
  * calls that can fail: open, table, txn_begin, txn_commit (also txn_commit_unsynced), get, put,
  * del, clear, cursor_open, cursor_get, info, wait_change, copy, set_durability, sp_begin, sp_end,
- * sync (not close, txn_abort, cursor_close,
+ * sync, check_pages (not close, txn_abort, cursor_close,
  * limits, change_counter, snapshot_id, pin, unpin: those cannot report an error). The counter and
  * the arming are process-wide (every open fault store shares them) and thread-safe.
  *

@@ -131,6 +131,12 @@ again:
     if (mrc) {
         if (mrc == MDB_DBS_FULL)
             rc = ent__err(ENT_FULL, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
+        /* The name is taken by a plain record of the main database, not a table: LMDB's own
+         * words ("Operation and DB incompatible, or DB flags changed") do not say that the
+         * directory holds something else (another program's LMDB data), or a damaged store. */
+        else if (mrc == MDB_INCOMPATIBLE)
+            rc = ent__err(ENT_CORRUPT, "table %s: %s/data.mdb holds a record named %s that is not a table: not a "
+                                       "libentity store (another program's LMDB data), or a damaged one", name, e->path, name);
         else rc = ent__lmdb_lerr(mrc, "table %s", name);
         if (t->write && mrc != MDB_NOTFOUND) t->failed = rc;
         goto done;
@@ -451,7 +457,7 @@ static int commit_as(ltxn *t, int dur, int notify)
         if (mrc != MDB_MAP_FULL) break;
         if ((rc = ent__lmdb_grow(t))) break;
     }
-    if (!rc && mrc) rc = ent__lmdb_werr(e, mrc, "commit");
+    if (!rc && mrc) rc = ent__lmdb_werr(e, mrc, "commit", 0);
     if (!rc && notify) ent__lmdb_notify_bump(e);
     ent__lmdb_pin_commit(e);
     dbi_settle(t, rc == ENT_OK);
@@ -485,7 +491,7 @@ static int l_sync(ent_bk *vbe)
     int mrc;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (be->dur != ENT__DUR_DURABLE) return ENT_OK;
-    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing a commit");
+    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing a commit", 1);
     ent__lmdb_notify_bump(e);
     return ENT_OK;
 }
@@ -906,7 +912,7 @@ const ent_backend_ops ent__backend_lmdb = {
     .name = "lmdb",
     .caps = ENT_BK_CAP_PERSISTENT | ENT_BK_CAP_COPY | ENT_BK_CAP_SHARED | ENT_BK_CAP_DURABILITY |
             ENT_BK_CAP_SNAPSHOT_ID | ENT_BK_CAP_PIN | ENT_BK_CAP_GROWS | ENT_BK_CAP_SAVEPOINT |
-            ENT_BK_CAP_SYNC_APART,
+            ENT_BK_CAP_SYNC_APART | ENT_BK_CAP_CHECK_PAGES,
     /* MDB_MAXKEYSIZE of liblmdb's default build (Debian's): what every environment takes. An
      * environment reports its own limit (mdb_env_get_maxkeysize), which a store then keeps. */
     .max_key = 511,
@@ -936,4 +942,5 @@ const ent_backend_ops ent__backend_lmdb = {
     .sp_end = l_sp_end,
     .txn_commit_unsynced = l_txn_commit_unsynced,
     .sync = l_sync,
+    .check_pages = ent__lmdb_check_pages,
 };

@@ -85,37 +85,61 @@ int ent__lmdb_lerr(int mrc, const char *fmt, ...)
  * process's size limit) as EIO: "Input/output error" for a full disk tells the user to look for a
  * broken one. A failed write is looked at again here: a disk with almost no room left, or a data
  * file at the limit, is ENT_FULL naming that; anything else stays what LMDB said. */
-int ent__lmdb_werr(const lenv *e, int mrc, const char *what)
+int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed)
 {
     struct statvfs vfs;
     struct rlimit rl;
     struct stat st;
     int fd;
-    if (mrc != EIO && mrc != ENOSPC && mrc != EDQUOT && mrc != EFBIG) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+    /* A durable commit's last sync fails after its meta page was written: readers, subscribers
+     * and the next open see the commit, so "nothing was committed" would be false, and a caller
+     * told only "Input/output error" writes it again (a second entity under a new id). */
+    const char *outcome = committed ? "the commit is in the store all the same (readers and subscribers see it), but not "
+                                      "known to be on disk: a crash of the system may lose it; do not write it again"
+                                    : "nothing of this write was committed";
+    if (mrc != EIO && mrc != ENOSPC && mrc != EDQUOT && mrc != EFBIG) {
+        if (!committed) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+        return ent__err(code_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
+    }
     if (statvfs(e->path, &vfs) == 0) {
         /* root may use the blocks reserved for it, so it runs out only when none is free */
         uint64_t avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) * vfs.f_frsize;
         if (avail < FULL_DISK_SLACK)
-            return ent__err(ENT_FULL, "store %s: %s: the disk is full (%" PRIu64 " KiB free); nothing of this write was committed",
-                            e->path, what, avail / 1024);
+            return ent__err(ENT_FULL, "store %s: %s: the disk is full (%" PRIu64 " KiB free); %s", e->path, what,
+                            avail / 1024, outcome);
     }
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && mdb_env_get_fd(e->env, &fd) == 0 &&
         fstat(fd, &st) == 0 && (uint64_t)st.st_size + FULL_DISK_SLACK > (uint64_t)rl.rlim_cur)
         return ent__err(ENT_FULL, "store %s: %s: data.mdb reached the process's file size limit (ulimit -f: %" PRIu64
-                        " bytes); nothing of this write was committed", e->path, what, (uint64_t)rl.rlim_cur);
-    return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+                        " bytes); %s", e->path, what, (uint64_t)rl.rlim_cur, outcome);
+    if (!committed) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
+    return ent__err(code_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
 }
 
-/* After mdb_env_open() failed with EACCES: which file this user lacks the access to, as " (...)"
- * for the message, else "". A reader needs to write too: LMDB takes a slot of the reader table in
+/* After mdb_env_open() failed: which of the store's files is at fault, as " (...)" for the
+ * message, else "": one that is not a regular file, or (EACCES) one this user lacks access to. A reader needs to write too: LMDB takes a slot of the reader table in
  * lock.mdb (made in the directory when missing) for every read txn. */
 static const char *denied_file(char *out, size_t n, const char *dir, int mrc, int read_only)
 {
     char data[PATH_MAX], lock[PATH_MAX];
     out[0] = 0;
-    if (mrc != EACCES && mrc != EPERM) return out;
+    struct stat st;
     snprintf(data, sizeof data, "%s/data.mdb", dir);
     snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+    /* LMDB names no file in its errors: "Is a directory", "No such file or directory" (a lock.mdb
+     * that is a link to nowhere) left the user to guess which of the store's files is meant. */
+    for (int i = 0; i < 2; i++) {
+        const char *f = i ? lock : data;
+        if (lstat(f, &st) == 0 && S_ISLNK(st.st_mode) && stat(f, &st) < 0) {
+            snprintf(out, n, " (%s is a symbolic link to a missing file)", f);
+            return out;
+        }
+        if (stat(f, &st) == 0 && !S_ISREG(st.st_mode)) {
+            snprintf(out, n, " (%s is %s, not a file)", f, S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+            return out;
+        }
+    }
+    if (mrc != EACCES && mrc != EPERM) return out;
     if (access(data, read_only ? R_OK : R_OK | W_OK) != 0)
         snprintf(out, n, " (%s is not %s by this user)", data, read_only ? "readable" : "readable and writable");
     else if (access(lock, F_OK) == 0 && access(lock, R_OK | W_OK) != 0)
@@ -268,8 +292,8 @@ char *ent__lmdb_path_join(const char *dir, const char *name)
 }
 
 /* LMDB sizes its lock file with ftruncate() and writes to it through a shared mapping: on a full
- * disk the first write is a SIGBUS. A new lock file is allocated here first, so a full disk is an
- * error. 64 KiB holds LMDB's header and more than MAX_READERS reader slots (LMDB keeps a larger
+ * disk the first write is a SIGBUS. A new lock file is allocated here first, and an existing one
+ * with holes allocated, so a full disk is an error. 64 KiB holds LMDB's header and more than MAX_READERS reader slots (LMDB keeps a larger
  * file's size and uses the extra slots). */
 static int prealloc_lock(const char *path)
 {
@@ -287,6 +311,23 @@ static int prealloc_lock(const char *path)
     } else if (errno != EEXIST) {
         rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "store %s: cannot create %s: %s", path,
                       p, strerror(errno));
+    } else if ((fd = open(p, O_RDWR | O_CLOEXEC)) >= 0) {
+        /* An existing lock file with holes: emptied or cut (damage, a touch, a creation killed
+         * before LMDB sized it, a failed allocation here) or made sparse by another LMDB
+         * program. The same SIGBUS waits there. A file of 32 KiB or more keeps its size: a
+         * process may have it open, and reads its reader table by that size. A shorter one no
+         * process of this library uses (LMDB sizes it to 32 KiB for MAX_READERS at its first
+         * open), and it is made whole. fallocate(), not posix_fallocate(): glibc's fallback,
+         * where the filesystem cannot allocate, writes bytes into a file in use. Only ENOSPC is
+         * an error; anything else is LMDB's to meet. */
+        struct stat st;
+        off_t want = 0;
+        if (fstat(fd, &st) == 0)
+            want = st.st_size < 32 * 1024 ? 64 * 1024 : (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size ? st.st_size : 0;
+        if (want && fallocate(fd, 0, 0, want) < 0 && (errno == ENOSPC || errno == EDQUOT))
+            rc = ent__err(ENT_FULL, "store %s: cannot allocate %s (its blocks were never allocated): %s", path, p,
+                          strerror(errno));
+        close(fd);
     }
     free(p);
     return rc;
@@ -506,7 +547,13 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
             goto fail;
         }
     }
-    if (!o->read_only && (rc = prealloc_lock(path)) != ENT_OK) goto fail;
+    /* A read-only open makes lock.mdb too when it is missing (LMDB does, for its reader table):
+     * on a full disk that was the same SIGBUS. Only a full disk stops it here: a directory it may
+     * not write is LMDB's to judge (a read-only mount reads without a lock file). */
+    if ((rc = prealloc_lock(path)) != ENT_OK) {
+        if (!o->read_only || rc == ENT_FULL) goto fail;
+        rc = ENT_OK;
+    }
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | ent__lmdb_env_flags_for(o->durability), 0664);
     if (mrc) {
         char why[PATH_MAX + 128];

@@ -183,8 +183,13 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
 /* ENT_* code of an LMDB (or errno) code, with the message "<context>: <LMDB text>". */
 int ent__lmdb_lerr(int mrc, const char *fmt, ...) ENT__PRINTF(2, 3);
 /* The error of a write to the disk (a commit, a sync) that failed with mrc: ENT_FULL naming a full
- * disk or the file size limit where that is why, else as ent__lmdb_lerr(). */
-int ent__lmdb_werr(const lenv *e, int mrc, const char *what);
+ * disk or the file size limit where that is why, else as ent__lmdb_lerr(). committed: the write
+ * failed after the commit became the store's state (a durable commit's last sync), and the
+ * message says so; else it says that nothing was committed. */
+/* backend_lmdb_pages.c: the check_pages method (backend.h). */
+int ent__lmdb_check_pages(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
+                          uint64_t *out_problems);
+int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed);
 char *ent__lmdb_path_join(const char *dir, const char *name);
 int ent__lmdb_resize_exclusive(lenv *e, size_t size);
 /* ENT_OK, or the error of an environment left without its map by a failed resize. */

@@ -22,6 +22,8 @@ static int methods_match(const ent_backend_ops *ops, unsigned caps)
     else if ((caps & ENT_BK_CAP_SAVEPOINT) && (!ops->sp_begin || !ops->sp_end)) missing = "sp_begin/sp_end";
     else if ((caps & ENT_BK_CAP_SYNC_APART) && (!ops->txn_commit_unsynced || !ops->sync))
         missing = "txn_commit_unsynced/sync";
+    else if ((caps & ENT_BK_CAP_CHECK_PAGES) && !ops->check_pages)
+        missing = "check_pages";
     if (missing)
         return ent__err(ENT_INVALID, "backend %s declares a capability without its method %s", ops->name, missing);
     return ENT_OK;
@@ -231,6 +233,15 @@ int ent__bk_cursor_get(ent_store *s, ent_bcur *cur, int op, ent_slice *k, ent_sl
 void ent__bk_cursor_close(ent_store *s, ent_bcur *cur)
 {
     if (cur) OPS(s)->cursor_close(cur);
+}
+
+int ent__bk_check_pages(ent_txn *t, void (*cb)(const char *line, void *payload), void *payload,
+                        uint64_t *out_problems)
+{
+    ent_store *s = t->s;
+    *out_problems = 0;
+    if (!(s->bk.lim.caps & ENT_BK_CAP_CHECK_PAGES)) return ENT_OK;
+    return OPS(s)->check_pages(t->bt, cb, payload, out_problems);
 }
 
 /* ---- the store as a whole ------------------------------------------------------------------- */

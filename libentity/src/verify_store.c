@@ -27,6 +27,7 @@ typedef struct vctx {
     ent_buf k;
     /* Per index of the type being checked: the records whose entry check_records() found. */
     uint64_t *found;
+    int pages_bad; /* the backend found its own structures damaged: nothing else is read */
 } vctx;
 
 static void problem(vctx *v, const char *fmt, ...) ENT__PRINTF(2, 3);
@@ -402,6 +403,48 @@ out:
     return rc;
 }
 
+static void page_problem(const char *line, void *payload) { problem(payload, "%s", line); }
+
+/* The backend's own structures first (ENT_BK_CAP_CHECK_PAGES): reads through the engine follow
+ * them unchecked. When they are damaged the rest is not read: the problems found name the pages. */
+static int check_pages(vctx *v)
+{
+    uint64_t n = 0;
+    int rc = ent__bk_check_pages(v->t, page_problem, v, &n);
+    if (rc) return rc;
+    if (n) {
+        v->pages_bad = 1;
+        problem(v, "the store's pages are damaged: nothing else was checked, reading through them could crash "
+                   "(restore a backup or a copy of a mirror)");
+    }
+    return ENT_OK;
+}
+
+/* The stored schema against its copy in the history: ent__schema_store() writes "schema" and
+ * "schema_v/<its version>" with the same bytes in one transaction, so any difference is damage. A
+ * flipped byte that leaves valid JSON (a min, a max_length, an enum value, "unique" or "indexed")
+ * opens without complaint and changes what is refused and what is indexed, and nothing else in
+ * the store shows it: the records, indexes and log all still agree with each other. */
+static int check_schema(vctx *v)
+{
+    ent_slice cur, copy;
+    char key[64];
+    int rc = ent__meta_get(&cur, v->t, "schema");
+    if (rc) return rc; /* the open read it: even ENT_NOTFOUND is not damage found here */
+    snprintf(key, sizeof key, "schema_v/%" PRIu32, v->t->lay->schema->version);
+    rc = ent__meta_get(&copy, v->t, key);
+    if (rc == ENT_NOTFOUND) {
+        problem(v, "schema: the store's meta lacks \"%s\", the copy of its schema (version %" PRIu32
+                   "): the meta is damaged", key, v->t->lay->schema->version);
+        return ENT_OK;
+    }
+    if (rc) return rc;
+    if (copy.len != cur.len || memcmp(copy.data, cur.data, cur.len) != 0)
+        problem(v, "schema: the store's schema differs from its copy \"%s\" (%zu and %zu bytes): one of them is "
+                   "damaged", key, cur.len, copy.len);
+    return ENT_OK;
+}
+
 int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, void *payload)
 {
     vctx v;
@@ -420,7 +463,10 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
                     "and the log may go on; remove it and replay again", (int)mark.len, (const char *)mark.data);
         if (rc == ENT_NOTFOUND) rc = ENT_OK;
     }
-    for (size_t i = 0; !rc && i < v.t->lay->schema->n_types; i++) {
+    if (!rc) rc = check_pages(&v);
+    if (!rc && v.problems == 0) rc = check_schema(&v);
+    /* Damaged pages: nothing reads further, the engine would follow them (LMDB: SIGSEGV). */
+    for (size_t i = 0; !rc && !v.pages_bad && i < v.t->lay->schema->n_types; i++) {
         const ent_type *type = v.t->lay->schema->types[i];
         free(v.found);
         if (!(v.found = calloc(type->n_indexes + 1, sizeof *v.found))) {
@@ -431,8 +477,8 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
         for (size_t j = 0; !rc && j < type->n_indexes; j++) rc = check_index(&v, type, j);
     }
     free(v.found);
-    if (!rc) rc = check_log(&v, &first, &trunc);
-    if (!rc) rc = check_subs(&v);
+    if (!rc && !v.pages_bad) rc = check_log(&v, &first, &trunc);
+    if (!rc && !v.pages_bad) rc = check_subs(&v);
     /* Replay needs the whole log; after a truncation it can only be taken from a copy. */
     if (!rc && !trunc && v.problems == 0) rc = check_replay(&v, s);
     ent_txn_abort(v.t);

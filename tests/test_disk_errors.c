@@ -1,0 +1,154 @@
+/* Disk errors under the LMDB backend: a sync that fails, before and after a durable commit became
+ * the store's state. fdatasync() is defined here: the executable's definition comes first for
+ * liblmdb's calls too (symbol interposition), so no root, no small filesystem and no LD_PRELOAD
+ * are needed. Unarmed it is the C library's. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static int fail_at;        /* fail the fail_at-th fdatasync() counted from arming (0: none) */
+static int sync_calls;     /* fdatasync() calls since arming */
+static int fail_errno = EIO;
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
+    if (fail_at && ++sync_calls == fail_at) {
+        fail_at = 0;
+        errno = fail_errno;
+        return -1;
+    }
+    return real ? real(fd) : fsync(fd);
+}
+
+static void arm_sync(int nth, int err)
+{
+    sync_calls = 0;
+    fail_errno = err;
+    fail_at = nth;
+}
+
+static const char schema_json[] = "{\"schema\":\"d\",\"version\":1,\"types\":{\"item\":{\"key\":\"auto\",\"fields\":{"
+                                  "\"n\":{\"id\":1,\"type\":\"uint\",\"indexed\":true}}}}}";
+
+static char dir[64];
+static ent_store *S;
+static ent_schema *SC;
+static uint64_t seen[16];
+static int n_seen;
+
+static void on_event(const ent_event *ev, void *p)
+{
+    (void)p;
+    if (n_seen < 16) seen[n_seen++] = ev->seq;
+}
+
+static void setup(void)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_subscriber *sub = NULL;
+    o.durability = ENT_DURABLE;
+    snprintf(dir, sizeof dir, "/tmp/ent_disk_XXXXXX");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_OK_(ent_schema_load_json(&SC, schema_json, strlen(schema_json), "d"));
+    ENT_OK_(ent_store_open(&S, dir, SC, &o));
+    ENT_OK_(ent_subscribe(&sub, S, NULL, 0, on_event, NULL));
+    n_seen = 0;
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    fail_at = 0;
+    ent_store_close(S);
+    ent_schema_free(SC);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+/* ent_create of an item with n; its rc, and its key in *id (0 when it got none). */
+static int create(uint64_t n, uint64_t *id)
+{
+    ent_entity *e = NULL;
+    int rc;
+    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "item")));
+    ENT_OK_(ent_entity_set_uint(e, "n", n));
+    rc = ent_create(S, NULL, e);
+    *id = ent_entity_key(e).kind == ENT_KEY_AUTO ? ent_entity_key(e).id : 0;
+    ent_entity_free(e);
+    return rc;
+}
+
+static uint64_t count_items(ent_store *s)
+{
+    uint64_t n = 0;
+    ENT_OK_(ent_count(&n, s, NULL, ent_store_type(s, "item")));
+    return n;
+}
+
+/* The sync of the data pages fails (the first of a durable commit's two): nothing is committed,
+ * and the next create takes the id and seq the failed one would have had. */
+static void t_data_sync_fails(void)
+{
+    uint64_t id = 0, last = 0;
+    setup();
+    ENT_OK_(create(1, &id));
+    CU_ASSERT_EQUAL(id, 1);
+    arm_sync(1, EIO);
+    ENT_CHECK_RC(create(2, &id), ENT_IO);
+    CU_ASSERT_EQUAL(id, 0);
+    CU_ASSERT_EQUAL(count_items(S), 1);
+    ENT_OK_(create(3, &id));
+    CU_ASSERT_EQUAL(id, 2);
+    ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
+    CU_ASSERT_EQUAL(last, 2);
+    CU_ASSERT_EQUAL(n_seen, 2);
+    CU_ASSERT_EQUAL(seen[1], 2);
+    teardown();
+}
+
+/* The last sync of a durable commit fails after its meta page made it the store's state: the
+ * call fails (the commit is not known to be on disk), but its entity and event are there, and
+ * the message must say so: "syncing a commit: Input/output error" alone, or "nothing of this
+ * write was committed" on a full disk, sent callers to write it again (a second entity). */
+static void t_meta_sync_fails(void)
+{
+    uint64_t id = 0, last = 0, probs = 9;
+    const int errs[] = {EIO, ENOSPC}, codes[] = {ENT_IO, ENT_FULL};
+    for (int i = 0; i < 2; i++) {
+        setup();
+        ENT_OK_(create(1, &id));
+        arm_sync(2, errs[i]);
+        ENT_CHECK_RC(create(2, &id), codes[i]);
+        ENT_ASSERT_MSG("syncing a commit");
+        ENT_ASSERT_MSG("the commit is in the store all the same");
+        CU_ASSERT_PTR_NULL(strstr(ent_errmsg(), "nothing of this write was committed"));
+        CU_ASSERT_EQUAL(count_items(S), 2);
+        CU_ASSERT_EQUAL(n_seen, 2);
+        /* the process's state follows the store: the next create is id 3, seq 3 */
+        ENT_OK_(create(3, &id));
+        CU_ASSERT_EQUAL(id, 3);
+        ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
+        CU_ASSERT_EQUAL(last, 3);
+        CU_ASSERT_EQUAL(n_seen, 3);
+        ENT_OK_(ent_store_verify(&probs, S, NULL, NULL));
+        CU_ASSERT_EQUAL(probs, 0);
+        teardown();
+    }
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_data_sync_fails),
+        ENT_TEST(t_meta_sync_fails),
+        {NULL, NULL},
+    };
+    return ent_test_run("disk_errors", cases);
+}
