@@ -46,6 +46,7 @@ typedef struct ent_http_conns {
     ent_http_conn *head, *tail; /* in start order */
     unsigned count;        /* connections not closed here yet */
     unsigned max, timeout_ms;
+    unsigned max_streams_per_addr;
     int idle;              /* the deadline thread waits for a signal, not a deadline */
     int stop, started;
     unsigned long long evicted; /* closed for room since the last log line */
@@ -138,14 +139,15 @@ void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader le
 enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *args);
 
 /* The connections (conns.c). conns_stop after the daemon stopped. */
-int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms);
+int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms, unsigned max_streams_per_addr);
 void ent_http__conns_stop(ent_http *h);
 /* MHD_OPTION_NOTIFY_CONNECTION's callback (cls: h). */
 void ent_http__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code);
 /* The request on c has arrived whole and is being answered: no deadline until it is answered. */
 void ent_http__conn_answering(ent_http *h, struct MHD_Connection *c);
-/* The answer on c is an event stream: never closed for room. */
-void ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c);
+/* The answer on c is to be an event stream: never closed for room. Returns 0, or -1 (c not
+ * marked) when c's client address has max_streams_per_addr streams open already; *open: how many. */
+int ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c, unsigned *open);
 /* Its answer is done: c waits for its next request. */
 void ent_http__conn_answered(ent_http *h, struct MHD_Connection *c);
 

@@ -78,12 +78,17 @@ enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status,
     /* a 405 from here is the store's ENT_READONLY (a mirror): it takes reads only, and HTTP
      * requires a 405 to say what it takes */
     static const char *const reads[] = {MHD_HTTP_HEADER_ALLOW, "GET, HEAD", NULL};
+    /* a 429 is a stream past the per-address limit: streams last, so not at once */
+    static const char *const later[] = {MHD_HTTP_HEADER_RETRY_AFTER, "10", NULL};
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (!(body = error_json(msg))) return MHD_NO;
     return ent_http__reply(c, status, body, strlen(body), NULL,
-                           status == MHD_HTTP_UNAUTHORIZED ? auth : status == MHD_HTTP_METHOD_NOT_ALLOWED ? reads : NULL);
+                           status == MHD_HTTP_UNAUTHORIZED           ? auth
+                           : status == MHD_HTTP_METHOD_NOT_ALLOWED ? reads
+                           : status == MHD_HTTP_TOO_MANY_REQUESTS  ? later
+                                                                   : NULL);
 }
 
 unsigned ent_http__status(int code)
@@ -561,9 +566,9 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     if (!out || !s) return start_refused(NULL, ENT_INVALID, "ent_http_start: %s is NULL", out ? "the store" : "out");
     *out = NULL;
     if (opts) {
-        if (opts->version == 1) {
-            /* a host built against version 1 passed the struct without the later members */
-            memcpy(&o, opts, offsetof(ent_http_opts, allow_hosts));
+        if (opts->version == 1 || opts->version == 2) {
+            /* a host built against an older version passed the struct without the later members */
+            memcpy(&o, opts, opts->version == 1 ? offsetof(ent_http_opts, allow_hosts) : offsetof(ent_http_opts, max_streams_per_addr));
             o.version = ENT_HTTP_OPTS_VERSION;
         } else if (opts->version != ENT_HTTP_OPTS_VERSION) {
             return start_refused(NULL, ENT_INVALID, "ent_http_start: options of version %u, this library's are 1 to %u",
@@ -628,7 +633,12 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
             hard_limit = max_clients * 2 + 16;
         }
     }
-    if ((rc = ent_http__conns_start(h, max_clients, o.request_timeout_ms ? o.request_timeout_ms : 30000))) {
+    if (!o.max_streams_per_addr) {
+        /* one address alone never fills max_clients with streams, however small it is */
+        o.max_streams_per_addr = max_clients / 2 < 64 ? max_clients / 2 : 64;
+        if (!o.max_streams_per_addr) o.max_streams_per_addr = 1;
+    }
+    if ((rc = ent_http__conns_start(h, max_clients, o.request_timeout_ms ? o.request_timeout_ms : 30000, o.max_streams_per_addr))) {
         ent_http__hub_stop(h);
         ent_http__hub_free(h);
         free(h->token);

@@ -416,7 +416,18 @@ PY
 stop_server
 grep -q "dropped the event stream of 127.0.0.1" "$work/server.err" && ok || bad "no drop line: $(cat "$work/server.err")"
 grep -q "application error" "$work/server.err" && bad "a drop logged as an application error: $(grep "application error" "$work/server.err")" || ok
-for a in '--max-clients 0' '--max-clients x' '--request-timeout 0' '--request-timeout 3601'; do
+# streams are never closed for room: one address could hold every connection with them; past
+# --max-streams-per-address a new stream is 429 (JSON, Retry-After), and other requests go on
+start_server "$S" --max-streams-per-address 2 || exit 1
+spids=()
+for i in 1 2; do curl -s -N --max-time 20 "$U/api/events/stream" >"$work/ps$i" & spids+=($!); done
+for _ in $(seq 1 200); do grep -q "^: events from seq" "$work/ps1" "$work/ps2" 2>/dev/null && [ "$(grep -l "^: events from seq" "$work/ps1" "$work/ps2" | wc -l)" = 2 ] && break; sleep 0.05; done
+req GET /api/events/stream --max-time 5; want 429 "a third stream of one address"; header Retry-After 10
+header Content-Type application/json; errmsg "127.0.0.1 has 2 event streams open"; errmsg "--max-streams-per-address"
+req GET /api/stat; want 200 "a request beside the streams"
+kill "${spids[@]}" 2>/dev/null; wait "${spids[@]}" 2>/dev/null
+stop_server
+for a in '--max-clients 0' '--max-clients x' '--request-timeout 0' '--request-timeout 3601' '--max-streams-per-address 0' '--max-streams-per-address -1'; do
   "$E" -s "$S" serve --listen 127.0.0.1:0 $a 2>"$work/err"; rc=$?
   [ $rc = 2 ] && grep -q -- "${a%% *}" "$work/err" && ok || bad "$a -> exit $rc: $(cat "$work/err")"
 done
