@@ -13,6 +13,13 @@
 
 typedef struct ent_http_client ent_http_client;
 
+/* Request heads: a target (path and query) and a whole head over these are refused in JSON
+ * (414, 431); libmicrohttpd's memory per connection leaves room for heads up to about
+ * CONN_MEMORY - 4 KiB to get that far (beyond, it answers with an HTML page of its own). */
+#define ENT_HTTP__MAX_TARGET 8192u
+#define ENT_HTTP__MAX_HEAD 16384u
+#define ENT_HTTP__CONN_MEMORY (64u * 1024u)
+
 /* A rendered SSE message the follower keeps for clients that catch up. */
 typedef struct ent_http_recent {
     uint64_t seq;

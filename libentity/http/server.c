@@ -321,6 +321,66 @@ static int origin_ok(struct MHD_Connection *c)
     return !strcasecmp(auth + 3, host);
 }
 
+/* What the request's head holds, for the checks libmicrohttpd leaves to us. */
+struct head_scan {
+    size_t head, query;     /* bytes of the header lines; of the query */
+    const char *length;     /* the first Content-Length */
+    int lengths_differ;     /* a second one with another value */
+};
+
+static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct head_scan *hs = cls;
+    size_t n = strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF, or "=" and "&" */
+    if (kind == MHD_GET_ARGUMENT_KIND) {
+        hs->query += n;
+        return MHD_YES;
+    }
+    hs->head += n;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (!hs->length) hs->length = value ? value : "";
+        else if (strcmp(hs->length, value ? value : "")) hs->lengths_differ = 1;
+    }
+    return MHD_YES;
+}
+
+/* Framing and size: libmicrohttpd answers its own limits with HTML pages, and takes the first of
+ * two Content-Lengths and any Transfer-Encoding. Its connection memory is made larger than these
+ * limits (server start), so that a head a little too big reaches this check and is answered in
+ * JSON like every other error. Returns 0, or -1 after a reply in *rc. */
+static int head_ok(ent_http *h, struct MHD_Connection *c, const char *url, enum MHD_Result *rc)
+{
+    struct head_scan hs = {0, 0, NULL, 0};
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    size_t target;
+    MHD_get_connection_values(c, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND), scan_head, &hs);
+    target = strlen(url) + hs.query;
+    if (target > ENT_HTTP__MAX_TARGET) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_URI_TOO_LONG, "the request target is %zu bytes, over the limit of %u", target,
+                                    ENT_HTTP__MAX_TARGET);
+        return -1;
+    }
+    if (target + hs.head > ENT_HTTP__MAX_HEAD) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                    "the request's head is %zu bytes, over the limit of %u", target + hs.head, ENT_HTTP__MAX_HEAD);
+        return -1;
+    }
+    /* two lengths: which one frames the body is the client's guess against ours (smuggling) */
+    if (hs.lengths_differ) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "Content-Length is given twice with different values");
+        return -1;
+    }
+    /* libmicrohttpd decodes chunked only; a body in another coding has no known end, and the
+     * connection waited for one until the request timeout */
+    if (te && strcasecmp(te, "chunked")) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_NOT_IMPLEMENTED,
+                                    "Transfer-Encoding \"%.100s\" is not supported: send the body as it is, or chunked", te);
+        return -1;
+    }
+    (void)h;
+    return 0;
+}
+
 /* The API is /api and what is under /api/ ("/apiX" is no part of it: a 404, token or not). */
 static int is_api(const char *url) { return !strncmp(url, "/api", 4) && (url[4] == '/' || url[4] == '\0'); }
 
@@ -338,6 +398,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         *con_cls = r;
+        if (head_ok(h, c, url, &rc)) {
+            r->too_big = 1; /* reading stops; the reply is the answer */
+            ent_http__conn_answering(h, c);
+            return rc;
+        }
         /* refused before any body is read: an unauthenticated client cannot make us buffer one */
         if (!host_ok(h, c)) {
             const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
@@ -661,6 +726,8 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(120 + 2 * h->heartbeat_ms / 1000),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
+                            /* room for a head over ENT_HTTP__MAX_HEAD to reach head_ok() */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ENT_HTTP__CONN_MEMORY,
                             MHD_OPTION_END);
     if (!h->d) {
         /* libmicrohttpd's own line (logged above) has the reason; bind's errno is still here */
