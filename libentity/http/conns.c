@@ -154,6 +154,25 @@ static void log_evictions(ent_http *h, struct timespec now)
     cs->evicted = 0;
 }
 
+int ent_http__conns_log_now(ent_http *h, unsigned long long *unsaid)
+{
+    ent_http_conns *cs = &h->conns;
+    struct timespec now = now_mono();
+    int say;
+    pthread_mutex_lock(&cs->mu);
+    say = !cs->mhd_logged_once || now.tv_sec - cs->mhd_logged_at.tv_sec >= 60;
+    if (say) {
+        *unsaid = cs->mhd_unsaid;
+        cs->mhd_unsaid = 0;
+        cs->mhd_logged_at = now;
+        cs->mhd_logged_once = 1;
+    } else {
+        cs->mhd_unsaid++;
+    }
+    pthread_mutex_unlock(&cs->mu);
+    return say;
+}
+
 /* The address sa as counted per client: IPv4 whole, IPv6 by its /64 (an IPv4-mapped one as the
  * IPv4 address it is). Unknown families count as one address. */
 static void addr_key(unsigned char out[17], const struct sockaddr *sa)

@@ -57,6 +57,9 @@ typedef struct ent_http_conns {
     int idle;              /* the deadline thread waits for a signal, not a deadline */
     int stop, started;
     unsigned long long evicted; /* closed for room since the last log line */
+    unsigned long long mhd_unsaid; /* libmicrohttpd's lines not logged since its last one */
+    struct timespec mhd_logged_at;
+    int mhd_logged_once;
     struct timespec logged_at;
     int logged_once;
     pthread_t thread;
@@ -157,6 +160,11 @@ void ent_http__conn_answering(ent_http *h, struct MHD_Connection *c);
 int ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c, unsigned *open);
 /* Its answer is done: c waits for its next request. */
 void ent_http__conn_answered(ent_http *h, struct MHD_Connection *c);
+
+/* Whether a line of libmicrohttpd's is logged now: one a minute at most (most are about one
+ * client's connection, and a client can make one per request). *unsaid: the lines left out
+ * before it. */
+int ent_http__conns_log_now(ent_http *h, unsigned long long *unsaid);
 
 /* The page (page.c). */
 enum MHD_Result ent_http__page(struct MHD_Connection *c);

@@ -551,8 +551,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     ent_http *h = cls;
-    char buf[512];
+    char buf[512], *html, *end;
     size_t n;
+    unsigned long long unsaid = 0;
     if (!h->log) return;
     vsnprintf(buf, sizeof buf, fmt, ap);
     n = strlen(buf);
@@ -560,7 +561,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     /* A stream's reader ends its response with an error only for a client dropped or failed,
      * which stream.c logs with the reason; this line after it would read as a fault here. */
     if (strstr(buf, "application error generating response")) return;
-    ent_http__logf(h, "libmicrohttpd: %s", buf);
+    /* Nearly all of its lines are about one client's connection (a malformed request, a peer
+     * gone mid-answer), two for each bad request a client cares to send: one a minute, as with
+     * the evictions (conns.c), or the log is the flood. Its refusals quote the whole HTML page
+     * sent; the status says it. */
+    if (!ent_http__conns_log_now(h, &unsaid)) return;
+    if ((html = strstr(buf, " ('<html>")) && (end = strstr(html, "</html>')"))) memmove(html, end + 9, strlen(end + 9) + 1);
+    if (unsaid)
+        ent_http__logf(h, "libmicrohttpd: %s (and %llu more of its lines since the last one: it is logged once a minute at most)", buf, unsaid);
+    else
+        ent_http__logf(h, "libmicrohttpd: %s", buf);
 }
 
 /* "A.B.C.D:PORT" or "[V6]:PORT" into addr. Returns 0, or -1 with the reason in ent_errmsg() terms. */
