@@ -326,7 +326,15 @@ struct head_scan {
     size_t head, query;     /* bytes of the header lines; of the query */
     const char *length;     /* the first Content-Length */
     int lengths_differ;     /* a second one with another value */
+    const char *twice;      /* a header below given twice */
+    unsigned seen;          /* which of them were seen */
 };
+
+/* Headers read once: libmicrohttpd hands out the first of two, so a second one (a Host or an
+ * If-Match after the one the client meant) was read by nobody, silently. */
+static const char *const once_headers[] = {MHD_HTTP_HEADER_HOST, MHD_HTTP_HEADER_ORIGIN, MHD_HTTP_HEADER_AUTHORIZATION,
+                                           MHD_HTTP_HEADER_IF_MATCH, MHD_HTTP_HEADER_IF_NONE_MATCH, MHD_HTTP_HEADER_LAST_EVENT_ID,
+                                           MHD_HTTP_HEADER_TRANSFER_ENCODING};
 
 static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -337,6 +345,11 @@ static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char 
         return MHD_YES;
     }
     hs->head += n;
+    for (unsigned i = 0; i < sizeof once_headers / sizeof once_headers[0]; i++)
+        if (!strcasecmp(key, once_headers[i])) {
+            if (hs->seen & (1u << i) && !hs->twice) hs->twice = once_headers[i];
+            hs->seen |= 1u << i;
+        }
     if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
         if (!hs->length) hs->length = value ? value : "";
         else if (strcmp(hs->length, value ? value : "")) hs->lengths_differ = 1;
@@ -350,7 +363,7 @@ static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char 
  * JSON like every other error. Returns 0, or -1 after a reply in *rc. */
 static int head_ok(ent_http *h, struct MHD_Connection *c, const char *url, enum MHD_Result *rc)
 {
-    struct head_scan hs = {0, 0, NULL, 0};
+    struct head_scan hs = {0, 0, NULL, 0, NULL, 0};
     const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     size_t target;
     MHD_get_connection_values(c, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND), scan_head, &hs);
@@ -368,6 +381,10 @@ static int head_ok(ent_http *h, struct MHD_Connection *c, const char *url, enum 
     /* two lengths: which one frames the body is the client's guess against ours (smuggling) */
     if (hs.lengths_differ) {
         *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "Content-Length is given twice with different values");
+        return -1;
+    }
+    if (hs.twice) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "header %s is given twice", hs.twice);
         return -1;
     }
     /* libmicrohttpd decodes chunked only; a body in another coding has no known end, and the

@@ -88,6 +88,21 @@ req PUT /api/product/a%2Fb -H 'If-Match: "2"' -d '{"price":5}'; want 200 "If-Mat
 req PUT /api/product/a%2Fb -H 'If-None-Match: *' -d '{"price":5}'; want 412 "If-None-Match on existing"
 req PUT /api/product/fresh -H 'If-Match: *' -d '{"price":5}'; want 412 "If-Match * on missing"
 req PUT /api/product/fresh -H 'If-Match: 7' -d '{"price":5}'; want 400 "unquoted If-Match"
+# a second If-Match (or Host, ...) was ignored: the write went ahead on the first one's word
+req PUT /api/product/a%2Fb -H 'If-Match: "3"' -H 'If-Match: "1"' -d '{"price":6}'; want 400 "If-Match twice"; errmsg "header If-Match is given twice"
+req GET /api/product/a%2Fb; jcheck "d['version']" 3
+python3 - "$PORT" >"$work/raw" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
+s.sendall(b"GET /api/stat HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n")
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+print(out.split(b"\r\n")[0].decode(), out.split(b"\r\n\r\n", 1)[1].decode())
+PY
+[ "$(cat "$work/raw")" = 'HTTP/1.1 400 Bad Request {"error":"header Host is given twice"}' ] && ok || bad "Host twice: $(cat "$work/raw")"
 # the largest u64 is the library's "any version": as an ETag it must not act as *
 req PUT /api/product/a%2Fb -H 'If-Match: "18446744073709551615"' -d '{"price":6}'; want 400 "If-Match of the largest u64"
 req PUT /api/product/a%2Fb -H 'If-None-Match: "18446744073709551615"' -d '{"price":6}'; want 400 "If-None-Match of the largest u64"
