@@ -334,7 +334,7 @@ struct head_scan {
  * If-Match after the one the client meant) was read by nobody, silently. */
 static const char *const once_headers[] = {MHD_HTTP_HEADER_HOST, MHD_HTTP_HEADER_ORIGIN, MHD_HTTP_HEADER_AUTHORIZATION,
                                            MHD_HTTP_HEADER_IF_MATCH, MHD_HTTP_HEADER_IF_NONE_MATCH, MHD_HTTP_HEADER_LAST_EVENT_ID,
-                                           MHD_HTTP_HEADER_TRANSFER_ENCODING};
+                                           MHD_HTTP_HEADER_TRANSFER_ENCODING, MHD_HTTP_HEADER_CONTENT_ENCODING};
 
 static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -365,6 +365,7 @@ static int head_ok(ent_http *h, struct MHD_Connection *c, const char *url, enum 
 {
     struct head_scan hs = {0, 0, NULL, 0, NULL, 0};
     const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
     size_t target;
     MHD_get_connection_values(c, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND), scan_head, &hs);
     target = strlen(url) + hs.query;
@@ -392,6 +393,13 @@ static int head_ok(ent_http *h, struct MHD_Connection *c, const char *url, enum 
     if (te && strcasecmp(te, "chunked")) {
         *rc = ent_http__reply_error(c, MHD_HTTP_NOT_IMPLEMENTED,
                                     "Transfer-Encoding \"%.100s\" is not supported: send the body as it is, or chunked", te);
+        return -1;
+    }
+    /* a body the client compressed was read as JSON as it was: compressed, a 400 about a byte
+     * of gzip's header; not compressed after all, a write the client did not mean as sent */
+    if (ce && strcasecmp(ce, "identity")) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                    "Content-Encoding \"%.100s\" is not supported: send the body uncompressed", ce);
         return -1;
     }
     (void)h;

@@ -77,6 +77,11 @@ req POST /api/order -d '{"customer":4242}'; want 400 "ref missing"; errmsg "4242
 req POST /api/product -d '{"price":1}'; want 400 "string keys"; errmsg "PUT /api/product/KEY"
 req POST /api/customer; want 400 "empty body"
 req POST /api/customer -H 'Content-Type: application/json' --data-binary $'{"email":"\xff","name":"x"}'; want 400 "not UTF-8"
+# a compressed body is not decoded: it was read as JSON as it came (a body said to be gzip that
+# was not, written; one that was, a 400 about a control character)
+req POST /api/customer -H 'Content-Encoding: gzip' -d '{"email":"gz@x","name":"G"}'; want 415 "Content-Encoding gzip"; errmsg 'Content-Encoding "gzip" is not supported'
+req GET '/api/customer/by/email?value=gz%40x'; jcheck "len(d)" 0
+req POST /api/customer -H 'Content-Encoding: identity' -d '{"email":"id@x","name":"I"}'; want 201 "Content-Encoding identity"
 
 # ---- replace (PUT), If-Match, If-None-Match
 req PUT /api/product/a%2Fb -d '{"price":3,"tags":["x"]}'; want 201 "PUT creates"; header Location '/api/product/a%2Fb'
