@@ -369,6 +369,15 @@ static int head_ok(ent_http *h, struct MHD_Connection *c, const char *url, enum 
     size_t target;
     MHD_get_connection_values(c, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND), scan_head, &hs);
     target = strlen(url) + hs.query;
+    /* "http://host/api/stat" (a client that takes this server for its proxy) or "*": answered
+     * "no such path: the API is under /api/", which sent the client looking for a wrong path */
+    if (url[0] != '/') {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                    "the request target \"%.200s\" is not a path: send the path alone (/api/...), "
+                                    "this server is no proxy",
+                                    url);
+        return -1;
+    }
     if (target > ENT_HTTP__MAX_TARGET) {
         *rc = ent_http__reply_error(c, MHD_HTTP_URI_TOO_LONG, "the request target is %zu bytes, over the limit of %u", target,
                                     ENT_HTTP__MAX_TARGET);

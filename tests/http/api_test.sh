@@ -296,6 +296,11 @@ while True:
 print(out.split(b"\r\n")[0].decode())
 PY
 grep -q ' 200 ' "$work/raw" && ok || bad "HTTP/1.0 without Host: $(cat "$work/raw")"
+# a request target that is a URL (the client took the server for its proxy) was "no such path:
+# the API is under /api/", for a path under /api/
+code=$(curl -s --noproxy '' --proxy "$U" -o "$work/b" -w '%{http_code}' http://example.org/api/stat)
+want 400 "an absolute URL as the target"; errmsg 'the request target "http://example.org/api/stat" is not a path'
+code=$(curl -s -X OPTIONS --request-target '*' -o "$work/b" -w '%{http_code}' "$U"); want 400 "the target *"
 
 # ---- what one request makes the server hold is bounded: a page of big entities or events ends
 # after about 1 MiB with a Link to the rest, whatever the limit (a client that never reads its
