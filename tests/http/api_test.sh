@@ -54,6 +54,11 @@ req GET '/api/nosuchtype'; want 404 "unknown type"; errmsg 'unknown type "nosuch
 req GET /api/customer/1; want 200 get; header ETag '"1"'
 jcheck "d['type'], d['key'], d['version'], d['data']['email']" "customer 1 1 ada@example.com"
 req GET /api/customer/1 -H 'If-None-Match: "1"'; want 304 "If-None-Match"
+# a GET whose If-Match is false is refused (RFC 9110): it answered the current version as if
+req GET /api/customer/1 -H 'If-Match: "7"'; want 412 "GET with a stale If-Match"; errmsg 'customer "1" is at version 1, not 7'
+req GET /api/customer/1 -H 'If-Match: "1"'; want 200 "GET with If-Match"
+req GET /api/customer/1 -H 'If-Match: *'; want 200 "GET with If-Match *"
+req GET /api/customer/1 -H 'If-Match: 1'; want 400 "GET with an unquoted If-Match"
 req GET /api/customer/999; want 404 "missing entity"
 req GET /api/customer/abc; want 400 "auto key not an id"; errmsg "not an id"
 req GET /api/customer/0; want 400 "id 0"
