@@ -481,10 +481,11 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     if (ent_http__conn_streaming(h, c, &open)) {
         char ip[64];
         client_addr(ip, sizeof ip, c, 0);
+        /* an IPv6 address counts with the rest of its /64 (conns.c), an IPv4-mapped one alone */
         return ent_http__reply_error(c, MHD_HTTP_TOO_MANY_REQUESTS,
-                                     "%s has %u event streams open, the most one client address may have "
+                                     "%s%s has %u event streams open, the most one client address may have "
                                      "(entity serve --max-streams-per-address); close one and retry",
-                                     ip, open);
+                                     ip, strchr(ip, ':') && !strchr(ip, '.') ? " (with its /64)" : "", open);
     }
     if ((rc = ent_log_bounds(&first, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
     if (!last_id && !from_text) from = last + 1;
