@@ -357,11 +357,12 @@ static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
-/* Framing and size: libmicrohttpd answers its own limits with HTML pages, and takes the first of
- * two Content-Lengths and any Transfer-Encoding. Its connection memory is made larger than these
- * limits (server start), so that a head a little too big reaches this check and is answered in
- * JSON like every other error. Returns 0, or -1 after a reply in *rc. */
-static int head_ok(ent_http *h, struct MHD_Connection *c, const char *url, enum MHD_Result *rc)
+/* The head, before anything else: libmicrohttpd answers its own limits with HTML pages, and takes
+ * the first of two headers, any Transfer-Encoding and any Content-Encoding. Its connection memory
+ * is made larger than the limits here (server start), so that a head a little too big reaches
+ * this check and is answered in JSON like every other error. Returns 0, or -1 after a reply in
+ * *rc (which closes the connection: a body, if any, is left unread). */
+static int head_ok(struct MHD_Connection *c, const char *url, enum MHD_Result *rc)
 {
     struct head_scan hs = {0, 0, NULL, 0, NULL, 0};
     const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -411,7 +412,6 @@ static int head_ok(ent_http *h, struct MHD_Connection *c, const char *url, enum 
                                     "Content-Encoding \"%.100s\" is not supported: send the body uncompressed", ce);
         return -1;
     }
-    (void)h;
     return 0;
 }
 
@@ -432,7 +432,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         *con_cls = r;
-        if (head_ok(h, c, url, &rc)) {
+        if (head_ok(c, url, &rc)) {
             r->too_big = 1; /* reading stops; the reply is the answer */
             ent_http__conn_answering(h, c);
             return rc;

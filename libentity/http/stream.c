@@ -465,18 +465,21 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     if (ent_http__event_filter(&t, &ops, h->s, a, c, &mrc)) return mrc;
     for (size_t i = 0; i < a->n; i++)
         if (!a->v[i].used) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "unknown parameter \"%s\"", a->v[i].name);
+    /* from is checked even when Last-Event-ID wins over it: a bad parameter is refused, never
+     * passed over */
+    if (from_text) {
+        char *end;
+        errno = 0;
+        from = strtoull(from_text, &end, 10);
+        if (from_text[0] < '0' || from_text[0] > '9' || *end || errno)
+            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
+    }
     if (last_id) {
         char *end;
         errno = 0;
         from = strtoull(last_id, &end, 10) + 1; /* UINT64_MAX wraps to 0: refused, not the whole log */
         if (last_id[0] < '0' || last_id[0] > '9' || *end || errno || !from)
             return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID: \"%s\" is not a sequence number", last_id);
-    } else if (from_text) {
-        char *end;
-        errno = 0;
-        from = strtoull(from_text, &end, 10);
-        if (from_text[0] < '0' || from_text[0] > '9' || *end || errno)
-            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
     }
     if (ent_http__conn_streaming(h, c, &open)) {
         char ip[64];

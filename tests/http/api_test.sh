@@ -601,6 +601,9 @@ sys.exit(0 if data == ev else 1)
 PY
 req GET '/api/events/stream?op=x'; want 400 "stream bad op"
 req GET '/api/events/stream' -H 'Last-Event-ID: abc'; want 400 "bad Last-Event-ID"
+# a bad from= beside a good Last-Event-ID (which wins over it) went unnoticed, as no other bad
+# parameter does
+req GET '/api/events/stream?from=abc' -H 'Last-Event-ID: 1' --max-time 2; want 400 "bad from beside Last-Event-ID"; errmsg 'from: "abc"' 
 # the largest u64 must not wrap to seq 0 and replay the whole log
 req GET '/api/events/stream' -H 'Last-Event-ID: 18446744073709551615' --max-time 2; want 400 "Last-Event-ID of the largest u64"
 
