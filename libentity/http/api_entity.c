@@ -58,8 +58,20 @@ enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, cons
     ent_key k;
     int rc;
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    int has_im;
+    uint64_t want;
     if (ent_http__key(&k, t, ktext, c, &mrc)) return mrc;
+    if (if_match(&has_im, &want, c, MHD_HTTP_HEADER_IF_MATCH))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: expected a version in quotes (\"3\") or *");
     if ((rc = ent_get(&e, h->s, NULL, t, &k))) return ent_http__reply_lib(c, rc, ent_type_name(t));
+    /* a read of the version the client holds, or nothing: it was the current one whatever the
+     * client named (RFC 9110 13.1.1 has a false If-Match refuse any method) */
+    if (has_im && want != ENT_VERSION_ANY && want != ent_entity_version(e)) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" is at version %llu, not %llu", ent_type_name(t), ktext,
+                                    (unsigned long long)ent_entity_version(e), (unsigned long long)want);
+        ent_entity_free(e);
+        return mrc;
+    }
     if (inm) {
         char etag[32];
         snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));

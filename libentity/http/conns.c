@@ -13,7 +13,14 @@
  *   is never the one closed while slow ones are there; event streams are never closed for room.
  * "Closed" is shutdown(): the connection's thread then sees the end of its input and libmicrohttpd
  * closes the socket. A connection leaves the list (under the lock) before its socket is closed
- * (libmicrohttpd notifies the close first), so the fd of one in the list is always its own. */
+ * (libmicrohttpd notifies the close first), so the fd of one in the list is always its own.
+ *
+ * Since streams are never closed for room, one client address could open max_clients of them
+ * and lock everybody else out for as long as it likes: a stream is taken only while its address
+ * has fewer than max_streams_per_addr open (an IPv6 address counts by its /64, which one host
+ * usually has whole). Other connections are not counted: they are closed for room and time
+ * anyway, and local clients all share 127.0.0.1. */
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +34,7 @@ struct ent_http_conn {
     int waiting; /* for a request: since counts */
     int closing; /* shut down here: no longer counted */
     int stream;  /* answering with an event stream: never closed for room */
+    unsigned char addr[17]; /* the client address as counted: its length, then its bytes */
     struct timespec since; /* when it began waiting, or answering */
 };
 
@@ -86,11 +94,12 @@ static void *reap(void *arg)
     return NULL;
 }
 
-int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms)
+int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms, unsigned max_streams_per_addr)
 {
     ent_http_conns *cs = &h->conns;
     pthread_condattr_t ca;
     cs->max = max_clients;
+    cs->max_streams_per_addr = max_streams_per_addr;
     cs->timeout_ms = timeout_ms;
     if (pthread_mutex_init(&cs->mu, NULL)) return ENT_NOMEM;
     if (pthread_condattr_init(&ca)) goto fail_mu;
@@ -145,6 +154,47 @@ static void log_evictions(ent_http *h, struct timespec now)
     cs->evicted = 0;
 }
 
+int ent_http__conns_log_now(ent_http *h, unsigned long long *unsaid)
+{
+    ent_http_conns *cs = &h->conns;
+    struct timespec now = now_mono();
+    int say;
+    pthread_mutex_lock(&cs->mu);
+    say = !cs->mhd_logged_once || now.tv_sec - cs->mhd_logged_at.tv_sec >= 60;
+    if (say) {
+        *unsaid = cs->mhd_unsaid;
+        cs->mhd_unsaid = 0;
+        cs->mhd_logged_at = now;
+        cs->mhd_logged_once = 1;
+    } else {
+        cs->mhd_unsaid++;
+    }
+    pthread_mutex_unlock(&cs->mu);
+    return say;
+}
+
+/* The address sa as counted per client: IPv4 whole, IPv6 by its /64 (an IPv4-mapped one as the
+ * IPv4 address it is). Unknown families count as one address. */
+static void addr_key(unsigned char out[17], const struct sockaddr *sa)
+{
+    memset(out, 0, 17);
+    if (!sa) return;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        out[0] = 4;
+        memcpy(out + 1, &in->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)(const void *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&in->sin6_addr)) {
+            out[0] = 4;
+            memcpy(out + 1, in->sin6_addr.s6_addr + 12, 4);
+        } else {
+            out[0] = 8;
+            memcpy(out + 1, in->sin6_addr.s6_addr, 8);
+        }
+    }
+}
+
 void ent_http__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code)
 {
     ent_http *h = cls;
@@ -160,6 +210,8 @@ void ent_http__conn_notify(void *cls, struct MHD_Connection *c, void **socket_co
             return;
         }
         cn->fd = ci ? ci->connect_fd : -1;
+        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        addr_key(cn->addr, ci ? ci->client_addr : NULL);
         cn->waiting = 1;
         cn->since = now;
         pthread_mutex_lock(&cs->mu);
@@ -212,13 +264,21 @@ void ent_http__conn_answering(ent_http *h, struct MHD_Connection *c)
     pthread_mutex_unlock(&h->conns.mu);
 }
 
-void ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c)
+int ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c, unsigned *open)
 {
     ent_http_conn *cn = conn_of(c);
-    if (!cn) return;
+    unsigned n = 0;
+    *open = 0;
+    if (!cn) return 0;
     pthread_mutex_lock(&h->conns.mu);
-    cn->stream = 1;
+    /* counted and marked under one lock: two streams of one address starting at once cannot
+     * both pass as the last one allowed */
+    for (ent_http_conn *o = h->conns.head; o; o = o->next)
+        if (o != cn && o->stream && !o->closing && !memcmp(o->addr, cn->addr, sizeof cn->addr)) n++;
+    if (n < h->conns.max_streams_per_addr) cn->stream = 1;
     pthread_mutex_unlock(&h->conns.mu);
+    *open = n;
+    return n < h->conns.max_streams_per_addr ? 0 : -1;
 }
 
 void ent_http__conn_answered(ent_http *h, struct MHD_Connection *c)

@@ -13,6 +13,13 @@
 
 typedef struct ent_http_client ent_http_client;
 
+/* Request heads: a target (path and query) and a whole head over these are refused in JSON
+ * (414, 431); libmicrohttpd's memory per connection leaves room for heads up to about
+ * CONN_MEMORY - 4 KiB to get that far (beyond, it answers with an HTML page of its own). */
+#define ENT_HTTP__MAX_TARGET 8192u
+#define ENT_HTTP__MAX_HEAD 16384u
+#define ENT_HTTP__CONN_MEMORY (64u * 1024u)
+
 /* A rendered SSE message the follower keeps for clients that catch up. */
 typedef struct ent_http_recent {
     uint64_t seq;
@@ -46,9 +53,13 @@ typedef struct ent_http_conns {
     ent_http_conn *head, *tail; /* in start order */
     unsigned count;        /* connections not closed here yet */
     unsigned max, timeout_ms;
+    unsigned max_streams_per_addr;
     int idle;              /* the deadline thread waits for a signal, not a deadline */
     int stop, started;
     unsigned long long evicted; /* closed for room since the last log line */
+    unsigned long long mhd_unsaid; /* libmicrohttpd's lines not logged since its last one */
+    struct timespec mhd_logged_at;
+    int mhd_logged_once;
     struct timespec logged_at;
     int logged_once;
     pthread_t thread;
@@ -138,16 +149,22 @@ void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader le
 enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *args);
 
 /* The connections (conns.c). conns_stop after the daemon stopped. */
-int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms);
+int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms, unsigned max_streams_per_addr);
 void ent_http__conns_stop(ent_http *h);
 /* MHD_OPTION_NOTIFY_CONNECTION's callback (cls: h). */
 void ent_http__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code);
 /* The request on c has arrived whole and is being answered: no deadline until it is answered. */
 void ent_http__conn_answering(ent_http *h, struct MHD_Connection *c);
-/* The answer on c is an event stream: never closed for room. */
-void ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c);
+/* The answer on c is to be an event stream: never closed for room. Returns 0, or -1 (c not
+ * marked) when c's client address has max_streams_per_addr streams open already; *open: how many. */
+int ent_http__conn_streaming(ent_http *h, struct MHD_Connection *c, unsigned *open);
 /* Its answer is done: c waits for its next request. */
 void ent_http__conn_answered(ent_http *h, struct MHD_Connection *c);
+
+/* Whether a line of libmicrohttpd's is logged now: one a minute at most (most are about one
+ * client's connection, and a client can make one per request). *unsaid: the lines left out
+ * before it. */
+int ent_http__conns_log_now(ent_http *h, unsigned long long *unsaid);
 
 /* The page (page.c). */
 enum MHD_Result ent_http__page(struct MHD_Connection *c);

@@ -78,12 +78,17 @@ enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status,
     /* a 405 from here is the store's ENT_READONLY (a mirror): it takes reads only, and HTTP
      * requires a 405 to say what it takes */
     static const char *const reads[] = {MHD_HTTP_HEADER_ALLOW, "GET, HEAD", NULL};
+    /* a 429 is a stream past the per-address limit: streams last, so not at once */
+    static const char *const later[] = {MHD_HTTP_HEADER_RETRY_AFTER, "10", NULL};
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (!(body = error_json(msg))) return MHD_NO;
     return ent_http__reply(c, status, body, strlen(body), NULL,
-                           status == MHD_HTTP_UNAUTHORIZED ? auth : status == MHD_HTTP_METHOD_NOT_ALLOWED ? reads : NULL);
+                           status == MHD_HTTP_UNAUTHORIZED           ? auth
+                           : status == MHD_HTTP_METHOD_NOT_ALLOWED ? reads
+                           : status == MHD_HTTP_TOO_MANY_REQUESTS  ? later
+                                                                   : NULL);
 }
 
 unsigned ent_http__status(int code)
@@ -316,6 +321,100 @@ static int origin_ok(struct MHD_Connection *c)
     return !strcasecmp(auth + 3, host);
 }
 
+/* What the request's head holds, for the checks libmicrohttpd leaves to us. */
+struct head_scan {
+    size_t head, query;     /* bytes of the header lines; of the query */
+    const char *length;     /* the first Content-Length */
+    int lengths_differ;     /* a second one with another value */
+    const char *twice;      /* a header below given twice */
+    unsigned seen;          /* which of them were seen */
+};
+
+/* Headers read once: libmicrohttpd hands out the first of two, so a second one (a Host or an
+ * If-Match after the one the client meant) was read by nobody, silently. */
+static const char *const once_headers[] = {MHD_HTTP_HEADER_HOST, MHD_HTTP_HEADER_ORIGIN, MHD_HTTP_HEADER_AUTHORIZATION,
+                                           MHD_HTTP_HEADER_IF_MATCH, MHD_HTTP_HEADER_IF_NONE_MATCH, MHD_HTTP_HEADER_LAST_EVENT_ID,
+                                           MHD_HTTP_HEADER_TRANSFER_ENCODING, MHD_HTTP_HEADER_CONTENT_ENCODING};
+
+static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct head_scan *hs = cls;
+    size_t n = strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF, or "=" and "&" */
+    if (kind == MHD_GET_ARGUMENT_KIND) {
+        hs->query += n;
+        return MHD_YES;
+    }
+    hs->head += n;
+    for (unsigned i = 0; i < sizeof once_headers / sizeof once_headers[0]; i++)
+        if (!strcasecmp(key, once_headers[i])) {
+            if (hs->seen & (1u << i) && !hs->twice) hs->twice = once_headers[i];
+            hs->seen |= 1u << i;
+        }
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (!hs->length) hs->length = value ? value : "";
+        else if (strcmp(hs->length, value ? value : "")) hs->lengths_differ = 1;
+    }
+    return MHD_YES;
+}
+
+/* The head, before anything else: libmicrohttpd answers its own limits with HTML pages, and takes
+ * the first of two headers, any Transfer-Encoding and any Content-Encoding. Its connection memory
+ * is made larger than the limits here (server start), so that a head a little too big reaches
+ * this check and is answered in JSON like every other error. Returns 0, or -1 after a reply in
+ * *rc (which closes the connection: a body, if any, is left unread). */
+static int head_ok(struct MHD_Connection *c, const char *url, enum MHD_Result *rc)
+{
+    struct head_scan hs = {0, 0, NULL, 0, NULL, 0};
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    size_t target;
+    MHD_get_connection_values(c, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND), scan_head, &hs);
+    target = strlen(url) + hs.query;
+    /* "http://host/api/stat" (a client that takes this server for its proxy) or "*": answered
+     * "no such path: the API is under /api/", which sent the client looking for a wrong path */
+    if (url[0] != '/') {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                    "the request target \"%.200s\" is not a path: send the path alone (/api/...), "
+                                    "this server is no proxy",
+                                    url);
+        return -1;
+    }
+    if (target > ENT_HTTP__MAX_TARGET) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_URI_TOO_LONG, "the request target is %zu bytes, over the limit of %u", target,
+                                    ENT_HTTP__MAX_TARGET);
+        return -1;
+    }
+    if (target + hs.head > ENT_HTTP__MAX_HEAD) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                    "the request's head is %zu bytes, over the limit of %u", target + hs.head, ENT_HTTP__MAX_HEAD);
+        return -1;
+    }
+    /* two lengths: which one frames the body is the client's guess against ours (smuggling) */
+    if (hs.lengths_differ) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "Content-Length is given twice with different values");
+        return -1;
+    }
+    if (hs.twice) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "header %s is given twice", hs.twice);
+        return -1;
+    }
+    /* libmicrohttpd decodes chunked only; a body in another coding has no known end, and the
+     * connection waited for one until the request timeout */
+    if (te && strcasecmp(te, "chunked")) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_NOT_IMPLEMENTED,
+                                    "Transfer-Encoding \"%.100s\" is not supported: send the body as it is, or chunked", te);
+        return -1;
+    }
+    /* a body the client compressed was read as JSON as it was: compressed, a 400 about a byte
+     * of gzip's header; not compressed after all, a write the client did not mean as sent */
+    if (ce && strcasecmp(ce, "identity")) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                    "Content-Encoding \"%.100s\" is not supported: send the body uncompressed", ce);
+        return -1;
+    }
+    return 0;
+}
+
 /* The API is /api and what is under /api/ ("/apiX" is no part of it: a 404, token or not). */
 static int is_api(const char *url) { return !strncmp(url, "/api", 4) && (url[4] == '/' || url[4] == '\0'); }
 
@@ -333,6 +432,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         *con_cls = r;
+        if (head_ok(c, url, &rc)) {
+            r->too_big = 1; /* reading stops; the reply is the answer */
+            ent_http__conn_answering(h, c);
+            return rc;
+        }
         /* refused before any body is read: an unauthenticated client cannot make us buffer one */
         if (!host_ok(h, c)) {
             const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
@@ -481,8 +585,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     ent_http *h = cls;
-    char buf[512];
+    char buf[512], *html, *end;
     size_t n;
+    unsigned long long unsaid = 0;
     if (!h->log) return;
     vsnprintf(buf, sizeof buf, fmt, ap);
     n = strlen(buf);
@@ -490,7 +595,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     /* A stream's reader ends its response with an error only for a client dropped or failed,
      * which stream.c logs with the reason; this line after it would read as a fault here. */
     if (strstr(buf, "application error generating response")) return;
-    ent_http__logf(h, "libmicrohttpd: %s", buf);
+    /* Nearly all of its lines are about one client's connection (a malformed request, a peer
+     * gone mid-answer), two for each bad request a client cares to send: one a minute, as with
+     * the evictions (conns.c), or the log is the flood. Its refusals quote the whole HTML page
+     * sent; the status says it. */
+    if (!ent_http__conns_log_now(h, &unsaid)) return;
+    if ((html = strstr(buf, " ('<html>")) && (end = strstr(html, "</html>')"))) memmove(html, end + 9, strlen(end + 9) + 1);
+    if (unsaid)
+        ent_http__logf(h, "libmicrohttpd: %s (and %llu more of its lines since the last one: it is logged once a minute at most)", buf, unsaid);
+    else
+        ent_http__logf(h, "libmicrohttpd: %s", buf);
 }
 
 /* "A.B.C.D:PORT" or "[V6]:PORT" into addr. Returns 0, or -1 with the reason in ent_errmsg() terms. */
@@ -561,9 +675,9 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     if (!out || !s) return start_refused(NULL, ENT_INVALID, "ent_http_start: %s is NULL", out ? "the store" : "out");
     *out = NULL;
     if (opts) {
-        if (opts->version == 1) {
-            /* a host built against version 1 passed the struct without the later members */
-            memcpy(&o, opts, offsetof(ent_http_opts, allow_hosts));
+        if (opts->version == 1 || opts->version == 2) {
+            /* a host built against an older version passed the struct without the later members */
+            memcpy(&o, opts, opts->version == 1 ? offsetof(ent_http_opts, allow_hosts) : offsetof(ent_http_opts, max_streams_per_addr));
             o.version = ENT_HTTP_OPTS_VERSION;
         } else if (opts->version != ENT_HTTP_OPTS_VERSION) {
             return start_refused(NULL, ENT_INVALID, "ent_http_start: options of version %u, this library's are 1 to %u",
@@ -628,7 +742,12 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
             hard_limit = max_clients * 2 + 16;
         }
     }
-    if ((rc = ent_http__conns_start(h, max_clients, o.request_timeout_ms ? o.request_timeout_ms : 30000))) {
+    if (!o.max_streams_per_addr) {
+        /* one address alone never fills max_clients with streams, however small it is */
+        o.max_streams_per_addr = max_clients / 2 < 64 ? max_clients / 2 : 64;
+        if (!o.max_streams_per_addr) o.max_streams_per_addr = 1;
+    }
+    if ((rc = ent_http__conns_start(h, max_clients, o.request_timeout_ms ? o.request_timeout_ms : 30000, o.max_streams_per_addr))) {
         ent_http__hub_stop(h);
         ent_http__hub_free(h);
         free(h->token);
@@ -651,6 +770,8 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(120 + 2 * h->heartbeat_ms / 1000),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
+                            /* room for a head over ENT_HTTP__MAX_HEAD to reach head_ok() */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ENT_HTTP__CONN_MEMORY,
                             MHD_OPTION_END);
     if (!h->d) {
         /* libmicrohttpd's own line (logged above) has the reason; bind's errno is still here */

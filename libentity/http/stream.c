@@ -424,6 +424,28 @@ static void stream_free(void *cls)
     free(cl);
 }
 
+/* The client's address ("a client" when unknown) into buf, with ":PORT" when port. */
+static void client_addr(char *buf, size_t size, struct MHD_Connection *c, int port)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    char ip[48] = "?";
+    unsigned p = 0;
+    snprintf(buf, size, "a client");
+    if (!sa) return;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        p = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &in->sin6_addr, ip, sizeof ip);
+        p = ntohs(in->sin6_port);
+    }
+    if (port) snprintf(buf, size, "%s:%u", ip, p);
+    else snprintf(buf, size, "%s", ip);
+}
+
 /* GET /api/events/stream?from=SEQ&type=T&op=OP, with Last-Event-ID taking over from `from` when a
  * browser reconnects. Without either, the stream starts after the last event. */
 enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *a)
@@ -435,6 +457,7 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     const ent_type *t;
     unsigned ops;
     uint64_t from = 0, first = 0, last = 0;
+    unsigned open;
     ent_http_client *cl;
     struct MHD_Response *resp;
     char head[200];
@@ -442,18 +465,30 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     if (ent_http__event_filter(&t, &ops, h->s, a, c, &mrc)) return mrc;
     for (size_t i = 0; i < a->n; i++)
         if (!a->v[i].used) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "unknown parameter \"%s\"", a->v[i].name);
+    /* from is checked even when Last-Event-ID wins over it: a bad parameter is refused, never
+     * passed over */
+    if (from_text) {
+        char *end;
+        errno = 0;
+        from = strtoull(from_text, &end, 10);
+        if (from_text[0] < '0' || from_text[0] > '9' || *end || errno)
+            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
+    }
     if (last_id) {
         char *end;
         errno = 0;
         from = strtoull(last_id, &end, 10) + 1; /* UINT64_MAX wraps to 0: refused, not the whole log */
         if (last_id[0] < '0' || last_id[0] > '9' || *end || errno || !from)
             return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID: \"%s\" is not a sequence number", last_id);
-    } else if (from_text) {
-        char *end;
-        errno = 0;
-        from = strtoull(from_text, &end, 10);
-        if (from_text[0] < '0' || from_text[0] > '9' || *end || errno)
-            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "from: \"%s\" is not a sequence number", from_text);
+    }
+    if (ent_http__conn_streaming(h, c, &open)) {
+        char ip[64];
+        client_addr(ip, sizeof ip, c, 0);
+        /* an IPv6 address counts with the rest of its /64 (conns.c), an IPv4-mapped one alone */
+        return ent_http__reply_error(c, MHD_HTTP_TOO_MANY_REQUESTS,
+                                     "%s%s has %u event streams open, the most one client address may have "
+                                     "(entity serve --max-streams-per-address); close one and retry",
+                                     ip, strchr(ip, ':') && !strchr(ip, '.') ? " (with its /64)" : "", open);
     }
     if ((rc = ent_log_bounds(&first, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
     if (!last_id && !from_text) from = last + 1;
@@ -462,23 +497,8 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     cl->fd = -1;
     cl->ops = ops;
     if (t) snprintf(cl->type, sizeof cl->type, "%s", ent_type_name(t));
-    snprintf(cl->addr, sizeof cl->addr, "a client");
     if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD))) cl->fd = ci->connect_fd;
-    if ((ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        char ip[48] = "?";
-        unsigned port = 0;
-        if (sa->sa_family == AF_INET) {
-            const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-            port = ntohs(in->sin_port);
-        } else if (sa->sa_family == AF_INET6) {
-            const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)(const void *)sa;
-            inet_ntop(AF_INET6, &in->sin6_addr, ip, sizeof ip);
-            port = ntohs(in->sin6_port);
-        }
-        snprintf(cl->addr, sizeof cl->addr, "%s:%u", ip, port);
-    }
+    client_addr(cl->addr, sizeof cl->addr, c, 1);
     cl->pos = from ? from : 1;
     /* Below a trimmed log the stream starts at its first event (the follower's recent copies may
      * reach further back: not those, so every client of the same position gets the same) and
@@ -512,7 +532,6 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    ent_http__conn_streaming(h, c);
     mrc = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return mrc;

@@ -124,6 +124,10 @@ for c in init put patch get rm ls find events subs dump load check replay copy t
   expect 0 "$E" $c --help
   if grep -q -- "$c" out && [ "$(grep -c '' out)" -le 3 ]; then ok; else bad "$c --help: $(cat out)"; fi
 done
+# a usage of several lines is shown whole (serve --help showed its first line only, without
+# --max-clients and what the command does)
+expect 0 "$E" serve --help
+grep -q -- "--max-streams-per-address N" out && grep -q "HTTP JSON API" out && ok || bad "serve --help: $(cat out)"
 expect 2 "$E" bogus --help; errline "unknown command bogus"
 expect 0 "$E" find customer email a@x
 jcheck out "d['key']" "1"

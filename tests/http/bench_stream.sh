@@ -32,7 +32,7 @@ live=() catch=()
 for r in $(seq 1 $R); do
   rm -rf "$work/st" "$work"/c.*
   "$E" -s "$work/st" init --schema "$SRC/schemas/shop.json" --durability none 2>/dev/null
-  start_server "$work/st" --client-buffer 67108864 >/dev/null
+  start_server "$work/st" --client-buffer 67108864 --max-streams-per-address 1000 >/dev/null
   for i in $(seq 1 $C); do curl -s -N "$U/api/events/stream" >"$work/c.$i" & pids+=($!); done
   for _ in $(seq 1 600); do [ "$(grep -l '^: events' "$work"/c.* | wc -l)" = $C ] && break; sleep 0.05; done
   t0=$(now)

@@ -264,10 +264,11 @@ def main():
         check(any(m.get("method") == "Network.responseReceived" and m["params"]["response"]["url"].endswith(
             "/api/events/stream") for m in chrome.events), "the page opened the event stream")
 
-        # an answer that is not JSON (libmicrohttpd's own HTML page for a URL over its memory) shows
-        # its status, not a JSON parser's complaint about '<'
+        # an answer that is not JSON (libmicrohttpd's own HTML page for a URL over its memory, 64 KiB;
+        # one over the server's 8 KiB is a JSON 414) shows its status, not a JSON parser's complaint
+        # about '<'
         chrome.js("document.getElementById('field').value = 'email';"
-                  "document.getElementById('value').value = 'a'.repeat(40000);"
+                  "document.getElementById('value').value = 'a'.repeat(80000);"
                   "document.getElementById('lookup').requestSubmit()")
         chrome.wait_for("document.getElementById('msg').textContent.includes('414')", "a 414 shown by its status")
         msg = chrome.js("document.getElementById('msg').textContent")

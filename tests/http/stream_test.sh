@@ -57,8 +57,9 @@ for k in range(1, $P + $N + 1):
 " >"$work/all.ndjson"
 head -n $P "$work/all.ndjson" | "$E" -s "$work/st" load --batch 100 2>/dev/null || { echo "preload failed"; exit 1; }
 tail -n +$((P + 1)) "$work/all.ndjson" >"$work/load.ndjson"
-# a large per-client buffer: this part is about delivery, not about dropping slow clients
-start_server "$work/st" --client-buffer 67108864 || exit 1
+# a large per-client buffer: this part is about delivery, not about dropping slow clients; and
+# every client is 127.0.0.1, so the per-address stream limit (64) is raised past them all
+start_server "$work/st" --client-buffer 67108864 --max-streams-per-address 1000 || exit 1
 for i in $(seq 1 $C); do
   curl -s -N --max-time 600 "$U/api/events/stream" >"$work/live.$i" &
   pids+=($!)

@@ -326,8 +326,10 @@ static void test_slow_clients_cannot_starve(void)
     ent_http_stop(h);
 
     /* streams are answers in progress: never closed to make room; when only they are left, the
-     * new connection is the one closed */
+     * new connection is the one closed (all from 127.0.0.1 here: the per-address limit, 2 by
+     * default for 4 clients, is raised out of the way) */
     o.max_clients = 4;
+    o.max_streams_per_addr = 4;
     ENT_OK_(ent_http_start(&h, s, &o));
     port = ent_http_port(h);
     CU_ASSERT_FATAL((idle = connect_to(port)) >= 0); /* first, as above */
@@ -463,10 +465,82 @@ static void test_request_timeout(void)
     ent_schema_free(sc);
 }
 
+/* One client address opening streams: they are never closed for room, so it could hold every
+ * one of max_clients and lock everyone else out for good. Past max_streams_per_addr a new stream
+ * is a 429 with a JSON body and Retry-After; other requests of that address are answered; once
+ * one of its streams ends, a new one is taken again. */
+static void test_streams_per_address(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    int streams[2], third, again = -1;
+    unsigned port;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.listen = "127.0.0.1:0";
+    o.max_clients = 16;
+    o.max_streams_per_addr = 2;
+    o.heartbeat_ms = 200; /* a closed stream is seen when its next heartbeat finds no reader */
+    ENT_OK_(ent_http_start(&h, s, &o));
+    port = ent_http_port(h);
+    for (int i = 0; i < 2; i++) CU_ASSERT_FATAL((streams[i] = stream_from_1(port)) >= 0);
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, port, "GET", "/api/events/stream?from=1", NULL), 429);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\r\nRetry-After: 10\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\r\nContent-Type: application/json\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "{\"error\":\"127.0.0.1 has 2 event streams open, the most one client address may have"));
+    /* a bad request is still told what is wrong with it, not that there is no room */
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, port, "GET", "/api/events/stream?op=x", NULL), 400);
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, port, "GET", "/api/stat", NULL), 200);
+    /* the two streams are still served */
+    create_customer(s, "p1@x");
+    for (int i = 0; i < 2; i++) {
+        read_until(streams[i], buf, sizeof buf, "\"p1@x\"");
+        CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"p1@x\""));
+    }
+    /* one ends: a new stream is taken (within 10 s, a bound on a broken run) */
+    close(streams[0]);
+    for (time_t end = time(NULL) + 10; again < 0 && time(NULL) < end;) {
+        third = connect_to(port);
+        CU_ASSERT_FATAL(third >= 0);
+        CU_ASSERT_EQUAL_FATAL(write_all(third, "GET /api/events/stream?from=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
+        read_until(third, buf, sizeof buf, "\r\n\r\n");
+        if (strstr(buf, "HTTP/1.1 200 ")) again = third;
+        else {
+            CU_ASSERT_PTR_NOT_NULL(strstr(buf, "HTTP/1.1 429 "));
+            close(third);
+            usleep(50 * 1000);
+        }
+    }
+    CU_ASSERT_FATAL(again >= 0);
+    if (!strstr(buf, "\"p1@x\"")) read_until(again, buf, sizeof buf, "\"p1@x\""); /* it came with the head, or later */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"p1@x\""));
+    close(again);
+    close(streams[1]);
+    ent_http_stop(h);
+
+    /* options of version 2 end before max_streams_per_addr: it is not read (the default for 16
+     * clients is 8, so a third stream is taken) */
+    o.version = 2;
+    o.max_streams_per_addr = 1;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    port = ent_http_port(h);
+    {
+        int fds[3];
+        for (int i = 0; i < 3; i++) CU_ASSERT((fds[i] = stream_from_1(port)) >= 0);
+        for (int i = 0; i < 3; i++)
+            if (fds[i] >= 0) close(fds[i]);
+    }
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
                                           ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
-                                          ENT_TEST(test_request_timeout), {NULL, NULL}};
+                                          ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }

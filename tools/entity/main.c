@@ -87,7 +87,7 @@ static const char usage_text[] =
     "  mirror --nats URL --stream NAME [--once] [--primary ID] [--durability durable|lazy|none]\n"
     "                                        keep the store at DIR a mirror of the stream's primary\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]\n"
-    "        [--max-clients N] [--request-timeout SECONDS]\n"
+    "        [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"
     "  bench [--n N] [--runs R] [--quick] [--json] [--plain] [--threads] [--backend B] [--durability D] [--batch 1|1000] [--dir DIR] [--cpu-clock]\n"
     "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
@@ -121,21 +121,30 @@ static void usage_lines(void (*each)(const char *line, size_t len, void *payload
 struct usage_q {
     const char *cmd;
     int found;
+    int more; /* the line before was the command's: its continuation lines are too */
 };
 
 static void help_line(const char *line, size_t len, void *payload)
 {
     struct usage_q *q = payload;
+    /* a usage too long for one line goes on in lines indented deeper (more options, then what
+     * it does): they belong to the command (serve --help lacked all but its first line) */
+    if (q->more && len > 3 && !strncmp(line, "   ", 3)) {
+        printf("%.*s\n", (int)(len - 2), line + 2);
+        return;
+    }
+    q->more = 0;
     if (!usage_find(line, len, line, q->cmd)) return;
     if (!q->found++) printf("usage: entity [-s DIR | --store DIR] ");
     printf("%.*s\n", (int)(len - 2), line + 2);
+    q->more = 1;
 }
 
 /* `entity COMMAND --help`: the usage lines of that command, then where the store is. Returns 0,
  * or 2 for an unknown command. */
 static int command_help(const char *cmd)
 {
-    struct usage_q q = {cmd, 0};
+    struct usage_q q = {cmd, 0, 0};
     usage_lines(help_line, &q);
     if (!q.found) {
         msg("unknown command %s", cmd);
@@ -173,7 +182,7 @@ static void usage_line(const char *line, size_t len, void *payload)
  * stderr starts with "entity: "), or a pointer to --help. Returns 2. */
 int usage(void)
 {
-    struct usage_q q = {current_cmd, 0};
+    struct usage_q q = {current_cmd, 0, 0};
     if (current_cmd) usage_lines(usage_line, &q);
     if (!q.found) fprintf(stderr, "entity: usage: entity [-s DIR | --store DIR] COMMAND [ARGS]; entity --help lists the commands\n");
     return 2;
@@ -434,7 +443,7 @@ static int dispatch(int argc, char **argv)
     if (strcmp(argv[0], "events") == 0) return cmd_events(argc, argv);
     {
         /* a command of the usage text with the wrong arguments, or no command */
-        struct usage_q q = {argv[0], 0};
+        struct usage_q q = {argv[0], 0, 0};
         usage_lines(help_line_probe, &q);
         if (!q.found) msg("unknown command %s", argv[0]);
         return usage();

@@ -51,7 +51,7 @@ static int read_token(char **out, const char *path)
 }
 
 /* serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]
- *       [--max-clients N] [--request-timeout SECONDS] [--client-buffer BYTES] [--heartbeat SECONDS] */
+ *       [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS] [--client-buffer BYTES] [--heartbeat SECONDS] */
 int cmd_serve(int argc, char **argv)
 {
     ent_http_opts o = ENT_HTTP_OPTS_INIT;
@@ -91,6 +91,10 @@ int cmd_serve(int argc, char **argv)
             if ((rc = parse_u64(&v, argv[++i], "--max-clients"))) break;
             if (!v || v > 100000) rc = (msg("--max-clients must be 1 to 100000"), 2);
             o.max_clients = (unsigned)v;
+        } else if (!strcmp(argv[i], "--max-streams-per-address") && i + 1 < argc) {
+            if ((rc = parse_u64(&v, argv[++i], "--max-streams-per-address"))) break;
+            if (!v || v > 100000) rc = (msg("--max-streams-per-address must be 1 to 100000"), 2);
+            o.max_streams_per_addr = (unsigned)v;
         } else if (!strcmp(argv[i], "--request-timeout") && i + 1 < argc) {
             if ((rc = parse_u64(&v, argv[++i], "--request-timeout"))) break;
             if (!v || v > 3600) rc = (msg("--request-timeout must be 1 to 3600 seconds"), 2);

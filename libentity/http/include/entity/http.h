@@ -27,11 +27,11 @@ typedef struct ent_http ent_http;
  * that failed), on one of the server's threads; line is borrowed for the call. */
 typedef void (*ent_http_log_cb)(const char *line, void *payload);
 
-/* Version 2 added the members after log_payload; a version 1 struct (without them) is still
- * taken, with their defaults. */
-#define ENT_HTTP_OPTS_VERSION 2
+/* Version 2 added the members after log_payload, version 3 max_streams_per_addr; an older struct
+ * (without them) is still taken, with their defaults. */
+#define ENT_HTTP_OPTS_VERSION 3
 typedef struct ent_http_opts {
-    unsigned version;        /* ENT_HTTP_OPTS_VERSION (or 1) */
+    unsigned version;        /* ENT_HTTP_OPTS_VERSION (or 1, 2) */
     const char *listen;      /* "ADDR:PORT" (IPv4 dotted, or [IPv6]); NULL: "127.0.0.1:8080".
                               * Port 0 takes a free port: see ent_http_port(). */
     const char *token;       /* non-NULL: every /api/ request needs "Authorization: Bearer TOKEN";
@@ -55,8 +55,14 @@ typedef struct ent_http_opts {
     unsigned request_timeout_ms; /* a request's head and body must arrive within this from the
                                   * connection's start or the previous answer, or the connection
                                   * is closed; 0: 30000 */
+    /* Version 3: */
+    unsigned max_streams_per_addr; /* event streams open at once from one client address (an
+                                    * IPv6 one by its /64); past it a new stream is answered 429.
+                                    * Streams are never closed for room, so without it one
+                                    * address could hold every one of max_clients.
+                                    * 0: 64, or max_clients / 2 when that is less */
 } ent_http_opts;
-#define ENT_HTTP_OPTS_INIT {ENT_HTTP_OPTS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0}
+#define ENT_HTTP_OPTS_INIT {ENT_HTTP_OPTS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0}
 
 /* Start serving store s (borrowed: it must stay open until ent_http_stop()).
  * out: the caller stops and frees it with ent_http_stop().
