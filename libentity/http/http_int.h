@@ -42,6 +42,8 @@ typedef struct ent_http_hub {
     int stop;
     int started;
     pthread_t thread;
+    unsigned streams;      /* stream answers not freed by libmicrohttpd yet */
+    pthread_cond_t gone;   /* signalled when streams reaches 0 (CLOCK_MONOTONIC) */
 } ent_http_hub;
 
 /* The connections (conns.c): each from its start to its close, for the request deadline and
@@ -145,6 +147,9 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
 /* The event stream (stream.c). */
 int ent_http__hub_start(ent_http *h);
 void ent_http__hub_stop(ent_http *h);  /* ends the streams and the follower */
+/* After hub_stop: waits up to ms for the streams' answers to be sent whole (their last, empty
+ * chunk written), so that the daemon's stop, which closes every socket, cuts none. */
+void ent_http__hub_drain(ent_http *h, unsigned ms);
 void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader left */
 enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *args);
 

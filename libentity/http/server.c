@@ -796,9 +796,12 @@ unsigned ent_http_port(const ent_http *h) { return h ? h->port : 0; }
 void ent_http_stop(ent_http *h)
 {
     if (!h) return;
-    /* Streams first: their readers return the end of their responses, then the daemon closes
-     * what is left and joins the connection threads. */
+    /* Streams first: their readers return the end of their responses, which their threads send
+     * (the daemon's stop closes every socket at once: a stream cut there looks broken to its
+     * client, curl's exit 18), then the daemon closes what is left and joins the connection
+     * threads. */
     ent_http__hub_stop(h);
+    ent_http__hub_drain(h, 2000);
     MHD_stop_daemon(h->d);
     ent_http__conns_stop(h);
     ent_http__hub_free(h);

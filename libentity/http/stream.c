@@ -242,8 +242,22 @@ int ent_http__hub_start(ent_http *h)
         free(hb->recent);
         return ENT_NOMEM;
     }
+    {
+        pthread_condattr_t ca;
+        int bad = pthread_condattr_init(&ca);
+        if (!bad) {
+            bad = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&hb->gone, &ca);
+            pthread_condattr_destroy(&ca);
+        }
+        if (bad) {
+            pthread_mutex_destroy(&hb->mu);
+            free(hb->recent);
+            return ENT_NOMEM;
+        }
+    }
     hb->next = hb->recent_first = hb->recent_end = last + 1;
     if (pthread_create(&hb->thread, NULL, follow, h)) {
+        pthread_cond_destroy(&hb->gone);
         pthread_mutex_destroy(&hb->mu);
         free(hb->recent);
         return ENT_NOMEM;
@@ -259,6 +273,7 @@ void ent_http__hub_free(ent_http *h)
     while (hb->recent_first < hb->recent_end) recent_drop_oldest(hb);
     free(hb->recent);
     hb->recent = NULL;
+    pthread_cond_destroy(&hb->gone);
     pthread_mutex_destroy(&hb->mu);
 }
 
@@ -274,6 +289,25 @@ void ent_http__hub_stop(ent_http *h)
     hb->started = 0;
     /* the mutex and the recent messages live on until the daemon is stopped (hub_free):
      * connection threads still take them */
+}
+
+void ent_http__hub_drain(ent_http *h, unsigned ms)
+{
+    ent_http_hub *hb = &h->hub;
+    struct timespec until;
+    if (!hb->recent) return;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&hb->mu);
+    /* a client that reads nothing keeps its answer unsent: the bound lets the stop go on */
+    while (hb->streams && pthread_cond_timedwait(&hb->gone, &hb->mu, &until) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&hb->mu);
 }
 
 /* ---- one client --------------------------------------------------------------------------- */
@@ -417,6 +451,7 @@ static void stream_free(void *cls)
     ent_http_hub *hb = &cl->h->hub;
     pthread_mutex_lock(&hb->mu);
     unlink_live(hb, cl);
+    if (--hb->streams == 0) pthread_cond_broadcast(&hb->gone);
     pthread_mutex_unlock(&hb->mu);
     ent_log_cursor_free(cl->cur);
     pthread_cond_destroy(&cl->cond);
@@ -523,6 +558,9 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
         free(cl);
         return ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "events: out of resources");
     }
+    pthread_mutex_lock(&h->hub.mu);
+    h->hub.streams++; /* until stream_free(), which every path from here ends in */
+    pthread_mutex_unlock(&h->hub.mu);
     /* the first bytes (head): how soon a browser reconnects, and where this stream starts */
     q_add(cl, head, strlen(head), (size_t)-1);
     if (!(resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, cl, stream_free))) {
