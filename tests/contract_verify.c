@@ -738,15 +738,13 @@ static void t_wide_type_decoded_once(void)
     ent_txn *t = NULL;
     const ent_type *ty;
     uint64_t n = 9, before;
-    char cmd[128];
     o.backend = backend;
     o.durability = ENT_NONE;
     p += sprintf(p, "{\"schema\":\"w\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{");
     for (int i = 0; i < FIELDS; i++)
         p += sprintf(p, "%s\"f%d\":{\"id\":%d,\"type\":\"int\",\"%s\":true}", i ? "," : "", i, i + 1, i % 4 ? "indexed" : "unique");
     sprintf(p, "}}}}");
-    snprintf(dir, sizeof dir, "/tmp/ent_ver_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "contract-verify");
     ENT_OK_(ent_schema_load_json(&sc, json, strlen(json), "w"));
     ENT_OK_(ent_store_open(&s, dir, sc, &o));
     ty = ent_store_type(s, "t");
@@ -767,8 +765,7 @@ static void t_wide_type_decoded_once(void)
     CU_ASSERT(ent__records_decoded - before < 4 * ENTITIES);
     ent_store_close(s);
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 int main(int argc, char **argv)

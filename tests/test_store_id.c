@@ -180,12 +180,11 @@ static void test_not_over_foreign(void)
  * the message said. It names the record and what the directory holds. */
 static void test_foreign_record_named_meta(void)
 {
-    char dir[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_schema *sc = NULL;
     ent_store *s = NULL;
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
-    snprintf(dir, sizeof dir, "/tmp/ent_foreign_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-id");
     raw_put(dir, NULL, "meta");
     CU_ASSERT_EQUAL(ent_store_open(&s, dir, sc, NULL), ENT_CORRUPT);
     ENT_ASSERT_MSG("holds a record named meta that is not a table: not a libentity store");
@@ -207,14 +206,13 @@ static void test_store_file_not_a_file(void)
     ent_schema *sc = NULL;
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
     for (int i = 0; i < 3; i++) {
-        char dir[64], path[96];
+        char dir[ENT_TEST_PATH_MAX], path[ENT_TEST_PATH_MAX];
         ent_store *s = NULL;
-        snprintf(dir, sizeof dir, "/tmp/ent_files_XXXXXX");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_TEST_MKDTEMP(dir, "store-id");
         ENT_OK_(ent_store_open(&s, dir, sc, NULL));
         ent_store_close(s);
         s = NULL;
-        snprintf(path, sizeof path, "%s/%s", dir, what[i]);
+        ENT_TEST_PATH(path, "%s/%s", dir, what[i]);
         CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
         if (i < 2) {
             CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
