@@ -13,7 +13,7 @@
 
 static const ent_backend_ops *B;
 static const char *B_arg; /* "fault:memory": "memory" */
-static char dir[256];
+static char dir[ENT_TEST_PATH_MAX];
 static ent_bk *be;
 
 static ent_slice S(const char *s) { return (ent_slice){s, strlen(s)}; }
@@ -25,8 +25,7 @@ static void open_store(void)
     ent_backend_opts o = {0};
     o.durability = ENT__DUR_NONE;
     o.arg = B_arg;
-    snprintf(dir, sizeof dir, "/tmp/ent_contract_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "contract-backend");
     ENT_OK_(B->open(&be, dir, &o));
 }
 
@@ -895,7 +894,7 @@ static void t_info_and_rest(void)
     ent_backend_info info;
     ent_backend_limits lim;
     ent_btxn *w;
-    char dest[300];
+    char dest[ENT_TEST_PATH_MAX];
     open_store();
     unsigned t = mktable("t", 0);
     ENT_OK_(B->txn_begin(be, 1, &w));
@@ -917,7 +916,7 @@ static void t_info_and_rest(void)
     ENT_OK_(B->txn_begin(be, 1, &w));
     put_s(w, t, "k0", "durable");
     ENT_OK_(B->txn_commit(w));
-    snprintf(dest, sizeof dest, "%s/copy", dir);
+    ENT_TEST_PATH(dest, "%s/copy", dir);
     if (lim.caps & ENT_BK_CAP_VOLATILE) {
         CU_ASSERT_EQUAL(info.map_size, 0);
         CU_ASSERT_EQUAL(info.disk_bytes, 0);

@@ -26,7 +26,7 @@ static const char schema_json[] =
     "  \"at\":{\"id\":3,\"type\":\"timestamp\",\"indexed\":true}}}}}";
 
 typedef struct store_dir {
-    char dir[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s;
     ent_schema *sc;
 } store_dir;
@@ -36,19 +36,16 @@ static void open_on(store_dir *d, const char *be)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     o.backend = be;
     o.durability = ENT_NONE;
-    snprintf(d->dir, sizeof d->dir, "/tmp/ent_ev_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d->dir));
+    ENT_TEST_MKDTEMP(d->dir, "contract-events");
     ENT_OK_(ent_schema_load_json(&d->sc, schema_json, strlen(schema_json), "ev"));
     ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
 }
 
 static void close_on(store_dir *d)
 {
-    char cmd[128];
     ent_store_close(d->s);
     ent_schema_free(d->sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d->dir);
+    ent_test_rm_rf(d->dir);
 }
 
 static ent_entity *user(ent_store *s, int i)
@@ -486,8 +483,7 @@ static void t_subscribers_while_the_map_grows(void)
     o.backend = backend;
     o.durability = ENT_NONE;
     o.map_size = (size_t)1 << 20;
-    snprintf(d.dir, sizeof d.dir, "/tmp/ent_ev_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_TEST_MKDTEMP(d.dir, "contract-events");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "ev"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
     ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_seq, &q));

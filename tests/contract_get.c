@@ -14,7 +14,7 @@
 #include "test_util.h"
 
 static const char *backend;
-static char dir[256];
+static char dir[ENT_TEST_PATH_MAX];
 static ent_store *S;
 static ent_schema *SC;
 
@@ -40,7 +40,6 @@ static const char full_doc[] =
 
 static void open_store(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ent_getc_XXXXXX");
     ent_test_store_open(&S, &SC, dir, backend, schema_json, "contract_get");
 }
 

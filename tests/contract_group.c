@@ -28,7 +28,7 @@ static const char schema_json[] =
     "  \"owner\":{\"id\":3,\"type\":\"ref\",\"to\":\"user\"}}}}}";
 
 typedef struct store_dir {
-    char dir[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s;
     ent_schema *sc;
 } store_dir;
@@ -39,19 +39,16 @@ static void open_on(store_dir *d, ent_durability dur)
     o.backend = backend;
     o.durability = dur;
     o.map_size = (size_t)1 << 20; /* small: the LMDB map grows inside groups */
-    snprintf(d->dir, sizeof d->dir, "/tmp/ent_grp_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d->dir));
+    ENT_TEST_MKDTEMP(d->dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d->sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
 }
 
 static void close_on(store_dir *d)
 {
-    char cmd[128];
     ent_store_close(d->s);
     ent_schema_free(d->sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d->dir);
+    ent_test_rm_rf(d->dir);
 }
 
 /* ---- the model test ---------------------------------------------------------------------------- */
@@ -531,8 +528,7 @@ static void t_failed_commit_fails_the_group(void)
     snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
     o.backend = be_name;
     o.durability = ENT_DURABLE;
-    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_TEST_MKDTEMP(d.dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
     for (int round = 0; round < 2; round++) {
@@ -628,8 +624,7 @@ static void t_failed_commit_leaves_the_entity(void)
     snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
     o.backend = be_name;
     o.durability = ENT_NONE;
-    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_TEST_MKDTEMP(d.dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
     fn = ent_type_field(ent_store_type(d.s, "acct"), "n");
@@ -749,8 +744,7 @@ static void t_broken_savepoint_fails_its_caller_only(void)
     snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
     o.backend = be_name;
     o.durability = ENT_NONE;
-    snprintf(d.dir, sizeof d.dir, "/tmp/ent_grp_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d.dir));
+    ENT_TEST_MKDTEMP(d.dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
     ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));

@@ -18,7 +18,7 @@
 #include "test_util.h"
 
 static const char *backend;
-static char dir[256];
+static char dir[ENT_TEST_PATH_MAX];
 static ent_store *S;
 static ent_schema *SC;
 
@@ -40,7 +40,6 @@ static const char schema_json[] =
 
 static void open_store(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ent_host_XXXXXX");
     ent_test_store_open(&S, &SC, dir, backend, schema_json, "contract_host");
 }
 
@@ -507,10 +506,10 @@ static void t_map_size_floor(void)
 {
     ent_store *st = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    char path[300];
+    char path[ENT_TEST_PATH_MAX];
     struct stat sb;
     open_store();
-    snprintf(path, sizeof path, "%s/small", dir);
+    ENT_TEST_PATH(path, "%s/small", dir);
     o.backend = backend;
     o.durability = ENT_NONE;
     o.map_size = 4096;
@@ -860,11 +859,11 @@ static int copy_inside(ent_txn *txn, void *payload)
 
 static void t_copy_beside_own_writer_is_busy(void)
 {
-    char dest[300];
+    char dest[ENT_TEST_PATH_MAX];
     ent_txn *w = NULL;
     copy_arg a;
     open_store();
-    snprintf(dest, sizeof dest, "%s/copy", dir);
+    ENT_TEST_PATH(dest, "%s/copy", dir);
     ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
     ENT_CHECK_RC(ent_store_copy(S, dest, 0), ENT_BUSY);
     ENT_ASSERT_MSG("holds the store's write transaction");

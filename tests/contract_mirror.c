@@ -26,7 +26,7 @@ static const char schema_json[] =
     "  \"price\":{\"id\":3,\"type\":\"float\",\"indexed\":true}}}}}";
 
 typedef struct st {
-    char dir[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s;
 } st;
 
@@ -42,8 +42,7 @@ static ent_store_opts opts(void)
 
 static void mkdir_tmp(st *d)
 {
-    snprintf(d->dir, sizeof d->dir, "/tmp/ent_mi_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(d->dir));
+    ENT_TEST_MKDTEMP(d->dir, "contract-mirror");
 }
 
 static void open_primary(st *d)
@@ -62,11 +61,9 @@ static void open_mirror(st *d, const char *primary_id)
 
 static void close_st(st *d)
 {
-    char cmd[128];
     ent_store_close(d->s);
     d->s = NULL;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d->dir);
+    ent_test_rm_rf(d->dir);
 }
 
 /* Everything a store shows: every entity (entity JSON, key order), then every event line. */

@@ -11,7 +11,7 @@
 #include "test_util.h"
 
 static const char *backend;
-static char dir[256];
+static char dir[ENT_TEST_PATH_MAX];
 static ent_store *S;
 static ent_schema *SC;
 
@@ -37,7 +37,6 @@ static const char schema_json[] =
 
 static void open_store(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ent_repo_XXXXXX");
     ent_test_store_open(&S, &SC, dir, backend, schema_json, "contract");
 }
 
@@ -980,7 +979,7 @@ static void t_conflict_message_values(void)
     } fv[] = {{NAN, "x.f: value NaN is taken by x \"a\\u0000b\""},
               {INFINITY, "x.f: value Infinity is taken by x \"a\\u0000b\""},
               {-INFINITY, "x.f: value -Infinity is taken by x \"a\\u0000b\""}};
-    char d[] = "/tmp/ent_repo_msg_XXXXXX";
+    char d[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_schema *sc = NULL;
     ent_entity *e = NULL;
@@ -1050,7 +1049,7 @@ static void t_iter_beside_own_writes(void)
 {
     static const char json[] = "{\"schema\":\"it\",\"version\":1,\"types\":{\"x\":{\"key\":\"auto\",\"fields\":{"
                                "\"v\":{\"id\":1,\"type\":\"int\",\"indexed\":true}}}}}";
-    char d[] = "/tmp/ent_repo_iterw_XXXXXX";
+    char d[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_schema *sc = NULL;
     ent_txn *w = NULL;
@@ -1125,7 +1124,7 @@ static void t_default_map_gets_sub_defaults(void)
         "\"am\":{\"id\":2,\"type\":\"array\",\"default\":[{}],\"items\":{\"type\":\"map\",\"fields\":{"
         "  \"v\":{\"id\":1,\"type\":\"string\",\"default\":\"vv\"}}}}}}}}";
     static const char want[] = "{\"dm\":{\"q\":3},\"am\":[{\"v\":\"vv\"}]}";
-    char d[] = "/tmp/ent_repo_dflt_XXXXXX";
+    char d[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_schema *sc = NULL;
     ent_entity *e = NULL, *got = NULL, *pub = NULL;

@@ -11,7 +11,7 @@
 #include "test_util.h"
 
 static const char *backend;
-static char dir[64];
+static char dir[ENT_TEST_PATH_MAX];
 static ent_store *S;
 static ent_schema *SC;
 
@@ -47,8 +47,7 @@ static void setup(void)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     o.backend = backend;
     o.durability = ENT_NONE;
-    snprintf(dir, sizeof dir, "/tmp/ent_ver_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "contract-verify");
     ENT_OK_(ent_schema_load_json(&SC, schema_json, strlen(schema_json), "v"));
     ENT_OK_(ent_store_open(&S, dir, SC, &o));
     for (int i = 1; i <= 3; i++) {
@@ -73,11 +72,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
     ent_store_close(S);
     ent_schema_free(SC);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* Raw access below the store: a write txn on the backend and the layout's tables. */
@@ -316,14 +313,14 @@ static void on_progress(const char *what, uint64_t done, void *p)
  * places it changed, at least one wanted), and open it again. The two damaged-page tests below. */
 static void damage_data_file(long (*edit)(unsigned char *buf, long size))
 {
-    char path[128];
+    char path[ENT_TEST_PATH_MAX];
     FILE *f;
     long size;
     unsigned char *buf;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_store_close(S);
     S = NULL;
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    ENT_TEST_PATH(path, "%s/data.mdb", dir);
     f = fopen(path, "r+b");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fseek(f, 0, SEEK_END);
@@ -741,15 +738,13 @@ static void t_wide_type_decoded_once(void)
     ent_txn *t = NULL;
     const ent_type *ty;
     uint64_t n = 9, before;
-    char cmd[128];
     o.backend = backend;
     o.durability = ENT_NONE;
     p += sprintf(p, "{\"schema\":\"w\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{");
     for (int i = 0; i < FIELDS; i++)
         p += sprintf(p, "%s\"f%d\":{\"id\":%d,\"type\":\"int\",\"%s\":true}", i ? "," : "", i, i + 1, i % 4 ? "indexed" : "unique");
     sprintf(p, "}}}}");
-    snprintf(dir, sizeof dir, "/tmp/ent_ver_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "contract-verify");
     ENT_OK_(ent_schema_load_json(&sc, json, strlen(json), "w"));
     ENT_OK_(ent_store_open(&s, dir, sc, &o));
     ty = ent_store_type(s, "t");
@@ -770,8 +765,7 @@ static void t_wide_type_decoded_once(void)
     CU_ASSERT(ent__records_decoded - before < 4 * ENTITIES);
     ent_store_close(s);
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 int main(int argc, char **argv)

@@ -13,7 +13,7 @@
 #include "test_util.h"
 
 static const char *backend;
-static char dir[256];
+static char dir[ENT_TEST_PATH_MAX];
 static ent_store *S;
 static ent_schema *SC;
 
@@ -28,7 +28,6 @@ enum { ENTITIES = 2000 };
 static void open_store(void)
 {
     ent_txn *w;
-    snprintf(dir, sizeof dir, "/tmp/ent_wp_XXXXXX");
     ent_test_store_open(&S, &SC, dir, backend, schema_json, "contract_writer_progress");
     ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
     for (int i = 0; i < ENTITIES; i++) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "entity/entity.h"
+#include "test_tmp.h"
 
 static const char fw_schema_v1[] =
     "{\"schema\":\"fault\",\"version\":1,\"types\":{"
@@ -61,8 +62,8 @@ typedef struct fw_seen {
 typedef struct fw_ctx {
     ent_store *s;
     const char *backend; /* "lmdb", "memory" (or a wrapping backend's name) */
-    char dir[256];       /* the store (LMDB) */
-    char copy_dir[300];  /* the copy step's destination */
+    char dir[ENT_TEST_PATH_MAX];      /* the store (LMDB) */
+    char copy_dir[ENT_TEST_PATH_MAX]; /* the copy step's destination */
     ent_schema *v1, *v2;
     ent_store_opts opts;
     int lmdb;            /* on-disk: evolution by reopening, copy */
@@ -515,14 +516,13 @@ fail:
 
 /* ---- setting up and running ------------------------------------------------------------------- */
 
-/* A new directory for the stores of one loop (caller frees): in /dev/shm when there is one, as the
- * loop opens a fresh store thousands of times and the faults, not the disk, are under test. */
+/* A new directory for the stores of one loop (caller frees): ent_test_mkdtemp_fast(), in /dev/shm
+ * when TMPDIR is not set, as the loop opens a fresh store thousands of times and the faults, not
+ * the disk, are under test. ENT_TEST_PATH_MAX bytes. */
 static char *fw_tmpdir(const char *what)
 {
-    char *p = malloc(256);
-    if (!p) abort();
-    snprintf(p, 256, "%s/ent-%s-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", what);
-    if (!mkdtemp(p)) abort();
+    char *p = malloc(ENT_TEST_PATH_MAX);
+    if (!p || ent_test_mkdtemp_fast(p, ENT_TEST_PATH_MAX, what)) abort();
     return p;
 }
 
@@ -531,10 +531,10 @@ static void fw_rmrf(const char *dir)
     /* every file the backend made (data, lock, notify, writer lock), then the directory */
     DIR *d = opendir(dir);
     struct dirent *de;
-    char p[600];
+    char p[ENT_TEST_PATH_MAX + 256];
     while (d && (de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (ent_test_fmt(p, sizeof p, "%s/%s", dir, de->d_name)) abort(); /* cannot: room for both */
         unlink(p);
     }
     if (d) closedir(d);

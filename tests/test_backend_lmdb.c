@@ -18,21 +18,18 @@
 #include "test_util.h"
 
 static const ent_backend_ops *B = &ent__backend_lmdb;
-static char dir[256];
+static char dir[ENT_TEST_PATH_MAX];
 
 static ent_slice S(const char *s) { return (ent_slice){s, strlen(s)}; }
 
 static void fresh_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ent_lmdb_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "backend-lmdb");
 }
 
 static void rm_dir(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 static int open_small(ent_bk **out, int read_only)
@@ -302,14 +299,14 @@ static void t_grown_by_other_process(void)
 static void t_copy_after_other_process_grew(void)
 {
     ent_bk *be, *cbe;
-    char dest[300];
+    char dest[ENT_TEST_PATH_MAX];
     ent_backend_opts o = {0};
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
     ENT_OK_(write_range(be, "shared", 0, 10));
     grow_in_child(10, 5000);
     for (int compact = 0; compact < 2; compact++) {
-        snprintf(dest, sizeof dest, "%s/copy%d", dir, compact);
+        ENT_TEST_PATH(dest, "%s/copy%d", dir, compact);
         ENT_OK_(B->copy(be, dest, compact));
         o.durability = ENT__DUR_NONE;
         ENT_OK_(B->open(&cbe, dest, &o));
@@ -378,12 +375,12 @@ static void t_same_dir_twice(void)
 {
     ent_bk *a, *b;
     ent_btxn *r;
-    char alt[300];
+    char alt[ENT_TEST_PATH_MAX];
     unsigned t;
     ent_slice k = S("key00000000"), out;
     fresh_dir();
     ENT_OK_(open_small(&a, 0));
-    snprintf(alt, sizeof alt, "%s/.", dir); /* another spelling of the same directory */
+    ENT_TEST_PATH(alt, "%s/.", dir); /* another spelling of the same directory */
     ent_backend_opts o = {0};
     ENT_OK_(B->open(&b, alt, &o));
     ENT_OK_(write_range(a, "t", 0, 5));
@@ -465,8 +462,8 @@ static void t_missing_store(void)
     ent_bk *be;
     ent_backend_opts o = {0};
     fresh_dir();
-    char missing[300];
-    snprintf(missing, sizeof missing, "%s/none", dir);
+    char missing[ENT_TEST_PATH_MAX];
+    ENT_TEST_PATH(missing, "%s/none", dir);
     o.read_only = 1;
     ENT_CHECK_RC(B->open(&be, missing, &o), ENT_NOTFOUND);
     ENT_ASSERT_MSG("none");
@@ -511,7 +508,7 @@ static void t_stale_reader_while_open(void)
     enum { TXNS = 3000, KEYS = 40 };
     ent_bk *be;
     int pfd[2], status;
-    char c = 0, data[600];
+    char c = 0, data[ENT_TEST_PATH_MAX];
     struct stat st;
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
@@ -538,7 +535,7 @@ static void t_stale_reader_while_open(void)
     close(pfd[1]);
     for (int i = 0; i < TXNS; i++) ENT_OK_(write_range(be, "t", 0, KEYS)); /* ~3 pages freed each */
     CU_ASSERT_EQUAL(check_range(be, "t", KEYS), 0);
-    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    ENT_TEST_PATH(data, "%s/data.mdb", dir);
     CU_ASSERT_FATAL(stat(data, &st) == 0);
     /* pinned, the file holds every version: TXNS * 3 pages of 4 KiB (~36 MiB) */
     if (st.st_size >= 4 << 20) fprintf(stderr, "\n  data.mdb is %lld bytes\n", (long long)st.st_size);
@@ -595,12 +592,12 @@ static void t_grow_while_processes_write_large(void) { grow_while_processes_writ
 static void stale_grow_flag(uint32_t flag)
 {
     ent_bk *be;
-    char path[300];
+    char path[ENT_TEST_PATH_MAX];
     int fd;
     fresh_dir();
     ENT_OK_(open_small(&be, 0));
     ENT_OK_(write_range(be, "t", 0, 5));
-    snprintf(path, sizeof path, "%s/notify", dir);
+    ENT_TEST_PATH(path, "%s/notify", dir);
     fd = open(path, O_RDWR);
     CU_ASSERT_FATAL(fd >= 0);
     lnotify *nt = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -729,7 +726,7 @@ static void store_without_notify(char *path, size_t n)
     ENT_OK_(open_small(&be, 0));
     ENT_OK_(write_range(be, "t", 0, 5));
     B->close(be);
-    snprintf(path, n, "%s/notify", dir);
+    CU_ASSERT_FATAL(ent_test_fmt(path, n, "%s/notify", dir) == 0);
     CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
 }
 
@@ -738,7 +735,7 @@ static void store_without_notify(char *path, size_t n)
 static void t_notify_not_a_file(void)
 {
     ent_bk *be;
-    char path[300];
+    char path[ENT_TEST_PATH_MAX];
     store_without_notify(path, sizeof path);
     CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
     CU_ASSERT_EQUAL(open_small(&be, 0), ENT_IO);
@@ -754,12 +751,12 @@ static void t_notify_not_a_file(void)
 static void t_notify_fifo_read_only(void)
 {
     ent_bk *be;
-    char path[300];
+    char path[ENT_TEST_PATH_MAX];
     pid_t pid;
     store_without_notify(path, sizeof path);
     CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0444), 0);
     CU_ASSERT_EQUAL_FATAL(chmod(dir, 0755), 0);
-    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    ENT_TEST_PATH(path, "%s/lock.mdb", dir);
     CU_ASSERT_EQUAL_FATAL(chmod(path, 0666), 0);
     pid = fork();
     CU_ASSERT_FATAL(pid >= 0);

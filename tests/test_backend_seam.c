@@ -117,8 +117,8 @@ static void t_version_and_caps_checked(void)
 static void t_capabilities_checked(void)
 {
     ent_store *s = NULL;
-    char dir[] = "/tmp/ent_seam_XXXXXX";
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char dir[ENT_TEST_PATH_MAX];
+    ENT_TEST_MKDTEMP(dir, "backend-seam");
     ENT_OK_(open_on(&s, "memory", NULL, SC1));
     CU_ASSERT_FALSE(ent__bk_caps(&s->bk) & ENT_BK_CAP_COPY);
     ENT_CHECK_RC(ent_store_copy(s, dir, 0), ENT_INVALID);
@@ -136,13 +136,13 @@ static void t_capabilities_checked(void)
  * look-ups and the index built at open (which did not check before). */
 static void t_key_limit_from_backend(void)
 {
-    char dir[] = "/tmp/ent_seam_XXXXXX";
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_iter *it = NULL;
     ent_value q;
     char *big;
     size_t max;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "backend-seam");
     ENT_OK_(open_on(&s, "lmdb", dir, SC1));
     max = s->bk.lim.max_key;
     CU_ASSERT_FATAL(max > 2);

@@ -66,13 +66,13 @@ static void *reader(void *arg)
 
 static void threads_on(const char *backend)
 {
-    char dir[] = "/tmp/ent_thr_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_schema *sc = NULL;
     shared sh;
     pthread_t th[READERS];
     const ent_type *acc;
     ent_txn *w;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "concurrency");
     memset(&sh, 0, sizeof sh);
     ENT_OK_(open_store(&sh.s, &sc, backend, dir));
     acc = ent_store_type(sh.s, "account");
@@ -119,8 +119,7 @@ static void threads_on(const char *backend)
     CU_ASSERT(atomic_load(&sh.snapshots) > 0);
     ent_store_close(sh.s);
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 static void t_threads_lmdb(void) { threads_on("lmdb"); }
@@ -143,13 +142,13 @@ static void t_two_writer_threads(void)
 {
     const char *backends[] = {"lmdb", "memory"};
     for (int b = 0; b < 2; b++) {
-        char dir[] = "/tmp/ent_thr_XXXXXX", cmd[64];
+        char dir[ENT_TEST_PATH_MAX];
         ent_schema *sc = NULL;
         ent_store *s = NULL;
         pthread_t t1, t2;
         void *r1, *r2;
         uint64_t n = 0;
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_TEST_MKDTEMP(dir, "concurrency");
         ENT_OK_(open_store(&s, &sc, backends[b], dir));
         pthread_create(&t1, NULL, creator, s);
         pthread_create(&t2, NULL, creator, s);
@@ -165,8 +164,7 @@ static void t_two_writer_threads(void)
         }
         ent_store_close(s);
         ent_schema_free(sc);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+        ent_test_rm_rf(dir);
     }
 }
 
@@ -177,12 +175,12 @@ static void t_two_writer_threads(void)
  * deletes; then every id, the count, the log and verify are checked. */
 static void t_two_handles_take_turns(void)
 {
-    char dir[] = "/tmp/ent_turns_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_schema *sc[2] = {NULL, NULL};
     ent_store *h[2] = {NULL, NULL};
     uint64_t rnd = 0x9e3779b97f4a7c15ULL, next_id = 1, live = 0, events = 0, txns = 0, problems = 1;
     uint8_t alive[400] = {0};
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "concurrency");
     ENT_OK_(open_store(&h[0], &sc[0], "lmdb", dir));
     ENT_OK_(open_store(&h[1], &sc[1], "lmdb", dir));
     for (int step = 0; step < 300 && next_id < 390; step++) {
@@ -257,8 +255,7 @@ static void t_two_handles_take_turns(void)
         ent_store_close(h[i]);
         ent_schema_free(sc[i]);
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* Threads on two handles of one LMDB directory: four write through one handle (grouped with each
@@ -310,7 +307,7 @@ static void *turn_writer(void *p)
 
 static void t_two_handles_threads(void)
 {
-    char dir[] = "/tmp/ent_turns_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_schema *sc[2] = {NULL, NULL};
     ent_store *h[2] = {NULL, NULL};
     turn_arg *args = calloc(6, sizeof *args);
@@ -318,7 +315,7 @@ static void t_two_handles_threads(void)
     uint64_t total = 0, count = 0, first = 0, last = 0, problems = 1, prev_txn = 0;
     uint8_t *seen;
     CU_ASSERT_PTR_NOT_NULL_FATAL(args);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "concurrency");
     ENT_OK_(open_store(&h[0], &sc[0], "lmdb", dir));
     ENT_OK_(open_store(&h[1], &sc[1], "lmdb", dir));
     for (int i = 0; i < 6; i++) {
@@ -363,8 +360,7 @@ static void t_two_handles_threads(void)
     }
     free(seen);
     free(args);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* ---- processes ---------------------------------------------------------------------------- */
@@ -402,14 +398,14 @@ static int process_writer(const char *dir, int who)
 
 static void t_two_processes(void)
 {
-    char dir[] = "/tmp/ent_proc_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_schema *sc = NULL;
     ent_store *s = NULL;
     ent_entity *c = NULL;
     ent_key ck = ent_key_str("c");
     pid_t pids[2];
     uint64_t n = 0, marks = 0;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "concurrency");
     ENT_OK_(open_store(&s, &sc, "lmdb", dir));
     ENT_OK_(ent_entity_new(&c, ent_store_type(s, "counter")));
     ENT_OK_(ent_entity_set_key(c, &ck));
@@ -473,8 +469,7 @@ static void t_two_processes(void)
         ent_store_close(ro);
     }
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* ---- delivery beside another process's map growth ---------------------------------------- */
@@ -548,7 +543,7 @@ static void *grow_write(void *arg)
 
 static void t_delivery_beside_growth(void)
 {
-    char dir[] = "/tmp/ent_dgrow_XXXXXX", cmd[64], go = 'g';
+    char dir[ENT_TEST_PATH_MAX], go = 'g';
     ent_schema *sc = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_subscriber *sub = NULL;
@@ -558,7 +553,7 @@ static void t_delivery_beside_growth(void)
     int pfd[2], st = 0;
     uint64_t last = 0;
     pid_t pid;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "concurrency");
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "bank"));
     o.backend = "lmdb";
     o.durability = ENT_NONE;
@@ -628,8 +623,7 @@ static void t_delivery_beside_growth(void)
     ent_unsubscribe(g.s, sub);
     ent_store_close(g.s);
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 int main(void)

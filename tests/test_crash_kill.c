@@ -176,10 +176,10 @@ static void check_store(const char *dir, const ack *last_ack, int round)
 
 static void kill_writer(int rounds)
 {
-    char dir[] = "/tmp/ent_crash_XXXXXX", cmd[128];
+    char dir[ENT_TEST_PATH_MAX];
     ack last = {0, 0, 0};
     int acked_total = 0;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "crash-kill");
     srand((unsigned)time(NULL));
     printf("\n  crash test in %s, seed %u\n", dir, (unsigned)time(NULL));
     for (int r = 0; r < rounds; r++) {
@@ -215,8 +215,7 @@ static void kill_writer(int rounds)
            mode == ENT_DURABLE ? "durable" : mode == ENT_LAZY ? "lazy" : "none", rounds, acked_total,
            (unsigned long long)last.seq);
     CU_ASSERT(acked_total > 0);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* ---- 16 writer threads in group commits ------------------------------------------------------- */
@@ -401,12 +400,12 @@ static void check_grouped(const char *dir, const gack *acked, int round)
 
 static void t_kill_grouped_writers_durable(void)
 {
-    char dir[] = "/tmp/ent_crashg_XXXXXX", cmd[128];
+    char dir[ENT_TEST_PATH_MAX];
     gack acked[GTHREADS];
     int acked_total = 0, rounds = 10;
     memset(acked, 0, sizeof acked);
     mode = ENT_DURABLE;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "crash-kill");
     srand((unsigned)time(NULL) ^ 0x5a5a);
     for (int r = 0; r < rounds; r++) {
         int p[2], status;
@@ -443,8 +442,7 @@ static void t_kill_grouped_writers_durable(void)
     }
     printf("\n  grouped durable: %d rounds, %d acknowledged calls from %d threads\n", rounds, acked_total, GTHREADS);
     CU_ASSERT(acked_total > 0);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 static void t_kill_writer_durable(void)

@@ -68,13 +68,13 @@ static int kill_after_sign(pid_t pid, int fd, int max_ms)
  * must be want_rc and hold needle. */
 static void tool_says(const char *args, int want_rc, const char *needle)
 {
-    char cmd[1200], out[4096] = "";
+    char cmd[4 * ENT_TEST_PATH_MAX], out[4096] = "";
     FILE *f;
     int rc;
     size_t n;
     if (access(ENT_BINARY_DIR "/entity", X_OK) != 0) return;
     /* quoted: the build tree may be under a path with spaces */
-    snprintf(cmd, sizeof cmd, "'%s/entity' %s 2>&1", ENT_BINARY_DIR, args);
+    ENT_TEST_PATH(cmd, "'%s/entity' %s 2>&1", ENT_BINARY_DIR, args);
     f = popen(cmd, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     n = fread(out, 1, sizeof out - 1, f);
@@ -187,24 +187,24 @@ static void assert_same_entities(ent_store *a, ent_store *b)
 
 static void t_kill_replay(void)
 {
-    char src[] = "/tmp/ent_crashr_XXXXXX", dst[300];
+    char src[ENT_TEST_PATH_MAX], dst[ENT_TEST_PATH_MAX];
     int rounds = 8, partial = 0;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(src));
-    snprintf(dst, sizeof dst, "%s/dst", src);
+    ENT_TEST_MKDTEMP(src, "crash-paths");
+    ENT_TEST_PATH(dst, "%s/dst", src);
     srand((unsigned)time(NULL));
     {
-        char sdir[300];
-        snprintf(sdir, sizeof sdir, "%s/src", src);
+        char sdir[ENT_TEST_PATH_MAX];
+        ENT_TEST_PATH(sdir, "%s/src", src);
         fill_source(sdir, 3000); /* ~27 000 events: progress (every 4 096) signs several times */
     }
     for (int r = 0; r < rounds; r++) {
-        char sdir[300];
+        char sdir[ENT_TEST_PATH_MAX];
         int p[2], killed;
         pid_t pid;
         ent_store *s = NULL, *d = NULL;
         ent_schema *sc = NULL, *sc2 = NULL;
         uint64_t last = 0, problems = 0;
-        snprintf(sdir, sizeof sdir, "%s/src", src);
+        ENT_TEST_PATH(sdir, "%s/src", src);
         ent_test_rm_rf(dst);
         CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
         fflush(stdout);
@@ -246,12 +246,12 @@ static void t_kill_replay(void)
                 CU_ASSERT_EQUAL(ent_store_replay(d, s, 0), ENT_INVALID);
                 if (partial == 1) {
                     /* what the tool says of it: check, a write, a new replay into it */
-                    char args[800];
-                    snprintf(args, sizeof args, "-s '%s' check", dst);
+                    char args[3 * ENT_TEST_PATH_MAX]; /* the paths hold no quote (TMPDIR's neither) */
+                    ENT_TEST_PATH(args, "-s '%s' check", dst);
                     tool_says(args, 1, "the store holds a replay that did not finish");
-                    snprintf(args, sizeof args, "-s '%s' put note --key k '{}'", dst);
+                    ENT_TEST_PATH(args, "-s '%s' put note --key k '{}'", dst);
                     tool_says(args, 1, "holds a replay that did not finish");
-                    snprintf(args, sizeof args, "-s '%s' replay --into '%s'", sdir, dst);
+                    ENT_TEST_PATH(args, "-s '%s' replay --into '%s'", sdir, dst);
                     tool_says(args, 1, "holds a replay that did not finish");
                 }
             }
@@ -314,13 +314,13 @@ static uint64_t load_check(const char *dir, int whole)
 
 static void t_kill_load(void)
 {
-    char dir[] = "/tmp/ent_crashl_XXXXXX", file[300], st[300];
+    char dir[ENT_TEST_PATH_MAX], file[ENT_TEST_PATH_MAX], st[ENT_TEST_PATH_MAX];
     int rounds = 4;
     FILE *f;
     if (access(ENT_BINARY_DIR "/entity", X_OK) != 0) return; /* the tool is not built */
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "crash-paths");
     srand((unsigned)time(NULL) ^ 0x1d1d);
-    snprintf(file, sizeof file, "%s/in.ndjson", dir);
+    ENT_TEST_PATH(file, "%s/in.ndjson", dir);
     f = fopen(file, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     for (int i = 1; i <= LOAD_LINES; i++)
@@ -333,7 +333,7 @@ static void t_kill_load(void)
         struct timespec delay = {0, (long)(10 + rand() % 250) * 1000000L};
         pid_t pid;
         int status;
-        snprintf(st, sizeof st, "%s/st%d", dir, r);
+        ENT_TEST_PATH(st, "%s/st%d", dir, r);
         ENT_OK_(open_at(&s, &sc, st, 0)); /* made here: the load opens an existing store */
         ent_store_close(s);
         ent_schema_free(sc);
@@ -487,11 +487,11 @@ static void multi_read_acks(int fd, uint64_t *acked)
 
 static void t_kill_one_of_several(void)
 {
-    char dir[] = "/tmp/ent_crashm_XXXXXX";
+    char dir[ENT_TEST_PATH_MAX];
     pid_t pid[3];
     int p[2], rounds = 40;
     uint64_t acked[2] = {0, 0};
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "crash-paths");
     srand((unsigned)time(NULL) ^ 0x3c3c);
     {
         ent_store *s = NULL;

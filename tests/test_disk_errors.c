@@ -37,7 +37,7 @@ static void arm_sync(int nth, int err)
 static const char schema_json[] = "{\"schema\":\"d\",\"version\":1,\"types\":{\"item\":{\"key\":\"auto\",\"fields\":{"
                                   "\"n\":{\"id\":1,\"type\":\"uint\",\"indexed\":true}}}}}";
 
-static char dir[64];
+static char dir[ENT_TEST_PATH_MAX];
 static ent_store *S;
 static ent_schema *SC;
 static uint64_t seen[16];
@@ -54,8 +54,7 @@ static void setup(void)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_subscriber *sub = NULL;
     o.durability = ENT_DURABLE;
-    snprintf(dir, sizeof dir, "/tmp/ent_disk_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "disk-errors");
     ENT_OK_(ent_schema_load_json(&SC, schema_json, strlen(schema_json), "d"));
     ENT_OK_(ent_store_open(&S, dir, SC, &o));
     ENT_OK_(ent_subscribe(&sub, S, NULL, 0, on_event, NULL));
@@ -64,12 +63,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
     fail_at = 0;
     ent_store_close(S);
     ent_schema_free(SC);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CU_ASSERT_EQUAL(system(cmd), 0);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
 /* ent_create of an item with n; its rc, and its key in *id (0 when it got none). */

@@ -49,13 +49,12 @@ static void expect_str(const ent_entity *e, const char *path, const char *want, 
     CU_ASSERT(got && memcmp(got, want, len) == 0 && got[len] == '\0');
 }
 
-/* A store in a fresh directory on `backend`. */
+/* A store in a fresh directory on `backend`; dir: ENT_TEST_PATH_MAX bytes, written. */
 static ent_store *open_store(const ent_schema *sc, const char *backend, char *dir)
 {
     ent_store *st = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    strcpy(dir, "/tmp/ent-arena-XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    CU_ASSERT_FATAL(ent_test_mkdtemp(dir, ENT_TEST_PATH_MAX, "entity-arena") == 0);
     o.backend = backend;
     o.durability = ENT_NONE;
     ENT_OK_(ent_store_open(&st, dir, sc, &o));
@@ -64,10 +63,8 @@ static ent_store *open_store(const ent_schema *sc, const char *backend, char *di
 
 static void close_store(ent_store *st, const char *dir)
 {
-    char cmd[128];
     ent_store_close(st);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CU_ASSERT_EQUAL(system(cmd), 0);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
 /* The entity stored under e's key reads back equal to e, field by field. */
@@ -120,7 +117,7 @@ static void test_long_strings(void)
                                   ENT__ARENA_ITEM_MAX + 1, 5000, 300000};
     ent_schema *s = schema();
     const ent_field *title = ent_type_field(ent_schema_type(s, "note"), "title");
-    char dir[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *st = open_store(s, "memory", dir);
     char *big = malloc(300001), *path = malloc(5100);
     CU_ASSERT_PTR_NOT_NULL_FATAL(big);
@@ -164,7 +161,7 @@ static void test_long_strings(void)
 static void test_grown_containers(void)
 {
     ent_schema *s = schema();
-    char dir[64], path[64], val[64];
+    char dir[ENT_TEST_PATH_MAX], path[64], val[64];
     ent_store *st = open_store(s, "lmdb", dir);
     ent_entity *e = new_note(s);
     size_t n = 0;
@@ -208,7 +205,7 @@ static void test_grown_containers(void)
 static void test_decoded_then_set(void)
 {
     ent_schema *s = schema();
-    char dir[64], path[64];
+    char dir[ENT_TEST_PATH_MAX], path[64];
     ent_store *st = open_store(s, "lmdb", dir);
     ent_entity *e = new_note(s), *got = NULL;
     ent_key k;
@@ -328,7 +325,7 @@ static void test_refused_create_keeps_entity(void)
     static const char *const backends[] = {"memory", "lmdb"};
     for (size_t bi = 0; bi < 2; bi++) {
         ent_schema *s = schema();
-        char dir[64], want[256];
+        char dir[ENT_TEST_PATH_MAX], want[256];
         ent_store *st = open_store(s, backends[bi], dir);
         ent_entity *first = filled(s, "c1"), *e = filled(s, "c1");
         borrowed b[NP];

@@ -46,8 +46,8 @@ static void alloc_loop(const char *backend)
     memset(&w, 0, sizeof w);
     w.backend = backend;
     w.lmdb = strcmp(backend, "memory") != 0;
-    snprintf(w.dir, sizeof w.dir, "%s/store", base);
-    snprintf(w.copy_dir, sizeof w.copy_dir, "%s/copy", base);
+    ENT_TEST_PATH(w.dir, "%s/store", base);
+    ENT_TEST_PATH(w.copy_dir, "%s/copy", base);
     ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
     ENT_OK_(ent_schema_load_json(&w.v2, fw_schema_v2, sizeof fw_schema_v2 - 1, "v2"));
     json_set_alloc_funcs(json_malloc, json_free);

@@ -32,8 +32,8 @@ static void backend_loop(const char *inner)
     snprintf(backend, sizeof backend, "fault:%s", inner);
     w.backend = backend;
     w.lmdb = strcmp(inner, "memory") != 0;
-    snprintf(w.dir, sizeof w.dir, "%s/store", base);
-    snprintf(w.copy_dir, sizeof w.copy_dir, "%s/copy", base);
+    ENT_TEST_PATH(w.dir, "%s/store", base);
+    ENT_TEST_PATH(w.copy_dir, "%s/copy", base);
     ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
     ENT_OK_(ent_schema_load_json(&w.v2, fw_schema_v2, sizeof fw_schema_v2 - 1, "v2"));
 
@@ -168,7 +168,7 @@ static void held_back(const char *inner)
     uint64_t c2;
     memset(&w, 0, sizeof w);
     snprintf(backend, sizeof backend, "fault:%s", inner);
-    snprintf(w.dir, sizeof w.dir, "%s/store", base);
+    ENT_TEST_PATH(w.dir, "%s/store", base);
     o.backend = backend;
     o.durability = ENT_NONE;
     ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));

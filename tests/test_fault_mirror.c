@@ -76,7 +76,7 @@ static void mirror_loop(const char *inner)
     recorded r;
     ent_subscriber *rec = NULL;
     ent_store *m = NULL;
-    char backend[32], dir[300], *base = fw_tmpdir("fault-mirror"), *ref_snap, *prim_snap;
+    char backend[32], dir[ENT_TEST_PATH_MAX], *base = fw_tmpdir("fault-mirror"), *ref_snap, *prim_snap;
     int rcs[FW_NSTEPS], lmdb = strcmp(inner, "memory") != 0, failed = 0;
     uint64_t total, ref_seq = 0, ref_pos = 0;
     long runs = 0, surfaced = 0, absorbed = 0;
@@ -84,7 +84,7 @@ static void mirror_loop(const char *inner)
     memset(&w, 0, sizeof w);
     memset(&r, 0, sizeof r);
     snprintf(backend, sizeof backend, "fault:%s", inner);
-    snprintf(dir, sizeof dir, "%s/mirror", base);
+    ENT_TEST_PATH(dir, "%s/mirror", base);
 
     /* The primary: the workload in memory, every event recorded as JSON. */
     w.backend = "memory";

@@ -78,13 +78,13 @@ static int follower(const char *dir, int fd)
 
 static void t_follow_other_process(void)
 {
-    char dir[] = "/tmp/ent_follow_XXXXXX", cmd[64], ready;
+    char dir[ENT_TEST_PATH_MAX], ready;
     ent_store *s = NULL;
     ent_schema *sc = NULL;
     int p[2], st = 0;
     pid_t pid;
     int64_t median = -1;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "follow-process");
     ENT_OK_(open_store(&s, &sc, dir));
     ent_store_close(s);
     ent_schema_free(sc);
@@ -116,8 +116,7 @@ static void t_follow_other_process(void)
     close(p[0]);
     ent_store_close(s);
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* Consumer: read after the checkpoint, report each seq on fd, acknowledge every 7th. */
@@ -147,13 +146,13 @@ static int consumer(const char *dir, int fd)
 
 static void t_durable_subscription_survives_kill(void)
 {
-    char dir[] = "/tmp/ent_follow_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_schema *sc = NULL;
     static int delivered[TICKS + 1];
     uint64_t cp = 0, seen_last = 0; /* the last seq any consumer read */
     int rounds = 0;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "follow-process");
     memset(delivered, 0, sizeof delivered);
     ENT_OK_(open_store(&s, &sc, dir));
     ENT_OK_(ent_sub_create(s, "audit", 0));
@@ -210,8 +209,7 @@ static void t_durable_subscription_survives_kill(void)
     printf("\n  %d consumer processes (4 killed); checkpoint %llu\n", rounds + 1, (unsigned long long)cp);
     ent_store_close(s);
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* A follower that opened the store read-only before its notify file existed (a store made by
@@ -220,18 +218,18 @@ static void t_durable_subscription_survives_kill(void)
  * whatever was committed meanwhile. */
 static void t_follow_read_only_without_notify(void)
 {
-    char dir[] = "/tmp/ent_follow_XXXXXX", cmd[300];
+    char dir[ENT_TEST_PATH_MAX], notify[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_schema *sc = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     uint64_t last = 0;
     int st = 0;
     pid_t pid;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "follow-process");
     ENT_OK_(open_store(&s, &sc, dir));
     ent_store_close(s);
-    snprintf(cmd, sizeof cmd, "rm '%s/notify'", dir);
-    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    ENT_TEST_PATH(notify, "%s/notify", dir);
+    CU_ASSERT_EQUAL_FATAL(unlink(notify), 0);
     o.read_only = 1;
     ENT_OK_(ent_store_open(&s, dir, NULL, &o));
     fflush(stdout);
@@ -259,8 +257,7 @@ static void t_follow_read_only_without_notify(void)
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     ent_store_close(s);
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 int main(void)

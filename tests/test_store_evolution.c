@@ -101,14 +101,14 @@ static int count_find(ent_store *s, const char *field, ent_value v) { return cou
 
 static void t_evolution(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     uint64_t n = 0;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     /* a missing store cannot be opened without a schema, and is not created by trying */
     {
-        char missing[128];
-        snprintf(missing, sizeof missing, "%s/none", dir);
+        char missing[ENT_TEST_PATH_MAX];
+        ENT_TEST_PATH(missing, "%s/none", dir);
         ENT_CHECK_RC(open_with(&s, missing, NULL, 0), ENT_NOTFOUND);
         ENT_ASSERT_MSG("no store at");
         CU_ASSERT_NOT_EQUAL(access(missing, F_OK), 0);
@@ -182,8 +182,7 @@ static void t_evolution(void)
         ENT_CHECK_RC(ent_txn_begin(&t, s, ENT_TXN_WRITE), ENT_READONLY);
     }
     ent_store_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 #define D1 "{\"schema\":\"dft\",\"version\":1,\"types\":{\"t\":{\"key\":\"string\",\"fields\":{" \
@@ -222,14 +221,14 @@ static uint64_t problems_of(ent_store *s)
  * default through the indexes, and the log still replays to the same state. */
 static void t_evolution_defaults(void)
 {
-    char dir[] = "/tmp/ent_evod_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_entity *e = NULL;
     ent_key k1 = ent_key_str("k1"), k2 = ent_key_str("k2");
     int64_t i = 0;
     const char *str = NULL;
     size_t len = 0;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     ENT_OK_(open_with(&s, dir, D1, 0));
     ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
     ENT_OK_(ent_entity_set_key(e, &k1));
@@ -283,19 +282,18 @@ static void t_evolution_defaults(void)
     ENT_CHECK_RC(open_with(&s, dir, D4_BAD, 0), ENT_SCHEMA);
     ENT_ASSERT_MSG("t.r");
     ENT_ASSERT_MSG("default removed");
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* A handle open before another process evolves the schema notices at its next transaction. */
 static void t_schema_changed_elsewhere(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     const ent_type *old_person;
     pid_t pid;
     int st = 0;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     ENT_OK_(open_with(&s, dir, V1, 0));
     fill(s);
     old_person = ent_store_type(s, "person");
@@ -331,8 +329,7 @@ static void t_schema_changed_elsewhere(void)
         CU_ASSERT_STRING_EQUAL(ent_type_name(old_person), "person");
     }
     ent_store_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* An index built at open over a map that is nearly full grows the map in the middle of the build.
@@ -340,14 +337,14 @@ static void t_schema_changed_elsewhere(void)
  * unmaps the old map and the put was retried with it: a SIGSEGV (or SIGBUS) inside LMDB. */
 static void t_index_build_grows_the_map(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64], name[240];
+    char dir[ENT_TEST_PATH_MAX], name[240];
     ent_store *s = NULL;
     ent_schema *sc = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_store_info info;
     int n = 0;
     uint64_t count = 0, problems = 1;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     o.durability = ENT_NONE;
     o.map_size = 64 << 10;
     sc = load(V1);
@@ -391,17 +388,16 @@ static void t_index_build_grows_the_map(void)
     ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
     CU_ASSERT_EQUAL(problems, 0);
     ent_store_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 static void t_durability_is_stored(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_schema *sc = load(V1);
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     o.durability = ENT_LAZY;
     ENT_OK_(ent_store_open(&s, dir, sc, &o));
     CU_ASSERT_EQUAL(ent_store_durability(s), ENT_LAZY);
@@ -417,8 +413,7 @@ static void t_durability_is_stored(void)
     ENT_CHECK_RC(ent_store_open(&s, dir, sc, &o), ENT_INVALID);
     ENT_ASSERT_MSG("paper");
     ent_schema_free(sc);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* u2: age becomes unique once its values are distinct; history had them repeat (both 30) */
@@ -430,11 +425,11 @@ static void t_durability_is_stored(void)
  * the earlier, legal repeats: verify's replay of that log must not call the store damaged. */
 static void t_unique_added_verifies(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_entity *e = NULL;
     ent_key k = ent_key_id(1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     ENT_OK_(open_with(&s, dir, V1, 0));
     for (int i = 0; i < 2; i++) {
         char em[32];
@@ -456,13 +451,13 @@ static void t_unique_added_verifies(void)
      * were legal when written (replay refused the first one, "value 30 is taken"); the unique
      * index is built at the end over the final values and then holds. */
     for (int b = 0; b < 2; b++) {
-        char ddir[] = "/tmp/ent_evo_XXXXXX";
+        char ddir[ENT_TEST_PATH_MAX];
         ent_store *d = NULL;
         ent_schema *u2 = load(U2);
         ent_store_opts o = ENT_STORE_OPTS_INIT;
         ent_value v = ent_value_int(30);
         ent_entity *got = NULL, *n = NULL;
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(ddir));
+        ENT_TEST_MKDTEMP(ddir, "store-evolution");
         o.backend = b ? "memory" : "lmdb";
         ENT_OK_(ent_store_open(&d, ddir, u2, &o));
         ENT_OK_(ent_store_replay(d, s, 0));
@@ -477,12 +472,10 @@ static void t_unique_added_verifies(void)
         ent_entity_free(n);
         ent_store_close(d);
         ent_schema_free(u2);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", ddir);
-        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", ddir);
+        ent_test_rm_rf(ddir);
     }
     ent_store_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* A replay's destination has the source's schema or a later one. When the source's is later (it
@@ -512,14 +505,14 @@ static void evolve_source(const char *what, uint64_t done, void *payload)
 
 static void t_replay_source_newer(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     for (int during = 0; during < 2; during++) {
-        char ddir[] = "/tmp/ent_evo_XXXXXX";
+        char ddir[ENT_TEST_PATH_MAX];
         ent_store *s = NULL, *d = NULL;
         ent_txn *w = NULL;
         uint64_t last = 0;
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(ddir));
+        ENT_TEST_MKDTEMP(dir, "store-evolution");
+        ENT_TEST_MKDTEMP(ddir, "store-evolution");
         ENT_OK_(open_with(&s, dir, V1, 0));
         ENT_OK_(ent_txn_begin(&w, s, ENT_TXN_WRITE));
         for (int i = 0; i < 5000; i++) { /* the replay's progress comes every 4 096 events */
@@ -544,9 +537,8 @@ static void t_replay_source_newer(void)
         CU_ASSERT_EQUAL(last, during ? 5000 : 0); /* what came before the evolution; before a write */
         ent_store_close(d);
         ent_store_close(s);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, ddir);
-        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
-        memcpy(dir, "/tmp/ent_evo_XXXXXX", sizeof dir);
+        ent_test_rm_rf(dir);
+        ent_test_rm_rf(ddir);
     }
 }
 
@@ -555,10 +547,10 @@ static void t_replay_source_newer(void)
  * verify's replay must not call the store damaged, and a replay must rebuild the store. */
 static void t_index_added_over_long_history(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64], longname[601];
+    char dir[ENT_TEST_PATH_MAX], longname[601];
     ent_store *s = NULL;
     ent_entity *e = NULL;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     memset(longname, 'x', 600);
     longname[600] = '\0';
     ENT_OK_(open_with(&s, dir, V1, 0));
@@ -573,14 +565,14 @@ static void t_index_added_over_long_history(void)
     ENT_OK_(open_with(&s, dir, V2, 0)); /* name indexed: "ann" fits */
     CU_ASSERT_EQUAL(problems_of(s), 0);
     for (int b = 0; b < 2; b++) {
-        char ddir[] = "/tmp/ent_evo_XXXXXX";
+        char ddir[ENT_TEST_PATH_MAX];
         ent_store *d = NULL;
         ent_schema *v2 = load(V2);
         ent_store_opts o = ENT_STORE_OPTS_INIT;
         ent_value v = ent_value_string("ann");
         ent_iter *it = NULL;
         ent_entity *got = NULL;
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(ddir));
+        ENT_TEST_MKDTEMP(ddir, "store-evolution");
         o.backend = b ? "memory" : "lmdb";
         ENT_OK_(ent_store_open(&d, ddir, v2, &o));
         ENT_OK_(ent_store_replay(d, s, 0));
@@ -593,21 +585,17 @@ static void t_index_added_over_long_history(void)
         ent_iter_free(it);
         /* The state at seq 1 holds the long name, which the new index cannot take: said so. */
         ent_store_close(d);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", ddir);
-        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", ddir);
-        memcpy(ddir, "/tmp/ent_evo_XXXXXX", sizeof ddir);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(ddir));
+        ent_test_rm_rf(ddir);
+        ENT_TEST_MKDTEMP(ddir, "store-evolution");
         ENT_OK_(ent_store_open(&d, ddir, v2, &o));
         ENT_CHECK_RC(ent_store_replay(d, s, 1), ENT_FULL);
         ENT_ASSERT_MSG("person.name");
         ent_store_close(d);
         ent_schema_free(v2);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", ddir);
-        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", ddir);
+        ent_test_rm_rf(ddir);
     }
     ent_store_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 #define R1 "{\"schema\":\"rp\",\"version\":1,\"types\":{\"t\":{\"key\":\"string\",\"fields\":{" \
@@ -621,11 +609,11 @@ static void t_index_added_over_long_history(void)
  * evolution later gave that very value as its default. Dropping it shifted every later seq. */
 static void t_replay_keeps_every_event(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_entity *e = NULL;
     ent_key k = ent_key_str("k");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     ENT_OK_(open_with(&s, dir, R1, 0));
     ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
     ENT_OK_(ent_entity_set_key(e, &k));
@@ -647,12 +635,12 @@ static void t_replay_keeps_every_event(void)
     ENT_OK_(open_with(&s, dir, R2, 0));
     CU_ASSERT_EQUAL(problems_of(s), 0);
     for (int b = 0; b < 2; b++) {
-        char ddir[] = "/tmp/ent_evo_XXXXXX";
+        char ddir[ENT_TEST_PATH_MAX];
         ent_store *d = NULL;
         ent_schema *r2 = load(R2);
         ent_store_opts o = ENT_STORE_OPTS_INIT;
         uint64_t first = 0, last = 0;
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(ddir));
+        ENT_TEST_MKDTEMP(ddir, "store-evolution");
         o.backend = b ? "memory" : "lmdb";
         ENT_OK_(ent_store_open(&d, ddir, r2, &o));
         ENT_OK_(ent_store_replay(d, s, 0));
@@ -673,22 +661,20 @@ static void t_replay_keeps_every_event(void)
         CU_ASSERT_EQUAL(problems_of(d), 0);
         ent_store_close(d);
         ent_schema_free(r2);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", ddir);
-        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", ddir);
+        ent_test_rm_rf(ddir);
     }
     ent_store_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* A store written by a newer format is refused with ENT_FORMAT, not misread. */
 static void t_newer_format(void)
 {
-    char dir[] = "/tmp/ent_evo_XXXXXX", cmd[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     ent_txn *t = NULL;
     ent_slice k = {"format", 6}, v = {"\0\0\0\x09", 4};
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
     ENT_OK_(open_with(&s, dir, V1, 0));
     ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
     ENT_OK_(ent__bk_put(t, s->t_meta, &k, &v, 0));
@@ -697,8 +683,7 @@ static void t_newer_format(void)
     ENT_CHECK_RC(open_with(&s, dir, NULL, 0), ENT_FORMAT);
     ENT_ASSERT_MSG("newer");
     ENT_CHECK_RC(open_with(&s, dir, NULL, 1), ENT_FORMAT);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
 }
 
 /* A schema of `levels` nested maps "m" (the innermost holding int "x"), or with `uint_max` a uint
@@ -722,7 +707,7 @@ static char *rules_schema(int version, int levels, const char *uint_max)
  * schema as read from a store) still opens, and evolves once the new version drops the fault. */
 static void t_schema_rules_for_new_stores(void)
 {
-    char dir[] = "/tmp/ent_evo_rules_XXXXXX", path[200] = "m";
+    char dir[ENT_TEST_PATH_MAX], path[200] = "m";
     ent_store *st = NULL;
     ent_schema *sc = NULL;
     ent_entity *e = NULL;
@@ -766,8 +751,7 @@ static void t_schema_rules_for_new_stores(void)
     /* stores made before the rules: they open, with and without their schema given, and a
      * uint max below 0 is dropped by an evolution (raising a max loosens it) */
     for (int k = 0; k < 2; k++) {
-        char cmd[300];
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_TEST_MKDTEMP(dir, "store-evolution");
         sc = load(k ? rules_schema(1, 1, "-1") : rules_schema(1, 25, NULL));
         CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
         sc->from_store = 1;
@@ -786,8 +770,7 @@ static void t_schema_rules_for_new_stores(void)
             ENT_OK_(open_with(&st, dir, rules_schema(2, 1, "5"), 0));
             ent_store_close(st);
         }
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+        ent_test_rm_rf(dir);
         memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
     }
 }

@@ -16,9 +16,7 @@ static const char schema_json[] =
 
 static void rm_rf(const char *d)
 {
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", d);
+    ent_test_rm_rf(d);
 }
 
 static int uuid_v4(const char *s)
@@ -32,16 +30,15 @@ static int uuid_v4(const char *s)
 
 static void test_ids(void)
 {
-    char dir[64], copy[80], rep[80], id[37];
+    char dir[ENT_TEST_PATH_MAX], copy[ENT_TEST_PATH_MAX], rep[ENT_TEST_PATH_MAX], id[37];
     ent_schema *sc = NULL;
     ent_store *s = NULL, *c = NULL, *r = NULL, *s2 = NULL;
     ent_store_opts ro = ENT_STORE_OPTS_INIT;
     ent_entity *e;
     ro.read_only = 1;
-    snprintf(dir, sizeof dir, "/tmp/ent_id_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-    snprintf(copy, sizeof copy, "%s/copy", dir);
-    snprintf(rep, sizeof rep, "%s/replay", dir);
+    ENT_TEST_MKDTEMP(dir, "store-id");
+    ENT_TEST_PATH(copy, "%s/copy", dir);
+    ENT_TEST_PATH(rep, "%s/replay", dir);
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
     ENT_OK_(ent_store_open(&s, dir, sc, NULL));
     CU_ASSERT_TRUE(uuid_v4(ent_store_id(s)));
@@ -123,13 +120,12 @@ static void test_not_over_foreign(void)
     ent_store *s = NULL;
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        char dir[64];
+        char dir[ENT_TEST_PATH_MAX];
         MDB_env *env;
         MDB_txn *t;
         MDB_dbi dbi;
         MDB_stat st;
-        snprintf(dir, sizeof dir, "/tmp/ent_foreign_XXXXXX");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_TEST_MKDTEMP(dir, "store-id");
         raw_put(dir, tables[i], "hello");
         CU_ASSERT_EQUAL(ent_store_open(&s, dir, sc, NULL), ENT_FORMAT);
         CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "is not a libentity store, and not empty"));
@@ -151,13 +147,12 @@ static void test_not_over_foreign(void)
     }
     {
         /* a store whose meta table was dropped */
-        char dir[64];
+        char dir[ENT_TEST_PATH_MAX];
         MDB_env *env;
         MDB_txn *t;
         MDB_dbi dbi;
         ent_entity *e;
-        snprintf(dir, sizeof dir, "/tmp/ent_foreign_XXXXXX");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_TEST_MKDTEMP(dir, "store-id");
         ENT_OK_(ent_store_open(&s, dir, sc, NULL));
         ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
         ENT_OK_(ent_entity_set_int(e, "n", 1));
@@ -185,12 +180,11 @@ static void test_not_over_foreign(void)
  * the message said. It names the record and what the directory holds. */
 static void test_foreign_record_named_meta(void)
 {
-    char dir[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_schema *sc = NULL;
     ent_store *s = NULL;
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
-    snprintf(dir, sizeof dir, "/tmp/ent_foreign_XXXXXX");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    ENT_TEST_MKDTEMP(dir, "store-id");
     raw_put(dir, NULL, "meta");
     CU_ASSERT_EQUAL(ent_store_open(&s, dir, sc, NULL), ENT_CORRUPT);
     ENT_ASSERT_MSG("holds a record named meta that is not a table: not a libentity store");
@@ -212,14 +206,13 @@ static void test_store_file_not_a_file(void)
     ent_schema *sc = NULL;
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
     for (int i = 0; i < 3; i++) {
-        char dir[64], path[96];
+        char dir[ENT_TEST_PATH_MAX], path[ENT_TEST_PATH_MAX];
         ent_store *s = NULL;
-        snprintf(dir, sizeof dir, "/tmp/ent_files_XXXXXX");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+        ENT_TEST_MKDTEMP(dir, "store-id");
         ENT_OK_(ent_store_open(&s, dir, sc, NULL));
         ent_store_close(s);
         s = NULL;
-        snprintf(path, sizeof path, "%s/%s", dir, what[i]);
+        ENT_TEST_PATH(path, "%s/%s", dir, what[i]);
         CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
         if (i < 2) {
             CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);

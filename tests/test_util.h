@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "entity/entity.h"
+#include "test_tmp.h"
 
 typedef struct ent_test_case {
     const char *name;
@@ -53,26 +54,33 @@ static inline int ent_test_run(const char *suite, const ent_test_case *cases)
         CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), (needle)));                                    \
     } while (0)
 
-/* A contract suite's store: schema_json (named `name`) on `backend` in a new directory made from
- * dir's template ("/tmp/<prefix>_XXXXXX"), durability none. */
+/* A new scratch directory for this test in `arr` (a char array, ENT_TEST_PATH_MAX is enough):
+ * "$TMPDIR/ent-<what>-XXXXXX" (see test_tmp.h); the test fails when it cannot be made. The test
+ * removes it with ent_test_rm_rf() or ent_test_store_close(). */
+#define ENT_TEST_MKDTEMP(arr, what)                                                                \
+    do {                                                                                           \
+        (void)sizeof(char[sizeof(arr) > sizeof(char *) ? 1 : -1]); /* an array, not a pointer */   \
+        CU_ASSERT_FATAL(ent_test_mkdtemp((arr), sizeof(arr), (what)) == 0);                        \
+    } while (0)
+
+/* snprintf into the char array `arr`; a result that does not fit fails the test. */
+#define ENT_TEST_PATH(arr, ...)                                                                    \
+    do {                                                                                           \
+        (void)sizeof(char[sizeof(arr) > sizeof(char *) ? 1 : -1]); /* an array, not a pointer */   \
+        CU_ASSERT_FATAL(ent_test_fmt((arr), sizeof(arr), __VA_ARGS__) == 0);                       \
+    } while (0)
+
+/* A contract suite's store: schema_json (named `name`) on `backend` in a new scratch directory
+ * written into dir (ENT_TEST_PATH_MAX bytes, see ENT_TEST_MKDTEMP), durability none. */
 static inline void ent_test_store_open(ent_store **s, ent_schema **sc, char *dir, const char *backend,
                                        const char *schema_json, const char *name)
 {
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     o.backend = backend;
     o.durability = ENT_NONE;
-    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    CU_ASSERT_FATAL(ent_test_mkdtemp(dir, ENT_TEST_PATH_MAX, name) == 0);
     ENT_OK_(ent_schema_load_json(sc, schema_json, strlen(schema_json), name));
     ENT_OK_(ent_store_open(s, dir, *sc, &o));
-}
-
-/* Remove a test's directory and everything in it (its paths hold no quote); a failure is only
- * reported. */
-static inline void ent_test_rm_rf(const char *dir)
-{
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
 /* Close it, free its schema (both set to NULL) and remove its directory. */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "entity/entity.h"
+#include "../test_tmp.h"
 
 /* ---- rng and text buffers --------------------------------------------------------------------- */
 
@@ -225,7 +226,7 @@ static void lookup_text(buf *b, const fdesc *f)
 
 typedef struct side {
     const char *backend;
-    char dir[64];
+    char dir[ENT_TEST_PATH_MAX];
     ent_store *s;
     ent_txn *txn; /* explicit transaction or NULL */
     int txn_write;
@@ -771,8 +772,7 @@ static int open_side(side *sd, const char *backend, const ent_schema *sc)
 {
     memset(sd, 0, sizeof *sd);
     sd->backend = backend;
-    snprintf(sd->dir, sizeof sd->dir, "/tmp/pdiff_XXXXXX");
-    if (!mkdtemp(sd->dir)) return -1;
+    if (ent_test_mkdtemp(sd->dir, sizeof sd->dir, "diff-backends")) return -1;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     o.backend = backend;
     o.durability = ENT_NONE;
@@ -789,9 +789,7 @@ static void close_side(side *sd)
     ent_log_cursor_free(sd->cur);
     if (sd->txn) ent_txn_abort(sd->txn);
     ent_store_close(sd->s);
-    char cmd[100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sd->dir);
-    if (system(cmd)) fprintf(stderr, "rm failed\n");
+    if (ent_test_rm_rf(sd->dir)) fprintf(stderr, "rm failed\n");
     free(sd->events.p);
     free(sd->out.p);
 }

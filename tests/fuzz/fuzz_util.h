@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "entity/entity.h"
+#include "../test_tmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -105,10 +106,10 @@ static inline char *fuzz_strndup(const uint8_t *p, size_t n)
 /* An LMDB store directory between two inputs: its data and lock files go, the directory stays. */
 static inline void fuzz_dir_wipe(const char *dir)
 {
-    char p[300];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    char p[ENT_TEST_PATH_MAX + 16];
+    if (ent_test_fmt(p, sizeof p, "%s/data.mdb", dir)) abort(); /* cannot: dir is a test path */
     unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    if (ent_test_fmt(p, sizeof p, "%s/lock.mdb", dir)) abort();
     unlink(p);
 }
 
@@ -118,10 +119,10 @@ static inline void fuzz_dir_remove(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
-    char p[600];
+    char p[ENT_TEST_PATH_MAX + 256];
     while (d && (de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (ent_test_fmt(p, sizeof p, "%s/%s", dir, de->d_name)) abort(); /* cannot: room for both */
         unlink(p);
     }
     if (d) closedir(d);

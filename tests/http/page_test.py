@@ -47,7 +47,7 @@ def chromium_binary():
 class CDP:
     """DevTools protocol over Chromium's pipe: NUL-terminated JSON on fds 3 (in) and 4 (out)."""
 
-    def __init__(self, argv):
+    def __init__(self, argv, cwd=None, env=None):
         to_chrome_r, self.to_chrome = os.pipe()
         self.from_chrome, from_chrome_w = os.pipe()
 
@@ -57,7 +57,7 @@ class CDP:
             os.dup2(b, 4)
 
         self.proc = subprocess.Popen(argv, preexec_fn=fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, cwd=cwd, env=env)
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self.buf = b""
@@ -155,9 +155,15 @@ def main():
         url = "http://127.0.0.1:%d" % port
         stat = json.load(urllib.request.urlopen(url + "/api/stat"))
 
+        # Chromium's temporary files go in work too, through a relative TMPDIR (Chromium runs in
+        # work): its singleton's Unix socket is made in TMPDIR, and a socket's path has room for 107
+        # bytes only, so under a long TMPDIR (the suite's may be) Chromium stopped at start with
+        # "Socket path too long", and left that directory behind.
+        os.mkdir(os.path.join(work, "t"))
         chrome = CDP([chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                       "--no-default-browser-check", "--disable-extensions", "--remote-debugging-pipe",
-                      "--user-data-dir=" + os.path.join(work, "profile"), "about:blank"])
+                      "--user-data-dir=" + os.path.join(work, "profile"), "about:blank"],
+                     cwd=work, env=dict(os.environ, TMPDIR="t"))
         target = chrome.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
         chrome.session = chrome.call("Target.attachToTarget", {"targetId": target, "flatten": True},
                                      session=False)["sessionId"]

@@ -13,6 +13,10 @@ pcdir=$(dirname "$(find "$prefix" -name entity.pc | head -n1)")
 libdir=$(dirname "$pcdir")
 export PKG_CONFIG_PATH=$pcdir
 here=$src/tests/install
+# pkg-config's output as the words a shell (or make's $(shell ...)) reads from it, in PCW: the .pc
+# files escape a space in the prefix ("\ "), and $work is under TMPDIR, which may hold spaces, so
+# the flags are split by eval, never by IFS. PCW_SED filters the text first (default: none).
+pcw() { local out; out=$(pkg-config "$@" | sed "${PCW_SED:-}"); eval "PCW=($out)"; }
 
 run() { # name binary
   "$2" memory >"$work/out" && "$2" lmdb "$work/store-$1" >>"$work/out" || { echo "FAIL: $1"; cat "$work/out"; exit 1; }
@@ -22,7 +26,8 @@ run() { # name binary
 
 # The .pc files name the install's prefix as it is spelt (pkg-config filters the system's -I and -L
 # only so); a staged install (DESTDIR) names the prefix, not the staging directory.
-[ "$(pkg-config --variable=prefix entity)" = "$prefix" ] || { echo "FAIL: entity.pc prefix is $(pkg-config --variable=prefix entity), not $prefix"; exit 1; }
+pcw --variable=prefix entity
+[ "${PCW[*]}" = "$prefix" ] || { echo "FAIL: entity.pc prefix is $(pkg-config --variable=prefix entity), not $prefix"; exit 1; }
 if pkg-config --cflags --libs entity | grep -q '/\.\./'; then echo "FAIL: entity.pc: $(pkg-config --cflags --libs entity)"; exit 1; fi
 DESTDIR=$work/stage cmake --install "$bin" --prefix /opt/ent >/dev/null
 for pc in $(cd "$pcdir" && ls *.pc); do
@@ -45,17 +50,20 @@ done
 echo "ok: pc-prefix, destdir, pc-requires"
 
 # pkg-config, shared
-cc -std=c11 -Wall -Werror -o "$work/pc_shared" "$here/host.c" $(pkg-config --cflags --libs entity)
+pcw --cflags --libs entity
+cc -std=c11 -Wall -Werror -o "$work/pc_shared" "$here/host.c" "${PCW[@]}"
 LD_LIBRARY_PATH=$libdir run pkgconfig-shared "$work/pc_shared"
 # a C++ host (the headers' extern "C" blocks: mangled names would not link)
 if command -v c++ >/dev/null; then
-  c++ -x c++ -std=c++11 -Wall -Werror -o "$work/pc_cxx" "$here/host.c" $(pkg-config --cflags --libs entity)
+  pcw --cflags --libs entity
+  c++ -x c++ -std=c++11 -Wall -Werror -o "$work/pc_cxx" "$here/host.c" "${PCW[@]}"
   LD_LIBRARY_PATH=$libdir run pkgconfig-cxx "$work/pc_cxx"
   cxx=1
 fi
 # pkg-config, static: the archive by path, its dependencies from --static
-cc -std=c11 -Wall -Werror -o "$work/pc_static" "$here/host.c" $(pkg-config --cflags entity) \
-   "$libdir/libentity.a" $(pkg-config --static --libs-only-l --libs-only-L entity | sed 's/-lentity//')
+pcw --cflags entity; cflags=("${PCW[@]}")
+PCW_SED='s/-lentity//' pcw --static --libs-only-l --libs-only-L entity
+cc -std=c11 -Wall -Werror -o "$work/pc_static" "$here/host.c" "${cflags[@]}" "$libdir/libentity.a" "${PCW[@]}"
 run pkgconfig-static "$work/pc_static"
 if ldd "$work/pc_static" | grep -q libentity; then echo "FAIL: static host links libentity.so"; exit 1; fi
 
@@ -80,14 +88,16 @@ passed=$((passed + 1))
 # with both of libentity's libraries static
 if [ "$http" = http ] && [ ! -f "$pcdir/entity-http.pc" ]; then echo "FAIL: entity-http built, entity-http.pc not installed"; exit 1; fi
 if [ "$http" = http ]; then
-  cc -std=c11 -Wall -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_shared" "$here/host_http.c" \
-     $(pkg-config --cflags --libs entity-http)
+  pcw --cflags --libs entity-http
+  cc -std=c11 -Wall -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_shared" "$here/host_http.c" "${PCW[@]}"
   LD_LIBRARY_PATH=$libdir "$work/http_shared" || { echo "FAIL: http-pkgconfig-shared"; exit 1; }
   echo "ok: http-pkgconfig-shared"
+  pcw --cflags entity-http; cflags=("${PCW[@]}")
+  PCW_SED='s/-lentity//' pcw --static --libs-only-l --libs-only-L entity; slibs=("${PCW[@]}")
+  pcw --libs libmicrohttpd jansson
   cc -std=c11 -Wall -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_static" "$here/host_http.c" \
-     $(pkg-config --cflags entity-http) "$libdir/libentity-http.a" "$libdir/libentity.a" \
-     $(pkg-config --static --libs-only-l --libs-only-L entity | sed 's/-lentity//') \
-     $(pkg-config --libs libmicrohttpd jansson) -lpthread # the system's libraries shared (GnuTLS has no .a)
+     "${cflags[@]}" "$libdir/libentity-http.a" "$libdir/libentity.a" "${slibs[@]}" \
+     "${PCW[@]}" -lpthread # the system's libraries shared (GnuTLS has no .a)
   if ldd "$work/http_static" | grep -q libentity; then echo "FAIL: static http host links libentity.so"; exit 1; fi
   "$work/http_static" || { echo "FAIL: http-pkgconfig-static"; exit 1; }
   echo "ok: http-pkgconfig-static"
@@ -97,12 +107,14 @@ fi
 # libentity-nats (installed where libnats was found): pkg-config, shared and static
 if [ "$nats" = nats ]; then
   [ -f "$pcdir/entity-nats.pc" ] || { echo "FAIL: libentity-nats built, entity-nats.pc not installed"; exit 1; }
-  cc -std=c11 -Wall -Werror -o "$work/nats_shared" "$here/host_nats.c" $(pkg-config --cflags --libs entity-nats)
+  pcw --cflags --libs entity-nats
+  cc -std=c11 -Wall -Werror -o "$work/nats_shared" "$here/host_nats.c" "${PCW[@]}"
   LD_LIBRARY_PATH=$libdir "$work/nats_shared" || { echo "FAIL: nats-pkgconfig-shared"; exit 1; }
   echo "ok: nats-pkgconfig-shared"
-  cc -std=c11 -Wall -Werror -o "$work/nats_static" "$here/host_nats.c" $(pkg-config --cflags entity-nats) \
-     "$libdir/libentity-nats.a" "$libdir/libentity.a" \
-     $(pkg-config --static --libs-only-l --libs-only-L entity-nats | sed 's/-lentity-nats//; s/-lentity//')
+  pcw --cflags entity-nats; cflags=("${PCW[@]}")
+  PCW_SED='s/-lentity-nats//; s/-lentity//' pcw --static --libs-only-l --libs-only-L entity-nats
+  cc -std=c11 -Wall -Werror -o "$work/nats_static" "$here/host_nats.c" "${cflags[@]}" \
+     "$libdir/libentity-nats.a" "$libdir/libentity.a" "${PCW[@]}"
   if ldd "$work/nats_static" | grep -q libentity; then echo "FAIL: static nats host links libentity.so"; exit 1; fi
   "$work/nats_static" || { echo "FAIL: nats-pkgconfig-static"; exit 1; }
   echo "ok: nats-pkgconfig-static"

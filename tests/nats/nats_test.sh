@@ -22,7 +22,7 @@
 #  - a primary restored from a backup that wrote on: relay and mirror refuse to mix the histories.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
-W=$(mktemp -d /tmp/entity-nats-test.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-test.XXXXXX")
 PIDS=()
 fails=0
 say() { echo "nats_test: $*"; }
@@ -34,9 +34,25 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-MPORT=$(free_port) # the server's monitoring endpoint: the stream as the server counts it
+# The test's four ports stay bound by one process for the whole run (SO_REUSEADDR, never
+# listening): the kernel gives them to no other bind to port 0, while nats-server (Go listens with
+# SO_REUSEADDR) takes them, and takes them again after a SIGKILL. A port chosen, closed and then
+# given to nats-server could be taken meanwhile by a second suite running at the same time, or
+# while the server is down; the relay then reached the other suite's server.
+python3 -c '
+import signal, socket
+h = []
+for _ in range(4):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    h.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in h), flush=True)
+signal.pause()
+' >"$W/ports" & PIDS+=($!)
+for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.05; done
+read -r PORT MPORT NJPORT LPORT <"$W/ports" || { say "no ports held"; exit 1; }
+# MPORT: the server's monitoring endpoint: the stream as the server counts it
 URL=nats://127.0.0.1:$PORT
 start_server() {
   nats-server -js -a 127.0.0.1 -p "$PORT" -m "$MPORT" -sd "$W/js" >>"$W/nats.log" 2>&1 &
@@ -232,7 +248,6 @@ echo '{"name":"x","email":"x@x"}' | "$E" -s "$W/mA" put customer - 2>"$W/err"; o
 "$E" -s "$P" relay --nats "tls://127.0.0.1:$PORT" --stream ENT --once 2>"$W/err"; one_line "relay, tls:// to a server without TLS" $? "NATS at tls://127.0.0.1:$PORT"
 "$E" -s "$W/mA" mirror --nats "tls://127.0.0.1:$PORT" --stream ENT --once 2>"$W/err"; one_line "mirror, tls:// to a server without TLS" $? "NATS at tls://127.0.0.1:$PORT"
 # A server without JetStream: say so (it said "No responders available for request").
-NJPORT=$(free_port)
 nats-server -a 127.0.0.1 -p "$NJPORT" >>"$W/nats-nojs.log" 2>&1 & NJPID=$!; PIDS+=($NJPID)
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$NJPORT) 2>/dev/null && break; sleep 0.05; done
 "$E" -s "$P" relay --nats "nats://127.0.0.1:$NJPORT" --stream ENT --once 2>"$W/err"; one_line "relay, server without JetStream" $? "JetStream is not enabled at the server"
@@ -256,7 +271,6 @@ for bad_stream in "a/b" 'a\b' "$LONG"; do
 done
 # JetStream refuses to make the stream (an account allowed one stream, which it has): one line
 # and exit 1, also without --once, not "NATS unreachable" and retries forever.
-LPORT=$(free_port)
 mkdir -p "$W/jslim"
 printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s" }\naccounts { A: { jetstream: { max_streams: 1 }, users: [{user: a, password: a}] } }\n' \
   "$LPORT" "$W/jslim" >"$W/lim.conf"

@@ -7,7 +7,7 @@
  * a memory store's handle) is refused with ENT_BUSY; so is a second mirror of a directory. A relay
  * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
  * a relay stopped while its ack callback runs the state that callback writes. A relay stops while
- * the server does not read what it sends. A scratch directory is made under /tmp. */
+ * the server does not read what it sends. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -28,7 +28,7 @@
 
 #include "test_util.h"
 
-static char dir[64], url[64], port[16];
+static char dir[ENT_TEST_PATH_MAX], url[64], port[16];
 static pid_t server;
 
 static const char schema_json[] =
@@ -41,22 +41,32 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* The port is held for the whole run by a socket bound to it (SO_REUSEADDR, never listening):
+ * the kernel then gives it to no one else's bind to port 0, while nats-server (Go listens with
+ * SO_REUSEADDR) can still take it, then again after a restart. Picking a free port, closing it
+ * and starting the server left a window in which a second suite running at the same time could
+ * take the same port, and a restarted server found it taken, or a test reached the other suite's
+ * server. */
+static int port_hold = -1;
+
 /* On a free port the first time, then again on the same port and directory (a restart). */
 static int start_server(void)
 {
-    char sd[128];
-    if (!port[0]) {
+    char sd[ENT_TEST_PATH_MAX];
+    if (port_hold < 0) {
         struct sockaddr_in a;
         socklen_t al = sizeof a;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        port_hold = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         memset(&a, 0, sizeof a);
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &al)) return -1;
+        if (port_hold < 0 || setsockopt(port_hold, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+            bind(port_hold, (struct sockaddr *)&a, sizeof a) || getsockname(port_hold, (struct sockaddr *)&a, &al))
+            return -1;
         snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
-        close(fd);
     }
-    snprintf(sd, sizeof sd, "%s/js", dir);
+    if (ent_test_fmt(sd, sizeof sd, "%s/js", dir)) return -1;
     snprintf(url, sizeof url, "nats://127.0.0.1:%s", port);
     if ((server = fork()) == 0) {
         int dn = open("/dev/null", O_WRONLY);
@@ -137,13 +147,13 @@ static void test_threads(void)
     ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
     ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
     ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
-    char path[128], mpath[128], *a, *b;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX], *a, *b;
     uint64_t last = 0, applied = 0;
     int i;
     so.durability = ENT_NONE;
     mo.durability = ENT_NONE;
-    snprintf(path, sizeof path, "%s/primary", dir);
-    snprintf(mpath, sizeof mpath, "%s/mirror", dir);
+    ENT_TEST_PATH(path, "%s/primary", dir);
+    ENT_TEST_PATH(mpath, "%s/mirror", dir);
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
     ENT_OK_(ent_store_open(&p, path, sc, &so));
     ro.url = url;
@@ -361,12 +371,12 @@ static void test_stop_in_delivery(void)
     ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
     ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
     ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
-    char path[128], mpath[128];
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX];
     int i;
     so.durability = ENT_NONE;
     mo.durability = ENT_NONE;
-    snprintf(path, sizeof path, "%s/stop_primary", dir);
-    snprintf(mpath, sizeof mpath, "%s/stop_mirror", dir);
+    ENT_TEST_PATH(path, "%s/stop_primary", dir);
+    ENT_TEST_PATH(mpath, "%s/stop_mirror", dir);
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
     ENT_OK_(ent_store_open(&p, path, sc, &so));
     ro.url = url;
@@ -463,10 +473,10 @@ static void test_stop_in_ack_callback(void)
     ent_relay *r = NULL;
     ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
     ent_store_opts so = ENT_STORE_OPTS_INIT;
-    char path[128];
+    char path[ENT_TEST_PATH_MAX];
     int i;
     so.durability = ENT_NONE;
-    snprintf(path, sizeof path, "%s/cb_primary", dir);
+    ENT_TEST_PATH(path, "%s/cb_primary", dir);
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
     ENT_OK_(ent_store_open(&p, path, sc, &so));
     ro.url = url;
@@ -528,13 +538,13 @@ static void test_stop_server_not_reading(void)
     ent_relay *r = NULL;
     ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
     ent_store_opts so = ENT_STORE_OPTS_INIT;
-    char path[128], *big;
+    char path[ENT_TEST_PATH_MAX], *big;
     pthread_t wd;
     ent_txn *t;
     size_t n = 100 * 1024;
     int rc;
     so.durability = ENT_NONE;
-    snprintf(path, sizeof path, "%s/stalled_primary", dir);
+    ENT_TEST_PATH(path, "%s/stalled_primary", dir);
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
     ENT_OK_(ent_store_open(&p, path, sc, &so));
     big = malloc(n + 16);
@@ -675,9 +685,7 @@ int main(void)
                                            ENT_TEST(test_stop_server_not_reading),
                                            ENT_TEST(test_handshake_failures), {NULL, NULL}};
     int rc;
-    char cmd[128];
-    snprintf(dir, sizeof dir, "/tmp/ent_nats_th_XXXXXX");
-    if (!mkdtemp(dir) || start_server()) {
+    if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
         fprintf(stderr, "test_nats_threads: cannot start nats-server\n");
         return 1;
     }
@@ -691,8 +699,7 @@ int main(void)
     }
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+    ent_test_rm_rf(dir);
     nats_Close();
     return rc;
 }

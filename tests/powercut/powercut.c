@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "powercut.h"
+#include "../test_tmp.h"
 
 #define SECTOR 512
 
@@ -305,14 +306,13 @@ static void on_problem(const char *line, void *p)
 static int check_cut(const char *work, unsigned char *img, size_t size, const ackl *acks, size_t nacks, int durable,
                      int must_exist, size_t at, int mode)
 {
-    char dir[600], path[700], cmd[700];
+    char dir[ENT_TEST_PATH_MAX], path[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     uint64_t problems = 0;
     int fd, bad = 0, rc;
-    snprintf(dir, sizeof dir, "%s/cut", work);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0 || mkdir(dir, 0755) < 0) return 1;
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (ent_test_fmt(dir, sizeof dir, "%s/cut", work) || ent_test_rm_rf(dir) || mkdir(dir, 0755) < 0 ||
+        ent_test_fmt(path, sizeof path, "%s/data.mdb", dir))
+        return 1;
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0 || write(fd, img, size) != (ssize_t)size || close(fd) < 0) return 1;
     if ((rc = ent_store_open(&s, dir, NULL, NULL))) {
@@ -458,11 +458,10 @@ static int cmd_check(int argc, char **argv)
         }
     }
     if (!bad && store) { /* the recording is whole: played back to the end, it is the real file */
-        char path[700];
+        char path[ENT_TEST_PATH_MAX];
         struct stat fs;
         unsigned char *real = NULL;
-        snprintf(path, sizeof path, "%s/data.mdb", store);
-        fd = open(path, O_RDONLY);
+        fd = ent_test_fmt(path, sizeof path, "%s/data.mdb", store) ? -1 : open(path, O_RDONLY);
         if (fd < 0 || fstat(fd, &fs) < 0 || (size_t)fs.st_size != d.latest_size ||
             !(real = mmap(NULL, d.latest_size, PROT_READ, MAP_PRIVATE, fd, 0)) || real == MAP_FAILED ||
             memcmp(real, d.latest, d.latest_size)) {

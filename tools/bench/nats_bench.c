@@ -74,8 +74,13 @@ static void quiet(const char *line, void *p)
     (void)p;
 }
 
-static char tmp[256];
+/* The bench's directory, in $TMPDIR (else /tmp); paths in it are checked, never cut short. */
+static char tmp[4096];
 static pid_t server = 0;
+/* The server's port stays bound here (SO_REUSEADDR, never listening) while the server runs: no one
+ * else's bind to port 0 gets it between the choice and the server's own bind, as happened when the
+ * port was chosen, closed, then given to nats-server (two benches or test suites at once). */
+static int port_hold = -1;
 
 static void stop_server(void)
 {
@@ -84,23 +89,37 @@ static void stop_server(void)
         waitpid(server, NULL, 0);
         server = 0;
     }
+    if (port_hold >= 0) close(port_hold);
+    port_hold = -1;
     if (tmp[0]) ent_bench_rmrf(tmp);
+}
+
+/* snprintf that fails loudly instead of cutting a path short */
+static void path_fmt(char *out, size_t n, const char *a, const char *b)
+{
+    int k = snprintf(out, n, "%s/%s", a, b);
+    if (k < 0 || (size_t)k >= n) {
+        fprintf(stderr, "entity-nats-bench: path too long: %s/%s\n", a, b);
+        exit(1);
+    }
 }
 
 static int start_server(char *url, size_t n)
 {
     struct sockaddr_in a;
     socklen_t al = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-    char ports[16], sd[300];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port, one = 1;
+    char ports[16], sd[sizeof tmp + 8];
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &al)) return -1;
+    port_hold = fd;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &al))
+        return -1;
     port = ntohs(a.sin_port);
-    close(fd);
     snprintf(ports, sizeof ports, "%d", port);
-    snprintf(sd, sizeof sd, "%s/js", tmp);
+    path_fmt(sd, sizeof sd, tmp, "js");
     server = fork();
     if (server == 0) {
         int dn = open("/dev/null", 1);
@@ -126,10 +145,10 @@ static ent_schema *sc;
 
 static void open_store(ent_store **s, const char *name)
 {
-    char p[400];
+    char p[sizeof tmp + 64];
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     o.durability = ENT_NONE;
-    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    path_fmt(p, sizeof p, tmp, name);
     if (ent_store_open(s, p, sc, &o)) die(p);
 }
 
@@ -244,8 +263,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "entity-nats-bench: --runs 1..15, --n, --rate and --seconds >= 1\n");
         return 2;
     }
-    snprintf(tmp, sizeof tmp, "/tmp/entity-nats-bench.XXXXXX");
-    if (!mkdtemp(tmp)) return perror("mkdtemp"), 1;
+    {
+        const char *td = getenv("TMPDIR");
+        int k = snprintf(tmp, sizeof tmp, "%s/entity-nats-bench.XXXXXX", td && *td ? td : "/tmp");
+        if (k < 0 || (size_t)k >= sizeof tmp) return fprintf(stderr, "entity-nats-bench: TMPDIR too long\n"), 1;
+    }
+    if (!mkdtemp(tmp)) return perror(tmp), 1;
     atexit(stop_server);
     if (url_arg) snprintf(url, sizeof url, "%s", url_arg);
     else if (start_server(url, sizeof url)) {
@@ -298,13 +321,14 @@ int main(int argc, char **argv)
         ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
         ent_store_opts mopts = ENT_STORE_OPTS_INIT;
         lagrec l;
-        char name[32], stream[32], mpath[300];
+        char name[32], mname[32], stream[32], mpath[sizeof tmp + 64];
         uint64_t total = (uint64_t)rate * (uint64_t)secs, skip = total / 10;
         double t0;
         snprintf(name, sizeof name, "lag%d", r);
         open_store(&s, name);
         snprintf(stream, sizeof stream, "LAG%d", r);
-        snprintf(mpath, sizeof mpath, "%s/lagm%d", tmp, r);
+        snprintf(mname, sizeof mname, "lagm%d", r);
+        path_fmt(mpath, sizeof mpath, tmp, mname);
         mopts.durability = ENT_NONE;
         fill(s, 0, 1); /* the stream's schema message and a first event, before the clock runs */
         memset(&l, 0, sizeof l);
