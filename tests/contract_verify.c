@@ -489,6 +489,47 @@ static long subs_record_to(unsigned char *buf, long size, uint64_t root)
     return hits;
 }
 
+/* Every branch page (its flags 0x01, at least 2 keys) made one of a single key. */
+static long branches_to_one_key(unsigned char *buf, long size)
+{
+    const long psize = sysconf(_SC_PAGESIZE);
+    long hits = 0;
+    for (long o = 2 * psize; o + psize <= size; o += psize) {
+        uint16_t flags, lower;
+        memcpy(&flags, buf + o + 10, 2);
+        memcpy(&lower, buf + o + 12, 2);
+        if ((uint64_t)(o / psize) == get64(buf + o) && flags == 0x01 && lower >= 20) {
+            put16(buf + o + 12, 18);
+            hits++;
+        }
+    }
+    return hits;
+}
+
+/* A branch page of one key (a bound flipped): LMDB asserts that every branch page holds two or
+ * more when it searches one, so verify passed the walk and then aborted in liblmdb ("Assertion
+ * 'NUMKEYS(mp) > 1' failed in mdb_page_search_root()"). LMDB only. */
+static void t_page_branch_one_key(void)
+{
+    ent_txn *t;
+    char k[16], v[200];
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    memset(v, 'v', sizeof v);
+    t = raw();
+    for (int i = 0; i < 400; i++) { /* a table of branch pages: the subscriptions' */
+        ent_slice ks = {k, (size_t)snprintf(k, sizeof k, "sub%05d", i)}, vs = {v, sizeof v};
+        ENT_OK_(ent__bk_put(t, S->t_subs, &ks, &vs, 0));
+    }
+    ENT_OK_(ent_txn_commit(t));
+    damage_data_file(branches_to_one_key);
+    expect_problem("(table subs): is a branch page of 1 keys");
+    teardown();
+}
+
 static void *verify_thread(void *arg)
 {
     lines *l = arg;
@@ -922,6 +963,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_pair_empty),
         ENT_TEST(t_page_damaged),
         ENT_TEST(t_page_table_chain),
+        ENT_TEST(t_page_branch_one_key),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),

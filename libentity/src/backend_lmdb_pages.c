@@ -33,6 +33,7 @@
 #define NEST_MAIN 0
 #define NEST_NAMED 1
 #define NEST_DUPS 2
+#define NEST_FREE 3 /* the free list: page lists, no tree in it */
 #define MAX_REPORTS 50 /* a page full of garbage would otherwise report every node */
 
 typedef struct pwalk {
@@ -163,6 +164,12 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
         goto out;
     }
     n = (lower - PAGEHDR) / 2u;
+    /* LMDB keeps two keys or more on a branch page of every table but the free list (its
+     * rebalance merges one with fewer) and asserts so when it searches one: abort(). */
+    if ((flags & P_BRANCH) && n < 2 && nest != NEST_FREE) {
+        bad(w, tree, pg, "is a branch page of %u keys, fewer than the 2 every branch page holds", n);
+        goto out;
+    }
     if (flags & P_LEAF2) goto out; /* fixed-size keys between the bounds: nothing to follow */
     for (unsigned i = 0; i < n && !w->rc; i++) {
         uint16_t off = u16(p + PAGEHDR + 2 * i), ks;
@@ -265,8 +272,7 @@ int ent__lmdb_check_pages(ent_btxn *vtxn, void (*cb)(const char *line, void *pay
     if (!m) return ENT_OK;
     w.last = u64(m + 120);
     if (!(w.seen = calloc(w.last / 8 + 1, 1))) return ent__err(ENT_NOMEM, "out of memory");
-    /* The free list's records are page lists: NEST_DUPS, so that no node of it is taken for a tree. */
-    walk_tree(&w, "(free pages)", m + 24, 0, NEST_DUPS);
+    walk_tree(&w, "(free pages)", m + 24, 0, NEST_FREE);
     if (!w.rc) walk_tree(&w, "(main)", m + 24 + DBSIZE, 0, NEST_MAIN);
     free(w.seen);
     if (w.rc) return w.rc;
