@@ -1,6 +1,9 @@
 /* Verify finds each kind of damage: the store is corrupted on purpose through the backend seam
  * (as a bug, a bad tool or a bit flip would), and verify must report it by type and key or seq.
  * Run once per backend (its name in argv[1], from the table of src/backends.c). */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,6 +444,165 @@ static void t_page_damaged(void)
     teardown();
 }
 
+/* LMDB's layout, for the pages made below: a page header (pgno 8, pad 2, flags 2, lower 2,
+ * upper 2), a meta page's last page at 16 + 120, the main table's root at 16 + 24 + 48 + 40. */
+static void put16(unsigned char *p, uint16_t v) { memcpy(p, &v, 2); }
+static void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint64_t get64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* A leaf page pg of one node "xx" holding a DUPSORT key's tree record (flags F_SUBDATA|F_DUPDATA)
+ * whose root is `child`; child 0: a leaf with no node. */
+static void chain_page(unsigned char *p, long psize, uint64_t pg, uint64_t child)
+{
+    unsigned char *node;
+    memset(p, 0, (size_t)psize);
+    put64(p, pg);
+    put16(p + 10, 0x02);
+    put16(p + 12, child ? 18 : 16);
+    put16(p + 14, (uint16_t)(child ? psize - 58 : psize));
+    if (!child) return;
+    put16(p + 16, (uint16_t)(psize - 58));
+    node = p + psize - 58;
+    put16(node, 48);
+    put16(node + 4, 0x06);
+    put16(node + 6, 2);
+    memcpy(node + 8, "xx", 2);
+    put16(node + 10 + 4, 0x04); /* MDB_DUPSORT */
+    put16(node + 10 + 6, 1);    /* depth */
+    put64(node + 10 + 40, child);
+}
+
+/* The "subs" table's record in the main table (every copy): its root made page `root`, depth 1. */
+static long subs_record_to(unsigned char *buf, long size, uint64_t root)
+{
+    static const unsigned char pat[12] = {48, 0, 0, 0, 2, 0, 4, 0, 's', 'u', 'b', 's'};
+    long hits = 0;
+    for (long i = 0; i + 12 + 48 <= size; i++)
+        if (!memcmp(buf + i, pat, sizeof pat)) {
+            put16(buf + i + 12 + 6, 1);
+            put64(buf + i + 12 + 40, root);
+            hits++;
+        }
+    return hits;
+}
+
+/* Every branch page (its flags 0x01, at least 2 keys) made one of a single key. */
+static long branches_to_one_key(unsigned char *buf, long size)
+{
+    const long psize = sysconf(_SC_PAGESIZE);
+    long hits = 0;
+    for (long o = 2 * psize; o + psize <= size; o += psize) {
+        uint16_t flags, lower;
+        memcpy(&flags, buf + o + 10, 2);
+        memcpy(&lower, buf + o + 12, 2);
+        if ((uint64_t)(o / psize) == get64(buf + o) && flags == 0x01 && lower >= 20) {
+            put16(buf + o + 12, 18);
+            hits++;
+        }
+    }
+    return hits;
+}
+
+/* A branch page of one key (a bound flipped): LMDB asserts that every branch page holds two or
+ * more when it searches one, so verify passed the walk and then aborted in liblmdb ("Assertion
+ * 'NUMKEYS(mp) > 1' failed in mdb_page_search_root()"). LMDB only. */
+static void t_page_branch_one_key(void)
+{
+    ent_txn *t;
+    char k[16], v[200];
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    memset(v, 'v', sizeof v);
+    t = raw();
+    for (int i = 0; i < 400; i++) { /* a table of branch pages: the subscriptions' */
+        ent_slice ks = {k, (size_t)snprintf(k, sizeof k, "sub%05d", i)}, vs = {v, sizeof v};
+        ENT_OK_(ent__bk_put(t, S->t_subs, &ks, &vs, 0));
+    }
+    ENT_OK_(ent_txn_commit(t));
+    damage_data_file(branches_to_one_key);
+    expect_problem("(table subs): is a branch page of 1 keys");
+    teardown();
+}
+
+static void *verify_thread(void *arg)
+{
+    lines *l = arg;
+    uint64_t n = 0;
+    int rc = ent_store_verify(&n, S, collect, l);
+    l->n = rc == ENT_CORRUPT ? (int)n : -1;
+    return NULL;
+}
+
+/* A damaged file whose pages each hold a table record naming the next page as its root: the
+ * page walk recursed once per page (nothing bounded trees within trees), so verify, meant to
+ * name damage, overflowed its stack on a chain long enough (here 4096 pages in a thread of
+ * 256 KiB). LMDB nests tables two deep at most; deeper is reported. LMDB only. */
+static void t_page_table_chain(void)
+{
+    enum { N = 4096 };
+    const long psize = sysconf(_SC_PAGESIZE);
+    char path[128];
+    unsigned char *buf, *pg;
+    uint64_t last = 0, first;
+    long size;
+    int fd;
+    FILE *f;
+    pthread_t th;
+    pthread_attr_t at;
+    lines l;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    ent_store_close(S);
+    S = NULL;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    f = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    rewind(f);
+    buf = malloc((size_t)size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    for (int m = 0; m < 2; m++)
+        if (get64(buf + m * psize + 136) > last) last = get64(buf + m * psize + 136);
+    first = last + 1;
+    CU_ASSERT_FATAL(subs_record_to(buf, size, first) > 0);
+    for (int m = 0; m < 2; m++) put64(buf + m * psize + 136, last + N);
+    fd = open(path, O_RDWR);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(pwrite(fd, buf, (size_t)size, 0), (ssize_t)size);
+    pg = malloc((size_t)psize);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pg);
+    for (uint64_t i = 0; i < N; i++) {
+        chain_page(pg, psize, first + i, i + 1 < N ? first + i + 1 : 0);
+        CU_ASSERT_EQUAL(pwrite(fd, pg, (size_t)psize, (off_t)((first + i) * (uint64_t)psize)), (ssize_t)psize);
+    }
+    close(fd);
+    free(pg);
+    free(buf);
+    o.backend = backend;
+    o.read_only = 1;
+    ENT_OK_(ent_store_open(&S, dir, NULL, &o));
+    memset(&l, 0, sizeof l);
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 256 * 1024);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, &at, verify_thread, &l), 0);
+    pthread_join(th, NULL);
+    pthread_attr_destroy(&at);
+    CU_ASSERT(l.n >= 1);
+    if (!strstr(l.text, "which this table cannot hold")) fprintf(stderr, "\n  verify said:\n%s\n", l.text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(l.text, "(table subs): node 0 holds the record of a DUPSORT key's values"));
+    teardown();
+}
+
 /* Write seq 7 (the delete of thing t3, version 2, made here) anew with another txn number and
  * version: msgpack [ts, txn, type, key, op, version, nil]. */
 static void delete_event_as(uint8_t txn, uint8_t version)
@@ -794,6 +956,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_log_key_out_of_order),
         ENT_TEST(t_log_pair_empty),
         ENT_TEST(t_page_damaged),
+        ENT_TEST(t_page_table_chain),
+        ENT_TEST(t_page_branch_one_key),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),

@@ -776,6 +776,56 @@ static void t_notify_fifo_read_only(void)
     rm_dir();
 }
 
+/* A lock file shorter than this library makes, held open by another LMDB program (126 readers:
+ * 8 KiB, mapped at that size): the open grew it to 64 KiB under that program, and LMDB here then
+ * sized its reader table by the new size, so readers of this library took slots past the other
+ * program's map (its scans of the table read there). Grown only when no process has it open. */
+static void t_short_lock_file_in_use(void)
+{
+    ent_bk *be = NULL;
+    struct stat st;
+    char path[300], c = 0;
+    int ready[2], done[2];
+    off_t before;
+    pid_t pid;
+    fresh_dir();
+    CU_ASSERT_EQUAL_FATAL(pipe(ready), 0);
+    CU_ASSERT_EQUAL_FATAL(pipe(done), 0);
+    fflush(NULL);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) { /* the other program: another process (fcntl locks are per process) */
+        MDB_env *other = NULL;
+        alarm(20);
+        if (mdb_env_create(&other) || mdb_env_set_maxreaders(other, 126) || mdb_env_open(other, dir, MDB_NOTLS, 0664))
+            _exit(1);
+        if (write(ready[1], "r", 1) != 1 || read(done[0], &c, 1) != 1) _exit(2);
+        mdb_env_close(other);
+        _exit(0);
+    }
+    CU_ASSERT_EQUAL_FATAL(read(ready[0], &c, 1), 1);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    before = st.st_size;
+    CU_ASSERT(before < 32 * 1024);
+    CU_ASSERT_EQUAL(open_small(&be, 0), ENT_OK);
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, before);
+    if (be) B->close(be);
+    CU_ASSERT_EQUAL(write(done[1], "d", 1), 1);
+    child_ok(pid, "another LMDB program on the store");
+    close(ready[0]);
+    close(ready[1]);
+    close(done[0]);
+    close(done[1]);
+    /* with no process on it, a short one is made whole again (a full disk is an error then) */
+    CU_ASSERT_EQUAL_FATAL(open_small(&be, 0), ENT_OK);
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT(st.st_size >= 64 * 1024);
+    B->close(be);
+    rm_dir();
+}
+
 /* A process with stderr and stdout closed: the store's files must not take descriptors 1 and 2,
  * where the host's next message would overwrite them (pcli found `entity ... 2>&-` writing its
  * error message over data.mdb's first page). */
@@ -834,6 +884,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_notify_not_a_file),
     ENT_TEST(t_notify_fifo_read_only),
     ENT_TEST(t_closed_std_fds),
+    ENT_TEST(t_short_lock_file_in_use),
     {NULL, NULL},
 };
 

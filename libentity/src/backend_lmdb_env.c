@@ -320,10 +320,23 @@ static int prealloc_lock(const char *path)
          * open), and it is made whole. fallocate(), not posix_fallocate(): glibc's fallback,
          * where the filesystem cannot allocate, writes bytes into a file in use. Only ENOSPC is
          * an error; anything else is LMDB's to meet. */
+        /* And a short one only while no process has it open: LMDB holds a lock on its byte 0
+         * for as long as an environment is open (the opener that gets it exclusively sizes the
+         * file). Another LMDB program (mdb_stat, a binding: 126 readers by default, 8 KiB) maps
+         * the size it found: grown under it, the readers of this library take slots past its map
+         * (LMDB sizes its reader table by the file), and its scans of the table read there. Taken
+         * here, an opener waits for the close below and then finds the new size. */
+        struct flock lk;
         struct stat st;
         off_t want = 0;
-        if (fstat(fd, &st) == 0)
-            want = st.st_size < 32 * 1024 ? 64 * 1024 : (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size ? st.st_size : 0;
+        memset(&lk, 0, sizeof lk);
+        lk.l_type = F_WRLCK;
+        lk.l_whence = SEEK_SET;
+        lk.l_len = 1;
+        if (fstat(fd, &st) == 0) {
+            if (st.st_size >= 32 * 1024) want = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size ? st.st_size : 0;
+            else if (fcntl(fd, F_SETLK, &lk) == 0) want = 64 * 1024;
+        }
         if (want && fallocate(fd, 0, 0, want) < 0 && (errno == ENOSPC || errno == EDQUOT))
             rc = ent__err(ENT_FULL, "store %s: cannot allocate %s (its blocks were never allocated): %s", path, p,
                           strerror(errno));

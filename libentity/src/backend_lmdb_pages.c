@@ -26,6 +26,14 @@
 #define NODEHDR 8
 #define DBSIZE 48      /* MDB_db */
 #define MAX_DEPTH 32   /* LMDB's cursor stack: no tree is deeper */
+/* Trees within trees: the main table holds the named tables, a DUPSORT table's key its values'
+ * tree, and nothing deeper. A record past that is damage: followed, a chain of pages each naming
+ * the next as a table recursed once per page (a damaged file of 4096 such pages overflowed a
+ * 256 KiB stack). */
+#define NEST_MAIN 0
+#define NEST_NAMED 1
+#define NEST_DUPS 2
+#define NEST_FREE 3 /* the free list: page lists, no tree in it */
 #define MAX_REPORTS 50 /* a page full of garbage would otherwise report every node */
 
 typedef struct pwalk {
@@ -80,7 +88,7 @@ static int read_page(pwalk *w, uint64_t pg, unsigned char *buf, size_t n)
     return 0;
 }
 
-static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint64_t from);
+static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint64_t from, unsigned nest);
 
 /* The overflow pages of a big value of dsize bytes starting at pg. */
 static void walk_overflow(pwalk *w, const char *tree, uint64_t from, uint64_t pg, uint64_t dsize)
@@ -127,7 +135,8 @@ static void walk_subpage(pwalk *w, const char *tree, uint64_t pg, const unsigned
     }
 }
 
-static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, unsigned level, unsigned depth)
+static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, unsigned level, unsigned depth,
+                      unsigned nest)
 {
     unsigned char *p;
     uint16_t flags, lower, upper;
@@ -155,6 +164,12 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
         goto out;
     }
     n = (lower - PAGEHDR) / 2u;
+    /* LMDB keeps two keys or more on a branch page of every table but the free list (its
+     * rebalance merges one with fewer) and asserts so when it searches one: abort(). */
+    if ((flags & P_BRANCH) && n < 2 && nest != NEST_FREE) {
+        bad(w, tree, pg, "is a branch page of %u keys, fewer than the 2 every branch page holds", n);
+        goto out;
+    }
     if (flags & P_LEAF2) goto out; /* fixed-size keys between the bounds: nothing to follow */
     for (unsigned i = 0; i < n && !w->rc; i++) {
         uint16_t off = u16(p + PAGEHDR + 2 * i), ks;
@@ -173,7 +188,7 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
         }
         if (flags & P_BRANCH) {
             uint64_t child = (uint64_t)u16(node) | (uint64_t)u16(node + 2) << 16 | (uint64_t)u16(node + 4) << 32;
-            walk_page(w, tree, pg, child, level + 1, depth);
+            walk_page(w, tree, pg, child, level + 1, depth, nest);
             continue;
         }
         dsize = (uint64_t)u16(node) | (uint64_t)u16(node + 2) << 16;
@@ -191,6 +206,12 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
         }
         if (u16(node + 4) & F_SUBDATA) {
             char name[128];
+            int dups = (u16(node + 4) & F_DUPDATA) != 0;
+            if (nest != (dups ? NEST_NAMED : NEST_MAIN)) {
+                bad(w, tree, pg, "node %u holds the record of a %s, which this table cannot hold", i,
+                    dups ? "DUPSORT key's values" : "named table");
+                continue;
+            }
             if (dsize != DBSIZE) {
                 bad(w, tree, pg, "node %u holds a table record of %" PRIu64 " bytes, not %d", i, dsize, DBSIZE);
                 continue;
@@ -198,7 +219,7 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
             /* A named table of the main one (its key is the name), or a DUPSORT key's values. */
             if (u16(node + 4) & F_DUPDATA) snprintf(name, sizeof name, "%s", tree);
             else snprintf(name, sizeof name, "%.*s", ks < 100 ? (int)ks : 100, (const char *)node + NODEHDR);
-            walk_tree(w, name, data, pg);
+            walk_tree(w, name, data, pg, dups ? NEST_DUPS : NEST_NAMED);
         } else if (u16(node + 4) & F_DUPDATA) {
             walk_subpage(w, tree, pg, data, dsize);
         }
@@ -208,7 +229,7 @@ out:
 }
 
 /* A tree from its MDB_db record (db: DBSIZE bytes); from: the page that holds the record. */
-static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint64_t from)
+static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint64_t from, unsigned nest)
 {
     uint16_t depth = u16(db + 6);
     uint64_t root = u64(db + 40);
@@ -217,7 +238,7 @@ static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint6
         bad(w, tree, from, "its record gives a depth of %u", depth);
         return;
     }
-    walk_page(w, tree, from, root, 1, depth);
+    walk_page(w, tree, from, root, 1, depth, nest);
 }
 
 int ent__lmdb_check_pages(ent_btxn *vtxn, void (*cb)(const char *line, void *payload), void *payload,
@@ -251,8 +272,8 @@ int ent__lmdb_check_pages(ent_btxn *vtxn, void (*cb)(const char *line, void *pay
     if (!m) return ENT_OK;
     w.last = u64(m + 120);
     if (!(w.seen = calloc(w.last / 8 + 1, 1))) return ent__err(ENT_NOMEM, "out of memory");
-    walk_tree(&w, "(free pages)", m + 24, 0);
-    if (!w.rc) walk_tree(&w, "(main)", m + 24 + DBSIZE, 0);
+    walk_tree(&w, "(free pages)", m + 24, 0, NEST_FREE);
+    if (!w.rc) walk_tree(&w, "(main)", m + 24 + DBSIZE, 0, NEST_MAIN);
     free(w.seen);
     if (w.rc) return w.rc;
     *out_problems = w.problems;

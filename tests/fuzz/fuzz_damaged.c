@@ -36,7 +36,7 @@ static int damage(ent_store *s, fuzz_in *in)
     size_t nt = fuzz_tables(tbls, 64, s);
     ent_txn *w = NULL;
     ent_buf k = {0}, v = {0};
-    int applied = 0;
+    int applied = 0, refused = 0;
     must(ent_txn_begin(&w, s, ENT_TXN_WRITE), "begin");
     for (int i = 0; i < 8 && in->n; i++) {
         unsigned op = fuzz_u8(in), tbl = tbls[fuzz_u8(in) % nt], nth = fuzz_u8(in);
@@ -79,9 +79,16 @@ static int damage(ent_store *s, fuzz_in *in)
             break;
         }
         FUZZ_CHECK(fuzz_known_rc(rc), "raw write rc %d", rc);
+        refused |= rc != ENT_OK;
     }
     ent__buf_free(&k);
     ent__buf_free(&v);
+    /* A write the backend refused (LMDB: a 0-byte value in a DUPSORT table, MDB_BAD_VALSIZE)
+     * fails the transaction, and its commit is refused: that damage cannot be made, so none is. */
+    if (refused) {
+        ent_txn_abort(w);
+        return 0;
+    }
     must(ent_txn_commit(w), "commit the damage");
     return applied;
 }
