@@ -544,7 +544,7 @@ static void t_page_table_chain(void)
 {
     enum { N = 4096 };
     const long psize = sysconf(_SC_PAGESIZE);
-    char path[128];
+    char path[ENT_TEST_PATH_MAX];
     unsigned char *buf, *pg;
     uint64_t last = 0, first;
     long size;
@@ -561,7 +561,7 @@ static void t_page_table_chain(void)
     }
     ent_store_close(S);
     S = NULL;
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    ENT_TEST_PATH(path, "%s/data.mdb", dir);
     f = fopen(path, "rb");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fseek(f, 0, SEEK_END);

@@ -784,7 +784,7 @@ static void t_short_lock_file_in_use(void)
 {
     ent_bk *be = NULL;
     struct stat st;
-    char path[300], c = 0;
+    char path[ENT_TEST_PATH_MAX], c = 0;
     int ready[2], done[2];
     off_t before;
     pid_t pid;
@@ -804,7 +804,7 @@ static void t_short_lock_file_in_use(void)
         _exit(0);
     }
     CU_ASSERT_EQUAL_FATAL(read(ready[0], &c, 1), 1);
-    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    ENT_TEST_PATH(path, "%s/lock.mdb", dir);
     CU_ASSERT_EQUAL(stat(path, &st), 0);
     before = st.st_size;
     CU_ASSERT(before < 32 * 1024);
