@@ -15,6 +15,9 @@
 
 #include "nats_util.h"
 
+/* relay --once: losses of the connection in a row, with no ack between them, before it fails */
+#define ONCE_LOSSES 5
+
 typedef struct relay {
     ent_store *s;
     ent_relay_opts o;
@@ -577,7 +580,8 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
 static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
     relay r;
-    int rc = ENT_OK, backoff = 100;
+    int rc = ENT_OK, backoff = 100, losses = 0;
+    uint64_t loss_pos = 0;
     uint64_t first = 0;
     static const volatile int never = 0;
     if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: NULL argument");
@@ -642,9 +646,20 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             break;
         }
         if (rc == ENT_IO) {
+            /* A loss that comes back at once after each reconnect (JetStream answering 503 to
+             * every publish) looped without a pause, and with once for ever. Once gives up after
+             * ONCE_LOSSES losses in a row with no ack between them; the relay naps between tries. */
+            if (r.pos != loss_pos) losses = 0;
+            loss_pos = r.pos;
+            if (r.o.once && ++losses >= ONCE_LOSSES) {
+                rc = ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, no ack between them)", r.o.url,
+                                   ent_errmsg(), losses);
+                break;
+            }
             ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting", ent_errmsg());
             drop(&r);
             r.said_down = 1;
+            ent_nats__nap(backoff, r.stop);
             rc = ENT_OK;
             continue;
         }

@@ -279,6 +279,7 @@ typedef struct hold_spec {
 static const hold_spec ack_hold = {"_INBOX.", "{\"stream\":"}; /* JetStream's ack (not an API answer) */
 static const hold_spec event_hold = {"entity.", ""};
 static const hold_spec *hold_next; /* the next message to hold; NULL: none */
+static int answer_503; /* the relay's publishes go where no stream listens (natsMsg_Create) */
 static int hold_held, hold_released;
 
 static void *real_fn(const char *name)
@@ -307,6 +308,21 @@ natsStatus natsMsg_create(natsMsg **msg, const char *subj, int subj_len, const c
         for (int i = 0; i < 6000 && !__atomic_load_n(&hold_released, __ATOMIC_ACQUIRE); i++) nap_ms(5);
     }
     return real(msg, subj, subj_len, reply, reply_len, buf, buf_len, hdr_len);
+}
+
+/* The relay's messages: while answer_503 is set, each goes to a subject no stream takes, so the
+ * server answers its publish with a 503 status and stores nothing. */
+natsStatus natsMsg_Create(natsMsg **msg, const char *subj, const char *reply, const char *data, int dataLen)
+{
+    natsStatus (*real)(natsMsg **, const char *, const char *, const char *, int);
+    void *f = real_fn("natsMsg_Create");
+    char other[256];
+    memcpy(&real, &f, sizeof real);
+    if (__atomic_load_n(&answer_503, __ATOMIC_ACQUIRE) && subj && !strncmp(subj, "entity.", 7)) {
+        snprintf(other, sizeof other, "nostream.%s", subj);
+        return real(msg, other, reply, data, dataLen);
+    }
+    return real(msg, subj, reply, data, dataLen);
 }
 
 void natsSubscription_Destroy(natsSubscription *sub)
@@ -578,6 +594,67 @@ static void test_stop_server_not_reading(void)
     ent_schema_free(sc);
 }
 
+/* ---- relay --once against a JetStream that answers every publish with a 503 -------------------
+ * Each answer is a lost connection to the relay, which reconnects and publishes again. It did so
+ * without a pause, and with once for ever (seen: 60 s of it, until this test stopped it). Once now
+ * fails after 5 losses in a row with no ack between them, naming the answer; without the fault
+ * the next run publishes the log. */
+static int once_stop;
+typedef struct once_run {
+    ent_store *s;
+    const ent_relay_opts *ro;
+    int rc, done;
+    char msg[512];
+} once_run;
+
+static void *run_once(void *p)
+{
+    once_run *o = p;
+    o->rc = ent_relay_run(o->s, o->ro, &once_stop);
+    snprintf(o->msg, sizeof o->msg, "%s", ent_errmsg());
+    __atomic_store_n(&o->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_once_gives_up(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX];
+    once_run o;
+    pthread_t th;
+    so.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/once_503", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "ONCE503";
+    ro.once = 1;
+    ro.log = quiet;
+    memset(&o, 0, sizeof o);
+    o.s = p;
+    o.ro = &ro;
+    __atomic_store_n(&answer_503, 1, __ATOMIC_RELEASE);
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, run_once, &o) == 0);
+    /* bounded: a relay that never gives up is stopped after 60 s, and the test fails below */
+    for (int i = 0; i < 12000 && !__atomic_load_n(&o.done, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    if (!__atomic_load_n(&o.done, __ATOMIC_ACQUIRE)) __atomic_store_n(&once_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    __atomic_store_n(&answer_503, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&once_stop, 0, __ATOMIC_RELEASE);
+    if (o.rc != ENT_IO) fprintf(stderr, "relay --once: %d: %s\n", o.rc, o.msg);
+    CU_ASSERT_EQUAL(o.rc, ENT_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "no JetStream answer (status 503)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "5 tries in a row"));
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -683,7 +760,8 @@ int main(void)
                                            ENT_TEST(test_stop_in_delivery),
                                            ENT_TEST(test_stop_in_ack_callback),
                                            ENT_TEST(test_stop_server_not_reading),
-                                           ENT_TEST(test_handshake_failures), {NULL, NULL}};
+                                           ENT_TEST(test_handshake_failures), ENT_TEST(test_once_gives_up),
+                                           {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
         fprintf(stderr, "test_nats_threads: cannot start nats-server\n");

@@ -50,7 +50,8 @@ typedef struct ent_relay_opts {
     const char *sub_name;   /* the relay's durable subscription; NULL: "relay" */
     int window;             /* messages in flight before waiting for acks; 0: 4096 */
     int once;               /* publish what the log holds at start, wait for the acks, return;
-                             * NATS unreachable is then an error, not a retry */
+                             * NATS unreachable, or lost 5 times in a row with no ack
+                             * between (every publish answered 503), is then an error */
     int64_t duplicate_window_ms; /* for a stream the relay creates: 0 = the server's default (2 min) */
     ent_nats_log_cb log;
     void *log_payload;
