@@ -50,7 +50,7 @@ static int before(struct timespec a, struct timespec b)
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
-static struct timespec plus_ms(struct timespec t, unsigned ms)
+struct timespec ent_http__plus_ms(struct timespec t, unsigned ms)
 {
     t.tv_sec += ms / 1000;
     t.tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -80,7 +80,7 @@ static void *reap(void *arg)
         for (ent_http_conn *cn = cs->head; cn; cn = cn->next) {
             struct timespec deadline;
             if (!cn->waiting || cn->closing) continue;
-            deadline = plus_ms(cn->since, cs->timeout_ms);
+            deadline = ent_http__plus_ms(cn->since, cs->timeout_ms);
             if (!before(now, deadline)) close_conn(cs, cn);
             else if (!have_next || before(deadline, next)) next = deadline, have_next = 1;
         }

@@ -150,6 +150,8 @@ void ent_http__hub_stop(ent_http *h);  /* ends the streams and the follower */
 /* After hub_stop: waits up to ms for the streams' answers to be sent whole (their last, empty
  * chunk written), so that the daemon's stop, which closes every socket, cuts none. */
 void ent_http__hub_drain(ent_http *h, unsigned ms);
+/* t + ms (deadlines for pthread_cond_timedwait, on whichever clock t was read) */
+struct timespec ent_http__plus_ms(struct timespec t, unsigned ms);
 void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader left */
 enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http_args *args);
 

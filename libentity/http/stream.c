@@ -297,12 +297,7 @@ void ent_http__hub_drain(ent_http *h, unsigned ms)
     struct timespec until;
     if (!hb->recent) return;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = ent_http__plus_ms(until, ms);
     pthread_mutex_lock(&hb->mu);
     /* a client that reads nothing keeps its answer unsent: the bound lets the stop go on */
     while (hb->streams && pthread_cond_timedwait(&hb->gone, &hb->mu, &until) != ETIMEDOUT) {
@@ -415,11 +410,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                      * spin on the log. */
                     struct timespec until;
                     clock_gettime(CLOCK_REALTIME, &until);
-                    until.tv_nsec += 50 * 1000 * 1000;
-                    if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                    }
+                    until = ent_http__plus_ms(until, 50);
                     pthread_cond_timedwait(&cl->cond, &hb->mu, &until);
                 }
             }
@@ -428,12 +419,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += h->heartbeat_ms / 1000;
-            until.tv_nsec += (long)(h->heartbeat_ms % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            until = ent_http__plus_ms(until, h->heartbeat_ms);
             if (pthread_cond_timedwait(&cl->cond, &hb->mu, &until) == ETIMEDOUT && !hb->stop && !cl->dropped &&
                 cl->len == cl->off && max >= sizeof beat - 1) {
                 /* a comment line: keeps proxies from closing an idle stream, and finds dead peers */
