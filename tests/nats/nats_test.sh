@@ -54,6 +54,24 @@ for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.05; done
 read -r PORT MPORT NJPORT LPORT <"$W/ports" || { say "no ports held"; exit 1; }
 # MPORT: the server's monitoring endpoint: the stream as the server counts it
 URL=nats://127.0.0.1:$PORT
+# A command of this test that hangs (a --once relay or mirror, a probe) is named and ended after
+# HANG_S seconds rather than left to ctest's timeout, which says nothing of where (a run hung
+# once under load, 2026-12-04): the watchdog prints its command line and its threads' stacks (gdb),
+# kills it, and the test fails below. Background relays and mirrors without --once are not its.
+HANG_S=${NATS_TEST_HANG_S:-120}
+(
+  while sleep 2; do
+    for p in $(pgrep -f -- "--once|$PROBE"); do
+      cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+      case "$cmd" in *"$W"*--once*|"$PROBE "*":$PORT"*) ;; *) continue ;; esac
+      et=$(ps -o etimes= -p "$p" 2>/dev/null | tr -d ' ')
+      [ -n "$et" ] && [ "$et" -gt "$HANG_S" ] || continue
+      echo "nats_test: watchdog: running for ${et} s, killed: $cmd" | tee -a "$W/watchdog"
+      command -v gdb >/dev/null && timeout 60 gdb -p "$p" -batch -ex "thread apply all bt" 2>/dev/null | grep -E "^(Thread|#)" | head -60
+      kill -9 "$p" 2>/dev/null
+    done
+  done
+) & PIDS+=($!)
 start_server() {
   nats-server -js -a 127.0.0.1 -p "$PORT" -m "$MPORT" -sd "$W/js" >>"$W/nats.log" 2>&1 &
   NPID=$!
@@ -641,6 +659,7 @@ for once in --once ""; do
 done
 "$PROBE" check "$URL" BIGEV "$BGID" 1 >/dev/null || bad "stream BIGEV does not hold exactly event 1"
 
+[ -s "$W/watchdog" ] && bad "commands hung: $(cat "$W/watchdog")"
 # Sanitizer reports of the background processes (relays, mirrors, writers) land in their logs.
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log 2>/dev/null; then
   bad "sanitizer reports in the logs above"; grep -h -A5 -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log | head -40
