@@ -745,6 +745,67 @@ static void test_kinds_through_stream(void)
     ent_schema_free(sc);
 }
 
+/* ---- the relay's backoff after losses ----------------------------------------------------------
+ * A server that takes every connection and answers every publish with a 503: the relay's naps
+ * before reconnecting (it names each in its line) double from 100 ms up to 2 s while no ack comes,
+ * and start again at 100 ms once acks came. They were reset at every connect, so such a server got
+ * a connect, a stream look-up and a resume every 100 ms for as long as it lasted. The naps are
+ * read from the lines, not timed. */
+static int naps[16], n_naps;
+static void record_nap(const char *line, void *p)
+{
+    const char *in = strstr(line, "; reconnecting in ");
+    (void)p;
+    if (!strstr(line, "lost NATS") || !in) return;
+    if (n_naps < 16) naps[n_naps] = atoi(in + strlen("; reconnecting in "));
+    __atomic_add_fetch(&n_naps, 1, __ATOMIC_RELEASE);
+}
+
+static void test_relay_backoff(void)
+{
+    static const int want[] = {100, 200, 400, 800, 1600, 2000};
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX];
+    int i;
+    so.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/backoff", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "BACKOFF";
+    ro.log = record_nap;
+    __atomic_store_n(&n_naps, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&answer_503, 1, __ATOMIC_RELEASE);
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    /* bounded waits, only to end a broken run */
+    for (i = 0; i < 4000 && __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE) < 6; i++) nap_ms(5);
+    /* the publishes reach the stream: acked, and the relay waits caught up */
+    __atomic_store_n(&answer_503, 0, __ATOMIC_RELEASE);
+    for (i = 0; i < 4000 && ent_relay_acked(r) < 2; i++) nap_ms(5);
+    CU_ASSERT_EQUAL(ent_relay_acked(r), 2);
+    /* a loss after that naps 100 ms again */
+    i = __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&answer_503, 1, __ATOMIC_RELEASE);
+    add_item(p, "three");
+    for (int k = 0; k < 4000 && __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE) <= i; k++) nap_ms(5);
+    __atomic_store_n(&answer_503, 0, __ATOMIC_RELEASE);
+    ENT_OK_(ent_relay_stop(r));
+    CU_ASSERT_FATAL(i >= 6 && i < 16);
+    for (int k = 0; k < 6; k++) {
+        if (naps[k] != want[k]) fprintf(stderr, "\n  nap %d: %d ms, expected %d\n", k, naps[k], want[k]);
+        CU_ASSERT_EQUAL(naps[k], want[k]);
+    }
+    CU_ASSERT_EQUAL(naps[i], 100);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -852,6 +913,7 @@ int main(void)
                                            ENT_TEST(test_stop_in_ack_callback),
                                            ENT_TEST(test_stop_server_not_reading),
                                            ENT_TEST(test_handshake_failures), ENT_TEST(test_once_gives_up),
+                                           ENT_TEST(test_relay_backoff),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
