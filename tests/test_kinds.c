@@ -151,7 +151,7 @@ static void write_random(ent_store *s, int n)
         for (int j = 0; j < k; j++) {
             ent_entity *e = NULL;
             if (rnd(5) == 0) {
-                char key[16];
+                char key[32];
                 snprintf(key, sizeof key, "n%d.%d", i, j);
                 ENT_OK_(ent_entity_new(&e, note));
                 ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_STRING, 0, key, strlen(key)}));
