@@ -402,6 +402,16 @@ static void test_kinds_shape_and_errors(void)
     CU_ASSERT_EQUAL(k, ENT_KIND_FLOAT);
     CU_ASSERT(same_record(e, back));
     ent_entity_free(back);
+    {
+        /* an empty key is the pointer's empty segment, both ways */
+        static const char data[] = "{\"m\":{\"\":[\"AP8=\"]}}", kinds[] = "{\"/m//0\":\"bytes\"}";
+        ENT_OK_(ent_entity_from_json(&back, ent_schema_type(sc, "doc"), data, strlen(data)));
+        ENT_OK_(ent_entity_apply_kinds(back, kinds, strlen(kinds)));
+        ENT_OK_(ent_entity_to_json(&j, back, ENT_JSON_ENTITY));
+        CU_ASSERT_PTR_NOT_NULL(strstr(j, ",\"kinds\":{\"/m//0\":\"bytes\"}}"));
+        free(j);
+        ent_entity_free(back);
+    }
     /* refusals name the pointer and leave the entity as it was */
     ENT_OK_(ent_entity_to_json(&j, e, 0));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
