@@ -328,6 +328,21 @@ natsStatus natsMsg_Create(natsMsg **msg, const char *subj, const char *reply, co
     return real(msg, subj, reply, data, dataLen);
 }
 
+/* While fail_reads is set, the mirror's reads of its stream fail (as on a connection that breaks
+ * straight after each connect). */
+static int fail_reads;
+natsStatus natsSubscription_NextMsg(natsMsg **msg, natsSubscription *sub, int64_t timeout)
+{
+    natsStatus (*real)(natsMsg **, natsSubscription *, int64_t);
+    void *f = real_fn("natsSubscription_NextMsg");
+    memcpy(&real, &f, sizeof real);
+    if (__atomic_load_n(&fail_reads, __ATOMIC_ACQUIRE)) {
+        *msg = NULL;
+        return NATS_CONNECTION_CLOSED;
+    }
+    return real(msg, sub, timeout);
+}
+
 void natsSubscription_Destroy(natsSubscription *sub)
 {
     void (*real)(natsSubscription *);
@@ -806,6 +821,71 @@ static void test_relay_backoff(void)
     ent_schema_free(sc);
 }
 
+/* The mirror the same way: reads that fail straight after each connect. It reconnected without a
+ * nap at all. */
+static int mirror_seen;
+static void count_mirror_ev(const ent_event *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    __atomic_add_fetch(&mirror_seen, 1, __ATOMIC_RELEASE);
+}
+
+static void test_mirror_backoff(void)
+{
+    static const int want[] = {100, 200, 400, 800, 1600, 2000};
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_follower *f = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX];
+    int i;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/mbackoff", dir);
+    ENT_TEST_PATH(mpath, "%s/mbackoff-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "MBACKOFF";
+    ro.log = quiet;
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    fo.url = url;
+    fo.stream = "MBACKOFF";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.on_event = count_mirror_ev;
+    fo.log = record_nap;
+    __atomic_store_n(&n_naps, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&mirror_seen, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&fail_reads, 1, __ATOMIC_RELEASE);
+    ENT_OK_(ent_follow_start(&f, mpath, &fo));
+    /* bounded waits, only to end a broken run */
+    for (i = 0; i < 4000 && __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE) < 6; i++) nap_ms(5);
+    __atomic_store_n(&fail_reads, 0, __ATOMIC_RELEASE);
+    for (i = 0; i < 4000 && __atomic_load_n(&mirror_seen, __ATOMIC_ACQUIRE) < 2; i++) nap_ms(5);
+    CU_ASSERT_EQUAL(__atomic_load_n(&mirror_seen, __ATOMIC_ACQUIRE), 2);
+    /* a lost read after that naps 100 ms again */
+    i = __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&fail_reads, 1, __ATOMIC_RELEASE);
+    for (int k = 0; k < 4000 && __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE) <= i; k++) nap_ms(5);
+    __atomic_store_n(&fail_reads, 0, __ATOMIC_RELEASE);
+    ENT_OK_(ent_follow_stop(f));
+    CU_ASSERT_FATAL(i >= 6 && i < 16);
+    for (int k = 0; k < 6; k++) {
+        if (naps[k] != want[k]) fprintf(stderr, "\n  mirror nap %d: %d ms, expected %d\n", k, naps[k], want[k]);
+        CU_ASSERT_EQUAL(naps[k], want[k]);
+    }
+    CU_ASSERT_EQUAL(naps[i], 100);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -913,7 +993,7 @@ int main(void)
                                            ENT_TEST(test_stop_in_ack_callback),
                                            ENT_TEST(test_stop_server_not_reading),
                                            ENT_TEST(test_handshake_failures), ENT_TEST(test_once_gives_up),
-                                           ENT_TEST(test_relay_backoff),
+                                           ENT_TEST(test_relay_backoff), ENT_TEST(test_mirror_backoff),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
