@@ -206,6 +206,10 @@ static int on_msg(follower *f, natsMsg *msg)
 static int run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
     follower f;
+    /* backoff: the nap before the next connect after a failed one or a lost read, doubled each
+     * time up to 2 s; back to 100 ms once a connection worked (a message applied, or a quiet read
+     * with the connection open). A read error straight after each connect reconnected without a
+     * pause, and the reset at every connect kept it so (the relay's, relay.c). */
     int rc = ENT_OK, backoff = 100;
     if (!path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_run: NULL argument");
     if (opts->version != ENT_FOLLOW_OPTS_VERSION)
@@ -253,7 +257,6 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             if (rc) break;
             f.up = 1;
             f.said_down = 0;
-            backoff = 100;
             if (f.o.once && !f.c.sub) break; /* nothing new */
             ent_nats__log(f.o.log, f.o.log_payload, "mirror: following store %s on stream %s at %s after seq %" PRIu64,
                       f.mr.primary, f.o.stream, f.o.url, f.mr.applied);
@@ -267,19 +270,24 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             } else if (++f.idle % IDLE_CHECK == 0 && stream_still(&f)) {
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s; starting again", ent_errmsg());
                 drop(&f);
+            } else {
+                backoff = 100; /* a quiet read on an open connection: it works */
             }
             continue;
         }
         f.idle = 0;
         if (st != NATS_OK) {
             ent_nats__err(ENT_IO, st, 0, "reading the stream");
-            ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting", ent_errmsg());
+            ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting in %d ms", ent_errmsg(), backoff);
             drop(&f);
             f.said_down = 1;
+            ent_nats__nap(backoff, stop);
+            backoff = backoff < 1000 ? backoff * 2 : 2000;
             continue;
         }
         rc = on_msg(&f, msg);
         natsMsg_Destroy(msg);
+        if (rc == ENT_OK) backoff = 100;
         if (rc == ENT_TIMEOUT) {
             rc = ENT_OK;
             break;

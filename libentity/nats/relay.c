@@ -580,8 +580,14 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
 static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
     relay r;
+    /* backoff: the nap before the next connect after a failed one or a loss, doubled each time
+     * up to 2 s. It starts again at 100 ms only once a connection has worked: an ack moved the
+     * position, or the relay waited caught up with the connection open. Reset at every connect
+     * (as it was), a server that took the connection and failed every publish (a 503 to each,
+     * a stream that refuses) got a new connection, stream look-up and resume 10 times a second
+     * for as long as it lasted. */
     int rc = ENT_OK, backoff = 100, losses = 0;
-    uint64_t loss_pos = 0;
+    uint64_t loss_pos = 0, up_pos = 0;
     uint64_t first = 0;
     static const volatile int never = 0;
     if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: NULL argument");
@@ -635,7 +641,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             if (rc) break;
             r.up = 1;
             r.said_down = 0;
-            backoff = 100;
+            up_pos = r.pos;
             ent_nats__log(r.o.log, r.o.log_payload, "relay: connected to %s, stream %s; resuming after seq %" PRIu64,
                       r.o.url, r.o.stream, r.pos);
         }
@@ -656,14 +662,16 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                                    ent_errmsg(), losses);
                 break;
             }
-            ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting", ent_errmsg());
+            ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (%s); reconnecting in %d ms", ent_errmsg(), backoff);
             drop(&r);
             r.said_down = 1;
             ent_nats__nap(backoff, r.stop);
+            backoff = backoff < 1000 ? backoff * 2 : 2000;
             rc = ENT_OK;
             continue;
         }
         if (rc) break;
+        if (r.pos != up_pos) backoff = 100; /* acks came on this connection */
         if (!n && !r.o.once) {
             /* Caught up: wait for a commit (any process) without polling the log. */
             int w = ent_log_wait(NULL, s, r.pos, 200);
@@ -675,6 +683,8 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (connection closed); reconnecting");
                 drop(&r);
                 r.said_down = 1;
+            } else {
+                backoff = 100; /* caught up on an open connection: it works */
             }
         }
     }

@@ -287,9 +287,19 @@ int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
                       : e->key_kind == ENT_KEY_STRING ? jstr(e->key_str, e->key_len)
                                                       : json_null();
         /* "o" steals the references, also when json_pack fails */
+        json_t *kinds = NULL;
+        if (ent__kinds_json(&kinds, e)) {
+            json_decref(key);
+            json_decref(data);
+            goto nomem;
+        }
         j = json_pack("{s:s,s:o,s:o,s:o}", "type", e->type->name, "key", key, "version",
                       juint(e->version), "data", data);
-        if (!j) goto nomem;
+        /* beside "data", only when a free-form value needs it (entity_kinds.c) */
+        if (!j || (kinds && json_object_set_new(j, "kinds", kinds))) {
+            if (!j) json_decref(kinds);
+            goto nomem;
+        }
     } else {
         j = data;
     }

@@ -63,6 +63,7 @@ static int event_write(ent__jbuf *b, const ent_event *ev)
     PUT_LIT(b, ",\"data\":");
     if (ev->data) ent__entity_data_write(b, ev->data, 1);
     else PUT_LIT(b, "{}");
+    if (ev->data) ent__kinds_write(b, ev->data);
     PUT_LIT(b, "}");
     return 0;
 }
@@ -97,7 +98,7 @@ static json_t *ju64(uint64_t u)
 
 int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags)
 {
-    json_t *o = NULL, *data = NULL;
+    json_t *o = NULL, *data = NULL, *kinds = NULL;
     char ts[48], *text = NULL;
     int rc = ENT_NOMEM;
     *out = NULL;
@@ -134,6 +135,11 @@ int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags)
     rc = json_object_set_new(o, "data", data);
     data = NULL; /* taken by o, or freed by a failed set */
     if (rc) {
+        rc = ENT_NOMEM;
+        goto fail;
+    }
+    /* what the data's text cannot say, as the compact writer adds it */
+    if (ev->data && (ent__kinds_json(&kinds, ev->data) || (kinds && json_object_set_new(o, "kinds", kinds)))) {
         rc = ENT_NOMEM;
         goto fail;
     }
@@ -272,8 +278,17 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
             f = ent_type_field(ev->type, k);
             if ((rc = ent_entity_field_unset(ev->data, f))) goto fail;
         }
+        /* free-form values back to the kinds their JSON cannot say (entity_kinds.c); a line
+         * without "kinds" (older relays) reads as it always did */
+        if ((j = json_object_get(o, "kinds")) && (rc = ent__kinds_apply(ev->data, j))) {
+            rc = ent__err_prefix(rc, "event JSON: ");
+            goto fail;
+        }
     } else if (json_object_size(data)) {
         rc = bad("a delete with data");
+        goto fail;
+    } else if (json_object_get(o, "kinds")) {
+        rc = bad("a delete with kinds");
         goto fail;
     }
     free(text);

@@ -342,4 +342,14 @@ struct json_t *ent__entity_data_json(const ent_entity *e);
 struct ent__jbuf;
 void ent__entity_data_write(struct ent__jbuf *b, const ent_entity *e, int removed_as_null);
 
+/* The "kinds" annotation of e's free-form values whose kind their JSON does not say (bytes, uints
+ * above 2^63-1, NaN and infinities; entity_kinds.c). ent__kinds_write: `,"kinds":{...}` into b,
+ * nothing when no value needs it. ent__kinds_json: *out a new object, or NULL when none is needed;
+ * returns ENT_OK, ENT_NOMEM (no message set). ent__kinds_apply: turn the strings the pointers of
+ * kinds name back into those kinds; on failure (ENT_INVALID naming the pointer, ENT_NOMEM) e is
+ * unchanged. */
+void ent__kinds_write(struct ent__jbuf *b, const ent_entity *e);
+int ent__kinds_json(struct json_t **out, const ent_entity *e);
+int ent__kinds_apply(ent_entity *e, const struct json_t *kinds);
+
 #endif

@@ -7,10 +7,12 @@
  * a memory store's handle) is refused with ENT_BUSY; so is a second mirror of a directory. A relay
  * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
  * a relay stopped while its ack callback runs the state that callback writes. A relay stops while
- * the server does not read what it sends. A scratch directory is made under $TMPDIR (test_tmp.h). */
+ * the server does not read what it sends. Free-form bytes, big uints and NaN reach the mirror with
+ * their kinds. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,7 +35,8 @@ static pid_t server;
 
 static const char schema_json[] =
     "{\"schema\":\"th\",\"version\":1,\"types\":{\"item\":{\"key\":\"auto\",\"fields\":{"
-    "\"name\":{\"id\":1,\"type\":\"string\",\"required\":true},\"n\":{\"id\":2,\"type\":\"int\",\"indexed\":true}}}}}";
+    "\"name\":{\"id\":1,\"type\":\"string\",\"required\":true},\"n\":{\"id\":2,\"type\":\"int\",\"indexed\":true},"
+    "\"attrs\":{\"id\":3,\"type\":\"map\"}}}}}";
 
 static void nap_ms(int ms)
 {
@@ -323,6 +326,21 @@ natsStatus natsMsg_Create(natsMsg **msg, const char *subj, const char *reply, co
         return real(msg, other, reply, data, dataLen);
     }
     return real(msg, subj, reply, data, dataLen);
+}
+
+/* While fail_reads is set, the mirror's reads of its stream fail (as on a connection that breaks
+ * straight after each connect). */
+static int fail_reads;
+natsStatus natsSubscription_NextMsg(natsMsg **msg, natsSubscription *sub, int64_t timeout)
+{
+    natsStatus (*real)(natsMsg **, natsSubscription *, int64_t);
+    void *f = real_fn("natsSubscription_NextMsg");
+    memcpy(&real, &f, sizeof real);
+    if (__atomic_load_n(&fail_reads, __ATOMIC_ACQUIRE)) {
+        *msg = NULL;
+        return NATS_CONNECTION_CLOSED;
+    }
+    return real(msg, sub, timeout);
 }
 
 void natsSubscription_Destroy(natsSubscription *sub)
@@ -655,6 +673,219 @@ static void test_once_gives_up(void)
     ent_schema_free(sc);
 }
 
+/* Free-form values whose kind JSON does not say (bytes, a uint above 2^63-1, NaN), also inside an
+ * array, reach the mirror as those kinds through the stream (its messages carry "kinds"): they
+ * came back as the strings JSON printed for them. A string that looks like base64 stays a string. */
+static void test_kinds_through_stream(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL, *m = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX];
+    ent_entity *e = NULL, *c = NULL;
+    ent_kind k;
+    const void *bp;
+    size_t bn;
+    uint64_t u = 0;
+    double d = 0;
+    const char *str;
+    void *ra = NULL, *rb = NULL;
+    size_t na = 0, nb = 0;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/kinds-primary", dir);
+    ENT_TEST_PATH(mpath, "%s/kinds-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(p, "item")));
+    ENT_OK_(ent_entity_set_string(e, "name", "kinds"));
+    ENT_OK_(ent_entity_set_bytes(e, "attrs.blob", "\x00\xff\x10", 3));
+    ENT_OK_(ent_entity_set_uint(e, "attrs.big", UINT64_MAX));
+    ENT_OK_(ent_entity_set_json(e, "attrs.list", "[null,null]"));
+    ENT_OK_(ent_entity_set_bytes(e, "attrs.list[0]", "", 0));
+    ENT_OK_(ent_entity_set_uint(e, "attrs.list[1]", (uint64_t)INT64_MAX + 1));
+    ENT_OK_(ent_entity_set_float(e, "attrs.nan", NAN));
+    ENT_OK_(ent_entity_set_string(e, "attrs.text", "AP8="));
+    ENT_OK_(ent_create(p, NULL, e));
+    ent_entity_free(e);
+    ro.url = url;
+    ro.stream = "KINDS";
+    ro.log = quiet;
+    fo.url = url;
+    fo.stream = "KINDS";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.log = quiet;
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    fo.once = 1;
+    ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+    ENT_OK_(ent_store_open(&m, mpath, NULL, &mo));
+    ENT_OK_(ent_get(&e, p, NULL, ent_store_type(p, "item"), &(ent_key){ENT_KEY_AUTO, 1, NULL, 0}));
+    ENT_OK_(ent_get(&c, m, NULL, ent_store_type(m, "item"), &(ent_key){ENT_KEY_AUTO, 1, NULL, 0}));
+    ENT_OK_(ent_entity_kind(&k, c, "attrs.blob"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_BYTES);
+    if (k == ENT_KIND_BYTES) {
+        ENT_OK_(ent_entity_get_bytes(&bp, &bn, c, "attrs.blob"));
+        CU_ASSERT(bn == 3 && !memcmp(bp, "\x00\xff\x10", 3));
+    }
+    ENT_OK_(ent_entity_kind(&k, c, "attrs.big"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_UINT);
+    if (k == ENT_KIND_UINT) ENT_OK_(ent_entity_get_uint(&u, c, "attrs.big"));
+    CU_ASSERT_EQUAL(u, UINT64_MAX);
+    ENT_OK_(ent_entity_kind(&k, c, "attrs.list[0]"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_BYTES);
+    ENT_OK_(ent_entity_kind(&k, c, "attrs.list[1]"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_UINT);
+    ENT_OK_(ent_entity_kind(&k, c, "attrs.nan"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_FLOAT);
+    if (k == ENT_KIND_FLOAT) ENT_OK_(ent_entity_get_float(&d, c, "attrs.nan"));
+    CU_ASSERT(d != d);
+    ENT_OK_(ent_entity_kind(&k, c, "attrs.text"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_STRING);
+    ENT_OK_(ent_entity_get_string(&str, &bn, c, "attrs.text"));
+    CU_ASSERT_STRING_EQUAL(str, "AP8=");
+    /* and the whole record, byte for byte */
+    ENT_OK_(ent_entity_encode(&ra, &na, e));
+    ENT_OK_(ent_entity_encode(&rb, &nb, c));
+    CU_ASSERT(na == nb && !memcmp(ra, rb, na));
+    free(ra);
+    free(rb);
+    ent_entity_free(e);
+    ent_entity_free(c);
+    ent_store_close(m);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
+/* ---- the relay's backoff after losses ----------------------------------------------------------
+ * A server that takes every connection and answers every publish with a 503: the relay's naps
+ * before reconnecting (it names each in its line) double from 100 ms up to 2 s while no ack comes,
+ * and start again at 100 ms once acks came. They were reset at every connect, so such a server got
+ * a connect, a stream look-up and a resume every 100 ms for as long as it lasted. The naps are
+ * read from the lines, not timed. */
+static int naps[16], n_naps;
+static void record_nap(const char *line, void *p)
+{
+    const char *in = strstr(line, "; reconnecting in ");
+    (void)p;
+    if (!strstr(line, "lost NATS") || !in) return;
+    if (n_naps < 16) naps[n_naps] = atoi(in + strlen("; reconnecting in "));
+    __atomic_add_fetch(&n_naps, 1, __ATOMIC_RELEASE);
+}
+
+static void test_relay_backoff(void)
+{
+    static const int want[] = {100, 200, 400, 800, 1600, 2000};
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX];
+    int i;
+    so.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/backoff", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "BACKOFF";
+    ro.log = record_nap;
+    __atomic_store_n(&n_naps, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&answer_503, 1, __ATOMIC_RELEASE);
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    /* bounded waits, only to end a broken run */
+    for (i = 0; i < 4000 && __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE) < 6; i++) nap_ms(5);
+    /* the publishes reach the stream: acked, and the relay waits caught up */
+    __atomic_store_n(&answer_503, 0, __ATOMIC_RELEASE);
+    for (i = 0; i < 4000 && ent_relay_acked(r) < 2; i++) nap_ms(5);
+    CU_ASSERT_EQUAL(ent_relay_acked(r), 2);
+    /* a loss after that naps 100 ms again */
+    i = __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&answer_503, 1, __ATOMIC_RELEASE);
+    add_item(p, "three");
+    for (int k = 0; k < 4000 && __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE) <= i; k++) nap_ms(5);
+    __atomic_store_n(&answer_503, 0, __ATOMIC_RELEASE);
+    ENT_OK_(ent_relay_stop(r));
+    CU_ASSERT_FATAL(i >= 6 && i < 16);
+    for (int k = 0; k < 6; k++) {
+        if (naps[k] != want[k]) fprintf(stderr, "\n  nap %d: %d ms, expected %d\n", k, naps[k], want[k]);
+        CU_ASSERT_EQUAL(naps[k], want[k]);
+    }
+    CU_ASSERT_EQUAL(naps[i], 100);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
+/* The mirror the same way: reads that fail straight after each connect. It reconnected without a
+ * nap at all. */
+static int mirror_seen;
+static void count_mirror_ev(const ent_event *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    __atomic_add_fetch(&mirror_seen, 1, __ATOMIC_RELEASE);
+}
+
+static void test_mirror_backoff(void)
+{
+    static const int want[] = {100, 200, 400, 800, 1600, 2000};
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_follower *f = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX];
+    int i;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/mbackoff", dir);
+    ENT_TEST_PATH(mpath, "%s/mbackoff-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "MBACKOFF";
+    ro.log = quiet;
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    fo.url = url;
+    fo.stream = "MBACKOFF";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.on_event = count_mirror_ev;
+    fo.log = record_nap;
+    __atomic_store_n(&n_naps, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&mirror_seen, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&fail_reads, 1, __ATOMIC_RELEASE);
+    ENT_OK_(ent_follow_start(&f, mpath, &fo));
+    /* bounded waits, only to end a broken run */
+    for (i = 0; i < 4000 && __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE) < 6; i++) nap_ms(5);
+    __atomic_store_n(&fail_reads, 0, __ATOMIC_RELEASE);
+    for (i = 0; i < 4000 && __atomic_load_n(&mirror_seen, __ATOMIC_ACQUIRE) < 2; i++) nap_ms(5);
+    CU_ASSERT_EQUAL(__atomic_load_n(&mirror_seen, __ATOMIC_ACQUIRE), 2);
+    /* a lost read after that naps 100 ms again */
+    i = __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&fail_reads, 1, __ATOMIC_RELEASE);
+    for (int k = 0; k < 4000 && __atomic_load_n(&n_naps, __ATOMIC_ACQUIRE) <= i; k++) nap_ms(5);
+    __atomic_store_n(&fail_reads, 0, __ATOMIC_RELEASE);
+    ENT_OK_(ent_follow_stop(f));
+    CU_ASSERT_FATAL(i >= 6 && i < 16);
+    for (int k = 0; k < 6; k++) {
+        if (naps[k] != want[k]) fprintf(stderr, "\n  mirror nap %d: %d ms, expected %d\n", k, naps[k], want[k]);
+        CU_ASSERT_EQUAL(naps[k], want[k]);
+    }
+    CU_ASSERT_EQUAL(naps[i], 100);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -756,11 +987,13 @@ static void test_handshake_failures(void)
 
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_one_relay_memory),
+    static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_kinds_through_stream),
+                                           ENT_TEST(test_one_relay_memory),
                                            ENT_TEST(test_stop_in_delivery),
                                            ENT_TEST(test_stop_in_ack_callback),
                                            ENT_TEST(test_stop_server_not_reading),
                                            ENT_TEST(test_handshake_failures), ENT_TEST(test_once_gives_up),
+                                           ENT_TEST(test_relay_backoff), ENT_TEST(test_mirror_backoff),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {

@@ -914,6 +914,12 @@ int cmd_load(int argc, char **argv)
         djson = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
         rc = djson ? ent_entity_from_json(&e, t, djson, strlen(djson)) : ENT_NOMEM;
         free(djson);
+        /* bytes, big uints, NaN in free-form maps: dump names them in "kinds" (value.h) */
+        if (!rc && json_object_get(o, "kinds")) {
+            djson = json_dumps(json_object_get(o, "kinds"), JSON_COMPACT | JSON_ENCODE_ANY);
+            rc = djson ? ent_entity_apply_kinds(e, djson, strlen(djson)) : ENT_NOMEM;
+            free(djson);
+        }
         if (!rc) {
             json_t *kj = json_object_get(o, "key");
             int bad = 0;

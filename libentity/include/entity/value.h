@@ -192,9 +192,13 @@ ENT_EXTERN(int) ent_entity_decode(ent_entity **out, const ent_type *t, const voi
  * text that reads back to the same double (0.99, 0.30000000000000004, 100.0, 1e300, 5e-324, -0.0;
  * NaN and infinities as the strings "NaN", "Infinity", "-Infinity"), so JSON out and back in is
  * exact; the same holds for event JSON (log.h), schema JSON and the entity tool's output. Inside
- * a free-form map nothing says a string was a number: such a uint, NaN or infinity reads back as
- * the string it was written as, a timestamp as its integer of ns (free-form values keep one form
- * per number), and bytes (set through the C API) as the string of their base64. */
+ * a free-form map nothing in the data says a string was a number: such a uint, NaN or infinity is
+ * written as that string, and bytes (set through the C API) as their base64. ENT_JSON_ENTITY (and
+ * event JSON) then adds "kinds" beside "data": an object from RFC 6901 JSON Pointers into "data"
+ * to "bytes", "uint" or "float", e.g. {"/attrs/blob":"bytes"}, absent when no value needs it;
+ * ent_entity_apply_kinds() turns those strings back, so such a line reads back exactly. A
+ * timestamp set in a free-form map is stored as its integer of ns (free-form values keep one form
+ * per number), a non-negative int as a uint. */
 enum {
     ENT_JSON_PRETTY = 1, /* indent */
     ENT_JSON_ENTITY = 2  /* {"type":T,"key":K,"version":V,"data":{...}} instead of the data alone */
@@ -208,6 +212,14 @@ ENT_EXTERN(int) ent_entity_to_json(char **out, const ent_entity *e, unsigned fla
  * Returns ENT_OK, ENT_INVALID (malformed JSON with line and column, unknown field, wrong kind:
  * the message names the path), ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, size_t len);
+
+/* Turn the free-form values that the "kinds" object of an entity-shaped or event line names (JSON
+ * text: {"/field/key":"bytes"|"uint"|"float",...}, see ENT_JSON_ENTITY) from the strings JSON
+ * printed for them back into those kinds: read the line's "data" with ent_entity_from_json(), then
+ * pass its "kinds" here. Returns ENT_OK, ENT_INVALID (malformed JSON; a pointer that names no value,
+ * a declared field or no string; a string that is not of the kind; an unknown kind: the message
+ * names the pointer), ENT_NOMEM; on failure e is unchanged. */
+ENT_EXTERN(int) ent_entity_apply_kinds(ent_entity *e, const char *json, size_t len);
 
 /* Apply an RFC 7396 merge patch to the data: null removes a field, objects merge recursively into
  * maps, anything else replaces. Returns as ent_entity_from_json(); on failure e is unchanged. */
