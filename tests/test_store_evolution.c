@@ -695,6 +695,20 @@ static void t_long_history_work(void)
         CU_ASSERT(ent__history_loads <= 7 * 2);
     }
     ent_test_rm_rf(dir);
+    /* versions that skip numbers: a store made at version 3, evolved to 7, 41 (b removed), 42 */
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
+    ENT_OK_(open_hist(&s, dir, 3, "", ""));
+    ent_store_close(s);
+    ENT_OK_(open_hist(&s, dir, 7, "", ""));
+    ent_store_close(s);
+    ENT_OK_(open_hist(&s, dir, 41, "", ""));
+    ent_store_close(s);
+    ENT_OK_(open_hist(&s, dir, 42, "", ""));
+    ent_store_close(s);
+    ENT_CHECK_RC(open_hist(&s, dir, 43, "", ",\"b\":{\"id\":2,\"type\":\"int\",\"min\":5}"), ENT_SCHEMA);
+    ENT_ASSERT_MSG("against stored version 3: t.b: incompatible change: id 2 was field \"b\" in version 3 and was "
+                   "removed since");
+    ent_test_rm_rf(dir);
 }
 
 #define R1 "{\"schema\":\"rp\",\"version\":1,\"types\":{\"t\":{\"key\":\"string\",\"fields\":{" \

@@ -131,9 +131,9 @@ int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next
  * the current one passes. So meta "schema_check" keeps, for the current version, the stored
  * versions that can fail (those holding a field removed since, the first of those holding it
  * alike, or that the current one does not pass): an evolution compares with those alone, in the
- * same order and with the same messages, and loads the others only when it removes a field. A list left by
- * a library without it, or for another version (a store evolved by one), is made again from every
- * stored version, once. Value: 8 bytes of the version it is for, 8 bytes per listed version. */
+ * same order and with the same messages, and loads the others only when it removes a field. A
+ * list left by a library without it, or for another version (a store evolved by one), is made
+ * again from every stored version, once. Value: 8 bytes of the version it is for, 8 bytes per listed version. */
 
 #define CHECK_KEY "schema_check"
 
@@ -186,7 +186,10 @@ static int build_list(ent__vers *out, ent_txn *t, const ent_schema *target, uint
     for (uint32_t ver = 1; ver <= maxver && ver; ver++) {
         ent_schema *old = NULL, **p;
         int list = 1, hold = 0;
-        if ((rc = load_version(&old, t, ver)) == ENT_NOTFOUND) continue;
+        if ((rc = load_version(&old, t, ver)) == ENT_NOTFOUND) { /* versions may skip numbers */
+            rc = ENT_OK;
+            continue;
+        }
         if (rc) break;
         if (ent_schema_compare(old, target) == ENT_OK) {
             list = !ent__schema_subset(old, target);
