@@ -388,6 +388,125 @@ static void test_free_form_unset(void)
     ent_schema_free(s);
 }
 
+/* Many keys of one free-form map set one path call at a time: each set looked its key up by a
+ * scan of the pairs, so n keys cost n^2/2 key comparisons (10 000 keys: 1.77 G instructions,
+ * callgrind; the whole map by ent_entity_set_json: 75 M). The work counted is
+ * ent__obj_compares, the pairs and table slots looked at, bounded by a few per call whatever
+ * made the map (setters, JSON, a decoded record, a dup). What the calls do stays as it was:
+ * insertion order, a key set again keeps its place and is not repeated, an unset key is gone and
+ * comes back at the end, nested maps, a patch, and the entity validates and round-trips. */
+#define MANY_N 4000
+static void free_form_many_expected(char *out, size_t cap, int patched)
+{
+    size_t n = 0;
+    n += (size_t)snprintf(out + n, cap - n, "{\"any\":{\"n\":{");
+    for (unsigned j = 0; j < MANY_N / 2; j++) n += (size_t)snprintf(out + n, cap - n, "%s\"k%u\":%u", j ? "," : "", j, j);
+    n += (size_t)snprintf(out + n, cap - n, "}");
+    for (unsigned j = 0; j < MANY_N; j++)
+        if (j % 3 && !(patched && j == 1)) n += (size_t)snprintf(out + n, cap - n, ",\"k%u\":%u", j, j + MANY_N);
+    for (unsigned j = 0; j < MANY_N; j += 6) n += (size_t)snprintf(out + n, cap - n, ",\"k%u\":%d", j, -(int)j);
+    if (patched)
+        for (unsigned j = 0; j < MANY_N / 2; j++) n += (size_t)snprintf(out + n, cap - n, ",\"x%u\":%u", j, j);
+    snprintf(out + n, cap - n, "}}");
+}
+
+static void test_free_form_many_keys(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    const ent_type *t = ent_schema_type(s, "thing");
+    const ent_field *any = ent_type_field(t, "any");
+    size_t cap = 64 * MANY_N + 4096;
+    char *want = malloc(cap), *doc = malloc(cap), *j = NULL, path[48];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    for (int origin = 0; origin < 4; origin++) {
+        ent_entity *e = NULL, *d = NULL;
+        ent_buf b = {NULL, 0, 0};
+        int64_t iv = 0;
+        size_t n = 0, calls = 0;
+        ent__obj_compares = 0;
+        if (origin == 1) { /* the map from JSON, then set by paths */
+            n += (size_t)snprintf(doc + n, cap - n, "{\"any\":{\"n\":{}");
+            for (unsigned i = 0; i < MANY_N; i++) n += (size_t)snprintf(doc + n, cap - n, ",\"k%u\":%u", i, i);
+            snprintf(doc + n, cap - n, "}}");
+            ENT_OK_(ent_entity_from_json(&e, t, doc, strlen(doc)));
+        } else {
+            e = test_new(s, "thing");
+            ENT_OK_(ent_entity_set_json(e, "any.n", "{}"));
+            for (unsigned i = 0; i < MANY_N; i++, calls++) {
+                snprintf(path, sizeof path, "any.k%u", i);
+                ENT_OK_(ent_entity_set_int(e, path, i));
+            }
+        }
+        if (origin == 2) { /* a decoded record: the map in the entity's block */
+            ENT_OK_(ent__record_encode(&b, e, NULL));
+            ent_entity_free(e);
+            e = NULL;
+            ENT_OK_(ent__record_decode(&e, t, b.p, b.n));
+            ent__buf_free(&b);
+            CU_ASSERT_EQUAL(e->slots[any->pos].in_block, 1);
+        }
+        if (origin == 3) { /* a dup: memory of its own */
+            ENT_OK_(ent_entity_dup(&d, e));
+            ent_entity_free(e);
+            e = d;
+            d = NULL;
+        }
+        for (unsigned i = 0; i < MANY_N / 2; i++, calls++) { /* nested: the general walk */
+            snprintf(path, sizeof path, "any.n.k%u", i);
+            ENT_OK_(ent_entity_set_int(e, path, i));
+        }
+        for (unsigned i = MANY_N; i-- > 0; calls++) { /* set again: same place, no second pair */
+            snprintf(path, sizeof path, "any.k%u", i);
+            ENT_OK_(ent_entity_set_int(e, path, i + MANY_N));
+        }
+        for (unsigned i = 0; i < MANY_N; i += 3, calls++) {
+            snprintf(path, sizeof path, "any.k%u", i);
+            ENT_OK_(ent_entity_unset(e, path));
+        }
+        for (unsigned i = 0; i < MANY_N; i += 6, calls++) { /* back, at the end */
+            snprintf(path, sizeof path, "any.k%u", i);
+            ENT_OK_(ent_entity_set_int(e, path, -(int64_t)i));
+        }
+        CU_ASSERT_EQUAL(e->slots[any->pos].u.o.n, 1 + MANY_N - (MANY_N + 2) / 3 + (MANY_N + 5) / 6);
+        ENT_OK_(ent_entity_get_int(&iv, e, "any.k3998"));
+        CU_ASSERT_EQUAL(iv, 3998 + MANY_N);
+        ENT_OK_(ent_entity_get_int(&iv, e, "any.k3996"));
+        CU_ASSERT_EQUAL(iv, -3996);
+        CU_ASSERT_FALSE(ent_entity_has(e, "any.k3"));
+        ENT_OK_(ent_entity_get_int(&iv, e, "any.n.k1999"));
+        CU_ASSERT_EQUAL(iv, 1999);
+        free_form_many_expected(want, cap, 0);
+        ENT_OK_(ent_entity_to_json(&j, e, 0));
+        CU_ASSERT_STRING_EQUAL(j, want);
+        free(j);
+        /* a patch of many keys: one removed, the new ones appended */
+        n = (size_t)snprintf(doc, cap, "{\"any\":{\"k1\":null");
+        for (unsigned i = 0; i < MANY_N / 2; i++, calls++) n += (size_t)snprintf(doc + n, cap - n, ",\"x%u\":%u", i, i);
+        snprintf(doc + n, cap - n, "}}");
+        ENT_OK_(ent_entity_patch_json(e, doc, strlen(doc)));
+        CU_ASSERT(ent__obj_compares < 16 * calls);
+        if (ent__obj_compares >= 16 * calls)
+            fprintf(stderr, "\n  origin %d: %lu comparisons for %zu calls\n", origin, ent__obj_compares, calls);
+        free_form_many_expected(want, cap, 1);
+        ENT_OK_(ent_entity_to_json(&j, e, 0));
+        CU_ASSERT_STRING_EQUAL(j, want);
+        free(j);
+        ENT_OK_(ent_entity_validate(e));
+        ENT_OK_(ent__record_encode(&b, e, NULL));
+        ENT_OK_(ent__record_decode(&d, t, b.p, b.n)); /* a repeated key would be ENT_CORRUPT */
+        ENT_OK_(ent_entity_to_json(&j, d, 0));
+        CU_ASSERT_STRING_EQUAL(j, want);
+        free(j);
+        ent_entity_free(d);
+        ent__buf_free(&b);
+        ent_entity_free(e);
+    }
+    free(want);
+    free(doc);
+    ent_schema_free(s);
+}
+
 static void test_arrays(void)
 {
     ent_schema *s = test_schema(KITCHEN_JSON);
@@ -877,7 +996,7 @@ int main(void)
     static const ent_test_case cases[] = {
         ENT_TEST(test_new_and_free),  ENT_TEST(test_keys),          ENT_TEST(test_scalars_by_path),
         ENT_TEST(test_refs),          ENT_TEST(test_paths),         ENT_TEST(test_bad_paths),
-        ENT_TEST(test_free_form_values), ENT_TEST(test_free_form_unset), ENT_TEST(test_arrays),     ENT_TEST(test_field_handles),
+        ENT_TEST(test_free_form_values), ENT_TEST(test_free_form_unset), ENT_TEST(test_free_form_many_keys), ENT_TEST(test_arrays),     ENT_TEST(test_field_handles),
         ENT_TEST(test_changed),       ENT_TEST(test_many_fields_changed), ENT_TEST(test_defaults),
         ENT_TEST(test_validate),      ENT_TEST(test_mixed_limits),  ENT_TEST(test_depth_limit),
         ENT_TEST(test_deep_path),     ENT_TEST(test_dup_equal),     ENT_TEST(test_value_over_4g), {NULL, NULL}};

@@ -646,7 +646,7 @@ static int merge_into(ent_val *target, const ent_field *spec, json_t *patch, jpa
 {
     const char *k;
     json_t *m;
-    size_t old, i;
+    size_t old;
     int rc;
     ent_val nv;
     if (json_is_object(patch) && (!spec || spec->kind == ENT_KIND_MAP)) {
@@ -672,15 +672,14 @@ static int merge_into(ent_val *target, const ent_field *spec, json_t *patch, jpa
         }
         json_object_foreach(patch, k, m) {
             size_t klen = json_object_iter_key_len(json_object_key_to_iter(k));
-            ent_val *slot = NULL;
-            for (i = 0; i < target->u.o.n; i++)
-                if (target->u.o.kv[i].klen == klen && memcmp(target->u.o.kv[i].k, k, klen) == 0) break;
+            ent_val *slot;
+            ent__obj_will_set(target);
+            slot = ent__obj_find(target, k, klen);
             if (json_is_null(m)) {
-                if (i < target->u.o.n) ent__obj_remove(target, &target->u.o.kv[i].v);
+                if (slot) ent__obj_remove(target, slot);
                 continue;
             }
-            if (i < target->u.o.n) slot = &target->u.o.kv[i].v;
-            else if ((rc = ent__obj_add(target, k, klen, &slot))) return rc;
+            if (!slot && (rc = ent__obj_add(target, k, klen, &slot))) return rc;
             old = jp_name(p, k, klen);
             rc = merge_into(slot, NULL, m, p);
             jp_pop(p, old);

@@ -38,15 +38,6 @@ static int path_err(int code, const ent_entity *e, const char *path, const char 
     return ent__err(code, "%s.%s: %s", e->type->name, path, what);
 }
 
-static ent_val *obj_find(const ent_val *o, const char *k, size_t klen)
-{
-    /* the first byte before memcmp(): most keys of a map differ there, and the call costs more */
-    for (size_t i = 0; i < o->u.o.n; i++)
-        if (o->u.o.kv[i].klen == klen && (!klen || o->u.o.kv[i].k[0] == k[0]) && memcmp(o->u.o.kv[i].k, k, klen) == 0)
-            return &o->u.o.kv[i].v;
-    return NULL;
-}
-
 /* Length of the path step at s: up to '.', '[' or the end. */
 static size_t step_len(const char *s)
 {
@@ -160,7 +151,9 @@ static int walk_path(walk *w, const ent_entity *e, const char *path, int mode, i
                 return path_err(ENT_INVALID, e, path, what);
             }
             {
-                ent_val *c = obj_find(v, name, len);
+                ent_val *c;
+                if (mode == W_CREATE) ent__obj_will_set(v);
+                c = ent__obj_find(v, name, len);
                 if (!c && mode == W_CREATE && (rc = ent__obj_add_in((ent_entity *)e, v, name, len, &c))) return rc;
                 w->obj = c ? v : NULL;
                 v = c;
@@ -265,7 +258,7 @@ typedef struct fast {
 } fast;
 
 /* 1 when path takes the fast path (f filled), 0 when it needs the general walk. */
-static inline int fast_plan(fast *f, const ent_entity *e, const char *path)
+static inline __attribute__((always_inline)) int fast_plan(fast *f, const ent_entity *e, const char *path)
 {
     size_t len, idx = 0, n;
     const char *s, *d;
@@ -304,7 +297,10 @@ static inline int fast_plan(fast *f, const ent_entity *e, const char *path)
         if (!f->klen || s[f->klen]) return 0;
         f->step = 2;
         f->spec = NULL;
-        f->found = v->k == EV_OBJ ? obj_find(v, f->key, f->klen) : NULL;
+        if (v->k == EV_OBJ) {
+            ent__obj_will_set(v); /* only setters plan: the map may get its table of keys */
+            f->found = ent__obj_find(v, f->key, f->klen);
+        }
         return 1;
     }
     return 0;
@@ -446,7 +442,7 @@ static int set_blob_walk(ent_entity *e, const char *path, uint8_t kind, const vo
     return path_put(e, path, &v, &w); /* normalize_free() leaves strings and bytes alone */
 }
 
-static inline int set_blob(ent_entity *e, const char *path, uint8_t kind, const void *p, size_t n)
+static inline __attribute__((always_inline)) int set_blob(ent_entity *e, const char *path, uint8_t kind, const void *p, size_t n)
 {
     fast f;
     ent_val v;

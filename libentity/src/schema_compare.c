@@ -188,3 +188,96 @@ int ent__schema_check_readded(const ent_schema *old, const ent_schema *cur, cons
     }
     return ENT_OK;
 }
+
+/* Every field of ol (by id, at every depth) is in cl under the same id and name. */
+static int fields_subset(flist ol, flist cl)
+{
+    for (size_t j = 0; j < ol.n; j++) {
+        const struct ent_field *o = ol.f[j], *c = by_id(cl, o->id);
+        if (!c || strcmp(o->name, c->name) != 0 || o->kind != c->kind) return 0;
+        while (o->kind == ENT_KIND_ARRAY && c->kind == ENT_KIND_ARRAY && o->items && c->items) {
+            o = o->items;
+            c = c->items;
+        }
+        if (o->kind != c->kind) return 0;
+        if (o->kind == ENT_KIND_MAP && !fields_subset(map_list(o), map_list(c))) return 0;
+    }
+    return 1;
+}
+
+int ent__schema_subset(const ent_schema *old, const ent_schema *cur)
+{
+    for (size_t i = 0; i < old->n_types; i++) {
+        const struct ent_type *o = old->types[i], *c = ent_schema_type(cur, o->name);
+        if (!c || !fields_subset(type_list(o), type_list(c))) return 0;
+    }
+    return 1;
+}
+
+/* a and b make compare_spec() answer alike against any field: what it reads is equal. */
+static int lim_same(const ent_limit *a, const ent_limit *b)
+{
+    return !a->set == !b->set && (!a->set || lcmp(a, b) == 0);
+}
+static int spec_same(const struct ent_field *a, const struct ent_field *b)
+{
+    if (a->kind != b->kind || a->required != b->required || !a->default_json != !b->default_json ||
+        !a->ref_name != !b->ref_name || (a->ref_name && strcmp(a->ref_name, b->ref_name) != 0) ||
+        !lim_same(&a->min, &b->min) || !lim_same(&a->max, &b->max) || a->has_max_length != b->has_max_length ||
+        (a->has_max_length && a->max_length != b->max_length) || a->n_enums != b->n_enums ||
+        !a->items != !b->items || a->n_fields != b->n_fields)
+        return 0;
+    for (size_t i = 0; i < a->n_enums; i++)
+        if (!ent__enums_has(&b->enum_ix, b->enums, a->enums[i], strlen(a->enums[i]))) return 0;
+    if (a->items && !spec_same(a->items, b->items)) return 0;
+    for (size_t i = 0; i < a->n_fields; i++) {
+        const struct ent_field *x = a->fields[i], *y = by_id(map_list(b), x->id);
+        if (!y || strcmp(x->name, y->name) != 0 || !spec_same(x, y)) return 0;
+    }
+    return 1;
+}
+
+static int retired_within(flist vl, flist ul, flist tl);
+
+/* v (in the later version), u (in the earlier one, or NULL) and t (in the target) are one field
+ * that t kept: what v holds below it that t lacks, u holds alike. */
+static int kept_within(const struct ent_field *v, const struct ent_field *u, const struct ent_field *t)
+{
+    while (v->kind == ENT_KIND_ARRAY && t->kind == ENT_KIND_ARRAY && v->items && t->items) {
+        v = v->items;
+        t = t->items;
+        u = u && u->kind == ENT_KIND_ARRAY ? u->items : NULL;
+    }
+    if (v->kind != ENT_KIND_MAP || !v->n_fields) return 1;
+    if (t->kind != ENT_KIND_MAP) return 0;
+    if (!u || u->kind != ENT_KIND_MAP) return fields_subset(map_list(v), map_list(t));
+    return retired_within(map_list(v), map_list(u), map_list(t));
+}
+
+static int retired_within(flist vl, flist ul, flist tl)
+{
+    for (size_t j = 0; j < vl.n; j++) {
+        const struct ent_field *v = vl.f[j], *u = by_id(ul, v->id), *t = by_id(tl, v->id);
+        if (!t) {
+            if (!u || strcmp(u->name, v->name) != 0 || !spec_same(u, v)) return 0;
+        } else if (!kept_within(v, u, t)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int ent__schema_retired_within(const ent_schema *v, const ent_schema *u, const ent_schema *target)
+{
+    for (size_t i = 0; i < v->n_types; i++) {
+        const struct ent_type *vt = v->types[i], *ut = ent_schema_type(u, vt->name);
+        const struct ent_type *tt = ent_schema_type(target, vt->name);
+        if (!tt) return 0;
+        if (!ut) {
+            if (!fields_subset(type_list(vt), type_list(tt))) return 0;
+        } else if (!retired_within(type_list(vt), type_list(ut), type_list(tt))) {
+            return 0;
+        }
+    }
+    return 1;
+}

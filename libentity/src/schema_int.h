@@ -182,6 +182,18 @@ const char *ent__field_path(const struct ent_field *f, char *buf, size_t size);
  * free: records written before the removal still hold its old values and updates since dropped
  * them, so neither the store nor a replay of its log could give one answer. */
 int ent__schema_check_readded(const ent_schema *old, const ent_schema *cur, const ent_schema *next);
+/* 1 when every type and field of `old` (map sub-fields and array items too) is in `cur` under the
+ * same name, id and kind: then, once ent_schema_compare(old, cur) passed, no schema that passes
+ * ent_schema_compare(cur, next) fails ent_schema_compare(old, next) or ent__schema_check_readded(old,
+ * cur, next) (each rule is transitive, and those two only fail on what old has and cur lacks). */
+int ent__schema_subset(const ent_schema *old, const ent_schema *cur);
+/* 1 when every field that `v` has and `target` lacks (the first such on each path), an earlier
+ * version `u` has too, under the same id and name, and alike for every rule ent_schema_compare()
+ * reads. Then, when both passed ent_schema_compare(x, target), a schema that passes
+ * ent_schema_compare(target, next) and fails a history check against v (ent_schema_compare(v,
+ * next), ent__schema_check_readded(v, target, next): both only fail on such fields) fails it
+ * against u, which comes first. */
+int ent__schema_retired_within(const ent_schema *v, const ent_schema *u, const ent_schema *target);
 
 /* Rules a schema meets before it makes or evolves a store, added after stores may have been made
  * without them, so a schema read from a store (from_store) is not held to them and such stores

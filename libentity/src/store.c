@@ -82,6 +82,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     ent_backend_info bi;
     ent_txn t;
     ent_schema *stored = NULL, *next = NULL;
+    ent__vers keep = {0}; /* the history check's list for the schema an evolution stores */
     ent_slice v;
     uint64_t gen = 0;
     int rc, txn_open = 0, created = 0, evolving = 0;
@@ -217,7 +218,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                                   schema->name, schema->version, stored->version);
                     goto fail;
                 }
-                if ((rc = ent__schema_check_history(&t, stored, schema))) goto fail;
+                if ((rc = ent__schema_check_history(&t, stored, schema, &keep))) goto fail;
                 if ((rc = ent__schema_check_new(schema))) goto fail;
                 if (opts->read_only) {
                     rc = ent__err(ENT_READONLY, "%s: cannot evolve the schema of a store opened read-only", path);
@@ -233,6 +234,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                 gen++;
                 if ((rc = ent__schema_store(&t, next, gen))) goto fail;
                 if ((rc = ent__schema_mark(&t, next->version))) goto fail;
+                if ((rc = ent__schema_check_put(&t, next->version, &keep))) goto fail;
             }
         }
         if (!next) {
@@ -256,6 +258,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     if (!opts->read_only && durability != bo.durability && (rc = ent__bk_set_durability(s, durability)))
         goto fail_notxn;
     ent_schema_free(stored);
+    ent__vers_free(&keep);
     (void)created;
     s->alias = schema;
     s->alias_gen = gen;
@@ -266,6 +269,7 @@ fail:
     raw_end(&t);
 fail_notxn:
     ent_schema_free(stored);
+    ent__vers_free(&keep);
     ent_schema_free(next);
     store_free(s);
     return rc;

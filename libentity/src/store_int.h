@@ -160,8 +160,20 @@ void ent__layout_free(ent_layout *l); /* l and every older one */
 void ent__table_name(char *buf, size_t size, char tag, const ent_type *t, const ent_field *f);
 
 /* Schema evolution (store_evolve.c). */
-/* Refuse `next` unless it is a compatible evolution of `cur` and of every earlier stored version. */
-int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schema *next);
+/* Stored schema versions, ascending. */
+typedef struct ent__vers {
+    uint32_t *v;
+    size_t n, cap;
+} ent__vers;
+void ent__vers_free(ent__vers *l);
+/* Refuse `next` unless it is a compatible evolution of `cur` and of every earlier stored version
+ * (store_evolve.c; it compares with those that can fail, listed in meta "schema_check").
+ * keep: on ENT_OK, the list for `next`, to store with ent__schema_check_put() in the transaction
+ * that stores `next`; the caller frees it with ent__vers_free(). */
+int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schema *next, ent__vers *keep);
+int ent__schema_check_put(ent_txn *t, uint32_t version, const ent__vers *keep);
+/* Stored versions the check loaded on this thread (tests count them: the work of an evolution). */
+extern _Thread_local unsigned long ent__history_loads;
 /* Apply the evolution prev -> next in write txn t whose layout is next's already: build new
  * indexes over the stored entities, empty dropped ones. */
 int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next);

@@ -320,34 +320,122 @@ int ent__utf8_ok(const char *str, size_t n)
     return 1;
 }
 
+/* ---- free-form maps: pairs in insertion order, and a table of their keys ------------------- */
+
+_Thread_local unsigned long ent__obj_compares;
+
+/* A slot of a map's key table: the pair's index + 1 (0: empty) and its key's hash. Open
+ * addressing with linear probing, at most half full; it lives in the pairs' own allocation after
+ * their cap pairs, so it grows, moves and is freed with them and a value copied by assignment
+ * (ent__val_adopt, a setter's store) takes it along. */
+typedef struct obj_slot {
+    uint32_t at;
+    uint32_t h;
+} obj_slot;
+
+static uint32_t key_hash(const char *k, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15u ^ n, w;
+    for (; n >= 8; k += 8, n -= 8) {
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+    }
+    for (w = 0; n; n--) w = (w << 8) | (unsigned char)k[n - 1];
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+static obj_slot *obj_tab(const ent_val *o) { return (obj_slot *)(void *)(o->u.o.kv + o->u.o.cap); }
+
+/* log2 of the table size for cap pairs: at most half full. */
+static uint8_t tab_bits(size_t cap)
+{
+    uint8_t b = 6;
+    while (((size_t)1 << b) < 2 * cap) b++;
+    return b;
+}
+
+static void tab_put(obj_slot *t, size_t mask, uint32_t h, uint32_t at)
+{
+    size_t i = h & mask;
+    while (t[i].at) i = (i + 1) & mask;
+    t[i].at = at;
+    t[i].h = h;
+}
+
+/* Give map o a vector of its own with room for cap pairs (>= n) and, when ix, after them for its
+ * key table, which is then filled. An in_block map's keys are copied out. Returns 0, or -1 out of
+ * memory with o as it was (no message: ent__obj_index() goes on without a table). */
+static int obj_move(ent_val *o, size_t cap, int ix)
+{
+    size_t n = o->u.o.n, i, bytes;
+    uint8_t bits = ix && cap <= UINT32_MAX / 4 ? tab_bits(cap) : 0;
+    ent_kv *p;
+    if (cap > SIZE_MAX / 2 / sizeof *p) return -1;
+    bytes = cap * sizeof *p + (bits ? ((size_t)1 << bits) * sizeof(obj_slot) : 0);
+    if (o->in_block) {
+        if (!(p = malloc(bytes))) return -1;
+        for (i = 0; i < n; i++) {
+            const ent_kv *s = &o->u.o.kv[i];
+            p[i] = *s;
+            if (!(p[i].k = malloc(s->klen + 1))) {
+                while (i--) free(p[i].k);
+                free(p);
+                return -1;
+            }
+            memcpy(p[i].k, s->k, s->klen + 1);
+        }
+    } else if (!(p = realloc(o->u.o.kv, bytes))) {
+        return -1;
+    }
+    o->u.o.kv = p;
+    o->u.o.cap = cap;
+    o->in_block = 0;
+    o->ix = bits;
+    if (bits) {
+        obj_slot *t = obj_tab(o);
+        memset(t, 0, ((size_t)1 << bits) * sizeof *t);
+        for (i = 0; i < n; i++) tab_put(t, ((size_t)1 << bits) - 1, key_hash(p[i].k, p[i].klen), (uint32_t)i + 1);
+    }
+    return 0;
+}
+
+void ent__obj_index(ent_val *o)
+{
+    size_t n = o->u.o.n;
+    if (o->k != EV_OBJ || o->ix || n > UINT32_MAX / 4) return;
+    (void)obj_move(o, o->in_block || o->u.o.cap < n ? n * 2 : o->u.o.cap, 1);
+}
+
+ent_val *ent__obj_find_ix(const ent_val *o, const char *k, size_t klen)
+{
+    size_t i, mask = ((size_t)1 << o->ix) - 1;
+    uint32_t h = key_hash(k, klen);
+    const obj_slot *t = obj_tab(o);
+    for (i = h & mask; t[i].at; i = (i + 1) & mask) {
+        const ent_kv *kv = &o->u.o.kv[t[i].at - 1];
+        ent__obj_compares++;
+        if (t[i].h == h && kv->klen == klen && memcmp(kv->k, k, klen) == 0) return (ent_val *)&kv->v;
+    }
+    return NULL;
+}
+
 /* Give an in_block container parts of its own before it grows: a new vector with room for
  * cap items (>= n), and for a free-form map copies of its keys. */
 static int own_parts(ent_val *v, size_t cap)
 {
-    size_t i;
     if (v->k == EV_ARR) {
         ent_val *p = malloc(cap * sizeof *p);
         if (!p) return ent__err(ENT_NOMEM, "out of memory");
         if (v->u.a.n) memcpy(p, v->u.a.v, v->u.a.n * sizeof *p);
         v->u.a.v = p;
         v->u.a.cap = cap;
-    } else {
-        ent_kv *p = malloc(cap * sizeof *p);
-        if (!p) return ent__err(ENT_NOMEM, "out of memory");
-        for (i = 0; i < v->u.o.n; i++) {
-            const ent_kv *s = &v->u.o.kv[i];
-            p[i] = *s;
-            if (!(p[i].k = malloc(s->klen + 1))) {
-                while (i--) free(p[i].k);
-                free(p);
-                return ent__err(ENT_NOMEM, "out of memory");
-            }
-            memcpy(p[i].k, s->k, s->klen + 1);
-        }
-        v->u.o.kv = p;
-        v->u.o.cap = cap;
+        v->in_block = 0;
+        return ENT_OK;
     }
-    v->in_block = 0;
+    if (obj_move(v, cap, 0)) return ent__err(ENT_NOMEM, "out of memory");
     return ENT_OK;
 }
 
@@ -356,13 +444,9 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out)
     ent_kv *kv;
     int rc;
     if (o->in_block && (rc = own_parts(o, o->u.o.n ? o->u.o.n * 2 : 4))) return rc;
-    if (o->u.o.n == o->u.o.cap) {
-        size_t cap = o->u.o.cap ? o->u.o.cap * 2 : 4;
-        ent_kv *p = realloc(o->u.o.kv, cap * sizeof *p);
-        if (!p) return ent__err(ENT_NOMEM, "out of memory");
-        o->u.o.kv = p;
-        o->u.o.cap = cap;
-    }
+    /* a map with a table grows with it (filled again for the new size) */
+    if (o->u.o.n == o->u.o.cap && obj_move(o, o->u.o.cap ? o->u.o.cap * 2 : 4, o->ix != 0))
+        return ent__err(ENT_NOMEM, "out of memory");
     kv = &o->u.o.kv[o->u.o.n];
     kv->k = malloc(klen + 1);
     if (!kv->k) return ent__err(ENT_NOMEM, "out of memory");
@@ -371,6 +455,7 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out)
     kv->klen = klen;
     memset(&kv->v, 0, sizeof kv->v);
     o->u.o.n++;
+    if (o->ix) tab_put(obj_tab(o), ((size_t)1 << o->ix) - 1, key_hash(k, klen), (uint32_t)o->u.o.n);
     *out = &kv->v;
     return ENT_OK;
 }
@@ -466,6 +551,24 @@ void ent__obj_remove(ent_val *o, ent_val *pv)
 {
     ent_kv *kv = (ent_kv *)(void *)((char *)pv - offsetof(ent_kv, v));
     size_t i = (size_t)(kv - o->u.o.kv);
+    if (o->ix) {
+        /* Out of the table (moving up the slots after it that its place made probe past it),
+         * then the pairs after it move down one: as the memmove below, a pass over the table. */
+        obj_slot *t = obj_tab(o);
+        size_t mask = ((size_t)1 << o->ix) - 1, j = key_hash(kv->k, kv->klen) & mask, x;
+        while (t[j].at != i + 1) j = (j + 1) & mask;
+        t[j].at = 0;
+        for (x = (j + 1) & mask; t[x].at; x = (x + 1) & mask) {
+            size_t home = t[x].h & mask;
+            if (((x - home) & mask) >= ((x - j) & mask)) {
+                t[j] = t[x];
+                t[x].at = 0;
+                j = x;
+            }
+        }
+        for (x = 0; x <= mask; x++)
+            if (t[x].at > i + 1) t[x].at--;
+    }
     if (!o->in_block) free(kv->k); /* keys are the map's own, or all in the entity's block */
     if (ent__val_holds_memory(&kv->v)) ent__val_clear(&kv->v);
     memmove(kv, kv + 1, (o->u.o.n - i - 1) * sizeof *kv);

@@ -40,6 +40,12 @@ struct ent_val {
      * may move between the values of one entity (ent__val_adopt) but never into another
      * entity's: ent__val_copy() makes values that own what they point to. */
     uint8_t in_block;
+    /* EV_OBJ only. ix: 0, or log2 of the size of the table of its keys that the pairs' vector
+     * holds after its cap pairs (never in_block; value.c: ent__obj_find_ix). scans: setters' look-ups
+     * in it while it had no table (ent__obj_will_set). Both fit in the padding before the union:
+     * an ent_val stays 32 bytes. */
+    uint8_t ix;
+    uint8_t scans;
     union {
         int b;
         int64_t i; /* EV_INT, EV_TS */
@@ -183,6 +189,39 @@ static inline int ent__utf8_ok_short(const char *str, size_t n)
 int ent__val_set_str(ent_val *v, uint8_t kind, const void *p, size_t n);
 /* Free-form map: append key k with an unset value; *out points at it (valid until the next add). */
 int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out);
+/* Pairs and table slots ent__obj_find() looked at on this thread in maps of ENT__OBJ_INDEX_MIN
+ * pairs or more: what tests count to bound the work of many look-ups (a scan per set made setting
+ * n keys one path at a time n^2/2). Smaller maps are not counted: a thread-local add per look-up
+ * cost the setters' fast path more than the scan (callgrind). */
+extern _Thread_local unsigned long ent__obj_compares;
+/* A map of fewer pairs is scanned: a scan of a few short keys costs less than hashing one. */
+#define ENT__OBJ_INDEX_MIN 32
+ent_val *ent__obj_find_ix(const ent_val *o, const char *k, size_t klen);
+/* Free-form map o: the value of key k[0..klen), or NULL. By o's table of keys when it has one
+ * (ent__obj_will_set), else by a scan of its pairs, inline: most maps are a few pairs, and a
+ * call per look-up costs more than their scan (the setters' fast path, issue 14). */
+static inline __attribute__((always_inline)) ent_val *ent__obj_find(const ent_val *o, const char *k, size_t klen)
+{
+    size_t i, n = o->u.o.n;
+    if (o->ix) return ent__obj_find_ix(o, k, klen);
+    /* the first byte before memcmp(): most keys of a map differ there, and the call costs more */
+    for (i = 0; i < n; i++)
+        if (o->u.o.kv[i].klen == klen && (!klen || o->u.o.kv[i].k[0] == k[0]) && memcmp(o->u.o.kv[i].k, k, klen) == 0)
+            break;
+    if (n >= ENT__OBJ_INDEX_MIN) ent__obj_compares += i < n ? i + 1 : n;
+    return i < n ? &o->u.o.kv[i].v : NULL;
+}
+/* Setters' look-ups that scan a larger map before it gets a table: one set in a large map (a
+ * decoded one, or one made from JSON) keeps the cost of a scan, and a run of sets pays for the
+ * table once (it copies an in_block map's keys out). */
+#define ENT__OBJ_SCANS 4
+void ent__obj_index(ent_val *o);
+/* Call before a setter looks a key up in free-form map o (a call that goes on to change o, never a
+ * read of a const entity): may give o its table of keys. Out of memory it stays without one. */
+static inline void ent__obj_will_set(ent_val *o)
+{
+    if (!o->ix && o->u.o.n >= ENT__OBJ_INDEX_MIN && ++o->scans >= ENT__OBJ_SCANS) ent__obj_index(o);
+}
 /* Array: insert an unset item at `at` (<= n). */
 int ent__arr_insert(ent_val *a, size_t at);
 /* Make v an empty declared map of spec (one unset slot per sub-field). */

@@ -14,7 +14,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 # expect CODE CMD...: run, compare the exit code
 expect() { local want=$1; shift; "$@" >"$work/out" 2>"$work/err"; local got=$?; if [ "$got" = "$want" ]; then ok; else bad "$* -> exit $got (want $want): $(head -c 300 "$work/err")"; fi; }
 # json_field FILE PY_EXPR EXPECTED: evaluate an expression on the parsed JSON (d)
-jcheck() { local got; got=$(python3 -c "import json,sys; d=json.load(open('$1')); print($2)" 2>&1); if [ "$got" = "$3" ]; then ok; else bad "json $2 = '$got' (want '$3')"; fi; }
+jcheck() { local got; got=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>&1); if [ "$got" = "$3" ]; then ok; else bad "json $2 = '$got' (want '$3')"; fi; }
 errline() { if grep -q "^entity: .*$1" "$work/err" && [ "$(wc -l <"$work/err")" -ge 1 ]; then ok; else bad "stderr lacks '$1': $(cat "$work/err")"; fi; }
 
 expect 0 "$E" --version
@@ -155,12 +155,12 @@ expect 0 "$E" -s "$work/st" -- count customer  # "--" ends the tool's options ("
 expect 0 "$E" events
 python3 -c "
 import json,sys
-ev=[json.loads(l) for l in open('$work/out')]
+ev=[json.loads(l) for l in open(sys.argv[1])]
 assert [e['seq'] for e in ev]==list(range(1,len(ev)+1)), 'seq gap'
 assert set(ev[0])=={'seq','ts','txn','type','key','op','version','data'}, ev[0]
 assert ev[-1]['op']=='delete' and ev[-1]['data']=={}
 assert any(e['op']=='update' and e['data'].get('lines',0) is None for e in ev), 'removed field as null'
-" && ok || bad "event shapes"
+" "$work/out" && ok || bad "event shapes"
 expect 0 "$E" events --type order --op update
 jcheck out "d['type'], d['op']" "order update"
 expect 2 "$E" events --op explode
@@ -173,10 +173,10 @@ expect 0 "$E" subs read mailer --limit 2
 expect 0 "$E" subs ack mailer 2
 expect 0 "$E" subs
 python3 -c "
-import json
-s={d['name']:d for d in map(json.loads, open('$work/out'))}
+import json, sys
+s={d['name']:d for d in map(json.loads, open(sys.argv[1]))}
 assert s['mailer']['checkpoint']==2 and s['late']['lag']==0, s
-" && ok || bad "subs list"
+" "$work/out" && ok || bad "subs list"
 expect 1 "$E" subs ack mailer 999; errline "beyond"
 expect 1 "$E" trim --below 5; errline "mailer"
 expect 0 "$E" stat

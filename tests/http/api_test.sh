@@ -19,13 +19,13 @@ jcheck "[i['field'] for i in d['types']['customer']['indexes']]" "['email', 'joi
 "$E" -s "$S" stat >"$work/stat.cli"
 python3 -c "
 import json, sys
-a = json.load(open('$work/b')); b = json.load(open('$work/stat.cli'))
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
 same = ['id', 'schema', 'backend', 'durability', 'types', 'log', 'subscriptions']
 bad = [k for k in same if k not in a or a[k] != b.get(k)]
-sys.exit('differs from entity stat in %s' % bad if bad else 0)" && ok || bad "/api/stat against entity stat"
+sys.exit('differs from entity stat in %s' % bad if bad else 0)" "$work/b" "$work/stat.cli" && ok || bad "/api/stat against entity stat"
 req GET /api/schema; want 200 schema
 "$E" -s "$S" schema >"$work/schema.cli"
-python3 -c "import json; a=json.load(open('$work/b')); b=json.load(open('$work/schema.cli')); exit(0 if a==b else 1)" && ok || bad "schema differs from entity schema"
+python3 -c "import json, sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); exit(0 if a==b else 1)" "$work/b" "$work/schema.cli" && ok || bad "schema differs from entity schema"
 req GET '/api/stat?x=1'; want 400 "unknown parameter"; errmsg 'unknown parameter "x"'
 
 # ---- lists and paging
@@ -40,7 +40,7 @@ header Link '</api/customer?limit=2&after=11&reverse=1>'
 req GET '/api/customer?after=3&reverse=true&limit=10'; jcheck "[e['key'] for e in d]" "[2, 1]"
 req GET '/api/customer'; jcheck "len(d)" "12"
 "$E" -s "$S" ls product >"$work/ls.cli"
-req GET '/api/product'; python3 -c "import json; a=json.load(open('$work/b')); b=[json.loads(l) for l in open('$work/ls.cli')]; exit(0 if a==b else 1)" && ok || bad "list differs from entity ls"
+req GET '/api/product'; python3 -c "import json, sys; a=json.load(open(sys.argv[1])); b=[json.loads(l) for l in open(sys.argv[2])]; exit(0 if a==b else 1)" "$work/b" "$work/ls.cli" && ok || bad "list differs from entity ls"
 req GET '/api/product?limit=3&after=tea-assam'; want 200 "string after"
 for q in 'limit=0' 'limit=abc' 'limit=-1' 'limit=1001' 'after=x' 'reverse=maybe' 'nope=1' 'after=%zz'; do
   req GET "/api/customer?$q"; want 400 "list ?$q"
@@ -156,12 +156,12 @@ req GET '/api/customer/by/email?value=ada%40example.com'; jcheck "[e['key'] for 
 # a look-up of a value many entities have pages like a range: limit=3 of the paid orders, then Link
 req GET '/api/order/by/status?value=paid&limit=3'; want 200 "find page"; jcheck "len(d)" "3"
 header Link '</api/order/by/status?limit=3&value=paid&resume='
-keys=$(python3 -c "import json; print(' '.join(str(e['key']) for e in json.load(open('$work/b'))))")
+keys=$(python3 -c "import json, sys; print(' '.join(str(e['key']) for e in json.load(open(sys.argv[1]))))" "$work/b")
 for _ in $(seq 1 20); do
   next=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
   [ -z "$next" ] && break
   req GET "$next"; want 200 "find next page"
-  keys="$keys $(python3 -c "import json; print(' '.join(str(e['key']) for e in json.load(open('$work/b'))))")"
+  keys="$keys $(python3 -c "import json, sys; print(' '.join(str(e['key']) for e in json.load(open(sys.argv[1]))))" "$work/b")"
 done
 all=$("$E" -s "$S" find order status paid | python3 -c "import json,sys; print(' '.join(str(json.loads(l)['key']) for l in sys.stdin))")
 [ "$(echo $keys)" = "$(echo $all)" ] && ok || bad "find pages '$keys' != '$all'"
@@ -172,16 +172,16 @@ req GET "/api/order/by/status?value=paid&resume=$tok"; want 400 "a resume token 
 req GET "/api/order/by/status?value=paid&resume=$tok&reverse=1"; want 400 "a look-up has no reverse"
 req GET '/api/product/by/price?from=2&to=6'; want 200 range
 "$E" -s "$S" find product price --from 2 --to 6 >"$work/range.cli"
-python3 -c "import json; a=json.load(open('$work/b')); b=[json.loads(l) for l in open('$work/range.cli')]; exit(0 if a==b and a else 1)" && ok || bad "range differs from entity find"
+python3 -c "import json, sys; a=json.load(open(sys.argv[1])); b=[json.loads(l) for l in open(sys.argv[2])]; exit(0 if a==b and a else 1)" "$work/b" "$work/range.cli" && ok || bad "range differs from entity find"
 req GET '/api/product/by/price?from=0&limit=3&reverse=1'; want 200 "range reverse page"
 jcheck "[e['data']['price'] for e in d] == sorted([e['data']['price'] for e in d], reverse=True), len(d)" "True 3"
 # follow the Link pages of a range: all of it, in order, once
-keys=$(python3 -c "import json; print(' '.join(e['key'] for e in json.load(open('$work/b'))))")
+keys=$(python3 -c "import json, sys; print(' '.join(e['key'] for e in json.load(open(sys.argv[1]))))" "$work/b")
 for _ in $(seq 1 10); do
   next=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
   [ -z "$next" ] && break
   req GET "$next"; want 200 "range next page"
-  keys="$keys $(python3 -c "import json; print(' '.join(e['key'] for e in json.load(open('$work/b'))))")"
+  keys="$keys $(python3 -c "import json, sys; print(' '.join(e['key'] for e in json.load(open(sys.argv[1]))))" "$work/b")"
 done
 all=$("$E" -s "$S" find product price --from 0 --reverse | python3 -c "import json,sys; print(' '.join(json.loads(l)['key'] for l in sys.stdin))")
 [ "$(echo $keys)" = "$(echo $all)" ] && ok || bad "range pages '$keys' != '$all'"
@@ -197,7 +197,7 @@ req GET '/api/events?from=1&limit=10'; want 200 events
 jcheck "[e['seq'] for e in d], sorted(d[0])" "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10] ['data', 'key', 'op', 'seq', 'ts', 'txn', 'type', 'version']"
 header Link '</api/events?from=11&limit=10>'
 "$E" -s "$S" events --from 1 --limit 10 >"$work/ev.cli"
-python3 -c "import json; a=json.load(open('$work/b')); b=[json.loads(l) for l in open('$work/ev.cli')]; exit(0 if a==b else 1)" && ok || bad "events differ from entity events"
+python3 -c "import json, sys; a=json.load(open(sys.argv[1])); b=[json.loads(l) for l in open(sys.argv[2])]; exit(0 if a==b else 1)" "$work/b" "$work/ev.cli" && ok || bad "events differ from entity events"
 req GET '/api/events?type=order&op=delete,update'; want 200 "events filtered"
 jcheck "all(e['type']=='order' and e['op'] in ('delete','update') for e in d), len(d) > 0" "True True"
 for q in 'op=nope' 'type=nope' 'from=x' 'limit=0' 'limit=10001' 'op=' 'bogus=1'; do req GET "/api/events?$q"; want 400 "events ?$q"; done
@@ -320,7 +320,7 @@ pages() {
   local p=$1 n=0; : >"$work/keys"
   while [ -n "$p" ] && [ $n -lt 50 ]; do
     req GET "$p"; want 200 "page $p"; n=$((n + 1))
-    python3 -c "import json; [print(e.get('seq', e.get('key'))) for e in json.load(open('$work/b'))]" >>"$work/keys"
+    python3 -c "import json, sys; [print(e.get('seq', e.get('key'))) for e in json.load(open(sys.argv[1]))]" "$work/b" >>"$work/keys"
     p=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
   done
   pagecount=$n
@@ -512,7 +512,7 @@ req GET /api/stat -H 'Authorization: Bearer s3cret-tokeX'; want 401 "same length
 req GET /api/stat -H 'Authorization: Bearer s3cret-token-and-more'; want 401 "token as a prefix"
 req GET /api/stat -H 'Authorization: Basic czNjcmV0LXRva2Vu'; want 401 "not bearer"
 req GET /api/stat -H 'Authorization: Bearer s3cret-token'; want 200 "right token"
-custs=$(python3 -c "import json; print(json.load(open('$work/b'))['types']['customer']['count'])")
+custs=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['types']['customer']['count'])" "$work/b")
 req GET /api/events/stream; want 401 "stream needs the token"
 req POST /api/customer -d '{"email":"t@x","name":"t"}'; want 401 "a write without the token"
 req GET /api/stat -H 'Authorization: Bearer s3cret-token'; jcheck "d['types']['customer']['count']" "$custs"
@@ -616,7 +616,7 @@ stop_server
 wait $c1; rc=$?
 [ $rc = 0 ] && ok || bad "stream client saw exit $rc at server stop (want a clean end)"
 python3 "$work/sse.py" "$work/r1" >"$work/b" && ok || bad "stream before restart does not parse"
-lastid=$(python3 -c "import json; print(json.load(open('$work/b'))['ids'][-1])")
+lastid=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['ids'][-1])" "$work/b")
 for i in 1 2 3; do "$E" -s "$S" put customer "{\"email\":\"down$i@x\",\"name\":\"d$i\"}" >/dev/null; done
 start_server "$S" || exit 1
 end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")

@@ -46,11 +46,11 @@ want() { if [ "$code" = "$1" ]; then ok; else bad "$2 -> $code (want $1): $(head
 header() { if grep -qi "^$1: $2" "$work/h"; then ok; else bad "header $1 ~ '$2' missing: $(tr -d '\r' <"$work/h" | tr '\n' '|')"; fi; }
 noheader() { if grep -qi "^$1:" "$work/h"; then bad "header $1 present"; else ok; fi; }
 # jcheck PY_EXPR EXPECTED: an expression on the last body parsed as JSON (d)
-jcheck() { local got; got=$(python3 -c "import json,sys; d=json.load(open('$work/b')); print($1)" 2>&1); if [ "$got" = "$2" ]; then ok; else bad "json $1 = '$got' (want '$2')"; fi; }
+jcheck() { local got; got=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$work/b" 2>&1); if [ "$got" = "$2" ]; then ok; else bad "json $1 = '$got' (want '$2')"; fi; }
 # errmsg TEXT: the last body is {"error": "...TEXT..."}
-errmsg() { if python3 -c "import json,sys; d=json.load(open('$work/b')); sys.exit(0 if list(d)==['error'] and sys.argv[1] in d['error'] else 1)" "$1" 2>/dev/null; then ok; else bad "error message lacks '$1': $(head -c 300 "$work/b")"; fi; }
+errmsg() { if python3 -c "import json,sys; d=json.load(open(sys.argv[2])); sys.exit(0 if list(d)==['error'] and sys.argv[1] in d['error'] else 1)" "$1" "$work/b" 2>/dev/null; then ok; else bad "error message lacks '$1': $(head -c 300 "$work/b")"; fi; }
 # the error message does not contain $1
-errnot() { if python3 -c "import json,sys; d=json.load(open('$work/b')); sys.exit(0 if list(d)==['error'] and sys.argv[1] not in d['error'] else 1)" "$1" 2>/dev/null; then ok; else bad "error message holds '$1': $(head -c 300 "$work/b")"; fi; }
+errnot() { if python3 -c "import json,sys; d=json.load(open(sys.argv[2])); sys.exit(0 if list(d)==['error'] and sys.argv[1] not in d['error'] else 1)" "$1" "$work/b" 2>/dev/null; then ok; else bad "error message holds '$1': $(head -c 300 "$work/b")"; fi; }
 finish() {
   echo "$pass passed, $fail failed"
   [ $fail = 0 ]

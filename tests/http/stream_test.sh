@@ -193,9 +193,9 @@ wait $stalled
 grep -q '^eof' "$work/stalled.out" && ok || bad "the stalled client's connection did not end: $(cat "$work/stalled.out")"
 # what it got is a gap-free prefix; then it resumes after its last complete message
 got=$(python3 -c "
-import re
-ids = [int(x) for x in re.findall(r'^id: (\d+)\n(?:.*\n)*?\n', open('$work/stalled.sse', encoding='utf-8', errors='replace').read(), re.M)]
-print(ids[-1] if ids else 0)")
+import re, sys
+ids = [int(x) for x in re.findall(r'^id: (\d+)\n(?:.*\n)*?\n', open(sys.argv[1], encoding='utf-8', errors='replace').read(), re.M)]
+print(ids[-1] if ids else 0)" "$work/stalled.sse")
 [ "$got" -lt $M ] && ok || bad "the stalled client got all $M events"
 if [ "$got" -gt 0 ]; then python3 "$work/check.py" 1 "$got" "$work/stalled.sse" && ok || bad "the stalled client's part has gaps"; fi
 curl -s -N --max-time 3 -H "Last-Event-ID: $got" "$U/api/events/stream" >"$work/resumed.sse"
@@ -203,7 +203,7 @@ python3 "$work/check.py" $((got + 1)) $M "$work/resumed.sse" && ok || bad "resum
 stop_server
 pids=()
 python3 "$work/check.py" 1 $M "$work/normal.sse" && ok || bad "the other client beside the stalled one missed events"
-python3 -c "print('stalled client: %d writes of 1 KiB took %.2f s beside it; it was dropped after seq %d; the other client used %s connection(s)' % ($M, $t1 - $t0, $got, open('$work/normal.out').read().strip()))"
+python3 -c "import sys; print('stalled client: %d writes of 1 KiB took %.2f s beside it; it was dropped after seq %d; the other client used %s connection(s)' % ($M, $t1 - $t0, $got, open(sys.argv[1]).read().strip()))" "$work/normal.out"
 
 # ---- 3. stalled clients that catch up on a log of big events: what each makes the server hold
 # stays small (a catching-up client is not yet under --client-buffer: it renders from the log

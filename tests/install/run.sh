@@ -35,12 +35,13 @@ for pc in $(cd "$pcdir" && ls *.pc); do
   grep -qx 'prefix=/opt/ent' "$staged" || { echo "FAIL: staged $pc:"; head -3 "$staged"; exit 1; }
 done
 [ -f "$work/stage/opt/ent/include/entity/entity.h" ] || { echo "FAIL: DESTDIR install has no headers"; exit 1; }
-# a prefix with a space: escaped in the .pc, so a shell that reads pkg-config's output as words
-# (make's $(shell ...), eval) gets each flag whole
-cmake --install "$bin" --prefix "$work/pre fix" >/dev/null
-eval "cc -std=c11 -Wall -Werror -o \"\$work/pc_space\" \"\$here/host.c\" \
-  $(PKG_CONFIG_PATH=$(dirname "$(find "$work/pre fix" -name entity.pc)") pkg-config --cflags --libs entity)"
-LD_LIBRARY_PATH="$work/pre fix/${libdir#"$prefix"/}" run pkgconfig-space "$work/pc_space"
+# a prefix with a space and a quote: escaped in the .pc, so a shell that reads pkg-config's output
+# as words (make's $(shell ...), eval) gets each flag whole (an unescaped quote: no flags, exit 0)
+cmake --install "$bin" --prefix "$work/pre fix'd" >/dev/null
+flags=$(PKG_CONFIG_PATH=$(dirname "$(find "$work/pre fix'd" -name entity.pc)") pkg-config --cflags --libs entity)
+case $flags in *-lentity*) ;; *) echo "FAIL: pkg-config --cflags --libs for a prefix with a quote: '$flags'"; exit 1 ;; esac
+eval "cc -std=c11 -Wall -Werror -o \"\$work/pc_space\" \"\$here/host.c\" $flags"
+LD_LIBRARY_PATH="$work/pre fix'd/${libdir#"$prefix"/}" run pkgconfig-space "$work/pc_space"
 # a component's .pc asks for the libentity of its own version (another one's ABI may differ)
 for pc in entity-nats entity-http; do
   [ -f "$pcdir/$pc.pc" ] || continue
