@@ -523,3 +523,10 @@ int ent_txn_skip_ref_checks(ent_txn *t)
     t->refs_unchecked = 1;
     return ENT_OK;
 }
+
+int ent_txn_restore_forward(ent_txn *t)
+{
+    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_restore_forward: not a write transaction");
+    t->restore_forward = 1;
+    return ENT_OK;
+}

@@ -188,6 +188,14 @@ ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
  * Returns ENT_OK, ENT_INVALID (not a write transaction). */
 ENT_EXTERN(int) ent_txn_skip_ref_checks(ent_txn *t);
 
+/* For loading into a store that may already hold some of the entities: ent_restore() in write
+ * transaction t never moves an entity back. It is ENT_CONFLICT, naming the entity and both
+ * versions, when the store holds the entity at a higher version than e carries, or at the same
+ * version with other values (another history: a version names one state, If-Match and consumers
+ * rely on it). The same entity at the same version writes nothing, as before.
+ * Returns ENT_OK, ENT_INVALID (not a write transaction). */
+ENT_EXTERN(int) ent_txn_restore_forward(ent_txn *t);
+
 /* ---- CRUD (txn NULL: the call commits on its own) ------------------------------------------ */
 
 /* Create e. Auto-key types: e's key is assigned (the next id) unless e carries one, which must
