@@ -1112,6 +1112,65 @@ static void t_versions_exhausted(void)
     close_store();
 }
 
+/* ent_txn_restore_forward() (entity load): a restore never moves a stored entity back. A lower
+ * version, or the same one with other values, is ENT_CONFLICT naming both versions, with nothing
+ * written and no event (a load of an old dump set version 3 back to 1 and logged an "update" to
+ * version 1); the same entity at its version writes nothing; a higher version is stored. Without
+ * the option (replay, mirrors) a restore stores what it is given. */
+static void t_restore_forward(void)
+{
+    ent_entity *e = NULL, *got = NULL;
+    ent_txn *w = NULL;
+    ent_key k = ent_key_id(7);
+    uint64_t last = 0, after = 0;
+    int64_t score = 0;
+    open_store();
+    e = customer("f@x", 1);
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_version(e, 3));
+    ENT_OK_(ent_restore(S, NULL, e));
+    ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_restore_forward(w));
+    ENT_OK_(ent_entity_set_version(e, 3)); /* the same entity at its version: nothing */
+    ENT_OK_(ent_restore(S, w, e));
+    ENT_OK_(ent_entity_set_int(e, "score", 2));
+    ENT_OK_(ent_entity_set_version(e, 1));
+    ENT_CHECK_RC(ent_restore(S, w, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("customer 7 is at version 3 in the store, the restored one at 1");
+    ENT_OK_(ent_entity_set_version(e, 3));
+    ENT_CHECK_RC(ent_restore(S, w, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("at 3 with other values");
+    ENT_OK_(ent_txn_commit(w)); /* the refusals left the transaction usable, and wrote nothing */
+    w = NULL;
+    ENT_OK_(ent_log_bounds(NULL, &after, S, NULL));
+    CU_ASSERT_EQUAL(after, last);
+    ENT_OK_(ent_get(&got, S, NULL, T("customer"), &k));
+    CU_ASSERT_EQUAL(ent_entity_version(got), 3);
+    ENT_OK_(ent_entity_get_int(&score, got, "score"));
+    CU_ASSERT_EQUAL(score, 1);
+    ent_entity_free(got);
+    got = NULL;
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_restore_forward(w));
+    ENT_OK_(ent_entity_set_version(e, 5));
+    ENT_OK_(ent_restore(S, w, e));
+    ENT_OK_(ent_txn_commit(w));
+    w = NULL;
+    ENT_OK_(ent_get(&got, S, NULL, T("customer"), &k));
+    CU_ASSERT_EQUAL(ent_entity_version(got), 5);
+    ent_entity_free(got);
+    got = NULL;
+    ENT_CHECK_RC(ent_txn_restore_forward(NULL), ENT_INVALID);
+    ENT_OK_(ent_entity_set_version(e, 2)); /* replay and mirrors keep what they are given */
+    ENT_OK_(ent_restore(S, NULL, e));
+    ENT_OK_(ent_get(&got, S, NULL, T("customer"), &k));
+    CU_ASSERT_EQUAL(ent_entity_version(got), 2);
+    ent_entity_free(got);
+    ent_entity_free(e);
+    close_store();
+}
+
 /* A default that is a map, or an array of maps, gets the defaults of its own sub-fields when it
  * goes in: the created entity, its event and a later get are the same (the event and the record
  * held {} and [{}] while every read filled them in). */
@@ -1245,6 +1304,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_default_map_gets_sub_defaults),
         ENT_TEST(t_conflict_message_values),
         ENT_TEST(t_versions_exhausted),
+        ENT_TEST(t_restore_forward),
         ENT_TEST(t_iter_beside_own_writes),
         ENT_TEST(t_get_values_outlive_txn),
         ENT_TEST(t_nan_outside_open_ranges),

@@ -332,6 +332,50 @@ static void t_schema_changed_elsewhere(void)
     ent_test_rm_rf(dir);
 }
 
+/* ent_txn_type(): a read transaction begun before another process's evolution, on a handle that
+ * another transaction has since seen it through, reads with the type of its own snapshot; the
+ * store's current type is refused there (what `entity serve` hit: a request's snapshot and a type
+ * looked up after another request noticed the evolution gave 409). */
+static void t_txn_type_of_its_snapshot(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store *s = NULL;
+    ent_txn *old = NULL, *now = NULL;
+    ent_entity *e = NULL;
+    ent_key k = ent_key_id(1);
+    pid_t pid;
+    int st = 0;
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
+    ENT_OK_(open_with(&s, dir, V1, 0));
+    fill(s);
+    ENT_OK_(ent_txn_begin(&old, s, ENT_TXN_READ));
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        ent_store *c = NULL;
+        int rc = open_with(&c, dir, V2, 0);
+        ent_store_close(c);
+        _exit(rc ? 1 : 0);
+    }
+    waitpid(pid, &st, 0);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ENT_OK_(ent_txn_begin(&now, s, ENT_TXN_READ)); /* notices the evolution */
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 2);
+    CU_ASSERT_PTR_NULL(ent_txn_type(old, "pet"));
+    CU_ASSERT_PTR_NOT_NULL(ent_txn_type(now, "pet"));
+    CU_ASSERT_PTR_NULL(ent_txn_type(NULL, "person"));
+    ENT_CHECK_RC(ent_get(&e, s, old, ent_store_type(s, "person"), &k), ENT_SCHEMA);
+    ENT_OK_(ent_get(&e, s, old, ent_txn_type(old, "person"), &k));
+    ent_entity_free(e);
+    e = NULL;
+    ENT_OK_(ent_get(&e, s, now, ent_txn_type(now, "person"), &k));
+    ent_entity_free(e);
+    ent_txn_abort(old);
+    ent_txn_abort(now);
+    ent_store_close(s);
+    ent_test_rm_rf(dir);
+}
+
 /* An index built at open over a map that is nearly full grows the map in the middle of the build.
  * The build puts each record's key as the cursor gave it, a pointer into the map; the growth
  * unmaps the old map and the put was retried with it: a SIGSEGV (or SIGBUS) inside LMDB. */
@@ -894,6 +938,7 @@ int main(void)
         ENT_TEST(t_evolution),
         ENT_TEST(t_evolution_defaults),
         ENT_TEST(t_schema_changed_elsewhere),
+        ENT_TEST(t_txn_type_of_its_snapshot),
         ENT_TEST(t_durability_is_stored),
         ENT_TEST(t_index_build_grows_the_map),
         ENT_TEST(t_newer_format),

@@ -120,16 +120,37 @@ static int args_all_used(ent_http_args *a, struct MHD_Connection *c, enum MHD_Re
     return 0;
 }
 
-/* The type as the store has it now: a read transaction begun here picks up a schema that another
- * process evolved since this handle last looked (store.h), so the route's calls get a type of the
- * schema their transactions see (a write looks it up again inside its own). */
-static const ent_type *type_or_404(ent_http *h, struct MHD_Connection *c, const char *name, enum MHD_Result *rc)
+/* A read route's transaction and its type, as of that transaction: the type and every read of
+ * the request are of one snapshot. (The type looked up first and read later in another
+ * transaction answered 409 when another process's evolution committed in between, and so did a
+ * type of the store's current schema when another request's transaction had noticed an
+ * evolution that this one's snapshot predates.) *r: the caller aborts it; NULL on failure, which
+ * is answered (rc). */
+static const ent_type *read_type(ent_txn **r, ent_http *h, struct MHD_Connection *c, const char *name,
+                                 enum MHD_Result *rc)
 {
     const ent_type *t;
+    int code = ent_txn_begin(r, h->s, ENT_TXN_READ);
+    if (code) {
+        *r = NULL;
+        *rc = ent_http__reply_lib(c, code, name);
+        return NULL;
+    }
+    if (!(t = ent_txn_type(*r, name))) {
+        ent_txn_abort(*r);
+        *r = NULL;
+        *rc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", name);
+    }
+    return t;
+}
+
+/* A write route's type: looked up again by name inside the write's own transaction (which no
+ * evolution can pass: it holds the writer), so this one only answers an unknown type with 404. */
+static const ent_type *type_or_404(ent_http *h, struct MHD_Connection *c, const char *name, enum MHD_Result *rc)
+{
     ent_txn *r = NULL;
-    if (ent_txn_begin(&r, h->s, ENT_TXN_READ) == ENT_OK) ent_txn_abort(r); /* a failure shows in the call */
-    t = ent_store_type(h->s, name);
-    if (!t) *rc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", name);
+    const ent_type *t = read_type(&r, h, c, name, rc);
+    ent_txn_abort(r);
     return t;
 }
 
@@ -260,15 +281,19 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
     ent_iter *it = NULL;
     ent_entity *e, *last = NULL;
+    ent_txn *r = NULL;
     sbuf b = {0}, link = {0};
     if (arg_limit(&limit, a, PAGE_DEFAULT, PAGE_MAX, c, &mrc) || arg_bool(&reverse, a, "reverse", c, &mrc)) return mrc;
     after = ent_http__arg(a, "after");
-    if (args_all_used(a, c, &mrc) || !(t = type_or_404(h, c, tname, &mrc))) return mrc;
-    if (after && ent_http__key(&start, t, after, c, &mrc)) return mrc;
+    if (args_all_used(a, c, &mrc) || !(t = read_type(&r, h, c, tname, &mrc))) return mrc;
+    if (after && ent_http__key(&start, t, after, c, &mrc)) goto out;
     if (reverse) o.flags |= ENT_ITER_REVERSE;
     /* after= is exclusive: the scan starts at the key and skips it. One entity beyond the page
      * tells whether a next page exists. */
-    if ((rc = ent_scan(&it, h->s, NULL, t, after ? &start : NULL, &o))) return ent_http__reply_lib(c, rc, tname);
+    if ((rc = ent_scan(&it, h->s, r, t, after ? &start : NULL, &o))) {
+        mrc = ent_http__reply_lib(c, rc, tname);
+        goto out;
+    }
     sb_add(&b, "[", 1);
     while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
         if (after && same_key(ent_entity_key(e), start)) {
@@ -311,7 +336,9 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
         mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
     }
     ent_entity_free(last);
+out:
     ent_iter_free(it);
+    ent_txn_abort(r);
     return mrc;
 }
 
@@ -332,14 +359,14 @@ static int token_of_value(const char *tok, const char *vtok)
 
 /* The token part naming f's index value v, from the first entity that has it. out: NULL when
  * none has (the caller frees it). Returns 0 or a libentity code. */
-static int value_token(char **out, ent_store *s, const ent_field *f, const ent_value *v)
+static int value_token(char **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v)
 {
     ent_iter *it = NULL;
     ent_entity *e = NULL;
     const char *tok;
     int rc;
     *out = NULL;
-    if ((rc = ent_find(&it, s, NULL, f, v))) return rc;
+    if ((rc = ent_find(&it, s, txn, f, v))) return rc;
     rc = ent_iter_next(&e, it);
     ent_entity_free(e);
     if (rc == ENT_OK && (tok = ent_iter_resume(it)) && !(*out = strndup(tok, token_value_len(tok)))) rc = ENT_NOMEM;
@@ -364,51 +391,71 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
     uint64_t limit, n = 0;
     int reverse, rc, more = 0;
     char *token = NULL, *vtok = NULL;
+    ent_txn *r = NULL;
     sbuf b = {0}, link = {0};
     if (arg_limit(&limit, a, PAGE_DEFAULT, PAGE_MAX, c, &mrc) || arg_bool(&reverse, a, "reverse", c, &mrc)) return mrc;
     value = ent_http__arg(a, "value");
     from = ent_http__arg(a, "from");
     to = ent_http__arg(a, "to");
     resume = ent_http__arg(a, "resume");
-    if (args_all_used(a, c, &mrc) || !(t = type_or_404(h, c, tname, &mrc))) return mrc;
-    if (!(f = ent_type_field(t, fname))) return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "%s has no field \"%s\"", tname, fname);
-    if (value && (from || to || reverse))
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "value= looks one value up; from=, to= and reverse= scan a range: give one or the other");
+    if (args_all_used(a, c, &mrc) || !(t = read_type(&r, h, c, tname, &mrc))) return mrc;
+    if (!(f = ent_type_field(t, fname))) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "%s has no field \"%s\"", tname, fname);
+        goto out;
+    }
+    if (value && (from || to || reverse)) {
+        mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "value= looks one value up; from=, to= and reverse= scan a range: give one or the other");
+        goto out;
+    }
     if (value && !resume) {
-        if ((rc = ent_value_parse(&v, buf_v, sizeof buf_v, f, value)) || (rc = ent_find(&it, h->s, NULL, f, &v)))
-            return ent_http__reply_lib(c, rc, "value");
+        if ((rc = ent_value_parse(&v, buf_v, sizeof buf_v, f, value)) || (rc = ent_find(&it, h->s, r, f, &v))) {
+            mrc = ent_http__reply_lib(c, rc, "value");
+            goto out;
+        }
     } else if (value) {
-        if ((rc = ent_value_parse(&v, buf_v, sizeof buf_v, f, value)) || (rc = value_token(&vtok, h->s, f, &v)))
-            return ent_http__reply_lib(c, rc, "value");
+        if ((rc = ent_value_parse(&v, buf_v, sizeof buf_v, f, value)) || (rc = value_token(&vtok, h->s, r, f, &v))) {
+            mrc = ent_http__reply_lib(c, rc, "value");
+            goto out;
+        }
         if (!vtok) { /* none has it (any more) */
             char *empty = strdup("[]");
-            return empty ? ent_http__reply(c, MHD_HTTP_OK, empty, 2, NULL, NULL) : MHD_NO;
+            mrc = empty ? ent_http__reply(c, MHD_HTTP_OK, empty, 2, NULL, NULL) : MHD_NO;
+            goto out;
         }
         if (!token_of_value(resume, vtok)) {
-            free(vtok);
-            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "resume: the token is not from a look-up of %s.%s = %s", tname, fname, value);
+            mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "resume: the token is not from a look-up of %s.%s = %s", tname, fname, value);
+            goto out;
         }
         o.from = &v;
         o.resume = resume;
-        if ((rc = ent_range(&it, h->s, NULL, f, &o))) {
-            free(vtok);
-            return ent_http__reply_lib(c, rc, fname);
+        if ((rc = ent_range(&it, h->s, r, f, &o))) {
+            mrc = ent_http__reply_lib(c, rc, fname);
+            goto out;
         }
     } else {
-        if (from && (rc = ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from))) return ent_http__reply_lib(c, rc, "from");
-        if (to && (rc = ent_value_parse(&vto, buf_to, sizeof buf_to, f, to))) return ent_http__reply_lib(c, rc, "to");
+        if (from && (rc = ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from))) {
+            mrc = ent_http__reply_lib(c, rc, "from");
+            goto out;
+        }
+        if (to && (rc = ent_value_parse(&vto, buf_to, sizeof buf_to, f, to))) {
+            mrc = ent_http__reply_lib(c, rc, "to");
+            goto out;
+        }
         o.from = from ? &vfrom : NULL;
         o.to = to ? &vto : NULL;
         o.flags = reverse ? ENT_ITER_REVERSE : 0;
         o.resume = resume;
-        if ((rc = ent_range(&it, h->s, NULL, f, &o))) return ent_http__reply_lib(c, rc, fname);
+        if ((rc = ent_range(&it, h->s, r, f, &o))) {
+            mrc = ent_http__reply_lib(c, rc, fname);
+            goto out;
+        }
     }
     sb_add(&b, "[", 1);
     while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
         if (vtok) {
             /* a look-up's later page: the range goes on past the value, the page not */
-            const char *r = ent_iter_resume(it);
-            if (!r || !token_of_value(r, vtok)) {
+            const char *res = ent_iter_resume(it);
+            if (!res || !token_of_value(res, vtok)) {
                 ent_entity_free(e);
                 break;
             }
@@ -423,9 +470,9 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
         if (rc) break;
         /* the token after this entity, when the page may end here */
         if (++n == limit || b.n >= PAGE_BYTES) {
-            const char *r = ent_iter_resume(it); /* borrowed until the next call: copied */
+            const char *res = ent_iter_resume(it); /* borrowed until the next call: copied */
             free(token);
-            token = r ? strdup(r) : NULL;
+            token = res ? strdup(res) : NULL;
         }
     }
     if (rc == ENT_NOTFOUND) rc = ENT_OK;
@@ -461,9 +508,11 @@ static enum MHD_Result api_find(ent_http *h, struct MHD_Connection *c, const cha
         }
         mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
     }
+out:
     free(token);
     free(vtok);
     ent_iter_free(it);
+    ent_txn_abort(r);
     return mrc;
 }
 
@@ -590,6 +639,7 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     enum MHD_Result mrc = MHD_NO;
     const char *allow;
     const ent_type *t;
+    ent_txn *rt = NULL;
     char why[160];
     int write;
     enum { STAT, SCHEMA, EVENTS, STREAM, LIST, ONE, FIND } route;
@@ -623,8 +673,12 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
         if (args_all_used(args, c, &mrc) || !(t = type_or_404(h, c, segs[0], &mrc))) return mrc;
         return ent_http__entity_create(h, c, t, r);
     case ONE:
-        if (args_all_used(args, c, &mrc) || !(t = type_or_404(h, c, segs[0], &mrc))) return mrc;
-        return write ? ent_http__entity_write(h, c, method, t, segs[1], r) : ent_http__entity_get(h, c, t, segs[1]);
+        if (args_all_used(args, c, &mrc)) return mrc;
+        if (write) return (t = type_or_404(h, c, segs[0], &mrc)) ? ent_http__entity_write(h, c, method, t, segs[1], r) : mrc;
+        if (!(t = read_type(&rt, h, c, segs[0], &mrc))) return mrc;
+        mrc = ent_http__entity_get(h, c, rt, t, segs[1]);
+        ent_txn_abort(rt);
+        return mrc;
     case FIND:
         return api_find(h, c, segs[0], segs[2], args);
     }

@@ -51,7 +51,7 @@ static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, c
     return ent_http__reply(c, status, j, strlen(j), NULL, hdr);
 }
 
-enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, const ent_type *t, const char *ktext)
+enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *ktext)
 {
     enum MHD_Result mrc = MHD_NO;
     ent_entity *e = NULL;
@@ -63,7 +63,7 @@ enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, cons
     if (ent_http__key(&k, t, ktext, c, &mrc)) return mrc;
     if (if_match(&has_im, &want, c, MHD_HTTP_HEADER_IF_MATCH))
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: expected a version in quotes (\"3\") or *");
-    if ((rc = ent_get(&e, h->s, NULL, t, &k))) return ent_http__reply_lib(c, rc, ent_type_name(t));
+    if ((rc = ent_get(&e, h->s, txn, t, &k))) return ent_http__reply_lib(c, rc, ent_type_name(t));
     /* a read of the version the client holds, or nothing: it was the current one whatever the
      * client named (RFC 9110 13.1.1 has a false If-Match refuse any method) */
     if (has_im && want != ENT_VERSION_ANY && want != ent_entity_version(e)) {
@@ -87,21 +87,44 @@ enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, cons
 }
 
 /* POST /api/TYPE: create with the next id. */
+/* POST's work in a grouped write (ent_txn_run(): grouped with other threads' writes, as a create
+ * without a transaction is). The type again, inside the write's own transaction, as for the
+ * other writes: an evolution committed since the route's look-up made the create a 409. fn may
+ * run more than once: each run builds the entity anew. */
+typedef struct create_job {
+    ent_store *s;
+    const char *tn;
+    const ent_http_req *r;
+    ent_entity *e; /* the created entity; the caller frees it */
+    int unknown;   /* the type is gone from the schema the write sees */
+} create_job;
+
+static int create_in(ent_txn *w, void *payload)
+{
+    create_job *j = payload;
+    const ent_type *t = ent_txn_type(w, j->tn);
+    int rc;
+    ent_entity_free(j->e);
+    j->e = NULL;
+    j->unknown = !t;
+    if (!t) return ENT_NOTFOUND;
+    if ((rc = ent_entity_from_json(&j->e, t, j->r->body, j->r->len))) return rc;
+    return ent_create(j->s, w, j->e);
+}
+
 enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r)
 {
-    ent_entity *e = NULL;
+    create_job j = {h->s, ent_type_name(t), r, NULL, 0};
     enum MHD_Result mrc;
     int rc;
     if (ent_type_key(t) != ENT_KEY_AUTO)
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s has string keys: create one with PUT /api/%s/KEY", ent_type_name(t),
-                                     ent_type_name(t));
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s has string keys: create one with PUT /api/%s/KEY", j.tn, j.tn);
     if (!r->len) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be the entity's data, a JSON object");
-    if ((rc = ent_entity_from_json(&e, t, r->body, r->len)) || (rc = ent_create(h->s, NULL, e))) {
-        ent_entity_free(e);
-        return ent_http__reply_lib(c, rc, ent_type_name(t));
-    }
-    mrc = reply_entity(c, MHD_HTTP_CREATED, e, ent_type_name(t));
-    ent_entity_free(e);
+    rc = ent_txn_run(h->s, create_in, &j);
+    if (rc && j.unknown) mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", j.tn);
+    else if (rc) mrc = ent_http__reply_lib(c, rc, j.tn);
+    else mrc = reply_entity(c, MHD_HTTP_CREATED, j.e, j.tn);
+    ent_entity_free(j.e);
     return mrc;
 }
 
@@ -131,7 +154,7 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
     if ((rc = ent_txn_begin(&w, h->s, ENT_TXN_WRITE))) return ent_http__reply_lib(c, rc, tn);
     /* The type again, as of this transaction: another process may have evolved the schema since
      * the route looked it up, and none can now (this transaction holds the writer). */
-    if (!(t = ent_store_type(h->s, tn))) {
+    if (!(t = ent_txn_type(w, tn))) {
         mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", tn);
         goto out;
     }

@@ -135,7 +135,8 @@ int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_
 void ent_http__key_text(char *buf, size_t size, ent_key k);
 
 /* One entity (api_entity.c). */
-enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, const ent_type *t, const char *ktext);
+/* GET /api/TYPE/KEY in read transaction txn (the caller's; t is a type of its schema). */
+enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *ktext);
 enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r);
 enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
                                        const char *ktext, ent_http_req *r);

@@ -98,7 +98,7 @@ unsigned ent_http__status(int code)
     case ENT_CONFLICT: return MHD_HTTP_CONFLICT;
     case ENT_INVALID: return MHD_HTTP_BAD_REQUEST;
     case ENT_SCHEMA: return MHD_HTTP_CONFLICT;     /* the schema changed under the request */
-    case ENT_FULL: return MHD_HTTP_CONTENT_TOO_LARGE; /* a value too long for an index key; a full disk */
+    case ENT_FULL: return MHD_HTTP_CONTENT_TOO_LARGE; /* a value too long for a key (a full store: 507, reply_lib) */
     case ENT_READONLY: return MHD_HTTP_METHOD_NOT_ALLOWED;
     case ENT_BUSY:
     case ENT_TIMEOUT: return MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -106,15 +106,27 @@ unsigned ent_http__status(int code)
     }
 }
 
+/* Whether an ENT_FULL is the store out of room (a full disk or quota, the file size limit, a map
+ * that cannot grow, the table limit): 507, the server's to fix, where a value too long for a key
+ * is the client's input (413). The code is the same; the library's messages tell them apart:
+ * every size refusal says "exceeds the backend" (bk.c, backend_lmdb.c, backend_memory.c) or is
+ * LMDB's MDB_BAD_VALSIZE, and ids or versions used up say "exhausted" (crud.c, left at 413).
+ * Whatever else is full is storage, so a new wording of a disk error stays a 507. */
+static int storage_full(const char *m)
+{
+    return !strstr(m, "exceeds the backend") && !strstr(m, "MDB_BAD_VALSIZE") && !strstr(m, "exhausted");
+}
+
 enum MHD_Result ent_http__reply_lib(struct MHD_Connection *c, int code, const char *what)
 {
     const char *m = ent_errmsg();
     size_t n = strlen(what);
+    unsigned status = code == ENT_FULL && storage_full(m) ? MHD_HTTP_INSUFFICIENT_STORAGE : ent_http__status(code);
     /* The library's messages mostly name the type already ("product.price: ...", "customer 1 is
      * still referenced"): not twice. */
     if (m[0] && n && strncmp(m, what, n) == 0 && (m[n] == ':' || m[n] == ' ' || m[n] == '.'))
-        return ent_http__reply_error(c, ent_http__status(code), "%s", m);
-    return ent_http__reply_error(c, ent_http__status(code), "%s: %s", what, m[0] ? m : ent_strerror(code));
+        return ent_http__reply_error(c, status, "%s", m);
+    return ent_http__reply_error(c, status, "%s: %s", what, m[0] ? m : ent_strerror(code));
 }
 
 /* ---- URLs --------------------------------------------------------------------------------- */

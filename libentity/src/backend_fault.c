@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "backend_fault.h"
@@ -40,8 +41,47 @@ static _Atomic(const char *) arm_name;
 static atomic_uint_fast64_t named_calls, named_at;
 static atomic_int named_rc;
 
+/* ent__fault_hook: hook_left counts down the calls (named hook_name, or any) still to come. */
+static atomic_uint_fast64_t hook_left;
+static _Atomic(const char *) hook_name;
+static void (*_Atomic hook_fn)(void *);
+static void *_Atomic hook_payload;
+static atomic_int hook_busy; /* threads in hook(), counted before they may take the last count */
+
+void ent__fault_hook(const char *call, uint64_t n, void (*fn)(void *payload), void *payload)
+{
+    atomic_store(&hook_left, 0);
+    while (atomic_load(&hook_busy)) { /* a hook that fired meanwhile runs to its end first */
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    if (!n || !fn) return;
+    atomic_store(&hook_name, call);
+    atomic_store(&hook_fn, fn);
+    atomic_store(&hook_payload, payload);
+    atomic_store(&hook_left, n);
+}
+
+/* Run the hook when this call is the one it waits for (one thread wins the last count). */
+static void hook(const char *call)
+{
+    const char *name;
+    uint64_t left;
+    if (!atomic_load(&hook_left)) return;
+    atomic_fetch_add(&hook_busy, 1);
+    name = atomic_load(&hook_name);
+    left = atomic_load(&hook_left);
+    if (!name || strcmp(name, call) == 0) {
+        while (left && !atomic_compare_exchange_weak(&hook_left, &left, left - 1)) {
+        }
+        if (left == 1) atomic_load(&hook_fn)(atomic_load(&hook_payload));
+    }
+    atomic_fetch_sub(&hook_busy, 1);
+}
+
 void ent__fault_reset(void)
 {
+    atomic_store(&hook_left, 0);
     atomic_store(&arm_at, 0);
     atomic_store(&arm_name, NULL);
     atomic_store(&calls, 0);
@@ -82,6 +122,7 @@ static int inject(const char *call)
     uint64_t n = atomic_fetch_add(&calls, 1) + 1, at = atomic_load(&arm_at);
     const char *name = atomic_load(&arm_name);
     int rc;
+    hook(call);
     if (name && strcmp(name, call) == 0 && atomic_fetch_add(&named_calls, 1) + 1 == atomic_load(&named_at)) {
         rc = atomic_load(&named_rc);
         atomic_fetch_add(&fired, 1);

@@ -33,6 +33,13 @@ void ent__fault_disarm(void);
 /* Make the n-th call named `call` ("txn_commit", "sync", "sp_end", ...: the names above; a
  * static string) from now on fail with rc; only that one. Disarmed by reset and disarm. */
 void ent__fault_arm_named(const char *call, uint64_t n, int rc);
+/* Run fn(payload) once, in the calling thread, just before the n-th counted call from now on
+ * (1-based; of those named `call` when it is not NULL, such as "txn_begin") reaches the inner
+ * backend: another process's commit at that point of a workload (a schema evolution between two
+ * steps of a request). fn must not wait for this store's writer when the call may be made while
+ * holding it. n == 0 or fn NULL disarms (and waits for a hook running meanwhile to return); so
+ * does reset (without the wait). */
+void ent__fault_hook(const char *call, uint64_t n, void (*fn)(void *payload), void *payload);
 /* Failures injected since the last reset. */
 uint64_t ent__fault_fired(void);
 

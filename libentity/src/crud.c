@@ -570,6 +570,21 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         /* A replay keeps every event of its source, seq for seq: under the newest schema an
          * event may change nothing (a removed field that a later default brings back). */
         if (mask_empty(&diff) && version == old->version && !t->restore_always) goto same;
+        if (t->restore_forward && version <= old->version) {
+            /* A value that differs, not one the record only lacked (a default it reads with): a
+             * load of its own dump into a store written before an evolution stores those. */
+            int other = version < old->version;
+            for (size_t i = 0; i < type->n_fields && !other; i++)
+                other = !ent__val_equal(&old->slots[i], &target->slots[i]);
+            if (other) {
+                rc = ent__err(ENT_CONFLICT,
+                              "%s %s is at version %" PRIu64 " in the store, the restored one at %" PRIu64
+                              "%s: versions never go back",
+                              type->name, ent__key_str(&key, kb, sizeof kb), old->version, version,
+                              version == old->version ? " with other values" : "");
+                goto out;
+            }
+        }
     } else {
         if (mask_empty(&diff)) goto same;
         /* The next version must not wrap to 0 ("not stored") nor be ENT_VERSION_ANY ("any"):

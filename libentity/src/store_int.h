@@ -119,6 +119,7 @@ struct ent_txn {
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
+    int restore_forward; /* ent_txn_restore_forward() */
     int indexes_deferred; /* ent_store_replay(): indexes left alone, every one rebuilt at its end */
     int restore_always;   /* ent_store_replay(): a restore that changes nothing still writes its event */
     int keep_ts;          /* ent_store_replay(): the next events get event_ts, the source event's */

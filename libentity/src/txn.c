@@ -517,9 +517,21 @@ int ent__type_counters(uint64_t *next_id, uint64_t *count, ent_txn *t, const ent
     return ENT_OK;
 }
 
+const ent_type *ent_txn_type(const ent_txn *t, const char *name)
+{
+    return t ? ent_schema_type(t->lay->schema, name) : NULL;
+}
+
 int ent_txn_skip_ref_checks(ent_txn *t)
 {
     if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: not a write transaction");
     t->refs_unchecked = 1;
+    return ENT_OK;
+}
+
+int ent_txn_restore_forward(ent_txn *t)
+{
+    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_restore_forward: not a write transaction");
+    t->restore_forward = 1;
     return ENT_OK;
 }

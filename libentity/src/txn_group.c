@@ -182,6 +182,7 @@ static int run_one(ent_txn *t, greq *r)
 {
     int half = 0, rc;
     t->refs_unchecked = 0; /* ent_txn_skip_ref_checks() of one caller is not the next one's */
+    t->restore_forward = 0;
     rc = call_fn(r->fn, t, r->payload, &half);
     if (rc == ENT_OK && t->failed) rc = ent__err(t->failed_rc, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
     return rc;

@@ -241,6 +241,36 @@ ENTITY_STORE=$work/st4 expect 0 "$E" get customer 9  # the transactions before t
 ENTITY_STORE=$work/st4 expect 1 "$E" load --batch 2 <bad4.ndjson
 errline "line 4: invalid JSON"; errline "load: lines 3 to 3 were not stored, nor any after them; the lines before them were"
 ENTITY_STORE=$work/st4 expect 0 "$E" get customer 21; ENTITY_STORE=$work/st4 expect 1 "$E" get customer 22
+# a load never moves an entity back: an older dump into a store that wrote on set customer 20
+# from version 3 back to 1 and logged an "update" to version 1 (exit 0). Refused now, naming the
+# entity and both versions, its batch not stored, no event; --overwrite stores the line's values
+# as the next version (an update event at that version); the same dump again writes nothing.
+ENTITY_STORE=$work/st4 expect 0 "$E" dump customer; grep -E '"key":(20|21),' out >old.ndjson
+ENTITY_STORE=$work/st4 expect 0 "$E" patch customer 20 '{"name":"L"}'
+ENTITY_STORE=$work/st4 expect 0 "$E" patch customer 20 '{"name":"M"}'
+ENTITY_STORE=$work/st4 expect 0 "$E" events; nev=$(wc -l <out)
+{ echo '{"type":"customer","key":30,"version":1,"data":{"email":"k30@x","name":"K"}}'; cat old.ndjson; } >back.ndjson
+ENTITY_STORE=$work/st4 expect 1 "$E" load --batch 5 <back.ndjson
+errline "line 2: customer 20 is at version 3 in the store, the restored one at 1: versions never go back (load --overwrite"
+errline "load: nothing was stored"
+ENTITY_STORE=$work/st4 expect 0 "$E" get customer 20; jcheck out "d['version'], d['data']['name']" "3 M"
+ENTITY_STORE=$work/st4 expect 1 "$E" get customer 30
+ENTITY_STORE=$work/st4 expect 0 "$E" events; [ "$(wc -l <out)" = "$nev" ] && ok || bad "a refused load logged events"
+sed 's/"name":"K"/"name":"N"/' old.ndjson | grep '"key":21,' >same.ndjson # version 1 of 21, other values
+ENTITY_STORE=$work/st4 expect 1 "$E" load <same.ndjson; errline "customer 21 is at version 1 in the store, the restored one at 1 with other values"
+ENTITY_STORE=$work/st4 expect 0 "$E" load <old.ndjson --overwrite
+ENTITY_STORE=$work/st4 expect 0 "$E" get customer 20; jcheck out "d['version'], d['data']['name']" "4 K"
+ENTITY_STORE=$work/st4 expect 0 "$E" events --from $((nev + 1))
+python3 - "$work/out" <<'PY' && ok || bad "--overwrite's events: $(cat out)"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if [(e["key"], e["op"], e["version"], e["data"]) for e in ev] == [(20, "update", 4, {"name": "K"})] else 1)
+PY
+ENTITY_STORE=$work/st4 expect 0 "$E" dump customer; grep -E '"key":(20|21),' out >now.ndjson
+ENTITY_STORE=$work/st4 expect 0 "$E" events; nev=$(wc -l <out)
+ENTITY_STORE=$work/st4 expect 0 "$E" load <now.ndjson
+ENTITY_STORE=$work/st4 expect 0 "$E" events; [ "$(wc -l <out)" = "$nev" ] && ok || bad "the same load again logged events"
+ENTITY_STORE=$work/st4 expect 2 "$E" load --overwrite --batch
 expect 0 "$E" copy "$work/copy1" --compact
 ENTITY_STORE=$work/copy1 expect 0 "$E" dump
 cmp -s out dump1 && ok || bad "copy differs"

@@ -666,4 +666,24 @@ grep -q "^: events from seq $((end + 3)) (from $((end + 100)) is past the log's 
 grep -q "^id: $((end + 4))\$" "$work/r5" && ok || bad "a from= past the log skipped the new events: $(head -c 300 "$work/r5")"
 stop_server
 
+# ---- a full store is 507 Insufficient Storage, a key too long for the backend stays 413: both are
+# ENT_FULL, and a full disk was answered 413 "Content Too Large", telling the client to send less.
+# The disk is filled the way the cli test does, with the file size limit (ulimit -f: writes past
+# it fail with EFBIG, as on a full disk; SIGXFSZ ignored), so no small filesystem is mounted.
+echo '{"schema":"f","version":1,"types":{"note":{"key":"auto","fields":{"tag":{"id":1,"type":"string","indexed":true},"body":{"id":2,"type":"string"}}}}}' >"$work/f.json"
+"$E" -s "$work/fsz" init --schema "$work/f.json" >/dev/null 2>&1
+printf '#!/usr/bin/env bash\ntrap "" XFSZ; ulimit -f 400; exec "%s" "$@"\n' "$E" >"$work/fsz.sh"; chmod +x "$work/fsz.sh"
+REAL_E=$E; E=$work/fsz.sh; start_server "$work/fsz"; E=$REAL_E
+long=$(head -c 600 /dev/zero | tr '\0' k)
+req POST /api/note -H 'Content-Type: application/json' -d "{\"tag\":\"$long\"}"; want 413 "an index value over the backend's key limit"
+errmsg "exceeds the backend's key limit"
+body=$(head -c 8000 /dev/zero | tr '\0' n)
+for i in $(seq 1 200); do # 1.6 MB at most: the limit is 400 KiB
+  req POST /api/note -H 'Content-Type: application/json' -d "{\"tag\":\"t$i\",\"body\":\"$body\"}"
+  [ "$code" = 201 ] || break
+done
+want 507 "a POST past the file size limit"; errmsg "file size limit"; header Content-Type application/json
+req GET /api/note/1; want 200 "a read of a full store"
+stop_server
+
 finish

@@ -616,7 +616,7 @@ int cmd_dump(int argc, char **argv)
     return rc;
 }
 
-/* load [--batch N]: entity-shaped NDJSON on stdin, N entities per transaction */
+/* load [--batch N] [--overwrite]: entity-shaped NDJSON on stdin, N entities per transaction */
 /* A ref that load wrote before its target was there: a dump lists types in schema order and keys
  * in key order, so refs may point forward (to a later type, to a later key of the same type, in
  * cycles). load writes them unchecked and checks each target once everything is loaded. */
@@ -805,6 +805,44 @@ static int input_would_wait(void)
 #endif
 }
 
+/* Store a line's entity e in w as given (ent_restore(), which w has refuse to move a stored
+ * entity back). overwrite: an entity the store holds at the line's version or later gets the
+ * line's values as its next version instead, an update like any other (nothing when they are
+ * equal). On failure *why is its message (static, valid until the next call), with the option
+ * named when the refusal is that one. The store is read once more only with overwrite or after a
+ * conflict. Returns an ENT_ code. */
+static int restore_line(ent_store *s, ent_txn *w, ent_entity *e, int overwrite, const char **why)
+{
+    static char text[1200];
+    ent_entity *old = NULL;
+    ent_key k = ent_entity_key(e);
+    int rc = ENT_CONFLICT, got, later;
+    if (!overwrite && (rc = ent_restore(s, w, e)) != ENT_CONFLICT) {
+        *why = ent_errmsg();
+        return rc;
+    }
+    snprintf(text, sizeof text, "%s", overwrite ? "" : ent_errmsg());
+    got = ent_get(&old, s, w, ent_entity_type(e), &k);
+    later = got == ENT_OK && ent_entity_version(old) >= ent_entity_version(e);
+    ent_entity_free(old);
+    if (got != ENT_OK && got != ENT_NOTFOUND) {
+        *why = ent_errmsg();
+        return got;
+    }
+    if (overwrite) {
+        rc = later ? ent_replace(s, w, e, ENT_VERSION_ANY) : ent_restore(s, w, e);
+        *why = ent_errmsg();
+        return rc;
+    }
+    /* The library checks the version before unique values: a conflict with the stored version at
+     * or past the line's is that one. */
+    if (later)
+        snprintf(text + strlen(text), sizeof text - strlen(text),
+                 " (load --overwrite stores the line's values as the entity's next version)");
+    *why = text;
+    return rc;
+}
+
 int cmd_load(int argc, char **argv)
 {
     uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0;
@@ -815,12 +853,16 @@ int cmd_load(int argc, char **argv)
     ssize_t len;
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
-    int rc;
-    if (argc == 3 && !strcmp(argv[1], "--batch")) {
-        if ((rc = parse_u64(&batch, argv[2], "--batch"))) return rc;
-        if (!batch) batch = 1;
-    } else if (argc != 1) {
-        return usage();
+    int rc, overwrite = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            if ((rc = parse_u64(&batch, argv[++i], "--batch"))) return rc;
+            if (!batch) batch = 1;
+        } else if (!strcmp(argv[i], "--overwrite")) {
+            overwrite = 1;
+        } else {
+            return usage();
+        }
     }
     if ((rc = open_store(&s, 0))) return rc;
     /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines stored
@@ -836,6 +878,7 @@ int cmd_load(int argc, char **argv)
         ent_key k;
         uint64_t version;
         char *djson = NULL, keybuf[32];
+        const char *why = NULL; /* the restore's message */
         /* Input that would keep the load waiting (a live producer: tail -f | entity load) ends
          * the open batch first: it holds the store's writer, which every other writer (serve, a
          * put) would wait for as long as the input is quiet. */
@@ -858,7 +901,10 @@ int cmd_load(int argc, char **argv)
         if (w && in_txn == batch && (rc = commit_batch(&w, &in_txn, &batch_from, lines - 1))) break;
         /* The transaction first, then the line's type: a transaction notices an evolution made
          * by another process meanwhile, and entities of the schema before it are refused. */
-        if (!w && ((rc = ent_txn_begin(&w, s, ENT_TXN_WRITE)) || (rc = ent_txn_skip_ref_checks(w)))) {
+        /* A line never moves a stored entity back to an older version (or to other values at
+         * its version): If-Match and every consumer of the log take a version for one state. */
+        if (!w && ((rc = ent_txn_begin(&w, s, ENT_TXN_WRITE)) || (rc = ent_txn_skip_ref_checks(w)) ||
+                   (rc = ent_txn_restore_forward(w)))) {
             progress("", 0, 2);
             msg("line %llu: %s", (unsigned long long)lines, ent_errmsg());
             rc = 1;
@@ -940,13 +986,13 @@ int cmd_load(int argc, char **argv)
         }
         /* keys and versions as given: a restore keeps both */
         if (!rc) rc = ent_entity_set_version(e, version);
-        if (!rc) rc = ent_restore(s, w, e);
+        if (!rc) rc = restore_line(s, w, e, overwrite, &why);
         if (!rc && note_refs(&pr, s, w, t, e, lines)) rc = -1;
         ent_entity_free(e);
         json_decref(o);
         if (rc) {
             progress("", 0, 2);
-            if (rc != -1) msg("line %llu: %s", (unsigned long long)lines, ent_errmsg());
+            if (rc != -1) msg("line %llu: %s", (unsigned long long)lines, why ? why : ent_errmsg());
             rc = 1;
             break;
         }

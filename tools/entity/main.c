@@ -77,7 +77,7 @@ static const char usage_text[] =
     "  find TYPE FIELD VALUE [--limit N] | find TYPE FIELD --from A [--to B] [--limit N] [--reverse]\n"
     "  events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]\n"
     "  subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ\n"
-    "  dump [TYPE...] | load [--batch N]    entity NDJSON out / in\n"
+    "  dump [TYPE...] | load [--batch N] [--overwrite]\n                                        entity NDJSON out / in\n"
     "  check                                 verify the store; prints each problem, or ok\n"
     "  replay --into DIR [--to SEQ]          build a new store from the log\n"
     "  trim --below SEQ [--force]            drop old events\n"

@@ -188,6 +188,20 @@ ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
  * Returns ENT_OK, ENT_INVALID (not a write transaction). */
 ENT_EXTERN(int) ent_txn_skip_ref_checks(ent_txn *t);
 
+/* The type named `name` in the schema transaction t sees, or NULL (also for t NULL). The handle to
+ * use with t: ent_store_type() gives the store's current schema, which another thread's
+ * transaction may have moved past t's (an evolution by another process, noticed there), and a
+ * type of another schema than t's fails with ENT_SCHEMA. Borrowed: valid until ent_store_close(). */
+ENT_EXTERN(const ent_type *) ent_txn_type(const ent_txn *t, const char *name);
+
+/* For loading into a store that may already hold some of the entities: ent_restore() in write
+ * transaction t never moves an entity back. It is ENT_CONFLICT, naming the entity and both
+ * versions, when the store holds the entity at a higher version than e carries, or at the same
+ * version with other values (another history: a version names one state, If-Match and consumers
+ * rely on it). The same entity at the same version writes nothing, as before.
+ * Returns ENT_OK, ENT_INVALID (not a write transaction). */
+ENT_EXTERN(int) ent_txn_restore_forward(ent_txn *t);
+
 /* ---- CRUD (txn NULL: the call commits on its own) ------------------------------------------ */
 
 /* Create e. Auto-key types: e's key is assigned (the next id) unless e carries one, which must
