@@ -455,10 +455,35 @@ static void test_event_without_kinds(void)
     ent_schema_free(sc);
 }
 
+/* "float" takes the three words JSON prints and nothing else: a string that holds NUL after one
+ * ("NaN\u0000x", which data may hold) was read as the word and became NaN. */
+static void test_kinds_float_word_exact(void)
+{
+    static const char data[] = "{\"m\":{\"a\":\"NaN\\u0000x\",\"b\":\"-Infinity\\u0000\",\"c\":\"Infinity\"}}";
+    static const char *bad[] = {"{\"/m/a\":\"float\"}", "{\"/m/b\":\"float\"}", "{\"/m/c\":\"float\",\"/m/b\":\"float\"}"};
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL;
+    ent_kind k;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "kinds"));
+    ENT_OK_(ent_entity_from_json(&e, ent_schema_type(sc, "doc"), data, strlen(data)));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ENT_CHECK_RC(ent_entity_apply_kinds(e, bad[i], strlen(bad[i])), ENT_INVALID);
+        ENT_ASSERT_MSG("float: not \"NaN\"");
+        ENT_OK_(ent_entity_kind(&k, e, "m.c"));
+        CU_ASSERT_EQUAL(k, ENT_KIND_STRING); /* nothing applied */
+    }
+    ENT_OK_(ent_entity_apply_kinds(e, "{\"/m/c\":\"float\"}", 16));
+    ENT_OK_(ent_entity_kind(&k, e, "m.c"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_FLOAT);
+    ent_entity_free(e);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_kinds_shape_and_errors), ENT_TEST(test_event_without_kinds),
                                           ENT_TEST(test_mirror_keeps_kinds), ENT_TEST(test_dump_load_keeps_kinds),
+                                          ENT_TEST(test_kinds_float_word_exact),
                                           {NULL, NULL}};
     return ent_test_run("test_kinds", cases);
 }

@@ -297,6 +297,11 @@ static int parse_dec(uint64_t *out, const char *s, size_t n)
     return 0;
 }
 
+static int str_is(const ent_val *v, const char *lit)
+{
+    return v->u.s.n == strlen(lit) && !memcmp(v->u.s.p, lit, v->u.s.n);
+}
+
 /* Turn the string at ptr into the kind named. */
 static int apply_one(ent_entity *e, const char *ptr, size_t n, const char *kind)
 {
@@ -330,9 +335,10 @@ static int apply_one(ent_entity *e, const char *ptr, size_t n, const char *kind)
     }
     if (!strcmp(kind, "float")) {
         double f;
-        if (!strcmp(v->u.s.p, "NaN")) f = NAN;
-        else if (!strcmp(v->u.s.p, "Infinity")) f = INFINITY;
-        else if (!strcmp(v->u.s.p, "-Infinity")) f = -INFINITY;
+        /* by length too: a string may hold NUL ("NaN\u0000x" is no NaN) */
+        if (str_is(v, "NaN")) f = NAN;
+        else if (str_is(v, "Infinity")) f = INFINITY;
+        else if (str_is(v, "-Infinity")) f = -INFINITY;
         else return perr(ptr, "float: not \"NaN\", \"Infinity\" or \"-Infinity\"");
         ent__val_clear(v);
         v->k = EV_FLOAT;
