@@ -272,6 +272,62 @@ out:
     return rc;
 }
 
+int ent__schema_check_verify(uint32_t *out, ent_txn *t, const ent_schema *cur)
+{
+    ent__vers l = {0};
+    ent_schema **held = NULL; /* the listed versions that pass against cur, ascending */
+    size_t nh = 0, at = 0;
+    ent_slice v;
+    int rc = ENT_OK;
+    *out = 0;
+    /* Only a list an evolution would use: one for another version, or malformed, is made again
+     * (check_list) and can skip nothing. */
+    if (ent__meta_get(&v, t, CHECK_KEY) != ENT_OK || v.len < 8 || v.len % 8 || ent__dec_u64(v.data) != cur->version)
+        return ENT_OK;
+    for (size_t i = 8; i < v.len; i += 8) {
+        uint64_t ver = ent__dec_u64((const uint8_t *)v.data + i);
+        if (ver >= cur->version || (l.n && ver <= l.v[l.n - 1])) {
+            ent__vers_free(&l);
+            return ENT_OK;
+        }
+        if ((rc = vers_add(&l, (uint32_t)ver))) return rc;
+    }
+    /* A version left off must be one that cannot fail where a listed one does not fail first
+     * (build_list): one of cur's fields alike, or whose retired fields an earlier listed version
+     * that cur passes holds alike. */
+    for (uint32_t ver = 1; ver < cur->version && !*out; ver++) {
+        ent_schema *old = NULL, **p;
+        int listed = at < l.n && l.v[at] == ver, ok;
+        if ((rc = load_version(&old, t, ver)) == ENT_NOTFOUND) {
+            rc = ENT_OK;
+            at += listed;
+            continue;
+        }
+        if (rc) break;
+        ok = ent_schema_compare(old, cur) == ENT_OK;
+        if (listed) {
+            at++;
+            if (ok && (p = realloc(held, (nh + 1) * sizeof *held)) != NULL) {
+                held = p;
+                held[nh++] = old;
+                old = NULL;
+            } else if (ok) {
+                rc = ent__err(ENT_NOMEM, "out of memory");
+            }
+        } else {
+            int covered = ok && ent__schema_subset(old, cur);
+            for (size_t i = 0; !covered && i < nh; i++) covered = ent__schema_retired_within(old, held[i], cur);
+            if (!covered) *out = ver;
+        }
+        ent_schema_free(old);
+        if (rc) break;
+    }
+    while (nh) ent_schema_free(held[--nh]);
+    free(held);
+    ent__vers_free(&l);
+    return rc;
+}
+
 int ent__schema_check_put(ent_txn *t, uint32_t version, const ent__vers *keep)
 {
     uint8_t *buf = malloc(8 * (keep->n + 1));
