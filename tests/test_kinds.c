@@ -368,6 +368,8 @@ static void test_kinds_shape_and_errors(void)
         {"{\"/m/s\":\"text\"}", "not a kind"},
         {"{\"/m/s\":1}", "not a kind"},
         {"[]", "not an object"},
+        {"null", "not an object"}, /* a line's "kinds":null, as load passes it on */
+        {"\"bytes\"", "not an object"},
         {"{", "invalid JSON"},
     };
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "kinds"));

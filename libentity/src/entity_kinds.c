@@ -381,7 +381,8 @@ int ent_entity_apply_kinds(ent_entity *e, const char *json, size_t len)
     int nomem, rc;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (!json) return ent__err(ENT_INVALID, "%s: kinds JSON is NULL", e->type->name);
-    if (!(j = ent__json_loadb(json, len, JSON_REJECT_DUPLICATES, &err, &nomem))) {
+    /* any JSON value: one that is no object is named as such, not as "'[' or '{' expected" */
+    if (!(j = ent__json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err, &nomem))) {
         if (nomem) return ent__err(ENT_NOMEM, "out of memory parsing JSON");
         return ent__err(ENT_INVALID, "%s: \"kinds\": invalid JSON at line %d, column %d: %s", e->type->name, err.line,
                         err.column, err.text);
