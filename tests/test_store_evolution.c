@@ -782,6 +782,23 @@ static void t_check_list_verified(void)
     }
     ent_store_close(s);
     ent_test_rm_rf(dir);
+    /* versions far apart: verify walks the stored ones, not every number below the current */
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
+    ENT_OK_(open_with(&s, dir, "{\"schema\":\"far\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{"
+                               "\"a\":{\"id\":1,\"type\":\"int\"},\"b\":{\"id\":2,\"type\":\"int\"}}}}}", 0));
+    ent_store_close(s);
+    ENT_OK_(open_with(&s, dir, "{\"schema\":\"far\",\"version\":4000000000,\"types\":{\"t\":{\"key\":\"auto\","
+                               "\"fields\":{\"a\":{\"id\":1,\"type\":\"int\"}}}}}", 0));
+    ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
+    {
+        static const uint64_t damaged[] = {4000000000u};
+        put_check_list(s, damaged, 1);
+    }
+    line[0] = '\0';
+    ENT_CHECK_RC(ent_store_verify(&problems, s, last_problem, line), ENT_CORRUPT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(line, "leaves off version 1,"));
+    ent_store_close(s);
+    ent_test_rm_rf(dir);
 }
 
 #define R1 "{\"schema\":\"rp\",\"version\":1,\"types\":{\"t\":{\"key\":\"string\",\"fields\":{" \

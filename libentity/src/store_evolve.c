@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bk.h"
 #include "error_int.h"
 #include "keys.h"
 #include "store_int.h"
@@ -272,8 +273,47 @@ out:
     return rc;
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The stored versions below `below`, ascending, from the meta table's "schema_v/<n>" keys: a walk
+ * over the keys, not a look-up per number (versions may skip numbers, up to 2^32-1). */
+static int stored_below(ent__vers *out, ent_txn *t, uint32_t below)
+{
+    static const char pre[] = "schema_v/";
+    ent_bcur *c = NULL;
+    ent_slice k = {pre, sizeof pre - 1}, v;
+    int rc, op = ENT_CUR_SEEK;
+    memset(out, 0, sizeof *out);
+    if ((rc = ent__bk_cursor_open(t, t->s->t_meta, &c))) return rc;
+    for (;; op = ENT_CUR_NEXT) {
+        const char *d;
+        uint64_t ver = 0;
+        size_t i;
+        if ((rc = ent__bk_cursor_get(t->s, c, op, &k, &v)) == ENT_NOTFOUND) {
+            rc = ENT_OK;
+            break;
+        }
+        if (rc) break;
+        d = k.data;
+        if (k.len < sizeof pre - 1 || memcmp(d, pre, sizeof pre - 1)) break;
+        for (i = sizeof pre - 1; i < k.len && d[i] >= '0' && d[i] <= '9' && ver <= UINT32_MAX; i++) ver = ver * 10 + (uint64_t)(d[i] - '0');
+        /* as load_version() names them: "%" PRIu32 */
+        if (i != k.len || i == sizeof pre - 1 || (d[sizeof pre - 1] == '0') || ver >= below) continue;
+        if ((rc = vers_add(out, (uint32_t)ver))) break;
+    }
+    ent__bk_cursor_close(t->s, c);
+    if (rc) ent__vers_free(out);
+    else if (out->n) qsort(out->v, out->n, sizeof *out->v, u32_cmp);
+    return rc;
+}
+
 int ent__schema_check_verify(uint32_t *out, ent_txn *t, const ent_schema *cur)
 {
+    ent__vers all = {0};
     ent__vers l = {0};
     ent_schema **held = NULL; /* the listed versions that pass against cur, ascending */
     size_t nh = 0, at = 0;
@@ -292,15 +332,21 @@ int ent__schema_check_verify(uint32_t *out, ent_txn *t, const ent_schema *cur)
         }
         if ((rc = vers_add(&l, (uint32_t)ver))) return rc;
     }
+    if ((rc = stored_below(&all, t, cur->version))) {
+        ent__vers_free(&l);
+        return rc;
+    }
     /* A version left off must be one that cannot fail where a listed one does not fail first
      * (build_list): one of cur's fields alike, or whose retired fields an earlier listed version
      * that cur passes holds alike. */
-    for (uint32_t ver = 1; ver < cur->version && !*out; ver++) {
+    for (size_t j = 0; j < all.n && !*out; j++) {
         ent_schema *old = NULL, **p;
-        int listed = at < l.n && l.v[at] == ver, ok;
+        uint32_t ver = all.v[j];
+        int listed, ok;
+        while (at < l.n && l.v[at] < ver) at++; /* listed numbers with no stored version */
+        listed = at < l.n && l.v[at] == ver;
         if ((rc = load_version(&old, t, ver)) == ENT_NOTFOUND) {
             rc = ENT_OK;
-            at += listed;
             continue;
         }
         if (rc) break;
@@ -324,6 +370,7 @@ int ent__schema_check_verify(uint32_t *out, ent_txn *t, const ent_schema *cur)
     }
     while (nh) ent_schema_free(held[--nh]);
     free(held);
+    ent__vers_free(&all);
     ent__vers_free(&l);
     return rc;
 }
