@@ -782,16 +782,26 @@ static void t_check_list_verified(void)
     }
     ent_store_close(s);
     ent_test_rm_rf(dir);
-    /* versions far apart: verify walks the stored ones, not every number below the current */
+    /* versions far apart: an evolution that removes a field (the list made again) and verify walk
+     * the stored ones, not every number below the current (4 000 000 000 look-ups) */
     ENT_TEST_MKDTEMP(dir, "store-evolution");
     ENT_OK_(open_with(&s, dir, "{\"schema\":\"far\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{"
                                "\"a\":{\"id\":1,\"type\":\"int\"},\"b\":{\"id\":2,\"type\":\"int\"}}}}}", 0));
     ent_store_close(s);
     ENT_OK_(open_with(&s, dir, "{\"schema\":\"far\",\"version\":4000000000,\"types\":{\"t\":{\"key\":\"auto\","
                                "\"fields\":{\"a\":{\"id\":1,\"type\":\"int\"}}}}}", 0));
+    ent_store_close(s);
+    ENT_OK_(open_with(&s, dir, "{\"schema\":\"far\",\"version\":4000000001,\"types\":{\"t\":{\"key\":\"auto\","
+                               "\"fields\":{\"c\":{\"id\":3,\"type\":\"int\"}}}}}", 0));
+    ent_store_close(s);
+    ENT_CHECK_RC(open_with(&s, dir, "{\"schema\":\"far\",\"version\":4000000002,\"types\":{\"t\":{\"key\":\"auto\","
+                                    "\"fields\":{\"c\":{\"id\":3,\"type\":\"int\"},\"b\":{\"id\":2,\"type\":\"int\"}}}}}", 0),
+                 ENT_SCHEMA);
+    ENT_ASSERT_MSG("against stored version 1: t.b: incompatible change: id 2 was field \"b\" in version 1");
+    ENT_OK_(open_with(&s, dir, NULL, 0));
     ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
     {
-        static const uint64_t damaged[] = {4000000000u};
+        static const uint64_t damaged[] = {4000000001u};
         put_check_list(s, damaged, 1);
     }
     line[0] = '\0';
