@@ -368,6 +368,8 @@ static void test_kinds_shape_and_errors(void)
         {"{\"/m/s\":\"text\"}", "not a kind"},
         {"{\"/m/s\":1}", "not a kind"},
         {"[]", "not an object"},
+        {"null", "not an object"}, /* a line's "kinds":null, as load passes it on */
+        {"\"bytes\"", "not an object"},
         {"{", "invalid JSON"},
     };
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "kinds"));
@@ -455,10 +457,80 @@ static void test_event_without_kinds(void)
     ent_schema_free(sc);
 }
 
+/* Many pointers into one large free-form map (a dump or a mirror of an entity whose map holds
+ * thousands of bytes values): each pointer's key was found by a scan of the pairs, so n pointers
+ * cost n^2/2 key comparisons (40 000 keys: 1.4 s for one entity). The work counted is
+ * ent__obj_compares (value_int.h): every look-up counted, a few per pointer. */
+#define MANY_KINDS 4000
+static void test_kinds_many_keys(void)
+{
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL;
+    ent_kind k;
+    size_t cap = 64 * MANY_KINDS, nd = 0, nk = 0;
+    char *data = malloc(cap), *kinds = malloc(cap), *j = NULL;
+    CU_ASSERT_FATAL(data && kinds);
+    nd += (size_t)snprintf(data + nd, cap - nd, "{\"m\":{");
+    nk += (size_t)snprintf(kinds + nk, cap - nk, "{");
+    for (unsigned i = 0; i < MANY_KINDS; i++) {
+        nd += (size_t)snprintf(data + nd, cap - nd, "%s\"k%u\":\"AP8=\"", i ? "," : "", i);
+        /* in another order than the map's: a scan from the front would not find them at once */
+        nk += (size_t)snprintf(kinds + nk, cap - nk, "%s\"/m/k%u\":\"bytes\"", i ? "," : "", MANY_KINDS - 1 - i);
+    }
+    snprintf(data + nd, cap - nd, "}}");
+    snprintf(kinds + nk, cap - nk, "}");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "kinds"));
+    ENT_OK_(ent_entity_from_json(&e, ent_schema_type(sc, "doc"), data, strlen(data)));
+    ent__obj_compares = 0;
+    ENT_OK_(ent_entity_apply_kinds(e, kinds, strlen(kinds)));
+    /* each pointer's look-up is counted (a map this large is), and costs a few */
+    CU_ASSERT(ent__obj_compares >= MANY_KINDS);
+    CU_ASSERT(ent__obj_compares < 16 * MANY_KINDS);
+    if (ent__obj_compares >= 16 * MANY_KINDS || ent__obj_compares < MANY_KINDS)
+        fprintf(stderr, "\n  %lu comparisons for %d pointers\n", ent__obj_compares, MANY_KINDS);
+    ENT_OK_(ent_entity_kind(&k, e, "m.k0"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_BYTES);
+    ENT_OK_(ent_entity_kind(&k, e, "m.k3999"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_BYTES);
+    /* the same line back: the data in its order, a pointer for every key */
+    ENT_OK_(ent_entity_to_json(&j, e, 0));
+    CU_ASSERT_STRING_EQUAL(j, data);
+    free(j);
+    ent_entity_free(e);
+    ent_schema_free(sc);
+    free(data);
+    free(kinds);
+}
+
+/* "float" takes the three words JSON prints and nothing else: a string that holds NUL after one
+ * ("NaN\u0000x", which data may hold) was read as the word and became NaN. */
+static void test_kinds_float_word_exact(void)
+{
+    static const char data[] = "{\"m\":{\"a\":\"NaN\\u0000x\",\"b\":\"-Infinity\\u0000\",\"c\":\"Infinity\"}}";
+    static const char *bad[] = {"{\"/m/a\":\"float\"}", "{\"/m/b\":\"float\"}", "{\"/m/c\":\"float\",\"/m/b\":\"float\"}"};
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL;
+    ent_kind k;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "kinds"));
+    ENT_OK_(ent_entity_from_json(&e, ent_schema_type(sc, "doc"), data, strlen(data)));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ENT_CHECK_RC(ent_entity_apply_kinds(e, bad[i], strlen(bad[i])), ENT_INVALID);
+        ENT_ASSERT_MSG("float: not \"NaN\"");
+        ENT_OK_(ent_entity_kind(&k, e, "m.c"));
+        CU_ASSERT_EQUAL(k, ENT_KIND_STRING); /* nothing applied */
+    }
+    ENT_OK_(ent_entity_apply_kinds(e, "{\"/m/c\":\"float\"}", 16));
+    ENT_OK_(ent_entity_kind(&k, e, "m.c"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_FLOAT);
+    ent_entity_free(e);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_kinds_shape_and_errors), ENT_TEST(test_event_without_kinds),
                                           ENT_TEST(test_mirror_keeps_kinds), ENT_TEST(test_dump_load_keeps_kinds),
+                                          ENT_TEST(test_kinds_many_keys), ENT_TEST(test_kinds_float_word_exact),
                                           {NULL, NULL}};
     return ent_test_run("test_kinds", cases);
 }

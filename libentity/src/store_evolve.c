@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bk.h"
 #include "error_int.h"
 #include "keys.h"
 #include "store_int.h"
@@ -173,6 +174,44 @@ static int load_version(ent_schema **out, ent_txn *t, uint32_t ver)
     return rc ? ENT_NOTFOUND : ENT_OK;
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The stored versions below `below`, ascending, from the meta table's "schema_v/<n>" keys: a walk
+ * over the keys, not a look-up per number (versions may skip numbers, up to 2^32-1). */
+static int stored_below(ent__vers *out, ent_txn *t, uint64_t below)
+{
+    static const char pre[] = "schema_v/";
+    ent_bcur *c = NULL;
+    ent_slice k = {pre, sizeof pre - 1}, v;
+    int rc, op = ENT_CUR_SEEK;
+    memset(out, 0, sizeof *out);
+    if ((rc = ent__bk_cursor_open(t, t->s->t_meta, &c))) return rc;
+    for (;; op = ENT_CUR_NEXT) {
+        const char *d;
+        uint64_t ver = 0;
+        size_t i;
+        if ((rc = ent__bk_cursor_get(t->s, c, op, &k, &v)) == ENT_NOTFOUND) {
+            rc = ENT_OK;
+            break;
+        }
+        if (rc) break;
+        d = k.data;
+        if (k.len < sizeof pre - 1 || memcmp(d, pre, sizeof pre - 1)) break;
+        for (i = sizeof pre - 1; i < k.len && d[i] >= '0' && d[i] <= '9' && ver <= UINT32_MAX; i++) ver = ver * 10 + (uint64_t)(d[i] - '0');
+        /* as load_version() names them: "%" PRIu32 */
+        if (i != k.len || i == sizeof pre - 1 || (d[sizeof pre - 1] == '0') || ver >= below) continue;
+        if ((rc = vers_add(out, (uint32_t)ver))) break;
+    }
+    ent__bk_cursor_close(t->s, c);
+    if (rc) ent__vers_free(out);
+    else if (out->n) qsort(out->v, out->n, sizeof *out->v, u32_cmp);
+    return rc;
+}
+
 /* The stored versions 1..maxver that a check of a successor of `target` must compare with: those
  * that fail ent_schema_compare(v, target), and those holding a field target lacks, but not when
  * an earlier one listed holds each such field alike (it fails first whenever they would:
@@ -180,13 +219,16 @@ static int load_version(ent_schema **out, ent_txn *t, uint32_t ver)
 static int build_list(ent__vers *out, ent_txn *t, const ent_schema *target, uint32_t maxver)
 {
     ent_schema **held = NULL; /* listed versions that pass against target, for the test above */
+    ent__vers all;
     size_t nh = 0;
-    int rc = ENT_OK;
+    int rc;
     memset(out, 0, sizeof *out);
-    for (uint32_t ver = 1; ver <= maxver && ver; ver++) {
+    if ((rc = stored_below(&all, t, (uint64_t)maxver + 1))) return rc;
+    for (size_t j = 0; j < all.n; j++) {
         ent_schema *old = NULL, **p;
+        uint32_t ver = all.v[j];
         int list = 1, hold = 0;
-        if ((rc = load_version(&old, t, ver)) == ENT_NOTFOUND) { /* versions may skip numbers */
+        if ((rc = load_version(&old, t, ver)) == ENT_NOTFOUND) { /* not loadable: passed over, as always */
             rc = ENT_OK;
             continue;
         }
@@ -213,6 +255,7 @@ static int build_list(ent__vers *out, ent_txn *t, const ent_schema *target, uint
     }
     while (nh) ent_schema_free(held[--nh]);
     free(held);
+    ent__vers_free(&all);
     if (rc) ent__vers_free(out);
     return rc;
 }
@@ -268,6 +311,70 @@ int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schem
     }
     rc = build_list(keep, t, next, cur->version);
 out:
+    ent__vers_free(&l);
+    return rc;
+}
+
+int ent__schema_check_verify(uint32_t *out, ent_txn *t, const ent_schema *cur)
+{
+    ent__vers all = {0};
+    ent__vers l = {0};
+    ent_schema **held = NULL; /* the listed versions that pass against cur, ascending */
+    size_t nh = 0, at = 0;
+    ent_slice v;
+    int rc = ENT_OK;
+    *out = 0;
+    /* Only a list an evolution would use: one for another version, or malformed, is made again
+     * (check_list) and can skip nothing. */
+    if (ent__meta_get(&v, t, CHECK_KEY) != ENT_OK || v.len < 8 || v.len % 8 || ent__dec_u64(v.data) != cur->version)
+        return ENT_OK;
+    for (size_t i = 8; i < v.len; i += 8) {
+        uint64_t ver = ent__dec_u64((const uint8_t *)v.data + i);
+        if (ver >= cur->version || (l.n && ver <= l.v[l.n - 1])) {
+            ent__vers_free(&l);
+            return ENT_OK;
+        }
+        if ((rc = vers_add(&l, (uint32_t)ver))) return rc;
+    }
+    if ((rc = stored_below(&all, t, cur->version))) {
+        ent__vers_free(&l);
+        return rc;
+    }
+    /* A version left off must be one that cannot fail where a listed one does not fail first
+     * (build_list): one of cur's fields alike, or whose retired fields an earlier listed version
+     * that cur passes holds alike. */
+    for (size_t j = 0; j < all.n && !*out; j++) {
+        ent_schema *old = NULL, **p;
+        uint32_t ver = all.v[j];
+        int listed, ok;
+        while (at < l.n && l.v[at] < ver) at++; /* listed numbers with no stored version */
+        listed = at < l.n && l.v[at] == ver;
+        if ((rc = load_version(&old, t, ver)) == ENT_NOTFOUND) {
+            rc = ENT_OK;
+            continue;
+        }
+        if (rc) break;
+        ok = ent_schema_compare(old, cur) == ENT_OK;
+        if (listed) {
+            at++;
+            if (ok && (p = realloc(held, (nh + 1) * sizeof *held)) != NULL) {
+                held = p;
+                held[nh++] = old;
+                old = NULL;
+            } else if (ok) {
+                rc = ent__err(ENT_NOMEM, "out of memory");
+            }
+        } else {
+            int covered = ok && ent__schema_subset(old, cur);
+            for (size_t i = 0; !covered && i < nh; i++) covered = ent__schema_retired_within(old, held[i], cur);
+            if (!covered) *out = ver;
+        }
+        ent_schema_free(old);
+        if (rc) break;
+    }
+    while (nh) ent_schema_free(held[--nh]);
+    free(held);
+    ent__vers_free(&all);
     ent__vers_free(&l);
     return rc;
 }

@@ -173,6 +173,11 @@ void ent__vers_free(ent__vers *l);
  * that stores `next`; the caller frees it with ent__vers_free(). */
 int ent__schema_check_history(ent_txn *t, const ent_schema *cur, const ent_schema *next, ent__vers *keep);
 int ent__schema_check_put(ent_txn *t, uint32_t version, const ent__vers *keep);
+/* For verify: *out the first stored version that the list in meta "schema_check" leaves off and
+ * that a successor of cur could fail against before any listed one (an evolution would accept
+ * what comparing with every version refuses: the list is damaged), 0 when none, or when there
+ * is no list the next evolution would use. Returns ENT_OK, ENT_NOMEM. */
+int ent__schema_check_verify(uint32_t *out, ent_txn *t, const ent_schema *cur);
 /* Stored versions the check loaded on this thread (tests count them: the work of an evolution). */
 extern _Thread_local unsigned long ent__history_loads;
 /* Apply the evolution prev -> next in write txn t whose layout is next's already: build new

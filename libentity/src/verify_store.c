@@ -442,6 +442,16 @@ static int check_schema(vctx *v)
     if (copy.len != cur.len || memcmp(copy.data, cur.data, cur.len) != 0)
         problem(v, "schema: the store's schema differs from its copy \"%s\" (%zu and %zu bytes): one of them is "
                    "damaged", key, cur.len, copy.len);
+    /* The versions an evolution compares with: one left off that can fail would let the next
+     * evolution reuse a removed field's id, and nothing else in the store would show it. */
+    {
+        uint32_t skipped = 0;
+        if ((rc = ent__schema_check_verify(&skipped, v->t, v->t->lay->schema))) return rc;
+        if (skipped)
+            problem(v, "schema: meta \"schema_check\" (the stored versions an evolution compares with) leaves off "
+                       "version %" PRIu32 ", which a later schema can fail against: it is damaged, and the next evolution "
+                       "would not compare with that version", skipped);
+    }
     return ENT_OK;
 }
 
