@@ -241,6 +241,10 @@ ENTITY_STORE=$work/st4 expect 0 "$E" get customer 9  # the transactions before t
 ENTITY_STORE=$work/st4 expect 1 "$E" load --batch 2 <bad4.ndjson
 errline "line 4: invalid JSON"; errline "load: lines 3 to 3 were not stored, nor any after them; the lines before them were"
 ENTITY_STORE=$work/st4 expect 0 "$E" get customer 21; ENTITY_STORE=$work/st4 expect 1 "$E" get customer 22
+# a key given twice in a line is a bad line, not the last one winning (a version, a key, "kinds")
+echo '{"type":"customer","key":30,"version":1,"version":7,"data":{"email":"k30@x","name":"K"}}' >dup.ndjson
+ENTITY_STORE=$work/st4 expect 1 "$E" load <dup.ndjson; errline "line 1: invalid JSON at column [0-9]*: duplicate object key"
+ENTITY_STORE=$work/st4 expect 1 "$E" get customer 30
 # a load never moves an entity back: an older dump into a store that wrote on set customer 20
 # from version 3 back to 1 and logged an "update" to version 1 (exit 0). Refused now, naming the
 # entity and both versions, its batch not stored, no event; --overwrite stores the line's values

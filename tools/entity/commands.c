@@ -917,7 +917,7 @@ int cmd_load(int argc, char **argv)
             rc = 1;
             break;
         }
-        o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &err);
+        o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
         if (!o) {
             progress("", 0, 2);
             msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
