@@ -496,6 +496,97 @@ static void t_calls_queued_behind_a_leader_commit_together(void)
     close_on(&d);
 }
 
+/* ---- the detail of a failure travels with its message ------------------------------------------ */
+
+typedef struct detail_call {
+    ent_store *s;
+    const char *key, *tag;
+    int rc, detail;
+    char msg[256];
+} detail_call;
+
+static void *detail_call_main(void *p)
+{
+    detail_call *c = p;
+    ent_entity *e = mk_acct(c->s, c->key, 1, c->tag);
+    c->rc = ent_create(c->s, NULL, e);
+    c->detail = ent_errdetail(); /* read on the caller's thread, as a host does */
+    snprintf(c->msg, sizeof c->msg, "%s", ent_errmsg());
+    ent_entity_free(e);
+    return NULL;
+}
+
+typedef struct detail_hold {
+    ent_store *s;
+    pthread_t th[2];
+    detail_call c[2];
+    int started, timed_out;
+} detail_hold;
+
+/* Wait (bounded: a guard against hanging, not a timing) until n calls queue behind this leader. */
+static int wait_queued(ent_store *s, size_t n)
+{
+    struct timespec nap = {0, 1000000};
+    for (int i = 0; i < 20000; i++) {
+        size_t waiting = 0;
+        ent__group_stats(NULL, &waiting, s);
+        if (waiting >= n) return 1;
+        nanosleep(&nap, NULL);
+    }
+    return 0;
+}
+
+/* Holds its group's leadership while c[0] (a plain create) and then c[1] (a tag too long for an
+ * index key) queue: the next group is c[0]'s, which runs c[1]'s create on c[0]'s thread. */
+static int hold_two(ent_txn *txn, void *p)
+{
+    detail_hold *h = p;
+    (void)txn;
+    for (int i = 0; i < 2; i++) {
+        if (pthread_create(&h->th[i], NULL, detail_call_main, &h->c[i]) != 0) return ENT_OK;
+        h->started++;
+        if (!wait_queued(h->s, (size_t)i + 1)) {
+            h->timed_out = 1;
+            return ENT_OK;
+        }
+    }
+    return ENT_OK;
+}
+
+/* The group commit runs a caller's work on the leader's thread and copies the failure's message to
+ * the caller's thread: ent_errdetail() must come with it (ENT_DETAIL_TOO_LARGE, not NONE), or a
+ * server there cannot tell a value too long for a key (413) from a full disk (507). */
+static void t_failure_detail_reaches_the_caller(void)
+{
+    store_dir d;
+    detail_hold *h = calloc(1, sizeof *h);
+    uint64_t groups0 = 0, groups1 = 0;
+    char *tag;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    open_on(&d, ENT_NONE);
+    tag = malloc(d.s->bk.lim.max_key + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tag);
+    memset(tag, 't', d.s->bk.lim.max_key); /* with the index key's tag byte: one over */
+    tag[d.s->bk.lim.max_key] = '\0';
+    h->s = d.s;
+    h->c[0] = (detail_call){d.s, "lead", NULL, -100, -1, ""};
+    h->c[1] = (detail_call){d.s, "long", tag, -100, -1, ""};
+    ent__group_stats(&groups0, NULL, d.s);
+    ENT_OK_(ent_txn_run(d.s, hold_two, h));
+    for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
+    ent__group_stats(&groups1, NULL, d.s);
+    CU_ASSERT_EQUAL_FATAL(h->started, 2);
+    CU_ASSERT_FALSE(h->timed_out);
+    CU_ASSERT_EQUAL(groups1 - groups0, 2); /* the held one, then both calls in one group */
+    CU_ASSERT_EQUAL(h->c[0].rc, ENT_OK);
+    CU_ASSERT_EQUAL(h->c[1].rc, ENT_FULL);
+    CU_ASSERT_EQUAL(h->c[1].detail, ENT_DETAIL_TOO_LARGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(h->c[1].msg, "exceeds the backend's key limit"));
+    free(tag);
+    free(h);
+    close_on(&d);
+}
+
 /* ---- a failed commit ---------------------------------------------------------------------------- */
 
 typedef struct plain_create {
@@ -1203,6 +1294,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_mixed_calls_against_a_model),
         ENT_TEST(t_mixed_calls_against_a_model_durable),
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
+        ENT_TEST(t_failure_detail_reaches_the_caller),
         ENT_TEST(t_failed_commit_fails_the_group),
         ENT_TEST(t_failed_commit_leaves_the_entity),
         ENT_TEST(t_broken_savepoint_fails_its_caller_only),

@@ -578,6 +578,7 @@ static void t_index_orders(void)
         free(big);
         ENT_CHECK_RC(ent_create(S, NULL, e), ENT_FULL);
         ENT_ASSERT_MSG("item.label");
+        ENT_ASSERT_DETAIL(ENT_DETAIL_TOO_LARGE);
         ENT_CHECK_RC(ent_exists(S, NULL, T("item"), &(ent_key){ENT_KEY_STRING, 0, "big", 3}), ENT_NOTFOUND);
         ent_entity_free(e);
     }
@@ -1102,12 +1103,37 @@ static void t_versions_exhausted(void)
     ENT_OK_(ent_entity_set_int(e, "score", 2));
     ENT_CHECK_RC(ent_update(S, NULL, e, ENT_VERSION_ANY), ENT_FULL);
     ENT_ASSERT_MSG("versions exhausted");
+    ENT_ASSERT_DETAIL(ENT_DETAIL_EXHAUSTED);
     ENT_CHECK_RC(ent_replace(S, NULL, e, ENT_VERSION_ANY - 1), ENT_FULL);
+    ENT_ASSERT_DETAIL(ENT_DETAIL_EXHAUSTED);
+    /* a failure of another kind says nothing of the earlier one's cause */
+    ENT_CHECK_RC(ent_update(S, NULL, e, 1), ENT_CONFLICT);
+    ENT_ASSERT_DETAIL(ENT_DETAIL_NONE);
     ENT_OK_(ent_delete(S, NULL, T("customer"), &k, ENT_VERSION_ANY - 1));
     ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
     ENT_OK_(ent_log_get(&ev, S, NULL, last));
     CU_ASSERT_EQUAL(ev->version, ENT_VERSION_ANY);
     ent_event_free(ev);
+    ent_entity_free(e);
+    close_store();
+}
+
+/* The last auto id taken (a restore at 2^64-1): the next create is ENT_FULL with the detail
+ * ENT_DETAIL_EXHAUSTED, which tells it from a full disk and from a value too long for a key. */
+static void t_auto_ids_exhausted(void)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_id(UINT64_MAX);
+    open_store();
+    e = customer("last@x", 1);
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_version(e, 1));
+    ENT_OK_(ent_restore(S, NULL, e));
+    ent_entity_free(e);
+    e = customer("next@x", 1);
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_FULL);
+    ENT_ASSERT_MSG("auto ids exhausted");
+    ENT_ASSERT_DETAIL(ENT_DETAIL_EXHAUSTED);
     ent_entity_free(e);
     close_store();
 }
@@ -1304,6 +1330,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_default_map_gets_sub_defaults),
         ENT_TEST(t_conflict_message_values),
         ENT_TEST(t_versions_exhausted),
+        ENT_TEST(t_auto_ids_exhausted),
         ENT_TEST(t_restore_forward),
         ENT_TEST(t_iter_beside_own_writes),
         ENT_TEST(t_get_values_outlive_txn),

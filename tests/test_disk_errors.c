@@ -4,6 +4,9 @@
  * are needed. Unarmed it is the C library's. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,11 +121,13 @@ static void t_meta_sync_fails(void)
 {
     uint64_t id = 0, last = 0, probs = 9;
     const int errs[] = {EIO, ENOSPC}, codes[] = {ENT_IO, ENT_FULL};
+    const int details[] = {ENT_DETAIL_NONE, ENT_DETAIL_NO_SPACE};
     for (int i = 0; i < 2; i++) {
         setup();
         ENT_OK_(create(1, &id));
         arm_sync(2, errs[i]);
         ENT_CHECK_RC(create(2, &id), codes[i]);
+        ENT_ASSERT_DETAIL(details[i]); /* a full disk, told from an index value too long for a key */
         ENT_ASSERT_MSG("syncing a commit");
         ENT_ASSERT_MSG("the commit is in the store all the same");
         CU_ASSERT_PTR_NULL(strstr(ent_errmsg(), "nothing of this write was committed"));
@@ -140,11 +145,53 @@ static void t_meta_sync_fails(void)
     }
 }
 
+/* data.mdb reaches the process's file size limit (ulimit -f; SIGXFSZ ignored, as the cli test
+ * does): writes past it fail with EFBIG, as on a full disk, without a small filesystem. The
+ * commit is ENT_FULL with the detail ENT_DETAIL_NO_SPACE: the server's to fix, not the input's. */
+static void t_file_size_limit(void)
+{
+    struct rlimit old, lim;
+    struct stat st;
+    char data[ENT_TEST_PATH_MAX + 16];
+    void (*was)(int);
+    int rc = ENT_OK;
+    setup();
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    CU_ASSERT_EQUAL_FATAL(stat(data, &st), 0);
+    CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size + 256 * 1024;
+    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lim.rlim_cur) lim.rlim_cur = old.rlim_cur;
+    was = signal(SIGXFSZ, SIG_IGN);
+    CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    /* 1000 items a txn: 256 KiB fills within a few; 400 txns are a guard, not a size */
+    for (int t = 0; t < 400 && rc == ENT_OK; t++) {
+        ent_txn *w = NULL;
+        ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+        for (int i = 0; i < 1000 && rc == ENT_OK; i++) {
+            ent_entity *e = NULL;
+            ENT_OK_(ent_entity_new(&e, ent_store_type(S, "item")));
+            ENT_OK_(ent_entity_set_uint(e, "n", (uint64_t)t * 1000 + (uint64_t)i));
+            rc = ent_create(S, w, e);
+            ent_entity_free(e);
+        }
+        if (rc == ENT_OK) rc = ent_txn_commit(w);
+        else ent_txn_abort(w);
+    }
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, was);
+    ENT_CHECK_RC(rc, ENT_FULL);
+    ENT_ASSERT_MSG("file size limit");
+    ENT_ASSERT_DETAIL(ENT_DETAIL_NO_SPACE);
+    teardown();
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_data_sync_fails),
         ENT_TEST(t_meta_sync_fails),
+        ENT_TEST(t_file_size_limit),
         {NULL, NULL},
     };
     return ent_test_run("disk_errors", cases);

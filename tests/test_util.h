@@ -45,6 +45,16 @@ static inline int ent_test_run(const char *suite, const ent_test_case *cases)
     } while (0)
 #define ENT_OK_(expr) ENT_CHECK_RC(expr, ENT_OK)
 
+/* Assert that the last failure's ent_errdetail() is `want` (an ENT_DETAIL_*). */
+#define ENT_ASSERT_DETAIL(want)                                                                    \
+    do {                                                                                           \
+        int d_ = ent_errdetail();                                                                  \
+        if (d_ != (want))                                                                          \
+            fprintf(stderr, "\n  %s:%d: detail %d, not %s (message \"%s\")\n", __FILE__, __LINE__, \
+                    d_, #want, ent_errmsg());                                                      \
+        CU_ASSERT_EQUAL(d_, (want));                                                               \
+    } while (0)
+
 /* Assert that the last message contains `needle`. */
 #define ENT_ASSERT_MSG(needle)                                                                     \
     do {                                                                                           \

@@ -98,7 +98,7 @@ unsigned ent_http__status(int code)
     case ENT_CONFLICT: return MHD_HTTP_CONFLICT;
     case ENT_INVALID: return MHD_HTTP_BAD_REQUEST;
     case ENT_SCHEMA: return MHD_HTTP_CONFLICT;     /* the schema changed under the request */
-    case ENT_FULL: return MHD_HTTP_CONTENT_TOO_LARGE; /* a value too long for a key (a full store: 507, reply_lib) */
+    case ENT_FULL: return MHD_HTTP_INSUFFICIENT_STORAGE; /* the store out of room (the other causes: lib_status) */
     case ENT_READONLY: return MHD_HTTP_METHOD_NOT_ALLOWED;
     case ENT_BUSY:
     case ENT_TIMEOUT: return MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -106,22 +106,27 @@ unsigned ent_http__status(int code)
     }
 }
 
-/* Whether an ENT_FULL is the store out of room (a full disk or quota, the file size limit, a map
- * that cannot grow, the table limit): 507, the server's to fix, where a value too long for a key
- * is the client's input (413). The code is the same; the library's messages tell them apart:
- * every size refusal says "exceeds the backend" (bk.c, backend_lmdb.c, backend_memory.c) or is
- * LMDB's MDB_BAD_VALSIZE, and ids or versions used up say "exhausted" (crud.c, left at 413).
- * Whatever else is full is storage, so a new wording of a disk error stays a 507. */
-static int storage_full(const char *m)
+/* The status of a library failure, with what ent_errdetail() says of an ENT_FULL. A value too
+ * long for a key is the client's input: 413. Ids or versions used up are 409: the state of the
+ * resource (an entity at its last version, a type at its last auto id) refuses the change, and
+ * neither a smaller body (413) nor a retry once the operator freed room (507) ever makes it
+ * succeed. The rest is the store out of room (a full disk or quota, the file size limit, a map
+ * that cannot grow, the table limit): 507, the server's to fix; so is an ENT_FULL without a
+ * detail (LMDB's internal limits, a fault injected), as the server's and not the client's. The
+ * detail, not the message's words (which read "exceeds the backend" here until the detail
+ * existed): a message may be reworded, the detail is the library's contract. */
+static unsigned lib_status(int code, int detail)
 {
-    return !strstr(m, "exceeds the backend") && !strstr(m, "MDB_BAD_VALSIZE") && !strstr(m, "exhausted");
+    if (code == ENT_FULL && detail == ENT_DETAIL_TOO_LARGE) return MHD_HTTP_CONTENT_TOO_LARGE;
+    if (code == ENT_FULL && detail == ENT_DETAIL_EXHAUSTED) return MHD_HTTP_CONFLICT;
+    return ent_http__status(code);
 }
 
 enum MHD_Result ent_http__reply_lib(struct MHD_Connection *c, int code, const char *what)
 {
     const char *m = ent_errmsg();
     size_t n = strlen(what);
-    unsigned status = code == ENT_FULL && storage_full(m) ? MHD_HTTP_INSUFFICIENT_STORAGE : ent_http__status(code);
+    unsigned status = lib_status(code, ent_errdetail());
     /* The library's messages mostly name the type already ("product.price: ...", "customer 1 is
      * still referenced"): not twice. */
     if (m[0] && n && strncmp(m, what, n) == 0 && (m[n] == ':' || m[n] == ' ' || m[n] == '.'))

@@ -71,7 +71,7 @@ static int l_table(ent_bk *vbe, ent_btxn *vtxn, const char *name, unsigned flags
     MDB_dbi dbi;
     struct timespec dl;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
-    if (t->failed) return ent__err(t->failed, "table %s: the transaction failed earlier", name);
+    if (t->failed) return ent__errd(t->failed, t->failed_detail, "table %s: the transaction failed earlier", name);
     int create = (flags & ENT_TBL_CREATE) && t->write;
     clock_gettime(CLOCK_MONOTONIC, &dl);
     dl.tv_sec += DBI_WAIT_S;
@@ -123,14 +123,15 @@ again:
     }
     for (i = 0; i < e->maxtab && e->tab[i].state != TAB_FREE; i++) {}
     if (i == e->maxtab) {
-        rc = ent__err(ENT_FULL, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
+        rc = ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
         goto done;
     }
     unsigned of = create ? MDB_CREATE | ((flags & ENT_TBL_DUPSORT) ? MDB_DUPSORT : 0) : 0;
     mrc = mdb_dbi_open(t->m, name, of, &dbi);
     if (mrc) {
         if (mrc == MDB_DBS_FULL)
-            rc = ent__err(ENT_FULL, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
+            rc = ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "table %s: the store holds its maximum of %u tables", name,
+                           e->maxtab);
         /* The name is taken by a plain record of the main database, not a table: LMDB's own
          * words ("Operation and DB incompatible, or DB flags changed") do not say that the
          * directory holds something else (another program's LMDB data), or a damaged store. */
@@ -138,14 +139,14 @@ again:
             rc = ent__err(ENT_CORRUPT, "table %s: %s/data.mdb holds a record named %s that is not a table: not a "
                                        "libentity store (another program's LMDB data), or a damaged one", name, e->path, name);
         else rc = ent__lmdb_lerr(mrc, "table %s", name);
-        if (t->write && mrc != MDB_NOTFOUND) t->failed = rc;
+        if (t->write && mrc != MDB_NOTFOUND) ent__lmdb_failed(t, rc);
         goto done;
     }
     mdb_dbi_flags(t->m, dbi, &f);
     e->tab[i].name = strdup(name);
     if (!e->tab[i].name) {
         rc = ent__err(ENT_NOMEM, "out of memory");
-        if (t->write) t->failed = rc;
+        if (t->write) ent__lmdb_failed(t, rc);
         goto done;
     }
     e->tab[i].dbi = dbi;
@@ -374,7 +375,7 @@ static int l_sp_begin(ent_btxn *vtxn)
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (!t->write || t->in_sp)
         return ent__err(ENT_INVALID, "store %s: savepoint: not a write transaction, or one is open already", e->path);
-    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", e->path);
+    if (t->failed) return ent__errd(t->failed, t->failed_detail, "store %s: the transaction failed earlier", e->path);
     if (t->curs) return ent__err(ENT_INVALID, "store %s: savepoint: a cursor is open", e->path);
     if ((mrc = mdb_txn_begin(e->env, t->m, 0, &child))) return ent__lmdb_lerr(mrc, "store %s: beginning a savepoint", e->path);
     t->pm = t->m;
@@ -391,7 +392,7 @@ static int l_sp_end(ent_btxn *vtxn, int keep)
     int rc = ENT_OK, mrc;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (!t->in_sp) {
-        if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", e->path);
+        if (t->failed) return ent__errd(t->failed, t->failed_detail, "store %s: the transaction failed earlier", e->path);
         return ent__err(ENT_INVALID, "store %s: savepoint: none is open", e->path);
     }
     for (lcur *c = t->curs; c; c = c->next) c->c = NULL; /* LMDB frees a child's cursors with it */
@@ -402,19 +403,21 @@ static int l_sp_end(ent_btxn *vtxn, int keep)
         t->pm = NULL;
         if (mrc) {
             rc = ent__lmdb_lerr(mrc, "store %s: keeping a savepoint", e->path);
-            t->failed = rc;
+            ent__lmdb_failed(t, rc);
         }
         return rc;
     }
     /* A failure inside the savepoint broke the child only (a growth that failed ended both, see
      * ent__lmdb_grow()): undo the child and its part of the op log, and the parent goes on. */
     rc = t->failed;
+    int detail = t->failed_detail;
     mdb_txn_abort(t->m);
     t->m = t->pm;
     t->pm = NULL;
     e->log.n = t->sp_mark;
     t->failed = 0;
-    if (keep) return ent__err(rc, "store %s: the savepoint failed; it was undone", e->path);
+    t->failed_detail = ENT_DETAIL_NONE;
+    if (keep) return ent__errd(rc, detail, "store %s: the savepoint failed; it was undone", e->path);
     return ENT_OK;
 }
 
@@ -435,8 +438,9 @@ static int commit_as(ltxn *t, int dur, int notify)
     if (t->in_sp && !t->failed) l_sp_end((ent_btxn *)t, 1);
     if (t->failed) {
         rc = t->failed;
+        int detail = t->failed_detail;
         l_txn_abort((ent_btxn *)t);
-        return ent__err(rc, "store %s: the transaction failed earlier; nothing was committed", e->path);
+        return ent__errd(rc, detail, "store %s: the transaction failed earlier; nothing was committed", e->path);
     }
     if (e->env_dur != dur) {
         /* Flags are per environment; handles sharing it may differ, and only the writer reads them. */
@@ -509,7 +513,7 @@ static int l_get(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, ent_slice *ou
     lenv *e = t->e;
     MDB_val mk = {k->len, (void *)k->data}, mv;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
-    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", e->path);
+    if (t->failed) return ent__errd(t->failed, t->failed_detail, "store %s: the transaction failed earlier", e->path);
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key (table %s)", ent__lmdb_tname(e, tbl));
     if (!key_ok(t, tbl, k)) return ENT_NOTFOUND; /* longer than any stored key */
     int mrc = mdb_get(t->m, e->tab[tbl].dbi, &mk, &mv);
@@ -525,7 +529,7 @@ static int write_check(ltxn *t, unsigned tbl)
 {
     if (ent__lmdb_forked(t->e)) return ENT_BUSY;
     if (!t->write) return ent__err(ENT_READONLY, "table %s: write in a read transaction", ent__lmdb_tname(t->e, tbl));
-    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", t->e->path);
+    if (t->failed) return ent__errd(t->failed, t->failed_detail, "store %s: the transaction failed earlier", t->e->path);
     if (tbl >= t->e->maxtab) return ent__err(ENT_INVALID, "table handle %u is out of range", tbl);
     return ENT_OK;
 }
@@ -560,9 +564,10 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     int dup = (tb->flags & ENT_TBL_DUPSORT) != 0;
     if (k->len == 0) return ent__err(ENT_INVALID, "table %s: empty keys are not allowed", tb->name);
     if (k->len > e->maxkey)
-        return ent__err(ENT_FULL, "table %s: key of %zu bytes exceeds the backend limit of %zu", tb->name, k->len, e->maxkey);
+        return ent__errd(ENT_FULL, ENT_DETAIL_TOO_LARGE, "table %s: key of %zu bytes exceeds the backend limit of %zu",
+                         tb->name, k->len, e->maxkey);
     if (dup && v->len > e->maxkey)
-        return ent__err(ENT_FULL, "table %s: value of %zu bytes in a DUPSORT table exceeds the backend limit of %zu",
+        return ent__errd(ENT_FULL, ENT_DETAIL_TOO_LARGE, "table %s: value of %zu bytes in a DUPSORT table exceeds the backend limit of %zu",
                         tb->name, v->len, e->maxkey);
     MDB_val mk = {k->len, (void *)k->data}, mv = {v->len, (void *)v->data};
     unsigned mf = (flags & ENT_PUT_NOOVERWRITE) ? (dup ? MDB_NODUPDATA : MDB_NOOVERWRITE) : 0;
@@ -577,7 +582,7 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
         }
         if (mrc != MDB_MAP_FULL) break;
         if ((rc = own_args(&mk, &mv, &own)) || (rc = ent__lmdb_grow(t))) {
-            t->failed = rc; /* as the growth does: LMDB refuses the txn after MDB_MAP_FULL */
+            ent__lmdb_failed(t, rc); /* as the growth does: LMDB refuses the txn after MDB_MAP_FULL */
             free(own);
             return rc;
         }
@@ -588,7 +593,7 @@ static int l_put(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     }
     if (mrc) {
         rc = ent__lmdb_lerr(mrc, "table %s: put of a %zu-byte value", tb->name, v->len);
-        t->failed = rc; /* LMDB refuses further use of the txn after such errors */
+        ent__lmdb_failed(t, rc); /* LMDB refuses further use of the txn after such errors */
     } else {
         rc = ent__lmdb_log_add(t, OP_PUT, tbl, mf, &mk, &mv);
     }
@@ -613,7 +618,7 @@ static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
         mrc = mdb_del(t->m, tb->dbi, &mk, pair ? &mv : NULL);
         if (mrc != MDB_MAP_FULL) break;
         if ((rc = own_args(&mk, pair ? &mv : NULL, &own)) || (rc = ent__lmdb_grow(t))) {
-            t->failed = rc;
+            ent__lmdb_failed(t, rc);
             free(own);
             return rc;
         }
@@ -624,7 +629,7 @@ static int l_del(ent_btxn *vtxn, unsigned tbl, const ent_slice *k, const ent_sli
     }
     if (mrc) {
         rc = ent__lmdb_lerr(mrc, "table %s: delete", tb->name);
-        t->failed = rc;
+        ent__lmdb_failed(t, rc);
     } else {
         rc = ent__lmdb_log_add(t, pair ? OP_DEL : OP_DELKEY, tbl, 0, &mk, pair ? &mv : NULL);
     }
@@ -645,7 +650,7 @@ static int l_clear(ent_btxn *vtxn, unsigned tbl)
     }
     if (mrc) {
         rc = ent__lmdb_lerr(mrc, "table %s: clear", ent__lmdb_tname(t->e, tbl));
-        t->failed = rc;
+        ent__lmdb_failed(t, rc);
         return rc;
     }
     return ent__lmdb_log_add(t, OP_CLEAR, tbl, 0, NULL, NULL);
@@ -659,7 +664,7 @@ static int l_cursor_open(ent_btxn *vtxn, unsigned tbl, ent_bcur **out_cur)
     lcur *c;
     int mrc;
     if (ent__lmdb_forked(t->e)) return ENT_BUSY;
-    if (t->failed) return ent__err(t->failed, "store %s: the transaction failed earlier", t->e->path);
+    if (t->failed) return ent__errd(t->failed, t->failed_detail, "store %s: the transaction failed earlier", t->e->path);
     if (tbl >= t->e->maxtab) return ent__err(ENT_INVALID, "table handle %u is out of range", tbl);
     c = calloc(1, sizeof *c);
     if (!c) return ent__err(ENT_NOMEM, "out of memory for a cursor");
@@ -713,7 +718,9 @@ static int l_cursor_get(ent_bcur *vcur, int op, ent_slice *k, ent_slice *v)
     MDB_val mk = {0, NULL}, mv = {0, NULL};
     int mrc, dup = (e->tab[c->tbl].flags & ENT_TBL_DUPSORT) != 0;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
-    if (t->failed || !c->c) return ent__err(t->failed ? t->failed : ENT_INVALID, "store %s: the transaction failed earlier", e->path);
+    if (t->failed || !c->c)
+        return ent__errd(t->failed ? t->failed : ENT_INVALID, t->failed ? t->failed_detail : ENT_DETAIL_NONE,
+                         "store %s: the transaction failed earlier", e->path);
     if ((op == ENT_CUR_NEXT || op == ENT_CUR_PREV) && t->write && c->saved && c->seen_writes != t->writes) {
         /* The txn wrote since this cursor last moved: go on from the saved pair as the table is
          * now, as the memory backend does (NEXT from a pair that went lands on its successor).

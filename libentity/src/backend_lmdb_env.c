@@ -71,6 +71,23 @@ static int code_of(int mrc)
     }
 }
 
+/* The ENT_DETAIL_* of an LMDB or system code that code_of() makes ENT_FULL. MDB_TXN_FULL (too
+ * many dirty pages) is a write larger than LMDB takes at once; MDB_CURSOR_FULL and MDB_PAGE_FULL
+ * are LMDB's internal limits, which no remedy of the caller's meets: no detail. */
+static int detail_of(int mrc)
+{
+    switch (mrc) {
+    case MDB_MAP_FULL:
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+    case MDB_DBS_FULL: return ENT_DETAIL_NO_SPACE;
+    case MDB_BAD_VALSIZE:
+    case MDB_TXN_FULL: return ENT_DETAIL_TOO_LARGE;
+    default: return ENT_DETAIL_NONE;
+    }
+}
+
 int ent__lmdb_lerr(int mrc, const char *fmt, ...)
 {
     char ctx[512];
@@ -78,7 +95,7 @@ int ent__lmdb_lerr(int mrc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
-    return ent__err(code_of(mrc), "%s: %s", ctx, mdb_strerror(mrc));
+    return ent__errd(code_of(mrc), detail_of(mrc), "%s: %s", ctx, mdb_strerror(mrc));
 }
 
 /* LMDB reports a write that stopped short (the disk filled during it, or the file reached the
@@ -99,21 +116,21 @@ int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed)
                                     : "nothing of this write was committed";
     if (mrc != EIO && mrc != ENOSPC && mrc != EDQUOT && mrc != EFBIG) {
         if (!committed) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
-        return ent__err(code_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
+        return ent__errd(code_of(mrc), detail_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
     }
     if (statvfs(e->path, &vfs) == 0) {
         /* root may use the blocks reserved for it, so it runs out only when none is free */
         uint64_t avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) * vfs.f_frsize;
         if (avail < FULL_DISK_SLACK)
-            return ent__err(ENT_FULL, "store %s: %s: the disk is full (%" PRIu64 " KiB free); %s", e->path, what,
+            return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: %s: the disk is full (%" PRIu64 " KiB free); %s", e->path, what,
                             avail / 1024, outcome);
     }
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && mdb_env_get_fd(e->env, &fd) == 0 &&
         fstat(fd, &st) == 0 && (uint64_t)st.st_size + FULL_DISK_SLACK > (uint64_t)rl.rlim_cur)
-        return ent__err(ENT_FULL, "store %s: %s: data.mdb reached the process's file size limit (ulimit -f: %" PRIu64
+        return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: %s: data.mdb reached the process's file size limit (ulimit -f: %" PRIu64
                         " bytes); %s", e->path, what, (uint64_t)rl.rlim_cur, outcome);
     if (!committed) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
-    return ent__err(code_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
+    return ent__errd(code_of(mrc), detail_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
 }
 
 /* After mdb_env_open() failed: which of the store's files is at fault, as " (...)" for the
@@ -306,7 +323,8 @@ static int prealloc_lock(const char *path)
         close(fd);
         if (frc) {
             unlink(p);
-            rc = ent__err(frc == ENOSPC ? ENT_FULL : ENT_IO, "store %s: cannot allocate %s: %s", path, p, strerror(frc));
+            rc = ent__errd(frc == ENOSPC ? ENT_FULL : ENT_IO, frc == ENOSPC ? ENT_DETAIL_NO_SPACE : ENT_DETAIL_NONE,
+                           "store %s: cannot allocate %s: %s", path, p, strerror(frc));
         }
     } else if (errno != EEXIST) {
         rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "store %s: cannot create %s: %s", path,
@@ -338,7 +356,7 @@ static int prealloc_lock(const char *path)
             else if (fcntl(fd, F_SETLK, &lk) == 0) want = 64 * 1024;
         }
         if (want && fallocate(fd, 0, 0, want) < 0 && (errno == ENOSPC || errno == EDQUOT))
-            rc = ent__err(ENT_FULL, "store %s: cannot allocate %s (its blocks were never allocated): %s", path, p,
+            rc = ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: cannot allocate %s (its blocks were never allocated): %s", path, p,
                           strerror(errno));
         close(fd);
     }
@@ -389,7 +407,8 @@ static int open_notify(lenv *e)
          * SIGBUS at first touch instead of an error here. */
         int frc = e->nt_writable ? posix_fallocate(fd, 0, 4096) : EROFS;
         if (frc) {
-            rc = ent__err(frc == ENOSPC ? ENT_FULL : ENT_IO, "cannot size %s: %s", p, strerror(frc));
+            rc = ent__errd(frc == ENOSPC ? ENT_FULL : ENT_IO, frc == ENOSPC ? ENT_DETAIL_NO_SPACE : ENT_DETAIL_NONE,
+                           "cannot size %s: %s", p, strerror(frc));
             goto done;
         }
     }
@@ -759,6 +778,7 @@ int ent__lmdb_log_add(ltxn *t, int op, unsigned tbl, unsigned mflags, const MDB_
 nomem:
     /* The write happened but could not be recorded: the txn could not survive a map growth. */
     t->failed = ENT_NOMEM;
+    t->failed_detail = ENT_DETAIL_NONE;
     return ent__err(ENT_NOMEM, "store %s: out of memory recording a write", t->e->path);
 }
 

@@ -188,7 +188,7 @@ int ent__lmdb_grow(ltxn *t)
     size_t size = info.me_mapsize;
     for (;;) {
         if (size > SIZE_MAX / 2) {
-            rc = ent__err(ENT_FULL, "store %s: the map cannot grow beyond %zu bytes", e->path, size);
+            rc = ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: the map cannot grow beyond %zu bytes", e->path, size);
             goto fail;
         }
         size *= 2;
@@ -238,7 +238,7 @@ fail:
     t->m = NULL;
     t->pm = NULL;
     t->in_sp = 0;
-    t->failed = rc;
+    ent__lmdb_failed(t, rc);
     return rc;
 }
 

@@ -156,6 +156,7 @@ typedef struct ltxn {
     MDB_txn *m;
     int write;
     int failed; /* the ENT_* code that broke this write txn, 0 if fine */
+    int failed_detail; /* its ENT_DETAIL_*: said again by every later call that meets `failed` */
     int owns_dbi;
     lcur *curs;
     /* A savepoint (l_sp_begin) is a nested LMDB txn: m is then the child and pm its parent; the
@@ -215,6 +216,13 @@ void ent__lmdb_pin_commit(lenv *e);
 
 /* backend_lmdb_grow.c */
 int ent__lmdb_txn_begin_mdb(ltxn *t);
+/* t is broken by the failure rc that this thread's message names: later calls say it again. */
+static inline void ent__lmdb_failed(ltxn *t, int rc)
+{
+    t->failed = rc;
+    t->failed_detail = ent_errdetail();
+}
+
 /* t hit MDB_MAP_FULL: grow the map and rebuild t from its op log (t->failed on failure). */
 int ent__lmdb_grow(ltxn *t);
 uint64_t ent__lmdb_change_counter(ent_bk *vbe);

@@ -627,9 +627,10 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
     dup = dup_of(tb);
     if (k->len == 0) return ent__err(ENT_INVALID, "empty key");
     if (k->len > t->s->max_key)
-        return ent__err(ENT_FULL, "key of %zu bytes exceeds the backend limit of %zu", k->len, t->s->max_key);
+        return ent__errd(ENT_FULL, ENT_DETAIL_TOO_LARGE, "key of %zu bytes exceeds the backend limit of %zu", k->len,
+                         t->s->max_key);
     if (dup && v->len > t->s->max_key)
-        return ent__err(ENT_FULL, "value of %zu bytes exceeds the backend limit of %zu for sorted duplicates", v->len,
+        return ent__errd(ENT_FULL, ENT_DETAIL_TOO_LARGE, "value of %zu bytes exceeds the backend limit of %zu for sorted duplicates", v->len,
                         t->s->max_key);
     /* No lock: the writer alone changes trees, and what it changes here readers meet safely. */
     n = w_find(t, tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0);

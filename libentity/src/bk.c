@@ -94,7 +94,7 @@ int ent__bk_ikey_check(const ent_bk_conn *c, const ent_field *f, size_t n)
     size_t max = c->lim.max_key;
     if (n <= max) return ENT_OK;
     /* The tag byte is the library's, not the host's: the message counts value bytes. */
-    return ent__err(ENT_FULL, "%s: index value of %zu bytes exceeds the backend's key limit of %zu bytes",
+    return ent__errd(ENT_FULL, ENT_DETAIL_TOO_LARGE, "%s: index value of %zu bytes exceeds the backend's key limit of %zu bytes",
                     ent__field_path(f, path, sizeof path), n - 1, max - 1);
 }
 
@@ -201,7 +201,8 @@ int ent__bk_put(ent_txn *t, unsigned tbl, const ent_slice *k, const ent_slice *v
 {
     ent_store *s = t->s;
     if (k->len > s->bk.lim.max_key)
-        return ent__err(ENT_FULL, "key of %zu bytes exceeds the backend limit of %zu", k->len, s->bk.lim.max_key);
+        return ent__errd(ENT_FULL, ENT_DETAIL_TOO_LARGE, "key of %zu bytes exceeds the backend limit of %zu", k->len,
+                         s->bk.lim.max_key);
     return OPS(s)->put(t->bt, tbl, k, v, flags);
 }
 

@@ -382,7 +382,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
     if ((rc = ent__record_encode_valid(&t->v1, e, version, &fields_at))) goto fail;
     if (type->key == ENT_KEY_AUTO && key.kind == ENT_KEY_NONE) {
         if (tc->next_id == UINT64_MAX) {
-            rc = ent__err(ENT_FULL, "%s: auto ids exhausted", type->name);
+            rc = ent__errd(ENT_FULL, ENT_DETAIL_EXHAUSTED, "%s: auto ids exhausted", type->name);
             goto fail;
         }
         key = ent_key_id(tc->next_id + 1);
@@ -590,8 +590,8 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         /* The next version must not wrap to 0 ("not stored") nor be ENT_VERSION_ANY ("any"):
          * a restored entity can start anywhere below that. */
         if (old->version >= ENT_VERSION_ANY - 1) {
-            rc = ent__err(ENT_FULL, "%s %s: versions exhausted (at %" PRIu64 ")", type->name,
-                          ent__key_str(&key, kb, sizeof kb), old->version);
+            rc = ent__errd(ENT_FULL, ENT_DETAIL_EXHAUSTED, "%s %s: versions exhausted (at %" PRIu64 ")", type->name,
+                           ent__key_str(&key, kb, sizeof kb), old->version);
             goto out;
         }
         version = old->version + 1;

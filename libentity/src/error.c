@@ -9,6 +9,8 @@
  * one store each report their own failure. Fixed size: a message is one line for people; longer
  * ones are cut, never overflow. */
 static _Thread_local char errbuf[1024];
+/* The ENT_DETAIL_* of the failure whose message errbuf holds: set and reset with it. */
+static _Thread_local int errdetail;
 
 const char *ent_strerror(int code)
 {
@@ -32,6 +34,8 @@ const char *ent_strerror(int code)
 
 const char *ent_errmsg(void) { return errbuf; }
 
+int ent_errdetail(void) { return errdetail; }
+
 /* Formatted apart, then copied: an argument may be ent_errmsg() itself ("...: %s" around the
  * message of the call that failed), and vsnprintf's source and destination must not overlap
  * (fuzz_mirror found a mirror message doing this). */
@@ -47,6 +51,17 @@ static void set_msg(const char *fmt, va_list ap)
 int ent__err(int code, const char *fmt, ...)
 {
     va_list ap;
+    errdetail = ENT_DETAIL_NONE; /* a new message: an earlier failure's cause is not this one's */
+    va_start(ap, fmt);
+    set_msg(fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int ent__errd(int code, int detail, const char *fmt, ...)
+{
+    va_list ap;
+    errdetail = detail;
     va_start(ap, fmt);
     set_msg(fmt, ap);
     va_end(ap);
@@ -56,6 +71,7 @@ int ent__err(int code, const char *fmt, ...)
 int ent_error_set(int code, const char *fmt, ...)
 {
     va_list ap;
+    errdetail = ENT_DETAIL_NONE;
     va_start(ap, fmt);
     set_msg(fmt, ap);
     va_end(ap);
@@ -76,4 +92,8 @@ int ent__err_prefix(int code, const char *fmt, ...)
     return code;
 }
 
-void ent__err_clear(void) { errbuf[0] = '\0'; }
+void ent__err_clear(void)
+{
+    errbuf[0] = '\0';
+    errdetail = ENT_DETAIL_NONE;
+}

@@ -118,6 +118,7 @@ struct ent_txn {
     int write;
     int failed;          /* a write failed half way: only abort is allowed */
     int failed_rc;
+    int failed_detail;   /* failed_rc's ENT_DETAIL_*, said again with it */
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
     int restore_forward; /* ent_txn_restore_forward() */
     int indexes_deferred; /* ent_store_replay(): indexes left alone, every one rebuilt at its end */

@@ -335,10 +335,11 @@ static int commit_write(ent_txn *t, int apart)
     const ent_layout *lay;
     if (t->failed) {
         rc = t->failed_rc;
+        int detail = t->failed_detail;
         ent__bk_abort(t);
         txn_free(t);
-        return ent__err(rc, "transaction not committed: an earlier write in it failed half way (%s)",
-                        ent_strerror(rc));
+        return ent__errd(rc, detail, "transaction not committed: an earlier write in it failed half way (%s)",
+                         ent_strerror(rc));
     }
     other = t->meta_other; /* the two flushes below are what keep_own_commit() keeps */
     if ((rc = flush_counters(t)) || (rc = ent__log_flush(t))) {
@@ -361,12 +362,16 @@ static int commit_write(ent_txn *t, int apart)
         memset(&t->cap, 0, sizeof t->cap);
         ent__bk_pin(s);
         char msg[512];
+        int detail = ENT_DETAIL_NONE;
         rc = backend_commit(t, apart, &visible);
         txn_free(t);
-        if (rc) snprintf(msg, sizeof msg, "%s", ent_errmsg()); /* callbacks and reads set messages */
+        if (rc) { /* callbacks and reads set messages */
+            snprintf(msg, sizeof msg, "%s", ent_errmsg());
+            detail = ent_errdetail();
+        }
         ent__log_deliver(s, lay, ticket, first, last, visible, &cap);
         ent__evcap_free(&cap);
-        if (rc) ent__err(rc, "%s", msg);
+        if (rc) ent__errd(rc, detail, "%s", msg);
         ent__bk_unpin(s);
         return rc;
     }
@@ -414,6 +419,7 @@ void ent_txn_abort(ent_txn *t)
         /* Inside ent_txn_run(): the function's work is undone when it returns, not the txn freed. */
         t->failed = 1;
         t->failed_rc = ent__err(ENT_INVALID, "the function of ent_txn_run() aborted its transaction");
+        t->failed_detail = ENT_DETAIL_NONE;
         return;
     }
     if (not_owner(t, "ent_txn_abort")) return; /* left to its thread, which may still use it */
@@ -431,8 +437,8 @@ int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write)
         if (write && !txn->write)
             return ent__err(ENT_READONLY, "write in a read transaction");
         if (txn->failed)
-            return ent__err(txn->failed_rc, "transaction failed earlier (%s); abort it",
-                            ent_strerror(txn->failed_rc));
+            return ent__errd(txn->failed_rc, txn->failed_detail, "transaction failed earlier (%s); abort it",
+                             ent_strerror(txn->failed_rc));
         *out = txn;
         return ENT_OK;
     }
@@ -445,6 +451,7 @@ int ent__txn_end(ent_txn *t, ent_txn *given, int rc, int half)
         if (rc && half && t->write) {
             t->failed = 1;
             t->failed_rc = rc;
+            t->failed_detail = ent_errdetail(); /* rc's, set by the call that just failed */
         }
         return rc;
     }

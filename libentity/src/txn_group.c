@@ -60,6 +60,7 @@ typedef struct greq {
     int done;
     pthread_cond_t cv; /* signalled when done, or when this caller is to lead */
     char msg[1024];    /* the failure's message, for the caller's thread (ent_errmsg's size) */
+    int detail;        /* and its ENT_DETAIL_*, which goes with it */
 } greq;
 
 /* The longest a leader waits for company (see the top of the file). */
@@ -158,6 +159,7 @@ static void mark_restore(ent_txn *t, const txn_mark *m, size_t n)
     t->first_seq = m->first_seq;
     t->failed = 0;
     t->failed_rc = 0;
+    t->failed_detail = ENT_DETAIL_NONE;
 }
 
 /* The transaction this thread lends to a caller's work right now (NULL: none). The work must not
@@ -184,7 +186,8 @@ static int run_one(ent_txn *t, greq *r)
     t->refs_unchecked = 0; /* ent_txn_skip_ref_checks() of one caller is not the next one's */
     t->restore_forward = 0;
     rc = call_fn(r->fn, t, r->payload, &half);
-    if (rc == ENT_OK && t->failed) rc = ent__err(t->failed_rc, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
+    if (rc == ENT_OK && t->failed)
+        rc = ent__errd(t->failed_rc, t->failed_detail, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
     return rc;
 }
 
@@ -192,6 +195,7 @@ static void fail_req(greq *r, int rc)
 {
     r->rc = rc;
     snprintf(r->msg, sizeof r->msg, "%s", ent_errmsg());
+    r->detail = ent_errdetail();
 }
 
 /* Every request of v[0..n) fails with rc (the message is this thread's). */
@@ -359,7 +363,8 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
     if (txn || !g || !groupable(s)) {
         if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
         rc = txn ? fn(t, payload, &half) : call_fn(fn, t, payload, &half);
-        if (rc == ENT_OK && !txn && t->failed) rc = ent__err(t->failed_rc, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
+        if (rc == ENT_OK && !txn && t->failed)
+            rc = ent__errd(t->failed_rc, t->failed_detail, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
         return ent__txn_end(t, txn, rc, half);
     }
     /* What ent_txn_begin() would refuse is refused on the caller's thread, with its message. */
@@ -406,7 +411,7 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
     g->callers--; /* the last touch of g: once mu is let go, ent_store_close() may free it */
     pthread_mutex_unlock(&g->mu);
     pthread_cond_destroy(&r.cv);
-    if (r.rc) return ent__err(r.rc, "%s", r.msg);
+    if (r.rc) return ent__errd(r.rc, r.detail, "%s", r.msg);
     return ENT_OK;
 }
 

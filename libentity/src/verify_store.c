@@ -739,9 +739,10 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
     {
         /* What was committed keeps its indexes whole; the failure's message stays. */
         char msg[1024];
+        int detail = ent_errdetail();
         snprintf(msg, sizeof msg, "%s", ent_errmsg());
         (void)rebuild_indexes(dst);
-        return ent__err(rc, "%s", msg);
+        return ent__errd(rc, detail, "%s", msg);
     }
 }
 

@@ -666,17 +666,21 @@ grep -q "^: events from seq $((end + 3)) (from $((end + 100)) is past the log's 
 grep -q "^id: $((end + 4))\$" "$work/r5" && ok || bad "a from= past the log skipped the new events: $(head -c 300 "$work/r5")"
 stop_server
 
-# ---- a full store is 507 Insufficient Storage, a key too long for the backend stays 413: both are
-# ENT_FULL, and a full disk was answered 413 "Content Too Large", telling the client to send less.
+# ---- a full store is 507 Insufficient Storage, a key too long for the backend stays 413, an entity
+# at its last version is 409: all are ENT_FULL (told apart by ent_errdetail()), and a full disk was
+# answered 413 "Content Too Large", telling the client to send less.
 # The disk is filled the way the cli test does, with the file size limit (ulimit -f: writes past
 # it fail with EFBIG, as on a full disk; SIGXFSZ ignored), so no small filesystem is mounted.
 echo '{"schema":"f","version":1,"types":{"note":{"key":"auto","fields":{"tag":{"id":1,"type":"string","indexed":true},"body":{"id":2,"type":"string"}}}}}' >"$work/f.json"
 "$E" -s "$work/fsz" init --schema "$work/f.json" >/dev/null 2>&1
+printf '{"type":"note","key":1,"version":"18446744073709551614","data":{"tag":"last"}}\n' | "$E" -s "$work/fsz" load >/dev/null 2>&1
 printf '#!/usr/bin/env bash\ntrap "" XFSZ; ulimit -f 400; exec "%s" "$@"\n' "$E" >"$work/fsz.sh"; chmod +x "$work/fsz.sh"
 REAL_E=$E; E=$work/fsz.sh; start_server "$work/fsz"; E=$REAL_E
 long=$(head -c 600 /dev/zero | tr '\0' k)
 req POST /api/note -H 'Content-Type: application/json' -d "{\"tag\":\"$long\"}"; want 413 "an index value over the backend's key limit"
 errmsg "exceeds the backend's key limit"
+req PATCH /api/note/1 -H 'Content-Type: application/json' -d '{"body":"more"}'; want 409 "an update past the last version"
+errmsg "versions exhausted"
 body=$(head -c 8000 /dev/zero | tr '\0' n)
 for i in $(seq 1 200); do # 1.6 MB at most: the limit is 400 KiB
   req POST /api/note -H 'Content-Type: application/json' -d "{\"tag\":\"t$i\",\"body\":\"$body\"}"

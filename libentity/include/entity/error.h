@@ -36,9 +36,35 @@ ENT_EXTERN(const char *) ent_strerror(int code);
  * Borrowed: valid until the next libentity call on this thread. Empty string if none. */
 ENT_EXTERN(const char *) ent_errmsg(void);
 
+/* What caused the last failure on this thread, beyond its code: one ENT_DETAIL_* value, or
+ * ENT_DETAIL_NONE. Like SQLite's extended result codes, it refines a code without changing it:
+ * so far ENT_FULL, whose causes call for different remedies.
+ *   ENT_DETAIL_NO_SPACE   the store is out of room: the disk or the quota is full (ENOSPC,
+ *                         EDQUOT), data.mdb reached the file size limit (EFBIG, ulimit -f), the
+ *                         map cannot grow. Freeing room or raising the limit lets the same call
+ *                         succeed.
+ *   ENT_DETAIL_TOO_LARGE  the input exceeds a fixed limit of the backend: a key or an index value
+ *                         longer than its key limit, a transaction larger than it takes. The same
+ *                         call never succeeds: change the input.
+ *   ENT_DETAIL_EXHAUSTED  a number the store hands out is used up: a type's auto ids, an entity's
+ *                         versions, the store's tables. Neither room nor smaller input helps.
+ * Set by the same failing call that sets ent_errmsg(), and with the same lifetime: valid after a
+ * call failed, until the next libentity call on this thread; ENT_DETAIL_NONE when the cause has
+ * no detail (every code other than ENT_FULL today, and ENT_FULL from ent_error_set()). Where the
+ * library hands a message from one thread to another (a group commit's caller, ent_txn_run()),
+ * the detail goes with it. New values may be added at the end: treat an unknown one as NONE. */
+enum {
+    ENT_DETAIL_NONE = 0,
+    ENT_DETAIL_NO_SPACE = 1,
+    ENT_DETAIL_TOO_LARGE = 2,
+    ENT_DETAIL_EXHAUSTED = 3
+};
+ENT_EXTERN(int) ent_errdetail(void);
+
 /* For optional components built on the library (entity/nats.h) and wrapping code: set this
  * thread's message (printf format; cut at 1 KiB) and return `code`, so their failures read the
- * same way through ent_errmsg(). */
+ * same way through ent_errmsg(). The detail becomes ENT_DETAIL_NONE: a new failure says nothing
+ * of an earlier one's cause. */
 ENT_EXTERN(int) ent_error_set(int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
