@@ -202,6 +202,21 @@ static int on_msg(follower *f, natsMsg *msg)
 
 /* Idle reads (200 ms each) between two looks at the stream (stream_still): about 2 s. */
 #define IDLE_CHECK 10
+/* mirror --once: lost reads in a row, with no transaction applied and no quiet read between
+ * them, before it fails (the relay's ONCE_LOSSES, relay.c) */
+#define ONCE_LOSSES 5
+
+/* A lost read (its error set): with once, the ONCE_LOSSES-th in a row with nothing applied since
+ * the first fails the run (ENT_IO naming the last error); a quiet read resets *losses. */
+static int once_lost(follower *f, int *losses, uint64_t *loss_applied)
+{
+    if (f->mr.applied != *loss_applied) *losses = 0;
+    *loss_applied = f->mr.applied;
+    if (f->o.once && ++*losses >= ONCE_LOSSES)
+        return ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, nothing applied between them)", f->o.url,
+                             ent_errmsg(), *losses);
+    return ENT_OK;
+}
 
 static int run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
@@ -210,7 +225,8 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
      * time up to 2 s; back to 100 ms once a connection worked (a message applied, or a quiet read
      * with the connection open). A read error straight after each connect reconnected without a
      * pause, and the reset at every connect kept it so (the relay's, relay.c). */
-    int rc = ENT_OK, backoff = 100;
+    int rc = ENT_OK, backoff = 100, losses = 0;
+    uint64_t loss_applied = 0;
     if (!path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_run: NULL argument");
     if (opts->version != ENT_FOLLOW_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_follow_run: opts->version %u, expected %u", opts->version, ENT_FOLLOW_OPTS_VERSION);
@@ -264,6 +280,8 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         st = natsSubscription_NextMsg(&msg, f.c.sub, 200);
         if (st == NATS_TIMEOUT) {
             if (ent_nats__closed(&f.c)) {
+                ent_error_set(ENT_IO, "reading the stream: connection closed");
+                if ((rc = once_lost(&f, &losses, &loss_applied))) break;
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
@@ -272,12 +290,17 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                 drop(&f);
             } else {
                 backoff = 100; /* a quiet read on an open connection: it works */
+                losses = 0;
             }
             continue;
         }
         f.idle = 0;
         if (st != NATS_OK) {
             ent_nats__err(ENT_IO, st, 0, "reading the stream");
+            /* Reads that fail straight after each connect retried for ever, --once too (napping
+             * up to 2 s between tries). Once gives up as the relay does: after ONCE_LOSSES in a
+             * row with nothing applied and no quiet read between them. */
+            if ((rc = once_lost(&f, &losses, &loss_applied))) break;
             ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting in %d ms", ent_errmsg(), backoff);
             drop(&f);
             f.said_down = 1;

@@ -7,7 +7,8 @@
  * a memory store's handle) is refused with ENT_BUSY; so is a second mirror of a directory. A relay
  * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
  * a relay stopped while its ack callback runs the state that callback writes. A relay stops while
- * the server does not read what it sends. Free-form bytes, big uints and NaN reach the mirror with
+ * the server does not read what it sends. relay --once and mirror --once give up after 5 losses in
+ * a row. Free-form bytes, big uints and NaN reach the mirror with
  * their kinds. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -330,13 +331,14 @@ natsStatus natsMsg_Create(natsMsg **msg, const char *subj, const char *reply, co
 
 /* While fail_reads is set, the mirror's reads of its stream fail (as on a connection that breaks
  * straight after each connect). */
-static int fail_reads;
+static int fail_reads, failed_reads; /* the latter counts them */
 natsStatus natsSubscription_NextMsg(natsMsg **msg, natsSubscription *sub, int64_t timeout)
 {
     natsStatus (*real)(natsMsg **, natsSubscription *, int64_t);
     void *f = real_fn("natsSubscription_NextMsg");
     memcpy(&real, &f, sizeof real);
     if (__atomic_load_n(&fail_reads, __ATOMIC_ACQUIRE)) {
+        __atomic_add_fetch(&failed_reads, 1, __ATOMIC_ACQ_REL);
         *msg = NULL;
         return NATS_CONNECTION_CLOSED;
     }
@@ -886,6 +888,87 @@ static void test_mirror_backoff(void)
     ent_schema_free(sc);
 }
 
+/* ---- mirror --once whose reads keep failing ----------------------------------------------------
+ * Each read failing straight after its connect: the mirror reconnected and read again for ever,
+ * --once too (seen: stopped here after its 9th read). Once now fails after 5 lost reads in a row
+ * with nothing applied between them, naming the error; the reads are counted, not timed. Without
+ * the fault a run then applies the stream. */
+static int mirror_once_stop;
+typedef struct mirror_once_run {
+    const char *path;
+    const ent_follow_opts *fo;
+    int rc, done;
+    char msg[1024];
+} mirror_once_run;
+
+static void *run_mirror_once(void *p)
+{
+    mirror_once_run *o = p;
+    o->rc = ent_follow_run(o->path, o->fo, &mirror_once_stop);
+    snprintf(o->msg, sizeof o->msg, "%s", ent_errmsg());
+    __atomic_store_n(&o->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_mirror_once_gives_up(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL, *m = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX];
+    mirror_once_run o;
+    pthread_t th;
+    uint64_t first = 0, applied = 0;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/monce", dir);
+    ENT_TEST_PATH(mpath, "%s/monce-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "MONCE";
+    ro.log = quiet;
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    fo.url = url;
+    fo.stream = "MONCE";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.log = quiet;
+    fo.once = 1;
+    memset(&o, 0, sizeof o);
+    o.path = mpath;
+    o.fo = &fo;
+    __atomic_store_n(&failed_reads, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&fail_reads, 1, __ATOMIC_RELEASE);
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, run_mirror_once, &o) == 0);
+    /* bounded, only to end a broken run: a mirror still reading after 9 failed reads is stopped */
+    for (int i = 0; i < 12000 && !__atomic_load_n(&o.done, __ATOMIC_ACQUIRE) && __atomic_load_n(&failed_reads, __ATOMIC_ACQUIRE) < 9; i++)
+        nap_ms(5);
+    __atomic_store_n(&mirror_once_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    __atomic_store_n(&fail_reads, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&mirror_once_stop, 0, __ATOMIC_RELEASE);
+    if (o.rc != ENT_IO) fprintf(stderr, "\n  mirror --once: %d after %d failed reads: %s\n", o.rc, failed_reads, o.msg);
+    CU_ASSERT_EQUAL(o.rc, ENT_IO);
+    CU_ASSERT_EQUAL(__atomic_load_n(&failed_reads, __ATOMIC_ACQUIRE), 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "reading the stream"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "5 tries in a row"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, url));
+    /* the reads work again: the stream is applied, from where the failed run left nothing */
+    ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+    ENT_OK_(ent_store_open(&m, mpath, NULL, &mo));
+    ENT_OK_(ent_log_bounds(&first, &applied, m, NULL));
+    CU_ASSERT_EQUAL(applied, 2);
+    ent_store_close(m);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -994,6 +1077,7 @@ int main(void)
                                            ENT_TEST(test_stop_server_not_reading),
                                            ENT_TEST(test_handshake_failures), ENT_TEST(test_once_gives_up),
                                            ENT_TEST(test_relay_backoff), ENT_TEST(test_mirror_backoff),
+                                           ENT_TEST(test_mirror_once_gives_up),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
