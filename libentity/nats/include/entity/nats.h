@@ -118,7 +118,8 @@ typedef struct ent_follow_opts {
  * Returns ENT_OK; ENT_BUSY (a mirror is already running on path: the message names its pid);
  * ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
  * it; no messages of primary_id), ENT_CONFLICT (the store at path is not a mirror of that primary),
- * ENT_INVALID (bad options, URL or stream name), ENT_IO (once: NATS unreachable), ENT_CORRUPT (a message that
+ * ENT_INVALID (bad options, URL or stream name), ENT_IO (once: NATS unreachable, or
+ * 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
  * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
 ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
 
