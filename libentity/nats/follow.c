@@ -19,6 +19,7 @@ typedef struct follower {
     ent_follow_opts o;
     const volatile int *stop;
     ent_nats__conn c;         /* and its subscription c.sub */
+    ent_nats__watch w;        /* closes c once *stop is raised (nats_util.h) */
     ent_nats__mirror mr;         /* the store and what was applied (mirror_msg.c) */
     char subj_all[80];
     int up, said_down;
@@ -240,6 +241,8 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     f.mr.path = path;
     f.mr.o = &f.o;
     f.stop = stop;
+    f.c.stop = stop;
+    if ((rc = ent_nats__watch_start(&f.w, &f.c, stop))) return rc;
     if (opts->primary_id) snprintf(f.mr.primary, sizeof f.mr.primary, "%s", opts->primary_id);
     if ((rc = open_existing(&f))) goto out;
 
@@ -249,6 +252,10 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         if (!f.up) {
             rc = ent_nats__connect(&f.c, f.o.url, 0);
             if (!rc) rc = start(&f);
+            if (rc == ENT_IO && ent_nats__stopped(stop)) {
+                rc = ENT_OK; /* its connection closed by the stop (f.w) */
+                break;
+            }
             if (rc == ENT_IO || rc == ENT_TIMEOUT) {
                 char why[512];
                 snprintf(why, sizeof why, "%s", ent_errmsg());
@@ -278,6 +285,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                       f.mr.primary, f.o.stream, f.o.url, f.mr.applied);
         }
         st = natsSubscription_NextMsg(&msg, f.c.sub, 200);
+        if (st != NATS_OK && ent_nats__stopped(stop)) break; /* not a loss: the stop closed it */
         if (st == NATS_TIMEOUT) {
             if (ent_nats__closed(&f.c)) {
                 ent_error_set(ENT_IO, "reading the stream: connection closed");
@@ -286,6 +294,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                 drop(&f);
                 f.said_down = 1;
             } else if (++f.idle % IDLE_CHECK == 0 && stream_still(&f)) {
+                if (ent_nats__stopped(stop)) break; /* the stop closed the connection under it */
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s; starting again", ent_errmsg());
                 drop(&f);
             } else {
@@ -334,6 +343,7 @@ out: {
     snprintf(msg, sizeof msg, "%s", ent_errmsg());
     drop(&f);
     ent_nats__fini(&f.c);
+    ent_nats__watch_end(&f.w);
     ent_nats__mirror_fini(&f.mr);
     if (rc) ent_error_set(rc, "%s", msg);
 }
