@@ -127,7 +127,9 @@ typedef struct ent_follower ent_follower;
 /* ent_follow_run() in a new thread; path and opts (with its strings) are copied. The directory is
  * claimed before the thread starts, so a second mirror of it is refused by this call (ENT_BUSY). */
 ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts);
-/* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. */
+/* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. A stop (this one, or
+ * *stop raised for ent_follow_run) closes the mirror's connection at once, ending a request that
+ * waits for a server that does not answer; a connect under way is not cut short (up to 2 s). */
 ENT_EXTERN(int) ent_follow_stop(ent_follower *f);
 
 #ifdef __cplusplus
