@@ -19,6 +19,7 @@ typedef struct follower {
     ent_follow_opts o;
     const volatile int *stop;
     ent_nats__conn c;         /* and its subscription c.sub */
+    ent_nats__watch w;        /* closes c once *stop is raised (nats_util.h) */
     ent_nats__mirror mr;         /* the store and what was applied (mirror_msg.c) */
     char subj_all[80];
     int up, said_down;
@@ -202,6 +203,21 @@ static int on_msg(follower *f, natsMsg *msg)
 
 /* Idle reads (200 ms each) between two looks at the stream (stream_still): about 2 s. */
 #define IDLE_CHECK 10
+/* mirror --once: lost reads in a row, with no transaction applied and no quiet read between
+ * them, before it fails (the relay's ONCE_LOSSES, relay.c) */
+#define ONCE_LOSSES 5
+
+/* A lost read (its error set): with once, the ONCE_LOSSES-th in a row with nothing applied since
+ * the first fails the run (ENT_IO naming the last error); a quiet read resets *losses. */
+static int once_lost(follower *f, int *losses, uint64_t *loss_applied)
+{
+    if (f->mr.applied != *loss_applied) *losses = 0;
+    *loss_applied = f->mr.applied;
+    if (f->o.once && ++*losses >= ONCE_LOSSES)
+        return ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, nothing applied between them)", f->o.url,
+                             ent_errmsg(), *losses);
+    return ENT_OK;
+}
 
 static int run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
@@ -210,7 +226,8 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
      * time up to 2 s; back to 100 ms once a connection worked (a message applied, or a quiet read
      * with the connection open). A read error straight after each connect reconnected without a
      * pause, and the reset at every connect kept it so (the relay's, relay.c). */
-    int rc = ENT_OK, backoff = 100;
+    int rc = ENT_OK, backoff = 100, losses = 0;
+    uint64_t loss_applied = 0;
     if (!path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_run: NULL argument");
     if (opts->version != ENT_FOLLOW_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_follow_run: opts->version %u, expected %u", opts->version, ENT_FOLLOW_OPTS_VERSION);
@@ -224,6 +241,8 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     f.mr.path = path;
     f.mr.o = &f.o;
     f.stop = stop;
+    f.c.stop = stop;
+    if ((rc = ent_nats__watch_start(&f.w, &f.c, stop))) return rc;
     if (opts->primary_id) snprintf(f.mr.primary, sizeof f.mr.primary, "%s", opts->primary_id);
     if ((rc = open_existing(&f))) goto out;
 
@@ -233,6 +252,10 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         if (!f.up) {
             rc = ent_nats__connect(&f.c, f.o.url, 0);
             if (!rc) rc = start(&f);
+            if (rc == ENT_IO && ent_nats__stopped(stop)) {
+                rc = ENT_OK; /* its connection closed by the stop (f.w) */
+                break;
+            }
             if (rc == ENT_IO || rc == ENT_TIMEOUT) {
                 char why[512];
                 snprintf(why, sizeof why, "%s", ent_errmsg());
@@ -262,22 +285,31 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                       f.mr.primary, f.o.stream, f.o.url, f.mr.applied);
         }
         st = natsSubscription_NextMsg(&msg, f.c.sub, 200);
+        if (st != NATS_OK && ent_nats__stopped(stop)) break; /* not a loss: the stop closed it */
         if (st == NATS_TIMEOUT) {
             if (ent_nats__closed(&f.c)) {
+                ent_error_set(ENT_IO, "reading the stream: connection closed");
+                if ((rc = once_lost(&f, &losses, &loss_applied))) break;
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
             } else if (++f.idle % IDLE_CHECK == 0 && stream_still(&f)) {
+                if (ent_nats__stopped(stop)) break; /* the stop closed the connection under it */
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s; starting again", ent_errmsg());
                 drop(&f);
             } else {
                 backoff = 100; /* a quiet read on an open connection: it works */
+                losses = 0;
             }
             continue;
         }
         f.idle = 0;
         if (st != NATS_OK) {
             ent_nats__err(ENT_IO, st, 0, "reading the stream");
+            /* Reads that fail straight after each connect retried for ever, --once too (napping
+             * up to 2 s between tries). Once gives up as the relay does: after ONCE_LOSSES in a
+             * row with nothing applied and no quiet read between them. */
+            if ((rc = once_lost(&f, &losses, &loss_applied))) break;
             ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (%s); reconnecting in %d ms", ent_errmsg(), backoff);
             drop(&f);
             f.said_down = 1;
@@ -311,6 +343,7 @@ out: {
     snprintf(msg, sizeof msg, "%s", ent_errmsg());
     drop(&f);
     ent_nats__fini(&f.c);
+    ent_nats__watch_end(&f.w);
     ent_nats__mirror_fini(&f.mr);
     if (rc) ent_error_set(rc, "%s", msg);
 }

@@ -228,15 +228,24 @@ static int wait_closed(ent_nats__acks *a, int ms)
     return closed;
 }
 
+/* c->nc = nc, under the watcher's lock when watched (its thread reads c->nc). */
+static void set_nc(ent_nats__conn *c, natsConnection *nc)
+{
+    if (c->guard) pthread_mutex_lock(c->guard);
+    c->nc = nc;
+    if (c->guard) pthread_mutex_unlock(c->guard);
+}
+
 int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
 {
+    natsConnection *nc = NULL;
     natsOptions *o = NULL;
     jsOptions jo;
     natsStatus st;
     char subj[128], urls[ENATS_URLS_MAX][ENATS_URL_MAX];
     const char *servers[ENATS_URLS_MAX];
     int n_urls = 0, rc;
-    c->nc = NULL;
+    set_nc(c, NULL);
     c->js = NULL;
     c->inbox = NULL;
     c->ack_sub = NULL;
@@ -280,10 +289,10 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     /* A connection made is closed some day, and its closed callback then comes once; one that
      * failed to connect never calls it (libnats closes those without callbacks). */
     __atomic_add_fetch(&c->acks->refs, 1, __ATOMIC_RELAXED);
-    st = natsConnection_Connect(&c->nc, o);
+    st = natsConnection_Connect(&nc, o);
     natsOptions_Destroy(o);
+    if (st == NATS_OK) set_nc(c, nc);
     if (st != NATS_OK) {
-        c->nc = NULL;
         acks_release(c->acks); /* the closed callback's */
         ent_nats__close(c);
         return ent_nats__err(ENT_IO, st, 0, "connecting");
@@ -387,7 +396,10 @@ void ent_nats__close(ent_nats__conn *c)
     /* No ack reaches this state once this returns, save one being delivered right now (which holds
      * its own reference to it). */
     if (c->ack_sub) natsSubscription_Unsubscribe(c->ack_sub);
-    if (c->sub) natsSubscription_Unsubscribe(c->sub); /* a mirror's: deletes its consumer */
+    /* A mirror's: deletes its consumer, a request that waits for the server's answer (5 s when it
+     * does not answer: a stop waited as long). After a stop, the close is all: the server removes
+     * the ordered consumer itself once its connection is gone (an ephemeral one without interest). */
+    if (c->sub && !ent_nats__stopped(c->stop)) natsSubscription_Unsubscribe(c->sub);
     natsInbox_Destroy(c->inbox);
     c->inbox = NULL;
     if (c->js) jsCtx_Destroy(c->js);
@@ -406,12 +418,73 @@ void ent_nats__close(ent_nats__conn *c)
     if (joined && c->sub) natsSubscription_Destroy(c->sub);
     c->ack_sub = NULL;
     c->sub = NULL;
-    if (c->nc) natsConnection_Destroy(c->nc);
+    if (c->nc) {
+        natsConnection *nc = c->nc;
+        set_nc(c, NULL); /* after the watcher's close of it, if one is under way */
+        natsConnection_Destroy(nc);
+    }
     c->js = NULL;
-    c->nc = NULL;
     c->sent_msgs = 0;
     acks_release(c->acks); /* the owner's: callbacks still to come hold theirs */
     c->acks = NULL;
+}
+
+static void *watch_main(void *p)
+{
+    ent_nats__watch *w = p;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        struct timespec ts;
+        /* also a connection made after the stop (a connect under way then) */
+        if (ent_nats__stopped(w->stop) && w->c->nc && !natsConnection_IsClosed(w->c->nc)) natsConnection_Close(w->c->nc);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += ENATS_WATCH_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int ent_nats__watch_start(ent_nats__watch *w, ent_nats__conn *c, const volatile int *stop)
+{
+    pthread_condattr_t ca;
+    memset(w, 0, sizeof *w);
+    w->c = c;
+    w->stop = stop;
+    if (!stop) return ENT_OK;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    c->guard = &w->mu;
+    if (pthread_create(&w->th, NULL, watch_main, w) != 0) {
+        c->guard = NULL;
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        w->stop = NULL;
+        return ent_error_set(ENT_NOMEM, "cannot start the thread that watches for a stop");
+    }
+    w->running = 1;
+    return ENT_OK;
+}
+
+void ent_nats__watch_end(ent_nats__watch *w)
+{
+    if (!w->running) return;
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    w->c->guard = NULL;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->running = 0;
 }
 
 void ent_nats__fini(ent_nats__conn *c)

@@ -50,8 +50,30 @@ typedef struct ent_nats__conn {
     natsSubscription *ack_sub;
     natsSubscription *sub;    /* the caller's (the mirror's), destroyed by ent_nats__close */
     uint64_t sent_msgs;       /* published on this connection (the publishing thread's) */
-    const volatile int *stop; /* the caller's stop flag (NULL: none): ends a wait for acks */
+    const volatile int *stop; /* the caller's stop flag (NULL: none): ends a wait for acks; a
+                               * mirror's subscription closed after it deletes no consumer */
+    pthread_mutex_t *guard;   /* NULL, or a watcher's (ent_nats__watch): nc changes under it */
 } ent_nats__conn;
+
+/* A thread that closes c's connection once *stop is raised, so that a stop does not wait for a
+ * server that does not answer: libnats's requests (JetStream's API waits 5 s for an answer) end
+ * at once when their connection is closed, from any thread. It does not end a connect in progress
+ * (natsConnection_Connect cannot be cut short: up to its 2 s timeout), nor the flush of a close
+ * with bytes still to write (libnats's own 500 ms). stop may be raised by a signal handler, which
+ * cannot signal a condition variable: the thread looks every ENATS_WATCH_MS. */
+#define ENATS_WATCH_MS 20
+typedef struct ent_nats__watch {
+    pthread_t th;
+    pthread_mutex_t mu;       /* c->guard; and done */
+    pthread_cond_t cv;        /* CLOCK_MONOTONIC: done */
+    int done, running;
+    ent_nats__conn *c;
+    const volatile int *stop;
+} ent_nats__watch;
+/* Watch c (its connection, while it has one) for *stop. stop NULL: nothing to watch, no thread.
+ * ENT_NOMEM when the thread cannot start. ent_nats__watch_end() in any case, before c goes. */
+int ent_nats__watch_start(ent_nats__watch *w, ent_nats__conn *c, const volatile int *stop);
+void ent_nats__watch_end(ent_nats__watch *w);
 
 /* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces; or a comma-separated
  * list of such (blanks around the commas allowed). ENT_INVALID names the one at fault. */

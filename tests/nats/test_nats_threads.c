@@ -7,7 +7,8 @@
  * a memory store's handle) is refused with ENT_BUSY; so is a second mirror of a directory. A relay
  * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
  * a relay stopped while its ack callback runs the state that callback writes. A relay stops while
- * the server does not read what it sends. Free-form bytes, big uints and NaN reach the mirror with
+ * the server does not read what it sends. relay --once and mirror --once give up after 5 losses in
+ * a row. Free-form bytes, big uints and NaN reach the mirror with
  * their kinds. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -133,6 +134,14 @@ static void on_ev(const ent_event *ev, void *p)
     (void)ev;
     (void)p;
     __atomic_add_fetch(&seen, 1, __ATOMIC_RELAXED);
+}
+
+static int mirror_seen; /* the same, with release order */
+static void count_mirror_ev(const ent_event *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    __atomic_add_fetch(&mirror_seen, 1, __ATOMIC_RELEASE);
 }
 
 static void quiet(const char *line, void *p)
@@ -330,13 +339,20 @@ natsStatus natsMsg_Create(natsMsg **msg, const char *subj, const char *reply, co
 
 /* While fail_reads is set, the mirror's reads of its stream fail (as on a connection that breaks
  * straight after each connect). */
-static int fail_reads;
+static int fail_reads, failed_reads; /* the latter counts them */
+/* test_mirror_stop_server_hung: the stop was asked; natsConnection_Close calls since; requests
+ * that ended after the stop, cut short by such a close or not (the first one's subject) */
+static int stopping, stop_closes, req_cut, req_waited, req_entered; /* the latter: while counting_reqs */
+static int counting_reqs;
+static char req_waited_subj[128];
+
 natsStatus natsSubscription_NextMsg(natsMsg **msg, natsSubscription *sub, int64_t timeout)
 {
     natsStatus (*real)(natsMsg **, natsSubscription *, int64_t);
     void *f = real_fn("natsSubscription_NextMsg");
     memcpy(&real, &f, sizeof real);
     if (__atomic_load_n(&fail_reads, __ATOMIC_ACQUIRE)) {
+        __atomic_add_fetch(&failed_reads, 1, __ATOMIC_ACQ_REL);
         *msg = NULL;
         return NATS_CONNECTION_CLOSED;
     }
@@ -358,7 +374,32 @@ void natsConnection_Close(natsConnection *nc)
     void *f = real_fn("natsConnection_Close");
     memcpy(&real, &f, sizeof real);
     __atomic_store_n(&hold_released, 1, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) __atomic_add_fetch(&stop_closes, 1, __ATOMIC_ACQ_REL);
     real(nc);
+}
+
+/* A mirror stopped while the server is hung (test_mirror_stop_server_hung): the JetStream API
+ * requests (all of them go through natsConnection_Request) that ended after the stop was asked,
+ * and whether each ended because the stop closed its connection (a natsConnection_Close called
+ * since) or by itself (its 5 s wait, or libnats's own close of a stale connection). */
+
+natsStatus natsConnection_Request(natsMsg **reply, natsConnection *nc, const char *subj, const void *data, int dataLen,
+                                  int64_t timeout)
+{
+    natsStatus (*real)(natsMsg **, natsConnection *, const char *, const void *, int, int64_t);
+    void *f = real_fn("natsConnection_Request");
+    natsStatus st;
+    memcpy(&real, &f, sizeof real);
+    if (__atomic_load_n(&counting_reqs, __ATOMIC_ACQUIRE)) __atomic_add_fetch(&req_entered, 1, __ATOMIC_ACQ_REL);
+    st = real(reply, nc, subj, data, dataLen, timeout);
+    if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
+        if (st != NATS_OK && __atomic_load_n(&stop_closes, __ATOMIC_ACQUIRE)) {
+            __atomic_add_fetch(&req_cut, 1, __ATOMIC_ACQ_REL);
+        } else if (__atomic_add_fetch(&req_waited, 1, __ATOMIC_ACQ_REL) == 1) {
+            snprintf(req_waited_subj, sizeof req_waited_subj, "%s (%s)", subj, natsStatus_GetText(st));
+        }
+    }
+    return st;
 }
 
 static void hold(const hold_spec *hs)
@@ -612,6 +653,111 @@ static void test_stop_server_not_reading(void)
     ent_schema_free(sc);
 }
 
+/* ---- a mirror stopped while the server is hung ---------------------------------------------
+ * The server stopped (SIGSTOP: it takes TCP, never answers) under a following mirror, then the
+ * mirror stopped. The stop waited for a JetStream request's whole 5 s: the consumer's deletion
+ * that natsSubscription_Unsubscribe sends as the mirror lets go of its connection, or the stream
+ * look-up the mirror makes after 2 s of quiet, when the stop came during it. Stopped at once, and
+ * stopped during that look-up: each request that ends after the stop was asked must end because
+ * the stop closed its connection, not by its wait (the time the stop took is printed, not
+ * asserted). The consumers left go with their connections. A watchdog lets the server go on after
+ * 60 s, only to end a broken run. */
+static void stop_hung(const char *mpath, const ent_follow_opts *fo, int in_request)
+{
+    ent_follower *f = NULL;
+    struct timespec t0, t1;
+    pthread_t wd;
+    int i, rc;
+    __atomic_store_n(&mirror_seen, 0, __ATOMIC_RELEASE);
+    ENT_OK_(ent_follow_start(&f, mpath, fo));
+    for (i = 0; i < 4000 && __atomic_load_n(&mirror_seen, __ATOMIC_ACQUIRE) < 1; i++) nap_ms(5);
+    CU_ASSERT_EQUAL_FATAL(__atomic_load_n(&mirror_seen, __ATOMIC_ACQUIRE), 1);
+    __atomic_store_n(&req_entered, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&counting_reqs, 1, __ATOMIC_RELEASE);
+    kill(server, SIGSTOP);
+    __atomic_store_n(&stop_returned, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&watchdog_fired, 0, __ATOMIC_RELEASE);
+    CU_ASSERT_FATAL(pthread_create(&wd, NULL, watchdog, NULL) == 0);
+    /* the look-up after 2 s of quiet (bounded, only to end a broken run) */
+    for (i = 0; in_request && i < 2000 && !__atomic_load_n(&req_entered, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    CU_ASSERT(!in_request || __atomic_load_n(&req_entered, __ATOMIC_ACQUIRE) == 1);
+    __atomic_store_n(&req_cut, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&req_waited, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&stop_closes, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = ent_follow_stop(f);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    __atomic_store_n(&stopping, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&counting_reqs, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&stop_returned, 1, __ATOMIC_RELEASE);
+    pthread_join(wd, NULL);
+    kill(server, SIGCONT);
+    fprintf(stderr, "\n  mirror stop, server hung%s: %.3f s; requests cut by the stop %d, waited for %d%s%s\n",
+            in_request ? ", in a request" : "", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+            req_cut, req_waited, req_waited ? ": " : "", req_waited ? req_waited_subj : "");
+    CU_ASSERT_EQUAL(rc, ENT_OK);
+    CU_ASSERT_FALSE(__atomic_load_n(&watchdog_fired, __ATOMIC_ACQUIRE));
+    CU_ASSERT_EQUAL(__atomic_load_n(&req_waited, __ATOMIC_ACQUIRE), 0);
+    if (in_request) CU_ASSERT_EQUAL(__atomic_load_n(&req_cut, __ATOMIC_ACQUIRE), 1);
+}
+
+static void test_mirror_stop_server_hung(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX];
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamInfo *si = NULL;
+    int i, consumers = -1;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/hung", dir);
+    ENT_TEST_PATH(mpath, "%s/hung-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    ro.url = url;
+    ro.stream = "HUNG";
+    ro.log = quiet;
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    fo.url = url;
+    fo.stream = "HUNG";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.on_event = count_mirror_ev;
+    fo.log = quiet;
+    stop_hung(mpath, &fo, 0);
+    add_item(p, "two");
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    stop_hung(mpath, &fo, 1);
+    /* the consumers went with their connections (bounded, only to end a broken run) */
+    CU_ASSERT_FATAL(natsConnection_ConnectTo(&nc, url) == NATS_OK && natsConnection_JetStream(&js, nc, NULL) == NATS_OK);
+    for (i = 0; i < 300 && consumers; i++) {
+        if (js_GetStreamInfo(&si, js, "HUNG", NULL, NULL) == NATS_OK) {
+            consumers = (int)si->State.Consumers;
+            jsStreamInfo_Destroy(si);
+        }
+        if (consumers) nap_ms(100);
+    }
+    fprintf(stderr, "  consumers gone after %d looks 100 ms apart\n", i);
+    CU_ASSERT_EQUAL(consumers, 0);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    /* the server back: the mirror follows it */
+    add_item(p, "three");
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    fo.once = 1;
+    ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* ---- relay --once against a JetStream that answers every publish with a 503 -------------------
  * Each answer is a lost connection to the relay, which reconnects and publishes again. It did so
  * without a pause, and with once for ever (seen: 60 s of it, until this test stopped it). Once now
@@ -823,13 +969,6 @@ static void test_relay_backoff(void)
 
 /* The mirror the same way: reads that fail straight after each connect. It reconnected without a
  * nap at all. */
-static int mirror_seen;
-static void count_mirror_ev(const ent_event *ev, void *p)
-{
-    (void)ev;
-    (void)p;
-    __atomic_add_fetch(&mirror_seen, 1, __ATOMIC_RELEASE);
-}
 
 static void test_mirror_backoff(void)
 {
@@ -882,6 +1021,87 @@ static void test_mirror_backoff(void)
         CU_ASSERT_EQUAL(naps[k], want[k]);
     }
     CU_ASSERT_EQUAL(naps[i], 100);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
+/* ---- mirror --once whose reads keep failing ----------------------------------------------------
+ * Each read failing straight after its connect: the mirror reconnected and read again for ever,
+ * --once too (seen: stopped here after its 9th read). Once now fails after 5 lost reads in a row
+ * with nothing applied between them, naming the error; the reads are counted, not timed. Without
+ * the fault a run then applies the stream. */
+static int mirror_once_stop;
+typedef struct mirror_once_run {
+    const char *path;
+    const ent_follow_opts *fo;
+    int rc, done;
+    char msg[1024];
+} mirror_once_run;
+
+static void *run_mirror_once(void *p)
+{
+    mirror_once_run *o = p;
+    o->rc = ent_follow_run(o->path, o->fo, &mirror_once_stop);
+    snprintf(o->msg, sizeof o->msg, "%s", ent_errmsg());
+    __atomic_store_n(&o->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_mirror_once_gives_up(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL, *m = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX];
+    mirror_once_run o;
+    pthread_t th;
+    uint64_t first = 0, applied = 0;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/monce", dir);
+    ENT_TEST_PATH(mpath, "%s/monce-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "MONCE";
+    ro.log = quiet;
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    fo.url = url;
+    fo.stream = "MONCE";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.log = quiet;
+    fo.once = 1;
+    memset(&o, 0, sizeof o);
+    o.path = mpath;
+    o.fo = &fo;
+    __atomic_store_n(&failed_reads, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&fail_reads, 1, __ATOMIC_RELEASE);
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, run_mirror_once, &o) == 0);
+    /* bounded, only to end a broken run: a mirror still reading after 9 failed reads is stopped */
+    for (int i = 0; i < 12000 && !__atomic_load_n(&o.done, __ATOMIC_ACQUIRE) && __atomic_load_n(&failed_reads, __ATOMIC_ACQUIRE) < 9; i++)
+        nap_ms(5);
+    __atomic_store_n(&mirror_once_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    __atomic_store_n(&fail_reads, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&mirror_once_stop, 0, __ATOMIC_RELEASE);
+    if (o.rc != ENT_IO) fprintf(stderr, "\n  mirror --once: %d after %d failed reads: %s\n", o.rc, failed_reads, o.msg);
+    CU_ASSERT_EQUAL(o.rc, ENT_IO);
+    CU_ASSERT_EQUAL(__atomic_load_n(&failed_reads, __ATOMIC_ACQUIRE), 5);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "reading the stream"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "5 tries in a row"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, url));
+    /* the reads work again: the stream is applied, from where the failed run left nothing */
+    ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+    ENT_OK_(ent_store_open(&m, mpath, NULL, &mo));
+    ENT_OK_(ent_log_bounds(&first, &applied, m, NULL));
+    CU_ASSERT_EQUAL(applied, 2);
+    ent_store_close(m);
     ent_store_close(p);
     ent_schema_free(sc);
 }
@@ -994,6 +1214,7 @@ int main(void)
                                            ENT_TEST(test_stop_server_not_reading),
                                            ENT_TEST(test_handshake_failures), ENT_TEST(test_once_gives_up),
                                            ENT_TEST(test_relay_backoff), ENT_TEST(test_mirror_backoff),
+                                           ENT_TEST(test_mirror_once_gives_up), ENT_TEST(test_mirror_stop_server_hung),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {

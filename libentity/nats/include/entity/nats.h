@@ -118,7 +118,8 @@ typedef struct ent_follow_opts {
  * Returns ENT_OK; ENT_BUSY (a mirror is already running on path: the message names its pid);
  * ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
  * it; no messages of primary_id), ENT_CONFLICT (the store at path is not a mirror of that primary),
- * ENT_INVALID (bad options, URL or stream name), ENT_IO (once: NATS unreachable), ENT_CORRUPT (a message that
+ * ENT_INVALID (bad options, URL or stream name), ENT_IO (once: NATS unreachable, or
+ * 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
  * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
 ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
 
@@ -126,7 +127,9 @@ typedef struct ent_follower ent_follower;
 /* ent_follow_run() in a new thread; path and opts (with its strings) are copied. The directory is
  * claimed before the thread starts, so a second mirror of it is refused by this call (ENT_BUSY). */
 ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts);
-/* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. */
+/* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. A stop (this one, or
+ * *stop raised for ent_follow_run) closes the mirror's connection at once, ending a request that
+ * waits for a server that does not answer; a connect under way is not cut short (up to 2 s). */
 ENT_EXTERN(int) ent_follow_stop(ent_follower *f);
 
 #ifdef __cplusplus
