@@ -845,6 +845,15 @@ static void t_check_list_verified(void)
     ENT_OK_(open_with(&s, dir, NULL, 0));
     ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
     {
+        /* the history a relay ships: the stored versions (it asked for an entry per number) */
+        ent_schema_mark *marks = NULL;
+        size_t nm = 0;
+        ENT_OK_(ent_store_schema_history(&marks, &nm, s));
+        CU_ASSERT_EQUAL_FATAL(nm, 3);
+        CU_ASSERT(marks[0].version == 1 && marks[1].version == 4000000000u && marks[2].version == 4000000001u);
+        free(marks);
+    }
+    {
         static const uint64_t damaged[] = {4000000001u};
         put_check_list(s, damaged, 1);
     }

@@ -13,6 +13,7 @@ int ent_store_schema_history(ent_schema_mark **out, size_t *out_n, ent_store *s)
 {
     ent_txn *t = NULL;
     ent_schema_mark *marks = NULL;
+    ent__vers all = {0};
     size_t n = 0;
     uint32_t cur;
     int rc;
@@ -21,18 +22,17 @@ int ent_store_schema_history(ent_schema_mark **out, size_t *out_n, ent_store *s)
     *out_n = 0;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
     cur = t->lay->schema->version;
-    if (!(marks = calloc(cur ? cur : 1, sizeof *marks))) {
+    /* The stored versions, not every number up to cur: versions may skip numbers (a store at
+     * version 4 000 000 000 asked for an entry per number, 64 GB). */
+    if ((rc = ent__schema_stored_below(&all, t, (uint64_t)cur + 1))) goto out;
+    if (!(marks = calloc(all.n ? all.n : 1, sizeof *marks))) {
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto out;
     }
-    for (uint32_t ver = 1; ver <= cur; ver++) {
+    for (size_t i = 0; i < all.n; i++) {
         char key[64];
-        ent_slice v;
+        uint32_t ver = all.v[i];
         uint64_t after = 0;
-        snprintf(key, sizeof key, "schema_v/%" PRIu32, ver);
-        rc = ent__meta_get(&v, t, key);
-        if (rc == ENT_NOTFOUND) continue; /* versions may skip numbers */
-        if (rc) goto out;
         snprintf(key, sizeof key, "schema_seq/%" PRIu32, ver);
         rc = ent__meta_get_u64(&after, t, key);
         if (rc && rc != ENT_NOTFOUND) goto out;
@@ -48,6 +48,7 @@ int ent_store_schema_history(ent_schema_mark **out, size_t *out_n, ent_store *s)
     marks = NULL;
 out:
     free(marks);
+    ent__vers_free(&all);
     ent_txn_abort(t);
     return rc;
 }

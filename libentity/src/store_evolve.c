@@ -182,7 +182,7 @@ static int u32_cmp(const void *a, const void *b)
 
 /* The stored versions below `below`, ascending, from the meta table's "schema_v/<n>" keys: a walk
  * over the keys, not a look-up per number (versions may skip numbers, up to 2^32-1). */
-static int stored_below(ent__vers *out, ent_txn *t, uint64_t below)
+int ent__schema_stored_below(ent__vers *out, ent_txn *t, uint64_t below)
 {
     static const char pre[] = "schema_v/";
     ent_bcur *c = NULL;
@@ -223,7 +223,7 @@ static int build_list(ent__vers *out, ent_txn *t, const ent_schema *target, uint
     size_t nh = 0;
     int rc;
     memset(out, 0, sizeof *out);
-    if ((rc = stored_below(&all, t, (uint64_t)maxver + 1))) return rc;
+    if ((rc = ent__schema_stored_below(&all, t, (uint64_t)maxver + 1))) return rc;
     for (size_t j = 0; j < all.n; j++) {
         ent_schema *old = NULL, **p;
         uint32_t ver = all.v[j];
@@ -336,7 +336,7 @@ int ent__schema_check_verify(uint32_t *out, ent_txn *t, const ent_schema *cur)
         }
         if ((rc = vers_add(&l, (uint32_t)ver))) return rc;
     }
-    if ((rc = stored_below(&all, t, cur->version))) {
+    if ((rc = ent__schema_stored_below(&all, t, cur->version))) {
         ent__vers_free(&l);
         return rc;
     }

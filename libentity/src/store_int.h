@@ -168,6 +168,9 @@ typedef struct ent__vers {
     size_t n, cap;
 } ent__vers;
 void ent__vers_free(ent__vers *l);
+/* The stored versions below `below`, ascending: a walk over the meta table's "schema_v/<n>" keys,
+ * not a look-up per number (versions may skip numbers, up to 2^32-1). Free with ent__vers_free(). */
+int ent__schema_stored_below(ent__vers *out, ent_txn *t, uint64_t below);
 /* Refuse `next` unless it is a compatible evolution of `cur` and of every earlier stored version
  * (store_evolve.c; it compares with those that can fail, listed in meta "schema_check").
  * keep: on ENT_OK, the list for `next`, to store with ent__schema_check_put() in the transaction
