@@ -64,27 +64,7 @@ static int kill_after_sign(pid_t pid, int fd, int max_ms)
     return 0;
 }
 
-/* s as one word for sh, in buf (4 * strlen(s) + 3 bytes are enough): in single quotes, each
- * quote it holds as '\'' (the build tree or TMPDIR may hold spaces and quotes). */
-static const char *sh_word(char *buf, size_t size, const char *s)
-{
-    size_t n = 0;
-    CU_ASSERT_FATAL(size >= 4 * strlen(s) + 3);
-    buf[n++] = '\'';
-    for (; *s; s++) {
-        if (*s == '\'') {
-            memcpy(buf + n, "'\\''", 4);
-            n += 4;
-        } else {
-            buf[n++] = *s;
-        }
-    }
-    buf[n++] = '\'';
-    buf[n] = '\0';
-    return buf;
-}
-
-/* Run the entity tool (when built) with args (words for sh: paths through sh_word()); its exit
+/* Run the entity tool (when built) with args (words for sh: paths through ent_test_sh_word()); its exit
  * code and its output (stdout and stderr) must be want_rc and hold needle. */
 static void tool_says(const char *args, int want_rc, const char *needle)
 {
@@ -93,7 +73,7 @@ static void tool_says(const char *args, int want_rc, const char *needle)
     int rc;
     size_t n;
     if (access(ENT_BINARY_DIR "/entity", X_OK) != 0) return;
-    ENT_TEST_PATH(cmd, "%s %s 2>&1", sh_word(tool, sizeof tool, ENT_BINARY_DIR "/entity"), args);
+    ENT_TEST_PATH(cmd, "%s %s 2>&1", ent_test_sh_word(tool, sizeof tool, ENT_BINARY_DIR "/entity"), args);
     f = popen(cmd, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     n = fread(out, 1, sizeof out - 1, f);
@@ -266,8 +246,8 @@ static void t_kill_replay(void)
                 if (partial == 1) {
                     /* what the tool says of it: check, a write, a new replay into it */
                     char args[9 * ENT_TEST_PATH_MAX], qd[4 * ENT_TEST_PATH_MAX], qs[4 * ENT_TEST_PATH_MAX];
-                    sh_word(qd, sizeof qd, dst);
-                    sh_word(qs, sizeof qs, sdir);
+                    ent_test_sh_word(qd, sizeof qd, dst);
+                    ent_test_sh_word(qs, sizeof qs, sdir);
                     ENT_TEST_PATH(args, "-s %s check", qd);
                     tool_says(args, 1, "the store holds a replay that did not finish");
                     ENT_TEST_PATH(args, "-s %s put note --key k '{}'", qd);

@@ -321,7 +321,7 @@ static void test_dump_load_keeps_kinds(void)
     ent_store *p = NULL, *q = NULL;
     ent_store_opts o = opts("lmdb");
     char dir[ENT_TEST_PATH_MAX], pdir[ENT_TEST_PATH_MAX], qdir[ENT_TEST_PATH_MAX], sfile[ENT_TEST_PATH_MAX],
-        cmd[4 * ENT_TEST_PATH_MAX + 200];
+        cmd[12 * ENT_TEST_PATH_MAX];
     FILE *f;
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "kinds"));
     ENT_TEST_MKDTEMP(dir, "kinds-dump");
@@ -334,10 +334,19 @@ static void test_dump_load_keeps_kinds(void)
     CU_ASSERT_FATAL((f = fopen(sfile, "w")) != NULL);
     fputs(schema_json, f);
     fclose(f);
-    ENT_TEST_PATH(cmd,
-             "'%s/entity' -s '%s' init --schema '%s' >/dev/null 2>&1 && '%s/entity' -s '%s' dump > '%s/d.ndjson' && "
-             "'%s/entity' -s '%s' load < '%s/d.ndjson' 2>/dev/null",
-             ENT_BINARY_DIR, qdir, sfile, ENT_BINARY_DIR, pdir, dir, ENT_BINARY_DIR, qdir, dir);
+    {
+        /* paths as sh words: the build tree or TMPDIR may hold spaces and quotes */
+        static char tool[4 * ENT_TEST_PATH_MAX + 3], qq[4 * ENT_TEST_PATH_MAX + 3], qs[4 * ENT_TEST_PATH_MAX + 3],
+            qp[4 * ENT_TEST_PATH_MAX + 3], qd[4 * ENT_TEST_PATH_MAX + 3], dfile[ENT_TEST_PATH_MAX];
+        ENT_TEST_PATH(dfile, "%s/d.ndjson", dir);
+        ent_test_sh_word(tool, sizeof tool, ENT_BINARY_DIR "/entity");
+        ent_test_sh_word(qq, sizeof qq, qdir);
+        ent_test_sh_word(qs, sizeof qs, sfile);
+        ent_test_sh_word(qp, sizeof qp, pdir);
+        ent_test_sh_word(qd, sizeof qd, dfile);
+        ENT_TEST_PATH(cmd, "%s -s %s init --schema %s >/dev/null 2>&1 && %s -s %s dump > %s && %s -s %s load < %s 2>/dev/null",
+                      tool, qq, qs, tool, qp, qd, tool, qq, qd);
+    }
     CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
     ENT_OK_(ent_store_open(&p, pdir, NULL, &o));
     ENT_OK_(ent_store_open(&q, qdir, NULL, &o));

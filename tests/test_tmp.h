@@ -18,6 +18,30 @@
  * and a path that does not fit is an error (ent_test_fmt), never cut short. */
 #define ENT_TEST_PATH_MAX 4096
 
+/* s as one word for sh, in buf: in single quotes, each quote it holds as '\'' (the build tree or
+ * TMPDIR may hold spaces and quotes). 4 * strlen(s) + 3 bytes are always enough; a buf too small
+ * is a bug of the test: it says so and aborts. Returns buf. */
+static inline const char *ent_test_sh_word(char *buf, size_t size, const char *s)
+{
+    size_t n = 0;
+    if (size < 4 * strlen(s) + 3) {
+        fprintf(stderr, "ent_test_sh_word: %zu bytes are too few for %s\n", size, s);
+        abort();
+    }
+    buf[n++] = '\'';
+    for (; *s; s++) {
+        if (*s == '\'') {
+            memcpy(buf + n, "'\\''", 4);
+            n += 4;
+        } else {
+            buf[n++] = *s;
+        }
+    }
+    buf[n++] = '\'';
+    buf[n] = '\0';
+    return buf;
+}
+
 /* The directory tests make theirs in: $TMPDIR when set and not empty, else "/tmp".
  * Borrowed (the environment's string or a literal), valid while TMPDIR is not changed. */
 static inline const char *ent_test_tmpbase(void)

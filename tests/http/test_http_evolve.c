@@ -64,11 +64,14 @@ static void write_schema(unsigned v)
 /* Another process evolves the store to the next version (the fault hook, or the test itself). */
 static void evolve(void *payload)
 {
-    static char cmd[3 * ENT_TEST_PATH_MAX + 64];
+    static char cmd[12 * ENT_TEST_PATH_MAX + 64], qc[4 * ENT_TEST_PATH_MAX + 3], qd[4 * ENT_TEST_PATH_MAX + 3],
+        qs[4 * ENT_TEST_PATH_MAX + 3];
     (void)payload;
     write_schema(++schema_version);
-    /* timeout: a hook placed where the evolution waits for this process ends the run, not hangs it */
-    snprintf(cmd, sizeof cmd, "timeout 60 '%s' -s '%s' schema --apply '%s' >/dev/null 2>&1", cli, dir, schema_file);
+    /* timeout: a hook placed where the evolution waits for this process ends the run, not hangs it;
+     * paths as sh words (TMPDIR may hold spaces and quotes) */
+    snprintf(cmd, sizeof cmd, "timeout 60 %s -s %s schema --apply %s >/dev/null 2>&1", ent_test_sh_word(qc, sizeof qc, cli),
+             ent_test_sh_word(qd, sizeof qd, dir), ent_test_sh_word(qs, sizeof qs, schema_file));
     CU_ASSERT_EQUAL(system(cmd), 0);
     evolved++;
 }
