@@ -8,7 +8,9 @@
  * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
  * a relay stopped while its ack callback runs the state that callback writes. A relay stops while
  * the server does not read what it sends. relay --once and mirror --once give up after 5 losses in
- * a row. Free-form bytes, big uints and NaN reach the mirror with
+ * a row. A mirror and a relay stopped while the server is hung (SIGSTOP) end the JetStream request
+ * under way, and the relay's next run publishes exactly what the stream lacks. Free-form bytes,
+ * big uints and NaN reach the mirror with
  * their kinds. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
