@@ -27,6 +27,7 @@ typedef struct relay {
     char subj_all[80], subj_events[80], subj_schema[80], subj_base[80];
     char id[ENATS_ID_MAX + 1]; /* the store's */
     ent_nats__conn c;
+    ent_nats__watch w;       /* closes c once *stop is raised (nats_util.h) */
     int up;                  /* connected and resumed */
     int said_down;           /* the "unreachable" line was printed for this outage */
     uint64_t pos;            /* last seq in the stream and acknowledged in the subscription */
@@ -616,12 +617,24 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     snprintf(r.id, sizeof r.id, "%s", ent_store_id(s));
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
+    /* A stop closes the connection at once (the caller's flag; none: no thread): a JetStream
+     * request of the resume (stream info, last message, 5 s each when the server does not answer)
+     * ends then, instead of keeping the stop waiting for it. What was published and not yet
+     * acknowledged is looked up in the stream by the next run's resume: nothing is lost. */
+    if ((rc = ent_nats__watch_start(&r.w, &r.c, stop))) {
+        free(r.marks);
+        return rc;
+    }
 
     while (!ent_nats__stopped(r.stop)) {
         uint64_t n = 0;
         if (!r.up) {
             rc = ent_nats__connect(&r.c, r.o.url, r.window);
             if (!rc) rc = resume(&r);
+            if (rc == ENT_IO && ent_nats__stopped(r.stop)) {
+                rc = ENT_OK; /* its connection closed by the stop (r.w): a stop, not an outage */
+                break;
+            }
             if (rc == ENT_IO) {
                 char why[512];
                 snprintf(why, sizeof why, "%s", ent_errmsg());
@@ -649,6 +662,10 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         rc = batch(&r, &n);
         if (rc == ENT_TIMEOUT && ent_nats__stopped(r.stop)) {
             rc = ENT_OK; /* stopped while waiting for acks: what came in is checkpointed below */
+            break;
+        }
+        if (rc == ENT_IO && ent_nats__stopped(r.stop)) {
+            rc = ENT_OK; /* the stop closed the connection under a publish: the acks in are checkpointed below */
             break;
         }
         if (rc == ENT_IO) {
@@ -679,6 +696,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 rc = w;
                 break;
             }
+            if (ent_nats__stopped(r.stop)) break; /* (its connection maybe closed by the stop) */
             if (ent_nats__closed(&r.c)) {
                 ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (connection closed); reconnecting");
                 drop(&r);
@@ -699,6 +717,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             ent_nats__log(r.o.log, r.o.log_payload, "relay: stream %s holds the log up to seq %" PRIu64, r.o.stream, r.pos);
         drop(&r);
         ent_nats__fini(&r.c);
+        ent_nats__watch_end(&r.w);
         free(r.marks);
         if (rc) ent_error_set(rc, "%s", msg);
     }

@@ -8,7 +8,9 @@
  * and a mirror stopped while libnats delivers them a message do not use a freed subscription, nor
  * a relay stopped while its ack callback runs the state that callback writes. A relay stops while
  * the server does not read what it sends. relay --once and mirror --once give up after 5 losses in
- * a row. Free-form bytes, big uints and NaN reach the mirror with
+ * a row. A mirror and a relay stopped while the server is hung (SIGSTOP) end the JetStream request
+ * under way, and the relay's next run publishes exactly what the stream lacks. Free-form bytes,
+ * big uints and NaN reach the mirror with
  * their kinds. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -345,6 +347,10 @@ static int fail_reads, failed_reads; /* the latter counts them */
 static int stopping, stop_closes, req_cut, req_waited, req_entered; /* the latter: while counting_reqs */
 static int counting_reqs;
 static char req_waited_subj[128];
+/* test_relay_stop_server_hung: the request on this subject SIGSTOPs the server first (once), and
+ * says so in hung_req; the relay's publishes of events while counting_pubs */
+static const char *hang_on;
+static int hung_req, counting_pubs, pubs;
 
 natsStatus natsSubscription_NextMsg(natsMsg **msg, natsSubscription *sub, int64_t timeout)
 {
@@ -389,8 +395,13 @@ natsStatus natsConnection_Request(natsMsg **reply, natsConnection *nc, const cha
     natsStatus (*real)(natsMsg **, natsConnection *, const char *, const void *, int, int64_t);
     void *f = real_fn("natsConnection_Request");
     natsStatus st;
+    const char *h = __atomic_load_n(&hang_on, __ATOMIC_ACQUIRE);
     memcpy(&real, &f, sizeof real);
     if (__atomic_load_n(&counting_reqs, __ATOMIC_ACQUIRE)) __atomic_add_fetch(&req_entered, 1, __ATOMIC_ACQ_REL);
+    if (h && subj && !strcmp(subj, h) && __atomic_compare_exchange_n(&hang_on, &h, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        kill(server, SIGSTOP); /* this request is sent to a server that does not answer */
+        __atomic_store_n(&hung_req, 1, __ATOMIC_RELEASE);
+    }
     st = real(reply, nc, subj, data, dataLen, timeout);
     if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
         if (st != NATS_OK && __atomic_load_n(&stop_closes, __ATOMIC_ACQUIRE)) {
@@ -399,6 +410,20 @@ natsStatus natsConnection_Request(natsMsg **reply, natsConnection *nc, const cha
             snprintf(req_waited_subj, sizeof req_waited_subj, "%s (%s)", subj, natsStatus_GetText(st));
         }
     }
+    return st;
+}
+
+natsStatus natsConnection_PublishMsg(natsConnection *nc, natsMsg *msg)
+{
+    natsStatus (*real)(natsConnection *, natsMsg *);
+    void *f = real_fn("natsConnection_PublishMsg");
+    const char *subj = msg ? natsMsg_GetSubject(msg) : NULL;
+    natsStatus st;
+    memcpy(&real, &f, sizeof real);
+    st = real(nc, msg);
+    if (st == NATS_OK && __atomic_load_n(&counting_pubs, __ATOMIC_ACQUIRE) && subj && !strncmp(subj, "entity.", 7) &&
+        !strstr(subj, ".schema"))
+        __atomic_add_fetch(&pubs, 1, __ATOMIC_ACQ_REL);
     return st;
 }
 
@@ -754,6 +779,167 @@ static void test_mirror_stop_server_hung(void)
     ENT_OK_(ent_relay_run(p, &ro, NULL));
     fo.once = 1;
     ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
+/* ---- a relay stopped while the server is hung ----------------------------------------------
+ * The relay has JetStream requests too: its resume's stream info and last messages (5 s each when
+ * the server does not answer); a stop during one waited for it. Two stops with the server
+ * SIGSTOPped: right after it, with publishes awaiting their acks, and during the resume's stream
+ * info (the test's natsConnection_Request stops the server as that request goes out). Each
+ * request that ends after the stop was asked must end because the stop closed its connection,
+ * not by its wait; the relay returns ENT_OK (no timing asserted, the time printed; a watchdog
+ * lets the server go on after 60 s, only to end a broken run). Nothing is lost: the checkpoint
+ * stays at the last ack, and the next run publishes exactly what the stream lacks, each seq once. */
+
+/* The events of store id in the stream, read back message by message: Entity-Seq 1, 2, ... in
+ * order (*ok 0 at the first other one). */
+static uint64_t stream_events(const char *stream, const char *id, int *ok)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamInfo *si = NULL;
+    uint64_t n = 0, last = 0;
+    char prefix[80];
+    *ok = 0;
+    snprintf(prefix, sizeof prefix, "entity.%s.", id);
+    if (natsConnection_ConnectTo(&nc, url) != NATS_OK || natsConnection_JetStream(&js, nc, NULL) != NATS_OK) goto out;
+    if (js_GetStreamInfo(&si, js, stream, NULL, NULL) != NATS_OK) goto out;
+    last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    *ok = 1;
+    for (uint64_t q = 1; q <= last && *ok; q++) {
+        natsMsg *m = NULL;
+        const char *v = NULL;
+        if (js_GetMsg(&m, js, stream, q, NULL, NULL) != NATS_OK) {
+            *ok = 0;
+            break;
+        }
+        if (!strncmp(natsMsg_GetSubject(m), prefix, strlen(prefix)) && !strstr(natsMsg_GetSubject(m), ".schema")) {
+            if (natsMsgHeader_Get(m, "Entity-Seq", &v) != NATS_OK || strtoull(v, NULL, 10) != n + 1) {
+                fprintf(stderr, "\n  stream %s, message %llu: Entity-Seq %s after %llu\n", stream, (unsigned long long)q,
+                        v ? v : "none", (unsigned long long)n);
+                *ok = 0;
+            }
+            n++;
+        }
+        natsMsg_Destroy(m);
+    }
+out:
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return n;
+}
+
+/* Stop r (the server SIGSTOPped already), let the server go on, and check the stop. */
+static void stop_relay_hung(ent_relay *r, int in_request)
+{
+    struct timespec t0, t1;
+    pthread_t wd;
+    int rc;
+    __atomic_store_n(&stop_returned, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&watchdog_fired, 0, __ATOMIC_RELEASE);
+    CU_ASSERT_FATAL(pthread_create(&wd, NULL, watchdog, NULL) == 0);
+    __atomic_store_n(&req_cut, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&req_waited, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&stop_closes, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = ent_relay_stop(r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    __atomic_store_n(&stopping, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&stop_returned, 1, __ATOMIC_RELEASE);
+    pthread_join(wd, NULL);
+    kill(server, SIGCONT);
+    fprintf(stderr, "\n  relay stop, server hung%s: %.3f s; requests cut by the stop %d, waited for %d%s%s\n",
+            in_request ? ", in its resume's stream info" : ", acks awaited",
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, req_cut, req_waited,
+            req_waited ? ": " : "", req_waited ? req_waited_subj : "");
+    CU_ASSERT_EQUAL(rc, ENT_OK);
+    CU_ASSERT_FALSE(__atomic_load_n(&watchdog_fired, __ATOMIC_ACQUIRE));
+    CU_ASSERT_EQUAL(__atomic_load_n(&req_waited, __ATOMIC_ACQUIRE), 0);
+    if (in_request) CU_ASSERT_EQUAL(__atomic_load_n(&req_cut, __ATOMIC_ACQUIRE), 1);
+}
+
+/* The next run (--once) publishes exactly what the stream lacks of the log, and the stream then
+ * holds each of its seqs once, in order. */
+static void relay_rest_once(ent_store *p, ent_relay_opts ro)
+{
+    uint64_t last = 0, before;
+    int ok = 0;
+    ENT_OK_(ent_log_bounds(NULL, &last, p, NULL));
+    before = stream_events(ro.stream, ent_store_id(p), &ok);
+    CU_ASSERT(ok);
+    __atomic_store_n(&pubs, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&counting_pubs, 1, __ATOMIC_RELEASE);
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    __atomic_store_n(&counting_pubs, 0, __ATOMIC_RELEASE);
+    fprintf(stderr, "  stream held %llu of %llu events; the next run published %d\n", (unsigned long long)before,
+            (unsigned long long)last, __atomic_load_n(&pubs, __ATOMIC_ACQUIRE));
+    CU_ASSERT_EQUAL((uint64_t)__atomic_load_n(&pubs, __ATOMIC_ACQUIRE), last - before);
+    CU_ASSERT_EQUAL(stream_events(ro.stream, ent_store_id(p), &ok), last);
+    CU_ASSERT(ok);
+}
+
+static void test_relay_stop_server_hung(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX];
+    ent_txn *t = NULL;
+    uint64_t cp = 0;
+    int i, ok = 0;
+    so.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/rhung", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "RHUNG";
+    ro.log = quiet;
+    /* stopped right after the server: three events published, their acks awaited */
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    for (i = 0; i < 4000 && ent_relay_acked(r) < 2; i++) nap_ms(5);
+    CU_ASSERT_EQUAL_FATAL(ent_relay_acked(r), 2);
+    __atomic_store_n(&pubs, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&counting_pubs, 1, __ATOMIC_RELEASE);
+    kill(server, SIGSTOP);
+    /* one transaction: the relay reads the three at once and publishes them before it waits (three
+     * commits apart, it could be waiting for the first one's ack before it read the next) */
+    ENT_OK_(ent_txn_begin(&t, p, ENT_TXN_WRITE));
+    add_item_txn(p, t, "three");
+    add_item_txn(p, t, "four");
+    add_item_txn(p, t, "five");
+    ENT_OK_(ent_txn_commit(t));
+    for (i = 0; i < 4000 && __atomic_load_n(&pubs, __ATOMIC_ACQUIRE) < 3; i++) nap_ms(5);
+    __atomic_store_n(&counting_pubs, 0, __ATOMIC_RELEASE);
+    CU_ASSERT_EQUAL(__atomic_load_n(&pubs, __ATOMIC_ACQUIRE), 3);
+    stop_relay_hung(r, 0);
+    ENT_OK_(ent_sub_checkpoint(&cp, p, NULL, "relay"));
+    CU_ASSERT_EQUAL(cp, 2); /* none of the three acknowledged */
+    /* What the server read before the relay's connection closed it stores once it goes on; the
+     * next run resumes after the stream's last, so it waits for that (bounded, only to end a
+     * broken run: a publish from the old connection stored after the next run's resume would be
+     * sent twice, JetStream's duplicate window aside). */
+    for (i = 0; i < 200 && stream_events("RHUNG", ent_store_id(p), &ok) < 5; i++) nap_ms(50);
+    relay_rest_once(p, ro);
+    /* stopped during its resume: the server stops as the stream info is asked for */
+    add_item(p, "six");
+    add_item(p, "seven");
+    __atomic_store_n(&hung_req, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&hang_on, "$JS.API.STREAM.INFO.RHUNG", __ATOMIC_RELEASE);
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    for (i = 0; i < 4000 && !__atomic_load_n(&hung_req, __ATOMIC_ACQUIRE); i++) nap_ms(5);
+    __atomic_store_n(&hang_on, NULL, __ATOMIC_RELEASE);
+    CU_ASSERT_FATAL(__atomic_load_n(&hung_req, __ATOMIC_ACQUIRE));
+    stop_relay_hung(r, 1);
+    relay_rest_once(p, ro);
     ent_store_close(p);
     ent_schema_free(sc);
 }
@@ -1215,6 +1401,7 @@ int main(void)
                                            ENT_TEST(test_handshake_failures), ENT_TEST(test_once_gives_up),
                                            ENT_TEST(test_relay_backoff), ENT_TEST(test_mirror_backoff),
                                            ENT_TEST(test_mirror_once_gives_up), ENT_TEST(test_mirror_stop_server_hung),
+                                           ENT_TEST(test_relay_stop_server_hung),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
