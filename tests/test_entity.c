@@ -991,6 +991,30 @@ static void test_dup_equal(void)
     ent_schema_free(s);
 }
 
+/* ent_error_set_detail(): what a component built on the library uses to say a failure again with
+ * its cause; a value that is no ENT_DETAIL_* reads as NONE (a caller switching on it meets no
+ * stranger), and ent_error_set() says none. Messages that hold ent_errmsg() itself work. */
+static void test_error_set_detail(void)
+{
+    CU_ASSERT_EQUAL(ent_error_set_detail(ENT_FULL, ENT_DETAIL_TOO_LARGE, "big: %d", 7), ENT_FULL);
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_TOO_LARGE);
+    CU_ASSERT_STRING_EQUAL(ent_errmsg(), "big: 7");
+    CU_ASSERT_EQUAL(ent_error_set_detail(ENT_FULL, ent_errdetail(), "again: %s", ent_errmsg()), ENT_FULL);
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_TOO_LARGE);
+    CU_ASSERT_STRING_EQUAL(ent_errmsg(), "again: big: 7");
+    ent_error_set_detail(ENT_FULL, ENT_DETAIL_EXHAUSTED, "x");
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_EXHAUSTED);
+    ent_error_set_detail(ENT_FULL, 99, "x");
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NONE);
+    ent_error_set_detail(ENT_FULL, ENT_DETAIL_NO_SPACE, "x");
+    ent_error_set_detail(ENT_FULL, -1, "x");
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NONE);
+    ent_error_set_detail(ENT_FULL, ENT_DETAIL_NO_SPACE, "x");
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NO_SPACE);
+    ent_error_set(ENT_FULL, "y");
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NONE);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -999,6 +1023,6 @@ int main(void)
         ENT_TEST(test_free_form_values), ENT_TEST(test_free_form_unset), ENT_TEST(test_free_form_many_keys), ENT_TEST(test_arrays),     ENT_TEST(test_field_handles),
         ENT_TEST(test_changed),       ENT_TEST(test_many_fields_changed), ENT_TEST(test_defaults),
         ENT_TEST(test_validate),      ENT_TEST(test_mixed_limits),  ENT_TEST(test_depth_limit),
-        ENT_TEST(test_deep_path),     ENT_TEST(test_dup_equal),     ENT_TEST(test_value_over_4g), {NULL, NULL}};
+        ENT_TEST(test_deep_path),     ENT_TEST(test_dup_equal),     ENT_TEST(test_value_over_4g), ENT_TEST(test_error_set_detail), {NULL, NULL}};
     return ent_test_run("entity", cases);
 }

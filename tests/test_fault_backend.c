@@ -87,6 +87,12 @@ static void backend_loop(const char *inner)
                 CU_ASSERT(fired > 0);
                 CU_ASSERT_EQUAL(rc, kd->rc);
                 CU_ASSERT_PTR_NOT_NULL(strstr(m, "fault injected"));
+                /* an injected ENT_FULL is a full disk, and its cause reaches the caller with it */
+                if (rc == ENT_FULL && m == ent_errmsg() && ent_errdetail() != ENT_DETAIL_NO_SPACE) {
+                    fprintf(stderr, "\n  %s, call %llu: step \"%s\": ENT_FULL with detail %d\n", backend,
+                            (unsigned long long)n, fw_steps[f].name, ent_errdetail());
+                    CU_FAIL("ENT_FULL without ENT_DETAIL_NO_SPACE");
+                }
             } else {
                 absorbed++;
             }

@@ -340,12 +340,13 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s holds store %s up to seq %" PRIu64, path, f.mr.primary, f.mr.applied);
 out: {
     char msg[1024];
+    int detail = ent_errdetail();
     snprintf(msg, sizeof msg, "%s", ent_errmsg());
     drop(&f);
     ent_nats__fini(&f.c);
     ent_nats__watch_end(&f.w);
     ent_nats__mirror_fini(&f.mr);
-    if (rc) ent_error_set(rc, "%s", msg);
+    if (rc) ent_error_set_detail(rc, detail, "%s", msg);
 }
     return rc;
 }
@@ -383,7 +384,7 @@ struct ent_follower {
     ent_follow_opts o;
     char *path, *url, *stream, *primary;
     volatile int stop;
-    int rc;
+    int rc, detail;
     char msg[1024];
     int lock_fd;
 };
@@ -392,7 +393,10 @@ static void *follow_main(void *p)
 {
     ent_follower *x = p;
     x->rc = run(x->path, &x->o, &x->stop);
-    if (x->rc) snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
+    if (x->rc) {
+        x->detail = ent_errdetail();
+        snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
+    }
     return NULL;
 }
 
@@ -442,7 +446,7 @@ int ent_follow_stop(ent_follower *x)
     __atomic_store_n(&x->stop, 1, __ATOMIC_RELAXED);
     pthread_join(x->th, NULL);
     rc = x->rc;
-    if (rc) ent_error_set(rc, "%s", x->msg);
+    if (rc) ent_error_set_detail(rc, x->detail, "%s", x->msg);
     follower_free(x);
     return rc;
 }

@@ -62,7 +62,8 @@ static int on_schema(ent_nats__mirror *f, natsMsg *msg)
         return ent_error_set(ENT_INVALID, "stream %s: schema version %" PRIu64 " arrives, and a mirror in memory cannot "
                              "evolve (reopening would empty it): mirror into an LMDB store", f->o->stream, ver);
     if ((rc = ent_schema_load_json(&sc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), "<stream>")))
-        return ent_error_set(rc, "stream %s: schema version %" PRIu64 " does not load: %s", f->o->stream, ver, ent_errmsg());
+        return ent_error_set_detail(rc, ent_errdetail(), "stream %s: schema version %" PRIu64 " does not load: %s", f->o->stream,
+                                    ver, ent_errmsg());
     rc = ent_nats__mirror_open(f, sc);
     ent_schema_free(sc);
     if (rc) return rc;

@@ -88,12 +88,42 @@ int ent_nats__err(int code, natsStatus s, jsErrCode jerr, const char *what)
 
 static int64_t mono_ms(void);
 
-static void ack_failed(ent_nats__acks *a, int refused, const char *fmt, const char *x, const char *y)
+static void ack_failed_detail(ent_nats__acks *a, int refused, int detail, const char *fmt, const char *x, const char *y)
 {
     if (__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) return; /* the first one says it */
     snprintf(a->err, sizeof a->err, fmt, x, y);
+    a->detail = detail;
     __atomic_store_n(&a->refused, refused, __ATOMIC_RELAXED);
     __atomic_store_n(&a->failed, 1, __ATOMIC_RELEASE);
+}
+
+static void ack_failed(ent_nats__acks *a, int refused, const char *fmt, const char *x, const char *y)
+{
+    ack_failed_detail(a, refused, ENT_DETAIL_NONE, fmt, x, y);
+}
+
+/* What a JetStream refusal means for the relay's caller (ent_errdetail()), from the answer's
+ * "err_code" (nats-server's JSErrCodes): a stream whose limits are reached with the discard-new
+ * policy, or a server out of storage, has no room (removing messages or raising the limits lets
+ * the same publish succeed); a message over the stream's or server's size limit is too large. */
+static int refusal_detail(const char *d, size_t n)
+{
+    const char *p = memmem(d, n, "\"err_code\":", 11);
+    unsigned long code = 0;
+    if (!p) return ENT_DETAIL_NONE;
+    for (p += 11; p < d + n && (*p == ' ' || *p == '\t'); p++) {
+    }
+    for (; p < d + n && *p >= '0' && *p <= '9' && code < 1000000; p++) code = code * 10 + (unsigned long)(*p - '0');
+    switch (code) {
+    case 10047: /* insufficient resources */
+    case 10077: /* maximum messages exceeded */
+    case 10078: /* maximum bytes exceeded */
+        return ENT_DETAIL_NO_SPACE;
+    case 10054: /* message size exceeds maximum allowed */
+        return ENT_DETAIL_TOO_LARGE;
+    default:
+        return ENT_DETAIL_NONE;
+    }
 }
 
 /* The ack says "duplicate": true (nats-server writes it with a space; any number is allowed). */
@@ -133,7 +163,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         if (p)
             for (p += 15; p < d + n && *p != '"' && k < sizeof text - 1; p++) text[k++] = *p;
         text[k] = '\0';
-        ack_failed(a, 1, "%s: %s", what, k ? text : "an error");
+        ack_failed_detail(a, 1, refusal_detail(d, (size_t)n), "%s: %s", what, k ? text : "an error");
     } else if (*tok >= '0' && *tok <= '9' && is_duplicate(d, (size_t)n)) {
         /* The relay publishes only seqs after the stream's last of the store: JetStream saw this
          * id within its duplicate window, in a message the stream no longer holds (deleted by

@@ -25,6 +25,7 @@ typedef struct ent_nats__acks {
     int failed;               /* a publish failed; err is set first */
     int refused;              /* 1: JetStream answered no (not a lost connection) */
     char err[256];
+    int detail;               /* the refusal's ENT_DETAIL_* (JetStream's err_code), set with err */
     uint64_t acked_seq;       /* JetStream acknowledged every Entity-Seq up to this one (from the resume point) */
     uint64_t n_acks;          /* acks (and failures) received */
     int waiting;              /* the publishing thread sleeps on cv: signal it */

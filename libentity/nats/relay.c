@@ -276,7 +276,7 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
         size_t hdr = 10 + strlen("Nats-Msg-Id: \r\n") + strlen(msg_id) + strlen(k1) + 4 + strlen(v1) + 2;
         if (k2) hdr += strlen(k2) + 4 + strlen(v2);
         if (hdr + len > (uint64_t)r->max_msg)
-            return ent_error_set(ENT_FULL, "does not fit the stream's max_msg_size of %" PRId64 " bytes (with its headers it "
+            return ent_error_set_detail(ENT_FULL, ENT_DETAIL_TOO_LARGE, "does not fit the stream's max_msg_size of %" PRId64 " bytes (with its headers it "
                                  "has %zu): the relay stops rather than leave a gap; raise the stream's max_msg_size",
                                  r->max_msg, hdr + len);
     }
@@ -296,7 +296,7 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     /* The client refuses it before sending: reconnecting and publishing it again would loop
      * without end (it did, without a pause), so the relay stops here, as for a JetStream refusal. */
     if (rc == ENT_FULL)
-        return ent_error_set(ENT_FULL, "does not fit the server's max_payload of %" PRId64 " bytes (its body alone is %zu): "
+        return ent_error_set_detail(ENT_FULL, ENT_DETAIL_TOO_LARGE, "does not fit the server's max_payload of %" PRId64 " bytes (its body alone is %zu): "
                              "the relay stops rather than leave a gap; raise max_payload in the server's configuration",
                              (int64_t)natsConnection_GetMaxPayload(r->c.nc), len);
     return rc;
@@ -323,7 +323,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         free(json);
         /* (a refusal of an earlier message, reported here, is not this one's) */
         if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE))
-            return ent_error_set(rc, "schema version %" PRIu32 " %s", v, ent_errmsg());
+            return ent_error_set_detail(rc, ent_errdetail(), "schema version %" PRIu32 " %s", v, ent_errmsg());
         if (rc) return rc;
         r->schema_pub = v;
         (*n_out)++;
@@ -371,8 +371,8 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     free(json);
     if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
         if (ev->key.kind == ENT_KEY_AUTO)
-            return ent_error_set(rc, "event seq %s (%s %" PRIu64 ") %s", seq, ent_type_name(ev->type), ev->key.id, ent_errmsg());
-        return ent_error_set(rc, "event seq %s (%s %.*s) %s", seq, ent_type_name(ev->type), (int)(ev->key.len > 64 ? 64 : ev->key.len),
+            return ent_error_set_detail(rc, ent_errdetail(), "event seq %s (%s %" PRIu64 ") %s", seq, ent_type_name(ev->type), ev->key.id, ent_errmsg());
+        return ent_error_set_detail(rc, ent_errdetail(), "event seq %s (%s %.*s) %s", seq, ent_type_name(ev->type), (int)(ev->key.len > 64 ? 64 : ev->key.len),
                              ev->key.str, ent_errmsg());
     }
     return rc;
@@ -422,7 +422,8 @@ static int pub_state(relay *r)
         /* JetStream said no to one message (too large, stream full...): publishing on would leave
          * a gap, and resuming from the stream would skip it. Stop and say which. */
         if (__atomic_load_n(&r->c.acks->refused, __ATOMIC_RELAXED))
-            return ent_error_set(ENT_FULL, "JetStream refused %s; the relay stops rather than leave a gap", r->c.acks->err);
+            return ent_error_set_detail(ENT_FULL, r->c.acks->detail, "JetStream refused %s; the relay stops rather than leave a gap",
+                                        r->c.acks->err);
         return ent_error_set(ENT_IO, "a publish failed (%s)", r->c.acks->err);
     }
     if (ent_nats__closed(&r->c)) return ent_error_set(ENT_IO, "the connection closed");
@@ -709,6 +710,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     {
         /* keep the failure's message across the cleanup */
         char msg[1024];
+        int detail = ent_errdetail();
         snprintf(msg, sizeof msg, "%s", ent_errmsg());
         /* Stopping: the checkpoint catches up with every ack received (trim's margin), also when
          * the relay stops on an error: what JetStream acknowledged is in the stream either way. */
@@ -719,7 +721,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         ent_nats__fini(&r.c);
         ent_nats__watch_end(&r.w);
         free(r.marks);
-        if (rc) ent_error_set(rc, "%s", msg);
+        if (rc) ent_error_set_detail(rc, detail, "%s", msg);
     }
     return rc;
 }
@@ -737,7 +739,7 @@ struct ent_relay {
     ent_relay_opts o;
     char *url, *stream, *sub;
     volatile int stop;
-    int rc;
+    int rc, detail;
     char msg[1024];
     uint64_t acked;
     int lock_fd;
@@ -747,7 +749,10 @@ static void *relay_main(void *p)
 {
     ent_relay *x = p;
     x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked);
-    if (x->rc) snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
+    if (x->rc) {
+        x->detail = ent_errdetail();
+        snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
+    }
     return NULL;
 }
 
@@ -805,7 +810,7 @@ int ent_relay_stop(ent_relay *x)
     __atomic_store_n(&x->stop, 1, __ATOMIC_RELAXED);
     pthread_join(x->th, NULL);
     rc = x->rc;
-    if (rc) ent_error_set(rc, "%s", x->msg);
+    if (rc) ent_error_set_detail(rc, x->detail, "%s", x->msg);
     relay_free(x); /* (sets no error) */
     return rc;
 }

@@ -116,6 +116,10 @@ void ent__fault_arm_named(const char *call, uint64_t n, int rc)
     if (rc != ENT_OK && n) atomic_store(&arm_name, call);
 }
 
+/* An injected ENT_FULL stands for a full disk (what the fault tests and the mirror's mean by it):
+ * the detail a real one carries, so that code telling the causes apart is tested on it too. */
+static int injected_detail(int rc) { return rc == ENT_FULL ? ENT_DETAIL_NO_SPACE : ENT_DETAIL_NONE; }
+
 /* Count one call; its failure code when it is the armed one (message set), else ENT_OK. */
 static int inject(const char *call)
 {
@@ -126,12 +130,12 @@ static int inject(const char *call)
     if (name && strcmp(name, call) == 0 && atomic_fetch_add(&named_calls, 1) + 1 == atomic_load(&named_at)) {
         rc = atomic_load(&named_rc);
         atomic_fetch_add(&fired, 1);
-        return ent__err(rc, "fault injected: call %" PRIu64 " (%s) fails with %s", n, call, ent_strerror(rc));
+        return ent__errd(rc, injected_detail(rc), "fault injected: call %" PRIu64 " (%s) fails with %s", n, call, ent_strerror(rc));
     }
     if (!at || n < at || (n > at && !atomic_load(&arm_sticky))) return ENT_OK;
     rc = atomic_load(&arm_rc);
     atomic_fetch_add(&fired, 1);
-    return ent__err(rc, "fault injected: call %" PRIu64 " (%s) fails with %s", n, call, ent_strerror(rc));
+    return ent__errd(rc, injected_detail(rc), "fault injected: call %" PRIu64 " (%s) fails with %s", n, call, ent_strerror(rc));
 }
 
 /* ---- open, close ---------------------------------------------------------------------------- */

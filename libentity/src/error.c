@@ -78,6 +78,16 @@ int ent_error_set(int code, const char *fmt, ...)
     return code;
 }
 
+int ent_error_set_detail(int code, int detail, const char *fmt, ...)
+{
+    va_list ap;
+    errdetail = detail >= ENT_DETAIL_NO_SPACE && detail <= ENT_DETAIL_EXHAUSTED ? detail : ENT_DETAIL_NONE;
+    va_start(ap, fmt);
+    set_msg(fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 int ent__err_prefix(int code, const char *fmt, ...)
 {
     char old[sizeof errbuf];

@@ -11,7 +11,7 @@
  * a row. A mirror and a relay stopped while the server is hung (SIGSTOP) end the JetStream request
  * under way, and the relay's next run publishes exactly what the stream lacks. Free-form bytes,
  * big uints and NaN reach the mirror with
- * their kinds. A scratch directory is made under $TMPDIR (test_tmp.h). */
+ * their kinds. The cause of an ENT_FULL (ent_errdetail()) comes through a relay and a mirror. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -31,6 +31,7 @@
 #include <entity/nats.h>
 #include <nats/nats.h>
 
+#include "backend_fault.h"
 #include "test_util.h"
 
 static char dir[ENT_TEST_PATH_MAX], url[64], port[16];
@@ -1292,6 +1293,105 @@ static void test_mirror_once_gives_up(void)
     ent_schema_free(sc);
 }
 
+/* ---- the cause of an ENT_FULL, through the relay and the mirror ----------------------------------
+ * ent_errdetail() tells a full disk from an input too large. The relay and the mirror are built on
+ * the public API and said their failures again with ent_error_set(), which sets no detail: a mirror
+ * that ran out of disk reported ENT_DETAIL_NONE, and so did a relay whose stream was full or whose
+ * message was over the stream's limit. Here: a stream at its max_msgs with the discard-new policy
+ * (NO_SPACE), then with a max_msg_size below an event (TOO_LARGE), and a mirror whose store's
+ * commit fails as on a full disk (the fault backend), run in the caller's thread and in its own
+ * (the relay's thread hands its message over the same way). */
+static void set_stream_limits(const char *stream, int64_t max_msgs, int32_t max_msg_size)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamInfo *si = NULL, *si2 = NULL;
+    jsErrCode jerr = 0;
+    CU_ASSERT_FATAL(natsConnection_ConnectTo(&nc, url) == NATS_OK);
+    CU_ASSERT_FATAL(natsConnection_JetStream(&js, nc, NULL) == NATS_OK);
+    CU_ASSERT_FATAL(js_GetStreamInfo(&si, js, stream, NULL, &jerr) == NATS_OK);
+    si->Config->MaxMsgs = max_msgs;
+    si->Config->Discard = js_DiscardNew;
+    si->Config->MaxMsgSize = max_msg_size;
+    CU_ASSERT_FATAL(js_UpdateStream(&si2, js, si->Config, NULL, &jerr) == NATS_OK);
+    jsStreamInfo_Destroy(si2);
+    jsStreamInfo_Destroy(si);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+static void test_error_details(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_follower *ft = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX], big[2048];
+    int rc;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/detail", dir);
+    ENT_TEST_PATH(mpath, "%s/detail-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    ro.url = url;
+    ro.stream = "DETAIL";
+    ro.log = quiet;
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL)); /* makes the stream: a schema message and one event */
+
+    /* the mirror: its store's next commit fails as a full disk's does */
+    mo.backend = "fault:lmdb";
+    fo.url = url;
+    fo.stream = "DETAIL";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.log = quiet;
+    fo.once = 1;
+    ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+    add_item(p, "two");
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    ent__fault_reset();
+    ent__fault_arm_named("txn_commit", 1, ENT_FULL);
+    rc = ent_follow_run(mpath, &fo, NULL);
+    CU_ASSERT_EQUAL(rc, ENT_FULL);
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NO_SPACE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "fault injected"));
+    ent__fault_reset();
+    ent__fault_arm_named("txn_commit", 1, ENT_FULL);
+    ENT_OK_(ent_follow_start(&ft, mpath, &fo));
+    /* once the commit failed, the run ends with it whatever the stop says (bounded: a broken run) */
+    for (int i = 0; i < 2000 && !ent__fault_fired(); i++) nap_ms(5);
+    rc = ent_follow_stop(ft);
+    CU_ASSERT_EQUAL(rc, ENT_FULL);
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NO_SPACE);
+    ent__fault_reset();
+    ENT_OK_(ent_follow_run(mpath, &fo, NULL)); /* room again: the mirror catches up */
+
+    /* the relay: the stream holds as many messages as it may (3: a schema message and two events) */
+    set_stream_limits("DETAIL", 3, -1);
+    add_item(p, "three");
+    rc = ent_relay_run(p, &ro, NULL);
+    CU_ASSERT_EQUAL(rc, ENT_FULL);
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NO_SPACE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "maximum messages"));
+
+    /* room for messages, but not for an event this large */
+    set_stream_limits("DETAIL", -1, 1024);
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    add_item(p, big);
+    rc = ent_relay_run(p, &ro, NULL);
+    CU_ASSERT_EQUAL(rc, ENT_FULL);
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_TOO_LARGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "max_msg_size"));
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -1401,7 +1501,7 @@ int main(void)
                                            ENT_TEST(test_handshake_failures), ENT_TEST(test_once_gives_up),
                                            ENT_TEST(test_relay_backoff), ENT_TEST(test_mirror_backoff),
                                            ENT_TEST(test_mirror_once_gives_up), ENT_TEST(test_mirror_stop_server_hung),
-                                           ENT_TEST(test_relay_stop_server_hung),
+                                           ENT_TEST(test_relay_stop_server_hung), ENT_TEST(test_error_details),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {

@@ -51,8 +51,8 @@ ENT_EXTERN(const char *) ent_errmsg(void);
  * Set by the same failing call that sets ent_errmsg(), and with the same lifetime: valid after a
  * call failed, until the next libentity call on this thread; ENT_DETAIL_NONE when the cause has
  * no detail (every code other than ENT_FULL today, and ENT_FULL from ent_error_set()). Where the
- * library hands a message from one thread to another (a group commit's caller, ent_txn_run()),
- * the detail goes with it. New values may be added at the end: treat an unknown one as NONE. */
+ * library hands a message from one thread to another (a group commit's caller, ent_txn_run(), a
+ * relay's or a mirror's thread), the detail goes with it. New values may be added at the end: treat an unknown one as NONE. */
 enum {
     ENT_DETAIL_NONE = 0,
     ENT_DETAIL_NO_SPACE = 1,
@@ -68,6 +68,17 @@ ENT_EXTERN(int) ent_errdetail(void);
 ENT_EXTERN(int) ent_error_set(int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* As ent_error_set(), with the failure's ENT_DETAIL_* (ent_errdetail()): for a component that
+ * says again, or in its own words around it, what a libentity call's failure said, so that its
+ * caller can still tell the causes apart (a mirror whose apply ran out of disk says
+ * ENT_DETAIL_NO_SPACE, not NONE). Pass ent_errdetail() read after that failure and before any
+ * other libentity call, as its message is. A detail that is not an ENT_DETAIL_* value is NONE. */
+ENT_EXTERN(int) ent_error_set_detail(int code, int detail, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
 #endif
     ;
 
