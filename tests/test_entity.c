@@ -991,6 +991,63 @@ static void test_dup_equal(void)
     ent_schema_free(s);
 }
 
+/* Keys crafted to collide in the key table's hash: the hash this library used until 2026-12-05,
+ * unseeded, which anyone could read in its source and search for keys sharing a slot. Found
+ * against it, 1 500 such keys cost every look-up a walk past all the earlier ones (n^2/2
+ * comparisons: a JSON body of ~20 KB made ~1.1 M); with the per-process seed they are keys like
+ * any others: a few comparisons each (ent__obj_compares). */
+static uint32_t old_key_hash(const char *k, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15u ^ n, w;
+    for (; n >= 8; k += 8, n -= 8) {
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+    }
+    for (w = 0; n; n--) w = (w << 8) | (unsigned char)k[n - 1];
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+#define CRAFTED 1500
+static void test_free_form_crafted_keys(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    const ent_type *t = ent_schema_type(s, "thing");
+    size_t cap = 16 * CRAFTED + 64, n = 0, found = 0;
+    char *doc = malloc(cap), key[16], path[32];
+    ent_entity *e = NULL;
+    int64_t iv = -1;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    n += (size_t)snprintf(doc + n, cap - n, "{\"any\":{");
+    for (uint32_t i = 0; found < CRAFTED; i++) {
+        snprintf(key, sizeof key, "c%07x", i);
+        if (old_key_hash(key, 8) & 0xfff) continue; /* one slot of every table up to 4 096 slots */
+        n += (size_t)snprintf(doc + n, cap - n, "%s\"%s\":%zu", found ? "," : "", key, found);
+        found++;
+    }
+    snprintf(doc + n, cap - n, "}}");
+    ENT_OK_(ent_entity_from_json(&e, t, doc, strlen(doc)));
+    ent__obj_compares = 0;
+    found = 0;
+    for (uint32_t i = 0; found < CRAFTED; i++) {
+        snprintf(key, sizeof key, "c%07x", i);
+        if (old_key_hash(key, 8) & 0xfff) continue;
+        snprintf(path, sizeof path, "any.%s", key);
+        ENT_OK_(ent_entity_get_int(&iv, e, path));
+        CU_ASSERT_EQUAL(iv, (int64_t)found);
+        ENT_OK_(ent_entity_set_int(e, path, (int64_t)found + 1));
+        found++;
+    }
+    CU_ASSERT(ent__obj_compares < 16 * 2 * CRAFTED);
+    if (ent__obj_compares >= 16 * 2 * CRAFTED)
+        fprintf(stderr, "\n  %lu comparisons for %d look-ups of crafted keys\n", ent__obj_compares, 2 * CRAFTED);
+    ent_entity_free(e);
+    free(doc);
+    ent_schema_free(s);
+}
+
 /* ent_error_set_detail(): what a component built on the library uses to say a failure again with
  * its cause; a value that is no ENT_DETAIL_* reads as NONE (a caller switching on it meets no
  * stranger), and ent_error_set() says none. Messages that hold ent_errmsg() itself work. */
@@ -1023,6 +1080,7 @@ int main(void)
         ENT_TEST(test_free_form_values), ENT_TEST(test_free_form_unset), ENT_TEST(test_free_form_many_keys), ENT_TEST(test_arrays),     ENT_TEST(test_field_handles),
         ENT_TEST(test_changed),       ENT_TEST(test_many_fields_changed), ENT_TEST(test_defaults),
         ENT_TEST(test_validate),      ENT_TEST(test_mixed_limits),  ENT_TEST(test_depth_limit),
-        ENT_TEST(test_deep_path),     ENT_TEST(test_dup_equal),     ENT_TEST(test_value_over_4g), ENT_TEST(test_error_set_detail), {NULL, NULL}};
+        ENT_TEST(test_deep_path),     ENT_TEST(test_dup_equal),     ENT_TEST(test_value_over_4g), ENT_TEST(test_error_set_detail),
+        ENT_TEST(test_free_form_crafted_keys), {NULL, NULL}};
     return ent_test_run("entity", cases);
 }

@@ -333,9 +333,10 @@ typedef struct obj_slot {
     uint32_t h;
 } obj_slot;
 
+/* Seeded per process (hash_seed.c): keys crafted to collide here would collide nowhere else. */
 static uint32_t key_hash(const char *k, size_t n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15u ^ n, w;
+    uint64_t h = (0x9E3779B97F4A7C15u ^ n ^ ent__hash_seed()) * 0xff51afd7ed558ccdu, w;
     for (; n >= 8; k += 8, n -= 8) {
         memcpy(&w, k, 8);
         h = (h ^ w) * 0xff51afd7ed558ccdu;
