@@ -51,7 +51,9 @@ typedef struct ent_backend_opts {
     int must_exist;   /* open an existing store only: create no file (ENT_NOTFOUND when none) */
     int durability;   /* ENT__DUR_* */
     size_t map_size;  /* initial map size in bytes; 0 = backend default */
-    unsigned max_tables; /* upper bound on named tables; 0 = backend default (at least 256) */
+    unsigned max_tables; /* named tables the caller expects to need (the schema it creates or
+                          * evolves to); 0: none known. A backend with a bound sizes it from this
+                          * and from what the store holds (LMDB: ent__lmdb_tables_for()) */
     /* What followed ':' in the backend's name ("fault:memory" gives "memory"); NULL when nothing
      * did. A backend that takes no argument refuses one (ENT_INVALID). */
     const char *arg;

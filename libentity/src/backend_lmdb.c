@@ -61,6 +61,18 @@ static int in_snapshot(ltxn *t, const char *name)
     return mdb_get(t->m, t->e->main_dbi, &k, &v) == 0;
 }
 
+/* No room for table `name` in e (maxdbs is fixed for an environment's life). Below MAX_TABLES a
+ * new environment makes room: it is sized when the store is first opened in the process. */
+static int tables_full(const lenv *e, const char *name)
+{
+    if (e->maxtab >= MAX_TABLES)
+        return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
+    return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE,
+                     "table %s: this process opened store %s with room for %u tables, and it needs more; close every "
+                     "handle of it in this process and open it again (an open makes room for twice the tables the "
+                     "store holds or its schema needs)", name, e->path, e->maxtab);
+}
+
 static int l_table(ent_bk *vbe, ent_btxn *vtxn, const char *name, unsigned flags, unsigned *out_tbl)
 {
     lbe *be = (lbe *)vbe;
@@ -123,15 +135,14 @@ again:
     }
     for (i = 0; i < e->maxtab && e->tab[i].state != TAB_FREE; i++) {}
     if (i == e->maxtab) {
-        rc = ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "table %s: the store holds its maximum of %u tables", name, e->maxtab);
+        rc = tables_full(e, name);
         goto done;
     }
     unsigned of = create ? MDB_CREATE | ((flags & ENT_TBL_DUPSORT) ? MDB_DUPSORT : 0) : 0;
     mrc = mdb_dbi_open(t->m, name, of, &dbi);
     if (mrc) {
         if (mrc == MDB_DBS_FULL)
-            rc = ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "table %s: the store holds its maximum of %u tables", name,
-                           e->maxtab);
+            rc = tables_full(e, name);
         /* The name is taken by a plain record of the main database, not a table: LMDB's own
          * words ("Operation and DB incompatible, or DB flags changed") do not say that the
          * directory holds something else (another program's LMDB data), or a damaged store. */

@@ -424,8 +424,17 @@ done:
     return rc;
 }
 
-/* Open every named database that exists, so that handles are known before any txn needs them. */
-static int load_tables(lenv *e)
+unsigned ent__lmdb_tables_for(uint64_t n)
+{
+    uint64_t want = n + (n > 64 ? n : 64), t = DEFAULT_TABLES;
+    while (t < want && t < MAX_TABLES) t *= 2;
+    return (unsigned)t;
+}
+
+/* Open every named database that exists, so that handles are known before any txn needs them.
+ * *more: set (to the count) when the store holds more tables than e was sized for, with nothing
+ * opened: the caller opens the environment again, sized for them (maxdbs is fixed once open). */
+static int load_tables(lenv *e, unsigned *more)
 {
     MDB_txn *txn;
     MDB_cursor *c;
@@ -438,6 +447,15 @@ static int load_tables(lenv *e)
         if ((mrc = mdb_env_set_mapsize(e->env, 0)) == 0) mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
     if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading the table list", e->path);
     mdb_dbi_open(txn, NULL, 0, &e->main_dbi);
+    {
+        MDB_stat ms;
+        if (mdb_stat(txn, e->main_dbi, &ms) == 0 && ent__lmdb_tables_for(ms.ms_entries) > e->maxtab &&
+            e->maxtab < MAX_TABLES) {
+            mdb_txn_abort(txn);
+            *more = ms.ms_entries > MAX_TABLES ? MAX_TABLES : (unsigned)ms.ms_entries;
+            return ENT_FULL;
+        }
+    }
     mrc = mdb_cursor_open(txn, e->main_dbi, &c);
     if (mrc) {
         mdb_txn_abort(txn);
@@ -514,7 +532,7 @@ static void hold_std_fds(void)
     }
 }
 
-static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o)
+static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o, unsigned *more)
 {
     lenv *e = calloc(1, sizeof *e);
     pthread_rwlockattr_t ra;
@@ -530,7 +548,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     e->refs = 1;
     e->read_only = o->read_only;
     e->env_dur = o->durability;
-    e->maxtab = o->max_tables ? o->max_tables : DEFAULT_TABLES;
+    e->maxtab = ent__lmdb_tables_for(o->max_tables);
     e->path = strdup(path);
     e->tab = calloc(e->maxtab, sizeof *e->tab);
     data = ent__lmdb_path_join(path, "data.mdb");
@@ -619,7 +637,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         free(lp);
         if (rc) goto fail;
     }
-    if ((rc = open_notify(e)) || (rc = load_tables(e))) goto fail;
+    if ((rc = open_notify(e)) || (rc = load_tables(e, more))) goto fail;
     free(data);
     *out = e;
     return ENT_OK;
@@ -668,7 +686,13 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
             e->refs++;
         }
     } else {
-        rc = env_create(&e, path, &st, &o);
+        unsigned more = 0;
+        rc = env_create(&e, path, &st, &o, &more);
+        if (more) { /* the store holds more tables than o asked room for: once more, sized for them */
+            o.max_tables = more > o.max_tables ? more : o.max_tables;
+            more = 0;
+            rc = env_create(&e, path, &st, &o, &more);
+        }
         if (rc == ENT_OK) {
             e->next = reg_head;
             reg_head = e;

@@ -31,7 +31,14 @@
  * map cannot grow while the writing thread also holds a read transaction (an open iterator):
  * that write fails with ENT_BUSY, so growth should be rare. */
 #define DEFAULT_MAP_SIZE (sizeof(size_t) >= 8 ? (size_t)1 << 36 : (size_t)1 << 29)
+/* LMDB's maxdbs is fixed for an environment's life, and every savepoint (a nested txn: one per
+ * caller of a group commit) callocs and clears a slot per table it could hold: 57 bytes each, 14.6
+ * KiB at 256 (callgrind: 4096 for every store made the creates of 8 threads 4.2x the
+ * instructions). So the bound is sized per store, never below DEFAULT_TABLES: twice what the
+ * store holds or the opening schema needs, so that evolutions made while it is open have room
+ * (ent__lmdb_tables_for), up to MAX_TABLES. */
 #define DEFAULT_TABLES 256
+#define MAX_TABLES 32768
 #define RCACHE_MAX 4 /* reset read txns kept per environment (each keeps a reader slot) */
 #define MAX_READERS 510
 #define GROW_WAIT_S 10 /* how long a resize waits for the other transactions of the process */
@@ -173,6 +180,9 @@ typedef struct ltxn {
 
 /* backend_lmdb_env.c */
 unsigned ent__lmdb_env_flags_for(int dur);
+/* The table bound of an environment for a store that holds or needs n tables (DEFAULT_TABLES
+ * at least, room for n more, at most MAX_TABLES). */
+unsigned ent__lmdb_tables_for(uint64_t n);
 int ent__lmdb_forked(const lenv *e);
 int ent__lmdb_hold_acquire(lenv *e);
 unsigned ent__lmdb_hold_depth(const lenv *e);

@@ -67,6 +67,17 @@ static void store_free(ent_store *s)
     free(s);
 }
 
+/* The backend tables a store of schema sc uses: one per type and per index (store_layout.c), and
+ * the store's own (meta, log, subs, with room for a few more): a bound sized from it (LMDB) has
+ * room for the schema the store is created or evolved with. */
+static unsigned schema_tables(const ent_schema *sc)
+{
+    uint64_t n = 8;
+    if (!sc) return 0;
+    for (size_t i = 0; i < sc->n_types; i++) n += 1 + (uint64_t)sc->types[i]->n_indexes;
+    return n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+}
+
 int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                    const ent_store_opts *opts)
 {
@@ -122,6 +133,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     bo.read_only = opts->read_only;
     bo.durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
     bo.map_size = opts->map_size;
+    bo.max_tables = schema_tables(schema);
     /* Opening an existing store creates nothing: no directory, no backend files. */
     bo.must_exist = opts->read_only || opts->no_create || !schema;
     if ((rc = ent__bk_open(&s->bk, opts->backend, s->path, &bo))) goto fail;

@@ -1,0 +1,162 @@
+/* Stores of many tables (LMDB): one per type and per index, so a schema of a few hundred indexed
+ * types needs a thousand. LMDB's bound on tables is fixed for an environment's life, and was 256
+ * for every store: such a schema was refused at creation ("the store holds its maximum of 256
+ * tables"), and a store near it could take no evolution. The bound is now sized when the store is
+ * first opened in the process, from the tables it holds and those of the schema it is opened
+ * with (twice that, at least 256). Here: a store of 1 200 tables made, written, reopened without
+ * a schema and verified; a store of 213 reopened (room made beyond 256) then evolved in the same
+ * process to 453; an evolution past the room of the process's open environment refused with a
+ * clear ENT_FULL naming the way out (reopen), nothing of it applied, and the same evolution
+ * done once every handle was closed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_tmp.h"
+#include "test_util.h"
+
+static char dir[ENT_TEST_PATH_MAX];
+
+/* A schema of version `version` with types t0..t<ntypes-1>, each with a unique and an indexed
+ * field: 3 tables per type. */
+static ent_schema *many_types(unsigned version, unsigned ntypes)
+{
+    size_t cap = 200 + (size_t)ntypes * 160, n = 0;
+    char *j = malloc(cap);
+    ent_schema *sc = NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    n += (size_t)snprintf(j + n, cap - n, "{\"schema\":\"many\",\"version\":%u,\"types\":{", version);
+    for (unsigned i = 0; i < ntypes; i++)
+        n += (size_t)snprintf(j + n, cap - n,
+                              "%s\"t%u\":{\"key\":\"auto\",\"fields\":{\"u\":{\"id\":1,\"type\":\"string\",\"unique\":true},"
+                              "\"n\":{\"id\":2,\"type\":\"int\",\"indexed\":true}}}",
+                              i ? "," : "", i);
+    snprintf(j + n, cap - n, "}}");
+    if (ent_schema_load_json(&sc, j, strlen(j), "many") != ENT_OK) fprintf(stderr, "\n  schema: %s\n", ent_errmsg());
+    free(j);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    return sc;
+}
+
+static void put_one(ent_store *s, unsigned type, const char *u, int64_t n)
+{
+    char name[16];
+    ent_entity *e = NULL;
+    snprintf(name, sizeof name, "t%u", type);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ent_store_type(s, name));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, name)));
+    ENT_OK_(ent_entity_set_string(e, "u", u));
+    ENT_OK_(ent_entity_set_int(e, "n", n));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+}
+
+/* The entity of type t<type> whose unique u is `u` has n == `n`. */
+static void expect_one(ent_store *s, unsigned type, const char *u, int64_t n)
+{
+    char name[16];
+    ent_entity *e = NULL;
+    int64_t got = -1;
+    const ent_type *t;
+    snprintf(name, sizeof name, "t%u", type);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t = ent_store_type(s, name));
+    ent_value v = ent_value_string(u);
+    ENT_OK_(ent_find_unique(&e, s, NULL, ent_type_field(t, "u"), &v));
+    if (e) ENT_OK_(ent_entity_get_int(&got, e, "n"));
+    CU_ASSERT_EQUAL(got, n);
+    ent_entity_free(e);
+}
+
+static void verify_clean(ent_store *s)
+{
+    uint64_t problems = 99;
+    ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+}
+
+static void t_thousand_tables(void)
+{
+    ent_schema *sc = many_types(1, 400); /* 1 200 tables and the store's own */
+    ent_store *s = NULL;
+    ENT_TEST_MKDTEMP(dir, "many-tables");
+    if (ent_store_open(&s, dir, sc, NULL) != ENT_OK) fprintf(stderr, "\n  open: %s\n", ent_errmsg());
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    put_one(s, 0, "first", 1);
+    put_one(s, 399, "last", 399);
+    ent_store_close(s);
+    s = NULL;
+    /* without a schema: sized from what the store holds */
+    ENT_OK_(ent_store_open(&s, dir, NULL, NULL));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    expect_one(s, 0, "first", 1);
+    expect_one(s, 399, "last", 399);
+    put_one(s, 200, "middle", 200);
+    verify_clean(s);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    ent_test_rm_rf(dir);
+}
+
+static void t_reopened_near_the_old_bound(void)
+{
+    ent_schema *v1 = many_types(1, 70), *v2 = many_types(2, 150); /* 213 tables, then 453 */
+    ent_store *s = NULL, *s2 = NULL;
+    ENT_TEST_MKDTEMP(dir, "many-tables");
+    ENT_OK_(ent_store_open(&s, dir, v1, NULL));
+    put_one(s, 69, "a", 1);
+    ent_store_close(s);
+    s = NULL;
+    ENT_OK_(ent_store_open(&s, dir, NULL, NULL)); /* holds 213: room is made for 426 and more */
+    /* a second handle in the same process shares the environment: the evolution fits its room */
+    if (ent_store_open(&s2, dir, v2, NULL) != ENT_OK) fprintf(stderr, "\n  evolve: %s\n", ent_errmsg());
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
+    put_one(s2, 149, "b", 2);
+    expect_one(s2, 69, "a", 1);
+    verify_clean(s2);
+    ent_store_close(s2);
+    ent_store_close(s);
+    ent_schema_free(v1);
+    ent_schema_free(v2);
+    ent_test_rm_rf(dir);
+}
+
+static void t_evolution_past_the_room_of_an_open_store(void)
+{
+    ent_schema *v1 = many_types(1, 10), *v2 = many_types(2, 300);
+    ent_store *a = NULL, *b = NULL;
+    int rc;
+    ENT_TEST_MKDTEMP(dir, "many-tables");
+    ENT_OK_(ent_store_open(&a, dir, v1, NULL)); /* 38 tables: room for 256 in this process */
+    put_one(a, 9, "a", 1);
+    rc = ent_store_open(&b, dir, v2, NULL);
+    CU_ASSERT_EQUAL(rc, ENT_FULL);
+    CU_ASSERT_PTR_NULL(b);
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NO_SPACE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "room for 256 tables"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "open it again"));
+    /* nothing of it applied: the open handle goes on at version 1 */
+    put_one(a, 8, "b", 2);
+    expect_one(a, 9, "a", 1);
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(a)), 1);
+    verify_clean(a);
+    ent_store_close(a);
+    a = NULL;
+    /* every handle closed: the next open makes room for the schema it brings */
+    if (ent_store_open(&b, dir, v2, NULL) != ENT_OK) fprintf(stderr, "\n  evolve: %s\n", ent_errmsg());
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(b)), 2);
+    expect_one(b, 8, "b", 2);
+    put_one(b, 299, "c", 3);
+    verify_clean(b);
+    ent_store_close(b);
+    ent_schema_free(v1);
+    ent_schema_free(v2);
+    ent_test_rm_rf(dir);
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {ENT_TEST(t_thousand_tables), ENT_TEST(t_reopened_near_the_old_bound),
+                                          ENT_TEST(t_evolution_past_the_room_of_an_open_store), {NULL, NULL}};
+    return ent_test_run("many_tables", cases);
+}
