@@ -103,12 +103,13 @@ static int create_in(ent_txn *w, void *payload)
 {
     create_job *j = payload;
     const ent_type *t = ent_txn_type(w, j->tn);
+    ent_http_body b;
     int rc;
     ent_entity_free(j->e);
     j->e = NULL;
     j->unknown = !t;
     if (!t) return ENT_NOTFOUND;
-    if ((rc = ent_entity_from_json(&j->e, t, j->r->body, j->r->len))) return rc;
+    if ((rc = ent_http__body_entity(&j->e, &b, t, NULL, j->r->body, j->r->len))) return rc;
     return ent_create(j->s, w, j->e);
 }
 
@@ -119,6 +120,16 @@ enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, c
     int rc;
     if (ent_type_key(t) != ENT_KEY_AUTO)
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s has string keys: create one with PUT /api/%s/KEY", j.tn, j.tn);
+    /* A condition on a POST was read by nobody: the create went ahead whatever the client made
+     * it depend on (a stale ETag, an If-None-Match meant for PUT). A new entity has no version. */
+    for (unsigned i = 0; i < 2; i++) {
+        const char *hn = i ? MHD_HTTP_HEADER_IF_NONE_MATCH : MHD_HTTP_HEADER_IF_MATCH;
+        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, hn))
+            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                         "%s: a POST creates an entity with a new id, which no condition can name; PUT, PATCH and "
+                                         "DELETE /api/%s/KEY take it",
+                                         hn, j.tn);
+    }
     if (!r->len) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be the entity's data, a JSON object");
     rc = ent_txn_run(h->s, create_in, &j);
     if (rc && j.unknown) mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", j.tn);
@@ -183,12 +194,24 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
     if (!strcmp(method, "DELETE")) {
         if ((rc = ent_delete(h->s, w, t, &k, have))) goto lib_fail;
         status = MHD_HTTP_NO_CONTENT;
-    } else if (!strcmp(method, "PATCH")) {
-        if ((rc = ent_entity_patch_json(cur, r->body, r->len)) || (rc = ent_replace(h->s, w, cur, have))) goto lib_fail;
-        e = cur;
-        cur = NULL;
     } else {
-        if ((rc = ent_entity_from_json(&e, t, r->body, r->len)) || (rc = ent_entity_set_key(e, &k))) goto lib_fail;
+        ent_http_body b;
+        if (!strcmp(method, "PATCH")) {
+            if ((rc = ent_http__body_patch(cur, &b, &k, r->body, r->len))) goto lib_fail;
+            e = cur;
+            cur = NULL;
+        } else if ((rc = ent_http__body_entity(&e, &b, t, &k, r->body, r->len)) || (rc = ent_entity_set_key(e, &k))) {
+            goto lib_fail;
+        }
+        /* the entity's JSON names the version it was read at: a write over a later one would
+         * undo what came between, as a stale If-Match would */
+        if (b.has_version && (!exists || b.version != have)) {
+            if (!exists) mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "\"version\": %s \"%s\" does not exist", tn, ktext);
+            else
+                mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "\"version\": %s \"%s\" is at version %llu, not %llu", tn, ktext,
+                                            (unsigned long long)have, (unsigned long long)b.version);
+            goto out;
+        }
         rc = exists ? ent_replace(h->s, w, e, have) : ent_create(h->s, w, e);
         if (rc) goto lib_fail;
         status = exists ? MHD_HTTP_OK : MHD_HTTP_CREATED;

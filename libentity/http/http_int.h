@@ -134,6 +134,20 @@ int ent_http__digits_u64(uint64_t *out, const char *text);
 int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_Connection *c, enum MHD_Result *rc);
 void ent_http__key_text(char *buf, size_t size, ent_key k);
 
+/* The body of a write (body.c): t's data alone, or the entity's JSON as GET answers it, whose
+ * "kinds" are applied as `entity load` applies them. */
+typedef struct ent_http_body {
+    int entity_json;  /* the body was the entity's JSON */
+    int has_version;  /* it held "version": the write's expected version, as If-Match */
+    uint64_t version;
+} ent_http_body;
+/* PUT and POST: a new entity of t (the caller frees it). want: the path's key, which the body's
+ * "key" must be; NULL for POST, which refuses "key" and "version". Returns ENT_OK, ENT_INVALID
+ * (ent_errmsg() names the problem), ENT_NOMEM. */
+int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t, const ent_key *want, const char *body, size_t len);
+/* PATCH: the body's merge patch (and kinds) applied to e; on failure e may be half patched. */
+int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, const char *body, size_t len);
+
 /* One entity (api_entity.c). */
 /* GET /api/TYPE/KEY in read transaction txn (the caller's; t is a type of its schema). */
 enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *ktext);

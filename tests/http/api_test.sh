@@ -81,6 +81,10 @@ req POST /api/customer -d '{"email":"ada@example.com","name":"dup"}'; want 409 "
 req POST /api/order -d '{"customer":4242}'; want 400 "ref missing"; errmsg "4242"
 req POST /api/product -d '{"price":1}'; want 400 "string keys"; errmsg "PUT /api/product/KEY"
 req POST /api/customer; want 400 "empty body"
+# a condition on a POST was ignored: the create went ahead whatever it said
+req POST /api/customer -H 'If-Match: "7"' -d '{"email":"cond1@x","name":"C"}'; want 400 "POST with If-Match"; errmsg 'If-Match: a POST creates'
+req POST /api/customer -H 'If-None-Match: *' -d '{"email":"cond2@x","name":"C"}'; want 400 "POST with If-None-Match"; errmsg 'If-None-Match: a POST creates'
+req GET '/api/customer/by/email?value=cond1%40x'; jcheck "len(d)" 0
 req POST /api/customer -H 'Content-Type: application/json' --data-binary $'{"email":"\xff","name":"x"}'; want 400 "not UTF-8"
 # a compressed body is not decoded: it was read as JSON as it came (a body said to be gzip that
 # was not, written; one that was, a 400 about a control character)
