@@ -11,7 +11,8 @@
  * few ops, every index is read against the model: exact look-ups of every pool value, find_unique,
  * and ranges between every pair of pool values (inclusive from, exclusive to, reversed bounds,
  * equal bounds, open ends, bounds of a neighbouring kind), both directions, whole and in pages
- * resumed by token; plus counts and a scan. Deterministic: seeds are fixed. */
+ * resumed by token; plus counts and a scan. Some runs of ops share one write txn, committed or
+ * aborted, and are read inside it (its own writes) and after. Deterministic: seeds are fixed. */
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -312,6 +313,7 @@ static char skeys[NKEYS][8];
 static uint64_t next_id;
 
 static ent_store *S;
+static ent_txn *TX; /* the write txn ops run in, or NULL: each op its own */
 static ent_schema *SC;
 static char dir[ENT_TEST_PATH_MAX];
 static const ent_type *TT, *TR;
@@ -504,10 +506,10 @@ static void op_create(void)
     if (want == ENT_CONFLICT && !key_auto && model[i].live) {
         /* the key taken: a validation failure may come first */
         int p = predict(&m, i);
-        rc = ent_create(S, NULL, e);
+        rc = ent_create(S, TX, e);
         if (p == ENT_INVALID && rc == ENT_INVALID) want = ENT_INVALID;
     } else {
-        rc = ent_create(S, NULL, e);
+        rc = ent_create(S, TX, e);
     }
     check_rc(rc, want, "create");
     if (rc == ENT_OK) {
@@ -541,7 +543,7 @@ static void op_update(int replace)
     ment m;
     if (i < 0) return;
     k = slot_key(i);
-    ENT_OK_(ent_get(&e, S, NULL, TT, &k));
+    ENT_OK_(ent_get(&e, S, TX, TT, &k));
     check_entity(e, i);
     m = model[i];
     if (replace) {
@@ -553,7 +555,7 @@ static void op_update(int replace)
     }
     apply_defaults(&m);
     want = predict(&m, i);
-    rc = replace ? ent_replace(S, NULL, e, ent_entity_version(e)) : ent_update(S, NULL, e, ent_entity_version(e));
+    rc = replace ? ent_replace(S, TX, e, ent_entity_version(e)) : ent_update(S, TX, e, ent_entity_version(e));
     check_rc(rc, want, replace ? "replace" : "update");
     if (rc == ENT_OK) model[i] = m;
     ent_entity_free(e);
@@ -565,7 +567,7 @@ static void op_delete(void)
     ent_key k;
     if (i < 0) return;
     k = slot_key(i);
-    check_rc(ent_delete(S, NULL, TT, &k, ENT_VERSION_ANY), ENT_OK, "delete");
+    check_rc(ent_delete(S, TX, TT, &k, ENT_VERSION_ANY), ENT_OK, "delete");
     model[i].live = 0;
 }
 
@@ -646,7 +648,7 @@ static void read_range(int k, int lo, int hi, const ent_value *from, const ent_v
         o.flags = reverse ? ENT_ITER_REVERSE : 0;
         o.limit = (uint64_t)page;
         o.resume = token[0] ? token : NULL;
-        check_rc(ent_range(&it, S, NULL, fs[k].f, &o), ENT_OK, "ent_range");
+        check_rc(ent_range(&it, S, TX, fs[k].f, &o), ENT_OK, "ent_range");
         ng = drain(got, NKEYS * 2, it, ng);
         more = page ? ent_iter_more(it) : 0;
         if (ng > before) snprintf(token, sizeof token, "%s", ent_iter_resume(it));
@@ -667,12 +669,12 @@ static void check_indexes(void)
     uint64_t n = 0;
     int live = 0;
     for (int i = 0; i < NKEYS; i++) live += model[i].live;
-    ENT_OK_(ent_count(&n, S, NULL, TT));
+    ENT_OK_(ent_count(&n, S, TX, TT));
     CU_ASSERT_EQUAL(n, (uint64_t)live);
     { /* a scan holds every entity as the model has it */
         ent_iter *it = NULL;
         int got[NKEYS * 2], ng;
-        ENT_OK_(ent_scan(&it, S, NULL, TT, NULL, NULL));
+        ENT_OK_(ent_scan(&it, S, TX, TT, NULL, NULL));
         ng = drain(got, NKEYS * 2, it, 0);
         ent_iter_free(it);
         CU_ASSERT_EQUAL(ng, live);
@@ -693,19 +695,19 @@ static void check_indexes(void)
                     want[b] = want[b - 1];
                     want[b - 1] = t;
                 }
-            check_rc(ent_find(&it, S, NULL, fs[k].f, &v), ENT_OK, "ent_find");
+            check_rc(ent_find(&it, S, TX, fs[k].f, &v), ENT_OK, "ent_find");
             ng = drain(got, NKEYS * 2, it, 0);
             ent_iter_free(it);
             compare(got, ng, want, nw, "find");
             if (neighbour_value(&nv, k, x)) {
-                check_rc(ent_find(&it, S, NULL, fs[k].f, &nv), ENT_OK, "ent_find (neighbour kind)");
+                check_rc(ent_find(&it, S, TX, fs[k].f, &nv), ENT_OK, "ent_find (neighbour kind)");
                 ng = drain(got, NKEYS * 2, it, 0);
                 ent_iter_free(it);
                 compare(got, ng, want, nw, "find (neighbour kind)");
             }
             if (fs[k].mode == 2) {
                 ent_entity *e = NULL;
-                int rc = ent_find_unique(&e, S, NULL, fs[k].f, &v);
+                int rc = ent_find_unique(&e, S, TX, fs[k].f, &v);
                 check_rc(rc, nw ? ENT_OK : ENT_NOTFOUND, "ent_find_unique");
                 if (rc == ENT_OK) CU_ASSERT_EQUAL(slot_of(e), want[0]);
                 ent_entity_free(e);
@@ -730,6 +732,9 @@ static void check_indexes(void)
 
 static void run_seed(uint64_t seed)
 {
+    static ment saved[NKEYS + 1];
+    uint64_t saved_id = 0;
+    int txn_ops = 0;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     rs = seed * 0x9e3779b97f4a7c15ULL + 1;
     memset(model, 0, sizeof model);
@@ -763,17 +768,35 @@ static void run_seed(uint64_t seed)
     }
     for (int op = 0; op < OPS; op++) {
         unsigned r = rn(10);
-        snprintf(trail, sizeof trail, "seed %" PRIu64 " op %d", seed, op);
+        snprintf(trail, sizeof trail, "seed %" PRIu64 " op %d%s", seed, op, TX ? " (in a txn)" : "");
+        if (!TX && rn(8) == 0) { /* a few ops in one write txn, committed or aborted */
+            ENT_OK_(ent_txn_begin(&TX, S, ENT_TXN_WRITE));
+            memcpy(saved, model, sizeof model);
+            saved_id = next_id;
+            txn_ops = 1 + (int)rn(6);
+        }
         if (r < 4) op_create();
         else if (r < 7) op_update(0);
         else if (r < 8) op_update(1);
         else op_delete();
-        if (op % CHECK_EVERY == CHECK_EVERY - 1) check_indexes();
+        if (op % CHECK_EVERY == CHECK_EVERY - 1) check_indexes(); /* inside a txn: its own writes */
+        if (TX && --txn_ops == 0) {
+            if (rn(3) == 0) {
+                ent_txn_abort(TX);
+                memcpy(model, saved, sizeof model);
+                next_id = saved_id;
+            } else {
+                ENT_OK_(ent_txn_commit(TX));
+            }
+            TX = NULL;
+        }
         if (CU_get_number_of_failures()) {
             fprintf(stderr, "  schema: %s\n", schema_json);
             break;
         }
     }
+    if (TX) ENT_OK_(ent_txn_commit(TX));
+    TX = NULL;
     if (!CU_get_number_of_failures()) {
         snprintf(trail, sizeof trail, "seed %" PRIu64 " end", seed);
         check_indexes();
