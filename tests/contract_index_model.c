@@ -12,12 +12,18 @@
  * and ranges between every pair of pool values (inclusive from, exclusive to, reversed bounds,
  * equal bounds, open ends, bounds of a neighbouring kind), both directions, whole and in pages
  * resumed by token; plus counts and a scan. Some runs of ops share one write txn, committed or
- * aborted, and are read inside it (its own writes) and after. Deterministic: seeds are fixed. */
+ * aborted, and are read inside it (its own writes) and after. On a backend whose store outlives
+ * its handle, the store is then evolved 4 times at random (indexes added, dropped, made unique;
+ * defaults added, changed, removed: entities stored without the field read with the new one;
+ * limits and enums relaxed; and changes to refuse: a min raised, an enum value removed, required
+ * without a default, a unique index over repeated values), each outcome predicted; a refused one
+ * must leave the store as it was. Deterministic: seeds are fixed. */
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 
+#include "store_int.h"
 #include "test_util.h"
 
 static const char *backend = "lmdb";
@@ -236,14 +242,10 @@ static int value_ok(int k, const fspec *s, int x)
     return 1;
 }
 
-static void make_schema(void)
+static void random_specs(void)
 {
-    size_t at = 0;
     key_auto = rn(2);
     ref_auto = rn(2);
-    at = jput(at, "{\"schema\":\"m\",\"version\":1,\"types\":{\"r\":{\"key\":\"%s\",\"fields\":{}},"
-                  "\"t\":{\"key\":\"%s\",\"fields\":{",
-              ref_auto ? "auto" : "string", key_auto ? "auto" : "string");
     for (int k = 0; k < NK; k++) {
         fspec *s = &fs[k];
         memset(s, 0, sizeof *s);
@@ -257,7 +259,6 @@ static void make_schema(void)
                     a = b;
                     b = x;
                 }
-                if (k == K_FLOAT && isnan(floats[b])) b = -1;
                 if (rn(3)) s->lo = a;
                 if (rn(3)) s->hi = b;
             }
@@ -270,6 +271,18 @@ static void make_schema(void)
             if (schema_writable(k, d) && value_ok(k, s, d)) s->def = d;
         }
         s->req = rn(5) == 0;
+    }
+}
+
+/* schema_json: version `version` of the schema fs[] describes. */
+static void write_schema(int version)
+{
+    size_t at = 0;
+    at = jput(at, "{\"schema\":\"m\",\"version\":%d,\"types\":{\"r\":{\"key\":\"%s\",\"fields\":{}},"
+                  "\"t\":{\"key\":\"%s\",\"fields\":{",
+              version, ref_auto ? "auto" : "string", key_auto ? "auto" : "string");
+    for (int k = 0; k < NK; k++) {
+        const fspec *s = &fs[k];
         at = jput(at, "%s\"f_%s\":{\"id\":%d,\"type\":\"%s\"", k ? "," : "", kname[k], k + 1, kname[k]);
         if (k == K_REF) at = jput(at, ",\"to\":\"r\"");
         if (s->mode == 1 && k != K_REF) at = jput(at, ",\"indexed\":true");
@@ -299,7 +312,7 @@ static void make_schema(void)
 
 /* ---- the model ---------------------------------------------------------------------------- */
 
-enum { NKEYS = 24, OPS = 260, CHECK_EVERY = 20 };
+enum { NKEYS = 24, OPS = 260, CHECK_EVERY = 20, EVOLUTIONS = 4 };
 
 typedef struct ment {
     int live;
@@ -410,11 +423,19 @@ static int get_field(const ent_entity *e, int k)
     return -2; /* a value outside the pool: never written */
 }
 
+/* What field k of m reads as: its stored value, else the field's default (an entity stored
+ * before the default came in an evolution reads with it), else -1 (unset). */
+static int eff_of(const fspec *spec, const ment *m, int k)
+{
+    return m->has[k] ? m->val[k] : spec[k].def;
+}
+static int eff(const ment *m, int k) { return eff_of(fs, m, k); }
+
 /* The entity matches model slot i. */
 static void check_entity(const ent_entity *e, int i)
 {
     for (int k = 0; k < NK; k++) {
-        int got = get_field(e, k), want = model[i].has[k] ? model[i].val[k] : -1;
+        int got = get_field(e, k), want = eff(&model[i], k);
         if (got != want) fprintf(stderr, "\n  %s: slot %d field %s: got %d, want %d\n", trail, i, kname[k], got, want);
         CU_ASSERT_EQUAL(got, want);
     }
@@ -433,7 +454,7 @@ static int predict(const ment *m, int i)
         if (k == K_REF && m->val[k] >= NREF_TARGETS) noref = 1;
         if (fs[k].mode == 2)
             for (int j = 0; j < NKEYS; j++)
-                if (j != i && model[j].live && model[j].has[k] && vcmp(k, model[j].val[k], m->val[k]) == 0)
+                if (j != i && model[j].live && eff(&model[j], k) >= 0 && vcmp(k, eff(&model[j], k), m->val[k]) == 0)
                     conflict = 1;
     }
     if (invalid || noref) return ENT_INVALID;
@@ -546,6 +567,7 @@ static void op_update(int replace)
     ENT_OK_(ent_get(&e, S, TX, TT, &k));
     check_entity(e, i);
     m = model[i];
+    apply_defaults(&m); /* read with them, so written with them */
     if (replace) {
         memset(m.has, 0, sizeof m.has);
         for (int x = 0; x < NK; x++) ENT_OK_(ent_entity_field_unset(e, fs[x].f));
@@ -579,16 +601,17 @@ static int model_range(int *out, int k, int lo, int hi, int reverse)
     int n = 0;
     for (int i = 0; i < NKEYS; i++) {
         ment *m = &model[i];
-        if (!m->live || !m->has[k]) continue;
-        if (lo >= 0 && vcmp(k, m->val[k], lo) < 0) continue;
-        if (hi >= 0 && vcmp(k, m->val[k], hi) >= 0) continue;
+        int v = m->live ? eff(m, k) : -1;
+        if (v < 0) continue;
+        if (lo >= 0 && vcmp(k, v, lo) < 0) continue;
+        if (hi >= 0 && vcmp(k, v, hi) >= 0) continue;
         /* an open float range stops below NaN unless it starts at NaN */
-        if (k == K_FLOAT && hi < 0 && isnan(floats[m->val[k]]) && !(lo >= 0 && isnan(floats[lo]))) continue;
+        if (k == K_FLOAT && hi < 0 && isnan(floats[v]) && !(lo >= 0 && isnan(floats[lo]))) continue;
         out[n++] = i;
     }
     for (int a = 1; a < n; a++)
         for (int b = a; b > 0; b--) {
-            int c = vcmp(k, model[out[b - 1]].val[k], model[out[b]].val[k]);
+            int c = vcmp(k, eff(&model[out[b - 1]], k), eff(&model[out[b]], k));
             if (c == 0) c = pkcmp(out[b - 1], out[b]);
             if (c <= 0) break;
             int x = out[b];
@@ -688,7 +711,7 @@ static void check_indexes(void)
             int want[NKEYS], got[NKEYS * 2], nw = 0, ng;
             ent_iter *it = NULL;
             for (int i = 0; i < NKEYS; i++)
-                if (model[i].live && model[i].has[k] && vcmp(k, model[i].val[k], x) == 0) want[nw++] = i;
+                if (model[i].live && eff(&model[i], k) >= 0 && vcmp(k, eff(&model[i], k), x) == 0) want[nw++] = i;
             for (int a = 1; a < nw; a++)
                 for (int b = a; b > 0 && pkcmp(want[b - 1], want[b]) > 0; b--) {
                     int t = want[b];
@@ -728,18 +751,128 @@ static void check_indexes(void)
     }
 }
 
+/* ---- evolutions ---------------------------------------------------------------------------- */
+
+/* nf: a random next version of the specs in fs (indexes added, dropped, made unique or not,
+ * defaults added, changed, removed, limits and enums relaxed; sometimes a change the store must
+ * refuse: a min raised or added, an enum value removed, a field made required without a default,
+ * a required field's default removed). Returns what opening the store with it must give. */
+static int evolve_specs(fspec *nf)
+{
+    int refused = 0, conflict = 0;
+    for (int k = 0; k < NK; k++) {
+        const fspec *o = &fs[k];
+        fspec *s = &nf[k];
+        *s = *o;
+        if (rn(3) == 0) s->mode = k == K_REF ? 1 + (int)rn(2) : (int)rn(3);
+        if (s->lo >= 0 && rn(4) == 0) s->lo = -1;
+        if (s->hi >= 0 && rn(4) == 0) s->hi = -1;
+        if ((k == K_INT || k == K_UINT || k == K_FLOAT || k == K_TS) && rn(24) == 0) {
+            int x = (int)rn((unsigned)pool_n(k));
+            if (schema_writable(k, x) && (s->hi < 0 || vcmp(k, x, s->hi) <= 0)) {
+                s->lo = x;
+                refused |= o->lo < 0 || vcmp(k, x, o->lo) > 0; /* not when it is the old min or below */
+            }
+        }
+        if (k == K_STR && s->en) {
+            int x = (int)rn((unsigned)pool_n(k)), n = 0;
+            for (int i = 0; i < pool_n(k); i++) n += (int)(s->en >> i & 1);
+            if (rn(4) == 0 && schema_writable(k, x)) {
+                s->en |= 1u << x;
+            } else if (rn(6) == 0 && n >= 2 && (s->en >> x & 1)) {
+                s->en &= ~(1u << x);
+                refused = 1;
+            } else if (rn(6) == 0) {
+                s->en = 0;
+            }
+        }
+        if (k != K_REF && rn(4) == 0) {
+            int d = (int)rn((unsigned)pool_n(k));
+            if (rn(3) == 0) s->def = -1;
+            else if (schema_writable(k, d) && value_ok(k, s, d)) s->def = d;
+        }
+        if (s->def >= 0 && !value_ok(k, s, s->def)) s->def = -1; /* a raised min passed it */
+        if (rn(24) == 0) s->req = !s->req;
+        if (s->req && !o->req && s->def < 0) refused = 1;
+        if (o->req && s->req && o->def >= 0 && s->def < 0) refused = 1;
+    }
+    if (refused) return ENT_SCHEMA;
+    /* a unique index built (new, or its field's default changed) over values that repeat */
+    for (int k = 0; k < NK; k++) {
+        if (nf[k].mode != 2) continue;
+        for (int i = 0; i < NKEYS; i++)
+            for (int j = i + 1; j < NKEYS; j++) {
+                int a = model[i].live ? eff_of(nf, &model[i], k) : -1, b = model[j].live ? eff_of(nf, &model[j], k) : -1;
+                if (a >= 0 && b >= 0 && vcmp(k, a, b) == 0) conflict = 1;
+            }
+    }
+    return conflict ? ENT_CONFLICT : ENT_OK;
+}
+
+static void bind_fields(void)
+{
+    TT = ent_store_type(S, "t");
+    TR = ent_store_type(S, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(TT);
+    for (int k = 0; k < NK; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "f_%s", kname[k]);
+        fs[k].f = ent_type_field(TT, name);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(fs[k].f);
+    }
+}
+
+/* Reopen the store with the next version; on a refusal, with its own schema: the model must hold
+ * either way (a refused evolution changes nothing). */
+static void evolve_store(int *version)
+{
+    static char prev_json[sizeof schema_json];
+    fspec nf[NK], old[NK];
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    int want = evolve_specs(nf), rc;
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    memcpy(old, fs, sizeof old);
+    write_schema(*version);
+    memcpy(prev_json, schema_json, sizeof prev_json);
+    memcpy(fs, nf, sizeof fs);
+    write_schema(*version + 1);
+    ent_store_close(S);
+    S = NULL;
+    ent_schema_free(SC);
+    SC = NULL;
+    if (ent_schema_load_json(&SC, schema_json, strlen(schema_json), "model") != ENT_OK)
+        fprintf(stderr, "\n  %s: %s\n  %s\n", trail, ent_errmsg(), schema_json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(SC);
+    rc = ent_store_open(&S, dir, SC, &o);
+    if (rc != want)
+        fprintf(stderr, "\n  %s: evolution = %d (%s), predicted %d\n  from %s\n  to   %s\n", trail, rc, ent_errmsg(),
+                want, prev_json, schema_json);
+    CU_ASSERT_EQUAL_FATAL(rc, want);
+    if (rc == ENT_OK) {
+        (*version)++;
+    } else {
+        memcpy(fs, old, sizeof fs);
+        write_schema(*version);
+        ENT_OK_(ent_store_open(&S, dir, NULL, &o));
+        CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(S)), (uint32_t)*version);
+    }
+    bind_fields();
+}
+
 /* ---- the run ------------------------------------------------------------------------------- */
 
 static void run_seed(uint64_t seed)
 {
     static ment saved[NKEYS + 1];
     uint64_t saved_id = 0;
-    int txn_ops = 0;
+    int txn_ops = 0, version = 1;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     rs = seed * 0x9e3779b97f4a7c15ULL + 1;
     memset(model, 0, sizeof model);
     next_id = 0;
-    make_schema();
+    random_specs();
+    write_schema(1);
     o.backend = backend;
     o.durability = ENT_NONE;
     ENT_TEST_MKDTEMP(dir, "index-model");
@@ -747,14 +880,7 @@ static void run_seed(uint64_t seed)
         fprintf(stderr, "\n  seed %" PRIu64 ": %s\n  %s\n", seed, ent_errmsg(), schema_json);
     CU_ASSERT_PTR_NOT_NULL_FATAL(SC);
     ENT_OK_(ent_store_open(&S, dir, SC, &o));
-    TT = ent_store_type(S, "t");
-    TR = ent_store_type(S, "r");
-    for (int k = 0; k < NK; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "f_%s", kname[k]);
-        fs[k].f = ent_type_field(TT, name);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(fs[k].f);
-    }
+    bind_fields();
     for (int i = 0; i < NREF_TARGETS; i++) { /* the ref targets */
         ent_entity *e;
         ENT_OK_(ent_entity_new(&e, TR));
@@ -797,6 +923,23 @@ static void run_seed(uint64_t seed)
     }
     if (TX) ENT_OK_(ent_txn_commit(TX));
     TX = NULL;
+    /* evolutions, where the store outlives its handle */
+    for (int round = 0; round < EVOLUTIONS && (S->bk.lim.caps & ENT_BK_CAP_PERSISTENT) && !CU_get_number_of_failures();
+         round++) {
+        snprintf(trail, sizeof trail, "seed %" PRIu64 " evolution %d", seed, round);
+        evolve_store(&version);
+        check_indexes();
+        for (int op = 0; op < OPS / 4 && !CU_get_number_of_failures(); op++) {
+            unsigned r = rn(10);
+            snprintf(trail, sizeof trail, "seed %" PRIu64 " evolution %d op %d", seed, round, op);
+            if (r < 4) op_create();
+            else if (r < 7) op_update(0);
+            else if (r < 8) op_update(1);
+            else op_delete();
+        }
+        check_indexes();
+        if (CU_get_number_of_failures()) fprintf(stderr, "  schema: %s\n", schema_json);
+    }
     if (!CU_get_number_of_failures()) {
         snprintf(trail, sizeof trail, "seed %" PRIu64 " end", seed);
         check_indexes();
