@@ -162,6 +162,21 @@ static struct ent_field *field_new(const char *name, unsigned id, ent_kind kind,
 
 /* Shared by top-level fields and declared map sub-fields: `list` is where the field goes, nt and
  * ids its tables (of the type or the map). */
+/* Whether a spec below f (an item or a sub-field) would nest deeper than ENT__SCHEMA_MAX_DEPTH. */
+static int too_deep(const struct ent_field *f)
+{
+    unsigned d = 1; /* the spec to add */
+    for (; f; f = f->parent)
+        if (++d > ENT__SCHEMA_MAX_DEPTH) return 1;
+    return 0;
+}
+
+static int too_deep_err(const char *where)
+{
+    return ent__err(ENT_SCHEMA, "%s: maps and arrays nested deeper than %d levels in a schema", where,
+                    ENT__SCHEMA_MAX_DEPTH);
+}
+
 static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *cap, ent__names *nt,
                   ent__itab *ids, struct ent_type *t, struct ent_field *parent, const char *name, unsigned id,
                   ent_kind kind)
@@ -183,6 +198,7 @@ static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *
     if (id < 1 || id > ENT_FIELD_ID_MAX)
         return ent__err(ENT_SCHEMA, "%s.%s: id %u is outside 1..65535", where, name, id);
     if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s.%s: unknown field type", where, name);
+    if (too_deep(parent)) return too_deep_err(where);
     if (kind == ENT_KIND_REF && parent)
         return ent__err(ENT_SCHEMA, "%s.%s: refs are allowed only on top-level fields", where, name);
     /* by the tables, not a scan of the list: a scan per field made loading a type quadratic in its
@@ -241,6 +257,7 @@ int ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind)
     if (array->items) return ent__err(ENT_SCHEMA, "%s: items are set already", path);
     if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s[]: unknown item type", path);
     if (kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s[]: refs are allowed only on top-level fields", path);
+    if (too_deep(array)) return too_deep_err(path);
     f = field_new("", 0, kind, array->type, array, 0);
     if (!f) return ent__err(ENT_NOMEM, "out of memory");
     array->items = f;
