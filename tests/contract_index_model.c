@@ -938,6 +938,11 @@ static void run_seed(uint64_t seed)
             else op_delete();
         }
         check_indexes();
+        {
+            uint64_t problems = 1;
+            CU_ASSERT_EQUAL(ent_store_verify(&problems, S, NULL, NULL), ENT_OK);
+            CU_ASSERT_EQUAL(problems, 0);
+        }
         if (CU_get_number_of_failures()) fprintf(stderr, "  schema: %s\n", schema_json);
     }
     if (!CU_get_number_of_failures()) {
