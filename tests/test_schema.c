@@ -85,6 +85,10 @@ static const bad_case bad_cases[] = {
     {"{\"a\":[]}", "types.a", "must be an object"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":7}}}", "types.a.fields.x", "must be an object"},
     {"!{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}},\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "duplicate"},
+    /* an empty "fields" was taken for a free-form map: any value went in, and a later version's
+     * first declared sub-field was refused as "free-form map given declared fields" */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{}}}}}", "types.a.fields.m.fields", "a map declares at least one field"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{}}}}}}", "types.a.fields.l.items.fields", "leave \"fields\" out for a free-form map"},
     /* said "\u0000 is not allowed without JSON_ALLOW_NUL", jansson's flag, not a rule of the file */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"default\":\"a\\u0000\"}}}}", "line 1", "a schema's strings cannot hold \\u0000"},
 };
