@@ -48,8 +48,9 @@ static const int64_t ints[] = {INT64_MIN, INT64_MIN + 1, -4294967296LL, -256, -1
                                9007199254740993LL, INT64_MAX - 1, INT64_MAX};
 static const uint64_t uints[] = {0, 1, 127, 128, 255, 256, 4294967296ULL, (uint64_t)INT64_MAX,
                                  (uint64_t)INT64_MAX + 1, (uint64_t)INT64_MAX + 2, UINT64_MAX - 1, UINT64_MAX};
-static const double floats[] = {-INFINITY, -DBL_MAX, -1e10, -1.0, -0.5, -DBL_MIN, -4.9e-324, -0.0, 0.0,
-                                4.9e-324, DBL_MIN, 0.5, 1.0, 1e10, DBL_MAX, INFINITY, NAN};
+static const double floats[] = {-INFINITY, -DBL_MAX, -9223372036854775808.0, -1e10, -1.0, -0.5, -DBL_MIN, -4.9e-324,
+                                -0.0, 0.0, 4.9e-324, DBL_MIN, 0.5, 1.0, 1e10, 9007199254740992.0,
+                                9223372036854775808.0, 18446744073709551616.0, DBL_MAX, INFINITY, NAN};
 static const int64_t tss[] = {INT64_MIN, INT64_MIN + 1, -31536000000000000LL, -1000000000LL, -1, 0, 1,
                               1700000000000000000LL, INT64_MAX};
 typedef struct blob {
@@ -595,6 +596,33 @@ static void op_delete(void)
 
 /* ---- reading every index against the model ------------------------------------------------ */
 
+/* Integers a caller may give for a float field, most of them no double's value (2^53 + 1, 2^64 - 1):
+ * bounds and look-ups compare them exactly. */
+static const int64_t int_probes[] = {9007199254740993LL, 9007199254740992LL, 9007199254740991LL, -9007199254740993LL,
+                                     INT64_MAX, INT64_MAX - 1, INT64_MIN, INT64_MIN + 1};
+static const uint64_t uint_probes[] = {UINT64_MAX, (uint64_t)1 << 63, ((uint64_t)1 << 63) + 1, ((uint64_t)1 << 53) + 1};
+static ent_value probe; /* the bound model_range() reads for lo or hi -2 */
+
+/* Sign of (d - probe), exact; d is no NaN. */
+static int cmp_probe(double d)
+{
+    if (probe.kind == ENT_KIND_INT) {
+        int64_t i = probe.v.i, t;
+        if (d >= 9223372036854775808.0) return 1;
+        if (d < -9223372036854775808.0) return -1;
+        t = (int64_t)d;
+        if (t != i) return t < i ? -1 : 1;
+        return d - (double)t > 0 ? 1 : d - (double)t < 0 ? -1 : 0;
+    } else {
+        uint64_t u = probe.v.u, t;
+        if (d >= 18446744073709551616.0) return 1;
+        if (d < 0) return -1;
+        t = (uint64_t)d;
+        if (t != u) return t < u ? -1 : 1;
+        return d - (double)t > 0 ? 1 : 0;
+    }
+}
+
 /* Model slots whose field k is in [lo, hi) (lo/hi pool indexes, -1 open), in index order. */
 static int model_range(int *out, int k, int lo, int hi, int reverse)
 {
@@ -605,6 +633,8 @@ static int model_range(int *out, int k, int lo, int hi, int reverse)
         if (v < 0) continue;
         if (lo >= 0 && vcmp(k, v, lo) < 0) continue;
         if (hi >= 0 && vcmp(k, v, hi) >= 0) continue;
+        if (lo == -2 && (isnan(floats[v]) || cmp_probe(floats[v]) < 0)) continue;
+        if (hi == -2 && (isnan(floats[v]) || cmp_probe(floats[v]) >= 0)) continue;
         /* an open float range stops below NaN unless it starts at NaN */
         if (k == K_FLOAT && hi < 0 && isnan(floats[v]) && !(lo >= 0 && isnan(floats[lo]))) continue;
         out[n++] = i;
@@ -734,6 +764,35 @@ static void check_indexes(void)
                 check_rc(rc, nw ? ENT_OK : ENT_NOTFOUND, "ent_find_unique");
                 if (rc == ENT_OK) CU_ASSERT_EQUAL(slot_of(e), want[0]);
                 ent_entity_free(e);
+            }
+        }
+        for (int p = 0; k == K_FLOAT && p < N(int_probes) + N(uint_probes); p++) { /* integer bounds */
+            int want[NKEYS], got[NKEYS * 2], nw = 0, ng;
+            ent_iter *it = NULL;
+            ent_entity *e = NULL;
+            probe = p < N(int_probes) ? ent_value_int(int_probes[p]) : ent_value_uint(uint_probes[p - N(int_probes)]);
+            for (int i = 0; i < NKEYS; i++) { /* look-up: the doubles equal to it, if any */
+                int v = model[i].live ? eff(&model[i], k) : -1;
+                if (v >= 0 && !isnan(floats[v]) && cmp_probe(floats[v]) == 0) want[nw++] = i;
+            }
+            for (int a = 1; a < nw; a++)
+                for (int b = a; b > 0 && pkcmp(want[b - 1], want[b]) > 0; b--) {
+                    int t = want[b];
+                    want[b] = want[b - 1];
+                    want[b - 1] = t;
+                }
+            check_rc(ent_find(&it, S, TX, fs[k].f, &probe), ENT_OK, "ent_find (integer)");
+            ng = drain(got, NKEYS * 2, it, 0);
+            ent_iter_free(it);
+            compare(got, ng, want, nw, "find (integer for a float)");
+            if (fs[k].mode == 2) {
+                int rc = ent_find_unique(&e, S, TX, fs[k].f, &probe);
+                check_rc(rc, nw ? ENT_OK : ENT_NOTFOUND, "ent_find_unique (integer)");
+                ent_entity_free(e);
+            }
+            for (int rev = 0; rev < 2; rev++) {
+                read_range(k, -2, -1, &probe, NULL, rev, (int)rn(3));
+                read_range(k, -1, -2, NULL, &probe, rev, (int)rn(3));
             }
         }
         for (int lo = -1; lo < pool_n(k); lo++) /* ranges */
