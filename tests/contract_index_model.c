@@ -602,6 +602,10 @@ static const int64_t int_probes[] = {9007199254740993LL, 9007199254740992LL, 900
                                      INT64_MAX, INT64_MAX - 1, INT64_MIN, INT64_MIN + 1};
 static const uint64_t uint_probes[] = {UINT64_MAX, (uint64_t)1 << 63, ((uint64_t)1 << 63) + 1, ((uint64_t)1 << 53) + 1};
 static ent_value probe; /* the bound model_range() reads for lo or hi -2 */
+/* Strings no key is, bounding ranges over refs to string keys (lo or hi -3): "" and longer than a key. */
+static char zs[301], as[301];
+static const blob key_probes[] = {{"", 0}, {zs, 300}, {as, 300}, {as, 256}};
+static blob bprobe;
 
 /* Sign of (d - probe), exact; d is no NaN. */
 static int cmp_probe(double d)
@@ -634,6 +638,8 @@ static int model_range(int *out, int k, int lo, int hi, int reverse)
         if (lo >= 0 && vcmp(k, v, lo) < 0) continue;
         if (hi >= 0 && vcmp(k, v, hi) >= 0) continue;
         if (lo == -2 && (isnan(floats[v]) || cmp_probe(floats[v]) < 0)) continue;
+        if (lo == -3 && bcmp_(&ref_strs[v], &bprobe) < 0) continue;
+        if (hi == -3 && bcmp_(&ref_strs[v], &bprobe) >= 0) continue;
         if (hi == -2 && (isnan(floats[v]) || cmp_probe(floats[v]) >= 0)) continue;
         /* an open float range stops below NaN unless it starts at NaN */
         if (k == K_FLOAT && hi < 0 && isnan(floats[v]) && !(lo >= 0 && isnan(floats[lo]))) continue;
@@ -793,6 +799,20 @@ static void check_indexes(void)
             for (int rev = 0; rev < 2; rev++) {
                 read_range(k, -2, -1, &probe, NULL, rev, (int)rn(3));
                 read_range(k, -1, -2, NULL, &probe, rev, (int)rn(3));
+            }
+        }
+        for (int p = 0; k == K_REF && !ref_auto && p < N(key_probes); p++) { /* bounds no key is */
+            ent_value b = ent_value_string("");
+            bprobe = key_probes[p];
+            b.v.s.ptr = bprobe.p;
+            b.v.s.len = bprobe.n;
+            for (int rev = 0; rev < 2; rev++) {
+                int x = (int)rn((unsigned)pool_n(k));
+                ent_value pv = pool_value(k, x);
+                read_range(k, -3, -1, &b, NULL, rev, (int)rn(3));
+                read_range(k, -1, -3, NULL, &b, rev, (int)rn(3));
+                read_range(k, -3, x, &b, &pv, rev, (int)rn(3));
+                read_range(k, x, -3, &pv, &b, rev, (int)rn(3));
             }
         }
         for (int lo = -1; lo < pool_n(k); lo++) /* ranges */
@@ -1020,6 +1040,8 @@ static void t_index_model(void)
     unsigned long long first = 1, count = 24;
     if (getenv("IM_SEEDS") && sscanf(getenv("IM_SEEDS"), "%llu,%llu", &first, &count) != 2) first = 1, count = 24;
     memset(longstr, 'x', 300);
+    memset(zs, 'z', 300);
+    memset(as, 'a', 300);
     for (int i = 0; i < NKEYS; i++) snprintf(skeys[i], sizeof skeys[i], i % 3 ? "k%02d" : "\xc3\xa9%d", i);
     for (uint64_t seed = first; seed < first + count && !CU_get_number_of_failures(); seed++) run_seed(seed);
 }

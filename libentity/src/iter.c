@@ -282,10 +282,27 @@ static int index_of(ent_iter *it, const ent_field *f)
     return ENT_OK;
 }
 
+/* A string given to bound a range over refs to a type of string keys: its index keys are the
+ * keys' bytes, 1 to 255 of them. */
+static int ref_string_bound(const ent_field *f, const ent_value *v)
+{
+    return f->kind == ENT_KIND_REF && f->ref_type->key == ENT_KEY_STRING &&
+           (v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES);
+}
+
 /* inexact: NULL for a range bound, else set when no stored value can equal v (see keys.h). */
 static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_value *v, int *inexact)
 {
-    int none, rc = ent__ikey_from_value(b, f, v, inexact ? inexact : &none);
+    int none, rc;
+    if (!inexact && ref_string_bound(f, v) && v->v.s.len > ENT_KEY_STRING_MAX) {
+        /* No key is that long, yet it bounds them as its bytes do: "zzz...z" (300) is above them
+         * all. A string field's range takes such a bound up to the backend's key limit; so does
+         * this one (it was "invalid key"). */
+        b->n = 0;
+        if ((rc = ent__buf_append(b, v->v.s.ptr, v->v.s.len))) return rc;
+        return ent__bk_ikey_check(&s->bk, f, b->n);
+    }
+    rc = ent__ikey_from_value(b, f, v, inexact ? inexact : &none);
     if (rc) return rc;
     return ent__bk_ikey_check(&s->bk, f, b->n);
 }
@@ -317,11 +334,15 @@ int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
     *out = NULL;
     if ((rc = iter_new(&it, s, txn, opts))) return rc;
     if ((rc = index_of(it, f))) goto fail;
-    if (opts && opts->from) {
+    /* "" over refs to string keys (no key is empty): as a lower bound, below every key; as an
+     * upper one (exclusive), nothing is below it. */
+    if (opts && opts->from && !(ref_string_bound(it->f, opts->from) && opts->from->v.s.len == 0)) {
         if ((rc = bound(s, &it->lo, it->f, opts->from, NULL))) goto fail;
         it->has_lo = 1;
     }
-    if (opts && opts->to) {
+    if (opts && opts->to && ref_string_bound(it->f, opts->to) && opts->to->v.s.len == 0) {
+        it->state = 2;
+    } else if (opts && opts->to) {
         if ((rc = bound(s, &it->hi, it->f, opts->to, NULL))) goto fail;
         it->has_hi = 1;
     } else if (ent_field_kind(it->f) == ENT_KIND_FLOAT &&
