@@ -310,11 +310,10 @@ static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_v
 int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v)
 {
     ent_iter *it = NULL;
-    int rc;
+    int rc, inexact = 0;
     if (!out || !v) return ent__err(ENT_INVALID, "ent_find: out and value are required");
     *out = NULL;
     if ((rc = iter_new(&it, s, txn, NULL))) return rc;
-    int inexact = 0;
     if ((rc = index_of(it, f)) || (rc = bound(s, &it->lo, it->f, v, &inexact))) {
         ent_iter_free(it);
         return rc;

@@ -160,8 +160,6 @@ static struct ent_field *field_new(const char *name, unsigned id, ent_kind kind,
     return f;
 }
 
-/* Shared by top-level fields and declared map sub-fields: `list` is where the field goes, nt and
- * ids its tables (of the type or the map). */
 /* Whether a spec below f (an item or a sub-field) would nest deeper than ENT__SCHEMA_MAX_DEPTH. */
 static int too_deep(const struct ent_field *f)
 {
@@ -177,6 +175,8 @@ static int too_deep_err(const char *where)
                     ENT__SCHEMA_MAX_DEPTH);
 }
 
+/* Shared by top-level fields and declared map sub-fields: `list` is where the field goes, nt and
+ * ids its tables (of the type or the map). */
 static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *cap, ent__names *nt,
                   ent__itab *ids, struct ent_type *t, struct ent_field *parent, const char *name, unsigned id,
                   ent_kind kind)
