@@ -85,6 +85,10 @@ static const bad_case bad_cases[] = {
     {"{\"a\":[]}", "types.a", "must be an object"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":7}}}", "types.a.fields.x", "must be an object"},
     {"!{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}},\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "duplicate"},
+    /* an empty "fields" was taken for a free-form map: any value went in, and a later version's
+     * first declared sub-field was refused as "free-form map given declared fields" */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{}}}}}", "types.a.fields.m.fields", "a map declares at least one field"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{}}}}}}", "types.a.fields.l.items.fields", "leave \"fields\" out for a free-form map"},
     /* said "\u0000 is not allowed without JSON_ALLOW_NUL", jansson's flag, not a rule of the file */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"default\":\"a\\u0000\"}}}}", "line 1", "a schema's strings cannot hold \\u0000"},
 };
@@ -739,6 +743,76 @@ static void test_builder_check_again(void)
     ent_schema_free(q);
 }
 
+/* A schema nests at most ENT__SCHEMA_MAX_DEPTH (256) levels of maps and arrays, in the builder
+ * and so in files: a host that built 100 000 levels of arrays crashed in ent_schema_check() (the
+ * checks, copies and frees recurse per level; a stack overflow), and a file of 2 000 levels (as
+ * deep as JSON is read) did so on a 512 KiB stack. The deepest schema allowed checks, writes
+ * itself as JSON and loads back. */
+/* A schema "deep" whose field x nests containers (maps "m" or arrays) down to level `levels`
+ * (x is level 1), the last holding an int (a level deeper); *level: the level of the call that
+ * failed, or 0. */
+static int build_deep(ent_schema **out, int maps, int levels, int *level)
+{
+    ent_type *t = NULL;
+    ent_field *f = NULL, *next = NULL;
+    int rc;
+    *level = 0;
+    ENT_OK_(ent_schema_new(out, "deep", 1));
+    ENT_OK_(ent_schema_add_type(&t, *out, "t", ENT_KEY_AUTO));
+    ENT_OK_(ent_type_add_field(&f, t, "x", 1, maps ? ENT_KIND_MAP : ENT_KIND_ARRAY));
+    for (int l = 2; l <= levels + 1; l++, f = next) {
+        ent_kind k = l == levels + 1 ? ENT_KIND_INT : maps ? ENT_KIND_MAP : ENT_KIND_ARRAY;
+        rc = maps ? ent_field_add_field(&next, f, "m", 1, k) : ent_field_set_items(&next, f, k);
+        if (rc) {
+            *level = l;
+            return rc;
+        }
+    }
+    return ENT_OK;
+}
+
+static void test_nesting_bounded(void)
+{
+    ent_schema *s = NULL, *back = NULL;
+    char *json = NULL;
+    int level, rc;
+    for (int maps = 0; maps < 2; maps++) {
+        rc = build_deep(&s, maps, 100000, &level);
+        CU_ASSERT_EQUAL_FATAL(rc, ENT_SCHEMA); /* before: every level taken, then a crash */
+        CU_ASSERT_EQUAL(level, ENT__SCHEMA_MAX_DEPTH + 1);
+        ENT_ASSERT_MSG("nested deeper than 256 levels");
+        ent_schema_free(s);
+        /* 255 levels of containers and an int at 256: checks, writes itself and reads back */
+        ENT_OK_(build_deep(&s, maps, ENT__SCHEMA_MAX_DEPTH - 1, &level));
+        CU_ASSERT_EQUAL(rc = ent_schema_check(s), ENT_OK);
+        if (rc == ENT_OK) {
+            ENT_OK_(ent_schema_to_json(&json, s, 0));
+            ENT_OK_(ent_schema_load_json(&back, json, strlen(json), "deep"));
+            CU_ASSERT_EQUAL(ent_schema_compare(s, back), ENT_OK);
+            ent_schema_free(back);
+            back = NULL;
+            free(json);
+            json = NULL;
+        }
+        ent_schema_free(s);
+        s = NULL;
+    }
+    { /* a file of 300 levels: refused, naming the limit */
+        size_t cap = 64 + 300 * 40, at = 0;
+        char *doc = malloc(cap);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+        at += (size_t)snprintf(doc + at, cap - at, "{\"schema\":\"d\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,");
+        for (int i = 0; i < 300; i++) at += (size_t)snprintf(doc + at, cap - at, "\"type\":\"array\",\"items\":{");
+        at += (size_t)snprintf(doc + at, cap - at, "\"type\":\"int\"");
+        for (int i = 0; i < 300; i++) at += (size_t)snprintf(doc + at, cap - at, "}");
+        snprintf(doc + at, cap - at, "}}}}}");
+        ENT_CHECK_RC(ent_schema_load_json(&s, doc, strlen(doc), "deep.json"), ENT_SCHEMA);
+        ENT_ASSERT_MSG("deep.json: types.t.fields.x.items.items");
+        ENT_ASSERT_MSG("nested deeper than 256 levels");
+        free(doc);
+    }
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -751,6 +825,7 @@ int main(void)
         ENT_TEST(test_missing_file),
         ENT_TEST(test_builder),
         ENT_TEST(test_builder_check_again),
+        ENT_TEST(test_nesting_bounded),
         ENT_TEST(test_evolution_rules), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field),
         {NULL, NULL},
     };

@@ -1041,10 +1041,111 @@ static void t_schema_rules_for_new_stores(void)
     }
 }
 
+/* A schema of one field "x" with the given spec (JSON members after the id). */
+static char *field_schema(int version, const char *spec)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"schema\":\"lim\",\"version\":%d,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{"
+             "\"n\":{\"id\":1,\"type\":\"int\"},\"x\":{\"id\":2,%s}}}}}",
+             version, spec);
+    return buf;
+}
+
+/* Limits that admit no value of the field's kind are refused when a store is made or evolved, as a
+ * uint max below 0 is: an int's min above 2^63-1 (1e30) or max below -2^63, limits with no integer
+ * between them (1.2 and 1.7), a min above max that only the doubles' rounding hid (9007199254740993
+ * and 9007199254740992.0), an enum whose every value is longer than max_length. Each made a store
+ * whose every write of a value there failed ("less than min 1e30"). Limits at the edges that admit
+ * one value stay allowed, and that value is written. */
+static void t_limits_admit_a_value(void)
+{
+    static const struct {
+        const char *spec, *msg;
+    } bad[] = {
+        {"\"type\":\"int\",\"min\":1e30", "t.x: no int value is within min 1e30"},
+        {"\"type\":\"int\",\"max\":-1e30", "t.x: no int value is within max -1e30"},
+        {"\"type\":\"int\",\"min\":1.2,\"max\":1.7", "t.x: no int value is within min 1.2 and max 1.7"},
+        {"\"type\":\"int\",\"min\":9007199254740993,\"max\":9007199254740992.0", "no int value is within min 9007199254740993"},
+        {"\"type\":\"uint\",\"min\":1e30", "t.x: no uint value is within min 1e30"},
+        {"\"type\":\"uint\",\"min\":1.5,\"max\":1.9", "no uint value"},
+        {"\"type\":\"timestamp\",\"min\":1e19", "no timestamp value"},
+        {"\"type\":\"array\",\"items\":{\"type\":\"int\",\"min\":3.5,\"max\":3.6}", "t.x[]: no int value"},
+        {"\"type\":\"map\",\"fields\":{\"y\":{\"id\":1,\"type\":\"uint\",\"max\":0.5,\"min\":0.25}}", "t.x.y: no uint value"},
+        {"\"type\":\"string\",\"enum\":[\"ab\",\"cd\"],\"max_length\":1", "t.x: no enum value fits max_length 1"},
+    };
+    static const struct {
+        const char *spec, *value;
+    } good[] = {
+        {"\"type\":\"int\",\"min\":1.2,\"max\":2", "2"},
+        {"\"type\":\"int\",\"min\":-1e30,\"max\":-9223372036854775808", "-9223372036854775808"},
+        {"\"type\":\"int\",\"min\":9223372036854775807,\"max\":1e30", "9223372036854775807"},
+        {"\"type\":\"uint\",\"min\":\"18446744073709551615\",\"max\":1.8446744073709552e19", "\"18446744073709551615\""},
+        {"\"type\":\"uint\",\"min\":-1e30,\"max\":0", "0"},
+        {"\"type\":\"float\",\"min\":9007199254740993,\"max\":9007199254740992.0", "9007199254740992"},
+        {"\"type\":\"timestamp\",\"min\":\"2020-01-01T00:00:00Z\",\"max\":\"2020-01-01T00:00:00Z\"", "\"2020-01-01T00:00:00Z\""},
+        {"\"type\":\"string\",\"enum\":[\"ab\",\"c\"],\"max_length\":1", "\"c\""},
+    };
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store *st = NULL;
+    ent_store_opts mem = ENT_STORE_OPTS_INIT;
+    mem.backend = "memory";
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ent_schema *sc = load(field_schema(1, bad[i].spec));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+        int rc = ent_store_open(&st, NULL, sc, &mem);
+        if (rc == ENT_OK) {
+            fprintf(stderr, "\n  accepted: %s\n", bad[i].spec);
+            CU_FAIL("a schema whose limits admit no value made a store");
+            ent_store_close(st);
+        } else {
+            CU_ASSERT_EQUAL(rc, ENT_SCHEMA);
+            ENT_ASSERT_MSG(bad[i].msg);
+            ENT_ASSERT_MSG("every value would be refused");
+        }
+        ent_schema_free(sc);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ent_schema *sc = load(field_schema(1, good[i].spec));
+        ent_entity *e = NULL;
+        char json[128];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+        ENT_OK_(ent_store_open(&st, NULL, sc, &mem));
+        snprintf(json, sizeof json, "{\"x\":%s}", good[i].value);
+        ENT_OK_(ent_entity_from_json(&e, ent_store_type(st, "t"), json, strlen(json)));
+        ENT_OK_(ent_create(st, NULL, e));
+        ent_entity_free(e);
+        ent_store_close(st);
+        ent_schema_free(sc);
+    }
+    /* a store made before the rule (simulated as in t_schema_rules_for_new_stores) opens; an
+     * evolution that keeps the fault is refused and leaves it as it was; one that drops it works */
+    {
+        ent_schema *sc = load(field_schema(1, "\"type\":\"int\",\"max\":-1e30"));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+        sc->from_store = 1;
+        ENT_TEST_MKDTEMP(dir, "store-evolution");
+        ENT_OK_(ent_store_open(&st, dir, sc, NULL));
+        ent_store_close(st);
+        ent_schema_free(sc);
+    }
+    ENT_OK_(open_with(&st, dir, NULL, 0));
+    ent_store_close(st);
+    ENT_CHECK_RC(open_with(&st, dir, field_schema(2, "\"type\":\"int\",\"max\":-1e30,\"indexed\":true"), 0), ENT_SCHEMA);
+    ENT_ASSERT_MSG("t.x: no int value is within max -1e30");
+    ENT_OK_(open_with(&st, dir, NULL, 0));
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(st)), 1);
+    ent_store_close(st);
+    ENT_OK_(open_with(&st, dir, field_schema(2, "\"type\":\"int\",\"max\":-1"), 0));
+    ent_store_close(st);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_evolution),
+        ENT_TEST(t_limits_admit_a_value),
         ENT_TEST(t_evolution_defaults),
         ENT_TEST(t_schema_changed_elsewhere),
         ENT_TEST(t_txn_type_of_its_snapshot),

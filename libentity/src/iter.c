@@ -282,9 +282,27 @@ static int index_of(ent_iter *it, const ent_field *f)
     return ENT_OK;
 }
 
-static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_value *v)
+/* A string given to bound a range over refs to a type of string keys: its index keys are the
+ * keys' bytes, 1 to 255 of them. */
+static int ref_string_bound(const ent_field *f, const ent_value *v)
 {
-    int rc = ent__ikey_from_value(b, f, v);
+    return f->kind == ENT_KIND_REF && f->ref_type->key == ENT_KEY_STRING &&
+           (v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES);
+}
+
+/* inexact: NULL for a range bound, else set when no stored value can equal v (see keys.h). */
+static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_value *v, int *inexact)
+{
+    int none, rc;
+    if (!inexact && ref_string_bound(f, v) && v->v.s.len > ENT_KEY_STRING_MAX) {
+        /* No key is that long, yet it bounds them as its bytes do: "zzz...z" (300) is above them
+         * all. A string field's range takes such a bound up to the backend's key limit; so does
+         * this one (it was "invalid key"). */
+        b->n = 0;
+        if ((rc = ent__buf_append(b, v->v.s.ptr, v->v.s.len))) return rc;
+        return ent__bk_ikey_check(&s->bk, f, b->n);
+    }
+    rc = ent__ikey_from_value(b, f, v, inexact ? inexact : &none);
     if (rc) return rc;
     return ent__bk_ikey_check(&s->bk, f, b->n);
 }
@@ -292,15 +310,16 @@ static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_v
 int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v)
 {
     ent_iter *it = NULL;
-    int rc;
+    int rc, inexact = 0;
     if (!out || !v) return ent__err(ENT_INVALID, "ent_find: out and value are required");
     *out = NULL;
     if ((rc = iter_new(&it, s, txn, NULL))) return rc;
-    if ((rc = index_of(it, f)) || (rc = bound(s, &it->lo, it->f, v))) {
+    if ((rc = index_of(it, f)) || (rc = bound(s, &it->lo, it->f, v, &inexact))) {
         ent_iter_free(it);
         return rc;
     }
     it->has_lo = it->exact = 1;
+    if (inexact) it->state = 2; /* done before it starts: no stored value equals v */
     *out = it;
     return ENT_OK;
 }
@@ -314,19 +333,23 @@ int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
     *out = NULL;
     if ((rc = iter_new(&it, s, txn, opts))) return rc;
     if ((rc = index_of(it, f))) goto fail;
-    if (opts && opts->from) {
-        if ((rc = bound(s, &it->lo, it->f, opts->from))) goto fail;
+    /* "" over refs to string keys (no key is empty): as a lower bound, below every key; as an
+     * upper one (exclusive), nothing is below it. */
+    if (opts && opts->from && !(ref_string_bound(it->f, opts->from) && opts->from->v.s.len == 0)) {
+        if ((rc = bound(s, &it->lo, it->f, opts->from, NULL))) goto fail;
         it->has_lo = 1;
     }
-    if (opts && opts->to) {
-        if ((rc = bound(s, &it->hi, it->f, opts->to))) goto fail;
+    if (opts && opts->to && ref_string_bound(it->f, opts->to) && opts->to->v.s.len == 0) {
+        it->state = 2;
+    } else if (opts && opts->to) {
+        if ((rc = bound(s, &it->hi, it->f, opts->to, NULL))) goto fail;
         it->has_hi = 1;
     } else if (ent_field_kind(it->f) == ENT_KIND_FLOAT &&
                !(opts && opts->from && opts->from->kind == ENT_KIND_FLOAT && isnan(opts->from->v.f))) {
         /* NaN is no number: its keys sort above +inf, and "from 5 on" must not end with them.
          * An open range of floats stops below NaN unless it starts at NaN. */
         ent_value nan_v = ent_value_float(NAN);
-        if ((rc = bound(s, &it->hi, it->f, &nan_v))) goto fail;
+        if ((rc = bound(s, &it->hi, it->f, &nan_v, NULL))) goto fail;
         it->has_hi = 1;
     }
     if (opts && (rc = parse_resume(it, opts->resume))) goto fail;
@@ -605,21 +628,21 @@ int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_fiel
     ent_slice ik, pk, rec;
     ent_entity *e = NULL;
     ent_key key;
-    int rc;
+    int rc, inexact = 0;
     char path[160];
     if (!out || !v) return ent__err(ENT_INVALID, "ent_find_unique: out and value are required");
     *out = NULL;
     if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
     memset(&it, 0, sizeof it);
     it.t = t;
-    if ((rc = index_of(&it, f)) || (rc = bound(s, &it.lo, it.f, v))) goto out;
+    if ((rc = index_of(&it, f)) || (rc = bound(s, &it.lo, it.f, v, &inexact))) goto out;
     if (!it.unique) {
         rc = ent__err(ENT_INVALID, "%s is not unique", ent__field_path(it.f, path, sizeof path));
         goto out;
     }
     ik.data = it.lo.p;
     ik.len = it.lo.n;
-    rc = ent__bk_get(t, it.tbl, &ik, &pk);
+    rc = inexact ? ENT_NOTFOUND : ent__bk_get(t, it.tbl, &ik, &pk);
     if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no %s with that %s", it.type->name, it.f->name);
     if (rc) goto out;
     rc = ent__bk_get(t, t->lay->data[it.type->pos], &pk, &rec);

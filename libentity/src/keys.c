@@ -165,11 +165,42 @@ int ent__ikey_from_val(ent_buf *b, const struct ent_field *f, const ent_val *v)
                     ent__field_path(f, path, sizeof path));
 }
 
-int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value *v)
+/* The least double >= i (u): (double)i rounds to the nearest, which may lie below. *inexact: set
+ * when it is not i itself. */
+static double ceil_double_i(int64_t i, int *inexact)
+{
+    double d = (double)i;
+    int64_t t;
+    if (d >= 9223372036854775808.0) { /* only i near INT64_MAX rounds up to 2^63 */
+        *inexact = 1;
+        return d;
+    }
+    t = (int64_t)d;
+    if (t == i) return d;
+    *inexact = 1;
+    return t < i ? nextafter(d, INFINITY) : d;
+}
+
+static double ceil_double_u(uint64_t u, int *inexact)
+{
+    double d = (double)u;
+    uint64_t t;
+    if (d >= 18446744073709551616.0) {
+        *inexact = 1;
+        return d;
+    }
+    t = (uint64_t)d;
+    if (t == u) return d;
+    *inexact = 1;
+    return t < u ? nextafter(d, INFINITY) : d;
+}
+
+int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value *v, int *inexact)
 {
     ent_val tmp;
     char path[160];
     memset(&tmp, 0, sizeof tmp);
+    *inexact = 0;
     /* Accept the natural neighbours a caller may hold: an int for a timestamp and vice versa, a
      * non-negative int for a uint, any integer for a float. */
     switch (f->kind == ENT_KIND_REF ? (f->ref_type->key == ENT_KEY_AUTO ? ENT_KIND_UINT
@@ -203,9 +234,9 @@ int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value 
         if (v->kind == ENT_KIND_FLOAT)
             tmp.u.f = v->v.f;
         else if (v->kind == ENT_KIND_INT)
-            tmp.u.f = (double)v->v.i;
+            tmp.u.f = ceil_double_i(v->v.i, inexact);
         else if (v->kind == ENT_KIND_UINT)
-            tmp.u.f = (double)v->v.u;
+            tmp.u.f = ceil_double_u(v->v.u, inexact);
         else
             goto wrong;
         tmp.k = EV_FLOAT;

@@ -31,7 +31,11 @@ int ent__pk_decode(ent_key *out, ent_key_kind kk, const void *p, size_t n);
 /* Append the index key of a top-level indexed field's value. Returns ENT_OK, ENT_INVALID (kind does
  * not fit the field), ENT_NOMEM. */
 int ent__ikey_from_val(ent_buf *b, const struct ent_field *f, const ent_val *v);
-int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value *v);
+/* The same for a value a caller looks up or bounds a range with (ent_value). An integer given for
+ * a float field that no double equals (2^53 + 1, 2^64 - 1) is keyed as the least double above it,
+ * which bounds a range right ([x, ...) and [..., x) hold the same doubles as with x itself), and
+ * *inexact is set: an exact look-up of it finds nothing. Returns as ent__ikey_from_val(). */
+int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value *v, int *inexact);
 
 /* At most max bytes of p (n bytes) in double quotes for a message, control characters (NUL too,
  * where the text used to end), '"' and '\\' escaped as in JSON, so that "a\u0000b" does not read

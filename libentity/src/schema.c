@@ -8,6 +8,8 @@
 
 #include "error_int.h"
 #include "json_io.h"
+#include "json_write.h"
+#include "rfc3339.h"
 #include "schema_int.h"
 #include "value_int.h"
 
@@ -158,6 +160,21 @@ static struct ent_field *field_new(const char *name, unsigned id, ent_kind kind,
     return f;
 }
 
+/* Whether a spec below f (an item or a sub-field) would nest deeper than ENT__SCHEMA_MAX_DEPTH. */
+static int too_deep(const struct ent_field *f)
+{
+    unsigned d = 1; /* the spec to add */
+    for (; f; f = f->parent)
+        if (++d > ENT__SCHEMA_MAX_DEPTH) return 1;
+    return 0;
+}
+
+static int too_deep_err(const char *where)
+{
+    return ent__err(ENT_SCHEMA, "%s: maps and arrays nested deeper than %d levels in a schema", where,
+                    ENT__SCHEMA_MAX_DEPTH);
+}
+
 /* Shared by top-level fields and declared map sub-fields: `list` is where the field goes, nt and
  * ids its tables (of the type or the map). */
 static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *cap, ent__names *nt,
@@ -181,6 +198,7 @@ static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *
     if (id < 1 || id > ENT_FIELD_ID_MAX)
         return ent__err(ENT_SCHEMA, "%s.%s: id %u is outside 1..65535", where, name, id);
     if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s.%s: unknown field type", where, name);
+    if (too_deep(parent)) return too_deep_err(where);
     if (kind == ENT_KIND_REF && parent)
         return ent__err(ENT_SCHEMA, "%s.%s: refs are allowed only on top-level fields", where, name);
     /* by the tables, not a scan of the list: a scan per field made loading a type quadratic in its
@@ -239,6 +257,7 @@ int ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind)
     if (array->items) return ent__err(ENT_SCHEMA, "%s: items are set already", path);
     if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s[]: unknown item type", path);
     if (kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s[]: refs are allowed only on top-level fields", path);
+    if (too_deep(array)) return too_deep_err(path);
     f = field_new("", 0, kind, array->type, array, 0);
     if (!f) return ent__err(ENT_NOMEM, "out of memory");
     array->items = f;
@@ -450,6 +469,62 @@ static int limit_cmp(const ent_limit *a, const ent_limit *b)
 
 static int mark_defaults(struct ent_field *f);
 
+static const char *limit_text(char *buf, size_t size, const struct ent_field *f, const ent_limit *l)
+{
+    if (f->kind == ENT_KIND_TIMESTAMP && l->set == ENT_LIM_INT && size >= 48) ent__ts_format(buf, l->v.i);
+    else if (l->set == ENT_LIM_INT) snprintf(buf, size, "%" PRId64, l->v.i);
+    else if (l->set == ENT_LIM_UINT) snprintf(buf, size, "%" PRIu64, l->v.u);
+    else if (size >= 32) ent__json_real(buf, l->v.f);
+    else snprintf(buf, size, "%.17g", l->v.f);
+    return buf;
+}
+
+/* Whether a numeric field's min and max admit a value of its kind. The candidate is the lowest
+ * value of the kind at or above min, and the validator itself judges it against both limits, so
+ * this agrees with what a write meets. limit_cmp() (above) compares through doubles and passes
+ * min 9007199254740993 with max 9007199254740992.0; and a min above the kind's range (an int's
+ * min 1e30), a max below it, or limits between two integers (an int's min 1.2, max 1.7) are no
+ * min > max at all, yet each refused every value. */
+static int limits_admit_a_value(const struct ent_field *f)
+{
+    char path[200];
+    ent_val v;
+    const ent_limit *lo = &f->min;
+    memset(&v, 0, sizeof v);
+    switch (f->kind) {
+    case ENT_KIND_INT:
+    case ENT_KIND_TIMESTAMP:
+        v.k = f->kind == ENT_KIND_INT ? EV_INT : EV_TS;
+        v.u.i = INT64_MIN;
+        if (lo->set == ENT_LIM_INT) v.u.i = lo->v.i;
+        else if (lo->set == ENT_LIM_UINT && lo->v.u > (uint64_t)INT64_MAX) return 0;
+        else if (lo->set == ENT_LIM_UINT) v.u.i = (int64_t)lo->v.u;
+        else if (lo->set == ENT_LIM_FLOAT && lo->v.f >= 9223372036854775808.0) return 0;
+        else if (lo->set == ENT_LIM_FLOAT && lo->v.f > -9223372036854775808.0) v.u.i = (int64_t)ceil(lo->v.f);
+        break;
+    case ENT_KIND_UINT:
+        v.k = EV_UINT;
+        v.u.u = 0;
+        if (lo->set == ENT_LIM_INT && lo->v.i > 0) v.u.u = (uint64_t)lo->v.i;
+        else if (lo->set == ENT_LIM_UINT) v.u.u = lo->v.u;
+        else if (lo->set == ENT_LIM_FLOAT && lo->v.f >= 18446744073709551616.0) return 0;
+        else if (lo->set == ENT_LIM_FLOAT && lo->v.f > 0) v.u.u = (uint64_t)ceil(lo->v.f);
+        break;
+    case ENT_KIND_FLOAT:
+        v.k = EV_FLOAT;
+        v.u.f = -INFINITY;
+        if (lo->set == ENT_LIM_FLOAT) v.u.f = lo->v.f;
+        else if (lo->set == ENT_LIM_INT) v.u.f = (double)lo->v.i;
+        else if (lo->set == ENT_LIM_UINT) v.u.f = (double)lo->v.u;
+        /* an integer min rounded down to the double below it: the next double up is the lowest */
+        if (lo->set && lo->set != ENT_LIM_FLOAT && ent__val_validate(f, &v, "") != ENT_OK) v.u.f = nextafter(v.u.f, INFINITY);
+        break;
+    default: return 1;
+    }
+    ent__field_path(f, path, sizeof path);
+    return ent__val_validate(f, &v, path) == ENT_OK;
+}
+
 static int check_new_field(const struct ent_field *f, int depth)
 {
     char path[200];
@@ -466,6 +541,24 @@ static int check_new_field(const struct ent_field *f, int depth)
     if (f->kind == ENT_KIND_UINT && f->max.set &&
         ((f->max.set == ENT_LIM_INT && f->max.v.i < 0) || (f->max.set == ENT_LIM_FLOAT && f->max.v.f < 0)))
         return ent__err(ENT_SCHEMA, "%s: a uint with a max below 0 refuses every value", ent__field_path(f, path, sizeof path));
+    if ((f->min.set || f->max.set) && !limits_admit_a_value(f)) {
+        char lb[64], hb[64];
+        ent__field_path(f, path, sizeof path);
+        if (f->min.set && f->max.set)
+            return ent__err(ENT_SCHEMA, "%s: no %s value is within min %s and max %s (every value would be refused)",
+                            path, ent_kind_name(f->kind), limit_text(lb, sizeof lb, f, &f->min),
+                            limit_text(hb, sizeof hb, f, &f->max));
+        return ent__err(ENT_SCHEMA, "%s: no %s value is within %s %s (every value would be refused)", path,
+                        ent_kind_name(f->kind), f->min.set ? "min" : "max",
+                        limit_text(lb, sizeof lb, f, f->min.set ? &f->min : &f->max));
+    }
+    if (f->n_enums && f->has_max_length) {
+        size_t i;
+        for (i = 0; i < f->n_enums && strlen(f->enums[i]) > f->max_length; i++) {}
+        if (i == f->n_enums)
+            return ent__err(ENT_SCHEMA, "%s: no enum value fits max_length %" PRIu64 " (every value would be refused)",
+                            ent__field_path(f, path, sizeof path), (uint64_t)f->max_length);
+    }
     return ENT_OK;
 }
 

@@ -195,6 +195,13 @@ int ent__schema_subset(const ent_schema *old, const ent_schema *cur);
  * against u, which comes first. */
 int ent__schema_retired_within(const ent_schema *v, const ent_schema *u, const ent_schema *target);
 
+/* Most levels of maps and arrays a schema's specs nest (a top-level field is level 1), in the
+ * builder, so in every schema, also one read from a store: the checks, comparisons, copies and
+ * frees of a schema recurse once per level, and a host that built 100 000 levels crashed in
+ * ent_schema_check() (a stack overflow; 2 000 levels, as much as JSON reaches, at 512 KiB of
+ * stack). Far above what a store takes (ENT__MAX_DEPTH) and below a few hundred KiB of stack. */
+#define ENT__SCHEMA_MAX_DEPTH 256
+
 /* Rules a schema meets before it makes or evolves a store, added after stores may have been made
  * without them, so a schema read from a store (from_store) is not held to them and such stores
  * still open: no map or array nested deeper than an entity can hold (ENT__MAX_DEPTH: a value

@@ -315,6 +315,11 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
         size_t n = push(c, "fields");
         if (f->kind != ENT_KIND_MAP)
             rc = fail_at(c, "\"fields\" applies to maps, not to %s %s", ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
+        else if (json_is_object(v) && json_object_size(v) == 0)
+            /* The model has no empty declared map: a map without sub-fields is free-form. Taken
+             * so, {} let any value in, was stored without "fields", and a later version that
+             * declared its first sub-field was refused ("free-form map given declared fields"). */
+            rc = fail_at(c, "a map declares at least one field; leave \"fields\" out for a free-form map");
         else
             rc = load_fields(c, f->type, f, v);
         pop(c, n);
