@@ -3,7 +3,9 @@
  * (linked statically) goes through the wrapper below, which adds a chosen offset; the kernel's
  * own clock, which pthread_cond_timedwait() compares a deadline with, does not move. An offset of
  * +1 hour is a step back by an hour just after each deadline was computed: a wait measured on the
- * wall clock sleeps an hour more. A timeout must measure the monotonic clock. */
+ * wall clock sleeps an hour more. A timeout must measure the monotonic clock: a memory store's
+ * ent_log_wait(), and an LMDB map growth's wait for the other transactions of its process. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,7 @@ int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
 
 static const char schema_json[] =
     "{\"schema\":\"c\",\"version\":1,\"types\":{\"tick\":{\"key\":\"auto\",\"fields\":{"
-    "\"n\":{\"id\":1,\"type\":\"uint\"}}}}}";
+    "\"n\":{\"id\":1,\"type\":\"uint\"},\"p\":{\"id\":2,\"type\":\"string\"}}}}}";
 
 static void open_mem(ent_store **s, ent_schema **sc)
 {
@@ -78,11 +80,93 @@ static void t_memory_wait_wall_clock_step_back(void)
     ent_schema_free(sc);
 }
 
+/* A read transaction held by another thread of the process while a write must grow the map: the
+ * growth waits for it 10 s (GROW_WAIT_S), then the write gives way with ENT_BUSY (the reader may
+ * be waiting for the writer). That wait measured the wall clock: with it stepped back an hour, the
+ * write waited the hour. Not under ThreadSanitizer, whose builds keep the wall clock there
+ * (backend_lmdb_env.c). */
+typedef struct holder {
+    ent_store *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int held, done, rc;
+} holder;
+
+static void *hold_read(void *p)
+{
+    holder *h = p;
+    ent_txn *t = NULL;
+    h->rc = ent_txn_begin(&t, h->s, ENT_TXN_READ);
+    pthread_mutex_lock(&h->mu);
+    h->held = 1;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->done) pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    ent_txn_abort(t);
+    return NULL;
+}
+
+static void t_lmdb_growth_wait_wall_clock_step_back(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    printf("(skipped under ThreadSanitizer) ");
+#else
+    char dir[ENT_TEST_PATH_MAX];
+    static char big[16 * 1024];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    holder h = {0};
+    pthread_t th;
+    int rc = ENT_OK, n = 0;
+    ENT_TEST_MKDTEMP(dir, "clock-step");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "c"));
+    o.map_size = ENT_MAP_SIZE_MIN;
+    o.durability = ENT_NONE;
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    memset(big, 'x', sizeof big - 1);
+    h.s = s;
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, hold_read, &h), 0);
+    pthread_mutex_lock(&h.mu);
+    while (!h.held) pthread_cond_wait(&h.cv, &h.mu);
+    pthread_mutex_unlock(&h.mu);
+    ENT_OK_(h.rc);
+    wall_offset_s = 3600;
+    alarm(120);
+    /* Each create adds 16 KiB: the map (64 KiB, then what the open made of it) fills within a
+     * few hundred; the loop's bound only ends a broken run. */
+    while (rc == ENT_OK && n++ < 100000) {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "tick")));
+        ENT_OK_(ent_entity_set_string(e, "p", big));
+        rc = ent_create(s, NULL, e);
+        ent_entity_free(e);
+    }
+    alarm(0);
+    wall_offset_s = 0;
+    ENT_CHECK_RC(rc, ENT_BUSY);
+    ENT_ASSERT_MSG("stayed open");
+    pthread_mutex_lock(&h.mu);
+    h.done = 1;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    pthread_join(th, NULL);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    ent_test_rm_rf(dir);
+#endif
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_wrapper_reaches_library),
         ENT_TEST(t_memory_wait_wall_clock_step_back),
+        ENT_TEST(t_lmdb_growth_wait_wall_clock_step_back),
         {NULL, NULL},
     };
     return ent_test_run("clock_step", cases);
