@@ -1,7 +1,8 @@
 /* The log across processes (LMDB): a follower process sees every commit of a writer process, in
  * order, woken by each commit rather than by polling (median wake-up latency printed, not
  * asserted); a durable subscription's consumer killed with SIGKILL resumes from its last
- * acknowledgement and misses nothing (at least once). */
+ * acknowledgement and misses nothing (at least once); a follower waiting when a writer is killed
+ * after its commit became visible and before it woke the waiters still sees that commit. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend_fault.h"
+#include "backend_lmdb_int.h" /* lnotify: the waiters a killed writer's commit should wake */
 #include "test_util.h"
 
 static const char schema_json[] =
@@ -260,12 +263,111 @@ static void t_follow_read_only_without_notify(void)
     ent_test_rm_rf(dir);
 }
 
+/* A durable commit is visible once LMDB commits it; the waiters are woken after the meta page's
+ * sync (l_sync). A writer killed during that sync (it takes milliseconds on a disk), or one whose
+ * sync failed, left the commit in the store and every follower in ent_log_wait asleep: with -1
+ * until some later commit, `events --follow` and `entity serve` streams silent on an event the
+ * log holds. The writer child here is killed by the fault backend's hook just before its first
+ * sync, once the parent's follower is inside the wait (the notify page counts the waiters), so
+ * whatever the scheduling the commit comes without a wake. The follower waits without a
+ * timeout (one would end the wait and find the event: that is not the point); a watchdog alarm
+ * ends a run that hangs, as this did. */
+typedef struct waiter_arg {
+    ent_store *s;
+    uint64_t last;
+    int rc;
+} waiter_arg;
+
+static void *waiter_thread(void *p)
+{
+    waiter_arg *a = p;
+    a->rc = ent_log_wait(&a->last, a->s, 0, -1);
+    return NULL;
+}
+
+static void kill_self(void *payload)
+{
+    (void)payload;
+    raise(SIGKILL);
+}
+
+static int killed_writer(const char *dir)
+{
+    ent_store *w = NULL;
+    ent_schema *wsc = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_entity *e = NULL;
+    char path[ENT_TEST_PATH_MAX];
+    lnotify *nt;
+    int fd, rc;
+    if (ent_test_fmt(path, sizeof path, "%s/notify", dir)) return 10;
+    if ((fd = open(path, O_RDONLY)) < 0) return 11;
+    nt = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (nt == MAP_FAILED) return 12;
+    /* The parent's follower registers before it sleeps, after it found no event. */
+    for (int i = 0; atomic_load(&nt->waiters) == 0; i++) {
+        struct timespec ms = {0, 1000000};
+        if (i == 60000) return 13; /* the follower never waited: a broken run */
+        nanosleep(&ms, NULL);
+    }
+    munmap(nt, 4096);
+    if ((rc = ent_schema_load_json(&wsc, schema_json, strlen(schema_json), "f"))) return 14;
+    o.durability = ENT_DURABLE;
+    o.backend = "fault:lmdb";
+    if (ent_store_open(&w, dir, wsc, &o)) return 15;
+    ent__fault_reset();
+    ent__fault_hook("sync", 1, kill_self, NULL);
+    rc = ent_entity_new(&e, ent_store_type(w, "tick"));
+    if (!rc) rc = ent_entity_set_uint(e, "n", 1);
+    if (!rc) rc = ent_create(w, NULL, e);
+    return rc ? 16 : 17; /* never reached when the hook ran */
+}
+
+static void t_follower_sees_commit_of_writer_killed_before_wake(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    waiter_arg a = {0};
+    pthread_t th;
+    int st = 0;
+    pid_t pid;
+    ENT_TEST_MKDTEMP(dir, "follow-process");
+    ENT_OK_(open_store(&s, &sc, dir));
+    a.s = s;
+    a.rc = -1;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, waiter_thread, &a), 0);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) _exit(killed_writer(dir));
+    CU_ASSERT_FATAL(pid > 0);
+    alarm(120);
+    waitpid(pid, &st, 0);
+    CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    if (!WIFSIGNALED(st)) fprintf(stderr, "\n  writer ended with %d\n", st);
+    pthread_join(th, NULL);
+    alarm(0);
+    if (a.rc) fprintf(stderr, "\n  ent_log_wait: %d (%s)\n", a.rc, ent_strerror(a.rc));
+    CU_ASSERT_EQUAL(a.rc, ENT_OK);
+    CU_ASSERT_EQUAL(a.last, 1);
+    {
+        uint64_t first = 0, last = 0;
+        ENT_OK_(ent_log_bounds(&first, &last, s, NULL));
+        CU_ASSERT_EQUAL(last, 1); /* the commit is there: the wait had something to see */
+    }
+    ent_store_close(s);
+    ent_schema_free(sc);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_follow_other_process),
         ENT_TEST(t_durable_subscription_survives_kill),
         ENT_TEST(t_follow_read_only_without_notify),
+        ENT_TEST(t_follower_sees_commit_of_writer_killed_before_wake),
         {NULL, NULL},
     };
     return ent_test_run("follow_process", cases);

@@ -50,6 +50,16 @@ static int before(struct timespec a, struct timespec b)
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+int ent_http__cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    int bad = pthread_condattr_init(&ca);
+    if (bad) return bad;
+    bad = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return bad;
+}
+
 struct timespec ent_http__plus_ms(struct timespec t, unsigned ms)
 {
     t.tv_sec += ms / 1000;
@@ -97,18 +107,12 @@ static void *reap(void *arg)
 int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms, unsigned max_streams_per_addr)
 {
     ent_http_conns *cs = &h->conns;
-    pthread_condattr_t ca;
     cs->max = max_clients;
     cs->max_streams_per_addr = max_streams_per_addr;
     cs->timeout_ms = timeout_ms;
     if (pthread_mutex_init(&cs->mu, NULL)) return ENT_NOMEM;
-    if (pthread_condattr_init(&ca)) goto fail_mu;
     /* the deadlines are monotonic: a clock set back must not keep slow clients */
-    if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&cs->cond, &ca)) {
-        pthread_condattr_destroy(&ca);
-        goto fail_mu;
-    }
-    pthread_condattr_destroy(&ca);
+    if (ent_http__cond_init_mono(&cs->cond)) goto fail_mu;
     if (pthread_create(&cs->thread, NULL, reap, h)) {
         pthread_cond_destroy(&cs->cond);
         goto fail_mu;

@@ -165,6 +165,9 @@ void ent_http__hub_stop(ent_http *h);  /* ends the streams and the follower */
 /* After hub_stop: waits up to ms for the streams' answers to be sent whole (their last, empty
  * chunk written), so that the daemon's stop, which closes every socket, cuts none. */
 void ent_http__hub_drain(ent_http *h, unsigned ms);
+/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines (the wall clock may
+ * step). Returns 0, or non-zero when it could not be made. */
+int ent_http__cond_init_mono(pthread_cond_t *cv);
 /* t + ms (deadlines for pthread_cond_timedwait, on whichever clock t was read) */
 struct timespec ent_http__plus_ms(struct timespec t, unsigned ms);
 void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader left */

@@ -242,18 +242,10 @@ int ent_http__hub_start(ent_http *h)
         free(hb->recent);
         return ENT_NOMEM;
     }
-    {
-        pthread_condattr_t ca;
-        int bad = pthread_condattr_init(&ca);
-        if (!bad) {
-            bad = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&hb->gone, &ca);
-            pthread_condattr_destroy(&ca);
-        }
-        if (bad) {
-            pthread_mutex_destroy(&hb->mu);
-            free(hb->recent);
-            return ENT_NOMEM;
-        }
+    if (ent_http__cond_init_mono(&hb->gone)) {
+        pthread_mutex_destroy(&hb->mu);
+        free(hb->recent);
+        return ENT_NOMEM;
     }
     hb->next = hb->recent_first = hb->recent_end = last + 1;
     if (pthread_create(&hb->thread, NULL, follow, h)) {
@@ -409,7 +401,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                      * read those events), but if it happens, wait for the follower rather than
                      * spin on the log. */
                     struct timespec until;
-                    clock_gettime(CLOCK_REALTIME, &until);
+                    clock_gettime(CLOCK_MONOTONIC, &until); /* cl->cond's clock */
                     until = ent_http__plus_ms(until, 50);
                     pthread_cond_timedwait(&cl->cond, &hb->mu, &until);
                 }
@@ -418,7 +410,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            clock_gettime(CLOCK_MONOTONIC, &until); /* cl->cond's clock */
             until = ent_http__plus_ms(until, h->heartbeat_ms);
             if (pthread_cond_timedwait(&cl->cond, &hb->mu, &until) == ETIMEDOUT && !hb->stop && !cl->dropped &&
                 cl->len == cl->off && max >= sizeof beat - 1) {
@@ -540,7 +532,10 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
     } else {
         snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)cl->pos);
     }
-    if (pthread_cond_init(&cl->cond, NULL)) {
+    /* The heartbeat's wait measures the monotonic clock: on the wall clock a step back (NTP, an
+     * operator's date) stopped the heartbeats for as long as the step, and with them the
+     * finding of dead peers that hold a stream. */
+    if (ent_http__cond_init_mono(&cl->cond)) {
         free(cl);
         return ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "events: out of resources");
     }

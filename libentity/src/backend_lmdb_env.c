@@ -277,9 +277,20 @@ int ent__lmdb_resize_exclusive(lenv *e, size_t size)
     pthread_mutex_unlock(&e->gmu);
     if (n > 1) hold[i].n = 1;
     ent__lmdb_hold_release(e);
+    /* GROW_WAIT_S measured on the monotonic clock: on the wall clock a step back (NTP, an
+     * operator's date) kept the growth waiting as long as the step, also for a transaction that
+     * waits for this one and never ends. ThreadSanitizer (GCC 12's) does not intercept
+     * pthread_rwlock_clockwrlock() and would not see the lock taken: its builds keep the wall
+     * clock. */
+#if ENT__TSAN
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += GROW_WAIT_S;
     rc = pthread_rwlock_timedwrlock(&e->rs, &dl);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += GROW_WAIT_S;
+    rc = pthread_rwlock_clockwrlock(&e->rs, CLOCK_MONOTONIC, &dl);
+#endif
     if (rc == 0) {
         rcache_drain(e); /* no txn of this process, not even a reset one, across the remap */
         mrc = mdb_env_set_mapsize(e->env, size);

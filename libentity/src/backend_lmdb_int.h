@@ -27,6 +27,18 @@
 #include "error_int.h"
 #include "fork.h"
 
+/* 1 in a ThreadSanitizer build (GCC defines __SANITIZE_THREAD__, clang has the feature test). */
+#if defined(__SANITIZE_THREAD__)
+#define ENT__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ENT__TSAN 1
+#endif
+#endif
+#ifndef ENT__TSAN
+#define ENT__TSAN 0
+#endif
+
 /* Address space, not disk: the file grows only as pages are used. Large on 64-bit, because the
  * map cannot grow while the writing thread also holds a read transaction (an open iterator):
  * that write fails with ENT_BUSY, so growth should be rare. */

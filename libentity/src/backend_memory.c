@@ -67,7 +67,15 @@ static int m_open(ent_bk **out, const char *path, const ent_backend_opts *o)
     }
     pthread_mutex_init(&s->wmu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
-    pthread_cond_init(&s->changed, NULL);
+    {
+        /* Waits measure the monotonic clock: on the wall clock a step back (NTP, an operator's
+         * date) made a 50 ms ent_log_wait() sleep as long as the step. */
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->changed, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     s->fork_gen = ent__fork_gen();
     *out = (ent_bk *)s;
     return ENT_OK;
@@ -772,7 +780,7 @@ static int m_wait_change(ent_bk *be, uint64_t seen, int timeout_ms)
     mstore *s = (mstore *)be;
     struct timespec deadline;
     int rc = 0;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline); /* the clock of s->changed */
     if (timeout_ms >= 0) {
         deadline.tv_sec += timeout_ms / 1000;
         deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;

@@ -212,6 +212,10 @@ void ent_log_cursor_free(ent_log_cursor *c)
     free(c);
 }
 
+/* The longest sleep of ent_log_wait() between two looks at the log: one read transaction per
+ * slice and waiter (microseconds) bounds how late a commit whose wake was lost is seen. */
+#define LOST_WAKE_MS 500
+
 static int last_seq(uint64_t *out, ent_store *s)
 {
     return ent_log_bounds(NULL, out, s, NULL);
@@ -258,6 +262,11 @@ int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeo
             }
             left = (int)(timeout_ms - elapsed);
         }
+        /* A commit's wake can be lost while the commit is in the log: its writer killed between
+         * the two (a durable commit wakes after its last sync, milliseconds later), or its sync
+         * failed. A wait in slices looks at the log again after each, so such a commit ends the
+         * wait within a slice rather than at the next commit, if one ever comes. */
+        if (left < 0 || left > LOST_WAKE_MS) left = LOST_WAKE_MS;
         rc = ent__bk_wait_change(s, seen, left);
         if (rc && rc != ENT_TIMEOUT) return rc;
     }

@@ -21,6 +21,21 @@
  * come before libc's): the window in which a stop may cut what a stream thread writes last. */
 static int slow_sends;
 
+/* The wall clock the library and the server read (their CLOCK_REALTIME calls: the binary is
+ * linked with -Wl,--wrap=clock_gettime, entity-http and libentity statically), moved by this many
+ * seconds; the kernel's clock, which pthread_cond_timedwait() compares deadlines with, does not
+ * move. +3600 is a step back by an hour just after each deadline was computed. */
+static volatile time_t wall_offset_s;
+
+int __real_clock_gettime(clockid_t clk, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t clk, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
+{
+    int rc = __real_clock_gettime(clk, ts);
+    if (rc == 0 && clk == CLOCK_REALTIME) ts->tv_sec += wall_offset_s;
+    return rc;
+}
+
 static void *real_fn(const char *name)
 {
     void *f = dlsym(RTLD_NEXT, name);
@@ -502,6 +517,34 @@ static void test_request_timeout(void)
  * one of max_clients and lock everyone else out for good. Past max_streams_per_addr a new stream
  * is a 429 with a JSON body and Retry-After; other requests of that address are answered; once
  * one of its streams ends, a new one is taken again. */
+/* Heartbeats go on when the wall clock steps back: their wait measured it, so a step back by an
+ * hour stopped them for the hour, and with them the finding of closed streams, which kept their
+ * client's places (--max-streams-per-address) that long. read_until's 10 s (time(), not the
+ * wrapped call) ends a broken run. */
+static void test_heartbeat_wall_clock_step_back(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    int fd;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.listen = "127.0.0.1:0";
+    o.heartbeat_ms = 100;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    wall_offset_s = 3600;
+    fd = stream_from_1(ent_http_port(h));
+    CU_ASSERT_FATAL(fd >= 0);
+    read_until(fd, buf, sizeof buf, ": heartbeat");
+    wall_offset_s = 0;
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, ": heartbeat"));
+    close(fd);
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 static void test_streams_per_address(void)
 {
     ent_schema *sc = NULL;
@@ -615,7 +658,7 @@ int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
                                           ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
-                                          ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address),
+                                          ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), ENT_TEST(test_heartbeat_wall_clock_step_back),
                                           ENT_TEST(test_stop_ends_streams_whole), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }

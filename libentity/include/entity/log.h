@@ -77,7 +77,9 @@ ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
 
 /* Wait until the log holds an event with seq > after_seq, or timeout_ms passes (any negative
  * value: forever, as with poll()).
- * Wakes within milliseconds of a commit by another process (LMDB) or thread, without polling.
+ * Wakes within milliseconds of a commit by another process (LMDB) or thread, without polling;
+ * a commit whose wake never came (its writer process was killed between its commit and the wake)
+ * ends the wait within half a second, as the log is looked at again that often.
  * out_last (may be NULL): the last seq then. Returns ENT_OK, ENT_TIMEOUT, ENT_BUSY (from an event
  * callback of s when no such event is there yet: it does not wait, as this process's next commits
  * wait for the delivery that runs the callback; from the thread that holds the store's write
