@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_tmp.h"
 #include "test_util.h"
@@ -154,9 +156,138 @@ static void t_evolution_past_the_room_of_an_open_store(void)
     ent_test_rm_rf(dir);
 }
 
+/* Types t0..t<ntypes-1> as many_types() has them, then "zz" (last), which gains an indexed field
+ * "m" when zz_m. */
+static ent_schema *with_zz(unsigned version, unsigned ntypes, int zz_m)
+{
+    size_t cap = 400 + (size_t)ntypes * 160, n = 0;
+    char *j = malloc(cap);
+    ent_schema *sc = NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    n += (size_t)snprintf(j + n, cap - n, "{\"schema\":\"many\",\"version\":%u,\"types\":{", version);
+    for (unsigned i = 0; i < ntypes; i++)
+        n += (size_t)snprintf(j + n, cap - n,
+                              "\"t%u\":{\"key\":\"auto\",\"fields\":{\"u\":{\"id\":1,\"type\":\"string\",\"unique\":true},"
+                              "\"n\":{\"id\":2,\"type\":\"int\",\"indexed\":true}}},", i);
+    n += (size_t)snprintf(j + n, cap - n, "\"zz\":{\"key\":\"auto\",\"fields\":{\"u\":{\"id\":1,\"type\":\"string\",\"unique\":true}%s}}}}",
+                          zz_m ? ",\"m\":{\"id\":2,\"type\":\"int\",\"indexed\":true}" : "");
+    if (ent_schema_load_json(&sc, j, strlen(j), "many") != ENT_OK) fprintf(stderr, "\n  schema: %s\n", ent_errmsg());
+    free(j);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    return sc;
+}
+
+static int put_zz(ent_store *s, const char *u)
+{
+    ent_entity *e = NULL;
+    const ent_type *t = ent_store_type(s, "zz");
+    int rc;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    ENT_OK_(ent_entity_new(&e, t));
+    ENT_OK_(ent_entity_set_string(e, "u", u));
+    if (ent_type_field(t, "m")) ENT_OK_(ent_entity_set_int(e, "m", 7));
+    rc = ent_create(s, NULL, e);
+    ent_entity_free(e);
+    return rc;
+}
+
+static uint64_t count_of(ent_store *s, const char *type)
+{
+    uint64_t n = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ent_store_type(s, type));
+    ENT_OK_(ent_count(&n, s, NULL, ent_store_type(s, type)));
+    return n;
+}
+
+/* Another process evolves the store past the tables this process made room for while it holds
+ * the store open. The reload of the schema failed on the first table without room, and with it
+ * every transaction of the store: reads and writes of the types the process knew, the log's and
+ * the checkpoints' (a relay or a server stopped on ENT_FULL). It keeps working now on the tables
+ * it has; a type or an index it has no room for is a clear ENT_FULL, nothing of the write applied
+ * (never a write that skips an index: zz's new index "m" is such a table). */
+static void t_another_process_evolves_past_the_room(void)
+{
+    ent_schema *v1 = with_zz(1, 10, 0), *v2 = with_zz(2, 300, 1);
+    ent_store *a = NULL;
+    ent_txn *t = NULL;
+    uint64_t first = 0, last = 0, before;
+    pid_t pid;
+    int status = -1, rc;
+    ENT_TEST_MKDTEMP(dir, "many-tables");
+    ENT_OK_(ent_store_open(&a, dir, v1, NULL)); /* 32 tables and the store's own: room for 256 */
+    put_one(a, 9, "a", 1);
+    CU_ASSERT_EQUAL(put_zz(a, "z1"), ENT_OK);
+    ENT_OK_(ent_sub_create(a, "reader", 0));
+    if ((pid = fork()) == 0) { /* the other process: its own environment, sized for v2 */
+        ent_store *b = NULL;
+        int ok = ent_store_open(&b, dir, v2, NULL) == ENT_OK;
+        if (ok) {
+            ent_entity *e = NULL;
+            ok = ent_entity_new(&e, ent_store_type(b, "t299")) == ENT_OK && ent_entity_set_string(e, "u", "c") == ENT_OK &&
+                 ent_entity_set_int(e, "n", 3) == ENT_OK && ent_create(b, NULL, e) == ENT_OK;
+            ent_entity_free(e);
+        }
+        if (!ok) fprintf(stderr, "\n  other process: %s\n", ent_errmsg());
+        ent_store_close(b);
+        _exit(ok ? 0 : 1);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    waitpid(pid, &status, 0);
+    CU_ASSERT_FATAL(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* a read transaction (which loads version 2) */
+    rc = ent_txn_begin(&t, a, ENT_TXN_READ);
+    CU_ASSERT_EQUAL(rc, ENT_OK);
+    if (rc) fprintf(stderr, "\n  read txn: %s\n", ent_errmsg());
+    if (!rc) ent_txn_abort(t);
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(a)), 2);
+    /* the types it knew: read and written */
+    expect_one(a, 9, "a", 1);
+    put_one(a, 8, "b", 2);
+    expect_one(a, 8, "b", 2);
+    /* the log and the checkpoints */
+    ENT_OK_(ent_log_bounds(&first, &last, a, NULL));
+    CU_ASSERT_EQUAL(last, 4);
+    ENT_OK_(ent_sub_ack(a, NULL, "reader", last));
+    /* a type it has no room for: refused, saying what to do */
+    {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, ent_store_type(a, "t299")));
+        ENT_OK_(ent_entity_set_string(e, "u", "d"));
+        rc = ent_create(a, NULL, e);
+        ent_entity_free(e);
+        CU_ASSERT_EQUAL(rc, ENT_FULL);
+        CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NO_SPACE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "open it again"));
+    }
+    /* a type it knew whose new index it has no room for: refused whole, no record without its index */
+    before = count_of(a, "zz");
+    rc = put_zz(a, "z2");
+    CU_ASSERT_EQUAL(rc, ENT_FULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "open it again"));
+    CU_ASSERT_EQUAL(count_of(a, "zz"), before);
+    ent_store_close(a);
+    a = NULL;
+
+    /* reopened: room for all of it, and nothing lost or half-written */
+    ENT_OK_(ent_store_open(&a, dir, NULL, NULL));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    expect_one(a, 299, "c", 3);
+    expect_one(a, 8, "b", 2);
+    CU_ASSERT_EQUAL(count_of(a, "zz"), 1);
+    CU_ASSERT_EQUAL(count_of(a, "t299"), 1);
+    CU_ASSERT_EQUAL(put_zz(a, "z2"), ENT_OK);
+    verify_clean(a);
+    ent_store_close(a);
+    ent_schema_free(v1);
+    ent_schema_free(v2);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(t_thousand_tables), ENT_TEST(t_reopened_near_the_old_bound),
-                                          ENT_TEST(t_evolution_past_the_room_of_an_open_store), {NULL, NULL}};
+                                          ENT_TEST(t_evolution_past_the_room_of_an_open_store),
+                                          ENT_TEST(t_another_process_evolves_past_the_room), {NULL, NULL}};
     return ent_test_run("many_tables", cases);
 }

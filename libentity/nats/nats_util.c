@@ -103,10 +103,18 @@ static void ack_failed(ent_nats__acks *a, int refused, const char *fmt, const ch
 }
 
 /* What a JetStream refusal means for the relay's caller (ent_errdetail()), from the answer's
- * "err_code" (nats-server's JSErrCodes): a stream whose limits are reached with the discard-new
- * policy, or a server out of storage, has no room (removing messages or raising the limits lets
- * the same publish succeed); a message over the stream's or server's size limit is too large. */
-static int refusal_detail(const char *d, size_t n)
+ * "err_code" (nats-server's JSErrCodes) as nats-server 2.9 answers a publish:
+ *   10077 JSStreamStoreFailedF, "{err}": the stream's store said no. Its limits with the discard-new
+ *         policy say "maximum messages exceeded", "maximum bytes exceeded" or "maximum messages per
+ *         subject exceeded" (no room: removing messages or raising the limit lets the same publish
+ *         succeed), "message too large" is too large; other words (a store closed, a write that
+ *         failed) are no lack of room;
+ *   10023 "insufficient resources": the server's max_file_store or max_memory_store is reached;
+ *   10002 "resource limits exceeded for account": the account's JetStream max_file or max_mem;
+ *   10047, 10028: storage or memory the server cannot give (said to a stream's creation);
+ *   10054 "message size exceeds maximum allowed": the stream's max_msg_size.
+ * (nats_util.h) */
+int ent_nats__refusal_detail(const char *d, size_t n, const char *desc, size_t k)
 {
     const char *p = memmem(d, n, "\"err_code\":", 11);
     unsigned long code = 0;
@@ -115,11 +123,16 @@ static int refusal_detail(const char *d, size_t n)
     }
     for (; p < d + n && *p >= '0' && *p <= '9' && code < 1000000; p++) code = code * 10 + (unsigned long)(*p - '0');
     switch (code) {
-    case 10047: /* insufficient resources */
-    case 10077: /* maximum messages exceeded */
-    case 10078: /* maximum bytes exceeded */
+    case 10077:
+        if (k >= 8 && memcmp(desc, "maximum ", 8) == 0) return ENT_DETAIL_NO_SPACE;
+        if (k == 17 && memcmp(desc, "message too large", 17) == 0) return ENT_DETAIL_TOO_LARGE;
+        return ENT_DETAIL_NONE;
+    case 10002:
+    case 10023:
+    case 10028:
+    case 10047:
         return ENT_DETAIL_NO_SPACE;
-    case 10054: /* message size exceeds maximum allowed */
+    case 10054:
         return ENT_DETAIL_TOO_LARGE;
     default:
         return ENT_DETAIL_NONE;
@@ -163,7 +176,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         if (p)
             for (p += 15; p < d + n && *p != '"' && k < sizeof text - 1; p++) text[k++] = *p;
         text[k] = '\0';
-        ack_failed_detail(a, 1, refusal_detail(d, (size_t)n), "%s: %s", what, k ? text : "an error");
+        ack_failed_detail(a, 1, ent_nats__refusal_detail(d, (size_t)n, text, k), "%s: %s", what, k ? text : "an error");
     } else if (*tok >= '0' && *tok <= '9' && is_duplicate(d, (size_t)n)) {
         /* The relay publishes only seqs after the stream's last of the store: JetStream saw this
          * id within its duplicate window, in a message the stream no longer holds (deleted by

@@ -132,4 +132,8 @@ void ent_nats__unlock_dir(int fd);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
 
+/* The ENT_DETAIL_* of a JetStream refusal: d, n bytes, the answer; desc, k bytes, its
+ * "description" (nats_util.c says which err_codes mean what). */
+int ent_nats__refusal_detail(const char *d, size_t n, const char *desc, size_t k);
+
 #endif

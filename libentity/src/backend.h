@@ -100,6 +100,9 @@ enum {
     ENT_TBL_CREATE = 1,  /* create when missing (write transactions only) */
     ENT_TBL_DUPSORT = 2  /* several sorted values per key */
 };
+/* The handle of a table that exists but that this open of the store has no room for (table()'s
+ * ENT_FULL): a layout holds it so that the other tables stay usable; bk.c refuses every call on it. */
+#define ENT__TBL_ABSENT 0xffffffffu
 /* put flags */
 enum {
     ENT_PUT_NOOVERWRITE = 1, /* fail with ENT_CONFLICT if the key exists (DUPSORT: the pair) */
@@ -137,7 +140,9 @@ typedef struct ent_backend_ops {
     /* Resolve a named table inside txn (ENT_TBL_CREATE needs a write txn). The handle is valid
      * for the life of `be` once the txn that created it commits; if that txn aborts, a created
      * handle is forgotten. Returns ENT_OK, ENT_NOTFOUND (missing, no CREATE), ENT_FULL (too many
-     * tables), ENT_READONLY. */
+     * tables), ENT_READONLY. An ENT_FULL because this open of the store has no room for another
+     * table (the table exists, another process made it: LMDB's maxdbs) sets *out_tbl to
+     * ENT__TBL_ABSENT and leaves txn usable. */
     int (*table)(ent_bk *be, ent_btxn *txn, const char *name, unsigned flags, unsigned *out_tbl);
 
     int (*txn_begin)(ent_bk *be, int write, ent_btxn **out_txn);

@@ -136,6 +136,7 @@ again:
     for (i = 0; i < e->maxtab && e->tab[i].state != TAB_FREE; i++) {}
     if (i == e->maxtab) {
         rc = tables_full(e, name);
+        if (!create) *out_tbl = ENT__TBL_ABSENT; /* it exists: the other tables stay usable */
         goto done;
     }
     unsigned of = create ? MDB_CREATE | ((flags & ENT_TBL_DUPSORT) ? MDB_DUPSORT : 0) : 0;

@@ -190,9 +190,21 @@ int ent__bk_table(ent_txn *t, const char *name, unsigned flags, unsigned *out_tb
     return OPS(s)->table(s->bk.be, t->bt, name, flags, out_tbl);
 }
 
+/* A table of the store's schema that this process could not open (ENT__TBL_ABSENT): another
+ * process's evolution made more tables than the room this process opened the store with. The
+ * layout keeps the tables it could open usable; a call on one it could not says so here. */
+static int absent(const ent_txn *t)
+{
+    return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE,
+                     "store %s: a table of its schema is not open in this process: another process evolved the store past "
+                     "the tables this process made room for when it opened it; close every handle of the store in this "
+                     "process and open it again", t->s->path && t->s->path[0] ? t->s->path : "(memory)");
+}
+
 int ent__bk_get(ent_txn *t, unsigned tbl, const ent_slice *k, ent_slice *out_v)
 {
     ent_store *s = t->s;
+    if (tbl == ENT__TBL_ABSENT) return absent(t);
     if (k->len > s->bk.lim.max_key) return ENT_NOTFOUND; /* longer than any stored key */
     return OPS(s)->get(t->bt, tbl, k, out_v);
 }
@@ -200,6 +212,7 @@ int ent__bk_get(ent_txn *t, unsigned tbl, const ent_slice *k, ent_slice *out_v)
 int ent__bk_put(ent_txn *t, unsigned tbl, const ent_slice *k, const ent_slice *v, unsigned flags)
 {
     ent_store *s = t->s;
+    if (tbl == ENT__TBL_ABSENT) return absent(t);
     if (k->len > s->bk.lim.max_key)
         return ent__errd(ENT_FULL, ENT_DETAIL_TOO_LARGE, "key of %zu bytes exceeds the backend limit of %zu", k->len,
                          s->bk.lim.max_key);
@@ -209,19 +222,21 @@ int ent__bk_put(ent_txn *t, unsigned tbl, const ent_slice *k, const ent_slice *v
 int ent__bk_del(ent_txn *t, unsigned tbl, const ent_slice *k, const ent_slice *v)
 {
     ent_store *s = t->s;
+    if (tbl == ENT__TBL_ABSENT) return absent(t);
     return OPS(s)->del(t->bt, tbl, k, v);
 }
 
 int ent__bk_clear(ent_txn *t, unsigned tbl)
 {
     ent_store *s = t->s;
+    if (tbl == ENT__TBL_ABSENT) return absent(t);
     return OPS(s)->clear(t->bt, tbl);
 }
 
 int ent__bk_cursor_open(ent_txn *t, unsigned tbl, ent_bcur **out_cur)
 {
     ent_store *s = t->s;
-    int rc = OPS(s)->cursor_open(t->bt, tbl, out_cur);
+    int rc = tbl == ENT__TBL_ABSENT ? absent(t) : OPS(s)->cursor_open(t->bt, tbl, out_cur);
     if (rc) *out_cur = NULL;
     return rc;
 }

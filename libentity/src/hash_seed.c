@@ -1,28 +1,74 @@
-/* The process's seed for the hashes of in-memory tables whose keys come from outside (the key
- * table of a free-form map: keys of a JSON body, of a record, of a host's paths). Unseeded, a
- * client that knows the hash can send a map whose keys all land in one slot and every look-up
- * then walks them all: n keys cost n^2/2 comparisons, as before these maps had a table. With a
- * random seed per process such keys must be found against this process, which it never shows:
- * the tables are never stored, printed or ordered by (a map's pairs keep their insertion order).
- * Not a keyed hash in the cryptographic sense (SipHash): it raises the cost of a crafted set from
- * a lookup in a table of known collisions to guessing the seed's bits. */
+/* The hash of in-memory tables whose keys come from outside (the key table of a free-form map:
+ * keys of a JSON body, of a record, of a host's paths), keyed by a random key drawn once per
+ * process. Unkeyed, a client that knows the hash sends a map whose keys all land in one slot, and
+ * every look-up then walks them all: n keys cost n^2/2 comparisons, as before these maps had a
+ * table. The key is never shown: the tables are never stored, printed or ordered by (a map's pairs
+ * keep their insertion order), and a forked child keeps its parent's (its tables came along).
+ *
+ * SipHash-1-3 (Aumasson and Bernstein; the hash of Python's and Rust's tables), not a seed mixed
+ * into a multiply-xorshift hash: such a hash (this file's first version) was keyed only in its
+ * first state, and its last step carried a difference in the high bits of the final bytes to
+ * bits no table looks at, so 7-byte keys differing in their last two bytes shared a slot in every
+ * process whatever the seed (test_free_form_seed_independent_keys). Seeded MurmurHash and CityHash
+ * fell to such differences the same way; SipHash is built so that finding keys that collide
+ * without the key costs guessing its 128 bits. */
+#include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "store_int.h"
 #include "value_int.h"
 
-static uint64_t seed; /* atomic; 0: not drawn yet (a drawn 0 is made 1) */
+static uint64_t key0, key1;
+static int key_ready; /* atomic: 1 once key0 and key1 are drawn (a look-up skips pthread_once's call) */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
-uint64_t ent__hash_seed(void)
+/* (pthread_once: a table built with one key must be searched with the same, by every thread) */
+static void draw_key(void)
 {
-    uint64_t s = __atomic_load_n(&seed, __ATOMIC_ACQUIRE), mine = 0, expected = 0;
     uint8_t b[16];
-    if (s) return s;
-    ent__random_uuid(b);
-    for (int i = 0; i < 8; i++) mine = mine << 8 | (uint64_t)(b[i] ^ b[i + 8]);
-    if (!mine) mine = 1;
-    /* Two threads may draw at once: one value wins and both use it, since a table built with one
-     * seed must be searched with the same. */
-    if (__atomic_compare_exchange_n(&seed, &expected, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return mine;
-    return expected;
+    ent__random_uuid(b); /* 122 random bits: 6 of its bits are the UUID's version and variant */
+    memcpy(&key0, b, 8);
+    memcpy(&key1, b + 8, 8);
+    __atomic_store_n(&key_ready, 1, __ATOMIC_RELEASE);
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                     \
+    do {                                                                                             \
+        v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32);                                    \
+        v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                                                       \
+        v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                                                       \
+        v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32);                                    \
+    } while (0)
+
+uint64_t ent__key_hash(const void *data, size_t n)
+{
+    const unsigned char *k = data;
+    uint64_t v0, v1, v2, v3, m, b = (uint64_t)n << 56;
+    if (!__atomic_load_n(&key_ready, __ATOMIC_ACQUIRE)) pthread_once(&key_once, draw_key);
+    v0 = key0 ^ 0x736f6d6570736575u;
+    v1 = key1 ^ 0x646f72616e646f6du;
+    v2 = key0 ^ 0x6c7967656e657261u;
+    v3 = key1 ^ 0x7465646279746573u;
+    for (; n >= 8; k += 8, n -= 8) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(&m, k, 8); /* one load where the words are little-endian already */
+#else
+        m = (uint64_t)k[0] | (uint64_t)k[1] << 8 | (uint64_t)k[2] << 16 | (uint64_t)k[3] << 24 | (uint64_t)k[4] << 32 |
+            (uint64_t)k[5] << 40 | (uint64_t)k[6] << 48 | (uint64_t)k[7] << 56;
+#endif
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    while (n--) b |= (uint64_t)k[n] << (8 * n);
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
 }

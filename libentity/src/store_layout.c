@@ -34,6 +34,20 @@ void ent__table_name(char *buf, size_t size, char tag, const ent_type *t, const 
         snprintf(buf, size, "%c:%s", tag, t->name);
 }
 
+/* Table `name` of a layout in t. Without create (a reload: another process evolved the schema), a
+ * table this process has no room for (LMDB's maxdbs, fixed when it opened the store) is held as
+ * ENT__TBL_ABSENT, which bk.c refuses with the way out: the process keeps working on the tables
+ * it has (those of the types it knew), where failing the reload stopped every read and write of
+ * the store, the log's and checkpoints' too, until it reopened it. */
+static int layout_table(ent_txn *t, const char *name, unsigned flags, int create, unsigned *out)
+{
+    unsigned tbl = 0;
+    int rc = ent__bk_table(t, name, flags, &tbl);
+    if (rc == ENT_FULL && !create && tbl == ENT__TBL_ABSENT) rc = ENT_OK;
+    if (rc == ENT_OK) *out = tbl;
+    return rc;
+}
+
 /* Resolve (creating when `create`) every table of schema `sc` inside txn t.
  * out: a new layout owning sc on ENT_OK. */
 int ent__layout_open(ent_layout **out, ent_txn *t, ent_schema *sc, uint64_t gen, int create)
@@ -50,7 +64,7 @@ int ent__layout_open(ent_layout **out, ent_txn *t, ent_schema *sc, uint64_t gen,
     for (size_t i = 0; i < sc->n_types; i++) {
         const ent_type *ty = sc->types[i];
         ent__table_name(name, sizeof name, 't', ty, NULL);
-        if ((rc = ent__bk_table(t, name, flags, &l->data[i]))) goto fail;
+        if ((rc = layout_table(t, name, flags, create, &l->data[i]))) goto fail;
         l->idx[i] = calloc(ty->n_indexes ? ty->n_indexes : 1, sizeof **l->idx);
         if (!l->idx[i]) {
             rc = ENT_NOMEM;
@@ -60,7 +74,7 @@ int ent__layout_open(ent_layout **out, ent_txn *t, ent_schema *sc, uint64_t gen,
             const ent_field *f = ty->indexes[j];
             int uniq = f->unique;
             ent__table_name(name, sizeof name, uniq ? 'u' : 'x', ty, f);
-            rc = ent__bk_table(t, name, flags | (uniq ? 0 : ENT_TBL_DUPSORT), &l->idx[i][j]);
+            rc = layout_table(t, name, flags | (uniq ? 0 : ENT_TBL_DUPSORT), create, &l->idx[i][j]);
             if (rc) goto fail;
         }
     }

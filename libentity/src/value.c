@@ -333,20 +333,8 @@ typedef struct obj_slot {
     uint32_t h;
 } obj_slot;
 
-/* Seeded per process (hash_seed.c): keys crafted to collide here would collide nowhere else. */
-static uint32_t key_hash(const char *k, size_t n)
-{
-    uint64_t h = (0x9E3779B97F4A7C15u ^ n ^ ent__hash_seed()) * 0xff51afd7ed558ccdu, w;
-    for (; n >= 8; k += 8, n -= 8) {
-        memcpy(&w, k, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdu;
-        h ^= h >> 32;
-    }
-    for (w = 0; n; n--) w = (w << 8) | (unsigned char)k[n - 1];
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
-    h ^= h >> 29;
-    return (uint32_t)h;
-}
+/* Keyed per process (hash_seed.c): keys crafted to collide here would collide nowhere else. */
+static uint32_t key_hash(const char *k, size_t n) { return (uint32_t)ent__key_hash(k, n); }
 
 static obj_slot *obj_tab(const ent_val *o) { return (obj_slot *)(void *)(o->u.o.kv + o->u.o.cap); }
 

@@ -32,6 +32,7 @@
 #include <nats/nats.h>
 
 #include "backend_fault.h"
+#include "nats_util.h"
 #include "test_util.h"
 
 static char dir[ENT_TEST_PATH_MAX], url[64], port[16];
@@ -1392,6 +1393,132 @@ static void test_error_details(void)
     ent_schema_free(sc);
 }
 
+/* JetStream's storage limits, as nats-server answers a publish past them: the server's
+ * max_file_store ("insufficient resources", err_code 10023) and an account's max_file ("resource
+ * limits exceeded for account", 10002). Both are a lack of room (ENT_DETAIL_NO_SPACE); they were
+ * NONE, when only 10047 (said to a stream's creation, never to a publish) counted. A server of
+ * their own, on a port held as the suite's is. */
+static void relay_until_refused(const char *u, const char *stream, const char *path, const char *words)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char big[2048];
+    int rc = ENT_OK;
+    so.durability = ENT_NONE;
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    ro.url = u;
+    ro.stream = stream;
+    ro.log = quiet;
+    ro.once = 1;
+    /* (bounded: 64 events of 2 KiB are over either limit) */
+    for (int i = 0; i < 64 && rc == ENT_OK; i++) {
+        add_item(p, big);
+        rc = ent_relay_run(p, &ro, NULL);
+    }
+    CU_ASSERT_EQUAL(rc, ENT_FULL);
+    CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_NO_SPACE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), words));
+    if (!strstr(ent_errmsg(), words) || ent_errdetail() != ENT_DETAIL_NO_SPACE)
+        fprintf(stderr, "\n  %s: %d detail %d: %s\n", stream, rc, ent_errdetail(), ent_errmsg());
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
+static void test_error_details_storage_limits(void)
+{
+    char conf[ENT_TEST_PATH_MAX], sd[ENT_TEST_PATH_MAX], path[ENT_TEST_PATH_MAX], u[96], lport[16];
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int one = 1, hold = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), up = 0;
+    pid_t srv;
+    FILE *f;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_FATAL(hold >= 0 && !setsockopt(hold, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) &&
+                    !bind(hold, (struct sockaddr *)&a, sizeof a) && !getsockname(hold, (struct sockaddr *)&a, &al));
+    snprintf(lport, sizeof lport, "%d", ntohs(a.sin_port));
+    ENT_TEST_PATH(conf, "%s/limits.conf", dir);
+    ENT_TEST_PATH(sd, "%s/js-limits", dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(conf, "w"));
+    fprintf(f, "listen: \"127.0.0.1:%s\"\njetstream { store_dir: \"%s\", max_file_store: 16384 }\n"
+               "accounts { A { jetstream { max_file: 4096 }, users [ {user: a, password: a} ] },\n"
+               "  B { jetstream: enabled, users [ {user: b, password: b} ] } }\n", lport, sd);
+    fclose(f);
+    if ((srv = fork()) == 0) {
+        int dn = open("/dev/null", O_WRONLY);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(dn, 1);
+        dup2(dn, 2);
+        execlp("nats-server", "nats-server", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(u, sizeof u, "nats://b:b@127.0.0.1:%s", lport);
+    for (int i = 0; i < 200 && !up; i++) {
+        natsConnection *nc = NULL;
+        if (natsConnection_ConnectTo(&nc, u) == NATS_OK) {
+            natsConnection_Destroy(nc);
+            up = 1;
+        } else {
+            nap_ms(25);
+        }
+    }
+    CU_ASSERT(up);
+    if (up) {
+        /* (the account's first: what it stores counts against the server's limit too) */
+        snprintf(u, sizeof u, "nats://a:a@127.0.0.1:%s", lport);
+        ENT_TEST_PATH(path, "%s/limit-account", dir);
+        relay_until_refused(u, "ACCOUNTFULL", path, "resource limits exceeded for account");
+        snprintf(u, sizeof u, "nats://b:b@127.0.0.1:%s", lport);
+        ENT_TEST_PATH(path, "%s/limit-server", dir);
+        relay_until_refused(u, "SERVERFULL", path, "insufficient resources");
+    }
+    kill(srv, SIGTERM);
+    waitpid(srv, NULL, 0);
+    close(hold);
+}
+
+/* The classification itself, on nats-server 2.9.10's own answers (captured from a server with
+ * each limit reached) and on err_code 10077's other descriptions: the store's failures that are
+ * no lack of room (a store closed) were NO_SPACE, 10077 being taken for "maximum messages". */
+static void test_refusal_details(void)
+{
+    static const struct {
+        const char *ack, *desc;
+        int detail;
+    } cases[] = {
+        {"{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum bytes exceeded\"},\"stream\":\"B\",\"seq\":0}",
+         "maximum bytes exceeded", ENT_DETAIL_NO_SPACE},
+        {"{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum messages exceeded\"},\"stream\":\"M\",\"seq\":0}",
+         "maximum messages exceeded", ENT_DETAIL_NO_SPACE},
+        {"{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum messages per subject exceeded\"},\"stream\":\"P\","
+         "\"seq\":0}", "maximum messages per subject exceeded", ENT_DETAIL_NO_SPACE},
+        {"{\"error\":{\"code\":503,\"err_code\":10023,\"description\":\"insufficient resources\"},\"stream\":\"T\",\"seq\":0}",
+         "insufficient resources", ENT_DETAIL_NO_SPACE},
+        {"{\"error\":{\"code\":400,\"err_code\":10002,\"description\":\"resource limits exceeded for account\"},\"stream\":\"A\","
+         "\"seq\":0}", "resource limits exceeded for account", ENT_DETAIL_NO_SPACE},
+        {"{\"error\":{\"code\":400,\"err_code\":10054,\"description\":\"message size exceeds maximum allowed\"},\"stream\":\"S\","
+         "\"seq\":0}", "message size exceeds maximum allowed", ENT_DETAIL_TOO_LARGE},
+        {"{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"message too large\"},\"stream\":\"S\",\"seq\":0}",
+         "message too large", ENT_DETAIL_TOO_LARGE},
+        {"{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"store closed\"},\"stream\":\"C\",\"seq\":0}",
+         "store closed", ENT_DETAIL_NONE},
+        {"{\"error\":{\"code\":503,\"err_code\":10078,\"description\":\"something else\"},\"stream\":\"C\",\"seq\":0}",
+         "something else", ENT_DETAIL_NONE},
+        {"{\"error\":{\"code\":503,\"description\":\"no code\"}}", "no code", ENT_DETAIL_NONE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int d = ent_nats__refusal_detail(cases[i].ack, strlen(cases[i].ack), cases[i].desc, strlen(cases[i].desc));
+        CU_ASSERT_EQUAL(d, cases[i].detail);
+        if (d != cases[i].detail) fprintf(stderr, "\n  %s: %d, not %d\n", cases[i].desc, d, cases[i].detail);
+    }
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -1502,6 +1629,7 @@ int main(void)
                                            ENT_TEST(test_relay_backoff), ENT_TEST(test_mirror_backoff),
                                            ENT_TEST(test_mirror_once_gives_up), ENT_TEST(test_mirror_stop_server_hung),
                                            ENT_TEST(test_relay_stop_server_hung), ENT_TEST(test_error_details),
+                                           ENT_TEST(test_error_details_storage_limits), ENT_TEST(test_refusal_details),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
