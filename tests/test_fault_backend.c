@@ -218,9 +218,52 @@ static void test_held_back(void)
 static void test_fault_lmdb(void) { backend_loop("lmdb"); }
 static void test_fault_memory(void) { backend_loop("memory"); }
 
+/* ent_store_sync(): whatever the durability, the call reaches the backend's sync (forced: an
+ * LMDB store opened `none` is synced too), its failure comes back, a read-only handle is refused
+ * and a memory store has nothing to sync. */
+static void test_store_sync(void)
+{
+    char *base = fw_tmpdir("store-sync"), path[ENT_TEST_PATH_MAX];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *ro = NULL, *m = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    static const char sj[] = "{\"schema\":\"sy\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{"
+                             "\"n\":{\"id\":1,\"type\":\"int\"}}}}}";
+    ENT_TEST_PATH(path, "%s/s", base);
+    ENT_OK_(ent_schema_load_json(&sc, sj, strlen(sj), "sy"));
+    o.durability = ENT_NONE;
+    o.backend = "fault:lmdb";
+    ENT_OK_(ent_store_open(&s, path, sc, &o));
+    ent__fault_reset();
+    ENT_OK_(ent_store_sync(s));
+    CU_ASSERT_EQUAL(ent__fault_calls(), 1);
+    ent__fault_arm_named("sync", 1, ENT_IO);
+    CU_ASSERT_EQUAL(ent_store_sync(s), ENT_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "fault injected"));
+    ent__fault_reset();
+    ENT_OK_(ent_store_sync(s));
+    o.backend = NULL;
+    o.read_only = 1;
+    o.durability = ENT_DURABILITY_STORED;
+    ENT_OK_(ent_store_open(&ro, path, NULL, &o));
+    CU_ASSERT_EQUAL(ent_store_sync(ro), ENT_READONLY);
+    o.read_only = 0;
+    o.backend = "memory";
+    ENT_OK_(ent_store_open(&m, NULL, sc, &o));
+    ENT_OK_(ent_store_sync(m));
+    CU_ASSERT_EQUAL(ent_store_sync(NULL), ENT_INVALID);
+    ent_store_close(m);
+    ent_store_close(ro);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    fw_rmrf(path);
+    rmdir(base);
+    free(base);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_fault_lmdb), ENT_TEST(test_fault_memory), ENT_TEST(test_held_back),
-                                         {NULL, NULL}};
+                                         ENT_TEST(test_store_sync), {NULL, NULL}};
     return ent_test_run("fault_backend", cases);
 }

@@ -46,7 +46,32 @@ typedef struct relay {
     int64_t max_msg;         /* the stream's max_msg_size (headers and body), <= 0: none */
     uint64_t replay_upto;    /* seqs up to this one were published to the stream before (it lost
                               * them): published one at a time, see publish() */
+    uint64_t synced;         /* events up to this seq are known durable (sync_seen) */
+    uint32_t schema_synced;  /* schema versions up to this one are known durable */
+    int store_failed;        /* the failure is the store's (a sync), not a lost connection */
 } relay;
+
+/* Nothing goes out that the store may still lose. A reader sees a commit as soon as its meta
+ * page is written, before its last sync returns (LMDB; a durable group commit syncs after it lets
+ * the writer go), and a `lazy` or `none` store syncs later or never: published then, an event a
+ * power cut takes from the store stays in the stream, and the seq is used again for another.
+ * So before publishing anything newer than the last sync it saw, the relay syncs the store
+ * itself: every commit visible before the sync is durable after it, and the log's last seq read
+ * before it bounds what it covers (one fdatasync per catch-up, not per event). */
+static int sync_seen(relay *r)
+{
+    uint64_t first = 0, last = 0;
+    uint32_t top = r->marks_top;
+    int rc = ent_log_bounds(&first, &last, r->s, NULL);
+    if (!rc) rc = ent_store_sync(r->s);
+    if (rc) {
+        r->store_failed = 1;
+        return ent_error_set_detail(rc, ent_errdetail(), "syncing the store before publishing: %s", ent_errmsg());
+    }
+    if (last > r->synced) r->synced = last;
+    if (top > r->schema_synced) r->schema_synced = top;
+    return ENT_OK;
+}
 
 static void drop(relay *r)
 {
@@ -315,6 +340,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         char *json = NULL, mid[96], ver[16], after[24];
         uint32_t v = r->marks[i].version;
         if (v <= r->schema_pub || v > need) continue;
+        if (v > r->schema_synced && (rc = sync_seen(r))) return rc;
         if ((rc = ent_store_schema_json(&json, r->s, v))) return rc;
         snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
         snprintf(ver, sizeof ver, "%" PRIu32, v);
@@ -468,6 +494,10 @@ static int batch(relay *r, uint64_t *out_n)
         if (rc && rc != ENT_NOTFOUND) return rc;
         /* A transaction commits whole: when the log shows nothing after an event (in a snapshot
          * that holds it), its transaction has ended. */
+        if (r->ahead->seq > r->synced && (rc = sync_seen(r))) {
+            ent_event_free(ev);
+            return rc;
+        }
         if ((rc = publish_schemas(r, r->ahead->seq, &msgs))) {
             ent_event_free(ev);
             return rc;
@@ -669,6 +699,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             rc = ENT_OK; /* the stop closed the connection under a publish: the acks in are checkpointed below */
             break;
         }
+        if (rc && r.store_failed) break; /* the store's failure, not NATS's: no reconnect mends it */
         if (rc == ENT_IO) {
             /* A loss that comes back at once after each reconnect (JetStream answering 503 to
              * every publish) looped without a pause, and with once for ever. Once gives up after

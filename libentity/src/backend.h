@@ -215,9 +215,10 @@ typedef struct ent_backend_ops {
     /* ENT_BK_CAP_SYNC_APART. txn_commit_unsynced commits as txn_commit does, except that on a
      * durable store the commit is durable only once a later sync() returns (the store is never
      * corrupt meanwhile, and the change counter moves then). sync: make every commit so far
-     * durable; ENT_OK at once when not durable. Both return what txn_commit returns. */
+     * durable; ENT_OK at once when not durable, unless force (ent_store_sync(): every commit
+     * this handle can see made durable, whatever the mode). Both return what txn_commit returns. */
     int (*txn_commit_unsynced)(ent_btxn *txn);
-    int (*sync)(ent_bk *be);
+    int (*sync)(ent_bk *be, int force);
 
     /* ENT_BK_CAP_CHECK_PAGES (version 3). Check the engine's own structures (LMDB: every page of
      * the read txn's snapshot) without following anything before it is checked, so that damage

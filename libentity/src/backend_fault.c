@@ -224,11 +224,11 @@ static int f_txn_commit_unsynced(ent_btxn *txn)
     return rc;
 }
 
-static int f_sync(ent_bk *be)
+static int f_sync(ent_bk *be, int force)
 {
     fbe *b = (fbe *)be;
     int rc = inject("sync");
-    return rc ? rc : b->in->sync(b->be);
+    return rc ? rc : b->in->sync(b->be, force);
 }
 
 static int f_sp_begin(ent_btxn *txn)

@@ -500,15 +500,19 @@ static int l_txn_commit_unsynced(ent_btxn *vtxn)
     return commit_as(t, durable ? ENT__DUR_LAZY : t->be->dur, !durable);
 }
 
-static int l_sync(ent_bk *vbe)
+static int l_sync(ent_bk *vbe, int force)
 {
     lbe *be = (lbe *)vbe;
     lenv *e = be->e;
     int mrc;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
-    if (be->dur != ENT__DUR_DURABLE) return ENT_OK;
-    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing a commit", 1);
-    ent__lmdb_notify_bump(e);
+    if (be->dur != ENT__DUR_DURABLE && !force) return ENT_OK;
+    if (be->read_only)
+        return ent__err(ENT_READONLY, "store %s: opened read-only, it cannot sync its file", e->path);
+    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing the store's file", 1);
+    /* A group commit's own sync: its commit is durable now (the change counter moves then). A
+     * forced one has made nothing new visible. */
+    if (!force) ent__lmdb_notify_bump(e);
     return ENT_OK;
 }
 

@@ -137,7 +137,14 @@ int ent__bk_sync(ent_store *s)
 {
     int rc = ent__bk_fork_check(&s->bk, s->path);
     if (rc) return rc;
-    return (s->bk.lim.caps & ENT_BK_CAP_SYNC_APART) ? OPS(s)->sync(s->bk.be) : ENT_OK;
+    return (s->bk.lim.caps & ENT_BK_CAP_SYNC_APART) ? OPS(s)->sync(s->bk.be, 0) : ENT_OK;
+}
+
+int ent__bk_sync_force(ent_store *s)
+{
+    int rc = ent__bk_fork_check(&s->bk, s->path);
+    if (rc) return rc;
+    return (s->bk.lim.caps & ENT_BK_CAP_SYNC_APART) ? OPS(s)->sync(s->bk.be, 1) : ENT_OK;
 }
 
 int ent__bk_sp_begin(ent_txn *t)

@@ -347,6 +347,13 @@ const char *ent_store_backend(const ent_store *s) { return s ? ent__bk_name(&s->
 ent_durability ent_store_durability(const ent_store *s) { return s ? s->durability : ENT_DURABILITY_STORED; }
 const char *ent_store_path(const ent_store *s) { return s ? s->path : ""; }
 
+int ent_store_sync(ent_store *s)
+{
+    if (!s) return ent__err(ENT_INVALID, "ent_store_sync: s is NULL");
+    if (s->read_only) return ent__err(ENT_READONLY, "store %s: opened read-only, it cannot sync its file", s->path);
+    return ent__bk_sync_force(s);
+}
+
 
 int ent_store_get_info(ent_store_info *out, ent_store *s)
 {

@@ -1519,6 +1519,53 @@ static void test_refusal_details(void)
     }
 }
 
+/* ---- the relay publishes only what the store cannot lose ----------------------------------------
+ * A commit is visible to readers (the relay) before its last sync returns, and a `lazy` or `none`
+ * store syncs later or never: an event published then and lost from the store by a power cut
+ * stayed in the stream, its seq used again for another. The relay syncs the store (ent_store_sync)
+ * before it publishes events newer than the last sync it saw; a store whose sync fails gets
+ * nothing published and the relay stops at once with the store's error (not taken for a lost
+ * NATS, retried five times). The fault backend fails the sync, as a dying disk would. */
+static void test_relay_syncs_before_publishing(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX];
+    int ok = 0, rc;
+    so.durability = ENT_NONE;
+    so.backend = "fault:lmdb";
+    ENT_TEST_PATH(path, "%s/rsync", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    ro.url = url;
+    ro.stream = "RSYNC";
+    ro.log = quiet;
+    ro.once = 1;
+    ent__fault_reset();
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    CU_ASSERT(ent__fault_calls() > 0);
+    CU_ASSERT_EQUAL(stream_events("RSYNC", ent_store_id(p), &ok), 1);
+    add_item(p, "two");
+    add_item(p, "three");
+    ent__fault_reset();
+    ent__fault_arm_named("sync", 1, ENT_IO);
+    rc = ent_relay_run(p, &ro, NULL);
+    CU_ASSERT_EQUAL(rc, ENT_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "syncing the store before publishing"));
+    CU_ASSERT_EQUAL(ent__fault_fired(), 1);
+    CU_ASSERT_EQUAL(stream_events("RSYNC", ent_store_id(p), &ok), 1); /* nothing it could lose */
+    CU_ASSERT(ok);
+    ent__fault_reset();
+    ENT_OK_(ent_relay_run(p, &ro, NULL)); /* the disk is back: the rest goes out, once */
+    CU_ASSERT_EQUAL(stream_events("RSYNC", ent_store_id(p), &ok), 3);
+    CU_ASSERT(ok);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* A memory store has no directory to lock: its handle is what a second relay is refused on. */
 static void test_one_relay_memory(void)
 {
@@ -1629,6 +1676,7 @@ int main(void)
                                            ENT_TEST(test_relay_backoff), ENT_TEST(test_mirror_backoff),
                                            ENT_TEST(test_mirror_once_gives_up), ENT_TEST(test_mirror_stop_server_hung),
                                            ENT_TEST(test_relay_stop_server_hung), ENT_TEST(test_error_details),
+                                           ENT_TEST(test_relay_syncs_before_publishing),
                                            ENT_TEST(test_error_details_storage_limits), ENT_TEST(test_refusal_details),
                                            {NULL, NULL}};
     int rc;

@@ -117,6 +117,14 @@ ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
  * ENT_DURABILITY_STORED). */
 ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
 ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
+/* Make every commit this handle can see durable now, whatever the durability in force: on a
+ * `lazy` or `none` store, what a host wants safe before it tells the world (LMDB: one fdatasync
+ * of data.mdb); on a `durable` one, also the commits of other processes that are visible while
+ * their own sync is still under way (LMDB shows readers a commit before its last sync returns).
+ * The NATS relay calls it before it publishes events it has not seen synced. A memory store has
+ * nothing to make durable: ENT_OK.
+ * Returns ENT_OK, ENT_READONLY (a read-only handle), ENT_IO, ENT_BUSY (in a forked child). */
+ENT_EXTERN(int) ent_store_sync(ent_store *s);
 /* The path the store was opened at, as given ("" for a memory store opened with none): for files
  * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
  * ent_store_close(). */
