@@ -509,7 +509,10 @@ static int l_sync(ent_bk *vbe, int force)
     if (be->dur != ENT__DUR_DURABLE && !force) return ENT_OK;
     if (be->read_only)
         return ent__err(ENT_READONLY, "store %s: opened read-only, it cannot sync its file", e->path);
-    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing the store's file", 1);
+    if ((mrc = mdb_env_sync(e->env, 1))) {
+        if (force) return ent__lmdb_lerr(mrc, "store %s: syncing its file: the commits so far are not known to be on disk", e->path);
+        return ent__lmdb_werr(e, mrc, "syncing a commit", 1);
+    }
     /* A group commit's own sync: its commit is durable now (the change counter moves then). A
      * forced one has made nothing new visible. */
     if (!force) ent__lmdb_notify_bump(e);
