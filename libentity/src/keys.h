@@ -32,6 +32,9 @@ int ent__pk_decode(ent_key *out, ent_key_kind kk, const void *p, size_t n);
  * not fit the field), ENT_NOMEM. */
 int ent__ikey_from_val(ent_buf *b, const struct ent_field *f, const ent_val *v);
 int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value *v);
+/* 1 when ik (n bytes) is the index key ent__ikey_from_val() makes of v for f, else 0 (also when
+ * v does not fit f). */
+int ent__ikey_matches(const struct ent_field *f, const ent_val *v, const void *ik, size_t n);
 
 /* At most max bytes of p (n bytes) in double quotes for a message, control characters (NUL too,
  * where the text used to end), '"' and '\\' escaped as in JSON, so that "a\u0000b" does not read
