@@ -455,6 +455,27 @@ static int check_schema(vctx *v)
     return ENT_OK;
 }
 
+/* The meta's small values that an open reads without refusing them: a damaged store id leaves a
+ * read-only open without an id, a damaged durability byte reads as durable. */
+static int check_meta(vctx *v)
+{
+    ent_slice val;
+    int rc = ent__meta_get(&val, v->t, "store_id");
+    if (rc == ENT_OK && val.len != 16)
+        problem(v, "meta \"store_id\": %zu bytes, expected 16: the store's id is damaged", val.len);
+    else if (rc && rc != ENT_NOTFOUND)
+        return rc;
+    rc = ent__meta_get(&val, v->t, "durability");
+    if (rc == ENT_OK && val.len != 1)
+        problem(v, "meta \"durability\": %zu bytes, expected 1: damaged (the store opens as durable)", val.len);
+    else if (rc == ENT_OK && *(const uint8_t *)val.data > ENT_NONE)
+        problem(v, "meta \"durability\": %u is no durability: damaged (the store opens as durable)",
+                *(const uint8_t *)val.data);
+    else if (rc && rc != ENT_NOTFOUND)
+        return rc;
+    return ENT_OK;
+}
+
 int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, void *payload)
 {
     vctx v;
@@ -475,6 +496,7 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
     }
     if (!rc) rc = check_pages(&v);
     if (!rc && v.problems == 0) rc = check_schema(&v);
+    if (!rc && !v.pages_bad) rc = check_meta(&v);
     /* Damaged pages: nothing reads further, the engine would follow them (LMDB: SIGSEGV). */
     for (size_t i = 0; !rc && !v.pages_bad && i < v.t->lay->schema->n_types; i++) {
         const ent_type *type = v.t->lay->schema->types[i];
