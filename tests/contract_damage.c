@@ -233,6 +233,48 @@ static void t_record_version_out_of_range(void)
     }
 }
 
+/* A damaged event in the middle of a batch: the events before it are handed out, then the damage
+ * is ENT_CORRUPT naming its seq, and stays so. The whole batch was lost with it (`entity events`
+ * printed nothing of a log whose 5th event was damaged, `--limit 1` from seq 4 neither). Also a
+ * cursor that starts right at it, and one filtered to a type. */
+static void t_log_damage_after_good_events(void)
+{
+    uint8_t kb[8];
+    ent_log_cursor *c = NULL;
+    ent_event *ev = NULL;
+    ent_txn *t = NULL;
+    ent_slice k = {kb, 8}, v = {"\xc1\xc1", 2};
+    uint64_t want = 1;
+    int rc;
+    setup(); /* events 1..6 */
+    ent__enc_u64(kb, 5);
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent__bk_put(t, S->t_log, &k, &v, 0));
+    ENT_OK_(ent_txn_commit(t));
+    ENT_OK_(ent_log_cursor_open(&c, S, 1, NULL, 0));
+    while ((rc = ent_log_next(&ev, c)) == ENT_OK) {
+        CU_ASSERT_EQUAL(ev->seq, want);
+        want++;
+        ent_event_free(ev);
+    }
+    CU_ASSERT_EQUAL(want, 5);
+    CU_ASSERT_EQUAL(rc, ENT_CORRUPT);
+    ENT_ASSERT_MSG("event 5");
+    ENT_CHECK_RC(ent_log_next(&ev, c), ENT_CORRUPT);
+    ent_log_cursor_free(c);
+    ENT_OK_(ent_log_cursor_open(&c, S, 4, ent_store_type(S, "thing"), 0));
+    ENT_OK_(ent_log_next(&ev, c));
+    CU_ASSERT_EQUAL(ev->seq, 4);
+    ent_event_free(ev);
+    ENT_CHECK_RC(ent_log_next(&ev, c), ENT_CORRUPT);
+    ent_log_cursor_free(c);
+    ENT_OK_(ent_log_cursor_open(&c, S, 5, NULL, 0));
+    ENT_CHECK_RC(ent_log_next(&ev, c), ENT_CORRUPT);
+    ENT_ASSERT_MSG("event 5");
+    ent_log_cursor_free(c);
+    teardown();
+}
+
 /* An evolution that builds an index meets a record that does not decode: it said only "corrupt
  * record: ...", not which of the type's entities. LMDB only (an evolution is a reopen). */
 static void t_evolution_names_the_entity(void)
@@ -269,6 +311,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_index_entry_for_another_value),
         ENT_TEST(t_record_version_out_of_range),
         ENT_TEST(t_evolution_names_the_entity),
+        ENT_TEST(t_log_damage_after_good_events),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
