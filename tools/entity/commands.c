@@ -230,8 +230,14 @@ int cmd_put(int argc, char **argv)
             goto out;
         }
         if (ent_type_key(t) == ENT_KEY_AUTO && expect == ENT_VERSION_ANY) {
-            /* an auto type with --key replaces an existing entity and fails if there is none */
-            rc = ent_replace(s, NULL, e, ENT_VERSION_ANY) == ENT_OK ? 0 : fail("put");
+            /* an auto type with --key replaces an existing entity and fails if there is none;
+             * "customer 5 not found" alone read as a failed look-up, not as the rule */
+            int r = ent_replace(s, NULL, e, ENT_VERSION_ANY);
+            if (r == ENT_NOTFOUND)
+                rc = (msg("put: %s: with --key, put replaces an existing entity of a type with auto ids "
+                          "(leave --key out to create one)", ent_errmsg()), 1);
+            else
+                rc = r == ENT_OK ? 0 : fail("put");
         } else {
             rc = ent_upsert(s, NULL, e, expect) == ENT_OK ? 0 : fail("put");
         }
