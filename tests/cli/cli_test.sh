@@ -286,6 +286,9 @@ expect 2 "$E" copy "$work/copy3" "$work/copy4"
 # an empty directory name is wrong usage, as for -s ("copy: copy: no destination", ": the lmdb backend ...")
 expect 2 "$E" copy ""; errline "copy needs a directory"
 expect 2 "$E" replay --into ""; errline "replay needs a directory"
+# --to 0 is no bound to the library: it replayed the whole log, silently; and nothing is made
+expect 2 "$E" replay --into "$work/to0" --to 0; errline "--to 0 would replay no event"
+[ ! -e "$work/to0" ] && ok || bad "replay --to 0 made $work/to0"
 expect 1 "$E" trim --force --below 999999; errline "cannot truncate below 999999"
 expect 0 "$E" check
 [ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"

@@ -1234,6 +1234,8 @@ int cmd_replay(int argc, char **argv)
         if (!strcmp(argv[i], "--into") && i + 1 < argc) into = argv[++i];
         else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
             if ((rc = parse_u64(&to, argv[++i], "--to"))) return rc;
+            /* 0 is the library's "no bound": --to 0 replayed the whole log, not none of it */
+            if (to == 0) return (msg("replay: --to 0 would replay no event (seqs start at 1); leave --to out to replay them all"), 2);
         } else return usage();
     }
     if (into && !*into) return (msg("replay needs a directory: --into DIR"), usage());
