@@ -167,7 +167,8 @@ static int check_skipped_ids(vctx *v, const ent_type *type, const char *kb)
     memcpy(ids, ent__record_skipped, n * sizeof *ids); /* hist_make() may decode nothing, but keep them */
     if (!v->hist_made && (rc = hist_make(v))) return rc;
     for (size_t i = 0; i < n; i++)
-        if (!bsearch(&ids[i], v->hist_ids[type->pos], v->hist_n[type->pos], sizeof *ids, u64_cmp))
+        if (!v->hist_n[type->pos] || /* none (the copies of the schema damaged): bsearch takes no NULL */
+            !bsearch(&ids[i], v->hist_ids[type->pos], v->hist_n[type->pos], sizeof *ids, u64_cmp))
             problem(v, "%s %s: the record holds field id %" PRIu64 ", which no version of the schema declared for %s "
                        "(reads skip it)", type->name, kb, ids[i], type->name);
     return ENT_OK;
