@@ -335,6 +335,24 @@ static void t_verify_unknown_field_id(void)
     CU_ASSERT_EQUAL(n, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(lines, "thing \"t1\": the record holds field id 7, which no version of the schema declared"));
     teardown();
+    {
+        /* the same in an event: seq 2, the create of thing t1, with an id 7 added to its data */
+        static const char ev[] = "\x97\x01\x02\xa5thing\xa2t1\x01\x01\x83\x01\x01\x02\x0a\x07\xa1x";
+        uint8_t kb[8];
+        ent_slice k = {kb, 8}, val = {ev, sizeof ev - 1};
+        ent_txn *t = NULL;
+        lines[0] = '\0';
+        setup();
+        ent__enc_u64(kb, 2);
+        ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+        ENT_OK_(ent__bk_put(t, S->t_log, &k, &val, 0));
+        ENT_OK_(ent_txn_commit(t));
+        ENT_CHECK_RC(ent_store_verify(&n, S, collect, lines), ENT_CORRUPT);
+        CU_ASSERT_EQUAL(n, 1);
+        if (!strstr(lines, "seq 2: the event holds field id 7")) fprintf(stderr, "\n  verify said:\n%s", lines);
+        CU_ASSERT_PTR_NOT_NULL(strstr(lines, "seq 2: the event holds field id 7, which no version of the schema declared"));
+        teardown();
+    }
     if (strcmp(backend, "lmdb") == 0) {
         static const char v2[] =
             "{\"schema\":\"d\",\"version\":2,\"types\":{"

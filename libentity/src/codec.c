@@ -579,7 +579,11 @@ static int apply_fields(ent_entity *e, const msgpack_object *map, int mark, int 
         if (kv->key.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
             return corrupt(NULL, "field id is not an unsigned integer");
         f = by_id(t->fields, t->n_fields, kv->key.via.u64, &guess);
-        if (!f) continue; /* a field removed from the schema */
+        if (!f) { /* a field removed from the schema (or damage: verify tells them apart) */
+            if (ent__record_nskipped < ENT__RECORD_SKIPPED_MAX) ent__record_skipped[ent__record_nskipped] = kv->key.via.u64;
+            ent__record_nskipped++;
+            continue;
+        }
         if (strict && e->slots[f->pos].k != EV_UNSET) return corrupt(f, "field repeated");
         if (kv->val.type == MSGPACK_OBJECT_NIL) {
             if (strict) return corrupt(f, "nil field");

@@ -54,9 +54,10 @@ int ent__record_decode(ent_entity **out, const struct ent_type *t, const void *p
  * without a clock (verify must decode each record a bounded number of times, not once per index
  * entry). Thread-local: no race between threads that decode. */
 extern _Thread_local uint64_t ent__records_decoded;
-/* The top-level field ids the last ent__record_decode() on this thread skipped, as of no field
- * of its type (the first ENT__RECORD_SKIPPED_MAX of them; the count is of all): a removed field's,
- * or damage, which verify tells apart by the schema's history. */
+/* The top-level field ids the last ent__record_decode() (or event decode, ent__event_decode())
+ * on this thread skipped, as of no field of its type (the first ENT__RECORD_SKIPPED_MAX of them;
+ * the count is of all): a removed field's, or damage, which verify tells apart by the schema's
+ * history. */
 #define ENT__RECORD_SKIPPED_MAX 4
 extern _Thread_local uint64_t ent__record_skipped[ENT__RECORD_SKIPPED_MAX];
 extern _Thread_local size_t ent__record_nskipped;

@@ -155,10 +155,11 @@ static int hist_make(vctx *v)
     return rc;
 }
 
-/* The ids the record just decoded skipped (ent__record_skipped): each must be a removed field's,
- * one that some stored version declared for the type. Any other is damage that reads skip
- * without a word (a flipped id byte turns a field into one that is not there). */
-static int check_skipped_ids(vctx *v, const ent_type *type, const char *kb)
+/* The ids the record (seq 0; kb names it) or the event seq just decoded skipped
+ * (ent__record_skipped): each must be a removed field's, one that some stored version declared
+ * for the type. Any other is damage that reads skip without a word (a flipped id byte turns a
+ * field into one that is not there). */
+static int check_skipped_ids(vctx *v, const ent_type *type, const char *kb, uint64_t seq)
 {
     size_t n = ent__record_nskipped < ENT__RECORD_SKIPPED_MAX ? ent__record_nskipped : ENT__RECORD_SKIPPED_MAX;
     uint64_t ids[ENT__RECORD_SKIPPED_MAX];
@@ -166,11 +167,17 @@ static int check_skipped_ids(vctx *v, const ent_type *type, const char *kb)
     if (!n) return ENT_OK;
     memcpy(ids, ent__record_skipped, n * sizeof *ids); /* hist_make() may decode nothing, but keep them */
     if (!v->hist_made && (rc = hist_make(v))) return rc;
-    for (size_t i = 0; i < n; i++)
-        if (!v->hist_n[type->pos] || /* none (the copies of the schema damaged): bsearch takes no NULL */
-            !bsearch(&ids[i], v->hist_ids[type->pos], v->hist_n[type->pos], sizeof *ids, u64_cmp))
+    for (size_t i = 0; i < n; i++) {
+        /* an empty list (the copies of the schema damaged) is no array for bsearch */
+        if (v->hist_n[type->pos] && bsearch(&ids[i], v->hist_ids[type->pos], v->hist_n[type->pos], sizeof *ids, u64_cmp))
+            continue;
+        if (seq)
+            problem(v, "seq %" PRIu64 ": the event holds field id %" PRIu64 ", which no version of the schema "
+                       "declared for %s (reads skip it)", seq, ids[i], type->name);
+        else
             problem(v, "%s %s: the record holds field id %" PRIu64 ", which no version of the schema declared for %s "
                        "(reads skip it)", type->name, kb, ids[i], type->name);
+    }
     return ENT_OK;
 }
 
@@ -196,7 +203,7 @@ static int check_records(vctx *v, const ent_type *type)
             problem(v, "%s %s: record does not decode: %s", type->name, kb, ent_errmsg());
             continue;
         }
-        if ((rc = check_skipped_ids(v, type, kb))) {
+        if ((rc = check_skipped_ids(v, type, kb, 0))) {
             ent_entity_free(e);
             goto out;
         }
@@ -354,6 +361,10 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
             if (cannot_run(rc)) goto out;
             problem(v, "seq %" PRIu64 ": event does not decode: %s", seq, ent_errmsg());
         } else {
+            if ((rc = check_skipped_ids(v, ev->type, NULL, seq))) {
+                ent_event_free(ev);
+                goto out;
+            }
             /* Transactions are numbered in commit order: never back, never past the last. */
             if (ev->txn < prev_txn || ev->txn > last_txn)
                 problem(v, "seq %" PRIu64 ": transaction %" PRIu64 " after transaction %" PRIu64 " (the last is %" PRIu64 ")",
