@@ -311,6 +311,15 @@ subprocess.run(["mdb_load", "-s", "log", d], input="\n".join(out) + "\n", text=T
 PY
   expect 1 "$E" check
   grep -q "does not decode" out && ok || bad "check did not report the damaged event: $(cat out)"
+  # a dump of a store with one damaged record names it, leaves it out and goes on (it stopped
+  # there: the entities after it were lost to the rescue too), and exits 1
+  ENTITY_STORE=$work/dmg expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+  for i in 1 2 3; do ENTITY_STORE=$work/dmg expect 0 "$E" put customer "{\"email\":\"d$i@x\",\"name\":\"D\"}"; done
+  printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 0000000000000002\n c1\nDATA=END\n' | mdb_load -s t:customer "$work/dmg"
+  ENTITY_STORE=$work/dmg expect 1 "$E" dump
+  [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "dump past a damaged record: $(cat out)"
+  errline "dump: customer 2: corrupt record: .* (left out)"
+  errline "dump: 1 damaged entity left out"
 fi
 
 expect 0 "$E" schema

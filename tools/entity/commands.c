@@ -578,7 +578,7 @@ int cmd_dump(int argc, char **argv)
     ent_store *s = NULL;
     ent_txn *r = NULL;
     const ent_schema *sc;
-    uint64_t dumped = 0;
+    uint64_t dumped = 0, damaged = 0;
     int rc;
     for (int i = 1; i < argc; i++)
         if (is_option(argv[i])) return usage(); /* dump has no options: a type name */
@@ -607,8 +607,17 @@ int cmd_dump(int argc, char **argv)
             rc = fail("dump");
             break;
         }
-        while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
-            int unprinted = print_entity(e, 0);
+        while ((rc = ent_iter_next(&e, it)) == ENT_OK || rc == ENT_CORRUPT) {
+            int unprinted;
+            if (rc == ENT_CORRUPT) {
+                /* A damaged record is named and left out, and the dump goes on: it is how what is
+                 * sound gets out of a damaged store (it stopped there, and every entity after it
+                 * was lost to the dump too). Still exit 1: a dump short of an entity is no backup. */
+                msg("dump: %s (left out)", ent_errmsg());
+                damaged++;
+                continue;
+            }
+            unprinted = print_entity(e, 0);
             ent_entity_free(e);
             if (unprinted) break; /* a dump short of an entity is no backup: exit 1 */
             progress("entity: dump: entities", ++dumped, 0);
@@ -617,6 +626,11 @@ int cmd_dump(int argc, char **argv)
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
+    if (damaged) {
+        msg("dump: %llu damaged entit%s left out (entity check names every problem)", (unsigned long long)damaged,
+            damaged == 1 ? "y" : "ies");
+        rc = 1;
+    }
     ent_txn_abort(r);
     ent_store_close(s);
     return rc;
