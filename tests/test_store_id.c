@@ -227,10 +227,66 @@ static void test_store_file_not_a_file(void)
     ent_schema_free(sc);
 }
 
+/* Put (key, value of n bytes) into dir's meta table, below the store. */
+static void meta_put(const char *dir, const char *key, const void *val, size_t n)
+{
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi dbi;
+    MDB_val k = {strlen(key), (void *)key}, v = {n, (void *)val};
+    CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 64);
+    CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, 0, 0644), 0);
+    CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, 0, &t), 0);
+    CU_ASSERT_EQUAL_FATAL(mdb_dbi_open(t, "meta", 0, &dbi), 0);
+    CU_ASSERT_EQUAL(mdb_put(t, dbi, &k, &v, 0), 0);
+    CU_ASSERT_EQUAL(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+}
+
+static void collect(const char *line, void *p)
+{
+    size_t used = strlen(p);
+    snprintf((char *)p + used, 1024 - used, "%s\n", line);
+}
+
+/* A damaged store id (a value of another size than 16 bytes) is damage, not a store from before
+ * ids: a writable open gave the store a new id, silently (to its relay's stream and its mirrors,
+ * another store), and verify said ok. Now a writable open refuses, naming it, and writes
+ * nothing; a read-only one goes on without an id, and verify names the damage; so it does for a
+ * durability byte that is none (the store opens as durable). */
+static void test_id_damaged(void)
+{
+    char dir[ENT_TEST_PATH_MAX], lines[1024] = "";
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts ro = ENT_STORE_OPTS_INIT;
+    uint64_t n = 0;
+    ro.read_only = 1;
+    ENT_TEST_MKDTEMP(dir, "store-id");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    ENT_OK_(ent_store_open(&s, dir, sc, NULL));
+    ent_store_close(s);
+    meta_put(dir, "store_id", "abc", 3);
+    meta_put(dir, "durability", "\x07", 1);
+    ENT_CHECK_RC(ent_store_open(&s, dir, NULL, NULL), ENT_CORRUPT);
+    ENT_ASSERT_MSG("store meta \"store_id\": 3 bytes, expected 16");
+    ENT_OK_(ent_store_open(&s, dir, NULL, &ro));
+    CU_ASSERT_STRING_EQUAL(ent_store_id(s), "");
+    ENT_CHECK_RC(ent_store_verify(&n, s, collect, lines), ENT_CORRUPT);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines, "meta \"store_id\": 3 bytes, expected 16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines, "meta \"durability\": 7 is no durability"));
+    ent_store_close(s);
+    ent_schema_free(sc);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_ids), ENT_TEST(test_not_over_foreign),
                                           ENT_TEST(test_foreign_record_named_meta),
-                                          ENT_TEST(test_store_file_not_a_file), {NULL, NULL}};
+                                          ENT_TEST(test_store_file_not_a_file), ENT_TEST(test_id_damaged),
+                                          {NULL, NULL}};
     return ent_test_run("store_id", cases);
 }

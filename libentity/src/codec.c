@@ -1,4 +1,5 @@
 /* msgpack records of entities: [version, {field_id: value}] (layout in codec.h). */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,7 +579,11 @@ static int apply_fields(ent_entity *e, const msgpack_object *map, int mark, int 
         if (kv->key.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
             return corrupt(NULL, "field id is not an unsigned integer");
         f = by_id(t->fields, t->n_fields, kv->key.via.u64, &guess);
-        if (!f) continue; /* a field removed from the schema */
+        if (!f) { /* a field removed from the schema (or damage: verify tells them apart) */
+            if (ent__record_nskipped < ENT__RECORD_SKIPPED_MAX) ent__record_skipped[ent__record_nskipped] = kv->key.via.u64;
+            ent__record_nskipped++;
+            continue;
+        }
         if (strict && e->slots[f->pos].k != EV_UNSET) return corrupt(f, "field repeated");
         if (kv->val.type == MSGPACK_OBJECT_NIL) {
             if (strict) return corrupt(f, "nil field");
@@ -641,10 +646,26 @@ void ent__zone_give(msgpack_zone *z)
 
 /* ent__record_decode(): codec_read.c, straight from the bytes. */
 
+int ent__record_stored(ent_entity **out, const ent_type *t, const void *p, size_t n)
+{
+    int rc = ent__record_decode(out, t, p, n);
+    /* A stored entity is at a version from 1 to ENT_VERSION_ANY - 1: 0 means "not stored" and
+     * UINT64_MAX "any version" to the calls that take one. A damaged version 0 read as such, and
+     * the next update stored and logged version 1 after the log's version 2: the damage was gone
+     * from the record, the log went back, and check found nothing. */
+    if (rc == ENT_OK && ((*out)->version == 0 || (*out)->version == UINT64_MAX /* ENT_VERSION_ANY */)) {
+        rc = ent__err(ENT_CORRUPT, "corrupt record: version %" PRIu64 " (a stored entity is at 1 to 2^64-2)",
+                      (*out)->version);
+        ent_entity_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int ent__record_read(ent_entity **out, const ent_type *t, const void *p, size_t n)
 {
     /* A record written before an evolution added a field with a default reads with it. */
-    int rc = ent__record_decode(out, t, p, n);
+    int rc = ent__record_stored(out, t, p, n);
     if (rc == ENT_OK && (rc = ent__entity_fill_defaults(*out, 0))) {
         ent_entity_free(*out);
         *out = NULL;

@@ -54,7 +54,17 @@ int ent__record_decode(ent_entity **out, const struct ent_type *t, const void *p
  * without a clock (verify must decode each record a bounded number of times, not once per index
  * entry). Thread-local: no race between threads that decode. */
 extern _Thread_local uint64_t ent__records_decoded;
-/* ent__record_decode(), then the defaults of fields the record lacks: how the store reads a
+/* The top-level field ids the last ent__record_decode() (or event decode, ent__event_decode())
+ * on this thread skipped, as of no field of its type (the first ENT__RECORD_SKIPPED_MAX of them;
+ * the count is of all): a removed field's, or damage, which verify tells apart by the schema's
+ * history. */
+#define ENT__RECORD_SKIPPED_MAX 4
+extern _Thread_local uint64_t ent__record_skipped[ENT__RECORD_SKIPPED_MAX];
+extern _Thread_local size_t ent__record_nskipped;
+/* ent__record_decode() of a record read from the store: also ENT_CORRUPT for a version no stored
+ * entity has (0, ENT_VERSION_ANY). */
+int ent__record_stored(ent_entity **out, const struct ent_type *t, const void *p, size_t n);
+/* ent__record_stored(), then the defaults of fields the record lacks: how the store reads a
  * record (a field with a default is never absent, also in records older than the field). */
 int ent__record_read(ent_entity **out, const struct ent_type *t, const void *p, size_t n);
 /* Read only the version of a record. Returns ENT_OK, ENT_CORRUPT. */

@@ -418,6 +418,8 @@ static int read_val(ent_val *out, const ent_field *spec, rd *r, const item *it, 
 }
 
 _Thread_local uint64_t ent__records_decoded;
+_Thread_local uint64_t ent__record_skipped[ENT__RECORD_SKIPPED_MAX];
+_Thread_local size_t ent__record_nskipped;
 
 int ent__record_decode(ent_entity **out, const ent_type *t, const void *p, size_t n)
 {
@@ -428,6 +430,7 @@ int ent__record_decode(ent_entity **out, const ent_type *t, const void *p, size_
     int rc;
     *out = NULL;
     ent__records_decoded++;
+    ent__record_nskipped = 0;
     if (!p) return malformed();
     r.p = p;
     r.n = n;
@@ -465,7 +468,9 @@ int ent__record_decode(ent_entity **out, const ent_type *t, const void *p, size_
         }
         if (rd_item(&r, &v)) goto bad;
         f = by_id(t->fields, t->n_fields, k.u, &guess);
-        if (!f) { /* a field removed from the schema */
+        if (!f) { /* a field removed from the schema (or damage: verify tells them apart) */
+            if (ent__record_nskipped < ENT__RECORD_SKIPPED_MAX) ent__record_skipped[ent__record_nskipped] = k.u;
+            ent__record_nskipped++;
             if (rd_skip(&r, &v, 2)) goto bad;
             continue;
         }

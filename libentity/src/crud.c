@@ -95,7 +95,7 @@ static int pk_of(ent_txn *t, const ent_type *type, const ent_key *key)
     return ent__pk_encode(&t->k1, key);
 }
 
-/* raw: the record as stored, without the defaults of fields it lacks (ent__record_decode()). */
+/* raw: the record as stored, without the defaults of fields it lacks (ent__record_stored()). */
 static int load_entity_as(ent_entity **out, ent_txn *t, const ent_type *type, const ent_key *key,
                           const ent_slice *pk, int raw)
 {
@@ -105,7 +105,7 @@ static int load_entity_as(ent_entity **out, ent_txn *t, const ent_type *type, co
     if (rc == ENT_NOTFOUND)
         return ent__err(ENT_NOTFOUND, "%s %s not found", type->name, ent__key_str(key, kb, sizeof kb));
     if (rc) return rc;
-    rc = raw ? ent__record_decode(out, type, v.data, v.len) : ent__record_read(out, type, v.data, v.len);
+    rc = raw ? ent__record_stored(out, type, v.data, v.len) : ent__record_read(out, type, v.data, v.len);
     if (rc == ENT_CORRUPT)
         return ent__err_prefix(rc, "%s %s: ", type->name, ent__key_str(key, kb, sizeof kb));
     return rc;

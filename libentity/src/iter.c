@@ -526,11 +526,53 @@ static int ended_err(const char *call)
     return ent__err(ENT_INVALID, "%s: the iterator's transaction has ended (free an iterator before its transaction ends)", call);
 }
 
-int ent_iter_next(ent_entity **out, ent_iter *it)
+/* The entity an index entry (ik, pk) leads to, read in txn t: the record at pk, decoded, with its
+ * key. Damage is ENT_CORRUPT naming the entity: a missing record, a bad key, a record that does
+ * not decode, or one that does not hold the entry's value. An index entry finds candidates; it is
+ * not trusted to say what they hold: an entry left under another value (a bug, a tool writing
+ * behind the store) returned its entity as a match for a value it does not hold, silently. The
+ * check is one compare per entity returned (ent__ikey_matches()). f NULL: a type scan
+ * (pk and rec are the pair the cursor gave). */
+static int entity_at(ent_entity **out, ent_txn *t, const ent_type *type, const ent_field *f, const ent_slice *ik,
+                     const ent_slice *pk, const ent_slice *rec_in)
 {
-    ent_slice k, v, pk, rec;
+    char kb[300];
+    ent_slice rec;
     ent_entity *e = NULL;
     ent_key key;
+    int rc;
+    *out = NULL;
+    if ((rc = ent__pk_decode(&key, type->key, pk->data, pk->len))) return ent__err_prefix(rc, "%s: ", type->name);
+    if (f) {
+        rc = ent__bk_get(t, t->lay->data[type->pos], pk, &rec);
+        if (rc == ENT_NOTFOUND)
+            return ent__err(ENT_CORRUPT, "%s %s: index %s has an entry for a missing entity", type->name,
+                            ent__key_str(&key, kb, sizeof kb), f->name);
+        if (rc) return rc;
+    } else {
+        rec = *rec_in;
+    }
+    if ((rc = ent__record_read(&e, type, rec.data, rec.len))) {
+        if (rc == ENT_CORRUPT) ent__err_prefix(rc, "%s %s: ", type->name, ent__key_str(&key, kb, sizeof kb));
+        return rc;
+    }
+    if (f && !ent__ikey_matches(f, &e->slots[f->pos], ik->data, ik->len)) {
+        rc = ent__err(ENT_CORRUPT, "%s %s: index %s has an entry for a value the entity does not hold", type->name,
+                      ent__key_str(&key, kb, sizeof kb), f->name);
+        goto fail;
+    }
+    if ((rc = ent_entity_set_key(e, &key))) goto fail;
+    *out = e;
+    return ENT_OK;
+fail:
+    ent_entity_free(e);
+    return rc;
+}
+
+int ent_iter_next(ent_entity **out, ent_iter *it)
+{
+    ent_slice k, v, pk, ik;
+    ent_entity *e = NULL;
     int rc;
     if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: NULL argument");
     *out = NULL;
@@ -540,30 +582,18 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     rc = advance(it, &k, &v);
     if (rc == ENT_NOTFOUND) goto done;
     if (rc) return rc;
-    if (it->f) {
-        pk = v;
-        rc = ent__bk_get(it->t, it->t->lay->data[it->type->pos], &pk, &rec);
-        if (rc == ENT_NOTFOUND) {
-            char path[160];
-            return ent__err(ENT_CORRUPT, "%s: index entry points at a missing entity",
-                            ent__field_path(it->f, path, sizeof path));
-        }
-        if (rc) return rc;
-    } else {
-        pk = k;
-        rec = v;
-    }
-    if ((rc = ent__pk_decode(&key, it->type->key, pk.data, pk.len))) return rc;
+    pk = it->f ? v : k;
     it->last_ik.n = it->last_pk.n = 0;
     if ((it->f && (rc = ent__buf_append(&it->last_ik, k.data, k.len))) ||
         (rc = ent__buf_append(&it->last_pk, pk.data, pk.len)))
         return rc;
     it->has_last = 1;
-    if ((rc = ent__record_read(&e, it->type, rec.data, rec.len))) return rc;
-    if ((rc = ent_entity_set_key(e, &key))) {
-        ent_entity_free(e);
-        return rc;
-    }
+    /* From the copies: the record's read may move the cursor's pages (a write txn's). */
+    ik.data = it->last_ik.p;
+    ik.len = it->last_ik.n;
+    pk.data = it->last_pk.p;
+    pk.len = it->last_pk.n;
+    if ((rc = entity_at(&e, it->t, it->type, it->f, &ik, &pk, &v))) return rc;
     it->returned++;
     *out = e;
     return ENT_OK;
@@ -625,9 +655,8 @@ int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_fiel
      * on the memory backend a get is a hash probe where a cursor seek walks the tree. */
     ent_iter it;
     ent_txn *t = NULL;
-    ent_slice ik, pk, rec;
+    ent_slice ik, pk;
     ent_entity *e = NULL;
-    ent_key key;
     int rc, inexact = 0;
     char path[160];
     if (!out || !v) return ent__err(ENT_INVALID, "ent_find_unique: out and value are required");
@@ -645,18 +674,7 @@ int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_fiel
     rc = inexact ? ENT_NOTFOUND : ent__bk_get(t, it.tbl, &ik, &pk);
     if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no %s with that %s", it.type->name, it.f->name);
     if (rc) goto out;
-    rc = ent__bk_get(t, t->lay->data[it.type->pos], &pk, &rec);
-    if (rc == ENT_NOTFOUND)
-        rc = ent__err(ENT_CORRUPT, "%s: index entry points at a missing entity", ent__field_path(it.f, path, sizeof path));
-    if (rc) goto out;
-    if ((rc = ent__pk_decode(&key, it.type->key, pk.data, pk.len)) ||
-        (rc = ent__record_read(&e, it.type, rec.data, rec.len)))
-        goto out;
-    if ((rc = ent_entity_set_key(e, &key))) {
-        ent_entity_free(e);
-        e = NULL;
-        goto out;
-    }
+    rc = entity_at(&e, t, it.type, it.f, &ik, &pk, NULL);
 out:
     ent__buf_free(&it.lo);
     rc = ent__txn_end(t, txn, rc, 0);

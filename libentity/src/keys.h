@@ -36,6 +36,9 @@ int ent__ikey_from_val(ent_buf *b, const struct ent_field *f, const ent_val *v);
  * which bounds a range right ([x, ...) and [..., x) hold the same doubles as with x itself), and
  * *inexact is set: an exact look-up of it finds nothing. Returns as ent__ikey_from_val(). */
 int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value *v, int *inexact);
+/* 1 when ik (n bytes) is the index key ent__ikey_from_val() makes of v for f, else 0 (also when
+ * v does not fit f). */
+int ent__ikey_matches(const struct ent_field *f, const ent_val *v, const void *ik, size_t n);
 
 /* At most max bytes of p (n bytes) in double quotes for a message, control characters (NUL too,
  * where the text used to end), '"' and '\\' escaped as in JSON, so that "a\u0000b" does not read

@@ -178,6 +178,7 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
     int rc;
     char name[ENT_NAME_MAX + 1];
 
+    ent__record_nskipped = 0;
     if (!(z = ent__zone_take())) return ent__err(ENT_NOMEM, "out of memory");
     /* The structural check first: msgpack-c allocates an array's items before reading them, so a
      * damaged length byte could otherwise ask for gigabytes. */

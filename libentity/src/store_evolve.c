@@ -34,7 +34,18 @@ int ent__index_build(ent_txn *t, const ent_type *type, size_t j)
             break;
         }
         if (rc) break;
-        if ((rc = ent__record_read(&e, type, v.data, v.len))) break;
+        if ((rc = ent__record_read(&e, type, v.data, v.len))) {
+            /* Named: an evolution (or a replay's end) said only "corrupt record", not which. */
+            if (rc == ENT_CORRUPT) {
+                ent_key key;
+                char kb[300];
+                if (ent__pk_decode(&key, type->key, k.data, k.len)) key = ent_key_str("?");
+                ent__err_prefix(rc, "building the index%s of %s%s%s: %s %s: ", j == ENT__INDEX_ALL ? "es" : "",
+                                type->name, j == ENT__INDEX_ALL ? "" : ".", j == ENT__INDEX_ALL ? "" : type->indexes[j]->name,
+                                type->name, ent__key_str(&key, kb, sizeof kb));
+            }
+            break;
+        }
         /* The key copied: a growth of the map in a put leaves the slice the cursor gave dangling,
          * and the next index of the record needs it still. */
         pkb.n = 0;

@@ -56,6 +56,16 @@ int ent__store_id_load(ent_store *s, ent_txn *t, int writable)
         return ENT_OK;
     }
     if (rc != ENT_OK && rc != ENT_NOTFOUND) return rc;
+    if (rc == ENT_OK) {
+        /* Damage, not a store made before ids were kept: a writable open gave it a new id, and
+         * to its relay's stream and its mirrors it became another store (check said ok). A
+         * read-only open goes on without an id, so that the store can still be read and dumped;
+         * verify names the damage. */
+        if (!writable) return ENT_OK;
+        return ent__err(ENT_CORRUPT, "store meta \"store_id\": %zu bytes, expected 16: the store's id is damaged "
+                        "(a new one would make it another store to its relay and mirrors; dump it and load it "
+                        "into a new store)", v.len);
+    }
     /* A store made before ids were kept: a writable open gives it one, once. */
     if (!writable) return ENT_OK;
     ent__random_uuid(id);

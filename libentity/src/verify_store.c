@@ -28,6 +28,11 @@ typedef struct vctx {
     /* Per index of the type being checked: the records whose entry check_records() found. */
     uint64_t *found;
     int pages_bad; /* the backend found its own structures damaged: nothing else is read */
+    /* Per type of the current schema (by position): the top-level field ids any stored version
+     * declared, sorted; made the first time a record holds an id its type lacks (hist_made). */
+    uint64_t **hist_ids;
+    size_t *hist_n;
+    int hist_made;
 } vctx;
 
 static void problem(vctx *v, const char *fmt, ...) ENT__PRINTF(2, 3);
@@ -92,6 +97,90 @@ static int index_has(vctx *v, unsigned tbl, int unique, const ent_slice *ik, con
 }
 
 /* Records of one type: decode, index entries present, refs resolve, counters agree. */
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void hist_free(vctx *v)
+{
+    if (v->hist_ids)
+        for (size_t i = 0; i < v->t->lay->schema->n_types; i++) free(v->hist_ids[i]);
+    free(v->hist_ids);
+    free(v->hist_n);
+    v->hist_ids = NULL;
+    v->hist_n = NULL;
+}
+
+/* v->hist_ids from every stored schema version (meta "schema_v/<n>"). A version that does not
+ * load (damage that check_schema() names) adds nothing. */
+static int hist_make(vctx *v)
+{
+    const ent_schema *cur = v->t->lay->schema;
+    ent__vers all = {0};
+    int rc;
+    v->hist_made = 1;
+    v->hist_ids = calloc(cur->n_types ? cur->n_types : 1, sizeof *v->hist_ids);
+    v->hist_n = calloc(cur->n_types ? cur->n_types : 1, sizeof *v->hist_n);
+    if (!v->hist_ids || !v->hist_n) return ent__err(ENT_NOMEM, "out of memory");
+    if ((rc = ent__schema_stored_below(&all, v->t, (uint64_t)cur->version + 1))) return rc;
+    for (size_t i = 0; i < all.n; i++) {
+        char key[64];
+        ent_slice js;
+        ent_schema *sc = NULL;
+        snprintf(key, sizeof key, "schema_v/%" PRIu32, all.v[i]);
+        if (ent__meta_get(&js, v->t, key) != ENT_OK) continue;
+        rc = ent_schema_load_json(&sc, js.data, js.len, "<store>");
+        if (rc == ENT_NOMEM) break;
+        rc = ENT_OK;
+        if (!sc) continue;
+        for (size_t ti = 0; ti < cur->n_types && !rc; ti++) {
+            const ent_type *ht = ent_schema_type(sc, cur->types[ti]->name);
+            size_t nf = ht ? ent_type_field_count(ht) : 0;
+            uint64_t *ids = nf ? realloc(v->hist_ids[ti], (v->hist_n[ti] + nf) * sizeof *ids) : v->hist_ids[ti];
+            if (nf && !ids) {
+                rc = ent__err(ENT_NOMEM, "out of memory");
+                break;
+            }
+            v->hist_ids[ti] = ids;
+            for (size_t f = 0; f < nf; f++) ids[v->hist_n[ti]++] = ent_field_id(ent_type_field_at(ht, f));
+        }
+        ent_schema_free(sc);
+        if (rc) break;
+    }
+    ent__vers_free(&all);
+    for (size_t ti = 0; !rc && ti < cur->n_types; ti++)
+        if (v->hist_n[ti]) qsort(v->hist_ids[ti], v->hist_n[ti], sizeof *v->hist_ids[ti], u64_cmp);
+    return rc;
+}
+
+/* The ids the record (seq 0; kb names it) or the event seq just decoded skipped
+ * (ent__record_skipped): each must be a removed field's, one that some stored version declared
+ * for the type. Any other is damage that reads skip without a word (a flipped id byte turns a
+ * field into one that is not there). */
+static int check_skipped_ids(vctx *v, const ent_type *type, const char *kb, uint64_t seq)
+{
+    size_t n = ent__record_nskipped < ENT__RECORD_SKIPPED_MAX ? ent__record_nskipped : ENT__RECORD_SKIPPED_MAX;
+    uint64_t ids[ENT__RECORD_SKIPPED_MAX];
+    int rc;
+    if (!n) return ENT_OK;
+    memcpy(ids, ent__record_skipped, n * sizeof *ids); /* hist_make() may decode nothing, but keep them */
+    if (!v->hist_made && (rc = hist_make(v))) return rc;
+    for (size_t i = 0; i < n; i++) {
+        /* an empty list (the copies of the schema damaged) is no array for bsearch */
+        if (v->hist_n[type->pos] && bsearch(&ids[i], v->hist_ids[type->pos], v->hist_n[type->pos], sizeof *ids, u64_cmp))
+            continue;
+        if (seq)
+            problem(v, "seq %" PRIu64 ": the event holds field id %" PRIu64 ", which no version of the schema "
+                       "declared for %s (reads skip it)", seq, ids[i], type->name);
+        else
+            problem(v, "%s %s: the record holds field id %" PRIu64 ", which no version of the schema declared for %s "
+                       "(reads skip it)", type->name, kb, ids[i], type->name);
+    }
+    return ENT_OK;
+}
+
 static int check_records(vctx *v, const ent_type *type)
 {
     ent_bcur *cur = NULL;
@@ -113,6 +202,22 @@ static int check_records(vctx *v, const ent_type *type)
             if (cannot_run(rc)) goto out;
             problem(v, "%s %s: record does not decode: %s", type->name, kb, ent_errmsg());
             continue;
+        }
+        if ((rc = check_skipped_ids(v, type, kb, 0))) {
+            ent_entity_free(e);
+            goto out;
+        }
+        /* A record that decodes may still hold what no write stores (a value outside its enum,
+         * range or length, a required field missing): reads print it as it is, and unless an
+         * index or the log's replay disagreed (not for an unindexed field after a trim) check
+         * said ok. Evolutions only relax limits, so every stored record meets the current ones. */
+        if ((rc = ent_entity_validate(e)) != ENT_OK) {
+            if (cannot_run(rc)) {
+                ent_entity_free(e);
+                goto out;
+            }
+            problem(v, "%s %s: the record breaks the schema: %s", type->name, kb, ent_errmsg());
+            rc = ENT_OK;
         }
         for (size_t j = 0; j < type->n_indexes; j++) {
             const ent_field *f = type->indexes[j];
@@ -256,6 +361,10 @@ static int check_log(vctx *v, uint64_t *out_first, uint64_t *out_trunc)
             if (cannot_run(rc)) goto out;
             problem(v, "seq %" PRIu64 ": event does not decode: %s", seq, ent_errmsg());
         } else {
+            if ((rc = check_skipped_ids(v, ev->type, NULL, seq))) {
+                ent_event_free(ev);
+                goto out;
+            }
             /* Transactions are numbered in commit order: never back, never past the last. */
             if (ev->txn < prev_txn || ev->txn > last_txn)
                 problem(v, "seq %" PRIu64 ": transaction %" PRIu64 " after transaction %" PRIu64 " (the last is %" PRIu64 ")",
@@ -455,6 +564,27 @@ static int check_schema(vctx *v)
     return ENT_OK;
 }
 
+/* The meta's small values that an open reads without refusing them: a damaged store id leaves a
+ * read-only open without an id, a damaged durability byte reads as durable. */
+static int check_meta(vctx *v)
+{
+    ent_slice val;
+    int rc = ent__meta_get(&val, v->t, "store_id");
+    if (rc == ENT_OK && val.len != 16)
+        problem(v, "meta \"store_id\": %zu bytes, expected 16: the store's id is damaged", val.len);
+    else if (rc && rc != ENT_NOTFOUND)
+        return rc;
+    rc = ent__meta_get(&val, v->t, "durability");
+    if (rc == ENT_OK && val.len != 1)
+        problem(v, "meta \"durability\": %zu bytes, expected 1: damaged (the store opens as durable)", val.len);
+    else if (rc == ENT_OK && *(const uint8_t *)val.data > ENT_NONE)
+        problem(v, "meta \"durability\": %u is no durability: damaged (the store opens as durable)",
+                *(const uint8_t *)val.data);
+    else if (rc && rc != ENT_NOTFOUND)
+        return rc;
+    return ENT_OK;
+}
+
 int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, void *payload)
 {
     vctx v;
@@ -475,6 +605,7 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
     }
     if (!rc) rc = check_pages(&v);
     if (!rc && v.problems == 0) rc = check_schema(&v);
+    if (!rc && !v.pages_bad) rc = check_meta(&v);
     /* Damaged pages: nothing reads further, the engine would follow them (LMDB: SIGSEGV). */
     for (size_t i = 0; !rc && !v.pages_bad && i < v.t->lay->schema->n_types; i++) {
         const ent_type *type = v.t->lay->schema->types[i];
@@ -491,6 +622,7 @@ int ent_store_verify(uint64_t *out_problems, ent_store *s, ent_problem_cb cb, vo
     if (!rc && !v.pages_bad) rc = check_subs(&v);
     /* Replay needs the whole log; after a truncation it can only be taken from a copy. */
     if (!rc && !trunc && v.problems == 0) rc = check_replay(&v, s);
+    hist_free(&v);
     ent_txn_abort(v.t);
     ent__buf_free(&v.k);
     if (rc) return rc;

@@ -89,7 +89,7 @@ expect 0 "$E" put product --key tea '{"price":4.5,"tags":["green"],"dims":{"w":1
 expect 1 "$E" put product --key tea --expect-version 0 '{"price":5}'; errline "exists"
 expect 0 "$E" put product --key tea --expect-version 1 '{"price":5,"stock":3}'
 jcheck out "d['version'], d['data']['price'], 'tags' in d['data']" "2 5.0 False"
-expect 1 "$E" put customer --key 99 '{"email":"z@x","name":"Z"}'; errline "not found"
+expect 1 "$E" put customer --key 99 '{"email":"z@x","name":"Z"}'; errline "customer 99 not found: with --key, put replaces an existing entity .*leave --key out to create one"
 expect 0 "$E" put order '{"customer":1,"lines":[{"sku":"tea","qty":2}]}'
 expect 1 "$E" put order '{"customer":42}'; errline "customer 42 does not exist"
 expect 0 "$E" patch order 1 '{"status":"paid","lines":null}'
@@ -286,6 +286,9 @@ expect 2 "$E" copy "$work/copy3" "$work/copy4"
 # an empty directory name is wrong usage, as for -s ("copy: copy: no destination", ": the lmdb backend ...")
 expect 2 "$E" copy ""; errline "copy needs a directory"
 expect 2 "$E" replay --into ""; errline "replay needs a directory"
+# --to 0 is no bound to the library: it replayed the whole log, silently; and nothing is made
+expect 2 "$E" replay --into "$work/to0" --to 0; errline "--to 0 would replay no event"
+[ ! -e "$work/to0" ] && ok || bad "replay --to 0 made $work/to0"
 expect 1 "$E" trim --force --below 999999; errline "cannot truncate below 999999"
 expect 0 "$E" check
 [ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"
@@ -308,6 +311,15 @@ subprocess.run(["mdb_load", "-s", "log", d], input="\n".join(out) + "\n", text=T
 PY
   expect 1 "$E" check
   grep -q "does not decode" out && ok || bad "check did not report the damaged event: $(cat out)"
+  # a dump of a store with one damaged record names it, leaves it out and goes on (it stopped
+  # there: the entities after it were lost to the rescue too), and exits 1
+  ENTITY_STORE=$work/dmg expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+  for i in 1 2 3; do ENTITY_STORE=$work/dmg expect 0 "$E" put customer "{\"email\":\"d$i@x\",\"name\":\"D\"}"; done
+  printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 0000000000000002\n c1\nDATA=END\n' | mdb_load -s t:customer "$work/dmg"
+  ENTITY_STORE=$work/dmg expect 1 "$E" dump
+  [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "dump past a damaged record: $(cat out)"
+  errline "dump: customer 2: corrupt record: .* (left out)"
+  errline "dump: 1 damaged entity left out"
 fi
 
 expect 0 "$E" schema

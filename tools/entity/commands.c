@@ -230,8 +230,14 @@ int cmd_put(int argc, char **argv)
             goto out;
         }
         if (ent_type_key(t) == ENT_KEY_AUTO && expect == ENT_VERSION_ANY) {
-            /* an auto type with --key replaces an existing entity and fails if there is none */
-            rc = ent_replace(s, NULL, e, ENT_VERSION_ANY) == ENT_OK ? 0 : fail("put");
+            /* an auto type with --key replaces an existing entity and fails if there is none;
+             * "customer 5 not found" alone read as a failed look-up, not as the rule */
+            int r = ent_replace(s, NULL, e, ENT_VERSION_ANY);
+            if (r == ENT_NOTFOUND)
+                rc = (msg("put: %s: with --key, put replaces an existing entity of a type with auto ids "
+                          "(leave --key out to create one)", ent_errmsg()), 1);
+            else
+                rc = r == ENT_OK ? 0 : fail("put");
         } else {
             rc = ent_upsert(s, NULL, e, expect) == ENT_OK ? 0 : fail("put");
         }
@@ -572,7 +578,7 @@ int cmd_dump(int argc, char **argv)
     ent_store *s = NULL;
     ent_txn *r = NULL;
     const ent_schema *sc;
-    uint64_t dumped = 0;
+    uint64_t dumped = 0, damaged = 0;
     int rc;
     for (int i = 1; i < argc; i++)
         if (is_option(argv[i])) return usage(); /* dump has no options: a type name */
@@ -601,8 +607,17 @@ int cmd_dump(int argc, char **argv)
             rc = fail("dump");
             break;
         }
-        while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
-            int unprinted = print_entity(e, 0);
+        while ((rc = ent_iter_next(&e, it)) == ENT_OK || rc == ENT_CORRUPT) {
+            int unprinted;
+            if (rc == ENT_CORRUPT) {
+                /* A damaged record is named and left out, and the dump goes on: it is how what is
+                 * sound gets out of a damaged store (it stopped there, and every entity after it
+                 * was lost to the dump too). Still exit 1: a dump short of an entity is no backup. */
+                msg("dump: %s (left out)", ent_errmsg());
+                damaged++;
+                continue;
+            }
+            unprinted = print_entity(e, 0);
             ent_entity_free(e);
             if (unprinted) break; /* a dump short of an entity is no backup: exit 1 */
             progress("entity: dump: entities", ++dumped, 0);
@@ -611,6 +626,11 @@ int cmd_dump(int argc, char **argv)
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
+    if (damaged) {
+        msg("dump: %llu damaged entit%s left out (entity check names every problem)", (unsigned long long)damaged,
+            damaged == 1 ? "y" : "ies");
+        rc = 1;
+    }
     ent_txn_abort(r);
     ent_store_close(s);
     return rc;
@@ -1228,6 +1248,8 @@ int cmd_replay(int argc, char **argv)
         if (!strcmp(argv[i], "--into") && i + 1 < argc) into = argv[++i];
         else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
             if ((rc = parse_u64(&to, argv[++i], "--to"))) return rc;
+            /* 0 is the library's "no bound": --to 0 replayed the whole log, not none of it */
+            if (to == 0) return (msg("replay: --to 0 would replay no event (seqs start at 1); leave --to out to replay them all"), 2);
         } else return usage();
     }
     if (into && !*into) return (msg("replay needs a directory: --into DIR"), usage());

@@ -341,7 +341,7 @@ typedef struct ent_range_opts {
 ENT_EXTERN(int) ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v);
 
 /* The one entity whose unique field f equals v. out: the caller frees it with ent_entity_free().
- * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (f not unique). */
+ * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (f not unique), ENT_CORRUPT (as ent_iter_next()). */
 ENT_EXTERN(int) ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
                                 const ent_value *v);
 
@@ -356,7 +356,9 @@ ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_t
                          const ent_range_opts *opts);
 
 /* Next entity. out: a new entity; the caller frees it with ent_entity_free().
- * Returns ENT_OK, ENT_NOTFOUND (no more), ENT_CORRUPT. */
+ * Returns ENT_OK, ENT_NOTFOUND (no more), ENT_CORRUPT (naming the entity: its record does not
+ * decode, or an index entry is for a missing entity or for a value the entity does not hold; a
+ * look-up never returns an entity its index entry got wrong). */
 ENT_EXTERN(int) ent_iter_next(ent_entity **out, ent_iter *it);
 /* The position after the last entity returned, as a NUL-terminated token for
  * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first.
