@@ -176,7 +176,7 @@ static void t_index_entry_for_another_value(void)
     setup();
     owner = ent_store_type(S, "owner");
     thing = ent_store_type(S, "thing");
-    ENT_OK_(ent__ikey_from_value(&ik, ent_type_field(owner, "name"), &zz));
+    ENT_OK_(ent__ikey_from_value(&ik, ent_type_field(owner, "name"), &zz, &n));
     ent__enc_u64(pk, 1);
     raw_put("owner", "name", ik.p, ik.n, pk, 8);
     ent__enc_i64(sk, 99);
