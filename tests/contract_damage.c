@@ -172,11 +172,11 @@ static void t_index_entry_for_another_value(void)
     ent_range_opts ro = ENT_RANGE_OPTS_INIT;
     ent_buf ik = {0};
     uint8_t pk[8], sk[8];
-    int n;
+    int n, inexact = 0;
     setup();
     owner = ent_store_type(S, "owner");
     thing = ent_store_type(S, "thing");
-    ENT_OK_(ent__ikey_from_value(&ik, ent_type_field(owner, "name"), &zz, &n));
+    ENT_OK_(ent__ikey_from_value(&ik, ent_type_field(owner, "name"), &zz, &inexact));
     ent__enc_u64(pk, 1);
     raw_put("owner", "name", ik.p, ik.n, pk, 8);
     ent__enc_i64(sk, 99);
