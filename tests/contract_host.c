@@ -435,6 +435,83 @@ static void t_iterator_says_when_no_page_follows(void)
     close_store();
 }
 
+/* ent_iter_more() keeps the next index pair for ent_iter_next(); in a write txn the txn's own
+ * write may then move (update) or remove (delete) that entity. The kept pair is gone, not damage:
+ * the iterator goes on from after it, seeing a moved entity at its new place. It returned
+ * ENT_CORRUPT ("index n has an entry for a value the entity does not hold", or "for a missing
+ * entity") on a healthy store. Forward and reversed, over a non-unique and a unique index. */
+static void own_write_after_more(const char *type, const char *field, int reverse, int del)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    ent_txn *w = NULL;
+    ent_key keys[16];
+    char kstr[16][32];
+    int n = 0, seen = 0, rc;
+    o.flags = reverse ? ENT_ITER_REVERSE : 0;
+    ENT_OK_(ent_range(&it, S, NULL, F(type, field), &o));
+    while (n < 16 && ent_iter_next(&e, it) == ENT_OK) {
+        keys[n] = ent_entity_key(e);
+        if (keys[n].kind == ENT_KEY_STRING) {
+            snprintf(kstr[n], sizeof kstr[n], "%.*s", (int)keys[n].len, keys[n].str);
+            keys[n] = ent_key_str(kstr[n]);
+        }
+        n++;
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    CU_ASSERT_FATAL(n >= 3);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_range(&it, S, w, F(type, field), &o));
+    ENT_OK_(ent_iter_next(&e, it));
+    ent_entity_free(e);
+    seen = 1;
+    CU_ASSERT_EQUAL(ent_iter_more(it), 1); /* keeps keys[1]'s pair */
+    if (del) {
+        ENT_OK_(ent_delete(S, w, T(type), &keys[1], ENT_VERSION_ANY));
+    } else {
+        /* moved to where the iterator has yet to go: it is seen there, once */
+        ENT_OK_(ent_get(&e, S, w, T(type), &keys[1]));
+        if (ent_field_kind(F(type, field)) == ENT_KIND_INT) ENT_OK_(ent_entity_set_int(e, field, reverse ? -1000 : 1000));
+        else ENT_OK_(ent_entity_set_string(e, field, reverse ? "0" : "zz"));
+        ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+        ent_entity_free(e);
+    }
+    while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+        seen++;
+        ent_entity_free(e);
+    }
+    if (rc != ENT_NOTFOUND) fprintf(stderr, "\n  %s.%s reverse %d delete %d: %s\n", type, field, reverse, del, ent_errmsg());
+    CU_ASSERT_EQUAL(rc, ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(seen, del ? n - 1 : n);
+    ent_iter_free(it);
+    ent_txn_abort(w);
+}
+
+static void t_own_write_after_iter_more(void)
+{
+    open_store();
+    fill_ticks(12);
+    for (int i = 0; i < 5; i++) {
+        char js[96];
+        ent_entity *e = NULL;
+        snprintf(js, sizeof js, "{\"name\":\"d%d\",\"code\":\"c%d\"}", i, i);
+        ENT_OK_(ent_entity_from_json(&e, T("doc"), js, strlen(js)));
+        snprintf(js, sizeof js, "d%d", i);
+        ent_key k = ent_key_str(js);
+        ENT_OK_(ent_entity_set_key(e, &k));
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    for (int reverse = 0; reverse < 2; reverse++)
+        for (int del = 0; del < 2; del++) {
+            own_write_after_more("tick", "n", reverse, del);
+            own_write_after_more("doc", "code", reverse, del);
+        }
+    close_store();
+}
+
 /* An iterator left open past its transaction (a misuse the header names: free it before the txn
  * ends) answers ENT_INVALID saying so, keeps its resume token, and frees cleanly: its cursor went
  * with the txn, and freeing it once read the txn's freed cursor (use after free under ASan). The
@@ -916,6 +993,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_write_beside_own_read),
         ENT_TEST(t_resume_token_of_another_index_is_refused),
         ENT_TEST(t_iterator_says_when_no_page_follows),
+        ENT_TEST(t_own_write_after_iter_more),
         ENT_TEST(t_iterator_outliving_its_txn),
         ENT_TEST(t_map_size_floor),
         ENT_TEST(t_sub_ack_in_read_txn_is_readonly),

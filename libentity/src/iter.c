@@ -490,6 +490,24 @@ static int in_bounds(const ent_iter *it, const ent_slice *k)
     return 0;
 }
 
+/* Whether index pair (k, v) is still in the iterator's index table: 1, 0, or a negative code. */
+static int pair_present(ent_iter *it, const ent_slice *k, const ent_slice *v)
+{
+    ent_bcur *c = NULL;
+    ent_slice kk = *k, vv = *v;
+    int rc;
+    if (it->unique) {
+        rc = ent__bk_get(it->t, it->tbl, k, &vv);
+    } else if ((rc = ent__bk_cursor_open(it->t, it->tbl, &c)) == ENT_OK) {
+        rc = ent__bk_cursor_get(it->s, c, ENT_CUR_SEEK_PAIR, &kk, &vv);
+        if (rc == ENT_OK && (kk.len != k->len || memcmp(kk.data, k->data, k->len) != 0)) rc = ENT_NOTFOUND;
+    }
+    if (rc == ENT_OK) rc = vv.len == v->len && memcmp(vv.data, v->data, v->len) == 0;
+    else if (rc == ENT_NOTFOUND) rc = 0;
+    ent__bk_cursor_close(it->s, c);
+    return rc;
+}
+
 /* The next pair inside the bounds, or ENT_NOTFOUND (then the iterator is done). */
 static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
 {
@@ -500,7 +518,20 @@ static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
         k->len = it->peek_k.n;
         v->data = it->peek_v.p;
         v->len = it->peek_v.n;
-        return ENT_OK;
+        /* In a write txn, the txn's own writes after ent_iter_more() may have moved or removed
+         * the entity of the pair kept (the cursor itself follows them): that pair is then no
+         * damage (ENT_CORRUPT: "an entry for a value the entity does not hold" or "for a missing
+         * entity"), but gone. Go on from the first pair after it, as a resume token does. */
+        if (!it->f || !it->t->write) return ENT_OK;
+        if ((rc = pair_present(it, k, v)) != 0) return rc < 0 ? rc : ENT_OK;
+        it->res_ik.n = it->res_pk.n = 0;
+        if ((rc = ent__buf_append(&it->res_ik, k->data, k->len)) ||
+            (rc = ent__buf_append(&it->res_pk, v->data, v->len)))
+            return rc;
+        it->has_res = 1;
+        ent__bk_cursor_close(it->s, it->cur);
+        it->cur = NULL;
+        it->state = 0;
     }
     if (it->state == 2) return ENT_NOTFOUND;
     for (;;) {
