@@ -509,6 +509,24 @@ static void t_own_write_after_iter_more(void)
             own_write_after_more("tick", "n", reverse, del);
             own_write_after_more("doc", "code", reverse, del);
         }
+    /* ent_iter_more() again after its pair was taken: whether another follows, not the gone one */
+    {
+        ent_value v = ent_value_int(0);
+        ent_iter *it = NULL;
+        ent_entity *e = NULL;
+        ent_txn *w = NULL;
+        ent_key k8 = ent_key_id(8);
+        ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+        ENT_OK_(ent_find(&it, S, w, F("tick", "n"), &v)); /* ticks 1 and 8 */
+        ENT_OK_(ent_iter_next(&e, it));
+        ent_entity_free(e);
+        CU_ASSERT_EQUAL(ent_iter_more(it), 1);
+        ENT_OK_(ent_delete(S, w, T("tick"), &k8, ENT_VERSION_ANY));
+        CU_ASSERT_EQUAL(ent_iter_more(it), 0);
+        ENT_CHECK_RC(ent_iter_next(&e, it), ENT_NOTFOUND);
+        ent_iter_free(it);
+        ent_txn_abort(w);
+    }
     close_store();
 }
 

@@ -639,7 +639,13 @@ int ent_iter_more(ent_iter *it)
     if (!it) return ent__err(ENT_INVALID, "ent_iter_more: iterator is NULL");
     if (other_thread(it)) return other_thread_err("ent_iter_more");
     if (it->ended) return ended_err("ent_iter_more");
-    if (it->has_peek) return 1;
+    if (it->has_peek) {
+        /* the pair kept is still there, unless the write txn's own write took it (advance()) */
+        if (!it->f || !it->t->write) return 1;
+        if ((rc = pair_present(it, &(ent_slice){.data = it->peek_k.p, .len = it->peek_k.n},
+                                 &(ent_slice){.data = it->peek_v.p, .len = it->peek_v.n})))
+            return rc < 0 ? rc : 1;
+    }
     rc = advance(it, &k, &v);
     if (rc == ENT_NOTFOUND) return 0;
     if (rc) return rc;
