@@ -369,7 +369,9 @@ ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
  * negative code (ENT_INVALID for NULL, ENT_CORRUPT, ...). After a page read with a limit, 0 means
  * the range or scan is exhausted, so no further page needs reading; 1 means resuming from
  * ent_iter_resume() gives at least one more entity (in the same snapshot). It looks one entry
- * ahead and keeps it for the next ent_iter_next(), so it may be called any number of times. */
+ * ahead and keeps it for the next ent_iter_next(), so it may be called any number of times. In a
+ * write txn, an entry kept that the txn's own write then moved or removed is not returned (nor
+ * taken for damage): the iterator goes on after it. */
 ENT_EXTERN(int) ent_iter_more(ent_iter *it);
 /* Free it before its txn ends. One still open when the txn ends stops there: ent_iter_next() and
  * ent_iter_more() give ENT_INVALID, ent_iter_resume() still gives its token; free it all the same.
