@@ -29,26 +29,6 @@ static const char schema_json[] =
     "  \"ts\":{\"id\":7,\"type\":\"timestamp\"}}},"
     "\"note\":{\"key\":\"string\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\"}}}}}";
 
-static void gen_doc(ent_entity *e)
-{
-    char b[5] = {0, 1, 2, (char)0xff, 0};
-    gen_map(e, "m");
-    if (rnd(2)) {
-        ENT_OK_(ent_entity_set_json(e, "am", "[{},{}]"));
-        gen_map(e, "am[0]");
-        gen_map(e, "am[1]");
-    }
-    if (rnd(2)) {
-        gen_map(e, "dm.ff");
-        ENT_OK_(ent_entity_set_bytes(e, "dm.b", b, rnd(5)));
-    }
-    /* declared fields of the kinds in question: the schema says theirs */
-    if (rnd(2)) ENT_OK_(ent_entity_set_bytes(e, "fb", b, rnd(5)));
-    if (rnd(2)) ENT_OK_(ent_entity_set_uint(e, "fu", rand_uint()));
-    if (rnd(2)) ENT_OK_(ent_entity_set_float(e, "ff", rand_float()));
-    if (rnd(2)) ENT_OK_(ent_entity_set_timestamp(e, "ts", (int64_t)test_rand_next(&rs)));
-}
-
 static ent_store_opts opts(const char *backend)
 {
     ent_store_opts o = ENT_STORE_OPTS_INIT;
@@ -97,7 +77,7 @@ static void write_random(ent_store *s, int n)
                 }
             } else {
                 ENT_OK_(ent_entity_new(&e, doc));
-                gen_doc(e);
+                gen_doc(e, 1);
                 ENT_OK_(ent_create(s, t, e));
                 ndocs++;
             }

@@ -93,4 +93,28 @@ static void gen_map(ent_entity *e, const char *path)
     }
 }
 
+/* An entity of the schemas' "doc" type (m: free-form map, am: array of maps, dm: declared map
+ * with a free-form map ff and bytes b, fb bytes, fu uint, ff float; ts a timestamp when with_ts):
+ * free-form values of every kind in maps, arrays of them and declared maps, declared fields of
+ * the kinds in question beside them. */
+static void gen_doc(ent_entity *e, int with_ts)
+{
+    char b[5] = {0, 1, 2, (char)0xff, 0};
+    gen_map(e, "m");
+    if (rnd(2)) {
+        ENT_OK_(ent_entity_set_json(e, "am", "[{},{}]"));
+        gen_map(e, "am[0]");
+        gen_map(e, "am[1]");
+    }
+    if (rnd(2)) {
+        gen_map(e, "dm.ff");
+        ENT_OK_(ent_entity_set_bytes(e, "dm.b", b, rnd(5)));
+    }
+    /* declared fields of the kinds in question: the schema says theirs */
+    if (rnd(2)) ENT_OK_(ent_entity_set_bytes(e, "fb", b, rnd(5)));
+    if (rnd(2)) ENT_OK_(ent_entity_set_uint(e, "fu", rand_uint()));
+    if (rnd(2)) ENT_OK_(ent_entity_set_float(e, "ff", rand_float()));
+    if (with_ts && rnd(2)) ENT_OK_(ent_entity_set_timestamp(e, "ts", (int64_t)test_rand_next(&rs)));
+}
+
 #endif

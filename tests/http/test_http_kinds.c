@@ -98,24 +98,6 @@ static ent_store *open_memory(ent_schema **sc)
     return s;
 }
 
-static void gen_doc(ent_entity *e)
-{
-    char b[5] = {0, 1, 2, (char)0xff, 0};
-    gen_map(e, "m");
-    if (rnd(2)) {
-        ENT_OK_(ent_entity_set_json(e, "am", "[{},{}]"));
-        gen_map(e, "am[0]");
-        gen_map(e, "am[1]");
-    }
-    if (rnd(2)) {
-        gen_map(e, "dm.ff");
-        ENT_OK_(ent_entity_set_bytes(e, "dm.b", b, rnd(5)));
-    }
-    if (rnd(2)) ENT_OK_(ent_entity_set_bytes(e, "fb", b, rnd(5)));
-    if (rnd(2)) ENT_OK_(ent_entity_set_uint(e, "fu", rand_uint()));
-    if (rnd(2)) ENT_OK_(ent_entity_set_float(e, "ff", rand_float()));
-}
-
 /* The stored record of type/key, version set to 1: what a write back must leave as it was. */
 static void record(void **out, size_t *len, ent_store *s, const char *type, ent_key k)
 {
@@ -207,7 +189,7 @@ static void test_write_back_keeps_kinds(void)
         ent_key k, nk;
         char nkey[16];
         ENT_OK_(ent_entity_new(&e, doc));
-        gen_doc(e);
+        gen_doc(e, 0);
         ENT_OK_(ent_create(s, NULL, e));
         k = ent_entity_key(e);
         ent_entity_free(e);
