@@ -133,18 +133,11 @@ int ent__bk_commit_unsynced(ent_txn *t)
     return OPS(s)->txn_commit_unsynced(bt);
 }
 
-int ent__bk_sync(ent_store *s)
+int ent__bk_sync(ent_store *s, int force)
 {
     int rc = ent__bk_fork_check(&s->bk, s->path);
     if (rc) return rc;
-    return (s->bk.lim.caps & ENT_BK_CAP_SYNC_APART) ? OPS(s)->sync(s->bk.be, 0) : ENT_OK;
-}
-
-int ent__bk_sync_force(ent_store *s)
-{
-    int rc = ent__bk_fork_check(&s->bk, s->path);
-    if (rc) return rc;
-    return (s->bk.lim.caps & ENT_BK_CAP_SYNC_APART) ? OPS(s)->sync(s->bk.be, 1) : ENT_OK;
+    return (s->bk.lim.caps & ENT_BK_CAP_SYNC_APART) ? OPS(s)->sync(s->bk.be, force) : ENT_OK;
 }
 
 int ent__bk_sp_begin(ent_txn *t)

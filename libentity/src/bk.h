@@ -50,9 +50,9 @@ void ent__bk_abort(ent_txn *t); /* nothing in a forked child: the parent owns th
 /* ENT_BK_CAP_SYNC_APART (else a plain commit, and sync does nothing): a commit whose last sync
  * ent__bk_sync() does later, outside the writer (see backend.h). */
 int ent__bk_commit_unsynced(ent_txn *t);
-int ent__bk_sync(ent_store *s);
-/* Every commit this handle can see made durable, whatever the store's durability (ent_store_sync). */
-int ent__bk_sync_force(ent_store *s);
+/* force: every commit this handle can see made durable, whatever the store's durability
+ * (ent_store_sync). */
+int ent__bk_sync(ent_store *s, int force);
 /* ENT_BK_CAP_SAVEPOINT (else ENT_INVALID): one level of savepoint in write txn t. */
 int ent__bk_sp_begin(ent_txn *t);
 int ent__bk_sp_end(ent_txn *t, int keep);

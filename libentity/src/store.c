@@ -351,7 +351,7 @@ int ent_store_sync(ent_store *s)
 {
     if (!s) return ent__err(ENT_INVALID, "ent_store_sync: s is NULL");
     if (s->read_only) return ent__err(ENT_READONLY, "store %s: opened read-only, it cannot sync its file", s->path);
-    return ent__bk_sync_force(s);
+    return ent__bk_sync(s, 1);
 }
 
 

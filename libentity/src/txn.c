@@ -323,7 +323,7 @@ static int backend_commit(ent_txn *t, int apart, int *visible)
     /* Kept before the sync: the writer is free for others during it, and the state exists (a
      * failed sync leaves it visible too). */
     keep_own_commit(t);
-    return ent__bk_sync(s);
+    return ent__bk_sync(s, 0);
 }
 
 static int commit_write(ent_txn *t, int apart)
