@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_int.h"
 
@@ -161,7 +162,7 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: only * (must not exist) is understood on writes");
     if (strcmp(method, "DELETE") && !r->len)
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be %s, a JSON object",
-                                     !strcmp(method, "PATCH") ? "a merge patch (RFC 7396)" : "the entity's data");
+                                     !strcmp(method, "PATCH") ? "a merge patch (RFC 7396) or a JSON Patch (RFC 6902)" : "the entity's data");
     if ((rc = ent_txn_begin(&w, h->s, ENT_TXN_WRITE))) return ent_http__reply_lib(c, rc, tn);
     /* The type again, as of this transaction: another process may have evolved the schema since
      * the route looked it up, and none can now (this transaction holds the writer). */
@@ -197,7 +198,11 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
     } else {
         ent_http_body b;
         if (!strcmp(method, "PATCH")) {
-            if ((rc = ent_http__body_patch(cur, &b, &k, r->body, r->len))) goto lib_fail;
+            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            size_t n = strlen("application/json-patch+json");
+            /* the type alone or with parameters (strchr finds the terminating NUL too) */
+            int json_patch = ct && !strncasecmp(ct, "application/json-patch+json", n) && strchr("; \t", ct[n]);
+            if ((rc = ent_http__body_patch(cur, &b, &k, r->body, r->len, json_patch))) goto lib_fail;
             e = cur;
             cur = NULL;
         } else if ((rc = ent_http__body_entity(&e, &b, t, &k, r->body, r->len)) || (rc = ent_entity_set_key(e, &k))) {

@@ -205,15 +205,19 @@ static int in_patch(const json_t *j, const char *p, size_t n)
     return found;
 }
 
-int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, const char *body, size_t len)
+int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, const char *body, size_t len, int json_patch)
 {
     const ent_type *t = ent_entity_type(e);
     json_t *o = NULL, *kinds, *m;
     char *data = NULL;
     const char *k;
-    size_t kn;
+    size_t kn, i = 0;
     int rc;
     memset(b, 0, sizeof *b);
+    /* RFC 6902 by its media type, or by its shape: a merge patch is an object, and an array was
+     * refused as one */
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) i++;
+    if (json_patch || (i < len && body[i] == '[')) return ent_entity_json_patch(e, body, len);
     if ((rc = ent_entity_patch_json(e, body, len)) != ENT_INVALID) return rc;
     if ((rc = entity_json(&o, t, body, len, rc))) return rc;
     b->entity_json = 1;

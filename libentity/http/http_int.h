@@ -145,8 +145,9 @@ typedef struct ent_http_body {
  * "key" must be; NULL for POST, which refuses "key" and "version". Returns ENT_OK, ENT_INVALID
  * (ent_errmsg() names the problem), ENT_NOMEM. */
 int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t, const ent_key *want, const char *body, size_t len);
-/* PATCH: the body's merge patch (and kinds) applied to e; on failure e may be half patched. */
-int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, const char *body, size_t len);
+/* PATCH: the body's merge patch (and kinds) applied to e, or its RFC 6902 JSON Patch (json_patch:
+ * the Content-Type said so; a body that is an array is one too); on failure e may be half patched. */
+int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, const char *body, size_t len, int json_patch);
 
 /* One entity (api_entity.c). */
 /* GET /api/TYPE/KEY in read transaction txn (the caller's; t is a type of its schema). */

@@ -147,6 +147,8 @@ static json_t *data_to_json(const ent_entity *e)
 
 struct json_t *ent__entity_data_json(const ent_entity *e) { return data_to_json(e); }
 
+struct json_t *ent__val_json(const ent_field *spec, const ent_val *v) { return val_to_json(spec, v); }
+
 /* ---- values straight to compact text ------------------------------------------------------ */
 
 /* The same text as val_to_json() then ent__json_dumps(JSON_COMPACT), without the tree: events are
@@ -595,6 +597,12 @@ int ent__val_from_json_text(ent_val *out, const ent_field *spec, const char *jso
     rc = val_from_json(out, spec, j, &p);
     json_decref(j);
     return rc;
+}
+
+int ent__val_from_jsonv(ent_val *out, const ent_field *spec, json_t *j)
+{
+    jpath p = {{0}, 0};
+    return val_from_json(out, spec, j, &p);
 }
 
 int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, size_t len)

@@ -185,9 +185,7 @@ int ent__kinds_json(json_t **out, const ent_entity *e)
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
-/* The next segment of ptr[*at..n) unescaped into seg (n + 1 bytes), *at moved past it.
- * Returns its length, or -1 for a '~' not followed by '0' or '1'. */
-static long next_seg(char *seg, const char *ptr, size_t n, size_t *at)
+long ent__ptr_seg(char *seg, const char *ptr, size_t n, size_t *at)
 {
     size_t i = *at + 1, len = 0; /* past the '/' */
     for (; i < n && ptr[i] != '/'; i++) {
@@ -204,7 +202,7 @@ static long next_seg(char *seg, const char *ptr, size_t n, size_t *at)
     return (long)len;
 }
 
-static int array_index(size_t *out, const char *s, size_t n)
+int ent__ptr_index(size_t *out, const char *s, size_t n)
 {
     size_t v = 0;
     if (n == 0 || (n > 1 && s[0] == '0')) return -1; /* RFC 6901: no leading zeros */
@@ -232,7 +230,7 @@ static int resolve(ent_val **out, const ent_field **out_spec, ent_entity *e, con
     if (n == 0 || ptr[0] != '/') return perr(ptr, "not a JSON Pointer into \"data\" (it starts with '/')");
     if (!(seg = malloc(n + 1))) return ent__err(ENT_NOMEM, "out of memory");
     while (at < n) {
-        long len = next_seg(seg, ptr, n, &at);
+        long len = ent__ptr_seg(seg, ptr, n, &at);
         if (len < 0) {
             rc = perr(ptr, "a '~' not followed by 0 or 1");
             break;
@@ -255,7 +253,7 @@ static int resolve(ent_val **out, const ent_field **out_spec, ent_entity *e, con
             spec = sf;
         } else if (v->k == EV_ARR) {
             size_t i;
-            if (array_index(&i, seg, (size_t)len) || i >= v->u.a.n) {
+            if (ent__ptr_index(&i, seg, (size_t)len) || i >= v->u.a.n) {
                 rc = perr(ptr, "names no value of the data");
                 break;
             }

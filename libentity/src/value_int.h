@@ -371,12 +371,18 @@ int ent__entity_fill_defaults(ent_entity *e, int mark);
  * JSON null gives EV_UNSET for a declared spec. On failure the message names what is wrong; the
  * caller prefixes the path. */
 int ent__val_from_json_text(ent_val *out, const struct ent_field *spec, const char *json);
+struct json_t;
+/* Build a value of spec from the jansson value j, as ent__val_from_json_text() does (messages
+ * name the place inside j, without a prefix). */
+int ent__val_from_jsonv(ent_val *out, const struct ent_field *spec, struct json_t *j);
+/* One value as a jansson value (spec NULL: free-form), as entity JSON prints it: a new
+ * reference, NULL when out of memory. */
+struct json_t *ent__val_json(const struct ent_field *spec, const ent_val *v);
 /* One value as JSON text (spec NULL: free-form). out: the caller frees it with free(). */
 int ent__val_to_json_text(char **out, const struct ent_field *spec, const ent_val *v, unsigned flags);
 
 /* An entity's fields as a JSON object (entity_json.c), for event_json.c to print events without
  * printing and parsing the data again. A new reference; NULL when out of memory. */
-struct json_t;
 struct json_t *ent__entity_data_json(const ent_entity *e);
 /* The same object as compact text, written into b (json_write.h); removed_as_null: a field marked
  * changed and unset follows the others as null (an update's removed field, as events print it). */
@@ -392,5 +398,11 @@ void ent__entity_data_write(struct ent__jbuf *b, const ent_entity *e, int remove
 void ent__kinds_write(struct ent__jbuf *b, const ent_entity *e);
 int ent__kinds_json(struct json_t **out, const ent_entity *e);
 int ent__kinds_apply(ent_entity *e, const struct json_t *kinds);
+/* RFC 6901 JSON Pointers (entity_kinds.c). ent__ptr_seg: the segment of ptr[0..n) that starts
+ * at the '/' at *at, unescaped into seg (room for n + 1 bytes, NUL-terminated; it may hold NUL
+ * itself), *at moved to the next '/' or n; its length, or -1 for a '~' not followed by 0 or 1.
+ * ent__ptr_index: s[0..n) as an array index (digits, no leading zero); 0, or -1. */
+long ent__ptr_seg(char *seg, const char *ptr, size_t n, size_t *at);
+int ent__ptr_index(size_t *out, const char *s, size_t n);
 
 #endif

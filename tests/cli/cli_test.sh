@@ -96,6 +96,12 @@ expect 0 "$E" patch order 1 '{"status":"paid","lines":null}'
 jcheck out "d['version'], d['data']['status'], 'lines' in d['data']" "2 paid False"
 expect 1 "$E" patch order 1 --expect-version 1 '{"status":"shipped"}'; errline "version"
 expect 1 "$E" patch order 1 '{"status":"lost"}'; errline "order.status"
+# an array is an RFC 6902 JSON Patch: a free-form null, a nested field; a failed test changes nothing
+expect 0 "$E" patch product tea '[{"op":"add","path":"/attrs","value":{"n":null}},{"op":"replace","path":"/price","value":6}]'
+jcheck out "d['version'], d['data']['attrs'], d['data']['price']" "3 {'n': None} 6.0"
+expect 1 "$E" patch product tea ' [{"op":"remove","path":"/attrs"},{"op":"test","path":"/price","value":1}]'; errline 'JSON Patch op 1 (test "/price"): test: the value there differs'
+expect 0 "$E" get product tea
+jcheck out "d['version'], d['data']['attrs']" "3 {'n': None}"
 expect 0 "$E" get order 1
 jcheck out "d['type'], d['key']" "order 1"
 expect 1 "$E" get order 7; errline "not found"

@@ -1,5 +1,6 @@
-/* Fuzz entity JSON and merge patches against the shop and fleet schemas.
- * Input: one byte choosing the type, the entity's JSON data, 0xff, a merge patch.
+/* Fuzz entity JSON, merge patches and JSON Patches against the shop and fleet schemas.
+ * Input: one byte choosing the type, the entity's JSON data, 0xff, a patch: an RFC 7396 merge
+ * patch, or an RFC 6902 JSON Patch when it starts with '[' (as `entity patch` and PATCH take it).
  * Properties: a refusal has a known code and a message; an accepted entity renders to JSON that
  * parses back to the same rendering, and its record decodes to the same rendering, validating the
  * same; a refused patch leaves the entity as it was; an accepted one gives an entity that renders,
@@ -63,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_stable(e, t);
     FUZZ_CHECK(ent_entity_to_json(&before, e, 0) == ENT_OK, "to_json");
-    rc = ent_entity_patch_json(e, (const char *)pj, pn);
+    rc = pn && pj[0] == '[' ? ent_entity_json_patch(e, (const char *)pj, pn) : ent_entity_patch_json(e, (const char *)pj, pn);
     FUZZ_CHECK_FAILED_WITH_MESSAGE(rc);
     FUZZ_CHECK(ent_entity_to_json(&after, e, 0) == ENT_OK, "to_json");
     if (rc != ENT_OK) FUZZ_CHECK(strcmp(before, after) == 0, "a refused patch changed the entity:\n%s\n%s", before, after);

@@ -145,6 +145,20 @@ req PATCH /api/order/1 -d '{"status":"lost"}'; want 400 "PATCH enum"; errmsg "or
 req PATCH /api/order/999 -d '{"status":"paid"}'; want 404 "PATCH missing"
 req PATCH /api/order/1 -d 'nope'; want 400 "PATCH bad JSON"; errmsg "invalid JSON"; errnot "order: order:"
 
+# ---- JSON Patch (RFC 6902): by its media type, or an array body
+JP='Content-Type: application/json-patch+json'
+req PUT /api/product/jp1 -d '{"price":2,"stock":4,"attrs":{"color":"red","fit":"slim"}}'; want 201 "PUT jp1"
+req PATCH /api/product/jp1 -H "$JP" -d '[{"op":"add","path":"/attrs/none","value":null},{"op":"add","path":"/tags","value":["x"]},{"op":"add","path":"/tags/0","value":"w"}]'
+want 200 "JSON Patch"; jcheck "d['version'], d['data']['attrs'], d['data']['tags']" "2 {'color': 'red', 'fit': 'slim', 'none': None} ['w', 'x']"
+req PATCH /api/product/jp1 -d '[{"op":"remove","path":"/tags/0"},{"op":"test","path":"/attrs/none","value":null}]'; want 200 "JSON Patch by its shape"
+jcheck "d['version'], d['data']['tags'], d['data']['attrs']['none']" "3 ['x'] None"
+req PATCH /api/product/jp1 -H "$JP" -d '[{"op":"remove","path":"/tags/0"},{"op":"test","path":"/stock","value":99}]'; want 409 "JSON Patch test failed"
+errmsg 'JSON Patch op 1 (test "/stock")'
+req PATCH /api/product/jp1 -H "$JP; charset=utf-8" -d '{"stock":1}'; want 400 "JSON Patch not an array"; errmsg "a JSON Patch is an array of operations"
+req PATCH /api/product/jp1 -H "$JP" -d '[{"op":"add","path":"/stock","value":-1}]'; want 400 "JSON Patch result invalid"
+req PATCH /api/product/jp1 -H "$JP" -d '[{"op":"replace","path":"/nope","value":1}]'; want 400 "JSON Patch unknown field"; errmsg "names no field"
+req GET /api/product/jp1; jcheck "d['version'], d['data']['tags']" "3 ['x']" # nothing of the refused ones
+
 # ---- delete
 req DELETE /api/customer/1; want 409 "still referenced"; errmsg "referenced"; errnot "customer: customer" # the type named once
 req DELETE /api/product/p1 -H 'If-Match: "1"'; want 412 "DELETE stale"

@@ -257,7 +257,8 @@ out:
     return rc;
 }
 
-/* patch TYPE KEY [--expect-version V] JSON */
+/* patch TYPE KEY [--expect-version V] JSON: an object is an RFC 7396 merge patch, an array an
+ * RFC 6902 JSON Patch (which can write a free-form null, insert into and remove from arrays). */
 int cmd_patch(int argc, char **argv)
 {
     uint64_t expect = ENT_VERSION_ANY;
@@ -278,7 +279,9 @@ int cmd_patch(int argc, char **argv)
     if ((rc = open_store(&s, 0))) return rc;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
     else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("patch");
-    else if (ent_entity_patch_json(e, json, strlen(json)) != ENT_OK) rc = fail("patch");
+    else if ((json[strspn(json, " \t\r\n")] == '[' ? ent_entity_json_patch(e, json, strlen(json))
+                                                     : ent_entity_patch_json(e, json, strlen(json))) != ENT_OK)
+        rc = fail("patch");
     else if (ent_replace(s, NULL, e, expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK) rc = fail("patch");
     else rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
     ent_entity_free(e);

@@ -70,7 +70,7 @@ static const char usage_text[] =
     "  schema [--apply FILE]                 print the stored schema, or evolve it\n"
     "  stat                                  counts, indexes, log, subscriptions, disk use\n"
     "  put TYPE [--key K] [--expect-version V] [JSON|-]\n"
-    "  patch TYPE KEY [--expect-version V] JSON   (RFC 7396 merge patch)\n"
+    "  patch TYPE KEY [--expect-version V] JSON   (an object: RFC 7396 merge patch; an array: RFC 6902 JSON Patch)\n"
     "  get TYPE KEY | rm TYPE KEY [--expect-version V]\n"
     "  ls TYPE [--limit N] [--after KEY] [--reverse]   entities in key order (NDJSON)\n"
     "  count TYPE\n"

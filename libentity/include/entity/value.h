@@ -225,6 +225,20 @@ ENT_EXTERN(int) ent_entity_apply_kinds(ent_entity *e, const char *json, size_t l
  * maps, anything else replaces. Returns as ent_entity_from_json(); on failure e is unchanged. */
 ENT_EXTERN(int) ent_entity_patch_json(ent_entity *e, const char *json, size_t len);
 
+/* Apply an RFC 6902 JSON Patch to the data: an array of operations ({"op":"add"|"remove"|
+ * "replace"|"move"|"copy"|"test", "path": a JSON Pointer into the data, "value" or "from"}), in
+ * order, all or nothing. What a merge patch cannot say: a null into a free-form map, an insert
+ * at an array index ("/tags/1", "/tags/-" to append), the removal of one item. Values are read as
+ * the place they go to expects (a declared field's null leaves it unset; a free-form null is a
+ * null); an add or replace may carry "kinds", pointers relative to its value with the kinds of
+ * ENT_JSON_ENTITY ({"": "bytes"}); move and copy keep a free-form value as it is and take a
+ * declared one through its JSON; test compares the JSON the data prints as, numbers by value.
+ * Returns ENT_OK, ENT_INVALID (malformed JSON or operation, a pointer naming no field, a value of
+ * the wrong kind), ENT_CONFLICT (a test that failed, a pointer through or to a value the data
+ * does not hold), ENT_NOMEM; the message names the operation's index and pointer. On failure e is
+ * unchanged. The result is validated by the write that stores it, as for every entity. */
+ENT_EXTERN(int) ent_entity_json_patch(ent_entity *e, const char *json, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
