@@ -180,7 +180,7 @@ static int put_root(ent_entity *e, json_t *j, const op_ctx *o)
     char *text;
     int rc;
     if (!json_is_object(j)) return op_err(o, ENT_INVALID, "the whole data is a JSON object of fields");
-    if (!(text = json_dumps(j, JSON_COMPACT | JSON_ALLOW_NUL))) return ent__err(ENT_NOMEM, "out of memory");
+    if (!(text = json_dumps(j, JSON_COMPACT))) return ent__err(ENT_NOMEM, "out of memory");
     rc = ent_entity_from_json(&n, e->type, text, strlen(text));
     free(text);
     if (rc) return op_prefix(o, rc);
