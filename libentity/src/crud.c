@@ -142,10 +142,33 @@ static int index_key(ent_txn *t, const ent_field *f, const ent_val *v)
     return ent__bk_ikey_check(&t->s->bk, f, t->k2.n);
 }
 
-/* Refs in `m` must point at existing entities. */
-static int check_refs(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m)
+/* ent_txn_defer_ref_checks(): note the entity of type at pk for the check at commit. */
+static int defer(ent_txn *t, const ent_type *type, const ent_slice *pk)
+{
+    size_t n = strlen(type->name);
+    unsigned char head[5];
+    uint32_t pl = (uint32_t)pk->len;
+    int rc;
+    head[0] = (unsigned char)n; /* names are at most ENT_NAME_MAX bytes */
+    memcpy(head + 1, &pl, 4);
+    if ((rc = ent__buf_append(&t->deferred, head, 1)) || (rc = ent__buf_append(&t->deferred, type->name, n)) ||
+        (rc = ent__buf_append(&t->deferred, head + 1, 4)) || (rc = ent__buf_append(&t->deferred, pk->data, pk->len)))
+        return rc;
+    return ENT_OK;
+}
+
+static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m);
+
+/* Refs in `m` must point at existing entities (pk: e's, for a deferred check). */
+static int check_refs(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m, const ent_slice *pk)
 {
     if (t->refs_unchecked) return ENT_OK;
+    if (t->refs_deferred) return defer(t, type, pk);
+    return check_refs_now(t, type, e, m);
+}
+
+static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m)
+{
     for (size_t j = 0; j < type->n_indexes; j++) {
         const ent_field *f = type->indexes[j];
         const ent_val *v = &e->slots[f->pos];
@@ -400,7 +423,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
         goto fail;
     }
     if (rc != ENT_NOTFOUND) goto fail;
-    if (type->n_indexes && ((rc = check_refs(t, type, e, NULL)) || (rc = check_indexes(t, type, e, NULL, NULL))))
+    if (type->n_indexes && ((rc = check_refs(t, type, e, NULL, &pk)) || (rc = check_indexes(t, type, e, NULL, NULL))))
         goto fail;
 
     /* From here on a failure leaves writes half done. t->k1 holds pk until the record is put. */
@@ -596,7 +619,7 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         }
         version = old->version + 1;
     }
-    if ((rc = check_refs(t, type, target, &diff))) goto out;
+    if ((rc = check_refs(t, type, target, &diff, &pk))) goto out;
     if ((rc = check_indexes(t, type, target, &diff, &pk))) goto out;
 
     *half = 1;
@@ -821,7 +844,9 @@ static int do_delete(ent_txn *t, const ent_type *type, const ent_key *key, uint6
                       ent__key_str(key, kb, sizeof kb), old->version, expect);
         goto out;
     }
-    if ((rc = check_unreferenced(t, type, key, &pk))) goto out;
+    if (t->refs_deferred) rc = defer(t, type, &pk);
+    else rc = check_unreferenced(t, type, key, &pk);
+    if (rc) goto out;
     *half = 1;
     if ((rc = index_write(t, type, old, NULL, &pk, 0))) goto out;
     if ((rc = ent__bk_del(t, t->lay->data[type->pos], &pk, NULL))) goto out;
@@ -907,4 +932,47 @@ int ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type)
     rc = ent__type_resolve(&rt, t, type);
     if (!rc) rc = ent__type_counters(NULL, out, t, rt);
     return ent__txn_end(t, txn, rc, 0);
+}
+
+/* ---- deferred ref checks ----------------------------------------------------------------------- */
+
+int ent__refs_check_deferred(ent_txn *t)
+{
+    ent_buf list = t->deferred; /* taken: the checks below use t's scratch buffers, not this */
+    size_t at = 0;
+    int rc = ENT_OK;
+    memset(&t->deferred, 0, sizeof t->deferred);
+    t->refs_deferred = 0;
+    while (rc == ENT_OK && at < list.n) {
+        char name[ENT_NAME_MAX + 1];
+        size_t nlen = list.p[at];
+        uint32_t pl;
+        const ent_type *type;
+        ent_entity *e = NULL;
+        ent_slice pk;
+        ent_key key;
+        memcpy(name, list.p + at + 1, nlen);
+        name[nlen] = '\0';
+        memcpy(&pl, list.p + at + 1 + nlen, 4);
+        pk.data = list.p + at + 5 + nlen;
+        pk.len = pl;
+        at += 5 + nlen + pl;
+        /* a type gone from the schema since (an evolution in the same transaction) holds nothing */
+        if (!(type = ent_schema_type(t->lay->schema, name))) continue;
+        if (ent__pk_decode(&key, type->key, pk.data, pk.len)) {
+            rc = ent__err(ENT_CORRUPT, "%s: a key noted for a deferred ref check does not decode", name);
+            break;
+        }
+        rc = load_entity(&e, t, type, &key, &pk);
+        if (rc == ENT_OK) {
+            /* written and still there: every ref it holds must point at an entity */
+            if (type->n_indexes) rc = check_refs_now(t, type, e, NULL);
+            ent_entity_free(e);
+        } else if (rc == ENT_NOTFOUND) {
+            /* deleted (or never made): nothing may refer to it */
+            rc = check_unreferenced(t, type, &key, &pk);
+        }
+    }
+    ent__buf_free(&list);
+    return rc;
 }

@@ -120,6 +120,10 @@ struct ent_txn {
     int failed_rc;
     int failed_detail;   /* failed_rc's ENT_DETAIL_*, said again with it */
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
+    int refs_deferred;   /* ent_txn_defer_ref_checks(): the checks below wait for the commit */
+    /* ... the entities written (their refs to check) and deleted (their referrers to check) since,
+     * back to back: type name length (1 byte), the name, pk length (4 bytes), the pk. */
+    ent_buf deferred;
     int restore_forward; /* ent_txn_restore_forward() */
     int indexes_deferred; /* ent_store_replay(): indexes left alone, every one rebuilt at its end */
     int restore_always;   /* ent_store_replay(): a restore that changes nothing still writes its event */
@@ -221,6 +225,10 @@ void ent__store_free_cbs(ent_store *s);
 
 /* Group commit (txn_group.c). A write call's work, run in transaction t (given by the host, or
  * one of the call's own, or a group's). half: set when a failure left writes half done. */
+/* ent_txn_defer_ref_checks(): check what t's calls noted since (crud.c), on t's state now, and
+ * forget it: ENT_OK, ENT_INVALID (a ref to a missing entity), ENT_CONFLICT (a deleted entity still
+ * referenced), a read's error; the message names the entity. */
+int ent__refs_check_deferred(ent_txn *t);
 typedef int (*ent__write_fn)(ent_txn *t, void *payload, int *half);
 /* Run fn in txn when given (ent__txn_use/ent__txn_end rules), else in a transaction of its own,
  * shared with other threads' calls when the backend has savepoints (group commit). */

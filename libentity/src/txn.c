@@ -47,6 +47,7 @@ static void release_write(ent_txn *t)
 static void txn_release(ent_txn *t)
 {
     ent__evcap_free(&t->cap);
+    ent__buf_free(&t->deferred);
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
@@ -77,6 +78,7 @@ static void txn_park(ent_txn *t)
         return;
     }
     ent__evcap_free(&t->cap);
+    ent__buf_free(&t->deferred);
     memset(t, 0, sizeof *t);
     k1.n = k2.n = v1.n = ev.n = 0;
     t->k1 = k1;
@@ -341,6 +343,15 @@ static int commit_write(ent_txn *t, int apart)
         return ent__errd(rc, detail, "transaction not committed: an earlier write in it failed half way (%s)",
                          ent_strerror(rc));
     }
+    /* ent_txn_defer_ref_checks(): what its calls did not check, checked on the final state */
+    if (t->refs_deferred && (rc = ent__refs_check_deferred(t))) {
+        int detail = ent_errdetail();
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ent_errmsg());
+        ent__bk_abort(t);
+        txn_free(t);
+        return ent__errd(rc, detail, "transaction not committed: %s", msg);
+    }
     other = t->meta_other; /* the two flushes below are what keep_own_commit() keeps */
     if ((rc = flush_counters(t)) || (rc = ent__log_flush(t))) {
         ent__bk_abort(t);
@@ -533,6 +544,13 @@ int ent_txn_skip_ref_checks(ent_txn *t)
 {
     if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: not a write transaction");
     t->refs_unchecked = 1;
+    return ENT_OK;
+}
+
+int ent_txn_defer_ref_checks(ent_txn *t)
+{
+    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_defer_ref_checks: not a write transaction");
+    t->refs_deferred = 1;
     return ENT_OK;
 }
 

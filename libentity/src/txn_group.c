@@ -184,6 +184,8 @@ static int run_one(ent_txn *t, greq *r)
 {
     int half = 0, rc;
     t->refs_unchecked = 0; /* ent_txn_skip_ref_checks() of one caller is not the next one's */
+    t->refs_deferred = 0;
+    t->deferred.n = 0;
     t->restore_forward = 0;
     rc = call_fn(r->fn, t, r->payload, &half);
     if (rc == ENT_OK && t->failed)
@@ -434,6 +436,13 @@ static int run_closure(ent_txn *t, void *p, int *half)
     if (rc > 0) rc = ent__err(ENT_INVALID, "ent_txn_run: the function returned %d, not an ENT_* code", rc);
     else if (rc < 0 && !ent_errmsg()[0])
         rc = ent__err(rc, "ent_txn_run: the function returned %s without a message", ent_strerror(rc));
+    /* ent_txn_defer_ref_checks() from fn: its checks when its work is whole, so that a failure
+     * undoes that work alone (its savepoint), not the group's; the flag is fn's, not the group's */
+    if (rc == ENT_OK && t->refs_deferred && !t->failed) {
+        if ((rc = ent__refs_check_deferred(t))) rc = ent__err_prefix(rc, "ent_txn_run: ");
+    }
+    t->refs_deferred = 0;
+    t->deferred.n = 0;
     return rc;
 }
 

@@ -196,6 +196,17 @@ ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
  * Returns ENT_OK, ENT_INVALID (not a write transaction). */
 ENT_EXTERN(int) ent_txn_skip_ref_checks(ent_txn *t);
 
+/* For entities that refer to each other (required refs in a cycle: an employee's manager, a
+ * manager's deputy): the writes in write transaction t from now on do not check their refs when
+ * called; t's commit checks them on its final state instead, as SQL's deferred foreign keys do.
+ * Every entity they wrote that still exists must refer to existing entities, and every entity
+ * they deleted must be referred to by none, or the commit fails with ENT_INVALID (a ref to a
+ * missing entity) or ENT_CONFLICT (a deleted entity still referred to), naming them, and nothing
+ * of t is committed. In ent_txn_run() the checks run when fn returns ENT_OK, and a failure is
+ * fn's alone (the other calls of its group are not affected). Checks cost what they cost at the
+ * calls, and a noted entity per write. Returns ENT_OK, ENT_INVALID (not a write transaction). */
+ENT_EXTERN(int) ent_txn_defer_ref_checks(ent_txn *t);
+
 /* The type named `name` in the schema transaction t sees, or NULL (also for t NULL). The handle to
  * use with t: ent_store_type() gives the store's current schema, which another thread's
  * transaction may have moved past t's (an evolution by another process, noticed there), and a
