@@ -88,6 +88,7 @@ static const char usage_text[] =
     "                                        keep the store at DIR a mirror of the stream's primary\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]\n"
     "        [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS]\n"
+    "        [--client-buffer BYTES] [--heartbeat SECONDS]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"
     "  bench [--n N] [--runs R] [--quick] [--json] [--plain] [--threads] [--backend B] [--durability D] [--batch 1|1000] [--dir DIR] [--cpu-clock]\n"
     "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
