@@ -394,6 +394,10 @@ onelines() { if [ -s "$work/err" ] && ! grep -qv '^entity: ' "$work/err"; then o
 expect 2 "$E" put; onelines; errline "usage: entity .*put TYPE"
 expect 2 "$E" schema foo; onelines; errline "usage: entity .*schema"
 expect 2 "$E" copy --compact; onelines
+# a usage of several lines is shown whole on a wrong call too (serve's said nothing of the options
+# on its second and third lines), but not the description under relay's
+expect 2 "$E" serve --bogus; onelines; errline "usage: .*--max-clients N.*--request-timeout SECONDS"; errline "usage: .*--heartbeat SECONDS"
+expect 2 "$E" relay --bogus; onelines; ! grep -q "publish the log" "$work/err" && ok || bad "relay usage shows its description: $(cat "$work/err")"
 expect 2 "$E" subs add --from-now; onelines
 expect 2 "$E" patch order 1 --bogus; onelines
 expect 2 "$E" ls customer --limit " -1"; onelines
