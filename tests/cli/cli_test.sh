@@ -28,6 +28,24 @@ at = readme.index("lists every command:")
 start = readme.index("```\n", at) + 4
 sys.exit(0 if readme[start:readme.index("```\n", start)] == out else "differs")
 PY
+# every option the README's sections on the tool, the server and NATS name is in entity --help, and
+# those of "Serving a store over HTTP" in entity serve --help (--client-buffer and --heartbeat,
+# described there, were in neither)
+"$E" serve --help >"$work/serve.help" 2>&1
+python3 - "$SRC/README.md" "$work/out" "$work/serve.help" <<'PY' && ok || bad "README options missing from the help"
+import re, sys
+readme, top, serve = open(sys.argv[1]).read(), open(sys.argv[2]).read(), open(sys.argv[3]).read()
+def opts(a, b):
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", readme[readme.index(a):readme.index(b)])) - {"--help", "--version"}
+def missing(named, text):
+    return sorted(o for o in named if not re.search(re.escape(o) + r"(?![\w-])", text))
+m = missing(opts("## The `entity` tool", "## Using it from C") | opts("## Beyond one machine", "## Tests"), top)
+# in the server's section, an option quoted with another command's name is that command's
+section = readme[readme.index("## Serving a store over HTTP"):readme.index("## Using it from C")]
+section = re.sub(r"`entity (?!serve|\[)[a-z]+ [^`]*`", "", section)
+s = missing(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", section)) - {"--help", "--version"}, serve)
+if m or s: sys.exit("entity --help lacks %s; entity serve --help lacks %s" % (m, s))
+PY
 # the demo prints what the README shows, word for word, and refuses to run again (exit 1)
 mkdir "$work/demo"
 (cd "$work/demo" && ENTITY_STORE= "$E" demo >"$work/demo.out" 2>"$work/err") && ok || bad "demo: $(cat "$work/err")"
@@ -382,6 +400,10 @@ onelines() { if [ -s "$work/err" ] && ! grep -qv '^entity: ' "$work/err"; then o
 expect 2 "$E" put; onelines; errline "usage: entity .*put TYPE"
 expect 2 "$E" schema foo; onelines; errline "usage: entity .*schema"
 expect 2 "$E" copy --compact; onelines
+# a usage of several lines is shown whole on a wrong call too (serve's said nothing of the options
+# on its second and third lines), but not the description under relay's
+expect 2 "$E" serve --bogus; onelines; errline "usage: .*--max-clients N.*--request-timeout SECONDS"; errline "usage: .*--heartbeat SECONDS"
+expect 2 "$E" relay --bogus; onelines; ! grep -q "publish the log" "$work/err" && ok || bad "relay usage shows its description: $(cat "$work/err")"
 expect 2 "$E" subs add --from-now; onelines
 expect 2 "$E" patch order 1 --bogus; onelines
 expect 2 "$E" ls customer --limit " -1"; onelines

@@ -50,6 +50,34 @@ for pc in entity-nats entity-http; do
 done
 echo "ok: pc-prefix, destdir, pc-requires"
 
+# the README's sample ("Using it from C", with the serving snippet where entity-http is built) as
+# a host writes it: its lines in a main(), its #includes and its function above; built against the
+# installed copy with the README's link line and run on the shop schema (the sample used fprintf
+# without <stdio.h>)
+python3 - "$src/README.md" "$work/readme.c" "$http" <<'PY'
+import sys
+readme, http = open(sys.argv[1]).read(), sys.argv[3] == "http"
+def block(after):
+    s = readme.index("```c\n", readme.index(after)) + 5
+    return readme[s:readme.index("```\n", s)].split("\n")
+lines = block("## Using it from C")
+if http:
+    # on a free port: 8080 may be another program's
+    lines += ["#include <entity/http.h>", "{"] + [l.replace("/* ... the host goes on using the store ... */", "")
+                                                   .replace('"127.0.0.1:8080"', '"127.0.0.1:0"')
+                                                  for l in block("From C, a host serves its own store")] + ["}"]
+top = [l for l in lines if l.startswith("#include") or l.startswith("static ")]
+body = [l for l in lines if l not in top]
+open(sys.argv[2], "w").write("\n".join(top) + "\nint main(void)\n{\n" + "\n".join(body) +
+                             "\n    ent_iter_free(it);\n    return 0;\n}\n")
+PY
+pcw --cflags --libs "$([ "$http" = http ] && echo entity-http || echo entity)"
+cc -std=c11 -Wall -Werror -o "$work/readme_host" "$work/readme.c" "${PCW[@]}"
+mkdir -p "$work/readme-run/schemas" && cp "$src/schemas/shop.json" "$work/readme-run/schemas/"
+(cd "$work/readme-run" && LD_LIBRARY_PATH=$libdir "$work/readme_host") || { echo "FAIL: the README's C sample"; exit 1; }
+[ -f "$work/readme-run/entity-store/data.mdb" ] || { echo "FAIL: the README's C sample made no store"; exit 1; }
+echo "ok: readme-sample"
+
 # pkg-config, shared
 pcw --cflags --libs entity
 cc -std=c11 -Wall -Werror -o "$work/pc_shared" "$here/host.c" "${PCW[@]}"
@@ -74,7 +102,7 @@ cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DWITH_HTTP=$([ "$h
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
 run cmake-static "$work/cm/host_static"
-passed=$((5 + ${cxx:-0}))
+passed=$((6 + ${cxx:-0}))
 # an optional find_package(libentity) where its dependencies' .pc files are missing: not found, said
 # why, and the host's configure goes on
 mkdir "$work/no-pc"

@@ -88,6 +88,7 @@ static const char usage_text[] =
     "                                        keep the store at DIR a mirror of the stream's primary\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]\n"
     "        [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS]\n"
+    "        [--client-buffer BYTES] [--heartbeat SECONDS]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"
     "  bench [--n N] [--runs R] [--quick] [--json] [--plain] [--threads] [--backend B] [--durability D] [--batch 1|1000] [--dir DIR] [--cpu-clock]\n"
     "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
@@ -165,6 +166,14 @@ static void help_line_probe(const char *line, size_t len, void *payload)
 static void usage_line(const char *line, size_t len, void *payload)
 {
     struct usage_q *q = payload;
+    size_t indent = strspn(line, " ");
+    /* more options of the command on a deeper-indented line (serve's told of none of them); a
+     * description there is left for --help */
+    if (q->more && indent > 2 && indent < len && line[indent] == '[') {
+        fprintf(stderr, "entity: usage:   %.*s\n", (int)(len - indent), line + indent);
+        return;
+    }
+    q->more = 0;
     for (const char *p = usage_find(line, len, line, q->cmd); p; p = usage_find(line, len, p + 1, q->cmd)) {
         /* the command's own part: up to the next " | " alternative or the two spaces before a
          * description */
@@ -175,6 +184,7 @@ static void usage_line(const char *line, size_t len, void *payload)
         while (l && p[l - 1] == ' ') l--;
         fprintf(stderr, "entity: usage: entity [-s DIR] %.*s\n", (int)l, p);
         q->found = 1;
+        q->more = p + l == line + len; /* the line's last alternative goes on below */
     }
 }
 
