@@ -204,7 +204,7 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force)
              * or left behind by a forced one lacks nothing below `first`. */
             if (v.len == 8 && (ent__dec_u64(v.data) + 1 > first ? ent__dec_u64(v.data) + 1 : first) < below) {
                 rc = ent__err(ENT_CONFLICT, "subscription \"%.*s\" has acknowledged only up to %" PRIu64
-                              "; truncating below %" PRIu64 " would lose its events (force to override)",
+                              "; truncating below %" PRIu64 " would lose its events",
                               (int)k.len, (const char *)k.data, ent__dec_u64(v.data), below);
                 break;
             }
