@@ -279,6 +279,7 @@ void ent__entity_data_write(ent__jbuf *b, const ent_entity *e, int removed_as_nu
 int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
 {
     json_t *j = NULL, *data;
+    if (!out) return ent__err(ENT_INVALID, "ent_entity_to_json: out is NULL");
     *out = NULL;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (!(data = data_to_json(e))) goto nomem;
@@ -604,6 +605,7 @@ int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, 
     const char *k;
     jpath p;
     int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_entity_from_json: out is NULL");
     *out = NULL;
     if ((rc = ent__entity_new_bare(&e, t))) return rc;
     if (!json) {

@@ -68,10 +68,18 @@ int ent__errd(int code, int detail, const char *fmt, ...)
     return code;
 }
 
+/* A component's failure without a format still leaves a message that says so, not the last one. */
+static int set_null_fmt(int code)
+{
+    snprintf(errbuf, sizeof errbuf, "%s (ent_error_set: fmt is NULL)", ent_strerror(code));
+    return code;
+}
+
 int ent_error_set(int code, const char *fmt, ...)
 {
     va_list ap;
     errdetail = ENT_DETAIL_NONE;
+    if (!fmt) return set_null_fmt(code); /* vsnprintf(NULL format) is undefined */
     va_start(ap, fmt);
     set_msg(fmt, ap);
     va_end(ap);
@@ -82,6 +90,7 @@ int ent_error_set_detail(int code, int detail, const char *fmt, ...)
 {
     va_list ap;
     errdetail = detail >= ENT_DETAIL_NO_SPACE && detail <= ENT_DETAIL_EXHAUSTED ? detail : ENT_DETAIL_NONE;
+    if (!fmt) return set_null_fmt(code);
     va_start(ap, fmt);
     set_msg(fmt, ap);
     va_end(ap);

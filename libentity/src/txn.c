@@ -531,14 +531,16 @@ const ent_type *ent_txn_type(const ent_txn *t, const char *name)
 
 int ent_txn_skip_ref_checks(ent_txn *t)
 {
-    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: not a write transaction");
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: txn is NULL");
+    if (!t->write) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: not a write transaction");
     t->refs_unchecked = 1;
     return ENT_OK;
 }
 
 int ent_txn_restore_forward(ent_txn *t)
 {
-    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_restore_forward: not a write transaction");
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_restore_forward: txn is NULL");
+    if (!t->write) return ent__err(ENT_INVALID, "ent_txn_restore_forward: not a write transaction");
     t->restore_forward = 1;
     return ENT_OK;
 }
