@@ -212,6 +212,20 @@ static int open_opts(int version, const char *backend, int durability, size_t ma
     return rc;
 }
 
+static int open_lmdb_map(fixture *f, size_t map_size)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store *s = NULL;
+    int rc;
+    if (ent_test_mkdtemp(dir, sizeof dir, "misuse")) return -101;
+    o.map_size = map_size;
+    rc = ent_store_open(&s, dir, f->sc, &o);
+    ent_store_close(s);
+    ent_test_rm_rf(dir);
+    return rc;
+}
+
 static int key_get(fixture *f, ent_key k)
 {
     ent_entity *o = NULL;
@@ -346,6 +360,8 @@ static int event_of(fixture *f, int (*fn)(fixture *, ent_event *))
 }
 static int ev_json_null_out(fixture *f, ent_event *ev) { (void)f; return ent_event_to_json(NULL, ev, 0); }
 static int ev_apply_plain(fixture *f, ent_event *ev) { return ent_mirror_apply(f->s, &ev, 1, 0); }
+
+static int ev_json_flags(fixture *f, ent_event *ev) { return ent_event_to_json((char **)&f->o1, ev, 0x80); }
 
 static int cursor_null_out(fixture *f)
 {
@@ -584,6 +600,7 @@ static const char *volatile null_fmt = NULL; /* not a literal: the compiler woul
     X(decode_rec, ent_entity_decode((ent_entity **)&f->o1, f->cust, NULL, 5), ENT_INVALID, "record")               \
     X(to_json_out, ent_entity_to_json(NULL, f->e, 0), ENT_INVALID, "out is NULL")                          \
     X(to_json_e, ent_entity_to_json((char **)&f->o1, NULL, 0), ENT_INVALID, "entity is NULL")              \
+    X(to_json_flags, ent_entity_to_json((char **)&f->o1, f->e, 0x80), ENT_INVALID, "unknown flags 0x80")  \
     X(from_json_out, ent_entity_from_json(NULL, f->cust, "{}", 2), ENT_INVALID, "out is NULL")             \
     X(from_json_type, ent_entity_from_json((ent_entity **)&f->o1, NULL, "{}", 2), ENT_INVALID, "type is NULL")             \
     X(from_json_json, ent_entity_from_json((ent_entity **)&f->o1, f->cust, NULL, 2), ENT_INVALID, "JSON is NULL")          \
@@ -597,9 +614,11 @@ static const char *volatile null_fmt = NULL; /* not a literal: the compiler woul
     X(store_open_version, open_opts(0, "memory", ENT_DURABILITY_STORED, 0), ENT_INVALID, "version") \
     X(store_open_version_new, open_opts(99, "memory", ENT_DURABILITY_STORED, 0), ENT_INVALID, "version") \
     X(store_open_backend, open_opts(1, "nope", ENT_DURABILITY_STORED, 0), ENT_INVALID, "nope")     \
+    X(store_open_backend_empty, open_opts(1, "", ENT_DURABILITY_STORED, 0), ENT_INVALID, "backend")   \
     X(store_open_durability, open_opts(1, "memory", 7, 0), ENT_INVALID, "durability")             \
     X(store_open_durability_neg, open_opts(1, "memory", -5, 0), ENT_INVALID, "durability")        \
-    X(store_open_map_size, open_opts(1, "lmdb", ENT_DURABILITY_STORED, 1), ENT_INVALID, "")       \
+    X(store_open_map_size, open_opts(1, "lmdb", ENT_DURABILITY_STORED, 1), ENT_INVALID, "map_size 1") \
+    X(store_open_map_size_huge, open_lmdb_map(f, SIZE_MAX), ENT_NOMEM, "map_size")               \
     X(store_set_progress_null, (ent_store_set_progress(NULL, progress_cb, NULL), ENT_OK), ENT_OK, NULL) \
     X(store_close_null, (ent_store_close(NULL), ENT_OK), ENT_OK, NULL)                             \
     X(store_schema_null, NEUTRAL(ent_store_schema(NULL) == NULL), ENT_OK, NULL)                    \
@@ -714,6 +733,7 @@ static const char *volatile null_fmt = NULL; /* not a literal: the compiler woul
     /* log.h */                                                                                    \
     X(event_free_null, (ent_event_free(NULL), ENT_OK), ENT_OK, NULL)                               \
     X(event_to_json_out, event_of(f, ev_json_null_out), ENT_INVALID, "out is NULL")                        \
+    X(event_to_json_flags, event_of(f, ev_json_flags), ENT_INVALID, "unknown flags 0x80")         \
     X(event_to_json_ev, ent_event_to_json((char **)&f->o1, NULL, 0), ENT_INVALID, "event is NULL")         \
     X(log_bounds_s, ent_log_bounds(NULL, NULL, NULL, NULL), ENT_INVALID, "store is NULL")                  \
     X(log_get_out, ent_log_get(NULL, f->s, NULL, 1), ENT_INVALID, "out is NULL")                           \

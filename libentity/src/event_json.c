@@ -71,6 +71,9 @@ static int event_write(ent__jbuf *b, const ent_event *ev)
 int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
 {
     if (!out || !ev) return ent__err(ENT_INVALID, "ent_event_to_json: %s is NULL", !out ? "out" : "event");
+    /* ENT_JSON_ENTITY is taken (an event line has that shape already); a later flag is not */
+    if (flags & ~(unsigned)(ENT_JSON_PRETTY | ENT_JSON_ENTITY))
+        return ent__err(ENT_INVALID, "ent_event_to_json: unknown flags 0x%x", flags & ~(unsigned)(ENT_JSON_PRETTY | ENT_JSON_ENTITY));
     *out = NULL;
     if (!(flags & ENT_JSON_PRETTY)) {
         ent__jbuf b = ENT__JBUF_INIT;

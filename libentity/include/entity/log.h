@@ -46,7 +46,8 @@ ENT_EXTERN(void) ent_event_free(ent_event *ev); /* NULL does nothing */
 
 /* {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
  *  "data":{...}} with removed fields as null; seq, txn, an auto key and version above 2^63-1 as
- * decimal strings, as entity JSON writes uints. out: the caller frees it with free().
+ * decimal strings, as entity JSON writes uints. out: the caller frees it with free(). flags:
+ * ENT_JSON_PRETTY (ENT_JSON_ENTITY is taken and changes nothing; another bit: ENT_INVALID).
  * Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_event_to_json(char **out, const ent_event *ev, unsigned flags /* ENT_JSON_PRETTY */);
 

@@ -209,7 +209,8 @@ enum {
     ENT_JSON_ENTITY = 2  /* {"type":T,"key":K,"version":V,"data":{...}} instead of the data alone */
 };
 
-/* out: NUL-terminated JSON; the caller frees it with free(). Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
+/* out: NUL-terminated JSON; the caller frees it with free(). flags: ENT_JSON_PRETTY and
+ * ENT_JSON_ENTITY (another bit: ENT_INVALID). Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_to_json(char **out, const ent_entity *e, unsigned flags);
 
 /* A new entity of type t from a JSON data object (unknown field names are refused).
