@@ -264,6 +264,56 @@ static int copy_memory(fixture *f)
     return rc;
 }
 
+static int scan_type(fixture *f, const ent_type *t)
+{
+    ent_iter *it = NULL;
+    int rc = ent_scan(&it, f->s, NULL, t, NULL, NULL);
+    ent_iter_free(it);
+    return rc;
+}
+static int r_delete_other(fixture *f, ent_txn *t) { return ent_delete(f->s, t, f->cust, &f->k1, ENT_VERSION_ANY); }
+static int r_count_other(fixture *f, ent_txn *t)
+{
+    uint64_t n;
+    return ent_count(&n, f->s, t, f->cust);
+}
+static int r_scan_other(fixture *f, ent_txn *t)
+{
+    ent_iter *it = NULL;
+    int rc = ent_scan(&it, f->s, t, f->cust, NULL, NULL);
+    ent_iter_free(it);
+    return rc;
+}
+static int empty_json(fixture *f, int which)
+{
+    ent_entity *e = NULL;
+    ent_event *ev = NULL;
+    int rc;
+    switch (which) {
+    case 0: rc = ent_entity_from_json(&e, f->cust, "", 0); break;
+    case 1: rc = ent_entity_patch_json(f->e, "", 0); break;
+    case 2: rc = ent_entity_apply_kinds(f->e, "", 0); break;
+    case 3: rc = ent_event_from_json(&ev, f->sc, "", 0); break;
+    default: rc = ent_entity_set_json(f->e, "n", ""); break;
+    }
+    ent_entity_free(e);
+    ent_event_free(ev);
+    return rc;
+}
+static int path_big(fixture *f, int which)
+{
+    ent_schema *sc = NULL;
+    ent_store *st = NULL;
+    int rc;
+    f->big[5000] = 0;
+    if (which == 0) rc = ent_schema_load_file(&sc, f->big);
+    else if (which == 1) rc = ent_store_open(&st, f->big, f->sc, NULL);
+    else rc = ent_mirror_open(&st, "x", f->big, f->sc, NULL);
+    ent_schema_free(sc);
+    ent_store_close(st);
+    return rc;
+}
+
 static int sub_name_big(fixture *f)
 {
     f->big[201] = 0;
@@ -389,6 +439,12 @@ static void event_cb(const ent_event *ev, void *payload)
 {
     (void)ev;
     (void)payload;
+}
+static int txn_fn_positive(ent_txn *txn, void *payload)
+{
+    (void)txn;
+    (void)payload;
+    return 5; /* neither ENT_OK nor a code */
 }
 static int txn_fn(ent_txn *txn, void *payload)
 {
@@ -689,6 +745,25 @@ static const char *volatile null_fmt = NULL; /* not a literal: the compiler woul
     X(key_str_empty_get, prod_key(f, (ent_key){ENT_KEY_STRING, 0, "", 0}, 1), ENT_INVALID, "1 to 255 bytes")     \
     X(key_str_long_set, prod_key(f, (ent_key){ENT_KEY_STRING, 0, f->big, 256}, 0), ENT_INVALID, "1 to 255 bytes") \
     X(key_str_long_get, prod_key(f, (ent_key){ENT_KEY_STRING, 0, f->big, 256}, 1), ENT_INVALID, "1 to 255 bytes") \
+    X(update_other_store, ent_update(f->s2, NULL, f->e, ENT_VERSION_ANY), ENT_SCHEMA, "schema object")  \
+    X(replace_other_store, ent_replace(f->s2, NULL, f->e, ENT_VERSION_ANY), ENT_SCHEMA, "schema object") \
+    X(delete_other_type, ent_delete(f->s, NULL, f->cust2, &f->k1, ENT_VERSION_ANY), ENT_SCHEMA, "schema object") \
+    X(delete_other_txn, with_s2_wtxn(f, r_delete_other), ENT_INVALID, "another store")              \
+    X(count_other_type, ent_count((uint64_t *)&f->o1, f->s, NULL, f->cust2), ENT_SCHEMA, "schema object") \
+    X(count_foreign_type, ent_count((uint64_t *)&f->o1, f->s, NULL, f->other), ENT_SCHEMA, "of schema \"other\"")  \
+    X(count_other_txn, with_s2_wtxn(f, r_count_other), ENT_INVALID, "another store")                \
+    X(scan_other_type, scan_type(f, f->cust2), ENT_SCHEMA, "schema object")                         \
+    X(scan_other_txn, with_s2_wtxn(f, r_scan_other), ENT_INVALID, "another store")                  \
+    X(from_json_empty, empty_json(f, 0), ENT_INVALID, "")                                           \
+    X(patch_json_empty, empty_json(f, 1), ENT_INVALID, "")                                          \
+    X(apply_kinds_empty, empty_json(f, 2), ENT_INVALID, "")                                         \
+    X(event_from_json_empty, empty_json(f, 3), ENT_INVALID, "")                                     \
+    X(set_json_empty, empty_json(f, 4), ENT_INVALID, "")                                            \
+    X(schema_load_file_long, path_big(f, 0), ENT_IO, "File name too long")                                            \
+    X(store_open_path_long, path_big(f, 1), ENT_IO, "name too long")                                             \
+    X(mirror_open_id_long, path_big(f, 2), ENT_INVALID, "primary id")                               \
+    X(value_parse_long, ent_value_parse(&f->v, NULL, 0, f->n, f->big), ENT_INVALID, "not an int64") \
+    X(txn_run_positive, ent_txn_run(f->s, txn_fn_positive, NULL), ENT_INVALID, "")                  \
     X(count_out, ent_count(NULL, f->s, NULL, f->cust), ENT_INVALID, "out is NULL")                         \
     X(count_s, ent_count((uint64_t *)&f->o1, NULL, NULL, f->cust), ENT_INVALID, "store is NULL")           \
     X(count_type, ent_count((uint64_t *)&f->o1, f->s, NULL, NULL), ENT_INVALID, "type is NULL")            \

@@ -475,7 +475,10 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
         *out = cur->types[type->pos];
         return ENT_OK;
     }
-    if (type->schema->version == cur->version && strcmp(type->schema->name, cur->name) == 0)
+    if (strcmp(type->schema->name, cur->name) != 0) /* "from version 1; the store is at version 1" said nothing */
+        return ent__err(ENT_SCHEMA, "type %s is of schema \"%s\", not of the store's schema \"%s\"", type->name,
+                        type->schema->name, cur->name);
+    if (type->schema->version == cur->version)
         return ent__err(ENT_SCHEMA, "type %s is from a schema object the store was not opened "
                         "with; use ent_store_type()", type->name);
     return ent__err(ENT_SCHEMA, "type %s is from schema version %u; the store is at version %u "

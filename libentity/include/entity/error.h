@@ -71,7 +71,7 @@ enum {
 ENT_EXTERN(int) ent_errdetail(void);
 
 /* For optional components built on the library (entity/nats.h) and wrapping code: set this
- * thread's message (printf format; cut at 1 KiB; fmt NULL gives a message saying so) and return
+ * thread's message (printf format; cut to 1 KiB in the middle, keeping its end; fmt NULL gives a message saying so) and return
  * `code`, so their failures read the same way through ent_errmsg(). The detail becomes
  * ENT_DETAIL_NONE: a new failure says nothing of an earlier one's cause. */
 ENT_EXTERN(int) ent_error_set(int code, const char *fmt, ...)
