@@ -9,7 +9,7 @@
  * lists: ENT_INVALID (the schema builder's names and kinds: ENT_SCHEMA), with a message naming the
  * argument ("ent_get: out is NULL"); nothing is written through it and nothing changes. Calls that
  * return no code (accessors such as ent_type_name()) answer a NULL handle with the neutral value
- * their comment gives (NULL, 0, "") and set the message the same way. A handle that was freed or
+ * their comment gives (NULL, 0, ""; schema.h's also set the message). A handle that was freed or
  * closed, or that no call of this library made, cannot be told from a valid one: using it is
  * undefined, as with free().
  */

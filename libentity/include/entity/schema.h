@@ -132,7 +132,8 @@ ENT_EXTERN(int) ent_schema_check(ent_schema *s);
 /* ---- reading ---------------------------------------------------------------------------- */
 
 /* A NULL schema, type or field gives NULL, 0 (counts, versions, ids, the is_/has_ flags),
- * ENT_KEY_NONE or ENT_KIND_NIL (no field has that kind), and sets ent_errmsg(). */
+ * ENT_KEY_NONE or ENT_KIND_NIL (no field has that kind); the calls that take nothing but the
+ * handle (ent_type_name(), ent_field_kind(), ...) also set ent_errmsg(). */
 
 ENT_EXTERN(const char *) ent_schema_name(const ent_schema *s);
 ENT_EXTERN(uint32_t) ent_schema_version(const ent_schema *s);
