@@ -228,7 +228,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
      * pause, and the reset at every connect kept it so (the relay's, relay.c). */
     int rc = ENT_OK, backoff = 100, losses = 0;
     uint64_t loss_applied = 0;
-    if (!path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_run: NULL argument");
+    if (!path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_run: %s is NULL", !path ? "path" : "opts");
     if (opts->version != ENT_FOLLOW_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_follow_run: opts->version %u, expected %u", opts->version, ENT_FOLLOW_OPTS_VERSION);
     if ((rc = ent_nats__check_url(opts->url))) return rc;
@@ -415,7 +415,8 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
 {
     ent_follower *x;
     int rc;
-    if (!out || !path || !opts) return ent_error_set(ENT_INVALID, "ent_follow_start: NULL argument");
+    if (!out || !path || !opts)
+        return ent_error_set(ENT_INVALID, "ent_follow_start: %s is NULL", !out ? "out" : !path ? "path" : "opts");
     *out = NULL;
     if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
     x->lock_fd = -1;

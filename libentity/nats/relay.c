@@ -597,7 +597,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
 static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
     int rc, fd;
-    if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: NULL argument");
+    if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: %s is NULL", !s ? "store" : "opts");
     if ((rc = claim_handle(s))) return rc;
     if ((rc = lock_store(&fd, s))) {
         release_handle(s);
@@ -622,9 +622,11 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     uint64_t loss_pos = 0, up_pos = 0;
     uint64_t first = 0;
     static const volatile int never = 0;
-    if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: NULL argument");
+    if (!s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_run: %s is NULL", !s ? "store" : "opts");
     if (opts->version != ENT_RELAY_OPTS_VERSION)
         return ent_error_set(ENT_INVALID, "ent_relay_run: opts->version %u, expected %u", opts->version, ENT_RELAY_OPTS_VERSION);
+    if (opts->window < 0) /* was taken as 0 (the default): a slip that silently meant 4096 */
+        return ent_error_set(ENT_INVALID, "ent_relay_run: opts->window %d is negative (0: 4096)", opts->window);
     if ((rc = ent_nats__check_url(opts->url))) return rc;
     if ((rc = ent_nats__check_stream(opts->stream))) return rc;
     if (!ent_store_id(s)[0]) return ent_error_set(ENT_INVALID, "the store has no id yet: open it writable once");
@@ -802,7 +804,8 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
 {
     ent_relay *x;
     int rc;
-    if (!out || !s || !opts) return ent_error_set(ENT_INVALID, "ent_relay_start: NULL argument");
+    if (!out || !s || !opts)
+        return ent_error_set(ENT_INVALID, "ent_relay_start: %s is NULL", !out ? "out" : !s ? "store" : "opts");
     *out = NULL;
     if ((rc = claim_handle(s))) return rc;
     if (!(x = calloc(1, sizeof *x))) {

@@ -616,6 +616,12 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         rc = ENT_OK;
     }
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | ent__lmdb_env_flags_for(o->durability), 0664);
+    if (mrc == ENOMEM && o->map_size) {
+        /* the mmap of the size asked for failed: say so, not only "Cannot allocate memory" */
+        rc = ent__lmdb_lerr(mrc, "store %s: opening with map_size %zu (more address space than this process may map)",
+                            path, o->map_size);
+        goto fail;
+    }
     if (mrc) {
         char why[PATH_MAX + 128];
         rc = ent__lmdb_lerr(mrc, "store %s: opening%s", path, denied_file(why, sizeof why, path, mrc, o->read_only));

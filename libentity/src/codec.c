@@ -261,6 +261,7 @@ int ent_entity_encode(void **out, size_t *out_len, const ent_entity *e)
 {
     ent_buf b = {NULL, 0, 0};
     int rc;
+    if (!out || !out_len) return ent__err(ENT_INVALID, "ent_entity_encode: %s is NULL", out ? "out_len" : "out");
     *out = NULL;
     *out_len = 0;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
@@ -675,8 +676,11 @@ int ent__record_read(ent_entity **out, const ent_type *t, const void *p, size_t 
 
 int ent_entity_decode(ent_entity **out, const ent_type *t, const void *rec, size_t len)
 {
+    if (!out) return ent__err(ENT_INVALID, "ent_entity_decode: out is NULL");
     *out = NULL;
     if (!t) return ent__err(ENT_INVALID, "entity type is NULL");
+    /* A NULL record is the caller's slip, not stored bytes gone bad: not ENT_CORRUPT. */
+    if (!rec && len) return ent__err(ENT_INVALID, "ent_entity_decode: record is NULL");
     return ent__record_decode(out, t, rec, len);
 }
 

@@ -890,7 +890,7 @@ int ent_get(ent_entity **out, ent_store *s, ent_txn *txn, const ent_type *type, 
     ent_entity *e = NULL;
     ent_slice pk;
     int rc;
-    if (!out || !key) return ent__err(ENT_INVALID, "ent_get: out and key are required");
+    if (!out || !key) return ent__err(ENT_INVALID, "ent_get: %s is NULL", !out ? "out" : "key");
     *out = NULL;
     if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
     if ((rc = ent__type_resolve(&rt, t, type))) goto out;

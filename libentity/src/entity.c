@@ -26,6 +26,7 @@ int ent__entity_new_room(ent_entity **out, const ent_type *t, size_t room, unsig
 {
     ent_entity *e;
     size_t words, head;
+    if (!out) return ent__err(ENT_INVALID, "entity out is NULL");
     *out = NULL;
     if (!t) return ent__err(ENT_INVALID, "entity type is NULL");
     if (!t->schema || !t->schema->sealed)
@@ -149,6 +150,7 @@ int ent_entity_dup(ent_entity **out, const ent_entity *e)
     ent_entity *d;
     size_t i;
     int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_entity_dup: out is NULL");
     *out = NULL;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if ((rc = ent__entity_new_bare(&d, e->type))) return rc;
@@ -200,7 +202,8 @@ int ent_entity_set_key(ent_entity *e, const ent_key *key)
     char *s;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL"); /* as every other setter says */
     t = e->type;
-    if (!key || key->kind != t->key)
+    if (!key) return ent__err(ENT_INVALID, "%s: key is NULL", t->name);
+    if (key->kind != t->key)
         return ent__err(ENT_INVALID, "%s: key kind does not match the type's (%s keys)", t->name,
                         t->key == ENT_KEY_AUTO ? "auto" : "string");
     if (key->kind == ENT_KEY_AUTO) {
@@ -212,7 +215,8 @@ int ent_entity_set_key(ent_entity *e, const ent_key *key)
         e->key_kind = ENT_KEY_AUTO;
         return ENT_OK;
     }
-    if (!key->str || key->len == 0 || key->len > ENT_KEY_STRING_MAX)
+    if (!key->str) return ent__err(ENT_INVALID, "%s: string key is NULL", t->name);
+    if (key->len == 0 || key->len > ENT_KEY_STRING_MAX)
         return ent__err(ENT_INVALID, "%s: string key must be 1 to %d bytes, got %zu", t->name,
                         ENT_KEY_STRING_MAX, key->str ? key->len : 0);
     if (!ent__utf8_ok(key->str, key->len))

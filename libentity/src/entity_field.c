@@ -173,11 +173,14 @@ int ent_entity_field_unset(ent_entity *e, const ent_field *f)
     return ENT_OK;
 }
 
-static int field_get(const ent_val **out, const ent_entity *e, const ent_field *f, uint8_t want)
+/* dst: the caller's out, checked first (a NULL one would be written through on success). */
+static int field_get(const ent_val **out, const void *dst, const char *fn, const ent_entity *e, const ent_field *f,
+                     uint8_t want)
 {
     ent_val *v = NULL;
     int rc;
     char what[96];
+    if (!dst) return ent__err(ENT_INVALID, "%s: out is NULL", fn);
     if ((rc = field_check(e, f))) return rc;
     if ((rc = field_loc(&v, e, f, 0))) return rc;
     if (f->ev != want) {
@@ -195,7 +198,7 @@ static int field_get(const ent_val **out, const ent_entity *e, const ent_field *
 int ent_entity_field_get_bool(int *out, const ent_entity *e, const ent_field *f)
 {
     const ent_val *v = NULL;
-    int rc = field_get(&v, e, f, EV_BOOL);
+    int rc = field_get(&v, out, "ent_entity_field_get_bool", e, f, EV_BOOL);
     if (!rc) *out = v->u.b;
     return rc;
 }
@@ -203,7 +206,7 @@ int ent_entity_field_get_bool(int *out, const ent_entity *e, const ent_field *f)
 int ent_entity_field_get_int(int64_t *out, const ent_entity *e, const ent_field *f)
 {
     const ent_val *v = NULL;
-    int rc = field_get(&v, e, f, EV_INT);
+    int rc = field_get(&v, out, "ent_entity_field_get_int", e, f, EV_INT);
     if (!rc) *out = v->u.i;
     return rc;
 }
@@ -211,7 +214,7 @@ int ent_entity_field_get_int(int64_t *out, const ent_entity *e, const ent_field 
 int ent_entity_field_get_uint(uint64_t *out, const ent_entity *e, const ent_field *f)
 {
     const ent_val *v = NULL;
-    int rc = field_get(&v, e, f, EV_UINT);
+    int rc = field_get(&v, out, "ent_entity_field_get_uint", e, f, EV_UINT);
     if (!rc) *out = v->u.u;
     return rc;
 }
@@ -219,7 +222,7 @@ int ent_entity_field_get_uint(uint64_t *out, const ent_entity *e, const ent_fiel
 int ent_entity_field_get_float(double *out, const ent_entity *e, const ent_field *f)
 {
     const ent_val *v = NULL;
-    int rc = field_get(&v, e, f, EV_FLOAT);
+    int rc = field_get(&v, out, "ent_entity_field_get_float", e, f, EV_FLOAT);
     if (!rc) *out = v->u.f;
     return rc;
 }
@@ -227,7 +230,7 @@ int ent_entity_field_get_float(double *out, const ent_entity *e, const ent_field
 int ent_entity_field_get_timestamp(int64_t *out, const ent_entity *e, const ent_field *f)
 {
     const ent_val *v = NULL;
-    int rc = field_get(&v, e, f, EV_TS);
+    int rc = field_get(&v, out, "ent_entity_field_get_timestamp", e, f, EV_TS);
     if (!rc) *out = v->u.i;
     return rc;
 }
@@ -236,7 +239,7 @@ int ent_entity_field_get_string(const char **out, size_t *out_len, const ent_ent
                                 const ent_field *f)
 {
     const ent_val *v = NULL;
-    int rc = field_get(&v, e, f, EV_STR);
+    int rc = field_get(&v, out, "ent_entity_field_get_string", e, f, EV_STR);
     if (rc) return rc;
     *out = v->u.s.p;
     if (out_len) *out_len = v->u.s.n;
@@ -247,7 +250,7 @@ int ent_entity_field_get_bytes(const void **out, size_t *out_len, const ent_enti
                                const ent_field *f)
 {
     const ent_val *v = NULL;
-    int rc = field_get(&v, e, f, EV_BIN);
+    int rc = field_get(&v, out, "ent_entity_field_get_bytes", e, f, EV_BIN);
     if (rc) return rc;
     *out = v->u.s.p;
     if (out_len) *out_len = v->u.s.n;

@@ -281,8 +281,11 @@ void ent__entity_data_write(ent__jbuf *b, const ent_entity *e, int removed_as_nu
 int ent_entity_to_json(char **out, const ent_entity *e, unsigned flags)
 {
     json_t *j = NULL, *data;
+    if (!out) return ent__err(ENT_INVALID, "ent_entity_to_json: out is NULL");
     *out = NULL;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
+    if (flags & ~(unsigned)(ENT_JSON_PRETTY | ENT_JSON_ENTITY)) /* a later flag's shape is not this one */
+        return ent__err(ENT_INVALID, "ent_entity_to_json: unknown flags 0x%x", flags & ~(unsigned)(ENT_JSON_PRETTY | ENT_JSON_ENTITY));
     if (!(data = data_to_json(e))) goto nomem;
     if (flags & ENT_JSON_ENTITY) {
         json_t *key = e->key_kind == ENT_KEY_AUTO     ? juint(e->key_id)
@@ -612,6 +615,7 @@ int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, 
     const char *k;
     jpath p;
     int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_entity_from_json: out is NULL");
     *out = NULL;
     if ((rc = ent__entity_new_bare(&e, t))) return rc;
     if (!json) {

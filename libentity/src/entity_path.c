@@ -456,6 +456,9 @@ static inline __attribute__((always_inline)) int set_blob(ent_entity *e, const c
 
 int ent_entity_set_string(ent_entity *e, const char *path, const char *s)
 {
+    /* NULL is no C string: stored as "" it would be a silent wrong value (unset the field with
+     * ent_entity_unset()). set_stringn(NULL, 0) stays "", as a pointer and length may say. */
+    if (e && !s) return path_err(ENT_INVALID, e, path ? path : "", "value is NULL");
     return set_blob(e, path, EV_STR, s, s ? strlen(s) : 0);
 }
 
@@ -504,6 +507,13 @@ int ent_entity_unset(ent_entity *e, const char *path)
 
 /* ---- getters ----------------------------------------------------------------------------- */
 
+/* Checked before anything else: a getter that found an unset field or a kind mismatch first
+ * would answer NOTFOUND or a kind error for what is a NULL out, and write through it on success. */
+static int out_null(const char *fn)
+{
+    return ent__err(ENT_INVALID, "%s: out is NULL", fn);
+}
+
 static int get_val(const ent_val **out, const ent_entity *e, const char *path)
 {
     walk w;
@@ -551,7 +561,9 @@ static int read_int(int64_t *out, const ent_val *v, uint8_t want, int free_form)
 int ent_entity_get_bool(int *out, const ent_entity *e, const char *path)
 {
     const ent_val *v = NULL;
-    int rc = get_val(&v, e, path);
+    int rc;
+    if (!out) return out_null("ent_entity_get_bool");
+    rc = get_val(&v, e, path);
     if (rc) return rc;
     if (read_bool(out, v)) return get_kind_err(e, path, "bool", v->k);
     return ENT_OK;
@@ -570,18 +582,22 @@ static int get_intlike(int64_t *out, const ent_entity *e, const char *path, uint
 
 int ent_entity_get_int(int64_t *out, const ent_entity *e, const char *path)
 {
+    if (!out) return out_null("ent_entity_get_int");
     return get_intlike(out, e, path, EV_INT);
 }
 
 int ent_entity_get_timestamp(int64_t *out, const ent_entity *e, const char *path)
 {
+    if (!out) return out_null("ent_entity_get_timestamp");
     return get_intlike(out, e, path, EV_TS);
 }
 
 int ent_entity_get_uint(uint64_t *out, const ent_entity *e, const char *path)
 {
     const ent_val *v = NULL;
-    int rc = get_val(&v, e, path);
+    int rc;
+    if (!out) return out_null("ent_entity_get_uint");
+    rc = get_val(&v, e, path);
     if (rc) return rc;
     if (v->k != EV_UINT) return get_kind_err(e, path, "uint", v->k);
     *out = v->u.u;
@@ -592,6 +608,7 @@ int ent_entity_get_float(double *out, const ent_entity *e, const char *path)
 {
     walk w;
     int rc;
+    if (!out) return out_null("ent_entity_get_float");
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if ((rc = walk_path(&w, e, path, W_READ, 0))) return rc;
     if (!w.v) return path_err(ENT_NOTFOUND, e, path, "not set");
@@ -605,7 +622,9 @@ int ent_entity_get_float(double *out, const ent_entity *e, const char *path)
 int ent_entity_get_string(const char **out, size_t *out_len, const ent_entity *e, const char *path)
 {
     const ent_val *v = NULL;
-    int rc = get_val(&v, e, path);
+    int rc;
+    if (!out) return out_null("ent_entity_get_string");
+    rc = get_val(&v, e, path);
     if (rc) return rc;
     if (v->k != EV_STR) return get_kind_err(e, path, "string", v->k);
     *out = v->u.s.p;
@@ -616,7 +635,9 @@ int ent_entity_get_string(const char **out, size_t *out_len, const ent_entity *e
 int ent_entity_get_bytes(const void **out, size_t *out_len, const ent_entity *e, const char *path)
 {
     const ent_val *v = NULL;
-    int rc = get_val(&v, e, path);
+    int rc;
+    if (!out) return out_null("ent_entity_get_bytes");
+    rc = get_val(&v, e, path);
     if (rc) return rc;
     if (v->k != EV_BIN) return get_kind_err(e, path, "bytes", v->k);
     *out = v->u.s.p;
@@ -628,6 +649,7 @@ int ent_entity_get_json(char **out, const ent_entity *e, const char *path)
 {
     walk w;
     int rc;
+    if (!out) return out_null("ent_entity_get_json");
     *out = NULL;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if ((rc = walk_path(&w, e, path, W_READ, 0))) return rc;
@@ -646,6 +668,7 @@ int ent_entity_kind(ent_kind *out, const ent_entity *e, const char *path)
 {
     walk w;
     int rc;
+    if (!out) return out_null("ent_entity_kind");
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if ((rc = walk_path(&w, e, path, W_READ, 0))) return rc;
     if (!w.v) return path_err(ENT_NOTFOUND, e, path, "not set");
@@ -668,6 +691,7 @@ int ent_entity_array_len(size_t *out, const ent_entity *e, const char *path)
 {
     walk w;
     int rc;
+    if (!out) return out_null("ent_entity_array_len");
     *out = 0;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if ((rc = array_at(&w, e, path, W_READ))) return rc;

@@ -1,13 +1,14 @@
 /* Status texts and the per-thread last-error message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error_int.h"
 
 /* Per thread, so that calls without a store (loading a schema) and calls from several threads on
  * one store each report their own failure. Fixed size: a message is one line for people; longer
- * ones are cut, never overflow. */
+ * ones are cut in the middle, never overflow. */
 static _Thread_local char errbuf[1024];
 /* The ENT_DETAIL_* of the failure whose message errbuf holds: set and reset with it. */
 static _Thread_local int errdetail;
@@ -42,8 +43,30 @@ int ent_errdetail(void) { return errdetail; }
 static void set_msg(const char *fmt, va_list ap)
 {
     char tmp[sizeof errbuf];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
+    va_list again;
+    int n;
+    size_t len;
+    va_copy(again, ap);
+    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    len = n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
+    if (n >= 0 && (size_t)n >= sizeof tmp) {
+        /* Too long: keep its start and its end. The cause comes last ("store <path>: opening: File
+         * name too long"), and a long path or value given by the caller cut at the end took it. */
+        char *all = malloc((size_t)n + 1);
+        if (all && vsnprintf(all, (size_t)n + 1, fmt, again) == n) {
+            static const char cut[] = " [...] ";
+            size_t tail = 320, head = sizeof errbuf - 1 - (sizeof cut - 1) - tail;
+            const char *t = all + n - tail;
+            while (head > 0 && ((unsigned char)all[head] & 0xC0) == 0x80) head--; /* whole UTF-8 characters */
+            while (((unsigned char)*t & 0xC0) == 0x80) t++;
+            memcpy(tmp, all, head);
+            memcpy(tmp + head, cut, sizeof cut - 1);
+            len = head + sizeof cut - 1 + (size_t)(all + n - t);
+            memcpy(tmp + head + sizeof cut - 1, t, (size_t)(all + n - t));
+        }
+        free(all);
+    }
+    va_end(again);
     memcpy(errbuf, tmp, len);
     errbuf[len] = '\0';
 }
@@ -68,10 +91,18 @@ int ent__errd(int code, int detail, const char *fmt, ...)
     return code;
 }
 
+/* A component's failure without a format still leaves a message that says so, not the last one. */
+static int set_null_fmt(int code)
+{
+    snprintf(errbuf, sizeof errbuf, "%s (ent_error_set: fmt is NULL)", ent_strerror(code));
+    return code;
+}
+
 int ent_error_set(int code, const char *fmt, ...)
 {
     va_list ap;
     errdetail = ENT_DETAIL_NONE;
+    if (!fmt) return set_null_fmt(code); /* vsnprintf(NULL format) is undefined */
     va_start(ap, fmt);
     set_msg(fmt, ap);
     va_end(ap);
@@ -82,6 +113,7 @@ int ent_error_set_detail(int code, int detail, const char *fmt, ...)
 {
     va_list ap;
     errdetail = detail >= ENT_DETAIL_NO_SPACE && detail <= ENT_DETAIL_EXHAUSTED ? detail : ENT_DETAIL_NONE;
+    if (!fmt) return set_null_fmt(code);
     va_start(ap, fmt);
     set_msg(fmt, ap);
     va_end(ap);

@@ -70,7 +70,10 @@ static int event_write(ent__jbuf *b, const ent_event *ev)
 
 int ent_event_to_json(char **out, const ent_event *ev, unsigned flags)
 {
-    if (!out || !ev) return ent__err(ENT_INVALID, "ent_event_to_json: NULL argument");
+    if (!out || !ev) return ent__err(ENT_INVALID, "ent_event_to_json: %s is NULL", !out ? "out" : "event");
+    /* ENT_JSON_ENTITY is taken (an event line has that shape already); a later flag is not */
+    if (flags & ~(unsigned)(ENT_JSON_PRETTY | ENT_JSON_ENTITY))
+        return ent__err(ENT_INVALID, "ent_event_to_json: unknown flags 0x%x", flags & ~(unsigned)(ENT_JSON_PRETTY | ENT_JSON_ENTITY));
     *out = NULL;
     if (!(flags & ENT_JSON_PRETTY)) {
         ent__jbuf b = ENT__JBUF_INIT;
@@ -201,7 +204,8 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
     char *text = NULL;
     uint64_t id;
     int rc, nomem;
-    if (!out || !sc || !json) return ent__err(ENT_INVALID, "ent_event_from_json: NULL argument");
+    if (!out || !sc || !json)
+        return ent__err(ENT_INVALID, "ent_event_from_json: %s is NULL", !out ? "out" : !sc ? "schema" : "JSON");
     *out = NULL;
     /* Strings may hold U+0000: ent_event_to_json() prints them as \u0000 (found by fuzz_record). */
     if (!(o = ent__json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr, &nomem))) {

@@ -259,6 +259,12 @@ static int iter_new(ent_iter **out, ent_store *s, ent_txn *txn, const ent_range_
             return ent__err(ENT_INVALID, "range opts version %u, expected %u", opts->version,
                             ENT_RANGE_OPTS_VERSION);
         }
+        if (opts->flags & ~(unsigned)ENT_ITER_REVERSE) {
+            /* a flag of a later version ignored here would give a silently other order */
+            ent_iter_free(it);
+            return ent__err(ENT_INVALID, "range opts flags 0x%x: unknown flags 0x%x", opts->flags,
+                            opts->flags & ~(unsigned)ENT_ITER_REVERSE);
+        }
         it->reverse = (opts->flags & ENT_ITER_REVERSE) != 0;
         it->limit = opts->limit;
     }
@@ -294,6 +300,12 @@ static int ref_string_bound(const ent_field *f, const ent_value *v)
 static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_value *v, int *inexact)
 {
     int none, rc;
+    if ((v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES) && !v->v.s.ptr &&
+        (v->v.s.len || v->kind == ENT_KIND_STRING)) {
+        char path[160];
+        return ent__err(ENT_INVALID, "%s: value of kind %s is NULL", ent__field_path(f, path, sizeof path),
+                        ent_kind_name(v->kind));
+    }
     if (!inexact && ref_string_bound(f, v) && v->v.s.len > ENT_KEY_STRING_MAX) {
         /* No key is that long, yet it bounds them as its bytes do: "zzz...z" (300) is above them
          * all. A string field's range takes such a bound up to the backend's key limit; so does
@@ -311,7 +323,7 @@ int ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, con
 {
     ent_iter *it = NULL;
     int rc, inexact = 0;
-    if (!out || !v) return ent__err(ENT_INVALID, "ent_find: out and value are required");
+    if (!out || !v) return ent__err(ENT_INVALID, "ent_find: %s is NULL", !out ? "out" : "value");
     *out = NULL;
     if ((rc = iter_new(&it, s, txn, NULL))) return rc;
     if ((rc = index_of(it, f)) || (rc = bound(s, &it->lo, it->f, v, &inexact))) {
@@ -605,7 +617,7 @@ int ent_iter_next(ent_entity **out, ent_iter *it)
     ent_slice k, v, pk, ik;
     ent_entity *e = NULL;
     int rc;
-    if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: NULL argument");
+    if (!out || !it) return ent__err(ENT_INVALID, "ent_iter_next: %s is NULL", !out ? "out" : "iterator");
     *out = NULL;
     if (other_thread(it)) return other_thread_err("ent_iter_next");
     if (it->ended) return ended_err("ent_iter_next");
@@ -696,7 +708,7 @@ int ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_fiel
     ent_entity *e = NULL;
     int rc, inexact = 0;
     char path[160];
-    if (!out || !v) return ent__err(ENT_INVALID, "ent_find_unique: out and value are required");
+    if (!out || !v) return ent__err(ENT_INVALID, "ent_find_unique: %s is NULL", !out ? "out" : "value");
     *out = NULL;
     if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
     memset(&it, 0, sizeof it);

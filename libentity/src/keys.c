@@ -52,6 +52,7 @@ int ent__pk_encode(ent_buf *b, const ent_key *key)
         ent__enc_u64(k, key->id);
         return ent__buf_append(b, k, 8);
     }
+    if (key->kind == ENT_KEY_STRING && !key->str) return ent__err(ENT_INVALID, "string key is NULL");
     if (key->kind == ENT_KEY_STRING && key->len >= 1 && key->len <= ENT_KEY_STRING_MAX)
         return ent__buf_append(b, key->str, key->len);
     if (key->kind == ENT_KEY_STRING)
@@ -298,7 +299,10 @@ int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value 
     return ent__ikey_from_val(b, f, &tmp);
 wrong:
     {
-        const char *vk = ent_kind_name(v->kind) ? ent_kind_name(v->kind) : "unknown";
+        const char *vk = ent_kind_name(v->kind);
+        if (!vk)
+            return ent__err(ENT_INVALID, "%s: value of unknown kind %d", ent__field_path(f, path, sizeof path),
+                            (int)v->kind);
         return ent__err(ENT_INVALID, "%s: %s %s value cannot be compared with this %s field",
                         ent__field_path(f, path, sizeof path), ent__a(vk), vk, ent_kind_name(f->kind));
     }

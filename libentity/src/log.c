@@ -84,6 +84,16 @@ struct ent_log_cursor {
     ent_txn *pin;      /* read in this snapshot rather than a new one per fill (borrowed) */
 };
 
+/* Filters match events by type name (so a type handle of an older schema, or of another handle on
+ * the same store, still works); a name the store's schema lacks would match nothing, ever. */
+int ent__log_type_check(ent_store *s, const ent_type *type)
+{
+    if (type && !ent_store_type(s, ent_type_name(type)))
+        return ent__err(ENT_SCHEMA, "type %s is not in the store's schema: it would match no event",
+                        ent_type_name(type));
+    return ENT_OK;
+}
+
 int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
                         const ent_type *type, unsigned ops)
 {
@@ -94,6 +104,7 @@ int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
     if ((rc = ent__store_check(s))) return rc;
     if (ops & ~(unsigned)(ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE))
         return ent__err(ENT_INVALID, "unknown operation flags 0x%x", ops);
+    if ((rc = ent__log_type_check(s, type))) return rc;
     c = calloc(1, sizeof *c);
     if (!c) return ent__err(ENT_NOMEM, "out of memory");
     c->s = s;
@@ -188,7 +199,7 @@ void ent__log_cursor_pin(ent_log_cursor *c, ent_txn *t)
 int ent_log_next(ent_event **out, ent_log_cursor *c)
 {
     int rc;
-    if (!out || !c) return ent__err(ENT_INVALID, "ent_log_next: NULL argument");
+    if (!out || !c) return ent__err(ENT_INVALID, "ent_log_next: %s is NULL", !out ? "out" : "cursor");
     *out = NULL;
     if (c->i == c->n) {
         uint64_t before;

@@ -40,10 +40,11 @@ int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsi
 {
     struct ent_sub_cb *c;
     int rc;
-    if (!out || !cb) return ent__err(ENT_INVALID, "ent_subscribe: out and cb are required");
+    if (!out || !cb) return ent__err(ENT_INVALID, "ent_subscribe: %s is NULL", !out ? "out" : "cb");
     if ((rc = ent__store_check(s))) return rc;
     if (ops & ~(unsigned)(ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE))
         return ent__err(ENT_INVALID, "unknown operation flags 0x%x", ops);
+    if ((rc = ent__log_type_check(s, type))) return rc;
     c = calloc(1, sizeof *c);
     if (!c) return ent__err(ENT_NOMEM, "out of memory");
     if (type) snprintf(c->type_name, sizeof c->type_name, "%s", ent_type_name(type));

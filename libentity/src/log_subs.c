@@ -15,6 +15,7 @@
 static int sub_name_ok(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
+    if (!name) return ent__err(ENT_INVALID, "subscription name is NULL");
     if (n < 1 || n > 200) return ent__err(ENT_INVALID, "subscription names are 1 to 200 bytes");
     /* Names are printed (JSON, one line per problem): UTF-8 text without control characters. */
     if (!ent__utf8_ok(name, n)) return ent__err(ENT_INVALID, "subscription name is not valid UTF-8");
@@ -83,6 +84,7 @@ int ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, const char *na
 {
     ent_txn *t;
     int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_sub_checkpoint: out is NULL");
     if ((rc = sub_name_ok(name))) return rc;
     if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
     rc = sub_get(out, t, name);
@@ -127,7 +129,7 @@ int ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s)
     ent_sub_info *list = NULL;
     size_t n = 0, cap = 0;
     int rc, op = ENT_CUR_FIRST;
-    if (!out || !out_n) return ent__err(ENT_INVALID, "ent_sub_list: NULL argument");
+    if (!out || !out_n) return ent__err(ENT_INVALID, "ent_sub_list: %s is NULL", !out ? "out" : "out_n");
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
     if ((rc = ent__bk_cursor_open(t, s->t_subs, &cur))) goto out;
     for (;; op = ENT_CUR_NEXT) {
@@ -169,8 +171,9 @@ out:
 int ent_sub_cursor(ent_log_cursor **out, ent_store *s, const char *name)
 {
     uint64_t cp = 0;
-    int rc = ent_sub_checkpoint(&cp, s, NULL, name);
-    if (rc) return rc;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_sub_cursor: out is NULL");
+    if ((rc = ent_sub_checkpoint(&cp, s, NULL, name))) return rc;
     return ent_log_cursor_open(out, s, cp + 1, NULL, 0);
 }
 

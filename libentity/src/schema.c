@@ -197,7 +197,7 @@ static int add_to(ent_field **out, struct ent_field ***list, size_t *n, size_t *
                         where, name ? name : "(null)");
     if (id < 1 || id > ENT_FIELD_ID_MAX)
         return ent__err(ENT_SCHEMA, "%s.%s: id %u is outside 1..65535", where, name, id);
-    if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s.%s: unknown field type", where, name);
+    if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s.%s: unknown field type (kind %d)", where, name, (int)kind);
     if (too_deep(parent)) return too_deep_err(where);
     if (kind == ENT_KIND_REF && parent)
         return ent__err(ENT_SCHEMA, "%s.%s: refs are allowed only on top-level fields", where, name);
@@ -255,7 +255,7 @@ int ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind)
     if (array->kind != ENT_KIND_ARRAY)
         return ent__err(ENT_SCHEMA, "%s: items need an array, not %s %s", path, ent__a(ent_kind_name(array->kind)), ent_kind_name(array->kind));
     if (array->items) return ent__err(ENT_SCHEMA, "%s: items are set already", path);
-    if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s[]: unknown item type", path);
+    if (!kind_ok(kind)) return ent__err(ENT_SCHEMA, "%s[]: unknown item type (kind %d)", path, (int)kind);
     if (kind == ENT_KIND_REF) return ent__err(ENT_SCHEMA, "%s[]: refs are allowed only on top-level fields", path);
     if (too_deep(array)) return too_deep_err(path);
     f = field_new("", 0, kind, array->type, array, 0);
@@ -409,8 +409,8 @@ int ent_field_set_ref(ent_field *f, const char *type_name)
     if (rc) return rc;
     if (f->kind != ENT_KIND_REF)
         return ent__err(ENT_SCHEMA, "%s: \"to\" applies to refs, not to %s %s", path, ent__a(ent_kind_name(f->kind)), ent_kind_name(f->kind));
-    if (!ent__name_ok(type_name))
-        return ent__err(ENT_SCHEMA, "%s: bad ref target \"%s\"", path, type_name ? type_name : "(null)");
+    if (!type_name) return ent__err(ENT_SCHEMA, "%s: ref target type name is NULL", path);
+    if (!ent__name_ok(type_name)) return ent__err(ENT_SCHEMA, "%s: bad ref target \"%s\"", path, type_name);
     if (!(n = strdup(type_name))) return ent__err(ENT_NOMEM, "out of memory");
     free(f->ref_name);
     f->ref_name = n;

@@ -133,7 +133,8 @@ static int compare_fields(flist pl, flist nl)
 int ent_schema_compare(const ent_schema *prev, const ent_schema *next)
 {
     int rc;
-    if (!prev || !next || !prev->sealed || !next->sealed)
+    if (!prev || !next) return ent__err(ENT_INVALID, "ent_schema_compare: %s is NULL", !prev ? "prev" : "next");
+    if (!prev->sealed || !next->sealed)
         return ent__err(ENT_INVALID, "ent_schema_compare: both schemas must be sealed");
     if (strcmp(prev->name, next->name) != 0)
         return ent__err(ENT_SCHEMA, "schema name changed from %s to %s", prev->name, next->name);

@@ -17,7 +17,8 @@ int ent_store_schema_history(ent_schema_mark **out, size_t *out_n, ent_store *s)
     size_t n = 0;
     uint32_t cur;
     int rc;
-    if (!out || !out_n) return ent__err(ENT_INVALID, "ent_store_schema_history: NULL argument");
+    if (!out || !out_n)
+        return ent__err(ENT_INVALID, "ent_store_schema_history: %s is NULL", !out ? "out" : "out_n");
     *out = NULL;
     *out_n = 0;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;

@@ -509,6 +509,8 @@ int ent_schema_load_file(ent_schema **out, const char *path)
     if (!out) return ent__err(ENT_INVALID, "ent_schema_load_file: out is NULL");
     *out = NULL;
     if (!path) return ent__err(ENT_INVALID, "schema path is NULL");
+    /* fopen's message for "", ": No such file or directory", named nothing */
+    if (!path[0]) return ent__err(ENT_INVALID, "schema path is empty");
     f = fopen(path, "rb");
     if (!f) return ent__err(errno == ENOENT ? ENT_NOTFOUND : ENT_IO, "%s: %s", path, strerror(errno));
     for (;;) {
@@ -606,7 +608,8 @@ int ent_schema_to_json(char **out, const ent_schema *s, int pretty)
     int bad = 0;
     if (!out) return ent__err(ENT_INVALID, "ent_schema_to_json: out is NULL");
     *out = NULL;
-    if (!s || !s->sealed) return ent__err(ENT_INVALID, "schema is not sealed (ent_schema_check)");
+    if (!s) return ent__err(ENT_INVALID, "ent_schema_to_json: schema is NULL");
+    if (!s->sealed) return ent__err(ENT_INVALID, "schema is not sealed (ent_schema_check)");
     root = json_object();
     types = json_object();
     if (!root || !types) {

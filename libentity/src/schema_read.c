@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error_int.h"
 #include "schema_int.h"
 
 _Thread_local unsigned long ent__schema_compares;
@@ -44,9 +45,27 @@ const char *ent_kind_name(ent_kind k)
     return NULL;
 }
 
-const char *ent_schema_name(const ent_schema *s) { return s->name; }
-uint32_t ent_schema_version(const ent_schema *s) { return s->version; }
-size_t ent_schema_type_count(const ent_schema *s) { return s->n_types; }
+/* The accessors below answer a NULL handle with their neutral value (NULL, 0, ENT_KEY_NONE,
+ * ENT_KIND_NIL, as schema.h says) rather than crash, and leave a message naming the call, as a
+ * host that reads ent_errmsg() after a surprising answer then learns why. */
+static int null_arg(const char *fn, const char *what)
+{
+    ent__err(ENT_INVALID, "%s: %s is NULL", fn, what);
+    return 0;
+}
+
+const char *ent_schema_name(const ent_schema *s)
+{
+    return s ? s->name : (null_arg("ent_schema_name", "schema"), NULL);
+}
+uint32_t ent_schema_version(const ent_schema *s)
+{
+    return s ? s->version : (uint32_t)null_arg("ent_schema_version", "schema");
+}
+size_t ent_schema_type_count(const ent_schema *s)
+{
+    return s ? s->n_types : (size_t)null_arg("ent_schema_type_count", "schema");
+}
 const ent_type *ent_schema_type_at(const ent_schema *s, size_t i)
 {
     return s && i < s->n_types ? s->types[i] : NULL;
@@ -58,10 +77,22 @@ const ent_type *ent_schema_type(const ent_schema *s, const char *name)
     return ent__types_find(&s->type_ix, s->types, name);
 }
 
-const char *ent_type_name(const ent_type *t) { return t->name; }
-ent_key_kind ent_type_key(const ent_type *t) { return t->key; }
-const ent_schema *ent_type_schema(const ent_type *t) { return t->schema; }
-size_t ent_type_field_count(const ent_type *t) { return t->n_fields; }
+const char *ent_type_name(const ent_type *t)
+{
+    return t ? t->name : (null_arg("ent_type_name", "type"), NULL);
+}
+ent_key_kind ent_type_key(const ent_type *t)
+{
+    return t ? t->key : (null_arg("ent_type_key", "type"), ENT_KEY_NONE);
+}
+const ent_schema *ent_type_schema(const ent_type *t)
+{
+    return t ? t->schema : (null_arg("ent_type_schema", "type"), NULL);
+}
+size_t ent_type_field_count(const ent_type *t)
+{
+    return t ? t->n_fields : (size_t)null_arg("ent_type_field_count", "type");
+}
 const ent_field *ent_type_field_at(const ent_type *t, size_t i)
 {
     return t && i < t->n_fields ? t->fields[i] : NULL;
@@ -84,13 +115,31 @@ const ent_field *ent_type_field_by_id(const ent_type *t, unsigned id)
     return ent__ids_find(&t->ids, t->fields, id);
 }
 
-const char *ent_field_name(const ent_field *f) { return f->name; }
-unsigned ent_field_id(const ent_field *f) { return f->id; }
-ent_kind ent_field_kind(const ent_field *f) { return f->kind; }
-int ent_field_is_required(const ent_field *f) { return f->required; }
-int ent_field_is_unique(const ent_field *f) { return f->unique; }
-int ent_field_is_indexed(const ent_field *f) { return f->indexed || f->kind == ENT_KIND_REF; }
-int ent_field_has_default(const ent_field *f) { return f->default_json != NULL; }
+const char *ent_field_name(const ent_field *f)
+{
+    return f ? f->name : (null_arg("ent_field_name", "field"), NULL);
+}
+unsigned ent_field_id(const ent_field *f) { return f ? f->id : (unsigned)null_arg("ent_field_id", "field"); }
+ent_kind ent_field_kind(const ent_field *f)
+{
+    return f ? f->kind : (null_arg("ent_field_kind", "field"), ENT_KIND_NIL);
+}
+int ent_field_is_required(const ent_field *f)
+{
+    return f ? f->required : null_arg("ent_field_is_required", "field");
+}
+int ent_field_is_unique(const ent_field *f)
+{
+    return f ? f->unique : null_arg("ent_field_is_unique", "field");
+}
+int ent_field_is_indexed(const ent_field *f)
+{
+    return f ? f->indexed || f->kind == ENT_KIND_REF : null_arg("ent_field_is_indexed", "field");
+}
+int ent_field_has_default(const ent_field *f)
+{
+    return f ? f->default_json != NULL : null_arg("ent_field_has_default", "field");
+}
 const ent_field *ent_field_items(const ent_field *a) { return a && a->kind == ENT_KIND_ARRAY ? a->items : NULL; }
 size_t ent_field_field_count(const ent_field *m) { return m && m->kind == ENT_KIND_MAP ? m->n_fields : 0; }
 const ent_field *ent_field_field_at(const ent_field *m, size_t i)

@@ -349,7 +349,7 @@ const char *ent_store_path(const ent_store *s) { return s ? s->path : ""; }
 
 int ent_store_sync(ent_store *s)
 {
-    if (!s) return ent__err(ENT_INVALID, "ent_store_sync: s is NULL");
+    if (!s) return ent__err(ENT_INVALID, "ent_store_sync: store is NULL");
     if (s->read_only) return ent__err(ENT_READONLY, "store %s: opened read-only, it cannot sync its file", s->path);
     return ent__bk_sync(s, 1);
 }

@@ -342,5 +342,7 @@ int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags);
 int ent__log_in_callback(void);
 /* 1 when this thread runs an event callback of s (ent_store_close refuses then). */
 int ent__log_delivering(const ent_store *s);
+/* ENT_SCHEMA when type (may be NULL: all) names no type of s's schema (log.c). */
+int ent__log_type_check(ent_store *s, const ent_type *type);
 
 #endif

@@ -486,7 +486,10 @@ int ent__type_resolve(const ent_type **out, const ent_txn *t, const ent_type *ty
         *out = cur->types[type->pos];
         return ENT_OK;
     }
-    if (type->schema->version == cur->version && strcmp(type->schema->name, cur->name) == 0)
+    if (strcmp(type->schema->name, cur->name) != 0) /* "from version 1; the store is at version 1" said nothing */
+        return ent__err(ENT_SCHEMA, "type %s is of schema \"%s\", not of the store's schema \"%s\"", type->name,
+                        type->schema->name, cur->name);
+    if (type->schema->version == cur->version)
         return ent__err(ENT_SCHEMA, "type %s is from a schema object the store was not opened "
                         "with; use ent_store_type()", type->name);
     return ent__err(ENT_SCHEMA, "type %s is from schema version %u; the store is at version %u "
@@ -542,7 +545,8 @@ const ent_type *ent_txn_type(const ent_txn *t, const char *name)
 
 int ent_txn_skip_ref_checks(ent_txn *t)
 {
-    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: not a write transaction");
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: txn is NULL");
+    if (!t->write) return ent__err(ENT_INVALID, "ent_txn_skip_ref_checks: not a write transaction");
     t->refs_unchecked = 1;
     return ENT_OK;
 }
@@ -556,7 +560,8 @@ int ent_txn_defer_ref_checks(ent_txn *t)
 
 int ent_txn_restore_forward(ent_txn *t)
 {
-    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_restore_forward: not a write transaction");
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_restore_forward: txn is NULL");
+    if (!t->write) return ent__err(ENT_INVALID, "ent_txn_restore_forward: not a write transaction");
     t->restore_forward = 1;
     return ENT_OK;
 }

@@ -449,7 +449,7 @@ static int run_closure(ent_txn *t, void *p, int *half)
 int ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload)
 {
     run_arg a;
-    if (!s || !fn) return ent__err(ENT_INVALID, "ent_txn_run: store and fn are required");
+    if (!s || !fn) return ent__err(ENT_INVALID, "ent_txn_run: %s is NULL", !s ? "store" : "fn");
     a.fn = fn;
     a.payload = payload;
     return ent__txn_write(s, NULL, run_closure, &a);

@@ -25,7 +25,8 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
     char path[160];
     char *end = NULL;
     ent_kind kind;
-    if (!out || !f || !text) return ent__err(ENT_INVALID, "ent_value_parse: NULL argument");
+    if (!out || !f || !text)
+        return ent__err(ENT_INVALID, "ent_value_parse: %s is NULL", !out ? "out" : !f ? "field" : "text");
     ent__field_path(f, path, sizeof path);
     memset(out, 0, sizeof *out);
     kind = f->kind;

@@ -743,7 +743,8 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
     uint64_t first = 0, last = 0, cur_txn = 0, next_seq = 1, newer_from = UINT64_MAX;
     uint32_t dst_version;
     int rc, marked = 0;
-    if (!dst || !src || dst == src) return ent__err(ENT_INVALID, "replay needs two different stores");
+    if (!dst || !src) return ent__err(ENT_INVALID, "ent_store_replay: %s store is NULL", !dst ? "dst" : "src");
+    if (dst == src) return ent__err(ENT_INVALID, "replay needs two different stores");
     dst_version = ent_store_schema(dst)->version; /* once: the call takes the store's lock */
     if ((rc = ent_log_bounds(&first, &last, src, src_txn))) return rc;
     if (first > 1) return ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 "; it cannot be replayed from seq 1", first);

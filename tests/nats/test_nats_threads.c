@@ -1591,6 +1591,57 @@ static void test_one_relay_memory(void)
     ent_schema_free(sc);
 }
 
+/* ---- the host API misused ----------------------------------------------------------------------
+ * NULL for each pointer argument, a negative window: ENT_INVALID naming the argument, before any
+ * connection or thread (test_api_misuse.c does the same for the core library). */
+static void test_api_misuse(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay *r = (ent_relay *)1;
+    ent_follower *fw = (ent_follower *)1;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    static const volatile int stop = 1;
+    char path[ENT_TEST_PATH_MAX];
+    so.backend = "memory";
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&s, NULL, sc, &so));
+    ENT_TEST_PATH(path, "%s/misuse-mirror", dir);
+    ro.url = fo.url = url;
+    ro.stream = fo.stream = "THMISUSE";
+    ro.log = fo.log = quiet;
+    ENT_CHECK_RC(ent_relay_run(NULL, &ro, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("store is NULL");
+    ENT_CHECK_RC(ent_relay_run(s, NULL, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("opts is NULL");
+    ENT_CHECK_RC(ent_relay_start(NULL, s, &ro), ENT_INVALID);
+    ENT_ASSERT_MSG("out is NULL");
+    ENT_CHECK_RC(ent_relay_start(&r, NULL, &ro), ENT_INVALID);
+    ENT_ASSERT_MSG("store is NULL");
+    ENT_CHECK_RC(ent_relay_start(&r, s, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("opts is NULL");
+    ro.window = -1; /* was taken as the default, 4096 */
+    ENT_CHECK_RC(ent_relay_run(s, &ro, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("window -1");
+    ENT_OK_(ent_relay_stop(NULL));
+    CU_ASSERT_EQUAL(ent_relay_acked(NULL), 0);
+    ENT_CHECK_RC(ent_follow_run(NULL, &fo, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("path is NULL");
+    ENT_CHECK_RC(ent_follow_run(path, NULL, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("opts is NULL");
+    ENT_CHECK_RC(ent_follow_start(NULL, path, &fo), ENT_INVALID);
+    ENT_ASSERT_MSG("out is NULL");
+    ENT_CHECK_RC(ent_follow_start(&fw, NULL, &fo), ENT_INVALID);
+    ENT_ASSERT_MSG("path is NULL");
+    ENT_CHECK_RC(ent_follow_start(&fw, path, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("opts is NULL");
+    ENT_OK_(ent_follow_stop(NULL));
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 /* ---- a server that fails the handshake -------------------------------------------------------
  * The connection's ack state is counted (nats_util.c): its owner, libnats's closed callback and the
  * ack subscription's completion callback hold a reference each. A connect that fails never gets
@@ -1678,7 +1729,7 @@ int main(void)
                                            ENT_TEST(test_relay_stop_server_hung), ENT_TEST(test_error_details),
                                            ENT_TEST(test_relay_syncs_before_publishing),
                                            ENT_TEST(test_error_details_storage_limits), ENT_TEST(test_refusal_details),
-                                           {NULL, NULL}};
+                                           ENT_TEST(test_api_misuse), {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
         fprintf(stderr, "test_nats_threads: cannot start nats-server\n");

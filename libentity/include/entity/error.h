@@ -3,6 +3,15 @@
  * Every call that can fail returns an int: ENT_OK (0) or one of the negative codes below. The code
  * is the contract; the message is for people. After any failure, ent_errmsg() returns a message for
  * the calling thread that names the thing at fault (file, JSON path, type, field, key, seq).
+ *
+ * Arguments: a NULL where a call needs a pointer (a handle, an out-parameter, a string, a
+ * callback), an unknown enum value or flag bit, is refused, whatever codes the call's own comment
+ * lists: ENT_INVALID (the schema builder's names and kinds: ENT_SCHEMA), with a message naming the
+ * argument ("ent_get: out is NULL"); nothing is written through it and nothing changes. Calls that
+ * return no code (accessors such as ent_type_name()) answer a NULL handle with the neutral value
+ * their comment gives (NULL, 0, ""; schema.h's also set the message). A handle that was freed or
+ * closed, or that no call of this library made, cannot be told from a valid one: using it is
+ * undefined, as with free().
  */
 #ifndef ENTITY_ERROR_H
 #define ENTITY_ERROR_H
@@ -62,9 +71,9 @@ enum {
 ENT_EXTERN(int) ent_errdetail(void);
 
 /* For optional components built on the library (entity/nats.h) and wrapping code: set this
- * thread's message (printf format; cut at 1 KiB) and return `code`, so their failures read the
- * same way through ent_errmsg(). The detail becomes ENT_DETAIL_NONE: a new failure says nothing
- * of an earlier one's cause. */
+ * thread's message (printf format; cut to 1 KiB in the middle, keeping its end; fmt NULL gives a message saying so) and return
+ * `code`, so their failures read the same way through ent_errmsg(). The detail becomes
+ * ENT_DETAIL_NONE: a new failure says nothing of an earlier one's cause. */
 ENT_EXTERN(int) ent_error_set(int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

@@ -46,11 +46,14 @@ ENT_EXTERN(void) ent_event_free(ent_event *ev); /* NULL does nothing */
 
 /* {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
  *  "data":{...}} with removed fields as null; seq, txn, an auto key and version above 2^63-1 as
- * decimal strings, as entity JSON writes uints. out: the caller frees it with free(). */
+ * decimal strings, as entity JSON writes uints. out: the caller frees it with free(). flags:
+ * ENT_JSON_PRETTY (ENT_JSON_ENTITY is taken and changes nothing; another bit: ENT_INVALID).
+ * Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_event_to_json(char **out, const ent_event *ev, unsigned flags /* ENT_JSON_PRETTY */);
 
-/* First and last seq in the log (0, 0 when empty; first > 1 after a truncation).
- * txn: NULL for a snapshot of its own. */
+/* First and last seq in the log (0, 0 when empty; first > 1 after a truncation); first and last
+ * may be NULL. txn: NULL for a snapshot of its own. Returns ENT_OK, and the codes of
+ * ent_txn_begin() when txn is NULL. */
 ENT_EXTERN(int) ent_log_bounds(uint64_t *first, uint64_t *last, ent_store *s, ent_txn *txn);
 
 /* The event with `seq`. out: the caller frees it with ent_event_free().
@@ -62,7 +65,10 @@ typedef struct ent_log_cursor ent_log_cursor;
 /* A cursor over the log from `from_seq` (inclusive) in order, keeping events of `type` (NULL: all)
  * and of the operations in `ops` (0: all). It reads in batches, each in a snapshot of its own,
  * so it sees what commits later: ent_log_next() returning ENT_NOTFOUND means "nothing more yet".
- * out: the caller frees it with ent_log_cursor_free(). */
+ * Types are matched by name: a type of an older schema of the store still filters.
+ * out: the caller frees it with ent_log_cursor_free(). Returns ENT_OK, ENT_INVALID (ops holds a
+ * bit other than ENT_OP_*), ENT_SCHEMA (type names no type of the store's schema: it would match
+ * nothing), ENT_NOMEM. */
 ENT_EXTERN(int) ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
                                     const ent_type *type, unsigned ops);
 /* Next event. out: the caller frees it with ent_event_free().
@@ -117,13 +123,15 @@ typedef void (*ent_event_cb)(const ent_event *ev, void *payload);
 
 typedef struct ent_subscriber ent_subscriber;
 
-/* Register cb for events of `type` (NULL: all) and ops (0: all).
- * out: the handle for ent_unsubscribe(); freed by it or by ent_store_close(). */
+/* Register cb (not NULL) for events of `type` (NULL: all; matched by name) and ops (0: all).
+ * out: the handle for ent_unsubscribe(); freed by it or by ent_store_close().
+ * Returns ENT_OK, ENT_INVALID, ENT_SCHEMA, ENT_NOMEM as ent_log_cursor_open(). */
 ENT_EXTERN(int) ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
                               ent_event_cb cb, void *payload);
 /* Stop delivery to sub. Outside callbacks it returns once no call of sub runs any more (its
  * payload may then be freed); from a callback it does not wait (sub gets no further event from
- * the delivery running on this thread, and is freed when that delivery ends). */
+ * the delivery running on this thread, and is freed when that delivery ends). sub NULL does
+ * nothing. */
 ENT_EXTERN(void) ent_unsubscribe(ent_store *s, ent_subscriber *sub);
 
 /* ---- durable subscriptions -------------------------------------------------------------- */
@@ -150,7 +158,8 @@ typedef struct ent_sub_info {
 /* Every durable subscription. out: array of *out_n; the caller frees it with free(). */
 ENT_EXTERN(int) ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s);
 /* A log cursor from the subscription's checkpoint + 1 (history first, then live with
- * ent_log_wait()). Returns as ent_log_cursor_open(), plus ENT_NOTFOUND. */
+ * ent_log_wait()). out: the caller frees it with ent_log_cursor_free().
+ * Returns as ent_log_cursor_open(), plus ENT_NOTFOUND. */
 ENT_EXTERN(int) ent_sub_cursor(ent_log_cursor **out, ent_store *s, const char *name);
 
 #ifdef __cplusplus

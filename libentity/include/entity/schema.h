@@ -7,8 +7,8 @@
  * below, then sealed with ent_schema_check(). A sealed schema is immutable and may be shared by any
  * number of threads; builder calls on it fail with ENT_INVALID.
  *
- * Handles returned by accessors (ent_type, ent_field) are borrowed from their schema and valid until
- * ent_schema_free() of that schema.
+ * Handles returned by accessors (ent_type, ent_field), and the names they return, are borrowed from
+ * their schema and valid until ent_schema_free() of that schema.
  */
 #ifndef ENTITY_SCHEMA_H
 #define ENTITY_SCHEMA_H
@@ -57,7 +57,7 @@ typedef enum ent_key_kind {
  * out: on ENT_OK, a sealed schema; the caller frees it with ent_schema_free().
  * Returns ENT_OK, ENT_NOTFOUND (no such file), ENT_IO (file unreadable), ENT_SCHEMA (invalid JSON
  * with line and column, or an invalid descriptor: the message names the file, the JSON path and
- * what is wrong), ENT_INVALID (path NULL), ENT_NOMEM. */
+ * what is wrong), ENT_INVALID (path NULL or empty), ENT_NOMEM. */
 ENT_EXTERN(int) ent_schema_load_file(ent_schema **out, const char *path);
 
 /* Same as ent_schema_load_file() on `len` bytes of JSON text; `origin` names the source in
@@ -74,7 +74,7 @@ ENT_EXTERN(int) ent_schema_to_json(char **out, const ent_schema *s, int pretty);
  * required fields with a default, new or dropped indexes, removed fields, relaxed limits), else
  * ENT_SCHEMA with a message naming the type, the field and the change (type changed, new required
  * field without default, id reused with another name or type, key kind changed, limit tightened,
- * type removed). Both schemas must be sealed. */
+ * type removed). Both schemas must be sealed (else ENT_INVALID, as for a NULL one). */
 ENT_EXTERN(int) ent_schema_compare(const ent_schema *prev, const ent_schema *next);
 
 /* ---- building --------------------------------------------------------------------------- */
@@ -106,7 +106,8 @@ ENT_EXTERN(int) ent_field_add_field(ent_field **out, ent_field *map, const char 
 ENT_EXTERN(int) ent_field_set_items(ent_field **out, ent_field *array, ent_kind kind);
 
 /* Options. Each returns ENT_OK or ENT_SCHEMA naming the field when the option does not apply to
- * the field's kind (e.g. an index on a map, max_length on an int) or the schema is sealed. */
+ * the field's kind (e.g. an index on a map, max_length on an int) or the schema is sealed
+ * (f NULL: ENT_INVALID). */
 ENT_EXTERN(int) ent_field_set_required(ent_field *f, int on);
 ENT_EXTERN(int) ent_field_set_unique(ent_field *f, int on);  /* top-level scalar fields and refs only */
 ENT_EXTERN(int) ent_field_set_indexed(ent_field *f, int on); /* top-level scalar fields and refs only */
@@ -129,6 +130,10 @@ ENT_EXTERN(int) ent_field_set_default_json(ent_field *f, const char *json);
 ENT_EXTERN(int) ent_schema_check(ent_schema *s);
 
 /* ---- reading ---------------------------------------------------------------------------- */
+
+/* A NULL schema, type or field gives NULL, 0 (counts, versions, ids, the is_/has_ flags),
+ * ENT_KEY_NONE or ENT_KIND_NIL (no field has that kind); the calls that take nothing but the
+ * handle (ent_type_name(), ent_field_kind(), ...) also set ent_errmsg(). */
 
 ENT_EXTERN(const char *) ent_schema_name(const ent_schema *s);
 ENT_EXTERN(uint32_t) ent_schema_version(const ent_schema *s);
@@ -159,7 +164,7 @@ ENT_EXTERN(const ent_type *) ent_field_ref_type(const ent_field *ref); /* sealed
 ENT_EXTERN(const ent_field *) ent_field_parent(const ent_field *f);    /* NULL for a top-level field */
 ENT_EXTERN(const ent_type *) ent_field_type(const ent_field *f);       /* the entity type it belongs to */
 
-/* "bool", "int", ..., "ref"; "nil" for ENT_KIND_NIL; NULL for an unknown kind. */
+/* "bool", "int", ..., "ref"; "nil" for ENT_KIND_NIL; NULL for an unknown kind. Static strings. */
 ENT_EXTERN(const char *) ent_kind_name(ent_kind k);
 
 #ifdef __cplusplus

@@ -98,7 +98,8 @@ ENT_EXTERN(int) ent_store_open(ent_store **out, const char *path, const ent_sche
 /* Progress of long calls on this store (ent_store_verify(), and ent_store_replay() on its source):
  * cb is called every few thousand items with what runs ("verify", "replay") and a count of items
  * done so far (records, index entries, events: not a percentage), on the calling thread, so a tool
- * can show a progress line. cb NULL turns it off. Not for use while another thread runs those calls. */
+ * can show a progress line. cb NULL turns it off (s NULL: nothing). Not for use while another
+ * thread runs those calls. */
 typedef void (*ent_progress_cb)(const char *what, uint64_t done, void *payload);
 ENT_EXTERN(void) ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *payload);
 
@@ -109,11 +110,12 @@ ENT_EXTERN(void) ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *
  * the delivery, the commit, the group still use the store. */
 ENT_EXTERN(void) ent_store_close(ent_store *s);
 
-/* The store's current schema. Borrowed: valid until ent_store_close(). */
+/* The store's current schema. Borrowed: valid until ent_store_close(). s NULL: NULL. */
 ENT_EXTERN(const ent_schema *) ent_store_schema(ent_store *s);
-/* Shortcut: the type named `name` in the current schema, or NULL. Borrowed like the schema. */
+/* Shortcut: the type named `name` in the current schema, or NULL (also for s or name NULL).
+ * Borrowed like the schema. */
 ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
-/* Backend name ("lmdb", "memory") and the durability in force (s NULL: "" and
+/* Backend name ("lmdb", "memory"; static) and the durability in force (s NULL: "" and
  * ENT_DURABILITY_STORED). */
 ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
 ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
@@ -127,12 +129,12 @@ ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
 ENT_EXTERN(int) ent_store_sync(ent_store *s);
 /* The path the store was opened at, as given ("" for a memory store opened with none): for files
  * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
- * ent_store_close(). */
+ * ent_store_close(). s NULL: "". */
 ENT_EXTERN(const char *) ent_store_path(const ent_store *s);
 /* The store's id: a random UUID given by the open that created it ("xxxxxxxx-xxxx-4xxx-..."),
  * kept by ent_store_copy(), new in a store built by ent_store_replay(). A store made before ids
  * were kept gets one at its first writable open; until then a read-only open shows "".
- * Borrowed: valid until ent_store_close(). */
+ * Borrowed: valid until ent_store_close(). s NULL: "". */
 ENT_EXTERN(const char *) ent_store_id(const ent_store *s);
 /* A mirror (entity/mirror.h): the id of the primary it copies; NULL for any other store.
  * Borrowed: valid until ent_store_close(). */
@@ -147,11 +149,12 @@ enum { ENT_TXN_READ = 0, ENT_TXN_WRITE = 1 };
  * out: finished with ent_txn_commit() or ent_txn_abort().
  * Returns ENT_OK, ENT_READONLY (write on a read-only store), ENT_BUSY (write: this thread holds the
  * store's write transaction already, or runs an event callback; after fork()), ENT_SCHEMA (see
- * top), ENT_IO. */
+ * top), ENT_IO, ENT_INVALID (mode neither ENT_TXN_READ nor ENT_TXN_WRITE). */
 ENT_EXTERN(int) ent_txn_begin(ent_txn **out, ent_store *s, int mode);
 /* Commit (a read transaction just ends). The transaction is gone on return, whatever the code;
  * on failure nothing of it is stored. Returns ENT_OK, ENT_FULL, ENT_IO, ENT_BUSY (LMDB: the map
- * had to grow while this thread holds a read transaction; see map_size). */
+ * had to grow while this thread holds a read transaction; see map_size), ENT_INVALID (t NULL;
+ * another thread's transaction, which stays its owner's). */
 ENT_EXTERN(int) ent_txn_commit(ent_txn *t);
 /* Abort: nothing of the transaction is stored. NULL does nothing. */
 ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
@@ -235,7 +238,8 @@ ENT_EXTERN(int) ent_create(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* Read the entity of `type` with `key`.
  * out: on ENT_OK, a new entity; the caller frees it with ent_entity_free().
- * Returns ENT_OK, ENT_NOTFOUND, ENT_CORRUPT, ENT_SCHEMA. */
+ * Returns ENT_OK, ENT_NOTFOUND, ENT_CORRUPT, ENT_SCHEMA, ENT_INVALID (a key not of the type's key
+ * kind, a string key NULL or not 1 to 255 bytes). */
 ENT_EXTERN(int) ent_get(ent_entity **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key);
 
 /* ENT_OK when the entity exists, ENT_NOTFOUND when not (or another error). */
@@ -287,7 +291,8 @@ typedef struct ent_store_info {
 /* Fill out for store s. Returns ENT_OK, ENT_INVALID, ENT_BUSY (after fork()). */
 ENT_EXTERN(int) ent_store_get_info(ent_store_info *out, ent_store *s);
 
-/* Number of entities of `type`, in O(1). */
+/* Number of entities of `type`, in O(1). Returns ENT_OK, ENT_SCHEMA (a type of another schema),
+ * and the codes of ent_txn_begin() when txn is NULL. */
 ENT_EXTERN(int) ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
 
 /* ---- index look-ups and scans -------------------------------------------------------------- */
@@ -315,7 +320,7 @@ ENT_EXTERN(ent_value) ent_value_int(int64_t i);
 ENT_EXTERN(ent_value) ent_value_uint(uint64_t u);
 ENT_EXTERN(ent_value) ent_value_float(double f);
 ENT_EXTERN(ent_value) ent_value_timestamp(int64_t ns);
-ENT_EXTERN(ent_value) ent_value_string(const char *s); /* borrows s */
+ENT_EXTERN(ent_value) ent_value_string(const char *s); /* borrows s; NULL: a look-up is ENT_INVALID */
 ENT_EXTERN(ent_value) ent_value_bytes(const void *p, size_t len);
 
 /* Room for any bytes value ent_value_parse() can decode for a look-up (index values are at most
@@ -339,7 +344,7 @@ typedef struct ent_range_opts {
     unsigned version;       /* ENT_RANGE_OPTS_VERSION */
     const ent_value *from;  /* inclusive lower bound; NULL: from the lowest */
     const ent_value *to;    /* exclusive upper bound; NULL: to the highest */
-    unsigned flags;         /* ENT_ITER_REVERSE: from the highest down */
+    unsigned flags;         /* ENT_ITER_REVERSE: from the highest down; another bit: ENT_INVALID */
     uint64_t limit;         /* at most this many entities; 0: no limit */
     const char *resume;     /* continue after the position of ent_iter_resume(); NULL: start */
 } ent_range_opts;
@@ -357,12 +362,17 @@ ENT_EXTERN(int) ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, co
                                 const ent_value *v);
 
 /* Entities whose indexed field f is in [from, to), in index order (value, then key). Floats: NaN
- * sorts above +inf, and a range without `to` stops below it unless `from` is NaN. */
+ * sorts above +inf, and a range without `to` stops below it unless `from` is NaN. opts: NULL for
+ * defaults. out: the caller frees it with ent_iter_free() (before the txn ends).
+ * Returns as ent_find(), plus ENT_INVALID (opts of another version, unknown flags, a resume token
+ * of another index). */
 ENT_EXTERN(int) ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
                           const ent_range_opts *opts);
 
 /* Every entity of `type` in key order from `start` (inclusive; NULL: the first, or the last when
- * reversed), with flags and limit as in ent_range_opts (from/to ignored; resume honoured). */
+ * reversed), with flags and limit as in ent_range_opts (from/to ignored; resume honoured).
+ * out: the caller frees it with ent_iter_free() (before the txn ends). Returns ENT_OK,
+ * ENT_INVALID (start not of the type's key kind, opts as for ent_range()), ENT_SCHEMA. */
 ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *start,
                          const ent_range_opts *opts);
 

@@ -57,15 +57,17 @@ ENT_EXTERN(ent_key) ent_key_str(const char *s); /* borrows s (NUL-terminated) */
  * sealed), ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_new(ent_entity **out, const ent_type *t);
 
-/* A deep copy (fields, key, version, changed set). out: the caller frees it with ent_entity_free(). */
+/* A deep copy (fields, key, version, changed set). out: the caller frees it with ent_entity_free().
+ * Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_dup(ent_entity **out, const ent_entity *e);
 
 ENT_EXTERN(void) ent_entity_free(ent_entity *e); /* NULL does nothing */
 
+/* e's type, borrowed as e borrows it (e NULL: NULL). */
 ENT_EXTERN(const ent_type *) ent_entity_type(const ent_entity *e);
-ENT_EXTERN(uint64_t) ent_entity_version(const ent_entity *e); /* 0 until stored */
+ENT_EXTERN(uint64_t) ent_entity_version(const ent_entity *e); /* 0 until stored (and for NULL) */
 
-/* The key; kind ENT_KEY_NONE when not set. str is borrowed, valid until the key changes or the
+/* The key; kind ENT_KEY_NONE when not set (or e NULL). str is borrowed, valid until the key changes or the
  * entity is freed. */
 ENT_EXTERN(ent_key) ent_entity_key(const ent_entity *e);
 
@@ -80,7 +82,8 @@ ENT_EXTERN(int) ent_entity_set_key(ent_entity *e, const ent_key *key);
 /* ---- fields by path ---------------------------------------------------------------------- */
 
 /* Setters copy the value. Returns ENT_OK, ENT_NOTFOUND (no such field, array index out of range),
- * ENT_INVALID (bad path, kind mismatch), ENT_NOMEM. */
+ * ENT_INVALID (bad path, kind mismatch, a NULL value: v of set_string is never NULL, that of
+ * set_stringn and set_bytes only with len 0, the empty value), ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_set_bool(ent_entity *e, const char *path, int v);
 ENT_EXTERN(int) ent_entity_set_int(ent_entity *e, const char *path, int64_t v);
 ENT_EXTERN(int) ent_entity_set_uint(ent_entity *e, const char *path, uint64_t v);
@@ -98,7 +101,8 @@ ENT_EXTERN(int) ent_entity_set_json(ent_entity *e, const char *path, const char 
 ENT_EXTERN(int) ent_entity_unset(ent_entity *e, const char *path);
 
 /* Getters. Returns ENT_OK, ENT_NOTFOUND (field unset or no such field/index), ENT_INVALID (bad path
- * or kind mismatch). A ref reads with get_uint or get_string as it was set.
+ * or kind mismatch; out NULL, checked first; out_len may be NULL). A ref reads with get_uint or
+ * get_string as it was set.
  * Strings and bytes are borrowed: valid until the field is next changed or the entity freed; a
  * string is NUL-terminated (len excludes the NUL). The write calls that take the entity
  * (ent_create(), ent_replace(), ent_update(), ent_upsert(), ent_restore()) change a value only
@@ -175,12 +179,13 @@ ENT_EXTERN(int) ent_entity_validate(const ent_entity *e);
 /* ---- records ------------------------------------------------------------------------------ */
 
 /* Encode fields and version as a msgpack record keyed by field id (the key is not included).
- * out: the caller frees it with free(). Returns ENT_OK, ENT_NOMEM. */
+ * out: the caller frees it with free(). Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_encode(void **out, size_t *out_len, const ent_entity *e);
 
 /* Decode a record of type t. Unknown field ids are skipped (fields removed from the schema).
  * out: the caller frees it with ent_entity_free(); nothing is marked changed.
- * Returns ENT_OK, ENT_CORRUPT (truncated, malformed, or a field of the wrong kind), ENT_NOMEM. */
+ * Returns ENT_OK, ENT_CORRUPT (truncated, malformed, or a field of the wrong kind), ENT_INVALID
+ * (t NULL; rec NULL with len > 0), ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_decode(ent_entity **out, const ent_type *t, const void *rec, size_t len);
 
 /* ---- JSON -------------------------------------------------------------------------------- */
@@ -204,7 +209,8 @@ enum {
     ENT_JSON_ENTITY = 2  /* {"type":T,"key":K,"version":V,"data":{...}} instead of the data alone */
 };
 
-/* out: NUL-terminated JSON; the caller frees it with free(). Returns ENT_OK, ENT_NOMEM. */
+/* out: NUL-terminated JSON; the caller frees it with free(). flags: ENT_JSON_PRETTY and
+ * ENT_JSON_ENTITY (another bit: ENT_INVALID). Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_to_json(char **out, const ent_entity *e, unsigned flags);
 
 /* A new entity of type t from a JSON data object (unknown field names are refused).

@@ -44,8 +44,8 @@ ENT_EXTERN(int) ent_store_verify(uint64_t *out_problems, ent_store *s, ent_probl
  * An event written with a schema version of src later than dst's (src evolved before or during the
  * replay) stops it with ENT_SCHEMA before its transaction, as its new values have no place in dst;
  * refused before any write when src's log already holds such events.
- * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated), ENT_CORRUPT, ENT_SCHEMA, and the
- * codes of the writes. */
+ * Returns ENT_OK, ENT_INVALID (dst not empty, src log truncated, dst and src the same store),
+ * ENT_CORRUPT, ENT_SCHEMA, and the codes of the writes. */
 ENT_EXTERN(int) ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq);
 
 #ifdef __cplusplus

@@ -74,7 +74,8 @@ typedef struct ent_http_opts {
  * cannot be bound: the message names it), ENT_NOMEM, and the codes of ent_log_bounds(). */
 ENT_EXTERN(int) ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts);
 
-/* The TCP port the server listens on (the one chosen when the address asked for port 0). */
+/* The TCP port the server listens on (the one chosen when the address asked for port 0); 0 for
+ * h NULL. */
 ENT_EXTERN(unsigned) ent_http_port(const ent_http *h);
 
 /* Stop: end every event stream (each gets the end of its response), close every connection,

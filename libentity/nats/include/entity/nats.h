@@ -48,7 +48,8 @@ typedef struct ent_relay_opts {
     const char *stream;     /* stream name; created (file storage, subjects "entity.<id>.>") when
                              * missing; an existing one must take this store's subjects */
     const char *sub_name;   /* the relay's durable subscription; NULL: "relay" */
-    int window;             /* messages in flight before waiting for acks; 0: 4096 */
+    int window;             /* messages in flight before waiting for acks; 0: 4096; negative:
+                             * ENT_INVALID */
     int once;               /* publish what the log holds at start, wait for the acks, return;
                              * NATS unreachable, or lost 5 times in a row with no ack
                              * between (every publish answered 503), is then an error */
@@ -80,7 +81,7 @@ ENT_EXTERN(int) ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_o
 /* Stop the thread (it finishes the batch in flight, at most its ack wait), free r, and return what
  * ent_relay_run() returned (its message is on this thread afterwards). NULL: ENT_OK. */
 ENT_EXTERN(int) ent_relay_stop(ent_relay *r);
-/* Events published and acknowledged so far by r (for progress and benchmarks): acked by JetStream,
+/* Events published and acknowledged so far by r (r NULL: 0; for progress and benchmarks): acked by JetStream,
  * or, when a connection was lost before their acks came, found in the stream on reconnecting.
  * Events the stream held before r started are not counted. */
 ENT_EXTERN(uint64_t) ent_relay_acked(const ent_relay *r);
@@ -125,7 +126,8 @@ ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, co
 
 typedef struct ent_follower ent_follower;
 /* ent_follow_run() in a new thread; path and opts (with its strings) are copied. The directory is
- * claimed before the thread starts, so a second mirror of it is refused by this call (ENT_BUSY). */
+ * claimed before the thread starts, so a second mirror of it is refused by this call (ENT_BUSY).
+ * out: ent_follow_stop() stops and frees it. Returns ENT_OK, ENT_BUSY, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts);
 /* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. A stop (this one, or
  * *stop raised for ent_follow_run) closes the mirror's connection at once, ending a request that
