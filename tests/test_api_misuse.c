@@ -124,6 +124,7 @@ static int r_ack(fixture *f, ent_txn *t)
 }
 static int r_skip(fixture *f, ent_txn *t) { (void)f; return ent_txn_skip_ref_checks(t); }
 static int r_fwd(fixture *f, ent_txn *t) { (void)f; return ent_txn_restore_forward(t); }
+static int r_defer(fixture *f, ent_txn *t) { (void)f; return ent_txn_defer_ref_checks(t); }
 static int r_get(fixture *f, ent_txn *t)
 {
     ent_entity *o = NULL;
@@ -293,6 +294,7 @@ static int empty_json(fixture *f, int which)
     case 0: rc = ent_entity_from_json(&e, f->cust, "", 0); break;
     case 1: rc = ent_entity_patch_json(f->e, "", 0); break;
     case 2: rc = ent_entity_apply_kinds(f->e, "", 0); break;
+    case 5: rc = ent_entity_json_patch(f->e, "", 0); break;
     case 3: rc = ent_event_from_json(&ev, f->sc, "", 0); break;
     default: rc = ent_entity_set_json(f->e, "n", ""); break;
     }
@@ -664,6 +666,9 @@ static const char *volatile null_fmt = NULL; /* not a literal: the compiler woul
     X(apply_kinds_json, ent_entity_apply_kinds(f->e, NULL, 2), ENT_INVALID, "JSON is NULL")                \
     X(patch_json_e, ent_entity_patch_json(NULL, "{}", 2), ENT_INVALID, "entity is NULL")                   \
     X(patch_json_json, ent_entity_patch_json(f->e, NULL, 2), ENT_INVALID, "JSON is NULL")                  \
+    X(json_patch_e, ent_entity_json_patch(NULL, "[]", 2), ENT_INVALID, "entity is NULL")                   \
+    X(json_patch_json, ent_entity_json_patch(f->e, NULL, 2), ENT_INVALID, "JSON is NULL")                  \
+    X(json_patch_not_array, ent_entity_json_patch(f->e, "{}", 2), ENT_INVALID, "array of operations")      \
     /* store.h: stores */                                                                          \
     X(store_open_out, ent_store_open(NULL, "x", f->sc, NULL), ENT_INVALID, "out is NULL")                  \
     X(store_open_path, ent_store_open((ent_store **)&f->o1, NULL, f->sc, NULL), ENT_INVALID, "directory path")             \
@@ -704,6 +709,8 @@ static const char *volatile null_fmt = NULL; /* not a literal: the compiler woul
     X(txn_run_fn, ent_txn_run(f->s, NULL, NULL), ENT_INVALID, "fn is NULL")                                \
     X(txn_skip_null, ent_txn_skip_ref_checks(NULL), ENT_INVALID, "txn is NULL")                    \
     X(txn_skip_read, with_rtxn(f, r_skip), ENT_INVALID, "write")                                   \
+    X(txn_defer_null, ent_txn_defer_ref_checks(NULL), ENT_INVALID, "txn is NULL")                  \
+    X(txn_defer_read, with_rtxn(f, r_defer), ENT_INVALID, "write")                                 \
     X(txn_type_null, NEUTRAL(!ent_txn_type(NULL, "customer")), ENT_OK, NULL)                       \
     X(txn_restore_forward_null, ent_txn_restore_forward(NULL), ENT_INVALID, "txn is NULL")         \
     X(txn_restore_forward_read, with_rtxn(f, r_fwd), ENT_INVALID, "write")                         \
@@ -757,6 +764,7 @@ static const char *volatile null_fmt = NULL; /* not a literal: the compiler woul
     X(from_json_empty, empty_json(f, 0), ENT_INVALID, "")                                           \
     X(patch_json_empty, empty_json(f, 1), ENT_INVALID, "")                                          \
     X(apply_kinds_empty, empty_json(f, 2), ENT_INVALID, "")                                         \
+    X(json_patch_empty, empty_json(f, 5), ENT_INVALID, "")                                          \
     X(event_from_json_empty, empty_json(f, 3), ENT_INVALID, "")                                     \
     X(set_json_empty, empty_json(f, 4), ENT_INVALID, "")                                            \
     X(schema_load_file_long, path_big(f, 0), ENT_IO, "File name too long")                                            \

@@ -553,7 +553,8 @@ int ent_txn_skip_ref_checks(ent_txn *t)
 
 int ent_txn_defer_ref_checks(ent_txn *t)
 {
-    if (!t || !t->write) return ent__err(ENT_INVALID, "ent_txn_defer_ref_checks: not a write transaction");
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_defer_ref_checks: txn is NULL");
+    if (!t->write) return ent__err(ENT_INVALID, "ent_txn_defer_ref_checks: not a write transaction");
     t->refs_deferred = 1;
     return ENT_OK;
 }
