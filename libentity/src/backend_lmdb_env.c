@@ -429,6 +429,11 @@ static int open_notify(lenv *e)
         goto done;
     }
     e->nt = m;
+    if (e->nt_writable) { /* kept for the waiters' slot locks */
+        e->ntfd = fd;
+        fd = -1;
+        ent__lmdb_waiters_sweep(e, -1);
+    }
 done:
     if (fd >= 0) close(fd);
     free(p);
@@ -509,6 +514,8 @@ static void env_free(lenv *e, int in_child)
     }
     /* in a child the MDB_env is left as is (see the top of the file) */
     if (e->lockfd >= 0) close(e->lockfd);
+    /* (in a child: its copy of the descriptor only; the parent's slot locks stay the parent's) */
+    if (e->ntfd >= 0) close(e->ntfd);
     if (e->nt) munmap(e->nt, 4096);
     if (e->tab)
         for (unsigned i = 0; i < e->maxtab; i++) free(e->tab[i].name);
@@ -519,6 +526,7 @@ static void env_free(lenv *e, int in_child)
         pthread_rwlock_destroy(&e->rs);
         pthread_mutex_destroy(&e->wmu);
         pthread_mutex_destroy(&e->gmu);
+        pthread_mutex_destroy(&e->ntmu);
         pthread_cond_destroy(&e->gcv);
         pthread_mutex_destroy(&e->tmu);
         pthread_mutex_destroy(&e->rcmu);
@@ -553,6 +561,8 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     int mrc, rc = ENT_OK;
     if (!e) return ent__err(ENT_NOMEM, "out of memory");
     e->lockfd = -1;
+    e->ntfd = -1;
+    e->nt_slot = -1;
     e->dev = dst->st_dev;
     e->ino = dst->st_ino;
     e->gen = ent__fork_gen();
@@ -574,6 +584,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&e->wmu, NULL);
     pthread_mutex_init(&e->gmu, NULL);
+    pthread_mutex_init(&e->ntmu, NULL);
     pthread_cond_init(&e->gcv, NULL);
     pthread_mutex_init(&e->tmu, NULL);
     pthread_mutex_init(&e->rcmu, NULL);
