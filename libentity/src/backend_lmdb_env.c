@@ -440,6 +440,9 @@ done:
     return rc;
 }
 
+/* Opens sized anew because the store outgrew the last try's room (ent__lmdb_open). */
+#define OPEN_TRIES 4
+
 unsigned ent__lmdb_tables_for(uint64_t n)
 {
     uint64_t want = n + (n > 64 ? n : 64), t = DEFAULT_TABLES;
@@ -710,11 +713,18 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
     } else {
         unsigned more = 0;
         rc = env_create(&e, path, &st, &o, &more);
-        if (more) { /* the store holds more tables than o asked room for: once more, sized for them */
+        /* The store holds more tables than o asked room for: again, sized for them. Another
+         * process may add tables between two tries (an evolution on its open): so again while
+         * that goes on, a few times. Once only, that left a stale ENT_FULL with no message. Each
+         * try's room is at least twice the tables the last one found. */
+        for (int tries = 1; more && tries < OPEN_TRIES; tries++) {
             o.max_tables = more > o.max_tables ? more : o.max_tables;
             more = 0;
             rc = env_create(&e, path, &st, &o, &more);
         }
+        if (more)
+            rc = ent__err(ENT_BUSY, "store %s: other processes added tables each time it was opened (%d tries, %u "
+                                    "tables at the last); open it again", path, OPEN_TRIES, more);
         if (rc == ENT_OK) {
             e->next = reg_head;
             reg_head = e;
