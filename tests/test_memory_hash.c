@@ -3,7 +3,7 @@
  *
  * A plain table (records by primary key, unique index entries) finds a key through an
  * open-addressing hash of it, and a store behind `entity serve` takes string keys its clients
- * choose. Until 2026-12-06 the hash was FNV-1a, unkeyed: its low bits depend only on the keys'
+ * choose. Until 2026-12-05 the hash was FNV-1a, unkeyed: its low bits depend only on the keys'
  * low bits, and a search finds keys sharing any slot in a second. Keys that all start in one slot
  * make one run of linear probing, and every get or put of one walks the run before it: n keys
  * cost n^2/2 slot visits to read each once.
@@ -21,7 +21,7 @@ static const char SCHEMA[] =
     "{\"schema\":\"h\",\"version\":1,\"types\":{\"thing\":{\"key\":\"string\","
     "\"fields\":{\"n\":{\"id\":1,\"type\":\"int\"}}}}}";
 
-/* The hash the backend used until 2026-12-06. */
+/* The hash the backend used until 2026-12-05. */
 static uint32_t fnv1a(const char *k, size_t n)
 {
     uint32_t h = 2166136261u;

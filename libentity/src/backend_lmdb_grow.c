@@ -250,11 +250,12 @@ fail:
  * of every process until the store was made again. So a process counts itself in a slot: it
  * holds an open-file-description lock on the slot's byte (the kernel drops it with the process
  * however that ends; a pid and kill(pid, 0) would take a reused pid, or a process of another PID
- * namespace, for the waiter) and sets the slot's flag while it counts. A flag set with its byte free is a dead waiter's: whoever takes the byte (a waiter
- * claiming the slot, a sweep) finds it so, holding the byte, so no live process can be changing
- * that flag. Ordering leans to an extra count, never a missing one: a claim counts before it
- * flags, a release unflags before it uncounts (a kill between the two leaves one needless wake,
- * as before, never a waiter writers skip).
+ * namespace, for the waiter) and sets the slot's flag while it counts. A flag set with its byte
+ * free is a dead waiter's: whoever takes the byte (a waiter claiming the slot, a sweep) finds it
+ * so, and while it holds the byte no live process can be changing that flag. Ordering leans to
+ * an extra count, never a missing one: a claim counts before it flags, a release unflags before
+ * it uncounts (a kill between the two leaves one needless wake, as before, never a waiter that
+ * writers skip).
  * One slot per process (its threads share it: OFD locks of one description do not exclude each
  * other). A process that forked while it waited shares the description with its child: the slot
  * stays held until both have closed it (at worst the old needless wake). No free slot, or no OFD

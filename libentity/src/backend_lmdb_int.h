@@ -66,7 +66,7 @@
 typedef struct lnotify {
     _Atomic uint32_t word;    /* futex word: changes on every commit */
     _Atomic uint32_t waiters; /* processes inside wait_change (to skip needless wakes); one per
-                               * process since 2026-12-06 (threads per process before) */
+                               * process since 2026-12-05 (threads per process before) */
     _Atomic uint64_t counter; /* commits */
     /* 1 while a writer grows the map (backend_lmdb_grow.c): it holds writer.lock exclusively for
      * as long, and a writer of another process that begins meanwhile steps back until it ends. */

@@ -176,7 +176,7 @@ static inline int ent__mem_table_visible(const mtable *tb, const mtxn *t)
 int ent__mem_reserve(void *arrp, size_t *cap, size_t need, size_t size);
 /* A plain table's hash of a key: keyed (hash_seed.c), as the keys are a host's and a server's
  * clients choose them (string primary keys, unique values). Under the unkeyed FNV-1a used until
- * 2026-12-06 anyone could compute keys sharing a slot (its low bits depend only on the keys' low
+ * 2026-12-05 anyone could compute keys sharing a slot (its low bits depend only on the keys' low
  * bits), and every get or put of them walked all the others: 2 000 such keys cost 2 M slot
  * visits to read each once (test_memory_hash). A slot is the hash's low bits: 32 are enough. */
 static inline uint32_t ent__mem_key_hash(const void *k, size_t klen) { return (uint32_t)ent__key_hash(k, klen); }
