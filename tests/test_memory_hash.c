@@ -12,6 +12,7 @@
  * (a node sits at distance d from its home slot: its get visits d + 1 slots), so it counts exactly
  * what a probe does without a counter in the backend's hottest path. Counted, not timed. */
 #include "backend_memory_int.h"
+#include "keys.h"
 #include "store_int.h"
 #include "test_util.h"
 
@@ -19,7 +20,8 @@
 
 static const char SCHEMA[] =
     "{\"schema\":\"h\",\"version\":1,\"types\":{\"thing\":{\"key\":\"string\","
-    "\"fields\":{\"n\":{\"id\":1,\"type\":\"int\"}}}}}";
+    "\"fields\":{\"n\":{\"id\":1,\"type\":\"int\"}}},"
+    "\"user\":{\"key\":\"auto\",\"fields\":{\"email\":{\"id\":1,\"type\":\"string\",\"unique\":true}}}}}";
 
 /* The hash the backend used until 2026-12-05. */
 static uint32_t fnv1a(const char *k, size_t n)
@@ -109,8 +111,76 @@ static void t_crafted_keys(void)
     ent_test_store_close(&s, &sc, dir);
 }
 
+/* The next value after *i whose unique index key (as the store makes it for f) has the old
+ * hash's 12 low bits clear, into v. */
+static void next_crafted_value(char v[24], uint32_t *i, const ent_field *f)
+{
+    ent_buf b = {0};
+    for (;; (*i)++) {
+        ent_value val;
+        int inexact = 0;
+        snprintf(v, 24, "u%08x@x.org", *i);
+        val = ent_value_string(v);
+        b.n = 0;
+        if (ent__ikey_from_value(&b, f, &val, &inexact)) { /* (an assert per try: millions) */
+            CU_FAIL("index key of a crafted value");
+            break;
+        }
+        if (!(fnv1a(b.p, b.n) & 0xfff)) break;
+    }
+    (*i)++;
+    ent__buf_free(&b);
+}
+
+/* The same for a unique index: its entries are a plain table keyed by the values, which a
+ * server's clients choose as they do keys (an email, a user name). */
+static void t_crafted_unique_values(void)
+{
+    char dir[ENT_TEST_PATH_MAX], v[24];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_txn *t = NULL;
+    const ent_type *ty;
+    const ent_field *f;
+    const mtable *tb;
+    size_t visits, keys;
+    uint32_t at = 0;
+    ent_test_store_open(&s, &sc, dir, "memory", SCHEMA, "memhash");
+    ty = ent_store_type(s, "user");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ty);
+    f = ent_type_field(ty, "email");
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+    for (int j = 0; j < N; j++) {
+        ent_entity *e = NULL;
+        next_crafted_value(v, &at, f);
+        ENT_OK_(ent_entity_new(&e, ty));
+        ENT_OK_(ent_entity_set_string(e, "email", v));
+        ENT_OK_(ent_create(s, t, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_txn_commit(t));
+    tb = ((mstore *)s->bk.be)->tables[s->lay->idx[ty->pos][0]];
+    CU_ASSERT_FATAL(tb->hashed); /* unique: a plain table */
+    visits = slot_visits(tb, &keys);
+    CU_ASSERT_EQUAL(keys, N);
+    if (visits >= 4 * N) fprintf(stderr, "\n  %zu slot visits to get %d crafted unique values\n", visits, N);
+    CU_ASSERT(visits < 4 * N);
+    /* each found by its value */
+    at = 0;
+    for (int j = 0; j < N; j++) {
+        ent_entity *e = NULL;
+        ent_value val;
+        next_crafted_value(v, &at, f);
+        val = ent_value_string(v);
+        ENT_OK_(ent_find_unique(&e, s, NULL, f, &val));
+        CU_ASSERT_PTR_NOT_NULL(e);
+        ent_entity_free(e);
+    }
+    ent_test_store_close(&s, &sc, dir);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(t_crafted_keys), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(t_crafted_keys), ENT_TEST(t_crafted_unique_values), {NULL, NULL}};
     return ent_test_run("memory_hash", cases);
 }
