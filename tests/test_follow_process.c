@@ -2,7 +2,8 @@
  * order, woken by each commit rather than by polling (median wake-up latency printed, not
  * asserted); a durable subscription's consumer killed with SIGKILL resumes from its last
  * acknowledgement and misses nothing (at least once); a follower waiting when a writer is killed
- * after its commit became visible and before it woke the waiters still sees that commit. */
+ * after its commit became visible and before it woke the waiters still sees that commit; followers
+ * killed while they wait leave no count in the notify page. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
