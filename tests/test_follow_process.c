@@ -2,7 +2,8 @@
  * order, woken by each commit rather than by polling (median wake-up latency printed, not
  * asserted); a durable subscription's consumer killed with SIGKILL resumes from its last
  * acknowledgement and misses nothing (at least once); a follower waiting when a writer is killed
- * after its commit became visible and before it woke the waiters still sees that commit. */
+ * after its commit became visible and before it woke the waiters still sees that commit; followers
+ * killed while they wait leave no count in the notify page. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "backend_fault.h"
 #include "backend_lmdb_int.h" /* lnotify: the waiters a killed writer's commit should wake */
+#include "bk.h"
 #include "test_util.h"
 
 static const char schema_json[] =
@@ -361,6 +363,150 @@ static void t_follower_sees_commit_of_writer_killed_before_wake(void)
     ent_test_rm_rf(dir);
 }
 
+/* Followers killed with SIGKILL while they wait leave no count in the notify page. A commit wakes
+ * the futex only while `waiters` says someone waits; a count alone kept a killed follower's +1 for
+ * good: every later commit of every process made a needless wake. Each waiting process now
+ * counts itself in a slot whose byte it holds locked; a dead one's slot is cleared by the next
+ * wait of any process and by every open. The children wait on the backend's wait directly (in
+ * one go: ent_log_wait looks at the log between half-second slices, and a kill between two would
+ * leave nothing to repair). The counts are read off the notify page; no timing decides. */
+static int direct_waiter(const char *dir, int timeout_ms, int ready_fd, int go_fd)
+{
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    uint64_t seen;
+    char go;
+    int rc;
+    if (open_store(&s, &sc, dir)) return 20;
+    /* an open may commit (and wake the waiters): every child opens before any waits */
+    if (write(ready_fd, "r", 1) != 1 || read(go_fd, &go, 1) != 1) return 23;
+    seen = ent__bk_change_counter(s);
+    rc = ent__bk_wait_change(s, seen, timeout_ms);
+    if (rc) return 21;
+    return ent__bk_change_counter(s) != seen ? 0 : 22; /* woken by a commit */
+}
+
+static const lnotify *map_notify(const char *dir)
+{
+    char path[ENT_TEST_PATH_MAX];
+    const lnotify *nt;
+    int fd;
+    if (ent_test_fmt(path, sizeof path, "%s/notify", dir) || (fd = open(path, O_RDONLY)) < 0) return NULL;
+    nt = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    return nt == MAP_FAILED ? NULL : nt;
+}
+
+/* Wait until the page counts n waiters (at most 60 s: a broken run ends there). */
+static int waiters_reach(const lnotify *nt, uint32_t n)
+{
+    for (int i = 0; atomic_load(&((lnotify *)nt)->waiters) != n; i++) {
+        struct timespec ms = {0, 1000000};
+        if (i == 60000) return 0;
+        nanosleep(&ms, NULL);
+    }
+    return 1;
+}
+
+static uint32_t waiters_now(const lnotify *nt) { return atomic_load(&((lnotify *)nt)->waiters); }
+
+/* n children waiting in the backend's wait on dir, each opened before any waits; pids in pid */
+static int fork_waiters(pid_t *pid, int n, const char *dir, int timeout_ms)
+{
+    int ready[2], go[2], ok = 1;
+    char r;
+    if (pipe(ready) || pipe(go)) return 0;
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < n; i++) {
+        pid[i] = fork();
+        if (pid[i] == 0) _exit(direct_waiter(dir, timeout_ms, ready[1], go[0]));
+        if (pid[i] < 0 || read(ready[0], &r, 1) != 1) ok = 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (write(go[1], "g", 1) != 1) ok = 0;
+    close(ready[0]);
+    close(ready[1]);
+    close(go[0]);
+    close(go[1]);
+    return ok;
+}
+
+static void kill_wait(pid_t pid)
+{
+    int st = 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+static void t_killed_waiters_leave_no_count(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    const lnotify *nt;
+    ent_entity *e = NULL;
+    uint64_t last = 0;
+    pid_t w[2], c;
+    int st = 0;
+    ENT_TEST_MKDTEMP(dir, "follow-process");
+    ENT_OK_(open_store(&s, &sc, dir));
+    nt = map_notify(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nt);
+    CU_ASSERT_EQUAL(waiters_now(nt), 0);
+
+    /* one follower killed while it waits: the next wait (here the parent's, which times out)
+     * takes its count out */
+    CU_ASSERT_FATAL(fork_waiters(w, 1, dir, 60000));
+    CU_ASSERT_FATAL(waiters_reach(nt, 1));
+    kill_wait(w[0]);
+    ENT_CHECK_RC(ent_log_wait(&last, s, 0, 1), ENT_TIMEOUT);
+    if (waiters_now(nt)) fprintf(stderr, "\n  %u waiters counted, none waits\n", waiters_now(nt));
+    CU_ASSERT_EQUAL(waiters_now(nt), 0);
+
+    /* a live follower and a killed one: the next wait keeps the live one's count only */
+    CU_ASSERT_FATAL(fork_waiters(w, 2, dir, 60000));
+    CU_ASSERT_FATAL(waiters_reach(nt, 2));
+    kill_wait(w[1]);
+    ENT_CHECK_RC(ent_log_wait(&last, s, 0, 1), ENT_TIMEOUT);
+    if (waiters_now(nt) != 1) fprintf(stderr, "\n  %u waiters counted, one waits\n", waiters_now(nt));
+    CU_ASSERT_EQUAL(waiters_now(nt), 1);
+
+    /* killed too: another process's open takes its count out */
+    kill_wait(w[0]);
+    fflush(stdout);
+    c = fork();
+    if (c == 0) {
+        ent_store *s2 = NULL;
+        ent_schema *sc2 = NULL;
+        _exit(open_store(&s2, &sc2, dir) ? 30 : 0);
+    }
+    CU_ASSERT_FATAL(c > 0);
+    waitpid(c, &st, 0);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (waiters_now(nt)) fprintf(stderr, "\n  %u waiters counted after an open, none waits\n", waiters_now(nt));
+    CU_ASSERT_EQUAL(waiters_now(nt), 0);
+
+    /* and a follower waiting now is still woken by a commit (its wait has no slices: a lost
+     * wake would end it at its 60 s timeout, exit 21) */
+    CU_ASSERT_FATAL(fork_waiters(w, 1, dir, 60000));
+    CU_ASSERT_FATAL(waiters_reach(nt, 1));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "tick")));
+    ENT_OK_(ent_entity_set_uint(e, "n", 1));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+    waitpid(w[0], &st, 0);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) fprintf(stderr, "\n  woken follower ended with %d\n", st);
+    CU_ASSERT_EQUAL(waiters_now(nt), 0);
+
+    munmap((void *)nt, 4096);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -368,6 +514,7 @@ int main(void)
         ENT_TEST(t_durable_subscription_survives_kill),
         ENT_TEST(t_follow_read_only_without_notify),
         ENT_TEST(t_follower_sees_commit_of_writer_killed_before_wake),
+        ENT_TEST(t_killed_waiters_leave_no_count),
         {NULL, NULL},
     };
     return ent_test_run("follow_process", cases);

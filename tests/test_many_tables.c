@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "test_tmp.h"
 #include "test_util.h"
 
@@ -284,10 +286,128 @@ static void t_another_process_evolves_past_the_room(void)
     ent_test_rm_rf(dir);
 }
 
+/* An open that finds more tables than its first try made room for opens once more, sized for
+ * them; another process that adds tables between the tries (an evolution on its open) left the
+ * second try short too, and the open failed with ENT_FULL and a stale message. It tries again now
+ * while the store outgrows each try, a few times (ENT_BUSY saying to open again after that).
+ * The other process runs between the tries: this test links with --wrap=mdb_env_open, and the
+ * wrapper, when armed, has it evolve the store before the tries it names (each try is one
+ * mdb_env_open), waiting until it has. */
+int __real_mdb_env_open(MDB_env *env, const char *path, unsigned int flags, mdb_mode_t mode);
+int __wrap_mdb_env_open(MDB_env *env, const char *path, unsigned int flags, mdb_mode_t mode);
+static int env_opens, evolve_from, evolve_to; /* evolve before opens [from, to] of this process */
+static int evolve_go = -1, evolve_done = -1;  /* pipes to the evolving child (-1: not armed) */
+
+int __wrap_mdb_env_open(MDB_env *env, const char *path, unsigned int flags, mdb_mode_t mode)
+{
+    if (evolve_go >= 0) {
+        int k = ++env_opens;
+        char c = 0;
+        if (k >= evolve_from && k <= evolve_to) {
+            CU_ASSERT(write(evolve_go, "g", 1) == 1);
+            CU_ASSERT(read(evolve_done, &c, 1) == 1 && c == 'k');
+        }
+    }
+    return __real_mdb_env_open(env, path, flags, mode);
+}
+
+/* Evolves the store at dir to many_types(i + 2, ntypes[i]) on each byte read from go; answers
+ * 'k' (or 'x') on done. */
+static int evolver(int go, int done, const unsigned *ntypes, int n)
+{
+    for (int i = 0; i < n; i++) {
+        ent_schema *sc = NULL;
+        ent_store *s = NULL;
+        char c;
+        int ok;
+        if (read(go, &c, 1) != 1) return 1;
+        sc = many_types((unsigned)i + 2, ntypes[i]);
+        ok = ent_store_open(&s, dir, sc, NULL) == ENT_OK;
+        if (!ok) fprintf(stderr, "\n  evolver: %s\n", ent_errmsg());
+        ent_store_close(s);
+        ent_schema_free(sc);
+        if (write(done, ok ? "k" : "x", 1) != 1) return 1;
+    }
+    return 0;
+}
+
+/* Open dir without a schema while a child evolves it (to ntypes[i] types, 3 tables each) before
+ * the opens from..to of this process. The open's code; *s is the store on ENT_OK. */
+static int open_while_evolved(ent_store **s, int from, const unsigned *ntypes, int n)
+{
+    int go[2], done[2], status = -1, rc;
+    pid_t pid;
+    CU_ASSERT_FATAL(pipe(go) == 0 && pipe(done) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    if ((pid = fork()) == 0) _exit(evolver(go[0], done[1], ntypes, n));
+    CU_ASSERT_FATAL(pid > 0);
+    env_opens = 0;
+    evolve_from = from;
+    evolve_to = from + n - 1;
+    evolve_go = go[1];
+    evolve_done = done[0];
+    rc = ent_store_open(s, dir, NULL, NULL);
+    evolve_go = evolve_done = -1;
+    close(go[1]); /* a child still waiting for a go ends */
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(go[0]);
+    close(done[0]);
+    close(done[1]);
+    return rc;
+}
+
+static void t_tables_added_between_the_tries_of_an_open(void)
+{
+    ent_schema *v1 = many_types(1, 70); /* 213 tables: more than a first try's room of 256 holds */
+    static const unsigned grown[] = {100, 200, 400}; /* 303, 603, 1 203 tables */
+    ent_store *s = NULL;
+    int rc;
+    ENT_TEST_MKDTEMP(dir, "many-tables");
+    ENT_OK_(ent_store_open(&s, dir, v1, NULL));
+    put_one(s, 69, "a", 1);
+    ent_store_close(s);
+    s = NULL;
+
+    /* evolved to 303 tables between the first try (room 256) and the second (room 512) */
+    rc = open_while_evolved(&s, 2, grown, 1);
+    if (rc) fprintf(stderr, "\n  open: %d %s\n", rc, ent_errmsg());
+    CU_ASSERT_EQUAL(rc, ENT_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 2);
+    put_one(s, 99, "b", 2);
+    expect_one(s, 69, "a", 1);
+    verify_clean(s);
+    ent_store_close(s);
+    s = NULL;
+
+    /* outgrowing every try: a clear ENT_BUSY (fresh store: the tries start at 213 tables again) */
+    ent_test_rm_rf(dir);
+    ENT_TEST_MKDTEMP(dir, "many-tables");
+    ENT_OK_(ent_store_open(&s, dir, v1, NULL));
+    ent_store_close(s);
+    s = NULL;
+    rc = open_while_evolved(&s, 2, grown, 3);
+    CU_ASSERT_EQUAL(rc, ENT_BUSY);
+    CU_ASSERT_PTR_NULL(s);
+    ENT_ASSERT_MSG("added tables");
+    ENT_ASSERT_MSG("open it again");
+    /* and the next open has room for all of it */
+    ENT_OK_(ent_store_open(&s, dir, NULL, NULL));
+    CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(s)), 4);
+    put_one(s, 399, "c", 3);
+    verify_clean(s);
+    ent_store_close(s);
+    ent_schema_free(v1);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(t_thousand_tables), ENT_TEST(t_reopened_near_the_old_bound),
                                           ENT_TEST(t_evolution_past_the_room_of_an_open_store),
-                                          ENT_TEST(t_another_process_evolves_past_the_room), {NULL, NULL}};
+                                          ENT_TEST(t_another_process_evolves_past_the_room),
+                                          ENT_TEST(t_tables_added_between_the_tries_of_an_open), {NULL, NULL}};
     return ent_test_run("many_tables", cases);
 }

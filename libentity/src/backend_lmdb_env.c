@@ -429,11 +429,19 @@ static int open_notify(lenv *e)
         goto done;
     }
     e->nt = m;
+    if (e->nt_writable) { /* kept for the waiters' slot locks */
+        e->ntfd = fd;
+        fd = -1;
+        ent__lmdb_waiters_sweep(e, -1);
+    }
 done:
     if (fd >= 0) close(fd);
     free(p);
     return rc;
 }
+
+/* Opens sized anew because the store outgrew the last try's room (ent__lmdb_open). */
+#define OPEN_TRIES 4
 
 unsigned ent__lmdb_tables_for(uint64_t n)
 {
@@ -509,6 +517,8 @@ static void env_free(lenv *e, int in_child)
     }
     /* in a child the MDB_env is left as is (see the top of the file) */
     if (e->lockfd >= 0) close(e->lockfd);
+    /* (in a child: its copy of the descriptor only; the parent's slot locks stay the parent's) */
+    if (e->ntfd >= 0) close(e->ntfd);
     if (e->nt) munmap(e->nt, 4096);
     if (e->tab)
         for (unsigned i = 0; i < e->maxtab; i++) free(e->tab[i].name);
@@ -519,6 +529,7 @@ static void env_free(lenv *e, int in_child)
         pthread_rwlock_destroy(&e->rs);
         pthread_mutex_destroy(&e->wmu);
         pthread_mutex_destroy(&e->gmu);
+        pthread_mutex_destroy(&e->ntmu);
         pthread_cond_destroy(&e->gcv);
         pthread_mutex_destroy(&e->tmu);
         pthread_mutex_destroy(&e->rcmu);
@@ -553,6 +564,8 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     int mrc, rc = ENT_OK;
     if (!e) return ent__err(ENT_NOMEM, "out of memory");
     e->lockfd = -1;
+    e->ntfd = -1;
+    e->nt_slot = -1;
     e->dev = dst->st_dev;
     e->ino = dst->st_ino;
     e->gen = ent__fork_gen();
@@ -574,6 +587,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&e->wmu, NULL);
     pthread_mutex_init(&e->gmu, NULL);
+    pthread_mutex_init(&e->ntmu, NULL);
     pthread_cond_init(&e->gcv, NULL);
     pthread_mutex_init(&e->tmu, NULL);
     pthread_mutex_init(&e->rcmu, NULL);
@@ -705,11 +719,18 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
     } else {
         unsigned more = 0;
         rc = env_create(&e, path, &st, &o, &more);
-        if (more) { /* the store holds more tables than o asked room for: once more, sized for them */
+        /* The store holds more tables than o asked room for: again, sized for them. Another
+         * process may add tables between two tries (an evolution on its open): so again while
+         * that goes on, a few times. Once only, that left a stale ENT_FULL with no message. Each
+         * try's room is at least twice the tables the last one found. */
+        for (int tries = 1; more && tries < OPEN_TRIES; tries++) {
             o.max_tables = more > o.max_tables ? more : o.max_tables;
             more = 0;
             rc = env_create(&e, path, &st, &o, &more);
         }
+        if (more)
+            rc = ent__err(ENT_BUSY, "store %s: other processes added tables each time it was opened (%d tries, %u "
+                                    "tables at the last); open it again", path, OPEN_TRIES, more);
         if (rc == ENT_OK) {
             e->next = reg_head;
             reg_head = e;

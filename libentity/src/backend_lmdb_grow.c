@@ -244,6 +244,100 @@ fail:
 
 /* ---- change notification ------------------------------------------------------------------ */
 
+/* Waiters across processes. A commit wakes the futex only when nt->waiters says someone waits (a
+ * wake per commit otherwise is a needless syscall). A count alone could not tell a waiter killed
+ * with SIGKILL from a live one: its +1 stayed in the file for good, one needless wake per commit
+ * of every process until the store was made again. So a process counts itself in a slot: it
+ * holds an open-file-description lock on the slot's byte (the kernel drops it with the process
+ * however that ends; a pid and kill(pid, 0) would take a reused pid, or a process of another PID
+ * namespace, for the waiter) and sets the slot's flag while it counts. A flag set with its byte
+ * free is a dead waiter's: whoever takes the byte (a waiter claiming the slot, a sweep) finds it
+ * so, and while it holds the byte no live process can be changing that flag. Ordering leans to
+ * an extra count, never a missing one: a claim counts before it flags, a release unflags before
+ * it uncounts (a kill between the two leaves one needless wake, as before, never a waiter that
+ * writers skip).
+ * One slot per process (its threads share it: OFD locks of one description do not exclude each
+ * other). A process that forked while it waited shares the description with its child: the slot
+ * stays held until both have closed it (at worst the old needless wake). No free slot, or no OFD
+ * locks: counted without a slot, as before. */
+
+static int slot_lock(int fd, int i, short type)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = WAIT_LOCK_BASE + i;
+    fl.l_len = 1;
+    return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* One count less, never below 0 (a damaged file's counts cannot wrap to "always wake" here). */
+static void uncount(lnotify *nt)
+{
+    uint32_t w = atomic_load(&nt->waiters);
+    while (w && !atomic_compare_exchange_weak(&nt->waiters, &w, w - 1)) {
+    }
+}
+
+void ent__lmdb_waiters_sweep(lenv *e, int except)
+{
+    lnotify *nt = e->nt;
+    if (!nt || e->ntfd < 0) return;
+    for (int i = 0; i < WAIT_SLOTS; i++) {
+        if (i == except || !atomic_load(&nt->slot[i]) || slot_lock(e->ntfd, i, F_WRLCK) < 0) continue;
+        if (atomic_load(&nt->slot[i])) { /* flagged, its byte free: its holder died */
+            atomic_store(&nt->slot[i], 0);
+            uncount(nt);
+        }
+        slot_lock(e->ntfd, i, F_UNLCK);
+    }
+}
+
+static void waiter_in(lenv *e)
+{
+    lnotify *nt = e->nt;
+    pthread_mutex_lock(&e->ntmu);
+    if (e->nt_local++ == 0) {
+        e->nt_slot = -1;
+        for (int i = 0; e->ntfd >= 0 && i < WAIT_SLOTS; i++) {
+            if (slot_lock(e->ntfd, i, F_WRLCK) == 0) {
+                e->nt_slot = i;
+                break;
+            }
+            if (errno != EAGAIN && errno != EACCES) break; /* no OFD locks here: no slots */
+        }
+        if (e->nt_slot < 0) {
+            atomic_fetch_add(&nt->waiters, 1);
+        } else {
+            /* a dead waiter's slot: its count stands for this process now */
+            if (!atomic_load(&nt->slot[e->nt_slot])) {
+                atomic_fetch_add(&nt->waiters, 1);
+                atomic_store(&nt->slot[e->nt_slot], 1);
+            }
+            ent__lmdb_waiters_sweep(e, e->nt_slot);
+        }
+    }
+    pthread_mutex_unlock(&e->ntmu);
+}
+
+static void waiter_out(lenv *e)
+{
+    lnotify *nt = e->nt;
+    pthread_mutex_lock(&e->ntmu);
+    if (--e->nt_local == 0) {
+        if (e->nt_slot >= 0) {
+            atomic_store(&nt->slot[e->nt_slot], 0);
+            uncount(nt);
+            slot_lock(e->ntfd, e->nt_slot, F_UNLCK);
+            e->nt_slot = -1;
+        } else {
+            uncount(nt);
+        }
+    }
+    pthread_mutex_unlock(&e->ntmu);
+}
+
 uint64_t ent__lmdb_change_counter(ent_bk *vbe)
 {
     lbe *be = (lbe *)vbe;
@@ -267,7 +361,7 @@ int ent__lmdb_wait_change(ent_bk *vbe, uint64_t seen, int timeout_ms)
             dl.tv_nsec -= 1000000000L;
         }
     }
-    if (nt && e->nt_writable) atomic_fetch_add(&nt->waiters, 1);
+    if (nt && e->nt_writable) waiter_in(e);
     for (;;) {
         uint32_t w = nt ? atomic_load(&nt->word) : 0;
         if (nt && atomic_load(&nt->counter) != seen) break;
@@ -300,6 +394,6 @@ int ent__lmdb_wait_change(ent_bk *vbe, uint64_t seen, int timeout_ms)
             break;
         }
     }
-    if (nt && e->nt_writable) atomic_fetch_sub(&nt->waiters, 1);
+    if (nt && e->nt_writable) waiter_out(e);
     return rc;
 }

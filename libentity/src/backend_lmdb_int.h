@@ -57,13 +57,23 @@
 #define DBI_WAIT_S 10
 #define HOLD_SLOTS 16
 
+/* Waiting processes that can be told dead from alive (backend_lmdb_grow.c): a process waiting
+ * for a commit holds an open-file-description lock on byte WAIT_LOCK_BASE + i of the notify file
+ * (released by the kernel however it ends) while slot[i] says it counts in `waiters`. */
+#define WAIT_SLOTS 64
+#define WAIT_LOCK_BASE 4096 /* past the mapped page: the bytes are only locked, never written */
+
 typedef struct lnotify {
     _Atomic uint32_t word;    /* futex word: changes on every commit */
-    _Atomic uint32_t waiters; /* processes/threads inside wait_change (to skip needless wakes) */
+    _Atomic uint32_t waiters; /* processes inside wait_change (to skip needless wakes); one per
+                               * process since 2026-12-05 (threads per process before) */
     _Atomic uint64_t counter; /* commits */
     /* 1 while a writer grows the map (backend_lmdb_grow.c): it holds writer.lock exclusively for
      * as long, and a writer of another process that begins meanwhile steps back until it ends. */
     _Atomic uint32_t growing;
+    /* 1 while the holder of slot i's lock counts in `waiters` (0 in files of older libraries,
+     * whose waiters count without a slot) */
+    _Atomic uint32_t slot[WAIT_SLOTS];
 } lnotify;
 
 enum { TAB_FREE = 0, TAB_COMMITTED, TAB_PENDING };
@@ -122,6 +132,10 @@ typedef struct lenv {
     int grow_lock;  /* this process's writer holds it (and nt->growing is set): under wmu */
     lnotify *nt;
     int nt_writable;
+    int ntfd;          /* the notify file, read-write (-1: none): its slot locks */
+    pthread_mutex_t ntmu; /* nt_local and nt_slot */
+    unsigned nt_local; /* this process's threads inside wait_change */
+    int nt_slot;       /* the slot they hold (-1: counted without one) */
     /* A resize failed after LMDB let the old map go (mdb_env_set_mapsize() unmaps before it maps
      * the new size, and does not map again on a later call): the environment has no map, and
      * every use of it would fault. Set under the exclusive rs; read by ent__lmdb_unmapped(). */
@@ -250,6 +264,9 @@ int ent__lmdb_grow(ltxn *t);
 uint64_t ent__lmdb_change_counter(ent_bk *vbe);
 int ent__lmdb_wait_change(ent_bk *vbe, uint64_t seen, int timeout_ms);
 void ent__lmdb_notify_bump(lenv *e);
+/* Clear the slots of waiters that died (kill -9) and take their count out of nt->waiters: each
+ * left every later commit of every process one needless wake. At open and by every wait. */
+void ent__lmdb_waiters_sweep(lenv *e, int except);
 void ent__lmdb_save_cursors(ltxn *t);
 
 #endif

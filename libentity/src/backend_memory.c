@@ -205,13 +205,17 @@ static void collect(mstore *s)
 
 /* ---- the writer's exclusive sections ---------------------------------------------------- */
 
-/* The hash of a new node's key and dup value (a plain table's is its key's, as its hash uses),
- * compared before the bytes when the writer searches its new nodes. */
+/* A DUPSORT node's hash: of its key and dup value, compared before the bytes when the writer
+ * searches its new nodes (a plain table's nodes carry their key's keyed hash, which its hash
+ * table uses). Unkeyed FNV-1a: it only filters the writer's at most PEND_MAX new nodes, so keys
+ * crafted to share it cost at most that many comparisons, and the keyed hash cost every index
+ * entry's put more (callgrind). */
 static uint32_t pair_hash(const void *k, size_t klen, const void *d, size_t dlen)
 {
-    uint32_t h = ent__mem_key_hash(k, klen);
-    const uint8_t *p = d;
-    for (size_t i = 0; i < dlen; i++) h = (h ^ p[i]) * 16777619u;
+    const uint8_t *p = k;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < klen; i++) h = (h ^ p[i]) * 16777619u;
+    for (p = d; dlen--; p++) h = (h ^ *p) * 16777619u;
     return h;
 }
 
@@ -250,17 +254,25 @@ static mnode *pend_find(mtxn *t, const mtable *tb, const void *k, size_t klen, c
     return NULL;
 }
 
-/* The node of (k, d) in tb as the writer sees it, among its new nodes too, or NULL. */
-static mnode *w_find(mtxn *t, mtable *tb, const void *k, size_t klen, const void *d, size_t dlen)
+/* The node of (k, d) in tb as the writer sees it, among its new nodes too, or NULL. In a plain
+ * table *hv is set to the key's hash (a put that makes a node hashes its key once), when hv is
+ * not NULL. */
+static mnode *w_find_h(mtxn *t, mtable *tb, const void *k, size_t klen, const void *d, size_t dlen, uint32_t *hv)
 {
     mnode *n;
     if (tb->hashed) {
         uint32_t h = ent__mem_key_hash(k, klen);
+        if (hv) *hv = h;
         if ((n = ent__mem_hash_find_h(tb, k, klen, h)) || !tb->npend) return n;
         return pend_find(t, tb, k, klen, NULL, 0, h);
     }
     if ((n = ent__mem_lower(tb, k, klen, d, dlen)) && ent__mem_pair_cmp(n, k, klen, d, dlen) == 0) return n;
     return tb->npend ? pend_find(t, tb, k, klen, d, dlen, pair_hash(k, klen, d, dlen)) : NULL;
+}
+
+static mnode *w_find(mtxn *t, mtable *tb, const void *k, size_t klen, const void *d, size_t dlen)
+{
+    return w_find_h(t, tb, k, klen, d, dlen, NULL);
 }
 
 /* A version the writer unlinked: a reader inside a call may still be on it. */
@@ -630,6 +642,7 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
     int dup;
     mnode *n = NULL, *fresh = NULL;
     mver *ver;
+    uint32_t h = 0;
     if (!t->write) return ent__err(ENT_READONLY, "write in a read transaction");
     tb = tbl(t, ti); /* (the writer's: a reader indexes the list under the lock) */
     dup = dup_of(tb);
@@ -641,7 +654,7 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
         return ent__errd(ENT_FULL, ENT_DETAIL_TOO_LARGE, "value of %zu bytes exceeds the backend limit of %zu for sorted duplicates", v->len,
                         t->s->max_key);
     /* No lock: the writer alone changes trees, and what it changes here readers meet safely. */
-    n = w_find(t, tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0);
+    n = w_find_h(t, tb, k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0, &h);
     if (n && ent__mem_visible(n, t) && (flags & ENT_PUT_NOOVERWRITE)) return ENT_CONFLICT;
     if (n && dup && ent__mem_visible(n, t)) return ENT_OK; /* the pair exists: nothing to change */
     /* Allocate all of it first (the hash's room, the node, the version, the touched entry), then
@@ -659,7 +672,7 @@ static int m_put(ent_btxn *txn, unsigned ti, const ent_slice *k, const ent_slice
             fresh->dlen = v->len;
             if (v->len) memcpy(fresh->k + k->len, v->data, v->len);
         }
-        fresh->hash = pair_hash(k->data, k->len, dup ? v->data : NULL, dup ? v->len : 0);
+        fresh->hash = tb->hashed ? h : pair_hash(k->data, k->len, v->data, v->len);
     }
     if (reserve_touched(t, 1) || !(ver = new_version(t, dup ? NULL : v->data, dup ? 0 : v->len, 0))) {
         free(fresh);

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "error_int.h"
+#include "hash_seed.h"
 
 /* Seeks build a probe of key and duplicate value; up to this size it lives on the stack. */
 #define PROBE_STACK 1024
@@ -173,7 +174,12 @@ static inline int ent__mem_table_visible(const mtable *tb, const mtxn *t)
 /* backend_memory_tree.c. Every allocation of the backend is checked: GLib, used before, aborted
  * the process when one failed. */
 int ent__mem_reserve(void *arrp, size_t *cap, size_t need, size_t size);
-uint32_t ent__mem_key_hash(const void *k, size_t klen);
+/* A plain table's hash of a key: keyed (hash_seed.c), as the keys are a host's and a server's
+ * clients choose them (string primary keys, unique values). Under the unkeyed FNV-1a used until
+ * 2026-12-05 anyone could compute keys sharing a slot (its low bits depend only on the keys' low
+ * bits), and every get or put of them walked all the others: 2 000 such keys cost 2 M slot
+ * visits to read each once (test_memory_hash). A slot is the hash's low bits: 32 are enough. */
+static inline uint32_t ent__mem_key_hash(const void *k, size_t klen) { return (uint32_t)ent__key_hash(k, klen); }
 mnode *ent__mem_hash_find(const mtable *tb, const void *k, size_t klen);
 mnode *ent__mem_hash_find_h(const mtable *tb, const void *k, size_t klen, uint32_t hv);
 int ent__mem_hash_reserve(mtable *tb, size_t more);

@@ -47,15 +47,6 @@ int ent__mem_reserve(void *arrp, size_t *cap, size_t need, size_t size)
 
 /* ---- the hash of a plain table ----------------------------------------------------------- */
 
-/* FNV-1a over the key bytes. */
-uint32_t ent__mem_key_hash(const void *k, size_t klen)
-{
-    const uint8_t *p = k;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < klen; i++) h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
 /* The node of key k in a plain table, or NULL. */
 mnode *ent__mem_hash_find(const mtable *tb, const void *k, size_t klen)
 {

@@ -1,5 +1,6 @@
 /* The hash of in-memory tables whose keys come from outside (the key table of a free-form map:
- * keys of a JSON body, of a record, of a host's paths), keyed by a random key drawn once per
+ * keys of a JSON body, of a record, of a host's paths; the memory backend's tables of records and
+ * unique index entries: keys and values a server's clients choose), keyed by a random key drawn once per
  * process. Unkeyed, a client that knows the hash sends a map whose keys all land in one slot, and
  * every look-up then walks them all: n keys cost n^2/2 comparisons, as before these maps had a
  * table. The key is never shown: the tables are never stored, printed or ordered by (a map's pairs
@@ -16,8 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hash_seed.h"
 #include "store_int.h"
-#include "value_int.h"
 
 static uint64_t key0, key1;
 static int key_ready; /* atomic: 1 once key0 and key1 are drawn (a look-up skips pthread_once's call) */

@@ -9,6 +9,7 @@
 
 #include "entity/error.h"
 #include "entity/value.h"
+#include "hash_seed.h"
 #include "schema_int.h"
 
 /* Runtime kinds of a value. A REF holds EV_UINT or EV_STR after its target's key kind. */
@@ -194,8 +195,6 @@ int ent__obj_add(ent_val *o, const char *k, size_t klen, ent_val **out);
  * n keys one path at a time n^2/2). Smaller maps are not counted: a thread-local add per look-up
  * cost the setters' fast path more than the scan (callgrind). */
 extern _Thread_local unsigned long ent__obj_compares;
-/* The key tables' hash of n bytes at k: SipHash-1-3 under a key drawn once per process (hash_seed.c). */
-uint64_t ent__key_hash(const void *k, size_t n);
 /* A map of fewer pairs is scanned: a scan of a few short keys costs less than hashing one. */
 #define ENT__OBJ_INDEX_MIN 32
 ent_val *ent__obj_find_ix(const ent_val *o, const char *k, size_t klen);
