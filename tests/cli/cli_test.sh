@@ -320,6 +320,22 @@ PY
   [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "dump past a damaged record: $(cat out)"
   errline "dump: customer 2: corrupt record: .* (left out)"
   errline "dump: 1 damaged entity left out"
+  # ls and find do the same (they stopped at the damaged record: nothing after it was listed)
+  ENTITY_STORE=$work/dmg expect 1 "$E" ls customer
+  [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "ls past a damaged record: $(cat out)"
+  errline "ls: customer 2: corrupt record: .* (left out)"
+  errline "ls: 1 damaged entity left out"
+  ENTITY_STORE=$work/dmg expect 1 "$E" ls customer --reverse --limit 2
+  [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":1,' out && ok || bad "ls --reverse --limit 2 past a damaged record: $(cat out)"
+  ENTITY_STORE=$work/dmg expect 1 "$E" find customer email --from d
+  [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "find past a damaged record: $(cat out)"
+  errline "find: customer 2: corrupt record: .* (left out)"
+  errline "find: 1 damaged entity left out"
+  ENTITY_STORE=$work/dmg expect 1 "$E" find customer email d2@x
+  [ ! -s out ] && ok || bad "find of a damaged record printed: $(cat out)"
+  errline "find: customer 2: corrupt record: .* (left out)"
+  ENTITY_STORE=$work/dmg expect 0 "$E" find customer email d3@x
+  ENTITY_STORE=$work/dmg expect 0 "$E" ls customer --after 2
 fi
 
 expect 0 "$E" schema

@@ -316,6 +316,7 @@ int cmd_find(int argc, char **argv)
     ent_value vfrom, vto, v;
     /* one buffer per value: bytes bounds are decoded into them and must not alias */
     unsigned char buf_v[ENT_VALUE_PARSE_BUF_SIZE], buf_from[ENT_VALUE_PARSE_BUF_SIZE], buf_to[ENT_VALUE_PARSE_BUF_SIZE];
+    uint64_t damaged = 0;
     int rc, limit_zero = 0;
     if (argc < 4) return usage();
     for (int i = 3; i < argc; i++) {
@@ -371,7 +372,7 @@ int cmd_find(int argc, char **argv)
     }
     /* --limit 0 prints nothing, as head -n 0 does (the library's 0 means "no limit"); a look-up
      * counts its own (ent_find takes no limit) */
-    for (uint64_t n = 0; !limit_zero && (!value || !o.limit || n < o.limit) && (rc = ent_iter_next(&e, it)) == ENT_OK; n++) {
+    for (uint64_t n = 0; !limit_zero && (!value || !o.limit || n < o.limit) && (rc = next_sound(&e, it, "find", &damaged)) == ENT_OK; n++) {
         int unprinted = print_entity(e, 0);
         ent_entity_free(e);
         if (unprinted) { /* a listing short of an entity must not pass for whole */
@@ -380,6 +381,7 @@ int cmd_find(int argc, char **argv)
         }
     }
     rc = rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("find"); /* OK: --limit 0 */
+    if (damaged_left_out("find", damaged)) rc = 1;
 out:
     ent_iter_free(it);
     ent_store_close(s);
@@ -573,6 +575,35 @@ int cmd_subs(int argc, char **argv)
 }
 
 /* dump [TYPE...] */
+int next_sound(ent_entity **out, ent_iter *it, const char *what, uint64_t *damaged)
+{
+    int rc;
+    char *at = NULL; /* the position of the last damage named */
+    /* A damaged record is named and left out, and the listing goes on: it is how what is sound
+     * gets out of a damaged store (dump, ls and find stopped there, and every entity after it was
+     * lost to them too). */
+    while ((rc = ent_iter_next(out, it)) == ENT_CORRUPT) {
+        const char *pos = ent_iter_resume(it);
+        /* ent_iter_next() steps past a record it cannot decode; damage below it (a cursor's) may
+         * give the same answer at the same place again */
+        if (!pos || (at && !strcmp(at, pos))) break;
+        msg("%s: %s (left out)", what, ent_errmsg());
+        ++*damaged;
+        free(at);
+        if (!(at = strdup(pos))) break;
+    }
+    free(at);
+    return rc;
+}
+
+int damaged_left_out(const char *what, uint64_t damaged)
+{
+    if (!damaged) return 0;
+    msg("%s: %llu damaged entit%s left out (entity check names every problem)", what, (unsigned long long)damaged,
+        damaged == 1 ? "y" : "ies");
+    return 1;
+}
+
 int cmd_dump(int argc, char **argv)
 {
     ent_store *s = NULL;
@@ -607,17 +638,9 @@ int cmd_dump(int argc, char **argv)
             rc = fail("dump");
             break;
         }
-        while ((rc = ent_iter_next(&e, it)) == ENT_OK || rc == ENT_CORRUPT) {
-            int unprinted;
-            if (rc == ENT_CORRUPT) {
-                /* A damaged record is named and left out, and the dump goes on: it is how what is
-                 * sound gets out of a damaged store (it stopped there, and every entity after it
-                 * was lost to the dump too). Still exit 1: a dump short of an entity is no backup. */
-                msg("dump: %s (left out)", ent_errmsg());
-                damaged++;
-                continue;
-            }
-            unprinted = print_entity(e, 0);
+        /* a damaged record is named and left out; still exit 1: a dump short of an entity is no backup */
+        while ((rc = next_sound(&e, it, "dump", &damaged)) == ENT_OK) {
+            int unprinted = print_entity(e, 0);
             ent_entity_free(e);
             if (unprinted) break; /* a dump short of an entity is no backup: exit 1 */
             progress("entity: dump: entities", ++dumped, 0);
@@ -626,11 +649,7 @@ int cmd_dump(int argc, char **argv)
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
-    if (damaged) {
-        msg("dump: %llu damaged entit%s left out (entity check names every problem)", (unsigned long long)damaged,
-            damaged == 1 ? "y" : "ies");
-        rc = 1;
-    }
+    if (damaged_left_out("dump", damaged)) rc = 1;
     ent_txn_abort(r);
     ent_store_close(s);
     return rc;

@@ -271,11 +271,12 @@ static int cmd_ls(int argc, char **argv)
     ent_store *s;
     const ent_type *t;
     ent_iter *it = NULL;
+    ent_txn *r = NULL;
     ent_entity *e;
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
     const char *after = NULL;
     ent_key start;
-    uint64_t printed = 0;
+    uint64_t printed = 0, damaged = 0;
     int rc, limit_zero = 0, unprinted = 0;
     if (argc < 2) return usage();
     for (int i = 2; i < argc; i++) {
@@ -288,13 +289,23 @@ static int cmd_ls(int argc, char **argv)
     }
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1])) || (after && parse_key(&start, t, after))) rc = 1;
+    else if (ent_txn_begin(&r, s, ENT_TXN_READ) != ENT_OK) rc = fail("ls");
     else {
         /* --after is exclusive: scan from the key and skip it; the limit is applied here. */
         uint64_t limit = o.limit;
         o.limit = 0;
-        if (ent_scan(&it, s, NULL, t, after ? &start : NULL, &o) != ENT_OK) rc = fail("ls");
-        else {
-            while (!limit_zero && (!limit || printed < limit) && (rc = ent_iter_next(&e, it)) == ENT_OK) {
+        ent_entity *at = NULL;
+        /* A damaged record at the --after key itself is not listed, so not named either: the
+         * scan's first entry is then that one (read in the same snapshot). */
+        int skip_first = after && ent_get(&at, s, r, t, &start) == ENT_CORRUPT;
+        ent_entity_free(at);
+        if (ent_scan(&it, s, r, t, after ? &start : NULL, &o) != ENT_OK) rc = fail("ls");
+        else if (skip_first && (rc = ent_iter_next(&e, it)) != ENT_CORRUPT) {
+            if (rc == ENT_OK) ent_entity_free(e); /* it is the --after key's entity: never listed */
+            rc = rc == ENT_OK ? 1 : fail("ls");
+            if (rc == 1) msg("ls: --after %s: the store changed under its snapshot", after);
+        } else {
+            while (!limit_zero && (!limit || printed < limit) && (rc = next_sound(&e, it, "ls", &damaged)) == ENT_OK) {
                 ent_key k = ent_entity_key(e);
                 int same = after && k.kind == start.kind &&
                            (k.kind == ENT_KEY_AUTO ? k.id == start.id : k.len == start.len && !memcmp(k.str, start.str, k.len));
@@ -304,9 +315,11 @@ static int cmd_ls(int argc, char **argv)
                 printed += !same;
             }
             rc = unprinted ? 1 : rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("ls");
+            if (!unprinted && damaged_left_out("ls", damaged)) rc = 1;
         }
     }
     ent_iter_free(it);
+    ent_txn_abort(r);
     ent_store_close(s);
     return rc;
 }
