@@ -73,16 +73,26 @@ static int parse_expect(uint64_t *out, const char *text)
     return 0;
 }
 
-/* Read all of stdin (for JSON given as "-" or omitted). NULL with a message when it cannot be
- * read: a directory or a closed descriptor is no empty input (the JSON error named neither). */
-static char *read_stdin(size_t *out_len, const char *what)
+/* The most JSON text put reads, and a line of load may hold, unless --max-input / --max-line
+ * raise it: 256 MiB, far above what entities usually hold, and bounded so that /dev/zero or a
+ * stream without a newline ends with an error rather than with the memory (parsing a text takes
+ * about 4 times its size more). A stored entity may be larger (a value holds up to 4 GiB - 1, and
+ * LMDB a record up to 4 GiB - 1): its JSON needs the option raised. */
+#define MAX_TEXT_DEFAULT ((uint64_t)256 << 20)
+
+/* Read all of stdin (for JSON given as "-" or omitted), at most max bytes of it. NULL with a
+ * message when it cannot be read: a directory or a closed descriptor is no empty input (the JSON
+ * error named neither), and input over max is refused once max + 1 bytes are in (/dev/zero ran
+ * until memory was exhausted). */
+static char *read_stdin(size_t *out_len, const char *what, size_t max)
 {
     size_t n = 0, cap = 4096;
     char *buf = malloc(cap), *more;
     for (;;) {
         size_t got;
         if (buf && n + 1 >= cap) {
-            if (!(more = realloc(buf, cap *= 2))) free(buf);
+            cap = cap - 1 > max / 2 ? max + 2 : cap * 2; /* room for max + 1 bytes and the NUL */
+            if (!(more = realloc(buf, cap))) free(buf);
             buf = more;
         }
         if (!buf) {
@@ -91,6 +101,11 @@ static char *read_stdin(size_t *out_len, const char *what)
         }
         got = fread(buf + n, 1, cap - n - 1, stdin);
         n += got;
+        if (n > max) {
+            msg("%s: the input is longer than %zu bytes, the most put reads (put --max-input BYTES raises it)", what, max);
+            free(buf);
+            return NULL;
+        }
         if (got == 0) break;
     }
     if (ferror(stdin)) {
@@ -101,6 +116,18 @@ static char *read_stdin(size_t *out_len, const char *what)
     buf[n] = '\0';
     *out_len = n; /* a NUL byte read is no end of the input */
     return buf;
+}
+
+/* --max-input / --max-line BYTES: from 1 up to what a size_t holds with room to spare. */
+static int parse_max_text(uint64_t *out, const char *text, const char *what)
+{
+    int rc = parse_u64(out, text, what);
+    if (rc) return rc;
+    if (*out == 0 || *out > SIZE_MAX / 8) {
+        msg("%s must be 1 to %zu bytes, not %s", what, SIZE_MAX / 8, text);
+        return 2;
+    }
+    return 0;
 }
 
 int durability_arg(int *out, const char *text)
@@ -197,7 +224,7 @@ int cmd_put(int argc, char **argv)
 {
     const char *key_text = NULL, *json = NULL;
     size_t json_len = 0;
-    uint64_t expect = ENT_VERSION_ANY;
+    uint64_t expect = ENT_VERSION_ANY, max_input = MAX_TEXT_DEFAULT;
     ent_store *s = NULL;
     ent_entity *e = NULL;
     const ent_type *t;
@@ -208,10 +235,12 @@ int cmd_put(int argc, char **argv)
         if (!strcmp(argv[i], "--key") && i + 1 < argc) key_text = argv[++i];
         else if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
+        } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
+            if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
         } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
         else return usage();
     }
-    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put"))) return 1;
+    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put", (size_t)max_input))) return 1;
     if (!in) json_len = strlen(json);
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1]))) {
@@ -882,9 +911,55 @@ static int restore_line(ent_store *s, ent_txn *w, ent_entity *e, int overwrite, 
     return rc;
 }
 
+/* Read one line of stdin into *buf (of *cap bytes, grown as its bytes come, never past max + 3),
+ * its newline kept, NUL-terminated. A line of more than max bytes (its "\n" or "\r\n" not
+ * counted) is read no further: *too_long is set. Returns its length, or -1 at the end of the input
+ * or on a read error (ferror(stdin) tells) or short of memory (errno ENOMEM). getline() had no
+ * bound: /dev/zero or a stream without a newline ran until memory was exhausted. Byte by byte
+ * through stdio's buffer: input_would_wait() looks at that buffer, and a NUL byte is no end. */
+static ssize_t read_line(char **buf, size_t *cap, size_t max, int *too_long)
+{
+    size_t n = 0;
+    int c;
+    *too_long = 0;
+    while ((c = getc_unlocked(stdin)) != EOF) {
+        if (n + 2 > *cap) {
+            size_t want = *cap < 4096 ? 4096 : *cap > max / 2 ? max + 3 : *cap * 2;
+            char *more = want > *cap ? realloc(*buf, want) : NULL;
+            if (!more) {
+                errno = ENOMEM;
+                return -1;
+            }
+            *buf = more;
+            *cap = want;
+        }
+        (*buf)[n++] = (char)c;
+        if (c == '\n') break;
+        /* past max: only a line end may follow ("\r\n" needs one byte more) */
+        if (n > max && !(n == max + 1 && c == '\r')) {
+            *too_long = 1;
+            break;
+        }
+    }
+    if (n == 0 || ferror(stdin)) return -1; /* a line cut by a read error is no line */
+    if (!*too_long && n > max + (n >= 2 && (*buf)[n - 1] == '\n' ? ((*buf)[n - 2] == '\r' ? 2 : 1) : 0))
+        *too_long = 1; /* a "\r" at max + 1 that no "\n" followed */
+    (*buf)[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* A line holding only blanks (a "\r\n" line of a file from Windows, spaces): skipped, as an empty
+ * line is (jansson said "'[' or '{' expected" of it and the load stopped there). */
+static int blank_line(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n') return 0;
+    return 1;
+}
+
 int cmd_load(int argc, char **argv)
 {
-    uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0;
+    uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0, max_line = MAX_TEXT_DEFAULT;
     ent_store *s = NULL;
     ent_txn *w = NULL;
     char *line = NULL;
@@ -892,11 +967,13 @@ int cmd_load(int argc, char **argv)
     ssize_t len;
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
-    int rc, overwrite = 0;
+    int rc, overwrite = 0, too_long = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             if ((rc = parse_u64(&batch, argv[++i], "--batch"))) return rc;
             if (!batch) batch = 1;
+        } else if (!strcmp(argv[i], "--max-line") && i + 1 < argc) {
+            if ((rc = parse_max_text(&max_line, argv[++i], "--max-line"))) return rc;
         } else if (!strcmp(argv[i], "--overwrite")) {
             overwrite = 1;
         } else {
@@ -923,10 +1000,11 @@ int cmd_load(int argc, char **argv)
          * put) would wait for as long as the input is quiet. */
         if (w && in_txn && input_would_wait() && (rc = commit_batch(&w, &in_txn, &batch_from, lines))) break;
         if (stop) break;
-        if ((len = getline(&line, &cap, stdin)) < 0) {
-            /* getline() short of memory for a long line sets errno, not the stream's error flag:
-             * that is no end of the input (it loaded nothing of it and said so with exit 0) */
-            if (!feof(stdin) && !ferror(stdin) && errno == ENOMEM) {
+        errno = 0;
+        if ((len = read_line(&line, &cap, (size_t)max_line, &too_long)) < 0) {
+            /* short of memory for a long line is no end of the input (it loaded nothing of it
+             * and said so with exit 0) */
+            if (!ferror(stdin) && errno == ENOMEM) {
                 progress("", 0, 2);
                 msg("line %llu: out of memory reading it", (unsigned long long)lines + 1);
                 rc = 1;
@@ -934,10 +1012,17 @@ int cmd_load(int argc, char **argv)
             break;
         }
         lines++;
-        if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
+        if (!too_long && blank_line(line, (size_t)len)) continue;
         /* A full batch is committed once another line follows: the last one stays open until the
          * end of the input, where a dangling ref can still refuse it. */
         if (w && in_txn == batch && (rc = commit_batch(&w, &in_txn, &batch_from, lines - 1))) break;
+        if (too_long) { /* a bad line as any other: the batches before it stay */
+            progress("", 0, 2);
+            msg("line %llu: longer than %llu bytes, the most a line may hold (load --max-line BYTES raises it)",
+                (unsigned long long)lines, (unsigned long long)max_line);
+            rc = 1;
+            break;
+        }
         /* The transaction first, then the line's type: a transaction notices an evolution made
          * by another process meanwhile, and entities of the schema before it are refused. */
         /* A line never moves a stored entity back to an older version (or to other values at
@@ -1040,6 +1125,8 @@ int cmd_load(int argc, char **argv)
         in_txn++;
     }
     if (rc && w && in_txn) /* a bad line: the good lines of its open batch go with it */
+        lost_batch("", batch_from, lines - 1);
+    else if (too_long) /* its read may have taken a while: what it left is said as for Ctrl-C */
         lost_batch("", batch_from, lines - 1);
     if (!rc && (stop || ferror(stdin))) {
         /* input that cannot be read (a directory, a closed descriptor) is no empty input */
