@@ -741,8 +741,12 @@ ENTITY_STORE=$work/fd1 "$E" put emp "{\"name\":\"$(head -c 20000 /dev/zero | tr 
 [ $rc = 1 ] && ok || bad "put with stdout closed exited $rc"; errline "writing the output: Bad file descriptor"
 grep -q xxxxxxxx "$work/fd1/lock.mdb" && bad "the output went into lock.mdb" || ok
 # a NUL byte in the input is no end of it: what followed was dropped unread, and the line stored
-printf '{"name":"n"}\0{"junk' | ENTITY_STORE=$work/ev1 expect 1 "$E" put emp -; errline "put: emp: invalid JSON"
-printf '{"type":"emp","key":5,"version":1,"data":{}}\0junk\n' | ENTITY_STORE=$work/ev1 expect 1 "$E" load; errline "line 1: invalid JSON"
+# (named as a NUL byte: jansson said "end of file expected near end of file" of one)
+printf '{"name":"n"}\0{"junk' | ENTITY_STORE=$work/ev1 expect 1 "$E" put emp -
+errline "put: the input holds a NUL byte at byte 13 (JSON holds none: a string writes it \\\\u0000)"
+printf '{"type":"emp","key":5,"version":1,"data":{}}\0junk\n' | ENTITY_STORE=$work/ev1 expect 1 "$E" load
+errline "line 1: a NUL byte at byte 45 (JSON holds none"
+printf '{"type":"emp","key":5,"version":1,"data":{}}\n\0\n' | ENTITY_STORE=$work/ev1 expect 1 "$E" load; errline "line 2: a NUL byte at byte 1 "
 # a load stopped by a signal says which lines it stored (the open batch is dropped); it exited
 # with no word, leaving a partial store
 ENTITY_STORE=$work/ld expect 0 "$E" init --schema refs.json

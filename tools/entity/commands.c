@@ -242,6 +242,12 @@ int cmd_put(int argc, char **argv)
     }
     if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put", (size_t)max_input))) return 1;
     if (!in) json_len = strlen(json);
+    else if (memchr(in, '\0', json_len)) { /* jansson said "end of file expected near end of file" */
+        msg("put: the input holds a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)",
+            (size_t)((char *)memchr(in, '\0', json_len) - in) + 1);
+        free(in);
+        return 1;
+    }
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
@@ -1021,7 +1027,7 @@ int cmd_load(int argc, char **argv)
         ent_key k;
         uint64_t version;
         char *djson = NULL, keybuf[32];
-        const char *why = NULL; /* the restore's message */
+        const char *why = NULL, *nul; /* the restore's message */
         /* Input that would keep the load waiting (a live producer: tail -f | entity load) ends
          * the open batch first: it holds the store's writer, which every other writer (serve, a
          * put) would wait for as long as the input is quiet. */
@@ -1061,7 +1067,15 @@ int cmd_load(int argc, char **argv)
             rc = 1;
             break;
         }
-        /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line */
+        /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line, and
+         * no JSON either: named as such (jansson said "end of file expected near end of file") */
+        if ((nul = memchr(line, '\0', (size_t)len))) {
+            progress("", 0, 2);
+            msg("line %llu: a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)", (unsigned long long)lines,
+                (size_t)(nul - line) + 1);
+            rc = 1;
+            break;
+        }
         if (!room_to_parse((size_t)len)) {
             progress("", 0, 2);
             msg("line %llu: out of memory parsing it", (unsigned long long)lines);
