@@ -806,6 +806,18 @@ static void check_indexes(void)
             bprobe = key_probes[p];
             b.v.s.ptr = bprobe.p;
             b.v.s.len = bprobe.n;
+            { /* a look-up of a string no key is finds nothing, as a range bounded by it holds no such key */
+                ent_iter *it = NULL;
+                ent_entity *e = NULL;
+                int got[1];
+                check_rc(ent_find(&it, S, TX, fs[k].f, &b), ENT_OK, "ent_find (a string no key is)");
+                if (it) CU_ASSERT_EQUAL(drain(got, 1, it, 0), 0);
+                ent_iter_free(it);
+                if (fs[k].mode == 2) {
+                    check_rc(ent_find_unique(&e, S, TX, fs[k].f, &b), ENT_NOTFOUND, "ent_find_unique (a string no key is)");
+                    ent_entity_free(e);
+                }
+            }
             for (int rev = 0; rev < 2; rev++) {
                 int x = (int)rn((unsigned)pool_n(k));
                 ent_value pv = pool_value(k, x);

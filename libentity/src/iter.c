@@ -306,6 +306,13 @@ static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_v
         return ent__err(ENT_INVALID, "%s: value of kind %s is NULL", ent__field_path(f, path, sizeof path),
                         ent_kind_name(v->kind));
     }
+    if (inexact && ref_string_bound(f, v) && (v->v.s.len == 0 || v->v.s.len > ENT_KEY_STRING_MAX)) {
+        /* A look-up of a string no key can be ("" or over 255 bytes) finds nothing, as a range
+         * bounded by it holds no such key (it was "invalid key" here and a bound there). */
+        *inexact = 1;
+        b->n = 0;
+        return ENT_OK;
+    }
     if (!inexact && ref_string_bound(f, v) && v->v.s.len > ENT_KEY_STRING_MAX) {
         /* No key is that long, yet it bounds them as its bytes do: "zzz...z" (300) is above them
          * all. A string field's range takes such a bound up to the backend's key limit; so does

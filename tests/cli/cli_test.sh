@@ -269,6 +269,38 @@ ENTITY_STORE=$work/st4 expect 0 "$E" get customer 21; ENTITY_STORE=$work/st4 exp
 echo '{"type":"customer","key":30,"version":1,"version":7,"data":{"email":"k30@x","name":"K"}}' >dup.ndjson
 ENTITY_STORE=$work/st4 expect 1 "$E" load <dup.ndjson; errline "line 1: invalid JSON at column [0-9]*: duplicate object key"
 ENTITY_STORE=$work/st4 expect 1 "$E" get customer 30
+# a line has a bound (--max-line, its "\n" or "\r\n" not counted): /dev/zero or a stream without
+# a newline ran until memory was exhausted. Over it, the line is named with the bound, the batches
+# before it stay, and what was stored is said
+l40='{"type":"customer","key":40,"version":1,"data":{"email":"k40@x","name":"K"}}'
+l41='{"type":"customer","key":41,"version":1,"data":{"email":"k41@x","name":"K"}}'
+l42='{"type":"customer","key":42,"version":1,"data":{"email":"k42@x","name":"K"}}'
+printf '%s\n%s\n%sxx\n%s\n' "$l40" "$l41" "$l42" "$l40" >long.ndjson
+ENTITY_STORE=$work/st4 expect 1 "$E" load --batch 1 --max-line ${#l41} <long.ndjson
+errline "line 3: longer than ${#l41} bytes, the most a line may hold (load --max-line BYTES raises it)"
+errline "load: every line up to line 2 was stored, none after it"
+ENTITY_STORE=$work/st4 expect 0 "$E" get customer 41; ENTITY_STORE=$work/st4 expect 1 "$E" get customer 42
+ENTITY_STORE=$work/st4 expect 1 "$E" load --max-line $((${#l41} + 1)) <long.ndjson; errline "line 3: longer than"
+errline "load: nothing was stored"
+# a line exactly at the bound loads, with "\n", "\r\n" or no line end; one byte more does not
+# (a "\r" past the bound is a line end only before "\n")
+printf '%s\r\n\r\n  \n%s' "$l42" "$l41" | ENTITY_STORE=$work/st4 expect 0 "$E" load --max-line ${#l41}
+ENTITY_STORE=$work/st4 expect 0 "$E" get customer 42
+printf '%s\r' "$l42" | ENTITY_STORE=$work/st4 expect 1 "$E" load --max-line ${#l42}; errline "line 1: longer than ${#l42} bytes"
+printf '%s \n' "$l42" | ENTITY_STORE=$work/st4 expect 1 "$E" load --max-line ${#l42}; errline "line 1: longer than ${#l42} bytes"
+ENTITY_STORE=$work/st4 expect 2 "$E" load --max-line 0; errline "--max-line must be 1 to"
+# a blank "\r\n" line (a file from Windows) is skipped as an empty one is (it was a bad line)
+printf '%s\r\n\r\n \t\r\n%s\r\n' "$l40" "$l41" | ENTITY_STORE=$work/st4 expect 0 "$E" load; errline "loaded 2 entities"
+# the default bound (256 MiB) ends /dev/zero, whose reading grows memory in bounded steps
+ENTITY_STORE=$work/st4 expect 1 timeout 120 "$E" load </dev/zero; errline "line 1: longer than 268435456 bytes"
+errline "load: nothing was stored"
+# put - has the same bound on its input (--max-input)
+p27='{"email":"k43@x","name":"K"}'
+printf '%s' "$p27" | ENTITY_STORE=$work/st4 expect 1 "$E" put customer --max-input $((${#p27} - 1)) -
+errline "put: the input is longer than $((${#p27} - 1)) bytes, the most put reads (put --max-input BYTES raises it)"
+ENTITY_STORE=$work/st4 expect 0 "$E" find customer email k43@x; [ ! -s out ] && ok || bad "a refused put stored: $(cat out)"
+printf '%s' "$p27" | ENTITY_STORE=$work/st4 expect 0 "$E" put customer --max-input ${#p27} -
+ENTITY_STORE=$work/st4 expect 1 timeout 120 "$E" put customer - </dev/zero; errline "put: the input is longer than 268435456 bytes"
 # a load never moves an entity back: an older dump into a store that wrote on set customer 20
 # from version 3 back to 1 and logged an "update" to version 1 (exit 0). Refused now, naming the
 # entity and both versions, its batch not stored, no event; --overwrite stores the line's values
@@ -344,6 +376,22 @@ PY
   [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "dump past a damaged record: $(cat out)"
   errline "dump: customer 2: corrupt record: .* (left out)"
   errline "dump: 1 damaged entity left out"
+  # ls and find do the same (they stopped at the damaged record: nothing after it was listed)
+  ENTITY_STORE=$work/dmg expect 1 "$E" ls customer
+  [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "ls past a damaged record: $(cat out)"
+  errline "ls: customer 2: corrupt record: .* (left out)"
+  errline "ls: 1 damaged entity left out"
+  ENTITY_STORE=$work/dmg expect 1 "$E" ls customer --reverse --limit 2
+  [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":1,' out && ok || bad "ls --reverse --limit 2 past a damaged record: $(cat out)"
+  ENTITY_STORE=$work/dmg expect 1 "$E" find customer email --from d
+  [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "find past a damaged record: $(cat out)"
+  errline "find: customer 2: corrupt record: .* (left out)"
+  errline "find: 1 damaged entity left out"
+  ENTITY_STORE=$work/dmg expect 1 "$E" find customer email d2@x
+  [ ! -s out ] && ok || bad "find of a damaged record printed: $(cat out)"
+  errline "find: customer 2: corrupt record: .* (left out)"
+  ENTITY_STORE=$work/dmg expect 0 "$E" find customer email d3@x
+  ENTITY_STORE=$work/dmg expect 0 "$E" ls customer --after 2
 fi
 
 expect 0 "$E" schema
@@ -571,6 +619,10 @@ printf '{"type":"emp","key":1,"version":1}\n' | ENTITY_STORE=$work/rc expect 1 "
 printf '{"key":1,"version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: "type" is not a string'
 printf '[1]\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: not an object; expected {"type"'
 printf '{"type":"emp\\u0000x","key":1,"version":1,"data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline 'line 1: "type" holds a NUL'
+# a look-up of a ref to string keys by a string no key can be finds nothing, as ranges take it
+# (it was "invalid key", exit 1)
+ENTITY_STORE=$work/rc expect 0 "$E" find emp dept ""; [ ! -s out ] && ok || bad "find emp dept \"\": $(cat out)"
+ENTITY_STORE=$work/rc expect 0 "$E" find emp dept "$(printf 'x%.0s' $(seq 300))"; [ ! -s out ] && ok || bad "find of 300 bytes: $(cat out)"
 ENTITY_STORE=$work/rc expect 0 "$E" rm emp 7
 # an evolution that adds a field with a default: old entities read with it, check stays ok
 sed 's/"version":1/"version":2/; s/"name":{"id":1,"type":"string"}/"name":{"id":1,"type":"string"},"level":{"id":4,"type":"uint","default":3,"indexed":true}/' refs.json >refs2.json
@@ -717,8 +769,12 @@ ENTITY_STORE=$work/fd1 "$E" put emp "{\"name\":\"$(head -c 20000 /dev/zero | tr 
 [ $rc = 1 ] && ok || bad "put with stdout closed exited $rc"; errline "writing the output: Bad file descriptor"
 grep -q xxxxxxxx "$work/fd1/lock.mdb" && bad "the output went into lock.mdb" || ok
 # a NUL byte in the input is no end of it: what followed was dropped unread, and the line stored
-printf '{"name":"n"}\0{"junk' | ENTITY_STORE=$work/ev1 expect 1 "$E" put emp -; errline "put: emp: invalid JSON"
-printf '{"type":"emp","key":5,"version":1,"data":{}}\0junk\n' | ENTITY_STORE=$work/ev1 expect 1 "$E" load; errline "line 1: invalid JSON"
+# (named as a NUL byte: jansson said "end of file expected near end of file" of one)
+printf '{"name":"n"}\0{"junk' | ENTITY_STORE=$work/ev1 expect 1 "$E" put emp -
+errline "put: the input holds a NUL byte at byte 13 (JSON holds none: a string writes it \\\\u0000)"
+printf '{"type":"emp","key":5,"version":1,"data":{}}\0junk\n' | ENTITY_STORE=$work/ev1 expect 1 "$E" load
+errline "line 1: a NUL byte at byte 45 (JSON holds none"
+printf '{"type":"emp","key":5,"version":1,"data":{}}\n\0\n' | ENTITY_STORE=$work/ev1 expect 1 "$E" load; errline "line 2: a NUL byte at byte 1 "
 # a load stopped by a signal says which lines it stored (the open batch is dropped); it exited
 # with no word, leaving a partial store
 ENTITY_STORE=$work/ld expect 0 "$E" init --schema refs.json

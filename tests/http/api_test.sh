@@ -551,6 +551,11 @@ stop_server
 : >"$work/empty"
 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/empty" 2>"$work/err"; [ $? = 1 ] && grep -q "no token" "$work/err" && ok || bad "empty token file accepted"
 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/missing" 2>"$work/err"; [ $? = 1 ] && ok || bad "missing token file accepted"
+# the token file is read with a bound (/dev/zero ran until memory was exhausted), and a NUL byte is
+# refused (the token served was cut at it: "abc\0def" served as "abc")
+timeout 60 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file /dev/zero 2>"$work/err"; [ $? = 1 ] && grep -q "too long for a token" "$work/err" && ok || bad "--token-file /dev/zero: $(cat "$work/err")"
+printf 'abc\0def\n' >"$work/tokennul"
+timeout 60 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/tokennul" 2>"$work/err"; [ $? = 1 ] && grep -q "holds a NUL byte" "$work/err" && ok || bad "a token with NUL: $(cat "$work/err")"
 "$E" -s "$S" serve --listen nowhere 2>"$work/err"; [ $? = 2 ] && grep -q "ADDR:PORT" "$work/err" && ok || bad "bad --listen: $(cat "$work/err")"
 "$E" -s "$S" serve --max-body x 2>"$work/err"; [ $? = 2 ] && ok || bad "bad --max-body"
 "$E" -s "$work/none" serve --listen 127.0.0.1:0 2>"$work/err"; [ $? = 1 ] && ok || bad "serving a missing store"

@@ -25,6 +25,14 @@ int parse_key(ent_key *out, const ent_type *t, const char *text);       /* with 
 int parse_key_quiet(ent_key *out, const ent_type *t, const char *text); /* 1 when not a key */
 int print_entity(const ent_entity *e, unsigned flags);
 const ent_type *type_arg(ent_store *s, const char *name);
+/* ent_iter_next() for a listing that goes on past damage: an entity whose record (or index entry)
+ * is damaged (ENT_CORRUPT) is named as "entity: WHAT: ... (left out)", counted in *damaged and
+ * skipped. Returns as ent_iter_next() otherwise (ENT_CORRUPT only when the iterator did not move
+ * past it, which would repeat it for ever). */
+int next_sound(ent_entity **out, ent_iter *it, const char *what, uint64_t *damaged);
+/* After a listing: when damaged, "N damaged entities left out" and 1 (a listing short of an
+ * entity must not pass for whole), else 0. */
+int damaged_left_out(const char *what, uint64_t damaged);
 
 int cmd_demo(void);
 int cmd_init(int argc, char **argv);

@@ -73,16 +73,26 @@ static int parse_expect(uint64_t *out, const char *text)
     return 0;
 }
 
-/* Read all of stdin (for JSON given as "-" or omitted). NULL with a message when it cannot be
- * read: a directory or a closed descriptor is no empty input (the JSON error named neither). */
-static char *read_stdin(size_t *out_len, const char *what)
+/* The most JSON text put reads, and a line of load may hold, unless --max-input / --max-line
+ * raise it: 256 MiB, far above what entities usually hold, and bounded so that /dev/zero or a
+ * stream without a newline ends with an error rather than with the memory (parsing a text takes
+ * about 4 times its size more). A stored entity may be larger (a value holds up to 4 GiB - 1, and
+ * LMDB a record up to 4 GiB - 1): its JSON needs the option raised. */
+#define MAX_TEXT_DEFAULT ((uint64_t)256 << 20)
+
+/* Read all of stdin (for JSON given as "-" or omitted), at most max bytes of it. NULL with a
+ * message when it cannot be read: a directory or a closed descriptor is no empty input (the JSON
+ * error named neither), and input over max is refused once max + 1 bytes are in (/dev/zero ran
+ * until memory was exhausted). */
+static char *read_stdin(size_t *out_len, const char *what, size_t max)
 {
     size_t n = 0, cap = 4096;
     char *buf = malloc(cap), *more;
     for (;;) {
         size_t got;
         if (buf && n + 1 >= cap) {
-            if (!(more = realloc(buf, cap *= 2))) free(buf);
+            cap = cap - 1 > max / 2 ? max + 2 : cap * 2; /* room for max + 1 bytes and the NUL */
+            if (!(more = realloc(buf, cap))) free(buf);
             buf = more;
         }
         if (!buf) {
@@ -91,6 +101,11 @@ static char *read_stdin(size_t *out_len, const char *what)
         }
         got = fread(buf + n, 1, cap - n - 1, stdin);
         n += got;
+        if (n > max) {
+            msg("%s: the input is longer than %zu bytes, the most put reads (put --max-input BYTES raises it)", what, max);
+            free(buf);
+            return NULL;
+        }
         if (got == 0) break;
     }
     if (ferror(stdin)) {
@@ -101,6 +116,18 @@ static char *read_stdin(size_t *out_len, const char *what)
     buf[n] = '\0';
     *out_len = n; /* a NUL byte read is no end of the input */
     return buf;
+}
+
+/* --max-input / --max-line BYTES: from 1 up to what a size_t holds with room to spare. */
+static int parse_max_text(uint64_t *out, const char *text, const char *what)
+{
+    int rc = parse_u64(out, text, what);
+    if (rc) return rc;
+    if (*out == 0 || *out > SIZE_MAX / 8) {
+        msg("%s must be 1 to %zu bytes, not %s", what, SIZE_MAX / 8, text);
+        return 2;
+    }
+    return 0;
 }
 
 int durability_arg(int *out, const char *text)
@@ -197,7 +224,7 @@ int cmd_put(int argc, char **argv)
 {
     const char *key_text = NULL, *json = NULL;
     size_t json_len = 0;
-    uint64_t expect = ENT_VERSION_ANY;
+    uint64_t expect = ENT_VERSION_ANY, max_input = MAX_TEXT_DEFAULT;
     ent_store *s = NULL;
     ent_entity *e = NULL;
     const ent_type *t;
@@ -208,11 +235,19 @@ int cmd_put(int argc, char **argv)
         if (!strcmp(argv[i], "--key") && i + 1 < argc) key_text = argv[++i];
         else if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
+        } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
+            if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
         } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
         else return usage();
     }
-    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put"))) return 1;
+    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put", (size_t)max_input))) return 1;
     if (!in) json_len = strlen(json);
+    else if (memchr(in, '\0', json_len)) { /* jansson said "end of file expected near end of file" */
+        msg("put: the input holds a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)",
+            (size_t)((char *)memchr(in, '\0', json_len) - in) + 1);
+        free(in);
+        return 1;
+    }
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
@@ -319,6 +354,7 @@ int cmd_find(int argc, char **argv)
     ent_value vfrom, vto, v;
     /* one buffer per value: bytes bounds are decoded into them and must not alias */
     unsigned char buf_v[ENT_VALUE_PARSE_BUF_SIZE], buf_from[ENT_VALUE_PARSE_BUF_SIZE], buf_to[ENT_VALUE_PARSE_BUF_SIZE];
+    uint64_t damaged = 0;
     int rc, limit_zero = 0;
     if (argc < 4) return usage();
     for (int i = 3; i < argc; i++) {
@@ -374,7 +410,7 @@ int cmd_find(int argc, char **argv)
     }
     /* --limit 0 prints nothing, as head -n 0 does (the library's 0 means "no limit"); a look-up
      * counts its own (ent_find takes no limit) */
-    for (uint64_t n = 0; !limit_zero && (!value || !o.limit || n < o.limit) && (rc = ent_iter_next(&e, it)) == ENT_OK; n++) {
+    for (uint64_t n = 0; !limit_zero && (!value || !o.limit || n < o.limit) && (rc = next_sound(&e, it, "find", &damaged)) == ENT_OK; n++) {
         int unprinted = print_entity(e, 0);
         ent_entity_free(e);
         if (unprinted) { /* a listing short of an entity must not pass for whole */
@@ -383,6 +419,7 @@ int cmd_find(int argc, char **argv)
         }
     }
     rc = rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("find"); /* OK: --limit 0 */
+    if (damaged_left_out("find", damaged)) rc = 1;
 out:
     ent_iter_free(it);
     ent_store_close(s);
@@ -576,6 +613,35 @@ int cmd_subs(int argc, char **argv)
 }
 
 /* dump [TYPE...] */
+int next_sound(ent_entity **out, ent_iter *it, const char *what, uint64_t *damaged)
+{
+    int rc;
+    char *at = NULL; /* the position of the last damage named */
+    /* A damaged record is named and left out, and the listing goes on: it is how what is sound
+     * gets out of a damaged store (dump, ls and find stopped there, and every entity after it was
+     * lost to them too). */
+    while ((rc = ent_iter_next(out, it)) == ENT_CORRUPT) {
+        const char *pos = ent_iter_resume(it);
+        /* ent_iter_next() steps past a record it cannot decode; damage below it (a cursor's) may
+         * give the same answer at the same place again */
+        if (!pos || (at && !strcmp(at, pos))) break;
+        msg("%s: %s (left out)", what, ent_errmsg());
+        ++*damaged;
+        free(at);
+        if (!(at = strdup(pos))) break;
+    }
+    free(at);
+    return rc;
+}
+
+int damaged_left_out(const char *what, uint64_t damaged)
+{
+    if (!damaged) return 0;
+    msg("%s: %llu damaged entit%s left out (entity check names every problem)", what, (unsigned long long)damaged,
+        damaged == 1 ? "y" : "ies");
+    return 1;
+}
+
 int cmd_dump(int argc, char **argv)
 {
     ent_store *s = NULL;
@@ -610,17 +676,9 @@ int cmd_dump(int argc, char **argv)
             rc = fail("dump");
             break;
         }
-        while ((rc = ent_iter_next(&e, it)) == ENT_OK || rc == ENT_CORRUPT) {
-            int unprinted;
-            if (rc == ENT_CORRUPT) {
-                /* A damaged record is named and left out, and the dump goes on: it is how what is
-                 * sound gets out of a damaged store (it stopped there, and every entity after it
-                 * was lost to the dump too). Still exit 1: a dump short of an entity is no backup. */
-                msg("dump: %s (left out)", ent_errmsg());
-                damaged++;
-                continue;
-            }
-            unprinted = print_entity(e, 0);
+        /* a damaged record is named and left out; still exit 1: a dump short of an entity is no backup */
+        while ((rc = next_sound(&e, it, "dump", &damaged)) == ENT_OK) {
+            int unprinted = print_entity(e, 0);
             ent_entity_free(e);
             if (unprinted) break; /* a dump short of an entity is no backup: exit 1 */
             progress("entity: dump: entities", ++dumped, 0);
@@ -629,11 +687,7 @@ int cmd_dump(int argc, char **argv)
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
-    if (damaged) {
-        msg("dump: %llu damaged entit%s left out (entity check names every problem)", (unsigned long long)damaged,
-            damaged == 1 ? "y" : "ies");
-        rc = 1;
-    }
+    if (damaged_left_out("dump", damaged)) rc = 1;
     ent_txn_abort(r);
     ent_store_close(s);
     return rc;
@@ -866,9 +920,82 @@ static int restore_line(ent_store *s, ent_txn *w, ent_entity *e, int overwrite, 
     return rc;
 }
 
+/* Room in *buf (of *cap bytes) for `need` bytes, growing it in steps up to `most`: a line's
+ * buffer grows as its bytes come, not to the bound at once. 0, or -1 short of memory. */
+static int line_room(char **buf, size_t *cap, size_t need, size_t most)
+{
+    size_t want = *cap < 4096 ? 4096 : *cap;
+    char *more;
+    if (need <= *cap) return 0;
+    while (want < need) want = want > most / 2 ? most : want * 2;
+    if (want < need) want = need;
+    if (!(more = realloc(*buf, want))) return -1;
+    *buf = more;
+    *cap = want;
+    return 0;
+}
+
+/* Read one line of stdin into *buf (of *cap bytes), its newline kept, NUL-terminated; the buffer
+ * grows as the line's bytes come, never past max + 3 bytes. A line of more than max bytes (its
+ * "\n" or "\r\n" not counted) is read no further than max + 2 bytes: *too_long is set. Returns its
+ * length, or -1 at the end of the input, on a read error (ferror(stdin) tells) or short of memory
+ * (errno ENOMEM). getline() had no bound: /dev/zero or a stream without a newline ran until memory
+ * was exhausted. Through stdio's buffer (input_would_wait() looks at it), a NUL byte no end. */
+static ssize_t read_line(char **buf, size_t *cap, size_t max, int *too_long)
+{
+    size_t n = 0, most = max + 2; /* max bytes and "\r\n" */
+    int nl = 0;
+    *too_long = 0;
+    while (!nl && n < most) {
+#ifdef __GLIBC__
+        /* What glibc's getc_unlocked() does a byte at a time, a buffer at a time (getc was 13 times
+         * the instructions of getline() per byte) */
+        if (stdin->_IO_read_ptr < stdin->_IO_read_end) {
+            size_t take = (size_t)(stdin->_IO_read_end - stdin->_IO_read_ptr);
+            char *end;
+            if (take > most - n) take = most - n;
+            if ((end = memchr(stdin->_IO_read_ptr, '\n', take))) {
+                take = (size_t)(end - stdin->_IO_read_ptr) + 1;
+                nl = 1;
+            }
+            if (line_room(buf, cap, n + take + 1, most + 1)) {
+                errno = ENOMEM;
+                return -1;
+            }
+            memcpy(*buf + n, stdin->_IO_read_ptr, take);
+            stdin->_IO_read_ptr += take;
+            n += take;
+            continue;
+        }
+#endif
+        int c = getc_unlocked(stdin); /* fills stdio's buffer, or the end */
+        if (c == EOF) break;
+        if (line_room(buf, cap, n + 2, most + 1)) {
+            errno = ENOMEM;
+            return -1;
+        }
+        (*buf)[n++] = (char)c;
+        nl = c == '\n';
+    }
+    if (n == 0 || ferror(stdin)) return -1; /* a line cut by a read error is no line */
+    (*buf)[n] = '\0';
+    /* past max: only a line end may follow; no newline within max + 2 bytes is past it */
+    *too_long = nl ? n - 1 - (n >= 2 && (*buf)[n - 2] == '\r') > max : n > max;
+    return (ssize_t)n;
+}
+
+/* A line holding only blanks (a "\r\n" line of a file from Windows, spaces): skipped, as an empty
+ * line is (jansson said "'[' or '{' expected" of it and the load stopped there). */
+static int blank_line(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n') return 0;
+    return 1;
+}
+
 int cmd_load(int argc, char **argv)
 {
-    uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0;
+    uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0, max_line = MAX_TEXT_DEFAULT;
     ent_store *s = NULL;
     ent_txn *w = NULL;
     char *line = NULL;
@@ -876,11 +1003,13 @@ int cmd_load(int argc, char **argv)
     ssize_t len;
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
-    int rc, overwrite = 0;
+    int rc, overwrite = 0, too_long = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             if ((rc = parse_u64(&batch, argv[++i], "--batch"))) return rc;
             if (!batch) batch = 1;
+        } else if (!strcmp(argv[i], "--max-line") && i + 1 < argc) {
+            if ((rc = parse_max_text(&max_line, argv[++i], "--max-line"))) return rc;
         } else if (!strcmp(argv[i], "--overwrite")) {
             overwrite = 1;
         } else {
@@ -901,16 +1030,17 @@ int cmd_load(int argc, char **argv)
         ent_key k;
         uint64_t version;
         char *djson = NULL, keybuf[32];
-        const char *why = NULL; /* the restore's message */
+        const char *why = NULL, *nul; /* the restore's message */
         /* Input that would keep the load waiting (a live producer: tail -f | entity load) ends
          * the open batch first: it holds the store's writer, which every other writer (serve, a
          * put) would wait for as long as the input is quiet. */
         if (w && in_txn && input_would_wait() && (rc = commit_batch(&w, &in_txn, &batch_from, lines))) break;
         if (stop) break;
-        if ((len = getline(&line, &cap, stdin)) < 0) {
-            /* getline() short of memory for a long line sets errno, not the stream's error flag:
-             * that is no end of the input (it loaded nothing of it and said so with exit 0) */
-            if (!feof(stdin) && !ferror(stdin) && errno == ENOMEM) {
+        errno = 0;
+        if ((len = read_line(&line, &cap, (size_t)max_line, &too_long)) < 0) {
+            /* short of memory for a long line is no end of the input (it loaded nothing of it
+             * and said so with exit 0) */
+            if (!ferror(stdin) && errno == ENOMEM) {
                 progress("", 0, 2);
                 msg("line %llu: out of memory reading it", (unsigned long long)lines + 1);
                 rc = 1;
@@ -918,10 +1048,17 @@ int cmd_load(int argc, char **argv)
             break;
         }
         lines++;
-        if (len <= 1 && (len == 0 || line[0] == '\n')) continue;
+        if (!too_long && blank_line(line, (size_t)len)) continue;
         /* A full batch is committed once another line follows: the last one stays open until the
          * end of the input, where a dangling ref can still refuse it. */
         if (w && in_txn == batch && (rc = commit_batch(&w, &in_txn, &batch_from, lines - 1))) break;
+        if (too_long) { /* a bad line as any other: the batches before it stay */
+            progress("", 0, 2);
+            msg("line %llu: longer than %llu bytes, the most a line may hold (load --max-line BYTES raises it)",
+                (unsigned long long)lines, (unsigned long long)max_line);
+            rc = 1;
+            break;
+        }
         /* The transaction first, then the line's type: a transaction notices an evolution made
          * by another process meanwhile, and entities of the schema before it are refused. */
         /* A line never moves a stored entity back to an older version (or to other values at
@@ -933,7 +1070,15 @@ int cmd_load(int argc, char **argv)
             rc = 1;
             break;
         }
-        /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line */
+        /* as put and dump: strings may hold \u0000; a NUL byte read is no end of the line, and
+         * no JSON either: named as such (jansson said "end of file expected near end of file") */
+        if ((nul = memchr(line, '\0', (size_t)len))) {
+            progress("", 0, 2);
+            msg("line %llu: a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)", (unsigned long long)lines,
+                (size_t)(nul - line) + 1);
+            rc = 1;
+            break;
+        }
         if (!room_to_parse((size_t)len)) {
             progress("", 0, 2);
             msg("line %llu: out of memory parsing it", (unsigned long long)lines);
@@ -1024,6 +1169,8 @@ int cmd_load(int argc, char **argv)
         in_txn++;
     }
     if (rc && w && in_txn) /* a bad line: the good lines of its open batch go with it */
+        lost_batch("", batch_from, lines - 1);
+    else if (too_long) /* its read may have taken a while: what it left is said as for Ctrl-C */
         lost_batch("", batch_from, lines - 1);
     if (!rc && (stop || ferror(stdin))) {
         /* input that cannot be read (a directory, a closed descriptor) is no empty input */

@@ -69,7 +69,8 @@ static const char usage_text[] =
     "  init --schema FILE [--durability durable|lazy|none]\n"
     "  schema [--apply FILE]                 print the stored schema, or evolve it\n"
     "  stat                                  counts, indexes, log, subscriptions, disk use\n"
-    "  put TYPE [--key K] [--expect-version V] [JSON|-]\n"
+    "  put TYPE [--key K] [--expect-version V] [--max-input BYTES] [JSON|-]\n"
+    "                                        JSON from stdin: at most 256 MiB unless --max-input raises it\n"
     "  patch TYPE KEY [--expect-version V] JSON   (an object: RFC 7396 merge patch; an array: RFC 6902 JSON Patch)\n"
     "  get TYPE KEY | rm TYPE KEY [--expect-version V]\n"
     "  ls TYPE [--limit N] [--after KEY] [--reverse]   entities in key order (NDJSON)\n"
@@ -77,7 +78,8 @@ static const char usage_text[] =
     "  find TYPE FIELD VALUE [--limit N] | find TYPE FIELD --from A [--to B] [--limit N] [--reverse]\n"
     "  events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]\n"
     "  subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ\n"
-    "  dump [TYPE...] | load [--batch N] [--overwrite]\n                                        entity NDJSON out / in\n"
+    "  dump [TYPE...] | load [--batch N] [--overwrite] [--max-line BYTES]\n"
+    "                                        entity NDJSON out / in; a line up to 256 MiB (--max-line: an entity may reach 4 GiB)\n"
     "  check                                 verify the store; prints each problem, or ok\n"
     "  replay --into DIR [--to SEQ]          build a new store from the log\n"
     "  trim --below SEQ [--force]            drop old events\n"
@@ -281,11 +283,12 @@ static int cmd_ls(int argc, char **argv)
     ent_store *s;
     const ent_type *t;
     ent_iter *it = NULL;
+    ent_txn *r = NULL;
     ent_entity *e;
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
     const char *after = NULL;
     ent_key start;
-    uint64_t printed = 0;
+    uint64_t printed = 0, damaged = 0;
     int rc, limit_zero = 0, unprinted = 0;
     if (argc < 2) return usage();
     for (int i = 2; i < argc; i++) {
@@ -298,13 +301,23 @@ static int cmd_ls(int argc, char **argv)
     }
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1])) || (after && parse_key(&start, t, after))) rc = 1;
+    else if (ent_txn_begin(&r, s, ENT_TXN_READ) != ENT_OK) rc = fail("ls");
     else {
         /* --after is exclusive: scan from the key and skip it; the limit is applied here. */
         uint64_t limit = o.limit;
         o.limit = 0;
-        if (ent_scan(&it, s, NULL, t, after ? &start : NULL, &o) != ENT_OK) rc = fail("ls");
-        else {
-            while (!limit_zero && (!limit || printed < limit) && (rc = ent_iter_next(&e, it)) == ENT_OK) {
+        ent_entity *at = NULL;
+        /* A damaged record at the --after key itself is not listed, so not named either: the
+         * scan's first entry is then that one (read in the same snapshot). */
+        int skip_first = after && ent_get(&at, s, r, t, &start) == ENT_CORRUPT;
+        ent_entity_free(at);
+        if (ent_scan(&it, s, r, t, after ? &start : NULL, &o) != ENT_OK) rc = fail("ls");
+        else if (skip_first && (rc = ent_iter_next(&e, it)) != ENT_CORRUPT) {
+            if (rc == ENT_OK) ent_entity_free(e); /* it is the --after key's entity: never listed */
+            rc = rc == ENT_OK ? 1 : fail("ls");
+            if (rc == 1) msg("ls: --after %s: the store changed under its snapshot", after);
+        } else {
+            while (!limit_zero && (!limit || printed < limit) && (rc = next_sound(&e, it, "ls", &damaged)) == ENT_OK) {
                 ent_key k = ent_entity_key(e);
                 int same = after && k.kind == start.kind &&
                            (k.kind == ENT_KEY_AUTO ? k.id == start.id : k.len == start.len && !memcmp(k.str, start.str, k.len));
@@ -314,9 +327,11 @@ static int cmd_ls(int argc, char **argv)
                 printed += !same;
             }
             rc = unprinted ? 1 : rc == ENT_NOTFOUND || rc == ENT_OK ? 0 : fail("ls");
+            if (!unprinted && damaged_left_out("ls", damaged)) rc = 1;
         }
     }
     ent_iter_free(it);
+    ent_txn_abort(r);
     ent_store_close(s);
     return rc;
 }

@@ -27,23 +27,42 @@ static void log_line(const char *line, void *payload)
     msg("serve: %s", line);
 }
 
-/* The token: the file's first line, without its line end. Returns 0, or 1 with a message. */
+/* The longest token taken: far above any bearer token, far below the 16 KiB a request head holds. */
+#define TOKEN_MAX 4096
+
+/* The token: the file's first line, without its line end. Returns 0, or 1 with a message. Read
+ * with a bound (getline() read --token-file /dev/zero until memory ran out), and a NUL byte is
+ * refused: the token is a C string, and "abc\0def" served as the token "abc". */
 static int read_token(char **out, const char *path)
 {
     FILE *f = fopen(path, "r");
     char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+    size_t n = 0;
+    int c = 0, err = 0, cut;
+    const char *bad = NULL;
     if (!f) {
         msg("serve: --token-file %s: %s", path, strerror(errno));
         return 1;
     }
-    n = getline(&line, &cap, f);
+    if (!(line = malloc(TOKEN_MAX + 65))) {
+        fclose(f);
+        msg("serve: --token-file %s: out of memory", path);
+        return 1;
+    }
+    /* the token and some blanks after it at most: a line cut there is too long, whatever follows */
+    while (n < TOKEN_MAX + 64 && (c = getc(f)) != EOF && c != '\n') line[n++] = (char)c;
+    cut = n == TOKEN_MAX + 64;
+    if (ferror(f)) err = errno;
     fclose(f);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = '\0';
-    if (n <= 0) {
+    line[n] = '\0';
+    while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = '\0';
+    if (err) bad = strerror(err);
+    else if (cut || n > TOKEN_MAX) bad = "its first line is too long for a token (4096 bytes at most)";
+    else if (memchr(line, '\0', n)) bad = "its first line holds a NUL byte";
+    else if (!n) bad = "no token in its first line";
+    if (bad) {
         free(line);
-        msg("serve: --token-file %s: no token in its first line", path);
+        msg("serve: --token-file %s: %s", path, bad);
         return 1;
     }
     *out = line;

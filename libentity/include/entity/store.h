@@ -350,7 +350,9 @@ typedef struct ent_range_opts {
 } ent_range_opts;
 #define ENT_RANGE_OPTS_INIT {ENT_RANGE_OPTS_VERSION, NULL, NULL, 0, 0, NULL}
 
-/* Entities whose unique or indexed field (or ref) f equals v, in key order.
+/* Entities whose unique or indexed field (or ref) f equals v, in key order. A string no key can
+ * be, for a ref to string keys ("" or over ENT_KEY_STRING_MAX bytes), finds nothing (as for
+ * ent_find_unique(), which answers ENT_NOTFOUND), as ranges take it for a bound.
  * out: the caller frees it with ent_iter_free() (before the txn ends).
  * Returns ENT_OK, ENT_INVALID (f not indexed, value of the wrong kind), ENT_FULL (value too long
  * for an index key), ENT_SCHEMA. */
