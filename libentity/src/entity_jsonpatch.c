@@ -267,7 +267,7 @@ static int put_kinds(ent_entity *e, json_t *kinds, const char *ptr, size_t n, co
         json_decref(abs);
         return ent__err(ENT_NOMEM, "out of memory");
     }
-    rc = ent__kinds_apply(e, abs);
+    rc = ent__kinds_apply_in(e, abs); /* e is the patch's copy */
     json_decref(abs);
     return rc ? op_prefix(o, rc) : ENT_OK;
 }
@@ -376,8 +376,15 @@ static int apply_op(ent_entity *e, json_t *op, op_ctx *o)
             }
             o->copy_left -= cost;
         }
-        if ((rc = ent__val_copy(&held, f.v))) goto out;
-        if (kind == OP_MOVE) take_out(e, &f);
+        if (kind == OP_MOVE) {
+            /* the value itself, taken out of its place (every value of the patch's copy owns its
+             * memory): a copy per move made a patch moving a large value cost its size each time */
+            held = *f.v;
+            memset(f.v, 0, sizeof *f.v);
+            take_out(e, &f);
+        } else if ((rc = ent__val_copy(&held, f.v))) {
+            goto out;
+        }
         if ((rc = resolve(&l, e, ptr, pn, o))) {
             ent__val_clear(&held);
             goto out;
