@@ -257,7 +257,8 @@ static void test_move_copy_kinds(void)
 
 
 /* A pointer in "kinds" is relative to the value: "x" would name a sibling of the value added. A
- * value copied into itself doubles with each copy: a patch of a few dozen would take 2^n memory. */
+ * key cannot hold NUL. A value copied into itself doubles with each copy: a patch of a few dozen
+ * would take 2^n memory. */
 static void test_kinds_pointer_and_copy_budget(void)
 {
     ent_entity *e = with_attrs("{\"x\":{\"a\":[1,2,3,4,5,6,7,8]},\"qx\":\"AA==\"}");
@@ -268,6 +269,15 @@ static void test_kinds_pointer_and_copy_budget(void)
     CU_ASSERT_EQUAL(kind_at(e, "attrs.qx"), ENT_KIND_STRING);
     ENT_OK_(jp(e, "[{\"op\":\"add\",\"path\":\"/attrs/q\",\"value\":{\"x\":\"AA==\"},\"kinds\":{\"/x\":\"bytes\"}}]"));
     CU_ASSERT_EQUAL(kind_at(e, "attrs.q.x"), ENT_KIND_BYTES);
+    /* a NUL in a key: JSON keys cannot hold one, so the map would print another key */
+    before = data_text(e);
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"add\",\"path\":\"/attrs/c\\u0000d\",\"value\":2}]"), ENT_INVALID);
+    ENT_ASSERT_MSG("a segment holds a NUL byte");
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/\\u0000\"}]"), ENT_INVALID);
+    after = data_text(e);
+    CU_ASSERT_STRING_EQUAL(before, after);
+    free(before);
+    free(after);
     /* copies of a value beside it: fine */
     ENT_OK_(jp(e, "[{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/y1\"},{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/y2\"},"
                   "{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/x/a/-\"}]"));

@@ -106,6 +106,9 @@ static int resolve(loc *l, ent_entity *e, const char *ptr, size_t n, const op_ct
         ent_val *child = NULL;
         const ent_field *cs = NULL;
         if (len < 0) return op_err(o, ENT_INVALID, "a '~' not followed by 0 or 1");
+        /* a JSON key cannot hold one (jansson refuses it), so a map written here would print a
+         * key that names another (U+FFFD for the NUL) and would not load back */
+        if (memchr(l->seg, 0, (size_t)len)) return op_err(o, ENT_INVALID, "a segment holds a NUL byte (\\u0000), which no key can");
         l->seglen = (size_t)len;
         l->index = 0;
         l->slot = NULL;
