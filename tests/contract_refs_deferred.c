@@ -239,6 +239,103 @@ static void t_closures_in_groups(void)
     close_store();
 }
 
+
+static void count_event(const ent_event *ev, void *payload)
+{
+    (void)ev;
+    (*(int *)payload)++;
+}
+
+/* A c referring to peer (0: none), created (id 0: the next auto id) or restored at version v. */
+static ent_entity *cnode(uint64_t id, uint64_t peer, uint64_t v)
+{
+    ent_entity *e = NULL;
+    ENT_OK_(ent_entity_new(&e, T("c")));
+    if (id) {
+        ent_key k = ent_key_id(id);
+        ENT_OK_(ent_entity_set_key(e, &k));
+    }
+    if (peer) ENT_OK_(ent_entity_set_uint(e, "peer", peer));
+    if (v) ENT_OK_(ent_entity_set_version(e, v));
+    return e;
+}
+
+/* Auto keys, self refs, replace/update/restore, skip with defer; a refused commit delivers
+ * nothing to subscribers and logs nothing. */
+static void t_every_write(void)
+{
+    ent_txn *t = NULL;
+    ent_subscriber *sub = NULL;
+    ent_entity *e;
+    ent_key k1 = ent_key_id(1), k2 = ent_key_id(2);
+    int events = 0;
+    uint64_t seq;
+    open_store();
+    ENT_OK_(ent_subscribe(&sub, S, NULL, 0, count_event, &events));
+    /* c1 refers to itself and c2 to c1, both auto ids */
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    e = cnode(0, 1, 0);
+    ENT_OK_(ent_create(S, t, e));
+    ent_entity_free(e);
+    e = cnode(0, 1, 0);
+    ENT_OK_(ent_create(S, t, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_txn_commit(t));
+    CU_ASSERT_EQUAL(events, 2);
+    seq = last_seq();
+    /* replace: c2 to a missing c9; update: c1 to c9; restore: c9 itself refers to c8 */
+    {
+        static const int how[] = {0, 1, 2};
+        for (size_t i = 0; i < sizeof how / sizeof *how; i++) {
+            ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+            ENT_OK_(ent_txn_defer_ref_checks(t));
+            if (how[i] == 0) {
+                e = cnode(2, 9, 0);
+                ENT_OK_(ent_replace(S, t, e, ENT_VERSION_ANY));
+            } else if (how[i] == 1) {
+                e = cnode(1, 9, 0);
+                ENT_OK_(ent_update(S, t, e, ENT_VERSION_ANY));
+            } else {
+                e = cnode(9, 8, 3);
+                ENT_OK_(ent_restore(S, t, e));
+            }
+            ent_entity_free(e);
+            ENT_CHECK_RC(ent_txn_commit(t), ENT_INVALID);
+            ENT_ASSERT_MSG("does not exist");
+            CU_ASSERT_EQUAL(events, 2);
+            CU_ASSERT_EQUAL(last_seq(), seq);
+        }
+    }
+    /* a self-referring c deleted: its own ref does not keep it; c1 still referred to by c2 */
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_OK_(ent_delete(S, t, T("c"), &k1, ENT_VERSION_ANY));
+    ENT_CHECK_RC(ent_txn_commit(t), ENT_CONFLICT);
+    ENT_ASSERT_MSG("c 1 is still referenced by c 2");
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_OK_(ent_delete(S, t, T("c"), &k1, ENT_VERSION_ANY));
+    ENT_OK_(ent_delete(S, t, T("c"), &k2, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_commit(t));
+    CU_ASSERT_EQUAL(events, 4);
+    /* skip wins over defer for the writes after it: nothing noted, nothing checked */
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_OK_(ent_txn_skip_ref_checks(t));
+    e = cnode(0, 9, 0);
+    ENT_OK_(ent_create(S, t, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_txn_commit(t));
+    {
+        uint64_t problems = 0;
+        ENT_CHECK_RC(ent_store_verify(&problems, S, NULL, NULL), ENT_CORRUPT); /* the ref to c 9 nothing checked */
+        CU_ASSERT_EQUAL(problems, 1);
+    }
+    ent_unsubscribe(S, sub);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -246,6 +343,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_cycle_created_and_deleted),
         ENT_TEST(t_commit_refused_whole),
         ENT_TEST(t_closures_in_groups),
+        ENT_TEST(t_every_write),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

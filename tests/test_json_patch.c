@@ -255,6 +255,49 @@ static void test_move_copy_kinds(void)
     ent_entity_free(e);
 }
 
+
+/* A pointer in "kinds" is relative to the value: "x" would name a sibling of the value added. A
+ * key cannot hold NUL. A value copied into itself doubles with each copy: a patch of a few dozen
+ * would take 2^n memory. */
+static void test_kinds_pointer_and_copy_budget(void)
+{
+    ent_entity *e = with_attrs("{\"x\":{\"a\":[1,2,3,4,5,6,7,8]},\"qx\":\"AA==\"}");
+    char patch[4096], *before, *after;
+    size_t n = 0;
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"add\",\"path\":\"/attrs/q\",\"value\":{},\"kinds\":{\"x\":\"bytes\"}}]"), ENT_INVALID);
+    ENT_ASSERT_MSG("op 0 (add \"/attrs/q\"): \"kinds\": a pointer inside the value starts with '/'");
+    CU_ASSERT_EQUAL(kind_at(e, "attrs.qx"), ENT_KIND_STRING);
+    ENT_OK_(jp(e, "[{\"op\":\"add\",\"path\":\"/attrs/q\",\"value\":{\"x\":\"AA==\"},\"kinds\":{\"/x\":\"bytes\"}}]"));
+    CU_ASSERT_EQUAL(kind_at(e, "attrs.q.x"), ENT_KIND_BYTES);
+    /* a NUL in a key: JSON keys cannot hold one, so the map would print another key */
+    before = data_text(e);
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"add\",\"path\":\"/attrs/c\\u0000d\",\"value\":2}]"), ENT_INVALID);
+    ENT_ASSERT_MSG("a segment holds a NUL byte");
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/\\u0000\"}]"), ENT_INVALID);
+    after = data_text(e);
+    CU_ASSERT_STRING_EQUAL(before, after);
+    free(before);
+    free(after);
+    /* copies of a value beside it: fine */
+    ENT_OK_(jp(e, "[{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/y1\"},{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/y2\"},"
+                  "{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/x/a/-\"}]"));
+    /* 16 copies of x into itself would make 2^16 copies of it: refused, nothing changed */
+    before = data_text(e);
+    n += (size_t)snprintf(patch + n, sizeof patch - n, "[");
+    for (int i = 0; i < 16; i++)
+        n += (size_t)snprintf(patch + n, sizeof patch - n, "%s{\"op\":\"copy\",\"from\":\"/attrs/x\",\"path\":\"/attrs/x/k%d\"}",
+                              i ? "," : "", i);
+    snprintf(patch + n, sizeof patch - n, "]");
+    CU_ASSERT_EQUAL(jp(e, patch), ENT_INVALID);
+    ENT_ASSERT_MSG("(copy \"/attrs/x/k");
+    ENT_ASSERT_MSG("copies would copy more than 16 times the size of the data and the patch");
+    after = data_text(e);
+    CU_ASSERT_STRING_EQUAL(before, after);
+    free(before);
+    free(after);
+    ent_entity_free(e);
+}
+
 /* ---- random patches against a reference ------------------------------------------------- */
 
 static uint64_t rng;
@@ -532,7 +575,8 @@ static void test_random_against_reference(void)
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_rfc_examples), ENT_TEST(test_declared_fields),
-                                          ENT_TEST(test_move_copy_kinds), ENT_TEST(test_random_against_reference),
+                                          ENT_TEST(test_move_copy_kinds),
+                                          ENT_TEST(test_kinds_pointer_and_copy_budget), ENT_TEST(test_random_against_reference),
                                           {NULL, NULL}};
     int rc = ent_test_run("json_patch", cases);
     ent_schema_free(shop);

@@ -15,6 +15,7 @@
  * do). test compares the JSON the data prints as, numbers by value (RFC 6902 4.6). */
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,33 @@ typedef struct op_ctx {
     size_t n;
     const char *op;
     const char *ptr;
+    size_t copy_left; /* what copies may still copy (val_cost) */
 } op_ctx;
+
+/* What the patch's copies may copy together, as a multiple of the data's and the patch's size:
+ * room for a value copied several times, while a value copied into itself, which doubles with each
+ * copy, is refused after a few copies instead of taking 2^n memory. */
+#define COPY_FACTOR 16 /* the 16 of the message */
+
+/* A value's size for the copy budget: a unit per value and per byte of its strings and keys. */
+static size_t val_cost(const ent_val *v)
+{
+    size_t c = 1, i;
+    switch (v->k) {
+    case EV_STR:
+    case EV_BIN: return c + v->u.s.n;
+    case EV_ARR:
+        for (i = 0; i < v->u.a.n; i++) c += val_cost(&v->u.a.v[i]);
+        return c;
+    case EV_MAP:
+        for (i = 0; i < v->u.m.n; i++) c += val_cost(&v->u.m.v[i]);
+        return c;
+    case EV_OBJ:
+        for (i = 0; i < v->u.o.n; i++) c += v->u.o.kv[i].klen + val_cost(&v->u.o.kv[i].v);
+        return c;
+    default: return c;
+    }
+}
 
 static int op_err(const op_ctx *o, int code, const char *what)
 {
@@ -79,6 +106,9 @@ static int resolve(loc *l, ent_entity *e, const char *ptr, size_t n, const op_ct
         ent_val *child = NULL;
         const ent_field *cs = NULL;
         if (len < 0) return op_err(o, ENT_INVALID, "a '~' not followed by 0 or 1");
+        /* a JSON key cannot hold one (jansson refuses it), so a map written here would print a
+         * key that names another (U+FFFD for the NUL) and would not load back */
+        if (memchr(l->seg, 0, (size_t)len)) return op_err(o, ENT_INVALID, "a segment holds a NUL byte (\\u0000), which no key can");
         l->seglen = (size_t)len;
         l->index = 0;
         l->slot = NULL;
@@ -218,8 +248,14 @@ static int put_kinds(ent_entity *e, json_t *kinds, const char *ptr, size_t n, co
     }
     json_object_foreach(kinds, k, m) {
         size_t kn = json_object_iter_key_len(json_object_key_to_iter(k));
-        char *p = malloc(n + kn + 1);
-        if (!p) {
+        char *p;
+        /* "x" joined to "/attrs/q" would name "/attrs/qx", another value than the one added */
+        if (kn && k[0] != '/') {
+            free(at);
+            json_decref(abs);
+            return op_err(o, ENT_INVALID, "\"kinds\": a pointer inside the value starts with '/' (or is \"\" for the value)");
+        }
+        if (!(p = malloc(n + kn + 1))) {
             rc = -1;
             break;
         }
@@ -234,7 +270,7 @@ static int put_kinds(ent_entity *e, json_t *kinds, const char *ptr, size_t n, co
         json_decref(abs);
         return ent__err(ENT_NOMEM, "out of memory");
     }
-    rc = ent__kinds_apply(e, abs);
+    rc = ent__kinds_apply_in(e, abs); /* e is the patch's copy */
     json_decref(abs);
     return rc ? op_prefix(o, rc) : ENT_OK;
 }
@@ -334,8 +370,24 @@ static int apply_op(ent_entity *e, json_t *op, op_ctx *o)
             goto out;
         }
         fspec = f.spec;
-        if ((rc = ent__val_copy(&held, f.v))) goto out;
-        if (kind == OP_MOVE) take_out(e, &f);
+        if (kind == OP_COPY) {
+            size_t cost = val_cost(f.v);
+            if (cost > o->copy_left) {
+                rc = op_err(o, ENT_INVALID, "the patch's copies would copy more than 16 times the size of the "
+                                            "data and the patch (a value copied into itself doubles each time)");
+                goto out;
+            }
+            o->copy_left -= cost;
+        }
+        if (kind == OP_MOVE) {
+            /* the value itself, taken out of its place (every value of the patch's copy owns its
+             * memory): a copy per move made a patch moving a large value cost its size each time */
+            held = *f.v;
+            memset(f.v, 0, sizeof *f.v);
+            take_out(e, &f);
+        } else if ((rc = ent__val_copy(&held, f.v))) {
+            goto out;
+        }
         if ((rc = resolve(&l, e, ptr, pn, o))) {
             ent__val_clear(&held);
             goto out;
@@ -427,6 +479,9 @@ int ent_entity_json_patch(ent_entity *e, const char *json, size_t len)
     /* on a copy: a failed operation leaves e as it was, whatever the ones before it did */
     if ((rc = ent_entity_dup(&c, e))) goto out;
     o.type = e->type->name;
+    o.copy_left = len;
+    for (size_t i = 0; i < e->type->n_fields; i++) o.copy_left += val_cost(&e->slots[i]);
+    o.copy_left = o.copy_left > SIZE_MAX / COPY_FACTOR ? SIZE_MAX : o.copy_left * COPY_FACTOR;
     for (size_t i = 0; i < json_array_size(j); i++) {
         o.n = i;
         if ((rc = apply_op(c, json_array_get(j, i), &o))) goto out;

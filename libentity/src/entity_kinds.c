@@ -263,7 +263,7 @@ static int resolve(ent_val **out, const ent_field **out_spec, ent_entity *e, con
             ent_val *c;
             /* By the map's table of keys (value.c), which a run of look-ups gives it: a scan per
              * pointer made n pointers into a map of n keys cost n^2/2 (40 000 keys: 1.4 s to load
-             * or mirror one entity). e is ent__kinds_apply()'s copy, which may get the table. */
+             * or mirror one entity). e is a copy (ent__kinds_apply()'s, a JSON Patch's), which may get the table. */
             ent__obj_will_set(v);
             if (!(c = ent__obj_find(v, seg, (size_t)len))) {
                 rc = perr(ptr, "names no value of the data");
@@ -348,26 +348,30 @@ static int apply_one(ent_entity *e, const char *ptr, size_t n, const char *kind)
     return perr(ptr, "not a kind (\"bytes\", \"uint\" or \"float\")");
 }
 
+int ent__kinds_apply_in(ent_entity *e, const json_t *kinds)
+{
+    const char *k;
+    json_t *m;
+    int rc;
+    if (!json_is_object(kinds)) return ent__err(ENT_INVALID, "\"kinds\" is not an object");
+    json_object_foreach((json_t *)kinds, k, m) {
+        size_t klen = json_object_iter_key_len(json_object_key_to_iter(k));
+        if (!json_is_string(m)) return perr(k, "not a kind (\"bytes\", \"uint\" or \"float\")");
+        if ((rc = apply_one(e, k, klen, json_string_value(m)))) return rc;
+    }
+    return ENT_OK;
+}
+
 int ent__kinds_apply(ent_entity *e, const json_t *kinds)
 {
     ent_entity *c = NULL;
-    const char *k;
-    json_t *m;
     int rc;
     if (!json_is_object(kinds)) return ent__err(ENT_INVALID, "\"kinds\" is not an object");
     if (!json_object_size(kinds)) return ENT_OK;
     /* On a copy: a failure half way leaves e as it was (as ent_entity_patch_json does). */
     if ((rc = ent_entity_dup(&c, e))) return rc;
-    json_object_foreach((json_t *)kinds, k, m) {
-        size_t klen = json_object_iter_key_len(json_object_key_to_iter(k));
-        if (!json_is_string(m)) {
-            rc = perr(k, "not a kind (\"bytes\", \"uint\" or \"float\")");
-            goto out;
-        }
-        if ((rc = apply_one(c, k, klen, json_string_value(m)))) goto out;
-    }
-    for (size_t i = 0; i < e->type->n_fields; i++) ent__val_adopt(&e->slots[i], &c->slots[i]);
-out:
+    if (!(rc = ent__kinds_apply_in(c, kinds)))
+        for (size_t i = 0; i < e->type->n_fields; i++) ent__val_adopt(&e->slots[i], &c->slots[i]);
     ent_entity_free(c);
     return rc;
 }

@@ -397,6 +397,10 @@ void ent__entity_data_write(struct ent__jbuf *b, const ent_entity *e, int remove
 void ent__kinds_write(struct ent__jbuf *b, const ent_entity *e);
 int ent__kinds_json(struct json_t **out, const ent_entity *e);
 int ent__kinds_apply(ent_entity *e, const struct json_t *kinds);
+/* ent__kinds_apply() on e itself, for a caller that works on a copy of its own (a JSON Patch): a
+ * copy per call made a patch of n operations with "kinds" cost n times the entity. On failure e
+ * may be half changed. */
+int ent__kinds_apply_in(ent_entity *e, const struct json_t *kinds);
 /* RFC 6901 JSON Pointers (entity_kinds.c). ent__ptr_seg: the segment of ptr[0..n) that starts
  * at the '/' at *at, unescaped into seg (room for n + 1 bytes, NUL-terminated; it may hold NUL
  * itself), *at moved to the next '/' or n; its length, or -1 for a '~' not followed by 0 or 1.

@@ -158,6 +158,17 @@ req PATCH /api/product/jp1 -H "$JP; charset=utf-8" -d '{"stock":1}'; want 400 "J
 req PATCH /api/product/jp1 -H "$JP" -d '[{"op":"add","path":"/stock","value":-1}]'; want 400 "JSON Patch result invalid"
 req PATCH /api/product/jp1 -H "$JP" -d '[{"op":"replace","path":"/nope","value":1}]'; want 400 "JSON Patch unknown field"; errmsg "names no field"
 req GET /api/product/jp1; jcheck "d['version'], d['data']['tags']" "3 ['x']" # nothing of the refused ones
+# If-Match with a JSON Patch; the media type in any case; a "kinds" pointer without '/'; copies of
+# a value into itself, which double it each time, refused before they take the server's memory
+req PATCH /api/product/jp1 -H "$JP" -H 'If-Match: "2"' -d '[{"op":"add","path":"/stock","value":5}]'; want 412 "JSON Patch stale If-Match"
+req PATCH /api/product/jp1 -H 'Content-Type: Application/JSON-Patch+JSON' -H 'If-Match: "3"' -d '[{"op":"add","path":"/stock","value":5}]'
+want 200 "JSON Patch If-Match"; jcheck "d['version'], d['data']['stock']" "4 5"
+req PATCH /api/product/jp1 -H "$JP" -d '[{"op":"add","path":"/attrs/q","value":{},"kinds":{"x":"bytes"}}]'; want 400 "JSON Patch kinds pointer"
+errmsg "a pointer inside the value starts with '/'"
+ops=; for i in $(seq 40); do ops="$ops${ops:+,}{\"op\":\"copy\",\"from\":\"/attrs\",\"path\":\"/attrs/c$i\"}"; done
+req PATCH /api/product/jp1 -H "$JP" -d "[$ops]"
+want 400 "JSON Patch copies doubling"; errmsg "copies would copy more than 16 times"
+req GET /api/product/jp1; jcheck "d['version'], sorted(d['data']['attrs'])" "4 ['color', 'fit', 'none']"
 
 # ---- delete
 req DELETE /api/customer/1; want 409 "still referenced"; errmsg "referenced"; errnot "customer: customer" # the type named once

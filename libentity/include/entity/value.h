@@ -237,8 +237,10 @@ ENT_EXTERN(int) ent_entity_patch_json(ent_entity *e, const char *json, size_t le
  * at an array index ("/tags/1", "/tags/-" to append), the removal of one item. Values are read as
  * the place they go to expects (a declared field's null leaves it unset; a free-form null is a
  * null); an add or replace may carry "kinds", pointers relative to its value with the kinds of
- * ENT_JSON_ENTITY ({"": "bytes"}); move and copy keep a free-form value as it is and take a
- * declared one through its JSON; test compares the JSON the data prints as, numbers by value.
+ * ENT_JSON_ENTITY ({"": "bytes"}; each starts with '/' or is ""); move and copy keep a free-form
+ * value as it is and take a declared one through its JSON, the copies of a patch copying at most
+ * 16 times the size of the data and the patch together (a value copied into itself doubles each
+ * time); test compares the JSON the data prints as, numbers by value.
  * Returns ENT_OK, ENT_INVALID (malformed JSON or operation, a pointer naming no field, a value of
  * the wrong kind), ENT_CONFLICT (a test that failed, a pointer through or to a value the data
  * does not hold), ENT_NOMEM; the message names the operation's index and pointer. On failure e is
