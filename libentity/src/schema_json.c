@@ -515,6 +515,13 @@ int ent_schema_load_file(ent_schema **out, const char *path)
     if (!f) return ent__err(errno == ENOENT ? ENT_NOTFOUND : ENT_IO, "%s: %s", path, strerror(errno));
     for (;;) {
         size_t got;
+        if (n > ENT_SCHEMA_FILE_MAX) {
+            /* read as it comes: a size from stat says nothing of a pipe or a device */
+            free(buf);
+            fclose(f);
+            return ent__err(ENT_INVALID, "%s: over %zu MiB, the most a schema file may hold: not a schema descriptor",
+                            path, ENT_SCHEMA_FILE_MAX >> 20);
+        }
         if (n == cap) {
             char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
             if (!nb) {

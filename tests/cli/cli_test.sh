@@ -67,6 +67,8 @@ expect 2 "$E" init
 expect 1 "$E" init --schema "$work/missing.json"; errline "missing.json"
 # a schema path that cannot be read says why (it said only "read error")
 mkdir -p "$work/adir.json"; expect 1 "$E" init --schema "$work/adir.json"; errline "adir.json: Is a directory"
+# a path to something that is no schema file and never ends: refused at the bound, not read until memory runs out
+expect 1 "$E" init --schema /dev/zero; errline "/dev/zero: over 64 MiB, the most a schema file may hold"
 printf '{"schema":"x","version":1,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int","min":"low"}}}}}' >bad.json
 expect 1 "$E" init --schema bad.json; errline "types.a.fields.n.min"
 expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability lazy

@@ -53,11 +53,16 @@ typedef enum ent_key_kind {
 
 /* ---- loading and dumping ---------------------------------------------------------------- */
 
+/* The largest schema file ent_schema_load_file() reads: a descriptor of thousands of types is a
+ * few MiB, and a path to something else (/dev/zero, a log) is refused before it fills memory. */
+#define ENT_SCHEMA_FILE_MAX ((size_t)64 << 20)
+
 /* Load and check a schema from a JSON file.
  * out: on ENT_OK, a sealed schema; the caller frees it with ent_schema_free().
  * Returns ENT_OK, ENT_NOTFOUND (no such file), ENT_IO (file unreadable), ENT_SCHEMA (invalid JSON
  * with line and column, or an invalid descriptor: the message names the file, the JSON path and
- * what is wrong), ENT_INVALID (path NULL or empty), ENT_NOMEM. */
+ * what is wrong), ENT_INVALID (path NULL or empty; a file over ENT_SCHEMA_FILE_MAX bytes),
+ * ENT_NOMEM. */
 ENT_EXTERN(int) ent_schema_load_file(ent_schema **out, const char *path);
 
 /* Same as ent_schema_load_file() on `len` bytes of JSON text; `origin` names the source in
