@@ -452,8 +452,14 @@ expect 2 "$E" schema foo; onelines; errline "usage: entity .*schema"
 expect 2 "$E" copy --compact; onelines
 # a usage of several lines is shown whole on a wrong call too (serve's said nothing of the options
 # on its second and third lines), but not the description under relay's
-expect 2 "$E" serve --bogus; onelines; errline "usage: .*--max-clients N.*--request-timeout SECONDS"; errline "usage: .*--heartbeat SECONDS"
-expect 2 "$E" relay --bogus; onelines; ! grep -q "publish the log" "$work/err" && ok || bad "relay usage shows its description: $(cat "$work/err")"
+# (a build without the optional components refuses these commands before their arguments: CI's
+# core-only clang build)
+if ! "$E" serve --bogus 2>&1 | grep -q "built without libmicrohttpd"; then
+  expect 2 "$E" serve --bogus; onelines; errline "usage: .*--max-clients N.*--request-timeout SECONDS"; errline "usage: .*--heartbeat SECONDS"
+fi
+if ! "$E" relay --bogus 2>&1 | grep -q "built without NATS"; then
+  expect 2 "$E" relay --bogus; onelines; ! grep -q "publish the log" "$work/err" && ok || bad "relay usage shows its description: $(cat "$work/err")"
+fi
 expect 2 "$E" subs add --from-now; onelines
 expect 2 "$E" patch order 1 --bogus; onelines
 expect 2 "$E" ls customer --limit " -1"; onelines
