@@ -507,6 +507,81 @@ static void t_killed_waiters_leave_no_count(void)
     ent_test_rm_rf(dir);
 }
 
+/* A thread waiting in the backend's wait, with no slices (as direct_waiter) */
+typedef struct direct_arg {
+    ent_store *s;
+    uint64_t seen;
+    int rc;
+} direct_arg;
+
+static void *direct_thread(void *p)
+{
+    direct_arg *a = p;
+    a->rc = ent__bk_wait_change(a->s, a->seen, 60000);
+    return NULL;
+}
+
+/* The worst a slot can do is take a live waiter's count: writers then skip its wake, and it
+ * sleeps through commits. A process that forked while one of its threads waits shares the slot's
+ * lock (its open file description) with the child; the child's own open sweeps the slots, and
+ * must find that one held, not dead. Two threads of the waiting process count once, and the
+ * commit wakes them both (a lost wake ends a thread at its 60 s timeout: ENT_TIMEOUT). */
+static void t_fork_while_waiting_keeps_the_count(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_entity *e = NULL;
+    const lnotify *nt;
+    direct_arg a = {0}, b = {0};
+    pthread_t ta, tb;
+    pid_t c;
+    int st = 0;
+    ENT_TEST_MKDTEMP(dir, "follow-process");
+    ENT_OK_(open_store(&s, &sc, dir));
+    nt = map_notify(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nt);
+    a.s = b.s = s;
+    a.seen = b.seen = ent__bk_change_counter(s);
+    a.rc = b.rc = -1;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&ta, NULL, direct_thread, &a), 0);
+    CU_ASSERT_FATAL(waiters_reach(nt, 1));
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tb, NULL, direct_thread, &b), 0);
+    fflush(stdout);
+    fflush(stderr);
+    c = fork();
+    if (c == 0) { /* the child: its handle from before fork() is refused; it opens anew */
+        ent_store *s2 = NULL;
+        ent_schema *sc2 = NULL;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        o.read_only = 1; /* sweeps as any open, and commits nothing that would wake the threads */
+        if (ent__bk_wait_change(s, 0, 0) != ENT_BUSY) _exit(31);
+        if (ent_schema_load_json(&sc2, schema_json, strlen(schema_json), "f") || ent_store_open(&s2, dir, sc2, &o)) _exit(30);
+        ent_store_close(s2);
+        ent_store_close(s); /* its copy of the descriptor only */
+        _exit(0);
+    }
+    CU_ASSERT_FATAL(c > 0);
+    waitpid(c, &st, 0);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_EQUAL(ent__bk_change_counter(s), a.seen); /* nothing woke the threads */
+    if (waiters_now(nt) != 1) fprintf(stderr, "\n  %u waiters counted after the child's open, one process waits\n", waiters_now(nt));
+    CU_ASSERT_EQUAL(waiters_now(nt), 1);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "tick")));
+    ENT_OK_(ent_entity_set_uint(e, "n", 1));
+    ENT_OK_(ent_create(s, NULL, e));
+    ent_entity_free(e);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CU_ASSERT_EQUAL(a.rc, ENT_OK);
+    CU_ASSERT_EQUAL(b.rc, ENT_OK);
+    CU_ASSERT_EQUAL(waiters_now(nt), 0);
+    munmap((void *)nt, 4096);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -515,6 +590,7 @@ int main(void)
         ENT_TEST(t_follow_read_only_without_notify),
         ENT_TEST(t_follower_sees_commit_of_writer_killed_before_wake),
         ENT_TEST(t_killed_waiters_leave_no_count),
+        ENT_TEST(t_fork_while_waiting_keeps_the_count),
         {NULL, NULL},
     };
     return ent_test_run("follow_process", cases);

@@ -792,13 +792,18 @@ exec 3>ld.fifo
 for i in $(seq 1 25); do echo "{\"type\":\"emp\",\"key\":$i,\"version\":1,\"data\":{}}"; done >&3
 # a load whose input is quiet commits its open batch rather than hold the store's writer while it
 # waits: a put beside it went on only once the input ended (tail -f | entity load held every
-# writer for good)
+# writer for good). So too when the input stops in the middle of a line (a producer that writes
+# a line in two writes): lines 21 to 25 stayed in the open batch, and the put waited
+printf '{"type":"emp","key":100,' >&3
 for i in $(seq 1 300); do [ "$(ENTITY_STORE=$work/ld "$E" count emp)" = 25 ] && break; sleep 0.1; done
 echo '{"name":"beside"}' | ENTITY_STORE=$work/ld timeout 60 "$E" put emp - >/dev/null 2>&1 && ok || bad "a put beside a waiting load did not go through"
 ENTITY_STORE=$work/ld expect 0 "$E" count emp; [ "$(cat out)" = 26 ] && ok || bad "a waiting load and a put beside it kept $(cat out)"
+echo '"version":1,"data":{}}' >&3 # the rest of line 26: stored as any other
+for i in $(seq 1 300); do [ "$(ENTITY_STORE=$work/ld "$E" count emp)" = 27 ] && break; sleep 0.1; done
+ENTITY_STORE=$work/ld expect 0 "$E" get emp 100
 kill -TERM $lp; wait $lp; rc=$?; exec 3>&-
 [ $rc = 1 ] && ok || bad "a load stopped by SIGTERM exited $rc"
-grep -q "^entity: load: interrupted: every line up to line 25 was stored, none after it" ld.err &&
+grep -q "^entity: load: interrupted: every line up to line 26 was stored, none after it" ld.err &&
   ok || bad "a load stopped by SIGTERM said: $(cat ld.err)"
 
 # a replay stopped by a signal says what it leaves: a partial store that check calls damaged (unique

@@ -940,8 +940,10 @@ static int line_room(char **buf, size_t *cap, size_t need, size_t most)
  * "\n" or "\r\n" not counted) is read no further than max + 2 bytes: *too_long is set. Returns its
  * length, or -1 at the end of the input, on a read error (ferror(stdin) tells) or short of memory
  * (errno ENOMEM). getline() had no bound: /dev/zero or a stream without a newline ran until memory
- * was exhausted. Through stdio's buffer (input_would_wait() looks at it), a NUL byte no end. */
-static ssize_t read_line(char **buf, size_t *cap, size_t max, int *too_long)
+ * was exhausted. Through stdio's buffer (input_would_wait() looks at it), a NUL byte no end.
+ * quiet (may be NULL): called before the read waits for the rest of a line begun (a producer
+ * that wrote half of one); non-zero from it ends the read, -1 returned. */
+static ssize_t read_line(char **buf, size_t *cap, size_t max, int *too_long, int (*quiet)(void *payload), void *payload)
 {
     size_t n = 0, most = max + 2; /* max bytes and "\r\n" */
     int nl = 0;
@@ -968,6 +970,7 @@ static ssize_t read_line(char **buf, size_t *cap, size_t max, int *too_long)
             continue;
         }
 #endif
+        if (n && quiet && quiet(payload)) return -1;
         int c = getc_unlocked(stdin); /* fills stdio's buffer, or the end */
         if (c == EOF) break;
         if (line_room(buf, cap, n + 2, most + 1)) {
@@ -982,6 +985,23 @@ static ssize_t read_line(char **buf, size_t *cap, size_t max, int *too_long)
     /* past max: only a line end may follow; no newline within max + 2 bytes is past it */
     *too_long = nl ? n - 1 - (n >= 2 && (*buf)[n - 2] == '\r') > max : n > max;
     return (ssize_t)n;
+}
+
+/* What load's open batch is, for a read that would wait in the middle of a line. */
+typedef struct load_batch {
+    ent_txn **w;
+    uint64_t *in_txn, *batch_from, lines;
+    int rc; /* commit_batch()'s, when it failed */
+} load_batch;
+
+/* read_line()'s quiet: the open batch is committed before the read waits for the rest of a line,
+ * as before one that would wait (a producer that wrote a line in two writes held the store's
+ * writer until the second: every other writer waited as long). Non-zero when the commit failed. */
+static int commit_if_quiet(void *payload)
+{
+    load_batch *b = payload;
+    if (!*b->w || !*b->in_txn || !input_would_wait()) return 0;
+    return (b->rc = commit_batch(b->w, b->in_txn, b->batch_from, b->lines)) != 0;
 }
 
 /* A line holding only blanks (a "\r\n" line of a file from Windows, spaces): skipped, as an empty
@@ -1003,6 +1023,7 @@ int cmd_load(int argc, char **argv)
     ssize_t len;
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
+    load_batch lb = {&w, &in_txn, &batch_from, 0, 0};
     int rc, overwrite = 0, too_long = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
@@ -1037,7 +1058,9 @@ int cmd_load(int argc, char **argv)
         if (w && in_txn && input_would_wait() && (rc = commit_batch(&w, &in_txn, &batch_from, lines))) break;
         if (stop) break;
         errno = 0;
-        if ((len = read_line(&line, &cap, (size_t)max_line, &too_long)) < 0) {
+        lb.lines = lines;
+        if ((len = read_line(&line, &cap, (size_t)max_line, &too_long, commit_if_quiet, &lb)) < 0) {
+            if ((rc = lb.rc)) break;
             /* short of memory for a long line is no end of the input (it loaded nothing of it
              * and said so with exit 0) */
             if (!ferror(stdin) && errno == ENOMEM) {
