@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "test_entity_schemas.h"
+#include "test_rand.h"
 #include "value_int.h"
 
 static ent_schema *shop;
@@ -301,13 +302,7 @@ static void test_kinds_pointer_and_copy_budget(void)
 /* ---- random patches against a reference ------------------------------------------------- */
 
 static uint64_t rng;
-static unsigned rnd(unsigned n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
-}
+static unsigned rnd(unsigned n) { return (unsigned)(test_rand_next(&rng) % n); }
 
 static const char *const keys[] = {"a", "b", "", "a/b", "m~n", "~1", "x y", "0", "-"};
 
