@@ -257,22 +257,23 @@ int ent_http__hub_start(ent_http *h)
     uint64_t last = 0;
     int rc;
     if ((rc = ent_log_bounds(NULL, &last, h->s, NULL))) return rc;
-    if (!(hb->recent = calloc(RECENT_MAX, sizeof *hb->recent))) return ENT_NOMEM;
+    if (!(hb->recent = calloc(RECENT_MAX, sizeof *hb->recent)))
+        return ent_error_set(ENT_NOMEM, "out of memory for the event stream's recent events");
     if (pthread_mutex_init(&hb->mu, NULL)) {
         free(hb->recent);
-        return ENT_NOMEM;
+        return ent_error_set(ENT_NOMEM, "out of resources for the event stream (a lock, a thread)");
     }
     if (ent_http__cond_init_mono(&hb->gone)) {
         pthread_mutex_destroy(&hb->mu);
         free(hb->recent);
-        return ENT_NOMEM;
+        return ent_error_set(ENT_NOMEM, "out of resources for the event stream (a lock, a thread)");
     }
     hb->next = hb->recent_first = hb->recent_end = last + 1;
     if (pthread_create(&hb->thread, NULL, follow, h)) {
         pthread_cond_destroy(&hb->gone);
         pthread_mutex_destroy(&hb->mu);
         free(hb->recent);
-        return ENT_NOMEM;
+        return ent_error_set(ENT_NOMEM, "out of resources for the event stream (a lock, a thread)");
     }
     hb->started = 1;
     return ENT_OK;

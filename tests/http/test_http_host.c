@@ -54,6 +54,22 @@ int __wrap_ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, in
     return __real_ent_log_wait(out_last, s, after_seq, timeout_ms);
 }
 
+/* strdup() of the library and the server (-Wl,--wrap=strdup): the one numbered fail_strdup_at
+ * from when it is set fails (the counter is the test's thread's own: the server's threads are
+ * not armed). */
+static _Thread_local int fail_strdup_at, strdup_count;
+
+char *__real_strdup(const char *s);
+char *__wrap_strdup(const char *s);
+char *__wrap_strdup(const char *s)
+{
+    if (fail_strdup_at && ++strdup_count == fail_strdup_at) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_strdup(s);
+}
+
 static void *real_fn(const char *name)
 {
     void *f = dlsym(RTLD_NEXT, name);
@@ -696,11 +712,49 @@ static void test_stop_is_prompt(void)
     ent_schema_free(sc);
 }
 
+/* A start that runs out of memory copying its options says which (it returned ENT_NOMEM with no
+ * message: `entity serve` printed an earlier call's failure or none), and frees what it made. */
+static void test_start_out_of_memory(void)
+{
+    static const struct {
+        int at;
+        const char *token, *hosts, *want;
+    } rows[] = {
+        {1, "s3cret", NULL, "copying the token"},
+        {2, "s3cret", "example.org", "copying the allowed host names"},
+        {1, NULL, "example.org", "copying the allowed host names"},
+    };
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        ent_http *h = NULL;
+        ent_http_opts o = ENT_HTTP_OPTS_INIT;
+        int rc;
+        o.listen = "127.0.0.1:0";
+        o.token = rows[i].token;
+        o.allow_hosts = rows[i].hosts;
+        ent_error_set(ENT_IO, "STALE");
+        strdup_count = 0;
+        fail_strdup_at = rows[i].at;
+        rc = ent_http_start(&h, s, &o);
+        fail_strdup_at = 0;
+        CU_ASSERT_EQUAL(rc, ENT_NOMEM);
+        CU_ASSERT_PTR_NULL(h);
+        if (!strstr(ent_errmsg(), rows[i].want)) fprintf(stderr, "\n  row %zu: \"%s\"", i, ent_errmsg());
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), rows[i].want));
+        ent_http_stop(h);
+    }
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
                                           ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
                                           ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), ENT_TEST(test_heartbeat_wall_clock_step_back),
-                                          ENT_TEST(test_stop_ends_streams_whole), ENT_TEST(test_stop_is_prompt), {NULL, NULL}};
+                                          ENT_TEST(test_stop_ends_streams_whole), ENT_TEST(test_stop_is_prompt),
+                                          ENT_TEST(test_start_out_of_memory), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }
