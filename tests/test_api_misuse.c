@@ -29,7 +29,8 @@ static const char MISUSE_SCHEMA[] =
     "\"product\":{\"key\":\"string\",\"fields\":{"
     "\"price\":{\"id\":1,\"type\":\"float\"}}},"
     "\"order\":{\"key\":\"auto\",\"fields\":{"
-    "\"customer\":{\"id\":1,\"type\":\"ref\",\"to\":\"customer\"}}}}}";
+    "\"customer\":{\"id\":1,\"type\":\"ref\",\"to\":\"customer\"},"
+    "\"product\":{\"id\":2,\"type\":\"ref\",\"to\":\"product\"}}}}}";
 
 static const char OTHER_SCHEMA[] =
     "{\"schema\":\"other\",\"version\":1,\"types\":{\"other\":{\"key\":\"auto\",\"fields\":{}}}}";
@@ -41,6 +42,7 @@ typedef struct fixture {
     ent_store *s, *s2;
     const ent_type *cust, *prod, *cust2, *other; /* other: of sc_other, a schema no store has */
     const ent_field *email, *n, *blob, *tags, *dims, *ref, *email2;
+    const ent_field *pref; /* order.product: a ref to string keys */
     ent_entity *e;
     ent_key k1;
     ent_value v;
@@ -80,6 +82,7 @@ static int fx_open(fixture *f)
     f->tags = ent_type_field(f->cust, "tags");
     f->dims = ent_type_field(f->cust, "dims");
     f->ref = ent_type_field(ent_store_type(f->s, "order"), "customer");
+    f->pref = ent_type_field(ent_store_type(f->s, "order"), "product");
     f->email2 = ent_type_field(f->cust2, "email");
     if (ent_entity_new(&f->e, f->cust) || ent_entity_set_string(f->e, "email", "a@b") ||
         ent_entity_set_int(f->e, "n", 1) || ent_create(f->s, NULL, f->e))
@@ -192,6 +195,19 @@ static int find_value(fixture *f, const ent_field *fld, ent_value v)
 {
     ent_iter *it = NULL;
     int rc = ent_find(&it, f->s, NULL, fld, &v);
+    ent_iter_free(it);
+    return rc;
+}
+
+/* A range of fld bounded by from (which 0) or to (which 1). */
+static int range_bound(fixture *f, const ent_field *fld, int which, ent_value v)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    int rc;
+    if (which) o.to = &v;
+    else o.from = &v;
+    rc = ent_range(&it, f->s, NULL, fld, &o);
     ent_iter_free(it);
     return rc;
 }
@@ -804,6 +820,16 @@ static int error_set_null_fmt(void)
     X(range_s, ent_range((ent_iter **)&f->o1, NULL, NULL, f->n, NULL), ENT_INVALID, "store is NULL")       \
     X(range_f, ent_range((ent_iter **)&f->o1, f->s, NULL, NULL, NULL), ENT_INVALID, "field is NULL")       \
     X(range_opts_version, range_opts(f, 0, 0, NULL), ENT_INVALID, "version")                       \
+    /* a string made from NULL bounding a range over refs to string keys read as "": from the   \
+     * lowest, or (to) nothing at all, with ENT_OK */                                            \
+    X(range_from_null_ref, range_bound(f, f->pref, 0, ent_value_string(NULL)), ENT_INVALID,     \
+      "order.product: the range's from is a string value made from NULL")                       \
+    X(range_to_null_ref, range_bound(f, f->pref, 1, ent_value_string(NULL)), ENT_INVALID,       \
+      "order.product: the range's to is a string value made from NULL")                         \
+    X(range_from_null_bytes_ref, range_bound(f, f->pref, 0, ent_value_bytes(NULL, 3)), ENT_INVALID, "from NULL") \
+    X(range_from_null_str, range_bound(f, f->email, 0, ent_value_string(NULL)), ENT_INVALID, "customer.email: the range's from") \
+    X(range_to_null_str, range_bound(f, f->email, 1, ent_value_string(NULL)), ENT_INVALID, "customer.email: the range's to") \
+    X(range_empty_ref, NEUTRAL(range_bound(f, f->pref, 0, ent_value_string("")) == ENT_OK), ENT_OK, NULL) \
     X(range_opts_flags, range_opts(f, 1, 0x80, NULL), ENT_INVALID, "flags")                        \
     X(range_opts_resume, range_opts(f, 1, 0, "garbage"), ENT_INVALID, "resume")                    \
     X(range_opts_resume_empty, range_opts(f, 1, 0, ""), ENT_INVALID, "resume")                     \

@@ -299,6 +299,65 @@ static void test_kinds_pointer_and_copy_budget(void)
     ent_entity_free(e);
 }
 
+/* "[[...[0]...]]" with n arrays, into buf. */
+static const char *nested(char *buf, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) buf[k++] = '[';
+    buf[k++] = '0';
+    for (int i = 0; i < n; i++) buf[k++] = ']';
+    buf[k] = '\0';
+    return buf;
+}
+
+/* No patch builds a value nested deeper than a write takes (ENT__MAX_DEPTH levels of maps and
+ * arrays, counted from the field's own): each such op is refused naming its path and the limit,
+ * and leaves the entity as it was. They were taken, and the write refused the entity later. */
+static void test_depth_limit(void)
+{
+    ent_entity *e = with_attrs("{\"a\":{\"b\":1}}");
+    char patch[4096], deep[128], *before, *after;
+    size_t n = 0;
+    /* /attrs/a/x is inside attrs and a: 2 levels, and the value's arrays on top of them */
+    snprintf(patch, sizeof patch, "[{\"op\":\"add\",\"path\":\"/attrs/a/x\",\"value\":%s}]", nested(deep, ENT__MAX_DEPTH - 2));
+    ENT_OK_(jp(e, patch));
+    ENT_OK_(ent_entity_validate(e)); /* the deepest a write takes */
+    before = data_text(e);
+    snprintf(patch, sizeof patch, "[{\"op\":\"add\",\"path\":\"/attrs/a/y\",\"value\":%s}]", nested(deep, ENT__MAX_DEPTH - 1));
+    CU_ASSERT_EQUAL(jp(e, patch), ENT_INVALID);
+    ENT_ASSERT_MSG("product: JSON Patch op 0 (add \"/attrs/a/y\"): the value would be nested deeper than 24 levels");
+    snprintf(patch, sizeof patch, "[{\"op\":\"replace\",\"path\":\"/attrs/a/b\",\"value\":%s}]", nested(deep, ENT__MAX_DEPTH - 1));
+    CU_ASSERT_EQUAL(jp(e, patch), ENT_INVALID);
+    ENT_ASSERT_MSG("(replace \"/attrs/a/b\"): the value would be nested deeper than 24 levels");
+    /* a move or a copy of the deepest value one level down */
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"move\",\"from\":\"/attrs/a/x\",\"path\":\"/attrs/a/b\"},"
+                          "{\"op\":\"move\",\"from\":\"/attrs/a/b\",\"path\":\"/attrs/a/c\"},"
+                          "{\"op\":\"add\",\"path\":\"/attrs/a/d\",\"value\":{}},"
+                          "{\"op\":\"move\",\"from\":\"/attrs/a/c\",\"path\":\"/attrs/a/d/e\"}]"),
+                    ENT_INVALID);
+    ENT_ASSERT_MSG("op 3 (move \"/attrs/a/d/e\"): the value would be nested deeper than 24 levels");
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"copy\",\"from\":\"/attrs/a/x\",\"path\":\"/attrs/a/x/0\"}]"), ENT_INVALID);
+    ENT_ASSERT_MSG("op 0 (copy \"/attrs/a/x/0\"): the value would be nested deeper than 24 levels");
+    /* a value copied into itself a level deeper each time: refused at the op that passes 24,
+     * long before the copy budget (the value is small) */
+    n += (size_t)snprintf(patch + n, sizeof patch - n, "[{\"op\":\"add\",\"path\":\"/attrs/z\",\"value\":{}}");
+    for (int i = 0; i < 30; i++)
+        n += (size_t)snprintf(patch + n, sizeof patch - n, ",{\"op\":\"copy\",\"from\":\"/attrs/z\",\"path\":\"/attrs/z/k\"}");
+    snprintf(patch + n, sizeof patch - n, "]");
+    CU_ASSERT_EQUAL(jp(e, patch), ENT_INVALID);
+    /* op 22 leaves z 23 levels deep inside attrs: 24; op 23 would make it 25 */
+    ENT_ASSERT_MSG("op 23 (copy \"/attrs/z/k\"): the value would be nested deeper than 24 levels");
+    /* the whole data replaced */
+    snprintf(patch, sizeof patch, "[{\"op\":\"replace\",\"path\":\"\",\"value\":{\"attrs\":{\"q\":%s}}}]", nested(deep, ENT__MAX_DEPTH));
+    CU_ASSERT_EQUAL(jp(e, patch), ENT_INVALID);
+    ENT_ASSERT_MSG("op 0 (replace \"\"): field attrs would be nested deeper than 24 levels");
+    after = data_text(e);
+    CU_ASSERT_STRING_EQUAL(before, after);
+    free(before);
+    free(after);
+    ent_entity_free(e);
+}
+
 /* ---- random patches against a reference ------------------------------------------------- */
 
 static uint64_t rng;
@@ -571,7 +630,7 @@ int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_rfc_examples), ENT_TEST(test_declared_fields),
                                           ENT_TEST(test_move_copy_kinds),
-                                          ENT_TEST(test_kinds_pointer_and_copy_budget), ENT_TEST(test_random_against_reference),
+                                          ENT_TEST(test_kinds_pointer_and_copy_budget), ENT_TEST(test_depth_limit), ENT_TEST(test_random_against_reference),
                                           {NULL, NULL}};
     int rc = ent_test_run("json_patch", cases);
     ent_schema_free(shop);

@@ -161,6 +161,7 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
                               ent_http_args *args, ent_http_req *r);
 
 /* The event stream (stream.c). */
+/* Returns ENT_OK, or a code with ent_errmsg() saying why (the log unreadable, out of memory). */
 int ent_http__hub_start(ent_http *h);
 void ent_http__hub_stop(ent_http *h);  /* ends the streams and the follower */
 /* After hub_stop: waits up to ms for the streams' answers to be sent whole (their last, empty

@@ -716,10 +716,12 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     h->heartbeat_ms = o.heartbeat_ms ? o.heartbeat_ms : 15000;
     h->log = o.log;
     h->log_payload = o.log_payload;
+    /* each refusal says what it was making: a bare ENT_NOMEM left ent_errmsg() as it was, and
+     * `entity serve` printed the failure of an earlier call, or nothing */
     if (o.token) {
         if (!(h->token = strdup(o.token))) {
             free(h);
-            return ENT_NOMEM;
+            return start_refused(&o, ENT_NOMEM, "ent_http_start: out of memory copying the token");
         }
         h->token_len = strlen(h->token);
     }
@@ -728,14 +730,14 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         if (!(h->allow_hosts = strdup(o.allow_hosts))) {
             free(h->token);
             free(h);
-            return ENT_NOMEM;
+            return start_refused(&o, ENT_NOMEM, "ent_http_start: out of memory copying the allowed host names");
         }
     }
     if ((rc = ent_http__hub_start(h))) {
         free(h->token);
         free(h->allow_hosts);
         free(h);
-        return rc;
+        return start_refused(&o, rc, "ent_http_start: %s", ent_errmsg());
     }
     max_clients = o.max_clients ? o.max_clients : 1000;
     {

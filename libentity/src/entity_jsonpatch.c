@@ -39,6 +39,7 @@ typedef struct loc {
     char *seg;              /* the last segment (a free-form map's key) */
     size_t seglen;
     size_t top;             /* the top-level field the pointer is under */
+    size_t depth;           /* the maps and arrays the value named is inside (0: a field's value) */
 } loc;
 
 /* The message of a failed operation: "TYPE: JSON Patch op N (OP "PTR"): what". */
@@ -139,16 +140,55 @@ static int resolve(loc *l, ent_entity *e, const char *ptr, size_t n, const op_ct
         }
         if (child && child->k == EV_UNSET) child = NULL;
         if (last) {
+            l->depth = cur ? l->depth + 1 : 0;
             l->parent = cur;
             l->spec = cs;
             l->v = child;
             return ENT_OK;
         }
         if (!child) return op_err(o, ENT_CONFLICT, "goes through a value the data does not hold");
+        if (cur) l->depth++;
         cur = child;
         spec = cs;
     }
     return ENT_OK;
+}
+
+/* Whether v holds more than room levels of maps and arrays (v itself one when it is one). The
+ * walk goes no deeper than room + 1, whatever v holds. */
+static int too_deep(const ent_val *v, size_t room)
+{
+    size_t i;
+    switch (v->k) {
+    case EV_ARR:
+        if (!room) return 1;
+        for (i = 0; i < v->u.a.n; i++)
+            if (too_deep(&v->u.a.v[i], room - 1)) return 1;
+        return 0;
+    case EV_MAP:
+        if (!room) return 1;
+        for (i = 0; i < v->u.m.n; i++)
+            if (too_deep(&v->u.m.v[i], room - 1)) return 1;
+        return 0;
+    case EV_OBJ:
+        if (!room) return 1;
+        for (i = 0; i < v->u.o.n; i++)
+            if (too_deep(&v->u.o.kv[i].v, room - 1)) return 1;
+        return 0;
+    default: return 0;
+    }
+}
+
+/* ENT_INVALID when v put at l would be nested deeper than a stored value may be (ENT__MAX_DEPTH,
+ * which the setters and every write enforce): refused here, the patch built an entity no write
+ * took, and one deep enough (a value copied into itself, each copy a level deeper) for the
+ * recursive walks of every later call. */
+static int depth_check(const loc *l, const ent_val *v, const op_ctx *o)
+{
+    char what[96];
+    if (l->depth < ENT__MAX_DEPTH && !too_deep(v, ENT__MAX_DEPTH - l->depth)) return ENT_OK;
+    snprintf(what, sizeof what, "the value would be nested deeper than %d levels", ENT__MAX_DEPTH);
+    return op_err(o, ENT_INVALID, what);
 }
 
 /* The value named by l as JSON (a new reference). */
@@ -214,6 +254,13 @@ static int put_root(ent_entity *e, json_t *j, const op_ctx *o)
     rc = ent_entity_from_json(&n, e->type, text, strlen(text));
     free(text);
     if (rc) return op_prefix(o, rc);
+    for (size_t i = 0; i < e->type->n_fields; i++)
+        if (too_deep(&n->slots[i], ENT__MAX_DEPTH)) {
+            char what[ENT_NAME_MAX + 96];
+            snprintf(what, sizeof what, "field %s would be nested deeper than %d levels", e->type->fields[i]->name, ENT__MAX_DEPTH);
+            ent_entity_free(n);
+            return op_err(o, ENT_INVALID, what);
+        }
     for (size_t i = 0; i < e->type->n_fields; i++) {
         ent__val_clear(&e->slots[i]);
         if ((rc = ent__val_copy(&e->slots[i], &n->slots[i]))) break;
@@ -409,6 +456,12 @@ static int apply_op(ent_entity *e, json_t *op, op_ctx *o)
             rc = op_err(o, ENT_CONFLICT, "an index past the end of the array");
             goto out;
         }
+        /* a value moved no deeper than it was needs no walk (a move costs no more than its
+         * pointers); a copy walked it already */
+        if ((kind == OP_COPY || l.depth > f.depth) && (rc = depth_check(&l, &held, o))) {
+            ent__val_clear(&held);
+            goto out;
+        }
         rc = put(e, &l, &held, 1);
         goto out;
     }
@@ -449,6 +502,10 @@ static int apply_op(ent_entity *e, json_t *op, op_ctx *o)
     }
     if ((rc = ent__val_from_jsonv(&nv, l.spec, value))) {
         rc = op_prefix(o, rc);
+        goto out;
+    }
+    if ((rc = depth_check(&l, &nv, o))) {
+        ent__val_clear(&nv);
         goto out;
     }
     if ((rc = put(e, &l, &nv, kind == OP_ADD))) goto out;

@@ -296,16 +296,25 @@ static int ref_string_bound(const ent_field *f, const ent_value *v)
            (v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES);
 }
 
+/* ENT_INVALID when v is a string made from NULL (ent_value_string(NULL)) or bytes of a length
+ * at NULL, which (what): "the value", "the range's from", ... Checked before anything reads v:
+ * such a string has length 0, and read as "" it bounded a range over refs to string keys as ""
+ * does (from the lowest; to: nothing), a silent wrong answer. */
+static int null_value(const ent_field *f, const ent_value *v, const char *what)
+{
+    char path[160];
+    if ((v->kind != ENT_KIND_STRING && v->kind != ENT_KIND_BYTES) || v->v.s.ptr ||
+        (!v->v.s.len && v->kind == ENT_KIND_BYTES))
+        return ENT_OK;
+    return ent__err(ENT_INVALID, "%s: %s is a %s value made from NULL", ent__field_path(f, path, sizeof path), what,
+                    ent_kind_name(v->kind));
+}
+
 /* inexact: NULL for a range bound, else set when no stored value can equal v (see keys.h). */
 static int bound(const ent_store *s, ent_buf *b, const ent_field *f, const ent_value *v, int *inexact)
 {
     int none, rc;
-    if ((v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES) && !v->v.s.ptr &&
-        (v->v.s.len || v->kind == ENT_KIND_STRING)) {
-        char path[160];
-        return ent__err(ENT_INVALID, "%s: value of kind %s is NULL", ent__field_path(f, path, sizeof path),
-                        ent_kind_name(v->kind));
-    }
+    if ((rc = null_value(f, v, "the value"))) return rc;
     if (inexact && ref_string_bound(f, v) && (v->v.s.len == 0 || v->v.s.len > ENT_KEY_STRING_MAX)) {
         /* A look-up of a string no key can be ("" or over 255 bytes) finds nothing, as a range
          * bounded by it holds no such key (it was "invalid key" here and a bound there). */
@@ -352,6 +361,9 @@ int ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
     *out = NULL;
     if ((rc = iter_new(&it, s, txn, opts))) return rc;
     if ((rc = index_of(it, f))) goto fail;
+    if (opts && ((opts->from && (rc = null_value(it->f, opts->from, "the range's from"))) ||
+                 (opts->to && (rc = null_value(it->f, opts->to, "the range's to")))))
+        goto fail;
     /* "" over refs to string keys (no key is empty): as a lower bound, below every key; as an
      * upper one (exclusive), nothing is below it. */
     if (opts && opts->from && !(ref_string_bound(it->f, opts->from) && opts->from->v.s.len == 0)) {

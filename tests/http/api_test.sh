@@ -565,6 +565,17 @@ stop_server
 # the token file is read with a bound (/dev/zero ran until memory was exhausted), and a NUL byte is
 # refused (the token served was cut at it: "abc\0def" served as "abc")
 timeout 60 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file /dev/zero 2>"$work/err"; [ $? = 1 ] && grep -q "too long for a token" "$work/err" && ok || bad "--token-file /dev/zero: $(cat "$work/err")"
+# the token's bound (4096 bytes) applies after the trailing blanks are trimmed: a 4096-byte token
+# with 64 blanks after it was "too long" (the line was cut at 4160 bytes, whatever came next)
+tok4096=$(head -c 4096 /dev/zero | tr '\0' 't')
+{ printf '%s' "$tok4096"; printf '%64s\n' ''; } >"$work/token4096"
+start_server "$S" --token-file "$work/token4096" || exit 1
+req GET /api/stat -H "Authorization: Bearer $tok4096"; want 200 "a 4096-byte token with 64 trailing blanks"
+stop_server
+{ printf '%s\t' "$tok4096"; printf '%70000s\r\n' ''; } >"$work/tokenpad"
+timeout 60 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/tokenpad" 2>"$work/err"; [ $? = 1 ] && grep -q "too long for a token (over 65536 bytes" "$work/err" && ok || bad "a token with 70000 blanks: $(cat "$work/err")"
+{ printf '%st' "$tok4096"; printf '%64s\n' ''; } >"$work/token4097"
+timeout 60 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/token4097" 2>"$work/err"; [ $? = 1 ] && grep -q "too long for a token (4096 bytes at most" "$work/err" && ok || bad "a 4097-byte token: $(cat "$work/err")"
 printf 'abc\0def\n' >"$work/tokennul"
 timeout 60 "$E" -s "$S" serve --listen 127.0.0.1:0 --token-file "$work/tokennul" 2>"$work/err"; [ $? = 1 ] && grep -q "holds a NUL byte" "$work/err" && ok || bad "a token with NUL: $(cat "$work/err")"
 "$E" -s "$S" serve --listen nowhere 2>"$work/err"; [ $? = 2 ] && grep -q "ADDR:PORT" "$work/err" && ok || bad "bad --listen: $(cat "$work/err")"

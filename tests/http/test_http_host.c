@@ -36,6 +36,40 @@ int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
     return rc;
 }
 
+/* The follower's waits for the log (the binary is linked with -Wl,--wrap=ent_log_wait): the
+ * longest timeout one asked for, and how many there were. Nothing ends such a wait but a commit or
+ * its timeout, and a stop joins the follower: that timeout is how late a stop can be. */
+static int wait_max_ms, wait_calls;
+
+int __real_ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms);
+int __wrap_ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms);
+int __wrap_ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms)
+{
+    int had = __atomic_load_n(&wait_max_ms, __ATOMIC_RELAXED);
+    /* a negative timeout waits forever: the longest of all */
+    int want = timeout_ms < 0 ? __INT_MAX__ : timeout_ms;
+    while (want > had && !__atomic_compare_exchange_n(&wait_max_ms, &had, want, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    __atomic_add_fetch(&wait_calls, 1, __ATOMIC_RELEASE);
+    return __real_ent_log_wait(out_last, s, after_seq, timeout_ms);
+}
+
+/* strdup() of the library and the server (-Wl,--wrap=strdup): the one numbered fail_strdup_at
+ * from when it is set fails (the counter is the test's thread's own: the server's threads are
+ * not armed). */
+static _Thread_local int fail_strdup_at, strdup_count;
+
+char *__real_strdup(const char *s);
+char *__wrap_strdup(const char *s);
+char *__wrap_strdup(const char *s)
+{
+    if (fail_strdup_at && ++strdup_count == fail_strdup_at) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_strdup(s);
+}
+
 static void *real_fn(const char *name)
 {
     void *f = dlsym(RTLD_NEXT, name);
@@ -51,7 +85,7 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
     ssize_t (*real)(int, const void *, size_t, int);
     void *f = real_fn("send");
     memcpy(&real, &f, sizeof real);
-    if (__atomic_load_n(&slow_sends, __ATOMIC_ACQUIRE)) usleep(400 * 1000); /* longer than the follower's wait (250 ms) that a stop joins */
+    if (__atomic_load_n(&slow_sends, __ATOMIC_ACQUIRE)) usleep(400 * 1000); /* longer than the stop's own steps (the follower's wait: 50 ms) */
     return real(fd, buf, len, flags);
 }
 
@@ -60,7 +94,7 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     ssize_t (*real)(int, const struct msghdr *, int);
     void *f = real_fn("sendmsg");
     memcpy(&real, &f, sizeof real);
-    if (__atomic_load_n(&slow_sends, __ATOMIC_ACQUIRE)) usleep(400 * 1000); /* longer than the follower's wait (250 ms) that a stop joins */
+    if (__atomic_load_n(&slow_sends, __ATOMIC_ACQUIRE)) usleep(400 * 1000); /* longer than the stop's own steps (the follower's wait: 50 ms) */
     return real(fd, msg, flags);
 }
 
@@ -654,11 +688,73 @@ static void test_stop_ends_streams_whole(void)
     ent_schema_free(sc);
 }
 
+/* A stop is prompt: the follower never blocks in a wait it cannot leave for longer than 50 ms
+ * (it waited 250 ms at once, which every stop, and `entity serve`'s exit on SIGTERM, joined).
+ * The mechanism is asserted, not the stop's duration: the waits' timeouts are what bound it. */
+static void test_stop_is_prompt(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.listen = "127.0.0.1:0";
+    __atomic_store_n(&wait_max_ms, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&wait_calls, 0, __ATOMIC_RELAXED);
+    ENT_OK_(ent_http_start(&h, s, &o));
+    /* an idle log: the follower waits, again and again (bounded: 10 s ends a broken run) */
+    for (int i = 0; i < 1000 && __atomic_load_n(&wait_calls, __ATOMIC_ACQUIRE) < 3; i++) usleep(10 * 1000);
+    ent_http_stop(h);
+    CU_ASSERT(__atomic_load_n(&wait_calls, __ATOMIC_ACQUIRE) >= 3);
+    CU_ASSERT(__atomic_load_n(&wait_max_ms, __ATOMIC_RELAXED) > 0);
+    CU_ASSERT(__atomic_load_n(&wait_max_ms, __ATOMIC_RELAXED) <= 50);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
+/* A start that runs out of memory copying its options says which (it returned ENT_NOMEM with no
+ * message: `entity serve` printed an earlier call's failure or none), and frees what it made. */
+static void test_start_out_of_memory(void)
+{
+    static const struct {
+        int at;
+        const char *token, *hosts, *want;
+    } rows[] = {
+        {1, "s3cret", NULL, "copying the token"},
+        {2, "s3cret", "example.org", "copying the allowed host names"},
+        {1, NULL, "example.org", "copying the allowed host names"},
+    };
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        ent_http *h = NULL;
+        ent_http_opts o = ENT_HTTP_OPTS_INIT;
+        int rc;
+        o.listen = "127.0.0.1:0";
+        o.token = rows[i].token;
+        o.allow_hosts = rows[i].hosts;
+        ent_error_set(ENT_IO, "STALE");
+        strdup_count = 0;
+        fail_strdup_at = rows[i].at;
+        rc = ent_http_start(&h, s, &o);
+        fail_strdup_at = 0;
+        CU_ASSERT_EQUAL(rc, ENT_NOMEM);
+        CU_ASSERT_PTR_NULL(h);
+        if (!strstr(ent_errmsg(), rows[i].want)) fprintf(stderr, "\n  row %zu: \"%s\"", i, ent_errmsg());
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), rows[i].want));
+        ent_http_stop(h);
+    }
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
                                           ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
                                           ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), ENT_TEST(test_heartbeat_wall_clock_step_back),
-                                          ENT_TEST(test_stop_ends_streams_whole), {NULL, NULL}};
+                                          ENT_TEST(test_stop_ends_streams_whole), ENT_TEST(test_stop_is_prompt),
+                                          ENT_TEST(test_start_out_of_memory), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }

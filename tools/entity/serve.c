@@ -29,41 +29,50 @@ static void log_line(const char *line, void *payload)
 
 /* The longest token taken: far above any bearer token, far below the 16 KiB a request head holds. */
 #define TOKEN_MAX 4096
+/* The longest first line read: the token and the blanks after it, which are trimmed (an editor's
+ * or a generator's padding), so the token's bound applies after the trim. */
+#define TOKEN_LINE_MAX (64 * 1024)
 
-/* The token: the file's first line, without its line end. Returns 0, or 1 with a message. Read
- * with a bound (getline() read --token-file /dev/zero until memory ran out), and a NUL byte is
- * refused: the token is a C string, and "abc\0def" served as the token "abc". */
+/* The token: the file's first line, without its line end and trailing blanks. Returns 0, or 1
+ * with a message. Read with a bound (getline() read --token-file /dev/zero until memory ran out),
+ * and a NUL byte is refused: the token is a C string, and "abc\0def" served as the token "abc". */
 static int read_token(char **out, const char *path)
 {
     FILE *f = fopen(path, "r");
     char *line = NULL;
     size_t n = 0;
-    int c = 0, err = 0, cut;
+    int c = 0, err = 0, cut = 0;
     const char *bad = NULL;
     if (!f) {
         msg("serve: --token-file %s: %s", path, strerror(errno));
         return 1;
     }
-    if (!(line = malloc(TOKEN_MAX + 65))) {
+    if (!(line = malloc(TOKEN_LINE_MAX + 1))) {
         fclose(f);
         msg("serve: --token-file %s: out of memory", path);
         return 1;
     }
-    /* the token and some blanks after it at most: a line cut there is too long, whatever follows */
-    while (n < TOKEN_MAX + 64 && (c = getc(f)) != EOF && c != '\n') line[n++] = (char)c;
-    cut = n == TOKEN_MAX + 64;
+    while (n < TOKEN_LINE_MAX && (c = getc(f)) != EOF && c != '\n') line[n++] = (char)c;
+    /* a line of exactly TOKEN_LINE_MAX bytes is whole when its end comes next (it was cut
+     * whatever followed, so a 4096-byte token with its 64 blanks was "too long") */
+    if (n == TOKEN_LINE_MAX && (c = getc(f)) != EOF && c != '\n') cut = 1;
     if (ferror(f)) err = errno;
     fclose(f);
     line[n] = '\0';
     while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = '\0';
     if (err) bad = strerror(err);
-    else if (cut || n > TOKEN_MAX) bad = "its first line is too long for a token (4096 bytes at most)";
+    else if (cut) bad = "its first line is too long for a token (over 65536 bytes; a token is 4096 bytes at most)";
+    else if (n > TOKEN_MAX) bad = "its first line is too long for a token (4096 bytes at most, after trailing blanks)";
     else if (memchr(line, '\0', n)) bad = "its first line holds a NUL byte";
     else if (!n) bad = "no token in its first line";
     if (bad) {
         free(line);
         msg("serve: --token-file %s: %s", path, bad);
         return 1;
+    }
+    {
+        char *fit = realloc(line, n + 1); /* the line's room, not kept for the server's life */
+        if (fit) line = fit;
     }
     *out = line;
     return 0;

@@ -320,7 +320,7 @@ ENT_EXTERN(ent_value) ent_value_int(int64_t i);
 ENT_EXTERN(ent_value) ent_value_uint(uint64_t u);
 ENT_EXTERN(ent_value) ent_value_float(double f);
 ENT_EXTERN(ent_value) ent_value_timestamp(int64_t ns);
-ENT_EXTERN(ent_value) ent_value_string(const char *s); /* borrows s; NULL: a look-up is ENT_INVALID */
+ENT_EXTERN(ent_value) ent_value_string(const char *s); /* borrows s; NULL: a look-up or a range bound with it is ENT_INVALID */
 ENT_EXTERN(ent_value) ent_value_bytes(const void *p, size_t len);
 
 /* Room for any bytes value ent_value_parse() can decode for a look-up (index values are at most
@@ -367,7 +367,7 @@ ENT_EXTERN(int) ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, co
  * sorts above +inf, and a range without `to` stops below it unless `from` is NaN. opts: NULL for
  * defaults. out: the caller frees it with ent_iter_free() (before the txn ends).
  * Returns as ent_find(), plus ENT_INVALID (opts of another version, unknown flags, a resume token
- * of another index). */
+ * of another index, a bound made from NULL: ent_value_string(NULL), bytes of a length at NULL). */
 ENT_EXTERN(int) ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f,
                           const ent_range_opts *opts);
 
