@@ -80,6 +80,7 @@ typedef struct lwal {
     unsigned char *img;
     size_t img_cap;
     uint64_t written; /* the file's size, as far as this process knows */
+    int recovered;    /* this open put the records back: the shared state is another boot's */
     XXH3_state_t *xs;
 } lwal;
 
@@ -338,7 +339,10 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
             goto fail;
         }
         if (lock_byte(w->fd, F_WRLCK, LOCK_OPEN, 0) == 0) {
-            if (read_hdr(w->fd, &h) && needs_recovery(w, &h)) rc = recover(w, dir, &h);
+            if (read_hdr(w->fd, &h) && needs_recovery(w, &h)) {
+                rc = recover(w, dir, &h);
+                w->recovered = 1;
+            }
             lock_byte(w->fd, F_RDLCK, LOCK_OPEN, 0); /* back to shared: converts in place */
             if (rc) goto fail;
             break;
@@ -372,8 +376,10 @@ void ent__lmdb_wal_attach(lenv *e)
     _Static_assert(sizeof(lnotify) <= SHARED_OFF && SHARED_OFF + sizeof(wal_shared) <= 4096, "notify page layout");
     struct stat st;
     if (e->wal && !e->wal->read_only && e->nt && e->nt_writable && e->ntfd >= 0 && fstat(e->ntfd, &st) == 0 &&
-        st.st_size >= 4096)
+        st.st_size >= 4096) {
         e->wal->sh = (wal_shared *)((char *)e->nt + SHARED_OFF);
+        if (e->wal->recovered) e->wal->sh->magic = 0; /* what it says is before the recovery */
+    }
 }
 
 void ent__lmdb_wal_close(lenv *e, int in_child)
