@@ -77,6 +77,8 @@ typedef struct lwal {
     uint64_t free_gen, free_txn;
     uint64_t *dirty;
     size_t dirty_cap;
+    wal_page *ent;
+    size_t ent_cap;
     unsigned char *img;
     size_t img_cap;
     uint64_t written; /* the file's size, as far as this process knows */
@@ -213,9 +215,9 @@ static int scan_records(lwal *w, const wal_hdr *h, int dfd, int apply, uint64_t 
         if (off + sizeof r > (uint64_t)st.st_size || full_pread(w->fd, &r, sizeof r, (off_t)off)) break;
         if (r.magic != REC_MAGIC || r.gen != h->gen || r.prev != last || r.txn <= last || r.psize != h->psize) break;
         uint64_t room = (uint64_t)st.st_size - off - sizeof r;
-        if (r.npages > room / (8 + (uint64_t)r.psize)) break;
-        size_t body = (size_t)(r.npages * (8 + (uint64_t)r.psize) + META_LEN);
-        if (body > room) break;
+        if (r.npages > room / sizeof(wal_page) || r.bytes > room || r.npages * sizeof(wal_page) + META_LEN + r.bytes > room)
+            break;
+        size_t body = (size_t)(r.npages * sizeof(wal_page) + META_LEN + r.bytes);
         if (body > cap) {
             unsigned char *nb = realloc(buf, body);
             if (!nb) {
@@ -232,13 +234,31 @@ static int scan_records(lwal *w, const wal_hdr *h, int dfd, int apply, uint64_t 
         XXH3_64bits_update(w->xs, &r, sizeof r);
         XXH3_64bits_update(w->xs, buf, body);
         if (XXH3_64bits_digest(w->xs) != want) break;
-        const unsigned char *meta = buf + r.npages * 8, *img = meta + META_LEN;
+        const unsigned char *meta = buf + r.npages * sizeof(wal_page), *img = meta + META_LEN;
         if (get64(meta + OFF_TXNID) != r.txn || (uint32_t)get64(meta + OFF_MAGIC) != MDB_MAGIC_V) break;
+        /* the entries must account for the images exactly (a checksum collision aside, a bug) */
+        uint64_t sum = 0;
+        int sane = 1;
+        for (uint64_t i = 0; i < r.npages && sane; i++) {
+            wal_page pe;
+            memcpy(&pe, buf + i * sizeof pe, sizeof pe);
+            sane = pe.lo <= pe.hi && pe.hi <= r.psize;
+            sum += pe.lo + (r.psize - pe.hi);
+        }
+        if (!sane || sum != r.bytes) break;
         if (apply) {
+            unsigned char *page = malloc(r.psize);
+            if (!page) err = ENOMEM;
             for (uint64_t i = 0; i < r.npages && !err; i++) {
-                uint64_t pg = get64(buf + i * 8);
-                err = full_pwrite(dfd, img + i * r.psize, r.psize, (off_t)(pg * r.psize));
+                wal_page pe;
+                memcpy(&pe, buf + i * sizeof pe, sizeof pe);
+                memcpy(page, img, pe.lo);
+                memset(page + pe.lo, 0, pe.hi - pe.lo);
+                memcpy(page + pe.hi, img + pe.lo, r.psize - pe.hi);
+                img += pe.lo + (r.psize - pe.hi);
+                err = full_pwrite(dfd, page, r.psize, (off_t)(pe.pgno * r.psize));
             }
+            free(page);
             if (err) break;
         }
         memcpy(meta_out, meta, META_LEN);
@@ -393,6 +413,7 @@ void ent__lmdb_wal_close(lenv *e, int in_child)
     free(w->free);
     free(w->nfree);
     free(w->dirty);
+    free(w->ent);
     free(w->img);
     free(w);
     e->wal = NULL;
@@ -687,16 +708,53 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
         }
         k += run;
     }
-    wal_rec r = {REC_MAGIC, w->psize, sh->gen, sh->last_txn, s, nd, 0};
+    /* each page's entry, and its image without the unused middle of a branch or leaf page; an
+     * overflow page's run (its first page says how many follow, all allocated with it) whole */
+    if (w->ent_cap < nd) {
+        wal_page *p = realloc(w->ent, nd * sizeof *p);
+        if (!p) {
+            mrc = ENOMEM;
+            goto out;
+        }
+        w->ent = p;
+        w->ent_cap = nd;
+    }
+    size_t kept = 0;
+    uint64_t raw_until = 0; /* overflow pages up to here are data, not headers */
+    for (size_t k = 0; k < nd; k++) {
+        const unsigned char *pg = w->img + k * w->psize;
+        uint32_t lo = w->psize, hi = w->psize;
+        uint16_t flags, lower, upper;
+        memcpy(&flags, pg + PG_FLAGS, 2);
+        memcpy(&lower, pg + PG_LOWER, 2);
+        memcpy(&upper, pg + PG_UPPER, 2);
+        if (w->dirty[k] <= raw_until) {
+            /* an overflow page's data */
+        } else if ((flags & P_OVERFLOW) && get64(pg) == w->dirty[k]) {
+            uint32_t n;
+            memcpy(&n, pg + PG_LOWER, 4);
+            raw_until = w->dirty[k] + (n ? n - 1 : 0);
+        } else if ((flags & (P_BRANCH | P_LEAF)) && !(flags & (P_LEAF2 | P_OVERFLOW | P_META)) && get64(pg) == w->dirty[k] &&
+                   lower >= 16 && lower <= upper && upper <= w->psize) {
+            lo = lower;
+            hi = upper;
+        }
+        w->ent[k] = (wal_page){w->dirty[k], lo, hi};
+        memmove(w->img + kept, pg, lo);
+        kept += lo;
+        memmove(w->img + kept, pg + hi, w->psize - hi);
+        kept += w->psize - hi;
+    }
+    wal_rec r = {REC_MAGIC, w->psize, sh->gen, sh->last_txn, s, nd, kept, 0};
     XXH3_64bits_reset(w->xs);
     XXH3_64bits_update(w->xs, &r, sizeof r);
-    XXH3_64bits_update(w->xs, w->dirty, nd * 8);
+    XXH3_64bits_update(w->xs, w->ent, nd * sizeof *w->ent);
     XXH3_64bits_update(w->xs, meta, META_LEN);
-    XXH3_64bits_update(w->xs, w->img, bytes);
+    XXH3_64bits_update(w->xs, w->img, kept);
     r.csum = XXH3_64bits_digest(w->xs);
-    struct iovec iov[4] = {{&r, sizeof r}, {w->dirty, nd * 8}, {meta, META_LEN}, {w->img, bytes}};
+    struct iovec iov[4] = {{&r, sizeof r}, {w->ent, nd * sizeof *w->ent}, {meta, META_LEN}, {w->img, kept}};
     uint64_t off = sh->end_off;
-    if ((mrc = extend(w, off + sizeof r + nd * 8 + META_LEN + bytes))) goto out;
+    if ((mrc = extend(w, off + sizeof r + nd * sizeof *w->ent + META_LEN + kept))) goto out;
     int k = 0;
     while (k < 4) {
         ssize_t wr = pwritev(w->fd, iov + k, 4 - k, (off_t)off);

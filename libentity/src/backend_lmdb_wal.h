@@ -20,8 +20,17 @@ _Static_assert(HDR_SIZE >= 88 + META_LEN, "header size");
 #define LOCK_LOG 0
 #define LOCK_OPEN 1
 
-/* LMDB 0.9's meta page (mdb.c: MDB_page's 16-byte header, then MDB_meta), as on the disk. */
+/* LMDB 0.9's pages (mdb.c: MDB_page's 16-byte header: mp_pgno, mp_pad, mp_flags, mp_lower and
+ * mp_upper, or mp_pages for an overflow page; then MDB_meta on a meta page), as on the disk. */
 #define MDB_MAGIC_V 0xBEEFC0DEu
+#define PG_FLAGS 10
+#define PG_LOWER 12
+#define PG_UPPER 14
+#define P_BRANCH 0x01
+#define P_LEAF 0x02
+#define P_OVERFLOW 0x04
+#define P_META 0x08
+#define P_LEAF2 0x20
 #define OFF_MAGIC 16
 #define OFF_LAST_PG 136
 #define OFF_TXNID 144
@@ -41,16 +50,25 @@ typedef struct wal_hdr {
     unsigned char meta[256];
 } wal_hdr;
 
-/* A record: this header, npages page numbers (uint64_t), the META_LEN first bytes of the meta
- * page of snapshot txn, then the npages page images of psize bytes each, in that order. */
+/* A record: this header, npages wal_page entries, the META_LEN first bytes of the meta page of
+ * snapshot txn, then the pages' images, in that order. A branch or leaf page's image leaves out
+ * the unused bytes between its node pointers and its nodes (mp_lower to mp_upper: LMDB never reads
+ * them; a replay writes zeros there): a third to a half of a page after random inserts. */
 typedef struct wal_rec {
     uint32_t magic;
     uint32_t psize;
     uint64_t gen;
-    uint64_t prev; /* the txn the previous record ended at, or the base */
-    uint64_t txn;  /* the snapshot this record brings data.mdb to */
+    uint64_t prev;  /* the txn the previous record ended at, or the base */
+    uint64_t txn;   /* the snapshot this record brings data.mdb to */
     uint64_t npages;
-    uint64_t csum; /* XXH3 of this header (csum 0), the page numbers, the meta and the images */
+    uint64_t bytes; /* of the images */
+    uint64_t csum;  /* XXH3 of this header (csum 0), the entries, the meta and the images */
 } wal_rec;
+
+/* A page's image is its bytes [0, lo) and [hi, psize): lo = hi = psize for a whole page. */
+typedef struct wal_page {
+    uint64_t pgno;
+    uint32_t lo, hi;
+} wal_page;
 
 #endif
