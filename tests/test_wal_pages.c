@@ -5,13 +5,20 @@
  * snapshot, a lazy handle's unlogged commits between) data.mdb is read whole before and after:
  * every page whose bytes changed must be in the commit's record, with the bytes it has now, and
  * the record's meta page must be the one data.mdb has. A page missed here is a page a power cut
- * could leave old under a meta page that points at it. */
+ * could leave old under a meta page that points at it.
+ *
+ * Also: several processes logging in one file, with a lazy one between them, and the file written
+ * over from its start after a checkpoint, each followed by a reboot played on a copy (the records
+ * put back over data.mdb); a read-only open that finds records of another boot. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "backend_lmdb_int.h"
 #include "backend_lmdb_wal.h"
@@ -156,10 +163,9 @@ static void check_commit(ent_store *s, const file *before, file *after, file *wa
     checked++;
 }
 
-static int put_item(ent_store *s, ent_txn *t, unsigned k, uint64_t *rng, int update)
+static int put_blob(ent_store *s, ent_txn *t, unsigned k, uint64_t *rng, int update, size_t blen)
 {
     char key[32], name[48];
-    size_t blen = test_rand_next(rng) % 4 == 0 ? (size_t)(test_rand_next(rng) % 12000) : (size_t)(test_rand_next(rng) % 300);
     unsigned char *blob = malloc(blen + 1);
     ent_entity *e = NULL;
     int rc;
@@ -176,6 +182,18 @@ static int put_item(ent_store *s, ent_txn *t, unsigned k, uint64_t *rng, int upd
     ent_entity_free(e);
     free(blob);
     return rc;
+}
+
+static int put_item(ent_store *s, ent_txn *t, unsigned k, uint64_t *rng, int update)
+{
+    size_t blen = test_rand_next(rng) % 4 == 0 ? (size_t)(test_rand_next(rng) % 12000) : (size_t)(test_rand_next(rng) % 300);
+    return put_blob(s, t, k, rng, update, blen);
+}
+
+/* A create of key k (a number past what the random rounds use) with a value of blen bytes. */
+static int put_item_sized(ent_store *s, unsigned k, uint64_t *rng, size_t blen)
+{
+    return put_blob(s, NULL, 100000 + k, rng, 0, blen);
 }
 
 static int del_item(ent_store *s, ent_txn *t, unsigned k)
@@ -255,10 +273,182 @@ static void t_every_changed_page_is_logged(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A copy of dir's data.mdb and write-ahead file as the next boot finds them (the header says
+ * another boot wrote it): into out. */
+static void reboot_copy(const char *from_dir, const char *out)
+{
+    static const char *const names[] = {"data.mdb", "wal"};
+    ent_test_rm_rf(out);
+    CU_ASSERT_EQUAL_FATAL(mkdir(out, 0755), 0);
+    for (int i = 0; i < 2; i++) {
+        char from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 16], buf[65536];
+        CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/%s", from_dir, names[i]) == 0);
+        CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/%s", out, names[i]) == 0);
+        int in = open(from, O_RDONLY), o = open(to, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        CU_ASSERT_FATAL(in >= 0 && o >= 0);
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0) CU_ASSERT_FATAL(write(o, buf, (size_t)n) == n);
+        close(in);
+        if (i == 1) {
+            wal_hdr h;
+            CU_ASSERT_FATAL(pread(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
+            memset(h.boot, 0, sizeof h.boot);
+            memcpy(h.boot, "a later boot", 12);
+            h.csum = 0;
+            h.csum = XXH3_64bits(&h, sizeof h);
+            CU_ASSERT_FATAL(pwrite(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
+        }
+        close(o);
+    }
+}
+
+static uint64_t count_in(const char *d)
+{
+    ent_store *s = NULL;
+    uint64_t n = 0, probs = 9;
+    ENT_OK_(ent_store_open(&s, d, NULL, NULL));
+    if (!s) return 0;
+    ENT_OK_(ent_count(&n, s, NULL, ent_store_type(s, "item")));
+    ENT_OK_(ent_store_verify(&probs, s, NULL, NULL));
+    CU_ASSERT_EQUAL(probs, 0);
+    ent_store_close(s);
+    return n;
+}
+
+/* Child: n creates of its own keys (prefix p) through a handle of durability dur, then _exit
+ * without closing when die (as a crash would leave the files), else after closing. */
+static void child_writes(const char *d, const char *p, int n, ent_durability dur, int die)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.durability = dur;
+    if (ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w") || ent_store_open(&s, d, sc, &o)) _exit(2);
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        ent_entity *e = NULL;
+        snprintf(key, sizeof key, "%s%05d", p, i);
+        ent_key k = ent_key_str(key);
+        if (ent_entity_new(&e, ent_store_type(s, "item")) || ent_entity_set_key(e, &k) ||
+            ent_entity_set_string(e, "name", key) || ent_entity_set_int(e, "n", i) || ent_create(s, NULL, e))
+            _exit(3);
+        ent_entity_free(e);
+    }
+    if (die) _exit(0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    _exit(0);
+}
+
+/* Three processes log durable creates in one file at once, a fourth writes through a lazy handle
+ * (each of its commits ends the file's generation; the next durable one begins another), and the
+ * last of them exits without closing: every create is there, and again after a reboot. */
+static void t_processes_share_the_file(void)
+{
+    static const char *const pre[] = {"a", "b", "c", "L"};
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    pid_t pid[4];
+    ENT_TEST_MKDTEMP(dir, "wal-procs");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o)); /* made, then closed: the children open it */
+    ent_store_close(s);
+    ent_schema_free(sc);
+    fflush(stdout);
+    for (int i = 0; i < 4; i++) {
+        pid[i] = fork();
+        CU_ASSERT_FATAL(pid[i] >= 0);
+        if (pid[i] == 0) child_writes(dir, pre[i], i == 3 ? 60 : 300, i == 3 ? ENT_LAZY : ENT_DURABLE, i == 2);
+    }
+    for (int i = 0; i < 4; i++) {
+        int st = 0;
+        waitpid(pid[i], &st, 0);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy(dir, rb);
+    CU_ASSERT_EQUAL(count_in(dir), 960);
+    CU_ASSERT_EQUAL(count_in(rb), 960);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* Past WAL_CKPT_BYTES of records a checkpoint starts the file over from its start: records of
+ * the new generation overwrite the old ones' blocks, and a reboot replays only the new. */
+static void t_file_written_over(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], path[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    struct stat st;
+    uint64_t rng = 77, n = 0, gen0 = 0;
+    wal_hdr h;
+    ENT_TEST_MKDTEMP(dir, "wal-over");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    CU_ASSERT_FATAL(ent_test_fmt(path, sizeof path, "%s/wal", dir) == 0);
+    int fd = open(path, O_RDONLY);
+    CU_ASSERT_FATAL(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    gen0 = h.gen;
+    /* 12 KB values: each create logs a few overflow pages; until the generation moves twice */
+    for (unsigned i = 0; i < 200000 && h.gen < gen0 + 2; i++) {
+        ENT_OK_(put_item_sized(s, i, &rng, 12000));
+        n++;
+        CU_ASSERT_FATAL(pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    }
+    CU_ASSERT(h.gen >= gen0 + 2);
+    CU_ASSERT(fstat(fd, &st) == 0 && (uint64_t)st.st_size < 2 * WAL_CKPT_BYTES); /* written over, not grown */
+    close(fd);
+    for (int i = 0; i < 20; i++) ENT_OK_(put_item_sized(s, (unsigned)n++, &rng, 12000)); /* records of the new generation */
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy(dir, rb);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(count_in(rb), n);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* A read-only open cannot put records back: after a reboot it is refused, naming what to do,
+ * until a writer has opened the store once; and a clean close leaves nothing to put back. */
+static void t_read_only_after_reboot(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *ro = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, roo = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 5;
+    roo.read_only = 1;
+    ENT_TEST_MKDTEMP(dir, "wal-ro");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 30; i++) ENT_OK_(put_item_sized(s, i, &rng, 100));
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy(dir, rb); /* while open: the file is active */
+    ENT_CHECK_RC(ent_store_open(&ro, rb, NULL, &roo), ENT_READONLY);
+    ENT_ASSERT_MSG("open it once with write access");
+    CU_ASSERT_EQUAL(count_in(rb), 30); /* a writer's open puts them back */
+    ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
+    ent_store_close(ro);
+    ent_store_close(s); /* the last close: a checkpoint ends the file's generation */
+    reboot_copy(dir, rb);
+    ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
+    ent_store_close(ro);
+    ent_schema_free(sc);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_every_changed_page_is_logged),
+        ENT_TEST(t_processes_share_the_file),
+        ENT_TEST(t_file_written_over),
+        ENT_TEST(t_read_only_after_reboot),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);
