@@ -573,6 +573,23 @@ static int l_sync(ent_bk *vbe, int force)
         ent__lmdb_notify_bump(e);
         return ENT_OK;
     }
+    if (force && ent__lmdb_wal_usable(e)) {
+        /* Every commit visible now made durable: the records through it synced, or, when one is
+         * not logged (its record failed), data.mdb synced and a new generation of the write-ahead
+         * file based there; else a reboot would put back records that end before a commit a
+         * reader saw (the relay publishes what ent_store_sync() covered). Between a durable
+         * commit and its record the committing thread holds the process's writer, which this
+         * takes, and the file's lock keeps other processes' writers out. */
+        int rc = writer_lock(e);
+        if (rc) return rc;
+        if (!(rc = ent__lmdb_wal_lock(e, 1)) && !(rc = ent__lmdb_hold_acquire(e))) {
+            rc = ent__lmdb_wal_sync_visible(e);
+            ent__lmdb_hold_release(e);
+        }
+        ent__lmdb_wal_unlock(e);
+        writer_unlock(e);
+        return rc;
+    }
     if ((mrc = mdb_env_sync(e->env, 1))) {
         if (force) return ent__lmdb_lerr(mrc, "store %s: syncing its file: the commits so far are not known to be on disk", e->path);
         return ent__lmdb_werr(e, mrc, "syncing a commit", 1);

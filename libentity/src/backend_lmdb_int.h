@@ -285,9 +285,14 @@ int ent__lmdb_wal_lock(lenv *e, int durable);
 void ent__lmdb_wal_unlock(lenv *e);
 int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock);
 int ent__lmdb_wal_logging(const lenv *e);
+/* 1 when durable commits of e can go to the file (it is open, with its shared state). */
+int ent__lmdb_wal_usable(const lenv *e);
 int ent__lmdb_wal_before_commit(lenv *e, uint64_t x);
 int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn);
 int ent__lmdb_wal_fallback(lenv *e);
+/* Under wmu, the file's lock and a hold: every commit visible now durable (the records through
+ * it synced, or data.mdb synced and a new generation based there). */
+int ent__lmdb_wal_sync_visible(lenv *e);
 int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn);
 uint64_t ent__lmdb_wal_gen(const lenv *e);
 void ent__lmdb_wal_drop_reader(lenv *e);

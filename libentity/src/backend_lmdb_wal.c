@@ -605,6 +605,11 @@ int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock)
     return ENT_OK;
 }
 
+int ent__lmdb_wal_usable(const lenv *e)
+{
+    return e->wal && e->wal->sh;
+}
+
 int ent__lmdb_wal_logging(const lenv *e)
 {
     return e->wal && e->wal->logging;
@@ -794,6 +799,30 @@ int ent__lmdb_wal_fallback(lenv *e)
     int rc = checkpoint(e, 0);
     if (rc) e->wal->sh->magic = 0;
     return rc;
+}
+
+int ent__lmdb_wal_sync_visible(lenv *e)
+{
+    lwal *w = e->wal;
+    wal_shared *sh = w->sh;
+    MDB_envinfo ei;
+    int active = sh->magic == SHARED_MAGIC && !strcmp(sh->boot, w->boot) && atomic_load(&sh->active);
+    /* every commit logged (the usual case: the relay of a durable store): a sync of the file */
+    if (active && mdb_env_info(e->env, &ei) == 0 && sh->last_txn == (uint64_t)ei.me_last_txnid) {
+        uint64_t upto = atomic_load(&sh->appended);
+        if (atomic_load(&sh->synced) >= upto) return ENT_OK;
+        if (fdatasync(w->fd) < 0) {
+            int err = errno;
+            sh->magic = 0;
+            return ent__lmdb_lerr(err, "store %s: syncing its write-ahead file: the commits so far are not known to be on disk",
+                                  e->path);
+        }
+        uint64_t s = atomic_load(&sh->synced);
+        while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+        }
+        return ENT_OK;
+    }
+    return checkpoint(e, active);
 }
 
 /* Records durable through txn (of generation gen, or a checkpoint has made them so). */
