@@ -446,8 +446,12 @@ static int read_free(lenv *e, MDB_txn *rt)
     w->nfree_n = 0;
     if ((mrc = mdb_cursor_open(rt, 0, &c))) return mrc; /* table 0: LMDB's free list */
     while ((mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-        size_t cnt, *idl = v.mv_data;
-        if (v.mv_size < sizeof(size_t) || (cnt = idl[0]) > v.mv_size / sizeof(size_t) - 1) {
+        /* a list of page numbers (MDB_IDL: its length, then the numbers), as LMDB stored it: in
+         * a node of a leaf page, so not always aligned for a size_t */
+        const unsigned char *idl = v.mv_data;
+        size_t cnt = 0;
+        if (v.mv_size >= sizeof cnt) memcpy(&cnt, idl, sizeof cnt);
+        if (v.mv_size < sizeof cnt || cnt > v.mv_size / sizeof cnt - 1) {
             mrc = MDB_CORRUPTED;
             break;
         }
@@ -457,7 +461,9 @@ static int read_free(lenv *e, MDB_txn *rt)
         }
         /* LMDB 0.9 keeps each list in descending order */
         for (size_t i = cnt; i >= 1; i--) {
-            uint64_t pg = idl[i];
+            size_t id;
+            memcpy(&id, idl + i * sizeof id, sizeof id);
+            uint64_t pg = id;
             if (w->nfree_n && w->nfree[w->nfree_n - 1] >= pg) sorted = 0;
             w->nfree[w->nfree_n++] = pg;
         }
