@@ -3,7 +3,7 @@
 # Used by the README's two commands and by .ci/run, so all three install the same thing.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config python3
-      clang libclang-rt-14-dev liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev libcunit1-dev libbsd-dev
+      clang libclang-rt-14-dev liblmdb-dev lmdb-utils libmsgpack-dev libjansson-dev libxxhash-dev libcunit1-dev libbsd-dev
       libsqlite3-dev
       libmicrohttpd-dev curl chromium   # entity serve; its tests use curl and headless Chromium
       nats-server libnats-dev)          # the NATS component (libentity/nats) and its tests

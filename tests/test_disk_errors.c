@@ -1,5 +1,6 @@
 /* Disk errors under the LMDB backend: a sync that fails, before and after a durable commit became
- * the store's state. fdatasync() is defined here: the executable's definition comes first for
+ * the store's state (a durable commit syncs the write-ahead file; data.mdb is synced by
+ * checkpoints). fdatasync() is defined here: the executable's definition comes first for
  * liblmdb's calls too (symbol interposition), so no root, no small filesystem and no LD_PRELOAD
  * are needed. Unarmed it is the C library's. */
 #include <dlfcn.h>
@@ -12,6 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <xxhash.h>
+
+#include "backend_lmdb_wal.h"
 #include "test_util.h"
 
 static int fail_at;        /* fail the fail_at-th fdatasync() counted from arming (0: none) */
@@ -72,17 +77,22 @@ static void teardown(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
-/* ent_create of an item with n; its rc, and its key in *id (0 when it got none). */
-static int create(uint64_t n, uint64_t *id)
+/* ent_create of an item with n in store s; its rc, and its key in *id (0 when it got none). */
+static int create_in(ent_store *s, uint64_t n, uint64_t *id)
 {
     ent_entity *e = NULL;
     int rc;
-    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "item")));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "item")));
     ENT_OK_(ent_entity_set_uint(e, "n", n));
-    rc = ent_create(S, NULL, e);
+    rc = ent_create(s, NULL, e);
     *id = ent_entity_key(e).kind == ENT_KEY_AUTO ? ent_entity_key(e).id : 0;
     ent_entity_free(e);
     return rc;
+}
+
+static int create(uint64_t n, uint64_t *id)
+{
+    return create_in(S, n, id);
 }
 
 static uint64_t count_items(ent_store *s)
@@ -92,32 +102,45 @@ static uint64_t count_items(ent_store *s)
     return n;
 }
 
-/* The sync of the data pages fails (the first of a durable commit's two): nothing is committed,
- * and the next create takes the id and seq the failed one would have had. */
-static void t_data_sync_fails(void)
+/* A checkpoint's sync of data.mdb fails: the first durable write after a lazy handle's (which
+ * ended the write-ahead file's generation: its commits are not logged) begins a new one with a
+ * checkpoint. Nothing of that write is committed, and the next create takes the id and seq the
+ * failed one would have had. */
+static void t_checkpoint_sync_fails(void)
 {
-    uint64_t id = 0, last = 0;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store *lazy = NULL;
+    uint64_t id = 0, last = 0, probs = 9;
     setup();
     ENT_OK_(create(1, &id));
     CU_ASSERT_EQUAL(id, 1);
-    arm_sync(1, EIO);
-    ENT_CHECK_RC(create(2, &id), ENT_IO);
-    CU_ASSERT_EQUAL(id, 0);
-    CU_ASSERT_EQUAL(count_items(S), 1);
-    ENT_OK_(create(3, &id));
+    o.durability = ENT_LAZY;
+    ENT_OK_(ent_store_open(&lazy, dir, SC, &o));
+    ENT_OK_(create_in(lazy, 2, &id));
     CU_ASSERT_EQUAL(id, 2);
+    arm_sync(1, EIO);
+    ENT_CHECK_RC(create(3, &id), ENT_IO);
+    ENT_ASSERT_MSG("checkpoint");
+    ENT_ASSERT_MSG("nothing of this write was committed");
+    CU_ASSERT_EQUAL(id, 0);
+    CU_ASSERT_EQUAL(count_items(S), 2);
+    ENT_OK_(create(3, &id));
+    CU_ASSERT_EQUAL(id, 3);
     ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
-    CU_ASSERT_EQUAL(last, 2);
-    CU_ASSERT_EQUAL(n_seen, 2);
-    CU_ASSERT_EQUAL(seen[1], 2);
+    CU_ASSERT_EQUAL(last, 3);
+    ENT_OK_(ent_store_verify(&probs, S, NULL, NULL));
+    CU_ASSERT_EQUAL(probs, 0);
+    ent_store_close(lazy);
     teardown();
 }
 
-/* The last sync of a durable commit fails after its meta page made it the store's state: the
- * call fails (the commit is not known to be on disk), but its entity and event are there, and
- * the message must say so: "syncing a commit: Input/output error" alone, or "nothing of this
- * write was committed" on a full disk, sent callers to write it again (a second entity). */
-static void t_meta_sync_fails(void)
+/* The sync of the write-ahead file fails after the commit became the store's state: the call
+ * fails (the commit is not known to be on disk), but its entity and event are there, and the
+ * message must say so: "Input/output error" alone, or "nothing of this write was committed" on a
+ * full disk, sent callers to write it again (a second entity). The next write does not trust the
+ * file (a failed sync may have dropped its pages): it syncs data.mdb first, which makes the
+ * failed one durable after all. */
+static void t_log_sync_fails(void)
 {
     uint64_t id = 0, last = 0, probs = 9;
     const int errs[] = {EIO, ENOSPC}, codes[] = {ENT_IO, ENT_FULL};
@@ -125,16 +148,20 @@ static void t_meta_sync_fails(void)
     for (int i = 0; i < 2; i++) {
         setup();
         ENT_OK_(create(1, &id));
-        arm_sync(2, errs[i]);
+        arm_sync(1, errs[i]);
         ENT_CHECK_RC(create(2, &id), codes[i]);
         ENT_ASSERT_DETAIL(details[i]); /* a full disk, told from an index value too long for a key */
-        ENT_ASSERT_MSG("syncing a commit");
+        ENT_ASSERT_MSG("syncing the write-ahead file");
         ENT_ASSERT_MSG("the commit is in the store all the same");
         CU_ASSERT_PTR_NULL(strstr(ent_errmsg(), "nothing of this write was committed"));
         CU_ASSERT_EQUAL(count_items(S), 2);
         CU_ASSERT_EQUAL(n_seen, 2);
-        /* the process's state follows the store: the next create is id 3, seq 3 */
+        /* the process's state follows the store: the next create is id 3, seq 3, after a
+         * checkpoint (data.mdb's sync and the file's new header) and its own sync */
+        arm_sync(1000, EIO);
         ENT_OK_(create(3, &id));
+        CU_ASSERT(sync_calls >= 3);
+        fail_at = 0;
         CU_ASSERT_EQUAL(id, 3);
         ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
         CU_ASSERT_EQUAL(last, 3);
@@ -143,6 +170,70 @@ static void t_meta_sync_fails(void)
         CU_ASSERT_EQUAL(probs, 0);
         teardown();
     }
+}
+
+/* A copy of the store (data.mdb and its write-ahead file) as a reboot finds it after a power cut
+ * that lost the file's last record (one whose sync had not returned): out. */
+static void reboot_copy_losing_last_record(const char *out)
+{
+    static const char *const names[] = {"data.mdb", "wal"};
+    ent_test_rm_rf(out);
+    CU_ASSERT_EQUAL_FATAL(mkdir(out, 0755), 0);
+    for (int i = 0; i < 2; i++) {
+        char from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 16], buf[65536];
+        CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/%s", dir, names[i]) == 0);
+        CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/%s", out, names[i]) == 0);
+        int in = open(from, O_RDONLY), o = open(to, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        CU_ASSERT_FATAL(in >= 0 && o >= 0);
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0) CU_ASSERT_FATAL(write(o, buf, (size_t)n) == n);
+        close(in);
+        if (i == 1) {
+            wal_hdr h;
+            wal_rec r;
+            uint64_t off = REC_START, last_off = 0, prev;
+            CU_ASSERT_FATAL(pread(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
+            for (prev = h.base; pread(o, &r, sizeof r, (off_t)off) == (ssize_t)sizeof r && r.magic == REC_MAGIC &&
+                                r.gen == h.gen && r.prev == prev;
+                 prev = r.txn) {
+                last_off = off;
+                off += sizeof r + r.npages * sizeof(wal_page) + META_LEN + r.bytes;
+            }
+            if (last_off) {
+                memset(&r, 0, sizeof r);
+                CU_ASSERT_FATAL(pwrite(o, &r, sizeof r, (off_t)last_off) == (ssize_t)sizeof r);
+            }
+            memset(h.boot, 0, sizeof h.boot);
+            memcpy(h.boot, "a later boot", 12);
+            h.csum = 0;
+            h.csum = XXH3_64bits(&h, sizeof h);
+            CU_ASSERT_FATAL(pwrite(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
+        }
+        close(o);
+    }
+}
+
+/* ent_store_sync() makes every commit a reader can see durable, also one whose write-ahead
+ * record is not (its sync failed): the relay publishes what it covered. So it syncs data.mdb
+ * and bases the file's next generation there; a reboot that lost that record keeps the commit. */
+static void t_store_sync_covers_visible_commits(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_store *r = NULL;
+    uint64_t id = 0;
+    setup();
+    ENT_OK_(create(1, &id));
+    arm_sync(1, EIO);
+    ENT_CHECK_RC(create(2, &id), ENT_IO); /* in the store, not known to be on disk */
+    fail_at = 0;
+    ENT_OK_(ent_store_sync(S));
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy_losing_last_record(rb);
+    ENT_OK_(ent_store_open(&r, rb, NULL, NULL));
+    CU_ASSERT_EQUAL(count_items(r), 2);
+    ent_store_close(r);
+    ent_test_rm_rf(rb);
+    teardown();
 }
 
 /* data.mdb reaches the process's file size limit (ulimit -f; SIGXFSZ ignored, as the cli test
@@ -189,8 +280,9 @@ static void t_file_size_limit(void)
 int main(void)
 {
     static const ent_test_case cases[] = {
-        ENT_TEST(t_data_sync_fails),
-        ENT_TEST(t_meta_sync_fails),
+        ENT_TEST(t_checkpoint_sync_fails),
+        ENT_TEST(t_log_sync_fails),
+        ENT_TEST(t_store_sync_covers_visible_commits),
         ENT_TEST(t_file_size_limit),
         {NULL, NULL},
     };

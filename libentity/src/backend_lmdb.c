@@ -255,28 +255,49 @@ static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
     t->be = be;
     t->e = e;
     t->write = write;
+    int durable = be->dur == ENT__DUR_DURABLE;
+    rc = ENT_OK;
     if (write) {
         if ((rc = writer_lock(e))) {
             free(t);
             return rc;
         }
         sweep_dead_readers(e);
+        rc = ent__lmdb_wal_lock(e, durable);
     }
-    for (;;) {
+    while (rc == ENT_OK) {
+        int relock = 0;
         rc = ent__lmdb_hold_acquire(e);
         if (rc == ENT_OK) {
             rc = ent__lmdb_txn_begin_mdb(t);
             if (rc) ent__lmdb_hold_release(e);
         }
         /* Another process grows the map and will redo its txn on this snapshot: step back. */
-        if (rc || !write || !e->nt || !atomic_load(&e->nt->growing)) break;
+        if (rc || !write) break;
+        if (!e->nt || !atomic_load(&e->nt->growing)) {
+            /* LMDB's writer is held: the write-ahead file's state cannot change under it now,
+             * except by a writer that would wait for this one */
+            if ((rc = ent__lmdb_wal_begin(t, durable, &relock)) || !relock) {
+                if (rc) {
+                    mdb_txn_abort(t->m);
+                    t->m = NULL;
+                    ent__lmdb_hold_release(e);
+                }
+                break;
+            }
+        }
         mdb_txn_abort(t->m);
         t->m = NULL;
         ent__lmdb_hold_release(e);
-        if ((rc = ent__lmdb_grow_wait(e))) break;
+        /* the file's lock comes before LMDB's writer: begin again with it */
+        if (relock) rc = ent__lmdb_wal_lock(e, 1);
+        else rc = ent__lmdb_grow_wait(e);
     }
     if (rc) {
-        if (write) writer_unlock(e);
+        if (write) {
+            ent__lmdb_wal_unlock(e);
+            writer_unlock(e);
+        }
         free(t);
         return rc;
     }
@@ -316,6 +337,7 @@ static void txn_finish(ltxn *t)
     if (t->write) {
         ent__lmdb_log_reset(&e->log, 1);
         ent__lmdb_grow_end(e);
+        ent__lmdb_wal_unlock(e);
         writer_unlock(e);
     }
     txn_park(e, t);
@@ -433,6 +455,33 @@ static int l_sp_end(ent_btxn *vtxn, int keep)
     return ENT_OK;
 }
 
+/* The commit just made by this thread, logged in the write-ahead file and not yet known durable
+ * (l_sync() syncs it): its environment, the file's generation and the txn. */
+static _Thread_local lenv *wal_pending_e;
+static _Thread_local uint64_t wal_pending_gen, wal_pending_txn;
+
+/* Append the record of the commit just made; sync: make it durable now (else l_sync() does). A
+ * commit that cannot be logged is made durable by a checkpoint instead. */
+static int log_commit(lenv *e, int sync)
+{
+    uint64_t txn = 0;
+    int err = ent__lmdb_wal_append(e, &txn);
+    if (err) {
+        int rc = ent__lmdb_wal_fallback(e);
+        if (rc) return ent__lmdb_werr(e, err, "logging a commit in the write-ahead file", 1);
+        return ENT_OK; /* durable by the checkpoint's sync of data.mdb */
+    }
+    uint64_t gen = ent__lmdb_wal_gen(e);
+    if (!sync) {
+        wal_pending_e = e;
+        wal_pending_gen = gen;
+        wal_pending_txn = txn;
+        return ENT_OK;
+    }
+    if ((err = ent__lmdb_wal_sync(e, gen, txn))) return ent__lmdb_werr(e, err, "syncing the write-ahead file", 1);
+    return ENT_OK;
+}
+
 /* dur: the durability of this commit (t->be->dur, or lazy for a durable store's commit whose last
  * sync l_sync() does later). notify: bump the change counter now (else l_sync() does). */
 static int commit_as(ltxn *t, int dur, int notify)
@@ -454,11 +503,17 @@ static int commit_as(ltxn *t, int dur, int notify)
         l_txn_abort((ent_btxn *)t);
         return ent__errd(rc, detail, "store %s: the transaction failed earlier; nothing was committed", e->path);
     }
-    if (e->env_dur != dur) {
+    /* A commit logged in the write-ahead file syncs that file instead of data.mdb. */
+    int logged = ent__lmdb_wal_logging(e), edur = logged ? ENT__DUR_NONE : dur;
+    if (e->env_dur != edur) {
         /* Flags are per environment; handles sharing it may differ, and only the writer reads them. */
         mdb_env_set_flags(e->env, MDB_NOSYNC | MDB_NOMETASYNC, 0);
-        if (ent__lmdb_env_flags_for(dur)) mdb_env_set_flags(e->env, ent__lmdb_env_flags_for(dur), 1);
-        e->env_dur = dur;
+        if (ent__lmdb_env_flags_for(edur)) mdb_env_set_flags(e->env, ent__lmdb_env_flags_for(edur), 1);
+        e->env_dur = edur;
+    }
+    if (logged && (rc = ent__lmdb_wal_before_commit(e, mdb_txn_id(t->m)))) {
+        l_txn_abort((ent_btxn *)t);
+        return rc;
     }
     /* A commit that hits a full map has let LMDB's writer mutex go before the growth could
      * announce itself: one that might announces now (see the overview). */
@@ -474,6 +529,7 @@ static int commit_as(ltxn *t, int dur, int notify)
         if ((rc = ent__lmdb_grow(t))) break;
     }
     if (!rc && mrc) rc = ent__lmdb_werr(e, mrc, "commit", 0);
+    if (!rc && logged) rc = log_commit(e, notify);
     if (!rc && notify) ent__lmdb_notify_bump(e);
     ent__lmdb_pin_commit(e);
     dbi_settle(t, rc == ENT_OK);
@@ -509,6 +565,31 @@ static int l_sync(ent_bk *vbe, int force)
     if (be->dur != ENT__DUR_DURABLE && !force) return ENT_OK;
     if (be->read_only)
         return ent__err(ENT_READONLY, "store %s: opened read-only, it cannot sync its file", e->path);
+    if (!force && wal_pending_e == e) {
+        /* this thread's last commit went to the write-ahead file: sync that */
+        wal_pending_e = NULL;
+        int err = ent__lmdb_wal_sync(e, wal_pending_gen, wal_pending_txn);
+        if (err) return ent__lmdb_werr(e, err, "syncing the write-ahead file", 1);
+        ent__lmdb_notify_bump(e);
+        return ENT_OK;
+    }
+    if (force && ent__lmdb_wal_usable(e)) {
+        /* Every commit visible now made durable: the records through it synced, or, when one is
+         * not logged (its record failed), data.mdb synced and a new generation of the write-ahead
+         * file based there; else a reboot would put back records that end before a commit a
+         * reader saw (the relay publishes what ent_store_sync() covered). Between a durable
+         * commit and its record the committing thread holds the process's writer, which this
+         * takes, and the file's lock keeps other processes' writers out. */
+        int rc = writer_lock(e);
+        if (rc) return rc;
+        if (!(rc = ent__lmdb_wal_lock(e, 1)) && !(rc = ent__lmdb_hold_acquire(e))) {
+            rc = ent__lmdb_wal_sync_visible(e);
+            ent__lmdb_hold_release(e);
+        }
+        ent__lmdb_wal_unlock(e);
+        writer_unlock(e);
+        return rc;
+    }
     if ((mrc = mdb_env_sync(e->env, 1))) {
         if (force) return ent__lmdb_lerr(mrc, "store %s: syncing its file: the commits so far are not known to be on disk", e->path);
         return ent__lmdb_werr(e, mrc, "syncing a commit", 1);

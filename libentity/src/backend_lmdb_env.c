@@ -235,6 +235,7 @@ static void rcache_drain(lenv *e)
     pthread_mutex_lock(&e->rcmu);
     while (e->nrcache > 0) mdb_txn_abort(e->rcache[--e->nrcache]);
     pthread_mutex_unlock(&e->rcmu);
+    ent__lmdb_wal_drop_reader(e);
 }
 
 int ent__lmdb_unmapped(const lenv *e)
@@ -512,10 +513,12 @@ static void env_free(lenv *e, int in_child)
 {
     if (!e) return;
     if (e->env && !in_child) {
+        if (!e->read_only) ent__lmdb_wal_quiesce(e);
         rcache_drain(e);
         mdb_env_close(e->env);
     }
     /* in a child the MDB_env is left as is (see the top of the file) */
+    ent__lmdb_wal_close(e, in_child);
     if (e->lockfd >= 0) close(e->lockfd);
     /* (in a child: its copy of the descriptor only; the parent's slot locks stay the parent's) */
     if (e->ntfd >= 0) close(e->ntfd);
@@ -629,6 +632,9 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         if (!o->read_only || rc == ENT_FULL) goto fail;
         rc = ENT_OK;
     }
+    /* Before LMDB reads a page: after a reboot, the pages of durable commits may be in the
+     * write-ahead file only. */
+    if ((rc = ent__lmdb_wal_open(e, path, o->read_only))) goto fail;
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | ent__lmdb_env_flags_for(o->durability), 0664);
     if (mrc == ENOMEM && o->map_size) {
         /* the mmap of the size asked for failed: say so, not only "Cannot allocate memory" */
@@ -669,6 +675,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         if (rc) goto fail;
     }
     if ((rc = open_notify(e)) || (rc = load_tables(e, more))) goto fail;
+    ent__lmdb_wal_attach(e);
     free(data);
     *out = e;
     return ENT_OK;

@@ -163,6 +163,9 @@ typedef struct lenv {
     /* An ended txn's struct kept for the next begin (atomic exchanges, no lock): with the reset
      * read txns above, a read txn of its own costs a get no allocation. */
     _Atomic(struct ltxn *) spare;
+    /* The write-ahead file of durable commits (backend_lmdb_wal.c); NULL when the store has none
+     * (read-only, or a directory this process may not write). Used under wmu. */
+    struct lwal *wal;
 } lenv;
 
 typedef struct lbe {
@@ -269,4 +272,31 @@ void ent__lmdb_notify_bump(lenv *e);
 void ent__lmdb_waiters_sweep(lenv *e, int except);
 void ent__lmdb_save_cursors(ltxn *t);
 
+/* backend_lmdb_wal.c: the write-ahead file (see its top). open: before mdb_env_open(), puts back
+ * what a reboot left in it; lock: under wmu before LMDB's txn begins (durable: it will log);
+ * begin: once LMDB's writer is held (*relock: begin again after lock(e, 1)); before_commit: commit
+ * x may be made; append: the record of the commit just made (*out_txn), an LMDB or errno code;
+ * fallback: make that commit durable without its record; sync: records through txn durable. */
+int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only);
+void ent__lmdb_wal_attach(lenv *e);
+void ent__lmdb_wal_close(lenv *e, int in_child);
+void ent__lmdb_wal_quiesce(lenv *e);
+int ent__lmdb_wal_lock(lenv *e, int durable);
+void ent__lmdb_wal_unlock(lenv *e);
+int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock);
+int ent__lmdb_wal_logging(const lenv *e);
+/* 1 when durable commits of e can go to the file (it is open, with its shared state). */
+int ent__lmdb_wal_usable(const lenv *e);
+int ent__lmdb_wal_before_commit(lenv *e, uint64_t x);
+int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn);
+int ent__lmdb_wal_fallback(lenv *e);
+/* Under wmu, the file's lock and a hold: every commit visible now durable (the records through
+ * it synced, or data.mdb synced and a new generation based there). */
+int ent__lmdb_wal_sync_visible(lenv *e);
+int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn);
+uint64_t ent__lmdb_wal_gen(const lenv *e);
+void ent__lmdb_wal_drop_reader(lenv *e);
+int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg);
+
 #endif
+

@@ -1,12 +1,16 @@
 /* Power-cut test: what a `durable` store promises when the machine (not only the process) stops.
  *
- *   powercut write STORE ACKS THREADS CALLS durable|lazy   (under LD_PRELOAD=shim, POWERCUT_LOG)
- *   powercut check LOG WORKDIR CUTS SEED durable|lazy [STORE]
+ *   powercut write STORE ACKS THREADS CALLS durable|lazy|mixed   (under LD_PRELOAD=shim, POWERCUT_LOG)
+ *   powercut check LOG WORKDIR CUTS SEED durable|lazy|mixed [STORE]
+ *
+ * mixed: durable, with a quarter of the threads writing through a lazy handle (their calls may be
+ * lost, the others' not).
  *
  * `write` runs THREADS threads of single calls without a transaction (so they share group commits)
  * on one store: creates, updates of what the thread created, and ent_txn_run() closures creating
  * two entities at once; it appends a line to ACKS for every call that returned ENT_OK. The shim
- * records every write and sync of data.mdb and every acknowledgement, in order.
+ * records every write and sync of data.mdb and of the write-ahead file (wal), and every
+ * acknowledgement, in order.
  *
  * `check` plays the log back and cuts the power at CUTS points (random, and just before and after
  * syncs, where ordering bugs live). At a cut the disk holds what was durable (written before the
@@ -32,6 +36,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
+#include "backend_lmdb_wal.h"
 #include "powercut.h"
 #include "../test_tmp.h"
 
@@ -52,10 +59,26 @@ typedef struct wctx {
     int ack_fd, id;
     unsigned calls, seed;
     int failed;
+    int lazy; /* writes through the lazy handle (mode mixed) */
 } wctx;
 
 static void ack(wctx *w, const char *line)
 {
+    char tilde[256];
+    if (w->lazy) { /* "~key version": acknowledged by a lazy handle, which may lose it */
+        size_t o = 0;
+        for (const char *p = line; *p && o + 2 < sizeof tilde;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+            if (o + 1 + n >= sizeof tilde) break;
+            tilde[o++] = '~';
+            memcpy(tilde + o, p, n);
+            o += n;
+            p += n;
+        }
+        tilde[o] = 0;
+        line = tilde;
+    }
     size_t n = strlen(line);
     if (write(w->ack_fd, line, n) != (ssize_t)n) w->failed = 1; /* O_APPEND: one line, whole */
 }
@@ -131,7 +154,7 @@ static void *writer(void *p)
 
 static int durability_arg(ent_durability *out, const char *s)
 {
-    if (!strcmp(s, "durable")) *out = ENT_DURABLE;
+    if (!strcmp(s, "durable") || !strcmp(s, "mixed")) *out = ENT_DURABLE;
     else if (!strcmp(s, "lazy")) *out = ENT_LAZY;
     else return 1;
     return 0;
@@ -153,8 +176,21 @@ static int cmd_write(char **argv)
     }
     ack_fd = open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (ack_fd < 0 || write(ack_fd, "OPEN 0\n", 7) != 7) return 1; /* the store is made */
+    /* mixed: a quarter of the threads write through a lazy handle of the same store, whose
+     * commits are not logged: each ends the write-ahead file's generation, and the next durable
+     * commit begins one (both with a checkpoint) */
+    ent_store *lz = NULL;
+    if (!strcmp(argv[6], "mixed")) {
+        ent_store_opts lo = ENT_STORE_OPTS_INIT;
+        lo.durability = ENT_LAZY;
+        if (ent_store_open(&lz, argv[2], sc, &lo)) {
+            fprintf(stderr, "powercut: %s\n", ent_errmsg());
+            return 1;
+        }
+    }
     for (int i = 0; i < threads; i++) {
-        w[i] = (wctx){s, ent_store_type(s, "job"), ack_fd, i, (unsigned)atoi(argv[5]), (unsigned)i * 7919u + 1, 0};
+        int lazy = lz && i % 4 == 3;
+        w[i] = (wctx){lazy ? lz : s, ent_store_type(lazy ? lz : s, "job"), ack_fd, i, (unsigned)atoi(argv[5]), (unsigned)i * 7919u + 1, 0, lazy};
         pthread_create(&th[i], NULL, writer, &w[i]);
     }
     for (int i = 0; i < threads; i++) {
@@ -162,6 +198,7 @@ static int cmd_write(char **argv)
         failed |= w[i].failed;
     }
     close(ack_fd);
+    ent_store_close(lz);
     ent_store_close(s);
     ent_schema_free(sc);
     return failed;
@@ -302,19 +339,39 @@ static void on_problem(const char *line, void *p)
     fprintf(stderr, "  verify: %s\n", line);
 }
 
+/* The disk after the cut is read on a machine that booted again: the header's boot is another
+ * one, so an open must put back what the records hold (within the same boot the page cache
+ * would still hold every write, and the library trusts data.mdb). */
+static void next_boot(unsigned char *img, size_t size)
+{
+    wal_hdr h;
+    if (size < sizeof h) return;
+    memcpy(&h, img, sizeof h);
+    h.csum = 0;
+    if (memcmp(h.magic, WAL_MAGIC, 8) || XXH3_64bits(&h, sizeof h) != ((const wal_hdr *)(const void *)img)->csum) return;
+    memset(h.boot, 0, sizeof h.boot);
+    memcpy(h.boot, "the boot after the power cut", 28);
+    h.csum = XXH3_64bits(&h, sizeof h);
+    memcpy(img, &h, sizeof h);
+}
+
 /* must_exist: the store's creation is durable by now (else a cut may leave no store yet). */
-static int check_cut(const char *work, unsigned char *img, size_t size, const ackl *acks, size_t nacks, int durable,
+static int check_cut(const char *work, unsigned char **img, const size_t *size, const ackl *acks, size_t nacks, int durable,
                      int must_exist, size_t at, int mode)
 {
+    static const char *const names[PC_FILES] = {"data.mdb", "wal"};
     char dir[ENT_TEST_PATH_MAX], path[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
     uint64_t problems = 0;
     int fd, bad = 0, rc;
-    if (ent_test_fmt(dir, sizeof dir, "%s/cut", work) || ent_test_rm_rf(dir) || mkdir(dir, 0755) < 0 ||
-        ent_test_fmt(path, sizeof path, "%s/data.mdb", dir))
-        return 1;
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, img, size) != (ssize_t)size || close(fd) < 0) return 1;
+    if (ent_test_fmt(dir, sizeof dir, "%s/cut", work) || ent_test_rm_rf(dir) || mkdir(dir, 0755) < 0) return 1;
+    next_boot(img[1], size[1]);
+    for (int f = 0; f < PC_FILES; f++) {
+        if (f > 0 && !size[f]) continue; /* never written: not there */
+        if (ent_test_fmt(path, sizeof path, "%s/%s", dir, names[f])) return 1;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || write(fd, img[f], size[f]) != (ssize_t)size[f] || close(fd) < 0) return 1;
+    }
     if ((rc = ent_store_open(&s, dir, NULL, NULL))) {
         if (!must_exist && rc == ENT_NOTFOUND) return 0;
         fprintf(stderr, "powercut: cut at record %zu (mode %d, %zu acknowledged): open: %s\n", at, mode, nacks, ent_errmsg());
@@ -327,6 +384,7 @@ static int check_cut(const char *work, unsigned char *img, size_t size, const ac
     }
     for (size_t i = 0; durable && !bad && i < nacks; i++) {
         ent_entity *e = NULL;
+        if (acks[i].key[0] == '~') continue; /* a lazy handle's: it may be lost */
         ent_key k = ent_key_str(acks[i].key);
         rc = ent_get(&e, s, NULL, ent_store_type(s, "job"), &k);
         if (rc || ent_entity_version(e) < acks[i].version) {
@@ -357,7 +415,7 @@ static int cmd_check(int argc, char **argv)
     size_t nrec = 0, cap = 1024, *at, nat = 0, nacks = 0, acap = 1024, ci = 0;
     size_t *recs = NULL, nsync = 0, checked = 0;
     ackl *acks = NULL;
-    disk d;
+    disk d[PC_FILES];
     int fd, bad = 0, opened = 0;
     size_t syncs_since_open = 0;
     if (durability_arg(&dur, argv[6]) || cuts < 1) return 2;
@@ -400,12 +458,12 @@ static int cmd_check(int argc, char **argv)
     }
     at[nat++] = nrec;
     qsort(at, nat, sizeof *at, cmp_size);
-    memset(&d, 0, sizeof d);
+    memset(d, 0, sizeof d);
     acks = xrealloc(NULL, acap * sizeof *acks);
     for (size_t i = 0; i <= nrec && !bad; i++) {
         /* Before the first sync the store's creation is not durable (and ent_store_open() has not
          * returned): a cut there may leave anything, and nothing was acknowledged. */
-        while (ci < nat && at[ci] == i && !d.synced && !bad) {
+        while (ci < nat && at[ci] == i && !d[0].synced && !d[1].synced && !bad) {
             if (nacks) {
                 fprintf(stderr, "powercut: %zu calls acknowledged before the store's first sync\n", nacks);
                 bad = 1;
@@ -414,19 +472,19 @@ static int cmd_check(int argc, char **argv)
         }
         while (ci < nat && at[ci] == i && !bad) {
             int mode = (int)(ci % 5 == 3 ? 1 : ci % 5 == 4 ? 2 : 0);
-            size_t size;
-            unsigned char *img;
+            size_t size[PC_FILES];
+            unsigned char *img[PC_FILES];
+            pc_rec r;
             if (i < nrec) { /* room in the image for the write under way */
-                pc_rec r;
                 memcpy(&r, log + recs[i], sizeof r);
-                grow(&d, (size_t)r.off + r.len + SECTOR);
+                if (r.file >= 0 && r.file < PC_FILES) grow(&d[(int)r.file], (size_t)r.off + r.len + SECTOR);
             }
-            img = cut_image(&d, mode, &seed, &size);
-            if (i < nrec && mode == 0 && rand_r(&seed) % 2) /* a write under way at the cut: any of its sectors */
-                in_flight(img, &size, log + recs[i], &seed);
+            for (int f = 0; f < PC_FILES; f++) img[f] = cut_image(&d[f], mode, &seed, &size[f]);
+            if (i < nrec && mode == 0 && rand_r(&seed) % 2 && r.file >= 0 && r.file < PC_FILES) /* a write under way at the cut: any of its sectors */
+                in_flight(img[(int)r.file], &size[(int)r.file], log + recs[i], &seed);
             /* durable: open returned after its creation was synced; lazy: the next sync makes it */
             bad = check_cut(work, img, size, acks, nacks, durable, opened && (durable || syncs_since_open > 0), i, mode);
-            free(img);
+            for (int f = 0; f < PC_FILES; f++) free(img[f]);
             checked++;
             while (ci < nat && at[ci] == i) ci++;
         }
@@ -435,9 +493,12 @@ static int cmd_check(int argc, char **argv)
             pc_rec r;
             const unsigned char *data = log + recs[i] + sizeof r;
             memcpy(&r, log + recs[i], sizeof r);
-            if (r.op == 'W' || r.op == 'D') apply(&d, r.op == 'D', r.off, data, r.len);
+            if (r.file < 0 || r.file >= PC_FILES) {
+                fprintf(stderr, "powercut: record %zu names file %d\n", i, r.file);
+                bad = 1;
+            } else if (r.op == 'W' || r.op == 'D') apply(&d[(int)r.file], r.op == 'D', r.off, data, r.len);
             else if (r.op == 'S') {
-                sync_all(&d);
+                sync_all(&d[(int)r.file]);
                 syncs_since_open += opened;
             }
             else if (r.op == 'A') {
@@ -457,19 +518,21 @@ static int cmd_check(int argc, char **argv)
             }
         }
     }
-    if (!bad && store) { /* the recording is whole: played back to the end, it is the real file */
+    for (int f = 0; f < PC_FILES && !bad && store; f++) { /* the recording is whole: played back to the end, it is the real file */
+        static const char *const names[PC_FILES] = {"data.mdb", "wal"};
         char path[ENT_TEST_PATH_MAX];
         struct stat fs;
         unsigned char *real = NULL;
-        fd = ent_test_fmt(path, sizeof path, "%s/data.mdb", store) ? -1 : open(path, O_RDONLY);
-        if (fd < 0 || fstat(fd, &fs) < 0 || (size_t)fs.st_size != d.latest_size ||
-            !(real = mmap(NULL, d.latest_size, PROT_READ, MAP_PRIVATE, fd, 0)) || real == MAP_FAILED ||
-            memcmp(real, d.latest, d.latest_size)) {
+        fd = ent_test_fmt(path, sizeof path, "%s/%s", store, names[f]) ? -1 : open(path, O_RDONLY);
+        if (f > 0 && fd < 0 && errno == ENOENT && !d[f].latest_size) continue;
+        if (fd < 0 || fstat(fd, &fs) < 0 || (size_t)fs.st_size != d[f].latest_size ||
+            (fs.st_size && (!(real = mmap(NULL, d[f].latest_size, PROT_READ, MAP_PRIVATE, fd, 0)) || real == MAP_FAILED ||
+                            memcmp(real, d[f].latest, d[f].latest_size)))) {
             fprintf(stderr, "powercut: the log played back is not %s (%zu bytes): a write was not recorded\n", path,
-                    d.latest_size);
+                    d[f].latest_size);
             bad = 1;
         }
-        if (real && real != MAP_FAILED) munmap(real, d.latest_size);
+        if (real && real != MAP_FAILED) munmap(real, d[f].latest_size);
         if (fd >= 0) close(fd);
     }
     printf("powercut %s (seed %s): %zu records (%zu syncs), %zu acknowledged calls, %zu cuts checked%s\n", argv[6], argv[5],
@@ -481,7 +544,7 @@ int main(int argc, char **argv)
 {
     if (argc == 7 && !strcmp(argv[1], "write")) return cmd_write(argv);
     if ((argc == 7 || argc == 8) && !strcmp(argv[1], "check")) return cmd_check(argc, argv);
-    fprintf(stderr, "usage: powercut write STORE ACKS THREADS CALLS durable|lazy\n"
-                    "       powercut check LOG WORKDIR CUTS SEED durable|lazy [STORE]\n");
+    fprintf(stderr, "usage: powercut write STORE ACKS THREADS CALLS durable|lazy|mixed\n"
+                    "       powercut check LOG WORKDIR CUTS SEED durable|lazy|mixed [STORE]\n");
     return 2;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Power-cut test driver: for durable and lazy stores, 16 writer threads under the recording shim,
+# Power-cut test driver: for durable, lazy and mixed (durable and lazy handles) stores, 16 writer threads under the recording shim,
 # then the log played back with the power cut at many points (see powercut.c).
 set -u
 P=$1 SHIM=$2
@@ -10,7 +10,7 @@ case $SHIM in
   *[\ :]*) cp "$SHIM" "$work/shim.so"; SHIM=$work/shim.so ;;
 esac
 rc=0
-for dur in durable lazy; do
+for dur in durable lazy mixed; do
   rm -rf "$work/st" "$work/acks" "$work/log"
   if ! POWERCUT_LOG=$work/log LD_PRELOAD="$SHIM" "$P" write "$work/st" "$work/acks" 16 60 "$dur"; then
     echo "FAIL: the $dur writer failed"; rc=1; continue

@@ -1,7 +1,7 @@
 /* LD_PRELOAD shim for the power-cut test: records, in the order they take effect, every write to
- * a file named data.mdb (with its offset and bytes, and whether its descriptor is O_DSYNC, which
+ * a file named data.mdb or wal (the store's write-ahead file; with its offset and bytes, and whether its descriptor is O_DSYNC, which
  * makes that one write durable on return), every fsync/fdatasync of one (which makes all writes
- * before it durable), and every line a process writes to a file named acks (the acknowledgements
+ * to that file before it durable), and every line a process writes to a file named acks (the acknowledgements
  * of the program under test). A power cut after any record can then be played back: the disk holds
  * what was durable, plus any mix of the writes after it (powercut.c).
  *
@@ -28,7 +28,8 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -2;                 /* -2: not opened yet, -1: no log (POWERCUT_LOG unset) */
-static unsigned char kind[MAX_FD];      /* 0 untracked, 1 data.mdb, 2 data.mdb O_DSYNC, 3 acks */
+static unsigned char kind[MAX_FD];      /* 0 untracked, 1 data.mdb, 2 data.mdb O_DSYNC, 3 acks,
+                                         * 4 wal, 5 wal O_DSYNC */
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
@@ -68,7 +69,7 @@ static void put_all(const void *p, size_t n)
 }
 
 /* Under mu. */
-static void record(char op, uint64_t off, const void *data, uint32_t len)
+static void record(char op, int file, uint64_t off, const void *data, uint32_t len)
 {
     pc_rec r;
     if (log_fd == -2) {
@@ -78,6 +79,7 @@ static void record(char op, uint64_t off, const void *data, uint32_t len)
     if (log_fd < 0) return;
     memset(&r, 0, sizeof r);
     r.op = op;
+    r.file = (char)file;
     r.len = len;
     r.off = off;
     put_all(&r, sizeof r);
@@ -93,7 +95,8 @@ static int ends_with(const char *s, const char *tail)
 static int track_open(int fd, const char *path, int flags)
 {
     if (fd < 0 || fd >= MAX_FD) return fd;
-    kind[fd] = ends_with(path, "data.mdb") ? ((flags & O_DSYNC) == O_DSYNC ? 2 : 1) : ends_with(path, "acks") ? 3 : 0;
+    int dsync = (flags & O_DSYNC) == O_DSYNC;
+    kind[fd] = ends_with(path, "data.mdb") ? (dsync ? 2 : 1) : ends_with(path, "acks") ? 3 : ends_with(path, "wal") ? (dsync ? 5 : 4) : 0;
     return fd;
 }
 
@@ -153,8 +156,8 @@ int close(int fd)
 static void record_write(int k, uint64_t off, const void *p, ssize_t w)
 {
     if (w <= 0) return;
-    if (k == 3) record('A', 0, p, (uint32_t)w);
-    else record(k == 2 ? 'D' : 'W', off, p, (uint32_t)w);
+    if (k == 3) record('A', 0, 0, p, (uint32_t)w);
+    else record(k == 2 || k == 5 ? 'D' : 'W', k >= 4, off, p, (uint32_t)w);
 }
 
 ssize_t pwrite(int fd, const void *p, size_t n, off_t off)
@@ -225,10 +228,10 @@ ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 static int sync_as(int (*real)(int), int fd)
 {
     int k = tracked(fd), rc;
-    if (k != 1 && k != 2) return real(fd);
+    if (k != 1 && k != 2 && k != 4 && k != 5) return real(fd);
     pthread_mutex_lock(&mu);
     rc = real(fd);
-    if (rc == 0) record('S', 0, NULL, 0);
+    if (rc == 0) record('S', k >= 4, 0, NULL, 0);
     pthread_mutex_unlock(&mu);
     return rc;
 }
@@ -239,10 +242,10 @@ int fdatasync(int fd) { return sync_as(real_fdatasync, fd); }
 static int truncate_as(int (*real)(int, off_t), int fd, off_t len)
 {
     int k = tracked(fd), rc;
-    if (k != 1 && k != 2) return real(fd, len);
+    if (k != 1 && k != 2 && k != 4 && k != 5) return real(fd, len);
     pthread_mutex_lock(&mu);
     rc = real(fd, len);
-    if (rc == 0) record('X', (uint64_t)len, "ftruncate", 9);
+    if (rc == 0) record('X', k >= 4, (uint64_t)len, "ftruncate", 9);
     pthread_mutex_unlock(&mu);
     return rc;
 }

@@ -1,0 +1,896 @@
+/* The LMDB backend's write-ahead file ("<dir>/wal"): durable commits that sync one sequential
+ * append instead of LMDB's scattered pages.
+ *
+ * Why. A durable LMDB commit writes every page it copied wherever LMDB's free list has room and
+ * syncs them, then syncs the meta page: on this project's disks a page apart costs the sync ~26
+ * µs, a page beside the last ~3.5 µs (README, "What limits the curve"), so group commits stalled
+ * at ~13 k/s from 8 threads. Here a durable commit runs with MDB_NOSYNC (its pages reach the page
+ * cache only) and then appends the images of the pages it wrote, and its meta page, to this file
+ * as one record, and syncs the file: one contiguous write. data.mdb is synced at checkpoints only.
+ *
+ * Which pages a commit wrote, without LMDB's help: LMDB never writes a page in place; a commit
+ * writes only pages it allocated, taken from its free list or from past the last page. So the
+ * pages that changed from snapshot L to snapshot S are (free in L and not free in S) and the pages
+ * past L's last page up to S's, read through LMDB's public API (the free list is table 0, which a
+ * read transaction may walk, as mdb_stat -f does) and the map (the images). Every commit appends
+ * such a record while it still holds this file's lock, so records chain from the checkpoint.
+ *
+ * Why it is crash safe. A checkpoint syncs data.mdb (every page of snapshot C is on disk) and then
+ * writes a new header (generation g+1, base C) and syncs it; records carry the generation, the
+ * txn they end at and the one they start from, and a checksum. After a power cut, the records of
+ * the header's generation that chain from the base and pass their checksum are replayed: each
+ * page image written at its place, the last record's meta page into both meta slots. Every page
+ * reachable in that last snapshot T is then either in a replayed record or unchanged since C,
+ * provided nothing overwrote it on the disk: LMDB reuses a page only two commits after the one
+ * that freed it (its free list gives a txn only pages freed before the previous commit), so the
+ * pages of snapshot T are intact until commit T+3, and no commit X is made before the file is
+ * durable through X-2 (ent__lmdb_wal_before_commit). A process crash loses nothing: the page
+ * cache holds every commit, so records are replayed only when the machine rebooted (the header
+ * names the boot it was written in).
+ *
+ * Writers that do not log (lazy and none handles, other libraries) must never commit while the
+ * file holds records that a reboot would replay over their commits: such a writer that finds the
+ * file active ends it with a checkpoint first. A durable writer that finds a commit it did not log
+ * (a crashed process's last one, a writer above) makes a checkpoint before it logs again.
+ *
+ * Locks: wmu (the process's writer) -> byte 0 of wal (open-file-description lock, one process
+ * logs at a time) -> LMDB's writer mutex. Byte 1: every open handle holds it shared; a recovery
+ * holds it exclusively, so nobody opens the store while its pages are being put back. */
+#include "backend_lmdb_int.h"
+#include "backend_lmdb_wal.h"
+
+#include <sys/uio.h>
+#include <xxhash.h>
+
+/* State every process shares, in the second half of the notify file's page (never synced: a write
+ * through a map into the write-ahead file made every sync of it write a second place): valid while
+ * magic and boot say this boot wrote it. Read and written under the file's lock, except the
+ * atomics. A process that dies half way through an update leaves either last_txn as it was
+ * (which no longer matches LMDB's last txn: the next writer makes a checkpoint) or magic 0. */
+typedef struct wal_shared {
+    _Atomic uint64_t magic; /* SHARED_MAGIC; 0 while a checkpoint rewrites the rest, or to ask for one */
+    char boot[40];
+    _Atomic uint64_t gen;
+    _Atomic uint32_t active;
+    uint32_t pad;
+    uint64_t last_txn; /* the txn the records end at (the base when there are none) */
+    uint64_t last_pg;  /* that snapshot's last page */
+    uint64_t end_off;  /* where the next record goes */
+    _Atomic uint64_t appended; /* = last_txn once its record is written */
+    _Atomic uint64_t synced;   /* records durable through this txn (this generation) */
+} wal_shared;
+
+#define SHARED_MAGIC 0x6c61777365746e45ull
+
+typedef struct lwal {
+    int fd;
+    int read_only;
+    uint32_t psize;
+    char boot[40];
+    wal_shared *sh;
+    int locked;  /* this process holds byte 0 (under wmu) */
+    int logging; /* the write txn under way logs its commit */
+    MDB_txn *rt; /* a read txn kept reset for append */
+    /* The free pages of snapshot free_txn of generation free_gen, ascending. */
+    uint64_t *free, *nfree;
+    size_t nfree_n, free_n, free_cap, nfree_cap;
+    uint64_t free_gen, free_txn;
+    uint64_t *dirty;
+    size_t dirty_cap;
+    wal_page *ent;
+    size_t ent_cap;
+    unsigned char *img;
+    size_t img_cap;
+    uint64_t written; /* the file's size, as far as this process knows */
+    int recovered;    /* this open put the records back: the shared state is another boot's */
+    XXH3_state_t *xs;
+} lwal;
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void read_boot(char out[40])
+{
+    memset(out, 0, 40);
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return; /* unknown: every open then counts as after a reboot (replay is safe) */
+    ssize_t n = read(fd, out, 39);
+    close(fd);
+    if (n < 0) n = 0;
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) n--;
+    out[n] = 0;
+}
+
+static uint64_t hdr_csum(const wal_hdr *h)
+{
+    wal_hdr c = *h;
+    c.csum = 0;
+    return XXH3_64bits(&c, sizeof c);
+}
+
+static int full_pwrite(int fd, const void *p, size_t n, off_t off)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = pwrite(fd, c, n, off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return errno;
+        if (w == 0) return EIO;
+        c += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+static int full_pread(int fd, void *p, size_t n, off_t off)
+{
+    char *c = p;
+    while (n) {
+        ssize_t r = pread(fd, c, n, off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return errno;
+        if (r == 0) return -1; /* short: past the end */
+        c += r;
+        n -= (size_t)r;
+        off += r;
+    }
+    return 0;
+}
+
+static int lock_byte(int fd, int type, off_t byte, int wait)
+{
+    struct flock fl = {.l_type = (short)type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
+    for (;;) {
+        if (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0) return 0;
+        if (errno != EINTR) return errno;
+    }
+}
+
+static int read_hdr(int fd, wal_hdr *h)
+{
+    if (full_pread(fd, h, sizeof *h, 0)) return 0;
+    return !memcmp(h->magic, WAL_MAGIC, 8) && h->version == WAL_VERSION && h->csum == hdr_csum(h) && h->psize >= 512 &&
+           h->psize <= 65536;
+}
+
+static int write_hdr(lwal *w, uint64_t gen, uint64_t base, int active, const unsigned char *meta)
+{
+    wal_hdr h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, WAL_MAGIC, 8);
+    h.version = WAL_VERSION;
+    h.psize = w->psize;
+    h.gen = gen;
+    h.base = base;
+    h.active = (uint32_t)active;
+    memcpy(h.boot, w->boot, sizeof h.boot);
+    if (meta) memcpy(h.meta, meta, sizeof h.meta);
+    h.csum = hdr_csum(&h);
+    int err = full_pwrite(w->fd, &h, sizeof h, 0);
+    if (!err && fdatasync(w->fd) < 0) err = errno;
+    return err;
+}
+
+static int grow_u64(uint64_t **v, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 256;
+    while (n < need) n *= 2;
+    uint64_t *p = realloc(*v, n * sizeof *p);
+    if (!p) return ENOMEM;
+    *v = p;
+    *cap = n;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- recovery --------------------------------------------------------------------------------- */
+
+/* The records of h's generation that chain from its base and pass their checksum, each applied
+ * to data.mdb (fd) in order when apply; *out_last: the txn of the last, *out_n: how many. */
+static int scan_records(lwal *w, const wal_hdr *h, int dfd, int apply, uint64_t *out_last, size_t *out_n,
+                        unsigned char *meta_out)
+{
+    struct stat st;
+    uint64_t off = REC_START, last = h->base;
+    size_t n = 0;
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    int err = 0;
+    if (fstat(w->fd, &st) < 0) return errno;
+    for (;;) {
+        wal_rec r;
+        if (off + sizeof r > (uint64_t)st.st_size || full_pread(w->fd, &r, sizeof r, (off_t)off)) break;
+        if (r.magic != REC_MAGIC || r.gen != h->gen || r.prev != last || r.txn <= last || r.psize != h->psize) break;
+        uint64_t room = (uint64_t)st.st_size - off - sizeof r;
+        if (r.npages > room / sizeof(wal_page) || r.bytes > room || r.npages * sizeof(wal_page) + META_LEN + r.bytes > room)
+            break;
+        size_t body = (size_t)(r.npages * sizeof(wal_page) + META_LEN + r.bytes);
+        if (body > cap) {
+            unsigned char *nb = realloc(buf, body);
+            if (!nb) {
+                err = ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = body;
+        }
+        if (full_pread(w->fd, buf, body, (off_t)(off + sizeof r))) break;
+        uint64_t want = r.csum;
+        r.csum = 0;
+        XXH3_64bits_reset(w->xs);
+        XXH3_64bits_update(w->xs, &r, sizeof r);
+        XXH3_64bits_update(w->xs, buf, body);
+        if (XXH3_64bits_digest(w->xs) != want) break;
+        const unsigned char *meta = buf + r.npages * sizeof(wal_page), *img = meta + META_LEN;
+        if (get64(meta + OFF_TXNID) != r.txn || (uint32_t)get64(meta + OFF_MAGIC) != MDB_MAGIC_V) break;
+        /* the entries must account for the images exactly (a checksum collision aside, a bug) */
+        uint64_t sum = 0;
+        int sane = 1;
+        for (uint64_t i = 0; i < r.npages && sane; i++) {
+            wal_page pe;
+            memcpy(&pe, buf + i * sizeof pe, sizeof pe);
+            sane = pe.lo <= pe.hi && pe.hi <= r.psize;
+            sum += pe.lo + (r.psize - pe.hi);
+        }
+        if (!sane || sum != r.bytes) break;
+        if (apply) {
+            unsigned char *page = malloc(r.psize);
+            if (!page) err = ENOMEM;
+            for (uint64_t i = 0; i < r.npages && !err; i++) {
+                wal_page pe;
+                memcpy(&pe, buf + i * sizeof pe, sizeof pe);
+                memcpy(page, img, pe.lo);
+                memset(page + pe.lo, 0, pe.hi - pe.lo);
+                memcpy(page + pe.hi, img + pe.lo, r.psize - pe.hi);
+                img += pe.lo + (r.psize - pe.hi);
+                err = full_pwrite(dfd, page, r.psize, (off_t)(pe.pgno * r.psize));
+            }
+            free(page);
+            if (err) break;
+        }
+        memcpy(meta_out, meta, META_LEN);
+        last = r.txn;
+        n++;
+        off += sizeof r + body;
+    }
+    free(buf);
+    *out_last = last;
+    *out_n = n;
+    return err;
+}
+
+/* After a reboot: put back what the records hold and start a new generation. Holds byte 1
+ * exclusively (nobody else has the store open). */
+static int recover(lwal *w, const char *dir, const wal_hdr *h)
+{
+    uint64_t last;
+    size_t n;
+    unsigned char meta[META_LEN];
+    int err = scan_records(w, h, -1, 0, &last, &n, meta);
+    if (err) return ent__err(ENT_NOMEM, "store %s: reading its write-ahead file: %s", dir, strerror(err));
+    if (n == 0) memcpy(meta, h->meta, META_LEN);
+    if ((uint32_t)get64(meta + OFF_MAGIC) != MDB_MAGIC_V || get64(meta + OFF_TXNID) != last)
+        return ent__err(ENT_CORRUPT, "store %s: its write-ahead file's header is damaged (its meta page is not txn %llu's)",
+                        dir, (unsigned long long)last);
+    char *data = ent__lmdb_path_join(dir, "data.mdb");
+    if (!data) return ent__err(ENT_NOMEM, "out of memory");
+    int dfd = open(data, O_RDWR | O_CLOEXEC);
+    free(data);
+    if (dfd < 0)
+        return ent__err(errno == EACCES ? ENT_READONLY : ENT_IO, "store %s: opening data.mdb to recover it from its "
+                        "write-ahead file: %s", dir, strerror(errno));
+    if (n > 0) err = scan_records(w, h, dfd, 1, &last, &n, meta);
+    /* the last snapshot's meta page into both slots: a later commit's, unsynced, may be in either */
+    for (int slot = 0; slot < 2 && !err; slot++) {
+        uint64_t pg = (uint64_t)slot;
+        memcpy(meta, &pg, 8); /* mp_pgno: the slot it is written to */
+        err = full_pwrite(dfd, meta, META_LEN, (off_t)slot * h->psize);
+    }
+    if (!err && fdatasync(dfd) < 0) err = errno;
+    close(dfd);
+    if (err)
+        return ent__errd(err == ENOSPC || err == EDQUOT ? ENT_FULL : ENT_IO, err == ENOSPC ? ENT_DETAIL_NO_SPACE : ENT_DETAIL_NONE,
+                         "store %s: writing the pages of its write-ahead file back to data.mdb: %s; nothing is lost, "
+                         "open it again once that is mended", dir, strerror(err));
+    w->psize = h->psize;
+    if ((err = write_hdr(w, h->gen + 1, last, 0, meta)))
+        return ent__err(ENT_IO, "store %s: writing its write-ahead file: %s", dir, strerror(err));
+    return ENT_OK;
+}
+
+/* 1 when the file was active when the machine stopped: data.mdb is what the last checkpoint
+ * synced, the records after it, and any part of what came later (see the top). */
+static int needs_recovery(lwal *w, const wal_hdr *h)
+{
+    return h->active && (strcmp(h->boot, w->boot) || !w->boot[0]);
+}
+
+int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
+{
+    lwal *w = calloc(1, sizeof *w);
+    char *path = ent__lmdb_path_join(dir, "wal");
+    wal_hdr h;
+    int rc = ENT_OK;
+    if (!w || !path || !(w->xs = XXH3_createState())) {
+        rc = ent__err(ENT_NOMEM, "out of memory");
+        goto fail;
+    }
+    w->fd = -1;
+    w->read_only = read_only;
+    w->psize = (uint32_t)sysconf(_SC_PAGESIZE);
+    read_boot(w->boot);
+    w->fd = open(path, (read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0664);
+    if (w->fd < 0) {
+        /* No file and no right to make one: a read-only open of a store that never had one, or
+         * a writer in a directory it may not write (LMDB will say so). Nothing to recover. */
+        if (errno == ENOENT || errno == EACCES || errno == EROFS) {
+            XXH3_freeState(w->xs);
+            free(w);
+            free(path);
+            return ENT_OK;
+        }
+        rc = ent__err(ENT_IO, "store %s: opening its write-ahead file %s: %s", dir, path, strerror(errno));
+        goto fail;
+    }
+    /* Shared unless a recovery is needed; then exclusive, which only a lone opener gets. */
+    for (int tries = 0;; tries++) {
+        int err = lock_byte(w->fd, F_RDLCK, LOCK_OPEN, 1);
+        if (err) {
+            rc = ent__err(ENT_IO, "store %s: locking %s: %s", dir, path, strerror(err));
+            goto fail;
+        }
+        if (!read_hdr(w->fd, &h) || !needs_recovery(w, &h)) break;
+        if (read_only) {
+            rc = ent__err(ENT_READONLY, "store %s: the machine stopped while it was open, and it must be put back from "
+                                        "its write-ahead file first: open it once with write access", dir);
+            goto fail;
+        }
+        if (lock_byte(w->fd, F_WRLCK, LOCK_OPEN, 0) == 0) {
+            if (read_hdr(w->fd, &h) && needs_recovery(w, &h)) {
+                rc = recover(w, dir, &h);
+                w->recovered = 1;
+            }
+            lock_byte(w->fd, F_RDLCK, LOCK_OPEN, 0); /* back to shared: converts in place */
+            if (rc) goto fail;
+            break;
+        }
+        if (tries >= 500) {
+            rc = ent__err(ENT_BUSY, "store %s: must be recovered from its write-ahead file, and another process keeps "
+                                    "it open meanwhile; retry", dir);
+            goto fail;
+        }
+        struct timespec ms = {0, 10000000};
+        lock_byte(w->fd, F_UNLCK, LOCK_OPEN, 0);
+        nanosleep(&ms, NULL);
+    }
+    free(path);
+    e->wal = w;
+    return ENT_OK;
+fail:
+    free(path);
+    if (w) {
+        if (w->fd >= 0) close(w->fd);
+        if (w->xs) XXH3_freeState(w->xs);
+        free(w);
+    }
+    return rc;
+}
+
+/* Once the notify page is mapped: the shared state. Without a writable one the file is not used
+ * (commits sync data.mdb as LMDB does). */
+void ent__lmdb_wal_attach(lenv *e)
+{
+    _Static_assert(sizeof(lnotify) <= SHARED_OFF && SHARED_OFF + sizeof(wal_shared) <= 4096, "notify page layout");
+    struct stat st;
+    if (e->wal && !e->wal->read_only && e->nt && e->nt_writable && e->ntfd >= 0 && fstat(e->ntfd, &st) == 0 &&
+        st.st_size >= 4096) {
+        e->wal->sh = (wal_shared *)((char *)e->nt + SHARED_OFF);
+        if (e->wal->recovered) e->wal->sh->magic = 0; /* what it says is before the recovery */
+    }
+}
+
+void ent__lmdb_wal_close(lenv *e, int in_child)
+{
+    lwal *w = e->wal;
+    if (!w) return;
+    /* w->rt: aborted before the environment closed (rcache_drain); a child leaves it. w->sh: in
+     * the notify page, unmapped with it. */
+    close(w->fd); /* lets the locks of this open go (a child's copy: nothing of the parent's) */
+    XXH3_freeState(w->xs);
+    free(w->free);
+    free(w->nfree);
+    free(w->dirty);
+    free(w->ent);
+    free(w->img);
+    free(w);
+    e->wal = NULL;
+}
+
+/* ---- the free list ---------------------------------------------------------------------------- */
+
+static int read_txn(lenv *e, MDB_txn **out)
+{
+    lwal *w = e->wal;
+    int mrc;
+    if (w->rt && (mrc = mdb_txn_renew(w->rt)) == 0) {
+        *out = w->rt;
+        return 0;
+    }
+    if (w->rt) mdb_txn_abort(w->rt);
+    w->rt = NULL;
+    if ((mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &w->rt))) return mrc;
+    *out = w->rt;
+    return 0;
+}
+
+/* The free pages of rt's snapshot into w->nfree (ascending). */
+static int read_free(lenv *e, MDB_txn *rt)
+{
+    lwal *w = e->wal;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int mrc, sorted = 1;
+    w->nfree_n = 0;
+    if ((mrc = mdb_cursor_open(rt, 0, &c))) return mrc; /* table 0: LMDB's free list */
+    while ((mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        /* a list of page numbers (MDB_IDL: its length, then the numbers), as LMDB stored it: in
+         * a node of a leaf page, so not always aligned for a size_t */
+        const unsigned char *idl = v.mv_data;
+        size_t cnt = 0;
+        if (v.mv_size >= sizeof cnt) memcpy(&cnt, idl, sizeof cnt);
+        if (v.mv_size < sizeof cnt || cnt > v.mv_size / sizeof cnt - 1) {
+            mrc = MDB_CORRUPTED;
+            break;
+        }
+        if (grow_u64(&w->nfree, &w->nfree_cap, w->nfree_n + cnt)) {
+            mrc = ENOMEM;
+            break;
+        }
+        /* LMDB 0.9 keeps each list in descending order */
+        for (size_t i = cnt; i >= 1; i--) {
+            size_t id;
+            memcpy(&id, idl + i * sizeof id, sizeof id);
+            uint64_t pg = id;
+            if (w->nfree_n && w->nfree[w->nfree_n - 1] >= pg) sorted = 0;
+            w->nfree[w->nfree_n++] = pg;
+        }
+    }
+    mdb_cursor_close(c);
+    if (mrc != MDB_NOTFOUND) return mrc;
+    if (!sorted) qsort(w->nfree, w->nfree_n, sizeof *w->nfree, cmp_u64);
+    return 0;
+}
+
+static void keep_free(lwal *w, uint64_t gen, uint64_t txn)
+{
+    uint64_t *t = w->free;
+    size_t c = w->free_cap;
+    w->free = w->nfree;
+    w->free_cap = w->nfree_cap;
+    w->free_n = w->nfree_n;
+    w->nfree = t;
+    w->nfree_cap = c;
+    w->nfree_n = 0;
+    w->free_gen = gen;
+    w->free_txn = txn;
+}
+
+/* The meta page of rt's snapshot (LMDB writes txn t's into slot t & 1), read from data.mdb: the
+ * page cache has what LMDB wrote (LMDB maps the file without MDB_FIXEDMAP, and does not say
+ * where). */
+static int snapshot_meta(lenv *e, MDB_txn *rt, unsigned char out[META_LEN])
+{
+    int fd;
+    size_t id = mdb_txn_id(rt);
+    if (mdb_env_get_fd(e->env, &fd)) return EINVAL;
+    int err = full_pread(fd, out, META_LEN, (off_t)((id & 1) * e->wal->psize));
+    if (err) return err < 0 ? MDB_CORRUPTED : err;
+    if ((uint32_t)get64(out + OFF_MAGIC) != MDB_MAGIC_V || get64(out + OFF_TXNID) != id) return MDB_CORRUPTED;
+    return 0;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------------ */
+
+/* data.mdb synced through the current snapshot, then a new generation with base there (active: records
+ * follow). Under the file's lock; the caller may hold LMDB's writer. */
+static int checkpoint(lenv *e, int active)
+{
+    lwal *w = e->wal;
+    wal_shared *sh = w->sh;
+    MDB_txn *rt;
+    unsigned char meta[META_LEN];
+    int mrc;
+    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing data.mdb for a checkpoint (nothing of this write was committed)", 0);
+    if ((mrc = read_txn(e, &rt))) return ent__lmdb_lerr(mrc, "store %s: a checkpoint's snapshot", e->path);
+    uint64_t base = mdb_txn_id(rt);
+    if ((mrc = snapshot_meta(e, rt, meta)) || (active && (mrc = read_free(e, rt)))) {
+        mdb_txn_reset(rt);
+        return ent__lmdb_lerr(mrc, "store %s: reading its free pages for a checkpoint", e->path);
+    }
+    uint64_t last_pg = get64(meta + OFF_LAST_PG);
+    mdb_txn_reset(rt);
+    uint64_t gen = sh->gen + 1;
+    if (sh->magic != SHARED_MAGIC || strcmp(sh->boot, w->boot)) {
+        wal_hdr h;
+        gen = read_hdr(w->fd, &h) ? h.gen + 1 : 1;
+    }
+    int err = write_hdr(w, gen, base, active, meta);
+    if (err) {
+        /* data.mdb is synced; the old header may still say active with records that end before
+         * base: mark the shared state unknown so that the next writer tries again */
+        sh->magic = 0;
+        return ent__lmdb_werr(e, err, "writing its write-ahead file's header", 0);
+    }
+    sh->magic = 0;
+    sh->gen = gen;
+    sh->last_txn = base;
+    sh->last_pg = last_pg;
+    sh->end_off = REC_START;
+    atomic_store(&sh->appended, base);
+    atomic_store(&sh->synced, base);
+    atomic_store(&sh->active, (uint32_t)active);
+    memcpy(sh->boot, w->boot, sizeof sh->boot);
+    sh->magic = SHARED_MAGIC;
+    if (active) keep_free(w, gen, base);
+    return ENT_OK;
+}
+
+/* ---- the write path --------------------------------------------------------------------------- */
+
+int ent__lmdb_wal_lock(lenv *e, int durable)
+{
+    lwal *w = e->wal;
+    if (!w || !w->sh || w->locked) return ENT_OK;
+    wal_shared *sh = w->sh;
+    /* A writer that will not log needs the lock only to end an active file (or to learn whether it
+     * is: the shared state of another boot says nothing). Read again under LMDB's writer. */
+    if (!durable && sh->magic == SHARED_MAGIC && !strcmp(sh->boot, w->boot) && !atomic_load(&sh->active)) return ENT_OK;
+    int err = lock_byte(w->fd, F_WRLCK, LOCK_LOG, 1);
+    if (err) return ent__err(ENT_IO, "store %s: locking its write-ahead file: %s", e->path, strerror(err));
+    w->locked = 1;
+    return ENT_OK;
+}
+
+void ent__lmdb_wal_unlock(lenv *e)
+{
+    lwal *w = e->wal;
+    if (!w) return;
+    w->logging = 0;
+    if (!w->locked) return;
+    lock_byte(w->fd, F_UNLCK, LOCK_LOG, 0);
+    w->locked = 0;
+}
+
+int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock)
+{
+    lenv *e = t->e;
+    lwal *w = e->wal;
+    *relock = 0;
+    if (!w || !w->sh) return ENT_OK;
+    wal_shared *sh = w->sh;
+    int valid = sh->magic == SHARED_MAGIC && !strcmp(sh->boot, w->boot);
+    if (!w->locked) {
+        /* no lock taken: this writer does not log, and the file looked inactive; LMDB's writer,
+         * held now, keeps a durable writer from making it active until this commit is in */
+        if (!valid || atomic_load(&sh->active)) *relock = 1;
+        return ENT_OK;
+    }
+    uint64_t cur = (uint64_t)mdb_txn_id(t->m) - 1;
+    if (!durable) {
+        if (!valid || atomic_load(&sh->active)) return checkpoint(e, 0);
+        return ENT_OK;
+    }
+    int rc;
+    if (!valid || !atomic_load(&sh->active) || sh->last_txn != cur || sh->end_off > WAL_CKPT_BYTES) {
+        if ((rc = checkpoint(e, 1))) return rc;
+    } else if (w->free_gen != sh->gen || w->free_txn != cur) {
+        /* another process logged last: its free list is cur's, read here */
+        MDB_txn *rt;
+        int mrc = read_txn(e, &rt);
+        if (!mrc) {
+            mrc = read_free(e, rt);
+            mdb_txn_reset(rt);
+        }
+        if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading its free pages", e->path);
+        keep_free(w, sh->gen, cur);
+    }
+    w->logging = 1;
+    return ENT_OK;
+}
+
+int ent__lmdb_wal_usable(const lenv *e)
+{
+    return e->wal && e->wal->sh;
+}
+
+int ent__lmdb_wal_logging(const lenv *e)
+{
+    return e->wal && e->wal->logging;
+}
+
+/* Snapshot T's pages stay intact on the disk until commit T+3 (see the top): commit x waits for
+ * the records through x-2 to be durable. A group commit's sync has made them so already. */
+int ent__lmdb_wal_before_commit(lenv *e, uint64_t x)
+{
+    lwal *w = e->wal;
+    wal_shared *sh = w->sh;
+    if (x < 2 || atomic_load(&sh->synced) + 2 >= x) return ENT_OK;
+    uint64_t upto = atomic_load(&sh->appended);
+    if (fdatasync(w->fd) < 0) {
+        int err = errno;
+        sh->magic = 0; /* as in ent__lmdb_wal_sync: the next write txn begins with a checkpoint */
+        return ent__lmdb_werr(e, err, "syncing its write-ahead file", 0);
+    }
+    uint64_t s = atomic_load(&sh->synced);
+    while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+    }
+    return ENT_OK;
+}
+
+/* Blocks written ahead of the records, so that a record overwrites blocks the file has: an
+ * append past the file's end makes its sync also commit the file's new size and blocks to the
+ * journal (measured: ~300 us for a group's record against ~150). 1 MiB at a time: the sync after
+ * it writes that much more (~2 ms here; growing by doubling made single syncs of 10-30 ms), and
+ * only until the file first reaches WAL_CKPT_BYTES, after which it is written over. What a full
+ * disk refuses is given back (the commit is then made durable by a checkpoint). */
+#define EXTEND_BY ((uint64_t)1 << 20)
+static int extend(lwal *w, uint64_t need)
+{
+    static const unsigned char zero[65536];
+    struct stat st;
+    if (need <= w->written) return 0;
+    if (fstat(w->fd, &st) < 0) return errno;
+    w->written = (uint64_t)st.st_size;
+    if (need <= w->written) return 0;
+    uint64_t to = (need + EXTEND_BY - 1) / EXTEND_BY * EXTEND_BY;
+    for (uint64_t off = w->written; off < to; off += sizeof zero) {
+        int err = full_pwrite(w->fd, zero, sizeof zero, (off_t)off);
+        if (err) {
+            if (ftruncate(w->fd, (off_t)w->written) < 0) { /* the blocks stay; the next try reuses them */
+            }
+            return err;
+        }
+    }
+    w->written = to;
+    return 0;
+}
+
+/* The record of the commit just made. On failure the commit is in the store but not logged: the
+ * caller makes it durable otherwise (ent__lmdb_wal_fallback). */
+int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
+{
+    lwal *w = e->wal;
+    wal_shared *sh = w->sh;
+    MDB_txn *rt;
+    unsigned char meta[META_LEN];
+    int mrc, dfd;
+    if ((mrc = read_txn(e, &rt))) return mrc;
+    uint64_t s = mdb_txn_id(rt);
+    if ((mrc = read_free(e, rt)) || (mrc = snapshot_meta(e, rt, meta)) || (mrc = mdb_env_get_fd(e->env, &dfd))) goto out;
+    uint64_t last_pg = get64(meta + OFF_LAST_PG);
+    /* pages free before and not now, and pages past the last one before (but not free now) */
+    size_t nd = 0, i = 0, j = 0;
+    uint64_t tail = last_pg > sh->last_pg ? last_pg - sh->last_pg : 0;
+    if (grow_u64(&w->dirty, &w->dirty_cap, w->free_n + tail)) {
+        mrc = ENOMEM;
+        goto out;
+    }
+    while (i < w->free_n) {
+        if (j < w->nfree_n && w->nfree[j] < w->free[i]) j++;
+        else if (j < w->nfree_n && w->nfree[j] == w->free[i]) i++, j++;
+        else w->dirty[nd++] = w->free[i++];
+    }
+    for (uint64_t pg = sh->last_pg + 1; pg <= last_pg; pg++) {
+        while (j < w->nfree_n && w->nfree[j] < pg) j++;
+        if (j < w->nfree_n && w->nfree[j] == pg) continue;
+        w->dirty[nd++] = pg;
+    }
+    /* the images, read a run of adjacent pages at a time (rt keeps them from being reused) */
+    size_t bytes = nd * w->psize;
+    if (bytes > w->img_cap) {
+        unsigned char *p = realloc(w->img, bytes);
+        if (!p) {
+            mrc = ENOMEM;
+            goto out;
+        }
+        w->img = p;
+        w->img_cap = bytes;
+    }
+    for (size_t k = 0; k < nd;) {
+        size_t run = 1;
+        while (k + run < nd && w->dirty[k + run] == w->dirty[k] + run) run++;
+        int err = full_pread(dfd, w->img + k * w->psize, run * w->psize, (off_t)(w->dirty[k] * w->psize));
+        if (err) {
+            mrc = err < 0 ? MDB_CORRUPTED : err;
+            goto out;
+        }
+        k += run;
+    }
+    /* each page's entry, and its image without the unused middle of a branch or leaf page; an
+     * overflow page's run (its first page says how many follow, all allocated with it) whole */
+    if (w->ent_cap < nd) {
+        wal_page *p = realloc(w->ent, nd * sizeof *p);
+        if (!p) {
+            mrc = ENOMEM;
+            goto out;
+        }
+        w->ent = p;
+        w->ent_cap = nd;
+    }
+    size_t kept = 0;
+    uint64_t raw_until = 0; /* overflow pages up to here are data, not headers */
+    for (size_t k = 0; k < nd; k++) {
+        const unsigned char *pg = w->img + k * w->psize;
+        uint32_t lo = w->psize, hi = w->psize;
+        uint16_t flags, lower, upper;
+        memcpy(&flags, pg + PG_FLAGS, 2);
+        memcpy(&lower, pg + PG_LOWER, 2);
+        memcpy(&upper, pg + PG_UPPER, 2);
+        if (w->dirty[k] <= raw_until) {
+            /* an overflow page's data */
+        } else if ((flags & P_OVERFLOW) && get64(pg) == w->dirty[k]) {
+            uint32_t n;
+            memcpy(&n, pg + PG_LOWER, 4);
+            raw_until = w->dirty[k] + (n ? n - 1 : 0);
+        } else if ((flags & (P_BRANCH | P_LEAF)) && !(flags & (P_LEAF2 | P_OVERFLOW | P_META)) && get64(pg) == w->dirty[k] &&
+                   lower >= 16 && lower <= upper && upper <= w->psize) {
+            lo = lower;
+            hi = upper;
+        }
+        w->ent[k] = (wal_page){w->dirty[k], lo, hi};
+        memmove(w->img + kept, pg, lo);
+        kept += lo;
+        memmove(w->img + kept, pg + hi, w->psize - hi);
+        kept += w->psize - hi;
+    }
+    wal_rec r = {REC_MAGIC, w->psize, sh->gen, sh->last_txn, s, nd, kept, 0};
+    XXH3_64bits_reset(w->xs);
+    XXH3_64bits_update(w->xs, &r, sizeof r);
+    XXH3_64bits_update(w->xs, w->ent, nd * sizeof *w->ent);
+    XXH3_64bits_update(w->xs, meta, META_LEN);
+    XXH3_64bits_update(w->xs, w->img, kept);
+    r.csum = XXH3_64bits_digest(w->xs);
+    struct iovec iov[4] = {{&r, sizeof r}, {w->ent, nd * sizeof *w->ent}, {meta, META_LEN}, {w->img, kept}};
+    uint64_t off = sh->end_off;
+    if ((mrc = extend(w, off + sizeof r + nd * sizeof *w->ent + META_LEN + kept))) goto out;
+    int k = 0;
+    while (k < 4) {
+        ssize_t wr = pwritev(w->fd, iov + k, 4 - k, (off_t)off);
+        if (wr < 0 && errno == EINTR) continue;
+        if (wr <= 0) {
+            mrc = wr < 0 ? errno : EIO;
+            goto out;
+        }
+        off += (uint64_t)wr;
+        while (wr > 0 && k < 4) {
+            if ((size_t)wr >= iov[k].iov_len) {
+                wr -= (ssize_t)iov[k].iov_len;
+                k++;
+            } else {
+                iov[k].iov_base = (char *)iov[k].iov_base + wr;
+                iov[k].iov_len -= (size_t)wr;
+                wr = 0;
+            }
+        }
+    }
+    /* last_txn last: it says the others are s's */
+    sh->last_pg = last_pg;
+    sh->end_off = off;
+    sh->last_txn = s;
+    atomic_store(&sh->appended, s);
+    keep_free(w, sh->gen, s);
+    *out_txn = s;
+out:
+    mdb_txn_reset(rt);
+    return mrc;
+}
+
+/* The commit is in the store but its record is not: make it durable the way LMDB would, and end
+ * the file's generation (a reboot must not replay records that stop before it). */
+int ent__lmdb_wal_fallback(lenv *e)
+{
+    int rc = checkpoint(e, 0);
+    if (rc) e->wal->sh->magic = 0;
+    return rc;
+}
+
+int ent__lmdb_wal_sync_visible(lenv *e)
+{
+    lwal *w = e->wal;
+    wal_shared *sh = w->sh;
+    MDB_envinfo ei;
+    int active = sh->magic == SHARED_MAGIC && !strcmp(sh->boot, w->boot) && atomic_load(&sh->active);
+    /* every commit logged (the usual case: the relay of a durable store): a sync of the file */
+    if (active && mdb_env_info(e->env, &ei) == 0 && sh->last_txn == (uint64_t)ei.me_last_txnid) {
+        uint64_t upto = atomic_load(&sh->appended);
+        if (atomic_load(&sh->synced) >= upto) return ENT_OK;
+        if (fdatasync(w->fd) < 0) {
+            int err = errno;
+            sh->magic = 0;
+            return ent__lmdb_lerr(err, "store %s: syncing its write-ahead file: the commits so far are not known to be on disk",
+                                  e->path);
+        }
+        uint64_t s = atomic_load(&sh->synced);
+        while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+        }
+        return ENT_OK;
+    }
+    return checkpoint(e, active);
+}
+
+/* Records durable through txn (of generation gen, or a checkpoint has made them so). */
+int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn)
+{
+    lwal *w = e->wal;
+    wal_shared *sh = w->sh;
+    if (gen != sh->gen || atomic_load(&sh->synced) >= txn) return ENT_OK;
+    uint64_t upto = atomic_load(&sh->appended);
+    if (fdatasync(w->fd) < 0) {
+        /* What the file holds is unknown now (a failed sync may have dropped the pages it could
+         * not write, and a second one then succeeds): the next writer makes a checkpoint, whose
+         * sync of data.mdb makes this commit durable after all. */
+        int err = errno;
+        sh->magic = 0;
+        return err;
+    }
+    uint64_t s = atomic_load(&sh->synced);
+    while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+    }
+    return ENT_OK;
+}
+
+uint64_t ent__lmdb_wal_gen(const lenv *e)
+{
+    return e->wal && e->wal->sh ? e->wal->sh->gen : 0;
+}
+
+/* The last process to close a store ends the file's generation (a sync of data.mdb), so that a
+ * read-only open after the next boot has nothing to put back. Before the environment closes;
+ * failures are left to the next open (a recovery then). */
+void ent__lmdb_wal_quiesce(lenv *e)
+{
+    lwal *w = e->wal;
+    wal_hdr h;
+    if (!w || !w->sh || w->read_only) return;
+    if (lock_byte(w->fd, F_WRLCK, LOCK_OPEN, 0)) return; /* others have the store open */
+    if (read_hdr(w->fd, &h) && h.active && lock_byte(w->fd, F_WRLCK, LOCK_LOG, 0) == 0) {
+        checkpoint(e, 0);
+        lock_byte(w->fd, F_UNLCK, LOCK_LOG, 0);
+    }
+    lock_byte(w->fd, F_RDLCK, LOCK_OPEN, 0);
+}
+
+/* Before a remap or a close: no txn of the process, not even a reset one (rcache_drain). */
+void ent__lmdb_wal_drop_reader(lenv *e)
+{
+    if (e->wal && e->wal->rt) {
+        mdb_txn_abort(e->wal->rt);
+        e->wal->rt = NULL;
+    }
+}
+
+/* Tests: 1 when page pg is free in the snapshot the last record (of this process) ended at. */
+int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg)
+{
+    const lwal *w = e->wal;
+    size_t lo = 0, hi = w ? w->free_n : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->free[mid] < pg) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < (w ? w->free_n : 0) && w->free[lo] == pg;
+}

@@ -1,0 +1,455 @@
+/* The write-ahead file of a durable LMDB store logs every page a commit changed: it works out
+ * which from LMDB's free list (pages free before and not after, and pages past the last one), not
+ * from LMDB itself, so this checks it against the truth. Around each commit of random work (creates,
+ * updates, deletes, values large enough for overflow pages, batches, a reader holding an old
+ * snapshot, a lazy handle's unlogged commits between) data.mdb is read whole before and after:
+ * every page whose bytes changed must be in the commit's record, with the bytes it has now, and
+ * the record's meta page must be the one data.mdb has. A page missed here is a page a power cut
+ * could leave old under a meta page that points at it.
+ *
+ * Also: several processes logging in one file, with a lazy one between them, and the file written
+ * over from its start after a checkpoint, each followed by a reboot played on a copy (the records
+ * put back over data.mdb); a read-only open that finds records of another boot. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "backend_lmdb_int.h"
+#include "backend_lmdb_wal.h"
+#include "store_int.h"
+#include "test_rand.h"
+#include "test_util.h"
+
+static const char schema_json[] =
+    "{\"schema\":\"w\",\"version\":1,\"types\":{\"item\":{\"key\":\"string\",\"fields\":{"
+    "\"name\":{\"id\":1,\"type\":\"string\",\"unique\":true},"
+    "\"n\":{\"id\":2,\"type\":\"int\",\"indexed\":true},"
+    "\"blob\":{\"id\":3,\"type\":\"bytes\"}}}}}";
+
+static char dir[ENT_TEST_PATH_MAX];
+
+typedef struct file {
+    unsigned char *b;
+    size_t n;
+} file;
+
+static void read_all(file *f, const char *name)
+{
+    char path[ENT_TEST_PATH_MAX + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY);
+    CU_ASSERT_FATAL(fd >= 0 && fstat(fd, &st) == 0);
+    f->n = (size_t)st.st_size;
+    f->b = realloc(f->b, f->n ? f->n : 1);
+    CU_ASSERT_FATAL(f->b != NULL);
+    CU_ASSERT_FATAL(pread(fd, f->b, f->n, 0) == (ssize_t)f->n);
+    close(fd);
+}
+
+/* The last record of the header's generation that chains from its base; NULL when none. */
+static const unsigned char *last_record(const file *w, wal_rec *out)
+{
+    wal_hdr h;
+    const unsigned char *last = NULL;
+    CU_ASSERT_FATAL(w->n >= sizeof h);
+    memcpy(&h, w->b, sizeof h);
+    uint64_t prev = h.base;
+    for (size_t off = REC_START; off + sizeof(wal_rec) <= w->n;) {
+        wal_rec r;
+        memcpy(&r, w->b + off, sizeof r);
+        if (r.magic != REC_MAGIC || r.gen != h.gen || r.prev != prev || r.psize != h.psize) break;
+        size_t len = sizeof r + r.npages * sizeof(wal_page) + META_LEN + r.bytes;
+        if (off + len > w->n) break;
+        *out = r;
+        last = w->b + off;
+        prev = r.txn;
+        off += len;
+    }
+    return last;
+}
+
+static uint64_t u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static unsigned checked, pages_changed;
+static uint64_t kept_bytes, left_out;
+
+/* The last txn data.mdb's meta pages name (the larger of the two slots'). */
+static uint64_t last_txn(const file *f, size_t ps)
+{
+    if (f->n < 2 * ps) return 0;
+    uint64_t a = u64(f->b + OFF_TXNID), b = u64(f->b + ps + OFF_TXNID);
+    return a > b ? a : b;
+}
+
+/* data.mdb was `before`; one commit of s since. */
+static void check_commit(ent_store *s, const file *before, file *after, file *wal, const char *what)
+{
+    const lenv *e = ((const lbe *)(const void *)s->bk.be)->e;
+    wal_rec r;
+    memset(&r, 0, sizeof r);
+    read_all(after, "data.mdb");
+    read_all(wal, "wal");
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    if (last_txn(before, ps) == last_txn(after, ps)) {
+        /* nothing committed (a refused call, an empty batch): nothing written either */
+        CU_ASSERT(before->n == after->n && memcmp(before->b, after->b, before->n) == 0);
+        return;
+    }
+    const unsigned char *rec = last_record(wal, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+    CU_ASSERT_EQUAL_FATAL(r.psize, ps);
+    const unsigned char *ents = rec + sizeof r, *meta = ents + r.npages * sizeof(wal_page), *img = meta + META_LEN;
+    /* the record's snapshot is data.mdb's last */
+    CU_ASSERT_EQUAL(u64(meta + OFF_TXNID), r.txn);
+    CU_ASSERT_FATAL(after->n >= 2 * ps);
+    CU_ASSERT(memcmp(after->b + (r.txn & 1) * ps, meta, META_LEN) == 0);
+    /* what the record holds is what data.mdb holds; a page's middle is left out only where it
+     * lies between the node pointers and the nodes of a branch or leaf page */
+    for (uint64_t i = 0; i < r.npages; i++) {
+        wal_page pe;
+        memcpy(&pe, ents + i * sizeof pe, sizeof pe);
+        CU_ASSERT_FATAL((pe.pgno + 1) * ps <= after->n && pe.lo <= pe.hi && pe.hi <= ps);
+        const unsigned char *pg = after->b + pe.pgno * ps;
+        if (memcmp(pg, img, pe.lo) || memcmp(pg + pe.hi, img + pe.lo, ps - pe.hi)) {
+            fprintf(stderr, "%s: page %llu's image in the record is not data.mdb's\n", what, (unsigned long long)pe.pgno);
+            CU_FAIL("an image differs");
+        }
+        if (pe.lo < pe.hi) {
+            uint16_t flags, lower, upper;
+            memcpy(&flags, pg + PG_FLAGS, 2);
+            memcpy(&lower, pg + PG_LOWER, 2);
+            memcpy(&upper, pg + PG_UPPER, 2);
+            CU_ASSERT((flags & (P_BRANCH | P_LEAF)) && !(flags & (P_OVERFLOW | P_LEAF2)) && lower == pe.lo && upper == pe.hi);
+            kept_bytes += pe.lo + ps - pe.hi;
+            left_out += pe.hi - pe.lo;
+        }
+        img += pe.lo + ps - pe.hi;
+    }
+    /* every page that changed is in it */
+    for (size_t pg = 2; (pg + 1) * ps <= after->n; pg++) {
+        int changed = (pg + 1) * ps > before->n ? 1 : memcmp(before->b + pg * ps, after->b + pg * ps, ps) != 0;
+        if (!changed) continue;
+        pages_changed++;
+        int found = 0;
+        for (uint64_t i = 0; i < r.npages && !found; i++) found = u64(ents + i * sizeof(wal_page)) == pg;
+        /* a page past the old end that is all zeros was never written (the file grew sparse) */
+        if (!found && (pg + 1) * ps > before->n) {
+            int zero = 1;
+            for (size_t k = 0; k < ps && zero; k++) zero = after->b[pg * ps + k] == 0;
+            found = zero;
+        }
+        /* a page the commit wrote and freed again (LMDB spills pages of a large txn before
+         * its commit): free in the new snapshot, nothing points at it */
+        if (!found) found = ent__lmdb_wal_page_free(e, pg);
+        if (!found) {
+            fprintf(stderr, "%s: page %zu changed and is not in txn %llu's record (%llu pages)\n", what, pg,
+                    (unsigned long long)r.txn, (unsigned long long)r.npages);
+            CU_FAIL("a changed page is not logged");
+            return;
+        }
+    }
+    checked++;
+}
+
+static int put_blob(ent_store *s, ent_txn *t, unsigned k, uint64_t *rng, int update, size_t blen)
+{
+    char key[32], name[48];
+    unsigned char *blob = malloc(blen + 1);
+    ent_entity *e = NULL;
+    int rc;
+    for (size_t i = 0; i < blen; i++) blob[i] = (unsigned char)test_rand_next(rng);
+    snprintf(key, sizeof key, "k%04u", k);
+    snprintf(name, sizeof name, "name-%u-%llu", k, (unsigned long long)(test_rand_next(rng) % 1000000));
+    ent_key ek = ent_key_str(key);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(s, "item")));
+    ENT_OK_(ent_entity_set_key(e, &ek));
+    ENT_OK_(ent_entity_set_string(e, "name", name));
+    ENT_OK_(ent_entity_set_int(e, "n", (int64_t)(test_rand_next(rng) % 100000) - 50000));
+    ENT_OK_(ent_entity_set_bytes(e, "blob", blob, blen));
+    rc = update ? ent_upsert(s, t, e, ENT_VERSION_ANY) : ent_create(s, t, e);
+    ent_entity_free(e);
+    free(blob);
+    return rc;
+}
+
+static int put_item(ent_store *s, ent_txn *t, unsigned k, uint64_t *rng, int update)
+{
+    size_t blen = test_rand_next(rng) % 4 == 0 ? (size_t)(test_rand_next(rng) % 12000) : (size_t)(test_rand_next(rng) % 300);
+    return put_blob(s, t, k, rng, update, blen);
+}
+
+/* A create of key k (a number past what the random rounds use) with a value of blen bytes. */
+static int put_item_sized(ent_store *s, unsigned k, uint64_t *rng, size_t blen)
+{
+    return put_blob(s, NULL, 100000 + k, rng, 0, blen);
+}
+
+static int del_item(ent_store *s, ent_txn *t, unsigned k)
+{
+    char key[32];
+    snprintf(key, sizeof key, "k%04u", k);
+    ent_key ek = ent_key_str(key);
+    return ent_delete(s, t, ent_store_type(s, "item"), &ek, ENT_VERSION_ANY);
+}
+
+/* One random write of s (a call or a batch of up to 40): its outcome is not the point. */
+static void random_write(ent_store *s, uint64_t *rng)
+{
+    unsigned op = (unsigned)(test_rand_next(rng) % 10), k = (unsigned)(test_rand_next(rng) % 300);
+    if (op < 4) put_item(s, NULL, k, rng, 1);
+    else if (op < 6) del_item(s, NULL, k);
+    else if (op < 7) put_item(s, NULL, k, rng, 0);
+    else {
+        ent_txn *t = NULL;
+        ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+        unsigned n = 1 + (unsigned)(test_rand_next(rng) % 40);
+        for (unsigned i = 0; i < n; i++) {
+            k = (unsigned)(test_rand_next(rng) % 300);
+            if (test_rand_next(rng) % 3) put_item(s, t, k, rng, 1);
+            else del_item(s, t, k);
+        }
+        ENT_OK_(ent_txn_commit(t));
+    }
+}
+
+static void t_every_changed_page_is_logged(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *lazy = NULL, *reader = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, lo = ENT_STORE_OPTS_INIT;
+    ent_txn *snap = NULL;
+    file before = {0}, after = {0}, wal = {0};
+    uint64_t rng = getenv("TEST_WAL_SEED") ? strtoull(getenv("TEST_WAL_SEED"), NULL, 10) | 1 : 0x5eed, probs = 9;
+    ENT_TEST_MKDTEMP(dir, "wal-pages");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    o.durability = ENT_DURABLE;
+    lo.durability = ENT_LAZY;
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ENT_OK_(ent_store_open(&lazy, dir, sc, &lo));
+    ENT_OK_(ent_store_open(&reader, dir, sc, &o));
+    for (int round = 0; round < 600; round++) {
+        char what[64];
+        snprintf(what, sizeof what, "round %d", round);
+        /* now and then a lazy handle's commit (not logged: the next durable one begins a new
+         * generation), and a reader that keeps an old snapshot's pages from being reused */
+        if (round % 97 == 50) random_write(lazy, &rng);
+        if (round % 150 == 20) ENT_OK_(ent_txn_begin(&snap, reader, ENT_TXN_READ));
+        if (round % 150 == 90 && snap) {
+            ent_txn_abort(snap);
+            snap = NULL;
+        }
+        read_all(&before, "data.mdb");
+        random_write(s, &rng);
+        check_commit(s, &before, &after, &wal, what);
+        if (CU_get_number_of_failures()) break;
+    }
+    if (snap) ent_txn_abort(snap);
+    printf("\n  %u commits checked, %u pages changed; of branch and leaf pages %llu bytes logged, %llu unused left out\n",
+           checked, pages_changed, (unsigned long long)kept_bytes, (unsigned long long)left_out);
+    CU_ASSERT(left_out > 0);
+    CU_ASSERT(checked >= 400); /* commits checked (the others were refused calls) */
+    CU_ASSERT(pages_changed > 1000); /* the rounds changed pages to check */
+    ENT_OK_(ent_store_verify(&probs, s, NULL, NULL));
+    CU_ASSERT_EQUAL(probs, 0);
+    ent_store_close(reader);
+    ent_store_close(lazy);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    free(before.b);
+    free(after.b);
+    free(wal.b);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* A copy of dir's data.mdb and write-ahead file as the next boot finds them (the header says
+ * another boot wrote it): into out. */
+static void reboot_copy(const char *from_dir, const char *out)
+{
+    static const char *const names[] = {"data.mdb", "wal"};
+    ent_test_rm_rf(out);
+    CU_ASSERT_EQUAL_FATAL(mkdir(out, 0755), 0);
+    for (int i = 0; i < 2; i++) {
+        char from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 16], buf[65536];
+        CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/%s", from_dir, names[i]) == 0);
+        CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/%s", out, names[i]) == 0);
+        int in = open(from, O_RDONLY), o = open(to, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        CU_ASSERT_FATAL(in >= 0 && o >= 0);
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0) CU_ASSERT_FATAL(write(o, buf, (size_t)n) == n);
+        close(in);
+        if (i == 1) {
+            wal_hdr h;
+            CU_ASSERT_FATAL(pread(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
+            memset(h.boot, 0, sizeof h.boot);
+            memcpy(h.boot, "a later boot", 12);
+            h.csum = 0;
+            h.csum = XXH3_64bits(&h, sizeof h);
+            CU_ASSERT_FATAL(pwrite(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
+        }
+        close(o);
+    }
+}
+
+static uint64_t count_in(const char *d)
+{
+    ent_store *s = NULL;
+    uint64_t n = 0, probs = 9;
+    ENT_OK_(ent_store_open(&s, d, NULL, NULL));
+    if (!s) return 0;
+    ENT_OK_(ent_count(&n, s, NULL, ent_store_type(s, "item")));
+    ENT_OK_(ent_store_verify(&probs, s, NULL, NULL));
+    CU_ASSERT_EQUAL(probs, 0);
+    ent_store_close(s);
+    return n;
+}
+
+/* Child: n creates of its own keys (prefix p) through a handle of durability dur, then _exit
+ * without closing when die (as a crash would leave the files), else after closing. */
+static void child_writes(const char *d, const char *p, int n, ent_durability dur, int die)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.durability = dur;
+    if (ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w") || ent_store_open(&s, d, sc, &o)) _exit(2);
+    for (int i = 0; i < n; i++) {
+        char key[32];
+        ent_entity *e = NULL;
+        snprintf(key, sizeof key, "%s%05d", p, i);
+        ent_key k = ent_key_str(key);
+        if (ent_entity_new(&e, ent_store_type(s, "item")) || ent_entity_set_key(e, &k) ||
+            ent_entity_set_string(e, "name", key) || ent_entity_set_int(e, "n", i) || ent_create(s, NULL, e))
+            _exit(3);
+        ent_entity_free(e);
+    }
+    if (die) _exit(0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    _exit(0);
+}
+
+/* Three processes log durable creates in one file at once, a fourth writes through a lazy handle
+ * (each of its commits ends the file's generation; the next durable one begins another), and the
+ * last of them exits without closing: every create is there, and again after a reboot. */
+static void t_processes_share_the_file(void)
+{
+    static const char *const pre[] = {"a", "b", "c", "L"};
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    pid_t pid[4];
+    ENT_TEST_MKDTEMP(dir, "wal-procs");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o)); /* made, then closed: the children open it */
+    ent_store_close(s);
+    ent_schema_free(sc);
+    fflush(stdout);
+    for (int i = 0; i < 4; i++) {
+        pid[i] = fork();
+        CU_ASSERT_FATAL(pid[i] >= 0);
+        if (pid[i] == 0) child_writes(dir, pre[i], i == 3 ? 60 : 300, i == 3 ? ENT_LAZY : ENT_DURABLE, i == 2);
+    }
+    for (int i = 0; i < 4; i++) {
+        int st = 0;
+        waitpid(pid[i], &st, 0);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy(dir, rb);
+    CU_ASSERT_EQUAL(count_in(dir), 960);
+    CU_ASSERT_EQUAL(count_in(rb), 960);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* Past WAL_CKPT_BYTES of records a checkpoint starts the file over from its start: records of
+ * the new generation overwrite the old ones' blocks, and a reboot replays only the new. */
+static void t_file_written_over(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], path[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    struct stat st;
+    uint64_t rng = 77, n = 0, gen0 = 0;
+    wal_hdr h;
+    ENT_TEST_MKDTEMP(dir, "wal-over");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    CU_ASSERT_FATAL(ent_test_fmt(path, sizeof path, "%s/wal", dir) == 0);
+    int fd = open(path, O_RDONLY);
+    CU_ASSERT_FATAL(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    gen0 = h.gen;
+    /* 12 KB values: each create logs a few overflow pages; until the generation moves twice */
+    for (unsigned i = 0; i < 200000 && h.gen < gen0 + 2; i++) {
+        ENT_OK_(put_item_sized(s, i, &rng, 12000));
+        n++;
+        CU_ASSERT_FATAL(pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    }
+    CU_ASSERT(h.gen >= gen0 + 2);
+    CU_ASSERT(fstat(fd, &st) == 0 && (uint64_t)st.st_size < 2 * WAL_CKPT_BYTES); /* written over, not grown */
+    close(fd);
+    for (int i = 0; i < 20; i++) ENT_OK_(put_item_sized(s, (unsigned)n++, &rng, 12000)); /* records of the new generation */
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy(dir, rb);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(count_in(rb), n);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* A read-only open cannot put records back: after a reboot it is refused, naming what to do,
+ * until a writer has opened the store once; and a clean close leaves nothing to put back. */
+static void t_read_only_after_reboot(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *ro = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, roo = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 5;
+    roo.read_only = 1;
+    ENT_TEST_MKDTEMP(dir, "wal-ro");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 30; i++) ENT_OK_(put_item_sized(s, i, &rng, 100));
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy(dir, rb); /* while open: the file is active */
+    ENT_CHECK_RC(ent_store_open(&ro, rb, NULL, &roo), ENT_READONLY);
+    ENT_ASSERT_MSG("open it once with write access");
+    CU_ASSERT_EQUAL(count_in(rb), 30); /* a writer's open puts them back */
+    ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
+    ent_store_close(ro);
+    ent_store_close(s); /* the last close: a checkpoint ends the file's generation */
+    reboot_copy(dir, rb);
+    ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
+    ent_store_close(ro);
+    ent_schema_free(sc);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+int main(void)
+{
+    static const ent_test_case cases[] = {
+        ENT_TEST(t_every_changed_page_is_logged),
+        ENT_TEST(t_processes_share_the_file),
+        ENT_TEST(t_file_written_over),
+        ENT_TEST(t_read_only_after_reboot),
+        {NULL, NULL},
+    };
+    return ent_test_run("wal_pages", cases);
+}
