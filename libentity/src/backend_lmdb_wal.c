@@ -49,7 +49,7 @@
  * (which no longer matches LMDB's last txn: the next writer makes a checkpoint) or magic 0. */
 typedef struct wal_shared {
     _Atomic uint64_t magic; /* SHARED_MAGIC; 0 while a checkpoint rewrites the rest, or to ask for one */
-    char boot[40];
+    uint64_t boot;          /* XXH3 of the boot id of the process that wrote it */
     _Atomic uint64_t gen;
     _Atomic uint32_t active;
     uint32_t pad;
@@ -67,6 +67,7 @@ typedef struct lwal {
     int read_only;
     uint32_t psize;
     char boot[40];
+    uint64_t boot_key; /* XXH3 of boot: what the shared state's boot must be */
     wal_shared *sh;
     int locked;  /* this process holds byte 0 (under wmu) */
     int logging; /* the write txn under way logs its commit */
@@ -87,6 +88,12 @@ typedef struct lwal {
 } lwal;
 
 /* ---- small helpers --------------------------------------------------------------------------- */
+
+/* The shared state is this boot's (a page left by another boot, or half rewritten, is not). */
+static int shared_valid(const lwal *w)
+{
+    return w->sh->magic == SHARED_MAGIC && w->sh->boot == w->boot_key;
+}
 
 static uint64_t get64(const unsigned char *p)
 {
@@ -332,6 +339,7 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     w->read_only = read_only;
     w->psize = (uint32_t)sysconf(_SC_PAGESIZE);
     read_boot(w->boot);
+    w->boot_key = XXH3_64bits(w->boot, sizeof w->boot);
     w->fd = open(path, (read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0664);
     if (w->fd < 0) {
         /* No file and no right to make one: a read-only open of a store that never had one, or
@@ -523,7 +531,7 @@ static int checkpoint(lenv *e, int active)
     uint64_t last_pg = get64(meta + OFF_LAST_PG);
     mdb_txn_reset(rt);
     uint64_t gen = sh->gen + 1;
-    if (sh->magic != SHARED_MAGIC || strcmp(sh->boot, w->boot)) {
+    if (!shared_valid(w)) {
         wal_hdr h;
         gen = read_hdr(w->fd, &h) ? h.gen + 1 : 1;
     }
@@ -542,7 +550,7 @@ static int checkpoint(lenv *e, int active)
     atomic_store(&sh->appended, base);
     atomic_store(&sh->synced, base);
     atomic_store(&sh->active, (uint32_t)active);
-    memcpy(sh->boot, w->boot, sizeof sh->boot);
+    sh->boot = w->boot_key;
     sh->magic = SHARED_MAGIC;
     if (active) keep_free(w, gen, base);
     return ENT_OK;
@@ -557,7 +565,7 @@ int ent__lmdb_wal_lock(lenv *e, int durable)
     wal_shared *sh = w->sh;
     /* A writer that will not log needs the lock only to end an active file (or to learn whether it
      * is: the shared state of another boot says nothing). Read again under LMDB's writer. */
-    if (!durable && sh->magic == SHARED_MAGIC && !strcmp(sh->boot, w->boot) && !atomic_load(&sh->active)) return ENT_OK;
+    if (!durable && shared_valid(w) && !atomic_load(&sh->active)) return ENT_OK;
     int err = lock_byte(w->fd, F_WRLCK, LOCK_LOG, 1);
     if (err) return ent__err(ENT_IO, "store %s: locking its write-ahead file: %s", e->path, strerror(err));
     w->locked = 1;
@@ -581,7 +589,7 @@ int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock)
     *relock = 0;
     if (!w || !w->sh) return ENT_OK;
     wal_shared *sh = w->sh;
-    int valid = sh->magic == SHARED_MAGIC && !strcmp(sh->boot, w->boot);
+    int valid = shared_valid(w);
     if (!w->locked) {
         /* no lock taken: this writer does not log, and the file looked inactive; LMDB's writer,
          * held now, keeps a durable writer from making it active until this commit is in */
@@ -812,7 +820,7 @@ int ent__lmdb_wal_sync_visible(lenv *e)
     lwal *w = e->wal;
     wal_shared *sh = w->sh;
     MDB_envinfo ei;
-    int active = sh->magic == SHARED_MAGIC && !strcmp(sh->boot, w->boot) && atomic_load(&sh->active);
+    int active = shared_valid(w) && atomic_load(&sh->active);
     /* every commit logged (the usual case: the relay of a durable store): a sync of the file */
     if (active && mdb_env_info(e->env, &ei) == 0 && sh->last_txn == (uint64_t)ei.me_last_txnid) {
         uint64_t upto = atomic_load(&sh->appended);
