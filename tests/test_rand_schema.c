@@ -45,7 +45,7 @@ static int seed_fails;
 
 /* What the run did, printed at its end: a generator that tests nothing would show here. */
 static struct {
-    unsigned long creates, replaces, deletes, refused, finds, ranges, evolutions, cli_rounds;
+    unsigned long creates, replaces, updates, deletes, refused, finds, ranges, evolutions, cli_rounds;
 } stats;
 
 #define CASE(...) snprintf(cur_case, sizeof cur_case, __VA_ARGS__)
@@ -1036,6 +1036,7 @@ typedef struct cand {
     char *skey;     /* string key */
     int conflict;   /* a unique value or the key is taken: the create must say ENT_CONFLICT */
     int dangling;   /* a required ref with no target to point at */
+    unsigned given; /* bit k: field k is in the data */
 } cand;
 
 static void cand_free(cand *c)
@@ -1091,6 +1092,7 @@ static void gen_entity(cand *c, const gs *s, const model *m, int t, const ment *
             const ment *tg = present ? live_at(m, f->to, rnd(1000)) : NULL;
             if (!tg && f->required) c->dangling = 1;
             if (!tg) continue;
+            c->given |= 1u << k;
             ival v = {.kind = tg->skey ? ENT_KIND_STRING : ENT_KIND_UINT, .u = tg->id};
             if (tg->skey) v.s = strdup(tg->skey), v.n = strlen(tg->skey);
             for (int p = 0; p < 2; p++) {
@@ -1105,6 +1107,7 @@ static void gen_entity(cand *c, const gs *s, const model *m, int t, const ment *
         if (c->ex.p[c->ex.n - 1] != '{') sb_add(&c->ex, ",");
         sb_add(&c->ex, "\"%s\":", f->name);
         if (present) {
+            c->given |= 1u << k;
             if (c->in.p[c->in.n - 1] != '{') sb_add(&c->in, ",");
             sb_add(&c->in, "\"%s\":", f->name);
             gen_json(&c->in, &c->ex, f, s, is_scalar(f->kind) ? &c->idx[k] : NULL);
@@ -1177,6 +1180,11 @@ static ent_key ment_key(const ment *e) { return e->skey ? ent_key_str(e->skey) :
 /* Read entity e back and compare with the model. */
 static void check_get(ent_store *st, const gt *ty, const ment *e)
 {
+    if (getenv("ENT_RAND_SCHEMA_VERBOSE")) {
+        char *d = json_dumps(e->data, JSON_COMPACT);
+        fprintf(stderr, "\n  %s: lacks %#x, want v%" PRIu64 " %s", cur_case, e->lacks, e->version, d);
+        free(d);
+    }
     ent_entity *got = NULL;
     ent_key key = ment_key(e);
     int rc = ent_get(&got, st, NULL, ent_store_type(st, ty->name), &key);
@@ -1237,7 +1245,8 @@ static void put_valid(ent_store *st, const gs *s, model *m, int t, ment *self)
         if (c.skey) me->skey = strdup(c.skey);
         else me->id = ent_entity_key(e).id;
     }
-    if (!self || !jeq(self->data, want)) me->version++;
+    /* a value given for a field the record lacks is stored, even the default it reads with (crud.c) */
+    if (!self || !jeq(self->data, want) || (self->lacks & c.given)) me->version++;
     if (self) stats.replaces++;
     else stats.creates++;
     model_set(me, &c, want);
@@ -1427,6 +1436,96 @@ out:
     cand_free(&c);
 }
 
+/* A partial update of e: a few top-level fields set (ent_entity_set_json) or unset; an unset
+ * field with a default goes back to it, a required one without is refused. */
+static void put_update(ent_store *st, const gs *s, model *m, int t, ment *e)
+{
+    const gt *ty = &s->t[t];
+    const ent_type *et = ent_store_type(st, ty->name);
+    ent_entity *x = NULL;
+    json_t *want = json_deep_copy(e->data);
+    ival nv[MAXF];
+    int touched[MAXF] = {0}, invalid = 0, conflict = 0, rc;
+    ent_key key = ment_key(e);
+    memset(nv, 0, sizeof nv);
+    ENT_OK_(ent_entity_new(&x, et));
+    ENT_OK_(ent_entity_set_key(x, &key));
+    for (int n = 1 + (int)rnd(3); n > 0; n--) {
+        int k = (int)rnd((unsigned)ty->nf);
+        const gf *f = &ty->f[k];
+        if (f->removed || touched[k]) continue;
+        touched[k] = 1;
+        if (rnd(3) == 0) { /* unset */
+            if (getenv("ENT_RAND_SCHEMA_VERBOSE")) fprintf(stderr, "\n  %s: unset %s", cur_case, f->name);
+            ENT_OK_(ent_entity_unset(x, f->name));
+            json_object_del(want, f->name);
+            if (f->has_def) {
+                sb b = {0};
+                json_error_t err;
+                put_ival(&b, &f->def, 1);
+                json_object_set_new(want, f->name, json_loads(b.p, JSON_DECODE_ANY, &err));
+                free(b.p);
+                ival_copy(&nv[k], &f->def);
+            } else if (f->required) {
+                invalid = 1;
+            }
+            continue;
+        }
+        sb in = {0}, ex = {0};
+        json_error_t err;
+        if (f->kind == ENT_KIND_REF) {
+            const ment *tg = live_at(m, f->to, rnd(1000));
+            if (!tg) {
+                touched[k] = 0;
+                continue;
+            }
+            nv[k] = (ival){.kind = tg->skey ? ENT_KIND_STRING : ENT_KIND_UINT, .u = tg->id};
+            if (tg->skey) nv[k].s = strdup(tg->skey), nv[k].n = strlen(tg->skey);
+            put_ival(&in, &nv[k], 1);
+            put_ival(&ex, &nv[k], 1);
+        } else {
+            gen_json(&in, &ex, f, s, is_scalar(f->kind) ? &nv[k] : NULL);
+        }
+        if (getenv("ENT_RAND_SCHEMA_VERBOSE")) fprintf(stderr, "\n  %s: set %s %s", cur_case, f->name, in.p);
+        if ((rc = ent_entity_set_json(x, f->name, in.p)) != ENT_OK) failf("set_json %s %s: %d %s", f->name, in.p, rc, ent_errmsg());
+        json_object_set_new(want, f->name, json_loads(ex.p, JSON_DECODE_ANY, &err));
+        free(in.p);
+        free(ex.p);
+    }
+    for (int k = 0; k < ty->nf; k++) { /* a unique value another entity holds */
+        if (!touched[k] || !ty->f[k].unique || !nv[k].kind) continue;
+        for (int i = 0; i < m->n[t]; i++)
+            if (m->e[t][i].live && &m->e[t][i] != e && m->e[t][i].idx[k].kind && !vcmp(&m->e[t][i].idx[k], &nv[k])) conflict = 1;
+    }
+    rc = ent_update(st, NULL, x, e->version);
+    if (invalid || conflict) {
+        if (rc == ENT_OK) failf("update accepted: %s", invalid ? "a required field unset" : "a taken unique value");
+        else if (!*ent_errmsg()) failf("update refused without a message");
+    } else if (rc != ENT_OK) {
+        failf("update refused: %d %s", rc, ent_errmsg());
+    } else {
+        unsigned given = 0;
+        for (int k = 0; k < ty->nf; k++) given |= (unsigned)touched[k] << k;
+        /* a field the record lacks, given (or unset: back to its default), is stored (crud.c) */
+        if (!jeq(want, e->data) || (e->lacks & given)) e->version++;
+        json_decref(e->data);
+        e->data = want;
+        want = NULL;
+        for (int k = 0; k < ty->nf; k++) {
+            if (!touched[k]) continue;
+            ival_free(&e->idx[k]);
+            e->idx[k] = nv[k];
+            memset(&nv[k], 0, sizeof nv[k]);
+            e->lacks &= ~(1u << k);
+        }
+        stats.updates++;
+        check_get(st, ty, e);
+    }
+    for (int k = 0; k < MAXF; k++) ival_free(&nv[k]);
+    json_decref(want);
+    ent_entity_free(x);
+}
+
 static int referenced(const gs *s, const model *m, int t, const ment *e)
 {
     for (int u = 0; u < s->nt; u++)
@@ -1454,8 +1553,9 @@ static void workload(ent_store *st, const gs *s, model *m, int n)
         for (int i = 0; i < n / 3 && seed_fails < 100; i++) {
             ment *e = (ment *)live_at(m, t, rnd(1000));
             if (!e) break;
-            CASE("replace %s #%d", s->t[t].name, i);
-            put_valid(st, s, m, t, e);
+            CASE("%s %s #%d", i % 2 ? "update" : "replace", s->t[t].name, i);
+            if (i % 2) put_update(st, s, m, t, e);
+            else put_valid(st, s, m, t, e);
         }
         for (int i = 0; i < n / 6 && seed_fails < 100; i++) {
             ment *e = (ment *)live_at(m, t, rnd(1000));
@@ -1564,6 +1664,79 @@ static void cli_find(const char *qcli, const char *qstore, const char *base, con
         }
 }
 
+/* `init --schema`, then `put TYPE [--key K] -` of every entity (targets first; auto keys are
+ * new ids, 1 up, and refs to them follow): `dump` gives the model's entities, each at version 1. */
+static void cli_put(const char *qcli, const char *base, const char *schema_file, const gs *s, const model *m)
+{
+    char dir[ENT_TEST_PATH_MAX], in[ENT_TEST_PATH_MAX], out[ENT_TEST_PATH_MAX], qd[4 * ENT_TEST_PATH_MAX + 3],
+        qb[4 * ENT_TEST_PATH_MAX + 3], qk[4 * 300 + 3];
+    uint64_t *newid[MAXT] = {0};
+    json_t *sent[MAXT] = {0}; /* per type: the data put, by model index */
+    size_t want = 0, lines = 0;
+    ENT_TEST_PATH(dir, "%s/put", base);
+    ENT_TEST_PATH(in, "%s/put.json", base);
+    ENT_TEST_PATH(out, "%s/put.dump", base);
+    ent_test_sh_word(qd, sizeof qd, dir);
+    ent_test_sh_word(qb, sizeof qb, base);
+    CASE("cli put: init");
+    if (sh("%s -s %s init --schema %s/%s --durability none 2>/dev/null", qcli, qd, qb, schema_file)) return;
+    for (int t = 0; t < s->nt; t++) {
+        uint64_t next = 1;
+        newid[t] = calloc((size_t)m->n[t] + 1, sizeof *newid[t]);
+        sent[t] = json_array();
+        CU_ASSERT_FATAL(newid[t] && sent[t]);
+        for (int i = 0; i < m->n[t]; i++) {
+            const ment *e = &m->e[t][i];
+            json_t *d = json_deep_copy(e->data);
+            json_array_append_new(sent[t], d);
+            if (!e->live) continue;
+            want++;
+            for (int k = 0; k < s->t[t].nf; k++) { /* a ref to an auto key: the target's new id */
+                const gf *f = &s->t[t].f[k];
+                if (f->removed || f->kind != ENT_KIND_REF || s->t[f->to].key != ENT_KEY_AUTO || !e->idx[k].kind) continue;
+                for (int j = 0; j < m->n[f->to]; j++)
+                    if (m->e[f->to][j].live && m->e[f->to][j].id == e->idx[k].u)
+                        json_object_set_new(d, f->name, json_integer((json_int_t)newid[f->to][j]));
+            }
+            if (e->skey) ent_test_sh_word(qk, sizeof qk, e->skey);
+            else newid[t][i] = next++;
+            CASE("cli put %s %.60s", s->t[t].name, e->skey ? qk : "(new id)");
+            FILE *f = fopen(in, "w");
+            CU_ASSERT_FATAL(f != NULL);
+            CU_ASSERT_FATAL(json_dumpf(d, f, JSON_COMPACT) == 0);
+            fclose(f);
+            if (sh("%s -s %s put %s %s %s - < %s/put.json > /dev/null", qcli, qd, s->t[t].name, e->skey ? "--key" : "",
+                   e->skey ? qk : "", qb))
+                goto out;
+        }
+    }
+    CASE("cli put: dump");
+    if (sh("%s -s %s dump > %s/put.dump", qcli, qd, qb)) goto out;
+    char *text = slurp(out), *line = text, *nl;
+    for (; line && *line; line = nl + 1) {
+        json_error_t err;
+        if (!(nl = strchr(line, '\n'))) break;
+        json_t *j = json_loadb(line, (size_t)(nl - line), 0, &err), *k = json_object_get(j, "key"), *d = NULL;
+        const char *tn = json_string_value(json_object_get(j, "type"));
+        lines++;
+        for (int t = 0; t < s->nt && tn; t++)
+            for (int i = 0; i < m->n[t] && !strcmp(tn, s->t[t].name); i++) {
+                const ment *c = &m->e[t][i];
+                if (c->live && (c->skey ? json_is_string(k) && !strcmp(json_string_value(k), c->skey)
+                                        : json_is_integer(k) && (uint64_t)json_integer_value(k) == newid[t][i]))
+                    d = json_array_get(sent[t], (size_t)i);
+            }
+        if (!d) failf("dump line %zu names no entity put: %.*s", lines, (int)(nl - line), line);
+        else if (!jeq(json_object_get(j, "data"), d) || json_integer_value(json_object_get(j, "version")) != 1)
+            failf("dump line %zu: %.*s", lines, (int)(nl - line), line);
+        json_decref(j);
+    }
+    if (lines != want) failf("dump of %zu lines, %zu entities put", lines, want);
+    free(text);
+out:
+    for (int t = 0; t < MAXT; t++) free(newid[t]), json_decref(sent[t]);
+}
+
 /* dump, load into a store of `schema_file`, replay, check: the same entities everywhere. */
 static void cli_round_trip(const char *cli, const char *base, const char *src, const char *schema_file, const gs *s,
                            const model *m, int round)
@@ -1604,6 +1777,7 @@ static void cli_round_trip(const char *cli, const char *base, const char *src, c
     free(a3);
     if (sh("%s -s %s check > /dev/null 2>&1", q[0], q[2]) || sh("%s -s %s check > /dev/null 2>&1", q[0], q[3])) return;
     cli_find(q[0], q[2], base, s, m);
+    if (!round) cli_put(q[0], base, schema_file, s, m);
     stats.cli_rounds++;
     check_copy(b, s, m, round ? "loaded (evolved)" : "loaded");
     check_copy(c, s, m, round ? "replayed (evolved)" : "replayed");
@@ -1621,7 +1795,7 @@ static void evolve(gs *s, model *m)
         gt *ty = &s->t[t];
         int k = (int)rnd((unsigned)ty->nf);
         gf *f = &ty->f[k];
-        switch (rnd(7)) {
+        switch (rnd(8)) {
         case 0: /* a new field: optional, or required with a default */
             if (ty->nf < MAXF) {
                 gf *n = &ty->f[ty->nf];
@@ -1674,7 +1848,7 @@ static void evolve(gs *s, model *m)
         case 2: /* limits relaxed */
             f->has_min = f->has_max = 0;
             if (f->kind != ENT_KIND_STRING || !f->nenum || rnd(2)) f->has_len = 0;
-            if (f->nenum && f->nenum < 4) snprintf(f->enums[f->nenum++], sizeof f->enums[0], "added");
+            if (f->nenum && f->nenum < 4) snprintf(f->enums[f->nenum++], sizeof f->enums[0], "added%u", s->version);
             break;
         case 3: /* a field removed (not a ref: its target's deletes would still be guarded by old values) */
             if (f->kind == ENT_KIND_REF || f->removed) break;
@@ -1706,6 +1880,41 @@ static void evolve(gs *s, model *m)
                 ival_free(&e->idx[k]);
                 ival_copy(&e->idx[k], &f->def);
                 e->lacks |= 1u << k;
+            }
+            break;
+        case 6: /* a declared map's sub-field added (optional, maybe with a default) or removed */
+            if (f->removed || f->kind != ENT_KIND_MAP || !f->nsub) break;
+            if (rnd(2)) {
+                int live = 0, j = (int)rnd((unsigned)f->nsub);
+                for (int i = 0; i < f->nsub; i++) live += !f->sub[i].removed;
+                if (live < 2 || f->sub[j].removed) break;
+                f->sub[j].removed = 1;
+                for (int i = 0; i < m->n[t]; i++) {
+                    json_t *mo = json_object_get(m->e[t][i].data, f->name);
+                    if (json_is_object(mo)) json_object_del(mo, f->sub[j].name);
+                }
+            } else {
+                gf *ns = realloc(f->sub, (size_t)(f->nsub + 1) * sizeof *ns);
+                CU_ASSERT_FATAL(ns != NULL);
+                f->sub = ns;
+                gf *n = &f->sub[f->nsub];
+                memset(n, 0, sizeof *n);
+                snprintf(n->name, sizeof n->name, "s%d", f->nsub);
+                n->id = 500 + (unsigned)f->nsub;
+                do n->kind = (ent_kind)(ENT_KIND_BOOL + (int)rnd(7));
+                while (!is_scalar(n->kind));
+                gen_limits(n, 1);
+                if (rnd(2)) n->has_def = 1, gen_value(&n->def, n, s);
+                f->nsub++;
+                for (int i = 0; i < m->n[t] && n->has_def; i++) {
+                    json_t *mo = json_object_get(m->e[t][i].data, f->name);
+                    sb b = {0};
+                    json_error_t err;
+                    if (!json_is_object(mo)) continue;
+                    put_ival(&b, &n->def, 1);
+                    json_object_set_new(mo, n->name, json_loads(b.p, JSON_DECODE_ANY, &err));
+                    free(b.p);
+                }
             }
             break;
         case 4: /* a new type */
@@ -1874,9 +2083,9 @@ static void test_random_schemas(void)
     if (cli && !*cli) cli = NULL;
     if (!cli) fprintf(stderr, "\n  ENTITY_CLI unset: the entity tool's part is skipped\n");
     for (unsigned long long seed = first; seed < first + n; seed++) run_seed(seed, cli);
-    fprintf(stderr, "\n  seeds %llu..%llu: %lu creates, %lu replaces, %lu deletes, %lu invalid ones refused, "
+    fprintf(stderr, "\n  seeds %llu..%llu: %lu creates, %lu replaces, %lu updates, %lu deletes, %lu invalid ones refused, "
             "%lu look-ups, %lu ranges, %lu evolutions, %lu tool round trips\n", first, first + n - 1, stats.creates,
-            stats.replaces, stats.deletes, stats.refused, stats.finds, stats.ranges, stats.evolutions, stats.cli_rounds);
+            stats.replaces, stats.updates, stats.deletes, stats.refused, stats.finds, stats.ranges, stats.evolutions, stats.cli_rounds);
 }
 
 int main(void)
