@@ -42,10 +42,11 @@ static unsigned long long cur_seed;
 static const char *cur_backend = "";
 static char cur_case[160];
 static int seed_fails;
+static ent_txn *g_txn; /* the write transaction the workload's calls run in; NULL: each its own */
 
 /* What the run did, printed at its end: a generator that tests nothing would show here. */
 static struct {
-    unsigned long creates, replaces, updates, deletes, refused, finds, ranges, evolutions, cli_rounds;
+    unsigned long txns, creates, replaces, updates, deletes, refused, finds, ranges, evolutions, cli_rounds;
 } stats;
 
 #define CASE(...) snprintf(cur_case, sizeof cur_case, __VA_ARGS__)
@@ -577,6 +578,38 @@ typedef struct model {
     ment *e[MAXT];
     int n[MAXT], cap[MAXT];
 } model;
+
+static void model_free(model *m);
+
+/* A copy of m (for a transaction that is aborted). */
+static void model_clone(model *out, const model *m)
+{
+    memset(out, 0, sizeof *out);
+    for (int t = 0; t < MAXT; t++) {
+        if (!m->n[t]) continue;
+        out->e[t] = calloc((size_t)m->cap[t], sizeof *out->e[t]);
+        CU_ASSERT_FATAL(out->e[t] != NULL);
+        out->n[t] = m->n[t], out->cap[t] = m->cap[t];
+        for (int i = 0; i < m->n[t]; i++) {
+            const ment *a = &m->e[t][i];
+            ment *b = &out->e[t][i];
+            *b = *a;
+            b->skey = a->skey ? strdup(a->skey) : NULL;
+            b->data = json_deep_copy(a->data);
+            for (int k = 0; k < MAXF; k++) {
+                memset(&b->idx[k], 0, sizeof b->idx[k]);
+                if (a->idx[k].kind) {
+                    b->idx[k] = a->idx[k];
+                    if (a->idx[k].s) {
+                        b->idx[k].s = malloc(a->idx[k].n + 1);
+                        CU_ASSERT_FATAL(b->idx[k].s != NULL);
+                        memcpy(b->idx[k].s, a->idx[k].s, a->idx[k].n + 1);
+                    }
+                }
+            }
+        }
+    }
+}
 
 static void model_free(model *m)
 {
@@ -1146,9 +1179,9 @@ static void counts(uint64_t *out, uint64_t *last, ent_store *st, const gs *s)
     for (int t = 0; t < s->nt; t++) {
         out[t] = UINT64_MAX;
         const ent_type *et = ent_store_type(st, s->t[t].name);
-        if (et) ENT_OK_(ent_count(&out[t], st, NULL, et));
+        if (et) ENT_OK_(ent_count(&out[t], st, g_txn, et));
     }
-    ENT_OK_(ent_log_bounds(&first, last, st, NULL));
+    ENT_OK_(ent_log_bounds(&first, last, st, g_txn));
 }
 
 static ment *model_add(model *m, int t)
@@ -1187,7 +1220,7 @@ static void check_get(ent_store *st, const gt *ty, const ment *e)
     }
     ent_entity *got = NULL;
     ent_key key = ment_key(e);
-    int rc = ent_get(&got, st, NULL, ent_store_type(st, ty->name), &key);
+    int rc = ent_get(&got, st, g_txn, ent_store_type(st, ty->name), &key);
     if (rc != ENT_OK) failf("get: %d %s", rc, ent_errmsg());
     else if (ent_entity_version(got) != e->version)
         failf("get: version %" PRIu64 ", model %" PRIu64, ent_entity_version(got), e->version);
@@ -1222,7 +1255,7 @@ static void put_valid(ent_store *st, const gs *s, model *m, int t, ment *self)
         goto out;
     }
     if (self && !self->skey) ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_AUTO, self->id, NULL, 0}));
-    rc = self ? ent_replace(st, NULL, e, self->version) : ent_create(st, NULL, e);
+    rc = self ? ent_replace(st, g_txn, e, self->version) : ent_create(st, g_txn, e);
     if (c.conflict || c.dangling) {
         if (rc == ENT_OK) failf("%s accepted: %s", c.conflict ? "a taken unique value or key" : "a dangling ref", c.in.p);
         else if (!*ent_errmsg()) failf("refused without a message");
@@ -1293,7 +1326,10 @@ static void put_invalid(ent_store *st, const gs *s, model *m, int t)
                 char num[32];
                 if (f->has_min && f->umin > 0) snprintf(num, sizeof num, "%" PRIu64, f->umin - 1), snprintf(what, sizeof what, "below min");
                 else if (f->has_max && f->umax < UINT64_MAX) snprintf(num, sizeof num, "%" PRIu64, f->umax + 1), snprintf(what, sizeof what, "above max");
-                if (*what) json_object_set_new(o, f->name, json_loads(num, JSON_DECODE_ANY, &err) ? json_loads(num, JSON_DECODE_ANY, &err) : json_string(num));
+                if (*what) { /* above 2^63-1: a decimal string, as entity JSON writes it */
+                    json_t *v = json_loads(num, JSON_DECODE_ANY, &err);
+                    json_object_set_new(o, f->name, v ? v : json_string(num));
+                }
             } else if (f->kind == ENT_KIND_FLOAT && (f->has_min || f->has_max)) {
                 double d = rnd(3) == 0 ? NAN : f->has_min && f->fmin > -DBL_MAX ? nextafter(f->fmin, -INFINITY)
                                            : f->has_max && f->fmax < DBL_MAX   ? nextafter(f->fmax, INFINITY)
@@ -1414,7 +1450,7 @@ static void put_invalid(ent_store *st, const gs *s, model *m, int t)
     int rc = ent_entity_from_json(&e, et, in, strlen(in)), stage = 0;
     if (rc == ENT_OK && c.skey) rc = ent_entity_set_key(e, &(ent_key){ENT_KEY_STRING, 0, c.skey, strlen(c.skey)}), stage = 1;
     if (rc == ENT_OK && utf8) rc = ent_entity_set_stringn(e, name, "ok\xff\xfe", 4), stage = 2;
-    if (rc == ENT_OK) rc = ent_create(st, NULL, e), stage = 3;
+    if (rc == ENT_OK) rc = ent_create(st, g_txn, e), stage = 3;
     if (rc == ENT_OK) {
         failf("accepted (key %" PRIu64 "): %s", ent_entity_key(e).id, in);
         seed_fails += 100; /* the store and the model part: stop this seed */
@@ -1497,7 +1533,7 @@ static void put_update(ent_store *st, const gs *s, model *m, int t, ment *e)
         for (int i = 0; i < m->n[t]; i++)
             if (m->e[t][i].live && &m->e[t][i] != e && m->e[t][i].idx[k].kind && !vcmp(&m->e[t][i].idx[k], &nv[k])) conflict = 1;
     }
-    rc = ent_update(st, NULL, x, e->version);
+    rc = ent_update(st, g_txn, x, e->version);
     if (invalid || conflict) {
         if (rc == ENT_OK) failf("update accepted: %s", invalid ? "a required field unset" : "a taken unique value");
         else if (!*ent_errmsg()) failf("update refused without a message");
@@ -1563,11 +1599,37 @@ static void workload(ent_store *st, const gs *s, model *m, int n)
             CASE("delete %s #%d", s->t[t].name, i);
             ent_key key = ment_key(e);
             int ref = referenced(s, m, t, e);
-            int rc = ent_delete(st, NULL, ent_store_type(st, s->t[t].name), &key, ENT_VERSION_ANY);
+            int rc = ent_delete(st, g_txn, ent_store_type(st, s->t[t].name), &key, ENT_VERSION_ANY);
             if (rc != (ref ? ENT_CONFLICT : ENT_OK)) failf("delete: %d (referenced: %d) %s", rc, ref, ent_errmsg());
             if (rc == ENT_OK) e->live = 0, stats.deletes++;
         }
     }
+}
+
+/* The workload inside one write transaction, then committed (the model as it goes) or aborted (the
+ * model as before): each refused call inside it writes nothing and the others stay. */
+static void workload_txn(ent_store *st, const gs *s, model *m, int n)
+{
+    model before;
+    int abort_it = rnd(3) == 0, rc;
+    if (abort_it) model_clone(&before, m);
+    CASE("txn begin");
+    if ((rc = ent_txn_begin(&g_txn, st, ENT_TXN_WRITE)) != ENT_OK) {
+        failf("%d %s", rc, ent_errmsg());
+        if (abort_it) model_free(&before);
+        return;
+    }
+    workload(st, s, m, n);
+    if (abort_it) {
+        ent_txn_abort(g_txn);
+        model_free(m);
+        *m = before;
+    } else if ((rc = ent_txn_commit(g_txn)) != ENT_OK) {
+        CASE("txn commit");
+        failf("%d %s", rc, ent_errmsg());
+    }
+    g_txn = NULL;
+    stats.txns++;
 }
 
 /* ---- the entity tool ----------------------------------------------------------------------- */
@@ -2026,6 +2088,8 @@ static void run_seed(unsigned long long seed, const char *cli)
         }
         workload(st, &s, &m, 6 + (int)rnd(14));
         if (seed_fails < 100) check_store(st, &s, &m, "after the workload");
+        if (!seed_fails) workload_txn(st, &s, &m, 3 + (int)rnd(8));
+        if (!seed_fails) check_store(st, &s, &m, "after a transaction");
         if (bi == 0 || seed_fails) goto next; /* the memory store ends with its handle */
         ent_store_close(st);
         st = NULL;
@@ -2083,8 +2147,8 @@ static void test_random_schemas(void)
     if (cli && !*cli) cli = NULL;
     if (!cli) fprintf(stderr, "\n  ENTITY_CLI unset: the entity tool's part is skipped\n");
     for (unsigned long long seed = first; seed < first + n; seed++) run_seed(seed, cli);
-    fprintf(stderr, "\n  seeds %llu..%llu: %lu creates, %lu replaces, %lu updates, %lu deletes, %lu invalid ones refused, "
-            "%lu look-ups, %lu ranges, %lu evolutions, %lu tool round trips\n", first, first + n - 1, stats.creates,
+    fprintf(stderr, "\n  seeds %llu..%llu: %lu write txns, %lu creates, %lu replaces, %lu updates, %lu deletes, %lu invalid ones refused, "
+            "%lu look-ups, %lu ranges, %lu evolutions, %lu tool round trips\n", first, first + n - 1, stats.txns, stats.creates,
             stats.replaces, stats.updates, stats.deletes, stats.refused, stats.finds, stats.ranges, stats.evolutions, stats.cli_rounds);
 }
 
