@@ -173,7 +173,8 @@ struct gf {
     int nenum;
     char enums[4][12];
     int has_def;
-    ival def;
+    ival def;           /* a scalar's default */
+    char *defin, *defex; /* an array's or map's default: in the schema, as a read gives it */
     gf *items; /* ARRAY: the item spec */
     int nsub;  /* MAP: declared sub-fields (0: free-form) */
     gf *sub;
@@ -211,10 +212,17 @@ static void gf_free(gf *f)
     for (int i = 0; i < f->nsub; i++) gf_free(&f->sub[i]);
     free(f->sub);
     ival_free(&f->def);
+    free(f->defin);
+    free(f->defex);
     memset(f, 0, sizeof *f);
 }
 
 static void gen_value(ival *out, const gf *f, const gs *s);
+static void put_ival(sb *b, const ival *v, int canonical);
+static void gen_default(ival *out, const gf *f, const gs *s);
+/* Set while a default is made: a schema's strings cannot hold \u0000 (schema.c), entities' can. */
+static int gen_no_nul;
+static void gen_def_json(gf *f, const gs *s);
 
 static void gen_limits(gf *f, int depth)
 {
@@ -288,6 +296,7 @@ static void gen_field(gf *f, gs *s, int ti, int depth, int top)
         f->items = calloc(1, sizeof *f->items);
         CU_ASSERT_FATAL(f->items != NULL);
         gen_field(f->items, s, ti, depth + 1, 0);
+        if (top) gen_def_json(f, s);
         return;
     }
     if (f->kind == ENT_KIND_MAP) {
@@ -303,11 +312,12 @@ static void gen_field(gf *f, gs *s, int ti, int depth, int top)
             f->sub[i].required = rnd(5) == 0;
             if (is_scalar(f->sub[i].kind) && rnd(4) == 0) {
                 f->sub[i].has_def = 1;
-                gen_value(&f->sub[i].def, &f->sub[i], s);
+                gen_default(&f->sub[i].def, &f->sub[i], s);
             }
         }
         /* ids unique within the map */
         for (int i = 0; i < f->nsub; i++) f->sub[i].id = (unsigned)(f->sub[i].id / 100) * 100 + (unsigned)i + 1;
+        if (top) gen_def_json(f, s);
         return;
     }
     if (top && is_scalar(f->kind)) {
@@ -318,8 +328,30 @@ static void gen_field(gf *f, gs *s, int ti, int depth, int top)
     if (top || depth > 0) f->required = top ? rnd(5) == 0 : f->required;
     if (top && rnd(4) == 0) {
         f->has_def = 1;
-        gen_value(&f->def, f, s);
+        gen_default(&f->def, f, s);
     }
+}
+
+static void gen_json(sb *in, sb *ex, const gf *f, const gs *s, ival *keep);
+
+/* An array's or a map's default, one time in four (top-level fields). */
+static void gen_def_json(gf *f, const gs *s)
+{
+    sb in = {0}, ex = {0};
+    if (rnd(4)) return;
+    gen_no_nul = 1;
+    gen_json(&in, &ex, f, s, NULL);
+    gen_no_nul = 0;
+    f->has_def = 1;
+    f->defin = in.p;
+    f->defex = ex.p;
+}
+
+/* f's default as a read gives it. */
+static void put_def(sb *b, const gf *f)
+{
+    if (f->defex) sb_addn(b, f->defex, strlen(f->defex));
+    else put_ival(b, &f->def, 1);
 }
 
 static void gen_schema(gs *s)
@@ -421,9 +453,11 @@ static double pick_f(const gf *f)
 
 static const char *const chunks[] = {"a", "Z", " ", "\"", "\\", "\n", "\x01", "\xc3\xa9", "\xe6\x97\xa5",
                                      "\xf0\x9f\x98\x80", "0", "/", "~"};
-/* A random UTF-8 string of at most max bytes (exactly max, in ASCII, one time in four). */
-static char *gen_text(size_t *out_n, size_t max)
+/* A random UTF-8 string of at most max bytes (exactly max, in ASCII, one time in four); with NUL
+ * bytes when nul. */
+static char *gen_text(size_t *out_n, size_t max, int nul)
 {
+    nul = nul && !gen_no_nul;
     size_t want = rnd(4) == 0 ? max : rnd(3) == 0 ? 0 : rnd((unsigned)(max < 24 ? max + 1 : 24)), n = 0;
     char *p = malloc(want + 1);
     CU_ASSERT_FATAL(p != NULL);
@@ -432,8 +466,9 @@ static char *gen_text(size_t *out_n, size_t max)
         n = want;
     }
     while (n < want) {
-        const char *c = chunks[rnd(13)];
-        size_t l = strlen(c);
+        unsigned ci = rnd(nul ? 14 : 13);
+        const char *c = ci < 13 ? chunks[ci] : "";
+        size_t l = ci < 13 ? strlen(c) : 1; /* 13: a NUL byte */
         if (n + l > want) c = "q", l = 1;
         memcpy(p + n, c, l);
         n += l;
@@ -441,6 +476,14 @@ static char *gen_text(size_t *out_n, size_t max)
     p[n] = '\0';
     *out_n = n;
     return p;
+}
+
+static void gen_value(ival *out, const gf *f, const gs *s);
+static void gen_default(ival *out, const gf *f, const gs *s)
+{
+    gen_no_nul = 1;
+    gen_value(out, f, s);
+    gen_no_nul = 0;
 }
 
 static void gen_value(ival *out, const gf *f, const gs *s)
@@ -469,7 +512,7 @@ static void gen_value(ival *out, const gf *f, const gs *s)
         size_t max = f->has_len ? (size_t)f->max_len : 600;
         if (is_idx(f) && max > IDX_MAX) max = IDX_MAX;
         if (f->kind == ENT_KIND_STRING) {
-            out->s = gen_text(&out->n, max);
+            out->s = gen_text(&out->n, max, 1);
         } else {
             out->n = rnd(4) == 0 ? max : rnd((unsigned)(max < 16 ? max + 1 : 16));
             out->s = malloc(out->n + 1);
@@ -513,7 +556,8 @@ static void put_spec_body(sb *b, const gf *f, const gs *s, int item)
     }
     if (f->has_def) {
         sb_add(b, ",\"default\":");
-        put_ival(b, &f->def, 0);
+        if (f->defin) sb_addn(b, f->defin, strlen(f->defin));
+        else put_ival(b, &f->def, 0);
     }
     if (f->items) {
         sb_add(b, ",\"items\":");
@@ -640,7 +684,7 @@ static void gen_free(sb *in, int depth)
     case 4:
     case 5: {
         size_t n;
-        char *p = gen_text(&n, 20);
+        char *p = gen_text(&n, 20, 1);
         json_str(in, p, n);
         free(p);
         break;
@@ -785,7 +829,7 @@ static int check_entity_json(const ent_entity *e, const json_t *want, const char
         failf("%s: to_json %d %s", what, rc, ent_errmsg());
         return -1;
     }
-    json_t *got = json_loads(out, JSON_DECODE_ANY, &err);
+    json_t *got = json_loads(out, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!got || !jeq(got, want)) {
         char *w = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
         failf("%s: read\n    %s\n  wanted\n    %s", what, out, w);
@@ -1145,7 +1189,7 @@ static void gen_entity(cand *c, const gs *s, const model *m, int t, const ment *
             sb_add(&c->in, "\"%s\":", f->name);
             gen_json(&c->in, &c->ex, f, s, is_scalar(f->kind) ? &c->idx[k] : NULL);
         } else {
-            put_ival(&c->ex, &f->def, 1);
+            put_def(&c->ex, f);
             if (is_scalar(f->kind)) ival_copy(&c->idx[k], &f->def);
         }
     }
@@ -1155,7 +1199,7 @@ static void gen_entity(cand *c, const gs *s, const model *m, int t, const ment *
         size_t n;
         do {
             free(c->skey);
-            c->skey = gen_text(&n, ENT_KEY_STRING_MAX);
+            c->skey = gen_text(&n, ENT_KEY_STRING_MAX, 0);
         } while (n == 0);
         if (rnd(8) == 0 && live_at(m, t, 0)) { /* a key taken */
             free(c->skey);
@@ -1265,7 +1309,7 @@ static void put_valid(ent_store *st, const gs *s, model *m, int t, ment *self)
         failf("%s refused: %d %s: %s", self ? "replace" : "create", rc, ent_errmsg(), c.in.p);
         goto out;
     }
-    json_t *want = json_loads(c.ex.p, 0, &err);
+    json_t *want = json_loads(c.ex.p, JSON_ALLOW_NUL, &err);
     if (!want) {
         failf("test bug: expected JSON %s: %s", err.text, c.ex.p);
         goto out;
@@ -1303,7 +1347,7 @@ static void put_invalid(ent_store *st, const gs *s, model *m, int t)
     int utf8 = 0, want_conflict = 0;
     gen_entity(&c, s, m, t, NULL);
     if (c.conflict || c.dangling) goto out;
-    o = json_loads(c.in.p, 0, &err);
+    o = json_loads(c.in.p, JSON_ALLOW_NUL, &err);
     CU_ASSERT_FATAL(o != NULL);
     for (int tries = 0; tries < 30 && !*what; tries++) {
         int k = (int)rnd((unsigned)ty->nf);
@@ -1327,7 +1371,7 @@ static void put_invalid(ent_store *st, const gs *s, model *m, int t)
                 if (f->has_min && f->umin > 0) snprintf(num, sizeof num, "%" PRIu64, f->umin - 1), snprintf(what, sizeof what, "below min");
                 else if (f->has_max && f->umax < UINT64_MAX) snprintf(num, sizeof num, "%" PRIu64, f->umax + 1), snprintf(what, sizeof what, "above max");
                 if (*what) { /* above 2^63-1: a decimal string, as entity JSON writes it */
-                    json_t *v = json_loads(num, JSON_DECODE_ANY, &err);
+                    json_t *v = json_loads(num, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
                     json_object_set_new(o, f->name, v ? v : json_string(num));
                 }
             } else if (f->kind == ENT_KIND_FLOAT && (f->has_min || f->has_max)) {
@@ -1336,7 +1380,7 @@ static void put_invalid(ent_store *st, const gs *s, model *m, int t)
                                                                                : NAN;
                 sb b = {0};
                 json_float(&b, d);
-                json_object_set_new(o, f->name, json_loads(b.p, JSON_DECODE_ANY, &err));
+                json_object_set_new(o, f->name, json_loads(b.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
                 free(b.p);
                 snprintf(what, sizeof what, "float out of [min, max]: %g", d);
             }
@@ -1368,7 +1412,7 @@ static void put_invalid(ent_store *st, const gs *s, model *m, int t)
                     gen_json(&in, &ex, f->items, s, NULL);
                 }
                 sb_add(&in, "]");
-                json_object_set_new(o, f->name, json_loads(in.p, 0, &err));
+                json_object_set_new(o, f->name, json_loads(in.p, JSON_ALLOW_NUL, &err));
                 free(in.p);
                 free(ex.p);
                 snprintf(what, sizeof what, "array of %" PRIu64 " items", f->max_len + 1);
@@ -1392,7 +1436,7 @@ static void put_invalid(ent_store *st, const gs *s, model *m, int t)
             case ENT_KIND_MAP: b = f->nsub ? 3 : 1; break;
             default: b = 2; break; /* ref */
             }
-            if (b >= 0) json_object_set_new(o, f->name, json_loads(bad[b], JSON_DECODE_ANY, &err));
+            if (b >= 0) json_object_set_new(o, f->name, json_loads(bad[b], JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
             snprintf(what, sizeof what, "wrong kind");
             break;
         }
@@ -1498,10 +1542,10 @@ static void put_update(ent_store *st, const gs *s, model *m, int t, ment *e)
             if (f->has_def) {
                 sb b = {0};
                 json_error_t err;
-                put_ival(&b, &f->def, 1);
-                json_object_set_new(want, f->name, json_loads(b.p, JSON_DECODE_ANY, &err));
+                put_def(&b, f);
+                json_object_set_new(want, f->name, json_loads(b.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
                 free(b.p);
-                ival_copy(&nv[k], &f->def);
+                if (is_scalar(f->kind)) ival_copy(&nv[k], &f->def);
             } else if (f->required) {
                 invalid = 1;
             }
@@ -1524,7 +1568,7 @@ static void put_update(ent_store *st, const gs *s, model *m, int t, ment *e)
         }
         if (getenv("ENT_RAND_SCHEMA_VERBOSE")) fprintf(stderr, "\n  %s: set %s %s", cur_case, f->name, in.p);
         if ((rc = ent_entity_set_json(x, f->name, in.p)) != ENT_OK) failf("set_json %s %s: %d %s", f->name, in.p, rc, ent_errmsg());
-        json_object_set_new(want, f->name, json_loads(ex.p, JSON_DECODE_ANY, &err));
+        json_object_set_new(want, f->name, json_loads(ex.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
         free(in.p);
         free(ex.p);
     }
@@ -1709,6 +1753,7 @@ static void cli_find(const char *qcli, const char *qstore, const char *base, con
             for (int r = 0; r < 3; r++) {
                 const ment *e = live_at(m, t, rnd(1000));
                 if (!e || !e->idx[k].kind) continue;
+                if (e->idx[k].kind == ENT_KIND_STRING && memchr(e->idx[k].s, 0, e->idx[k].n)) continue; /* argv */
                 size_t want = 0, got = 0;
                 for (int i = 0; i < m->n[t]; i++)
                     want += m->e[t][i].live && m->e[t][i].idx[k].kind && !vcmp(&m->e[t][i].idx[k], &e->idx[k]);
@@ -1778,7 +1823,7 @@ static void cli_put(const char *qcli, const char *base, const char *schema_file,
     for (; line && *line; line = nl + 1) {
         json_error_t err;
         if (!(nl = strchr(line, '\n'))) break;
-        json_t *j = json_loadb(line, (size_t)(nl - line), 0, &err), *k = json_object_get(j, "key"), *d = NULL;
+        json_t *j = json_loadb(line, (size_t)(nl - line), JSON_ALLOW_NUL, &err), *k = json_object_get(j, "key"), *d = NULL;
         const char *tn = json_string_value(json_object_get(j, "type"));
         lines++;
         for (int t = 0; t < s->nt && tn; t++)
@@ -1879,11 +1924,11 @@ static void evolve(gs *s, model *m)
                     ment *e = &m->e[t][i];
                     if (!n->has_def) continue;
                     sb b = {0};
-                    put_ival(&b, &n->def, 1);
+                    put_def(&b, n);
                     json_error_t err;
-                    json_object_set_new(e->data, n->name, json_loads(b.p, JSON_DECODE_ANY, &err));
+                    json_object_set_new(e->data, n->name, json_loads(b.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
                     free(b.p);
-                    ival_copy(&e->idx[ty->nf - 1], &n->def);
+                    if (is_scalar(n->kind)) ival_copy(&e->idx[ty->nf - 1], &n->def);
                     e->lacks |= 1u << (ty->nf - 1);
                 }
             }
@@ -1930,14 +1975,14 @@ static void evolve(gs *s, model *m)
             if (f->removed || !is_scalar(f->kind) || f->unique || !(m->n[t] || rnd(2))) break;
             ival_free(&f->def);
             f->has_def = 1;
-            gen_value(&f->def, f, s);
+            gen_default(&f->def, f, s);
             for (int i = 0; i < m->n[t]; i++) {
                 ment *e = &m->e[t][i];
                 if (json_object_get(e->data, f->name) && !(e->lacks & 1u << k)) continue;
                 sb b = {0};
                 json_error_t err;
                 put_ival(&b, &f->def, 1);
-                json_object_set_new(e->data, f->name, json_loads(b.p, JSON_DECODE_ANY, &err));
+                json_object_set_new(e->data, f->name, json_loads(b.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
                 free(b.p);
                 ival_free(&e->idx[k]);
                 ival_copy(&e->idx[k], &f->def);
@@ -1945,7 +1990,7 @@ static void evolve(gs *s, model *m)
             }
             break;
         case 6: /* a declared map's sub-field added (optional, maybe with a default) or removed */
-            if (f->removed || f->kind != ENT_KIND_MAP || !f->nsub) break;
+            if (f->removed || f->kind != ENT_KIND_MAP || !f->nsub || f->defin) break; /* a default must fit */
             if (rnd(2)) {
                 int live = 0, j = (int)rnd((unsigned)f->nsub);
                 for (int i = 0; i < f->nsub; i++) live += !f->sub[i].removed;
@@ -1966,7 +2011,7 @@ static void evolve(gs *s, model *m)
                 do n->kind = (ent_kind)(ENT_KIND_BOOL + (int)rnd(7));
                 while (!is_scalar(n->kind));
                 gen_limits(n, 1);
-                if (rnd(2)) n->has_def = 1, gen_value(&n->def, n, s);
+                if (rnd(2)) n->has_def = 1, gen_default(&n->def, n, s);
                 f->nsub++;
                 for (int i = 0; i < m->n[t] && n->has_def; i++) {
                     json_t *mo = json_object_get(m->e[t][i].data, f->name);
@@ -1974,7 +2019,7 @@ static void evolve(gs *s, model *m)
                     json_error_t err;
                     if (!json_is_object(mo)) continue;
                     put_ival(&b, &n->def, 1);
-                    json_object_set_new(mo, n->name, json_loads(b.p, JSON_DECODE_ANY, &err));
+                    json_object_set_new(mo, n->name, json_loads(b.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
                     free(b.p);
                 }
             }
