@@ -46,7 +46,7 @@ static ent_txn *g_txn; /* the write transaction the workload's calls run in; NUL
 
 /* What the run did, printed at its end: a generator that tests nothing would show here. */
 static struct {
-    unsigned long txns, creates, replaces, updates, deletes, refused, finds, ranges, evolutions, cli_rounds;
+    unsigned long txns, creates, replaces, updates, patches, deletes, refused, finds, ranges, evolutions, cli_rounds;
 } stats;
 
 #define CASE(...) snprintf(cur_case, sizeof cur_case, __VA_ARGS__)
@@ -1606,6 +1606,149 @@ static void put_update(ent_store *st, const gs *s, model *m, int t, ment *e)
     ent_entity_free(x);
 }
 
+/* RFC 7396 on the model's JSON: null removes, objects merge, anything else replaces. */
+static json_t *merge(json_t *target, json_t *patch)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(patch)) return json_incref(patch);
+    json_t *out = json_is_object(target) ? json_deep_copy(target) : json_object();
+    json_object_foreach(patch, k, v) {
+        if (json_is_null(v)) json_object_del(out, k);
+        else json_object_set_new(out, k, merge(json_object_get(out, k), v));
+    }
+    return out;
+}
+
+/* A merge patch (ent_entity_patch_json) of e read back, stored with ent_replace(): fields set,
+ * removed (back to their defaults), declared maps merged sub-field by sub-field, free-form maps key
+ * by key. */
+static void put_patch(ent_store *st, const gs *s, model *m, int t, ment *e)
+{
+    const gt *ty = &s->t[t];
+    ent_entity *x = NULL;
+    ent_key key = ment_key(e);
+    json_t *pin = json_object(), *pex = json_object(), *want = NULL;
+    ival nv[MAXF];
+    int touched[MAXF] = {0}, nulled[MAXF] = {0}, conflict = 0, rc;
+    json_error_t err;
+    memset(nv, 0, sizeof nv);
+    for (int n = 1 + (int)rnd(3); n > 0; n--) {
+        int k = (int)rnd((unsigned)ty->nf);
+        const gf *f = &ty->f[k];
+        json_t *old = json_object_get(e->data, f->name);
+        sb in = {0}, ex = {0};
+        if (f->removed || touched[k]) continue;
+        if (rnd(4) == 0 && !(f->required && !f->has_def)) {
+            json_object_set_new(pin, f->name, json_null());
+            json_object_set_new(pex, f->name, json_null());
+            touched[k] = nulled[k] = 1;
+            if (f->has_def && is_scalar(f->kind)) ival_copy(&nv[k], &f->def);
+            continue;
+        }
+        if (f->kind == ENT_KIND_REF) {
+            const ment *tg = live_at(m, f->to, rnd(1000));
+            if (!tg) continue;
+            nv[k] = (ival){.kind = tg->skey ? ENT_KIND_STRING : ENT_KIND_UINT, .u = tg->id};
+            if (tg->skey) nv[k].s = strdup(tg->skey), nv[k].n = strlen(tg->skey);
+            put_ival(&in, &nv[k], 1);
+            put_ival(&ex, &nv[k], 1);
+        } else if (f->kind == ENT_KIND_MAP && json_is_object(old)) { /* merged into what it holds */
+            sb_add(&in, "{");
+            sb_add(&ex, "{");
+            for (int j = 0; j < (f->nsub ? f->nsub : 3); j++) {
+                const gf *c = f->nsub ? &f->sub[j] : NULL;
+                char kn[24];
+                if (c) snprintf(kn, sizeof kn, "%s", c->name);
+                else snprintf(kn, sizeof kn, "k%d", j);
+                if (c ? c->removed || c->kind == ENT_KIND_MAP || rnd(2) : rnd(2)) continue;
+                for (int p = 0; p < 2; p++) sb_add(p ? &ex : &in, "%s\"%s\":", (p ? ex.p : in.p)[(p ? ex.n : in.n) - 1] == '{' ? "" : ",", kn);
+                if (rnd(3) == 0 && !(c && c->required && !c->has_def)) {
+                    sb_add(&in, "null");
+                    sb_add(&ex, "null");
+                } else if (c) {
+                    gen_json(&in, &ex, c, s, NULL);
+                } else {
+                    size_t at = in.n;
+                    gen_free(&in, 1);
+                    sb_addn(&ex, in.p + at, in.n - at);
+                }
+            }
+            sb_add(&in, "}");
+            sb_add(&ex, "}");
+        } else {
+            gen_json(&in, &ex, f, s, is_scalar(f->kind) ? &nv[k] : NULL);
+        }
+        json_object_set_new(pin, f->name, json_loads(in.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
+        json_object_set_new(pex, f->name, json_loads(ex.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
+        free(in.p);
+        free(ex.p);
+        touched[k] = 1;
+    }
+    want = merge(e->data, pex);
+    for (int k = 0; k < ty->nf; k++) { /* defaults come back: removed fields, and inside merged maps */
+        const gf *f = &ty->f[k];
+        if (!touched[k] || f->removed) continue;
+        json_t *v = json_object_get(want, f->name);
+        if (!v && f->has_def) {
+            sb b = {0};
+            put_def(&b, f);
+            json_object_set_new(want, f->name, json_loads(b.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
+            free(b.p);
+        } else if (v && f->kind == ENT_KIND_MAP && f->nsub) {
+            for (int j = 0; j < f->nsub; j++) {
+                const gf *c = &f->sub[j];
+                if (c->removed || !c->has_def || json_object_get(v, c->name)) continue;
+                sb b = {0};
+                put_ival(&b, &c->def, 1);
+                json_object_set_new(v, c->name, json_loads(b.p, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err));
+                free(b.p);
+            }
+        }
+        if (ty->f[k].unique && nv[k].kind)
+            for (int i = 0; i < m->n[t]; i++)
+                if (m->e[t][i].live && &m->e[t][i] != e && m->e[t][i].idx[k].kind && !vcmp(&m->e[t][i].idx[k], &nv[k])) conflict = 1;
+    }
+    char *ptext = json_dumps(pin, JSON_COMPACT);
+    CU_ASSERT_FATAL(ptext != NULL);
+    if (getenv("ENT_RAND_SCHEMA_VERBOSE")) {
+        char *d = json_dumps(e->data, JSON_COMPACT);
+        fprintf(stderr, "\n  %s: patch %s onto %s", cur_case, ptext, d);
+        free(d);
+    }
+    if ((rc = ent_get(&x, st, g_txn, ent_store_type(st, ty->name), &key)) != ENT_OK) {
+        failf("get: %d %s", rc, ent_errmsg());
+    } else if ((rc = ent_entity_patch_json(x, ptext, strlen(ptext))) != ENT_OK) {
+        failf("patch %s: %d %s", ptext, rc, ent_errmsg());
+    } else if ((rc = ent_replace(st, g_txn, x, e->version)), conflict) {
+        if (rc == ENT_OK) failf("patch %s accepted a taken unique value", ptext);
+    } else if (rc != ENT_OK) {
+        failf("patch %s: replace %d %s", ptext, rc, ent_errmsg());
+    } else {
+        /* every field the read entity holds is given to the replace: one the record lacks is stored */
+        if (!jeq(want, e->data) || e->lacks) e->version++;
+        json_decref(e->data);
+        e->data = want;
+        want = NULL;
+        for (int k = 0; k < ty->nf; k++) {
+            if (!touched[k] || (!is_scalar(ty->f[k].kind) && ty->f[k].kind != ENT_KIND_REF)) continue;
+            ival_free(&e->idx[k]);
+            e->idx[k] = nv[k];
+            memset(&nv[k], 0, sizeof nv[k]);
+        }
+        e->lacks = 0;
+        stats.patches++;
+        check_get(st, ty, e);
+    }
+    (void)nulled;
+    free(ptext);
+    for (int k = 0; k < MAXF; k++) ival_free(&nv[k]);
+    json_decref(want);
+    json_decref(pin);
+    json_decref(pex);
+    ent_entity_free(x);
+}
+
 static int referenced(const gs *s, const model *m, int t, const ment *e)
 {
     for (int u = 0; u < s->nt; u++)
@@ -1633,8 +1776,9 @@ static void workload(ent_store *st, const gs *s, model *m, int n)
         for (int i = 0; i < n / 3 && seed_fails < 100; i++) {
             ment *e = (ment *)live_at(m, t, rnd(1000));
             if (!e) break;
-            CASE("%s %s #%d", i % 2 ? "update" : "replace", s->t[t].name, i);
-            if (i % 2) put_update(st, s, m, t, e);
+            CASE("%s %s #%d", i % 3 == 1 ? "update" : i % 3 ? "patch" : "replace", s->t[t].name, i);
+            if (i % 3 == 1) put_update(st, s, m, t, e);
+            else if (i % 3 == 2) put_patch(st, s, m, t, e);
             else put_valid(st, s, m, t, e);
         }
         for (int i = 0; i < n / 6 && seed_fails < 100; i++) {
@@ -2192,9 +2336,9 @@ static void test_random_schemas(void)
     if (cli && !*cli) cli = NULL;
     if (!cli) fprintf(stderr, "\n  ENTITY_CLI unset: the entity tool's part is skipped\n");
     for (unsigned long long seed = first; seed < first + n; seed++) run_seed(seed, cli);
-    fprintf(stderr, "\n  seeds %llu..%llu: %lu write txns, %lu creates, %lu replaces, %lu updates, %lu deletes, %lu invalid ones refused, "
+    fprintf(stderr, "\n  seeds %llu..%llu: %lu write txns, %lu creates, %lu replaces, %lu updates, %lu patches, %lu deletes, %lu invalid ones refused, "
             "%lu look-ups, %lu ranges, %lu evolutions, %lu tool round trips\n", first, first + n - 1, stats.txns, stats.creates,
-            stats.replaces, stats.updates, stats.deletes, stats.refused, stats.finds, stats.ranges, stats.evolutions, stats.cli_rounds);
+            stats.replaces, stats.updates, stats.patches, stats.deletes, stats.refused, stats.finds, stats.ranges, stats.evolutions, stats.cli_rounds);
 }
 
 int main(void)
