@@ -1242,7 +1242,6 @@ static ment *model_add(model *m, int t)
 
 static void model_set(ment *e, cand *c, json_t *data)
 {
-    e->lacks = 0; /* a write stores every default */
     json_decref(e->data);
     e->data = data;
     for (int k = 0; k < MAXF; k++) {
@@ -1323,7 +1322,7 @@ static void put_valid(ent_store *st, const gs *s, model *m, int t, ment *self)
         else me->id = ent_entity_key(e).id;
     }
     /* a value given for a field the record lacks is stored, even the default it reads with (crud.c) */
-    if (!self || !jeq(self->data, want) || (self->lacks & c.given)) me->version++;
+    if (!self || !jeq(self->data, want) || (self->lacks & c.given)) me->version++, me->lacks = 0; /* a write stores every default */
     if (self) stats.replaces++;
     else stats.creates++;
     model_set(me, &c, want);
@@ -1587,7 +1586,8 @@ static void put_update(ent_store *st, const gs *s, model *m, int t, ment *e)
         unsigned given = 0;
         for (int k = 0; k < ty->nf; k++) given |= (unsigned)touched[k] << k;
         /* a field the record lacks, given (or unset: back to its default), is stored (crud.c) */
-        if (!jeq(want, e->data) || (e->lacks & given)) e->version++;
+        /* a write stores the whole record, every default it read with too */
+        if (!jeq(want, e->data) || (e->lacks & given)) e->version++, e->lacks = 0;
         json_decref(e->data);
         e->data = want;
         want = NULL;
@@ -1596,7 +1596,6 @@ static void put_update(ent_store *st, const gs *s, model *m, int t, ment *e)
             ival_free(&e->idx[k]);
             e->idx[k] = nv[k];
             memset(&nv[k], 0, sizeof nv[k]);
-            e->lacks &= ~(1u << k);
         }
         stats.updates++;
         check_get(st, ty, e);
@@ -1725,8 +1724,11 @@ static void put_patch(ent_store *st, const gs *s, model *m, int t, ment *e)
     } else if (rc != ENT_OK) {
         failf("patch %s: replace %d %s", ptext, rc, ent_errmsg());
     } else {
-        /* every field the read entity holds is given to the replace: one the record lacks is stored */
-        if (!jeq(want, e->data) || e->lacks) e->version++;
+        /* every field the read entity holds is given to the replace, all but those the patch
+         * removed (back to their defaults): one the record lacks is stored (crud.c) */
+        unsigned given = 0;
+        for (int k = 0; k < ty->nf; k++) given |= (unsigned)!nulled[k] << k;
+        if (!jeq(want, e->data) || (e->lacks & given)) e->version++, e->lacks = 0;
         json_decref(e->data);
         e->data = want;
         want = NULL;
@@ -1736,11 +1738,9 @@ static void put_patch(ent_store *st, const gs *s, model *m, int t, ment *e)
             e->idx[k] = nv[k];
             memset(&nv[k], 0, sizeof nv[k]);
         }
-        e->lacks = 0;
         stats.patches++;
         check_get(st, ty, e);
     }
-    (void)nulled;
     free(ptext);
     for (int k = 0; k < MAXF; k++) ival_free(&nv[k]);
     json_decref(want);
@@ -2036,6 +2036,8 @@ static void cli_round_trip(const char *cli, const char *base, const char *src, c
 
 /* ---- evolution ----------------------------------------------------------------------------- */
 
+static unsigned enum_added; /* names of enum values added by evolutions: never one twice */
+
 /* Change s into a newer version the README allows; the model's expectations follow. */
 static void evolve(gs *s, model *m)
 {
@@ -2099,7 +2101,7 @@ static void evolve(gs *s, model *m)
         case 2: /* limits relaxed */
             f->has_min = f->has_max = 0;
             if (f->kind != ENT_KIND_STRING || !f->nenum || rnd(2)) f->has_len = 0;
-            if (f->nenum && f->nenum < 4) snprintf(f->enums[f->nenum++], sizeof f->enums[0], "added%u", s->version);
+            if (f->nenum && f->nenum < 4) snprintf(f->enums[f->nenum++], sizeof f->enums[0], "added%u", ++enum_added);
             break;
         case 3: /* a field removed (not a ref: its target's deletes would still be guarded by old values) */
             if (f->kind == ENT_KIND_REF || f->removed) break;
@@ -2110,6 +2112,7 @@ static void evolve(gs *s, model *m)
             }
             f->removed = 1;
             for (int i = 0; i < m->n[t]; i++) {
+                m->e[t][i].lacks &= ~(1u << k);
                 json_object_del(m->e[t][i].data, f->name);
                 ival_free(&m->e[t][i].idx[k]);
                 memset(&m->e[t][i].idx[k], 0, sizeof(ival));
