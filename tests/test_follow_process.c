@@ -397,10 +397,20 @@ static const lnotify *map_notify(const char *dir)
     return nt == MAP_FAILED ? NULL : nt;
 }
 
-/* Wait until the page counts n waiters (at most 60 s: a broken run ends there). */
+static uint32_t slots_set(const lnotify *nt)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < WAIT_SLOTS; i++) n += atomic_load(&((lnotify *)nt)->slot[i]) != 0;
+    return n;
+}
+
+/* Wait until the page counts n waiters, each in its slot (at most 60 s: a broken run ends there).
+ * A waiter counts itself before it flags its slot (the other order would let a sweep take out a
+ * count never added, of a live waiter), so a kill between the two leaves a count no sweep can
+ * tell: a kill must come after both. */
 static int waiters_reach(const lnotify *nt, uint32_t n)
 {
-    for (int i = 0; atomic_load(&((lnotify *)nt)->waiters) != n; i++) {
+    for (int i = 0; atomic_load(&((lnotify *)nt)->waiters) != n || slots_set(nt) != n; i++) {
         struct timespec ms = {0, 1000000};
         if (i == 60000) return 0;
         nanosleep(&ms, NULL);
