@@ -442,6 +442,44 @@ static void t_read_only_after_reboot(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A txn's pages reach data.mdb before its commit when LMDB spills a large txn's dirty pages: into
+ * pages that commit x-1 freed and snapshot x-2 still uses. So a logging txn x begins only once the
+ * records through x-2 are durable, not merely its commit: here two commits whose last sync is
+ * left for later (as a group commit leaves it), then a third txn. */
+static void t_txn_begins_after_x_minus_2(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_btxn *bt = NULL;
+    unsigned tbl = 0;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-begin");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    const ent_backend_ops *ops = s->bk.ops;
+    const lenv *e = ((const lbe *)(const void *)s->bk.be)->e;
+    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+    ENT_OK_(ops->table(s->bk.be, bt, "x_begin", ENT_TBL_CREATE, &tbl));
+    ENT_OK_(ops->txn_commit(bt));
+    for (int i = 0; i < 2; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        ent_slice ks = {(const uint8_t *)k, strlen(k)}, vs = {(const uint8_t *)"v", 1};
+        ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+        ENT_OK_(ops->put(bt, tbl, &ks, &vs, 0));
+        ENT_OK_(ops->txn_commit_unsynced(bt));
+    }
+    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+    uint64_t x = ((const ltxn *)(const void *)bt)->wid;
+    CU_ASSERT(ent__lmdb_wal_synced(e) + 2 >= x);
+    ops->txn_abort(bt);
+    ENT_OK_(ops->sync(s->bk.be, 0));
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -449,6 +487,7 @@ int main(void)
         ENT_TEST(t_processes_share_the_file),
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),
+        ENT_TEST(t_txn_begins_after_x_minus_2),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

@@ -511,10 +511,6 @@ static int commit_as(ltxn *t, int dur, int notify)
         if (ent__lmdb_env_flags_for(edur)) mdb_env_set_flags(e->env, ent__lmdb_env_flags_for(edur), 1);
         e->env_dur = edur;
     }
-    if (logged && (rc = ent__lmdb_wal_before_commit(e, mdb_txn_id(t->m)))) {
-        l_txn_abort((ent_btxn *)t);
-        return rc;
-    }
     /* A commit that hits a full map has let LMDB's writer mutex go before the growth could
      * announce itself: one that might announces now (see the overview). */
     if (ent__lmdb_commit_may_fill(t) && (rc = ent__lmdb_grow_announce(e, 1))) {

@@ -24,9 +24,10 @@
  * provided nothing overwrote it on the disk: LMDB reuses a page only two commits after the one
  * that freed it (its free list gives a txn only pages freed before the previous commit), so the
  * pages of snapshot T are intact until commit T+3, and no commit X is made before the file is
- * durable through X-2 (ent__lmdb_wal_before_commit). A process crash loses nothing: the page
- * cache holds every commit, so records are replayed only when the machine rebooted (the header
- * names the boot it was written in).
+ * durable through X-2 (ent__lmdb_wal_before_commit, as txn X begins: LMDB writes a large txn's
+ * pages before its commit). A process crash loses nothing: the page cache holds every commit, so
+ * records are replayed only when the machine rebooted (the header names the boot it was written
+ * in).
  *
  * Writers that do not log (lazy and none handles, other libraries) must never commit while the
  * file holds records that a reboot would replay over their commits: such a writer that finds the
@@ -615,6 +616,10 @@ int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock)
         if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading its free pages", e->path);
         keep_free(w, sh->gen, cur);
     }
+    /* Before the txn writes a page, not before its commit: a large txn spills dirty pages into
+     * data.mdb on the way (mdb_page_spill), into pages freed by commit cur-1 that snapshot cur-2
+     * still uses, and the writeback may take them to the disk before a power cut. */
+    if ((rc = ent__lmdb_wal_before_commit(e, cur + 1))) return rc;
     w->logging = 1;
     return ENT_OK;
 }
@@ -629,8 +634,9 @@ int ent__lmdb_wal_logging(const lenv *e)
     return e->wal && e->wal->logging;
 }
 
-/* Snapshot T's pages stay intact on the disk until commit T+3 (see the top): commit x waits for
- * the records through x-2 to be durable. A group commit's sync has made them so already. */
+/* Snapshot T's pages stay intact on the disk until commit T+3 (see the top): txn x waits for
+ * the records through x-2 to be durable before it writes any page (ent__lmdb_wal_begin). A group
+ * commit's sync has made them so already. */
 int ent__lmdb_wal_before_commit(lenv *e, uint64_t x)
 {
     lwal *w = e->wal;
@@ -901,4 +907,10 @@ int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg)
         else hi = mid;
     }
     return lo < (w ? w->free_n : 0) && w->free[lo] == pg;
+}
+
+/* Tests: the txn through which this generation's records are known durable. */
+uint64_t ent__lmdb_wal_synced(const lenv *e)
+{
+    return e->wal && e->wal->sh ? atomic_load(&e->wal->sh->synced) : 0;
 }
