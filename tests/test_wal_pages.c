@@ -10,6 +10,7 @@
  * Also: several processes logging in one file, with a lazy one between them, and the file written
  * over from its start after a checkpoint, each followed by a reboot played on a copy (the records
  * put back over data.mdb); a read-only open that finds records of another boot. */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -480,6 +481,48 @@ static void t_txn_begins_after_x_minus_2(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* The system's page size as a machine of 64 KiB pages (aarch64, ppc64) says it, while set: LMDB
+ * caps its pages at 32 KiB there, and a store made elsewhere keeps the size it was made with. */
+static long fake_pagesize;
+
+long sysconf(int name)
+{
+    static long (*real)(int);
+    if (name == _SC_PAGESIZE && fake_pagesize) return fake_pagesize;
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "sysconf");
+    return real(name);
+}
+
+/* The file logs LMDB's pages, whose size is not the system's here: durable commits are logged (not
+ * refused as a damaged meta page), and put back after a reboot, where the size is the system's. */
+static void t_lmdb_page_size_not_the_systems(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 9;
+    file wal = {0};
+    wal_rec r;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-psize");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    fake_pagesize = 65536;
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 20; i++) ENT_OK_(put_item_sized(s, i, &rng, 3000));
+    fake_pagesize = 0;
+    read_all(&wal, "wal");
+    CU_ASSERT(last_record(&wal, &r) != NULL && r.psize == 32768);
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy(dir, rb); /* while open: the file is active */
+    ent_store_close(s);
+    CU_ASSERT_EQUAL(count_in(rb), 20);
+    ent_schema_free(sc);
+    free(wal.b);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -488,6 +531,7 @@ int main(void)
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),
         ENT_TEST(t_txn_begins_after_x_minus_2),
+        ENT_TEST(t_lmdb_page_size_not_the_systems),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

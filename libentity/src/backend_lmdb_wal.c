@@ -338,7 +338,6 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     }
     w->fd = -1;
     w->read_only = read_only;
-    w->psize = (uint32_t)sysconf(_SC_PAGESIZE);
     read_boot(w->boot);
     w->boot_key = XXH3_64bits(w->boot, sizeof w->boot);
     w->fd = open(path, (read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0664);
@@ -404,8 +403,12 @@ void ent__lmdb_wal_attach(lenv *e)
 {
     _Static_assert(sizeof(lnotify) <= SHARED_OFF && SHARED_OFF + sizeof(wal_shared) <= 4096, "notify page layout");
     struct stat st;
+    MDB_stat ms;
+    /* LMDB's page size, not the system's: the meta page of the store's creation sets it (a store
+     * made elsewhere, or LMDB's cap of 32 KiB on a system of 64 KiB pages) */
     if (e->wal && !e->wal->read_only && e->nt && e->nt_writable && e->ntfd >= 0 && fstat(e->ntfd, &st) == 0 &&
-        st.st_size >= 4096) {
+        st.st_size >= 4096 && mdb_env_stat(e->env, &ms) == 0) {
+        e->wal->psize = ms.ms_psize;
         e->wal->sh = (wal_shared *)((char *)e->nt + SHARED_OFF);
         if (e->wal->recovered) e->wal->sh->magic = 0; /* what it says is before the recovery */
     }
