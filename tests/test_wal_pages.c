@@ -23,6 +23,7 @@
 
 #include "backend_lmdb_int.h"
 #include "backend_lmdb_wal.h"
+#include "bk.h"
 #include "store_int.h"
 #include "test_rand.h"
 #include "test_util.h"
@@ -523,6 +524,68 @@ static void t_lmdb_page_size_not_the_systems(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A child: _exit(42) once a sync of a file named wal returns (a checkpoint's new header is on the
+ * disk, and nothing after it was done). */
+static int die_after_wal_sync;
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
+    int rc = real(fd);
+    if (die_after_wal_sync) {
+        char l[64], p[ENT_TEST_PATH_MAX + 16];
+        snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(l, p, sizeof p - 1);
+        if (n >= 4 && !memcmp(p + n - 4, "/wal", 4)) _exit(42);
+    }
+    return rc;
+}
+
+/* A lazy writer that finds the file active ends it with a checkpoint, and is killed once the new
+ * header (inactive, the next generation) is on the disk: the shared state must not still say
+ * active, else the next durable commit is logged in the old generation, which a reboot ignores
+ * under that header. The commit must be covered by what a reboot reads: the header's base, or a
+ * record of its generation. */
+static void t_checkpoint_killed_after_its_header(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 11;
+    file wal = {0};
+    wal_rec r;
+    wal_hdr h;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-ckpt-kill");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 5; i++) ENT_OK_(put_item_sized(s, i, &rng, 200)); /* the file is active */
+    fflush(stdout);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        die_after_wal_sync = 1;
+        child_writes(dir, "z", 1, ENT_LAZY, 0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CU_ASSERT_FATAL(WIFEXITED(st) && WEXITSTATUS(st) == 42);
+    ENT_OK_(put_item_sized(s, 5, &rng, 200)); /* durable: acknowledged */
+    ent_txn *rt = NULL;
+    ENT_OK_(ent_txn_begin(&rt, s, ENT_TXN_READ));
+    uint64_t x = ent__bk_snapshot_id(rt);
+    ent_txn_abort(rt);
+    read_all(&wal, "wal");
+    memcpy(&h, wal.b, sizeof h);
+    const unsigned char *last = last_record(&wal, &r);
+    CU_ASSERT(h.base >= x || (h.active && last && r.txn >= x));
+    ent_store_close(s);
+    ent_schema_free(sc);
+    free(wal.b);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -532,6 +595,7 @@ int main(void)
         ENT_TEST(t_read_only_after_reboot),
         ENT_TEST(t_txn_begins_after_x_minus_2),
         ENT_TEST(t_lmdb_page_size_not_the_systems),
+        ENT_TEST(t_checkpoint_killed_after_its_header),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

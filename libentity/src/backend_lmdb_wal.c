@@ -539,14 +539,16 @@ static int checkpoint(lenv *e, int active)
         wal_hdr h;
         gen = read_hdr(w->fd, &h) ? h.gen + 1 : 1;
     }
+    /* Unknown before the header changes: a process that dies once the new header is on the disk
+     * must not leave the state of the old generation, whose records a reboot would then ignore
+     * (the next durable commit would log one), for the next writer */
+    sh->magic = 0;
     int err = write_hdr(w, gen, base, active, meta);
     if (err) {
         /* data.mdb is synced; the old header may still say active with records that end before
-         * base: mark the shared state unknown so that the next writer tries again */
-        sh->magic = 0;
+         * base: the shared state stays unknown, so that the next writer tries again */
         return ent__lmdb_werr(e, err, "writing its write-ahead file's header", 0);
     }
-    sh->magic = 0;
     sh->gen = gen;
     sh->last_txn = base;
     sh->last_pg = last_pg;
