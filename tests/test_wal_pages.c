@@ -11,6 +11,7 @@
  * over from its start after a checkpoint, each followed by a reboot played on a copy (the records
  * put back over data.mdb); a read-only open that finds records of another boot. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -527,18 +528,29 @@ static void t_lmdb_page_size_not_the_systems(void)
 /* A child: _exit(42) once a sync of a file named wal returns (a checkpoint's new header is on the
  * disk, and nothing after it was done). */
 static int die_after_wal_sync;
+/* The next sync of a file named wal fails with EIO (the kernel then forgets the error: the next
+ * sync of the same file succeeds, whatever it could not write). */
+static int fail_wal_sync;
+
+static int is_wal(int fd)
+{
+    char l[64], p[ENT_TEST_PATH_MAX + 16];
+    snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(l, p, sizeof p - 1);
+    return n >= 4 && !memcmp(p + n - 4, "/wal", 4);
+}
 
 int fdatasync(int fd)
 {
     static int (*real)(int);
     if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
-    int rc = real(fd);
-    if (die_after_wal_sync) {
-        char l[64], p[ENT_TEST_PATH_MAX + 16];
-        snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(l, p, sizeof p - 1);
-        if (n >= 4 && !memcmp(p + n - 4, "/wal", 4)) _exit(42);
+    if (fail_wal_sync && is_wal(fd)) {
+        fail_wal_sync = 0;
+        errno = EIO;
+        return -1;
     }
+    int rc = real(fd);
+    if (die_after_wal_sync && is_wal(fd)) _exit(42);
     return rc;
 }
 
@@ -586,6 +598,49 @@ static void t_checkpoint_killed_after_its_header(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* Two commits logged, their syncs left for later (a group commit's): the first one's sync fails.
+ * The second's then succeeds, yet the record before it may be gone: it must not say the second
+ * commit is durable unless something else made it so (a checkpoint: data.mdb synced past it). */
+static void t_sync_after_a_failed_one(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_btxn *bt = NULL;
+    unsigned tbl = 0;
+    uint64_t x[2] = {0, 0};
+    file wal = {0};
+    wal_hdr h;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-sync-fail");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    const ent_backend_ops *ops = s->bk.ops;
+    lenv *e = ((lbe *)(void *)s->bk.be)->e;
+    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+    ENT_OK_(ops->table(s->bk.be, bt, "sync_fail", ENT_TBL_CREATE, &tbl));
+    ENT_OK_(ops->txn_commit(bt));
+    for (int i = 0; i < 2; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        ent_slice ks = {(const uint8_t *)k, strlen(k)}, vs = {(const uint8_t *)"v", 1};
+        ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+        x[i] = ((const ltxn *)(const void *)bt)->wid;
+        ENT_OK_(ops->put(bt, tbl, &ks, &vs, 0));
+        ENT_OK_(ops->txn_commit_unsynced(bt));
+    }
+    fail_wal_sync = 1;
+    CU_ASSERT_EQUAL(ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), x[0]), EIO); /* the first one's committer */
+    int rc = ops->sync(s->bk.be, 0); /* the second one's: this thread's last commit */
+    read_all(&wal, "wal");
+    memcpy(&h, wal.b, sizeof h);
+    CU_ASSERT(rc != ENT_OK || h.base >= x[1]);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    free(wal.b);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -596,6 +651,7 @@ int main(void)
         ENT_TEST(t_txn_begins_after_x_minus_2),
         ENT_TEST(t_lmdb_page_size_not_the_systems),
         ENT_TEST(t_checkpoint_killed_after_its_header),
+        ENT_TEST(t_sync_after_a_failed_one),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

@@ -842,15 +842,20 @@ int ent__lmdb_wal_sync_visible(lenv *e)
             return ent__lmdb_lerr(err, "store %s: syncing its write-ahead file: the commits so far are not known to be on disk",
                                   e->path);
         }
-        uint64_t s = atomic_load(&sh->synced);
-        while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+        if (shared_valid(w)) { /* else another thread's sync failed first (see ent__lmdb_wal_sync) */
+            uint64_t s = atomic_load(&sh->synced);
+            while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+            }
+            return ENT_OK;
         }
-        return ENT_OK;
+        active = 0;
     }
     return checkpoint(e, active);
 }
 
-/* Records durable through txn (of generation gen, or a checkpoint has made them so). */
+/* Records durable through txn (of generation gen, or a checkpoint has made them so). -1: not
+ * known (the shared state is unknown: a sync failed, or a checkpoint is under way); the caller
+ * makes the commit durable with a checkpoint instead. */
 int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn)
 {
     lwal *w = e->wal;
@@ -865,6 +870,9 @@ int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn)
         sh->magic = 0;
         return err;
     }
+    /* A sync that failed before this one (another thread's, on this descriptor: the error is told
+     * once) may have dropped records this one's chain needs */
+    if (!shared_valid(w)) return -1;
     uint64_t s = atomic_load(&sh->synced);
     while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
     }
