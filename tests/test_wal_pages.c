@@ -10,6 +10,8 @@
  * Also: several processes logging in one file, with a lazy one between them, and the file written
  * over from its start after a checkpoint, each followed by a reboot played on a copy (the records
  * put back over data.mdb); a read-only open that finds records of another boot. */
+#include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 
 #include "backend_lmdb_int.h"
 #include "backend_lmdb_wal.h"
+#include "bk.h"
 #include "store_int.h"
 #include "test_rand.h"
 #include "test_util.h"
@@ -442,6 +445,202 @@ static void t_read_only_after_reboot(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A txn's pages reach data.mdb before its commit when LMDB spills a large txn's dirty pages: into
+ * pages that commit x-1 freed and snapshot x-2 still uses. So a logging txn x begins only once the
+ * records through x-2 are durable, not merely its commit: here two commits whose last sync is
+ * left for later (as a group commit leaves it), then a third txn. */
+static void t_txn_begins_after_x_minus_2(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_btxn *bt = NULL;
+    unsigned tbl = 0;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-begin");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    const ent_backend_ops *ops = s->bk.ops;
+    const lenv *e = ((const lbe *)(const void *)s->bk.be)->e;
+    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+    ENT_OK_(ops->table(s->bk.be, bt, "x_begin", ENT_TBL_CREATE, &tbl));
+    ENT_OK_(ops->txn_commit(bt));
+    for (int i = 0; i < 2; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        ent_slice ks = {(const uint8_t *)k, strlen(k)}, vs = {(const uint8_t *)"v", 1};
+        ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+        ENT_OK_(ops->put(bt, tbl, &ks, &vs, 0));
+        ENT_OK_(ops->txn_commit_unsynced(bt));
+    }
+    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+    uint64_t x = ((const ltxn *)(const void *)bt)->wid;
+    CU_ASSERT(ent__lmdb_wal_synced(e) + 2 >= x);
+    ops->txn_abort(bt);
+    ENT_OK_(ops->sync(s->bk.be, 0));
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* The system's page size as a machine of 64 KiB pages (aarch64, ppc64) says it, while set: LMDB
+ * caps its pages at 32 KiB there, and a store made elsewhere keeps the size it was made with. */
+static long fake_pagesize;
+
+long sysconf(int name)
+{
+    static long (*real)(int);
+    if (name == _SC_PAGESIZE && fake_pagesize) return fake_pagesize;
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "sysconf");
+    return real(name);
+}
+
+/* The file logs LMDB's pages, whose size is not the system's here: durable commits are logged (not
+ * refused as a damaged meta page), and put back after a reboot, where the size is the system's. */
+static void t_lmdb_page_size_not_the_systems(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 9;
+    file wal = {0};
+    wal_rec r;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-psize");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    fake_pagesize = 65536;
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 20; i++) ENT_OK_(put_item_sized(s, i, &rng, 3000));
+    fake_pagesize = 0;
+    read_all(&wal, "wal");
+    CU_ASSERT(last_record(&wal, &r) != NULL && r.psize == 32768);
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    reboot_copy(dir, rb); /* while open: the file is active */
+    ent_store_close(s);
+    CU_ASSERT_EQUAL(count_in(rb), 20);
+    ent_schema_free(sc);
+    free(wal.b);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* A child: _exit(42) once a sync of a file named wal returns (a checkpoint's new header is on the
+ * disk, and nothing after it was done). */
+static int die_after_wal_sync;
+/* The next sync of a file named wal fails with EIO (the kernel then forgets the error: the next
+ * sync of the same file succeeds, whatever it could not write). */
+static int fail_wal_sync;
+
+static int is_wal(int fd)
+{
+    char l[64], p[ENT_TEST_PATH_MAX + 16];
+    snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(l, p, sizeof p - 1);
+    return n >= 4 && !memcmp(p + n - 4, "/wal", 4);
+}
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
+    if (fail_wal_sync && is_wal(fd)) {
+        fail_wal_sync = 0;
+        errno = EIO;
+        return -1;
+    }
+    int rc = real(fd);
+    if (die_after_wal_sync && is_wal(fd)) _exit(42);
+    return rc;
+}
+
+/* A lazy writer that finds the file active ends it with a checkpoint, and is killed once the new
+ * header (inactive, the next generation) is on the disk: the shared state must not still say
+ * active, else the next durable commit is logged in the old generation, which a reboot ignores
+ * under that header. The commit must be covered by what a reboot reads: the header's base, or a
+ * record of its generation. */
+static void t_checkpoint_killed_after_its_header(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 11;
+    file wal = {0};
+    wal_rec r;
+    wal_hdr h;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-ckpt-kill");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 5; i++) ENT_OK_(put_item_sized(s, i, &rng, 200)); /* the file is active */
+    fflush(stdout);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        die_after_wal_sync = 1;
+        child_writes(dir, "z", 1, ENT_LAZY, 0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CU_ASSERT_FATAL(WIFEXITED(st) && WEXITSTATUS(st) == 42);
+    ENT_OK_(put_item_sized(s, 5, &rng, 200)); /* durable: acknowledged */
+    ent_txn *rt = NULL;
+    ENT_OK_(ent_txn_begin(&rt, s, ENT_TXN_READ));
+    uint64_t x = ent__bk_snapshot_id(rt);
+    ent_txn_abort(rt);
+    read_all(&wal, "wal");
+    memcpy(&h, wal.b, sizeof h);
+    const unsigned char *last = last_record(&wal, &r);
+    CU_ASSERT(h.base >= x || (h.active && last && r.txn >= x));
+    ent_store_close(s);
+    ent_schema_free(sc);
+    free(wal.b);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* Two commits logged, their syncs left for later (a group commit's): the first one's sync fails.
+ * The second's then succeeds, yet the record before it may be gone: it must not say the second
+ * commit is durable unless something else made it so (a checkpoint: data.mdb synced past it). */
+static void t_sync_after_a_failed_one(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_btxn *bt = NULL;
+    unsigned tbl = 0;
+    uint64_t x[2] = {0, 0};
+    file wal = {0};
+    wal_hdr h;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-sync-fail");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    const ent_backend_ops *ops = s->bk.ops;
+    lenv *e = ((lbe *)(void *)s->bk.be)->e;
+    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+    ENT_OK_(ops->table(s->bk.be, bt, "sync_fail", ENT_TBL_CREATE, &tbl));
+    ENT_OK_(ops->txn_commit(bt));
+    for (int i = 0; i < 2; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        ent_slice ks = {(const uint8_t *)k, strlen(k)}, vs = {(const uint8_t *)"v", 1};
+        ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+        x[i] = ((const ltxn *)(const void *)bt)->wid;
+        ENT_OK_(ops->put(bt, tbl, &ks, &vs, 0));
+        ENT_OK_(ops->txn_commit_unsynced(bt));
+    }
+    fail_wal_sync = 1;
+    CU_ASSERT_EQUAL(ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), x[0]), EIO); /* the first one's committer */
+    int rc = ops->sync(s->bk.be, 0); /* the second one's: this thread's last commit */
+    read_all(&wal, "wal");
+    memcpy(&h, wal.b, sizeof h);
+    CU_ASSERT(rc != ENT_OK || h.base >= x[1]);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    free(wal.b);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -449,6 +648,10 @@ int main(void)
         ENT_TEST(t_processes_share_the_file),
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),
+        ENT_TEST(t_txn_begins_after_x_minus_2),
+        ENT_TEST(t_lmdb_page_size_not_the_systems),
+        ENT_TEST(t_checkpoint_killed_after_its_header),
+        ENT_TEST(t_sync_after_a_failed_one),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

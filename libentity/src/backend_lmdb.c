@@ -478,7 +478,8 @@ static int log_commit(lenv *e, int sync)
         wal_pending_txn = txn;
         return ENT_OK;
     }
-    if ((err = ent__lmdb_wal_sync(e, gen, txn))) return ent__lmdb_werr(e, err, "syncing the write-ahead file", 1);
+    if ((err = ent__lmdb_wal_sync(e, gen, txn)) < 0 && ent__lmdb_wal_fallback(e) == ENT_OK) return ENT_OK;
+    if (err) return ent__lmdb_werr(e, err < 0 ? EIO : err, "syncing the write-ahead file", 1);
     return ENT_OK;
 }
 
@@ -510,10 +511,6 @@ static int commit_as(ltxn *t, int dur, int notify)
         mdb_env_set_flags(e->env, MDB_NOSYNC | MDB_NOMETASYNC, 0);
         if (ent__lmdb_env_flags_for(edur)) mdb_env_set_flags(e->env, ent__lmdb_env_flags_for(edur), 1);
         e->env_dur = edur;
-    }
-    if (logged && (rc = ent__lmdb_wal_before_commit(e, mdb_txn_id(t->m)))) {
-        l_txn_abort((ent_btxn *)t);
-        return rc;
     }
     /* A commit that hits a full map has let LMDB's writer mutex go before the growth could
      * announce itself: one that might announces now (see the overview). */
@@ -565,15 +562,19 @@ static int l_sync(ent_bk *vbe, int force)
     if (be->dur != ENT__DUR_DURABLE && !force) return ENT_OK;
     if (be->read_only)
         return ent__err(ENT_READONLY, "store %s: opened read-only, it cannot sync its file", e->path);
+    int unknown = 0;
     if (!force && wal_pending_e == e) {
         /* this thread's last commit went to the write-ahead file: sync that */
         wal_pending_e = NULL;
         int err = ent__lmdb_wal_sync(e, wal_pending_gen, wal_pending_txn);
-        if (err) return ent__lmdb_werr(e, err, "syncing the write-ahead file", 1);
-        ent__lmdb_notify_bump(e);
-        return ENT_OK;
+        if (err > 0) return ent__lmdb_werr(e, err, "syncing the write-ahead file", 1);
+        if (err == 0) {
+            ent__lmdb_notify_bump(e);
+            return ENT_OK;
+        }
+        unknown = 1; /* made durable as a forced sync does */
     }
-    if (force && ent__lmdb_wal_usable(e)) {
+    if ((force || unknown) && ent__lmdb_wal_usable(e)) {
         /* Every commit visible now made durable: the records through it synced, or, when one is
          * not logged (its record failed), data.mdb synced and a new generation of the write-ahead
          * file based there; else a reboot would put back records that end before a commit a
@@ -588,6 +589,7 @@ static int l_sync(ent_bk *vbe, int force)
         }
         ent__lmdb_wal_unlock(e);
         writer_unlock(e);
+        if (!rc && unknown) ent__lmdb_notify_bump(e);
         return rc;
     }
     if ((mrc = mdb_env_sync(e->env, 1))) {

@@ -24,9 +24,10 @@
  * provided nothing overwrote it on the disk: LMDB reuses a page only two commits after the one
  * that freed it (its free list gives a txn only pages freed before the previous commit), so the
  * pages of snapshot T are intact until commit T+3, and no commit X is made before the file is
- * durable through X-2 (ent__lmdb_wal_before_commit). A process crash loses nothing: the page
- * cache holds every commit, so records are replayed only when the machine rebooted (the header
- * names the boot it was written in).
+ * durable through X-2 (ent__lmdb_wal_before_commit, as txn X begins: LMDB writes a large txn's
+ * pages before its commit). A process crash loses nothing: the page cache holds every commit, so
+ * records are replayed only when the machine rebooted (the header names the boot it was written
+ * in).
  *
  * Writers that do not log (lazy and none handles, other libraries) must never commit while the
  * file holds records that a reboot would replay over their commits: such a writer that finds the
@@ -337,7 +338,6 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     }
     w->fd = -1;
     w->read_only = read_only;
-    w->psize = (uint32_t)sysconf(_SC_PAGESIZE);
     read_boot(w->boot);
     w->boot_key = XXH3_64bits(w->boot, sizeof w->boot);
     w->fd = open(path, (read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0664);
@@ -403,8 +403,12 @@ void ent__lmdb_wal_attach(lenv *e)
 {
     _Static_assert(sizeof(lnotify) <= SHARED_OFF && SHARED_OFF + sizeof(wal_shared) <= 4096, "notify page layout");
     struct stat st;
+    MDB_stat ms;
+    /* LMDB's page size, not the system's: the meta page of the store's creation sets it (a store
+     * made elsewhere, or LMDB's cap of 32 KiB on a system of 64 KiB pages) */
     if (e->wal && !e->wal->read_only && e->nt && e->nt_writable && e->ntfd >= 0 && fstat(e->ntfd, &st) == 0 &&
-        st.st_size >= 4096) {
+        st.st_size >= 4096 && mdb_env_stat(e->env, &ms) == 0) {
+        e->wal->psize = ms.ms_psize;
         e->wal->sh = (wal_shared *)((char *)e->nt + SHARED_OFF);
         if (e->wal->recovered) e->wal->sh->magic = 0; /* what it says is before the recovery */
     }
@@ -535,14 +539,16 @@ static int checkpoint(lenv *e, int active)
         wal_hdr h;
         gen = read_hdr(w->fd, &h) ? h.gen + 1 : 1;
     }
+    /* Unknown before the header changes: a process that dies once the new header is on the disk
+     * must not leave the state of the old generation, whose records a reboot would then ignore
+     * (the next durable commit would log one), for the next writer */
+    sh->magic = 0;
     int err = write_hdr(w, gen, base, active, meta);
     if (err) {
         /* data.mdb is synced; the old header may still say active with records that end before
-         * base: mark the shared state unknown so that the next writer tries again */
-        sh->magic = 0;
+         * base: the shared state stays unknown, so that the next writer tries again */
         return ent__lmdb_werr(e, err, "writing its write-ahead file's header", 0);
     }
-    sh->magic = 0;
     sh->gen = gen;
     sh->last_txn = base;
     sh->last_pg = last_pg;
@@ -615,6 +621,10 @@ int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock)
         if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading its free pages", e->path);
         keep_free(w, sh->gen, cur);
     }
+    /* Before the txn writes a page, not before its commit: a large txn spills dirty pages into
+     * data.mdb on the way (mdb_page_spill), into pages freed by commit cur-1 that snapshot cur-2
+     * still uses, and the writeback may take them to the disk before a power cut. */
+    if ((rc = ent__lmdb_wal_before_commit(e, cur + 1))) return rc;
     w->logging = 1;
     return ENT_OK;
 }
@@ -629,8 +639,9 @@ int ent__lmdb_wal_logging(const lenv *e)
     return e->wal && e->wal->logging;
 }
 
-/* Snapshot T's pages stay intact on the disk until commit T+3 (see the top): commit x waits for
- * the records through x-2 to be durable. A group commit's sync has made them so already. */
+/* Snapshot T's pages stay intact on the disk until commit T+3 (see the top): txn x waits for
+ * the records through x-2 to be durable before it writes any page (ent__lmdb_wal_begin). A group
+ * commit's sync has made them so already. */
 int ent__lmdb_wal_before_commit(lenv *e, uint64_t x)
 {
     lwal *w = e->wal;
@@ -831,15 +842,20 @@ int ent__lmdb_wal_sync_visible(lenv *e)
             return ent__lmdb_lerr(err, "store %s: syncing its write-ahead file: the commits so far are not known to be on disk",
                                   e->path);
         }
-        uint64_t s = atomic_load(&sh->synced);
-        while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+        if (shared_valid(w)) { /* else another thread's sync failed first (see ent__lmdb_wal_sync) */
+            uint64_t s = atomic_load(&sh->synced);
+            while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+            }
+            return ENT_OK;
         }
-        return ENT_OK;
+        active = 0;
     }
     return checkpoint(e, active);
 }
 
-/* Records durable through txn (of generation gen, or a checkpoint has made them so). */
+/* Records durable through txn (of generation gen, or a checkpoint has made them so). -1: not
+ * known (the shared state is unknown: a sync failed, or a checkpoint is under way); the caller
+ * makes the commit durable with a checkpoint instead. */
 int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn)
 {
     lwal *w = e->wal;
@@ -854,6 +870,9 @@ int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn)
         sh->magic = 0;
         return err;
     }
+    /* A sync that failed before this one (another thread's, on this descriptor: the error is told
+     * once) may have dropped records this one's chain needs */
+    if (!shared_valid(w)) return -1;
     uint64_t s = atomic_load(&sh->synced);
     while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
     }
@@ -901,4 +920,10 @@ int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg)
         else hi = mid;
     }
     return lo < (w ? w->free_n : 0) && w->free[lo] == pg;
+}
+
+/* Tests: the txn through which this generation's records are known durable. */
+uint64_t ent__lmdb_wal_synced(const lenv *e)
+{
+    return e->wal && e->wal->sh ? atomic_load(&e->wal->sh->synced) : 0;
 }
