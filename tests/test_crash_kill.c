@@ -21,11 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-#include <xxhash.h>
-
-#include "backend_lmdb_wal.h"
 #include "test_util.h"
+#include "test_reboot.h"
 
 static const char schema_json[] =
     "{\"schema\":\"crash\",\"version\":1,\"types\":{"
@@ -402,38 +399,6 @@ static void check_grouped(const char *dir, const gack *acked, int round)
     ent_schema_free(sc);
 }
 
-/* The store of dir as a machine that lost its power right after the kill would find it once the
- * page cache is written back, booted again: data.mdb and the write-ahead file copied to dir's
- * "-reboot" sibling (out), the file's header saying another boot wrote it, so that the first open
- * puts back what its records hold over data.mdb. */
-static void reboot_copy(const char *dir, char *out, size_t outsz)
-{
-    static const char *const names[] = {"data.mdb", "wal"};
-    CU_ASSERT_FATAL(ent_test_fmt(out, outsz, "%s-reboot", dir) == 0);
-    ent_test_rm_rf(out);
-    CU_ASSERT_EQUAL_FATAL(mkdir(out, 0755), 0);
-    for (int i = 0; i < 2; i++) {
-        char from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 16], buf[65536];
-        CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/%s", dir, names[i]) == 0);
-        CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/%s", out, names[i]) == 0);
-        int in = open(from, O_RDONLY), o = open(to, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        CU_ASSERT_FATAL(in >= 0 && o >= 0);
-        ssize_t n;
-        while ((n = read(in, buf, sizeof buf)) > 0) CU_ASSERT_FATAL(write(o, buf, (size_t)n) == n);
-        close(in);
-        if (i == 1) {
-            wal_hdr h;
-            CU_ASSERT_FATAL(pread(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
-            memset(h.boot, 0, sizeof h.boot);
-            memcpy(h.boot, "a later boot", 12);
-            h.csum = 0;
-            h.csum = XXH3_64bits(&h, sizeof h);
-            CU_ASSERT_FATAL(pwrite(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
-        }
-        close(o);
-    }
-}
-
 static void t_kill_grouped_writers_durable(void)
 {
     char dir[ENT_TEST_PATH_MAX];
@@ -477,7 +442,9 @@ static void t_kill_grouped_writers_durable(void)
         check_grouped(dir, acked, r);
         if (r % 3 == 2) { /* and had the machine stopped too (the records put back) */
             char rb[ENT_TEST_PATH_MAX + 16];
-            reboot_copy(dir, rb, sizeof rb);
+            /* as a machine that lost its power right after the kill finds it once booted again */
+            CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+            ent_test_reboot_copy(dir, rb, 0);
             check_grouped(rb, acked, r);
             ent_test_rm_rf(rb);
         }

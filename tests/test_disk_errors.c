@@ -13,11 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-#include <xxhash.h>
-
-#include "backend_lmdb_wal.h"
 #include "test_util.h"
+#include "test_reboot.h"
 
 static int fail_at;        /* fail the fail_at-th fdatasync() counted from arming (0: none) */
 static int sync_calls;     /* fdatasync() calls since arming */
@@ -172,47 +169,6 @@ static void t_log_sync_fails(void)
     }
 }
 
-/* A copy of the store (data.mdb and its write-ahead file) as a reboot finds it after a power cut
- * that lost the file's last record (one whose sync had not returned): out. */
-static void reboot_copy_losing_last_record(const char *out)
-{
-    static const char *const names[] = {"data.mdb", "wal"};
-    ent_test_rm_rf(out);
-    CU_ASSERT_EQUAL_FATAL(mkdir(out, 0755), 0);
-    for (int i = 0; i < 2; i++) {
-        char from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 16], buf[65536];
-        CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/%s", dir, names[i]) == 0);
-        CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/%s", out, names[i]) == 0);
-        int in = open(from, O_RDONLY), o = open(to, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        CU_ASSERT_FATAL(in >= 0 && o >= 0);
-        ssize_t n;
-        while ((n = read(in, buf, sizeof buf)) > 0) CU_ASSERT_FATAL(write(o, buf, (size_t)n) == n);
-        close(in);
-        if (i == 1) {
-            wal_hdr h;
-            wal_rec r;
-            uint64_t off = REC_START, last_off = 0, prev;
-            CU_ASSERT_FATAL(pread(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
-            for (prev = h.base; pread(o, &r, sizeof r, (off_t)off) == (ssize_t)sizeof r && r.magic == REC_MAGIC &&
-                                r.gen == h.gen && r.prev == prev;
-                 prev = r.txn) {
-                last_off = off;
-                off += sizeof r + r.npages * sizeof(wal_page) + META_LEN + r.bytes;
-            }
-            if (last_off) {
-                memset(&r, 0, sizeof r);
-                CU_ASSERT_FATAL(pwrite(o, &r, sizeof r, (off_t)last_off) == (ssize_t)sizeof r);
-            }
-            memset(h.boot, 0, sizeof h.boot);
-            memcpy(h.boot, "a later boot", 12);
-            h.csum = 0;
-            h.csum = XXH3_64bits(&h, sizeof h);
-            CU_ASSERT_FATAL(pwrite(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
-        }
-        close(o);
-    }
-}
-
 /* ent_store_sync() makes every commit a reader can see durable, also one whose write-ahead
  * record is not (its sync failed): the relay publishes what it covered. So it syncs data.mdb
  * and bases the file's next generation there; a reboot that lost that record keeps the commit. */
@@ -228,7 +184,7 @@ static void t_store_sync_covers_visible_commits(void)
     fail_at = 0;
     ENT_OK_(ent_store_sync(S));
     CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
-    reboot_copy_losing_last_record(rb);
+    ent_test_reboot_copy(dir, rb, 1); /* the power cut lost the record whose sync failed */
     ENT_OK_(ent_store_open(&r, rb, NULL, NULL));
     CU_ASSERT_EQUAL(count_items(r), 2);
     ent_store_close(r);

@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "backend_lmdb_int.h"
 #include "backend_lmdb_wal.h"
@@ -28,6 +27,7 @@
 #include "store_int.h"
 #include "test_rand.h"
 #include "test_util.h"
+#include "test_reboot.h"
 
 static const char schema_json[] =
     "{\"schema\":\"w\",\"version\":1,\"types\":{\"item\":{\"key\":\"string\",\"fields\":{"
@@ -276,35 +276,6 @@ static void t_every_changed_page_is_logged(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
-/* A copy of dir's data.mdb and write-ahead file as the next boot finds them (the header says
- * another boot wrote it): into out. */
-static void reboot_copy(const char *from_dir, const char *out)
-{
-    static const char *const names[] = {"data.mdb", "wal"};
-    ent_test_rm_rf(out);
-    CU_ASSERT_EQUAL_FATAL(mkdir(out, 0755), 0);
-    for (int i = 0; i < 2; i++) {
-        char from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 16], buf[65536];
-        CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/%s", from_dir, names[i]) == 0);
-        CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/%s", out, names[i]) == 0);
-        int in = open(from, O_RDONLY), o = open(to, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        CU_ASSERT_FATAL(in >= 0 && o >= 0);
-        ssize_t n;
-        while ((n = read(in, buf, sizeof buf)) > 0) CU_ASSERT_FATAL(write(o, buf, (size_t)n) == n);
-        close(in);
-        if (i == 1) {
-            wal_hdr h;
-            CU_ASSERT_FATAL(pread(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
-            memset(h.boot, 0, sizeof h.boot);
-            memcpy(h.boot, "a later boot", 12);
-            h.csum = 0;
-            h.csum = XXH3_64bits(&h, sizeof h);
-            CU_ASSERT_FATAL(pwrite(o, &h, sizeof h, 0) == (ssize_t)sizeof h);
-        }
-        close(o);
-    }
-}
-
 static uint64_t count_in(const char *d)
 {
     ent_store *s = NULL;
@@ -371,7 +342,7 @@ static void t_processes_share_the_file(void)
         CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
     CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
-    reboot_copy(dir, rb);
+    ent_test_reboot_copy(dir, rb, 0);
     CU_ASSERT_EQUAL(count_in(dir), 960);
     CU_ASSERT_EQUAL(count_in(rb), 960);
     ent_test_rm_rf(rb);
@@ -407,7 +378,7 @@ static void t_file_written_over(void)
     close(fd);
     for (int i = 0; i < 20; i++) ENT_OK_(put_item_sized(s, (unsigned)n++, &rng, 12000)); /* records of the new generation */
     CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
-    reboot_copy(dir, rb);
+    ent_test_reboot_copy(dir, rb, 0);
     ent_store_close(s);
     ent_schema_free(sc);
     CU_ASSERT_EQUAL(count_in(rb), n);
@@ -430,14 +401,14 @@ static void t_read_only_after_reboot(void)
     ENT_OK_(ent_store_open(&s, dir, sc, &o));
     for (unsigned i = 0; i < 30; i++) ENT_OK_(put_item_sized(s, i, &rng, 100));
     CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
-    reboot_copy(dir, rb); /* while open: the file is active */
+    ent_test_reboot_copy(dir, rb, 0); /* while open: the file is active */
     ENT_CHECK_RC(ent_store_open(&ro, rb, NULL, &roo), ENT_READONLY);
     ENT_ASSERT_MSG("open it once with write access");
     CU_ASSERT_EQUAL(count_in(rb), 30); /* a writer's open puts them back */
     ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
     ent_store_close(ro);
     ent_store_close(s); /* the last close: a checkpoint ends the file's generation */
-    reboot_copy(dir, rb);
+    ent_test_reboot_copy(dir, rb, 0);
     ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
     ent_store_close(ro);
     ent_schema_free(sc);
@@ -516,7 +487,7 @@ static void t_lmdb_page_size_not_the_systems(void)
     read_all(&wal, "wal");
     CU_ASSERT(last_record(&wal, &r) != NULL && r.psize == 32768);
     CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
-    reboot_copy(dir, rb); /* while open: the file is active */
+    ent_test_reboot_copy(dir, rb, 0); /* while open: the file is active */
     ent_store_close(s);
     CU_ASSERT_EQUAL(count_in(rb), 20);
     ent_schema_free(sc);
