@@ -274,8 +274,9 @@ void ent__lmdb_save_cursors(ltxn *t);
 
 /* backend_lmdb_wal.c: the write-ahead file (see its top). open: before mdb_env_open(), puts back
  * what a reboot left in it; lock: under wmu before LMDB's txn begins (durable: it will log);
- * begin: once LMDB's writer is held (*relock: begin again after lock(e, 1)); before_commit: commit
- * x may be made; append: the record of the commit just made (*out_txn), an LMDB or errno code;
+ * begin: once LMDB's writer is held (*relock: begin again after lock(e, 1); it waits for the
+ * records through x-2 before txn x writes a page); append: the record of the commit just made
+ * (*out_txn), an LMDB or errno code;
  * fallback: make that commit durable without its record; sync: records through txn durable. */
 int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only);
 void ent__lmdb_wal_attach(lenv *e);
@@ -287,7 +288,6 @@ int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock);
 int ent__lmdb_wal_logging(const lenv *e);
 /* 1 when durable commits of e can go to the file (it is open, with its shared state). */
 int ent__lmdb_wal_usable(const lenv *e);
-int ent__lmdb_wal_before_commit(lenv *e, uint64_t x);
 int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn);
 int ent__lmdb_wal_fallback(lenv *e);
 /* Under wmu, the file's lock and a hold: every commit visible now durable (the records through

@@ -24,7 +24,7 @@
  * provided nothing overwrote it on the disk: LMDB reuses a page only two commits after the one
  * that freed it (its free list gives a txn only pages freed before the previous commit), so the
  * pages of snapshot T are intact until commit T+3, and no commit X is made before the file is
- * durable through X-2 (ent__lmdb_wal_before_commit, as txn X begins: LMDB writes a large txn's
+ * durable through X-2 (wait_durable_before, as txn X begins: LMDB writes a large txn's
  * pages before its commit). A process crash loses nothing: the page cache holds every commit, so
  * records are replayed only when the machine rebooted (the header names the boot it was written
  * in).
@@ -588,6 +588,26 @@ void ent__lmdb_wal_unlock(lenv *e)
     w->locked = 0;
 }
 
+/* Snapshot T's pages stay intact on the disk until commit T+3 (see the top): txn x waits for
+ * the records through x-2 to be durable before it writes any page (ent__lmdb_wal_begin). A group
+ * commit's sync has made them so already. */
+static int wait_durable_before(lenv *e, uint64_t x)
+{
+    lwal *w = e->wal;
+    wal_shared *sh = w->sh;
+    if (x < 2 || atomic_load(&sh->synced) + 2 >= x) return ENT_OK;
+    uint64_t upto = atomic_load(&sh->appended);
+    if (fdatasync(w->fd) < 0) {
+        int err = errno;
+        sh->magic = 0; /* as in ent__lmdb_wal_sync: the next write txn begins with a checkpoint */
+        return ent__lmdb_werr(e, err, "syncing its write-ahead file", 0);
+    }
+    uint64_t s = atomic_load(&sh->synced);
+    while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+    }
+    return ENT_OK;
+}
+
 int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock)
 {
     lenv *e = t->e;
@@ -624,7 +644,7 @@ int ent__lmdb_wal_begin(ltxn *t, int durable, int *relock)
     /* Before the txn writes a page, not before its commit: a large txn spills dirty pages into
      * data.mdb on the way (mdb_page_spill), into pages freed by commit cur-1 that snapshot cur-2
      * still uses, and the writeback may take them to the disk before a power cut. */
-    if ((rc = ent__lmdb_wal_before_commit(e, cur + 1))) return rc;
+    if ((rc = wait_durable_before(e, cur + 1))) return rc;
     w->logging = 1;
     return ENT_OK;
 }
@@ -639,25 +659,6 @@ int ent__lmdb_wal_logging(const lenv *e)
     return e->wal && e->wal->logging;
 }
 
-/* Snapshot T's pages stay intact on the disk until commit T+3 (see the top): txn x waits for
- * the records through x-2 to be durable before it writes any page (ent__lmdb_wal_begin). A group
- * commit's sync has made them so already. */
-int ent__lmdb_wal_before_commit(lenv *e, uint64_t x)
-{
-    lwal *w = e->wal;
-    wal_shared *sh = w->sh;
-    if (x < 2 || atomic_load(&sh->synced) + 2 >= x) return ENT_OK;
-    uint64_t upto = atomic_load(&sh->appended);
-    if (fdatasync(w->fd) < 0) {
-        int err = errno;
-        sh->magic = 0; /* as in ent__lmdb_wal_sync: the next write txn begins with a checkpoint */
-        return ent__lmdb_werr(e, err, "syncing its write-ahead file", 0);
-    }
-    uint64_t s = atomic_load(&sh->synced);
-    while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
-    }
-    return ENT_OK;
-}
 
 /* Blocks written ahead of the records, so that a record overwrites blocks the file has: an
  * append past the file's end makes its sync also commit the file's new size and blocks to the
