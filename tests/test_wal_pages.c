@@ -612,6 +612,107 @@ static void t_sync_after_a_failed_one(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* data.mdb put back from a backup (or another store's) beside a file whose generation began after
+ * it: a reboot must not splice the records' pages into it. The open is refused, naming what to
+ * do, and writes nothing; with the file moved away the backup opens as it was. */
+static void t_older_data_mdb_is_refused(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], from[ENT_TEST_PATH_MAX + 32], to[ENT_TEST_PATH_MAX + 32];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 11;
+    file backup = {0}, after = {0};
+    ENT_TEST_MKDTEMP(dir, "wal-lineage");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 10; i++) ENT_OK_(put_item_sized(s, i, &rng, 100));
+    ent_store_close(s); /* a checkpoint: data.mdb alone holds the 10 */
+    read_all(&backup, "data.mdb");
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 10; i < 40; i++) ENT_OK_(put_item_sized(s, i, &rng, 3000));
+    ent_store_close(s);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 40; i < 70; i++) ENT_OK_(put_item_sized(s, i, &rng, 3000));
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0); /* while open: the file is active, based after the 40th */
+    ent_store_close(s);
+    /* the backup in place of the copy's data.mdb */
+    CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/data.mdb", rb) == 0);
+    int fd = open(to, O_WRONLY | O_TRUNC);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, backup.b, backup.n) == (ssize_t)backup.n);
+    close(fd);
+    ENT_CHECK_RC(ent_store_open(&s, rb, NULL, &o), ENT_CORRUPT);
+    ENT_ASSERT_MSG("data.mdb was replaced");
+    ENT_ASSERT_MSG("/wal away");
+    CU_ASSERT_PTR_NULL(s);
+    /* nothing written: the backup is as it was */
+    fd = open(to, O_RDONLY);
+    CU_ASSERT_FATAL(fd >= 0);
+    after.n = backup.n;
+    after.b = malloc(after.n + 1);
+    CU_ASSERT_FATAL(after.b != NULL);
+    CU_ASSERT_EQUAL(read(fd, after.b, after.n + 1), (ssize_t)backup.n);
+    close(fd);
+    CU_ASSERT(memcmp(after.b, backup.b, backup.n) == 0);
+    /* as the message says: without the file, the backup's 10 */
+    CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/wal", rb) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/wal.moved", rb) == 0);
+    CU_ASSERT_EQUAL_FATAL(rename(from, to), 0);
+    CU_ASSERT_EQUAL(count_in(rb), 10);
+    ent_schema_free(sc);
+    free(backup.b);
+    free(after.b);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* Store dir's reboot copy (into out) after 10 creates of blen bytes, a close and one more create. */
+static void one_after_close(const char *out, size_t blen, uint64_t seed)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 10; i++) ENT_OK_(put_item_sized(s, i, &seed, blen));
+    ent_store_close(s);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ENT_OK_(put_item_sized(s, 10, &seed, blen));
+    ent_test_reboot_copy(dir, out, 0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    ent_test_rm_rf(dir);
+}
+
+/* Another store's file, begun at the same txn: its base's meta page says other tables. */
+static void t_other_stores_file_is_refused(void)
+{
+    char a[ENT_TEST_PATH_MAX + 16], b[ENT_TEST_PATH_MAX + 16], from[ENT_TEST_PATH_MAX + 32], to[ENT_TEST_PATH_MAX + 32];
+    file before = {0}, after = {0};
+    ent_store *s = NULL;
+    ENT_TEST_MKDTEMP(dir, "wal-other");
+    CU_ASSERT_FATAL(ent_test_fmt(a, sizeof a, "%s-a", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(b, sizeof b, "%s-b", dir) == 0);
+    one_after_close(a, 100, 1);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
+    one_after_close(b, 3000, 2);
+    CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/wal", a) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/wal", b) == 0);
+    CU_ASSERT_EQUAL_FATAL(rename(from, to), 0);
+    CU_ASSERT_FATAL(ent_test_fmt(dir, sizeof dir, "%s", b) == 0);
+    read_all(&before, "data.mdb");
+    ENT_CHECK_RC(ent_store_open(&s, b, NULL, NULL), ENT_CORRUPT);
+    ENT_ASSERT_MSG("another store's");
+    read_all(&after, "data.mdb");
+    CU_ASSERT(after.n == before.n && memcmp(after.b, before.b, before.n) == 0);
+    free(before.b);
+    free(after.b);
+    ent_test_rm_rf(a);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(b), 0);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -623,6 +724,8 @@ int main(void)
         ENT_TEST(t_lmdb_page_size_not_the_systems),
         ENT_TEST(t_checkpoint_killed_after_its_header),
         ENT_TEST(t_sync_after_a_failed_one),
+        ENT_TEST(t_older_data_mdb_is_refused),
+        ENT_TEST(t_other_stores_file_is_refused),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

@@ -280,6 +280,31 @@ static int scan_records(lwal *w, const wal_hdr *h, int dfd, int apply, uint64_t 
     return err;
 }
 
+/* 1 when data.mdb (open as dfd) can be the one the file's generation began on: its checkpoint
+ * synced base's meta page into slot base % 2, which only a later commit's meta overwrites (LMDB
+ * writes txn t's meta into slot t % 2); the other slot holds base-1 or older, or a later one. A
+ * data.mdb put back from a backup, or another store's, fails this and must not take the pages:
+ * they would be spliced into a tree they do not belong to. *seen: its newest txn. */
+static int same_lineage(int dfd, const wal_hdr *h, uint64_t *seen)
+{
+    /* the meta's tables, last page and txn: MDB_meta from mm_dbs to mm_txnid */
+    enum { DBS = 40 };
+    unsigned char m[2][META_LEN];
+    int valid[2];
+    *seen = 0;
+    for (int slot = 0; slot < 2; slot++) {
+        valid[slot] = full_pread(dfd, m[slot], META_LEN, (off_t)slot * h->psize) == 0 &&
+                      (uint32_t)get64(m[slot] + OFF_MAGIC) == MDB_MAGIC_V;
+        if (valid[slot] && get64(m[slot] + OFF_TXNID) > *seen) *seen = get64(m[slot] + OFF_TXNID);
+    }
+    if (*seen < h->base) return 0;
+    const unsigned char *b = m[h->base & 1];
+    if (valid[h->base & 1] && get64(b + OFF_TXNID) == h->base &&
+        memcmp(b + DBS, h->meta + DBS, OFF_TXNID + 8 - DBS) != 0)
+        return 0;
+    return 1;
+}
+
 /* After a reboot: put back what the records hold and start a new generation. Holds byte 1
  * exclusively (nobody else has the store open). */
 static int recover(lwal *w, const char *dir, const wal_hdr *h)
@@ -300,6 +325,14 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
     if (dfd < 0)
         return ent__err(errno == EACCES ? ENT_READONLY : ENT_IO, "store %s: opening data.mdb to recover it from its "
                         "write-ahead file: %s", dir, strerror(errno));
+    uint64_t seen;
+    if (!same_lineage(dfd, h, &seen)) {
+        close(dfd);
+        return ent__err(ENT_CORRUPT, "store %s: its write-ahead file goes on from txn %llu, which data.mdb (at txn %llu) "
+                                     "does not hold: data.mdb was replaced, or the file is another store's; nothing was "
+                                     "written: move %s/wal away to open data.mdb as it is",
+                        dir, (unsigned long long)h->base, (unsigned long long)seen, dir);
+    }
     if (n > 0) err = scan_records(w, h, dfd, 1, &last, &n, meta);
     /* the last snapshot's meta page into both slots: a later commit's, unsynced, may be in either */
     for (int slot = 0; slot < 2 && !err; slot++) {
