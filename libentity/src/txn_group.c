@@ -42,7 +42,10 @@
  * an iterator). Such a thread must not wait for a leader: the leader may have to grow the LMDB map,
  * which waits for every transaction of the process, that thread's too.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,14 +54,20 @@
 #include "fork.h"
 #include "store_int.h"
 
+/* A caller's request, on its stack. Its caller sleeps on sem, posted when the request is done and
+ * when the caller is to lead. A leader hands results back with the group's mu let go (the callers
+ * woken then return without taking it: on a busy CPU they would queue on it behind each other),
+ * so a request must outlive every post made to it: its caller returns only once it has taken as
+ * many as were made or promised (posted, counted under mu before the post). */
 typedef struct greq {
     struct greq *next;
     ent__write_fn fn;
     void *payload;
     int rc;
-    int taken; /* in a leader's batch (under the group's mu) */
-    int done;
-    pthread_cond_t cv; /* signalled when done, or when this caller is to lead */
+    int taken;            /* in a leader's batch (under the group's mu) */
+    atomic_int done;      /* set last by the leader (release): rc, msg and detail are final */
+    atomic_uint posted;   /* posts to sem made or under way */
+    sem_t sem;
     char msg[1024];    /* the failure's message, for the caller's thread (ent_errmsg's size) */
     int detail;        /* and its ENT_DETAIL_*, which goes with it */
 } greq;
@@ -71,7 +80,7 @@ struct ent_group {
     pthread_cond_t company; /* signalled when a request queues while a leader waits for company */
     greq *head, *tail;
     size_t queued;      /* requests in the queue */
-    size_t callers;     /* calls between their queueing and their last unlock of mu (close waits for 0) */
+    atomic_size_t callers; /* calls between their queueing and their last touch of g (close refuses while > 0) */
     int leading;
     int awaiting;       /* a leader waits for company */
     size_t last_size;   /* callers of the last group */
@@ -109,9 +118,7 @@ size_t ent__group_busy(ent_store *s)
     struct ent_group *g = s->group;
     size_t n;
     if (!g || s->bk.fork_gen != ent__fork_gen()) return 0; /* a child's copy: nobody runs there */
-    pthread_mutex_lock(&g->mu);
-    n = g->callers;
-    pthread_mutex_unlock(&g->mu);
+    n = atomic_load_explicit(&g->callers, memory_order_acquire);
     return n;
 }
 
@@ -377,42 +384,62 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
     memset(&r, 0, sizeof r);
     r.fn = fn;
     r.payload = payload;
-    pthread_cond_init(&r.cv, NULL);
+    if (sem_init(&r.sem, 0, 0)) return ent__err(ENT_IO, "a group commit's wait: sem_init: %s", strerror(errno));
+    unsigned consumed = 0; /* posts taken */
     pthread_mutex_lock(&g->mu);
     if (g->tail) g->tail->next = &r;
     else g->head = &r;
     g->tail = &r;
     g->queued++;
-    g->callers++;
+    atomic_fetch_add_explicit(&g->callers, 1, memory_order_relaxed);
     if (g->awaiting) pthread_cond_signal(&g->company);
-    while (!r.done) {
+    for (;;) {
+        if (atomic_load_explicit(&r.done, memory_order_acquire)) {
+            pthread_mutex_unlock(&g->mu);
+            break;
+        }
         /* A request taken into a batch waits for its result, not for the leadership. */
         if (g->leading || r.taken) {
-            pthread_cond_wait(&r.cv, &g->mu);
+            pthread_mutex_unlock(&g->mu);
+            while (sem_wait(&r.sem) && errno == EINTR) {
+            }
+            consumed++;
+            if (atomic_load_explicit(&r.done, memory_order_acquire)) break;
+            pthread_mutex_lock(&g->mu);
             continue;
         }
         g->leading = 1;
         pthread_mutex_unlock(&g->mu);
-        {
-            int64_t took;
-            greq *batch = lead(s, &took); /* r is in it: the queue is taken whole */
-            pthread_mutex_lock(&g->mu);
-            /* Hand the results back. A request lives on its caller's stack until it sees done. */
-            while (batch) {
-                greq *next = batch->next;
-                batch->done = 1;
-                if (batch != &r) pthread_cond_signal(&batch->cv);
-                batch = next;
-            }
-            g->last_ns = took;
-            g->leading = 0;
-            g->commits++;
-            if (g->head) pthread_cond_signal(&g->head->cv); /* the first of the next group leads it */
+        int64_t took;
+        greq *batch = lead(s, &took), *q; /* r is in it: the queue is taken whole */
+        pthread_mutex_lock(&g->mu);
+        for (q = batch; q; q = q->next) {
+            if (q != &r) atomic_fetch_add_explicit(&q->posted, 1, memory_order_relaxed);
+            atomic_store_explicit(&q->done, 1, memory_order_release);
         }
+        g->last_ns = took;
+        g->leading = 0;
+        g->commits++;
+        if (g->head) { /* the first of the next group leads it */
+            atomic_fetch_add_explicit(&g->head->posted, 1, memory_order_relaxed);
+            sem_post(&g->head->sem);
+        }
+        pthread_mutex_unlock(&g->mu);
+        /* Hand the results back. A request lives until its caller has taken the post promised. */
+        while (batch) {
+            greq *next = batch->next;
+            if (batch != &r) sem_post(&batch->sem);
+            batch = next;
+        }
+        break;
     }
-    g->callers--; /* the last touch of g: once mu is let go, ent_store_close() may free it */
-    pthread_mutex_unlock(&g->mu);
-    pthread_cond_destroy(&r.cv);
+    while (consumed < atomic_load_explicit(&r.posted, memory_order_relaxed)) {
+        while (sem_wait(&r.sem) && errno == EINTR) {
+        }
+        consumed++;
+    }
+    sem_destroy(&r.sem);
+    atomic_fetch_sub_explicit(&g->callers, 1, memory_order_release); /* the last touch of g (close may free it) */
     if (r.rc) return ent__errd(r.rc, r.detail, "%s", r.msg);
     return ENT_OK;
 }
