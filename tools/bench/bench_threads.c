@@ -31,6 +31,7 @@ typedef struct worker {
     sqlite3 *db;
     const char *path;
     int id;
+    char prefix;   /* of its keys: 't' measured, 'w' the warm-up's */
     uint64_t n, done;
     int failed;
     double *lat; /* per call, seconds */
@@ -52,8 +53,8 @@ static void *lib_worker(void *p)
         char k[48], ean[48];
         ent_key key;
         double t0 = ent_bench_now();
-        snprintf(k, sizeof k, "t%02d-%08llu", w->id, (unsigned long long)i);
-        snprintf(ean, sizeof ean, "%02d%011llu", w->id, (unsigned long long)i);
+        snprintf(k, sizeof k, "%c%02d-%08llu", w->prefix, w->id, (unsigned long long)i);
+        snprintf(ean, sizeof ean, "%c%02d%011llu", w->prefix, w->id, (unsigned long long)i);
         key = ent_key_str(k);
         ent_entity_set_key(e, &key);
         ent_entity_set_string(e, "ean", ean);
@@ -84,8 +85,8 @@ static void *sqlite_worker(void *p)
     for (uint64_t i = 0; i < w->n && !w->failed; i++) {
         char k[48], ean[48];
         double t0 = ent_bench_now();
-        snprintf(k, sizeof k, "t%02d-%08llu", w->id, (unsigned long long)i);
-        snprintf(ean, sizeof ean, "%02d%011llu", w->id, (unsigned long long)i);
+        snprintf(k, sizeof k, "%c%02d-%08llu", w->prefix, w->id, (unsigned long long)i);
+        snprintf(ean, sizeof ean, "%c%02d%011llu", w->prefix, w->id, (unsigned long long)i);
         sqlite3_bind_text(ins, 1, k, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 2, ean, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, "Organic green tea, loose leaf", -1, SQLITE_STATIC);
@@ -118,21 +119,73 @@ static double written_bytes(void)
     return v;
 }
 
-/* One run of `threads` threads doing n creates in all; ops/s, p50/p99 latency (us) and KiB written
- * per acknowledged commit (-1: unknown). lib: 0 SQLite, 1 the library durable, 2 the library with
- * durability none (no sync: the library's own ceiling on this CPU, what the disk leaves out). */
-static int run_threads(double out[4], int lib, int threads, uint64_t n, const char *dir)
+/* threads workers doing per creates each with keys of prefix, on s (lib) or the SQLite file path;
+ * each keeping its calls' latencies (w[i].lat, the caller frees). *t_el: the wall time from
+ * their common start; *w_bytes: what this process wrote meanwhile (-1: unknown). 0, or 1 when one
+ * failed. */
+static int run_workers(worker *w, int lib, int threads, uint64_t per, char prefix, ent_store *s, const char *path,
+                       double *t_el, double *w_bytes)
 {
     pthread_t th[64];
-    worker w[64];
     pthread_barrier_t go;
+    double t0, w0, w1;
+    int rc = 0;
+    pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
+    for (int i = 0; i < threads; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].s = s;
+        w[i].path = path;
+        w[i].id = i;
+        w[i].prefix = prefix;
+        w[i].n = per;
+        w[i].go = &go;
+        w[i].lat = malloc((size_t)(per ? per : 1) * sizeof *w[i].lat);
+        pthread_create(&th[i], NULL, lib ? lib_worker : sqlite_worker, &w[i]);
+    }
+    pthread_barrier_wait(&go);
+    w0 = written_bytes();
+    t0 = ent_bench_now();
+    for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+    *t_el = ent_bench_now() - t0;
+    w1 = written_bytes();
+    *w_bytes = w0 >= 0 && w1 >= w0 ? w1 - w0 : -1;
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < threads; i++)
+        if (w[i].failed) rc = 1;
+    return rc;
+}
+
+/* The size at which the write-ahead file of a durable LMDB store stops growing and is written
+ * over (WAL_CKPT_BYTES in backend_lmdb_wal.h): until then each of its 1 MiB growth steps adds a
+ * sync of 1 MiB of zeros to one group's commit. */
+#define WAL_GROWN ((double)(64 << 20))
+#define WARM_ROUND 256
+
+static double file_size(const char *dir, const char *name)
+{
+    char p[800];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0 ? (double)st.st_size : -1;
+}
+
+/* One run of `threads` threads doing n creates in all; ops/s, p50/p99 latency (us) and KiB written
+ * per acknowledged commit (-1: unknown). lib: 0 SQLite, 1 the library durable, 2 the library with
+ * durability none (no sync: the library's own ceiling on this CPU, what the disk leaves out).
+ * warm (not NULL): first, unmeasured, creates of other keys from as many threads, as a store that
+ * has run a while has had: for the library until its write-ahead file has grown whole (*warm
+ * says how many that took), for SQLite *warm of them (its WAL file is then grown too). */
+static int run_threads(double out[4], int lib, int threads, uint64_t n, const char *dir, uint64_t *warm)
+{
+    worker w[64];
     char path[700];
     ent_schema *sc = NULL;
     ent_store *s = NULL;
     uint64_t per = n / (uint64_t)threads, total = 0;
-    double t0, el, *all, w0, w1;
+    double el, *all, wb;
     int rc = 0;
     mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/bench.sqlite", dir);
     if (lib) {
         ent_store_opts o = ENT_STORE_OPTS_INIT;
         o.durability = lib == 2 ? ENT_NONE : ENT_DURABLE;
@@ -144,7 +197,6 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
         }
     } else {
         sqlite3 *db;
-        snprintf(path, sizeof path, "%s/bench.sqlite", dir);
         rc = sqlite3_open(path, &db);
         if (!rc) rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
                                        "CREATE TABLE product(key TEXT PRIMARY KEY, ean TEXT UNIQUE NOT NULL, name TEXT, price REAL, stock INTEGER);"
@@ -154,27 +206,27 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
         sqlite3_close(db);
         if (rc) return 1;
     }
-    pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
-    for (int i = 0; i < threads; i++) {
-        memset(&w[i], 0, sizeof w[i]);
-        w[i].s = s;
-        w[i].path = path;
-        w[i].id = i;
-        w[i].n = per;
-        w[i].go = &go;
-        w[i].lat = malloc((size_t)per * sizeof *w[i].lat);
-        pthread_create(&th[i], NULL, lib ? lib_worker : sqlite_worker, &w[i]);
+    if (warm) {
+        /* rounds of WARM_ROUND per thread, each round's keys of a letter of its own */
+        uint64_t done = 0;
+        for (int r = 0; r < 26 && (lib ? file_size(dir, "wal") < WAL_GROWN : done < *warm); r++) {
+            rc = run_workers(w, lib, threads, WARM_ROUND, (char)('A' + r), s, path, &el, &wb);
+            for (int i = 0; i < threads; i++) free(w[i].lat);
+            done += WARM_ROUND * (uint64_t)threads;
+            if (rc) break;
+        }
+        if (lib) *warm = done;
     }
-    pthread_barrier_wait(&go);
-    w0 = written_bytes();
-    t0 = ent_bench_now();
-    for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
-    el = ent_bench_now() - t0;
-    w1 = written_bytes();
-    pthread_barrier_destroy(&go);
+    if (rc) {
+        if (lib) {
+            ent_store_close(s);
+            ent_schema_free(sc);
+        }
+        return rc;
+    }
+    rc = run_workers(w, lib, threads, per, 't', s, path, &el, &wb);
     all = malloc((size_t)n * sizeof *all);
     for (int i = 0; i < threads; i++) {
-        if (w[i].failed) rc = 1;
         memcpy(all + total, w[i].lat, (size_t)w[i].done * sizeof *all);
         total += w[i].done;
         free(w[i].lat);
@@ -183,7 +235,7 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
     out[0] = (double)total / el;
     out[1] = total ? all[total / 2] * 1e6 : 0;
     out[2] = total ? all[(size_t)((double)total * 0.99)] * 1e6 : 0;
-    out[3] = total && w0 >= 0 && w1 >= w0 ? (w1 - w0) / 1024.0 / (double)total : -1;
+    out[3] = total && wb >= 0 ? wb / 1024.0 / (double)total : -1;
     free(all);
     if (lib) {
         ent_store_close(s);
@@ -253,49 +305,58 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
     char d[400];
     if (!json) printf("\ngroup commit: durable single-mutation creates (txn NULL) from T threads on one store, "
                       "against SQLite WAL synchronous=FULL with one connection per thread; acknowledged commits/s\n"
-                      "(none op/s: the same calls with durability none, no sync: the library's own ceiling on this CPU)\n"
+                      "(none op/s: the same calls with durability none, no sync: the library's own ceiling on this CPU;\n"
+                      " _warm: both stores first take other creates from as many threads, unmeasured, until the library's\n"
+                      " write-ahead file has grown to its 64 MiB, then SQLite as many: a store that has run a while)\n"
                       "%-21s %7s %8s %12s %9s %9s %9s %12s %9s %9s %9s %8s %11s\n",
                       "op", "threads", "n", "lib ops/s", "p50 us", "p99 us", "KiB/op", "sqlite op/s", "p50 us", "p99 us", "KiB/op",
                       "x sqlite", "none op/s");
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
         int T = counts[c];
-        double *lo = calloc((size_t)runs, sizeof *lo), *l50 = calloc((size_t)runs, sizeof *l50),
-               *l99 = calloc((size_t)runs, sizeof *l99), *so = calloc((size_t)runs, sizeof *so),
-               *s50 = calloc((size_t)runs, sizeof *s50), *s99 = calloc((size_t)runs, sizeof *s99),
-               *lk = calloc((size_t)runs, sizeof *lk), *sk = calloc((size_t)runs, sizeof *sk),
-               *no = calloc((size_t)runs, sizeof *no);
+        /* per kind (0 a new store, 1 a warm one) and run: the library's ops/s, p50, p99, KiB/op,
+         * then SQLite's */
+        double *m[2][8], *no = calloc((size_t)runs, sizeof *no);
+        uint64_t warmed = 0;
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 8; i++) m[k][i] = calloc((size_t)runs, sizeof *m[k][i]);
         /* enough calls per thread for groups to form, and a run of a few seconds at most */
         uint64_t nn = n * (uint64_t)T;
         for (int r = 0; r < runs; r++) {
-            double a[4], b[4], z[4];
+            for (int k = 0; k < 2; k++) {
+                double a[4], b[4];
+                snprintf(d, sizeof d, "%s/group-lib", dir);
+                if (run_threads(a, 1, T, nn, d, k ? &warmed : NULL)) return 1;
+                rm(d);
+                snprintf(d, sizeof d, "%s/group-sqlite", dir);
+                if (run_threads(b, 0, T, nn, d, k ? &warmed : NULL)) return 1;
+                rm(d);
+                for (int i = 0; i < 4; i++) m[k][i][r] = a[i], m[k][4 + i][r] = b[i];
+            }
+            double z[4];
             snprintf(d, sizeof d, "%s/group-lib", dir);
-            if (run_threads(a, 1, T, nn, d)) return 1;
-            rm(d);
-            if (run_threads(z, 2, T, nn, d)) return 1;
+            if (run_threads(z, 2, T, nn, d, NULL)) return 1;
             rm(d);
             no[r] = z[0];
-            snprintf(d, sizeof d, "%s/group-sqlite", dir);
-            if (run_threads(b, 0, T, nn, d)) return 1;
-            rm(d);
-            lo[r] = a[0], l50[r] = a[1], l99[r] = a[2];
-            so[r] = b[0], s50[r] = b[1], s99[r] = b[2];
-            lk[r] = a[3], sk[r] = b[3];
         }
-        {
-            double L = median3(lo, runs), S = median3(so, runs);
-            double L50 = median3(l50, runs), L99 = median3(l99, runs), S50 = median3(s50, runs), S99 = median3(s99, runs);
-            double LK = median3(lk, runs), SK = median3(sk, runs), NO = median3(no, runs);
+        for (int k = 0; k < 2; k++) {
+            double v[8], NO = median3(no, runs);
+            for (int i = 0; i < 8; i++) v[i] = median3(m[k][i], runs);
+            const char *op = k ? "create_threads_warm" : "create_threads";
             if (json)
-                printf("{\"op\":\"create_threads\",\"backend\":\"lmdb\",\"durability\":\"durable\",\"threads\":%d,\"n\":%llu,"
-                       "\"ops_per_s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"sqlite_ops_per_s\":%.0f,\"sqlite_p50_us\":%.2f,"
-                       "\"sqlite_p99_us\":%.2f,\"kib_per_op\":%.2f,\"sqlite_kib_per_op\":%.2f,\"none_ops_per_s\":%.0f}\n",
-                       T, (unsigned long long)nn, L, L50, L99, S, S50, S99, LK, SK, NO);
+                printf("{\"op\":\"%s\",\"backend\":\"lmdb\",\"durability\":\"durable\",\"threads\":%d,\"n\":%llu,"
+                       "\"warm_creates\":%llu,\"ops_per_s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"sqlite_ops_per_s\":%.0f,"
+                       "\"sqlite_p50_us\":%.2f,\"sqlite_p99_us\":%.2f,\"kib_per_op\":%.2f,\"sqlite_kib_per_op\":%.2f,"
+                       "\"none_ops_per_s\":%.0f}\n",
+                       op, T, (unsigned long long)nn, (unsigned long long)(k ? warmed : 0), v[0], v[1], v[2], v[4], v[5], v[6],
+                       v[3], v[7], NO);
             else
-                printf("%-21s %7d %8llu %12.0f %9.2f %9.2f %9.2f %12.0f %9.2f %9.2f %9.2f %7.2fx %11.0f\n", "create_threads", T,
-                       (unsigned long long)nn, L, L50, L99, LK, S, S50, S99, SK, S > 0 ? L / S : 0, NO);
+                printf("%-21s %7d %8llu %12.0f %9.2f %9.2f %9.2f %12.0f %9.2f %9.2f %9.2f %7.2fx %11.0f\n", op, T,
+                       (unsigned long long)nn, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[4] > 0 ? v[0] / v[4] : 0, NO);
             fflush(stdout);
         }
-        free(lo), free(l50), free(l99), free(so), free(s50), free(s99), free(lk), free(sk), free(no);
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 8; i++) free(m[k][i]);
+        free(no);
     }
     {
         static const int sizes[] = {1, 8, 32};
