@@ -4,6 +4,7 @@
  * consistent, each call's events contiguous with a txn number of its own); groups that do form
  * (calls queued behind a leader commit together); ent_txn_run() closures. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1287,6 +1288,67 @@ static void t_txn_used_after_txn_run(void)
     close_on(&d);
 }
 
+/* ---- leadership changing hands --------------------------------------------------------------- */
+
+enum { CHURN_THREADS = 24, CHURN_CALLS = 250 };
+
+typedef struct churn {
+    ent_store *s;
+    int id, ok, bad;
+    char why[256];
+} churn;
+
+static void *churn_main(void *p)
+{
+    churn *c = p;
+    unsigned seed = (unsigned)c->id * 2654435761u;
+    for (int i = 0; i < CHURN_CALLS; i++) {
+        char key[24], tag[24];
+        snprintf(key, sizeof key, "c%d-%d", c->id, i);
+        snprintf(tag, sizeof tag, "t%d-%d", c->id, i);
+        ent_entity *e = mk_acct(c->s, key, i, tag);
+        int rc = e ? ent_create(c->s, NULL, e) : ENT_NOMEM;
+        ent_entity_free(e);
+        if (rc == ENT_OK) {
+            c->ok++;
+        } else if (!c->bad++) {
+            snprintf(c->why, sizeof c->why, "thread %d call %d: %s (%s)", c->id, i, ent_strerror(rc), ent_errmsg());
+        }
+        seed = seed * 1103515245u + 12345u;
+        if ((seed >> 16) % 4 == 0) sched_yield(); /* arrivals in bursts and alone, in turn */
+    }
+    return NULL;
+}
+
+/* Short calls from many threads: the leadership changes hands thousands of times, and results go
+ * back while the next leader runs. Every call gets its own result and the store holds each create
+ * once: a lost wake-up (a result, or the lead, not posted) hangs the test, which ctest's timeout
+ * ends; a result given to another caller shows as a wrong count or a failed call. */
+static void t_leadership_changes_hands_often(void)
+{
+    store_dir d;
+    pthread_t th[CHURN_THREADS];
+    churn *c = calloc(CHURN_THREADS, sizeof *c);
+    uint64_t n = 0, groups = 0;
+    CU_ASSERT_FATAL(c != NULL);
+    open_on(&d, ENT_NONE);
+    for (int i = 0; i < CHURN_THREADS; i++) {
+        c[i] = (churn){d.s, i, 0, 0, ""};
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, churn_main, &c[i]), 0);
+    }
+    for (int i = 0; i < CHURN_THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < CHURN_THREADS; i++) {
+        CU_ASSERT_EQUAL(c[i].ok, CHURN_CALLS);
+        if (c[i].bad) fprintf(stderr, "\n  %s\n", c[i].why);
+    }
+    ENT_OK_(ent_count(&n, d.s, NULL, ent_store_type(d.s, "acct")));
+    CU_ASSERT_EQUAL(n, (uint64_t)CHURN_THREADS * CHURN_CALLS);
+    ent__group_stats(&groups, NULL, d.s);
+    CU_ASSERT(groups > 0 && groups <= (uint64_t)CHURN_THREADS * CHURN_CALLS);
+    close_on(&d);
+    free(c);
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -1304,6 +1366,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_close_in_forked_child),
         ENT_TEST(t_close_with_callers_in_a_group_is_refused),
         ENT_TEST(t_txn_used_after_txn_run),
+        ENT_TEST(t_leadership_changes_hands_often),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
