@@ -713,6 +713,60 @@ static void t_other_stores_file_is_refused(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(b), 0);
 }
 
+/* A process that forks a child which never execs, then dies in a durable write txn (killed while
+ * it holds the write-ahead file's log lock): the child's copy of the file's descriptor must not
+ * keep that lock, or every writer of the store waits for the child's exit. Also writer.lock and
+ * the notify file's slots, the same kind of lock. */
+static void t_forked_child_keeps_no_lock(void)
+{
+    int ready[2];
+    pid_t p, q, g = -1;
+    int st = 0, done = 0;
+    ENT_TEST_MKDTEMP(dir, "wal-fork");
+    CU_ASSERT_EQUAL_FATAL(pipe(ready), 0);
+    p = fork();
+    CU_ASSERT_FATAL(p >= 0);
+    if (p == 0) {
+        ent_schema *sc = NULL;
+        ent_store *s = NULL;
+        ent_txn *t = NULL;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        uint64_t rng = 3;
+        close(ready[0]);
+        if (ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w") || ent_store_open(&s, dir, sc, &o)) _exit(2);
+        if (put_item_sized(s, 1, &rng, 100)) _exit(3);
+        pid_t c = fork(); /* a child that never execs: it sleeps until it is killed */
+        if (c == 0) {
+            for (;;) pause();
+        }
+        if (c < 0 || ent_txn_begin(&t, s, ENT_TXN_WRITE) || put_blob(s, t, 100002, &rng, 0, 100)) _exit(4);
+        if (write(ready[1], &c, sizeof c) != (ssize_t)sizeof c) _exit(5);
+        for (;;) pause(); /* killed here, holding the writer and the log lock */
+    }
+    close(ready[1]);
+    CU_ASSERT_FATAL(read(ready[0], &g, sizeof g) == (ssize_t)sizeof g);
+    close(ready[0]);
+    kill(p, SIGKILL);
+    waitpid(p, &st, 0);
+    /* another process writes durably while the child lives */
+    q = fork();
+    CU_ASSERT_FATAL(q >= 0);
+    if (q == 0) child_writes(dir, "q", 3, ENT_DURABLE, 0);
+    for (int i = 0; i < 3000 && !done; i++) { /* 30 s at most: a guard against hanging, not a timing */
+        struct timespec ms = {0, 10000000};
+        if (waitpid(q, &st, WNOHANG) == q) done = 1;
+        else nanosleep(&ms, NULL);
+    }
+    if (!done) {
+        kill(q, SIGKILL);
+        waitpid(q, &st, 0);
+    }
+    CU_ASSERT(done && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    kill(g, SIGKILL);
+    CU_ASSERT_EQUAL(count_in(dir), 4); /* 1, then the killed txn's none, then q's 3 */
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -726,6 +780,7 @@ int main(void)
         ENT_TEST(t_sync_after_a_failed_one),
         ENT_TEST(t_older_data_mdb_is_refused),
         ENT_TEST(t_other_stores_file_is_refused),
+        ENT_TEST(t_forked_child_keeps_no_lock),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

@@ -18,11 +18,24 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static lenv *reg_head;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-/* The fork generation itself is fork.c's; this handler only resets the registry's lock. */
+/* The fork generation itself is fork.c's; this handler resets the registry's lock, and lets go of
+ * the child's copies of the descriptors that carry the parent's locks (the write-ahead file's log
+ * and open locks, writer.lock's flock, the notify file's slots): those locks belong to the open
+ * file description, which a child that never execs would otherwise keep alive after the parent
+ * dies, holding them for as long as it lives (every writer of the store would wait for it). A
+ * child's copy of a store can only be closed, which needs none of them. */
 static void on_fork_child(void)
 {
-    /* Another thread of the parent may have held it at fork(); the child has only this thread. */
+    /* Another thread of the parent may have held it at fork(); the child has only this thread.
+     * The list is read without it: a parent's thread links an environment in with one store and
+     * out with one store, and frees it only after. */
     pthread_mutex_init(&reg_mu, NULL);
+    for (lenv *e = reg_head; e; e = e->next) {
+        ent__lmdb_wal_forget_fd(e);
+        if (e->lockfd >= 0) close(e->lockfd);
+        if (e->ntfd >= 0) close(e->ntfd);
+        e->lockfd = e->ntfd = -1;
+    }
 }
 static void fork_init(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 

@@ -296,6 +296,7 @@ int ent__lmdb_wal_sync_visible(lenv *e);
 int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn);
 uint64_t ent__lmdb_wal_gen(const lenv *e);
 void ent__lmdb_wal_drop_reader(lenv *e);
+void ent__lmdb_wal_forget_fd(lenv *e); /* a child just forked: its copy of the file's descriptor closed */
 int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg);
 uint64_t ent__lmdb_wal_synced(const lenv *e);
 

@@ -453,7 +453,7 @@ void ent__lmdb_wal_close(lenv *e, int in_child)
     if (!w) return;
     /* w->rt: aborted before the environment closed (rcache_drain); a child leaves it. w->sh: in
      * the notify page, unmapped with it. */
-    close(w->fd); /* lets the locks of this open go (a child's copy: nothing of the parent's) */
+    if (w->fd >= 0) close(w->fd); /* lets the locks of this open go (a child has closed its copy at fork) */
     XXH3_freeState(w->xs);
     free(w->free);
     free(w->nfree);
@@ -932,6 +932,16 @@ void ent__lmdb_wal_quiesce(lenv *e)
         lock_byte(w->fd, F_UNLCK, LOCK_LOG, 0);
     }
     lock_byte(w->fd, F_RDLCK, LOCK_OPEN, 0);
+}
+
+/* In a child just forked (backend_lmdb_env.c): its copy of the descriptor must not keep the
+ * parent's locks on the file alive. */
+void ent__lmdb_wal_forget_fd(lenv *e)
+{
+    if (e->wal && e->wal->fd >= 0) {
+        close(e->wal->fd);
+        e->wal->fd = -1;
+    }
 }
 
 /* Before a remap or a close: no txn of the process, not even a reset one (rcache_drain). */
