@@ -31,7 +31,7 @@ typedef struct worker {
     sqlite3 *db;
     const char *path;
     int id;
-    char prefix;   /* of its keys: 't' measured, 'w' the warm-up's */
+    char prefix;   /* of its keys: 't' measured, 'A' to 'Z' the warm-up's rounds */
     uint64_t n, done;
     int failed;
     double *lat; /* per call, seconds */
@@ -181,6 +181,7 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
     char path[700];
     ent_schema *sc = NULL;
     ent_store *s = NULL;
+    sqlite3 *db = NULL; /* SQLite: a connection held from the table's creation to the end */
     uint64_t per = n / (uint64_t)threads, total = 0;
     double el, *all, wb;
     int rc = 0;
@@ -196,15 +197,19 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
             return 1;
         }
     } else {
-        sqlite3 *db;
+        /* Kept open to the end: SQLite checkpoints and deletes the WAL file when its last
+         * connection closes, and each round's workers close theirs, so a warm-up without it left
+         * the measured run a WAL file to grow from nothing, which the library's was spared. */
         rc = sqlite3_open(path, &db);
         if (!rc) rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
                                        "CREATE TABLE product(key TEXT PRIMARY KEY, ean TEXT UNIQUE NOT NULL, name TEXT, price REAL, stock INTEGER);"
                                        "CREATE INDEX product_price ON product(price); CREATE INDEX product_stock ON product(stock);",
                                    NULL, NULL, NULL);
-        if (rc) fprintf(stderr, "entity: bench: group: sqlite: %s\n", sqlite3_errmsg(db));
-        sqlite3_close(db);
-        if (rc) return 1;
+        if (rc) {
+            fprintf(stderr, "entity: bench: group: sqlite: %s\n", sqlite3_errmsg(db));
+            sqlite3_close(db);
+            return 1;
+        }
     }
     if (warm) {
         /* rounds of WARM_ROUND per thread, each round's keys of a letter of its own */
@@ -216,12 +221,23 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
             if (rc) break;
         }
         if (lib) *warm = done;
+        /* what the warm rows say they had: else they would be new stores under another name */
+        if (!rc && lib && file_size(dir, "wal") < WAL_GROWN) {
+            fprintf(stderr, "entity: bench: group: the warm-up's %llu creates left %s/wal at %.0f bytes, short of the "
+                            "64 MiB it was to reach\n", (unsigned long long)done, dir, file_size(dir, "wal"));
+            rc = 1;
+        } else if (!rc && !lib && file_size(dir, "bench.sqlite-wal") <= 0) {
+            fprintf(stderr, "entity: bench: group: the warm-up's %llu creates left no %s/bench.sqlite-wal\n",
+                    (unsigned long long)done, dir);
+            rc = 1;
+        }
     }
     if (rc) {
         if (lib) {
             ent_store_close(s);
             ent_schema_free(sc);
         }
+        sqlite3_close(db);
         return rc;
     }
     rc = run_workers(w, lib, threads, per, 't', s, path, &el, &wb);
@@ -241,6 +257,7 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
         ent_store_close(s);
         ent_schema_free(sc);
     }
+    sqlite3_close(db);
     return rc;
 }
 

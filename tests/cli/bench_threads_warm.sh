@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# entity-bench's group commit rows on warm stores (--threads): every thread count gives its
+# create_threads_warm row, and the bench checks itself that the warm-up left what the row claims
+# (the library's write-ahead file grown to its 64 MiB, SQLite's WAL file still there), exiting 1
+# otherwise. SQLite deleted its WAL file each time the last connection of a warm-up round closed.
+set -u
+B=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if ! "$B" --threads --runs 1 --n 100 --json --dir "$work" >"$work/out" 2>"$work/err"; then
+  echo "FAIL: entity-bench --threads exited non-zero: $(head -c 600 "$work/err")"
+  exit 1
+fi
+python3 - "$work/out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+warm = {r["threads"]: r for r in rows if r.get("op") == "create_threads_warm"}
+cold = {r["threads"]: r for r in rows if r.get("op") == "create_threads"}
+bad = []
+for t in (1, 2, 4, 8, 16):
+    if t not in warm or t not in cold:
+        bad.append("threads %d: a row is missing" % t)
+        continue
+    if warm[t]["warm_creates"] <= 0 or cold[t]["warm_creates"] != 0:
+        bad.append("threads %d: warm_creates %s (warm row), %s (new store)" % (t, warm[t]["warm_creates"], cold[t]["warm_creates"]))
+    for r in (warm[t], cold[t]):
+        if not r["ops_per_s"] > 0 or not r["sqlite_ops_per_s"] > 0:
+            bad.append("threads %d %s: ops/s %s, sqlite %s" % (t, r["op"], r["ops_per_s"], r["sqlite_ops_per_s"]))
+for b in bad:
+    print("FAIL:", b)
+sys.exit(1 if bad else 0)
+PY
