@@ -189,6 +189,26 @@ static void test_bytes_and_numbers(void)
     CU_ASSERT_EQUAL(u, (uint64_t)INT64_MAX + 1);
     CU_ASSERT_EQUAL(ent_entity_set_json(e, "un", "-1"), ENT_INVALID);
     ENT_ASSERT_MSG("thing.un: expected uint");
+    /* past int64 as a JSON number: jansson's "too big integer", with how to write it */
+    CU_ASSERT_EQUAL(ent_entity_set_json(e, "un", "18446744073709551615"), ENT_INVALID);
+    ENT_ASSERT_MSG("too big integer");
+    ENT_ASSERT_MSG("a uint above 2^63-1 goes as a decimal string");
+    {
+        ent_entity *big = NULL;
+        static const char doc[] = "{\"un\":18446744073709551615}";
+        CU_ASSERT_EQUAL(ent_entity_from_json(&big, ent_entity_type(e), doc, strlen(doc)), ENT_INVALID);
+        ENT_ASSERT_MSG("a uint above 2^63-1 goes as a decimal string");
+        CU_ASSERT_PTR_NULL(big);
+        static const char merge[] = "{\"un\":18446744073709551615}";
+        CU_ASSERT_EQUAL(ent_entity_patch_json(e, merge, strlen(merge)), ENT_INVALID);
+        ENT_ASSERT_MSG("a uint above 2^63-1 goes as a decimal string");
+        static const char patch[] = "[{\"op\":\"add\",\"path\":\"/un\",\"value\":18446744073709551615}]";
+        CU_ASSERT_EQUAL(ent_entity_json_patch(e, patch, strlen(patch)), ENT_INVALID);
+        ENT_ASSERT_MSG("a uint above 2^63-1 goes as a decimal string");
+        /* a double's overflow is another matter: no such advice */
+        CU_ASSERT_EQUAL(ent_entity_set_json(e, "un", "1e400"), ENT_INVALID);
+        CU_ASSERT(strstr(ent_errmsg(), "decimal string") == NULL);
+    }
     CU_ASSERT_EQUAL(ent_entity_set_json(e, "un", "\"18446744073709551616\""), ENT_INVALID);
     CU_ASSERT_EQUAL(ent_entity_set_json(e, "un", "\"-1\""), ENT_INVALID);
     CU_ASSERT_EQUAL(ent_entity_set_json(e, "un", "\"\""), ENT_INVALID);

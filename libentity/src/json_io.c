@@ -62,5 +62,12 @@ json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t 
     if (nomem)
         *nomem = json_error_code(&again) == json_error_out_of_memory || again.position != err->position ||
                  strcmp(again.text, err->text) != 0;
+    if (json_error_code(err) == json_error_numeric_overflow && strstr(err->text, "integer")) {
+        /* jansson holds integers in an int64 ("too big integer"; not "real number overflow"):
+         * say how to write what it cannot (its error code, in the text's last byte, stays) */
+        size_t n = strlen(err->text);
+        snprintf(err->text + n, sizeof err->text - 1 - n, " (past 64-bit integers: a uint above 2^63-1 goes as a "
+                                                          "decimal string, a float with a decimal point or exponent)");
+    }
     return NULL;
 }
