@@ -952,6 +952,43 @@ static void t_newer_format(void)
     ent_test_rm_rf(dir);
 }
 
+/* The store's format in its meta table, as a number (0: none). */
+static unsigned format_of(ent_store *s)
+{
+    ent_txn *t = NULL;
+    ent_slice k = {"format", 6}, v = {NULL, 0};
+    unsigned f = 0;
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_READ));
+    if (ent__bk_get(t, s->t_meta, &k, &v) == ENT_OK && v.len == 4) f = ((const uint8_t *)v.data)[3];
+    ent_txn_abort(t);
+    return f;
+}
+
+/* Format 2 (the LMDB write-ahead file): a new store has it, and a writable open marks a store of
+ * format 1 with it (a library of format 1 commits without logging, and must refuse the store); a
+ * read-only open leaves the store as it is. */
+static void t_format_marked_on_writable_open(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store *s = NULL;
+    ent_txn *t = NULL;
+    ent_slice k = {"format", 6}, v = {"\0\0\0\x01", 4};
+    ENT_TEST_MKDTEMP(dir, "store-format");
+    ENT_OK_(open_with(&s, dir, V1, 0));
+    CU_ASSERT_EQUAL(format_of(s), 2);
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+    ENT_OK_(ent__bk_put(t, s->t_meta, &k, &v, 0));
+    ENT_OK_(ent_txn_commit(t));
+    ent_store_close(s);
+    ENT_OK_(open_with(&s, dir, NULL, 1));
+    CU_ASSERT_EQUAL(format_of(s), 1);
+    ent_store_close(s);
+    ENT_OK_(open_with(&s, dir, NULL, 0));
+    CU_ASSERT_EQUAL(format_of(s), 2);
+    ent_store_close(s);
+    ent_test_rm_rf(dir);
+}
+
 /* A schema of `levels` nested maps "m" (the innermost holding int "x"), or with `uint_max` a uint
  * field "u" whose max is that JSON number. */
 static char *rules_schema(int version, int levels, const char *uint_max)
@@ -1152,6 +1189,7 @@ int main(void)
         ENT_TEST(t_durability_is_stored),
         ENT_TEST(t_index_build_grows_the_map),
         ENT_TEST(t_newer_format),
+        ENT_TEST(t_format_marked_on_writable_open),
         ENT_TEST(t_unique_added_verifies),
         ENT_TEST(t_replay_source_newer),
         ENT_TEST(t_index_added_over_long_history),

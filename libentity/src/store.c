@@ -195,6 +195,11 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                           ENT_FORMAT_VERSION);
             goto fail;
         }
+        if (f[3] < ENT_FORMAT_VERSION && !opts->read_only) {
+            /* see ENT_FORMAT_VERSION: from here on, libraries of the older format refuse it */
+            const uint8_t now[4] = {0, 0, 0, ENT_FORMAT_VERSION};
+            if ((rc = ent__meta_put(&t, "format", now, sizeof now))) goto fail;
+        }
         if (ent__meta_get(&v, &t, "durability") == ENT_OK && v.len == 1 && *(const uint8_t *)v.data <= ENT_NONE)
             dur = *(const uint8_t *)v.data;
         durability = opts->durability == ENT_DURABILITY_STORED ? dur : opts->durability;

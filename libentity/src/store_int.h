@@ -17,7 +17,12 @@
 #include "schema_int.h"
 #include "value_int.h"
 
-#define ENT_FORMAT_VERSION 1
+/* The store's format, in its meta table; a library refuses a store of a newer one. 2 (2026-12-05):
+ * durable LMDB commits may go through the write-ahead file (backend_lmdb_wal.c), which a library
+ * that does not know it would not write (its commits unlogged, a reboot's replay would then put
+ * stale pages over them): a writable open marks a store of format 1 with 2, so that such a
+ * library refuses it, as SQLite's legacy versions refuse a database in WAL mode. */
+#define ENT_FORMAT_VERSION 2
 
 /* The backend tables of one schema generation: one data table per type and one table per index
  * (in type->indexes order). A layout lives as long as the store, so handles of older schemas
