@@ -933,18 +933,25 @@ static void t_replay_keeps_every_event(void)
     ent_test_rm_rf(dir);
 }
 
+/* Write the store's format into its meta table by hand, as another library would have. */
+static void put_format(ent_store *s, uint8_t f)
+{
+    ent_txn *t = NULL;
+    uint8_t b[4] = {0, 0, 0, f};
+    ent_slice k = {"format", 6}, v = {b, 4};
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+    ENT_OK_(ent__bk_put(t, s->t_meta, &k, &v, 0));
+    ENT_OK_(ent_txn_commit(t));
+}
+
 /* A store written by a newer format is refused with ENT_FORMAT, not misread. */
 static void t_newer_format(void)
 {
     char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
-    ent_txn *t = NULL;
-    ent_slice k = {"format", 6}, v = {"\0\0\0\x09", 4};
     ENT_TEST_MKDTEMP(dir, "store-evolution");
     ENT_OK_(open_with(&s, dir, V1, 0));
-    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
-    ENT_OK_(ent__bk_put(t, s->t_meta, &k, &v, 0));
-    ENT_OK_(ent_txn_commit(t));
+    put_format(s, 9);
     ent_store_close(s);
     ENT_CHECK_RC(open_with(&s, dir, NULL, 0), ENT_FORMAT);
     ENT_ASSERT_MSG("newer");
@@ -971,14 +978,10 @@ static void t_format_marked_on_writable_open(void)
 {
     char dir[ENT_TEST_PATH_MAX];
     ent_store *s = NULL;
-    ent_txn *t = NULL;
-    ent_slice k = {"format", 6}, v = {"\0\0\0\x01", 4};
     ENT_TEST_MKDTEMP(dir, "store-format");
     ENT_OK_(open_with(&s, dir, V1, 0));
     CU_ASSERT_EQUAL(format_of(s), 2);
-    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
-    ENT_OK_(ent__bk_put(t, s->t_meta, &k, &v, 0));
-    ENT_OK_(ent_txn_commit(t));
+    put_format(s, 1);
     ent_store_close(s);
     ENT_OK_(open_with(&s, dir, NULL, 1));
     CU_ASSERT_EQUAL(format_of(s), 1);
