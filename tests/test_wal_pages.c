@@ -416,6 +416,27 @@ static void t_read_only_after_reboot(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A table of its own in s's backend, then two commits into it whose last sync is left for later
+ * (as a group commit leaves it); wid (may be NULL): their txns. */
+static void two_unsynced_commits(ent_store *s, const char *table, uint64_t wid[2])
+{
+    const ent_backend_ops *ops = s->bk.ops;
+    ent_btxn *bt = NULL;
+    unsigned tbl = 0;
+    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+    ENT_OK_(ops->table(s->bk.be, bt, table, ENT_TBL_CREATE, &tbl));
+    ENT_OK_(ops->txn_commit(bt));
+    for (int i = 0; i < 2; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        ent_slice ks = {(const uint8_t *)k, strlen(k)}, vs = {(const uint8_t *)"v", 1};
+        ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
+        if (wid) wid[i] = ((const ltxn *)(const void *)bt)->wid;
+        ENT_OK_(ops->put(bt, tbl, &ks, &vs, 0));
+        ENT_OK_(ops->txn_commit_unsynced(bt));
+    }
+}
+
 /* A txn's pages reach data.mdb before its commit when LMDB spills a large txn's dirty pages: into
  * pages that commit x-1 freed and snapshot x-2 still uses. So a logging txn x begins only once the
  * records through x-2 are durable, not merely its commit: here two commits whose last sync is
@@ -426,24 +447,13 @@ static void t_txn_begins_after_x_minus_2(void)
     ent_store *s = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_btxn *bt = NULL;
-    unsigned tbl = 0;
     o.durability = ENT_DURABLE;
     ENT_TEST_MKDTEMP(dir, "wal-begin");
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
     ENT_OK_(ent_store_open(&s, dir, sc, &o));
     const ent_backend_ops *ops = s->bk.ops;
     const lenv *e = ((const lbe *)(const void *)s->bk.be)->e;
-    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
-    ENT_OK_(ops->table(s->bk.be, bt, "x_begin", ENT_TBL_CREATE, &tbl));
-    ENT_OK_(ops->txn_commit(bt));
-    for (int i = 0; i < 2; i++) {
-        char k[8];
-        snprintf(k, sizeof k, "k%d", i);
-        ent_slice ks = {(const uint8_t *)k, strlen(k)}, vs = {(const uint8_t *)"v", 1};
-        ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
-        ENT_OK_(ops->put(bt, tbl, &ks, &vs, 0));
-        ENT_OK_(ops->txn_commit_unsynced(bt));
-    }
+    two_unsynced_commits(s, "x_begin", NULL);
     ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
     uint64_t x = ((const ltxn *)(const void *)bt)->wid;
     CU_ASSERT(ent__lmdb_wal_synced(e) + 2 >= x);
@@ -577,8 +587,6 @@ static void t_sync_after_a_failed_one(void)
     ent_schema *sc = NULL;
     ent_store *s = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    ent_btxn *bt = NULL;
-    unsigned tbl = 0;
     uint64_t x[2] = {0, 0};
     file wal = {0};
     wal_hdr h;
@@ -588,18 +596,7 @@ static void t_sync_after_a_failed_one(void)
     ENT_OK_(ent_store_open(&s, dir, sc, &o));
     const ent_backend_ops *ops = s->bk.ops;
     lenv *e = ((lbe *)(void *)s->bk.be)->e;
-    ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
-    ENT_OK_(ops->table(s->bk.be, bt, "sync_fail", ENT_TBL_CREATE, &tbl));
-    ENT_OK_(ops->txn_commit(bt));
-    for (int i = 0; i < 2; i++) {
-        char k[8];
-        snprintf(k, sizeof k, "k%d", i);
-        ent_slice ks = {(const uint8_t *)k, strlen(k)}, vs = {(const uint8_t *)"v", 1};
-        ENT_OK_(ops->txn_begin(s->bk.be, 1, &bt));
-        x[i] = ((const ltxn *)(const void *)bt)->wid;
-        ENT_OK_(ops->put(bt, tbl, &ks, &vs, 0));
-        ENT_OK_(ops->txn_commit_unsynced(bt));
-    }
+    two_unsynced_commits(s, "sync_fail", x);
     fail_wal_sync = 1;
     CU_ASSERT_EQUAL(ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), x[0]), EIO); /* the first one's committer */
     int rc = ops->sync(s->bk.be, 0); /* the second one's: this thread's last commit */
