@@ -299,6 +299,8 @@ void ent__lmdb_wal_drop_reader(lenv *e);
 void ent__lmdb_wal_forget_fd(lenv *e); /* a child just forked: its copy of the file's descriptor closed */
 int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg);
 uint64_t ent__lmdb_wal_synced(const lenv *e);
+extern int ent__lmdb_wal_no_map; /* tests: records read their pages with pread (see lmdb_map) */
+extern _Atomic uint64_t ent__lmdb_wal_from_map; /* tests: records whose pages came from the map */
 
 #endif
 

@@ -81,8 +81,10 @@ typedef struct lwal {
     size_t dirty_cap;
     wal_page *ent;
     size_t ent_cap;
-    unsigned char *img;
+    unsigned char *img; /* the pages' images when data.mdb could not be mapped */
     size_t img_cap;
+    struct iovec *iov; /* a record's pieces */
+    size_t iov_cap;
     uint64_t written; /* the file's size, as far as this process knows */
     int recovered;    /* this open put the records back: the shared state is another boot's */
     XXH3_state_t *xs;
@@ -133,6 +135,31 @@ static int full_pwrite(int fd, const void *p, size_t n, off_t off)
         c += w;
         n -= (size_t)w;
         off += w;
+    }
+    return 0;
+}
+
+/* v[0..n) written whole at off; v is used up on the way. */
+static int full_pwritev(int fd, struct iovec *v, size_t n, off_t off)
+{
+    while (n) {
+        ssize_t w = pwritev(fd, v, n < IOV_MAX ? (int)n : IOV_MAX, off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return errno;
+        if (w == 0) return EIO;
+        off += w;
+        while (w > 0) {
+            if ((size_t)w >= v->iov_len) {
+                w -= (ssize_t)v->iov_len;
+                v++;
+                n--;
+            } else {
+                v->iov_base = (char *)v->iov_base + w;
+                v->iov_len -= (size_t)w;
+                w = 0;
+            }
+        }
+        while (n && !v->iov_len) v++, n--;
     }
     return 0;
 }
@@ -460,6 +487,7 @@ void ent__lmdb_wal_close(lenv *e, int in_child)
     free(w->dirty);
     free(w->ent);
     free(w->img);
+    free(w->iov);
     free(w);
     e->wal = NULL;
 }
@@ -721,6 +749,56 @@ static int extend(lwal *w, uint64_t need)
     return 0;
 }
 
+/* Tests: 1 makes every record read its pages with pread, as when LMDB's map is not found; and the
+ * records whose pages were read from the map. */
+int ent__lmdb_wal_no_map;
+_Atomic uint64_t ent__lmdb_wal_from_map;
+
+/* Where LMDB maps data.mdb, to read the record's page images in place; NULL when unknown (the
+ * caller reads the pages instead). Why: a record of a group of 8 small creates read its ~20 pages
+ * with ~23 preads into a buffer, then moved their used parts together; from the map it is one
+ * pwritev of the pieces where they are. LMDB does not say where its map is (mdb_env_info's address
+ * is the one a MDB_FIXEDMAP store asked for), and moves it when the map grows, so it is found for
+ * each record: a read txn gives a key of the main table as a pointer into the map, inside a leaf
+ * page whose header names its number. The page's start is the pointer rounded down to the page
+ * size when the map's start is a multiple of it, which it is when LMDB's page size divides the
+ * system's (mmap aligns to that: a store made where pages are larger is read with pread). The meta
+ * page of snapshot s where that says the map begins confirms it. A map of our own would cost the
+ * address space of data.mdb once more (refused under ulimit -v where LMDB's fits). */
+static const unsigned char *lmdb_map(lwal *w, MDB_txn *rt, uint64_t s, uint64_t last_pg)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    const unsigned char *base = NULL;
+    if (ent__lmdb_wal_no_map || (size_t)getpagesize() % w->psize || mdb_cursor_open(rt, 1, &c)) return NULL; /* 1: MAIN_DBI */
+    if (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0 && k.mv_size) {
+        const unsigned char *pg = (const unsigned char *)((uintptr_t)k.mv_data / w->psize * w->psize);
+        uint16_t flags;
+        uint64_t pgno = get64(pg);
+        memcpy(&flags, pg + PG_FLAGS, 2);
+        if ((flags & P_LEAF) && pgno >= 2 && pgno <= last_pg && (uintptr_t)pg >= pgno * w->psize) {
+            const unsigned char *m = pg - pgno * w->psize + (s & 1) * w->psize;
+            if ((uint32_t)get64(m + OFF_MAGIC) == MDB_MAGIC_V && get64(m + OFF_TXNID) == s)
+                base = pg - pgno * w->psize;
+        }
+    }
+    mdb_cursor_close(c);
+    return base;
+}
+
+/* One more piece of a record: joined to the last one when it follows it in memory (pages side by
+ * side in the map; the three first pieces are the record's header, entries and meta). */
+static size_t add_piece(struct iovec *v, size_t n, const unsigned char *p, size_t len)
+{
+    if (!len) return n;
+    if (n > 3 && (const unsigned char *)v[n - 1].iov_base + v[n - 1].iov_len == p) {
+        v[n - 1].iov_len += len;
+        return n;
+    }
+    v[n] = (struct iovec){(void *)p, len};
+    return n + 1;
+}
+
 /* The record of the commit just made. On failure the commit is in the store but not logged: the
  * caller makes it durable otherwise (ent__lmdb_wal_fallback). */
 int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
@@ -751,29 +829,35 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
         if (j < w->nfree_n && w->nfree[j] == pg) continue;
         w->dirty[nd++] = pg;
     }
-    /* the images, read a run of adjacent pages at a time (rt keeps them from being reused) */
-    size_t bytes = nd * w->psize;
-    if (bytes > w->img_cap) {
-        unsigned char *p = realloc(w->img, bytes);
-        if (!p) {
-            mrc = ENOMEM;
-            goto out;
+    /* The images: from a map of data.mdb (rt keeps them from being reused), else read a run of
+     * adjacent pages at a time into a buffer. */
+    const unsigned char *map = lmdb_map(w, rt, s, last_pg);
+    if (map) atomic_fetch_add_explicit(&ent__lmdb_wal_from_map, 1, memory_order_relaxed);
+    else {
+        size_t bytes = nd * w->psize;
+        if (bytes > w->img_cap) {
+            unsigned char *p = realloc(w->img, bytes);
+            if (!p) {
+                mrc = ENOMEM;
+                goto out;
+            }
+            w->img = p;
+            w->img_cap = bytes;
         }
-        w->img = p;
-        w->img_cap = bytes;
-    }
-    for (size_t k = 0; k < nd;) {
-        size_t run = 1;
-        while (k + run < nd && w->dirty[k + run] == w->dirty[k] + run) run++;
-        int err = full_pread(dfd, w->img + k * w->psize, run * w->psize, (off_t)(w->dirty[k] * w->psize));
-        if (err) {
-            mrc = err < 0 ? MDB_CORRUPTED : err;
-            goto out;
+        for (size_t k = 0; k < nd;) {
+            size_t run = 1;
+            while (k + run < nd && w->dirty[k + run] == w->dirty[k] + run) run++;
+            int err = full_pread(dfd, w->img + k * w->psize, run * w->psize, (off_t)(w->dirty[k] * w->psize));
+            if (err) {
+                mrc = err < 0 ? MDB_CORRUPTED : err;
+                goto out;
+            }
+            k += run;
         }
-        k += run;
     }
     /* each page's entry, and its image without the unused middle of a branch or leaf page; an
-     * overflow page's run (its first page says how many follow, all allocated with it) whole */
+     * overflow page's run (its first page says how many follow, all allocated with it) whole:
+     * pieces written in place, those that follow each other in memory as one */
     if (w->ent_cap < nd) {
         wal_page *p = realloc(w->ent, nd * sizeof *p);
         if (!p) {
@@ -783,10 +867,19 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
         w->ent = p;
         w->ent_cap = nd;
     }
-    size_t kept = 0;
+    if (w->iov_cap < 3 + 2 * nd) {
+        struct iovec *p = realloc(w->iov, (3 + 2 * nd) * sizeof *p);
+        if (!p) {
+            mrc = ENOMEM;
+            goto out;
+        }
+        w->iov = p;
+        w->iov_cap = 3 + 2 * nd;
+    }
+    size_t kept = 0, niov = 3;
     uint64_t raw_until = 0; /* overflow pages up to here are data, not headers */
     for (size_t k = 0; k < nd; k++) {
-        const unsigned char *pg = w->img + k * w->psize;
+        const unsigned char *pg = map ? map + w->dirty[k] * w->psize : w->img + k * w->psize;
         uint32_t lo = w->psize, hi = w->psize;
         uint16_t flags, lower, upper;
         memcpy(&flags, pg + PG_FLAGS, 2);
@@ -804,41 +897,20 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
             hi = upper;
         }
         w->ent[k] = (wal_page){w->dirty[k], lo, hi};
-        memmove(w->img + kept, pg, lo);
-        kept += lo;
-        memmove(w->img + kept, pg + hi, w->psize - hi);
-        kept += w->psize - hi;
+        niov = add_piece(w->iov, niov, pg, lo);
+        niov = add_piece(w->iov, niov, pg + hi, w->psize - hi);
+        kept += lo + (w->psize - hi);
     }
     wal_rec r = {REC_MAGIC, w->psize, sh->gen, sh->last_txn, s, nd, kept, 0};
+    w->iov[0] = (struct iovec){&r, sizeof r};
+    w->iov[1] = (struct iovec){w->ent, nd * sizeof *w->ent};
+    w->iov[2] = (struct iovec){meta, META_LEN};
     XXH3_64bits_reset(w->xs);
-    XXH3_64bits_update(w->xs, &r, sizeof r);
-    XXH3_64bits_update(w->xs, w->ent, nd * sizeof *w->ent);
-    XXH3_64bits_update(w->xs, meta, META_LEN);
-    XXH3_64bits_update(w->xs, w->img, kept);
+    for (size_t k = 0; k < niov; k++) XXH3_64bits_update(w->xs, w->iov[k].iov_base, w->iov[k].iov_len);
     r.csum = XXH3_64bits_digest(w->xs);
-    struct iovec iov[4] = {{&r, sizeof r}, {w->ent, nd * sizeof *w->ent}, {meta, META_LEN}, {w->img, kept}};
-    uint64_t off = sh->end_off;
-    if ((mrc = extend(w, off + sizeof r + nd * sizeof *w->ent + META_LEN + kept))) goto out;
-    int k = 0;
-    while (k < 4) {
-        ssize_t wr = pwritev(w->fd, iov + k, 4 - k, (off_t)off);
-        if (wr < 0 && errno == EINTR) continue;
-        if (wr <= 0) {
-            mrc = wr < 0 ? errno : EIO;
-            goto out;
-        }
-        off += (uint64_t)wr;
-        while (wr > 0 && k < 4) {
-            if ((size_t)wr >= iov[k].iov_len) {
-                wr -= (ssize_t)iov[k].iov_len;
-                k++;
-            } else {
-                iov[k].iov_base = (char *)iov[k].iov_base + wr;
-                iov[k].iov_len -= (size_t)wr;
-                wr = 0;
-            }
-        }
-    }
+    uint64_t off = sh->end_off, len = sizeof r + nd * sizeof *w->ent + META_LEN + kept;
+    if ((mrc = extend(w, off + len)) || (mrc = full_pwritev(w->fd, w->iov, niov, (off_t)off))) goto out;
+    off += len;
     /* last_txn last: it says the others are s's */
     sh->last_pg = last_pg;
     sh->end_off = off;

@@ -392,7 +392,9 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
     g->tail = &r;
     g->queued++;
     atomic_fetch_add_explicit(&g->callers, 1, memory_order_relaxed);
-    if (g->awaiting) pthread_cond_signal(&g->company);
+    /* only the arrival that ends its wait: a wake-up for each made the leader run (and the CPU
+     * switch) once per caller, while they are the ones that need the CPU then */
+    if (g->awaiting && g->queued >= g->last_size) pthread_cond_signal(&g->company);
     for (;;) {
         if (atomic_load_explicit(&r.done, memory_order_acquire)) {
             pthread_mutex_unlock(&g->mu);
