@@ -292,6 +292,44 @@ static uint64_t count_in(const char *d)
     return n;
 }
 
+/* A durable write transaction that changes nothing: LMDB's commit keeps its txn number, so the
+ * record of it would end where the one before it ended. A reboot's replay took such a record for
+ * the end of the chain and lost every commit after it (the store then rolled back to a snapshot
+ * whose pages had been reused: corrupt). Before the records were written from LMDB's map, such a
+ * record failed to be written (a write of its empty last piece was taken for a short write), and
+ * the commit was made durable by a checkpoint: a sync of data.mdb for a commit of nothing. */
+static void t_commit_that_changes_nothing(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_txn *t = NULL;
+    uint64_t rng = 5;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-empty");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    const lenv *e = ((const lbe *)(const void *)s->bk.be)->e;
+    uint64_t gen = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        ENT_OK_(put_item_sized(s, i, &rng, 100));
+        if (i == 0) gen = ent__lmdb_wal_gen(e);
+        ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+        ENT_OK_(ent_txn_commit(t));
+    }
+    /* nothing to log: no checkpoint ended the file's generation either (one did, for a record
+     * that could not be written) */
+    CU_ASSERT_EQUAL(ent__lmdb_wal_gen(e), gen);
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0); /* while open: the file is active */
+    ent_store_close(s);
+    CU_ASSERT_EQUAL(count_in(rb), 10);
+    ent_schema_free(sc);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* Child: n creates of its own keys (prefix p) through a handle of durability dur, then _exit
  * without closing when die (as a crash would leave the files), else after closing. */
 static void child_writes(const char *d, const char *p, int n, ent_durability dur, int die)
@@ -771,6 +809,7 @@ int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_every_changed_page_is_logged),
+        ENT_TEST(t_commit_that_changes_nothing),
         ENT_TEST(t_processes_share_the_file),
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),

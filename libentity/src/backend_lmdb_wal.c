@@ -810,6 +810,12 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
     int mrc, dfd;
     if ((mrc = read_txn(e, &rt))) return mrc;
     uint64_t s = mdb_txn_id(rt);
+    if (s == sh->last_txn) {
+        /* LMDB's commit of a txn that changed nothing keeps its number: no record (one ending
+         * where the last ended would end the chain a replay follows), durable with the last */
+        *out_txn = s;
+        goto out;
+    }
     if ((mrc = read_free(e, rt)) || (mrc = snapshot_meta(e, rt, meta)) || (mrc = mdb_env_get_fd(e->env, &dfd))) goto out;
     uint64_t last_pg = get64(meta + OFF_LAST_PG);
     /* pages free before and not now, and pages past the last one before (but not free now) */
