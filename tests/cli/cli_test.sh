@@ -109,6 +109,11 @@ expect 0 "$E" put product --key tea '{"price":4.5,"tags":["green"],"dims":{"w":1
 expect 1 "$E" put product --key tea --expect-version 0 '{"price":5}'; errline "exists"
 expect 0 "$E" put product --key tea --expect-version 1 '{"price":5,"stock":3}'
 jcheck out "d['version'], d['data']['price'], 'tags' in d['data']" "2 5.0 False"
+# a create (no --key) has no version to match: --expect-version was ignored and the entity made,
+# whatever the caller made the write depend on (as a POST with If-Match, refused since)
+expect 2 "$E" put customer --expect-version 1 '{"email":"ev@x","name":"E"}'; errline "put: --expect-version needs --key"
+expect 2 "$E" put customer --expect-version 0 '{"email":"ev@x","name":"E"}'; errline "put: --expect-version needs --key"
+expect 0 "$E" find customer email ev@x; [ ! -s "$work/out" ] && ok || bad "put --expect-version without --key created: $(cat "$work/out")"
 expect 1 "$E" put customer --key 99 '{"email":"z@x","name":"Z"}'; errline "customer 99 not found: with --key, put replaces an existing entity .*leave --key out to create one"
 expect 0 "$E" put order '{"customer":1,"lines":[{"sku":"tea","qty":2}]}'
 expect 1 "$E" put order '{"customer":42}'; errline "customer 42 does not exist"

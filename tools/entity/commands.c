@@ -240,6 +240,12 @@ int cmd_put(int argc, char **argv)
         } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
         else return usage();
     }
+    if (!key_text && expect != ENT_VERSION_ANY) {
+        /* a create has no version to match: the condition was dropped and the entity made,
+         * whatever the caller made the write depend on (serve refuses a POST with If-Match) */
+        msg("put: --expect-version needs --key (a new entity of an auto type has no version to match)");
+        return 2;
+    }
     if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put", (size_t)max_input))) return 1;
     if (!in) json_len = strlen(json);
     else if (memchr(in, '\0', json_len)) { /* jansson said "end of file expected near end of file" */
