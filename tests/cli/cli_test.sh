@@ -115,6 +115,12 @@ expect 2 "$E" put customer --expect-version 1 '{"email":"ev@x","name":"E"}'; err
 expect 2 "$E" put customer --expect-version 0 '{"email":"ev@x","name":"E"}'; errline "put: --expect-version needs --key"
 expect 0 "$E" find customer email ev@x; [ ! -s "$work/out" ] && ok || bad "put --expect-version without --key created: $(cat "$work/out")"
 expect 1 "$E" put customer --key 99 '{"email":"z@x","name":"Z"}'; errline "customer 99 not found: with --key, put replaces an existing entity .*leave --key out to create one"
+# --expect-version 0 (must not exist) took the same rule around: it created the entity with the
+# id given, and an id of 2^64-1 ended every later create of the type ("auto ids exhausted")
+expect 1 "$E" put customer --key 18446744073709551615 --expect-version 0 '{"email":"max@x","name":"M"}'; errline "customer 18446744073709551615 not found: with --key, put replaces"
+expect 1 "$E" put customer --key 99 --expect-version 0 '{"email":"z@x","name":"Z"}'; errline "customer 99 not found: with --key, put replaces"
+expect 1 "$E" put customer --key 1 --expect-version 0 '{"email":"a@x","name":"Ann"}'; errline "customer 1 is at version 1, expected 0"
+expect 0 "$E" count customer; [ "$(cat "$work/out")" = 2 ] && ok || bad "put --key --expect-version 0 of an auto type: $(cat "$work/out") customers"
 expect 0 "$E" put order '{"customer":1,"lines":[{"sku":"tea","qty":2}]}'
 expect 1 "$E" put order '{"customer":42}'; errline "customer 42 does not exist"
 expect 0 "$E" patch order 1 '{"status":"paid","lines":null}'

@@ -270,10 +270,12 @@ int cmd_put(int argc, char **argv)
             rc = fail("put");
             goto out;
         }
-        if (ent_type_key(t) == ENT_KEY_AUTO && expect == ENT_VERSION_ANY) {
+        if (ent_type_key(t) == ENT_KEY_AUTO) {
             /* an auto type with --key replaces an existing entity and fails if there is none;
-             * "customer 5 not found" alone read as a failed look-up, not as the rule */
-            int r = ent_replace(s, NULL, e, ENT_VERSION_ANY);
+             * "customer 5 not found" alone read as a failed look-up, not as the rule. Also with
+             * --expect-version 0 (must not exist): ent_upsert() created the entity with the id
+             * given, and an id of 2^64-1 ended every later create of the type. */
+            int r = ent_replace(s, NULL, e, expect);
             if (r == ENT_NOTFOUND)
                 rc = (msg("put: %s: with --key, put replaces an existing entity of a type with auto ids "
                           "(leave --key out to create one)", ent_errmsg()), 1);
