@@ -96,6 +96,9 @@ static const bad_case bad_cases[] = {
      * first declared sub-field was refused as "free-form map given declared fields" */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{}}}}}", "types.a.fields.m.fields", "a map declares at least one field"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{}}}}}}", "types.a.fields.l.items.fields", "leave \"fields\" out for a free-form map"},
+    /* a file saved with a UTF-8 byte order mark (Notepad, PowerShell 5) was "'[' or '{' expected
+     * near '\xef\xbb\xbf'": the mark itself does not show */
+    {"!\xef\xbb\xbf{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "a UTF-8 byte order mark (EF BB BF) at the start"},
     /* said "\u0000 is not allowed without JSON_ALLOW_NUL", jansson's flag, not a rule of the file */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"default\":\"a\\u0000\"}}}}", "line 1", "a schema's strings cannot hold \\u0000"},
 };

@@ -73,6 +73,12 @@ json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t 
                  (size_t)(nul - buf) + 1);
         return NULL;
     }
+    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) && err->position <= 3) {
+        /* A file saved with a UTF-8 byte order mark (Notepad, PowerShell 5): jansson's "'[' or
+         * '{' expected near" then quoted the mark, which no terminal shows. */
+        snprintf(err->text, sizeof err->text - 1, "%s", ENT__JSON_BOM_TEXT);
+        return NULL;
+    }
     if (json_error_code(err) == json_error_numeric_overflow && strstr(err->text, "integer")) {
         /* jansson holds integers in an int64 ("too big integer"; not "real number overflow"):
          * say how to write what it cannot (its error code, in the text's last byte, stays) */

@@ -302,6 +302,10 @@ ENTITY_STORE=$work/st4 expect 0 "$E" get customer 42
 printf '%s\r' "$l42" | ENTITY_STORE=$work/st4 expect 1 "$E" load --max-line ${#l42}; errline "line 1: longer than ${#l42} bytes"
 printf '%s \n' "$l42" | ENTITY_STORE=$work/st4 expect 1 "$E" load --max-line ${#l42}; errline "line 1: longer than ${#l42} bytes"
 ENTITY_STORE=$work/st4 expect 2 "$E" load --max-line 0; errline "--max-line must be 1 to"
+# a file that starts with a UTF-8 byte order mark (Windows editors) names the mark, which no
+# terminal shows ("'[' or '{' expected near '\xef\xbb\xbf'"); so does put
+printf '\xef\xbb\xbf{"type":"customer","key":1,"version":1,"data":{"email":"a@x","name":"Ann"}}\n' | expect 1 "$E" load; errline "line 1: .*a UTF-8 byte order mark (EF BB BF) at the start"
+printf '\xef\xbb\xbf{"email":"bom@x","name":"B"}' | expect 1 "$E" put customer -; errline "put: .*a UTF-8 byte order mark (EF BB BF) at the start"
 # a blank "\r\n" line (a file from Windows) is skipped as an empty one is (it was a bad line)
 printf '%s\r\n\r\n \t\r\n%s\r\n' "$l40" "$l41" | ENTITY_STORE=$work/st4 expect 0 "$E" load; errline "loaded 2 entities"
 # the default bound (256 MiB) ends /dev/zero, whose reading grows memory in bounded steps

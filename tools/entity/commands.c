@@ -1119,6 +1119,9 @@ int cmd_load(int argc, char **argv)
         o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
         if (!o) {
             progress("", 0, 2);
+            if (len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3) && err.position <= 3) /* as the library says it */
+                snprintf(err.text, sizeof err.text, "a UTF-8 byte order mark (EF BB BF) at the start: JSON text has none "
+                                                    "(save the file without it)");
             msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
             rc = 1;
             break;
