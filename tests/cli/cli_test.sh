@@ -75,6 +75,15 @@ expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability lazy
 expect 1 "$E" init --schema "$SRC/schemas/shop.json"; errline "exists"
 # a failed init leaves no directory behind (the lock below makes it first)
 ENTITY_STORE=$work/noinit expect 1 "$E" init --schema "$work/missing.json"; [ ! -e "$work/noinit" ] && ok || bad "a failed init left $work/noinit"
+# also when the store refuses the schema: the backend's files were made by then, and the
+# directory stayed with them (a store of no schema, "no libentity store at" it)
+printf '{"schema":"x","version":1,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int","min":0.5,"max":0.9}}}}}' >novalue.json
+ENTITY_STORE=$work/noinit expect 1 "$E" init --schema novalue.json; errline "no int value is within"
+[ ! -e "$work/noinit" ] && ok || bad "an init refused by the store left $work/noinit: $(ls "$work/noinit")"
+# a directory that was there before keeps what it held, and stays
+mkdir "$work/hasfile"; echo keep >"$work/hasfile/notes.txt"
+ENTITY_STORE=$work/hasfile expect 1 "$E" init --schema novalue.json
+[ "$(cat "$work/hasfile/notes.txt")" = keep ] && ok || bad "a failed init in a directory that was there touched its file"
 # two inits of one new directory at once: one creates, the other finds that store (both said
 # "created": the second opened, or evolved, the first's store). The first stops inside, reading
 # its schema from a fifo, once past its look for a store; the second runs meanwhile, to its end

@@ -1,6 +1,7 @@
 /* entity: commands that write, follow, export and check a store. */
 #include <entity/entity.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -142,6 +143,27 @@ int durability_arg(int *out, const char *text)
     return 0;
 }
 
+/* The directory a failed init made, emptied and removed. The store's open may have failed after
+ * the backend made its files (a schema the store refuses: limits that admit no value, more
+ * tables than a store may have), and rmdir() alone left the directory with them: a store of no
+ * schema, "no libentity store at" it. Only regular files go, and only from a directory this init
+ * made and holds the lock of. */
+static void remove_made_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (d) {
+        int fd = dirfd(d);
+        while ((de = readdir(d))) {
+            struct stat st;
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) unlinkat(fd, de->d_name, 0);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
 int cmd_init(int argc, char **argv)
 {
     const char *file = NULL;
@@ -199,7 +221,7 @@ int cmd_init(int argc, char **argv)
     ent_store_close(s);
     ent_schema_free(sc);
 out:
-    if (rc && made) rmdir(store_dir); /* as it was: a failed init leaves no empty directory */
+    if (rc && made) remove_made_dir(store_dir); /* as it was: a failed init leaves no directory */
     if (dfd >= 0) close(dfd);         /* and its lock with it */
     return rc;
 }
