@@ -265,6 +265,10 @@ grep -q "^entity: events --follow: events 6 to 7 were trimmed from the log, whic
   bad "a follower past trimmed events said: $(cat tfollow.err)"
 [ "$(wc -l <tfollow.out)" = 3 ] && ok || bad "a follower past trimmed events printed: $(cat tfollow.out)"
 wait 2>/dev/null; follower=
+# a replay of a trimmed log is refused before its destination is made: it left an empty store
+# there, which check called sound, beside the message that nothing could be replayed
+ENTITY_STORE=$tl expect 1 "$E" replay --into "$work/trimrep"; errline "replay: the source log was truncated below 8"
+[ ! -e "$work/trimrep" ] && ok || bad "a refused replay left $work/trimrep: $(ls "$work/trimrep")"
 
 # dump | load, replay, check
 expect 0 "$E" dump

@@ -1468,6 +1468,18 @@ int cmd_replay(int argc, char **argv)
         ent_store_close(s);
         return 1;
     }
+    {
+        /* A log trimmed below seq 1 cannot be replayed: said before the destination is made (the
+         * replay's own refusal came after, and left an empty store there that check called sound) */
+        uint64_t first = 0;
+        if (ent_log_bounds(&first, NULL, s, NULL) != ENT_OK) rc = fail("replay");
+        else if (first > 1)
+            rc = (msg("replay: the source log was truncated below %llu; it cannot be replayed from seq 1", (unsigned long long)first), 1);
+        if (rc) {
+            ent_store_close(s);
+            return rc;
+        }
+    }
     if (ent_store_open(&d, into, ent_store_schema(s), &o) != ENT_OK) rc = fail(into);
     else {
         progress("", 0, 0);
