@@ -76,7 +76,8 @@ json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t 
     if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) && err->position <= 3) {
         /* A file saved with a UTF-8 byte order mark (Notepad, PowerShell 5): jansson's "'[' or
          * '{' expected near" then quoted the mark, which no terminal shows. */
-        snprintf(err->text, sizeof err->text - 1, "%s", ENT__JSON_BOM_TEXT);
+        snprintf(err->text, sizeof err->text - 1,
+                 "a UTF-8 byte order mark (EF BB BF) at the start: JSON text has none (save the file without it)");
         return NULL;
     }
     if (json_error_code(err) == json_error_numeric_overflow && strstr(err->text, "integer")) {

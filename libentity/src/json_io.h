@@ -5,10 +5,8 @@
 #include <jansson.h>
 
 /* json_loadb(buf, len, flags, err); when it fails, *nomem (may be NULL) says whether the failure
- * was a lack of memory rather than bad text. */
-/* What a failed parse of a text that starts with a UTF-8 byte order mark says. */
-#define ENT__JSON_BOM_TEXT "a UTF-8 byte order mark (EF BB BF) at the start: JSON text has none (save the file without it)"
-
+ * was a lack of memory rather than bad text. A NUL byte or a leading byte order mark that the
+ * parse stopped at is named in err->text. */
 json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err, int *nomem);
 
 #endif
