@@ -205,6 +205,16 @@ static void test_bytes_and_numbers(void)
         static const char patch[] = "[{\"op\":\"add\",\"path\":\"/un\",\"value\":18446744073709551615}]";
         CU_ASSERT_EQUAL(ent_entity_json_patch(e, patch, strlen(patch)), ENT_INVALID);
         ENT_ASSERT_MSG("a uint above 2^63-1 goes as a decimal string");
+        /* a raw NUL byte (an HTTP body, a host's buffer) is named with its place: jansson said
+         * "end of file expected near end of file" for one after the value */
+        static const char nul_in[] = "{\"un\":\"1\0\"}", nul_after[] = "{\"un\":\"1\"}\0{}";
+        CU_ASSERT_EQUAL(ent_entity_from_json(&big, ent_entity_type(e), nul_in, sizeof nul_in - 1), ENT_INVALID);
+        ENT_ASSERT_MSG("a NUL byte at byte 9 (JSON holds none");
+        CU_ASSERT_EQUAL(ent_entity_from_json(&big, ent_entity_type(e), nul_after, sizeof nul_after - 1), ENT_INVALID);
+        ENT_ASSERT_MSG("a NUL byte at byte 11 (JSON holds none");
+        CU_ASSERT_EQUAL(ent_entity_json_patch(e, nul_after, sizeof nul_after - 1), ENT_INVALID);
+        ENT_ASSERT_MSG("a NUL byte at byte 11");
+        CU_ASSERT_PTR_NULL(big);
         /* a double's overflow is another matter: no such advice */
         CU_ASSERT_EQUAL(ent_entity_set_json(e, "un", "1e400"), ENT_INVALID);
         CU_ASSERT(strstr(ent_errmsg(), "decimal string") == NULL);

@@ -59,6 +59,13 @@ static const bad_case bad_cases[] = {
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"min\":1}}}}", "types.a.fields.x.min", "numbers and timestamps"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"min\":\"low\"}}}}", "types.a.fields.x.min", "must be a number"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"max_length\":3}}}}", "types.a.fields.x.max_length", "strings, bytes and arrays"},
+    /* a uint limit as a string is digits only, as a uint value: strtoull() made " -5" a min of
+     * 2^64-5 and took " 5" and "+5", which no value may be written as; past 2^64-1 (or any other
+     * text) it said "must be a number, not a string", where strings are how such limits go */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"uint\",\"min\":\" -5\"}}}}", "types.a.fields.x.min", "\" -5\" is no uint"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"uint\",\"max\":\"+5\"}}}}", "types.a.fields.x.max", "\"+5\" is no uint"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"uint\",\"max\":\" 5\"}}}}", "types.a.fields.x.max", "\" 5\" is no uint"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"uint\",\"max\":\"18446744073709551616\"}}}}", "types.a.fields.x.max", "decimal digits from 0 to 18446744073709551615"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"max_length\":-1}}}}", "types.a.fields.x.max_length", "non-negative"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"int\",\"enum\":[\"a\"]}}}}", "types.a.fields.x.enum", "applies to strings"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"enum\":[]}}}}", "types.a.fields.x.enum", "non-empty"},
@@ -89,6 +96,9 @@ static const bad_case bad_cases[] = {
      * first declared sub-field was refused as "free-form map given declared fields" */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{}}}}}", "types.a.fields.m.fields", "a map declares at least one field"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{}}}}}}", "types.a.fields.l.items.fields", "leave \"fields\" out for a free-form map"},
+    /* a file saved with a UTF-8 byte order mark (Notepad, PowerShell 5) was "'[' or '{' expected
+     * near '\xef\xbb\xbf'": the mark itself does not show */
+    {"!\xef\xbb\xbf{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "a UTF-8 byte order mark (EF BB BF) at the start"},
     /* said "\u0000 is not allowed without JSON_ALLOW_NUL", jansson's flag, not a rule of the file */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"x\":{\"id\":1,\"type\":\"string\",\"default\":\"a\\u0000\"}}}}", "line 1", "a schema's strings cannot hold \\u0000"},
 };

@@ -1181,11 +1181,70 @@ static void t_limits_admit_a_value(void)
     ent_test_rm_rf(dir);
 }
 
+/* A default of an indexed or unique field goes into the index of every entity without the field:
+ * one longer than the backend's key limit (510 bytes of value) made a new store, or an evolution
+ * of an empty one (no index build met it), where every such create then failed on an index value
+ * the caller never gave. Refused now when the store is made or evolved, on both backends; at the
+ * limit it is taken, and written. */
+static void t_default_fits_index_key(void)
+{
+    static const char *const kinds[] = {"\"indexed\":true", "\"unique\":true"};
+    char spec[700], at[520], over[520], dir[ENT_TEST_PATH_MAX];
+    ent_store *st = NULL;
+    memset(at, 'd', 510);
+    at[510] = '\0';
+    memcpy(over, at, 511);
+    strcat(over, "d");
+    for (size_t k = 0; k < 2; k++) {
+        for (int mem = 0; mem < 2; mem++) {
+            ent_store_opts o = ENT_STORE_OPTS_INIT;
+            ent_schema *sc;
+            ent_entity *e = NULL;
+            o.backend = mem ? "memory" : "lmdb";
+            ENT_TEST_MKDTEMP(dir, "store-evolution");
+            snprintf(spec, sizeof spec, "\"type\":\"string\",\"default\":\"%s\",%s", over, kinds[k]);
+            sc = load(field_schema(1, spec));
+            CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+            int rc = ent_store_open(&st, mem ? NULL : dir, sc, &o);
+            if (rc == ENT_OK) {
+                CU_FAIL("a default longer than an index key made a store");
+                ent_store_close(st);
+            } else {
+                CU_ASSERT_EQUAL(rc, ENT_SCHEMA);
+                ENT_ASSERT_MSG("t.x: the default is an index value of 511 bytes, over the backend's key limit of 510 bytes");
+            }
+            ent_schema_free(sc);
+            snprintf(spec, sizeof spec, "\"type\":\"string\",\"default\":\"%s\",%s", at, kinds[k]);
+            sc = load(field_schema(1, spec));
+            CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+            ENT_OK_(ent_store_open(&st, mem ? NULL : dir, sc, &o));
+            ENT_OK_(ent_entity_new(&e, ent_store_type(st, "t")));
+            ENT_OK_(ent_create(st, NULL, e));
+            ent_entity_free(e);
+            ent_store_close(st);
+            ent_schema_free(sc);
+            ent_test_rm_rf(dir);
+        }
+        /* an empty store evolved: refused, left at its version */
+        ENT_TEST_MKDTEMP(dir, "store-evolution");
+        ENT_OK_(open_with(&st, dir, field_schema(1, "\"type\":\"string\""), 0));
+        ent_store_close(st);
+        snprintf(spec, sizeof spec, "\"type\":\"string\",\"default\":\"%s\",%s", over, kinds[k]);
+        ENT_CHECK_RC(open_with(&st, dir, field_schema(2, spec), 0), ENT_SCHEMA);
+        ENT_ASSERT_MSG("the default is an index value of 511 bytes");
+        ENT_OK_(open_with(&st, dir, NULL, 0));
+        CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(st)), 1);
+        ent_store_close(st);
+        ent_test_rm_rf(dir);
+    }
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_evolution),
         ENT_TEST(t_limits_admit_a_value),
+        ENT_TEST(t_default_fits_index_key),
         ENT_TEST(t_evolution_defaults),
         ENT_TEST(t_schema_changed_elsewhere),
         ENT_TEST(t_txn_type_of_its_snapshot),

@@ -8,7 +8,8 @@
  * the follower, under the hub's lock, so no event is sent twice or missed. Each connection has a thread of its own that blocks in the response's reader until its
  * queue holds bytes.
  *
- * A client whose queue grows past client_buffer (it reads slower than the log grows) is dropped:
+ * A client whose queue would grow past client_buffer (it reads slower than the log grows) is dropped
+ * (an empty queue takes one message of any length):
  * its queue is freed and its socket shut down, so neither the follower nor any writer ever waits
  * for it; it resumes with Last-Event-ID like any browser whose connection broke. */
 #include <arpa/inet.h>
@@ -50,11 +51,15 @@ struct ent_http_client {
     pthread_cond_t cond;
 };
 
-/* Append n bytes to the client's queue. Returns 0, or -1 when it would pass limit (or memory). */
+/* Append n bytes to the client's queue. Returns 0, or -1 when it would pass limit (or memory).
+ * An empty queue takes one message of any length: one event longer than limit (an entity over
+ * the default 1 MiB) dropped every live client, however fast it read, with the event unsent; a
+ * client resumed after it only with an id it had been sent. A queue holds at most the larger
+ * of limit and one message. */
 static int q_add(ent_http_client *cl, const char *p, size_t n, size_t limit)
 {
     if (cl->off && cl->off == cl->len) cl->off = cl->len = 0;
-    if (cl->len - cl->off + n > limit) return -1;
+    if (cl->len > cl->off && cl->len - cl->off + n > limit) return -1;
     if (cl->len + n > cl->cap) {
         size_t cap = cl->cap ? cl->cap : 4096;
         char *q;

@@ -157,17 +157,17 @@ static int defer(ent_txn *t, const ent_type *type, const ent_slice *pk)
     return ENT_OK;
 }
 
-static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m);
+static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m, const ent_slice *pk);
 
-/* Refs in `m` must point at existing entities (pk: e's, for a deferred check). */
+/* Refs in `m` must point at existing entities, or at e itself (pk: e's). */
 static int check_refs(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m, const ent_slice *pk)
 {
     if (t->refs_unchecked) return ENT_OK;
     if (t->refs_deferred) return defer(t, type, pk);
-    return check_refs_now(t, type, e, m);
+    return check_refs_now(t, type, e, m, pk);
 }
 
-static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m)
+static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m, const ent_slice *pk)
 {
     for (size_t j = 0; j < type->n_indexes; j++) {
         const ent_field *f = type->indexes[j];
@@ -179,6 +179,10 @@ static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e,
         if ((rc = ent__ikey_from_val(&t->k2, f, v))) return rc;
         k.data = t->k2.p;
         k.len = t->k2.n;
+        /* A ref to e itself: the write makes it exist (a create is checked before its record is
+         * put, and a root whose parent is itself was refused as missing), as a self-reference
+         * does not keep an entity from its delete. A ref's key is encoded as its target's. */
+        if (pk && f->ref_type == type && k.len == pk->len && !memcmp(k.data, pk->data, k.len)) continue;
         rc = ent__bk_get(t, t->lay->data[f->ref_type->pos], &k, &out);
         if (rc == ENT_NOTFOUND) {
             char vb[160];
@@ -966,7 +970,7 @@ int ent__refs_check_deferred(ent_txn *t)
         rc = load_entity(&e, t, type, &key, &pk);
         if (rc == ENT_OK) {
             /* written and still there: every ref it holds must point at an entity */
-            if (type->n_indexes) rc = check_refs_now(t, type, e, NULL);
+            if (type->n_indexes) rc = check_refs_now(t, type, e, NULL, NULL);
             ent_entity_free(e);
         } else if (rc == ENT_NOTFOUND) {
             /* deleted (or never made): nothing may refer to it */

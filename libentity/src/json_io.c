@@ -45,6 +45,7 @@ json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t 
 {
     json_error_t again;
     json_t *j;
+    const char *nul;
     if (nomem) *nomem = 0;
     if (!room_for(len)) {
         memset(err, 0, sizeof *err);
@@ -62,6 +63,23 @@ json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t 
     if (nomem)
         *nomem = json_error_code(&again) == json_error_out_of_memory || again.position != err->position ||
                  strcmp(again.text, err->text) != 0;
+    nul = memchr(buf, '\0', len);
+    if (nul && (size_t)(nul - buf) <= (size_t)err->position) {
+        /* jansson reads a NUL byte as the end of the text: "premature end of input" or "end of
+         * file expected", which sent the user looking for a cut body (an HTTP write, a schema
+         * file); the tool names it so in its own reads. Its error code, in the text's last
+         * byte, stays. */
+        snprintf(err->text, sizeof err->text - 1, "a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)",
+                 (size_t)(nul - buf) + 1);
+        return NULL;
+    }
+    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) && err->position <= 3) {
+        /* A file saved with a UTF-8 byte order mark (Notepad, PowerShell 5): jansson's "'[' or
+         * '{' expected near" then quoted the mark, which no terminal shows. */
+        snprintf(err->text, sizeof err->text - 1,
+                 "a UTF-8 byte order mark (EF BB BF) at the start: JSON text has none (save the file without it)");
+        return NULL;
+    }
     if (json_error_code(err) == json_error_numeric_overflow && strstr(err->text, "integer")) {
         /* jansson holds integers in an int64 ("too big integer"; not "real number overflow"):
          * say how to write what it cannot (its error code, in the text's last byte, stays) */

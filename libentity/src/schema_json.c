@@ -130,16 +130,19 @@ static int load_limit(ctx *c, ent_field *f, json_t *j, int is_max)
         return rc ? wrap(c, rc) : ENT_OK;
     }
     if (json_is_string(j) && f->kind == ENT_KIND_UINT) {
-        /* uint limits above 2^63-1 are written as decimal strings, as uint values are. */
+        /* uint limits above 2^63-1 are written as decimal strings, as uint values are: digits
+         * only, as the values' own reader takes them. strtoull() also skips blanks and takes a
+         * sign, so " -5" was a min of 2^64-5 and " 5" or "+5" limits that no value could spell. */
         const char *s = json_string_value(j);
         char *end;
         unsigned long long u;
         errno = 0;
         u = strtoull(s, &end, 10);
-        if (*s && *s != '-' && !*end && errno == 0) {
+        if (*s >= '0' && *s <= '9' && !*end && errno == 0) {
             rc = is_max ? ent_field_set_max_uint(f, u) : ent_field_set_min_uint(f, u);
             return rc ? wrap(c, rc) : ENT_OK;
         }
+        return fail_at(c, "\"%s\" is no uint: as a string, decimal digits from 0 to 18446744073709551615", s);
     }
     return fail_at(c, "must be a number, not %s", type_word(j));
 }

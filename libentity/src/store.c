@@ -78,6 +78,35 @@ static unsigned schema_tables(const ent_schema *sc)
     return n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
 }
 
+/* The default of an indexed or unique field goes into the index of every entity that lacks the
+ * field. One longer than the backend's key limit was taken by a new store (or an evolution of an
+ * empty one, where no index build met it), and then every write of such an entity failed on an
+ * index value the caller never gave. Checked where ent__schema_check_new() is: on the schema a
+ * store is made or evolved with. */
+static int check_default_keys(const ent_store *s, const ent_schema *schema)
+{
+    ent_buf b = {0};
+    int rc = ENT_OK;
+    if (schema->from_store) return ENT_OK; /* made under the rules of its day, as ent__schema_check_new() says */
+    for (size_t i = 0; !rc && i < schema->n_types; i++) {
+        const ent_type *ty = schema->types[i];
+        for (size_t x = 0; !rc && x < ty->n_indexes; x++) {
+            const ent_field *f = ty->indexes[x];
+            char path[160];
+            if (!f->def) continue;
+            b.n = 0;
+            if ((rc = ent__ikey_from_val(&b, f, f->def))) break;
+            /* the tag byte is the library's: counted out, as ent__bk_ikey_check() does */
+            if (b.n > s->bk.lim.max_key)
+                rc = ent__err(ENT_SCHEMA, "%s: the default is an index value of %zu bytes, over the backend's key limit "
+                              "of %zu bytes (every entity without the field would be refused)",
+                              ent__field_path(f, path, sizeof path), b.n - 1, s->bk.lim.max_key - 1);
+        }
+    }
+    ent__buf_free(&b);
+    return rc;
+}
+
 int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                    const ent_store_opts *opts)
 {
@@ -173,7 +202,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                           "created only in an empty or new directory", path, bi.tables, bi.tables == 1 ? "y" : "ies");
             goto fail;
         }
-        if ((rc = ent__schema_check_new(schema))) goto fail;
+        if ((rc = ent__schema_check_new(schema)) || (rc = check_default_keys(s, schema))) goto fail;
         durability = opts->durability == ENT_DURABILITY_STORED ? ENT_DURABLE : opts->durability;
         if ((rc = store_init(&t, schema, durability))) goto fail;
         if ((rc = ent__mirror_load(s, &t, mirror_of, 1))) goto fail;
@@ -236,7 +265,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                     goto fail;
                 }
                 if ((rc = ent__schema_check_history(&t, stored, schema, &keep))) goto fail;
-                if ((rc = ent__schema_check_new(schema))) goto fail;
+                if ((rc = ent__schema_check_new(schema)) || (rc = check_default_keys(s, schema))) goto fail;
                 if (opts->read_only) {
                     rc = ent__err(ENT_READONLY, "%s: cannot evolve the schema of a store opened read-only", path);
                     goto fail;

@@ -75,6 +75,15 @@ expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability lazy
 expect 1 "$E" init --schema "$SRC/schemas/shop.json"; errline "exists"
 # a failed init leaves no directory behind (the lock below makes it first)
 ENTITY_STORE=$work/noinit expect 1 "$E" init --schema "$work/missing.json"; [ ! -e "$work/noinit" ] && ok || bad "a failed init left $work/noinit"
+# also when the store refuses the schema: the backend's files were made by then, and the
+# directory stayed with them (a store of no schema, "no libentity store at" it)
+printf '{"schema":"x","version":1,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int","min":0.5,"max":0.9}}}}}' >novalue.json
+ENTITY_STORE=$work/noinit expect 1 "$E" init --schema novalue.json; errline "no int value is within"
+[ ! -e "$work/noinit" ] && ok || bad "an init refused by the store left $work/noinit: $(ls "$work/noinit")"
+# a directory that was there before keeps what it held, and stays
+mkdir "$work/hasfile"; echo keep >"$work/hasfile/notes.txt"
+ENTITY_STORE=$work/hasfile expect 1 "$E" init --schema novalue.json
+[ "$(cat "$work/hasfile/notes.txt")" = keep ] && ok || bad "a failed init in a directory that was there touched its file"
 # two inits of one new directory at once: one creates, the other finds that store (both said
 # "created": the second opened, or evolved, the first's store). The first stops inside, reading
 # its schema from a fifo, once past its look for a store; the second runs meanwhile, to its end
@@ -109,7 +118,18 @@ expect 0 "$E" put product --key tea '{"price":4.5,"tags":["green"],"dims":{"w":1
 expect 1 "$E" put product --key tea --expect-version 0 '{"price":5}'; errline "exists"
 expect 0 "$E" put product --key tea --expect-version 1 '{"price":5,"stock":3}'
 jcheck out "d['version'], d['data']['price'], 'tags' in d['data']" "2 5.0 False"
+# a create (no --key) has no version to match: --expect-version was ignored and the entity made,
+# whatever the caller made the write depend on (as a POST with If-Match, refused since)
+expect 2 "$E" put customer --expect-version 1 '{"email":"ev@x","name":"E"}'; errline "put: --expect-version needs --key"
+expect 2 "$E" put customer --expect-version 0 '{"email":"ev@x","name":"E"}'; errline "put: --expect-version needs --key"
+expect 0 "$E" find customer email ev@x; [ ! -s "$work/out" ] && ok || bad "put --expect-version without --key created: $(cat "$work/out")"
 expect 1 "$E" put customer --key 99 '{"email":"z@x","name":"Z"}'; errline "customer 99 not found: with --key, put replaces an existing entity .*leave --key out to create one"
+# --expect-version 0 (must not exist) took the same rule around: it created the entity with the
+# id given, and an id of 2^64-1 ended every later create of the type ("auto ids exhausted")
+expect 1 "$E" put customer --key 18446744073709551615 --expect-version 0 '{"email":"max@x","name":"M"}'; errline "customer 18446744073709551615 not found: with --key, put replaces"
+expect 1 "$E" put customer --key 99 --expect-version 0 '{"email":"z@x","name":"Z"}'; errline "customer 99 not found: with --key, put replaces"
+expect 1 "$E" put customer --key 1 --expect-version 0 '{"email":"a@x","name":"Ann"}'; errline "customer 1 is at version 1, expected 0"
+expect 0 "$E" count customer; [ "$(cat "$work/out")" = 2 ] && ok || bad "put --key --expect-version 0 of an auto type: $(cat "$work/out") customers"
 expect 0 "$E" put order '{"customer":1,"lines":[{"sku":"tea","qty":2}]}'
 expect 1 "$E" put order '{"customer":42}'; errline "customer 42 does not exist"
 expect 0 "$E" patch order 1 '{"status":"paid","lines":null}'
@@ -245,6 +265,10 @@ grep -q "^entity: events --follow: events 6 to 7 were trimmed from the log, whic
   bad "a follower past trimmed events said: $(cat tfollow.err)"
 [ "$(wc -l <tfollow.out)" = 3 ] && ok || bad "a follower past trimmed events printed: $(cat tfollow.out)"
 wait 2>/dev/null; follower=
+# a replay of a trimmed log is refused before its destination is made: it left an empty store
+# there, which check called sound, beside the message that nothing could be replayed
+ENTITY_STORE=$tl expect 1 "$E" replay --into "$work/trimrep"; errline "replay: the source log was truncated below 8"
+[ ! -e "$work/trimrep" ] && ok || bad "a refused replay left $work/trimrep: $(ls "$work/trimrep")"
 
 # dump | load, replay, check
 expect 0 "$E" dump
@@ -291,6 +315,10 @@ ENTITY_STORE=$work/st4 expect 0 "$E" get customer 42
 printf '%s\r' "$l42" | ENTITY_STORE=$work/st4 expect 1 "$E" load --max-line ${#l42}; errline "line 1: longer than ${#l42} bytes"
 printf '%s \n' "$l42" | ENTITY_STORE=$work/st4 expect 1 "$E" load --max-line ${#l42}; errline "line 1: longer than ${#l42} bytes"
 ENTITY_STORE=$work/st4 expect 2 "$E" load --max-line 0; errline "--max-line must be 1 to"
+# a file that starts with a UTF-8 byte order mark (Windows editors) names the mark, which no
+# terminal shows ("'[' or '{' expected near '\xef\xbb\xbf'"); so does put
+printf '\xef\xbb\xbf{"type":"customer","key":1,"version":1,"data":{"email":"a@x","name":"Ann"}}\n' | expect 1 "$E" load; errline "line 1: .*a UTF-8 byte order mark (EF BB BF) at the start"
+printf '\xef\xbb\xbf{"email":"bom@x","name":"B"}' | expect 1 "$E" put customer -; errline "put: .*a UTF-8 byte order mark (EF BB BF) at the start"
 # a blank "\r\n" line (a file from Windows) is skipped as an empty one is (it was a bad line)
 printf '%s\r\n\r\n \t\r\n%s\r\n' "$l40" "$l41" | ENTITY_STORE=$work/st4 expect 0 "$E" load; errline "loaded 2 entities"
 # the default bound (256 MiB) ends /dev/zero, whose reading grows memory in bounded steps

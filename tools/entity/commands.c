@@ -1,6 +1,7 @@
 /* entity: commands that write, follow, export and check a store. */
 #include <entity/entity.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -142,6 +143,27 @@ int durability_arg(int *out, const char *text)
     return 0;
 }
 
+/* The directory a failed init made, emptied and removed. The store's open may have failed after
+ * the backend made its files (a schema the store refuses: limits that admit no value, more
+ * tables than a store may have), and rmdir() alone left the directory with them: a store of no
+ * schema, "no libentity store at" it. Only regular files go, and only from a directory this init
+ * made and holds the lock of. */
+static void remove_made_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (d) {
+        int fd = dirfd(d);
+        while ((de = readdir(d))) {
+            struct stat st;
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) unlinkat(fd, de->d_name, 0);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
 int cmd_init(int argc, char **argv)
 {
     const char *file = NULL;
@@ -199,7 +221,7 @@ int cmd_init(int argc, char **argv)
     ent_store_close(s);
     ent_schema_free(sc);
 out:
-    if (rc && made) rmdir(store_dir); /* as it was: a failed init leaves no empty directory */
+    if (rc && made) remove_made_dir(store_dir); /* as it was: a failed init leaves no directory */
     if (dfd >= 0) close(dfd);         /* and its lock with it */
     return rc;
 }
@@ -240,6 +262,12 @@ int cmd_put(int argc, char **argv)
         } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
         else return usage();
     }
+    if (!key_text && expect != ENT_VERSION_ANY) {
+        /* a create has no version to match: the condition was dropped and the entity made,
+         * whatever the caller made the write depend on (serve refuses a POST with If-Match) */
+        msg("put: --expect-version needs --key (a new entity of an auto type has no version to match)");
+        return 2;
+    }
     if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put", (size_t)max_input))) return 1;
     if (!in) json_len = strlen(json);
     else if (memchr(in, '\0', json_len)) { /* jansson said "end of file expected near end of file" */
@@ -264,10 +292,12 @@ int cmd_put(int argc, char **argv)
             rc = fail("put");
             goto out;
         }
-        if (ent_type_key(t) == ENT_KEY_AUTO && expect == ENT_VERSION_ANY) {
+        if (ent_type_key(t) == ENT_KEY_AUTO) {
             /* an auto type with --key replaces an existing entity and fails if there is none;
-             * "customer 5 not found" alone read as a failed look-up, not as the rule */
-            int r = ent_replace(s, NULL, e, ENT_VERSION_ANY);
+             * "customer 5 not found" alone read as a failed look-up, not as the rule. Also with
+             * --expect-version 0 (must not exist): ent_upsert() created the entity with the id
+             * given, and an id of 2^64-1 ended every later create of the type. */
+            int r = ent_replace(s, NULL, e, expect);
             if (r == ENT_NOTFOUND)
                 rc = (msg("put: %s: with --key, put replaces an existing entity of a type with auto ids "
                           "(leave --key out to create one)", ent_errmsg()), 1);
@@ -1111,6 +1141,9 @@ int cmd_load(int argc, char **argv)
         o = json_loadb(line, (size_t)len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
         if (!o) {
             progress("", 0, 2);
+            if (len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3) && err.position <= 3) /* as the library says it */
+                snprintf(err.text, sizeof err.text, "a UTF-8 byte order mark (EF BB BF) at the start: JSON text has none "
+                                                    "(save the file without it)");
             msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
             rc = 1;
             break;
@@ -1434,6 +1467,18 @@ int cmd_replay(int argc, char **argv)
     if (!dest_is_empty(into)) {
         ent_store_close(s);
         return 1;
+    }
+    {
+        /* A log trimmed below seq 1 cannot be replayed: said before the destination is made (the
+         * replay's own refusal came after, and left an empty store there that check called sound) */
+        uint64_t first = 0;
+        if (ent_log_bounds(&first, NULL, s, NULL) != ENT_OK) rc = fail("replay");
+        else if (first > 1)
+            rc = (msg("replay: the source log was truncated below %llu; it cannot be replayed from seq 1", (unsigned long long)first), 1);
+        if (rc) {
+            ent_store_close(s);
+            return rc;
+        }
     }
     if (ent_store_open(&d, into, ent_store_schema(s), &o) != ENT_OK) rc = fail(into);
     else {
