@@ -530,6 +530,10 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
                                      ip, strchr(ip, ':') && !strchr(ip, '.') ? " (with its /64)" : "", open);
     }
     if ((rc = ent_log_bounds(&first, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
+    /* The first block names the seq before the stream's first event as its id (a block without
+     * data is no event, but sets the client's last id): a client that reconnects before any event
+     * came resumes from there with Last-Event-ID. Without it such a client came back without one
+     * and started after the last event of then, skipping those written in between. */
     if (!last_id && !from_text) from = last + 1;
     if (!(cl = calloc(1, sizeof *cl))) return MHD_NO;
     cl->h = h;
@@ -547,16 +551,17 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
          * it was restored from an older copy or made anew. Waiting for that seq would skip every
          * event up to it without a word; the stream starts after the last event instead, and
          * says so. */
-        snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu (%s %llu is past the log's last event, %llu)\n\n",
-                 (unsigned long long)last + 1, last_id ? "Last-Event-ID" : "from", (unsigned long long)(last_id ? cl->pos - 1 : cl->pos),
-                 (unsigned long long)last);
+        snprintf(head, sizeof head, "retry: 1000\nid: %llu\n: events from seq %llu (%s %llu is past the log's last event, %llu)\n\n",
+                 (unsigned long long)last, (unsigned long long)last + 1, last_id ? "Last-Event-ID" : "from",
+                 (unsigned long long)(last_id ? cl->pos - 1 : cl->pos), (unsigned long long)last);
         cl->pos = last + 1;
     } else if (first > 1 && cl->pos < first) {
-        snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu (%llu to %llu were trimmed from the log)\n\n", (unsigned long long)first,
-                 (unsigned long long)cl->pos, (unsigned long long)first - 1);
+        snprintf(head, sizeof head, "retry: 1000\nid: %llu\n: events from seq %llu (%llu to %llu were trimmed from the log)\n\n",
+                 (unsigned long long)first - 1, (unsigned long long)first, (unsigned long long)cl->pos, (unsigned long long)first - 1);
         cl->pos = first;
     } else {
-        snprintf(head, sizeof head, "retry: 1000\n: events from seq %llu\n\n", (unsigned long long)cl->pos);
+        snprintf(head, sizeof head, "retry: 1000\nid: %llu\n: events from seq %llu\n\n", (unsigned long long)cl->pos - 1,
+                 (unsigned long long)cl->pos);
     }
     /* The heartbeat's wait measures the monotonic clock: on the wall clock a step back (NTP, an
      * operator's date) stopped the heartbeats for as long as the step, and with them the

@@ -743,6 +743,17 @@ grep -q "^id: $((end + 2))\$" "$work/r4" && ok || bad "a Last-Event-ID past the 
 python3 "$work/future.py" "$PORT" "" "$E" "$S" "?from=$((end + 100))" >"$work/r5"
 grep -q "^: events from seq $((end + 3)) (from $((end + 100)) is past the log's last event, $((end + 2)))" "$work/r5" && ok || bad "a from= past the log: $(head -c 200 "$work/r5")"
 grep -q "^id: $((end + 4))\$" "$work/r5" && ok || bad "a from= past the log skipped the new events: $(head -c 300 "$work/r5")"
+# a stream opened without from= or Last-Event-ID gives its first block (no data: no event) the id
+# of the seq before its first event, so a client that loses the connection before any event
+# resumes from there; it came back without Last-Event-ID and skipped what was written meanwhile
+end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
+curl -s -N --max-time 1 "$U/api/events/stream" >"$work/r6"
+first_id=$(sed -n 's/^id: \([0-9]*\)$/\1/p' "$work/r6" | head -1)
+[ "$first_id" = "$end" ] && ! grep -q "^data:" "$work/r6" && ok || bad "a stream's first block: $(head -c 200 "$work/r6")"
+for i in 1 2; do "$E" -s "$S" put customer '{"email":"gap'$i'@x","name":"G"}' >/dev/null; done
+curl -s -N --max-time 1 -H "Last-Event-ID: ${first_id:-none}" "$U/api/events/stream" >"$work/r7"
+grep -q "^id: $((end + 1))\$" "$work/r7" && grep -q "^id: $((end + 2))\$" "$work/r7" && ok ||
+  bad "a client that reconnected before its first event missed those written meanwhile: $(head -c 300 "$work/r7")"
 stop_server
 
 # ---- a full store is 507 Insufficient Storage, a key too long for the backend stays 413, an entity
