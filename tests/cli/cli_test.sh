@@ -265,6 +265,31 @@ grep -q "^entity: events --follow: events 6 to 7 were trimmed from the log, whic
   bad "a follower past trimmed events said: $(cat tfollow.err)"
 [ "$(wc -l <tfollow.out)" = 3 ] && ok || bad "a follower past trimmed events printed: $(cat tfollow.out)"
 wait 2>/dev/null; follower=
+# a subscription whose next events were trimmed (trim --force) is refused, naming them and the way
+# on (it read from the log's first event without a word); an ack up to the gap goes on
+sg=$work/subgap
+ENTITY_STORE=$sg expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+ENTITY_STORE=$sg expect 0 "$E" subs add g
+for i in 1 2 3; do ENTITY_STORE=$sg expect 0 "$E" put customer "{\"email\":\"g$i@x\",\"name\":\"G\"}"; done
+ENTITY_STORE=$sg expect 0 "$E" trim --below 3 --force
+ENTITY_STORE=$sg expect 1 "$E" subs read g; errline "subs read: events 1 to 2 were trimmed from the log, which starts at 3 now"
+errline "entity subs ack g 2. goes on from the log's first event"
+[ ! -s "$work/out" ] && ok || bad "subs read past trimmed events printed: $(cat "$work/out")"
+ENTITY_STORE=$sg expect 0 "$E" subs ack g 2
+ENTITY_STORE=$sg expect 0 "$E" subs read g; jcheck out "d['seq']" 3
+# events --follow from past the log's last event starts after it and says so (it waited for that
+# seq without a word, skipping every event written up to it)
+( ENTITY_STORE=$sg "$E" events --from 9 --follow --limit 1 >pend.out 2>pend.err; echo $? >pend.rc ) &
+for i in $(seq 1 50); do [ -s pend.err ] && break; sleep 0.1; done
+ENTITY_STORE=$sg expect 0 "$E" put customer '{"email":"g4@x","name":"G"}'
+for i in $(seq 1 50); do [ -s pend.rc ] && break; sleep 0.1; done
+[ "$(cat pend.rc 2>/dev/null)" = 0 ] && grep -q '"seq":4,' pend.out && ok || bad "events --follow from past the end: rc $(cat pend.rc 2>/dev/null): $(cat pend.out)"
+grep -q "^entity: events --follow: --from 9 is past the log's last event (3): following from 4" pend.err && ok ||
+  bad "events --follow from past the end said: $(cat pend.err)"
+wait 2>/dev/null
+# load --batch 0 is wrong usage (it meant 1 without a word)
+echo '{}' >b0.ndjson
+ENTITY_STORE=$sg expect 2 "$E" load --batch 0 <b0.ndjson; errline "load: --batch 0: a batch holds 1 entity or more"
 # a replay of a trimmed log is refused before its destination is made: it left an empty store
 # there, which check called sound, beside the message that nothing could be replayed
 ENTITY_STORE=$tl expect 1 "$E" replay --into "$work/trimrep"; errline "replay: the source log was truncated below 8"

@@ -533,6 +533,21 @@ static int trimmed_past(ent_store *s, uint64_t pos, const char *what)
     return 1;
 }
 
+/* A --follow from past the log's last event (the store was restored from an older copy, or made
+ * anew, since the reader's last seq) starts after that event and says so, as `serve` does: waiting
+ * for that seq skipped every event written up to it without a word. */
+static int follow_from_past_end(ent_store *s, uint64_t *from)
+{
+    uint64_t first = 0, last = 0;
+    if (ent_log_bounds(&first, &last, s, NULL) != ENT_OK) return fail("events --follow");
+    if (*from <= last + 1) return 0;
+    msg("events --follow: --from %" PRIu64 " is past the log's last event (%" PRIu64 "): following from %" PRIu64
+        " (waiting for %" PRIu64 " would skip the events before it)",
+        *from, last, last + 1, *from);
+    *from = last + 1;
+    return 0;
+}
+
 /* events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]. Without --from (or with
  * --from 0) from the first event kept; a --from below it is an error, as is a --follow whose next
  * event was trimmed before it was read. */
@@ -563,7 +578,8 @@ int cmd_events(int argc, char **argv)
         return 1;
     }
     if (from && trimmed_past(s, from, "events")) rc = 1;
-    else if (ent_log_cursor_open(&c, s, from ? from : 1, t, ops) != ENT_OK) rc = fail("events");
+    else if (follow && (rc = follow_from_past_end(s, &from))) {
+    } else if (ent_log_cursor_open(&c, s, from ? from : 1, t, ops) != ENT_OK) rc = fail("events");
     else if (!limit_zero) rc = print_events(c, limit, &n, "events");
     if (!rc && follow && !limit_zero) {
         catch_stops(on_signal);
@@ -586,6 +602,18 @@ int cmd_events(int argc, char **argv)
     ent_log_cursor_free(c);
     ent_store_close(s);
     return rc;
+}
+
+/* A subscription whose next events were trimmed (trim --force) cannot read them: refused, naming
+ * them and the way on (it read from the log's first event on, without a word). */
+static int trimmed_since_ack(ent_store *s, ent_log_cursor *c, const char *name)
+{
+    uint64_t first = 0, last = 0, pos = ent_log_cursor_pos(c);
+    if (ent_log_bounds(&first, &last, s, NULL) != ENT_OK) return fail("subs read");
+    if (!trimmed_past(s, pos, "subs read")) return 0;
+    msg("subs read: subscription %s has not acknowledged them; `entity subs ack %s %" PRIu64
+        "` goes on from the log's first event", name, name, first - 1);
+    return 1;
 }
 
 /* subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ */
@@ -633,6 +661,7 @@ int cmd_subs(int argc, char **argv)
         if (argc == 5 && (rc = parse_u64(&limit, argv[4], "--limit"))) return rc;
         if ((rc = open_store(&s, 1))) return rc;
         if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK) rc = fail("subs read");
+        else if (trimmed_since_ack(s, c, argv[2])) rc = 1;
         else if (!(argc == 5 && limit == 0)) rc = print_events(c, limit, &n, "subs read");
         ent_log_cursor_free(c);
     } else {
@@ -723,7 +752,7 @@ int cmd_dump(int argc, char **argv)
     return rc;
 }
 
-/* load [--batch N] [--overwrite]: entity-shaped NDJSON on stdin, N entities per transaction */
+/* load [--batch N] [--overwrite]: entity-shaped NDJSON on stdin, N entities per transaction (N >= 1) */
 /* A ref that load wrote before its target was there: a dump lists types in schema order and keys
  * in key order, so refs may point forward (to a later type, to a later key of the same type, in
  * cycles). load writes them unchecked and checks each target once everything is loaded. */
@@ -1058,7 +1087,10 @@ int cmd_load(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             if ((rc = parse_u64(&batch, argv[++i], "--batch"))) return rc;
-            if (!batch) batch = 1;
+            if (!batch) {
+                msg("load: --batch 0: a batch holds 1 entity or more");
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--max-line") && i + 1 < argc) {
             if ((rc = parse_max_text(&max_line, argv[++i], "--max-line"))) return rc;
         } else if (!strcmp(argv[i], "--overwrite")) {
