@@ -132,7 +132,29 @@ static void test_timestamps(void)
     CU_ASSERT_EQUAL(ent_entity_set_json(e, "ts", "\"2262-04-11T23:47:16.854775808Z\""), ENT_INVALID);
     ENT_ASSERT_MSG("2262-04-11T23:47:16.854775807Z");
     CU_ASSERT_EQUAL(ent_entity_set_json(e, "ts", "\"2025-02-29T00:00:00Z\""), ENT_INVALID);
-    ENT_ASSERT_MSG("invalid timestamp");
+    ENT_ASSERT_MSG("invalid timestamp: no such day in that month");
+    /* the usual slips are named (the message said only "invalid timestamp") */
+    {
+        static const struct {
+            const char *in, *why;
+        } slips[] = {
+            {"\"2026-12-05 10:00:00Z\"", "a space between date and time"},
+            {"\"2016-12-31T23:59:60Z\"", "a leap second"},
+            {"\"2026-12-05T10:00:00.1234567891Z\"", "more than 9 fraction digits"},
+            {"\"2026-12-05T10:00:00\"", "no time zone at its end"},
+            {"\"2026-12-05\"", "a date without a time"},
+            {"\"2026-13-05T10:00:00Z\"", "no such month"},
+            {"\"2026-12-05T10:00Z\"", "no time in the form hh:mm:ss"},
+            {"\"2026-12-05T10:00:00+0200\"", "an offset not in the form +hh:mm"},
+            {"\"2026-12-05T10:00:00.Z\"", "a '.' without fraction digits"},
+            {"\"2026-12-05T24:00:00Z\"", "an hour, minute or second out of range"},
+            {"\"2026-12-05T10:00:00Z+\"", "something after the time zone"},
+        };
+        for (size_t i = 0; i < sizeof slips / sizeof *slips; i++) {
+            CU_ASSERT_EQUAL(ent_entity_set_json(e, "ts", slips[i].in), ENT_INVALID);
+            ENT_ASSERT_MSG(slips[i].why);
+        }
+    }
     ENT_OK_(ent_entity_set_json(e, "ts", "\"2262-04-11T23:47:16.854775807Z\""));
     ENT_OK_(ent_entity_get_timestamp(&ns, e, "ts"));
     CU_ASSERT_EQUAL(ns, INT64_MAX);

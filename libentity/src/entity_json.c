@@ -542,7 +542,12 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
         } else if (json_is_string(j)) {
             int r = ent__ts_parse(&out->u.i, json_string_value(j), json_string_length(j));
             if (r == -2) return jerr(p, "timestamp out of range (" ENT__TS_RANGE ")");
-            if (r) return jerr(p, "invalid timestamp (RFC 3339, e.g. 2026-11-25T10:00:00.5Z, or integer ns)");
+            if (r) {
+                char what[200];
+                snprintf(what, sizeof what, "invalid timestamp: %s (RFC 3339, e.g. 2026-11-25T10:00:00.5Z, or integer ns)",
+                         ent__ts_why(json_string_value(j), json_string_length(j)));
+                return jerr(p, what);
+            }
         } else {
             return expected(p, spec);
         }

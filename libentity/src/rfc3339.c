@@ -135,3 +135,34 @@ int ent__ts_parse(int64_t *out, const char *s, size_t n)
     *out = total;
     return 0;
 }
+
+/* The first thing that keeps s from being a timestamp ent__ts_parse() takes, checked in the order
+ * a reader writes one. Only the usual slips are named; the rest is "not RFC 3339". */
+const char *ent__ts_why(const char *s, size_t n)
+{
+    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y, mo, d, h, mi, sec;
+    size_t i = 19;
+    if (n < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d))
+        return "no date in the form YYYY-MM-DD at its start";
+    if (mo < 1 || mo > 12) return "no such month";
+    if (d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+        return "no such day in that month";
+    if (n == 10) return "a date without a time (RFC 3339 has YYYY-MM-DDThh:mm:ssZ)";
+    if (s[10] == ' ') return "a space between date and time, where RFC 3339 has 'T'";
+    if (s[10] != 'T' && s[10] != 't') return "no 'T' between date and time";
+    if (n < 19 || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
+        return "no time in the form hh:mm:ss after the 'T'";
+    if (sec == 60) return "second 60 (a leap second): none is kept, write :59.999999999";
+    if (h > 23 || mi > 59 || sec > 59) return "an hour, minute or second out of range";
+    if (i < n && s[i] == '.') {
+        size_t nd = 0;
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) nd++;
+        if (!nd) return "a '.' without fraction digits";
+        if (nd > 9) return "more than 9 fraction digits (nanoseconds are the finest kept)";
+    }
+    if (i == n) return "no time zone at its end ('Z' or an offset such as +02:00)";
+    if (s[i] != 'Z' && s[i] != 'z' && s[i] != '+' && s[i] != '-') return "no time zone where it should be ('Z' or +hh:mm)";
+    if (s[i] == '+' || s[i] == '-') return "an offset not in the form +hh:mm (hours 00-23, minutes 00-59)";
+    return "something after the time zone";
+}

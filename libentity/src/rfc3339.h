@@ -11,5 +11,8 @@
 #define ENT__TS_RANGE "1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z"
 void ent__ts_format(char buf[48], int64_t ns);
 int ent__ts_parse(int64_t *out, const char *s, size_t n);
+/* Why ent__ts_parse() returned -1 for s, in a few words for a message ("a space between date and
+ * time, where RFC 3339 has 'T'"); static text. */
+const char *ent__ts_why(const char *s, size_t n);
 
 #endif

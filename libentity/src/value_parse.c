@@ -82,7 +82,8 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
         case 0: break;
         case -2: return ent__err(ENT_INVALID, "%s: \"%s\" is out of range (" ENT__TS_RANGE ")", path, text);
         default:
-            return ent__err(ENT_INVALID, "%s: \"%s\" is neither an RFC 3339 time nor ns since the epoch", path, text);
+            return ent__err(ENT_INVALID, "%s: \"%s\" is neither an RFC 3339 time (%s) nor ns since the epoch", path, text,
+                            ent__ts_why(text, strlen(text)));
         }
         *out = ent_value_timestamp(ns);
         return ENT_OK;
