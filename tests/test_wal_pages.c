@@ -449,6 +449,34 @@ static void t_processes_alternate_records(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A record larger than the staging buffer of direct writes (dio.c: 1 MiB), written in pieces,
+ * between small ones that begin and end inside blocks: a reboot replays them all. */
+static void t_record_larger_than_staging(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_txn *t = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 11;
+    ENT_TEST_MKDTEMP(dir, "wal-large");
+    o.durability = ENT_DURABLE;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 5; i++) ENT_OK_(put_item_sized(s, i, &rng, 100 + i * 37));
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+    for (unsigned i = 0; i < 250; i++) ENT_OK_(put_blob(s, t, 100100 + i, &rng, 0, 12000)); /* ~3 MiB */
+    ENT_OK_(ent_txn_commit(t));
+    for (unsigned i = 5; i < 10; i++) ENT_OK_(put_item_sized(s, i, &rng, 100 + i * 37));
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(count_in(rb), 260);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* The generation the write-ahead file's header names (0: unreadable). */
 static uint64_t wal_gen(const char *d)
 {
@@ -917,6 +945,7 @@ int main(void)
         ENT_TEST(t_processes_share_the_file),
         ENT_TEST(t_processes_alternate_records),
         ENT_TEST(t_direct_writes_refused),
+        ENT_TEST(t_record_larger_than_staging),
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),
         ENT_TEST(t_txn_begins_after_x_minus_2),

@@ -752,7 +752,7 @@ static int extend(lwal *w, uint64_t need)
         err = from > w->written ? full_pwrite(w->fd, zero, (size_t)(from - w->written), (off_t)w->written) : 0;
         if (!err) err = ent__dio_zero(&w->dio, from, to - from);
     }
-    if (err == EINVAL) { /* buffered */
+    if (err == EINVAL || err == ENOMEM) { /* buffered */
         err = 0;
         for (uint64_t off = w->written; off < to && !err; off += sizeof zero) err = full_pwrite(w->fd, zero, sizeof zero, (off_t)off);
     }
@@ -936,7 +936,8 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
     if ((mrc = extend(w, off + len))) goto out;
     mrc = w->dio.fd >= 0 ? ent__dio_pwritev(&w->dio, w->iov, niov, off, sh->gen) : EINVAL;
     if (!mrc) atomic_fetch_add_explicit(&ent__lmdb_wal_direct, 1, memory_order_relaxed);
-    else if (mrc == EINVAL) mrc = full_pwritev(w->fd, w->iov, niov, (off_t)off); /* no direct writes here */
+    else if (mrc == EINVAL || mrc == ENOMEM) /* no direct writes here, or no staging buffer now */
+        mrc = full_pwritev(w->fd, w->iov, niov, (off_t)off);
     if (mrc) goto out;
     off += len;
     /* last_txn last: it says the others are s's */

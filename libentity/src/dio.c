@@ -29,22 +29,29 @@ static void forget_tail(ent_dio *d)
 
 void ent__dio_open(ent_dio *d, const char *path)
 {
-    void *b = NULL, *t = NULL;
-    d->fd = -1;
     d->buf = d->tail = NULL;
+    d->cap = 0;
     forget_tail(d);
-    if (posix_memalign(&b, ENT_DIO_ALIGN, ENT_DIO_CHUNK) || posix_memalign(&t, ENT_DIO_ALIGN, ENT_DIO_ALIGN)) {
-        free(b);
-        return;
-    }
     d->fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
-    if (d->fd < 0) {
-        free(b);
-        free(t);
-        return;
+}
+
+/* The staging buffer holds at least want bytes (at most ENT_DIO_CHUNK are asked for); allocated
+ * when first written, so that a process with many stores open pays for those that write, and
+ * for their largest record up to ENT_DIO_CHUNK. */
+static int room(ent_dio *d, size_t want)
+{
+    void *b = NULL;
+    if (!d->tail && posix_memalign((void **)&d->tail, ENT_DIO_ALIGN, ENT_DIO_ALIGN)) {
+        d->tail = NULL;
+        return ENOMEM;
     }
+    if (want <= d->cap) return 0;
+    if (want < (size_t)64 << 10) want = (size_t)64 << 10;
+    if (posix_memalign(&b, ENT_DIO_ALIGN, want)) return ENOMEM;
+    free(d->buf);
     d->buf = b;
-    d->tail = t;
+    d->cap = want;
+    return 0;
 }
 
 void ent__dio_close(ent_dio *d)
@@ -54,6 +61,7 @@ void ent__dio_close(ent_dio *d)
     free(d->buf);
     free(d->tail);
     d->buf = d->tail = NULL;
+    d->cap = 0;
 }
 
 /* A refusal of direct I/O (EINVAL: a file system that took the open but not the write, or wants
@@ -65,6 +73,7 @@ static int dio_err(ent_dio *d, int err)
         free(d->buf);
         free(d->tail);
         d->buf = d->tail = NULL;
+        d->cap = 0;
         close(d->fd);
         d->fd = -1;
     }
@@ -94,6 +103,10 @@ int ent__dio_pwritev(ent_dio *d, const struct iovec *v, size_t n, uint64_t off, 
     int err;
     if (d->fd < 0) return EINVAL;
     if (ent__dio_refuse) return dio_err(d, EINVAL);
+    size_t total = at;
+    for (size_t i = 0; i < n; i++) total += v[i].iov_len;
+    total = (total + ENT_DIO_ALIGN - 1) & ~(size_t)(ENT_DIO_ALIGN - 1);
+    if ((err = room(d, total < ENT_DIO_CHUNK ? total : ENT_DIO_CHUNK))) return dio_err(d, err);
     if (at) {
         if (d->tail_tag == tag && d->tail_end == off) {
             memcpy(d->buf, d->tail, at);
@@ -109,12 +122,12 @@ int ent__dio_pwritev(ent_dio *d, const struct iovec *v, size_t n, uint64_t off, 
         const unsigned char *p = v[i].iov_base;
         size_t len = v[i].iov_len;
         while (len) {
-            k = ENT_DIO_CHUNK - at < len ? ENT_DIO_CHUNK - at : len;
+            k = d->cap - at < len ? d->cap - at : len;
             memcpy(d->buf + at, p, k);
             at += k;
             p += k;
             len -= k;
-            if (at == ENT_DIO_CHUNK) {
+            if (at == d->cap) {
                 if ((err = write_all(d->fd, d->buf, at, pos))) return dio_err(d, err);
                 pos += at;
                 at = 0;
@@ -139,9 +152,10 @@ int ent__dio_zero(ent_dio *d, uint64_t off, uint64_t len)
     if (ent__dio_refuse) return dio_err(d, EINVAL);
     if ((off | len) & (ENT_DIO_ALIGN - 1)) return EINVAL;
     forget_tail(d); /* the tail may lie in what is zeroed */
-    memset(d->buf, 0, len < ENT_DIO_CHUNK ? (size_t)len : ENT_DIO_CHUNK);
+    if ((err = room(d, len < ENT_DIO_CHUNK ? (size_t)len : ENT_DIO_CHUNK))) return dio_err(d, err);
+    memset(d->buf, 0, d->cap);
     while (len) {
-        size_t k = len < ENT_DIO_CHUNK ? (size_t)len : ENT_DIO_CHUNK;
+        size_t k = len < d->cap ? (size_t)len : d->cap;
         if ((err = write_all(d->fd, d->buf, k, off))) return dio_err(d, err);
         off += k;
         len -= k;

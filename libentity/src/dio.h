@@ -12,13 +12,14 @@
 
 typedef struct ent_dio {
     int fd;              /* an O_DIRECT descriptor of the file; -1: none, write buffered */
-    unsigned char *buf;  /* ENT_DIO_CHUNK bytes, aligned: the staging buffer */
+    unsigned char *buf;  /* cap bytes (up to ENT_DIO_CHUNK), aligned: the staging buffer */
+    size_t cap;
     unsigned char *tail; /* ENT_DIO_ALIGN bytes: the block that holds tail_end, as last written */
     uint64_t tail_tag, tail_end;
 } ent_dio;
 
 /* Open path for direct writes beside the caller's own descriptor. A file system that refuses
- * O_DIRECT (or a failed allocation) leaves d->fd -1: not an error, the caller writes buffered.
+ * O_DIRECT leaves d->fd -1: not an error, the caller writes buffered.
  * The descriptor holds no locks, so closing it never lets go of the caller's own (OFD locks). */
 void ent__dio_open(ent_dio *d, const char *path);
 
@@ -29,11 +30,12 @@ void ent__dio_close(ent_dio *d);
  * with the bytes before off (kept from the last write when it ended at off with the same tag,
  * else read back), the last one with zeros after the data. tag names the content before off
  * (a write with another tag reads it back). Returns 0 or an errno; EINVAL: this file system
- * refused a direct write (d stops trying; the caller writes the whole of v buffered instead). */
+ * refused a direct write (d stops trying; the caller writes the whole of v buffered instead);
+ * ENOMEM: no staging buffer (the caller writes this one buffered). */
 int ent__dio_pwritev(ent_dio *d, const struct iovec *v, size_t n, uint64_t off, uint64_t tag);
 
 /* Zeros over [off, off + len), both multiples of ENT_DIO_ALIGN. Returns 0 or an errno (EINVAL
- * as above). */
+ * and ENOMEM as above). */
 int ent__dio_zero(ent_dio *d, uint64_t off, uint64_t len);
 
 /* Tests: 1 makes every direct write fail as a file system that refuses them does (EINVAL). */
