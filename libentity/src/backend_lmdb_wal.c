@@ -6,7 +6,8 @@
  * µs, a page beside the last ~3.5 µs (README, "What limits the curve"), so group commits stalled
  * at ~13 k/s from 8 threads. Here a durable commit runs with MDB_NOSYNC (its pages reach the page
  * cache only) and then appends the images of the pages it wrote, and its meta page, to this file
- * as one record, and syncs the file: one contiguous write. data.mdb is synced at checkpoints only.
+ * as one record, and syncs the file: one contiguous write (with O_DIRECT where the file system
+ * takes it: dio.c). data.mdb is synced at checkpoints only.
  *
  * Which pages a commit wrote, without LMDB's help: LMDB never writes a page in place; a commit
  * writes only pages it allocated, taken from its free list or from past the last page. So the
