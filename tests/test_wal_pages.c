@@ -24,6 +24,7 @@
 #include "backend_lmdb_int.h"
 #include "backend_lmdb_wal.h"
 #include "bk.h"
+#include "dio.h"
 #include "store_int.h"
 #include "test_rand.h"
 #include "test_util.h"
@@ -227,6 +228,24 @@ static void random_write(ent_store *s, uint64_t *rng)
     }
 }
 
+/* 1 when the file system of d takes O_DIRECT writes (then records are written so). */
+static int direct_io_works(const char *d)
+{
+    char p[ENT_TEST_PATH_MAX + 16];
+    void *b = NULL;
+    int ok = 0;
+    if (ent_test_fmt(p, sizeof p, "%s/dio-probe", d) || posix_memalign(&b, 4096, 4096)) return 0;
+    memset(b, 0, 4096);
+    int fd = open(p, O_RDWR | O_CREAT | O_DIRECT, 0644);
+    if (fd >= 0) {
+        ok = pwrite(fd, b, 4096, 0) == 4096;
+        close(fd);
+    }
+    unlink(p);
+    free(b);
+    return ok;
+}
+
 static void t_every_changed_page_is_logged(void)
 {
     ent_schema *sc = NULL;
@@ -261,6 +280,9 @@ static void t_every_changed_page_is_logged(void)
     }
     ent__lmdb_wal_no_map = 0;
     CU_ASSERT(ent__lmdb_wal_from_map >= checked / 2); /* the others read their pages with pread */
+    /* written directly where the file system lets them be (the suite runs again buffered) */
+    if (!ent__lmdb_wal_no_direct && direct_io_works(dir)) CU_ASSERT(ent__lmdb_wal_direct >= checked);
+    if (ent__lmdb_wal_no_direct) CU_ASSERT_EQUAL(ent__lmdb_wal_direct, 0);
     if (snap) ent_txn_abort(snap);
     printf("\n  %u commits checked, %u pages changed; of branch and leaf pages %llu bytes logged, %llu unused left out\n",
            checked, pages_changed, (unsigned long long)kept_bytes, (unsigned long long)left_out);
@@ -386,6 +408,113 @@ static void t_processes_share_the_file(void)
     ent_test_reboot_copy(dir, rb, 0);
     CU_ASSERT_EQUAL(count_in(dir), 960);
     CU_ASSERT_EQUAL(count_in(rb), 960);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* Records of three processes follow each other in one generation while this process keeps the
+ * store open (so that no last close checkpoints it): a record written directly (dio.c) begins
+ * inside the block where another process's record ended, and must take that block's start from
+ * the file, not from what its own last record left there. A reboot replays the whole chain. */
+static void t_processes_alternate_records(void)
+{
+    static const char *const pre[] = {"a", "b", "c"};
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    pid_t pid[3];
+    ENT_TEST_MKDTEMP(dir, "wal-alternate");
+    o.durability = ENT_DURABLE;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    fflush(stdout);
+    for (int i = 0; i < 3; i++) {
+        pid[i] = fork();
+        CU_ASSERT_FATAL(pid[i] >= 0);
+        if (pid[i] == 0) child_writes(dir, pre[i], 300, ENT_DURABLE, 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        int st = 0;
+        waitpid(pid[i], &st, 0);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0); /* the records are still the store's: nobody checkpointed */
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(count_in(rb), 900);
+    CU_ASSERT_EQUAL(count_in(dir), 900);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* A record larger than the staging buffer of direct writes (dio.c: 1 MiB), written in pieces,
+ * between small ones that begin and end inside blocks: a reboot replays them all. */
+static void t_record_larger_than_staging(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_txn *t = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 11;
+    ENT_TEST_MKDTEMP(dir, "wal-large");
+    o.durability = ENT_DURABLE;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 5; i++) ENT_OK_(put_item_sized(s, i, &rng, 100 + i * 37));
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+    for (unsigned i = 0; i < 250; i++) ENT_OK_(put_blob(s, t, 100100 + i, &rng, 0, 12000)); /* ~3 MiB */
+    ENT_OK_(ent_txn_commit(t));
+    for (unsigned i = 5; i < 10; i++) ENT_OK_(put_item_sized(s, i, &rng, 100 + i * 37));
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(count_in(rb), 260);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* The generation the write-ahead file's header names (0: unreadable). */
+static uint64_t wal_gen(const char *d)
+{
+    char p[ENT_TEST_PATH_MAX + 16];
+    wal_hdr h;
+    int fd;
+    if (ent_test_fmt(p, sizeof p, "%s/wal", d) || (fd = open(p, O_RDONLY)) < 0) return 0;
+    ssize_t n = pread(fd, &h, sizeof h, 0);
+    close(fd);
+    return n == (ssize_t)sizeof h ? h.gen : 0;
+}
+
+/* A file system that takes O_DIRECT at the open but refuses the writes (EINVAL): each record is
+ * written buffered instead, and nothing is lost after a reboot. */
+static void t_direct_writes_refused(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 5, direct;
+    ENT_TEST_MKDTEMP(dir, "wal-refused");
+    o.durability = ENT_DURABLE;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ent__dio_refuse = 1;
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    direct = ent__lmdb_wal_direct;
+    ENT_OK_(put_item_sized(s, 0, &rng, 200));
+    uint64_t gen = wal_gen(dir);
+    for (unsigned i = 1; i < 50; i++) ENT_OK_(put_item_sized(s, i, &rng, i % 7 ? 200 : 9000));
+    CU_ASSERT_EQUAL(ent__lmdb_wal_direct, direct); /* none written directly */
+    CU_ASSERT_EQUAL(wal_gen(dir), gen);            /* but logged: no commit fell back to a checkpoint */
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    ent__dio_refuse = 0;
+    CU_ASSERT_EQUAL(count_in(rb), 50);
     ent_test_rm_rf(rb);
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
@@ -807,10 +936,16 @@ static void t_forked_child_keeps_no_lock(void)
 
 int main(void)
 {
+    /* ENT_TEST_WAL_BUFFERED: every record written through the page cache, as where O_DIRECT is
+     * refused (the suite runs both ways) */
+    if (getenv("ENT_TEST_WAL_BUFFERED")) ent__lmdb_wal_no_direct = 1;
     static const ent_test_case cases[] = {
         ENT_TEST(t_every_changed_page_is_logged),
         ENT_TEST(t_commit_that_changes_nothing),
         ENT_TEST(t_processes_share_the_file),
+        ENT_TEST(t_processes_alternate_records),
+        ENT_TEST(t_direct_writes_refused),
+        ENT_TEST(t_record_larger_than_staging),
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),
         ENT_TEST(t_txn_begins_after_x_minus_2),

@@ -301,6 +301,8 @@ int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg);
 uint64_t ent__lmdb_wal_synced(const lenv *e);
 extern int ent__lmdb_wal_no_map; /* tests: records read their pages with pread (see lmdb_map) */
 extern _Atomic uint64_t ent__lmdb_wal_from_map; /* tests: records whose pages came from the map */
+extern int ent__lmdb_wal_no_direct; /* tests: opens after this write records buffered (see dio.c) */
+extern _Atomic uint64_t ent__lmdb_wal_direct; /* tests: records written with O_DIRECT */
 
 #endif
 

@@ -6,7 +6,8 @@
  * µs, a page beside the last ~3.5 µs (README, "What limits the curve"), so group commits stalled
  * at ~13 k/s from 8 threads. Here a durable commit runs with MDB_NOSYNC (its pages reach the page
  * cache only) and then appends the images of the pages it wrote, and its meta page, to this file
- * as one record, and syncs the file: one contiguous write. data.mdb is synced at checkpoints only.
+ * as one record, and syncs the file: one contiguous write (with O_DIRECT where the file system
+ * takes it: dio.c). data.mdb is synced at checkpoints only.
  *
  * Which pages a commit wrote, without LMDB's help: LMDB never writes a page in place; a commit
  * writes only pages it allocated, taken from its free list or from past the last page. So the
@@ -39,6 +40,7 @@
  * holds it exclusively, so nobody opens the store while its pages are being put back. */
 #include "backend_lmdb_int.h"
 #include "backend_lmdb_wal.h"
+#include "dio.h"
 
 #include <sys/uio.h>
 #include <xxhash.h>
@@ -88,6 +90,7 @@ typedef struct lwal {
     uint64_t written; /* the file's size, as far as this process knows */
     int recovered;    /* this open put the records back: the shared state is another boot's */
     XXH3_state_t *xs;
+    ent_dio dio; /* records written directly (dio.c), when the file system lets them */
 } lwal;
 
 /* ---- small helpers --------------------------------------------------------------------------- */
@@ -397,6 +400,7 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
         goto fail;
     }
     w->fd = -1;
+    w->dio.fd = -1;
     w->read_only = read_only;
     read_boot(w->boot);
     w->boot_key = XXH3_64bits(w->boot, sizeof w->boot);
@@ -444,6 +448,7 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
         lock_byte(w->fd, F_UNLCK, LOCK_OPEN, 0);
         nanosleep(&ms, NULL);
     }
+    if (!read_only && !ent__lmdb_wal_no_direct) ent__dio_open(&w->dio, path);
     free(path);
     e->wal = w;
     return ENT_OK;
@@ -451,6 +456,7 @@ fail:
     free(path);
     if (w) {
         if (w->fd >= 0) close(w->fd);
+        ent__dio_close(&w->dio);
         if (w->xs) XXH3_freeState(w->xs);
         free(w);
     }
@@ -481,6 +487,7 @@ void ent__lmdb_wal_close(lenv *e, int in_child)
     /* w->rt: aborted before the environment closed (rcache_drain); a child leaves it. w->sh: in
      * the notify page, unmapped with it. */
     if (w->fd >= 0) close(w->fd); /* lets the locks of this open go (a child has closed its copy at fork) */
+    ent__dio_close(&w->dio);
     XXH3_freeState(w->xs);
     free(w->free);
     free(w->nfree);
@@ -737,13 +744,23 @@ static int extend(lwal *w, uint64_t need)
     w->written = (uint64_t)st.st_size;
     if (need <= w->written) return 0;
     uint64_t to = (need + EXTEND_BY - 1) / EXTEND_BY * EXTEND_BY;
-    for (uint64_t off = w->written; off < to; off += sizeof zero) {
-        int err = full_pwrite(w->fd, zero, sizeof zero, (off_t)off);
-        if (err) {
-            if (ftruncate(w->fd, (off_t)w->written) < 0) { /* the blocks stay; the next try reuses them */
-            }
-            return err;
+    /* Written directly when records are (dio.c): zeros left in the page cache would be written
+     * back by the first record's direct write over them, as part of that commit. From the first
+     * aligned block on; a file of another size (made elsewhere) has its head written buffered. */
+    uint64_t from = (w->written + ENT_DIO_ALIGN - 1) & ~(uint64_t)(ENT_DIO_ALIGN - 1);
+    int err = EINVAL;
+    if (w->dio.fd >= 0 && from < to) {
+        err = from > w->written ? full_pwrite(w->fd, zero, (size_t)(from - w->written), (off_t)w->written) : 0;
+        if (!err) err = ent__dio_zero(&w->dio, from, to - from);
+    }
+    if (err == EINVAL || err == ENOMEM) { /* buffered */
+        err = 0;
+        for (uint64_t off = w->written; off < to && !err; off += sizeof zero) err = full_pwrite(w->fd, zero, sizeof zero, (off_t)off);
+    }
+    if (err) {
+        if (ftruncate(w->fd, (off_t)w->written) < 0) { /* the blocks stay; the next try reuses them */
         }
+        return err;
     }
     w->written = to;
     return 0;
@@ -753,6 +770,8 @@ static int extend(lwal *w, uint64_t need)
  * records whose pages were read from the map. */
 int ent__lmdb_wal_no_map;
 _Atomic uint64_t ent__lmdb_wal_from_map;
+int ent__lmdb_wal_no_direct;
+_Atomic uint64_t ent__lmdb_wal_direct;
 
 /* Where LMDB maps data.mdb, to read the record's page images in place; NULL when unknown (the
  * caller reads the pages instead). Why: a record of a group of 8 small creates read its ~20 pages
@@ -915,7 +934,12 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
     for (size_t k = 0; k < niov; k++) XXH3_64bits_update(w->xs, w->iov[k].iov_base, w->iov[k].iov_len);
     r.csum = XXH3_64bits_digest(w->xs);
     uint64_t off = sh->end_off, len = sizeof r + nd * sizeof *w->ent + META_LEN + kept;
-    if ((mrc = extend(w, off + len)) || (mrc = full_pwritev(w->fd, w->iov, niov, (off_t)off))) goto out;
+    if ((mrc = extend(w, off + len))) goto out;
+    mrc = w->dio.fd >= 0 ? ent__dio_pwritev(&w->dio, w->iov, niov, off, sh->gen) : EINVAL;
+    if (!mrc) atomic_fetch_add_explicit(&ent__lmdb_wal_direct, 1, memory_order_relaxed);
+    else if (mrc == EINVAL || mrc == ENOMEM) /* no direct writes here, or no staging buffer now */
+        mrc = full_pwritev(w->fd, w->iov, niov, (off_t)off);
+    if (mrc) goto out;
     off += len;
     /* last_txn last: it says the others are s's */
     sh->last_pg = last_pg;
@@ -1020,6 +1044,7 @@ void ent__lmdb_wal_forget_fd(lenv *e)
         close(e->wal->fd);
         e->wal->fd = -1;
     }
+    if (e->wal) ent__dio_close(&e->wal->dio);
 }
 
 /* Before a remap or a close: no txn of the process, not even a reset one (rcache_drain). */
