@@ -248,6 +248,12 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
             goto fail;
         }
         if ((rc = ent__schema_from_meta(&stored, &t, "schema"))) goto fail;
+        /* A flipped byte that leaves the stored schema valid JSON ("indexed" made "unique", a max)
+         * opened without complaint: a writer then made an empty unique table, look-ups through it
+         * found nothing with exit 0, and an evolution would have stored the damaged schema as the
+         * next version's base, out of check's sight. Read-only opens go on, so that the store can
+         * still be dumped and checked (verify names the damage), as for a damaged store id. */
+        if (!opts->read_only && (rc = ent__schema_copy_check(&t, stored->version))) goto fail;
         if ((rc = ent__mirror_load(s, &t, mirror_of, 0))) goto fail;
         if (schema) {
             int same = 0;
@@ -289,7 +295,15 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         }
     }
     if ((rc = ent__store_id_load(s, &t, !opts->read_only))) goto fail;
-    if ((rc = ent__layout_open(&s->lay, &t, next, gen, !opts->read_only))) goto fail;
+    {
+        uint32_t ver = next->version;
+        if ((rc = ent__layout_open(&s->lay, &t, next, gen, !opts->read_only))) {
+            /* A read-only open of a store whose damaged schema names a table it never had (an
+             * index made unique): name the damage, not the table. */
+            if (rc == ENT_NOTFOUND && !created && ent__schema_copy_check(&t, ver) == ENT_CORRUPT) rc = ENT_CORRUPT;
+            goto fail;
+        }
+    }
     next = NULL;
     t.lay = s->lay;
     if (evolving && (rc = ent__store_evolve(&t, stored, s->lay->schema))) goto fail;
@@ -305,7 +319,6 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         goto fail_notxn;
     ent_schema_free(stored);
     ent__vers_free(&keep);
-    (void)created;
     s->alias = schema;
     s->alias_gen = gen;
     *out = s;
