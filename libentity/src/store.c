@@ -416,6 +416,13 @@ int ent_store_get_info(ent_store_info *out, ent_store *s)
     return ENT_OK;
 }
 
+/* The first damaged page check_pages names, for the refusal of a compacting copy. */
+static void first_page_problem(const char *line, void *payload)
+{
+    char *out = payload;
+    if (!out[0]) snprintf(out, 256, "%s", line);
+}
+
 int ent_store_copy(ent_store *s, const char *dest, int compact)
 {
     int rc;
@@ -424,5 +431,22 @@ int ent_store_copy(ent_store *s, const char *dest, int compact)
     /* LMDB's plain copy takes the writer's lock to start its snapshot: from the thread that holds
      * the writer (its own write txn, ent_txn_run()'s fn) it waited for itself, forever. */
     if (ent__txn_holds_write(s)) return ent__err_holds_write();
+    if (compact) {
+        /* A compacting copy walks every B-tree through the engine, which trusts its pages: on a
+         * damaged one it crashed inside liblmdb (a memcpy of 4 GiB), or wrote whatever the
+         * damage said. The page check reads them with pread first, as verify does; a plain copy
+         * copies the file as it is and stays possible. */
+        ent_txn *t = NULL;
+        uint64_t n = 0;
+        char first[256] = "";
+        if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
+        rc = ent__bk_check_pages(t, first_page_problem, first, &n);
+        ent_txn_abort(t);
+        if (rc) return rc;
+        if (n)
+            return ent__err(ENT_CORRUPT, "the store's pages are damaged (%s%s): a compacting copy reads "
+                            "through them; a plain copy takes the file as it is", first,
+                            n > 1 ? ", and more" : "");
+    }
     return ent__bk_copy(s, dest, compact);
 }
