@@ -1,6 +1,8 @@
 /* Store identity: init gives a random v4 UUID, kept in the store and by ent_store_copy(), new for
  * a replay; a store without one (made before ids were shown) gets one at its first writable open,
- * while a read-only open shows "". */
+ * while a read-only open shows "". Damaged meta that a writer would carry on (the id, the schema)
+ * refuses writable opens. */
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,11 +284,132 @@ static void test_id_damaged(void)
     rm_rf(dir);
 }
 
+/* A stored schema damaged so that it still loads ("indexed" turned "unique": one flipped word of
+ * valid JSON) opened writable without complaint: the open made an empty unique table, after which
+ * a look-up of a stored value found nothing with ENT_OK, and a write of that value was accepted
+ * beside it. Its history copy "schema_v/1" tells: a writable open refuses now, naming both, and so
+ * does a read-only one that cannot open the tables the damaged schema names (it said "table
+ * u:t.n does not exist"); a damaged copy is refused to writers, readers go on. Nothing is lost:
+ * with the bytes put back, every entity is found by its index. */
+static void test_schema_damaged(void)
+{
+    static const char ok_json[] = "{\"schema\":\"sd\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{"
+                                  "\"n\":{\"id\":1,\"type\":\"int\",\"indexed\":true}}}}}";
+    char dir[ENT_TEST_PATH_MAX], *stored = NULL, *bad;
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts ro = ENT_STORE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    ent_value one = ent_value_int(1);
+    int n = 0;
+    ro.read_only = 1;
+    ENT_TEST_MKDTEMP(dir, "schema-damaged");
+    ENT_OK_(ent_schema_load_json(&sc, ok_json, strlen(ok_json), "sd"));
+    ENT_OK_(ent_store_open(&s, dir, sc, NULL));
+    for (int i = 1; i <= 3; i++) {
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
+        ENT_OK_(ent_entity_set_int(e, "n", i));
+        ENT_OK_(ent_create(s, NULL, e));
+        ent_entity_free(e);
+        e = NULL;
+    }
+    ENT_OK_(ent_store_schema_json(&stored, s, 1));
+    ent_store_close(s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stored);
+    bad = strdup(stored);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
+    char *w = strstr(bad, "\"indexed\":true");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    memcpy(w, "\"unique\" :true", strlen("\"indexed\":true")); /* same length: a flipped word */
+
+    meta_put(dir, "schema", bad, strlen(bad));
+    ENT_CHECK_RC(ent_store_open(&s, dir, NULL, NULL), ENT_CORRUPT);
+    ENT_ASSERT_MSG("the store's schema differs from its copy \"schema_v/1\"");
+    ENT_CHECK_RC(ent_store_open(&s, dir, NULL, &ro), ENT_CORRUPT);
+    ENT_ASSERT_MSG("the store's schema differs from its copy \"schema_v/1\"");
+
+    /* the copy damaged instead: readers read by the stored schema, writers are refused */
+    meta_put(dir, "schema", stored, strlen(stored));
+    meta_put(dir, "schema_v/1", bad, strlen(bad));
+    ENT_CHECK_RC(ent_store_open(&s, dir, NULL, NULL), ENT_CORRUPT);
+    ENT_ASSERT_MSG("the store's schema differs from its copy \"schema_v/1\"");
+    ENT_OK_(ent_store_open(&s, dir, NULL, &ro));
+    ent_store_close(s);
+
+    meta_put(dir, "schema_v/1", stored, strlen(stored));
+    ENT_OK_(ent_store_open(&s, dir, NULL, NULL));
+    ENT_OK_(ent_find(&it, s, NULL, ent_type_field(ent_store_type(s, "t"), "n"), &one));
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        n++;
+        ent_entity_free(e);
+        e = NULL;
+    }
+    ent_iter_free(it);
+    CU_ASSERT_EQUAL(n, 1);
+    ent_store_close(s);
+    free(bad);
+    free(stored);
+    ent_schema_free(sc);
+    rm_rf(dir);
+}
+
+/* A damaged meta page of data.mdb: LMDB's "MDB_INVALID: File is not an LMDB file" named neither
+ * the file nor the page. Either meta page zeroed, or the first's page size flipped: the open
+ * names data.mdb and the page, with ENT_CORRUPT, read-only and writable. */
+static void test_meta_page_damaged(void)
+{
+    static const struct { off_t off; int zero; const char *said; } cases[] = {
+        {0, 1, "data.mdb: meta page 0 is damaged"},
+        {-1, 1, "data.mdb: meta page 1 is damaged"}, /* -1: at the page size */
+        {40, 0, "data.mdb: meta page 0 is damaged: its page size"},
+    };
+    ent_schema *sc = NULL;
+    ent_store_opts ro = ENT_STORE_OPTS_INIT;
+    ro.read_only = 1;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[ENT_TEST_PATH_MAX], path[ENT_TEST_PATH_MAX];
+        unsigned char page[4096];
+        ent_store *s = NULL;
+        uint32_t psize = 0;
+        off_t off = cases[i].off;
+        int fd;
+        ENT_TEST_MKDTEMP(dir, "store-meta");
+        ENT_OK_(ent_store_open(&s, dir, sc, NULL));
+        ent_store_close(s);
+        s = NULL;
+        ENT_TEST_PATH(path, "%s/data.mdb", dir);
+        fd = open(path, O_RDWR);
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_FATAL(pread(fd, &psize, 4, 40) == 4); /* LMDB 0.9: the first meta's page size */
+        if (off < 0) off = (off_t)psize;
+        if (cases[i].zero) {
+            memset(page, 0, sizeof page); /* a meta page's header and meta fit in 512 bytes */
+            CU_ASSERT_FATAL(pwrite(fd, page, 512, off) == 512);
+        } else {
+            CU_ASSERT_FATAL(pread(fd, page, 1, off) == 1);
+            page[0] ^= 0xff;
+            CU_ASSERT_FATAL(pwrite(fd, page, 1, off) == 1);
+        }
+        close(fd);
+        ENT_CHECK_RC(ent_store_open(&s, dir, NULL, &ro), ENT_CORRUPT);
+        ENT_ASSERT_MSG(cases[i].said);
+        ENT_CHECK_RC(ent_store_open(&s, dir, NULL, NULL), ENT_CORRUPT);
+        ENT_ASSERT_MSG(cases[i].said);
+        CU_ASSERT_PTR_NULL(s);
+        rm_rf(dir);
+    }
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_ids), ENT_TEST(test_not_over_foreign),
                                           ENT_TEST(test_foreign_record_named_meta),
                                           ENT_TEST(test_store_file_not_a_file), ENT_TEST(test_id_damaged),
+                                          ENT_TEST(test_schema_damaged),
+                                          ENT_TEST(test_meta_page_damaged),
                                           {NULL, NULL}};
     return ent_test_run("store_id", cases);
 }

@@ -146,6 +146,44 @@ int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed)
     return ent__errd(code_of(mrc), detail_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
 }
 
+/* LMDB's MDB_INVALID ("File is not an LMDB file") names no file and no page: which of data.mdb's
+ * two meta pages fails LMDB's own tests (LMDB refuses the file when either does, and takes the
+ * page size from the first), as " (...)" for the message; else, when both pass, lock.mdb (whose
+ * header LMDB checks when another process has the store open). LMDB 0.9's layout: a page header
+ * of 16 bytes (flags at 10), then the meta: magic, version, address, map size, and the free
+ * table's record, whose pad field holds the page size. */
+static const char *bad_meta(char *out, size_t n, const char *data)
+{
+    uint32_t psize = 0;
+    int fd = open(data, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    for (int i = 0; i < 2; i++) {
+        unsigned char p[48];
+        uint16_t flags;
+        uint32_t magic;
+        if (pread(fd, p, sizeof p, i ? (off_t)psize : 0) != (ssize_t)sizeof p) {
+            snprintf(out, n, " (%s is too short for its meta page %d)", data, i);
+            break;
+        }
+        memcpy(&flags, p + 10, 2);
+        memcpy(&magic, p + 16, 4);
+        if (!(flags & 0x08) || magic != 0xBEEFC0DEu) {
+            snprintf(out, n, " (%s: meta page %d is damaged%s)", data, i, i ? "" : ", or the file is not LMDB's");
+            break;
+        }
+        if (!i) {
+            memcpy(&psize, p + 40, 4);
+            if (psize < 512 || psize > 65536 || (psize & (psize - 1))) {
+                snprintf(out, n, " (%s: meta page 0 is damaged: its page size %" PRIu32 " is no page size)", data, psize);
+                break;
+            }
+        }
+        if (i) snprintf(out, n, " (lock.mdb is damaged, or another LMDB's, while another process has the store open)");
+    }
+    close(fd);
+    return out;
+}
+
 /* After mdb_env_open() failed: which of the store's files is at fault, as " (...)" for the
  * message, else "": one that is not a regular file, or (EACCES) one this user lacks access to. A reader needs to write too: LMDB takes a slot of the reader table in
  * lock.mdb (made in the directory when missing) for every read txn. */
@@ -169,6 +207,7 @@ static const char *denied_file(char *out, size_t n, const char *dir, int mrc, in
             return out;
         }
     }
+    if (mrc == MDB_INVALID) return bad_meta(out, n, data);
     if (mrc != EACCES && mrc != EPERM) return out;
     if (access(data, read_only ? R_OK : R_OK | W_OK) != 0)
         snprintf(out, n, " (%s is not %s by this user)", data, read_only ? "readable" : "readable and writable");

@@ -248,6 +248,12 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
             goto fail;
         }
         if ((rc = ent__schema_from_meta(&stored, &t, "schema"))) goto fail;
+        /* A flipped byte that leaves the stored schema valid JSON ("indexed" made "unique", a max)
+         * opened without complaint: a writer then made an empty unique table, look-ups through it
+         * found nothing with exit 0, and an evolution would have stored the damaged schema as the
+         * next version's base, out of check's sight. Read-only opens go on, so that the store can
+         * still be dumped and checked (verify names the damage), as for a damaged store id. */
+        if (!opts->read_only && (rc = ent__schema_copy_check(&t, stored->version))) goto fail;
         if ((rc = ent__mirror_load(s, &t, mirror_of, 0))) goto fail;
         if (schema) {
             int same = 0;
@@ -289,7 +295,15 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         }
     }
     if ((rc = ent__store_id_load(s, &t, !opts->read_only))) goto fail;
-    if ((rc = ent__layout_open(&s->lay, &t, next, gen, !opts->read_only))) goto fail;
+    {
+        uint32_t ver = next->version;
+        if ((rc = ent__layout_open(&s->lay, &t, next, gen, !opts->read_only))) {
+            /* A read-only open of a store whose damaged schema names a table it never had (an
+             * index made unique): name the damage, not the table. */
+            if (rc == ENT_NOTFOUND && !created && ent__schema_copy_check(&t, ver) == ENT_CORRUPT) rc = ENT_CORRUPT;
+            goto fail;
+        }
+    }
     next = NULL;
     t.lay = s->lay;
     if (evolving && (rc = ent__store_evolve(&t, stored, s->lay->schema))) goto fail;
@@ -305,7 +319,6 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
         goto fail_notxn;
     ent_schema_free(stored);
     ent__vers_free(&keep);
-    (void)created;
     s->alias = schema;
     s->alias_gen = gen;
     *out = s;
@@ -403,6 +416,13 @@ int ent_store_get_info(ent_store_info *out, ent_store *s)
     return ENT_OK;
 }
 
+/* The first damaged page check_pages names, for the refusal of a compacting copy. */
+static void first_page_problem(const char *line, void *payload)
+{
+    char *out = payload;
+    if (!out[0]) snprintf(out, 256, "%s", line);
+}
+
 int ent_store_copy(ent_store *s, const char *dest, int compact)
 {
     int rc;
@@ -411,5 +431,22 @@ int ent_store_copy(ent_store *s, const char *dest, int compact)
     /* LMDB's plain copy takes the writer's lock to start its snapshot: from the thread that holds
      * the writer (its own write txn, ent_txn_run()'s fn) it waited for itself, forever. */
     if (ent__txn_holds_write(s)) return ent__err_holds_write();
+    if (compact) {
+        /* A compacting copy walks every B-tree through the engine, which trusts its pages: on a
+         * damaged one it crashed inside liblmdb (a memcpy of 4 GiB), or wrote whatever the
+         * damage said. The page check reads them with pread first, as verify does; a plain copy
+         * copies the file as it is and stays possible. */
+        ent_txn *t = NULL;
+        uint64_t n = 0;
+        char first[256] = "";
+        if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
+        rc = ent__bk_check_pages(t, first_page_problem, first, &n);
+        ent_txn_abort(t);
+        if (rc) return rc;
+        if (n)
+            return ent__err(ENT_CORRUPT, "the store's pages are damaged (%s%s): a compacting copy reads "
+                            "through them; a plain copy takes the file as it is", first,
+                            n > 1 ? ", and more" : "");
+    }
     return ent__bk_copy(s, dest, compact);
 }

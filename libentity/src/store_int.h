@@ -285,6 +285,10 @@ int ent__meta_del(ent_txn *t, const char *key);
 /* The stored schema under meta `key` ("schema"). out: the caller frees it. ENT_CORRUPT when absent
  * or when it does not load. */
 int ent__schema_from_meta(ent_schema **out, ent_txn *t, const char *key);
+/* ENT_OK when the stored schema (meta "schema") equals, byte for byte, its copy "schema_v/<version>"
+ * (ent__schema_store() writes both in one transaction); ENT_CORRUPT naming both keys when the
+ * copy differs or is missing. */
+int ent__schema_copy_check(ent_txn *t, uint32_t version);
 /* Store sc as the current schema (and as its version's), at generation gen. */
 int ent__schema_store(ent_txn *t, const ent_schema *sc, uint64_t gen);
 /* meta helpers */

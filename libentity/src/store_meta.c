@@ -82,6 +82,27 @@ int ent__schema_from_meta(ent_schema **out, ent_txn *t, const char *key)
     return rc;
 }
 
+int ent__schema_copy_check(ent_txn *t, uint32_t version)
+{
+    ent_slice cur, copy;
+    char key[64];
+    int rc = ent__meta_get(&cur, t, "schema");
+    if (rc == ENT_NOTFOUND) return ent__err(ENT_CORRUPT, "store meta has no \"schema\"");
+    if (rc) return rc;
+    snprintf(key, sizeof key, "schema_v/%" PRIu32, version);
+    rc = ent__meta_get(&copy, t, key);
+    if (rc == ENT_NOTFOUND)
+        return ent__err(ENT_CORRUPT, "store meta lacks \"%s\", the copy of its schema (version %" PRIu32 "): the "
+                        "meta is damaged (writable opens are refused; read-only ones read by the stored schema)",
+                        key, version);
+    if (rc) return rc;
+    if (copy.len != cur.len || memcmp(copy.data, cur.data, cur.len) != 0)
+        return ent__err(ENT_CORRUPT, "the store's schema differs from its copy \"%s\" (%zu and %zu bytes): one of "
+                        "them is damaged (writable opens are refused; read-only ones read by the stored schema)",
+                        key, cur.len, copy.len);
+    return ENT_OK;
+}
+
 int ent__schema_store(ent_txn *t, const ent_schema *sc, uint64_t gen)
 {
     char *json = NULL, key[64];
