@@ -198,6 +198,41 @@ static int read_hdr(int fd, wal_hdr *h)
            h->psize <= 65536;
 }
 
+/* When read_hdr() fails: 0 for a file whose header was never written (a new file: empty, or
+ * zeros, nothing at REC_START), else the code to refuse the open with, its message set. A header
+ * is one sector written whole or not at all (HDR_SIZE), so one that fails its checks was damaged
+ * after it was written; taken for no header, the records after it were dropped without a word
+ * (every commit since the last checkpoint) and data.mdb opened as the disk held it. */
+static int hdr_damage(int fd, const char *dir)
+{
+    /* Another process's checkpoint may be rewriting the header (under the log lock, byte 0) while
+     * this one reads it: a header that looks damaged is read again while no writer holds that lock. */
+    int state = 0, held = 0;
+    unsigned version = 0;
+    for (int again = 0; again < 2; again++) {
+        wal_hdr h;
+        uint32_t magic = 0;
+        int rec = full_pread(fd, &magic, sizeof magic, REC_START) == 0 && magic == REC_MAGIC;
+        memset(&h, 0, sizeof h);
+        if (read_hdr(fd, &h)) state = 0; /* whole after all */
+        else if (full_pread(fd, &h, sizeof h, 0)) state = rec ? 2 : 0;
+        else if (!memcmp(h.magic, WAL_MAGIC, 8) && h.version > WAL_VERSION) state = 1;
+        else state = !memcmp(h.magic, WAL_MAGIC, 8) || rec ? 2 : 0;
+        version = h.version;
+        if (!state || again || !(held = lock_byte(fd, F_RDLCK, LOCK_LOG, 1) == 0)) break;
+    }
+    if (held) lock_byte(fd, F_UNLCK, LOCK_LOG, 0);
+    if (state == 1)
+        return ent__err(ENT_FORMAT, "store %s: its write-ahead file %s/wal is of format %u, newer than this library's %u",
+                        dir, dir, version, (unsigned)WAL_VERSION);
+    if (state == 2)
+        return ent__err(ENT_CORRUPT, "store %s: its write-ahead file's header (%s/wal, its first %d bytes) is damaged: "
+                        "it may hold commits that data.mdb lacks; nothing was written: restore a backup or copy a "
+                        "mirror, or, when the store was closed before the damage with nothing to put back, move "
+                        "%s/wal away", dir, dir, HDR_SIZE, dir);
+    return 0;
+}
+
 static int write_hdr(lwal *w, uint64_t gen, uint64_t base, int active, const unsigned char *meta)
 {
     wal_hdr h;
@@ -236,10 +271,53 @@ static int cmp_u64(const void *a, const void *b)
 
 /* ---- recovery --------------------------------------------------------------------------------- */
 
-/* The records of h's generation that chain from its base and pass their checksum, each applied
- * to data.mdb (fd) in order when apply; *out_last: the txn of the last, *out_n: how many. */
+/* 1 when a record of h's generation at off (of a file of fsize bytes) passes its checks: its
+ * header within the file, its checksum, its meta page's txn, entries that account for its
+ * images. *r: its header; *buf (grown as needed, *cap bytes): its entries, meta and images. 0
+ * when not (*err set when memory ran out). Whether it chains is the caller's. */
+static int valid_record(lwal *w, const wal_hdr *h, uint64_t off, uint64_t fsize, wal_rec *r, unsigned char **buf,
+                        size_t *cap, int *err)
+{
+    if (off + sizeof *r > fsize || full_pread(w->fd, r, sizeof *r, (off_t)off)) return 0;
+    if (r->magic != REC_MAGIC || r->gen != h->gen || r->txn <= r->prev || r->psize != h->psize) return 0;
+    uint64_t room = fsize - off - sizeof *r;
+    if (r->npages > room / sizeof(wal_page) || r->bytes > room || r->npages * sizeof(wal_page) + META_LEN + r->bytes > room)
+        return 0;
+    size_t body = (size_t)(r->npages * sizeof(wal_page) + META_LEN + r->bytes);
+    if (body > *cap) {
+        unsigned char *nb = realloc(*buf, body);
+        if (!nb) {
+            *err = ENOMEM;
+            return 0;
+        }
+        *buf = nb;
+        *cap = body;
+    }
+    if (full_pread(w->fd, *buf, body, (off_t)(off + sizeof *r))) return 0;
+    wal_rec c = *r;
+    c.csum = 0;
+    XXH3_64bits_reset(w->xs);
+    XXH3_64bits_update(w->xs, &c, sizeof c);
+    XXH3_64bits_update(w->xs, *buf, body);
+    if (XXH3_64bits_digest(w->xs) != r->csum) return 0;
+    const unsigned char *meta = *buf + r->npages * sizeof(wal_page);
+    if (get64(meta + OFF_TXNID) != r->txn || (uint32_t)get64(meta + OFF_MAGIC) != MDB_MAGIC_V) return 0;
+    /* the entries must account for the images exactly (a checksum collision aside, a bug) */
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < r->npages; i++) {
+        wal_page pe;
+        memcpy(&pe, *buf + i * sizeof pe, sizeof pe);
+        if (pe.lo > pe.hi || pe.hi > r->psize) return 0;
+        sum += pe.lo + (r->psize - pe.hi);
+    }
+    return sum == r->bytes;
+}
+
+/* The records of h's generation that chain from its base and pass their checks, each applied
+ * to data.mdb (fd) in order when apply; *out_last: the txn of the last, *out_n: how many,
+ * *out_end: where the chain ends. */
 static int scan_records(lwal *w, const wal_hdr *h, int dfd, int apply, uint64_t *out_last, size_t *out_n,
-                        unsigned char *meta_out)
+                        unsigned char *meta_out, uint64_t *out_end)
 {
     struct stat st;
     uint64_t off = REC_START, last = h->base;
@@ -250,40 +328,9 @@ static int scan_records(lwal *w, const wal_hdr *h, int dfd, int apply, uint64_t 
     if (fstat(w->fd, &st) < 0) return errno;
     for (;;) {
         wal_rec r;
-        if (off + sizeof r > (uint64_t)st.st_size || full_pread(w->fd, &r, sizeof r, (off_t)off)) break;
-        if (r.magic != REC_MAGIC || r.gen != h->gen || r.prev != last || r.txn <= last || r.psize != h->psize) break;
-        uint64_t room = (uint64_t)st.st_size - off - sizeof r;
-        if (r.npages > room / sizeof(wal_page) || r.bytes > room || r.npages * sizeof(wal_page) + META_LEN + r.bytes > room)
-            break;
+        if (!valid_record(w, h, off, (uint64_t)st.st_size, &r, &buf, &cap, &err) || r.prev != last) break;
         size_t body = (size_t)(r.npages * sizeof(wal_page) + META_LEN + r.bytes);
-        if (body > cap) {
-            unsigned char *nb = realloc(buf, body);
-            if (!nb) {
-                err = ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = body;
-        }
-        if (full_pread(w->fd, buf, body, (off_t)(off + sizeof r))) break;
-        uint64_t want = r.csum;
-        r.csum = 0;
-        XXH3_64bits_reset(w->xs);
-        XXH3_64bits_update(w->xs, &r, sizeof r);
-        XXH3_64bits_update(w->xs, buf, body);
-        if (XXH3_64bits_digest(w->xs) != want) break;
         const unsigned char *meta = buf + r.npages * sizeof(wal_page), *img = meta + META_LEN;
-        if (get64(meta + OFF_TXNID) != r.txn || (uint32_t)get64(meta + OFF_MAGIC) != MDB_MAGIC_V) break;
-        /* the entries must account for the images exactly (a checksum collision aside, a bug) */
-        uint64_t sum = 0;
-        int sane = 1;
-        for (uint64_t i = 0; i < r.npages && sane; i++) {
-            wal_page pe;
-            memcpy(&pe, buf + i * sizeof pe, sizeof pe);
-            sane = pe.lo <= pe.hi && pe.hi <= r.psize;
-            sum += pe.lo + (r.psize - pe.hi);
-        }
-        if (!sane || sum != r.bytes) break;
         if (apply) {
             unsigned char *page = malloc(r.psize);
             if (!page) err = ENOMEM;
@@ -307,7 +354,51 @@ static int scan_records(lwal *w, const wal_hdr *h, int dfd, int apply, uint64_t 
     free(buf);
     *out_last = last;
     *out_n = n;
+    *out_end = off;
     return err;
+}
+
+/* Past the end of the chain (from), a record of h's generation at txn min_txn or later that
+ * passes its checks: *out_off and *out_txn, and 1; else 0 (*err set when memory ran out). Why:
+ * the chain ends where a power cut left a record short, and only the last two can be (commit x
+ * begins once the file is durable through x-2: a record at last+3 means that last+1's was
+ * synced), so such a record says the file was damaged after it was written, and the records
+ * after the damage cannot be put back. Record starts are not known past a damaged header: every
+ * byte is tried where the record magic is. */
+static int later_record(lwal *w, const wal_hdr *h, uint64_t from, uint64_t min_txn, uint64_t *out_off,
+                        uint64_t *out_txn, int *err)
+{
+    enum { CHUNK = 1 << 20 };
+    struct stat st;
+    unsigned char *chunk = malloc(CHUNK), *buf = NULL;
+    size_t cap = 0;
+    int found = 0;
+    const uint32_t magic = REC_MAGIC;
+    if (!chunk) {
+        *err = ENOMEM;
+        return 0;
+    }
+    if (fstat(w->fd, &st) == 0) {
+        for (uint64_t at = from; !found && !*err && at + sizeof(wal_rec) <= (uint64_t)st.st_size;) {
+            size_t want = (uint64_t)st.st_size - at < CHUNK ? (size_t)((uint64_t)st.st_size - at) : CHUNK;
+            ssize_t got = pread(w->fd, chunk, want, (off_t)at);
+            if (got < (ssize_t)sizeof magic) break;
+            size_t last_start = (size_t)got - sizeof magic;
+            for (size_t i = 0; i <= last_start && !found && !*err; i++) {
+                wal_rec r;
+                if (memcmp(chunk + i, &magic, sizeof magic)) continue;
+                if (valid_record(w, h, at + i, (uint64_t)st.st_size, &r, &buf, &cap, err) && r.txn >= min_txn) {
+                    *out_off = at + i;
+                    *out_txn = r.txn;
+                    found = 1;
+                }
+            }
+            at += last_start + 1; /* a magic across the chunk's end is tried in the next */
+        }
+    }
+    free(chunk);
+    free(buf);
+    return found;
 }
 
 /* 1 when data.mdb (open as dfd) can be the one the file's generation began on: its checkpoint
@@ -342,7 +433,16 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
     uint64_t last;
     size_t n;
     unsigned char meta[META_LEN];
-    int err = scan_records(w, h, -1, 0, &last, &n, meta);
+    uint64_t end, later_off = 0, later_txn = 0;
+    int err = scan_records(w, h, -1, 0, &last, &n, meta, &end);
+    if (!err && later_record(w, h, end, last + 3, &later_off, &later_txn, &err))
+        return ent__err(ENT_CORRUPT, "store %s: its write-ahead file is damaged: the record after txn %llu (at byte %llu) "
+                        "fails its checks, yet the record of txn %llu follows at byte %llu, which a power cut cannot "
+                        "leave; the commits after txn %llu cannot be put back, and data.mdb without them may be "
+                        "damaged; nothing was written: restore a backup or copy a mirror (moving %s/wal away opens "
+                        "data.mdb as the disk holds it: check it then)",
+                        dir, (unsigned long long)last, (unsigned long long)end, (unsigned long long)later_txn,
+                        (unsigned long long)later_off, (unsigned long long)last, dir);
     if (err) return ent__err(ENT_NOMEM, "store %s: reading its write-ahead file: %s", dir, strerror(err));
     if (n == 0) memcpy(meta, h->meta, META_LEN);
     if ((uint32_t)get64(meta + OFF_MAGIC) != MDB_MAGIC_V || get64(meta + OFF_TXNID) != last)
@@ -363,7 +463,7 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
                                      "written: move %s/wal away to open data.mdb as it is",
                         dir, (unsigned long long)h->base, (unsigned long long)seen, dir);
     }
-    if (n > 0) err = scan_records(w, h, dfd, 1, &last, &n, meta);
+    if (n > 0) err = scan_records(w, h, dfd, 1, &last, &n, meta, &end);
     /* the last snapshot's meta page into both slots: a later commit's, unsynced, may be in either */
     for (int slot = 0; slot < 2 && !err; slot++) {
         uint64_t pg = (uint64_t)slot;
@@ -408,6 +508,18 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     if (w->fd < 0) {
         /* No file and no right to make one: a read-only open of a store that never had one, or
          * a writer in a directory it may not write (LMDB will say so). Nothing to recover. */
+        struct stat ls;
+        int err = errno;
+        /* ...but a writer must not go on without a file that is there (one it may not open, a
+         * symlink to nowhere): its commits would not be logged while the file may hold records a
+         * reboot is to put back, and would put back later, over them. */
+        if (!read_only && lstat(path, &ls) == 0) {
+            rc = ent__err(err == EACCES ? ENT_READONLY : ENT_IO, "store %s: its write-ahead file %s is there but cannot be "
+                          "opened for writing: %s%s", dir, path, strerror(err),
+                          S_ISLNK(ls.st_mode) ? " (a symlink to a file that cannot be made)" : "");
+            goto fail;
+        }
+        errno = err;
         if (errno == ENOENT || errno == EACCES || errno == EROFS) {
             XXH3_freeState(w->xs);
             free(w);
@@ -424,7 +536,11 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
             rc = ent__err(ENT_IO, "store %s: locking %s: %s", dir, path, strerror(err));
             goto fail;
         }
-        if (!read_hdr(w->fd, &h) || !needs_recovery(w, &h)) break;
+        if (!read_hdr(w->fd, &h)) {
+            if ((rc = hdr_damage(w->fd, dir))) goto fail;
+            if (!read_hdr(w->fd, &h)) break; /* never written: a new file */
+        }
+        if (!needs_recovery(w, &h)) break;
         if (read_only) {
             rc = ent__err(ENT_READONLY, "store %s: the machine stopped while it was open, and it must be put back from "
                                         "its write-ahead file first: open it once with write access", dir);
