@@ -42,7 +42,9 @@
 #include "backend_lmdb_wal.h"
 #include "dio.h"
 
+#include <sys/random.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <xxhash.h>
 
 /* State every process shares, in the second half of the notify file's page (never synced: a write
@@ -55,7 +57,7 @@ typedef struct wal_shared {
     uint64_t boot;          /* XXH3 of the boot id of the process that wrote it */
     _Atomic uint64_t gen;
     _Atomic uint32_t active;
-    uint32_t pad;
+    uint32_t seed; /* the generation's (wal_hdr.seed) */
     uint64_t last_txn; /* the txn the records end at (the base when there are none) */
     uint64_t last_pg;  /* that snapshot's last page */
     uint64_t end_off;  /* where the next record goes */
@@ -233,10 +235,29 @@ static int hdr_damage(int fd, const char *dir)
     return 0;
 }
 
-static int write_hdr(lwal *w, uint64_t gen, uint64_t base, int active, const unsigned char *meta)
+/* A generation's checksum seed, never 0. Why: a record is found past a damaged one by trying
+ * every byte (later_record), and bytes there are also the images of values; a value holding a
+ * copy of a write-ahead file (generations are small counters every store shares) or crafted bytes
+ * passed for a record of the generation, and a legitimate power cut was refused as damage. */
+static uint32_t new_seed(uint64_t gen, uint64_t base)
+{
+    uint32_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        uint64_t v[4] = {gen, base, (uint64_t)getpid(), 0};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v[3] = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        s = (uint32_t)XXH3_64bits(v, sizeof v);
+    }
+    return s ? s : 1;
+}
+
+static int write_hdr(lwal *w, uint64_t gen, uint64_t base, int active, const unsigned char *meta, uint32_t *out_seed)
 {
     wal_hdr h;
     memset(&h, 0, sizeof h);
+    h.seed = new_seed(gen, base);
+    if (out_seed) *out_seed = h.seed;
     memcpy(h.magic, WAL_MAGIC, 8);
     h.version = WAL_VERSION;
     h.psize = w->psize;
@@ -296,7 +317,7 @@ static int valid_record(lwal *w, const wal_hdr *h, uint64_t off, uint64_t fsize,
     if (full_pread(w->fd, *buf, body, (off_t)(off + sizeof *r))) return 0;
     wal_rec c = *r;
     c.csum = 0;
-    XXH3_64bits_reset(w->xs);
+    XXH3_64bits_reset_withSeed(w->xs, h->seed);
     XXH3_64bits_update(w->xs, &c, sizeof c);
     XXH3_64bits_update(w->xs, *buf, body);
     if (XXH3_64bits_digest(w->xs) != r->csum) return 0;
@@ -477,7 +498,7 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
                          "store %s: writing the pages of its write-ahead file back to data.mdb: %s; nothing is lost, "
                          "open it again once that is mended", dir, strerror(err));
     w->psize = h->psize;
-    if ((err = write_hdr(w, h->gen + 1, last, 0, meta)))
+    if ((err = write_hdr(w, h->gen + 1, last, 0, meta, NULL)))
         return ent__err(ENT_IO, "store %s: writing its write-ahead file: %s", dir, strerror(err));
     return ENT_OK;
 }
@@ -727,13 +748,15 @@ static int checkpoint(lenv *e, int active)
      * must not leave the state of the old generation, whose records a reboot would then ignore
      * (the next durable commit would log one), for the next writer */
     sh->magic = 0;
-    int err = write_hdr(w, gen, base, active, meta);
+    uint32_t seed = 0;
+    int err = write_hdr(w, gen, base, active, meta, &seed);
     if (err) {
         /* data.mdb is synced; the old header may still say active with records that end before
          * base: the shared state stays unknown, so that the next writer tries again */
         return ent__lmdb_werr(e, err, "writing its write-ahead file's header", 0);
     }
     sh->gen = gen;
+    sh->seed = seed;
     sh->last_txn = base;
     sh->last_pg = last_pg;
     sh->end_off = REC_START;
@@ -1046,7 +1069,7 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
     w->iov[0] = (struct iovec){&r, sizeof r};
     w->iov[1] = (struct iovec){w->ent, nd * sizeof *w->ent};
     w->iov[2] = (struct iovec){meta, META_LEN};
-    XXH3_64bits_reset(w->xs);
+    XXH3_64bits_reset_withSeed(w->xs, sh->seed);
     for (size_t k = 0; k < niov; k++) XXH3_64bits_update(w->xs, w->iov[k].iov_base, w->iov[k].iov_len);
     r.csum = XXH3_64bits_digest(w->xs);
     uint64_t off = sh->end_off, len = sizeof r + nd * sizeof *w->ent + META_LEN + kept;

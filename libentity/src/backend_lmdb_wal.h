@@ -42,7 +42,8 @@ typedef struct wal_hdr {
     uint64_t gen;
     uint64_t base;   /* the txn data.mdb was synced at */
     uint32_t active; /* records may follow */
-    uint32_t pad;
+    uint32_t seed;   /* the records' checksum seed: random per generation (0 in files of
+                      * before: XXH3 with seed 0 is the unseeded one) */
     char boot[40];   /* /proc/sys/kernel/random/boot_id when written */
     uint64_t csum;
     /* base's meta page: a commit after base may have written its meta into either slot of
