@@ -532,6 +532,49 @@ static void store_to_reboot(const char *d, const char *rb)
     ent_schema_free(sc);
 }
 
+/* A file written before the seed (format 2: header seed 0, records checksummed unseeded), as the
+ * next boot finds it: XXH3 with seed 0 is the unseeded hash, so its records are put back. */
+static void t_unseeded_file_of_before(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], walp[ENT_TEST_PATH_MAX + 16];
+    ENT_TEST_MKDTEMP(dir, "wal-unseeded");
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(walp, sizeof walp, "%s/wal", rb) == 0);
+    store_to_reboot(dir, rb);
+    int fd = open(walp, O_RDWR);
+    wal_hdr h;
+    wal_rec r;
+    unsigned n = 0;
+    CU_ASSERT_FATAL(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    CU_ASSERT(h.seed != 0);
+    for (uint64_t off = REC_START, prev = h.base; pread(fd, &r, sizeof r, (off_t)off) == (ssize_t)sizeof r &&
+                                               r.magic == REC_MAGIC && r.gen == h.gen && r.prev == prev;
+         prev = r.txn, n++) {
+        size_t body = (size_t)(r.npages * sizeof(wal_page) + META_LEN + r.bytes);
+        unsigned char *b = malloc(body);
+        CU_ASSERT_FATAL(b && pread(fd, b, body, (off_t)(off + sizeof r)) == (ssize_t)body);
+        r.csum = 0;
+        XXH3_state_t *x = XXH3_createState();
+        XXH3_64bits_reset(x);
+        XXH3_64bits_update(x, &r, sizeof r);
+        XXH3_64bits_update(x, b, body);
+        r.csum = XXH3_64bits_digest(x);
+        XXH3_freeState(x);
+        free(b);
+        CU_ASSERT_FATAL(pwrite(fd, &r, sizeof r, (off_t)off) == (ssize_t)sizeof r);
+        off += sizeof r + body;
+    }
+    CU_ASSERT(n >= 120);
+    h.seed = 0;
+    h.csum = 0;
+    h.csum = XXH3_64bits(&h, sizeof h);
+    CU_ASSERT_FATAL(pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    close(fd);
+    CU_ASSERT_EQUAL(count_in(rb), 120);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* A record in the middle of the chain damaged after it was written (a flipped byte in its images,
  * or in its header, whose length is then unknown): the records after it cannot be put back, and
  * a power cut cannot leave a good record three txns past a bad one. The open is refused naming
@@ -1206,6 +1249,7 @@ int main(void)
         ENT_TEST(t_processes_alternate_records),
         ENT_TEST(t_direct_writes_refused),
         ENT_TEST(t_record_larger_than_staging),
+        ENT_TEST(t_unseeded_file_of_before),
         ENT_TEST(t_record_damaged_mid_chain),
         ENT_TEST(t_header_damaged),
         ENT_TEST(t_value_shaped_as_record),

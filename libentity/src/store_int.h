@@ -21,8 +21,11 @@
  * durable LMDB commits may go through the write-ahead file (backend_lmdb_wal.c), which a library
  * that does not know it would not write (its commits unlogged, a reboot's replay would then put
  * stale pages over them): a writable open marks a store of format 1 with 2, so that such a
- * library refuses it, as SQLite's legacy versions refuse a database in WAL mode. */
-#define ENT_FORMAT_VERSION 2
+ * library refuses it, as SQLite's legacy versions refuse a database in WAL mode. 3 (ninth
+ * session): the file's records are checksummed with a seed per generation, which a library of
+ * format 2 does not know: its recovery would take every record for damage and drop it, and its
+ * unseeded records in a seeded generation would end the chain a reboot follows. */
+#define ENT_FORMAT_VERSION 3
 
 /* The backend tables of one schema generation: one data table per type and one table per index
  * (in type->indexes order). A layout lives as long as the store, so handles of older schemas
