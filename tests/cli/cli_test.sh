@@ -142,6 +142,14 @@ jcheck out "d['version'], d['data']['attrs'], d['data']['price']" "3 {'n': None}
 expect 1 "$E" patch product tea ' [{"op":"remove","path":"/attrs"},{"op":"test","path":"/price","value":1}]'; errline 'JSON Patch op 1 (test "/price"): test: the value there differs'
 expect 0 "$E" get product tea
 jcheck out "d['version'], d['data']['attrs']" "3 {'n': None}"
+# patch reads its patch from stdin as put does, with "-" or none given ("-" was taken for the JSON
+# text "-" and refused; a patch made by a program had to fit in an argument)
+echo '{"stock":7}' | expect 0 "$E" patch product tea -; jcheck out "d['version'], d['data']['stock']" "4 7"
+echo '[{"op":"replace","path":"/stock","value":8}]' | expect 0 "$E" patch product tea; jcheck out "d['version'], d['data']['stock']" "5 8"
+echo '{"stock":9}' | expect 1 "$E" patch product tea --expect-version 4 -; errline "version"
+printf '{"stock":9}' | expect 1 "$E" patch product tea --max-input 5 -; errline "patch: the input is longer than 5 bytes, the most patch reads (patch --max-input BYTES raises it)"
+printf '{"stock":\0}' | expect 1 "$E" patch product tea -; errline "patch: the input holds a NUL byte at byte 10"
+expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock']" "5 8"
 expect 0 "$E" get order 1
 jcheck out "d['type'], d['key']" "order 1"
 expect 1 "$E" get order 7; errline "not found"

@@ -103,7 +103,7 @@ static char *read_stdin(size_t *out_len, const char *what, size_t max)
         got = fread(buf + n, 1, cap - n - 1, stdin);
         n += got;
         if (n > max) {
-            msg("%s: the input is longer than %zu bytes, the most put reads (put --max-input BYTES raises it)", what, max);
+            msg("%s: the input is longer than %zu bytes, the most %s reads (%s --max-input BYTES raises it)", what, max, what, what);
             free(buf);
             return NULL;
         }
@@ -117,6 +117,28 @@ static char *read_stdin(size_t *out_len, const char *what, size_t max)
     buf[n] = '\0';
     *out_len = n; /* a NUL byte read is no end of the input */
     return buf;
+}
+
+/* A command's JSON argument (put, patch): the text given, or stdin's when it is "-" or omitted
+ * (NULL), into *json and *len; *in is what to free (NULL for an argument). Returns 0, or 1 with a
+ * message: stdin unreadable, over max, or holding a NUL byte. */
+static int json_arg(const char **json, size_t *len, char **in, const char *what, size_t max)
+{
+    const char *nul;
+    *in = NULL;
+    if (*json && strcmp(*json, "-")) {
+        *len = strlen(*json);
+        return 0;
+    }
+    if (!(*json = *in = read_stdin(len, what, max))) return 1;
+    if ((nul = memchr(*in, '\0', *len))) { /* jansson said "end of file expected near end of file" */
+        msg("%s: the input holds a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)", what,
+            (size_t)(nul - *in) + 1);
+        free(*in);
+        *in = NULL;
+        return 1;
+    }
+    return 0;
 }
 
 /* --max-input / --max-line BYTES: from 1 up to what a size_t holds with room to spare. */
@@ -268,14 +290,7 @@ int cmd_put(int argc, char **argv)
         msg("put: --expect-version needs --key (a new entity of an auto type has no version to match)");
         return 2;
     }
-    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put", (size_t)max_input))) return 1;
-    if (!in) json_len = strlen(json);
-    else if (memchr(in, '\0', json_len)) { /* jansson said "end of file expected near end of file" */
-        msg("put: the input holds a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)",
-            (size_t)((char *)memchr(in, '\0', json_len) - in) + 1);
-        free(in);
-        return 1;
-    }
+    if (json_arg(&json, &json_len, &in, "put", (size_t)max_input)) return 1;
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
@@ -322,33 +337,41 @@ out:
     return rc;
 }
 
-/* patch TYPE KEY [--expect-version V] JSON: an object is an RFC 7396 merge patch, an array an
- * RFC 6902 JSON Patch (which can write a free-form null, insert into and remove from arrays). */
+/* patch TYPE KEY [--expect-version V] [--max-input BYTES] [JSON|-]: an object is an RFC 7396 merge
+ * patch, an array an RFC 6902 JSON Patch (which can write a free-form null, insert into and remove
+ * from arrays). The patch from stdin when "-" or none is given, as put reads its JSON: a patch
+ * made by a program, or too long for an argument (ARG_MAX), had no way in. */
 int cmd_patch(int argc, char **argv)
 {
-    uint64_t expect = ENT_VERSION_ANY;
+    uint64_t expect = ENT_VERSION_ANY, max_input = MAX_TEXT_DEFAULT;
     const char *json = NULL;
+    size_t json_len = 0;
+    char *in = NULL;
     ent_store *s = NULL;
     ent_entity *e = NULL;
     const ent_type *t;
     ent_key k;
     int rc;
-    if (argc < 4) return usage();
+    if (argc < 3) return usage();
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
+        } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
+            if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
         } else if (!json && !is_option(argv[i])) json = argv[i];
         else return usage();
     }
-    if (!json) return usage();
-    if ((rc = open_store(&s, 0))) return rc;
+    if (json_arg(&json, &json_len, &in, "patch", (size_t)max_input)) return 1;
+    if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
     else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("patch");
-    else if ((json[strspn(json, " \t\r\n")] == '[' ? ent_entity_json_patch(e, json, strlen(json))
-                                                     : ent_entity_patch_json(e, json, strlen(json))) != ENT_OK)
+    else if ((json[strspn(json, " \t\r\n")] == '[' ? ent_entity_json_patch(e, json, json_len)
+                                                     : ent_entity_patch_json(e, json, json_len)) != ENT_OK)
         rc = fail("patch");
     else if (ent_replace(s, NULL, e, expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK) rc = fail("patch");
     else rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
+out:
+    free(in);
     ent_entity_free(e);
     ent_store_close(s);
     return rc;
