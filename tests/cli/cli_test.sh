@@ -191,6 +191,16 @@ expect 0 "$E" find product price --from 1 --to 10
 jcheck out "d['key']" "tea"
 expect 0 "$E" find product price --from 10
 [ ! -s out ] && ok || bad "empty range printed something"
+# either bound may be left out, as GET /api/TYPE/by/FIELD?to= does (--to alone was wrong usage);
+# the bounds are [from, to) either way, and --reverse alone is the whole index from the top
+expect 0 "$E" put product --key cup '{"price":2}'
+expect 0 "$E" find product price --to 6; [ "$(python3 -c 'import sys,json; print(" ".join(json.loads(l)["key"] for l in open("out")))')" = "cup" ] && ok || bad "find --to 6: $(cat out)"
+expect 0 "$E" find product price --to 6.5; [ "$(python3 -c 'import sys,json; print(" ".join(json.loads(l)["key"] for l in open("out")))')" = "cup tea" ] && ok || bad "find --to 6.5: $(cat out)"
+expect 0 "$E" find product price --to 6.5 --reverse --limit 1; jcheck out "d['key']" "tea"
+expect 0 "$E" find product price --reverse; [ "$(python3 -c 'import sys,json; print(" ".join(json.loads(l)["key"] for l in open("out")))')" = "tea cup" ] && ok || bad "find --reverse: $(cat out)"
+expect 0 "$E" find product price --from 3; jcheck out "d['key']" "tea"
+expect 1 "$E" find product price --to x; errline "find --to"
+expect 0 "$E" rm product cup
 expect 1 "$E" find customer name Ann; errline "not indexed"
 # a NaN is looked up as entity JSON writes it ("NaN" was refused: a stored NaN could not be found)
 printf '{"schema":"n","version":1,"types":{"m":{"key":"auto","fields":{"x":{"id":1,"type":"float","indexed":true}}}}}' >nan.json
@@ -702,8 +712,11 @@ ENTITY_STORE=$work/rb expect 0 "$E" find emp level 3; [ "$(wc -l <out)" = 2 ] &&
 # for ranges, not ignored
 ENTITY_STORE=$work/rb expect 0 "$E" find emp level 3 --limit 1; [ "$(wc -l <out)" = 1 ] && ok || bad "find --limit 1: $(cat out)"
 ENTITY_STORE=$work/rb expect 0 "$E" find emp level --limit 0 3; [ ! -s out ] && ok || bad "find --limit 0: $(cat out)"
-ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --reverse; errline "--reverse goes with --from"
-ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --to 4; errline "--to goes with --from"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --reverse; errline "--reverse is for a range, not with VALUE"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --to 4; errline "--to is for a range, not with VALUE"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --from 4; errline "--from is for a range, not with VALUE"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level; errline "usage: entity .* find TYPE FIELD"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level --limit 1; errline "usage: entity .* find TYPE FIELD"
 ENTITY_STORE=$work/rb expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after a default was added: $(cat out)"
 
 # a file-size limit (ulimit -f: writes past it fail with EFBIG) during load: the failed batch is

@@ -394,7 +394,10 @@ int cmd_rm(int argc, char **argv)
     return rc;
 }
 
-/* find TYPE FIELD VALUE | find TYPE FIELD --from A [--to B] [--limit N] [--reverse] */
+/* find TYPE FIELD VALUE | find TYPE FIELD [--from A] [--to B] [--limit N] [--reverse]: a range is
+ * [A, B) with either bound left out, as GET /api/TYPE/by/FIELD?from=&to= takes it (--to alone
+ * was wrong usage: "the lowest prices up to 10" needed a made-up lowest value); --reverse alone
+ * is the whole index from its top. */
 int cmd_find(int argc, char **argv)
 {
     const char *from = NULL, *to = NULL, *value = NULL;
@@ -422,12 +425,13 @@ int cmd_find(int argc, char **argv)
         else if (!value && !is_option(argv[i])) value = argv[i];
         else return usage();
     }
-    if (!value == !from) return usage();
-    if (value && (to || (o.flags & ENT_ITER_REVERSE))) {
-        /* a look-up gives its entities in key order: --to and --reverse are for --from ranges */
-        msg("find: %s goes with --from (a look-up of one value lists its entities in key order)", to ? "--to" : "--reverse");
+    if (value && (from || to || (o.flags & ENT_ITER_REVERSE))) {
+        /* a look-up gives its entities in key order: --from, --to and --reverse are for ranges */
+        msg("find: %s is for a range, not with VALUE (a look-up of one value lists its entities in key order)",
+            from ? "--from" : to ? "--to" : "--reverse");
         return 2;
     }
+    if (!value && !from && !to && !(o.flags & ENT_ITER_REVERSE)) return usage();
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
@@ -444,11 +448,11 @@ int cmd_find(int argc, char **argv)
             goto out;
         }
     } else {
-        if (ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from) != ENT_OK) {
+        if (from && ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from) != ENT_OK) {
             rc = fail("find --from");
             goto out;
         }
-        o.from = &vfrom;
+        o.from = from ? &vfrom : NULL;
         if (to) {
             if (ent_value_parse(&vto, buf_to, sizeof buf_to, f, to) != ENT_OK) {
                 rc = fail("find --to");

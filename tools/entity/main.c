@@ -76,7 +76,7 @@ static const char usage_text[] =
     "  get TYPE KEY | rm TYPE KEY [--expect-version V]\n"
     "  ls TYPE [--limit N] [--after KEY] [--reverse]   entities in key order (NDJSON)\n"
     "  count TYPE\n"
-    "  find TYPE FIELD VALUE [--limit N] | find TYPE FIELD --from A [--to B] [--limit N] [--reverse]\n"
+    "  find TYPE FIELD VALUE [--limit N] | find TYPE FIELD [--from A] [--to B] [--limit N] [--reverse]\n"
     "  events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]\n"
     "  subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ\n"
     "  dump [TYPE...] | load [--batch N] [--overwrite] [--max-line BYTES]\n"
