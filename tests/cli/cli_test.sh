@@ -130,6 +130,30 @@ expect 1 "$E" put customer --key 18446744073709551615 --expect-version 0 '{"emai
 expect 1 "$E" put customer --key 99 --expect-version 0 '{"email":"z@x","name":"Z"}'; errline "customer 99 not found: with --key, put replaces"
 expect 1 "$E" put customer --key 1 --expect-version 0 '{"email":"a@x","name":"Ann"}'; errline "customer 1 is at version 1, expected 0"
 expect 0 "$E" count customer; [ "$(cat "$work/out")" = 2 ] && ok || bad "put --key --expect-version 0 of an auto type: $(cat "$work/out") customers"
+# put takes the entity's JSON as get prints it, as serve's PUT does: get, edit, put back. Its key
+# is --key's (or must equal it), its version a condition as --expect-version (a write over a later
+# version would undo what came between), its "kinds" kept; "type" must be TYPE
+expect 0 "$E" get customer 2; sed 's/"Bob"/"Rob"/' out >e2.json
+expect 0 "$E" put customer <e2.json; jcheck out "d['key'], d['version'], d['data']['name']" "2 2 Rob"
+expect 1 "$E" put customer <e2.json; errline "put: customer 2 is at version 2, expected 1"
+expect 1 "$E" put customer --key 1 <e2.json; errline "the input's \"key\" 2 is not --key 1"
+expect 1 "$E" put customer --key 2 --expect-version 2 <e2.json; errline "the input's \"version\" 1 is not --expect-version 2"
+expect 0 "$E" get customer 2; sed 's/"Rob"/"Bob"/; s/"version":2,//' out >e3.json
+expect 0 "$E" put customer --key 2 <e3.json; jcheck out "d['key'], d['version'], d['data']['name']" "2 3 Bob"
+expect 0 "$E" put product --key pot '{"price":1}'; expect 0 "$E" put product --key pot '{"price":2}'
+sed 's/"version":2/"version":1/' out >t1.json
+expect 1 "$E" put product <t1.json; errline 'product "pot" is at version 2, expected 1'
+sed 's/"pot"/"mug"/' t1.json | expect 1 "$E" put product; errline 'product "mug" does not exist (expected version 1)'
+echo '{"type":"product","key":"pot","version":2,"data":{"price":5,"stock":3,"attrs":{"b":"AAE="}},"kinds":{"/attrs/b":"bytes"}}' | expect 0 "$E" put product
+jcheck out "d['version'], d['kinds']" "3 {'/attrs/b': 'bytes'}"
+expect 0 "$E" get product pot; jcheck out "d['data']['attrs'], d['kinds']" "{'b': 'AAE='} {'/attrs/b': 'bytes'}"
+expect 0 "$E" rm product pot
+echo '{"type":"order","key":2,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"type\" \"order\" is not customer"
+echo '{"version":1,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"version\" needs a key"
+echo '{"key":"x","data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"key\" is not a key of it"
+echo '{"data":{"email":"t@x","name":"T"},"vip":true}' | expect 1 "$E" put customer; errline "customer.data: unknown field"
+echo '{"data":{"email":"t@x","name":"T"}}' | expect 0 "$E" put customer; jcheck out "d['key'], d['version']" "3 1"
+expect 0 "$E" rm customer 3
 expect 0 "$E" put order '{"customer":1,"lines":[{"sku":"tea","qty":2}]}'
 expect 1 "$E" put order '{"customer":42}'; errline "customer 42 does not exist"
 expect 0 "$E" patch order 1 '{"status":"paid","lines":null}'

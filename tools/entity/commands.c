@@ -273,6 +273,7 @@ int cmd_put(int argc, char **argv)
     ent_entity *e = NULL;
     const ent_type *t;
     char *in = NULL;
+    put_input pin = {0, NULL, 0};
     int rc;
     if (argc < 2) return usage();
     for (int i = 2; i < argc; i++) {
@@ -296,9 +297,35 @@ int cmd_put(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (ent_entity_from_json(&e, t, json, json_len) != ENT_OK) {
-        rc = fail("put");
-        goto out;
+    if ((rc = put_input_read(&e, &pin, t, json, json_len))) goto out;
+    /* The entity's JSON names its key and the version it was read at. The key is --key's when
+     * --key is left out, and must be --key's when given: a write to another entity than the one
+     * read is a mistake, not a choice. The version is a condition, as serve takes it: a write
+     * over a later version would undo what came between (as a stale --expect-version would). */
+    if (pin.key && key_text) {
+        ent_key a, b;
+        if ((rc = parse_key(&a, t, key_text)) || (rc = parse_key(&b, t, pin.key))) goto out;
+        if (a.kind != b.kind || (a.kind == ENT_KEY_AUTO ? a.id != b.id : a.len != b.len || memcmp(a.str, b.str, a.len))) {
+            msg("put: the input's \"key\" %.300s is not --key %.300s (the input is %s %.300s as read; give its key, or "
+                "leave \"key\" out)", pin.key, key_text, ent_type_name(t), pin.key);
+            rc = 1;
+            goto out;
+        }
+    }
+    if (pin.key && !key_text) key_text = pin.key;
+    if (pin.version) {
+        if (!key_text) {
+            msg("put: the input's \"version\" needs a key (a new entity starts at version 1: leave \"version\" out)");
+            rc = 1;
+            goto out;
+        }
+        if (expect != ENT_VERSION_ANY && expect != pin.version) {
+            msg("put: the input's \"version\" %llu is not --expect-version %llu: give one of them", (unsigned long long)pin.version,
+                (unsigned long long)expect);
+            rc = 1;
+            goto out;
+        }
+        expect = pin.version;
     }
     if (key_text) {
         ent_key k;
@@ -332,6 +359,7 @@ int cmd_put(int argc, char **argv)
     if (!rc) rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
 out:
     free(in);
+    free(pin.key);
     ent_entity_free(e);
     ent_store_close(s);
     return rc;
