@@ -555,6 +555,22 @@ fi
 if ! "$E" relay --bogus 2>&1 | grep -q "built without NATS"; then
   expect 2 "$E" relay --bogus; onelines; ! grep -q "publish the log" "$work/err" && ok || bad "relay usage shows its description: $(cat "$work/err")"
 fi
+# A failed first mirror into a new directory leaves nothing of it (it left the directory with
+# mirror.lock: "no libentity store" to every command, and a copy or init there kept the stray lock
+# file); one into an existing directory or store removes nothing of it. The server: a port
+# nothing listens on (taken and let go), so that the run fails at its connect.
+if ! "$E" mirror --bogus 2>&1 | grep -q "built without NATS"; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  expect 1 "$E" -s "$work/mnew" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "mirror: NATS at"
+  [ ! -e "$work/mnew" ] && ok || bad "a failed mirror left $(ls -A "$work/mnew")"
+  expect 1 "$E" -s "$work/mnew/deeper" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "cannot create store directory"
+  mkdir "$work/mold"; echo keep >"$work/mold/note"
+  expect 1 "$E" -s "$work/mold" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "mirror: NATS at"
+  [ "$(cat "$work/mold/note")" = keep ] && ok || bad "a failed mirror into an existing directory removed its file"
+  expect 0 "$E" -s "$work/mold2" init --schema "$SRC/schemas/shop.json"
+  expect 1 "$E" -s "$work/mold2" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "not a mirror"
+  expect 0 "$E" -s "$work/mold2" check
+fi
 expect 2 "$E" subs add --from-now; onelines
 expect 2 "$E" patch order 1 --bogus; onelines
 expect 2 "$E" ls customer --limit " -1"; onelines
