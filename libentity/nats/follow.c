@@ -357,23 +357,32 @@ out: {
  * host's in-process subscriber) saw only the transactions its own mirror happened to apply, and
  * the two raced to create the store. As for relays (relay.c): an flock on <dir>/mirror.lock for the whole run. A
  * mirror in memory has no directory to share. */
-static int lock_mirror(int *out, const char *path, const ent_follow_opts *opts)
+static int lock_mirror(int *out, int *made, const char *path, const ent_follow_opts *opts)
 {
     const ent_store_opts *so;
     *out = -1;
+    *made = 0;
     /* (bad arguments: run() says what is wrong) */
     if (!path || !opts || opts->version != ENT_FOLLOW_OPTS_VERSION) return ENT_OK;
     so = opts->store_opts;
     if (so && so->backend && !strcmp(so->backend, "memory")) return ENT_OK;
-    return ent_nats__lock_dir(out, path, "mirror");
+    return ent_nats__lock_new_dir(out, made, path, "mirror");
+}
+
+/* A run that made the directory and failed before any store was made in it leaves none of it:
+ * the retry, or another command, finds no half-made mirror (ent_nats__unlock_failed_dir()). */
+static void unlock_mirror(int fd, int made, const char *path, int rc)
+{
+    if (rc && made) ent_nats__unlock_failed_dir(fd, path, "mirror", rc);
+    else ent_nats__unlock_dir(fd);
 }
 
 int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
-    int fd, rc;
-    if ((rc = lock_mirror(&fd, path, opts))) return rc;
+    int fd, made, rc;
+    if ((rc = lock_mirror(&fd, &made, path, opts))) return rc;
     rc = run(path, opts, stop);
-    ent_nats__unlock_dir(fd);
+    unlock_mirror(fd, made, path, rc);
     return rc;
 }
 
@@ -386,7 +395,7 @@ struct ent_follower {
     volatile int stop;
     int rc, detail;
     char msg[1024];
-    int lock_fd;
+    int lock_fd, made; /* made: the run made the directory */
 };
 
 static void *follow_main(void *p)
@@ -402,7 +411,7 @@ static void *follow_main(void *p)
 
 static void follower_free(ent_follower *x)
 {
-    ent_nats__unlock_dir(x->lock_fd);
+    unlock_mirror(x->lock_fd, x->made, x->path, x->rc);
     free(x->path);
     free(x->url);
     free(x->stream);
@@ -420,7 +429,7 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
     *out = NULL;
     if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
     x->lock_fd = -1;
-    if ((rc = lock_mirror(&x->lock_fd, path, opts))) {
+    if ((rc = lock_mirror(&x->lock_fd, &x->made, path, opts))) {
         follower_free(x);
         return rc;
     }
@@ -433,6 +442,7 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
     x->o.stream = x->stream;
     x->o.primary_id = x->primary;
     if (!x->path || pthread_create(&x->th, NULL, follow_main, x) != 0) {
+        x->made = 0; /* x->path may be NULL: the directory stays, as before */
         follower_free(x);
         return ent_error_set(ENT_NOMEM, "cannot start the mirror thread");
     }

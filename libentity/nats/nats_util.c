@@ -1,4 +1,5 @@
 /* Connecting to NATS, error texts and state lines for the relay and the mirror. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -641,18 +642,26 @@ int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key)
     return ENT_OK;
 }
 
-int ent_nats__lock_dir(int *out, const char *dir, const char *who)
+int ent_nats__lock_dir(int *out, const char *dir, const char *who) { return ent_nats__lock_new_dir(out, NULL, dir, who); }
+
+int ent_nats__lock_new_dir(int *out, int *made, const char *dir, const char *who)
 {
     char path[4096], pid[32] = "";
+    struct stat held, named;
     int fd, n;
     *out = -1;
+    if (made) *made = 0;
     if ((size_t)snprintf(path, sizeof path, "%s/%s.lock", dir, who) >= sizeof path)
         return ent_error_set(ENT_INVALID, "store %s: path too long for its %s lock", dir, who);
     /* a mirror's directory may not be there yet (the store is made from the stream's first
      * message): made as the store would make it */
-    if (mkdir(dir, 0775) < 0 && errno != EEXIST)
+    if (mkdir(dir, 0775) == 0) {
+        if (made) *made = 1;
+    } else if (errno != EEXIST) {
         return ent_error_set(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create store directory %s: %s",
                              dir, strerror(errno));
+    }
+again:
     if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
         return ent_error_set(ENT_IO, "store %s: opening %s: %s", dir, path, strerror(errno));
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -669,11 +678,49 @@ int ent_nats__lock_dir(int *out, const char *dir, const char *who)
         close(fd);
         return ent_error_set(ENT_IO, "store %s: locking %s: %s", dir, path, strerror(n));
     }
+    /* A failed first run removes its lock file (ent_nats__unlock_failed_dir()): a lock taken on
+     * the file it unlinked, opened before the unlink, is no lock of the path; take the path's. */
+    if (fstat(fd, &held) == 0 && (stat(path, &named) != 0 || named.st_ino != held.st_ino || named.st_dev != held.st_dev)) {
+        close(fd);
+        if (mkdir(dir, 0775) == 0) {
+            if (made) *made = 1; /* the failed run removed it: this run made it anew */
+        } else if (errno != EEXIST) {
+            return ent_error_set(ENT_IO, "cannot create store directory %s: %s", dir, strerror(errno));
+        }
+        goto again;
+    }
     n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* only the message loses */
     }
     *out = fd;
     return ENT_OK;
+}
+
+void ent_nats__unlock_failed_dir(int fd, const char *dir, const char *who, int code)
+{
+    char msg[1024], path[4096];
+    int detail = ent_errdetail(), rc;
+    ent_store *x = NULL;
+    ent_store_opts ro = ENT_STORE_OPTS_INIT;
+    DIR *d;
+    struct dirent *de;
+    snprintf(msg, sizeof msg, "%s", ent_errmsg());
+    ro.read_only = 1;
+    rc = ent_store_open(&x, dir, NULL, &ro);
+    ent_store_close(x);
+    if (rc == ENT_NOTFOUND && (size_t)snprintf(path, sizeof path, "%s/%s.lock", dir, who) < sizeof path && (d = opendir(dir))) {
+        /* only regular files: the lock file and LMDB's; anything else keeps the directory */
+        while ((de = readdir(d))) {
+            struct stat st;
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+        if (rmdir(dir) != 0) { /* another run came in: it holds a lock file of its own */
+        }
+    }
+    ent_nats__unlock_dir(fd);
+    if (code) ent_error_set_detail(code, detail, "%s", msg);
 }
 
 void ent_nats__unlock_dir(int fd)

@@ -128,7 +128,16 @@ int ent_nats__last_msg(natsMsg **out, jsCtx *js, const char *stream, const char 
  * holds the holder's pid, for the message. dir is made when missing (a mirror's, before its store).
  * ENT_BUSY: "store <dir>: a <who> is already running on it (pid N); one <who> per store". */
 int ent_nats__lock_dir(int *out, const char *dir, const char *who);
+/* As ent_nats__lock_dir(), and *made: 1 when this call made dir (a mirror's first run). */
+int ent_nats__lock_new_dir(int *out, int *made, const char *dir, const char *who);
 void ent_nats__unlock_dir(int fd);
+/* The lock fd of dir, which this run made and failed in, given up: when dir holds no store (the
+ * run failed before the stream's first message made it: an unreachable server, no stream), the
+ * lock file and any LMDB files without a store go, and dir with them, as a failed `entity init`
+ * leaves none (a directory with only mirror.lock read as a mirror's, "no libentity store" to
+ * every command). A store, or what may be one (damaged), is kept. code: the run's error, whose
+ * message the thread keeps. */
+void ent_nats__unlock_failed_dir(int fd, const char *dir, const char *who, int code);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
 

@@ -130,6 +130,30 @@ expect 1 "$E" put customer --key 18446744073709551615 --expect-version 0 '{"emai
 expect 1 "$E" put customer --key 99 --expect-version 0 '{"email":"z@x","name":"Z"}'; errline "customer 99 not found: with --key, put replaces"
 expect 1 "$E" put customer --key 1 --expect-version 0 '{"email":"a@x","name":"Ann"}'; errline "customer 1 is at version 1, expected 0"
 expect 0 "$E" count customer; [ "$(cat "$work/out")" = 2 ] && ok || bad "put --key --expect-version 0 of an auto type: $(cat "$work/out") customers"
+# put takes the entity's JSON as get prints it, as serve's PUT does: get, edit, put back. Its key
+# is --key's (or must equal it), its version a condition as --expect-version (a write over a later
+# version would undo what came between), its "kinds" kept; "type" must be TYPE
+expect 0 "$E" get customer 2; sed 's/"Bob"/"Rob"/' out >e2.json
+expect 0 "$E" put customer <e2.json; jcheck out "d['key'], d['version'], d['data']['name']" "2 2 Rob"
+expect 1 "$E" put customer <e2.json; errline "put: customer 2 is at version 2, expected 1"
+expect 1 "$E" put customer --key 1 <e2.json; errline "the input's \"key\" 2 is not --key 1"
+expect 1 "$E" put customer --key 2 --expect-version 2 <e2.json; errline "the input's \"version\" 1 is not --expect-version 2"
+expect 0 "$E" get customer 2; sed 's/"Rob"/"Bob"/; s/"version":2,//' out >e3.json
+expect 0 "$E" put customer --key 2 <e3.json; jcheck out "d['key'], d['version'], d['data']['name']" "2 3 Bob"
+expect 0 "$E" put product --key pot '{"price":1}'; expect 0 "$E" put product --key pot '{"price":2}'
+sed 's/"version":2/"version":1/' out >t1.json
+expect 1 "$E" put product <t1.json; errline 'product "pot" is at version 2, expected 1'
+sed 's/"pot"/"mug"/' t1.json | expect 1 "$E" put product; errline 'product "mug" does not exist (expected version 1)'
+echo '{"type":"product","key":"pot","version":2,"data":{"price":5,"stock":3,"attrs":{"b":"AAE="}},"kinds":{"/attrs/b":"bytes"}}' | expect 0 "$E" put product
+jcheck out "d['version'], d['kinds']" "3 {'/attrs/b': 'bytes'}"
+expect 0 "$E" get product pot; jcheck out "d['data']['attrs'], d['kinds']" "{'b': 'AAE='} {'/attrs/b': 'bytes'}"
+expect 0 "$E" rm product pot
+echo '{"type":"order","key":2,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"type\" \"order\" is not customer"
+echo '{"version":1,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"version\" needs a key"
+echo '{"key":"x","data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"key\" is not a key of it"
+echo '{"data":{"email":"t@x","name":"T"},"vip":true}' | expect 1 "$E" put customer; errline "customer.data: unknown field"
+echo '{"data":{"email":"t@x","name":"T"}}' | expect 0 "$E" put customer; jcheck out "d['key'], d['version']" "3 1"
+expect 0 "$E" rm customer 3
 expect 0 "$E" put order '{"customer":1,"lines":[{"sku":"tea","qty":2}]}'
 expect 1 "$E" put order '{"customer":42}'; errline "customer 42 does not exist"
 expect 0 "$E" patch order 1 '{"status":"paid","lines":null}'
@@ -142,6 +166,14 @@ jcheck out "d['version'], d['data']['attrs'], d['data']['price']" "3 {'n': None}
 expect 1 "$E" patch product tea ' [{"op":"remove","path":"/attrs"},{"op":"test","path":"/price","value":1}]'; errline 'JSON Patch op 1 (test "/price"): test: the value there differs'
 expect 0 "$E" get product tea
 jcheck out "d['version'], d['data']['attrs']" "3 {'n': None}"
+# patch reads its patch from stdin as put does, with "-" or none given ("-" was taken for the JSON
+# text "-" and refused; a patch made by a program had to fit in an argument)
+echo '{"stock":7}' | expect 0 "$E" patch product tea -; jcheck out "d['version'], d['data']['stock']" "4 7"
+echo '[{"op":"replace","path":"/stock","value":8}]' | expect 0 "$E" patch product tea; jcheck out "d['version'], d['data']['stock']" "5 8"
+echo '{"stock":9}' | expect 1 "$E" patch product tea --expect-version 4 -; errline "version"
+printf '{"stock":9}' | expect 1 "$E" patch product tea --max-input 5 -; errline "patch: the input is longer than 5 bytes, the most patch reads (patch --max-input BYTES raises it)"
+printf '{"stock":\0}' | expect 1 "$E" patch product tea -; errline "patch: the input holds a NUL byte at byte 10"
+expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock']" "5 8"
 expect 0 "$E" get order 1
 jcheck out "d['type'], d['key']" "order 1"
 expect 1 "$E" get order 7; errline "not found"
@@ -183,6 +215,16 @@ expect 0 "$E" find product price --from 1 --to 10
 jcheck out "d['key']" "tea"
 expect 0 "$E" find product price --from 10
 [ ! -s out ] && ok || bad "empty range printed something"
+# either bound may be left out, as GET /api/TYPE/by/FIELD?to= does (--to alone was wrong usage);
+# the bounds are [from, to) either way, and --reverse alone is the whole index from the top
+expect 0 "$E" put product --key cup '{"price":2}'
+expect 0 "$E" find product price --to 6; [ "$(python3 -c 'import sys,json; print(" ".join(json.loads(l)["key"] for l in open("out")))')" = "cup" ] && ok || bad "find --to 6: $(cat out)"
+expect 0 "$E" find product price --to 6.5; [ "$(python3 -c 'import sys,json; print(" ".join(json.loads(l)["key"] for l in open("out")))')" = "cup tea" ] && ok || bad "find --to 6.5: $(cat out)"
+expect 0 "$E" find product price --to 6.5 --reverse --limit 1; jcheck out "d['key']" "tea"
+expect 0 "$E" find product price --reverse; [ "$(python3 -c 'import sys,json; print(" ".join(json.loads(l)["key"] for l in open("out")))')" = "tea cup" ] && ok || bad "find --reverse: $(cat out)"
+expect 0 "$E" find product price --from 3; jcheck out "d['key']" "tea"
+expect 1 "$E" find product price --to x; errline "find --to"
+expect 0 "$E" rm product cup
 expect 1 "$E" find customer name Ann; errline "not indexed"
 # a NaN is looked up as entity JSON writes it ("NaN" was refused: a stored NaN could not be found)
 printf '{"schema":"n","version":1,"types":{"m":{"key":"auto","fields":{"x":{"id":1,"type":"float","indexed":true}}}}}' >nan.json
@@ -513,6 +555,22 @@ fi
 if ! "$E" relay --bogus 2>&1 | grep -q "built without NATS"; then
   expect 2 "$E" relay --bogus; onelines; ! grep -q "publish the log" "$work/err" && ok || bad "relay usage shows its description: $(cat "$work/err")"
 fi
+# A failed first mirror into a new directory leaves nothing of it (it left the directory with
+# mirror.lock: "no libentity store" to every command, and a copy or init there kept the stray lock
+# file); one into an existing directory or store removes nothing of it. The server: a port
+# nothing listens on (taken and let go), so that the run fails at its connect.
+if ! "$E" mirror --bogus 2>&1 | grep -q "built without NATS"; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  expect 1 "$E" -s "$work/mnew" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "mirror: NATS at"
+  [ ! -e "$work/mnew" ] && ok || bad "a failed mirror left $(ls -A "$work/mnew")"
+  expect 1 "$E" -s "$work/mnew/deeper" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "cannot create store directory"
+  mkdir "$work/mold"; echo keep >"$work/mold/note"
+  expect 1 "$E" -s "$work/mold" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "mirror: NATS at"
+  [ "$(cat "$work/mold/note")" = keep ] && ok || bad "a failed mirror into an existing directory removed its file"
+  expect 0 "$E" -s "$work/mold2" init --schema "$SRC/schemas/shop.json"
+  expect 1 "$E" -s "$work/mold2" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "not a mirror"
+  expect 0 "$E" -s "$work/mold2" check
+fi
 expect 2 "$E" subs add --from-now; onelines
 expect 2 "$E" patch order 1 --bogus; onelines
 expect 2 "$E" ls customer --limit " -1"; onelines
@@ -694,8 +752,11 @@ ENTITY_STORE=$work/rb expect 0 "$E" find emp level 3; [ "$(wc -l <out)" = 2 ] &&
 # for ranges, not ignored
 ENTITY_STORE=$work/rb expect 0 "$E" find emp level 3 --limit 1; [ "$(wc -l <out)" = 1 ] && ok || bad "find --limit 1: $(cat out)"
 ENTITY_STORE=$work/rb expect 0 "$E" find emp level --limit 0 3; [ ! -s out ] && ok || bad "find --limit 0: $(cat out)"
-ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --reverse; errline "--reverse goes with --from"
-ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --to 4; errline "--to goes with --from"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --reverse; errline "--reverse is for a range, not with VALUE"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --to 4; errline "--to is for a range, not with VALUE"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level 3 --from 4; errline "--from is for a range, not with VALUE"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level; errline "usage: entity .* find TYPE FIELD"
+ENTITY_STORE=$work/rb expect 2 "$E" find emp level --limit 1; errline "usage: entity .* find TYPE FIELD"
 ENTITY_STORE=$work/rb expect 0 "$E" check; [ "$(cat out)" = ok ] && ok || bad "check after a default was added: $(cat out)"
 
 # a file-size limit (ulimit -f: writes past it fail with EFBIG) during load: the failed batch is

@@ -103,7 +103,7 @@ static char *read_stdin(size_t *out_len, const char *what, size_t max)
         got = fread(buf + n, 1, cap - n - 1, stdin);
         n += got;
         if (n > max) {
-            msg("%s: the input is longer than %zu bytes, the most put reads (put --max-input BYTES raises it)", what, max);
+            msg("%s: the input is longer than %zu bytes, the most %s reads (%s --max-input BYTES raises it)", what, max, what, what);
             free(buf);
             return NULL;
         }
@@ -117,6 +117,28 @@ static char *read_stdin(size_t *out_len, const char *what, size_t max)
     buf[n] = '\0';
     *out_len = n; /* a NUL byte read is no end of the input */
     return buf;
+}
+
+/* A command's JSON argument (put, patch): the text given, or stdin's when it is "-" or omitted
+ * (NULL), into *json and *len; *in is what to free (NULL for an argument). Returns 0, or 1 with a
+ * message: stdin unreadable, over max, or holding a NUL byte. */
+static int json_arg(const char **json, size_t *len, char **in, const char *what, size_t max)
+{
+    const char *nul;
+    *in = NULL;
+    if (*json && strcmp(*json, "-")) {
+        *len = strlen(*json);
+        return 0;
+    }
+    if (!(*json = *in = read_stdin(len, what, max))) return 1;
+    if ((nul = memchr(*in, '\0', *len))) { /* jansson said "end of file expected near end of file" */
+        msg("%s: the input holds a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)", what,
+            (size_t)(nul - *in) + 1);
+        free(*in);
+        *in = NULL;
+        return 1;
+    }
+    return 0;
 }
 
 /* --max-input / --max-line BYTES: from 1 up to what a size_t holds with room to spare. */
@@ -251,6 +273,7 @@ int cmd_put(int argc, char **argv)
     ent_entity *e = NULL;
     const ent_type *t;
     char *in = NULL;
+    put_input pin = {0, NULL, 0};
     int rc;
     if (argc < 2) return usage();
     for (int i = 2; i < argc; i++) {
@@ -268,22 +291,41 @@ int cmd_put(int argc, char **argv)
         msg("put: --expect-version needs --key (a new entity of an auto type has no version to match)");
         return 2;
     }
-    if ((!json || !strcmp(json, "-")) && !(json = in = read_stdin(&json_len, "put", (size_t)max_input))) return 1;
-    if (!in) json_len = strlen(json);
-    else if (memchr(in, '\0', json_len)) { /* jansson said "end of file expected near end of file" */
-        msg("put: the input holds a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)",
-            (size_t)((char *)memchr(in, '\0', json_len) - in) + 1);
-        free(in);
-        return 1;
-    }
+    if (json_arg(&json, &json_len, &in, "put", (size_t)max_input)) return 1;
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
         goto out;
     }
-    if (ent_entity_from_json(&e, t, json, json_len) != ENT_OK) {
-        rc = fail("put");
-        goto out;
+    if ((rc = put_input_read(&e, &pin, t, json, json_len))) goto out;
+    /* The entity's JSON names its key and the version it was read at. The key is --key's when
+     * --key is left out, and must be --key's when given: a write to another entity than the one
+     * read is a mistake, not a choice. The version is a condition, as serve takes it: a write
+     * over a later version would undo what came between (as a stale --expect-version would). */
+    if (pin.key && key_text) {
+        ent_key a, b;
+        if ((rc = parse_key(&a, t, key_text)) || (rc = parse_key(&b, t, pin.key))) goto out;
+        if (a.kind != b.kind || (a.kind == ENT_KEY_AUTO ? a.id != b.id : a.len != b.len || memcmp(a.str, b.str, a.len))) {
+            msg("put: the input's \"key\" %.300s is not --key %.300s (the input is %s %.300s as read; give its key, or "
+                "leave \"key\" out)", pin.key, key_text, ent_type_name(t), pin.key);
+            rc = 1;
+            goto out;
+        }
+    }
+    if (pin.key && !key_text) key_text = pin.key;
+    if (pin.version) {
+        if (!key_text) {
+            msg("put: the input's \"version\" needs a key (a new entity starts at version 1: leave \"version\" out)");
+            rc = 1;
+            goto out;
+        }
+        if (expect != ENT_VERSION_ANY && expect != pin.version) {
+            msg("put: the input's \"version\" %llu is not --expect-version %llu: give one of them", (unsigned long long)pin.version,
+                (unsigned long long)expect);
+            rc = 1;
+            goto out;
+        }
+        expect = pin.version;
     }
     if (key_text) {
         ent_key k;
@@ -317,38 +359,47 @@ int cmd_put(int argc, char **argv)
     if (!rc) rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
 out:
     free(in);
+    free(pin.key);
     ent_entity_free(e);
     ent_store_close(s);
     return rc;
 }
 
-/* patch TYPE KEY [--expect-version V] JSON: an object is an RFC 7396 merge patch, an array an
- * RFC 6902 JSON Patch (which can write a free-form null, insert into and remove from arrays). */
+/* patch TYPE KEY [--expect-version V] [--max-input BYTES] [JSON|-]: an object is an RFC 7396 merge
+ * patch, an array an RFC 6902 JSON Patch (which can write a free-form null, insert into and remove
+ * from arrays). The patch from stdin when "-" or none is given, as put reads its JSON: a patch
+ * made by a program, or too long for an argument (ARG_MAX), had no way in. */
 int cmd_patch(int argc, char **argv)
 {
-    uint64_t expect = ENT_VERSION_ANY;
+    uint64_t expect = ENT_VERSION_ANY, max_input = MAX_TEXT_DEFAULT;
     const char *json = NULL;
+    size_t json_len = 0;
+    char *in = NULL;
     ent_store *s = NULL;
     ent_entity *e = NULL;
     const ent_type *t;
     ent_key k;
     int rc;
-    if (argc < 4) return usage();
+    if (argc < 3) return usage();
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
+        } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
+            if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
         } else if (!json && !is_option(argv[i])) json = argv[i];
         else return usage();
     }
-    if (!json) return usage();
-    if ((rc = open_store(&s, 0))) return rc;
+    if (json_arg(&json, &json_len, &in, "patch", (size_t)max_input)) return 1;
+    if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
     else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("patch");
-    else if ((json[strspn(json, " \t\r\n")] == '[' ? ent_entity_json_patch(e, json, strlen(json))
-                                                     : ent_entity_patch_json(e, json, strlen(json))) != ENT_OK)
+    else if ((json[strspn(json, " \t\r\n")] == '[' ? ent_entity_json_patch(e, json, json_len)
+                                                     : ent_entity_patch_json(e, json, json_len)) != ENT_OK)
         rc = fail("patch");
     else if (ent_replace(s, NULL, e, expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK) rc = fail("patch");
     else rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
+out:
+    free(in);
     ent_entity_free(e);
     ent_store_close(s);
     return rc;
@@ -371,7 +422,10 @@ int cmd_rm(int argc, char **argv)
     return rc;
 }
 
-/* find TYPE FIELD VALUE | find TYPE FIELD --from A [--to B] [--limit N] [--reverse] */
+/* find TYPE FIELD VALUE | find TYPE FIELD [--from A] [--to B] [--limit N] [--reverse]: a range is
+ * [A, B) with either bound left out, as GET /api/TYPE/by/FIELD?from=&to= takes it (--to alone
+ * was wrong usage: "the lowest prices up to 10" needed a made-up lowest value); --reverse alone
+ * is the whole index from its top. */
 int cmd_find(int argc, char **argv)
 {
     const char *from = NULL, *to = NULL, *value = NULL;
@@ -399,12 +453,13 @@ int cmd_find(int argc, char **argv)
         else if (!value && !is_option(argv[i])) value = argv[i];
         else return usage();
     }
-    if (!value == !from) return usage();
-    if (value && (to || (o.flags & ENT_ITER_REVERSE))) {
-        /* a look-up gives its entities in key order: --to and --reverse are for --from ranges */
-        msg("find: %s goes with --from (a look-up of one value lists its entities in key order)", to ? "--to" : "--reverse");
+    if (value && (from || to || (o.flags & ENT_ITER_REVERSE))) {
+        /* a look-up gives its entities in key order: --from, --to and --reverse are for ranges */
+        msg("find: %s is for a range, not with VALUE (a look-up of one value lists its entities in key order)",
+            from ? "--from" : to ? "--to" : "--reverse");
         return 2;
     }
+    if (!value && !from && !to && !(o.flags & ENT_ITER_REVERSE)) return usage();
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
@@ -421,11 +476,11 @@ int cmd_find(int argc, char **argv)
             goto out;
         }
     } else {
-        if (ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from) != ENT_OK) {
+        if (from && ent_value_parse(&vfrom, buf_from, sizeof buf_from, f, from) != ENT_OK) {
             rc = fail("find --from");
             goto out;
         }
-        o.from = &vfrom;
+        o.from = from ? &vfrom : NULL;
         if (to) {
             if (ent_value_parse(&vto, buf_to, sizeof buf_to, f, to) != ENT_OK) {
                 rc = fail("find --to");
