@@ -508,7 +508,7 @@ static uint64_t record_at(const char *path, unsigned k)
 /* Flip the byte at off of file path. */
 static void flip_byte(const char *path, uint64_t off)
 {
-    unsigned char c;
+    unsigned char c = 0;
     int fd = open(path, O_RDWR);
     CU_ASSERT_FATAL(fd >= 0 && pread(fd, &c, 1, (off_t)off) == 1);
     c ^= 0x5a;
