@@ -706,6 +706,55 @@ static void t_wal_there_but_unopenable(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A write-ahead file that a reader may not read may hold commits data.mdb lacks (after a reboot,
+ * every commit since the last checkpoint): the reader is refused rather than answer from
+ * data.mdb alone. It read data.mdb as if there were no file. Run as another user (root: a child
+ * that takes the uid of nobody; else the file made unreadable to its owner). */
+static void t_wal_unreadable_for_reader(void)
+{
+    char p[ENT_TEST_PATH_MAX + 16];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 6;
+    ENT_TEST_MKDTEMP(dir, "wal-unreadable");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ENT_OK_(put_item_sized(s, 1, &rng, 100));
+    ent_store_close(s);
+    /* everything else readable and writable by all (LMDB's reader needs lock.mdb) */
+    CU_ASSERT_FATAL(chmod(dir, 0777) == 0);
+    static const char *const names[] = {"data.mdb", "lock.mdb", "notify", "wal"};
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/%s", dir, names[i]) == 0);
+        if (access(p, F_OK) == 0) CU_ASSERT_FATAL(chmod(p, i == 3 ? 0 : 0666) == 0);
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        ent_store *ro = NULL;
+        ent_store_opts roo = ENT_STORE_OPTS_INIT;
+        roo.read_only = 1;
+        if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+        int rc = ent_store_open(&ro, dir, NULL, &roo);
+        if (rc == ENT_OK) {
+            ent_store_close(ro);
+            _exit(1);
+        }
+        if (rc != ENT_READONLY || !strstr(ent_errmsg(), "may not read")) fprintf(stderr, "reader: %d %s\n", rc, ent_errmsg());
+        _exit(rc == ENT_READONLY && strstr(ent_errmsg(), "may not read") && strstr(ent_errmsg(), "/wal") ? 0 : 2);
+    }
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/wal", dir) == 0);
+    CU_ASSERT_FATAL(chmod(p, 0644) == 0);
+    CU_ASSERT_EQUAL(count_in(dir), 1); /* nothing was lost */
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* A value that holds bytes shaped as a record of the file (an archived copy of a write-ahead
  * file: generations are small counters every store shares; or bytes crafted by whoever may
  * write values) is logged inside the images of its commit's record. When a power cut leaves that
@@ -859,28 +908,69 @@ static void t_file_written_over(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
-/* A read-only open cannot put records back: after a reboot it is refused, naming what to do,
- * until a writer has opened the store once; and a clean close leaves nothing to put back. */
+static void copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    ssize_t n;
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CU_ASSERT_FATAL(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof buf)) > 0) CU_ASSERT_FATAL(write(out, buf, (size_t)n) == n);
+    close(in);
+    close(out);
+}
+
+/* After a reboot, a read-only open puts the records back when it may write the store's files
+ * (as SQLite's reader rolls back a hot journal), and reads every durable commit; one that may not
+ * is refused, naming what to do, with nothing read from data.mdb alone. A clean close leaves
+ * nothing to put back. */
 static void t_read_only_after_reboot(void)
 {
-    char rb[ENT_TEST_PATH_MAX + 16];
+    char rb[ENT_TEST_PATH_MAX + 16], from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 32], old[ENT_TEST_PATH_MAX + 16];
     ent_schema *sc = NULL;
     ent_store *s = NULL, *ro = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT, roo = ENT_STORE_OPTS_INIT;
-    uint64_t rng = 5;
+    uint64_t rng = 5, n = 0, probs = 9;
     roo.read_only = 1;
     ENT_TEST_MKDTEMP(dir, "wal-ro");
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
     ENT_OK_(ent_store_open(&s, dir, sc, &o));
     for (unsigned i = 0; i < 30; i++) ENT_OK_(put_item_sized(s, i, &rng, 100));
     CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    /* a reader that may not write the files (a read-only mount, another user's store) */
     ent_test_reboot_copy(dir, rb, 0); /* while open: the file is active */
+    ent__lmdb_wal_ro_cannot_write = 1;
     ENT_CHECK_RC(ent_store_open(&ro, rb, NULL, &roo), ENT_READONLY);
+    ent__lmdb_wal_ro_cannot_write = 0;
     ENT_ASSERT_MSG("open it once with write access");
+    ENT_ASSERT_MSG("/wal");
     CU_ASSERT_EQUAL(count_in(rb), 30); /* a writer's open puts them back */
     ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
     ent_store_close(ro);
+    /* A reader that may: the records put back over a data.mdb as the disk held it (the last
+     * close's checkpoint synced it; nothing after it was), every commit read. Without them it
+     * would count 30. */
     ent_store_close(s); /* the last close: a checkpoint ends the file's generation */
+    CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/data.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(old, sizeof old, "%s-old.mdb", dir) == 0);
+    copy_file(from, old);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 30; i < 60; i++) ENT_OK_(put_item_sized(s, i, &rng, 100));
+    ent_test_rm_rf(rb);
+    ent_test_reboot_copy(dir, rb, 0);
+    CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/data.mdb", rb) == 0);
+    copy_file(old, to);
+    ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
+    if (ro) {
+        ENT_OK_(ent_count(&n, ro, NULL, ent_store_type(ro, "item")));
+        CU_ASSERT_EQUAL(n, 60);
+        ENT_OK_(ent_store_verify(&probs, ro, NULL, NULL));
+        CU_ASSERT_EQUAL(probs, 0);
+        ent_store_close(ro);
+    }
+    CU_ASSERT_EQUAL(count_in(rb), 60); /* and a writer after it finds the store whole */
+    ent_store_close(s);
+    unlink(old);
+    ent_test_rm_rf(rb);
     ent_test_reboot_copy(dir, rb, 0);
     ENT_OK_(ent_store_open(&ro, rb, NULL, &roo));
     ent_store_close(ro);
@@ -1254,6 +1344,7 @@ int main(void)
         ENT_TEST(t_header_damaged),
         ENT_TEST(t_value_shaped_as_record),
         ENT_TEST(t_wal_there_but_unopenable),
+        ENT_TEST(t_wal_unreadable_for_reader),
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),
         ENT_TEST(t_txn_begins_after_x_minus_2),

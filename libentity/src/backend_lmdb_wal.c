@@ -515,7 +515,7 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     lwal *w = calloc(1, sizeof *w);
     char *path = ent__lmdb_path_join(dir, "wal");
     wal_hdr h;
-    int rc = ENT_OK;
+    int rc = ENT_OK, rw = !read_only; /* rw: w->fd may write (a reader's own, once it must recover) */
     if (!w || !path || !(w->xs = XXH3_createState())) {
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
@@ -526,6 +526,13 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     read_boot(w->boot);
     w->boot_key = XXH3_64bits(w->boot, sizeof w->boot);
     w->fd = open(path, (read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0664);
+    if (w->fd < 0 && read_only && errno == EACCES) {
+        /* There but not readable: it may hold commits that data.mdb lacks (after a reboot), which
+         * this open could not tell; reading data.mdb alone could then answer from before them. */
+        rc = ent__err(ENT_READONLY, "store %s: its write-ahead file %s is there but this process may not read it: %s; "
+                      "it may hold commits data.mdb lacks", dir, path, strerror(EACCES));
+        goto fail;
+    }
     if (w->fd < 0) {
         /* No file and no right to make one: a read-only open of a store that never had one, or
          * a writer in a directory it may not write (LMDB will say so). Nothing to recover. */
@@ -562,10 +569,23 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
             if (!read_hdr(w->fd, &h)) break; /* never written: a new file */
         }
         if (!needs_recovery(w, &h)) break;
-        if (read_only) {
-            rc = ent__err(ENT_READONLY, "store %s: the machine stopped while it was open, and it must be put back from "
-                                        "its write-ahead file first: open it once with write access", dir);
-            goto fail;
+        if (read_only && !rw) {
+            /* As SQLite's reader rolls back a hot journal: a reader that may write the store's
+             * files puts it back (a repair of what the disk holds, not a write of its own);
+             * else it would read data.mdb without the commits the file holds. */
+            int fd2 = ent__lmdb_wal_ro_cannot_write ? -1 : open(path, O_RDWR | O_CLOEXEC);
+            if (fd2 < 0) {
+                int why = ent__lmdb_wal_ro_cannot_write ? EACCES : errno;
+                rc = ent__err(ENT_READONLY, "store %s: the machine stopped while it was open, and it must be put back "
+                                            "from its write-ahead file first, which this process may not do (%s: %s): "
+                                            "open it once with write access", dir, path, strerror(why));
+                goto fail;
+            }
+            lock_byte(w->fd, F_UNLCK, LOCK_OPEN, 0);
+            close(w->fd);
+            w->fd = fd2;
+            rw = 1;
+            continue; /* locked and read again through the new descriptor */
         }
         if (lock_byte(w->fd, F_WRLCK, LOCK_OPEN, 0) == 0) {
             if (read_hdr(w->fd, &h) && needs_recovery(w, &h)) {
@@ -910,6 +930,7 @@ static int extend(lwal *w, uint64_t need)
 int ent__lmdb_wal_no_map;
 _Atomic uint64_t ent__lmdb_wal_from_map;
 int ent__lmdb_wal_no_direct;
+int ent__lmdb_wal_ro_cannot_write;
 _Atomic uint64_t ent__lmdb_wal_direct;
 
 /* Where LMDB maps data.mdb, to read the record's page images in place; NULL when unknown (the
