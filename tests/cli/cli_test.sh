@@ -499,6 +499,22 @@ sed 's/"version": 2/"version": 3/; s/"name":   {"id": 2, "type": "string", "requ
 expect 1 "$E" schema --apply v3.json; errline "customer.name"
 expect 0 "$E" schema
 jcheck out "d['version']" "2"
+# schema --apply - reads the descriptor from stdin, as put - and patch - read theirs ("-" was a
+# file not found); bad input is refused as a file's is (exit 1, named <stdin>), the store unchanged
+sed 's/"version": 2/"version": 3/' v2.json | expect 0 "$E" schema --apply -; errline "the store is at schema shop v3"
+expect 0 "$E" schema; jcheck out "d['version'], d['types']['customer']['fields']['phone']['type']" "3 string"
+printf '' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: invalid JSON at line 1"
+echo 'not json' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: invalid JSON at line 1"
+echo '[1]' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: a schema must be a JSON object, not an array"
+echo '{"schema":"shop","version":4}' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: types: missing"
+sed 's/"version": 3/"version": 4/' v3.json | expect 1 "$E" schema --apply -; errline "customer.name"
+printf '{"schema":\0}' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: .*a NUL byte"
+expect 1 "$E" schema --apply - </dev/zero; errline "schema: <stdin>: over 64 MiB, the most a schema file may hold"
+expect 1 "$E" schema --apply - <"$work"; errline "schema: reading the input: Is a directory"
+expect 1 "$E" schema --apply - <&-; errline "schema: reading the input"
+expect 0 "$E" schema; jcheck out "d['version']" "3"
+# the stored schema, printed, applies as it is: nothing to do
+"$E" schema | expect 0 "$E" schema --apply -; errline "the store is at schema shop v3"
 
 # A load that another process's evolution overtakes goes on under the new schema: it read its types
 # before the transaction that noticed the evolution, and stopped at its next line with "type customer

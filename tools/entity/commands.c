@@ -84,8 +84,9 @@ static int parse_expect(uint64_t *out, const char *text)
 /* Read all of stdin (for JSON given as "-" or omitted), at most max bytes of it. NULL with a
  * message when it cannot be read: a directory or a closed descriptor is no empty input (the JSON
  * error named neither), and input over max is refused once max + 1 bytes are in (/dev/zero ran
- * until memory was exhausted). */
-static char *read_stdin(size_t *out_len, const char *what, size_t max)
+ * until memory was exhausted). over: what to say then after "WHAT: ", or NULL for the bound and
+ * the --max-input that raises it. */
+static char *read_stdin(size_t *out_len, const char *what, size_t max, const char *over)
 {
     size_t n = 0, cap = 4096;
     char *buf = malloc(cap), *more;
@@ -103,7 +104,8 @@ static char *read_stdin(size_t *out_len, const char *what, size_t max)
         got = fread(buf + n, 1, cap - n - 1, stdin);
         n += got;
         if (n > max) {
-            msg("%s: the input is longer than %zu bytes, the most %s reads (%s --max-input BYTES raises it)", what, max, what, what);
+            if (over) msg("%s: %s", what, over);
+            else msg("%s: the input is longer than %zu bytes, the most %s reads (%s --max-input BYTES raises it)", what, max, what, what);
             free(buf);
             return NULL;
         }
@@ -130,7 +132,7 @@ static int json_arg(const char **json, size_t *len, char **in, const char *what,
         *len = strlen(*json);
         return 0;
     }
-    if (!(*json = *in = read_stdin(len, what, max))) return 1;
+    if (!(*json = *in = read_stdin(len, what, max, NULL))) return 1;
     if ((nul = memchr(*in, '\0', *len))) { /* jansson said "end of file expected near end of file" */
         msg("%s: the input holds a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)", what,
             (size_t)(nul - *in) + 1);
@@ -248,6 +250,9 @@ out:
     return rc;
 }
 
+/* schema --apply FILE|-: the descriptor from stdin with "-", as put and patch read their JSON (a
+ * schema made by a program had to be written to a file first; "-" was a file "-" not found). Read
+ * to the bound a file has, and parsed by the same call: bad input says what a file's would. */
 int cmd_schema_apply(const char *file)
 {
     ent_schema *sc = NULL;
@@ -255,7 +260,16 @@ int cmd_schema_apply(const char *file)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     int rc;
     o.no_create = 1;
-    if (ent_schema_load_file(&sc, file) != ENT_OK) return fail("schema");
+    if (!strcmp(file, "-")) {
+        char over[128], *text;
+        size_t len = 0;
+        snprintf(over, sizeof over, "<stdin>: over %zu MiB, the most a schema file may hold: not a schema descriptor",
+                 ENT_SCHEMA_FILE_MAX >> 20);
+        if (!(text = read_stdin(&len, "schema", ENT_SCHEMA_FILE_MAX, over))) return 1;
+        rc = ent_schema_load_json(&sc, text, len, "<stdin>");
+        free(text);
+        if (rc != ENT_OK) return fail("schema");
+    } else if (ent_schema_load_file(&sc, file) != ENT_OK) return fail("schema");
     rc = ent_store_open(&s, store_dir, sc, &o) == ENT_OK ? 0 : fail("schema --apply");
     if (!rc) fprintf(stderr, "entity: the store is at schema %s v%u\n", ent_schema_name(sc), (unsigned)ent_schema_version(sc));
     ent_store_close(s);
