@@ -174,6 +174,40 @@ echo '{"stock":9}' | expect 1 "$E" patch product tea --expect-version 4 -; errli
 printf '{"stock":9}' | expect 1 "$E" patch product tea --max-input 5 -; errline "patch: the input is longer than 5 bytes, the most patch reads (patch --max-input BYTES raises it)"
 printf '{"stock":\0}' | expect 1 "$E" patch product tea -; errline "patch: the input holds a NUL byte at byte 10"
 expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock']" "5 8"
+# get's output, edited, into patch: its "data" is the merge patch, as serve's PATCH takes it (it
+# failed on "type" as an unknown field); its "key" must be KEY, its "version" is the condition (a
+# patch of a stale read is refused, not written over what came between) and must agree with
+# --expect-version, its "type" must be TYPE, and its "kinds" name values the patch sets. A null in
+# its "data" is refused: get prints a free-form null as a value, which a merge patch removed
+expect 0 "$E" get product tea; sed 's/"stock":8/"stock":9/' out >tea.json
+expect 1 "$E" patch product tea - <tea.json; errline "patch: product: the input's \"data\" holds a null at /attrs/n, a value in the entity's JSON and a removal"
+expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock'], d['data']['attrs']" "5 8 {'n': None}"
+python3 -c "import json,sys; d=json.load(open('tea.json')); d['data']['attrs']={'m':[None]}; print(json.dumps(d, separators=(',', ':')))" >tea.json2 && mv tea.json2 tea.json
+expect 0 "$E" patch product tea - <tea.json; jcheck out "d['version'], d['data']['stock'], d['data']['attrs']" "6 9 {'n': None, 'm': [None]}"
+expect 1 "$E" patch product tea - <tea.json; errline 'patch: product "tea" is at version 6, expected 5'
+sed 's/"stock":9/"stock":10/; s/"version":5/"version":6/' tea.json >tea6.json
+expect 1 "$E" patch product tea --expect-version 5 - <tea6.json; errline "patch: the input's \"version\" 6 is not --expect-version 5"
+sed 's/"tea"/"pot"/' tea6.json | expect 1 "$E" patch product tea -; errline "patch: the input's \"key\" pot is not KEY tea"
+sed 's/"product"/"order"/' tea6.json | expect 1 "$E" patch product tea -; errline "patch: the input's \"type\" \"order\" is not product"
+echo '{"version":6,"data":{"attrs":{"b":"AAE="}},"kinds":{"/attrs/c":"bytes"}}' | expect 1 "$E" patch product tea
+errline "patch: product: the input's \"kinds\": \"/attrs/c\" names no value of the patch's \"data\""
+expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock']" "6 9"
+echo '{"version":6,"data":{"attrs":{"b":"AAE="}},"kinds":{"/attrs/b":"bytes"}}' | expect 0 "$E" patch product tea
+jcheck out "d['version'], d['data']['attrs'], d['kinds']" "7 {'n': None, 'm': [None], 'b': 'AAE='} {'/attrs/b': 'bytes'}"
+expect 1 "$E" patch product tea '{"data":{"attrs":null}}'; errline "holds a null at /attrs"
+expect 0 "$E" patch product tea '{"attrs":null}'; jcheck out "d['version'], 'attrs' in d['data']" "8 False"
+expect 1 "$E" patch product tea '{"type":"product","stock":9}'; errline "patch: product.type: unknown field"
+# a type whose fields are named as get's members took get's output as a patch of those fields,
+# exit 0: "type", "key", "version" 1 and the whole "data" written into them. Neither reading is
+# safe there: refused; fields of those names are patched as any other
+printf '{"schema":"g","version":1,"types":{"rec":{"key":"auto","fields":{"type":{"id":1,"type":"string"},"key":{"id":2,"type":"int"},"version":{"id":3,"type":"int"},"data":{"id":4,"type":"map"},"n":{"id":5,"type":"int"}}}}}' >getnames.json
+ENTITY_STORE=$work/gn expect 0 "$E" init --schema getnames.json --durability none
+ENTITY_STORE=$work/gn expect 0 "$E" put rec '{"n":2}'
+ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; sed 's/"n":2/"n":5/' out >rec.json
+ENTITY_STORE=$work/gn expect 1 "$E" patch rec 1 - <rec.json; errline "patch: rec: the input is the entity's JSON as get prints it, and its members are also fields of rec"
+ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; jcheck out "d['version'], d['data']" "1 {'n': 2}"
+ENTITY_STORE=$work/gn expect 0 "$E" patch rec 1 '{"type":"t","version":4,"data":{"x":1}}'
+jcheck out "d['version'], d['data']" "2 {'type': 't', 'version': 4, 'data': {'x': 1}, 'n': 2}"
 expect 0 "$E" get order 1
 jcheck out "d['type'], d['key']" "order 1"
 expect 1 "$E" get order 7; errline "not found"

@@ -277,6 +277,11 @@ int cmd_schema_apply(const char *file)
     return rc;
 }
 
+static int same_key(const ent_key *a, const ent_key *b)
+{
+    return a->kind == b->kind && (a->kind == ENT_KEY_AUTO ? a->id == b->id : a->len == b->len && !memcmp(a->str, b->str, a->len));
+}
+
 /* put TYPE [--key K] [--expect-version V] [JSON|-] */
 int cmd_put(int argc, char **argv)
 {
@@ -319,7 +324,7 @@ int cmd_put(int argc, char **argv)
     if (pin.key && key_text) {
         ent_key a, b;
         if ((rc = parse_key(&a, t, key_text)) || (rc = parse_key(&b, t, pin.key))) goto out;
-        if (a.kind != b.kind || (a.kind == ENT_KEY_AUTO ? a.id != b.id : a.len != b.len || memcmp(a.str, b.str, a.len))) {
+        if (!same_key(&a, &b)) {
             msg("put: the input's \"key\" %.300s is not --key %.300s (the input is %s %.300s as read; give its key, or "
                 "leave \"key\" out)", pin.key, key_text, ent_type_name(t), pin.key);
             rc = 1;
@@ -392,7 +397,8 @@ int cmd_patch(int argc, char **argv)
     ent_store *s = NULL;
     ent_entity *e = NULL;
     const ent_type *t;
-    ent_key k;
+    ent_key k, in_key;
+    put_input pin = {0, NULL, 0};
     int rc;
     if (argc < 3) return usage();
     for (int i = 3; i < argc; i++) {
@@ -407,13 +413,22 @@ int cmd_patch(int argc, char **argv)
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
     else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("patch");
-    else if ((json[strspn(json, " \t\r\n")] == '[' ? ent_entity_json_patch(e, json, json_len)
-                                                     : ent_entity_patch_json(e, json, json_len)) != ENT_OK)
+    else if (patch_input_apply(e, &pin, json, json_len)) rc = 1;
+    /* The entity's JSON names its key and the version it was read at, as for put: the key must
+     * be KEY's, and the version is the write's condition (a patch of a stale read over a later
+     * version would undo what came between). */
+    else if (pin.key && (parse_key(&in_key, t, pin.key) || !same_key(&k, &in_key)))
+        rc = (msg("patch: the input's \"key\" %.300s is not KEY %.300s (the input is %s %.300s as read; give its key, or "
+                  "leave \"key\" out)", pin.key, argv[2], ent_type_name(t), pin.key), 1);
+    else if (pin.version && expect != ENT_VERSION_ANY && expect != pin.version)
+        rc = (msg("patch: the input's \"version\" %llu is not --expect-version %llu: give one of them",
+                  (unsigned long long)pin.version, (unsigned long long)expect), 1);
+    else if (ent_replace(s, NULL, e, pin.version ? pin.version : expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK)
         rc = fail("patch");
-    else if (ent_replace(s, NULL, e, expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK) rc = fail("patch");
     else rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
 out:
     free(in);
+    free(pin.key);
     ent_entity_free(e);
     ent_store_close(s);
     return rc;
