@@ -273,6 +273,21 @@ expect 0 "$E" count customer
 [ "$(cat out)" = 1 ] && ok || bad "count after rm: $(cat out)"
 expect 0 "$E" -s "$work/st" -- count customer  # "--" ends the tool's options ("unknown option --")
 [ "$(cat out)" = 1 ] && ok || bad "count after --: $(cat out)"
+# an option that takes a value, given twice, is wrong usage: the last one won without a word
+# (put --key a --key b wrote b; trim --below twice dropped events up to the larger; -s twice used
+# the second store). --op and --allow-host add up, and "--" before find's value is read as find reads it
+expect 2 "$E" put product --key twa --key twb '{"price":1}'; errline "put: --key given twice (the last one would win): give it once"
+expect 1 "$E" get product twb; expect 1 "$E" get product twa
+for c in "patch product tea --expect-version 3 --expect-version 4 {}" "ls customer --limit 1 --limit 2" \
+         "find product price --from 1 --from 2" "events --type order --type customer" "events --from 1 --limit 1 --from 2" \
+         "trim --below 1 --below 2" "load --batch 1 --max-line 9 --batch 2" "replay --into $work/tw1 --into $work/tw2" \
+         "init --schema $SRC/schemas/shop.json --schema refs.json" "put product --max-input 9 --key k --max-input 5 {}"; do
+  expect 2 "$E" $c </dev/null; errline "given twice"
+done
+[ ! -e "$work/tw1" ] && [ ! -e "$work/tw2" ] && ok || bad "a replay with --into twice made a store"
+expect 2 "$E" -s "$work/st" --store "$work/st2" count customer; errline "given twice"
+expect 0 "$E" events --op create --op delete --limit 1
+expect 1 "$E" find product price -- --limit --limit 1; errline 'find: product.price: "--limit" is not a number'
 
 expect 0 "$E" events
 python3 -c "
