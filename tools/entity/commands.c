@@ -1457,7 +1457,8 @@ int cmd_stat(int argc, char **argv)
         ent_mirror_position(&applied, NULL, s);
         json_object_set_new(o, "mirror_of", json_pack("{s:s,s:I}", "primary", ent_store_mirror_of(s), "applied_seq", (json_int_t)applied));
     }
-    json_object_set_new(o, "schema", json_pack("{s:s,s:i}", "name", ent_schema_name(sc), "version", (int)ent_schema_version(sc)));
+    /* a version is up to 2^32-1: as an int, one above 2^31-1 printed negative */
+    json_object_set_new(o, "schema", json_pack("{s:s,s:I}", "name", ent_schema_name(sc), "version", (json_int_t)ent_schema_version(sc)));
     json_object_set_new(o, "backend", json_string(ent_store_backend(s)));
     {
         static const char *modes[] = {"durable", "lazy", "none"};
