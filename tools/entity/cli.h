@@ -24,6 +24,9 @@ int durability_arg(int *out, const char *text);
 int parse_key(ent_key *out, const ent_type *t, const char *text);       /* with a message */
 int parse_key_quiet(ent_key *out, const ent_type *t, const char *text); /* 1 when not a key */
 int print_entity(const ent_entity *e, unsigned flags);
+/* 1 when a JSON text of len bytes may be parsed: jansson's lexer overran its buffer short of
+ * memory in a large text, so one of 1 MiB or more needs 4 times its size free; else 0. */
+int room_to_parse(size_t len);
 const ent_type *type_arg(ent_store *s, const char *name);
 /* ent_iter_next() for a listing that goes on past damage: an entity whose record (or index entry)
  * is damaged (ENT_CORRUPT) is named as "entity: WHAT: ... (left out)", counted in *damaged and

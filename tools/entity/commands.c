@@ -958,7 +958,7 @@ static void pending_free(pending_refs *pr)
 static void *(*volatile probe_alloc)(size_t) = malloc;
 static void (*volatile probe_free)(void *) = free;
 
-static int room_to_parse(size_t len)
+int room_to_parse(size_t len)
 {
     void *room;
     if (len < ((size_t)1 << 20)) return 1;

@@ -35,17 +35,6 @@ static int is_entity_json(const json_t *o, const ent_type *t)
     return undeclared;
 }
 
-/* jansson's lexer overran its buffer short of memory in a large text (libentity's json_io.c): a
- * text of 1 MiB or more is parsed again only with room to spare. 0 when there is none. */
-static int room_to_parse(size_t len)
-{
-    void *room;
-    if (len < ((size_t)1 << 20)) return 1;
-    room = len <= SIZE_MAX / 4 ? malloc(4 * len) : NULL;
-    free(room);
-    return room != NULL;
-}
-
 /* "key" as --key gives it: an auto id's digits, or the string. NULL with a message. */
 static char *key_text(const json_t *kj, const ent_type *t, const char *what)
 {
