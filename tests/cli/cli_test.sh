@@ -84,6 +84,12 @@ ENTITY_STORE=$work/noinit expect 1 "$E" init --schema novalue.json; errline "no 
 mkdir "$work/hasfile"; echo keep >"$work/hasfile/notes.txt"
 ENTITY_STORE=$work/hasfile expect 1 "$E" init --schema novalue.json
 [ "$(cat "$work/hasfile/notes.txt")" = keep ] && ok || bad "a failed init in a directory that was there touched its file"
+# init --schema - reads the descriptor from stdin, as schema --apply - does; bad input is refused
+# as a file's is, and leaves no directory
+ENTITY_STORE=$work/initin expect 0 "$E" init --schema - <"$SRC/schemas/shop.json"; errline "created .*initin (schema shop v1)"
+ENTITY_STORE=$work/initin expect 0 "$E" schema; jcheck out "d['schema'], sorted(d['types'])" "shop ['customer', 'order', 'product']"
+echo '[1]' | ENTITY_STORE=$work/initbad expect 1 "$E" init --schema -; errline "schema: <stdin>: a schema must be a JSON object"
+[ ! -e "$work/initbad" ] && ok || bad "a refused init --schema - left $work/initbad"
 # two inits of one new directory at once: one creates, the other finds that store (both said
 # "created": the second opened, or evolved, the first's store). The first stops inside, reading
 # its schema from a fifo, once past its look for a store; the second runs meanwhile, to its end

@@ -188,6 +188,24 @@ static void remove_made_dir(const char *dir)
     rmdir(dir);
 }
 
+/* The schema descriptor of init --schema and schema --apply: FILE, or stdin with "-", as put and
+ * patch read their JSON (a schema made by a program had to be written to a file first; "-" was a
+ * file "-" not found). Read to the bound a file has, and parsed by the same call: bad input says
+ * what a file's would. Returns 0, or 1 with a message. */
+static int load_schema_arg(ent_schema **out, const char *file)
+{
+    char over[128], *text;
+    size_t len = 0;
+    int rc;
+    if (strcmp(file, "-")) return ent_schema_load_file(out, file) == ENT_OK ? 0 : fail("schema");
+    snprintf(over, sizeof over, "<stdin>: over %zu MiB, the most a schema file may hold: not a schema descriptor",
+             ENT_SCHEMA_FILE_MAX >> 20);
+    if (!(text = read_stdin(&len, "schema", ENT_SCHEMA_FILE_MAX, over))) return 1;
+    rc = ent_schema_load_json(out, text, len, "<stdin>");
+    free(text);
+    return rc == ENT_OK ? 0 : fail("schema");
+}
+
 int cmd_init(int argc, char **argv)
 {
     const char *file = NULL;
@@ -235,10 +253,7 @@ int cmd_init(int argc, char **argv)
             goto out;
         }
     }
-    if (ent_schema_load_file(&sc, file) != ENT_OK) {
-        rc = fail("schema");
-        goto out;
-    }
+    if ((rc = load_schema_arg(&sc, file))) goto out;
     rc = ent_store_open(&s, store_dir, sc, &o) == ENT_OK ? 0 : fail(store_dir);
     if (!rc) fprintf(stderr, "entity: created %s (schema %s v%u)\n", store_dir, ent_schema_name(sc),
                      (unsigned)ent_schema_version(sc));
@@ -250,9 +265,7 @@ out:
     return rc;
 }
 
-/* schema --apply FILE|-: the descriptor from stdin with "-", as put and patch read their JSON (a
- * schema made by a program had to be written to a file first; "-" was a file "-" not found). Read
- * to the bound a file has, and parsed by the same call: bad input says what a file's would. */
+/* schema --apply FILE|- */
 int cmd_schema_apply(const char *file)
 {
     ent_schema *sc = NULL;
@@ -260,16 +273,7 @@ int cmd_schema_apply(const char *file)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     int rc;
     o.no_create = 1;
-    if (!strcmp(file, "-")) {
-        char over[128], *text;
-        size_t len = 0;
-        snprintf(over, sizeof over, "<stdin>: over %zu MiB, the most a schema file may hold: not a schema descriptor",
-                 ENT_SCHEMA_FILE_MAX >> 20);
-        if (!(text = read_stdin(&len, "schema", ENT_SCHEMA_FILE_MAX, over))) return 1;
-        rc = ent_schema_load_json(&sc, text, len, "<stdin>");
-        free(text);
-        if (rc != ENT_OK) return fail("schema");
-    } else if (ent_schema_load_file(&sc, file) != ENT_OK) return fail("schema");
+    if (load_schema_arg(&sc, file)) return 1;
     rc = ent_store_open(&s, store_dir, sc, &o) == ENT_OK ? 0 : fail("schema --apply");
     if (!rc) fprintf(stderr, "entity: the store is at schema %s v%u\n", ent_schema_name(sc), (unsigned)ent_schema_version(sc));
     ent_store_close(s);

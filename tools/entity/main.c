@@ -66,7 +66,7 @@ static const char usage_text[] =
     "usage: entity [-s DIR | --store DIR] COMMAND [ARGS]\n"
     "commands:\n"
     "  demo                                  create a demo shop store and show what happened\n"
-    "  init --schema FILE [--durability durable|lazy|none]\n"
+    "  init --schema FILE|- [--durability durable|lazy|none]\n"
     "  schema [--apply FILE|-]               print the stored schema, or evolve it\n"
     "  stat                                  counts, indexes, log, subscriptions, disk use\n"
     "  put TYPE [--key K] [--expect-version V] [--max-input BYTES] [JSON|-]\n"
