@@ -945,6 +945,16 @@ fi
 for c in --help --version "get --help"; do
   "$E" $c >/dev/full 2>"$work/err"; [ $? = 1 ] && ok || bad "$c to a full device did not exit 1"; errline "writing the output: No space left"
 done
+# a write whose output cannot be written says that the write was done: exit 1 alone read as a
+# failed write, and a script that wrote again made a second entity of an auto type
+ENTITY_STORE=$work/wfull expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+ENTITY_STORE=$work/wfull "$E" put customer '{"email":"w@x","name":"W"}' >/dev/full 2>"$work/err"; rc=$?
+[ $rc = 1 ] && ok || bad "put to a full device exited $rc"
+errline "writing the output: No space left"; errline "put: customer 1 was written (version 1): only its output was lost"
+ENTITY_STORE=$work/wfull "$E" patch customer 1 '{"name":"V"}' >/dev/full 2>"$work/err"; rc=$?
+[ $rc = 1 ] && ok || bad "patch to a full device exited $rc"; errline "patch: customer 1 was written (version 2): only its output was lost"
+ENTITY_STORE=$work/wfull "$E" put product --key p '{"price":1}' >/dev/full 2>"$work/err"; errline 'put: product "p" was written (version 1)'
+ENTITY_STORE=$work/wfull expect 0 "$E" get customer 1; jcheck out "d['version'], d['data']['name']" "2 V"
 # events --follow stops at its first failed write (it wrote nothing, for ever), and at a reader
 # that went away while no event comes (it waited for the next event); timeout only guards a hang
 ENTITY_STORE=$work/ev1 expect 0 "$E" init --schema refs.json

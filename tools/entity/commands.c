@@ -281,6 +281,22 @@ int cmd_schema_apply(const char *file)
     return rc;
 }
 
+/* A write's entity on stdout, the write committed by then. When it cannot be printed (a full disk,
+ * a closed pipe), exit 1 said only "writing the output", and a script that wrote again on exit 1
+ * made a second entity of an auto type: the message says the write was done. Returns 0 or 1. */
+static int print_written(const ent_entity *e, const char *what)
+{
+    ent_key k = ent_entity_key(e);
+    if (!print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0) && !out_failed()) return 0;
+    if (k.kind == ENT_KEY_AUTO)
+        msg("%s: %s %llu was written (version %llu): only its output was lost", what, ent_type_name(ent_entity_type(e)),
+            (unsigned long long)k.id, (unsigned long long)ent_entity_version(e));
+    else
+        msg("%s: %s \"%.*s\" was written (version %llu): only its output was lost", what, ent_type_name(ent_entity_type(e)),
+            (int)k.len, k.str, (unsigned long long)ent_entity_version(e));
+    return 1;
+}
+
 static int same_key(const ent_key *a, const ent_key *b)
 {
     return a->kind == b->kind && (a->kind == ENT_KEY_AUTO ? a->id == b->id : a->len == b->len && !memcmp(a->str, b->str, a->len));
@@ -379,7 +395,7 @@ int cmd_put(int argc, char **argv)
         }
         rc = ent_create(s, NULL, e) == ENT_OK ? 0 : fail("put");
     }
-    if (!rc) rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
+    if (!rc) rc = print_written(e, "put");
 out:
     free(in);
     free(pin.key);
@@ -429,7 +445,7 @@ int cmd_patch(int argc, char **argv)
                   (unsigned long long)pin.version, (unsigned long long)expect), 1);
     else if (ent_replace(s, NULL, e, pin.version ? pin.version : expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK)
         rc = fail("patch");
-    else rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
+    else rc = print_written(e, "patch");
 out:
     free(in);
     free(pin.key);
