@@ -206,7 +206,7 @@ expect 1 "$E" patch product tea '{"type":"product","stock":9}'; errline "patch: 
 # a type whose fields are named as get's members took get's output as a patch of those fields,
 # exit 0: "type", "key", "version" 1 and the whole "data" written into them. Neither reading is
 # safe there: refused; fields of those names are patched as any other
-printf '{"schema":"g","version":1,"types":{"rec":{"key":"auto","fields":{"type":{"id":1,"type":"string"},"key":{"id":2,"type":"int"},"version":{"id":3,"type":"int"},"data":{"id":4,"type":"map"},"n":{"id":5,"type":"int"}}}}}' >getnames.json
+printf '{"schema":"g","version":1,"types":{"rec":{"key":"auto","fields":{"type":{"id":1,"type":"string"},"key":{"id":2,"type":"int"},"version":{"id":3,"type":"int"},"data":{"id":4,"type":"map"},"n":{"id":5,"type":"int"}}},"dat":{"key":"auto","fields":{"data":{"id":1,"type":"map"},"n":{"id":2,"type":"int"}}}}}' >getnames.json
 ENTITY_STORE=$work/gn expect 0 "$E" init --schema getnames.json --durability none
 ENTITY_STORE=$work/gn expect 0 "$E" put rec '{"n":2}'
 ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; sed 's/"n":2/"n":5/' out >rec.json
@@ -214,6 +214,10 @@ ENTITY_STORE=$work/gn expect 1 "$E" patch rec 1 - <rec.json; errline "patch: rec
 ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; jcheck out "d['version'], d['data']" "1 {'n': 2}"
 ENTITY_STORE=$work/gn expect 0 "$E" patch rec 1 '{"type":"t","version":4,"data":{"x":1}}'
 jcheck out "d['version'], d['data']" "2 {'type': 't', 'version': 4, 'data': {'x': 1}, 'n': 2}"
+# a type with a field "data" alone: get's output is the entity's JSON ("type" is no field of it)
+ENTITY_STORE=$work/gn expect 0 "$E" put dat '{"n":1,"data":{"a":1}}'
+ENTITY_STORE=$work/gn expect 0 "$E" get dat 1; sed 's/"n":1/"n":3/' out >dat.json
+ENTITY_STORE=$work/gn expect 0 "$E" patch dat 1 - <dat.json; jcheck out "d['version'], d['data']" "2 {'data': {'a': 1}, 'n': 3}"
 expect 0 "$E" get order 1
 jcheck out "d['type'], d['key']" "order 1"
 expect 1 "$E" get order 7; errline "not found"

@@ -248,10 +248,11 @@ int patch_input_apply(ent_entity *e, put_input *in, const char *json, size_t len
     /* get's whole output of a type whose fields bear its members' names reads as data by the rule
      * above, and applied cleanly: get's "version" and "data" written into those fields, exit 0.
      * Neither reading is safe there: refused. Only such a type is parsed twice. */
-    if (ent_type_field(t, "data") && room_to_parse(len)) {
+    if (ent_type_field(t, "type") && ent_type_field(t, "key") && ent_type_field(t, "version") && ent_type_field(t, "data") &&
+        room_to_parse(len)) {
         json_error_t err;
         json_t *g = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-        int got = json_is_object(g) && is_get_output(g, t);
+        int got = json_is_object(g) && is_get_output(g, t) && !is_entity_json(g, t); /* all of them fields */
         json_decref(g);
         if (got) {
             msg("patch: %s: the input is the entity's JSON as get prints it, and its members are also fields of %s: "
