@@ -126,6 +126,38 @@ static int parse_shaped(json_t **o, const ent_type *t, const char *json, size_t 
     return *o ? 0 : 1;
 }
 
+/* Every member that get prints, "type" naming t, and no other: get's output of an entity of t. */
+static int is_get_output(const json_t *o, const ent_type *t)
+{
+    const json_t *tj = json_object_get(o, "type");
+    size_t n = json_object_size(o) - (json_object_get(o, "kinds") ? 1 : 0);
+    return n == 4 && json_is_string(tj) && strlen(json_string_value(tj)) == json_string_length(tj) &&
+           !strcmp(json_string_value(tj), ent_type_name(t)) && json_object_get(o, "key") && json_object_get(o, "version") &&
+           json_is_object(json_object_get(o, "data"));
+}
+
+/* get's whole output of a type with fields named type, key, version and data reads as data by the
+ * rule above, and was written as such: get, an edit, put made a new entity of those fields (and
+ * patch wrote get's "version" and "data" into them), exit 0. Neither reading is safe there:
+ * refused, 1 with a message. Only such a type is parsed twice. */
+static int get_output_as_fields(const ent_type *t, const char *json, size_t len, const char *what)
+{
+    json_error_t err;
+    json_t *g;
+    int got;
+    if (!ent_type_field(t, "type") || !ent_type_field(t, "key") || !ent_type_field(t, "version") || !ent_type_field(t, "data") ||
+        !room_to_parse(len))
+        return 0;
+    g = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    got = json_is_object(g) && is_get_output(g, t) && !is_entity_json(g, t); /* all of them fields */
+    json_decref(g);
+    if (got)
+        msg("%s: %s: the input is the entity's JSON as get prints it, and its members are also fields of %s: give its "
+            "\"data\" alone%s", what, ent_type_name(t), ent_type_name(t),
+            strcmp(what, "patch") ? " (with --key and --expect-version)" : ", or the fields to change, or a JSON Patch array");
+    return got;
+}
+
 int put_input_read(ent_entity **out, put_input *in, const ent_type *t, const char *json, size_t len)
 {
     json_t *o = NULL;
@@ -133,7 +165,12 @@ int put_input_read(ent_entity **out, put_input *in, const ent_type *t, const cha
     int rc;
     memset(in, 0, sizeof *in);
     *out = NULL;
-    if ((rc = ent_entity_from_json(out, t, json, len)) == ENT_OK) return 0;
+    if ((rc = ent_entity_from_json(out, t, json, len)) == ENT_OK) {
+        if (!get_output_as_fields(t, json, len, "put")) return 0;
+        ent_entity_free(*out);
+        *out = NULL;
+        return 1;
+    }
     if (rc != ENT_INVALID) return fail("put");
     if (parse_shaped(&o, t, json, len, "put")) return 1;
     rc = 1;
@@ -225,16 +262,6 @@ static int null_member(char *buf, size_t size, const json_t *j)
     return 0;
 }
 
-/* Every member that get prints, "type" naming t, and no other: get's output of an entity of t. */
-static int is_get_output(const json_t *o, const ent_type *t)
-{
-    const json_t *tj = json_object_get(o, "type");
-    size_t n = json_object_size(o) - (json_object_get(o, "kinds") ? 1 : 0);
-    return n == 4 && json_is_string(tj) && strlen(json_string_value(tj)) == json_string_length(tj) &&
-           !strcmp(json_string_value(tj), ent_type_name(t)) && json_object_get(o, "key") && json_object_get(o, "version") &&
-           json_is_object(json_object_get(o, "data"));
-}
-
 int patch_input_apply(ent_entity *e, put_input *in, const char *json, size_t len)
 {
     const ent_type *t = ent_entity_type(e);
@@ -245,22 +272,7 @@ int patch_input_apply(ent_entity *e, put_input *in, const char *json, size_t len
     int rc;
     memset(in, 0, sizeof *in);
     if (json[strspn(json, " \t\r\n")] == '[') return ent_entity_json_patch(e, json, len) == ENT_OK ? 0 : fail("patch");
-    /* get's whole output of a type whose fields bear its members' names reads as data by the rule
-     * above, and applied cleanly: get's "version" and "data" written into those fields, exit 0.
-     * Neither reading is safe there: refused. Only such a type is parsed twice. */
-    if (ent_type_field(t, "type") && ent_type_field(t, "key") && ent_type_field(t, "version") && ent_type_field(t, "data") &&
-        room_to_parse(len)) {
-        json_error_t err;
-        json_t *g = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-        int got = json_is_object(g) && is_get_output(g, t) && !is_entity_json(g, t); /* all of them fields */
-        json_decref(g);
-        if (got) {
-            msg("patch: %s: the input is the entity's JSON as get prints it, and its members are also fields of %s: "
-                "give the fields to change alone ({\"data\":{...}} is the field \"data\"), a JSON Patch array, or `entity put %s`",
-                ent_type_name(t), ent_type_name(t), ent_type_name(t));
-            return 1;
-        }
-    }
+    if (get_output_as_fields(t, json, len, "patch")) return 1;
     if ((rc = ent_entity_patch_json(e, json, len)) == ENT_OK) return 0;
     if (rc != ENT_INVALID) return fail("patch");
     if (parse_shaped(&o, t, json, len, "patch")) return 1;
