@@ -84,6 +84,12 @@ ENTITY_STORE=$work/noinit expect 1 "$E" init --schema novalue.json; errline "no 
 mkdir "$work/hasfile"; echo keep >"$work/hasfile/notes.txt"
 ENTITY_STORE=$work/hasfile expect 1 "$E" init --schema novalue.json
 [ "$(cat "$work/hasfile/notes.txt")" = keep ] && ok || bad "a failed init in a directory that was there touched its file"
+# init --schema - reads the descriptor from stdin, as schema --apply - does; bad input is refused
+# as a file's is, and leaves no directory
+ENTITY_STORE=$work/initin expect 0 "$E" init --schema - <"$SRC/schemas/shop.json"; errline "created .*initin (schema shop v1)"
+ENTITY_STORE=$work/initin expect 0 "$E" schema; jcheck out "d['schema'], sorted(d['types'])" "shop ['customer', 'order', 'product']"
+echo '[1]' | ENTITY_STORE=$work/initbad expect 1 "$E" init --schema -; errline "schema: <stdin>: a schema must be a JSON object"
+[ ! -e "$work/initbad" ] && ok || bad "a refused init --schema - left $work/initbad"
 # two inits of one new directory at once: one creates, the other finds that store (both said
 # "created": the second opened, or evolved, the first's store). The first stops inside, reading
 # its schema from a fifo, once past its look for a store; the second runs meanwhile, to its end
@@ -174,6 +180,47 @@ echo '{"stock":9}' | expect 1 "$E" patch product tea --expect-version 4 -; errli
 printf '{"stock":9}' | expect 1 "$E" patch product tea --max-input 5 -; errline "patch: the input is longer than 5 bytes, the most patch reads (patch --max-input BYTES raises it)"
 printf '{"stock":\0}' | expect 1 "$E" patch product tea -; errline "patch: the input holds a NUL byte at byte 10"
 expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock']" "5 8"
+# get's output, edited, into patch: its "data" is the merge patch, as serve's PATCH takes it (it
+# failed on "type" as an unknown field); its "key" must be KEY, its "version" is the condition (a
+# patch of a stale read is refused, not written over what came between) and must agree with
+# --expect-version, its "type" must be TYPE, and its "kinds" name values the patch sets. A null in
+# its "data" is refused: get prints a free-form null as a value, which a merge patch removed
+expect 0 "$E" get product tea; sed 's/"stock":8/"stock":9/' out >tea.json
+expect 1 "$E" patch product tea - <tea.json; errline "patch: product: the input's \"data\" holds a null at /attrs/n, a value in the entity's JSON and a removal"
+expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock'], d['data']['attrs']" "5 8 {'n': None}"
+python3 -c "import json,sys; d=json.load(open('tea.json')); d['data']['attrs']={'m':[None]}; print(json.dumps(d, separators=(',', ':')))" >tea.json2 && mv tea.json2 tea.json
+expect 0 "$E" patch product tea - <tea.json; jcheck out "d['version'], d['data']['stock'], d['data']['attrs']" "6 9 {'n': None, 'm': [None]}"
+expect 1 "$E" patch product tea - <tea.json; errline 'patch: product "tea" is at version 6, expected 5'
+sed 's/"stock":9/"stock":10/; s/"version":5/"version":6/' tea.json >tea6.json
+expect 1 "$E" patch product tea --expect-version 5 - <tea6.json; errline "patch: the input's \"version\" 6 is not --expect-version 5"
+sed 's/"tea"/"pot"/' tea6.json | expect 1 "$E" patch product tea -; errline "patch: the input's \"key\" pot is not KEY tea"
+sed 's/"product"/"order"/' tea6.json | expect 1 "$E" patch product tea -; errline "patch: the input's \"type\" \"order\" is not product"
+echo '{"version":6,"data":{"attrs":{"b":"AAE="}},"kinds":{"/attrs/c":"bytes"}}' | expect 1 "$E" patch product tea
+errline "patch: product: the input's \"kinds\": \"/attrs/c\" names no value of the patch's \"data\""
+expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock']" "6 9"
+echo '{"version":6,"data":{"attrs":{"b":"AAE="}},"kinds":{"/attrs/b":"bytes"}}' | expect 0 "$E" patch product tea
+jcheck out "d['version'], d['data']['attrs'], d['kinds']" "7 {'n': None, 'm': [None], 'b': 'AAE='} {'/attrs/b': 'bytes'}"
+expect 1 "$E" patch product tea '{"data":{"attrs":null}}'; errline "holds a null at /attrs"
+expect 0 "$E" patch product tea '{"attrs":null}'; jcheck out "d['version'], 'attrs' in d['data']" "8 False"
+expect 1 "$E" patch product tea '{"type":"product","stock":9}'; errline "patch: product.type: unknown field"
+# a type whose fields are named as get's members took get's output as a patch of those fields,
+# exit 0: "type", "key", "version" 1 and the whole "data" written into them. Neither reading is
+# safe there: refused; fields of those names are patched as any other
+printf '{"schema":"g","version":1,"types":{"rec":{"key":"auto","fields":{"type":{"id":1,"type":"string"},"key":{"id":2,"type":"int"},"version":{"id":3,"type":"int"},"data":{"id":4,"type":"map"},"n":{"id":5,"type":"int"}}},"dat":{"key":"auto","fields":{"data":{"id":1,"type":"map"},"n":{"id":2,"type":"int"}}}}}' >getnames.json
+ENTITY_STORE=$work/gn expect 0 "$E" init --schema getnames.json --durability none
+ENTITY_STORE=$work/gn expect 0 "$E" put rec '{"n":2}'
+ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; sed 's/"n":2/"n":5/' out >rec.json
+ENTITY_STORE=$work/gn expect 1 "$E" patch rec 1 - <rec.json; errline "patch: rec: the input is the entity's JSON as get prints it, and its members are also fields of rec"
+ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; jcheck out "d['version'], d['data']" "1 {'n': 2}"
+# so does put, which made a new entity of those fields (get rec 1 | put rec: rec 2, exit 0)
+ENTITY_STORE=$work/gn expect 1 "$E" put rec - <rec.json; errline "put: rec: the input is the entity's JSON as get prints it, and its members are also fields of rec"
+ENTITY_STORE=$work/gn expect 0 "$E" count rec; [ "$(cat out)" = 1 ] && ok || bad "put of get's output made rec $(cat out)"
+ENTITY_STORE=$work/gn expect 0 "$E" patch rec 1 '{"type":"t","version":4,"data":{"x":1}}'
+jcheck out "d['version'], d['data']" "2 {'type': 't', 'version': 4, 'data': {'x': 1}, 'n': 2}"
+# a type with a field "data" alone: get's output is the entity's JSON ("type" is no field of it)
+ENTITY_STORE=$work/gn expect 0 "$E" put dat '{"n":1,"data":{"a":1}}'
+ENTITY_STORE=$work/gn expect 0 "$E" get dat 1; sed 's/"n":1/"n":3/' out >dat.json
+ENTITY_STORE=$work/gn expect 0 "$E" patch dat 1 - <dat.json; jcheck out "d['version'], d['data']" "2 {'data': {'a': 1}, 'n': 3}"
 expect 0 "$E" get order 1
 jcheck out "d['type'], d['key']" "order 1"
 expect 1 "$E" get order 7; errline "not found"
@@ -239,6 +286,21 @@ expect 0 "$E" count customer
 [ "$(cat out)" = 1 ] && ok || bad "count after rm: $(cat out)"
 expect 0 "$E" -s "$work/st" -- count customer  # "--" ends the tool's options ("unknown option --")
 [ "$(cat out)" = 1 ] && ok || bad "count after --: $(cat out)"
+# an option that takes a value, given twice, is wrong usage: the last one won without a word
+# (put --key a --key b wrote b; trim --below twice dropped events up to the larger; -s twice used
+# the second store). --op and --allow-host add up, and "--" before find's value is read as find reads it
+expect 2 "$E" put product --key twa --key twb '{"price":1}'; errline "put: --key given twice (the last one would win): give it once"
+expect 1 "$E" get product twb; expect 1 "$E" get product twa
+for c in "patch product tea --expect-version 3 --expect-version 4 {}" "ls customer --limit 1 --limit 2" \
+         "find product price --from 1 --from 2" "events --type order --type customer" "events --from 1 --limit 1 --from 2" \
+         "trim --below 1 --below 2" "load --batch 1 --max-line 9 --batch 2" "replay --into $work/tw1 --into $work/tw2" \
+         "init --schema $SRC/schemas/shop.json --schema refs.json" "put product --max-input 9 --key k --max-input 5 {}"; do
+  expect 2 "$E" $c </dev/null; errline "given twice"
+done
+[ ! -e "$work/tw1" ] && [ ! -e "$work/tw2" ] && ok || bad "a replay with --into twice made a store"
+expect 2 "$E" -s "$work/st" --store "$work/st2" count customer; errline "given twice"
+expect 0 "$E" events --op create --op delete --limit 1
+expect 1 "$E" find product price -- --limit --limit 1; errline 'find: product.price: "--limit" is not a number'
 
 expect 0 "$E" events
 python3 -c "
@@ -270,6 +332,11 @@ expect 1 "$E" trim --below 5; errline "mailer.* would lose its events; --force t
 expect 0 "$E" stat
 jcheck out "d['types']['customer']['count'], d['log']['first_seq'], d['backend']" "1 1 lmdb"
 jcheck out "d['map_size'] >= d['used_bytes'] > 0, d['disk_bytes'] > 0" "True True"
+# a schema version above 2^31-1 (up to 2^32-1 is allowed) printed negative in stat
+printf '{"schema":"big","version":4294967295,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int"}}}}}' >bigver.json
+ENTITY_STORE=$work/bigver expect 0 "$E" init --schema bigver.json --durability none
+ENTITY_STORE=$work/bigver expect 0 "$E" stat; jcheck out "d['schema']['version']" "4294967295"
+ENTITY_STORE=$work/bigver expect 0 "$E" schema; jcheck out "d['version']" "4294967295"
 
 # follow: a second process commits while we follow
 ( "$E" events --follow --from 1 >follow.out 2>follow.err & echo $! >follow.pid; wait ) &
@@ -499,6 +566,22 @@ sed 's/"version": 2/"version": 3/; s/"name":   {"id": 2, "type": "string", "requ
 expect 1 "$E" schema --apply v3.json; errline "customer.name"
 expect 0 "$E" schema
 jcheck out "d['version']" "2"
+# schema --apply - reads the descriptor from stdin, as put - and patch - read theirs ("-" was a
+# file not found); bad input is refused as a file's is (exit 1, named <stdin>), the store unchanged
+sed 's/"version": 2/"version": 3/' v2.json | expect 0 "$E" schema --apply -; errline "the store is at schema shop v3"
+expect 0 "$E" schema; jcheck out "d['version'], d['types']['customer']['fields']['phone']['type']" "3 string"
+printf '' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: invalid JSON at line 1"
+echo 'not json' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: invalid JSON at line 1"
+echo '[1]' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: a schema must be a JSON object, not an array"
+echo '{"schema":"shop","version":4}' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: types: missing"
+sed 's/"version": 3/"version": 4/' v3.json | expect 1 "$E" schema --apply -; errline "customer.name"
+printf '{"schema":\0}' | expect 1 "$E" schema --apply -; errline "schema: <stdin>: .*a NUL byte"
+expect 1 "$E" schema --apply - </dev/zero; errline "schema: <stdin>: over 64 MiB, the most a schema file may hold"
+expect 1 "$E" schema --apply - <"$work"; errline "schema: reading the input: Is a directory"
+expect 1 "$E" schema --apply - <&-; errline "schema: reading the input"
+expect 0 "$E" schema; jcheck out "d['version']" "3"
+# the stored schema, printed, applies as it is: nothing to do
+"$E" schema | expect 0 "$E" schema --apply -; errline "the store is at schema shop v3"
 
 # A load that another process's evolution overtakes goes on under the new schema: it read its types
 # before the transaction that noticed the evolution, and stopped at its next line with "type customer
@@ -869,6 +952,16 @@ fi
 for c in --help --version "get --help"; do
   "$E" $c >/dev/full 2>"$work/err"; [ $? = 1 ] && ok || bad "$c to a full device did not exit 1"; errline "writing the output: No space left"
 done
+# a write whose output cannot be written says that the write was done: exit 1 alone read as a
+# failed write, and a script that wrote again made a second entity of an auto type
+ENTITY_STORE=$work/wfull expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+ENTITY_STORE=$work/wfull "$E" put customer '{"email":"w@x","name":"W"}' >/dev/full 2>"$work/err"; rc=$?
+[ $rc = 1 ] && ok || bad "put to a full device exited $rc"
+errline "writing the output: No space left"; errline "put: customer 1 was written (version 1): only its output was lost"
+ENTITY_STORE=$work/wfull "$E" patch customer 1 '{"name":"V"}' >/dev/full 2>"$work/err"; rc=$?
+[ $rc = 1 ] && ok || bad "patch to a full device exited $rc"; errline "patch: customer 1 was written (version 2): only its output was lost"
+ENTITY_STORE=$work/wfull "$E" put product --key p '{"price":1}' >/dev/full 2>"$work/err"; errline 'put: product "p" was written (version 1)'
+ENTITY_STORE=$work/wfull expect 0 "$E" get customer 1; jcheck out "d['version'], d['data']['name']" "2 V"
 # events --follow stops at its first failed write (it wrote nothing, for ever), and at a reader
 # that went away while no event comes (it waited for the next event); timeout only guards a hang
 ENTITY_STORE=$work/ev1 expect 0 "$E" init --schema refs.json

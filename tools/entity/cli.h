@@ -24,6 +24,9 @@ int durability_arg(int *out, const char *text);
 int parse_key(ent_key *out, const ent_type *t, const char *text);       /* with a message */
 int parse_key_quiet(ent_key *out, const ent_type *t, const char *text); /* 1 when not a key */
 int print_entity(const ent_entity *e, unsigned flags);
+/* 1 when a JSON text of len bytes may be parsed: jansson's lexer overran its buffer short of
+ * memory in a large text, so one of 1 MiB or more needs 4 times its size free; else 0. */
+int room_to_parse(size_t len);
 const ent_type *type_arg(ent_store *s, const char *name);
 /* ent_iter_next() for a listing that goes on past damage: an entity whose record (or index entry)
  * is damaged (ENT_CORRUPT) is named as "entity: WHAT: ... (left out)", counted in *damaged and
@@ -34,7 +37,7 @@ int next_sound(ent_entity **out, ent_iter *it, const char *what, uint64_t *damag
  * entity must not pass for whole), else 0. */
 int damaged_left_out(const char *what, uint64_t damaged);
 
-/* put's input (put_input.c): TYPE's data, or the entity's JSON as get prints it. */
+/* put's and patch's input (put_input.c): TYPE's data, or the entity's JSON as get prints it. */
 typedef struct put_input {
     int shaped;       /* the input was the entity's JSON */
     char *key;        /* its "key" as --key gives it (the caller frees it), or NULL */
@@ -43,6 +46,11 @@ typedef struct put_input {
 /* The entity of json (len bytes) into *out (the caller frees it), and what else the input said
  * into *in. Returns 0, or 1 with a message (nothing to free then). */
 int put_input_read(ent_entity **out, put_input *in, const ent_type *t, const char *json, size_t len);
+/* patch's input applied to e: an array as an RFC 6902 JSON Patch; an object as an RFC 7396 merge
+ * patch of the data, or the entity's JSON as get prints it, whose "data" is then the merge patch
+ * and whose "kinds" name values it sets (as serve's PATCH takes it). What else the input said into
+ * *in (in->key the caller frees). Returns 0, or 1 with a message (e is not to be written then). */
+int patch_input_apply(ent_entity *e, put_input *in, const char *json, size_t len);
 
 int cmd_demo(void);
 int cmd_init(int argc, char **argv);

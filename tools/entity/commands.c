@@ -84,8 +84,9 @@ static int parse_expect(uint64_t *out, const char *text)
 /* Read all of stdin (for JSON given as "-" or omitted), at most max bytes of it. NULL with a
  * message when it cannot be read: a directory or a closed descriptor is no empty input (the JSON
  * error named neither), and input over max is refused once max + 1 bytes are in (/dev/zero ran
- * until memory was exhausted). */
-static char *read_stdin(size_t *out_len, const char *what, size_t max)
+ * until memory was exhausted). over: what to say then after "WHAT: ", or NULL for the bound and
+ * the --max-input that raises it. */
+static char *read_stdin(size_t *out_len, const char *what, size_t max, const char *over)
 {
     size_t n = 0, cap = 4096;
     char *buf = malloc(cap), *more;
@@ -103,7 +104,8 @@ static char *read_stdin(size_t *out_len, const char *what, size_t max)
         got = fread(buf + n, 1, cap - n - 1, stdin);
         n += got;
         if (n > max) {
-            msg("%s: the input is longer than %zu bytes, the most %s reads (%s --max-input BYTES raises it)", what, max, what, what);
+            if (over) msg("%s: %s", what, over);
+            else msg("%s: the input is longer than %zu bytes, the most %s reads (%s --max-input BYTES raises it)", what, max, what, what);
             free(buf);
             return NULL;
         }
@@ -130,7 +132,7 @@ static int json_arg(const char **json, size_t *len, char **in, const char *what,
         *len = strlen(*json);
         return 0;
     }
-    if (!(*json = *in = read_stdin(len, what, max))) return 1;
+    if (!(*json = *in = read_stdin(len, what, max, NULL))) return 1;
     if ((nul = memchr(*in, '\0', *len))) { /* jansson said "end of file expected near end of file" */
         msg("%s: the input holds a NUL byte at byte %zu (JSON holds none: a string writes it \\u0000)", what,
             (size_t)(nul - *in) + 1);
@@ -186,6 +188,24 @@ static void remove_made_dir(const char *dir)
     rmdir(dir);
 }
 
+/* The schema descriptor of init --schema and schema --apply: FILE, or stdin with "-", as put and
+ * patch read their JSON (a schema made by a program had to be written to a file first; "-" was a
+ * file "-" not found). Read to the bound a file has, and parsed by the same call: bad input says
+ * what a file's would. Returns 0, or 1 with a message. */
+static int load_schema_arg(ent_schema **out, const char *file)
+{
+    char over[128], *text;
+    size_t len = 0;
+    int rc;
+    if (strcmp(file, "-")) return ent_schema_load_file(out, file) == ENT_OK ? 0 : fail("schema");
+    snprintf(over, sizeof over, "<stdin>: over %zu MiB, the most a schema file may hold: not a schema descriptor",
+             ENT_SCHEMA_FILE_MAX >> 20);
+    if (!(text = read_stdin(&len, "schema", ENT_SCHEMA_FILE_MAX, over))) return 1;
+    rc = ent_schema_load_json(out, text, len, "<stdin>");
+    free(text);
+    return rc == ENT_OK ? 0 : fail("schema");
+}
+
 int cmd_init(int argc, char **argv)
 {
     const char *file = NULL;
@@ -233,10 +253,7 @@ int cmd_init(int argc, char **argv)
             goto out;
         }
     }
-    if (ent_schema_load_file(&sc, file) != ENT_OK) {
-        rc = fail("schema");
-        goto out;
-    }
+    if ((rc = load_schema_arg(&sc, file))) goto out;
     rc = ent_store_open(&s, store_dir, sc, &o) == ENT_OK ? 0 : fail(store_dir);
     if (!rc) fprintf(stderr, "entity: created %s (schema %s v%u)\n", store_dir, ent_schema_name(sc),
                      (unsigned)ent_schema_version(sc));
@@ -248,6 +265,7 @@ out:
     return rc;
 }
 
+/* schema --apply FILE|- */
 int cmd_schema_apply(const char *file)
 {
     ent_schema *sc = NULL;
@@ -255,12 +273,33 @@ int cmd_schema_apply(const char *file)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     int rc;
     o.no_create = 1;
-    if (ent_schema_load_file(&sc, file) != ENT_OK) return fail("schema");
+    if (load_schema_arg(&sc, file)) return 1;
     rc = ent_store_open(&s, store_dir, sc, &o) == ENT_OK ? 0 : fail("schema --apply");
     if (!rc) fprintf(stderr, "entity: the store is at schema %s v%u\n", ent_schema_name(sc), (unsigned)ent_schema_version(sc));
     ent_store_close(s);
     ent_schema_free(sc);
     return rc;
+}
+
+/* A write's entity on stdout, the write committed by then. When it cannot be printed (a full disk,
+ * a closed pipe), exit 1 said only "writing the output", and a script that wrote again on exit 1
+ * made a second entity of an auto type: the message says the write was done. Returns 0 or 1. */
+static int print_written(const ent_entity *e, const char *what)
+{
+    ent_key k = ent_entity_key(e);
+    if (!print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0) && !out_failed()) return 0;
+    if (k.kind == ENT_KEY_AUTO)
+        msg("%s: %s %llu was written (version %llu): only its output was lost", what, ent_type_name(ent_entity_type(e)),
+            (unsigned long long)k.id, (unsigned long long)ent_entity_version(e));
+    else
+        msg("%s: %s \"%.*s\" was written (version %llu): only its output was lost", what, ent_type_name(ent_entity_type(e)),
+            (int)k.len, k.str, (unsigned long long)ent_entity_version(e));
+    return 1;
+}
+
+static int same_key(const ent_key *a, const ent_key *b)
+{
+    return a->kind == b->kind && (a->kind == ENT_KEY_AUTO ? a->id == b->id : a->len == b->len && !memcmp(a->str, b->str, a->len));
 }
 
 /* put TYPE [--key K] [--expect-version V] [JSON|-] */
@@ -305,7 +344,7 @@ int cmd_put(int argc, char **argv)
     if (pin.key && key_text) {
         ent_key a, b;
         if ((rc = parse_key(&a, t, key_text)) || (rc = parse_key(&b, t, pin.key))) goto out;
-        if (a.kind != b.kind || (a.kind == ENT_KEY_AUTO ? a.id != b.id : a.len != b.len || memcmp(a.str, b.str, a.len))) {
+        if (!same_key(&a, &b)) {
             msg("put: the input's \"key\" %.300s is not --key %.300s (the input is %s %.300s as read; give its key, or "
                 "leave \"key\" out)", pin.key, key_text, ent_type_name(t), pin.key);
             rc = 1;
@@ -356,7 +395,7 @@ int cmd_put(int argc, char **argv)
         }
         rc = ent_create(s, NULL, e) == ENT_OK ? 0 : fail("put");
     }
-    if (!rc) rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
+    if (!rc) rc = print_written(e, "put");
 out:
     free(in);
     free(pin.key);
@@ -378,7 +417,8 @@ int cmd_patch(int argc, char **argv)
     ent_store *s = NULL;
     ent_entity *e = NULL;
     const ent_type *t;
-    ent_key k;
+    ent_key k, in_key;
+    put_input pin = {0, NULL, 0};
     int rc;
     if (argc < 3) return usage();
     for (int i = 3; i < argc; i++) {
@@ -393,13 +433,22 @@ int cmd_patch(int argc, char **argv)
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
     else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("patch");
-    else if ((json[strspn(json, " \t\r\n")] == '[' ? ent_entity_json_patch(e, json, json_len)
-                                                     : ent_entity_patch_json(e, json, json_len)) != ENT_OK)
+    else if (patch_input_apply(e, &pin, json, json_len)) rc = 1;
+    /* The entity's JSON names its key and the version it was read at, as for put: the key must
+     * be KEY's, and the version is the write's condition (a patch of a stale read over a later
+     * version would undo what came between). */
+    else if (pin.key && (parse_key(&in_key, t, pin.key) || !same_key(&k, &in_key)))
+        rc = (msg("patch: the input's \"key\" %.300s is not KEY %.300s (the input is %s %.300s as read; give its key, or "
+                  "leave \"key\" out)", pin.key, argv[2], ent_type_name(t), pin.key), 1);
+    else if (pin.version && expect != ENT_VERSION_ANY && expect != pin.version)
+        rc = (msg("patch: the input's \"version\" %llu is not --expect-version %llu: give one of them",
+                  (unsigned long long)pin.version, (unsigned long long)expect), 1);
+    else if (ent_replace(s, NULL, e, pin.version ? pin.version : expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK)
         rc = fail("patch");
-    else if (ent_replace(s, NULL, e, expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK) rc = fail("patch");
-    else rc = print_entity(e, isatty(1) ? ENT_JSON_PRETTY : 0);
+    else rc = print_written(e, "patch");
 out:
     free(in);
+    free(pin.key);
     ent_entity_free(e);
     ent_store_close(s);
     return rc;
@@ -929,7 +978,7 @@ static void pending_free(pending_refs *pr)
 static void *(*volatile probe_alloc)(size_t) = malloc;
 static void (*volatile probe_free)(void *) = free;
 
-static int room_to_parse(size_t len)
+int room_to_parse(size_t len)
 {
     void *room;
     if (len < ((size_t)1 << 20)) return 1;
@@ -1428,7 +1477,8 @@ int cmd_stat(int argc, char **argv)
         ent_mirror_position(&applied, NULL, s);
         json_object_set_new(o, "mirror_of", json_pack("{s:s,s:I}", "primary", ent_store_mirror_of(s), "applied_seq", (json_int_t)applied));
     }
-    json_object_set_new(o, "schema", json_pack("{s:s,s:i}", "name", ent_schema_name(sc), "version", (int)ent_schema_version(sc)));
+    /* a version is up to 2^32-1: as an int, one above 2^31-1 printed negative */
+    json_object_set_new(o, "schema", json_pack("{s:s,s:I}", "name", ent_schema_name(sc), "version", (json_int_t)ent_schema_version(sc)));
     json_object_set_new(o, "backend", json_string(ent_store_backend(s)));
     {
         static const char *modes[] = {"durable", "lazy", "none"};

@@ -66,8 +66,8 @@ static const char usage_text[] =
     "usage: entity [-s DIR | --store DIR] COMMAND [ARGS]\n"
     "commands:\n"
     "  demo                                  create a demo shop store and show what happened\n"
-    "  init --schema FILE [--durability durable|lazy|none]\n"
-    "  schema [--apply FILE]                 print the stored schema, or evolve it\n"
+    "  init --schema FILE|- [--durability durable|lazy|none]\n"
+    "  schema [--apply FILE|-]               print the stored schema, or evolve it\n"
     "  stat                                  counts, indexes, log, subscriptions, disk use\n"
     "  put TYPE [--key K] [--expect-version V] [--max-input BYTES] [JSON|-]\n"
     "                                        JSON from stdin: at most 256 MiB unless --max-input raises it\n"
@@ -398,12 +398,16 @@ static int hold_std_fds(void)
 
 int main(int argc, char **argv)
 {
-    int i = 1, rc;
+    int i = 1, rc, store_given = 0;
     if (hold_std_fds()) return 1;
     store_dir = getenv("ENTITY_STORE");
     if (!store_dir || !*store_dir) store_dir = "./entity-store";
     while (i < argc && argv[i][0] == '-') {
         if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) && i + 1 < argc && argv[i + 1][0]) {
+            if (store_given++) { /* the last one won: a write went to another store than the first named */
+                msg("%s given twice (-s and --store name one store): give it once", argv[i]);
+                return usage();
+            }
             store_dir = argv[i + 1];
             i += 2;
         } else if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) {
@@ -433,12 +437,45 @@ int main(int argc, char **argv)
     return out_failed() ? 1 : rc;
 }
 
+/* An option that takes a value, given twice: wrong usage. The last one won, without a word: put
+ * --key a --key b wrote entity b, trim --below 5 --below 500 dropped the events up to 500,
+ * events --type a --type b listed b's alone. The words are read as the commands read them: such an
+ * option takes the next word as its value, and "--" (find's) the next word as a value. --op and
+ * --allow-host add to what they said before, and may repeat. Returns 2 with a message, or 0. */
+static int option_twice(int argc, char **argv)
+{
+    static const char *const valued[] = {"--key", "--expect-version", "--max-input", "--schema", "--durability",
+                                         "--from", "--to", "--limit", "--after", "--type", "--batch", "--max-line",
+                                         "--below", "--into", "--nats", "--stream", "--primary", "--window", "--listen",
+                                         "--token-file", "--max-body", "--client-buffer", "--heartbeat", "--max-clients",
+                                         "--max-streams-per-address", "--request-timeout", "--op", "--allow-host"};
+    enum { N = sizeof valued / sizeof valued[0], REPEATABLE = N - 2 }; /* the last two */
+    unsigned char seen[N] = {0};
+    for (int i = 1; i < argc; i++) {
+        size_t v = 0;
+        if (!strcmp(argv[i], "--")) {
+            i++;
+            continue;
+        }
+        while (v < N && strcmp(argv[i], valued[v])) v++;
+        if (v == N) continue;
+        if (v < REPEATABLE && seen[v]++) {
+            msg("%s: %s given twice (the last one would win): give it once", argv[0], argv[i]);
+            return usage();
+        }
+        i++; /* its value */
+    }
+    return 0;
+}
+
 static int dispatch(int argc, char **argv)
 {
+    int rc;
     current_cmd = argv[0]; /* usage() shows its lines, if it is a command */
+    if (strcmp(argv[0], "bench") == 0) return run_bench(argv); /* entity-bench's own options */
+    if ((rc = option_twice(argc, argv))) return rc;
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
-    if (strcmp(argv[0], "bench") == 0) return run_bench(argv);
 #ifdef ENT_HAVE_NATS
     if (strcmp(argv[0], "relay") == 0) return cmd_relay(argc, argv);
     if (strcmp(argv[0], "mirror") == 0) return cmd_mirror(argc, argv);
