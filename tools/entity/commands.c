@@ -1500,7 +1500,12 @@ int cmd_stat(int argc, char **argv)
             json_object_set_new(o, "map_size", json_integer((json_int_t)info.map_size));
         }
     }
-    j = json_dumps(o, (isatty(1) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+    /* out of memory: jansson's calls then return NULL (or -1), and a part left out would print
+     * as a store without it: nothing printed rather than a partial answer */
+    j = o && types && subs && json_object_size(o) >= 7 && json_object_size(types) == ent_schema_type_count(sc)
+            ? json_dumps(o, (isatty(1) ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER)
+            : NULL;
+    if (!rc && !j) rc = (msg("stat: out of memory"), 1);
     if (!rc) puts(j);
     free(j);
     json_decref(o);
