@@ -516,12 +516,11 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     char *path = ent__lmdb_path_join(dir, "wal");
     wal_hdr h;
     int rc = ENT_OK, rw = !read_only; /* rw: w->fd may write (a reader's own, once it must recover) */
+    if (w) w->fd = w->dio.fd = -1; /* before any failure: calloc's 0 is stdin, which fail would close */
     if (!w || !path || !(w->xs = XXH3_createState())) {
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
     }
-    w->fd = -1;
-    w->dio.fd = -1;
     w->read_only = read_only;
     read_boot(w->boot);
     w->boot_key = XXH3_64bits(w->boot, sizeof w->boot);
