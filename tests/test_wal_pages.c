@@ -987,6 +987,53 @@ static void t_read_only_after_reboot(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* Where the boot id cannot be read (no /proc), every open of an active file counts as after a
+ * reboot, and the shared state in the notify page is keyed by an empty boot id that every boot
+ * shares. A writer dies (its file active, its shared state left as it was), a reader puts the
+ * records back (a new generation, inactive), then a writer opens: it took the dead writer's
+ * shared state for the file's and logged its durable commits in the old generation, under a
+ * header that says inactive, and its last close did not checkpoint either: a power cut lost them
+ * all. A recovery by a writer cleared the state at its attach; a reader's, which maps no shared
+ * state, did not. */
+static void t_stale_shared_state_after_reader_recovery(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 32], old[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *ro = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, roo = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 8;
+    roo.read_only = 1;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-noboot");
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ent__lmdb_wal_boot_unknown = 1;
+    fflush(stdout);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) child_writes(dir, "a", 20, ENT_DURABLE, 1); /* dies with the file active */
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ENT_OK_(ent_store_open(&ro, dir, NULL, &roo)); /* puts the records back */
+    if (ro) ent_store_close(ro);
+    /* data.mdb as the disk holds it now: the recovery synced it, nothing after it is */
+    CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/data.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(old, sizeof old, "%s-old.mdb", dir) == 0);
+    copy_file(from, old);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 10; i++) ENT_OK_(put_item_sized(s, i, &rng, 100)); /* durable: acknowledged */
+    ent_test_reboot_copy(dir, rb, 0);
+    CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/data.mdb", rb) == 0);
+    copy_file(old, to);
+    ent_store_close(s);
+    CU_ASSERT_EQUAL(count_in(rb), 30);
+    ent__lmdb_wal_boot_unknown = 0;
+    unlink(old);
+    ent_schema_free(sc);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* A table of its own in s's backend, then two commits into it whose last sync is left for later
  * (as a group commit leaves it); wid (may be NULL): their txns. */
 static void two_unsynced_commits(ent_store *s, const char *table, uint64_t wid[2])
@@ -1355,6 +1402,7 @@ int main(void)
         ENT_TEST(t_wal_unreadable_for_reader),
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),
+        ENT_TEST(t_stale_shared_state_after_reader_recovery),
         ENT_TEST(t_txn_begins_after_x_minus_2),
         ENT_TEST(t_lmdb_page_size_not_the_systems),
         ENT_TEST(t_checkpoint_killed_after_its_header),

@@ -110,9 +110,12 @@ static uint64_t get64(const unsigned char *p)
     return v;
 }
 
+int ent__lmdb_wal_boot_unknown;
+
 static void read_boot(char out[40])
 {
     memset(out, 0, 40);
+    if (ent__lmdb_wal_boot_unknown) return;
     int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return; /* unknown: every open then counts as after a reboot (replay is safe) */
     ssize_t n = read(fd, out, 39);
@@ -630,9 +633,24 @@ void ent__lmdb_wal_attach(lenv *e)
      * made elsewhere, or LMDB's cap of 32 KiB on a system of 64 KiB pages) */
     if (e->wal && !e->wal->read_only && e->nt && e->nt_writable && e->ntfd >= 0 && fstat(e->ntfd, &st) == 0 &&
         st.st_size >= 4096 && mdb_env_stat(e->env, &ms) == 0) {
-        e->wal->psize = ms.ms_psize;
-        e->wal->sh = (wal_shared *)((char *)e->nt + SHARED_OFF);
-        if (e->wal->recovered) e->wal->sh->magic = 0; /* what it says is before the recovery */
+        lwal *w = e->wal;
+        wal_hdr h;
+        w->psize = ms.ms_psize;
+        w->sh = (wal_shared *)((char *)e->nt + SHARED_OFF);
+        if (w->recovered) w->sh->magic = 0; /* what it says is before the recovery */
+        /* Shared state that names a generation other than the header's is from before a recovery
+         * it did not see: a reader's (which maps none), or a writer's before its attach clears
+         * it. Its key only tells boots apart when the boot id is known: without one (no /proc)
+         * it passed for the file's, and commits were logged in a generation the header no longer
+         * names (and the last close, finding the header inactive, did not checkpoint). Under the
+         * log lock: a checkpoint changes both, header first. */
+        else if (shared_valid(w)) {
+            if (lock_byte(w->fd, F_WRLCK, LOCK_LOG, 1) != 0) w->sh->magic = 0;
+            else {
+                if (shared_valid(w) && (!read_hdr(w->fd, &h) || h.gen != w->sh->gen)) w->sh->magic = 0;
+                lock_byte(w->fd, F_UNLCK, LOCK_LOG, 0);
+            }
+        }
     }
 }
 
