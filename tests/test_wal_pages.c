@@ -1153,6 +1153,51 @@ int fdatasync(int fd)
     return rc;
 }
 
+/* While not 0: a read of a file named wal that covers this offset fails with EIO (a bad sector). */
+static uint64_t eio_wal_at;
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    static ssize_t (*real)(int, void *, size_t, off_t);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "pread");
+    if (eio_wal_at && (uint64_t)off <= eio_wal_at && eio_wal_at < (uint64_t)off + n && is_wal(fd)) {
+        errno = EIO;
+        return -1;
+    }
+    return real(fd, buf, n, off);
+}
+
+/* A read of the file that fails at recovery (EIO in a record mid-chain) is not the end of the
+ * chain: the records after it were dropped without a word, the new generation written over them,
+ * so that every commit after the bad read was lost for good even once the read works again. The
+ * open is refused (ENT_IO) with nothing written; once the file reads, every commit is put back. */
+static void t_read_error_at_recovery(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], walp[ENT_TEST_PATH_MAX + 16];
+    file before = {0}, after = {0};
+    ent_store *s = NULL;
+    ENT_TEST_MKDTEMP(dir, "wal-eio");
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(walp, sizeof walp, "%s/wal", rb) == 0);
+    store_to_reboot(dir, rb);
+    uint64_t off = record_at(walp, 60);
+    CU_ASSERT_FATAL(off != 0);
+    read_all_in(&before, rb, "data.mdb");
+    eio_wal_at = off + sizeof(wal_rec) + sizeof(wal_page) + META_LEN + 5;
+    int rc = ent_store_open(&s, rb, NULL, NULL);
+    eio_wal_at = 0;
+    CU_ASSERT_EQUAL(rc, ENT_IO);
+    if (s) ent_store_close(s);
+    s = NULL;
+    read_all_in(&after, rb, "data.mdb");
+    CU_ASSERT(before.n == after.n && !memcmp(before.b, after.b, before.n)); /* nothing written */
+    CU_ASSERT_EQUAL(count_in(rb), 120);
+    free(before.b);
+    free(after.b);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* A lazy writer that finds the file active ends it with a checkpoint, and is killed once the new
  * header (inactive, the next generation) is on the disk: the shared state must not still say
  * active, else the next durable commit is logged in the old generation, which a reboot ignores
@@ -1407,6 +1452,7 @@ int main(void)
         ENT_TEST(t_lmdb_page_size_not_the_systems),
         ENT_TEST(t_checkpoint_killed_after_its_header),
         ENT_TEST(t_sync_after_a_failed_one),
+        ENT_TEST(t_read_error_at_recovery),
         ENT_TEST(t_older_data_mdb_is_refused),
         ENT_TEST(t_other_stores_file_is_refused),
         ENT_TEST(t_forked_child_keeps_no_lock),

@@ -298,11 +298,17 @@ static int cmp_u64(const void *a, const void *b)
 /* 1 when a record of h's generation at off (of a file of fsize bytes) passes its checks: its
  * header within the file, its checksum, its meta page's txn, entries that account for its
  * images. *r: its header; *buf (grown as needed, *cap bytes): its entries, meta and images. 0
- * when not (*err set when memory ran out). Whether it chains is the caller's. */
+ * when not (*err set when memory ran out or a read failed: a record that could not be read is
+ * not one that fails its checks). Whether it chains is the caller's. */
 static int valid_record(lwal *w, const wal_hdr *h, uint64_t off, uint64_t fsize, wal_rec *r, unsigned char **buf,
                         size_t *cap, int *err)
 {
-    if (off + sizeof *r > fsize || full_pread(w->fd, r, sizeof *r, (off_t)off)) return 0;
+    int rerr;
+    if (off + sizeof *r > fsize) return 0;
+    if ((rerr = full_pread(w->fd, r, sizeof *r, (off_t)off))) {
+        if (rerr > 0) *err = rerr;
+        return 0;
+    }
     if (r->magic != REC_MAGIC || r->gen != h->gen || r->txn <= r->prev || r->psize != h->psize) return 0;
     uint64_t room = fsize - off - sizeof *r;
     if (r->npages > room / sizeof(wal_page) || r->bytes > room || r->npages * sizeof(wal_page) + META_LEN + r->bytes > room)
@@ -317,7 +323,10 @@ static int valid_record(lwal *w, const wal_hdr *h, uint64_t off, uint64_t fsize,
         *buf = nb;
         *cap = body;
     }
-    if (full_pread(w->fd, *buf, body, (off_t)(off + sizeof *r))) return 0;
+    if ((rerr = full_pread(w->fd, *buf, body, (off_t)(off + sizeof *r)))) {
+        if (rerr > 0) *err = rerr;
+        return 0;
+    }
     wal_rec c = *r;
     c.csum = 0;
     XXH3_64bits_reset_withSeed(w->xs, h->seed);
@@ -406,6 +415,8 @@ static int later_record(lwal *w, const wal_hdr *h, uint64_t from, uint64_t min_t
         for (uint64_t at = from; !found && !*err && at + sizeof(wal_rec) <= (uint64_t)st.st_size;) {
             size_t want = (uint64_t)st.st_size - at < CHUNK ? (size_t)((uint64_t)st.st_size - at) : CHUNK;
             ssize_t got = pread(w->fd, chunk, want, (off_t)at);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) *err = errno;
             if (got < (ssize_t)sizeof magic) break;
             size_t last_start = (size_t)got - sizeof magic;
             for (size_t i = 0; i <= last_start && !found && !*err; i++) {
@@ -458,6 +469,8 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
     size_t n;
     unsigned char meta[META_LEN];
     uint64_t end, later_off = 0, later_txn = 0;
+    /* A read that fails (EIO) ends neither the chain nor the search: the records past it would
+     * be dropped without a word, and the new generation written over them. */
     int err = scan_records(w, h, -1, 0, &last, &n, meta, &end);
     if (!err && later_record(w, h, end, last + 3, &later_off, &later_txn, &err))
         return ent__err(ENT_CORRUPT, "store %s: its write-ahead file is damaged: the record after txn %llu (at byte %llu) "
@@ -467,7 +480,9 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
                         "data.mdb as the disk holds it: check it then)",
                         dir, (unsigned long long)last, (unsigned long long)end, (unsigned long long)later_txn,
                         (unsigned long long)later_off, (unsigned long long)last, dir);
-    if (err) return ent__err(ENT_NOMEM, "store %s: reading its write-ahead file: %s", dir, strerror(err));
+    if (err)
+        return ent__err(err == ENOMEM ? ENT_NOMEM : ENT_IO, "store %s: reading its write-ahead file %s/wal to recover it: "
+                        "%s; nothing was written, open it again once that is mended", dir, dir, strerror(err));
     if (n == 0) memcpy(meta, h->meta, META_LEN);
     if ((uint32_t)get64(meta + OFF_MAGIC) != MDB_MAGIC_V || get64(meta + OFF_TXNID) != last)
         return ent__err(ENT_CORRUPT, "store %s: its write-ahead file's header is damaged (its meta page is not txn %llu's)",
