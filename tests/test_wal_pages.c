@@ -1153,17 +1153,20 @@ int fdatasync(int fd)
     return rc;
 }
 
-/* While not 0: a read of a file named wal that covers this offset fails with EIO (a bad sector). */
-static uint64_t eio_wal_at;
+/* While eio_wal_n > 0: a read of a file named wal that covers one of the first eio_wal_n offsets
+ * of eio_wal_at fails with EIO (bad sectors). */
+static uint64_t eio_wal_at[2];
+static int eio_wal_n;
 
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
     static ssize_t (*real)(int, void *, size_t, off_t);
     if (!real) *(void **)&real = dlsym(RTLD_NEXT, "pread");
-    if (eio_wal_at && (uint64_t)off <= eio_wal_at && eio_wal_at < (uint64_t)off + n && is_wal(fd)) {
-        errno = EIO;
-        return -1;
-    }
+    for (int i = 0; i < eio_wal_n; i++)
+        if ((uint64_t)off <= eio_wal_at[i] && eio_wal_at[i] < (uint64_t)off + n && is_wal(fd)) {
+            errno = EIO;
+            return -1;
+        }
     return real(fd, buf, n, off);
 }
 
@@ -1183,9 +1186,10 @@ static void t_read_error_at_recovery(void)
     uint64_t off = record_at(walp, 60);
     CU_ASSERT_FATAL(off != 0);
     read_all_in(&before, rb, "data.mdb");
-    eio_wal_at = off + sizeof(wal_rec) + sizeof(wal_page) + META_LEN + 5;
+    eio_wal_at[0] = off + sizeof(wal_rec) + sizeof(wal_page) + META_LEN + 5;
+    eio_wal_n = 1;
     int rc = ent_store_open(&s, rb, NULL, NULL);
-    eio_wal_at = 0;
+    eio_wal_n = 0;
     CU_ASSERT_EQUAL(rc, ENT_IO);
     if (s) ent_store_close(s);
     s = NULL;
@@ -1194,6 +1198,51 @@ static void t_read_error_at_recovery(void)
     CU_ASSERT_EQUAL(count_in(rb), 120);
     free(before.b);
     free(after.b);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* The header unreadable (EIO), and the first record's block too: taken for a file never written,
+ * the open went on without the records (data.mdb as the last checkpoint left it), and the first
+ * checkpoint wrote a header of generation 1 over them. Refused with ENT_IO, for writers and
+ * readers. Once the file reads, every commit is put back. */
+static void t_header_read_error(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 32], old[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, roo = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 12;
+    o.durability = ENT_DURABLE;
+    roo.read_only = 1;
+    ENT_TEST_MKDTEMP(dir, "wal-hdr-eio");
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/data.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(old, sizeof old, "%s-old.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/data.mdb", rb) == 0);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ENT_OK_(put_item_sized(s, 0, &rng, 100));
+    ent_store_close(s); /* the last close's checkpoint: data.mdb as the disk holds it */
+    copy_file(from, old);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 1; i < 40; i++) ENT_OK_(put_item_sized(s, i, &rng, 100));
+    ent_test_reboot_copy(dir, rb, 0);
+    copy_file(old, to);
+    ent_store_close(s);
+    eio_wal_at[0] = 20;
+    eio_wal_at[1] = REC_START + 2;
+    for (int ro = 0; ro < 2; ro++) {
+        eio_wal_n = 2;
+        int rc = ent_store_open(&s, rb, NULL, ro ? &roo : NULL);
+        eio_wal_n = 0;
+        CU_ASSERT_EQUAL(rc, ENT_IO);
+        if (s) ent_store_close(s);
+        s = NULL;
+    }
+    CU_ASSERT_EQUAL(count_in(rb), 40);
+    unlink(old);
+    ent_schema_free(sc);
     ent_test_rm_rf(rb);
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
@@ -1453,6 +1502,7 @@ int main(void)
         ENT_TEST(t_checkpoint_killed_after_its_header),
         ENT_TEST(t_sync_after_a_failed_one),
         ENT_TEST(t_read_error_at_recovery),
+        ENT_TEST(t_header_read_error),
         ENT_TEST(t_older_data_mdb_is_refused),
         ENT_TEST(t_other_stores_file_is_refused),
         ENT_TEST(t_forked_child_keeps_no_lock),

@@ -212,21 +212,32 @@ static int hdr_damage(int fd, const char *dir)
 {
     /* Another process's checkpoint may be rewriting the header (under the log lock, byte 0) while
      * this one reads it: a header that looks damaged is read again while no writer holds that lock. */
-    int state = 0, held = 0;
+    int state = 0, held = 0, rerr = 0;
     unsigned version = 0;
     for (int again = 0; again < 2; again++) {
         wal_hdr h;
         uint32_t magic = 0;
-        int rec = full_pread(fd, &magic, sizeof magic, REC_START) == 0 && magic == REC_MAGIC;
+        int e1 = full_pread(fd, &magic, sizeof magic, REC_START), e2;
+        int rec = e1 == 0 && magic == REC_MAGIC;
         memset(&h, 0, sizeof h);
+        rerr = 0;
+        /* A read that fails (EIO) says nothing of what the file holds: taken for no header, the
+         * records were dropped and a generation 1 header written over them. */
         if (read_hdr(fd, &h)) state = 0; /* whole after all */
-        else if (full_pread(fd, &h, sizeof h, 0)) state = rec ? 2 : 0;
-        else if (!memcmp(h.magic, WAL_MAGIC, 8) && h.version > WAL_VERSION) state = 1;
+        else if ((e2 = full_pread(fd, &h, sizeof h, 0))) {
+            state = rec ? 2 : 0;
+            rerr = e2 > 0 ? e2 : e1 > 0 ? e1 : 0;
+            if (rerr) state = 3;
+        } else if (!memcmp(h.magic, WAL_MAGIC, 8) && h.version > WAL_VERSION) state = 1;
         else state = !memcmp(h.magic, WAL_MAGIC, 8) || rec ? 2 : 0;
+        if (!state && e1 > 0 && !read_hdr(fd, &h)) state = 3, rerr = e1; /* none, unless the records' block could not be read */
         version = h.version;
         if (!state || again || !(held = lock_byte(fd, F_RDLCK, LOCK_LOG, 1) == 0)) break;
     }
     if (held) lock_byte(fd, F_UNLCK, LOCK_LOG, 0);
+    if (state == 3)
+        return ent__err(ENT_IO, "store %s: reading its write-ahead file's header (%s/wal): %s; it may hold commits "
+                        "that data.mdb lacks; nothing was written, open it again once that is mended", dir, dir, strerror(rerr));
     if (state == 1)
         return ent__err(ENT_FORMAT, "store %s: its write-ahead file %s/wal is of format %u, newer than this library's %u",
                         dir, dir, version, (unsigned)WAL_VERSION);
