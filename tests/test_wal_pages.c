@@ -1139,10 +1139,22 @@ static int is_wal(int fd)
     return n >= 4 && !memcmp(p + n - 4, "/wal", 4);
 }
 
+/* While set: the next sync of a file named wal first plays another thread's sync of the same
+ * file failing just before it (ent__lmdb_wal_sync of txn sync_beside_txn, its fdatasync EIO); this
+ * one then succeeds, as the kernel tells an error once. */
+static lenv *sync_beside_e;
+static uint64_t sync_beside_txn;
+
 int fdatasync(int fd)
 {
     static int (*real)(int);
     if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
+    if (sync_beside_e && is_wal(fd)) {
+        lenv *e = sync_beside_e;
+        sync_beside_e = NULL;
+        fail_wal_sync = 1;
+        CU_ASSERT_EQUAL(ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), sync_beside_txn), EIO);
+    }
     if (fail_wal_sync && is_wal(fd)) {
         fail_wal_sync = 0;
         errno = EIO;
@@ -1315,6 +1327,42 @@ static void t_sync_after_a_failed_one(void)
     read_all(&wal, "wal");
     memcpy(&h, wal.b, sizeof h);
     CU_ASSERT(rc != ENT_OK || h.base >= x[1]);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    free(wal.b);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* Txn x waits as it begins for the records through x-2 to be durable (wait_durable_before); its
+ * sync of the file succeeds, but another thread's sync failed just before it (the kernel tells the
+ * error once, and may have dropped the records it could not write). The txn went on calling them
+ * durable, and a large one spills pages over what snapshot x-2 needs before anything made x-2
+ * durable. It must not begin unless something else did (a checkpoint: data.mdb synced). */
+static void t_begin_after_a_failed_sync_beside(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t x[2] = {0, 0};
+    file wal = {0};
+    wal_hdr h;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-sync-beside");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    const ent_backend_ops *ops = s->bk.ops;
+    lenv *e = ((lbe *)(void *)s->bk.be)->e;
+    ent_btxn *bt = NULL;
+    two_unsynced_commits(s, "sync_beside", x);
+    sync_beside_txn = x[0];
+    sync_beside_e = e;
+    int rc = ops->txn_begin(s->bk.be, 1, &bt); /* txn x[1] + 1: waits for x[0] */
+    CU_ASSERT_PTR_NULL(sync_beside_e);         /* its sync ran, after the failed one */
+    sync_beside_e = NULL;
+    read_all(&wal, "wal");
+    memcpy(&h, wal.b, sizeof h);
+    CU_ASSERT(rc != ENT_OK || h.base >= x[0]);
+    if (rc == ENT_OK) ops->txn_abort(bt);
     ent_store_close(s);
     ent_schema_free(sc);
     free(wal.b);
@@ -1501,6 +1549,7 @@ int main(void)
         ENT_TEST(t_lmdb_page_size_not_the_systems),
         ENT_TEST(t_checkpoint_killed_after_its_header),
         ENT_TEST(t_sync_after_a_failed_one),
+        ENT_TEST(t_begin_after_a_failed_sync_beside),
         ENT_TEST(t_read_error_at_recovery),
         ENT_TEST(t_header_read_error),
         ENT_TEST(t_older_data_mdb_is_refused),

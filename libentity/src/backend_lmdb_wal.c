@@ -872,6 +872,10 @@ static int wait_durable_before(lenv *e, uint64_t x)
         sh->magic = 0; /* as in ent__lmdb_wal_sync: the next write txn begins with a checkpoint */
         return ent__lmdb_werr(e, err, "syncing its write-ahead file", 0);
     }
+    /* Another thread's sync of this file failed since this txn checked the state (the error is
+     * told once, and the records it could not write may be gone): this sync's success says
+     * nothing of them. A checkpoint makes x-2 durable instead (this txn's pages follow it). */
+    if (!shared_valid(w)) return checkpoint(e, 1);
     uint64_t s = atomic_load(&sh->synced);
     while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
     }
