@@ -669,13 +669,14 @@ void ent__lmdb_wal_attach(lenv *e)
          * it. Its key only tells boots apart when the boot id is known: without one (no /proc)
          * it passed for the file's, and commits were logged in a generation the header no longer
          * names (and the last close, finding the header inactive, did not checkpoint). Under the
-         * log lock: a checkpoint changes both, header first. */
+         * log lock when it is free (a checkpoint changes both, header first); else a checkpoint
+         * under way may make them differ for a moment, and the state is dropped for nothing (the
+         * next durable commit checkpoints): waiting would hold this open for the whole of another
+         * process's write txn, which keeps the lock. */
         else if (shared_valid(w)) {
-            if (lock_byte(w->fd, F_WRLCK, LOCK_LOG, 1) != 0) w->sh->magic = 0;
-            else {
-                if (shared_valid(w) && (!read_hdr(w->fd, &h) || h.gen != w->sh->gen)) w->sh->magic = 0;
-                lock_byte(w->fd, F_UNLCK, LOCK_LOG, 0);
-            }
+            int held = lock_byte(w->fd, F_WRLCK, LOCK_LOG, 0) == 0;
+            if (shared_valid(w) && (!read_hdr(w->fd, &h) || h.gen != w->sh->gen)) w->sh->magic = 0;
+            if (held) lock_byte(w->fd, F_UNLCK, LOCK_LOG, 0);
         }
     }
 }
