@@ -451,8 +451,9 @@ static int later_record(lwal *w, const wal_hdr *h, uint64_t from, uint64_t min_t
  * synced base's meta page into slot base % 2, which only a later commit's meta overwrites (LMDB
  * writes txn t's meta into slot t % 2); the other slot holds base-1 or older, or a later one. A
  * data.mdb put back from a backup, or another store's, fails this and must not take the pages:
- * they would be spliced into a tree they do not belong to. *seen: its newest txn. */
-static int same_lineage(int dfd, const wal_hdr *h, uint64_t *seen)
+ * they would be spliced into a tree they do not belong to. *seen: its newest txn. 0 with *err set
+ * when a meta page could not be read. */
+static int same_lineage(int dfd, const wal_hdr *h, uint64_t *seen, int *err)
 {
     /* the meta's tables, last page and txn: MDB_meta from mm_dbs to mm_txnid */
     enum { DBS = 40 };
@@ -460,8 +461,14 @@ static int same_lineage(int dfd, const wal_hdr *h, uint64_t *seen)
     int valid[2];
     *seen = 0;
     for (int slot = 0; slot < 2; slot++) {
-        valid[slot] = full_pread(dfd, m[slot], META_LEN, (off_t)slot * h->psize) == 0 &&
-                      (uint32_t)get64(m[slot] + OFF_MAGIC) == MDB_MAGIC_V;
+        /* a slot that cannot be read says nothing: not one to skip (the check then passed
+         * unchecked, or named a sound data.mdb another store's) */
+        int rerr = full_pread(dfd, m[slot], META_LEN, (off_t)slot * h->psize);
+        if (rerr > 0) {
+            *err = rerr;
+            return 0;
+        }
+        valid[slot] = rerr == 0 && (uint32_t)get64(m[slot] + OFF_MAGIC) == MDB_MAGIC_V;
         if (valid[slot] && get64(m[slot] + OFF_TXNID) > *seen) *seen = get64(m[slot] + OFF_TXNID);
     }
     if (*seen < h->base) return 0;
@@ -506,7 +513,13 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
         return ent__err(errno == EACCES ? ENT_READONLY : ENT_IO, "store %s: opening data.mdb to recover it from its "
                         "write-ahead file: %s", dir, strerror(errno));
     uint64_t seen;
-    if (!same_lineage(dfd, h, &seen)) {
+    int rerr = 0, same = same_lineage(dfd, h, &seen, &rerr);
+    if (rerr) {
+        close(dfd);
+        return ent__err(ENT_IO, "store %s: reading data.mdb's meta pages to recover it from its write-ahead file: %s; "
+                        "nothing was written, open it again once that is mended", dir, strerror(rerr));
+    }
+    if (!same) {
         close(dfd);
         return ent__err(ENT_CORRUPT, "store %s: its write-ahead file goes on from txn %llu, which data.mdb (at txn %llu) "
                                      "does not hold: data.mdb was replaced, or the file is another store's; nothing was "
