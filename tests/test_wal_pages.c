@@ -1308,6 +1308,46 @@ static void t_data_read_error_at_recovery(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A checkpoint whose shared state is unknown (a sync of the file failed) takes the generation from
+ * the header; a header it could not read (EIO) made it generation 1 again. Generations only grow:
+ * the start of a direct write's first block is kept by (generation, offset) (dio.c), so a process
+ * whose last record was of the first generation took its stale bytes for a record of the new
+ * one ending there. The commit is refused instead (or numbered past the header's). */
+static void t_checkpoint_header_read_error(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 14;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-ckpt-eio");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    for (unsigned i = 0; i < 3; i++) { /* each last close a checkpoint: a generation past 1 */
+        ENT_OK_(ent_store_open(&s, dir, sc, &o));
+        ENT_OK_(put_item_sized(s, i, &rng, 100));
+        ent_store_close(s);
+    }
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ENT_OK_(put_item_sized(s, 3, &rng, 100));
+    uint64_t g0 = wal_gen(dir);
+    CU_ASSERT(g0 > 1);
+    fail_wal_sync = 1; /* the shared state unknown: the next write txn begins with a checkpoint */
+    put_item_sized(s, 4, &rng, 100);
+    fail_wal_sync = 0;
+    eio_wal_at[0] = 20;
+    eio_wal_n = 1;
+    int rc = put_item_sized(s, 5, &rng, 100);
+    eio_wal_n = 0;
+    uint64_t g1 = wal_gen(dir);
+    CU_ASSERT(rc != ENT_OK || g1 > g0);
+    if (rc == ENT_OK && g1 <= g0) printf("\n  generation %llu after %llu\n", (unsigned long long)g1, (unsigned long long)g0);
+    ENT_OK_(put_item_sized(s, 6, &rng, 100)); /* once the header reads again */
+    CU_ASSERT(wal_gen(dir) > g0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* A lazy writer that finds the file active ends it with a checkpoint, and is killed once the new
  * header (inactive, the next generation) is on the disk: the shared state must not still say
  * active, else the next durable commit is logged in the old generation, which a reboot ignores
@@ -1602,6 +1642,7 @@ int main(void)
         ENT_TEST(t_read_error_at_recovery),
         ENT_TEST(t_header_read_error),
         ENT_TEST(t_data_read_error_at_recovery),
+        ENT_TEST(t_checkpoint_header_read_error),
         ENT_TEST(t_older_data_mdb_is_refused),
         ENT_TEST(t_other_stores_file_is_refused),
         ENT_TEST(t_forked_child_keeps_no_lock),

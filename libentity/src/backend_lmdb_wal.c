@@ -818,8 +818,16 @@ static int checkpoint(lenv *e, int active)
     mdb_txn_reset(rt);
     uint64_t gen = sh->gen + 1;
     if (!shared_valid(w)) {
+        /* Generations only grow: direct writes keep the start of a record's first block by
+         * (generation, offset) (dio.c). A header that cannot be read now (EIO) is not one never
+         * written: numbering from 1 again, a process whose last record was of the first
+         * generation took its stale bytes for the new one's. */
         wal_hdr h;
-        gen = read_hdr(w->fd, &h) ? h.gen + 1 : 1;
+        int rerr = 0;
+        if (read_hdr(w->fd, &h)) gen = h.gen + 1;
+        else if ((rerr = full_pread(w->fd, &h, sizeof h, 0)) > 0)
+            return ent__lmdb_werr(e, rerr, "reading its write-ahead file's header for a checkpoint", 0);
+        else gen = 1;
     }
     /* Unknown before the header changes: a process that dies once the new header is on the disk
      * must not leave the state of the old generation, whose records a reboot would then ignore
