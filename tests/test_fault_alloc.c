@@ -15,6 +15,7 @@
  * Every N is run (about 1 200 on LMDB and 400 in memory, a second or two; the counts are printed).
  * ENT_FAULT_STRIDE=K runs every Kth only; ENT_FAULT_ONLY=N runs the Nth only, to debug one. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 
 #include "fault_alloc_wrap.h"
@@ -155,8 +156,64 @@ static void alloc_loop(const char *backend)
 static void test_alloc_lmdb(void) { alloc_loop("lmdb"); }
 static void test_alloc_memory(void) { alloc_loop("memory"); }
 
+/* Opens of an LMDB store (writable and read-only), each with its Nth allocation failing: a failed
+ * open closes only what it opened. Its write-ahead file's state was zeroed by calloc and freed
+ * before its descriptors were set to -1, so a failure there closed descriptor 0, twice (the file's
+ * and that of its direct writes): here fd 0 is a file of the test's, which must stay open. */
+static void test_open_keeps_descriptors(void)
+{
+    char *base = fw_tmpdir("fault-open-fds"), dir[ENT_TEST_PATH_MAX + 16], mark[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    struct stat want, got;
+    long hit = 0;
+    ENT_TEST_PATH(dir, "%s/store", base);
+    ENT_TEST_PATH(mark, "%s/fd0", base);
+    ENT_OK_(ent_schema_load_json(&sc, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
+    o.durability = ENT_DURABLE;
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ent_store_close(s);
+    int saved = dup(0), fd = open(mark, O_RDWR | O_CREAT, 0600);
+    CU_ASSERT_FATAL(saved >= 0 && fd >= 0 && dup2(fd, 0) == 0 && fstat(0, &want) == 0);
+    close(fd);
+    for (int ro = 0; ro < 2; ro++) {
+        o.read_only = ro;
+        for (long n = 1;; n++) {
+            count = 0;
+            fail_at = n;
+            failed_n = 0;
+            armed = 1;
+            int rc = ent_store_open(&s, dir, NULL, &o);
+            armed = 0;
+            fail_at = -1;
+            if (rc == ENT_OK) ent_store_close(s);
+            s = NULL;
+            int open0 = fstat(0, &got) == 0 && got.st_ino == want.st_ino && got.st_dev == want.st_dev;
+            if (!open0) fprintf(stderr, "\n  %s open, allocation %ld failing: fd 0 closed\n", ro ? "read-only" : "writable", n);
+            CU_ASSERT(open0);
+            if (!open0) { /* fd 0 the test's file again, for the opens that follow */
+                fd = open(mark, O_RDWR);
+                CU_ASSERT_FATAL(fd >= 0 && dup2(fd, 0) == 0 && fstat(0, &want) == 0);
+                close(fd);
+            }
+            if (!failed_n) break; /* every allocation of the open ran */
+            hit++;
+        }
+    }
+    CU_ASSERT(hit > 10);
+    CU_ASSERT_FATAL(dup2(saved, 0) == 0);
+    close(saved);
+    ent_schema_free(sc);
+    unlink(mark);
+    fw_rmrf(dir);
+    rmdir(base);
+    free(base);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_alloc_lmdb), ENT_TEST(test_alloc_memory), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_alloc_lmdb), ENT_TEST(test_alloc_memory),
+                                          ENT_TEST(test_open_keeps_descriptors), {NULL, NULL}};
     return ent_test_run("fault_alloc", cases);
 }

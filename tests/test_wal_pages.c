@@ -987,6 +987,53 @@ static void t_read_only_after_reboot(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* Where the boot id cannot be read (no /proc), every open of an active file counts as after a
+ * reboot, and the shared state in the notify page is keyed by an empty boot id that every boot
+ * shares. A writer dies (its file active, its shared state left as it was), a reader puts the
+ * records back (a new generation, inactive), then a writer opens: it took the dead writer's
+ * shared state for the file's and logged its durable commits in the old generation, under a
+ * header that says inactive, and its last close did not checkpoint either: a power cut lost them
+ * all. A recovery by a writer cleared the state at its attach; a reader's, which maps no shared
+ * state, did not. */
+static void t_stale_shared_state_after_reader_recovery(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 32], old[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *ro = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, roo = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 8;
+    roo.read_only = 1;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-noboot");
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ent__lmdb_wal_boot_unknown = 1;
+    fflush(stdout);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) child_writes(dir, "a", 20, ENT_DURABLE, 1); /* dies with the file active */
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ENT_OK_(ent_store_open(&ro, dir, NULL, &roo)); /* puts the records back */
+    if (ro) ent_store_close(ro);
+    /* data.mdb as the disk holds it now: the recovery synced it, nothing after it is */
+    CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/data.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(old, sizeof old, "%s-old.mdb", dir) == 0);
+    copy_file(from, old);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < 10; i++) ENT_OK_(put_item_sized(s, i, &rng, 100)); /* durable: acknowledged */
+    ent_test_reboot_copy(dir, rb, 0);
+    CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/data.mdb", rb) == 0);
+    copy_file(old, to);
+    ent_store_close(s);
+    CU_ASSERT_EQUAL(count_in(rb), 30);
+    ent__lmdb_wal_boot_unknown = 0;
+    unlink(old);
+    ent_schema_free(sc);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* A table of its own in s's backend, then two commits into it whose last sync is left for later
  * (as a group commit leaves it); wid (may be NULL): their txns. */
 static void two_unsynced_commits(ent_store *s, const char *table, uint64_t wid[2])
@@ -1092,10 +1139,22 @@ static int is_wal(int fd)
     return n >= 4 && !memcmp(p + n - 4, "/wal", 4);
 }
 
+/* While set: the next sync of a file named wal first plays another thread's sync of the same
+ * file failing just before it (ent__lmdb_wal_sync of txn sync_beside_txn, its fdatasync EIO); this
+ * one then succeeds, as the kernel tells an error once. */
+static lenv *sync_beside_e;
+static uint64_t sync_beside_txn;
+
 int fdatasync(int fd)
 {
     static int (*real)(int);
     if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
+    if (sync_beside_e && is_wal(fd)) {
+        lenv *e = sync_beside_e;
+        sync_beside_e = NULL;
+        fail_wal_sync = 1;
+        CU_ASSERT_EQUAL(ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), sync_beside_txn), EIO);
+    }
     if (fail_wal_sync && is_wal(fd)) {
         fail_wal_sync = 0;
         errno = EIO;
@@ -1104,6 +1163,189 @@ int fdatasync(int fd)
     int rc = real(fd);
     if (die_after_wal_sync && is_wal(fd)) _exit(42);
     return rc;
+}
+
+/* The path of descriptor fd ends with name. */
+static int is_named(int fd, const char *name)
+{
+    char l[64], p[ENT_TEST_PATH_MAX + 16];
+    size_t k = strlen(name);
+    snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(l, p, sizeof p - 1);
+    return n >= (ssize_t)k && !memcmp(p + n - k, name, k);
+}
+
+/* While eio_wal_n > 0: a read of a file named wal (eio_file: another name) that covers one of the
+ * first eio_wal_n offsets of eio_wal_at fails with EIO (bad sectors). */
+static uint64_t eio_wal_at[2];
+static int eio_wal_n;
+static const char *eio_file = "/wal";
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    static ssize_t (*real)(int, void *, size_t, off_t);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "pread");
+    for (int i = 0; i < eio_wal_n; i++)
+        if ((uint64_t)off <= eio_wal_at[i] && eio_wal_at[i] < (uint64_t)off + n && is_named(fd, eio_file)) {
+            errno = EIO;
+            return -1;
+        }
+    return real(fd, buf, n, off);
+}
+
+/* A read of the file that fails at recovery (EIO in a record mid-chain) is not the end of the
+ * chain: the records after it were dropped without a word, the new generation written over them,
+ * so that every commit after the bad read was lost for good even once the read works again. The
+ * open is refused (ENT_IO) with nothing written; once the file reads, every commit is put back. */
+static void t_read_error_at_recovery(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], walp[ENT_TEST_PATH_MAX + 16];
+    file before = {0}, after = {0};
+    ent_store *s = NULL;
+    ENT_TEST_MKDTEMP(dir, "wal-eio");
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(walp, sizeof walp, "%s/wal", rb) == 0);
+    store_to_reboot(dir, rb);
+    uint64_t off = record_at(walp, 60);
+    CU_ASSERT_FATAL(off != 0);
+    read_all_in(&before, rb, "data.mdb");
+    eio_wal_at[0] = off + sizeof(wal_rec) + sizeof(wal_page) + META_LEN + 5;
+    eio_wal_n = 1;
+    int rc = ent_store_open(&s, rb, NULL, NULL);
+    eio_wal_n = 0;
+    CU_ASSERT_EQUAL(rc, ENT_IO);
+    if (s) ent_store_close(s);
+    s = NULL;
+    read_all_in(&after, rb, "data.mdb");
+    CU_ASSERT(before.n == after.n && !memcmp(before.b, after.b, before.n)); /* nothing written */
+    CU_ASSERT_EQUAL(count_in(rb), 120);
+    free(before.b);
+    free(after.b);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* The header unreadable (EIO), and the first record's block too: taken for a file never written,
+ * the open went on without the records (data.mdb as the last checkpoint left it), and the first
+ * checkpoint wrote a header of generation 1 over them. Refused with ENT_IO, for writers and
+ * readers. Once the file reads, every commit is put back. */
+static void t_header_read_error(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16], from[ENT_TEST_PATH_MAX + 16], to[ENT_TEST_PATH_MAX + 32], old[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, roo = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 12;
+    o.durability = ENT_DURABLE;
+    roo.read_only = 1;
+    ENT_TEST_MKDTEMP(dir, "wal-hdr-eio");
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(from, sizeof from, "%s/data.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(old, sizeof old, "%s-old.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(to, sizeof to, "%s/data.mdb", rb) == 0);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ENT_OK_(put_item_sized(s, 0, &rng, 100));
+    ent_store_close(s); /* the last close's checkpoint: data.mdb as the disk holds it */
+    copy_file(from, old);
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 1; i < 40; i++) ENT_OK_(put_item_sized(s, i, &rng, 100));
+    ent_test_reboot_copy(dir, rb, 0);
+    copy_file(old, to);
+    ent_store_close(s);
+    eio_wal_at[0] = 20;
+    eio_wal_at[1] = REC_START + 2;
+    for (int ro = 0; ro < 2; ro++) {
+        eio_wal_n = 2;
+        int rc = ent_store_open(&s, rb, NULL, ro ? &roo : NULL);
+        eio_wal_n = 0;
+        CU_ASSERT_EQUAL(rc, ENT_IO);
+        if (s) ent_store_close(s);
+        s = NULL;
+    }
+    CU_ASSERT_EQUAL(count_in(rb), 40);
+    unlink(old);
+    ent_schema_free(sc);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* data.mdb's meta pages unreadable (EIO) when the recovery checks that it is the one the file's
+ * generation began on: taken for a data.mdb put back from a backup, refused as ENT_CORRUPT with
+ * the advice to move wal away, which loses every commit since the last checkpoint. A read error
+ * is ENT_IO, nothing written; once it reads, every commit is put back. */
+static void t_data_read_error_at_recovery(void)
+{
+    char rb[ENT_TEST_PATH_MAX + 16];
+    file before = {0}, after = {0};
+    ent_store *s = NULL;
+    wal_hdr h;
+    char walp[ENT_TEST_PATH_MAX + 16];
+    ENT_TEST_MKDTEMP(dir, "wal-data-eio");
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(walp, sizeof walp, "%s/wal", rb) == 0);
+    store_to_reboot(dir, rb);
+    int fd = open(walp, O_RDONLY);
+    CU_ASSERT_FATAL(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    close(fd);
+    read_all_in(&before, rb, "data.mdb");
+    eio_file = "/data.mdb";
+    eio_wal_at[0] = OFF_TXNID;
+    eio_wal_at[1] = (uint64_t)h.psize + OFF_TXNID;
+    eio_wal_n = 2;
+    int rc = ent_store_open(&s, rb, NULL, NULL);
+    eio_wal_n = 0;
+    eio_file = "/wal";
+    if (rc != ENT_IO) printf("\n  open: %d %s\n", rc, ent_errmsg());
+    CU_ASSERT_EQUAL(rc, ENT_IO);
+    if (s) ent_store_close(s);
+    read_all_in(&after, rb, "data.mdb");
+    CU_ASSERT(before.n == after.n && !memcmp(before.b, after.b, before.n)); /* nothing written */
+    CU_ASSERT_EQUAL(count_in(rb), 120);
+    free(before.b);
+    free(after.b);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* A checkpoint whose shared state is unknown (a sync of the file failed) takes the generation from
+ * the header; a header it could not read (EIO) made it generation 1 again. Generations only grow:
+ * the start of a direct write's first block is kept by (generation, offset) (dio.c), so a process
+ * whose last record was of the first generation took its stale bytes for a record of the new
+ * one ending there. The commit is refused instead (or numbered past the header's). */
+static void t_checkpoint_header_read_error(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 14;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-ckpt-eio");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    for (unsigned i = 0; i < 3; i++) { /* each last close a checkpoint: a generation past 1 */
+        ENT_OK_(ent_store_open(&s, dir, sc, &o));
+        ENT_OK_(put_item_sized(s, i, &rng, 100));
+        ent_store_close(s);
+    }
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ENT_OK_(put_item_sized(s, 3, &rng, 100));
+    uint64_t g0 = wal_gen(dir);
+    CU_ASSERT(g0 > 1);
+    fail_wal_sync = 1; /* the shared state unknown: the next write txn begins with a checkpoint */
+    put_item_sized(s, 4, &rng, 100);
+    fail_wal_sync = 0;
+    eio_wal_at[0] = 20;
+    eio_wal_n = 1;
+    int rc = put_item_sized(s, 5, &rng, 100);
+    eio_wal_n = 0;
+    uint64_t g1 = wal_gen(dir);
+    CU_ASSERT(rc != ENT_OK || g1 > g0);
+    if (rc == ENT_OK && g1 <= g0) printf("\n  generation %llu after %llu\n", (unsigned long long)g1, (unsigned long long)g0);
+    ENT_OK_(put_item_sized(s, 6, &rng, 100)); /* once the header reads again */
+    CU_ASSERT(wal_gen(dir) > g0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
 /* A lazy writer that finds the file active ends it with a checkpoint, and is killed once the new
@@ -1174,6 +1416,42 @@ static void t_sync_after_a_failed_one(void)
     read_all(&wal, "wal");
     memcpy(&h, wal.b, sizeof h);
     CU_ASSERT(rc != ENT_OK || h.base >= x[1]);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    free(wal.b);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
+/* Txn x waits as it begins for the records through x-2 to be durable (wait_durable_before); its
+ * sync of the file succeeds, but another thread's sync failed just before it (the kernel tells the
+ * error once, and may have dropped the records it could not write). The txn went on calling them
+ * durable, and a large one spills pages over what snapshot x-2 needs before anything made x-2
+ * durable. It must not begin unless something else did (a checkpoint: data.mdb synced). */
+static void t_begin_after_a_failed_sync_beside(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t x[2] = {0, 0};
+    file wal = {0};
+    wal_hdr h;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-sync-beside");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    const ent_backend_ops *ops = s->bk.ops;
+    lenv *e = ((lbe *)(void *)s->bk.be)->e;
+    ent_btxn *bt = NULL;
+    two_unsynced_commits(s, "sync_beside", x);
+    sync_beside_txn = x[0];
+    sync_beside_e = e;
+    int rc = ops->txn_begin(s->bk.be, 1, &bt); /* txn x[1] + 1: waits for x[0] */
+    CU_ASSERT_PTR_NULL(sync_beside_e);         /* its sync ran, after the failed one */
+    sync_beside_e = NULL;
+    read_all(&wal, "wal");
+    memcpy(&h, wal.b, sizeof h);
+    CU_ASSERT(rc != ENT_OK || h.base >= x[0]);
+    if (rc == ENT_OK) ops->txn_abort(bt);
     ent_store_close(s);
     ent_schema_free(sc);
     free(wal.b);
@@ -1355,10 +1633,16 @@ int main(void)
         ENT_TEST(t_wal_unreadable_for_reader),
         ENT_TEST(t_file_written_over),
         ENT_TEST(t_read_only_after_reboot),
+        ENT_TEST(t_stale_shared_state_after_reader_recovery),
         ENT_TEST(t_txn_begins_after_x_minus_2),
         ENT_TEST(t_lmdb_page_size_not_the_systems),
         ENT_TEST(t_checkpoint_killed_after_its_header),
         ENT_TEST(t_sync_after_a_failed_one),
+        ENT_TEST(t_begin_after_a_failed_sync_beside),
+        ENT_TEST(t_read_error_at_recovery),
+        ENT_TEST(t_header_read_error),
+        ENT_TEST(t_data_read_error_at_recovery),
+        ENT_TEST(t_checkpoint_header_read_error),
         ENT_TEST(t_older_data_mdb_is_refused),
         ENT_TEST(t_other_stores_file_is_refused),
         ENT_TEST(t_forked_child_keeps_no_lock),

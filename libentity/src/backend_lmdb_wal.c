@@ -110,9 +110,12 @@ static uint64_t get64(const unsigned char *p)
     return v;
 }
 
+int ent__lmdb_wal_boot_unknown;
+
 static void read_boot(char out[40])
 {
     memset(out, 0, 40);
+    if (ent__lmdb_wal_boot_unknown) return;
     int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return; /* unknown: every open then counts as after a reboot (replay is safe) */
     ssize_t n = read(fd, out, 39);
@@ -209,21 +212,32 @@ static int hdr_damage(int fd, const char *dir)
 {
     /* Another process's checkpoint may be rewriting the header (under the log lock, byte 0) while
      * this one reads it: a header that looks damaged is read again while no writer holds that lock. */
-    int state = 0, held = 0;
+    int state = 0, held = 0, rerr = 0;
     unsigned version = 0;
     for (int again = 0; again < 2; again++) {
         wal_hdr h;
         uint32_t magic = 0;
-        int rec = full_pread(fd, &magic, sizeof magic, REC_START) == 0 && magic == REC_MAGIC;
+        int e1 = full_pread(fd, &magic, sizeof magic, REC_START), e2;
+        int rec = e1 == 0 && magic == REC_MAGIC;
         memset(&h, 0, sizeof h);
+        rerr = 0;
+        /* A read that fails (EIO) says nothing of what the file holds: taken for no header, the
+         * records were dropped and a generation 1 header written over them. */
         if (read_hdr(fd, &h)) state = 0; /* whole after all */
-        else if (full_pread(fd, &h, sizeof h, 0)) state = rec ? 2 : 0;
-        else if (!memcmp(h.magic, WAL_MAGIC, 8) && h.version > WAL_VERSION) state = 1;
+        else if ((e2 = full_pread(fd, &h, sizeof h, 0))) {
+            state = rec ? 2 : 0;
+            rerr = e2 > 0 ? e2 : e1 > 0 ? e1 : 0;
+            if (rerr) state = 3;
+        } else if (!memcmp(h.magic, WAL_MAGIC, 8) && h.version > WAL_VERSION) state = 1;
         else state = !memcmp(h.magic, WAL_MAGIC, 8) || rec ? 2 : 0;
+        if (!state && e1 > 0 && !read_hdr(fd, &h)) state = 3, rerr = e1; /* none, unless the records' block could not be read */
         version = h.version;
         if (!state || again || !(held = lock_byte(fd, F_RDLCK, LOCK_LOG, 1) == 0)) break;
     }
     if (held) lock_byte(fd, F_UNLCK, LOCK_LOG, 0);
+    if (state == 3)
+        return ent__err(ENT_IO, "store %s: reading its write-ahead file's header (%s/wal): %s; it may hold commits "
+                        "that data.mdb lacks; nothing was written, open it again once that is mended", dir, dir, strerror(rerr));
     if (state == 1)
         return ent__err(ENT_FORMAT, "store %s: its write-ahead file %s/wal is of format %u, newer than this library's %u",
                         dir, dir, version, (unsigned)WAL_VERSION);
@@ -295,11 +309,17 @@ static int cmp_u64(const void *a, const void *b)
 /* 1 when a record of h's generation at off (of a file of fsize bytes) passes its checks: its
  * header within the file, its checksum, its meta page's txn, entries that account for its
  * images. *r: its header; *buf (grown as needed, *cap bytes): its entries, meta and images. 0
- * when not (*err set when memory ran out). Whether it chains is the caller's. */
+ * when not (*err set when memory ran out or a read failed: a record that could not be read is
+ * not one that fails its checks). Whether it chains is the caller's. */
 static int valid_record(lwal *w, const wal_hdr *h, uint64_t off, uint64_t fsize, wal_rec *r, unsigned char **buf,
                         size_t *cap, int *err)
 {
-    if (off + sizeof *r > fsize || full_pread(w->fd, r, sizeof *r, (off_t)off)) return 0;
+    int rerr;
+    if (off + sizeof *r > fsize) return 0;
+    if ((rerr = full_pread(w->fd, r, sizeof *r, (off_t)off))) {
+        if (rerr > 0) *err = rerr;
+        return 0;
+    }
     if (r->magic != REC_MAGIC || r->gen != h->gen || r->txn <= r->prev || r->psize != h->psize) return 0;
     uint64_t room = fsize - off - sizeof *r;
     if (r->npages > room / sizeof(wal_page) || r->bytes > room || r->npages * sizeof(wal_page) + META_LEN + r->bytes > room)
@@ -314,7 +334,10 @@ static int valid_record(lwal *w, const wal_hdr *h, uint64_t off, uint64_t fsize,
         *buf = nb;
         *cap = body;
     }
-    if (full_pread(w->fd, *buf, body, (off_t)(off + sizeof *r))) return 0;
+    if ((rerr = full_pread(w->fd, *buf, body, (off_t)(off + sizeof *r)))) {
+        if (rerr > 0) *err = rerr;
+        return 0;
+    }
     wal_rec c = *r;
     c.csum = 0;
     XXH3_64bits_reset_withSeed(w->xs, h->seed);
@@ -403,6 +426,8 @@ static int later_record(lwal *w, const wal_hdr *h, uint64_t from, uint64_t min_t
         for (uint64_t at = from; !found && !*err && at + sizeof(wal_rec) <= (uint64_t)st.st_size;) {
             size_t want = (uint64_t)st.st_size - at < CHUNK ? (size_t)((uint64_t)st.st_size - at) : CHUNK;
             ssize_t got = pread(w->fd, chunk, want, (off_t)at);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) *err = errno;
             if (got < (ssize_t)sizeof magic) break;
             size_t last_start = (size_t)got - sizeof magic;
             for (size_t i = 0; i <= last_start && !found && !*err; i++) {
@@ -426,8 +451,9 @@ static int later_record(lwal *w, const wal_hdr *h, uint64_t from, uint64_t min_t
  * synced base's meta page into slot base % 2, which only a later commit's meta overwrites (LMDB
  * writes txn t's meta into slot t % 2); the other slot holds base-1 or older, or a later one. A
  * data.mdb put back from a backup, or another store's, fails this and must not take the pages:
- * they would be spliced into a tree they do not belong to. *seen: its newest txn. */
-static int same_lineage(int dfd, const wal_hdr *h, uint64_t *seen)
+ * they would be spliced into a tree they do not belong to. *seen: its newest txn. 0 with *err set
+ * when a meta page could not be read. */
+static int same_lineage(int dfd, const wal_hdr *h, uint64_t *seen, int *err)
 {
     /* the meta's tables, last page and txn: MDB_meta from mm_dbs to mm_txnid */
     enum { DBS = 40 };
@@ -435,8 +461,14 @@ static int same_lineage(int dfd, const wal_hdr *h, uint64_t *seen)
     int valid[2];
     *seen = 0;
     for (int slot = 0; slot < 2; slot++) {
-        valid[slot] = full_pread(dfd, m[slot], META_LEN, (off_t)slot * h->psize) == 0 &&
-                      (uint32_t)get64(m[slot] + OFF_MAGIC) == MDB_MAGIC_V;
+        /* a slot that cannot be read says nothing: not one to skip (the check then passed
+         * unchecked, or named a sound data.mdb another store's) */
+        int rerr = full_pread(dfd, m[slot], META_LEN, (off_t)slot * h->psize);
+        if (rerr > 0) {
+            *err = rerr;
+            return 0;
+        }
+        valid[slot] = rerr == 0 && (uint32_t)get64(m[slot] + OFF_MAGIC) == MDB_MAGIC_V;
         if (valid[slot] && get64(m[slot] + OFF_TXNID) > *seen) *seen = get64(m[slot] + OFF_TXNID);
     }
     if (*seen < h->base) return 0;
@@ -455,6 +487,8 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
     size_t n;
     unsigned char meta[META_LEN];
     uint64_t end, later_off = 0, later_txn = 0;
+    /* A read that fails (EIO) ends neither the chain nor the search: the records past it would
+     * be dropped without a word, and the new generation written over them. */
     int err = scan_records(w, h, -1, 0, &last, &n, meta, &end);
     if (!err && later_record(w, h, end, last + 3, &later_off, &later_txn, &err))
         return ent__err(ENT_CORRUPT, "store %s: its write-ahead file is damaged: the record after txn %llu (at byte %llu) "
@@ -464,7 +498,9 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
                         "data.mdb as the disk holds it: check it then)",
                         dir, (unsigned long long)last, (unsigned long long)end, (unsigned long long)later_txn,
                         (unsigned long long)later_off, (unsigned long long)last, dir);
-    if (err) return ent__err(ENT_NOMEM, "store %s: reading its write-ahead file: %s", dir, strerror(err));
+    if (err)
+        return ent__err(err == ENOMEM ? ENT_NOMEM : ENT_IO, "store %s: reading its write-ahead file %s/wal to recover it: "
+                        "%s; nothing was written, open it again once that is mended", dir, dir, strerror(err));
     if (n == 0) memcpy(meta, h->meta, META_LEN);
     if ((uint32_t)get64(meta + OFF_MAGIC) != MDB_MAGIC_V || get64(meta + OFF_TXNID) != last)
         return ent__err(ENT_CORRUPT, "store %s: its write-ahead file's header is damaged (its meta page is not txn %llu's)",
@@ -477,7 +513,13 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
         return ent__err(errno == EACCES ? ENT_READONLY : ENT_IO, "store %s: opening data.mdb to recover it from its "
                         "write-ahead file: %s", dir, strerror(errno));
     uint64_t seen;
-    if (!same_lineage(dfd, h, &seen)) {
+    int rerr = 0, same = same_lineage(dfd, h, &seen, &rerr);
+    if (rerr) {
+        close(dfd);
+        return ent__err(ENT_IO, "store %s: reading data.mdb's meta pages to recover it from its write-ahead file: %s; "
+                        "nothing was written, open it again once that is mended", dir, strerror(rerr));
+    }
+    if (!same) {
         close(dfd);
         return ent__err(ENT_CORRUPT, "store %s: its write-ahead file goes on from txn %llu, which data.mdb (at txn %llu) "
                                      "does not hold: data.mdb was replaced, or the file is another store's; nothing was "
@@ -516,12 +558,11 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     char *path = ent__lmdb_path_join(dir, "wal");
     wal_hdr h;
     int rc = ENT_OK, rw = !read_only; /* rw: w->fd may write (a reader's own, once it must recover) */
+    if (w) w->fd = w->dio.fd = -1; /* before any failure: calloc's 0 is stdin, which fail would close */
     if (!w || !path || !(w->xs = XXH3_createState())) {
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
     }
-    w->fd = -1;
-    w->dio.fd = -1;
     w->read_only = read_only;
     read_boot(w->boot);
     w->boot_key = XXH3_64bits(w->boot, sizeof w->boot);
@@ -631,9 +672,25 @@ void ent__lmdb_wal_attach(lenv *e)
      * made elsewhere, or LMDB's cap of 32 KiB on a system of 64 KiB pages) */
     if (e->wal && !e->wal->read_only && e->nt && e->nt_writable && e->ntfd >= 0 && fstat(e->ntfd, &st) == 0 &&
         st.st_size >= 4096 && mdb_env_stat(e->env, &ms) == 0) {
-        e->wal->psize = ms.ms_psize;
-        e->wal->sh = (wal_shared *)((char *)e->nt + SHARED_OFF);
-        if (e->wal->recovered) e->wal->sh->magic = 0; /* what it says is before the recovery */
+        lwal *w = e->wal;
+        wal_hdr h;
+        w->psize = ms.ms_psize;
+        w->sh = (wal_shared *)((char *)e->nt + SHARED_OFF);
+        if (w->recovered) w->sh->magic = 0; /* what it says is before the recovery */
+        /* Shared state that names a generation other than the header's is from before a recovery
+         * it did not see: a reader's (which maps none), or a writer's before its attach clears
+         * it. Its key only tells boots apart when the boot id is known: without one (no /proc)
+         * it passed for the file's, and commits were logged in a generation the header no longer
+         * names (and the last close, finding the header inactive, did not checkpoint). Under the
+         * log lock when it is free (a checkpoint changes both, header first); else a checkpoint
+         * under way may make them differ for a moment, and the state is dropped for nothing (the
+         * next durable commit checkpoints): waiting would hold this open for the whole of another
+         * process's write txn, which keeps the lock. */
+        else if (shared_valid(w)) {
+            int held = lock_byte(w->fd, F_WRLCK, LOCK_LOG, 0) == 0;
+            if (shared_valid(w) && (!read_hdr(w->fd, &h) || h.gen != w->sh->gen)) w->sh->magic = 0;
+            if (held) lock_byte(w->fd, F_UNLCK, LOCK_LOG, 0);
+        }
     }
 }
 
@@ -761,8 +818,16 @@ static int checkpoint(lenv *e, int active)
     mdb_txn_reset(rt);
     uint64_t gen = sh->gen + 1;
     if (!shared_valid(w)) {
+        /* Generations only grow: direct writes keep the start of a record's first block by
+         * (generation, offset) (dio.c). A header that cannot be read now (EIO) is not one never
+         * written: numbering from 1 again, a process whose last record was of the first
+         * generation took its stale bytes for the new one's. */
         wal_hdr h;
-        gen = read_hdr(w->fd, &h) ? h.gen + 1 : 1;
+        int rerr = 0;
+        if (read_hdr(w->fd, &h)) gen = h.gen + 1;
+        else if ((rerr = full_pread(w->fd, &h, sizeof h, 0)) > 0)
+            return ent__lmdb_werr(e, rerr, "reading its write-ahead file's header for a checkpoint", 0);
+        else gen = 1;
     }
     /* Unknown before the header changes: a process that dies once the new header is on the disk
      * must not leave the state of the old generation, whose records a reboot would then ignore
@@ -829,6 +894,10 @@ static int wait_durable_before(lenv *e, uint64_t x)
         sh->magic = 0; /* as in ent__lmdb_wal_sync: the next write txn begins with a checkpoint */
         return ent__lmdb_werr(e, err, "syncing its write-ahead file", 0);
     }
+    /* Another thread's sync of this file failed since this txn checked the state (the error is
+     * told once, and the records it could not write may be gone): this sync's success says
+     * nothing of them. A checkpoint makes x-2 durable instead (this txn's pages follow it). */
+    if (!shared_valid(w)) return checkpoint(e, 1);
     uint64_t s = atomic_load(&sh->synced);
     while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
     }
