@@ -567,17 +567,20 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     read_boot(w->boot);
     w->boot_key = XXH3_64bits(w->boot, sizeof w->boot);
     w->fd = open(path, (read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0664);
-    if (w->fd < 0 && read_only && errno == EACCES) {
-        /* There but not readable: it may hold commits that data.mdb lacks (after a reboot), which
-         * this open could not tell; reading data.mdb alone could then answer from before them. */
-        rc = ent__err(ENT_READONLY, "store %s: its write-ahead file %s is there but this process may not read it: %s; "
-                      "it may hold commits data.mdb lacks", dir, path, strerror(EACCES));
+    struct stat ls;
+    if (w->fd < 0 && read_only && (errno == EACCES || (errno == ENOENT && lstat(path, &ls) == 0))) {
+        /* There but not readable (or a symlink to a file that is not there: on a disk not
+         * mounted, say): it may hold commits that data.mdb lacks (after a reboot), which this open
+         * could not tell; reading data.mdb alone could then answer from before them. */
+        int err = errno;
+        rc = ent__err(err == EACCES ? ENT_READONLY : ENT_IO, "store %s: its write-ahead file %s is there but this "
+                      "process may not read it: %s%s; it may hold commits data.mdb lacks", dir, path, strerror(err),
+                      err == ENOENT ? " (a symlink to a file that is not there)" : "");
         goto fail;
     }
     if (w->fd < 0) {
         /* No file and no right to make one: a read-only open of a store that never had one, or
          * a writer in a directory it may not write (LMDB will say so). Nothing to recover. */
-        struct stat ls;
         int err = errno;
         /* ...but a writer must not go on without a file that is there (one it may not open, a
          * symlink to nowhere): its commits would not be logged while the file may hold records a
@@ -642,7 +645,10 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
                                     "it open meanwhile; retry", dir);
             goto fail;
         }
-        struct timespec ms = {0, 10000000};
+        /* 10-20 ms, differing by process and try: openers that all need the recovery (after a
+         * reboot, a server's workers started together) would otherwise retry in step, each
+         * holding the shared lock while another asks for the exclusive one */
+        struct timespec ms = {0, 10000000 + (long)(((uint32_t)getpid() * 2654435761u + (uint32_t)tries * 40503u) % 10000000u)};
         lock_byte(w->fd, F_UNLCK, LOCK_OPEN, 0);
         nanosleep(&ms, NULL);
     }
