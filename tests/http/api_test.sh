@@ -401,6 +401,14 @@ bad_codes=$(tr ' ' '\n' <<<"$codes" | grep -v '^$' | grep -v '^20[01]$' | sort |
 [ -z "$bad_codes" ] && [ -n "$codes" ] && ok || bad "PUT while the schema evolves: $bad_codes"
 stop_server
 
+# ---- a schema version above 2^31-1 (up to 2^32-1 is allowed): /api/stat printed it negative
+printf '{"schema":"big","version":4294967295,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int"}}}}}' >"$work/bigver.json"
+"$E" -s "$work/bigver" init --schema "$work/bigver.json" --durability none >/dev/null || bad "init of a schema at version 2^32-1"
+start_server "$work/bigver" || exit 1
+req GET /api/stat; want 200 "stat of a schema at version 2^32-1"; jcheck "d['schema']['version']" 4294967295
+req GET /api/schema; want 200 "schema at version 2^32-1"; jcheck "d['version']" 4294967295
+stop_server
+
 # ---- body limit: Content-Length over it, and a chunked body over it
 start_server "$S" --max-body 64 || exit 1
 big="{\"email\":\"$(head -c 200 /dev/zero | tr '\0' x)@x\",\"name\":\"x\"}"
