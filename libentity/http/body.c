@@ -205,6 +205,34 @@ static int in_patch(const json_t *j, const char *p, size_t n)
     return found;
 }
 
+/* The JSON Pointer of the first null member of an object in j, through objects only (a merge patch
+ * replaces an array whole: a null in one is a value), into buf (cut to fit); 0 when there is none.
+ * As put_input.c's null_member(), so that `entity patch` and PATCH refuse the same bodies. */
+static int null_member(char *buf, size_t size, const json_t *j)
+{
+    const char *k;
+    size_t kn, used = strlen(buf);
+    json_t *v;
+    if (!json_is_object(j)) return 0;
+    json_object_keylen_foreach((json_t *)j, k, kn, v) {
+        size_t at = used;
+        if (!json_is_null(v) && !json_is_object(v)) continue;
+        if (at + 1 < size) buf[at++] = '/';
+        for (size_t i = 0; i < kn && at + 2 < size; i++) { /* RFC 6901: ~ is ~0, / is ~1 */
+            if (k[i] == '~' || k[i] == '/') {
+                buf[at++] = '~';
+                buf[at++] = k[i] == '~' ? '0' : '1';
+            } else {
+                buf[at++] = k[i] ? k[i] : '?';
+            }
+        }
+        buf[at] = '\0';
+        if (json_is_null(v) || null_member(buf, size, v)) return 1;
+        buf[used] = '\0';
+    }
+    return 0;
+}
+
 int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, const char *body, size_t len, int json_patch)
 {
     const ent_type *t = ent_entity_type(e);
@@ -222,6 +250,19 @@ int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, c
     if ((rc = entity_json(&o, t, body, len, rc))) return rc;
     b->entity_json = 1;
     if ((rc = check_members(b, o, t, want))) goto out;
+    {
+        /* In the entity's JSON a null is a value (GET answers a free-form null as null), in a
+         * merge patch a removal: GET's answer sent back removed the nulls it held, 200 and a new
+         * version. Which one the client meant cannot be told: refused, with the two ways that
+         * say it (a merge patch of the data alone keeps RFC 7396's null). */
+        char at[300] = "";
+        if (null_member(at, sizeof at, json_object_get(o, "data"))) {
+            rc = bad(t, "\"data\" holds a null at %s, a value in the entity's JSON and a removal in a merge patch: send the "
+                        "changes as a merge patch of the data alone ({\"FIELD\":null} removes one), or a JSON Patch array",
+                     at);
+            goto out;
+        }
+    }
     /* The kinds of a patch name values it sets: a pointer to a stored value that the patch does
      * not hold is refused, as a pointer into "data" that names nothing is by `load`. */
     if (json_is_object(kinds = json_object_get(o, "kinds")))
