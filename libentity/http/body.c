@@ -140,6 +140,37 @@ static int apply_kinds(ent_entity *e, const json_t *o)
     return rc;
 }
 
+/* Every member that GET answers, "type" naming t, and no other: GET's answer for an entity of t. */
+static int is_get_answer(const json_t *o, const ent_type *t)
+{
+    const json_t *tj = json_object_get(o, "type");
+    size_t n = json_object_size(o) - (json_object_get(o, "kinds") ? 1 : 0);
+    return n == 4 && json_is_string(tj) && json_string_length(tj) == strlen(ent_type_name(t)) &&
+           !memcmp(json_string_value(tj), ent_type_name(t), json_string_length(tj)) && json_object_get(o, "key") &&
+           json_object_get(o, "version") && json_is_object(json_object_get(o, "data"));
+}
+
+/* GET's whole answer for a type with fields named type, key, version and data is read as data by
+ * the rule above (every member a declared field), and was written as such: a PUT of what GET
+ * answered stored GET's "key", "version" and "data" in those fields (a POST made a new entity of
+ * them, a PATCH wrote them over the stored ones), 200. Neither reading is safe there: ENT_INVALID,
+ * as `entity put` and `entity patch` refuse it (put_input.c). Only such a type parses the body
+ * twice. parsed: the body is known to be JSON, so a failed parse is one out of memory. */
+static int get_answer_as_fields(const ent_type *t, const char *body, size_t len, int parsed, int patch)
+{
+    json_t *g;
+    int got;
+    if (!ent_type_field(t, "type") || !ent_type_field(t, "key") || !ent_type_field(t, "version") || !ent_type_field(t, "data"))
+        return ENT_OK;
+    /* not JSON: the data's own read says so, after */
+    if (!(g = load(body, len))) return parsed ? ent_error_set(ENT_NOMEM, "out of memory") : ENT_OK;
+    got = json_is_object(g) && is_get_answer(g, t) && !is_entity_json(g, t); /* all of them fields */
+    json_decref(g);
+    if (!got) return ENT_OK;
+    return bad(t, "the body is the entity's JSON as GET answers it, and its members are also fields of %s: send its \"data\" alone%s",
+               ent_type_name(t), patch ? ", or the fields to change, or a JSON Patch array" : " (its version as If-Match)");
+}
+
 int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t, const ent_key *want, const char *body,
                           size_t len)
 {
@@ -148,7 +179,12 @@ int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t,
     int rc;
     memset(b, 0, sizeof *b);
     *out = NULL;
-    if ((rc = ent_entity_from_json(out, t, body, len)) != ENT_INVALID) return rc;
+    if ((rc = ent_entity_from_json(out, t, body, len)) == ENT_OK && (rc = get_answer_as_fields(t, body, len, 1, 0))) {
+        ent_entity_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    if (rc != ENT_INVALID) return rc;
     if ((rc = entity_json(&o, t, body, len, rc))) return rc;
     b->entity_json = 1;
     if (!(rc = check_members(b, o, t, want)) && !(rc = dump(&data, json_object_get(o, "data"))) &&
@@ -246,6 +282,7 @@ int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, c
      * refused as one */
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) i++;
     if (json_patch || (i < len && body[i] == '[')) return ent_entity_json_patch(e, body, len);
+    if ((rc = get_answer_as_fields(t, body, len, 0, 1))) return rc;
     if ((rc = ent_entity_patch_json(e, body, len)) != ENT_INVALID) return rc;
     if ((rc = entity_json(&o, t, body, len, rc))) return rc;
     b->entity_json = 1;
