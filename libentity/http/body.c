@@ -7,7 +7,11 @@
  * Which one a body is: the data alone when every member names a declared field (then nothing
  * changes for a type that has fields called "data" or "kinds"), else the entity's JSON when it
  * has "data" and its members are all of the five names above; anything else is read as data,
- * with the data's own error. The data is read first, so a body of data costs what it did. */
+ * with the data's own error. The data is read first, so a body of data costs what it did.
+ *
+ * Two bodies neither reading takes safely are refused, as `entity put` and `entity patch` refuse
+ * them (tools/entity/put_input.c; the two front ends must agree): a PATCH's entity's JSON with a
+ * null in "data", and GET's whole answer for a type with fields named type, key, version and data. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
