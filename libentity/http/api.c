@@ -236,7 +236,9 @@ static enum MHD_Result api_stat(ent_http *h, struct MHD_Connection *c)
         json_object_set_new(o, "mirror_of", json_pack("{s:s,s:I}", "primary", ent_store_mirror_of(h->s), "applied_seq",
                                                       (json_int_t)applied));
     }
-    json_object_set_new(o, "schema", json_pack("{s:s,s:i}", "name", ent_schema_name(sc), "version", (int)ent_schema_version(sc)));
+    /* a version is up to 2^32-1 (the schema loader's bound): as an int, one above 2^31-1 printed
+     * negative, as `entity stat` did */
+    json_object_set_new(o, "schema", json_pack("{s:s,s:I}", "name", ent_schema_name(sc), "version", (json_int_t)ent_schema_version(sc)));
     json_object_set_new(o, "backend", json_string(ent_store_backend(h->s)));
     {
         static const char *const modes[] = {"durable", "lazy", "none"};

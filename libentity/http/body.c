@@ -7,7 +7,11 @@
  * Which one a body is: the data alone when every member names a declared field (then nothing
  * changes for a type that has fields called "data" or "kinds"), else the entity's JSON when it
  * has "data" and its members are all of the five names above; anything else is read as data,
- * with the data's own error. The data is read first, so a body of data costs what it did. */
+ * with the data's own error. The data is read first, so a body of data costs what it did.
+ *
+ * Two bodies neither reading takes safely are refused, as `entity put` and `entity patch` refuse
+ * them (tools/entity/put_input.c; the two front ends must agree): a PATCH's entity's JSON with a
+ * null in "data", and GET's whole answer for a type with fields named type, key, version and data. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -140,6 +144,37 @@ static int apply_kinds(ent_entity *e, const json_t *o)
     return rc;
 }
 
+/* Every member that GET answers, "type" naming t, and no other: GET's answer for an entity of t. */
+static int is_get_answer(const json_t *o, const ent_type *t)
+{
+    const json_t *tj = json_object_get(o, "type");
+    size_t n = json_object_size(o) - (json_object_get(o, "kinds") ? 1 : 0);
+    return n == 4 && json_is_string(tj) && json_string_length(tj) == strlen(ent_type_name(t)) &&
+           !memcmp(json_string_value(tj), ent_type_name(t), json_string_length(tj)) && json_object_get(o, "key") &&
+           json_object_get(o, "version") && json_is_object(json_object_get(o, "data"));
+}
+
+/* GET's whole answer for a type with fields named type, key, version and data is read as data by
+ * the rule above (every member a declared field), and was written as such: a PUT of what GET
+ * answered stored GET's "key", "version" and "data" in those fields (a POST made a new entity of
+ * them, a PATCH wrote them over the stored ones), 200. Neither reading is safe there: ENT_INVALID,
+ * as `entity put` and `entity patch` refuse it (put_input.c). Only such a type parses the body
+ * twice. parsed: the body is known to be JSON, so a failed parse is one out of memory. */
+static int get_answer_as_fields(const ent_type *t, const char *body, size_t len, int parsed, int patch)
+{
+    json_t *g;
+    int got;
+    if (!ent_type_field(t, "type") || !ent_type_field(t, "key") || !ent_type_field(t, "version") || !ent_type_field(t, "data"))
+        return ENT_OK;
+    /* not JSON: the data's own read says so, after */
+    if (!(g = load(body, len))) return parsed ? ent_error_set(ENT_NOMEM, "out of memory") : ENT_OK;
+    got = json_is_object(g) && is_get_answer(g, t) && !is_entity_json(g, t); /* all of them fields */
+    json_decref(g);
+    if (!got) return ENT_OK;
+    return bad(t, "the body is the entity's JSON as GET answers it, and its members are also fields of %s: send its \"data\" alone%s",
+               ent_type_name(t), patch ? ", or the fields to change, or a JSON Patch array" : " (its version as If-Match)");
+}
+
 int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t, const ent_key *want, const char *body,
                           size_t len)
 {
@@ -148,7 +183,12 @@ int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t,
     int rc;
     memset(b, 0, sizeof *b);
     *out = NULL;
-    if ((rc = ent_entity_from_json(out, t, body, len)) != ENT_INVALID) return rc;
+    if ((rc = ent_entity_from_json(out, t, body, len)) == ENT_OK && (rc = get_answer_as_fields(t, body, len, 1, 0))) {
+        ent_entity_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    if (rc != ENT_INVALID) return rc;
     if ((rc = entity_json(&o, t, body, len, rc))) return rc;
     b->entity_json = 1;
     if (!(rc = check_members(b, o, t, want)) && !(rc = dump(&data, json_object_get(o, "data"))) &&
@@ -205,6 +245,34 @@ static int in_patch(const json_t *j, const char *p, size_t n)
     return found;
 }
 
+/* The JSON Pointer of the first null member of an object in j, through objects only (a merge patch
+ * replaces an array whole: a null in one is a value), into buf (cut to fit); 0 when there is none.
+ * As put_input.c's null_member(), so that `entity patch` and PATCH refuse the same bodies. */
+static int null_member(char *buf, size_t size, const json_t *j)
+{
+    const char *k;
+    size_t kn, used = strlen(buf);
+    json_t *v;
+    if (!json_is_object(j)) return 0;
+    json_object_keylen_foreach((json_t *)j, k, kn, v) {
+        size_t at = used;
+        if (!json_is_null(v) && !json_is_object(v)) continue;
+        if (at + 1 < size) buf[at++] = '/';
+        for (size_t i = 0; i < kn && at + 2 < size; i++) { /* RFC 6901: ~ is ~0, / is ~1 */
+            if (k[i] == '~' || k[i] == '/') {
+                buf[at++] = '~';
+                buf[at++] = k[i] == '~' ? '0' : '1';
+            } else {
+                buf[at++] = k[i] ? k[i] : '?';
+            }
+        }
+        buf[at] = '\0';
+        if (json_is_null(v) || null_member(buf, size, v)) return 1;
+        buf[used] = '\0';
+    }
+    return 0;
+}
+
 int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, const char *body, size_t len, int json_patch)
 {
     const ent_type *t = ent_entity_type(e);
@@ -218,10 +286,24 @@ int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, c
      * refused as one */
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) i++;
     if (json_patch || (i < len && body[i] == '[')) return ent_entity_json_patch(e, body, len);
+    if ((rc = get_answer_as_fields(t, body, len, 0, 1))) return rc;
     if ((rc = ent_entity_patch_json(e, body, len)) != ENT_INVALID) return rc;
     if ((rc = entity_json(&o, t, body, len, rc))) return rc;
     b->entity_json = 1;
     if ((rc = check_members(b, o, t, want))) goto out;
+    {
+        /* In the entity's JSON a null is a value (GET answers a free-form null as null), in a
+         * merge patch a removal: GET's answer sent back removed the nulls it held, 200 and a new
+         * version. Which one the client meant cannot be told: refused, with the two ways that
+         * say it (a merge patch of the data alone keeps RFC 7396's null). */
+        char at[300] = "";
+        if (null_member(at, sizeof at, json_object_get(o, "data"))) {
+            rc = bad(t, "\"data\" holds a null at %s, a value in the entity's JSON and a removal in a merge patch: send the "
+                        "changes as a merge patch of the data alone ({\"FIELD\":null} removes one), or a JSON Patch array",
+                     at);
+            goto out;
+        }
+    }
     /* The kinds of a patch name values it sets: a pointer to a stored value that the patch does
      * not hold is refused, as a pointer into "data" that names nothing is by `load`. */
     if (json_is_object(kinds = json_object_get(o, "kinds")))
