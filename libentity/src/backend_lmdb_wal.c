@@ -540,8 +540,12 @@ static int recover(lwal *w, const char *dir, const wal_hdr *h)
                          "store %s: writing the pages of its write-ahead file back to data.mdb: %s; nothing is lost, "
                          "open it again once that is mended", dir, strerror(err));
     w->psize = h->psize;
+    /* data.mdb holds every record now; the old header still names them, so a failure here loses
+     * nothing: the next open puts them back again */
     if ((err = write_hdr(w, h->gen + 1, last, 0, meta, NULL)))
-        return ent__err(ENT_IO, "store %s: writing its write-ahead file: %s", dir, strerror(err));
+        return ent__errd(err == ENOSPC || err == EDQUOT ? ENT_FULL : ENT_IO, err == ENOSPC ? ENT_DETAIL_NO_SPACE : ENT_DETAIL_NONE,
+                         "store %s: writing its write-ahead file's header after putting its records back: %s; nothing "
+                         "is lost, open it again once that is mended", dir, strerror(err));
     return ENT_OK;
 }
 
