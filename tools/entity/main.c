@@ -440,7 +440,7 @@ int main(int argc, char **argv)
 /* An option that takes a value, given twice: wrong usage. The last one won, without a word: put
  * --key a --key b wrote entity b, trim --below 5 --below 500 dropped the events up to 500,
  * events --type a --type b listed b's alone. The words are read as the commands read them: such an
- * option takes the next word as its value, and "--" (find's) the next word as a value. --op and
+ * option takes the next word as its value, and "--" ends the options (find's, put's and patch's). --op and
  * --allow-host add to what they said before, and may repeat. Returns 2 with a message, or 0. */
 static int option_twice(int argc, char **argv)
 {
@@ -451,12 +451,8 @@ static int option_twice(int argc, char **argv)
                                          "--max-streams-per-address", "--request-timeout", "--op", "--allow-host"};
     enum { N = sizeof valued / sizeof valued[0], REPEATABLE = N - 2 }; /* the last two */
     unsigned char seen[N] = {0};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) { /* after "--", operands only */
         size_t v = 0;
-        if (!strcmp(argv[i], "--")) {
-            i++;
-            continue;
-        }
         while (v < N && strcmp(argv[i], valued[v])) v++;
         if (v == N) continue;
         if (v < REPEATABLE && seen[v]++) {
