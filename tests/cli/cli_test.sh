@@ -320,7 +320,23 @@ expect 0 "$E" patch product dd1 -- - <dd.json; jcheck out "d['version'], d['data
 expect 2 "$E" patch product dd1 -- <dd.json; errline 'patch: -- with nothing after it: give JSON, or - for stdin after it'
 expect 2 "$E" patch product dd1 -- '{}' --expect-version 3; errline 'patch: one JSON only, and --expect-version is another'
 expect 0 "$E" get product dd1; jcheck out "d['version']" "3"
-for k in dd1 dd3; do expect 0 "$E" rm product "$k"; done  # the tests below count products, and the log ends with a delete
+# an option's value that is one of the command's own options is wrong usage (ls --after --reverse
+# listed forward after the key "--reverse"); any other word is a value, '-' first or not
+expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'
+[ ! -s out ] && ok || bad "ls --after --reverse listed: $(cat out)"
+for c in "ls product --after --limit 1" "find product price --from --reverse" "find product price --to --limit 1" \
+         "put product --key --expect-version 1 {}" "patch product dd1 --expect-version --max-input 9 {}" \
+         "rm product dd1 --expect-version --expect-version" "events --type --follow" "trim --below --force" \
+         "replay --into --to 5" "load --batch --overwrite" "subs read x --limit --from-now" "init --schema --durability lazy"; do
+  expect 2 "$E" $c </dev/null; errline "needs a value, not the option"
+done
+[ ! -e "$work/--to" ] && ok || bad "replay --into --to made a store named --to"
+expect 0 "$E" get product dd1; jcheck out "d['version']" "3"
+expect 0 "$E" put product --key -dd5 '{"price":5}'; jcheck out "d['key']" "-dd5"
+expect 0 "$E" ls product --after -dd5 --limit 1; jcheck out "d['key'] > '-dd5'" "True"
+expect 0 "$E" ls product --after --force --limit 1  # another command's option: a key here
+expect 1 "$E" find product price --from --force; errline 'find --from: product.price: "--force" is not a number'
+for k in dd1 dd3 -dd5; do expect 0 "$E" rm product "$k"; done  # the tests below count products, and the log ends with a delete
 
 expect 0 "$E" events
 python3 -c "
