@@ -300,7 +300,43 @@ done
 [ ! -e "$work/tw1" ] && [ ! -e "$work/tw2" ] && ok || bad "a replay with --into twice made a store"
 expect 2 "$E" -s "$work/st" --store "$work/st2" count customer; errline "given twice"
 expect 0 "$E" events --op create --op delete --limit 1
-expect 1 "$E" find product price -- --limit --limit 1; errline 'find: product.price: "--limit" is not a number'
+expect 1 "$E" find product price --limit 1 -- --limit; errline 'find: product.price: "--limit" is not a number'
+# "--" ends the options of find, put and patch alike (getopt's rule): the one operand after it is
+# taken whatever it starts with ("-" still stdin); a "--" with nothing after it is wrong usage (find
+# looked up the value "--"; put refused "--" before its JSON), and so is a second operand
+expect 2 "$E" find product price --; errline 'find: -- with nothing after it: give VALUE after it'; [ ! -s out ] && ok || bad "find --: $(cat out)"
+expect 2 "$E" find product price --limit 1 --; errline 'find: -- with nothing after it'
+expect 2 "$E" find product price -- 1 --limit 1; errline 'find: one VALUE only, and --limit is another (after --, no word is an option)'
+expect 0 "$E" put product --key dd1 -- '{"price":1}'; jcheck out "d['key'], d['data']['price']" "dd1 1.0"
+expect 1 "$E" put product --key dd2 -- -1; errline "put: product: invalid JSON"  # the parser's word, not usage's
+echo '{"price":3}' >dd.json
+expect 0 "$E" put product --key dd3 -- - <dd.json; jcheck out "d['key'], d['data']['price']" "dd3 3.0"
+expect 2 "$E" put product --key dd4 -- <dd.json; errline 'put: -- with nothing after it: give JSON, or - for stdin after it'
+expect 1 "$E" get product dd4
+expect 2 "$E" put product --key dd4 -- '{}' '{}'; errline "put: one JSON only, and {} is another"
+expect 0 "$E" patch product dd1 -- '{"price":2}'; jcheck out "d['version'], d['data']['price']" "2 2.0"
+expect 1 "$E" patch product dd1 -- -1; errline "patch: "
+expect 0 "$E" patch product dd1 -- - <dd.json; jcheck out "d['version'], d['data']['price']" "3 3.0"
+expect 2 "$E" patch product dd1 -- <dd.json; errline 'patch: -- with nothing after it: give JSON, or - for stdin after it'
+expect 2 "$E" patch product dd1 -- '{}' --expect-version 3; errline 'patch: one JSON only, and --expect-version is another'
+expect 0 "$E" get product dd1; jcheck out "d['version']" "3"
+# an option's value that is one of the command's own options is wrong usage (ls --after --reverse
+# listed forward after the key "--reverse"); any other word is a value, '-' first or not
+expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'
+[ ! -s out ] && ok || bad "ls --after --reverse listed: $(cat out)"
+for c in "ls product --after --limit 1" "find product price --from --reverse" "find product price --to --limit 1" \
+         "put product --key --expect-version 1 {}" "patch product dd1 --expect-version --max-input 9 {}" \
+         "rm product dd1 --expect-version --expect-version" "events --type --follow" "trim --below --force" \
+         "replay --into --to 5" "load --batch --overwrite" "subs read x --limit --from-now" "init --schema --durability lazy"; do
+  expect 2 "$E" $c </dev/null; errline "needs a value, not the option"
+done
+[ ! -e "$work/--to" ] && ok || bad "replay --into --to made a store named --to"
+expect 0 "$E" get product dd1; jcheck out "d['version']" "3"
+expect 0 "$E" put product --key -dd5 '{"price":5}'; jcheck out "d['key']" "-dd5"
+expect 0 "$E" ls product --after -dd5 --limit 1; jcheck out "d['key'] > '-dd5'" "True"
+expect 0 "$E" ls product --after --force --limit 1  # another command's option: a key here
+expect 1 "$E" find product price --from --force; errline 'find --from: product.price: "--force" is not a number'
+for k in dd1 dd3 -dd5; do expect 0 "$E" rm product "$k"; done  # the tests below count products, and the log ends with a delete
 
 expect 0 "$E" events
 python3 -c "

@@ -302,6 +302,22 @@ static int same_key(const ent_key *a, const ent_key *b)
     return a->kind == b->kind && (a->kind == ENT_KEY_AUTO ? a->id == b->id : a->len == b->len && !memcmp(a->str, b->str, a->len));
 }
 
+/* "--" and no word after it: wrong usage. It says an operand follows (one that may start with '-');
+ * none did (an unquoted empty variable, a word cut off), and find looked up the value "--", put
+ * and patch would read stdin instead. Returns 2. */
+static int dash_dash_alone(const char *cmd, const char *what)
+{
+    msg("%s: -- with nothing after it: give %s after it", cmd, what);
+    return usage();
+}
+
+/* A second operand: wrong usage, named (after "--" an option is one: find -- -5 --limit 1). Returns 2. */
+static int extra_operand(const char *cmd, const char *what, const char *word, int after_dashes)
+{
+    msg("%s: one %s only, and %s is another%s", cmd, what, word, after_dashes ? " (after --, no word is an option)" : "");
+    return usage();
+}
+
 /* put TYPE [--key K] [--expect-version V] [JSON|-] */
 int cmd_put(int argc, char **argv)
 {
@@ -313,17 +329,24 @@ int cmd_put(int argc, char **argv)
     const ent_type *t;
     char *in = NULL;
     put_input pin = {0, NULL, 0};
-    int rc;
+    int rc, operands;
     if (argc < 2) return usage();
+    operands = 0;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--key") && i + 1 < argc) key_text = argv[++i];
+        /* "--" ends the options, as find's does: a JSON argument after it is taken whatever it
+         * starts with ("-" is still stdin) */
+        if (operands || (argv[i][0] != '-' || !strcmp(argv[i], "-"))) {
+            if (json) return extra_operand(argv[0], "JSON", argv[i], operands);
+            json = argv[i];
+        } else if (!strcmp(argv[i], "--")) operands = 1;
+        else if (!strcmp(argv[i], "--key") && i + 1 < argc) key_text = argv[++i];
         else if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
         } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
             if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
-        } else if (!json && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) json = argv[i];
-        else return usage();
+        } else return usage();
     }
+    if (operands && !json) return dash_dash_alone("put", "JSON, or - for stdin");
     if (!key_text && expect != ENT_VERSION_ANY) {
         /* a create has no version to match: the condition was dropped and the entity made,
          * whatever the caller made the write depend on (serve refuses a POST with If-Match) */
@@ -419,16 +442,24 @@ int cmd_patch(int argc, char **argv)
     const ent_type *t;
     ent_key k, in_key;
     put_input pin = {0, NULL, 0};
-    int rc;
+    int rc, operands;
     if (argc < 3) return usage();
+    operands = 0;
     for (int i = 3; i < argc; i++) {
-        if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
+        if (operands || !is_option(argv[i])) { /* after "--" (put's and find's too), whatever it starts with */
+            if (!operands && !strcmp(argv[i], "--")) {
+                operands = 1;
+                continue;
+            }
+            if (json) return extra_operand(argv[0], "JSON", argv[i], operands);
+            json = argv[i];
+        } else if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
         } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
             if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
-        } else if (!json && !is_option(argv[i])) json = argv[i];
-        else return usage();
+        } else return usage();
     }
+    if (operands && !json) return dash_dash_alone("patch", "JSON, or - for stdin");
     if (json_arg(&json, &json_len, &in, "patch", (size_t)max_input)) return 1;
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
@@ -488,20 +519,26 @@ int cmd_find(int argc, char **argv)
     /* one buffer per value: bytes bounds are decoded into them and must not alias */
     unsigned char buf_v[ENT_VALUE_PARSE_BUF_SIZE], buf_from[ENT_VALUE_PARSE_BUF_SIZE], buf_to[ENT_VALUE_PARSE_BUF_SIZE];
     uint64_t damaged = 0;
-    int rc, limit_zero = 0;
+    int rc, limit_zero = 0, operands;
     if (argc < 4) return usage();
+    operands = 0;
     for (int i = 3; i < argc; i++) {
-        /* a value may start with '-' (-5, -0.5, -x); "--" makes the next word the value */
-        if (!strcmp(argv[i], "--") && i + 1 < argc && !value) value = argv[++i];
+        /* a value may start with '-' (-5, -0.5, -x); "--" ends the options, as getopt's does, so
+         * that one spelled as an option (--limit) is a value too. A "--" with nothing after it
+         * was the value "--" itself: now VALUE is missing, as for put and patch no word follows */
+        if (operands || (!is_option(argv[i]) && strcmp(argv[i], "--"))) {
+            if (value) return extra_operand("find", "VALUE", argv[i], operands);
+            value = argv[i];
+        } else if (!strcmp(argv[i], "--")) operands = 1;
         else if (!strcmp(argv[i], "--from") && i + 1 < argc) from = argv[++i];
         else if (!strcmp(argv[i], "--to") && i + 1 < argc) to = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if ((rc = parse_u64(&o.limit, argv[++i], "--limit"))) return rc;
             limit_zero = o.limit == 0;
         } else if (!strcmp(argv[i], "--reverse")) o.flags |= ENT_ITER_REVERSE;
-        else if (!value && !is_option(argv[i])) value = argv[i];
         else return usage();
     }
+    if (operands && !value) return dash_dash_alone("find", "VALUE");
     if (value && (from || to || (o.flags & ENT_ITER_REVERSE))) {
         /* a look-up gives its entities in key order: --from, --to and --reverse are for ranges */
         msg("find: %s is for a range, not with VALUE (a look-up of one value lists its entities in key order)",

@@ -437,12 +437,46 @@ int main(int argc, char **argv)
     return out_failed() ? 1 : rc;
 }
 
-/* An option that takes a value, given twice: wrong usage. The last one won, without a word: put
- * --key a --key b wrote entity b, trim --below 5 --below 500 dropped the events up to 500,
- * events --type a --type b listed b's alone. The words are read as the commands read them: such an
- * option takes the next word as its value, and "--" (find's) the next word as a value. --op and
- * --allow-host add to what they said before, and may repeat. Returns 2 with a message, or 0. */
-static int option_twice(int argc, char **argv)
+/* Each command's options, for what the value of one may not be (below); an option added to a
+ * command's parser (commands.c, serve.c, nats_cmds.c, ls here) goes here too. */
+static const struct {
+    const char *cmd, *opts; /* " --a --b ": each option between blanks */
+} command_opts[] = {
+    {"init", " --schema --durability "}, {"schema", " --apply "}, {"put", " --key --expect-version --max-input "},
+    {"patch", " --expect-version --max-input "}, {"rm", " --expect-version "}, {"ls", " --limit --after --reverse "},
+    {"find", " --from --to --limit --reverse "}, {"events", " --from --limit --type --op --follow "},
+    {"subs", " --from-now --limit "}, {"load", " --batch --overwrite --max-line "}, {"replay", " --into --to "},
+    {"trim", " --below --force "}, {"copy", " --compact "}, {"relay", " --nats --stream --once --window "},
+    {"mirror", " --nats --stream --once --primary --durability "},
+    {"serve", " --listen --token-file --read-only --max-body --allow-host --max-clients --max-streams-per-address "
+              "--request-timeout --client-buffer --heartbeat "},
+};
+
+/* Whether word is one of cmd's options. */
+static int command_has_option(const char *cmd, const char *word)
+{
+    size_t n = strlen(word);
+    if (!is_option(word) || strchr(word, ' ')) return 0; /* the table's words are options, blank-free */
+    for (size_t c = 0; c < sizeof command_opts / sizeof command_opts[0]; c++) {
+        const char *p = command_opts[c].opts;
+        if (strcmp(command_opts[c].cmd, cmd)) continue;
+        while ((p = strstr(p + 1, word)))
+            if (p[-1] == ' ' && p[n] == ' ') return 1;
+    }
+    return 0;
+}
+
+/* The words of a command read as the commands read them: an option that takes a value takes the
+ * next word, and "--" ends the options (find's, put's and patch's operands follow it). Two
+ * mistakes are refused there, before any command runs (returns 2 with a message, else 0):
+ * - An option that takes a value, given twice. The last one won, without a word: put --key a
+ *   --key b wrote entity b, trim --below 5 --below 500 dropped the events up to 500, events
+ *   --type a --type b listed b's alone. --op and --allow-host add up, and may repeat.
+ * - Its value one of the command's own options: ls --after --reverse listed after the key
+ *   "--reverse", forward; the option's value had been left out. Any other word is a value, even
+ *   one that starts with '-' (a key "-x", a number -5, an option of another command): keys and
+ *   values may, and refusing them all (as argparse does) would leave such keys no way in. */
+static int check_options(int argc, char **argv)
 {
     static const char *const valued[] = {"--key", "--expect-version", "--max-input", "--schema", "--durability",
                                          "--from", "--to", "--limit", "--after", "--type", "--batch", "--max-line",
@@ -451,16 +485,16 @@ static int option_twice(int argc, char **argv)
                                          "--max-streams-per-address", "--request-timeout", "--op", "--allow-host"};
     enum { N = sizeof valued / sizeof valued[0], REPEATABLE = N - 2 }; /* the last two */
     unsigned char seen[N] = {0};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) { /* after "--", operands only */
         size_t v = 0;
-        if (!strcmp(argv[i], "--")) {
-            i++;
-            continue;
-        }
         while (v < N && strcmp(argv[i], valued[v])) v++;
         if (v == N) continue;
         if (v < REPEATABLE && seen[v]++) {
             msg("%s: %s given twice (the last one would win): give it once", argv[0], argv[i]);
+            return usage();
+        }
+        if (i + 1 < argc && command_has_option(argv[0], argv[i + 1])) {
+            msg("%s: %s needs a value, not the option %s after it", argv[0], argv[i], argv[i + 1]);
             return usage();
         }
         i++; /* its value */
@@ -473,7 +507,7 @@ static int dispatch(int argc, char **argv)
     int rc;
     current_cmd = argv[0]; /* usage() shows its lines, if it is a command */
     if (strcmp(argv[0], "bench") == 0) return run_bench(argv); /* entity-bench's own options */
-    if ((rc = option_twice(argc, argv))) return rc;
+    if ((rc = check_options(argc, argv))) return rc;
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
 #ifdef ENT_HAVE_NATS
