@@ -320,6 +320,18 @@ expect 0 "$E" patch product dd1 -- - <dd.json; jcheck out "d['version'], d['data
 expect 2 "$E" patch product dd1 -- <dd.json; errline 'patch: -- with nothing after it: give JSON, or - for stdin after it'
 expect 2 "$E" patch product dd1 -- '{}' --expect-version 3; errline 'patch: one JSON only, and --expect-version is another'
 expect 0 "$E" get product dd1; jcheck out "d['version']" "3"
+# and between TYPE and KEY of get, rm and patch (get and rm refused it; patch took "--" for the key)
+expect 0 "$E" put product --key -dd6 '{"price":6}'
+expect 0 "$E" get product -- -dd6; jcheck out "d['key'], d['data']['price']" "-dd6 6.0"
+expect 0 "$E" patch product -- -dd6 '{"price":7}'; jcheck out "d['key'], d['version'], d['data']['price']" "-dd6 2 7.0"
+expect 0 "$E" patch product -- -dd6 <dd.json; jcheck out "d['version'], d['data']['price']" "3 3.0"
+expect 2 "$E" patch product -- -dd6 '{}' '{}'; errline "patch: one JSON only, and {} is another"
+expect 2 "$E" get product --; errline 'get: -- with nothing after it: give KEY after it'
+expect 2 "$E" get product -- -dd6 x; errline 'get: one KEY only, and x is another (after --, no word is an option)'
+expect 2 "$E" rm product -- -dd6 --expect-version 3; errline 'rm: one KEY only, and --expect-version is another'
+expect 2 "$E" rm product --; errline 'rm: -- with nothing after it: give KEY after it'
+expect 0 "$E" rm product -- -dd6
+expect 1 "$E" get product -dd6; errline 'get: product "-dd6" not found'
 # an option's value that is one of the command's own options is wrong usage (ls --after --reverse
 # listed forward after the key "--reverse"); any other word is a value, '-' first or not
 expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'

@@ -18,6 +18,10 @@ int fail(const char *what);                  /* library failure message, returns
 int parse_u64(uint64_t *out, const char *text, const char *what);
 int is_option(const char *arg);              /* "--word": an option, never a name or a value */
 int usage(void);                             /* usage on stderr, returns 2 */
+/* get, rm and patch TYPE -- KEY ...: "--" between TYPE and KEY ends the options as elsewhere (a
+ * key may start with '-'); argv is turned into TYPE KEY [-- rest], *argc adjusted. Returns 0, or
+ * 2 with a message ("--" with no KEY after it; a second operand after get's or rm's KEY). */
+int key_after_dashes(int *argc, char **argv);
 int open_store(ent_store **out, int read_only); /* the store at store_dir, never created */
 /* "durable", "lazy" or "none" into *out; else a message and 2 (usage) */
 int durability_arg(int *out, const char *text);

@@ -318,6 +318,19 @@ static int extra_operand(const char *cmd, const char *what, const char *word, in
     return usage();
 }
 
+int key_after_dashes(int *argc, char **argv)
+{
+    if (*argc == 3) return dash_dash_alone(argv[0], "KEY");
+    argv[2] = argv[3]; /* the key, whatever it starts with */
+    argv[3] = "--";    /* and what follows it still operands only (patch's JSON) */
+    if (*argc == 4) {
+        (*argc)--; /* nothing follows: no "--" left for a parser that takes none */
+        return 0;
+    }
+    if (strcmp(argv[0], "patch")) return extra_operand(argv[0], "KEY", argv[4], 1);
+    return 0;
+}
+
 /* put TYPE [--key K] [--expect-version V] [JSON|-] */
 int cmd_put(int argc, char **argv)
 {

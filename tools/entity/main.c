@@ -508,6 +508,11 @@ static int dispatch(int argc, char **argv)
     current_cmd = argv[0]; /* usage() shows its lines, if it is a command */
     if (strcmp(argv[0], "bench") == 0) return run_bench(argv); /* entity-bench's own options */
     if ((rc = check_options(argc, argv))) return rc;
+    /* "get T -- K" as "find T F -- V" and "put T -- JSON": it was wrong usage for get and rm, and
+     * patch took "--" for the key */
+    if ((!strcmp(argv[0], "get") || !strcmp(argv[0], "rm") || !strcmp(argv[0], "patch")) && argc >= 3 &&
+        !strcmp(argv[2], "--") && (rc = key_after_dashes(&argc, argv)))
+        return rc;
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
 #ifdef ENT_HAVE_NATS
