@@ -332,6 +332,24 @@ expect 2 "$E" rm product -- -dd6 --expect-version 3; errline 'rm: one KEY only, 
 expect 2 "$E" rm product --; errline 'rm: -- with nothing after it: give KEY after it'
 expect 0 "$E" rm product -- -dd6
 expect 1 "$E" get product -dd6; errline 'get: product "-dd6" not found'
+# getopt_long's --opt=VALUE for an option that takes a value (it was wrong usage, with no word on
+# why); never the word after such an option, which is its value; a flag's =VALUE, an unknown
+# option, a missing value and an extra word each named
+expect 0 "$E" put product --key=--eq1 '{"price":8.5}'; jcheck out "d['key'], d['version']" "--eq1 1"
+expect 0 "$E" put product --key=--eq1 --expect-version=1 '{"price":8.75}'; jcheck out "d['version'], d['data']['price']" "2 8.75"
+expect 0 "$E" find product price --from=8.5 --to=8.8 --limit=1; jcheck out "d['key']" "--eq1"
+expect 0 "$E" ls product --limit=1 --after=--eq0; jcheck out "d['key']" "--eq1"
+expect 0 "$E" ls product --after --limit=9 --limit=1; jcheck out "d['key'] > '--limit=9'" "True"   # after that key
+expect 0 "$E" events --type=product --op=update --limit=1; jcheck out "d['type'], d['op']" "product update"
+expect 0 "$E" --store="$work/st" get product --eq1; jcheck out "d['version']" "2"
+expect 2 "$E" --store= count product; errline '--store needs a directory'
+expect 2 "$E" ls product --limit=1 --limit 2; errline 'ls: --limit given twice'
+expect 2 "$E" ls product --reverse=1; errline 'ls: --reverse takes no value (--reverse=1)'
+expect 2 "$E" ls product --nosuch=1; errline 'ls: unknown option --nosuch=1'
+expect 2 "$E" events --frobnicate; errline 'events: unknown option --frobnicate'
+expect 2 "$E" trim --below; errline 'trim: --below needs a value'
+expect 2 "$E" copy "$work/cp1" "$work/cp2"; errline "copy: unexpected word $work/cp2"
+[ ! -e "$work/cp1" ] && [ ! -e "$work/cp2" ] && ok || bad "copy with two destinations made one"
 # an option's value that is one of the command's own options is wrong usage (ls --after --reverse
 # listed forward after the key "--reverse"); any other word is a value, '-' first or not
 expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'

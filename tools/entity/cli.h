@@ -18,6 +18,9 @@ int fail(const char *what);                  /* library failure message, returns
 int parse_u64(uint64_t *out, const char *text, const char *what);
 int is_option(const char *arg);              /* "--word": an option, never a name or a value */
 int usage(void);                             /* usage on stderr, returns 2 */
+/* A command's word its parser does not take: named (an option without its value, OPT=VALUE,
+ * an unknown option, an extra word), then usage(); returns 2. */
+int bad_word(const char *cmd, const char *word);
 /* get, rm and patch TYPE -- KEY ...: "--" between TYPE and KEY ends the options as elsewhere (a
  * key may start with '-'); argv is turned into TYPE KEY [-- rest], *argc adjusted. Returns 0, or
  * 2 with a message ("--" with no KEY after it; a second operand after get's or rm's KEY). */

@@ -220,7 +220,7 @@ int cmd_init(int argc, char **argv)
         if (!strcmp(argv[i], "--schema") && i + 1 < argc) file = argv[++i];
         else if (!strcmp(argv[i], "--durability") && i + 1 < argc) {
             if ((rc = durability_arg(&o.durability, argv[++i]))) return rc;
-        } else return usage();
+        } else return bad_word(argv[0], argv[i]);
     }
     if (!file) {
         msg("init needs --schema FILE");
@@ -357,7 +357,7 @@ int cmd_put(int argc, char **argv)
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
         } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
             if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
-        } else return usage();
+        } else return bad_word(argv[0], argv[i]);
     }
     if (operands && !json) return dash_dash_alone("put", "JSON, or - for stdin");
     if (!key_text && expect != ENT_VERSION_ANY) {
@@ -470,7 +470,7 @@ int cmd_patch(int argc, char **argv)
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
         } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
             if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
-        } else return usage();
+        } else return bad_word(argv[0], argv[i]);
     }
     if (operands && !json) return dash_dash_alone("patch", "JSON, or - for stdin");
     if (json_arg(&json, &json_len, &in, "patch", (size_t)max_input)) return 1;
@@ -549,7 +549,7 @@ int cmd_find(int argc, char **argv)
             if ((rc = parse_u64(&o.limit, argv[++i], "--limit"))) return rc;
             limit_zero = o.limit == 0;
         } else if (!strcmp(argv[i], "--reverse")) o.flags |= ENT_ITER_REVERSE;
-        else return usage();
+        else return bad_word(argv[0], argv[i]);
     }
     if (operands && !value) return dash_dash_alone("find", "VALUE");
     if (value && (from || to || (o.flags & ENT_ITER_REVERSE))) {
@@ -724,7 +724,7 @@ int cmd_events(int argc, char **argv)
         else if (!strcmp(argv[i], "--op") && i + 1 < argc) {
             if ((rc = op_arg(&ops, argv[++i]))) return rc;
         } else if (!strcmp(argv[i], "--follow")) follow = 1;
-        else return usage();
+        else return bad_word(argv[0], argv[i]);
     }
     if ((rc = open_store(&s, 1))) return rc;
     if (type && !(t = type_arg(s, type))) {
@@ -1573,7 +1573,7 @@ int cmd_trim(int argc, char **argv)
             if ((rc = parse_u64(&below, argv[++i], "--below"))) return rc;
             have_below = 1;
         } else if (!strcmp(argv[i], "--force")) force = 1;
-        else return usage();
+        else return bad_word(argv[0], argv[i]);
     }
     if (!have_below) return usage();
     if ((rc = open_store(&s, 0))) return rc;
@@ -1651,7 +1651,7 @@ int cmd_replay(int argc, char **argv)
             if ((rc = parse_u64(&to, argv[++i], "--to"))) return rc;
             /* 0 is the library's "no bound": --to 0 replayed the whole log, not none of it */
             if (to == 0) return (msg("replay: --to 0 would replay no event (seqs start at 1); leave --to out to replay them all"), 2);
-        } else return usage();
+        } else return bad_word(argv[0], argv[i]);
     }
     if (into && !*into) return (msg("replay needs a directory: --into DIR"), usage());
     if (!into) return usage();
@@ -1711,7 +1711,7 @@ int cmd_copy(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--compact")) compact = 1;
         else if (!dest && !is_option(argv[i])) dest = argv[i];
-        else return usage();
+        else return bad_word(argv[0], argv[i]);
     }
     if (dest && !*dest) return (msg("copy needs a directory: copy DEST"), usage());
     if (!dest) return usage();

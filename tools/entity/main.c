@@ -298,7 +298,7 @@ static int cmd_ls(int argc, char **argv)
             limit_zero = o.limit == 0; /* prints nothing, as head -n 0 does */
         } else if (!strcmp(argv[i], "--after") && i + 1 < argc) after = argv[++i];
         else if (!strcmp(argv[i], "--reverse")) o.flags |= ENT_ITER_REVERSE;
-        else return usage();
+        else return bad_word(argv[0], argv[i]);
     }
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1])) || (after && parse_key(&start, t, after))) rc = 1;
@@ -410,6 +410,17 @@ int main(int argc, char **argv)
             }
             store_dir = argv[i + 1];
             i += 2;
+        } else if (strncmp(argv[i], "--store=", 8) == 0) { /* getopt_long's other spelling */
+            if (!argv[i][8]) {
+                msg("--store needs a directory: --store=DIR");
+                return usage();
+            }
+            if (store_given++) {
+                msg("--store given twice (-s and --store name one store): give it once");
+                return usage();
+            }
+            store_dir = argv[i] + 8;
+            i++;
         } else if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--store") == 0) {
             msg("%s needs a directory: %s DIR", argv[i], argv[i]); /* not "unknown option" */
             return usage();
@@ -466,6 +477,90 @@ static int command_has_option(const char *cmd, const char *word)
     return 0;
 }
 
+/* The options that take a value (every command's); --op and --allow-host, last, may repeat. */
+static const char *const valued[] = {"--key", "--expect-version", "--max-input", "--schema", "--durability",
+                                     "--from", "--to", "--limit", "--after", "--type", "--batch", "--max-line",
+                                     "--below", "--into", "--nats", "--stream", "--primary", "--window", "--listen",
+                                     "--token-file", "--max-body", "--client-buffer", "--heartbeat", "--max-clients",
+                                     "--max-streams-per-address", "--request-timeout", "--apply", "--op", "--allow-host"};
+
+static int takes_value(const char *word)
+{
+    for (size_t v = 0; v < sizeof valued / sizeof valued[0]; v++)
+        if (!strcmp(word, valued[v])) return 1;
+    return 0;
+}
+
+/* The option part of "--opt=VALUE" into opt (size bytes), when it is one of cmd's; else 0. */
+static int option_of_equals(char *opt, size_t size, const char *cmd, const char *word)
+{
+    const char *eq = strchr(word, '=');
+    size_t n = eq ? (size_t)(eq - word) : 0;
+    if (!eq || !is_option(word) || n >= size) return 0;
+    memcpy(opt, word, n);
+    opt[n] = 0;
+    return command_has_option(cmd, opt);
+}
+
+/* The words of the command with each "--opt=VALUE" of one of its options that takes a value made
+ * the two words "--opt" "VALUE", as getopt_long reads them (`ls T --limit=5` was wrong usage).
+ * Before "--" only, and never the word after an option that takes a value: that word is its value
+ * (`ls T --after --limit=5` lists after the key "--limit=5"). The array and its words live until
+ * the process exits (static: reachable, not a leak). Returns argv itself when nothing is split,
+ * NULL when out of memory. */
+static char **split_equals(int *argc, char **argv)
+{
+    static char **words;
+    static char *opts;
+    size_t n = 0, used = 0, total = 0;
+    int k = 0;
+    char opt[64];
+    for (int i = 1; i < *argc && strcmp(argv[i], "--"); i++) {
+        if (takes_value(argv[i])) i++;
+        else if (option_of_equals(opt, sizeof opt, argv[0], argv[i]) && takes_value(opt)) {
+            n++;
+            total += strlen(opt) + 1;
+        }
+    }
+    if (!n) return argv;
+    if (!(words = calloc((size_t)*argc + n + 1, sizeof *words)) || !(opts = malloc(total))) return NULL;
+    words[k++] = argv[0];
+    for (int i = 1; i < *argc; i++) {
+        int value_next = 0;
+        if (!strcmp(argv[i], "--")) { /* the rest as it is */
+            while (i < *argc) words[k++] = argv[i++];
+            break;
+        }
+        if (takes_value(argv[i])) value_next = 1;
+        else if (option_of_equals(opt, sizeof opt, argv[0], argv[i]) && takes_value(opt)) {
+            memcpy(opts + used, opt, strlen(opt) + 1);
+            words[k++] = opts + used;
+            used += strlen(opt) + 1;
+            words[k++] = strchr(argv[i], '=') + 1;
+            continue;
+        }
+        words[k++] = argv[i];
+        if (value_next && i + 1 < *argc) words[k++] = argv[++i];
+    }
+    *argc = k;
+    return words;
+}
+
+int bad_word(const char *cmd, const char *word)
+{
+    char opt[64];
+    if (command_has_option(cmd, word)) {
+        msg("%s: %s needs a value", cmd, word); /* a flag is taken where it stands: only a valued one gets here */
+    } else if (option_of_equals(opt, sizeof opt, cmd, word)) {
+        msg("%s: %s takes no value (%s)", cmd, opt, word); /* one that takes a value was split */
+    } else if (is_option(word)) {
+        msg("%s: unknown option %s", cmd, word);
+    } else {
+        msg("%s: unexpected %s%s", cmd, *word ? "word " : "empty word", word);
+    }
+    return usage();
+}
+
 /* The words of a command read as the commands read them: an option that takes a value takes the
  * next word, and "--" ends the options (find's, put's and patch's operands follow it). Two
  * mistakes are refused there, before any command runs (returns 2 with a message, else 0):
@@ -478,11 +573,6 @@ static int command_has_option(const char *cmd, const char *word)
  *   values may, and refusing them all (as argparse does) would leave such keys no way in. */
 static int check_options(int argc, char **argv)
 {
-    static const char *const valued[] = {"--key", "--expect-version", "--max-input", "--schema", "--durability",
-                                         "--from", "--to", "--limit", "--after", "--type", "--batch", "--max-line",
-                                         "--below", "--into", "--nats", "--stream", "--primary", "--window", "--listen",
-                                         "--token-file", "--max-body", "--client-buffer", "--heartbeat", "--max-clients",
-                                         "--max-streams-per-address", "--request-timeout", "--op", "--allow-host"};
     enum { N = sizeof valued / sizeof valued[0], REPEATABLE = N - 2 }; /* the last two */
     unsigned char seen[N] = {0};
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) { /* after "--", operands only */
@@ -507,6 +597,7 @@ static int dispatch(int argc, char **argv)
     int rc;
     current_cmd = argv[0]; /* usage() shows its lines, if it is a command */
     if (strcmp(argv[0], "bench") == 0) return run_bench(argv); /* entity-bench's own options */
+    if (!(argv = split_equals(&argc, argv))) return (msg("out of memory"), 1);
     if ((rc = check_options(argc, argv))) return rc;
     /* "get T -- K" as "find T F -- V" and "put T -- JSON": it was wrong usage for get and rm, and
      * patch took "--" for the key */

@@ -42,7 +42,7 @@ static int parse_common(int argc, char **argv, const char **url, const char **st
         else if (!strcmp(argv[i], "--stream") && i + 1 < argc) *stream = argv[++i];
         else if (!strcmp(argv[i], "--once")) *once = 1;
         else if (extra && !strcmp(argv[i], extra) && i + 1 < argc) *extra_val = argv[++i];
-        else return usage();
+        else return bad_word(argv[0], argv[i]);
     }
     if (!*url || !*stream) return usage();
     return 0;
@@ -89,7 +89,7 @@ int cmd_mirror(int argc, char **argv)
         else if (!strcmp(argv[i], "--primary") && i + 1 < argc) o.primary_id = argv[++i];
         else if (!strcmp(argv[i], "--durability") && i + 1 < argc) {
             if ((rc = durability_arg(&so.durability, argv[++i]))) return rc;
-        } else return usage();
+        } else return bad_word(argv[0], argv[i]);
     }
     if (!o.url || !o.stream) return usage();
     o.store_opts = &so;

@@ -127,7 +127,7 @@ int cmd_serve(int argc, char **argv)
             if ((rc = parse_u64(&v, argv[++i], "--request-timeout"))) break;
             if (!v || v > 3600) rc = (msg("--request-timeout must be 1 to 3600 seconds"), 2);
             o.request_timeout_ms = (unsigned)v * 1000;
-        } else rc = usage();
+        } else rc = bad_word(argv[0], argv[i]);
     }
     if (rc) {
         free(hosts);
