@@ -340,6 +340,8 @@ expect 0 "$E" put product --key=--eq1 --expect-version=1 '{"price":8.75}'; jchec
 expect 0 "$E" find product price --from=8.5 --to=8.8 --limit=1; jcheck out "d['key']" "--eq1"
 expect 0 "$E" ls product --limit=1 --after=--eq0; jcheck out "d['key']" "--eq1"
 expect 0 "$E" ls product --after --limit=9 --limit=1; jcheck out "d['key'] > '--limit=9'" "True"   # after that key
+expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'
+expect 0 "$E" ls product --after=--reverse --limit 1; jcheck out "d['key'] > '--reverse'" "True"  # = says which is the value
 expect 0 "$E" events --type=product --op=update --limit=1; jcheck out "d['type'], d['op']" "product update"
 expect 0 "$E" --store="$work/st" get product --eq1; jcheck out "d['version']" "2"
 expect 2 "$E" --store= count product; errline '--store needs a directory'

@@ -508,6 +508,9 @@ static int option_of_equals(char *opt, size_t size, const char *cmd, const char 
  * (`ls T --after --limit=5` lists after the key "--limit=5"). The array and its words live until
  * the process exits (static: reachable, not a leak). Returns argv itself when nothing is split,
  * NULL when out of memory. */
+/* Which words of split_equals()'s array were the VALUE of an --opt=VALUE (NULL: none). */
+static unsigned char *from_equals;
+
 static char **split_equals(int *argc, char **argv)
 {
     static char **words;
@@ -523,7 +526,9 @@ static char **split_equals(int *argc, char **argv)
         }
     }
     if (!n) return argv;
-    if (!(words = calloc((size_t)*argc + n + 1, sizeof *words)) || !(opts = malloc(total))) return NULL;
+    if (!(words = calloc((size_t)*argc + n + 1, sizeof *words)) || !(opts = malloc(total)) ||
+        !(from_equals = calloc((size_t)*argc + n + 1, 1)))
+        return NULL;
     words[k++] = argv[0];
     for (int i = 1; i < *argc; i++) {
         int value_next = 0;
@@ -536,6 +541,7 @@ static char **split_equals(int *argc, char **argv)
             memcpy(opts + used, opt, strlen(opt) + 1);
             words[k++] = opts + used;
             used += strlen(opt) + 1;
+            from_equals[k] = 1;
             words[k++] = strchr(argv[i], '=') + 1;
             continue;
         }
@@ -583,7 +589,8 @@ static int check_options(int argc, char **argv)
             msg("%s: %s given twice (the last one would win): give it once", argv[0], argv[i]);
             return usage();
         }
-        if (i + 1 < argc && command_has_option(argv[0], argv[i + 1])) {
+        /* --after=--reverse says which word is the value (the key "--reverse"), as getopt_long reads it */
+        if (i + 1 < argc && command_has_option(argv[0], argv[i + 1]) && !(from_equals && from_equals[i + 1])) {
             msg("%s: %s needs a value, not the option %s after it", argv[0], argv[i], argv[i + 1]);
             return usage();
         }
