@@ -281,7 +281,7 @@ static int schema_pending(const relay *r)
 }
 
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
- * ends with (the event's seq; "s" for a schema message); seq: the event's (0: a schema message).
+ * ends with (the event's seq; "s<version>" for a schema message); seq: the event's (0: a schema message).
  * ENT_FULL: larger than the server's max_payload, which no reconnection changes (the caller names
  * the message). */
 static int publish(relay *r, const char *subject, const char *token, uint64_t seq, const char *msg_id, const char *body,
@@ -339,7 +339,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
     for (size_t i = 0; i < r->n_marks; i++)
         if (r->marks[i].after_seq < seq) need = r->marks[i].version;
     for (size_t i = 0; i < r->n_marks; i++) {
-        char *json = NULL, mid[96], ver[16], after[24];
+        char *json = NULL, mid[96], ver[16], after[24], tok[16];
         uint32_t v = r->marks[i].version;
         if (v <= r->schema_pub || v > need) continue;
         if (v > r->schema_synced && (rc = sync_seen(r))) return rc;
@@ -347,12 +347,22 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
         snprintf(ver, sizeof ver, "%" PRIu32, v);
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
-        rc = publish(r, r->subj_schema, "s", 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        snprintf(tok, sizeof tok, "s%" PRIu32, v);
+        rc = publish(r, r->subj_schema, tok, 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
         /* (a refusal of an earlier message, reported here, is not this one's) */
         if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE))
             return ent_error_set_detail(rc, ent_errdetail(), "schema version %" PRIu32 " %s", v, ent_errmsg());
         if (rc) return rc;
+        /* Nothing goes behind a schema message before its ack. JetStream drops one as a duplicate
+         * when the stream lost it within its duplicate window (deleted by hand, a server that lost
+         * its tail): events stored behind it reached mirrors under the version before it (an
+         * unknown field, or the old schema kept for good). One wait per schema version. */
+        {
+            int w = ent_nats__wait_acks(&r->c, 1, 10000);
+            if (w) return w; /* ENT_TIMEOUT: stopping; ENT_IO: no ack, the connection is dropped */
+            if ((rc = pub_state(r))) return rc;
+        }
         r->schema_pub = v;
         (*n_out)++;
     }
