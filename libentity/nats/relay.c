@@ -242,6 +242,12 @@ static int resume(relay *r)
     }
     r->counting = 1;
     r->schema_pub = (uint32_t)schema;
+    /* Each version went out before the first event written under it: those written before the
+     * stream's last event of the store are there, or were (its limits or a deletion took them).
+     * Published again after that event, one would reach no mirror in its place, and within the
+     * stream's duplicate window JetStream drops it (which stops the relay, see publish_schemas). */
+    for (size_t i = 0; in_stream && i < r->n_marks; i++)
+        if (r->marks[i].after_seq < in_stream && r->marks[i].version > r->schema_pub) r->schema_pub = r->marks[i].version;
     r->replay_upto = !fresh && in_stream < cp ? cp : 0;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (fresh && first > 1)

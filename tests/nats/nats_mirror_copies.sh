@@ -11,7 +11,8 @@
 #    syncing its tail loses it) published again within the stream's duplicate window: JetStream
 #    drops it as a duplicate; the relay stops naming it with nothing stored behind it (it took the
 #    drop for an ack, published the next events behind it, and mirrors met an unknown field), and
-#    publishes it once the window has passed;
+#    publishes it once the window has passed; an older version's message lost so is not published
+#    again after the events written under it (where it reaches no mirror), and the relay goes on;
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-copies.XXXXXX")
@@ -120,6 +121,27 @@ if [ $rc = 0 ] && [ "$(applied "$M")" = 4 ]; then
   same "$P" "$M" "a schema message published again after the duplicate window"
 else
   bad "a mirror of SCHEMADUP: exit $rc, at seq $(applied "$M") of 4"; cat "$W/err"
+fi
+
+# 3. The message of a version whose events the stream holds lost within the duplicate window
+# (schema version 1, deleted by hand after the events written under it): publishing it again
+# after them reaches no mirror in its place, and JetStream drops it as a duplicate. The relay
+# goes on; a mirror made before the deletion follows.
+P=$W/olddup; M=$W/olddup-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for i in 1 2; do echo "{\"name\":\"o$i\",\"email\":\"o$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+ID=$(sid "$P")
+"$PROBE" mkstream "$URL" OLDDUP "entity.$ID.>" 60000 || bad "mkstream OLDDUP"
+"$E" -s "$P" relay --nats "$URL" --stream OLDDUP --once 2>/dev/null || bad "relay to OLDDUP"
+"$E" -s "$M" mirror --nats "$URL" --stream OLDDUP --once 2>/dev/null || bad "mirror of OLDDUP"
+"$PROBE" delete "$URL" OLDDUP 1 || bad "deleting schema version 1 (stream seq 1)"
+echo '{"name":"o3","email":"o3@x"}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream OLDDUP --once 2>"$W/err"; rc=$?
+"$E" -s "$M" mirror --nats "$URL" --stream OLDDUP --once 2>>"$W/err"
+if [ $rc = 0 ] && [ "$(applied "$M")" = 3 ]; then
+  same "$P" "$M" "an older schema message lost within the duplicate window: the relay goes on"
+else
+  bad "an older schema message lost within the duplicate window: relay exit $rc, mirror at seq $(applied "$M") of 3"; cat "$W/err"
 fi
 
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" "$W"/*.log 2>/dev/null; then bad "sanitizer reports in the logs above"; fi
