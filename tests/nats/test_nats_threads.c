@@ -11,7 +11,8 @@
  * a row. A mirror and a relay stopped while the server is hung (SIGSTOP) end the JetStream request
  * under way, and the relay's next run publishes exactly what the stream lacks. Free-form bytes,
  * big uints and NaN reach the mirror with
- * their kinds. The cause of an ENT_FULL (ent_errdetail()) comes through a relay and a mirror. A scratch directory is made under $TMPDIR (test_tmp.h). */
+ * their kinds. The cause of an ENT_FULL (ent_errdetail()) comes through a relay and a mirror.
+ * Transactions that deferred their ref checks reach a mirror whole. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
