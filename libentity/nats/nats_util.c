@@ -151,7 +151,7 @@ static int is_duplicate(const char *d, size_t n)
 }
 
 /* Every ack ends here (the ack subscription's thread): JetStream's answer to the publish whose
- * reply subject ends in <token>, the event's seq ("s" for a schema message). Acks of one stream
+ * reply subject ends in <token>, the event's seq ("s<version>" for a schema message). Acks of one stream
  * come back in publish order on one connection, so the highest acknowledged seq covers every
  * event before it; an error answer stops that (the relay then stops or reconnects). */
 static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
@@ -164,7 +164,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     (void)nc;
     (void)sub;
     tok = tok ? tok + 1 : "?";
-    snprintf(what, sizeof what, "%s%.24s", *tok == 's' ? "a schema message" : "event seq ", *tok == 's' ? "" : tok);
+    snprintf(what, sizeof what, "%s%.24s", *tok == 's' ? "schema version " : "event seq ", *tok == 's' ? tok + 1 : tok);
     if (!d || n <= 0) {
         /* a status message, not an ack: 503, no stream listens on the subject (deleted?) */
         const char *status = NULL;
@@ -178,12 +178,14 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
             for (p += 15; p < d + n && *p != '"' && k < sizeof text - 1; p++) text[k++] = *p;
         text[k] = '\0';
         ack_failed_detail(a, 1, ent_nats__refusal_detail(d, (size_t)n, text, k), "%s: %s", what, k ? text : "an error");
-    } else if (*tok >= '0' && *tok <= '9' && is_duplicate(d, (size_t)n)) {
-        /* The relay publishes only seqs after the stream's last of the store: JetStream saw this
-         * id within its duplicate window, in a message the stream no longer holds (deleted by
-         * hand), and did not store it. Not an ack: taken for one, it left a gap. */
-        ack_failed(a, 1, "event seq %s: dropped as a duplicate of a message the stream no longer holds (deleted within "
-                   "its duplicate window, %s); run the relay again once that window has passed", tok, "2 minutes by default");
+    } else if (is_duplicate(d, (size_t)n)) {
+        /* The relay publishes only seqs after the stream's last of the store, and schema versions
+         * after its last one: JetStream saw this id within its duplicate window, in a message the
+         * stream no longer holds (deleted by hand), and did not store it. Not an ack: taken for
+         * one, it left a gap (an event), or events read under the version before it (a schema
+         * message). */
+        ack_failed(a, 1, "%s: dropped as a duplicate of a message the stream no longer holds (deleted within "
+                   "its duplicate window, %s); run the relay again once that window has passed", what, "2 minutes by default");
     } else if (*tok >= '0' && *tok <= '9' && !__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) {
         /* Not past a failure, and one seq at a time: the checkpoint must never cover a message
          * that is not stored. Events are published in seq order from acked_seq + 1 (set by the

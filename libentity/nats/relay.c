@@ -49,6 +49,8 @@ typedef struct relay {
     uint64_t synced;         /* events up to this seq are known durable (sync_seen) */
     uint32_t schema_synced;  /* schema versions up to this one are known durable */
     int store_failed;        /* the failure is the store's (a sync), not a lost connection */
+    ent_schema *old_sc;      /* the stored schema version old_v, for events written under it */
+    uint32_t old_v;
 } relay;
 
 /* Nothing goes out that the store may still lose. A reader sees a commit as soon as its meta
@@ -240,6 +242,12 @@ static int resume(relay *r)
     }
     r->counting = 1;
     r->schema_pub = (uint32_t)schema;
+    /* Each version went out before the first event written under it: those written before the
+     * stream's last event of the store are there, or were (its limits or a deletion took them).
+     * Published again after that event, one would reach no mirror in its place, and within the
+     * stream's duplicate window JetStream drops it (which stops the relay, see publish_schemas). */
+    for (size_t i = 0; in_stream && i < r->n_marks; i++)
+        if (r->marks[i].after_seq < in_stream && r->marks[i].version > r->schema_pub) r->schema_pub = r->marks[i].version;
     r->replay_upto = !fresh && in_stream < cp ? cp : 0;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (fresh && first > 1)
@@ -279,7 +287,7 @@ static int schema_pending(const relay *r)
 }
 
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
- * ends with (the event's seq; "s" for a schema message); seq: the event's (0: a schema message).
+ * ends with (the event's seq; "s<version>" for a schema message); seq: the event's (0: a schema message).
  * ENT_FULL: larger than the server's max_payload, which no reconnection changes (the caller names
  * the message). */
 static int publish(relay *r, const char *subject, const char *token, uint64_t seq, const char *msg_id, const char *body,
@@ -337,7 +345,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
     for (size_t i = 0; i < r->n_marks; i++)
         if (r->marks[i].after_seq < seq) need = r->marks[i].version;
     for (size_t i = 0; i < r->n_marks; i++) {
-        char *json = NULL, mid[96], ver[16], after[24];
+        char *json = NULL, mid[96], ver[16], after[24], tok[16];
         uint32_t v = r->marks[i].version;
         if (v <= r->schema_pub || v > need) continue;
         if (v > r->schema_synced && (rc = sync_seen(r))) return rc;
@@ -345,12 +353,22 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
         snprintf(ver, sizeof ver, "%" PRIu32, v);
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
-        rc = publish(r, r->subj_schema, "s", 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        snprintf(tok, sizeof tok, "s%" PRIu32, v);
+        rc = publish(r, r->subj_schema, tok, 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
         /* (a refusal of an earlier message, reported here, is not this one's) */
         if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE))
             return ent_error_set_detail(rc, ent_errdetail(), "schema version %" PRIu32 " %s", v, ent_errmsg());
         if (rc) return rc;
+        /* Nothing goes behind a schema message before its ack. JetStream drops one as a duplicate
+         * when the stream lost it within its duplicate window (deleted by hand, a server that lost
+         * its tail): events stored behind it reached mirrors under the version before it (an
+         * unknown field, or the old schema kept for good). One wait per schema version. */
+        {
+            int w = ent_nats__wait_acks(&r->c, 1, 10000);
+            if (w) return w; /* ENT_TIMEOUT: stopping; ENT_IO: no ack, the connection is dropped */
+            if ((rc = pub_state(r))) return rc;
+        }
         r->schema_pub = v;
         (*n_out)++;
     }
@@ -372,6 +390,33 @@ static char *put_str(char *p, const char *s)
     size_t n = strlen(s);
     memcpy(p, s, n);
     return p + n;
+}
+
+/* The event ev as it was written, when the store's schema is a later version than the one it was
+ * written under (*out; NULL: ev is): ev was read with the current one, which no longer reads the
+ * fields a later version removed, and went out without them, another event than the log's: a
+ * mirror at its version refused it when one was required ("missing required field"), and held
+ * other values than the primary until it evolved. r->marks are up to date (publish_schemas). */
+static int as_written(ent_event **out, relay *r, const ent_event *ev)
+{
+    uint32_t v = 0;
+    int rc;
+    *out = NULL;
+    for (size_t i = 0; i < r->n_marks; i++)
+        if (r->marks[i].after_seq < ev->seq) v = r->marks[i].version;
+    if (!v || v == ent_schema_version(ent_store_schema(r->s))) return ENT_OK;
+    if (v != r->old_v) {
+        char *json = NULL;
+        ent_schema *sc = NULL;
+        if ((rc = ent_store_schema_json(&json, r->s, v))) return rc;
+        rc = ent_schema_load_json(&sc, json, strlen(json), "<stored schema>");
+        free(json);
+        if (rc) return rc;
+        ent_schema_free(r->old_sc);
+        r->old_sc = sc;
+        r->old_v = v;
+    }
+    return ent_log_get_as(out, r->s, ev->seq, r->old_sc);
 }
 
 /* Subject, message id and seq are put together by hand, not by snprintf: three formatted prints
@@ -502,7 +547,11 @@ static int batch(relay *r, uint64_t *out_n)
             ent_event_free(ev);
             return rc;
         }
-        rc = publish_event(r, r->ahead, !ev || ev->txn != r->ahead->txn);
+        {
+            ent_event *w = NULL;
+            if (!(rc = as_written(&w, r, r->ahead))) rc = publish_event(r, w ? w : r->ahead, !ev || ev->txn != r->ahead->txn);
+            ent_event_free(w);
+        }
         if (rc) {
             ent_event_free(ev);
             return rc;
@@ -754,6 +803,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         ent_nats__fini(&r.c);
         ent_nats__watch_end(&r.w);
         free(r.marks);
+        ent_schema_free(r.old_sc);
         if (rc) ent_error_set_detail(rc, detail, "%s", msg);
     }
     return rc;

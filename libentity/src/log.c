@@ -65,6 +65,23 @@ int ent_log_get(ent_event **out, ent_store *s, ent_txn *txn, uint64_t seq)
     return ent__txn_end(t, txn, rc, 0);
 }
 
+int ent_log_get_as(ent_event **out, ent_store *s, uint64_t seq, const ent_schema *sc)
+{
+    ent_txn *t;
+    uint8_t kb[8];
+    ent_slice k = {kb, 8}, v;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_log_get_as: out is NULL");
+    *out = NULL;
+    if (!sc || !sc->sealed) return ent__err(ENT_INVALID, "ent_log_get_as: the schema is %s", sc ? "not sealed" : "NULL");
+    if ((rc = ent__txn_use(&t, s, NULL, 0))) return rc;
+    ent__enc_u64(kb, seq);
+    rc = ent__bk_get(t, s->t_log, &k, &v);
+    if (rc == ENT_NOTFOUND) rc = ent__err(rc, "no event %" PRIu64 " in the log", seq);
+    else if (!rc) rc = ent__event_decode_in(out, sc, seq, v.data, v.len);
+    return ent__txn_end(t, NULL, rc, 0);
+}
+
 #define LOG_BATCH 256
 /* A fill also ends once the events it read pass this many bytes (at least one event): a batch is
  * held decoded until handed out, and 256 events of 600 kB were 150 MB for each cursor (each event

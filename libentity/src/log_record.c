@@ -170,6 +170,12 @@ static int corrupt(uint64_t seq, const char *what)
 /* Decode the event stored under seq with the schema of layout lay. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n)
 {
+    return ent__event_decode_in(out, lay->schema, seq, p, n);
+}
+
+/* The same with schema sc (sealed): its types are the event's. */
+int ent__event_decode_in(ent_event **out, const ent_schema *sc, uint64_t seq, const void *p, size_t n)
+{
     msgpack_zone *z;
     msgpack_object u;
     size_t off = 0;
@@ -211,7 +217,7 @@ int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, cons
     ev->txn = a[1].via.u64;
     if (a[2].via.str.size) memcpy(name, a[2].via.str.ptr, a[2].via.str.size); /* "" may be NULL */
     name[a[2].via.str.size] = '\0';
-    ev->type = ent_schema_type(lay->schema, name);
+    ev->type = ent_schema_type(sc, name);
     if (!ev->type) {
         rc = ent__err(ENT_CORRUPT, "event %" PRIu64 ": unknown type \"%s\"", seq, name);
         goto fail;

@@ -347,6 +347,7 @@ void ent__evcap_free(ent_evcap *c);
 /* Decode the event stored under seq with the schema of layout lay (log_record.c).
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_CORRUPT, ENT_NOMEM. */
 int ent__event_decode(ent_event **out, const ent_layout *lay, uint64_t seq, const void *p, size_t n);
+int ent__event_decode_in(ent_event **out, const ent_schema *sc, uint64_t seq, const void *p, size_t n);
 /* ent_event_to_json() through a jansson tree (event_json.c): the pretty layout, and the reference
  * the compact writer is tested against. Same contract as ent_event_to_json(). */
 int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags);

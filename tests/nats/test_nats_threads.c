@@ -11,7 +11,8 @@
  * a row. A mirror and a relay stopped while the server is hung (SIGSTOP) end the JetStream request
  * under way, and the relay's next run publishes exactly what the stream lacks. Free-form bytes,
  * big uints and NaN reach the mirror with
- * their kinds. The cause of an ENT_FULL (ent_errdetail()) comes through a relay and a mirror. A scratch directory is made under $TMPDIR (test_tmp.h). */
+ * their kinds. The cause of an ENT_FULL (ent_errdetail()) comes through a relay and a mirror.
+ * Transactions that deferred their ref checks reach a mirror whole. A scratch directory is made under $TMPDIR (test_tmp.h). */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -113,14 +114,17 @@ static char *show(ent_store *s)
         memcpy(out + n, t, l_ + 1);                                                                \
         n += l_;                                                                                   \
     } while (0)
-    ENT_OK_(ent_scan(&it, s, NULL, ent_store_type(s, "item"), NULL, NULL));
-    while (ent_iter_next(&e, it) == ENT_OK) {
-        ENT_OK_(ent_entity_to_json(&j, e, ENT_JSON_ENTITY));
-        ADD(j);
-        free(j);
-        ent_entity_free(e);
+    /* every type's entities, in the schema's order */
+    for (size_t ti = 0; ti < ent_schema_type_count(ent_store_schema(s)); ti++) {
+        ENT_OK_(ent_scan(&it, s, NULL, ent_schema_type_at(ent_store_schema(s), ti), NULL, NULL));
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            ENT_OK_(ent_entity_to_json(&j, e, ENT_JSON_ENTITY));
+            ADD(j);
+            free(j);
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
     }
-    ent_iter_free(it);
     ENT_OK_(ent_log_cursor_open(&c, s, 1, NULL, 0));
     while (ent_log_next(&ev, c) == ENT_OK) {
         ENT_OK_(ent_event_to_json(&j, ev, 0));
@@ -1095,6 +1099,93 @@ static void test_kinds_through_stream(void)
     ent_schema_free(sc);
 }
 
+/* ---- a transaction whose ref checks waited for its commit ---------------------------------------
+ * ent_txn_defer_ref_checks(): the primary deleted a department and then the employee that referred
+ * to it, in one transaction, checked on its final state at commit. The mirror applied the delete
+ * with the immediate check ("still referenced") and stopped with ENT_CORRUPT: a primary whose
+ * transactions the mirror cannot take. It takes what the primary took, refs as well. */
+static const char refs_schema_json[] =
+    "{\"schema\":\"refs\",\"version\":1,\"types\":{\"dept\":{\"key\":\"string\",\"fields\":{"
+    "\"name\":{\"id\":1,\"type\":\"string\"}}},\"emp\":{\"key\":\"string\",\"fields\":{"
+    "\"dept\":{\"id\":1,\"type\":\"ref\",\"to\":\"dept\",\"required\":true},"
+    "\"boss\":{\"id\":2,\"type\":\"ref\",\"to\":\"emp\"}}}}}";
+
+static void put_json(ent_store *s, ent_txn *t, const char *type, const char *key, const char *json)
+{
+    ent_entity *e = NULL;
+    ENT_OK_(ent_entity_from_json(&e, ent_store_type(s, type), json, strlen(json)));
+    ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_STRING, 0, key, strlen(key)}));
+    ENT_OK_(ent_create(s, t, e));
+    ent_entity_free(e);
+}
+
+static void test_deferred_refs_through_stream(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL, *m = NULL;
+    ent_txn *t = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, mo = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX], *a, *b;
+    uint64_t last = 0, applied = 0;
+    const ent_type *dept, *emp;
+    so.durability = ENT_NONE;
+    mo.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/refs-primary", dir);
+    ENT_TEST_PATH(mpath, "%s/refs-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, refs_schema_json, strlen(refs_schema_json), "refs"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    dept = ent_store_type(p, "dept");
+    emp = ent_store_type(p, "emp");
+    /* made in one transaction, the refs pointing forward (to a dept and a boss made after them) */
+    ENT_OK_(ent_txn_begin(&t, p, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    put_json(p, t, "emp", "ann", "{\"dept\":\"d1\",\"boss\":\"bob\"}");
+    put_json(p, t, "emp", "bob", "{\"dept\":\"d1\",\"boss\":\"ann\"}");
+    put_json(p, t, "dept", "d1", "{\"name\":\"one\"}");
+    put_json(p, t, "dept", "d2", "{\"name\":\"two\"}");
+    ENT_OK_(ent_txn_commit(t));
+    /* deleted in one transaction, each still referred to when its delete is called */
+    ENT_OK_(ent_txn_begin(&t, p, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_OK_(ent_delete(p, t, dept, &(ent_key){ENT_KEY_STRING, 0, "d1", 2}, ENT_VERSION_ANY));
+    ENT_OK_(ent_delete(p, t, emp, &(ent_key){ENT_KEY_STRING, 0, "ann", 3}, ENT_VERSION_ANY));
+    ENT_OK_(ent_delete(p, t, emp, &(ent_key){ENT_KEY_STRING, 0, "bob", 3}, ENT_VERSION_ANY));
+    ENT_OK_(ent_txn_commit(t));
+    /* and one made after, so the mirror's next transaction is checked too */
+    put_json(p, NULL, "emp", "cy", "{\"dept\":\"d2\"}");
+    ENT_OK_(ent_log_bounds(NULL, &last, p, NULL));
+    ro.url = url;
+    ro.stream = "REFS";
+    ro.log = quiet;
+    ro.once = 1;
+    fo.url = url;
+    fo.stream = "REFS";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = &mo;
+    fo.log = quiet;
+    fo.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    ENT_OK_(ent_follow_run(mpath, &fo, NULL));
+    ENT_OK_(ent_store_open(&m, mpath, NULL, &mo));
+    ENT_OK_(ent_mirror_position(&applied, NULL, m));
+    CU_ASSERT_EQUAL(applied, last);
+    {
+        uint64_t problems = 1;
+        ENT_OK_(ent_store_verify(&problems, m, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
+    a = show(p);
+    b = show(m);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    free(a);
+    free(b);
+    ent_store_close(m);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 /* ---- the relay's backoff after losses ----------------------------------------------------------
  * A server that takes every connection and answers every publish with a 503: the relay's naps
  * before reconnecting (it names each in its line) double from 100 ms up to 2 s while no ack comes,
@@ -1730,7 +1821,8 @@ int main(void)
                                            ENT_TEST(test_relay_stop_server_hung), ENT_TEST(test_error_details),
                                            ENT_TEST(test_relay_syncs_before_publishing),
                                            ENT_TEST(test_error_details_storage_limits), ENT_TEST(test_refusal_details),
-                                           ENT_TEST(test_api_misuse), {NULL, NULL}};
+                                           ENT_TEST(test_api_misuse), ENT_TEST(test_deferred_refs_through_stream),
+                                           {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
         fprintf(stderr, "test_nats_threads: cannot start nats-server\n");

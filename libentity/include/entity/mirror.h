@@ -78,6 +78,16 @@ ENT_EXTERN(int) ent_store_schema_history(ent_schema_mark **out, size_t *out_n, e
  * out: the caller frees it with free(). Returns ENT_OK, ENT_NOTFOUND (no such version). */
 ENT_EXTERN(int) ent_store_schema_json(char **out, ent_store *s, uint32_t version);
 
+/* Event seq as it was written: its type and data read with sc, the schema version it was written
+ * under (the version of ent_store_schema_history() whose events it is among; its JSON from
+ * ent_store_schema_json(), loaded with ent_schema_load_json()). ent_log_get() reads it with the
+ * store's current schema, which no longer reads the fields a later version removed: a relay that
+ * printed it so published another event than the one written, which a mirror at that version may
+ * refuse (a required field missing). The event borrows sc's types: free it before sc.
+ * Returns as ent_log_get(), plus ENT_INVALID (sc NULL or not sealed), ENT_CORRUPT (its type is
+ * not in sc). */
+ENT_EXTERN(int) ent_log_get_as(ent_event **out, ent_store *s, uint64_t seq, const ent_schema *sc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Mirrors as true copies, through a real nats-server (started here on 127.0.0.1, a free port, a
+# temporary directory; stopped at the end). Never skipped where libentity-nats is built.
+#   nats_mirror_copies.sh ENTITY_BIN NATS_PROBE_BIN SOURCE_DIR
+# What it shows (each case a primary and stream of its own):
+#  - events written under an older schema version reach the stream as they were written, also
+#    when the relay publishes them after a later version removed fields (a required one here):
+#    a mirror built from that stream takes them (it stopped: "missing required field"), and its
+#    dump, events and check equal the primary's;
+#  - a schema message the stream lost (deleted by hand here, as a server that crashed before
+#    syncing its tail loses it) published again within the stream's duplicate window: JetStream
+#    drops it as a duplicate; the relay stops naming it with nothing stored behind it (it took the
+#    drop for an ack, published the next events behind it, and mirrors met an unknown field), and
+#    publishes it once the window has passed; an older version's message lost so is not published
+#    again after the events written under it (where it reaches no mirror), and the relay goes on;
+set -uo pipefail
+E=$1; PROBE=$2; SRC=$3
+W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-copies.XXXXXX")
+PIDS=()
+fails=0
+say() { echo "nats_mirror_copies: $*"; }
+bad() { echo "nats_mirror_copies: FAIL: $*"; fails=$((fails + 1)); }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  [ -n "${NPID:-}" ] && kill -9 "$NPID" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+# The port stays bound by one process for the whole run (SO_REUSEADDR, never listening), as in
+# nats_test.sh: no other suite's bind to port 0 gets it while nats-server takes it.
+python3 -c '
+import signal, socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+signal.pause()
+' >"$W/ports" & PIDS+=($!)
+for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.05; done
+read -r PORT <"$W/ports" || { say "no port held"; exit 1; }
+URL=nats://127.0.0.1:$PORT
+nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$W/js" >>"$W/nats.log" 2>&1 & NPID=$!
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+(echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null || { say "nats-server did not start"; cat "$W/nats.log"; exit 1; }
+
+sid() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+applied() { "$E" -s "$1" stat 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("mirror_of",{}).get("applied_seq",0))' 2>/dev/null || echo 0; }
+# same PRIMARY MIRROR WHAT: dump, events and schema equal, check ok
+same() {
+  local p=$1 m=$2 what=$3 ok=1
+  cmp -s <("$E" -s "$p" dump) <("$E" -s "$m" dump) || { bad "$what: dump differs"; diff <("$E" -s "$p" dump) <("$E" -s "$m" dump) | head -4; ok=0; }
+  cmp -s <("$E" -s "$p" events) <("$E" -s "$m" events) || { bad "$what: events differ"; diff <("$E" -s "$p" events) <("$E" -s "$m" events) | head -4; ok=0; }
+  cmp -s <("$E" -s "$p" schema) <("$E" -s "$m" schema) || { bad "$what: schema differs"; ok=0; }
+  [ "$("$E" -s "$m" check 2>&1)" = ok ] || { bad "$what: mirror check: $("$E" -s "$m" check 2>&1 | head -3)"; ok=0; }
+  [ $ok = 1 ] && say "ok: $what: dump, events, schema equal, check ok"
+}
+# schema FILE VERSION EDIT: the shop schema at VERSION, edited by python statements on s
+schema() {
+  python3 - "$SRC/schemas/shop.json" "$1" "$2" "$3" <<'PY'
+import json,sys
+s=json.load(open(sys.argv[1])); s["version"]=int(sys.argv[3])
+f=s["types"]["customer"]["fields"]
+exec(sys.argv[4])
+json.dump(s,open(sys.argv[2],"w"))
+PY
+}
+
+# 1. Events published after a later schema version removed fields they carry (a required one):
+# the relay printed them with the store's current schema, without those fields, and a mirror at
+# their own version refused the create ("missing required field") and stopped: no mirror could
+# be built from the stream. They go out as they were written.
+P=$W/removed; M=$W/removed-m
+schema "$W/rm1.json" 1 'f["badge"]={"id":5,"type":"string","required":True}; f["level"]={"id":6,"type":"int","indexed":True}'
+schema "$W/rm2.json" 2 'f["level"]={"id":6,"type":"int","indexed":True}'
+schema "$W/rm3.json" 3 'pass'
+"$E" -s "$P" init --schema "$W/rm1.json" 2>/dev/null || exit 1
+echo '{"name":"a","email":"a@x","badge":"b1","level":3}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" patch customer 1 '{"badge":"b2","level":4}' >/dev/null
+"$E" -s "$P" schema --apply "$W/rm2.json" 2>/dev/null || bad "schema --apply rm2"
+echo '{"name":"b","email":"b@x","level":5}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" schema --apply "$W/rm3.json" 2>/dev/null || bad "schema --apply rm3"
+echo '{"name":"c","email":"c@x"}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream REMOVED --once 2>"$W/err" || { bad "relay to REMOVED"; cat "$W/err"; }
+"$E" -s "$M" mirror --nats "$URL" --stream REMOVED --once 2>"$W/err"; rc=$?
+if [ $rc = 0 ] && [ "$(applied "$M")" = 4 ]; then
+  same "$P" "$M" "events published after later versions removed their fields"
+else
+  bad "a mirror of events published after later versions removed their fields: exit $rc, at seq $(applied "$M") of 4"; cat "$W/err"
+fi
+
+# 2. A schema message the stream lost, published again within the duplicate window (8 s here):
+# dropped as a duplicate. The relay said "holds the log" (exit 0) and published the next event
+# behind the missing version: a mirror met "customer.tier: unknown field" (or, had the event
+# carried no new field, kept the old schema for good).
+P=$W/schemadup; M=$W/schemadup-m
+schema "$W/sd2.json" 2 'f["tier"]={"id":6,"type":"string","indexed":True}'
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for i in 1 2 3; do echo "{\"name\":\"s$i\",\"email\":\"s$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+ID=$(sid "$P")
+"$PROBE" mkstream "$URL" SCHEMADUP "entity.$ID.>" 8000 || bad "mkstream SCHEMADUP"
+"$E" -s "$P" relay --nats "$URL" --stream SCHEMADUP --once 2>/dev/null || bad "relay to SCHEMADUP"
+"$E" -s "$P" schema --apply "$W/sd2.json" 2>/dev/null || bad "schema --apply sd2"
+"$E" -s "$P" relay --nats "$URL" --stream SCHEMADUP --once 2>/dev/null || bad "relay of schema version 2"
+"$PROBE" check "$URL" SCHEMADUP "$ID" 3 >/dev/null || bad "SCHEMADUP before the deletion: $("$PROBE" check "$URL" SCHEMADUP "$ID" 3 2>&1)"
+"$PROBE" delete "$URL" SCHEMADUP 5 || bad "deleting schema version 2 (stream seq 5)"
+echo '{"name":"s4","email":"s4@x","tier":"t4"}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream SCHEMADUP --once 2>"$W/err"
+rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "schema version 2: dropped as a duplicate" "$W/err"; then
+  say "ok: a lost schema message within the duplicate window: $(cat "$W/err")"
+else
+  bad "a lost schema message within the duplicate window: exit $rc, expected 1 line naming schema version 2 dropped as a duplicate:"; cat "$W/err"
+fi
+"$PROBE" check "$URL" SCHEMADUP "$ID" 3 >/dev/null || bad "SCHEMADUP holds something behind the dropped schema message: $("$PROBE" check "$URL" SCHEMADUP "$ID" 3 2>&1)"
+sleep 9 # past the duplicate window
+"$E" -s "$P" relay --nats "$URL" --stream SCHEMADUP --once 2>"$W/err" || { bad "relay to SCHEMADUP after the window"; cat "$W/err"; }
+"$PROBE" check "$URL" SCHEMADUP "$ID" 4 >/dev/null || bad "SCHEMADUP after the window: $("$PROBE" check "$URL" SCHEMADUP "$ID" 4 2>&1)"
+"$E" -s "$M" mirror --nats "$URL" --stream SCHEMADUP --once 2>"$W/err"; rc=$?
+if [ $rc = 0 ] && [ "$(applied "$M")" = 4 ]; then
+  same "$P" "$M" "a schema message published again after the duplicate window"
+else
+  bad "a mirror of SCHEMADUP: exit $rc, at seq $(applied "$M") of 4"; cat "$W/err"
+fi
+
+# 3. The message of a version whose events the stream holds lost within the duplicate window
+# (schema version 1, deleted by hand after the events written under it): publishing it again
+# after them reaches no mirror in its place, and JetStream drops it as a duplicate. The relay
+# goes on; a mirror made before the deletion follows.
+P=$W/olddup; M=$W/olddup-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for i in 1 2; do echo "{\"name\":\"o$i\",\"email\":\"o$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+ID=$(sid "$P")
+"$PROBE" mkstream "$URL" OLDDUP "entity.$ID.>" 60000 || bad "mkstream OLDDUP"
+"$E" -s "$P" relay --nats "$URL" --stream OLDDUP --once 2>/dev/null || bad "relay to OLDDUP"
+"$E" -s "$M" mirror --nats "$URL" --stream OLDDUP --once 2>/dev/null || bad "mirror of OLDDUP"
+"$PROBE" delete "$URL" OLDDUP 1 || bad "deleting schema version 1 (stream seq 1)"
+echo '{"name":"o3","email":"o3@x"}' | "$E" -s "$P" put customer - >/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream OLDDUP --once 2>"$W/err"; rc=$?
+"$E" -s "$M" mirror --nats "$URL" --stream OLDDUP --once 2>>"$W/err"
+if [ $rc = 0 ] && [ "$(applied "$M")" = 3 ]; then
+  same "$P" "$M" "an older schema message lost within the duplicate window: the relay goes on"
+else
+  bad "an older schema message lost within the duplicate window: relay exit $rc, mirror at seq $(applied "$M") of 3"; cat "$W/err"
+fi
+
+if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" "$W"/*.log 2>/dev/null; then bad "sanitizer reports in the logs above"; fi
+if [ $fails = 0 ]; then say "all passed"; exit 0; fi
+say "$fails failures"
+exit 1
