@@ -229,7 +229,8 @@ static void test_ambiguous_refused(void)
     const char *whole = "{\"type\":\"rec\",\"key\":1,\"version\":1,\"data\":{\"n\":5}}";
     ent_entity *e = NULL;
     uint64_t v;
-    put_refused(rec, whole, ENT_INVALID, "rec: the input is the entity's JSON as get prints it, and its members are also fields of rec");
+    put_refused(rec, whole, ENT_INVALID, "rec: the input is the entity's JSON as `entity get` prints it and GET answers it, and its members are also "
+                     "fields of rec (neither reading is safe)");
     ENT_ASSERT_MSG("give its \"data\" alone, with its key and version apart");
     ENT_OK_(ent_entity_new(&e, rec));
     ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_AUTO, 1, NULL, 0}));

@@ -77,8 +77,8 @@ static int ambiguous(const ent_type *t, const char *body, size_t len, int parsed
     json_decref(g);
     if (!got) return ENT_OK;
     return ent__err(ENT_INVALID,
-                    "%s: the input is the entity's JSON as get prints it, and its members are also fields of %s (neither "
-                    "reading is safe): give its \"data\" alone%s",
+                    "%s: the input is the entity's JSON as `entity get` prints it and GET answers it, and its members are "
+                    "also fields of %s (neither reading is safe): give its \"data\" alone%s",
                     t->name, t->name,
                     patch ? ", or the fields to change, or a JSON Patch array"
                           : ", with its key and version apart (put's --key and --expect-version, the path and If-Match)");

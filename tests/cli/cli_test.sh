@@ -210,10 +210,10 @@ printf '{"schema":"g","version":1,"types":{"rec":{"key":"auto","fields":{"type":
 ENTITY_STORE=$work/gn expect 0 "$E" init --schema getnames.json --durability none
 ENTITY_STORE=$work/gn expect 0 "$E" put rec '{"n":2}'
 ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; sed 's/"n":2/"n":5/' out >rec.json
-ENTITY_STORE=$work/gn expect 1 "$E" patch rec 1 - <rec.json; errline "patch: rec: the input is the entity's JSON as get prints it, and its members are also fields of rec"
+ENTITY_STORE=$work/gn expect 1 "$E" patch rec 1 - <rec.json; errline "patch: rec: the input is the entity's JSON as \`entity get\` prints it and GET answers it, and its members are also fields of rec"
 ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; jcheck out "d['version'], d['data']" "1 {'n': 2}"
 # so does put, which made a new entity of those fields (get rec 1 | put rec: rec 2, exit 0)
-ENTITY_STORE=$work/gn expect 1 "$E" put rec - <rec.json; errline "put: rec: the input is the entity's JSON as get prints it, and its members are also fields of rec"
+ENTITY_STORE=$work/gn expect 1 "$E" put rec - <rec.json; errline "put: rec: the input is the entity's JSON as \`entity get\` prints it and GET answers it, and its members are also fields of rec"
 ENTITY_STORE=$work/gn expect 0 "$E" count rec; [ "$(cat out)" = 1 ] && ok || bad "put of get's output made rec $(cat out)"
 ENTITY_STORE=$work/gn expect 0 "$E" patch rec 1 '{"type":"t","version":4,"data":{"x":1}}'
 jcheck out "d['version'], d['data']" "2 {'type': 't', 'version': 4, 'data': {'x': 1}, 'n': 2}"

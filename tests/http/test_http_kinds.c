@@ -444,8 +444,9 @@ static void test_fields_named_as_get(void)
         int st = http(&ans, port, methods[i], strcmp(methods[i], "POST") ? "/api/rec/1" : "/api/rec", got);
         if (st != 400) fprintf(stderr, "\n  %s of GET's answer: %d %s\n", methods[i], st, ans ? ans : "");
         CU_ASSERT_EQUAL(st, 400);
-        CU_ASSERT_PTR_NOT_NULL(ans && strstr(ans, "rec: the body is the entity's JSON as GET answers it, and its members are also "
-                                                  "fields of rec: send its \\\"data\\\" alone"));
+        CU_ASSERT_PTR_NOT_NULL(ans && strstr(ans, "rec: the input is the entity's JSON as `entity get` prints it and GET answers it, "
+                                                  "and its members are also fields of rec (neither reading is safe): give its "
+                                                  "\\\"data\\\" alone"));
         free(ans);
     }
     assert_same(s, "rec", ent_key_id(1), rec, rlen, "refused writes of GET's answer");
