@@ -124,6 +124,14 @@ static void test_data_alone(void)
     ENT_OK_(ent_entity_patch_body(NULL, e, BODY("{\"n\":5}")));
     ent_entity_free(e);
     ENT_OK_(ent_entity_from_body(&e, NULL, type_of(sc, "doc"), BODY("{\"n\":1}")));
+    /* len bytes only: the body need not end in NUL */
+    ENT_OK_(ent_entity_patch_body(NULL, e, "{\"n\":2}[]", 7));
+    ENT_OK_(ent_entity_get_int(&n, e, "n"));
+    CU_ASSERT_EQUAL(n, 2);
+    ent_entity_free(e);
+    ENT_OK_(ent_entity_from_body(&e, NULL, type_of(sc, "doc"), "{\"data\":{\"n\":3}}junk", 16));
+    ENT_OK_(ent_entity_get_int(&n, e, "n"));
+    CU_ASSERT_EQUAL(n, 3);
     ent_entity_free(e);
     ent_schema_free(sc);
 }

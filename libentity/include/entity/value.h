@@ -256,8 +256,10 @@ ENT_EXTERN(int) ent_entity_json_patch(ent_entity *e, const char *json, size_t le
  * did), else the entity's JSON when it has "data" and its members are all of the five names;
  * anything else is read as data and fails with the data's own error. In the entity's JSON,
  * "type" (when present) must be t's name, "data" an object, "key" (when present) a key of t (an
- * id from 1 as a JSON integer, or a string), and "version" (when present) an integer from 1 or the
- * decimal string that JSON holds above 2^63-1 (not ENT_VERSION_ANY). One body is refused as
+ * id from 1 as a JSON integer, or a string of 1 to ENT_KEY_STRING_MAX bytes of UTF-8), and
+ * "version" (when present) an integer from 1 or the decimal string that JSON holds above 2^63-1
+ * (not ENT_VERSION_ANY). Messages start with t's name and name the member at fault; a front end
+ * prefixes its own context (`entity put` prints "put: " before them). One body is refused as
  * ambiguous: the entity's whole JSON (type, key, version, data, maybe kinds) for a type whose
  * fields include type, key, version and data, which reads as data by the rule above but was
  * meant as the entity (neither reading is safe). These two calls are that one rule; keep front
@@ -265,14 +267,16 @@ ENT_EXTERN(int) ent_entity_json_patch(ent_entity *e, const char *json, size_t le
 
 /* A new entity of type t from body (len bytes; see above), for a write that stores it whole (a
  * put, a create). The entity's JSON's "kinds" are applied (ent_entity_apply_kinds()), and its
- * "key" set on the entity (ent_entity_key(): kind ENT_KEY_NONE when the body gave none); whether
+ * "key" set on the entity (ent_entity_key(): kind ENT_KEY_NONE when the body gave none; a string
+ * key is the entity's copy, valid until it is freed or its key set again); whether
  * that key is the one the write may take (a path's, --key's; none for a create) is the caller's
  * rule. out: on ENT_OK, the caller frees it with ent_entity_free(); NULL otherwise.
  * out_version (may be NULL): the body's "version", the version it was read at and so the write's
  * expected version, or 0 when it gave none (always 0 for data alone; 0 on failure).
  * Returns ENT_OK, ENT_INVALID (malformed JSON, the data's own errors, a "type" that is not t's, a
  * "data" that is no object, a "key" or "version" of the wrong type, a bad "kinds", the ambiguous
- * body: the message starts with t's name and names the member at fault), ENT_NOMEM. */
+ * body: the message starts with t's name and names the member at fault; out or t NULL, body NULL),
+ * ENT_NOMEM. body is only read during the call (it need not be NUL-terminated). */
 ENT_EXTERN(int) ent_entity_from_body(ent_entity **out, uint64_t *out_version, const ent_type *t, const char *body, size_t len);
 
 /* body (len bytes) applied to e as a patch: an array (by its first non-blank byte) as an RFC 6902
@@ -286,7 +290,8 @@ ENT_EXTERN(int) ent_entity_from_body(ent_entity **out, uint64_t *out_version, co
  * read from, and e is the one written. out_version (may be NULL): as for ent_entity_from_body().
  * Returns ENT_OK, ENT_INVALID (as ent_entity_from_body(), and the refusals above),
  * ENT_CONFLICT (a JSON Patch "test" that failed, or a pointer through a value e does not hold),
- * ENT_NOMEM. On failure e is unchanged. */
+ * ENT_NOMEM. On failure e is unchanged (ENT_INVALID too for e or body NULL). body is only read
+ * during the call. */
 ENT_EXTERN(int) ent_entity_patch_body(uint64_t *out_version, ent_entity *e, const char *body, size_t len);
 
 #ifdef __cplusplus
