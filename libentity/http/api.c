@@ -175,7 +175,7 @@ void ent_http__key_text(char *buf, size_t size, ent_key k)
     else snprintf(buf, size, "%.*s", (int)k.len, k.str);
 }
 
-static int same_key(ent_key a, ent_key b)
+int ent_http__same_key(ent_key a, ent_key b)
 {
     return a.kind == b.kind && (a.kind == ENT_KEY_AUTO ? a.id == b.id : a.len == b.len && !memcmp(a.str, b.str, a.len));
 }
@@ -298,7 +298,7 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
     }
     sb_add(&b, "[", 1);
     while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
-        if (after && same_key(ent_entity_key(e), start)) {
+        if (after && ent_http__same_key(ent_entity_key(e), start)) {
             ent_entity_free(e);
             continue;
         }

@@ -202,7 +202,7 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
             size_t n = strlen("application/json-patch+json");
             /* the type alone or with parameters (strchr finds the terminating NUL too) */
             int json_patch = ct && !strncasecmp(ct, "application/json-patch+json", n) && strchr("; \t", ct[n]);
-            if ((rc = ent_http__body_patch(cur, &b, &k, r->body, r->len, json_patch))) goto lib_fail;
+            if ((rc = ent_http__body_patch(cur, &b, r->body, r->len, json_patch))) goto lib_fail;
             e = cur;
             cur = NULL;
         } else if ((rc = ent_http__body_entity(&e, &b, t, &k, r->body, r->len)) || (rc = ent_entity_set_key(e, &k))) {

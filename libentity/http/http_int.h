@@ -133,11 +133,11 @@ int ent_http__digits_u64(uint64_t *out, const char *text);
 /* The key of type t in text; on a bad one, a 400 reply in *rc and -1. */
 int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_Connection *c, enum MHD_Result *rc);
 void ent_http__key_text(char *buf, size_t size, ent_key k);
+int ent_http__same_key(ent_key a, ent_key b); /* 1 when a and b are the same key */
 
-/* The body of a write (body.c): t's data alone, or the entity's JSON as GET answers it, whose
- * "kinds" are applied as `entity load` applies them. */
+/* The body of a write (body.c): t's data alone, or the entity's JSON as GET answers it, read by
+ * the library's rule (ent_entity_from_body(), ent_entity_patch_body()). */
 typedef struct ent_http_body {
-    int entity_json;  /* the body was the entity's JSON */
     int has_version;  /* it held "version": the write's expected version, as If-Match */
     uint64_t version;
 } ent_http_body;
@@ -145,9 +145,10 @@ typedef struct ent_http_body {
  * "key" must be; NULL for POST, which refuses "key" and "version". Returns ENT_OK, ENT_INVALID
  * (ent_errmsg() names the problem), ENT_NOMEM. */
 int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t, const ent_key *want, const char *body, size_t len);
-/* PATCH: the body's merge patch (and kinds) applied to e, or its RFC 6902 JSON Patch (json_patch:
- * the Content-Type said so; a body that is an array is one too); on failure e may be half patched. */
-int ent_http__body_patch(ent_entity *e, ent_http_body *b, const ent_key *want, const char *body, size_t len, int json_patch);
+/* PATCH: the body applied to e, as ent_entity_patch_body() (whose "key" must be e's, the path's),
+ * or as an RFC 6902 JSON Patch whatever its shape when json_patch (the Content-Type said so).
+ * Returns as those; on failure e is unchanged. */
+int ent_http__body_patch(ent_entity *e, ent_http_body *b, const char *body, size_t len, int json_patch);
 
 /* One entity (api_entity.c). */
 /* GET /api/TYPE/KEY in read transaction txn (the caller's; t is a type of its schema). */

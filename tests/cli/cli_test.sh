@@ -154,9 +154,9 @@ echo '{"type":"product","key":"pot","version":2,"data":{"price":5,"stock":3,"att
 jcheck out "d['version'], d['kinds']" "3 {'/attrs/b': 'bytes'}"
 expect 0 "$E" get product pot; jcheck out "d['data']['attrs'], d['kinds']" "{'b': 'AAE='} {'/attrs/b': 'bytes'}"
 expect 0 "$E" rm product pot
-echo '{"type":"order","key":2,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"type\" \"order\" is not customer"
+echo '{"type":"order","key":2,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"type\" \"order\" is not the type written to (customer)"
 echo '{"version":1,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"version\" needs a key"
-echo '{"key":"x","data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"key\" is not a key of it"
+echo '{"key":"x","data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"key\" is not a key of customer (an id from 1)"
 echo '{"data":{"email":"t@x","name":"T"},"vip":true}' | expect 1 "$E" put customer; errline "customer.data: unknown field"
 echo '{"data":{"email":"t@x","name":"T"}}' | expect 0 "$E" put customer; jcheck out "d['key'], d['version']" "3 1"
 expect 0 "$E" rm customer 3
@@ -186,17 +186,17 @@ expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock']" "5 
 # --expect-version, its "type" must be TYPE, and its "kinds" name values the patch sets. A null in
 # its "data" is refused: get prints a free-form null as a value, which a merge patch removed
 expect 0 "$E" get product tea; sed 's/"stock":8/"stock":9/' out >tea.json
-expect 1 "$E" patch product tea - <tea.json; errline "patch: product: the input's \"data\" holds a null at /attrs/n, a value in the entity's JSON and a removal"
+expect 1 "$E" patch product tea - <tea.json; errline "patch: product: \"data\" holds a null at /attrs/n, a value in the entity's JSON and a removal"
 expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock'], d['data']['attrs']" "5 8 {'n': None}"
 python3 -c "import json,sys; d=json.load(open('tea.json')); d['data']['attrs']={'m':[None]}; print(json.dumps(d, separators=(',', ':')))" >tea.json2 && mv tea.json2 tea.json
 expect 0 "$E" patch product tea - <tea.json; jcheck out "d['version'], d['data']['stock'], d['data']['attrs']" "6 9 {'n': None, 'm': [None]}"
 expect 1 "$E" patch product tea - <tea.json; errline 'patch: product "tea" is at version 6, expected 5'
 sed 's/"stock":9/"stock":10/; s/"version":5/"version":6/' tea.json >tea6.json
 expect 1 "$E" patch product tea --expect-version 5 - <tea6.json; errline "patch: the input's \"version\" 6 is not --expect-version 5"
-sed 's/"tea"/"pot"/' tea6.json | expect 1 "$E" patch product tea -; errline "patch: the input's \"key\" pot is not KEY tea"
-sed 's/"product"/"order"/' tea6.json | expect 1 "$E" patch product tea -; errline "patch: the input's \"type\" \"order\" is not product"
+sed 's/"tea"/"pot"/' tea6.json | expect 1 "$E" patch product tea -; errline "patch: product: \"key\" \"pot\" is not the key of the entity patched (\"tea\")"
+sed 's/"product"/"order"/' tea6.json | expect 1 "$E" patch product tea -; errline "patch: product: \"type\" \"order\" is not the type written to (product)"
 echo '{"version":6,"data":{"attrs":{"b":"AAE="}},"kinds":{"/attrs/c":"bytes"}}' | expect 1 "$E" patch product tea
-errline "patch: product: the input's \"kinds\": \"/attrs/c\" names no value of the patch's \"data\""
+errline "patch: product: \"kinds\": \"/attrs/c\": names no value of the data that the patch sets"
 expect 0 "$E" get product tea; jcheck out "d['version'], d['data']['stock']" "6 9"
 echo '{"version":6,"data":{"attrs":{"b":"AAE="}},"kinds":{"/attrs/b":"bytes"}}' | expect 0 "$E" patch product tea
 jcheck out "d['version'], d['data']['attrs'], d['kinds']" "7 {'n': None, 'm': [None], 'b': 'AAE='} {'/attrs/b': 'bytes'}"
@@ -210,10 +210,10 @@ printf '{"schema":"g","version":1,"types":{"rec":{"key":"auto","fields":{"type":
 ENTITY_STORE=$work/gn expect 0 "$E" init --schema getnames.json --durability none
 ENTITY_STORE=$work/gn expect 0 "$E" put rec '{"n":2}'
 ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; sed 's/"n":2/"n":5/' out >rec.json
-ENTITY_STORE=$work/gn expect 1 "$E" patch rec 1 - <rec.json; errline "patch: rec: the input is the entity's JSON as get prints it, and its members are also fields of rec"
+ENTITY_STORE=$work/gn expect 1 "$E" patch rec 1 - <rec.json; errline "patch: rec: the input is the entity's JSON as \`entity get\` prints it and GET answers it, and its members are also fields of rec"
 ENTITY_STORE=$work/gn expect 0 "$E" get rec 1; jcheck out "d['version'], d['data']" "1 {'n': 2}"
 # so does put, which made a new entity of those fields (get rec 1 | put rec: rec 2, exit 0)
-ENTITY_STORE=$work/gn expect 1 "$E" put rec - <rec.json; errline "put: rec: the input is the entity's JSON as get prints it, and its members are also fields of rec"
+ENTITY_STORE=$work/gn expect 1 "$E" put rec - <rec.json; errline "put: rec: the input is the entity's JSON as \`entity get\` prints it and GET answers it, and its members are also fields of rec"
 ENTITY_STORE=$work/gn expect 0 "$E" count rec; [ "$(cat out)" = 1 ] && ok || bad "put of get's output made rec $(cat out)"
 ENTITY_STORE=$work/gn expect 0 "$E" patch rec 1 '{"type":"t","version":4,"data":{"x":1}}'
 jcheck out "d['version'], d['data']" "2 {'type': 't', 'version': 4, 'data': {'x': 1}, 'n': 2}"

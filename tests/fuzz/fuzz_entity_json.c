@@ -4,7 +4,10 @@
  * Properties: a refusal has a known code and a message; an accepted entity renders to JSON that
  * parses back to the same rendering, and its record decodes to the same rendering, validating the
  * same; a refused patch leaves the entity as it was; an accepted one gives an entity that renders,
- * parses and encodes like any other. */
+ * parses and encodes like any other. The same two texts also go through the body calls that
+ * `entity put`/`patch` and entity-http take (ent_entity_from_body(), ent_entity_patch_body()),
+ * with the same properties, and data that reads as data reads the same through them (no type of
+ * these schemas has fields named like the entity JSON's members, the one body read otherwise). */
 #include "fuzz_util.h"
 
 static ent_schema *schemas[2];
@@ -48,6 +51,40 @@ static void check_stable(const ent_entity *e, const ent_type *t)
     ent_entity_free(e3);
 }
 
+/* ej as a write's body (data, or the entity's JSON), then pj as a patch body of what it gave.
+ * data: the entity ej read to as data alone, or NULL. */
+static void check_body(const ent_type *t, const ent_entity *data, const char *ej, size_t en, const char *pj, size_t pn)
+{
+    ent_entity *b = NULL;
+    char *j1 = NULL, *j2 = NULL;
+    uint64_t v = 1;
+    int rc = ent_entity_from_body(&b, &v, t, ej, en);
+    FUZZ_CHECK_FAILED_WITH_MESSAGE(rc);
+    if (rc != ENT_OK) {
+        FUZZ_CHECK(b == NULL && v == 0 && !data, "a refused body: entity %p, version %llu, data %p", (void *)b, (unsigned long long)v,
+                   (const void *)data);
+        return;
+    }
+    if (data) {
+        FUZZ_CHECK(v == 0 && ent_entity_key(b).kind == ENT_KEY_NONE, "data read as a body has a key or version");
+        FUZZ_CHECK(ent_entity_to_json(&j1, data, 0) == ENT_OK && ent_entity_to_json(&j2, b, 0) == ENT_OK && strcmp(j1, j2) == 0,
+                   "data reads otherwise as a body:\n%s\n%s", j1, j2);
+        free(j1);
+        free(j2);
+        j1 = j2 = NULL;
+    }
+    check_stable(b, t);
+    FUZZ_CHECK(ent_entity_to_json(&j1, b, 0) == ENT_OK, "to_json");
+    rc = ent_entity_patch_body(&v, b, pj, pn);
+    FUZZ_CHECK_FAILED_WITH_MESSAGE(rc);
+    FUZZ_CHECK(ent_entity_to_json(&j2, b, 0) == ENT_OK, "to_json");
+    if (rc != ENT_OK) FUZZ_CHECK(v == 0 && strcmp(j1, j2) == 0, "a refused patch body changed the entity:\n%s\n%s", j1, j2);
+    else check_stable(b, t);
+    free(j1);
+    free(j2);
+    ent_entity_free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_in in = {data, size};
@@ -58,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *before = NULL, *after = NULL;
     int rc = ent_entity_from_json(&e, t, (const char *)ej, en);
     FUZZ_CHECK_FAILED_WITH_MESSAGE(rc);
+    check_body(t, e, (const char *)ej, en, (const char *)pj, pn);
     if (rc != ENT_OK) {
         FUZZ_CHECK(e == NULL, "a refused entity was returned");
         return 0;

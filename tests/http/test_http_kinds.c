@@ -326,9 +326,9 @@ static void test_bad_kinds_refused(void)
         {"PUT", "{\"data\":{\"m\":{}},\"kinds\":[\"/m\"]}", "400", "\"kinds\" is not an object"},
         {"PUT", "{\"data\":{\"m\":{\"a~b\":\"AP8=\"}},\"kinds\":{\"/m/a~2b\":\"bytes\"}}", "400", "a '~' not followed by 0 or 1"},
         {"PUT", "{\"data\":[],\"kinds\":{}}", "400", "doc: \"data\" is not an object"},
-        {"PUT", "{\"type\":\"note\",\"data\":{}}", "400", "doc: \"type\" \"note\" is not the type of the path"},
+        {"PUT", "{\"type\":\"note\",\"data\":{}}", "400", "doc: \"type\" \"note\" is not the type written to (doc)"},
         {"PUT", "{\"key\":2,\"data\":{}}", "400", "doc: \"key\" is not the key of the path (1)"},
-        {"PUT", "{\"key\":\"1\",\"data\":{}}", "400", "doc: \"key\" is not the key of the path (1)"},
+        {"PUT", "{\"key\":\"1\",\"data\":{}}", "400", "doc: \"key\" is not a key of doc (an id from 1)"},
         {"PUT", "{\"version\":0,\"data\":{}}", "400", "doc: \"version\" is not a version"},
         {"PUT", "{\"version\":2,\"data\":{}}", "412", "\"version\": doc \"1\" is at version 1, not 2"},
         {"PATCH", "{\"version\":2,\"data\":{}}", "412", "\"version\": doc \"1\" is at version 1, not 2"},
@@ -444,8 +444,9 @@ static void test_fields_named_as_get(void)
         int st = http(&ans, port, methods[i], strcmp(methods[i], "POST") ? "/api/rec/1" : "/api/rec", got);
         if (st != 400) fprintf(stderr, "\n  %s of GET's answer: %d %s\n", methods[i], st, ans ? ans : "");
         CU_ASSERT_EQUAL(st, 400);
-        CU_ASSERT_PTR_NOT_NULL(ans && strstr(ans, "rec: the body is the entity's JSON as GET answers it, and its members are also "
-                                                  "fields of rec: send its \\\"data\\\" alone"));
+        CU_ASSERT_PTR_NOT_NULL(ans && strstr(ans, "rec: the input is the entity's JSON as `entity get` prints it and GET answers it, "
+                                                  "and its members are also fields of rec (neither reading is safe): give its "
+                                                  "\\\"data\\\" alone"));
         free(ans);
     }
     assert_same(s, "rec", ent_key_id(1), rec, rlen, "refused writes of GET's answer");

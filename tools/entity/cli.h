@@ -44,21 +44,6 @@ int next_sound(ent_entity **out, ent_iter *it, const char *what, uint64_t *damag
  * entity must not pass for whole), else 0. */
 int damaged_left_out(const char *what, uint64_t damaged);
 
-/* put's and patch's input (put_input.c): TYPE's data, or the entity's JSON as get prints it. */
-typedef struct put_input {
-    int shaped;       /* the input was the entity's JSON */
-    char *key;        /* its "key" as --key gives it (the caller frees it), or NULL */
-    uint64_t version; /* its "version", or 0 when it has none */
-} put_input;
-/* The entity of json (len bytes) into *out (the caller frees it), and what else the input said
- * into *in. Returns 0, or 1 with a message (nothing to free then). */
-int put_input_read(ent_entity **out, put_input *in, const ent_type *t, const char *json, size_t len);
-/* patch's input applied to e: an array as an RFC 6902 JSON Patch; an object as an RFC 7396 merge
- * patch of the data, or the entity's JSON as get prints it, whose "data" is then the merge patch
- * and whose "kinds" name values it sets (as serve's PATCH takes it). What else the input said into
- * *in (in->key the caller frees). Returns 0, or 1 with a message (e is not to be written then). */
-int patch_input_apply(ent_entity *e, put_input *in, const char *json, size_t len);
-
 int cmd_demo(void);
 int cmd_init(int argc, char **argv);
 int cmd_schema_apply(const char *file);

@@ -340,8 +340,9 @@ int cmd_put(int argc, char **argv)
     ent_store *s = NULL;
     ent_entity *e = NULL;
     const ent_type *t;
-    char *in = NULL;
-    put_input pin = {0, NULL, 0};
+    char *in = NULL, kb[32];
+    ent_key ik;             /* the input's "key" (ENT_KEY_NONE without one), borrowed from e */
+    uint64_t in_version = 0; /* the input's "version", 0 without one */
     int rc, operands;
     if (argc < 2) return usage();
     operands = 0;
@@ -372,40 +373,49 @@ int cmd_put(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if ((rc = put_input_read(&e, &pin, t, json, json_len))) goto out;
+    /* TYPE's data, or the entity's JSON as get prints it (the library's rule, which serve's PUT
+     * takes too): `get > e.json`, an edit, `put < e.json` failed on "type" as an unknown field */
+    if (ent_entity_from_body(&e, &in_version, t, json, json_len) != ENT_OK) {
+        rc = fail("put");
+        goto out;
+    }
     /* The entity's JSON names its key and the version it was read at. The key is --key's when
      * --key is left out, and must be --key's when given: a write to another entity than the one
      * read is a mistake, not a choice. The version is a condition, as serve takes it: a write
      * over a later version would undo what came between (as a stale --expect-version would). */
-    if (pin.key && key_text) {
-        ent_key a, b;
-        if ((rc = parse_key(&a, t, key_text)) || (rc = parse_key(&b, t, pin.key))) goto out;
-        if (!same_key(&a, &b)) {
-            msg("put: the input's \"key\" %.300s is not --key %.300s (the input is %s %.300s as read; give its key, or "
-                "leave \"key\" out)", pin.key, key_text, ent_type_name(t), pin.key);
+    ik = ent_entity_key(e);
+    if (ik.kind == ENT_KEY_AUTO) snprintf(kb, sizeof kb, "%llu", (unsigned long long)ik.id);
+    if (ik.kind != ENT_KEY_NONE && key_text) {
+        ent_key a;
+        if ((rc = parse_key(&a, t, key_text))) goto out;
+        if (!same_key(&a, &ik)) {
+            int n = ik.kind == ENT_KEY_AUTO ? (int)strlen(kb) : ik.len < 300 ? (int)ik.len : 300;
+            const char *it = ik.kind == ENT_KEY_AUTO ? kb : ik.str;
+            msg("put: the input's \"key\" %.*s is not --key %.300s (the input is %s %.*s as read; give its key, or "
+                "leave \"key\" out)", n, it, key_text, ent_type_name(t), n, it);
             rc = 1;
             goto out;
         }
     }
-    if (pin.key && !key_text) key_text = pin.key;
-    if (pin.version) {
-        if (!key_text) {
+    if (in_version) {
+        if (!key_text && ik.kind == ENT_KEY_NONE) {
             msg("put: the input's \"version\" needs a key (a new entity starts at version 1: leave \"version\" out)");
             rc = 1;
             goto out;
         }
-        if (expect != ENT_VERSION_ANY && expect != pin.version) {
-            msg("put: the input's \"version\" %llu is not --expect-version %llu: give one of them", (unsigned long long)pin.version,
+        if (expect != ENT_VERSION_ANY && expect != in_version) {
+            msg("put: the input's \"version\" %llu is not --expect-version %llu: give one of them", (unsigned long long)in_version,
                 (unsigned long long)expect);
             rc = 1;
             goto out;
         }
-        expect = pin.version;
+        expect = in_version;
     }
-    if (key_text) {
+    if (key_text || ik.kind != ENT_KEY_NONE) {
         ent_key k;
-        if ((rc = parse_key(&k, t, key_text))) goto out;
-        if (ent_entity_set_key(e, &k) != ENT_OK) {
+        /* --key, or the input's key, which the entity already holds */
+        if (key_text && (rc = parse_key(&k, t, key_text))) goto out;
+        if (key_text && ent_entity_set_key(e, &k) != ENT_OK) {
             rc = fail("put");
             goto out;
         }
@@ -434,7 +444,6 @@ int cmd_put(int argc, char **argv)
     if (!rc) rc = print_written(e, "put");
 out:
     free(in);
-    free(pin.key);
     ent_entity_free(e);
     ent_store_close(s);
     return rc;
@@ -453,8 +462,8 @@ int cmd_patch(int argc, char **argv)
     ent_store *s = NULL;
     ent_entity *e = NULL;
     const ent_type *t;
-    ent_key k, in_key;
-    put_input pin = {0, NULL, 0};
+    ent_key k;
+    uint64_t in_version = 0; /* the input's "version", 0 without one */
     int rc, operands;
     if (argc < 3) return usage();
     operands = 0;
@@ -477,22 +486,19 @@ int cmd_patch(int argc, char **argv)
     if ((rc = open_store(&s, 0))) goto out;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
     else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("patch");
-    else if (patch_input_apply(e, &pin, json, json_len)) rc = 1;
-    /* The entity's JSON names its key and the version it was read at, as for put: the key must
-     * be KEY's, and the version is the write's condition (a patch of a stale read over a later
-     * version would undo what came between). */
-    else if (pin.key && (parse_key(&in_key, t, pin.key) || !same_key(&k, &in_key)))
-        rc = (msg("patch: the input's \"key\" %.300s is not KEY %.300s (the input is %s %.300s as read; give its key, or "
-                  "leave \"key\" out)", pin.key, argv[2], ent_type_name(t), pin.key), 1);
-    else if (pin.version && expect != ENT_VERSION_ANY && expect != pin.version)
+    /* a JSON Patch array, a merge patch of the data, or the entity's JSON as get prints it (the
+     * library's rule, which serve's PATCH takes too), whose "key" the library holds to KEY's */
+    else if (ent_entity_patch_body(&in_version, e, json, json_len) != ENT_OK) rc = fail("patch");
+    /* The entity's JSON names the version it was read at, as for put: the write's condition (a
+     * patch of a stale read over a later version would undo what came between). */
+    else if (in_version && expect != ENT_VERSION_ANY && expect != in_version)
         rc = (msg("patch: the input's \"version\" %llu is not --expect-version %llu: give one of them",
-                  (unsigned long long)pin.version, (unsigned long long)expect), 1);
-    else if (ent_replace(s, NULL, e, pin.version ? pin.version : expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK)
+                  (unsigned long long)in_version, (unsigned long long)expect), 1);
+    else if (ent_replace(s, NULL, e, in_version ? in_version : expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK)
         rc = fail("patch");
     else rc = print_written(e, "patch");
 out:
     free(in);
-    free(pin.key);
     ent_entity_free(e);
     ent_store_close(s);
     return rc;

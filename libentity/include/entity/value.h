@@ -247,6 +247,53 @@ ENT_EXTERN(int) ent_entity_patch_json(ent_entity *e, const char *json, size_t le
  * unchanged. The result is validated by the write that stores it, as for every entity. */
 ENT_EXTERN(int) ent_entity_json_patch(ent_entity *e, const char *json, size_t len);
 
+/* The body of a write, as a front end (`entity put`/`patch`, entity-http's PUT/POST/PATCH) takes
+ * it: either t's data alone ({"email":...}), or the entity's JSON as ENT_JSON_ENTITY writes it
+ * ({"type","key","version","data","kinds"}, as `entity get` prints it and GET answers it), so that
+ * an entity read, edited and written back keeps the kinds "kinds" names (a data-only body turned
+ * them into strings) and the version it was read at. Which one a body is: the data when every
+ * member names a declared field (a type with fields called "data" or "kinds" reads as it always
+ * did), else the entity's JSON when it has "data" and its members are all of the five names;
+ * anything else is read as data and fails with the data's own error. In the entity's JSON,
+ * "type" (when present) must be t's name, "data" an object, "key" (when present) a key of t (an
+ * id from 1 as a JSON integer, or a string of 1 to ENT_KEY_STRING_MAX bytes of UTF-8), and
+ * "version" (when present) an integer from 1 or the decimal string that JSON holds above 2^63-1
+ * (not ENT_VERSION_ANY). Messages start with t's name and name the member at fault; a front end
+ * prefixes its own context (`entity put` prints "put: " before them). One body is refused as
+ * ambiguous: the entity's whole JSON (type, key, version, data, maybe kinds) for a type whose
+ * fields include type, key, version and data, which reads as data by the rule above but was
+ * meant as the entity (neither reading is safe). These two calls are that one rule; keep front
+ * ends on them rather than on copies of it. */
+
+/* A new entity of type t from body (len bytes; see above), for a write that stores it whole (a
+ * put, a create). The entity's JSON's "kinds" are applied (ent_entity_apply_kinds()), and its
+ * "key" set on the entity (ent_entity_key(): kind ENT_KEY_NONE when the body gave none; a string
+ * key is the entity's copy, valid until it is freed or its key set again); whether
+ * that key is the one the write may take (a path's, --key's; none for a create) is the caller's
+ * rule. out: on ENT_OK, the caller frees it with ent_entity_free(); NULL otherwise.
+ * out_version (may be NULL): the body's "version", the version it was read at and so the write's
+ * expected version, or 0 when it gave none (always 0 for data alone; 0 on failure).
+ * Returns ENT_OK, ENT_INVALID (malformed JSON, the data's own errors, a "type" that is not t's, a
+ * "data" that is no object, a "key" or "version" of the wrong type, a bad "kinds", the ambiguous
+ * body: the message starts with t's name and names the member at fault; out or t NULL, body NULL),
+ * ENT_NOMEM. body is only read during the call (it need not be NUL-terminated). */
+ENT_EXTERN(int) ent_entity_from_body(ent_entity **out, uint64_t *out_version, const ent_type *t, const char *body, size_t len);
+
+/* body (len bytes) applied to e as a patch: an array (by its first non-blank byte) as an RFC 6902
+ * JSON Patch (ent_entity_json_patch()); an object as an RFC 7396 merge patch of the data
+ * (ent_entity_patch_json()), or the entity's JSON (see above), whose "data" is then the merge
+ * patch and whose "kinds" name values that patch sets. Two bodies of the entity's JSON are refused
+ * besides those ent_entity_from_body() refuses: one whose "data" holds a null in a map (a value in
+ * the entity's JSON, a removal in a merge patch; the message gives its JSON Pointer), and one
+ * whose "kinds" names a value the patch does not set (it would turn a stored string into a kind
+ * nobody wrote). A "key" must be e's own (ent_entity_key(e)): a patch names the entity it was
+ * read from, and e is the one written. out_version (may be NULL): as for ent_entity_from_body().
+ * Returns ENT_OK, ENT_INVALID (as ent_entity_from_body(), and the refusals above),
+ * ENT_CONFLICT (a JSON Patch "test" that failed, or a pointer through a value e does not hold),
+ * ENT_NOMEM. On failure e is unchanged (ENT_INVALID too for e or body NULL). body is only read
+ * during the call. */
+ENT_EXTERN(int) ent_entity_patch_body(uint64_t *out_version, ent_entity *e, const char *body, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
