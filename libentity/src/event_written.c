@@ -114,9 +114,9 @@ int ent_event_as_written(ent_event **out, ent_store *s, const ent_event *ev)
     int rc, have = 0;
     if (!out) return ent__err(ENT_INVALID, "ent_event_as_written: out is NULL");
     *out = NULL;
+    if ((rc = ent__store_check(s))) return rc;
     if (!ev || !ev->type)
         return ent__err(ENT_INVALID, "ent_event_as_written: %s", !ev ? "ev is NULL" : "the event has no type");
-    if ((rc = ent__store_check(s))) return rc;
     /* A delete carries a type and a key only, which no evolution changes (types are never
      * removed, key kinds never change). */
     if (!ev->data) return ENT_OK;
