@@ -138,8 +138,7 @@ static void t_several_evolutions(void)
     ent_test_rm_rf(dir);
 }
 
-/* Each older version is parsed once: two events of one version share its types; the events
- * handed out stay valid until the store is closed. */
+/* Each older version is parsed once: two events of one version share its types. */
 static void t_cache_shared(void)
 {
     char dir[ENT_TEST_PATH_MAX];
@@ -164,8 +163,8 @@ static void t_cache_shared(void)
     ent_event_free(w2);
     ent_event_free(e2);
     ent_event_free(e1);
-    ent_store_close(s); /* w1 outlives nothing it borrows: freed before */
-    ent_event_free(w1);
+    ent_event_free(w1); /* before the close, which frees the version it borrows */
+    ent_store_close(s);
     ent_test_rm_rf(dir);
 }
 

@@ -100,9 +100,10 @@ ENT_EXTERN(int) ent_log_get_as(ent_event **out, ent_store *s, uint64_t seq, cons
  * process); one call costs a lock and a look at that history when *out is NULL. Any thread may
  * call it; not from a thread that holds s's write transaction when *out would be set (it reads
  * in a transaction of its own). ev must be an event of s's log: its seq is read again.
- * out: NULL, or a new event the caller frees with ent_event_free(); its type is borrowed from
- * the older schema version, which s keeps until ent_store_close() (a type of no schema that
- * ent_store_schema() returns: compare types by ent_type_name()). ev stays the caller's.
+ * out: NULL, or a new event the caller frees with ent_event_free() before ent_store_close(s):
+ * its type is borrowed from the older schema version, which s keeps until then (a type of no
+ * schema that ent_store_schema() returns: compare types by ent_type_name()). ev stays the
+ * caller's.
  * Returns ENT_OK; ENT_INVALID (out, s or ev NULL, or ev without a type); ENT_NOTFOUND (the
  * event is no longer in the log: truncated since ev was read; or its schema version is not
  * stored); ENT_CORRUPT (the event or the stored version does not decode); ENT_NOMEM; and
