@@ -428,6 +428,13 @@ static int event_of(fixture *f, int (*fn)(fixture *, ent_event *))
 }
 static int ev_json_null_out(fixture *f, ent_event *ev) { (void)f; return ent_event_to_json(NULL, ev, 0); }
 static int ev_apply_plain(fixture *f, ent_event *ev) { return ent_mirror_apply(f->s, &ev, 1, 0); }
+static int ev_written_null_out(fixture *f, ent_event *ev) { return ent_event_as_written(NULL, f->s, ev); }
+static int ev_written_null_s(fixture *f, ent_event *ev) { return ent_event_as_written((ent_event **)&f->o1, NULL, ev); }
+static int ev_written_no_type(fixture *f, ent_event *ev)
+{
+    ev->type = NULL;
+    return ent_event_as_written((ent_event **)&f->o1, f->s, ev);
+}
 
 static int ev_json_flags(fixture *f, ent_event *ev) { return ent_event_to_json((char **)&f->o1, ev, 0x80); }
 
@@ -919,6 +926,10 @@ static int error_set_null_fmt(void)
     X(schema_json_out, ent_store_schema_json(NULL, f->s, 1), ENT_INVALID, "out is NULL")                   \
     X(schema_json_s, ent_store_schema_json((char **)&f->o1, NULL, 1), ENT_INVALID, "store is NULL")        \
     X(schema_json_v0, ent_store_schema_json((char **)&f->o1, f->s, 0), ENT_NOTFOUND, "")           \
+    X(event_as_written_out, event_of(f, ev_written_null_out), ENT_INVALID, "out is NULL")          \
+    X(event_as_written_s, event_of(f, ev_written_null_s), ENT_INVALID, "store is NULL")           \
+    X(event_as_written_ev, ent_event_as_written((ent_event **)&f->o1, f->s, NULL), ENT_INVALID, "ev is NULL") \
+    X(event_as_written_type, event_of(f, ev_written_no_type), ENT_INVALID, "no type")             \
     /* verify.h */                                                                                 \
     X(verify_s, ent_store_verify(NULL, NULL, NULL, NULL), ENT_INVALID, "store is NULL")                    \
     X(replay_dst, ent_store_replay(NULL, f->s, 0), ENT_INVALID, "dst store is NULL")                           \

@@ -518,6 +518,19 @@ out:
     return mrc;
 }
 
+int ent_http__event_json(char **out, ent_store *s, const ent_event *ev)
+{
+    ent_event *w = NULL;
+    int rc = ent_event_as_written(&w, s, ev);
+    /* ENT_NOTFOUND: trimmed since it was read; ev is what is left of it (a gap would be worse) */
+    if (rc == ENT_NOTFOUND) rc = ENT_OK;
+    /* an event of the current schema version (the live tail) has no copy: the compact writer
+     * prints ev itself */
+    if (rc == ENT_OK) rc = ent_event_to_json(out, w ? w : ev, 0);
+    ent_event_free(w);
+    return rc;
+}
+
 int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
                            enum MHD_Result *mrc)
 {
@@ -577,7 +590,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
     sb_add(&b, "[", 1);
     while (n < limit && b.n < PAGE_BYTES && (rc = ent_log_next(&ev, cur)) == ENT_OK) {
         char *j = NULL;
-        rc = ent_event_to_json(&j, ev, 0);
+        rc = ent_http__event_json(&j, h->s, ev);
         ent_event_free(ev);
         if (rc) break;
         if (n++) sb_add(&b, ",", 1);

@@ -128,6 +128,11 @@ const char *ent_http__arg(ent_http_args *a, const char *name);
 int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_http_args *a, struct MHD_Connection *c,
                            enum MHD_Result *mrc);
 
+/* Event ev of s's log as JSON (ent_event_to_json()), as it was written (ent_event_as_written()):
+ * the API, the stream and `entity events` print the same line for it (api.c). out: the caller
+ * frees it with free(). Returns a libentity code. */
+int ent_http__event_json(char **out, ent_store *s, const ent_event *ev);
+
 /* Shared by the routes (api.c). A text of digits only (no sign, no blank) as a uint64: 0 or -1. */
 int ent_http__digits_u64(uint64_t *out, const char *text);
 /* The key of type t in text; on a bad one, a 400 reply in *rc and -1. */

@@ -85,13 +85,14 @@ static const char *op_name(int op)
     return op == ENT_OP_CREATE ? "create" : op == ENT_OP_UPDATE ? "update" : op == ENT_OP_DELETE ? "delete" : "unknown";
 }
 
-/* "id: SEQ\nevent: OP\ndata: JSON\n\n". out: the caller frees it. The event JSON is one line
- * (strings escape their newlines), as one data: line needs. */
-static char *render(const ent_event *ev, size_t *out_len)
+/* "id: SEQ\nevent: OP\ndata: JSON\n\n", the event as it was written (as /api/events has it).
+ * out: the caller frees it. The event JSON is one line (strings escape their newlines), as one
+ * data: line needs. */
+static char *render(ent_http *h, const ent_event *ev, size_t *out_len)
 {
     char *j = NULL, *m;
     size_t n;
-    if (ent_event_to_json(&j, ev, 0) != ENT_OK) return NULL;
+    if (ent_http__event_json(&j, h->s, ev) != ENT_OK) return NULL;
     n = strlen(j) + 64;
     if ((m = malloc(n))) *out_len = (size_t)snprintf(m, n, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)ev->seq, op_name(ev->op), j);
     free(j);
@@ -193,7 +194,7 @@ static void *follow(void *arg)
         /* rendered as read, and no more than about CATCHUP_BYTES at a time: 256 big events
          * would all be held twice (decoded and rendered) before any client got one */
         for (size_t bytes = 0; n < FOLLOW_BATCH && bytes < CATCHUP_BYTES && (rc = ent_log_next(&evs[n], cur)) == ENT_OK; n++) {
-            msgs[n] = render(evs[n], &lens[n]);
+            msgs[n] = render(h, evs[n], &lens[n]);
             bytes += msgs[n] ? lens[n] : 0;
         }
         if (rc != ENT_OK && rc != ENT_NOTFOUND) {
@@ -346,7 +347,7 @@ static int catch_up(ent_http_client *cl)
     }
     for (int i = 0; i < CATCHUP_BATCH && cl->len - cl->off < CATCHUP_BYTES && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
         size_t n;
-        char *m = render(ev, &n);
+        char *m = render(cl->h, ev, &n);
         ent_event_free(ev);
         if (!m) return ENT_NOMEM;
         pthread_mutex_lock(&cl->h->hub.mu);

@@ -49,8 +49,6 @@ typedef struct relay {
     uint64_t synced;         /* events up to this seq are known durable (sync_seen) */
     uint32_t schema_synced;  /* schema versions up to this one are known durable */
     int store_failed;        /* the failure is the store's (a sync), not a lost connection */
-    ent_schema *old_sc;      /* the stored schema version old_v, for events written under it */
-    uint32_t old_v;
 } relay;
 
 /* Nothing goes out that the store may still lose. A reader sees a commit as soon as its meta
@@ -392,33 +390,6 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
-/* The event ev as it was written, when the store's schema is a later version than the one it was
- * written under (*out; NULL: ev is): ev was read with the current one, which no longer reads the
- * fields a later version removed, and went out without them, another event than the log's: a
- * mirror at its version refused it when one was required ("missing required field"), and held
- * other values than the primary until it evolved. r->marks are up to date (publish_schemas). */
-static int as_written(ent_event **out, relay *r, const ent_event *ev)
-{
-    uint32_t v = 0;
-    int rc;
-    *out = NULL;
-    for (size_t i = 0; i < r->n_marks; i++)
-        if (r->marks[i].after_seq < ev->seq) v = r->marks[i].version;
-    if (!v || v == ent_schema_version(ent_store_schema(r->s))) return ENT_OK;
-    if (v != r->old_v) {
-        char *json = NULL;
-        ent_schema *sc = NULL;
-        if ((rc = ent_store_schema_json(&json, r->s, v))) return rc;
-        rc = ent_schema_load_json(&sc, json, strlen(json), "<stored schema>");
-        free(json);
-        if (rc) return rc;
-        ent_schema_free(r->old_sc);
-        r->old_sc = sc;
-        r->old_v = v;
-    }
-    return ent_log_get_as(out, r->s, ev->seq, r->old_sc);
-}
-
 /* Subject, message id and seq are put together by hand, not by snprintf: three formatted prints
  * per event were a tenth of the relay's own time. Every part is bounded (store id 36 bytes, type
  * name ENT_NAME_MAX, op 6, seq 20 digits), so the buffers cannot overflow. */
@@ -549,7 +520,11 @@ static int batch(relay *r, uint64_t *out_n)
         }
         {
             ent_event *w = NULL;
-            if (!(rc = as_written(&w, r, r->ahead))) rc = publish_event(r, w ? w : r->ahead, !ev || ev->txn != r->ahead->txn);
+            /* As written, not as read with the store's schema, which no longer reads the fields
+             * a later version removed: published so, it was another event than the log's, which
+             * a mirror at its version refused when one was required ("missing required field"),
+             * and a mirror held other values than the primary until it evolved. */
+            if (!(rc = ent_event_as_written(&w, r->s, r->ahead))) rc = publish_event(r, w ? w : r->ahead, !ev || ev->txn != r->ahead->txn);
             ent_event_free(w);
         }
         if (rc) {
@@ -803,7 +778,6 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         ent_nats__fini(&r.c);
         ent_nats__watch_end(&r.w);
         free(r.marks);
-        ent_schema_free(r.old_sc);
         if (rc) ent_error_set_detail(rc, detail, "%s", msg);
     }
     return rc;

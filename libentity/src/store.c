@@ -53,6 +53,7 @@ static void store_free(ent_store *s)
      * leave: the child's close hung for good. The child's copies are only freed. */
     int in_child = s->bk.be && s->bk.fork_gen != ent__fork_gen();
     ent__txn_spare_free(s);
+    ent__written_free(s);
     free(s->wc_tc);
     ent__bk_close(&s->bk);
     ent__layout_free(s->lay);
@@ -61,6 +62,7 @@ static void store_free(ent_store *s)
         pthread_cond_destroy(&s->delivered);
         pthread_mutex_destroy(&s->turn_mu);
         pthread_cond_destroy(&s->turn);
+        pthread_mutex_destroy(&s->wr_mu);
     }
     ent__group_free(s, in_child);
     free(s->path);
@@ -150,6 +152,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     pthread_cond_init(&s->delivered, NULL);
     pthread_mutex_init(&s->turn_mu, NULL);
     pthread_cond_init(&s->turn, NULL);
+    pthread_mutex_init(&s->wr_mu, NULL);
     s->read_only = opts->read_only;
     s->path = strdup(path ? path : "");
     if (!s->path) {

@@ -92,7 +92,20 @@ struct ent_store {
     /* An ended read transaction kept for the next one (txn.c), with its scratch buffers: a get in
      * a read transaction of its own spent a fifth of its time in their calloc and frees. */
     _Atomic(struct ent_txn *) spare_txn;
+    /* ent_event_as_written()'s cache (event_written.c): the schema history and the stored schema
+     * versions it parsed, kept until close because the events it returns borrow their types.
+     * Under wr_mu, a leaf lock never held across a backend call (a read transaction may wait for
+     * every transaction of this process, one of them a thread waiting for wr_mu). */
+    pthread_mutex_t wr_mu;
+    ent_schema_mark *wr_marks;
+    size_t wr_n_marks;
+    uint32_t wr_top;           /* highest version in wr_marks (0: none loaded) */
+    struct ent__wr_schema *wr_scs;
+    size_t wr_n_scs;
 };
+
+/* Free ent_event_as_written()'s cache (store_free). */
+void ent__written_free(ent_store *s);
 
 /* Report progress of a long call every 4096 items. */
 static inline void ent__progress(ent_store *s, const char *what, uint64_t done)

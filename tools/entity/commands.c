@@ -647,20 +647,28 @@ static int op_arg(unsigned *out, const char *text)
     return 0;
 }
 
-/* Print the events of c up to limit (0: all there are), counting them in *n. Returns 0, or 1 with
- * a message: a library failure (named by what), or output that could not be written, which a
- * follower must see at once (it wrote nothing for ever to a full disk). */
-static int print_events(ent_log_cursor *c, uint64_t limit, uint64_t *n, const char *what)
+/* Print the events of c (on s) up to limit (0: all there are), counting them in *n, each as it was
+ * written (ent_event_as_written(): read with the store's schema, an event written before a field
+ * was removed lacked its value, which the log holds and the relay publishes). Returns 0, or 1
+ * with a message: a library failure (named by what), or output that could not be written, which
+ * a follower must see at once (it wrote nothing for ever to a full disk). */
+static int print_events(ent_store *s, ent_log_cursor *c, uint64_t limit, uint64_t *n, const char *what)
 {
     ent_event *ev;
     int rc = ENT_OK;
     while ((!limit || *n < limit) && (rc = ent_log_next(&ev, c)) == ENT_OK) {
         char *j = NULL;
+        ent_event *w = NULL;
+        rc = ent_event_as_written(&w, s, ev);
+        /* trimmed since the cursor read it (trim --force): it was in the log, and ev is what is
+         * left of it; skipping it would be a gap */
+        if (rc == ENT_NOTFOUND) rc = ENT_OK;
         /* an event that cannot be written as JSON (a damaged one) stops the listing: skipping it
          * would be a gap nobody sees */
-        rc = ent_event_to_json(&j, ev, 0);
+        if (rc == ENT_OK) rc = ent_event_to_json(&j, w ? w : ev, 0);
         if (rc == ENT_OK) out_line(j);
         free(j);
+        ent_event_free(w);
         ent_event_free(ev);
         if (rc) return fail(what);
         (*n)++;
@@ -740,7 +748,7 @@ int cmd_events(int argc, char **argv)
     if (from && trimmed_past(s, from, "events")) rc = 1;
     else if (follow && (rc = follow_from_past_end(s, &from))) {
     } else if (ent_log_cursor_open(&c, s, from ? from : 1, t, ops) != ENT_OK) rc = fail("events");
-    else if (!limit_zero) rc = print_events(c, limit, &n, "events");
+    else if (!limit_zero) rc = print_events(s, c, limit, &n, "events");
     if (!rc && follow && !limit_zero) {
         catch_stops(on_signal);
         while (!stop && (!limit || n < limit)) {
@@ -756,7 +764,7 @@ int cmd_events(int argc, char **argv)
                 break;
             }
             if ((rc = trimmed_past(s, ent_log_cursor_pos(c), "events --follow"))) break;
-            if ((rc = print_events(c, limit, &n, "events --follow"))) break;
+            if ((rc = print_events(s, c, limit, &n, "events --follow"))) break;
         }
     }
     ent_log_cursor_free(c);
@@ -822,7 +830,7 @@ int cmd_subs(int argc, char **argv)
         if ((rc = open_store(&s, 1))) return rc;
         if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK) rc = fail("subs read");
         else if (trimmed_since_ack(s, c, argv[2])) rc = 1;
-        else if (!(argc == 5 && limit == 0)) rc = print_events(c, limit, &n, "subs read");
+        else if (!(argc == 5 && limit == 0)) rc = print_events(s, c, limit, &n, "subs read");
         ent_log_cursor_free(c);
     } else {
         return usage();

@@ -88,6 +88,28 @@ ENT_EXTERN(int) ent_store_schema_json(char **out, ent_store *s, uint32_t version
  * not in sc). */
 ENT_EXTERN(int) ent_log_get_as(ent_event **out, ent_store *s, uint64_t seq, const ent_schema *sc);
 
+/* ev as it was written, for anything that prints events (as JSON) rather than act on them: ev,
+ * read from s's log with the schema s had then (its type's; ent_log_get(), ent_log_next(), a
+ * subscriber's callback), lacks the values of fields that a later schema version removed, which
+ * the log still holds. When the schema version ev was written under (ent_store_schema_history())
+ * differs from the one it was read with, *out is ev read again with that version (ent_log_get_as());
+ * otherwise *out is NULL and ev is as written (also for a delete, whose data is empty, and for a
+ * store without a schema history). A field added later, with a default, is never in either.
+ * The stored versions are parsed once and kept in s, with its schema history, which is read
+ * again when ev was read with a version newer than it holds (an evolution, also by another
+ * process); one call costs a lock and a look at that history when *out is NULL. Any thread may
+ * call it; not from a thread that holds s's write transaction when *out would be set (it reads
+ * in a transaction of its own). ev must be an event of s's log: its seq is read again.
+ * out: NULL, or a new event the caller frees with ent_event_free() before ent_store_close(s):
+ * its type is borrowed from the older schema version, which s keeps until then (a type of no
+ * schema that ent_store_schema() returns: compare types by ent_type_name()). ev stays the
+ * caller's.
+ * Returns ENT_OK; ENT_INVALID (out, s or ev NULL, or ev without a type); ENT_NOTFOUND (the
+ * event is no longer in the log: truncated since ev was read; or its schema version is not
+ * stored); ENT_CORRUPT (the event or the stored version does not decode); ENT_NOMEM; and
+ * ent_txn_begin()'s codes for a read (ENT_IO, ENT_BUSY). */
+ENT_EXTERN(int) ent_event_as_written(ent_event **out, ent_store *s, const ent_event *ev);
+
 #ifdef __cplusplus
 }
 #endif
