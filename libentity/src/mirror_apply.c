@@ -173,6 +173,11 @@ int ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos
              * refuses (a unique value taken, found by fuzz_mirror: the follower then skipped the
              * transaction as a duplicate), so the events do not fit the mirror. */
             if (rc == ENT_CONFLICT) rc = diverged(ev, ent_errmsg());
+            /* the others (a value this mirror's schema refuses, a full disk) name the event too:
+             * "customer.badge: missing required field" alone did not say which one stopped it */
+            else if (rc != ENT_CORRUPT)
+                rc = ent__err_prefix(rc, "seq %" PRIu64 " (%s %s): ", ev->seq, ev->type->name,
+                                     ev->op == ENT_OP_CREATE ? "create" : ev->op == ENT_OP_UPDATE ? "update" : "delete");
             goto out;
         }
         if (t->failed) {
