@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -61,7 +62,22 @@ static int connect_to(unsigned port)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    FUZZ_CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect");
+    /* libFuzzer's SIGALRM can interrupt connect() too (never restarted on a socket with
+     * SO_SNDTIMEO, signal(7)); the handshake goes on in the kernel, so wait for its outcome as
+     * a non-blocking connect would. A refused or timed-out connection is still a failure. */
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno, err = 0, k;
+        socklen_t len = sizeof err;
+        struct pollfd pf = {fd, POLLOUT, 0};
+        if (e == EINTR || e == EINPROGRESS || e == EALREADY) {
+            do k = poll(&pf, 1, 10000);
+            while (k < 0 && errno == EINTR);
+            FUZZ_CHECK(k == 1, "connect to port %u: no answer in 10 s", port);
+            FUZZ_CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0, "getsockopt: %s", strerror(errno));
+            e = err;
+        }
+        FUZZ_CHECK(e == 0, "connect to port %u: %s", port, strerror(e));
+    }
     return fd;
 }
 
