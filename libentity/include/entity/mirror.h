@@ -4,9 +4,11 @@
  * work on it) that takes changes from one writer only: the handle ent_mirror_open() returns,
  * through ent_mirror_apply(). Its log holds the primary's events with the primary's seq, ts, txn,
  * type, key, op, version and data; its entities, versions and indexes are the primary's as of the
- * last applied transaction. Any other write (ent_create, ent_log_truncate, a schema evolution
- * through ent_store_open, ...) fails with ENT_READONLY naming the primary's id; durable
- * subscriptions (ent_sub_create, ent_sub_ack) stay allowed, for the mirror's own consumers.
+ * last applied transaction. Any other write (ent_create, a schema evolution through
+ * ent_store_open, ...) fails with ENT_READONLY naming the primary's id; durable subscriptions
+ * (ent_sub_create, ent_sub_ack) stay allowed, for the mirror's own consumers, and so does
+ * ent_log_truncate(): a mirror's log then starts later than the primary's (held by the mirror's
+ * own subscriptions, as on any store), and applying goes on as before.
  *
  * The transport is not here: the NATS component (entity/nats.h) feeds a mirror from a JetStream
  * stream; these calls are what it, or any other transport, needs from the store.
