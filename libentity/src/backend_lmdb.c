@@ -932,6 +932,8 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (mkdir(dest, 0775) < 0 && errno != EEXIST)
         return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s", dest, strerror(errno));
+    if ((mrc = ent__lmdb_sync_parent(dest))) /* dest's name, as data.mdb's below */
+        return ent__err(ENT_IO, "copy to %s: syncing the directory that holds it: %s", dest, strerror(mrc));
     data = ent__lmdb_path_join(dest, "data.mdb");
     if (!data) return ent__err(ENT_NOMEM, "out of memory");
     /* The file is made here, exclusively: a second copy to the same place is refused, and a copy
@@ -978,6 +980,7 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
     }
     if (!mrc && fsync(fd) < 0) mrc = errno;
     if (close(fd) < 0 && !mrc) mrc = errno;
+    if (!mrc) mrc = ent__lmdb_sync_dir(dest); /* data.mdb's name: a copy that returned is there */
     if (mrc) {
         rc = ent__lmdb_lerr(mrc, "copying store %s to %s", e->path, dest);
         unlink(data);

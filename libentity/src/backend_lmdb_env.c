@@ -372,6 +372,33 @@ char *ent__lmdb_path_join(const char *dir, const char *name)
     return p;
 }
 
+/* The fsync of a file covers its data, not the entry in its directory that names it (POSIX; ext4
+ * without a journal loses a new file's name in a power cut): a durable commit into a wal or
+ * data.mdb made moments before could come back as no store at all. SQLite syncs the directory of
+ * a new journal the same way. */
+int ent__lmdb_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
+    if (fd < 0) return errno;
+    if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP) err = errno;
+    close(fd);
+    return err;
+}
+
+int ent__lmdb_sync_parent(const char *path)
+{
+    size_t n = strlen(path);
+    char p[PATH_MAX];
+    while (n > 1 && path[n - 1] == '/') n--; /* "a/b/" names b */
+    while (n > 0 && path[n - 1] != '/') n--;
+    while (n > 1 && path[n - 1] == '/') n--; /* "a//b" */
+    if (n == 0) return ent__lmdb_sync_dir(".");
+    if (n >= sizeof p) return ENAMETOOLONG; /* open() would refuse it too */
+    memcpy(p, path, n);
+    p[n] = '\0';
+    return ent__lmdb_sync_dir(p);
+}
+
 /* LMDB sizes its lock file with ftruncate() and writes to it through a shared mapping: on a full
  * disk the first write is a SIGBUS. A new lock file is allocated here first, and an existing one
  * with holes allocated, so a full disk is an error. 64 KiB holds LMDB's header and more than MAX_READERS reader slots (LMDB keeps a larger
@@ -616,7 +643,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     pthread_condattr_t ca;
     struct stat st;
     char *data = NULL;
-    int mrc, rc = ENT_OK;
+    int mrc, rc = ENT_OK, new_files = 0;
     if (!e) return ent__err(ENT_NOMEM, "out of memory");
     e->lockfd = -1;
     e->ntfd = -1;
@@ -684,6 +711,10 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         if (!o->read_only || rc == ENT_FULL) goto fail;
         rc = ENT_OK;
     }
+    /* Files this open makes (a new store, a wal deleted by hand) have their names synced below
+     * (ent__lmdb_sync_dir), before a commit into them is called durable; so do files an open
+     * cut short made (a wal still without a header), as that open may have died before. */
+    new_files = !o->read_only && o->durability != ENT__DUR_NONE && stat(data, &st) < 0;
     /* Before LMDB reads a page: after a reboot, the pages of durable commits may be in the
      * write-ahead file only. */
     if ((rc = ent__lmdb_wal_open(e, path, o->read_only))) goto fail;
@@ -709,6 +740,16 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
             ((uint64_t)ei.me_last_pgno + 1) * ms.ms_psize > (uint64_t)st.st_size) {
             rc = ent__err(ENT_CORRUPT, "store %s: data.mdb is truncated: %lld bytes, its pages need %llu", path,
                           (long long)st.st_size, (unsigned long long)(((uint64_t)ei.me_last_pgno + 1) * ms.ms_psize));
+            goto fail;
+        }
+    }
+    if (!o->read_only && o->durability != ENT__DUR_NONE && (new_files || ent__lmdb_wal_fresh(e))) {
+        /* A new store's directory may be new too (made by this open, or by the host just before):
+         * its own name as well. */
+        int err = ent__lmdb_sync_dir(path), perr = err || !new_files ? 0 : ent__lmdb_sync_parent(path);
+        if (err || perr) {
+            rc = ent__err(ENT_IO, "store %s: syncing %s after making its files: %s", path,
+                          err ? "its directory" : "the directory that holds it", strerror(err ? err : perr));
             goto fail;
         }
     }
@@ -756,6 +797,7 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
         if (mkdir(path, 0775) < 0 && errno != EEXIST)
             return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create store directory %s: %s",
                             path, strerror(errno));
+
         if (stat(path, &st) < 0) return ent__err(ENT_IO, "store %s: %s", path, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) return ent__err(ENT_INVALID, "store %s is not a directory", path);

@@ -231,6 +231,11 @@ int ent__lmdb_check_pages(ent_btxn *txn, void (*cb)(const char *line, void *payl
                           uint64_t *out_problems);
 int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed);
 char *ent__lmdb_path_join(const char *dir, const char *name);
+/* fsync of the directory dir (parent: of the directory that holds path), so that the names of
+ * files just made in it outlast a power cut. 0 or the errno; a file system that cannot sync a
+ * directory (EINVAL) counts as done. */
+int ent__lmdb_sync_dir(const char *dir);
+int ent__lmdb_sync_parent(const char *path);
 int ent__lmdb_resize_exclusive(lenv *e, size_t size);
 /* ENT_OK, or the error of an environment left without its map by a failed resize. */
 int ent__lmdb_unmapped(const lenv *e);
@@ -279,6 +284,9 @@ void ent__lmdb_save_cursors(ltxn *t);
  * (*out_txn), an LMDB or errno code;
  * fallback: make that commit durable without its record; sync: records through txn durable. */
 int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only);
+/* 1 when this open found the file without a header (made now, or by an open cut short before
+ * its first checkpoint): its name may not be on the disk yet (ent__lmdb_sync_dir). */
+int ent__lmdb_wal_fresh(const lenv *e);
 void ent__lmdb_wal_attach(lenv *e);
 void ent__lmdb_wal_close(lenv *e, int in_child);
 void ent__lmdb_wal_quiesce(lenv *e);

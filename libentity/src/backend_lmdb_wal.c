@@ -91,6 +91,7 @@ typedef struct lwal {
     size_t iov_cap;
     uint64_t written; /* the file's size, as far as this process knows */
     int recovered;    /* this open put the records back: the shared state is another boot's */
+    int fresh;        /* this open found no header: a new file (ent__lmdb_wal_fresh) */
     XXH3_state_t *xs;
     ent_dio dio; /* records written directly (dio.c), when the file system lets them */
 } lwal;
@@ -614,7 +615,10 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
         }
         if (!read_hdr(w->fd, &h)) {
             if ((rc = hdr_damage(w->fd, dir))) goto fail;
-            if (!read_hdr(w->fd, &h)) break; /* never written: a new file */
+            if (!read_hdr(w->fd, &h)) {
+                w->fresh = 1; /* never written: a new file */
+                break;
+            }
         }
         if (!needs_recovery(w, &h)) break;
         if (read_only && !rw) {
@@ -670,6 +674,8 @@ fail:
     }
     return rc;
 }
+
+int ent__lmdb_wal_fresh(const lenv *e) { return e->wal && e->wal->fresh; }
 
 /* Once the notify page is mapped: the shared state. Without a writable one the file is not used
  * (commits sync data.mdb as LMDB does). */
