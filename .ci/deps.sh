@@ -7,11 +7,23 @@ PKGS=(build-essential cmake pkg-config python3
       libsqlite3-dev
       libmicrohttpd-dev curl chromium   # entity serve; its tests use curl and headless Chromium
       nats-server libnats-dev)          # the NATS component (libentity/nats) and its tests
+# Every package there already (a machine that ran this before, as CI's): nothing to do, and no
+# apt at all. apt-get update needs the network and the mirrors, and fails (exit 100) when an index
+# cannot be fetched: a run with nothing to install failed on a mirror's hiccup.
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q ' installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: already installed: ${PKGS[*]}"
+  exit 0
+fi
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 # Wait for another apt (an unattended upgrade, a parallel job) instead of failing at once.
-APT=(apt-get -o DPkg::Lock::Timeout=600)
+# Downloads retried: one dropped connection to a mirror is not a failed run.
+APT=(apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
 $SUDO "${APT[@]}" update -qq
 $SUDO "${APT[@]}" install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
 echo "deps: installed ${PKGS[*]}"

@@ -407,11 +407,14 @@ ENTITY_STORE=$work/bigver expect 0 "$E" stat; jcheck out "d['schema']['version']
 ENTITY_STORE=$work/bigver expect 0 "$E" schema; jcheck out "d['version']" "4294967295"
 
 # follow: a second process commits while we follow
+# The waits below for a follower (a process of its own, sanitized in CI, beside another suite on
+# a loaded machine) end as soon as it got there; their bounds (30 s) only end a broken run. At
+# 5 s, or a fixed 0.5 s, a follower slow to start was taken for a broken one.
 ( "$E" events --follow --from 1 >follow.out 2>follow.err & echo $! >follow.pid; wait ) &
-sleep 0.5
+for i in $(seq 1 300); do [ -s follow.pid ] && break; sleep 0.1; done
 follower=$(cat follow.pid)
 expect 0 "$E" put customer '{"email":"f@x","name":"Fay"}'
-for i in $(seq 1 50); do grep -q '"f@x"' follow.out && break; sleep 0.1; done
+for i in $(seq 1 300); do grep -q '"f@x"' follow.out && break; sleep 0.1; done
 grep -q '"f@x"' follow.out && ok || bad "--follow did not see the commit"
 kill -INT "$follower" 2>/dev/null; wait 2>/dev/null; follower=
 
@@ -430,13 +433,13 @@ for f in "" "--from 0"; do
   ENTITY_STORE=$tl expect 0 "$E" events $f --limit 1; jcheck out "d['seq']" 3
 done
 ( ENTITY_STORE=$tl "$E" events --follow >tfollow.out 2>tfollow.err & echo $! >tfollow.pid; wait $!; echo $? >tfollow.rc ) &
-for i in $(seq 1 50); do [ "$(wc -l <tfollow.out 2>/dev/null)" = 3 ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ "$(wc -l <tfollow.out 2>/dev/null)" = 3 ] && break; sleep 0.1; done
 follower=$(cat tfollow.pid)
 kill -STOP "$follower"
 for i in 6 7 8; do ENTITY_STORE=$tl expect 0 "$E" put customer "{\"email\":\"t$i@x\",\"name\":\"T\"}"; done
 ENTITY_STORE=$tl expect 0 "$E" trim --below 8
 kill -CONT "$follower"
-for i in $(seq 1 50); do [ -s tfollow.rc ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ -s tfollow.rc ] && break; sleep 0.1; done
 [ "$(cat tfollow.rc 2>/dev/null)" = 1 ] && ok || { bad "a follower past trimmed events: rc $(cat tfollow.rc 2>/dev/null)"; kill "$follower" 2>/dev/null; }
 grep -q "^entity: events --follow: events 6 to 7 were trimmed from the log, which starts at 8 now" tfollow.err && ok ||
   bad "a follower past trimmed events said: $(cat tfollow.err)"
@@ -456,10 +459,12 @@ ENTITY_STORE=$sg expect 0 "$E" subs ack g 2
 ENTITY_STORE=$sg expect 0 "$E" subs read g; jcheck out "d['seq']" 3
 # events --follow from past the log's last event starts after it and says so (it waited for that
 # seq without a word, skipping every event written up to it)
+# (the put must come after the follower's start: one that started after it follows from 5 and
+# waits for good, and `wait` below with it)
 ( ENTITY_STORE=$sg "$E" events --from 9 --follow --limit 1 >pend.out 2>pend.err; echo $? >pend.rc ) &
-for i in $(seq 1 50); do [ -s pend.err ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ -s pend.err ] && break; sleep 0.1; done
 ENTITY_STORE=$sg expect 0 "$E" put customer '{"email":"g4@x","name":"G"}'
-for i in $(seq 1 50); do [ -s pend.rc ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ -s pend.rc ] && break; sleep 0.1; done
 [ "$(cat pend.rc 2>/dev/null)" = 0 ] && grep -q '"seq":4,' pend.out && ok || bad "events --follow from past the end: rc $(cat pend.rc 2>/dev/null): $(cat pend.out)"
 grep -q "^entity: events --follow: --from 9 is past the log's last event (3): following from 4" pend.err && ok ||
   bad "events --follow from past the end said: $(cat pend.err)"
@@ -672,11 +677,11 @@ ENTITY_STORE=$work/wr expect 0 "$E" schema --apply wr2.json
 ENTITY_STORE=$work/wr expect 0 "$E" put t --key k2 '{"a":2}'
 # a follower that started under v2 goes on across another process's evolution to v3
 ENTITY_STORE=$work/wr "$E" events --follow >wrf.out 2>wrf.err & wrf=$!
-for _ in $(seq 100); do [ "$(wc -l <wrf.out)" -ge 3 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(wc -l <wrf.out)" -ge 3 ] && break; sleep 0.1; done
 ENTITY_STORE=$work/wr expect 0 "$E" schema --apply wr3.json
 ENTITY_STORE=$work/wr expect 0 "$E" patch t k1 '{"a":3}'
 ENTITY_STORE=$work/wr expect 0 "$E" put t --key k3 '{"a":5}'
-for _ in $(seq 100); do [ "$(wc -l <wrf.out)" -ge 5 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(wc -l <wrf.out)" -ge 5 ] && break; sleep 0.1; done
 kill $wrf; wait $wrf 2>/dev/null
 # (seq 4, k1's first write under v3, stores c's default: its event carries it, as written)
 wrwant="[(1, {'a': 1, 'b': 'old'}), (2, {'b': 'older'}), (3, {'a': 2}), (4, {'a': 3, 'c': 7}), (5, {'a': 5, 'c': 7})]"

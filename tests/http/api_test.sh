@@ -600,7 +600,7 @@ req POST /api/customer -d '{"email":"t@x","name":"t"}'; want 401 "a write withou
 req GET /api/stat -H 'Authorization: Bearer s3cret-token'; jcheck "d['types']['customer']['count']" "$custs"
 req GET /; want 200 "the page needs no token"; header Content-Type text/html
 req GET /apiX; want 404 "a path beside /api is no API path, token or not"
-curl -s -N --max-time 1 -H 'Authorization: Bearer s3cret-token' "$U/api/events/stream?from=0" >"$work/s0"
+sse "$work/s0" 1 0 -H 'Authorization: Bearer s3cret-token' "$U/api/events/stream?from=0"
 grep -q "^: events from seq 1\$" "$work/s0" && ok || bad "stream from=0 announces: $(head -c 100 "$work/s0")"
 stop_server
 : >"$work/empty"
@@ -649,17 +649,24 @@ stop_server
 # ---- the event stream: format, filters, Last-Event-ID, heartbeat
 start_server "$S" --heartbeat 1 || exit 1
 last=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
-curl -s -N -D "$work/sh" --max-time 3 "$U/api/events/stream?from=$((last - 4))" >"$work/s1" &
+# The three streams are read for 3 s at least (heartbeats: one a second), and on until each has
+# the last of the writes below (see sse in lib.sh: under load 3 s from curl's start were not always
+# enough). Stream 2 starts after the last event of when the server took its request: it is told so
+# before the writes, which a fixed 0.5 s did not ensure (a curl started later missed the patch).
+sleep 3 & c0=$!
+curl -s -N -D "$work/sh" --max-time 60 "$U/api/events/stream?from=$((last - 4))" >"$work/s1" &
 c1=$!
-curl -s -N --max-time 3 "$U/api/events/stream?type=customer&op=update" >"$work/s2" &
+curl -s -N --max-time 60 "$U/api/events/stream?type=customer&op=update" >"$work/s2" &
 c2=$!
-curl -s -N --max-time 3 -H "Last-Event-ID: $((last - 2))" "$U/api/events/stream?from=1" >"$work/s3" &
+curl -s -N --max-time 60 -H "Last-Event-ID: $((last - 2))" "$U/api/events/stream?from=1" >"$work/s3" &
 c3=$!
-sleep 0.5
+wait_sse "$work/s2" "$last" $c2 || bad "stream 2 did not start: $(head -c 200 "$work/s2")"
 req PATCH /api/customer/2 -d '{"vip":true}'; want 200 "patch during stream"
 req POST /api/customer -d '{"email":"st@x","name":"st"}'; want 201 "post during stream"
 "$E" -s "$S" patch customer 3 '{"vip":true}' >/dev/null   # another process
-wait $c1 $c2 $c3
+wait $c0
+wait_sse "$work/s1" $((last + 3)) $c1; wait_sse "$work/s2" $((last + 3)) $c2; wait_sse "$work/s3" $((last + 3)) $c3
+kill $c1 $c2 $c3 2>/dev/null; wait $c1 $c2 $c3 2>/dev/null
 grep -qi '^content-type: text/event-stream' "$work/sh" && ok || bad "stream content type"
 # sse.py FILE: the messages as JSON lines [id, event, data], comments counted
 cat >"$work/sse.py" <<'PY'
@@ -709,7 +716,8 @@ req GET '/api/events/stream' -H 'Last-Event-ID: 18446744073709551615' --max-time
 # stream ends cleanly), writes go on while it is down, a new server resumes exactly after the id
 curl -s -N --max-time 20 "$U/api/events/stream?from=1" >"$work/r1" &
 c1=$!
-sleep 0.5
+# some events came (a fixed 0.5 s: a curl that had not connected yet failed, not the server)
+wait_sse "$work/r1" 1 $c1
 stop_server
 wait $c1; rc=$?
 [ $rc = 0 ] && ok || bad "stream client saw exit $rc at server stop (want a clean end)"
@@ -718,13 +726,13 @@ lastid=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['ids']
 for i in 1 2 3; do "$E" -s "$S" put customer "{\"email\":\"down$i@x\",\"name\":\"d$i\"}" >/dev/null; done
 start_server "$S" || exit 1
 end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
-curl -s -N --max-time 2 -H "Last-Event-ID: $lastid" "$U/api/events/stream" >"$work/r2"
+sse "$work/r2" 2 "$end" -H "Last-Event-ID: $lastid" "$U/api/events/stream"
 python3 "$work/sse.py" "$work/r2" >"$work/b"
 jcheck "d['ids']" "$(python3 -c "print(list(range($lastid + 1, $end + 1)))")"
 # a resume below a log trimmed meanwhile (by another process) starts at the log's first event and
 # says which were trimmed, rather than announcing seqs it cannot give
 "$E" -s "$S" trim --below $((end - 1)) --force >/dev/null 2>&1 || bad "trim failed"
-curl -s -N --max-time 2 -H "Last-Event-ID: 1" "$U/api/events/stream" >"$work/r3"
+sse "$work/r3" 2 "$end" -H "Last-Event-ID: 1" "$U/api/events/stream"
 grep -q "^: events from seq $((end - 1)) (2 to $((end - 2)) were trimmed from the log)\$" "$work/r3" && ok || bad "resume below a trimmed log: $(head -c 120 "$work/r3")"
 python3 "$work/sse.py" "$work/r3" >"$work/b"; jcheck "d['ids']" "[$((end - 1)), $end]"
 # the same asked of /api/events: 410 naming the trimmed seqs (a page from a later seq looked like
@@ -766,11 +774,11 @@ grep -q "^id: $((end + 4))\$" "$work/r5" && ok || bad "a from= past the log skip
 # of the seq before its first event, so a client that loses the connection before any event
 # resumes from there; it came back without Last-Event-ID and skipped what was written meanwhile
 end=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
-curl -s -N --max-time 1 "$U/api/events/stream" >"$work/r6"
+sse "$work/r6" 1 "$end" "$U/api/events/stream"
 first_id=$(sed -n 's/^id: \([0-9]*\)$/\1/p' "$work/r6" | head -1)
 [ "$first_id" = "$end" ] && ! grep -q "^data:" "$work/r6" && ok || bad "a stream's first block: $(head -c 200 "$work/r6")"
 for i in 1 2; do "$E" -s "$S" put customer '{"email":"gap'$i'@x","name":"G"}' >/dev/null; done
-curl -s -N --max-time 1 -H "Last-Event-ID: ${first_id:-none}" "$U/api/events/stream" >"$work/r7"
+sse "$work/r7" 1 $((end + 2)) -H "Last-Event-ID: ${first_id:-none}" "$U/api/events/stream"
 grep -q "^id: $((end + 1))\$" "$work/r7" && grep -q "^id: $((end + 2))\$" "$work/r7" && ok ||
   bad "a client that reconnected before its first event missed those written meanwhile: $(head -c 300 "$work/r7")"
 stop_server
@@ -816,13 +824,13 @@ req GET '/api/events'; want 200 "events as written"
 jcheck "[(e['seq'], e['data']) for e in d]" "[$wrold]"
 req GET '/api/events?from=2&limit=1'; jcheck "[(e['seq'], e['data']) for e in d]" "[(2, {'b': 'older'})]"
 ssedata() { python3 -c 'import json,sys; print([(e["seq"], e["data"]) for e in (json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("data: "))])' "$1"; }
-curl -s -N --max-time 2 "$U/api/events/stream?from=1" >"$work/w1"
+sse "$work/w1" 2 3 "$U/api/events/stream?from=1"
 [ "$(ssedata "$work/w1")" = "[$wrold]" ] && ok || bad "stream caught up on the log: $(ssedata "$work/w1") (want [$wrold])"
 # another process evolves the store and writes while it is served: the follower renders seq 4
 # (under v3, whose default c its write stored), a client from seq 1 catches up on the log, then
 # copies the follower's message
 "$E" -s "$W" schema --apply "$work/wr3.json" >/dev/null 2>&1 && "$E" -s "$W" put t --key k3 '{"a":5}' >/dev/null 2>&1 && ok || bad "evolution while served"
-curl -s -N --max-time 2 "$U/api/events/stream?from=1" >"$work/w2"
+sse "$work/w2" 2 4 "$U/api/events/stream?from=1"
 [ "$(ssedata "$work/w2")" = "[$wrold, (4, {'a': 5, 'c': 7})]" ] && ok || bad "stream after an evolution: $(ssedata "$work/w2")"
 req GET '/api/events'; jcheck "[(e['seq'], e['data']) for e in d]" "[$wrold, (4, {'a': 5, 'c': 7})]"
 stop_server

@@ -40,6 +40,28 @@ req() {
   local m=$1 p=$2; shift 2
   code=$(curl -s -X "$m" -o "$work/b" -D "$work/h" -w '%{http_code}' "$@" "$U$p")
 }
+# sse_whole FILE ID: FILE holds the event stream's block of "id: ID" whole (up to its blank line)
+sse_whole() { awk -v id="id: $2" '$0 == id { f = 1 } f && $0 == "" { w = 1; exit } END { exit !w }' "$1" 2>/dev/null; }
+# wait_sse FILE ID PID: until FILE holds that block whole, the client PID has ended, or 20 s have
+# passed (a bound on a broken run; what FILE holds is checked afterwards, not here)
+wait_sse() {
+  for _ in $(seq 1 400); do sse_whole "$1" "$2" && return 0; kill -0 "$3" 2>/dev/null || break; sleep 0.05; done
+  sse_whole "$1" "$2"
+}
+# sse FILE SECONDS ID [curl args...]: the event stream read by curl into FILE for SECONDS, and on
+# until the block of id ID has come whole (wait_sse). A stream never ends by itself, so a read was
+# "curl --max-time SECONDS" alone: on a loaded machine (a sanitized server beside another suite)
+# curl's start, the connection and the catching up could take longer than that, and the check
+# found events missing that the server was about to send. At least SECONDS still, as before: what
+# comes after the last event awaited (a repeat, say) is seen as well as it was.
+sse() {
+  local out=$1 secs=$2 id=$3 pid; shift 3
+  curl -s -N --max-time 60 "$@" >"$out" & pid=$!
+  sleep "$secs"
+  wait_sse "$out" "$id" $pid
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null
+  return 0
+}
 # want CODE: the last request's status
 want() { if [ "$code" = "$1" ]; then ok; else bad "$2 -> $code (want $1): $(head -c 300 "$work/b")"; fi; }
 # header NAME REGEX: a header of the last response matches

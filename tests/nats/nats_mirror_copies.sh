@@ -41,7 +41,8 @@ for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.05; done
 read -r PORT <"$W/ports" || { say "no port held"; exit 1; }
 URL=nats://127.0.0.1:$PORT
 nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$W/js" >>"$W/nats.log" 2>&1 & NPID=$!
-for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+# (30 s: a bound on a broken start only; 5 s could be a slow one on a loaded machine)
+for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
 (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null || { say "nats-server did not start"; cat "$W/nats.log"; exit 1; }
 
 sid() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }

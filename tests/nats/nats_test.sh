@@ -73,10 +73,13 @@ HANG_S=${NATS_TEST_HANG_S:-120}
     done
   done
 ) & PIDS+=($!)
+# The waits of this test for a process to get somewhere (a server to listen, a relay to take its
+# lock, a follower to catch up) end as soon as it did; their bounds (30 s) only end a broken run.
+# At 5 s, a machine loaded by others (CI's is shared) could make a slow start look like a failure.
 start_server() {
   nats-server -js -a 127.0.0.1 -p "$PORT" -m "$MPORT" -sd "$W/js" >>"$W/nats.log" 2>&1 &
   NPID=$!
-  for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0; sleep 0.05; done
+  for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0; sleep 0.05; done
   say "nats-server did not start"; cat "$W/nats.log"; exit 1
 }
 # one-line failure: exit 1 and exactly one line on stderr, containing $3
@@ -194,7 +197,7 @@ read -r JM JF JL <<<"$(jsz ENT)"
 wait_applied "$W/mB" "$LAST"
 kill -TERM "$M_mA"; wait "$M_mA"; rc=$?; [ $rc = 0 ] || bad "mirror exit $rc on SIGTERM"
 kill -TERM "$M_mB"; wait "$M_mB" 2>/dev/null
-for _ in $(seq 100); do [ "$(wc -l <"$W/follow.out")" -ge "$LAST" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(wc -l <"$W/follow.out")" -ge "$LAST" ] && break; sleep 0.1; done
 kill -TERM "$FPID"; wait "$FPID" 2>/dev/null
 [ "$(wc -l <"$W/follow.out")" = "$LAST" ] && say "ok: events --follow on mirror A saw all $LAST events live" || bad "events --follow on mirror A saw $(wc -l <"$W/follow.out") of $LAST"
 for m in mA mB; do
@@ -234,7 +237,7 @@ t1=$(date +%s%N)
 sleep 2
 start_server
 LAST=$(last_seq "$P")
-for _ in $(seq 100); do "$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 300); do "$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null 2>&1 && break; sleep 0.1; done
 "$PROBE" check "$URL" ENT "$ID" "$LAST" >/dev/null || bad "the relay did not catch up after the outage"
 kill -TERM "$RPID"; wait "$RPID"; rc=$?; [ $rc = 0 ] || bad "relay exit $rc"
 n=$(grep -c "unreachable" "$W/down.log")
@@ -243,7 +246,7 @@ n=$(grep -c "unreachable" "$W/down.log")
 # One relay per store: a second one (tool) is refused naming the store and the running one's
 # pid; a relay killed with SIGKILL leaves no stale lock behind (the kernel drops its flock).
 "$E" -s "$P" relay --nats "$URL" --stream ENT 2>>"$W/relay.log" & RPID=$!; PIDS+=($RPID)
-for _ in $(seq 100); do [ "$(cat "$P/relay.lock" 2>/dev/null)" = "$RPID" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ "$(cat "$P/relay.lock" 2>/dev/null)" = "$RPID" ] && break; sleep 0.05; done
 "$E" -s "$P" relay --nats "$URL" --stream ENT --once 2>"$W/err"
 one_line "a second relay" $? "store $P: a relay is already running on it (pid $RPID)"
 "$E" -s "$P" relay --nats "$URL" --stream OTHER --once 2>"$W/err"
@@ -257,7 +260,7 @@ echo '{"name":"after-kill","email":"ak@x.org"}' | "$E" -s "$P" put customer - >/
 # One mirror per store, the same way: a second mirror process on a directory is refused naming the
 # running one's pid (both ran, each skipping what the other applied, and raced to create the store).
 "$E" -s "$W/mA" mirror --nats "$URL" --stream ENT 2>>"$W/mA.log" & MP=$!; PIDS+=($MP)
-for _ in $(seq 100); do [ "$(cat "$W/mA/mirror.lock" 2>/dev/null)" = "$MP" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ "$(cat "$W/mA/mirror.lock" 2>/dev/null)" = "$MP" ] && break; sleep 0.05; done
 "$E" -s "$W/mA" mirror --nats "$URL" --stream ENT --once 2>"$W/err"
 one_line "a second mirror" $? "store $W/mA: a mirror is already running on it (pid $MP)"
 kill -TERM "$MP"; wait "$MP"; rc=$?; [ $rc = 0 ] || bad "mirror exit $rc on SIGTERM"
@@ -282,7 +285,7 @@ tail -n +3 "$W/mC.before" | cmp -s - "$W/mC.after" \
 "$E" -s "$W/mA" mirror --nats "tls://127.0.0.1:$PORT" --stream ENT --once 2>"$W/err"; one_line "mirror, tls:// to a server without TLS" $? "NATS at tls://127.0.0.1:$PORT"
 # A server without JetStream: say so (it said "No responders available for request").
 nats-server -a 127.0.0.1 -p "$NJPORT" >>"$W/nats-nojs.log" 2>&1 & NJPID=$!; PIDS+=($NJPID)
-for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$NJPORT) 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/$NJPORT) 2>/dev/null && break; sleep 0.05; done
 "$E" -s "$P" relay --nats "nats://127.0.0.1:$NJPORT" --stream ENT --once 2>"$W/err"; one_line "relay, server without JetStream" $? "JetStream is not enabled at the server"
 "$E" -s "$W/mD" mirror --nats "nats://127.0.0.1:$NJPORT" --stream ENT --once 2>"$W/err"; one_line "mirror, server without JetStream" $? "JetStream is not enabled at the server"
 kill "$NJPID"; wait "$NJPID" 2>/dev/null
@@ -308,7 +311,7 @@ mkdir -p "$W/jslim"
 printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s" }\naccounts { A: { jetstream: { max_streams: 1 }, users: [{user: a, password: a}] } }\n' \
   "$LPORT" "$W/jslim" >"$W/lim.conf"
 nats-server -c "$W/lim.conf" >>"$W/nats-lim.log" 2>&1 & LPID=$!; PIDS+=($LPID)
-for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$LPORT) 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/$LPORT) 2>/dev/null && break; sleep 0.05; done
 "$PROBE" mkstream "nats://a:a@127.0.0.1:$LPORT" ONLY "only.>" 1000 || bad "mkstream ONLY"
 timeout 10 "$E" -s "$P" relay --nats "nats://a:a@127.0.0.1:$LPORT" --stream TWO 2>"$W/err"
 one_line "JetStream refuses to make the stream" $? "stream TWO cannot be made: maximum number of streams reached"
@@ -589,17 +592,21 @@ fi
 # wildcard. A new mirror said "stream LASTDEL holds no messages of store" (exit 1) with 1..3 there;
 # the relay took the stream for one purged, went on after its checkpoint 4 and left a gap, saying
 # the stream held the log. Both read the stream back from its end instead.
+# LASTDEL's duplicate window is 4 s: the relay's second run below must come within it, after
+# six other commands (each a process, sanitized in CI; about 0.25 s in all on an idle machine).
+# With 1 s, a loaded machine could let the window pass first, and the relay published seq 4
+# again, rightly, where the test wanted the duplicate's refusal.
 LD=$W/lastdel; "$E" -s "$LD" init --schema "$SRC/schemas/shop.json" 2>/dev/null
 for i in 1 2 3 4; do echo "{\"name\":\"d$i\",\"email\":\"d$i@x\"}" | "$E" -s "$LD" put customer - >/dev/null; done
 LDID=$("$E" -s "$LD" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-"$PROBE" mkstream "$URL" LASTDEL "entity.$LDID.>" 1000 || bad "mkstream LASTDEL"
+"$PROBE" mkstream "$URL" LASTDEL "entity.$LDID.>" 4000 || bad "mkstream LASTDEL"
 "$E" -s "$LD" relay --nats "$URL" --stream LASTDEL --once 2>/dev/null || bad "relay to LASTDEL"
 SP=$("$PROBE" seqof "$URL" LASTDEL "$LDID" 4) && "$PROBE" delete "$URL" LASTDEL "$SP" || bad "deleting seq 4 from LASTDEL"
 "$E" -s "$W/mLd" mirror --nats "$URL" --stream LASTDEL --once 2>"$W/err"
 [ "$(applied "$W/mLd")" = 3 ] && say "ok: a new mirror of a stream whose last message was deleted takes seq 1..3" \
   || { bad "a new mirror of a stream whose last message was deleted: at seq $(applied "$W/mLd") of 3"; cat "$W/err"; }
 echo '{"name":"d5","email":"d5@x"}' | "$E" -s "$LD" put customer - >/dev/null
-# Within the stream's duplicate window (1 s) JetStream drops seq 4 again, as a duplicate of the
+# Within the stream's duplicate window (4 s) JetStream drops seq 4 again, as a duplicate of the
 # message deleted: the relay took that for an ack and sent seq 5 (a gap, "holds the log up to seq
 # 5"). It publishes what it published before one at a time and stops at a duplicate, the stream
 # holding 1..3; once the window has passed, it publishes 4 and 5.
@@ -607,7 +614,7 @@ echo '{"name":"d5","email":"d5@x"}' | "$E" -s "$LD" put customer - >/dev/null
 rc=$?; grep -Ev "relay: (created|connected|stream LASTDEL ends)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
 one_line "the stream's last message deleted, the relay within the duplicate window" $rc "JetStream refused event seq 4: dropped as a duplicate"
 "$PROBE" check "$URL" LASTDEL "$LDID" 3 >/dev/null || bad "stream LASTDEL after a duplicate: $("$PROBE" check "$URL" LASTDEL "$LDID" 3 2>&1)"
-sleep 2 # past the duplicate window of seq 4's message id
+sleep 5 # past the duplicate window of seq 4's message id
 "$E" -s "$LD" relay --nats "$URL" --stream LASTDEL --once 2>"$W/err" || { bad "relay to LASTDEL again"; cat "$W/err"; }
 if "$PROBE" check "$URL" LASTDEL "$LDID" 5 >/dev/null 2>"$W/err2"; then
   say "ok: the stream's last message deleted: the relay publishes it again: $(grep "resuming" "$W/err")"

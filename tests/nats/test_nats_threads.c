@@ -86,7 +86,9 @@ static int start_server(void)
         execlp("nats-server", "nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", sd, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 200; i++) {
+    /* up to 30 s (a refused connect returns at once): a bound on a broken start only; at 5 s a
+     * restart on the JetStream directory, on a machine others load, could look like one */
+    for (int i = 0; i < 1200; i++) {
         natsConnection *nc = NULL;
         if (natsConnection_ConnectTo(&nc, url) == NATS_OK) {
             natsConnection_Destroy(nc);
@@ -1551,7 +1553,7 @@ static void test_error_details_storage_limits(void)
         _exit(127);
     }
     snprintf(u, sizeof u, "nats://b:b@127.0.0.1:%s", lport);
-    for (int i = 0; i < 200 && !up; i++) {
+    for (int i = 0; i < 1200 && !up; i++) { /* 30 s, as start_server() */
         natsConnection *nc = NULL;
         if (natsConnection_ConnectTo(&nc, u) == NATS_OK) {
             natsConnection_Destroy(nc);

@@ -129,7 +129,9 @@ static int start_server(char *url, size_t n)
         _exit(127);
     }
     snprintf(url, n, "nats://127.0.0.1:%d", port);
-    for (int i = 0; i < 200; i++) {
+    /* up to 30 s (a refused connect returns at once; the first answer ends the wait): 5 s could be
+     * a JetStream start on a machine others load, and CI's smoke run failed on it */
+    for (int i = 0; i < 1200; i++) {
         natsConnection *nc = NULL;
         struct timespec ts = {0, 25000000};
         if (natsConnection_ConnectTo(&nc, url) == NATS_OK) {
