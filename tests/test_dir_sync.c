@@ -10,11 +10,14 @@
  * pays no directory sync, nor does a `none` one. */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -269,9 +272,55 @@ static void test_copy(void)
     ent_schema_free(sc);
 }
 
+/* A store made in a directory its process may write but not read (mode 0311: it cannot be opened
+ * to sync): made all the same, as before the syncs (root is run without the capabilities that let
+ * it read any directory). */
+static void test_parent_unreadable(void)
+{
+    char base[ENT_TEST_PATH_MAX], dir[ENT_TEST_PATH_MAX], data[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    pid_t pid;
+    int st = 0;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "ds"));
+    ENT_TEST_MKDTEMP(base, "dir-sync-0311");
+    ENT_TEST_PATH(dir, "%s/s", base);
+    CU_ASSERT_FATAL(chmod(base, 0311) == 0);
+    fflush(NULL);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        ent_store *s = NULL;
+        int rc;
+        if (geteuid() == 0) {
+            struct __user_cap_header_struct ch = {_LINUX_CAPABILITY_VERSION_3, 0};
+            struct __user_cap_data_struct cd[2];
+            if (syscall(SYS_capget, &ch, cd) != 0) _exit(3);
+            cd[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+            if (syscall(SYS_capset, &ch, cd) != 0) _exit(3);
+        }
+        if (open(base, O_RDONLY | O_DIRECTORY) >= 0) _exit(4); /* the case is not made */
+        open_store(&s, dir, sc, ENT_DURABLE);
+        rc = s ? ENT_OK : 1;
+        if (s) {
+            create_one(s);
+            ent_store_close(s);
+        } else {
+            fprintf(stderr, "\n  open in a directory of mode 0311: %s\n", ent_errmsg());
+        }
+        _exit(rc);
+    }
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_FATAL(chmod(base, 0700) == 0);
+    ENT_TEST_PATH(data, "%s/data.mdb", dir);
+    CU_ASSERT(access(data, F_OK) == 0);
+    ent_test_rm_rf(base);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_new_store), ENT_TEST(test_wal_made_again), ENT_TEST(test_copy),
+    static const ent_test_case cases[] = {ENT_TEST(test_new_store), ENT_TEST(test_wal_made_again), ENT_TEST(test_copy), ENT_TEST(test_parent_unreadable),
                                           {NULL, NULL}};
     return ent_test_run("dir_sync", cases);
 }

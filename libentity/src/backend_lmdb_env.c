@@ -379,7 +379,10 @@ char *ent__lmdb_path_join(const char *dir, const char *name)
 int ent__lmdb_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
-    if (fd < 0) return errno;
+    /* A directory this process may enter and write but not read (the parent of a store under
+     * /var/lib, mode 0311, say) cannot be opened to sync: as SQLite does, the store is made
+     * without it rather than refused. */
+    if (fd < 0) return errno == EACCES || errno == EPERM ? 0 : errno;
     if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP) err = errno;
     close(fd);
     return err;

@@ -233,7 +233,7 @@ int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed);
 char *ent__lmdb_path_join(const char *dir, const char *name);
 /* fsync of the directory dir (parent: of the directory that holds path), so that the names of
  * files just made in it outlast a power cut. 0 or the errno; a file system that cannot sync a
- * directory (EINVAL) counts as done. */
+ * directory (EINVAL), or one this process may not read, counts as done. */
 int ent__lmdb_sync_dir(const char *dir);
 int ent__lmdb_sync_parent(const char *path);
 int ent__lmdb_resize_exclusive(lenv *e, size_t size);
