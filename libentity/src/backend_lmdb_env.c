@@ -800,7 +800,6 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
         if (mkdir(path, 0775) < 0 && errno != EEXIST)
             return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create store directory %s: %s",
                             path, strerror(errno));
-
         if (stat(path, &st) < 0) return ent__err(ENT_IO, "store %s: %s", path, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) return ent__err(ENT_INVALID, "store %s is not a directory", path);

@@ -187,10 +187,10 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force)
     uint64_t first = 0, last = 0, trunc = 0;
     int rc, op = ENT_CUR_FIRST;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
-    /* A mirror trims its own log too (its events, entities and position are the primary's; what
-     * it keeps of its past is its own, held by its own subscriptions as here): refused, a mirror
-     * that runs for months grew without bound. Applying goes on from "mirror_seq" and the log's
-     * counters, which a trim leaves as they are. */
+    /* A mirror trims its own log too: its events, entities and position are the primary's, but
+     * how much of its past it keeps is its own, held by its own subscriptions as here (refused
+     * before, a mirror's log grew for as long as it ran). Applying goes on from "mirror_seq" and
+     * the log's counters, which a trim leaves as they are. */
     if ((rc = ent__log_bounds_in(&first, &last, t))) goto fail;
     if (below > last + 1) {
         rc = ent__err(ENT_INVALID, "cannot truncate below %" PRIu64 ": the log ends at %" PRIu64,
