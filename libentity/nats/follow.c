@@ -130,6 +130,16 @@ static int start(follower *f)
         return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
     if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's info");
+    /* (the relay refuses such a stream, relay.c) JetStream refused the mirror's consumer on a
+     * workqueue stream, which the mirror took for an outage and retried for ever ("NATS
+     * unreachable"); on an interest stream its reads would remove what later mirrors need. */
+    if (si->Config && si->Config->Retention != js_LimitsPolicy) {
+        int keep = si->Config->Retention;
+        jsStreamInfo_Destroy(si);
+        return ent_error_set(ENT_INVALID, "stream %s keeps messages only while consumers want them (retention %s): a "
+                             "mirror needs a stream that keeps the log (retention limits)", f->o.stream,
+                             keep == js_InterestPolicy ? "interest" : "workqueue");
+    }
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
     last_pos = si->State.LastSeq;

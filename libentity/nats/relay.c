@@ -84,12 +84,29 @@ static void drop(relay *r)
     r->sent = 0;
 }
 
+/* Every subject that filter `want` (literal tokens, ending in ">") matches is matched by the
+ * stream's subject `have`, token by token: "*" takes any one token, ">" the rest. Only ">",
+ * "entity.>" and the store's own filter were taken: a stream made by hand for every store with
+ * "entity.*.>" was refused, told to add the store's filter, which JetStream refuses as an overlap. */
+static int subject_covers(const char *have, const char *want)
+{
+    for (;;) {
+        size_t hn = strcspn(have, "."), wn = strcspn(want, ".");
+        if (hn == 1 && have[0] == '>') return 1;
+        if (wn == 1 && want[0] == '>') return 0; /* the rest of want, matched by less than ">" */
+        if (!(hn == 1 && have[0] == '*') && (hn != wn || memcmp(have, want, hn))) return 0;
+        have += hn;
+        want += wn;
+        if (!*have || !*want) return !*have && !*want;
+        have++;
+        want++;
+    }
+}
+
 static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
 {
-    for (int i = 0; i < cfg->SubjectsLen; i++) {
-        const char *x = cfg->Subjects[i];
-        if (!strcmp(x, subj_all) || !strcmp(x, ">") || !strcmp(x, ENATS_SUBJECT_PREFIX ">")) return 1;
-    }
+    for (int i = 0; i < cfg->SubjectsLen; i++)
+        if (cfg->Subjects[i] && subject_covers(cfg->Subjects[i], subj_all)) return 1;
     return 0;
 }
 
@@ -104,6 +121,7 @@ static int ensure_stream(relay *r, int *out_new)
     *out_new = 0;
     if (st == NATS_OK) {
         int ok = si->Config && stream_takes(si->Config, r->subj_all), no_ack = si->Config && si->Config->NoAck;
+        jsRetentionPolicy keep = si->Config ? si->Config->Retention : js_LimitsPolicy;
         *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
         r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
@@ -120,6 +138,14 @@ static int ensure_stream(relay *r, int *out_new)
         if (no_ack)
             return ent_error_set(ENT_INVALID, "stream %s does not acknowledge what is published to it (no_ack): the relay "
                                  "needs JetStream's acks; use a stream without no_ack", r->o.stream);
+        /* A stream that drops a message once consumers had it (interest: at once when none
+         * listens; workqueue: once one acknowledged it) is no log: the relay said "stream holds
+         * the log up to seq N" of one that held nothing, its next run published the schema again
+         * into the duplicate window and stopped, and no mirror could ever be built from it. */
+        if (keep != js_LimitsPolicy)
+            return ent_error_set(ENT_INVALID, "stream %s keeps messages only while consumers want them (retention %s): the "
+                                 "relay needs a stream that keeps the log (retention limits)", r->o.stream,
+                                 keep == js_InterestPolicy ? "interest" : "workqueue");
         return ENT_OK;
     }
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
@@ -243,9 +269,13 @@ static int resume(relay *r)
     /* Each version went out before the first event written under it: those written before the
      * stream's last event of the store are there, or were (its limits or a deletion took them).
      * Published again after that event, one would reach no mirror in its place, and within the
-     * stream's duplicate window JetStream drops it (which stops the relay, see publish_schemas). */
-    for (size_t i = 0; in_stream && i < r->n_marks; i++)
-        if (r->marks[i].after_seq < in_stream && r->marks[i].version > r->schema_pub) r->schema_pub = r->marks[i].version;
+     * stream's duplicate window JetStream drops it (which stops the relay, see publish_schemas).
+     * So too up to the checkpoint of a stream that holds nothing of the store any more (purged,
+     * or emptied by its limits): JetStream acknowledged those events, and the versions before
+     * them. Counted from the stream's last event only, a relay that resumed after a purge sent
+     * version 1 again and stopped on its drop as a duplicate, exit 1, for the window's 2 min. */
+    for (size_t i = 0; r->pos && i < r->n_marks; i++)
+        if (r->marks[i].after_seq < r->pos && r->marks[i].version > r->schema_pub) r->schema_pub = r->marks[i].version;
     r->replay_upto = !fresh && in_stream < cp ? cp : 0;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (fresh && first > 1)

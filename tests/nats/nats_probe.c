@@ -11,6 +11,8 @@
  *   nats_probe seqof URL STREAM STORE_ID SEQ        the stream position of event SEQ
  *   nats_probe rmstream URL STREAM                  delete the stream (as an operator would)
  *   nats_probe purge URL STREAM                     remove every message, keeping the stream and its numbering
+ *   nats_probe mkkeep URL STREAM SUBJECT RETENTION  create a file stream (duplicate window 2 min) whose
+ *       retention is RETENTION: limits, interest or workqueue
  * Exit 0 when fine, 1 with one line on stderr otherwise. */
 #include <jansson.h>
 #include <nats/nats.h>
@@ -150,7 +152,7 @@ int main(int argc, char **argv)
     natsStatus st;
     int rc = 1;
     if (argc < 4) {
-        fprintf(stderr, "usage: nats_probe mkstream|check|delete|seqof|rmstream|purge URL STREAM ...\n");
+        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|check|delete|seqof|rmstream|purge URL STREAM ...\n");
         return 2;
     }
     if ((st = natsConnection_ConnectTo(&nc, argv[2])) != NATS_OK) return die("connect", st);
@@ -174,6 +176,20 @@ int main(int argc, char **argv)
         }
         if (argc >= 8) cfg.MaxMsgSize = (int32_t)strtol(argv[7], NULL, 10);
         if (argc == 9) cfg.NoAck = !strcmp(argv[8], "noack");
+        if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
+        else rc = 0;
+        jsStreamInfo_Destroy(si);
+    } else if (!strcmp(argv[1], "mkkeep") && argc == 6) {
+        jsStreamConfig cfg;
+        jsStreamInfo *si = NULL;
+        const char *subjects[1] = {argv[4]};
+        jsStreamConfig_Init(&cfg);
+        cfg.Name = argv[3];
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        cfg.Retention = !strcmp(argv[5], "interest") ? js_InterestPolicy
+                        : !strcmp(argv[5], "workqueue") ? js_WorkQueuePolicy : js_LimitsPolicy;
         if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
         else rc = 0;
         jsStreamInfo_Destroy(si);

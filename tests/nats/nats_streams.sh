@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Streams that an operator made or changed by hand, through a real nats-server (started here on
+# 127.0.0.1, a free port, a temporary directory; stopped at the end). Never skipped where
+# libentity-nats is built.
+#   nats_streams.sh ENTITY_BIN NATS_PROBE_BIN SOURCE_DIR
+# What it shows (each case a primary and stream of its own):
+#  - a stream made beforehand for every store's events ("entity.*.>") takes the relay's messages
+#    and builds a mirror (the relay refused it, telling the operator to add the store's subjects,
+#    which JetStream refuses as an overlap);
+#  - a stream that keeps messages only while consumers want them (retention interest or
+#    workqueue) is refused by relay and mirror with one line, exit 1, also without --once (the
+#    relay called an interest stream, which kept nothing, "the log up to seq N" and its next run
+#    stopped; a mirror took the workqueue refusal for an outage and waited for ever);
+#  - a stream purged once every mirror had its messages, then the relay run again (or reconnected)
+#    within the duplicate window: it goes on with the next write (it published schema version 1
+#    again, JetStream dropped it as a duplicate and the relay stopped, exit 1), and the mirror
+#    follows.
+set -uo pipefail
+E=$1; PROBE=$2; SRC=$3
+W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
+PIDS=()
+fails=0
+say() { echo "nats_streams: $*"; }
+bad() { echo "nats_streams: FAIL: $*"; fails=$((fails + 1)); }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  [ -n "${NPID:-}" ] && kill -9 "$NPID" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+# The port stays bound by one process for the whole run (SO_REUSEADDR, never listening), as in
+# nats_test.sh: no other suite's bind to port 0 gets it while nats-server takes it.
+python3 -c '
+import signal, socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+signal.pause()
+' >"$W/ports" & PIDS+=($!)
+for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.05; done
+read -r PORT <"$W/ports" || { say "no port held"; exit 1; }
+URL=nats://127.0.0.1:$PORT
+nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$W/js" >>"$W/nats.log" 2>&1 & NPID=$!
+# (30 s: a bound on a broken start only; 5 s could be a slow one on a loaded machine)
+for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+(echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null || { say "nats-server did not start"; cat "$W/nats.log"; exit 1; }
+
+sid() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+# same PRIMARY MIRROR WHAT: dump, events and schema equal, check ok
+same() {
+  local p=$1 m=$2 what=$3 ok=1
+  cmp -s <("$E" -s "$p" dump) <("$E" -s "$m" dump) || { bad "$what: dump differs"; diff <("$E" -s "$p" dump) <("$E" -s "$m" dump) | head -4; ok=0; }
+  cmp -s <("$E" -s "$p" events) <("$E" -s "$m" events) || { bad "$what: events differ"; diff <("$E" -s "$p" events) <("$E" -s "$m" events) | head -4; ok=0; }
+  cmp -s <("$E" -s "$p" schema) <("$E" -s "$m" schema) || { bad "$what: schema differs"; ok=0; }
+  [ "$("$E" -s "$m" check 2>&1)" = ok ] || { bad "$what: mirror check: $("$E" -s "$m" check 2>&1 | head -3)"; ok=0; }
+  [ $ok = 1 ] && say "ok: $what: dump, events, schema equal, check ok"
+}
+# put STORE NAME...: one customer each
+put() {
+  local s=$1; shift
+  for n in "$@"; do echo "{\"name\":\"$n\",\"email\":\"$n@x\"}" | "$E" -s "$s" put customer - >/dev/null || bad "put $n"; done
+}
+
+# 1. A stream for every store's events, made by hand before any relay ran.
+P=$W/wild; M=$W/wild-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a b
+"$PROBE" mkkeep "$URL" ALL 'entity.*.>' limits || exit 1
+out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream ALL --once 2>&1); rc=$?
+if [ $rc = 0 ]; then say "ok: a relay publishes to a stream of subjects entity.*.>"
+else bad "relay to a stream of subjects entity.*.>: exit $rc: $out"; fi
+"$PROBE" check "$URL" ALL "$(sid "$P")" 2 >/dev/null || bad "stream ALL: $("$PROBE" check "$URL" ALL "$(sid "$P")" 2 2>&1)"
+timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream ALL --once 2>/dev/null || bad "mirror of stream ALL: exit $?"
+same "$P" "$M" "a mirror from a stream of subjects entity.*.>"
+"$PROBE" rmstream "$URL" ALL || exit 1
+
+# 2. Streams that keep a message only while consumers want it. Both refused in one line, exit 1,
+# without --once too (the timeout only bounds a relay or mirror that would wait for ever).
+for keep in interest workqueue; do
+  P=$W/keep-$keep; M=$W/keep-$keep-m
+  "$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+  put "$P" a
+  "$PROBE" mkkeep "$URL" K$keep "entity.$(sid "$P").>" $keep || exit 1
+  out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream K$keep 2>&1); rc=$?
+  if [ $rc = 1 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "$out" | grep -q "retention $keep"; then
+    say "ok: a relay to a stream of retention $keep exits 1 naming it"
+  else bad "relay to a stream of retention $keep: exit $rc: $out"; fi
+  out=$(timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream K$keep 2>&1); rc=$?
+  if [ $rc = 1 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "$out" | grep -q "retention $keep"; then
+    say "ok: a mirror of a stream of retention $keep exits 1 naming it"
+  else bad "mirror of a stream of retention $keep: exit $rc: $out"; fi
+  [ -e "$M" ] && bad "a mirror refused with retention $keep left its directory"
+done
+
+# 3. A stream purged once every mirror had its messages, then the relay run again within the
+# duplicate window (2 min, the stream is the relay's own): it resumes after its checkpoint, not
+# publishing schema version 1 again, and the mirror goes on with the next write.
+P=$W/purged; M=$W/purged-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a b
+timeout 30 "$E" -s "$P" relay --nats "$URL" --stream PURGED --once 2>/dev/null || bad "relay before the purge: exit $?"
+timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream PURGED --once 2>/dev/null || bad "mirror before the purge: exit $?"
+"$PROBE" purge "$URL" PURGED || exit 1
+put "$P" c
+out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream PURGED --once 2>&1); rc=$?
+if [ $rc = 0 ]; then say "ok: a relay run again after a purge goes on"
+else bad "relay after a purge: exit $rc: $out"; fi
+timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream PURGED --once 2>/dev/null || bad "mirror after the purge: exit $?"
+same "$P" "$M" "a mirror after a purge and the relay run again"
+
+if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
+say "all ok"
