@@ -122,6 +122,11 @@ static int ensure_stream(relay *r, int *out_new)
     if (st == NATS_OK) {
         int ok = si->Config && stream_takes(si->Config, r->subj_all), no_ack = si->Config && si->Config->NoAck;
         jsRetentionPolicy keep = si->Config ? si->Config->Retention : js_LimitsPolicy;
+        char origin[300] = "";
+        /* A JetStream mirror of another stream takes no publishes: it has no subjects, and the
+         * refusal below told the operator to add one to it, which JetStream refuses. */
+        if (si->Config && si->Config->Mirror && si->Config->Mirror->Name)
+            snprintf(origin, sizeof origin, "%s", si->Config->Mirror->Name);
         *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
         r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
@@ -130,6 +135,9 @@ static int ensure_stream(relay *r, int *out_new)
             snprintf(subjects + n, sizeof subjects - n, "%s%s", i ? " " : "", si->Config->Subjects[i]);
         }
         jsStreamInfo_Destroy(si);
+        if (origin[0])
+            return ent_error_set(ENT_CONFLICT, "stream %s is a JetStream mirror of stream %s and takes no publishes: relay "
+                                 "to %s (mirrors of the store may read either)", r->o.stream, origin, origin);
         if (!ok)
             return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], not %s: use another stream, "
                                  "or add that subject to it", r->o.stream, subjects, r->subj_all);

@@ -13,6 +13,7 @@
  *   nats_probe purge URL STREAM                     remove every message, keeping the stream and its numbering
  *   nats_probe mkkeep URL STREAM SUBJECT RETENTION  create a file stream (duplicate window 2 min) whose
  *       retention is RETENTION: limits, interest or workqueue
+ *   nats_probe mkmirror URL STREAM ORIGIN           create a file stream that is a JetStream mirror of ORIGIN
  * Exit 0 when fine, 1 with one line on stderr otherwise. */
 #include <jansson.h>
 #include <nats/nats.h>
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
     natsStatus st;
     int rc = 1;
     if (argc < 4) {
-        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|check|delete|seqof|rmstream|purge URL STREAM ...\n");
+        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|mkmirror|check|delete|seqof|rmstream|purge URL STREAM ...\n");
         return 2;
     }
     if ((st = natsConnection_ConnectTo(&nc, argv[2])) != NATS_OK) return die("connect", st);
@@ -190,6 +191,19 @@ int main(int argc, char **argv)
         cfg.Storage = js_FileStorage;
         cfg.Retention = !strcmp(argv[5], "interest") ? js_InterestPolicy
                         : !strcmp(argv[5], "workqueue") ? js_WorkQueuePolicy : js_LimitsPolicy;
+        if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
+        else rc = 0;
+        jsStreamInfo_Destroy(si);
+    } else if (!strcmp(argv[1], "mkmirror") && argc == 5) {
+        jsStreamConfig cfg;
+        jsStreamSource src;
+        jsStreamInfo *si = NULL;
+        jsStreamConfig_Init(&cfg);
+        jsStreamSource_Init(&src);
+        src.Name = argv[4];
+        cfg.Name = argv[3];
+        cfg.Storage = js_FileStorage;
+        cfg.Mirror = &src;
         if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
         else rc = 0;
         jsStreamInfo_Destroy(si);

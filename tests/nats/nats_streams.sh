@@ -6,7 +6,8 @@
 # What it shows (each case a primary and stream of its own):
 #  - a stream made beforehand for every store's events ("entity.*.>") takes the relay's messages
 #    and builds a mirror (the relay refused it, telling the operator to add the store's subjects,
-#    which JetStream refuses as an overlap);
+#    which JetStream refuses as an overlap); a JetStream mirror of it builds a mirror store too, and
+#    a relay pointed at that one exits 1 naming the stream it mirrors;
 #  - a stream that keeps messages only while consumers want them (retention interest or
 #    workqueue) is refused by relay and mirror with one line, exit 1, also without --once (the
 #    relay called an interest stream, which kept nothing, "the log up to seq N" and its next run
@@ -74,6 +75,22 @@ else bad "relay to a stream of subjects entity.*.>: exit $rc: $out"; fi
 "$PROBE" check "$URL" ALL "$(sid "$P")" 2 >/dev/null || bad "stream ALL: $("$PROBE" check "$URL" ALL "$(sid "$P")" 2 2>&1)"
 timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream ALL --once 2>/dev/null || bad "mirror of stream ALL: exit $?"
 same "$P" "$M" "a mirror from a stream of subjects entity.*.>"
+# A JetStream mirror of that stream (a read replica): a mirror store is built from it as from
+# ALL, and a relay pointed at it exits 1 naming the stream it mirrors (it said to add the store's
+# subjects to it, which JetStream refuses for a mirror).
+"$PROBE" mkmirror "$URL" ALLCOPY ALL || exit 1
+M2=$W/wild-m2; ok=0
+for _ in $(seq 300); do
+  timeout 30 "$E" -s "$M2" mirror --nats "$URL" --stream ALLCOPY --once >/dev/null 2>&1
+  [ "$("$E" -s "$M2" stat 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["mirror_of"]["applied_seq"])' 2>/dev/null)" = 2 ] && { ok=1; break; }
+  sleep 0.1
+done
+[ $ok = 1 ] || bad "no mirror store built from a JetStream mirror of the stream"
+same "$P" "$M2" "a mirror from a JetStream mirror of the stream"
+out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream ALLCOPY 2>&1); rc=$?
+if [ $rc = 1 ] && printf '%s' "$out" | grep -q "JetStream mirror of stream ALL"; then say "ok: a relay to a JetStream mirror stream exits 1 naming its origin"
+else bad "relay to a JetStream mirror stream: exit $rc: $out"; fi
+"$PROBE" rmstream "$URL" ALLCOPY || exit 1
 "$PROBE" rmstream "$URL" ALL || exit 1
 
 # 2. Streams that keep a message only while consumers want it. Both refused in one line, exit 1,
