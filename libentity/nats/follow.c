@@ -379,11 +379,13 @@ static int lock_mirror(int *out, int *made, const char *path, const ent_follow_o
     return ent_nats__lock_new_dir(out, made, path, "mirror");
 }
 
-/* A run that made the directory and failed before any store was made in it leaves none of it:
- * the retry, or another command, finds no half-made mirror (ent_nats__unlock_failed_dir()). */
+/* A run that made the directory and ended before any store was made in it leaves none of it:
+ * the retry, or another command, finds no half-made mirror (ent_nats__unlock_failed_dir(), which
+ * keeps a store). Also a run stopped (SIGINT, ent_follow_stop) while it waited for the stream:
+ * it left the directory with mirror.lock alone, "no libentity store" to every command. */
 static void unlock_mirror(int fd, int made, const char *path, int rc)
 {
-    if (rc && made) ent_nats__unlock_failed_dir(fd, path, "mirror", rc);
+    if (made) ent_nats__unlock_failed_dir(fd, path, "mirror", rc);
     else ent_nats__unlock_dir(fd);
 }
 

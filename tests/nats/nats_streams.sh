@@ -15,7 +15,8 @@
 #  - a stream purged once every mirror had its messages, then the relay run again (or reconnected)
 #    within the duplicate window: it goes on with the next write (it published schema version 1
 #    again, JetStream dropped it as a duplicate and the relay stopped, exit 1), and the mirror
-#    follows.
+#    follows;
+#  - a mirror stopped while it waits for a stream, in a directory its run made, leaves none.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -126,6 +127,18 @@ if [ $rc = 0 ]; then say "ok: a relay run again after a purge goes on"
 else bad "relay after a purge: exit $rc: $out"; fi
 timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream PURGED --once 2>/dev/null || bad "mirror after the purge: exit $?"
 same "$P" "$M" "a mirror after a purge and the relay run again"
+
+# 4. A mirror stopped (SIGTERM) while it waits for a stream no relay made yet, in a directory
+# that run made: exit 0 and no directory left (it kept one with mirror.lock alone, "no libentity
+# store" to every command, as a failed run once did).
+M=$W/waiting-m
+"$E" -s "$M" mirror --nats "$URL" --stream NOTYET 2>"$W/waiting.err" & MP=$!; PIDS+=($MP)
+for _ in $(seq 600); do grep -q waiting "$W/waiting.err" && break; sleep 0.05; done
+grep -q waiting "$W/waiting.err" || bad "the mirror of stream NOTYET did not say it waits: $(cat "$W/waiting.err")"
+kill -TERM $MP; wait $MP; rc=$?
+[ $rc = 0 ] || bad "the waiting mirror stopped by SIGTERM: exit $rc"
+if [ -e "$M" ]; then bad "a mirror stopped while waiting for its stream left $(ls "$M")"
+else say "ok: a mirror stopped while waiting for its stream leaves no directory"; fi
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"
