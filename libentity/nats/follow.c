@@ -27,6 +27,7 @@ typedef struct follower {
     int64_t created;         /* the stream's creation time (ns) when the consumer was made */
     int idle;                /* reads in a row that timed out (200 ms each) */
     uint64_t regap;          /* a gap met at this seq made the mirror start again (see run) */
+    char url[1024];          /* o.url as lines show it (ent_nats__url_shown: no password) */
 } follower;
 
 static void drop(follower *f)
@@ -126,7 +127,7 @@ static int start(follower *f)
     int rc;
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
         /* Following: the relay may not have created it yet. --once has nothing to wait for. */
-        ent_error_set(ENT_NOTFOUND, "no stream %s at %s (a relay creates it)", f->o.stream, f->o.url);
+        ent_error_set(ENT_NOTFOUND, "no stream %s at %s (a relay creates it)", f->o.stream, f->url);
         return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
     if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's info");
@@ -224,7 +225,7 @@ static int once_lost(follower *f, int *losses, uint64_t *loss_applied)
     if (f->mr.applied != *loss_applied) *losses = 0;
     *loss_applied = f->mr.applied;
     if (f->o.once && ++*losses >= ONCE_LOSSES)
-        return ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, nothing applied between them)", f->o.url,
+        return ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, nothing applied between them)", f->url,
                              ent_errmsg(), *losses);
     return ENT_OK;
 }
@@ -252,6 +253,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     f.mr.o = &f.o;
     f.stop = stop;
     f.c.stop = stop;
+    ent_nats__url_shown(f.url, sizeof f.url, opts->url);
     if ((rc = ent_nats__watch_start(&f.w, &f.c, stop))) return rc;
     if (opts->primary_id) snprintf(f.mr.primary, sizeof f.mr.primary, "%s", opts->primary_id);
     if ((rc = open_existing(&f))) goto out;
@@ -275,7 +277,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                         ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s; nothing to apply", why);
                         rc = ENT_OK;
                     } else {
-                        rc = ent_error_set(ENT_IO, "NATS at %s: %s", f.o.url, why);
+                        rc = ent_error_set(ENT_IO, "NATS at %s: %s", f.url, why);
                     }
                     break;
                 }
@@ -292,7 +294,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             f.said_down = 0;
             if (f.o.once && !f.c.sub) break; /* nothing new */
             ent_nats__log(f.o.log, f.o.log_payload, "mirror: following store %s on stream %s at %s after seq %" PRIu64,
-                      f.mr.primary, f.o.stream, f.o.url, f.mr.applied);
+                      f.mr.primary, f.o.stream, f.url, f.mr.applied);
         }
         st = natsSubscription_NextMsg(&msg, f.c.sub, 200);
         if (st != NATS_OK && ent_nats__stopped(stop)) break; /* not a loss: the stop closed it */

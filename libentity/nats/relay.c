@@ -26,6 +26,7 @@ typedef struct relay {
     const volatile int *stop;
     char subj_all[80], subj_events[80], subj_schema[80], subj_base[80];
     char id[ENATS_ID_MAX + 1]; /* the store's */
+    char url[1024];          /* o.url as lines show it (ent_nats__url_shown: no password) */
     ent_nats__conn c;
     ent_nats__watch w;       /* closes c once *stop is raised (nats_util.h) */
     int up;                  /* connected and resumed */
@@ -710,6 +711,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     snprintf(r.subj_schema, sizeof r.subj_schema, ENATS_SUBJECT_PREFIX "%s.schema", ent_store_id(s));
     snprintf(r.subj_base, sizeof r.subj_base, ENATS_SUBJECT_PREFIX "%s.", ent_store_id(s));
     snprintf(r.id, sizeof r.id, "%s", ent_store_id(s));
+    ent_nats__url_shown(r.url, sizeof r.url, opts->url);
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
     /* A stop closes the connection at once (the caller's flag; none: no thread): a JetStream
@@ -735,7 +737,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 snprintf(why, sizeof why, "%s", ent_errmsg());
                 drop(&r);
                 if (r.o.once) {
-                    rc = ent_error_set(ENT_IO, "NATS at %s: %s", r.o.url, why);
+                    rc = ent_error_set(ENT_IO, "NATS at %s: %s", r.url, why);
                     break;
                 }
                 if (!r.said_down)
@@ -751,7 +753,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             r.said_down = 0;
             up_pos = r.pos;
             ent_nats__log(r.o.log, r.o.log_payload, "relay: connected to %s, stream %s; resuming after seq %" PRIu64,
-                      r.o.url, r.o.stream, r.pos);
+                      r.url, r.o.stream, r.pos);
         }
         if (r.o.once && r.pos >= r.target && !schema_pending(&r)) break;
         rc = batch(&r, &n);
@@ -771,7 +773,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             if (r.pos != loss_pos) losses = 0;
             loss_pos = r.pos;
             if (r.o.once && ++losses >= ONCE_LOSSES) {
-                rc = ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, no ack between them)", r.o.url,
+                rc = ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, no ack between them)", r.url,
                                    ent_errmsg(), losses);
                 break;
             }

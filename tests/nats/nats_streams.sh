@@ -16,7 +16,8 @@
 #    within the duplicate window: it goes on with the next write (it published schema version 1
 #    again, JetStream dropped it as a duplicate and the relay stopped, exit 1), and the mirror
 #    follows;
-#  - a mirror stopped while it waits for a stream, in a directory its run made, leaves none.
+#  - a mirror stopped while it waits for a stream, in a directory its run made, leaves none;
+#  - a password or token in the URL is in none of the lines relay and mirror print.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -139,6 +140,23 @@ kill -TERM $MP; wait $MP; rc=$?
 [ $rc = 0 ] || bad "the waiting mirror stopped by SIGTERM: exit $rc"
 if [ -e "$M" ]; then bad "a mirror stopped while waiting for its stream left $(ls "$M")"
 else say "ok: a mirror stopped while waiting for its stream leaves no directory"; fi
+
+# 5. A password or token in the URL (nats://user:pw@host, nats://token@host; this server asks for
+# none and takes them) is not in any line relay and mirror print: it was in every one of them.
+P=$W/creds; M=$W/creds-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a
+HP=127.0.0.1:$PORT
+out=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@$HP" --stream CREDS --once 2>&1) || bad "relay with credentials: exit $?: $out"
+out+=$(timeout 30 "$E" -s "$M" mirror --nats "nats://tok-S3CRET@$HP" --stream CREDS --once 2>&1) || bad "mirror with a token: exit $?: $out"
+out+=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@127.0.0.1:1,$HP" --stream CREDS --once 2>&1)
+out+=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@127.0.0.1:1" --stream CREDS --once 2>&1) && bad "relay to a closed port: exit 0"
+out+=$(timeout 30 "$E" -s "$M" mirror --nats "nats://tok-S3CRET@127.0.0.1:1" --stream CREDS --once 2>&1) && bad "mirror of a closed port: exit 0"
+same "$P" "$M" "a mirror through a URL with a token"
+if printf '%s' "$out" | grep -q S3CRET; then bad "a secret of the URL printed: $(printf '%s\n' "$out" | grep S3CRET | head -3)"
+elif printf '%s' "$out" | grep -q "alice:\*\*\*@" && printf '%s' "$out" | grep -q "nats://\*\*\*@127.0.0.1:1"; then
+  say "ok: no password or token of the URL in the lines of relay and mirror"
+else bad "the URL not shown with its secret hidden: $out"; fi
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"
