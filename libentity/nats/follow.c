@@ -348,7 +348,9 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         }
         if (rc) break;
     }
-    if (!rc && f.o.once)
+    /* (no store: the stream held nothing for one, said above; it printed "holds store  up to
+     * seq 0" of a directory the run then removed) */
+    if (!rc && f.o.once && f.mr.m)
         ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s holds store %s up to seq %" PRIu64, path, f.mr.primary, f.mr.applied);
 out: {
     char msg[1024];

@@ -141,6 +141,14 @@ kill -TERM $MP; wait $MP; rc=$?
 if [ -e "$M" ]; then bad "a mirror stopped while waiting for its stream left $(ls "$M")"
 else say "ok: a mirror stopped while waiting for its stream leaves no directory"; fi
 
+# mirror --once of a stream that holds no message yet: exit 0, one line saying so, no directory
+# (a second line said the directory "holds store  up to seq 0", no store id, of one it removed).
+"$PROBE" mkkeep "$URL" EMPTY "entity.nobody.>" limits || exit 1
+out=$(timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream EMPTY --once 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "$out" | grep -q "no messages" && [ ! -e "$M" ]; then
+  say "ok: mirror --once of an empty stream: one line, exit 0, no directory"
+else bad "mirror --once of an empty stream: exit $rc, $([ -e "$M" ] && echo "a directory left, ")$out"; fi
+
 # 5. A password or token in the URL (nats://user:pw@host, nats://token@host; this server asks for
 # none and takes them) is not in any line relay and mirror print: it was in every one of them.
 P=$W/creds; M=$W/creds-m
