@@ -243,6 +243,19 @@ static int resume(relay *r)
     uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
     natsMsg *lastm = NULL;
     int rc, fresh = 0;
+    /* A stream deleted and made again by hand while the relay waited for writes took the next
+     * publish without a word (only a publish into no stream fails): the new stream began at that
+     * seq, a gap no mirror gets past, and the relay said nothing. JetStream announces each
+     * deletion on a subject of its own; the relay listens there, on c.sub (which it has no other
+     * use for), from before it looks at the stream, and publish() goes no further once one came. */
+    if (!r->c.sub) {
+        char adv[sizeof "$JS.EVENT.ADVISORY.STREAM.DELETED." + 256];
+        natsStatus st;
+        snprintf(adv, sizeof adv, "$JS.EVENT.ADVISORY.STREAM.DELETED.%s", r->o.stream);
+        st = natsConnection_SubscribeSync(&r->c.sub, r->c.nc, adv);
+        if (st == NATS_OK) st = natsConnection_FlushTimeout(r->c.nc, 5000);
+        if (st != NATS_OK) return ent_nats__err(ENT_IO, st, 0, "listening for the stream's deletion");
+    }
     if ((rc = ensure_stream(r, &fresh))) return rc;
     if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq", &lastm))) return rc;
     if (in_stream) fresh = 0;
@@ -352,6 +365,12 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     }
     if ((rc = ent_nats__wait_acks(&r->c, limit, limit == 1 ? 10000 : 5000))) return rc;
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
+    {
+        int n_adv = 0, bytes = 0; /* see resume(): the stream was deleted since the relay looked */
+        if (r->c.sub && natsSubscription_GetPending(r->c.sub, &n_adv, &bytes) == NATS_OK && n_adv > 0)
+            return ent_error_set(ENT_IO, "stream %s was deleted (JetStream's advisory); resuming from the stream as it "
+                                 "is now", r->o.stream);
+    }
     ent_nats__reply(&r->c, reply, sizeof reply, token);
     st = natsMsg_Create(&m, subject, reply, body, (int)len);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);

@@ -17,7 +17,8 @@
 #    again, JetStream dropped it as a duplicate and the relay stopped, exit 1), and the mirror
 #    follows;
 #  - a mirror stopped while it waits for a stream, in a directory its run made, leaves none;
-#  - a password or token in the URL is in none of the lines relay and mirror print.
+#  - a password or token in the URL is in none of the lines relay and mirror print;
+#  - a stream deleted and made again by hand while the relay waits gets the log from seq 1.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -149,7 +150,27 @@ if [ $rc = 0 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "
   say "ok: mirror --once of an empty stream: one line, exit 0, no directory"
 else bad "mirror --once of an empty stream: exit $rc, $([ -e "$M" ] && echo "a directory left, ")$out"; fi
 
-# 5. A password or token in the URL (nats://user:pw@host, nats://token@host; this server asks for
+# 5. The stream deleted and made again by hand (empty, the store's subjects) while the relay waits
+# for writes, then a write: the new stream gets the log from seq 1 (the relay's next publish went
+# into it without an error, the stream began at seq 4, no mirror could be built from it, and the
+# relay said nothing). The waits end as soon as the stream holds what is awaited.
+P=$W/remade; M=$W/remade-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a b c
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream REMADE 2>"$W/remade.err" & RP=$!; PIDS+=($RP)
+held() { for _ in $(seq 300); do "$PROBE" check "$URL" REMADE "$ID" "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+held 3 || bad "the relay did not publish 1..3: $("$PROBE" check "$URL" REMADE "$ID" 3 2>&1)"
+"$PROBE" rmstream "$URL" REMADE && "$PROBE" mkstream "$URL" REMADE "entity.$ID.>" 120000 || exit 1
+put "$P" d
+if held 4; then say "ok: a stream made again by hand under a waiting relay gets the log from seq 1"
+else bad "stream made again by hand under a waiting relay: $("$PROBE" check "$URL" REMADE "$ID" 4 2>&1); relay: $(cat "$W/remade.err")"; fi
+grep -q "stream REMADE was deleted" "$W/remade.err" || bad "the relay did not say the stream was deleted: $(cat "$W/remade.err")"
+kill -TERM $RP; wait $RP || bad "the relay stopped by SIGTERM: exit $?"
+timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream REMADE --once 2>/dev/null || bad "mirror of the stream made again: exit $?"
+same "$P" "$M" "a mirror of the stream made again by hand"
+
+# 6. A password or token in the URL (nats://user:pw@host, nats://token@host; this server asks for
 # none and takes them) is not in any line relay and mirror print: it was in every one of them.
 P=$W/creds; M=$W/creds-m
 "$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
