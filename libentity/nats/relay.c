@@ -245,13 +245,16 @@ static int resume(relay *r)
     int rc, fresh = 0;
     /* A stream deleted and made again by hand while the relay waited for writes took the next
      * publish without a word (only a publish into no stream fails): the new stream began at that
-     * seq, a gap no mirror gets past, and the relay said nothing. JetStream announces each
-     * deletion on a subject of its own; the relay listens there, on c.sub (which it has no other
-     * use for), from before it looks at the stream, and publish() goes no further once one came. */
+     * seq, a gap no mirror gets past, and the relay said nothing. Likewise a max_msg_size lowered
+     * by hand: the relay checked against the size read here, JetStream refused a larger event
+     * and stored the ones sent behind it, a gap. JetStream announces each change of a stream on
+     * subjects of its own; the relay listens there, on c.sub (which it has no other use for),
+     * from before it looks at the stream, and publish() goes no further once a deletion or an
+     * update came (stream_changed). */
     if (!r->c.sub) {
-        char adv[sizeof "$JS.EVENT.ADVISORY.STREAM.DELETED." + 256];
+        char adv[sizeof "$JS.EVENT.ADVISORY.STREAM.*." + 256];
         natsStatus st;
-        snprintf(adv, sizeof adv, "$JS.EVENT.ADVISORY.STREAM.DELETED.%s", r->o.stream);
+        snprintf(adv, sizeof adv, "$JS.EVENT.ADVISORY.STREAM.*.%s", r->o.stream);
         st = natsConnection_SubscribeSync(&r->c.sub, r->c.nc, adv);
         if (st == NATS_OK) st = natsConnection_FlushTimeout(r->c.nc, 5000);
         if (st != NATS_OK) return ent_nats__err(ENT_IO, st, 0, "listening for the stream's deletion");
@@ -336,6 +339,26 @@ static int schema_pending(const relay *r)
     return 0;
 }
 
+/* ENT_IO when JetStream announced (see resume()) that the stream was deleted or its config
+ * changed since the relay looked at it: the resume then looks again. Its creation (by this
+ * relay, or made again after a deletion announced too) changes nothing by itself. */
+static int stream_changed(relay *r)
+{
+    int n = 0, bytes = 0;
+    while (r->c.sub && natsSubscription_GetPending(r->c.sub, &n, &bytes) == NATS_OK && n > 0) {
+        natsMsg *m = NULL;
+        const char *what;
+        if (natsSubscription_NextMsg(&m, r->c.sub, 1) != NATS_OK) return ENT_OK; /* (closed: pub_state says so) */
+        what = natsMsg_GetSubject(m) + strlen("$JS.EVENT.ADVISORY.STREAM.");
+        what = !strncmp(what, "DELETED.", 8) ? "deleted" : !strncmp(what, "UPDATED.", 8) ? "changed" : NULL;
+        natsMsg_Destroy(m);
+        if (what)
+            return ent_error_set(ENT_IO, "stream %s was %s (JetStream's advisory); resuming from the stream as it is now",
+                                 r->o.stream, what);
+    }
+    return ENT_OK;
+}
+
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
  * ends with (the event's seq; "s<version>" for a schema message); seq: the event's (0: a schema message).
  * ENT_FULL: larger than the server's max_payload, which no reconnection changes (the caller names
@@ -365,12 +388,7 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     }
     if ((rc = ent_nats__wait_acks(&r->c, limit, limit == 1 ? 10000 : 5000))) return rc;
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
-    {
-        int n_adv = 0, bytes = 0; /* see resume(): the stream was deleted since the relay looked */
-        if (r->c.sub && natsSubscription_GetPending(r->c.sub, &n_adv, &bytes) == NATS_OK && n_adv > 0)
-            return ent_error_set(ENT_IO, "stream %s was deleted (JetStream's advisory); resuming from the stream as it "
-                                 "is now", r->o.stream);
-    }
+    if ((rc = stream_changed(r))) return rc;
     ent_nats__reply(&r->c, reply, sizeof reply, token);
     st = natsMsg_Create(&m, subject, reply, body, (int)len);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);

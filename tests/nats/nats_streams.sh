@@ -18,7 +18,8 @@
 #    follows;
 #  - a mirror stopped while it waits for a stream, in a directory its run made, leaves none;
 #  - a password or token in the URL is in none of the lines relay and mirror print;
-#  - a stream deleted and made again by hand while the relay waits gets the log from seq 1.
+#  - a stream deleted and made again by hand while the relay waits gets the log from seq 1;
+#  - a max_msg_size lowered by hand under a running relay leaves no gap.
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -170,7 +171,32 @@ kill -TERM $RP; wait $RP || bad "the relay stopped by SIGTERM: exit $?"
 timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream REMADE --once 2>/dev/null || bad "mirror of the stream made again: exit $?"
 same "$P" "$M" "a mirror of the stream made again by hand"
 
-# 6. A password or token in the URL (nats://user:pw@host, nats://token@host; this server asks for
+# 6. The stream's max_msg_size lowered by hand under a running relay, then one transaction of a
+# larger event and a small one: the relay stops (exit 1) naming the larger event, and the stream
+# holds nothing after it (the relay checked against the size it read when it connected, JetStream
+# refused the event and stored the one sent behind it: a gap, which the next run went on after).
+P=$W/shrunk
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream SHRUNK 2>"$W/shrunk.err" & RP=$!; PIDS+=($RP)
+for _ in $(seq 300); do "$PROBE" check "$URL" SHRUNK "$ID" 1 >/dev/null 2>&1 && break; sleep 0.1; done
+"$PROBE" check "$URL" SHRUNK "$ID" 1 >/dev/null || bad "the relay did not publish seq 1: $("$PROBE" check "$URL" SHRUNK "$ID" 1 2>&1)"
+"$PROBE" maxsize "$URL" SHRUNK 2000 || exit 1
+python3 -c '
+import json
+print(json.dumps({"type":"customer","key":2,"version":1,"data":{"name":"x"*3000,"email":"big@x"}}))
+print(json.dumps({"type":"customer","key":3,"version":1,"data":{"name":"small","email":"small@x"}}))' |
+  "$E" -s "$P" load --batch 2 >/dev/null 2>&1 || bad "load of the two events"
+# (30 s: a bound on a relay that never stops; it ends as soon as the relay does)
+timeout 30 tail --pid=$RP -f /dev/null || kill -9 $RP
+wait $RP; rc=$?
+if [ "$rc" = 1 ] && grep -q "event seq 2" "$W/shrunk.err" && grep -q "max_msg_size of 2000" "$W/shrunk.err"; then
+  say "ok: a relay under a max_msg_size lowered by hand stops naming the event too large"
+else bad "relay under a lowered max_msg_size: exit $rc: $(cat "$W/shrunk.err")"; fi
+"$PROBE" check "$URL" SHRUNK "$ID" 1 >/dev/null || bad "stream SHRUNK after the refusal: $("$PROBE" check "$URL" SHRUNK "$ID" 1 2>&1)"
+
+# 7. A password or token in the URL (nats://user:pw@host, nats://token@host; this server asks for
 # none and takes them) is not in any line relay and mirror print: it was in every one of them.
 P=$W/creds; M=$W/creds-m
 "$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
