@@ -407,7 +407,8 @@ int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile
 struct ent_follower {
     pthread_t th;
     ent_follow_opts o;
-    char *path, *url, *stream, *primary;
+    char *path, *url, *stream, *primary, *backend;
+    ent_store_opts so;       /* o.store_opts points here: the caller's, copied (with its backend) */
     volatile int stop;
     int rc, detail;
     char msg[1024];
@@ -432,6 +433,7 @@ static void follower_free(ent_follower *x)
     free(x->url);
     free(x->stream);
     free(x->primary);
+    free(x->backend);
     free(x);
 }
 
@@ -457,7 +459,17 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
     x->o.url = x->url;
     x->o.stream = x->stream;
     x->o.primary_id = x->primary;
-    if (!x->path || pthread_create(&x->th, NULL, follow_main, x) != 0) {
+    /* The thread opens the mirror with them at its first schema message and at each evolution,
+     * long after this call: kept as the caller's pointer, a host's options on its stack (or
+     * changed after the call) were read from whatever was there then. */
+    if (opts->store_opts) {
+        x->so = *opts->store_opts;
+        x->backend = x->so.backend ? strdup(x->so.backend) : NULL;
+        x->so.backend = x->backend;
+        x->o.store_opts = &x->so;
+    }
+    if (!x->path || (opts->store_opts && opts->store_opts->backend && !x->backend) ||
+        pthread_create(&x->th, NULL, follow_main, x) != 0) {
         x->made = 0; /* x->path may be NULL: the directory stays, as before */
         follower_free(x);
         return ent_error_set(ENT_NOMEM, "cannot start the mirror thread");
