@@ -27,6 +27,7 @@ typedef struct follower {
     int64_t created;         /* the stream's creation time (ns) when the consumer was made */
     int idle;                /* reads in a row that timed out (200 ms each) */
     uint64_t regap;          /* a gap met at this seq made the mirror start again (see run) */
+    char url[1024];          /* o.url as lines show it (ent_nats__url_shown: no password) */
 } follower;
 
 static void drop(follower *f)
@@ -126,10 +127,20 @@ static int start(follower *f)
     int rc;
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
         /* Following: the relay may not have created it yet. --once has nothing to wait for. */
-        ent_error_set(ENT_NOTFOUND, "no stream %s at %s (a relay creates it)", f->o.stream, f->o.url);
+        ent_error_set(ENT_NOTFOUND, "no stream %s at %s (a relay creates it)", f->o.stream, f->url);
         return f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
     }
     if (st != NATS_OK) return ent_nats__err(ENT_IO, st, jerr, "reading the stream's info");
+    /* (the relay refuses such a stream, relay.c) JetStream refused the mirror's consumer on a
+     * workqueue stream, which the mirror took for an outage and retried for ever ("NATS
+     * unreachable"); on an interest stream its reads would remove what later mirrors need. */
+    if (si->Config && si->Config->Retention != js_LimitsPolicy) {
+        int keep = si->Config->Retention;
+        jsStreamInfo_Destroy(si);
+        return ent_error_set(ENT_INVALID, "stream %s keeps messages only while consumers want them (retention %s): a "
+                             "mirror needs a stream that keeps the log (retention limits)", f->o.stream,
+                             keep == js_InterestPolicy ? "interest" : "workqueue");
+    }
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
     last_pos = si->State.LastSeq;
@@ -214,7 +225,7 @@ static int once_lost(follower *f, int *losses, uint64_t *loss_applied)
     if (f->mr.applied != *loss_applied) *losses = 0;
     *loss_applied = f->mr.applied;
     if (f->o.once && ++*losses >= ONCE_LOSSES)
-        return ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, nothing applied between them)", f->o.url,
+        return ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, nothing applied between them)", f->url,
                              ent_errmsg(), *losses);
     return ENT_OK;
 }
@@ -242,6 +253,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     f.mr.o = &f.o;
     f.stop = stop;
     f.c.stop = stop;
+    ent_nats__url_shown(f.url, sizeof f.url, opts->url);
     if ((rc = ent_nats__watch_start(&f.w, &f.c, stop))) return rc;
     if (opts->primary_id) snprintf(f.mr.primary, sizeof f.mr.primary, "%s", opts->primary_id);
     if ((rc = open_existing(&f))) goto out;
@@ -265,7 +277,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                         ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s; nothing to apply", why);
                         rc = ENT_OK;
                     } else {
-                        rc = ent_error_set(ENT_IO, "NATS at %s: %s", f.o.url, why);
+                        rc = ent_error_set(ENT_IO, "NATS at %s: %s", f.url, why);
                     }
                     break;
                 }
@@ -282,7 +294,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             f.said_down = 0;
             if (f.o.once && !f.c.sub) break; /* nothing new */
             ent_nats__log(f.o.log, f.o.log_payload, "mirror: following store %s on stream %s at %s after seq %" PRIu64,
-                      f.mr.primary, f.o.stream, f.o.url, f.mr.applied);
+                      f.mr.primary, f.o.stream, f.url, f.mr.applied);
         }
         st = natsSubscription_NextMsg(&msg, f.c.sub, 200);
         if (st != NATS_OK && ent_nats__stopped(stop)) break; /* not a loss: the stop closed it */
@@ -336,7 +348,9 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         }
         if (rc) break;
     }
-    if (!rc && f.o.once)
+    /* (no store: the stream held nothing for one, said above; it printed "holds store  up to
+     * seq 0" of a directory the run then removed) */
+    if (!rc && f.o.once && f.mr.m)
         ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s holds store %s up to seq %" PRIu64, path, f.mr.primary, f.mr.applied);
 out: {
     char msg[1024];
@@ -369,11 +383,13 @@ static int lock_mirror(int *out, int *made, const char *path, const ent_follow_o
     return ent_nats__lock_new_dir(out, made, path, "mirror");
 }
 
-/* A run that made the directory and failed before any store was made in it leaves none of it:
- * the retry, or another command, finds no half-made mirror (ent_nats__unlock_failed_dir()). */
+/* A run that made the directory and ended before any store was made in it leaves none of it:
+ * the retry, or another command, finds no half-made mirror (ent_nats__unlock_failed_dir(), which
+ * keeps a store). Also a run stopped (SIGINT, ent_follow_stop) while it waited for the stream:
+ * it left the directory with mirror.lock alone, "no libentity store" to every command. */
 static void unlock_mirror(int fd, int made, const char *path, int rc)
 {
-    if (rc && made) ent_nats__unlock_failed_dir(fd, path, "mirror", rc);
+    if (made) ent_nats__unlock_failed_dir(fd, path, "mirror", rc);
     else ent_nats__unlock_dir(fd);
 }
 
@@ -391,7 +407,8 @@ int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile
 struct ent_follower {
     pthread_t th;
     ent_follow_opts o;
-    char *path, *url, *stream, *primary;
+    char *path, *url, *stream, *primary, *backend;
+    ent_store_opts so;       /* o.store_opts points here: the caller's, copied (with its backend) */
     volatile int stop;
     int rc, detail;
     char msg[1024];
@@ -416,6 +433,7 @@ static void follower_free(ent_follower *x)
     free(x->url);
     free(x->stream);
     free(x->primary);
+    free(x->backend);
     free(x);
 }
 
@@ -441,7 +459,17 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
     x->o.url = x->url;
     x->o.stream = x->stream;
     x->o.primary_id = x->primary;
-    if (!x->path || pthread_create(&x->th, NULL, follow_main, x) != 0) {
+    /* The thread opens the mirror with them at its first schema message and at each evolution,
+     * long after this call: kept as the caller's pointer, a host's options on its stack (or
+     * changed after the call) were read from whatever was there then. */
+    if (opts->store_opts) {
+        x->so = *opts->store_opts;
+        x->backend = x->so.backend ? strdup(x->so.backend) : NULL;
+        x->so.backend = x->backend;
+        x->o.store_opts = &x->so;
+    }
+    if (!x->path || (opts->store_opts && opts->store_opts->backend && !x->backend) ||
+        pthread_create(&x->th, NULL, follow_main, x) != 0) {
         x->made = 0; /* x->path may be NULL: the directory stays, as before */
         follower_free(x);
         return ent_error_set(ENT_NOMEM, "cannot start the mirror thread");

@@ -62,6 +62,32 @@ int ent_nats__check_url(const char *url)
     return ENT_OK;
 }
 
+void ent_nats__url_shown(char *out, size_t size, const char *url)
+{
+    size_t n = 0;
+    const char *p = url ? url : "";
+    if (!size) return;
+    while (*p && n + 1 < size) {
+        const char *end = p + strcspn(p, ","), *host = strstr(p, "://"), *at = NULL, *q;
+        host = host && host < end ? host + 3 : p;
+        for (q = host; q < end && *q != '/'; q++)
+            if (*q == '@') at = q; /* the last one: a password may hold '@' */
+        if (at) {
+            const char *colon = memchr(host, ':', (size_t)(at - host));
+            /* user:password keeps the user; a lone token goes whole */
+            const char *keep = colon ? colon + 1 : host;
+            n += (size_t)snprintf(out + n, size - n, "%.*s***", (int)(keep - p), p);
+            if (n >= size) break;
+            p = at;
+        }
+        n += (size_t)snprintf(out + n, size - n, "%.*s%s", (int)(end - p), p, *end ? "," : "");
+        if (n >= size || !*end) break;
+        p = end + 1;
+    }
+    if (n >= size) n = size - 1;
+    out[n] = '\0';
+}
+
 int ent_nats__check_stream(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
@@ -307,9 +333,11 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     /* A list goes in as a list: libnats takes the URL option as one server ("a,b" connected to
      * none), and tries the servers in the order given. */
     if ((st = natsOptions_SetServers(o, servers, n_urls)) != NATS_OK || (st = natsOptions_SetNoRandomize(o, true)) != NATS_OK) {
+        char shown[1024];
+        ent_nats__url_shown(shown, sizeof shown, url);
         natsOptions_Destroy(o);
         ent_nats__close(c);
-        return ent_nats__err(ENT_INVALID, st, 0, url);
+        return ent_nats__err(ENT_INVALID, st, 0, shown);
     }
     /* tls:// asks for TLS: libnats reads the scheme as nats:// (TLS only where the server
      * demands it), so a server without TLS got the store's log in plain text. */

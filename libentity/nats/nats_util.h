@@ -79,6 +79,11 @@ void ent_nats__watch_end(ent_nats__watch *w);
 /* The URL is one we can try: "nats://", "tls://" or "host:port", no spaces; or a comma-separated
  * list of such (blanks around the commas allowed). ENT_INVALID names the one at fault. */
 int ent_nats__check_url(const char *url);
+/* url (one or a comma-separated list) as state lines and messages show it: a password or token
+ * in a server's user info ("nats://user:pw@host", "nats://token@host") replaced by "***". The
+ * URL was printed whole in every line ("connected to ...", "NATS at ...: ..."), a secret written
+ * to whatever keeps the logs. out: size bytes, cut short if need be. */
+void ent_nats__url_shown(char *out, size_t size, const char *url);
 /* A name JetStream can take for a stream, and in the subjects of its API: 1 to 255 bytes, none of
  * them white space, a control character, '.', '*', '>', '/' or '\'. ENT_INVALID names it: a name
  * the server refuses would be retried (relay) or waited for (mirror) forever. */

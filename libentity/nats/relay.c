@@ -26,6 +26,7 @@ typedef struct relay {
     const volatile int *stop;
     char subj_all[80], subj_events[80], subj_schema[80], subj_base[80];
     char id[ENATS_ID_MAX + 1]; /* the store's */
+    char url[1024];          /* o.url as lines show it (ent_nats__url_shown: no password) */
     ent_nats__conn c;
     ent_nats__watch w;       /* closes c once *stop is raised (nats_util.h) */
     int up;                  /* connected and resumed */
@@ -84,12 +85,29 @@ static void drop(relay *r)
     r->sent = 0;
 }
 
+/* Every subject that filter `want` (literal tokens, ending in ">") matches is matched by the
+ * stream's subject `have`, token by token: "*" takes any one token, ">" the rest. Only ">",
+ * "entity.>" and the store's own filter were taken: a stream made by hand for every store with
+ * "entity.*.>" was refused, told to add the store's filter, which JetStream refuses as an overlap. */
+static int subject_covers(const char *have, const char *want)
+{
+    for (;;) {
+        size_t hn = strcspn(have, "."), wn = strcspn(want, ".");
+        if (hn == 1 && have[0] == '>') return 1;
+        if (wn == 1 && want[0] == '>') return 0; /* the rest of want, matched by less than ">" */
+        if (!(hn == 1 && have[0] == '*') && (hn != wn || memcmp(have, want, hn))) return 0;
+        have += hn;
+        want += wn;
+        if (!*have || !*want) return !*have && !*want;
+        have++;
+        want++;
+    }
+}
+
 static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
 {
-    for (int i = 0; i < cfg->SubjectsLen; i++) {
-        const char *x = cfg->Subjects[i];
-        if (!strcmp(x, subj_all) || !strcmp(x, ">") || !strcmp(x, ENATS_SUBJECT_PREFIX ">")) return 1;
-    }
+    for (int i = 0; i < cfg->SubjectsLen; i++)
+        if (cfg->Subjects[i] && subject_covers(cfg->Subjects[i], subj_all)) return 1;
     return 0;
 }
 
@@ -104,6 +122,12 @@ static int ensure_stream(relay *r, int *out_new)
     *out_new = 0;
     if (st == NATS_OK) {
         int ok = si->Config && stream_takes(si->Config, r->subj_all), no_ack = si->Config && si->Config->NoAck;
+        jsRetentionPolicy keep = si->Config ? si->Config->Retention : js_LimitsPolicy;
+        char origin[300] = "";
+        /* A JetStream mirror of another stream takes no publishes: it has no subjects, and the
+         * refusal below told the operator to add one to it, which JetStream refuses. */
+        if (si->Config && si->Config->Mirror && si->Config->Mirror->Name)
+            snprintf(origin, sizeof origin, "%s", si->Config->Mirror->Name);
         *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
         r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
@@ -112,6 +136,9 @@ static int ensure_stream(relay *r, int *out_new)
             snprintf(subjects + n, sizeof subjects - n, "%s%s", i ? " " : "", si->Config->Subjects[i]);
         }
         jsStreamInfo_Destroy(si);
+        if (origin[0])
+            return ent_error_set(ENT_CONFLICT, "stream %s is a JetStream mirror of stream %s and takes no publishes: relay "
+                                 "to %s (mirrors of the store may read either)", r->o.stream, origin, origin);
         if (!ok)
             return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], not %s: use another stream, "
                                  "or add that subject to it", r->o.stream, subjects, r->subj_all);
@@ -120,6 +147,14 @@ static int ensure_stream(relay *r, int *out_new)
         if (no_ack)
             return ent_error_set(ENT_INVALID, "stream %s does not acknowledge what is published to it (no_ack): the relay "
                                  "needs JetStream's acks; use a stream without no_ack", r->o.stream);
+        /* A stream that drops a message once consumers had it (interest: at once when none
+         * listens; workqueue: once one acknowledged it) is no log: the relay said "stream holds
+         * the log up to seq N" of one that held nothing, its next run published the schema again
+         * into the duplicate window and stopped, and no mirror could ever be built from it. */
+        if (keep != js_LimitsPolicy)
+            return ent_error_set(ENT_INVALID, "stream %s keeps messages only while consumers want them (retention %s): the "
+                                 "relay needs a stream that keeps the log (retention limits)", r->o.stream,
+                                 keep == js_InterestPolicy ? "interest" : "workqueue");
         return ENT_OK;
     }
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
@@ -208,6 +243,22 @@ static int resume(relay *r)
     uint64_t in_stream = 0, cp = 0, schema = 0, first = 0, last = 0;
     natsMsg *lastm = NULL;
     int rc, fresh = 0;
+    /* A stream deleted and made again by hand while the relay waited for writes took the next
+     * publish without a word (only a publish into no stream fails): the new stream began at that
+     * seq, a gap no mirror gets past, and the relay said nothing. Likewise a max_msg_size lowered
+     * by hand: the relay checked against the size read here, JetStream refused a larger event
+     * and stored the ones sent behind it, a gap. JetStream announces each change of a stream on
+     * subjects of its own; the relay listens there, on c.sub (which it has no other use for),
+     * from before it looks at the stream, and publish() goes no further once a deletion or an
+     * update came (stream_changed). */
+    if (!r->c.sub) {
+        char adv[sizeof "$JS.EVENT.ADVISORY.STREAM.*." + 256];
+        natsStatus st;
+        snprintf(adv, sizeof adv, "$JS.EVENT.ADVISORY.STREAM.*.%s", r->o.stream);
+        st = natsConnection_SubscribeSync(&r->c.sub, r->c.nc, adv);
+        if (st == NATS_OK) st = natsConnection_FlushTimeout(r->c.nc, 5000);
+        if (st != NATS_OK) return ent_nats__err(ENT_IO, st, 0, "listening for the stream's deletion");
+    }
     if ((rc = ensure_stream(r, &fresh))) return rc;
     if ((rc = last_header(&in_stream, r, r->subj_events, "Entity-Seq", &lastm))) return rc;
     if (in_stream) fresh = 0;
@@ -243,9 +294,13 @@ static int resume(relay *r)
     /* Each version went out before the first event written under it: those written before the
      * stream's last event of the store are there, or were (its limits or a deletion took them).
      * Published again after that event, one would reach no mirror in its place, and within the
-     * stream's duplicate window JetStream drops it (which stops the relay, see publish_schemas). */
-    for (size_t i = 0; in_stream && i < r->n_marks; i++)
-        if (r->marks[i].after_seq < in_stream && r->marks[i].version > r->schema_pub) r->schema_pub = r->marks[i].version;
+     * stream's duplicate window JetStream drops it (which stops the relay, see publish_schemas).
+     * So too up to the checkpoint of a stream that holds nothing of the store any more (purged,
+     * or emptied by its limits): JetStream acknowledged those events, and the versions before
+     * them. Counted from the stream's last event only, a relay that resumed after a purge sent
+     * version 1 again and stopped on its drop as a duplicate, exit 1, for the window's 2 min. */
+    for (size_t i = 0; r->pos && i < r->n_marks; i++)
+        if (r->marks[i].after_seq < r->pos && r->marks[i].version > r->schema_pub) r->schema_pub = r->marks[i].version;
     r->replay_upto = !fresh && in_stream < cp ? cp : 0;
     if (in_stream > cp && (rc = ent_sub_ack(r->s, NULL, r->sub, in_stream))) return rc;
     if (fresh && first > 1)
@@ -284,6 +339,26 @@ static int schema_pending(const relay *r)
     return 0;
 }
 
+/* ENT_IO when JetStream announced (see resume()) that the stream was deleted or its config
+ * changed since the relay looked at it: the resume then looks again. Its creation (by this
+ * relay, or made again after a deletion announced too) changes nothing by itself. */
+static int stream_changed(relay *r)
+{
+    int n = 0, bytes = 0;
+    while (r->c.sub && natsSubscription_GetPending(r->c.sub, &n, &bytes) == NATS_OK && n > 0) {
+        natsMsg *m = NULL;
+        const char *what;
+        if (natsSubscription_NextMsg(&m, r->c.sub, 1) != NATS_OK) return ENT_OK; /* (closed: pub_state says so) */
+        what = natsMsg_GetSubject(m) + strlen("$JS.EVENT.ADVISORY.STREAM.");
+        what = !strncmp(what, "DELETED.", 8) ? "deleted" : !strncmp(what, "UPDATED.", 8) ? "changed" : NULL;
+        natsMsg_Destroy(m);
+        if (what)
+            return ent_error_set(ENT_IO, "stream %s was %s (JetStream's advisory); resuming from the stream as it is now",
+                                 r->o.stream, what);
+    }
+    return ENT_OK;
+}
+
 /* One message, once fewer than a window of them await their acks. token: what the ack's subject
  * ends with (the event's seq; "s<version>" for a schema message); seq: the event's (0: a schema message).
  * ENT_FULL: larger than the server's max_payload, which no reconnection changes (the caller names
@@ -313,6 +388,7 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     }
     if ((rc = ent_nats__wait_acks(&r->c, limit, limit == 1 ? 10000 : 5000))) return rc;
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) return pub_state(r);
+    if ((rc = stream_changed(r))) return rc;
     ent_nats__reply(&r->c, reply, sizeof reply, token);
     st = natsMsg_Create(&m, subject, reply, body, (int)len);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
@@ -672,6 +748,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     snprintf(r.subj_schema, sizeof r.subj_schema, ENATS_SUBJECT_PREFIX "%s.schema", ent_store_id(s));
     snprintf(r.subj_base, sizeof r.subj_base, ENATS_SUBJECT_PREFIX "%s.", ent_store_id(s));
     snprintf(r.id, sizeof r.id, "%s", ent_store_id(s));
+    ent_nats__url_shown(r.url, sizeof r.url, opts->url);
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
     /* A stop closes the connection at once (the caller's flag; none: no thread): a JetStream
@@ -697,7 +774,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 snprintf(why, sizeof why, "%s", ent_errmsg());
                 drop(&r);
                 if (r.o.once) {
-                    rc = ent_error_set(ENT_IO, "NATS at %s: %s", r.o.url, why);
+                    rc = ent_error_set(ENT_IO, "NATS at %s: %s", r.url, why);
                     break;
                 }
                 if (!r.said_down)
@@ -713,7 +790,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             r.said_down = 0;
             up_pos = r.pos;
             ent_nats__log(r.o.log, r.o.log_payload, "relay: connected to %s, stream %s; resuming after seq %" PRIu64,
-                      r.o.url, r.o.stream, r.pos);
+                      r.url, r.o.stream, r.pos);
         }
         if (r.o.once && r.pos >= r.target && !schema_pending(&r)) break;
         rc = batch(&r, &n);
@@ -733,7 +810,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             if (r.pos != loss_pos) losses = 0;
             loss_pos = r.pos;
             if (r.o.once && ++losses >= ONCE_LOSSES) {
-                rc = ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, no ack between them)", r.o.url,
+                rc = ent_error_set(ENT_IO, "NATS at %s: %s (%d tries in a row, no ack between them)", r.url,
                                    ent_errmsg(), losses);
                 break;
             }

@@ -11,6 +11,10 @@
  *   nats_probe seqof URL STREAM STORE_ID SEQ        the stream position of event SEQ
  *   nats_probe rmstream URL STREAM                  delete the stream (as an operator would)
  *   nats_probe purge URL STREAM                     remove every message, keeping the stream and its numbering
+ *   nats_probe mkkeep URL STREAM SUBJECT RETENTION  create a file stream (duplicate window 2 min) whose
+ *       retention is RETENTION: limits, interest or workqueue
+ *   nats_probe mkmirror URL STREAM ORIGIN           create a file stream that is a JetStream mirror of ORIGIN
+ *   nats_probe maxsize URL STREAM BYTES             change the stream's max_msg_size (as an operator would)
  * Exit 0 when fine, 1 with one line on stderr otherwise. */
 #include <jansson.h>
 #include <nats/nats.h>
@@ -150,7 +154,7 @@ int main(int argc, char **argv)
     natsStatus st;
     int rc = 1;
     if (argc < 4) {
-        fprintf(stderr, "usage: nats_probe mkstream|check|delete|seqof|rmstream|purge URL STREAM ...\n");
+        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|mkmirror|maxsize|check|delete|seqof|rmstream|purge URL STREAM ...\n");
         return 2;
     }
     if ((st = natsConnection_ConnectTo(&nc, argv[2])) != NATS_OK) return die("connect", st);
@@ -176,6 +180,44 @@ int main(int argc, char **argv)
         if (argc == 9) cfg.NoAck = !strcmp(argv[8], "noack");
         if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
         else rc = 0;
+        jsStreamInfo_Destroy(si);
+    } else if (!strcmp(argv[1], "mkkeep") && argc == 6) {
+        jsStreamConfig cfg;
+        jsStreamInfo *si = NULL;
+        const char *subjects[1] = {argv[4]};
+        jsStreamConfig_Init(&cfg);
+        cfg.Name = argv[3];
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        cfg.Retention = !strcmp(argv[5], "interest") ? js_InterestPolicy
+                        : !strcmp(argv[5], "workqueue") ? js_WorkQueuePolicy : js_LimitsPolicy;
+        if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
+        else rc = 0;
+        jsStreamInfo_Destroy(si);
+    } else if (!strcmp(argv[1], "mkmirror") && argc == 5) {
+        jsStreamConfig cfg;
+        jsStreamSource src;
+        jsStreamInfo *si = NULL;
+        jsStreamConfig_Init(&cfg);
+        jsStreamSource_Init(&src);
+        src.Name = argv[4];
+        cfg.Name = argv[3];
+        cfg.Storage = js_FileStorage;
+        cfg.Mirror = &src;
+        if ((st = js_AddStream(&si, js, &cfg, NULL, &jerr)) != NATS_OK) rc = die("add stream", st);
+        else rc = 0;
+        jsStreamInfo_Destroy(si);
+    } else if (!strcmp(argv[1], "maxsize") && argc == 5) {
+        jsStreamInfo *si = NULL, *after = NULL;
+        if ((st = js_GetStreamInfo(&si, js, argv[3], NULL, &jerr)) != NATS_OK) {
+            rc = die("stream info", st);
+            goto out;
+        }
+        si->Config->MaxMsgSize = (int32_t)strtol(argv[4], NULL, 10);
+        if ((st = js_UpdateStream(&after, js, si->Config, NULL, &jerr)) != NATS_OK) rc = die("update stream", st);
+        else rc = 0;
+        jsStreamInfo_Destroy(after);
         jsStreamInfo_Destroy(si);
     } else if ((!strcmp(argv[1], "check") || !strcmp(argv[1], "seqof")) && argc == 6) {
         check c;

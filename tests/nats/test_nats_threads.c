@@ -1810,6 +1810,71 @@ static void test_handshake_failures(void)
     }
 }
 
+/* ---- the options a mirror thread was started with are its own -----------------------------------
+ * ent_follow_start() copies opts "with its strings", but kept opts->store_opts as the caller's
+ * pointer, read by the thread at every open of the mirror (its first schema message, each
+ * evolution): a host that filled them on its stack, or changed them after the call, had the thread
+ * open with whatever was there (here: garbage written over them after the start, so that the
+ * mirror's open failed and nothing was applied; on a returned stack frame, anything). */
+static int sopts_seen;
+static void count_sopts_ev(const ent_event *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    __atomic_add_fetch(&sopts_seen, 1, __ATOMIC_RELEASE);
+}
+
+static void test_follow_copies_store_opts(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL, *m = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT, stored = ENT_STORE_OPTS_INIT, *mo = NULL;
+    ent_follower *f = NULL;
+    char path[ENT_TEST_PATH_MAX], mpath[ENT_TEST_PATH_MAX], backend[16] = "lmdb";
+    uint64_t applied = 0;
+    so.durability = ENT_NONE;
+    ENT_TEST_PATH(path, "%s/sopts-primary", dir);
+    ENT_TEST_PATH(mpath, "%s/sopts-mirror", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, path, sc, &so));
+    add_item(p, "one");
+    add_item(p, "two");
+    ro.url = url;
+    ro.stream = "SOPTS";
+    ro.log = quiet;
+    ro.once = 1;
+    ENT_OK_(ent_relay_run(p, &ro, NULL));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mo = malloc(sizeof *mo));
+    *mo = (ent_store_opts)ENT_STORE_OPTS_INIT;
+    mo->backend = backend;
+    mo->durability = ENT_NONE;
+    fo.url = url;
+    fo.stream = "SOPTS";
+    fo.primary_id = ent_store_id(p);
+    fo.store_opts = mo;
+    fo.on_event = count_sopts_ev;
+    fo.log = quiet;
+    ENT_OK_(ent_follow_start(&f, mpath, &fo));
+    /* the caller's copy, and the string it points to, are the caller's again */
+    memset(mo, 0xa5, sizeof *mo);
+    free(mo);
+    strcpy(backend, "nosuch");
+    /* (30 s: a bound on a thread that never applies; it ends with the second event) */
+    for (int i = 0; i < 3000 && __atomic_load_n(&sopts_seen, __ATOMIC_ACQUIRE) < 2; i++) nap_ms(10);
+    CU_ASSERT_EQUAL(__atomic_load_n(&sopts_seen, __ATOMIC_ACQUIRE), 2);
+    ENT_OK_(ent_follow_stop(f));
+    ENT_OK_(ent_store_open(&m, mpath, NULL, &stored));
+    ENT_OK_(ent_mirror_position(&applied, NULL, m));
+    CU_ASSERT_EQUAL(applied, 2);
+    CU_ASSERT_STRING_EQUAL(ent_store_backend(m), "lmdb");
+    CU_ASSERT_EQUAL(ent_store_durability(m), ENT_NONE); /* the mode given, stored at creation */
+    ent_store_close(m);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_kinds_through_stream),
@@ -1824,6 +1889,7 @@ int main(void)
                                            ENT_TEST(test_relay_syncs_before_publishing),
                                            ENT_TEST(test_error_details_storage_limits), ENT_TEST(test_refusal_details),
                                            ENT_TEST(test_api_misuse), ENT_TEST(test_deferred_refs_through_stream),
+                                           ENT_TEST(test_follow_copies_store_opts),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {

@@ -125,7 +125,8 @@ typedef struct ent_follow_opts {
 ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
 
 typedef struct ent_follower ent_follower;
-/* ent_follow_run() in a new thread; path and opts (with its strings) are copied. The directory is
+/* ent_follow_run() in a new thread; path and opts (with its strings, and *store_opts with its
+ * backend name) are copied: the caller may free or change them once this returns. The directory is
  * claimed before the thread starts, so a second mirror of it is refused by this call (ENT_BUSY).
  * out: ent_follow_stop() stops and frees it. Returns ENT_OK, ENT_BUSY, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts);

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Streams that an operator made or changed by hand, through a real nats-server (started here on
+# 127.0.0.1, a free port, a temporary directory; stopped at the end). Never skipped where
+# libentity-nats is built.
+#   nats_streams.sh ENTITY_BIN NATS_PROBE_BIN SOURCE_DIR
+# What it shows (each case a primary and stream of its own):
+#  - a stream made beforehand for every store's events ("entity.*.>") takes the relay's messages
+#    and builds a mirror (the relay refused it, telling the operator to add the store's subjects,
+#    which JetStream refuses as an overlap); a JetStream mirror of it builds a mirror store too, and
+#    a relay pointed at that one exits 1 naming the stream it mirrors;
+#  - a stream that keeps messages only while consumers want them (retention interest or
+#    workqueue) is refused by relay and mirror with one line, exit 1, also without --once (the
+#    relay called an interest stream, which kept nothing, "the log up to seq N" and its next run
+#    stopped; a mirror took the workqueue refusal for an outage and waited for ever);
+#  - a stream purged once every mirror had its messages, then the relay run again (or reconnected)
+#    within the duplicate window: it goes on with the next write (it published schema version 1
+#    again, JetStream dropped it as a duplicate and the relay stopped, exit 1), and the mirror
+#    follows;
+#  - a mirror stopped while it waits for a stream, in a directory its run made, leaves none;
+#  - a password or token in the URL is in none of the lines relay and mirror print;
+#  - a stream deleted and made again by hand while the relay waits gets the log from seq 1;
+#  - a max_msg_size lowered by hand under a running relay leaves no gap.
+set -uo pipefail
+E=$1; PROBE=$2; SRC=$3
+W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
+PIDS=()
+fails=0
+say() { echo "nats_streams: $*"; }
+bad() { echo "nats_streams: FAIL: $*"; fails=$((fails + 1)); }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  [ -n "${NPID:-}" ] && kill -9 "$NPID" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+# The port stays bound by one process for the whole run (SO_REUSEADDR, never listening), as in
+# nats_test.sh: no other suite's bind to port 0 gets it while nats-server takes it.
+python3 -c '
+import signal, socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+signal.pause()
+' >"$W/ports" & PIDS+=($!)
+for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.05; done
+read -r PORT <"$W/ports" || { say "no port held"; exit 1; }
+URL=nats://127.0.0.1:$PORT
+nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$W/js" >>"$W/nats.log" 2>&1 & NPID=$!
+# (30 s: a bound on a broken start only; 5 s could be a slow one on a loaded machine)
+for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+(echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null || { say "nats-server did not start"; cat "$W/nats.log"; exit 1; }
+
+sid() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+# same PRIMARY MIRROR WHAT: dump, events and schema equal, check ok
+same() {
+  local p=$1 m=$2 what=$3 ok=1
+  cmp -s <("$E" -s "$p" dump) <("$E" -s "$m" dump) || { bad "$what: dump differs"; diff <("$E" -s "$p" dump) <("$E" -s "$m" dump) | head -4; ok=0; }
+  cmp -s <("$E" -s "$p" events) <("$E" -s "$m" events) || { bad "$what: events differ"; diff <("$E" -s "$p" events) <("$E" -s "$m" events) | head -4; ok=0; }
+  cmp -s <("$E" -s "$p" schema) <("$E" -s "$m" schema) || { bad "$what: schema differs"; ok=0; }
+  [ "$("$E" -s "$m" check 2>&1)" = ok ] || { bad "$what: mirror check: $("$E" -s "$m" check 2>&1 | head -3)"; ok=0; }
+  [ $ok = 1 ] && say "ok: $what: dump, events, schema equal, check ok"
+}
+# put STORE NAME...: one customer each
+put() {
+  local s=$1; shift
+  for n in "$@"; do echo "{\"name\":\"$n\",\"email\":\"$n@x\"}" | "$E" -s "$s" put customer - >/dev/null || bad "put $n"; done
+}
+
+# 1. A stream for every store's events, made by hand before any relay ran.
+P=$W/wild; M=$W/wild-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a b
+"$PROBE" mkkeep "$URL" ALL 'entity.*.>' limits || exit 1
+out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream ALL --once 2>&1); rc=$?
+if [ $rc = 0 ]; then say "ok: a relay publishes to a stream of subjects entity.*.>"
+else bad "relay to a stream of subjects entity.*.>: exit $rc: $out"; fi
+"$PROBE" check "$URL" ALL "$(sid "$P")" 2 >/dev/null || bad "stream ALL: $("$PROBE" check "$URL" ALL "$(sid "$P")" 2 2>&1)"
+timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream ALL --once 2>/dev/null || bad "mirror of stream ALL: exit $?"
+same "$P" "$M" "a mirror from a stream of subjects entity.*.>"
+# A JetStream mirror of that stream (a read replica): a mirror store is built from it as from
+# ALL, and a relay pointed at it exits 1 naming the stream it mirrors (it said to add the store's
+# subjects to it, which JetStream refuses for a mirror).
+"$PROBE" mkmirror "$URL" ALLCOPY ALL || exit 1
+M2=$W/wild-m2; ok=0
+for _ in $(seq 300); do
+  timeout 30 "$E" -s "$M2" mirror --nats "$URL" --stream ALLCOPY --once >/dev/null 2>&1
+  [ "$("$E" -s "$M2" stat 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["mirror_of"]["applied_seq"])' 2>/dev/null)" = 2 ] && { ok=1; break; }
+  sleep 0.1
+done
+[ $ok = 1 ] || bad "no mirror store built from a JetStream mirror of the stream"
+same "$P" "$M2" "a mirror from a JetStream mirror of the stream"
+out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream ALLCOPY 2>&1); rc=$?
+if [ $rc = 1 ] && printf '%s' "$out" | grep -q "JetStream mirror of stream ALL"; then say "ok: a relay to a JetStream mirror stream exits 1 naming its origin"
+else bad "relay to a JetStream mirror stream: exit $rc: $out"; fi
+"$PROBE" rmstream "$URL" ALLCOPY || exit 1
+"$PROBE" rmstream "$URL" ALL || exit 1
+
+# 2. Streams that keep a message only while consumers want it. Both refused in one line, exit 1,
+# without --once too (the timeout only bounds a relay or mirror that would wait for ever).
+for keep in interest workqueue; do
+  P=$W/keep-$keep; M=$W/keep-$keep-m
+  "$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+  put "$P" a
+  "$PROBE" mkkeep "$URL" K$keep "entity.$(sid "$P").>" $keep || exit 1
+  out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream K$keep 2>&1); rc=$?
+  if [ $rc = 1 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "$out" | grep -q "retention $keep"; then
+    say "ok: a relay to a stream of retention $keep exits 1 naming it"
+  else bad "relay to a stream of retention $keep: exit $rc: $out"; fi
+  out=$(timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream K$keep 2>&1); rc=$?
+  if [ $rc = 1 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "$out" | grep -q "retention $keep"; then
+    say "ok: a mirror of a stream of retention $keep exits 1 naming it"
+  else bad "mirror of a stream of retention $keep: exit $rc: $out"; fi
+  [ -e "$M" ] && bad "a mirror refused with retention $keep left its directory"
+done
+
+# 3. A stream purged once every mirror had its messages, then the relay run again within the
+# duplicate window (2 min, the stream is the relay's own): it resumes after its checkpoint, not
+# publishing schema version 1 again, and the mirror goes on with the next write.
+P=$W/purged; M=$W/purged-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a b
+timeout 30 "$E" -s "$P" relay --nats "$URL" --stream PURGED --once 2>/dev/null || bad "relay before the purge: exit $?"
+timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream PURGED --once 2>/dev/null || bad "mirror before the purge: exit $?"
+"$PROBE" purge "$URL" PURGED || exit 1
+put "$P" c
+out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream PURGED --once 2>&1); rc=$?
+if [ $rc = 0 ]; then say "ok: a relay run again after a purge goes on"
+else bad "relay after a purge: exit $rc: $out"; fi
+timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream PURGED --once 2>/dev/null || bad "mirror after the purge: exit $?"
+same "$P" "$M" "a mirror after a purge and the relay run again"
+
+# 4. A mirror stopped (SIGTERM) while it waits for a stream no relay made yet, in a directory
+# that run made: exit 0 and no directory left (it kept one with mirror.lock alone, "no libentity
+# store" to every command, as a failed run once did).
+M=$W/waiting-m
+"$E" -s "$M" mirror --nats "$URL" --stream NOTYET 2>"$W/waiting.err" & MP=$!; PIDS+=($MP)
+for _ in $(seq 600); do grep -q waiting "$W/waiting.err" && break; sleep 0.05; done
+grep -q waiting "$W/waiting.err" || bad "the mirror of stream NOTYET did not say it waits: $(cat "$W/waiting.err")"
+kill -TERM $MP; wait $MP; rc=$?
+[ $rc = 0 ] || bad "the waiting mirror stopped by SIGTERM: exit $rc"
+if [ -e "$M" ]; then bad "a mirror stopped while waiting for its stream left $(ls "$M")"
+else say "ok: a mirror stopped while waiting for its stream leaves no directory"; fi
+
+# mirror --once of a stream that holds no message yet: exit 0, one line saying so, no directory
+# (a second line said the directory "holds store  up to seq 0", no store id, of one it removed).
+"$PROBE" mkkeep "$URL" EMPTY "entity.nobody.>" limits || exit 1
+out=$(timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream EMPTY --once 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "$out" | grep -q "no messages" && [ ! -e "$M" ]; then
+  say "ok: mirror --once of an empty stream: one line, exit 0, no directory"
+else bad "mirror --once of an empty stream: exit $rc, $([ -e "$M" ] && echo "a directory left, ")$out"; fi
+
+# 5. The stream deleted and made again by hand (empty, the store's subjects) while the relay waits
+# for writes, then a write: the new stream gets the log from seq 1 (the relay's next publish went
+# into it without an error, the stream began at seq 4, no mirror could be built from it, and the
+# relay said nothing). The waits end as soon as the stream holds what is awaited.
+P=$W/remade; M=$W/remade-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a b c
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream REMADE 2>"$W/remade.err" & RP=$!; PIDS+=($RP)
+held() { for _ in $(seq 300); do "$PROBE" check "$URL" REMADE "$ID" "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+held 3 || bad "the relay did not publish 1..3: $("$PROBE" check "$URL" REMADE "$ID" 3 2>&1)"
+"$PROBE" rmstream "$URL" REMADE && "$PROBE" mkstream "$URL" REMADE "entity.$ID.>" 120000 || exit 1
+put "$P" d
+if held 4; then say "ok: a stream made again by hand under a waiting relay gets the log from seq 1"
+else bad "stream made again by hand under a waiting relay: $("$PROBE" check "$URL" REMADE "$ID" 4 2>&1); relay: $(cat "$W/remade.err")"; fi
+grep -q "stream REMADE was deleted" "$W/remade.err" || bad "the relay did not say the stream was deleted: $(cat "$W/remade.err")"
+kill -TERM $RP; wait $RP || bad "the relay stopped by SIGTERM: exit $?"
+timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream REMADE --once 2>/dev/null || bad "mirror of the stream made again: exit $?"
+same "$P" "$M" "a mirror of the stream made again by hand"
+
+# 6. The stream's max_msg_size lowered by hand under a running relay, then one transaction of a
+# larger event and a small one: the relay stops (exit 1) naming the larger event, and the stream
+# holds nothing after it (the relay checked against the size it read when it connected, JetStream
+# refused the event and stored the one sent behind it: a gap, which the next run went on after).
+P=$W/shrunk
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream SHRUNK 2>"$W/shrunk.err" & RP=$!; PIDS+=($RP)
+for _ in $(seq 300); do "$PROBE" check "$URL" SHRUNK "$ID" 1 >/dev/null 2>&1 && break; sleep 0.1; done
+"$PROBE" check "$URL" SHRUNK "$ID" 1 >/dev/null || bad "the relay did not publish seq 1: $("$PROBE" check "$URL" SHRUNK "$ID" 1 2>&1)"
+"$PROBE" maxsize "$URL" SHRUNK 2000 || exit 1
+python3 -c '
+import json
+print(json.dumps({"type":"customer","key":2,"version":1,"data":{"name":"x"*3000,"email":"big@x"}}))
+print(json.dumps({"type":"customer","key":3,"version":1,"data":{"name":"small","email":"small@x"}}))' |
+  "$E" -s "$P" load --batch 2 >/dev/null 2>&1 || bad "load of the two events"
+# (30 s: a bound on a relay that never stops; it ends as soon as the relay does)
+timeout 30 tail --pid=$RP -f /dev/null || kill -9 $RP
+wait $RP; rc=$?
+if [ "$rc" = 1 ] && grep -q "event seq 2" "$W/shrunk.err" && grep -q "max_msg_size of 2000" "$W/shrunk.err"; then
+  say "ok: a relay under a max_msg_size lowered by hand stops naming the event too large"
+else bad "relay under a lowered max_msg_size: exit $rc: $(cat "$W/shrunk.err")"; fi
+"$PROBE" check "$URL" SHRUNK "$ID" 1 >/dev/null || bad "stream SHRUNK after the refusal: $("$PROBE" check "$URL" SHRUNK "$ID" 1 2>&1)"
+
+# 7. A password or token in the URL (nats://user:pw@host, nats://token@host; this server asks for
+# none and takes them) is not in any line relay and mirror print: it was in every one of them.
+P=$W/creds; M=$W/creds-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" a
+HP=127.0.0.1:$PORT
+out=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@$HP" --stream CREDS --once 2>&1) || bad "relay with credentials: exit $?: $out"
+out+=$(timeout 30 "$E" -s "$M" mirror --nats "nats://tok-S3CRET@$HP" --stream CREDS --once 2>&1) || bad "mirror with a token: exit $?: $out"
+out+=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@127.0.0.1:1,$HP" --stream CREDS --once 2>&1)
+out+=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@127.0.0.1:1" --stream CREDS --once 2>&1) && bad "relay to a closed port: exit 0"
+out+=$(timeout 30 "$E" -s "$M" mirror --nats "nats://tok-S3CRET@127.0.0.1:1" --stream CREDS --once 2>&1) && bad "mirror of a closed port: exit 0"
+same "$P" "$M" "a mirror through a URL with a token"
+if printf '%s' "$out" | grep -q S3CRET; then bad "a secret of the URL printed: $(printf '%s\n' "$out" | grep S3CRET | head -3)"
+elif printf '%s' "$out" | grep -q "alice:\*\*\*@" && printf '%s' "$out" | grep -q "nats://\*\*\*@127.0.0.1:1"; then
+  say "ok: no password or token of the URL in the lines of relay and mirror"
+else bad "the URL not shown with its secret hidden: $out"; fi
+
+if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
+say "all ok"
