@@ -617,6 +617,13 @@ subprocess.run(["mdb_load", "-s", "log", d], input="\n".join(out) + "\n", text=T
 PY
   expect 1 "$E" check
   grep -q "does not decode" out && ok || bad "check did not report the damaged event: $(cat out)"
+  # LMDB data that holds tables but no store meta (another program's, or a store whose main page
+  # was damaged) is no missing store: "no libentity store at" it sent check's user looking elsewhere
+  mkdir "$work/foreign"
+  printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 6b\n 76\nDATA=END\n' | mdb_load -s theirs "$work/foreign"
+  for c in check stat dump "get customer 1"; do
+    ENTITY_STORE=$work/foreign expect 1 "$E" $c; errline "is not a libentity store: its LMDB data holds 1 entry but no store meta"
+  done
   # a dump of a store with one damaged record names it, leaves it out and goes on (it stopped
   # there: the entities after it were lost to the rescue too), and exits 1
   ENTITY_STORE=$work/dmg expect 0 "$E" init --schema "$SRC/schemas/shop.json"
