@@ -63,6 +63,17 @@ expect 2 "$E" -s; errline "needs a directory"
 expect 2 "$E" --store; errline "needs a directory"
 expect 2 "$E" -s "" get customer 1; errline "needs a directory"  # it said ": the lmdb backend needs ..."
 expect 1 "$E" get customer 1; errline "\(no store at\|does not exist\)"
+# a message longer than a line's 2 kB keeps its cause: a store path of 2.8 kB (PATH_MAX is 4 kB)
+# named twice filled the line and the cause was cut ("entity: DIR: no store at DIR" said only DIR),
+# and so was a long key's "is not an id"
+longtop=$work/$(python3 -c "print('d' * 200)"); longdir=$longtop/$(python3 -c "print('/'.join(['d' * 200] * 13))")
+if mkdir -p "$longdir" 2>/dev/null; then # not under a $TMPDIR of 1 kB or more
+  ENTITY_STORE=$longdir/none expect 1 "$E" stat; errline "no store at"
+  ENTITY_STORE=$longdir expect 1 "$E" stat; errline "no libentity store at .* (no data.mdb)"
+  expect 0 "$E" -s "$longdir/st" init --schema "$SRC/schemas/shop.json"
+  expect 1 "$E" -s "$longdir/st" ls customer --after "$(python3 -c "print('9' * 3000)")"; errline 'customer: key "9999.* \[\.\.\.\] 9999.*" is not an id'
+fi
+rm -rf "$longtop"
 expect 2 "$E" init
 expect 1 "$E" init --schema "$work/missing.json"; errline "missing.json"
 # a schema path that cannot be read says why (it said only "read error")

@@ -28,11 +28,27 @@ void put_line(FILE *f, const char *s)
 
 void msg(const char *fmt, ...)
 {
-    char buf[2048];
-    va_list ap;
+    char buf[2048], *all = NULL;
+    va_list ap, again;
+    int n;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_copy(again, ap);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof buf && (all = malloc((size_t)n + 1)) && vsnprintf(all, (size_t)n + 1, fmt, again) == n) {
+        /* Too long: its start and its end, as ent_errmsg() keeps them. The cause comes last, and
+         * cut at the end, a store path of 2 kB or more ("DIR: DIR: no store at DIR") said nothing
+         * of why the command failed. */
+        static const char cut[] = " [...] ";
+        size_t tail = 640, head = sizeof buf - 1 - (sizeof cut - 1) - tail;
+        const char *t = all + n - tail;
+        while (head > 0 && ((unsigned char)all[head] & 0xC0) == 0x80) head--; /* whole UTF-8 characters */
+        while (((unsigned char)*t & 0xC0) == 0x80) t++;
+        memcpy(buf + head, cut, sizeof cut - 1);
+        memmove(buf + head + sizeof cut - 1, t, (size_t)(all + n - t) + 1);
+    }
+    va_end(again);
+    free(all);
     fputs("entity: ", stderr);
     put_line(stderr, buf);
 }
@@ -58,7 +74,20 @@ int out_failed(void)
 
 int fail(const char *what) /* a library failure: exit 1 */
 {
-    msg("%s: %s", what, ent_errmsg()[0] ? ent_errmsg() : "failed");
+    const char *m = ent_errmsg()[0] ? ent_errmsg() : "failed";
+    size_t n = strlen(what), head = 384;
+    const char *tail;
+    if (n <= 2 * head + 64) {
+        msg("%s: %s", what, m);
+        return 1;
+    }
+    /* A store path of kilobytes cut in its middle: the library's message after it names the
+     * path again (itself cut to its start and end), and with both whole the cause between them
+     * was cut from the line ("DIR: no store at DIR" said only DIR). */
+    tail = what + n - head;
+    while (head > 0 && ((unsigned char)what[head] & 0xC0) == 0x80) head--; /* whole UTF-8 characters */
+    while (((unsigned char)*tail & 0xC0) == 0x80) tail++;
+    msg("%.*s [...] %s: %s", (int)head, what, tail, m);
     return 1;
 }
 
