@@ -363,6 +363,16 @@ expect 2 "$E" events --frobnicate; errline 'events: unknown option --frobnicate'
 expect 2 "$E" trim --below; errline 'trim: --below needs a value'
 expect 2 "$E" copy "$work/cp1" "$work/cp2"; errline "copy: unexpected word $work/cp2"
 [ ! -e "$work/cp1" ] && [ ! -e "$work/cp2" ] && ok || bad "copy with two destinations made one"
+# TYPE comes first (and find's FIELD after it): an option before them was read as the name ("ls
+# --limit 1 product" said "unexpected word 1", "put --key k product {}" that product was a second
+# JSON, "find --reverse product price" exited 1 on an unknown type "--reverse")
+expect 2 "$E" ls --limit 1 product; errline 'ls: TYPE comes first, not --limit'
+expect 2 "$E" put --key k product '{"price":1}'; errline 'put: TYPE comes first, not --key'
+expect 1 "$E" get product k  # the put wrote nothing
+expect 2 "$E" find --reverse product price; errline 'find: TYPE comes first, not --reverse'
+expect 2 "$E" find product --from 1 price; errline 'find: FIELD comes after TYPE, not --from'
+expect 2 "$E" rm -- product k; errline 'rm: TYPE comes first, not --'
+expect 2 "$E" count --x product; errline 'count: TYPE comes first, not --x'
 # an option's value that is one of the command's own options is wrong usage (ls --after --reverse
 # listed forward after the key "--reverse"); any other word is a value, '-' first or not
 expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'

@@ -628,6 +628,9 @@ static int check_options(int argc, char **argv)
     return 0;
 }
 
+/* The commands whose first word is a TYPE (find's second a FIELD). */
+static const char *const named_first[] = {"put", "patch", "get", "rm", "ls", "count", "find"};
+
 static int dispatch(int argc, char **argv)
 {
     int rc;
@@ -640,6 +643,20 @@ static int dispatch(int argc, char **argv)
     if ((!strcmp(argv[0], "get") || !strcmp(argv[0], "rm") || !strcmp(argv[0], "patch")) && argc >= 3 &&
         !strcmp(argv[2], "--") && (rc = key_after_dashes(&argc, argv)))
         return rc;
+    /* TYPE first, and find's FIELD after it: names never start with '-'. An option put before
+     * them, as tools that permute their words take it, was read as the name: "ls --limit 1
+     * product" said "unexpected word 1", "put --key k product {}" that product was a second JSON,
+     * and "find --reverse product price" exited 1 on an unknown type "--reverse". */
+    for (size_t c = 0; c < sizeof named_first / sizeof named_first[0]; c++) {
+        if (strcmp(argv[0], named_first[c])) continue;
+        for (int at = 1; at <= (strcmp(argv[0], "find") ? 1 : 2) && at < argc; at++) {
+            if (is_option(argv[at]) || !strcmp(argv[at], "--")) {
+                msg("%s: %s comes %s, not %s", argv[0], at == 1 ? "TYPE" : "FIELD",
+                    at == 1 ? "first" : "after TYPE", argv[at]);
+                return usage();
+            }
+        }
+    }
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
 #ifdef ENT_HAVE_NATS
