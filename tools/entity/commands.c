@@ -1051,9 +1051,6 @@ int room_to_parse(size_t len)
     return 1;
 }
 
-/* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
- * readers hold no larger integer). 0 when it is neither or below 1. */
-
 /* The first key of a load line's object that dump does not write, or NULL. Borrowed from o. */
 static const char *line_extra_key(json_t *o)
 {
@@ -1068,6 +1065,8 @@ static const char *line_extra_key(json_t *o)
     return NULL;
 }
 
+/* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
+ * readers hold no larger integer). 0 when it is neither or below 1. */
 static uint64_t line_version(json_t *j)
 {
     const char *text;
