@@ -180,6 +180,29 @@ static void test_entity_json_put(void)
     ent_entity_free(back);
     free(whole);
     ent_entity_free(e);
+    /* an id above 2^63-1 as ENT_JSON_ENTITY writes it, a decimal string, reads back (get's output
+     * of such an entity was refused by put and PUT: "key" is not a key) */
+    {
+        ent_key big = ent_key_id(((uint64_t)1 << 63) + 7), max = ent_key_id(UINT64_MAX);
+        ENT_OK_(ent_entity_new(&e, doc));
+        ENT_OK_(ent_entity_set_key(e, &big));
+        ENT_OK_(ent_entity_set_version(e, 2));
+        ENT_OK_(ent_entity_to_json(&whole, e, ENT_JSON_ENTITY));
+        CU_ASSERT_PTR_NOT_NULL(strstr(whole, "\"key\":\"9223372036854775815\""));
+        ENT_OK_(put_rc(&back, &v, doc, whole));
+        CU_ASSERT_EQUAL(ent_entity_key(back).kind, ENT_KEY_AUTO);
+        CU_ASSERT_EQUAL(ent_entity_key(back).id, big.id);
+        CU_ASSERT_EQUAL(v, 2);
+        ent_entity_free(back);
+        free(whole);
+        ENT_OK_(ent_entity_set_key(e, &max));
+        ENT_OK_(ent_entity_to_json(&whole, e, ENT_JSON_ENTITY));
+        ENT_OK_(put_rc(&back, &v, doc, whole));
+        CU_ASSERT_EQUAL(ent_entity_key(back).id, UINT64_MAX);
+        ent_entity_free(back);
+        free(whole);
+        ent_entity_free(e);
+    }
     /* a version above 2^63-1 as JSON holds it, a decimal string; a string key; no "type" */
     ENT_OK_(put_rc(&e, &v, note, "{\"key\":\"k1\",\"version\":\"18446744073709551614\",\"data\":{\"m\":{}}}"));
     CU_ASSERT_EQUAL(v, UINT64_MAX - 1);
@@ -306,8 +329,13 @@ static void test_members_refused(void)
     put_refused(doc, "{\"type\":\"doc\\u0000x\",\"data\":{}}", ENT_INVALID, "doc: \"type\" \"doc\" is not the type written to");
     put_refused(doc, "{\"data\":[]}", ENT_INVALID, "doc: \"data\" is not an object");
     put_refused(doc, "{\"type\":\"doc\",\"data\":null}", ENT_INVALID, "doc: \"data\" is not an object");
-    put_refused(doc, "{\"key\":\"1\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc (an id from 1)");
+    put_refused(doc, "{\"key\":\"1\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc (an id from 1; above 2^63-1 a decimal string)");
     put_refused(doc, "{\"key\":0,\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    /* ids above 2^63-1 go as decimal strings (as get prints them), no others */
+    put_refused(doc, "{\"key\":\"9223372036854775807\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"09223372036854775808\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"18446744073709551616\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"9223372036854775808x\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
     put_refused(doc, "{\"key\":1.5,\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
     put_refused(note, "{\"key\":5,\"data\":{}}", ENT_INVALID, "note: \"key\" is not a key of note (a string of 1 to 255 bytes");
     put_refused(note, "{\"key\":\"\",\"data\":{}}", ENT_INVALID, "note: \"key\" is not a key of note");

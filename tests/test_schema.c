@@ -31,7 +31,10 @@ static const bad_case bad_cases[] = {
     {"!{\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "schema", "missing"},
     {"!{\"schema\":\"T!\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "schema", "bad schema name"},
     {"!{\"schema\":\"t\",\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", "missing"},
-    {"!{\"schema\":\"t\",\"version\":0,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", ">= 1"},
+    {"!{\"schema\":\"t\",\"version\":0,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", "from 1 to 4294967295"},
+    /* versions are 32 bits: past them the message said "must be an integer >= 1" */
+    {"!{\"schema\":\"t\",\"version\":4294967296,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", "must be an integer from 1 to 4294967295"},
+    {"!{\"schema\":\"t\",\"version\":9223372036854775807,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", "must be an integer from 1 to 4294967295"},
     {"!{\"schema\":\"t\",\"version\":\"1\",\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "version", "integer"},
     {"!{\"schema\":\"t\",\"version\":1}", "types", "missing"},
     {"!{\"schema\":\"t\",\"version\":1,\"types\":{}}", "types", "non-empty"},

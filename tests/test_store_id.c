@@ -172,6 +172,16 @@ static void test_not_over_foreign(void)
         mdb_env_close(env);
         CU_ASSERT_EQUAL(ent_store_open(&s, dir, sc, NULL), ENT_FORMAT);
         CU_ASSERT_PTR_NULL(s);
+        /* nor is it a missing store to an open of the store as it is (entity check, dump, stat):
+         * "no libentity store at" a directory of a damaged one sent its user looking elsewhere */
+        for (int ro = 0; ro < 2; ro++) {
+            ent_store_opts o = ENT_STORE_OPTS_INIT;
+            o.read_only = ro;
+            CU_ASSERT_EQUAL(ent_store_open(&s, dir, NULL, &o), ENT_FORMAT);
+            CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "is not a libentity store: its LMDB data holds"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "a damaged store that lost its meta"));
+            CU_ASSERT_PTR_NULL(s);
+        }
         rm_rf(dir);
     }
     ent_schema_free(sc);

@@ -426,7 +426,8 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
     }
     if (!ver || !json_is_integer(ver) || json_integer_value(ver) < 1 || json_integer_value(ver) > UINT32_MAX) {
         push(&c, "version");
-        rc = fail_at(&c, ver ? "must be an integer >= 1" : "missing (an integer >= 1)");
+        /* the bound named: a version past 32 bits was told it "must be an integer >= 1" */
+        rc = fail_at(&c, ver ? "must be an integer from 1 to 4294967295" : "missing (an integer from 1 to 4294967295)");
         goto fail;
     }
     if ((rc = ent_schema_new(&s, json_string_value(name), (uint32_t)json_integer_value(ver)))) {

@@ -109,6 +109,20 @@ static int check_default_keys(const ent_store *s, const ent_schema *schema)
     return rc;
 }
 
+/* An open of an existing store found no meta (no table, or no format in it). LMDB data with
+ * tables is no missing store: a store whose main page was damaged was "no libentity store at"
+ * its directory for check, dump and every other open, which sent its user looking elsewhere.
+ * ENT_FORMAT, as for an open that would create a store there; else ENT_NOTFOUND. */
+static int no_store(ent_store *s, const char *path, const char *why)
+{
+    ent_backend_info bi;
+    if (ent__bk_info(s, &bi) == ENT_OK && bi.tables > 0)
+        return ent__err(ENT_FORMAT, "%s is not a libentity store: its LMDB data holds %" PRIu64 " entr%s but no store "
+                        "meta (another program's LMDB data, or a damaged store that lost its meta)",
+                        path, bi.tables, bi.tables == 1 ? "y" : "ies");
+    return ent__err(ENT_NOTFOUND, "no libentity store at %s%s", path, why);
+}
+
 int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                    const ent_store_opts *opts)
 {
@@ -179,7 +193,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     txn_open = 1;
     rc = ent__bk_table(&t, "meta", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_meta);
     if (rc == ENT_NOTFOUND) {
-        rc = ent__err(ENT_NOTFOUND, "no libentity store at %s", path);
+        rc = no_store(s, path, "");
         goto fail;
     }
     if (rc) goto fail;
@@ -195,8 +209,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                               path, kept[i]);
         if (rc != ENT_NOTFOUND) goto fail;
         if (!schema || opts->read_only || opts->no_create) {
-            rc = ent__err(ENT_NOTFOUND, "no libentity store at %s%s", path,
-                          schema ? "" : " (a schema is needed to create one)");
+            rc = no_store(s, path, schema ? "" : " (a schema is needed to create one)");
             goto fail;
         }
         if (bi.tables > 0) {

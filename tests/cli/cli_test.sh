@@ -63,6 +63,17 @@ expect 2 "$E" -s; errline "needs a directory"
 expect 2 "$E" --store; errline "needs a directory"
 expect 2 "$E" -s "" get customer 1; errline "needs a directory"  # it said ": the lmdb backend needs ..."
 expect 1 "$E" get customer 1; errline "\(no store at\|does not exist\)"
+# a message longer than a line's 2 kB keeps its cause: a store path of 2.8 kB (PATH_MAX is 4 kB)
+# named twice filled the line and the cause was cut ("entity: DIR: no store at DIR" said only DIR),
+# and so was a long key's "is not an id"
+longtop=$work/$(python3 -c "print('d' * 200)"); longdir=$longtop/$(python3 -c "print('/'.join(['d' * 200] * 13))")
+if mkdir -p "$longdir" 2>/dev/null; then # not under a $TMPDIR of 1 kB or more
+  ENTITY_STORE=$longdir/none expect 1 "$E" stat; errline "no store at"
+  ENTITY_STORE=$longdir expect 1 "$E" stat; errline "no libentity store at .* (no data.mdb)"
+  expect 0 "$E" -s "$longdir/st" init --schema "$SRC/schemas/shop.json"
+  expect 1 "$E" -s "$longdir/st" ls customer --after "$(python3 -c "print('9' * 3000)")"; errline 'customer: key "9999.* \[\.\.\.\] 9999.*" is not an id'
+fi
+rm -rf "$longtop"
 expect 2 "$E" init
 expect 1 "$E" init --schema "$work/missing.json"; errline "missing.json"
 # a schema path that cannot be read says why (it said only "read error")
@@ -156,7 +167,15 @@ expect 0 "$E" get product pot; jcheck out "d['data']['attrs'], d['kinds']" "{'b'
 expect 0 "$E" rm product pot
 echo '{"type":"order","key":2,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"type\" \"order\" is not the type written to (customer)"
 echo '{"version":1,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"version\" needs a key"
-echo '{"key":"x","data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"key\" is not a key of customer (an id from 1)"
+echo '{"key":"x","data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"key\" is not a key of customer (an id from 1; above 2^63-1 a decimal string)"
+# an id above 2^63-1, which get prints as a decimal string: get, an edit, put writes it back (put
+# and patch refused get's output: "key" is not a key of customer)
+echo '{"type":"customer","key":"9223372036854775808","version":1,"data":{"email":"big@x","name":"Big"}}' >bigid.ndjson
+ENTITY_STORE=$work/bigid expect 0 "$E" init --schema "$SRC/schemas/shop.json"; ENTITY_STORE=$work/bigid expect 0 "$E" load <bigid.ndjson
+ENTITY_STORE=$work/bigid expect 0 "$E" get customer 9223372036854775808; sed 's/"Big"/"Bigger"/' out >bigid.json
+ENTITY_STORE=$work/bigid expect 0 "$E" put customer - <bigid.json; jcheck out "d['key'], d['version'], d['data']['name']" "9223372036854775808 2 Bigger"
+ENTITY_STORE=$work/bigid expect 0 "$E" get customer 9223372036854775808; sed 's/"Bigger"/"Biggest"/' out >bigid.json
+ENTITY_STORE=$work/bigid expect 0 "$E" patch customer 9223372036854775808 - <bigid.json; jcheck out "d['version'], d['data']['name']" "3 Biggest"
 echo '{"data":{"email":"t@x","name":"T"},"vip":true}' | expect 1 "$E" put customer; errline "customer.data: unknown field"
 echo '{"data":{"email":"t@x","name":"T"}}' | expect 0 "$E" put customer; jcheck out "d['key'], d['version']" "3 1"
 expect 0 "$E" rm customer 3
@@ -352,6 +371,16 @@ expect 2 "$E" events --frobnicate; errline 'events: unknown option --frobnicate'
 expect 2 "$E" trim --below; errline 'trim: --below needs a value'
 expect 2 "$E" copy "$work/cp1" "$work/cp2"; errline "copy: unexpected word $work/cp2"
 [ ! -e "$work/cp1" ] && [ ! -e "$work/cp2" ] && ok || bad "copy with two destinations made one"
+# TYPE comes first (and find's FIELD after it): an option before them was read as the name ("ls
+# --limit 1 product" said "unexpected word 1", "put --key k product {}" that product was a second
+# JSON, "find --reverse product price" exited 1 on an unknown type "--reverse")
+expect 2 "$E" ls --limit 1 product; errline 'ls: TYPE comes first, not --limit'
+expect 2 "$E" put --key k product '{"price":1}'; errline 'put: TYPE comes first, not --key'
+expect 1 "$E" get product k  # the put wrote nothing
+expect 2 "$E" find --reverse product price; errline 'find: TYPE comes first, not --reverse'
+expect 2 "$E" find product --from 1 price; errline 'find: FIELD comes after TYPE, not --from'
+expect 2 "$E" rm -- product k; errline 'rm: TYPE comes first, not --'
+expect 2 "$E" count --x product; errline 'count: TYPE comes first, not --x'
 # an option's value that is one of the command's own options is wrong usage (ls --after --reverse
 # listed forward after the key "--reverse"); any other word is a value, '-' first or not
 expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'
@@ -502,6 +531,19 @@ ENTITY_STORE=$work/st4 expect 0 "$E" get customer 21; ENTITY_STORE=$work/st4 exp
 echo '{"type":"customer","key":30,"version":1,"version":7,"data":{"email":"k30@x","name":"K"}}' >dup.ndjson
 ENTITY_STORE=$work/st4 expect 1 "$E" load <dup.ndjson; errline "line 1: invalid JSON at column [0-9]*: duplicate object key"
 ENTITY_STORE=$work/st4 expect 1 "$E" get customer 30
+# a key dump does not write is a bad line: it was passed over, so `entity events | entity load`
+# stored an update's changed fields as the whole entity (and a delete as a create), and a "kind"
+# misspelt for "kinds" stored bytes as a string
+ENTITY_STORE=$work/ek expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+ENTITY_STORE=$work/ek expect 0 "$E" put product --key ek '{"price":2,"stock":5}'
+ENTITY_STORE=$work/ek expect 0 "$E" patch product ek '{"stock":6}'
+ENTITY_STORE=$work/ek expect 0 "$E" events --from 2; cp out ek.events
+ENTITY_STORE=$work/ek2 expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+ENTITY_STORE=$work/ek2 expect 1 "$E" load <ek.events; errline 'line 1: unknown key "seq": a line holds "type", "key", "version", "data" and "kinds"'
+ENTITY_STORE=$work/ek2 expect 1 "$E" get product ek
+echo '{"type":"product","key":"k","version":1,"data":{"price":1,"attrs":{"b":"AA=="}},"kind":{"/attrs/b":"bytes"}}' >kind.ndjson
+ENTITY_STORE=$work/ek2 expect 1 "$E" load <kind.ndjson; errline 'line 1: unknown key "kind"'
+ENTITY_STORE=$work/ek2 expect 1 "$E" get product k
 # a line has a bound (--max-line, its "\n" or "\r\n" not counted): /dev/zero or a stream without
 # a newline ran until memory was exhausted. Over it, the line is named with the bound, the batches
 # before it stay, and what was stored is said
@@ -604,6 +646,13 @@ subprocess.run(["mdb_load", "-s", "log", d], input="\n".join(out) + "\n", text=T
 PY
   expect 1 "$E" check
   grep -q "does not decode" out && ok || bad "check did not report the damaged event: $(cat out)"
+  # LMDB data that holds tables but no store meta (another program's, or a store whose main page
+  # was damaged) is no missing store: "no libentity store at" it sent check's user looking elsewhere
+  mkdir "$work/foreign"
+  printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 6b\n 76\nDATA=END\n' | mdb_load -s theirs "$work/foreign"
+  for c in check stat dump "get customer 1"; do
+    ENTITY_STORE=$work/foreign expect 1 "$E" $c; errline "is not a libentity store: its LMDB data holds 1 entry but no store meta"
+  done
   # a dump of a store with one damaged record names it, leaves it out and goes on (it stopped
   # there: the entities after it were lost to the rescue too), and exits 1
   ENTITY_STORE=$work/dmg expect 0 "$E" init --schema "$SRC/schemas/shop.json"

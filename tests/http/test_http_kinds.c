@@ -328,7 +328,7 @@ static void test_bad_kinds_refused(void)
         {"PUT", "{\"data\":[],\"kinds\":{}}", "400", "doc: \"data\" is not an object"},
         {"PUT", "{\"type\":\"note\",\"data\":{}}", "400", "doc: \"type\" \"note\" is not the type written to (doc)"},
         {"PUT", "{\"key\":2,\"data\":{}}", "400", "doc: \"key\" is not the key of the path (1)"},
-        {"PUT", "{\"key\":\"1\",\"data\":{}}", "400", "doc: \"key\" is not a key of doc (an id from 1)"},
+        {"PUT", "{\"key\":\"1\",\"data\":{}}", "400", "doc: \"key\" is not a key of doc (an id from 1; above 2^63-1 a decimal string)"},
         {"PUT", "{\"version\":0,\"data\":{}}", "400", "doc: \"version\" is not a version"},
         {"PUT", "{\"version\":2,\"data\":{}}", "412", "\"version\": doc \"1\" is at version 1, not 2"},
         {"PATCH", "{\"version\":2,\"data\":{}}", "412", "\"version\": doc \"1\" is at version 1, not 2"},

@@ -1051,9 +1051,22 @@ int room_to_parse(size_t len)
     return 1;
 }
 
+/* The first key of a load line's object that dump does not write, or NULL. Borrowed from o. */
+static const char *line_extra_key(json_t *o)
+{
+    const char *name;
+    json_t *member;
+    json_object_foreach(o, name, member) {
+        (void)member;
+        if (strcmp(name, "type") && strcmp(name, "key") && strcmp(name, "version") && strcmp(name, "data") &&
+            strcmp(name, "kinds"))
+            return name;
+    }
+    return NULL;
+}
+
 /* A line's version: a JSON integer, or the decimal string dump writes above 2^63-1 (JSON
  * readers hold no larger integer). 0 when it is neither or below 1. */
-
 static uint64_t line_version(json_t *j)
 {
     const char *text;
@@ -1281,7 +1294,7 @@ int cmd_load(int argc, char **argv)
         ent_key k;
         uint64_t version;
         char *djson = NULL, keybuf[32];
-        const char *why = NULL, *nul; /* the restore's message */
+        const char *why = NULL, *nul, *extra; /* the restore's message */
         /* Input that would keep the load waiting (a live producer: tail -f | entity load) ends
          * the open batch first: it holds the store's writer, which every other writer (serve, a
          * put) would wait for as long as the input is quiet. */
@@ -1365,6 +1378,18 @@ int cmd_load(int argc, char **argv)
                 msg("line %llu: %s; expected {\"type\":T,\"key\":K,\"version\":V,\"data\":{...}}", (unsigned long long)lines, shape);
             else
                 msg("line %llu: unknown type \"%s\"", (unsigned long long)lines, json_string_value(tj));
+            json_decref(o);
+            rc = 1;
+            break;
+        }
+        /* A line holds what dump writes and nothing else. Another key was passed over: a line of
+         * `entity events` (its "seq", "op") loaded an update's changed fields as the whole entity
+         * and a delete as a create, and a "kind" misspelt for "kinds" stored bytes as strings. */
+        if ((extra = line_extra_key(o))) {
+            progress("", 0, 2);
+            msg("line %llu: unknown key \"%s\": a line holds \"type\", \"key\", \"version\", \"data\" and \"kinds\", as "
+                "dump writes it (an event of entity events is no entity)",
+                (unsigned long long)lines, extra);
             json_decref(o);
             rc = 1;
             break;

@@ -28,11 +28,27 @@ void put_line(FILE *f, const char *s)
 
 void msg(const char *fmt, ...)
 {
-    char buf[2048];
-    va_list ap;
+    char buf[2048], *all = NULL;
+    va_list ap, again;
+    int n;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_copy(again, ap);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof buf && (all = malloc((size_t)n + 1)) && vsnprintf(all, (size_t)n + 1, fmt, again) == n) {
+        /* Too long: its start and its end, as ent_errmsg() keeps them. The cause comes last, and
+         * cut at the end, a store path of 2 kB or more ("DIR: DIR: no store at DIR") said nothing
+         * of why the command failed. */
+        static const char cut[] = " [...] ";
+        size_t tail = 640, head = sizeof buf - 1 - (sizeof cut - 1) - tail;
+        const char *t = all + n - tail;
+        while (head > 0 && ((unsigned char)all[head] & 0xC0) == 0x80) head--; /* whole UTF-8 characters */
+        while (((unsigned char)*t & 0xC0) == 0x80) t++;
+        memcpy(buf + head, cut, sizeof cut - 1);
+        memmove(buf + head + sizeof cut - 1, t, (size_t)(all + n - t) + 1);
+    }
+    va_end(again);
+    free(all);
     fputs("entity: ", stderr);
     put_line(stderr, buf);
 }
@@ -58,7 +74,20 @@ int out_failed(void)
 
 int fail(const char *what) /* a library failure: exit 1 */
 {
-    msg("%s: %s", what, ent_errmsg()[0] ? ent_errmsg() : "failed");
+    const char *m = ent_errmsg()[0] ? ent_errmsg() : "failed";
+    size_t n = strlen(what), head = 384;
+    const char *tail;
+    if (n <= 2 * head + 64) {
+        msg("%s: %s", what, m);
+        return 1;
+    }
+    /* A store path of kilobytes cut in its middle: the library's message after it names the
+     * path again (itself cut to its start and end), and with both whole the cause between them
+     * was cut from the line ("DIR: no store at DIR" said only DIR). */
+    tail = what + n - head;
+    while (head > 0 && ((unsigned char)what[head] & 0xC0) == 0x80) head--; /* whole UTF-8 characters */
+    while (((unsigned char)*tail & 0xC0) == 0x80) tail++;
+    msg("%.*s [...] %s: %s", (int)head, what, tail, m);
     return 1;
 }
 
@@ -599,6 +628,9 @@ static int check_options(int argc, char **argv)
     return 0;
 }
 
+/* The commands whose first word is a TYPE (find's second a FIELD). */
+static const char *const named_first[] = {"put", "patch", "get", "rm", "ls", "count", "find"};
+
 static int dispatch(int argc, char **argv)
 {
     int rc;
@@ -611,6 +643,20 @@ static int dispatch(int argc, char **argv)
     if ((!strcmp(argv[0], "get") || !strcmp(argv[0], "rm") || !strcmp(argv[0], "patch")) && argc >= 3 &&
         !strcmp(argv[2], "--") && (rc = key_after_dashes(&argc, argv)))
         return rc;
+    /* TYPE first, and find's FIELD after it: names never start with '-'. An option put before
+     * them, as tools that permute their words take it, was read as the name: "ls --limit 1
+     * product" said "unexpected word 1", "put --key k product {}" that product was a second JSON,
+     * and "find --reverse product price" exited 1 on an unknown type "--reverse". */
+    for (size_t c = 0; c < sizeof named_first / sizeof named_first[0]; c++) {
+        if (strcmp(argv[0], named_first[c])) continue;
+        for (int at = 1; at <= (strcmp(argv[0], "find") ? 1 : 2) && at < argc; at++) {
+            if (is_option(argv[at]) || !strcmp(argv[at], "--")) {
+                msg("%s: %s comes %s, not %s", argv[0], at == 1 ? "TYPE" : "FIELD",
+                    at == 1 ? "first" : "after TYPE", argv[at]);
+                return usage();
+            }
+        }
+    }
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
     if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
 #ifdef ENT_HAVE_NATS

@@ -88,7 +88,8 @@ typedef struct ent_store_opts {
  * ent_schema_compare()) and the store is left untouched. The store keeps its own copy of the schema.
  * opts: NULL for defaults. out: the caller closes it with ent_store_close().
  * Returns ENT_OK, ENT_NOTFOUND (missing store and no schema, or no_create/read_only), ENT_SCHEMA,
- * ENT_FORMAT (store of a newer format), ENT_CORRUPT (not a libentity store, damaged meta, or, unless
+ * ENT_FORMAT (store of a newer format; LMDB data that holds tables but no store: another program's,
+ * or a store that lost its meta), ENT_CORRUPT (not a libentity store, damaged meta, or, unless
  * read_only, a store that an ent_store_replay() killed before its end left unfinished), ENT_IO,
  * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_INVALID (bad options), ENT_NOMEM,
  * ENT_READONLY (read_only, and the store needs an evolution to `schema`). */
