@@ -247,6 +247,21 @@ req DELETE /api/stat; want 405 "DELETE stat"; header Allow 'GET, HEAD'
 req POST /api/customer/1 -d '{}'; want 405 "POST on an entity"; header Allow '.*PUT'
 req PUT / -d x; want 405 "PUT /"
 req POST /api/events/stream; want 405 "POST stream"
+# HEAD on the stream: its answer had a body (the chunked body's end, "0" and a blank line), which
+# a client that kept the connection read as the start of its next answer
+python3 - "$PORT" >"$work/raw" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
+s.sendall(b"HEAD /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/stat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+head, rest = out.split(b"\r\n\r\n", 1)
+print(head.split(b"\r\n")[0].decode(), rest.split(b"\r\n")[0].decode())
+PY
+[ "$(cat "$work/raw")" = 'HTTP/1.1 405 Method Not Allowed HTTP/1.1 200 OK' ] && ok || bad "HEAD stream, then a GET on its connection: $(cat "$work/raw")"
 
 # ---- bad input never answers 500 (and the server stays up)
 for p in '/api/%00' '/api/customer/%' '/api/customer?limit=99999999999999999999999' '/api/events?from=99999999999999999999999' \
