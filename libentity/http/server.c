@@ -307,6 +307,20 @@ static int name_listed(const char *list, const char *name)
     return 0;
 }
 
+/* Whether the comma-separated list holds "*" (any name). The list compared whole with "*" missed
+ * it among other names: `entity serve --allow-host a.lan --allow-host '*'` (joined "a.lan,*")
+ * kept the check on, and every other name was a 403. */
+static int lists_any(const char *list)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 1 && p[0] == '*') return 1;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
 /* Returns 1 when Host names this server, else 0. A request without Host is no browser's (every
  * browser sends it), so it is answered. */
 static int host_ok(const ent_http *h, struct MHD_Connection *c)
@@ -726,7 +740,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         h->token_len = strlen(h->token);
     }
     if (o.allow_hosts && o.allow_hosts[0]) {
-        h->allow_any = !strcmp(o.allow_hosts, "*");
+        h->allow_any = lists_any(o.allow_hosts);
         if (!(h->allow_hosts = strdup(o.allow_hosts))) {
             free(h->token);
             free(h);

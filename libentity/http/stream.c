@@ -34,6 +34,10 @@
  * the clients' side, pages opened with from=) then copy instead of each decoding and rendering. */
 #define RECENT_MAX 16384  /* messages (a power of two) */
 #define RECENT_BYTES ((size_t)64 << 20)
+/* How often an idle stream looks whether its client has gone (peer_gone()): a client that left
+ * held its stream, and its address's share of --max-streams-per-address, until the second
+ * heartbeat after (30 s by default). A look is one recv() that reads nothing. */
+#define PEER_SLICE_MS 1000
 
 struct ent_http_client {
     ent_http_client *next, *prev;
@@ -360,6 +364,21 @@ static int catch_up(ent_http_client *cl)
     return rc == ENT_NOTFOUND ? ENT_OK : rc;
 }
 
+/* Whether the idle stream's client is gone: 1 for a connection reset (the socket's error), -1
+ * for the client's end of the connection closed (its FIN: a closed client, or one that only
+ * half-closed after its request and still reads), 0 when nothing says so. Reads nothing: a peek
+ * that does not wait. An SSE client sends nothing after its request, so no byte is in the way. */
+static int peer_gone(const ent_http_client *cl)
+{
+    char c;
+    ssize_t n;
+    if (cl->fd < 0) return 0;
+    n = recv(cl->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return -1;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return 1;
+    return 0;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     ent_http_client *cl = cls;
@@ -436,11 +455,36 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             continue;
         }
         {
-            struct timespec until;
+            /* Idle until the next heartbeat, looking every PEER_SLICE_MS whether the client left.
+             * A client that closed its connection is found only by writing to it: the first
+             * write after its FIN goes out, its RST comes back, and only the next write fails;
+             * with nothing but heartbeats to write, its stream stayed open for two of them. Its
+             * FIN is seen here instead and a heartbeat goes out at once, and one more at the next
+             * look, which fails (the RST of the first one leaves no error to look at: the
+             * socket is closed, and a peek reads its end again). A client that only half-closed
+             * after its request, and reads on, gets a heartbeat at each look. */
+            struct timespec until, slice;
+            int timed_out = 0, gone = 0;
             clock_gettime(CLOCK_MONOTONIC, &until); /* cl->cond's clock */
             until = ent_http__plus_ms(until, h->heartbeat_ms);
-            if (pthread_cond_timedwait(&cl->cond, &hb->mu, &until) == ETIMEDOUT && !hb->stop && !cl->dropped &&
-                cl->len == cl->off && max >= sizeof beat - 1) {
+            for (;;) {
+                clock_gettime(CLOCK_MONOTONIC, &slice);
+                slice = ent_http__plus_ms(slice, PEER_SLICE_MS);
+                if (until.tv_sec < slice.tv_sec || (until.tv_sec == slice.tv_sec && until.tv_nsec < slice.tv_nsec)) slice = until;
+                if (pthread_cond_timedwait(&cl->cond, &hb->mu, &slice) != ETIMEDOUT || hb->stop || cl->dropped ||
+                    cl->len != cl->off)
+                    break; /* woken: an event, a drop or the stop */
+                if (slice.tv_sec == until.tv_sec && slice.tv_nsec == until.tv_nsec) {
+                    timed_out = 1;
+                    break;
+                }
+                if ((gone = peer_gone(cl))) break;
+            }
+            if (gone == 1) {
+                pthread_mutex_unlock(&hb->mu);
+                return MHD_CONTENT_READER_END_WITH_ERROR; /* libmicrohttpd closes the connection */
+            }
+            if ((timed_out || gone == -1) && max >= sizeof beat - 1) {
                 /* a comment line: keeps proxies from closing an idle stream, and finds dead peers */
                 pthread_mutex_unlock(&hb->mu);
                 memcpy(buf, beat, sizeof beat - 1);

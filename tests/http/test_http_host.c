@@ -647,6 +647,54 @@ static void test_streams_per_address(void)
     ent_schema_free(sc);
 }
 
+/* A stream whose client closed its connection gives its place back (--max-streams-per-address)
+ * within a second or two, not at the second heartbeat after (30 s by default): an idle stream
+ * was found closed only by writing to it, and the first write after a FIN goes out. With a
+ * heartbeat of a minute here, only that look finds it within the bound (20 s, on a broken run).
+ * A client that only half-closes after its request still gets its stream. */
+static void test_closed_stream_frees_its_place(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    int fd, again = -1;
+    unsigned port;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.listen = "127.0.0.1:0";
+    o.max_clients = 16;
+    o.max_streams_per_addr = 1;
+    o.heartbeat_ms = 60000;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    port = ent_http_port(h);
+    CU_ASSERT_FATAL((fd = stream_from_1(port)) >= 0);
+    close(fd);
+    for (time_t end = time(NULL) + 20; again < 0 && time(NULL) < end;) {
+        fd = connect_to(port);
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_EQUAL_FATAL(write_all(fd, "GET /api/events/stream?from=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 0);
+        read_until(fd, buf, sizeof buf, "\r\n\r\n");
+        if (strstr(buf, "HTTP/1.1 200 ")) again = fd;
+        else {
+            CU_ASSERT_PTR_NOT_NULL(strstr(buf, "HTTP/1.1 429 "));
+            close(fd);
+            usleep(50 * 1000);
+        }
+    }
+    CU_ASSERT_FATAL(again >= 0);
+    /* half-closed: its FIN is no end of the stream */
+    CU_ASSERT_EQUAL(shutdown(again, SHUT_WR), 0);
+    read_until(again, buf, sizeof buf, ": heartbeat");
+    create_customer(s, "half@x");
+    read_until(again, buf, sizeof buf, "\"half@x\"");
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"half@x\""));
+    close(again);
+    ent_http_stop(h);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 /* A stop ends every event stream as a whole HTTP answer (the chunked body's last, empty chunk),
  * so a client tells a server that stopped from a broken connection (curl: exit 0, not 18) and
  * resumes with Last-Event-ID. The daemon's stop closed the sockets while the stream threads were
@@ -753,7 +801,7 @@ int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
                                           ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
-                                          ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), ENT_TEST(test_heartbeat_wall_clock_step_back),
+                                          ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), ENT_TEST(test_closed_stream_frees_its_place), ENT_TEST(test_heartbeat_wall_clock_step_back),
                                           ENT_TEST(test_stop_ends_streams_whole), ENT_TEST(test_stop_is_prompt),
                                           ENT_TEST(test_start_out_of_memory), {NULL, NULL}};
     return ent_test_run("http_host", cases);

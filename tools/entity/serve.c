@@ -109,10 +109,12 @@ int cmd_serve(int argc, char **argv)
         } else if (!strcmp(argv[i], "--allow-host") && i + 1 < argc) {
             /* repeatable: every use's names, joined as the library takes them */
             const char *name = argv[++i];
-            size_t have = hosts ? strlen(hosts) : 0;
+            size_t have = hosts ? strlen(hosts) : 0, len = strlen(name);
             char *more;
             if (!name[0] || strpbrk(name, " \t"))
                 rc = (msg("--allow-host: \"%s\" is not a host name (NAME, .DOMAIN for it and its subdomains, or *)", name), 2);
+            else if (name[0] == ',' || name[len - 1] == ',' || strstr(name, ",,")) /* names nothing: a typo */
+                rc = (msg("--allow-host: \"%s\" has an empty name between its commas", name), 2);
             else if (!(more = realloc(hosts, have + strlen(name) + 2))) rc = (msg("serve: out of memory"), 1);
             else snprintf((hosts = more) + have, strlen(name) + 2, "%s%s", have ? "," : "", name);
         } else if (!strcmp(argv[i], "--max-clients") && i + 1 < argc) {

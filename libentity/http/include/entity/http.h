@@ -50,7 +50,8 @@ typedef struct ent_http_opts {
     /* Version 2: */
     const char *allow_hosts; /* Host header names answered besides IP addresses, "localhost" and
                               * "*.localhost" (a check against DNS rebinding): comma-separated;
-                              * ".example.org" takes example.org and its subdomains; "*" any name.
+                              * ".example.org" takes example.org and its subdomains; "*" (alone or
+                              * among names) any name.
                               * NULL: none. Copied */
     unsigned request_timeout_ms; /* a request's head and body must arrive within this from the
                                   * connection's start or the previous answer, or the connection
