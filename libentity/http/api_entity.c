@@ -100,6 +100,21 @@ typedef struct create_job {
     int unknown;   /* the type is gone from the schema the write sees */
 } create_job;
 
+/* A write that came without a body. HTTP/1.1 gives a request with neither Content-Length nor
+ * Transfer-Encoding no body: a client that sent one so (written by hand) was told only what the
+ * body must be, and its bytes were then read as the next request on the connection (a second,
+ * stranger error). The answer says so and closes the connection. want: what the body must be. */
+static enum MHD_Result no_body(struct MHD_Connection *c, const char *want)
+{
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ||
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be %s, a JSON object", want);
+    return ent_http__reply_error_close(c, MHD_HTTP_BAD_REQUEST,
+                                       "the request has no body (neither Content-Length nor Transfer-Encoding came with it): "
+                                       "it must be %s, a JSON object",
+                                       want);
+}
+
 static int create_in(ent_txn *w, void *payload)
 {
     create_job *j = payload;
@@ -131,7 +146,7 @@ enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, c
                                          "DELETE /api/%s/KEY take it",
                                          hn, j.tn);
     }
-    if (!r->len) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be the entity's data, a JSON object");
+    if (!r->len) return no_body(c, "the entity's data");
     rc = ent_txn_run(h->s, create_in, &j);
     if (rc && j.unknown) mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", j.tn);
     else if (rc) mrc = ent_http__reply_lib(c, rc, j.tn);
@@ -161,8 +176,7 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
     if (if_match(&has_none, &none_v, c, MHD_HTTP_HEADER_IF_NONE_MATCH) || (has_none && none_v != ENT_VERSION_ANY))
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: only * (must not exist) is understood on writes");
     if (strcmp(method, "DELETE") && !r->len)
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "the request body must be %s, a JSON object",
-                                     !strcmp(method, "PATCH") ? "a merge patch (RFC 7396) or a JSON Patch (RFC 6902)" : "the entity's data");
+        return no_body(c, !strcmp(method, "PATCH") ? "a merge patch (RFC 7396) or a JSON Patch (RFC 6902)" : "the entity's data");
     if ((rc = ent_txn_begin(&w, h->s, ENT_TXN_WRITE))) return ent_http__reply_lib(c, rc, tn);
     /* The type again, as of this transaction: another process may have evolved the schema since
      * the route looked it up, and none can now (this transaction holds the writer). */

@@ -108,6 +108,9 @@ void ent_http__logf(ent_http *h, const char *fmt, ...) __attribute__((format(pri
 /* Replies: each queues a response on c and returns what MHD_queue_response() did. */
 enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same, with "Connection: close": the request's bytes cannot be told from the next one's. */
+enum MHD_Result ent_http__reply_error_close(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* body: taken (freed with free()); ctype NULL: application/json. */
 enum MHD_Result ent_http__reply(struct MHD_Connection *c, unsigned status, char *body, size_t len,
                                 const char *ctype, const char *const *headers /* name, value, ..., NULL */);

@@ -70,25 +70,45 @@ static char *error_json(const char *msg)
     return out;
 }
 
-enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+static enum MHD_Result reply_error_v(struct MHD_Connection *c, unsigned status, const char *const *headers,
+                                     const char *fmt, va_list ap)
 {
     char msg[1024], *body;
-    va_list ap;
     static const char *const auth[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"entity\"", NULL};
     /* a 405 from here is the store's ENT_READONLY (a mirror): it takes reads only, and HTTP
      * requires a 405 to say what it takes */
     static const char *const reads[] = {MHD_HTTP_HEADER_ALLOW, "GET, HEAD", NULL};
     /* a 429 is a stream past the per-address limit: streams last, so not at once */
     static const char *const later[] = {MHD_HTTP_HEADER_RETRY_AFTER, "10", NULL};
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (!(body = error_json(msg))) return MHD_NO;
     return ent_http__reply(c, status, body, strlen(body), NULL,
-                           status == MHD_HTTP_UNAUTHORIZED           ? auth
+                           headers                                 ? headers
+                           : status == MHD_HTTP_UNAUTHORIZED       ? auth
                            : status == MHD_HTTP_METHOD_NOT_ALLOWED ? reads
                            : status == MHD_HTTP_TOO_MANY_REQUESTS  ? later
                                                                    : NULL);
+}
+
+enum MHD_Result ent_http__reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+    enum MHD_Result rc;
+    va_list ap;
+    va_start(ap, fmt);
+    rc = reply_error_v(c, status, NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+enum MHD_Result ent_http__reply_error_close(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+    static const char *const close_it[] = {MHD_HTTP_HEADER_CONNECTION, "close", NULL};
+    enum MHD_Result rc;
+    va_list ap;
+    va_start(ap, fmt);
+    rc = reply_error_v(c, status, close_it, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 unsigned ent_http__status(int code)

@@ -263,6 +263,24 @@ print(head.split(b"\r\n")[0].decode(), rest.split(b"\r\n")[0].decode())
 PY
 [ "$(cat "$work/raw")" = 'HTTP/1.1 405 Method Not Allowed HTTP/1.1 200 OK' ] && ok || bad "HEAD stream, then a GET on its connection: $(cat "$work/raw")"
 
+# A POST whose body came without Content-Length or Transfer-Encoding (HTTP/1.1: no body): it
+# was told only what the body must be, and the body's bytes were then read as the next request
+# on the connection. The answer says what is missing and closes the connection: one answer.
+python3 - "$PORT" >"$work/raw" <<'PY'
+import json, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(20)
+s.sendall(b'POST /api/customer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n{"email":"unframed@x","name":"u"}')
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    out += d
+head, rest = out.split(b"\r\n\r\n", 1)
+print(head.split(b"\r\n")[0].decode(), out.count(b"HTTP/1.1 "), "Content-Length nor Transfer-Encoding" in json.loads(rest)["error"])
+PY
+[ "$(cat "$work/raw")" = 'HTTP/1.1 400 Bad Request 1 True' ] && ok || bad "POST with an unframed body: $(cat "$work/raw")"
+req POST /api/customer -H 'Content-Length: 0'; want 400 "POST with an empty body"; errmsg "the request body must be the entity's data"
+
 # ---- bad input never answers 500 (and the server stays up)
 for p in '/api/%00' '/api/customer/%' '/api/customer?limit=99999999999999999999999' '/api/events?from=99999999999999999999999' \
          '/api/order/by/customer?value=-1' '/api/product/by/price?value=nan' '/api/customer/18446744073709551616' \
