@@ -273,6 +273,13 @@ done
 expect 0 "$E" serve --help
 grep -q -- "--max-streams-per-address N" out && grep -q "HTTP JSON API" out && ok || bad "serve --help: $(cat out)"
 expect 2 "$E" bogus --help; errline "unknown command bogus"
+# --help after other words of a command shows its usage (it was "unknown option --help"), not
+# after "--" (a key that looks like it), and writes nothing
+expect 0 "$E" ls customer --help; grep -q "ls TYPE" out && [ "$(grep -c '' out)" -le 3 ] && ok || bad "ls customer --help: $(cat out)"
+expect 0 "$E" find customer email --from a --help; grep -q "find TYPE FIELD" out && ok || bad "find ... --help: $(cat out)"
+expect 0 "$E" put customer '{"email":"help@x","name":"h"}' --help; grep -q "put TYPE" out && ok || bad "put ... --help: $(cat out)"
+expect 0 "$E" find customer email help@x; [ ! -s out ] && ok || bad "put --help wrote: $(cat out)"
+expect 1 "$E" get customer -- --help; errline "customer"
 expect 0 "$E" find customer email a@x
 jcheck out "d['key']" "1"
 expect 0 "$E" find order customer 1

@@ -425,6 +425,17 @@ static int hold_std_fds(void)
     return 0;
 }
 
+/* "--help" after other words of a command ("entity ls product --help"), before a "--": that
+ * command's usage. It was "unknown option --help" there, or, after an option that takes a value,
+ * that value ("--after --help"): a name or key starting with '-' goes after "--", or as
+ * --opt=VALUE. "-h" only right after the command: "find TYPE FIELD -h" looks up the string "-h". */
+static int help_later(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1, rc, store_given = 0;
@@ -470,7 +481,8 @@ int main(int argc, char **argv)
     if (i >= argc) return usage();
     argc -= i;
     argv += i;
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) rc = command_help(argv[0]);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || help_later(argc, argv)))
+        rc = command_help(argv[0]);
     else rc = dispatch(argc, argv);
     /* Output that could not be written (a full disk, a closed pipe's EPIPE when SIGPIPE is
      * ignored) is a failure: a dump cut short must not exit 0. */
