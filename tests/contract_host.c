@@ -972,6 +972,33 @@ static void t_copy_beside_own_writer_is_busy(void)
     close_store();
 }
 
+/* ent_store_sync() from the thread that holds the store's writer: LMDB's sync takes the writer's
+ * lock (to cover a commit whose record is not yet written) and answered ENT_BUSY saying "through
+ * another handle of the same store", a code its header did not list, while a memory store
+ * answered ENT_OK. Both refuse it with ENT_BUSY now, as ent_store_copy() does; once the writer
+ * ends the sync goes on. */
+static int sync_inside(ent_txn *txn, void *payload)
+{
+    (void)txn;
+    *(int *)payload = ent_store_sync(S);
+    return ENT_OK;
+}
+
+static void t_sync_beside_own_writer_is_busy(void)
+{
+    ent_txn *w = NULL;
+    int rc = ENT_OK;
+    open_store();
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_CHECK_RC(ent_store_sync(S), ENT_BUSY);
+    ENT_ASSERT_MSG("holds the store's write transaction");
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_txn_run(S, sync_inside, &rc));
+    CU_ASSERT_EQUAL(rc, ENT_BUSY);
+    ENT_OK_(ent_store_sync(S));
+    close_store();
+}
+
 /* Two handles of one store in a process (LMDB: the same directory; each memory open is a store of
  * its own). The thread that holds the writer through one handle and writes through the other is
  * refused with ENT_BUSY, like a second writer on the same handle: the write waited for itself. */
@@ -1023,6 +1050,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_null_accessors),
         ENT_TEST(t_copy_beside_own_writer_is_busy),
         ENT_TEST(t_second_handle_beside_own_writer_is_busy),
+        ENT_TEST(t_sync_beside_own_writer_is_busy),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -125,7 +125,8 @@ ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
  * their own sync is still under way (LMDB shows readers a commit before its last sync returns).
  * The NATS relay calls it before it publishes events it has not seen synced. A memory store has
  * nothing to make durable: ENT_OK.
- * Returns ENT_OK, ENT_READONLY (a read-only handle), ENT_IO, ENT_BUSY (in a forked child). */
+ * Returns ENT_OK, ENT_READONLY (a read-only handle), ENT_IO, ENT_BUSY (in a forked child; this
+ * thread holds the store's write transaction, also in ent_txn_run()'s fn: sync once it ends). */
 ENT_EXTERN(int) ent_store_sync(ent_store *s);
 /* The path the store was opened at, as given ("" for a memory store opened with none): for files
  * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
