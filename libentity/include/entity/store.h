@@ -382,7 +382,11 @@ ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_t
 /* Next entity. out: a new entity; the caller frees it with ent_entity_free().
  * Returns ENT_OK, ENT_NOTFOUND (no more), ENT_CORRUPT (naming the entity: its record does not
  * decode, or an index entry is for a missing entity or for a value the entity does not hold; a
- * look-up never returns an entity its index entry got wrong). */
+ * look-up never returns an entity its index entry got wrong).
+ * In a write txn an iterator sees the txn's own writes made while it is open, on both backends:
+ * an entity created, or moved by an update of the iterated field, past the iterator's position is
+ * returned when reached, so one moved ahead is met again (a loop that raises each price it visits
+ * in an open price range never ends): collect the keys first, or bound the range. */
 ENT_EXTERN(int) ent_iter_next(ent_entity **out, ent_iter *it);
 /* The position after the last entity returned, as a NUL-terminated token for
  * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first.
