@@ -360,7 +360,8 @@ typedef struct ent_range_opts {
 ENT_EXTERN(int) ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v);
 
 /* The one entity whose unique field f equals v. out: the caller frees it with ent_entity_free().
- * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (f not unique), ENT_CORRUPT (as ent_iter_next()). */
+ * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (f not unique, value of the wrong kind), ENT_FULL (value
+ * too long for an index key, as for ent_find()), ENT_CORRUPT (as ent_iter_next()), ENT_SCHEMA. */
 ENT_EXTERN(int) ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
                                 const ent_value *v);
 
