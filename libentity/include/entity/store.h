@@ -185,7 +185,10 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * that failed. fn must not commit or abort txn, nor write to the same store without it (ENT_BUSY),
  * and it may run on another thread of the process (the group's leader) and more than once, so it
  * must have no effect outside txn (it runs again when another call of its group broke the group's
- * transaction); ent_txn_run() returns once fn's work is committed. fn holds its store's writer:
+ * transaction); ent_txn_run() returns once fn's work is committed. Entities count: a call in fn
+ * hands the entity given it its result at once (changes cleared, version set), so an fn that
+ * writes the caller's entity finds nothing to write when run again and loses the update (and
+ * ent_txn_run() returns ENT_OK): write entities fn makes, or copies with ent_entity_dup(), itself. fn holds its store's writer:
  * a write from fn to another store waits for that store's writer, so two threads whose fns write
  * each other's store wait for each other forever (as with explicit write transactions: take
  * stores in one order).
