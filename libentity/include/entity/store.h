@@ -90,7 +90,9 @@ typedef struct ent_store_opts {
  * Returns ENT_OK, ENT_NOTFOUND (missing store and no schema, or no_create/read_only), ENT_SCHEMA,
  * ENT_FORMAT (store of a newer format), ENT_CORRUPT (not a libentity store, damaged meta, or, unless
  * read_only, a store that an ent_store_replay() killed before its end left unfinished), ENT_IO,
- * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_INVALID (bad options), ENT_NOMEM,
+ * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_FULL (disk full, the table
+ * limit; a new index meets a stored value over the backend's key limit: the message names the
+ * entity), ENT_INVALID (bad options), ENT_NOMEM,
  * ENT_READONLY (read_only, and the store needs an evolution to `schema`). */
 ENT_EXTERN(int) ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                                const ent_store_opts *opts);
