@@ -1035,6 +1035,41 @@ static void t_write_txn_iterator_meets_entities_moved_ahead(void)
     close_store();
 }
 
+/* store.h (read_only): one process keeps one LMDB environment per store, read-only when its first
+ * handle was: a writable open beside a read-only handle of the process is ENT_BUSY, saying so,
+ * whereas a read-only open beside a writable handle shares it. Undocumented, the order in which
+ * a host's threads opened decided whether its writer could open. */
+static void t_writable_open_beside_own_read_only_handle(void)
+{
+    ent_store *ro = NULL, *rw = NULL, *ro2 = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, r = ENT_STORE_OPTS_INIT;
+    ent_entity *e;
+    ent_key k = ent_key_str("ro");
+    if (strcmp(backend, "memory") == 0) return; /* every memory open is a store of its own */
+    open_store();
+    ent_store_close(S); /* the store exists; the handles below are the test's */
+    S = NULL;
+    o.backend = r.backend = backend;
+    r.read_only = 1;
+    ENT_OK_(ent_store_open(&ro, dir, NULL, &r));
+    ENT_CHECK_RC(ent_store_open(&rw, dir, NULL, &o), ENT_BUSY);
+    ENT_ASSERT_MSG("already open read-only in this process");
+    CU_ASSERT_PTR_NULL(rw);
+    ent_store_close(ro);
+    ENT_OK_(ent_store_open(&rw, dir, NULL, &o)); /* writable first: a read-only open shares it */
+    ENT_OK_(ent_store_open(&ro2, dir, NULL, &r));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(rw, "doc")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_string(e, "name", "written"));
+    ENT_OK_(ent_create(rw, NULL, e));
+    ENT_OK_(ent_exists(ro2, NULL, ent_store_type(ro2, "doc"), &k));
+    ENT_CHECK_RC(ent_create(ro2, NULL, e), ENT_READONLY);
+    ent_entity_free(e);
+    ent_store_close(ro2);
+    S = rw;
+    close_store();
+}
+
 /* Two handles of one store in a process (LMDB: the same directory; each memory open is a store of
  * its own). The thread that holds the writer through one handle and writes through the other is
  * refused with ENT_BUSY, like a second writer on the same handle: the write waited for itself. */
@@ -1088,6 +1123,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_second_handle_beside_own_writer_is_busy),
         ENT_TEST(t_sync_beside_own_writer_is_busy),
         ENT_TEST(t_write_txn_iterator_meets_entities_moved_ahead),
+        ENT_TEST(t_writable_open_beside_own_read_only_handle),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

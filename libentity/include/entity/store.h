@@ -71,7 +71,11 @@ typedef struct ent_store_opts {
                              * The map grows when full, except while the writing thread also
                              * holds a read transaction or an open iterator: that write fails
                              * with ENT_BUSY. */
-    int read_only;          /* open without writing; works while another process writes */
+    int read_only;          /* open without writing; works while another process writes.
+                             * LMDB: a process keeps one environment per store, read-only when
+                             * its first open was: a writable open while a read-only handle of
+                             * the store is open in this process is ENT_BUSY (open the writable
+                             * handle first; read-only opens beside it share it) */
     int no_create;          /* fail with ENT_NOTFOUND instead of creating a missing store */
 } ent_store_opts;
 #define ENT_STORE_OPTS_INIT {ENT_STORE_OPTS_VERSION, NULL, ENT_DURABILITY_STORED, 0, 0, 0}
@@ -90,10 +94,11 @@ typedef struct ent_store_opts {
  * Returns ENT_OK, ENT_NOTFOUND (missing store and no schema, or no_create/read_only), ENT_SCHEMA,
  * ENT_FORMAT (store of a newer format), ENT_CORRUPT (not a libentity store, damaged meta, or, unless
  * read_only, a store that an ent_store_replay() killed before its end left unfinished), ENT_IO,
- * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_FULL (disk full, the table
- * limit; a new index meets a stored value over the backend's key limit: the message names the
- * entity), ENT_INVALID (bad options), ENT_NOMEM,
- * ENT_READONLY (read_only, and the store needs an evolution to `schema`). */
+ * ENT_BUSY (LMDB: a writable open beside this process's read-only handle, see read_only),
+ * ENT_CONFLICT (a new unique index finds duplicates), ENT_FULL (disk full, the table limit; a new
+ * index meets a stored value over the backend's key limit: the message names the entity),
+ * ENT_INVALID (bad options), ENT_NOMEM, ENT_READONLY (read_only, and the store needs an evolution
+ * to `schema`). */
 ENT_EXTERN(int) ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                                const ent_store_opts *opts);
 
