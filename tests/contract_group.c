@@ -887,6 +887,91 @@ static void t_broken_savepoint_fails_its_caller_only(void)
     close_on(&d);
 }
 
+/* The same broken savepoint, behind an ent_txn_run() caller whose fn updates an entity: that fn
+ * runs again (store.h), and a call given a txn hands its entity the result at once (changes
+ * cleared, version set). An fn that passed the caller's own entity to ent_update() (as README's
+ * example did) found nothing changed on its second run and wrote nothing, and ent_txn_run()
+ * returned ENT_OK: the update was lost. An fn that works on a copy made inside it writes again. */
+typedef struct rr_call {
+    ent_store *s;
+    ent_entity *e; /* the caller's, with "n" set and marked changed */
+    int copy;      /* 1: fn updates a copy made inside it (store.h); 0: e itself */
+    int runs, rc;
+} rr_call;
+
+static int rr_fn(ent_txn *txn, void *p)
+{
+    rr_call *c = p;
+    ent_entity *e = c->e;
+    int rc;
+    c->runs++;
+    if (c->copy && (rc = ent_entity_dup(&e, c->e))) return rc;
+    rc = ent_update(c->s, txn, e, ENT_VERSION_ANY);
+    if (c->copy) ent_entity_free(e);
+    return rc;
+}
+
+static void *rr_main(void *p)
+{
+    rr_call *c = p;
+    c->rc = ent_txn_run(c->s, rr_fn, c);
+    return NULL;
+}
+
+static void t_txn_run_again_updates_from_a_copy(void)
+{
+    for (int copy = 0; copy < 2; copy++) {
+        char be_name[32];
+        store_dir d;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        pthread_t th[3];
+        rr_call u;
+        ent_call c[2];
+        ent_txn *w = NULL;
+        ent_entity *e;
+        size_t waiting = 0;
+        struct timespec nap = {0, 1000000};
+        snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+        o.backend = be_name;
+        o.durability = ENT_NONE;
+        ENT_TEST_MKDTEMP(d.dir, "contract-group");
+        ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+        ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+        e = mk_acct(d.s, "u", 1, NULL);
+        ENT_OK_(ent_create(d.s, NULL, e));
+        ENT_OK_(ent_entity_set_int(e, "n", 2));
+        u = (rr_call){d.s, e, copy, 0, -100};
+        c[0] = (ent_call){d.s, mk_acct(d.s, "b1", 1, NULL), -100, ""};
+        c[1] = (ent_call){d.s, mk_acct(d.s, "b2", 1, NULL), -100, ""};
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        for (int i = 0; i < 3; i++) { /* queued in this order: the group runs them so */
+            size_t want = (size_t)i + 1;
+            int made = i == 0 ? pthread_create(&th[i], NULL, rr_main, &u)
+                              : pthread_create(&th[i], NULL, create_main, &c[i - 1]);
+            CU_ASSERT_EQUAL_FATAL(made, 0);
+            waiting = 0;
+            for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
+                ent__group_stats(NULL, &waiting, d.s);
+                if (waiting < want) nanosleep(&nap, NULL);
+            }
+            CU_ASSERT_EQUAL_FATAL(waiting, want);
+        }
+        ent__fault_reset();
+        ent__fault_arm_named("sp_end", 2, ENT_BUSY); /* the second caller's: the group runs again */
+        ent_txn_abort(w);
+        for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+        ent__fault_reset();
+        CU_ASSERT_EQUAL(u.rc, ENT_OK);
+        CU_ASSERT_EQUAL(u.runs, 2);
+        CU_ASSERT_EQUAL(c[0].rc, ENT_BUSY);
+        CU_ASSERT_EQUAL(c[1].rc, ENT_OK);
+        check_stored_n(d.s, "u", copy ? 2 : 1, copy ? 2 : 1); /* e itself: the update was lost */
+        ent_entity_free(e);
+        for (int i = 0; i < 2; i++) ent_entity_free(c[i].e);
+        close_on(&d);
+    }
+}
+
 /* ---- closures ---------------------------------------------------------------------------------- */
 
 typedef struct misuse {
@@ -1360,6 +1445,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_failed_commit_fails_the_group),
         ENT_TEST(t_failed_commit_leaves_the_entity),
         ENT_TEST(t_broken_savepoint_fails_its_caller_only),
+        ENT_TEST(t_txn_run_again_updates_from_a_copy),
         ENT_TEST(t_txn_run),
         ENT_TEST(t_close_inside_txn_run_is_refused),
         ENT_TEST(t_writer_holding_a_reader),

@@ -972,6 +972,104 @@ static void t_copy_beside_own_writer_is_busy(void)
     close_store();
 }
 
+/* ent_store_sync() from the thread that holds the store's writer: LMDB's sync takes the writer's
+ * lock (to cover a commit whose record is not yet written) and answered ENT_BUSY saying "through
+ * another handle of the same store", a code its header did not list, while a memory store
+ * answered ENT_OK. Both refuse it with ENT_BUSY now, as ent_store_copy() does; once the writer
+ * ends the sync goes on. */
+static int sync_inside(ent_txn *txn, void *payload)
+{
+    (void)txn;
+    *(int *)payload = ent_store_sync(S);
+    return ENT_OK;
+}
+
+static void t_sync_beside_own_writer_is_busy(void)
+{
+    ent_txn *w = NULL;
+    int rc = ENT_OK;
+    open_store();
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_CHECK_RC(ent_store_sync(S), ENT_BUSY);
+    ENT_ASSERT_MSG("holds the store's write transaction");
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_txn_run(S, sync_inside, &rc));
+    CU_ASSERT_EQUAL(rc, ENT_BUSY);
+    ENT_OK_(ent_store_sync(S));
+    close_store();
+}
+
+/* store.h (ent_iter_next): an iterator in a write txn sees the txn's own writes made while it is
+ * open, the same on every backend: an update that moves the entity it visits ahead of the
+ * iterator's position (n += 10 over an open range of n) meets it again. Pinned so that the
+ * backends keep agreeing on what the header warns about (a host's such loop never ends). */
+static void t_write_txn_iterator_meets_entities_moved_ahead(void)
+{
+    ent_txn *w = NULL;
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    ent_range_opts ro = ENT_RANGE_OPTS_INIT;
+    ent_value from = ent_value_int(0);
+    int visits = 0, rc;
+    int64_t n = 0;
+    open_store();
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    for (int i = 0; i < 2; i++) {
+        e = doc(i ? "b" : "a");
+        ENT_OK_(ent_entity_set_int(e, "n", i));
+        ENT_OK_(ent_create(S, w, e));
+        ent_entity_free(e);
+    }
+    ro.from = &from;
+    ENT_OK_(ent_range(&it, S, w, F("doc", "n"), &ro));
+    while (visits < 20 && (rc = ent_iter_next(&e, it)) == ENT_OK) {
+        visits++;
+        ENT_OK_(ent_entity_get_int(&n, e, "n"));
+        ENT_OK_(ent_entity_set_int(e, "n", n + 10));
+        ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+        ent_entity_free(e);
+    }
+    CU_ASSERT_EQUAL(visits, 20); /* met again and again: it never ran out */
+    ent_iter_free(it);
+    ent_txn_abort(w);
+    close_store();
+}
+
+/* store.h (read_only): one process keeps one LMDB environment per store, read-only when its first
+ * handle was: a writable open beside a read-only handle of the process is ENT_BUSY, saying so,
+ * whereas a read-only open beside a writable handle shares it. Undocumented, the order in which
+ * a host's threads opened decided whether its writer could open. */
+static void t_writable_open_beside_own_read_only_handle(void)
+{
+    ent_store *ro = NULL, *rw = NULL, *ro2 = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, r = ENT_STORE_OPTS_INIT;
+    ent_entity *e;
+    ent_key k = ent_key_str("ro");
+    if (strcmp(backend, "memory") == 0) return; /* every memory open is a store of its own */
+    open_store();
+    ent_store_close(S); /* the store exists; the handles below are the test's */
+    S = NULL;
+    o.backend = r.backend = backend;
+    r.read_only = 1;
+    ENT_OK_(ent_store_open(&ro, dir, NULL, &r));
+    ENT_CHECK_RC(ent_store_open(&rw, dir, NULL, &o), ENT_BUSY);
+    ENT_ASSERT_MSG("already open read-only in this process");
+    CU_ASSERT_PTR_NULL(rw);
+    ent_store_close(ro);
+    ENT_OK_(ent_store_open(&rw, dir, NULL, &o)); /* writable first: a read-only open shares it */
+    ENT_OK_(ent_store_open(&ro2, dir, NULL, &r));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(rw, "doc")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_string(e, "name", "written"));
+    ENT_OK_(ent_create(rw, NULL, e));
+    ENT_OK_(ent_exists(ro2, NULL, ent_store_type(ro2, "doc"), &k));
+    ENT_CHECK_RC(ent_create(ro2, NULL, e), ENT_READONLY);
+    ent_entity_free(e);
+    ent_store_close(ro2);
+    S = rw;
+    close_store();
+}
+
 /* Two handles of one store in a process (LMDB: the same directory; each memory open is a store of
  * its own). The thread that holds the writer through one handle and writes through the other is
  * refused with ENT_BUSY, like a second writer on the same handle: the write waited for itself. */
@@ -1023,6 +1121,9 @@ int main(int argc, char **argv)
         ENT_TEST(t_null_accessors),
         ENT_TEST(t_copy_beside_own_writer_is_busy),
         ENT_TEST(t_second_handle_beside_own_writer_is_busy),
+        ENT_TEST(t_sync_beside_own_writer_is_busy),
+        ENT_TEST(t_write_txn_iterator_meets_entities_moved_ahead),
+        ENT_TEST(t_writable_open_beside_own_read_only_handle),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -1242,12 +1242,46 @@ static void t_default_fits_index_key(void)
     }
 }
 
+/* An evolution that indexes a field whose stored value is over the backend's key limit is refused
+ * with ENT_FULL (TOO_LARGE), the store left at its version. The message named the field only:
+ * which of the entities holds the value, the one to fix, was for the host to hunt down. It names
+ * the index and the entity now, as a unique index's duplicates are named. */
+static void t_index_over_a_long_value_names_the_entity(void)
+{
+    static const char *const kinds[] = {"\"indexed\":true", "\"unique\":true"};
+    char dir[ENT_TEST_PATH_MAX], spec[64], big[600];
+    ent_store *st = NULL;
+    ent_entity *e = NULL;
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (size_t k = 0; k < 2; k++) {
+        ENT_TEST_MKDTEMP(dir, "store-evolution");
+        ENT_OK_(open_with(&st, dir, field_schema(1, "\"type\":\"string\""), 0));
+        for (int i = 0; i < 3; i++) {
+            ENT_OK_(ent_entity_new(&e, ent_store_type(st, "t")));
+            ENT_OK_(ent_entity_set_string(e, "x", i == 1 ? big : "short"));
+            ENT_OK_(ent_create(st, NULL, e));
+            ent_entity_free(e);
+        }
+        ent_store_close(st);
+        snprintf(spec, sizeof spec, "\"type\":\"string\",%s", kinds[k]);
+        ENT_CHECK_RC(open_with(&st, dir, field_schema(2, spec), 0), ENT_FULL);
+        CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_TOO_LARGE);
+        ENT_ASSERT_MSG("building the index of t.x: t 2: t.x: index value of 599 bytes exceeds the backend's key limit");
+        ENT_OK_(open_with(&st, dir, NULL, 0));
+        CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(st)), 1);
+        ent_store_close(st);
+        ent_test_rm_rf(dir);
+    }
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_evolution),
         ENT_TEST(t_limits_admit_a_value),
         ENT_TEST(t_default_fits_index_key),
+        ENT_TEST(t_index_over_a_long_value_names_the_entity),
         ENT_TEST(t_evolution_defaults),
         ENT_TEST(t_schema_changed_elsewhere),
         ENT_TEST(t_txn_type_of_its_snapshot),

@@ -62,7 +62,14 @@ int ent__index_build(ent_txn *t, const ent_type *type, size_t j)
             if (val->k == EV_UNSET) continue;
             t->k2.n = 0;
             rc = ent__ikey_from_val(&t->k2, f, val);
-            if (!rc) rc = ent__bk_ikey_check(&s->bk, f, t->k2.n);
+            if (!rc && (rc = ent__bk_ikey_check(&s->bk, f, t->k2.n))) {
+                /* Named: the message gave the field only, not which entity holds the value to fix. */
+                ent_key key;
+                char kb[300];
+                if (ent__pk_decode(&key, type->key, pk.data, pk.len)) key = ent_key_str("?");
+                ent__err_prefix(rc, "building the index of %s.%s: %s %s: ", type->name, f->name, type->name,
+                                ent__key_str(&key, kb, sizeof kb));
+            }
             if (rc) break;
             ik.data = t->k2.p;
             ik.len = t->k2.n;

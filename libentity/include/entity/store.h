@@ -71,7 +71,11 @@ typedef struct ent_store_opts {
                              * The map grows when full, except while the writing thread also
                              * holds a read transaction or an open iterator: that write fails
                              * with ENT_BUSY. */
-    int read_only;          /* open without writing; works while another process writes */
+    int read_only;          /* open without writing; works while another process writes.
+                             * LMDB: a process keeps one environment per store, read-only when
+                             * its first open was: a writable open while a read-only handle of
+                             * the store is open in this process is ENT_BUSY (open the writable
+                             * handle first; read-only opens beside it share it) */
     int no_create;          /* fail with ENT_NOTFOUND instead of creating a missing store */
 } ent_store_opts;
 #define ENT_STORE_OPTS_INIT {ENT_STORE_OPTS_VERSION, NULL, ENT_DURABILITY_STORED, 0, 0, 0}
@@ -91,8 +95,11 @@ typedef struct ent_store_opts {
  * ENT_FORMAT (store of a newer format; LMDB data that holds tables but no store: another program's,
  * or a store that lost its meta), ENT_CORRUPT (not a libentity store, damaged meta, or, unless
  * read_only, a store that an ent_store_replay() killed before its end left unfinished), ENT_IO,
- * ENT_BUSY, ENT_CONFLICT (a new unique index finds duplicates), ENT_INVALID (bad options), ENT_NOMEM,
- * ENT_READONLY (read_only, and the store needs an evolution to `schema`). */
+ * ENT_BUSY (LMDB: a writable open beside this process's read-only handle, see read_only),
+ * ENT_CONFLICT (a new unique index finds duplicates), ENT_FULL (disk full, the table limit; a new
+ * index meets a stored value over the backend's key limit: the message names the entity),
+ * ENT_INVALID (bad options), ENT_NOMEM, ENT_READONLY (read_only, and the store needs an evolution
+ * to `schema`). */
 ENT_EXTERN(int) ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
                                const ent_store_opts *opts);
 
@@ -126,7 +133,8 @@ ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
  * their own sync is still under way (LMDB shows readers a commit before its last sync returns).
  * The NATS relay calls it before it publishes events it has not seen synced. A memory store has
  * nothing to make durable: ENT_OK.
- * Returns ENT_OK, ENT_READONLY (a read-only handle), ENT_IO, ENT_BUSY (in a forked child). */
+ * Returns ENT_OK, ENT_READONLY (a read-only handle), ENT_IO, ENT_BUSY (in a forked child; this
+ * thread holds the store's write transaction, also in ent_txn_run()'s fn: sync once it ends). */
 ENT_EXTERN(int) ent_store_sync(ent_store *s);
 /* The path the store was opened at, as given ("" for a memory store opened with none): for files
  * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
@@ -185,7 +193,10 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * that failed. fn must not commit or abort txn, nor write to the same store without it (ENT_BUSY),
  * and it may run on another thread of the process (the group's leader) and more than once, so it
  * must have no effect outside txn (it runs again when another call of its group broke the group's
- * transaction); ent_txn_run() returns once fn's work is committed. fn holds its store's writer:
+ * transaction); ent_txn_run() returns once fn's work is committed. Entities count: a call in fn
+ * hands the entity given it its result at once (changes cleared, version set), so an fn that
+ * writes the caller's entity finds nothing to write when run again and loses the update (and
+ * ent_txn_run() returns ENT_OK): write entities fn makes, or copies with ent_entity_dup(), itself. fn holds its store's writer:
  * a write from fn to another store waits for that store's writer, so two threads whose fns write
  * each other's store wait for each other forever (as with explicit write transactions: take
  * stores in one order).
@@ -360,7 +371,8 @@ typedef struct ent_range_opts {
 ENT_EXTERN(int) ent_find(ent_iter **out, ent_store *s, ent_txn *txn, const ent_field *f, const ent_value *v);
 
 /* The one entity whose unique field f equals v. out: the caller frees it with ent_entity_free().
- * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (f not unique), ENT_CORRUPT (as ent_iter_next()). */
+ * Returns ENT_OK, ENT_NOTFOUND, ENT_INVALID (f not unique, value of the wrong kind), ENT_FULL (value
+ * too long for an index key, as for ent_find()), ENT_CORRUPT (as ent_iter_next()), ENT_SCHEMA. */
 ENT_EXTERN(int) ent_find_unique(ent_entity **out, ent_store *s, ent_txn *txn, const ent_field *f,
                                 const ent_value *v);
 
@@ -382,7 +394,11 @@ ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_t
 /* Next entity. out: a new entity; the caller frees it with ent_entity_free().
  * Returns ENT_OK, ENT_NOTFOUND (no more), ENT_CORRUPT (naming the entity: its record does not
  * decode, or an index entry is for a missing entity or for a value the entity does not hold; a
- * look-up never returns an entity its index entry got wrong). */
+ * look-up never returns an entity its index entry got wrong).
+ * In a write txn an iterator sees the txn's own writes made while it is open, on both backends:
+ * an entity created, or moved by an update of the iterated field, past the iterator's position is
+ * returned when reached, so one moved ahead is met again (a loop that raises each price it visits
+ * in an open price range never ends): collect the keys first, or bound the range. */
 ENT_EXTERN(int) ent_iter_next(ent_entity **out, ent_iter *it);
 /* The position after the last entity returned, as a NUL-terminated token for
  * ent_range_opts.resume. Borrowed: valid until the next call on it. NULL before the first.
