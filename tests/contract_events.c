@@ -711,6 +711,12 @@ static void t_durable_subscriptions(void)
      * every time: a spin), and still gets the next event. */
     ENT_OK_(ent_log_truncate(d.s, last + 1, 1));
     {
+        uint64_t lo = 0, hi = 0; /* every event dropped: first = last + 1, the next seq (log.h) */
+        ENT_OK_(ent_log_bounds(&lo, &hi, d.s, NULL));
+        CU_ASSERT_EQUAL(lo, last + 1);
+        CU_ASSERT_EQUAL(hi, last);
+    }
+    {
         ent_log_cursor *c = NULL;
         ent_event *ev = NULL;
         ent_entity *u = user(d.s, 900);

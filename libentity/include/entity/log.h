@@ -51,8 +51,8 @@ ENT_EXTERN(void) ent_event_free(ent_event *ev); /* NULL does nothing */
  * Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_event_to_json(char **out, const ent_event *ev, unsigned flags /* ENT_JSON_PRETTY */);
 
-/* First and last seq in the log (0, 0 when empty; first > 1 after a truncation); first and last
- * may be NULL. txn: NULL for a snapshot of its own. Returns ENT_OK, and the codes of
+/* First and last seq in the log: 0, 0 before the first event; first > 1 after a truncation, and
+ * first = last + 1 once every event was dropped (the next event's seq). first and last may be NULL. txn: NULL for a snapshot of its own. Returns ENT_OK, and the codes of
  * ent_txn_begin() when txn is NULL. */
 ENT_EXTERN(int) ent_log_bounds(uint64_t *first, uint64_t *last, ent_store *s, ent_txn *txn);
 
