@@ -369,6 +369,15 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     if (st != NATS_OK) {
         acks_release(c->acks); /* the closed callback's */
         ent_nats__close(c);
+        /* Credentials the server refuses are the operator's to change, not an outage to wait
+         * out: relay and mirror said "NATS unreachable" and retried for ever. ENT_INVALID ends
+         * them (exit 1), naming it. */
+        if (st == NATS_CONNECTION_AUTH_FAILED || st == NATS_NOT_PERMITTED) {
+            char what[1200], shown[1024];
+            ent_nats__url_shown(shown, sizeof shown, url);
+            snprintf(what, sizeof what, "NATS at %s refused the URL's credentials (or their absence)", shown);
+            return ent_nats__err(ENT_INVALID, st, 0, what);
+        }
         return ent_nats__err(ENT_IO, st, 0, "connecting");
     }
     jsOptions_Init(&jo);

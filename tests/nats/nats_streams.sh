@@ -19,7 +19,8 @@
 #  - a mirror stopped while it waits for a stream, in a directory its run made, leaves none;
 #  - a password or token in the URL is in none of the lines relay and mirror print;
 #  - a stream deleted and made again by hand while the relay waits gets the log from seq 1;
-#  - a max_msg_size lowered by hand under a running relay leaves no gap.
+#  - a max_msg_size lowered by hand under a running relay leaves no gap;
+#  - credentials the server refuses end relay and mirror, exit 1 (they retried for ever).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -38,14 +39,17 @@ trap cleanup EXIT
 # nats_test.sh: no other suite's bind to port 0 gets it while nats-server takes it.
 python3 -c '
 import signal, socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True)
+held = []
+for _ in range(2):  # the second: a server that asks for a password (case 8)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held), flush=True)
 signal.pause()
 ' >"$W/ports" & PIDS+=($!)
 for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.05; done
-read -r PORT <"$W/ports" || { say "no port held"; exit 1; }
+read -r PORT PORT2 <"$W/ports" || { say "no port held"; exit 1; }
 URL=nats://127.0.0.1:$PORT
 nats-server -js -a 127.0.0.1 -p "$PORT" -sd "$W/js" >>"$W/nats.log" 2>&1 & NPID=$!
 # (30 s: a bound on a broken start only; 5 s could be a slow one on a loaded machine)
@@ -212,6 +216,22 @@ if printf '%s' "$out" | grep -q S3CRET; then bad "a secret of the URL printed: $
 elif printf '%s' "$out" | grep -q "alice:\*\*\*@" && printf '%s' "$out" | grep -q "nats://\*\*\*@127.0.0.1:1"; then
   say "ok: no password or token of the URL in the lines of relay and mirror"
 else bad "the URL not shown with its secret hidden: $out"; fi
+
+# 8. Credentials the server refuses (a wrong password, none where it asks for one): relay and
+# mirror exit 1 naming it, also without --once (they said "NATS unreachable" and retried for
+# ever), the password hidden, and the mirror's run leaves no directory. (timeout: the bound of a
+# broken run only; each ends at its first refusal.)
+nats-server -a 127.0.0.1 -p "$PORT2" --user alice --pass right >>"$W/nats-auth.log" 2>&1 & APID=$!
+PIDS+=("$APID")
+for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/$PORT2) 2>/dev/null && break; sleep 0.05; done
+out=$(timeout 60 "$E" -s "$P" relay --nats "nats://alice:wrong-S3CRET@127.0.0.1:$PORT2" --stream AUTH 2>&1); rc=$?
+if [ $rc = 1 ] && printf '%s' "$out" | grep -q "refused the URL's credentials" && ! printf '%s' "$out" | grep -q S3CRET; then
+  say "ok: a relay whose password the server refuses exits 1 naming it"
+else bad "relay with a refused password: exit $rc: $out"; fi
+out=$(timeout 60 "$E" -s "$W/auth-m" mirror --nats "nats://127.0.0.1:$PORT2" --stream AUTH 2>&1); rc=$?
+if [ $rc = 1 ] && printf '%s' "$out" | grep -q "refused the URL's credentials" && [ ! -e "$W/auth-m" ]; then
+  say "ok: a mirror without the credentials the server asks for exits 1 naming it, no directory left"
+else bad "mirror without credentials: exit $rc, directory $(ls -A "$W/auth-m" 2>&1): $out"; fi
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"

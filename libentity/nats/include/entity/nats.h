@@ -68,7 +68,8 @@ typedef struct ent_relay_opts {
  * killed relay leaves no stale lock; a memory store is claimed by its handle, in this process.
  * Returns ENT_OK; ENT_BUSY (a relay is already running on this store: the message names the
  * store and that relay's pid), ENT_INVALID (bad options or URL, a stream name JetStream cannot take,
- * JetStream refused to make the stream: an account's limits), ENT_CONFLICT (the stream exists
+ * JetStream refused to make the stream: an account's limits; the server refused the URL's
+ * credentials, or their absence: not retried), ENT_CONFLICT (the stream exists
  * and does not take this store's subjects), ENT_IO (once: NATS unreachable or an ack missing),
  * the store's codes. The message (ent_errmsg) says which. */
 ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop);
@@ -119,8 +120,8 @@ typedef struct ent_follow_opts {
  * Returns ENT_OK; ENT_BUSY (a mirror is already running on path: the message names its pid);
  * ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
  * it; no messages of primary_id), ENT_CONFLICT (the store at path is not a mirror of that primary),
- * ENT_INVALID (bad options, URL or stream name), ENT_IO (once: NATS unreachable, or
- * 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
+ * ENT_INVALID (bad options, URL or stream name; the server refused the URL's credentials, or
+ * their absence: not retried), ENT_IO (once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
  * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
 ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
 
