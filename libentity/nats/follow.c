@@ -6,11 +6,14 @@
  * consumer starts again from there, so a transaction half received is simply received again.
  * Duplicates are skipped by seq; a seq missing in the stream stops the mirror with an error.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mirror_msg.h"
 
@@ -383,14 +386,30 @@ static int lock_mirror(int *out, int *made, const char *path, const ent_follow_o
     return ent_nats__lock_new_dir(out, made, path, "mirror");
 }
 
-/* A run that made the directory and ended before any store was made in it leaves none of it:
+/* A run that made the directory and failed before any store was made in it leaves none of it:
  * the retry, or another command, finds no half-made mirror (ent_nats__unlock_failed_dir(), which
- * keeps a store). Also a run stopped (SIGINT, ent_follow_stop) while it waited for the stream:
- * it left the directory with mirror.lock alone, "no libentity store" to every command. */
+ * keeps a store). A run that made it and ended well (stopped while it waited for the stream, SIGINT
+ * or ent_follow_stop, or --once of an empty stream) left the directory with mirror.lock alone, "no
+ * libentity store" to every command: it takes back only what it made, the lock file and the
+ * directory, which rmdir() leaves when anything else is in it (a file the user put there, a store
+ * another process is making). path NULL: a start that failed before it was copied. */
 static void unlock_mirror(int fd, int made, const char *path, int rc)
 {
-    if (made) ent_nats__unlock_failed_dir(fd, path, "mirror", rc);
-    else ent_nats__unlock_dir(fd);
+    char lock[4096], data[4096];
+    struct stat st;
+    if (made && rc && path) {
+        ent_nats__unlock_failed_dir(fd, path, "mirror", rc);
+        return;
+    }
+    if (made && path && (size_t)snprintf(lock, sizeof lock, "%s/mirror.lock", path) < sizeof lock &&
+        (size_t)snprintf(data, sizeof data, "%s/data.mdb", path) < sizeof data && stat(data, &st) != 0 && errno == ENOENT) {
+        unlink(lock); /* before the unlock: a run that takes the lock meanwhile sees its file gone (lock_new_dir) */
+        ent_nats__unlock_dir(fd);
+        if (rmdir(path) != 0) { /* not empty: whatever is there stays */
+        }
+        return;
+    }
+    ent_nats__unlock_dir(fd);
 }
 
 int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop)

@@ -15,9 +15,27 @@
 
 #include "nats_util.h"
 
+/* url as messages show it (ent_nats__url_shown): a refused URL was named with its password. */
+static const char *shown(char *buf, size_t size, const char *url)
+{
+    ent_nats__url_shown(buf, size, url);
+    return buf;
+}
+
+/* The same of the first len bytes of s. */
+static const char *shown_n(char *buf, size_t size, const char *s, size_t len)
+{
+    char *copy = strndup(s, len);
+    if (!copy) return "(out of memory)";
+    ent_nats__url_shown(buf, size, copy);
+    free(copy);
+    return buf;
+}
+
 /* The servers of a URL list "a,b, c": each one without the blanks around it. */
 static int split_urls(char bufs[ENATS_URLS_MAX][ENATS_URL_MAX], int *out_n, const char *url)
 {
+    char sh[1024];
     int n = 0;
     const char *p = url;
     *out_n = 0;
@@ -29,9 +47,10 @@ static int split_urls(char bufs[ENATS_URLS_MAX][ENATS_URL_MAX], int *out_n, cons
         for (e = end; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--) {
         }
         if (n == ENATS_URLS_MAX)
-            return ent_error_set(ENT_INVALID, "NATS URL list \"%s\": more than %d servers", url, ENATS_URLS_MAX);
+            return ent_error_set(ENT_INVALID, "NATS URL list \"%s\": more than %d servers", shown(sh, sizeof sh, url),
+                                 ENATS_URLS_MAX);
         if ((size_t)(e - b) >= ENATS_URL_MAX)
-            return ent_error_set(ENT_INVALID, "NATS URL \"%.*s\" is too long", (int)(e - b), b);
+            return ent_error_set(ENT_INVALID, "NATS URL \"%s\" is too long", shown_n(sh, sizeof sh, b, (size_t)(e - b)));
         memcpy(bufs[n], b, (size_t)(e - b));
         bufs[n++][e - b] = '\0';
         if (!*end) break;
@@ -43,21 +62,22 @@ static int split_urls(char bufs[ENATS_URLS_MAX][ENATS_URL_MAX], int *out_n, cons
 
 int ent_nats__check_url(const char *url)
 {
+    char sh[1024];
     char urls[ENATS_URLS_MAX][ENATS_URL_MAX];
     int n, rc;
     if (!url || !*url) return ent_error_set(ENT_INVALID, "no NATS URL (--nats nats://HOST:PORT)");
     if ((rc = split_urls(urls, &n, url))) return rc;
     for (int i = 0; i < n; i++) {
         const char *u = urls[i], *p;
-        if (!*u) return ent_error_set(ENT_INVALID, "NATS URL list \"%s\" has an empty entry", url);
+        if (!*u) return ent_error_set(ENT_INVALID, "NATS URL list \"%s\" has an empty entry", shown(sh, sizeof sh, url));
         for (p = u; *p; p++)
             if (*p == ' ' || *p == '\t' || *p == '\n')
-                return ent_error_set(ENT_INVALID, "NATS URL \"%s\" has white space", u);
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\" has white space", shown(sh, sizeof sh, u));
         if (strstr(u, "://") && strncmp(u, "nats://", 7) != 0 && strncmp(u, "tls://", 6) != 0)
-            return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", u);
+            return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", shown(sh, sizeof sh, u));
         p = strstr(u, "://") ? strstr(u, "://") + 3 : u;
         if (!*p || *p == ':' || *p == '/')
-            return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", u);
+            return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", shown(sh, sizeof sh, u));
     }
     return ENT_OK;
 }
@@ -70,8 +90,10 @@ void ent_nats__url_shown(char *out, size_t size, const char *url)
     while (*p && n + 1 < size) {
         const char *end = p + strcspn(p, ","), *host = strstr(p, "://"), *at = NULL, *q;
         host = host && host < end ? host + 3 : p;
-        for (q = host; q < end && *q != '/'; q++)
-            if (*q == '@') at = q; /* the last one: a password may hold '@' */
+        /* the last '@' of the entry: a password may hold '@', and '/' too (libnats reads the
+         * user info up to the last '@'; stopping at a '/' printed such a password whole) */
+        for (q = host; q < end; q++)
+            if (*q == '@') at = q;
         if (at) {
             const char *colon = memchr(host, ':', (size_t)(at - host));
             /* user:password keeps the user; a lone token goes whole */

@@ -146,6 +146,16 @@ kill -TERM $MP; wait $MP; rc=$?
 [ $rc = 0 ] || bad "the waiting mirror stopped by SIGTERM: exit $rc"
 if [ -e "$M" ]; then bad "a mirror stopped while waiting for its stream left $(ls "$M")"
 else say "ok: a mirror stopped while waiting for its stream leaves no directory"; fi
+# the same with a file the user put in that directory meanwhile: it stays, and so does the
+# directory (the stop unlinked every regular file there once the store's open said "no store")
+"$E" -s "$M" mirror --nats "$URL" --stream NOTYET 2>"$W/waiting2.err" & MP=$!; PIDS+=($MP)
+for _ in $(seq 600); do grep -q waiting "$W/waiting2.err" && break; sleep 0.05; done
+echo keep >"$M/notes.txt"
+kill -TERM $MP; wait $MP; rc=$?
+if [ $rc = 0 ] && [ "$(cat "$M/notes.txt" 2>/dev/null)" = keep ] && [ ! -e "$M/mirror.lock" ]; then
+  say "ok: a mirror stopped while waiting keeps a file put in its directory, and takes back its lock file"
+else bad "a mirror stopped while waiting, a file put in its directory: exit $rc, left: $(ls -A "$M" 2>&1)"; fi
+rm -rf "$M"
 
 # mirror --once of a stream that holds no message yet: exit 0, one line saying so, no directory
 # (a second line said the directory "holds store  up to seq 0", no store id, of one it removed).
@@ -207,6 +217,13 @@ P=$W/creds; M=$W/creds-m
 put "$P" a
 HP=127.0.0.1:$PORT
 out=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@$HP" --stream CREDS --once 2>&1) || bad "relay with credentials: exit $?: $out"
+# a password holding '/' (libnats reads the user info up to the last '@'), and URLs refused
+# before any connection (white space, a bad scheme, no host): each named without its secret
+out+=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw/S3CRET@$HP" --stream CREDS --once 2>&1)
+for u in "nats://alice:pw-S3CRET@host x" "http://alice:pw-S3CRET@$HP" "nats://alice:pw-S3CRET@127.0.0.1:1,nats://" ; do
+  o=$(timeout 30 "$E" -s "$P" relay --nats "$u" --stream CREDS --once 2>&1) && bad "relay --nats '$u': exit 0"
+  out+=$o
+done
 out+=$(timeout 30 "$E" -s "$M" mirror --nats "nats://tok-S3CRET@$HP" --stream CREDS --once 2>&1) || bad "mirror with a token: exit $?: $out"
 out+=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@127.0.0.1:1,$HP" --stream CREDS --once 2>&1)
 out+=$(timeout 30 "$E" -s "$P" relay --nats "nats://alice:pw-S3CRET@127.0.0.1:1" --stream CREDS --once 2>&1) && bad "relay to a closed port: exit 0"
