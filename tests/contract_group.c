@@ -18,6 +18,9 @@
 #include "test_util.h"
 
 static const char *backend;
+/* What open_on() sets: the suite's groups must form on every backend (ENT_GROUP_AUTO would group
+ * only stores whose commits sync); t_group_commit_modes and the _auto model run change it. */
+static int group_mode = ENT_GROUP_ALWAYS;
 
 static const char schema_json[] =
     "{\"schema\":\"grp\",\"version\":1,\"types\":{"
@@ -43,6 +46,7 @@ static void open_on(store_dir *d, ent_durability dur)
     ENT_TEST_MKDTEMP(d->dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d->sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d->s, group_mode));
 }
 
 static void close_on(store_dir *d)
@@ -266,6 +270,8 @@ static void model_on(ent_durability dur)
     for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
     ent__group_stats(&groups, NULL, d.s);
     printf(" [%s: %llu groups]", dur == ENT_DURABLE ? "durable" : "none", (unsigned long long)groups);
+    /* AUTO on a store whose commits do not sync: every call committed on its own */
+    if (group_mode == ENT_GROUP_AUTO && dur == ENT_NONE) CU_ASSERT_EQUAL(groups, 0);
 
     /* Every call's code was the model's, and the store holds the model. */
     for (int i = 0; i < THREADS; i++) {
@@ -353,6 +359,13 @@ static void model_on(ent_durability dur)
 }
 
 static void t_mixed_calls_against_a_model(void) { model_on(ENT_NONE); }
+/* The same calls not grouped: ENT_GROUP_AUTO on a `none` store (and on memory) commits each alone. */
+static void t_mixed_calls_against_a_model_auto(void)
+{
+    group_mode = ENT_GROUP_AUTO;
+    model_on(ENT_NONE);
+    group_mode = ENT_GROUP_ALWAYS;
+}
 static void t_mixed_calls_against_a_model_durable(void) { model_on(ENT_DURABLE); }
 
 /* ---- groups that must form --------------------------------------------------------------------- */
@@ -623,6 +636,7 @@ static void t_failed_commit_fails_the_group(void)
     ENT_TEST_MKDTEMP(d.dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
     for (int round = 0; round < 2; round++) {
         pthread_t th[N];
         plain_create c[N];
@@ -719,6 +733,7 @@ static void t_failed_commit_leaves_the_entity(void)
     ENT_TEST_MKDTEMP(d.dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
     fn = ent_type_field(ent_store_type(d.s, "acct"), "n");
     for (int i = 0; i < N; i++) {
         char key[8];
@@ -839,6 +854,7 @@ static void t_broken_savepoint_fails_its_caller_only(void)
     ENT_TEST_MKDTEMP(d.dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
     ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
     for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
         char key[8];
@@ -937,6 +953,8 @@ static void t_txn_run_again_updates_from_a_copy(void)
         ENT_TEST_MKDTEMP(d.dir, "contract-group");
         ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
         ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+        ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
         e = mk_acct(d.s, "u", 1, NULL);
         ENT_OK_(ent_create(d.s, NULL, e));
         ENT_OK_(ent_entity_set_int(e, "n", 2));
@@ -1434,12 +1452,120 @@ static void t_leadership_changes_hands_often(void)
     free(c);
 }
 
+/* ---- when calls are grouped: ent_store_set_group_commit() ------------------------------------- */
+
+enum { MODE_THREADS = 4, MODE_CALLS = 40 };
+
+typedef struct mode_writer {
+    ent_store *s;
+    int round, id, failed;
+} mode_writer;
+
+static void *mode_writer_main(void *p)
+{
+    mode_writer *w = p;
+    for (int i = 0; i < MODE_CALLS; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "m%d-%d-%d", w->round, w->id, i);
+        ent_entity *e = mk_acct(w->s, key, i, NULL);
+        if (ent_create(w->s, NULL, e) != ENT_OK) w->failed++;
+        ent_entity_free(e);
+    }
+    return NULL;
+}
+
+/* MODE_THREADS threads of MODE_CALLS creates each on d; returns the groups led meanwhile, and in
+ * *commits what the backend's change counter moved (LMDB: one a commit; memory: 0). */
+static uint64_t writers_on(store_dir *d, uint64_t *commits)
+{
+    pthread_t th[MODE_THREADS];
+    mode_writer w[MODE_THREADS];
+    static int round;
+    uint64_t g0 = 0, g1 = 0, c0 = ent__bk_change_counter(d->s), n0 = 0, n1 = 0;
+    const ent_type *acct = ent_store_type(d->s, "acct");
+    ENT_OK_(ent_count(&n0, d->s, NULL, acct));
+    ent__group_stats(&g0, NULL, d->s);
+    round++;
+    for (int i = 0; i < MODE_THREADS; i++) {
+        w[i] = (mode_writer){d->s, round, i, 0};
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, mode_writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < MODE_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(w[i].failed, 0);
+    }
+    ent__group_stats(&g1, NULL, d->s);
+    *commits = ent__bk_change_counter(d->s) - c0;
+    ENT_OK_(ent_count(&n1, d->s, NULL, acct));
+    CU_ASSERT_EQUAL(n1 - n0, MODE_THREADS * MODE_CALLS); /* every call's create there */
+    return g1 - g0;
+}
+
+static void t_group_commit_modes(void)
+{
+    store_dir d;
+    uint64_t groups, commits;
+    int lmdb; /* commits that can sync, counted by the change counter (lmdb, fault over it) */
+    hold_cb *h;
+    CU_ASSERT_EQUAL(ent_store_set_group_commit(NULL, ENT_GROUP_AUTO), ENT_INVALID);
+
+    /* AUTO where commits do not sync (none; memory whatever the mode): one commit per call */
+    group_mode = ENT_GROUP_AUTO;
+    open_on(&d, ENT_NONE);
+    lmdb = (ent__bk_caps(&d.s->bk) & ENT_BK_CAP_DURABILITY) != 0;
+    CU_ASSERT_EQUAL(ent_store_set_group_commit(d.s, 3), ENT_INVALID);
+    ENT_ASSERT_MSG("unknown mode 3");
+    CU_ASSERT_EQUAL(ent_store_set_group_commit(d.s, -1), ENT_INVALID);
+    groups = writers_on(&d, &commits);
+    CU_ASSERT_EQUAL(groups, 0);
+    if (lmdb) CU_ASSERT_EQUAL(commits, MODE_THREADS * MODE_CALLS);
+    /* switched on an open handle: the same calls grouped (a held leader makes sure they meet) */
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    h = calloc(1, sizeof *h);
+    h->s = d.s;
+    ENT_OK_(ent_txn_run(d.s, hold_first, h));
+    for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
+    CU_ASSERT_EQUAL(h->started, QUEUED);
+    CU_ASSERT_FALSE(h->timed_out);
+    ent__group_stats(&groups, NULL, d.s);
+    CU_ASSERT_EQUAL(groups - h->groups0, 2); /* the held one, then the queued calls together */
+    if (lmdb) CU_ASSERT_EQUAL(ent__bk_change_counter(d.s) - h->changes0, 2);
+    free(h);
+    close_on(&d);
+
+    /* AUTO where commits sync (LMDB durable): grouped, as ALWAYS; memory never syncs: alone */
+    open_on(&d, ENT_DURABLE);
+    if (lmdb) {
+        h = calloc(1, sizeof *h);
+        h->s = d.s;
+        ENT_OK_(ent_txn_run(d.s, hold_first, h));
+        for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
+        CU_ASSERT_EQUAL(h->started, QUEUED);
+        CU_ASSERT_FALSE(h->timed_out);
+        ent__group_stats(&groups, NULL, d.s);
+        CU_ASSERT_EQUAL(groups - h->groups0, 2);
+        CU_ASSERT_EQUAL(ent__bk_change_counter(d.s) - h->changes0, 2);
+        free(h);
+    } else {
+        CU_ASSERT_EQUAL(writers_on(&d, &commits), 0);
+    }
+    /* NEVER: alone even where commits sync */
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_NEVER));
+    groups = writers_on(&d, &commits);
+    CU_ASSERT_EQUAL(groups, 0);
+    if (lmdb) CU_ASSERT_EQUAL(commits, MODE_THREADS * MODE_CALLS);
+    close_on(&d);
+    group_mode = ENT_GROUP_ALWAYS;
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
     static const ent_test_case cases[] = {
         ENT_TEST(t_mixed_calls_against_a_model),
         ENT_TEST(t_mixed_calls_against_a_model_durable),
+        ENT_TEST(t_mixed_calls_against_a_model_auto),
+        ENT_TEST(t_group_commit_modes),
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
         ENT_TEST(t_failure_detail_reaches_the_caller),
         ENT_TEST(t_failed_commit_fails_the_group),

@@ -33,7 +33,9 @@ static int open_store(ent_store **s, ent_schema **sc, const char *backend, const
     int rc = ent_schema_load_json(sc, schema_json, strlen(schema_json), "bank");
     o.backend = backend;
     o.durability = ENT_NONE;
-    return rc ? rc : ent_store_open(s, dir, *sc, &o);
+    if (rc || (rc = ent_store_open(s, dir, *sc, &o))) return rc;
+    /* the writers meet in groups, as on a store whose commits sync (AUTO groups only those) */
+    return ent_store_set_group_commit(*s, ENT_GROUP_ALWAYS);
 }
 
 static void *reader(void *arg)
@@ -559,6 +561,7 @@ static void t_delivery_beside_growth(void)
     o.durability = ENT_NONE;
     o.map_size = (size_t)1 << 20;
     ENT_OK_(ent_store_open(&g.s, dir, sc, &o));
+    ENT_OK_(ent_store_set_group_commit(g.s, ENT_GROUP_ALWAYS));
     CU_ASSERT_FATAL(pipe(pfd) == 0);
     fflush(NULL);
     /* forked before any thread: the child opens the store itself once told, and grows its map */

@@ -81,7 +81,9 @@ static inline int ent_test_run(const char *suite, const ent_test_case *cases)
     } while (0)
 
 /* A contract suite's store: schema_json (named `name`) on `backend` in a new scratch directory
- * written into dir (ENT_TEST_PATH_MAX bytes, see ENT_TEST_MKDTEMP), durability none. */
+ * written into dir (ENT_TEST_PATH_MAX bytes, see ENT_TEST_MKDTEMP), durability none, calls without a
+ * transaction grouped (ENT_GROUP_ALWAYS: the suites' threads meet in groups on every backend, where
+ * ENT_GROUP_AUTO would group only stores whose commits sync). */
 static inline void ent_test_store_open(ent_store **s, ent_schema **sc, char *dir, const char *backend,
                                        const char *schema_json, const char *name)
 {
@@ -91,6 +93,7 @@ static inline void ent_test_store_open(ent_store **s, ent_schema **sc, char *dir
     CU_ASSERT_FATAL(ent_test_mkdtemp(dir, ENT_TEST_PATH_MAX, name) == 0);
     ENT_OK_(ent_schema_load_json(sc, schema_json, strlen(schema_json), name));
     ENT_OK_(ent_store_open(s, dir, *sc, &o));
+    ENT_OK_(ent_store_set_group_commit(*s, ENT_GROUP_ALWAYS));
 }
 
 /* Close it, free its schema (both set to NULL) and remove its directory. */

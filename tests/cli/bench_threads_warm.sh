@@ -3,6 +3,7 @@
 # create_threads_warm row, and the bench checks itself that the warm-up left what the row claims
 # (the library's write-ahead file grown to its 64 MiB, SQLite's WAL file still there), exiting 1
 # otherwise. SQLite deleted its WAL file each time the last connection of a warm-up round closed.
+# And the rows where nothing syncs (LMDB none, memory; each call alone against grouped) are there.
 set -u
 B=$1
 work=$(mktemp -d)
@@ -26,6 +27,15 @@ for t in (1, 2, 4, 8, 16):
     for r in (warm[t], cold[t]):
         if not r["ops_per_s"] > 0 or not r["sqlite_ops_per_s"] > 0:
             bad.append("threads %d %s: ops/s %s, sqlite %s" % (t, r["op"], r["ops_per_s"], r["sqlite_ops_per_s"]))
+# where nothing syncs: calls alone (ENT_GROUP_AUTO there) and grouped, on both backends
+nos = {(r["backend"], r["threads"]): r for r in rows if r.get("op") == "create_threads_nosync"}
+for be in ("lmdb", "memory"):
+    for t in (1, 2, 4, 8, 16):
+        r = nos.get((be, t))
+        if not r:
+            bad.append("create_threads_nosync %s threads %d: row missing" % (be, t))
+        elif not r["alone_ops_per_s"] > 0 or not r["grouped_ops_per_s"] > 0:
+            bad.append("create_threads_nosync %s threads %d: %s / %s" % (be, t, r["alone_ops_per_s"], r["grouped_ops_per_s"]))
 for b in bad:
     print("FAIL:", b)
 sys.exit(1 if bad else 0)

@@ -175,6 +175,10 @@ static double file_size(const char *dir, const char *name)
  * warm (not NULL): first, unmeasured, creates of other keys from as many threads, as a store that
  * has run a while has had: for the library until its write-ahead file has grown whole (*warm
  * says how many that took), for SQLite *warm of them (its WAL file is then grown too). */
+/* For lib 2: the backend ("memory", or NULL: LMDB) and ent_store_set_group_commit()'s mode. */
+static const char *nosync_backend;
+static int nosync_group = ENT_GROUP_AUTO;
+
 static int run_threads(double out[4], int lib, int threads, uint64_t n, const char *dir, uint64_t *warm)
 {
     worker w[64];
@@ -190,8 +194,10 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
     if (lib) {
         ent_store_opts o = ENT_STORE_OPTS_INIT;
         o.durability = lib == 2 ? ENT_NONE : ENT_DURABLE;
+        if (lib == 2) o.backend = nosync_backend;
         if ((rc = ent_schema_load_json(&sc, thr_schema, strlen(thr_schema), "bench")) ||
-            (rc = ent_store_open(&s, dir, sc, &o))) {
+            (rc = ent_store_open(&s, dir, sc, &o)) ||
+            (rc = ent_store_set_group_commit(s, lib == 2 ? nosync_group : ENT_GROUP_AUTO))) {
             fprintf(stderr, "entity: bench: group: %s\n", ent_errmsg());
             ent_schema_free(sc);
             return 1;
@@ -322,7 +328,7 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
     char d[400];
     if (!json) printf("\ngroup commit: durable single-mutation creates (txn NULL) from T threads on one store, "
                       "against SQLite WAL synchronous=FULL with one connection per thread; acknowledged commits/s\n"
-                      "(none op/s: the same calls with durability none, no sync: the library's own ceiling on this CPU;\n"
+                      "(none op/s: the same calls with durability none, no sync, each committed alone (ENT_GROUP_AUTO);\n"
                       " _warm: both stores first take other creates from as many threads, unmeasured, until the library's\n"
                       " write-ahead file has grown to its 64 MiB, then SQLite as many: a store that has run a while)\n"
                       "%-21s %7s %8s %12s %9s %9s %9s %12s %9s %9s %9s %8s %11s\n",
@@ -375,6 +381,41 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
             for (int i = 0; i < 8; i++) free(m[k][i]);
         free(no);
     }
+    /* Where nothing is synced, grouping only adds a sleep and a wake-up per call: what
+     * ENT_GROUP_AUTO's choice there (each call alone) gains over grouping them (ENT_GROUP_ALWAYS). */
+    if (!json) printf("\nwhere nothing syncs: the same creates from T threads, LMDB durability none and memory, each call\n"
+                      "committed alone (ENT_GROUP_AUTO's choice there) against grouped (ENT_GROUP_ALWAYS); calls/s\n"
+                      "%-21s %-7s %7s %8s %12s %12s %9s\n", "op", "backend", "threads", "n", "alone op/s", "grouped op/s",
+                      "alone/grp");
+    for (int b = 0; b < 2; b++)
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            int T = counts[c];
+            uint64_t nn = n * (uint64_t)T * (b ? 8 : 4); /* enough for a run of 50 ms or more */
+            double *v[2];
+            for (int g = 0; g < 2; g++) v[g] = calloc((size_t)runs, sizeof *v[g]);
+            nosync_backend = b ? "memory" : NULL;
+            for (int r = 0; r < runs; r++)
+                for (int g = 0; g < 2; g++) { /* alternated, so that a slow spell meets both */
+                    double z[4];
+                    nosync_group = g ? ENT_GROUP_ALWAYS : ENT_GROUP_AUTO;
+                    snprintf(d, sizeof d, "%s/group-nosync", dir);
+                    if (run_threads(z, 2, T, nn, d, NULL)) return 1;
+                    rm(d);
+                    v[g][r] = z[0];
+                }
+            double alone = median3(v[0], runs), grouped = median3(v[1], runs);
+            if (json)
+                printf("{\"op\":\"create_threads_nosync\",\"backend\":\"%s\",\"durability\":\"none\",\"threads\":%d,"
+                       "\"n\":%llu,\"alone_ops_per_s\":%.0f,\"grouped_ops_per_s\":%.0f}\n",
+                       b ? "memory" : "lmdb", T, (unsigned long long)nn, alone, grouped);
+            else
+                printf("%-21s %-7s %7d %8llu %12.0f %12.0f %8.2fx\n", "create_threads_nosync", b ? "memory" : "lmdb", T,
+                       (unsigned long long)nn, alone, grouped, grouped > 0 ? alone / grouped : 0);
+            fflush(stdout);
+            for (int g = 0; g < 2; g++) free(v[g]);
+        }
+    nosync_backend = NULL;
+    nosync_group = ENT_GROUP_AUTO;
     {
         static const int sizes[] = {1, 8, 32};
         if (!json) printf("\ndisk: one fdatasync after writing P pages of 4 KiB, side by side or each at a random place "

@@ -204,6 +204,19 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
 typedef int (*ent_txn_fn)(ent_txn *txn, void *payload);
 ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
 
+/* When calls are grouped (see "Group commit" above). ENT_GROUP_AUTO, every handle's mode when
+ * opened: grouped where a commit syncs (LMDB `durable` and `lazy`), so that calls share the sync;
+ * with durability `none` and on the memory backend each call commits on its own, waiting for the
+ * writer as an explicit transaction does: there a grouped caller pays a sleep and a wake-up of its
+ * thread, which cost more than the commit it shares (README "Performance"). ENT_GROUP_ALWAYS
+ * groups on every backend with savepoints (both built in), ENT_GROUP_NEVER on none. Either way a
+ * call's result, its events and what other calls see of it are the same; what differs is how many
+ * commits (and cross-process wake-ups) they take. Takes effect for the calls made after it, from
+ * any thread; calls already queued finish in their group.
+ * Returns ENT_OK, ENT_INVALID (s NULL, another mode). */
+typedef enum ent_group_mode { ENT_GROUP_AUTO = 0, ENT_GROUP_ALWAYS = 1, ENT_GROUP_NEVER = 2 } ent_group_mode;
+ENT_EXTERN(int) ent_store_set_group_commit(ent_store *s, int mode);
+
 /* For loading a dump whose refs may point at entities that come later in it (a type's refs to
  * itself, to a type dumped after it, cycles): writes in write transaction t no longer check that
  * ref targets exist (the ref indexes are written as usual). The caller checks the targets once
