@@ -8,9 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend_fault.h"
 #include "test_util.h"
+
+static const char *self_exe; /* argv[0]: a child made by exec is a process of its own */
 
 static const char schema_json[] =
     "{\"schema\":\"id\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{"
@@ -413,13 +417,70 @@ static void test_meta_page_damaged(void)
     ent_schema_free(sc);
 }
 
-int main(void)
+/* The hook: another process makes the store at dir (an init that commits) and ends. */
+static void init_elsewhere(void *dir)
 {
+    int st = -1;
+    pid_t pid;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        execl(self_exe, self_exe, "--init", (const char *)dir, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0) waitpid(pid, &st, 0);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* An open that looks at a store while another process's init commits: the init came after the
+ * open's snapshot (no meta there) and before its count of the backend's tables (some now). It
+ * said ENT_FORMAT, "a damaged store that lost its meta", of a store being made; now it looks
+ * again and opens it. The fault backend's hook puts the init at that point. */
+static void test_open_racing_init(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    MDB_env *env;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ENT_TEST_MKDTEMP(dir, "store-id");
+    /* LMDB's files, no table yet: where an init that has opened its environment is */
+    CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+    CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, 0, 0644), 0);
+    mdb_env_close(env);
+    /* Read-only (entity check, dump, stat): a writable open holds the writer as it looks, so no
+     * init commits meanwhile. */
+    o.backend = "fault";
+    o.read_only = 1;
+    ent__fault_reset();
+    ent__fault_hook("info", 1, init_elsewhere, dir);
+    CU_ASSERT_EQUAL(ent_store_open(&s, dir, NULL, &o), ENT_OK);
+    if (!s) fprintf(stderr, "\n  open: %s\n", ent_errmsg());
+    CU_ASSERT_PTR_NOT_NULL(s);
+    if (s) CU_ASSERT_PTR_NOT_NULL(ent_store_type(s, "t"));
+    ent_store_close(s);
+    ent__fault_hook(NULL, 0, NULL, NULL);
+    ent__fault_reset();
+    rm_rf(dir);
+}
+
+int main(int argc, char **argv)
+{
+    self_exe = argv[0];
+    if (argc == 3 && !strcmp(argv[1], "--init")) { /* test_open_racing_init's other process */
+        ent_schema *sc = NULL;
+        ent_store *s = NULL;
+        int rc = ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id");
+        if (!rc) rc = ent_store_open(&s, argv[2], sc, NULL);
+        ent_store_close(s);
+        ent_schema_free(sc);
+        return rc ? 1 : 0;
+    }
     static const ent_test_case cases[] = {ENT_TEST(test_ids), ENT_TEST(test_not_over_foreign),
                                           ENT_TEST(test_foreign_record_named_meta),
                                           ENT_TEST(test_store_file_not_a_file), ENT_TEST(test_id_damaged),
                                           ENT_TEST(test_schema_damaged),
                                           ENT_TEST(test_meta_page_damaged),
+                                          ENT_TEST(test_open_racing_init),
                                           {NULL, NULL}};
     return ent_test_run("store_id", cases);
 }

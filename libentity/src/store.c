@@ -113,10 +113,12 @@ static int check_default_keys(const ent_store *s, const ent_schema *schema)
  * tables is no missing store: a store whose main page was damaged was "no libentity store at"
  * its directory for check, dump and every other open, which sent its user looking elsewhere.
  * ENT_FORMAT, as for an open that would create a store there; else ENT_NOTFOUND. */
-static int no_store(ent_store *s, const char *path, const char *why)
+static int no_store(ent_store *s, const char *path, const char *why, int *tables_seen)
 {
     ent_backend_info bi;
-    if (ent__bk_info(s, &bi) == ENT_OK && bi.tables > 0)
+    /* The count is the backend's now, not the open's snapshot's: another process's init that
+     * committed since the snapshot shows here (*tables_seen: the caller looks again) */
+    if (ent__bk_info(s, &bi) == ENT_OK && bi.tables > 0 && (*tables_seen = 1))
         return ent__err(ENT_FORMAT, "%s is not a libentity store: its LMDB data holds %" PRIu64 " entr%s but no store "
                         "meta (another program's LMDB data, or a damaged store that lost its meta)",
                         path, bi.tables, bi.tables == 1 ? "y" : "ies");
@@ -129,8 +131,26 @@ int ent_store_open(ent_store **out, const char *path, const ent_schema *schema,
     return ent__store_open(out, path, schema, opts, NULL);
 }
 
+static int store_open_once(ent_store **out, const char *path, const ent_schema *schema,
+                           const ent_store_opts *opts, const char *mirror_of, int *tables_seen);
+
+/* An open that found no store meta in its snapshot while the backend held tables looks again, at
+ * most twice: the tables may be those of another process's init that committed meanwhile (the
+ * store is there now); a store that lost its meta, or another program's data, stays ENT_FORMAT. */
 int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                     const ent_store_opts *opts, const char *mirror_of)
+{
+    int rc, tables_seen = 0;
+    for (int i = 0; i < 3; i++) {
+        tables_seen = 0;
+        rc = store_open_once(out, path, schema, opts, mirror_of, &tables_seen);
+        if (rc != ENT_FORMAT || !tables_seen) break;
+    }
+    return rc;
+}
+
+static int store_open_once(ent_store **out, const char *path, const ent_schema *schema,
+                           const ent_store_opts *opts, const char *mirror_of, int *tables_seen)
 {
     ent_store_opts def = ENT_STORE_OPTS_INIT;
     ent_store *s = NULL;
@@ -193,7 +213,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
     txn_open = 1;
     rc = ent__bk_table(&t, "meta", opts->read_only ? 0 : ENT_TBL_CREATE, &s->t_meta);
     if (rc == ENT_NOTFOUND) {
-        rc = no_store(s, path, "");
+        rc = no_store(s, path, "", tables_seen);
         goto fail;
     }
     if (rc) goto fail;
@@ -209,7 +229,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                               path, kept[i]);
         if (rc != ENT_NOTFOUND) goto fail;
         if (!schema || opts->read_only || opts->no_create) {
-            rc = no_store(s, path, schema ? "" : " (a schema is needed to create one)");
+            rc = no_store(s, path, schema ? "" : " (a schema is needed to create one)", tables_seen);
             goto fail;
         }
         if (bi.tables > 0) {
