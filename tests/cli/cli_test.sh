@@ -577,6 +577,8 @@ printf '\xef\xbb\xbf{"type":"customer","key":1,"version":1,"data":{"email":"a@x"
 printf '\xef\xbb\xbf{"email":"bom@x","name":"B"}' | expect 1 "$E" put customer -; errline "put: .*a UTF-8 byte order mark (EF BB BF) at the start"
 # a blank "\r\n" line (a file from Windows) is skipped as an empty one is (it was a bad line)
 printf '%s\r\n\r\n \t\r\n%s\r\n' "$l40" "$l41" | ENTITY_STORE=$work/st4 expect 0 "$E" load; errline "loaded 2 entities"
+# one entity is "1 entity" (it said "loaded 1 entities")
+printf '%s\n' '{"type":"customer","key":4242,"version":1,"data":{"email":"k4242@x","name":"L"}}' | ENTITY_STORE=$work/st4 expect 0 "$E" load; errline "loaded 1 entity$"
 # the default bound (256 MiB) ends /dev/zero, whose reading grows memory in bounded steps
 ENTITY_STORE=$work/st4 expect 1 timeout 120 "$E" load </dev/zero; errline "line 1: longer than 268435456 bytes"
 errline "load: nothing was stored"
@@ -1106,7 +1108,7 @@ for i in range(1, 12):
     rc=$(cat jlim.rc)
     [ "$rc" = 127 ] && grep -q "error while loading shared libraries" jlim.err && continue
     if [ "$rc" = 0 ]; then
-      grep -q "^entity: loaded 1 entities" jlim.err && ok || bad "load of 20 MiB under ulimit -v $v: exit 0 saying $(head -c 300 jlim.err)"
+      grep -q "^entity: loaded 1 entity$" jlim.err && ok || bad "load of 20 MiB under ulimit -v $v: exit 0 saying $(head -c 300 jlim.err)"
       jpassed=1; break
     fi
     if [ "$rc" != 1 ] || ! grep -q "^entity: " jlim.err; then bad "load of 20 MiB under ulimit -v $v: exit $rc: $(head -c 300 jlim.err)"; break; fi

@@ -1488,7 +1488,7 @@ int cmd_load(int argc, char **argv)
     if (pr.n && batch_from > 1 &&
         check_pending(&pr, s, NULL, 0, batch_from, 1, " (stored: its batch was committed before the end of the input)") != 0)
         rc = 1;
-    if (!rc) fprintf(stderr, "entity: loaded %llu entities\n", (unsigned long long)loaded);
+    if (!rc) fprintf(stderr, "entity: loaded %llu entit%s\n", (unsigned long long)loaded, loaded == 1 ? "y" : "ies");
     pending_free(&pr);
     ent_store_close(s);
     return rc;
