@@ -39,7 +39,7 @@ static void open_on(store_dir *d, const char *be)
     ENT_TEST_MKDTEMP(d->dir, "contract-events");
     ENT_OK_(ent_schema_load_json(&d->sc, schema_json, strlen(schema_json), "ev"));
     ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
-    ENT_OK_(ent_store_set_group_commit(d->s, ENT_GROUP_ALWAYS)); /* threads meet in groups on every backend */
+    ENT_OK_(ent_store_set_group_commit(d->s, ent_test_group_mode())); /* threads meet in groups on every backend */
 }
 
 static void close_on(store_dir *d)
@@ -487,7 +487,7 @@ static void t_subscribers_while_the_map_grows(void)
     ENT_TEST_MKDTEMP(d.dir, "contract-events");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "ev"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
-    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    ENT_OK_(ent_store_set_group_commit(d.s, ent_test_group_mode()));
     ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_seq, &q));
     for (int i = 0; i < THREADS; i++) {
         g[i] = (grow_writer){d.s, i * PER, PER, ENT_OK};

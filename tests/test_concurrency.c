@@ -35,7 +35,7 @@ static int open_store(ent_store **s, ent_schema **sc, const char *backend, const
     o.durability = ENT_NONE;
     if (rc || (rc = ent_store_open(s, dir, *sc, &o))) return rc;
     /* the writers meet in groups, as on a store whose commits sync (AUTO groups only those) */
-    return ent_store_set_group_commit(*s, ENT_GROUP_ALWAYS);
+    return ent_store_set_group_commit(*s, ent_test_group_mode());
 }
 
 static void *reader(void *arg)
@@ -561,7 +561,7 @@ static void t_delivery_beside_growth(void)
     o.durability = ENT_NONE;
     o.map_size = (size_t)1 << 20;
     ENT_OK_(ent_store_open(&g.s, dir, sc, &o));
-    ENT_OK_(ent_store_set_group_commit(g.s, ENT_GROUP_ALWAYS));
+    ENT_OK_(ent_store_set_group_commit(g.s, ent_test_group_mode()));
     CU_ASSERT_FATAL(pipe(pfd) == 0);
     fflush(NULL);
     /* forked before any thread: the child opens the store itself once told, and grows its map */

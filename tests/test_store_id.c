@@ -14,7 +14,6 @@
 #include "backend_fault.h"
 #include "test_util.h"
 
-static const char *self_exe; /* argv[0]: a child made by exec is a process of its own */
 
 static const char schema_json[] =
     "{\"schema\":\"id\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{"
@@ -425,7 +424,8 @@ static void init_elsewhere(void *dir)
     fflush(NULL);
     pid = fork();
     if (pid == 0) {
-        execl(self_exe, self_exe, "--init", (const char *)dir, (char *)NULL);
+        /* a process of its own (exec), this very test binary whatever its argv[0] */
+        execl("/proc/self/exe", "test_store_id", "--init", (const char *)dir, (char *)NULL);
         _exit(127);
     }
     if (pid > 0) waitpid(pid, &st, 0);
@@ -465,7 +465,6 @@ static void test_open_racing_init(void)
 
 int main(int argc, char **argv)
 {
-    self_exe = argv[0];
     if (argc == 3 && !strcmp(argv[1], "--init")) { /* test_open_racing_init's other process */
         ent_schema *sc = NULL;
         ent_store *s = NULL;

@@ -80,10 +80,18 @@ static inline int ent_test_run(const char *suite, const ent_test_case *cases)
         CU_ASSERT_FATAL(ent_test_fmt((arr), sizeof(arr), __VA_ARGS__) == 0);                       \
     } while (0)
 
+/* The group commit mode of the suites' stores: ENT_GROUP_ALWAYS, so that their threads meet in
+ * groups on every backend (ENT_GROUP_AUTO groups only stores whose commits sync); the default,
+ * ENT_GROUP_AUTO, when ENT_TEST_GROUP=auto (ctest runs the threaded suites both ways). */
+static inline int ent_test_group_mode(void)
+{
+    const char *g = getenv("ENT_TEST_GROUP");
+    return g && !strcmp(g, "auto") ? ENT_GROUP_AUTO : ENT_GROUP_ALWAYS;
+}
+
 /* A contract suite's store: schema_json (named `name`) on `backend` in a new scratch directory
  * written into dir (ENT_TEST_PATH_MAX bytes, see ENT_TEST_MKDTEMP), durability none, calls without a
- * transaction grouped (ENT_GROUP_ALWAYS: the suites' threads meet in groups on every backend, where
- * ENT_GROUP_AUTO would group only stores whose commits sync). */
+ * transaction grouped as ent_test_group_mode() says. */
 static inline void ent_test_store_open(ent_store **s, ent_schema **sc, char *dir, const char *backend,
                                        const char *schema_json, const char *name)
 {
@@ -93,7 +101,7 @@ static inline void ent_test_store_open(ent_store **s, ent_schema **sc, char *dir
     CU_ASSERT_FATAL(ent_test_mkdtemp(dir, ENT_TEST_PATH_MAX, name) == 0);
     ENT_OK_(ent_schema_load_json(sc, schema_json, strlen(schema_json), name));
     ENT_OK_(ent_store_open(s, dir, *sc, &o));
-    ENT_OK_(ent_store_set_group_commit(*s, ENT_GROUP_ALWAYS));
+    ENT_OK_(ent_store_set_group_commit(*s, ent_test_group_mode()));
 }
 
 /* Close it, free its schema (both set to NULL) and remove its directory. */

@@ -394,14 +394,15 @@ void ent_store_close(ent_store *s)
                            "ent_txn_run()'s); it stays open (end the transaction first)");
         return;
     }
-    /* Calls of other threads in a group (its leader, callers queued behind it): a host shutting
-     * down with writers still running freed the store under them. Refused likewise; a call not
-     * yet queued is the host's to finish first (see store.h). */
+    /* Calls of other threads without a transaction, in a group (its leader, callers queued behind
+     * it) or each alone: a host shutting down with writers still running freed the store under
+     * them. Refused likewise; a call not yet counted is the host's to finish first (see store.h). */
     {
         size_t n = ent__group_busy(s);
         if (n) {
-            ent__err(ENT_BUSY, "ent_store_close: other threads are in write calls on the store (a group "
-                               "commit is under way); it stays open (close it once they have returned)");
+            ent__err(ENT_BUSY, "ent_store_close: other threads are in write calls on the store (without a "
+                               "transaction, alone or in a group commit); it stays open (close it once they "
+                               "have returned)");
             return;
         }
     }

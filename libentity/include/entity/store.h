@@ -113,9 +113,9 @@ ENT_EXTERN(void) ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *
 
 /* Close. Transactions and iterators of the store must be finished first, and no other thread may
  * be in a call on it. NULL does nothing. From an event callback of this store, from the thread
- * that holds its write transaction (also in ent_txn_run()'s fn), and while other threads' write
- * calls are in a group commit (led or queued), it does nothing but set the message (ENT_BUSY):
- * the delivery, the commit, the group still use the store. */
+ * that holds its write transaction (also in ent_txn_run()'s fn), and while other threads are in
+ * write calls without a transaction (in a group commit, led or queued, or each alone), it does
+ * nothing but set the message (ENT_BUSY): the delivery, the commit, the group still use the store. */
 ENT_EXTERN(void) ent_store_close(ent_store *s);
 
 /* The store's current schema. Borrowed: valid until ent_store_close(). s NULL: NULL. */
@@ -170,7 +170,8 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
 
 /* Group commit. Write calls without a transaction (txn NULL: create, replace, update, upsert,
  * delete, restore, ent_sub_ack) made at the same time by several threads of one process share one
- * write transaction and one commit, and so one sync on a durable store; each call still returns
+ * write transaction and one commit, and so one sync on a durable store (grouped where a commit
+ * syncs unless ent_store_set_group_commit() below says otherwise); each call still returns
  * only once its work is committed (on disk when durable), and is all or nothing on its own: a
  * refused call returns its error and leaves nothing, whatever the others in its group do. A
  * failed commit fails every call of its group, also a call refused after the group's first
@@ -188,7 +189,7 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * (ent_txn_begin) is never grouped: it holds the writer until it ends.
  *
  * ent_txn_run() runs fn(txn, payload) as one such call: several calls in fn (through txn) are one
- * unit, all or nothing, grouped with other threads' calls. fn returns ENT_OK to keep its work or
+ * unit, all or nothing, grouped with other threads' calls (where calls are grouped). fn returns ENT_OK to keep its work or
  * an error code (negative) to undo it, which ent_txn_run() returns, with the message of the call
  * that failed. fn must not commit or abort txn, nor write to the same store without it (ENT_BUSY),
  * and it may run on another thread of the process (the group's leader) and more than once, so it
@@ -208,7 +209,8 @@ ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
  * opened: grouped where a commit syncs (LMDB `durable` and `lazy`), so that calls share the sync;
  * with durability `none` and on the memory backend each call commits on its own, waiting for the
  * writer as an explicit transaction does: there a grouped caller pays a sleep and a wake-up of its
- * thread, which cost more than the commit it shares (README "Performance"). ENT_GROUP_ALWAYS
+ * thread, which from a few threads on cost more than the commit it shares (README "Performance",
+ * "Group commit where nothing syncs"). ENT_GROUP_ALWAYS
  * groups on every backend with savepoints (both built in), ENT_GROUP_NEVER on none. Either way a
  * call's result, its events and what other calls see of it are the same; what differs is how many
  * commits (and cross-process wake-ups) they take. Takes effect for the calls made after it, from
