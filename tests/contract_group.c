@@ -1510,12 +1510,29 @@ static uint64_t writers_on(store_dir *d, uint64_t *commits)
     return g1 - g0;
 }
 
+/* Calls started while a held leader runs (hold_first) commit as one group after it: two groups,
+ * and, where the change counter counts commits (counted), two commits. */
+static void queued_behind_held_leader(store_dir *d, int counted)
+{
+    uint64_t groups = 0;
+    hold_cb *h = calloc(1, sizeof *h);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    h->s = d->s;
+    ENT_OK_(ent_txn_run(d->s, hold_first, h));
+    for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
+    CU_ASSERT_EQUAL(h->started, QUEUED);
+    CU_ASSERT_FALSE(h->timed_out);
+    ent__group_stats(&groups, NULL, d->s);
+    CU_ASSERT_EQUAL(groups - h->groups0, 2); /* the held one, then the queued calls together */
+    if (counted) CU_ASSERT_EQUAL(ent__bk_change_counter(d->s) - h->changes0, 2);
+    free(h);
+}
+
 static void t_group_commit_modes(void)
 {
     store_dir d;
     uint64_t groups, commits;
     int lmdb; /* commits that can sync, counted by the change counter (lmdb, fault over it) */
-    hold_cb *h;
     CU_ASSERT_EQUAL(ent_store_set_group_commit(NULL, ENT_GROUP_AUTO), ENT_INVALID);
 
     /* AUTO where commits do not sync (none; memory whatever the mode): one commit per call */
@@ -1530,31 +1547,13 @@ static void t_group_commit_modes(void)
     if (lmdb) CU_ASSERT_EQUAL(commits, MODE_THREADS * MODE_CALLS);
     /* switched on an open handle: the same calls grouped (a held leader makes sure they meet) */
     ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
-    h = calloc(1, sizeof *h);
-    h->s = d.s;
-    ENT_OK_(ent_txn_run(d.s, hold_first, h));
-    for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
-    CU_ASSERT_EQUAL(h->started, QUEUED);
-    CU_ASSERT_FALSE(h->timed_out);
-    ent__group_stats(&groups, NULL, d.s);
-    CU_ASSERT_EQUAL(groups - h->groups0, 2); /* the held one, then the queued calls together */
-    if (lmdb) CU_ASSERT_EQUAL(ent__bk_change_counter(d.s) - h->changes0, 2);
-    free(h);
+    queued_behind_held_leader(&d, lmdb);
     close_on(&d);
 
     /* AUTO where commits sync (LMDB durable): grouped, as ALWAYS; memory never syncs: alone */
     open_on(&d, ENT_DURABLE);
     if (lmdb) {
-        h = calloc(1, sizeof *h);
-        h->s = d.s;
-        ENT_OK_(ent_txn_run(d.s, hold_first, h));
-        for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
-        CU_ASSERT_EQUAL(h->started, QUEUED);
-        CU_ASSERT_FALSE(h->timed_out);
-        ent__group_stats(&groups, NULL, d.s);
-        CU_ASSERT_EQUAL(groups - h->groups0, 2);
-        CU_ASSERT_EQUAL(ent__bk_change_counter(d.s) - h->changes0, 2);
-        free(h);
+        queued_behind_held_leader(&d, 1);
     } else {
         CU_ASSERT_EQUAL(writers_on(&d, &commits), 0);
     }

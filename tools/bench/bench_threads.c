@@ -399,7 +399,11 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
                     double z[4];
                     nosync_group = g ? ENT_GROUP_ALWAYS : ENT_GROUP_AUTO;
                     snprintf(d, sizeof d, "%s/group-nosync", dir);
-                    if (run_threads(z, 2, T, nn, d, NULL)) return 1;
+                    if (run_threads(z, 2, T, nn, d, NULL)) {
+                        free(v[0]);
+                        free(v[1]);
+                        return 1;
+                    }
                     rm(d);
                     v[g][r] = z[0];
                 }
