@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error_int.h"
@@ -309,6 +310,8 @@ static int flush_counters(ent_txn *t)
  * process, or a transaction that is not grouped); the commit is durable when this returns.
  * *visible: the commit's changes are in the store, which a failed last sync leaves them (its error
  * is returned: the commit is not known to be durable; readers and subscribers see it all the same). */
+_Thread_local int64_t ent__txn_sync_ns;
+
 static int backend_commit(ent_txn *t, int apart, int *visible)
 {
     ent_store *s = t->s;
@@ -325,7 +328,12 @@ static int backend_commit(ent_txn *t, int apart, int *visible)
     /* Kept before the sync: the writer is free for others during it, and the state exists (a
      * failed sync leaves it visible too). */
     keep_own_commit(t);
-    return ent__bk_sync(s, 0);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    rc = ent__bk_sync(s, 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ent__txn_sync_ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
+    return rc;
 }
 
 static int commit_write(ent_txn *t, int apart)
