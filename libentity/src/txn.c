@@ -305,13 +305,13 @@ static int flush_counters(ent_txn *t)
     return ENT_OK;
 }
 
+_Thread_local int64_t ent__txn_sync_ns;
+
 /* The backend commit of write txn t. apart (a group commit): on a backend that syncs apart, the
  * commit leaves its last sync, which runs once the backend's writer is free for others (another
  * process, or a transaction that is not grouped); the commit is durable when this returns.
  * *visible: the commit's changes are in the store, which a failed last sync leaves them (its error
  * is returned: the commit is not known to be durable; readers and subscribers see it all the same). */
-_Thread_local int64_t ent__txn_sync_ns;
-
 static int backend_commit(ent_txn *t, int apart, int *visible)
 {
     ent_store *s = t->s;
