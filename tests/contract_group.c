@@ -1566,6 +1566,57 @@ static void t_group_commit_modes(void)
     group_mode = ENT_GROUP_ALWAYS;
 }
 
+/* ent_store_group_stats(): groups and calls as led, the times of each phase measured. */
+static void t_group_stats(void)
+{
+    store_dir d;
+    ent_group_stats a, b, c;
+    uint64_t groups, commits;
+    int lmdb;
+    CU_ASSERT_EQUAL(ent_store_group_stats(NULL, &a), ENT_INVALID);
+    open_on(&d, ENT_DURABLE); /* grouped on every backend (ENT_GROUP_ALWAYS: the suite's mode) */
+    lmdb = (ent__bk_caps(&d.s->bk) & ENT_BK_CAP_DURABILITY) != 0;
+    CU_ASSERT_EQUAL(ent_store_group_stats(d.s, NULL), ENT_INVALID);
+    ENT_OK_(ent_store_group_stats(d.s, &a));
+    CU_ASSERT_EQUAL(a.groups, 0);
+    CU_ASSERT_EQUAL(a.calls, 0);
+    /* a held leader (one call), then the QUEUED calls behind it, refusals among them: one group */
+    queued_behind_held_leader(&d, lmdb);
+    ENT_OK_(ent_store_group_stats(d.s, &b));
+    CU_ASSERT_EQUAL(b.groups - a.groups, 2);
+    CU_ASSERT_EQUAL(b.calls - a.calls, 1 + QUEUED);
+    CU_ASSERT(b.run_ns > a.run_ns); /* the held call ran for as long as the others took to queue */
+    CU_ASSERT(b.commit_ns > a.commit_ns);
+    if (lmdb) {
+        CU_ASSERT(b.sync_ns > a.sync_ns); /* durable LMDB syncs apart from its commit */
+    } else {
+        CU_ASSERT_EQUAL(b.sync_ns, a.sync_ns);
+    }
+    /* threads of creates: every call counted once, in the groups led */
+    groups = writers_on(&d, &commits);
+    ENT_OK_(ent_store_group_stats(d.s, &c));
+    CU_ASSERT_EQUAL(c.groups - b.groups, groups);
+    CU_ASSERT_EQUAL(c.calls - b.calls, MODE_THREADS * MODE_CALLS);
+    CU_ASSERT(c.wake_ns >= b.wake_ns);
+    CU_ASSERT(c.begin_ns >= b.begin_ns && c.wait_ns >= b.wait_ns);
+    /* calls each committed alone (NEVER) are no group's */
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_NEVER));
+    writers_on(&d, &commits);
+    ENT_OK_(ent_store_group_stats(d.s, &b));
+    CU_ASSERT_EQUAL(b.groups, c.groups);
+    CU_ASSERT_EQUAL(b.calls, c.calls);
+    CU_ASSERT_EQUAL(b.run_ns, c.run_ns);
+    { /* a forked child's copy of the handle answers ENT_BUSY, as every call there does */
+        pid_t pid = fork();
+        int st = 0;
+        if (pid == 0) _exit(ent_store_group_stats(d.s, &a) == ENT_BUSY ? 0 : 1);
+        CU_ASSERT_FATAL(pid > 0);
+        CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    close_on(&d);
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -1574,6 +1625,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_mixed_calls_against_a_model_durable),
         ENT_TEST(t_mixed_calls_against_a_model_auto),
         ENT_TEST(t_group_commit_modes),
+        ENT_TEST(t_group_stats),
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
         ENT_TEST(t_failure_detail_reaches_the_caller),
         ENT_TEST(t_failed_commit_fails_the_group),

@@ -264,6 +264,9 @@ void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s);
  * is free before this commit's last sync (see backend.h); the call returns once the commit is
  * durable and its events delivered. */
 int ent__txn_commit_group(ent_txn *t);
+/* The time (ns) the last commit of this thread spent in its backend's sync after the commit
+ * (backends that sync apart; 0 for the others): a group's sync time (ent_store_group_stats). */
+extern _Thread_local int64_t ent__txn_sync_ns;
 /* 1 when t is lent to ent_txn_run()'s function on this thread (it may not commit or abort it). */
 int ent__txn_lent(const ent_txn *t);
 /* Transactions this thread has open, of any store. */

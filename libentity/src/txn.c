@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error_int.h"
@@ -304,6 +305,8 @@ static int flush_counters(ent_txn *t)
     return ENT_OK;
 }
 
+_Thread_local int64_t ent__txn_sync_ns;
+
 /* The backend commit of write txn t. apart (a group commit): on a backend that syncs apart, the
  * commit leaves its last sync, which runs once the backend's writer is free for others (another
  * process, or a transaction that is not grouped); the commit is durable when this returns.
@@ -325,7 +328,12 @@ static int backend_commit(ent_txn *t, int apart, int *visible)
     /* Kept before the sync: the writer is free for others during it, and the state exists (a
      * failed sync leaves it visible too). */
     keep_own_commit(t);
-    return ent__bk_sync(s, 0);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    rc = ent__bk_sync(s, 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ent__txn_sync_ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
+    return rc;
 }
 
 static int commit_write(ent_txn *t, int apart)

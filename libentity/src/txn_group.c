@@ -45,6 +45,10 @@
  * again in a new transaction, so each gets what it would have got alone. Each caller whose call wrote events gets a txn number of its own, and
  * its events are contiguous, in admission order.
  *
+ * Each leader times its group's phases (the wait for company, the begin, the calls, the commit,
+ * the sync, the wake-ups) and adds them to the store's counters: ent_store_group_stats(), and the
+ * table of entity bench --threads that says what limits the curve.
+ *
  * The work runs on the leader's thread: the backend's transaction and its locks (LMDB's resize
  * hold) belong to one thread. What a caller sees of it is its result and its error message, which
  * is copied to the caller's thread.
@@ -101,6 +105,8 @@ struct ent_group {
     int64_t last_ns;    /* the time the last group took, from its leader's begin to durable */
     uint64_t commits;   /* groups led, committed or not (tests: ent__group_stats) */
     atomic_int mode;    /* ENT_GROUP_*, read by each call without mu */
+    ent_group_stats st; /* ent_store_group_stats(); wake_ns apart (it is added after mu is let go) */
+    _Atomic uint64_t wake_ns;
 };
 
 int ent__group_new(ent_store *s)
@@ -240,7 +246,7 @@ static void fail_list(greq *batch, int rc)
  * keeps its own error, and the others, whose work went with t, are to run again in a new
  * transaction, as each would have run alone (store.h lets fn run more than once). Returns how many
  * that is, moved to the front of v; 0 when every request has its result. */
-static size_t run_batch(ent_txn *t, greq **v, size_t n)
+static size_t run_batch(ent_txn *t, greq **v, size_t n, int64_t *commit_at)
 {
     size_t ntypes = t->lay->schema->n_types, again = 0, first_ok = n;
     txn_mark m = {0};
@@ -289,6 +295,7 @@ static size_t run_batch(ent_txn *t, greq **v, size_t n)
     if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
     /* A failed commit fails its callers, from the first that succeeded on: the refusals after it
      * saw its work (a key or unique value it took), a state the store never had. */
+    *commit_at = mono_ns();
     if ((rc = ent__txn_commit_group(t)))
         for (size_t i = first_ok; i < n; i++) fail_req(v[i], rc);
     return 0;
@@ -320,17 +327,20 @@ static void await_company(struct ent_group *g)
 
 /* Lead one group: every request queued by the time this thread holds the writer. Returns the
  * batch, each with its result, for the caller to hand back; *took: the time from the begin to the
- * end of the commit (durable), not counting the wait for company. */
-static greq *lead(ent_store *s, int64_t *took)
+ * end of the commit (durable), not counting the wait for company. ph: the group's times (its
+ * groups and calls, and wake_ns, are the caller's to fill). */
+static greq *lead(ent_store *s, int64_t *took, ent_group_stats *ph)
 {
     struct ent_group *g = s->group;
     greq *batch;
     ent_txn *t = NULL;
-    int64_t t0;
+    int64_t t0, w0 = mono_ns(), tb, tc = 0, te;
     int rc;
     await_company(g);
     t0 = mono_ns();
     rc = ent_txn_begin(&t, s, ENT_TXN_WRITE);
+    tb = mono_ns();
+    ent__txn_sync_ns = 0;
     pthread_mutex_lock(&g->mu);
     batch = g->head;
     g->head = g->tail = NULL;
@@ -351,7 +361,7 @@ static greq *lead(ent_store *s, int64_t *took)
             n = 0;
             for (greq *r = batch; r; r = r->next) v[n++] = r;
             /* Each round drops the request that broke its transaction: at most n rounds. */
-            while ((n = run_batch(t, v, n)) > 0) {
+            while ((n = run_batch(t, v, n, &tc)) > 0) {
                 if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) {
                     fail_all(v, n, rc);
                     break;
@@ -365,11 +375,18 @@ static greq *lead(ent_store *s, int64_t *took)
         if (rc) {
             fail_req(batch, rc);
             ent_txn_abort(t);
-        } else if ((rc = ent__txn_commit_group(t))) {
+        } else if ((tc = mono_ns()), (rc = ent__txn_commit_group(t))) {
             fail_req(batch, rc);
         }
     }
-    *took = mono_ns() - t0;
+    te = mono_ns();
+    if (!tc) tc = te; /* nothing committed */
+    ph->wait_ns = (uint64_t)(t0 - w0);
+    ph->begin_ns = (uint64_t)(tb - t0);
+    ph->run_ns = (uint64_t)(tc - tb);
+    ph->sync_ns = (uint64_t)(ent__txn_sync_ns < te - tc ? ent__txn_sync_ns : te - tc);
+    ph->commit_ns = (uint64_t)(te - tc) - ph->sync_ns;
+    *took = te - t0;
     return batch;
 }
 
@@ -383,6 +400,20 @@ static int groupable(ent_store *s)
         (!(ent__bk_caps(&s->bk) & ENT_BK_CAP_DURABILITY) || s->durability == ENT_NONE))
         return 0;
     return (ent__bk_caps(&s->bk) & ENT_BK_CAP_SAVEPOINT) && ent__txn_open_count() == 0;
+}
+
+int ent_store_group_stats(ent_store *s, ent_group_stats *out)
+{
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_store_group_stats: out is NULL");
+    if ((rc = ent__store_check(s))) return rc; /* a forked child's copy: its mutex may be held */
+    struct ent_group *g = s->group;
+    pthread_mutex_lock(&g->mu);
+    *out = g->st;
+    out->groups = g->commits;
+    pthread_mutex_unlock(&g->mu);
+    out->wake_ns = atomic_load_explicit(&g->wake_ns, memory_order_relaxed);
+    return ENT_OK;
 }
 
 int ent_store_set_group_commit(ent_store *s, int mode)
@@ -457,12 +488,19 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
         g->leading = 1;
         pthread_mutex_unlock(&g->mu);
         int64_t took;
-        greq *batch = lead(s, &took), *q; /* r is in it: the queue is taken whole */
+        ent_group_stats ph = {0};
+        greq *batch = lead(s, &took, &ph), *q; /* r is in it: the queue is taken whole */
         pthread_mutex_lock(&g->mu);
         for (q = batch; q; q = q->next) {
             if (q != &r) atomic_fetch_add_explicit(&q->posted, 1, memory_order_relaxed);
             atomic_store_explicit(&q->done, 1, memory_order_release);
+            g->st.calls++;
         }
+        g->st.wait_ns += ph.wait_ns;
+        g->st.begin_ns += ph.begin_ns;
+        g->st.run_ns += ph.run_ns;
+        g->st.commit_ns += ph.commit_ns;
+        g->st.sync_ns += ph.sync_ns;
         g->last_ns = took;
         g->leading = 0;
         g->commits++;
@@ -472,11 +510,13 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
         }
         pthread_mutex_unlock(&g->mu);
         /* Hand the results back. A request lives until its caller has taken the post promised. */
+        int64_t h0 = mono_ns();
         while (batch) {
             greq *next = batch->next;
             if (batch != &r) sem_post(&batch->sem);
             batch = next;
         }
+        atomic_fetch_add_explicit(&g->wake_ns, (uint64_t)(mono_ns() - h0), memory_order_relaxed);
         break;
     }
     while (consumed < atomic_load_explicit(&r.posted, memory_order_relaxed)) {

@@ -3,7 +3,9 @@
 # create_threads_warm row, and the bench checks itself that the warm-up left what the row claims
 # (the library's write-ahead file grown to its 64 MiB, SQLite's WAL file still there), exiting 1
 # otherwise. SQLite deleted its WAL file each time the last connection of a warm-up round closed.
-# And the rows where nothing syncs (LMDB none, memory; each call alone against grouped) are there.
+# And the rows where nothing syncs (LMDB none, memory; each call alone against grouped) are there,
+# and where a group's time goes (ent_store_group_stats()): one thread's calls are groups of one,
+# more threads' at least that, and each durable group spent time in its sync.
 set -u
 B=$1
 work=$(mktemp -d)
@@ -36,6 +38,17 @@ for be in ("lmdb", "memory"):
             bad.append("create_threads_nosync %s threads %d: row missing" % (be, t))
         elif not r["alone_ops_per_s"] > 0 or not r["grouped_ops_per_s"] > 0:
             bad.append("create_threads_nosync %s threads %d: %s / %s" % (be, t, r["alone_ops_per_s"], r["grouped_ops_per_s"]))
+ph = {(r["op"], r["threads"]): r for r in rows if r.get("op") in ("group_phases", "group_phases_warm")}
+for op in ("group_phases", "group_phases_warm"):
+    for t in (1, 2, 4, 8, 16):
+        r = ph.get((op, t))
+        if not r:
+            bad.append("%s threads %d: row missing" % (op, t))
+            continue
+        if (t == 1 and r["calls_per_group"] != 1) or r["calls_per_group"] < 1 or r["calls_per_group"] > t:
+            bad.append("%s threads %d: %s calls per group" % (op, t, r["calls_per_group"]))
+        if not r["sync_us"] > 0 or not r["run_us"] > 0 or not r["commit_us"] > 0:
+            bad.append("%s threads %d: run %s, commit %s, sync %s us" % (op, t, r["run_us"], r["commit_us"], r["sync_us"]))
 for b in bad:
     print("FAIL:", b)
 sys.exit(1 if bad else 0)

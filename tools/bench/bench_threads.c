@@ -179,7 +179,11 @@ static double file_size(const char *dir, const char *name)
 static const char *nosync_backend;
 static int nosync_group = ENT_GROUP_AUTO;
 
-static int run_threads(double out[4], int lib, int threads, uint64_t n, const char *dir, uint64_t *warm)
+/* out: ops/s, p50 us, p99 us, KiB/op; for the library's durable runs (lib 1) also, per group of
+ * the measured run (ent_store_group_stats()), calls, then us of wait, begin, run, commit, sync and
+ * wake (else 0). */
+#define RT_OUT 11
+static int run_threads(double out[RT_OUT], int lib, int threads, uint64_t n, const char *dir, uint64_t *warm)
 {
     worker w[64];
     char path[700];
@@ -246,7 +250,20 @@ static int run_threads(double out[4], int lib, int threads, uint64_t n, const ch
         sqlite3_close(db);
         return rc;
     }
+    ent_group_stats g0 = {0}, g1 = {0};
+    for (int i = 4; i < RT_OUT; i++) out[i] = 0;
+    if (lib == 1) ent_store_group_stats(s, &g0);
     rc = run_workers(w, lib, threads, per, 't', s, path, &el, &wb);
+    if (lib == 1 && !ent_store_group_stats(s, &g1) && g1.groups > g0.groups) {
+        double ng = (double)(g1.groups - g0.groups);
+        out[4] = (double)(g1.calls - g0.calls) / ng;
+        out[5] = (double)(g1.wait_ns - g0.wait_ns) / ng / 1e3;
+        out[6] = (double)(g1.begin_ns - g0.begin_ns) / ng / 1e3;
+        out[7] = (double)(g1.run_ns - g0.run_ns) / ng / 1e3;
+        out[8] = (double)(g1.commit_ns - g0.commit_ns) / ng / 1e3;
+        out[9] = (double)(g1.sync_ns - g0.sync_ns) / ng / 1e3;
+        out[10] = (double)(g1.wake_ns - g0.wake_ns) / ng / 1e3;
+    }
     all = malloc((size_t)n * sizeof *all);
     for (int i = 0; i < threads; i++) {
         memcpy(all + total, w[i].lat, (size_t)w[i].done * sizeof *all);
@@ -325,7 +342,14 @@ static double median3(double *v, int n)
 int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm)(const char *))
 {
     static const int counts[] = {1, 2, 4, 8, 16};
+    enum { NC = sizeof counts / sizeof counts[0] };
     char d[400];
+    /* per thread count, kind and phase (calls, wait ... wake), each run's: the table after */
+    double *ph[NC][2][7];
+    for (size_t c = 0; c < NC; c++)
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 7; i++)
+                if (!(ph[c][k][i] = calloc((size_t)(runs > 0 ? runs : 1), sizeof *ph[c][k][i]))) return 1;
     if (!json) printf("\ngroup commit: durable single-mutation creates (txn NULL) from T threads on one store, "
                       "against SQLite WAL synchronous=FULL with one connection per thread; acknowledged commits/s\n"
                       "(none op/s: the same calls with durability none, no sync, each committed alone (ENT_GROUP_AUTO);\n"
@@ -334,7 +358,7 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
                       "%-21s %7s %8s %12s %9s %9s %9s %12s %9s %9s %9s %8s %11s\n",
                       "op", "threads", "n", "lib ops/s", "p50 us", "p99 us", "KiB/op", "sqlite op/s", "p50 us", "p99 us", "KiB/op",
                       "x sqlite", "none op/s");
-    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+    for (size_t c = 0; c < NC; c++) {
         int T = counts[c];
         /* per kind (0 a new store, 1 a warm one) and run: the library's ops/s, p50, p99, KiB/op,
          * then SQLite's */
@@ -346,7 +370,7 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
         uint64_t nn = n * (uint64_t)T;
         for (int r = 0; r < runs; r++) {
             for (int k = 0; k < 2; k++) {
-                double a[4], b[4];
+                double a[RT_OUT], b[RT_OUT];
                 snprintf(d, sizeof d, "%s/group-lib", dir);
                 if (run_threads(a, 1, T, nn, d, k ? &warmed : NULL)) return 1;
                 rm(d);
@@ -354,8 +378,9 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
                 if (run_threads(b, 0, T, nn, d, k ? &warmed : NULL)) return 1;
                 rm(d);
                 for (int i = 0; i < 4; i++) m[k][i][r] = a[i], m[k][4 + i][r] = b[i];
+                for (int i = 0; i < 7; i++) ph[c][k][i][r] = a[4 + i];
             }
-            double z[4];
+            double z[RT_OUT];
             snprintf(d, sizeof d, "%s/group-lib", dir);
             if (run_threads(z, 2, T, nn, d, NULL)) return 1;
             rm(d);
@@ -381,6 +406,33 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
             for (int i = 0; i < 8; i++) free(m[k][i]);
         free(no);
     }
+    /* Where a group's time goes: what limits the rows above (ent_store_group_stats()). */
+    if (!json) printf("\ngroup commit: where a group's time goes, the durable rows above (ent_store_group_stats(); us per "
+                      "group, medians of the runs):\n wait for company, begin (the writer), run the calls, commit (LMDB's and "
+                      "the write-ahead record's write), sync (its flush), wake the callers\n"
+                      "%-21s %7s %9s %9s %9s %9s %9s %9s %9s %9s\n",
+                      "op", "threads", "calls/grp", "wait us", "begin us", "run us", "commit us", "sync us", "wake us", "sum us");
+    for (size_t c = 0; c < NC; c++)
+        for (int k = 0; k < 2; k++) {
+            double v[7], sum = 0;
+            for (int i = 0; i < 7; i++) {
+                v[i] = median3(ph[c][k][i], runs);
+                if (i) sum += v[i];
+            }
+            const char *op = k ? "group_phases_warm" : "group_phases";
+            if (json)
+                printf("{\"op\":\"%s\",\"backend\":\"lmdb\",\"durability\":\"durable\",\"threads\":%d,"
+                       "\"calls_per_group\":%.2f,\"wait_us\":%.1f,\"begin_us\":%.1f,\"run_us\":%.1f,\"commit_us\":%.1f,"
+                       "\"sync_us\":%.1f,\"wake_us\":%.1f}\n",
+                       op, counts[c], v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+            else
+                printf("%-21s %7d %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", op, counts[c], v[0], v[1], v[2], v[3],
+                       v[4], v[5], v[6], sum);
+        }
+    for (size_t c = 0; c < NC; c++)
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 7; i++) free(ph[c][k][i]);
+    fflush(stdout);
     /* Where nothing is synced, grouping only adds a sleep and a wake-up per call: what
      * ENT_GROUP_AUTO's choice there (each call alone) gains over grouping them (ENT_GROUP_ALWAYS). */
     if (!json) printf("\nwhere nothing syncs: the same creates from T threads, LMDB durability none and memory, each call\n"
@@ -396,7 +448,7 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
             nosync_backend = b ? "memory" : NULL;
             for (int r = 0; r < runs; r++)
                 for (int g = 0; g < 2; g++) { /* alternated, so that a slow spell meets both */
-                    double z[4];
+                    double z[RT_OUT];
                     nosync_group = g ? ENT_GROUP_ALWAYS : ENT_GROUP_AUTO;
                     snprintf(d, sizeof d, "%s/group-nosync", dir);
                     if (run_threads(z, 2, T, nn, d, NULL)) {

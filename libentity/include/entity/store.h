@@ -219,6 +219,28 @@ ENT_EXTERN(int) ent_txn_run(ent_store *s, ent_txn_fn fn, void *payload);
 typedef enum ent_group_mode { ENT_GROUP_AUTO = 0, ENT_GROUP_ALWAYS = 1, ENT_GROUP_NEVER = 2 } ent_group_mode;
 ENT_EXTERN(int) ent_store_set_group_commit(ent_store *s, int mode);
 
+/* What the groups of s have done since it was opened (see "Group commit" above): for a host's
+ * metrics, and to see where a group's time goes (entity bench --threads prints it). Each group's
+ * leader adds its times, in nanoseconds on a monotonic clock; divided by groups, each is the time
+ * of one group. A group's callers wait for all of it: its cycle is wait + begin + run + commit +
+ * sync, then the wake-ups. Only grouped calls count (with ENT_GROUP_AUTO on durability `none` or
+ * the memory backend, none: each call commits alone). */
+typedef struct ent_group_stats {
+    uint64_t groups;    /* groups led, committed or not (a lone call is a group of one) */
+    uint64_t calls;     /* calls run in them */
+    uint64_t wait_ns;   /* leaders waiting for company before they began */
+    uint64_t begin_ns;  /* beginning the write transaction (waiting for the backend's writer) */
+    uint64_t run_ns;    /* running the calls, each in its savepoint */
+    uint64_t commit_ns; /* the commit up to durability (LMDB: its commit and the write-ahead record's write;
+                         * in-process event callbacks, which run in the committing thread) */
+    uint64_t sync_ns;   /* making the commit durable (LMDB durable: the sync of the write-ahead file) */
+    uint64_t wake_ns;   /* the leader handing the results back (waking its callers) */
+} ent_group_stats;
+
+/* Fill *out with s's group statistics (above). Returns ENT_OK, ENT_INVALID (s or out NULL),
+ * ENT_BUSY (in a child process forked after the open). */
+ENT_EXTERN(int) ent_store_group_stats(ent_store *s, ent_group_stats *out);
+
 /* For loading a dump whose refs may point at entities that come later in it (a type's refs to
  * itself, to a type dumped after it, cycles): writes in write transaction t no longer check that
  * ref targets exist (the ref indexes are written as usual). The caller checks the targets once
