@@ -534,9 +534,35 @@ static int ack_progress(relay *r, int force)
     return ENT_OK;
 }
 
+/* A duplicate's answer named stream message dup_of: 1 when that is the dropped message itself (its
+ * Nats-Msg-Id the one the relay gave it), stored from an earlier publish whose ack did not come. */
+static int duplicate_stored(relay *r, const ent_nats__acks *a)
+{
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    const char *have = NULL;
+    char want[ENATS_ID_MAX + 48];
+    int same;
+    if (!a->dup_of) return 0;
+    if (a->dup_token[0] == 's') snprintf(want, sizeof want, "%s:schema:%s", ent_store_id(r->s), a->dup_token + 1);
+    else snprintf(want, sizeof want, "%s:%s", r->id, a->dup_token);
+    if (js_GetMsg(&m, r->c.js, r->o.stream, a->dup_of, NULL, &jerr) != NATS_OK) return 0;
+    same = natsMsgHeader_Get(m, "Nats-Msg-Id", &have) == NATS_OK && have && !strcmp(have, want);
+    natsMsg_Destroy(m);
+    return same;
+}
+
 static int pub_state(relay *r)
 {
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
+        /* A duplicate of a message the stream holds: published before, on the connection this one
+         * replaced, and stored after the resume read the stream's last message (a stalled server
+         * catching up). Nothing is missing; a new resume reads the stream as it is now. */
+        if (r->c.acks->duplicate && duplicate_stored(r, r->c.acks))
+            return ent_error_set(ENT_IO, "JetStream had %s%s already, at stream seq %" PRIu64 ", from a publish "
+                                 "whose ack a stall lost; resuming from the stream",
+                                 r->c.acks->dup_token[0] == 's' ? "schema version " : "event seq ",
+                                 r->c.acks->dup_token + (r->c.acks->dup_token[0] == 's'), r->c.acks->dup_of);
         /* JetStream said no to one message (too large, stream full...): publishing on would leave
          * a gap, and resuming from the stream would skip it. Stop and say which. */
         if (__atomic_load_n(&r->c.acks->refused, __ATOMIC_RELAXED))
