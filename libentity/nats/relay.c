@@ -131,14 +131,24 @@ static int ensure_stream(relay *r, int *out_new)
         *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
         r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
+        int inside = 0; /* a subject of the stream within the store's: JetStream refuses the store's beside it */
         for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
             size_t n = strlen(subjects);
             snprintf(subjects + n, sizeof subjects - n, "%s%s", i ? " " : "", si->Config->Subjects[i]);
+            if (si->Config->Subjects[i] && subject_covers(r->subj_all, si->Config->Subjects[i])) inside = 1;
         }
         jsStreamInfo_Destroy(si);
         if (origin[0])
             return ent_error_set(ENT_CONFLICT, "stream %s is a JetStream mirror of stream %s and takes no publishes: relay "
                                  "to %s (mirrors of the store may read either)", r->o.stream, origin, origin);
+        /* Split over several patterns (each of the store's messages may have a subject there), the
+         * store's subjects are not one the relay can count on (it reads the stream's last message
+         * of the store by it, and mirrors consume it), and adding it JetStream refuses as an
+         * overlap: the remedy named is one that works. */
+        if (!ok && inside)
+            return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], within %s but not that one subject: use "
+                                 "another stream, or one made with the subject %s (JetStream refuses to add it beside "
+                                 "those)", r->o.stream, subjects, r->subj_all, r->subj_all);
         if (!ok)
             return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], not %s: use another stream, "
                                  "or add that subject to it", r->o.stream, subjects, r->subj_all);

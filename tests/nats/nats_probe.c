@@ -165,11 +165,16 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "mkstream") && argc >= 6 && argc <= 9) {
         jsStreamConfig cfg;
         jsStreamInfo *si = NULL;
-        const char *subjects[1] = {argv[4]};
+        const char *subjects[8];
+        char list[512];
+        int ns = 0;
+        /* SUBJECT: one, or several separated by commas */
+        snprintf(list, sizeof list, "%s", argv[4]);
+        for (char *tok = strtok(list, ","); tok && ns < 8; tok = strtok(NULL, ",")) subjects[ns++] = tok;
         jsStreamConfig_Init(&cfg);
         cfg.Name = argv[3];
         cfg.Subjects = subjects;
-        cfg.SubjectsLen = 1;
+        cfg.SubjectsLen = ns;
         cfg.Storage = js_FileStorage;
         cfg.Duplicates = strtoll(argv[5], NULL, 10) * 1000000;
         if (argc >= 7) {

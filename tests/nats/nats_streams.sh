@@ -23,7 +23,9 @@
 #  - credentials the server refuses end relay and mirror, exit 1 (they retried for ever);
 #  - a relay's publish answered as a duplicate of a message the stream holds (stored from the
 #    connection before, after the resume read the stream: a stalled server): the relay resumes
-#    from the stream and goes on, each seq once (it stopped, exit 1, saying it was deleted).
+#    from the stream and goes on, each seq once (it stopped, exit 1, saying it was deleted);
+#  - a stream made by hand with the store's subjects split over two patterns: refused, naming a
+#    remedy JetStream takes (it told to add the store's subject, which JetStream refuses).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -43,7 +45,7 @@ trap cleanup EXIT
 python3 -c '
 import signal, socket
 held = []
-for _ in range(2):  # the second: a server that asks for a password (case 8)
+for _ in range(2):  # the second: a server that asks for a password (case 10)
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))
@@ -242,7 +244,7 @@ elif printf '%s' "$out" | grep -q "alice:\*\*\*@" && printf '%s' "$out" | grep -
   say "ok: no password or token of the URL in the lines of relay and mirror"
 else bad "the URL not shown with its secret hidden: $out"; fi
 
-# 9. A message the stream took without the relay knowing: a stalled server stores what the relay
+# 8. A message the stream took without the relay knowing: a stalled server stores what the relay
 # sent on its connection before, after the next connection's resume read the stream's last
 # message. Played here by hand: the relay stopped (SIGSTOP) once the stream holds seq 1, seq 2
 # written and put in the stream as the relay would (its id, subject and headers), the relay let
@@ -274,7 +276,19 @@ kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null
 timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream DUP --once 2>/dev/null || bad "mirror of DUP: exit $?"
 same "$P" "$M" "a mirror of the stream that took seq 2 by hand"
 
-# 8. Credentials the server refuses (a wrong password, none where it asks for one): relay and
+# 9. A stream made by hand with the store's subjects split over two patterns: the relay refuses
+# it naming a remedy JetStream takes (it said "add that subject to it", which JetStream refuses as
+# an overlap of the stream's own).
+P=$W/split
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+SID=$(sid "$P")
+"$PROBE" mkstream "$URL" SPLIT "entity.$SID.*.*,entity.$SID.schema" 1000 || exit 1
+out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream SPLIT --once 2>&1); rc=$?
+if [ $rc = 1 ] && printf '%s' "$out" | grep -q "one made with the subject entity.$SID.>" && ! printf '%s' "$out" | grep -q "add that subject"; then
+  say "ok: a stream with the store's subjects split over two patterns: refused, naming a stream with the one subject"
+else bad "relay to a stream with split subjects: exit $rc: $out"; fi
+
+# 10. Credentials the server refuses (a wrong password, none where it asks for one): relay and
 # mirror exit 1 naming it, also without --once (they said "NATS unreachable" and retried for
 # ever), the password hidden, and the mirror's run leaves no directory. (timeout: the bound of a
 # broken run only; each ends at its first refusal.)
