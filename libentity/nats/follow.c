@@ -151,6 +151,11 @@ static int start(follower *f)
     f->idle = 0;
     jsStreamInfo_Destroy(si);
     if (!f->mr.primary[0]) {
+        /* (a stream of several stores may yet get a new one's seq 1: waiting is right either way) */
+        if (!msgs && first_seq > 1)
+            return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages: those up to stream seq %" PRIu64 " were "
+                                 "removed (purged, or dropped by its limits); a new mirror needs its primary's seq 1 there",
+                                 f->o.stream, first_seq - 1);
         if (!msgs) return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages yet", f->o.stream);
         if ((rc = primary_from_stream(f, first_seq))) return rc;
     }

@@ -198,6 +198,18 @@ static int is_duplicate(const char *d, size_t n)
     return (size_t)(d + n - p) >= 4 && !memcmp(p, "true", 4);
 }
 
+/* The ack's "seq": the stream seq it names (a duplicate's: the message it duplicates); 0 if none. */
+static uint64_t ack_stream_seq(const char *d, size_t n)
+{
+    const char *p = memmem(d, n, "\"seq\":", 6);
+    uint64_t v = 0;
+    if (!p) return 0;
+    for (p += 6; p < d + n && (*p == ' ' || *p == '\t'); p++) {
+    }
+    for (; p < d + n && *p >= '0' && *p <= '9' && v < UINT64_MAX / 10; p++) v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
 /* Every ack ends here (the ack subscription's thread): JetStream's answer to the publish whose
  * reply subject ends in <token>, the event's seq ("s<version>" for a schema message). Acks of one stream
  * come back in publish order on one connection, so the highest acknowledged seq covers every
@@ -231,7 +243,14 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
          * after its last one: JetStream saw this id within its duplicate window, in a message the
          * stream no longer holds (deleted by hand), and did not store it. Not an ack: taken for
          * one, it left a gap (an event), or events read under the version before it (a schema
-         * message). */
+         * message). Or the stream does hold it: the stream's last message read by a resume was
+         * stale, JetStream still storing what the connection before had sent (a stalled server);
+         * the relay looks at the message the answer names (dup_of) before it believes either. */
+        if (!__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) {
+            a->dup_of = ack_stream_seq(d, (size_t)n);
+            snprintf(a->dup_token, sizeof a->dup_token, "%.31s", tok);
+            a->duplicate = 1;
+        }
         ack_failed(a, 1, "%s: dropped as a duplicate of a message the stream no longer holds (deleted within "
                    "its duplicate window, %s); run the relay again once that window has passed", what, "2 minutes by default");
     } else if (*tok >= '0' && *tok <= '9' && !__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) {

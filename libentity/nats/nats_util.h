@@ -26,6 +26,9 @@ typedef struct ent_nats__acks {
     int refused;              /* 1: JetStream answered no (not a lost connection) */
     char err[256];
     int detail;               /* the refusal's ENT_DETAIL_* (JetStream's err_code), set with err */
+    int duplicate;            /* the failure: JetStream dropped the message as a duplicate of the */
+    uint64_t dup_of;          /*   one at this stream seq (0: not said); set with err */
+    char dup_token[32];       /*   the dropped message's token (its seq; "s<version>": a schema message) */
     uint64_t acked_seq;       /* JetStream acknowledged every Entity-Seq up to this one (from the resume point) */
     uint64_t n_acks;          /* acks (and failures) received */
     int waiting;              /* the publishing thread sleeps on cv: signal it */

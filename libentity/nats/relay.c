@@ -131,14 +131,24 @@ static int ensure_stream(relay *r, int *out_new)
         *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
         r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
+        int inside = 0; /* a subject of the stream within the store's: JetStream refuses the store's beside it */
         for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
             size_t n = strlen(subjects);
             snprintf(subjects + n, sizeof subjects - n, "%s%s", i ? " " : "", si->Config->Subjects[i]);
+            if (si->Config->Subjects[i] && subject_covers(r->subj_all, si->Config->Subjects[i])) inside = 1;
         }
         jsStreamInfo_Destroy(si);
         if (origin[0])
             return ent_error_set(ENT_CONFLICT, "stream %s is a JetStream mirror of stream %s and takes no publishes: relay "
                                  "to %s (mirrors of the store may read either)", r->o.stream, origin, origin);
+        /* Split over several patterns (each of the store's messages may have a subject there), the
+         * store's subjects are not one the relay can count on (it reads the stream's last message
+         * of the store by it, and mirrors consume it), and adding it JetStream refuses as an
+         * overlap: the remedy named is one that works. */
+        if (!ok && inside)
+            return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], within %s but not that one subject: use "
+                                 "another stream, or one made with the subject %s (JetStream refuses to add it beside "
+                                 "those)", r->o.stream, subjects, r->subj_all, r->subj_all);
         if (!ok)
             return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], not %s: use another stream, "
                                  "or add that subject to it", r->o.stream, subjects, r->subj_all);
@@ -534,9 +544,35 @@ static int ack_progress(relay *r, int force)
     return ENT_OK;
 }
 
+/* A duplicate's answer named stream message dup_of: 1 when that is the dropped message itself (its
+ * Nats-Msg-Id the one the relay gave it), stored from an earlier publish whose ack did not come. */
+static int duplicate_stored(relay *r, const ent_nats__acks *a)
+{
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    const char *have = NULL;
+    char want[ENATS_ID_MAX + 48];
+    int same;
+    if (!a->dup_of) return 0;
+    if (a->dup_token[0] == 's') snprintf(want, sizeof want, "%s:schema:%s", ent_store_id(r->s), a->dup_token + 1);
+    else snprintf(want, sizeof want, "%s:%s", r->id, a->dup_token);
+    if (js_GetMsg(&m, r->c.js, r->o.stream, a->dup_of, NULL, &jerr) != NATS_OK) return 0;
+    same = natsMsgHeader_Get(m, "Nats-Msg-Id", &have) == NATS_OK && have && !strcmp(have, want);
+    natsMsg_Destroy(m);
+    return same;
+}
+
 static int pub_state(relay *r)
 {
     if (__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
+        /* A duplicate of a message the stream holds: published before, on the connection this one
+         * replaced, and stored after the resume read the stream's last message (a stalled server
+         * catching up). Nothing is missing; a new resume reads the stream as it is now. */
+        if (r->c.acks->duplicate && duplicate_stored(r, r->c.acks))
+            return ent_error_set(ENT_IO, "JetStream had %s%s already, at stream seq %" PRIu64 ", from a publish "
+                                 "whose ack a stall lost; resuming from the stream",
+                                 r->c.acks->dup_token[0] == 's' ? "schema version " : "event seq ",
+                                 r->c.acks->dup_token + (r->c.acks->dup_token[0] == 's'), r->c.acks->dup_of);
         /* JetStream said no to one message (too large, stream full...): publishing on would leave
          * a gap, and resuming from the stream would skip it. Stop and say which. */
         if (__atomic_load_n(&r->c.acks->refused, __ATOMIC_RELAXED))

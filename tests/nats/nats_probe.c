@@ -154,7 +154,7 @@ int main(int argc, char **argv)
     natsStatus st;
     int rc = 1;
     if (argc < 4) {
-        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|mkmirror|maxsize|check|delete|seqof|rmstream|purge URL STREAM ...\n");
+        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|mkmirror|maxsize|check|delete|seqof|rmstream|purge|pub URL STREAM ...\n");
         return 2;
     }
     if ((st = natsConnection_ConnectTo(&nc, argv[2])) != NATS_OK) return die("connect", st);
@@ -165,11 +165,16 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "mkstream") && argc >= 6 && argc <= 9) {
         jsStreamConfig cfg;
         jsStreamInfo *si = NULL;
-        const char *subjects[1] = {argv[4]};
+        const char *subjects[8];
+        char list[512];
+        int ns = 0;
+        /* SUBJECT: one, or several separated by commas */
+        snprintf(list, sizeof list, "%s", argv[4]);
+        for (char *tok = strtok(list, ","); tok && ns < 8; tok = strtok(NULL, ",")) subjects[ns++] = tok;
         jsStreamConfig_Init(&cfg);
         cfg.Name = argv[3];
         cfg.Subjects = subjects;
-        cfg.SubjectsLen = 1;
+        cfg.SubjectsLen = ns;
         cfg.Storage = js_FileStorage;
         cfg.Duplicates = strtoll(argv[5], NULL, 10) * 1000000;
         if (argc >= 7) {
@@ -257,6 +262,20 @@ int main(int argc, char **argv)
     } else if (!strcmp(argv[1], "purge") && argc == 4) {
         if ((st = js_PurgeStream(js, argv[3], NULL, &jerr)) != NATS_OK) rc = die("purge stream", st);
         else rc = 0;
+    } else if (!strcmp(argv[1], "pub") && argc >= 5 && argc % 2 == 1) {
+        /* pub URL SUBJECT BODY [HEADER VALUE]...: one message through JetStream, its ack awaited
+         * (STREAM's place holds the subject; BODY's trailing newline left out) */
+        natsMsg *m = NULL;
+        jsPubAck *pa = NULL;
+        size_t len = strlen(argv[4]);
+        while (len && argv[4][len - 1] == '\n') len--;
+        st = natsMsg_Create(&m, argv[3], NULL, argv[4], (int)len);
+        for (int i = 5; st == NATS_OK && i + 1 < argc; i += 2) st = natsMsgHeader_Set(m, argv[i], argv[i + 1]);
+        if (st == NATS_OK) st = js_PublishMsg(&pa, js, m, NULL, &jerr);
+        if (st != NATS_OK) rc = die("publish", st);
+        else rc = 0;
+        jsPubAck_Destroy(pa);
+        natsMsg_Destroy(m);
     } else if (!strcmp(argv[1], "rmstream") && argc == 4) {
         if ((st = js_DeleteStream(js, argv[3], NULL, &jerr)) != NATS_OK) rc = die("delete stream", st);
         else rc = 0;

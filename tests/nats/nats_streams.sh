@@ -20,7 +20,12 @@
 #  - a password or token in the URL is in none of the lines relay and mirror print;
 #  - a stream deleted and made again by hand while the relay waits gets the log from seq 1;
 #  - a max_msg_size lowered by hand under a running relay leaves no gap;
-#  - credentials the server refuses end relay and mirror, exit 1 (they retried for ever).
+#  - credentials the server refuses end relay and mirror, exit 1 (they retried for ever);
+#  - a relay's publish answered as a duplicate of a message the stream holds (stored from the
+#    connection before, after the resume read the stream: a stalled server): the relay resumes
+#    from the stream and goes on, each seq once (it stopped, exit 1, saying it was deleted);
+#  - a stream made by hand with the store's subjects split over two patterns: refused, naming a
+#    remedy JetStream takes (it told to add the store's subject, which JetStream refuses).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -40,7 +45,7 @@ trap cleanup EXIT
 python3 -c '
 import signal, socket
 held = []
-for _ in range(2):  # the second: a server that asks for a password (case 8)
+for _ in range(2):  # the second: a server that asks for a password (case 10)
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))
@@ -128,6 +133,11 @@ put "$P" a b
 timeout 30 "$E" -s "$P" relay --nats "$URL" --stream PURGED --once 2>/dev/null || bad "relay before the purge: exit $?"
 timeout 30 "$E" -s "$M" mirror --nats "$URL" --stream PURGED --once 2>/dev/null || bad "mirror before the purge: exit $?"
 "$PROBE" purge "$URL" PURGED || exit 1
+# a new mirror of the purged stream says what became of its messages (it said "no messages yet")
+out=$(timeout 30 "$E" -s "$W/purged-new" mirror --nats "$URL" --stream PURGED --once 2>&1); rc=$?
+if [ $rc = 0 ] && printf '%s' "$out" | grep -q "were removed (purged" && [ ! -e "$W/purged-new" ]; then
+  say "ok: a new mirror of a purged stream says its messages were removed"
+else bad "a new mirror of a purged stream: exit $rc: $out"; fi
 put "$P" c
 out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream PURGED --once 2>&1); rc=$?
 if [ $rc = 0 ]; then say "ok: a relay run again after a purge goes on"
@@ -234,7 +244,51 @@ elif printf '%s' "$out" | grep -q "alice:\*\*\*@" && printf '%s' "$out" | grep -
   say "ok: no password or token of the URL in the lines of relay and mirror"
 else bad "the URL not shown with its secret hidden: $out"; fi
 
-# 8. Credentials the server refuses (a wrong password, none where it asks for one): relay and
+# 8. A message the stream took without the relay knowing: a stalled server stores what the relay
+# sent on its connection before, after the next connection's resume read the stream's last
+# message. Played here by hand: the relay stopped (SIGSTOP) once the stream holds seq 1, seq 2
+# written and put in the stream as the relay would (its id, subject and headers), the relay let
+# go. Its publish of seq 2 comes back a duplicate of a message the stream holds: the relay resumes
+# from the stream and goes on (it stopped, exit 1, saying seq 2 was deleted), each seq once.
+P=$W/dup; M=$W/dup-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+DID=$(sid "$P")
+"$PROBE" mkstream "$URL" DUP "entity.$DID.>" 60000 || exit 1   # a window of 60 s: the whole case
+put "$P" d1
+"$E" -s "$P" relay --nats "$URL" --stream DUP 2>"$W/dup-relay.log" & DPID=$!; PIDS+=("$DPID")
+for _ in $(seq 300); do "$PROBE" check "$URL" DUP "$DID" 1 >/dev/null 2>&1 && break; sleep 0.1; done
+kill -STOP "$DPID"
+put "$P" d2
+line=$("$E" -s "$P" events --from 2 --limit 1)
+"$PROBE" pub "$URL" "entity.$DID.customer.create" "$line" Nats-Msg-Id "$DID:2" Entity-Seq 2 Entity-Txn-End 1 \
+  || bad "publishing seq 2 by hand"
+kill -CONT "$DPID"
+put "$P" d3 d4
+ok=0
+for _ in $(seq 300); do "$PROBE" check "$URL" DUP "$DID" 4 >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
+if [ $ok = 1 ] && kill -0 "$DPID" 2>/dev/null && grep -q "JetStream had event seq 2 already" "$W/dup-relay.log"; then
+  say "ok: a duplicate of a message the stream holds: the relay resumed from the stream, seq 1-4 once each"
+else
+  bad "relay after a duplicate of a stored message: stream check $ok, relay $(kill -0 "$DPID" 2>/dev/null && echo running || echo gone): $(cat "$W/dup-relay.log")"
+  "$PROBE" check "$URL" DUP "$DID" 4
+fi
+kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream DUP --once 2>/dev/null || bad "mirror of DUP: exit $?"
+same "$P" "$M" "a mirror of the stream that took seq 2 by hand"
+
+# 9. A stream made by hand with the store's subjects split over two patterns: the relay refuses
+# it naming a remedy JetStream takes (it said "add that subject to it", which JetStream refuses as
+# an overlap of the stream's own).
+P=$W/split
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+SID=$(sid "$P")
+"$PROBE" mkstream "$URL" SPLIT "entity.$SID.*.*,entity.$SID.schema" 1000 || exit 1
+out=$(timeout 30 "$E" -s "$P" relay --nats "$URL" --stream SPLIT --once 2>&1); rc=$?
+if [ $rc = 1 ] && printf '%s' "$out" | grep -q "one made with the subject entity.$SID.>" && ! printf '%s' "$out" | grep -q "add that subject"; then
+  say "ok: a stream with the store's subjects split over two patterns: refused, naming a stream with the one subject"
+else bad "relay to a stream with split subjects: exit $rc: $out"; fi
+
+# 10. Credentials the server refuses (a wrong password, none where it asks for one): relay and
 # mirror exit 1 naming it, also without --once (they said "NATS unreachable" and retried for
 # ever), the password hidden, and the mirror's run leaves no directory. (timeout: the bound of a
 # broken run only; each ends at its first refusal.)
