@@ -7,11 +7,13 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json_write.h"
@@ -999,6 +1001,62 @@ static void t_sync_beside_own_writer_is_busy(void)
     close_store();
 }
 
+/* ent_store_sync() while another thread holds the store's write transaction, with nothing left to
+ * make durable: it returns at once. LMDB's took the writer's lock to look (to cover a commit whose
+ * record is not yet written), so two threads each in a transaction of one store, syncing the
+ * other's, waited for each other for ever (a helper's probe). */
+typedef struct writer_hold {
+    atomic_int holding, release, synced;
+    int rc;
+} writer_hold;
+
+static void *hold_writer(void *p)
+{
+    writer_hold *h = p;
+    ent_txn *w = NULL;
+    struct timespec nap = {0, 1000000};
+    if (ent_txn_begin(&w, S, ENT_TXN_WRITE) != ENT_OK) {
+        atomic_store(&h->holding, -1);
+        return NULL;
+    }
+    atomic_store(&h->holding, 1);
+    while (!atomic_load(&h->release)) nanosleep(&nap, NULL);
+    ent_txn_abort(w);
+    return NULL;
+}
+
+static void *sync_main(void *p)
+{
+    writer_hold *h = p;
+    h->rc = ent_store_sync(S);
+    atomic_store(&h->synced, 1);
+    return NULL;
+}
+
+static void t_sync_beside_another_threads_writer(void)
+{
+    writer_hold h = {0};
+    pthread_t hw, sy;
+    struct timespec nap = {0, 1000000};
+    ent_entity *e;
+    open_store();
+    e = doc("synced");
+    ENT_OK_(ent_create(S, NULL, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_store_sync(S)); /* every commit durable: nothing left for the next sync */
+    CU_ASSERT_FATAL(pthread_create(&hw, NULL, hold_writer, &h) == 0);
+    for (int i = 0; i < 20000 && !atomic_load(&h.holding); i++) nanosleep(&nap, NULL); /* a guard, not a timing */
+    CU_ASSERT_EQUAL_FATAL(atomic_load(&h.holding), 1);
+    CU_ASSERT_FATAL(pthread_create(&sy, NULL, sync_main, &h) == 0);
+    for (int i = 0; i < 20000 && !atomic_load(&h.synced); i++) nanosleep(&nap, NULL);
+    CU_ASSERT(atomic_load(&h.synced)); /* returned while the other thread still holds the writer */
+    atomic_store(&h.release, 1);
+    pthread_join(hw, NULL);
+    pthread_join(sy, NULL);
+    CU_ASSERT_EQUAL(h.rc, ENT_OK);
+    close_store();
+}
+
 /* store.h (ent_iter_next): an iterator in a write txn sees the txn's own writes made while it is
  * open, the same on every backend: an update that moves the entity it visits ahead of the
  * iterator's position (n += 10 over an open range of n) meets it again. Pinned so that the
@@ -1122,6 +1180,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_copy_beside_own_writer_is_busy),
         ENT_TEST(t_second_handle_beside_own_writer_is_busy),
         ENT_TEST(t_sync_beside_own_writer_is_busy),
+        ENT_TEST(t_sync_beside_another_threads_writer),
         ENT_TEST(t_write_txn_iterator_meets_entities_moved_ahead),
         ENT_TEST(t_writable_open_beside_own_read_only_handle),
         {NULL, NULL},

@@ -189,7 +189,7 @@ done:
  * of its own hold lets go on. */
 static _Thread_local char writer_mark; /* its address tells this thread apart (e->wowner) */
 
-static int writer_lock(lenv *e)
+static int writer_lock(lenv *e, const char *what)
 {
     int rc = ENT_OK;
     if (!ent__lmdb_hold_any(e)) {
@@ -206,8 +206,9 @@ static int writer_lock(lenv *e)
     pthread_mutex_lock(&e->gmu);
     while (pthread_mutex_trylock(&e->wmu) != 0) {
         if (e->resizing) {
-            rc = ent__err(ENT_BUSY, "store %s: this thread holds a read transaction while a writer must grow the "
-                                    "map; end it and retry the write", e->path);
+            rc = ent__err(ENT_BUSY, "store %s: this thread holds a read transaction of it (an iterator, a log cursor, "
+                                    "an event callback's delivery) while a writer must grow the map; end it and retry "
+                                    "the %s", e->path, what);
             break;
         }
         pthread_cond_wait(&e->gcv, &e->gmu);
@@ -258,7 +259,7 @@ static int l_txn_begin(ent_bk *vbe, int write, ent_btxn **out_txn)
     int durable = be->dur == ENT__DUR_DURABLE;
     rc = ENT_OK;
     if (write) {
-        if ((rc = writer_lock(e))) {
+        if ((rc = writer_lock(e, "write"))) {
             free(t);
             return rc;
         }
@@ -580,8 +581,13 @@ static int l_sync(ent_bk *vbe, int force)
          * file based there; else a reboot would put back records that end before a commit a
          * reader saw (the relay publishes what ent_store_sync() covered). Between a durable
          * commit and its record the committing thread holds the process's writer, which this
-         * takes, and the file's lock keeps other processes' writers out. */
-        int rc = writer_lock(e);
+         * takes, and the file's lock keeps other processes' writers out. Unless nothing is left
+         * to make durable (the usual case: the relay's sync after group commits, each durable on
+         * return): known without the writer, so that a thread holding another store's writer is
+         * not held up by this one's (two threads each in a transaction of one store, syncing the
+         * other's, waited for each other for ever). */
+        if (!unknown && ent__lmdb_wal_synced_all(e)) return ENT_OK;
+        int rc = writer_lock(e, "sync");
         if (rc) return rc;
         if (!(rc = ent__lmdb_wal_lock(e, 1)) && !(rc = ent__lmdb_hold_acquire(e))) {
             rc = ent__lmdb_wal_sync_visible(e);

@@ -301,6 +301,10 @@ int ent__lmdb_wal_fallback(lenv *e);
 /* Under wmu, the file's lock and a hold: every commit visible now durable (the records through
  * it synced, or data.mdb synced and a new generation based there). */
 int ent__lmdb_wal_sync_visible(lenv *e);
+/* 1 when every commit visible now is durable already, known without any lock (LMDB's last txn is
+ * the last record's, and the file is synced through it; a checkpoint, which makes every commit
+ * durable, only moves them on): nothing for a forced sync to do. 0: not known, sync. */
+int ent__lmdb_wal_synced_all(lenv *e);
 int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn);
 uint64_t ent__lmdb_wal_gen(const lenv *e);
 void ent__lmdb_wal_drop_reader(lenv *e);

@@ -1234,6 +1234,18 @@ int ent__lmdb_wal_sync_visible(lenv *e)
     return checkpoint(e, active);
 }
 
+int ent__lmdb_wal_synced_all(lenv *e)
+{
+    lwal *w = e->wal;
+    MDB_envinfo ei;
+    if (!w || !w->sh || !shared_valid(w)) return 0;
+    wal_shared *sh = w->sh;
+    uint64_t gen = atomic_load(&sh->gen), upto = atomic_load(&sh->appended), synced = atomic_load(&sh->synced);
+    /* LMDB's last txn read after them: a commit since is not one this sync must cover */
+    if (mdb_env_info(e->env, &ei) || (uint64_t)ei.me_last_txnid != upto || synced < upto) return 0;
+    return shared_valid(w) && atomic_load(&sh->gen) == gen;
+}
+
 /* Records durable through txn (of generation gen, or a checkpoint has made them so). -1: not
  * known (the shared state is unknown: a sync failed, or a checkpoint is under way); the caller
  * makes the commit durable with a checkpoint instead. */

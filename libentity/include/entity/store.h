@@ -95,7 +95,9 @@ typedef struct ent_store_opts {
  * ENT_FORMAT (store of a newer format; LMDB data that holds tables but no store: another program's,
  * or a store that lost its meta), ENT_CORRUPT (not a libentity store, damaged meta, or, unless
  * read_only, a store that an ent_store_replay() killed before its end left unfinished), ENT_IO,
- * ENT_BUSY (LMDB: a writable open beside this process's read-only handle, see read_only),
+ * ENT_BUSY (LMDB: a writable open beside this process's read-only handle, see read_only; a
+ * writable open from a thread that holds the store's writer through another handle: its write
+ * transaction, or inside ent_txn_run()'s fn),
  * ENT_CONFLICT (a new unique index finds duplicates), ENT_FULL (disk full, the table limit; a new
  * index meets a stored value over the backend's key limit: the message names the entity),
  * ENT_INVALID (bad options), ENT_NOMEM, ENT_READONLY (read_only, and the store needs an evolution
@@ -132,9 +134,14 @@ ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
  * of data.mdb); on a `durable` one, also the commits of other processes that are visible while
  * their own sync is still under way (LMDB shows readers a commit before its last sync returns).
  * The NATS relay calls it before it publishes events it has not seen synced. A memory store has
- * nothing to make durable: ENT_OK.
+ * nothing to make durable: ENT_OK. When every commit is durable already it returns at once; else
+ * (LMDB) it takes the store's writer for a moment, as a write does: a thread that holds another
+ * store's writer meanwhile (its write transaction, ent_txn_run()'s fn) takes stores in one order,
+ * as for writes, or two such threads, each syncing the other's store, wait for each other.
  * Returns ENT_OK, ENT_READONLY (a read-only handle), ENT_IO, ENT_BUSY (in a forked child; this
- * thread holds the store's write transaction, also in ent_txn_run()'s fn: sync once it ends). */
+ * thread holds the store's write transaction, also in ent_txn_run()'s fn: sync once it ends; LMDB:
+ * this thread holds a read transaction of the store (an iterator, a log cursor, an event
+ * callback's delivery) while a writer must grow the map: end it and sync again). */
 ENT_EXTERN(int) ent_store_sync(ent_store *s);
 /* The path the store was opened at, as given ("" for a memory store opened with none): for files
  * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
