@@ -331,9 +331,9 @@ ENT_EXTERN(int) ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, con
 ENT_EXTERN(int) ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* A consistent copy of the whole store (a snapshot, taken while others keep writing) into an
- * empty or missing directory. compact: leave out free pages. LMDB stores only. LMDB's plain copy takes
- * the store's writer for a moment to start its snapshot, as a write does: from a thread that holds
- * another store's writer, take stores in one order (see ent_store_sync()).
+ * empty or missing directory. compact: leave out free pages. LMDB stores only. LMDB's plain
+ * copy takes the store's writer for a moment to start its snapshot, as a write does: from a thread
+ * that holds another store's writer, take stores in one order (see ent_store_sync()).
  * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO,
  * ENT_BUSY (this thread holds the store's write transaction, also in ent_txn_run()'s fn). */
 ENT_EXTERN(int) ent_store_copy(ent_store *s, const char *dest, int compact);
