@@ -1033,6 +1033,21 @@ static void *sync_main(void *p)
     return NULL;
 }
 
+/* The suite's store again, with this handle durable (LMDB: its commits logged in the write-ahead
+ * file, whose state tells a sync what is left to make durable); map_size 0: the default. */
+static void reopen_durable(size_t map_size)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = ENT_DURABLE;
+    o.map_size = map_size;
+    if (strcmp(backend, "memory") == 0) return; /* a new open would be a new, empty store */
+    ent_store_close(S);
+    S = NULL;
+    ENT_OK_(ent_store_open(&S, dir, SC, &o));
+    ENT_OK_(ent_store_set_group_commit(S, ent_test_group_mode()));
+}
+
 static void t_sync_beside_another_threads_writer(void)
 {
     writer_hold h = {0};
@@ -1040,6 +1055,7 @@ static void t_sync_beside_another_threads_writer(void)
     struct timespec nap = {0, 1000000};
     ent_entity *e;
     open_store();
+    reopen_durable(0);
     e = doc("synced");
     ENT_OK_(ent_create(S, NULL, e));
     ent_entity_free(e);
@@ -1054,6 +1070,57 @@ static void t_sync_beside_another_threads_writer(void)
     pthread_join(hw, NULL);
     pthread_join(sy, NULL);
     CU_ASSERT_EQUAL(h.rc, ENT_OK);
+    close_store();
+}
+
+/* ent_store_sync() in a loop while another thread's durable writes grow the map: the sync that
+ * finds nothing left to make durable reads LMDB's state from the map without the writer, and a
+ * growth replaces the map; it must do so under a hold, as a txn's reads do (it read the map being
+ * unmapped: a crash, or ASan's report). */
+typedef struct grow_sync {
+    atomic_int stop;
+    int syncs, failures, last_rc;
+} grow_sync;
+
+static void *sync_loop(void *p)
+{
+    grow_sync *g = p;
+    while (!atomic_load(&g->stop)) {
+        int rc = ent_store_sync(S);
+        g->syncs++;
+        if (rc != ENT_OK) {
+            g->failures++;
+            g->last_rc = rc;
+        }
+    }
+    return NULL;
+}
+
+static void t_sync_while_the_map_grows(void)
+{
+    grow_sync g = {0};
+    pthread_t th;
+    char blob[3000], key[32];
+    ent_store_info before, after;
+    open_store();
+    reopen_durable(ENT_MAP_SIZE_MIN);
+    ENT_OK_(ent_store_get_info(&before, S));
+    memset(blob, 'b', sizeof blob);
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, sync_loop, &g) == 0);
+    for (int i = 0; i < 400; i++) {
+        snprintf(key, sizeof key, "grow-%04d", i);
+        ent_entity *e = doc(key);
+        ENT_OK_(ent_entity_set_bytes(e, "blob", blob, sizeof blob));
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    atomic_store(&g.stop, 1);
+    pthread_join(th, NULL);
+    ENT_OK_(ent_store_get_info(&after, S));
+    if (strcmp(backend, "memory") != 0) CU_ASSERT(after.map_size > before.map_size); /* it grew meanwhile */
+    CU_ASSERT(g.syncs > 0);
+    CU_ASSERT_EQUAL(g.failures, 0);
+    if (g.failures) fprintf(stderr, "sync: %s (%d)\n", ent_strerror(g.last_rc), g.last_rc);
     close_store();
 }
 
@@ -1181,6 +1248,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_second_handle_beside_own_writer_is_busy),
         ENT_TEST(t_sync_beside_own_writer_is_busy),
         ENT_TEST(t_sync_beside_another_threads_writer),
+        ENT_TEST(t_sync_while_the_map_grows),
         ENT_TEST(t_write_txn_iterator_meets_entities_moved_ahead),
         ENT_TEST(t_writable_open_beside_own_read_only_handle),
         {NULL, NULL},

@@ -915,9 +915,16 @@ static int l_info(ent_bk *vbe, ent_backend_info *out)
     struct stat fs;
     char *data;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
-    if (ent__lmdb_unmapped(e)) return ENT_NOMEM;
+    /* both read the map, which a resize replaces: under a hold, as a txn's reads are */
+    int rc = ent__lmdb_hold_acquire(e);
+    if (rc) return rc;
+    if ((rc = ent__lmdb_unmapped(e))) {
+        ent__lmdb_hold_release(e);
+        return rc;
+    }
     mdb_env_info(e->env, &ei);
     mdb_env_stat(e->env, &st);
+    ent__lmdb_hold_release(e);
     memset(out, 0, sizeof *out);
     out->map_size = ei.me_mapsize;
     out->used_bytes = (uint64_t)(ei.me_last_pgno + 1) * st.ms_psize;

@@ -54,7 +54,7 @@
  * (which no longer matches LMDB's last txn: the next writer makes a checkpoint) or magic 0. */
 typedef struct wal_shared {
     _Atomic uint64_t magic; /* SHARED_MAGIC; 0 while a checkpoint rewrites the rest, or to ask for one */
-    uint64_t boot;          /* XXH3 of the boot id of the process that wrote it */
+    _Atomic uint64_t boot;  /* XXH3 of the boot id of the process that wrote it (read without the lock: ent__lmdb_wal_synced_all) */
     _Atomic uint64_t gen;
     _Atomic uint32_t active;
     uint32_t seed; /* the generation's (wal_hdr.seed) */
@@ -1238,12 +1238,21 @@ int ent__lmdb_wal_synced_all(lenv *e)
 {
     lwal *w = e->wal;
     MDB_envinfo ei;
-    if (!w || !w->sh || !shared_valid(w)) return 0;
+    int mrc;
+    /* Active only: then every writer takes the file's lock to commit (logging, or ending the file
+     * with a checkpoint first), so the base a checkpoint read after its sync of data.mdb is what
+     * it synced. An inactive file's checkpoint leaves other processes' lazy and none writers
+     * free: one's commit between that sync and the base's read made a base that is not durable. */
+    if (!w || !w->sh || !shared_valid(w) || !atomic_load(&w->sh->active)) return 0;
     wal_shared *sh = w->sh;
     uint64_t gen = atomic_load(&sh->gen), upto = atomic_load(&sh->appended), synced = atomic_load(&sh->synced);
-    /* LMDB's last txn read after them: a commit since is not one this sync must cover */
-    if (mdb_env_info(e->env, &ei) || (uint64_t)ei.me_last_txnid != upto || synced < upto) return 0;
-    return shared_valid(w) && atomic_load(&sh->gen) == gen;
+    /* LMDB's last txn read after them: a commit since is not one this sync must cover. It reads
+     * the map, which a resize replaces: under a hold, as a txn's reads are. */
+    if (ent__lmdb_hold_acquire(e)) return 0;
+    mrc = atomic_load(&e->unmapped) ? -1 : mdb_env_info(e->env, &ei);
+    ent__lmdb_hold_release(e);
+    if (mrc || (uint64_t)ei.me_last_txnid != upto || synced < upto) return 0;
+    return shared_valid(w) && atomic_load(&sh->active) && atomic_load(&sh->gen) == gen;
 }
 
 /* Records durable through txn (of generation gen, or a checkpoint has made them so). -1: not

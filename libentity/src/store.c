@@ -435,9 +435,10 @@ int ent_store_sync(ent_store *s)
 {
     if (!s) return ent__err(ENT_INVALID, "ent_store_sync: store is NULL");
     if (s->read_only) return ent__err(ENT_READONLY, "store %s: opened read-only, it cannot sync its file", s->path);
-    /* LMDB's sync takes the writer's lock (a commit may not have its record yet): from the thread
-     * that holds the writer it was refused as if another handle held it, and a memory store said
-     * ENT_OK. Refused here on every backend, as ent_store_copy() is. */
+    /* LMDB's sync takes the writer's lock (a commit may not have its record yet) unless nothing is
+     * left to make durable: from the thread that holds the writer it was refused as if another
+     * handle held it, and a memory store said ENT_OK. Refused here on every backend, whatever is
+     * left, as ent_store_copy() is. */
     if (ent__txn_holds_write(s))
         return ent__err(ENT_BUSY, "ent_store_sync: this thread holds the store's write transaction (its own, or "
                                   "ent_txn_run()'s); sync once it has ended");
