@@ -104,6 +104,22 @@ static int subject_covers(const char *have, const char *want)
     }
 }
 
+/* Some subject is matched by both patterns (each may hold "*" and a last ">"): JetStream refuses to
+ * add one to a stream beside the other. */
+static int subjects_overlap(const char *a, const char *b)
+{
+    for (;;) {
+        size_t an = strcspn(a, "."), bn = strcspn(b, ".");
+        if ((an == 1 && a[0] == '>') || (bn == 1 && b[0] == '>')) return 1; /* the rest, one token or more: both have one here */
+        if (!(an == 1 && a[0] == '*') && !(bn == 1 && b[0] == '*') && (an != bn || memcmp(a, b, an))) return 0;
+        a += an;
+        b += bn;
+        if (!*a || !*b) return !*a && !*b;
+        a++;
+        b++;
+    }
+}
+
 static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
 {
     for (int i = 0; i < cfg->SubjectsLen; i++)
@@ -131,11 +147,11 @@ static int ensure_stream(relay *r, int *out_new)
         *out_new = si->State.LastSeq == 0 || (si->State.FirstSeq <= 1 && si->State.NumDeleted == 0);
         r->max_msg = si->Config ? si->Config->MaxMsgSize : -1;
         char subjects[512] = "";
-        int inside = 0; /* a subject of the stream within the store's: JetStream refuses the store's beside it */
+        int inside = 0; /* a subject of the stream overlaps the store's: JetStream refuses the store's beside it */
         for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
             size_t n = strlen(subjects);
             snprintf(subjects + n, sizeof subjects - n, "%s%s", i ? " " : "", si->Config->Subjects[i]);
-            if (si->Config->Subjects[i] && subject_covers(r->subj_all, si->Config->Subjects[i])) inside = 1;
+            if (si->Config->Subjects[i] && subjects_overlap(r->subj_all, si->Config->Subjects[i])) inside = 1;
         }
         jsStreamInfo_Destroy(si);
         if (origin[0])
@@ -146,7 +162,7 @@ static int ensure_stream(relay *r, int *out_new)
          * of the store by it, and mirrors consume it), and adding it JetStream refuses as an
          * overlap: the remedy named is one that works. */
         if (!ok && inside)
-            return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], within %s but not that one subject: use "
+            return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], which overlap %s but do not hold it: use "
                                  "another stream, or one made with the subject %s (JetStream refuses to add it beside "
                                  "those)", r->o.stream, subjects, r->subj_all, r->subj_all);
         if (!ok)
@@ -545,18 +561,26 @@ static int ack_progress(relay *r, int force)
 }
 
 /* A duplicate's answer named stream message dup_of: 1 when that is the dropped message itself (its
- * Nats-Msg-Id the one the relay gave it), stored from an earlier publish whose ack did not come. */
+ * Nats-Msg-Id the one the relay gave it), stored from an earlier publish whose ack did not come;
+ * 0 when the stream does not hold it (or another message there); -1 when the look-up failed (a
+ * server still stalled, a lost connection: the next resume looks at the stream again). */
 static int duplicate_stored(relay *r, const ent_nats__acks *a)
 {
     natsMsg *m = NULL;
     jsErrCode jerr = 0;
     const char *have = NULL;
     char want[ENATS_ID_MAX + 48];
+    natsStatus st;
     int same;
     if (!a->dup_of) return 0;
     if (a->dup_token[0] == 's') snprintf(want, sizeof want, "%s:schema:%s", ent_store_id(r->s), a->dup_token + 1);
     else snprintf(want, sizeof want, "%s:%s", r->id, a->dup_token);
-    if (js_GetMsg(&m, r->c.js, r->o.stream, a->dup_of, NULL, &jerr) != NATS_OK) return 0;
+    st = js_GetMsg(&m, r->c.js, r->o.stream, a->dup_of, NULL, &jerr);
+    if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return 0;
+    if (st != NATS_OK) {
+        ent_nats__err(ENT_IO, st, jerr, "reading the message a duplicate's answer names");
+        return -1;
+    }
     same = natsMsgHeader_Get(m, "Nats-Msg-Id", &have) == NATS_OK && have && !strcmp(have, want);
     natsMsg_Destroy(m);
     return same;
@@ -568,7 +592,9 @@ static int pub_state(relay *r)
         /* A duplicate of a message the stream holds: published before, on the connection this one
          * replaced, and stored after the resume read the stream's last message (a stalled server
          * catching up). Nothing is missing; a new resume reads the stream as it is now. */
-        if (r->c.acks->duplicate && duplicate_stored(r, r->c.acks))
+        int stored = r->c.acks->duplicate ? duplicate_stored(r, r->c.acks) : 0;
+        if (stored < 0) return ENT_IO; /* its message says which look-up failed */
+        if (stored)
             return ent_error_set(ENT_IO, "JetStream had %s%s already, at stream seq %" PRIu64 ", from a publish "
                                  "whose ack a stall lost; resuming from the stream",
                                  r->c.acks->dup_token[0] == 's' ? "schema version " : "event seq ",
