@@ -345,11 +345,11 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
     enum { NC = sizeof counts / sizeof counts[0] };
     char d[400];
     /* per thread count, kind and phase (calls, wait ... wake), each run's: the table after */
-    double *ph[NC][2][7];
-    for (size_t c = 0; c < NC; c++)
-        for (int k = 0; k < 2; k++)
-            for (int i = 0; i < 7; i++)
-                if (!(ph[c][k][i] = calloc((size_t)(runs > 0 ? runs : 1), sizeof *ph[c][k][i]))) return 1;
+    size_t R = (size_t)(runs > 0 ? runs : 1);
+    double *phv = calloc((size_t)NC * 2 * 7 * R, sizeof *phv);
+#define PH(c, k, i) (phv + (((size_t)(c) * 2 + (size_t)(k)) * 7 + (size_t)(i)) * R)
+    int failed = 0;
+    if (!phv) return 1;
     if (!json) printf("\ngroup commit: durable single-mutation creates (txn NULL) from T threads on one store, "
                       "against SQLite WAL synchronous=FULL with one connection per thread; acknowledged commits/s\n"
                       "(none op/s: the same calls with durability none, no sync, each committed alone (ENT_GROUP_AUTO);\n"
@@ -372,21 +372,22 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
             for (int k = 0; k < 2; k++) {
                 double a[RT_OUT], b[RT_OUT];
                 snprintf(d, sizeof d, "%s/group-lib", dir);
-                if (run_threads(a, 1, T, nn, d, k ? &warmed : NULL)) return 1;
+                if (run_threads(a, 1, T, nn, d, k ? &warmed : NULL)) { failed = 1; goto row_done; }
                 rm(d);
                 snprintf(d, sizeof d, "%s/group-sqlite", dir);
-                if (run_threads(b, 0, T, nn, d, k ? &warmed : NULL)) return 1;
+                if (run_threads(b, 0, T, nn, d, k ? &warmed : NULL)) { failed = 1; goto row_done; }
                 rm(d);
                 for (int i = 0; i < 4; i++) m[k][i][r] = a[i], m[k][4 + i][r] = b[i];
-                for (int i = 0; i < 7; i++) ph[c][k][i][r] = a[4 + i];
+                for (int i = 0; i < 7; i++) PH(c, k, i)[r] = a[4 + i];
             }
             double z[RT_OUT];
             snprintf(d, sizeof d, "%s/group-lib", dir);
-            if (run_threads(z, 2, T, nn, d, NULL)) return 1;
+            if (run_threads(z, 2, T, nn, d, NULL)) { failed = 1; goto row_done; }
             rm(d);
             no[r] = z[0];
         }
-        for (int k = 0; k < 2; k++) {
+    row_done:
+        for (int k = 0; k < 2 && !failed; k++) {
             double v[8], NO = median3(no, runs);
             for (int i = 0; i < 8; i++) v[i] = median3(m[k][i], runs);
             const char *op = k ? "create_threads_warm" : "create_threads";
@@ -405,6 +406,10 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
         for (int k = 0; k < 2; k++)
             for (int i = 0; i < 8; i++) free(m[k][i]);
         free(no);
+        if (failed) {
+            free(phv);
+            return 1;
+        }
     }
     /* Where a group's time goes: what limits the rows above (ent_store_group_stats()). */
     if (!json) printf("\ngroup commit: where a group's time goes, the durable rows above (ent_store_group_stats(); us per "
@@ -416,7 +421,7 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
         for (int k = 0; k < 2; k++) {
             double v[7], sum = 0;
             for (int i = 0; i < 7; i++) {
-                v[i] = median3(ph[c][k][i], runs);
+                v[i] = median3(PH(c, k, i), runs);
                 if (i) sum += v[i];
             }
             const char *op = k ? "group_phases_warm" : "group_phases";
@@ -429,9 +434,8 @@ int ent_bench_threads(int runs, int json, uint64_t n, const char *dir, void (*rm
                 printf("%-21s %7d %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", op, counts[c], v[0], v[1], v[2], v[3],
                        v[4], v[5], v[6], sum);
         }
-    for (size_t c = 0; c < NC; c++)
-        for (int k = 0; k < 2; k++)
-            for (int i = 0; i < 7; i++) free(ph[c][k][i]);
+    free(phv);
+#undef PH
     fflush(stdout);
     /* Where nothing is synced, grouping only adds a sleep and a wake-up per call: what
      * ENT_GROUP_AUTO's choice there (each call alone) gains over grouping them (ENT_GROUP_ALWAYS). */

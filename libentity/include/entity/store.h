@@ -236,7 +236,8 @@ typedef struct ent_group_stats {
     uint64_t groups;    /* groups led, committed or not (a lone call is a group of one) */
     uint64_t calls;     /* calls run in them */
     uint64_t wait_ns;   /* leaders waiting for company before they began */
-    uint64_t begin_ns;  /* beginning the write transaction (waiting for the backend's writer) */
+    uint64_t begin_ns;  /* beginning the write transaction (waiting for the backend's writer; a
+                         * transaction begun again after a broken savepoint counts in run_ns) */
     uint64_t run_ns;    /* running the calls, each in its savepoint */
     uint64_t commit_ns; /* the commit up to durability (LMDB: its commit and the write-ahead record's write;
                          * in-process event callbacks, which run in the committing thread) */
