@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,42 @@
 
 static char dir[ENT_TEST_PATH_MAX], url[64], port[16];
 static pid_t server;
+
+/* SIGSTOP the server and wait (bounded) until every thread of it is stopped: the signal reaches
+ * its threads a moment later, in which one could still answer a request sent right after the
+ * kill (a stream info answered OK under a stop that was to find it hung: CI, once, under load). */
+static int all_threads_stopped(void)
+{
+    char path[64], buf[256];
+    struct dirent *d;
+    DIR *tasks;
+    int all = 1;
+    snprintf(path, sizeof path, "/proc/%ld/task", (long)server);
+    if (!(tasks = opendir(path))) return 1; /* nothing to look at: no wait */
+    while (all && (d = readdir(tasks))) {
+        char stat_path[400];
+        FILE *f;
+        size_t n;
+        const char *st;
+        if (d->d_name[0] == '.') continue;
+        snprintf(stat_path, sizeof stat_path, "%s/%s/stat", path, d->d_name);
+        if (!(f = fopen(stat_path, "r"))) continue; /* a thread that ended */
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        st = strrchr(buf, ')'); /* "tid (comm) S ...": the state follows the name */
+        if (st && st[1] == ' ' && st[2] != 'T' && st[2] != 't') all = 0;
+    }
+    closedir(tasks);
+    return all;
+}
+
+static void stop_server(void)
+{
+    struct timespec ms = {0, 1000000};
+    kill(server, SIGSTOP);
+    for (int i = 0; i < 2000 && !all_threads_stopped(); i++) nanosleep(&ms, NULL); /* a guard, not a timing */
+}
 
 static const char schema_json[] =
     "{\"schema\":\"th\",\"version\":1,\"types\":{\"item\":{\"key\":\"auto\",\"fields\":{"
@@ -407,7 +444,7 @@ natsStatus natsConnection_Request(natsMsg **reply, natsConnection *nc, const cha
     memcpy(&real, &f, sizeof real);
     if (__atomic_load_n(&counting_reqs, __ATOMIC_ACQUIRE)) __atomic_add_fetch(&req_entered, 1, __ATOMIC_ACQ_REL);
     if (h && subj && !strcmp(subj, h) && __atomic_compare_exchange_n(&hang_on, &h, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        kill(server, SIGSTOP); /* this request is sent to a server that does not answer */
+        stop_server(); /* this request is sent to a server that does not answer */
         __atomic_store_n(&hung_req, 1, __ATOMIC_RELEASE);
     }
     st = real(reply, nc, subj, data, dataLen, timeout);
@@ -625,7 +662,7 @@ static void stop_server_on_connect(const char *line, void *p)
 {
     (void)p;
     if (strstr(line, "relay: connected") && __atomic_exchange_n(&stopped_server, server, __ATOMIC_ACQ_REL) == 0)
-        kill(server, SIGSTOP);
+        stop_server();
 }
 
 static void *watchdog(void *p)
@@ -707,7 +744,7 @@ static void stop_hung(const char *mpath, const ent_follow_opts *fo, int in_reque
     CU_ASSERT_EQUAL_FATAL(__atomic_load_n(&mirror_seen, __ATOMIC_ACQUIRE), 1);
     __atomic_store_n(&req_entered, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&counting_reqs, 1, __ATOMIC_RELEASE);
-    kill(server, SIGSTOP);
+    stop_server();
     __atomic_store_n(&stop_returned, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&watchdog_fired, 0, __ATOMIC_RELEASE);
     CU_ASSERT_FATAL(pthread_create(&wd, NULL, watchdog, NULL) == 0);
@@ -917,7 +954,7 @@ static void test_relay_stop_server_hung(void)
     CU_ASSERT_EQUAL_FATAL(ent_relay_acked(r), 2);
     __atomic_store_n(&pubs, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&counting_pubs, 1, __ATOMIC_RELEASE);
-    kill(server, SIGSTOP);
+    stop_server();
     /* one transaction: the relay reads the three at once and publishes them before it waits (three
      * commits apart, it could be waiting for the first one's ack before it read the next) */
     ENT_OK_(ent_txn_begin(&t, p, ENT_TXN_WRITE));
