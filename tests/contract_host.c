@@ -1078,8 +1078,8 @@ static void t_sync_beside_another_threads_writer(void)
  * growth replaces the map; it must do so under a hold, as a txn's reads do (it read the map being
  * unmapped: a crash, or ASan's report). */
 typedef struct grow_sync {
-    atomic_int stop;
-    int syncs, failures, last_rc;
+    atomic_int stop, syncs;
+    int failures, last_rc;
 } grow_sync;
 
 static void *sync_loop(void *p)
@@ -1087,7 +1087,7 @@ static void *sync_loop(void *p)
     grow_sync *g = p;
     while (!atomic_load(&g->stop)) {
         int rc = ent_store_sync(S);
-        g->syncs++;
+        atomic_fetch_add(&g->syncs, 1);
         if (rc != ENT_OK) {
             g->failures++;
             g->last_rc = rc;
@@ -1107,6 +1107,10 @@ static void t_sync_while_the_map_grows(void)
     ENT_OK_(ent_store_get_info(&before, S));
     memset(blob, 'b', sizeof blob);
     CU_ASSERT_FATAL(pthread_create(&th, NULL, sync_loop, &g) == 0);
+    { /* the syncs under way before the writes begin (bounded: a guard, not a timing) */
+        struct timespec nap = {0, 1000000};
+        for (int i = 0; i < 20000 && !atomic_load(&g.syncs); i++) nanosleep(&nap, NULL);
+    }
     for (int i = 0; i < 400; i++) {
         snprintf(key, sizeof key, "grow-%04d", i);
         ent_entity *e = doc(key);
@@ -1118,7 +1122,7 @@ static void t_sync_while_the_map_grows(void)
     pthread_join(th, NULL);
     ENT_OK_(ent_store_get_info(&after, S));
     if (strcmp(backend, "memory") != 0) CU_ASSERT(after.map_size > before.map_size); /* it grew meanwhile */
-    CU_ASSERT(g.syncs > 0);
+    CU_ASSERT(atomic_load(&g.syncs) > 0);
     CU_ASSERT_EQUAL(g.failures, 0);
     if (g.failures) fprintf(stderr, "sync: %s (%d)\n", ent_strerror(g.last_rc), g.last_rc);
     close_store();
