@@ -151,6 +151,22 @@ static void ack_failed(ent_nats__acks *a, int refused, const char *fmt, const ch
     ack_failed_detail(a, refused, ENT_DETAIL_NONE, fmt, x, y);
 }
 
+/* The unsigned number after the first key (with its quotes and colon) in the JSON answer
+ * d[0..n), blanks allowed between; 0 if the key is not there or no digit follows (a number too
+ * large for 64 bits stops growing at its last digit that fits: no code or seq is that long). A
+ * scan, not a parse: JetStream's answers are flat, and these keys appear once. */
+static uint64_t json_uint_after(const char *d, size_t n, const char *key)
+{
+    size_t k = strlen(key);
+    const char *p = memmem(d, n, key, k);
+    uint64_t v = 0;
+    if (!p) return 0;
+    for (p += k; p < d + n && (*p == ' ' || *p == '\t'); p++) {
+    }
+    for (; p < d + n && *p >= '0' && *p <= '9' && v < UINT64_MAX / 10; p++) v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
 /* What a JetStream refusal means for the relay's caller (ent_errdetail()), from the answer's
  * "err_code" (nats-server's JSErrCodes) as nats-server 2.9 answers a publish:
  *   10077 JSStreamStoreFailedF, "{err}": the stream's store said no. Its limits with the discard-new
@@ -165,13 +181,7 @@ static void ack_failed(ent_nats__acks *a, int refused, const char *fmt, const ch
  * (nats_util.h) */
 int ent_nats__refusal_detail(const char *d, size_t n, const char *desc, size_t k)
 {
-    const char *p = memmem(d, n, "\"err_code\":", 11);
-    unsigned long code = 0;
-    if (!p) return ENT_DETAIL_NONE;
-    for (p += 11; p < d + n && (*p == ' ' || *p == '\t'); p++) {
-    }
-    for (; p < d + n && *p >= '0' && *p <= '9' && code < 1000000; p++) code = code * 10 + (unsigned long)(*p - '0');
-    switch (code) {
+    switch (json_uint_after(d, n, "\"err_code\":")) {
     case 10077:
         if (k >= 8 && memcmp(desc, "maximum ", 8) == 0) return ENT_DETAIL_NO_SPACE;
         if (k == 17 && memcmp(desc, "message too large", 17) == 0) return ENT_DETAIL_TOO_LARGE;
@@ -196,18 +206,6 @@ static int is_duplicate(const char *d, size_t n)
     for (p += 12; p < d + n && (*p == ' ' || *p == '\t'); p++) {
     }
     return (size_t)(d + n - p) >= 4 && !memcmp(p, "true", 4);
-}
-
-/* The ack's "seq": the stream seq it names (a duplicate's: the message it duplicates); 0 if none. */
-static uint64_t ack_stream_seq(const char *d, size_t n)
-{
-    const char *p = memmem(d, n, "\"seq\":", 6);
-    uint64_t v = 0;
-    if (!p) return 0;
-    for (p += 6; p < d + n && (*p == ' ' || *p == '\t'); p++) {
-    }
-    for (; p < d + n && *p >= '0' && *p <= '9' && v < UINT64_MAX / 10; p++) v = v * 10 + (uint64_t)(*p - '0');
-    return v;
 }
 
 /* Every ack ends here (the ack subscription's thread): JetStream's answer to the publish whose
@@ -247,7 +245,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
          * stale, JetStream still storing what the connection before had sent (a stalled server);
          * the relay looks at the message the answer names (dup_of) before it believes either. */
         if (!__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE)) {
-            a->dup_of = ack_stream_seq(d, (size_t)n);
+            a->dup_of = json_uint_after(d, (size_t)n, "\"seq\":"); /* the message it duplicates */
             snprintf(a->dup_token, sizeof a->dup_token, "%.31s", tok);
             a->duplicate = 1;
         }

@@ -435,25 +435,56 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     return rc;
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+    char d[24], *q = d + sizeof d;
+    do *--q = (char)('0' + v % 10);
+    while (v /= 10);
+    memcpy(p, q, (size_t)(d + sizeof d - q));
+    return p + (d + sizeof d - q);
+}
+
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* A message's Nats-Msg-Id from its ack token (publish()'s: an event's seq, or "s<v>" for schema
+ * version v): "<store id>:<seq>" or "<store id>:schema:<v>", in out (MSG_ID_MAX bytes). One
+ * place for both forms, so that duplicate_stored() looks for what the publishes wrote. */
+#define MSG_ID_MAX (ENATS_ID_MAX + 48) /* ":schema:" and a token of up to 31 bytes (dup_token) */
+static void put_msg_id(char *out, const relay *r, const char *token)
+{
+    char *p = put_str(out, r->id);
+    if (token[0] == 's') {
+        p = put_str(p, ":schema:");
+        token++;
+    } else {
+        *p++ = ':';
+    }
+    *put_str(p, token) = '\0';
+}
+
 /* Schema versions after the last one published, up to the one event seq was written under. */
 static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
 {
-    const char *id = ent_store_id(r->s);
     uint32_t need = 0;
     int rc;
     if (ent_schema_version(ent_store_schema(r->s)) > r->marks_top && (rc = load_marks(r))) return rc;
     for (size_t i = 0; i < r->n_marks; i++)
         if (r->marks[i].after_seq < seq) need = r->marks[i].version;
     for (size_t i = 0; i < r->n_marks; i++) {
-        char *json = NULL, mid[96], ver[16], after[24], tok[16];
+        char *json = NULL, mid[MSG_ID_MAX], ver[16], after[24], tok[16];
         uint32_t v = r->marks[i].version;
         if (v <= r->schema_pub || v > need) continue;
         if (v > r->schema_synced && (rc = sync_seen(r))) return rc;
         if ((rc = ent_store_schema_json(&json, r->s, v))) return rc;
-        snprintf(mid, sizeof mid, "%s:schema:%" PRIu32, id, v);
         snprintf(ver, sizeof ver, "%" PRIu32, v);
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
         snprintf(tok, sizeof tok, "s%" PRIu32, v);
+        put_msg_id(mid, r, tok);
         rc = publish(r, r->subj_schema, tok, 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
         free(json);
         /* (a refusal of an earlier message, reported here, is not this one's) */
@@ -476,29 +507,13 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
 }
 
 /* v in decimal at p; returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    char d[24], *q = d + sizeof d;
-    do *--q = (char)('0' + v % 10);
-    while (v /= 10);
-    memcpy(p, q, (size_t)(d + sizeof d - q));
-    return p + (d + sizeof d - q);
-}
-
-static char *put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
 /* Subject, message id and seq are put together by hand, not by snprintf: three formatted prints
  * per event were a tenth of the relay's own time. Every part is bounded (store id 36 bytes, type
  * name ENT_NAME_MAX, op 6, seq 20 digits), so the buffers cannot overflow. */
 static int publish_event(relay *r, const ent_event *ev, int txn_end)
 {
     static const char *ops[] = {"", "create", "update", "", "delete"};
-    char subject[sizeof ENATS_SUBJECT_PREFIX + ENATS_ID_MAX + ENT_NAME_MAX + 16], mid[ENATS_ID_MAX + 24], seq[24], *p;
+    char subject[sizeof ENATS_SUBJECT_PREFIX + ENATS_ID_MAX + ENT_NAME_MAX + 16], mid[MSG_ID_MAX], seq[24], *p;
     char *json = NULL;
     int rc;
     if ((rc = ent_event_to_json(&json, ev, 0))) return rc;
@@ -507,10 +522,8 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     *p++ = '.';
     p = put_str(p, ev->op >= 1 && ev->op <= 4 ? ops[ev->op] : "?");
     *p = '\0';
-    p = put_str(mid, r->id);
-    *p++ = ':';
-    *put_u64(p, ev->seq) = '\0';
     *put_u64(seq, ev->seq) = '\0';
+    put_msg_id(mid, r, seq);
     rc = publish(r, subject, seq, ev->seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
     if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
@@ -569,12 +582,11 @@ static int duplicate_stored(relay *r, const ent_nats__acks *a)
     natsMsg *m = NULL;
     jsErrCode jerr = 0;
     const char *have = NULL;
-    char want[ENATS_ID_MAX + 48];
+    char want[MSG_ID_MAX];
     natsStatus st;
     int same;
     if (!a->dup_of) return 0;
-    if (a->dup_token[0] == 's') snprintf(want, sizeof want, "%s:schema:%s", ent_store_id(r->s), a->dup_token + 1);
-    else snprintf(want, sizeof want, "%s:%s", r->id, a->dup_token);
+    put_msg_id(want, r, a->dup_token);
     st = js_GetMsg(&m, r->c.js, r->o.stream, a->dup_of, NULL, &jerr);
     if (st == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return 0;
     if (st != NATS_OK) {

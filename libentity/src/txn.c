@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "error_int.h"
@@ -328,11 +327,9 @@ static int backend_commit(ent_txn *t, int apart, int *visible)
     /* Kept before the sync: the writer is free for others during it, and the state exists (a
      * failed sync leaves it visible too). */
     keep_own_commit(t);
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    int64_t a = ent__mono_ns();
     rc = ent__bk_sync(s, 0);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    ent__txn_sync_ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
+    ent__txn_sync_ns = ent__mono_ns() - a;
     return rc;
 }
 

@@ -152,7 +152,7 @@ void ent__group_stats(uint64_t *commits, size_t *waiting, ent_store *s)
     pthread_mutex_unlock(&g->mu);
 }
 
-static int64_t mono_ns(void)
+int64_t ent__mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -295,7 +295,7 @@ static size_t run_batch(ent_txn *t, greq **v, size_t n, int64_t *commit_at)
     if (bumped) t->txn_id--; /* the last number used: the log's counter stores it */
     /* A failed commit fails its callers, from the first that succeeded on: the refusals after it
      * saw its work (a key or unique value it took), a state the store never had. */
-    *commit_at = mono_ns();
+    *commit_at = ent__mono_ns();
     if ((rc = ent__txn_commit_group(t)))
         for (size_t i = first_ok; i < n; i++) fail_req(v[i], rc);
     return 0;
@@ -314,7 +314,7 @@ static void await_company(struct ent_group *g)
             pthread_mutex_unlock(&g->mu);
             return;
         }
-        end = mono_ns() + wait_ns;
+        end = ent__mono_ns() + wait_ns;
         dl.tv_sec = (time_t)(end / 1000000000);
         dl.tv_nsec = (long)(end % 1000000000);
         g->awaiting = 1;
@@ -334,12 +334,12 @@ static greq *lead(ent_store *s, int64_t *took, ent_group_stats *ph)
     struct ent_group *g = s->group;
     greq *batch;
     ent_txn *t = NULL;
-    int64_t t0, w0 = mono_ns(), tb, tc = 0, te;
+    int64_t t0, w0 = ent__mono_ns(), tb, tc = 0, te;
     int rc;
     await_company(g);
-    t0 = mono_ns();
+    t0 = ent__mono_ns();
     rc = ent_txn_begin(&t, s, ENT_TXN_WRITE);
-    tb = mono_ns();
+    tb = ent__mono_ns();
     ent__txn_sync_ns = 0;
     pthread_mutex_lock(&g->mu);
     batch = g->head;
@@ -375,11 +375,11 @@ static greq *lead(ent_store *s, int64_t *took, ent_group_stats *ph)
         if (rc) {
             fail_req(batch, rc);
             ent_txn_abort(t);
-        } else if ((tc = mono_ns()), (rc = ent__txn_commit_group(t))) {
+        } else if ((tc = ent__mono_ns()), (rc = ent__txn_commit_group(t))) {
             fail_req(batch, rc);
         }
     }
-    te = mono_ns();
+    te = ent__mono_ns();
     if (!tc) tc = te; /* nothing committed */
     ph->wait_ns = (uint64_t)(t0 - w0);
     ph->begin_ns = (uint64_t)(tb - t0);
@@ -510,13 +510,13 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
         }
         pthread_mutex_unlock(&g->mu);
         /* Hand the results back. A request lives until its caller has taken the post promised. */
-        int64_t h0 = mono_ns();
+        int64_t h0 = ent__mono_ns();
         while (batch) {
             greq *next = batch->next;
             if (batch != &r) sem_post(&batch->sem);
             batch = next;
         }
-        atomic_fetch_add_explicit(&g->wake_ns, (uint64_t)(mono_ns() - h0), memory_order_relaxed);
+        atomic_fetch_add_explicit(&g->wake_ns, (uint64_t)(ent__mono_ns() - h0), memory_order_relaxed);
         break;
     }
     while (consumed < atomic_load_explicit(&r.posted, memory_order_relaxed)) {
