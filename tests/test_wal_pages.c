@@ -13,6 +13,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1188,24 +1190,47 @@ static int is_wal(int fd)
     return n >= 4 && !memcmp(p + n - 4, "/wal", 4);
 }
 
-/* While set: the next sync of a file named wal first plays another thread's sync of the same
- * file failing just before it (ent__lmdb_wal_sync of txn sync_beside_txn, its fdatasync EIO); this
- * one then succeeds, as the kernel tells an error once. */
-static lenv *sync_beside_e;
-static uint64_t sync_beside_txn;
+
+/* While set: the next sync of a file named wal fails (EIO), and before it returns another thread
+ * syncs the same file (ent__lmdb_wal_sync of txn inside_txn): a sync of another thread that runs
+ * between the kernel's failure and the failed call's return. The failing call lets it run for up
+ * to 300 ms (it ends at once unless something holds it back), then returns. */
+static lenv *_Atomic inside_e;
+static uint64_t inside_txn;
+static int inside_rc;
+static sem_t inside_done;
+
+static void *sync_inside(void *arg)
+{
+    lenv *e = arg;
+    inside_rc = ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), inside_txn);
+    sem_post(&inside_done);
+    return NULL;
+}
+static pthread_t inside_thread;
 
 int fdatasync(int fd)
 {
     static int (*real)(int);
     if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
-    if (sync_beside_e && is_wal(fd)) {
-        lenv *e = sync_beside_e;
-        sync_beside_e = NULL;
-        fail_wal_sync = 1;
-        CU_ASSERT_EQUAL(ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), sync_beside_txn), EIO);
-    }
     if (fail_wal_sync && is_wal(fd)) {
         fail_wal_sync = 0;
+        errno = EIO;
+        return -1;
+    }
+    lenv *ie = inside_e;
+    if (ie && is_wal(fd)) {
+        inside_e = NULL;
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_nsec += 300000000;
+        if (dl.tv_nsec >= 1000000000) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000;
+        }
+        CU_ASSERT_FATAL(pthread_create(&inside_thread, NULL, sync_inside, ie) == 0);
+        while (sem_timedwait(&inside_done, &dl) && errno == EINTR) {
+        }
         errno = EIO;
         return -1;
     }
@@ -1471,11 +1496,51 @@ static void t_sync_after_a_failed_one(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* Two commits logged, their syncs left for later (a group commit's): the first one's sync fails,
+ * and while its call has not yet returned, another thread syncs for the second (the kernel told
+ * the error to the first call only: the second's fdatasync succeeds). The second marked its
+ * records durable before the first had marked the state unknown, the record it could not write
+ * perhaps gone: it must not say the second commit is durable unless something else made it so
+ * (a checkpoint: data.mdb synced past it). */
+static void t_sync_while_a_failed_one_returns(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t x[2] = {0, 0};
+    file wal = {0};
+    wal_hdr h;
+    o.durability = ENT_DURABLE;
+    ENT_TEST_MKDTEMP(dir, "wal-sync-inside");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    lenv *e = ((lbe *)(void *)s->bk.be)->e;
+    two_unsynced_commits(s, "sync_inside", x);
+    CU_ASSERT_FATAL(sem_init(&inside_done, 0, 0) == 0);
+    inside_txn = x[1];
+    inside_rc = 12345;
+    inside_e = e;
+    CU_ASSERT_EQUAL(ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), x[0]), EIO); /* the first one's committer */
+    CU_ASSERT_PTR_NULL(inside_e); /* the other thread's sync ran */
+    pthread_join(inside_thread, NULL);
+    sem_destroy(&inside_done);
+    CU_ASSERT_NOT_EQUAL(inside_rc, 12345);
+    read_all(&wal, "wal");
+    memcpy(&h, wal.b, sizeof h);
+    CU_ASSERT(inside_rc != 0 || h.base >= x[1]);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    free(wal.b);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* Txn x waits as it begins for the records through x-2 to be durable (wait_durable_before); its
- * sync of the file succeeds, but another thread's sync failed just before it (the kernel tells the
- * error once, and may have dropped the records it could not write). The txn went on calling them
- * durable, and a large one spills pages over what snapshot x-2 needs before anything made x-2
- * durable. It must not begin unless something else did (a checkpoint: data.mdb synced). */
+ * sync of the file would succeed, but another thread's sync failed just before it (the kernel
+ * tells the error once, and may have dropped the records it could not write). The txn went on
+ * calling them durable, and a large one spills pages over what snapshot x-2 needs before anything
+ * made x-2 durable. It must not begin unless something else did (a checkpoint: data.mdb synced).
+ * (The failed sync ran inside this one's fdatasync once; a process's syncs are one at a time now,
+ * t_sync_while_a_failed_one_returns.) */
 static void t_begin_after_a_failed_sync_beside(void)
 {
     ent_schema *sc = NULL;
@@ -1492,11 +1557,9 @@ static void t_begin_after_a_failed_sync_beside(void)
     lenv *e = ((lbe *)(void *)s->bk.be)->e;
     ent_btxn *bt = NULL;
     two_unsynced_commits(s, "sync_beside", x);
-    sync_beside_txn = x[0];
-    sync_beside_e = e;
+    fail_wal_sync = 1;
+    CU_ASSERT_EQUAL(ent__lmdb_wal_sync(e, ent__lmdb_wal_gen(e), x[0]), EIO); /* x[0]'s committer */
     int rc = ops->txn_begin(s->bk.be, 1, &bt); /* txn x[1] + 1: waits for x[0] */
-    CU_ASSERT_PTR_NULL(sync_beside_e);         /* its sync ran, after the failed one */
-    sync_beside_e = NULL;
     read_all(&wal, "wal");
     memcpy(&h, wal.b, sizeof h);
     CU_ASSERT(rc != ENT_OK || h.base >= x[0]);
@@ -1688,6 +1751,7 @@ int main(void)
         ENT_TEST(t_lmdb_page_size_not_the_systems),
         ENT_TEST(t_checkpoint_killed_after_its_header),
         ENT_TEST(t_sync_after_a_failed_one),
+        ENT_TEST(t_sync_while_a_failed_one_returns),
         ENT_TEST(t_begin_after_a_failed_sync_beside),
         ENT_TEST(t_read_error_at_recovery),
         ENT_TEST(t_header_read_error),

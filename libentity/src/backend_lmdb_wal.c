@@ -94,6 +94,7 @@ typedef struct lwal {
     int fresh;        /* this open found no header: a new file (ent__lmdb_wal_fresh) */
     XXH3_state_t *xs;
     ent_dio dio; /* records written directly (dio.c), when the file system lets them */
+    pthread_mutex_t sync_mu; /* leaf: a sync of fd and what it marks (sync_records) */
 } lwal;
 
 /* ---- small helpers --------------------------------------------------------------------------- */
@@ -563,7 +564,10 @@ int ent__lmdb_wal_open(lenv *e, const char *dir, int read_only)
     char *path = ent__lmdb_path_join(dir, "wal");
     wal_hdr h;
     int rc = ENT_OK, rw = !read_only; /* rw: w->fd may write (a reader's own, once it must recover) */
-    if (w) w->fd = w->dio.fd = -1; /* before any failure: calloc's 0 is stdin, which fail would close */
+    if (w) {
+        w->fd = w->dio.fd = -1; /* before any failure: calloc's 0 is stdin, which fail would close */
+        pthread_mutex_init(&w->sync_mu, NULL);
+    }
     if (!w || !path || !(w->xs = XXH3_createState())) {
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
@@ -670,6 +674,7 @@ fail:
         if (w->fd >= 0) close(w->fd);
         ent__dio_close(&w->dio);
         if (w->xs) XXH3_freeState(w->xs);
+        pthread_mutex_destroy(&w->sync_mu);
         free(w);
     }
     return rc;
@@ -719,6 +724,7 @@ void ent__lmdb_wal_close(lenv *e, int in_child)
     if (w->fd >= 0) close(w->fd); /* lets the locks of this open go (a child has closed its copy at fork) */
     ent__dio_close(&w->dio);
     XXH3_freeState(w->xs);
+    if (!in_child) pthread_mutex_destroy(&w->sync_mu); /* a child's copy may be held by a thread it lacks */
     free(w->free);
     free(w->nfree);
     free(w->dirty);
@@ -896,6 +902,39 @@ void ent__lmdb_wal_unlock(lenv *e)
     w->locked = 0;
 }
 
+/* Sync the file and mark the records appended before the sync durable, unless they are marked
+ * so through need already: one step for this process's threads. The descriptor is theirs to
+ * share, so the kernel tells a failed sync's error to one of them only, and the pages it could
+ * not write may be dropped: a sync that succeeds after it says nothing of the records. Were two
+ * syncs not serialized, the second could succeed and mark its records durable between the first
+ * one's failure and its marking the state unknown. Returns 0; an errno: this sync failed (the
+ * state is marked unknown: the next writer makes a checkpoint); -1: a sync failed before this one
+ * or a checkpoint is under way (unknown). Other processes have descriptors of their own, each
+ * told the error. */
+static int sync_records(lwal *w, uint64_t need)
+{
+    wal_shared *sh = w->sh;
+    int rc = 0;
+    pthread_mutex_lock(&w->sync_mu);
+    if (!shared_valid(w)) {
+        rc = -1;
+    } else if (atomic_load(&sh->synced) < need) { /* else a sync that ended while this one waited covered it */
+        uint64_t upto = atomic_load(&sh->appended);
+        if (fdatasync(w->fd) < 0) {
+            rc = errno;
+            sh->magic = 0;
+        } else if (!shared_valid(w)) { /* another process asked for a checkpoint, or makes one */
+            rc = -1;
+        } else {
+            uint64_t s = atomic_load(&sh->synced);
+            while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
+            }
+        }
+    }
+    pthread_mutex_unlock(&w->sync_mu);
+    return rc;
+}
+
 /* Snapshot T's pages stay intact on the disk until commit T+3 (see the top): txn x waits for
  * the records through x-2 to be durable before it writes any page (ent__lmdb_wal_begin). A group
  * commit's sync has made them so already. */
@@ -904,19 +943,12 @@ static int wait_durable_before(lenv *e, uint64_t x)
     lwal *w = e->wal;
     wal_shared *sh = w->sh;
     if (x < 2 || atomic_load(&sh->synced) + 2 >= x) return ENT_OK;
-    uint64_t upto = atomic_load(&sh->appended);
-    if (fdatasync(w->fd) < 0) {
-        int err = errno;
-        sh->magic = 0; /* as in ent__lmdb_wal_sync: the next write txn begins with a checkpoint */
-        return ent__lmdb_werr(e, err, "syncing its write-ahead file", 0);
-    }
-    /* Another thread's sync of this file failed since this txn checked the state (the error is
-     * told once, and the records it could not write may be gone): this sync's success says
-     * nothing of them. A checkpoint makes x-2 durable instead (this txn's pages follow it). */
-    if (!shared_valid(w)) return checkpoint(e, 1);
-    uint64_t s = atomic_load(&sh->synced);
-    while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
-    }
+    int err = sync_records(w, x - 2);
+    /* the next write txn begins with a checkpoint (the state is unknown now) */
+    if (err > 0) return ent__lmdb_werr(e, err, "syncing its write-ahead file", 0);
+    /* Another thread's sync of this file failed (the records it could not write may be gone): a
+     * checkpoint makes x-2 durable instead (this txn's pages follow it). */
+    if (err < 0) return checkpoint(e, 1);
     return ENT_OK;
 }
 
@@ -1215,21 +1247,12 @@ int ent__lmdb_wal_sync_visible(lenv *e)
     int active = shared_valid(w) && atomic_load(&sh->active);
     /* every commit logged (the usual case: the relay of a durable store): a sync of the file */
     if (active && mdb_env_info(e->env, &ei) == 0 && sh->last_txn == (uint64_t)ei.me_last_txnid) {
-        uint64_t upto = atomic_load(&sh->appended);
-        if (atomic_load(&sh->synced) >= upto) return ENT_OK;
-        if (fdatasync(w->fd) < 0) {
-            int err = errno;
-            sh->magic = 0;
+        int err = sync_records(w, atomic_load(&sh->appended));
+        if (err > 0)
             return ent__lmdb_lerr(err, "store %s: syncing its write-ahead file: the commits so far are not known to be on disk",
                                   e->path);
-        }
-        if (shared_valid(w)) { /* else another thread's sync failed first (see ent__lmdb_wal_sync) */
-            uint64_t s = atomic_load(&sh->synced);
-            while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
-            }
-            return ENT_OK;
-        }
-        active = 0;
+        if (err == 0) return ENT_OK;
+        active = 0; /* another thread's sync failed first (see sync_records) */
     }
     return checkpoint(e, active);
 }
@@ -1263,22 +1286,10 @@ int ent__lmdb_wal_sync(lenv *e, uint64_t gen, uint64_t txn)
     lwal *w = e->wal;
     wal_shared *sh = w->sh;
     if (gen != sh->gen || atomic_load(&sh->synced) >= txn) return ENT_OK;
-    uint64_t upto = atomic_load(&sh->appended);
-    if (fdatasync(w->fd) < 0) {
-        /* What the file holds is unknown now (a failed sync may have dropped the pages it could
-         * not write, and a second one then succeeds): the next writer makes a checkpoint, whose
-         * sync of data.mdb makes this commit durable after all. */
-        int err = errno;
-        sh->magic = 0;
-        return err;
-    }
-    /* A sync that failed before this one (another thread's, on this descriptor: the error is told
-     * once) may have dropped records this one's chain needs */
-    if (!shared_valid(w)) return -1;
-    uint64_t s = atomic_load(&sh->synced);
-    while (s < upto && !atomic_compare_exchange_weak(&sh->synced, &s, upto)) {
-    }
-    return ENT_OK;
+    /* A failure (err > 0) leaves the file's content unknown: the next writer makes a checkpoint,
+     * whose sync of data.mdb makes this commit durable after all. -1: a sync that failed before
+     * this one may have dropped records this one's chain needs. */
+    return sync_records(w, txn);
 }
 
 uint64_t ent__lmdb_wal_gen(const lenv *e)
