@@ -99,6 +99,9 @@ static const bad_case bad_cases[] = {
      * first declared sub-field was refused as "free-form map given declared fields" */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{}}}}}", "types.a.fields.m.fields", "a map declares at least one field"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{}}}}}}", "types.a.fields.l.items.fields", "leave \"fields\" out for a free-form map"},
+    /* arrays of arrays: one "items" per level (the path named the outer item spec, types.a.fields.g.items) */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"g\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"int\",\"min\":5,\"max\":1}}}}}}", "types.a.fields.g.items.items: ", "min is greater than max"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{\"g\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{\"q\":{\"id\":1,\"type\":\"int\",\"default\":\"x\"}}}}}}}}}}", "types.a.fields.m.fields.g.items.items.fields.q: ", "bad default"},
     /* a file saved with a UTF-8 byte order mark (Notepad, PowerShell 5) was "'[' or '{' expected
      * near '\xef\xbb\xbf'": the mark itself does not show */
     {"!\xef\xbb\xbf{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "a UTF-8 byte order mark (EF BB BF) at the start"},

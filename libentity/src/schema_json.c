@@ -364,14 +364,17 @@ static int check_with_paths(ctx *c, ent_schema *s, json_t *types)
             memcpy(dotted, msg, len);
             dotted[len] = '\0';
             for (seg = strtok_r(dotted, ".", &save); seg; seg = strtok_r(NULL, ".", &save)) {
-                size_t n = strlen(jpath);
+                size_t n = strlen(jpath), items = 0;
                 char *br = strstr(seg, "[]");
+                /* One "items" per "[]": an array of arrays is "grid[][]", whose item spec is
+                 * grid.items.items (one was written, naming the outer item spec). "lines[].qty":
+                 * the part after [] is a separate segment. */
+                for (char *q = br; q; q = strstr(q + 2, "[]")) items++;
                 if (br) *br = '\0';
                 snprintf(jpath + n, sizeof jpath - n, first ? ".%s" : ".fields.%s", seg);
-                if (br) {
+                while (items--) {
                     n = strlen(jpath);
                     snprintf(jpath + n, sizeof jpath - n, ".items");
-                    /* "lines[].qty": the part after [] was a separate segment. */
                 }
                 first = 0;
             }
