@@ -102,6 +102,10 @@ static const bad_case bad_cases[] = {
     /* arrays of arrays: one "items" per level (the path named the outer item spec, types.a.fields.g.items) */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"g\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"int\",\"min\":5,\"max\":1}}}}}}", "types.a.fields.g.items.items: ", "min is greater than max"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{\"g\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{\"q\":{\"id\":1,\"type\":\"int\",\"default\":\"x\"}}}}}}}}}}", "types.a.fields.m.fields.g.items.items.fields.q: ", "bad default"},
+    /* a path past 200 bytes (five sub-fields of 60 letters): it was cut, and named a field
+     * "dddddddddddddd" that the file does not have, one level short */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":{\"id\":1,\"type\":\"map\",\"fields\":{\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\":{\"id\":1,\"type\":\"map\",\"fields\":{\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\":{\"id\":1,\"type\":\"map\",\"fields\":{\"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\":{\"id\":1,\"type\":\"map\",\"fields\":{\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\":{\"id\":1,\"type\":\"int\",\"min\":5,\"max\":1}}}}}}}}}}}}",
+     "types.a.fields.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.fields.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.fields.cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.fields.dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.fields.eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee: ", "min is greater than max"},
     /* a file saved with a UTF-8 byte order mark (Notepad, PowerShell 5) was "'[' or '{' expected
      * near '\xef\xbb\xbf'": the mark itself does not show */
     {"!\xef\xbb\xbf{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "a UTF-8 byte order mark (EF BB BF) at the start"},
