@@ -659,6 +659,36 @@ static void test_evolution_rules(void)
     }
 }
 
+/* A message names a deep field whole at its innermost steps: a limit added four maps down under
+ * names of 60 letters. The path was cut at 200 bytes, naming a field "ddd...d" (14 letters) that
+ * the type does not have, the field at fault left out; now the middle gives way to "...". */
+static void test_deep_field_named_in_messages(void)
+{
+    char types[2][2048], names[5][61], want[256];
+    for (int i = 0; i < 5; i++) {
+        memset(names[i], 'a' + i, 60);
+        names[i][60] = '\0';
+    }
+    for (int v = 0; v < 2; v++) {
+        char *p = types[v] + sprintf(types[v], "{\"t\":{\"key\":\"auto\",\"fields\":{");
+        for (int i = 0; i < 4; i++) p += sprintf(p, "\"%s\":{\"id\":1,\"type\":\"map\",\"fields\":{", names[i]);
+        p += sprintf(p, "\"%s\":{\"id\":1,\"type\":\"int\"%s}", names[4], v ? ",\"max\":5" : "");
+        for (int i = 0; i < 4; i++) p += sprintf(p, "}}");
+        sprintf(p, "}}}");
+    }
+    {
+        ent_schema *a = load(types[0], 1), *b = load(types[1], 2);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        ENT_CHECK_RC(ent_schema_compare(a, b), ENT_SCHEMA);
+        snprintf(want, sizeof want, "%s.%s: incompatible change: limit tightened", names[3], names[4]);
+        ENT_ASSERT_MSG(want);
+        CU_ASSERT_EQUAL(strncmp(ent_errmsg(), "t...", 4), 0);
+        ent_schema_free(a);
+        ent_schema_free(b);
+    }
+}
+
 /* A map's default gets its sub-fields' defaults before it is checked: {} for a map whose required
  * q defaults to 3 (in an array's map items too) was refused as "missing required field", though
  * every entity gets q = 3. Without q's default it is still refused. */
@@ -846,7 +876,7 @@ int main(void)
         ENT_TEST(test_builder),
         ENT_TEST(test_builder_check_again),
         ENT_TEST(test_nesting_bounded),
-        ENT_TEST(test_evolution_rules), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field),
+        ENT_TEST(test_evolution_rules), ENT_TEST(test_deep_field_named_in_messages), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field),
         {NULL, NULL},
     };
     return ent_test_run("schema", cases);
