@@ -1088,6 +1088,64 @@ static void test_free_form_seed_independent_keys(void)
     ent_schema_free(s);
 }
 
+/* A validation message names a deep path whole: ten declared maps of 60-letter names, the last
+ * value over its max. The path was cut at 512 bytes, naming a field "iii...i" (21 letters) that
+ * the type does not have and leaving the innermost level out; a long free-form key is cut and
+ * marked "...". */
+static void test_long_path_in_message(void)
+{
+    char names[10][61], *doc, *json, *p;
+    size_t cap = 8192;
+    ent_schema *s;
+    ent_entity *e;
+    for (int i = 0; i < 10; i++) {
+        memset(names[i], 'a' + i, 60);
+        names[i][60] = '\0';
+    }
+    doc = malloc(cap);
+    json = malloc(cap);
+    CU_ASSERT_FATAL(doc && json);
+    /* {"schema":..,"types":{"deep":{"key":"auto","fields":{"aaa":{"id":1,"type":"map","fields":{"bbb":...}}}}}} */
+    p = doc + sprintf(doc, "{\"schema\":\"t\",\"version\":1,\"types\":{\"deep\":{\"key\":\"auto\",\"fields\":{");
+    for (int i = 0; i < 10; i++)
+        p += i < 9 ? sprintf(p, "\"%s\":{\"id\":1,\"type\":\"map\",\"fields\":{", names[i])
+                   : sprintf(p, "\"%s\":{\"id\":1,\"type\":\"int\",\"max\":1}", names[i]);
+    for (int i = 0; i < 9; i++) p += sprintf(p, "}}");
+    p += sprintf(p, ",\"any\":{\"id\":2,\"type\":\"map\"}}}}}");
+    s = test_schema(doc);
+    e = test_new(s, "deep");
+    p = json;
+    for (int i = 0; i < 10; i++) p += sprintf(p, "{\"%s\":", names[i]);
+    p += sprintf(p, "5");
+    for (int i = 0; i < 10; i++) p += sprintf(p, "}");
+    {
+        ent_entity *got = NULL;
+        CU_ASSERT_EQUAL(ent_entity_from_json(&got, ent_schema_type(s, "deep"), json, strlen(json)), ENT_OK);
+        if (got) {
+            CU_ASSERT_EQUAL(ent_entity_validate(got), ENT_INVALID);
+            /* the innermost two names whole, then the rule */
+            snprintf(json, cap, ".%s.%s: greater than max 1", names[8], names[9]);
+            ENT_ASSERT_MSG(json);
+            ent_entity_free(got);
+        }
+    }
+    /* a free-form key of 300 bytes under a declared path: cut at 64 and marked */
+    {
+        char key[301], path[400];
+        memset(key, 'k', 300);
+        key[300] = '\0';
+        snprintf(path, sizeof path, "any.%s", key);
+        ENT_OK_(ent_entity_set_stringn(e, path, "\xff", 1));
+        CU_ASSERT_EQUAL(ent_entity_validate(e), ENT_INVALID);
+        snprintf(json, cap, "deep.any.%.64s...: invalid UTF-8", key);
+        ENT_ASSERT_MSG(json);
+    }
+    ent_entity_free(e);
+    ent_schema_free(s);
+    free(json);
+    free(doc);
+}
+
 /* ent_error_set_detail(): what a component built on the library uses to say a failure again with
  * its cause; a value that is no ENT_DETAIL_* reads as NONE (a caller switching on it meets no
  * stranger), and ent_error_set() says none. Messages that hold ent_errmsg() itself work. */
@@ -1121,6 +1179,7 @@ int main(void)
         ENT_TEST(test_changed),       ENT_TEST(test_many_fields_changed), ENT_TEST(test_defaults),
         ENT_TEST(test_validate),      ENT_TEST(test_mixed_limits),  ENT_TEST(test_depth_limit),
         ENT_TEST(test_deep_path),     ENT_TEST(test_dup_equal),     ENT_TEST(test_value_over_4g), ENT_TEST(test_error_set_detail),
-        ENT_TEST(test_free_form_crafted_keys), ENT_TEST(test_free_form_seed_independent_keys), {NULL, NULL}};
+        ENT_TEST(test_free_form_crafted_keys), ENT_TEST(test_free_form_seed_independent_keys),
+        ENT_TEST(test_long_path_in_message), {NULL, NULL}};
     return ent_test_run("entity", cases);
 }

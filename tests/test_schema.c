@@ -99,6 +99,13 @@ static const bad_case bad_cases[] = {
      * first declared sub-field was refused as "free-form map given declared fields" */
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{}}}}}", "types.a.fields.m.fields", "a map declares at least one field"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{}}}}}}", "types.a.fields.l.items.fields", "leave \"fields\" out for a free-form map"},
+    /* arrays of arrays: one "items" per level (the path named the outer item spec, types.a.fields.g.items) */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"g\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"int\",\"min\":5,\"max\":1}}}}}}", "types.a.fields.g.items.items: ", "min is greater than max"},
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{\"g\":{\"id\":1,\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{\"q\":{\"id\":1,\"type\":\"int\",\"default\":\"x\"}}}}}}}}}}", "types.a.fields.m.fields.g.items.items.fields.q: ", "bad default"},
+    /* a path past 200 bytes (five sub-fields of 60 letters): it was cut, and named a field
+     * "dddddddddddddd" that the file does not have, one level short */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":{\"id\":1,\"type\":\"map\",\"fields\":{\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\":{\"id\":1,\"type\":\"map\",\"fields\":{\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\":{\"id\":1,\"type\":\"map\",\"fields\":{\"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\":{\"id\":1,\"type\":\"map\",\"fields\":{\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\":{\"id\":1,\"type\":\"int\",\"min\":5,\"max\":1}}}}}}}}}}}}",
+     "types.a.fields.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.fields.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.fields.cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.fields.dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.fields.eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee: ", "min is greater than max"},
     /* a file saved with a UTF-8 byte order mark (Notepad, PowerShell 5) was "'[' or '{' expected
      * near '\xef\xbb\xbf'": the mark itself does not show */
     {"!\xef\xbb\xbf{\"schema\":\"t\",\"version\":1,\"types\":{\"a\":{\"key\":\"auto\",\"fields\":{}}}}", "line 1", "a UTF-8 byte order mark (EF BB BF) at the start"},
@@ -652,6 +659,36 @@ static void test_evolution_rules(void)
     }
 }
 
+/* A message names a deep field whole at its innermost steps: a limit added four maps down under
+ * names of 60 letters. The path was cut at 200 bytes, naming a field "ddd...d" (14 letters) that
+ * the type does not have, the field at fault left out; now the middle gives way to "...". */
+static void test_deep_field_named_in_messages(void)
+{
+    char types[2][2048], names[5][61], want[256];
+    for (int i = 0; i < 5; i++) {
+        memset(names[i], 'a' + i, 60);
+        names[i][60] = '\0';
+    }
+    for (int v = 0; v < 2; v++) {
+        char *p = types[v] + sprintf(types[v], "{\"t\":{\"key\":\"auto\",\"fields\":{");
+        for (int i = 0; i < 4; i++) p += sprintf(p, "\"%s\":{\"id\":1,\"type\":\"map\",\"fields\":{", names[i]);
+        p += sprintf(p, "\"%s\":{\"id\":1,\"type\":\"int\"%s}", names[4], v ? ",\"max\":5" : "");
+        for (int i = 0; i < 4; i++) p += sprintf(p, "}}");
+        sprintf(p, "}}}");
+    }
+    {
+        ent_schema *a = load(types[0], 1), *b = load(types[1], 2);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        ENT_CHECK_RC(ent_schema_compare(a, b), ENT_SCHEMA);
+        snprintf(want, sizeof want, "%s.%s: incompatible change: limit tightened", names[3], names[4]);
+        ENT_ASSERT_MSG(want);
+        CU_ASSERT_EQUAL(strncmp(ent_errmsg(), "t...", 4), 0);
+        ent_schema_free(a);
+        ent_schema_free(b);
+    }
+}
+
 /* A map's default gets its sub-fields' defaults before it is checked: {} for a map whose required
  * q defaults to 3 (in an array's map items too) was refused as "missing required field", though
  * every entity gets q = 3. Without q's default it is still refused. */
@@ -839,7 +876,7 @@ int main(void)
         ENT_TEST(test_builder),
         ENT_TEST(test_builder_check_again),
         ENT_TEST(test_nesting_bounded),
-        ENT_TEST(test_evolution_rules), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field),
+        ENT_TEST(test_evolution_rules), ENT_TEST(test_deep_field_named_in_messages), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field),
         {NULL, NULL},
     };
     return ent_test_run("schema", cases);

@@ -51,6 +51,19 @@ static void t_parse(void)
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-2.5e3"));
     CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == -2500.0);
     ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "nan"), ENT_INVALID);
+    /* infinities as entity JSON writes them, not as strtod() also reads them (it took "inf",
+     * "INF" and "infinity", where "nan" was refused and the README names digits and Infinity) */
+    {
+        static const char *bad[] = {"inf", "-inf", "INF", "infinity", "-INFINITY", "Inf"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), bad[i]), ENT_INVALID);
+            ENT_ASSERT_MSG("Infinity and -Infinity");
+        }
+    }
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "Infinity"));
+    CU_ASSERT(v.kind == ENT_KIND_FLOAT && isinf(v.v.f) && v.v.f > 0);
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-Infinity"));
+    CU_ASSERT(v.kind == ENT_KIND_FLOAT && isinf(v.v.f) && v.v.f < 0);
     /* NaN as entity JSON writes it: a stored NaN can be looked up from the tool and HTTP */
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "NaN"));
     CU_ASSERT(v.kind == ENT_KIND_FLOAT && isnan(v.v.f));

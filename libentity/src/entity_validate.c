@@ -74,6 +74,8 @@ static const char *limit_str(const ent_field *spec, const ent_limit *l, char *bu
 /* ---- validation -------------------------------------------------------------------------- */
 
 /* Path being validated, grown in place as the walk descends. */
+#define VP_NAME_MAX 64   /* bytes of a name below the first in a message; declared names fit whole */
+#define VP_FIRST_MAX 256 /* the first: a type's name, or a field's path (ent__field_path: 200) */
 typedef struct vpath {
     /* The path is kept as a stack of segments and formatted only when an error names it:
      * formatting it on every field cost a fifth of a create (perf, entity bench). */
@@ -82,7 +84,11 @@ typedef struct vpath {
         size_t idx;
     } seg[ENT__MAX_DEPTH + 8];
     size_t n;
-    char buf[512];
+    /* Room for every segment whole (a name is at most 64 bytes; a longer free-form key is cut
+     * and marked): cut at 512 bytes, a deep path named a field that does not exist, the levels
+     * below it left out. error.c elides the middle of a message too long for its buffer, and
+     * keeps its end: the innermost names and what is wrong. */
+    char buf[VP_FIRST_MAX + (ENT__MAX_DEPTH + 8) * (1 + VP_NAME_MAX + 3) + 1];
 } vpath;
 
 /* Push a name after sep (may be ""); returns the old depth for vp_pop(). */
@@ -114,12 +120,29 @@ static void vp_pop(vpath *p, size_t old) { p->n = old; }
 static const char *vp_str(vpath *p)
 {
     size_t i, len = 0, max = sizeof p->seg / sizeof p->seg[0];
-    int w;
     p->buf[0] = '\0';
-    for (i = 0; i < p->n && i < max && len < sizeof p->buf - 1; i++) {
-        if (p->seg[i].name) w = snprintf(p->buf + len, sizeof p->buf - len, "%s%s", p->seg[i].sep, p->seg[i].name);
-        else w = snprintf(p->buf + len, sizeof p->buf - len, "[%zu]", p->seg[i].idx);
-        if (w > 0) len += (size_t)w;
+    for (i = 0; i < p->n && i < max; i++) {
+        if (p->seg[i].name) {
+            size_t sl = strlen(p->seg[i].sep), nl = strlen(p->seg[i].name), cut = nl;
+            size_t room = i ? VP_NAME_MAX : VP_FIRST_MAX;
+            if (cut > room) {
+                cut = room; /* on a character: the message stays UTF-8 */
+                while (cut > 0 && ((unsigned char)p->seg[i].name[cut] & 0xC0) == 0x80) cut--;
+            }
+            if (len + sl + cut + 3 >= sizeof p->buf) break;
+            memcpy(p->buf + len, p->seg[i].sep, sl);
+            memcpy(p->buf + len + sl, p->seg[i].name, cut);
+            len += sl + cut;
+            if (cut < nl) {
+                memcpy(p->buf + len, "...", 3);
+                len += 3;
+            }
+        } else {
+            int w = snprintf(p->buf + len, sizeof p->buf - len, "[%zu]", p->seg[i].idx);
+            if (w < 0 || (size_t)w >= sizeof p->buf - len) break;
+            len += (size_t)w;
+        }
+        p->buf[len] = '\0';
     }
     return p->buf;
 }

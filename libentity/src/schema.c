@@ -572,28 +572,36 @@ int ent__schema_check_new(const ent_schema *s)
     return ENT_OK;
 }
 
-static int check_field(ent_schema *s, struct ent_field *f)
+/* rc, with f noted as the field at fault: its path in the message may be cut (a path buffer of
+ * 200 bytes), and schema JSON names the file's element from the field itself. */
+static int at(const struct ent_field **bad, const struct ent_field *f, int rc)
+{
+    *bad = f;
+    return rc;
+}
+
+static int check_field(ent_schema *s, struct ent_field *f, const struct ent_field **bad)
 {
     char path[200];
     int rc;
     ent__field_path(f, path, sizeof path);
     if (f->kind == ENT_KIND_ARRAY) {
-        if (!f->items) return ent__err(ENT_SCHEMA, "%s: an array needs \"items\"", path);
-        if ((rc = check_field(s, f->items))) return rc;
+        if (!f->items) return at(bad, f, ent__err(ENT_SCHEMA, "%s: an array needs \"items\"", path));
+        if ((rc = check_field(s, f->items, bad))) return rc;
     }
     if (f->kind == ENT_KIND_MAP) {
         for (size_t i = 0; i < f->n_fields; i++)
-            if ((rc = check_field(s, f->fields[i]))) return rc;
+            if ((rc = check_field(s, f->fields[i], bad))) return rc;
     }
     if (f->kind == ENT_KIND_REF) {
-        if (!f->ref_name) return ent__err(ENT_SCHEMA, "%s: a ref needs \"to\" (the target type)", path);
+        if (!f->ref_name) return at(bad, f, ent__err(ENT_SCHEMA, "%s: a ref needs \"to\" (the target type)", path));
         f->ref_type = ent_schema_type(s, f->ref_name);
-        if (!f->ref_type) return ent__err(ENT_SCHEMA, "%s: ref to unknown type \"%s\"", path, f->ref_name);
+        if (!f->ref_type) return at(bad, f, ent__err(ENT_SCHEMA, "%s: ref to unknown type \"%s\"", path, f->ref_name));
         f->indexed = 1; /* refs are always indexed: look-ups by target and delete guards need it */
     }
     f->ev = ent__ev_kind(f); /* once here, not per value decoded */
     if (f->min.set && f->max.set && limit_cmp(&f->min, &f->max) > 0)
-        return ent__err(ENT_SCHEMA, "%s: min is greater than max", path);
+        return at(bad, f, ent__err(ENT_SCHEMA, "%s: min is greater than max", path));
     if (f->kind == ENT_KIND_UINT && f->min.set == ENT_LIM_INT && f->min.v.i < 0) f->min.set = 0;
     f->plain = !f->min.set && !f->max.set && !f->has_max_length && !f->n_enums && f->kind != ENT_KIND_REF;
     /* Parse the default again at every check: an earlier check that failed elsewhere may have
@@ -609,7 +617,7 @@ static int check_field(ent_schema *s, struct ent_field *f)
         rc = ent__val_from_json_text(v, f, f->default_json);
         if (rc == ENT_OK && v->k == EV_UNSET) {
             free(v);
-            return ent__err(ENT_SCHEMA, "%s: default is null", path);
+            return at(bad, f, ent__err(ENT_SCHEMA, "%s: default is null", path));
         }
         /* with its sub-fields' defaults, as it goes into entities: {} for a map whose required
          * q defaults to 3 holds q (it was refused as "missing required field") */
@@ -623,7 +631,7 @@ static int check_field(ent_schema *s, struct ent_field *f)
             ent__val_clear(v);
             free(v);
             if (rc == ENT_NOMEM) return rc;
-            return ent__err_prefix(ENT_SCHEMA, "%s: bad default: ", path);
+            return at(bad, f, ent__err_prefix(ENT_SCHEMA, "%s: bad default: ", path));
         }
         f->def = v;
     }
@@ -643,14 +651,21 @@ static int mark_defaults(struct ent_field *f)
 
 int ent_schema_check(ent_schema *s)
 {
+    const struct ent_field *bad;
+    return ent__schema_check_at(s, &bad);
+}
+
+int ent__schema_check_at(ent_schema *s, const struct ent_field **bad)
+{
     int rc;
+    *bad = NULL;
     if (!s) return ent__err(ENT_INVALID, "schema is NULL");
     if (s->sealed) return ENT_OK;
     for (size_t i = 0; i < s->n_types; i++) {
         struct ent_type *t = s->types[i];
         size_t n = 0;
         for (size_t j = 0; j < t->n_fields; j++)
-            if ((rc = check_field(s, t->fields[j]))) return rc;
+            if ((rc = check_field(s, t->fields[j], bad))) return rc;
         t->has_defaults = 0;
         for (size_t j = 0; j < t->n_fields; j++) t->has_defaults |= mark_defaults(t->fields[j]);
         t->room = ent__type_room(t);

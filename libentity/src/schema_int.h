@@ -208,6 +208,8 @@ int ent__schema_retired_within(const ent_schema *v, const ent_schema *u, const e
  * there was refused on every write, and a default there failed every create), no uint max below
  * 0 (it refused every value). Returns ENT_OK, ENT_SCHEMA naming the field. */
 int ent__schema_check_new(const ent_schema *s);
+/* ent_schema_check(); on ENT_SCHEMA, *bad is the field at fault (NULL when none is). */
+int ent__schema_check_at(ent_schema *s, const struct ent_field **bad);
 
 /* Names and ids compared by the schema's look-ups and duplicate checks (the builder's field, type
  * and enum checks, ent_schema_type(), enum validation, ent_schema_compare()), on this thread: a

@@ -343,43 +343,56 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
     return ENT_OK;
 }
 
-/* Defaults and refs are checked by ent_schema_check(); re-run its per-field part here with paths
- * so that a bad default or an unknown ref target is reported at its JSON path. */
-static int check_with_paths(ctx *c, ent_schema *s, json_t *types)
+/* The JSON path of field f in the file: types.T.fields.F, then .items for an array's item spec
+ * and .fields.S for a map's sub-field. out: a new string the caller frees, or NULL (no memory). */
+static char *json_path_of(const struct ent_field *f)
 {
-    int rc = ent_schema_check(s);
-    if (rc == ENT_OK || rc == ENT_NOMEM) return rc;
-    /* ent_schema_check names "type.field.sub: ..."; turn that into the JSON path. */
-    {
-        char msg[1024], jpath[512] = "types";
-        const char *colon;
-        size_t len;
-        snprintf(msg, sizeof msg, "%s", ent_errmsg());
-        colon = strstr(msg, ": ");
-        len = colon ? (size_t)(colon - msg) : 0;
-        if (len && len < 400 && !memchr(msg, ' ', len)) {
-            char dotted[400];
-            char *save = NULL, *seg;
-            int first = 1;
-            memcpy(dotted, msg, len);
-            dotted[len] = '\0';
-            for (seg = strtok_r(dotted, ".", &save); seg; seg = strtok_r(NULL, ".", &save)) {
-                size_t n = strlen(jpath);
-                char *br = strstr(seg, "[]");
-                if (br) *br = '\0';
-                snprintf(jpath + n, sizeof jpath - n, first ? ".%s" : ".fields.%s", seg);
-                if (br) {
-                    n = strlen(jpath);
-                    snprintf(jpath + n, sizeof jpath - n, ".items");
-                    /* "lines[].qty": the part after [] was a separate segment. */
-                }
-                first = 0;
-            }
-            (void)types;
-            return ent__err(ENT_SCHEMA, "%s: %s: %s", c->origin, jpath, colon + 2);
-        }
-        return ent__err(ENT_SCHEMA, "%s: %s", c->origin, msg);
+    size_t len = strlen("types.") + strlen(f->type->name), depth = 0, i;
+    const struct ent_field **chain;
+    char *out, *o;
+    for (const struct ent_field *p = f; p; p = p->parent) {
+        depth++;
+        len += p->parent && p->parent->kind == ENT_KIND_ARRAY ? strlen(".items") : strlen(".fields.") + strlen(p->name);
     }
+    if (!(chain = malloc(depth * sizeof *chain)) || !(out = malloc(len + 1))) {
+        free(chain);
+        return NULL;
+    }
+    for (i = depth; f; f = f->parent) chain[--i] = f;
+    o = out + sprintf(out, "types.%s", chain[0]->type->name);
+    for (i = 0; i < depth; i++) {
+        if (chain[i]->parent && chain[i]->parent->kind == ENT_KIND_ARRAY) o += sprintf(o, ".items");
+        else o += sprintf(o, ".fields.%s", chain[i]->name);
+    }
+    free(chain);
+    return out;
+}
+
+/* Defaults and refs are checked by ent_schema_check(); its refusal is reported here at the JSON
+ * path of the field at fault. That path is made from the field itself: the check's message names
+ * it in a buffer of 200 bytes, and turned into a JSON path, a cut one named a field the file does
+ * not have ("...fields.dddd" for a sub-field named with 60 d's), and "[][]" (an array of arrays)
+ * was one ".items". */
+static int check_with_paths(ctx *c, ent_schema *s)
+{
+    const struct ent_field *bad = NULL;
+    int rc = ent__schema_check_at(s, &bad);
+    const char *colon;
+    char *msg, *jpath;
+    if (rc == ENT_OK || rc == ENT_NOMEM) return rc;
+    /* the check's message is "<type.field.sub>: <what>"; names hold no ": " */
+    if (!bad || !bad->type || !(colon = strstr(ent_errmsg(), ": "))) return ent__err_prefix(rc, "%s: ", c->origin);
+    msg = strdup(colon + 2);
+    jpath = json_path_of(bad);
+    if (!msg || !jpath) {
+        free(msg);
+        free(jpath);
+        return ent__err(ENT_NOMEM, "out of memory");
+    }
+    rc = ent__err(ENT_SCHEMA, "%s: %s: %s", c->origin, jpath, msg);
+    free(msg);
+    free(jpath);
+    return rc;
 }
 
 int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const char *origin)
@@ -494,7 +507,7 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
         pop(&c, n);
     }
     c.path[0] = '\0';
-    if ((rc = check_with_paths(&c, s, types))) goto fail;
+    if ((rc = check_with_paths(&c, s))) goto fail;
     json_decref(root);
     *out = s;
     return ENT_OK;

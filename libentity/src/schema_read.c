@@ -10,19 +10,38 @@
 
 _Thread_local unsigned long ent__schema_compares;
 
+/* One step of a field's path: "[]" for an array's item spec, else ".name". */
+static int is_item(const struct ent_field *c) { return c->parent && c->parent->kind == ENT_KIND_ARRAY && c == c->parent->items; }
+static size_t step_len(const struct ent_field *c) { return is_item(c) ? 2 : 1 + strlen(c->name); }
+static const struct ent_field *up(const struct ent_field *f, size_t k)
+{
+    while (k-- > 0) f = f->parent;
+    return f;
+}
+
 const char *ent__field_path(const struct ent_field *f, char *buf, size_t size)
 {
-    /* Walk up to the type, then print downwards: "order.lines[].qty". */
-    const struct ent_field *chain[64];
-    size_t n = 0, len;
-    for (const struct ent_field *p = f; p && n < 64; p = p->parent) chain[n++] = p;
-    len = (size_t)snprintf(buf, size, "%s", f->type ? f->type->name : "?");
-    while (n-- > 0 && len < size) {
-        const struct ent_field *c = chain[n];
-        if (c->parent && c->parent->kind == ENT_KIND_ARRAY && c == c->parent->items)
-            len += (size_t)snprintf(buf + len, size - len, "[]");
-        else
-            len += (size_t)snprintf(buf + len, size - len, ".%s", c->name);
+    /* "order.lines[].qty". One that does not fit keeps the type and the innermost steps whole,
+     * with "..." for those left out: cut at the end, it named a field the type does not have
+     * ("t.aaa.bbb.cc" for a sub-field of 60 c's), and the innermost step is the one at fault. */
+    const char *tn = f->type ? f->type->name : "?";
+    size_t len = strlen(tn), steps = 0, o;
+    int cut;
+    if (!size) return buf;
+    for (const struct ent_field *c = f; c; c = c->parent, steps++) len += step_len(c);
+    if ((cut = len >= size)) {
+        /* the innermost steps that fit after the type and "..." */
+        size_t room = strlen(tn) + 2, n = 0; /* "...", less the first step's "." */
+        for (const struct ent_field *c = f; c && room + step_len(c) < size; c = c->parent, n++) room += step_len(c);
+        steps = n;
+    }
+    o = (size_t)snprintf(buf, size, "%s%s", tn, cut ? "..." : "");
+    /* downwards: the outermost step printed first (quadratic in a depth the builder bounds, and
+     * only for a message) */
+    for (size_t k = steps; k-- > 0 && o < size;) {
+        const struct ent_field *c = up(f, k);
+        if (is_item(c)) o += (size_t)snprintf(buf + o, size - o, "[]");
+        else o += (size_t)snprintf(buf + o, size - o, cut && k + 1 == steps ? "%s" : ".%s", c->name); /* t...ccc */
     }
     return buf;
 }

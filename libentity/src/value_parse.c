@@ -66,8 +66,10 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
         }
         v = strtod(text, &end);
         if (!*text || isspace((unsigned char)text[0]) || text[0] == '+' || strpbrk(text, "xX") || *end ||
-            (errno && !(errno == ERANGE && isfinite(v))) || isnan(v))
-            return ent__err(ENT_INVALID, "%s: \"%s\" is not a number", path, text);
+            (errno && !(errno == ERANGE && isfinite(v))) || isnan(v) ||
+            /* "inf", "INF", "infinity": strtod's spellings, not JSON's; "nan" was refused */
+            (isinf(v) && strcmp(text, "Infinity") && strcmp(text, "-Infinity")))
+            return ent__err(ENT_INVALID, "%s: \"%s\" is not a number (infinities are Infinity and -Infinity, as entity JSON writes them)", path, text);
         *out = ent_value_float(v);
         return ENT_OK;
     }

@@ -208,7 +208,7 @@ static void lookup_text(buf *b, const fdesc *f)
     }
     case 2: bprintf(b, "%s", rn(2) ? "1" : "18446744073709551615"); break;
     case 3: {
-        static const char *const v[] = {"0", "-0.0", "1.5", "-1.5", "NaN", "inf", "-inf"};
+        static const char *const v[] = {"0", "-0.0", "1.5", "-1.5", "NaN", "Infinity", "-Infinity"};
         bprintf(b, "%s", v[rn(7)]);
         break;
     }
