@@ -642,13 +642,12 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
 
 /* ---- routing ------------------------------------------------------------------------------ */
 
+/* why may quote the method, any bytes the client sent ("G\xe9T"): through json_pack, one that was
+ * not UTF-8 left no body, and the connection closed without an answer. */
 static enum MHD_Result not_allowed(struct MHD_Connection *c, const char *allow, const char *why)
 {
-    char *body = NULL;
     const char *hdr[] = {MHD_HTTP_HEADER_ALLOW, allow, NULL};
-    json_t *o = json_pack("{s:s}", "error", why);
-    if (o) body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
+    char *body = ent_http__error_json(why);
     if (!body) return MHD_NO;
     return ent_http__reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, body, strlen(body), NULL, hdr);
 }

@@ -50,9 +50,9 @@ enum MHD_Result ent_http__reply(struct MHD_Connection *c, unsigned status, char 
     return rc;
 }
 
-/* {"error": msg}. jansson refuses strings that are not UTF-8 (a name read from a damaged store),
- * so such bytes become '?' rather than losing the whole message. */
-static char *error_json(const char *msg)
+/* {"error": msg}. jansson refuses strings that are not UTF-8 (a name read from a damaged store,
+ * a request's method or path), so such bytes become '?' rather than losing the whole message. */
+char *ent_http__error_json(const char *msg)
 {
     json_t *o = json_pack("{s:s}", "error", msg);
     char *out;
@@ -81,7 +81,7 @@ static enum MHD_Result reply_error_v(struct MHD_Connection *c, unsigned status, 
     /* a 429 is a stream past the per-address limit: streams last, so not at once */
     static const char *const later[] = {MHD_HTTP_HEADER_RETRY_AFTER, "10", NULL};
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (!(body = error_json(msg))) return MHD_NO;
+    if (!(body = ent_http__error_json(msg))) return MHD_NO;
     return ent_http__reply(c, status, body, strlen(body), NULL,
                            headers                                 ? headers
                            : status == MHD_HTTP_UNAUTHORIZED       ? auth
@@ -595,7 +595,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * bearer token when it navigates); it asks for the token and sends it on /api/ calls. */
         if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
             static const char *const allow[] = {"Allow", "GET, HEAD", NULL};
-            char *b = error_json("only GET and HEAD are allowed on /");
+            char *b = ent_http__error_json("only GET and HEAD are allowed on /");
             return b ? ent_http__reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, b, strlen(b), NULL, allow) : MHD_NO;
         }
         return ent_http__page(c);
