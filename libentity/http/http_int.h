@@ -114,6 +114,9 @@ enum MHD_Result ent_http__reply_error_close(struct MHD_Connection *c, unsigned s
 /* body: taken (freed with free()); ctype NULL: application/json. */
 enum MHD_Result ent_http__reply(struct MHD_Connection *c, unsigned status, char *body, size_t len,
                                 const char *ctype, const char *const *headers /* name, value, ..., NULL */);
+/* {"error": msg} as JSON, bytes that are not UTF-8 as '?'. out: the caller frees it; NULL when
+ * out of memory. */
+char *ent_http__error_json(const char *msg);
 /* The HTTP status for a libentity failure code (never 500 for what a request got wrong). */
 unsigned ent_http__status(int code);
 /* An error reply for the library's last failure. */

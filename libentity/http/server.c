@@ -50,9 +50,9 @@ enum MHD_Result ent_http__reply(struct MHD_Connection *c, unsigned status, char 
     return rc;
 }
 
-/* {"error": msg}. jansson refuses strings that are not UTF-8 (a name read from a damaged store),
- * so such bytes become '?' rather than losing the whole message. */
-static char *error_json(const char *msg)
+/* {"error": msg}. jansson refuses strings that are not UTF-8 (a name read from a damaged store,
+ * a request's method or path), so such bytes become '?' rather than losing the whole message. */
+char *ent_http__error_json(const char *msg)
 {
     json_t *o = json_pack("{s:s}", "error", msg);
     char *out;
@@ -81,7 +81,7 @@ static enum MHD_Result reply_error_v(struct MHD_Connection *c, unsigned status, 
     /* a 429 is a stream past the per-address limit: streams last, so not at once */
     static const char *const later[] = {MHD_HTTP_HEADER_RETRY_AFTER, "10", NULL};
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (!(body = error_json(msg))) return MHD_NO;
+    if (!(body = ent_http__error_json(msg))) return MHD_NO;
     return ent_http__reply(c, status, body, strlen(body), NULL,
                            headers                                 ? headers
                            : status == MHD_HTTP_UNAUTHORIZED       ? auth
@@ -379,7 +379,15 @@ struct head_scan {
     int lengths_differ;     /* a second one with another value */
     const char *twice;      /* a header below given twice */
     unsigned seen;          /* which of them were seen */
+    const char *bad_name;   /* the first header name that is no HTTP token ("Content-Length ") */
+    int chunked;            /* a Transfer-Encoding came */
 };
+
+/* An HTTP token's characters (RFC 9110 5.6.2), which a header name is made of. */
+static int token_char(unsigned char ch)
+{
+    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
 
 /* Headers read once: libmicrohttpd hands out the first of two, so a second one (a Host or an
  * If-Match after the one the client meant) was read by nobody, silently. */
@@ -396,6 +404,12 @@ static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char 
         return MHD_YES;
     }
     hs->head += n;
+    if (!hs->bad_name) {
+        const unsigned char *p = (const unsigned char *)key;
+        while (token_char(*p)) p++;
+        if (*p || !key[0]) hs->bad_name = key;
+    }
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) hs->chunked = 1;
     for (unsigned i = 0; i < sizeof once_headers / sizeof once_headers[0]; i++)
         if (!strcasecmp(key, once_headers[i])) {
             if (hs->seen & (1u << i) && !hs->twice) hs->twice = once_headers[i];
@@ -415,7 +429,7 @@ static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char 
  * *rc (which closes the connection: a body, if any, is left unread). */
 static int head_ok(struct MHD_Connection *c, const char *url, enum MHD_Result *rc)
 {
-    struct head_scan hs = {0, 0, NULL, 0, NULL, 0};
+    struct head_scan hs = {0, 0, NULL, 0, NULL, 0, NULL, 0};
     const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
     size_t target;
@@ -438,6 +452,24 @@ static int head_ok(struct MHD_Connection *c, const char *url, enum MHD_Result *r
     if (target + hs.head > ENT_HTTP__MAX_HEAD) {
         *rc = ent_http__reply_error(c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
                                     "the request's head is %zu bytes, over the limit of %u", target + hs.head, ENT_HTTP__MAX_HEAD);
+        return -1;
+    }
+    /* "Content-Length : 5" (a blank before the colon) was no Content-Length to libmicrohttpd:
+     * a GET's body was then read as the next request on the connection, a second request a proxy
+     * in front (which may take the header for the length) never saw (smuggling). RFC 9112 5.1
+     * has such a head refused with a 400; the connection is closed, its bytes cannot be framed. */
+    if (hs.bad_name) {
+        *rc = ent_http__reply_error_close(c, MHD_HTTP_BAD_REQUEST,
+                                          "the header name \"%.100s\" is not an HTTP token (a blank before its colon?)",
+                                          hs.bad_name);
+        return -1;
+    }
+    /* Both framings: libmicrohttpd read the body as chunked and kept the connection for the next
+     * request, where a proxy that framed it by Content-Length saw other requests (smuggling).
+     * RFC 9112 6.1: the server must close the connection after such a request; refused here. */
+    if (hs.chunked && hs.length) {
+        *rc = ent_http__reply_error_close(c, MHD_HTTP_BAD_REQUEST,
+                                          "the request has both Content-Length and Transfer-Encoding: send one of them");
         return -1;
     }
     /* two lengths: which one frames the body is the client's guess against ours (smuggling) */
@@ -563,7 +595,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * bearer token when it navigates); it asks for the token and sends it on /api/ calls. */
         if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
             static const char *const allow[] = {"Allow", "GET, HEAD", NULL};
-            char *b = error_json("only GET and HEAD are allowed on /");
+            char *b = ent_http__error_json("only GET and HEAD are allowed on /");
             return b ? ent_http__reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, b, strlen(b), NULL, allow) : MHD_NO;
         }
         return ent_http__page(c);
