@@ -647,18 +647,44 @@ static int op_arg(unsigned *out, const char *text)
     return 0;
 }
 
-/* Print the events of c (on s) up to limit (0: all there are), counting them in *n, each as it was
- * written (ent_event_as_written(): read with the store's schema, an event written before a field
- * was removed lacked its value, which the log holds and the relay publishes). Returns 0, or 1
- * with a message: a library failure (named by what), or output that could not be written, which
- * a follower must see at once (it wrote nothing for ever to a full disk). */
-static int print_events(ent_store *s, ent_log_cursor *c, uint64_t limit, uint64_t *n, const char *what)
+/* Which events a listing prints: those of one type (by name, as the cursor matches them: a type
+ * of an older schema still filters) and of the ops asked for (0: all). */
+typedef struct ev_filter {
+    const char *type;
+    unsigned ops;
+} ev_filter;
+
+/* Print the events of c (on s) that f keeps, up to limit (0: all there are), counting them in *n,
+ * each as it was written (ent_event_as_written(): read with the store's schema, an event written
+ * before a field was removed lacked its value, which the log holds and the relay publishes).
+ * *next is the seq the next event must have (0: whatever comes first); c is unfiltered so that a
+ * jump is seen: a cursor goes on at the first event kept when a trim drops events it has not read
+ * yet, and a listing that a `trim --force` overtook skipped them with exit 0 (a filtered cursor
+ * skips seqs of its own, so the filter is applied here). Returns 0, or 1 with a message: a
+ * library failure (named by what), events trimmed before they were read, or output that could
+ * not be written, which a follower must see at once (it wrote nothing for ever to a full disk). */
+static int print_events(ent_store *s, ent_log_cursor *c, const ev_filter *f, uint64_t limit, uint64_t *n,
+                        uint64_t *next, const char *what)
 {
     ent_event *ev;
     int rc = ENT_OK;
     while ((!limit || *n < limit) && (rc = ent_log_next(&ev, c)) == ENT_OK) {
         char *j = NULL;
         ent_event *w = NULL;
+        if (*next && ev->seq != *next) {
+            if (ev->seq - *next == 1)
+                msg("%s: event %" PRIu64 " was trimmed from the log before it was read", what, *next);
+            else
+                msg("%s: events %" PRIu64 " to %" PRIu64 " were trimmed from the log before they were read", what, *next,
+                    ev->seq - 1);
+            ent_event_free(ev);
+            return 1;
+        }
+        *next = ev->seq + 1;
+        if ((f->type && strcmp(ent_type_name(ev->type), f->type)) || (f->ops && !(f->ops & (unsigned)ev->op))) {
+            ent_event_free(ev);
+            continue;
+        }
         rc = ent_event_as_written(&w, s, ev);
         /* trimmed since the cursor read it (trim --force): it was in the log, and ev is what is
          * left of it; skipping it would be a gap */
@@ -721,7 +747,8 @@ static int follow_from_past_end(ent_store *s, uint64_t *from)
  * event was trimmed before it was read. */
 int cmd_events(int argc, char **argv)
 {
-    uint64_t from = 0, limit = 0, n = 0;
+    uint64_t from = 0, limit = 0, n = 0, next = 0;
+    ev_filter f;
     const char *type = NULL;
     unsigned ops = 0;
     int follow = 0, rc, limit_zero = 0;
@@ -745,10 +772,15 @@ int cmd_events(int argc, char **argv)
         ent_store_close(s);
         return 1;
     }
+    f.type = t ? ent_type_name(t) : NULL;
+    f.ops = ops;
     if (from && trimmed_past(s, from, "events")) rc = 1;
     else if (follow && (rc = follow_from_past_end(s, &from))) {
-    } else if (ent_log_cursor_open(&c, s, from ? from : 1, t, ops) != ENT_OK) rc = fail("events");
-    else if (!limit_zero) rc = print_events(s, c, limit, &n, "events");
+    } else if (ent_log_cursor_open(&c, s, from ? from : 1, NULL, 0) != ENT_OK) rc = fail("events");
+    else if (!limit_zero) {
+        next = from; /* at or past the log's first event (above): a jump from it is a trim since */
+        rc = print_events(s, c, &f, limit, &n, &next, "events");
+    }
     if (!rc && follow && !limit_zero) {
         catch_stops(on_signal);
         while (!stop && (!limit || n < limit)) {
@@ -764,7 +796,7 @@ int cmd_events(int argc, char **argv)
                 break;
             }
             if ((rc = trimmed_past(s, ent_log_cursor_pos(c), "events --follow"))) break;
-            if ((rc = print_events(s, c, limit, &n, "events --follow"))) break;
+            if ((rc = print_events(s, c, &f, limit, &n, &next, "events --follow"))) break;
         }
     }
     ent_log_cursor_free(c);
@@ -824,13 +856,17 @@ int cmd_subs(int argc, char **argv)
         if ((rc = open_store(&s, 0))) return rc;
         rc = ent_sub_ack(s, NULL, argv[2], seq) == ENT_OK ? 0 : fail("subs ack");
     } else if (!strcmp(argv[1], "read") && (argc == 3 || (argc == 5 && !strcmp(argv[3], "--limit")))) {
-        uint64_t limit = 0, n = 0;
+        uint64_t limit = 0, n = 0, next = 0;
+        ev_filter f = {NULL, 0};
         ent_log_cursor *c = NULL;
         if (argc == 5 && (rc = parse_u64(&limit, argv[4], "--limit"))) return rc;
         if ((rc = open_store(&s, 1))) return rc;
         if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK) rc = fail("subs read");
         else if (trimmed_since_ack(s, c, argv[2])) rc = 1;
-        else if (!(argc == 5 && limit == 0)) rc = print_events(s, c, limit, &n, "subs read");
+        else if (!(argc == 5 && limit == 0)) {
+            next = ent_log_cursor_pos(c); /* its checkpoint + 1, still in the log (above) */
+            rc = print_events(s, c, &f, limit, &n, &next, "subs read");
+        }
         ent_log_cursor_free(c);
     } else {
         return usage();
