@@ -493,6 +493,13 @@ errline "entity subs ack g 2. goes on from the log's first event"
 [ ! -s "$work/out" ] && ok || bad "subs read past trimmed events printed: $(cat "$work/out")"
 ENTITY_STORE=$sg expect 0 "$E" subs ack g 2
 ENTITY_STORE=$sg expect 0 "$E" subs read g; jcheck out "d['seq']" 3
+# a subscription made after a trim starts before the log's first event: `subs read` reads it (it
+# named the seqs trimmed before it existed as ones it had not acknowledged and asked for an ack),
+# and its lag counts the events kept only
+ENTITY_STORE=$tl expect 0 "$E" subs add late
+ENTITY_STORE=$tl expect 0 "$E" subs read late; jcheck out "d['seq']" 8
+ENTITY_STORE=$tl expect 0 "$E" subs; jcheck out "(d['checkpoint'], d['lag'])" "(7, 1)"
+ENTITY_STORE=$tl expect 0 "$E" subs rm late
 # a listing that a `trim --force` overtakes stops naming the events it lost (events, with a type
 # and an op too, and subs read went on at the log's new first event, skipping the rest with exit
 # 0): the reader takes one line and stops reading, so the lister is held by the pipe within its
