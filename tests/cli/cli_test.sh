@@ -526,6 +526,22 @@ s = [json.loads(l)['seq'] for l in [sys.argv[1]] + open('tgap.out').read().split
 sys.exit(0 if s == list(range(1, len(s) + 1)) and len(s) < 1500 else 'printed seqs %d..%d with a gap' % (s[0], s[-1]))" "$first" && ok ||
     bad "$cmd overtaken by a trim printed a gap"
 done
+# a follower whose store is removed, or replaced by another (moved there), exits 1 saying so: it
+# waited for good, printing nothing, as every writer writes the store now at the path
+ENTITY_STORE=$work/gone.tpl expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+ENTITY_STORE=$work/gone.tpl expect 0 "$E" put customer '{"email":"g@x","name":"G"}'
+for how in removed replaced; do
+  rm -rf gone.rc gone.out "$work/gone1" "$work/gone1.old" "$work/gone2"
+  cp -a "$work/gone.tpl" "$work/gone1"; cp -a "$work/gone.tpl" "$work/gone2"
+  ( ENTITY_STORE=$work/gone1 "$E" events --follow >gone.out 2>gone.err & echo $! >gone.pid; wait $!; echo $? >gone.rc ) &
+  for i in $(seq 1 300); do [ -s gone.out ] && break; sleep 0.1; done
+  if [ $how = removed ]; then rm -rf "$work/gone1"; else mv "$work/gone1" "$work/gone1.old"; mv "$work/gone2" "$work/gone1"; fi
+  for i in $(seq 1 300); do [ -s gone.rc ] && break; sleep 0.1; done
+  [ "$(cat gone.rc 2>/dev/null)" = 1 ] && ok || { bad "a follower of a store $how: rc $(cat gone.rc 2>/dev/null)"; kill "$(cat gone.pid)" 2>/dev/null; }
+  if [ $how = removed ]; then want="data.mdb was removed: the store it followed is gone"; else want="data.mdb is another file now (the store was replaced)"; fi
+  grep -qF "$want" gone.err && ok || bad "a follower of a store $how said: $(cat gone.err)"
+  wait
+done
 # events --follow from past the log's last event starts after it and says so (it waited for that
 # seq without a word, skipping every event written up to it)
 # (the put must come after the follower's start: one that started after it follows from 5 and

@@ -742,6 +742,46 @@ static int follow_from_past_end(ent_store *s, uint64_t *from)
     return 0;
 }
 
+/* The file that holds the store a follower has open: its data.mdb, by device and inode. */
+typedef struct store_file {
+    dev_t dev;
+    ino_t ino;
+} store_file;
+
+static int store_file_at(store_file *out, int *err)
+{
+    char path[4096 + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", store_dir);
+    if (stat(path, &st) != 0) {
+        *err = errno;
+        return -1;
+    }
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
+    return 0;
+}
+
+/* Whether the store a follower has open is still the one at its path. Deleted (rm -rf) or
+ * replaced (another store moved there, a backup put back), it gets no commit ever again, as the
+ * writers write the store now at the path: the follower waited for good, printing nothing. */
+static int store_gone(const store_file *had)
+{
+    store_file now;
+    int err = 0;
+    if (store_file_at(&now, &err) != 0) {
+        if (err == ENOENT || err == ENOTDIR) {
+            msg("events --follow: %s/data.mdb was removed: the store it followed is gone", store_dir);
+            return 1;
+        }
+        return 0; /* cannot tell (a permission taken away): the store open may still be it */
+    }
+    if (now.dev == had->dev && now.ino == had->ino) return 0;
+    msg("events --follow: %s/data.mdb is another file now (the store was replaced): follow the new one "
+        "with --from the seq after the last one printed", store_dir);
+    return 1;
+}
+
 /* events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]. Without --from (or with
  * --from 0) from the first event kept; a --from below it is an error, as is a --follow whose next
  * event was trimmed before it was read. */
@@ -782,6 +822,8 @@ int cmd_events(int argc, char **argv)
         rc = print_events(s, c, &f, limit, &n, &next, "events");
     }
     if (!rc && follow && !limit_zero) {
+        store_file had;
+        int err = 0, known = store_file_at(&had, &err) == 0; /* the store opened above */
         catch_stops(on_signal);
         while (!stop && (!limit || n < limit)) {
             int w = ent_log_wait(NULL, s, ent_log_cursor_pos(c) - 1, 200);
@@ -790,6 +832,7 @@ int cmd_events(int argc, char **argv)
                 rc = 1;
                 break;
             }
+            if (w == ENT_TIMEOUT && known && (rc = store_gone(&had))) break;
             if (w == ENT_TIMEOUT) continue;
             if (w) {
                 rc = fail("events --follow");
