@@ -918,6 +918,13 @@ ENTITY_STORE=$work/cut expect 1 "$E" check; errline "truncated"
 ENTITY_STORE=$work/cut expect 1 "$E" stat; errline "data.mdb is empty"
 # replay refuses a store that is not empty before touching its schema
 expect 1 "$E" replay --into "$work/st"; errline "not empty"
+# an empty store replayed into itself, by its path or another, is named so (it was refused as a
+# store "already open read-only in this process", which named no mistake of the user's)
+ENTITY_STORE=$work/selfrep expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+for into in "$work/selfrep" "$work/selfrep/" "$work/../$(basename "$work")/selfrep"; do
+  ENTITY_STORE=$work/selfrep expect 1 "$E" replay --into "$into"; errline "replay: .* is the source store itself"
+done
+ENTITY_STORE=$work/selfrep expect 0 "$E" check
 
 # floats: dump prints the shortest text that reads back to each double (0.99, not
 # 0.98999999999999999); dump | load and replay keep every one exact (extremes, subnormals, -0.0)

@@ -1779,6 +1779,17 @@ int cmd_replay(int argc, char **argv)
         return 1;
     }
     {
+        /* The source itself (an empty one: a store with entities or events is not empty, above),
+         * by its path or another: the open for writing below was refused as "already open
+         * read-only in this process", which named no mistake of the user's. */
+        struct stat a, b;
+        if (stat(store_dir, &a) == 0 && stat(into, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            msg("replay: %s is the source store itself; replay builds a new store from its log (--into another directory)", into);
+            ent_store_close(s);
+            return 1;
+        }
+    }
+    {
         /* A log trimmed below seq 1 cannot be replayed: said before the destination is made (the
          * replay's own refusal came after, and left an empty store there that check called sound) */
         uint64_t first = 0;
