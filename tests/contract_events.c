@@ -699,9 +699,20 @@ static void t_durable_subscriptions(void)
     }
     ENT_CHECK_RC(ent_log_truncate(d.s, last + 5, 1), ENT_INVALID);
     /* Only events still in the log count against a subscription: "from-start" (at 8) and a new
-     * one (at 0, before seq 1) lack nothing below 20, where the log now starts, so truncating
-     * there again or below it loses nothing; the first event past that does. */
+     * one lack nothing below 20, where the log now starts, so truncating there again or below it
+     * loses nothing; the first event past that does. The new one starts before the first event
+     * kept (at 19): made at 0, it named seqs 1-19 as events it had not acknowledged, which
+     * `entity subs read` took for ones a forced trim took from it, and its lag counted them. */
     ENT_OK_(ent_sub_create(d.s, "after-trim", 0));
+    {
+        uint64_t at = 0;
+        ent_log_cursor *c = NULL;
+        ENT_OK_(ent_sub_checkpoint(&at, d.s, NULL, "after-trim"));
+        CU_ASSERT_EQUAL(at, 19);
+        ENT_OK_(ent_sub_cursor(&c, d.s, "after-trim"));
+        CU_ASSERT_EQUAL(ent_log_cursor_pos(c), 20);
+        ent_log_cursor_free(c);
+    }
     ENT_OK_(ent_log_truncate(d.s, 20, 0));
     ENT_OK_(ent_log_truncate(d.s, 12, 0));
     ENT_CHECK_RC(ent_log_truncate(d.s, 21, 0), ENT_CONFLICT);

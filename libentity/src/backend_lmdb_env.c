@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 
 #include "backend_lmdb_int.h"
+#include "backend_lmdb_wal.h"
 
 /* A disk with less room than this after a failed write is taken to be full. */
 #define FULL_DISK_SLACK ((uint64_t)1 << 20)
@@ -406,12 +407,40 @@ int ent__lmdb_sync_parent(const char *path)
  * disk the first write is a SIGBUS. A new lock file is allocated here first, and an existing one
  * with holes allocated, so a full disk is an error. 64 KiB holds LMDB's header and more than MAX_READERS reader slots (LMDB keeps a larger
  * file's size and uses the extra slots). */
+/* Whether another process has the store at path open: every open handle holds byte LOCK_OPEN
+ * of the write-ahead file shared (backend_lmdb_wal.c). */
+static int open_elsewhere(const char *path)
+{
+    char *p = ent__lmdb_path_join(path, "wal");
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_OPEN, .l_len = 1};
+    int fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1, in_use = 0;
+    free(p);
+    if (fd < 0) return 0;
+    in_use = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    close(fd);
+    return in_use;
+}
+
 static int prealloc_lock(const char *path)
 {
     char *p = ent__lmdb_path_join(path, "lock.mdb");
     int fd, frc = 0, rc = ENT_OK;
     if (!p) return ent__err(ENT_NOMEM, "out of memory");
     fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
+    if (fd >= 0 && open_elsewhere(path)) {
+        /* lock.mdb was removed (by hand, a cleanup script) while processes have the store open:
+         * they keep the old file's locks and reader table, and an opener with a new one took
+         * the writer beside them. Two writers at once lost committed transactions (a `load`'s
+         * batch gone from the store and the log, its exit 0) and damaged the free list. The
+         * file made here goes again, so that every opener is refused until those processes end. */
+        close(fd);
+        unlink(p);
+        rc = ent__err(ENT_BUSY, "store %s: its lock.mdb was removed while another process has the store open; "
+                                "opening it now would take locks apart from that process's (two writers at once "
+                                "damage the store): end the processes that have it open, then open it again", path);
+        free(p);
+        return rc;
+    }
     if (fd >= 0) {
         frc = posix_fallocate(fd, 0, 64 * 1024);
         close(fd);
@@ -711,7 +740,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
      * on a full disk that was the same SIGBUS. Only a full disk stops it here: a directory it may
      * not write is LMDB's to judge (a read-only mount reads without a lock file). */
     if ((rc = prealloc_lock(path)) != ENT_OK) {
-        if (!o->read_only || rc == ENT_FULL) goto fail;
+        if (!o->read_only || rc == ENT_FULL || rc == ENT_BUSY) goto fail;
         rc = ENT_OK;
     }
     /* Files this open makes (a new store, a wal deleted by hand) have their names synced below

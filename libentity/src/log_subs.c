@@ -52,7 +52,10 @@ int ent_sub_create(ent_store *s, const char *name, int from_now)
     if ((rc = sub_name_ok(name))) return rc;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
     if ((rc = ent__log_bounds_in(&first, &last, t))) goto fail;
-    cp = from_now ? last : 0;
+    /* Before the first event the log keeps: on a trimmed log a checkpoint of 0 named events the
+     * subscription never could have read, which `subs read` took for ones a forced trim took from
+     * it (refused, asking for an ack) and its lag counted. */
+    cp = from_now ? last : first ? first - 1 : 0;
     rc = sub_put(t, name, cp, ENT_PUT_NOOVERWRITE);
     if (rc == ENT_CONFLICT) rc = ent__err(rc, "subscription \"%s\" exists already", name);
     if (rc) goto fail;

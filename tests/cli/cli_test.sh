@@ -493,6 +493,69 @@ errline "entity subs ack g 2. goes on from the log's first event"
 [ ! -s "$work/out" ] && ok || bad "subs read past trimmed events printed: $(cat "$work/out")"
 ENTITY_STORE=$sg expect 0 "$E" subs ack g 2
 ENTITY_STORE=$sg expect 0 "$E" subs read g; jcheck out "d['seq']" 3
+# a subscription made after a trim starts before the log's first event: `subs read` reads it (it
+# named the seqs trimmed before it existed as ones it had not acknowledged and asked for an ack),
+# and its lag counts the events kept only
+ENTITY_STORE=$tl expect 0 "$E" subs add late
+ENTITY_STORE=$tl expect 0 "$E" subs read late; jcheck out "d['seq']" 8
+ENTITY_STORE=$tl expect 0 "$E" subs; jcheck out "(d['checkpoint'], d['lag'])" "(7, 1)"
+ENTITY_STORE=$tl expect 0 "$E" subs rm late
+# a listing that a `trim --force` overtakes stops naming the events it lost (events, with a type
+# and an op too, and subs read went on at the log's new first event, skipping the rest with exit
+# 0): the reader takes one line and stops reading, so the lister is held by the pipe within its
+# first few hundred events while the trim drops those up to 1499
+tgsrc=$work/trimgap.src
+ENTITY_STORE=$tgsrc expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+ENTITY_STORE=$tgsrc expect 0 "$E" subs add r
+python3 -c "
+for i in range(1, 2001): print('{\"type\":\"customer\",\"key\":%d,\"version\":1,\"data\":{\"email\":\"g%d@x\",\"name\":\"G\"}}' % (i, i))" |
+  ENTITY_STORE=$tgsrc expect 0 "$E" load
+for cmd in "events" "events --type customer --op create" "subs read r"; do
+  rm -rf "$work/trimgap" tgap.fifo; cp -a "$tgsrc" "$work/trimgap"; mkfifo tgap.fifo
+  ( ENTITY_STORE=$work/trimgap "$E" $cmd >tgap.fifo 2>tgap.err; echo $? >tgap.rc ) &
+  exec 7<tgap.fifo
+  read -r -u 7 first
+  ENTITY_STORE=$work/trimgap expect 0 "$E" trim --below 1500 --force
+  cat <&7 >tgap.out; exec 7<&-; wait $!
+  [ "$(cat tgap.rc)" = 1 ] && ok || bad "$cmd overtaken by a trim: rc $(cat tgap.rc)"
+  grep -q "^entity: ${cmd%% *}.*: events [0-9]* to 1499 were trimmed from the log before they were read" tgap.err && ok ||
+    bad "$cmd overtaken by a trim said: $(cat tgap.err)"
+  python3 -c "
+import json, sys
+s = [json.loads(l)['seq'] for l in [sys.argv[1]] + open('tgap.out').read().splitlines()]
+sys.exit(0 if s == list(range(1, len(s) + 1)) and len(s) < 1500 else 'printed seqs %d..%d with a gap' % (s[0], s[-1]))" "$first" && ok ||
+    bad "$cmd overtaken by a trim printed a gap"
+done
+# a follower whose store is removed, or replaced by another (moved there), exits 1 saying so: it
+# waited for good, printing nothing, as every writer writes the store now at the path
+ENTITY_STORE=$work/gone.tpl expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+ENTITY_STORE=$work/gone.tpl expect 0 "$E" put customer '{"email":"g@x","name":"G"}'
+for how in removed replaced; do
+  rm -rf gone.rc gone.out "$work/gone1" "$work/gone1.old" "$work/gone2"
+  cp -a "$work/gone.tpl" "$work/gone1"; cp -a "$work/gone.tpl" "$work/gone2"
+  ( ENTITY_STORE=$work/gone1 "$E" events --follow >gone.out 2>gone.err & echo $! >gone.pid; wait $!; echo $? >gone.rc ) &
+  for i in $(seq 1 300); do [ -s gone.out ] && break; sleep 0.1; done
+  if [ $how = removed ]; then rm -rf "$work/gone1"; else mv "$work/gone1" "$work/gone1.old"; mv "$work/gone2" "$work/gone1"; fi
+  for i in $(seq 1 300); do [ -s gone.rc ] && break; sleep 0.1; done
+  [ "$(cat gone.rc 2>/dev/null)" = 1 ] && ok || { bad "a follower of a store $how: rc $(cat gone.rc 2>/dev/null)"; kill "$(cat gone.pid)" 2>/dev/null; }
+  if [ $how = removed ]; then want="data.mdb was removed: the store it followed is gone"; else want="data.mdb is another file now (the store was replaced)"; fi
+  grep -qF "$want" gone.err && ok || bad "a follower of a store $how said: $(cat gone.err)"
+  wait
+done
+# lock.mdb removed while a process has the store open: another opener is refused, writers and
+# readers, until that process ends (it made a new lock file and took the writer beside a running
+# `load`, whose batches went missing from the store and the log with exit 0)
+lk=$work/lockgone
+ENTITY_STORE=$lk expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+ENTITY_STORE=$lk expect 0 "$E" put customer '{"email":"l@x","name":"L"}'
+( ENTITY_STORE=$lk "$E" events --follow >lk.out 2>lk.err & echo $! >lk.pid; wait $!; echo $? >lk.rc ) &
+for i in $(seq 1 300); do [ -s lk.out ] && break; sleep 0.1; done
+rm "$lk/lock.mdb"
+ENTITY_STORE=$lk expect 1 "$E" put customer '{"email":"l2@x","name":"L"}'; errline "its lock.mdb was removed while another process has the store open"
+ENTITY_STORE=$lk expect 1 "$E" get customer 1; errline "its lock.mdb was removed while another process has the store open"
+kill -INT "$(cat lk.pid)"; wait
+ENTITY_STORE=$lk expect 0 "$E" put customer '{"email":"l2@x","name":"L"}'
+ENTITY_STORE=$lk expect 0 "$E" check
 # events --follow from past the log's last event starts after it and says so (it waited for that
 # seq without a word, skipping every event written up to it)
 # (the put must come after the follower's start: one that started after it follows from 5 and
@@ -869,6 +932,13 @@ ENTITY_STORE=$work/cut expect 1 "$E" check; errline "truncated"
 ENTITY_STORE=$work/cut expect 1 "$E" stat; errline "data.mdb is empty"
 # replay refuses a store that is not empty before touching its schema
 expect 1 "$E" replay --into "$work/st"; errline "not empty"
+# an empty store replayed into itself, by its path or another, is named so (it was refused as a
+# store "already open read-only in this process", which named no mistake of the user's)
+ENTITY_STORE=$work/selfrep expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+for into in "$work/selfrep" "$work/selfrep/" "$work/../$(basename "$work")/selfrep"; do
+  ENTITY_STORE=$work/selfrep expect 1 "$E" replay --into "$into"; errline "replay: .* is the source store itself"
+done
+ENTITY_STORE=$work/selfrep expect 0 "$E" check
 
 # floats: dump prints the shortest text that reads back to each double (0.99, not
 # 0.98999999999999999); dump | load and replay keep every one exact (extremes, subnormals, -0.0)

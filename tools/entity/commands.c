@@ -647,18 +647,44 @@ static int op_arg(unsigned *out, const char *text)
     return 0;
 }
 
-/* Print the events of c (on s) up to limit (0: all there are), counting them in *n, each as it was
- * written (ent_event_as_written(): read with the store's schema, an event written before a field
- * was removed lacked its value, which the log holds and the relay publishes). Returns 0, or 1
- * with a message: a library failure (named by what), or output that could not be written, which
- * a follower must see at once (it wrote nothing for ever to a full disk). */
-static int print_events(ent_store *s, ent_log_cursor *c, uint64_t limit, uint64_t *n, const char *what)
+/* Which events a listing prints: those of one type (by name, as the cursor matches them: a type
+ * of an older schema still filters) and of the ops asked for (0: all). */
+typedef struct ev_filter {
+    const char *type;
+    unsigned ops;
+} ev_filter;
+
+/* Print the events of c (on s) that f keeps, up to limit (0: all there are), counting them in *n,
+ * each as it was written (ent_event_as_written(): read with the store's schema, an event written
+ * before a field was removed lacked its value, which the log holds and the relay publishes).
+ * *next is the seq the next event must have (0: whatever comes first); c is unfiltered so that a
+ * jump is seen: a cursor goes on at the first event kept when a trim drops events it has not read
+ * yet, and a listing that a `trim --force` overtook skipped them with exit 0 (a filtered cursor
+ * skips seqs of its own, so the filter is applied here). Returns 0, or 1 with a message: a
+ * library failure (named by what), events trimmed before they were read, or output that could
+ * not be written, which a follower must see at once (it wrote nothing for ever to a full disk). */
+static int print_events(ent_store *s, ent_log_cursor *c, const ev_filter *f, uint64_t limit, uint64_t *n,
+                        uint64_t *next, const char *what)
 {
     ent_event *ev;
     int rc = ENT_OK;
     while ((!limit || *n < limit) && (rc = ent_log_next(&ev, c)) == ENT_OK) {
         char *j = NULL;
         ent_event *w = NULL;
+        if (*next && ev->seq != *next) {
+            if (ev->seq - *next == 1)
+                msg("%s: event %" PRIu64 " was trimmed from the log before it was read", what, *next);
+            else
+                msg("%s: events %" PRIu64 " to %" PRIu64 " were trimmed from the log before they were read", what, *next,
+                    ev->seq - 1);
+            ent_event_free(ev);
+            return 1;
+        }
+        *next = ev->seq + 1;
+        if ((f->type && strcmp(ent_type_name(ev->type), f->type)) || (f->ops && !(f->ops & (unsigned)ev->op))) {
+            ent_event_free(ev);
+            continue;
+        }
         rc = ent_event_as_written(&w, s, ev);
         /* trimmed since the cursor read it (trim --force): it was in the log, and ev is what is
          * left of it; skipping it would be a gap */
@@ -716,12 +742,53 @@ static int follow_from_past_end(ent_store *s, uint64_t *from)
     return 0;
 }
 
+/* The file that holds the store a follower has open: its data.mdb, by device and inode. */
+typedef struct store_file {
+    dev_t dev;
+    ino_t ino;
+} store_file;
+
+static int store_file_at(store_file *out, int *err)
+{
+    char path[4096 + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", store_dir);
+    if (stat(path, &st) != 0) {
+        *err = errno;
+        return -1;
+    }
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
+    return 0;
+}
+
+/* Whether the store a follower has open is still the one at its path. Deleted (rm -rf) or
+ * replaced (another store moved there, a backup put back), it gets no commit ever again, as the
+ * writers write the store now at the path: the follower waited for good, printing nothing. */
+static int store_gone(const store_file *had)
+{
+    store_file now;
+    int err = 0;
+    if (store_file_at(&now, &err) != 0) {
+        if (err == ENOENT || err == ENOTDIR) {
+            msg("events --follow: %s/data.mdb was removed: the store it followed is gone", store_dir);
+            return 1;
+        }
+        return 0; /* cannot tell (a permission taken away): the store open may still be it */
+    }
+    if (now.dev == had->dev && now.ino == had->ino) return 0;
+    msg("events --follow: %s/data.mdb is another file now (the store was replaced): follow the new one "
+        "with --from the seq after the last one printed", store_dir);
+    return 1;
+}
+
 /* events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]. Without --from (or with
  * --from 0) from the first event kept; a --from below it is an error, as is a --follow whose next
  * event was trimmed before it was read. */
 int cmd_events(int argc, char **argv)
 {
-    uint64_t from = 0, limit = 0, n = 0;
+    uint64_t from = 0, limit = 0, n = 0, next = 0;
+    ev_filter f;
     const char *type = NULL;
     unsigned ops = 0;
     int follow = 0, rc, limit_zero = 0;
@@ -745,11 +812,18 @@ int cmd_events(int argc, char **argv)
         ent_store_close(s);
         return 1;
     }
+    f.type = t ? ent_type_name(t) : NULL;
+    f.ops = ops;
     if (from && trimmed_past(s, from, "events")) rc = 1;
     else if (follow && (rc = follow_from_past_end(s, &from))) {
-    } else if (ent_log_cursor_open(&c, s, from ? from : 1, t, ops) != ENT_OK) rc = fail("events");
-    else if (!limit_zero) rc = print_events(s, c, limit, &n, "events");
+    } else if (ent_log_cursor_open(&c, s, from ? from : 1, NULL, 0) != ENT_OK) rc = fail("events");
+    else if (!limit_zero) {
+        next = from; /* at or past the log's first event (above): a jump from it is a trim since */
+        rc = print_events(s, c, &f, limit, &n, &next, "events");
+    }
     if (!rc && follow && !limit_zero) {
+        store_file had;
+        int err = 0, known = store_file_at(&had, &err) == 0; /* the store opened above */
         catch_stops(on_signal);
         while (!stop && (!limit || n < limit)) {
             int w = ent_log_wait(NULL, s, ent_log_cursor_pos(c) - 1, 200);
@@ -758,13 +832,14 @@ int cmd_events(int argc, char **argv)
                 rc = 1;
                 break;
             }
+            if (w == ENT_TIMEOUT && known && (rc = store_gone(&had))) break;
             if (w == ENT_TIMEOUT) continue;
             if (w) {
                 rc = fail("events --follow");
                 break;
             }
             if ((rc = trimmed_past(s, ent_log_cursor_pos(c), "events --follow"))) break;
-            if ((rc = print_events(s, c, limit, &n, "events --follow"))) break;
+            if ((rc = print_events(s, c, &f, limit, &n, &next, "events --follow"))) break;
         }
     }
     ent_log_cursor_free(c);
@@ -824,13 +899,17 @@ int cmd_subs(int argc, char **argv)
         if ((rc = open_store(&s, 0))) return rc;
         rc = ent_sub_ack(s, NULL, argv[2], seq) == ENT_OK ? 0 : fail("subs ack");
     } else if (!strcmp(argv[1], "read") && (argc == 3 || (argc == 5 && !strcmp(argv[3], "--limit")))) {
-        uint64_t limit = 0, n = 0;
+        uint64_t limit = 0, n = 0, next = 0;
+        ev_filter f = {NULL, 0};
         ent_log_cursor *c = NULL;
         if (argc == 5 && (rc = parse_u64(&limit, argv[4], "--limit"))) return rc;
         if ((rc = open_store(&s, 1))) return rc;
         if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK) rc = fail("subs read");
         else if (trimmed_since_ack(s, c, argv[2])) rc = 1;
-        else if (!(argc == 5 && limit == 0)) rc = print_events(s, c, limit, &n, "subs read");
+        else if (!(argc == 5 && limit == 0)) {
+            next = ent_log_cursor_pos(c); /* its checkpoint + 1, still in the log (above) */
+            rc = print_events(s, c, &f, limit, &n, &next, "subs read");
+        }
         ent_log_cursor_free(c);
     } else {
         return usage();
@@ -1698,6 +1777,17 @@ int cmd_replay(int argc, char **argv)
     if (!dest_is_empty(into)) {
         ent_store_close(s);
         return 1;
+    }
+    {
+        /* The source itself (an empty one: a store with entities or events is not empty, above),
+         * by its path or another: the open for writing below was refused as "already open
+         * read-only in this process", which named no mistake of the user's. */
+        struct stat a, b;
+        if (stat(store_dir, &a) == 0 && stat(into, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            msg("replay: %s is the source store itself; replay builds a new store from its log (--into another directory)", into);
+            ent_store_close(s);
+            return 1;
+        }
     }
     {
         /* A log trimmed below seq 1 cannot be replayed: said before the destination is made (the

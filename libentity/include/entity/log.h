@@ -136,8 +136,8 @@ ENT_EXTERN(void) ent_unsubscribe(ent_store *s, ent_subscriber *sub);
 
 /* ---- durable subscriptions -------------------------------------------------------------- */
 
-/* Create a named subscription (name: 1..200 bytes), positioned before seq 1 or, when from_now,
- * after the last event. Returns ENT_OK, ENT_CONFLICT (exists), ENT_INVALID, ENT_READONLY,
+/* Create a named subscription (name: 1..200 bytes), positioned before the first event the log
+ * keeps (seq 1 unless the log was truncated) or, when from_now, after the last event. Returns ENT_OK, ENT_CONFLICT (exists), ENT_INVALID, ENT_READONLY,
  * ENT_BUSY (as ent_txn_begin() for a write: this thread holds the store's write transaction). */
 ENT_EXTERN(int) ent_sub_create(ent_store *s, const char *name, int from_now);
 /* Returns ENT_OK, ENT_NOTFOUND. */
