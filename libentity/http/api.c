@@ -601,10 +601,26 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
             return ent_http__reply_error(c, MHD_HTTP_GONE, "events %llu to %llu were trimmed from the log, which starts at %llu now",
                                          (unsigned long long)from, (unsigned long long)(first - 1), (unsigned long long)first);
     }
-    if ((rc = ent_log_cursor_open(&cur, h->s, from, t, ops))) return ent_http__reply_lib(c, rc, "events");
+    /* Unfiltered, the filter applied here: a cursor goes on at the first event kept when a trim
+     * (--force) takes events it has not read yet, and a filtered one skips seqs of its own. A
+     * jump ends the page there; the next one, from the first seq trimmed, is the 410 above (the
+     * page went on past the trimmed events as if nothing was missing). */
+    uint64_t expect = from_text && from ? from : 0, next = 0, kept = 0;
+    if ((rc = ent_log_cursor_open(&cur, h->s, from, NULL, 0))) return ent_http__reply_lib(c, rc, "events");
     sb_add(&b, "[", 1);
     while (n < limit && b.n < PAGE_BYTES && (rc = ent_log_next(&ev, cur)) == ENT_OK) {
         char *j = NULL;
+        if (expect && ev->seq != expect) {
+            next = expect;
+            kept = ev->seq;
+            ent_event_free(ev);
+            break;
+        }
+        expect = ev->seq + 1;
+        if ((t && strcmp(ent_type_name(ev->type), ent_type_name(t))) || (ops && !(ops & (unsigned)ev->op))) {
+            ent_event_free(ev);
+            continue;
+        }
         rc = ent_http__event_json(&j, h->s, ev);
         ent_event_free(ev);
         if (rc) break;
@@ -613,16 +629,20 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
         free(j);
     }
     if (rc == ENT_NOTFOUND) rc = ENT_OK;
-    if (rc) {
+    if (!rc && next && !n) {
+        free(b.p);
+        mrc = ent_http__reply_error(c, MHD_HTTP_GONE, "events %llu to %llu were trimmed from the log, which starts at %llu now",
+                                    (unsigned long long)next, (unsigned long long)(kept - 1), (unsigned long long)kept);
+    } else if (rc) {
         free(b.p);
         mrc = ent_http__reply_lib(c, rc, "events");
     } else {
         sb_add(&b, "]", 1);
-        if (n == limit || b.n >= PAGE_BYTES) {
+        if (n == limit || b.n >= PAGE_BYTES || next) {
             /* from the cursor's position: events a filter skipped are not read again */
             char num[80];
-            snprintf(num, sizeof num, "</api/events?from=%llu&limit=%llu", (unsigned long long)ent_log_cursor_pos(cur),
-                     (unsigned long long)limit);
+            snprintf(num, sizeof num, "</api/events?from=%llu&limit=%llu",
+                     (unsigned long long)(next ? next : ent_log_cursor_pos(cur)), (unsigned long long)limit);
             sb_str(&link, num);
             if (t) {
                 sb_str(&link, "&type=");

@@ -103,10 +103,32 @@ static char *render(ent_http *h, const ent_event *ev, size_t *out_len)
     return m;
 }
 
+/* ev passes the client's filter (type by name: the handle the request named may be of an older
+ * schema). */
+static int wanted(const ent_http_client *cl, const ent_event *ev)
+{
+    return (!cl->ops || (cl->ops & (unsigned)ev->op)) && (!cl->type[0] || !strcmp(cl->type, ent_type_name(ev->type)));
+}
+
 static int takes(const ent_http_client *cl, const ent_event *ev)
 {
-    return ev->seq >= cl->next_seq && (!cl->ops || (cl->ops & (unsigned)ev->op)) &&
-           (!cl->type[0] || !strcmp(cl->type, ent_type_name(ev->type)));
+    return ev->seq >= cl->next_seq && wanted(cl, ev);
+}
+
+/* The comment a stream gets where events from..to were trimmed from the log (trim --force)
+ * before it read them: a log cursor goes on at the first event kept, which a client otherwise
+ * took for the next one. A new string (NULL: no memory), its length in *len. */
+static char *trimmed_note(uint64_t from, uint64_t to, size_t *len)
+{
+    char *m = malloc(128);
+    int n;
+    if (!m) return NULL;
+    if (from == to) n = snprintf(m, 128, ": event %llu was trimmed from the log before it was sent\n\n", (unsigned long long)from);
+    else
+        n = snprintf(m, 128, ": events %llu to %llu were trimmed from the log before they were sent\n\n", (unsigned long long)from,
+                     (unsigned long long)to);
+    *len = (size_t)n;
+    return m;
 }
 
 static void unlink_live(ent_http_hub *hb, ent_http_client *cl)
@@ -178,8 +200,8 @@ static void *follow(void *arg)
     ent_http_hub *hb = &h->hub;
     ent_log_cursor *cur = NULL;
     ent_event *evs[FOLLOW_BATCH];
-    char *msgs[FOLLOW_BATCH];
-    size_t lens[FOLLOW_BATCH];
+    char *msgs[FOLLOW_BATCH], *notes[FOLLOW_BATCH]; /* notes[i]: events trimmed before evs[i] */
+    size_t lens[FOLLOW_BATCH], note_lens[FOLLOW_BATCH];
     int rc, failing = 0;
     pthread_mutex_lock(&hb->mu);
     rc = ent_log_cursor_open(&cur, h->s, hb->next, NULL, 0);
@@ -197,9 +219,12 @@ static void *follow(void *arg)
         if (stop) break;
         /* rendered as read, and no more than about CATCHUP_BYTES at a time: 256 big events
          * would all be held twice (decoded and rendered) before any client got one */
+        uint64_t expect = hb->next; /* written by this thread only */
         for (size_t bytes = 0; n < FOLLOW_BATCH && bytes < CATCHUP_BYTES && (rc = ent_log_next(&evs[n], cur)) == ENT_OK; n++) {
             msgs[n] = render(h, evs[n], &lens[n]);
             bytes += msgs[n] ? lens[n] : 0;
+            notes[n] = evs[n]->seq > expect ? trimmed_note(expect, evs[n]->seq - 1, &note_lens[n]) : NULL;
+            expect = evs[n]->seq + 1;
         }
         if (rc != ENT_OK && rc != ENT_NOTFOUND) {
             if (!failing) ent_http__logf(h, "event stream: reading the log at seq %llu: %s", (unsigned long long)ent_log_cursor_pos(cur), ent_errmsg());
@@ -239,6 +264,14 @@ static void *follow(void *arg)
             int got = 0;
             nx = cl->next;
             for (size_t i = 0; i < n; i++) {
+                if (notes[i] && evs[i]->seq > cl->next_seq) { /* every client: the trimmed ones may have been its */
+                    if (q_add(cl, notes[i], note_lens[i], h->client_buffer)) {
+                        drop(h, cl, evs[i]->seq);
+                        got = 0;
+                        break;
+                    }
+                    got = 1;
+                }
                 if (!msgs[i] || !takes(cl, evs[i])) continue;
                 if (q_add(cl, msgs[i], lens[i], h->client_buffer)) {
                     drop(h, cl, evs[i]->seq);
@@ -255,6 +288,7 @@ static void *follow(void *arg)
         for (size_t i = 0; i < n; i++) {
             if (!msgs[i]) ent_http__logf(h, "event stream: cannot render event %llu", (unsigned long long)evs[i]->seq);
             ent_event_free(evs[i]);
+            free(notes[i]);
         }
     }
     ent_log_cursor_free(cur);
@@ -344,14 +378,37 @@ static int catch_up(ent_http_client *cl)
         cl->cur = NULL;
     }
     if (!cl->cur) {
-        /* by name: the handle of the type the request named may belong to an older schema */
-        const ent_type *t = cl->type[0] ? ent_store_type(cl->h->s, cl->type) : NULL;
-        if (cl->type[0] && !t) return ENT_SCHEMA;
-        if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, t, cl->ops))) return rc;
+        if (cl->type[0] && !ent_store_type(cl->h->s, cl->type)) return ENT_SCHEMA;
+        /* Unfiltered (wanted() filters): a cursor goes on at the first event kept when a trim
+         * (--force) takes events it has not read yet, and a filtered one skips seqs of its own,
+         * so only an unfiltered one shows the jump, which the client is told of (it went on in
+         * silence, as if nothing was missing). */
+        if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, NULL, 0))) return rc;
     }
+    uint64_t expect = cl->pos;
     for (int i = 0; i < CATCHUP_BATCH && cl->len - cl->off < CATCHUP_BYTES && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
         size_t n;
-        char *m = render(cl->h, ev, &n);
+        char *m;
+        if (ev->seq > expect) {
+            if (!(m = trimmed_note(expect, ev->seq - 1, &n))) {
+                ent_event_free(ev);
+                return ENT_NOMEM;
+            }
+            pthread_mutex_lock(&cl->h->hub.mu);
+            rc = q_add(cl, m, n, (size_t)-1);
+            pthread_mutex_unlock(&cl->h->hub.mu);
+            free(m);
+            if (rc) {
+                ent_event_free(ev);
+                return ENT_NOMEM;
+            }
+        }
+        expect = ev->seq + 1;
+        if (!wanted(cl, ev)) {
+            ent_event_free(ev);
+            continue;
+        }
+        m = render(cl->h, ev, &n);
         ent_event_free(ev);
         if (!m) return ENT_NOMEM;
         pthread_mutex_lock(&cl->h->hub.mu);
