@@ -575,6 +575,13 @@ int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_
     return 0;
 }
 
+/* The 410 for events from up to first - 1, trimmed from a log that starts at first now. */
+static enum MHD_Result trimmed_gone(struct MHD_Connection *c, uint64_t from, uint64_t first)
+{
+    return ent_http__reply_error(c, MHD_HTTP_GONE, "events %llu to %llu were trimmed from the log, which starts at %llu now",
+                                 (unsigned long long)from, (unsigned long long)(first - 1), (unsigned long long)first);
+}
+
 /* GET /api/events?from=SEQ&limit=N&type=T&op=OP[,OP] */
 static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_http_args *a)
 {
@@ -598,8 +605,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
         uint64_t first = 0, last = 0;
         if ((rc = ent_log_bounds(&first, &last, h->s, NULL))) return ent_http__reply_lib(c, rc, "events");
         if (first > from)
-            return ent_http__reply_error(c, MHD_HTTP_GONE, "events %llu to %llu were trimmed from the log, which starts at %llu now",
-                                         (unsigned long long)from, (unsigned long long)(first - 1), (unsigned long long)first);
+            return trimmed_gone(c, from, first);
     }
     /* Unfiltered, the filter applied here: a cursor goes on at the first event kept when a trim
      * (--force) takes events it has not read yet, and a filtered one skips seqs of its own. A
@@ -631,8 +637,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
     if (rc == ENT_NOTFOUND) rc = ENT_OK;
     if (!rc && next && !n) {
         free(b.p);
-        mrc = ent_http__reply_error(c, MHD_HTTP_GONE, "events %llu to %llu were trimmed from the log, which starts at %llu now",
-                                    (unsigned long long)next, (unsigned long long)(kept - 1), (unsigned long long)kept);
+        mrc = trimmed_gone(c, next, kept);
     } else if (rc) {
         free(b.p);
         mrc = ent_http__reply_lib(c, rc, "events");
