@@ -1137,12 +1137,26 @@ static void t_txn_begins_after_x_minus_2(void)
  * caps its pages at 32 KiB there, and a store made elsewhere keeps the size it was made with. */
 static long fake_pagesize;
 
-long sysconf(int name)
+/* ThreadSanitizer's runtime asks sysconf while it sets itself up: this function then runs before
+ * the runtime can take its instrumentation (a function entry, a dlsym interceptor), and crashed the
+ * suite there. So it has none, and calls glibc's own name for sysconf rather than a dlsym one. */
+extern long __sysconf(int name);
+
+#if defined(__SANITIZE_THREAD__)
+#define NO_TSAN __attribute__((no_sanitize_thread))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef NO_TSAN
+#define NO_TSAN
+#endif
+
+NO_TSAN long sysconf(int name)
 {
-    static long (*real)(int);
     if (name == _SC_PAGESIZE && fake_pagesize) return fake_pagesize;
-    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "sysconf");
-    return real(name);
+    return __sysconf(name);
 }
 
 /* The file logs LMDB's pages, whose size is not the system's here: durable commits are logged (not
