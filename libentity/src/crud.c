@@ -5,6 +5,7 @@
  * it can then only be aborted, and the store stays as it was. */
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +207,7 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
         int rc;
         if (v->k == EV_UNSET || (m && !mask_has(m, f->pos))) continue;
         if ((rc = index_key(t, f, v))) return rc;
-        if (!f->unique) continue;
+        if (!f->unique || t->uniques_deferred) continue; /* index_write() lets it wait */
         k.data = t->k2.p;
         k.len = t->k2.n;
         rc = ent__bk_get(t, t->lay->idx[type->pos][j], &k, &out);
@@ -225,6 +226,138 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
     return ENT_OK;
 }
 
+/* ---- deferred unique checks (ent_txn_defer_unique_checks) ---------------------------------------
+ * A unique value that an entity takes while another holds it is not refused: its index entry
+ * waits in t->upend until the holder lets the value go (upend_take), and is dropped when the
+ * entity lets it go itself (upend_drop); one still waiting at the commit is a value two entities
+ * hold. So the index always names the value's holder (a look-up in t finds it), and the waits are
+ * only the values taken while held: a swap of two entities' values leaves none. Entries back to
+ * back: type (a pointer), index number, live flag, key length, pk length (each a size_t), the
+ * index key, the pk. */
+typedef struct upend_head {
+    const ent_type *type;
+    size_t j, live, klen, pklen;
+} upend_head;
+
+static int upend_note(ent_txn *t, const ent_type *type, size_t j, const ent_slice *k, const ent_slice *pk)
+{
+    upend_head h = {type, j, 1, k->len, pk->len};
+    int rc;
+    if ((rc = ent__buf_append(&t->upend, &h, sizeof h)) || (rc = ent__buf_append(&t->upend, k->data, k->len)) ||
+        (rc = ent__buf_append(&t->upend, pk->data, pk->len)))
+        return rc;
+    return ENT_OK;
+}
+
+/* The next live wait at or after *at for (type, j, k), and pk's own when pk is not NULL; its head
+ * in *h and its offset returned, or (size_t)-1. */
+static size_t upend_find(const ent_txn *t, size_t at, upend_head *h, const ent_type *type, size_t j,
+                         const ent_slice *k, const ent_slice *pk)
+{
+    while (at < t->upend.n) {
+        size_t here = at;
+        const char *kp = t->upend.p + at + sizeof *h;
+        memcpy(h, t->upend.p + at, sizeof *h);
+        at += sizeof *h + h->klen + h->pklen;
+        if (!h->live || h->type != type || h->j != j || h->klen != k->len || memcmp(kp, k->data, k->len)) continue;
+        if (pk && (h->pklen != pk->len || memcmp(kp + h->klen, pk->data, pk->len))) continue;
+        return here;
+    }
+    return (size_t)-1;
+}
+
+static void upend_kill(ent_txn *t, size_t at)
+{
+    size_t dead = 0;
+    memcpy(t->upend.p + at + offsetof(upend_head, live), &dead, sizeof dead);
+}
+
+/* pk lets go of the value k (of index j of type) that waited for another holder: 1 when it did. */
+static int upend_drop(ent_txn *t, const ent_type *type, size_t j, const ent_slice *k, const ent_slice *pk)
+{
+    upend_head h;
+    size_t at = upend_find(t, 0, &h, type, j, k, pk);
+    if (at == (size_t)-1) return 0;
+    upend_kill(t, at);
+    return 1;
+}
+
+/* The value k of index j (table tbl) was let go: the first entity that waits for it holds it. */
+static int upend_take(ent_txn *t, const ent_type *type, size_t j, unsigned tbl, const ent_slice *k)
+{
+    upend_head h;
+    ent_slice pk;
+    size_t at = upend_find(t, 0, &h, type, j, k, NULL);
+    if (at == (size_t)-1) return ENT_OK;
+    upend_kill(t, at);
+    pk.data = t->upend.p + at + sizeof h + h.klen;
+    pk.len = h.pklen;
+    return ent__bk_put(t, tbl, k, &pk, ENT_PUT_NOOVERWRITE);
+}
+
+int ent__uniques_check_deferred(ent_txn *t)
+{
+    ent_buf list = t->upend; /* taken: the message below reads with t's scratch buffers */
+    size_t at = 0;
+    int rc = ENT_OK;
+    memset(&t->upend, 0, sizeof t->upend);
+    t->uniques_deferred = 0;
+    while (at < list.n) {
+        upend_head h;
+        ent_slice k, pk, out;
+        memcpy(&h, list.p + at, sizeof h);
+        k.data = list.p + at + sizeof h;
+        k.len = h.klen;
+        pk.data = list.p + at + sizeof h + h.klen;
+        pk.len = h.pklen;
+        at += sizeof h + h.klen + h.pklen;
+        if (!h.live) continue;
+        {
+            const ent_type *type = h.type;
+            const ent_field *f = type->indexes[h.j];
+            char vb[160] = "?", kb[300], ob[300] = "?";
+            ent_key key, other;
+            ent_entity *e = NULL;
+            if (ent__pk_decode(&key, type->key, pk.data, pk.len)) memset(&key, 0, sizeof key);
+            if (load_entity(&e, t, type, &key, &pk) == ENT_OK) ent__val_str(&e->slots[f->pos], vb, sizeof vb);
+            ent_entity_free(e);
+            if (ent__bk_get(t, t->lay->idx[type->pos][h.j], &k, &out) == ENT_OK &&
+                !ent__pk_decode(&other, type->key, out.data, out.len))
+                ent__key_str(&other, ob, sizeof ob);
+            rc = ent__err(ENT_CONFLICT, "%s.%s: value %s is taken by %s %s, and %s %s took it too%s", type->name,
+                          f->name, vb, type->name, ob, type->name, ent__key_str(&key, kb, sizeof kb),
+                          t->mirror_apply ? "" : " (unique values checked at the end: ent_txn_defer_unique_checks)");
+            break;
+        }
+    }
+    ent__buf_free(&list);
+    return rc;
+}
+
+/* pk takes unique value k: its entry, or a wait for the holder to let it go. */
+static int unique_add_deferred(ent_txn *t, const ent_type *type, size_t j, unsigned tbl, const ent_slice *k,
+                               const ent_slice *pk)
+{
+    int rc = ent__bk_put(t, tbl, k, pk, ENT_PUT_NOOVERWRITE);
+    if (rc == ENT_CONFLICT) rc = upend_note(t, type, j, k, pk);
+    return rc;
+}
+
+/* pk lets go of unique value k: its entry goes (the first that waits for the value takes it), or
+ * its wait. ENT_NOTFOUND when it held the value neither way. */
+static int unique_del_deferred(ent_txn *t, const ent_type *type, size_t j, unsigned tbl, const ent_slice *k,
+                               const ent_slice *pk)
+{
+    ent_slice out;
+    int rc = ent__bk_get(t, tbl, k, &out);
+    if (rc == ENT_OK && out.len == pk->len && !memcmp(out.data, pk->data, pk->len)) {
+        if ((rc = ent__bk_del(t, tbl, k, NULL))) return rc;
+        return upend_take(t, type, j, tbl, k);
+    }
+    if (rc != ENT_OK && rc != ENT_NOTFOUND) return rc;
+    return upend_drop(t, type, j, k, pk) ? ENT_OK : ENT_NOTFOUND;
+}
+
 /* Add (add != 0) or remove the index entries of e's fields in `m` (all when NULL) for pk. */
 static int index_write(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m,
                        const ent_slice *pk, int add)
@@ -240,7 +373,9 @@ static int index_write(ent_txn *t, const ent_type *type, const ent_entity *e, co
         if ((rc = index_key(t, f, v))) return rc;
         k.data = t->k2.p;
         k.len = t->k2.n;
-        if (add)
+        if (f->unique && t->uniques_deferred) {
+            rc = add ? unique_add_deferred(t, type, j, tbl, &k, pk) : unique_del_deferred(t, type, j, tbl, &k, pk);
+        } else if (add)
             rc = ent__bk_put(t, tbl, &k, pk, f->unique ? ENT_PUT_NOOVERWRITE : 0);
         else
             rc = ent__bk_del(t, tbl, &k, f->unique ? NULL : pk);

@@ -11,6 +11,7 @@
  * the transaction it describes, so a mirror killed anywhere resumes exactly.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +141,9 @@ int ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos
     /* The primary checked its refs when it wrote; a load there may have skipped them, and the
      * mirror must take what the primary took. */
     t->refs_unchecked = 1;
+    /* Its unique values were checked at the primary's commit; inside the transaction two of them
+     * may have moved between entities (ent_txn_defer_unique_checks). */
+    t->uniques_deferred = 1;
     if ((rc = ent__log_counters(&last, &last_txn, t))) goto out;
     if (evs[n - 1]->seq <= last) {
         rc = ent__err(ENT_CONFLICT, "events %" PRIu64 "..%" PRIu64 " are applied already (mirror at seq %" PRIu64 ")",
@@ -196,6 +200,17 @@ int ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos
         ent__log_keep(t, ev->seq, v.data, v.len); /* the primary's bytes, over the ones the apply kept */
     }
     if ((rc = ent__meta_put_pair(t, "mirror_seq", evs[n - 1]->seq, pos))) goto out;
+    /* Here, not in the commit: its ENT_CONFLICT would say "applied already" to the caller. */
+    if ((rc = ent__uniques_check_deferred(t))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ent_errmsg());
+        if (rc == ENT_CONFLICT && n == 1)
+            rc = diverged(evs[0], why);
+        else if (rc == ENT_CONFLICT)
+            rc = ent__err(ENT_CORRUPT, "mirror does not match the primary at seq %" PRIu64 "..%" PRIu64
+                          " (transaction %" PRIu64 "): %s", evs[0]->seq, evs[n - 1]->seq, evs[0]->txn, why);
+        goto out;
+    }
     rc = ent_txn_commit(t);
     t = NULL;
 out:

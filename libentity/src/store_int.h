@@ -145,6 +145,10 @@ struct ent_txn {
     /* ... the entities written (their refs to check) and deleted (their referrers to check) since,
      * back to back: type name length (1 byte), the name, pk length (4 bytes), the pk. */
     ent_buf deferred;
+    int uniques_deferred; /* ent_txn_defer_unique_checks(): a value taken may wait for its holder */
+    /* ... the index entries that wait (crud.c, upend_*): a unique value an entity took while
+     * another held it, written once the holder lets it go; one still waiting at the end fails it. */
+    ent_buf upend;
     int restore_forward; /* ent_txn_restore_forward() */
     int indexes_deferred; /* ent_store_replay(): indexes left alone, every one rebuilt at its end */
     int restore_always;   /* ent_store_replay(): a restore that changes nothing still writes its event */
@@ -250,6 +254,9 @@ void ent__store_free_cbs(ent_store *s);
  * forget it: ENT_OK, ENT_INVALID (a ref to a missing entity), ENT_CONFLICT (a deleted entity still
  * referenced), a read's error; the message names the entity. */
 int ent__refs_check_deferred(ent_txn *t);
+/* ent_txn_defer_unique_checks(): ENT_OK when no unique value t's calls took still waits for
+ * another entity to let it go, else ENT_CONFLICT naming both; forgets the waits either way. */
+int ent__uniques_check_deferred(ent_txn *t);
 typedef int (*ent__write_fn)(ent_txn *t, void *payload, int *half);
 /* Run fn in txn when given (ent__txn_use/ent__txn_end rules), else in a transaction of its own,
  * shared with other threads' calls when the backend has savepoints (group commit). */

@@ -48,6 +48,7 @@ static void txn_release(ent_txn *t)
 {
     ent__evcap_free(&t->cap);
     ent__buf_free(&t->deferred);
+    ent__buf_free(&t->upend);
     ent__buf_free(&t->k1);
     ent__buf_free(&t->k2);
     ent__buf_free(&t->v1);
@@ -79,6 +80,7 @@ static void txn_park(ent_txn *t)
     }
     ent__evcap_free(&t->cap);
     ent__buf_free(&t->deferred);
+    ent__buf_free(&t->upend);
     memset(t, 0, sizeof *t);
     k1.n = k2.n = v1.n = ev.n = 0;
     t->k1 = k1;
@@ -357,6 +359,14 @@ static int commit_write(ent_txn *t, int apart)
         txn_free(t);
         return ent__errd(rc, detail, "transaction not committed: %s", msg);
     }
+    /* ent_txn_defer_unique_checks(): no value two entities hold */
+    if (t->uniques_deferred && (rc = ent__uniques_check_deferred(t))) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ent_errmsg());
+        ent__bk_abort(t);
+        txn_free(t);
+        return ent__err(rc, "transaction not committed: %s", msg);
+    }
     other = t->meta_other; /* the two flushes below are what keep_own_commit() keeps */
     if ((rc = flush_counters(t)) || (rc = ent__log_flush(t))) {
         ent__bk_abort(t);
@@ -561,6 +571,14 @@ int ent_txn_defer_ref_checks(ent_txn *t)
     if (!t) return ent__err(ENT_INVALID, "ent_txn_defer_ref_checks: txn is NULL");
     if (!t->write) return ent__err(ENT_INVALID, "ent_txn_defer_ref_checks: not a write transaction");
     t->refs_deferred = 1;
+    return ENT_OK;
+}
+
+int ent_txn_defer_unique_checks(ent_txn *t)
+{
+    if (!t) return ent__err(ENT_INVALID, "ent_txn_defer_unique_checks: txn is NULL");
+    if (!t->write) return ent__err(ENT_INVALID, "ent_txn_defer_unique_checks: not a write transaction");
+    t->uniques_deferred = 1;
     return ENT_OK;
 }
 

@@ -214,6 +214,8 @@ static int run_one(ent_txn *t, greq *r)
     t->refs_unchecked = 0; /* ent_txn_skip_ref_checks() of one caller is not the next one's */
     t->refs_deferred = 0;
     t->deferred.n = 0;
+    t->uniques_deferred = 0;
+    t->upend.n = 0;
     t->restore_forward = 0;
     rc = call_fn(r->fn, t, r->payload, &half);
     if (rc == ENT_OK && t->failed)
@@ -556,6 +558,12 @@ static int run_closure(ent_txn *t, void *p, int *half)
     }
     t->refs_deferred = 0;
     t->deferred.n = 0;
+    /* ent_txn_defer_unique_checks() likewise: a value two entities hold fails fn alone */
+    if (rc == ENT_OK && t->uniques_deferred && !t->failed) {
+        if ((rc = ent__uniques_check_deferred(t))) rc = ent__err_prefix(rc, "ent_txn_run: ");
+    }
+    t->uniques_deferred = 0;
+    t->upend.n = 0;
     return rc;
 }
 

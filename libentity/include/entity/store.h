@@ -267,6 +267,18 @@ ENT_EXTERN(int) ent_txn_skip_ref_checks(ent_txn *t);
  * calls, and a noted entity per write. Returns ENT_OK, ENT_INVALID (not a write transaction). */
 ENT_EXTERN(int) ent_txn_defer_ref_checks(ent_txn *t);
 
+/* For writes that move unique values between entities (two entities swap their codes, a load of a
+ * newer dump over an older copy): the writes in write transaction t from now on do not refuse a
+ * unique value that another entity holds when they are called; t's commit checks that no value is
+ * held by two entities in its final state instead, as SQL's deferrable unique constraints do. The
+ * index names a value's first holder until it lets the value go, then the one that took it: a
+ * look-up by the value in t finds that one. A value still held by two entities fails the commit
+ * with ENT_CONFLICT naming both, and nothing of t is committed. In ent_txn_run() the check runs
+ * when fn returns ENT_OK, and a failure is fn's alone (the other calls of its group are not
+ * affected). Costs a look-up per unique value a write lets go. Returns ENT_OK, ENT_INVALID (t
+ * NULL, or not a write transaction). */
+ENT_EXTERN(int) ent_txn_defer_unique_checks(ent_txn *t);
+
 /* The type named `name` in the schema transaction t sees, or NULL (also for t NULL). The handle to
  * use with t: ent_store_type() gives the store's current schema, which another thread's
  * transaction may have moved past t's (an evolution by another process, noticed there), and a
