@@ -1408,8 +1408,11 @@ int cmd_load(int argc, char **argv)
          * by another process meanwhile, and entities of the schema before it are refused. */
         /* A line never moves a stored entity back to an older version (or to other values at
          * its version): If-Match and every consumer of the log take a version for one state. */
+        /* Unique values are checked on each batch's final state: a newer dump onto an older copy
+         * where two entities swapped values (or a value moved from one to another later in the
+         * dump) was refused at the first of them. */
         if (!w && ((rc = ent_txn_begin(&w, s, ENT_TXN_WRITE)) || (rc = ent_txn_skip_ref_checks(w)) ||
-                   (rc = ent_txn_restore_forward(w)))) {
+                   (rc = ent_txn_restore_forward(w)) || (rc = ent_txn_defer_unique_checks(w)))) {
             progress("", 0, 2);
             msg("line %llu: %s", (unsigned long long)lines, ent_errmsg());
             rc = 1;
