@@ -390,7 +390,8 @@ static int stream_changed(relay *r)
  * ENT_FULL: larger than the server's max_payload, which no reconnection changes (the caller names
  * the message). */
 static int publish(relay *r, const char *subject, const char *token, uint64_t seq, const char *msg_id, const char *body,
-                   size_t len, const char *k1, const char *v1, const char *k2, const char *v2)
+                   size_t len, const char *k1, const char *v1, const char *k2, const char *v2, const char *k3,
+                   const char *v3)
 {
     /* Seqs the stream lost (deleted by hand, or a checkpoint acknowledged past it) were published
      * before, maybe within JetStream's duplicate window, which then drops them again (on_ack
@@ -407,6 +408,7 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     if (r->max_msg > 0) {
         size_t hdr = 10 + strlen("Nats-Msg-Id: \r\n") + strlen(msg_id) + strlen(k1) + 4 + strlen(v1) + 2;
         if (k2) hdr += strlen(k2) + 4 + strlen(v2);
+        if (k3) hdr += strlen(k3) + 4 + strlen(v3);
         if (hdr + len > (uint64_t)r->max_msg)
             return ent_error_set_detail(ENT_FULL, ENT_DETAIL_TOO_LARGE, "does not fit the stream's max_msg_size of %" PRId64 " bytes (with its headers it "
                                  "has %zu): the relay stops rather than leave a gap; raise the stream's max_msg_size",
@@ -420,6 +422,7 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, k1, v1);
     if (st == NATS_OK && k2) st = natsMsgHeader_Set(m, k2, v2);
+    if (st == NATS_OK && k3) st = natsMsgHeader_Set(m, k3, v3);
     if (st != NATS_OK) {
         natsMsg_Destroy(m);
         return ent_nats__err(ENT_NOMEM, st, 0, "building a message");
@@ -485,7 +488,8 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
         snprintf(tok, sizeof tok, "s%" PRIu32, v);
         put_msg_id(mid, r, tok);
-        rc = publish(r, r->subj_schema, tok, 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        rc = publish(r, r->subj_schema, tok, 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after,
+                     NULL, NULL);
         free(json);
         /* (a refusal of an earlier message, reported here, is not this one's) */
         if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE))
@@ -513,9 +517,18 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
 static int publish_event(relay *r, const ent_event *ev, int txn_end)
 {
     static const char *ops[] = {"", "create", "update", "", "delete"};
-    char subject[sizeof ENATS_SUBJECT_PREFIX + ENATS_ID_MAX + ENT_NAME_MAX + 16], mid[MSG_ID_MAX], seq[24], *p;
+    char subject[sizeof ENATS_SUBJECT_PREFIX + ENATS_ID_MAX + ENT_NAME_MAX + 16], mid[MSG_ID_MAX], seq[24], ver[16], *p;
     char *json = NULL;
+    uint32_t under = 0;
     int rc;
+    /* The version the event was written under (the last one taken before it, as publish_schemas
+     * counts), in a header: a mirror that never got that version's message (the stream's limits
+     * dropped it, or it was deleted, before the mirror read it) applied the events under the
+     * version before, in silence (its schema, defaults and indexes stayed old for good), or met
+     * "unknown field" with no word of why. */
+    for (size_t i = 0; i < r->n_marks; i++)
+        if (r->marks[i].after_seq < ev->seq) under = r->marks[i].version;
+    *put_u64(ver, under) = '\0';
     if ((rc = ent_event_to_json(&json, ev, 0))) return rc;
     p = put_str(subject, r->subj_base); /* "entity.<id>." */
     p = put_str(p, ent_type_name(ev->type));
@@ -524,7 +537,8 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     *p = '\0';
     *put_u64(seq, ev->seq) = '\0';
     put_msg_id(mid, r, seq);
-    rc = publish(r, subject, seq, ev->seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
+    rc = publish(r, subject, seq, ev->seq, mid, json, strlen(json), "Entity-Seq", seq, under ? "Entity-Schema-Version" : NULL,
+                 ver, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
     if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
         if (ev->key.kind == ENT_KEY_AUTO)

@@ -7,6 +7,7 @@
  *   entity.<store id>.<type>.<op>   one message per event, in seq order; op is create|update|delete.
  *       body: the event as ent_event_to_json() prints it (the line `entity events` prints)
  *       headers: Nats-Msg-Id "<store id>:<seq>", Entity-Seq "<seq>",
+ *                Entity-Schema-Version "<the version it was written under>",
  *                Entity-Txn-End "1" on the last event of each transaction
  *   entity.<store id>.schema        one message per schema version, before the first event
  *                                   written under it, in version order.
@@ -118,7 +119,7 @@ typedef struct ent_follow_opts {
  * (holding its pid; the directory is made when missing), dropped by the system however the
  * process ends; a mirror in memory (store_opts->backend "memory") takes none.
  * Returns ENT_OK; ENT_BUSY (a mirror is already running on path: the message names its pid);
- * ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
+ * ENT_NOTFOUND (no such stream; a seq or a schema version is missing in the stream: the message names
  * it; no messages of primary_id), ENT_CONFLICT (the store at path is not a mirror of that primary),
  * ENT_INVALID (bad options, URL or stream name; the server refused the URL's credentials, or
  * their absence: not retried), ENT_IO (once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
