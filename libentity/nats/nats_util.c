@@ -76,8 +76,23 @@ int ent_nats__check_url(const char *url)
         if (strstr(u, "://") && strncmp(u, "nats://", 7) != 0 && strncmp(u, "tls://", 6) != 0)
             return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", shown(sh, sizeof sh, u));
         p = strstr(u, "://") ? strstr(u, "://") + 3 : u;
+        if (strrchr(p, '@')) p = strrchr(p, '@') + 1; /* user info: up to the last '@', as libnats reads it */
         if (!*p || *p == ':' || *p == '/')
             return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", shown(sh, sizeof sh, u));
+        /* A port the client cannot use (none after the ':', not a number, 0, above 65535) was
+         * tried as an outage: "NATS unreachable", retried for ever by a relay or mirror without
+         * --once ("invalid port 'abc'", "No server available for connection"). */
+        if (*p == '[') p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
+        else p += strcspn(p, ":/");
+        if (*p == ':') {
+            size_t len = strcspn(++p, "/");
+            unsigned long port = 0;
+            for (size_t k = 0; k < len && port <= 65535; k++)
+                port = p[k] >= '0' && p[k] <= '9' ? port * 10 + (unsigned long)(p[k] - '0') : 65536;
+            if (!len || port < 1 || port > 65535)
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the port must be a number from 1 to 65535",
+                                     shown(sh, sizeof sh, u));
+        }
     }
     return ENT_OK;
 }

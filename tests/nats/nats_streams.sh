@@ -25,7 +25,8 @@
 #    connection before, after the resume read the stream: a stalled server): the relay resumes
 #    from the stream and goes on, each seq once (it stopped, exit 1, saying it was deleted);
 #  - a stream made by hand with the store's subjects split over two patterns: refused, naming a
-#    remedy JetStream takes (it told to add the store's subject, which JetStream refuses).
+#    remedy JetStream takes (it told to add the store's subject, which JetStream refuses);
+#  - a URL whose port no client can use: relay and mirror exit 1 naming it (they retried for ever).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -303,6 +304,21 @@ out=$(timeout 60 "$E" -s "$W/auth-m" mirror --nats "nats://127.0.0.1:$PORT2" --s
 if [ $rc = 1 ] && printf '%s' "$out" | grep -q "refused the URL's credentials" && [ ! -e "$W/auth-m" ]; then
   say "ok: a mirror without the credentials the server asks for exits 1 naming it, no directory left"
 else bad "mirror without credentials: exit $rc, directory $(ls -A "$W/auth-m" 2>&1): $out"; fi
+
+# 11. A URL whose port no client can use (not a number, 0, none after the ':', above 65535, also
+# in a list after a good one): relay and mirror exit 1 at once naming it, also without --once
+# (they said "NATS unreachable" and retried for ever: "invalid port 'abc'", "No server available
+# for connection"), and the mirror's run leaves no directory. (timeout: a broken run's bound.)
+P=$W/badport
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for u in "nats://127.0.0.1:abc" "nats://127.0.0.1:0" "nats://127.0.0.1:" "nats://u:pw@127.0.0.1:65536" "$URL,nats://127.0.0.1:99999"; do
+  out=$(timeout 10 "$E" -s "$P" relay --nats "$u" --stream PORTS 2>&1); rc=$?
+  out2=$(timeout 10 "$E" -s "$W/badport-m" mirror --nats "$u" --stream PORTS 2>&1); rc2=$?
+  if [ $rc = 1 ] && [ $rc2 = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '%s' "$out" | grep -q "the port must be a number from 1 to 65535" &&
+     printf '%s' "$out2" | grep -q "the port must be a number from 1 to 65535" && [ ! -e "$W/badport-m" ]; then
+    say "ok: --nats '$u': relay and mirror exit 1: $out"
+  else bad "--nats '$u': relay exit $rc ($out), mirror exit $rc2 ($out2), mirror directory $(ls -A "$W/badport-m" 2>&1)"; fi
+done
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"
