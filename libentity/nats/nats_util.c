@@ -824,3 +824,43 @@ void ent_nats__unlock_dir(int fd)
     }
     close(fd); /* drops the flock */
 }
+
+/* ---- the store at the path ------------------------------------------------------------------
+ * A relay or mirror keeps its store open for days. Removed (rm -rf) or replaced under it (a
+ * `copy --compact` or a backup moved into its place), the files it has open are no one's any
+ * more: every other process writes and reads the store now at the path. A relay waited for commits
+ * that never came, and the stream got none of the new store's events; a mirror applied into files
+ * no reader sees. Both went on in silence, for ever (entity events --follow had the same, fixed
+ * the same way in tools/entity/commands.c). */
+static int data_file(struct stat *st, ent_store *s)
+{
+    char path[4096 + 16];
+    if (!s || strcmp(ent_store_backend(s), "lmdb") != 0 || !ent_store_path(s)[0]) return -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", ent_store_path(s)) >= sizeof path) return -1;
+    return stat(path, st);
+}
+
+void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s)
+{
+    struct stat st;
+    memset(out, 0, sizeof *out);
+    if (data_file(&st, s) != 0) return;
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
+    out->known = 1;
+}
+
+int ent_nats__store_moved(const ent_nats__store_file *had, ent_store *s, const char *who, const char *why)
+{
+    struct stat st;
+    if (!had->known) return ENT_OK;
+    if (data_file(&st, s) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR) return ENT_OK; /* cannot tell: the store open may still be it */
+        return ent_error_set(ENT_NOTFOUND, "store %s: its data.mdb was removed under the %s (the store deleted or moved "
+                             "away): %s; the %s stops", ent_store_path(s), who, why, who);
+    }
+    if (st.st_dev == had->dev && st.st_ino == had->ino) return ENT_OK;
+    return ent_error_set(ENT_CONFLICT, "store %s: its data.mdb is another file now (another store, a copy or a backup, "
+                         "moved there under the %s): %s; the %s stops (run it again on the store now there)",
+                         ent_store_path(s), who, why, who);
+}

@@ -5,6 +5,7 @@
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "entity/nats.h"
 
@@ -148,6 +149,20 @@ void ent_nats__unlock_dir(int fd);
 void ent_nats__unlock_failed_dir(int fd, const char *dir, const char *who, int code);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
+
+/* The file that holds the LMDB store s has open (its data.mdb), by device and inode, to tell
+ * whether the store at its path is still that one. known 0: s has no such file (memory), or it
+ * could not be read: nothing is checked. */
+typedef struct ent_nats__store_file {
+    dev_t dev;
+    ino_t ino;
+    int known;
+} ent_nats__store_file;
+void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s);
+/* ENT_OK while the store at s's path is the file in had (or it cannot tell: a permission taken
+ * away); ENT_NOTFOUND when its data.mdb was removed, ENT_CONFLICT when it is another file (a store
+ * moved there), each naming the store, `who` ("relay", "mirror") and why that stops it. */
+int ent_nats__store_moved(const ent_nats__store_file *had, ent_store *s, const char *who, const char *why);
 
 /* The ENT_DETAIL_* of a JetStream refusal: d, n bytes, the answer; desc, k bytes, its
  * "description" (nats_util.c says which err_codes mean what). */

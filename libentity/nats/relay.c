@@ -29,6 +29,7 @@ typedef struct relay {
     char url[1024];          /* o.url as lines show it (ent_nats__url_shown: no password) */
     ent_nats__conn c;
     ent_nats__watch w;       /* closes c once *stop is raised (nats_util.h) */
+    ent_nats__store_file file; /* the store's data.mdb at start: still at its path? */
     int up;                  /* connected and resumed */
     int said_down;           /* the "unreachable" line was printed for this outage */
     uint64_t pos;            /* last seq in the stream and acknowledged in the subscription */
@@ -839,6 +840,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     ent_nats__url_shown(r.url, sizeof r.url, opts->url);
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
+    ent_nats__store_file_of(&r.file, s);
     /* A stop closes the connection at once (the caller's flag; none: no thread): a JetStream
      * request of the resume (stream info, last message, 5 s each when the server does not answer)
      * ends then, instead of keeping the stop waiting for it. What was published and not yet
@@ -920,6 +922,11 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 break;
             }
             if (ent_nats__stopped(r.stop)) break; /* (its connection maybe closed by the stop) */
+            /* caught up, and nothing comes: is the store at the path still the one it reads? */
+            if (w == ENT_TIMEOUT && (rc = ent_nats__store_moved(&r.file, s, "relay", "the writers of that path write "
+                                                                 "another store than it reads, and nothing of theirs "
+                                                                 "reaches the stream")))
+                break;
             if (ent_nats__closed(&r.c)) {
                 ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (connection closed); reconnecting");
                 drop(&r);

@@ -26,7 +26,9 @@
 #    from the stream and goes on, each seq once (it stopped, exit 1, saying it was deleted);
 #  - a stream made by hand with the store's subjects split over two patterns: refused, naming a
 #    remedy JetStream takes (it told to add the store's subject, which JetStream refuses);
-#  - a URL whose port no client can use: relay and mirror exit 1 naming it (they retried for ever).
+#  - a URL whose port no client can use: relay and mirror exit 1 naming it (they retried for ever);
+#  - a primary replaced under its running relay, a mirror's store removed under the running
+#    mirror: each exits 1 naming it (they went on in silence with files no one else reaches).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -319,6 +321,39 @@ for u in "nats://127.0.0.1:abc" "nats://127.0.0.1:0" "nats://127.0.0.1:" "nats:/
     say "ok: --nats '$u': relay and mirror exit 1: $out"
   else bad "--nats '$u': relay exit $rc ($out), mirror exit $rc2 ($out2), mirror directory $(ls -A "$W/badport-m" 2>&1)"; fi
 done
+
+# 12. The primary replaced under its running relay by a compacted copy of itself (`copy
+# --compact`, then moved into its place), and a mirror's directory removed under the running
+# mirror: the relay waited for commits to the files it had open, which no writer reaches any
+# more, and the stream got nothing of the store now at the path; the mirror applied into files no
+# reader sees; both in silence, for ever. Each exits 1 with one line naming its store; the relay
+# run again relays the new store's writes, and a new mirror equals the primary.
+P=$W/swap; M=$W/swap-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" s1
+SWID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream SWAP 2>"$W/swap-relay.log" & SRP=$!; PIDS+=("$SRP")
+"$E" -s "$M" mirror --nats "$URL" --stream SWAP 2>"$W/swap-mirror.log" & SMP=$!; PIDS+=("$SMP")
+for _ in $(seq 300); do [ "$("$E" -s "$M" stat 2>/dev/null | grep -o '"applied_seq":[0-9]*')" = '"applied_seq":1' ] && break; sleep 0.1; done
+"$E" -s "$P" copy "$W/swap-c" --compact 2>/dev/null || bad "copy --compact of SWAP's primary"
+rm -rf "$P" "$M"; mv "$W/swap-c" "$P"
+put "$P" s2
+# (30 s: a bound on a relay or mirror that never ends; each ends at its next idle look, 200 ms)
+timeout 30 tail --pid=$SRP -f /dev/null; timeout 30 tail --pid=$SMP -f /dev/null
+kill -9 $SRP $SMP 2>/dev/null
+wait $SRP; rc=$?; wait $SMP; rc2=$?
+grep -Ev "relay: (created|connected)" "$W/swap-relay.log" >"$W/swap-relay.err"
+grep -Ev "mirror: (no stream|following|.* at schema )" "$W/swap-mirror.log" >"$W/swap-mirror.err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/swap-relay.err")" = 1 ] && grep -q "store $P: its data.mdb is another file now" "$W/swap-relay.err"; then
+  say "ok: a primary replaced under its relay: $(cat "$W/swap-relay.err")"
+else bad "relay of a primary replaced under it: exit $rc: $(cat "$W/swap-relay.log")"; fi
+if [ $rc2 = 1 ] && [ "$(wc -l <"$W/swap-mirror.err")" = 1 ] && grep -q "store $M: its data.mdb was removed under the mirror" "$W/swap-mirror.err"; then
+  say "ok: a mirror's store removed under it: $(cat "$W/swap-mirror.err")"
+else bad "mirror whose store was removed under it: exit $rc2: $(cat "$W/swap-mirror.log")"; fi
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream SWAP --once 2>/dev/null || bad "relay of the compacted primary: exit $?"
+"$PROBE" check "$URL" SWAP "$SWID" 2 >/dev/null || bad "SWAP after the relay run again: $("$PROBE" check "$URL" SWAP "$SWID" 2 2>&1)"
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream SWAP --once 2>/dev/null || bad "a new mirror of SWAP: exit $?"
+same "$P" "$M" "a new mirror of the compacted primary"
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"
