@@ -832,19 +832,18 @@ void ent_nats__unlock_dir(int fd)
  * that never came, and the stream got none of the new store's events; a mirror applied into files
  * no reader sees. Both went on in silence, for ever (entity events --follow had the same, fixed
  * the same way in tools/entity/commands.c). */
-static int data_file(struct stat *st, ent_store *s)
-{
-    char path[4096 + 16];
-    if (!s || strcmp(ent_store_backend(s), "lmdb") != 0 || !ent_store_path(s)[0]) return -1;
-    if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", ent_store_path(s)) >= sizeof path) return -1;
-    return stat(path, st);
-}
-
 void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s)
 {
+    char cwd[4096];
+    const char *dir = s ? ent_store_path(s) : "";
     struct stat st;
+    int n;
     memset(out, 0, sizeof *out);
-    if (data_file(&st, s) != 0) return;
+    if (!s || strcmp(ent_store_backend(s), "lmdb") != 0 || !dir[0]) return;
+    if (dir[0] == '/') n = snprintf(out->path, sizeof out->path, "%s/data.mdb", dir);
+    else if (getcwd(cwd, sizeof cwd)) n = snprintf(out->path, sizeof out->path, "%s/%s/data.mdb", cwd, dir);
+    else return;
+    if (n < 0 || (size_t)n >= sizeof out->path || stat(out->path, &st) != 0) return;
     out->dev = st.st_dev;
     out->ino = st.st_ino;
     out->known = 1;
@@ -854,7 +853,7 @@ int ent_nats__store_moved(const ent_nats__store_file *had, ent_store *s, const c
 {
     struct stat st;
     if (!had->known) return ENT_OK;
-    if (data_file(&st, s) != 0) {
+    if (stat(had->path, &st) != 0) {
         if (errno != ENOENT && errno != ENOTDIR) return ENT_OK; /* cannot tell: the store open may still be it */
         return ent_error_set(ENT_NOTFOUND, "store %s: its data.mdb was removed under the %s (the store deleted or moved "
                              "away): %s; the %s stops", ent_store_path(s), who, why, who);

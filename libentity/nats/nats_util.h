@@ -157,6 +157,9 @@ typedef struct ent_nats__store_file {
     dev_t dev;
     ino_t ino;
     int known;
+    /* "<store path>/data.mdb", made absolute (not resolved: a symbolic link swapped to another
+     * store is a replacement too) when the file was taken: a host may change its directory */
+    char path[4096 + 16];
 } ent_nats__store_file;
 void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s);
 /* ENT_OK while the store at s's path is the file in had (or it cannot tell: a permission taken

@@ -1914,6 +1914,68 @@ static void test_follow_copies_store_opts(void)
     ent_schema_free(sc);
 }
 
+/* A host that opened its stores by relative paths and then changed its directory: the relay and
+ * the mirror look at the store at their path while nothing comes (a store replaced or removed
+ * under them stops them, nats_streams case 12); read from the new directory, that path named no
+ * store, and a relay would have stopped saying its store was removed. They go on. */
+static int chdir_seen;
+static void count_chdir_ev(const ent_event *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    __atomic_add_fetch(&chdir_seen, 1, __ATOMIC_RELEASE);
+}
+
+static void test_relative_paths_after_chdir(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_follower *f = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char cwd[ENT_TEST_PATH_MAX];
+    int ok = 0, rc, rc2;
+    uint64_t n = 0;
+    so.durability = ENT_NONE;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+    CU_ASSERT_EQUAL_FATAL(chdir(dir), 0);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, "chdir-primary", sc, &so));
+    add_item(p, "one");
+    ro.url = url;
+    ro.stream = "CHDIR";
+    ro.log = quiet;
+    fo.url = url;
+    fo.stream = "CHDIR";
+    fo.store_opts = &so;
+    fo.on_event = count_chdir_ev;
+    fo.log = quiet;
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    ENT_OK_(ent_follow_start(&f, "chdir-mirror", &fo));
+    /* (30 s: a bound on threads that never get there) */
+    for (int i = 0; i < 3000 && __atomic_load_n(&chdir_seen, __ATOMIC_ACQUIRE) < 1; i++) nap_ms(10);
+    CU_ASSERT_EQUAL_FATAL(chdir("/"), 0);
+    nap_ms(1000); /* idle: both look at their store's path several times */
+    add_item(p, "two");
+    add_item(p, "three");
+    for (int i = 0; i < 3000 && (__atomic_load_n(&chdir_seen, __ATOMIC_ACQUIRE) < 3 || n < 3); i++) {
+        n = stream_events("CHDIR", ent_store_id(p), &ok);
+        nap_ms(10);
+    }
+    rc = ent_relay_stop(r);
+    rc2 = ent_follow_stop(f);
+    CU_ASSERT_EQUAL(chdir(cwd), 0); /* (before any assertion that ends the test: the next ones) */
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(__atomic_load_n(&chdir_seen, __ATOMIC_ACQUIRE), 3);
+    CU_ASSERT_EQUAL(rc, ENT_OK);
+    CU_ASSERT_EQUAL(rc2, ENT_OK);
+    ent_store_close(p);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_kinds_through_stream),
@@ -1929,6 +1991,7 @@ int main(void)
                                            ENT_TEST(test_error_details_storage_limits), ENT_TEST(test_refusal_details),
                                            ENT_TEST(test_api_misuse), ENT_TEST(test_deferred_refs_through_stream),
                                            ENT_TEST(test_follow_copies_store_opts),
+                                           ENT_TEST(test_relative_paths_after_chdir),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
