@@ -423,9 +423,15 @@ static void unlock_mirror(int fd, int made, const char *path, int rc)
 int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
     int fd, made, rc;
-    if ((rc = lock_mirror(&fd, &made, path, opts))) return rc;
-    rc = run(path, opts, stop);
-    unlock_mirror(fd, made, path, rc);
+    char *abs = NULL;
+    if ((rc = ent_nats__abs_path(&abs, path))) return rc; /* (see ent_nats__abs_path) */
+    if ((rc = lock_mirror(&fd, &made, abs, opts))) {
+        free(abs);
+        return rc;
+    }
+    rc = run(abs, opts, stop);
+    unlock_mirror(fd, made, abs, rc);
+    free(abs);
     return rc;
 }
 
@@ -474,12 +480,13 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
     *out = NULL;
     if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
     x->lock_fd = -1;
-    if ((rc = lock_mirror(&x->lock_fd, &x->made, path, opts))) {
+    /* absolute: the thread opens it long after this call, and the stop cleans it up (see
+     * ent_nats__abs_path); a host may change its directory meanwhile */
+    if ((rc = ent_nats__abs_path(&x->path, path)) || (rc = lock_mirror(&x->lock_fd, &x->made, x->path, opts))) {
         follower_free(x);
         return rc;
     }
     x->o = *opts;
-    x->path = strdup(path);
     x->url = opts->url ? strdup(opts->url) : NULL;
     x->stream = opts->stream ? strdup(opts->stream) : NULL;
     x->primary = opts->primary_id ? strdup(opts->primary_id) : NULL;

@@ -832,6 +832,24 @@ void ent_nats__unlock_dir(int fd)
  * that never came, and the stream got none of the new store's events; a mirror applied into files
  * no reader sees. Both went on in silence, for ever (entity events --follow had the same, fixed
  * the same way in tools/entity/commands.c). */
+int ent_nats__abs_path(char **out, const char *path)
+{
+    char cwd[4096];
+    size_t n;
+    *out = NULL;
+    if (!path) return ENT_OK;
+    if (path[0] == '/' || !path[0]) {
+        if (!(*out = strdup(path))) return ent_error_set(ENT_NOMEM, "out of memory");
+        return ENT_OK;
+    }
+    if (!getcwd(cwd, sizeof cwd))
+        return ent_error_set(ENT_IO, "store %s: the current directory, which it is relative to: %s", path, strerror(errno));
+    n = strlen(cwd) + 1 + strlen(path) + 1;
+    if (!(*out = malloc(n))) return ent_error_set(ENT_NOMEM, "out of memory");
+    snprintf(*out, n, "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/", path);
+    return ENT_OK;
+}
+
 void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s)
 {
     char cwd[4096];

@@ -150,6 +150,13 @@ void ent_nats__unlock_failed_dir(int fd, const char *dir, const char *who, int c
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
 
+/* path made absolute against the current directory (not resolved: symbolic links stay), for a
+ * mirror's directory, which the mirror opens again long after its start (its first schema
+ * message, each evolution) and cleans up at its end: a host that changed its directory meanwhile
+ * had it open, make, or empty the relative path under the new one. out: the caller frees it.
+ * Returns ENT_OK (path NULL: *out NULL), ENT_NOMEM, ENT_IO (no current directory). */
+int ent_nats__abs_path(char **out, const char *path);
+
 /* The file that holds the LMDB store s has open (its data.mdb), by device and inode, to tell
  * whether the store at its path is still that one. known 0: s has no such file (memory), or it
  * could not be read: nothing is checked. */

@@ -781,7 +781,8 @@ static int lock_store(int *out, const ent_store *s)
 
 static void unlock_store(int fd) { ent_nats__unlock_dir(fd); }
 
-static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked);
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked,
+                      const ent_nats__store_file *file);
 
 static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
@@ -792,13 +793,16 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
         release_handle(s);
         return rc;
     }
-    rc = run_locked(s, opts, stop, acked);
+    rc = run_locked(s, opts, stop, acked, NULL);
     unlock_store(fd);
     release_handle(s);
     return rc;
 }
 
-static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
+/* file: the store's data.mdb as ent_relay_start() found it (a host may change its directory before
+ * the thread runs); NULL: taken here. */
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked,
+                      const ent_nats__store_file *file)
 {
     relay r;
     /* backoff: the nap before the next connect after a failed one or a loss, doubled each time
@@ -840,7 +844,8 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     ent_nats__url_shown(r.url, sizeof r.url, opts->url);
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
-    ent_nats__store_file_of(&r.file, s);
+    if (file) r.file = *file;
+    else ent_nats__store_file_of(&r.file, s);
     /* A stop closes the connection at once (the caller's flag; none: no thread): a JetStream
      * request of the resume (stream info, last message, 5 s each when the server does not answer)
      * ends then, instead of keeping the stop waiting for it. What was published and not yet
@@ -972,12 +977,13 @@ struct ent_relay {
     char msg[1024];
     uint64_t acked;
     int lock_fd;
+    ent_nats__store_file file; /* the store's data.mdb when the relay was started */
 };
 
 static void *relay_main(void *p)
 {
     ent_relay *x = p;
-    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked);
+    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked, &x->file);
     if (x->rc) {
         x->detail = ent_errdetail();
         snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
@@ -1010,6 +1016,7 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
     }
     x->s = s;
     x->lock_fd = -1;
+    ent_nats__store_file_of(&x->file, s);
     if ((rc = lock_store(&x->lock_fd, s))) {
         relay_free(x);
         return rc;
