@@ -313,6 +313,9 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
+            } else if (f.mr.m && (rc = ent_nats__store_moved(&f.mr.file, f.mr.m, "mirror", "what it applies reaches "
+                                                              "no reader of that path"))) {
+                break; /* (nothing comes: is the store at the path still the one it writes?) */
             } else if (++f.idle % IDLE_CHECK == 0 && stream_still(&f)) {
                 if (ent_nats__stopped(stop)) break; /* the stop closed the connection under it */
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: %s; starting again", ent_errmsg());
@@ -420,9 +423,15 @@ static void unlock_mirror(int fd, int made, const char *path, int rc)
 int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
     int fd, made, rc;
-    if ((rc = lock_mirror(&fd, &made, path, opts))) return rc;
-    rc = run(path, opts, stop);
-    unlock_mirror(fd, made, path, rc);
+    char *abs = NULL;
+    if ((rc = ent_nats__abs_path(&abs, path))) return rc; /* (see ent_nats__abs_path) */
+    if ((rc = lock_mirror(&fd, &made, abs, opts))) {
+        free(abs);
+        return rc;
+    }
+    rc = run(abs, opts, stop);
+    unlock_mirror(fd, made, abs, rc);
+    free(abs);
     return rc;
 }
 
@@ -471,12 +480,13 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
     *out = NULL;
     if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
     x->lock_fd = -1;
-    if ((rc = lock_mirror(&x->lock_fd, &x->made, path, opts))) {
+    /* absolute: the thread opens it long after this call, and the stop cleans it up (see
+     * ent_nats__abs_path); a host may change its directory meanwhile */
+    if ((rc = ent_nats__abs_path(&x->path, path)) || (rc = lock_mirror(&x->lock_fd, &x->made, x->path, opts))) {
         follower_free(x);
         return rc;
     }
     x->o = *opts;
-    x->path = strdup(path);
     x->url = opts->url ? strdup(opts->url) : NULL;
     x->stream = opts->stream ? strdup(opts->stream) : NULL;
     x->primary = opts->primary_id ? strdup(opts->primary_id) : NULL;

@@ -36,6 +36,7 @@ int ent_nats__mirror_open(ent_nats__mirror *f, const ent_schema *schema)
     int rc;
     ent_nats__mirror_close(f);
     if ((rc = ent_mirror_open(&f->m, f->path, f->primary, schema, f->o->store_opts))) return rc;
+    ent_nats__store_file_of(&f->file, f->m);
     if (f->o->on_event && (rc = ent_subscribe(&f->cb, f->m, NULL, 0, f->o->on_event, f->o->event_payload))) {
         ent_nats__mirror_close(f);
         return rc;
@@ -90,7 +91,7 @@ int ent_nats__mirror_same(ent_nats__mirror *f, natsMsg *m, uint64_t seq)
 
 static int on_event(ent_nats__mirror *f, natsMsg *msg, uint64_t spos)
 {
-    uint64_t seq = 0, expect, dummy = 0;
+    uint64_t seq = 0, expect, dummy = 0, under = 0;
     ent_event *ev = NULL;
     int rc;
     if (ent_nats__header_u64(&seq, msg, "Entity-Seq") != ENT_OK)
@@ -104,6 +105,19 @@ static int on_event(ent_nats__mirror *f, natsMsg *msg, uint64_t spos)
         f->gap = expect;
         return ent_error_set(ENT_NOTFOUND, "stream %s lacks seq %" PRIu64 " of store %s (the next there is %" PRIu64
                              "); the mirror stops at seq %" PRIu64, f->o->stream, expect, f->primary, seq, f->applied);
+    }
+    /* The version it was written under (relays since 2026-12-06 say it): a mirror below it lacks
+     * that version's schema message, which the stream's limits dropped (or someone deleted)
+     * before the mirror read it. Applied under the version before, the events went in without a
+     * word (the old schema, defaults and indexes kept for good), or stopped it on "unknown field"
+     * with no word of why. */
+    if (ent_nats__header_u64(&under, msg, "Entity-Schema-Version") == ENT_OK &&
+        under > (f->m ? ent_schema_version(ent_store_schema(f->m)) : 0)) {
+        f->gap = seq;
+        return ent_error_set(ENT_NOTFOUND, "stream %s lacks schema version %" PRIu64 " of store %s, under which seq %" PRIu64
+                             " was written (its message was dropped by the stream's limits, or deleted, before the "
+                             "mirror read it); the mirror stops at seq %" PRIu64 " (build a new mirror from a stream "
+                             "that holds it)", f->o->stream, under, f->primary, seq, f->applied);
     }
     if (!f->m)
         return ent_error_set(ENT_CORRUPT, "stream %s: event seq %" PRIu64 " comes before any schema message", f->o->stream, seq);

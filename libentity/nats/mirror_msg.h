@@ -17,6 +17,7 @@ typedef struct ent_nats__mirror {
     size_t n, cap;
     int checked;               /* the stream's seq `applied` was found to be the one applied */
     uint64_t gap;              /* the missing seq, when the last message returned a gap (else 0) */
+    ent_nats__store_file file; /* m's data.mdb when it was opened: still at its path? (follow.c) */
 } ent_nats__mirror;
 
 /* Open (or, with schema, create or evolve) the mirror store at path; reads applied and pos. */
@@ -38,7 +39,8 @@ int ent_nats__mirror_same(ent_nats__mirror *f, natsMsg *m, uint64_t seq);
  * header Entity-Schema-Version) creates or evolves the mirror; an event (header Entity-Seq, the
  * body as ent_event_to_json() prints it) is buffered until the one with Entity-Txn-End, and the
  * transaction is then applied as one (ent_mirror_apply). Duplicates are skipped.
- * Returns ENT_OK; ENT_NOTFOUND (a seq is missing: the message names it), ENT_CORRUPT (a message
+ * Returns ENT_OK; ENT_NOTFOUND (a seq, or the schema version an event carries in its header
+ * Entity-Schema-Version, is missing: the message names it), ENT_CORRUPT (a message
  * that is not what the relay sends, an event before any schema), ENT_CONFLICT (the copy of the
  * last applied seq, met first, is another history's: ent_nats__mirror_same), the store's codes. */
 int ent_nats__mirror_msg(ent_nats__mirror *f, natsMsg *msg, uint64_t spos);

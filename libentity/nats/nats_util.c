@@ -76,8 +76,23 @@ int ent_nats__check_url(const char *url)
         if (strstr(u, "://") && strncmp(u, "nats://", 7) != 0 && strncmp(u, "tls://", 6) != 0)
             return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the scheme must be nats:// or tls://", shown(sh, sizeof sh, u));
         p = strstr(u, "://") ? strstr(u, "://") + 3 : u;
+        if (strrchr(p, '@')) p = strrchr(p, '@') + 1; /* user info: up to the last '@', as libnats reads it */
         if (!*p || *p == ':' || *p == '/')
             return ent_error_set(ENT_INVALID, "NATS URL \"%s\" names no host", shown(sh, sizeof sh, u));
+        /* A port the client cannot use (none after the ':', not a number, 0, above 65535) was
+         * tried as an outage: "NATS unreachable", retried for ever by a relay or mirror without
+         * --once ("invalid port 'abc'", "No server available for connection"). */
+        if (*p == '[') p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
+        else p += strcspn(p, ":/");
+        if (*p == ':') {
+            size_t len = strcspn(++p, "/");
+            unsigned long port = 0;
+            for (size_t k = 0; k < len && port <= 65535; k++)
+                port = p[k] >= '0' && p[k] <= '9' ? port * 10 + (unsigned long)(p[k] - '0') : 65536;
+            if (!len || port < 1 || port > 65535)
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\": the port must be a number from 1 to 65535",
+                                     shown(sh, sizeof sh, u));
+        }
     }
     return ENT_OK;
 }
@@ -808,4 +823,61 @@ void ent_nats__unlock_dir(int fd)
     if (ftruncate(fd, 0) != 0) {
     }
     close(fd); /* drops the flock */
+}
+
+/* ---- the store at the path ------------------------------------------------------------------
+ * A relay or mirror keeps its store open for days. Removed (rm -rf) or replaced under it (a
+ * `copy --compact` or a backup moved into its place), the files it has open are no one's any
+ * more: every other process writes and reads the store now at the path. A relay waited for commits
+ * that never came, and the stream got none of the new store's events; a mirror applied into files
+ * no reader sees. Both went on in silence, for ever (entity events --follow had the same, fixed
+ * the same way in tools/entity/commands.c). */
+int ent_nats__abs_path(char **out, const char *path)
+{
+    char cwd[4096];
+    size_t n;
+    *out = NULL;
+    if (!path) return ENT_OK;
+    if (path[0] == '/' || !path[0]) {
+        if (!(*out = strdup(path))) return ent_error_set(ENT_NOMEM, "out of memory");
+        return ENT_OK;
+    }
+    if (!getcwd(cwd, sizeof cwd))
+        return ent_error_set(ENT_IO, "store %s: the current directory, which it is relative to: %s", path, strerror(errno));
+    n = strlen(cwd) + 1 + strlen(path) + 1;
+    if (!(*out = malloc(n))) return ent_error_set(ENT_NOMEM, "out of memory");
+    snprintf(*out, n, "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/", path);
+    return ENT_OK;
+}
+
+void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s)
+{
+    char cwd[4096];
+    const char *dir = s ? ent_store_path(s) : "";
+    struct stat st;
+    int n;
+    memset(out, 0, sizeof *out);
+    if (!s || strcmp(ent_store_backend(s), "lmdb") != 0 || !dir[0]) return;
+    if (dir[0] == '/') n = snprintf(out->path, sizeof out->path, "%s/data.mdb", dir);
+    else if (getcwd(cwd, sizeof cwd)) n = snprintf(out->path, sizeof out->path, "%s/%s/data.mdb", cwd, dir);
+    else return;
+    if (n < 0 || (size_t)n >= sizeof out->path || stat(out->path, &st) != 0) return;
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
+    out->known = 1;
+}
+
+int ent_nats__store_moved(const ent_nats__store_file *had, ent_store *s, const char *who, const char *why)
+{
+    struct stat st;
+    if (!had->known) return ENT_OK;
+    if (stat(had->path, &st) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR) return ENT_OK; /* cannot tell: the store open may still be it */
+        return ent_error_set(ENT_NOTFOUND, "store %s: its data.mdb was removed under the %s (the store deleted or moved "
+                             "away): %s; the %s stops", ent_store_path(s), who, why, who);
+    }
+    if (st.st_dev == had->dev && st.st_ino == had->ino) return ENT_OK;
+    return ent_error_set(ENT_CONFLICT, "store %s: its data.mdb is another file now (another store, a copy or a backup, "
+                         "moved there under the %s): %s; the %s stops (run it again on the store now there)",
+                         ent_store_path(s), who, why, who);
 }

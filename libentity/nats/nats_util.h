@@ -5,6 +5,7 @@
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "entity/nats.h"
 
@@ -148,6 +149,30 @@ void ent_nats__unlock_dir(int fd);
 void ent_nats__unlock_failed_dir(int fd, const char *dir, const char *who, int code);
 /* A header value as u64; 0 and ENT_NOTFOUND when absent or malformed. */
 int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
+
+/* path made absolute against the current directory (not resolved: symbolic links stay), for a
+ * mirror's directory, which the mirror opens again long after its start (its first schema
+ * message, each evolution) and cleans up at its end: a host that changed its directory meanwhile
+ * had it open, make, or empty the relative path under the new one. out: the caller frees it.
+ * Returns ENT_OK (path NULL: *out NULL), ENT_NOMEM, ENT_IO (no current directory). */
+int ent_nats__abs_path(char **out, const char *path);
+
+/* The file that holds the LMDB store s has open (its data.mdb), by device and inode, to tell
+ * whether the store at its path is still that one. known 0: s has no such file (memory), or it
+ * could not be read: nothing is checked. */
+typedef struct ent_nats__store_file {
+    dev_t dev;
+    ino_t ino;
+    int known;
+    /* "<store path>/data.mdb", made absolute (not resolved: a symbolic link swapped to another
+     * store is a replacement too) when the file was taken: a host may change its directory */
+    char path[4096 + 16];
+} ent_nats__store_file;
+void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s);
+/* ENT_OK while the store at s's path is the file in had (or it cannot tell: a permission taken
+ * away); ENT_NOTFOUND when its data.mdb was removed, ENT_CONFLICT when it is another file (a store
+ * moved there), each naming the store, `who` ("relay", "mirror") and why that stops it. */
+int ent_nats__store_moved(const ent_nats__store_file *had, ent_store *s, const char *who, const char *why);
 
 /* The ENT_DETAIL_* of a JetStream refusal: d, n bytes, the answer; desc, k bytes, its
  * "description" (nats_util.c says which err_codes mean what). */

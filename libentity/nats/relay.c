@@ -29,6 +29,7 @@ typedef struct relay {
     char url[1024];          /* o.url as lines show it (ent_nats__url_shown: no password) */
     ent_nats__conn c;
     ent_nats__watch w;       /* closes c once *stop is raised (nats_util.h) */
+    ent_nats__store_file file; /* the store's data.mdb at start: still at its path? */
     int up;                  /* connected and resumed */
     int said_down;           /* the "unreachable" line was printed for this outage */
     uint64_t pos;            /* last seq in the stream and acknowledged in the subscription */
@@ -390,7 +391,8 @@ static int stream_changed(relay *r)
  * ENT_FULL: larger than the server's max_payload, which no reconnection changes (the caller names
  * the message). */
 static int publish(relay *r, const char *subject, const char *token, uint64_t seq, const char *msg_id, const char *body,
-                   size_t len, const char *k1, const char *v1, const char *k2, const char *v2)
+                   size_t len, const char *k1, const char *v1, const char *k2, const char *v2, const char *k3,
+                   const char *v3)
 {
     /* Seqs the stream lost (deleted by hand, or a checkpoint acknowledged past it) were published
      * before, maybe within JetStream's duplicate window, which then drops them again (on_ack
@@ -407,6 +409,7 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     if (r->max_msg > 0) {
         size_t hdr = 10 + strlen("Nats-Msg-Id: \r\n") + strlen(msg_id) + strlen(k1) + 4 + strlen(v1) + 2;
         if (k2) hdr += strlen(k2) + 4 + strlen(v2);
+        if (k3) hdr += strlen(k3) + 4 + strlen(v3);
         if (hdr + len > (uint64_t)r->max_msg)
             return ent_error_set_detail(ENT_FULL, ENT_DETAIL_TOO_LARGE, "does not fit the stream's max_msg_size of %" PRId64 " bytes (with its headers it "
                                  "has %zu): the relay stops rather than leave a gap; raise the stream's max_msg_size",
@@ -420,6 +423,7 @@ static int publish(relay *r, const char *subject, const char *token, uint64_t se
     if (st == NATS_OK) st = natsMsgHeader_Set(m, "Nats-Msg-Id", msg_id);
     if (st == NATS_OK) st = natsMsgHeader_Set(m, k1, v1);
     if (st == NATS_OK && k2) st = natsMsgHeader_Set(m, k2, v2);
+    if (st == NATS_OK && k3) st = natsMsgHeader_Set(m, k3, v3);
     if (st != NATS_OK) {
         natsMsg_Destroy(m);
         return ent_nats__err(ENT_NOMEM, st, 0, "building a message");
@@ -485,7 +489,8 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
         snprintf(after, sizeof after, "%" PRIu64, seq - 1);
         snprintf(tok, sizeof tok, "s%" PRIu32, v);
         put_msg_id(mid, r, tok);
-        rc = publish(r, r->subj_schema, tok, 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after);
+        rc = publish(r, r->subj_schema, tok, 0, mid, json, strlen(json), "Entity-Schema-Version", ver, "Entity-After-Seq", after,
+                     NULL, NULL);
         free(json);
         /* (a refusal of an earlier message, reported here, is not this one's) */
         if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE))
@@ -513,9 +518,18 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
 static int publish_event(relay *r, const ent_event *ev, int txn_end)
 {
     static const char *ops[] = {"", "create", "update", "", "delete"};
-    char subject[sizeof ENATS_SUBJECT_PREFIX + ENATS_ID_MAX + ENT_NAME_MAX + 16], mid[MSG_ID_MAX], seq[24], *p;
+    char subject[sizeof ENATS_SUBJECT_PREFIX + ENATS_ID_MAX + ENT_NAME_MAX + 16], mid[MSG_ID_MAX], seq[24], ver[16], *p;
     char *json = NULL;
+    uint32_t under = 0;
     int rc;
+    /* The version the event was written under (the last one taken before it, as publish_schemas
+     * counts), in a header: a mirror that never got that version's message (the stream's limits
+     * dropped it, or it was deleted, before the mirror read it) applied the events under the
+     * version before, in silence (its schema, defaults and indexes stayed old for good), or met
+     * "unknown field" with no word of why. */
+    for (size_t i = 0; i < r->n_marks; i++)
+        if (r->marks[i].after_seq < ev->seq) under = r->marks[i].version;
+    *put_u64(ver, under) = '\0';
     if ((rc = ent_event_to_json(&json, ev, 0))) return rc;
     p = put_str(subject, r->subj_base); /* "entity.<id>." */
     p = put_str(p, ent_type_name(ev->type));
@@ -524,7 +538,8 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     *p = '\0';
     *put_u64(seq, ev->seq) = '\0';
     put_msg_id(mid, r, seq);
-    rc = publish(r, subject, seq, ev->seq, mid, json, strlen(json), "Entity-Seq", seq, txn_end ? "Entity-Txn-End" : NULL, "1");
+    rc = publish(r, subject, seq, ev->seq, mid, json, strlen(json), "Entity-Seq", seq, under ? "Entity-Schema-Version" : NULL,
+                 ver, txn_end ? "Entity-Txn-End" : NULL, "1");
     free(json);
     if (rc == ENT_FULL && !__atomic_load_n(&r->c.acks->failed, __ATOMIC_ACQUIRE)) {
         if (ev->key.kind == ENT_KEY_AUTO)
@@ -766,7 +781,8 @@ static int lock_store(int *out, const ent_store *s)
 
 static void unlock_store(int fd) { ent_nats__unlock_dir(fd); }
 
-static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked);
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked,
+                      const ent_nats__store_file *file);
 
 static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
@@ -777,13 +793,16 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
         release_handle(s);
         return rc;
     }
-    rc = run_locked(s, opts, stop, acked);
+    rc = run_locked(s, opts, stop, acked, NULL);
     unlock_store(fd);
     release_handle(s);
     return rc;
 }
 
-static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
+/* file: the store's data.mdb as ent_relay_start() found it (a host may change its directory before
+ * the thread runs); NULL: taken here. */
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked,
+                      const ent_nats__store_file *file)
 {
     relay r;
     /* backoff: the nap before the next connect after a failed one or a loss, doubled each time
@@ -825,6 +844,8 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     ent_nats__url_shown(r.url, sizeof r.url, opts->url);
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
+    if (file) r.file = *file;
+    else ent_nats__store_file_of(&r.file, s);
     /* A stop closes the connection at once (the caller's flag; none: no thread): a JetStream
      * request of the resume (stream info, last message, 5 s each when the server does not answer)
      * ends then, instead of keeping the stop waiting for it. What was published and not yet
@@ -906,6 +927,11 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
                 break;
             }
             if (ent_nats__stopped(r.stop)) break; /* (its connection maybe closed by the stop) */
+            /* caught up, and nothing comes: is the store at the path still the one it reads? */
+            if (w == ENT_TIMEOUT && (rc = ent_nats__store_moved(&r.file, s, "relay", "the writers of that path write "
+                                                                 "another store than it reads, and nothing of theirs "
+                                                                 "reaches the stream")))
+                break;
             if (ent_nats__closed(&r.c)) {
                 ent_nats__log(r.o.log, r.o.log_payload, "relay: lost NATS (connection closed); reconnecting");
                 drop(&r);
@@ -951,12 +977,13 @@ struct ent_relay {
     char msg[1024];
     uint64_t acked;
     int lock_fd;
+    ent_nats__store_file file; /* the store's data.mdb when the relay was started */
 };
 
 static void *relay_main(void *p)
 {
     ent_relay *x = p;
-    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked);
+    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked, &x->file);
     if (x->rc) {
         x->detail = ent_errdetail();
         snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
@@ -989,6 +1016,7 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
     }
     x->s = s;
     x->lock_fd = -1;
+    ent_nats__store_file_of(&x->file, s);
     if ((rc = lock_store(&x->lock_fd, s))) {
         relay_free(x);
         return rc;

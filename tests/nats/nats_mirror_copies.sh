@@ -13,6 +13,8 @@
 #    drop for an ack, published the next events behind it, and mirrors met an unknown field), and
 #    publishes it once the window has passed; an older version's message lost so is not published
 #    again after the events written under it (where it reaches no mirror), and the relay goes on;
+#  - a schema message the stream's limits dropped before a mirror read it, the events after it
+#    kept: the mirror stops naming the version (it applied them under the old one, exit 0).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-copies.XXXXXX")
@@ -143,6 +145,34 @@ if [ $rc = 0 ] && [ "$(applied "$M")" = 3 ]; then
   same "$P" "$M" "an older schema message lost within the duplicate window: the relay goes on"
 else
   bad "an older schema message lost within the duplicate window: relay exit $rc, mirror at seq $(applied "$M") of 3"; cat "$W/err"
+fi
+
+# 4. A schema message the stream's limits dropped before a mirror read it (max_msgs lowered by
+# an operator while the mirror was behind), the events after it kept: the mirror applied them
+# under the version before, said nothing and exited 0, its schema, defaults and indexes old for
+# good (or, had an event carried a new field, stopped on "unknown field" saying nothing of why).
+# It stops at the last seq before them, naming the missing version.
+P=$W/limits; M=$W/limits-m
+schema "$W/li2.json" 2 'f["tier"]={"id":6,"type":"string","indexed":True}'
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for i in 1 2 3; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream LIMITS --once 2>/dev/null || bad "relay to LIMITS"
+"$E" -s "$M" mirror --nats "$URL" --stream LIMITS --once 2>/dev/null || bad "mirror of LIMITS"
+"$E" -s "$P" schema --apply "$W/li2.json" 2>/dev/null || bad "schema --apply li2"
+# updates that carry no new field: nothing in them tells the old schema from the new
+for i in 1 2 3; do "$E" -s "$P" patch customer $i "{\"name\":\"l$i-2\"}" >/dev/null; done
+"$E" -s "$P" relay --nats "$URL" --stream LIMITS --once 2>/dev/null || bad "relay of schema version 2"
+# stream: schema 1 (1), events 1-3 (2-4), schema 2 (5), events 4-6 (6-8): keep 6-8
+"$PROBE" check "$URL" LIMITS "$ID" 6 >/dev/null || bad "LIMITS before its limit: $("$PROBE" check "$URL" LIMITS "$ID" 6 2>&1)"
+"$PROBE" maxmsgs "$URL" LIMITS 3 || bad "limiting LIMITS to 3 messages"
+"$E" -s "$M" mirror --nats "$URL" --stream LIMITS --once 2>"$W/err"; rc=$?
+grep -v "mirror: following" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(applied "$M")" = 3 ] && [ "$(wc -l <"$W/err")" = 1 ] &&
+   grep -q "lacks schema version 2 of store $ID, under which seq 4 was written" "$W/err"; then
+  say "ok: a schema message dropped by the stream's limits: $(cat "$W/err")"
+else
+  bad "a schema message dropped by the stream's limits before the mirror read it: exit $rc (1 expected), at seq $(applied "$M") (3 expected), schema version $("$E" -s "$M" schema | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'):"; cat "$W/err"
 fi
 
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" "$W"/*.log 2>/dev/null; then bad "sanitizer reports in the logs above"; fi

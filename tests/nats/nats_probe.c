@@ -15,6 +15,7 @@
  *       retention is RETENTION: limits, interest or workqueue
  *   nats_probe mkmirror URL STREAM ORIGIN           create a file stream that is a JetStream mirror of ORIGIN
  *   nats_probe maxsize URL STREAM BYTES             change the stream's max_msg_size (as an operator would)
+ *   nats_probe maxmsgs URL STREAM N                 keep the stream's last N messages (discard old)
  * Exit 0 when fine, 1 with one line on stderr otherwise. */
 #include <jansson.h>
 #include <nats/nats.h>
@@ -154,7 +155,7 @@ int main(int argc, char **argv)
     natsStatus st;
     int rc = 1;
     if (argc < 4) {
-        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|mkmirror|maxsize|check|delete|seqof|rmstream|purge|pub URL STREAM ...\n");
+        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|mkmirror|maxsize|maxmsgs|check|delete|seqof|rmstream|purge|pub URL STREAM ...\n");
         return 2;
     }
     if ((st = natsConnection_ConnectTo(&nc, argv[2])) != NATS_OK) return die("connect", st);
@@ -220,6 +221,20 @@ int main(int argc, char **argv)
             goto out;
         }
         si->Config->MaxMsgSize = (int32_t)strtol(argv[4], NULL, 10);
+        if ((st = js_UpdateStream(&after, js, si->Config, NULL, &jerr)) != NATS_OK) rc = die("update stream", st);
+        else rc = 0;
+        jsStreamInfo_Destroy(after);
+        jsStreamInfo_Destroy(si);
+    } else if (!strcmp(argv[1], "maxmsgs") && argc == 5) {
+        /* the stream keeps its last MAX_MSGS messages, dropping the oldest (as an operator
+         * would limit it) */
+        jsStreamInfo *si = NULL, *after = NULL;
+        if ((st = js_GetStreamInfo(&si, js, argv[3], NULL, &jerr)) != NATS_OK) {
+            rc = die("stream info", st);
+            goto out;
+        }
+        si->Config->MaxMsgs = strtoll(argv[4], NULL, 10);
+        si->Config->Discard = js_DiscardOld;
         if ((st = js_UpdateStream(&after, js, si->Config, NULL, &jerr)) != NATS_OK) rc = die("update stream", st);
         else rc = 0;
         jsStreamInfo_Destroy(after);

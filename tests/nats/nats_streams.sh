@@ -25,7 +25,10 @@
 #    connection before, after the resume read the stream: a stalled server): the relay resumes
 #    from the stream and goes on, each seq once (it stopped, exit 1, saying it was deleted);
 #  - a stream made by hand with the store's subjects split over two patterns: refused, naming a
-#    remedy JetStream takes (it told to add the store's subject, which JetStream refuses).
+#    remedy JetStream takes (it told to add the store's subject, which JetStream refuses);
+#  - a URL whose port no client can use: relay and mirror exit 1 naming it (they retried for ever);
+#  - a primary replaced under its running relay, a mirror's store removed under the running
+#    mirror: each exits 1 naming it (they went on in silence with files no one else reaches).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -303,6 +306,56 @@ out=$(timeout 60 "$E" -s "$W/auth-m" mirror --nats "nats://127.0.0.1:$PORT2" --s
 if [ $rc = 1 ] && printf '%s' "$out" | grep -q "refused the URL's credentials" && [ ! -e "$W/auth-m" ]; then
   say "ok: a mirror without the credentials the server asks for exits 1 naming it, no directory left"
 else bad "mirror without credentials: exit $rc, directory $(ls -A "$W/auth-m" 2>&1): $out"; fi
+
+# 11. A URL whose port no client can use (not a number, 0, none after the ':', above 65535, also
+# in a list after a good one): relay and mirror exit 1 at once naming it, also without --once
+# (they said "NATS unreachable" and retried for ever: "invalid port 'abc'", "No server available
+# for connection"), and the mirror's run leaves no directory. (timeout: a broken run's bound.)
+P=$W/badport
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for u in "nats://127.0.0.1:abc" "nats://127.0.0.1:0" "nats://127.0.0.1:" "nats://u:pw@127.0.0.1:65536" "$URL,nats://127.0.0.1:99999"; do
+  out=$(timeout 10 "$E" -s "$P" relay --nats "$u" --stream PORTS 2>&1); rc=$?
+  out2=$(timeout 10 "$E" -s "$W/badport-m" mirror --nats "$u" --stream PORTS 2>&1); rc2=$?
+  if [ $rc = 1 ] && [ $rc2 = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '%s' "$out" | grep -q "the port must be a number from 1 to 65535" &&
+     printf '%s' "$out2" | grep -q "the port must be a number from 1 to 65535" && [ ! -e "$W/badport-m" ]; then
+    say "ok: --nats '$u': relay and mirror exit 1: $out"
+  else bad "--nats '$u': relay exit $rc ($out), mirror exit $rc2 ($out2), mirror directory $(ls -A "$W/badport-m" 2>&1)"; fi
+done
+
+# 12. The primary replaced under its running relay by a compacted copy of itself (`copy
+# --compact`, then moved into its place), and a mirror's directory removed under the running
+# mirror: the relay waited for commits to the files it had open, which no writer reaches any
+# more, and the stream got nothing of the store now at the path; the mirror applied into files no
+# reader sees; both in silence, for ever. Each exits 1 with one line naming its store; the relay
+# run again relays the new store's writes, and a new mirror equals the primary.
+P=$W/swap; M=$W/swap-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" s1
+SWID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream SWAP 2>"$W/swap-relay.log" & SRP=$!; PIDS+=("$SRP")
+"$E" -s "$M" mirror --nats "$URL" --stream SWAP 2>"$W/swap-mirror.log" & SMP=$!; PIDS+=("$SMP")
+for _ in $(seq 300); do [ "$("$E" -s "$M" stat 2>/dev/null | grep -o '"applied_seq":[0-9]*')" = '"applied_seq":1' ] && break; sleep 0.1; done
+"$E" -s "$P" copy "$W/swap-c" --compact 2>/dev/null || bad "copy --compact of SWAP's primary"
+rm -rf "$P" "$M"; mv "$W/swap-c" "$P"
+put "$P" s2
+# (30 s: a bound on a relay or mirror that never ends; each ends at its next idle look, 200 ms)
+timeout 30 tail --pid=$SRP -f /dev/null; timeout 30 tail --pid=$SMP -f /dev/null
+kill -9 $SRP $SMP 2>/dev/null
+wait $SRP; rc=$?; wait $SMP; rc2=$?
+grep -Ev "relay: (created|connected)" "$W/swap-relay.log" >"$W/swap-relay.err"
+# (the lines of a mirror started before the relay published: waiting for the stream, or for its first message)
+grep -Ev "mirror: (following|.* at schema )|; waiting$" "$W/swap-mirror.log" >"$W/swap-mirror.err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/swap-relay.err")" = 1 ] && grep -Eq "store $P: its data.mdb (is another file now|was removed)" "$W/swap-relay.err"; then
+  # (removed: the relay looked between the rm and the mv)
+  say "ok: a primary replaced under its relay: $(cat "$W/swap-relay.err")"
+else bad "relay of a primary replaced under it: exit $rc: $(cat "$W/swap-relay.log")"; fi
+if [ $rc2 = 1 ] && [ "$(wc -l <"$W/swap-mirror.err")" = 1 ] && grep -q "store $M: its data.mdb was removed under the mirror" "$W/swap-mirror.err"; then
+  say "ok: a mirror's store removed under it: $(cat "$W/swap-mirror.err")"
+else bad "mirror whose store was removed under it: exit $rc2: $(cat "$W/swap-mirror.log")"; fi
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream SWAP --once 2>/dev/null || bad "relay of the compacted primary: exit $?"
+"$PROBE" check "$URL" SWAP "$SWID" 2 >/dev/null || bad "SWAP after the relay run again: $("$PROBE" check "$URL" SWAP "$SWID" 2 2>&1)"
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream SWAP --once 2>/dev/null || bad "a new mirror of SWAP: exit $?"
+same "$P" "$M" "a new mirror of the compacted primary"
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"

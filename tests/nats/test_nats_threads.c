@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1914,6 +1915,90 @@ static void test_follow_copies_store_opts(void)
     ent_schema_free(sc);
 }
 
+/* A host that opened its stores by relative paths and then changed its directory: the relay and
+ * the mirror look at the store at their path while nothing comes (a store replaced or removed
+ * under them stops them, nats_streams case 12); read from the new directory, that path named no
+ * store, and a relay would have stopped saying its store was removed. And the mirror opens its
+ * store again at an evolution: by the relative path, under the new directory, it made a new
+ * store there, and the next event was a gap. They go on, in their stores. */
+static int chdir_seen;
+static void count_chdir_ev(const ent_event *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    __atomic_add_fetch(&chdir_seen, 1, __ATOMIC_RELEASE);
+}
+
+static void test_relative_paths_after_chdir(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *p = NULL;
+    ent_relay *r = NULL;
+    ent_follower *f = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    static const char v2[] =
+        "{\"schema\":\"th\",\"version\":2,\"types\":{\"item\":{\"key\":\"auto\",\"fields\":{"
+        "\"name\":{\"id\":1,\"type\":\"string\",\"required\":true},\"n\":{\"id\":2,\"type\":\"int\",\"indexed\":true},"
+        "\"attrs\":{\"id\":3,\"type\":\"map\"},\"tag\":{\"id\":4,\"type\":\"string\"}}}}}";
+    ent_schema *sc2 = NULL;
+    char cwd[ENT_TEST_PATH_MAX], path[ENT_TEST_PATH_MAX], elsewhere[ENT_TEST_PATH_MAX];
+    int ok = 0, rc, rc2, made_here;
+    uint64_t n = 0;
+    so.durability = ENT_NONE;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+    CU_ASSERT_EQUAL_FATAL(chdir(dir), 0);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&p, "chdir-primary", sc, &so));
+    add_item(p, "one");
+    ro.url = url;
+    ro.stream = "CHDIR";
+    ro.log = quiet;
+    fo.url = url;
+    fo.stream = "CHDIR";
+    fo.store_opts = &so;
+    fo.on_event = count_chdir_ev;
+    fo.log = quiet;
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    ENT_OK_(ent_follow_start(&f, "chdir-mirror", &fo));
+    /* (30 s: a bound on threads that never get there) */
+    for (int i = 0; i < 3000 && __atomic_load_n(&chdir_seen, __ATOMIC_ACQUIRE) < 1; i++) nap_ms(10);
+    ENT_TEST_PATH(elsewhere, "%s/elsewhere", dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(elsewhere, 0755), 0);
+    CU_ASSERT_EQUAL_FATAL(chdir(elsewhere), 0);
+    nap_ms(1000); /* idle: both look at their store's path several times */
+    /* an evolution of the primary: the mirror opens its store again, by its path */
+    rc = ent_relay_stop(r);
+    r = NULL;
+    CU_ASSERT_EQUAL(rc, ENT_OK);
+    ent_store_close(p);
+    p = NULL;
+    ENT_OK_(ent_schema_load_json(&sc2, v2, strlen(v2), "th"));
+    ENT_TEST_PATH(path, "%s/chdir-primary", dir);
+    ENT_OK_(ent_store_open(&p, path, sc2, &so));
+    ENT_OK_(ent_relay_start(&r, p, &ro));
+    add_item(p, "two");
+    add_item(p, "three");
+    for (int i = 0; i < 3000 && (__atomic_load_n(&chdir_seen, __ATOMIC_ACQUIRE) < 3 || n < 3); i++) {
+        n = stream_events("CHDIR", ent_store_id(p), &ok);
+        nap_ms(10);
+    }
+    rc = ent_relay_stop(r);
+    rc2 = ent_follow_stop(f);
+    made_here = access("chdir-mirror", F_OK) == 0; /* the relative path under the new directory */
+    CU_ASSERT_EQUAL(chdir(cwd), 0); /* (before any assertion that ends the test: the next ones) */
+    CU_ASSERT(!made_here);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(__atomic_load_n(&chdir_seen, __ATOMIC_ACQUIRE), 3);
+    CU_ASSERT_EQUAL(rc, ENT_OK);
+    CU_ASSERT_EQUAL(rc2, ENT_OK);
+    ent_store_close(p);
+    ent_schema_free(sc);
+    ent_schema_free(sc2);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_kinds_through_stream),
@@ -1929,6 +2014,7 @@ int main(void)
                                            ENT_TEST(test_error_details_storage_limits), ENT_TEST(test_refusal_details),
                                            ENT_TEST(test_api_misuse), ENT_TEST(test_deferred_refs_through_stream),
                                            ENT_TEST(test_follow_copies_store_opts),
+                                           ENT_TEST(test_relative_paths_after_chdir),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {

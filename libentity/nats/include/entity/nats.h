@@ -7,6 +7,7 @@
  *   entity.<store id>.<type>.<op>   one message per event, in seq order; op is create|update|delete.
  *       body: the event as ent_event_to_json() prints it (the line `entity events` prints)
  *       headers: Nats-Msg-Id "<store id>:<seq>", Entity-Seq "<seq>",
+ *                Entity-Schema-Version "<the version it was written under>",
  *                Entity-Txn-End "1" on the last event of each transaction
  *   entity.<store id>.schema        one message per schema version, before the first event
  *                                   written under it, in version order.
@@ -70,8 +71,11 @@ typedef struct ent_relay_opts {
  * store and that relay's pid), ENT_INVALID (bad options or URL, a stream name JetStream cannot take,
  * JetStream refused to make the stream: an account's limits; the server refused the URL's
  * credentials, or their absence: not retried), ENT_CONFLICT (the stream exists
- * and does not take this store's subjects), ENT_IO (once: NATS unreachable or an ack missing),
- * the store's codes. The message (ent_errmsg) says which. */
+ * and does not take this store's subjects; the store's data.mdb at its path is another file than
+ * the one s has open: another store moved there), ENT_NOTFOUND (that file was removed: the
+ * relay, caught up, looks every 200 ms, as no writer reaches the store it reads any more),
+ * ENT_IO (once: NATS unreachable or an ack missing), the store's codes. The message (ent_errmsg)
+ * says which. */
 ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop);
 
 typedef struct ent_relay ent_relay;
@@ -118,8 +122,9 @@ typedef struct ent_follow_opts {
  * (holding its pid; the directory is made when missing), dropped by the system however the
  * process ends; a mirror in memory (store_opts->backend "memory") takes none.
  * Returns ENT_OK; ENT_BUSY (a mirror is already running on path: the message names its pid);
- * ENT_NOTFOUND (no such stream; a seq is missing in the stream: the message names
- * it; no messages of primary_id), ENT_CONFLICT (the store at path is not a mirror of that primary),
+ * ENT_NOTFOUND (no such stream; a seq or a schema version is missing in the stream: the message names
+ * it; no messages of primary_id; the mirror's data.mdb removed under it, seen when nothing comes),
+ * ENT_CONFLICT (the store at path is not a mirror of that primary; another store moved there under it),
  * ENT_INVALID (bad options, URL or stream name; the server refused the URL's credentials, or
  * their absence: not retried), ENT_IO (once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
  * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
