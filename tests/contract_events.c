@@ -734,6 +734,7 @@ static void t_durable_subscriptions(void)
         ent_event *ev = NULL;
         ent_entity *u = user(d.s, 900);
         ENT_OK_(ent_log_cursor_open(&c, d.s, 3, NULL, 0));
+        ENT_CHECK_RC(ent_log_next(&ev, c), ENT_TRUNCATED); /* said once (t_cursor_says_what_was_truncated) */
         ENT_CHECK_RC(ent_log_next(&ev, c), ENT_NOTFOUND);
         CU_ASSERT_EQUAL(ent_log_cursor_pos(c), last + 1);
         ENT_CHECK_RC(ent_log_wait(NULL, d.s, ent_log_cursor_pos(c) - 1, 0), ENT_TIMEOUT);
@@ -762,6 +763,124 @@ static void t_durable_subscriptions(void)
 }
 
 /* ---- cursors and waiting ----------------------------------------------------------------------- */
+
+/* A forced truncation that drops events a cursor has not read yet is its ENT_TRUNCATED, once,
+ * naming the seqs; it then goes on at the first event kept. A filtered cursor skips seqs of its
+ * own, so without it a host could not tell that it missed events (it went on in silence); an
+ * unfiltered one says it too, and so does a durable subscription's cursor. A cursor opened at 0
+ * starts at the first event kept without a word. */
+static void t_cursor_says_what_was_truncated(void)
+{
+    store_dir d;
+    ent_log_cursor *c = NULL, *all = NULL, *sub = NULL, *zero = NULL, *one = NULL;
+    ent_event *ev = NULL;
+    const ent_type *ut;
+    uint64_t first = 0, last = 0;
+    open_on(&d, backend);
+    ut = ent_store_type(d.s, "user");
+    ENT_OK_(ent_sub_create(d.s, "slow", 0)); /* holds every event: only a forced trim drops them */
+    for (int i = 1; i <= 5; i++) { /* seq 1..5 */
+        ent_entity *u = user(d.s, i);
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    /* the deletes of users: none yet, so it looks at seqs 1..5 and stops at 6 */
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 1, ut, ENT_OP_DELETE));
+    CU_ASSERT_EQUAL(ent_log_next(&ev, c), ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(c), 6);
+    ENT_OK_(ent_log_cursor_open(&all, d.s, 1, NULL, 0));
+    ENT_OK_(ent_log_next(&ev, all)); /* 1, and 2..5 read into the cursor */
+    CU_ASSERT_EQUAL(ev->seq, 1);
+    ent_event_free(ev);
+    for (uint64_t id = 1; id <= 3; id++) { /* seq 6..8 */
+        ent_key k = ent_key_id(id);
+        ENT_OK_(ent_delete(d.s, NULL, ut, &k, ENT_VERSION_ANY));
+    }
+    ENT_CHECK_RC(ent_log_truncate(d.s, 8, 0), ENT_CONFLICT);
+    ENT_OK_(ent_log_truncate(d.s, 8, 1));
+    ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(first, 8);
+    CU_ASSERT_EQUAL(last, 8);
+
+    /* the filtered cursor: seqs 6 and 7 (two deletes it wanted) are gone */
+    ev = (ent_event *)&ev;
+    CU_ASSERT_EQUAL(ent_log_next(&ev, c), ENT_TRUNCATED);
+    CU_ASSERT_PTR_NULL(ev);
+    ENT_ASSERT_MSG("events 6 to 7 were truncated");
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(c), 8);
+    ENT_OK_(ent_log_next(&ev, c));
+    CU_ASSERT(ev && ev->seq == 8 && ev->op == ENT_OP_DELETE);
+    ent_event_free(ev);
+    CU_ASSERT_EQUAL(ent_log_next(&ev, c), ENT_NOTFOUND);
+
+    /* unfiltered: what it read before the trim first, then the same report */
+    for (uint64_t seq = 2; seq <= 5; seq++) {
+        ENT_OK_(ent_log_next(&ev, all));
+        CU_ASSERT(ev && ev->seq == seq);
+        ent_event_free(ev);
+    }
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(all), 6);
+    CU_ASSERT_EQUAL(ent_log_next(&ev, all), ENT_TRUNCATED);
+    ENT_ASSERT_MSG("events 6 to 7 were truncated");
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(all), 8);
+    ENT_OK_(ent_log_next(&ev, all));
+    CU_ASSERT(ev && ev->seq == 8);
+    ent_event_free(ev);
+
+    /* a subscription whose unacknowledged events a forced trim took */
+    ENT_OK_(ent_sub_cursor(&sub, d.s, "slow"));
+    CU_ASSERT_EQUAL(ent_log_next(&ev, sub), ENT_TRUNCATED);
+    ENT_ASSERT_MSG("events 1 to 7 were truncated");
+    ENT_OK_(ent_log_next(&ev, sub));
+    CU_ASSERT(ev && ev->seq == 8);
+    ent_event_free(ev);
+
+    /* 0: from the first event kept, nothing missed; a seq below it: those are missed */
+    ENT_OK_(ent_log_cursor_open(&zero, d.s, 0, ut, 0));
+    ENT_OK_(ent_log_next(&ev, zero));
+    CU_ASSERT(ev && ev->seq == 8);
+    ent_event_free(ev);
+    ENT_OK_(ent_log_cursor_open(&one, d.s, 7, ut, ENT_OP_DELETE));
+    CU_ASSERT_EQUAL(ent_log_next(&ev, one), ENT_TRUNCATED);
+    ENT_ASSERT_MSG("event 7 was truncated");
+    ENT_OK_(ent_log_next(&ev, one));
+    CU_ASSERT(ev && ev->seq == 8);
+    ent_event_free(ev);
+
+    /* a cursor opened at 0 before a trim, which reads after it: it starts at the first event kept */
+    ent_log_cursor_free(zero);
+    ENT_OK_(ent_log_cursor_open(&zero, d.s, 0, NULL, 0));
+    {
+        ent_entity *u = user(d.s, 6); /* seq 9 */
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_log_truncate(d.s, 9, 1));
+    ENT_OK_(ent_log_next(&ev, zero));
+    CU_ASSERT(ev && ev->seq == 9);
+    ent_event_free(ev);
+    /* ...and then misses what a later trim takes before it reads it */
+    for (int i = 7; i <= 8; i++) { /* seq 10, 11 */
+        ent_entity *u = user(d.s, i);
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_log_truncate(d.s, 11, 1));
+    CU_ASSERT_EQUAL(ent_log_next(&ev, zero), ENT_TRUNCATED);
+    ENT_ASSERT_MSG("event 10 was truncated");
+    ENT_OK_(ent_log_next(&ev, zero));
+    CU_ASSERT(ev && ev->seq == 11);
+    ent_event_free(ev);
+    CU_ASSERT_EQUAL(ent_log_next(&ev, zero), ENT_NOTFOUND);
+    CU_ASSERT_STRING_EQUAL(ent_strerror(ENT_TRUNCATED), "events truncated from the log before they were read");
+
+    ent_log_cursor_free(c);
+    ent_log_cursor_free(all);
+    ent_log_cursor_free(sub);
+    ent_log_cursor_free(zero);
+    ent_log_cursor_free(one);
+    close_on(&d);
+}
 
 static void t_cursor_filters_and_batches(void)
 {
@@ -1025,6 +1144,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_subscribers_while_the_map_grows),
         ENT_TEST(t_durable_subscriptions),
         ENT_TEST(t_cursor_filters_and_batches),
+        ENT_TEST(t_cursor_says_what_was_truncated),
         ENT_TEST(t_wait),
         ENT_TEST(t_delivered_as_stored),
         {NULL, NULL},
