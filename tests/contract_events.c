@@ -585,6 +585,125 @@ static void t_close_from_a_callback_is_refused(void)
     close_on(&d);
 }
 
+/* A callback waits for no store's writer: a thread that holds one (here Y's, in a transaction)
+ * may be committing to the callback's store X, which waits for this delivery. A writable open, a
+ * plain copy and a sync that needs the writer did wait for it, from a callback, and the two
+ * threads waited for each other for ever (LMDB); they are ENT_BUSY now, on every backend. */
+typedef struct no_writer {
+    store_dir *y;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int b_holds, calls;
+    int rc_open, rc_copy, rc_compact, rc_sync, rc_open_ro;
+    char copy_dir[ENT_TEST_PATH_MAX + 16];
+} no_writer;
+
+static void on_ev_no_writer(const ent_event *ev, void *payload)
+{
+    no_writer *nw = payload;
+    ent_store *z = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    char dest[ENT_TEST_PATH_MAX + 32];
+    (void)ev;
+    pthread_mutex_lock(&nw->mu);
+    while (!nw->b_holds) pthread_cond_wait(&nw->cv, &nw->mu);
+    pthread_mutex_unlock(&nw->mu);
+    if (nw->calls++) return; /* the first event's, on the thread that commits while the holder waits */
+    o.backend = backend;
+    nw->rc_open = ent_store_open(&z, nw->y->dir, NULL, &o);
+    if (!nw->rc_open) ent_store_close(z);
+    o.read_only = 1; /* a reader takes no writer: still fine */
+    nw->rc_open_ro = !strcmp(backend, "memory") ? ENT_OK : ent_store_open(&z, nw->y->dir, NULL, &o);
+    if (strcmp(backend, "memory") && !nw->rc_open_ro) ent_store_close(z);
+    snprintf(dest, sizeof dest, "%s-plain", nw->copy_dir);
+    nw->rc_copy = ent_store_copy(nw->y->s, dest, 0);
+    snprintf(dest, sizeof dest, "%s-compact", nw->copy_dir);
+    nw->rc_compact = ent_store_copy(nw->y->s, dest, 1);
+    nw->rc_sync = ent_store_sync(nw->y->s);
+}
+
+typedef struct holder {
+    no_writer *nw;
+    ent_store *x;
+    int rc_begin, rc_create;
+} holder;
+
+static void *holder_thread(void *arg)
+{
+    holder *h = arg;
+    ent_txn *w = NULL;
+    ent_entity *u = user(h->x, 2);
+    h->rc_begin = ent_txn_begin(&w, h->nw->y->s, ENT_TXN_WRITE);
+    pthread_mutex_lock(&h->nw->mu);
+    h->nw->b_holds = 1;
+    pthread_cond_broadcast(&h->nw->cv);
+    pthread_mutex_unlock(&h->nw->mu);
+    h->rc_create = ent_create(h->x, NULL, u); /* its delivery comes after the callback's */
+    if (!h->rc_begin) ent_txn_abort(w);
+    ent_entity_free(u);
+    return NULL;
+}
+
+static void t_callback_waits_for_no_writer(void)
+{
+    store_dir x, y;
+    no_writer nw;
+    holder h;
+    pthread_t b;
+    ent_subscriber *sub = NULL;
+    ent_entity *u;
+    int lmdb = strcmp(backend, "memory") != 0; /* lmdb, and fault over it */
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    open_on(&x, backend);
+    open_on(&y, backend);
+    ent_store_close(y.s); /* lazy: a commit leaves the sync work that takes the writer */
+    o.backend = backend;
+    o.durability = ENT_LAZY;
+    ENT_OK_(ent_store_open(&y.s, y.dir, y.sc, &o));
+    memset(&nw, 0, sizeof nw);
+    nw.y = &y;
+    pthread_mutex_init(&nw.mu, NULL);
+    pthread_cond_init(&nw.cv, NULL);
+    snprintf(nw.copy_dir, sizeof nw.copy_dir, "%s", y.dir);
+    ENT_OK_(ent_create(y.s, NULL, (u = user(y.s, 1))));
+    ent_entity_free(u);
+    ENT_OK_(ent_subscribe(&sub, x.s, NULL, 0, on_ev_no_writer, &nw));
+    h.nw = &nw;
+    h.x = x.s;
+    alarm(120); /* the cycle of waits shows as SIGALRM */
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&b, NULL, holder_thread, &h), 0);
+    ENT_OK_(ent_create(x.s, NULL, (u = user(x.s, 1))));
+    ent_entity_free(u);
+    pthread_join(b, NULL);
+    alarm(0);
+    CU_ASSERT_EQUAL(h.rc_begin, ENT_OK);
+    CU_ASSERT_EQUAL(h.rc_create, ENT_OK);
+    CU_ASSERT_EQUAL(nw.calls, 2); /* the holder's event too */
+    CU_ASSERT_EQUAL(nw.rc_open, ENT_BUSY);
+    CU_ASSERT_EQUAL(nw.rc_open_ro, ENT_OK);
+    CU_ASSERT_EQUAL(nw.rc_copy, ENT_BUSY);
+    CU_ASSERT_EQUAL(nw.rc_compact, lmdb ? ENT_OK : ENT_INVALID); /* reads a snapshot; memory stores do not copy */
+    CU_ASSERT_EQUAL(nw.rc_sync, lmdb ? ENT_BUSY : ENT_OK);       /* the memory backend has nothing to sync */
+    ent_unsubscribe(x.s, sub);
+    /* with the writer free, a callback's sync syncs */
+    ENT_OK_(ent_subscribe(&sub, x.s, NULL, 0, on_ev_no_writer, &nw));
+    nw.calls = 0;
+    ENT_OK_(ent_create(x.s, NULL, (u = user(x.s, 3))));
+    ent_entity_free(u);
+    CU_ASSERT_EQUAL(nw.rc_sync, ENT_OK);
+    CU_ASSERT_EQUAL(nw.rc_open, ENT_BUSY); /* it takes the writer, free or not */
+    ent_unsubscribe(x.s, sub);
+    if (lmdb) {
+        char dest[ENT_TEST_PATH_MAX + 32];
+        snprintf(dest, sizeof dest, "%s-compact", nw.copy_dir);
+        ent_test_rm_rf(dest);
+    }
+    pthread_cond_destroy(&nw.cv);
+    pthread_mutex_destroy(&nw.mu);
+    close_on(&y);
+    close_on(&x);
+}
+
 /* A free-form map is a JSON object: the same pairs in another order are no change. */
 static void t_map_order_is_no_change(void)
 {
@@ -1139,6 +1258,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_many_subscribers_unsubscribed),
         ENT_TEST(t_callbacks_change_subscriptions),
         ENT_TEST(t_close_from_a_callback_is_refused),
+        ENT_TEST(t_callback_waits_for_no_writer),
         ENT_TEST(t_wait_from_a_callback_does_not_block),
         ENT_TEST(t_map_order_is_no_change),
         ENT_TEST(t_subscribers_while_the_map_grows),
