@@ -201,7 +201,8 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * ent_txn_run() runs fn(txn, payload) as one such call: several calls in fn (through txn) are one
  * unit, all or nothing, grouped with other threads' calls (where calls are grouped). fn returns ENT_OK to keep its work or
  * an error code (negative) to undo it, which ent_txn_run() returns, with the message of the call
- * that failed. fn must not commit or abort txn, nor write to the same store without it (ENT_BUSY),
+ * that failed. fn must not commit or abort txn (a commit is refused; an abort undoes fn's work and
+ * ent_txn_run() returns ENT_INVALID saying so), nor write to the same store without it (ENT_BUSY),
  * and it may run on another thread of the process (the group's leader) and more than once, so it
  * must have no effect outside txn (it runs again when another call of its group broke the group's
  * transaction); ent_txn_run() returns once fn's work is committed. Entities count: a call in fn
