@@ -906,6 +906,37 @@ static void t_durable_subscriptions(void)
 
 /* ---- cursors and waiting ----------------------------------------------------------------------- */
 
+/* What a host still holds when it closes a store (a C++ wrapper's destructors run in any order):
+ * a log cursor with events read ahead, an event and an entity it read are freed after
+ * ent_store_close() without reading the closed store's schema (their frees read the type's
+ * field count: a use after free under ASan). */
+static void t_freed_after_close(void)
+{
+    store_dir d;
+    ent_log_cursor *c = NULL;
+    ent_event *ev = NULL;
+    ent_entity *u, *got = NULL;
+    ent_key k = ent_key_id(1);
+    open_on(&d, backend);
+    for (int i = 1; i <= 3; i++) {
+        u = user(d.s, i);
+        ENT_OK_(ent_entity_set_json(u, "tags", "[\"a\",\"b\"]"));
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 0, NULL, 0));
+    ENT_OK_(ent_log_next(&ev, c)); /* 2 and 3 wait in the cursor */
+    ENT_OK_(ent_get(&got, d.s, NULL, ent_store_type(d.s, "user"), &k));
+    ENT_OK_(ent_entity_set_json(got, "tags", "[\"x\",\"y\"]")); /* memory of its own */
+    ent_store_close(d.s);
+    d.s = NULL;
+    ent_log_cursor_free(c);
+    ent_event_free(ev);
+    ent_entity_free(got);
+    ent_schema_free(d.sc);
+    ent_test_rm_rf(d.dir);
+}
+
 /* A forced truncation that drops events a cursor has not read yet is its ENT_TRUNCATED, once,
  * naming the seqs; it then goes on at the first event kept. A filtered cursor skips seqs of its
  * own, so without it a host could not tell that it missed events (it went on in silence); an
@@ -1289,6 +1320,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_durable_subscriptions),
         ENT_TEST(t_cursor_filters_and_batches),
         ENT_TEST(t_cursor_says_what_was_truncated),
+        ENT_TEST(t_freed_after_close),
         ENT_TEST(t_wait),
         ENT_TEST(t_delivered_as_stored),
         {NULL, NULL},

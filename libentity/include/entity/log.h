@@ -42,7 +42,8 @@ typedef struct ent_event {
     ent_entity *data;
 } ent_event;
 
-ENT_EXTERN(void) ent_event_free(ent_event *ev); /* NULL does nothing */
+/* NULL does nothing; it may come after ent_store_close() (as ent_entity_free()). */
+ENT_EXTERN(void) ent_event_free(ent_event *ev);
 
 /* {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
  *  "data":{...}} with removed fields as null; seq, txn, an auto key and version above 2^63-1 as
@@ -87,6 +88,8 @@ ENT_EXTERN(int) ent_log_next(ent_event **out, ent_log_cursor *c);
 /* The seq the next ent_log_next() starts from (c NULL: 0); for a filtered cursor the next seq it
  * looks at, which may be past the last event it returned. */
 ENT_EXTERN(uint64_t) ent_log_cursor_pos(const ent_log_cursor *c);
+/* NULL does nothing. It may come after ent_store_close() of c's store (no other call on c may):
+ * the events read ahead are freed without the store. */
 ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
 
 /* Wait until the log holds an event with seq > after_seq, or timeout_ms passes (any negative
