@@ -585,6 +585,148 @@ static void t_close_from_a_callback_is_refused(void)
     close_on(&d);
 }
 
+/* A callback waits for no store's writer: a thread that holds one (here Y's, in a transaction)
+ * may be committing to the callback's store X, which waits for this delivery. A writable open, a
+ * plain copy and a sync that needs the writer did wait for it, from a callback, and the two
+ * threads waited for each other for ever (LMDB); they are ENT_BUSY now, on every backend. (A
+ * compacting copy only reads; it is left out here, as a read of Y from X's delivery while the
+ * holder begins on X is a lock order TSan reports for the backend's read holds.) */
+typedef struct no_writer {
+    store_dir *y;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int b_holds, in_cb, calls;
+    int rc_open, rc_copy, rc_sync;
+    char copy_dir[ENT_TEST_PATH_MAX + 16];
+} no_writer;
+
+static void on_ev_no_writer(const ent_event *ev, void *payload)
+{
+    no_writer *nw = payload;
+    ent_store *z = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    char dest[ENT_TEST_PATH_MAX + 32];
+    (void)ev;
+    pthread_mutex_lock(&nw->mu);
+    nw->in_cb = 1; /* the holder commits to this store after this, so its event comes second */
+    pthread_cond_broadcast(&nw->cv);
+    while (!nw->b_holds) pthread_cond_wait(&nw->cv, &nw->mu);
+    pthread_mutex_unlock(&nw->mu);
+    if (nw->calls++) return; /* the first event's, on the thread that commits while the holder waits */
+    o.backend = backend;
+    nw->rc_open = ent_store_open(&z, nw->y->dir, NULL, &o);
+    if (!nw->rc_open) ent_store_close(z);
+    snprintf(dest, sizeof dest, "%s-plain", nw->copy_dir);
+    nw->rc_copy = ent_store_copy(nw->y->s, dest, 0);
+    nw->rc_sync = ent_store_sync(nw->y->s);
+}
+
+typedef struct holder {
+    no_writer *nw;
+    ent_store *x;
+    int rc_begin, rc_create;
+} holder;
+
+static void *holder_thread(void *arg)
+{
+    holder *h = arg;
+    ent_txn *w = NULL;
+    ent_entity *u = user(h->x, 2);
+    h->rc_begin = ent_txn_begin(&w, h->nw->y->s, ENT_TXN_WRITE);
+    pthread_mutex_lock(&h->nw->mu);
+    h->nw->b_holds = 1;
+    pthread_cond_broadcast(&h->nw->cv);
+    while (!h->nw->in_cb) pthread_cond_wait(&h->nw->cv, &h->nw->mu);
+    pthread_mutex_unlock(&h->nw->mu);
+    h->rc_create = ent_create(h->x, NULL, u); /* its delivery comes after the callback's */
+    if (!h->rc_begin) ent_txn_abort(w);
+    ent_entity_free(u);
+    return NULL;
+}
+
+static void t_callback_waits_for_no_writer(void)
+{
+    store_dir x, y;
+    no_writer nw;
+    holder h;
+    pthread_t b;
+    ent_subscriber *sub = NULL;
+    ent_entity *u;
+    int lmdb = strcmp(backend, "memory") != 0; /* lmdb, and fault over it */
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    open_on(&x, backend);
+    open_on(&y, backend);
+    ent_store_close(y.s); /* lazy: a commit leaves the sync work that takes the writer */
+    o.backend = backend;
+    o.durability = ENT_LAZY;
+    ENT_OK_(ent_store_open(&y.s, y.dir, y.sc, &o));
+    memset(&nw, 0, sizeof nw);
+    nw.y = &y;
+    pthread_mutex_init(&nw.mu, NULL);
+    pthread_cond_init(&nw.cv, NULL);
+    snprintf(nw.copy_dir, sizeof nw.copy_dir, "%s", y.dir);
+    ENT_OK_(ent_create(y.s, NULL, (u = user(y.s, 1))));
+    ent_entity_free(u);
+    ENT_OK_(ent_subscribe(&sub, x.s, NULL, 0, on_ev_no_writer, &nw));
+    h.nw = &nw;
+    h.x = x.s;
+    alarm(120); /* the cycle of waits shows as SIGALRM */
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&b, NULL, holder_thread, &h), 0);
+    ENT_OK_(ent_create(x.s, NULL, (u = user(x.s, 1))));
+    ent_entity_free(u);
+    pthread_join(b, NULL);
+    alarm(0);
+    CU_ASSERT_EQUAL(h.rc_begin, ENT_OK);
+    CU_ASSERT_EQUAL(h.rc_create, ENT_OK);
+    CU_ASSERT_EQUAL(nw.calls, 2); /* the holder's event too */
+    CU_ASSERT_EQUAL(nw.rc_open, ENT_BUSY);
+    CU_ASSERT_EQUAL(nw.rc_copy, ENT_BUSY);
+    CU_ASSERT_EQUAL(nw.rc_sync, lmdb ? ENT_BUSY : ENT_OK);       /* the memory backend has nothing to sync */
+    ent_unsubscribe(x.s, sub);
+    pthread_cond_destroy(&nw.cv);
+    pthread_mutex_destroy(&nw.mu);
+    close_on(&y);
+    close_on(&x);
+}
+
+/* With no thread holding the writer, a callback's sync syncs (it does not wait: it takes a free
+ * writer); a writable open is refused all the same, as it may have to wait. Stores of its own:
+ * the holder above began on X while holding Y, and this reads Y from X's delivery. */
+static void t_callback_syncs_when_the_writer_is_free(void)
+{
+    store_dir x, y;
+    no_writer nw;
+    ent_subscriber *sub = NULL;
+    ent_entity *u;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    open_on(&x, backend);
+    open_on(&y, backend);
+    ent_store_close(y.s);
+    o.backend = backend;
+    o.durability = ENT_LAZY;
+    ENT_OK_(ent_store_open(&y.s, y.dir, y.sc, &o));
+    memset(&nw, 0, sizeof nw);
+    nw.y = &y;
+    nw.b_holds = 1;
+    pthread_mutex_init(&nw.mu, NULL);
+    pthread_cond_init(&nw.cv, NULL);
+    snprintf(nw.copy_dir, sizeof nw.copy_dir, "%s", y.dir);
+    ENT_OK_(ent_create(y.s, NULL, (u = user(y.s, 1)))); /* lazy: left for a sync */
+    ent_entity_free(u);
+    ENT_OK_(ent_subscribe(&sub, x.s, NULL, 0, on_ev_no_writer, &nw));
+    ENT_OK_(ent_create(x.s, NULL, (u = user(x.s, 1))));
+    ent_entity_free(u);
+    CU_ASSERT_EQUAL(nw.calls, 1);
+    CU_ASSERT_EQUAL(nw.rc_sync, ENT_OK);
+    CU_ASSERT_EQUAL(nw.rc_open, ENT_BUSY);
+    CU_ASSERT_EQUAL(nw.rc_copy, ENT_BUSY);
+    ent_unsubscribe(x.s, sub);
+    pthread_cond_destroy(&nw.cv);
+    pthread_mutex_destroy(&nw.mu);
+    close_on(&y);
+    close_on(&x);
+}
+
 /* A free-form map is a JSON object: the same pairs in another order are no change. */
 static void t_map_order_is_no_change(void)
 {
@@ -734,6 +876,7 @@ static void t_durable_subscriptions(void)
         ent_event *ev = NULL;
         ent_entity *u = user(d.s, 900);
         ENT_OK_(ent_log_cursor_open(&c, d.s, 3, NULL, 0));
+        ENT_CHECK_RC(ent_log_next(&ev, c), ENT_TRUNCATED); /* said once (t_cursor_says_what_was_truncated) */
         ENT_CHECK_RC(ent_log_next(&ev, c), ENT_NOTFOUND);
         CU_ASSERT_EQUAL(ent_log_cursor_pos(c), last + 1);
         ENT_CHECK_RC(ent_log_wait(NULL, d.s, ent_log_cursor_pos(c) - 1, 0), ENT_TIMEOUT);
@@ -762,6 +905,155 @@ static void t_durable_subscriptions(void)
 }
 
 /* ---- cursors and waiting ----------------------------------------------------------------------- */
+
+/* What a host still holds when it closes a store (a C++ wrapper's destructors run in any order):
+ * a log cursor with events read ahead, an event and an entity it read are freed after
+ * ent_store_close() without reading the closed store's schema (their frees read the type's
+ * field count: a use after free under ASan). */
+static void t_freed_after_close(void)
+{
+    store_dir d;
+    ent_log_cursor *c = NULL;
+    ent_event *ev = NULL;
+    ent_entity *u, *got = NULL;
+    ent_key k = ent_key_id(1);
+    open_on(&d, backend);
+    for (int i = 1; i <= 3; i++) {
+        u = user(d.s, i);
+        ENT_OK_(ent_entity_set_json(u, "tags", "[\"a\",\"b\"]"));
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 0, NULL, 0));
+    ENT_OK_(ent_log_next(&ev, c)); /* 2 and 3 wait in the cursor */
+    ENT_OK_(ent_get(&got, d.s, NULL, ent_store_type(d.s, "user"), &k));
+    ENT_OK_(ent_entity_set_json(got, "tags", "[\"x\",\"y\"]")); /* memory of its own */
+    ent_store_close(d.s);
+    d.s = NULL;
+    ent_log_cursor_free(c);
+    ent_event_free(ev);
+    ent_entity_free(got);
+    ent_schema_free(d.sc);
+    ent_test_rm_rf(d.dir);
+}
+
+/* A forced truncation that drops events a cursor has not read yet is its ENT_TRUNCATED, once,
+ * naming the seqs; it then goes on at the first event kept. A filtered cursor skips seqs of its
+ * own, so without it a host could not tell that it missed events (it went on in silence); an
+ * unfiltered one says it too, and so does a durable subscription's cursor. A cursor opened at 0
+ * starts at the first event kept without a word. */
+static void t_cursor_says_what_was_truncated(void)
+{
+    store_dir d;
+    ent_log_cursor *c = NULL, *all = NULL, *sub = NULL, *zero = NULL, *one = NULL;
+    ent_event *ev = NULL;
+    const ent_type *ut;
+    uint64_t first = 0, last = 0;
+    open_on(&d, backend);
+    ut = ent_store_type(d.s, "user");
+    ENT_OK_(ent_sub_create(d.s, "slow", 0)); /* holds every event: only a forced trim drops them */
+    for (int i = 1; i <= 5; i++) { /* seq 1..5 */
+        ent_entity *u = user(d.s, i);
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    /* the deletes of users: none yet, so it looks at seqs 1..5 and stops at 6 */
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 1, ut, ENT_OP_DELETE));
+    CU_ASSERT_EQUAL(ent_log_next(&ev, c), ENT_NOTFOUND);
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(c), 6);
+    ENT_OK_(ent_log_cursor_open(&all, d.s, 1, NULL, 0));
+    ENT_OK_(ent_log_next(&ev, all)); /* 1, and 2..5 read into the cursor */
+    CU_ASSERT_EQUAL(ev->seq, 1);
+    ent_event_free(ev);
+    for (uint64_t id = 1; id <= 3; id++) { /* seq 6..8 */
+        ent_key k = ent_key_id(id);
+        ENT_OK_(ent_delete(d.s, NULL, ut, &k, ENT_VERSION_ANY));
+    }
+    ENT_CHECK_RC(ent_log_truncate(d.s, 8, 0), ENT_CONFLICT);
+    ENT_OK_(ent_log_truncate(d.s, 8, 1));
+    ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(first, 8);
+    CU_ASSERT_EQUAL(last, 8);
+
+    /* the filtered cursor: seqs 6 and 7 (two deletes it wanted) are gone */
+    ev = (ent_event *)&ev;
+    CU_ASSERT_EQUAL(ent_log_next(&ev, c), ENT_TRUNCATED);
+    CU_ASSERT_PTR_NULL(ev);
+    ENT_ASSERT_MSG("events 6 to 7 were truncated");
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(c), 8);
+    ENT_OK_(ent_log_next(&ev, c));
+    CU_ASSERT(ev && ev->seq == 8 && ev->op == ENT_OP_DELETE);
+    ent_event_free(ev);
+    CU_ASSERT_EQUAL(ent_log_next(&ev, c), ENT_NOTFOUND);
+
+    /* unfiltered: what it read before the trim first, then the same report */
+    for (uint64_t seq = 2; seq <= 5; seq++) {
+        ENT_OK_(ent_log_next(&ev, all));
+        CU_ASSERT(ev && ev->seq == seq);
+        ent_event_free(ev);
+    }
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(all), 6);
+    CU_ASSERT_EQUAL(ent_log_next(&ev, all), ENT_TRUNCATED);
+    ENT_ASSERT_MSG("events 6 to 7 were truncated");
+    CU_ASSERT_EQUAL(ent_log_cursor_pos(all), 8);
+    ENT_OK_(ent_log_next(&ev, all));
+    CU_ASSERT(ev && ev->seq == 8);
+    ent_event_free(ev);
+
+    /* a subscription whose unacknowledged events a forced trim took */
+    ENT_OK_(ent_sub_cursor(&sub, d.s, "slow"));
+    CU_ASSERT_EQUAL(ent_log_next(&ev, sub), ENT_TRUNCATED);
+    ENT_ASSERT_MSG("events 1 to 7 were truncated");
+    ENT_OK_(ent_log_next(&ev, sub));
+    CU_ASSERT(ev && ev->seq == 8);
+    ent_event_free(ev);
+
+    /* 0: from the first event kept, nothing missed; a seq below it: those are missed */
+    ENT_OK_(ent_log_cursor_open(&zero, d.s, 0, ut, 0));
+    ENT_OK_(ent_log_next(&ev, zero));
+    CU_ASSERT(ev && ev->seq == 8);
+    ent_event_free(ev);
+    ENT_OK_(ent_log_cursor_open(&one, d.s, 7, ut, ENT_OP_DELETE));
+    CU_ASSERT_EQUAL(ent_log_next(&ev, one), ENT_TRUNCATED);
+    ENT_ASSERT_MSG("event 7 was truncated");
+    ENT_OK_(ent_log_next(&ev, one));
+    CU_ASSERT(ev && ev->seq == 8);
+    ent_event_free(ev);
+
+    /* a cursor opened at 0 before a trim, which reads after it: it starts at the first event kept */
+    ent_log_cursor_free(zero);
+    ENT_OK_(ent_log_cursor_open(&zero, d.s, 0, NULL, 0));
+    {
+        ent_entity *u = user(d.s, 6); /* seq 9 */
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_log_truncate(d.s, 9, 1));
+    ENT_OK_(ent_log_next(&ev, zero));
+    CU_ASSERT(ev && ev->seq == 9);
+    ent_event_free(ev);
+    /* ...and then misses what a later trim takes before it reads it */
+    for (int i = 7; i <= 8; i++) { /* seq 10, 11 */
+        ent_entity *u = user(d.s, i);
+        ENT_OK_(ent_create(d.s, NULL, u));
+        ent_entity_free(u);
+    }
+    ENT_OK_(ent_log_truncate(d.s, 11, 1));
+    CU_ASSERT_EQUAL(ent_log_next(&ev, zero), ENT_TRUNCATED);
+    ENT_ASSERT_MSG("event 10 was truncated");
+    ENT_OK_(ent_log_next(&ev, zero));
+    CU_ASSERT(ev && ev->seq == 11);
+    ent_event_free(ev);
+    CU_ASSERT_EQUAL(ent_log_next(&ev, zero), ENT_NOTFOUND);
+    CU_ASSERT_STRING_EQUAL(ent_strerror(ENT_TRUNCATED), "events truncated from the log before they were read");
+
+    ent_log_cursor_free(c);
+    ent_log_cursor_free(all);
+    ent_log_cursor_free(sub);
+    ent_log_cursor_free(zero);
+    ent_log_cursor_free(one);
+    close_on(&d);
+}
 
 static void t_cursor_filters_and_batches(void)
 {
@@ -1020,11 +1312,15 @@ int main(int argc, char **argv)
         ENT_TEST(t_many_subscribers_unsubscribed),
         ENT_TEST(t_callbacks_change_subscriptions),
         ENT_TEST(t_close_from_a_callback_is_refused),
+        ENT_TEST(t_callback_waits_for_no_writer),
+        ENT_TEST(t_callback_syncs_when_the_writer_is_free),
         ENT_TEST(t_wait_from_a_callback_does_not_block),
         ENT_TEST(t_map_order_is_no_change),
         ENT_TEST(t_subscribers_while_the_map_grows),
         ENT_TEST(t_durable_subscriptions),
         ENT_TEST(t_cursor_filters_and_batches),
+        ENT_TEST(t_cursor_says_what_was_truncated),
+        ENT_TEST(t_freed_after_close),
         ENT_TEST(t_wait),
         ENT_TEST(t_delivered_as_stored),
         {NULL, NULL},

@@ -1107,6 +1107,8 @@ static void t_txn_run(void)
     }
     m = (misuse){d.s, 1, 0};
     ENT_CHECK_RC(ent_txn_run(d.s, misbehave, &m), ENT_INVALID);
+    /* said as the abort said it: "the transaction failed half way (invalid input)" named no cause */
+    ENT_ASSERT_MSG("the function of ent_txn_run() aborted its transaction");
     CU_ASSERT_EQUAL(ent_exists(d.s, NULL, at, &in), ENT_NOTFOUND);
     m = (misuse){d.s, 2, 0};
     ENT_OK_(ent_txn_run(d.s, misbehave, &m));

@@ -97,7 +97,7 @@ static char *show(ent_store *s)
         }
         ent_iter_free(it);
     }
-    ENT_OK_(ent_log_cursor_open(&c, s, 1, NULL, 0));
+    ENT_OK_(ent_log_cursor_open(&c, s, 0, NULL, 0)); /* 0: from the first event kept (trimmed logs too) */
     while (ent_log_next(&ev, c) == ENT_OK) {
         char *j = NULL;
         ENT_OK_(ent_event_to_json(&j, ev, 0));

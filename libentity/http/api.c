@@ -533,6 +533,14 @@ out:
     return mrc;
 }
 
+int ent_http__log_next(ent_event **out, ent_log_cursor *c)
+{
+    int rc;
+    while ((rc = ent_log_next(out, c)) == ENT_TRUNCATED) {
+    }
+    return rc;
+}
+
 int ent_http__event_json(char **out, ent_store *s, const ent_event *ev)
 {
     ent_event *w = NULL;
@@ -614,7 +622,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
     uint64_t expect = from_text && from ? from : 0, next = 0, kept = 0;
     if ((rc = ent_log_cursor_open(&cur, h->s, from, NULL, 0))) return ent_http__reply_lib(c, rc, "events");
     sb_add(&b, "[", 1);
-    while (n < limit && b.n < PAGE_BYTES && (rc = ent_log_next(&ev, cur)) == ENT_OK) {
+    while (n < limit && b.n < PAGE_BYTES && (rc = ent_http__log_next(&ev, cur)) == ENT_OK) {
         char *j = NULL;
         if (expect && ev->seq != expect) {
             next = expect;

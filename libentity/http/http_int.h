@@ -139,6 +139,10 @@ int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_
  * frees it with free(). Returns a libentity code. */
 int ent_http__event_json(char **out, ent_store *s, const ent_event *ev);
 
+/* ent_log_next() reading on past ENT_TRUNCATED: the readers of the API and the stream read
+ * unfiltered and tell their clients of the events a trim took from the jump in seqs (api.c). */
+int ent_http__log_next(ent_event **out, ent_log_cursor *c);
+
 /* Shared by the routes (api.c). A text of digits only (no sign, no blank) as a uint64: 0 or -1. */
 int ent_http__digits_u64(uint64_t *out, const char *text);
 /* The key of type t in text; on a bad one, a 400 reply in *rc and -1. */

@@ -122,6 +122,7 @@ unsigned ent_http__status(int code)
     case ENT_READONLY: return MHD_HTTP_METHOD_NOT_ALLOWED;
     case ENT_BUSY:
     case ENT_TIMEOUT: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case ENT_TRUNCATED: return MHD_HTTP_GONE; /* events trimmed before they were read, as a page below the log says */
     default: return MHD_HTTP_INTERNAL_SERVER_ERROR; /* ENT_IO, ENT_CORRUPT, ENT_NOMEM: the server's */
     }
 }

@@ -220,7 +220,7 @@ static void *follow(void *arg)
         /* rendered as read, and no more than about CATCHUP_BYTES at a time: 256 big events
          * would all be held twice (decoded and rendered) before any client got one */
         uint64_t expect = hb->next; /* written by this thread only */
-        for (size_t bytes = 0; n < FOLLOW_BATCH && bytes < CATCHUP_BYTES && (rc = ent_log_next(&evs[n], cur)) == ENT_OK; n++) {
+        for (size_t bytes = 0; n < FOLLOW_BATCH && bytes < CATCHUP_BYTES && (rc = ent_http__log_next(&evs[n], cur)) == ENT_OK; n++) {
             msgs[n] = render(h, evs[n], &lens[n]);
             bytes += msgs[n] ? lens[n] : 0;
             notes[n] = evs[n]->seq > expect ? trimmed_note(expect, evs[n]->seq - 1, &note_lens[n]) : NULL;
@@ -386,7 +386,7 @@ static int catch_up(ent_http_client *cl)
         if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, NULL, 0))) return rc;
     }
     uint64_t expect = cl->pos;
-    for (int i = 0; i < CATCHUP_BATCH && cl->len - cl->off < CATCHUP_BYTES && (rc = ent_log_next(&ev, cl->cur)) == ENT_OK; i++) {
+    for (int i = 0; i < CATCHUP_BATCH && cl->len - cl->off < CATCHUP_BYTES && (rc = ent_http__log_next(&ev, cl->cur)) == ENT_OK; i++) {
         size_t n;
         char *m;
         if (ev->seq > expect) {

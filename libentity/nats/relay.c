@@ -657,6 +657,7 @@ static int batch(relay *r, uint64_t *out_n)
         ent_event *ev = NULL;
         if (!r->ahead) {
             rc = ent_log_next(&r->ahead, r->cur);
+            if (rc == ENT_TRUNCATED) return lost(r, ent_log_cursor_pos(r->cur) - 1);
             if (rc == ENT_NOTFOUND) {
                 /* Nothing after what was sent, or was it all truncated? (Else the relay would
                  * wait for seqs past the log's end, woken at once each time: a spin.) */
@@ -672,6 +673,8 @@ static int batch(relay *r, uint64_t *out_n)
          * relay read them would be skipped, and the stream get a gap. Stop short of it instead. */
         if (r->ahead->seq != r->sent + 1) return lost(r, r->ahead->seq - 1);
         rc = ent_log_next(&ev, r->cur);
+        /* ahead went with the rest: a truncation drops every event below the first it keeps */
+        if (rc == ENT_TRUNCATED) return lost(r, ent_log_cursor_pos(r->cur) - 1);
         if (rc && rc != ENT_NOTFOUND) return rc;
         /* A transaction commits whole: when the log shows nothing after an event (in a snapshot
          * that holds it), its transaction has ended. */

@@ -216,7 +216,10 @@ typedef struct ent_backend_ops {
      * durable store the commit is durable only once a later sync() returns (the store is never
      * corrupt meanwhile, and the change counter moves then). sync: make every commit so far
      * durable; ENT_OK at once when not durable, unless force (ent_store_sync(): every commit
-     * this handle can see made durable, whatever the mode). Both return what txn_commit returns. */
+     * this handle can see made durable, whatever the mode). force 2: as 1, but where it would
+     * wait for this process's writer it returns ENT_BUSY instead (ent_store_sync() from an event
+     * callback, whose delivery a thread holding the writer may wait for). Both return what
+     * txn_commit returns. */
     int (*txn_commit_unsynced)(ent_btxn *txn);
     int (*sync)(ent_bk *be, int force);
 

@@ -218,6 +218,22 @@ static int writer_lock(lenv *e, const char *what)
     return rc;
 }
 
+/* As writer_lock(), but ENT_BUSY rather than a wait when another thread holds the writer: for a
+ * sync from an event callback (force 2), whose delivery that thread may be waiting for. */
+static int writer_trylock(lenv *e)
+{
+    int rc = ENT_OK;
+    pthread_mutex_lock(&e->gmu);
+    if (atomic_load_explicit(&e->wowner, memory_order_relaxed) == &writer_mark || pthread_mutex_trylock(&e->wmu) != 0)
+        rc = ent__err(ENT_BUSY, "store %s: its writer is held (by another thread, or by this one through another "
+                                "handle), and a sync from an event callback does not wait for it: sync from another "
+                                "thread, or once the callback has returned", e->path);
+    else
+        atomic_store_explicit(&e->wowner, &writer_mark, memory_order_relaxed);
+    pthread_mutex_unlock(&e->gmu);
+    return rc;
+}
+
 /* Release wmu under gmu, so that a thread between its trylock and its wait cannot miss it. */
 static void writer_unlock(lenv *e)
 {
@@ -587,7 +603,7 @@ static int l_sync(ent_bk *vbe, int force)
          * not held up by this one's (two threads each in a transaction of one store, syncing the
          * other's, waited for each other for ever). */
         if (!unknown && ent__lmdb_wal_synced_all(e)) return ENT_OK;
-        int rc = writer_lock(e, "sync");
+        int rc = force == 2 ? writer_trylock(e) : writer_lock(e, "sync");
         if (rc) return rc;
         if (!(rc = ent__lmdb_wal_lock(e, 1)) && !(rc = ent__lmdb_hold_acquire(e))) {
             rc = ent__lmdb_wal_sync_visible(e);

@@ -40,6 +40,7 @@ int ent__entity_new_room(ent_entity **out, const ent_type *t, size_t room, unsig
     if (!e) return ent__err(ENT_NOMEM, "out of memory");
     memset(e, 0, head);
     e->type = t;
+    e->n_slots = t->n_fields;
     e->changed = (uint64_t *)(e + 1);
     e->slots = (ent_val *)(e->changed + words);
     if (room_out) *room_out = (unsigned char *)e + head;
@@ -135,7 +136,7 @@ void ent_entity_free(ent_entity *e)
     size_t i;
     chunk *c;
     if (!e) return;
-    for (i = 0; i < e->type->n_fields; i++)
+    for (i = 0; i < e->n_slots; i++)
         if (ent__val_holds_memory(&e->slots[i])) ent__val_clear(&e->slots[i]);
     while ((c = e->chunks)) {
         e->chunks = c->next;

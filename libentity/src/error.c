@@ -29,6 +29,7 @@ const char *ent_strerror(int code)
     case ENT_READONLY: return "read-only";
     case ENT_TIMEOUT: return "timed out";
     case ENT_FORMAT: return "unsupported store format";
+    case ENT_TRUNCATED: return "events truncated from the log before they were read";
     default: return "unknown error";
     }
 }

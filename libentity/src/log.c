@@ -96,6 +96,7 @@ struct ent_log_cursor {
     unsigned ops;
     ent_event *batch[LOG_BATCH];
     size_t n, i;
+    int at_first;      /* opened at 0: starts at the first event kept when it first reads */
     int bad;           /* a damaged log met: 1 a key below pos, 2 seqs missing before bad_seq */
     uint64_t bad_seq;  /* the next fill fails with it, after the events before it went out */
     ent_txn *pin;      /* read in this snapshot rather than a new one per fill (borrowed) */
@@ -126,6 +127,7 @@ int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
     if (!c) return ent__err(ENT_NOMEM, "out of memory");
     c->s = s;
     c->pos = from_seq ? from_seq : 1;
+    c->at_first = from_seq == 0;
     c->ops = ops;
     if (type) snprintf(c->type_name, sizeof c->type_name, "%s", ent_type_name(type));
     c->type = type;
@@ -154,8 +156,26 @@ static int cursor_fill(ent_log_cursor *c)
     else if ((rc = ent_txn_begin(&t, c->s, ENT_TXN_READ))) return rc;
     /* Seqs run without a gap from the one after the truncation point ("log_trunc") to the last. */
     if ((rc = ent__meta_get_u64(&trunc, t, "log_trunc")) == ENT_NOTFOUND) rc = ENT_OK;
-    if (rc || (rc = ent__bk_cursor_open(t, c->s->t_log, &cur))) goto out;
-    if (c->pos <= trunc) c->pos = trunc + 1; /* where the log begins: nothing is missing before it */
+    if (rc) goto out;
+    if (c->pos <= trunc) {
+        /* Events the cursor was to read next were truncated (forced past a subscription, or no
+         * subscription held them). It goes on where the log begins, but says so once: a filtered
+         * cursor skips seqs of its own, so its host could not tell from the seqs it gets that it
+         * missed events (an unfiltered one showed the jump, a filtered one went on in silence). */
+        uint64_t lost = c->pos;
+        c->pos = trunc + 1;
+        if (!c->at_first) {
+            if (lost == trunc)
+                rc = ent__err(ENT_TRUNCATED, "event %" PRIu64 " was truncated from the log before the cursor read it; it "
+                              "goes on at %" PRIu64, lost, trunc + 1);
+            else
+                rc = ent__err(ENT_TRUNCATED, "events %" PRIu64 " to %" PRIu64 " were truncated from the log before the "
+                              "cursor read them; it goes on at %" PRIu64, lost, trunc, trunc + 1);
+            goto out;
+        }
+    }
+    c->at_first = 0; /* from here on, events truncated before it reads them are events it misses */
+    if ((rc = ent__bk_cursor_open(t, c->s->t_log, &cur))) goto out;
     ent__enc_u64(kb, c->pos);
     k.data = kb;
     k.len = 8;

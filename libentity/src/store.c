@@ -141,6 +141,15 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                     const ent_store_opts *opts, const char *mirror_of)
 {
     int rc, tables_seen = 0;
+    /* A writable open begins a write transaction (to create, evolve, or mark the store), which
+     * waits for the store's writer: from an event callback that could close a cycle of waits, as
+     * any write from there (txn.c), with a thread that holds that writer and commits to the
+     * callback's store (it hung for good). */
+    if (out && !(opts && opts->read_only) && ent__log_in_callback()) {
+        *out = NULL;
+        return ent__err(ENT_BUSY, "an event callback cannot open a store for writing (the open takes its writer): open "
+                                  "it read-only, or hand the open to another thread");
+    }
     for (int i = 0; i < 3; i++) {
         tables_seen = 0;
         rc = store_open_once(out, path, schema, opts, mirror_of, &tables_seen);
@@ -442,7 +451,9 @@ int ent_store_sync(ent_store *s)
     if (ent__txn_holds_write(s))
         return ent__err(ENT_BUSY, "ent_store_sync: this thread holds the store's write transaction (its own, or "
                                   "ent_txn_run()'s); sync once it has ended");
-    return ent__bk_sync(s, 1);
+    /* From an event callback the sync does not wait for this process's writer (2): a thread that
+     * holds it may be committing to the callback's store, waiting for this delivery (it hung). */
+    return ent__bk_sync(s, ent__log_in_callback() ? 2 : 1);
 }
 
 
@@ -475,6 +486,11 @@ int ent_store_copy(ent_store *s, const char *dest, int compact)
     /* LMDB's plain copy takes the writer's lock to start its snapshot: from the thread that holds
      * the writer (its own write txn, ent_txn_run()'s fn) it waited for itself, forever. */
     if (ent__txn_holds_write(s)) return ent__err_holds_write();
+    /* LMDB's plain copy waits for the writer's lock: from an event callback a cycle of waits, as
+     * for a write (ent_store_open() above). */
+    if (!compact && ent__log_in_callback())
+        return ent__err(ENT_BUSY, "an event callback cannot copy a store (a plain copy takes its writer): copy it "
+                                  "compacted, or from another thread");
     if (compact) {
         /* A compacting copy walks every B-tree through the engine, which trusts its pages: on a
          * damaged one it crashed inside liblmdb (a memcpy of 4 GiB), or wrote whatever the

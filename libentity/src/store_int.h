@@ -137,7 +137,7 @@ struct ent_txn {
     ent_store *s;
     ent_btxn *bt;        /* backend txn */
     int write;
-    int failed;          /* a write failed half way: only abort is allowed */
+    int failed;          /* 1: a write failed half way, only abort is allowed; 2: ent_txn_run()'s fn aborted it */
     int failed_rc;
     int failed_detail;   /* failed_rc's ENT_DETAIL_*, said again with it */
     int refs_unchecked;  /* ent_txn_skip_ref_checks() */
@@ -288,6 +288,9 @@ int ent__err_holds_write(void); /* ENT_BUSY with the message that says so */
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
  * the caller ends with ent__txn_end(). */
 int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write);
+/* t->failed's code, with a message: a write that failed half way, or ent_txn_abort() from
+ * ent_txn_run()'s fn (failed 2). */
+int ent__txn_failed(const ent_txn *t);
 /* End a transaction begun by ent__txn_use(): commit on rc == ENT_OK, else abort; returns the
  * final code. A given (non-auto) txn is left alone, but marked failed when rc is an error that
  * left writes half done (half != 0). */

@@ -443,7 +443,7 @@ void ent_txn_abort(ent_txn *t)
     if (!t) return;
     if (ent__txn_lent(t)) {
         /* Inside ent_txn_run(): the function's work is undone when it returns, not the txn freed. */
-        t->failed = 1;
+        t->failed = 2; /* said so again when fn returns (ent__txn_failed()) */
         t->failed_rc = ent__err(ENT_INVALID, "the function of ent_txn_run() aborted its transaction");
         t->failed_detail = ENT_DETAIL_NONE;
         return;
@@ -451,6 +451,14 @@ void ent_txn_abort(ent_txn *t)
     if (not_owner(t, "ent_txn_abort")) return; /* left to its thread, which may still use it */
     ent__bk_abort(t); /* not in a forked child: the parent owns the txn */
     txn_free(t);
+}
+
+int ent__txn_failed(const ent_txn *t)
+{
+    if (t->failed == 2)
+        return ent__err(t->failed_rc, "the function of ent_txn_run() aborted its transaction: its work is undone (return "
+                                      "an error code from it to undo its work, not ent_txn_abort())");
+    return ent__errd(t->failed_rc, t->failed_detail, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
 }
 
 int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write)
@@ -462,6 +470,8 @@ int ent__txn_use(ent_txn **out, ent_store *s, ent_txn *txn, int write)
         if (not_owner(txn, "a call given a transaction")) return ENT_INVALID;
         if (write && !txn->write)
             return ent__err(ENT_READONLY, "write in a read transaction");
+        if (txn->failed == 2)
+            return ent__err(txn->failed_rc, "the function of ent_txn_run() aborted this transaction earlier: return from it");
         if (txn->failed)
             return ent__errd(txn->failed_rc, txn->failed_detail, "transaction failed earlier (%s); abort it",
                              ent_strerror(txn->failed_rc));

@@ -218,8 +218,7 @@ static int run_one(ent_txn *t, greq *r)
     t->upend.n = 0;
     t->restore_forward = 0;
     rc = call_fn(r->fn, t, r->payload, &half);
-    if (rc == ENT_OK && t->failed)
-        rc = ent__errd(t->failed_rc, t->failed_detail, "the transaction failed half way (%s)", ent_strerror(t->failed_rc));
+    if (rc == ENT_OK && t->failed) rc = ent__txn_failed(t);
     return rc;
 }
 
@@ -445,9 +444,7 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
         if (counted) atomic_fetch_add_explicit(&g->callers, 1, memory_order_relaxed);
         if ((rc = ent__txn_use(&t, s, txn, 1)) == ENT_OK) {
             rc = txn ? fn(t, payload, &half) : call_fn(fn, t, payload, &half);
-            if (rc == ENT_OK && !txn && t->failed)
-                rc = ent__errd(t->failed_rc, t->failed_detail, "the transaction failed half way (%s)",
-                               ent_strerror(t->failed_rc));
+            if (rc == ENT_OK && !txn && t->failed) rc = ent__txn_failed(t);
             rc = ent__txn_end(t, txn, rc, half);
         }
         if (counted) atomic_fetch_sub_explicit(&g->callers, 1, memory_order_release); /* the last touch of s */

@@ -95,6 +95,10 @@ struct ent_entity {
     unsigned char *arena;
     size_t arena_left;
     size_t arena_taken;
+    /* type->n_fields, kept so that ent_entity_free() reads nothing of the type: an entity (an
+     * event's data, one held in a log cursor's batch) freed after its store closed read the
+     * freed schema. */
+    size_t n_slots;
 };
 
 /* Copy n bytes, short ones without a call: most strings of an entity are under 32 bytes, and a

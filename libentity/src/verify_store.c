@@ -777,11 +777,16 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
             rc = ENT_OK;
             break;
         }
+        /* The log truncated under the replay (by another writer, between two of the cursor's
+         * snapshots): the events in between would be missing from dst, and the ones after
+         * renumbered. */
+        if (rc == ENT_TRUNCATED) {
+            rc = ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 " while it was replayed (after seq %" PRIu64 ")",
+                          ent_log_cursor_pos(c), next_seq - 1);
+            break;
+        }
         if (rc) break;
-        /* The cursor goes on at the first event kept when the log is truncated under it (by
-         * another writer, between two of its snapshots): the events in between would be missing
-         * from dst, and the ones after renumbered. */
-        if (ev->seq != next_seq) {
+        if (ev->seq != next_seq) { /* a defence: the cursor says ENT_TRUNCATED first */
             rc = ent__err(ENT_INVALID, "the source log was truncated below %" PRIu64 " while it was replayed (after seq %" PRIu64 ")",
                           ev->seq, next_seq - 1);
             ent_event_free(ev);

@@ -654,13 +654,20 @@ typedef struct ev_filter {
     unsigned ops;
 } ev_filter;
 
+/* Events from..to were trimmed before a listing read them: said (exit 1). */
+static int trimmed_unread(const char *what, uint64_t from, uint64_t to)
+{
+    if (from == to) msg("%s: event %" PRIu64 " was trimmed from the log before it was read", what, from);
+    else msg("%s: events %" PRIu64 " to %" PRIu64 " were trimmed from the log before they were read", what, from, to);
+    return 1;
+}
+
 /* Print the events of c (on s) that f keeps, up to limit (0: all there are), counting them in *n,
  * each as it was written (ent_event_as_written(): read with the store's schema, an event written
  * before a field was removed lacked its value, which the log holds and the relay publishes).
- * *next is the seq the next event must have (0: whatever comes first); c is unfiltered so that a
- * jump is seen: a cursor goes on at the first event kept when a trim drops events it has not read
- * yet, and a listing that a `trim --force` overtook skipped them with exit 0 (a filtered cursor
- * skips seqs of its own, so the filter is applied here). Returns 0, or 1 with a message: a
+ * *next is the seq the next event must have (0: whatever comes first). A `trim --force` that
+ * drops events the cursor has not read yet is its ENT_TRUNCATED (such a listing went on at the
+ * first event kept, exit 0). Returns 0, or 1 with a message: a
  * library failure (named by what), events trimmed before they were read, or output that could
  * not be written, which a follower must see at once (it wrote nothing for ever to a full disk). */
 static int print_events(ent_store *s, ent_log_cursor *c, const ev_filter *f, uint64_t limit, uint64_t *n,
@@ -668,17 +675,13 @@ static int print_events(ent_store *s, ent_log_cursor *c, const ev_filter *f, uin
 {
     ent_event *ev;
     int rc = ENT_OK;
-    while ((!limit || *n < limit) && (rc = ent_log_next(&ev, c)) == ENT_OK) {
+    uint64_t at = 0;
+    while ((!limit || *n < limit) && (at = ent_log_cursor_pos(c), rc = ent_log_next(&ev, c)) == ENT_OK) {
         char *j = NULL;
         ent_event *w = NULL;
-        if (*next && ev->seq != *next) {
-            if (ev->seq - *next == 1)
-                msg("%s: event %" PRIu64 " was trimmed from the log before it was read", what, *next);
-            else
-                msg("%s: events %" PRIu64 " to %" PRIu64 " were trimmed from the log before they were read", what, *next,
-                    ev->seq - 1);
+        if (*next && ev->seq != *next) { /* a defence: the cursor says ENT_TRUNCATED (below) */
             ent_event_free(ev);
-            return 1;
+            return trimmed_unread(what, *next, ev->seq - 1);
         }
         *next = ev->seq + 1;
         if ((f->type && strcmp(ent_type_name(ev->type), f->type)) || (f->ops && !(f->ops & (unsigned)ev->op))) {
@@ -700,6 +703,7 @@ static int print_events(ent_store *s, ent_log_cursor *c, const ev_filter *f, uin
         (*n)++;
     }
     if (out_failed()) return 1;
+    if (rc == ENT_TRUNCATED) return trimmed_unread(what, at, ent_log_cursor_pos(c) - 1);
     return rc == ENT_OK || rc == ENT_NOTFOUND ? 0 : fail(what);
 }
 
@@ -816,7 +820,7 @@ int cmd_events(int argc, char **argv)
     f.ops = ops;
     if (from && trimmed_past(s, from, "events")) rc = 1;
     else if (follow && (rc = follow_from_past_end(s, &from))) {
-    } else if (ent_log_cursor_open(&c, s, from ? from : 1, NULL, 0) != ENT_OK) rc = fail("events");
+    } else if (ent_log_cursor_open(&c, s, from, NULL, 0) != ENT_OK) rc = fail("events"); /* 0: the first kept */
     else if (!limit_zero) {
         next = from; /* at or past the log's first event (above): a jump from it is a trim since */
         rc = print_events(s, c, &f, limit, &n, &next, "events");

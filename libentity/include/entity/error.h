@@ -35,7 +35,9 @@ enum {
     ENT_NOMEM = -9,    /* out of memory */
     ENT_READONLY = -10, /* write attempted on a read-only store or read transaction */
     ENT_TIMEOUT = -11, /* a wait ended without the awaited event */
-    ENT_FORMAT = -12   /* store written by an incompatible (newer) format version */
+    ENT_FORMAT = -12,  /* store written by an incompatible (newer) format version */
+    ENT_TRUNCATED = -13 /* events a log cursor had not read yet were truncated from the log
+                         * (ent_log_next(); the cursor goes on at the first event kept) */
 };
 
 /* Static text describing `code` ("not found", "conflict", ...). Never NULL. */

@@ -42,7 +42,8 @@ typedef struct ent_event {
     ent_entity *data;
 } ent_event;
 
-ENT_EXTERN(void) ent_event_free(ent_event *ev); /* NULL does nothing */
+/* NULL does nothing; it may come after ent_store_close() (as ent_entity_free()). */
+ENT_EXTERN(void) ent_event_free(ent_event *ev);
 
 /* {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
  *  "data":{...}} with removed fields as null; seq, txn, an auto key and version above 2^63-1 as
@@ -62,9 +63,11 @@ ENT_EXTERN(int) ent_log_get(ent_event **out, ent_store *s, ent_txn *txn, uint64_
 
 typedef struct ent_log_cursor ent_log_cursor;
 
-/* A cursor over the log from `from_seq` (inclusive) in order, keeping events of `type` (NULL: all)
- * and of the operations in `ops` (0: all). It reads in batches, each in a snapshot of its own,
- * so it sees what commits later: ent_log_next() returning ENT_NOTFOUND means "nothing more yet".
+/* A cursor over the log from `from_seq` (inclusive; 0: from the first event the log keeps when
+ * the cursor first reads, which is 1 unless the log was truncated) in order, keeping events of
+ * `type` (NULL: all) and of the operations in `ops` (0: all). It reads in batches, each in a
+ * snapshot of its own, so it sees what commits later: ent_log_next() returning ENT_NOTFOUND means
+ * "nothing more yet"; ENT_TRUNCATED, that events it had not read were truncated (below).
  * Types are matched by name: a type of an older schema of the store still filters.
  * out: the caller frees it with ent_log_cursor_free(). Returns ENT_OK, ENT_INVALID (ops holds a
  * bit other than ENT_OP_*), ENT_SCHEMA (type names no type of the store's schema: it would match
@@ -72,13 +75,21 @@ typedef struct ent_log_cursor ent_log_cursor;
 ENT_EXTERN(int) ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
                                     const ent_type *type, unsigned ops);
 /* Next event. out: the caller frees it with ent_event_free().
- * Returns ENT_OK, ENT_NOTFOUND (none yet), ENT_CORRUPT (also a damaged log: a seq out of order or
- * missing, after the events before it), ENT_SCHEMA. */
+ * Returns ENT_OK, ENT_NOTFOUND (none yet), ENT_TRUNCATED, ENT_CORRUPT (also a damaged log: a seq
+ * out of order or missing, after the events before it), ENT_SCHEMA.
+ * ENT_TRUNCATED (*out NULL): the events from the cursor's position on were truncated before it
+ * read them (ent_log_truncate() forced, or with no durable subscription holding them; also a
+ * cursor opened at a from_seq other than 0 below the log's first event). Whether any of them
+ * matched its filter cannot be known any more. The message names the seqs; they are
+ * ent_log_cursor_pos() before the call up to ent_log_cursor_pos() - 1 after it. It is said once:
+ * the cursor is then at the first event kept, and the next call goes on from there. Events read
+ * into the cursor before the truncation are handed out first. */
 ENT_EXTERN(int) ent_log_next(ent_event **out, ent_log_cursor *c);
-/* The seq the next ent_log_next() starts from (c NULL: 0). A cursor opened on, or left on,
- * events that were truncated since goes on at the first one kept (only a durable subscription
- * holds truncation back): a position past the seq you expected tells you events were dropped. */
+/* The seq the next ent_log_next() starts from (c NULL: 0); for a filtered cursor the next seq it
+ * looks at, which may be past the last event it returned. */
 ENT_EXTERN(uint64_t) ent_log_cursor_pos(const ent_log_cursor *c);
+/* NULL does nothing. It may come after ent_store_close() of c's store (no other call on c may):
+ * the events read ahead are freed without the store. */
 ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
 
 /* Wait until the log holds an event with seq > after_seq, or timeout_ms passes (any negative
@@ -104,7 +115,9 @@ ENT_EXTERN(int) ent_log_truncate(ent_store *s, uint64_t below, int force);
 /* Called after a commit, once per matching event, in commit order, on the thread that committed
  * (after ent_txn_commit() has made the data visible, before it returns). A callback cannot begin
  * a write transaction on any store (ENT_BUSY: the committing thread still holds the delivery
- * order, and a write could close a cycle of waits with another thread); it may read, subscribe
+ * order, and a write could close a cycle of waits with another thread), nor wait for a store's
+ * writer otherwise: a writable ent_store_open() and a plain ent_store_copy() are ENT_BUSY, and
+ * ent_store_sync() is ENT_BUSY where it needs a writer another thread holds; it may read, subscribe
  * and unsubscribe (itself too: the subscriber then gets nothing more), and hand events to other
  * threads that write. Its return value is ignored: a failing callback cannot undo the commit nor
  * stop delivery to the others.
@@ -158,8 +171,9 @@ typedef struct ent_sub_info {
 /* Every durable subscription. out: array of *out_n; the caller frees it with free(). */
 ENT_EXTERN(int) ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s);
 /* A log cursor from the subscription's checkpoint + 1 (history first, then live with
- * ent_log_wait()). out: the caller frees it with ent_log_cursor_free().
- * Returns as ent_log_cursor_open(), plus ENT_NOTFOUND. */
+ * ent_log_wait()); its first ent_log_next() is ENT_TRUNCATED when a forced truncation dropped
+ * events the subscription had not acknowledged. out: the caller frees it with
+ * ent_log_cursor_free(). Returns as ent_log_cursor_open(), plus ENT_NOTFOUND. */
 ENT_EXTERN(int) ent_sub_cursor(ent_log_cursor **out, ent_store *s, const char *name);
 
 #ifdef __cplusplus

@@ -97,7 +97,8 @@ typedef struct ent_store_opts {
  * read_only, a store that an ent_store_replay() killed before its end left unfinished), ENT_IO,
  * ENT_BUSY (LMDB: a writable open beside this process's read-only handle, see read_only; a
  * writable open from a thread that holds the store's writer through another handle: its write
- * transaction, or inside ent_txn_run()'s fn),
+ * transaction, or inside ent_txn_run()'s fn; a writable open from an event callback, on every
+ * backend: the open takes the store's writer, see ent_event_cb),
  * ENT_CONFLICT (a new unique index finds duplicates), ENT_FULL (disk full, the table limit; a new
  * index meets a stored value over the backend's key limit: the message names the entity),
  * ENT_INVALID (bad options), ENT_NOMEM, ENT_READONLY (read_only, and the store needs an evolution
@@ -139,7 +140,9 @@ ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
  * store's writer meanwhile (its write transaction, ent_txn_run()'s fn) takes stores in one order,
  * as for writes, or two such threads, each syncing the other's store, wait for each other.
  * Returns ENT_OK, ENT_READONLY (a read-only handle), ENT_IO, ENT_BUSY (in a forked child; this
- * thread holds the store's write transaction, also in ent_txn_run()'s fn: sync once it ends; LMDB:
+ * thread holds the store's write transaction, also in ent_txn_run()'s fn: sync once it ends; from
+ * an event callback, when the sync needs the writer and another thread holds it: a callback does
+ * not wait for a writer, see ent_event_cb; LMDB:
  * this thread holds a read transaction of the store (an iterator, a log cursor, an event
  * callback's delivery) while a writer must grow the map: end it and sync again). */
 ENT_EXTERN(int) ent_store_sync(ent_store *s);
@@ -198,7 +201,8 @@ ENT_EXTERN(void) ent_txn_abort(ent_txn *t);
  * ent_txn_run() runs fn(txn, payload) as one such call: several calls in fn (through txn) are one
  * unit, all or nothing, grouped with other threads' calls (where calls are grouped). fn returns ENT_OK to keep its work or
  * an error code (negative) to undo it, which ent_txn_run() returns, with the message of the call
- * that failed. fn must not commit or abort txn, nor write to the same store without it (ENT_BUSY),
+ * that failed. fn must not commit or abort txn (a commit is refused; an abort undoes fn's work and
+ * ent_txn_run() returns ENT_INVALID saying so), nor write to the same store without it (ENT_BUSY),
  * and it may run on another thread of the process (the group's leader) and more than once, so it
  * must have no effect outside txn (it runs again when another call of its group broke the group's
  * transaction); ent_txn_run() returns once fn's work is committed. Entities count: a call in fn
@@ -348,7 +352,8 @@ ENT_EXTERN(int) ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
  * copy takes the store's writer for a moment to start its snapshot, as a write does: from a thread
  * that holds another store's writer, take stores in one order (see ent_store_sync()).
  * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO,
- * ENT_BUSY (this thread holds the store's write transaction, also in ent_txn_run()'s fn). */
+ * ENT_BUSY (this thread holds the store's write transaction, also in ent_txn_run()'s fn; a plain
+ * copy from an event callback, on every backend, as it takes the writer: see ent_event_cb). */
 ENT_EXTERN(int) ent_store_copy(ent_store *s, const char *dest, int compact);
 
 /* Space a store takes: LMDB's map (address space reserved; it grows when full), the bytes its

@@ -61,7 +61,9 @@ ENT_EXTERN(int) ent_entity_new(ent_entity **out, const ent_type *t);
  * Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_entity_dup(ent_entity **out, const ent_entity *e);
 
-ENT_EXTERN(void) ent_entity_free(ent_entity *e); /* NULL does nothing */
+/* NULL does nothing. It reads nothing of e's type, so it may come after the type's schema was
+ * freed or its store closed (no other call on e may). */
+ENT_EXTERN(void) ent_entity_free(ent_entity *e);
 
 /* e's type, borrowed as e borrows it (e NULL: NULL). */
 ENT_EXTERN(const ent_type *) ent_entity_type(const ent_entity *e);
