@@ -19,11 +19,31 @@ int __real_clock_gettime(clockid_t clk, struct timespec *ts);
 
 static volatile time_t wall_offset_s;
 
+/* The monotonic clock shifted back by less than a second: mono_arm set, the next CLOCK_MONOTONIC
+ * read is made to fall 1 ns before a whole second (mono_first), and the reads after it keep the
+ * same offset, so they advance as the kernel's clock does. */
+static volatile int mono_arm;
+static volatile long mono_offset_ns;
+static struct timespec mono_first;
+
 int __wrap_clock_gettime(clockid_t clk, struct timespec *ts);
 int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
 {
     int rc = __real_clock_gettime(clk, ts);
     if (rc == 0 && clk == CLOCK_REALTIME) ts->tv_sec += wall_offset_s;
+    if (rc == 0 && clk == CLOCK_MONOTONIC) {
+        if (mono_arm) {
+            mono_arm = 0;
+            mono_offset_ns = ts->tv_nsec + 1;
+            mono_first.tv_sec = ts->tv_sec - 1;
+            mono_first.tv_nsec = 999999999;
+        }
+        ts->tv_nsec -= mono_offset_ns;
+        if (ts->tv_nsec < 0) {
+            ts->tv_nsec += 1000000000L;
+            ts->tv_sec--;
+        }
+    }
     return rc;
 }
 
@@ -163,11 +183,40 @@ static void t_lmdb_growth_wait_wall_clock_step_back(void)
 #endif
 }
 
+/* ent_log_wait() measured its elapsed time in milliseconds of each field apart: the nanoseconds'
+ * difference, negative when a whole second of the clock passes between its two reads, was cut
+ * toward zero, so a few microseconds across one read as up to a millisecond. A 1 ms wait begun
+ * just before a whole second returned ENT_TIMEOUT at once without waiting (test_follow_process
+ * counted on that wait to clear a killed follower's count, and found it left). Here it begins 1 ns
+ * before one: its ENT_TIMEOUT must come 1 ms or more after it began, on the clock it reads. A
+ * wait that sleeps longer passes; only one cut short fails. */
+static void t_wait_across_a_whole_second(void)
+{
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    struct timespec end;
+    uint64_t last = 99;
+    long long ns;
+    open_mem(&s, &sc);
+    mono_arm = 1; /* ent_log_wait()'s first read of the clock is its start */
+    ENT_CHECK_RC(ent_log_wait(&last, s, 0, 1), ENT_TIMEOUT);
+    CU_ASSERT_EQUAL(mono_arm, 0); /* it read the clock */
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    mono_offset_ns = 0;
+    ns = (long long)(end.tv_sec - mono_first.tv_sec) * 1000000000LL + (end.tv_nsec - mono_first.tv_nsec);
+    if (ns < 1000000) fprintf(stderr, "\n  a 1 ms wait timed out after %lld ns\n", ns);
+    CU_ASSERT(ns >= 1000000);
+    CU_ASSERT_EQUAL(last, 0);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(t_wrapper_reaches_library),
         ENT_TEST(t_memory_wait_wall_clock_step_back),
+        ENT_TEST(t_wait_across_a_whole_second),
         ENT_TEST(t_lmdb_growth_wait_wall_clock_step_back),
         {NULL, NULL},
     };

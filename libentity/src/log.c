@@ -309,7 +309,11 @@ int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeo
         if (timeout_ms >= 0) {
             int64_t elapsed;
             clock_gettime(CLOCK_MONOTONIC, &now);
-            elapsed = (int64_t)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+            /* In nanoseconds, then whole milliseconds: the nanoseconds' difference alone is
+             * negative when a whole second of the clock passes between the two reads, and its
+             * division cut toward zero, so a few microseconds read as up to 1 ms (a 1 ms wait
+             * begun just before a whole second ended at once, without waiting; test_clock_step). */
+            elapsed = ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec)) / 1000000;
             if (elapsed >= timeout_ms) {
                 if (out_last) *out_last = last;
                 return ent__err(ENT_TIMEOUT, "no event after %" PRIu64 " within %d ms", after_seq, timeout_ms);
