@@ -1369,6 +1369,39 @@ static void t_close_with_callers_in_a_group_is_refused(void) { close_under_calle
  * was not counted, and the close freed the store under the two (ASan: use after free). */
 static void t_close_with_callers_alone_is_refused(void) { close_under_callers(ENT_GROUP_AUTO); }
 
+/* From the thread's own read transaction, or an iterator's begun without one: the close freed the
+ * snapshot, the reader slot and the handles they still use (a crash at their next use or their
+ * end, ASan: use after free). Refused with ENT_BUSY as for the writer's own thread; once they end,
+ * the close goes through. */
+static void t_close_with_own_read_txn_is_refused(void)
+{
+    store_dir d;
+    ent_txn *r = NULL;
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("kept");
+    open_on(&d, ENT_NONE);
+    e = mk_acct(d.s, "kept", 1, NULL);
+    ENT_OK_(ent_create(d.s, NULL, e));
+    ent_entity_free(e);
+    e = NULL;
+    ENT_OK_(ent_txn_begin(&r, d.s, ENT_TXN_READ));
+    ent_store_close(d.s);
+    ENT_ASSERT_MSG("has a transaction of the store open");
+    ENT_OK_(ent_get(&e, d.s, r, ent_store_type(d.s, "acct"), &k)); /* still whole */
+    ent_entity_free(e);
+    e = NULL;
+    ent_txn_abort(r);
+    ENT_OK_(ent_scan(&it, d.s, NULL, ent_store_type(d.s, "acct"), NULL, NULL));
+    ent_store_close(d.s);
+    ENT_ASSERT_MSG("an iterator's");
+    ENT_OK_(ent_iter_next(&e, it));
+    ent_entity_free(e);
+    ent_iter_free(it);
+    ENT_OK_(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k));
+    close_on(&d);
+}
+
 /* ---- the txn of ent_txn_run() after it returned ---------------------------------------------- */
 
 static int keep_txn(ent_txn *txn, void *p)
@@ -1640,6 +1673,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_close_in_forked_child),
         ENT_TEST(t_close_with_callers_in_a_group_is_refused),
         ENT_TEST(t_close_with_callers_alone_is_refused),
+        ENT_TEST(t_close_with_own_read_txn_is_refused),
         ENT_TEST(t_txn_used_after_txn_run),
         ENT_TEST(t_leadership_changes_hands_often),
         {NULL, NULL},

@@ -403,6 +403,13 @@ void ent_store_close(ent_store *s)
                            "ent_txn_run()'s); it stays open (end the transaction first)");
         return;
     }
+    /* Or a read transaction of this thread, its own or an iterator's: its snapshot, its reader
+     * slot and its handles were freed under it (a crash at its next use or its end). */
+    if (ent__txn_holds_any(s)) {
+        ent__err(ENT_BUSY, "ent_store_close: this thread has a transaction of the store open (its own, or an "
+                           "iterator's without one); it stays open (end the transaction or free the iterator first)");
+        return;
+    }
     /* Calls of other threads without a transaction, in a group (its leader, callers queued behind
      * it) or each alone: a host shutting down with writers still running freed the store under
      * them. Refused likewise; a call not yet counted is the host's to finish first (see store.h). */

@@ -170,7 +170,7 @@ struct ent_txn {
     ent_buf k1, k2, v1;
     ent_buf ev;        /* the event being appended (v1 may still hold the record it repeats) */
     msgpack_zone *zone;
-    struct ent_txn *next_held; /* write txns: the next one this thread holds (txn.c) */
+    struct ent_txn *next_held; /* the next transaction this thread holds (txn.c) */
     struct ent_iter *iters;    /* iterators still open on it: ended with it (iter.c) */
     pthread_t owner;           /* the thread that began it: the only one that may use or end it */
 };
@@ -283,6 +283,7 @@ unsigned ent__txn_open_count(void);
 /* 1 when this thread holds s's write transaction (txn.c): a call that waits for s's writer
  * would wait for itself. */
 int ent__txn_holds_write(const ent_store *s);
+int ent__txn_holds_any(const ent_store *s); /* a transaction of s, read or write, open on this thread */
 int ent__err_holds_write(void); /* ENT_BUSY with the message that says so */
 
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that

@@ -14,15 +14,24 @@ static _Thread_local unsigned open_txns;
 
 unsigned ent__txn_open_count(void) { return open_txns; }
 
-/* The write transactions this thread holds (one per store at most). Both backends let one writer
- * in at a time: a second write on a store whose writer is this very thread would wait for itself
- * forever, so it is refused with ENT_BUSY instead. A transaction belongs to the thread that began
- * it, so it ends on this thread too and a thread-local list is enough. */
-static _Thread_local ent_txn *held_writes;
+/* The transactions this thread holds, newest first (one write transaction per store at most).
+ * Both backends let one writer in at a time: a second write on a store whose writer is this very
+ * thread would wait for itself forever, so it is refused with ENT_BUSY instead; and a close of a
+ * store with a transaction (or an iterator's) of this thread open freed what it still uses. A
+ * transaction belongs to the thread that began it, so it ends on this thread too and a
+ * thread-local list is enough. */
+static _Thread_local ent_txn *held;
 
 static int holds_write(const ent_store *s)
 {
-    for (const ent_txn *h = held_writes; h; h = h->next_held)
+    for (const ent_txn *h = held; h; h = h->next_held)
+        if (h->s == s && h->write) return 1;
+    return 0;
+}
+
+int ent__txn_holds_any(const ent_store *s)
+{
+    for (const ent_txn *h = held; h; h = h->next_held)
         if (h->s == s) return 1;
     return 0;
 }
@@ -35,9 +44,9 @@ int ent__err_holds_write(void)
 
 int ent__txn_holds_write(const ent_store *s) { return holds_write(s); }
 
-static void release_write(ent_txn *t)
+static void release_held(ent_txn *t)
 {
-    for (ent_txn **p = &held_writes; *p; p = &(*p)->next_held)
+    for (ent_txn **p = &held; *p; p = &(*p)->next_held)
         if (*p == t) {
             *p = t->next_held;
             return;
@@ -125,7 +134,7 @@ static void txn_free(ent_txn *t)
 {
     if (t->iters) ent__iters_end(t); /* a path that ended t without bk.c: none may keep t */
     open_txns--;
-    if (t->write) release_write(t);
+    release_held(t);
     txn_park(t);
 }
 
@@ -259,10 +268,10 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
         }
         if (rc) goto fail;
     }
+    t->next_held = held;
+    held = t;
     if (t->write) {
         size_t n = t->lay->schema->n_types;
-        t->next_held = held_writes;
-        held_writes = t;
         if (!n) n = 1;
         if (t->tc_cap < n) { /* else the parked txn's array, zeroed here */
             free(t->tc);
