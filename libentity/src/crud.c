@@ -334,13 +334,17 @@ int ent__uniques_check_deferred(ent_txn *t)
     return rc;
 }
 
-/* pk takes unique value k: its entry, or a wait for the holder to let it go. */
+/* pk takes unique value k: its entry, or a wait for the holder to let it go. A look-up first, not
+ * a put the backend refuses: LMDB's refusal sets the thread's message, which this call, succeeding,
+ * left behind (ent_txn_run() then gave it for the code its function returned without one). */
 static int unique_add_deferred(ent_txn *t, const ent_type *type, size_t j, unsigned tbl, const ent_slice *k,
                                const ent_slice *pk)
 {
-    int rc = ent__bk_put(t, tbl, k, pk, ENT_PUT_NOOVERWRITE);
-    if (rc == ENT_CONFLICT) rc = upend_note(t, type, j, k, pk);
-    return rc;
+    ent_slice out;
+    int rc = ent__bk_get(t, tbl, k, &out);
+    if (rc == ENT_OK) return upend_note(t, type, j, k, pk);
+    if (rc != ENT_NOTFOUND) return rc;
+    return ent__bk_put(t, tbl, k, pk, ENT_PUT_NOOVERWRITE);
 }
 
 /* pk lets go of unique value k: its entry goes (the first that waits for the value takes it), or

@@ -390,7 +390,8 @@ static void replay_progress(const char *what, uint64_t done, void *payload)
     v->outer_cb("verify", v->items + done, v->outer_payload);
 }
 
-static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq, int scratch);
+static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq, int scratch,
+                      ent_progress_cb progress, void *progress_payload);
 
 static int check_replay(vctx *v, ent_store *s)
 {
@@ -408,22 +409,15 @@ static int check_replay(vctx *v, ent_store *s)
     rc = ent_store_open(&m, NULL, sc, &o);
     if (rc == ENT_NOMEM) ent__err_prefix(rc, "replaying the log into a scratch store in memory: ");
     if (rc) return rc;
-    {
-        /* The replay inside a verify reports as more of the verify, counting on from its items. */
-        ent_progress_cb cb = s->progress;
-        void *payload = s->progress_payload;
-        if (cb) {
-            v->outer_cb = cb;
-            v->outer_payload = payload;
-            s->progress = replay_progress;
-            s->progress_payload = v;
-        }
-        /* In verify's snapshot: the log as far as the records checked above, not the commits of
-         * other writers since, nor without the events a truncation dropped meanwhile. */
-        rc = replay_log(m, s, v->t, 0, 1);
-        s->progress = cb;
-        s->progress_payload = payload;
-    }
+    /* The replay inside a verify reports as more of the verify, counting on from its items: its
+     * callback is given to replay_log(), not put in s, where another thread's verify (of the same
+     * handle) read it as the store's own and put it back after this one had returned, a callback
+     * to a vctx gone (contract_unique_deferred's t_model_threads under ThreadSanitizer). */
+    v->outer_cb = s->progress;
+    v->outer_payload = s->progress_payload;
+    /* In verify's snapshot: the log as far as the records checked above, not the commits of
+     * other writers since, nor without the events a truncation dropped meanwhile. */
+    rc = replay_log(m, s, v->t, 0, 1, v->outer_cb ? replay_progress : NULL, v);
     if (cannot_run(rc)) {
         /* The scratch store holds all the data again: say which part of verify ran out. */
         if (rc == ENT_NOMEM) ent__err_prefix(rc, "replaying the log into a scratch store in memory: ");
@@ -735,7 +729,8 @@ static int newer_after(uint64_t *out, ent_store *src, uint32_t version)
  * events in a snapshot of its own: commits made meanwhile are replayed too). scratch: dst is
  * verify's, thrown away once its records are compared: neither marked unfinished nor given its
  * indexes at the end, which nothing would read. */
-static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq, int scratch)
+static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t to_seq, int scratch,
+                      ent_progress_cb progress, void *progress_payload)
 {
     ent_log_cursor *c = NULL;
     ent_event *ev = NULL;
@@ -858,7 +853,7 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
             }
         }
         cur_txn = ev->txn;
-        ent__progress(src, "replay", ev->seq);
+        if (progress && (ev->seq & 4095) == 0) progress("replay", ev->seq, progress_payload);
         /* the event keeps its time: a rebuilt log says when each change happened, not when the
          * replay ran (a mirror keeps ts the same way) */
         w->keep_ts = 1;
@@ -886,5 +881,6 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
 
 int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
 {
-    return replay_log(dst, src, NULL, to_seq, 0);
+    if (!src) return replay_log(dst, src, NULL, to_seq, 0, NULL, NULL); /* refused there */
+    return replay_log(dst, src, NULL, to_seq, 0, src->progress, src->progress_payload);
 }

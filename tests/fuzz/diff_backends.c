@@ -405,6 +405,7 @@ static int run_fn(ent_txn *txn, void *payload)
     uint64_t save = rs;
     rs = a->seed;
     int rc = ENT_OK;
+    if (rn(2)) rc = ent_txn_defer_unique_checks(txn); /* the writes' unique values checked at the end */
     for (int i = 0; i < 3 && rc == ENT_OK; i++) {
         int t = (int)rn((unsigned)nt);
         ent_entity *e = rand_entity(a->sd, t, 70, 1);
@@ -576,6 +577,8 @@ static void op(side *sd, int which)
             rc = ent_txn_begin(&sd->txn, sd->s, sd->txn_write ? ENT_TXN_WRITE : ENT_TXN_READ);
             rcmsg(sd, sd->txn_write ? "begin write" : "begin read", rc);
             if (rc) sd->txn = NULL;
+            else if (sd->txn_write && chance(40))
+                rcmsg(sd, "defer unique checks", ent_txn_defer_unique_checks(sd->txn));
         }
         break;
     }

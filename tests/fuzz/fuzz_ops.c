@@ -4,10 +4,14 @@
  * Schema: "u" (auto ids; name: unique string, n: indexed int, tag: optional string) and "k"
  * (string keys; owner: a ref to u, v: uint). Operations: create, update (set or unset a field,
  * with an expected version that is any, right or wrong), delete, get, find by the unique name,
- * range over n, count, begin / commit / abort a transaction, acknowledge a subscription, close and
- * reopen (LMDB), and, at the end, a full comparison, verify, and (LMDB) the same after reopening.
+ * range over n, count, begin / commit / abort a transaction (half of them with
+ * ent_txn_defer_unique_checks()), acknowledge a subscription, close and reopen (LMDB), and, at the
+ * end, a full comparison, verify, and (LMDB) the same after reopening.
  * Properties: each call's code is the one the model predicts (conflict on a taken name or a wrong
- * version, not found, a ref to a missing entity refused, a referenced entity not deleted), reads
+ * version, not found, a ref to a missing entity refused, a referenced entity not deleted; in a
+ * transaction that defers its unique checks a taken name is not refused, the name's look-up finds
+ * the entity that took it first of those holding it, and the commit is a conflict, leaving nothing,
+ * when two still hold one), reads
  * see what the model holds inside and outside transactions, aborted work leaves nothing, each
  * committed mutation leaves exactly one event with its operation, key and version. */
 #include <dirent.h>
@@ -39,6 +43,7 @@ typedef struct mu {
     int64_t n;
     int has_n;
     int tag; /* index in tags, 0: unset */
+    uint64_t took; /* when it took its name (model clock): the first of those holding a name holds it */
 } mu;
 typedef struct mk {
     int exists;
@@ -53,6 +58,8 @@ typedef struct model {
     uint64_t next_id; /* last assigned id */
     uint64_t seq;     /* last event seq */
     uint64_t ucount, kcount;
+    uint64_t clock;
+    int deferred; /* the open transaction defers its unique checks */
 } model;
 
 static ent_schema *schema;
@@ -73,10 +80,30 @@ static int want(int rc, int expect, const char *what)
     return rc;
 }
 
+/* A transaction that defers its unique checks takes a name another holds (it waits for it). */
 static int name_taken(const model *m, int name, uint64_t except)
 {
+    if (m->deferred) return 0;
     for (uint64_t i = 1; i < NU; i++)
         if (i != except && m->u[i].exists && m->u[i].name == name) return 1;
+    return 0;
+}
+
+/* The u the name's index entry names: of those holding it, the first that took it; 0: none. */
+static uint64_t name_holder(const model *m, int name)
+{
+    uint64_t id = 0;
+    for (uint64_t i = 1; i < NU; i++)
+        if (m->u[i].exists && m->u[i].name == name && (!id || m->u[i].took < m->u[id].took)) id = i;
+    return id;
+}
+
+/* A name two entities hold (only in a transaction that defers its unique checks). */
+static int name_twice(const model *m)
+{
+    for (uint64_t i = 1; i < NU; i++)
+        for (uint64_t j = i + 1; j < NU; j++)
+            if (m->u[i].exists && m->u[j].exists && m->u[i].name == m->u[j].name) return 1;
     return 0;
 }
 
@@ -214,6 +241,7 @@ static void op_create_u(fuzz_in *in)
         x->exists = 1;
         x->version = 1;
         x->name = name;
+        x->took = ++work.clock;
         x->has_n = b & 1;
         x->n = x->has_n ? (b >> 1) % 5 - 2 : 0;
         x->tag = b & 32 ? 1 + (b >> 6) % 2 : 0;
@@ -267,6 +295,7 @@ static void op_update_u(fuzz_in *in)
                    (unsigned long long)ent_entity_version(e), (unsigned long long)x->version, changed ? " + 1" : "");
         if (changed) {
             nx.version++;
+            if (nx.name != x->name) nx.took = ++work.clock;
             *x = nx;
             work.seq++;
             applied(ENT_OP_UPDATE, tu, &k, nx.version);
@@ -348,26 +377,31 @@ static void op_find_name(fuzz_in *in)
     int name = (int)(fuzz_u8(in) % NNAMES);
     ent_value v = ent_value_string(names[name]);
     ent_entity *e = NULL;
-    uint64_t id = 0;
-    for (uint64_t i = 1; i < NU; i++)
-        if (work.u[i].exists && work.u[i].name == name) id = i;
+    uint64_t id = name_holder(&work, name);
     if (want(ent_find_unique(&e, s, txn, f_name, &v), id ? ENT_OK : ENT_NOTFOUND, "find name") == ENT_OK)
         FUZZ_CHECK(ent_entity_key(e).id == id, "find name gave another entity");
     ent_entity_free(e);
 }
 
-static void txn_begin(void)
+static void txn_begin(int defer_uniques)
 {
     if (txn) return;
     want(ent_txn_begin(&txn, s, ENT_TXN_WRITE), ENT_OK, "begin");
+    if (defer_uniques) {
+        want(ent_txn_defer_unique_checks(txn), ENT_OK, "defer unique checks");
+        work.deferred = 1;
+    }
 }
 
 static void txn_end(int commit)
 {
     if (!txn) return;
     if (commit) {
-        want(ent_txn_commit(txn), ENT_OK, "commit");
-        com = work;
+        int twice = work.deferred && name_twice(&work);
+        want(ent_txn_commit(txn), twice ? ENT_CONFLICT : ENT_OK, "commit");
+        work.deferred = 0;
+        if (twice) work = com; /* refused whole */
+        else com = work;
     } else {
         ent_txn_abort(txn);
         work = com;
@@ -431,7 +465,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 3: op_delete_u(&in); break;
         case 4: op_put_k(&in); break;
         case 5: op_delete_k(&in); break;
-        case 6: txn_begin(); break;
+        case 6: txn_begin((op / 15) & 1); break;
         case 7: txn_end(1); break;
         case 8: txn_end(0); break;
         case 9: check_u(&work, 1 + fuzz_u8(&in) % (NU - 1)); break;
