@@ -249,7 +249,7 @@ static int upend_note(ent_txn *t, const ent_type *type, size_t j, const ent_slic
     return ENT_OK;
 }
 
-/* The next live wait at or after *at for (type, j, k), and pk's own when pk is not NULL; its head
+/* The first live wait from offset at on for (type, j, k), and pk's own when pk is not NULL; its head
  * in *h and its offset returned, or (size_t)-1. */
 static size_t upend_find(const ent_txn *t, size_t at, upend_head *h, const ent_type *type, size_t j,
                          const ent_slice *k, const ent_slice *pk)
