@@ -137,6 +137,17 @@ static int store_open_once(ent_store **out, const char *path, const ent_schema *
 /* An open that found no store meta in its snapshot while the backend held tables looks again, at
  * most twice: the tables may be those of another process's init that committed meanwhile (the
  * store is there now); a store that lost its meta, or another program's data, stays ENT_FORMAT. */
+/* Whether opts open a store of a volatile backend: a new store whose handle is not made yet, so
+ * no thread can hold its writer (the backend ignores the path). An opts of another version is
+ * refused by the open itself. */
+static int new_volatile(const ent_store_opts *opts)
+{
+    const ent_backend_ops *b;
+    if (!opts || opts->version != ENT_STORE_OPTS_VERSION) return 0;
+    b = ent__backend_find(opts->backend, NULL);
+    return b && (b->caps & ENT_BK_CAP_VOLATILE);
+}
+
 int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
                     const ent_store_opts *opts, const char *mirror_of)
 {
@@ -145,7 +156,7 @@ int ent__store_open(ent_store **out, const char *path, const ent_schema *schema,
      * waits for the store's writer: from an event callback that could close a cycle of waits, as
      * any write from there (txn.c), with a thread that holds that writer and commits to the
      * callback's store (it hung for good). */
-    if (out && !(opts && opts->read_only) && ent__log_in_callback()) {
+    if (out && !(opts && opts->read_only) && ent__log_in_callback() && !new_volatile(opts)) {
         *out = NULL;
         return ent__err(ENT_BUSY, "an event callback cannot open a store for writing (the open takes its writer): open "
                                   "it read-only, or hand the open to another thread");

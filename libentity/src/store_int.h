@@ -89,6 +89,8 @@ struct ent_store {
                                 * finds a store made before ids were kept (store_id.c) */
     char mirror_of[37];        /* a mirror: the primary's id (meta "mirror_of"); else "" */
     int mirror_writer;         /* opened by ent_mirror_open(): the one handle that may write */
+    int scratch;               /* a store of the library's own, no host has its handle (verify's
+                                * replay): written from an event callback too (txn.c) */
     /* An ended read transaction kept for the next one (txn.c), with its scratch buffers: a get in
      * a read transaction of its own spent a fifth of its time in their calloc and frees. */
     _Atomic(struct ent_txn *) spare_txn;

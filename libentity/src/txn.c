@@ -210,7 +210,7 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
     /* A write from a callback, to this store or another, could close a cycle of waits: its
      * commit would wait for the delivery turns before its own, which include this thread's
      * running delivery (this store) or one whose callback waits for this store's writer. */
-    if (mode == ENT_TXN_WRITE && ent__log_in_callback())
+    if (mode == ENT_TXN_WRITE && ent__log_in_callback() && !s->scratch)
         return ent__err(ENT_BUSY, "an event callback cannot write to a store (hand the work to another thread)");
     if (mode == ENT_TXN_WRITE && holds_write(s)) return ent__err_holds_write();
     t = txn_alloc(s);

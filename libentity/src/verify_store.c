@@ -409,6 +409,7 @@ static int check_replay(vctx *v, ent_store *s)
     rc = ent_store_open(&m, NULL, sc, &o);
     if (rc == ENT_NOMEM) ent__err_prefix(rc, "replaying the log into a scratch store in memory: ");
     if (rc) return rc;
+    m->scratch = 1; /* nobody else has it: its writes from an event callback wait for no one */
     /* The replay inside a verify reports as more of the verify, counting on from its items: its
      * callback is given to replay_log(), not put in s, where another thread's verify (of the same
      * handle) read it as the store's own and put it back after this one had returned, a callback

@@ -116,9 +116,10 @@ ENT_EXTERN(int) ent_log_truncate(ent_store *s, uint64_t below, int force);
  * (after ent_txn_commit() has made the data visible, before it returns). A callback cannot begin
  * a write transaction on any store (ENT_BUSY: the committing thread still holds the delivery
  * order, and a write could close a cycle of waits with another thread), nor wait for a store's
- * writer otherwise: a writable ent_store_open() and a plain ent_store_copy() are ENT_BUSY, and
- * ent_store_sync() is ENT_BUSY where it needs a writer another thread holds; it may read, subscribe
- * and unsubscribe (itself too: the subscriber then gets nothing more), and hand events to other
+ * writer otherwise: a writable ent_store_open() (but of a new in-memory store, whose writer nobody
+ * can hold yet) and a plain ent_store_copy() are ENT_BUSY, and ent_store_sync() is ENT_BUSY where
+ * it needs a writer another thread holds; it may read (ent_store_verify() too), subscribe and
+ * unsubscribe (itself too: the subscriber then gets nothing more), and hand events to other
  * threads that write. Its return value is ignored: a failing callback cannot undo the commit nor
  * stop delivery to the others.
  * Events are delivered as the commit stored them, from a copy it kept (a transaction whose first
