@@ -82,8 +82,20 @@ int ent_nats__check_url(const char *url)
         /* A port the client cannot use (none after the ':', not a number, 0, above 65535) was
          * tried as an outage: "NATS unreachable", retried for ever by a relay or mirror without
          * --once ("invalid port 'abc'", "No server available for connection"). */
-        if (*p == '[') p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
-        else p += strcspn(p, ":/");
+        /* So was an IPv6 address whose '[' is not closed ("nats://[::1"), and "[]" */
+        if (*p == '[') {
+            const char *close = strchr(p, ']');
+            if (!close || close == p + 1)
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\": %s", shown(sh, sizeof sh, u),
+                                     close ? "names no host (an empty IPv6 address, [])"
+                                           : "its IPv6 address lacks the closing ] (nats://[::1]:4222)");
+            p = close + 1;
+            if (*p && *p != ':' && *p != '/')
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\": after its IPv6 address's ] comes %c, not : or /",
+                                     shown(sh, sizeof sh, u), *p);
+        } else {
+            p += strcspn(p, ":/");
+        }
         if (*p == ':') {
             size_t len = strcspn(++p, "/");
             unsigned long port = 0;
