@@ -80,7 +80,10 @@ ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const vo
 
 typedef struct ent_relay ent_relay;
 /* ent_relay_run() in a new thread. opts and its strings are copied. The store is claimed before
- * the thread starts, so a second relay is refused by this call. out: ent_relay_stop() ends it.
+ * the thread starts, so a second relay is refused by this call. s: borrowed until
+ * ent_relay_stop() returns (the thread calls on it until then: close it after the stop). Its
+ * path is taken by this call (a relative one against the current directory then): a host may
+ * change its directory afterwards. out: ent_relay_stop() ends it.
  * Returns ENT_OK, ENT_BUSY (a relay is already running on s), ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts);
 /* Stop the thread (it finishes the batch in flight, at most its ack wait), free r, and return what
