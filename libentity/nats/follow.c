@@ -206,6 +206,56 @@ static int stream_still(follower *f)
     return ENT_OK;
 }
 
+/* The mirror stops on a message missing in the stream (f->mr.gap): the stream's limits are the
+ * usual cause, and the message said only "lacks seq N", as for messages deleted by hand, leaving
+ * the operator to find out why and what would mend it. The stream's limits that drop its oldest
+ * messages (max_msgs and max_bytes only with discard old: with discard new they refuse new
+ * messages and drop none) are added to the error, and what to do: a mirror is built from the
+ * primary's seq 1, which a stream without them (or a new one the relay fills from its log) has.
+ * Nothing is added when the stream's info cannot be read: the gap is named all the same. */
+static void gap_limits(follower *f, int rc)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    char lim[256] = "", msg[1024];
+    int detail = ent_errdetail();
+    size_t n;
+    snprintf(msg, sizeof msg, "%s", ent_errmsg());
+    if (!f->c.js || js_GetStreamInfo(&si, f->c.js, f->o.stream, NULL, &jerr) != NATS_OK || !si->Config) {
+        jsStreamInfo_Destroy(si);
+        ent_error_set_detail(rc, detail, "%s", msg);
+        return;
+    }
+    if (si->Config->Discard != js_DiscardNew && si->Config->MaxMsgs > 0) {
+        n = strlen(lim);
+        snprintf(lim + n, sizeof lim - n, "%smax_msgs %" PRId64, lim[0] ? ", " : "", si->Config->MaxMsgs);
+    }
+    if (si->Config->Discard != js_DiscardNew && si->Config->MaxBytes > 0) {
+        n = strlen(lim);
+        snprintf(lim + n, sizeof lim - n, "%smax_bytes %" PRId64, lim[0] ? ", " : "", si->Config->MaxBytes);
+    }
+    if (si->Config->MaxAge > 0) { /* (ns) */
+        n = strlen(lim);
+        snprintf(lim + n, sizeof lim - n, "%smax_age %" PRId64 "s", lim[0] ? ", " : "", si->Config->MaxAge / 1000000000);
+    }
+    if (si->Config->MaxMsgsPerSubject > 0) {
+        n = strlen(lim);
+        snprintf(lim + n, sizeof lim - n, "%smax_msgs_per_subject %" PRId64, lim[0] ? ", " : "",
+                 si->Config->MaxMsgsPerSubject);
+    }
+    jsStreamInfo_Destroy(si);
+    if (lim[0])
+        ent_error_set_detail(rc, detail, "%s. Stream %s drops its oldest messages by its limits (%s), before a mirror "
+                             "behind read them: a mirror needs the primary's events from seq 1; build it anew from a "
+                             "stream without those limits (relay the primary to a new --stream: it gets the log from "
+                             "seq 1 while the primary's log holds it), or raise them so that mirrors keep up",
+                             msg, f->o.stream, lim);
+    else
+        ent_error_set_detail(rc, detail, "%s. Stream %s has no limits that drop messages (max_msgs, max_bytes, max_age): "
+                             "they were deleted or purged by hand; build the mirror anew from a stream that holds the "
+                             "primary's events from seq 1 (relay the primary to a new --stream)", msg, f->o.stream);
+}
+
 static int on_msg(follower *f, natsMsg *msg)
 {
     jsMsgMetaData *meta = NULL;
@@ -313,7 +363,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
-            } else if (f.mr.m && (rc = ent_nats__store_moved(&f.mr.file, f.mr.m, "mirror", "what it applies reaches "
+            } else if (f.mr.m && (rc = ent_nats__store_moved(&f.mr.file, "mirror", "what it applies reaches "
                                                               "no reader of that path"))) {
                 break; /* (nothing comes: is the store at the path still the one it writes?) */
             } else if (++f.idle % IDLE_CHECK == 0 && stream_still(&f)) {
@@ -357,6 +407,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
             rc = ENT_OK;
             continue;
         }
+        if (rc == ENT_NOTFOUND && f.mr.gap) gap_limits(&f, rc);
         if (rc) break;
     }
     /* (no store: the stream held nothing for one, said above; it printed "holds store  up to

@@ -82,8 +82,20 @@ int ent_nats__check_url(const char *url)
         /* A port the client cannot use (none after the ':', not a number, 0, above 65535) was
          * tried as an outage: "NATS unreachable", retried for ever by a relay or mirror without
          * --once ("invalid port 'abc'", "No server available for connection"). */
-        if (*p == '[') p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
-        else p += strcspn(p, ":/");
+        /* So was an IPv6 address whose '[' is not closed ("nats://[::1"), and "[]" */
+        if (*p == '[') {
+            const char *close = strchr(p, ']');
+            if (!close || close == p + 1)
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\": %s", shown(sh, sizeof sh, u),
+                                     close ? "names no host (an empty IPv6 address, [])"
+                                           : "its IPv6 address lacks the closing ] (nats://[::1]:4222)");
+            p = close + 1;
+            if (*p && *p != ':' && *p != '/')
+                return ent_error_set(ENT_INVALID, "NATS URL \"%s\": after its IPv6 address's ] comes %c, not : or /",
+                                     shown(sh, sizeof sh, u), *p);
+        } else {
+            p += strcspn(p, ":/");
+        }
         if (*p == ':') {
             size_t len = strcspn(++p, "/");
             unsigned long port = 0;
@@ -867,17 +879,22 @@ void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s)
     out->known = 1;
 }
 
-int ent_nats__store_moved(const ent_nats__store_file *had, ent_store *s, const char *who, const char *why)
+int ent_nats__store_moved(const ent_nats__store_file *had, const char *who, const char *why)
 {
     struct stat st;
+    /* The store named by the absolute directory the check reads (had->path without "/data.mdb"),
+     * not ent_store_path(s): a store opened by a relative path was named by it, which under the
+     * host's directory now (changed since) is another store, or none. */
+    int n = (int)strlen(had->path) - (int)strlen("/data.mdb");
     if (!had->known) return ENT_OK;
+    if (n < 0) n = 0;
     if (stat(had->path, &st) != 0) {
         if (errno != ENOENT && errno != ENOTDIR) return ENT_OK; /* cannot tell: the store open may still be it */
-        return ent_error_set(ENT_NOTFOUND, "store %s: its data.mdb was removed under the %s (the store deleted or moved "
-                             "away): %s; the %s stops", ent_store_path(s), who, why, who);
+        return ent_error_set(ENT_NOTFOUND, "store %.*s: its data.mdb was removed under the %s (the store deleted or moved "
+                             "away): %s; the %s stops", n, had->path, who, why, who);
     }
     if (st.st_dev == had->dev && st.st_ino == had->ino) return ENT_OK;
-    return ent_error_set(ENT_CONFLICT, "store %s: its data.mdb is another file now (another store, a copy or a backup, "
+    return ent_error_set(ENT_CONFLICT, "store %.*s: its data.mdb is another file now (another store, a copy or a backup, "
                          "moved there under the %s): %s; the %s stops (run it again on the store now there)",
-                         ent_store_path(s), who, why, who);
+                         n, had->path, who, why, who);
 }

@@ -169,10 +169,11 @@ typedef struct ent_nats__store_file {
     char path[4096 + 16];
 } ent_nats__store_file;
 void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s);
-/* ENT_OK while the store at s's path is the file in had (or it cannot tell: a permission taken
+/* ENT_OK while the store at had's path is the file in had (or it cannot tell: a permission taken
  * away); ENT_NOTFOUND when its data.mdb was removed, ENT_CONFLICT when it is another file (a store
- * moved there), each naming the store, `who` ("relay", "mirror") and why that stops it. */
-int ent_nats__store_moved(const ent_nats__store_file *had, ent_store *s, const char *who, const char *why);
+ * moved there), each naming the store by its absolute directory, `who` ("relay", "mirror") and
+ * why that stops it. */
+int ent_nats__store_moved(const ent_nats__store_file *had, const char *who, const char *why);
 
 /* The ENT_DETAIL_* of a JetStream refusal: d, n bytes, the answer; desc, k bytes, its
  * "description" (nats_util.c says which err_codes mean what). */

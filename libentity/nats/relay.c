@@ -931,7 +931,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             }
             if (ent_nats__stopped(r.stop)) break; /* (its connection maybe closed by the stop) */
             /* caught up, and nothing comes: is the store at the path still the one it reads? */
-            if (w == ENT_TIMEOUT && (rc = ent_nats__store_moved(&r.file, s, "relay", "the writers of that path write "
+            if (w == ENT_TIMEOUT && (rc = ent_nats__store_moved(&r.file, "relay", "the writers of that path write "
                                                                  "another store than it reads, and nothing of theirs "
                                                                  "reaches the stream")))
                 break;

@@ -14,7 +14,9 @@
 #    publishes it once the window has passed; an older version's message lost so is not published
 #    again after the events written under it (where it reaches no mirror), and the relay goes on;
 #  - a schema message the stream's limits dropped before a mirror read it, the events after it
-#    kept: the mirror stops naming the version (it applied them under the old one, exit 0).
+#    kept: the mirror stops naming the version (it applied them under the old one, exit 0);
+#  - a mirror started after the stream's limits dropped the primary's first events: its line
+#    names the limits (max_msgs) and what to do (it named the missing seq alone).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-copies.XXXXXX")
@@ -173,6 +175,26 @@ if [ $rc = 1 ] && [ "$(applied "$M")" = 3 ] && [ "$(wc -l <"$W/err")" = 1 ] &&
   say "ok: a schema message dropped by the stream's limits: $(cat "$W/err")"
 else
   bad "a schema message dropped by the stream's limits before the mirror read it: exit $rc (1 expected), at seq $(applied "$M") (3 expected), schema version $("$E" -s "$M" schema | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'):"; cat "$W/err"
+fi
+
+# 5. A mirror started after the stream's limits dropped the primary's first events (max_msgs 3,
+# above): it stops on the missing seq 1, and its line names the limit that dropped it and what
+# to do (it named the seq alone, as for messages deleted by hand). The mirror of case 4 says so
+# too, of the schema message the limit dropped.
+M2=$W/limits-late
+"$E" -s "$M2" mirror --nats "$URL" --stream LIMITS --once 2>"$W/err"; rc=$?
+grep -v "mirror: following" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "lacks seq 1 of store $ID" "$W/err" &&
+   grep -q "max_msgs 3" "$W/err" && grep -q "new --stream" "$W/err" && [ ! -e "$M2" ]; then
+  say "ok: a mirror started after the stream's limits dropped seq 1: $(cat "$W/err")"
+else
+  bad "a mirror started after the stream's limits dropped seq 1: exit $rc (1 expected), directory left: $([ -e "$M2" ] && echo yes || echo no), its lines:"; cat "$W/err"
+fi
+"$E" -s "$M" mirror --nats "$URL" --stream LIMITS --once 2>"$W/err"; rc=$?
+if [ $rc = 1 ] && grep -q "lacks schema version 2" "$W/err" && grep -q "max_msgs 3" "$W/err"; then
+  say "ok: the schema message dropped by the limit names it"
+else
+  bad "the schema message dropped by the limit: exit $rc (1 expected), no max_msgs 3 in:"; cat "$W/err"
 fi
 
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" "$W"/*.log 2>/dev/null; then bad "sanitizer reports in the logs above"; fi

@@ -321,6 +321,16 @@ for u in "nats://127.0.0.1:abc" "nats://127.0.0.1:0" "nats://127.0.0.1:" "nats:/
     say "ok: --nats '$u': relay and mirror exit 1: $out"
   else bad "--nats '$u': relay exit $rc ($out), mirror exit $rc2 ($out2), mirror directory $(ls -A "$W/badport-m" 2>&1)"; fi
 done
+# An IPv6 address whose '[' is not closed, or brackets with nothing in them: the same (the first
+# was retried for ever as "NATS unreachable": "No server available for connection").
+for u in "nats://[::1" "nats://[::1:4222" "nats://[]:4222" "$URL,nats://[::1"; do
+  out=$(timeout 10 "$E" -s "$P" relay --nats "$u" --stream PORTS 2>&1); rc=$?
+  out2=$(timeout 10 "$E" -s "$W/badport-m" mirror --nats "$u" --stream PORTS 2>&1); rc2=$?
+  if [ $rc = 1 ] && [ $rc2 = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '%s' "$out" | grep -q "IPv6\|names no host" &&
+     printf '%s' "$out2" | grep -q "IPv6\|names no host" && [ ! -e "$W/badport-m" ]; then
+    say "ok: --nats '$u': relay and mirror exit 1: $out"
+  else bad "--nats '$u': relay exit $rc ($out), mirror exit $rc2 ($out2), mirror directory $(ls -A "$W/badport-m" 2>&1)"; fi
+done
 
 # 12. The primary replaced under its running relay by a compacted copy of itself (`copy
 # --compact`, then moved into its place), and a mirror's directory removed under the running

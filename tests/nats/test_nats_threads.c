@@ -1999,6 +1999,68 @@ static void test_relative_paths_after_chdir(void)
     ent_schema_free(sc2);
 }
 
+/* A relay of a store opened by a relative path, the host then changing its directory, and the
+ * store's data.mdb removed: the relay stops naming the store by the directory it reads, absolute
+ * (it named the relative path, which under the host's new directory is another, or none). */
+typedef struct moved_run {
+    ent_store *s;
+    ent_relay_opts o;
+    volatile int stop;
+    int rc;
+    char msg[1024];
+} moved_run;
+
+static void *moved_relay(void *p)
+{
+    moved_run *m = p;
+    m->rc = ent_relay_run(m->s, &m->o, &m->stop);
+    snprintf(m->msg, sizeof m->msg, "%s", ent_errmsg());
+    return NULL;
+}
+
+static void test_relay_moved_after_chdir(void)
+{
+    ent_schema *sc = NULL;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    moved_run m;
+    pthread_t th;
+    char cwd[ENT_TEST_PATH_MAX], data[ENT_TEST_PATH_MAX], abs[ENT_TEST_PATH_MAX], elsewhere[ENT_TEST_PATH_MAX];
+    int ok = 0, gone, named;
+    uint64_t n = 0;
+    memset(&m, 0, sizeof m);
+    so.durability = ENT_NONE;
+    m.o = (ent_relay_opts)ENT_RELAY_OPTS_INIT;
+    m.o.url = url;
+    m.o.stream = "CHDIRMV";
+    m.o.log = quiet;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+    CU_ASSERT_EQUAL_FATAL(chdir(dir), 0);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&m.s, "moved-primary", sc, &so));
+    add_item(m.s, "one");
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, moved_relay, &m), 0);
+    /* (30 s: a bound on a relay that never gets there) */
+    for (int i = 0; i < 3000 && n < 1; i++) {
+        n = stream_events("CHDIRMV", ent_store_id(m.s), &ok);
+        if (n < 1) nap_ms(10);
+    }
+    ENT_TEST_PATH(elsewhere, "%s/elsewhere-mv", dir);
+    ENT_TEST_PATH(abs, "%s/moved-primary", dir);
+    ENT_TEST_PATH(data, "%s/moved-primary/data.mdb", dir);
+    gone = mkdir(elsewhere, 0755) == 0 && chdir(elsewhere) == 0 && unlink(data) == 0;
+    if (!gone) __atomic_store_n(&m.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(th, NULL); /* the relay, caught up, finds its data.mdb gone and stops */
+    named = strstr(m.msg, abs) != NULL;
+    CU_ASSERT_EQUAL(chdir(cwd), 0); /* (before any assertion that ends the test) */
+    CU_ASSERT(gone);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(m.rc, ENT_NOTFOUND);
+    if (!named) fprintf(stderr, "relay's message does not name %s: %s\n", abs, m.msg);
+    CU_ASSERT(named);
+    ent_store_close(m.s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_kinds_through_stream),
@@ -2015,6 +2077,7 @@ int main(void)
                                            ENT_TEST(test_api_misuse), ENT_TEST(test_deferred_refs_through_stream),
                                            ENT_TEST(test_follow_copies_store_opts),
                                            ENT_TEST(test_relative_paths_after_chdir),
+                                           ENT_TEST(test_relay_moved_after_chdir),
                                            {NULL, NULL}};
     int rc;
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {

@@ -80,7 +80,10 @@ ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const vo
 
 typedef struct ent_relay ent_relay;
 /* ent_relay_run() in a new thread. opts and its strings are copied. The store is claimed before
- * the thread starts, so a second relay is refused by this call. out: ent_relay_stop() ends it.
+ * the thread starts, so a second relay is refused by this call. s: borrowed until
+ * ent_relay_stop() returns (the thread calls on it until then: close it after the stop). Its
+ * path is taken by this call (a relative one against the current directory then): a host may
+ * change its directory afterwards. out: ent_relay_stop() ends it.
  * Returns ENT_OK, ENT_BUSY (a relay is already running on s), ENT_INVALID, ENT_NOMEM. */
 ENT_EXTERN(int) ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts);
 /* Stop the thread (it finishes the batch in flight, at most its ack wait), free r, and return what
@@ -123,7 +126,7 @@ typedef struct ent_follow_opts {
  * process ends; a mirror in memory (store_opts->backend "memory") takes none.
  * Returns ENT_OK; ENT_BUSY (a mirror is already running on path: the message names its pid);
  * ENT_NOTFOUND (no such stream; a seq or a schema version is missing in the stream: the message names
- * it; no messages of primary_id; the mirror's data.mdb removed under it, seen when nothing comes),
+ * it, and the stream's limits that drop its oldest messages, or that it has none; no messages of primary_id; the mirror's data.mdb removed under it, seen when nothing comes),
  * ENT_CONFLICT (the store at path is not a mirror of that primary; another store moved there under it),
  * ENT_INVALID (bad options, URL or stream name; the server refused the URL's credentials, or
  * their absence: not retried), ENT_IO (once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
