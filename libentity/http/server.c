@@ -610,6 +610,34 @@ static int head_bytes_ok(const ent_http *h, struct MHD_Connection *c, const ent_
     return -1;
 }
 
+/* A body is read as JSON, which is UTF-8 (RFC 8259 8.1): a body the client says is in another
+ * charset was read as UTF-8 all the same, its text taken for other characters than it meant
+ * ("charset=latin1" and the bytes C3 A9 stored as "é", not "Ã©"). The media type itself is not
+ * read (curl -d sends a form's; PATCH reads application/json-patch+json), only the charset.
+ * Returns NULL, or the charset refused (its value as the header gives it, in buf). */
+static const char *bad_charset(char *buf, size_t size, const char *ctype)
+{
+    for (const char *p = strchr(ctype, ';'); p; p = strchr(p, ';')) {
+        size_t n;
+        p++;
+        p += strspn(p, " \t");
+        if (strncasecmp(p, "charset", 7)) continue;
+        p += 7;
+        p += strspn(p, " \t");
+        if (*p != '=') continue;
+        p++;
+        p += strspn(p, " \t");
+        if (*p == '"') p++;
+        n = strcspn(p, "\"; \t");
+        if ((n == 5 && !strncasecmp(p, "utf-8", 5)) || (n == 4 && !strncasecmp(p, "utf8", 4)) ||
+            (n == 8 && !strncasecmp(p, "us-ascii", 8)))
+            continue;
+        snprintf(buf, size, "%.*s", (int)(n < 100 ? n : 100), p);
+        return buf;
+    }
+    return NULL;
+}
+
 /* The API is /api and what is under /api/ ("/apiX" is no part of it: a 404, token or not). */
 static int is_api(const char *url) { return !strncmp(url, "/api", 4) && (url[4] == '/' || url[4] == '\0'); }
 
@@ -635,6 +663,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->too_big = 1; /* reading stops; the reply is the answer */
             ent_http__conn_answering(h, c);
             return rc;
+        }
+        {
+            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            char cs[128];
+            if (ct && bad_charset(cs, sizeof cs, ct)) {
+                r->too_big = 1;
+                ent_http__conn_answering(h, c);
+                return ent_http__reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                             "Content-Type: charset \"%s\" is not taken: bodies are JSON, read as UTF-8 "
+                                             "(send UTF-8, with charset=utf-8 or none)",
+                                             cs);
+            }
         }
         /* refused before any body is read: an unauthenticated client cannot make us buffer one */
         if (!host_ok(h, c)) {
