@@ -412,7 +412,7 @@ print(ask(b"GET /api/stat HTTP/1.1\r\nConnection: close\r\nHost: attacker.exampl
 print(ask(b"GET /api/stat HTTP/1.1\r\n" + H + b"\0\r\n\r\n"))
 # what is fine stays fine: bare LF line ends, an empty value, blanks and a tab, obs-text
 print(ask(b"GET /api/customer/1 HTTP/1.1\nHost: 127.0.0.1\nConnection: close\nIf-None-Match: \"1\"\n\n"))
-print(ask(b"GET /api/customer/1 HTTP/1.1\r\nHost:127.0.0.1\r\nConnection:   close\r\nX-E:\r\nX-F: \t a\tb\xff\r\nIf-None-Match: \"1\"\r\n\r\n"))
+print(ask(b"GET /api/customer/1 HTTP/1.1\r\nHost:127.0.0.1\r\nConnection:   close\r\nX-E:\r\nX-F: \t a\tb\xff\r\nCookie: a=1; b=2\r\nIf-None-Match: \"1\"\r\n\r\n"))
 PY
 cat >"$work/want" <<'EOF'
 HTTP/1.1 400 Bad Request header If-None-Match holds a NUL byte
