@@ -723,6 +723,18 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     }
     write = !allowed(method, "GET, HEAD");
     if (write && h->read_only) return not_allowed(c, "GET, HEAD", "the server is read-only (--read-only)");
+    /* Only one entity has an ETag (its version): a condition sent to another path was read by
+     * nobody, and the answer went out as if it held ("If-Match" on a list answered 200). A POST
+     * says so itself (ent_http__entity_create()). */
+    if (route != ONE && !(route == LIST && write))
+        for (unsigned i = 0; i < 2; i++) {
+            const char *hn = i ? MHD_HTTP_HEADER_IF_NONE_MATCH : MHD_HTTP_HEADER_IF_MATCH;
+            if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, hn))
+                return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                             "%s: only one entity (/api/TYPE/KEY) has an ETag to match; this path's "
+                                             "answers have none",
+                                             hn);
+        }
     switch (route) {
     case STAT:
         return args_all_used(args, c, &mrc) ? mrc : api_stat(h, c);

@@ -70,6 +70,7 @@ typedef struct ent_http_conns {
 struct ent_http {
     ent_store *s;
     struct MHD_Daemon *d;
+    int mhd_layout; /* libmicrohttpd 0.9.74 to 0.9.77: heads parsed in place (head_bytes_ok()) */
     char *token;
     size_t token_len;
     char *allow_hosts; /* NULL: none but addresses and localhost names */
@@ -84,11 +85,14 @@ struct ent_http {
     ent_http_conns conns;
 };
 
-/* One request's state across the access handler's calls: its body so far. */
+/* One request's state across the access handler's calls: its body so far. Made by the URI log
+ * callback, which sees the request target before libmicrohttpd cuts it up. */
 typedef struct ent_http_req {
     char *body;
     size_t len, cap;
     int too_big;
+    int started;       /* the access handler saw the request's head */
+    size_t target_len; /* strlen() of the request target as it came, SIZE_MAX: not seen */
 } ent_http_req;
 
 /* A decoded query parameter. */

@@ -499,6 +499,145 @@ static int head_ok(struct MHD_Connection *c, const char *url, enum MHD_Result *r
     return 0;
 }
 
+/* NUL bytes and control characters in the head. libmicrohttpd hands values out as C strings, so
+ * a NUL cut one short and the rest was never read: "If-None-Match: *\0x" answered 304, "Host:
+ * 127.0.0.1\0.evil" passed the Host check, "DELETE /api/customer/12\0/x" deleted customer 12.
+ * Before 1.0 (which refuses such heads itself) the sizes it gives are strlen()'s as well, so the
+ * cut is found where its parse left the bytes (libmicrohttpd 0.9.74 to 0.9.77, h->mhd_layout):
+ * in place in the connection's read buffer, the request line and each header line in order, every
+ * line end (CRLF or a bare LF) and each header's colon overwritten with NULs, the blanks after the
+ * colon kept. What lies between the end of one value and the next header's name must then be one
+ * line end; anything more is what a NUL hid. A header folded onto a next line (a line starting
+ * with a blank, RFC 9112 5.2's obsolete line folding) was glued to the name by 0.9.75, "Host: x\r\n
+ * y" read as a header "Hosty" and no Host at all, its name copied out of that buffer: refused, as
+ * RFC 9112 allows. A NUL right before a bare LF ("\0\n") leaves the same two NULs as a CRLF, and
+ * is the one cut this cannot see. The request target is cut by a NUL alike: uri_log() took its
+ * length before libmicrohttpd split it, and it must reach the blank before the HTTP version. */
+struct head_bytes {
+    int layout;             /* h->mhd_layout and a head that has the layout */
+    const char *pos, *end;  /* the end of the last value checked; of the head */
+    const char *last;       /* the header whose value ends at pos (NULL: the request line) */
+    const char *bad;        /* the header at fault */
+    const char *why;        /* what is wrong with it */
+    unsigned char ctl;      /* the control character */
+};
+
+/* n bytes at p are a line end as libmicrohttpd leaves it (CRLF or LF, each byte made NUL) */
+static int line_end(const char *p, size_t n, size_t most)
+{
+    if (n < 1 || n > most) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+static enum MHD_Result scan_bytes(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+                                  size_t value_size)
+{
+    struct head_bytes *hb = cls;
+    (void)kind;
+    if (!value) value = "";
+    /* libmicrohttpd 1.0 gives the sizes as they came: a NUL shows there */
+    if (strlen(key) != key_size || strlen(value) != value_size) {
+        hb->bad = key;
+        hb->why = "a NUL byte";
+        return MHD_NO;
+    }
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            hb->bad = key;
+            hb->why = "a control character";
+            hb->ctl = *p;
+            return MHD_NO;
+        }
+    if (!hb->layout) return MHD_YES;
+    if (key < hb->pos || key >= hb->end || value < key + key_size + 1 || value > hb->end ||
+        (size_t)(hb->end - value) < value_size) {
+        hb->why = "folded";
+        return MHD_NO;
+    }
+    if (!line_end(hb->pos, (size_t)(key - hb->pos), 2)) {
+        hb->bad = hb->last;
+        hb->why = "a NUL byte";
+        return MHD_NO;
+    }
+    for (const char *p = key + key_size + 1; p < value; p++)
+        if (*p != ' ' && *p != '\t') {
+            hb->why = "folded"; /* not as libmicrohttpd 0.9.75 leaves a line: take it for unreadable */
+            return MHD_NO;
+        }
+    hb->last = key;
+    hb->pos = value + value_size;
+    return MHD_YES;
+}
+
+/* Returns 0, or -1 after a reply in *rc (which closes the connection). */
+static int head_bytes_ok(const ent_http *h, struct MHD_Connection *c, const ent_http_req *r, const char *url,
+                         const char *method, const char *version, enum MHD_Result *rc)
+{
+    struct head_bytes hb;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    memset(&hb, 0, sizeof hb);
+    /* the layout holds for a request line "METHOD TARGET VERSION" read into one buffer */
+    hb.layout = h->mhd_layout && info && version[0] && url[0] && r->target_len != SIZE_MAX && method < url && url < version;
+    if (hb.layout) {
+        hb.end = method + info->header_size;
+        hb.pos = version + strlen(version);
+        if (hb.pos > hb.end) hb.layout = 0;
+    }
+    if (hb.layout && (size_t)(version - 1 - url) != r->target_len) {
+        *rc = ent_http__reply_error_close(c, MHD_HTTP_BAD_REQUEST,
+                                          "the request target holds a NUL byte (a NUL in a path or value is sent as %%00)");
+        return -1;
+    }
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_bytes, &hb);
+    if (!hb.why && hb.layout && !line_end(hb.pos, (size_t)(hb.end - hb.pos), 4)) {
+        hb.bad = hb.last;
+        hb.why = "a NUL byte";
+    }
+    if (!hb.why) return 0;
+    if (!strcmp(hb.why, "folded"))
+        *rc = ent_http__reply_error_close(c, MHD_HTTP_BAD_REQUEST,
+                                          "a header line starts with a blank (obsolete line folding, RFC 9112 5.2): send "
+                                          "each header on one line");
+    else if (!hb.bad)
+        *rc = ent_http__reply_error_close(c, MHD_HTTP_BAD_REQUEST, "the request's head holds %s after the request line", hb.why);
+    else if (hb.ctl)
+        *rc = ent_http__reply_error_close(c, MHD_HTTP_BAD_REQUEST, "header %.100s holds %s (byte 0x%02x)", hb.bad, hb.why,
+                                          hb.ctl);
+    else
+        *rc = ent_http__reply_error_close(c, MHD_HTTP_BAD_REQUEST, "header %.100s holds %s", hb.bad, hb.why);
+    return -1;
+}
+
+/* A body is read as JSON, which is UTF-8 (RFC 8259 8.1): a body the client says is in another
+ * charset was read as UTF-8 all the same, its text taken for other characters than it meant
+ * ("charset=latin1" and the bytes C3 A9 stored as "é", not "Ã©"). The media type itself is not
+ * read (curl -d sends a form's; PATCH reads application/json-patch+json), only the charset.
+ * Returns NULL, or the charset refused (its value as the header gives it, in buf). */
+static const char *bad_charset(char *buf, size_t size, const char *ctype)
+{
+    for (const char *p = strchr(ctype, ';'); p; p = strchr(p, ';')) {
+        size_t n;
+        p++;
+        p += strspn(p, " \t");
+        if (strncasecmp(p, "charset", 7)) continue;
+        p += 7;
+        p += strspn(p, " \t");
+        if (*p != '=') continue;
+        p++;
+        p += strspn(p, " \t");
+        if (*p == '"') p++;
+        n = strcspn(p, "\"; \t");
+        if ((n == 5 && !strncasecmp(p, "utf-8", 5)) || (n == 4 && !strncasecmp(p, "utf8", 4)) ||
+            (n == 8 && !strncasecmp(p, "us-ascii", 8)))
+            continue;
+        snprintf(buf, size, "%.*s", (int)(n < 100 ? n : 100), p);
+        return buf;
+    }
+    return NULL;
+}
+
 /* The API is /api and what is under /api/ ("/apiX" is no part of it: a 404, token or not). */
 static int is_api(const char *url) { return !strncmp(url, "/api", 4) && (url[4] == '/' || url[4] == '\0'); }
 
@@ -511,15 +650,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     char *path = NULL, *segs[8];
     size_t nseg = 0;
     enum MHD_Result rc;
-    (void)version;
-    if (!r) {
+    if (!r || !r->started) {
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (!(r = calloc(1, sizeof *r))) return MHD_NO;
-        *con_cls = r;
-        if (head_ok(c, url, &rc)) {
+        if (!r) {
+            /* uri_log() made none (out of memory): the target's length is not known */
+            if (!(r = calloc(1, sizeof *r))) return MHD_NO;
+            r->target_len = SIZE_MAX;
+            *con_cls = r;
+        }
+        r->started = 1;
+        if (head_bytes_ok(h, c, r, url, method, version, &rc) || head_ok(c, url, &rc)) {
             r->too_big = 1; /* reading stops; the reply is the answer */
             ent_http__conn_answering(h, c);
             return rc;
+        }
+        {
+            const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            char cs[128];
+            if (ct && bad_charset(cs, sizeof cs, ct)) {
+                r->too_big = 1;
+                ent_http__conn_answering(h, c);
+                return ent_http__reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                             "Content-Type: charset \"%s\" is not taken: bodies are JSON, read as UTF-8 "
+                                             "(send UTF-8, with charset=utf-8 or none)",
+                                             cs);
+            }
         }
         /* refused before any body is read: an unauthenticated client cannot make us buffer one */
         if (!host_ok(h, c)) {
@@ -666,6 +821,29 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     }
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: called with the request target before libmicrohttpd splits it at
+ * '?', '&' and '='; its length here is what a NUL in it would have cut (head_bytes_ok()). The
+ * request's state is made here: libmicrohttpd hands it to the access handler and, as the
+ * request was seen, to on_completed() whatever becomes of it. */
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    ent_http_req *r = calloc(1, sizeof *r);
+    (void)cls;
+    (void)c;
+    if (r) r->target_len = strlen(uri);
+    return r;
+}
+
+/* Whether this libmicrohttpd parses heads in place as head_bytes_ok() reads them: 0.9.74 (where
+ * its line reader took this form) to 0.9.77; 1.0 rewrote the parser and refuses NULs itself. */
+static int mhd_layout(void)
+{
+    unsigned major, minor, patch;
+    const char *v = MHD_get_version();
+    if (!v || sscanf(v, "%u.%u.%u", &major, &minor, &patch) != 3) return 0;
+    return major == 0 && minor == 9 && patch >= 74 && patch <= 77;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     ent_http *h = cls;
@@ -777,6 +955,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     if (o.token && !o.token[0]) return start_refused(&o, ENT_INVALID, "the token is empty");
     if (!(h = calloc(1, sizeof *h))) return start_refused(NULL, ENT_NOMEM, "ent_http_start: out of memory");
     h->s = s;
+    h->mhd_layout = mhd_layout();
     h->read_only = o.read_only;
     h->max_body = o.max_body ? o.max_body : DEFAULT_LIMIT;
     h->client_buffer = o.client_buffer ? o.client_buffer : DEFAULT_LIMIT;
@@ -856,6 +1035,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(120 + 2 * h->heartbeat_ms / 1000),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
+                            MHD_OPTION_URI_LOG_CALLBACK, uri_log, h,
                             /* room for a head over ENT_HTTP__MAX_HEAD to reach head_ok() */
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ENT_HTTP__CONN_MEMORY,
                             MHD_OPTION_END);
