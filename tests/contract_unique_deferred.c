@@ -5,6 +5,7 @@
  * other threads in the same groups, checked against a model; a mirror applies a primary's swap.
  * t_model and t_model_threads: random transactions of such writes against a model of each value's
  * holders, with a mirror that applies them at the end. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,17 @@ static ent_store *S;
 static ent_schema *SC;
 
 /* u: a unique string and a unique int; the non-unique tag is indexed too; alt, a second unique
- * string, for the model (t_model) */
+ * string, for the model (t_model); peer, a ref to another u, and z, a unique float, for
+ * t_with_ref_checks */
 static const char schema_json[] =
     "{\"schema\":\"uniq\",\"version\":1,\"types\":{"
     "\"u\":{\"key\":\"string\",\"fields\":{"
     "\"code\":{\"id\":1,\"type\":\"string\",\"unique\":true},"
     "\"rank\":{\"id\":2,\"type\":\"int\",\"unique\":true},"
     "\"tag\":{\"id\":3,\"type\":\"string\",\"indexed\":true},"
-    "\"alt\":{\"id\":4,\"type\":\"string\",\"unique\":true}}}}}";
+    "\"alt\":{\"id\":4,\"type\":\"string\",\"unique\":true},"
+    "\"peer\":{\"id\":5,\"type\":\"ref\",\"to\":\"u\"},"
+    "\"z\":{\"id\":6,\"type\":\"float\",\"unique\":true}}}}}";
 
 static void open_store(void) { ent_test_store_open(&S, &SC, dir, backend, schema_json, "unique-deferred"); }
 static void close_store(void) { ent_test_store_close(&S, &SC, dir); }
@@ -304,6 +308,140 @@ static void t_wait_leaves_no_message(void)
     ENT_ASSERT_MSG("the function returned invalid input without a message");
     HOLDS(NULL, "x", "a");
     HOLDS(NULL, "y", "b");
+    verify_clean();
+    close_store();
+}
+
+/* Create or replace u k with unique float z and a ref to peer (NULL: none). */
+static int putz(ent_txn *t, const char *k, double z, const char *peer)
+{
+    ent_entity *e = NULL;
+    ent_key key = ent_key_str(k);
+    int rc;
+    ENT_OK_(ent_entity_new(&e, U()));
+    ENT_OK_(ent_entity_set_key(e, &key));
+    ENT_OK_(ent_entity_set_float(e, "z", z));
+    if (peer) ENT_OK_(ent_entity_set_string(e, "peer", peer));
+    rc = ent_upsert(S, t, e, ENT_VERSION_ANY);
+    ent_entity_free(e);
+    return rc;
+}
+
+/* The key of the u whose z is `z` in t ("" when none). */
+static const char *zholder(char *out, size_t cap, ent_txn *t, double z)
+{
+    ent_entity *e = NULL;
+    ent_value v = ent_value_float(z);
+    int rc = ent_find_unique(&e, S, t, ent_type_field(U(), "z"), &v);
+    out[0] = '\0';
+    CU_ASSERT_TRUE(rc == ENT_OK || rc == ENT_NOTFOUND);
+    if (rc == ENT_OK) {
+        ent_key k = ent_entity_key(e);
+        snprintf(out, cap, "%.*s", (int)k.len, k.str);
+    }
+    ent_entity_free(e);
+    return out;
+}
+
+#define ZHOLDS(t, z, k)                                                                            \
+    do {                                                                                           \
+        char hb_[64];                                                                              \
+        CU_ASSERT_STRING_EQUAL(zholder(hb_, sizeof hb_, (t), (z)), (k));                           \
+    } while (0)
+
+/* A create refused at the call (its float taken), then one that refers to it, as a load goes on */
+static int refused_then_referred_fn(ent_txn *t, void *payload)
+{
+    int rc;
+    (void)payload;
+    if ((rc = ent_txn_defer_ref_checks(t))) return rc;
+    if ((rc = putz(t, "x", -0.0, NULL)) != ENT_CONFLICT) return rc ? rc : ENT_INVALID;
+    return putz(t, "y", 1.0, "x");
+}
+
+/* a and b (which refer to each other) swap their floats back and forth, with both deferrals;
+ * dup 0: p and q made, referring to each other; 1: r takes 0.0, which b holds then as -0.0
+ * (refused whole); 2: r refers to nothing (refused whole) */
+static int cycle_swap_fn(ent_txn *t, void *payload)
+{
+    int rc, dup = *(int *)payload;
+    if ((rc = ent_txn_defer_ref_checks(t)) || (rc = ent_txn_defer_unique_checks(t))) return rc;
+    if (dup == 0) {
+        if ((rc = putz(t, "a", 0.0, "b")) || (rc = putz(t, "b", NAN, "a"))) return rc;
+        if ((rc = putz(t, "p", 2.0, "q")) || (rc = putz(t, "q", 3.0, "p"))) return rc;
+        return ENT_OK;
+    }
+    if ((rc = putz(t, "a", -NAN, "b")) || (rc = putz(t, "b", -0.0, "a"))) return rc;
+    return dup == 1 ? putz(t, "r", 0.0, "p") : putz(t, "r", 5.0, "gone");
+}
+
+/* Deferred unique checks beside deferred ref checks, in a transaction and in ent_txn_run(); a
+ * float's -0.0 and 0.0 are one value, and so are all NaNs. A create refused at the call (a unique
+ * value taken) leaves nothing for the commit's ref checks: a later entity that refers to it is the
+ * one named, ENT_INVALID (the commit said the refused entity was "still referenced", ENT_CONFLICT,
+ * as for a deleted one). */
+static void t_with_ref_checks(void)
+{
+    ent_txn *t = NULL;
+    uint64_t seq;
+    int dup;
+    open_store();
+    ENT_OK_(putz(NULL, "a", 0.0, NULL));
+    ENT_OK_(putz(NULL, "b", NAN, NULL));
+    ENT_CHECK_RC(putz(NULL, "c", -0.0, NULL), ENT_CONFLICT);
+    ENT_ASSERT_MSG("u.z: value -0.0 is taken by u \"a\"");
+    ENT_CHECK_RC(putz(NULL, "c", -NAN, NULL), ENT_CONFLICT);
+    ENT_ASSERT_MSG("u.z: value NaN is taken by u \"b\"");
+    seq = last_seq();
+
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_CHECK_RC(putz(t, "x", -0.0, NULL), ENT_CONFLICT); /* refused at the call: x never exists */
+    ENT_OK_(putz(t, "y", 1.0, "x"));
+    ENT_CHECK_RC(ent_txn_commit(t), ENT_INVALID);
+    ENT_ASSERT_MSG("u.peer: u \"x\" does not exist");
+    CU_ASSERT_EQUAL(last_seq(), seq);
+
+    /* the same in a closure */
+    ENT_CHECK_RC(ent_txn_run(S, refused_then_referred_fn, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("u.peer: u \"x\" does not exist");
+    CU_ASSERT_EQUAL(last_seq(), seq);
+
+    /* both deferred: a and b swap their floats (as -NaN and -0.0) and refer to each other */
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_OK_(ent_txn_defer_unique_checks(t));
+    ENT_OK_(putz(t, "a", -NAN, "b"));
+    ZHOLDS(t, NAN, "b"); /* a waits for b */
+    ENT_OK_(putz(t, "b", -0.0, "a"));
+    ZHOLDS(t, NAN, "a");
+    ZHOLDS(t, 0.0, "b");
+    ENT_OK_(ent_txn_commit(t));
+    ZHOLDS(NULL, NAN, "a");
+    ZHOLDS(NULL, -0.0, "b");
+    verify_clean();
+
+    /* one value two ways at the end: refused whole, naming both */
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_OK_(ent_txn_defer_unique_checks(t));
+    ENT_OK_(putz(t, "c", 0.0, "a"));
+    ENT_CHECK_RC(ent_txn_commit(t), ENT_CONFLICT);
+    ENT_ASSERT_MSG("is taken by u \"b\", and u \"c\" took it too");
+    ZHOLDS(NULL, 0.0, "b");
+
+    /* closures: the swap with the cycle kept, then a duplicate and a dangling ref, each alone */
+    seq = last_seq();
+    for (dup = 0; dup < 3; dup++) {
+        ENT_CHECK_RC(ent_txn_run(S, cycle_swap_fn, &dup), dup == 0 ? ENT_OK : dup == 1 ? ENT_CONFLICT : ENT_INVALID);
+        if (dup == 1) ENT_ASSERT_MSG("u.z: value 0.0 is taken by u \"b\", and u \"r\" took it too");
+        if (dup == 2) ENT_ASSERT_MSG("u.peer: u \"gone\" does not exist");
+    }
+    CU_ASSERT_EQUAL(last_seq(), seq + 4);
+    ZHOLDS(NULL, -0.0, "a");
+    ZHOLDS(NULL, NAN, "b");
+    ZHOLDS(NULL, 2.0, "p");
+    CU_ASSERT_EQUAL(ent_exists(S, NULL, U(), &(ent_key){.kind = ENT_KEY_STRING, .str = "r", .len = 1}), ENT_NOTFOUND);
     verify_clean();
     close_store();
 }
@@ -979,6 +1117,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_closures_in_groups),
         ENT_TEST(t_wait_leaves_no_message),
         ENT_TEST(t_mirror_applies_a_swap),
+        ENT_TEST(t_with_ref_checks),
         ENT_TEST(t_model),
         ENT_TEST(t_model_threads),
         {NULL, NULL},
