@@ -389,7 +389,7 @@ static void t_with_ref_checks(void)
     ENT_OK_(putz(NULL, "a", 0.0, NULL));
     ENT_OK_(putz(NULL, "b", NAN, NULL));
     ENT_CHECK_RC(putz(NULL, "c", -0.0, NULL), ENT_CONFLICT);
-    ENT_ASSERT_MSG("u.z: value -0.0 is taken by u \"a\"");
+    ENT_ASSERT_MSG("u.z: value -0.0 is taken by u \"a\" (as 0.0: -0.0 and 0.0 are one value)");
     ENT_CHECK_RC(putz(NULL, "c", -NAN, NULL), ENT_CONFLICT);
     ENT_ASSERT_MSG("u.z: value NaN is taken by u \"b\"");
     seq = last_seq();
@@ -427,14 +427,15 @@ static void t_with_ref_checks(void)
     ENT_OK_(ent_txn_defer_unique_checks(t));
     ENT_OK_(putz(t, "c", 0.0, "a"));
     ENT_CHECK_RC(ent_txn_commit(t), ENT_CONFLICT);
-    ENT_ASSERT_MSG("is taken by u \"b\", and u \"c\" took it too");
+    ENT_ASSERT_MSG("u.z: value 0.0 is taken by u \"b\" (as -0.0: -0.0 and 0.0 are one value), and u \"c\" took it too");
     ZHOLDS(NULL, 0.0, "b");
 
     /* closures: the swap with the cycle kept, then a duplicate and a dangling ref, each alone */
     seq = last_seq();
     for (dup = 0; dup < 3; dup++) {
         ENT_CHECK_RC(ent_txn_run(S, cycle_swap_fn, &dup), dup == 0 ? ENT_OK : dup == 1 ? ENT_CONFLICT : ENT_INVALID);
-        if (dup == 1) ENT_ASSERT_MSG("u.z: value 0.0 is taken by u \"b\", and u \"r\" took it too");
+        if (dup == 1)
+            ENT_ASSERT_MSG("u.z: value 0.0 is taken by u \"b\" (as -0.0: -0.0 and 0.0 are one value), and u \"r\" took it too");
         if (dup == 2) ENT_ASSERT_MSG("u.peer: u \"gone\" does not exist");
     }
     CU_ASSERT_EQUAL(last_seq(), seq + 4);
