@@ -195,9 +195,12 @@ static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e,
     return ENT_OK;
 }
 
-/* Index values in `m` must fit the backend, and unique ones must be free (or held by self_pk). */
+/* Index values in `m` must fit the backend, and unique ones must be free (or held by self_pk).
+ * defaulted (may be NULL): the fields whose value the write took from their defaults, which a
+ * refusal says (the caller gave no value, and two creates that leave a unique field to its
+ * default are refused for a value neither named). */
 static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m,
-                         const ent_slice *self_pk)
+                         const ent_slice *self_pk, const mask *defaulted)
 {
     if (t->indexes_deferred) return ENT_OK; /* built over the final values at the replay's end */
     for (size_t j = 0; j < type->n_indexes; j++) {
@@ -222,8 +225,9 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
             ent__val_str(v, vb, sizeof vb);
             ent__key_str(&other, kb, sizeof kb);
             ent__held_as(hb, sizeof hb, t, type, f, &out, vb);
-            return ent__err(ENT_CONFLICT, "%s.%s: value %s is taken by %s %s%s", type->name, f->name, vb,
-                            type->name, kb, hb);
+            return ent__err(ENT_CONFLICT, "%s.%s: value %s%s is taken by %s %s%s", type->name, f->name, vb,
+                            defaulted && mask_has(defaulted, f->pos) ? " (the field's default)" : "", type->name,
+                            kb, hb);
         }
     }
     return ENT_OK;
@@ -588,7 +592,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
         goto fail;
     }
     if (rc != ENT_NOTFOUND) goto fail;
-    if (type->n_indexes && ((rc = check_refs(t, type, e, NULL, &pk)) || (rc = check_indexes(t, type, e, NULL, NULL))))
+    if (type->n_indexes && ((rc = check_refs(t, type, e, NULL, &pk)) || (rc = check_indexes(t, type, e, NULL, NULL, &ap->top))))
         goto fail;
 
     /* From here on a failure leaves writes half done. t->k1 holds pk until the record is put. */
@@ -785,7 +789,7 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         version = old->version + 1;
     }
     if ((rc = check_refs(t, type, target, &diff, &pk))) goto out;
-    if ((rc = check_indexes(t, type, target, &diff, &pk))) goto out;
+    if ((rc = check_indexes(t, type, target, &diff, &pk, have_applied ? &ap->top : NULL))) goto out;
 
     *half = 1;
     if ((rc = index_write(t, type, old, &diff, &pk, 0))) goto out;
