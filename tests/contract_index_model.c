@@ -1046,6 +1046,134 @@ static void run_seed(uint64_t seed)
     ent_test_store_close(&S, &SC, dir);
 }
 
+/* ---- unique fields with defaults, and values past the key limit ---------------------------- */
+
+static const char udef_json[] =
+    "{\"schema\":\"udef\",\"version\":1,\"types\":{\"d\":{\"key\":\"auto\",\"fields\":{"
+    "\"code\":{\"id\":1,\"type\":\"int\",\"unique\":true,\"default\":7},"
+    "\"z\":{\"id\":2,\"type\":\"float\",\"unique\":true,\"default\":-0.0},"
+    "\"s\":{\"id\":3,\"type\":\"string\",\"unique\":true},"
+    "\"name\":{\"id\":4,\"type\":\"string\"}}}}}";
+
+/* A d with code (< 0: left to its default), z (has_z 0: left to its default) and s (NULL: none);
+ * key 0: a new one, else a replace of that one. */
+static int udef_put(ent_txn *t, uint64_t key, long code, int has_z, double z, const char *s)
+{
+    ent_entity *e = NULL;
+    int rc;
+    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "d")));
+    if (key) {
+        ent_key k = ent_key_id(key);
+        ENT_OK_(ent_entity_set_key(e, &k));
+    }
+    if (code >= 0) ENT_OK_(ent_entity_set_int(e, "code", code));
+    if (has_z) ENT_OK_(ent_entity_set_float(e, "z", z));
+    if (s) ENT_OK_(ent_entity_set_string(e, "s", s));
+    ENT_OK_(ent_entity_set_string(e, "name", "n"));
+    rc = key ? ent_replace(S, t, e, ENT_VERSION_ANY) : ent_create(S, t, e);
+    ent_entity_free(e);
+    return rc;
+}
+
+static uint64_t udef_holder(ent_txn *t, const char *field, ent_value v)
+{
+    ent_entity *e = NULL;
+    uint64_t id = 0;
+    int rc = ent_find_unique(&e, S, t, ent_type_field(ent_store_type(S, "d"), field), &v);
+    CU_ASSERT_TRUE(rc == ENT_OK || rc == ENT_NOTFOUND);
+    if (rc == ENT_OK) id = ent_entity_key(e).id;
+    ent_entity_free(e);
+    return id;
+}
+
+static int udef_two_defaults(ent_txn *t, void *payload)
+{
+    int rc;
+    (void)payload;
+    if ((rc = ent_txn_defer_unique_checks(t))) return rc;
+    if ((rc = udef_put(t, 0, -1, 1, 40.0, NULL))) return rc;  /* code 7, held by d 3: waits */
+    return udef_put(t, 3, 11, 1, 3.0, NULL);                   /* d 3 lets 7 go */
+}
+
+/* Two creates that leave a unique field to its default: the second is refused, and the message
+ * says the value was the field's default (the caller gave none: "value 7 is taken by d 1" left it
+ * wondering where 7 came from); a default of -0.0 is the value 0.0; a deferred transaction and a
+ * closure where the holder lets the default go; strings equal up to the backend's key limit and
+ * different after it are refused as too long, never taken for one value. */
+static void t_unique_defaults_and_limits(void)
+{
+    ent_txn *t = NULL;
+    uint64_t problems = 1, seq0 = 0, seq1 = 0;
+    char a[600], b[600];
+    ent_test_store_open(&S, &SC, dir, backend, udef_json, "unique-defaults");
+    ENT_OK_(udef_put(NULL, 0, -1, 0, 0, NULL)); /* d 1: code 7, z -0.0 */
+    ENT_CHECK_RC(udef_put(NULL, 0, -1, 1, 1.0, NULL), ENT_CONFLICT);
+    ENT_ASSERT_MSG("d.code: value 7 (the field's default) is taken by d 1");
+    ENT_CHECK_RC(udef_put(NULL, 0, 8, 0, 0, NULL), ENT_CONFLICT);
+    ENT_ASSERT_MSG("d.z: value -0.0 (the field's default) is taken by d 1");
+    ENT_CHECK_RC(udef_put(NULL, 0, 8, 1, 0.0, NULL), ENT_CONFLICT);
+    ENT_ASSERT_MSG("d.z: value 0.0 is taken by d 1 (as -0.0: -0.0 and 0.0 are one value)");
+    ENT_OK_(udef_put(NULL, 0, 8, 1, 1.0, NULL)); /* d 2 */
+    ENT_CHECK_RC(udef_put(NULL, 2, -1, 1, 1.0, NULL), ENT_CONFLICT); /* a replace back to the default */
+    ENT_ASSERT_MSG("d.code: value 7 (the field's default) is taken by d 1");
+    CU_ASSERT_EQUAL(udef_holder(NULL, "z", ent_value_float(0.0)), 1);
+    CU_ASSERT_EQUAL(udef_holder(NULL, "code", ent_value_int(8)), 2);
+
+    /* deferred: d 1 lets 7 and -0.0 go, a new d 3 takes both defaults */
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_unique_checks(t));
+    ENT_OK_(udef_put(t, 0, -1, 0, 0, NULL));
+    CU_ASSERT_EQUAL(udef_holder(t, "code", ent_value_int(7)), 1);
+    ENT_OK_(udef_put(t, 1, 9, 1, 9.0, NULL));
+    CU_ASSERT_EQUAL(udef_holder(t, "code", ent_value_int(7)), 3);
+    CU_ASSERT_EQUAL(udef_holder(t, "z", ent_value_float(0.0)), 3);
+    ENT_OK_(ent_txn_commit(t));
+    /* two new ones left to the defaults: refused whole */
+    ENT_OK_(ent_log_bounds(&seq0, &seq1, S, NULL));
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_unique_checks(t));
+    ENT_OK_(udef_put(t, 0, 20, 1, 20.0, NULL));
+    ENT_OK_(udef_put(t, 0, -1, 1, 21.0, NULL));
+    ENT_CHECK_RC(ent_txn_commit(t), ENT_CONFLICT);
+    ENT_ASSERT_MSG("d.code: value 7 is taken by d 3, and d 5 took it too");
+    {
+        uint64_t f = 0, l = 0;
+        ENT_OK_(ent_log_bounds(&f, &l, S, NULL));
+        CU_ASSERT_EQUAL(l, seq1);
+    }
+    /* in a closure: a new d takes the default code that d 3 lets go */
+    ENT_OK_(ent_txn_run(S, udef_two_defaults, NULL));
+    CU_ASSERT_EQUAL(udef_holder(NULL, "code", ent_value_int(7)), 4); /* ids 4 and 5 went with the refusal */
+    CU_ASSERT_EQUAL(udef_holder(NULL, "code", ent_value_int(11)), 3);
+
+    /* strings equal for the first 510 bytes: each over the limit, neither a repeat of the other */
+    memset(a, 'q', sizeof a - 1);
+    a[sizeof a - 1] = '\0';
+    memcpy(b, a, sizeof b);
+    b[sizeof b - 2] = 'r';
+    a[510] = '\0';
+    ENT_OK_(udef_put(NULL, 0, 30, 1, 30.0, a)); /* 510 bytes: the longest an index takes */
+    a[510] = 'q';
+    for (int deferred = 0; deferred < 2; deferred++) {
+        ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+        if (deferred) ENT_OK_(ent_txn_defer_unique_checks(t));
+        ENT_CHECK_RC(udef_put(t, 0, 31, 1, 31.0, a), ENT_FULL);
+        CU_ASSERT_EQUAL(ent_errdetail(), ENT_DETAIL_TOO_LARGE);
+        ENT_ASSERT_MSG("d.s: index value of 599 bytes exceeds the backend's key limit");
+        ENT_CHECK_RC(udef_put(t, 0, 32, 1, 32.0, b), ENT_FULL);
+        ENT_CHECK_RC(udef_put(t, 1, 33, 1, 33.0, b), ENT_FULL); /* a replace too */
+        ENT_OK_(ent_txn_commit(t)); /* the refusals wrote nothing */
+        ent_value v = ent_value_string(a);
+        ent_entity *e = NULL;
+        ENT_CHECK_RC(ent_find_unique(&e, S, NULL, ent_type_field(ent_store_type(S, "d"), "s"), &v), ENT_FULL);
+    }
+    a[510] = '\0';
+    CU_ASSERT_EQUAL(udef_holder(NULL, "s", ent_value_string(a)), 5);
+    ENT_OK_(ent_store_verify(&problems, S, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    ent_test_store_close(&S, &SC, dir);
+}
+
 /* Seeds 1..24; IM_SEEDS=first,count runs others (a longer probe by hand). */
 static void t_index_model(void)
 {
@@ -1063,6 +1191,7 @@ int main(int argc, char **argv)
     static char suite[64];
     static const ent_test_case cases[] = {
         ENT_TEST(t_index_model),
+        ENT_TEST(t_unique_defaults_and_limits),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -5,6 +5,8 @@
  * other threads in the same groups, checked against a model; a mirror applies a primary's swap.
  * t_model and t_model_threads: random transactions of such writes against a model of each value's
  * holders, with a mirror that applies them at the end. */
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +21,17 @@ static ent_store *S;
 static ent_schema *SC;
 
 /* u: a unique string and a unique int; the non-unique tag is indexed too; alt, a second unique
- * string, for the model (t_model) */
+ * string, for the model (t_model); peer, a ref to another u, and z, a unique float, for
+ * t_with_ref_checks */
 static const char schema_json[] =
     "{\"schema\":\"uniq\",\"version\":1,\"types\":{"
     "\"u\":{\"key\":\"string\",\"fields\":{"
     "\"code\":{\"id\":1,\"type\":\"string\",\"unique\":true},"
     "\"rank\":{\"id\":2,\"type\":\"int\",\"unique\":true},"
     "\"tag\":{\"id\":3,\"type\":\"string\",\"indexed\":true},"
-    "\"alt\":{\"id\":4,\"type\":\"string\",\"unique\":true}}}}}";
+    "\"alt\":{\"id\":4,\"type\":\"string\",\"unique\":true},"
+    "\"peer\":{\"id\":5,\"type\":\"ref\",\"to\":\"u\"},"
+    "\"z\":{\"id\":6,\"type\":\"float\",\"unique\":true}}}}}";
 
 static void open_store(void) { ent_test_store_open(&S, &SC, dir, backend, schema_json, "unique-deferred"); }
 static void close_store(void) { ent_test_store_close(&S, &SC, dir); }
@@ -304,6 +309,141 @@ static void t_wait_leaves_no_message(void)
     ENT_ASSERT_MSG("the function returned invalid input without a message");
     HOLDS(NULL, "x", "a");
     HOLDS(NULL, "y", "b");
+    verify_clean();
+    close_store();
+}
+
+/* Create or replace u k with unique float z and a ref to peer (NULL: none). */
+static int putz(ent_txn *t, const char *k, double z, const char *peer)
+{
+    ent_entity *e = NULL;
+    ent_key key = ent_key_str(k);
+    int rc;
+    ENT_OK_(ent_entity_new(&e, U()));
+    ENT_OK_(ent_entity_set_key(e, &key));
+    ENT_OK_(ent_entity_set_float(e, "z", z));
+    if (peer) ENT_OK_(ent_entity_set_string(e, "peer", peer));
+    rc = ent_upsert(S, t, e, ENT_VERSION_ANY);
+    ent_entity_free(e);
+    return rc;
+}
+
+/* The key of the u whose z is `z` in t ("" when none). */
+static const char *zholder(char *out, size_t cap, ent_txn *t, double z)
+{
+    ent_entity *e = NULL;
+    ent_value v = ent_value_float(z);
+    int rc = ent_find_unique(&e, S, t, ent_type_field(U(), "z"), &v);
+    out[0] = '\0';
+    CU_ASSERT_TRUE(rc == ENT_OK || rc == ENT_NOTFOUND);
+    if (rc == ENT_OK) {
+        ent_key k = ent_entity_key(e);
+        snprintf(out, cap, "%.*s", (int)k.len, k.str);
+    }
+    ent_entity_free(e);
+    return out;
+}
+
+#define ZHOLDS(t, z, k)                                                                            \
+    do {                                                                                           \
+        char hb_[64];                                                                              \
+        CU_ASSERT_STRING_EQUAL(zholder(hb_, sizeof hb_, (t), (z)), (k));                           \
+    } while (0)
+
+/* A create refused at the call (its float taken), then one that refers to it, as a load goes on */
+static int refused_then_referred_fn(ent_txn *t, void *payload)
+{
+    int rc;
+    (void)payload;
+    if ((rc = ent_txn_defer_ref_checks(t))) return rc;
+    if ((rc = putz(t, "x", -0.0, NULL)) != ENT_CONFLICT) return rc ? rc : ENT_INVALID;
+    return putz(t, "y", 1.0, "x");
+}
+
+/* a and b (which refer to each other) swap their floats back and forth, with both deferrals;
+ * dup 0: p and q made, referring to each other; 1: r takes 0.0, which b holds then as -0.0
+ * (refused whole); 2: r refers to nothing (refused whole) */
+static int cycle_swap_fn(ent_txn *t, void *payload)
+{
+    int rc, dup = *(int *)payload;
+    if ((rc = ent_txn_defer_ref_checks(t)) || (rc = ent_txn_defer_unique_checks(t))) return rc;
+    if (dup == 0) {
+        if ((rc = putz(t, "a", 0.0, "b")) || (rc = putz(t, "b", NAN, "a"))) return rc;
+        if ((rc = putz(t, "p", 2.0, "q")) || (rc = putz(t, "q", 3.0, "p"))) return rc;
+        return ENT_OK;
+    }
+    if ((rc = putz(t, "a", -NAN, "b")) || (rc = putz(t, "b", -0.0, "a"))) return rc;
+    return dup == 1 ? putz(t, "r", 0.0, "p") : putz(t, "r", 5.0, "gone");
+}
+
+/* Deferred unique checks beside deferred ref checks, in a transaction and in ent_txn_run(); a
+ * float's -0.0 and 0.0 are one value, and so are all NaNs. A create refused at the call (a unique
+ * value taken) leaves nothing for the commit's ref checks: a later entity that refers to it is the
+ * one named, ENT_INVALID (the commit said the refused entity was "still referenced", ENT_CONFLICT,
+ * as for a deleted one). */
+static void t_with_ref_checks(void)
+{
+    ent_txn *t = NULL;
+    uint64_t seq;
+    int dup;
+    open_store();
+    ENT_OK_(putz(NULL, "a", 0.0, NULL));
+    ENT_OK_(putz(NULL, "b", NAN, NULL));
+    ENT_CHECK_RC(putz(NULL, "c", -0.0, NULL), ENT_CONFLICT);
+    ENT_ASSERT_MSG("u.z: value -0.0 is taken by u \"a\" (as 0.0: -0.0 and 0.0 are one value)");
+    ENT_CHECK_RC(putz(NULL, "c", -NAN, NULL), ENT_CONFLICT);
+    ENT_ASSERT_MSG("u.z: value NaN is taken by u \"b\"");
+    seq = last_seq();
+
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_CHECK_RC(putz(t, "x", -0.0, NULL), ENT_CONFLICT); /* refused at the call: x never exists */
+    ENT_OK_(putz(t, "y", 1.0, "x"));
+    ENT_CHECK_RC(ent_txn_commit(t), ENT_INVALID);
+    ENT_ASSERT_MSG("u.peer: u \"x\" does not exist");
+    CU_ASSERT_EQUAL(last_seq(), seq);
+
+    /* the same in a closure */
+    ENT_CHECK_RC(ent_txn_run(S, refused_then_referred_fn, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("u.peer: u \"x\" does not exist");
+    CU_ASSERT_EQUAL(last_seq(), seq);
+
+    /* both deferred: a and b swap their floats (as -NaN and -0.0) and refer to each other */
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_OK_(ent_txn_defer_unique_checks(t));
+    ENT_OK_(putz(t, "a", -NAN, "b"));
+    ZHOLDS(t, NAN, "b"); /* a waits for b */
+    ENT_OK_(putz(t, "b", -0.0, "a"));
+    ZHOLDS(t, NAN, "a");
+    ZHOLDS(t, 0.0, "b");
+    ENT_OK_(ent_txn_commit(t));
+    ZHOLDS(NULL, NAN, "a");
+    ZHOLDS(NULL, -0.0, "b");
+    verify_clean();
+
+    /* one value two ways at the end: refused whole, naming both */
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent_txn_defer_ref_checks(t));
+    ENT_OK_(ent_txn_defer_unique_checks(t));
+    ENT_OK_(putz(t, "c", 0.0, "a"));
+    ENT_CHECK_RC(ent_txn_commit(t), ENT_CONFLICT);
+    ENT_ASSERT_MSG("u.z: value 0.0 is taken by u \"b\" (as -0.0: -0.0 and 0.0 are one value), and u \"c\" took it too");
+    ZHOLDS(NULL, 0.0, "b");
+
+    /* closures: the swap with the cycle kept, then a duplicate and a dangling ref, each alone */
+    seq = last_seq();
+    for (dup = 0; dup < 3; dup++) {
+        ENT_CHECK_RC(ent_txn_run(S, cycle_swap_fn, &dup), dup == 0 ? ENT_OK : dup == 1 ? ENT_CONFLICT : ENT_INVALID);
+        if (dup == 1)
+            ENT_ASSERT_MSG("u.z: value 0.0 is taken by u \"b\" (as -0.0: -0.0 and 0.0 are one value), and u \"r\" took it too");
+        if (dup == 2) ENT_ASSERT_MSG("u.peer: u \"gone\" does not exist");
+    }
+    CU_ASSERT_EQUAL(last_seq(), seq + 4);
+    ZHOLDS(NULL, -0.0, "a");
+    ZHOLDS(NULL, NAN, "b");
+    ZHOLDS(NULL, 2.0, "p");
+    CU_ASSERT_EQUAL(ent_exists(S, NULL, U(), &(ent_key){.kind = ENT_KEY_STRING, .str = "r", .len = 1}), ENT_NOTFOUND);
     verify_clean();
     close_store();
 }
@@ -969,6 +1109,171 @@ static void t_model_threads(void)
     free(r);
 }
 
+/* ---- floats, refs and a default under both deferrals (t_model_floats) --------------------------
+ * FK entities f0.. of their own schema hold a unique float drawn from spellings of a few values
+ * (0.0 and -0.0 one value, two NaNs one value, infinities, a subnormal, -DBL_MAX), the same float in
+ * a non-unique index, a unique int with a default (7) and a ref to another of them. Random
+ * transactions with both deferrals create, replace, upsert and delete; each commit is predicted:
+ * ENT_INVALID or ENT_CONFLICT when a ref is left dangling or a referred entity deleted, else
+ * ENT_CONFLICT exactly when two entities hold one value; then every value is looked up (either
+ * spelling: ent_find_unique names the model's holder, ent_find on the non-unique index returns
+ * every holder) and verify is clean. */
+#define FK 6
+#define FV 9
+
+static const char fschema_json[] =
+    "{\"schema\":\"ufloat\",\"version\":1,\"types\":{\"f\":{\"key\":\"string\",\"fields\":{"
+    "\"z\":{\"id\":1,\"type\":\"float\",\"unique\":true},"
+    "\"r\":{\"id\":2,\"type\":\"ref\",\"to\":\"f\"},"
+    "\"d\":{\"id\":3,\"type\":\"int\",\"unique\":true,\"default\":7},"
+    "\"x\":{\"id\":4,\"type\":\"float\",\"indexed\":true}}}}}";
+
+typedef struct fent {
+    int ex, z, d, r; /* z: spelling index or -1; d: 0..2 (7, 8, 9); r: a key index or -1 */
+} fent;
+
+static double fval(int v)
+{
+    switch (v) {
+    case 0: return 0.0;
+    case 1: return -0.0;
+    case 2: return NAN;
+    case 3: return -NAN;
+    case 4: return 1.0;
+    case 5: return INFINITY;
+    case 6: return -INFINITY;
+    case 7: return 4.9e-324;
+    default: return -DBL_MAX;
+    }
+}
+
+/* the value a spelling is: 0.0 and -0.0 one, the NaNs one */
+static int fclass(int v) { return v == 1 ? 0 : v == 3 ? 2 : v; }
+
+static int f_predict(const fent *m)
+{
+    for (int i = 0; i < FK; i++)
+        if (m[i].ex && m[i].r >= 0 && !m[m[i].r].ex) return ENT_INVALID; /* or ENT_CONFLICT */
+    for (int i = 0; i < FK; i++)
+        for (int j = i + 1; j < FK; j++)
+            if (m[i].ex && m[j].ex &&
+                ((m[i].z >= 0 && m[j].z >= 0 && fclass(m[i].z) == fclass(m[j].z)) || m[i].d == m[j].d))
+                return ENT_CONFLICT;
+    return ENT_OK;
+}
+
+static void f_check(const fent *m, unsigned long seed, int step, int *bad)
+{
+    const ent_type *ty = ent_store_type(S, "f");
+    uint64_t problems = 1;
+    for (int v = 0; v < FV; v++) {
+        ent_value val = ent_value_float(fval(v));
+        ent_entity *e = NULL;
+        ent_iter *it = NULL;
+        int holder = -1, n = 0, want_n = 0, got = -1, rc;
+        for (int i = 0; i < FK; i++)
+            if (m[i].ex && m[i].z >= 0 && fclass(m[i].z) == fclass(v)) holder = i, want_n++;
+        rc = ent_find_unique(&e, S, NULL, ent_type_field(ty, "z"), &val);
+        if (rc == ENT_OK) got = ent_entity_key(e).str[1] - '0';
+        ent_entity_free(e);
+        if ((rc != ENT_OK && rc != ENT_NOTFOUND) || got != holder) {
+            fprintf(stderr, "\n  floats seed %lu step %d: z=%g held by %d, model %d (rc %d)", seed, step, fval(v), got, holder, rc);
+            (*bad)++;
+        }
+        ENT_OK_(ent_find(&it, S, NULL, ent_type_field(ty, "x"), &val));
+        while (ent_iter_next(&e, it) == ENT_OK) {
+            n++;
+            ent_entity_free(e);
+        }
+        ent_iter_free(it);
+        if (n != want_n) {
+            fprintf(stderr, "\n  floats seed %lu step %d: x=%g: %d found, model %d", seed, step, fval(v), n, want_n);
+            (*bad)++;
+        }
+    }
+    ENT_OK_(ent_store_verify(&problems, S, NULL, NULL));
+    if (problems) (*bad)++;
+}
+
+static void t_model_floats(void)
+{
+    unsigned long first = 1, seeds = 6;
+    const char *env = getenv("UMF_SEEDS");
+    int bad = 0;
+    long commits = 0, refused = 0;
+    if (env) sscanf(env, "%lu,%lu", &first, &seeds);
+    for (unsigned long sd = first; sd < first + seeds && !bad; sd++) {
+        uint64_t rng = sd * 0x9e3779b97f4a7c15ULL + 1;
+        fent com[FK], cur[FK];
+        const ent_type *ty;
+        memset(com, 0, sizeof com);
+        ent_test_store_open(&S, &SC, dir, backend, fschema_json, "unique-floats");
+        ty = ent_store_type(S, "f");
+        for (int step = 0; step < 120 && !bad; step++) {
+            ent_txn *t = NULL;
+            int nops = 1 + (int)(test_rand_next(&rng) % 5), failed = 0, rc, want;
+            memcpy(cur, com, sizeof cur);
+            ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+            ENT_OK_(ent_txn_defer_unique_checks(t));
+            ENT_OK_(ent_txn_defer_ref_checks(t));
+            for (int k = 0; k < nops; k++) {
+                int i = (int)(test_rand_next(&rng) % FK), mode = (int)(test_rand_next(&rng) % 3);
+                char kb[4] = {'f', (char)('0' + i), 0};
+                ent_key key = ent_key_str(kb);
+                ent_entity *e = NULL;
+                fent nm = cur[i].ex ? cur[i] : (fent){1, -1, 0, -1};
+                if (test_rand_next(&rng) % 4 == 0) {
+                    if (!cur[i].ex) continue;
+                    ENT_OK_(ent_delete(S, t, ty, &key, ENT_VERSION_ANY));
+                    cur[i].ex = 0;
+                    continue;
+                }
+                nm.ex = 1;
+                if (test_rand_next(&rng) % 3) nm.z = (int)(test_rand_next(&rng) % FV);
+                else if (test_rand_next(&rng) % 2) nm.z = -1;
+                if (test_rand_next(&rng) % 3 == 0) nm.d = (int)(test_rand_next(&rng) % 3);
+                if (test_rand_next(&rng) % 3 == 0) nm.r = test_rand_next(&rng) % 2 ? -1 : (int)(test_rand_next(&rng) % FK);
+                ENT_OK_(ent_entity_new(&e, ty));
+                ENT_OK_(ent_entity_set_key(e, &key));
+                if (nm.z >= 0) {
+                    ENT_OK_(ent_entity_set_float(e, "z", fval(nm.z)));
+                    ENT_OK_(ent_entity_set_float(e, "x", fval(nm.z)));
+                }
+                if (nm.d != 0 || mode == 1) ENT_OK_(ent_entity_set_int(e, "d", 7 + nm.d)); /* else its default */
+                if (nm.r >= 0) {
+                    char rb[4] = {'f', (char)('0' + nm.r), 0};
+                    ENT_OK_(ent_entity_set_string(e, "r", rb));
+                }
+                if (mode == 0) rc = ent_upsert(S, t, e, ENT_VERSION_ANY);
+                else rc = cur[i].ex ? ent_replace(S, t, e, ENT_VERSION_ANY) : ent_create(S, t, e);
+                ent_entity_free(e);
+                if (rc != ENT_OK) {
+                    fprintf(stderr, "\n  floats seed %lu step %d: write %d: %s", sd, step, rc, ent_errmsg());
+                    failed = bad = 1;
+                    break;
+                }
+                cur[i] = nm;
+            }
+            if (failed || test_rand_next(&rng) % 8 == 0) {
+                ent_txn_abort(t);
+                continue;
+            }
+            want = f_predict(cur);
+            rc = ent_txn_commit(t);
+            if (rc != want && !(want == ENT_INVALID && rc == ENT_CONFLICT && strstr(ent_errmsg(), "still referenced"))) {
+                fprintf(stderr, "\n  floats seed %lu step %d: commit %d (%s), model %d", sd, step, rc, ent_errmsg(), want);
+                bad++;
+            }
+            if (rc == ENT_OK) memcpy(com, cur, sizeof com), commits++;
+            else refused++;
+            f_check(com, sd, step, &bad);
+        }
+        ent_test_store_close(&S, &SC, dir);
+    }
+    printf("\n  floats model: seeds %lu..%lu, %ld commits, %ld refused ", first, first + seeds - 1, commits, refused);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -979,6 +1284,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_closures_in_groups),
         ENT_TEST(t_wait_leaves_no_message),
         ENT_TEST(t_mirror_applies_a_swap),
+        ENT_TEST(t_with_ref_checks),
+        ENT_TEST(t_model_floats),
         ENT_TEST(t_model),
         ENT_TEST(t_model_threads),
         {NULL, NULL},

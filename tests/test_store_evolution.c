@@ -1,6 +1,8 @@
 /* Stores on disk across opens: the stored schema, compatible evolutions (new indexes built over
  * existing entities), refused ones (store untouched), a schema changed by another process, the
  * stored durability, read-only opens and missing stores. */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1275,6 +1277,61 @@ static void t_index_over_a_long_value_names_the_entity(void)
     }
 }
 
+/* A unique index added over a float: -0.0 and 0.0 are one value, and so are all NaNs, as for the
+ * writes: repeats refused naming both entities (and how the holder holds -0.0/0.0: the message
+ * said "value -0.0 of t 2 is taken by t 1" of an entity holding 0.0); once they are gone every
+ * entity is indexed, found by either zero, and the index enforced. */
+static void t_unique_float_added(void)
+{
+    static const double vals[] = {0.0, -0.0, NAN, -NAN, -INFINITY, 5e-324, -1.0, DBL_MAX};
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store *st = NULL;
+    ent_entity *e = NULL;
+    uint64_t problems = 1;
+    ENT_TEST_MKDTEMP(dir, "store-evolution");
+    ENT_OK_(open_with(&st, dir, field_schema(1, "\"type\":\"float\""), 0));
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        ENT_OK_(ent_entity_new(&e, ent_store_type(st, "t")));
+        ENT_OK_(ent_entity_set_float(e, "x", vals[i]));
+        ENT_OK_(ent_create(st, NULL, e));
+        ent_entity_free(e);
+    }
+    ent_store_close(st);
+    ENT_CHECK_RC(open_with(&st, dir, field_schema(2, "\"type\":\"float\",\"unique\":true"), 0), ENT_CONFLICT);
+    ENT_ASSERT_MSG("cannot build unique index t.x: value -0.0 of t 2 is taken by t 1 (as 0.0: -0.0 and 0.0 are one value)");
+    ENT_OK_(open_with(&st, dir, NULL, 0));
+    {
+        ent_key k2 = ent_key_id(2), k3 = ent_key_id(3);
+        ENT_OK_(ent_delete(st, NULL, ent_store_type(st, "t"), &k2, ENT_VERSION_ANY));
+        ent_store_close(st);
+        ENT_CHECK_RC(open_with(&st, dir, field_schema(2, "\"type\":\"float\",\"unique\":true"), 0), ENT_CONFLICT);
+        ENT_ASSERT_MSG("cannot build unique index t.x: value NaN of t 4 is taken by t 3");
+        ENT_OK_(open_with(&st, dir, NULL, 0));
+        ENT_OK_(ent_delete(st, NULL, ent_store_type(st, "t"), &k3, ENT_VERSION_ANY));
+        ent_store_close(st);
+    }
+    ENT_OK_(open_with(&st, dir, field_schema(2, "\"type\":\"float\",\"unique\":true"), 0));
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) { /* each found, under either spelling */
+        ent_value v = ent_value_float(vals[i]);
+        uint64_t want = i == 0 || i == 1 ? 1 : i == 2 || i == 3 ? 4 : i + 1;
+        ENT_OK_(ent_find_unique(&e, st, NULL, ent_type_field(ent_store_type(st, "t"), "x"), &v));
+        CU_ASSERT_EQUAL(ent_entity_key(e).id, want);
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_entity_new(&e, ent_store_type(st, "t")));
+    ENT_OK_(ent_entity_set_float(e, "x", -0.0));
+    ENT_CHECK_RC(ent_create(st, NULL, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("t.x: value -0.0 is taken by t 1 (as 0.0: -0.0 and 0.0 are one value)");
+    ENT_OK_(ent_entity_set_float(e, "x", NAN));
+    ENT_CHECK_RC(ent_create(st, NULL, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("t.x: value NaN is taken by t 4");
+    ent_entity_free(e);
+    ENT_OK_(ent_store_verify(&problems, st, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    ent_store_close(st);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -1282,6 +1339,7 @@ int main(void)
         ENT_TEST(t_limits_admit_a_value),
         ENT_TEST(t_default_fits_index_key),
         ENT_TEST(t_index_over_a_long_value_names_the_entity),
+        ENT_TEST(t_unique_float_added),
         ENT_TEST(t_evolution_defaults),
         ENT_TEST(t_schema_changed_elsewhere),
         ENT_TEST(t_txn_type_of_its_snapshot),

@@ -195,9 +195,12 @@ static int check_refs_now(ent_txn *t, const ent_type *type, const ent_entity *e,
     return ENT_OK;
 }
 
-/* Index values in `m` must fit the backend, and unique ones must be free (or held by self_pk). */
+/* Index values in `m` must fit the backend, and unique ones must be free (or held by self_pk).
+ * defaulted (may be NULL): the fields whose value the write took from their defaults, which a
+ * refusal says (the caller gave no value, and two creates that leave a unique field to its
+ * default are refused for a value neither named). */
 static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, const mask *m,
-                         const ent_slice *self_pk)
+                         const ent_slice *self_pk, const mask *defaulted)
 {
     if (t->indexes_deferred) return ENT_OK; /* built over the final values at the replay's end */
     for (size_t j = 0; j < type->n_indexes; j++) {
@@ -216,14 +219,35 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
         if (self_pk && out.len == self_pk->len && memcmp(out.data, self_pk->data, out.len) == 0)
             continue;
         {
-            char vb[160], kb[300];
+            char vb[160], kb[300], hb[200];
             ent_key other;
             if (ent__pk_decode(&other, type->key, out.data, out.len)) memset(&other, 0, sizeof other);
-            return ent__err(ENT_CONFLICT, "%s.%s: value %s is taken by %s %s", type->name, f->name,
-                            ent__val_str(v, vb, sizeof vb), type->name, ent__key_str(&other, kb, sizeof kb));
+            ent__val_str(v, vb, sizeof vb);
+            ent__key_str(&other, kb, sizeof kb);
+            ent__held_as(hb, sizeof hb, t, type, f, &out, vb);
+            return ent__err(ENT_CONFLICT, "%s.%s: value %s%s is taken by %s %s%s", type->name, f->name, vb,
+                            defaulted && mask_has(defaulted, f->pos) ? " (the field's default)" : "", type->name,
+                            kb, hb);
         }
     }
     return ENT_OK;
+}
+
+const char *ent__held_as(char *buf, size_t size, ent_txn *t, const ent_type *type, const ent_field *f,
+                         const ent_slice *holder_pk, const char *mine)
+{
+    ent_entity *e = NULL;
+    ent_key key;
+    char hb[160];
+    buf[0] = '\0';
+    if (f->kind != ENT_KIND_FLOAT || ent__pk_decode(&key, type->key, holder_pk->data, holder_pk->len))
+        return buf;
+    /* only for the message: a holder that does not load (damaged) leaves the note out */
+    if (load_entity(&e, t, type, &key, holder_pk) == ENT_OK && e->slots[f->pos].k == EV_FLOAT &&
+        strcmp(ent__val_str(&e->slots[f->pos], hb, sizeof hb), mine) != 0)
+        snprintf(buf, size, " (as %s: -0.0 and 0.0 are one value)", hb);
+    ent_entity_free(e);
+    return buf;
 }
 
 /* ---- deferred unique checks (ent_txn_defer_unique_checks) ---------------------------------------
@@ -315,17 +339,19 @@ int ent__uniques_check_deferred(ent_txn *t)
         {
             const ent_type *type = h.type;
             const ent_field *f = type->indexes[h.j];
-            char vb[160] = "?", kb[300], ob[300] = "?";
+            char vb[160] = "?", kb[300], ob[300] = "?", hb[200] = "";
             ent_key key, other;
             ent_entity *e = NULL;
             if (ent__pk_decode(&key, type->key, pk.data, pk.len)) memset(&key, 0, sizeof key);
             if (load_entity(&e, t, type, &key, &pk) == ENT_OK) ent__val_str(&e->slots[f->pos], vb, sizeof vb);
             ent_entity_free(e);
             if (ent__bk_get(t, t->lay->idx[type->pos][h.j], &k, &out) == ENT_OK &&
-                !ent__pk_decode(&other, type->key, out.data, out.len))
+                !ent__pk_decode(&other, type->key, out.data, out.len)) {
                 ent__key_str(&other, ob, sizeof ob);
-            rc = ent__err(ENT_CONFLICT, "%s.%s: value %s is taken by %s %s, and %s %s took it too%s", type->name,
-                          f->name, vb, type->name, ob, type->name, ent__key_str(&key, kb, sizeof kb),
+                ent__held_as(hb, sizeof hb, t, type, f, &out, vb);
+            }
+            rc = ent__err(ENT_CONFLICT, "%s.%s: value %s is taken by %s %s%s, and %s %s took it too%s", type->name,
+                          f->name, vb, type->name, ob, hb, type->name, ent__key_str(&key, kb, sizeof kb),
                           t->mirror_apply ? "" : " (unique values checked at the end: ent_txn_defer_unique_checks)");
             break;
         }
@@ -566,7 +592,7 @@ static int do_create(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t v
         goto fail;
     }
     if (rc != ENT_NOTFOUND) goto fail;
-    if (type->n_indexes && ((rc = check_refs(t, type, e, NULL, &pk)) || (rc = check_indexes(t, type, e, NULL, NULL))))
+    if (type->n_indexes && ((rc = check_refs(t, type, e, NULL, &pk)) || (rc = check_indexes(t, type, e, NULL, NULL, &ap->top))))
         goto fail;
 
     /* From here on a failure leaves writes half done. t->k1 holds pk until the record is put. */
@@ -763,7 +789,7 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         version = old->version + 1;
     }
     if ((rc = check_refs(t, type, target, &diff, &pk))) goto out;
-    if ((rc = check_indexes(t, type, target, &diff, &pk))) goto out;
+    if ((rc = check_indexes(t, type, target, &diff, &pk, have_applied ? &ap->top : NULL))) goto out;
 
     *half = 1;
     if ((rc = index_write(t, type, old, &diff, &pk, 0))) goto out;

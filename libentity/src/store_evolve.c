@@ -78,14 +78,17 @@ int ent__index_build(ent_txn *t, const ent_type *type, size_t j)
                 /* Name the value and both entities: the one that holds it is what to fix. */
                 ent_key key, other;
                 ent_slice held;
-                char kb[300], ob[300], vb[160];
+                char kb[300], ob[300], vb[160], hb[200] = "";
                 if (ent__pk_decode(&key, type->key, pk.data, pk.len)) key = ent_key_str("?");
+                ent__val_str(val, vb, sizeof vb);
                 if (ent__bk_get(t, t->lay->idx[type->pos][x], &ik, &held) ||
                     ent__pk_decode(&other, type->key, held.data, held.len))
                     other = ent_key_str("?");
-                rc = ent__err(ENT_CONFLICT, "cannot build unique index %s.%s: value %s of %s %s is taken by %s %s",
-                              type->name, f->name, ent__val_str(val, vb, sizeof vb), type->name,
-                              ent__key_str(&key, kb, sizeof kb), type->name, ent__key_str(&other, ob, sizeof ob));
+                else
+                    ent__held_as(hb, sizeof hb, t, type, f, &held, vb);
+                rc = ent__err(ENT_CONFLICT, "cannot build unique index %s.%s: value %s of %s %s is taken by %s %s%s",
+                              type->name, f->name, vb, type->name, ent__key_str(&key, kb, sizeof kb), type->name,
+                              ent__key_str(&other, ob, sizeof ob), hb);
             }
         }
         ent_entity_free(e);

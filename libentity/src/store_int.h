@@ -223,6 +223,12 @@ int ent__store_evolve(ent_txn *t, const ent_schema *prev, const ent_schema *next
 int ent__index_build(ent_txn *t, const ent_type *type, size_t j);
 /* A short printable form of a scalar value for conflict messages, into buf (crud.c). */
 const char *ent__val_str(const ent_val *v, char *buf, size_t size);
+/* A unique float's conflict message names the value as the write gives it (`mine`, from
+ * ent__val_str()); the entity at holder_pk that holds it may hold it spelt otherwise (0.0 for
+ * -0.0: one value to an index, as == says): then " (as 0.0: -0.0 and 0.0 are one value)" into
+ * buf, else "" (crud.c). */
+const char *ent__held_as(char *buf, size_t size, ent_txn *t, const ent_type *type, const ent_field *f,
+                         const ent_slice *holder_pk, const char *mine);
 int ent__schema_copy(ent_schema **out, const ent_schema *sc); /* a sealed copy; caller frees */
 int ent__schemas_equal(const ent_schema *a, const ent_schema *b, int *out);
 

@@ -443,7 +443,14 @@ int ent__txn_write(ent_store *s, ent_txn *txn, ent__write_fn fn, void *payload)
         int counted = !txn && g;
         if (counted) atomic_fetch_add_explicit(&g->callers, 1, memory_order_relaxed);
         if ((rc = ent__txn_use(&t, s, txn, 1)) == ENT_OK) {
+            size_t noted = t->deferred.n;
             rc = txn ? fn(t, payload, &half) : call_fn(fn, t, payload, &half);
+            /* A call refused before it wrote leaves the caller's transaction as it was: also no
+             * entity noted for ent_txn_defer_ref_checks() (a create refused for a taken unique
+             * value, noted before that check, made the commit say the entity that never existed
+             * was "still referenced" by the ones that refer to it, ENT_CONFLICT for a missing
+             * entity, ENT_INVALID). */
+            if (rc && !half && txn) t->deferred.n = noted;
             if (rc == ENT_OK && !txn && t->failed) rc = ent__txn_failed(t);
             rc = ent__txn_end(t, txn, rc, half);
         }

@@ -428,7 +428,14 @@ typedef struct ent_range_opts {
 } ent_range_opts;
 #define ENT_RANGE_OPTS_INIT {ENT_RANGE_OPTS_VERSION, NULL, NULL, 0, 0, NULL}
 
-/* Entities whose unique or indexed field (or ref) f equals v, in key order. A string no key can
+/* Index values compare as numbers, strings and bytes do, for unique checks, look-ups, range bounds
+ * and verify alike: a float's -0.0 and 0.0 are one value (as == says, and SQL), so a unique index
+ * lets one entity hold it, a look-up of either finds both, and a refusal names how the holder holds
+ * it ("value -0.0 is taken by t 1 (as 0.0: ...)"); every NaN (any sign or payload) is one value too,
+ * above +inf, held by one entity under a unique index (as in PostgreSQL). A record
+ * keeps the value as written (-0.0 stays -0.0). An integer given for a float field compares exactly.
+ *
+ * Entities whose unique or indexed field (or ref) f equals v, in key order. A string no key can
  * be, for a ref to string keys ("" or over ENT_KEY_STRING_MAX bytes), finds nothing (as for
  * ent_find_unique(), which answers ENT_NOTFOUND), as ranges take it for a bound.
  * out: the caller frees it with ent_iter_free() (before the txn ends).
