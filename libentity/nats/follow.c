@@ -302,8 +302,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         return ent_error_set(ENT_INVALID, "ent_follow_run: opts->version %u, expected %u", opts->version, ENT_FOLLOW_OPTS_VERSION);
     if ((rc = ent_nats__check_url(opts->url))) return rc;
     if ((rc = ent_nats__check_stream(opts->stream))) return rc;
-    if (opts->primary_id && (!*opts->primary_id || strlen(opts->primary_id) > ENATS_ID_MAX || strpbrk(opts->primary_id, " .*>")))
-        return ent_error_set(ENT_INVALID, "primary id \"%s\" is not a store id", opts->primary_id);
+    if (opts->primary_id && (rc = ent_nats__check_id(opts->primary_id))) return rc;
     memset(&f, 0, sizeof f);
     f.path = path;
     f.o = *opts;

@@ -149,6 +149,22 @@ int ent_nats__check_stream(const char *name)
     return ENT_OK;
 }
 
+int ent_nats__check_id(const char *id)
+{
+    if (!*id || strlen(id) > ENATS_ID_MAX || strpbrk(id, " .*>"))
+        return ent_error_set(ENT_INVALID, "primary id \"%s\" is not a store id", id);
+    return ENT_OK;
+}
+
+int ent_nats_check(const char *url, const char *stream, const char *primary_id)
+{
+    int rc;
+    if (url && (rc = ent_nats__check_url(url))) return rc;
+    if (stream && (rc = ent_nats__check_stream(stream))) return rc;
+    if (primary_id && (rc = ent_nats__check_id(primary_id))) return rc;
+    return ENT_OK;
+}
+
 int ent_nats__err(int code, natsStatus s, jsErrCode jerr, const char *what)
 {
     const char *last = nats_GetLastError(NULL);

@@ -92,6 +92,9 @@ void ent_nats__url_shown(char *out, size_t size, const char *url);
  * them white space, a control character, '.', '*', '>', '/' or '\'. ENT_INVALID names it: a name
  * the server refuses would be retried (relay) or waited for (mirror) forever. */
 int ent_nats__check_stream(const char *name);
+/* A store id as a primary id: 1 to ENATS_ID_MAX bytes, none of them ' ', '.', '*' or '>' (they
+ * would change the subjects it is read from). ENT_INVALID names it. */
+int ent_nats__check_id(const char *id);
 /* Connect (no client-side reconnect: a broken connection is replaced, see nats.h) and make the
  * JetStream context. window > 0: a publishing connection, with the ack subscription sized for
  * window acks in flight. ENT_IO on failure. */

@@ -917,7 +917,7 @@ expect 1 "$E" get customer " 1"; onelines
 if [ -x "$(dirname "$E")/entity-bench" ]; then
   expect 2 "$E" bench --n -1; onelines
   # --batch is 1 or 1000 (atoi took "x" as 0, every batch, and "1000x" as 1000)
-  for b in x 1000x 0 " 1"; do expect 2 "$E" bench --batch "$b" --n 50; errline "--batch 1 or 1000"; done
+  for b in x 1000x 0 " 1"; do expect 2 "$E" bench --batch "$b" --n 50; errline "--batch must be 1 or 1000, not \"$b\""; done
   expect 2 "$E" bench --bogus; onelines  # the usage too starts with "entity: "
   # --quick is a default: an --n or --runs given with it stands (it ran a bench of n=2000)
   expect 2 "$E" bench --quick --n 50; errline "at least 100"
@@ -1357,6 +1357,215 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 else
   echo "skipped: read access by another user (needs root and setpriv)"
 fi
+
+# Exit codes against DESIGN ("exit 0 on success, 1 on failure, 2 on wrong usage; --help on every
+# subcommand"), as a table: every command's --help (usage on stdout, exit 0), then each kind of
+# wrong usage (an unknown option, a missing operand, an option without its value, an option given
+# twice, a word too many, a malformed number, a bad enum or a value of a form no server takes)
+# exit 2 with a first line on stderr naming the word at fault, and failures of the operation (no
+# store, no entity, a refused write, an unreachable server) exit 1. Rows: WANT|PATTERN|ARGS, ARGS
+# read as shell words (eval) with D a store, N a directory that does not exist, U an unreachable
+# NATS URL. It found: relay and mirror took a malformed --nats URL, --stream name or --primary id
+# for a failure (exit 1); a number past 2^64-1 was "not a non-negative integer" (not "too large");
+# many commands printed their usage alone, naming neither the word missing nor the one too many.
+D=$work/codes N=$work/codes-none U=nats://127.0.0.1:1
+"$E" -s "$D" init --schema "$SRC/schemas/shop.json" 2>/dev/null && "$E" -s "$D" put product --key tea '{"price":1}' >/dev/null &&
+  "$E" -s "$D" subs add s1 2>/dev/null && ok || bad "codes: the store"
+for c in demo init schema stat put patch get rm ls count find events subs "subs add" "subs read" dump load check \
+  replay trim copy relay mirror serve bench; do
+  "$E" -s "$D" $c --help >"$work/out" 2>"$work/err"; rc=$?
+  if [ $rc = 0 ] && head -1 "$work/out" | grep -q "^usage: entity .* ${c%% *}" && [ ! -s "$work/err" ]; then ok
+  else bad "$c --help: exit $rc: $(head -c 200 "$work/out") $(head -c 200 "$work/err")"; fi
+done
+# a build without NATS or libmicrohttpd refuses relay, mirror or serve whatever their words (exit 1):
+# their rows are skipped there, and bench's where entity-bench is not built
+nats=1 http=1
+"$E" -s "$N" relay --nats "$U" --stream S 2>&1 | grep -q "built without NATS" && nats=0 # (no store: it ends)
+"$E" serve --bogus 2>&1 | grep -q "built without libmicrohttpd" && http=0
+bench=1; [ -x "$(dirname "$E")/entity-bench" ] || bench=0 # built only where SQLite is found
+codes_row() { # WANT PATTERN ARGS
+  local want=$1 pat=$2 rc
+  case "$3" in relay*|mirror*|-s*relay*|-s*mirror*) [ $nats = 1 ] || return 0 ;; serve*) [ $http = 1 ] || return 0 ;;
+    bench*) [ $bench = 1 ] || return 0 ;; esac
+  eval "set -- $3"
+  [ "$1" = -s ] || set -- -s "$D" "$@"
+  timeout 20 "$E" "$@" </dev/null >"$work/out" 2>"$work/err"; rc=$?
+  if [ "$rc" = "$want" ] && head -1 "$work/err" | grep -q -- "^entity: .*$pat" && ! grep -qv "^entity: " "$work/err"; then ok
+  else bad "codes: $* -> exit $rc (want $want, a first line with '$pat'): $(head -c 300 "$work/err")"; fi
+}
+while IFS='|' read -r want pat args; do
+  case "$want" in ''|'#'*) continue ;; esac
+  codes_row "$want" "$pat" "$args"
+done <<'T'
+# an unknown option
+2|demo: unknown option --bogus|demo --bogus
+2|init: unknown option --bogus|init --schema x.json --bogus
+2|schema: unknown option --bogus|schema --bogus
+2|stat: unknown option --bogus|stat --bogus
+2|put: unknown option --bogus|put product --bogus
+2|patch: unknown option --bogus|patch product tea --bogus
+2|get: unknown option --bogus|get product tea --bogus
+2|rm: unknown option --bogus|rm product tea --bogus
+2|ls: unknown option --bogus|ls product --bogus
+2|count: unknown option --bogus|count product --bogus
+2|find: unknown option --bogus|find product price 1 --bogus
+2|events: unknown option --bogus|events --bogus
+2|subs: unknown option --bogus|subs read s1 --bogus
+2|dump: unknown option --bogus|dump --bogus
+2|load: unknown option --bogus|load --bogus
+2|check: unknown option --bogus|check --bogus
+2|replay: unknown option --bogus|replay --into "$work/r1" --bogus
+2|trim: unknown option --bogus|trim --below 1 --bogus
+2|copy: unknown option --bogus|copy "$work/c1" --bogus
+2|relay: unknown option --bogus|relay --nats $U --stream S --bogus
+2|mirror: unknown option --bogus|mirror --nats $U --stream S --bogus
+2|serve: unknown option --bogus|serve --bogus
+2|bench: unknown option --bogus|bench --bogus
+# a missing operand or required option
+2|init needs --schema|init
+2|put needs TYPE|put
+2|patch needs KEY|patch product
+2|get needs TYPE and KEY|get
+2|get needs KEY|get product
+2|rm needs KEY|rm product
+2|ls needs TYPE|ls
+2|count needs TYPE|count
+2|find needs FIELD|find product
+2|find needs VALUE|find product price
+2|subs add needs NAME|subs add
+2|subs ack needs SEQ|subs ack s1
+2|subs: frob is no subcommand|subs frob s1
+2|replay needs --into DIR|replay
+2|trim needs --below SEQ|trim --force
+2|copy needs DEST|copy --compact
+2|relay needs --stream NAME|relay --nats $U
+2|mirror needs --nats URL|mirror --stream S
+# an option without its value
+2|init: --schema needs a value|init --schema
+2|schema: --apply needs a value|schema --apply
+2|put: --key needs a value|put product --key
+2|patch: --expect-version needs a value|patch product tea --expect-version
+2|rm: --expect-version needs a value|rm product tea --expect-version
+2|ls: --after needs a value|ls product --after
+2|find: --from needs a value|find product price --from
+2|events: --type needs a value|events --type
+2|subs: --limit needs a value|subs read s1 --limit
+2|load: --batch needs a value|load --batch
+2|replay: --into needs a value|replay --into
+2|trim: --below needs a value|trim --below
+2|relay: --stream needs a value|relay --nats $U --stream
+2|mirror: --primary needs a value|mirror --nats $U --stream S --primary
+2|serve: --listen needs a value|serve --listen
+2|bench: --n needs a value|bench --n
+# an option given twice where the last one would win
+2|init: --schema given twice|init --schema a.json --schema b.json
+2|put: --key given twice|put product --key a --key b {}
+2|rm: --expect-version given twice|rm product tea --expect-version 1 --expect-version 2
+2|ls: --limit given twice|ls product --limit 1 --limit 2
+2|find: --from given twice|find product price --from 1 --from 2
+2|events: --type given twice|events --type product --type customer
+2|load: --batch given twice|load --batch 1 --batch 2
+2|replay: --into given twice|replay --into "$work/r1" --into "$work/r2"
+2|trim: --below given twice|trim --below 1 --below 2
+2|relay: --nats given twice|relay --nats $U --nats $U --stream S
+2|mirror: --stream given twice|mirror --nats $U --stream S --stream T
+2|serve: --listen given twice|serve --listen 127.0.0.1:1 --listen 127.0.0.1:2
+2|subs add: --from-now given twice|subs add s2 --from-now --from-now
+# a word too many
+2|demo: unexpected word x|demo x
+2|schema: unexpected word x|schema x
+2|schema: unexpected word x|schema --apply a.json x
+2|stat: unexpected word x|stat x
+2|check: unexpected word x|check x
+2|put: one JSON only|put product {} {}
+2|patch: one JSON only|patch product tea {} {}
+2|get: unexpected word x|get product tea x
+2|rm: unexpected word x|rm product tea x
+2|rm: unexpected word x|rm product tea --expect-version 1 x
+2|count: unexpected word x|count product x
+2|ls: unexpected word x|ls product x
+2|find: one VALUE only|find product price 1 x
+2|events: unexpected word x|events x
+2|subs: unexpected word x|subs add s2 x
+2|subs: unexpected word x|subs rm s1 x
+2|subs: unexpected word x|subs read s1 --limit 1 x
+2|subs: unexpected word x|subs ack s1 1 x
+2|load: unexpected word x|load x
+2|replay: unexpected word x|replay --into "$work/r1" x
+2|trim: unexpected word x|trim --below 1 x
+2|copy: unexpected word x|copy "$work/c1" x
+2|relay: unexpected word x|relay --nats $U --stream S x
+2|mirror: unexpected word x|mirror --nats $U --stream S x
+2|serve: unexpected word x|serve x
+2|bench: unexpected word x|bench x
+# a bad enum value, or one of a form that nothing could take
+2|--durability must be durable, lazy or none, not "sometimes"|init --schema x.json --durability sometimes
+2|--op must be create, update or delete, not "frob"|events --op frob
+2|--durability must be durable, lazy or none, not "sometimes"|mirror --nats $U --stream S --durability sometimes
+2|bench: --durability must be durable, lazy or none, not "sometimes"|bench --durability sometimes
+2|bench: --backend must be memory or lmdb, not "frob"|bench --backend frob
+2|bench: --batch must be 1 or 1000, not "7"|bench --batch 7
+2|serve: listen address "nope"|serve --listen nope
+2|--window: give 1 to 1000000 messages, not 0|relay --nats $U --stream S --window 0
+2|relay: stream name "bad name"|relay --nats $U --stream 'bad name'
+2|relay: stream name "a.b"|relay --nats $U --stream a.b --once
+2|mirror: stream name "a/b"|mirror --nats $U --stream a/b
+2|relay: NATS URL "nats://127.0.0.1:abc": the port|relay --nats nats://127.0.0.1:abc --stream S
+2|relay: NATS URL "http://x": the scheme|relay --nats http://x --stream S --once
+2|mirror: NATS URL "nats://\[::1": its IPv6 address|mirror --nats 'nats://[::1' --stream S
+2|mirror: primary id "a b" is not a store id|mirror --nats $U --stream S --primary 'a b'
+# the same before a store is looked for: a usage mistake is told first
+2|relay: stream name "bad name"|-s "$N" relay --nats $U --stream 'bad name' --once
+# failures of the operation
+1|no store at|-s "$N" stat
+1|no store at|-s "$N" get product tea
+1|no store at|-s "$N" relay --nats $U --stream S --once
+1|exists|init --schema "$SRC/schemas/shop.json"
+1|product "nokey" not found|get product nokey
+1|product "nokey" not found|rm product nokey
+1|product "nokey" not found|patch product nokey {}
+1|unknown type "nosuch"|ls nosuch
+1|expected float|put product --key tea '{"price":"x"}'
+1|no subscription "nosub"|subs rm nosub
+1|the log ends at|trim --below 99999
+1|NATS at nats://127.0.0.1:1|relay --nats $U --stream S --once
+1|NATS at nats://127.0.0.1:1|-s "$work/m1" mirror --nats $U --stream S --once
+T
+# malformed numbers: not one (abc), negative (-1), and one past 2^64-1, which is too large (it was
+# "not a non-negative integer": a number all the same); bench's counts go to 10^9
+huge=99999999999999999999
+while IFS='|' read -r cmd; do
+  [ -n "$cmd" ] || continue
+  for v in abc -1 $huge; do
+    case $v in $huge) pat="too large" ;; *) pat="not a" ;; esac
+    codes_row 2 "$pat" "${cmd//@/$v}"
+  done
+done <<'T'
+ls product --limit @
+find product price 1 --limit @
+events --from @
+events --limit @
+subs read s1 --limit @
+subs ack s1 @
+load --batch @
+load --max-line @
+replay --into "$work/r1" --to @
+trim --below @
+put product --key tea --expect-version @ {}
+put product --max-input @ {}
+patch product tea --expect-version @ {}
+rm product tea --expect-version @
+relay --nats $U --stream S --window @
+serve --max-body @
+serve --max-clients @
+serve --max-streams-per-address @
+serve --request-timeout @
+serve --client-buffer @
+serve --heartbeat @
+bench --n @
+bench --runs @
+T
+[ ! -e "$N" ] && [ ! -e "$work/r1" ] && [ ! -e "$work/c1" ] && [ ! -e "$work/m1" ] && ok || bad "codes: a refused command made a directory"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -308,7 +308,7 @@ if [ $rc = 1 ] && printf '%s' "$out" | grep -q "refused the URL's credentials" &
 else bad "mirror without credentials: exit $rc, directory $(ls -A "$W/auth-m" 2>&1): $out"; fi
 
 # 11. A URL whose port no client can use (not a number, 0, none after the ':', above 65535, also
-# in a list after a good one): relay and mirror exit 1 at once naming it, also without --once
+# in a list after a good one): relay and mirror exit 2 (wrong usage; it was 1) at once naming it, also without --once
 # (they said "NATS unreachable" and retried for ever: "invalid port 'abc'", "No server available
 # for connection"), and the mirror's run leaves no directory. (timeout: a broken run's bound.)
 P=$W/badport
@@ -316,9 +316,9 @@ P=$W/badport
 for u in "nats://127.0.0.1:abc" "nats://127.0.0.1:0" "nats://127.0.0.1:" "nats://u:pw@127.0.0.1:65536" "$URL,nats://127.0.0.1:99999"; do
   out=$(timeout 10 "$E" -s "$P" relay --nats "$u" --stream PORTS 2>&1); rc=$?
   out2=$(timeout 10 "$E" -s "$W/badport-m" mirror --nats "$u" --stream PORTS 2>&1); rc2=$?
-  if [ $rc = 1 ] && [ $rc2 = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '%s' "$out" | grep -q "the port must be a number from 1 to 65535" &&
+  if [ $rc = 2 ] && [ $rc2 = 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '%s' "$out" | grep -q "the port must be a number from 1 to 65535" &&
      printf '%s' "$out2" | grep -q "the port must be a number from 1 to 65535" && [ ! -e "$W/badport-m" ]; then
-    say "ok: --nats '$u': relay and mirror exit 1: $out"
+    say "ok: --nats '$u': relay and mirror exit 2: $out"
   else bad "--nats '$u': relay exit $rc ($out), mirror exit $rc2 ($out2), mirror directory $(ls -A "$W/badport-m" 2>&1)"; fi
 done
 # An IPv6 address whose '[' is not closed, or brackets with nothing in them: the same (the first
@@ -326,9 +326,9 @@ done
 for u in "nats://[::1" "nats://[::1:4222" "nats://[]:4222" "$URL,nats://[::1"; do
   out=$(timeout 10 "$E" -s "$P" relay --nats "$u" --stream PORTS 2>&1); rc=$?
   out2=$(timeout 10 "$E" -s "$W/badport-m" mirror --nats "$u" --stream PORTS 2>&1); rc2=$?
-  if [ $rc = 1 ] && [ $rc2 = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '%s' "$out" | grep -q "IPv6\|names no host" &&
+  if [ $rc = 2 ] && [ $rc2 = 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && printf '%s' "$out" | grep -q "IPv6\|names no host" &&
      printf '%s' "$out2" | grep -q "IPv6\|names no host" && [ ! -e "$W/badport-m" ]; then
-    say "ok: --nats '$u': relay and mirror exit 1: $out"
+    say "ok: --nats '$u': relay and mirror exit 2: $out"
   else bad "--nats '$u': relay exit $rc ($out), mirror exit $rc2 ($out2), mirror directory $(ls -A "$W/badport-m" 2>&1)"; fi
 done
 

@@ -83,11 +83,13 @@ start_server() {
   say "nats-server did not start"; cat "$W/nats.log"; exit 1
 }
 # one-line failure: exit 1 and exactly one line on stderr, containing $3
+# one_line WHAT RC PATTERN [WANT]: exit WANT (default 1: a failure; 2: wrong usage, a value that no
+# server could take) with one line on stderr holding PATTERN
 one_line() {
-  local what=$1 rc=$2 pat=$3 n
+  local what=$1 rc=$2 pat=$3 want=${4:-1} n
   n=$(wc -l <"$W/err")
-  if [ "$rc" != 1 ] || [ "$n" != 1 ] || ! grep -q -- "$pat" "$W/err"; then
-    bad "$what: exit $rc, $n lines, expected 1 line with '$pat':"; cat "$W/err"
+  if [ "$rc" != "$want" ] || [ "$n" != 1 ] || ! grep -q -- "$pat" "$W/err"; then
+    bad "$what: exit $rc (want $want), $n lines, expected 1 line with '$pat':"; cat "$W/err"
   else say "ok: $what: $(cat "$W/err")"; fi
 }
 last_seq() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"]["last_seq"])'; }
@@ -277,7 +279,7 @@ tail -n +3 "$W/mC.before" | cmp -s - "$W/mC.after" \
   && say "ok: a mirror trims its own log and goes on" || bad "trim on a mirror: events, mirror --once or check"
 "$E" -s "$W/mA" schema --apply "$W/shop2.json" 2>/dev/null # same version: nothing to do
 # Clear errors.
-"$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://"
+"$E" -s "$P" relay --nats "http://127.0.0.1:$PORT" --stream ENT 2>"$W/err"; one_line "bad URL" $? "scheme must be nats://" 2
 "$E" -s "$P" relay --nats "nats://127.0.0.1:1" --stream ENT --once 2>"$W/err"; one_line "unreachable server (--once)" $? "NATS at nats://127.0.0.1:1"
 # tls:// asks for TLS: against this server, which has none, the connection fails rather than go
 # on in plain text (libnats took the scheme as nats://, and relay and mirror ran unencrypted).
@@ -296,14 +298,15 @@ echo '{"name":"list","email":"list@x.org"}' | "$E" -s "$P" put customer - >/dev/
   && "$E" -s "$W/mA" mirror --nats "nats://127.0.0.1:1, $URL" --stream ENT --once 2>>"$W/err" \
   && [ "$(applied "$W/mA")" = "$(last_seq "$P")" ] && say "ok: a list of servers, the first one down" \
   || { bad "a list of servers, the first one down"; cat "$W/err"; }
-"$E" -s "$P" relay --nats "nats://127.0.0.1:1,http://127.0.0.1:2" --stream ENT --once 2>"$W/err"; one_line "bad URL in a list" $? "scheme must be nats://"
+"$E" -s "$P" relay --nats "nats://127.0.0.1:1,http://127.0.0.1:2" --stream ENT --once 2>"$W/err"; one_line "bad URL in a list" $? "scheme must be nats://" 2
 "$E" -s "$W/mD" mirror --nats "$URL" --stream NOPE --once 2>"$W/err"; one_line "missing stream" $? "no stream NOPE"
 # A stream name JetStream cannot take (a path separator, over 255 bytes): the relay retried making
 # it forever ("NATS unreachable (creating the stream: ...)") and a mirror waited for it forever.
+# Wrong usage (exit 2), as a malformed URL is: no server could take it (they exited 1).
 LONG=$(printf 'S%.0s' $(seq 256))
 for bad_stream in "a/b" 'a\b' "$LONG"; do
-  timeout 10 "$E" -s "$P" relay --nats "$URL" --stream "$bad_stream" 2>"$W/err"; one_line "relay to stream name ${bad_stream:0:8}" $? "stream name"
-  timeout 10 "$E" -s "$W/mD" mirror --nats "$URL" --stream "$bad_stream" 2>"$W/err"; one_line "mirror of stream name ${bad_stream:0:8}" $? "stream name"
+  timeout 10 "$E" -s "$P" relay --nats "$URL" --stream "$bad_stream" 2>"$W/err"; one_line "relay to stream name ${bad_stream:0:8}" $? "stream name" 2
+  timeout 10 "$E" -s "$W/mD" mirror --nats "$URL" --stream "$bad_stream" 2>"$W/err"; one_line "mirror of stream name ${bad_stream:0:8}" $? "stream name" 2
 done
 # JetStream refuses to make the stream (an account allowed one stream, which it has): one line
 # and exit 1, also without --once, not "NATS unreachable" and retries forever.

@@ -766,8 +766,12 @@ static int count_arg(uint64_t *out, const char *text, const char *what)
     unsigned long long v;
     errno = 0;
     v = strtoull(text, &end, 10);
-    if (!isdigit((unsigned char)text[0]) || *end || errno || v == 0 || v > 1000000000ULL) {
+    if (!isdigit((unsigned char)text[0]) || *end || (errno && errno != ERANGE) || (v == 0 && !errno)) {
         fprintf(stderr, "entity: bench: %s: \"%s\" is not a count from 1 to 10^9\n", what, text);
+        return 0;
+    }
+    if (errno == ERANGE || v > 1000000000ULL) { /* a number all the same: it was "not a count" */
+        fprintf(stderr, "entity: bench: %s: %s is too large (a count from 1 to 10^9)\n", what, text);
         return 0;
     }
     *out = v;
@@ -779,6 +783,7 @@ int ent_bench_main(int argc, char **argv)
     opts o;
     char disk_buf[512];
     int disk_line = 0, n_given = 0, runs_given = 0;
+    const char *dur_text = "", *batch_text = "";
     static const struct {
         const char *backend;
         int dur;
@@ -807,13 +812,20 @@ int ent_bench_main(int argc, char **argv)
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) o.only_backend = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             /* exactly "1" or "1000": atoi() took "x" as 0 (every batch) and "1000x" as 1000 */
-            const char *b = argv[++i];
+            const char *b = batch_text = argv[++i];
             o.only_batch = !strcmp(b, "1") ? 1 : !strcmp(b, "1000") ? 1000 : -1;
         }
         else if (!strcmp(argv[i], "--durability") && i + 1 < argc) {
-            const char *d = argv[++i];
+            const char *d = dur_text = argv[++i];
             o.only_dur = !strcmp(d, "durable") ? ENT_DURABLE : !strcmp(d, "lazy") ? ENT_LAZY : !strcmp(d, "none") ? ENT_NONE : -2;
         } else {
+            /* the word at fault first, as the tool's other commands name it (a usage alone said not which) */
+            const char *known = " --n --runs --dir --backend --batch --durability ";
+            char opt[64];
+            snprintf(opt, sizeof opt, " %s ", argv[i]);
+            if (strstr(known, opt)) fprintf(stderr, "entity: bench: %s needs a value\n", argv[i]);
+            else if (argv[i][0] == '-') fprintf(stderr, "entity: bench: unknown option %s\n", argv[i]);
+            else fprintf(stderr, "entity: bench: unexpected word %s\n", argv[i]);
             fprintf(stderr, "entity: usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR] [--plain] [--threads]\n"
                             "entity: usage:   [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n"
                             "entity: usage:   [--cpu-clock]\n");
@@ -824,9 +836,17 @@ int ent_bench_main(int argc, char **argv)
         if (!n_given) o.n = 2000;
         if (!runs_given) o.runs = 1;
     }
-    if (o.only_dur == -2 || (o.only_backend && strcmp(o.only_backend, "memory") && strcmp(o.only_backend, "lmdb")) ||
-        o.only_batch < 0) {
-        fprintf(stderr, "entity: bench: --backend is memory or lmdb, --durability durable, lazy or none, --batch 1 or 1000\n");
+    /* each named alone: one line said all three rules whichever was broken */
+    if (o.only_backend && strcmp(o.only_backend, "memory") && strcmp(o.only_backend, "lmdb")) {
+        fprintf(stderr, "entity: bench: --backend must be memory or lmdb, not \"%s\"\n", o.only_backend);
+        return 2;
+    }
+    if (o.only_dur == -2) {
+        fprintf(stderr, "entity: bench: --durability must be durable, lazy or none, not \"%s\"\n", dur_text);
+        return 2;
+    }
+    if (o.only_batch < 0) {
+        fprintf(stderr, "entity: bench: --batch must be 1 or 1000, not \"%s\"\n", batch_text);
         return 2;
     }
     if (ent_bench_cpu_clock && !o.plain) {

@@ -18,6 +18,9 @@ int fail(const char *what);                  /* library failure message, returns
 int parse_u64(uint64_t *out, const char *text, const char *what);
 int is_option(const char *arg);              /* "--word": an option, never a name or a value */
 int usage(void);                             /* usage on stderr, returns 2 */
+/* What a command lacks ("get needs KEY"), then usage(); returns 2. A usage alone said nothing of
+ * which word was missing. */
+int missing(const char *cmd, const char *what);
 /* A command's word its parser does not take: named (an option without its value, OPT=VALUE,
  * an unknown option, an extra word), then usage(); returns 2. */
 int bad_word(const char *cmd, const char *word);

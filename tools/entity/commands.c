@@ -53,8 +53,12 @@ int parse_u64(uint64_t *out, const char *text, const char *what)
     errno = 0;
     v = strtoull(text, &end, 10);
     /* digits only: strtoull() also takes blanks, '+' and '-' (" -1" would be 2^64 - 1) */
-    if (!isdigit((unsigned char)text[0]) || *end || errno) {
+    if (!isdigit((unsigned char)text[0]) || *end || (errno && errno != ERANGE)) {
         msg("%s: \"%s\" is not a non-negative integer", what, text);
+        return 2;
+    }
+    if (errno == ERANGE) { /* a number, out of range: it said "not a non-negative integer" of it */
+        msg("%s: %s is too large (at most %llu)", what, text, (unsigned long long)UINT64_MAX);
         return 2;
     }
     *out = v;
@@ -344,7 +348,7 @@ int cmd_put(int argc, char **argv)
     ent_key ik;             /* the input's "key" (ENT_KEY_NONE without one), borrowed from e */
     uint64_t in_version = 0; /* the input's "version", 0 without one */
     int rc, operands;
-    if (argc < 2) return usage();
+    if (argc < 2) return missing(argv[0], "TYPE");
     operands = 0;
     for (int i = 2; i < argc; i++) {
         /* "--" ends the options, as find's does: a JSON argument after it is taken whatever it
@@ -465,7 +469,7 @@ int cmd_patch(int argc, char **argv)
     ent_key k;
     uint64_t in_version = 0; /* the input's "version", 0 without one */
     int rc, operands;
-    if (argc < 3) return usage();
+    if (argc < 3) return missing(argv[0], argc < 2 ? "TYPE and KEY" : "KEY");
     operands = 0;
     for (int i = 3; i < argc; i++) {
         if (operands || !is_option(argv[i])) { /* after "--" (put's and find's too), whatever it starts with */
@@ -512,7 +516,9 @@ int cmd_rm(int argc, char **argv)
     const ent_type *t;
     ent_key k;
     int rc;
-    if (argc != 3 && !(argc == 5 && !strcmp(argv[3], "--expect-version"))) return usage();
+    if (argc < 3) return missing(argv[0], argc < 2 ? "TYPE and KEY" : "KEY");
+    if (argc != 3 && !(argc == 5 && !strcmp(argv[3], "--expect-version")))
+        return bad_word(argv[0], argv[argc > 5 && !strcmp(argv[3], "--expect-version") ? 5 : 3]);
     if (argc == 5 && (rc = parse_expect(&expect, argv[4]))) return rc;
     if ((rc = open_store(&s, 0))) return rc;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
@@ -539,7 +545,7 @@ int cmd_find(int argc, char **argv)
     unsigned char buf_v[ENT_VALUE_PARSE_BUF_SIZE], buf_from[ENT_VALUE_PARSE_BUF_SIZE], buf_to[ENT_VALUE_PARSE_BUF_SIZE];
     uint64_t damaged = 0;
     int rc, limit_zero = 0, operands;
-    if (argc < 4) return usage();
+    if (argc < 3) return missing(argv[0], argc < 2 ? "TYPE, FIELD and VALUE (or a range)" : "FIELD and VALUE (or a range)");
     operands = 0;
     for (int i = 3; i < argc; i++) {
         /* a value may start with '-' (-5, -0.5, -x); "--" ends the options, as getopt's does, so
@@ -564,7 +570,8 @@ int cmd_find(int argc, char **argv)
             from ? "--from" : to ? "--to" : "--reverse");
         return 2;
     }
-    if (!value && !from && !to && !(o.flags & ENT_ITER_REVERSE)) return usage();
+    if (!value && !from && !to && !(o.flags & ENT_ITER_REVERSE))
+        return missing(argv[0], "VALUE, or a range: --from A, --to B or --reverse");
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1]))) {
         rc = 1;
@@ -887,11 +894,23 @@ int cmd_subs(int argc, char **argv)
         ent_store_close(s);
         return rc;
     }
-    if (argc < 3) return usage();
-    if (argc >= 3 && is_option(argv[2])) return usage(); /* a NAME, not an option */
+    if (strcmp(argv[1], "add") && strcmp(argv[1], "rm") && strcmp(argv[1], "read") && strcmp(argv[1], "ack"))
+        return (msg("subs: %s is no subcommand (add, rm, read, ack)", argv[1]), usage());
+    if (argc < 3) {
+        char sub[16];
+        snprintf(sub, sizeof sub, "subs %s", argv[1]);
+        return missing(sub, !strcmp(argv[1], "ack") ? "NAME and SEQ" : "NAME");
+    }
+    if (argc >= 3 && is_option(argv[2])) /* a NAME, not an option */
+        return (msg("subs %s: NAME comes first, not %s", argv[1], argv[2]), usage());
+    if (!strcmp(argv[1], "ack") && argc == 3) return missing("subs ack", "SEQ");
     if (!strcmp(argv[1], "add")) {
         int from_now = argc == 4 && !strcmp(argv[3], "--from-now");
-        if (argc > 4 || (argc == 4 && !from_now)) return usage();
+        if (argc > 4 || (argc == 4 && !from_now)) {
+            const char *w = argv[argc > 4 && !strcmp(argv[3], "--from-now") ? 4 : 3];
+            if (!strcmp(w, "--from-now")) return (msg("subs add: --from-now given twice"), usage());
+            return bad_word(argv[0], w);
+        }
         if ((rc = open_store(&s, 0))) return rc;
         rc = ent_sub_create(s, argv[2], from_now) == ENT_OK ? 0 : fail("subs add");
     } else if (!strcmp(argv[1], "rm") && argc == 3) {
@@ -915,8 +934,8 @@ int cmd_subs(int argc, char **argv)
             rc = print_events(s, c, &f, limit, &n, &next, "subs read");
         }
         ent_log_cursor_free(c);
-    } else {
-        return usage();
+    } else { /* rm or ack with a word too many, read with one that is not --limit N */
+        return bad_word(argv[0], argv[!strcmp(argv[1], "read") && !strcmp(argv[3], "--limit") && argc > 5 ? 5 : !strcmp(argv[1], "ack") ? 4 : 3]);
     }
     ent_store_close(s);
     return rc;
@@ -960,7 +979,7 @@ int cmd_dump(int argc, char **argv)
     uint64_t dumped = 0, damaged = 0;
     int rc;
     for (int i = 1; i < argc; i++)
-        if (is_option(argv[i])) return usage(); /* dump has no options: a type name */
+        if (is_option(argv[i])) return bad_word(argv[0], argv[i]); /* dump has no options: a type name */
     if ((rc = open_store(&s, 1))) return rc;
     /* One snapshot for every type: a dump taken while others write is the store at one moment
      * (an order never without its customer, which load would refuse), and the types stay those
@@ -1360,7 +1379,7 @@ int cmd_load(int argc, char **argv)
         } else if (!strcmp(argv[i], "--overwrite")) {
             overwrite = 1;
         } else {
-            return usage();
+            return bad_word(argv[0], argv[i]);
         }
     }
     if ((rc = open_store(&s, 0))) return rc;
@@ -1599,7 +1618,7 @@ int cmd_check(int argc, char **argv)
     uint64_t problems = 0;
     int rc;
     (void)argv;
-    if (argc != 1) return usage();
+    if (argc != 1) return bad_word(argv[0], argv[1]);
     if ((rc = open_store(&s, 1))) return rc;
     progress("", 0, 0);
     ent_store_set_progress(s, lib_progress, NULL);
@@ -1623,7 +1642,7 @@ int cmd_stat(int argc, char **argv)
     char *j;
     int rc;
     (void)argv;
-    if (argc != 1) return usage();
+    if (argc != 1) return bad_word(argv[0], argv[1]);
     if ((rc = open_store(&s, 1))) return rc;
     sc = ent_store_schema(s);
     o = json_object();
@@ -1700,7 +1719,7 @@ int cmd_trim(int argc, char **argv)
         } else if (!strcmp(argv[i], "--force")) force = 1;
         else return bad_word(argv[0], argv[i]);
     }
-    if (!have_below) return usage();
+    if (!have_below) return missing(argv[0], "--below SEQ");
     if ((rc = open_store(&s, 0))) return rc;
     if ((rc = ent_log_truncate(s, below, force)) == ENT_CONFLICT && !force)
         /* a subscription that has not acknowledged what the trim would drop: the option that overrides */
@@ -1779,7 +1798,7 @@ int cmd_replay(int argc, char **argv)
         } else return bad_word(argv[0], argv[i]);
     }
     if (into && !*into) return (msg("replay needs a directory: --into DIR"), usage());
-    if (!into) return usage();
+    if (!into) return missing(argv[0], "--into DIR");
     if ((rc = open_store(&s, 1))) return rc;
     if (!dest_is_empty(into)) {
         ent_store_close(s);
@@ -1850,7 +1869,7 @@ int cmd_copy(int argc, char **argv)
         else return bad_word(argv[0], argv[i]);
     }
     if (dest && !*dest) return (msg("copy needs a directory: copy DEST"), usage());
-    if (!dest) return usage();
+    if (!dest) return missing(argv[0], "DEST");
     if ((rc = open_store(&s, 1))) return rc;
     rc = ent_store_copy(s, dest, compact) == ENT_OK ? 0 : fail("copy");
     ent_store_close(s);

@@ -230,6 +230,12 @@ int usage(void)
     return 2;
 }
 
+int missing(const char *cmd, const char *what)
+{
+    msg("%s needs %s", cmd, what);
+    return usage();
+}
+
 int open_store(ent_store **out, int read_only)
 {
     ent_store_opts o = ENT_STORE_OPTS_INIT;
@@ -297,7 +303,8 @@ static int cmd_get(int argc, char **argv)
     ent_entity *e = NULL;
     ent_key k;
     int rc;
-    if (argc != 3) return usage();
+    if (argc < 3) return missing(argv[0], argc < 2 ? "TYPE and KEY" : "KEY");
+    if (argc > 3) return bad_word(argv[0], argv[3]);
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
     else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("get");
@@ -320,7 +327,7 @@ static int cmd_ls(int argc, char **argv)
     ent_key start;
     uint64_t printed = 0, damaged = 0;
     int rc, limit_zero = 0, unprinted = 0;
-    if (argc < 2) return usage();
+    if (argc < 2) return missing(argv[0], "TYPE");
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if ((rc = parse_u64(&o.limit, argv[++i], "--limit"))) return rc;
@@ -372,7 +379,8 @@ static int cmd_count(int argc, char **argv)
     const ent_type *t;
     uint64_t n = 0;
     int rc;
-    if (argc != 2) return usage();
+    if (argc < 2) return missing(argv[0], "TYPE");
+    if (argc > 2) return bad_word(argv[0], argv[2]);
     if ((rc = open_store(&s, 1))) return rc;
     if (!(t = type_arg(s, argv[1]))) rc = 1;
     else if (ent_count(&n, s, NULL, t) != ENT_OK) rc = fail("count");
@@ -683,6 +691,9 @@ static int dispatch(int argc, char **argv)
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
     if (strcmp(argv[0], "schema") == 0 && argc == 1) return cmd_schema();
     if (strcmp(argv[0], "schema") == 0 && argc == 3 && strcmp(argv[1], "--apply") == 0) return cmd_schema_apply(argv[2]);
+    /* demo and schema with words they do not take: named, as the other commands name them */
+    if (strcmp(argv[0], "demo") == 0) return bad_word(argv[0], argv[1]);
+    if (strcmp(argv[0], "schema") == 0) return bad_word(argv[0], argc == 2 || strcmp(argv[1], "--apply") ? argv[1] : argv[3]);
     if (strcmp(argv[0], "init") == 0) return cmd_init(argc, argv);
     if (strcmp(argv[0], "put") == 0) return cmd_put(argc, argv);
     if (strcmp(argv[0], "patch") == 0) return cmd_patch(argc, argv);

@@ -44,8 +44,18 @@ static int parse_common(int argc, char **argv, const char **url, const char **st
         else if (extra && !strcmp(argv[i], extra) && i + 1 < argc) *extra_val = argv[++i];
         else return bad_word(argv[0], argv[i]);
     }
-    if (!*url || !*stream) return usage();
+    if (!*url || !*stream) return missing(argv[0], !*url && !*stream ? "--nats URL and --stream NAME" : !*url ? "--nats URL" : "--stream NAME");
     return 0;
+}
+
+/* A URL, stream name or primary id that no server could ever take is the caller's mistake: wrong
+ * usage (2), told before the store is opened or anything connected. It exited 1 as a failure,
+ * like an unreachable server or a stream the server refuses, which stay 1. */
+static int check_syntax(const char *cmd, const char *url, const char *stream, const char *primary_id)
+{
+    if (ent_nats_check(url, stream, primary_id) == ENT_OK) return 0;
+    msg("%s: %s", cmd, ent_errmsg()); /* one line, as every wrong value of an option says */
+    return 2;
 }
 
 /* relay --nats URL --stream NAME [--once] [--window N] */
@@ -56,11 +66,12 @@ int cmd_relay(int argc, char **argv)
     ent_store *s = NULL;
     int rc;
     if ((rc = parse_common(argc, argv, &o.url, &o.stream, &o.once, "--window", &window))) return rc;
+    if ((rc = check_syntax(argv[0], o.url, o.stream, NULL))) return rc;
     if (window) {
         uint64_t w;
         if ((rc = parse_u64(&w, window, "--window"))) return rc;
         if (w < 1 || w > 1000000) {
-            msg("--window: give 1 to 1000000 messages");
+            msg("--window: give 1 to 1000000 messages, not %s", window);
             return 2;
         }
         o.window = (int)w;
@@ -91,7 +102,9 @@ int cmd_mirror(int argc, char **argv)
             if ((rc = durability_arg(&so.durability, argv[++i]))) return rc;
         } else return bad_word(argv[0], argv[i]);
     }
-    if (!o.url || !o.stream) return usage();
+    if (!o.url || !o.stream)
+        return missing(argv[0], !o.url && !o.stream ? "--nats URL and --stream NAME" : !o.url ? "--nats URL" : "--stream NAME");
+    if ((rc = check_syntax(argv[0], o.url, o.stream, o.primary_id))) return rc;
     o.store_opts = &so;
     o.log = state_line;
     catch_signals();

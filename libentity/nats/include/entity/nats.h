@@ -144,6 +144,16 @@ ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent
  * waits for a server that does not answer; a connect under way is not cut short (up to 2 s). */
 ENT_EXTERN(int) ent_follow_stop(ent_follower *f);
 
+/* Whether url (one server or a comma-separated list), stream and primary_id are of a form the
+ * relay and mirror can take, without connecting to anything: a URL's scheme, host and port, a
+ * stream name JetStream can take (1 to 255 bytes, no white space, control characters, '.', '*',
+ * '>', '/' or '\'), a store id (1 to 36 bytes, no blanks, '.', '*' or '>'). Any of them NULL is
+ * not checked. ent_relay_run() and ent_follow_run() make the same checks; a caller that tells a
+ * value that can never be right (its user's mistake) from a server's refusal calls this first:
+ * `entity relay` and `entity mirror` exit 2 (wrong usage) on it, 1 on what the server refuses.
+ * Returns ENT_OK, or ENT_INVALID naming the value at fault. */
+ENT_EXTERN(int) ent_nats_check(const char *url, const char *stream, const char *primary_id);
+
 #ifdef __cplusplus
 }
 #endif
