@@ -4,40 +4,155 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <xxhash.h>
 
 #include "http_int.h"
 
-/* If-Match: "V" (or W/"V", or *). Returns 0 (*has set when given), or -1 for a malformed value. */
-static int if_match(int *has, uint64_t *version, struct MHD_Connection *c, const char *header)
+/* An entity's ETag is "VERSION-HASH": its version, and the XXH3-64 of its JSON as served (16
+ * lowercase hex digits), so that it names the representation (RFC 9110 8.8.3), not the version
+ * alone. A version restarts at 1 when an entity is deleted and created again (a create gives
+ * version 1): with the version as the whole ETag ("3", until 2026-12-06), an If-Match read before
+ * a delete matched the entity made again once it reached that version, and a PUT, PATCH or
+ * DELETE went through on a representation its client never saw (an If-None-Match answered 304
+ * for it). Within one version the JSON changes only where the entity was made again, or where the
+ * schema changed what is served for it (an evolution's new field with a default): the hash tells
+ * both apart. "VERSION" is at most 20 digits: with the quotes, the dash and the hash, 40 bytes. */
+typedef struct served {
+    char *json; /* the entity's JSON as GET answers it (the reply takes it) */
+    size_t len;
+    uint64_t version, hash;
+    char etag[48];
+} served;
+
+/* sv: e's JSON and ETag; sv->json NULL on failure. Returns ENT_OK, ENT_NOMEM (ent_entity_to_json()). */
+static int served_make(served *sv, const ent_entity *e)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, header);
-    char num[32];
+    int rc = ent_entity_to_json(&sv->json, e, ENT_JSON_ENTITY);
+    if (rc) {
+        sv->json = NULL;
+        return rc;
+    }
+    sv->len = strlen(sv->json);
+    sv->version = ent_entity_version(e);
+    sv->hash = XXH3_64bits(sv->json, sv->len);
+    snprintf(sv->etag, sizeof sv->etag, "\"%llu-%016llx\"", (unsigned long long)sv->version, (unsigned long long)sv->hash);
+    return ENT_OK;
+}
+
+/* One entity-tag of a condition, as this server gives them: "VERSION-HASH", or "VERSION" alone
+ * (the ETags before 2026-12-06, and what a hand-written request sends). */
+typedef struct etag {
+    uint64_t version, hash;
+    int bare; /* the version alone */
+} etag;
+
+/* The next entity-tag of the list at *p ([W/]"..." separated by commas, RFC 9110 5.6.1: empty
+ * elements are allowed). Returns 1 (*out set, *p past it), 0 at the list's end, -1 for what is no
+ * ETag of this server's. W/ is read as the tag it weakens: a proxy that compresses answers weakens
+ * the ETags it passes on, and the client then sends them back so (W/"3" was taken before). */
+static int next_tag(etag *out, const char **p)
+{
+    const char *s = *p, *q, *dash;
+    char num[24];
     size_t n;
-    *has = 0;
-    *version = ENT_VERSION_ANY;
-    if (!v) return 0;
-    *has = 1;
-    while (*v == ' ') v++;
-    if (!strcmp(v, "*")) return 0;
-    if (!strncmp(v, "W/", 2)) v += 2;
-    n = strlen(v);
-    while (n && v[n - 1] == ' ') n--;
-    if (n < 3 || v[0] != '"' || v[n - 1] != '"' || n - 2 >= sizeof num) return -1;
-    memcpy(num, v + 1, n - 2);
-    num[n - 2] = '\0';
+    while (*s == ' ' || *s == '\t' || *s == ',') s++;
+    if (!*s) return 0;
+    if (!strncmp(s, "W/", 2)) s += 2;
+    if (*s++ != '"' || !(q = strchr(s, '"'))) return -1;
+    dash = memchr(s, '-', (size_t)(q - s));
+    n = (size_t)((dash ? dash : q) - s);
+    if (!n || n >= sizeof num) return -1;
+    memcpy(num, s, n);
+    num[n] = '\0';
     /* UINT64_MAX is ENT_VERSION_ANY, which the write takes as *: no entity has that version */
-    if (ent_http__digits_u64(version, num) || *version == ENT_VERSION_ANY) return -1;
+    if (ent_http__digits_u64(&out->version, num) || out->version == ENT_VERSION_ANY) return -1;
+    out->bare = !dash;
+    out->hash = 0;
+    if (dash) {
+        if (q - dash != 17) return -1;
+        for (const char *x = dash + 1; x < q; x++) {
+            int d = *x >= '0' && *x <= '9' ? *x - '0' : *x >= 'a' && *x <= 'f' ? *x - 'a' + 10 : -1;
+            if (d < 0) return -1;
+            out->hash = out->hash << 4 | (uint64_t)d;
+        }
+    }
+    s = q + 1;
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s && *s != ',') return -1;
+    *p = s;
+    return 1;
+}
+
+/* A condition header (If-Match, If-None-Match) of the request. */
+typedef struct cond {
+    const char *list; /* its value; NULL: not sent */
+    int any;          /* * */
+} cond;
+
+/* Returns 0 (out set), or -1 for a malformed value: neither * nor a list of ETags of this
+ * server's (checked whole, so that a bad tag after a matching one is a 400 all the same). */
+static int cond_read(cond *out, struct MHD_Connection *c, const char *header)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, header), *p;
+    etag t;
+    int r, n = 0;
+    out->list = v;
+    out->any = 0;
+    if (!v) return 0;
+    while (*v == ' ' || *v == '\t') v++;
+    if (*v == '*') {
+        for (p = v + 1; *p == ' ' || *p == '\t'; p++) {}
+        out->any = !*p;
+        return out->any ? 0 : -1;
+    }
+    for (p = v; (r = next_tag(&t, &p)) == 1;) n++;
+    return r || !n ? -1 : 0;
+}
+
+#define COND_BAD_TAGS "expected * or ETags as this server gives them (\"3-0123456789abcdef\"; a version alone, \"3\", is read as the version)"
+
+/* What a condition's tags say of the entity served as sv. bare_ok: a version alone matches the
+ * same version (If-Match: the check it always was); otherwise it matches nothing (If-None-Match:
+ * a 200 is never wrong, a 304 for another representation is). Returns 1 when a tag matches;
+ * *same_version: a tag named sv's version with another hash (the entity was made again, or is
+ * served otherwise since); *first: the first tag's version. */
+static int cond_match(const cond *k, const served *sv, int bare_ok, int *same_version, uint64_t *first)
+{
+    const char *p = k->list;
+    etag t;
+    int i = 0;
+    *same_version = 0;
+    *first = 0;
+    while (next_tag(&t, &p) == 1) {
+        if (!i++) *first = t.version;
+        if (t.version != sv->version) continue;
+        if (t.bare ? bare_ok : t.hash == sv->hash) return 1;
+        if (!t.bare) *same_version = 1;
+    }
     return 0;
 }
 
-static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, const ent_entity *e, const char *tname)
+/* The 412 of a false If-Match on an entity that exists (served as sv). */
+static enum MHD_Result precondition_failed(struct MHD_Connection *c, const char *tn, const char *ktext, const served *sv,
+                                           int same_version, uint64_t first)
+{
+    if (same_version)
+        return ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED,
+                                     "If-Match: %s \"%s\" changed: it was re-created or changed at version %llu (or an evolution "
+                                     "changed what is served for it); its ETag is now %s",
+                                     tn, ktext, (unsigned long long)sv->version, sv->etag);
+    return ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" changed: it is at version %llu, not %llu", tn,
+                                 ktext, (unsigned long long)sv->version, (unsigned long long)first);
+}
+
+/* sv's JSON with its ETag (and for a 201 its Location: the path of e's key); takes sv->json. */
+static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, served *sv, const ent_entity *e, const char *tname)
 {
     /* loc: "/api/" + a name and a key of 255 bytes, each byte escaped as %XX at worst */
-    char *j = NULL, etag[32], loc[6 + 3 * ENT_NAME_MAX + 3 * 255 + 1], kb[300];
-    const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
-    int rc = ent_entity_to_json(&j, e, ENT_JSON_ENTITY);
-    if (rc) return ent_http__reply_lib(c, rc, tname);
-    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));
+    char loc[6 + 3 * ENT_NAME_MAX + 3 * 255 + 1], kb[300];
+    const char *hdr[] = {MHD_HTTP_HEADER_ETAG, sv->etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
+    char *j = sv->json;
+    sv->json = NULL;
     if (status == MHD_HTTP_CREATED) {
         char *te = ent_http__escape(tname), *ke;
         ent_http__key_text(kb, sizeof kb, ent_entity_key(e));
@@ -49,7 +164,7 @@ static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, c
         free(te);
         free(ke);
     }
-    return ent_http__reply(c, status, j, strlen(j), NULL, hdr);
+    return ent_http__reply(c, status, j, sv->len, NULL, hdr);
 }
 
 enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *ktext)
@@ -57,34 +172,33 @@ enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_
     enum MHD_Result mrc = MHD_NO;
     ent_entity *e = NULL;
     ent_key k;
-    int rc;
-    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    int has_im;
-    uint64_t want;
+    int rc, same;
+    cond im, inm;
+    served sv;
+    uint64_t first;
     if (ent_http__key(&k, t, ktext, c, &mrc)) return mrc;
-    if (if_match(&has_im, &want, c, MHD_HTTP_HEADER_IF_MATCH))
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: expected a version in quotes (\"3\") or *");
+    if (cond_read(&im, c, MHD_HTTP_HEADER_IF_MATCH)) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: " COND_BAD_TAGS);
+    if (cond_read(&inm, c, MHD_HTTP_HEADER_IF_NONE_MATCH))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: " COND_BAD_TAGS);
     if ((rc = ent_get(&e, h->s, txn, t, &k))) return ent_http__reply_lib(c, rc, ent_type_name(t));
-    /* a read of the version the client holds, or nothing: it was the current one whatever the
-     * client named (RFC 9110 13.1.1 has a false If-Match refuse any method) */
-    if (has_im && want != ENT_VERSION_ANY && want != ent_entity_version(e)) {
-        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" is at version %llu, not %llu", ent_type_name(t), ktext,
-                                    (unsigned long long)ent_entity_version(e), (unsigned long long)want);
+    if ((rc = served_make(&sv, e))) {
         ent_entity_free(e);
-        return mrc;
+        return ent_http__reply_lib(c, rc, ent_type_name(t));
     }
-    if (inm) {
-        char etag[32];
-        snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)ent_entity_version(e));
-        if (strstr(inm, etag) || !strcmp(inm, "*")) {
-            const char *hdr[] = {MHD_HTTP_HEADER_ETAG, etag, NULL};
-            ent_entity_free(e);
-            return ent_http__reply(c, MHD_HTTP_NOT_MODIFIED, NULL, 0, NULL, hdr);
-        }
-    }
-    mrc = reply_entity(c, MHD_HTTP_OK, e, ent_type_name(t));
     ent_entity_free(e);
-    return mrc;
+    /* a read of the representation the client holds, or nothing: it was the current one whatever
+     * the client named (RFC 9110 13.1.1 has a false If-Match refuse any method) */
+    if (im.list && !im.any && !cond_match(&im, &sv, 1, &same, &first)) {
+        free(sv.json);
+        return precondition_failed(c, ent_type_name(t), ktext, &sv, same, first);
+    }
+    /* weak comparison (RFC 9110 13.1.2): W/ is ignored, as everywhere here */
+    if (inm.list && (inm.any || cond_match(&inm, &sv, 0, &same, &first))) {
+        const char *hdr[] = {MHD_HTTP_HEADER_ETAG, sv.etag, NULL};
+        free(sv.json);
+        return ent_http__reply(c, MHD_HTTP_NOT_MODIFIED, NULL, 0, NULL, hdr);
+    }
+    return reply_entity(c, MHD_HTTP_OK, &sv, NULL, ent_type_name(t));
 }
 
 /* POST /api/TYPE: create with the next id. */
@@ -97,6 +211,7 @@ typedef struct create_job {
     const char *tn;
     const ent_http_req *r;
     ent_entity *e; /* the created entity; the caller frees it */
+    served sv;     /* e as stored, read back in the write's transaction; the caller frees sv.json */
     int unknown;   /* the type is gone from the schema the write sees */
 } create_job;
 
@@ -115,23 +230,43 @@ static enum MHD_Result no_body(struct MHD_Connection *c, const char *want)
                                        want);
 }
 
+/* The entity of type t with key k as w holds it, served: what a GET answers once w commits. A
+ * write's reply is made from this, not from the entity the request built: the store may keep a
+ * value in another form than it came in (a free-form timestamp as its ns, a non-negative int as a
+ * uint), and an ETag of the JSON before that would match no GET. Returns as ent_get() and
+ * served_make(). */
+static int stored(served *sv, ent_store *s, ent_txn *w, const ent_type *t, const ent_key *k)
+{
+    ent_entity *e = NULL;
+    int rc = ent_get(&e, s, w, t, k);
+    sv->json = NULL;
+    if (!rc) rc = served_make(sv, e);
+    ent_entity_free(e);
+    return rc;
+}
+
 static int create_in(ent_txn *w, void *payload)
 {
     create_job *j = payload;
     const ent_type *t = ent_txn_type(w, j->tn);
     ent_http_body b;
+    ent_key k;
     int rc;
     ent_entity_free(j->e);
     j->e = NULL;
+    free(j->sv.json);
+    j->sv.json = NULL;
     j->unknown = !t;
     if (!t) return ENT_NOTFOUND;
     if ((rc = ent_http__body_entity(&j->e, &b, t, NULL, j->r->body, j->r->len))) return rc;
-    return ent_create(j->s, w, j->e);
+    if ((rc = ent_create(j->s, w, j->e))) return rc;
+    k = ent_entity_key(j->e);
+    return stored(&j->sv, j->s, w, t, &k);
 }
 
 enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r)
 {
-    create_job j = {h->s, ent_type_name(t), r, NULL, 0};
+    create_job j = {h->s, ent_type_name(t), r, NULL, {NULL, 0, 0, 0, ""}, 0};
     enum MHD_Result mrc;
     int rc;
     if (ent_type_key(t) != ENT_KEY_AUTO)
@@ -150,14 +285,17 @@ enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, c
     rc = ent_txn_run(h->s, create_in, &j);
     if (rc && j.unknown) mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", j.tn);
     else if (rc) mrc = ent_http__reply_lib(c, rc, j.tn);
-    else mrc = reply_entity(c, MHD_HTTP_CREATED, j.e, j.tn);
+    else mrc = reply_entity(c, MHD_HTTP_CREATED, &j.sv, j.e, j.tn);
     ent_entity_free(j.e);
+    free(j.sv.json);
     return mrc;
 }
 
 /* PUT, PATCH and DELETE /api/TYPE/KEY. The If-Match check and the write share one write
- * transaction, so no other writer can slip in between them; a version mismatch is then 412, and
- * an ENT_CONFLICT of the write itself (a unique value taken, still referenced) is 409. */
+ * transaction, so no other writer can slip in between them: the ETag is checked against the
+ * entity that transaction reads, and the write is given that entity's version as the one it
+ * expects (the library's own check, should anything come between). A mismatch is then 412, and an
+ * ENT_CONFLICT of the write itself (a unique value taken, still referenced) is 409. */
 enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
                                  const char *ktext, ent_http_req *r)
 {
@@ -166,14 +304,14 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
     ent_txn *w = NULL;
     ent_entity *cur = NULL, *e = NULL;
     ent_key k;
-    uint64_t want, have = 0;
-    int has_match, has_none, rc, exists;
+    uint64_t have = 0, first;
+    int rc, exists, same;
     unsigned status = MHD_HTTP_OK;
-    uint64_t none_v;
+    cond im, inm;
+    served sv = {NULL, 0, 0, 0, ""};
     if (ent_http__key(&k, t, ktext, c, &mrc)) return mrc;
-    if (if_match(&has_match, &want, c, MHD_HTTP_HEADER_IF_MATCH))
-        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: expected a version in quotes (\"3\") or *");
-    if (if_match(&has_none, &none_v, c, MHD_HTTP_HEADER_IF_NONE_MATCH) || (has_none && none_v != ENT_VERSION_ANY))
+    if (cond_read(&im, c, MHD_HTTP_HEADER_IF_MATCH)) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: " COND_BAD_TAGS);
+    if (cond_read(&inm, c, MHD_HTTP_HEADER_IF_NONE_MATCH) || (inm.list && !inm.any))
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: only * (must not exist) is understood on writes");
     if (strcmp(method, "DELETE") && !r->len)
         return no_body(c, !strcmp(method, "PATCH") ? "a merge patch (RFC 7396) or a JSON Patch (RFC 6902)" : "the entity's data");
@@ -188,16 +326,21 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
     if (rc && rc != ENT_NOTFOUND) goto lib_fail;
     exists = rc == ENT_OK;
     if (exists) have = ent_entity_version(cur);
-    if (has_match && !exists) {
+    if (im.list && !exists) {
         mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" does not exist", tn, ktext);
         goto out;
     }
-    if (has_match && want != ENT_VERSION_ANY && want != have) {
-        mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" is at version %llu, not %llu", tn, ktext,
-                                    (unsigned long long)have, (unsigned long long)want);
-        goto out;
+    if (im.list && !im.any) {
+        /* cur as a GET in this transaction would serve it: the representation the tag names */
+        if ((rc = served_make(&sv, cur))) goto lib_fail;
+        if (!cond_match(&im, &sv, 1, &same, &first)) {
+            mrc = precondition_failed(c, tn, ktext, &sv, same, first);
+            goto out;
+        }
+        free(sv.json);
+        sv.json = NULL;
     }
-    if (has_none && exists) {
+    if (inm.list && exists) {
         mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-None-Match: %s \"%s\" exists", tn, ktext);
         goto out;
     }
@@ -223,7 +366,8 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
             goto lib_fail;
         }
         /* the entity's JSON names the version it was read at: a write over a later one would
-         * undo what came between, as a stale If-Match would */
+         * undo what came between, as a stale If-Match would (a version alone, as "3" in If-Match:
+         * the body cannot say which entity of that key it was read from) */
         if (b.has_version && (!exists || b.version != have)) {
             if (!exists) mrc = ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "\"version\": %s \"%s\" does not exist", tn, ktext);
             else
@@ -234,12 +378,15 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
         rc = exists ? ent_replace(h->s, w, e, have) : ent_create(h->s, w, e);
         if (rc) goto lib_fail;
         status = exists ? MHD_HTTP_OK : MHD_HTTP_CREATED;
+        /* the answer and its ETag from the entity as stored, before the commit: a GET right
+         * after it gets the same */
+        if ((rc = stored(&sv, h->s, w, t, &k))) goto lib_fail;
     }
     rc = ent_txn_commit(w);
     w = NULL;
     if (rc) goto lib_fail;
     if (status == MHD_HTTP_NO_CONTENT) mrc = ent_http__reply(c, status, NULL, 0, NULL, NULL);
-    else mrc = reply_entity(c, status, e, tn);
+    else mrc = reply_entity(c, status, &sv, e, tn);
     goto out;
 lib_fail:
     mrc = ent_http__reply_lib(c, rc, tn);
@@ -247,6 +394,6 @@ out:
     ent_txn_abort(w);
     ent_entity_free(cur);
     ent_entity_free(e);
+    free(sv.json);
     return mrc;
 }
-

@@ -51,11 +51,11 @@ req GET '/api/events/stream?from=1&from=2' --max-time 2; want 400 "repeated from
 req GET '/api/nosuchtype'; want 404 "unknown type"; errmsg 'unknown type "nosuchtype"'
 
 # ---- one entity
-req GET /api/customer/1; want 200 get; header ETag '"1"'
+req GET /api/customer/1; want 200 get; header ETag '"1-[0-9a-f]\{16\}"'; c1=$(etag)
 jcheck "d['type'], d['key'], d['version'], d['data']['email']" "customer 1 1 ada@example.com"
-req GET /api/customer/1 -H 'If-None-Match: "1"'; want 304 "If-None-Match"
+req GET /api/customer/1 -H "If-None-Match: $c1"; want 304 "If-None-Match"; header ETag "$c1"
 # a GET whose If-Match is false is refused (RFC 9110): it answered the current version as if
-req GET /api/customer/1 -H 'If-Match: "7"'; want 412 "GET with a stale If-Match"; errmsg 'customer "1" is at version 1, not 7'
+req GET /api/customer/1 -H 'If-Match: "7"'; want 412 "GET with a stale If-Match"; errmsg 'customer "1" changed: it is at version 1, not 7'
 req GET /api/customer/1 -H 'If-Match: "1"'; want 200 "GET with If-Match"
 req GET /api/customer/1 -H 'If-Match: *'; want 200 "GET with If-Match *"
 req GET /api/customer/1 -H 'If-Match: 1'; want 400 "GET with an unquoted If-Match"
@@ -70,7 +70,7 @@ req HEAD /api/customer/1 -I; want 200 HEAD
 
 # ---- create
 req POST /api/customer -d '{"email":"new@x","name":"New"}'; want 201 POST
-header Location /api/customer/13; header ETag '"1"'
+header Location /api/customer/13; header ETag '"1-[0-9a-f]\{16\}"'
 jcheck "d['key'], d['version'], d['data']['vip']" "13 1 False"
 req POST /api/customer -d '{"email":'; want 400 "bad JSON"; errmsg "line 1"
 req POST /api/customer -d '[1,2]'; want 400 "not an object"
@@ -115,7 +115,7 @@ jcheck "d['key'], d['version']" "a/b 1"
 req GET /api/product/a%2Fb; want 200 "key with a slash"; jcheck "d['key']" "a/b"
 req PUT /api/product/a%2Fb -d '{"price":4}'; want 200 "PUT replaces"; jcheck "d['version'], 'tags' in d['data']" "2 False"
 req PUT /api/product/a%2Fb -H 'If-Match: "1"' -d '{"price":5}'; want 412 "stale If-Match"; errmsg "version 2, not 1"
-req PUT /api/product/a%2Fb -H 'If-Match: "2"' -d '{"price":5}'; want 200 "If-Match"; header ETag '"3"'
+req PUT /api/product/a%2Fb -H 'If-Match: "2"' -d '{"price":5}'; want 200 "If-Match"; header ETag '"3-[0-9a-f]\{16\}"'
 req PUT /api/product/a%2Fb -H 'If-None-Match: *' -d '{"price":5}'; want 412 "If-None-Match on existing"
 req PUT /api/product/fresh -H 'If-Match: *' -d '{"price":5}'; want 412 "If-Match * on missing"
 req PUT /api/product/fresh -H 'If-Match: 7' -d '{"price":5}'; want 400 "unquoted If-Match"
@@ -204,6 +204,70 @@ req DELETE /api/product/p1 -H 'If-Match: "1"'; want 412 "DELETE stale"
 req DELETE /api/product/p1 -H 'If-Match: "3"'; want 204 DELETE
 req GET /api/product/p1; want 404 "deleted"
 req DELETE /api/product/p1; want 404 "delete again"
+
+# ---- ETags name the representation ("VERSION-HASH"), not the version alone. A version restarts
+# at 1 when an entity is deleted and made again, so with the version as the ETag ("3") a client
+# that read version 3 before the delete had its If-Match match the new entity once that reached
+# version 3: the PUT, PATCH and DELETE below went through (200, 200, 204) on an entity the client
+# never saw, and If-None-Match answered 304 for another representation (ETag ABA).
+# aba KEY: product KEY at version 3 as one client read it (its ETag in $seen), then deleted and
+# made again by another, up to version 3 with other content (its ETag in $now)
+aba() {
+  req PUT "/api/product/$1" -d '{"price":1}'; want 201 "ABA $1: create"
+  req PUT "/api/product/$1" -d '{"price":2}'
+  req PUT "/api/product/$1" -d '{"price":3,"tags":["seen"]}'; want 200 "ABA $1: version 3"; seen=$(etag)
+  req GET "/api/product/$1"; [ "$(etag)" = "$seen" ] && ok || bad "a PUT's ETag $seen is not the next GET's $(etag)"
+  req DELETE "/api/product/$1"; want 204 "ABA $1: another client deletes it"
+  req PUT "/api/product/$1" -d '{"price":10}'; want 201 "ABA $1: and makes it again"
+  req PUT "/api/product/$1" -d '{"price":11}'
+  req PUT "/api/product/$1" -d '{"price":12}'; want 200 "ABA $1: version 3 of the new one"; now=$(etag)
+  [ "${seen%%-*}" = '"3' ] && [ "${now%%-*}" = '"3' ] && [ "$seen" != "$now" ] && ok || bad "ABA $1: ETags $seen and $now"
+}
+# unchanged: the entity made again, at version 3 with price 12
+unchanged() { req GET "/api/product/$1"; jcheck "d['version'], d['data']['price']" "3 12.0"; }
+aba aba-put; req PUT /api/product/aba-put -H "If-Match: $seen" -d '{"price":99}'; want 412 "ABA: PUT with the old ETag"
+errmsg 'If-Match: product "aba-put" changed: it was re-created or changed at version 3'; errmsg "its ETag is now $now"
+unchanged aba-put
+aba aba-patch; req PATCH /api/product/aba-patch -H "If-Match: $seen" -d '{"price":99}'; want 412 "ABA: PATCH with the old ETag"
+req PATCH /api/product/aba-patch -H "If-Match: $seen" -H "$JP" -d '[{"op":"replace","path":"/price","value":99}]'; want 412 "ABA: JSON Patch with the old ETag"
+unchanged aba-patch
+aba aba-delete; req DELETE /api/product/aba-delete -H "If-Match: $seen"; want 412 "ABA: DELETE with the old ETag"
+unchanged aba-delete
+aba aba; req GET /api/product/aba -H "If-None-Match: $seen"; want 200 "ABA: If-None-Match with the old ETag"
+jcheck "d['version'], d['data']['price']" "3 12.0"; header ETag "$now"
+req GET /api/product/aba -H "If-Match: $seen"; want 412 "ABA: GET with the old ETag"
+req HEAD /api/product/aba -I; [ "$(etag)" = "$now" ] && ok || bad "HEAD's ETag $(etag), GET's $now"
+# the ETag stays while nothing changes (a write elsewhere, reads) and changes with the entity
+req PUT /api/product/aba2 -d '{"price":1}'; want 201 "another entity"
+req GET /api/product/aba; [ "$(etag)" = "$now" ] && ok || bad "ETag changed without a write: $now then $(etag)"
+req GET /api/product/aba -H "If-None-Match: $now"; want 304 "If-None-Match, current"; header ETag "$now"
+req PATCH /api/product/aba -H "If-Match: $now" -d '{"price":13}'; want 200 "PATCH with the current ETag"; p4=$(etag)
+req GET /api/product/aba; [ "$(etag)" = "$p4" ] && [ "$p4" != "$now" ] && ok || bad "PATCH's ETag $p4, GET's $(etag), before $now"
+req PUT /api/product/aba -H "If-Match: $now" -d '{"price":13}'; want 412 "PUT with the ETag before a PATCH"
+errmsg "If-Match: product \"aba\" changed: it is at version 4, not 3"
+# weak comparison for If-None-Match: a list, W/, *; a version alone matches nothing there (a 200
+# is never wrong; a 304 for another entity at that version is the bug above)
+req GET /api/product/aba -H "If-None-Match: \"4-0000000000000000\", W/$p4"; want 304 "If-None-Match, a list with W/"; header ETag "$p4"
+req GET /api/product/aba -H 'If-None-Match: "4"'; want 200 "If-None-Match, a version alone"
+req GET /api/product/aba -H 'If-None-Match: *'; want 304 "If-None-Match *"
+for v in '"4-"' '"4-0123"' '"4-0123456789ABCDEF"' '"4-0123456789abcdefg"' '"x"' '""' '"4' '"4" x' '"4" "5"' '4' ', ,' '*, "4"'; do
+  req GET /api/product/aba -H "If-None-Match: $v"; want 400 "If-None-Match: $v"; errmsg "If-None-Match: expected * or ETags"
+  req PUT /api/product/aba -H "If-Match: $v" -d '{"price":1}'; want 400 "If-Match: $v"; errmsg "If-Match: expected * or ETags"
+done
+# If-Match: a list (any tag); the version alone is still taken, as a check of the version only
+# (it cannot tell an entity made again: README), as the body's "version" is
+req PATCH /api/product/aba -H "If-Match: \"4-0000000000000000\", $p4," -d '{"stock":1}'; want 200 "If-Match, a list"; p5=$(etag)
+req PATCH /api/product/aba -H 'If-Match: "5"' -d '{"stock":2}'; want 200 "If-Match, a version alone"
+req PATCH /api/product/aba -H "If-Match: W/$p5" -d '{"stock":3}'; want 412 "If-Match, weak and stale"; errmsg "it is at version 6, not 5"
+req DELETE /api/product/aba -H 'If-Match: "6"'; want 204 "DELETE, a version alone"
+req DELETE /api/product/aba2 -H "If-Match: \"1-0000000000000000\""; want 412 "DELETE, right version, other content"
+errmsg 're-created or changed at version 1'
+# a write's ETag is the next GET's, also where the store keeps a value otherwise than it came
+req PUT /api/product/aba3 -d '{"data":{"price":1,"attrs":{"n":1,"big":"18446744073709551615","f":1.5e300,"b":"AAEC"}},"kinds":{"/attrs/big":"uint","/attrs/b":"bytes"}}'
+want 201 "PUT free-form values"; pe=$(etag)
+req GET /api/product/aba3; [ "$(etag)" = "$pe" ] && ok || bad "PUT's ETag $pe, GET's $(etag)"
+req POST /api/customer -d '{"email":"etag@x","name":"T"}'; want 201 "POST"; pe=$(etag)
+req GET "$(tr -d '\r' <"$work/h" | sed -n 's/^Location: //ip')"; want 200 "GET after POST"; [ "$(etag)" = "$pe" ] && ok || bad "POST's ETag $pe, GET's $(etag)"
 
 # ---- index look-ups and ranges
 req GET '/api/order/by/status?value=paid&limit=1000'; want 200 "find"
@@ -382,7 +446,8 @@ req GET /api/product/te; want 404 "the PUT framed two ways wrote nothing"
 # and a raw NUL in the request line ran "DELETE /api/product/smuggled". A header folded onto a
 # second line (obsolete line folding) became a header of another name: "Host: name\r\n x" was no
 # Host at all. Each is one 400 naming the header, the connection closed, nothing written.
-python3 - "$PORT" >"$work/raw" <<'PY'
+req GET /api/customer/1; c1=$(etag)
+python3 - "$PORT" "$c1" >"$work/raw" <<'PY'
 import json, socket, sys
 def ask(b):
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(5); out = b""
@@ -411,8 +476,9 @@ print(ask(b"DELETE /api/product/smuggled\0/x HTTP/1.1\r\n" + H + b"\r\n"))
 print(ask(b"GET /api/stat HTTP/1.1\r\nConnection: close\r\nHost: attacker.example\r\n x\r\n\r\n"))
 print(ask(b"GET /api/stat HTTP/1.1\r\n" + H + b"\0\r\n\r\n"))
 # what is fine stays fine: bare LF line ends, an empty value, blanks and a tab, obs-text
-print(ask(b"GET /api/customer/1 HTTP/1.1\nHost: 127.0.0.1\nConnection: close\nIf-None-Match: \"1\"\n\n"))
-print(ask(b"GET /api/customer/1 HTTP/1.1\r\nHost:127.0.0.1\r\nConnection:   close\r\nX-E:\r\nX-F: \t a\tb\xff\r\nCookie: a=1; b=2\r\nIf-None-Match: \"1\"\r\n\r\n"))
+C1 = sys.argv[2].encode()
+print(ask(b"GET /api/customer/1 HTTP/1.1\nHost: 127.0.0.1\nConnection: close\nIf-None-Match: " + C1 + b"\n\n"))
+print(ask(b"GET /api/customer/1 HTTP/1.1\r\nHost:127.0.0.1\r\nConnection:   close\r\nX-E:\r\nX-F: \t a\tb\xff\r\nCookie: a=1; b=2\r\nIf-None-Match: " + C1 + b"\r\n\r\n"))
 PY
 cat >"$work/want" <<'EOF'
 HTTP/1.1 400 Bad Request header If-None-Match holds a NUL byte
@@ -556,6 +622,21 @@ wait $evo
 [ ! -s "$work/evo_err" ] && ok || bad "$(cat "$work/evo_err")"
 bad_codes=$(tr ' ' '\n' <<<"$codes" | grep -v '^$' | grep -v '^20[01]$' | sort | uniq -c | tr '\n' ' ')
 [ -z "$bad_codes" ] && [ -n "$codes" ] && ok || bad "PUT while the schema evolves: $bad_codes"
+# An ETag hashes what is served: an evolution that adds a field with a default shows it in every
+# entity of the type, at the same version, so their ETags change (an If-Match from before is a 412
+# naming that version); a new field without a default shows nowhere and changes none.
+req GET /api/customer/2; want 200 "before evolutions"; c2=$(etag)
+evolve 30; req GET /api/customer/2; [ "$(etag)" = "$c2" ] && ok || bad "a field without a default changed the ETag: $c2, $(etag)"
+python3 -c "import json,sys; s=json.load(open(sys.argv[1])); s['version']=31
+s['types']['customer']['fields']['tier']={'id':200,'type':'string','default':'basic'}
+json.dump(s,open(sys.argv[1],'w'))" "$work/shop.json"
+"$E" -s "$S" schema --apply "$work/shop.json" >/dev/null 2>&1 && ok || bad "schema --apply v31 (a default)"
+req GET /api/customer/2; want 200 "after a default"; jcheck "d['version'], d['data']['tier']" "1 basic"; c2d=$(etag)
+[ "${c2d%%-*}" = '"1' ] && [ "$c2d" != "$c2" ] && ok || bad "a default shown, the ETag $c2 then $c2d"
+req PATCH /api/customer/2 -H "If-Match: $c2" -d '{"name":"x"}'; want 412 "If-Match from before a default"
+errmsg 'customer "2" changed: it was re-created or changed at version 1'
+req GET /api/customer/2 -H "If-None-Match: $c2"; want 200 "If-None-Match from before a default"
+req GET /api/customer/2 -H "If-None-Match: $c2d"; want 304 "If-None-Match after a default"
 stop_server
 
 # ---- a schema version above 2^31-1 (up to 2^32-1 is allowed): /api/stat printed it negative

@@ -66,6 +66,8 @@ sse() {
 want() { if [ "$code" = "$1" ]; then ok; else bad "$2 -> $code (want $1): $(head -c 300 "$work/b")"; fi; }
 # header NAME REGEX: a header of the last response matches
 header() { if grep -qi "^$1: $2" "$work/h"; then ok; else bad "header $1 ~ '$2' missing: $(tr -d '\r' <"$work/h" | tr '\n' '|')"; fi; }
+# etag: the last response's ETag as it came (quotes included), empty when it had none
+etag() { tr -d '\r' <"$work/h" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p'; }
 noheader() { if grep -qi "^$1:" "$work/h"; then bad "header $1 present"; else ok; fi; }
 # jcheck PY_EXPR EXPECTED: an expression on the last body parsed as JSON (d)
 jcheck() { local got; got=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$work/b" 2>&1); if [ "$got" = "$2" ]; then ok; else bad "json $1 = '$got' (want '$2')"; fi; }

@@ -123,7 +123,7 @@ if [ "$http" = http ]; then
   echo "ok: http-pkgconfig-shared"
   pcw --cflags entity-http; cflags=("${PCW[@]}")
   PCW_SED='s/-lentity//' pcw --static --libs-only-l --libs-only-L entity; slibs=("${PCW[@]}")
-  pcw --libs libmicrohttpd jansson
+  pcw --libs libmicrohttpd jansson libxxhash
   cc -std=c11 -Wall -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_static" "$here/host_http.c" \
      "${cflags[@]}" "$libdir/libentity-http.a" "$libdir/libentity.a" "${slibs[@]}" \
      "${PCW[@]}" -lpthread # the system's libraries shared (GnuTLS has no .a)

@@ -1,9 +1,10 @@
 /* libentity — an HTTP face for a store (optional component, library entity-http).
  *
  * A JSON API over the same calls as the entity tool (entity and event JSON as ent_entity_to_json()
- * and ent_event_to_json() render them, versions as ETags), the event log as Server-Sent Events
- * whose ids are seqs, and a small page at GET /. Built on libmicrohttpd; built only where it is
- * found. The routes, codes and headers are listed in README.md ("Serving a store over HTTP").
+ * and ent_event_to_json() render them; ETags of the version and a hash of the entity's JSON), the
+ * event log as Server-Sent Events whose ids are seqs, and a small page at GET /. Built on
+ * libmicrohttpd; built only where it is found. The routes, codes and headers are listed in
+ * README.md ("Serving a store over HTTP").
  *
  * The server runs on threads of its own (one per connection, plus one that follows the log with
  * ent_log_wait(), so writes by other processes are streamed too). The caller keeps using the store
