@@ -60,12 +60,11 @@ static int del(ent_txn *t, const char *k)
     return ent_delete(S, t, U(), &key, ENT_VERSION_ANY);
 }
 
-/* The key of the u whose code is `code` in t ("" when none), into out. */
-static const char *holder(char *out, size_t cap, ent_txn *t, const char *code)
+/* The key of the u whose unique field `field` holds v in t ("" when none), into out. */
+static const char *holder(char *out, size_t cap, ent_txn *t, const char *field, ent_value v)
 {
     ent_entity *e = NULL;
-    ent_value v = ent_value_string(code);
-    int rc = ent_find_unique(&e, S, t, ent_type_field(U(), "code"), &v);
+    int rc = ent_find_unique(&e, S, t, ent_type_field(U(), field), &v);
     out[0] = '\0';
     CU_ASSERT_TRUE(rc == ENT_OK || rc == ENT_NOTFOUND);
     if (rc == ENT_OK) {
@@ -79,7 +78,7 @@ static const char *holder(char *out, size_t cap, ent_txn *t, const char *code)
 #define HOLDS(t, code, k)                                                                          \
     do {                                                                                           \
         char hb_[64];                                                                              \
-        CU_ASSERT_STRING_EQUAL(holder(hb_, sizeof hb_, (t), (code)), (k));                         \
+        CU_ASSERT_STRING_EQUAL(holder(hb_, sizeof hb_, (t), "code", ent_value_string(code)), (k)); \
     } while (0)
 
 static void verify_clean(void)
@@ -328,26 +327,11 @@ static int putz(ent_txn *t, const char *k, double z, const char *peer)
     return rc;
 }
 
-/* The key of the u whose z is `z` in t ("" when none). */
-static const char *zholder(char *out, size_t cap, ent_txn *t, double z)
-{
-    ent_entity *e = NULL;
-    ent_value v = ent_value_float(z);
-    int rc = ent_find_unique(&e, S, t, ent_type_field(U(), "z"), &v);
-    out[0] = '\0';
-    CU_ASSERT_TRUE(rc == ENT_OK || rc == ENT_NOTFOUND);
-    if (rc == ENT_OK) {
-        ent_key k = ent_entity_key(e);
-        snprintf(out, cap, "%.*s", (int)k.len, k.str);
-    }
-    ent_entity_free(e);
-    return out;
-}
-
+/* HOLDS for the unique float z */
 #define ZHOLDS(t, z, k)                                                                            \
     do {                                                                                           \
         char hb_[64];                                                                              \
-        CU_ASSERT_STRING_EQUAL(zholder(hb_, sizeof hb_, (t), (z)), (k));                           \
+        CU_ASSERT_STRING_EQUAL(holder(hb_, sizeof hb_, (t), "z", ent_value_float(z)), (k));        \
     } while (0)
 
 /* A create refused at the call (its float taken), then one that refers to it, as a load goes on */

@@ -697,11 +697,18 @@ static int allowed(const char *method, const char *allow)
     return 0;
 }
 
+const char *ent_http__condition(struct MHD_Connection *c)
+{
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH)) return MHD_HTTP_HEADER_IF_MATCH;
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH)) return MHD_HTTP_HEADER_IF_NONE_MATCH;
+    return NULL;
+}
+
 enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char *method, char **segs, size_t nseg,
                               ent_http_args *args, ent_http_req *r)
 {
     enum MHD_Result mrc = MHD_NO;
-    const char *allow;
+    const char *allow, *hn;
     const ent_type *t;
     ent_txn *rt = NULL;
     char why[160];
@@ -723,18 +730,13 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     }
     write = !allowed(method, "GET, HEAD");
     if (write && h->read_only) return not_allowed(c, "GET, HEAD", "the server is read-only (--read-only)");
-    /* Only one entity has an ETag (its version): a condition sent to another path was read by
-     * nobody, and the answer went out as if it held ("If-Match" on a list answered 200). A POST
-     * says so itself (ent_http__entity_create()). */
-    if (route != ONE && !(route == LIST && write))
-        for (unsigned i = 0; i < 2; i++) {
-            const char *hn = i ? MHD_HTTP_HEADER_IF_NONE_MATCH : MHD_HTTP_HEADER_IF_MATCH;
-            if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, hn))
-                return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
-                                             "%s: only one entity (/api/TYPE/KEY) has an ETag to match; this path's "
-                                             "answers have none",
-                                             hn);
-        }
+    /* Only one entity has an ETag: a condition sent to another path was read by nobody, and the
+     * answer went out as if it held ("If-Match" on a list answered 200). A POST says so itself
+     * (ent_http__entity_create()). */
+    if (route != ONE && !(route == LIST && write) && (hn = ent_http__condition(c)))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                     "%s: only one entity (/api/TYPE/KEY) has an ETag to match; this path's answers have none",
+                                     hn);
     switch (route) {
     case STAT:
         return args_all_used(args, c, &mrc) ? mrc : api_stat(h, c);

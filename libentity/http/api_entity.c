@@ -267,20 +267,18 @@ static int create_in(ent_txn *w, void *payload)
 enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r)
 {
     create_job j = {h->s, ent_type_name(t), r, NULL, {NULL, 0, 0, 0, ""}, 0};
+    const char *hn;
     enum MHD_Result mrc;
     int rc;
     if (ent_type_key(t) != ENT_KEY_AUTO)
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s has string keys: create one with PUT /api/%s/KEY", j.tn, j.tn);
     /* A condition on a POST was read by nobody: the create went ahead whatever the client made
      * it depend on (a stale ETag, an If-None-Match meant for PUT). A new entity has no version. */
-    for (unsigned i = 0; i < 2; i++) {
-        const char *hn = i ? MHD_HTTP_HEADER_IF_NONE_MATCH : MHD_HTTP_HEADER_IF_MATCH;
-        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, hn))
-            return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
-                                         "%s: a POST creates an entity with a new id, which no condition can name; PUT, PATCH and "
-                                         "DELETE /api/%s/KEY take it",
-                                         hn, j.tn);
-    }
+    if ((hn = ent_http__condition(c)))
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                     "%s: a POST creates an entity with a new id, which no condition can name; PUT, PATCH and "
+                                     "DELETE /api/%s/KEY take it",
+                                     hn, j.tn);
     if (!r->len) return no_body(c, "the entity's data");
     rc = ent_txn_run(h->s, create_in, &j);
     if (rc && j.unknown) mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", j.tn);

@@ -149,6 +149,8 @@ int ent_http__log_next(ent_event **out, ent_log_cursor *c);
 
 /* Shared by the routes (api.c). A text of digits only (no sign, no blank) as a uint64: 0 or -1. */
 int ent_http__digits_u64(uint64_t *out, const char *text);
+/* The first condition header the request sent (If-Match, If-None-Match), or NULL (api.c). */
+const char *ent_http__condition(struct MHD_Connection *c);
 /* The key of type t in text; on a bad one, a 400 reply in *rc and -1. */
 int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_Connection *c, enum MHD_Result *rc);
 void ent_http__key_text(char *buf, size_t size, ent_key k);
