@@ -511,8 +511,12 @@ static int head_ok(struct MHD_Connection *c, const char *url, enum MHD_Result *r
  * with a blank, RFC 9112 5.2's obsolete line folding) was glued to the name by 0.9.75, "Host: x\r\n
  * y" read as a header "Hosty" and no Host at all, its name copied out of that buffer: refused, as
  * RFC 9112 allows. A NUL right before a bare LF ("\0\n") leaves the same two NULs as a CRLF, and
- * is the one cut this cannot see. The request target is cut by a NUL alike: uri_log() took its
- * length before libmicrohttpd split it, and it must reach the blank before the HTTP version. */
+ * is the one cut this cannot see: the value loses only the NUL, but a line "\0\n" alone ends the
+ * head as a blank line does (a request pipelined behind it runs as the next). The bytes are gone
+ * before any callback but uri_log(), which comes with the request line and sees only what arrived
+ * with it: libmicrohttpd 1.0, or reading the socket before it parses, would close this. The
+ * request target is cut by a NUL alike: uri_log() took its length before libmicrohttpd split it,
+ * and it must reach the blank before the HTTP version. */
 struct head_bytes {
     int layout;             /* h->mhd_layout and a head that has the layout */
     const char *pos, *end;  /* the end of the last value checked; of the head */

@@ -117,6 +117,8 @@ static int start_seq(uint64_t *out, follower *f, uint64_t last_pos)
     return ENT_OK;
 }
 
+static void gap_limits(follower *f, int rc);
+
 /* Connected: find the stream and the primary, subscribe after the mirror's position.
  * ENT_TIMEOUT: nothing to follow yet (empty stream). */
 static int start(follower *f)
@@ -151,11 +153,17 @@ static int start(follower *f)
     f->idle = 0;
     jsStreamInfo_Destroy(si);
     if (!f->mr.primary[0]) {
-        /* (a stream of several stores may yet get a new one's seq 1: waiting is right either way) */
-        if (!msgs && first_seq > 1)
-            return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages: those up to stream seq %" PRIu64 " were "
-                                 "removed (purged, or dropped by its limits); a new mirror needs its primary's seq 1 there",
-                                 f->o.stream, first_seq - 1);
+        /* Emptied: the line names the limits that drop messages, as for a gap met later (it said
+         * "purged, or dropped by its limits" and left the operator to find which). Following, it
+         * waits: a stream of several stores may yet get a new one's seq 1. --once exits 1: no
+         * mirror can be built from what is there (it exited 0, "nothing to apply", run after run). */
+        if (!msgs && first_seq > 1) {
+            rc = f->o.once ? ENT_NOTFOUND : ENT_TIMEOUT;
+            ent_error_set(rc, "stream %s holds no messages: those up to stream seq %" PRIu64 " were removed; a new "
+                          "mirror needs its primary's seq 1 there", f->o.stream, first_seq - 1);
+            gap_limits(f, rc);
+            return rc;
+        }
         if (!msgs) return ent_error_set(ENT_TIMEOUT, "stream %s holds no messages yet", f->o.stream);
         if ((rc = primary_from_stream(f, first_seq))) return rc;
     }
@@ -212,7 +220,8 @@ static int stream_still(follower *f)
  * messages (max_msgs and max_bytes only with discard old: with discard new they refuse new
  * messages and drop none) are added to the error, and what to do: a mirror is built from the
  * primary's seq 1, which a stream without them (or a new one the relay fills from its log) has.
- * Nothing is added when the stream's info cannot be read: the gap is named all the same. */
+ * A new mirror on a stream they emptied (start()) says it the same way. Nothing is added when the
+ * stream's info cannot be read: the gap is named all the same. */
 static void gap_limits(follower *f, int rc)
 {
     jsStreamInfo *si = NULL;

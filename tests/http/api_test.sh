@@ -475,6 +475,11 @@ print(ask(b"GET /api/stat HTTP/1.1\r\n" + H + b"Accept: a\rb\r\n\r\n"))
 print(ask(b"DELETE /api/product/smuggled\0/x HTTP/1.1\r\n" + H + b"\r\n"))
 print(ask(b"GET /api/stat HTTP/1.1\r\nConnection: close\r\nHost: attacker.example\r\n x\r\n\r\n"))
 print(ask(b"GET /api/stat HTTP/1.1\r\n" + H + b"\0\r\n\r\n"))
+# neighbours of a NUL before a bare LF (which leaves what a CRLF leaves: not seen, README): a NUL
+# before a bare CR, a NUL and CRLF as the head's last line, a NUL in the version (libmicrohttpd's)
+print(ask(b"GET /api/stat HTTP/1.1\r\n" + H + b"Accept: application/json\0\rX-A: 1\r\n\r\n"))
+print(ask(b"GET /api/stat HTTP/1.1\r\n" + H + b"\0\r\n"))
+print(ask(b"GET /api/stat HTTP/1.1\0\r\n" + H + b"\r\n")[:24])
 # what is fine stays fine: bare LF line ends, an empty value, blanks and a tab, obs-text
 C1 = sys.argv[2].encode()
 print(ask(b"GET /api/customer/1 HTTP/1.1\nHost: 127.0.0.1\nConnection: close\nIf-None-Match: " + C1 + b"\n\n"))
@@ -492,6 +497,9 @@ HTTP/1.1 400 Bad Request header Accept holds a control character (byte 0x0d)
 HTTP/1.1 400 Bad Request the request target holds a NUL byte (a NUL in a path or value is sent as %00)
 HTTP/1.1 400 Bad Request a header line starts with a blank (obsolete line folding, RFC 9112 5.2): send each header on one line
 HTTP/1.1 400 Bad Request header Connection holds a NUL byte
+HTTP/1.1 400 Bad Request header Accept holds a NUL byte
+HTTP/1.1 400 Bad Request header Connection holds a NUL byte
+HTTP/1.1 400 Bad Request
 HTTP/1.1 304 Not Modified b''
 HTTP/1.1 304 Not Modified b''
 EOF

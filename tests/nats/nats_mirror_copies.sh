@@ -16,7 +16,9 @@
 #  - a schema message the stream's limits dropped before a mirror read it, the events after it
 #    kept: the mirror stops naming the version (it applied them under the old one, exit 0);
 #  - a mirror started after the stream's limits dropped the primary's first events: its line
-#    names the limits (max_msgs) and what to do (it named the missing seq alone).
+#    names the limits (max_msgs) and what to do (it named the missing seq alone); started after
+#    they dropped every message (max_age): the same, exit 1 (it said "purged, or dropped by its
+#    limits", exit 0).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-copies.XXXXXX")
@@ -195,6 +197,22 @@ if [ $rc = 1 ] && grep -q "lacks schema version 2" "$W/err" && grep -q "max_msgs
   say "ok: the schema message dropped by the limit names it"
 else
   bad "the schema message dropped by the limit: exit $rc (1 expected), no max_msgs 3 in:"; cat "$W/err"
+fi
+
+# 6. The same stream emptied by its limits (max_age 1 s added to max_msgs 3): a new mirror said
+# only that its messages "were removed (purged, or dropped by its limits)" and exited 0, "nothing
+# to apply", run after run. Its line names the limits, as for the gap above, and it exits 1
+# leaving no directory. (The wait is for the server's expiry; it bounds a broken run only.)
+"$PROBE" maxage "$URL" LIMITS 1 || bad "limiting LIMITS to messages of 1 s"
+for _ in $(seq 600); do read -r n _ < <("$PROBE" msgs "$URL" LIMITS); [ "$n" = 0 ] && break; sleep 0.05; done
+[ "$n" = 0 ] || bad "LIMITS still holds $n messages after max_age 1 s"
+M3=$W/limits-empty
+"$E" -s "$M3" mirror --nats "$URL" --stream LIMITS --once 2>"$W/err"; rc=$?
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds no messages: those up to stream seq 8 were removed" "$W/err" &&
+   grep -q "max_msgs 3, max_age 1s" "$W/err" && grep -q "new --stream" "$W/err" && [ ! -e "$M3" ]; then
+  say "ok: a new mirror of a stream its limits emptied: $(cat "$W/err")"
+else
+  bad "a new mirror of a stream its limits emptied: exit $rc (1 expected), directory left: $([ -e "$M3" ] && echo yes || echo no), its lines:"; cat "$W/err"
 fi
 
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" "$W"/*.log 2>/dev/null; then bad "sanitizer reports in the logs above"; fi

@@ -16,6 +16,8 @@
  *   nats_probe mkmirror URL STREAM ORIGIN           create a file stream that is a JetStream mirror of ORIGIN
  *   nats_probe maxsize URL STREAM BYTES             change the stream's max_msg_size (as an operator would)
  *   nats_probe maxmsgs URL STREAM N                 keep the stream's last N messages (discard old)
+ *   nats_probe maxage URL STREAM SECONDS            drop messages older than SECONDS (duplicate window cut to it)
+ *   nats_probe msgs URL STREAM                      print the stream's message count and first seq
  * Exit 0 when fine, 1 with one line on stderr otherwise. */
 #include <jansson.h>
 #include <nats/nats.h>
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
     natsStatus st;
     int rc = 1;
     if (argc < 4) {
-        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|mkmirror|maxsize|maxmsgs|check|delete|seqof|rmstream|purge|pub URL STREAM ...\n");
+        fprintf(stderr, "usage: nats_probe mkstream|mkkeep|mkmirror|maxsize|maxmsgs|maxage|msgs|check|delete|seqof|rmstream|purge|pub URL STREAM ...\n");
         return 2;
     }
     if ((st = natsConnection_ConnectTo(&nc, argv[2])) != NATS_OK) return die("connect", st);
@@ -239,6 +241,30 @@ int main(int argc, char **argv)
         else rc = 0;
         jsStreamInfo_Destroy(after);
         jsStreamInfo_Destroy(si);
+    } else if (!strcmp(argv[1], "maxage") && argc == 5) {
+        /* the stream drops messages older than SECONDS (as an operator would limit it); its
+         * duplicate window, which JetStream wants no longer than that, shortened to match */
+        jsStreamInfo *si = NULL, *after = NULL;
+        if ((st = js_GetStreamInfo(&si, js, argv[3], NULL, &jerr)) != NATS_OK) {
+            rc = die("stream info", st);
+            goto out;
+        }
+        si->Config->MaxAge = strtoll(argv[4], NULL, 10) * 1000000000;
+        if (si->Config->Duplicates > si->Config->MaxAge) si->Config->Duplicates = si->Config->MaxAge;
+        if ((st = js_UpdateStream(&after, js, si->Config, NULL, &jerr)) != NATS_OK) rc = die("update stream", st);
+        else rc = 0;
+        jsStreamInfo_Destroy(after);
+        jsStreamInfo_Destroy(si);
+    } else if (!strcmp(argv[1], "msgs") && argc == 4) {
+        /* how many messages the stream holds, and its first seq */
+        jsStreamInfo *si = NULL;
+        if ((st = js_GetStreamInfo(&si, js, argv[3], NULL, &jerr)) != NATS_OK) {
+            rc = die("stream info", st);
+            goto out;
+        }
+        printf("%llu %llu\n", (unsigned long long)si->State.Msgs, (unsigned long long)si->State.FirstSeq);
+        jsStreamInfo_Destroy(si);
+        rc = 0;
     } else if ((!strcmp(argv[1], "check") || !strcmp(argv[1], "seqof")) && argc == 6) {
         check c;
         jsStreamInfo *si = NULL;

@@ -126,7 +126,8 @@ typedef struct ent_follow_opts {
  * process ends; a mirror in memory (store_opts->backend "memory") takes none.
  * Returns ENT_OK; ENT_BUSY (a mirror is already running on path: the message names its pid);
  * ENT_NOTFOUND (no such stream; a seq or a schema version is missing in the stream: the message names
- * it, and the stream's limits that drop its oldest messages, or that it has none; no messages of primary_id; the mirror's data.mdb removed under it, seen when nothing comes),
+ * it, and the stream's limits that drop its oldest messages, or that it has none; with once, a new
+ * mirror on a stream whose messages were all removed, named so too; no messages of primary_id; the mirror's data.mdb removed under it, seen when nothing comes),
  * ENT_CONFLICT (the store at path is not a mirror of that primary; another store moved there under it),
  * ENT_INVALID (bad options, URL or stream name; the server refused the URL's credentials, or
  * their absence: not retried), ENT_IO (once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
