@@ -5,7 +5,7 @@ counts; a type's table pages and looks up by index; a row shows the entity's JSO
 another process (the entity tool) appears live in the event panel and bumps the count; and the
 console shows no error, no exception, no failed request. On a store of odd data: markup in keys and
 values stays text, numbers past 2^53 and -0.0 show and link as stored, and each odd string key's
-row opens that entity.
+row opens that entity ("." and ".." too, which a browser drops from a path).
 
 usage: page_test.py ENTITY_BINARY"""
 import json
@@ -144,7 +144,7 @@ WEIRD_SCHEMA = {"schema": "weird", "version": 1, "types": {
         "neg": {"id": 3, "type": "int"}, "f": {"id": 4, "type": "float"}, "attrs": {"id": 5, "type": "map"}}},
     "doc": {"key": "string", "fields": {"title": {"id": 1, "type": "string"}}}}}
 XSS = "<img src=x onerror=window.pwned=1>"
-DOC_KEYS = ["a/b", "q?x=1&key=2", "h#1", "p%20c", "sp ace", "plus+sign", "\u00fcn\u00ef\U0001F600",
+DOC_KEYS = [".", "..", "a/b", "q?x=1&key=2", "h#1", "p%20c", "sp ace", "plus+sign", "\u00fcn\u00ef\U0001F600",
             "<script>window.pwned=1</script>", "javascript:window.pwned=1", "k" * 255]
 
 
