@@ -176,6 +176,9 @@ def weird_store(work, chrome):
                       '{"type":"thing","key":9007199254740993,"version":1,"data":{"name":"far"}}\n')
     for k in DOC_KEYS:
         run("put", "doc", "--key", k, json.dumps({"title": "t " + k}))
+    # an entity of 2 MB (last in key order: a list's page ends after it): the panel showed all of it
+    # at once, and the page stood still for seconds
+    run("put", "doc", "--key", "\u00ffhuge", "--max-input", "4000000", "-", input=json.dumps({"title": "h\"" * 1000000}))
     server, url = start_server(work, store, "weird")
     try:
         chrome.call("Page.navigate", {"url": url + "/#type=thing"})
@@ -206,7 +209,17 @@ def weird_store(work, chrome):
               chrome.js("window.pwned === undefined"), "weird: markup in values stays text")
         # every odd string key: its row opens it, and so does its address
         chrome.js("location.hash = '#type=doc'")
-        chrome.wait_for("document.querySelectorAll('#rows tr').length === %d" % len(DOC_KEYS), "weird: doc rows")
+        chrome.wait_for("document.querySelectorAll('#rows tr').length === %d" % (len(DOC_KEYS) + 1), "weird: doc rows")
+        check(click_row(chrome, "\u00ffhuge"), "weird: a row of doc \u00ffhuge")
+        chrome.wait_for("document.getElementById('entity-title').textContent === 'doc \u00ffhuge \u00b7 version 1'",
+                        "weird: huge", 5)
+        n = chrome.js("document.getElementById('entity').textContent.length")
+        check(n < 200000 and chrome.js("document.getElementById('entity').textContent.includes('more characters')") and
+              chrome.js("!document.getElementById('whole').hidden"), "weird: the huge entity cut (%d characters)" % n)
+        chrome.js("(b => b && b.click())(document.getElementById('whole'))")
+        whole = json_or_text(chrome.js("document.getElementById('entity').textContent"))
+        check(whole == json.load(urllib.request.urlopen(url + "/api/doc/%C3%BFhuge")), "weird: the huge entity whole on a click")
+        check(chrome.js("(b => !b || b.hidden)(document.getElementById('whole'))"), "weird: no 'show all' once all is shown")
         for k in DOC_KEYS:
             check(click_row(chrome, k), "weird: a row of doc %r" % k)
             chrome.wait_for("document.getElementById('entity-title').textContent === %s" % json.dumps("doc " + k + " \u00b7 version 1"),
