@@ -148,6 +148,10 @@ DOC_KEYS = [".", "..", "a/b", "q?x=1&key=2", "h#1", "p%20c", "sp ace", "plus+sig
             "<script>window.pwned=1</script>", "javascript:window.pwned=1", "k" * 255]
 
 
+def display_of(chrome, id):
+    return chrome.js("getComputedStyle(document.getElementById('%s')).display" % id)
+
+
 def json_or_text(text):
     try:
         return json.loads(text)
@@ -410,7 +414,8 @@ def main():
 
         # behind a token: the page asks for it on the first 401, then works (and streams) with it
         with open(os.path.join(work, "token"), "w") as f:
-            f.write("page-token\n")
+            # (not ASCII: a header value is bytes, and fetch() refused the characters past U+00FF)
+            f.write("page-t\u00f6k\u20acn\n")
         err2 = open(os.path.join(work, "server2.err"), "w+")
         server2 = subprocess.Popen([E, "-s", store, "serve", "--listen", "127.0.0.1:0", "--token-file",
                                     os.path.join(work, "token")], stderr=err2)
@@ -427,7 +432,12 @@ def main():
             chrome.call("Page.navigate", {"url": "http://127.0.0.1:%d/" % port2})
             chrome.wait_for("getComputedStyle(document.getElementById('auth')).display !== 'none'", "token form shown")
             check(chrome.js("document.querySelectorAll('#types li').length") == 0, "no data without the token")
-            chrome.js("document.getElementById('token').value = 'page-token';"
+            chrome.js("document.getElementById('token').value = 'wrong';"
+                      "document.getElementById('auth').requestSubmit()")
+            chrome.wait_for("document.getElementById('msg').textContent === 'the server refused this token'",
+                            "a wrong token said so")
+            check(display_of(chrome, "auth") != "none", "token form shown again after a wrong token")
+            chrome.js("document.getElementById('token').value = 'page-t\u00f6k\u20acn';"
                       "document.getElementById('auth').requestSubmit()")
             chrome.wait_for("document.querySelectorAll('#types li').length === %d" % len(stat["types"]),
                             "types listed with the token")
