@@ -142,7 +142,10 @@ WEIRD_SCHEMA = {"schema": "weird", "version": 1, "types": {
     "thing": {"key": "auto", "fields": {
         "name": {"id": 1, "type": "string", "indexed": True}, "big": {"id": 2, "type": "uint"},
         "neg": {"id": 3, "type": "int"}, "f": {"id": 4, "type": "float"}, "attrs": {"id": 5, "type": "map"}}},
-    "doc": {"key": "string", "fields": {"title": {"id": 1, "type": "string"}}}}}
+    "doc": {"key": "string", "fields": {"title": {"id": 1, "type": "string"}}},
+    # names of the server's own routes: /api/events is the event log, /api/events/stream the stream
+    "events": {"key": "string", "fields": {"title": {"id": 1, "type": "string"}}},
+    "stat": {"key": "auto", "fields": {"n": {"id": 1, "type": "int"}}}}}
 XSS = "<img src=x onerror=window.pwned=1>"
 DOC_KEYS = [".", "..", "a/b", "q?x=1&key=2", "h#1", "p%20c", "sp ace", "plus+sign", "\u00fcn\u00ef\U0001F600",
             "<script>window.pwned=1</script>", "javascript:window.pwned=1", "k" * 255]
@@ -183,6 +186,9 @@ def weird_store(work, chrome):
     # an entity of 2 MB (last in key order: a list's page ends after it): the panel showed all of it
     # at once, and the page stood still for seconds
     run("put", "doc", "--key", "\u00ffhuge", "--max-input", "4000000", "-", input=json.dumps({"title": "h\"" * 1000000}))
+    run("put", "events", "--key", "party", '{"title":"Party"}')
+    run("put", "events", "--key", "stream", '{"title":"Streaming"}')
+    run("put", "stat", '{"n":7}')
     server, url = start_server(work, store, "weird")
     try:
         chrome.call("Page.navigate", {"url": url + "/#type=thing"})
@@ -233,6 +239,22 @@ def weird_store(work, chrome):
             check(chrome.js("new URLSearchParams(location.hash.slice(1)).get('key')") == k, "weird: address of doc %r" % k)
         check(chrome.js("document.querySelectorAll('main img, main script').length") == 0 and
               chrome.js("window.pwned === undefined"), "weird: markup in keys stays text")
+        # a type named events lists its entities (not the event log), and its entity "stream" opens
+        chrome.js("location.hash = '#type=events'")
+        chrome.wait_for("document.getElementById('title').textContent === 'events' && "
+                        "document.querySelector('#rows tr')", "weird: events rows")
+        keys = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => tr.dataset.key)")
+        check(keys == ["party", "stream"], "weird: the rows of type events %s" % keys)
+        check(click_row(chrome, "stream"), "weird: a row of events stream")
+        chrome.wait_for("document.getElementById('entity-title').textContent === 'events stream \u00b7 version 1'",
+                        "weird: events stream opened", 5)
+        got = json_or_text(chrome.js("document.getElementById('entity').textContent"))
+        check(isinstance(got, dict) and got["data"] == {"title": "Streaming"}, "weird: events stream shows %r" % got)
+        chrome.js("location.hash = '#type=stat'")
+        chrome.wait_for("document.getElementById('title').textContent === 'stat' && "
+                        "(document.querySelector('#rows tr') || document.getElementById('msg').textContent)", "weird: stat rows")
+        cells = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => [...tr.children].map(td => td.textContent))")
+        check(cells == [["1", "1", "7"]], "weird: the rows of type stat %s (%s)" % (cells, chrome.js("document.getElementById('msg').textContent")))
         # a live event of an entity past 2^53 names its key
         chrome.wait_for("document.getElementById('live').textContent === 'stream: live'", "weird: stream")
         req = urllib.request.Request(url + "/api/thing/9007199254740993", data=b'{"name":"farther"}', method="PATCH")
