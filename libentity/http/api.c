@@ -286,7 +286,13 @@ static enum MHD_Result api_schema(ent_http *h, struct MHD_Connection *c)
 
 /* ---- lists -------------------------------------------------------------------------------- */
 
-/* GET /api/TYPE?limit=N&after=KEY&reverse=1 */
+/* Whether /api/NAME is a route of the server's own: a type of that name lists at /api/NAME/. */
+static int is_route_name(const char *name)
+{
+    return !strcmp(name, "stat") || !strcmp(name, "schema") || !strcmp(name, "events");
+}
+
+/* GET /api/TYPE?limit=N&after=KEY&reverse=1, or /api/TYPE/?... */
 static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const char *tname, ent_http_args *a)
 {
     enum MHD_Result mrc = MHD_NO;
@@ -341,6 +347,7 @@ static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const cha
             ent_http__key_text(kb, sizeof kb, ent_entity_key(last));
             sb_str(&link, "</api/");
             sb_esc(&link, tname);
+            if (is_route_name(tname)) sb_str(&link, "/"); /* /api/TYPE is another route */
             sb_str(&link, "?limit=");
             snprintf(kb + 280, 20, "%llu", (unsigned long long)limit);
             sb_str(&link, kb + 280);
@@ -719,6 +726,9 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     else if (nseg == 1 && !strcmp(segs[0], "events")) route = EVENTS, allow = "GET, HEAD";
     else if (nseg == 2 && !strcmp(segs[0], "events") && !strcmp(segs[1], "stream")) route = STREAM, allow = "GET";
     else if (nseg == 1 && segs[0][0]) route = LIST, allow = "GET, HEAD, POST";
+    /* /api/TYPE/ too: the one list route of a type named stat, schema or events, whose
+     * /api/TYPE is the server's own (the page listed the event log as entities of "events") */
+    else if (nseg == 2 && segs[0][0] && !segs[1][0]) route = LIST, allow = "GET, HEAD, POST";
     else if (nseg == 2 && segs[0][0] && segs[1][0]) route = ONE, allow = "GET, HEAD, PUT, PATCH, DELETE";
     else if (nseg == 3 && segs[0][0] && !strcmp(segs[1], "by") && segs[2][0]) route = FIND, allow = "GET, HEAD";
     else return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: /api/stat, /api/schema, /api/events, /api/events/stream, /api/TYPE, /api/TYPE/KEY, /api/TYPE/by/FIELD");

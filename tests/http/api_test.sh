@@ -1138,4 +1138,27 @@ sse "$work/w2" 2 4 "$U/api/events/stream?from=1"
 req GET '/api/events'; jcheck "[(e['seq'], e['data']) for e in d]" "[$wrold, (4, {'a': 5, 'c': 7})]"
 stop_server
 
+# ---- types named stat, schema and events: /api/NAME is the server's route, /api/NAME/ their list
+# (the page asked /api/events?limit=20 and listed the event log as that type's entities)
+printf '%s' '{"schema":"routes","version":1,"types":{"events":{"key":"string","fields":{"t":{"id":1,"type":"string"}}},
+ "stat":{"key":"auto","fields":{"n":{"id":1,"type":"int"}}},"schema":{"key":"auto","fields":{"n":{"id":1,"type":"int"}}}}}' >"$work/routes.json"
+"$E" -s "$work/routes" init --schema "$work/routes.json" --durability none >/dev/null || bad "init of types named as routes"
+for k in party stream; do "$E" -s "$work/routes" put events --key $k '{"t":"x"}' >/dev/null || bad "put events $k"; done
+"$E" -s "$work/routes" put stat '{"n":1}' >/dev/null && "$E" -s "$work/routes" put stat '{"n":2}' >/dev/null || bad "put stat"
+start_server "$work/routes" || exit 1
+req GET '/api/events/?limit=1'; want 200 "the list of type events"; jcheck "[(e['type'], e['key']) for e in d]" "[('events', 'party')]"
+header Link '</api/events/?limit=1&after=party>; rel="next"'
+req GET '/api/events/?limit=1&after=party'; want 200 "its next page"; jcheck "[e['key'] for e in d]" "['stream']"; noheader Link
+req GET '/api/events?limit=1'; want 200 "/api/events is still the log"; jcheck "[e['seq'] for e in d]" "[1]"
+req GET '/api/stat/?limit=1'; want 200 "the list of type stat"; jcheck "[e['key'] for e in d]" "[1]"
+header Link '</api/stat/?limit=1&after=1>; rel="next"'
+req GET '/api/schema/'; want 200 "the list of type schema"; jcheck "d" "[]"
+req POST '/api/stat/' -d '{"n":3}'; want 201 "POST to /api/stat/"; header Location '/api/stat/3'
+req GET '/api/stat/3'; want 200 "GET stat 3"; jcheck "d['data']" "{'n': 3}"
+stop_server
+start_server "$S" || exit 1
+req GET '/api/customer/?limit=2'; want 200 "/api/TYPE/ of any type"; jcheck "[e['key'] for e in d]" "[1, 2]"
+header Link '</api/customer?limit=2&after=2>; rel="next"'
+stop_server
+
 finish

@@ -3,7 +3,9 @@
 (--remote-debugging-pipe: no extra package, no port). It loads; it lists the types with their
 counts; a type's table pages and looks up by index; a row shows the entity's JSON; a write by
 another process (the entity tool) appears live in the event panel and bumps the count; and the
-console shows no error, no exception, no failed request.
+console shows no error, no exception, no failed request. On a store of odd data: markup in keys and
+values stays text, numbers past 2^53 and -0.0 show and link as stored, and each odd string key's
+row opens that entity ("." and ".." too, which a browser drops from a path).
 
 usage: page_test.py ENTITY_BINARY"""
 import json
@@ -119,6 +121,195 @@ class CDP:
             time.sleep(0.1)
         check(False, "%s (waited %d s for %s)" % (what, timeout, expr))
         return None
+
+
+def start_server(work, store, name, extra=()):
+    """entity serve on a free port; returns (process, url)."""
+    err = open(os.path.join(work, name + ".err"), "w+")
+    server = subprocess.Popen([E, "-s", store, "serve", "--listen", "127.0.0.1:0"] + list(extra), stderr=err)
+    for _ in range(200):
+        err.seek(0)
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", err.read())
+        if m:
+            return server, "http://127.0.0.1:%s" % m.group(1)
+        time.sleep(0.05)
+    server.terminate()
+    server.wait()
+    raise RuntimeError("%s did not start" % name)
+
+
+WEIRD_SCHEMA = {"schema": "weird", "version": 1, "types": {
+    "thing": {"key": "auto", "fields": {
+        "name": {"id": 1, "type": "string", "indexed": True}, "big": {"id": 2, "type": "uint"},
+        "neg": {"id": 3, "type": "int"}, "f": {"id": 4, "type": "float"}, "attrs": {"id": 5, "type": "map"}}},
+    "doc": {"key": "string", "fields": {"title": {"id": 1, "type": "string"}}},
+    # names of the server's own routes: /api/events is the event log, /api/events/stream the stream
+    "events": {"key": "string", "fields": {"title": {"id": 1, "type": "string"}}},
+    "stat": {"key": "auto", "fields": {"n": {"id": 1, "type": "int"}}}}}
+XSS = "<img src=x onerror=window.pwned=1>"
+DOC_KEYS = [".", "..", "a/b", "q?x=1&key=2", "h#1", "p%20c", "sp ace", "plus+sign", "\u00fcn\u00ef\U0001F600",
+            "<script>window.pwned=1</script>", "javascript:window.pwned=1", "k" * 255]
+
+
+def wait_event(chrome, method, timeout=20):
+    """The next DevTools event of method (the deadline only bounds a hang); None after it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for i, m in enumerate(chrome.events):
+            if m.get("method") == method:
+                return chrome.events.pop(i)
+        m = chrome.read_one(0.2)
+        if m and "method" in m:
+            chrome.events.append(m)
+    check(False, "no %s in %d s" % (method, timeout))
+    return None
+
+
+def display_of(chrome, id):
+    return chrome.js("getComputedStyle(document.getElementById('%s')).display" % id)
+
+
+def json_or_text(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def click_row(chrome, key):
+    """Click the table's row of key; False when there is none."""
+    return chrome.js("(tr => tr ? (tr.click(), true) : false)([...document.querySelectorAll('#rows tr')]"
+                     ".find(tr => tr.dataset.key === %s))" % json.dumps(key))
+
+
+def weird_store(work, chrome):
+    store = os.path.join(work, "weird")
+    with open(os.path.join(work, "weird.json"), "w") as f:
+        json.dump(WEIRD_SCHEMA, f)
+    run = lambda *a, **kw: subprocess.run([E, "-s", store] + list(a), check=True, capture_output=True, text=True, **kw)
+    run("init", "--schema", os.path.join(work, "weird.json"))
+    run("put", "thing", '{"f": -0.0, ' + json.dumps({"name": XSS, "big": "18446744073709551615", "neg": -9223372036854775808,
+                                    "attrs": {"<script>window.pwned=1</script>": "</textarea>" + XSS,
+                                              "u": 9007199254740993}})[1:])
+    run("put", "thing", '{"name":"two","big":9007199254740993}')
+    # two ids past 2^53 that one double holds: a link by the rounded one reached the other
+    run("load", input='{"type":"thing","key":9007199254740992,"version":1,"data":{"name":"near"}}\n'
+                      '{"type":"thing","key":9007199254740993,"version":1,"data":{"name":"far"}}\n')
+    for k in DOC_KEYS:
+        run("put", "doc", "--key", k, json.dumps({"title": "t " + k}))
+    # an entity of 2 MB (last in key order: a list's page ends after it): the panel showed all of it
+    # at once, and the page stood still for seconds
+    run("put", "doc", "--key", "\u00ffhuge", "--max-input", "4000000", "-", input=json.dumps({"title": "h\"" * 1000000}))
+    run("put", "events", "--key", "party", '{"title":"Party"}')
+    run("put", "events", "--key", "stream", '{"title":"Streaming"}')
+    run("put", "stat", '{"n":7}')
+    server, url = start_server(work, store, "weird")
+    try:
+        chrome.call("Page.navigate", {"url": url + "/#type=thing"})
+        chrome.wait_for("document.querySelectorAll('#rows tr').length === 4", "weird: thing rows")
+        keys = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => tr.dataset.key)")
+        check(keys == ["1", "2", "9007199254740992", "9007199254740993"], "weird: row keys past 2^53 %s" % keys)
+        cells = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => [...tr.children].map(td => td.textContent))")
+        check(cells[0][2:6] == [XSS, "18446744073709551615", "-9223372036854775808", "-0.0"],
+              "weird: an int64's least and -0.0 shown as stored %s" % cells[0])
+        check('"u":9007199254740993' in cells[0][6], "weird: a free-form number past 2^53 in its cell %r" % cells[0][6])
+        check(cells[1][3] == "9007199254740993", "weird: a uint past 2^53 in its cell %r" % cells[1][3])
+        # the row of 9007199254740993 opens that entity, not 9007199254740992 (which a double makes of it)
+        # (the last row, in key order: the page's rounded key showed entity "near" there)
+        chrome.js("document.querySelector('#rows tr:last-child').click()")
+        chrome.wait_for("document.getElementById('entity').textContent.includes('\"name\"')", "weird: its JSON", 5)
+        shown = json_or_text(chrome.js("document.getElementById('entity').textContent"))
+        check(isinstance(shown, dict) and shown["key"] == 9007199254740993 and shown["data"]["name"] == "far",
+              "weird: the row of 9007199254740993 shows %s" % shown)
+        check(chrome.js("location.hash") == "#type=thing&key=9007199254740993", "weird: its address")
+        # entity 1 as the API writes it, character for character apart from the indentation
+        chrome.js("location.hash = '#type=thing&key=1'")
+        chrome.wait_for("document.getElementById('entity-title').textContent.startsWith('thing 1 ')", "weird: entity 1", 5)
+        text = chrome.js("document.getElementById('entity').textContent")
+        api = urllib.request.urlopen(url + "/api/thing/1").read().decode()
+        check(re.sub(r"\s", "", text) == re.sub(r"\s", "", api), "weird: entity 1 shown %r, API %r" % (text, api))
+        # no markup of the data became elements, no handler of it ran
+        check(chrome.js("document.querySelectorAll('main img, main script, main b').length") == 0 and
+              chrome.js("window.pwned === undefined"), "weird: markup in values stays text")
+        # every odd string key: its row opens it, and so does its address
+        chrome.js("location.hash = '#type=doc'")
+        chrome.wait_for("document.querySelectorAll('#rows tr').length === %d" % (len(DOC_KEYS) + 1), "weird: doc rows")
+        check(click_row(chrome, "\u00ffhuge"), "weird: a row of doc \u00ffhuge")
+        chrome.wait_for("document.getElementById('entity-title').textContent === 'doc \u00ffhuge \u00b7 version 1'",
+                        "weird: huge", 5)
+        n = chrome.js("document.getElementById('entity').textContent.length")
+        check(n < 200000 and chrome.js("document.getElementById('entity').textContent.includes('more characters')") and
+              chrome.js("!document.getElementById('whole').hidden"), "weird: the huge entity cut (%d characters)" % n)
+        chrome.js("(b => b && b.click())(document.getElementById('whole'))")
+        whole = json_or_text(chrome.js("document.getElementById('entity').textContent"))
+        check(whole == json.load(urllib.request.urlopen(url + "/api/doc/%C3%BFhuge")), "weird: the huge entity whole on a click")
+        check(chrome.js("(b => !b || b.hidden)(document.getElementById('whole'))"), "weird: no 'show all' once all is shown")
+        for k in DOC_KEYS:
+            check(click_row(chrome, k), "weird: a row of doc %r" % k)
+            chrome.wait_for("document.getElementById('entity-title').textContent === %s" % json.dumps("doc " + k + " \u00b7 version 1"),
+                            "weird: doc %r opened" % k, timeout=5)
+            got = json_or_text(chrome.js("document.getElementById('entity').textContent"))
+            check(isinstance(got, dict) and got["key"] == k, "weird: the row of doc %r shows %r" % (k, got))
+            check(chrome.js("new URLSearchParams(location.hash.slice(1)).get('key')") == k, "weird: address of doc %r" % k)
+        check(chrome.js("document.querySelectorAll('main img, main script').length") == 0 and
+              chrome.js("window.pwned === undefined"), "weird: markup in keys stays text")
+        # a type named events lists its entities (not the event log), and its entity "stream" opens
+        # (rows emptied first: the ones shown are the answer to this type's list)
+        chrome.js("document.getElementById('rows').replaceChildren(); location.hash = '#type=events'")
+        chrome.wait_for("document.getElementById('title').textContent === 'events' && "
+                        "document.querySelector('#rows tr')", "weird: events rows")
+        keys = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => tr.dataset.key)")
+        check(keys == ["party", "stream"], "weird: the rows of type events %s" % keys)
+        check(click_row(chrome, "stream"), "weird: a row of events stream")
+        chrome.wait_for("document.getElementById('entity-title').textContent === 'events stream \u00b7 version 1'",
+                        "weird: events stream opened", 5)
+        got = json_or_text(chrome.js("document.getElementById('entity').textContent"))
+        check(isinstance(got, dict) and got["data"] == {"title": "Streaming"}, "weird: events stream shows %r" % got)
+        chrome.js("document.getElementById('rows').replaceChildren(); location.hash = '#type=stat'")
+        chrome.wait_for("document.getElementById('title').textContent === 'stat' && "
+                        "(document.querySelector('#rows tr') || document.getElementById('msg').textContent)", "weird: stat rows")
+        cells = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => [...tr.children].map(td => td.textContent))")
+        check(cells == [["1", "1", "7"]], "weird: the rows of type stat %s (%s)" % (cells, chrome.js("document.getElementById('msg').textContent")))
+        # answers that come late: the table and the entity panel show the last click's, whatever
+        # order the answers come in (a request held by the DevTools Fetch domain until the later
+        # one is shown; then the page is given the held answer and every task it makes)
+        chrome.js("window.__answers = []; const f = window.fetch; window.fetch = (...a) => { const p = f(...a);"
+                  " __answers.push(p.then(r => r.clone().text()).catch(() => null)); return p; }; 0")
+        chrome.call("Fetch.enable", {"patterns": [{"urlPattern": "*/api/doc/?limit=*"}]})
+        chrome.js("location.hash = '#type=doc'")
+        held = wait_event(chrome, "Fetch.requestPaused")
+        chrome.js("location.hash = '#type=events'")
+        chrome.wait_for("document.querySelectorAll('#rows tr').length === 2", "weird: events listed while doc's answer is held")
+        if held:
+            chrome.call("Fetch.continueRequest", {"requestId": held["params"]["requestId"]})
+        chrome.js("Promise.all(__answers).then(() => new Promise(r => setTimeout(r, 0)))")
+        keys = chrome.js("[...document.querySelectorAll('#rows tr')].map(tr => tr.dataset.key)")
+        check(keys == ["party", "stream"], "weird: a late answer of doc's list filled events' table: %s" % keys[:3])
+        chrome.call("Fetch.disable")
+        chrome.js("document.getElementById('rows').replaceChildren(); location.hash = '#type=doc'")
+        chrome.wait_for("document.querySelector('#rows tr')", "weird: doc listed")
+        chrome.call("Fetch.enable", {"patterns": [{"urlPattern": "*/api/doc/a%2Fb"}]})
+        chrome.js("location.hash = '#type=doc&key=a%2Fb'")
+        held = wait_event(chrome, "Fetch.requestPaused")
+        chrome.js("location.hash = '#type=doc&key=h%231'")
+        chrome.wait_for("document.getElementById('entity-title').textContent === 'doc h#1 \u00b7 version 1'",
+                        "weird: doc h#1 shown while a/b's answer is held", 5)
+        if held:
+            chrome.call("Fetch.continueRequest", {"requestId": held["params"]["requestId"]})
+        chrome.js("Promise.all(__answers).then(() => new Promise(r => setTimeout(r, 0)))")
+        title = chrome.js("document.getElementById('entity-title').textContent")
+        check(title == "doc h#1 \u00b7 version 1", "weird: a late answer of doc a/b replaced h#1: %r" % title)
+        chrome.call("Fetch.disable")
+        # a live event of an entity past 2^53 names its key
+        chrome.wait_for("document.getElementById('live').textContent === 'stream: live'", "weird: stream")
+        req = urllib.request.Request(url + "/api/thing/9007199254740993", data=b'{"name":"farther"}', method="PATCH")
+        urllib.request.urlopen(req)
+        chrome.wait_for("document.querySelector('#events li')", "weird: live event")
+        text = chrome.js("document.querySelector('#events li').textContent")
+        check("thing 9007199254740993 v2" in text, "weird: live event text %r" % text)
+    finally:
+        server.terminate()
+        check(server.wait(timeout=10) == 0, "weird server exit code")
 
 
 def main():
@@ -290,7 +481,8 @@ def main():
 
         # behind a token: the page asks for it on the first 401, then works (and streams) with it
         with open(os.path.join(work, "token"), "w") as f:
-            f.write("page-token\n")
+            # (not ASCII: a header value is bytes, and fetch() refused the characters past U+00FF)
+            f.write("page-t\u00f6k\u20acn\n")
         err2 = open(os.path.join(work, "server2.err"), "w+")
         server2 = subprocess.Popen([E, "-s", store, "serve", "--listen", "127.0.0.1:0", "--token-file",
                                     os.path.join(work, "token")], stderr=err2)
@@ -307,7 +499,12 @@ def main():
             chrome.call("Page.navigate", {"url": "http://127.0.0.1:%d/" % port2})
             chrome.wait_for("getComputedStyle(document.getElementById('auth')).display !== 'none'", "token form shown")
             check(chrome.js("document.querySelectorAll('#types li').length") == 0, "no data without the token")
-            chrome.js("document.getElementById('token').value = 'page-token';"
+            chrome.js("document.getElementById('token').value = 'wrong';"
+                      "document.getElementById('auth').requestSubmit()")
+            chrome.wait_for("document.getElementById('msg').textContent === 'the server refused this token'",
+                            "a wrong token said so")
+            check(display_of(chrome, "auth") != "none", "token form shown again after a wrong token")
+            chrome.js("document.getElementById('token').value = 'page-t\u00f6k\u20acn';"
                       "document.getElementById('auth').requestSubmit()")
             chrome.wait_for("document.querySelectorAll('#types li').length === %d" % len(stat["types"]),
                             "types listed with the token")
@@ -316,6 +513,10 @@ def main():
         finally:
             server2.terminate()
             check(server2.wait(timeout=10) == 0, "token server exit code")
+
+        # data no example holds: markup in names, keys and values; numbers a double cannot hold;
+        # string keys that a URL changes unless escaped, and the dot segments a browser drops
+        weird_store(work, chrome)
         chrome.call("Browser.close", session=False)
     finally:
         if chrome:
