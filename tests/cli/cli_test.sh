@@ -368,6 +368,8 @@ expect 0 "$E" ls product --limit=1 --after=--eq0; jcheck out "d['key']" "--eq1"
 expect 0 "$E" ls product --after --limit=9 --limit=1; jcheck out "d['key'] > '--limit=9'" "True"   # after that key
 expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'
 expect 0 "$E" ls product --after=--reverse --limit 1; jcheck out "d['key'] > '--reverse'" "True"  # = says which is the value
+# a flag's word as a value is not the flag given: the key "--reverse", then --reverse itself
+expect 0 "$E" ls product --after=--reverse --reverse --limit 1; jcheck out "d['key'] < '--reverse'" "True"
 expect 0 "$E" events --type=product --op=update --limit=1; jcheck out "d['type'], d['op']" "product update"
 expect 0 "$E" --store="$work/st" get product --eq1; jcheck out "d['version']" "2"
 expect 2 "$E" --store= count product; errline '--store needs a directory'
@@ -1470,7 +1472,19 @@ done <<'T'
 2|relay: --nats given twice|relay --nats $U --nats $U --stream S
 2|mirror: --stream given twice|mirror --nats $U --stream S --stream T
 2|serve: --listen given twice|serve --listen 127.0.0.1:1 --listen 127.0.0.1:2
-2|subs add: --from-now given twice|subs add s2 --from-now --from-now
+2|subs: --from-now given twice|subs add s2 --from-now --from-now
+# a flag given twice, as a valued option is (it was taken as once: a second --reverse does not
+# turn the listing back, and a command line that says it twice is a mistake like a valued one's)
+2|ls: --reverse given twice|ls product --reverse --reverse
+2|ls: --reverse given twice|ls product --reverse --limit 1 --reverse
+2|find: --reverse given twice|find product price --reverse --reverse
+2|events: --follow given twice|events --follow --follow
+2|load: --overwrite given twice|load --overwrite --overwrite
+2|trim: --force given twice|trim --below 1 --force --force
+2|copy: --compact given twice|copy "$work/c1" --compact --compact
+2|relay: --once given twice|relay --nats $U --stream S --once --once
+2|mirror: --once given twice|mirror --nats $U --stream S --once --once
+2|serve: --read-only given twice|serve --read-only --read-only
 # a word too many
 2|demo: unexpected word x|demo x
 2|schema: unexpected word x|schema x

@@ -616,12 +616,25 @@ int bad_word(const char *cmd, const char *word)
     return usage();
 }
 
+/* Whether the option at argv[i] stood before it as an option (not as an option's value), reading
+ * the words as check_options() does. */
+static int given_before(int i, char **argv)
+{
+    for (int j = 1; j < i; j++) {
+        if (!strcmp(argv[j], argv[i])) return 1;
+        if (takes_value(argv[j])) j++; /* its value, whatever it says */
+    }
+    return 0;
+}
+
 /* The words of a command read as the commands read them: an option that takes a value takes the
  * next word, and "--" ends the options (find's, put's and patch's operands follow it). Two
  * mistakes are refused there, before any command runs (returns 2 with a message, else 0):
- * - An option that takes a value, given twice. The last one won, without a word: put --key a
- *   --key b wrote entity b, trim --below 5 --below 500 dropped the events up to 500, events
- *   --type a --type b listed b's alone. --op and --allow-host add up, and may repeat.
+ * - An option given twice. The last value won, without a word: put --key a --key b wrote entity
+ *   b, trim --below 5 --below 500 dropped the events up to 500, events --type a --type b listed
+ *   b's alone. --op and --allow-host add up, and may repeat. A flag given twice (ls --reverse
+ *   --reverse) was taken as once: a second one undoes nothing (it does not toggle back), and a
+ *   command line that says it twice is as likely a mistake as a valued one's.
  * - Its value one of the command's own options: ls --after --reverse listed after the key
  *   "--reverse", forward; the option's value had been left out. Any other word is a value, even
  *   one that starts with '-' (a key "-x", a number -5, an option of another command): keys and
@@ -629,12 +642,17 @@ int bad_word(const char *cmd, const char *word)
 static int check_options(int argc, char **argv)
 {
     enum { N = sizeof valued / sizeof valued[0], REPEATABLE = N - 2 }; /* the last two */
-    unsigned char seen[N] = {0};
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) { /* after "--", operands only */
         size_t v = 0;
         while (v < N && strcmp(argv[i], valued[v])) v++;
-        if (v == N) continue;
-        if (v < REPEATABLE && seen[v]++) {
+        if (v == N) { /* a flag of the command (another word is the command's to name) */
+            if (command_has_option(argv[0], argv[i]) && given_before(i, argv)) {
+                msg("%s: %s given twice: give it once", argv[0], argv[i]);
+                return usage();
+            }
+            continue;
+        }
+        if (v < REPEATABLE && given_before(i, argv)) {
             msg("%s: %s given twice (the last one would win): give it once", argv[0], argv[i]);
             return usage();
         }
