@@ -43,7 +43,8 @@ static int served_make(served *sv, const ent_entity *e)
  * (the ETags before 2026-12-06, and what a hand-written request sends). */
 typedef struct etag {
     uint64_t version, hash;
-    int bare; /* the version alone */
+    int bare;    /* the version alone */
+    int foreign; /* a version with leading zeros ("03"): none this server wrote, so it names nothing */
 } etag;
 
 /* The next entity-tag of the list at *p ([W/]"..." separated by commas, RFC 9110 5.6.1: empty
@@ -67,6 +68,10 @@ static int next_tag(etag *out, const char **p)
     /* UINT64_MAX is ENT_VERSION_ANY, which the write takes as *: no entity has that version */
     if (ent_http__digits_u64(&out->version, num) || out->version == ENT_VERSION_ANY) return -1;
     out->bare = !dash;
+    /* An entity-tag is an opaque string (RFC 9110 8.8.3): "03-HASH" is not "3-HASH", and read as
+     * a number it matched the entity at version 3 (If-Match went through, If-None-Match said 304)
+     * though this server never wrote it. Well-formed all the same: it matches nothing, no 400. */
+    out->foreign = n > 1 && num[0] == '0';
     out->hash = 0;
     if (dash) {
         if (q - dash != 17) return -1;
@@ -115,7 +120,8 @@ static int cond_read(cond *out, struct MHD_Connection *c, const char *header)
  * same version (If-Match: the check it always was); otherwise it matches nothing (If-None-Match:
  * a 200 is never wrong, a 304 for another representation is). Returns 1 when a tag matches;
  * *same_version: a tag named sv's version with another hash (the entity was made again, or is
- * served otherwise since); *first: the first tag's version. */
+ * served otherwise since); *first: the first tag's version, ENT_VERSION_ANY (which no tag
+ * holds) when it is foreign. */
 static int cond_match(const cond *k, const served *sv, int bare_ok, int *same_version, uint64_t *first)
 {
     const char *p = k->list;
@@ -124,8 +130,8 @@ static int cond_match(const cond *k, const served *sv, int bare_ok, int *same_ve
     *same_version = 0;
     *first = 0;
     while (next_tag(&t, &p) == 1) {
-        if (!i++) *first = t.version;
-        if (t.version != sv->version) continue;
+        if (!i++) *first = t.foreign ? ENT_VERSION_ANY : t.version;
+        if (t.foreign || t.version != sv->version) continue;
         if (t.bare ? bare_ok : t.hash == sv->hash) return 1;
         if (!t.bare) *same_version = 1;
     }
@@ -140,6 +146,11 @@ static enum MHD_Result precondition_failed(struct MHD_Connection *c, const char 
         return ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED,
                                      "If-Match: %s \"%s\" changed: it was re-created or changed at version %llu (or an evolution "
                                      "changed what is served for it); its ETag is now %s",
+                                     tn, ktext, (unsigned long long)sv->version, sv->etag);
+    if (first == ENT_VERSION_ANY) /* "it is at version 3, not 3" said nothing of why */
+        return ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED,
+                                     "If-Match: %s \"%s\" is at version %llu, its ETag %s; a version with leading zeros is "
+                                     "no ETag of this server's and matches nothing",
                                      tn, ktext, (unsigned long long)sv->version, sv->etag);
     return ent_http__reply_error(c, MHD_HTTP_PRECONDITION_FAILED, "If-Match: %s \"%s\" changed: it is at version %llu, not %llu", tn,
                                  ktext, (unsigned long long)sv->version, (unsigned long long)first);

@@ -3,6 +3,11 @@
 # python3 -c), exit codes 0/1/2 are checked, bad inputs are refused with one "entity: " line.
 set -u
 E=$1 SRC=$2
+# the build's optional components (tests/cli/CMakeLists.txt): what relay, mirror and serve must do
+case "${3:-}/${4:-}" in
+  nats=[01]/http=[01]) nats=${3#nats=} http=${4#http=} ;;
+  *) echo "usage: cli_test.sh ENTITY SRCDIR nats=1|0 http=1|0 (whether this entity has NATS and HTTP)" >&2; exit 2 ;;
+esac
 work=$(mktemp -d)
 trap 'umount "$work/small" 2>/dev/null; rm -rf "$work"; kill $follower 2>/dev/null' EXIT
 cd "$work"
@@ -368,6 +373,8 @@ expect 0 "$E" ls product --limit=1 --after=--eq0; jcheck out "d['key']" "--eq1"
 expect 0 "$E" ls product --after --limit=9 --limit=1; jcheck out "d['key'] > '--limit=9'" "True"   # after that key
 expect 2 "$E" ls product --after --reverse; errline 'ls: --after needs a value, not the option --reverse after it'
 expect 0 "$E" ls product --after=--reverse --limit 1; jcheck out "d['key'] > '--reverse'" "True"  # = says which is the value
+# a flag's word as a value is not the flag given: the key "--reverse", then --reverse itself
+expect 0 "$E" ls product --after=--reverse --reverse --limit 1; jcheck out "d['key'] < '--reverse'" "True"
 expect 0 "$E" events --type=product --op=update --limit=1; jcheck out "d['type'], d['op']" "product update"
 expect 0 "$E" --store="$work/st" get product --eq1; jcheck out "d['version']" "2"
 expect 2 "$E" --store= count product; errline '--store needs a directory'
@@ -883,20 +890,34 @@ expect 2 "$E" put; onelines; errline "usage: entity .*put TYPE"
 expect 2 "$E" schema foo; onelines; errline "usage: entity .*schema"
 expect 2 "$E" copy --compact; onelines
 # a usage of several lines is shown whole on a wrong call too (serve's said nothing of the options
-# on its second and third lines), but not the description under relay's
-# (a build without the optional components refuses these commands before their arguments: CI's
-# core-only clang build)
-if ! "$E" serve --bogus 2>&1 | grep -q "built without libmicrohttpd"; then
-  expect 2 "$E" serve --bogus; onelines; errline "usage: .*--max-clients N.*--request-timeout SECONDS"; errline "usage: .*--heartbeat SECONDS"
-fi
-if ! "$E" relay --bogus 2>&1 | grep -q "built without NATS"; then
-  expect 2 "$E" relay --bogus; onelines; ! grep -q "publish the log" "$work/err" && ok || bad "relay usage shows its description: $(cat "$work/err")"
-fi
+# on its second and third lines), but not the description under relay's; also in a build without
+# their component (CI's core-only clang build), which checks their words as far as it knows them
+expect 2 "$E" serve --bogus; onelines; errline "usage: .*--max-clients N.*--request-timeout SECONDS"; errline "usage: .*--heartbeat SECONDS"
+expect 2 "$E" relay --bogus; onelines; ! grep -q "publish the log" "$work/err" && ok || bad "relay usage shows its description: $(cat "$work/err")"
+# relay, mirror and serve where this build lacks their component: --help shows their usage (exit
+# 0) and says they are not in this build; wrong usage is told (exit 2: the table below); a run
+# exits 1 saying what the build lacks and how to get it. They exited 1 whatever their words, --help
+# and a misspelt option too. A full build says none of it.
+for c in relay mirror serve; do
+  case $c in
+    serve) has=$http what=HTTP pkg=libmicrohttpd-dev run="serve --read-only --listen 127.0.0.1:0" ;;
+    *) has=$nats what=NATS pkg=libnats-dev run="$c --nats nats://127.0.0.1:1 --stream S --once" ;;
+  esac
+  expect 0 "$E" $c --help
+  if [ "$has" = 1 ]; then
+    ! grep -q "not in this build" "$work/out" && ok || bad "$c --help in a build with $what: $(cat "$work/out")"
+  else
+    grep -q "^$c is not in this build of entity: it has no $what support; to get it, install $pkg " "$work/out" && [ ! -s "$work/err" ] &&
+      ok || bad "$c --help without $what: $(cat "$work/out" "$work/err")"
+    expect 1 "$E" -s "$work/unbuilt" $run; onelines; errline "$c: this build of entity has no $what support; to get it, install $pkg "
+    [ ! -e "$work/unbuilt" ] && ok || bad "$c without $what made its store directory"
+  fi
+done
 # A failed first mirror into a new directory leaves nothing of it (it left the directory with
 # mirror.lock: "no libentity store" to every command, and a copy or init there kept the stray lock
 # file); one into an existing directory or store removes nothing of it. The server: a port
 # nothing listens on (taken and let go), so that the run fails at its connect.
-if ! "$E" mirror --bogus 2>&1 | grep -q "built without NATS"; then
+if [ "$nats" = 1 ]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
   expect 1 "$E" -s "$work/mnew" mirror --nats "nats://127.0.0.1:$port" --stream S --once; errline "mirror: NATS at"
   [ ! -e "$work/mnew" ] && ok || bad "a failed mirror left $(ls -A "$work/mnew")"
@@ -1377,16 +1398,17 @@ for c in demo init schema stat put patch get rm ls count find events subs "subs 
   if [ $rc = 0 ] && head -1 "$work/out" | grep -q "^usage: entity .* ${c%% *}" && [ ! -s "$work/err" ]; then ok
   else bad "$c --help: exit $rc: $(head -c 200 "$work/out") $(head -c 200 "$work/err")"; fi
 done
-# a build without NATS or libmicrohttpd refuses relay, mirror or serve whatever their words (exit 1):
-# their rows are skipped there, and bench's where entity-bench is not built
-nats=1 http=1
-"$E" -s "$N" relay --nats "$U" --stream S 2>&1 | grep -q "built without NATS" && nats=0 # (no store: it ends)
-"$E" serve --bogus 2>&1 | grep -q "built without libmicrohttpd" && http=0
+# In a build without NATS or libmicrohttpd, relay's, mirror's and serve's rows of wrong usage (2)
+# hold as they are: the tool checks their words as far as it knows them. A row of 2+ is a value
+# only the component checks (a URL, a number, an address): 1 there, as is every failure (1), with
+# a line saying what the build lacks. bench's rows are skipped where entity-bench is not built.
 bench=1; [ -x "$(dirname "$E")/entity-bench" ] || bench=0 # built only where SQLite is found
 codes_row() { # WANT PATTERN ARGS
-  local want=$1 pat=$2 rc
-  case "$3" in relay*|mirror*|-s*relay*|-s*mirror*) [ $nats = 1 ] || return 0 ;; serve*) [ $http = 1 ] || return 0 ;;
+  local want=$1 pat=$2 rc lacks=
+  case "$3" in relay*|mirror*|-s*relay*|-s*mirror*) [ $nats = 1 ] || lacks=NATS ;; serve*) [ $http = 1 ] || lacks=HTTP ;;
     bench*) [ $bench = 1 ] || return 0 ;; esac
+  [ -n "$lacks" ] && [ "$want" != 2 ] && want=1 pat="this build of entity has no $lacks support"
+  want=${want%+}
   eval "set -- $3"
   [ "$1" = -s ] || set -- -s "$D" "$@"
   timeout 20 "$E" "$@" </dev/null >"$work/out" 2>"$work/err"; rc=$?
@@ -1470,7 +1492,19 @@ done <<'T'
 2|relay: --nats given twice|relay --nats $U --nats $U --stream S
 2|mirror: --stream given twice|mirror --nats $U --stream S --stream T
 2|serve: --listen given twice|serve --listen 127.0.0.1:1 --listen 127.0.0.1:2
-2|subs add: --from-now given twice|subs add s2 --from-now --from-now
+2|subs: --from-now given twice|subs add s2 --from-now --from-now
+# a flag given twice, as a valued option is (it was taken as once: a second --reverse does not
+# turn the listing back, and a command line that says it twice is a mistake like a valued one's)
+2|ls: --reverse given twice|ls product --reverse --reverse
+2|ls: --reverse given twice|ls product --reverse --limit 1 --reverse
+2|find: --reverse given twice|find product price --reverse --reverse
+2|events: --follow given twice|events --follow --follow
+2|load: --overwrite given twice|load --overwrite --overwrite
+2|trim: --force given twice|trim --below 1 --force --force
+2|copy: --compact given twice|copy "$work/c1" --compact --compact
+2|relay: --once given twice|relay --nats $U --stream S --once --once
+2|mirror: --once given twice|mirror --nats $U --stream S --once --once
+2|serve: --read-only given twice|serve --read-only --read-only
 # a word too many
 2|demo: unexpected word x|demo x
 2|schema: unexpected word x|schema x
@@ -1501,21 +1535,21 @@ done <<'T'
 # a bad enum value, or one of a form that nothing could take
 2|--durability must be durable, lazy or none, not "sometimes"|init --schema x.json --durability sometimes
 2|--op must be create, update or delete, not "frob"|events --op frob
-2|--durability must be durable, lazy or none, not "sometimes"|mirror --nats $U --stream S --durability sometimes
+2+|--durability must be durable, lazy or none, not "sometimes"|mirror --nats $U --stream S --durability sometimes
 2|bench: --durability must be durable, lazy or none, not "sometimes"|bench --durability sometimes
 2|bench: --backend must be memory or lmdb, not "frob"|bench --backend frob
 2|bench: --batch must be 1 or 1000, not "7"|bench --batch 7
-2|serve: listen address "nope"|serve --listen nope
-2|--window: give 1 to 1000000 messages, not 0|relay --nats $U --stream S --window 0
-2|relay: stream name "bad name"|relay --nats $U --stream 'bad name'
-2|relay: stream name "a.b"|relay --nats $U --stream a.b --once
-2|mirror: stream name "a/b"|mirror --nats $U --stream a/b
-2|relay: NATS URL "nats://127.0.0.1:abc": the port|relay --nats nats://127.0.0.1:abc --stream S
-2|relay: NATS URL "http://x": the scheme|relay --nats http://x --stream S --once
-2|mirror: NATS URL "nats://\[::1": its IPv6 address|mirror --nats 'nats://[::1' --stream S
-2|mirror: primary id "a b" is not a store id|mirror --nats $U --stream S --primary 'a b'
+2+|serve: listen address "nope"|serve --listen nope
+2+|--window: give 1 to 1000000 messages, not 0|relay --nats $U --stream S --window 0
+2+|relay: stream name "bad name"|relay --nats $U --stream 'bad name'
+2+|relay: stream name "a.b"|relay --nats $U --stream a.b --once
+2+|mirror: stream name "a/b"|mirror --nats $U --stream a/b
+2+|relay: NATS URL "nats://127.0.0.1:abc": the port|relay --nats nats://127.0.0.1:abc --stream S
+2+|relay: NATS URL "http://x": the scheme|relay --nats http://x --stream S --once
+2+|mirror: NATS URL "nats://\[::1": its IPv6 address|mirror --nats 'nats://[::1' --stream S
+2+|mirror: primary id "a b" is not a store id|mirror --nats $U --stream S --primary 'a b'
 # the same before a store is looked for: a usage mistake is told first
-2|relay: stream name "bad name"|-s "$N" relay --nats $U --stream 'bad name' --once
+2+|relay: stream name "bad name"|-s "$N" relay --nats $U --stream 'bad name' --once
 # failures of the operation
 1|no store at|-s "$N" stat
 1|no store at|-s "$N" get product tea
@@ -1538,7 +1572,7 @@ while IFS='|' read -r cmd; do
   [ -n "$cmd" ] || continue
   for v in abc -1 $huge; do
     case $v in $huge) pat="too large" ;; *) pat="not a" ;; esac
-    codes_row 2 "$pat" "${cmd//@/$v}"
+    codes_row 2+ "$pat" "${cmd//@/$v}"
   done
 done <<'T'
 ls product --limit @

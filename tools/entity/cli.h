@@ -63,8 +63,8 @@ int cmd_stat(int argc, char **argv);
 int cmd_trim(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
-int cmd_relay(int argc, char **argv);  /* nats_cmds.c, when built with NATS */
+int cmd_relay(int argc, char **argv);  /* nats_cmds.c, when built with NATS; else main.c answers */
 int cmd_mirror(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
+int cmd_serve(int argc, char **argv);  /* serve.c, when built with entity-http; else main.c answers */
 
 #endif

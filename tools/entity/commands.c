@@ -906,11 +906,8 @@ int cmd_subs(int argc, char **argv)
     if (!strcmp(argv[1], "ack") && argc == 3) return missing("subs ack", "SEQ");
     if (!strcmp(argv[1], "add")) {
         int from_now = argc == 4 && !strcmp(argv[3], "--from-now");
-        if (argc > 4 || (argc == 4 && !from_now)) {
-            const char *w = argv[argc > 4 && !strcmp(argv[3], "--from-now") ? 4 : 3];
-            if (!strcmp(w, "--from-now")) return (msg("subs add: --from-now given twice"), usage());
-            return bad_word(argv[0], w);
-        }
+        if (argc > 4 || (argc == 4 && !from_now)) /* --from-now twice: refused before (main.c) */
+            return bad_word(argv[0], argv[argc > 4 && !strcmp(argv[3], "--from-now") ? 4 : 3]);
         if ((rc = open_store(&s, 0))) return rc;
         rc = ent_sub_create(s, argv[2], from_now) == ENT_OK ? 0 : fail("subs add");
     } else if (!strcmp(argv[1], "rm") && argc == 3) {

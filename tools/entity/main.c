@@ -173,17 +173,43 @@ static void help_line(const char *line, size_t len, void *payload)
     q->more = 1;
 }
 
+/* The commands of an optional component this build lacks (the last row ends the table): what
+ * the build has no support for, and how to get it. Such a command's usage is still the tool's:
+ * --help shows it and wrong usage is told as elsewhere (cmd_unbuilt()); a run exits 1. It exited
+ * 1 whatever its words, --help and a misspelt option too. */
+static const struct unbuilt {
+    const char *cmd, *what, *how;
+} unbuilt[] = {
+#ifndef ENT_HAVE_NATS
+    {"relay", "NATS", "install libnats-dev (the NATS C client) and build entity again (CMake option ENT_NATS, on by default)"},
+    {"mirror", "NATS", "install libnats-dev (the NATS C client) and build entity again (CMake option ENT_NATS, on by default)"},
+#endif
+#ifndef ENT_HAVE_HTTP
+    {"serve", "HTTP", "install libmicrohttpd-dev and build entity again (CMake option ENT_HTTP, on by default)"},
+#endif
+    {NULL, NULL, NULL},
+};
+
+static const struct unbuilt *unbuilt_command(const char *cmd)
+{
+    for (const struct unbuilt *u = unbuilt; u->cmd; u++)
+        if (!strcmp(u->cmd, cmd)) return u;
+    return NULL;
+}
+
 /* `entity COMMAND --help`: the usage lines of that command, then where the store is. Returns 0,
  * or 2 for an unknown command. */
 static int command_help(const char *cmd)
 {
     struct usage_q q = {cmd, 0, 0};
+    const struct unbuilt *u = unbuilt_command(cmd);
     usage_lines(help_line, &q);
     if (!q.found) {
         msg("unknown command %s", cmd);
         return usage();
     }
     printf("the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n");
+    if (u) printf("%s is not in this build of entity: it has no %s support; to get it, %s\n", cmd, u->what, u->how);
     return 0;
 }
 
@@ -616,12 +642,25 @@ int bad_word(const char *cmd, const char *word)
     return usage();
 }
 
+/* Whether the option at argv[i] stood before it as an option (not as an option's value), reading
+ * the words as check_options() does. */
+static int given_before(int i, char **argv)
+{
+    for (int j = 1; j < i; j++) {
+        if (!strcmp(argv[j], argv[i])) return 1;
+        if (takes_value(argv[j])) j++; /* its value, whatever it says */
+    }
+    return 0;
+}
+
 /* The words of a command read as the commands read them: an option that takes a value takes the
  * next word, and "--" ends the options (find's, put's and patch's operands follow it). Two
  * mistakes are refused there, before any command runs (returns 2 with a message, else 0):
- * - An option that takes a value, given twice. The last one won, without a word: put --key a
- *   --key b wrote entity b, trim --below 5 --below 500 dropped the events up to 500, events
- *   --type a --type b listed b's alone. --op and --allow-host add up, and may repeat.
+ * - An option given twice. The last value won, without a word: put --key a --key b wrote entity
+ *   b, trim --below 5 --below 500 dropped the events up to 500, events --type a --type b listed
+ *   b's alone. --op and --allow-host add up, and may repeat. A flag given twice (ls --reverse
+ *   --reverse) was taken as once: a second one undoes nothing (it does not toggle back), and a
+ *   command line that says it twice is as likely a mistake as a valued one's.
  * - Its value one of the command's own options: ls --after --reverse listed after the key
  *   "--reverse", forward; the option's value had been left out. Any other word is a value, even
  *   one that starts with '-' (a key "-x", a number -5, an option of another command): keys and
@@ -629,12 +668,17 @@ int bad_word(const char *cmd, const char *word)
 static int check_options(int argc, char **argv)
 {
     enum { N = sizeof valued / sizeof valued[0], REPEATABLE = N - 2 }; /* the last two */
-    unsigned char seen[N] = {0};
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) { /* after "--", operands only */
         size_t v = 0;
         while (v < N && strcmp(argv[i], valued[v])) v++;
-        if (v == N) continue;
-        if (v < REPEATABLE && seen[v]++) {
+        if (v == N) { /* a flag of the command (another word is the command's to name) */
+            if (command_has_option(argv[0], argv[i]) && given_before(i, argv)) {
+                msg("%s: %s given twice: give it once", argv[0], argv[i]);
+                return usage();
+            }
+            continue;
+        }
+        if (v < REPEATABLE && given_before(i, argv)) {
             msg("%s: %s given twice (the last one would win): give it once", argv[0], argv[i]);
             return usage();
         }
@@ -646,6 +690,28 @@ static int check_options(int argc, char **argv)
         i++; /* its value */
     }
     return 0;
+}
+
+/* A command of a component this build lacks (unbuilt[]): its words checked as its parser would
+ * as far as the tool knows them (each one of the command's options, a valued one with its value,
+ * relay's and mirror's --nats and --stream given: exit 2 as in a full build), then exit 1 saying
+ * what the build lacks and how to get it. The values themselves (a URL, a stream name, a number,
+ * an address) are the component's to check, so their mistakes exit 1 here. */
+static int cmd_unbuilt(int argc, char **argv)
+{
+    const struct unbuilt *u = unbuilt_command(argv[0]);
+    int nats = 0, stream = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!command_has_option(argv[0], argv[i]) || (takes_value(argv[i]) && i + 1 == argc))
+            return bad_word(argv[0], argv[i]); /* an unknown option or word, an option without its value */
+        nats |= !strcmp(argv[i], "--nats");
+        stream |= !strcmp(argv[i], "--stream");
+        if (takes_value(argv[i])) i++;
+    }
+    if (strcmp(argv[0], "serve") && (!nats || !stream)) /* as relay and mirror say it (nats_cmds.c) */
+        return missing(argv[0], !nats && !stream ? "--nats URL and --stream NAME" : !nats ? "--nats URL" : "--stream NAME");
+    msg("%s: this build of entity has no %s support; to get it, %s", argv[0], u->what, u->how);
+    return 1;
 }
 
 /* The commands whose first word is a TYPE (find's second a FIELD). */
@@ -678,15 +744,13 @@ static int dispatch(int argc, char **argv)
         }
     }
     if (strcmp(argv[0], "copy") == 0) return cmd_copy(argc, argv);
+    if (unbuilt_command(argv[0])) return cmd_unbuilt(argc, argv);
+#ifdef ENT_HAVE_HTTP
     if (strcmp(argv[0], "serve") == 0) return cmd_serve(argc, argv);
+#endif
 #ifdef ENT_HAVE_NATS
     if (strcmp(argv[0], "relay") == 0) return cmd_relay(argc, argv);
     if (strcmp(argv[0], "mirror") == 0) return cmd_mirror(argc, argv);
-#else
-    if (strcmp(argv[0], "relay") == 0 || strcmp(argv[0], "mirror") == 0) {
-        msg("%s: this entity was built without NATS (install libnats-dev and rebuild)", argv[0]);
-        return 1;
-    }
 #endif
     if (strcmp(argv[0], "demo") == 0 && argc == 1) return cmd_demo();
     if (strcmp(argv[0], "schema") == 0 && argc == 1) return cmd_schema();

@@ -181,12 +181,4 @@ int cmd_serve(int argc, char **argv)
     ent_store_close(s);
     return 0;
 }
-#else
-int cmd_serve(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    msg("serve: this entity was built without libmicrohttpd (install libmicrohttpd-dev and rebuild)");
-    return 1;
-}
-#endif
+#endif /* without entity-http, main.c's cmd_unbuilt() answers serve */
