@@ -1,6 +1,7 @@
 /* LMDB-only behaviour of the backend: map growth (in one txn, over many txns, by another process),
  * read-only opening while another process writes, one directory opened twice, the fork guard,
  * cross-process change notification, and a missing store opened read-only. */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -826,6 +827,85 @@ static void t_short_lock_file_in_use(void)
     rm_dir();
 }
 
+/* Openers of a store without lock.mdb at the same moment (a copy or restore of data.mdb, six
+ * processes started together): the one that makes the file looks for processes holding the store
+ * open, to refuse them a lock file apart from theirs when theirs was removed. Another opener that
+ * met the new file at once and opened the store before that look was taken for such a process:
+ * the maker was refused ("its lock.mdb was removed while another process has the store open") and
+ * removed the file the other was using (test_wal_pages's six openers: ~5 % of runs). Here the
+ * other opener runs in the moment between the making and the look (ent__lmdb_lock_made_hook):
+ * both open, on one lock.mdb. */
+static int lock_go[2], lock_opened[2];
+
+/* Files of dir whose names start with prefix. */
+static int files_named(const char *d, const char *prefix)
+{
+    DIR *dh = opendir(d);
+    struct dirent *de;
+    int n = 0;
+    if (!dh) return -1;
+    while ((de = readdir(dh))) n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+    closedir(dh);
+    return n;
+}
+
+static void lock_made(const char *d)
+{
+    char c = 0;
+    (void)d;
+    CU_ASSERT_EQUAL(write(lock_go[1], "g", 1), 1);
+    CU_ASSERT_EQUAL(read(lock_opened[0], &c, 1), 1); /* it holds the store open now */
+}
+
+static void t_lock_made_beside_other_openers(void)
+{
+    ent_bk *be = NULL;
+    struct stat st;
+    char path[ENT_TEST_PATH_MAX], c = 0;
+    int done[2];
+    pid_t pid;
+    fresh_dir();
+    CU_ASSERT_EQUAL_FATAL(open_small(&be, 0), ENT_OK);
+    B->close(be);
+    be = NULL;
+    ENT_TEST_PATH(path, "%s/lock.mdb", dir);
+    CU_ASSERT_EQUAL_FATAL(unlink(path), 0); /* no process has it open: a copy without it */
+    CU_ASSERT_EQUAL_FATAL(pipe(lock_go), 0);
+    CU_ASSERT_EQUAL_FATAL(pipe(lock_opened), 0);
+    CU_ASSERT_EQUAL_FATAL(pipe(done), 0);
+    fflush(NULL);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) { /* the other opener, forked before any open: it waits for the maker's moment */
+        ent_bk *other = NULL;
+        struct stat ost;
+        alarm(20);
+        if (read(lock_go[0], &c, 1) != 1) _exit(1);
+        if (open_small(&other, 0) != ENT_OK) _exit(2);
+        if (stat(path, &ost) != 0) _exit(3);
+        if (write(lock_opened[1], "o", 1) != 1 || read(done[0], &c, 1) != 1) _exit(4);
+        /* the file it uses is still the store's lock.mdb once the maker has opened */
+        if (stat(path, &st) != 0 || st.st_ino != ost.st_ino) _exit(5);
+        B->close(other);
+        _exit(0);
+    }
+    ent__lmdb_lock_made_hook = lock_made;
+    CU_ASSERT_EQUAL(open_small(&be, 0), ENT_OK); /* was ENT_BUSY, the file removed under the other */
+    ent__lmdb_lock_made_hook = NULL;
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT_EQUAL(write(done[1], "d", 1), 1);
+    child_ok(pid, "the other opener");
+    if (be) B->close(be);
+    for (int i = 0; i < 2; i++) {
+        close(lock_go[i]);
+        close(lock_opened[i]);
+        close(done[i]);
+    }
+    /* no file of the making left beside the store's own */
+    CU_ASSERT_EQUAL(files_named(dir, "lock.mdb.new-"), 0);
+    rm_dir();
+}
+
 /* A process with stderr and stdout closed: the store's files must not take descriptors 1 and 2,
  * where the host's next message would overwrite them (pcli found `entity ... 2>&-` writing its
  * error message over data.mdb's first page). */
@@ -885,6 +965,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_notify_fifo_read_only),
     ENT_TEST(t_closed_std_fds),
     ENT_TEST(t_short_lock_file_in_use),
+    ENT_TEST(t_lock_made_beside_other_openers),
     {NULL, NULL},
 };
 

@@ -421,26 +421,101 @@ static int open_elsewhere(const char *path)
     return in_use;
 }
 
+/* tests: called once a new lock file is made, before this opener looks for other processes */
+void (*ent__lmdb_lock_made_hook)(const char *dir);
+
+/* A new lock.mdb, made whole under a name of its own and then linked into place, so that no
+ * opener uses it before its maker has looked for processes holding the store open: ENT_OK (made,
+ * or another opener's is there now: EEXIST in errno, the caller's to use), ENT_BUSY (the file was
+ * removed while the store is open), else an error; ENOTSUP in errno: links are not to be had on
+ * this file system, the caller makes the file in place.
+ *
+ * Why a link. The check below (open_elsewhere) tells a lock.mdb removed under open processes from
+ * a store nobody has open; made in place, a file other openers met at once (EEXIST, in the same
+ * instant) let them open the store and hold it before its maker looked: the maker took them for
+ * processes of a removed file, refused its own open and removed the file they were using (six
+ * openers of a store copied without its lock.mdb: one refused in ~5 % of runs, and the others left
+ * with a lock file apart from any that came later: two writers at once). */
+static int make_lock(const char *path, const char *p)
+{
+    static atomic_uint made;
+    char *tmp;
+    int fd, err, rc = ENT_OK;
+    size_t n = strlen(p) + 48;
+    if (!(tmp = malloc(n))) return ent__err(ENT_NOMEM, "out of memory");
+    snprintf(tmp, n, "%s.new-%ld-%u", p, (long)getpid(), atomic_fetch_add(&made, 1));
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
+    if (fd < 0 && errno == ENAMETOOLONG) { /* a directory's path within a few bytes of PATH_MAX */
+        free(tmp);
+        errno = ENOTSUP;
+        return ENT_OK;
+    }
+    if (fd < 0) {
+        rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "store %s: cannot create %s: %s", path,
+                      tmp, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    err = posix_fallocate(fd, 0, 64 * 1024);
+    close(fd);
+    if (err) {
+        rc = ent__errd(err == ENOSPC ? ENT_FULL : ENT_IO, err == ENOSPC ? ENT_DETAIL_NO_SPACE : ENT_DETAIL_NONE,
+                       "store %s: cannot allocate %s: %s", path, p, strerror(err));
+    } else {
+        if (ent__lmdb_lock_made_hook) ent__lmdb_lock_made_hook(path);
+        /* Someone holds the store open while there is no lock.mdb: removed under them (by hand, a
+         * cleanup script). They keep the old file's locks and reader table, and an opener with a
+         * new one took the writer beside them: two writers at once lost committed transactions (a
+         * `load`'s batch gone from the store and the log, its exit 0) and damaged the free list.
+         * No file is put there, so that every opener is refused until those processes end. One
+         * that holds it since another opener linked its file is no such process: that file is
+         * there now (only such a removal takes it away again). */
+        if (open_elsewhere(path) && access(p, F_OK) != 0)
+            rc = ent__err(ENT_BUSY, "store %s: its lock.mdb was removed while another process has the store open; "
+                                    "opening it now would take locks apart from that process's (two writers at once "
+                                    "damage the store): end the processes that have it open, then open it again", path);
+        else if (link(tmp, p) < 0) {
+            err = errno;
+            if (err != EEXIST && err != EPERM && err != ENOTSUP && err != EOPNOTSUPP && err != EXDEV && err != EMLINK)
+                rc = ent__err(err == ENOSPC ? ENT_FULL : ENT_IO, "store %s: cannot link %s to %s: %s", path, tmp, p,
+                              strerror(err));
+        } else {
+            err = 0;
+        }
+    }
+    unlink(tmp);
+    free(tmp);
+    errno = rc == ENT_OK && err ? (err == EEXIST ? EEXIST : ENOTSUP) : 0;
+    return rc;
+}
+
 static int prealloc_lock(const char *path)
 {
     char *p = ent__lmdb_path_join(path, "lock.mdb");
-    int fd, frc = 0, rc = ENT_OK;
+    int fd = -1, frc = 0, rc = ENT_OK;
     if (!p) return ent__err(ENT_NOMEM, "out of memory");
-    fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
-    if (fd >= 0 && open_elsewhere(path)) {
-        /* lock.mdb was removed (by hand, a cleanup script) while processes have the store open:
-         * they keep the old file's locks and reader table, and an opener with a new one took
-         * the writer beside them. Two writers at once lost committed transactions (a `load`'s
-         * batch gone from the store and the log, its exit 0) and damaged the free list. The
-         * file made here goes again, so that every opener is refused until those processes end. */
-        close(fd);
-        unlink(p);
-        rc = ent__err(ENT_BUSY, "store %s: its lock.mdb was removed while another process has the store open; "
-                                "opening it now would take locks apart from that process's (two writers at once "
-                                "damage the store): end the processes that have it open, then open it again", path);
-        free(p);
-        return rc;
+    int ac = access(p, F_OK) == 0 ? 0 : errno;
+    if (ac == ENOENT) {
+        if ((rc = make_lock(path, p)) != ENT_OK || errno != ENOTSUP) {
+            if (rc == ENT_OK && errno == EEXIST) goto existing; /* another opener's, made meanwhile */
+            free(p);
+            return rc;
+        }
+        /* no links here: made in place, as before (the race above left open) */
+        fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
+        if (fd >= 0 && open_elsewhere(path)) {
+            close(fd);
+            unlink(p);
+            rc = ent__err(ENT_BUSY, "store %s: its lock.mdb was removed while another process has the store open; "
+                                    "opening it now would take locks apart from that process's (two writers at once "
+                                    "damage the store): end the processes that have it open, then open it again", path);
+            free(p);
+            return rc;
+        }
+    } else {
+        errno = ac ? ac : EEXIST; /* another error is named below */
     }
+existing:
     if (fd >= 0) {
         frc = posix_fallocate(fd, 0, 64 * 1024);
         close(fd);
@@ -511,7 +586,22 @@ static int open_notify(lenv *e)
      * O_NONBLOCK: a fifo put there must be refused below, not wait for a writer in open(). */
     fd = open(p, O_RDWR | O_CLOEXEC | O_NONBLOCK | (e->read_only ? 0 : O_CREAT), 0664);
     e->nt_writable = fd >= 0;
-    if (fd < 0 && e->read_only) fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && e->read_only) {
+        int none = errno == ENOENT;
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd >= 0 && none) {
+            /* A writer's open made it between the two: still empty, maybe, which this handle
+             * could not size read-only ("cannot size ...: Read-only file system", one of six
+             * openers of a store copied without it). Read-write after all, as the first open
+             * would have been a moment later. */
+            int fd2 = open(p, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+            if (fd2 >= 0) {
+                close(fd);
+                fd = fd2;
+                e->nt_writable = 1;
+            }
+        }
+    }
     if (fd < 0) {
         if (e->read_only && errno == ENOENT) goto done; /* store from elsewhere: no notifications */
         rc = ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot open %s: %s", p, strerror(errno));
