@@ -863,74 +863,6 @@ static void test_nesting_bounded(void)
     }
 }
 
-/* path's float is a zero whose sign bit is neg */
-static void zero_sign(const ent_entity *e, const char *path, int neg)
-{
-    double d = 1;
-    ENT_OK_(ent_entity_get_float(&d, e, path));
-    CU_ASSERT_EQUAL(d, 0);
-    if (!!signbit(d) != neg) fprintf(stderr, "\n  %s: sign bit %d, wanted %d\n", path, !!signbit(d), neg);
-    CU_ASSERT_EQUAL(!!signbit(d), neg);
-}
-
-/* A float field's default written -0 (JSON's negative zero, which jansson reads as the integer 0)
- * is -0.0: in a schema file, nested in a map's and an array's default, given to the builder as
- * text, and in the schema's JSON (a store keeps that and reads it back on open). An int's -0 is
- * 0, a free-form value's JSON's integer 0. */
-static void test_negative_zero_default(void)
-{
-    static const char json[] =
-        "{\"schema\":\"nz\",\"version\":1,\"types\":{\"x\":{\"key\":\"auto\",\"fields\":{"
-        "\"f\":{\"id\":1,\"type\":\"float\",\"default\":-0},\"z\":{\"id\":2,\"type\":\"float\",\"default\":0},"
-        "\"m\":{\"id\":3,\"type\":\"map\",\"default\":{\"x\":-0},\"fields\":{\"x\":{\"id\":1,\"type\":\"float\"},"
-        "  \"y\":{\"id\":2,\"type\":\"float\",\"default\":-0}}},"
-        "\"l\":{\"id\":4,\"type\":\"array\",\"default\":[-0,0],\"items\":{\"type\":\"float\"}},"
-        "\"i\":{\"id\":5,\"type\":\"int\",\"default\":-0},\"a\":{\"id\":6,\"type\":\"map\",\"default\":{\"k\":-0,\"-0\":\"-0\"}}}}}}";
-    static const char want[] = "{\"f\":-0.0,\"z\":0.0,\"m\":{\"x\":-0.0,\"y\":-0.0},\"l\":[-0.0,0.0],\"i\":0,\"a\":{\"k\":0,\"-0\":\"-0\"}}";
-    ent_schema *s = NULL, *s2 = NULL;
-    ent_entity *e = NULL;
-    ent_type *t = NULL;
-    ent_field *f = NULL;
-    char *j = NULL, *text = NULL;
-    ENT_OK_(ent_schema_load_json(&s, json, strlen(json), "nz"));
-    ENT_OK_(ent_schema_to_json(&text, s, 0));
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"f\":{\"id\":1,\"type\":\"float\",\"default\":-0.0}"));
-    /* its JSON read back (a store's copy) gives the same defaults */
-    ENT_OK_(ent_schema_load_json(&s2, text, strlen(text), "rendered"));
-    for (int round = 0; round < 2; round++) {
-        ENT_OK_(ent_entity_new(&e, ent_schema_type(round ? s2 : s, "x")));
-        ENT_OK_(ent_entity_apply_defaults(e));
-        zero_sign(e, "f", 1);
-        zero_sign(e, "z", 0);
-        zero_sign(e, "m.x", 1);
-        zero_sign(e, "m.y", 1);
-        zero_sign(e, "l[0]", 1);
-        zero_sign(e, "l[1]", 0);
-        ENT_OK_(ent_entity_to_json(&j, e, 0));
-        CU_ASSERT_STRING_EQUAL(j, want);
-        free(j);
-        ent_entity_free(e);
-    }
-    free(text);
-    ent_schema_free(s);
-    ent_schema_free(s2);
-    /* the builder keeps the caller's text; rendered, it said 0 */
-    s = NULL;
-    ENT_OK_(ent_schema_new(&s, "nz", 1));
-    ENT_OK_(ent_schema_add_type(&t, s, "x", ENT_KEY_AUTO));
-    ENT_OK_(ent_type_add_field(&f, t, "f", 1, ENT_KIND_FLOAT));
-    ENT_OK_(ent_field_set_default_json(f, "-0"));
-    ENT_OK_(ent_schema_check(s));
-    ENT_OK_(ent_schema_to_json(&text, s, 0));
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"default\":-0.0"));
-    free(text);
-    ENT_OK_(ent_entity_new(&e, ent_schema_type(s, "x")));
-    ENT_OK_(ent_entity_apply_defaults(e));
-    zero_sign(e, "f", 1);
-    ent_entity_free(e);
-    ent_schema_free(s);
-}
-
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -945,7 +877,6 @@ int main(void)
         ENT_TEST(test_builder_check_again),
         ENT_TEST(test_nesting_bounded),
         ENT_TEST(test_evolution_rules), ENT_TEST(test_deep_field_named_in_messages), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field),
-        ENT_TEST(test_negative_zero_default),
         {NULL, NULL},
     };
     return ent_test_run("schema", cases);

@@ -18,7 +18,6 @@
 typedef struct ctx {
     const char *origin;
     char path[512];
-    ent__negz nz; /* the text's integers written -0: a float default's -0.0 (json_io.c) */
 } ctx;
 
 /* Fail with ENT_SCHEMA: "<origin>: <path>: <what>". */
@@ -333,15 +332,7 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
         return fail_at(c, "a ref needs \"to\" (the target type)");
     if ((v = json_object_get(spec, "default"))) {
         size_t n = push(c, "default");
-        char *text;
-        /* kept as text, printed from the tree: a float's -0 would print as 0 */
-        json_incref(v);
-        if ((rc = ent__json_negzero_fix(&v, f, NULL, &c->nz))) {
-            json_decref(v);
-            return rc;
-        }
-        text = ent__json_dumps(v, JSON_COMPACT);
-        json_decref(v);
+        char *text = ent__json_dumps(v, JSON_COMPACT);
         if (!text) return ent__err(ENT_NOMEM, "out of memory");
         rc = ent_field_set_default_json(f, text);
         free(text);
@@ -426,10 +417,6 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
     if (!root)
         return ent__err(ENT_SCHEMA, "%s: invalid JSON at line %d, column %d: %s", c.origin, jerr.line,
                         jerr.column, jerr.text);
-    if (ent__negz_find(&c.nz, root, json, len, JSON_REJECT_DUPLICATES)) {
-        json_decref(root);
-        return ent__err(ENT_NOMEM, "%s: out of memory parsing JSON", c.origin);
-    }
     if (!json_is_object(root)) {
         rc = fail_at(&c, "a schema must be a JSON object, not %s", type_word(root));
         goto fail;
@@ -521,12 +508,10 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
     }
     c.path[0] = '\0';
     if ((rc = check_with_paths(&c, s))) goto fail;
-    ent__negz_free(&c.nz);
     json_decref(root);
     *out = s;
     return ENT_OK;
 fail:
-    ent__negz_free(&c.nz);
     json_decref(root);
     ent_schema_free(s);
     return rc;
@@ -629,13 +614,7 @@ static json_t *spec_json(const struct ent_field *f, int with_id)
         bad |= json_object_set_new(o, "enum", a);
     }
     if (f->default_json) {
-        /* a float's -0 (ent_field_set_default_json() keeps the caller's text) as -0.0: printed
-         * as 0, the stored schema's default lost its sign */
         json_t *d = json_loads(f->default_json, JSON_DECODE_ANY, NULL);
-        if (d && ent__json_negzero(&d, f, NULL, f->default_json, strlen(f->default_json), JSON_DECODE_ANY)) {
-            json_decref(d);
-            d = NULL;
-        }
         bad |= d ? json_object_set_new(o, "default", d) : -1;
     }
     if (f->items) bad |= json_object_set_new(o, "items", spec_json(f->items, 0));
