@@ -16,14 +16,18 @@
 #define BODY(text) (text), strlen(text)
 
 /* doc: free-form map m, declared bytes fb; note: string keys; rec: fields named as the entity
- * JSON's members, so that the entity's whole JSON also reads as its data. */
+ * JSON's members, so that the entity's whole JSON also reads as its data; pt: floats, at the top,
+ * in an array and in a declared map. */
 static const char schema_json[] =
     "{\"schema\":\"body\",\"version\":1,\"types\":{"
     "\"doc\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\"},\"fb\":{\"id\":2,\"type\":\"bytes\"},"
     "  \"n\":{\"id\":3,\"type\":\"int\"}}},"
     "\"note\":{\"key\":\"string\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\"}}},"
     "\"rec\":{\"key\":\"auto\",\"fields\":{\"type\":{\"id\":1,\"type\":\"string\"},\"key\":{\"id\":2,\"type\":\"int\"},"
-    "  \"version\":{\"id\":3,\"type\":\"int\"},\"data\":{\"id\":4,\"type\":\"map\"},\"n\":{\"id\":5,\"type\":\"int\"}}}}}";
+    "  \"version\":{\"id\":3,\"type\":\"int\"},\"data\":{\"id\":4,\"type\":\"map\"},\"n\":{\"id\":5,\"type\":\"int\"}}},"
+    "\"pt\":{\"key\":\"auto\",\"fields\":{\"f\":{\"id\":1,\"type\":\"float\"},\"n\":{\"id\":2,\"type\":\"int\"},"
+    "  \"fa\":{\"id\":3,\"type\":\"array\",\"items\":{\"type\":\"float\"}},"
+    "  \"d\":{\"id\":4,\"type\":\"map\",\"fields\":{\"x\":{\"id\":1,\"type\":\"float\"}}}}}}}";
 
 static ent_schema *schema(void)
 {
@@ -384,6 +388,58 @@ static void test_not_an_object(void)
     ent_schema_free(sc);
 }
 
+/* path's float is a zero whose sign bit is neg */
+static void zero_sign(const ent_entity *e, const char *path, int neg)
+{
+    double d = 1;
+    ENT_OK_(ent_entity_get_float(&d, e, path));
+    CU_ASSERT_EQUAL(d, 0);
+    if (!!signbit(d) != neg) fprintf(stderr, "\n  %s: sign bit %d, wanted %d\n", path, !!signbit(d), neg);
+    CU_ASSERT_EQUAL(!!signbit(d), neg);
+}
+
+/* JSON's -0 (negative zero; jansson reads it as the integer 0) for a float field is -0.0, in the
+ * data alone and in the entity's JSON (whose "data" is printed and read again), put and patch. */
+static void test_negative_zero(void)
+{
+    ent_schema *sc = schema();
+    const ent_type *t = type_of(sc, "pt");
+    ent_entity *e = NULL;
+    uint64_t v;
+    int64_t n = 1;
+    char *j;
+    ENT_OK_(put_rc(&e, &v, t, "{\"f\":-0,\"n\":-0,\"fa\":[-0,0],\"d\":{\"x\":-0}}"));
+    zero_sign(e, "f", 1);
+    zero_sign(e, "fa[0]", 1);
+    zero_sign(e, "fa[1]", 0);
+    zero_sign(e, "d.x", 1);
+    ENT_OK_(ent_entity_get_int(&n, e, "n"));
+    CU_ASSERT_EQUAL(n, 0);
+    ent_entity_free(e);
+    ENT_OK_(put_rc(&e, &v, t, "{\"type\":\"pt\",\"key\":3,\"version\":2,\"data\":{\"f\":-0,\"n\":-0,\"fa\":[0,-0],\"d\":{\"x\":-0}}}"));
+    CU_ASSERT_EQUAL(v, 2);
+    zero_sign(e, "f", 1);
+    zero_sign(e, "fa[0]", 0);
+    zero_sign(e, "fa[1]", 1);
+    zero_sign(e, "d.x", 1);
+    j = data_json(e);
+    CU_ASSERT_STRING_EQUAL(j, "{\"f\":-0.0,\"n\":0,\"fa\":[0.0,-0.0],\"d\":{\"x\":-0.0}}");
+    free(j);
+    /* patches: a merge patch, the entity's JSON, a JSON Patch */
+    ENT_OK_(ent_entity_patch_body(NULL, e, BODY("{\"f\":1,\"fa\":[1],\"d\":{\"x\":1}}")));
+    ENT_OK_(ent_entity_patch_body(NULL, e, BODY("{\"f\":-0,\"d\":{\"x\":0}}")));
+    zero_sign(e, "f", 1);
+    zero_sign(e, "d.x", 0);
+    ENT_OK_(ent_entity_patch_body(NULL, e, BODY("{\"type\":\"pt\",\"key\":3,\"data\":{\"f\":0,\"fa\":[-0],\"d\":{\"x\":-0}}}")));
+    zero_sign(e, "f", 0);
+    zero_sign(e, "fa[0]", 1);
+    zero_sign(e, "d.x", 1);
+    ENT_OK_(ent_entity_patch_body(NULL, e, BODY("[{\"op\":\"replace\",\"path\":\"/f\",\"value\":-0}]")));
+    zero_sign(e, "f", 1);
+    ent_entity_free(e);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -395,6 +451,7 @@ int main(void)
         ENT_TEST(test_patch_kinds),
         ENT_TEST(test_members_refused),
         ENT_TEST(test_not_an_object),
+        ENT_TEST(test_negative_zero),
         {NULL, NULL},
     };
     return ent_test_run("entity_body", cases);

@@ -500,12 +500,118 @@ static void test_val_from_json_text(void)
     ent_schema_free(s);
 }
 
+/* JSON's -0 is negative zero (RFC 8259; JSON.parse gives -0), and jansson reads it as the integer
+ * 0: a float field given -0 stored +0.0 (and printed 0.0) where -0.0 stored -0.0. */
+static const char NEGZ_JSON[] =
+    "{\"schema\":\"nz\",\"version\":1,\"types\":{\"z\":{\"key\":\"string\",\"fields\":{"
+    "\"f\":{\"id\":1,\"type\":\"float\"},\"i\":{\"id\":2,\"type\":\"int\"},\"u\":{\"id\":3,\"type\":\"uint\"},"
+    "\"fa\":{\"id\":4,\"type\":\"array\",\"items\":{\"type\":\"float\"}},"
+    "\"faa\":{\"id\":5,\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{\"type\":\"float\"}}},"
+    "\"m\":{\"id\":6,\"type\":\"map\",\"fields\":{\"x\":{\"id\":1,\"type\":\"float\"},\"n\":{\"id\":2,\"type\":\"int\"},"
+    "\"deep\":{\"id\":3,\"type\":\"map\",\"fields\":{\"y\":{\"id\":1,\"type\":\"float\"}}}}},"
+    "\"ml\":{\"id\":7,\"type\":\"array\",\"items\":{\"type\":\"map\",\"fields\":{\"x\":{\"id\":1,\"type\":\"float\"}}}},"
+    "\"ff\":{\"id\":8,\"type\":\"map\"},\"s\":{\"id\":9,\"type\":\"string\"}}}}}";
+
+/* path's float, asserting its sign bit is neg */
+static void float_sign(const ent_entity *e, const char *path, int neg)
+{
+    double d = 1;
+    ENT_OK_(ent_entity_get_float(&d, e, path));
+    CU_ASSERT_EQUAL(d, 0);
+    if (!!signbit(d) != neg) fprintf(stderr, "\n  %s: sign bit %d, wanted %d\n", path, !!signbit(d), neg);
+    CU_ASSERT_EQUAL(!!signbit(d), neg);
+}
+
+static void json_at(const ent_entity *e, const char *path, const char *want)
+{
+    char *j = NULL;
+    ENT_OK_(ent_entity_get_json(&j, e, path));
+    if (j && strcmp(j, want)) fprintf(stderr, "\n  %s: %s != %s\n", path, j, want);
+    CU_ASSERT_STRING_EQUAL(j, want);
+    free(j);
+}
+
+static void test_negative_zero(void)
+{
+    ent_schema *s = test_schema(NEGZ_JSON);
+    const ent_type *t = ent_schema_type(s, "z");
+    ent_entity *e;
+    int64_t i = 1;
+    uint64_t u = 1;
+    const char *str;
+    ent_kind k = ENT_KIND_FLOAT;
+    ent_val v;
+    e = from_json(s, "z", "{\"f\":-0,\"i\":-0,\"u\":-0,\"fa\":[0,-0,-0.0,-0e0,1e-0,-0],\"faa\":[[-0,0]],"
+                          "\"m\":{\"x\":-0,\"n\":-0,\"deep\":{\"y\":-0}},\"ml\":[{\"x\":0},{\"x\":-0}],"
+                          "\"ff\":{\"a\":-0,\"-0\":\"-0\",\"b\":[-0]},\"s\":\"\\\"-0\"}");
+    float_sign(e, "f", 1);
+    float_sign(e, "fa[0]", 0);
+    float_sign(e, "fa[1]", 1);
+    float_sign(e, "fa[2]", 1);
+    float_sign(e, "fa[3]", 1);
+    float_sign(e, "fa[5]", 1);
+    float_sign(e, "faa[0][0]", 1);
+    float_sign(e, "faa[0][1]", 0);
+    float_sign(e, "m.x", 1);
+    float_sign(e, "m.deep.y", 1);
+    float_sign(e, "ml[0].x", 0);
+    float_sign(e, "ml[1].x", 1);
+    json_at(e, "f", "-0.0");
+    json_at(e, "fa", "[0.0,-0.0,-0.0,-0.0,1.0,-0.0]");
+    json_at(e, "m", "{\"x\":-0.0,\"n\":0,\"deep\":{\"y\":-0.0}}");
+    /* ints and uints: 0; free-form values keep JSON's integer 0 (a uint); strings and keys as
+     * written */
+    ENT_OK_(ent_entity_get_int(&i, e, "i"));
+    CU_ASSERT_EQUAL(i, 0);
+    ENT_OK_(ent_entity_get_int(&i, e, "m.n"));
+    CU_ASSERT_EQUAL(i, 0);
+    ENT_OK_(ent_entity_get_uint(&u, e, "u"));
+    CU_ASSERT_EQUAL(u, 0);
+    json_at(e, "ff", "{\"a\":0,\"-0\":\"-0\",\"b\":[0]}");
+    ENT_OK_(ent_entity_kind(&k, e, "ff.a"));
+    CU_ASSERT_EQUAL(k, ENT_KIND_UINT);
+    ENT_OK_(ent_entity_get_string(&str, NULL, e, "s"));
+    CU_ASSERT_STRING_EQUAL(str, "\"-0");
+    ent_entity_free(e);
+    /* 0 stays +0.0; the ints beside a -0 keep every digit (not read as doubles) */
+    e = from_json(s, "z", "{\"f\":0,\"i\":9223372036854775807,\"u\":\"18446744073709551615\",\"m\":{\"n\":-9223372036854775808,"
+                          "\"x\":-0}}");
+    float_sign(e, "f", 0);
+    float_sign(e, "m.x", 1);
+    ENT_OK_(ent_entity_get_int(&i, e, "i"));
+    CU_ASSERT_EQUAL(i, INT64_MAX);
+    ENT_OK_(ent_entity_get_int(&i, e, "m.n"));
+    CU_ASSERT_EQUAL(i, INT64_MIN);
+    ENT_OK_(ent_entity_get_uint(&u, e, "u"));
+    CU_ASSERT_EQUAL(u, UINT64_MAX);
+    /* a merge patch */
+    ENT_OK_(PATCH(e, "{\"f\":-0,\"fa\":[-0],\"m\":{\"deep\":{\"y\":-0}},\"ml\":[{\"x\":-0}]}"));
+    float_sign(e, "f", 1);
+    float_sign(e, "fa[0]", 1);
+    float_sign(e, "m.deep.y", 1);
+    float_sign(e, "ml[0].x", 1);
+    ENT_OK_(PATCH(e, "{\"f\":0}"));
+    float_sign(e, "f", 0);
+    /* a value by path, and a value of a spec */
+    ENT_OK_(ent_entity_set_json(e, "f", "-0"));
+    float_sign(e, "f", 1);
+    ENT_OK_(ent_entity_set_json(e, "faa", "[[-0]]"));
+    float_sign(e, "faa[0][0]", 1);
+    ENT_OK_(ent__val_from_json_text(&v, ent_type_field(t, "f"), " -0 "));
+    CU_ASSERT_EQUAL(v.k, EV_FLOAT);
+    CU_ASSERT_TRUE(signbit(v.u.f));
+    ENT_OK_(ent__val_from_json_text(&v, NULL, "-0"));
+    CU_ASSERT_EQUAL(v.k, EV_UINT); /* free-form: JSON's integer 0 */
+    ent_entity_free(e);
+    ent_schema_free(s);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(test_to_json_shapes), ENT_TEST(test_timestamps),     ENT_TEST(test_bytes_and_numbers),
         ENT_TEST(test_from_json),      ENT_TEST(test_json_round_trip), ENT_TEST(test_patch),
         ENT_TEST(test_patch_keeps_borrowed),
-        ENT_TEST(test_get_set_json),   ENT_TEST(test_val_from_json_text), {NULL, NULL}};
+        ENT_TEST(test_get_set_json),   ENT_TEST(test_val_from_json_text), ENT_TEST(test_negative_zero), {NULL, NULL}};
     return ent_test_run("entity_json", cases);
 }

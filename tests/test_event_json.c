@@ -224,9 +224,33 @@ static void test_known_line(void)
     ent_schema_free(s);
 }
 
+/* An event line's -0 (JSON's negative zero, which jansson reads as the integer 0; this library
+ * prints -0.0, another writer may not) for a float field is -0.0: "data" is printed and read
+ * again, and said 0. An int's -0 is 0. */
+static void test_negative_zero(void)
+{
+    ent_schema *s = test_schema(KITCHEN_JSON);
+    ent_event *back = NULL;
+    double d = 1;
+    int64_t i = 1;
+    static const char line[] = "{\"seq\":1,\"ts\":\"1970-01-01T00:00:00Z\",\"txn\":1,\"type\":\"thing\",\"key\":\"k\","
+                               "\"op\":\"create\",\"version\":1,\"data\":{\"f\":-0,\"fl\":0,\"i\":-0}}";
+    ENT_OK_(ent_event_from_json(&back, s, line, strlen(line)));
+    if (back) {
+        ENT_OK_(ent_entity_get_float(&d, back->data, "f"));
+        CU_ASSERT_TRUE(d == 0 && signbit(d));
+        ENT_OK_(ent_entity_get_float(&d, back->data, "fl"));
+        CU_ASSERT_TRUE(d == 0 && !signbit(d));
+        ENT_OK_(ent_entity_get_int(&i, back->data, "i"));
+        CU_ASSERT_EQUAL(i, 0);
+    }
+    ent_event_free(back);
+    ent_schema_free(s);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_compact_matches_tree), ENT_TEST(test_known_line), ENT_TEST(test_big_counters),
-                                          {NULL, NULL}};
+                                          ENT_TEST(test_negative_zero), {NULL, NULL}};
     return ent_test_run("event_json", cases);
 }

@@ -2,6 +2,7 @@
  * inside a free-form map, declared fields (kinds, nulls, arrays, nested maps), all-or-nothing,
  * and random patches on random free-form documents against a reference written here on jansson. */
 #include <jansson.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -626,11 +627,60 @@ static void test_random_against_reference(void)
     CU_ASSERT_TRUE(agreed_err > 300);
 }
 
+/* path's float is a zero whose sign bit is neg */
+static void zero_sign(const ent_entity *e, const char *path, int neg)
+{
+    double d = 1;
+    ENT_OK_(ent_entity_get_float(&d, e, path));
+    CU_ASSERT_EQUAL(d, 0);
+    if (!!signbit(d) != neg) fprintf(stderr, "\n  %s: sign bit %d, wanted %d\n", path, !!signbit(d), neg);
+    CU_ASSERT_EQUAL(!!signbit(d), neg);
+}
+
+/* JSON's -0 (negative zero; jansson reads it as the integer 0) as a value for a float field is
+ * -0.0, at the top, in a declared map, as the whole data; an int's is 0, a free-form one JSON's
+ * integer 0, a string's "-0" as written. */
+static void test_negative_zero(void)
+{
+    ent_entity *e = with_attrs("{}");
+    const char *str;
+    int64_t i = 1;
+    uint64_t u = 1;
+    char *j;
+    ENT_OK_(jp(e, "[{\"op\":\"add\",\"path\":\"/price\",\"value\":-0},{\"op\":\"add\",\"path\":\"/dims\",\"value\":{\"w\":-0,"
+                  "\"h\":0}},{\"op\":\"add\",\"path\":\"/stock\",\"value\":-0},{\"op\":\"add\",\"path\":\"/attrs/z\",\"value\":-0},"
+                  "{\"op\":\"add\",\"path\":\"/tags\",\"value\":[\"-0\"]}]"));
+    zero_sign(e, "price", 1);
+    zero_sign(e, "dims.w", 1);
+    zero_sign(e, "dims.h", 0);
+    ENT_OK_(ent_entity_get_int(&i, e, "stock"));
+    CU_ASSERT_EQUAL(i, 0);
+    ENT_OK_(ent_entity_get_uint(&u, e, "attrs.z"));
+    CU_ASSERT_EQUAL(u, 0);
+    ENT_OK_(ent_entity_get_string(&str, NULL, e, "tags[0]"));
+    CU_ASSERT_STRING_EQUAL(str, "-0");
+    j = data_text(e);
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "\"price\":-0.0"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "\"dims\":{\"w\":-0.0,\"h\":0.0}"));
+    free(j);
+    ENT_OK_(jp(e, "[{\"op\":\"replace\",\"path\":\"/dims/h\",\"value\":-0},{\"op\":\"replace\",\"path\":\"/price\",\"value\":0},"
+                  "{\"op\":\"test\",\"path\":\"/dims/h\",\"value\":-0}]"));
+    zero_sign(e, "dims.h", 1);
+    zero_sign(e, "price", 0);
+    /* the whole data, printed to be read again */
+    ENT_OK_(jp(e, "[{\"op\":\"replace\",\"path\":\"\",\"value\":{\"price\":-0,\"dims\":{\"w\":-0,\"h\":0},\"stock\":-0}}]"));
+    zero_sign(e, "price", 1);
+    zero_sign(e, "dims.w", 1);
+    zero_sign(e, "dims.h", 0);
+    ent_entity_free(e);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_rfc_examples), ENT_TEST(test_declared_fields),
                                           ENT_TEST(test_move_copy_kinds),
                                           ENT_TEST(test_kinds_pointer_and_copy_budget), ENT_TEST(test_depth_limit), ENT_TEST(test_random_against_reference),
+                                          ENT_TEST(test_negative_zero),
                                           {NULL, NULL}};
     int rc = ent_test_run("json_patch", cases);
     ent_schema_free(shop);

@@ -50,6 +50,11 @@ static void t_parse(void)
     }
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-2.5e3"));
     CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == -2500.0);
+    /* -0 as JSON writes negative zero (one value with 0 to an index), and -0 for an int is 0 */
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "-0"));
+    CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == 0 && signbit(v.v.f));
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "i"), "-0"));
+    CU_ASSERT(v.kind == ENT_KIND_INT && v.v.i == 0);
     ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "f"), "nan"), ENT_INVALID);
     /* infinities as entity JSON writes them, not as strtod() also reads them (it took "inf",
      * "INF" and "infinity", where "nan" was refused and the README names digits and Infinity) */

@@ -101,6 +101,17 @@ static int parse_entity_json(json_t **o, const ent_type *t, const char *body, si
         /* short of memory for the second parse: the data's error would blame good input */
         if (nomem) first_rc = ent__err(ENT_NOMEM, "out of memory parsing JSON");
         else ent__err(first_rc, "%s", first);
+    } else {
+        /* "data" is printed to be read as t's data: a float field's -0 would print as 0 */
+        ent__negz nz;
+        json_t *data = json_object_get(*o, "data");
+        if (ent__negz_find(&nz, *o, body, len, LOAD_FLAGS)) first_rc = ent__err(ENT_NOMEM, "out of memory parsing JSON");
+        else first_rc = ent__json_negzero_fix(&data, NULL, t, &nz);
+        ent__negz_free(&nz);
+        if (first_rc) {
+            json_decref(*o);
+            *o = NULL;
+        }
     }
     free(first);
     return *o ? ENT_OK : first_rc;

@@ -583,14 +583,95 @@ fail:
     return rc;
 }
 
-/* Parse; on failure *rc is ENT_INVALID (bad text) or ENT_NOMEM, with the message set. */
-static json_t *load(const char *text, size_t len, size_t flags, int *rc)
+/* ---- JSON's -0 at float places ------------------------------------------------------------
+ *
+ * jansson reads -0 as the integer 0 (json_io.c says why and how the integers written -0 are
+ * found). Where a float field takes one, the tree gets the real -0.0 in its place, before any
+ * reader: val_from_json() and every caller that prints the tree to parse it again (the entity's
+ * JSON's "data", an event's, a JSON Patch's whole data, a schema's default) then see -0.0, which
+ * prints as itself. An int or uint field takes it as 0, as before, and a free-form value (kind
+ * "any", a map without fields) keeps JSON's integer reading: the integer 0, stored as uint 0. */
+
+static int negz_walk(json_t *j, const ent_field *spec, const ent__negz *nz, json_t **repl);
+
+/* The members of the object o that are fields of map (or, map NULL, of t). */
+static int negz_members(json_t *o, const ent_field *map, const ent_type *t, const ent__negz *nz)
+{
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const char *k = json_object_iter_key(it);
+        const ent_field *f = strlen(k) != json_object_iter_key_len(it) ? NULL
+                             : map                                      ? ent_field_field(map, k)
+                                                                        : ent_type_field(t, k);
+        json_t *r;
+        int rc;
+        if (!f) continue; /* its reader names it */
+        if ((rc = negz_walk(json_object_iter_value(it), f, nz, &r))) return rc;
+        if (r && json_object_iter_set_new(o, it, r)) return ent__err(ENT_NOMEM, "out of memory");
+    }
+    return ENT_OK;
+}
+
+/* *repl: the real -0.0 to put in j's place when j is an integer written -0 at a float place of
+ * spec (a new reference), else NULL; the places below j are mended in place. */
+static int negz_walk(json_t *j, const ent_field *spec, const ent__negz *nz, json_t **repl)
+{
+    int rc;
+    *repl = NULL;
+    if (!spec) return ENT_OK; /* free-form: JSON's integer 0 */
+    switch (spec->kind) {
+    case ENT_KIND_FLOAT:
+        if (!json_is_integer(j) || json_integer_value(j) != 0 || !ent__negz_has(nz, j)) return ENT_OK;
+        return (*repl = json_real(-0.0)) ? ENT_OK : ent__err(ENT_NOMEM, "out of memory");
+    case ENT_KIND_ARRAY:
+        for (size_t i = 0; json_is_array(j) && i < json_array_size(j); i++) {
+            json_t *r;
+            if ((rc = negz_walk(json_array_get(j, i), spec->items, nz, &r))) return rc;
+            if (r && json_array_set_new(j, i, r)) return ent__err(ENT_NOMEM, "out of memory");
+        }
+        return ENT_OK;
+    case ENT_KIND_MAP: return json_is_object(j) && spec->fields ? negz_members(j, spec, NULL, nz) : ENT_OK;
+    default: return ENT_OK;
+    }
+}
+
+int ent__json_negzero_fix(json_t **j, const ent_field *spec, const ent_type *t, const ent__negz *nz)
+{
+    json_t *r = NULL;
+    int rc;
+    if (!nz || !nz->n || !*j) return ENT_OK;
+    if (!spec && t) return json_is_object(*j) ? negz_members(*j, NULL, t, nz) : ENT_OK;
+    if ((rc = negz_walk(*j, spec, nz, &r)) || !r) return rc;
+    json_decref(*j);
+    *j = r;
+    return ENT_OK;
+}
+
+int ent__json_negzero(json_t **j, const ent_field *spec, const ent_type *t, const char *text, size_t len, size_t flags)
+{
+    ent__negz nz;
+    int rc;
+    if (!spec && !t) return ENT_OK; /* free-form: nothing to mend */
+    if (ent__negz_find(&nz, *j, text, len, flags)) return ent__err(ENT_NOMEM, "out of memory parsing JSON");
+    rc = ent__json_negzero_fix(j, spec, t, &nz);
+    ent__negz_free(&nz);
+    return rc;
+}
+
+/* Parse as the value of spec (or, spec NULL, t's data object; both NULL: free-form); on failure
+ * *rc is ENT_INVALID (bad text) or ENT_NOMEM, with the message set. */
+static json_t *load(const char *text, size_t len, size_t flags, const ent_field *spec, const ent_type *t, int *rc)
 {
     json_error_t err;
     int nomem;
-    json_t *j = ent__json_loadb(text, len, flags | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err, &nomem);
+    json_t *j;
+    flags |= JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
+    j = ent__json_loadb(text, len, flags, &err, &nomem);
     if (!j && nomem) *rc = ent__err(ENT_NOMEM, "out of memory parsing JSON");
     else if (!j) *rc = ent__err(ENT_INVALID, "invalid JSON at line %d, column %d: %s", err.line, err.column, err.text);
+    else if ((*rc = ent__json_negzero(&j, spec, t, text, len, flags))) {
+        json_decref(j);
+        j = NULL;
+    }
     return j;
 }
 
@@ -601,7 +682,7 @@ int ent__val_from_json_text(ent_val *out, const ent_field *spec, const char *jso
     int rc;
     memset(out, 0, sizeof *out);
     if (!json) return ent__err(ENT_INVALID, "JSON is NULL");
-    if (!(j = load(json, strlen(json), JSON_DECODE_ANY, &rc))) return rc;
+    if (!(j = load(json, strlen(json), JSON_DECODE_ANY, spec, NULL, &rc))) return rc;
     rc = val_from_json(out, spec, j, &p);
     json_decref(j);
     return rc;
@@ -627,7 +708,7 @@ int ent_entity_from_json(ent_entity **out, const ent_type *t, const char *json, 
         rc = ent__err(ENT_INVALID, "%s: JSON is NULL", t->name);
         goto fail;
     }
-    if (!(j = load(json, len, 0, &rc))) {
+    if (!(j = load(json, len, 0, NULL, t, &rc))) {
         rc = ent__err_prefix(rc, "%s: ", t->name);
         goto fail;
     }
@@ -720,7 +801,7 @@ int ent_entity_patch_json(ent_entity *e, const char *json, size_t len)
     int rc;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (!json) return ent__err(ENT_INVALID, "%s: JSON is NULL", e->type->name);
-    if (!(j = load(json, len, 0, &rc))) return ent__err_prefix(rc, "%s: ", e->type->name);
+    if (!(j = load(json, len, 0, NULL, e->type, &rc))) return ent__err_prefix(rc, "%s: ", e->type->name);
     if (!json_is_object(j)) {
         rc = ent__err(ENT_INVALID, "%s: a merge patch must be a JSON object of fields", e->type->name);
         goto fail;

@@ -49,6 +49,7 @@ typedef struct op_ctx {
     const char *op;
     const char *ptr;
     size_t copy_left; /* what copies may still copy (val_cost) */
+    const ent__negz *nz; /* the patch's integers written -0, a float field's -0.0 (json_io.c) */
 } op_ctx;
 
 /* What the patch's copies may copy together, as a multiple of the data's and the patch's size:
@@ -250,6 +251,8 @@ static int put_root(ent_entity *e, json_t *j, const op_ctx *o)
     char *text;
     int rc;
     if (!json_is_object(j)) return op_err(o, ENT_INVALID, "the whole data is a JSON object of fields");
+    /* a float field's -0 would print as 0 */
+    if ((rc = ent__json_negzero_fix(&j, NULL, e->type, o->nz))) return rc;
     if (!(text = json_dumps(j, JSON_COMPACT))) return ent__err(ENT_NOMEM, "out of memory");
     rc = ent_entity_from_json(&n, e->type, text, strlen(text));
     free(text);
@@ -500,10 +503,12 @@ static int apply_op(ent_entity *e, json_t *op, op_ctx *o)
         take_out(e, &l);
         goto out;
     }
-    if ((rc = ent__val_from_jsonv(&nv, l.spec, value))) {
+    /* a float's -0 as -0.0 (JSON's integer 0 elsewhere); on its own reference, value may change */
+    json_incref(value);
+    if ((rc = ent__json_negzero_fix(&value, l.spec, NULL, o->nz)) == ENT_OK && (rc = ent__val_from_jsonv(&nv, l.spec, value)))
         rc = op_prefix(o, rc);
-        goto out;
-    }
+    json_decref(value);
+    if (rc) goto out;
     if ((rc = depth_check(&l, &nv, o))) {
         ent__val_clear(&nv);
         goto out;
@@ -519,16 +524,24 @@ out:
 int ent_entity_json_patch(ent_entity *e, const char *json, size_t len)
 {
     ent_entity *c = NULL;
+    const size_t flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
+    ent__negz nz = {NULL, 0};
     json_error_t err;
     json_t *j;
     op_ctx o;
     int nomem, rc = ENT_OK;
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (!json) return ent__err(ENT_INVALID, "%s: JSON is NULL", e->type->name);
-    if (!(j = ent__json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err, &nomem))) {
+    if (!(j = ent__json_loadb(json, len, flags, &err, &nomem))) {
         if (nomem) return ent__err(ENT_NOMEM, "out of memory parsing JSON");
         return ent__err(ENT_INVALID, "%s: invalid JSON at line %d, column %d: %s", e->type->name, err.line, err.column, err.text);
     }
+    /* the places of the patch's values are known op by op: the -0s are looked up there */
+    if (ent__negz_find(&nz, j, json, len, flags)) {
+        rc = ent__err(ENT_NOMEM, "out of memory parsing JSON");
+        goto out;
+    }
+    o.nz = &nz;
     if (!json_is_array(j)) {
         rc = ent__err(ENT_INVALID, "%s: a JSON Patch is an array of operations", e->type->name);
         goto out;
@@ -548,6 +561,7 @@ int ent_entity_json_patch(ent_entity *e, const char *json, size_t len)
     memcpy(e->changed, c->changed, (e->type->n_fields + 63) / 64 * sizeof(uint64_t));
 out:
     ent_entity_free(c);
+    ent__negz_free(&nz);
     json_decref(j);
     return rc;
 }

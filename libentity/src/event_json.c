@@ -266,7 +266,16 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
         goto fail;
     }
     if (ev->op != ENT_OP_DELETE) {
-        /* Fields with values through the entity parser; nulls (fields an update removed) after. */
+        /* Fields with values through the entity parser; nulls (fields an update removed) after.
+         * A float field's -0 (another writer's: this library prints -0.0) would print as 0. */
+        ent__negz nz;
+        if (ent__negz_find(&nz, o, json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)) {
+            rc = ent__err(ENT_NOMEM, "out of memory");
+            goto fail;
+        }
+        rc = ent__json_negzero_fix(&data, NULL, ev->type, &nz);
+        ent__negz_free(&nz);
+        if (rc) goto fail;
         if (!(text = ent__json_dumps(data, JSON_COMPACT))) {
             rc = ent__err(ENT_NOMEM, "out of memory");
             goto fail;

@@ -9,6 +9,7 @@
  * mid-dump; json_write.c's writer, which remembers any failed append, is what the library uses.) */
 #include "json_io.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,4 +89,115 @@ json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t 
                                                           "decimal string, a float with a decimal point or exponent)");
     }
     return NULL;
+}
+
+/* ---- JSON's -0 ----------------------------------------------------------------------------
+ *
+ * jansson reads the text -0 as the integer 0 (it has no negative zero integer), before anything
+ * knows the value goes into a float field: {"price": -0} stored +0.0 where {"price": -0.0} stored
+ * -0.0, and JSON's -0 is a valid number for negative zero (RFC 8259; JavaScript's JSON.parse gives
+ * -0). jansson keeps no number's text, and reading every integer as a real
+ * (JSON_DECODE_INT_AS_REAL) would lose int64 precision. So only a text holding a bare -0 token is
+ * parsed a second time, integers as reals, and the two trees (one text, one shape) are walked
+ * together: an integer 0 whose twin is a real with its sign bit set was written -0. Its readers
+ * (entity_json.c) then give -0.0 where a float field takes it; elsewhere it stays JSON's
+ * integer 0, as before. */
+
+/* Whether buf holds -0 as a number of its own (not followed by '.', 'e', 'E' or a digit), outside
+ * strings. A text without "-0" costs a memchr() per '-' (a timestamp's "-06" is passed over at
+ * once); string state is followed only up to a candidate. */
+static int has_bare_negzero(const char *buf, size_t len)
+{
+    size_t at = 0, from = 0; /* the string state is known at `at` */
+    int in_str = 0;
+    const char *m;
+    while (from < len && (m = memchr(buf + from, '-', len - from))) {
+        size_t c = (size_t)(m - buf);
+        char next2 = c + 2 < len ? buf[c + 2] : ' ';
+        from = c + 1;
+        if ((c && (buf[c - 1] == 'e' || buf[c - 1] == 'E')) /* an exponent: 1e-0 */ || c + 1 >= len || buf[c + 1] != '0' || next2 == '.' || next2 == 'e' || next2 == 'E' || (next2 >= '0' && next2 <= '9'))
+            continue;
+        for (; at < c; at++) {
+            if (!in_str) in_str = buf[at] == '"';
+            else if (buf[at] == '\\') at++; /* the escaped byte, '"' included */
+            else if (buf[at] == '"') in_str = 0;
+        }
+        if (at == c && !in_str) return 1;
+        /* at past c: c was the byte a backslash escaped, inside a string */
+    }
+    return 0;
+}
+
+static int negz_push(ent__negz *nz, size_t *cap, const json_t *j)
+{
+    if (nz->n == *cap) {
+        size_t c = *cap ? *cap * 2 : 8;
+        const json_t **p = realloc(nz->at, c * sizeof *p);
+        if (!p) return -1;
+        nz->at = p;
+        *cap = c;
+    }
+    nz->at[nz->n++] = j;
+    return 0;
+}
+
+/* a and b: one place of the two trees (the same text; jansson bounds their depth) */
+static int negz_collect(ent__negz *nz, size_t *cap, json_t *a, json_t *b)
+{
+    if (!b) return 0;
+    if (json_is_integer(a)) {
+        if (json_integer_value(a) == 0 && json_is_real(b) && signbit(json_real_value(b))) return negz_push(nz, cap, a);
+        return 0;
+    }
+    if (json_is_array(a) && json_is_array(b)) {
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (negz_collect(nz, cap, json_array_get(a, i), json_array_get(b, i))) return -1;
+    } else if (json_is_object(a) && json_is_object(b)) {
+        const char *k;
+        size_t kn;
+        json_t *m;
+        json_object_keylen_foreach(a, k, kn, m) {
+            if (negz_collect(nz, cap, m, json_object_getn(b, k, kn))) return -1;
+        }
+    }
+    return 0;
+}
+
+static int ptr_cmp(const void *x, const void *y)
+{
+    uintptr_t a = (uintptr_t) * (const json_t *const *)x, b = (uintptr_t) * (const json_t *const *)y;
+    return a < b ? -1 : a > b;
+}
+
+int ent__negz_find(ent__negz *nz, json_t *j, const char *buf, size_t len, size_t flags)
+{
+    json_error_t err;
+    json_t *twin;
+    size_t cap = 0;
+    int nomem, rc;
+    nz->at = NULL;
+    nz->n = 0;
+    if (!j || !has_bare_negzero(buf, len)) return 0;
+    /* The text parsed once already: a second parse that fails is short of memory. */
+    if (!(twin = ent__json_loadb(buf, len, flags | JSON_DECODE_INT_AS_REAL, &err, &nomem))) return -1;
+    rc = negz_collect(nz, &cap, j, twin);
+    json_decref(twin);
+    if (rc) {
+        ent__negz_free(nz);
+        return -1;
+    }
+    if (nz->n > 1) qsort(nz->at, nz->n, sizeof *nz->at, ptr_cmp);
+    return 0;
+}
+
+int ent__negz_has(const ent__negz *nz, const json_t *j)
+{
+    return nz && nz->n && bsearch(&j, nz->at, nz->n, sizeof *nz->at, ptr_cmp) != NULL;
+}
+
+void ent__negz_free(ent__negz *nz)
+{
+    free(nz->at);
+    nz->at = NULL;
+    nz->n = 0;
 }

@@ -378,6 +378,15 @@ struct json_t;
 /* Build a value of spec from the jansson value j, as ent__val_from_json_text() does (messages
  * name the place inside j, without a prefix). */
 int ent__val_from_jsonv(ent_val *out, const struct ent_field *spec, struct json_t *j);
+/* JSON's -0 where a float field takes it (jansson reads it as the integer 0; json_io.c): the
+ * real -0.0 put in its place in *j, the value of spec (spec NULL: t's data object, or with t NULL
+ * too a free-form value, left alone). *j may be replaced (the old reference released). nz: the
+ * integers written -0 (ent__negz_find()); ent__json_negzero() finds them in text, the text *j was
+ * parsed from with flags (a scan, and no more for a text without a bare -0). ENT_OK or ENT_NOMEM. */
+struct ent__negz;
+int ent__json_negzero_fix(struct json_t **j, const struct ent_field *spec, const struct ent_type *t, const struct ent__negz *nz);
+int ent__json_negzero(struct json_t **j, const struct ent_field *spec, const struct ent_type *t, const char *text, size_t len,
+                      size_t flags);
 /* One value as a jansson value (spec NULL: free-form), as entity JSON prints it: a new
  * reference, NULL when out of memory. */
 struct json_t *ent__val_json(const struct ent_field *spec, const ent_val *v);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1150,6 +1151,76 @@ int room_to_parse(size_t len)
     return 1;
 }
 
+/* JSON's -0 is negative zero, and jansson reads it as the integer 0: a line's "data", printed from
+ * the tree for ent_entity_from_json(), said 0, and a float field given -0 loaded as +0.0 (dump
+ * writes -0.0; a line written by hand or by another tool may say -0). The library mends its own
+ * reads so (json_io.c); here, only a line that may hold a bare -0 (not followed by '.', 'e', 'E'
+ * or a digit, not an exponent's; one inside a string passes too, and costs a parse) is parsed
+ * again with integers as reals, and an integer 0 whose twin is a negative zero, where the schema
+ * says float, becomes the real -0.0. Ints take it as 0, free-form values as JSON's integer 0. */
+static int may_hold_negzero(const char *s, size_t n)
+{
+    const char *p = s;
+    while ((p = memchr(p, '-', n - (size_t)(p - s)))) {
+        size_t at = (size_t)(p - s);
+        char next = at + 2 < n ? s[at + 2] : ' ';
+        p++;
+        if (at + 1 < n && s[at + 1] == '0' && next != '.' && next != 'e' && next != 'E' && !(next >= '0' && next <= '9') &&
+            !(at && (s[at - 1] == 'e' || s[at - 1] == 'E')))
+            return 1;
+        if (at + 1 >= n) break;
+    }
+    return 0;
+}
+
+/* j (at a place of field f; f NULL: t's data object) against its twin: *repl the real -0.0 for j
+ * (a new reference) or NULL; places below j mended in place. -1 when out of memory. */
+static int mend_negzero(json_t *j, json_t *twin, const ent_type *t, const ent_field *f, json_t **repl)
+{
+    *repl = NULL;
+    if (!twin) return 0;
+    if (f && ent_field_kind(f) == ENT_KIND_FLOAT) {
+        if (json_is_integer(j) && json_integer_value(j) == 0 && json_is_real(twin) && signbit(json_real_value(twin)))
+            return (*repl = json_real(-0.0)) ? 0 : -1;
+        return 0;
+    }
+    if (f && ent_field_kind(f) == ENT_KIND_ARRAY && json_is_array(j) && json_is_array(twin)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            json_t *r;
+            if (mend_negzero(json_array_get(j, i), json_array_get(twin, i), t, ent_field_items(f), &r) ||
+                (r && json_array_set_new(j, i, r)))
+                return -1;
+        }
+        return 0;
+    }
+    if ((!f || (ent_field_kind(f) == ENT_KIND_MAP && ent_field_field_count(f))) && json_is_object(j) && json_is_object(twin)) {
+        for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
+            const char *k = json_object_iter_key(it);
+            size_t kn = json_object_iter_key_len(it);
+            const ent_field *sf = strlen(k) != kn ? NULL : f ? ent_field_field(f, k) : ent_type_field(t, k);
+            json_t *r;
+            if (!sf) continue; /* ent_entity_from_json() names it */
+            if (mend_negzero(json_object_iter_value(it), json_object_getn(twin, k, kn), t, sf, &r) ||
+                (r && json_object_iter_set_new(j, it, r)))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The line's "data" in o mended so; -1 when out of memory. */
+static int mend_line_negzero(json_t *o, const char *line, size_t len, const ent_type *t)
+{
+    json_t *twin, *r;
+    int rc;
+    if (!may_hold_negzero(line, len)) return 0;
+    /* parsed once already: a second parse that fails is short of memory */
+    if (!(twin = json_loadb(line, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, NULL))) return -1;
+    rc = mend_negzero(json_object_get(o, "data"), json_object_get(twin, "data"), t, NULL, &r);
+    json_decref(twin);
+    return rc;
+}
+
 /* The first key of a load line's object that dump does not write, or NULL. Borrowed from o. */
 static const char *line_extra_key(json_t *o)
 {
@@ -1504,6 +1575,13 @@ int cmd_load(int argc, char **argv)
             else
                 msg("line %llu: version \"%s\" is not a version (digits, from 1)", (unsigned long long)lines,
                     json_string_value(vj));
+            json_decref(o);
+            rc = 1;
+            break;
+        }
+        if (mend_line_negzero(o, line, (size_t)len, t)) {
+            progress("", 0, 2);
+            msg("line %llu: out of memory parsing it", (unsigned long long)lines);
             json_decref(o);
             rc = 1;
             break;

@@ -205,7 +205,10 @@ ENT_EXTERN(int) ent_entity_decode(ent_entity **out, const ent_type *t, const voi
  * to "bytes", "uint" or "float", e.g. {"/attrs/blob":"bytes"}, absent when no value needs it;
  * ent_entity_apply_kinds() turns those strings back, so such a line reads back exactly. A
  * timestamp set in a free-form map is stored as its integer of ns (free-form values keep one form
- * per number), a non-negative int as a uint. */
+ * per number), a non-negative int as a uint. JSON's -0 (negative zero) is read as a float field's
+ * -0.0 wherever the field is (declared maps, arrays, merge and JSON Patches); for an int or uint
+ * field it is 0, and in a free-form place (and a schema's "default") JSON's integer 0 (a uint 0):
+ * write -0.0 there for the float. */
 enum {
     ENT_JSON_PRETTY = 1, /* indent */
     ENT_JSON_ENTITY = 2  /* {"type":T,"key":K,"version":V,"data":{...}} instead of the data alone */
