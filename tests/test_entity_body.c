@@ -388,16 +388,6 @@ static void test_not_an_object(void)
     ent_schema_free(sc);
 }
 
-/* path's float is a zero whose sign bit is neg */
-static void zero_sign(const ent_entity *e, const char *path, int neg)
-{
-    double d = 1;
-    ENT_OK_(ent_entity_get_float(&d, e, path));
-    CU_ASSERT_EQUAL(d, 0);
-    if (!!signbit(d) != neg) fprintf(stderr, "\n  %s: sign bit %d, wanted %d\n", path, !!signbit(d), neg);
-    CU_ASSERT_EQUAL(!!signbit(d), neg);
-}
-
 /* JSON's -0 (negative zero; jansson reads it as the integer 0) for a float field is -0.0, in the
  * data alone and in the entity's JSON (whose "data" is printed and read again), put and patch. */
 static void test_negative_zero(void)
@@ -409,33 +399,33 @@ static void test_negative_zero(void)
     int64_t n = 1;
     char *j;
     ENT_OK_(put_rc(&e, &v, t, "{\"f\":-0,\"n\":-0,\"fa\":[-0,0],\"d\":{\"x\":-0}}"));
-    zero_sign(e, "f", 1);
-    zero_sign(e, "fa[0]", 1);
-    zero_sign(e, "fa[1]", 0);
-    zero_sign(e, "d.x", 1);
+    ent_test_zero_sign(e, "f", 1);
+    ent_test_zero_sign(e, "fa[0]", 1);
+    ent_test_zero_sign(e, "fa[1]", 0);
+    ent_test_zero_sign(e, "d.x", 1);
     ENT_OK_(ent_entity_get_int(&n, e, "n"));
     CU_ASSERT_EQUAL(n, 0);
     ent_entity_free(e);
     ENT_OK_(put_rc(&e, &v, t, "{\"type\":\"pt\",\"key\":3,\"version\":2,\"data\":{\"f\":-0,\"n\":-0,\"fa\":[0,-0],\"d\":{\"x\":-0}}}"));
     CU_ASSERT_EQUAL(v, 2);
-    zero_sign(e, "f", 1);
-    zero_sign(e, "fa[0]", 0);
-    zero_sign(e, "fa[1]", 1);
-    zero_sign(e, "d.x", 1);
+    ent_test_zero_sign(e, "f", 1);
+    ent_test_zero_sign(e, "fa[0]", 0);
+    ent_test_zero_sign(e, "fa[1]", 1);
+    ent_test_zero_sign(e, "d.x", 1);
     j = data_json(e);
     CU_ASSERT_STRING_EQUAL(j, "{\"f\":-0.0,\"n\":0,\"fa\":[0.0,-0.0],\"d\":{\"x\":-0.0}}");
     free(j);
     /* patches: a merge patch, the entity's JSON, a JSON Patch */
     ENT_OK_(ent_entity_patch_body(NULL, e, BODY("{\"f\":1,\"fa\":[1],\"d\":{\"x\":1}}")));
     ENT_OK_(ent_entity_patch_body(NULL, e, BODY("{\"f\":-0,\"d\":{\"x\":0}}")));
-    zero_sign(e, "f", 1);
-    zero_sign(e, "d.x", 0);
+    ent_test_zero_sign(e, "f", 1);
+    ent_test_zero_sign(e, "d.x", 0);
     ENT_OK_(ent_entity_patch_body(NULL, e, BODY("{\"type\":\"pt\",\"key\":3,\"data\":{\"f\":0,\"fa\":[-0],\"d\":{\"x\":-0}}}")));
-    zero_sign(e, "f", 0);
-    zero_sign(e, "fa[0]", 1);
-    zero_sign(e, "d.x", 1);
+    ent_test_zero_sign(e, "f", 0);
+    ent_test_zero_sign(e, "fa[0]", 1);
+    ent_test_zero_sign(e, "d.x", 1);
     ENT_OK_(ent_entity_patch_body(NULL, e, BODY("[{\"op\":\"replace\",\"path\":\"/f\",\"value\":-0}]")));
-    zero_sign(e, "f", 1);
+    ent_test_zero_sign(e, "f", 1);
     ent_entity_free(e);
     ent_schema_free(sc);
 }

@@ -513,15 +513,6 @@ static const char NEGZ_JSON[] =
     "\"ff\":{\"id\":8,\"type\":\"map\"},\"s\":{\"id\":9,\"type\":\"string\"}}}}}";
 
 /* path's float, asserting its sign bit is neg */
-static void float_sign(const ent_entity *e, const char *path, int neg)
-{
-    double d = 1;
-    ENT_OK_(ent_entity_get_float(&d, e, path));
-    CU_ASSERT_EQUAL(d, 0);
-    if (!!signbit(d) != neg) fprintf(stderr, "\n  %s: sign bit %d, wanted %d\n", path, !!signbit(d), neg);
-    CU_ASSERT_EQUAL(!!signbit(d), neg);
-}
-
 static void json_at(const ent_entity *e, const char *path, const char *want)
 {
     char *j = NULL;
@@ -544,18 +535,18 @@ static void test_negative_zero(void)
     e = from_json(s, "z", "{\"f\":-0,\"i\":-0,\"u\":-0,\"fa\":[0,-0,-0.0,-0e0,1e-0,-0],\"faa\":[[-0,0]],"
                           "\"m\":{\"x\":-0,\"n\":-0,\"deep\":{\"y\":-0}},\"ml\":[{\"x\":0},{\"x\":-0}],"
                           "\"ff\":{\"a\":-0,\"-0\":\"-0\",\"b\":[-0]},\"s\":\"\\\"-0\"}");
-    float_sign(e, "f", 1);
-    float_sign(e, "fa[0]", 0);
-    float_sign(e, "fa[1]", 1);
-    float_sign(e, "fa[2]", 1);
-    float_sign(e, "fa[3]", 1);
-    float_sign(e, "fa[5]", 1);
-    float_sign(e, "faa[0][0]", 1);
-    float_sign(e, "faa[0][1]", 0);
-    float_sign(e, "m.x", 1);
-    float_sign(e, "m.deep.y", 1);
-    float_sign(e, "ml[0].x", 0);
-    float_sign(e, "ml[1].x", 1);
+    ent_test_zero_sign(e, "f", 1);
+    ent_test_zero_sign(e, "fa[0]", 0);
+    ent_test_zero_sign(e, "fa[1]", 1);
+    ent_test_zero_sign(e, "fa[2]", 1);
+    ent_test_zero_sign(e, "fa[3]", 1);
+    ent_test_zero_sign(e, "fa[5]", 1);
+    ent_test_zero_sign(e, "faa[0][0]", 1);
+    ent_test_zero_sign(e, "faa[0][1]", 0);
+    ent_test_zero_sign(e, "m.x", 1);
+    ent_test_zero_sign(e, "m.deep.y", 1);
+    ent_test_zero_sign(e, "ml[0].x", 0);
+    ent_test_zero_sign(e, "ml[1].x", 1);
     json_at(e, "f", "-0.0");
     json_at(e, "fa", "[0.0,-0.0,-0.0,-0.0,1.0,-0.0]");
     json_at(e, "m", "{\"x\":-0.0,\"n\":0,\"deep\":{\"y\":-0.0}}");
@@ -576,8 +567,8 @@ static void test_negative_zero(void)
     /* 0 stays +0.0; the ints beside a -0 keep every digit (not read as doubles) */
     e = from_json(s, "z", "{\"f\":0,\"i\":9223372036854775807,\"u\":\"18446744073709551615\",\"m\":{\"n\":-9223372036854775808,"
                           "\"x\":-0}}");
-    float_sign(e, "f", 0);
-    float_sign(e, "m.x", 1);
+    ent_test_zero_sign(e, "f", 0);
+    ent_test_zero_sign(e, "m.x", 1);
     ENT_OK_(ent_entity_get_int(&i, e, "i"));
     CU_ASSERT_EQUAL(i, INT64_MAX);
     ENT_OK_(ent_entity_get_int(&i, e, "m.n"));
@@ -586,17 +577,17 @@ static void test_negative_zero(void)
     CU_ASSERT_EQUAL(u, UINT64_MAX);
     /* a merge patch */
     ENT_OK_(PATCH(e, "{\"f\":-0,\"fa\":[-0],\"m\":{\"deep\":{\"y\":-0}},\"ml\":[{\"x\":-0}]}"));
-    float_sign(e, "f", 1);
-    float_sign(e, "fa[0]", 1);
-    float_sign(e, "m.deep.y", 1);
-    float_sign(e, "ml[0].x", 1);
+    ent_test_zero_sign(e, "f", 1);
+    ent_test_zero_sign(e, "fa[0]", 1);
+    ent_test_zero_sign(e, "m.deep.y", 1);
+    ent_test_zero_sign(e, "ml[0].x", 1);
     ENT_OK_(PATCH(e, "{\"f\":0}"));
-    float_sign(e, "f", 0);
+    ent_test_zero_sign(e, "f", 0);
     /* a value by path, and a value of a spec */
     ENT_OK_(ent_entity_set_json(e, "f", "-0"));
-    float_sign(e, "f", 1);
+    ent_test_zero_sign(e, "f", 1);
     ENT_OK_(ent_entity_set_json(e, "faa", "[[-0]]"));
-    float_sign(e, "faa[0][0]", 1);
+    ent_test_zero_sign(e, "faa[0][0]", 1);
     ENT_OK_(ent__val_from_json_text(&v, ent_type_field(t, "f"), " -0 "));
     CU_ASSERT_EQUAL(v.k, EV_FLOAT);
     CU_ASSERT_TRUE(signbit(v.u.f));

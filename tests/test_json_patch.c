@@ -627,16 +627,6 @@ static void test_random_against_reference(void)
     CU_ASSERT_TRUE(agreed_err > 300);
 }
 
-/* path's float is a zero whose sign bit is neg */
-static void zero_sign(const ent_entity *e, const char *path, int neg)
-{
-    double d = 1;
-    ENT_OK_(ent_entity_get_float(&d, e, path));
-    CU_ASSERT_EQUAL(d, 0);
-    if (!!signbit(d) != neg) fprintf(stderr, "\n  %s: sign bit %d, wanted %d\n", path, !!signbit(d), neg);
-    CU_ASSERT_EQUAL(!!signbit(d), neg);
-}
-
 /* JSON's -0 (negative zero; jansson reads it as the integer 0) as a value for a float field is
  * -0.0, at the top, in a declared map, as the whole data; an int's is 0, a free-form one JSON's
  * integer 0, a string's "-0" as written. */
@@ -650,9 +640,9 @@ static void test_negative_zero(void)
     ENT_OK_(jp(e, "[{\"op\":\"add\",\"path\":\"/price\",\"value\":-0},{\"op\":\"add\",\"path\":\"/dims\",\"value\":{\"w\":-0,"
                   "\"h\":0}},{\"op\":\"add\",\"path\":\"/stock\",\"value\":-0},{\"op\":\"add\",\"path\":\"/attrs/z\",\"value\":-0},"
                   "{\"op\":\"add\",\"path\":\"/tags\",\"value\":[\"-0\"]}]"));
-    zero_sign(e, "price", 1);
-    zero_sign(e, "dims.w", 1);
-    zero_sign(e, "dims.h", 0);
+    ent_test_zero_sign(e, "price", 1);
+    ent_test_zero_sign(e, "dims.w", 1);
+    ent_test_zero_sign(e, "dims.h", 0);
     ENT_OK_(ent_entity_get_int(&i, e, "stock"));
     CU_ASSERT_EQUAL(i, 0);
     ENT_OK_(ent_entity_get_uint(&u, e, "attrs.z"));
@@ -665,13 +655,13 @@ static void test_negative_zero(void)
     free(j);
     ENT_OK_(jp(e, "[{\"op\":\"replace\",\"path\":\"/dims/h\",\"value\":-0},{\"op\":\"replace\",\"path\":\"/price\",\"value\":0},"
                   "{\"op\":\"test\",\"path\":\"/dims/h\",\"value\":-0}]"));
-    zero_sign(e, "dims.h", 1);
-    zero_sign(e, "price", 0);
+    ent_test_zero_sign(e, "dims.h", 1);
+    ent_test_zero_sign(e, "price", 0);
     /* the whole data, printed to be read again */
     ENT_OK_(jp(e, "[{\"op\":\"replace\",\"path\":\"\",\"value\":{\"price\":-0,\"dims\":{\"w\":-0,\"h\":0},\"stock\":-0}}]"));
-    zero_sign(e, "price", 1);
-    zero_sign(e, "dims.w", 1);
-    zero_sign(e, "dims.h", 0);
+    ent_test_zero_sign(e, "price", 1);
+    ent_test_zero_sign(e, "dims.w", 1);
+    ent_test_zero_sign(e, "dims.h", 0);
     ent_entity_free(e);
 }
 

@@ -4,6 +4,7 @@
 #define ENT_TEST_UTIL_H
 
 #include <CUnit/Basic.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,16 @@ static inline int ent_test_run(const char *suite, const ent_test_case *cases)
         (void)sizeof(char[sizeof(arr) > sizeof(char *) ? 1 : -1]); /* an array, not a pointer */   \
         CU_ASSERT_FATAL(ent_test_fmt((arr), sizeof(arr), __VA_ARGS__) == 0);                       \
     } while (0)
+
+/* path's float in e is a zero whose sign bit is neg (JSON's -0 and -0.0 against 0). */
+static inline void ent_test_zero_sign(const ent_entity *e, const char *path, int neg)
+{
+    double d = 1;
+    ENT_OK_(ent_entity_get_float(&d, e, path));
+    CU_ASSERT_EQUAL(d, 0);
+    if (!!signbit(d) != neg) fprintf(stderr, "\n  %s: sign bit %d, wanted %d\n", path, !!signbit(d), neg);
+    CU_ASSERT_EQUAL(!!signbit(d), neg);
+}
 
 /* The group commit mode of the suites' stores: ENT_GROUP_ALWAYS, so that their threads meet in
  * groups on every backend (ENT_GROUP_AUTO groups only stores whose commits sync); the default,
