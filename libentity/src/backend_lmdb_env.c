@@ -421,6 +421,14 @@ static int open_elsewhere(const char *path)
     return in_use;
 }
 
+/* ENT_BUSY for an opener that found no lock.mdb while another process holds the store open. */
+static int lock_removed(const char *path)
+{
+    return ent__err(ENT_BUSY, "store %s: its lock.mdb was removed while another process has the store open; opening it "
+                              "now would take locks apart from that process's (two writers at once damage the store): "
+                              "end the processes that have it open, then open it again", path);
+}
+
 /* tests: called once a new lock file is made, before this opener looks for other processes */
 void (*ent__lmdb_lock_made_hook)(const char *dir);
 
@@ -471,14 +479,12 @@ static int make_lock(const char *path, const char *p)
          * that holds it since another opener linked its file is no such process: that file is
          * there now (only such a removal takes it away again). */
         if (open_elsewhere(path) && access(p, F_OK) != 0)
-            rc = ent__err(ENT_BUSY, "store %s: its lock.mdb was removed while another process has the store open; "
-                                    "opening it now would take locks apart from that process's (two writers at once "
-                                    "damage the store): end the processes that have it open, then open it again", path);
+            rc = lock_removed(path);
         else if (link(tmp, p) < 0) {
             err = errno;
             if (err != EEXIST && err != EPERM && err != ENOTSUP && err != EOPNOTSUPP && err != EXDEV && err != EMLINK)
-                rc = ent__err(err == ENOSPC ? ENT_FULL : ENT_IO, "store %s: cannot link %s to %s: %s", path, tmp, p,
-                              strerror(err));
+                rc = ent__errd(err == ENOSPC ? ENT_FULL : ENT_IO, err == ENOSPC ? ENT_DETAIL_NO_SPACE : ENT_DETAIL_NONE,
+                               "store %s: cannot link %s to %s: %s", path, tmp, p, strerror(err));
         } else {
             err = 0;
         }
@@ -506,9 +512,7 @@ static int prealloc_lock(const char *path)
         if (fd >= 0 && open_elsewhere(path)) {
             close(fd);
             unlink(p);
-            rc = ent__err(ENT_BUSY, "store %s: its lock.mdb was removed while another process has the store open; "
-                                    "opening it now would take locks apart from that process's (two writers at once "
-                                    "damage the store): end the processes that have it open, then open it again", path);
+            rc = lock_removed(path);
             free(p);
             return rc;
         }
