@@ -116,6 +116,22 @@ int ent__lmdb_lerr(int mrc, const char *fmt, ...)
  * process's size limit) as EIO: "Input/output error" for a full disk tells the user to look for a
  * broken one. A failed write is looked at again here: a disk with almost no room left, or a data
  * file at the limit, is ENT_FULL naming that; anything else stays what LMDB said. */
+/* Whether the file system under dir refuses FULL_DISK_SLACK more bytes, asked by allocating them
+ * to an unnamed file (O_TMPFILE: nothing is left behind, whatever happens to this process). Why:
+ * statvfs cannot tell for root on ext4, whose free blocks include some that nobody may take
+ * (its reserved clusters, up to 16 MiB; and the 5 % kept for root when the file system keeps them
+ * for another user): LMDB's write that the full disk cut short ("Input/output error", a short
+ * write being no errno) looked like a failing disk with ~1-16 MiB free. 0 when it cannot ask
+ * (no O_TMPFILE there) or the room is there. */
+static int disk_refuses(const char *dir)
+{
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return errno == ENOSPC || errno == EDQUOT;
+    int err = posix_fallocate(fd, 0, (off_t)FULL_DISK_SLACK);
+    close(fd);
+    return err == ENOSPC || err == EDQUOT;
+}
+
 int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed)
 {
     struct statvfs vfs;
@@ -139,6 +155,9 @@ int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed)
             return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: %s: the disk is full (%" PRIu64 " KiB free); %s", e->path, what,
                             avail / 1024, outcome);
     }
+    if (disk_refuses(e->path))
+        return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: %s: the disk is full (it refuses %" PRIu64 " KiB more); %s", e->path,
+                        what, FULL_DISK_SLACK / 1024, outcome);
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && mdb_env_get_fd(e->env, &fd) == 0 &&
         fstat(fd, &st) == 0 && (uint64_t)st.st_size + FULL_DISK_SLACK > (uint64_t)rl.rlim_cur)
         return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: %s: data.mdb reached the process's file size limit (ulimit -f: %" PRIu64
