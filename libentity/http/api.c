@@ -292,74 +292,76 @@ static int is_route_name(const char *name)
     return !strcmp(name, "stat") || !strcmp(name, "schema") || !strcmp(name, "events");
 }
 
-/* GET /api/TYPE?limit=N&after=KEY&reverse=1, or /api/TYPE/?... */
+/* GET /api/TYPE?limit=N&after=KEY&reverse=1&resume=TOKEN, or /api/TYPE/?...
+ * The next page's Link carries the scan's own resume token (ent_iter_resume(): the type and the
+ * last key's bytes in hex), not after=KEY: a key is bytes (a NUL, '&', '%', '+' or any UTF-8 among
+ * them) and after= is text, so the key was cut at a NUL and the next page started elsewhere
+ * (repeating the page, or not going on). after=KEY is still taken, a start a person types. */
 static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const char *tname, ent_http_args *a)
 {
     enum MHD_Result mrc = MHD_NO;
     const ent_type *t;
-    const char *after;
+    const char *after, *resume, *tok = NULL;
     uint64_t limit, n = 0;
-    int reverse, rc, more = 0;
+    int reverse, rc = ENT_OK, more = 0;
     ent_key start;
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
     ent_iter *it = NULL;
-    ent_entity *e, *last = NULL;
+    ent_entity *e;
     ent_txn *r = NULL;
     sbuf b = {0}, link = {0};
     if (arg_limit(&limit, a, PAGE_DEFAULT, PAGE_MAX, c, &mrc) || arg_bool(&reverse, a, "reverse", c, &mrc)) return mrc;
     after = ent_http__arg(a, "after");
-    if (args_all_used(a, c, &mrc) || !(t = read_type(&r, h, c, tname, &mrc))) return mrc;
+    resume = ent_http__arg(a, "resume");
+    if (args_all_used(a, c, &mrc)) return mrc;
+    if (after && resume)
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                     "after= and resume= both say where the page starts: give one (a Link's resume= goes on from its page)");
+    if (!(t = read_type(&r, h, c, tname, &mrc))) return mrc;
     if (after && ent_http__key(&start, t, after, c, &mrc)) goto out;
     if (reverse) o.flags |= ENT_ITER_REVERSE;
-    /* after= is exclusive: the scan starts at the key and skips it. One entity beyond the page
-     * tells whether a next page exists. */
+    o.resume = resume;
+    /* after= is exclusive: the scan starts at the key and skips it. A token of a look-up, of
+     * another type or forged is the library's ENT_INVALID: a 400 naming it. */
     if ((rc = ent_scan(&it, h->s, r, t, after ? &start : NULL, &o))) {
-        mrc = ent_http__reply_lib(c, rc, tname);
+        mrc = ent_http__reply_lib(c, rc, resume ? "resume" : tname);
         goto out;
     }
     sb_add(&b, "[", 1);
-    while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+    while (n < limit && b.n < PAGE_BYTES && (rc = ent_iter_next(&e, it)) == ENT_OK) {
         if (after && ent_http__same_key(ent_entity_key(e), start)) {
             ent_entity_free(e);
             continue;
         }
-        if (n == limit || b.n >= PAGE_BYTES) {
-            more = 1;
-            ent_entity_free(e);
-            break;
-        }
-        if ((rc = add_entity(&b, e, n == 0))) {
-            ent_entity_free(e);
-            break;
-        }
-        ent_entity_free(last);
-        last = e;
+        rc = add_entity(&b, e, n == 0);
+        ent_entity_free(e);
+        if (rc) break;
         n++;
     }
     if (rc == ENT_NOTFOUND) rc = ENT_OK;
+    /* a full page: whether a next one holds anything (a look ahead, kept for no one), and the
+     * position after this page's last entity */
+    if (!rc && n && (n == limit || b.n >= PAGE_BYTES) && (more = ent_iter_more(it)) < 0) rc = more;
+    if (!rc && more > 0 && !(tok = ent_iter_resume(it))) rc = ENT_NOMEM;
     if (rc) {
         mrc = ent_http__reply_lib(c, rc, tname);
         free(b.p);
     } else {
         sb_add(&b, "]", 1);
-        if (more && last) {
-            char kb[300];
-            ent_http__key_text(kb, sizeof kb, ent_entity_key(last));
+        if (tok) {
+            char num[32];
             sb_str(&link, "</api/");
             sb_esc(&link, tname);
             if (is_route_name(tname)) sb_str(&link, "/"); /* /api/TYPE is another route */
-            sb_str(&link, "?limit=");
-            snprintf(kb + 280, 20, "%llu", (unsigned long long)limit);
-            sb_str(&link, kb + 280);
-            ent_http__key_text(kb, 280, ent_entity_key(last));
-            sb_str(&link, "&after=");
-            sb_esc(&link, kb);
+            snprintf(num, sizeof num, "?limit=%llu", (unsigned long long)limit);
+            sb_str(&link, num);
             if (reverse) sb_str(&link, "&reverse=1");
+            sb_str(&link, "&resume=");
+            sb_esc(&link, tok);
             sb_str(&link, ">; rel=\"next\"");
         }
         mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
     }
-    ent_entity_free(last);
 out:
     ent_iter_free(it);
     ent_txn_abort(r);
