@@ -169,10 +169,99 @@ int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_
     return 0;
 }
 
+static int hexdigit(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+int ent_http__path_key(ent_key *out, char *buf, const ent_type *t, const char *text, int hex, struct MHD_Connection *c,
+                       enum MHD_Result *rc)
+{
+    size_t n = strlen(text), len = n / 2;
+    if (!hex) return ent_http__key(out, t, text, c, rc);
+    for (size_t i = 0; i < n && !(n % 2) && len <= ENT_KEY_STRING_MAX; i += 2) {
+        int hi = hexdigit((unsigned char)text[i]), lo = hexdigit((unsigned char)text[i + 1]);
+        if (hi < 0 || lo < 0) {
+            len = 0;
+            break;
+        }
+        buf[i / 2] = (char)(hi << 4 | lo);
+    }
+    if (n % 2 || len == 0 || len > ENT_KEY_STRING_MAX) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                    "%s: /hex/%.40s%s is not a key in hex (its bytes as 2 to %d hex digits, two a byte)", ent_type_name(t),
+                                    text, n > 40 ? "..." : "", 2 * ENT_KEY_STRING_MAX);
+        return -1;
+    }
+    buf[len] = '\0';
+    if (ent_type_key(t) == ENT_KEY_AUTO) {
+        if (memchr(buf, '\0', len)) {
+            *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s: key /hex/%s is not an id (a positive integer)", ent_type_name(t), text);
+            return -1;
+        }
+        return ent_http__key(out, t, buf, c, rc);
+    }
+    out->kind = ENT_KEY_STRING;
+    out->id = 0;
+    out->str = buf;
+    out->len = len;
+    return 0;
+}
+
+/* For messages: a NUL as \0 (a %s stopped at it, and named another key). */
 void ent_http__key_text(char *buf, size_t size, ent_key k)
 {
-    if (k.kind == ENT_KEY_AUTO) snprintf(buf, size, "%llu", (unsigned long long)k.id);
-    else snprintf(buf, size, "%.*s", (int)k.len, k.str);
+    size_t w = 0;
+    if (k.kind == ENT_KEY_AUTO) {
+        snprintf(buf, size, "%llu", (unsigned long long)k.id);
+        return;
+    }
+    for (size_t i = 0; i < k.len && w + 3 <= size; i++) {
+        if (k.str[i]) buf[w++] = k.str[i];
+        else buf[w++] = '\\', buf[w++] = '0';
+    }
+    buf[w < size ? w : size - 1] = '\0';
+}
+
+/* The one path that names it whatever its bytes: /api/TYPE/KEY percent-encoded, or /api/TYPE/hex/HEX
+ * for the keys that path cannot carry: a NUL (%00 is refused in a path), "." and ".." (dot
+ * segments a client resolves away, as the WHATWG URL parser does their %2E escapes too: the list
+ * or /api/), and "stream" of a type "events" (the event stream's path). */
+char *ent_http__entity_path(const char *tname, ent_key k)
+{
+    static const char hx[] = "0123456789abcdef";
+    char *te = ent_http__escape(tname), *ke = NULL, *out = NULL;
+    size_t n;
+    int hex = k.kind == ENT_KEY_STRING &&
+              (memchr(k.str, '\0', k.len) || (k.len == 1 && k.str[0] == '.') || (k.len == 2 && !memcmp(k.str, "..", 2)) ||
+               (!strcmp(tname, "events") && k.len == 6 && !memcmp(k.str, "stream", 6)));
+    if (!te) return NULL;
+    if (k.kind == ENT_KEY_AUTO) {
+        if ((ke = malloc(24))) snprintf(ke, 24, "%llu", (unsigned long long)k.id);
+    } else if (hex) {
+        if ((ke = malloc(4 + 2 * k.len + 1))) {
+            char *w = ke + 4;
+            memcpy(ke, "hex/", 4);
+            for (size_t i = 0; i < k.len; i++) {
+                *w++ = hx[(unsigned char)k.str[i] >> 4];
+                *w++ = hx[(unsigned char)k.str[i] & 15];
+            }
+            *w = '\0';
+        }
+    } else {
+        char kb[ENT_KEY_STRING_MAX + 1];
+        memcpy(kb, k.str, k.len); /* no NUL in it: the hex path takes those */
+        kb[k.len] = '\0';
+        ke = ent_http__escape(kb);
+    }
+    n = ke ? 5 + strlen(te) + 1 + strlen(ke) + 1 : 0;
+    if (ke && (out = malloc(n))) snprintf(out, n, "/api/%s/%s", te, ke);
+    free(te);
+    free(ke);
+    return out;
 }
 
 int ent_http__same_key(ent_key a, ent_key b)
@@ -722,6 +811,7 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     ent_txn *rt = NULL;
     char why[160];
     int write;
+    int hex = 0;
     enum { STAT, SCHEMA, EVENTS, STREAM, LIST, ONE, FIND } route;
     if (nseg == 1 && !strcmp(segs[0], "stat")) route = STAT, allow = "GET, HEAD";
     else if (nseg == 1 && !strcmp(segs[0], "schema")) route = SCHEMA, allow = "GET, HEAD";
@@ -732,8 +822,10 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
      * /api/TYPE is the server's own (the page listed the event log as entities of "events") */
     else if (nseg == 2 && segs[0][0] && !segs[1][0]) route = LIST, allow = "GET, HEAD, POST";
     else if (nseg == 2 && segs[0][0] && segs[1][0]) route = ONE, allow = "GET, HEAD, PUT, PATCH, DELETE";
+    /* /api/TYPE/hex/HEX: one entity by its key's bytes in hex, the path of any key (below) */
+    else if (nseg == 3 && segs[0][0] && !strcmp(segs[1], "hex")) route = ONE, hex = 1, allow = "GET, HEAD, PUT, PATCH, DELETE";
     else if (nseg == 3 && segs[0][0] && !strcmp(segs[1], "by") && segs[2][0]) route = FIND, allow = "GET, HEAD";
-    else return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: /api/stat, /api/schema, /api/events, /api/events/stream, /api/TYPE, /api/TYPE/KEY, /api/TYPE/by/FIELD");
+    else return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: /api/stat, /api/schema, /api/events, /api/events/stream, /api/TYPE, /api/TYPE/KEY, /api/TYPE/hex/HEX, /api/TYPE/by/FIELD");
     if (!allowed(method, allow)) {
         /* a read-only server takes no write on any path: Allow and the message say so */
         const char *takes = h->read_only && strcmp(allow, "GET") ? "GET, HEAD" : allow;
@@ -764,9 +856,9 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
         return ent_http__entity_create(h, c, t, r);
     case ONE:
         if (args_all_used(args, c, &mrc)) return mrc;
-        if (write) return (t = type_or_404(h, c, segs[0], &mrc)) ? ent_http__entity_write(h, c, method, t, segs[1], r) : mrc;
+        if (write) return (t = type_or_404(h, c, segs[0], &mrc)) ? ent_http__entity_write(h, c, method, t, segs[nseg - 1], hex, r) : mrc;
         if (!(t = read_type(&rt, h, c, segs[0], &mrc))) return mrc;
-        mrc = ent_http__entity_get(h, c, rt, t, segs[1]);
+        mrc = ent_http__entity_get(h, c, rt, t, segs[nseg - 1], hex);
         ent_txn_abort(rt);
         return mrc;
     case FIND:

@@ -141,9 +141,12 @@ req PUT /api/product/a%2Fb -H 'If-None-Match: "18446744073709551615"' -d '{"pric
 lk=$(python3 -c "import urllib.parse; print(urllib.parse.quote('\u00e9' * 127))")
 req PUT "/api/product/$lk" -d '{"price":1}'; want 201 "PUT a long escaped key"; header Location "/api/product/$lk\s*$"
 req DELETE "/api/product/$lk"; want 204 "DELETE the long escaped key"
-# keys "." and "..": a client resolving a Location of /api/product/.. would go to /api/
+# keys "." and "..": a client resolving a Location of /api/product/.. would go to /api/, and a
+# browser (the WHATWG URL parser) takes /api/product/%2E for a dot segment too: their Location is
+# the key's bytes in hex (it was /api/product/%2E, the list to a browser)
 for k in . ..; do
-  req PUT "/api/product/$k" --path-as-is -d '{"price":1}'; want 201 "PUT key '$k'"; header Location "/api/product/${k//./%2E}\s*$"
+  req PUT "/api/product/$k" --path-as-is -d '{"price":1}'; want 201 "PUT key '$k'"; header Location "/api/product/hex/${k//./2e}\s*$"
+  req GET "/api/product/hex/${k//./2e}"; want 200 "GET key '$k' by its hex path"; jcheck "d['key']" "$k"
   req GET "/api/product/${k//./%2E}"; want 200 "GET key '$k' escaped"; jcheck "d['key']" "$k"
   req DELETE "/api/product/${k//./%2E}"; want 204 "DELETE key '$k'"
 done
@@ -1224,6 +1227,43 @@ assert got == [k for k in order if k.encode() > b"a"], got
 got, _ = walk("/api/t?limit=2&reverse=1&after=" + urllib.parse.quote("\u00e9", safe=""))
 assert got == [k for k in order[::-1] if k.encode() < "\u00e9".encode()], got
 PY
+# one entity's path for any key: /api/TYPE/hex/HEX, its bytes in hex. A write's Location is a
+# path that GETs the entity it made: for the key "stream" of a type "events" it named the event
+# stream; for "." and ".." the list (a browser takes %2E for a dot segment); a key with a NUL was cut
+# there (another entity's path). Every odd key PUT to type events by its hex path: 201, a Location
+# without dot segments that GETs it (as a browser resolves it), its ETag the one GET gives
+python3 - "$U" "$work/odd.keys" <<'PY' && ok || bad "Location of odd keys"
+import json, sys, http.client, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1]); keys = json.load(open(sys.argv[2]))
+def call(m, path, body=None):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30); c.request(m, path, body=body); r = c.getresponse()
+    b = r.read(); h = dict((k.lower(), v) for k, v in r.getheaders()); c.close()
+    return r.status, b, h
+for k in keys:
+    hx = k.encode().hex()
+    st, b, h = call("PUT", "/api/events/hex/" + hx, json.dumps({"n": 1}))
+    assert st == 201, (k, st, b[:200])
+    loc = h.get("location"); assert loc, (k, h)
+    segs = [urllib.parse.unquote(x).lower() for x in loc.split("/")]
+    assert "." not in segs and ".." not in segs and "\0" not in loc, (k, loc)
+    assert urllib.parse.urljoin(sys.argv[1] + "/api/events/", loc) == sys.argv[1] + loc, (k, loc)
+    assert loc != "/api/events/stream", k
+    st, b, h2 = call("GET", loc); d = json.loads(b)
+    assert st == 200 and d["key"] == k and d["type"] == "events", (k, loc, st, b[:200])
+    assert h2.get("etag") == h.get("etag"), (k, h2.get("etag"), h.get("etag"))
+    # and the list's entity at its hex path, as listed
+    st, b, _ = call("GET", "/api/t/hex/" + hx.upper()); assert st == 200 and json.loads(b)["key"] == k, (k, st, b[:200])
+# a key a path can carry keeps its plain Location
+st, b, h = call("PUT", "/api/events/party", json.dumps({"n": 1})); assert st == 201 and h["location"] == "/api/events/party", (st, h)
+# the hex path takes every write: a PATCH and a DELETE of "stream"
+st, b, _ = call("PATCH", "/api/events/hex/73747265616d", json.dumps({"n": 2})); assert st == 200 and json.loads(b)["data"] == {"n": 2}, (st, b)
+st, b, _ = call("DELETE", "/api/events/hex/73747265616d"); assert st == 204, (st, b)
+st, b, _ = call("GET", "/api/events/hex/73747265616d"); assert st == 404, (st, b)
+PY
+for p in t/hex/ t/hex/6 t/hex/6g t/hex/zz "t/hex/$(printf '61%.0s' $(seq 256))"; do
+  req GET "/api/$p"; want 400 "a bad hex key: ${p:0:20}"; errmsg "is not a key in hex"
+done
+req GET "/api/customer/hex/3100"; want 404 "unknown type by a hex path"
 tok=$(curl -s -D - -o /dev/null "$U/api/t?limit=1" | tr -d '\r' | sed -n 's/^Link: <.*resume=\([^>&]*\)>.*/\1/ip')
 [ "$tok" = "k74.$(printf '\0' | od -An -tx1 | tr -d ' \n')" ] && ok || bad "the first page's token: $tok"
 req GET "/api/events/?limit=100&resume=$tok"; want 400 "a list token of another type"; errmsg "not from a scan of type events"
