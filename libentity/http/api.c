@@ -169,21 +169,13 @@ int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_
     return 0;
 }
 
-static int hexdigit(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
 int ent_http__path_key(ent_key *out, char *buf, const ent_type *t, const char *text, int hex, struct MHD_Connection *c,
                        enum MHD_Result *rc)
 {
     size_t n = strlen(text), len = n / 2;
     if (!hex) return ent_http__key(out, t, text, c, rc);
     for (size_t i = 0; i < n && !(n % 2) && len <= ENT_KEY_STRING_MAX; i += 2) {
-        int hi = hexdigit((unsigned char)text[i]), lo = hexdigit((unsigned char)text[i + 1]);
+        int hi = ent_http__hexval((unsigned char)text[i]), lo = ent_http__hexval((unsigned char)text[i + 1]);
         if (hi < 0 || lo < 0) {
             len = 0;
             break;

@@ -126,6 +126,8 @@ unsigned ent_http__status(int code);
 /* An error reply for the library's last failure. */
 enum MHD_Result ent_http__reply_lib(struct MHD_Connection *c, int code, const char *what);
 
+/* A hex digit's value (either case), or -1. */
+int ent_http__hexval(int ch);
 /* "%XX"-decode s in place ('+' as a space when plus). Returns 0, or -1 for a bad escape or a NUL. */
 int ent_http__unescape(char *s, int plus);
 /* s percent-encoded for a URL path segment or query value. out: the caller frees it. */
