@@ -169,10 +169,91 @@ int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_
     return 0;
 }
 
+int ent_http__path_key(ent_key *out, char *buf, const ent_type *t, const char *text, int hex, struct MHD_Connection *c,
+                       enum MHD_Result *rc)
+{
+    size_t n = strlen(text), len = n / 2;
+    if (!hex) return ent_http__key(out, t, text, c, rc);
+    for (size_t i = 0; i < n && !(n % 2) && len <= ENT_KEY_STRING_MAX; i += 2) {
+        int hi = ent_http__hexval((unsigned char)text[i]), lo = ent_http__hexval((unsigned char)text[i + 1]);
+        if (hi < 0 || lo < 0) {
+            len = 0;
+            break;
+        }
+        buf[i / 2] = (char)(hi << 4 | lo);
+    }
+    if (n % 2 || len == 0 || len > ENT_KEY_STRING_MAX) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                    "%s: /hex/%.40s%s is not a key in hex (its bytes as 2 to %d hex digits, two a byte)", ent_type_name(t),
+                                    text, n > 40 ? "..." : "", 2 * ENT_KEY_STRING_MAX);
+        return -1;
+    }
+    buf[len] = '\0';
+    if (ent_type_key(t) == ENT_KEY_AUTO) {
+        if (memchr(buf, '\0', len)) {
+            *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "%s: key /hex/%s is not an id (a positive integer)", ent_type_name(t), text);
+            return -1;
+        }
+        return ent_http__key(out, t, buf, c, rc);
+    }
+    out->kind = ENT_KEY_STRING;
+    out->id = 0;
+    out->str = buf;
+    out->len = len;
+    return 0;
+}
+
+/* For messages: a NUL as \0 (a %s stopped at it, and named another key). */
 void ent_http__key_text(char *buf, size_t size, ent_key k)
 {
-    if (k.kind == ENT_KEY_AUTO) snprintf(buf, size, "%llu", (unsigned long long)k.id);
-    else snprintf(buf, size, "%.*s", (int)k.len, k.str);
+    size_t w = 0;
+    if (k.kind == ENT_KEY_AUTO) {
+        snprintf(buf, size, "%llu", (unsigned long long)k.id);
+        return;
+    }
+    for (size_t i = 0; i < k.len && w + 3 <= size; i++) {
+        if (k.str[i]) buf[w++] = k.str[i];
+        else buf[w++] = '\\', buf[w++] = '0';
+    }
+    buf[w < size ? w : size - 1] = '\0';
+}
+
+/* The one path that names it whatever its bytes: /api/TYPE/KEY percent-encoded, or /api/TYPE/hex/HEX
+ * for the keys that path cannot carry: a NUL (%00 is refused in a path), "." and ".." (dot
+ * segments a client resolves away, as the WHATWG URL parser does their %2E escapes too: the list
+ * or /api/), and "stream" of a type "events" (the event stream's path). */
+char *ent_http__entity_path(const char *tname, ent_key k)
+{
+    static const char hx[] = "0123456789abcdef";
+    char *te = ent_http__escape(tname), *ke = NULL, *out = NULL;
+    size_t n;
+    int hex = k.kind == ENT_KEY_STRING &&
+              (memchr(k.str, '\0', k.len) || (k.len == 1 && k.str[0] == '.') || (k.len == 2 && !memcmp(k.str, "..", 2)) ||
+               (!strcmp(tname, "events") && k.len == 6 && !memcmp(k.str, "stream", 6)));
+    if (!te) return NULL;
+    if (k.kind == ENT_KEY_AUTO) {
+        if ((ke = malloc(24))) snprintf(ke, 24, "%llu", (unsigned long long)k.id);
+    } else if (hex) {
+        if ((ke = malloc(4 + 2 * k.len + 1))) {
+            char *w = ke + 4;
+            memcpy(ke, "hex/", 4);
+            for (size_t i = 0; i < k.len; i++) {
+                *w++ = hx[(unsigned char)k.str[i] >> 4];
+                *w++ = hx[(unsigned char)k.str[i] & 15];
+            }
+            *w = '\0';
+        }
+    } else {
+        char kb[ENT_KEY_STRING_MAX + 1];
+        memcpy(kb, k.str, k.len); /* no NUL in it: the hex path takes those */
+        kb[k.len] = '\0';
+        ke = ent_http__escape(kb);
+    }
+    n = ke ? 5 + strlen(te) + 1 + strlen(ke) + 1 : 0;
+    if (ke && (out = malloc(n))) snprintf(out, n, "/api/%s/%s", te, ke);
+    free(te);
+    free(ke);
+    return out;
 }
 
 int ent_http__same_key(ent_key a, ent_key b)
@@ -292,74 +373,76 @@ static int is_route_name(const char *name)
     return !strcmp(name, "stat") || !strcmp(name, "schema") || !strcmp(name, "events");
 }
 
-/* GET /api/TYPE?limit=N&after=KEY&reverse=1, or /api/TYPE/?... */
+/* GET /api/TYPE?limit=N&after=KEY&reverse=1&resume=TOKEN, or /api/TYPE/?...
+ * The next page's Link carries the scan's own resume token (ent_iter_resume(): the type and the
+ * last key's bytes in hex), not after=KEY: a key is bytes (a NUL, '&', '%', '+' or any UTF-8 among
+ * them) and after= is text, so the key was cut at a NUL and the next page started elsewhere
+ * (repeating the page, or not going on). after=KEY is still taken, a start a person types. */
 static enum MHD_Result api_list(ent_http *h, struct MHD_Connection *c, const char *tname, ent_http_args *a)
 {
     enum MHD_Result mrc = MHD_NO;
     const ent_type *t;
-    const char *after;
+    const char *after, *resume, *tok = NULL;
     uint64_t limit, n = 0;
-    int reverse, rc, more = 0;
+    int reverse, rc = ENT_OK, more = 0;
     ent_key start;
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
     ent_iter *it = NULL;
-    ent_entity *e, *last = NULL;
+    ent_entity *e;
     ent_txn *r = NULL;
     sbuf b = {0}, link = {0};
     if (arg_limit(&limit, a, PAGE_DEFAULT, PAGE_MAX, c, &mrc) || arg_bool(&reverse, a, "reverse", c, &mrc)) return mrc;
     after = ent_http__arg(a, "after");
-    if (args_all_used(a, c, &mrc) || !(t = read_type(&r, h, c, tname, &mrc))) return mrc;
+    resume = ent_http__arg(a, "resume");
+    if (args_all_used(a, c, &mrc)) return mrc;
+    if (after && resume)
+        return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                     "after= and resume= both say where the page starts: give one (a Link's resume= goes on from its page)");
+    if (!(t = read_type(&r, h, c, tname, &mrc))) return mrc;
     if (after && ent_http__key(&start, t, after, c, &mrc)) goto out;
     if (reverse) o.flags |= ENT_ITER_REVERSE;
-    /* after= is exclusive: the scan starts at the key and skips it. One entity beyond the page
-     * tells whether a next page exists. */
+    o.resume = resume;
+    /* after= is exclusive: the scan starts at the key and skips it. A token of a look-up, of
+     * another type or forged is the library's ENT_INVALID: a 400 naming it. */
     if ((rc = ent_scan(&it, h->s, r, t, after ? &start : NULL, &o))) {
-        mrc = ent_http__reply_lib(c, rc, tname);
+        mrc = ent_http__reply_lib(c, rc, resume ? "resume" : tname);
         goto out;
     }
     sb_add(&b, "[", 1);
-    while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+    while (n < limit && b.n < PAGE_BYTES && (rc = ent_iter_next(&e, it)) == ENT_OK) {
         if (after && ent_http__same_key(ent_entity_key(e), start)) {
             ent_entity_free(e);
             continue;
         }
-        if (n == limit || b.n >= PAGE_BYTES) {
-            more = 1;
-            ent_entity_free(e);
-            break;
-        }
-        if ((rc = add_entity(&b, e, n == 0))) {
-            ent_entity_free(e);
-            break;
-        }
-        ent_entity_free(last);
-        last = e;
+        rc = add_entity(&b, e, n == 0);
+        ent_entity_free(e);
+        if (rc) break;
         n++;
     }
     if (rc == ENT_NOTFOUND) rc = ENT_OK;
+    /* a full page: whether a next one holds anything (a look ahead, kept for no one), and the
+     * position after this page's last entity */
+    if (!rc && n && (n == limit || b.n >= PAGE_BYTES) && (more = ent_iter_more(it)) < 0) rc = more;
+    if (!rc && more > 0 && !(tok = ent_iter_resume(it))) rc = ENT_NOMEM;
     if (rc) {
         mrc = ent_http__reply_lib(c, rc, tname);
         free(b.p);
     } else {
         sb_add(&b, "]", 1);
-        if (more && last) {
-            char kb[300];
-            ent_http__key_text(kb, sizeof kb, ent_entity_key(last));
+        if (tok) {
+            char num[32];
             sb_str(&link, "</api/");
             sb_esc(&link, tname);
             if (is_route_name(tname)) sb_str(&link, "/"); /* /api/TYPE is another route */
-            sb_str(&link, "?limit=");
-            snprintf(kb + 280, 20, "%llu", (unsigned long long)limit);
-            sb_str(&link, kb + 280);
-            ent_http__key_text(kb, 280, ent_entity_key(last));
-            sb_str(&link, "&after=");
-            sb_esc(&link, kb);
+            snprintf(num, sizeof num, "?limit=%llu", (unsigned long long)limit);
+            sb_str(&link, num);
             if (reverse) sb_str(&link, "&reverse=1");
+            sb_str(&link, "&resume=");
+            sb_esc(&link, tok);
             sb_str(&link, ">; rel=\"next\"");
         }
         mrc = reply_json(c, MHD_HTTP_OK, &b, &link);
     }
-    ent_entity_free(last);
 out:
     ent_iter_free(it);
     ent_txn_abort(r);
@@ -720,6 +803,7 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     ent_txn *rt = NULL;
     char why[160];
     int write;
+    int hex = 0;
     enum { STAT, SCHEMA, EVENTS, STREAM, LIST, ONE, FIND } route;
     if (nseg == 1 && !strcmp(segs[0], "stat")) route = STAT, allow = "GET, HEAD";
     else if (nseg == 1 && !strcmp(segs[0], "schema")) route = SCHEMA, allow = "GET, HEAD";
@@ -730,8 +814,10 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
      * /api/TYPE is the server's own (the page listed the event log as entities of "events") */
     else if (nseg == 2 && segs[0][0] && !segs[1][0]) route = LIST, allow = "GET, HEAD, POST";
     else if (nseg == 2 && segs[0][0] && segs[1][0]) route = ONE, allow = "GET, HEAD, PUT, PATCH, DELETE";
+    /* /api/TYPE/hex/HEX: one entity by its key's bytes in hex, the path of any key (below) */
+    else if (nseg == 3 && segs[0][0] && !strcmp(segs[1], "hex")) route = ONE, hex = 1, allow = "GET, HEAD, PUT, PATCH, DELETE";
     else if (nseg == 3 && segs[0][0] && !strcmp(segs[1], "by") && segs[2][0]) route = FIND, allow = "GET, HEAD";
-    else return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: /api/stat, /api/schema, /api/events, /api/events/stream, /api/TYPE, /api/TYPE/KEY, /api/TYPE/by/FIELD");
+    else return ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "no such path: /api/stat, /api/schema, /api/events, /api/events/stream, /api/TYPE, /api/TYPE/KEY, /api/TYPE/hex/HEX, /api/TYPE/by/FIELD");
     if (!allowed(method, allow)) {
         /* a read-only server takes no write on any path: Allow and the message say so */
         const char *takes = h->read_only && strcmp(allow, "GET") ? "GET, HEAD" : allow;
@@ -762,9 +848,9 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
         return ent_http__entity_create(h, c, t, r);
     case ONE:
         if (args_all_used(args, c, &mrc)) return mrc;
-        if (write) return (t = type_or_404(h, c, segs[0], &mrc)) ? ent_http__entity_write(h, c, method, t, segs[1], r) : mrc;
+        if (write) return (t = type_or_404(h, c, segs[0], &mrc)) ? ent_http__entity_write(h, c, method, t, segs[nseg - 1], hex, r) : mrc;
         if (!(t = read_type(&rt, h, c, segs[0], &mrc))) return mrc;
-        mrc = ent_http__entity_get(h, c, rt, t, segs[1]);
+        mrc = ent_http__entity_get(h, c, rt, t, segs[nseg - 1], hex);
         ent_txn_abort(rt);
         return mrc;
     case FIND:

@@ -159,27 +159,21 @@ static enum MHD_Result precondition_failed(struct MHD_Connection *c, const char 
 /* sv's JSON with its ETag (and for a 201 its Location: the path of e's key); takes sv->json. */
 static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, served *sv, const ent_entity *e, const char *tname)
 {
-    /* loc: "/api/" + a name and a key of 255 bytes, each byte escaped as %XX at worst */
-    char loc[6 + 3 * ENT_NAME_MAX + 3 * 255 + 1], kb[300];
     const char *hdr[] = {MHD_HTTP_HEADER_ETAG, sv->etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
-    char *j = sv->json;
+    char *j = sv->json, *loc = NULL;
+    enum MHD_Result rc;
     sv->json = NULL;
-    if (status == MHD_HTTP_CREATED) {
-        char *te = ent_http__escape(tname), *ke;
-        ent_http__key_text(kb, sizeof kb, ent_entity_key(e));
-        ke = ent_http__escape(kb);
-        if (te && ke) {
-            snprintf(loc, sizeof loc, "/api/%s/%s", te, ke);
-            hdr[3] = loc;
-        }
-        free(te);
-        free(ke);
-    }
-    return ent_http__reply(c, status, j, sv->len, NULL, hdr);
+    /* the path that GETs it, whatever its key: /api/events/stream was the event stream's, and
+     * /api/TYPE/%2E the list for a browser; a NUL cut the key there, naming another entity */
+    if (status == MHD_HTTP_CREATED && (loc = ent_http__entity_path(tname, ent_entity_key(e)))) hdr[3] = loc;
+    rc = ent_http__reply(c, status, j, sv->len, NULL, hdr);
+    free(loc);
+    return rc;
 }
 
-enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *ktext)
+enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *kpath, int hex)
 {
+    char kbuf[ENT_KEY_STRING_MAX + 1], ktext[2 * ENT_KEY_STRING_MAX + 1];
     enum MHD_Result mrc = MHD_NO;
     ent_entity *e = NULL;
     ent_key k;
@@ -187,7 +181,8 @@ enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_
     cond im, inm;
     served sv;
     uint64_t first;
-    if (ent_http__key(&k, t, ktext, c, &mrc)) return mrc;
+    if (ent_http__path_key(&k, kbuf, t, kpath, hex, c, &mrc)) return mrc;
+    ent_http__key_text(ktext, sizeof ktext, k);
     if (cond_read(&im, c, MHD_HTTP_HEADER_IF_MATCH)) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: " COND_BAD_TAGS);
     if (cond_read(&inm, c, MHD_HTTP_HEADER_IF_NONE_MATCH))
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: " COND_BAD_TAGS);
@@ -306,8 +301,9 @@ enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, c
  * expects (the library's own check, should anything come between). A mismatch is then 412, and an
  * ENT_CONFLICT of the write itself (a unique value taken, still referenced) is 409. */
 enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
-                                 const char *ktext, ent_http_req *r)
+                                 const char *kpath, int hex, ent_http_req *r)
 {
+    char kbuf[ENT_KEY_STRING_MAX + 1], ktext[2 * ENT_KEY_STRING_MAX + 1];
     enum MHD_Result mrc = MHD_NO;
     const char *tn = ent_type_name(t);
     ent_txn *w = NULL;
@@ -318,7 +314,8 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
     unsigned status = MHD_HTTP_OK;
     cond im, inm;
     served sv = {NULL, 0, 0, 0, ""};
-    if (ent_http__key(&k, t, ktext, c, &mrc)) return mrc;
+    if (ent_http__path_key(&k, kbuf, t, kpath, hex, c, &mrc)) return mrc;
+    ent_http__key_text(ktext, sizeof ktext, k);
     if (cond_read(&im, c, MHD_HTTP_HEADER_IF_MATCH)) return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-Match: " COND_BAD_TAGS);
     if (cond_read(&inm, c, MHD_HTTP_HEADER_IF_NONE_MATCH) || (inm.list && !inm.any))
         return ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "If-None-Match: only * (must not exist) is understood on writes");

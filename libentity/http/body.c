@@ -18,7 +18,7 @@ int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t,
                           size_t len)
 {
     ent_key got;
-    char kb[300];
+    char kb[2 * ENT_KEY_STRING_MAX + 1];
     int rc;
     memset(b, 0, sizeof *b);
     if ((rc = ent_entity_from_body(out, &b->version, t, body, len))) return rc;

@@ -126,6 +126,8 @@ unsigned ent_http__status(int code);
 /* An error reply for the library's last failure. */
 enum MHD_Result ent_http__reply_lib(struct MHD_Connection *c, int code, const char *what);
 
+/* A hex digit's value (either case), or -1. */
+int ent_http__hexval(int ch);
 /* "%XX"-decode s in place ('+' as a space when plus). Returns 0, or -1 for a bad escape or a NUL. */
 int ent_http__unescape(char *s, int plus);
 /* s percent-encoded for a URL path segment or query value. out: the caller frees it. */
@@ -153,7 +155,15 @@ int ent_http__digits_u64(uint64_t *out, const char *text);
 const char *ent_http__condition(struct MHD_Connection *c);
 /* The key of type t in text; on a bad one, a 400 reply in *rc and -1. */
 int ent_http__key(ent_key *out, const ent_type *t, const char *text, struct MHD_Connection *c, enum MHD_Result *rc);
+/* The key of one entity's path: its text (as ent_http__key()), or with hex its bytes in hex
+ * (/api/TYPE/hex/HEX), decoded into buf (ENT_KEY_STRING_MAX + 1 bytes), which out borrows. */
+int ent_http__path_key(ent_key *out, char *buf, const ent_type *t, const char *text, int hex, struct MHD_Connection *c,
+                       enum MHD_Result *rc);
+/* k for a message: the id, or the string with a NUL as \0. */
 void ent_http__key_text(char *buf, size_t size, ent_key k);
+/* The path that GETs the entity of type tname and key k, whatever the key's bytes (api.c).
+ * out: the caller frees it; NULL when out of memory. */
+char *ent_http__entity_path(const char *tname, ent_key k);
 int ent_http__same_key(ent_key a, ent_key b); /* 1 when a and b are the same key */
 
 /* The body of a write (body.c): t's data alone, or the entity's JSON as GET answers it, read by
@@ -173,10 +183,11 @@ int ent_http__body_patch(ent_entity *e, ent_http_body *b, const char *body, size
 
 /* One entity (api_entity.c). */
 /* GET /api/TYPE/KEY in read transaction txn (the caller's; t is a type of its schema). */
-enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *ktext);
+/* ktext: the path's key, its text or (hex) its bytes in hex (ent_http__path_key()). */
+enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *ktext, int hex);
 enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r);
 enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
-                                       const char *ktext, ent_http_req *r);
+                                       const char *ktext, int hex, ent_http_req *r);
 
 /* The /api routes (api.c). segs: the decoded path segments after "api". */
 enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char *method, char **segs, size_t nseg,

@@ -157,7 +157,7 @@ enum MHD_Result ent_http__reply_lib(struct MHD_Connection *c, int code, const ch
 
 /* ---- URLs --------------------------------------------------------------------------------- */
 
-static int hexval(int ch)
+int ent_http__hexval(int ch)
 {
     if (ch >= '0' && ch <= '9') return ch - '0';
     if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
@@ -170,7 +170,7 @@ int ent_http__unescape(char *s, int plus)
     char *w = s;
     for (const char *p = s; *p; p++) {
         if (*p == '%') {
-            int hi = hexval((unsigned char)p[1]), lo = hi < 0 ? -1 : hexval((unsigned char)p[2]);
+            int hi = ent_http__hexval((unsigned char)p[1]), lo = hi < 0 ? -1 : ent_http__hexval((unsigned char)p[2]);
             if (lo < 0 || (hi == 0 && lo == 0)) return -1; /* a bad escape, or a NUL in a name */
             *w++ = (char)(hi * 16 + lo);
             p += 2;

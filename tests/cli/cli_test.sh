@@ -1509,6 +1509,21 @@ done <<'T'
 2|mirror: --stream given twice|mirror --nats $U --stream S --stream T
 2|serve: --listen given twice|serve --listen 127.0.0.1:1 --listen 127.0.0.1:2
 2|subs: --from-now given twice|subs add s2 --from-now --from-now
+# bench's own parser let the last one win too (--n 100 --n 1000000 ran the long one) and took a
+# flag twice as once; every option of it (a run, should one go through, is --plain and short)
+2|bench: --n given twice (the last one would win)|bench --plain --runs 1 --n 100 --n 200
+2|bench: --runs given twice (the last one would win)|bench --plain --n 100 --runs 1 --runs 2
+2|bench: --dir given twice (the last one would win)|bench --plain --n 100 --runs 1 --dir "$work" --dir "$work"
+2|bench: --backend given twice (the last one would win)|bench --plain --n 100 --runs 1 --backend memory --backend lmdb
+2|bench: --batch given twice (the last one would win)|bench --plain --n 100 --runs 1 --batch 1 --batch 1000
+2|bench: --durability given twice (the last one would win)|bench --plain --n 100 --runs 1 --durability none --durability lazy
+2|bench: --plain given twice: give it once|bench --plain --n 100 --runs 1 --plain
+2|bench: --quick given twice: give it once|bench --plain --quick --n 100 --runs 1 --quick
+2|bench: --json given twice: give it once|bench --plain --json --n 100 --runs 1 --json
+2|bench: --threads given twice: give it once|bench --plain --threads --n 100 --runs 1 --threads
+2|bench: --cpu-clock given twice: give it once|bench --plain --cpu-clock --n 100 --runs 1 --cpu-clock
+# a value is not an option word: the value "--n" of --dir, then --n once (its own check names it)
+2|bench: --n must be at least 100|bench --plain --dir --n --n 5
 # a flag given twice, as a valued option is (it was taken as once: a second --reverse does not
 # turn the listing back, and a command line that says it twice is a mistake like a valued one's)
 2|ls: --reverse given twice|ls product --reverse --reverse

@@ -31,12 +31,12 @@ req GET '/api/stat?x=1'; want 400 "unknown parameter"; errmsg 'unknown parameter
 # ---- lists and paging
 req GET '/api/customer?limit=5'; want 200 list
 jcheck "[e['key'] for e in d], sorted(d[0])" "[1, 2, 3, 4, 5] ['data', 'key', 'type', 'version']"
-header Link '</api/customer?limit=5&after=5>; rel="next"'
+header Link '</api/customer?limit=5&resume=k637573746f6d6572.0000000000000005>; rel="next"'
 next=$(sed -n 's/^Link: <\([^>]*\)>.*/\1/ip' "$work/h" | tr -d '\r')
 req GET "$next"; want 200 "next page"; jcheck "[e['key'] for e in d]" "[6, 7, 8, 9, 10]"
 req GET '/api/customer?limit=5&after=10'; want 200 "last page"; jcheck "[e['key'] for e in d]" "[11, 12]"; noheader Link
 req GET '/api/customer?limit=2&reverse=1'; want 200 reverse; jcheck "[e['key'] for e in d]" "[12, 11]"
-header Link '</api/customer?limit=2&after=11&reverse=1>'
+header Link '</api/customer?limit=2&reverse=1&resume=k637573746f6d6572.000000000000000b>'
 req GET '/api/customer?after=3&reverse=true&limit=10'; jcheck "[e['key'] for e in d]" "[2, 1]"
 req GET '/api/customer'; jcheck "len(d)" "12"
 "$E" -s "$S" ls product >"$work/ls.cli"
@@ -141,9 +141,12 @@ req PUT /api/product/a%2Fb -H 'If-None-Match: "18446744073709551615"' -d '{"pric
 lk=$(python3 -c "import urllib.parse; print(urllib.parse.quote('\u00e9' * 127))")
 req PUT "/api/product/$lk" -d '{"price":1}'; want 201 "PUT a long escaped key"; header Location "/api/product/$lk\s*$"
 req DELETE "/api/product/$lk"; want 204 "DELETE the long escaped key"
-# keys "." and "..": a client resolving a Location of /api/product/.. would go to /api/
+# keys "." and "..": a client resolving a Location of /api/product/.. would go to /api/, and a
+# browser (the WHATWG URL parser) takes /api/product/%2E for a dot segment too: their Location is
+# the key's bytes in hex (it was /api/product/%2E, the list to a browser)
 for k in . ..; do
-  req PUT "/api/product/$k" --path-as-is -d '{"price":1}'; want 201 "PUT key '$k'"; header Location "/api/product/${k//./%2E}\s*$"
+  req PUT "/api/product/$k" --path-as-is -d '{"price":1}'; want 201 "PUT key '$k'"; header Location "/api/product/hex/${k//./2e}\s*$"
+  req GET "/api/product/hex/${k//./2e}"; want 200 "GET key '$k' by its hex path"; jcheck "d['key']" "$k"
   req GET "/api/product/${k//./%2E}"; want 200 "GET key '$k' escaped"; jcheck "d['key']" "$k"
   req DELETE "/api/product/${k//./%2E}"; want 204 "DELETE key '$k'"
 done
@@ -1160,18 +1163,122 @@ for k in party stream; do "$E" -s "$work/routes" put events --key $k '{"t":"x"}'
 "$E" -s "$work/routes" put stat '{"n":1}' >/dev/null && "$E" -s "$work/routes" put stat '{"n":2}' >/dev/null || bad "put stat"
 start_server "$work/routes" || exit 1
 req GET '/api/events/?limit=1'; want 200 "the list of type events"; jcheck "[(e['type'], e['key']) for e in d]" "[('events', 'party')]"
-header Link '</api/events/?limit=1&after=party>; rel="next"'
-req GET '/api/events/?limit=1&after=party'; want 200 "its next page"; jcheck "[e['key'] for e in d]" "['stream']"; noheader Link
+header Link '</api/events/?limit=1&resume=k6576656e7473.7061727479>; rel="next"'
+req GET '/api/events/?limit=1&resume=k6576656e7473.7061727479'; want 200 "its next page"; jcheck "[e['key'] for e in d]" "['stream']"; noheader Link
 req GET '/api/events?limit=1'; want 200 "/api/events is still the log"; jcheck "[e['seq'] for e in d]" "[1]"
 req GET '/api/stat/?limit=1'; want 200 "the list of type stat"; jcheck "[e['key'] for e in d]" "[1]"
-header Link '</api/stat/?limit=1&after=1>; rel="next"'
+header Link '</api/stat/?limit=1&resume=k73746174.0000000000000001>; rel="next"'
 req GET '/api/schema/'; want 200 "the list of type schema"; jcheck "d" "[]"
 req POST '/api/stat/' -d '{"n":3}'; want 201 "POST to /api/stat/"; header Location '/api/stat/3'
 req GET '/api/stat/3'; want 200 "GET stat 3"; jcheck "d['data']" "{'n': 3}"
 stop_server
+
+# ---- list pages over keys of any bytes: the Link carries the scan's resume token (the last key's
+# bytes in hex), so every page goes on exactly after the last one. It carried after=KEY, cut at a
+# NUL: after "a<NUL>b" the next page began after "a" and gave "a<NUL>" and "a<NUL>b" again.
+python3 - "$work/odd.json" "$work/odd.keys" <<'PY'
+import json, sys
+keys = ["a", "a\0", "a\0b", "a\0\0", "\0", "\0a", "\0" * 255, "&", "a&after=b", "a&resume=k", "%", "%00", "%zz", "+",
+        "a+b", "a b", "\u00e9", "\u65e5\u672c\u8a9e", "\U0001F600", "\u00ff", "\u00ff\0", "/", "?", "#", ".", "..", "stream",
+        "\x01", "\x7f", "x" * 255, "x" * 254 + "\0", "y" * 254 + "a", "y" * 254 + "b", "\u00e9" * 127 + "z",
+        "a" * 200 + "\0" + "b" * 54, "resume=x", "limit=1", "k74.61", "<", ">", ";", ",", "\"", "\\"]
+assert len(set(keys)) == len(keys) and all(1 <= len(k.encode()) <= 255 for k in keys)
+with open(sys.argv[1], "w") as f:
+    for i, k in enumerate(keys):
+        f.write(json.dumps({"type": "t", "key": k, "version": 1, "data": {"n": i}}) + "\n")
+json.dump(keys, open(sys.argv[2], "w"))
+PY
+printf '%s' '{"schema":"odd","version":1,"types":{"t":{"key":"string","fields":{"n":{"id":1,"type":"int","indexed":true}}},
+ "u":{"key":"string","fields":{"n":{"id":1,"type":"int"}}},"events":{"key":"string","fields":{"n":{"id":1,"type":"int"}}}}}' >"$work/odd-schema.json"
+"$E" -s "$work/odd" init --schema "$work/odd-schema.json" --durability none >/dev/null && "$E" -s "$work/odd" load <"$work/odd.json" >/dev/null 2>&1 &&
+  "$E" -s "$work/odd" put u --key a '{"n":1}' >/dev/null && ok || bad "a store of odd keys"
+start_server "$work/odd" || exit 1
+# walk every page from PATH by its Links: each entity once, all of them, in key (byte) order
+python3 - "$U" "$work/odd.keys" <<'PY' && ok || bad "list pages over odd keys"
+import json, sys, http.client, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1]); keys = json.load(open(sys.argv[2]))
+def get(path):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30); c.request("GET", path); r = c.getresponse()
+    body = r.read(); link = r.getheader("Link"); c.close()
+    assert r.status == 200, (path, r.status, body[:300])
+    return json.loads(body), link
+def walk(path):
+    got, pages = [], 0
+    while path:
+        d, link = get(path); pages += 1
+        assert pages <= 2 * len(keys) + 2, "pages never end: " + path
+        got += [e["key"] for e in d]
+        if not link: break
+        assert link.startswith("<") and link.endswith('>; rel="next"') and "\0" not in link, link
+        path = link[1:link.index(">")]
+        assert d, "an empty page with a Link"
+    return got, pages
+order = sorted(keys, key=lambda k: k.encode())
+for limit in (1, 2, 3, 5, 7, 1000):
+    for rev in (0, 1):
+        got, pages = walk("/api/t?limit=%d%s" % (limit, "&reverse=1" if rev else ""))
+        want = order[::-1] if rev else order
+        assert got == want, ("limit", limit, "reverse", rev, "missing", set(want) - set(got),
+                             "repeated", [k for k in got if got.count(k) > 1][:5])
+        assert pages == max(1, -(-len(keys) // limit)), (limit, rev, pages)
+# a start by after= (a key without a NUL), then the Links: the rest, each once
+got, _ = walk("/api/t?limit=2&after=" + urllib.parse.quote("a", safe=""))
+assert got == [k for k in order if k.encode() > b"a"], got
+got, _ = walk("/api/t?limit=2&reverse=1&after=" + urllib.parse.quote("\u00e9", safe=""))
+assert got == [k for k in order[::-1] if k.encode() < "\u00e9".encode()], got
+PY
+# one entity's path for any key: /api/TYPE/hex/HEX, its bytes in hex. A write's Location is a
+# path that GETs the entity it made: for the key "stream" of a type "events" it named the event
+# stream; for "." and ".." the list (a browser takes %2E for a dot segment); a key with a NUL was cut
+# there (another entity's path). Every odd key PUT to type events by its hex path: 201, a Location
+# without dot segments that GETs it (as a browser resolves it), its ETag the one GET gives
+python3 - "$U" "$work/odd.keys" <<'PY' && ok || bad "Location of odd keys"
+import json, sys, http.client, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1]); keys = json.load(open(sys.argv[2]))
+def call(m, path, body=None):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30); c.request(m, path, body=body); r = c.getresponse()
+    b = r.read(); h = dict((k.lower(), v) for k, v in r.getheaders()); c.close()
+    return r.status, b, h
+for k in keys:
+    hx = k.encode().hex()
+    st, b, h = call("PUT", "/api/events/hex/" + hx, json.dumps({"n": 1}))
+    assert st == 201, (k, st, b[:200])
+    loc = h.get("location"); assert loc, (k, h)
+    segs = [urllib.parse.unquote(x).lower() for x in loc.split("/")]
+    assert "." not in segs and ".." not in segs and "\0" not in loc, (k, loc)
+    assert urllib.parse.urljoin(sys.argv[1] + "/api/events/", loc) == sys.argv[1] + loc, (k, loc)
+    assert loc != "/api/events/stream", k
+    st, b, h2 = call("GET", loc); d = json.loads(b)
+    assert st == 200 and d["key"] == k and d["type"] == "events", (k, loc, st, b[:200])
+    assert h2.get("etag") == h.get("etag"), (k, h2.get("etag"), h.get("etag"))
+    # and the list's entity at its hex path, as listed
+    st, b, _ = call("GET", "/api/t/hex/" + hx.upper()); assert st == 200 and json.loads(b)["key"] == k, (k, st, b[:200])
+# a key a path can carry keeps its plain Location
+st, b, h = call("PUT", "/api/events/party", json.dumps({"n": 1})); assert st == 201 and h["location"] == "/api/events/party", (st, h)
+# the hex path takes every write: a PATCH and a DELETE of "stream"
+st, b, _ = call("PATCH", "/api/events/hex/73747265616d", json.dumps({"n": 2})); assert st == 200 and json.loads(b)["data"] == {"n": 2}, (st, b)
+st, b, _ = call("DELETE", "/api/events/hex/73747265616d"); assert st == 204, (st, b)
+st, b, _ = call("GET", "/api/events/hex/73747265616d"); assert st == 404, (st, b)
+PY
+for p in t/hex/ t/hex/6 t/hex/6g t/hex/zz "t/hex/$(printf '61%.0s' $(seq 256))"; do
+  req GET "/api/$p"; want 400 "a bad hex key: ${p:0:20}"; errmsg "is not a key in hex"
+done
+req GET "/api/customer/hex/3100"; want 404 "unknown type by a hex path"
+tok=$(curl -s -D - -o /dev/null "$U/api/t?limit=1" | tr -d '\r' | sed -n 's/^Link: <.*resume=\([^>&]*\)>.*/\1/ip')
+[ "$tok" = "k74.$(printf '\0' | od -An -tx1 | tr -d ' \n')" ] && ok || bad "the first page's token: $tok"
+req GET "/api/events/?limit=100&resume=$tok"; want 400 "a list token of another type"; errmsg "not from a scan of type events"
+req GET "/api/t/by/n?from=0&limit=1"; ltok=$(tr -d '\r' <"$work/h" | sed -n 's/^Link: <.*resume=\([^>&]*\)>.*/\1/ip')
+[ -n "$ltok" ] && ok || bad "a look-up's token"
+req GET "/api/t?resume=$ltok"; want 400 "a look-up's token to a list"; errmsg "not from a type scan"
+req GET "/api/t?resume=$tok&after=a"; want 400 "resume= and after= at once"; errmsg "after= and resume= both say where the page starts"
+for q in 'resume=' 'resume=zz' 'resume=k74.6' 'resume=k74.6g' 'resume=k74.' 'resume=k7475.61' 'resume=k74' 'resume=%00'; do
+  req GET "/api/t?$q"; want 400 "list ?$q"
+done
+req GET "/api/t?limit=1&resume=$tok"; want 200 "the token taken back"; jcheck "[e['key'] == chr(0) * 255 for e in d]" "[True]"
+stop_server
 start_server "$S" || exit 1
 req GET '/api/customer/?limit=2'; want 200 "/api/TYPE/ of any type"; jcheck "[e['key'] for e in d]" "[1, 2]"
-header Link '</api/customer?limit=2&after=2>; rel="next"'
+header Link '</api/customer?limit=2&resume=k637573746f6d6572.0000000000000002>; rel="next"'
 stop_server
 
 finish

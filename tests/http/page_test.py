@@ -148,7 +148,7 @@ WEIRD_SCHEMA = {"schema": "weird", "version": 1, "types": {
     "stat": {"key": "auto", "fields": {"n": {"id": 1, "type": "int"}}}}}
 XSS = "<img src=x onerror=window.pwned=1>"
 DOC_KEYS = [".", "..", "a/b", "q?x=1&key=2", "h#1", "p%20c", "sp ace", "plus+sign", "\u00fcn\u00ef\U0001F600",
-            "<script>window.pwned=1</script>", "javascript:window.pwned=1", "k" * 255]
+            "<script>window.pwned=1</script>", "javascript:window.pwned=1", "k" * 255, "a\0b", "\0"]
 
 
 def wait_event(chrome, method, timeout=20):
@@ -195,8 +195,9 @@ def weird_store(work, chrome):
     # two ids past 2^53 that one double holds: a link by the rounded one reached the other
     run("load", input='{"type":"thing","key":9007199254740992,"version":1,"data":{"name":"near"}}\n'
                       '{"type":"thing","key":9007199254740993,"version":1,"data":{"name":"far"}}\n')
-    for k in DOC_KEYS:
-        run("put", "doc", "--key", k, json.dumps({"title": "t " + k}))
+    # by load: a key with a NUL cannot be an argument (its row asked for /api/doc/a%00b: a 400)
+    run("load", input="".join(json.dumps({"type": "doc", "key": k, "version": 1, "data": {"title": "t " + k}}) + "\n"
+                              for k in DOC_KEYS))
     # an entity of 2 MB (last in key order: a list's page ends after it): the panel showed all of it
     # at once, and the page stood still for seconds
     run("put", "doc", "--key", "\u00ffhuge", "--max-input", "4000000", "-", input=json.dumps({"title": "h\"" * 1000000}))

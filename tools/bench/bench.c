@@ -778,6 +778,34 @@ static int count_arg(uint64_t *out, const char *text, const char *what)
     return 1;
 }
 
+/* The options that take a value: the word after one is its value, whatever it says. */
+static int bench_valued(const char *w)
+{
+    static const char *const valued[] = {"--n", "--runs", "--dir", "--backend", "--batch", "--durability"};
+    for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+        if (!strcmp(w, valued[k])) return 1;
+    return 0;
+}
+
+/* Whether option argv[i] came before it among the option words (values skipped), as the tool's
+ * given_before() reads its commands' words. */
+static int bench_given_before(int i, char **argv)
+{
+    for (int j = 1; j < i; j++) {
+        if (!strcmp(argv[j], argv[i])) return 1;
+        if (bench_valued(argv[j])) j++;
+    }
+    return 0;
+}
+
+static int bench_usage(void)
+{
+    fprintf(stderr, "entity: usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR] [--plain] [--threads]\n"
+                    "entity: usage:   [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n"
+                    "entity: usage:   [--cpu-clock]\n");
+    return 2;
+}
+
 int ent_bench_main(int argc, char **argv)
 {
     opts o;
@@ -794,6 +822,14 @@ int ent_bench_main(int argc, char **argv)
     o.runs = 5;
     o.only_dur = -1;
     for (int i = 1; i < argc; i++) {
+        /* An option given twice is wrong usage, as for every other command of the tool: the last
+         * one won without a word (--n 100 --n 1000000 ran the long bench; --backend memory
+         * --backend lmdb measured lmdb alone), and a flag twice was taken as once. */
+        if (!strncmp(argv[i], "--", 2) && bench_given_before(i, argv)) {
+            if (bench_valued(argv[i])) fprintf(stderr, "entity: bench: %s given twice (the last one would win): give it once\n", argv[i]);
+            else fprintf(stderr, "entity: bench: %s given twice: give it once\n", argv[i]);
+            return bench_usage();
+        }
         if (!strcmp(argv[i], "--n") && i + 1 < argc) {
             if (!count_arg(&o.n, argv[++i], "--n")) return 2;
             n_given = 1;
@@ -826,10 +862,7 @@ int ent_bench_main(int argc, char **argv)
             if (strstr(known, opt)) fprintf(stderr, "entity: bench: %s needs a value\n", argv[i]);
             else if (argv[i][0] == '-') fprintf(stderr, "entity: bench: unknown option %s\n", argv[i]);
             else fprintf(stderr, "entity: bench: unexpected word %s\n", argv[i]);
-            fprintf(stderr, "entity: usage: entity bench [--n N] [--runs R] [--quick] [--json] [--dir DIR] [--plain] [--threads]\n"
-                            "entity: usage:   [--backend memory|lmdb] [--durability durable|lazy|none] [--batch 1|1000]\n"
-                            "entity: usage:   [--cpu-clock]\n");
-            return 2;
+            return bench_usage();
         }
     }
     if (o.quick) { /* smaller defaults: an --n or --runs given stands */
