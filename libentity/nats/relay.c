@@ -51,6 +51,9 @@ typedef struct relay {
     uint64_t synced;         /* events up to this seq are known durable (sync_seen) */
     uint32_t schema_synced;  /* schema versions up to this one are known durable */
     int store_failed;        /* the failure is the store's (a sync), not a lost connection */
+    char refill[201];        /* the subscription that holds the log while the stream lacks events
+                              * the checkpoint covers (hold_refill) */
+    uint64_t refill_upto;    /* ...up to this seq (the checkpoint); 0: none held */
 } relay;
 
 /* Nothing goes out that the store may still lose. A reader sees a commit as soon as its meta
@@ -256,6 +259,33 @@ static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
     return ENT_OK;
 }
 
+/* The stream lacks events the checkpoint covers (a new stream: the server lost its store, or it
+ * was deleted or purged by hand and made again; or a tail the server lost): the relay publishes
+ * them again, from r->pos + 1. The checkpoint said they were published, so `trim` (without
+ * --force) dropped them meanwhile, and `subs` showed the relay at lag 0: trimmed under a relay
+ * filling a new stream, the log could no longer fill it (the relay stopped, "no event N in the
+ * log", and no mirror could be built from that stream). The checkpoint is not moved back (it tells
+ * the next run which seqs were published before, see replay_upto), a second subscription,
+ * "<sub>.refill", holds the log at what the stream has, moves with the acks, and is removed once
+ * they pass the checkpoint (ack_progress); a relay stopped before that leaves it, and the next run
+ * goes on with it (or removes it, the stream holding everything). */
+static int hold_refill(relay *r, uint64_t cp)
+{
+    uint64_t have = 0;
+    int rc;
+    snprintf(r->refill, sizeof r->refill, "%.193s.refill", r->sub);
+    r->refill_upto = 0;
+    rc = ent_sub_checkpoint(&have, r->s, NULL, r->refill);
+    if (rc && rc != ENT_NOTFOUND) return rc;
+    if (r->pos >= cp) return rc == ENT_NOTFOUND ? ENT_OK : ent_sub_delete(r->s, r->refill);
+    /* (made before the first event the log keeps, at most r->pos: resume() checked the log holds
+     * r->pos + 1; one left by an earlier run is never past what the stream held then) */
+    if (rc == ENT_NOTFOUND && (rc = ent_sub_create(r->s, r->refill, 0)) && rc != ENT_CONFLICT) return rc;
+    if ((rc = ent_sub_ack(r->s, NULL, r->refill, r->pos))) return rc;
+    r->refill_upto = cp;
+    return ENT_OK;
+}
+
 /* Connected: where to go on from. After the stream's last Entity-Seq of this store: the stream may
  * hold messages whose acks the last run never saw (past the checkpoint), or lack some the
  * checkpoint covers (a server that lost what it had not synced yet, messages deleted by hand, a
@@ -336,6 +366,7 @@ static int resume(relay *r)
     if (r->pos + 1 < first)
         return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64
                              " (the last in stream %s is %" PRIu64 ")", first, r->pos + 1, r->o.stream, r->pos);
+    if ((rc = hold_refill(r, cp))) return rc;
     if (!fresh && in_stream && in_stream < cp)
         ent_nats__log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
                   "checkpoint %" PRIu64 " (messages lost by the server or deleted, or the checkpoint acknowledged by "
@@ -584,6 +615,14 @@ static int ack_progress(relay *r, int force)
         rc = ent_sub_ack(r->s, NULL, r->sub, acked);
     }
     if (rc) return rc;
+    /* (see hold_refill) the stream holds what the checkpoint covers again: trim is held by it */
+    if (r->refill_upto) {
+        rc = ent_sub_ack(r->s, NULL, r->refill, acked);
+        if (!rc && acked >= r->refill_upto) rc = ent_sub_delete(r->s, r->refill);
+        if (rc == ENT_NOTFOUND) rc = ENT_OK; /* removed by hand: the relay's own subscription holds the rest */
+        if (rc) return rc;
+        if (acked >= r->refill_upto) r->refill_upto = 0;
+    }
     r->pos = acked;
     return ENT_OK;
 }

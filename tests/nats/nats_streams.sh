@@ -28,7 +28,9 @@
 #    remedy JetStream takes (it told to add the store's subject, which JetStream refuses);
 #  - a URL whose port no client can use: relay and mirror exit 1 naming it (they retried for ever);
 #  - a primary replaced under its running relay, a mirror's store removed under the running
-#    mirror: each exits 1 naming it (they went on in silence with files no one else reaches).
+#    mirror: each exits 1 naming it (they went on in silence with files no one else reaches);
+#  - a stream lost after the relay published the log, filled again from seq 1: trim keeps what it
+#    lacks (the relay's checkpoint let trim drop it, and the stream could never be filled).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -369,6 +371,35 @@ timeout 60 "$E" -s "$P" relay --nats "$URL" --stream SWAP --once 2>/dev/null || 
 "$PROBE" check "$URL" SWAP "$SWID" 2 >/dev/null || bad "SWAP after the relay run again: $("$PROBE" check "$URL" SWAP "$SWID" 2 2>&1)"
 timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream SWAP --once 2>/dev/null || bad "a new mirror of SWAP: exit $?"
 same "$P" "$M" "a new mirror of the compacted primary"
+
+# 13. The stream lost (a server restarted with its JetStream store deleted; here deleted and made
+# again by hand, taking 5 messages at most) after the relay had published the log: the relay fills
+# the new stream from seq 1, and stops on the limit with seq 1..4 there. Meanwhile `trim` without
+# --force must keep what the stream lacks. The relay's checkpoint said 10 (lag 0): the trim dropped
+# seq 5..9, and the stream could never be filled again ("no event N in the log"), nor a mirror
+# built from it. A subscription "relay.refill" holds the log at what the stream has, and goes once
+# the stream holds the checkpoint again.
+P=$W/refill; M=$W/refill-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" r1 r2 r3 r4 r5 r6 r7 r8 r9 r10
+RFID=$(sid "$P")
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream REFILL --once 2>/dev/null || bad "relay to REFILL: exit $?"
+"$PROBE" rmstream "$URL" REFILL && "$PROBE" mkstream "$URL" REFILL "entity.$RFID.>" 1000 5 || exit 1
+out=$(timeout 60 "$E" -s "$P" relay --nats "$URL" --stream REFILL --once 2>&1); rc=$?
+[ $rc = 1 ] && printf '%s' "$out" | grep -q "event seq 5" || bad "relay to REFILL of 5 messages: exit $rc: $out"
+"$PROBE" check "$URL" REFILL "$RFID" 4 >/dev/null || bad "REFILL of 5 messages: $("$PROBE" check "$URL" REFILL "$RFID" 4 2>&1)"
+if "$E" -s "$P" subs | grep -q '"name":"relay.refill","checkpoint":4,'; then say "ok: relay.refill holds the log at seq 4"
+else bad "subs while the stream lacks seq 5..10: $("$E" -s "$P" subs 2>&1)"; fi
+out=$("$E" -s "$P" trim --below 10 2>&1); rc=$?
+first=$("$E" -s "$P" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"]["first_seq"])')
+if [ $rc = 1 ] && [ "$first" = 1 ] && printf '%s' "$out" | grep -q 'relay.refill'; then say "ok: trim keeps what the new stream lacks: $out"
+else bad "trim --below 10 while the stream lacks seq 5..10: exit $rc, the log starts at $first: $out"; fi
+"$PROBE" maxmsgs "$URL" REFILL -1 || exit 1
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream REFILL --once 2>/dev/null || bad "relay to REFILL, its limit lifted: exit $?"
+"$PROBE" check "$URL" REFILL "$RFID" 10 >/dev/null || bad "REFILL after the relay: $("$PROBE" check "$URL" REFILL "$RFID" 10 2>&1)"
+[ "$("$E" -s "$P" subs)" = '{"name":"relay","checkpoint":10,"lag":0}' ] || bad "subs once the stream is full: $("$E" -s "$P" subs 2>&1)"
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream REFILL --once 2>/dev/null || bad "a new mirror of REFILL: exit $?"
+same "$P" "$M" "a mirror of the stream the relay filled again"
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"
