@@ -914,3 +914,22 @@ int ent_nats__store_moved(const ent_nats__store_file *had, const char *who, cons
                          "moved there under the %s): %s; the %s stops (run it again on the store now there)",
                          n, had->path, who, why, who);
 }
+
+/* Every subject that filter `want` (literal tokens, ending in ">") matches is matched by the
+ * stream's subject `have`, token by token: "*" takes any one token, ">" the rest. Only ">",
+ * "entity.>" and the store's own filter were taken: a stream made by hand for every store with
+ * "entity.*.>" was refused, told to add the store's filter, which JetStream refuses as an overlap. */
+int ent_nats__subject_covers(const char *have, const char *want)
+{
+    for (;;) {
+        size_t hn = strcspn(have, "."), wn = strcspn(want, ".");
+        if (hn == 1 && have[0] == '>') return 1;
+        if (wn == 1 && want[0] == '>') return 0; /* the rest of want, matched by less than ">" */
+        if (!(hn == 1 && have[0] == '*') && (hn != wn || memcmp(have, want, hn))) return 0;
+        have += hn;
+        want += wn;
+        if (!*have || !*want) return !*have && !*want;
+        have++;
+        want++;
+    }
+}

@@ -134,6 +134,9 @@ void ent_nats__nap(int ms, const volatile int *stop);
  * says none of a stream that holds messages, the last WALK_MAX positions are read back one by
  * one. ENT_IO names what failed. */
 int ent_nats__last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *subject);
+/* 1 when every subject that filter `want` (literal tokens, ending in ">") matches is matched by
+ * the stream's subject `have` ("*" any one token, ">" the rest). */
+int ent_nats__subject_covers(const char *have, const char *want);
 /* One relay, or one mirror, per store: an flock on "<dir>/<who>.lock" (who: "relay" or "mirror"),
  * held until ent_nats__unlock_dir(*out); the kernel drops it with its holder, however that dies
  * (SIGKILL too), so it never goes stale, and two opens conflict within one process too. The file

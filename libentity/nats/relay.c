@@ -89,25 +89,6 @@ static void drop(relay *r)
     r->sent = 0;
 }
 
-/* Every subject that filter `want` (literal tokens, ending in ">") matches is matched by the
- * stream's subject `have`, token by token: "*" takes any one token, ">" the rest. Only ">",
- * "entity.>" and the store's own filter were taken: a stream made by hand for every store with
- * "entity.*.>" was refused, told to add the store's filter, which JetStream refuses as an overlap. */
-static int subject_covers(const char *have, const char *want)
-{
-    for (;;) {
-        size_t hn = strcspn(have, "."), wn = strcspn(want, ".");
-        if (hn == 1 && have[0] == '>') return 1;
-        if (wn == 1 && want[0] == '>') return 0; /* the rest of want, matched by less than ">" */
-        if (!(hn == 1 && have[0] == '*') && (hn != wn || memcmp(have, want, hn))) return 0;
-        have += hn;
-        want += wn;
-        if (!*have || !*want) return !*have && !*want;
-        have++;
-        want++;
-    }
-}
-
 /* Some subject is matched by both patterns (each may hold "*" and a last ">"): JetStream refuses to
  * add one to a stream beside the other. */
 static int subjects_overlap(const char *a, const char *b)
@@ -127,7 +108,7 @@ static int subjects_overlap(const char *a, const char *b)
 static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
 {
     for (int i = 0; i < cfg->SubjectsLen; i++)
-        if (cfg->Subjects[i] && subject_covers(cfg->Subjects[i], subj_all)) return 1;
+        if (cfg->Subjects[i] && ent_nats__subject_covers(cfg->Subjects[i], subj_all)) return 1;
     return 0;
 }
 

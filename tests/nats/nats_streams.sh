@@ -30,7 +30,9 @@
 #  - a primary replaced under its running relay, a mirror's store removed under the running
 #    mirror: each exits 1 naming it (they went on in silence with files no one else reaches);
 #  - a stream lost after the relay published the log, filled again from seq 1: trim keeps what it
-#    lacks (the relay's checkpoint let trim drop it, and the stream could never be filled).
+#    lacks (the relay's checkpoint let trim drop it, and the stream could never be filled);
+#  - a mirror pointed at a stream whose subjects never carry its primary's messages exits 1 naming
+#    them (it waited for ever).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -400,6 +402,20 @@ timeout 60 "$E" -s "$P" relay --nats "$URL" --stream REFILL --once 2>/dev/null |
 [ "$("$E" -s "$P" subs)" = '{"name":"relay","checkpoint":10,"lag":0}' ] || bad "subs once the stream is full: $("$E" -s "$P" subs 2>&1)"
 timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream REFILL --once 2>/dev/null || bad "a new mirror of REFILL: exit $?"
 same "$P" "$M" "a mirror of the stream the relay filled again"
+
+# 14. A mirror pointed at another store's stream, without --once: a mirror of the store REFILL
+# (case 13) and a new one given --primary of it, on stream SWAP (case 12, subjects of store SWID
+# alone). Each exits 1 with one line naming the stream's subjects, the new one leaving no
+# directory (they waited for ever: "holds no messages of store ..; waiting").
+for m in "$M" "$W/other-m"; do
+  pri=(); [ "$m" = "$M" ] || pri=(--primary "$RFID")
+  out=$(timeout 30 "$E" -s "$m" mirror --nats "$URL" --stream SWAP "${pri[@]}" 2>&1); rc=$?
+  if [ $rc = 1 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "$out" | grep -q "stream SWAP takes subjects \[entity.$SWID.>\], never those of store $RFID"; then
+    say "ok: a mirror on another store's stream exits 1: $out"
+  else bad "mirror ${pri[*]} on another store's stream: exit $rc: $out"; fi
+done
+[ -e "$W/other-m" ] && bad "a new mirror refused another store's stream left its directory: $(ls -A "$W/other-m")"
+same "$P" "$M" "the mirror refused another store's stream, as it was"
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"
