@@ -252,7 +252,7 @@ static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
  * goes on with it (or removes it, the stream holding everything). */
 static int hold_refill(relay *r, uint64_t cp)
 {
-    uint64_t have = 0;
+    uint64_t have = 0, first = 0;
     int rc;
     snprintf(r->refill, sizeof r->refill, "%.193s.refill", r->sub);
     r->refill_upto = 0;
@@ -260,9 +260,17 @@ static int hold_refill(relay *r, uint64_t cp)
     if (rc && rc != ENT_NOTFOUND) return rc;
     if (r->pos >= cp) return rc == ENT_NOTFOUND ? ENT_OK : ent_sub_delete(r->s, r->refill);
     /* (made before the first event the log keeps, at most r->pos: resume() checked the log holds
-     * r->pos + 1; one left by an earlier run is never past what the stream held then) */
+     * r->pos + 1. One left by an earlier run is at what the stream held then; past r->pos only if
+     * the stream lost messages again since, and acks never move it back: it holds from there) */
     if (rc == ENT_NOTFOUND && (rc = ent_sub_create(r->s, r->refill, 0)) && rc != ENT_CONFLICT) return rc;
     if ((rc = ent_sub_ack(r->s, NULL, r->refill, r->pos))) return rc;
+    /* a trim between resume()'s look at the log and the hold: the log cannot fill the stream */
+    if ((rc = ent_log_bounds(&first, NULL, r->s, NULL))) return rc;
+    if (r->pos + 1 < first) {
+        ent_sub_delete(r->s, r->refill);
+        return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64
+                             " (the last in stream %s is %" PRIu64 ")", first, r->pos + 1, r->o.stream, r->pos);
+    }
     r->refill_upto = cp;
     return ENT_OK;
 }
