@@ -31,6 +31,10 @@ typedef struct ent_nats__acks {
     uint64_t dup_of;          /*   one at this stream seq (0: not said); set with err */
     char dup_token[32];       /*   the dropped message's token (its seq; "s<version>": a schema message) */
     uint64_t acked_seq;       /* JetStream acknowledged every Entity-Seq up to this one (from the resume point) */
+    int gone_dups_ok;         /* atomic; set by the relay's resume into a stream that holds nothing
+                               * of the store (purged, emptied by its limits): until a message is
+                               * stored, a duplicate is one stored and removed with the rest since,
+                               * and is taken as its ack (on_ack) */
     uint64_t n_acks;          /* acks (and failures) received */
     int waiting;              /* the publishing thread sleeps on cv: signal it */
     int closed;               /* libnats's closed callback came: its reader thread is joined (mu, cv) */

@@ -326,6 +326,9 @@ static int resume(relay *r)
     r->pos = fresh ? 0 : in_stream ? in_stream : cp;
     r->sent = r->pos;
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
+    /* Nothing of the store there (purged, emptied by its limits): the events after the checkpoint
+     * that it had went with the rest, and their duplicates are their acks (on_ack) */
+    __atomic_store_n(&r->c.acks->gone_dups_ok, !fresh && !in_stream, __ATOMIC_RELEASE);
     /* What the stream holds past the count was published by this relay on the dropped connection
      * and stored by JetStream, but its acks went with that connection (ent_nats__close drops the
      * pending ones; the old connection's late acks land in its retired state): the stream is

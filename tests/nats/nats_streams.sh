@@ -32,7 +32,9 @@
 #  - a stream lost after the relay published the log, filled again from seq 1: trim keeps what it
 #    lacks (the relay's checkpoint let trim drop it, and the stream could never be filled);
 #  - a mirror pointed at a stream whose subjects never carry its primary's messages exits 1 naming
-#    them (it waited for ever).
+#    them (it waited for ever);
+#  - a relay whose checkpoint was behind the stream, run after a purge within the duplicate window:
+#    the drops of what the purge took are its acks (it stopped, exit 1, for the window).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -416,6 +418,37 @@ for m in "$M" "$W/other-m"; do
 done
 [ -e "$W/other-m" ] && bad "a new mirror refused another store's stream left its directory: $(ls -A "$W/other-m")"
 same "$P" "$M" "the mirror refused another store's stream, as it was"
+
+# 15. A relay stopped before its checkpoint caught up with JetStream's acks (a SIGTERM drops those
+# in flight; played here by putting seq 4 and 5 into the stream by hand, as the relay publishes
+# them, over a checkpoint at 3), the stream purged once a mirror had everything, the relay run
+# again within the duplicate window: it publishes 4 and 5 again, JetStream drops them as
+# duplicates of messages the purge took, and the relay takes that as their acks (it stopped,
+# exit 1, "deleted within its duplicate window", for the window's 2 min, then put them back into
+# the purged stream); the next write goes on, the mirror follows.
+P=$W/gone; M=$W/gone-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+GID=$(sid "$P")
+"$PROBE" mkstream "$URL" GONE "entity.$GID.>" 120000 || exit 1
+put "$P" g1 g2 g3
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream GONE --once 2>/dev/null || bad "relay to GONE: exit $?"
+put "$P" g4 g5
+for q in 4 5; do
+  "$PROBE" pub "$URL" "entity.$GID.customer.create" "$("$E" -s "$P" events --from $q --limit 1)" Nats-Msg-Id "$GID:$q" \
+    Entity-Seq $q Entity-Schema-Version 1 Entity-Txn-End 1 || bad "publishing seq $q by hand"
+done
+"$PROBE" check "$URL" GONE "$GID" 5 >/dev/null || bad "GONE before the purge: $("$PROBE" check "$URL" GONE "$GID" 5 2>&1)"
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream GONE --once 2>/dev/null || bad "mirror of GONE: exit $?"
+"$PROBE" purge "$URL" GONE || exit 1
+out=$(timeout 60 "$E" -s "$P" relay --nats "$URL" --stream GONE --once 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$("$E" -s "$P" subs)" = '{"name":"relay","checkpoint":5,"lag":0}' ] && [ "$("$PROBE" msgs "$URL" GONE)" = "0 7" ]; then
+  say "ok: a relay behind its acks, run after a purge within the duplicate window, takes the drops for acks"
+else bad "relay behind its acks after a purge: exit $rc, $("$E" -s "$P" subs), stream $("$PROBE" msgs "$URL" GONE): $out"; fi
+put "$P" g6
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream GONE --once 2>/dev/null || bad "relay to GONE after the purge: exit $?"
+[ "$("$PROBE" msgs "$URL" GONE)" = "1 7" ] || bad "GONE after a write: $("$PROBE" msgs "$URL" GONE) (count, first seq), expected 1 7"
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream GONE --once 2>/dev/null || bad "mirror of the purged GONE: exit $?"
+same "$P" "$M" "a mirror of a stream purged under a relay behind its acks"
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"
