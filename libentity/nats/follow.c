@@ -146,6 +146,26 @@ static int start(follower *f)
                              "mirror needs a stream that keeps the log (retention limits)", f->o.stream,
                              keep == js_InterestPolicy ? "interest" : "workqueue");
     }
+    /* A mirror of a known primary (an existing mirror, or --primary) on a stream whose subjects
+     * can never carry that store's messages (the stream of another store): it waited for them for
+     * ever, "holds no messages of store X; waiting", where a relay exits 1 on such a stream. A
+     * stream whose messages come from others (a JetStream mirror, sources) has no subjects to say. */
+    if (f->mr.primary[0] && si->Config && si->Config->SubjectsLen > 0 && !si->Config->Mirror && !si->Config->SourcesLen) {
+        char want[80], subjects[512] = "";
+        int takes = 0;
+        snprintf(want, sizeof want, ENATS_SUBJECT_PREFIX "%s.>", f->mr.primary);
+        for (int i = 0; i < si->Config->SubjectsLen; i++) {
+            size_t n = strlen(subjects);
+            snprintf(subjects + n, sizeof subjects - n, "%s%s", i ? " " : "", si->Config->Subjects[i]);
+            if (si->Config->Subjects[i] && ent_nats__subject_covers(si->Config->Subjects[i], want)) takes = 1;
+        }
+        if (!takes) {
+            jsStreamInfo_Destroy(si);
+            return ent_error_set(ENT_CONFLICT, "stream %s takes subjects [%s], never those of store %s (%s): it is another "
+                                 "store's stream; point the mirror at the stream the primary's relay publishes to",
+                                 f->o.stream, subjects, f->mr.primary, want);
+        }
+    }
     first_seq = si->State.FirstSeq;
     msgs = si->State.Msgs;
     last_pos = si->State.LastSeq;

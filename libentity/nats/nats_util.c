@@ -266,6 +266,9 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     (void)sub;
     tok = tok ? tok + 1 : "?";
     snprintf(what, sizeof what, "%s%.24s", *tok == 's' ? "schema version " : "event seq ", *tok == 's' ? tok + 1 : tok);
+    /* a message stored (event or schema): the stream holds the store's messages again */
+    if (d && n > 0 && !memmem(d, (size_t)n, "\"error\"", 7) && !is_duplicate(d, (size_t)n))
+        __atomic_store_n(&a->gone_dups_ok, 0, __ATOMIC_RELEASE);
     if (!d || n <= 0) {
         /* a status message, not an ack: 503, no stream listens on the subject (deleted?) */
         const char *status = NULL;
@@ -279,6 +282,17 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
             for (p += 15; p < d + n && *p != '"' && k < sizeof text - 1; p++) text[k++] = *p;
         text[k] = '\0';
         ack_failed_detail(a, 1, ent_nats__refusal_detail(d, (size_t)n, text, k), "%s: %s", what, k ? text : "an error");
+    } else if (is_duplicate(d, (size_t)n) && __atomic_load_n(&a->gone_dups_ok, __ATOMIC_ACQUIRE) &&
+               !__atomic_load_n(&a->failed, __ATOMIC_ACQUIRE) &&
+               (*tok == 's' || strtoull(tok, NULL, 10) == __atomic_load_n(&a->acked_seq, __ATOMIC_RELAXED) + 1)) {
+        /* A stream that holds nothing of the store (the relay resumed into it, see gone_dups_ok):
+         * this message was in it and went with the rest (a purge once every mirror had them). A
+         * relay stopped before its checkpoint caught up with the acks (a SIGTERM drops the acks
+         * in flight) resumes from that checkpoint, publishes those events again, and JetStream,
+         * within its duplicate window, drops them: the relay stopped, exit 1, "deleted within its
+         * duplicate window", for two minutes after every such purge, then put them back into the
+         * purged stream. Nothing is missing from the stream that it had: an ack, in seq order. */
+        if (*tok != 's') __atomic_store_n(&a->acked_seq, strtoull(tok, NULL, 10), __ATOMIC_RELEASE);
     } else if (is_duplicate(d, (size_t)n)) {
         /* The relay publishes only seqs after the stream's last of the store, and schema versions
          * after its last one: JetStream saw this id within its duplicate window, in a message the
@@ -913,4 +927,23 @@ int ent_nats__store_moved(const ent_nats__store_file *had, const char *who, cons
     return ent_error_set(ENT_CONFLICT, "store %.*s: its data.mdb is another file now (another store, a copy or a backup, "
                          "moved there under the %s): %s; the %s stops (run it again on the store now there)",
                          n, had->path, who, why, who);
+}
+
+/* Every subject that filter `want` (literal tokens, ending in ">") matches is matched by the
+ * stream's subject `have`, token by token: "*" takes any one token, ">" the rest. Only ">",
+ * "entity.>" and the store's own filter were taken: a stream made by hand for every store with
+ * "entity.*.>" was refused, told to add the store's filter, which JetStream refuses as an overlap. */
+int ent_nats__subject_covers(const char *have, const char *want)
+{
+    for (;;) {
+        size_t hn = strcspn(have, "."), wn = strcspn(want, ".");
+        if (hn == 1 && have[0] == '>') return 1;
+        if (wn == 1 && want[0] == '>') return 0; /* the rest of want, matched by less than ">" */
+        if (!(hn == 1 && have[0] == '*') && (hn != wn || memcmp(have, want, hn))) return 0;
+        have += hn;
+        want += wn;
+        if (!*have || !*want) return !*have && !*want;
+        have++;
+        want++;
+    }
 }

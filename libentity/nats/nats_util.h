@@ -31,6 +31,10 @@ typedef struct ent_nats__acks {
     uint64_t dup_of;          /*   one at this stream seq (0: not said); set with err */
     char dup_token[32];       /*   the dropped message's token (its seq; "s<version>": a schema message) */
     uint64_t acked_seq;       /* JetStream acknowledged every Entity-Seq up to this one (from the resume point) */
+    int gone_dups_ok;         /* atomic; set by the relay's resume into a stream that holds nothing
+                               * of the store (purged, emptied by its limits): until a message is
+                               * stored, a duplicate is one stored and removed with the rest since,
+                               * and is taken as its ack (on_ack) */
     uint64_t n_acks;          /* acks (and failures) received */
     int waiting;              /* the publishing thread sleeps on cv: signal it */
     int closed;               /* libnats's closed callback came: its reader thread is joined (mu, cv) */
@@ -134,6 +138,9 @@ void ent_nats__nap(int ms, const volatile int *stop);
  * says none of a stream that holds messages, the last WALK_MAX positions are read back one by
  * one. ENT_IO names what failed. */
 int ent_nats__last_msg(natsMsg **out, jsCtx *js, const char *stream, const char *subject);
+/* 1 when every subject that filter `want` (literal tokens, ending in ">") matches is matched by
+ * the stream's subject `have` ("*" any one token, ">" the rest). */
+int ent_nats__subject_covers(const char *have, const char *want);
 /* One relay, or one mirror, per store: an flock on "<dir>/<who>.lock" (who: "relay" or "mirror"),
  * held until ent_nats__unlock_dir(*out); the kernel drops it with its holder, however that dies
  * (SIGKILL too), so it never goes stale, and two opens conflict within one process too. The file

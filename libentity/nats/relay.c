@@ -51,6 +51,9 @@ typedef struct relay {
     uint64_t synced;         /* events up to this seq are known durable (sync_seen) */
     uint32_t schema_synced;  /* schema versions up to this one are known durable */
     int store_failed;        /* the failure is the store's (a sync), not a lost connection */
+    char refill[201];        /* the subscription that holds the log while the stream lacks events
+                              * the checkpoint covers (hold_refill) */
+    uint64_t refill_upto;    /* ...up to this seq (the checkpoint); 0: none held */
 } relay;
 
 /* Nothing goes out that the store may still lose. A reader sees a commit as soon as its meta
@@ -86,25 +89,6 @@ static void drop(relay *r)
     r->sent = 0;
 }
 
-/* Every subject that filter `want` (literal tokens, ending in ">") matches is matched by the
- * stream's subject `have`, token by token: "*" takes any one token, ">" the rest. Only ">",
- * "entity.>" and the store's own filter were taken: a stream made by hand for every store with
- * "entity.*.>" was refused, told to add the store's filter, which JetStream refuses as an overlap. */
-static int subject_covers(const char *have, const char *want)
-{
-    for (;;) {
-        size_t hn = strcspn(have, "."), wn = strcspn(want, ".");
-        if (hn == 1 && have[0] == '>') return 1;
-        if (wn == 1 && want[0] == '>') return 0; /* the rest of want, matched by less than ">" */
-        if (!(hn == 1 && have[0] == '*') && (hn != wn || memcmp(have, want, hn))) return 0;
-        have += hn;
-        want += wn;
-        if (!*have || !*want) return !*have && !*want;
-        have++;
-        want++;
-    }
-}
-
 /* Some subject is matched by both patterns (each may hold "*" and a last ">"): JetStream refuses to
  * add one to a stream beside the other. */
 static int subjects_overlap(const char *a, const char *b)
@@ -124,7 +108,7 @@ static int subjects_overlap(const char *a, const char *b)
 static int stream_takes(const jsStreamConfig *cfg, const char *subj_all)
 {
     for (int i = 0; i < cfg->SubjectsLen; i++)
-        if (cfg->Subjects[i] && subject_covers(cfg->Subjects[i], subj_all)) return 1;
+        if (cfg->Subjects[i] && ent_nats__subject_covers(cfg->Subjects[i], subj_all)) return 1;
     return 0;
 }
 
@@ -256,6 +240,41 @@ static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
     return ENT_OK;
 }
 
+/* The stream lacks events the checkpoint covers (a new stream: the server lost its store, or it
+ * was deleted or purged by hand and made again; or a tail the server lost): the relay publishes
+ * them again, from r->pos + 1. The checkpoint said they were published, so `trim` (without
+ * --force) dropped them meanwhile, and `subs` showed the relay at lag 0: trimmed under a relay
+ * filling a new stream, the log could no longer fill it (the relay stopped, "no event N in the
+ * log", and no mirror could be built from that stream). The checkpoint is not moved back (it tells
+ * the next run which seqs were published before, see replay_upto), a second subscription,
+ * "<sub>.refill", holds the log at what the stream has, moves with the acks, and is removed once
+ * they pass the checkpoint (ack_progress); a relay stopped before that leaves it, and the next run
+ * goes on with it (or removes it, the stream holding everything). */
+static int hold_refill(relay *r, uint64_t cp)
+{
+    uint64_t have = 0, first = 0;
+    int rc;
+    snprintf(r->refill, sizeof r->refill, "%.193s.refill", r->sub);
+    r->refill_upto = 0;
+    rc = ent_sub_checkpoint(&have, r->s, NULL, r->refill);
+    if (rc && rc != ENT_NOTFOUND) return rc;
+    if (r->pos >= cp) return rc == ENT_NOTFOUND ? ENT_OK : ent_sub_delete(r->s, r->refill);
+    /* (made before the first event the log keeps, at most r->pos: resume() checked the log holds
+     * r->pos + 1. One left by an earlier run is at what the stream held then; past r->pos only if
+     * the stream lost messages again since, and acks never move it back: it holds from there) */
+    if (rc == ENT_NOTFOUND && (rc = ent_sub_create(r->s, r->refill, 0)) && rc != ENT_CONFLICT) return rc;
+    if ((rc = ent_sub_ack(r->s, NULL, r->refill, r->pos))) return rc;
+    /* a trim between resume()'s look at the log and the hold: the log cannot fill the stream */
+    if ((rc = ent_log_bounds(&first, NULL, r->s, NULL))) return rc;
+    if (r->pos + 1 < first) {
+        ent_sub_delete(r->s, r->refill);
+        return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64
+                             " (the last in stream %s is %" PRIu64 ")", first, r->pos + 1, r->o.stream, r->pos);
+    }
+    r->refill_upto = cp;
+    return ENT_OK;
+}
+
 /* Connected: where to go on from. After the stream's last Entity-Seq of this store: the stream may
  * hold messages whose acks the last run never saw (past the checkpoint), or lack some the
  * checkpoint covers (a server that lost what it had not synced yet, messages deleted by hand, a
@@ -307,6 +326,9 @@ static int resume(relay *r)
     r->pos = fresh ? 0 : in_stream ? in_stream : cp;
     r->sent = r->pos;
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
+    /* Nothing of the store there (purged, emptied by its limits): the events after the checkpoint
+     * that it had went with the rest, and their duplicates are their acks (on_ack) */
+    __atomic_store_n(&r->c.acks->gone_dups_ok, !fresh && !in_stream, __ATOMIC_RELEASE);
     /* What the stream holds past the count was published by this relay on the dropped connection
      * and stored by JetStream, but its acks went with that connection (ent_nats__close drops the
      * pending ones; the old connection's late acks land in its retired state): the stream is
@@ -336,6 +358,7 @@ static int resume(relay *r)
     if (r->pos + 1 < first)
         return ent_error_set(ENT_NOTFOUND, "the log starts at seq %" PRIu64 " (trimmed), the relay needs %" PRIu64
                              " (the last in stream %s is %" PRIu64 ")", first, r->pos + 1, r->o.stream, r->pos);
+    if ((rc = hold_refill(r, cp))) return rc;
     if (!fresh && in_stream && in_stream < cp)
         ent_nats__log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
                   "checkpoint %" PRIu64 " (messages lost by the server or deleted, or the checkpoint acknowledged by "
@@ -584,6 +607,14 @@ static int ack_progress(relay *r, int force)
         rc = ent_sub_ack(r->s, NULL, r->sub, acked);
     }
     if (rc) return rc;
+    /* (see hold_refill) the stream holds what the checkpoint covers again: trim is held by it */
+    if (r->refill_upto) {
+        rc = ent_sub_ack(r->s, NULL, r->refill, acked);
+        if (!rc && acked >= r->refill_upto) rc = ent_sub_delete(r->s, r->refill);
+        if (rc == ENT_NOTFOUND) rc = ENT_OK; /* removed by hand: the relay's own subscription holds the rest */
+        if (rc) return rc;
+        if (acked >= r->refill_upto) r->refill_upto = 0;
+    }
     r->pos = acked;
     return ENT_OK;
 }

@@ -28,7 +28,13 @@
 #    remedy JetStream takes (it told to add the store's subject, which JetStream refuses);
 #  - a URL whose port no client can use: relay and mirror exit 1 naming it (they retried for ever);
 #  - a primary replaced under its running relay, a mirror's store removed under the running
-#    mirror: each exits 1 naming it (they went on in silence with files no one else reaches).
+#    mirror: each exits 1 naming it (they went on in silence with files no one else reaches);
+#  - a stream lost after the relay published the log, filled again from seq 1: trim keeps what it
+#    lacks (the relay's checkpoint let trim drop it, and the stream could never be filled);
+#  - a mirror pointed at a stream whose subjects never carry its primary's messages exits 1 naming
+#    them (it waited for ever);
+#  - a relay whose checkpoint was behind the stream, run after a purge within the duplicate window:
+#    the drops of what the purge took are its acks (it stopped, exit 1, for the window).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-streams.XXXXXX")
@@ -369,6 +375,80 @@ timeout 60 "$E" -s "$P" relay --nats "$URL" --stream SWAP --once 2>/dev/null || 
 "$PROBE" check "$URL" SWAP "$SWID" 2 >/dev/null || bad "SWAP after the relay run again: $("$PROBE" check "$URL" SWAP "$SWID" 2 2>&1)"
 timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream SWAP --once 2>/dev/null || bad "a new mirror of SWAP: exit $?"
 same "$P" "$M" "a new mirror of the compacted primary"
+
+# 13. The stream lost (a server restarted with its JetStream store deleted; here deleted and made
+# again by hand, taking 5 messages at most) after the relay had published the log: the relay fills
+# the new stream from seq 1, and stops on the limit with seq 1..4 there. Meanwhile `trim` without
+# --force must keep what the stream lacks. The relay's checkpoint said 10 (lag 0): the trim dropped
+# seq 5..9, and the stream could never be filled again ("no event N in the log"), nor a mirror
+# built from it. A subscription "relay.refill" holds the log at what the stream has, and goes once
+# the stream holds the checkpoint again.
+P=$W/refill; M=$W/refill-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+put "$P" r1 r2 r3 r4 r5 r6 r7 r8 r9 r10
+RFID=$(sid "$P")
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream REFILL --once 2>/dev/null || bad "relay to REFILL: exit $?"
+"$PROBE" rmstream "$URL" REFILL && "$PROBE" mkstream "$URL" REFILL "entity.$RFID.>" 1000 5 || exit 1
+out=$(timeout 60 "$E" -s "$P" relay --nats "$URL" --stream REFILL --once 2>&1); rc=$?
+[ $rc = 1 ] && printf '%s' "$out" | grep -q "event seq 5" || bad "relay to REFILL of 5 messages: exit $rc: $out"
+"$PROBE" check "$URL" REFILL "$RFID" 4 >/dev/null || bad "REFILL of 5 messages: $("$PROBE" check "$URL" REFILL "$RFID" 4 2>&1)"
+if "$E" -s "$P" subs | grep -q '"name":"relay.refill","checkpoint":4,'; then say "ok: relay.refill holds the log at seq 4"
+else bad "subs while the stream lacks seq 5..10: $("$E" -s "$P" subs 2>&1)"; fi
+out=$("$E" -s "$P" trim --below 10 2>&1); rc=$?
+first=$("$E" -s "$P" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"]["first_seq"])')
+if [ $rc = 1 ] && [ "$first" = 1 ] && printf '%s' "$out" | grep -q 'relay.refill'; then say "ok: trim keeps what the new stream lacks: $out"
+else bad "trim --below 10 while the stream lacks seq 5..10: exit $rc, the log starts at $first: $out"; fi
+"$PROBE" maxmsgs "$URL" REFILL -1 || exit 1
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream REFILL --once 2>/dev/null || bad "relay to REFILL, its limit lifted: exit $?"
+"$PROBE" check "$URL" REFILL "$RFID" 10 >/dev/null || bad "REFILL after the relay: $("$PROBE" check "$URL" REFILL "$RFID" 10 2>&1)"
+[ "$("$E" -s "$P" subs)" = '{"name":"relay","checkpoint":10,"lag":0}' ] || bad "subs once the stream is full: $("$E" -s "$P" subs 2>&1)"
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream REFILL --once 2>/dev/null || bad "a new mirror of REFILL: exit $?"
+same "$P" "$M" "a mirror of the stream the relay filled again"
+
+# 14. A mirror pointed at another store's stream, without --once: a mirror of the store REFILL
+# (case 13) and a new one given --primary of it, on stream SWAP (case 12, subjects of store SWID
+# alone). Each exits 1 with one line naming the stream's subjects, the new one leaving no
+# directory (they waited for ever: "holds no messages of store ..; waiting").
+for m in "$M" "$W/other-m"; do
+  pri=(); [ "$m" = "$M" ] || pri=(--primary "$RFID")
+  out=$(timeout 30 "$E" -s "$m" mirror --nats "$URL" --stream SWAP "${pri[@]}" 2>&1); rc=$?
+  if [ $rc = 1 ] && [ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && printf '%s' "$out" | grep -q "stream SWAP takes subjects \[entity.$SWID.>\], never those of store $RFID"; then
+    say "ok: a mirror on another store's stream exits 1: $out"
+  else bad "mirror ${pri[*]} on another store's stream: exit $rc: $out"; fi
+done
+[ -e "$W/other-m" ] && bad "a new mirror refused another store's stream left its directory: $(ls -A "$W/other-m")"
+same "$P" "$M" "the mirror refused another store's stream, as it was"
+
+# 15. A relay stopped before its checkpoint caught up with JetStream's acks (a SIGTERM drops those
+# in flight; played here by putting seq 4 and 5 into the stream by hand, as the relay publishes
+# them, over a checkpoint at 3), the stream purged once a mirror had everything, the relay run
+# again within the duplicate window: it publishes 4 and 5 again, JetStream drops them as
+# duplicates of messages the purge took, and the relay takes that as their acks (it stopped,
+# exit 1, "deleted within its duplicate window", for the window's 2 min, then put them back into
+# the purged stream); the next write goes on, the mirror follows.
+P=$W/gone; M=$W/gone-m
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+GID=$(sid "$P")
+"$PROBE" mkstream "$URL" GONE "entity.$GID.>" 120000 || exit 1
+put "$P" g1 g2 g3
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream GONE --once 2>/dev/null || bad "relay to GONE: exit $?"
+put "$P" g4 g5
+for q in 4 5; do
+  "$PROBE" pub "$URL" "entity.$GID.customer.create" "$("$E" -s "$P" events --from $q --limit 1)" Nats-Msg-Id "$GID:$q" \
+    Entity-Seq $q Entity-Schema-Version 1 Entity-Txn-End 1 || bad "publishing seq $q by hand"
+done
+"$PROBE" check "$URL" GONE "$GID" 5 >/dev/null || bad "GONE before the purge: $("$PROBE" check "$URL" GONE "$GID" 5 2>&1)"
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream GONE --once 2>/dev/null || bad "mirror of GONE: exit $?"
+"$PROBE" purge "$URL" GONE || exit 1
+out=$(timeout 60 "$E" -s "$P" relay --nats "$URL" --stream GONE --once 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$("$E" -s "$P" subs)" = '{"name":"relay","checkpoint":5,"lag":0}' ] && [ "$("$PROBE" msgs "$URL" GONE)" = "0 7" ]; then
+  say "ok: a relay behind its acks, run after a purge within the duplicate window, takes the drops for acks"
+else bad "relay behind its acks after a purge: exit $rc, $("$E" -s "$P" subs), stream $("$PROBE" msgs "$URL" GONE): $out"; fi
+put "$P" g6
+timeout 60 "$E" -s "$P" relay --nats "$URL" --stream GONE --once 2>/dev/null || bad "relay to GONE after the purge: exit $?"
+[ "$("$PROBE" msgs "$URL" GONE)" = "1 7" ] || bad "GONE after a write: $("$PROBE" msgs "$URL" GONE) (count, first seq), expected 1 7"
+timeout 60 "$E" -s "$M" mirror --nats "$URL" --stream GONE --once 2>/dev/null || bad "mirror of the purged GONE: exit $?"
+same "$P" "$M" "a mirror of a stream purged under a relay behind its acks"
 
 if [ $fails != 0 ]; then say "$fails failure(s)"; exit 1; fi
 say "all ok"

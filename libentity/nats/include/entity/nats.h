@@ -48,7 +48,9 @@ typedef struct ent_relay_opts {
     const char *url;        /* "nats://host:port", or a comma-separated list, tried in order */
     const char *stream;     /* stream name; created (file storage, subjects "entity.<id>.>") when
                              * missing; an existing one must take this store's subjects */
-    const char *sub_name;   /* the relay's durable subscription; NULL: "relay" */
+    const char *sub_name;   /* the relay's durable subscription; NULL: "relay". "<sub_name>.refill"
+                             * (its first 193 bytes) holds the log while the stream lacks events
+                             * the checkpoint covers (a new stream), and goes once it has them */
     int window;             /* messages in flight before waiting for acks; 0: 4096; negative:
                              * ENT_INVALID */
     int once;               /* publish what the log holds at start, wait for the acks, return;
