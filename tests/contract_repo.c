@@ -658,6 +658,109 @@ static void t_scan_and_count(void)
     close_store();
 }
 
+/* Keys (as "id" or the string) of a scan of `type` from start (NULL: none) resumed from tok,
+ * direction rev, into out; the code of ent_scan(). */
+static int scan_keys(char *out, size_t size, const char *type, const ent_key *start, const char *tok, int rev)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e;
+    size_t at = 0;
+    int rc;
+    o.flags = rev ? ENT_ITER_REVERSE : 0;
+    o.resume = tok;
+    out[0] = '\0';
+    if ((rc = ent_scan(&it, S, NULL, T(type), start, &o))) return rc;
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        ent_key k = ent_entity_key(e);
+        if (k.kind == ENT_KEY_AUTO)
+            at += (size_t)snprintf(out + at, size - at, "%llu ", (unsigned long long)k.id);
+        else
+            at += (size_t)snprintf(out + at, size - at, "%.*s ", (int)k.len, k.str);
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    return ENT_OK;
+}
+
+/* A type scan from a start key is bounded by it also when resumed: with a token of any position
+ * of the type (from another scan, another start), it gives the entities from the start on (down
+ * from it, reversed) that come after the token's position, as ent_range() keeps `from` and `to`.
+ * A token before the start gave the entities between it and the start (from 5, resumed at 2:
+ * 3 4 5 6 ...). Both key kinds, both directions, every start and every token, against the model. */
+static void t_scan_start_bounds_resume(void)
+{
+    static const char *const skeys[] = {"b", "d", "f", "h", "j"};
+    char want[256], got[256], tok[160];
+    open_store();
+    for (int i = 0; i < 5; i++) {
+        char em[32];
+        ent_entity *e;
+        snprintf(em, sizeof em, "sb%d@x", i);
+        e = customer(em, i); /* ids 1..5 */
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+        e = item(skeys[i], i);
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    for (int kind = 0; kind < 2; kind++) {
+        const char *type = kind ? "item" : "customer";
+        for (int rev = 0; rev < 2; rev++) {
+            /* tokens: after each entity of a full scan in this direction */
+            for (int ti = 0; ti < 5; ti++) {
+                ent_range_opts o = ENT_RANGE_OPTS_INIT;
+                ent_iter *it = NULL;
+                ent_entity *e;
+                o.flags = rev ? ENT_ITER_REVERSE : 0;
+                o.limit = (uint64_t)ti + 1;
+                ENT_OK_(ent_scan(&it, S, NULL, T(type), NULL, &o));
+                while (ent_iter_next(&e, it) == ENT_OK) ent_entity_free(e);
+                snprintf(tok, sizeof tok, "%s", ent_iter_resume(it));
+                ent_iter_free(it);
+                /* the token's entity: position ti of the scan, index tpos in key order */
+                int tpos = rev ? 4 - ti : ti;
+                /* starts: each entity's key, and a key between two (absent) */
+                for (int si = 0; si < 10; si++) {
+                    int spos = si / 2; /* the start is entity spos (si even) or just above it (odd) */
+                    char sbuf[8];
+                    ent_key start;
+                    if (kind) {
+                        snprintf(sbuf, sizeof sbuf, "%c", skeys[spos][0] + (si % 2));
+                        start = ent_key_str(sbuf);
+                    } else {
+                        /* ids are 1..5; an odd si takes an id past the last, absent */
+                        start = ent_key_id(si % 2 ? (uint64_t)spos + 100 : (uint64_t)spos + 1);
+                    }
+                    size_t at = 0;
+                    want[0] = '\0';
+                    for (int k = 0; k < 5; k++) {
+                        int pos = rev ? 4 - k : k;
+                        int from_start;
+                        if (kind)
+                            from_start = rev ? strcmp(skeys[pos], sbuf) <= 0 : strcmp(skeys[pos], sbuf) >= 0;
+                        else
+                            from_start = rev ? (uint64_t)pos + 1 <= start.id : (uint64_t)pos + 1 >= start.id;
+                        int after_tok = rev ? pos < tpos : pos > tpos;
+                        if (!from_start || !after_tok) continue;
+                        if (kind)
+                            at += (size_t)snprintf(want + at, sizeof want - at, "%s ", skeys[pos]);
+                        else
+                            at += (size_t)snprintf(want + at, sizeof want - at, "%d ", pos + 1);
+                    }
+                    ENT_OK_(scan_keys(got, sizeof got, type, &start, tok, rev));
+                    if (strcmp(got, want) != 0)
+                        fprintf(stderr, "\n  %s scan %s from %s%llu resumed after entity %d: got \"%s\", want \"%s\"\n",
+                                type, rev ? "reversed" : "forward", kind ? sbuf : "",
+                                kind ? 0ULL : (unsigned long long)start.id, tpos + 1, got, want);
+                    CU_ASSERT_STRING_EQUAL(got, want);
+                }
+            }
+        }
+    }
+    close_store();
+}
+
 /* ---- refs ------------------------------------------------------------------------------------- */
 
 static void t_refs(void)
@@ -1342,6 +1445,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_index_orders),
         ENT_TEST(t_range_float_edges),
         ENT_TEST(t_scan_and_count),
+        ENT_TEST(t_scan_start_bounds_resume),
         ENT_TEST(t_refs),
         ENT_TEST(t_events_follow_mutations),
         ENT_TEST(t_update_removes_defaulted_field),

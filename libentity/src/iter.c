@@ -410,6 +410,14 @@ int ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, c
         it->has_lo = 1;
     }
     if (opts && (rc = parse_resume(it, opts->resume))) goto fail;
+    /* The start bounds the scan as `from` bounds a range, resumed or not: a token of a position
+     * before the start (forward; after it, reversed) resumes at the start itself, rather than
+     * handing out the entities between the token and the start (a token of another scan of the
+     * type: they were "from start" and not). */
+    if (it->has_lo && it->has_res) {
+        int c = kcmp(it->res_pk.p, it->res_pk.n, it->lo.p, it->lo.n);
+        if (it->reverse ? c > 0 : c < 0) it->has_res = 0;
+    }
     *out = it;
     return ENT_OK;
 fail:
@@ -503,7 +511,7 @@ static int iter_start(ent_iter *it, ent_slice *k, ent_slice *v)
 static int in_bounds(const ent_iter *it, const ent_slice *k)
 {
     if (!it->f) {
-        if (it->has_lo && !it->has_res) {
+        if (it->has_lo) {
             int c = kcmp(k->data, k->len, it->lo.p, it->lo.n);
             if (!it->reverse && c < 0) return -1;
             if (it->reverse && c > 0) return -1;
