@@ -750,9 +750,13 @@ static void t_scan_start_bounds_resume(void)
                     }
                     ENT_OK_(scan_keys(got, sizeof got, type, &start, tok, rev));
                     if (strcmp(got, want) != 0)
-                        fprintf(stderr, "\n  %s scan %s from %s%llu resumed after entity %d: got \"%s\", want \"%s\"\n",
-                                type, rev ? "reversed" : "forward", kind ? sbuf : "",
-                                kind ? 0ULL : (unsigned long long)start.id, tpos + 1, got, want);
+                    {
+                        char sdesc[24];
+                        if (kind) snprintf(sdesc, sizeof sdesc, "\"%s\"", sbuf);
+                        else snprintf(sdesc, sizeof sdesc, "%llu", (unsigned long long)start.id);
+                        fprintf(stderr, "\n  %s scan %s from %s resumed after entity %d: got \"%s\", want \"%s\"\n",
+                                type, rev ? "reversed" : "forward", sdesc, tpos + 1, got, want);
+                    }
                     CU_ASSERT_STRING_EQUAL(got, want);
                 }
             }
