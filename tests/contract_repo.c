@@ -765,6 +765,54 @@ static void t_scan_start_bounds_resume(void)
     close_store();
 }
 
+/* A look-up value of a neighbouring kind (store.h: an int for a uint, a uint for an int or a
+ * timestamp) is taken or refused by its value, and a refusal says so: an int below 0 for a uint
+ * field (a ref to auto keys too), a uint over 2^63-1 for an int or timestamp field. They said
+ * "an int value cannot be compared with this uint field", which the int 3 can. */
+static void t_neighbour_kind_refused_by_value(void)
+{
+    ent_iter *it = NULL;
+    ent_entity *e;
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_value v;
+    int n = 0;
+    open_store();
+    e = item("nk", 1.0);
+    ENT_OK_(ent_entity_set_uint(e, "qty", 3));
+    ENT_OK_(ent_create(S, NULL, e));
+    ent_entity_free(e);
+    v = ent_value_int(3); /* taken: finds the item */
+    ENT_OK_(ent_find(&it, S, NULL, F("item", "qty"), &v));
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        n++;
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    CU_ASSERT_EQUAL(n, 1);
+    v = ent_value_int(-1);
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("item", "qty"), &v), ENT_INVALID);
+    ENT_ASSERT_MSG("item.qty: int value -1 is negative: this uint field takes an int from 0 up");
+    o.from = &v;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("item", "qty"), &o), ENT_INVALID);
+    ENT_ASSERT_MSG("int value -1 is negative");
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("item", "owner"), &v), ENT_INVALID);
+    ENT_ASSERT_MSG("item.owner: int value -1 is negative: this ref field");
+    v = ent_value_uint((uint64_t)INT64_MAX); /* taken: finds nothing */
+    ENT_OK_(ent_find(&it, S, NULL, F("customer", "score"), &v));
+    ent_iter_free(it);
+    v = ent_value_uint((uint64_t)INT64_MAX + 1);
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("customer", "score"), &v), ENT_INVALID);
+    ENT_ASSERT_MSG("customer.score: uint value 9223372036854775808 is over 2^63-1: this int field");
+    o.from = NULL;
+    o.to = &v;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("item", "at"), &o), ENT_INVALID);
+    ENT_ASSERT_MSG("item.at: uint value 9223372036854775808 is over 2^63-1: this timestamp field");
+    v = ent_value_float(1.0); /* a kind no uint field takes, whatever the value */
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("item", "qty"), &v), ENT_INVALID);
+    ENT_ASSERT_MSG("item.qty: a float value cannot be compared with this uint field");
+    close_store();
+}
+
 /* ---- refs ------------------------------------------------------------------------------------- */
 
 static void t_refs(void)
@@ -1450,6 +1498,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_range_float_edges),
         ENT_TEST(t_scan_and_count),
         ENT_TEST(t_scan_start_bounds_resume),
+        ENT_TEST(t_neighbour_kind_refused_by_value),
         ENT_TEST(t_refs),
         ENT_TEST(t_events_follow_mutations),
         ENT_TEST(t_update_removes_defaulted_field),

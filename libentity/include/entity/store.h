@@ -376,9 +376,10 @@ ENT_EXTERN(int) ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_t
 /* ---- index look-ups and scans -------------------------------------------------------------- */
 
 /* A value to look up or bound a range with, of the field's kind (refs: UINT or STRING), or a
- * neighbouring one: an INT for a TIMESTAMP and back, a non-negative INT for a UINT, an INT or UINT
- * for a FLOAT, compared exactly (no double equals 2^53 + 1: a look-up of it finds nothing, and it
- * bounds a range between 2^53 and 2^53 + 2). */
+ * neighbouring one: an INT for a TIMESTAMP and back, a non-negative INT for a UINT, a UINT up to
+ * 2^63-1 for an INT or a TIMESTAMP, an INT or UINT for a FLOAT, compared exactly (no double equals
+ * 2^53 + 1: a look-up of it finds nothing, and it bounds a range between 2^53 and 2^53 + 2). A
+ * neighbouring value outside those (an INT below 0 for a UINT) is ENT_INVALID, saying so. */
 typedef struct ent_value {
     ent_kind kind;
     union {
