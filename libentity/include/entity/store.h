@@ -459,7 +459,8 @@ ENT_EXTERN(int) ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_
                           const ent_range_opts *opts);
 
 /* Every entity of `type` in key order from `start` (inclusive; NULL: the first, or the last when
- * reversed), with flags and limit as in ent_range_opts (from/to ignored; resume honoured).
+ * reversed), with flags and limit as in ent_range_opts (from/to ignored; resume honoured: the
+ * entities after the token's position, still from `start` on, as a range keeps its bounds).
  * out: the caller frees it with ent_iter_free() (before the txn ends). Returns ENT_OK,
  * ENT_INVALID (start not of the type's key kind, opts as for ent_range()), ENT_SCHEMA. */
 ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *start,
