@@ -794,6 +794,53 @@ static void t_store_path_null(void)
     ent_schema_free(sc);
 }
 
+/* ---- kinds of a stored entity ----------------------------------------------------------------- */
+
+/* ent_entity_apply_kinds() on an entity read from the store (its free-form strings written by a
+ * data-only body, say) turns them into bytes, a uint, a float: a change of the field, as a
+ * setter's, which the next update stores. The field was left unmarked: the update wrote nothing,
+ * returned ENT_OK at the same version, and handed the stored strings back into the entity. */
+static void t_apply_kinds_is_a_change(void)
+{
+    static const char data[] = "{\"name\":\"k\",\"attrs\":{\"b\":\"AAE=\",\"u\":\"18446744073709551615\",\"f\":\"NaN\"},"
+                               "\"dims\":{\"w\":\"AAE=\"}}";
+    static const char kinds[] = "{\"/attrs/b\":\"bytes\",\"/attrs/u\":\"uint\",\"/attrs/f\":\"float\"}";
+    ent_entity *e = NULL, *g = NULL;
+    ent_key k = ent_key_str("k");
+    ent_kind kd;
+    const void *b = NULL;
+    size_t blen = 0;
+    uint64_t u = 0;
+    double f = 0;
+    open_store();
+    ENT_OK_(ent_entity_from_json(&e, T("doc"), data, strlen(data)));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_create(S, NULL, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_get(&g, S, NULL, T("doc"), &k));
+    CU_ASSERT_EQUAL(ent_entity_changed_count(g), 0);
+    ENT_OK_(ent_entity_apply_kinds(g, kinds, strlen(kinds)));
+    CU_ASSERT(ent_entity_changed(g, F("doc", "attrs")));
+    CU_ASSERT_EQUAL(ent_entity_changed_count(g), 1); /* dims, name: untouched */
+    ENT_OK_(ent_update(S, NULL, g, ENT_VERSION_ANY));
+    CU_ASSERT_EQUAL(ent_entity_version(g), 2);
+    ENT_OK_(ent_entity_kind(&kd, g, "attrs.b")); /* the entity keeps the kinds it was given */
+    CU_ASSERT_EQUAL(kd, ENT_KIND_BYTES);
+    ent_entity_free(g);
+    g = NULL;
+    ENT_OK_(ent_get(&g, S, NULL, T("doc"), &k));
+    ENT_OK_(ent_entity_get_bytes(&b, &blen, g, "attrs.b"));
+    CU_ASSERT(blen == 2 && !memcmp(b, "\0\1", 2));
+    ENT_OK_(ent_entity_get_uint(&u, g, "attrs.u"));
+    CU_ASSERT_EQUAL(u, UINT64_MAX);
+    ENT_OK_(ent_entity_get_float(&f, g, "attrs.f"));
+    CU_ASSERT(isnan(f));
+    ENT_OK_(ent_entity_kind(&kd, g, "dims.w"));
+    CU_ASSERT_EQUAL(kd, ENT_KIND_STRING);
+    ent_entity_free(g);
+    close_store();
+}
+
 /* ---- messages --------------------------------------------------------------------------------- */
 
 /* Messages name kinds with the right article ("an int value", not "a int value"). */
@@ -1242,6 +1289,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_iterator_outliving_its_txn),
         ENT_TEST(t_map_size_floor),
         ENT_TEST(t_sub_ack_in_read_txn_is_readonly),
+        ENT_TEST(t_apply_kinds_is_a_change),
         ENT_TEST(t_messages_use_the_right_article),
         ENT_TEST(t_float_json_shortest_and_exact),
         ENT_TEST(t_event_type_is_the_store_type),
