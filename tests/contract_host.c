@@ -841,6 +841,40 @@ static void t_apply_kinds_is_a_change(void)
     close_store();
 }
 
+/* A field handle of the host's own schema object (the one it opened the store with, which store
+ * calls take) on an entity read from the store (which has the store's copy of the types) is
+ * refused, as value.h says; the message says why and which handle to use. It said "doc.n: is not
+ * a field of this entity's type", of a type doc that has a field n. A field of another type keeps
+ * that message. */
+static void t_field_handle_of_another_schema_object(void)
+{
+    ent_entity *e = NULL, *g = NULL;
+    ent_key k = ent_key_str("fh");
+    const ent_field *hn;
+    int64_t v = 0;
+    open_store();
+    hn = ent_type_field(ent_schema_type(SC, "doc"), "n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hn);
+    ENT_OK_(ent_entity_new(&e, T("doc")));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_set_string(e, "name", "x"));
+    ENT_OK_(ent_entity_set_int(e, "n", 4));
+    ENT_OK_(ent_create(S, NULL, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_get(&g, S, NULL, T("doc"), &k));
+    ENT_CHECK_RC(ent_entity_field_get_int(&v, g, hn), ENT_INVALID);
+    ENT_ASSERT_MSG("doc.n: is a field of a type of this name in another schema object");
+    ENT_ASSERT_MSG("ent_type_field(ent_entity_type(e), name)");
+    ENT_CHECK_RC(ent_entity_field_set_int(g, hn, 5), ENT_INVALID);
+    ENT_ASSERT_MSG("another schema object");
+    ENT_OK_(ent_entity_field_get_int(&v, g, ent_type_field(ent_entity_type(g), "n")));
+    CU_ASSERT_EQUAL(v, 4);
+    ENT_CHECK_RC(ent_entity_field_get_int(&v, g, F("tick", "n")), ENT_INVALID);
+    ENT_ASSERT_MSG("tick.n: is not a field of this entity's type");
+    ent_entity_free(g);
+    close_store();
+}
+
 /* ---- messages --------------------------------------------------------------------------------- */
 
 /* Messages name kinds with the right article ("an int value", not "a int value"). */
@@ -1290,6 +1324,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_map_size_floor),
         ENT_TEST(t_sub_ack_in_read_txn_is_readonly),
         ENT_TEST(t_apply_kinds_is_a_change),
+        ENT_TEST(t_field_handle_of_another_schema_object),
         ENT_TEST(t_messages_use_the_right_article),
         ENT_TEST(t_float_json_shortest_and_exact),
         ENT_TEST(t_event_type_is_the_store_type),
