@@ -1055,6 +1055,38 @@ static void t_copy_beside_own_writer_is_busy(void)
     close_store();
 }
 
+/* The calls without a transaction parameter that write (ent_sub_create(), ent_sub_delete(),
+ * ent_log_truncate(), ent_store_copy()) refused beside the thread's own writer name themselves and
+ * say to call them once the transaction has ended: they said "pass it to the call", which none of
+ * them can be. A call that takes a transaction (ent_sub_ack() with NULL) still says to pass it. */
+static void t_txnless_calls_beside_own_writer_say_so(void)
+{
+    char dest[ENT_TEST_PATH_MAX];
+    ent_txn *w = NULL;
+    open_store();
+    ENT_OK_(ent_sub_create(S, "s", 0));
+    ENT_TEST_PATH(dest, "%s/copy2", dir);
+    ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+    ENT_CHECK_RC(ent_sub_create(S, "t", 0), ENT_BUSY);
+    ENT_ASSERT_MSG("ent_sub_create: this thread holds the store's write transaction");
+    ENT_ASSERT_MSG("this call takes none: call it once the transaction has ended");
+    ENT_CHECK_RC(ent_sub_delete(S, "s"), ENT_BUSY);
+    ENT_ASSERT_MSG("ent_sub_delete: this thread holds");
+    ENT_ASSERT_MSG("takes none");
+    ENT_CHECK_RC(ent_log_truncate(S, 1, 1), ENT_BUSY);
+    ENT_ASSERT_MSG("ent_log_truncate: this thread holds");
+    ENT_ASSERT_MSG("takes none");
+    ENT_CHECK_RC(ent_store_copy(S, dest, 0), ENT_BUSY);
+    ENT_ASSERT_MSG("ent_store_copy: this thread holds");
+    ENT_ASSERT_MSG("takes none");
+    ENT_CHECK_RC(ent_sub_ack(S, NULL, "s", 0), ENT_BUSY);
+    ENT_ASSERT_MSG("pass it to the call");
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_sub_create(S, "t", 0)); /* once it has ended */
+    ENT_OK_(ent_sub_delete(S, "s"));
+    close_store();
+}
+
 /* ent_store_sync() from the thread that holds the store's writer: LMDB's sync takes the writer's
  * lock (to cover a commit whose record is not yet written) and answered ENT_BUSY saying "through
  * another handle of the same store", a code its header did not list, while a memory store
@@ -1332,6 +1364,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_txn_of_another_thread_is_refused),
         ENT_TEST(t_null_accessors),
         ENT_TEST(t_copy_beside_own_writer_is_busy),
+        ENT_TEST(t_txnless_calls_beside_own_writer_say_so),
         ENT_TEST(t_second_handle_beside_own_writer_is_busy),
         ENT_TEST(t_sync_beside_own_writer_is_busy),
         ENT_TEST(t_sync_beside_another_threads_writer),
