@@ -532,6 +532,77 @@ static void t_own_write_after_iter_more(void)
     close_store();
 }
 
+/* The same for a type scan, whose kept pair is the entity's key and record: after ent_iter_more()
+ * kept tick 3, the write txn deletes it, or updates it: the scan goes on after it, or gives it as
+ * it is now (n 70, version 2), as it does when no entry was kept (each way, reversed too). It
+ * handed out the deleted entity and the stale record (n 2, version 1); and ent_iter_more() said
+ * 1 for a kept entity deleted since, with nothing after it. */
+static void t_own_write_after_scan_more(void)
+{
+    open_store();
+    fill_ticks(5); /* ids 1..5, n = id - 1 */
+    for (int reverse = 0; reverse < 2; reverse++)
+        for (int del = 0; del < 2; del++)
+            for (int peek = 0; peek < 2; peek++) {
+                ent_range_opts o = ENT_RANGE_OPTS_INIT;
+                ent_iter *it = NULL;
+                ent_entity *e = NULL;
+                ent_txn *w = NULL;
+                ent_key k3 = ent_key_id(3);
+                char got[64] = "", want[64];
+                size_t at = 0;
+                int rc;
+                o.flags = reverse ? ENT_ITER_REVERSE : 0;
+                ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+                ENT_OK_(ent_scan(&it, S, w, T("tick"), &(ent_key){ENT_KEY_AUTO, reverse ? 4 : 2, NULL, 0}, &o));
+                ENT_OK_(ent_iter_next(&e, it)); /* tick 2 (4 reversed): tick 3 is next either way */
+                ent_entity_free(e);
+                if (peek) CU_ASSERT_EQUAL(ent_iter_more(it), 1);
+                if (del) {
+                    ENT_OK_(ent_delete(S, w, T("tick"), &k3, ENT_VERSION_ANY));
+                } else {
+                    ENT_OK_(ent_get(&e, S, w, T("tick"), &k3));
+                    ENT_OK_(ent_entity_set_int(e, "n", 70));
+                    ENT_OK_(ent_update(S, w, e, ENT_VERSION_ANY));
+                    ent_entity_free(e);
+                }
+                while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+                    int64_t n = -1;
+                    ENT_OK_(ent_entity_get_int(&n, e, "n"));
+                    at += (size_t)snprintf(got + at, sizeof got - at, "%llu:%lld:v%llu ",
+                                           (unsigned long long)ent_entity_key(e).id, (long long)n,
+                                           (unsigned long long)ent_entity_version(e));
+                    ent_entity_free(e);
+                }
+                CU_ASSERT_EQUAL(rc, ENT_NOTFOUND);
+                snprintf(want, sizeof want, "%s%s", del ? "" : "3:70:v2 ", reverse ? "2:1:v1 1:0:v1 " : "4:3:v1 5:4:v1 ");
+                if (strcmp(got, want) != 0)
+                    fprintf(stderr, "\n  scan %s, %s after %s: got \"%s\", want \"%s\"\n", reverse ? "reversed" : "forward",
+                            del ? "delete" : "update", peek ? "ent_iter_more()" : "no peek", got, want);
+                CU_ASSERT_STRING_EQUAL(got, want);
+                ent_iter_free(it);
+                ent_txn_abort(w);
+            }
+    /* ent_iter_more() again after the kept entity was deleted, nothing after it: 0 */
+    {
+        ent_iter *it = NULL;
+        ent_entity *e = NULL;
+        ent_txn *w = NULL;
+        ent_key k5 = ent_key_id(5);
+        ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
+        ENT_OK_(ent_scan(&it, S, w, T("tick"), &(ent_key){ENT_KEY_AUTO, 4, NULL, 0}, NULL));
+        ENT_OK_(ent_iter_next(&e, it));
+        ent_entity_free(e);
+        CU_ASSERT_EQUAL(ent_iter_more(it), 1);
+        ENT_OK_(ent_delete(S, w, T("tick"), &k5, ENT_VERSION_ANY));
+        CU_ASSERT_EQUAL(ent_iter_more(it), 0);
+        ENT_CHECK_RC(ent_iter_next(&e, it), ENT_NOTFOUND);
+        ent_iter_free(it);
+        ent_txn_abort(w);
+    }
+    close_store();
+}
+
 /* An iterator left open past its transaction (a misuse the header names: free it before the txn
  * ends) answers ENT_INVALID saying so, keeps its resume token, and frees cleanly: its cursor went
  * with the txn, and freeing it once read the txn's freed cursor (use after free under ASan). The
@@ -1352,6 +1423,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_resume_token_of_another_index_is_refused),
         ENT_TEST(t_iterator_says_when_no_page_follows),
         ENT_TEST(t_own_write_after_iter_more),
+        ENT_TEST(t_own_write_after_scan_more),
         ENT_TEST(t_iterator_outliving_its_txn),
         ENT_TEST(t_map_size_floor),
         ENT_TEST(t_sub_ack_in_read_txn_is_readonly),

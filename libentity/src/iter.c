@@ -561,11 +561,21 @@ static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
          * the entity of the pair kept (the cursor itself follows them): that pair is then no
          * damage (ENT_CORRUPT: "an entry for a value the entity does not hold" or "for a missing
          * entity"), but gone. Go on from the first pair after it, as a resume token does. */
-        if (!it->f || !it->t->write) return ENT_OK;
-        if ((rc = pair_present(it, k, v)) != 0) return rc < 0 ? rc : ENT_OK;
+        if (!it->t->write) return ENT_OK;
+        if (!it->f) {
+            /* A type scan keeps (key, record): the record as it was when kept. Read it again, so
+             * that an entity the txn updated since comes as it is now and one it deleted not at
+             * all (both were handed out as they were when kept: a deleted entity, a stale one). */
+            ent_slice rec;
+            rc = ent__bk_get(it->t, it->tbl, k, &rec);
+            if (rc == ENT_OK) *v = rec;
+            if (rc != ENT_NOTFOUND) return rc;
+        } else if ((rc = pair_present(it, k, v)) != 0) {
+            return rc < 0 ? rc : ENT_OK;
+        }
         it->res_ik.n = it->res_pk.n = 0;
-        if ((rc = ent__buf_append(&it->res_ik, k->data, k->len)) ||
-            (rc = ent__buf_append(&it->res_pk, v->data, v->len)))
+        if ((it->f && (rc = ent__buf_append(&it->res_ik, k->data, k->len))) ||
+            (rc = ent__buf_append(&it->res_pk, it->f ? v->data : k->data, it->f ? v->len : k->len)))
             return rc;
         it->has_res = 1;
         ent__bk_cursor_close(it->s, it->cur);
@@ -680,10 +690,15 @@ int ent_iter_more(ent_iter *it)
     if (it->ended) return ended_err("ent_iter_more");
     if (it->has_peek) {
         /* the pair kept is still there, unless the write txn's own write took it (advance()) */
-        if (!it->f || !it->t->write) return 1;
-        if ((rc = pair_present(it, &(ent_slice){.data = it->peek_k.p, .len = it->peek_k.n},
-                                 &(ent_slice){.data = it->peek_v.p, .len = it->peek_v.n})))
+        if (!it->t->write) return 1;
+        if (!it->f) {
+            ent_slice rec;
+            rc = ent__bk_get(it->t, it->tbl, &(ent_slice){.data = it->peek_k.p, .len = it->peek_k.n}, &rec);
+            if (rc != ENT_NOTFOUND) return rc < 0 ? rc : 1;
+        } else if ((rc = pair_present(it, &(ent_slice){.data = it->peek_k.p, .len = it->peek_k.n},
+                                        &(ent_slice){.data = it->peek_v.p, .len = it->peek_v.n}))) {
             return rc < 0 ? rc : 1;
+        }
     }
     rc = advance(it, &k, &v);
     if (rc == ENT_NOTFOUND) return 0;
