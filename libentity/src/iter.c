@@ -529,22 +529,28 @@ static int in_bounds(const ent_iter *it, const ent_slice *k)
     return 0;
 }
 
-/* Whether index pair (k, v) is still in the iterator's index table: 1, 0, or a negative code. */
-static int pair_present(ent_iter *it, const ent_slice *k, const ent_slice *v)
+/* Forget the entry ent_iter_more() kept, in a write txn: the txn's own writes since may have
+ * created entries between the last one returned and it, moved or removed it (its pair would be
+ * taken for damage, ENT_CORRUPT), or changed its record (a type scan keeps the record itself).
+ * The iterator goes on after the last entity it returned (or from its start) as if nothing had
+ * been kept, so ent_iter_more() changes nothing of what ent_iter_next() gives: it skipped an
+ * entity created before the kept one, and a type scan handed out a kept entity deleted since,
+ * or its stale record. */
+static int peek_drop(ent_iter *it)
 {
-    ent_bcur *c = NULL;
-    ent_slice kk = *k, vv = *v;
     int rc;
-    if (it->unique) {
-        rc = ent__bk_get(it->t, it->tbl, k, &vv);
-    } else if ((rc = ent__bk_cursor_open(it->t, it->tbl, &c)) == ENT_OK) {
-        rc = ent__bk_cursor_get(it->s, c, ENT_CUR_SEEK_PAIR, &kk, &vv);
-        if (rc == ENT_OK && (kk.len != k->len || memcmp(kk.data, k->data, k->len) != 0)) rc = ENT_NOTFOUND;
-    }
-    if (rc == ENT_OK) rc = vv.len == v->len && memcmp(vv.data, v->data, v->len) == 0;
-    else if (rc == ENT_NOTFOUND) rc = 0;
-    ent__bk_cursor_close(it->s, c);
-    return rc;
+    it->has_peek = 0;
+    if (it->has_last) {
+        it->res_ik.n = it->res_pk.n = 0;
+        if ((rc = ent__buf_append(&it->res_ik, it->last_ik.p, it->last_ik.n)) ||
+            (rc = ent__buf_append(&it->res_pk, it->last_pk.p, it->last_pk.n)))
+            return rc;
+        it->has_res = 1;
+    } /* else from its start: the resume token it was opened with, if any, is still in res_* */
+    ent__bk_cursor_close(it->s, it->cur);
+    it->cur = NULL;
+    it->state = 0;
+    return ENT_OK;
 }
 
 /* The next pair inside the bounds, or ENT_NOTFOUND (then the iterator is done). */
@@ -552,35 +558,16 @@ static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
 {
     int rc;
     if (it->has_peek) {
-        it->has_peek = 0;
-        k->data = it->peek_k.p;
-        k->len = it->peek_k.n;
-        v->data = it->peek_v.p;
-        v->len = it->peek_v.n;
-        /* In a write txn, the txn's own writes after ent_iter_more() may have moved or removed
-         * the entity of the pair kept (the cursor itself follows them): that pair is then no
-         * damage (ENT_CORRUPT: "an entry for a value the entity does not hold" or "for a missing
-         * entity"), but gone. Go on from the first pair after it, as a resume token does. */
-        if (!it->t->write) return ENT_OK;
-        if (!it->f) {
-            /* A type scan keeps (key, record): the record as it was when kept. Read it again, so
-             * that an entity the txn updated since comes as it is now and one it deleted not at
-             * all (both were handed out as they were when kept: a deleted entity, a stale one). */
-            ent_slice rec;
-            rc = ent__bk_get(it->t, it->tbl, k, &rec);
-            if (rc == ENT_OK) *v = rec;
-            if (rc != ENT_NOTFOUND) return rc;
-        } else if ((rc = pair_present(it, k, v)) != 0) {
-            return rc < 0 ? rc : ENT_OK;
+        if (it->t->write) {
+            if ((rc = peek_drop(it))) return rc;
+        } else {
+            it->has_peek = 0;
+            k->data = it->peek_k.p;
+            k->len = it->peek_k.n;
+            v->data = it->peek_v.p;
+            v->len = it->peek_v.n;
+            return ENT_OK;
         }
-        it->res_ik.n = it->res_pk.n = 0;
-        if ((it->f && (rc = ent__buf_append(&it->res_ik, k->data, k->len))) ||
-            (rc = ent__buf_append(&it->res_pk, it->f ? v->data : k->data, it->f ? v->len : k->len)))
-            return rc;
-        it->has_res = 1;
-        ent__bk_cursor_close(it->s, it->cur);
-        it->cur = NULL;
-        it->state = 0;
     }
     if (it->state == 2) return ENT_NOTFOUND;
     for (;;) {
@@ -689,16 +676,10 @@ int ent_iter_more(ent_iter *it)
     if (other_thread(it)) return other_thread_err("ent_iter_more");
     if (it->ended) return ended_err("ent_iter_more");
     if (it->has_peek) {
-        /* the pair kept is still there, unless the write txn's own write took it (advance()) */
+        /* a read snapshot does not change: the entry kept is still the next; a write txn's own
+         * writes may have changed what is (peek_drop()) */
         if (!it->t->write) return 1;
-        if (!it->f) {
-            ent_slice rec;
-            rc = ent__bk_get(it->t, it->tbl, &(ent_slice){.data = it->peek_k.p, .len = it->peek_k.n}, &rec);
-            if (rc != ENT_NOTFOUND) return rc < 0 ? rc : 1;
-        } else if ((rc = pair_present(it, &(ent_slice){.data = it->peek_k.p, .len = it->peek_k.n},
-                                        &(ent_slice){.data = it->peek_v.p, .len = it->peek_v.n}))) {
-            return rc < 0 ? rc : 1;
-        }
+        if ((rc = peek_drop(it))) return rc;
     }
     rc = advance(it, &k, &v);
     if (rc == ENT_NOTFOUND) return 0;

@@ -485,9 +485,10 @@ ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
  * the range or scan is exhausted, so no further page needs reading; 1 means resuming from
  * ent_iter_resume() gives at least one more entity (in the same snapshot). It looks one entry
  * ahead and keeps it for the next ent_iter_next(), so it may be called any number of times. In a
- * write txn, an entry kept that the txn's own write then moved or removed is not returned (nor
- * taken for damage): the iterator goes on after it; an entity kept by a type scan and updated
- * since is returned as it is then. */
+ * write txn it changes nothing of what ent_iter_next() returns: the txn's own writes after it are
+ * met as without it (an entry kept that a write then moved or removed is not returned, nor taken
+ * for damage; an entity created before it is returned; an entity a type scan kept and a write
+ * updated is returned as it is then). */
 ENT_EXTERN(int) ent_iter_more(ent_iter *it);
 /* Free it before its txn ends. One still open when the txn ends stops there: ent_iter_next() and
  * ent_iter_more() give ENT_INVALID, ent_iter_resume() still gives its token; free it all the same.
