@@ -658,6 +658,161 @@ static void t_scan_and_count(void)
     close_store();
 }
 
+/* Keys (as "id" or the string) of a scan of `type` from start (NULL: none) resumed from tok,
+ * direction rev, into out; the code of ent_scan(). */
+static int scan_keys(char *out, size_t size, const char *type, const ent_key *start, const char *tok, int rev)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    ent_entity *e;
+    size_t at = 0;
+    int rc;
+    o.flags = rev ? ENT_ITER_REVERSE : 0;
+    o.resume = tok;
+    out[0] = '\0';
+    if ((rc = ent_scan(&it, S, NULL, T(type), start, &o))) return rc;
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        ent_key k = ent_entity_key(e);
+        if (k.kind == ENT_KEY_AUTO)
+            at += (size_t)snprintf(out + at, size - at, "%llu ", (unsigned long long)k.id);
+        else
+            at += (size_t)snprintf(out + at, size - at, "%.*s ", (int)k.len, k.str);
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    return ENT_OK;
+}
+
+/* A type scan from a start key is bounded by it also when resumed: with a token of any position
+ * of the type (from another scan, another start), it gives the entities from the start on (down
+ * from it, reversed) that come after the token's position, as ent_range() keeps `from` and `to`.
+ * A token before the start gave the entities between it and the start (from 5, resumed at 2:
+ * 3 4 5 6 ...). Both key kinds, both directions, every start and every token, against the model. */
+static void t_scan_start_bounds_resume(void)
+{
+    static const char *const skeys[] = {"b", "d", "f", "h", "j"};
+    char want[256], got[256], tok[160];
+    open_store();
+    for (int i = 0; i < 5; i++) {
+        char em[32];
+        ent_entity *e;
+        snprintf(em, sizeof em, "sb%d@x", i);
+        e = customer(em, i); /* ids 1..5 */
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+        e = item(skeys[i], i);
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    for (int kind = 0; kind < 2; kind++) {
+        const char *type = kind ? "item" : "customer";
+        for (int rev = 0; rev < 2; rev++) {
+            /* tokens: after each entity of a full scan in this direction */
+            for (int ti = 0; ti < 5; ti++) {
+                ent_range_opts o = ENT_RANGE_OPTS_INIT;
+                ent_iter *it = NULL;
+                ent_entity *e;
+                o.flags = rev ? ENT_ITER_REVERSE : 0;
+                o.limit = (uint64_t)ti + 1;
+                ENT_OK_(ent_scan(&it, S, NULL, T(type), NULL, &o));
+                while (ent_iter_next(&e, it) == ENT_OK) ent_entity_free(e);
+                snprintf(tok, sizeof tok, "%s", ent_iter_resume(it));
+                ent_iter_free(it);
+                /* the token's entity: position ti of the scan, index tpos in key order */
+                int tpos = rev ? 4 - ti : ti;
+                /* starts: each entity's key, and a key between two (absent) */
+                for (int si = 0; si < 10; si++) {
+                    int spos = si / 2; /* the start is entity spos (si even) or just above it (odd) */
+                    char sbuf[8];
+                    ent_key start;
+                    if (kind) {
+                        snprintf(sbuf, sizeof sbuf, "%c", skeys[spos][0] + (si % 2));
+                        start = ent_key_str(sbuf);
+                    } else {
+                        /* ids are 1..5; an odd si takes an id past the last, absent */
+                        start = ent_key_id(si % 2 ? (uint64_t)spos + 100 : (uint64_t)spos + 1);
+                    }
+                    size_t at = 0;
+                    want[0] = '\0';
+                    for (int k = 0; k < 5; k++) {
+                        int pos = rev ? 4 - k : k;
+                        int from_start;
+                        if (kind)
+                            from_start = rev ? strcmp(skeys[pos], sbuf) <= 0 : strcmp(skeys[pos], sbuf) >= 0;
+                        else
+                            from_start = rev ? (uint64_t)pos + 1 <= start.id : (uint64_t)pos + 1 >= start.id;
+                        int after_tok = rev ? pos < tpos : pos > tpos;
+                        if (!from_start || !after_tok) continue;
+                        if (kind)
+                            at += (size_t)snprintf(want + at, sizeof want - at, "%s ", skeys[pos]);
+                        else
+                            at += (size_t)snprintf(want + at, sizeof want - at, "%d ", pos + 1);
+                    }
+                    ENT_OK_(scan_keys(got, sizeof got, type, &start, tok, rev));
+                    if (strcmp(got, want) != 0)
+                    {
+                        char sdesc[24];
+                        if (kind) snprintf(sdesc, sizeof sdesc, "\"%s\"", sbuf);
+                        else snprintf(sdesc, sizeof sdesc, "%llu", (unsigned long long)start.id);
+                        fprintf(stderr, "\n  %s scan %s from %s resumed after entity %d: got \"%s\", want \"%s\"\n",
+                                type, rev ? "reversed" : "forward", sdesc, tpos + 1, got, want);
+                    }
+                    CU_ASSERT_STRING_EQUAL(got, want);
+                }
+            }
+        }
+    }
+    close_store();
+}
+
+/* A look-up value of a neighbouring kind (store.h: an int for a uint, a uint for an int or a
+ * timestamp) is taken or refused by its value, and a refusal says so: an int below 0 for a uint
+ * field (a ref to auto keys too), a uint over 2^63-1 for an int or timestamp field. They said
+ * "an int value cannot be compared with this uint field", which the int 3 can. */
+static void t_neighbour_kind_refused_by_value(void)
+{
+    ent_iter *it = NULL;
+    ent_entity *e;
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_value v;
+    int n = 0;
+    open_store();
+    e = item("nk", 1.0);
+    ENT_OK_(ent_entity_set_uint(e, "qty", 3));
+    ENT_OK_(ent_create(S, NULL, e));
+    ent_entity_free(e);
+    v = ent_value_int(3); /* taken: finds the item */
+    ENT_OK_(ent_find(&it, S, NULL, F("item", "qty"), &v));
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        n++;
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    CU_ASSERT_EQUAL(n, 1);
+    v = ent_value_int(-1);
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("item", "qty"), &v), ENT_INVALID);
+    ENT_ASSERT_MSG("item.qty: int value -1 is negative: this uint field takes an int from 0 up");
+    o.from = &v;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("item", "qty"), &o), ENT_INVALID);
+    ENT_ASSERT_MSG("int value -1 is negative");
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("item", "owner"), &v), ENT_INVALID);
+    ENT_ASSERT_MSG("item.owner: int value -1 is negative: this ref field");
+    v = ent_value_uint((uint64_t)INT64_MAX); /* taken: finds nothing */
+    ENT_OK_(ent_find(&it, S, NULL, F("customer", "score"), &v));
+    ent_iter_free(it);
+    v = ent_value_uint((uint64_t)INT64_MAX + 1);
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("customer", "score"), &v), ENT_INVALID);
+    ENT_ASSERT_MSG("customer.score: uint value 9223372036854775808 is over 2^63-1: this int field");
+    o.from = NULL;
+    o.to = &v;
+    ENT_CHECK_RC(ent_range(&it, S, NULL, F("item", "at"), &o), ENT_INVALID);
+    ENT_ASSERT_MSG("item.at: uint value 9223372036854775808 is over 2^63-1: this timestamp field");
+    v = ent_value_float(1.0); /* a kind no uint field takes, whatever the value */
+    ENT_CHECK_RC(ent_find(&it, S, NULL, F("item", "qty"), &v), ENT_INVALID);
+    ENT_ASSERT_MSG("item.qty: a float value cannot be compared with this uint field");
+    close_store();
+}
+
 /* ---- refs ------------------------------------------------------------------------------------- */
 
 static void t_refs(void)
@@ -1342,6 +1497,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_index_orders),
         ENT_TEST(t_range_float_edges),
         ENT_TEST(t_scan_and_count),
+        ENT_TEST(t_scan_start_bounds_resume),
+        ENT_TEST(t_neighbour_kind_refused_by_value),
         ENT_TEST(t_refs),
         ENT_TEST(t_events_follow_mutations),
         ENT_TEST(t_update_removes_defaulted_field),

@@ -55,7 +55,15 @@ static int field_check(const ent_entity *e, const ent_field *f)
 {
     if (!e) return ent__err(ENT_INVALID, "entity is NULL");
     if (!f) return ent__err(ENT_INVALID, "%s: field handle is NULL", e->type->name);
-    if (f->type != e->type) return field_err(e, f, "is not a field of this entity's type");
+    if (f->type != e->type) {
+        /* The same type of another schema object (the host's own, the store's copy that entities
+         * read from a store carry, another handle's): the names match, so say which handles do. */
+        if (f->type && !strcmp(f->type->name, e->type->name))
+            return field_err(e, f, "is a field of a type of this name in another schema object, not of this "
+                                   "entity's type (an entity read from a store has the store's types: resolve "
+                                   "fields with ent_type_field(ent_entity_type(e), name))");
+        return field_err(e, f, "is not a field of this entity's type");
+    }
     return ENT_OK;
 }
 

@@ -371,7 +371,13 @@ int ent__kinds_apply(ent_entity *e, const json_t *kinds)
     /* On a copy: a failure half way leaves e as it was (as ent_entity_patch_json does). */
     if ((rc = ent_entity_dup(&c, e))) return rc;
     if (!(rc = ent__kinds_apply_in(c, kinds)))
-        for (size_t i = 0; i < e->type->n_fields; i++) ent__val_adopt(&e->slots[i], &c->slots[i]);
+        for (size_t i = 0; i < e->type->n_fields; i++) {
+            if (ent__val_equal(&e->slots[i], &c->slots[i])) continue;
+            ent__val_adopt(&e->slots[i], &c->slots[i]);
+            /* A value of another kind is a change, as a setter's: unmarked, an ent_update() of an
+             * entity read from the store wrote nothing and handed the stored strings back. */
+            ent__mark_changed(e, i);
+        }
     ent_entity_free(c);
     return rc;
 }

@@ -410,6 +410,14 @@ int ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, c
         it->has_lo = 1;
     }
     if (opts && (rc = parse_resume(it, opts->resume))) goto fail;
+    /* The start bounds the scan as `from` bounds a range, resumed or not: a token of a position
+     * before the start (forward; after it, reversed) resumes at the start itself, rather than
+     * handing out the entities between the token and the start (a token of another scan of the
+     * type: they were "from start" and not). */
+    if (it->has_lo && it->has_res) {
+        int c = kcmp(it->res_pk.p, it->res_pk.n, it->lo.p, it->lo.n);
+        if (it->reverse ? c > 0 : c < 0) it->has_res = 0;
+    }
     *out = it;
     return ENT_OK;
 fail:
@@ -503,7 +511,7 @@ static int iter_start(ent_iter *it, ent_slice *k, ent_slice *v)
 static int in_bounds(const ent_iter *it, const ent_slice *k)
 {
     if (!it->f) {
-        if (it->has_lo && !it->has_res) {
+        if (it->has_lo) {
             int c = kcmp(k->data, k->len, it->lo.p, it->lo.n);
             if (!it->reverse && c < 0) return -1;
             if (it->reverse && c > 0) return -1;
@@ -521,22 +529,28 @@ static int in_bounds(const ent_iter *it, const ent_slice *k)
     return 0;
 }
 
-/* Whether index pair (k, v) is still in the iterator's index table: 1, 0, or a negative code. */
-static int pair_present(ent_iter *it, const ent_slice *k, const ent_slice *v)
+/* Forget the entry ent_iter_more() kept, in a write txn: the txn's own writes since may have
+ * created entries between the last one returned and it, moved or removed it (its pair would be
+ * taken for damage, ENT_CORRUPT), or changed its record (a type scan keeps the record itself).
+ * The iterator goes on after the last entity it returned (or from its start) as if nothing had
+ * been kept, so ent_iter_more() changes nothing of what ent_iter_next() gives: it skipped an
+ * entity created before the kept one, and a type scan handed out a kept entity deleted since,
+ * or its stale record. */
+static int peek_drop(ent_iter *it)
 {
-    ent_bcur *c = NULL;
-    ent_slice kk = *k, vv = *v;
     int rc;
-    if (it->unique) {
-        rc = ent__bk_get(it->t, it->tbl, k, &vv);
-    } else if ((rc = ent__bk_cursor_open(it->t, it->tbl, &c)) == ENT_OK) {
-        rc = ent__bk_cursor_get(it->s, c, ENT_CUR_SEEK_PAIR, &kk, &vv);
-        if (rc == ENT_OK && (kk.len != k->len || memcmp(kk.data, k->data, k->len) != 0)) rc = ENT_NOTFOUND;
-    }
-    if (rc == ENT_OK) rc = vv.len == v->len && memcmp(vv.data, v->data, v->len) == 0;
-    else if (rc == ENT_NOTFOUND) rc = 0;
-    ent__bk_cursor_close(it->s, c);
-    return rc;
+    it->has_peek = 0;
+    if (it->has_last) {
+        it->res_ik.n = it->res_pk.n = 0;
+        if ((rc = ent__buf_append(&it->res_ik, it->last_ik.p, it->last_ik.n)) ||
+            (rc = ent__buf_append(&it->res_pk, it->last_pk.p, it->last_pk.n)))
+            return rc;
+        it->has_res = 1;
+    } /* else from its start: the resume token it was opened with, if any, is still in res_* */
+    ent__bk_cursor_close(it->s, it->cur);
+    it->cur = NULL;
+    it->state = 0;
+    return ENT_OK;
 }
 
 /* The next pair inside the bounds, or ENT_NOTFOUND (then the iterator is done). */
@@ -544,25 +558,16 @@ static int advance(ent_iter *it, ent_slice *k, ent_slice *v)
 {
     int rc;
     if (it->has_peek) {
-        it->has_peek = 0;
-        k->data = it->peek_k.p;
-        k->len = it->peek_k.n;
-        v->data = it->peek_v.p;
-        v->len = it->peek_v.n;
-        /* In a write txn, the txn's own writes after ent_iter_more() may have moved or removed
-         * the entity of the pair kept (the cursor itself follows them): that pair is then no
-         * damage (ENT_CORRUPT: "an entry for a value the entity does not hold" or "for a missing
-         * entity"), but gone. Go on from the first pair after it, as a resume token does. */
-        if (!it->f || !it->t->write) return ENT_OK;
-        if ((rc = pair_present(it, k, v)) != 0) return rc < 0 ? rc : ENT_OK;
-        it->res_ik.n = it->res_pk.n = 0;
-        if ((rc = ent__buf_append(&it->res_ik, k->data, k->len)) ||
-            (rc = ent__buf_append(&it->res_pk, v->data, v->len)))
-            return rc;
-        it->has_res = 1;
-        ent__bk_cursor_close(it->s, it->cur);
-        it->cur = NULL;
-        it->state = 0;
+        if (it->t->write) {
+            if ((rc = peek_drop(it))) return rc;
+        } else {
+            it->has_peek = 0;
+            k->data = it->peek_k.p;
+            k->len = it->peek_k.n;
+            v->data = it->peek_v.p;
+            v->len = it->peek_v.n;
+            return ENT_OK;
+        }
     }
     if (it->state == 2) return ENT_NOTFOUND;
     for (;;) {
@@ -671,11 +676,10 @@ int ent_iter_more(ent_iter *it)
     if (other_thread(it)) return other_thread_err("ent_iter_more");
     if (it->ended) return ended_err("ent_iter_more");
     if (it->has_peek) {
-        /* the pair kept is still there, unless the write txn's own write took it (advance()) */
-        if (!it->f || !it->t->write) return 1;
-        if ((rc = pair_present(it, &(ent_slice){.data = it->peek_k.p, .len = it->peek_k.n},
-                                 &(ent_slice){.data = it->peek_v.p, .len = it->peek_v.n})))
-            return rc < 0 ? rc : 1;
+        /* a read snapshot does not change: the entry kept is still the next; a write txn's own
+         * writes may have changed what is (peek_drop()) */
+        if (!it->t->write) return 1;
+        if ((rc = peek_drop(it))) return rc;
     }
     rc = advance(it, &k, &v);
     if (rc == ENT_NOTFOUND) return 0;

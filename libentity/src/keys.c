@@ -300,6 +300,16 @@ int ent__ikey_from_value(ent_buf *b, const struct ent_field *f, const ent_value 
 wrong:
     {
         const char *vk = ent_kind_name(v->kind);
+        int fk = f->kind == ENT_KIND_REF ? (f->ref_type->key == ENT_KEY_AUTO ? ENT_KIND_UINT : ENT_KIND_STRING)
+                                         : f->kind;
+        /* A neighbouring kind refused for its value, not its kind: saying that an int "cannot be
+         * compared" with a uint field sent a host away from the ints it may pass (0 and up). */
+        if (v->kind == ENT_KIND_INT && fk == ENT_KIND_UINT)
+            return ent__err(ENT_INVALID, "%s: int value %lld is negative: this %s field takes an int from 0 up (a uint cannot be below 0)",
+                            ent__field_path(f, path, sizeof path), (long long)v->v.i, ent_kind_name(f->kind));
+        if (v->kind == ENT_KIND_UINT && (fk == ENT_KIND_INT || fk == ENT_KIND_TIMESTAMP))
+            return ent__err(ENT_INVALID, "%s: uint value %llu is over 2^63-1: this %s field takes a uint up to 9223372036854775807 (an int64's greatest)",
+                            ent__field_path(f, path, sizeof path), (unsigned long long)v->v.u, ent_kind_name(f->kind));
         if (!vk)
             return ent__err(ENT_INVALID, "%s: value of unknown kind %d", ent__field_path(f, path, sizeof path),
                             (int)v->kind);

@@ -50,6 +50,7 @@ int ent_sub_create(ent_store *s, const char *name, int from_now)
     uint64_t first = 0, last = 0, cp = 0;
     int rc;
     if ((rc = sub_name_ok(name))) return rc;
+    if (s && ent__txn_holds_write(s)) return ent__err_holds_write_in("ent_sub_create");
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
     if ((rc = ent__log_bounds_in(&first, &last, t))) goto fail;
     /* Before the first event the log keeps: on a trimmed log a checkpoint of 0 named events the
@@ -71,6 +72,7 @@ int ent_sub_delete(ent_store *s, const char *name)
     ent_slice k;
     int rc;
     if ((rc = sub_name_ok(name))) return rc;
+    if (s && ent__txn_holds_write(s)) return ent__err_holds_write_in("ent_sub_delete");
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
     k.data = name;
     k.len = strlen(name);
@@ -189,6 +191,7 @@ int ent_log_truncate(ent_store *s, uint64_t below, int force)
     ent_slice k, v;
     uint64_t first = 0, last = 0, trunc = 0;
     int rc, op = ENT_CUR_FIRST;
+    if (s && ent__txn_holds_write(s)) return ent__err_holds_write_in("ent_log_truncate");
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
     /* A mirror trims its own log too: its events, entities and position are the primary's, but
      * how much of its past it keeps is its own, held by its own subscriptions as here (refused

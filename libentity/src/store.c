@@ -503,7 +503,7 @@ int ent_store_copy(ent_store *s, const char *dest, int compact)
     if (!dest || !*dest) return ent__err(ENT_INVALID, "copy: no destination");
     /* LMDB's plain copy takes the writer's lock to start its snapshot: from the thread that holds
      * the writer (its own write txn, ent_txn_run()'s fn) it waited for itself, forever. */
-    if (ent__txn_holds_write(s)) return ent__err_holds_write();
+    if (ent__txn_holds_write(s)) return ent__err_holds_write_in("ent_store_copy");
     /* LMDB's plain copy waits for the writer's lock: from an event callback a cycle of waits, as
      * for a write (ent_store_open() above). */
     if (!compact && ent__log_in_callback())

@@ -293,6 +293,8 @@ unsigned ent__txn_open_count(void);
 int ent__txn_holds_write(const ent_store *s);
 int ent__txn_holds_any(const ent_store *s); /* a transaction of s, read or write, open on this thread */
 int ent__err_holds_write(void); /* ENT_BUSY with the message that says so */
+/* The same for a call that takes no transaction (`call` names it): it cannot be passed one. */
+int ent__err_holds_write_in(const char *call);
 
 /* Start the transaction a call runs in: `txn` when given (checking its mode), else a new one that
  * the caller ends with ent__txn_end(). */

@@ -42,6 +42,15 @@ int ent__err_holds_write(void)
                     "the call, or end it first (a second writer would wait for itself)");
 }
 
+/* "Pass it to the call" is no advice for a call without a txn parameter (ent_sub_create(),
+ * ent_log_truncate(), ent_store_copy(), ...): it can only come after the transaction. */
+int ent__err_holds_write_in(const char *call)
+{
+    return ent__err(ENT_BUSY, "%s: this thread holds the store's write transaction (its own, or ent_txn_run()'s), and "
+                    "this call takes none: call it once the transaction has ended (a second writer would wait "
+                    "for itself)", call);
+}
+
 int ent__txn_holds_write(const ent_store *s) { return holds_write(s); }
 
 static void release_held(ent_txn *t)

@@ -376,9 +376,10 @@ ENT_EXTERN(int) ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_t
 /* ---- index look-ups and scans -------------------------------------------------------------- */
 
 /* A value to look up or bound a range with, of the field's kind (refs: UINT or STRING), or a
- * neighbouring one: an INT for a TIMESTAMP and back, a non-negative INT for a UINT, an INT or UINT
- * for a FLOAT, compared exactly (no double equals 2^53 + 1: a look-up of it finds nothing, and it
- * bounds a range between 2^53 and 2^53 + 2). */
+ * neighbouring one: an INT for a TIMESTAMP and back, a non-negative INT for a UINT, a UINT up to
+ * 2^63-1 for an INT or a TIMESTAMP, an INT or UINT for a FLOAT, compared exactly (no double equals
+ * 2^53 + 1: a look-up of it finds nothing, and it bounds a range between 2^53 and 2^53 + 2). A
+ * neighbouring value outside those (an INT below 0 for a UINT) is ENT_INVALID, saying so. */
 typedef struct ent_value {
     ent_kind kind;
     union {
@@ -458,7 +459,8 @@ ENT_EXTERN(int) ent_range(ent_iter **out, ent_store *s, ent_txn *txn, const ent_
                           const ent_range_opts *opts);
 
 /* Every entity of `type` in key order from `start` (inclusive; NULL: the first, or the last when
- * reversed), with flags and limit as in ent_range_opts (from/to ignored; resume honoured).
+ * reversed), with flags and limit as in ent_range_opts (from/to ignored; resume honoured: the
+ * entities after the token's position, still from `start` on, as a range keeps its bounds).
  * out: the caller frees it with ent_iter_free() (before the txn ends). Returns ENT_OK,
  * ENT_INVALID (start not of the type's key kind, opts as for ent_range()), ENT_SCHEMA. */
 ENT_EXTERN(int) ent_scan(ent_iter **out, ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *start,
@@ -483,8 +485,10 @@ ENT_EXTERN(const char *) ent_iter_resume(ent_iter *it);
  * the range or scan is exhausted, so no further page needs reading; 1 means resuming from
  * ent_iter_resume() gives at least one more entity (in the same snapshot). It looks one entry
  * ahead and keeps it for the next ent_iter_next(), so it may be called any number of times. In a
- * write txn, an entry kept that the txn's own write then moved or removed is not returned (nor
- * taken for damage): the iterator goes on after it. */
+ * write txn it changes nothing of what ent_iter_next() returns: the txn's own writes after it are
+ * met as without it (an entry kept that a write then moved or removed is not returned, nor taken
+ * for damage; an entity created before it is returned; an entity a type scan kept and a write
+ * updated is returned as it is then). */
 ENT_EXTERN(int) ent_iter_more(ent_iter *it);
 /* Free it before its txn ends. One still open when the txn ends stops there: ent_iter_next() and
  * ent_iter_more() give ENT_INVALID, ent_iter_resume() still gives its token; free it all the same.

@@ -227,7 +227,9 @@ ENT_EXTERN(int) ent_entity_from_json(ent_entity **out, const ent_type *t, const 
 /* Turn the free-form values that the "kinds" object of an entity-shaped or event line names (JSON
  * text: {"/field/key":"bytes"|"uint"|"float",...}, see ENT_JSON_ENTITY) from the strings JSON
  * printed for them back into those kinds: read the line's "data" with ent_entity_from_json(), then
- * pass its "kinds" here. Returns ENT_OK, ENT_INVALID (malformed JSON; a pointer that names no value,
+ * pass its "kinds" here. A field whose value it turns is marked changed (ent_entity_changed()), as
+ * by a setter, so an update of an entity read from the store stores the kinds.
+ * Returns ENT_OK, ENT_INVALID (malformed JSON; a pointer that names no value,
  * a declared field or no string; a string that is not of the kind; an unknown kind: the message
  * names the pointer), ENT_NOMEM; on failure e is unchanged. */
 ENT_EXTERN(int) ent_entity_apply_kinds(ent_entity *e, const char *json, size_t len);
