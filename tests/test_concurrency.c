@@ -307,6 +307,44 @@ static void *turn_writer(void *p)
     return NULL;
 }
 
+static void count_event(const ent_event *ev, void *payload)
+{
+    (void)ev;
+    (*(int *)payload)++;
+}
+
+/* In-process subscribers are the handle's (log.h, ent_subscribe): a commit through another handle
+ * of the store in this process reaches them not, and ent_log_wait() on their handle sees it (as a
+ * commit of another process). Pinned, as a host that opens the store twice meets it. */
+static void t_subscribers_are_the_handles(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_schema *sc[2] = {NULL, NULL};
+    ent_store *h[2] = {NULL, NULL};
+    ent_subscriber *sub = NULL;
+    ent_entity *e = NULL;
+    int seen = 0;
+    uint64_t last = 0;
+    ENT_TEST_MKDTEMP(dir, "concurrency");
+    ENT_OK_(open_store(&h[0], &sc[0], "lmdb", dir));
+    ENT_OK_(open_store(&h[1], &sc[1], "lmdb", dir));
+    ENT_OK_(ent_subscribe(&sub, h[0], NULL, 0, count_event, &seen));
+    for (int i = 0; i < 2; i++) {
+        ENT_OK_(ent_entity_new(&e, ent_store_type(h[1 - i], "mark")));
+        ENT_OK_(ent_create(h[1 - i], NULL, e));
+        ent_entity_free(e);
+        ENT_OK_(ent_log_wait(&last, h[0], (uint64_t)i, 5000));
+        CU_ASSERT_EQUAL(last, (uint64_t)i + 1);
+        CU_ASSERT_EQUAL(seen, i); /* the other handle's create: none; its own: one */
+    }
+    ent_unsubscribe(h[0], sub);
+    for (int i = 0; i < 2; i++) {
+        ent_store_close(h[i]);
+        ent_schema_free(sc[i]);
+    }
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 static void t_two_handles_threads(void)
 {
     char dir[ENT_TEST_PATH_MAX];
@@ -636,6 +674,7 @@ int main(void)
         ENT_TEST(t_threads_memory),
         ENT_TEST(t_two_writer_threads),
         ENT_TEST(t_two_handles_take_turns),
+        ENT_TEST(t_subscribers_are_the_handles),
         ENT_TEST(t_two_handles_threads),
         ENT_TEST(t_two_processes),
         ENT_TEST(t_delivery_beside_growth),

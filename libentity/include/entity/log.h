@@ -138,6 +138,9 @@ typedef void (*ent_event_cb)(const ent_event *ev, void *payload);
 typedef struct ent_subscriber ent_subscriber;
 
 /* Register cb (not NULL) for events of `type` (NULL: all; matched by name) and ops (0: all).
+ * cb sees the commits made through s, from any thread: the subscribers are the handle's. Commits
+ * through another handle of the same store, in this process or another, do not reach it; follow
+ * those with ent_log_wait() and a log cursor (or a durable subscription), as another process does.
  * out: the handle for ent_unsubscribe(); freed by it or by ent_store_close().
  * Returns ENT_OK, ENT_INVALID, ENT_SCHEMA, ENT_NOMEM as ent_log_cursor_open(). */
 ENT_EXTERN(int) ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsigned ops,
