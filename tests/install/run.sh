@@ -96,22 +96,35 @@ open(sys.argv[2], "w").write("\n".join(top) + "\nint main(void)\n{\n" + "\n".joi
 PY
 pcw --cflags --libs "$([ "$http" = http ] && echo entity-http || echo entity)"
 cc -std=c11 -Wall -Wextra -Werror -o "$work/readme_host" "$work/readme.c" "${PCW[@]}"
-mkdir -p "$work/readme-run/schemas" && cp "$src/schemas/shop.json" "$work/readme-run/schemas/"
-(cd "$work/readme-run" && LD_LIBRARY_PATH=$libdir "$work/readme_host") || { echo "FAIL: the README's C sample"; exit 1; }
-[ -f "$work/readme-run/entity-store/data.mdb" ] || { echo "FAIL: the README's C sample made no store"; exit 1; }
-# and it did what its comments say: customer 1 with vip defaulted, order 1 created, updated to paid
+# readme_run NAME BINARY: run the sample in a directory of its own holding schemas/shop.json; it must
+# do what its comments say: customer 1 with vip defaulted, order 1 created, updated to paid
 # (version 2) and shipped by the ent_txn_run() function (version 3); run again, its create is
 # refused with the message the comment shows
-got=$(LD_LIBRARY_PATH=$libdir "$prefix/bin/entity" -s "$work/readme-run/entity-store" get customer 1)
-[ "$got" = '{"type":"customer","key":1,"version":1,"data":{"email":"ada@example.com","name":"Ada","vip":false}}' ] ||
-  { echo "FAIL: the README's C sample: customer 1 is $got"; exit 1; }
-got=$(LD_LIBRARY_PATH=$libdir "$prefix/bin/entity" -s "$work/readme-run/entity-store" get order 1)
-[ "$got" = '{"type":"order","key":1,"version":3,"data":{"customer":1,"status":"shipped","lines":[{"sku":"tea-01","qty":2}]}}' ] ||
-  { echo "FAIL: the README's C sample: order 1 is $got"; exit 1; }
-(cd "$work/readme-run" && LD_LIBRARY_PATH=$libdir "$work/readme_host") 2>"$work/readme.err" || true
-grep -q '^customer.email: value "ada@example.com" is taken' "$work/readme.err" ||
-  { echo "FAIL: the README's C sample run twice:"; cat "$work/readme.err"; exit 1; }
-echo "ok: readme-sample"
+readme_run() {
+  local d=$work/readme-$1 got
+  mkdir -p "$d/schemas" && cp "$src/schemas/shop.json" "$d/schemas/"
+  (cd "$d" && "$2") || { echo "FAIL: the README's C sample ($1)"; exit 1; }
+  [ -f "$d/entity-store/data.mdb" ] || { echo "FAIL: the README's C sample made no store ($1)"; exit 1; }
+  got=$(LD_LIBRARY_PATH=$libdir "$prefix/bin/entity" -s "$d/entity-store" get customer 1)
+  [ "$got" = '{"type":"customer","key":1,"version":1,"data":{"email":"ada@example.com","name":"Ada","vip":false}}' ] ||
+    { echo "FAIL: the README's C sample ($1): customer 1 is $got"; exit 1; }
+  got=$(LD_LIBRARY_PATH=$libdir "$prefix/bin/entity" -s "$d/entity-store" get order 1)
+  [ "$got" = '{"type":"order","key":1,"version":3,"data":{"customer":1,"status":"shipped","lines":[{"sku":"tea-01","qty":2}]}}' ] ||
+    { echo "FAIL: the README's C sample ($1): order 1 is $got"; exit 1; }
+  (cd "$d" && "$2") 2>"$d.err" || true
+  grep -q '^customer.email: value "ada@example.com" is taken' "$d.err" ||
+    { echo "FAIL: the README's C sample ($1) run twice:"; cat "$d.err"; exit 1; }
+  echo "ok: readme-sample-$1"
+}
+LD_LIBRARY_PATH=$libdir readme_run pkgconfig-shared "$work/readme_host"
+# and linked static by the README's own line (the archive by path, sed dropping -lentity)
+pcw --cflags entity; cflags=("${PCW[@]}")
+PCW_SED='s/-lentity//' pcw --static --libs entity
+cc -std=c11 -Wall -Wextra -Werror -o "$work/readme_static" "$work/readme.c" "${cflags[@]}" \
+   $([ "$http" = http ] && echo "$libdir/libentity-http.a") "$libdir/libentity.a" "${PCW[@]}" \
+   $([ "$http" = http ] && pkg-config --libs libmicrohttpd)
+if ldd "$work/readme_static" | grep -q libentity; then echo "FAIL: static README sample links libentity.so"; exit 1; fi
+readme_run pkgconfig-static "$work/readme_static"
 
 # pkg-config, shared
 pcw --cflags --libs entity
@@ -132,12 +145,15 @@ run pkgconfig-static "$work/pc_static"
 if ldd "$work/pc_static" | grep -q libentity; then echo "FAIL: static host links libentity.so"; exit 1; fi
 
 # CMake find_package, both targets
-cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DWITH_HTTP=$([ "$http" = http ] && echo ON || echo OFF) \
+cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DREADME_C="$work/readme.c" -DWITH_HTTP=$([ "$http" = http ] && echo ON || echo OFF) \
       -DWITH_NATS=$([ "$nats" = nats ] && echo ON || echo OFF) >/dev/null
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
 run cmake-static "$work/cm/host_static"
-passed=$((6 + ${cxx:-0}))
+LD_LIBRARY_PATH=$libdir readme_run cmake-shared "$work/cm/readme_shared"
+if ldd "$work/cm/readme_static" | grep -q libentity; then echo "FAIL: static README sample (cmake) links libentity.so"; exit 1; fi
+readme_run cmake-static "$work/cm/readme_static"
+passed=$((10 + ${cxx:-0})) # with headers-alone and the sample three more ways
 # an optional find_package(libentity) where its dependencies' .pc files are missing: not found, said
 # why, and the host's configure goes on
 mkdir "$work/no-pc"
