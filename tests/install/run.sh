@@ -62,6 +62,11 @@ for h in "$prefix"/include/entity/*.h; do
   fi
 done
 echo "ok: headers-alone"
+# the layout the README's "Building a host against an installed copy" describes
+for f in bin/entity include/entity/entity.h share/libentity/schemas/shop.json share/libentity/schemas/fleet.json \
+         "${libdir#"$prefix"/}/libentity.a" "${libdir#"$prefix"/}/cmake/libentity/libentityConfig.cmake"; do
+  [ -e "$prefix/$f" ] || { echo "FAIL: the install has no $f"; exit 1; }
+done
 
 # the README's sample ("Using it from C", with the serving snippet where entity-http is built) as
 # a host writes it: its lines in a main(), its #includes and its function above; built against the
