@@ -61,6 +61,43 @@ start = readme.index("```\n", readme.index("prints what happened:")) + 4
 sys.exit(0 if readme[start:readme.index("```\n", start)] == out else "differs")
 PY
 (cd "$work/demo" && ENTITY_STORE= "$E" demo >/dev/null 2>"$work/err"); [ $? = 1 ] && ok || bad "a second demo did not exit 1"
+# the README's "look around" lines after the demo, and its session ("A session (with ./build/entity
+# as entity)"), run as written: each "$ entity ..." (or "./build/entity ...") line's stdout and
+# stderr are the lines the README shows under it, "(exit N)" its code (else 0), a "ts" of "…" any
+# time (the README's walk-through drifting from the tool is what a new user meets first)
+mkdir -p "$work/session/schemas" "$work/demo/build" && cp "$SRC/schemas/shop.json" "$work/session/schemas/"
+ln -sf "$E" "$work/demo/build/entity"
+python3 - "$SRC/README.md" "$E" "$work" <<'PY' && ok || bad "README's session or look-around differs from the tool's"
+import os, re, subprocess, sys
+readme, E, work = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+def block(after, fence):
+    s = readme.index(fence, readme.index(after)) + len(fence)
+    return readme[s:readme.index("```\n", s)].rstrip("\n").split("\n")
+def steps(lines, prompt):
+    out = []
+    for l in lines:
+        if l.startswith(prompt): out.append([l[len(prompt):], [], 0])
+        elif re.fullmatch(r"\(exit (\d+)\)", l): out[-1][2] = int(l[6:-1])
+        elif out: out[-1][1].append(l)
+    return out
+def run(cmd, cwd, want, code, shown=True):
+    # a README command line is a shell line, `entity` the tool (as the README says)
+    env = dict(os.environ, ENTITY_STORE="", E=E)
+    env.pop("ENTITY_STORE")
+    p = subprocess.run(["bash", "-c", 'entity() { "$E" "$@"; }; ' + cmd], cwd=cwd, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    got = p.stdout.rstrip("\n").split("\n") if p.stdout else []
+    pats = [re.escape(w).replace(re.escape("…"), '[^"]+') for w in want]
+    if p.returncode != code or shown and (len(got) != len(pats) or not all(re.fullmatch(w, g) for w, g in zip(pats, got))):
+        sys.exit("README: %s: exit %d (want %d), printed:\n%s\nwant:\n%s" % (cmd, p.returncode, code, p.stdout, "\n".join(want)))
+for cmd, want, code in steps(block("A session (with", "```\n"), "$ "):
+    run(cmd, work + "/session", want, code)
+# the look-around: its comments are not output (a line with one and nothing under it, `schema`,
+# shows none); the events' ts are the demo run's own
+for cmd, want, code in steps(block("then look around", "```sh\n"), "./build/entity"):
+    run("./build/entity" + cmd.split("  #")[0], work + "/demo", [re.sub(r'"ts":"[^"]+"', '"ts":"…"', w) for w in want],
+        code, bool(want) or "  #" not in cmd)
+PY
 expect 2 "$E"
 expect 2 "$E" bogus
 expect 2 "$E" --nope

@@ -40,7 +40,7 @@ done
 cmake --install "$bin" --prefix "$work/pre fix'd" >/dev/null
 flags=$(PKG_CONFIG_PATH=$(dirname "$(find "$work/pre fix'd" -name entity.pc)") pkg-config --cflags --libs entity)
 case $flags in *-lentity*) ;; *) echo "FAIL: pkg-config --cflags --libs for a prefix with a quote: '$flags'"; exit 1 ;; esac
-eval "cc -std=c11 -Wall -Werror -o \"\$work/pc_space\" \"\$here/host.c\" $flags"
+eval "cc -std=c11 -Wall -Wextra -Werror -o \"\$work/pc_space\" \"\$here/host.c\" $flags"
 LD_LIBRARY_PATH="$work/pre fix'd/${libdir#"$prefix"/}" run pkgconfig-space "$work/pc_space"
 # a component's .pc asks for the libentity of its own version (another one's ABI may differ)
 for pc in entity-nats entity-http; do
@@ -49,6 +49,24 @@ for pc in entity-nats entity-http; do
     { echo "FAIL: $pc.pc does not require entity = $(pkg-config --modversion entity)"; exit 1; }
 done
 echo "ok: pc-prefix, destdir, pc-requires"
+
+# each installed header compiles alone (included twice), as C11 and as C++, with nothing else on
+# the include path: a host includes any one of them first
+for h in "$prefix"/include/entity/*.h; do
+  printf '#include <entity/%s>\n#include <entity/%s>\nint ent_header_probe;\n' "${h##*/}" "${h##*/}" >"$work/hdr.c"
+  cc -std=c11 -Wall -Wextra -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
+    { echo "FAIL: ${h##*/} does not compile alone as C"; exit 1; }
+  if command -v c++ >/dev/null; then
+    c++ -x c++ -std=c++11 -Wall -Wextra -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
+      { echo "FAIL: ${h##*/} does not compile alone as C++"; exit 1; }
+  fi
+done
+echo "ok: headers-alone"
+# the layout the README's "Building a host against an installed copy" describes
+for f in bin/entity include/entity/entity.h share/libentity/schemas/shop.json share/libentity/schemas/fleet.json \
+         "${libdir#"$prefix"/}/libentity.a" "${libdir#"$prefix"/}/cmake/libentity/libentityConfig.cmake"; do
+  [ -e "$prefix/$f" ] || { echo "FAIL: the install has no $f"; exit 1; }
+done
 
 # the README's sample ("Using it from C", with the serving snippet where entity-http is built) as
 # a host writes it: its lines in a main(), its #includes and its function above; built against the
@@ -66,43 +84,81 @@ if http:
     lines += ["#include <entity/http.h>", "{"] + [l.replace("/* ... the host goes on using the store ... */", "")
                                                    .replace('"127.0.0.1:8080"', '"127.0.0.1:0"')
                                                   for l in block("From C, a host serves its own store")] + ["}"]
-top = [l for l in lines if l.startswith("#include") or l.startswith("static ")]
-body = [l for l in lines if l not in top]
+# above main(): the #includes, a struct type's definition, a static function through its "}"
+top, body, infn = [], [], False
+for l in lines:
+    if infn or l.startswith("#include") or l.startswith("static ") or \
+            (l.startswith("struct ") and l.endswith("};") and "=" not in l):
+        top.append(l)
+        if l.startswith("static ") and not l.endswith("}"):
+            infn = True
+        elif l == "}":
+            infn = False
+    else:
+        body.append(l)
 open(sys.argv[2], "w").write("\n".join(top) + "\nint main(void)\n{\n" + "\n".join(body) +
                              "\n    ent_iter_free(it);\n    return 0;\n}\n")
 PY
 pcw --cflags --libs "$([ "$http" = http ] && echo entity-http || echo entity)"
-cc -std=c11 -Wall -Werror -o "$work/readme_host" "$work/readme.c" "${PCW[@]}"
-mkdir -p "$work/readme-run/schemas" && cp "$src/schemas/shop.json" "$work/readme-run/schemas/"
-(cd "$work/readme-run" && LD_LIBRARY_PATH=$libdir "$work/readme_host") || { echo "FAIL: the README's C sample"; exit 1; }
-[ -f "$work/readme-run/entity-store/data.mdb" ] || { echo "FAIL: the README's C sample made no store"; exit 1; }
-echo "ok: readme-sample"
+cc -std=c11 -Wall -Wextra -Werror -o "$work/readme_host" "$work/readme.c" "${PCW[@]}"
+# readme_run NAME BINARY: run the sample in a directory of its own holding schemas/shop.json; it must
+# do what its comments say: customer 1 with vip defaulted, order 1 created, updated to paid
+# (version 2) and shipped by the ent_txn_run() function (version 3); run again, its create is
+# refused with the message the comment shows
+readme_run() {
+  local d=$work/readme-$1 got
+  mkdir -p "$d/schemas" && cp "$src/schemas/shop.json" "$d/schemas/"
+  (cd "$d" && "$2") || { echo "FAIL: the README's C sample ($1)"; exit 1; }
+  [ -f "$d/entity-store/data.mdb" ] || { echo "FAIL: the README's C sample made no store ($1)"; exit 1; }
+  got=$(LD_LIBRARY_PATH=$libdir "$prefix/bin/entity" -s "$d/entity-store" get customer 1)
+  [ "$got" = '{"type":"customer","key":1,"version":1,"data":{"email":"ada@example.com","name":"Ada","vip":false}}' ] ||
+    { echo "FAIL: the README's C sample ($1): customer 1 is $got"; exit 1; }
+  got=$(LD_LIBRARY_PATH=$libdir "$prefix/bin/entity" -s "$d/entity-store" get order 1)
+  [ "$got" = '{"type":"order","key":1,"version":3,"data":{"customer":1,"status":"shipped","lines":[{"sku":"tea-01","qty":2}]}}' ] ||
+    { echo "FAIL: the README's C sample ($1): order 1 is $got"; exit 1; }
+  (cd "$d" && "$2") 2>"$d.err" || true
+  grep -q '^customer.email: value "ada@example.com" is taken' "$d.err" ||
+    { echo "FAIL: the README's C sample ($1) run twice:"; cat "$d.err"; exit 1; }
+  echo "ok: readme-sample-$1"
+}
+LD_LIBRARY_PATH=$libdir readme_run pkgconfig-shared "$work/readme_host"
+# and linked static by the README's own line (the archive by path, sed dropping -lentity)
+pcw --cflags entity; cflags=("${PCW[@]}")
+PCW_SED='s/-lentity//' pcw --static --libs entity
+cc -std=c11 -Wall -Wextra -Werror -o "$work/readme_static" "$work/readme.c" "${cflags[@]}" \
+   $([ "$http" = http ] && echo "$libdir/libentity-http.a") "$libdir/libentity.a" "${PCW[@]}" \
+   $([ "$http" = http ] && pkg-config --libs libmicrohttpd)
+if ldd "$work/readme_static" | grep -q libentity; then echo "FAIL: static README sample links libentity.so"; exit 1; fi
+readme_run pkgconfig-static "$work/readme_static"
 
 # pkg-config, shared
 pcw --cflags --libs entity
-cc -std=c11 -Wall -Werror -o "$work/pc_shared" "$here/host.c" "${PCW[@]}"
+cc -std=c11 -Wall -Wextra -Werror -o "$work/pc_shared" "$here/host.c" "${PCW[@]}"
 LD_LIBRARY_PATH=$libdir run pkgconfig-shared "$work/pc_shared"
 # a C++ host (the headers' extern "C" blocks: mangled names would not link)
 if command -v c++ >/dev/null; then
   pcw --cflags --libs entity
-  c++ -x c++ -std=c++11 -Wall -Werror -o "$work/pc_cxx" "$here/host.c" "${PCW[@]}"
+  c++ -x c++ -std=c++11 -Wall -Wextra -Werror -o "$work/pc_cxx" "$here/host.c" "${PCW[@]}"
   LD_LIBRARY_PATH=$libdir run pkgconfig-cxx "$work/pc_cxx"
   cxx=1
 fi
 # pkg-config, static: the archive by path, its dependencies from --static
 pcw --cflags entity; cflags=("${PCW[@]}")
 PCW_SED='s/-lentity//' pcw --static --libs-only-l --libs-only-L entity
-cc -std=c11 -Wall -Werror -o "$work/pc_static" "$here/host.c" "${cflags[@]}" "$libdir/libentity.a" "${PCW[@]}"
+cc -std=c11 -Wall -Wextra -Werror -o "$work/pc_static" "$here/host.c" "${cflags[@]}" "$libdir/libentity.a" "${PCW[@]}"
 run pkgconfig-static "$work/pc_static"
 if ldd "$work/pc_static" | grep -q libentity; then echo "FAIL: static host links libentity.so"; exit 1; fi
 
 # CMake find_package, both targets
-cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DWITH_HTTP=$([ "$http" = http ] && echo ON || echo OFF) \
+cmake -S "$here" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DREADME_C="$work/readme.c" -DWITH_HTTP=$([ "$http" = http ] && echo ON || echo OFF) \
       -DWITH_NATS=$([ "$nats" = nats ] && echo ON || echo OFF) >/dev/null
 cmake --build "$work/cm" >/dev/null
 LD_LIBRARY_PATH=$libdir run cmake-shared "$work/cm/host_shared"
 run cmake-static "$work/cm/host_static"
-passed=$((6 + ${cxx:-0}))
+LD_LIBRARY_PATH=$libdir readme_run cmake-shared "$work/cm/readme_shared"
+if ldd "$work/cm/readme_static" | grep -q libentity; then echo "FAIL: static README sample (cmake) links libentity.so"; exit 1; fi
+readme_run cmake-static "$work/cm/readme_static"
+passed=$((10 + ${cxx:-0})) # with headers-alone and the sample three more ways
 # an optional find_package(libentity) where its dependencies' .pc files are missing: not found, said
 # why, and the host's configure goes on
 mkdir "$work/no-pc"
@@ -118,13 +174,13 @@ passed=$((passed + 1))
 if [ "$http" = http ] && [ ! -f "$pcdir/entity-http.pc" ]; then echo "FAIL: entity-http built, entity-http.pc not installed"; exit 1; fi
 if [ "$http" = http ]; then
   pcw --cflags --libs entity-http
-  cc -std=c11 -Wall -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_shared" "$here/host_http.c" "${PCW[@]}"
+  cc -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_shared" "$here/host_http.c" "${PCW[@]}"
   LD_LIBRARY_PATH=$libdir "$work/http_shared" || { echo "FAIL: http-pkgconfig-shared"; exit 1; }
   echo "ok: http-pkgconfig-shared"
   pcw --cflags entity-http; cflags=("${PCW[@]}")
   PCW_SED='s/-lentity//' pcw --static --libs-only-l --libs-only-L entity; slibs=("${PCW[@]}")
   pcw --libs libmicrohttpd jansson libxxhash
-  cc -std=c11 -Wall -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_static" "$here/host_http.c" \
+  cc -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -o "$work/http_static" "$here/host_http.c" \
      "${cflags[@]}" "$libdir/libentity-http.a" "$libdir/libentity.a" "${slibs[@]}" \
      "${PCW[@]}" -lpthread # the system's libraries shared (GnuTLS has no .a)
   if ldd "$work/http_static" | grep -q libentity; then echo "FAIL: static http host links libentity.so"; exit 1; fi
@@ -137,12 +193,12 @@ fi
 if [ "$nats" = nats ]; then
   [ -f "$pcdir/entity-nats.pc" ] || { echo "FAIL: libentity-nats built, entity-nats.pc not installed"; exit 1; }
   pcw --cflags --libs entity-nats
-  cc -std=c11 -Wall -Werror -o "$work/nats_shared" "$here/host_nats.c" "${PCW[@]}"
+  cc -std=c11 -Wall -Wextra -Werror -o "$work/nats_shared" "$here/host_nats.c" "${PCW[@]}"
   LD_LIBRARY_PATH=$libdir "$work/nats_shared" || { echo "FAIL: nats-pkgconfig-shared"; exit 1; }
   echo "ok: nats-pkgconfig-shared"
   pcw --cflags entity-nats; cflags=("${PCW[@]}")
   PCW_SED='s/-lentity-nats//; s/-lentity//' pcw --static --libs-only-l --libs-only-L entity-nats
-  cc -std=c11 -Wall -Werror -o "$work/nats_static" "$here/host_nats.c" "${cflags[@]}" \
+  cc -std=c11 -Wall -Wextra -Werror -o "$work/nats_static" "$here/host_nats.c" "${cflags[@]}" \
      "$libdir/libentity-nats.a" "$libdir/libentity.a" "${PCW[@]}"
   if ldd "$work/nats_static" | grep -q libentity; then echo "FAIL: static nats host links libentity.so"; exit 1; fi
   "$work/nats_static" || { echo "FAIL: nats-pkgconfig-static"; exit 1; }
