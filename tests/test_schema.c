@@ -80,6 +80,8 @@ static const bad_case bad_cases[] = {
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{\"s\":{\"id\":1,\"type\":\"int\",\"indexed\":true}}}}}}", "types.a.fields.m.fields.s.indexed", "top-level"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\",\"to\":\"nope\"}}}}", "types.a.fields.r", "unknown type \"nope\""},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\"}}}}", "types.a.fields.r", "needs \"to\""},
+    /* a ref's index is always there: "indexed": false was taken and dropped */
+    {"{\"a\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\",\"to\":\"a\",\"indexed\":false}}}}", "types.a.fields.r.indexed", "a ref is always indexed"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"int\",\"to\":\"a\"}}}}", "types.a.fields.r.to", "applies to refs"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\",\"to\":\"a\"}}}}}}", "types.a.fields.m.fields.r", "top-level"},
     {"{\"a\":{\"key\":\"auto\",\"fields\":{\"l\":{\"id\":1,\"type\":\"array\"}}}}", "types.a.fields.l", "needs \"items\""},

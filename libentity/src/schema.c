@@ -312,6 +312,12 @@ int ent_field_set_indexed(ent_field *f, int on)
     char path[200];
     int rc = opt_guard(f, path, sizeof path);
     if (rc) return rc;
+    /* A ref's index is its own (it finds the refs to an entity that would be deleted), whatever
+     * this flag says: false was taken and dropped, the ref indexed all the same. */
+    if (!on && f->kind == ENT_KIND_REF)
+        return ent__err(ENT_SCHEMA, "%s: a ref is always indexed (the index guards its target against deletion): it cannot be "
+                                    "\"indexed\": false",
+                        path);
     if (on && (rc = index_ok(f, path, "indexed"))) return rc;
     f->indexed = on != 0;
     return ENT_OK;

@@ -115,7 +115,7 @@ ENT_EXTERN(int) ent_field_set_items(ent_field **out, ent_field *array, ent_kind 
  * (f NULL: ENT_INVALID). */
 ENT_EXTERN(int) ent_field_set_required(ent_field *f, int on);
 ENT_EXTERN(int) ent_field_set_unique(ent_field *f, int on);  /* top-level scalar fields and refs only */
-ENT_EXTERN(int) ent_field_set_indexed(ent_field *f, int on); /* top-level scalar fields and refs only */
+ENT_EXTERN(int) ent_field_set_indexed(ent_field *f, int on); /* top-level scalar fields and refs only; a ref is always indexed (on 0: ENT_SCHEMA) */
 ENT_EXTERN(int) ent_field_set_min_int(ent_field *f, int64_t v); /* int, uint, float, timestamp */
 ENT_EXTERN(int) ent_field_set_max_int(ent_field *f, int64_t v);
 ENT_EXTERN(int) ent_field_set_min_uint(ent_field *f, uint64_t v);
