@@ -11,6 +11,11 @@
  * Load (the tool): killed, it keeps whole batches, and the same input loaded again completes the
  * store without a second event for any line.
  *
+ * Copy: a copy killed while it writes leaves no data.mdb at its destination (it left a prefix of the
+ * store there, refused as truncated, and a second copy was refused as "holds a data.mdb already");
+ * the next copy takes the killed one's file over and makes the whole store. A copy to a place
+ * where another copy is under way is ENT_BUSY, naming it.
+ *
  * Several processes: two writers and a consumer of a durable subscription on one store whose map
  * starts small (it grows while they are killed), one of the three killed at a time and started
  * again. Every acknowledged commit of a writer is there; the consumer, which writes what it saw
@@ -27,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend_lmdb_int.h"
 #include "test_util.h"
 
 static const char schema_json[] =
@@ -590,8 +596,103 @@ static void t_kill_one_of_several(void)
     ent_test_rm_rf(dir);
 }
 
+
+/* ---- copy ------------------------------------------------------------------------------------- */
+
+static int copy_fd = -1;
+
+/* A kill in the middle of the copy's writes: what it wrote is cut to half, as a kill leaves a file
+ * that LMDB writes in order, and the process dies at once. */
+static void copy_cut_and_die(const char *file, int fd)
+{
+    struct stat st;
+    (void)file;
+    if (fstat(fd, &st) == 0 && ftruncate(fd, st.st_size / 2) == 0) raise(SIGKILL);
+    _exit(12);
+}
+
+/* A copy that stays under way: it says so on copy_fd and waits to be killed. */
+static void copy_hold(const char *file, int fd)
+{
+    (void)file;
+    (void)fd;
+    if (write(copy_fd, "c", 1) != 1) _exit(13);
+    for (;;) pause();
+}
+
+static pid_t copy_child(const char *src_dir, const char *dst_dir, int compact, void (*hook)(const char *, int))
+{
+    pid_t pid;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        ent_store *s = NULL;
+        ent_schema *sc = NULL;
+        if (open_at(&s, &sc, src_dir, 0)) _exit(10);
+        ent__lmdb_copy_written_hook = hook;
+        _exit(ent_store_copy(s, dst_dir, compact) ? 11 : 0);
+    }
+    return pid;
+}
+
+static void t_kill_copy(void)
+{
+    char root[ENT_TEST_PATH_MAX], sdir[ENT_TEST_PATH_MAX], dst[ENT_TEST_PATH_MAX], data[ENT_TEST_PATH_MAX];
+    ENT_TEST_MKDTEMP(root, "crash-copy");
+    ENT_TEST_PATH(sdir, "%s/src", root);
+    ENT_TEST_PATH(dst, "%s/dst", root);
+    ENT_TEST_PATH(data, "%s/dst/data.mdb", root);
+    fill_source(sdir, 300);
+    for (int compact = 0; compact <= 1; compact++) {
+        ent_store *s = NULL, *d = NULL;
+        ent_schema *sc = NULL, *sc2 = NULL;
+        uint64_t problems = 1;
+        int status, p[2];
+        pid_t pid;
+        ent_test_rm_rf(dst);
+        /* killed in the middle of its writes, twice: the second copy takes the first's file over */
+        for (int k = 0; k < 2; k++) {
+            pid = copy_child(sdir, dst, compact, copy_cut_and_die);
+            CU_ASSERT_FATAL(pid > 0);
+            waitpid(pid, &status, 0);
+            CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+            CU_ASSERT_EQUAL(access(data, F_OK), -1); /* no store that is a prefix of one */
+            if (access(data, F_OK) == 0) fprintf(stderr, "\n  compact %d: a killed copy left %s\n", compact, data);
+        }
+        ENT_OK_(open_at(&s, &sc, sdir, 1));
+        /* another copy under way to the same place: refused, naming it */
+        CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+        copy_fd = p[1];
+        pid = copy_child(sdir, dst, compact, copy_hold);
+        CU_ASSERT_FATAL(pid > 0);
+        close(p[1]);
+        {
+            char c;
+            CU_ASSERT_EQUAL(read(p[0], &c, 1), 1);
+        }
+        close(p[0]);
+        CU_ASSERT_EQUAL(ent_store_copy(s, dst, compact), ENT_BUSY);
+        ENT_ASSERT_MSG("another copy to");
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        /* the copy after the killed ones is the store, whole */
+        ENT_OK_(ent_store_copy(s, dst, compact));
+        ENT_OK_(open_at(&d, &sc2, dst, 0));
+        assert_same_entities(s, d);
+        ENT_OK_(ent_store_verify(&problems, d, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+        ent_store_close(d);
+        CU_ASSERT_EQUAL(ent_store_copy(s, dst, compact), ENT_CONFLICT); /* a store there now */
+        ent_store_close(s);
+        ent_schema_free(sc);
+        ent_schema_free(sc2);
+    }
+    ent_test_rm_rf(root);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(t_kill_replay), ENT_TEST(t_kill_load), ENT_TEST(t_kill_one_of_several), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(t_kill_replay), ENT_TEST(t_kill_load), ENT_TEST(t_kill_one_of_several),
+                                          ENT_TEST(t_kill_copy), {NULL, NULL}};
     return ent_test_run("crash_paths", cases);
 }

@@ -952,11 +952,51 @@ static int l_info(ent_bk *vbe, ent_backend_info *out)
     return ENT_OK;
 }
 
+/* tests: called with the copy's file once LMDB has written it, before it is synced and named
+ * data.mdb (a test kills the process there, with the file cut as a kill mid-write leaves it). */
+void (*ent__lmdb_copy_written_hook)(const char *file, int fd);
+
+/* The file a copy is written to, locked (flock) by the process that writes it. The copy is named
+ * data.mdb only once it is whole and synced: a copy killed with SIGKILL left a data.mdb that was a
+ * prefix of the store, which every command refused as "truncated", and a second copy to the same
+ * place was refused because it "holds a data.mdb already" (nothing said that a copy had died
+ * there, nor what to do). A file of this name whose lock nobody holds is what a killed copy left:
+ * the next copy takes it over. *out: the descriptor. */
+static int copy_file_take(const char *dest, const char *part, int *out)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        struct stat fs, ps;
+        int fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC, 0664);
+        if (fd < 0)
+            return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s", part,
+                            strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int en = errno;
+            close(fd);
+            if (en == EWOULDBLOCK) return ent__err(ENT_BUSY, "another copy to %s is under way (it writes %s)", dest, part);
+            return ent__err(ENT_IO, "cannot lock %s: %s", part, strerror(en));
+        }
+        /* The copy that held it may have named it data.mdb (and unlinked this name) between
+         * our open and our lock: the file at the name must be the one locked. */
+        if (fstat(fd, &fs) == 0 && stat(part, &ps) == 0 && fs.st_dev == ps.st_dev && fs.st_ino == ps.st_ino) {
+            if (ftruncate(fd, 0) < 0) { /* a killed copy's bytes: the new copy is written from 0 */
+                int en = errno;
+                close(fd);
+                return ent__err(ENT_IO, "cannot empty %s: %s", part, strerror(en));
+            }
+            *out = fd;
+            return ENT_OK;
+        }
+        close(fd);
+    }
+    return ent__err(ENT_BUSY, "copies to %s keep replacing %s: try again", dest, part);
+}
+
 static int l_copy(ent_bk *vbe, const char *dest, int compact)
 {
     lbe *be = (lbe *)vbe;
     lenv *e = be->e;
-    char *data;
+    char *data, *part;
     int rc = ENT_OK, mrc, fd;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (mkdir(dest, 0775) < 0 && errno != EEXIST)
@@ -964,25 +1004,24 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
     if ((mrc = ent__lmdb_sync_parent(dest))) /* dest's name, as data.mdb's below */
         return ent__err(ENT_IO, "copy to %s: syncing the directory that holds it: %s", dest, strerror(mrc));
     data = ent__lmdb_path_join(dest, "data.mdb");
-    if (!data) return ent__err(ENT_NOMEM, "out of memory");
-    /* The file is made here, exclusively: a second copy to the same place is refused, and a copy
-     * cut short (a full disk) removes only the file it made itself. */
-    fd = open(data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
-    if (fd < 0) {
-        rc = errno == EEXIST ? ent__err(ENT_CONFLICT, "copy destination %s holds a data.mdb already", dest)
-                             : ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s",
-                                        data, strerror(errno));
+    part = ent__lmdb_path_join(dest, "data.mdb.copying");
+    if (!data || !part) {
         free(data);
+        free(part);
+        return ent__err(ENT_NOMEM, "out of memory");
+    }
+    /* A second copy to a store's place is refused (it is linked into place below without
+     * replacing one either, should a store appear there meanwhile). */
+    if (access(data, F_OK) == 0) rc = ent__err(ENT_CONFLICT, "copy destination %s holds a data.mdb already", dest);
+    else if (errno != ENOENT) rc = ent__err(ENT_IO, "cannot look at %s: %s", data, strerror(errno));
+    if (rc || (rc = copy_file_take(dest, part, &fd))) {
+        free(data);
+        free(part);
         return rc;
     }
     /* no resize while LMDB reads the map, and a map to read */
     if ((rc = ent__lmdb_hold_acquire(e)) == ENT_OK && (rc = ent__lmdb_unmapped(e))) ent__lmdb_hold_release(e);
-    if (rc) {
-        close(fd);
-        unlink(data);
-        free(data);
-        return rc;
-    }
+    if (rc) goto out;
     /* The copy begins an LMDB txn of its own, which meets a map grown by another process as any
      * txn does: adopt it (as ent__lmdb_txn_begin_mdb() does) and copy again. The failed attempt
      * wrote nothing: LMDB begins its txn before the first write. */
@@ -1001,20 +1040,25 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
         }
     }
     ent__lmdb_hold_release(e);
-    if (rc) {
-        close(fd);
-        unlink(data);
-        free(data);
-        return rc;
-    }
+    if (rc) goto out;
+    if (!mrc && ent__lmdb_copy_written_hook) ent__lmdb_copy_written_hook(part, fd);
     if (!mrc && fsync(fd) < 0) mrc = errno;
-    if (close(fd) < 0 && !mrc) mrc = errno;
-    if (!mrc) mrc = ent__lmdb_sync_dir(dest); /* data.mdb's name: a copy that returned is there */
-    if (mrc) {
-        rc = ent__lmdb_lerr(mrc, "copying store %s to %s", e->path, dest);
-        unlink(data);
+    /* Named data.mdb only now, whole and synced; link() does not replace a data.mdb made meanwhile. */
+    if (!mrc && link(part, data) < 0) {
+        if (errno == EEXIST) rc = ent__err(ENT_CONFLICT, "copy destination %s holds a data.mdb already", dest);
+        else mrc = errno;
     }
+    if (!mrc && !rc) {
+        unlink(part); /* before the lock goes with the close: no other copy takes this file over */
+        mrc = ent__lmdb_sync_dir(dest); /* data.mdb's name: a copy that returned is there */
+        if (mrc) unlink(data);
+    }
+    if (mrc && !rc) rc = ent__lmdb_lerr(mrc, "copying store %s to %s", e->path, dest);
+out:
+    if (rc) unlink(part); /* ours while we hold its lock */
+    close(fd);
     free(data);
+    free(part);
     return rc;
 }
 

@@ -319,7 +319,18 @@ static int store_open_once(ent_store **out, const char *path, const ent_schema *
                     rc = ent__err(ENT_SCHEMA, "the store holds schema %s, not %s", stored->name, schema->name);
                     goto fail;
                 }
-                if (schema->version <= stored->version) {
+                if (schema->version < stored->version) {
+                    /* An old program meets a store that a newer one evolved (an evolution that
+                     * finished before a kill, too): it said "an evolution needs a higher
+                     * version", which reads as if this program should evolve the store. */
+                    rc = ent__err(ENT_SCHEMA,
+                                  "schema %s version %" PRIu32 " is older than the store's version %" PRIu32
+                                  " (a newer program evolved it): open it with version %" PRIu32
+                                  "'s schema or a later one, or with no schema (NULL) to use the stored one",
+                                  schema->name, schema->version, stored->version, stored->version);
+                    goto fail;
+                }
+                if (schema->version == stored->version) {
                     rc = ent__err(ENT_SCHEMA,
                                   "schema %s version %" PRIu32 " differs from the stored version %" PRIu32
                                   "; an evolution needs a higher version",

@@ -350,11 +350,14 @@ ENT_EXTERN(int) ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, con
 ENT_EXTERN(int) ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* A consistent copy of the whole store (a snapshot, taken while others keep writing) into an
- * empty or missing directory. compact: leave out free pages. LMDB stores only. LMDB's plain
+ * empty or missing directory. compact: leave out free pages. LMDB stores only. The copy is
+ * written to dest/data.mdb.copying and named data.mdb once whole and synced: a copy killed
+ * (SIGKILL) leaves no store at dest, and the next copy there takes its file over. LMDB's plain
  * copy takes the store's writer for a moment to start its snapshot, as a write does: from a thread
  * that holds another store's writer, take stores in one order (see ent_store_sync()).
  * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO,
- * ENT_BUSY (this thread holds the store's write transaction, also in ent_txn_run()'s fn; a plain
+ * ENT_BUSY (another copy to dest is under way; this thread holds the store's write transaction,
+ * also in ent_txn_run()'s fn; a plain
  * copy from an event callback, on every backend, as it takes the writer: see ent_event_cb). */
 ENT_EXTERN(int) ent_store_copy(ent_store *s, const char *dest, int compact);
 
