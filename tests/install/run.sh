@@ -125,9 +125,15 @@ LD_LIBRARY_PATH=$libdir readme_run pkgconfig-shared "$work/readme_host"
 # and linked static by the README's own line (the archive by path, sed dropping -lentity)
 pcw --cflags entity; cflags=("${PCW[@]}")
 PCW_SED='s/-lentity//' pcw --static --libs entity
+# the archives by path, as arrays: a prefix under a TMPDIR with a space and a quote (CI's) stays
+# one word
+http_a=() mhd=()
+if [ "$http" = http ]; then
+  http_a=("$libdir/libentity-http.a")
+  read -ra mhd <<<"$(pkg-config --libs libmicrohttpd)"
+fi
 cc -std=c11 -Wall -Wextra -Werror -o "$work/readme_static" "$work/readme.c" "${cflags[@]}" \
-   $([ "$http" = http ] && echo "$libdir/libentity-http.a") "$libdir/libentity.a" "${PCW[@]}" \
-   $([ "$http" = http ] && pkg-config --libs libmicrohttpd)
+   "${http_a[@]}" "$libdir/libentity.a" "${PCW[@]}" "${mhd[@]}"
 if ldd "$work/readme_static" | grep -q libentity; then echo "FAIL: static README sample links libentity.so"; exit 1; fi
 readme_run pkgconfig-static "$work/readme_static"
 
