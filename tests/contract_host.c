@@ -437,6 +437,23 @@ static void t_iterator_says_when_no_page_follows(void)
     close_store();
 }
 
+/* it (in write txn w) has one entity to give, then tick `last`, the last it would give: after
+ * ent_iter_more() kept that tick, w deletes it; ent_iter_more() then says 0 and the iterator ends.
+ * Frees it and aborts w. */
+static void more_after_kept_deleted(ent_txn *w, ent_iter *it, uint64_t last)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_id(last);
+    ENT_OK_(ent_iter_next(&e, it));
+    ent_entity_free(e);
+    CU_ASSERT_EQUAL(ent_iter_more(it), 1);
+    ENT_OK_(ent_delete(S, w, T("tick"), &k, ENT_VERSION_ANY));
+    CU_ASSERT_EQUAL(ent_iter_more(it), 0);
+    ENT_CHECK_RC(ent_iter_next(&e, it), ENT_NOTFOUND);
+    ent_iter_free(it);
+    ent_txn_abort(w);
+}
+
 /* ent_iter_more() keeps the next index pair for ent_iter_next(); in a write txn the txn's own
  * write may then move (update) or remove (delete) that entity. The kept pair is gone, not damage:
  * the iterator goes on from after it, seeing a moved entity at its new place. It returned
@@ -515,19 +532,10 @@ static void t_own_write_after_iter_more(void)
     {
         ent_value v = ent_value_int(0);
         ent_iter *it = NULL;
-        ent_entity *e = NULL;
         ent_txn *w = NULL;
-        ent_key k8 = ent_key_id(8);
         ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
         ENT_OK_(ent_find(&it, S, w, F("tick", "n"), &v)); /* ticks 1 and 8 */
-        ENT_OK_(ent_iter_next(&e, it));
-        ent_entity_free(e);
-        CU_ASSERT_EQUAL(ent_iter_more(it), 1);
-        ENT_OK_(ent_delete(S, w, T("tick"), &k8, ENT_VERSION_ANY));
-        CU_ASSERT_EQUAL(ent_iter_more(it), 0);
-        ENT_CHECK_RC(ent_iter_next(&e, it), ENT_NOTFOUND);
-        ent_iter_free(it);
-        ent_txn_abort(w);
+        more_after_kept_deleted(w, it, 8);
     }
     close_store();
 }
@@ -586,19 +594,10 @@ static void t_own_write_after_scan_more(void)
     /* ent_iter_more() again after the kept entity was deleted, nothing after it: 0 */
     {
         ent_iter *it = NULL;
-        ent_entity *e = NULL;
         ent_txn *w = NULL;
-        ent_key k5 = ent_key_id(5);
         ENT_OK_(ent_txn_begin(&w, S, ENT_TXN_WRITE));
         ENT_OK_(ent_scan(&it, S, w, T("tick"), &(ent_key){ENT_KEY_AUTO, 4, NULL, 0}, NULL));
-        ENT_OK_(ent_iter_next(&e, it));
-        ent_entity_free(e);
-        CU_ASSERT_EQUAL(ent_iter_more(it), 1);
-        ENT_OK_(ent_delete(S, w, T("tick"), &k5, ENT_VERSION_ANY));
-        CU_ASSERT_EQUAL(ent_iter_more(it), 0);
-        ENT_CHECK_RC(ent_iter_next(&e, it), ENT_NOTFOUND);
-        ent_iter_free(it);
-        ent_txn_abort(w);
+        more_after_kept_deleted(w, it, 5); /* ticks 4 and 5 */
     }
     close_store();
 }

@@ -765,6 +765,19 @@ static void t_scan_start_bounds_resume(void)
     close_store();
 }
 
+/* The entities an iterator yields, counted; the iterator is freed. */
+static int drain_count(ent_iter *it)
+{
+    ent_entity *e;
+    int n = 0;
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        n++;
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+    return n;
+}
+
 /* A look-up value of a neighbouring kind (store.h: an int for a uint, a uint for an int or a
  * timestamp) is taken or refused by its value, and a refusal says so: an int below 0 for a uint
  * field (a ref to auto keys too), a uint over 2^63-1 for an int or timestamp field. They said
@@ -775,7 +788,6 @@ static void t_neighbour_kind_refused_by_value(void)
     ent_entity *e;
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
     ent_value v;
-    int n = 0;
     open_store();
     e = item("nk", 1.0);
     ENT_OK_(ent_entity_set_uint(e, "qty", 3));
@@ -783,12 +795,7 @@ static void t_neighbour_kind_refused_by_value(void)
     ent_entity_free(e);
     v = ent_value_int(3); /* taken: finds the item */
     ENT_OK_(ent_find(&it, S, NULL, F("item", "qty"), &v));
-    while (ent_iter_next(&e, it) == ENT_OK) {
-        n++;
-        ent_entity_free(e);
-    }
-    ent_iter_free(it);
-    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(drain_count(it), 1);
     v = ent_value_int(-1);
     ENT_CHECK_RC(ent_find(&it, S, NULL, F("item", "qty"), &v), ENT_INVALID);
     ENT_ASSERT_MSG("item.qty: int value -1 is negative: this uint field takes an int from 0 up");
@@ -836,15 +843,8 @@ static void t_refs(void)
     {
         ent_value v = ent_value_uint(ck.id);
         ent_iter *it = NULL;
-        ent_entity *e;
-        int cnt = 0;
         ENT_OK_(ent_find(&it, S, NULL, F("item", "owner"), &v));
-        while (ent_iter_next(&e, it) == ENT_OK) {
-            cnt++;
-            ent_entity_free(e);
-        }
-        ent_iter_free(it);
-        CU_ASSERT_EQUAL(cnt, 2);
+        CU_ASSERT_EQUAL(drain_count(it), 2);
     }
     /* refs to string keys */
     ENT_OK_(ent_entity_new(&n, T("note")));
@@ -958,19 +958,6 @@ static void t_events_follow_mutations(void)
 
 /* A randomized workload: the store's contents, counts and the unique index always agree with a
  * simple model (an array by id). */
-/* The entities an iterator yields, counted; the iterator is freed. */
-static int drain_count(ent_iter *it)
-{
-    ent_entity *e;
-    int n = 0;
-    while (ent_iter_next(&e, it) == ENT_OK) {
-        n++;
-        ent_entity_free(e);
-    }
-    ent_iter_free(it);
-    return n;
-}
-
 static int range_count(const ent_field *f, const ent_value *from, unsigned flags)
 {
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
