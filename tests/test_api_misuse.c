@@ -191,6 +191,17 @@ static int scan_opts(fixture *f, unsigned version, unsigned flags, const ent_key
     return rc;
 }
 
+static int scan_resume(fixture *f, const char *resume)
+{
+    ent_range_opts o = ENT_RANGE_OPTS_INIT;
+    ent_iter *it = NULL;
+    int rc;
+    o.resume = resume;
+    rc = ent_scan(&it, f->s, NULL, f->cust, NULL, &o);
+    ent_iter_free(it);
+    return rc;
+}
+
 static int find_value(fixture *f, const ent_field *fld, ent_value v)
 {
     ent_iter *it = NULL;
@@ -840,6 +851,12 @@ static int error_set_null_fmt(void)
     X(range_opts_flags, range_opts(f, 1, 0x80, NULL), ENT_INVALID, "flags")                        \
     X(range_opts_resume, range_opts(f, 1, 0, "garbage"), ENT_INVALID, "resume")                    \
     X(range_opts_resume_empty, range_opts(f, 1, 0, ""), ENT_INVALID, "resume")                     \
+    /* customer's keys are 8-byte ids: a token naming a 2-byte key was taken as a position */     \
+    X(range_opts_resume_key_len, range_opts(f, 1, 0, "i637573746f6d6572.2.8000000000000001.0102"),  \
+      ENT_INVALID, "a key of 2 bytes, and type customer's keys are 8-byte ids")                  \
+    X(scan_opts_resume_key_len, scan_resume(f, "k637573746f6d6572.000000000000000001"), ENT_INVALID, \
+      "a key of 9 bytes")                                                                        \
+    X(scan_opts_resume_ok, NEUTRAL(scan_resume(f, "k637573746f6d6572.0000000000000001") == ENT_OK), ENT_OK, NULL) \
     X(scan_out, ent_scan(NULL, f->s, NULL, f->cust, NULL, NULL), ENT_INVALID, "out is NULL")               \
     X(scan_s, ent_scan((ent_iter **)&f->o1, NULL, NULL, f->cust, NULL, NULL), ENT_INVALID, "store is NULL") \
     X(scan_type, ent_scan((ent_iter **)&f->o1, f->s, NULL, NULL, NULL, NULL), ENT_INVALID, "type is NULL") \

@@ -234,6 +234,11 @@ static int parse_resume(ent_iter *it, const char *tok)
     } else {
         if ((rc = unhex(&it->res_pk, tok, strlen(tok)))) return rc;
     }
+    /* A key no entity of the type can have is not a position this library handed out (a token
+     * edited by hand, or cut short): taken, the scan resumed at the nearest key without a word. */
+    if (it->type->key == ENT_KEY_AUTO ? it->res_pk.n != 8 : it->res_pk.n > 255)
+        return ent__err(ENT_INVALID, "malformed resume token: it names a key of %zu bytes, and type %s's keys are %s",
+                        it->res_pk.n, it->type->name, it->type->key == ENT_KEY_AUTO ? "8-byte ids" : "1 to 255 bytes");
     it->has_res = 1;
     return ENT_OK;
 }
