@@ -345,6 +345,114 @@ static void t_subscribers_are_the_handles(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* Two stores X and Y, each on both backends. X's subscriber reads Y from its callback (the
+ * delivering thread keeps X's commit pin meanwhile), while another thread, inside a write
+ * transaction of Y, writes X (taking X's resize lock under Y's): the order of the two stores' locks
+ * is opposite in the two threads. Both LMDB maps start at the minimum, so that both grow (a
+ * resizer waits for the threads holding the lock). Every call succeeds, every event is delivered,
+ * each store holds what was written; under ThreadSanitizer it reported a lock-order inversion of
+ * the stores' resize locks (a pthread rwlock, behind whose waiting resizer both threads queued). */
+typedef struct xy_share {
+    ent_store *x, *y;
+    atomic_int delivered, cb_bad, bad;
+} xy_share;
+
+static void xy_read_y(const ent_event *ev, void *payload)
+{
+    xy_share *sh = payload;
+    ent_entity *o = NULL;
+    uint64_t n = 0;
+    ent_key k = ent_key_id(1);
+    int rc = ent_get(&o, sh->y, NULL, ent_store_type(sh->y, "mark"), &k);
+    if ((rc != ENT_OK && rc != ENT_NOTFOUND) || ent_count(&n, sh->y, NULL, ent_store_type(sh->y, "mark")))
+        atomic_store(&sh->cb_bad, 1);
+    ent_entity_free(o);
+    (void)ev;
+    atomic_fetch_add(&sh->delivered, 1);
+}
+
+static int xy_mark(ent_store *s, ent_txn *t, int by)
+{
+    ent_entity *e = NULL;
+    int rc = ent_entity_new(&e, ent_store_type(s, "mark"));
+    if (!rc) rc = ent_entity_set_int(e, "by", by);
+    if (!rc) rc = ent_create(s, t, e);
+    ent_entity_free(e);
+    return rc;
+}
+
+enum { XY_ROUNDS = 150 };
+
+static void *xy_y_then_x(void *arg) /* inside a write txn of Y, a write of X */
+{
+    xy_share *sh = arg;
+    for (int i = 0; i < XY_ROUNDS; i++) {
+        ent_txn *t = NULL;
+        if (ent_txn_begin(&t, sh->y, ENT_TXN_WRITE) || xy_mark(sh->y, t, 1) || xy_mark(sh->x, NULL, 1) ||
+            ent_txn_commit(t)) {
+            fprintf(stderr, "xy_y_then_x: %s\n", ent_errmsg());
+            atomic_store(&sh->bad, 1);
+            if (t) ent_txn_abort(t);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void *xy_x_alone(void *arg) /* writes of X whose delivery reads Y */
+{
+    xy_share *sh = arg;
+    for (int i = 0; i < XY_ROUNDS; i++)
+        if (xy_mark(sh->x, NULL, 2)) {
+            fprintf(stderr, "xy_x_alone: %s\n", ent_errmsg());
+            atomic_store(&sh->bad, 1);
+            break;
+        }
+    return NULL;
+}
+
+static void callback_reads_other_store_on(const char *backend)
+{
+    char dx[ENT_TEST_PATH_MAX], dy[ENT_TEST_PATH_MAX];
+    ent_schema *sx = NULL, *sy = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_subscriber *sub = NULL;
+    xy_share sh;
+    pthread_t th[2];
+    uint64_t nx = 0, ny = 0;
+    memset(&sh, 0, sizeof sh);
+    ENT_TEST_MKDTEMP(dx, "concurrency");
+    ENT_TEST_MKDTEMP(dy, "concurrency");
+    ENT_OK_(ent_schema_load_json(&sx, schema_json, strlen(schema_json), "bank"));
+    ENT_OK_(ent_schema_load_json(&sy, schema_json, strlen(schema_json), "bank"));
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    o.map_size = ENT_MAP_SIZE_MIN;
+    ENT_OK_(ent_store_open(&sh.x, dx, sx, &o));
+    ENT_OK_(ent_store_open(&sh.y, dy, sy, &o));
+    ENT_OK_(ent_subscribe(&sub, sh.x, NULL, 0, xy_read_y, &sh));
+    pthread_create(&th[0], NULL, xy_y_then_x, &sh);
+    pthread_create(&th[1], NULL, xy_x_alone, &sh);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CU_ASSERT_EQUAL(atomic_load(&sh.bad), 0);
+    CU_ASSERT_EQUAL(atomic_load(&sh.cb_bad), 0);
+    CU_ASSERT_EQUAL(atomic_load(&sh.delivered), 2 * XY_ROUNDS);
+    ENT_OK_(ent_count(&nx, sh.x, NULL, ent_store_type(sh.x, "mark")));
+    ENT_OK_(ent_count(&ny, sh.y, NULL, ent_store_type(sh.y, "mark")));
+    CU_ASSERT_EQUAL(nx, 2 * XY_ROUNDS);
+    CU_ASSERT_EQUAL(ny, XY_ROUNDS);
+    ent_unsubscribe(sh.x, sub);
+    ent_store_close(sh.x);
+    ent_store_close(sh.y);
+    ent_schema_free(sx);
+    ent_schema_free(sy);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dx), 0);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dy), 0);
+}
+
+static void t_callback_reads_other_store_lmdb(void) { callback_reads_other_store_on("lmdb"); }
+static void t_callback_reads_other_store_memory(void) { callback_reads_other_store_on("memory"); }
+
 static void t_two_handles_threads(void)
 {
     char dir[ENT_TEST_PATH_MAX];
@@ -678,6 +786,8 @@ int main(void)
         ENT_TEST(t_two_handles_threads),
         ENT_TEST(t_two_processes),
         ENT_TEST(t_delivery_beside_growth),
+        ENT_TEST(t_callback_reads_other_store_lmdb),
+        ENT_TEST(t_callback_reads_other_store_memory),
         {NULL, NULL},
     };
     return ent_test_run("concurrency", cases);

@@ -271,17 +271,66 @@ unsigned ent__lmdb_hold_depth(const lenv *e)
 
 int ent__lmdb_hold_any(const lenv *e) { return hold_find(e) >= 0; }
 
+/* The resize lock shared. A resizer waits for the threads that hold it (they may each hold it
+ * while waiting for something of their own) and new holders queue behind a waiting resizer, so
+ * that it is not starved; except a thread that holds another store's lock already. Why: a thread
+ * delivering store X's events holds X's (its commit's pin) while a subscriber's callback reads
+ * store Y, and a thread in a write transaction of Y (holding Y's) may write X, which needs X's:
+ * had both queued behind a waiting resizer, a resizer of Y waiting for the second and one of X
+ * waiting for the first would have made a cycle, cut only by their 10 s timeouts (ThreadSanitizer
+ * reported the pthread rwlock it was as a lock-order inversion). Such a thread waits only while a
+ * resize runs, and a running resize waits for nobody. A pthread rwlock cannot tell a waiting
+ * writer from a running one; this is the few lines that can. */
+static void hold_lock_shared(lenv *e, int nested)
+{
+    pthread_mutex_lock(&e->rsmu);
+    while (e->rs_resizing || (!nested && e->rs_waiting)) pthread_cond_wait(&e->rscv, &e->rsmu);
+    e->rs_readers++;
+    pthread_mutex_unlock(&e->rsmu);
+}
+
+static void hold_unlock_shared(lenv *e)
+{
+    pthread_mutex_lock(&e->rsmu);
+    if (--e->rs_readers == 0 && e->rs_waiting) pthread_cond_broadcast(&e->rscv);
+    pthread_mutex_unlock(&e->rsmu);
+}
+
+/* The resize lock exclusive, waiting until dl (CLOCK_MONOTONIC) at most: 0 or ETIMEDOUT. */
+static int hold_lock_resize(lenv *e, const struct timespec *dl)
+{
+    int rc = 0;
+    pthread_mutex_lock(&e->rsmu);
+    e->rs_waiting++;
+    while ((e->rs_resizing || e->rs_readers) && rc == 0) rc = pthread_cond_timedwait(&e->rscv, &e->rsmu, dl);
+    if (!e->rs_resizing && !e->rs_readers) rc = 0; /* free after all (a timeout racing the last release) */
+    e->rs_waiting--;
+    if (rc == 0) e->rs_resizing = 1;
+    else pthread_cond_broadcast(&e->rscv); /* the holders queued behind this resizer go on */
+    pthread_mutex_unlock(&e->rsmu);
+    return rc;
+}
+
+static void hold_unlock_resize(lenv *e)
+{
+    pthread_mutex_lock(&e->rsmu);
+    e->rs_resizing = 0;
+    pthread_cond_broadcast(&e->rscv);
+    pthread_mutex_unlock(&e->rsmu);
+}
+
 int ent__lmdb_hold_acquire(lenv *e)
 {
-    int i = hold_find(e);
+    int i = hold_find(e), nested = 0;
     if (i >= 0) {
         hold[i].n++;
         return ENT_OK;
     }
+    for (int j = 0; j < HOLD_SLOTS; j++) nested |= hold[j].n > 0;
     for (i = 0; i < HOLD_SLOTS && hold[i].n; i++) {}
     if (i == HOLD_SLOTS)
         return ent__err(ENT_BUSY, "store %s: this thread holds transactions on %d stores already", e->path, HOLD_SLOTS);
-    pthread_rwlock_rdlock(&e->rs);
+    hold_lock_shared(e, nested);
     hold[i].e = e;
     hold[i].n = 1;
     return ENT_OK;
@@ -293,7 +342,7 @@ void ent__lmdb_hold_release(lenv *e)
     if (i < 0) return;
     if (--hold[i].n == 0) {
         hold[i].e = NULL;
-        pthread_rwlock_unlock(&e->rs);
+        hold_unlock_shared(e);
     }
 }
 
@@ -350,25 +399,17 @@ int ent__lmdb_resize_exclusive(lenv *e, size_t size)
     pthread_mutex_unlock(&e->gmu);
     if (n > 1) hold[i].n = 1;
     ent__lmdb_hold_release(e);
-    /* GROW_WAIT_S measured on the monotonic clock: on the wall clock a step back (NTP, an
-     * operator's date) kept the growth waiting as long as the step, also for a transaction that
-     * waits for this one and never ends. ThreadSanitizer (GCC 12's) does not intercept
-     * pthread_rwlock_clockwrlock() and would not see the lock taken: its builds keep the wall
-     * clock. */
-#if ENT__TSAN
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += GROW_WAIT_S;
-    rc = pthread_rwlock_timedwrlock(&e->rs, &dl);
-#else
+    /* GROW_WAIT_S measured on the monotonic clock (rscv's): on the wall clock a step back (NTP,
+     * an operator's date) kept the growth waiting as long as the step, also for a transaction
+     * that waits for this one and never ends. */
     clock_gettime(CLOCK_MONOTONIC, &dl);
     dl.tv_sec += GROW_WAIT_S;
-    rc = pthread_rwlock_clockwrlock(&e->rs, CLOCK_MONOTONIC, &dl);
-#endif
+    rc = hold_lock_resize(e, &dl);
     if (rc == 0) {
         rcache_drain(e); /* no txn of this process, not even a reset one, across the remap */
         mrc = mdb_env_set_mapsize(e->env, size);
         if (mrc) atomic_store(&e->unmapped, 1); /* EINVAL (a txn open) is not possible here */
-        pthread_rwlock_unlock(&e->rs);
+        hold_unlock_resize(e);
     }
     pthread_mutex_lock(&e->gmu);
     e->resizing--;
@@ -753,7 +794,8 @@ static void env_free(lenv *e, int in_child)
     ent__lmdb_log_reset(&e->log, 0);
     free(atomic_exchange(&e->spare, NULL));
     if (!in_child) {
-        pthread_rwlock_destroy(&e->rs);
+        pthread_mutex_destroy(&e->rsmu);
+        pthread_cond_destroy(&e->rscv);
         pthread_mutex_destroy(&e->wmu);
         pthread_mutex_destroy(&e->gmu);
         pthread_mutex_destroy(&e->ntmu);
@@ -784,7 +826,6 @@ static void hold_std_fds(void)
 static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o, unsigned *more)
 {
     lenv *e = calloc(1, sizeof *e);
-    pthread_rwlockattr_t ra;
     pthread_condattr_t ca;
     struct stat st;
     char *data = NULL;
@@ -807,11 +848,11 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
     }
-    pthread_rwlockattr_init(&ra);
-    /* A resizer waits for running txns only; new ones queue behind it instead of starving it. */
-    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&e->rs, &ra);
-    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&e->rsmu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->rscv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&e->wmu, NULL);
     pthread_mutex_init(&e->gmu, NULL);
     pthread_mutex_init(&e->ntmu, NULL);

@@ -118,7 +118,13 @@ typedef struct lenv {
     int read_only;
     size_t maxkey;
     MDB_dbi main_dbi;
-    pthread_rwlock_t rs; /* shared by every txn, exclusive while the map is resized */
+    /* The resize lock: shared by every txn, exclusive while the map is resized (backend_lmdb_env.c,
+     * "the resize lock"). Not a pthread rwlock: see hold_lock_shared(). Under rsmu. */
+    pthread_mutex_t rsmu;
+    pthread_cond_t rscv;
+    unsigned rs_readers; /* threads holding it shared */
+    unsigned rs_waiting; /* resizers waiting for it */
+    int rs_resizing;     /* a resizer holds it */
     pthread_mutex_t wmu; /* one write txn per process (the flock is per open file, not per thread) */
     /* The thread that holds wmu (the address of its writer_mark, backend_lmdb.c), NULL when none:
      * only that thread stores its own mark, so it alone can find it there. */
