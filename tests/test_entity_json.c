@@ -617,6 +617,7 @@ static void test_wrong_kind_names_value(void)
         {"s", "[\"a\"]", "thing.s: expected string, not an array"},
         {"arr", "{}", "thing.arr: expected array, not an object"},
         {"nest", "true", "thing.nest: expected map, not true"},
+        {"raw", "5", "thing.raw: expected bytes, not 5 (bytes are a base64 string)"},
         {"other", "7", "thing.other: expected string key, not 7"},
         {"maps", "[{\"x\":\"éééééééééééééééééééééééééééééééééééééééé\"}]",
          "thing.maps: [0].x: expected int, not \"ééééééééééééééééééééééé...\""},

@@ -381,6 +381,7 @@ static int expected(const jpath *p, const ent_field *spec, json_t *j)
         }
     }
     free(text);
+    if (spec && spec->kind == ENT_KIND_BYTES) hint = " (bytes are a base64 string)";
     if (spec && json_is_string(j)) {
         const char *v = json_string_value(j);
         size_t n = json_string_length(j), digits = 0;
@@ -551,7 +552,7 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
         return ent__val_set_str(out, EV_STR, json_string_value(j), json_string_length(j));
     case ENT_KIND_BYTES: {
         const char *s = json_string_value(j);
-        if (!json_is_string(j)) return jerr(p, "expected bytes (a base64 string)");
+        if (!json_is_string(j)) return expected(p, spec, j);
         n = json_string_length(j);
         if ((rc = ent__val_set_str(out, EV_BIN, "", 0))) return rc;
         free(out->u.s.p);
