@@ -597,12 +597,47 @@ static void test_negative_zero(void)
     ent_schema_free(s);
 }
 
+/* A value of the wrong kind is named beside the kind expected (the message said "thing.un:
+ * expected uint" of a uint past 2^64-1 written as digits, of -1 and of "x" alike; in a body of
+ * many fields the user had to guess which value was meant and what was wrong with it). */
+static void test_wrong_kind_names_value(void)
+{
+    ent_schema *k = test_schema(KITCHEN_JSON);
+    ent_entity *e = test_new(k, "thing");
+    static const struct {
+        const char *path, *json, *msg;
+    } cases[] = {
+        {"un", "\"18446744073709551616\"", "thing.un: expected uint, not \"18446744073709551616\" (past 2^64-1)"},
+        {"un", "-1", "thing.un: expected uint, not -1"},
+        {"un", "\" 5\"", "thing.un: expected uint, not \" 5\" (decimal digits only)"},
+        {"in", "1.5", "thing.in: expected int, not 1.5"},
+        {"in", "\"5\"", "thing.in: expected int, not \"5\""},
+        {"fl", "\"nan\"", "thing.fl: expected float, not \"nan\" (NaN, Infinity and -Infinity are its strings)"},
+        {"b", "1", "thing.b: expected bool, not 1"},
+        {"s", "[\"a\"]", "thing.s: expected string, not an array"},
+        {"arr", "{}", "thing.arr: expected array, not an object"},
+        {"nest", "true", "thing.nest: expected map, not true"},
+        {"raw", "5", "thing.raw: expected bytes, not 5 (bytes are a base64 string)"},
+        {"other", "7", "thing.other: expected string key, not 7"},
+        {"maps", "[{\"x\":\"éééééééééééééééééééééééééééééééééééééééé\"}]",
+         "thing.maps: [0].x: expected int, not \"ééééééééééééééééééééééé...\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        CU_ASSERT_EQUAL(ent_entity_set_json(e, cases[i].path, cases[i].json), ENT_INVALID);
+        if (strcmp(ent_errmsg(), cases[i].msg)) fprintf(stderr, "\n  %s = %s: got '%s'\n", cases[i].path, cases[i].json, ent_errmsg());
+        CU_ASSERT_STRING_EQUAL(ent_errmsg(), cases[i].msg);
+    }
+    ent_entity_free(e);
+    ent_schema_free(k);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
         ENT_TEST(test_to_json_shapes), ENT_TEST(test_timestamps),     ENT_TEST(test_bytes_and_numbers),
         ENT_TEST(test_from_json),      ENT_TEST(test_json_round_trip), ENT_TEST(test_patch),
         ENT_TEST(test_patch_keeps_borrowed),
-        ENT_TEST(test_get_set_json),   ENT_TEST(test_val_from_json_text), ENT_TEST(test_negative_zero), {NULL, NULL}};
+        ENT_TEST(test_get_set_json),   ENT_TEST(test_val_from_json_text), ENT_TEST(test_negative_zero),
+        ENT_TEST(test_wrong_kind_names_value), {NULL, NULL}};
     return ent_test_run("entity_json", cases);
 }

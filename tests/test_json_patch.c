@@ -665,12 +665,57 @@ static void test_negative_zero(void)
     ent_entity_free(e);
 }
 
+/* test reads its value as the place it names expects, as add and replace do: a timestamp given
+ * with an offset, as ns or with fewer fraction digits is the instant stored (it was compared as
+ * the text printed, "...000000Z", and a test of the value just written failed: 409 over HTTP); a
+ * value no field of that kind holds is named as such; free-form values are compared as JSON. */
+static void test_test_reads_as_the_field(void)
+{
+    ent_schema *k = test_schema(KITCHEN_JSON);
+    const ent_type *thing = ent_schema_type(k, "thing");
+    const char *doc = "{\"ts\":\"2000-01-01T01:00:00.5Z\",\"un\":\"18446744073709551615\",\"raw\":\"AP8=\","
+                      "\"maps\":[{\"x\":1}],\"any\":{\"t\":\"2000-01-01T01:00:00.5Z\"},\"in\":1}";
+    ent_entity *e = NULL;
+    char *before, *after;
+    ENT_OK_(ent_entity_from_json(&e, thing, doc, strlen(doc)));
+    before = data_text(e);
+    ENT_OK_(jp(e, "[{\"op\":\"test\",\"path\":\"/ts\",\"value\":\"2000-01-01T00:00:00.5-01:00\"},"
+                  "{\"op\":\"test\",\"path\":\"/ts\",\"value\":946688400500000000},"
+                  "{\"op\":\"test\",\"path\":\"/ts\",\"value\":\"2000-01-01t01:00:00.50z\"},"
+                  "{\"op\":\"test\",\"path\":\"/un\",\"value\":\"18446744073709551615\"},"
+                  "{\"op\":\"test\",\"path\":\"/raw\",\"value\":\"AP8=\"},"
+                  "{\"op\":\"test\",\"path\":\"/maps/0\",\"value\":{\"x\":1}},"
+                  "{\"op\":\"test\",\"path\":\"/maps\",\"value\":[{\"x\":1.0}]},"
+                  "{\"op\":\"test\",\"path\":\"\",\"value\":{\"ts\":\"2000-01-01T02:00:00.5+01:00\",\"un\":\"18446744073709551615\","
+                  "\"raw\":\"AP8=\",\"maps\":[{\"x\":1}],\"any\":{\"t\":\"2000-01-01T01:00:00.5Z\"},\"in\":1.0}},"
+                  "{\"op\":\"test\",\"path\":\"/in\",\"value\":1.0}]")); /* 1.0 equals an int's 1 (RFC 6902 4.6) */
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"test\",\"path\":\"/ts\",\"value\":\"2000-01-01T01:00:00.6Z\"}]"), ENT_CONFLICT);
+    ENT_ASSERT_MSG("thing: JSON Patch op 0 (test \"/ts\"): test: the value there differs");
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"test\",\"path\":\"/ts\",\"value\":\"noon\"}]"), ENT_CONFLICT);
+    ENT_ASSERT_MSG("thing: JSON Patch op 0 (test \"/ts\"): test: the value there differs: the value given is none the field "
+                   "holds, thing.ts: invalid timestamp");
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"test\",\"path\":\"/un\",\"value\":-1}]"), ENT_CONFLICT);
+    ENT_ASSERT_MSG("none the field holds, thing.un: expected uint");
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"test\",\"path\":\"/maps\",\"value\":[{\"x\":\"1\"}]}]"), ENT_CONFLICT);
+    ENT_ASSERT_MSG("none the field holds, thing.maps[].x: expected int");
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"test\",\"path\":\"/ts\",\"value\":null}]"), ENT_CONFLICT);
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"test\",\"path\":\"\",\"value\":{\"ts\":1}}]"), ENT_CONFLICT);
+    /* free-form: a string is a string, whatever it looks like */
+    CU_ASSERT_EQUAL(jp(e, "[{\"op\":\"test\",\"path\":\"/any/t\",\"value\":\"2000-01-01T00:00:00.5-01:00\"}]"), ENT_CONFLICT);
+    after = data_text(e);
+    CU_ASSERT_STRING_EQUAL(after, before);
+    free(before);
+    free(after);
+    ent_entity_free(e);
+    ent_schema_free(k);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_rfc_examples), ENT_TEST(test_declared_fields),
                                           ENT_TEST(test_move_copy_kinds),
                                           ENT_TEST(test_kinds_pointer_and_copy_budget), ENT_TEST(test_depth_limit), ENT_TEST(test_random_against_reference),
-                                          ENT_TEST(test_negative_zero),
+                                          ENT_TEST(test_negative_zero), ENT_TEST(test_test_reads_as_the_field),
                                           {NULL, NULL}};
     int rc = ent_test_run("json_patch", cases);
     ent_schema_free(shop);

@@ -354,12 +354,44 @@ static int jerr(const jpath *p, const char *what)
     return ent__err(ENT_INVALID, "%s", what);
 }
 
-static int expected(const jpath *p, const ent_field *spec)
+/* "expected uint, not -1": the value given named beside the kind (a body of many fields said
+ * "expected uint" of -1, "x" and digits past 2^64-1 alike), its JSON cut at 48 bytes on a
+ * character's boundary; a hint where the value nearly fits (digits past 2^64-1, a float's
+ * spellings). */
+static int expected(const jpath *p, const ent_field *spec, json_t *j)
 {
-    char what[64];
-    snprintf(what, sizeof what, "expected %s",
-             !spec ? "value" : spec->kind == ENT_KIND_REF ? (ent__ev_kind(spec) == EV_STR ? "string key" : "integer key")
-                                                        : ent_kind_name(spec->kind));
+    char what[192], got[64];
+    const char *hint = "";
+    char *text = NULL;
+    const char *kind = !spec ? "value"
+                       : spec->kind == ENT_KIND_REF ? (ent__ev_kind(spec) == EV_STR ? "string key" : "integer key")
+                                                    : ent_kind_name(spec->kind);
+    if (json_is_array(j) || json_is_object(j)) {
+        snprintf(got, sizeof got, "%s", json_is_array(j) ? "an array" : "an object");
+    } else if (!(text = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT))) {
+        snprintf(got, sizeof got, "a JSON %s", json_is_string(j) ? "string" : "value");
+    } else {
+        size_t n = strlen(text);
+        if (n > 48) { /* cut before a UTF-8 continuation byte, and say so */
+            n = 48;
+            while (n && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+            snprintf(got, sizeof got, "%.*s...%s", (int)n, text, json_is_string(j) ? "\"" : "");
+        } else {
+            snprintf(got, sizeof got, "%s", text);
+        }
+    }
+    free(text);
+    if (spec && spec->kind == ENT_KIND_BYTES) hint = " (bytes are a base64 string)";
+    if (spec && json_is_string(j)) {
+        const char *v = json_string_value(j);
+        size_t n = json_string_length(j), digits = 0;
+        while (digits < n && v[digits] >= '0' && v[digits] <= '9') digits++;
+        if (spec->kind == ENT_KIND_UINT || (spec->kind == ENT_KIND_REF && ent__ev_kind(spec) != EV_STR))
+            hint = n && digits == n ? " (past 2^64-1)" : " (decimal digits only)";
+        else if (spec->kind == ENT_KIND_FLOAT)
+            hint = " (NaN, Infinity and -Infinity are its strings)";
+    }
+    snprintf(what, sizeof what, "expected %s, not %s%s", kind, got, hint);
     return jerr(p, what);
 }
 
@@ -490,17 +522,17 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
     if (json_is_null(j)) return ENT_OK;
     switch (spec->kind) {
     case ENT_KIND_BOOL:
-        if (!json_is_boolean(j)) return expected(p, spec);
+        if (!json_is_boolean(j)) return expected(p, spec, j);
         out->k = EV_BOOL;
         out->u.b = json_is_true(j);
         return ENT_OK;
     case ENT_KIND_INT:
-        if (!json_is_integer(j)) return expected(p, spec);
+        if (!json_is_integer(j)) return expected(p, spec, j);
         out->k = EV_INT;
         out->u.i = json_integer_value(j);
         return ENT_OK;
     case ENT_KIND_UINT:
-        if (json_uint(&out->u.u, j)) return expected(p, spec);
+        if (json_uint(&out->u.u, j)) return expected(p, spec, j);
         out->k = EV_UINT;
         return ENT_OK;
     case ENT_KIND_FLOAT:
@@ -512,15 +544,15 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
         else if (json_is_string(j) && strcmp(json_string_value(j), "-Infinity") == 0) out->u.f = -INFINITY;
         else {
             out->k = EV_UNSET;
-            return expected(p, spec);
+            return expected(p, spec, j);
         }
         return ENT_OK;
     case ENT_KIND_STRING:
-        if (!json_is_string(j)) return expected(p, spec);
+        if (!json_is_string(j)) return expected(p, spec, j);
         return ent__val_set_str(out, EV_STR, json_string_value(j), json_string_length(j));
     case ENT_KIND_BYTES: {
         const char *s = json_string_value(j);
-        if (!json_is_string(j)) return jerr(p, "expected bytes (a base64 string)");
+        if (!json_is_string(j)) return expected(p, spec, j);
         n = json_string_length(j);
         if ((rc = ent__val_set_str(out, EV_BIN, "", 0))) return rc;
         free(out->u.s.p);
@@ -549,20 +581,20 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
                 return jerr(p, what);
             }
         } else {
-            return expected(p, spec);
+            return expected(p, spec, j);
         }
         out->k = EV_TS;
         return ENT_OK;
     case ENT_KIND_REF:
         if (ent__ev_kind(spec) == EV_STR) {
-            if (!json_is_string(j)) return expected(p, spec);
+            if (!json_is_string(j)) return expected(p, spec, j);
             return ent__val_set_str(out, EV_STR, json_string_value(j), json_string_length(j));
         }
-        if (json_uint(&out->u.u, j)) return expected(p, spec);
+        if (json_uint(&out->u.u, j)) return expected(p, spec, j);
         out->k = EV_UINT;
         return ENT_OK;
     case ENT_KIND_ARRAY:
-        if (!json_is_array(j)) return expected(p, spec);
+        if (!json_is_array(j)) return expected(p, spec, j);
         out->k = EV_ARR;
         for (i = 0; i < json_array_size(j); i++) {
             if ((rc = ent__arr_insert(out, i))) goto fail;
@@ -573,10 +605,10 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
         }
         return ENT_OK;
     case ENT_KIND_MAP:
-        if (!json_is_object(j)) return expected(p, spec);
+        if (!json_is_object(j)) return expected(p, spec, j);
         if (spec->fields) return map_from_json(out, spec, j, p);
         return free_from_json(out, j, p);
-    default: return expected(p, spec);
+    default: return expected(p, spec, j);
     }
 fail:
     ent__val_clear(out);

@@ -12,7 +12,8 @@
  * write the free-form values JSON has no form for; RFC 6902 has other members ignored, and a
  * client that knows nothing of them sends none. move and copy take the value itself between
  * free-form places and go through its JSON otherwise (what a client reading it and adding it would
- * do). test compares the JSON the data prints as, numbers by value (RFC 6902 4.6). */
+ * do). test compares the JSON the data prints as, numbers by value (RFC 6902 4.6), its value read
+ * as add would read it there first (a timestamp with an offset is the instant stored). */
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -360,6 +361,77 @@ static int json_same(json_t *a, json_t *b)
     return 1; /* true, false, null */
 }
 
+/* test's value as a place of spec would print it (spec NULL: free-form, taken as it is): each
+ * declared value read as add and replace read it there, so a timestamp given with an offset, as
+ * ns or with fewer fraction digits is the instant it names (compared as given, a test of the value
+ * just written failed). A value its field does not read (an int's 1.0, RFC 6902's equal of 1) is
+ * compared as given, and the first such one's reason is kept in *why for the message when the
+ * values differ. NULL when out of memory. */
+static json_t *test_norm(const ent_field *spec, json_t *j, char **why)
+{
+    json_t *out;
+    ent_val tv = {0};
+    if (!spec || json_is_null(j)) return json_incref(j);
+    if (spec->kind == ENT_KIND_ARRAY && json_is_array(j)) {
+        if (!(out = json_array())) return NULL;
+        for (size_t i = 0; i < json_array_size(j); i++)
+            if (json_array_append_new(out, test_norm(spec->items, json_array_get(j, i), why))) {
+                json_decref(out);
+                return NULL;
+            }
+        return out;
+    }
+    if (spec->kind == ENT_KIND_MAP && spec->fields && json_is_object(j)) {
+        const char *k;
+        json_t *m;
+        if (!(out = json_object())) return NULL;
+        json_object_foreach(j, k, m) {
+            const ent_field *sub = NULL;
+            for (size_t i = 0; i < spec->n_fields && !sub; i++)
+                if (!strcmp(spec->fields[i]->name, k)) sub = spec->fields[i];
+            /* an unknown sub-field is compared as given: no value held there equals it */
+            if (json_object_set_new(out, k, sub ? test_norm(sub, m, why) : json_incref(m))) {
+                json_decref(out);
+                return NULL;
+            }
+        }
+        return out;
+    }
+    if (ent__val_from_jsonv(&tv, spec, j)) {
+        ent__val_clear(&tv);
+        if (!*why) {
+            char path[512];
+            size_t n = strlen(ent_errmsg()) + sizeof path + 8;
+            ent__field_path(spec, path, sizeof path);
+            if ((*why = malloc(n))) snprintf(*why, n, "%s: %s", path, ent_errmsg());
+        }
+        return json_incref(j);
+    }
+    out = ent__val_json(spec, &tv);
+    ent__val_clear(&tv);
+    return out;
+}
+
+/* test's value at l, as the place would print it (test_norm()); the whole data field by field. */
+static json_t *test_want(const loc *l, const ent_entity *e, json_t *value, char **why)
+{
+    const char *k;
+    json_t *out, *m;
+    if (!l->root) return test_norm(l->spec, value, why);
+    if (!json_is_object(value)) return json_incref(value);
+    if (!(out = json_object())) return NULL;
+    json_object_foreach(value, k, m) {
+        const ent_field *f = NULL;
+        for (size_t i = 0; i < e->type->n_fields && !f; i++)
+            if (!strcmp(e->type->fields[i]->name, k)) f = e->type->fields[i];
+        if (json_object_set_new(out, k, f ? test_norm(f, m, why) : json_incref(m))) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 /* Whether pointer a is b or names a value inside b's ("/a/b" is inside "/a", "/ab" is not). */
 static int ptr_within(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -471,7 +543,8 @@ static int apply_op(ent_entity *e, json_t *op, op_ctx *o)
 
     if ((rc = resolve(&l, e, ptr, pn, o))) goto out;
     if (kind == OP_TEST) {
-        json_t *have = NULL;
+        json_t *have = NULL, *want = NULL;
+        char *why = NULL;
         if (!l.root && !l.v) {
             rc = op_err(o, ENT_CONFLICT, "test: the data holds no value there");
             goto out;
@@ -480,8 +553,17 @@ static int apply_op(ent_entity *e, json_t *op, op_ctx *o)
             rc = ent__err(ENT_NOMEM, "out of memory");
             goto out;
         }
-        if (!json_same(have, value)) rc = op_err(o, ENT_CONFLICT, "test: the value there differs");
+        if (!(want = test_want(&l, e, value, &why))) {
+            rc = ent__err(ENT_NOMEM, "out of memory");
+        } else if (!json_same(have, want)) {
+            char what[1024];
+            snprintf(what, sizeof what, "test: the value there differs%s%.900s", why ? ": the value given is none the field holds, " : "",
+                     why ? why : "");
+            rc = op_err(o, ENT_CONFLICT, what);
+        }
+        free(why);
         json_decref(have);
+        json_decref(want);
         goto out;
     }
     if (l.root) {
