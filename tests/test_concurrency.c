@@ -453,6 +453,79 @@ static void callback_reads_other_store_on(const char *backend)
 static void t_callback_reads_other_store_lmdb(void) { callback_reads_other_store_on("lmdb"); }
 static void t_callback_reads_other_store_memory(void) { callback_reads_other_store_on("memory"); }
 
+/* A thread that holds a read transaction of store X and reads store Y once per step (a join of
+ * two stores) passes a resizer of Y that waits (see above); when its read of Y ends the resize
+ * must still get its turn: Y's writer, growing Y's map from the minimum three times over, makes
+ * every create (a resize starved for its 10 s is ENT_BUSY). It passed before the lock handed
+ * itself to a waiting resizer (hold_grant()) too: that hand-over closes a window this loop did
+ * not hit here. */
+typedef struct join_share {
+    ent_store *x, *y;
+    atomic_int stop, bad;
+    atomic_long reads;
+} join_share;
+
+static void *join_reader(void *arg)
+{
+    join_share *sh = arg;
+    ent_txn *t = NULL;
+    if (ent_txn_begin(&t, sh->x, ENT_TXN_READ)) {
+        atomic_store(&sh->bad, 1);
+        return NULL;
+    }
+    while (!atomic_load(&sh->stop)) {
+        uint64_t n = 0;
+        if (ent_count(&n, sh->y, NULL, ent_store_type(sh->y, "mark"))) {
+            fprintf(stderr, "join_reader: %s\n", ent_errmsg());
+            atomic_store(&sh->bad, 1);
+            break;
+        }
+        atomic_fetch_add(&sh->reads, 1);
+    }
+    ent_txn_abort(t);
+    return NULL;
+}
+
+static void t_join_loop_beside_growth(void)
+{
+    char dx[ENT_TEST_PATH_MAX], dy[ENT_TEST_PATH_MAX];
+    ent_schema *sx = NULL, *sy = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    join_share sh;
+    pthread_t th;
+    uint64_t ny = 0;
+    int made = 0;
+    memset(&sh, 0, sizeof sh);
+    ENT_TEST_MKDTEMP(dx, "concurrency");
+    ENT_TEST_MKDTEMP(dy, "concurrency");
+    ENT_OK_(ent_schema_load_json(&sx, schema_json, strlen(schema_json), "bank"));
+    ENT_OK_(ent_schema_load_json(&sy, schema_json, strlen(schema_json), "bank"));
+    o.backend = "lmdb";
+    o.durability = ENT_NONE;
+    o.map_size = ENT_MAP_SIZE_MIN;
+    ENT_OK_(ent_store_open(&sh.x, dx, sx, &o));
+    ENT_OK_(ent_store_open(&sh.y, dy, sy, &o));
+    pthread_create(&th, NULL, join_reader, &sh);
+    for (int i = 0; i < 3000; i++, made++)
+        if (xy_mark(sh.y, NULL, i)) {
+            fprintf(stderr, "t_join_loop_beside_growth: create %d: %s\n", i, ent_errmsg());
+            break;
+        }
+    atomic_store(&sh.stop, 1);
+    pthread_join(th, NULL);
+    CU_ASSERT_EQUAL(made, 3000);
+    CU_ASSERT_EQUAL(atomic_load(&sh.bad), 0);
+    CU_ASSERT(atomic_load(&sh.reads) > 0);
+    ENT_OK_(ent_count(&ny, sh.y, NULL, ent_store_type(sh.y, "mark")));
+    CU_ASSERT_EQUAL(ny, (uint64_t)made);
+    ent_store_close(sh.x);
+    ent_store_close(sh.y);
+    ent_schema_free(sx);
+    ent_schema_free(sy);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dx), 0);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dy), 0);
+}
+
 static void t_two_handles_threads(void)
 {
     char dir[ENT_TEST_PATH_MAX];
@@ -788,6 +861,7 @@ int main(void)
         ENT_TEST(t_delivery_beside_growth),
         ENT_TEST(t_callback_reads_other_store_lmdb),
         ENT_TEST(t_callback_reads_other_store_memory),
+        ENT_TEST(t_join_loop_beside_growth),
         {NULL, NULL},
     };
     return ent_test_run("concurrency", cases);

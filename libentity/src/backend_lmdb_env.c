@@ -289,10 +289,22 @@ static void hold_lock_shared(lenv *e, int nested)
     pthread_mutex_unlock(&e->rsmu);
 }
 
+/* Once nobody holds the lock, a waiting resizer has it at once (under rsmu): had it to wake up
+ * first, a thread reading one store per entity of another in a loop (a nested holder, which
+ * passes a waiting resizer) took it back each time and starved the resize. */
+static void hold_grant(lenv *e)
+{
+    if (!e->rs_readers && !e->rs_resizing && e->rs_waiting) {
+        e->rs_resizing = 1;
+        e->rs_granted = 1;
+    }
+    pthread_cond_broadcast(&e->rscv);
+}
+
 static void hold_unlock_shared(lenv *e)
 {
     pthread_mutex_lock(&e->rsmu);
-    if (--e->rs_readers == 0 && e->rs_waiting) pthread_cond_broadcast(&e->rscv);
+    if (--e->rs_readers == 0) hold_grant(e);
     pthread_mutex_unlock(&e->rsmu);
 }
 
@@ -302,11 +314,15 @@ static int hold_lock_resize(lenv *e, const struct timespec *dl)
     int rc = 0;
     pthread_mutex_lock(&e->rsmu);
     e->rs_waiting++;
-    while ((e->rs_resizing || e->rs_readers) && rc == 0) rc = pthread_cond_timedwait(&e->rscv, &e->rsmu, dl);
-    if (!e->rs_resizing && !e->rs_readers) rc = 0; /* free after all (a timeout racing the last release) */
+    hold_grant(e);
+    while (!e->rs_granted && rc == 0) rc = pthread_cond_timedwait(&e->rscv, &e->rsmu, dl);
     e->rs_waiting--;
-    if (rc == 0) e->rs_resizing = 1;
-    else pthread_cond_broadcast(&e->rscv); /* the holders queued behind this resizer go on */
+    if (e->rs_granted) { /* also when the time ran out as it was granted */
+        e->rs_granted = 0;
+        rc = 0;
+    } else {
+        pthread_cond_broadcast(&e->rscv); /* the holders queued behind this resizer go on */
+    }
     pthread_mutex_unlock(&e->rsmu);
     return rc;
 }
@@ -315,7 +331,7 @@ static void hold_unlock_resize(lenv *e)
 {
     pthread_mutex_lock(&e->rsmu);
     e->rs_resizing = 0;
-    pthread_cond_broadcast(&e->rscv);
+    hold_grant(e); /* the next resizer waiting, if any */
     pthread_mutex_unlock(&e->rsmu);
 }
 

@@ -124,7 +124,8 @@ typedef struct lenv {
     pthread_cond_t rscv;
     unsigned rs_readers; /* threads holding it shared */
     unsigned rs_waiting; /* resizers waiting for it */
-    int rs_resizing;     /* a resizer holds it */
+    int rs_resizing;     /* a resizer holds it (or it is granted to one) */
+    int rs_granted;      /* handed to a waiting resizer that has yet to take it */
     pthread_mutex_t wmu; /* one write txn per process (the flock is per open file, not per thread) */
     /* The thread that holds wmu (the address of its writer_mark, backend_lmdb.c), NULL when none:
      * only that thread stores its own mark, so it alone can find it there. */
