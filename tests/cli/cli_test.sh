@@ -1765,6 +1765,13 @@ expect 1 "$E" -s "$D" copy "$work/afile"; errline "copy destination $work/afile 
 [ "$(cat "$work/afile")" = keep ] && ok || bad "copy to a file changed it"
 expect 2 "$E" -s "$work/noinit" init; errline "init needs --schema FILE"
 grep -q "^entity: usage: entity \[-s DIR\] init --schema FILE" "$work/err" && ok || bad "init without --schema: $(cat "$work/err")"
+# bench: --runs above 1000 ran 1000 without a word; --n 50 was told "--n must be at least 100 and
+# --runs at least 1", a rule it did not break
+if [ $bench = 1 ]; then
+  expect 2 timeout 20 "$E" bench --runs 5000 --quick; errline "bench: --runs: 5000 is too many (at most 1000)"
+  expect 2 timeout 20 "$E" bench --n 50 --runs 3; errline "bench: --n must be at least 100, not 50"
+  ! grep -q -- "--runs" "$work/err" && ok || bad "bench --n 50 named --runs: $(cat "$work/err")"
+fi
 # limits outside an integer field's range bound nothing, and were taken: a uint's min -1, an int's
 # min -1e30 or max 1e19, a uint's max 1e30; refused naming the field, no store made
 for spec in '"type":"uint","min":-1|t.x: min -1 is below every uint value' '"type":"uint","min":-0.5|min -0.5 is below every uint' \
