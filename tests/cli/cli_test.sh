@@ -1756,6 +1756,11 @@ for c in check stat "get product tea"; do
   expect 1 "$E" -s "$work/deadcopy" $c
   errline "no libentity store at $work/deadcopy (no data.mdb): its data.mdb.copying is what a copy killed part way left, no store; run the copy again"
 done
+# one whose lock a process holds (flock(1) as the copy holds it) is a copy under way
+if command -v flock >/dev/null; then
+  expect 1 flock "$work/deadcopy/data.mdb.copying" "$E" -s "$work/deadcopy" check
+  errline "no libentity store at $work/deadcopy yet: a copy to it is under way"
+fi
 expect 0 "$E" -s "$D" copy "$work/deadcopy"; expect 0 "$E" -s "$work/deadcopy" check
 [ ! -e "$work/deadcopy/data.mdb.copying" ] && ok || bad "the copy over a dead one left data.mdb.copying"
 # a sweep of wrong arguments: a copy to a file said "cannot look at FILE/data.mdb: Not a directory";
