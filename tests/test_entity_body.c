@@ -16,7 +16,8 @@
 #define BODY(text) (text), strlen(text)
 
 /* doc: free-form map m, declared bytes fb; note: string keys; rec: fields named as the entity
- * JSON's members, so that the entity's whole JSON also reads as its data; pt: floats, at the top,
+ * JSON's members, so that the entity's whole JSON also reads as its data; srec: those fields, its
+ * "data" a string, which the entity's "data" object is not; pt: floats, at the top,
  * in an array and in a declared map. */
 static const char schema_json[] =
     "{\"schema\":\"body\",\"version\":1,\"types\":{"
@@ -25,6 +26,8 @@ static const char schema_json[] =
     "\"note\":{\"key\":\"string\",\"fields\":{\"m\":{\"id\":1,\"type\":\"map\"}}},"
     "\"rec\":{\"key\":\"auto\",\"fields\":{\"type\":{\"id\":1,\"type\":\"string\"},\"key\":{\"id\":2,\"type\":\"int\"},"
     "  \"version\":{\"id\":3,\"type\":\"int\"},\"data\":{\"id\":4,\"type\":\"map\"},\"n\":{\"id\":5,\"type\":\"int\"}}},"
+    "\"srec\":{\"key\":\"string\",\"fields\":{\"type\":{\"id\":1,\"type\":\"string\"},\"key\":{\"id\":2,\"type\":\"string\"},"
+    "  \"version\":{\"id\":3,\"type\":\"int\"},\"data\":{\"id\":4,\"type\":\"string\"}}},"
     "\"pt\":{\"key\":\"auto\",\"fields\":{\"f\":{\"id\":1,\"type\":\"float\"},\"n\":{\"id\":2,\"type\":\"int\"},"
     "  \"fa\":{\"id\":3,\"type\":\"array\",\"items\":{\"type\":\"float\"}},"
     "  \"d\":{\"id\":4,\"type\":\"map\",\"fields\":{\"x\":{\"id\":1,\"type\":\"float\"}}}}}}}";
@@ -283,6 +286,21 @@ static void test_ambiguous_refused(void)
     ENT_OK_(put_rc(&e, &v, rec, "{\"type\":\"rec\",\"key\":1,\"data\":{\"n\":5}}"));
     CU_ASSERT_TRUE(ent_entity_has(e, "key"));
     ent_entity_free(e);
+    /* the same shape where "data" is a string field: read as data it fails ("srec.data: expected
+     * string", all a put said), and it is no entity's JSON either; told as a patch tells it */
+    {
+        const ent_type *srec = type_of(sc, "srec");
+        const char *got = "{\"type\":\"srec\",\"key\":\"a\",\"version\":1,\"data\":{\"type\":\"t\",\"key\":\"k\","
+                          "\"version\":7,\"data\":\"d\"}}";
+        put_refused(srec, got, ENT_INVALID, "srec: the input is the entity's JSON as `entity get` prints it and GET answers it, and "
+                                            "its members are also fields of srec (neither reading is safe)");
+        ENT_ASSERT_MSG("give its \"data\" alone, with its key and version apart");
+        /* its data alone writes, and data that fails for another reason says that reason */
+        ENT_OK_(put_rc(&e, &v, srec, "{\"type\":\"t\",\"key\":\"k\",\"version\":7,\"data\":\"d\"}"));
+        ent_entity_free(e);
+        put_refused(srec, "{\"type\":\"srec\",\"key\":\"a\",\"version\":\"x\",\"data\":\"d\"}", ENT_INVALID,
+                    "srec.version");
+    }
     ent_schema_free(sc);
 }
 

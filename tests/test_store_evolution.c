@@ -1125,10 +1125,10 @@ static void t_limits_admit_a_value(void)
         const char *spec, *value;
     } good[] = {
         {"\"type\":\"int\",\"min\":1.2,\"max\":2", "2"},
-        {"\"type\":\"int\",\"min\":-1e30,\"max\":-9223372036854775808", "-9223372036854775808"},
-        {"\"type\":\"int\",\"min\":9223372036854775807,\"max\":1e30", "9223372036854775807"},
-        {"\"type\":\"uint\",\"min\":\"18446744073709551615\",\"max\":1.8446744073709552e19", "\"18446744073709551615\""},
-        {"\"type\":\"uint\",\"min\":-1e30,\"max\":0", "0"},
+        {"\"type\":\"int\",\"min\":-9223372036854775808.0,\"max\":-9223372036854775808", "-9223372036854775808"},
+        {"\"type\":\"int\",\"min\":9223372036854775807,\"max\":9223372036854775807", "9223372036854775807"},
+        {"\"type\":\"uint\",\"min\":\"18446744073709551615\",\"max\":\"18446744073709551615\"", "\"18446744073709551615\""},
+        {"\"type\":\"uint\",\"min\":0,\"max\":0", "0"},
         {"\"type\":\"float\",\"min\":9007199254740993,\"max\":9007199254740992.0", "9007199254740992"},
         {"\"type\":\"timestamp\",\"min\":\"2020-01-01T00:00:00Z\",\"max\":\"2020-01-01T00:00:00Z\"", "\"2020-01-01T00:00:00Z\""},
         {"\"type\":\"string\",\"enum\":[\"ab\",\"c\"],\"max_length\":1", "\"c\""},
@@ -1184,6 +1184,82 @@ static void t_limits_admit_a_value(void)
     CU_ASSERT_EQUAL(ent_schema_version(ent_store_schema(st)), 1);
     ent_store_close(st);
     ENT_OK_(open_with(&st, dir, field_schema(2, "\"type\":\"int\",\"max\":-1"), 0));
+    ent_store_close(st);
+    ent_test_rm_rf(dir);
+}
+
+/* A limit outside its integer field's range, on the side where it bounds nothing, is refused when a
+ * store is made or evolved, naming the field: a uint's min -1 was taken (and dropped: it restricts
+ * nothing), as were a uint's min -0.5 or max 1e30 and an int's or a timestamp's min -1e30 or max
+ * 1e19, where the writer meant some bound. The kinds' own edges stay allowed. A store made before
+ * the rule opens, and an evolution that keeps such a limit is refused. */
+static void t_limits_outside_the_range(void)
+{
+    static const struct {
+        const char *spec, *msg;
+    } bad[] = {
+        {"\"type\":\"uint\",\"min\":-1", "t.x: min -1 is below every uint value (0 to 18446744073709551615)"},
+        {"\"type\":\"uint\",\"min\":-1,\"max\":5", "t.x: min -1 is below every uint value"},
+        {"\"type\":\"uint\",\"min\":-0.5", "t.x: min -0.5 is below every uint value"},
+        {"\"type\":\"uint\",\"max\":1e30", "t.x: max 1e30 is above every uint value"},
+        {"\"type\":\"uint\",\"max\":1.8446744073709552e19", "t.x: max 1.8446744073709552e19 is above every uint value"},
+        {"\"type\":\"int\",\"min\":-1e30", "t.x: min -1e30 is below every int value (-9223372036854775808 to 9223372036854775807)"},
+        {"\"type\":\"int\",\"max\":1e19", "t.x: max 1e19 is above every int value"},
+        {"\"type\":\"int\",\"max\":9223372036854775808.0", "t.x: max 9.223372036854776e18 is above every int value"},
+        {"\"type\":\"timestamp\",\"min\":-1e19", "t.x: min -1e19 is below every timestamp value"},
+        {"\"type\":\"array\",\"items\":{\"type\":\"uint\",\"min\":-3}", "t.x[]: min -3 is below every uint value"},
+        {"\"type\":\"map\",\"fields\":{\"y\":{\"id\":1,\"type\":\"int\",\"max\":1e20}}", "t.x.y: max 1e20 is above every int value"},
+    };
+    static const char *const good[] = {
+        "\"type\":\"uint\",\"min\":0,\"max\":\"18446744073709551615\"",
+        "\"type\":\"uint\",\"min\":-0.0",
+        "\"type\":\"int\",\"min\":-9223372036854775808,\"max\":9223372036854775807",
+        "\"type\":\"int\",\"min\":-9223372036854775808.0",
+        "\"type\":\"timestamp\",\"min\":\"1970-01-01T00:00:00Z\"",
+        "\"type\":\"float\",\"min\":-1e300,\"max\":1e300",
+    };
+    char dir[ENT_TEST_PATH_MAX];
+    ent_store *st = NULL;
+    ent_store_opts mem = ENT_STORE_OPTS_INIT;
+    mem.backend = "memory";
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ent_schema *sc = load(field_schema(1, bad[i].spec));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+        int rc = ent_store_open(&st, NULL, sc, &mem);
+        if (rc == ENT_OK) {
+            fprintf(stderr, "\n  accepted: %s\n", bad[i].spec);
+            CU_FAIL("a limit outside the field's range made a store");
+            ent_store_close(st);
+        } else {
+            CU_ASSERT_EQUAL(rc, ENT_SCHEMA);
+            ENT_ASSERT_MSG(bad[i].msg);
+            ENT_ASSERT_MSG("it restricts nothing; leave it out");
+        }
+        ent_schema_free(sc);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ent_schema *sc = load(field_schema(1, good[i]));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+        ENT_OK_(ent_store_open(&st, NULL, sc, &mem));
+        ent_store_close(st);
+        ent_schema_free(sc);
+    }
+    /* made before the rule (as t_schema_rules_for_new_stores simulates it): it opens; an
+     * evolution that keeps the min is refused, one that drops it works */
+    {
+        ent_schema *sc = load(field_schema(1, "\"type\":\"uint\",\"min\":-1"));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+        sc->from_store = 1;
+        ENT_TEST_MKDTEMP(dir, "store-evolution");
+        ENT_OK_(ent_store_open(&st, dir, sc, NULL));
+        ent_store_close(st);
+        ent_schema_free(sc);
+    }
+    ENT_OK_(open_with(&st, dir, NULL, 0));
+    ent_store_close(st);
+    ENT_CHECK_RC(open_with(&st, dir, field_schema(2, "\"type\":\"uint\",\"min\":-1,\"indexed\":true"), 0), ENT_SCHEMA);
+    ENT_ASSERT_MSG("t.x: min -1 is below every uint value");
+    ENT_OK_(open_with(&st, dir, field_schema(2, "\"type\":\"uint\",\"indexed\":true"), 0));
     ent_store_close(st);
     ent_test_rm_rf(dir);
 }
@@ -1356,6 +1432,7 @@ int main(void)
         ENT_TEST(t_check_list_verified),
         ENT_TEST(t_replay_keeps_every_event),
         ENT_TEST(t_schema_rules_for_new_stores),
+        ENT_TEST(t_limits_outside_the_range),
         {NULL, NULL},
     };
     return ent_test_run("store_evolution", cases);

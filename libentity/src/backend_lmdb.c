@@ -997,10 +997,16 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
     lbe *be = (lbe *)vbe;
     lenv *e = be->e;
     char *data, *part;
-    int rc = ENT_OK, mrc, fd;
+    int rc = ENT_OK, mrc, fd = -1;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     if (mkdir(dest, 0775) < 0 && errno != EEXIST)
         return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s", dest, strerror(errno));
+    {
+        /* a file there: named as such ("cannot look at DEST/data.mdb: Not a directory" was all) */
+        struct stat ds;
+        if (stat(dest, &ds) == 0 && !S_ISDIR(ds.st_mode))
+            return ent__err(ENT_CONFLICT, "copy destination %s is not a directory (a copy makes one, or fills an empty one)", dest);
+    }
     if ((mrc = ent__lmdb_sync_parent(dest))) /* dest's name, as data.mdb's below */
         return ent__err(ENT_IO, "copy to %s: syncing the directory that holds it: %s", dest, strerror(mrc));
     data = ent__lmdb_path_join(dest, "data.mdb");

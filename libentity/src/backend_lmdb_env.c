@@ -839,6 +839,30 @@ static void hold_std_fds(void)
     }
 }
 
+/* A store directory without data.mdb that holds data.mdb.copying: what a copy to it writes
+ * (l_copy(), backend_lmdb.c), named data.mdb once whole. "no data.mdb" alone said nothing of it,
+ * and left the user to guess whether the file was a store. Its flock says whether the copy is
+ * still under way or was killed part way. ENT_NOTFOUND naming it, or ENT_OK when there is none. */
+static int dead_copy(const char *path)
+{
+    char *part = ent__lmdb_path_join(path, "data.mdb.copying");
+    int fd, busy = 0;
+    if (!part) return ent__err(ENT_NOMEM, "out of memory");
+    if ((fd = open(part, O_RDONLY | O_CLOEXEC)) < 0) {
+        free(part);
+        return ENT_OK;
+    }
+    if (flock(fd, LOCK_SH | LOCK_NB) < 0) busy = errno == EWOULDBLOCK;
+    close(fd); /* and its lock with it */
+    free(part);
+    if (busy)
+        return ent__err(ENT_NOTFOUND, "no libentity store at %s yet: a copy to it is under way (it writes data.mdb.copying, "
+                                      "named data.mdb once whole)", path);
+    return ent__err(ENT_NOTFOUND, "no libentity store at %s (no data.mdb): its data.mdb.copying is what a copy killed part way "
+                                  "left, no store; run the copy again to make the store there (it takes the file over), or "
+                                  "remove data.mdb.copying", path);
+}
+
 static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o, unsigned *more)
 {
     lenv *e = calloc(1, sizeof *e);
@@ -900,6 +924,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
             rc = ent__err(errno == EACCES ? ENT_READONLY : ENT_IO, "store %s: %s: %s", path, data, strerror(errno));
             goto fail;
         }
+        if (stat(data, &st) < 0 && (rc = dead_copy(path))) goto fail;
         if (stat(data, &st) < 0 || st.st_size == 0) {
             rc = ent__err(ENT_NOTFOUND, "no libentity store at %s (%s)", path,
                           stat(data, &st) < 0 ? "no data.mdb" : "its data.mdb is empty");

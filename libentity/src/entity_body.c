@@ -226,6 +226,12 @@ int ent_entity_from_body(ent_entity **out, uint64_t *out_version, const ent_type
         return ENT_OK;
     }
     if (rc != ENT_INVALID) return rc;
+    /* get's output for such a type whose fields do not take get's members ("data" a string
+     * field, get's "data" an object) fails as data, and is no entity's JSON either (each member a
+     * field): the data's message ("w.data: expected string") said nothing of why, where a patch
+     * of it said that neither reading is safe. Said here as patch says it. */
+    if ((rc = ambiguous(t, body, len, 0, 0))) return rc;
+    rc = ENT_INVALID;
     if ((rc = parse_entity_json(&o, t, body, len, rc))) return rc;
     if ((rc = members(&key, &version, o, t)) || (rc = dump(&data, json_object_get(o, "data"))) ||
         (rc = ent_entity_from_json(out, t, data, strlen(data))) || (rc = apply_kinds(*out, o)))

@@ -353,6 +353,7 @@ static int set_limit(ent_field *f, int is_max, int lk, int64_t i, uint64_t u, do
         return ent__err(ENT_SCHEMA, "%s: bound %" PRIu64 " is above 2^63-1, which only a uint field takes", path, u);
     }
     l = is_max ? &f->max : &f->min;
+    if (!is_max) f->min_below_zero = 0; /* a min set again after a check dropped one */
     l->set = (uint8_t)lk;
     if (lk == ENT_LIM_INT) l->v.i = i;
     else if (lk == ENT_LIM_UINT) l->v.u = u;
@@ -531,6 +532,28 @@ static int limits_admit_a_value(const struct ent_field *f)
     return ent__val_validate(f, &v, path) == ENT_OK;
 }
 
+/* Whether limit l (min, or max when is_max) of an integer field lies outside its kind's range
+ * on the side where it bounds nothing: a uint's min below 0 (-1 was taken, and restricted
+ * nothing, as if the writer had meant something by it), an int's or a timestamp's min below
+ * -2^63 or max at or above 2^63, a uint's max at or above 2^64 (floats: no integer is there). A
+ * bound beyond the other side (a uint's max below 0) admits no value: limits_admit_a_value(). */
+static int limit_restricts_nothing(const struct ent_field *f, const ent_limit *l, int is_max)
+{
+    if (!is_max && f->min_below_zero) return 1; /* dropped by ent_schema_check() */
+    if (!l->set) return 0;
+    switch (f->kind) {
+    case ENT_KIND_UINT:
+        if (is_max) return l->set == ENT_LIM_FLOAT && l->v.f >= 18446744073709551616.0;
+        return (l->set == ENT_LIM_INT && l->v.i < 0) || (l->set == ENT_LIM_FLOAT && l->v.f < 0);
+    case ENT_KIND_INT:
+    case ENT_KIND_TIMESTAMP:
+        /* an integer limit above 2^63-1 is refused when set (set_limit()) */
+        if (is_max) return l->set == ENT_LIM_FLOAT && l->v.f >= 9223372036854775808.0;
+        return l->set == ENT_LIM_FLOAT && l->v.f < -9223372036854775808.0;
+    default: return 0;
+    }
+}
+
 static int check_new_field(const struct ent_field *f, int depth)
 {
     char path[200];
@@ -547,6 +570,21 @@ static int check_new_field(const struct ent_field *f, int depth)
     if (f->kind == ENT_KIND_UINT && f->max.set &&
         ((f->max.set == ENT_LIM_INT && f->max.v.i < 0) || (f->max.set == ENT_LIM_FLOAT && f->max.v.f < 0)))
         return ent__err(ENT_SCHEMA, "%s: a uint with a max below 0 refuses every value", ent__field_path(f, path, sizeof path));
+    for (int is_max = 0; is_max < 2; is_max++) {
+        const ent_limit *l = is_max ? &f->max : &f->min;
+        char lb[64];
+        if (!limit_restricts_nothing(f, l, is_max)) continue;
+        ent__field_path(f, path, sizeof path);
+        if (!l->set) /* the uint's min below 0 that ent_schema_check() dropped: its value is gone */
+            return ent__err(ENT_SCHEMA, "%s: min %" PRId64 " is below every uint value (0 to 18446744073709551615): it "
+                                        "restricts nothing; leave it out", path, l->v.i);
+        return ent__err(ENT_SCHEMA, "%s: %s %s is %s every %s value (%s): it restricts nothing; leave it out", path,
+                        is_max ? "max" : "min", limit_text(lb, sizeof lb, f, l), is_max ? "above" : "below",
+                        ent_kind_name(f->kind),
+                        f->kind == ENT_KIND_UINT ? "0 to 18446744073709551615"
+                        : f->kind == ENT_KIND_INT ? "-9223372036854775808 to 9223372036854775807"
+                                                  : "-9223372036854775808 to 9223372036854775807 ns from the epoch");
+    }
     if ((f->min.set || f->max.set) && !limits_admit_a_value(f)) {
         char lb[64], hb[64];
         ent__field_path(f, path, sizeof path);
@@ -608,7 +646,12 @@ static int check_field(ent_schema *s, struct ent_field *f, const struct ent_fiel
     f->ev = ent__ev_kind(f); /* once here, not per value decoded */
     if (f->min.set && f->max.set && limit_cmp(&f->min, &f->max) > 0)
         return at(bad, f, ent__err(ENT_SCHEMA, "%s: min is greater than max", path));
-    if (f->kind == ENT_KIND_UINT && f->min.set == ENT_LIM_INT && f->min.v.i < 0) f->min.set = 0;
+    if (f->kind == ENT_KIND_UINT && f->min.set == ENT_LIM_INT && f->min.v.i < 0) {
+        /* dropped, as a store made before ent__schema_check_new()'s rule has it; noted (and its
+         * value kept in v.i, for the message) for that rule */
+        f->min.set = 0;
+        f->min_below_zero = 1;
+    }
     f->plain = !f->min.set && !f->max.set && !f->has_max_length && !f->n_enums && f->kind != ENT_KIND_REF;
     /* Parse the default again at every check: an earlier check that failed elsewhere may have
      * parsed one that has been replaced since, or checked it against other limits. */

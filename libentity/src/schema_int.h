@@ -69,6 +69,8 @@ struct ent_field {
     unsigned defaults_below : 1; /* a sub-field or array item spec (at any depth) has a default */
     unsigned plain : 1;   /* no limits, enum or ref rules: a value needs only its kind checked
                            * (and UTF-8, for strings); set by ent_schema_check() */
+    unsigned min_below_zero : 1; /* a uint's integer min below 0, which ent_schema_check() drops
+                                  * (it bounds nothing): refused for a new store or an evolution */
     ent_limit min, max;
     uint64_t max_length;
     char **enums;         /* string enum values */

@@ -249,6 +249,9 @@ int main(int argc, char **argv)
     uint64_t n = 200000;
     int runs = 3, rate = 2000, secs = 3, window = 4096;
     double thr[16], flo[16], p50[16], p99[16];
+    static const char usage[] = "usage: entity-nats-bench [--nats URL] [--n EVENTS] [--runs R] [--rate TXN/S] [--seconds S] [--quick]\n";
+    for (int i = 1; i < argc; i++) /* the usage on stdout, exit 0 (it was wrong usage, exit 2) */
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(usage, stdout) == EOF || fflush(stdout) ? 1 : 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--nats") && i + 1 < argc) url_arg = argv[++i];
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) n = strtoull(argv[++i], NULL, 10);
@@ -257,7 +260,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) n = 20000, runs = 1, secs = 1;
         else {
-            fprintf(stderr, "usage: entity-nats-bench [--nats URL] [--n EVENTS] [--runs R] [--rate TXN/S] [--seconds S] [--quick]\n");
+            fprintf(stderr, "entity-nats-bench: %s %s\n%s", argv[i][0] == '-' ? "unknown option or one without its value:" : "unexpected word", argv[i], usage);
             return 2;
         }
     }

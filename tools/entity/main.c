@@ -122,7 +122,8 @@ static const char usage_text[] =
     "        [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS]\n"
     "        [--client-buffer BYTES] [--heartbeat SECONDS]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"
-    "  bench [--n N] [--runs R] [--quick] [--json] [--plain] [--threads] [--backend B] [--durability D] [--batch 1|1000] [--dir DIR] [--cpu-clock]\n"
+    "  bench [--n N] [--runs R] [--quick] [--json] [--plain] [--threads] [--backend memory|lmdb]\n"
+    "        [--durability durable|lazy|none] [--batch 1|1000] [--dir DIR] [--cpu-clock]\n"
     "                                        measure CRUD and log costs against raw LMDB and SQLite\n"
     "the store is -s DIR, else $ENTITY_STORE, else ./entity-store\n";
 
@@ -157,19 +158,41 @@ struct usage_q {
     int more; /* the line before was the command's: its continuation lines are too */
 };
 
+static const char help_prefix[] = "usage: entity [-s DIR | --store DIR] ";
+
+/* What the command does, on a line of its own under its usage, indented by two. */
+static void help_desc(const char *d, size_t len)
+{
+    while (len && *d == ' ') d++, len--;
+    if (len) printf("  %.*s\n", (int)len, d);
+}
+
 static void help_line(const char *line, size_t len, void *payload)
 {
     struct usage_q *q = payload;
+    size_t indent = strspn(line, " ");
+    const char *desc;
     /* a usage too long for one line goes on in lines indented deeper (more options, then what
-     * it does): they belong to the command (serve --help lacked all but its first line) */
-    if (q->more && len > 3 && !strncmp(line, "   ", 3)) {
-        printf("%.*s\n", (int)(len - 2), line + 2);
+     * it does): they belong to the command (serve --help lacked all but its first line). The
+     * list's columns do not fit under "usage: entity ...": more options go under the command's
+     * first option (they stood 35 columns left of it), what it does under the usage line. */
+    if (q->more && len > 3 && indent > 2 && indent < len) {
+        if (line[indent] == '[') printf("%*s%.*s\n", (int)(sizeof help_prefix - 1 + indent - 2), "", (int)(len - indent), line + indent);
+        else help_desc(line + indent, len - indent);
         return;
     }
     q->more = 0;
     if (!usage_find(line, len, line, q->cmd)) return;
-    if (!q->found++) printf("usage: entity [-s DIR | --store DIR] ");
-    printf("%.*s\n", (int)(len - 2), line + 2);
+    if (!q->found++) printf("%s", help_prefix);
+    /* a description on the usage line itself, after two blanks or more ("demo   create ..."):
+     * on its own line too, so that every command's --help reads alike */
+    desc = strstr(line + 2, "  ");
+    if (desc && desc < line + len) {
+        printf("%.*s\n", (int)(desc - line - 2), line + 2);
+        help_desc(desc, len - (size_t)(desc - line));
+    } else {
+        printf("%.*s\n", (int)(len - 2), line + 2);
+    }
     q->more = 1;
 }
 
@@ -228,7 +251,10 @@ static void usage_line(const char *line, size_t len, void *payload)
     /* more options of the command on a deeper-indented line (serve's told of none of them); a
      * description there is left for --help */
     if (q->more && indent > 2 && indent < len && line[indent] == '[') {
-        fprintf(stderr, "entity: usage:   %.*s\n", (int)(len - indent), line + indent);
+        /* under the command's first option, as --help puts them: "entity [-s DIR] " and the
+         * command's part before that option */
+        fprintf(stderr, "entity: usage: %*s%.*s\n", (int)(sizeof "entity [-s DIR] " - 1 + indent - 2), "", (int)(len - indent),
+                line + indent);
         return;
     }
     q->more = 0;

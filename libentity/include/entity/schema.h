@@ -132,7 +132,8 @@ ENT_EXTERN(int) ent_field_set_default_json(ent_field *f, const char *json);
 /* Check the whole schema and seal it: refs resolve to types, defaults fit their fields (type,
  * min/max, enum, length), min <= max, arrays have items, every type has a key kind. Rules added
  * later for a schema that makes or evolves a store (maps and arrays nested at most 24 levels,
- * limits that admit a value, a uint max not below 0) are checked by ent_store_open() instead:
+ * limits that admit a value, a uint max not below 0, no integer field's limit outside its kind's range,
+ * as a uint's min -1, which restricts nothing) are checked by ent_store_open() instead:
  * a store made before them still opens with the schema it was made with.
  * Returns ENT_OK, ENT_SCHEMA (message names type, field path and rule), ENT_NOMEM. */
 ENT_EXTERN(int) ent_schema_check(ent_schema *s);
