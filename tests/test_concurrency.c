@@ -352,6 +352,39 @@ static void t_subscribers_are_the_handles(void)
  * resizer waits for the threads holding the lock). Every call succeeds, every event is delivered,
  * each store holds what was written; under ThreadSanitizer it reported a lock-order inversion of
  * the stores' resize locks (a pthread rwlock, behind whose waiting resizer both threads queued). */
+/* Two new stores X and Y of the bank schema (durability none, maps at the minimum, so that they
+ * grow), in directories of their own; two_stores_close() closes them and removes the directories. */
+typedef struct two_stores {
+    char dx[ENT_TEST_PATH_MAX], dy[ENT_TEST_PATH_MAX];
+    ent_schema *sx, *sy;
+    ent_store *x, *y;
+} two_stores;
+
+static void two_stores_open(two_stores *ts, const char *backend)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    memset(ts, 0, sizeof *ts);
+    ENT_TEST_MKDTEMP(ts->dx, "concurrency");
+    ENT_TEST_MKDTEMP(ts->dy, "concurrency");
+    ENT_OK_(ent_schema_load_json(&ts->sx, schema_json, strlen(schema_json), "bank"));
+    ENT_OK_(ent_schema_load_json(&ts->sy, schema_json, strlen(schema_json), "bank"));
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    o.map_size = ENT_MAP_SIZE_MIN;
+    ENT_OK_(ent_store_open(&ts->x, ts->dx, ts->sx, &o));
+    ENT_OK_(ent_store_open(&ts->y, ts->dy, ts->sy, &o));
+}
+
+static void two_stores_close(two_stores *ts)
+{
+    ent_store_close(ts->x);
+    ent_store_close(ts->y);
+    ent_schema_free(ts->sx);
+    ent_schema_free(ts->sy);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(ts->dx), 0);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(ts->dy), 0);
+}
+
 typedef struct xy_share {
     ent_store *x, *y;
     atomic_int delivered, cb_bad, bad;
@@ -413,23 +446,15 @@ static void *xy_x_alone(void *arg) /* writes of X whose delivery reads Y */
 
 static void callback_reads_other_store_on(const char *backend)
 {
-    char dx[ENT_TEST_PATH_MAX], dy[ENT_TEST_PATH_MAX];
-    ent_schema *sx = NULL, *sy = NULL;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    two_stores ts;
     ent_subscriber *sub = NULL;
     xy_share sh;
     pthread_t th[2];
     uint64_t nx = 0, ny = 0;
     memset(&sh, 0, sizeof sh);
-    ENT_TEST_MKDTEMP(dx, "concurrency");
-    ENT_TEST_MKDTEMP(dy, "concurrency");
-    ENT_OK_(ent_schema_load_json(&sx, schema_json, strlen(schema_json), "bank"));
-    ENT_OK_(ent_schema_load_json(&sy, schema_json, strlen(schema_json), "bank"));
-    o.backend = backend;
-    o.durability = ENT_NONE;
-    o.map_size = ENT_MAP_SIZE_MIN;
-    ENT_OK_(ent_store_open(&sh.x, dx, sx, &o));
-    ENT_OK_(ent_store_open(&sh.y, dy, sy, &o));
+    two_stores_open(&ts, backend);
+    sh.x = ts.x;
+    sh.y = ts.y;
     ENT_OK_(ent_subscribe(&sub, sh.x, NULL, 0, xy_read_y, &sh));
     pthread_create(&th[0], NULL, xy_y_then_x, &sh);
     pthread_create(&th[1], NULL, xy_x_alone, &sh);
@@ -442,12 +467,7 @@ static void callback_reads_other_store_on(const char *backend)
     CU_ASSERT_EQUAL(nx, 2 * XY_ROUNDS);
     CU_ASSERT_EQUAL(ny, XY_ROUNDS);
     ent_unsubscribe(sh.x, sub);
-    ent_store_close(sh.x);
-    ent_store_close(sh.y);
-    ent_schema_free(sx);
-    ent_schema_free(sy);
-    CU_ASSERT_EQUAL(ent_test_rm_rf(dx), 0);
-    CU_ASSERT_EQUAL(ent_test_rm_rf(dy), 0);
+    two_stores_close(&ts);
 }
 
 static void t_callback_reads_other_store_lmdb(void) { callback_reads_other_store_on("lmdb"); }
@@ -488,23 +508,15 @@ static void *join_reader(void *arg)
 
 static void t_join_loop_beside_growth(void)
 {
-    char dx[ENT_TEST_PATH_MAX], dy[ENT_TEST_PATH_MAX];
-    ent_schema *sx = NULL, *sy = NULL;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    two_stores ts;
     join_share sh;
     pthread_t th;
     uint64_t ny = 0;
     int made = 0;
     memset(&sh, 0, sizeof sh);
-    ENT_TEST_MKDTEMP(dx, "concurrency");
-    ENT_TEST_MKDTEMP(dy, "concurrency");
-    ENT_OK_(ent_schema_load_json(&sx, schema_json, strlen(schema_json), "bank"));
-    ENT_OK_(ent_schema_load_json(&sy, schema_json, strlen(schema_json), "bank"));
-    o.backend = "lmdb";
-    o.durability = ENT_NONE;
-    o.map_size = ENT_MAP_SIZE_MIN;
-    ENT_OK_(ent_store_open(&sh.x, dx, sx, &o));
-    ENT_OK_(ent_store_open(&sh.y, dy, sy, &o));
+    two_stores_open(&ts, "lmdb");
+    sh.x = ts.x;
+    sh.y = ts.y;
     pthread_create(&th, NULL, join_reader, &sh);
     for (int i = 0; i < 3000; i++, made++)
         if (xy_mark(sh.y, NULL, i)) {
@@ -518,12 +530,7 @@ static void t_join_loop_beside_growth(void)
     CU_ASSERT(atomic_load(&sh.reads) > 0);
     ENT_OK_(ent_count(&ny, sh.y, NULL, ent_store_type(sh.y, "mark")));
     CU_ASSERT_EQUAL(ny, (uint64_t)made);
-    ent_store_close(sh.x);
-    ent_store_close(sh.y);
-    ent_schema_free(sx);
-    ent_schema_free(sy);
-    CU_ASSERT_EQUAL(ent_test_rm_rf(dx), 0);
-    CU_ASSERT_EQUAL(ent_test_rm_rf(dy), 0);
+    two_stores_close(&ts);
 }
 
 static void t_two_handles_threads(void)
