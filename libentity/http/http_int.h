@@ -134,6 +134,10 @@ int ent_http__unescape(char *s, int plus);
 char *ent_http__escape(const char *s);
 /* The value of parameter name (marked used), or NULL. */
 const char *ent_http__arg(ent_http_args *a, const char *name);
+/* Request header name's value without the spaces and tabs around it (RFC 9110 5.5: libmicrohttpd
+ * 0.9.75 drops those before it only), or NULL when absent: libmicrohttpd's own when there are
+ * none after it, else a copy in buf (size bytes; a value that does not fit is given as it came). */
+const char *ent_http__header(struct MHD_Connection *c, const char *name, char *buf, size_t size);
 
 /* The type= and op= filters of /api/events and the stream (api.c). Returns 0, or -1 after a 400
  * reply in *mrc. */

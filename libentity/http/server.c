@@ -202,6 +202,21 @@ char *ent_http__escape(const char *s)
     return out;
 }
 
+const char *ent_http__header(struct MHD_Connection *c, const char *name, char *buf, size_t size)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    size_t n;
+    if (!v) return NULL;
+    while (*v == ' ' || *v == '\t') v++;
+    n = strlen(v);
+    if (!n || (v[n - 1] != ' ' && v[n - 1] != '\t')) return v;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if (n >= size) return v;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 const char *ent_http__arg(ent_http_args *a, const char *name)
 {
     for (size_t i = 0; i < a->n; i++)
@@ -258,7 +273,8 @@ static void args_free(ent_http_args *a)
  * different byte is: an attacker timing answers learns nothing about the token's prefix. */
 static int token_ok(const ent_http *h, struct MHD_Connection *c)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    char buf[1024];
+    const char *v = ent_http__header(c, MHD_HTTP_HEADER_AUTHORIZATION, buf, sizeof buf);
     size_t n;
     unsigned char diff = 0;
     if (!v || strncasecmp(v, "Bearer ", 7) != 0) return 0;
@@ -346,7 +362,8 @@ static int lists_any(const char *list)
  * browser sends it), so it is answered. */
 static int host_ok(const ent_http *h, struct MHD_Connection *c)
 {
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    char buf[512];
+    const char *host = ent_http__header(c, MHD_HTTP_HEADER_HOST, buf, sizeof buf);
     char name[256];
     unsigned char addr[16];
     int v6;
@@ -365,8 +382,9 @@ static int host_ok(const ent_http *h, struct MHD_Connection *c)
  * are not browsers send no Origin and are not affected. */
 static int origin_ok(struct MHD_Connection *c)
 {
-    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    char ob[512], hb[512];
+    const char *origin = ent_http__header(c, MHD_HTTP_HEADER_ORIGIN, ob, sizeof ob);
+    const char *host = ent_http__header(c, MHD_HTTP_HEADER_HOST, hb, sizeof hb);
     const char *auth;
     if (!origin) return 1;
     if (!host || !(auth = strstr(origin, "://"))) return 0;

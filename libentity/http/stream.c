@@ -593,7 +593,8 @@ enum MHD_Result ent_http__stream(ent_http *h, struct MHD_Connection *c, ent_http
 {
     enum MHD_Result mrc = MHD_NO;
     const char *from_text = ent_http__arg(a, "from");
-    const char *last_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_LAST_EVENT_ID);
+    char idb[64];
+    const char *last_id = ent_http__header(c, MHD_HTTP_HEADER_LAST_EVENT_ID, idb, sizeof idb);
     const union MHD_ConnectionInfo *ci;
     const ent_type *t;
     unsigned ops;
