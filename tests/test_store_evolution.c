@@ -1099,6 +1099,20 @@ static char *field_schema(int version, const char *spec)
     return buf;
 }
 
+/* A new store in dir (made here) with field x of spec, as one made before the rules of new stores
+ * (the schema taken as read from a store, as t_schema_rules_for_new_stores simulates it). */
+static void made_before_the_rules(char dir[ENT_TEST_PATH_MAX], const char *spec)
+{
+    ent_store *st = NULL;
+    ent_schema *sc = load(field_schema(1, spec));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    sc->from_store = 1;
+    CU_ASSERT_FATAL(ent_test_mkdtemp(dir, ENT_TEST_PATH_MAX, "store-evolution") == 0);
+    ENT_OK_(ent_store_open(&st, dir, sc, NULL));
+    ent_store_close(st);
+    ent_schema_free(sc);
+}
+
 /* A store made (in memory) with field x of spec is refused: ENT_SCHEMA, its message holding msg
  * and rule. */
 static void refused_by_open(const char *spec, const char *msg, const char *rule)
@@ -1176,15 +1190,7 @@ static void t_limits_admit_a_value(void)
     }
     /* a store made before the rule (simulated as in t_schema_rules_for_new_stores) opens; an
      * evolution that keeps the fault is refused and leaves it as it was; one that drops it works */
-    {
-        ent_schema *sc = load(field_schema(1, "\"type\":\"int\",\"max\":-1e30"));
-        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-        sc->from_store = 1;
-        ENT_TEST_MKDTEMP(dir, "store-evolution");
-        ENT_OK_(ent_store_open(&st, dir, sc, NULL));
-        ent_store_close(st);
-        ent_schema_free(sc);
-    }
+    made_before_the_rules(dir, "\"type\":\"int\",\"max\":-1e30");
     ENT_OK_(open_with(&st, dir, NULL, 0));
     ent_store_close(st);
     ENT_CHECK_RC(open_with(&st, dir, field_schema(2, "\"type\":\"int\",\"max\":-1e30,\"indexed\":true"), 0), ENT_SCHEMA);
@@ -1242,15 +1248,7 @@ static void t_limits_outside_the_range(void)
     }
     /* made before the rule (as t_schema_rules_for_new_stores simulates it): it opens; an
      * evolution that keeps the min is refused, one that drops it works */
-    {
-        ent_schema *sc = load(field_schema(1, "\"type\":\"uint\",\"min\":-1"));
-        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
-        sc->from_store = 1;
-        ENT_TEST_MKDTEMP(dir, "store-evolution");
-        ENT_OK_(ent_store_open(&st, dir, sc, NULL));
-        ent_store_close(st);
-        ent_schema_free(sc);
-    }
+    made_before_the_rules(dir, "\"type\":\"uint\",\"min\":-1");
     ENT_OK_(open_with(&st, dir, NULL, 0));
     ent_store_close(st);
     ENT_CHECK_RC(open_with(&st, dir, field_schema(2, "\"type\":\"uint\",\"min\":-1,\"indexed\":true"), 0), ENT_SCHEMA);
