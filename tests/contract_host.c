@@ -1186,6 +1186,44 @@ static void t_copy_beside_own_writer_is_busy(void)
     close_store();
 }
 
+/* A copy fills an empty directory (or makes one): into a directory of other files it made a store
+ * among them. Refused naming one of them, the files as they were and no store made; a dead
+ * copy's data.mdb.copying alone is taken over. */
+static void t_copy_into_other_files_refused(void)
+{
+    char dest[ENT_TEST_PATH_MAX], file[ENT_TEST_PATH_MAX], part[ENT_TEST_PATH_MAX], data[ENT_TEST_PATH_MAX];
+    FILE *f;
+    open_store();
+    ENT_TEST_PATH(dest, "%s/full", dir);
+    ENT_TEST_PATH(file, "%s/keep.txt", dest);
+    ENT_TEST_PATH(part, "%s/data.mdb.copying", dest);
+    ENT_TEST_PATH(data, "%s/data.mdb", dest);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dest, 0700), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(file, "w"));
+    fputs("mine", f);
+    fclose(f);
+    for (int compact = 0; compact <= 1; compact++) {
+        if (strcmp(backend, "memory") == 0) {
+            ENT_CHECK_RC(ent_store_copy(S, dest, compact), ENT_INVALID);
+            continue;
+        }
+        ENT_CHECK_RC(ent_store_copy(S, dest, compact), ENT_CONFLICT);
+        ENT_ASSERT_MSG("is not empty: it holds keep.txt");
+        CU_ASSERT_NOT_EQUAL(access(data, F_OK), 0);
+        CU_ASSERT_NOT_EQUAL(access(part, F_OK), 0);
+    }
+    CU_ASSERT_EQUAL(access(file, F_OK), 0);
+    CU_ASSERT_EQUAL(unlink(file), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(part, "w")); /* what a killed copy leaves */
+    fclose(f);
+    ENT_CHECK_RC(ent_store_copy(S, dest, 0), strcmp(backend, "memory") == 0 ? ENT_INVALID : ENT_OK);
+    if (strcmp(backend, "memory") != 0) {
+        CU_ASSERT_EQUAL(access(data, F_OK), 0);
+        CU_ASSERT_NOT_EQUAL(access(part, F_OK), 0);
+    }
+    close_store();
+}
+
 /* The calls without a transaction parameter that write (ent_sub_create(), ent_sub_delete(),
  * ent_log_truncate(), ent_store_copy()) refused beside the thread's own writer name themselves and
  * say to call them once the transaction has ended: they said "pass it to the call", which none of
@@ -1497,6 +1535,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_txn_of_another_thread_is_refused),
         ENT_TEST(t_null_accessors),
         ENT_TEST(t_copy_beside_own_writer_is_busy),
+        ENT_TEST(t_copy_into_other_files_refused),
         ENT_TEST(t_txnless_calls_beside_own_writer_say_so),
         ENT_TEST(t_second_handle_beside_own_writer_is_busy),
         ENT_TEST(t_sync_beside_own_writer_is_busy),

@@ -30,6 +30,8 @@
  */
 #include "backend_lmdb_int.h"
 
+#include <dirent.h>
+
 /* ---- tables --------------------------------------------------------------------------------- */
 
 static void dbi_settle(ltxn *t, int keep)
@@ -992,6 +994,27 @@ static int copy_file_take(const char *dest, const char *part, int *out)
     return ent__err(ENT_BUSY, "copies to %s keep replacing %s: try again", dest, part);
 }
 
+/* A copy fills an empty directory: one holding other files (a home directory, another program's
+ * data, a store's wal or lock.mdb without its data.mdb) would get a store among them, and a later
+ * removal of "the copy" would take them too. Taken: a dead copy's data.mdb.copying (taken over
+ * below), and data.mdb, which the caller names as a store already there. */
+static int dest_empty(const char *dest)
+{
+    DIR *d = opendir(dest);
+    struct dirent *de;
+    int rc = ENT_OK;
+    if (!d) return ent__err(errno == EACCES ? ENT_READONLY : ENT_IO, "cannot read copy destination %s: %s", dest, strerror(errno));
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "data.mdb") || !strcmp(n, "data.mdb.copying")) continue;
+        rc = ent__err(ENT_CONFLICT, "copy destination %s is not empty: it holds %s (a copy makes a directory, or fills an empty one)",
+                      dest, n);
+        break;
+    }
+    closedir(d);
+    return rc;
+}
+
 static int l_copy(ent_bk *vbe, const char *dest, int compact)
 {
     lbe *be = (lbe *)vbe;
@@ -1020,7 +1043,7 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
      * replacing one either, should a store appear there meanwhile). */
     if (access(data, F_OK) == 0) rc = ent__err(ENT_CONFLICT, "copy destination %s holds a data.mdb already", dest);
     else if (errno != ENOENT) rc = ent__err(ENT_IO, "cannot look at %s: %s", data, strerror(errno));
-    if (rc || (rc = copy_file_take(dest, part, &fd))) {
+    if (rc || (rc = dest_empty(dest)) || (rc = copy_file_take(dest, part, &fd))) {
         free(data);
         free(part);
         return rc;

@@ -770,6 +770,14 @@ expect 0 "$E" copy "$work/copy1" --compact
 ENTITY_STORE=$work/copy1 expect 0 "$E" dump
 cmp -s out dump1 && ok || bad "copy differs"
 expect 1 "$E" copy "$work/copy1"; errline "holds a data.mdb already"
+# a directory that holds other files is not filled with a store among them (it was)
+mkdir "$work/notempty"; echo keep >"$work/notempty/notes.txt"
+expect 1 "$E" copy "$work/notempty"; errline "copy destination $work/notempty is not empty: it holds notes.txt"
+[ "$(ls -A "$work/notempty")" = notes.txt ] && ok || bad "a refused copy left $(ls -A "$work/notempty") in a directory of other files"
+expect 1 "$E" copy --compact "$work/notempty"; errline "is not empty: it holds notes.txt"
+rm "$work/notempty/notes.txt"; : >"$work/notempty/data.mdb.copying" # a dead copy's file: taken over
+expect 0 "$E" copy "$work/notempty"
+ENTITY_STORE=$work/notempty expect 0 "$E" dump; cmp -s out dump1 && ok || bad "copy over a dead copy's file differs"
 # options in any order, as put, ls, find and events take them (these two were wrong usage)
 expect 0 "$E" copy --compact "$work/copy2"
 ENTITY_STORE=$work/copy2 expect 0 "$E" dump; cmp -s out dump1 && ok || bad "copy --compact DEST differs"

@@ -355,7 +355,8 @@ ENT_EXTERN(int) ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
  * (SIGKILL) leaves no store at dest, and the next copy there takes its file over. LMDB's plain
  * copy takes the store's writer for a moment to start its snapshot, as a write does: from a thread
  * that holds another store's writer, take stores in one order (see ent_store_sync()).
- * Returns ENT_OK, ENT_CONFLICT (a store exists at dest), ENT_INVALID (memory store), ENT_IO,
+ * Returns ENT_OK, ENT_CONFLICT (a store exists at dest; dest is not a directory, or holds other
+ * files: the message names one), ENT_INVALID (memory store), ENT_IO,
  * ENT_BUSY (another copy to dest is under way; this thread holds the store's write transaction,
  * also in ent_txn_run()'s fn; a plain
  * copy from an event callback, on every backend, as it takes the writer: see ent_event_cb). */
