@@ -785,6 +785,10 @@ expect 2 "$E" copy "$work/copy3" "$work/copy4"
 # an empty directory name is wrong usage, as for -s ("copy: copy: no destination", ": the lmdb backend ...")
 expect 2 "$E" copy ""; errline "copy needs a directory"
 expect 2 "$E" replay --into ""; errline "replay needs a directory"
+# nor a replay among other files (it made its store there)
+mkdir "$work/replayfull"; echo keep >"$work/replayfull/notes.txt"
+expect 1 "$E" replay --into "$work/replayfull"; errline "replay: $work/replayfull is not empty: it holds notes.txt"
+[ "$(ls -A "$work/replayfull")" = notes.txt ] && ok || bad "a refused replay left $(ls -A "$work/replayfull") among other files"
 # --to 0 is no bound to the library: it replayed the whole log, silently; and nothing is made
 expect 2 "$E" replay --into "$work/to0" --to 0; errline "--to 0 would replay no event"
 [ ! -e "$work/to0" ] && ok || bad "replay --to 0 made $work/to0"

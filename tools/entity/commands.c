@@ -1846,7 +1846,21 @@ static int dest_is_empty(const char *dir)
     const ent_schema *sc;
     int empty = 1;
     ro.read_only = 1;
-    if (ent_store_open(&x, dir, NULL, &ro) != ENT_OK) return 1; /* none there: it is created */
+    if (ent_store_open(&x, dir, NULL, &ro) != ENT_OK) {
+        /* None there: it is created, in a new or empty directory only (a store made among other
+         * files goes with them when the replay is removed, as a copy's would: ent_store_copy).
+         * A data.mdb that did not open is the open's to name. */
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        const char *other = NULL;
+        while (d && (de = readdir(d)) && !other) {
+            if (!strcmp(de->d_name, "data.mdb")) break;
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) other = de->d_name;
+        }
+        if (other) msg("replay: %s is not empty: it holds %s (a replay builds a new store in a new or empty directory)", dir, other);
+        if (d) closedir(d);
+        return !other;
+    }
     sc = ent_store_schema(x);
     if (ent_log_bounds(NULL, &last, x, NULL) != ENT_OK || last > 0) empty = 0;
     for (size_t i = 0; empty && i < ent_schema_type_count(sc); i++)
