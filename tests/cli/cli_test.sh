@@ -210,6 +210,12 @@ expect 0 "$E" rm product pot
 echo '{"type":"order","key":2,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"type\" \"order\" is not the type written to (customer)"
 echo '{"version":1,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"version\" needs a key"
 echo '{"key":"x","data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"key\" is not a key of customer (an id from 1; above 2^63-1 a decimal string)"
+# an id as a decimal string in the input's "key", leading zeros too, is the id, as `get customer 02`
+# and --key 02 read it (put refused "02" and "2": "key" is not a key of customer)
+expect 0 "$E" get customer 02; sed 's/"key":2/"key":"002"/; s/"Bob"/"Bo"/' out >e4.json
+expect 0 "$E" put customer <e4.json; jcheck out "d['key'], d['version'], d['data']['name']" "2 4 Bo"
+sed 's/"version":3/"version":4/; s/"Bo"/"Bob"/' e4.json | expect 0 "$E" put customer --key 02; jcheck out "d['key'], d['version'], d['data']['name']" "2 5 Bob"
+sed 's/"002"/"01"/' e4.json | expect 1 "$E" put customer --key 2; errline "the input's \"key\" 1 is not --key 2"
 # an id above 2^63-1, which get prints as a decimal string: get, an edit, put writes it back (put
 # and patch refused get's output: "key" is not a key of customer)
 echo '{"type":"customer","key":"9223372036854775808","version":1,"data":{"email":"big@x","name":"Big"}}' >bigid.ndjson
