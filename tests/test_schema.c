@@ -186,6 +186,16 @@ static void test_shop_model(void)
     CU_ASSERT_PTR_EQUAL(ent_field_parent(ent_field_field(ent_field_items(f), "qty")), ent_field_items(f));
     CU_ASSERT_EQUAL(ent_field_field_count(ent_type_field(p, "attrs")), 0); /* free-form */
     CU_ASSERT(ent_field_has_default(ent_type_field(p, "stock")));
+    /* an enum's values in the schema's order (the tool read them out of the schema's JSON) */
+    f = ent_type_field(o, "status");
+    CU_ASSERT_EQUAL(ent_field_enum_count(f), 3);
+    CU_ASSERT_STRING_EQUAL(ent_field_enum_at(f, 0), "new");
+    CU_ASSERT_STRING_EQUAL(ent_field_enum_at(f, 2), "shipped");
+    CU_ASSERT_PTR_NULL(ent_field_enum_at(f, 3));
+    CU_ASSERT_EQUAL(ent_field_enum_count(ent_type_field(c, "email")), 0);
+    CU_ASSERT_PTR_NULL(ent_field_enum_at(ent_type_field(c, "email"), 0));
+    CU_ASSERT_EQUAL(ent_field_enum_count(NULL), 0);
+    CU_ASSERT_PTR_NULL(ent_field_enum_at(NULL, 0));
     CU_ASSERT_STRING_EQUAL(ent_kind_name(ENT_KIND_TIMESTAMP), "timestamp");
     CU_ASSERT_PTR_NULL(ent_kind_name((ent_kind)99));
     ent_schema_free(s);
