@@ -887,11 +887,12 @@ static int trimmed_since_ack(ent_store *s, ent_log_cursor *c, const char *name)
     return 1;
 }
 
-/* subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ */
+/* subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ;
+ * NAME may follow "--" (subs add -- -h). */
 int cmd_subs(int argc, char **argv)
 {
     ent_store *s = NULL;
-    int rc;
+    int rc, dashed = 0;
     if (argc == 1) {
         ent_sub_info *list = NULL;
         size_t n = 0;
@@ -913,12 +914,25 @@ int cmd_subs(int argc, char **argv)
     }
     if (strcmp(argv[1], "add") && strcmp(argv[1], "rm") && strcmp(argv[1], "read") && strcmp(argv[1], "ack"))
         return (msg("subs: %s is no subcommand (add, rm, read, ack)", argv[1]), usage());
+    if (argc >= 3 && !strcmp(argv[2], "--")) {
+        /* NAME after "--", whatever it looks like ("-h" is help after the subcommand, a name
+         * spelled as an option is refused there); "--" was taken as the name "--" itself. After
+         * "--" no word is an option, as for get's KEY: only ack's SEQ may follow NAME. */
+        char sub[16];
+        int ack = !strcmp(argv[1], "ack");
+        snprintf(sub, sizeof sub, "subs %s", argv[1]);
+        if (argc == 3) return dash_dash_alone(sub, "NAME");
+        if (argc > (ack ? 5 : 4)) return extra_operand(sub, ack ? "SEQ" : "NAME", argv[ack ? 5 : 4], 1);
+        for (int i = 2; i + 1 < argc; i++) argv[i] = argv[i + 1];
+        argc--;
+        dashed = 1;
+    }
     if (argc < 3) {
         char sub[16];
         snprintf(sub, sizeof sub, "subs %s", argv[1]);
         return missing(sub, !strcmp(argv[1], "ack") ? "NAME and SEQ" : "NAME");
     }
-    if (argc >= 3 && is_option(argv[2])) /* a NAME, not an option */
+    if (argc >= 3 && is_option(argv[2]) && !dashed) /* a NAME, not an option */
         return (msg("subs %s: NAME comes first, not %s", argv[1], argv[2]), usage());
     if (!strcmp(argv[1], "ack") && argc == 3) return missing("subs ack", "SEQ");
     if (!strcmp(argv[1], "add")) {
