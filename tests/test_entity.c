@@ -772,10 +772,10 @@ static void test_validate(void)
     ENT_OK_(ent_entity_validate(c));
 
     ENT_OK_(ent_entity_validate(p)); /* nothing required */
-    BAD(p, ent_entity_set_float(p, "price", -0.5), "product.price: less than min 0");
-    BAD(p, ent_entity_set_float(p, "price", NAN), "product.price: NaN");
+    BAD(p, ent_entity_set_float(p, "price", -0.5), "product.price: -0.5 is less than min 0.0");
+    BAD(p, ent_entity_set_float(p, "price", NAN), "product.price: NaN is outside min 0.0 (it compares with no number)");
     ENT_OK_(ent_entity_set_float(p, "price", 0.0));
-    BAD(p, ent_entity_set_int(p, "stock", -1), "product.stock: less than min 0");
+    BAD(p, ent_entity_set_int(p, "stock", -1), "product.stock: -1 is less than min 0");
     ENT_OK_(ent_entity_set_int(p, "stock", 0));
     memset(big, 'y', 33);
     big[33] = '\0';
@@ -804,23 +804,23 @@ static void test_validate(void)
     BAD(o, ent_entity_set_stringn(o, "status", "new\0x", 5), "order.status: \"new\\u0000x\" is not in enum");
     ENT_OK_(ent_entity_set_string(o, "status", "paid"));
     BAD(o, ent_entity_set_string(o, "lines[0].sku", "s"), "order.lines[0].qty: missing required field");
-    BAD(o, ent_entity_set_uint(o, "lines[0].qty", 0), "order.lines[0].qty: less than min 1");
+    BAD(o, ent_entity_set_uint(o, "lines[0].qty", 0), "order.lines[0].qty: 0 is less than min 1");
     ENT_OK_(ent_entity_set_uint(o, "lines[0].qty", 1));
     ENT_OK_(ent_entity_validate(o));
     BAD(o, ent_entity_set_uint(o, "customer", 0), "order.customer: id 0");
 
     /* kitchen: limits of each numeric kind, bytes length, nested required */
     ENT_OK_(ent_entity_validate(t));
-    BAD(t, ent_entity_set_int(t, "i", 101), "thing.i: greater than max 100");
-    BAD(t, ent_entity_set_int(t, "i", -6), "thing.i: less than min -5");
+    BAD(t, ent_entity_set_int(t, "i", 101), "thing.i: 101 is greater than max 100");
+    BAD(t, ent_entity_set_int(t, "i", -6), "thing.i: -6 is less than min -5");
     ENT_OK_(ent_entity_set_int(t, "i", -5));
-    BAD(t, ent_entity_set_uint(t, "u", 1), "thing.u: less than min 2");
+    BAD(t, ent_entity_set_uint(t, "u", 1), "thing.u: 1 is less than min 2");
     ENT_OK_(ent_entity_set_uint(t, "u", UINT64_MAX));
     ENT_OK_(ent_entity_validate(t));
-    BAD(t, ent_entity_set_float(t, "f", -1.6), "thing.f: less than min -1.5");
-    BAD(t, ent_entity_set_float(t, "f", INFINITY), "thing.f: greater than max 1e300"); /* not 1.0000000000000001e+300 */
+    BAD(t, ent_entity_set_float(t, "f", -1.6), "thing.f: -1.6 is less than min -1.5");
+    BAD(t, ent_entity_set_float(t, "f", INFINITY), "thing.f: Infinity is greater than max 1e300"); /* not 1.0000000000000001e+300 */
     ENT_OK_(ent_entity_set_float(t, "f", -1.5));
-    BAD(t, ent_entity_set_timestamp(t, "ts", -1), "thing.ts: less than min 1970-01-01T00:00:00.000000000Z");
+    BAD(t, ent_entity_set_timestamp(t, "ts", -1), "thing.ts: 1969-12-31T23:59:59.999999999Z is less than min 1970-01-01T00:00:00.000000000Z");
     ENT_OK_(ent_entity_set_timestamp(t, "ts", 0));
     BAD(t, ent_entity_set_bytes(t, "by", "12345", 5), "thing.by: longer than max_length 4");
     ENT_OK_(ent_entity_set_bytes(t, "by", "1234", 4));
@@ -863,20 +863,20 @@ static void test_mixed_limits(void)
     ENT_OK_(ent_field_set_max_float(i2, 1e300));
     ENT_OK_(ent_schema_check(s));
     ENT_OK_(ent_entity_new(&e, t));
-    BAD(e, ent_entity_set_uint(e, "u", 1), "t.u: less than min 1.5");
+    BAD(e, ent_entity_set_uint(e, "u", 1), "t.u: 1 is less than min 1.5");
     ENT_OK_(ent_entity_set_uint(e, "u", 2));
     ENT_OK_(ent_entity_validate(e));
-    BAD(e, ent_entity_set_uint(e, "u", (uint64_t)INT64_MAX + 1), "t.u: greater than max");
+    BAD(e, ent_entity_set_uint(e, "u", (uint64_t)INT64_MAX + 1), "t.u: 9223372036854775808 is greater than max");
     ENT_OK_(ent_entity_set_uint(e, "u", INT64_MAX));
-    BAD(e, ent_entity_set_int(e, "i", -1), "t.i: less than min 0");
+    BAD(e, ent_entity_set_int(e, "i", -1), "t.i: -1 is less than min 0");
     ENT_OK_(ent_entity_set_int(e, "i", 9007199254740992)); /* == 2^53 */
     ENT_OK_(ent_entity_validate(e));
-    BAD(e, ent_entity_set_int(e, "i", 9007199254740993), "t.i: greater than max"); /* 2^53+1 */
+    BAD(e, ent_entity_set_int(e, "i", 9007199254740993), "t.i: 9007199254740993 is greater than max 9007199254740992.0"); /* 2^53+1 */
     ENT_OK_(ent_entity_set_int(e, "i", 0));
-    BAD(e, ent_entity_set_float(e, "f", -1.0000001), "t.f: less than min -1");
+    BAD(e, ent_entity_set_float(e, "f", -1.0000001), "t.f: -1.0000001 is less than min -1");
     ENT_OK_(ent_entity_set_float(e, "f", 1.8e19)); /* < UINT64_MAX */
     ENT_OK_(ent_entity_validate(e));
-    BAD(e, ent_entity_set_float(e, "f", 1.9e19), "t.f: greater than max");
+    BAD(e, ent_entity_set_float(e, "f", 1.9e19), "t.f: 1.9e19 is greater than max 1.8446744073709552e19");
     ENT_OK_(ent_entity_set_float(e, "f", -1));
     ENT_OK_(ent_entity_set_int(e, "i2", INT64_MIN));
     ENT_OK_(ent_entity_validate(e));
@@ -1124,7 +1124,7 @@ static void test_long_path_in_message(void)
         if (got) {
             CU_ASSERT_EQUAL(ent_entity_validate(got), ENT_INVALID);
             /* the innermost two names whole, then the rule */
-            snprintf(json, cap, ".%s.%s: greater than max 1", names[8], names[9]);
+            snprintf(json, cap, ".%s.%s: 5 is greater than max 1", names[8], names[9]);
             ENT_ASSERT_MSG(json);
             ent_entity_free(got);
         }

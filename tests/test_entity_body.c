@@ -340,6 +340,51 @@ static void test_patch_kinds(void)
     ent_schema_free(sc);
 }
 
+/* An auto id in "key" as a string of decimal digits reads as the id they spell, leading zeros
+ * too: the id in the data (a uint or ref field's "07"), in a URL path (/api/doc/01), on the
+ * command line (`entity get doc 01`) and in a load line was read so, and only this "key" refused
+ * "01" and any string below 2^63 ("1"): get's output edited by hand into "key":"01" was refused
+ * by put and PUT while GET /api/doc/01 found the entity. Accepting them refuses nothing that was
+ * accepted before; refusing them elsewhere would have. */
+static void test_key_strings(void)
+{
+    ent_schema *sc = schema();
+    const ent_type *doc = type_of(sc, "doc");
+    static const struct {
+        const char *body;
+        uint64_t id;
+    } cases[] = {
+        {"{\"key\":\"01\",\"data\":{}}", 1},
+        {"{\"key\":\"1\",\"data\":{}}", 1},
+        {"{\"key\":\"0007\",\"data\":{}}", 7},
+        {"{\"key\":\"9223372036854775807\",\"data\":{}}", 9223372036854775807ull},
+        {"{\"key\":\"09223372036854775808\",\"data\":{}}", 9223372036854775808ull},
+        {"{\"key\":\"0018446744073709551615\",\"data\":{}}", UINT64_MAX},
+        {"{\"type\":\"doc\",\"key\":\"05\",\"version\":\"03\",\"data\":{\"n\":1}}", 5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ent_entity *e = NULL;
+        uint64_t v;
+        int rc = put_rc(&e, &v, doc, cases[i].body);
+        if (rc) fprintf(stderr, "\n  put %s: %s\n", cases[i].body, ent_errmsg());
+        CU_ASSERT_EQUAL(rc, ENT_OK);
+        if (rc) continue;
+        CU_ASSERT_EQUAL(ent_entity_key(e).kind, ENT_KEY_AUTO);
+        CU_ASSERT_EQUAL(ent_entity_key(e).id, cases[i].id);
+        ent_entity_free(e);
+    }
+    /* a patch's "key" read the same, and compared as the id */
+    {
+        ent_entity *e = doc1(sc);
+        uint64_t v = 0;
+        ENT_OK_(ent_entity_patch_body(&v, e, BODY("{\"key\":\"001\",\"version\":2,\"data\":{\"n\":2}}")));
+        CU_ASSERT_EQUAL(v, 2);
+        patch_refused(e, "{\"key\":\"02\",\"data\":{\"n\":3}}", ENT_INVALID, "doc: \"key\" 2 is not the key of the entity patched (1)");
+        ent_entity_free(e);
+    }
+    ent_schema_free(sc);
+}
+
 /* "type", "key", "version" and "data" of the wrong type or value, each named. */
 static void test_members_refused(void)
 {
@@ -351,12 +396,19 @@ static void test_members_refused(void)
     put_refused(doc, "{\"type\":\"doc\\u0000x\",\"data\":{}}", ENT_INVALID, "doc: \"type\" \"doc\" is not the type written to");
     put_refused(doc, "{\"data\":[]}", ENT_INVALID, "doc: \"data\" is not an object");
     put_refused(doc, "{\"type\":\"doc\",\"data\":null}", ENT_INVALID, "doc: \"data\" is not an object");
-    put_refused(doc, "{\"key\":\"1\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc (an id from 1; above 2^63-1 a decimal string)");
+    put_refused(doc, "{\"key\":\"x1\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc (an id from 1; above 2^63-1 a decimal string)");
     put_refused(doc, "{\"key\":0,\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
-    /* ids above 2^63-1 go as decimal strings (as get prints them), no others */
-    put_refused(doc, "{\"key\":\"9223372036854775807\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
-    put_refused(doc, "{\"key\":\"09223372036854775808\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    /* an id as a string: decimal digits only, from 1 to 2^64-1 (test_key_strings) */
+    put_refused(doc, "{\"key\":\"0\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"000\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"+1\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"-1\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\" 1\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"1 \",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"1\\u00002\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
     put_refused(doc, "{\"key\":\"18446744073709551616\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
+    put_refused(doc, "{\"key\":\"018446744073709551616\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
     put_refused(doc, "{\"key\":\"9223372036854775808x\",\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
     put_refused(doc, "{\"key\":1.5,\"data\":{}}", ENT_INVALID, "doc: \"key\" is not a key of doc");
     put_refused(note, "{\"key\":5,\"data\":{}}", ENT_INVALID, "note: \"key\" is not a key of note (a string of 1 to 255 bytes");
@@ -457,6 +509,7 @@ int main(void)
         ENT_TEST(test_ambiguous_refused),
         ENT_TEST(test_null_in_patch_refused),
         ENT_TEST(test_patch_kinds),
+        ENT_TEST(test_key_strings),
         ENT_TEST(test_members_refused),
         ENT_TEST(test_not_an_object),
         ENT_TEST(test_negative_zero),

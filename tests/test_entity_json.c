@@ -618,6 +618,11 @@ static void test_wrong_kind_names_value(void)
         {"arr", "{}", "thing.arr: expected array, not an object"},
         {"nest", "true", "thing.nest: expected map, not true"},
         {"raw", "5", "thing.raw: expected bytes, not 5 (bytes are a base64 string)"},
+        /* a string that is no base64: the value and why (it said "thing.raw: invalid base64") */
+        {"raw", "\"AP8\"", "thing.raw: \"AP8\" is not base64: its length 3 is not a multiple of 4 (padded with '=' to one)"},
+        {"raw", "\"AP 8\"", "thing.raw: \"AP 8\" is not base64: byte 3 (0x20) is not of its alphabet (A-Z, a-z, 0-9, '+', '/'; no blanks or line breaks)"},
+        {"raw", "\"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXpBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWg=!\"",
+         "thing.raw: \"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXpBQkNE...\" is not base64: '!' at byte 72 is not of its alphabet (A-Z, a-z, 0-9, '+', '/')"},
         {"other", "7", "thing.other: expected string key, not 7"},
         {"maps", "[{\"x\":\"éééééééééééééééééééééééééééééééééééééééé\"}]",
          "thing.maps: [0].x: expected int, not \"ééééééééééééééééééééééé...\""},

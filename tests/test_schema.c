@@ -186,6 +186,16 @@ static void test_shop_model(void)
     CU_ASSERT_PTR_EQUAL(ent_field_parent(ent_field_field(ent_field_items(f), "qty")), ent_field_items(f));
     CU_ASSERT_EQUAL(ent_field_field_count(ent_type_field(p, "attrs")), 0); /* free-form */
     CU_ASSERT(ent_field_has_default(ent_type_field(p, "stock")));
+    /* an enum's values in the schema's order (the tool read them out of the schema's JSON) */
+    f = ent_type_field(o, "status");
+    CU_ASSERT_EQUAL(ent_field_enum_count(f), 3);
+    CU_ASSERT_STRING_EQUAL(ent_field_enum_at(f, 0), "new");
+    CU_ASSERT_STRING_EQUAL(ent_field_enum_at(f, 2), "shipped");
+    CU_ASSERT_PTR_NULL(ent_field_enum_at(f, 3));
+    CU_ASSERT_EQUAL(ent_field_enum_count(ent_type_field(c, "email")), 0);
+    CU_ASSERT_PTR_NULL(ent_field_enum_at(ent_type_field(c, "email"), 0));
+    CU_ASSERT_EQUAL(ent_field_enum_count(NULL), 0);
+    CU_ASSERT_PTR_NULL(ent_field_enum_at(NULL, 0));
     CU_ASSERT_STRING_EQUAL(ent_kind_name(ENT_KIND_TIMESTAMP), "timestamp");
     CU_ASSERT_PTR_NULL(ent_kind_name((ent_kind)99));
     ent_schema_free(s);
@@ -721,6 +731,61 @@ static void test_default_fills_required_sub_field(void)
     ENT_ASSERT_MSG("x.m.q: missing required field");
 }
 
+/* A float's default written -0 is -0.0 (jansson reads the text -0 as the integer 0, and the
+ * default was that integer printed: its entities got +0.0, the schema rendered "default":0), at
+ * the top, in an array's items and in a declared map, from a file and from the builder; the
+ * rendered schema loads back to itself. An int's -0 is 0. */
+static void test_negative_zero_default(void)
+{
+    static const char text[] =
+        "{\"schema\":\"z\",\"version\":1,\"types\":{\"x\":{\"key\":\"auto\",\"fields\":{"
+        "\"g\":{\"id\":1,\"type\":\"float\",\"default\":-0},"
+        "\"a\":{\"id\":2,\"type\":\"array\",\"items\":{\"type\":\"float\"},\"default\":[-0,0,-0.0]},"
+        "\"m\":{\"id\":3,\"type\":\"map\",\"fields\":{\"y\":{\"id\":1,\"type\":\"float\"},\"n\":{\"id\":2,\"type\":\"int\"}},"
+        "  \"default\":{\"y\":-0,\"n\":-0}},"
+        "\"i\":{\"id\":4,\"type\":\"int\",\"default\":-0}}}}}";
+    ent_schema *s = NULL, *back = NULL, *b = NULL;
+    ent_type *t = NULL;
+    ent_field *f = NULL;
+    ent_entity *e = NULL;
+    char *j = NULL, *j2 = NULL;
+    ENT_OK_(ent_schema_load_json(&s, text, strlen(text), "z"));
+    ENT_OK_(ent_entity_new(&e, ent_schema_type(s, "x")));
+    ENT_OK_(ent_entity_apply_defaults(e));
+    ent_test_zero_sign(e, "g", 1);
+    ent_test_zero_sign(e, "a[0]", 1);
+    ent_test_zero_sign(e, "a[1]", 0);
+    ent_test_zero_sign(e, "a[2]", 1);
+    ent_test_zero_sign(e, "m.y", 1);
+    ent_entity_free(e);
+    ENT_OK_(ent_schema_to_json(&j, s, 0));
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "\"g\":{\"id\":1,\"type\":\"float\",\"default\":-0.0}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "\"default\":[-0.0,0,-0.0]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "\"default\":{\"y\":-0.0,\"n\":0}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "\"i\":{\"id\":4,\"type\":\"int\",\"default\":0}"));
+    ENT_OK_(ent_schema_load_json(&back, j, strlen(j), "back"));
+    ENT_OK_(ent_schema_to_json(&j2, back, 0));
+    CU_ASSERT_STRING_EQUAL(j, j2);
+    free(j2);
+    free(j);
+    /* the builder's "-0" renders as its entities read it */
+    ENT_OK_(ent_schema_new(&b, "zb", 1));
+    ENT_OK_(ent_schema_add_type(&t, b, "x", ENT_KEY_AUTO));
+    ENT_OK_(ent_type_add_field(&f, t, "g", 1, ENT_KIND_FLOAT));
+    ENT_OK_(ent_field_set_default_json(f, "-0"));
+    ENT_OK_(ent_schema_check(b));
+    ENT_OK_(ent_entity_new(&e, ent_schema_type(b, "x")));
+    ENT_OK_(ent_entity_apply_defaults(e));
+    ent_test_zero_sign(e, "g", 1);
+    ent_entity_free(e);
+    ENT_OK_(ent_schema_to_json(&j, b, 0));
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "\"default\":-0.0"));
+    free(j);
+    ent_schema_free(b);
+    ent_schema_free(back);
+    ent_schema_free(s);
+}
+
 /* A built schema renders to JSON that loads back to the same text, bounds of every kind on every
  * numeric field included: a store compares the two texts when it is opened again with the schema
  * it was made with (a float field with ent_field_set_min_int(-5) rendered "min":-5, its stored
@@ -878,7 +943,7 @@ int main(void)
         ENT_TEST(test_builder),
         ENT_TEST(test_builder_check_again),
         ENT_TEST(test_nesting_bounded),
-        ENT_TEST(test_evolution_rules), ENT_TEST(test_deep_field_named_in_messages), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field),
+        ENT_TEST(test_evolution_rules), ENT_TEST(test_deep_field_named_in_messages), ENT_TEST(test_builder_bounds_round_trip), ENT_TEST(test_default_fills_required_sub_field), ENT_TEST(test_negative_zero_default),
         {NULL, NULL},
     };
     return ent_test_run("schema", cases);

@@ -90,6 +90,17 @@ static void t_parse(void)
     ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "AAEC"));
     CU_ASSERT(v.kind == ENT_KIND_BYTES && v.v.s.len == 3 && ((const unsigned char *)v.v.s.ptr)[2] == 2);
     ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "A=B"), ENT_INVALID);
+    /* the value quoted (a control byte escaped) and why it is no base64 (it said only "is not base64") */
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "AP8"), ENT_INVALID);
+    ENT_ASSERT_MSG("a.y: \"AP8\" is not base64: its length 3 is not a multiple of 4 (padded with '=' to one)");
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "AP-_"), ENT_INVALID);
+    ENT_ASSERT_MSG("a.y: \"AP-_\" is not base64: '-' at byte 3 is not of its alphabet (A-Z, a-z, 0-9, '+', '/'; base64url's");
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "AP8=\n"), ENT_INVALID);
+    ENT_ASSERT_MSG("a.y: \"AP8=\\u000a\" is not base64: byte 5 (0x0a) is not of its alphabet");
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "AP8=AP8="), ENT_INVALID);
+    ENT_ASSERT_MSG("\"AP8=AP8=\" is not base64: '=' at byte 4: padding goes only at its end");
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(a, "y"), "AP9="), ENT_INVALID);
+    ENT_ASSERT_MSG("\"AP9=\" is not base64: the bits after its last byte are not zero");
     {
         /* longer than any index value: the message says so, not only that a buffer is small */
         char b64[1001];

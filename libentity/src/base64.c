@@ -4,6 +4,7 @@
 #include "base64.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 static const char b64_alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -70,4 +71,32 @@ int ent__b64_decode(void *out, size_t *out_len, const char *str, size_t n)
     }
     *out_len = (size_t)(o - (unsigned char *)out);
     return 0;
+}
+
+const char *ent__b64_why(char *buf, size_t size, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (b64_val(s[i]) >= 0 || s[i] == '=') continue;
+        /* the byte as it reads: a printable one in quotes, any other by its value */
+        if (s[i] > 0x20 && s[i] < 0x7f && s[i] != '\'')
+            snprintf(buf, size, "'%c' at byte %zu is not of its alphabet (A-Z, a-z, 0-9, '+', '/'%s)", s[i], i + 1,
+                     s[i] == '-' || s[i] == '_' ? "; base64url's '-' and '_' are not taken" : "");
+        else
+            snprintf(buf, size, "byte %zu (0x%02x) is not of its alphabet (A-Z, a-z, 0-9, '+', '/'%s)", i + 1, s[i],
+                     s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t' ? "; no blanks or line breaks" : "");
+        return buf;
+    }
+    if (n % 4) {
+        snprintf(buf, size, "its length %zu is not a multiple of 4 (padded with '=' to one)", n);
+        return buf;
+    }
+    for (i = 0; i < n; i++)
+        if (s[i] == '=' && !(i + 1 == n || (i + 2 == n && s[n - 1] == '='))) {
+            snprintf(buf, size, "'=' at byte %zu: padding goes only at its end, at most two", i + 1);
+            return buf;
+        }
+    snprintf(buf, size, "the bits after its last byte are not zero (not the one text of its bytes)");
+    return buf;
 }

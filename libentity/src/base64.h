@@ -12,5 +12,9 @@ void ent__b64_encode(char *out, const void *p, size_t n);
  * '=' only at the end, unused bits zero). out needs n / 4 * 3 bytes; *out_len gets the count.
  * Returns 0, or -1 when s is not valid base64. */
 int ent__b64_decode(void *out, size_t *out_len, const char *s, size_t n);
+/* Why ent__b64_decode() refuses s[0..n), for a message ("'!' at byte 2 is not of base64's
+ * alphabet"): the first byte outside the alphabet, else a length that is no multiple of 4, else a
+ * '=' before the end, else set bits after the last byte. Into buf (size bytes); returns buf. */
+const char *ent__b64_why(char *buf, size_t size, const char *s, size_t n);
 
 #endif

@@ -117,19 +117,23 @@ static int parse_entity_json(json_t **o, const ent_type *t, const char *body, si
     return *o ? ENT_OK : first_rc;
 }
 
-/* An id above 2^63-1 as ENT_JSON_ENTITY writes it, a decimal string (JSON's integers stop at
- * 2^63-1): its value, or 0 for any other string (one at or below 2^63-1 is written as a number). */
-static uint64_t big_id_of(const json_t *kj)
+/* An id as a decimal string: get prints one above 2^63-1 so (JSON's integers stop at 2^63-1), and
+ * a uint elsewhere reads from such a string (a uint or ref field's "07" in the data, a URL path's
+ * /api/doc/01, `entity get doc 01`, a load line's "key"), leading zeros and all. Only this "key"
+ * refused them but get's own form ("1" and "01" were not keys while GET /api/doc/01 found the
+ * entity): one rule for every path, the one that refuses nothing accepted before. Digits only (no
+ * sign or blank), 1 to 2^64-1; 0 for any other string. */
+static uint64_t decimal_id_of(const json_t *kj)
 {
     const char *s = json_string_value(kj);
     size_t n = json_string_length(kj);
     uint64_t v = 0;
-    if (!n || s[0] == '0') return 0;
+    if (!n) return 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10) return 0;
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
-    return v > INT64_MAX ? v : 0;
+    return v;
 }
 
 /* "key" as a key of t into *out (its string borrowed from kj). */
@@ -139,10 +143,10 @@ static int key_of(ent_key *out, const json_t *kj, const ent_type *t)
         *out = ent_key_id((uint64_t)json_integer_value(kj));
         return ENT_OK;
     }
-    /* get prints such an id as a string: its output refused by put and PUT, the round trip
-     * (get, an edit, put) failed for every entity past 2^63-1 */
-    if (t->key == ENT_KEY_AUTO && json_is_string(kj) && big_id_of(kj)) {
-        *out = ent_key_id(big_id_of(kj));
+    /* get prints an id past 2^63-1 as a string: its output was refused by put and PUT, the round
+     * trip (get, an edit, put) failed for every entity past 2^63-1 */
+    if (t->key == ENT_KEY_AUTO && json_is_string(kj) && decimal_id_of(kj)) {
+        *out = ent_key_id(decimal_id_of(kj));
         return ENT_OK;
     }
     if (t->key == ENT_KEY_STRING && json_is_string(kj) && json_string_length(kj) >= 1 &&

@@ -10,6 +10,7 @@
 #include "error_int.h"
 #include "json_write.h"
 #include "json_io.h"
+#include "keys.h"
 #include "rfc3339.h"
 #include "value_int.h"
 
@@ -562,8 +563,11 @@ static int val_from_json(ent_val *out, const ent_field *spec, json_t *j, jpath *
             return ent__err(ENT_NOMEM, "out of memory");
         }
         if (ent__b64_decode(out->u.s.p, &out->u.s.n, s, n)) {
+            /* the value and why: "invalid base64" of a body of many bytes fields named no value */
+            char what[300], q[80], why[160];
             ent__val_clear(out);
-            return jerr(p, "invalid base64");
+            snprintf(what, sizeof what, "%s is not base64: %s", ent__quote(q, sizeof q, s, n, 40), ent__b64_why(why, sizeof why, s, n));
+            return jerr(p, what);
         }
         out->u.s.p[out->u.s.n] = '\0';
         return ENT_OK;

@@ -26,6 +26,7 @@
 #include "error_int.h"
 #include "json_io.h"
 #include "json_write.h"
+#include "keys.h"
 #include "schema_int.h"
 #include "value_int.h"
 
@@ -317,8 +318,11 @@ static int apply_one(ent_entity *e, const char *ptr, size_t n, const char *kind)
         char *bin = malloc(v->u.s.n / 4 * 3 + 1);
         if (!bin) return ent__err(ENT_NOMEM, "out of memory");
         if (ent__b64_decode(bin, &len, v->u.s.p, v->u.s.n)) {
+            char what[300], q[80], why[160];
+            snprintf(what, sizeof what, "bytes: %s is not base64: %s", ent__quote(q, sizeof q, v->u.s.p, v->u.s.n, 40),
+                     ent__b64_why(why, sizeof why, v->u.s.p, v->u.s.n));
             free(bin);
-            return perr(ptr, "bytes: not base64");
+            return perr(ptr, what);
         }
         ent__val_clear(v);
         rc = ent__val_set_str(v, EV_BIN, bin, len);

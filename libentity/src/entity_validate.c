@@ -200,13 +200,17 @@ static int validate_free(const ent_val *v, vpath *p, int depth)
     }
 }
 
+/* The value is named beside the limit ("doc.n: 1000 is greater than max 100"), written as the
+ * limit is (a timestamp as RFC 3339): "greater than max 100" alone left a body of many fields, or
+ * a load of many lines, to guess which value of it was. */
 static int check_range(const ent_field *spec, const ent_limit *val, vpath *p)
 {
-    char lb[64];
+    char lb[64], vb[64];
     if (spec->min.set && cmp_num(val, &spec->min) < 0)
-        return ent__err(ENT_INVALID, "%s: less than min %s", vp_str(p), limit_str(spec, &spec->min, lb, sizeof lb));
+        return ent__err(ENT_INVALID, "%s: %s is less than min %s", vp_str(p), limit_str(spec, val, vb, sizeof vb),
+                        limit_str(spec, &spec->min, lb, sizeof lb));
     if (spec->max.set && cmp_num(val, &spec->max) > 0)
-        return ent__err(ENT_INVALID, "%s: greater than max %s", vp_str(p),
+        return ent__err(ENT_INVALID, "%s: %s is greater than max %s", vp_str(p), limit_str(spec, val, vb, sizeof vb),
                         limit_str(spec, &spec->max, lb, sizeof lb));
     return ENT_OK;
 }
@@ -231,8 +235,13 @@ static int validate_val(const ent_field *spec, const ent_val *v, vpath *p, int d
         num.v.u = v->u.u;
         return check_range(spec, &num, p);
     case ENT_KIND_FLOAT:
-        if (isnan(v->u.f) && (spec->min.set || spec->max.set))
-            return ent__err(ENT_INVALID, "%s: NaN is outside min/max", vp_str(p));
+        if (isnan(v->u.f) && (spec->min.set || spec->max.set)) {
+            char lb[64], mb[64];
+            return ent__err(ENT_INVALID, "%s: NaN is outside %s%s%s%s%s (it compares with no number)", vp_str(p),
+                            spec->min.set ? "min " : "", spec->min.set ? limit_str(spec, &spec->min, lb, sizeof lb) : "",
+                            spec->min.set && spec->max.set ? " and " : "", spec->max.set ? "max " : "",
+                            spec->max.set ? limit_str(spec, &spec->max, mb, sizeof mb) : "");
+        }
         if (isnan(v->u.f)) return ENT_OK;
         num.set = ENT_LIM_FLOAT;
         num.v.f = v->u.f;

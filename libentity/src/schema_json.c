@@ -17,6 +17,7 @@
 
 typedef struct ctx {
     const char *origin;
+    ent__negz nz; /* the text's integers written -0 (a float default's -0.0) */
     char path[512];
 } ctx;
 
@@ -332,7 +333,16 @@ static int load_spec(ctx *c, ent_field *f, json_t *spec, int is_items)
         return fail_at(c, "a ref needs \"to\" (the target type)");
     if ((v = json_object_get(spec, "default"))) {
         size_t n = push(c, "default");
-        char *text = ent__json_dumps(v, JSON_COMPACT);
+        char *text;
+        /* jansson reads -0 as the integer 0, and the default was its text printed: a float's
+         * default of -0 (also in an array or a declared map) gave its entities +0.0 */
+        json_incref(v);
+        if ((rc = ent__json_negzero_fix(&v, f, NULL, &c->nz))) {
+            json_decref(v);
+            return rc;
+        }
+        text = ent__json_dumps(v, JSON_COMPACT);
+        json_decref(v);
         if (!text) return ent__err(ENT_NOMEM, "out of memory");
         rc = ent_field_set_default_json(f, text);
         free(text);
@@ -419,6 +429,10 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
                         jerr.column, jerr.text);
     if (!json_is_object(root)) {
         rc = fail_at(&c, "a schema must be a JSON object, not %s", type_word(root));
+        goto fail;
+    }
+    if (ent__negz_find(&c.nz, root, json, len, JSON_REJECT_DUPLICATES)) {
+        rc = ent__err(ENT_NOMEM, "%s: out of memory parsing JSON", c.origin);
         goto fail;
     }
     json_object_foreach(root, key, v) {
@@ -509,10 +523,12 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
     c.path[0] = '\0';
     if ((rc = check_with_paths(&c, s))) goto fail;
     json_decref(root);
+    ent__negz_free(&c.nz);
     *out = s;
     return ENT_OK;
 fail:
     json_decref(root);
+    ent__negz_free(&c.nz);
     ent_schema_free(s);
     return rc;
 }
@@ -614,7 +630,13 @@ static json_t *spec_json(const struct ent_field *f, int with_id)
         bad |= json_object_set_new(o, "enum", a);
     }
     if (f->default_json) {
+        /* a builder's "-0" for a float is -0.0 (as its entities get it), not the integer 0 that
+         * the stored schema, and every entity of the store reopened, then took */
         json_t *d = json_loads(f->default_json, JSON_DECODE_ANY, NULL);
+        if (d && ent__json_negzero(&d, f, NULL, f->default_json, strlen(f->default_json), JSON_DECODE_ANY)) {
+            json_decref(d);
+            d = NULL;
+        }
         bad |= d ? json_object_set_new(o, "default", d) : -1;
     }
     if (f->items) bad |= json_object_set_new(o, "items", spec_json(f->items, 0));

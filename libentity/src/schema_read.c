@@ -159,6 +159,8 @@ int ent_field_has_default(const ent_field *f)
 {
     return f ? f->default_json != NULL : null_arg("ent_field_has_default", "field");
 }
+size_t ent_field_enum_count(const ent_field *f) { return f ? f->n_enums : (size_t)null_arg("ent_field_enum_count", "field"); }
+const char *ent_field_enum_at(const ent_field *f, size_t i) { return f && i < f->n_enums ? f->enums[i] : NULL; }
 const ent_field *ent_field_items(const ent_field *a) { return a && a->kind == ENT_KIND_ARRAY ? a->items : NULL; }
 size_t ent_field_field_count(const ent_field *m) { return m && m->kind == ENT_KIND_MAP ? m->n_fields : 0; }
 const ent_field *ent_field_field_at(const ent_field *m, size_t i)

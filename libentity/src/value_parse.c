@@ -7,6 +7,7 @@
 
 #include "base64.h"
 #include "error_int.h"
+#include "keys.h"
 #include "rfc3339.h"
 #include "store_int.h"
 
@@ -102,8 +103,11 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
             return ent__err(ENT_INVALID, "%s: \"%.40s\" decodes to %zu bytes, more than a buffer of %zu bytes holds%s",
                             path, text, need, buf ? buf_size : 0,
                             buf && buf_size >= ENT_VALUE_PARSE_BUF_SIZE ? " (an index value holds at most 510)" : "");
-        if (ent__b64_decode(buf, &len, text, n) != 0)
-            return ent__err(ENT_INVALID, "%s: \"%.40s\" is not base64", path, text);
+        if (ent__b64_decode(buf, &len, text, n) != 0) {
+            char q[80], why[160];
+            return ent__err(ENT_INVALID, "%s: %s is not base64: %s", path, ent__quote(q, sizeof q, text, n, 40),
+                            ent__b64_why(why, sizeof why, text, n));
+        }
         *out = ent_value_bytes(buf, len);
         return ENT_OK;
     }

@@ -210,6 +210,12 @@ expect 0 "$E" rm product pot
 echo '{"type":"order","key":2,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"type\" \"order\" is not the type written to (customer)"
 echo '{"version":1,"data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "the input's \"version\" needs a key"
 echo '{"key":"x","data":{"email":"t@x","name":"T"}}' | expect 1 "$E" put customer; errline "put: customer: \"key\" is not a key of customer (an id from 1; above 2^63-1 a decimal string)"
+# an id as a decimal string in the input's "key", leading zeros too, is the id, as `get customer 02`
+# and --key 02 read it (put refused "02" and "2": "key" is not a key of customer)
+expect 0 "$E" get customer 02; sed 's/"key":2/"key":"002"/; s/"Bob"/"Bo"/' out >e4.json
+expect 0 "$E" put customer <e4.json; jcheck out "d['key'], d['version'], d['data']['name']" "2 4 Bo"
+sed 's/"version":3/"version":4/; s/"Bo"/"Bob"/' e4.json | expect 0 "$E" put customer --key 02; jcheck out "d['key'], d['version'], d['data']['name']" "2 5 Bob"
+sed 's/"002"/"01"/' e4.json | expect 1 "$E" put customer --key 2; errline "the input's \"key\" 1 is not --key 2"
 # an id above 2^63-1, which get prints as a decimal string: get, an edit, put writes it back (put
 # and patch refused get's output: "key" is not a key of customer)
 echo '{"type":"customer","key":"9223372036854775808","version":1,"data":{"email":"big@x","name":"Big"}}' >bigid.ndjson
@@ -477,6 +483,32 @@ s={d['name']:d for d in map(json.loads, open(sys.argv[1]))}
 assert s['mailer']['checkpoint']==2 and s['late']['lag']==0, s
 " "$work/out" && ok || bad "subs list"
 expect 1 "$E" subs ack mailer 999; errline "beyond"
+# -h and --help after a subcommand of subs show subs' usage, as after every other command (subs add
+# -h made a subscription named -h); a NAME that starts with '-' goes after "--" (as get's KEY), or
+# as it is when it is no option (-x)
+"$E" subs --help >"$work/subs.help"
+for sub in add rm read ack; do
+  for h in -h --help; do
+    expect 0 "$E" subs $sub $h
+    cmp -s "$work/out" "$work/subs.help" && [ ! -s "$work/err" ] && ok || bad "subs $sub $h: $(cat "$work/out" "$work/err")"
+  done
+done
+expect 0 "$E" subs add -- -h; expect 0 "$E" subs add -x; expect 0 "$E" subs add -- --from-now
+expect 2 "$E" subs add -- -y --from-now; errline "subs add: one NAME only, and --from-now is another (after --, no word is an option)"
+expect 0 "$E" subs
+python3 -c "
+import json, sys
+s={d['name']:d for d in map(json.loads, open(sys.argv[1]))}
+assert set(s) == {'mailer', 'late', '-h', '-x', '--from-now'}, s
+assert s['-h']['lag'] > 0, s
+" "$work/out" && ok || bad "subs named -h, -x and --from-now: $(cat "$work/out")"
+expect 0 "$E" subs ack -- -h 1
+expect 0 "$E" subs read -- -h; [ -s out ] && ok || bad "subs read -- -h printed nothing"
+expect 2 "$E" subs read -- -h --limit 1; errline "subs read: one NAME only, and --limit is another"
+expect 2 "$E" subs add --; errline "subs add: -- with nothing after it: give NAME after it"
+expect 2 "$E" subs ack -- -h; errline "subs ack needs SEQ"
+expect 0 "$E" subs rm -- -h; expect 0 "$E" subs rm -x; expect 0 "$E" subs rm -- --from-now
+expect 0 "$E" subs; [ "$(wc -l <out)" = 2 ] && ok || bad "subs rm -- -h: $(cat "$work/out")"
 expect 1 "$E" trim --below 5; errline "mailer.* would lose its events; --force trims anyway"
 expect 0 "$E" stat
 jcheck out "d['types']['customer']['count'], d['log']['first_seq'], d['backend']" "1 1 lmdb"
@@ -1000,6 +1032,24 @@ expect 2 "$E" patch order 1 --bogus; onelines
 expect 2 "$E" ls customer --limit " -1"; onelines
 expect 2 "$E" ls customer --limit "+1"
 expect 1 "$E" get customer " 1"; onelines
+# entity-nats-bench (built with NATS, next to the tool): numbers parsed strictly, wrong usage exit 2
+# naming the option and the value before any server starts (atoi took junk as 0 or its first digits,
+# "-1" and past 2^31 wrapped: --n 5x ran a bench of 5 events, --seconds " 3" one of 3 s)
+NB=$(dirname "$E")/entity-nats-bench
+if [ "$nats" = 1 ]; then
+  [ -x "$NB" ] && ok || bad "entity-nats-bench not built beside entity in a build with NATS"
+  for a in "--n|5x|is not a number from 1 to 1000000000" "--n|-1|is not a number" "--n| 7|is not a number" \
+           "--n|99999999999999999999|is too large (at most 1000000000)" "--runs|0|0 is too small (at least 1)" \
+           "--runs|16|16 is too large (at most 15)" "--runs|+2|is not a number" "--rate|2147483648|is too large (at most 1000000)" \
+           "--rate|x|\"x\" is not a number" "--seconds| 3|\" 3\" is not a number" "--seconds|3600.5|is not a number" "--seconds||\"\" is not a number"; do
+    IFS='|' read -r opt val says <<<"$a"
+    expect 2 "$NB" "$opt" "$val"
+    head -1 "$work/err" | grep -qF "entity-nats-bench: $opt: " && grep -qF -- "$says" "$work/err" && grep -q '^usage: entity-nats-bench' "$work/err" \
+      && ok || bad "entity-nats-bench $opt '$val': $(cat "$work/err")"
+  done
+  expect 2 "$NB" --runs 2 --runs 3; grep -q "entity-nats-bench: --runs given twice" "$work/err" && ok || bad "nats-bench --runs twice: $(cat "$work/err")"
+  expect 0 "$NB" --help; grep -q '^usage: entity-nats-bench' "$work/out" && ok || bad "entity-nats-bench --help"
+fi
 # entity bench execs entity-bench, built next to the tool only where SQLite is found
 if [ -x "$(dirname "$E")/entity-bench" ]; then
   expect 2 "$E" bench --n -1; onelines

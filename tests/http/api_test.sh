@@ -330,6 +330,12 @@ all=$("$E" -s "$S" find product price --from 0 --reverse | python3 -c "import js
 req GET '/api/product/by/nofield?value=1'; want 404 "unknown field"; errmsg 'no field "nofield"'
 req GET '/api/customer/by/name?value=ada'; want 400 "not indexed"
 req GET '/api/product/by/price?value=abc'; want 400 "bad value"; errmsg "price"
+# a value outside the field's enum: 400 naming the values, as `entity find` exits 1 (it answered [] 200;
+# a misspelt Paid found nothing as a paid none had would); with resume= too; a range's bounds may lie between them
+req GET '/api/order/by/status?value=Paid'; want 400 "a value outside the enum"
+errmsg 'value: order.status: "Paid" is not one of the field'"'"'s values (new, paid, shipped)'
+req GET "/api/order/by/status?value=Paid&resume=$tok"; want 400 "a value outside the enum, resumed"; errmsg '"Paid" is not one of'
+req GET '/api/order/by/status?from=o&to=q'; want 200 "a range between the enum's values"; jcheck "len(d) > 0 and all(e['data']['status'] == 'paid' for e in d)" True
 req GET '/api/product/by/price?value=1&from=0'; want 400 "value and from"
 req GET '/api/product/by/price?from=0&resume=forged'; want 400 "forged resume"
 req GET '/api/product/by/stock?from=x'; want 400 "bad from"

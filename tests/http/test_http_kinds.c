@@ -317,7 +317,7 @@ static void test_bad_kinds_refused(void)
     } cases[] = {
         {"PUT", "{\"data\":{\"m\":{\"a\":\"AP8=\"}},\"kinds\":{\"/m/b\":\"bytes\"}}", "400", "\"/m/b\": names no value of the data"},
         {"PUT", "{\"data\":{\"m\":{\"a\":\"AP8=\"}},\"kinds\":{\"m/a\":\"bytes\"}}", "400", "\"m/a\": not a JSON Pointer"},
-        {"PUT", "{\"data\":{\"m\":{\"a\":\"AP8\"}},\"kinds\":{\"/m/a\":\"bytes\"}}", "400", "\"/m/a\": bytes: not base64"},
+        {"PUT", "{\"data\":{\"m\":{\"a\":\"AP8\"}},\"kinds\":{\"/m/a\":\"bytes\"}}", "400", "\"/m/a\": bytes: \"AP8\" is not base64: its length 3"},
         {"PUT", "{\"data\":{\"m\":{\"a\":\"12x\"}},\"kinds\":{\"/m/a\":\"uint\"}}", "400", "\"/m/a\": uint: not decimal digits"},
         {"PUT", "{\"data\":{\"m\":{\"a\":\"nan\"}},\"kinds\":{\"/m/a\":\"float\"}}", "400", "\"/m/a\": float: not"},
         {"PUT", "{\"data\":{\"m\":{\"a\":\"x\"}},\"kinds\":{\"/m/a\":\"text\"}}", "400", "\"/m/a\": not a kind"},
@@ -328,7 +328,9 @@ static void test_bad_kinds_refused(void)
         {"PUT", "{\"data\":[],\"kinds\":{}}", "400", "doc: \"data\" is not an object"},
         {"PUT", "{\"type\":\"note\",\"data\":{}}", "400", "doc: \"type\" \"note\" is not the type written to (doc)"},
         {"PUT", "{\"key\":2,\"data\":{}}", "400", "doc: \"key\" is not the key of the path (1)"},
-        {"PUT", "{\"key\":\"1\",\"data\":{}}", "400", "doc: \"key\" is not a key of doc (an id from 1; above 2^63-1 a decimal string)"},
+        {"PUT", "{\"key\":\"x1\",\"data\":{}}", "400", "doc: \"key\" is not a key of doc (an id from 1; above 2^63-1 a decimal string)"},
+        /* an id as a decimal string is the id it spells, leading zeros and all, as in the path */
+        {"PUT", "{\"key\":\"02\",\"data\":{}}", "400", "doc: \"key\" is not the key of the path (1)"},
         {"PUT", "{\"version\":0,\"data\":{}}", "400", "doc: \"version\" is not a version"},
         {"PUT", "{\"version\":2,\"data\":{}}", "412", "\"version\": doc \"1\" is at version 1, not 2"},
         {"PATCH", "{\"version\":2,\"data\":{}}", "412", "\"version\": doc \"1\" is at version 1, not 2"},

@@ -1,6 +1,7 @@
 /* Helpers shared by the files of entity-bench (see bench_util.h). */
 #include "bench_util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -46,4 +47,27 @@ void ent_bench_rmrf(const char *d)
 {
     if (nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
         fprintf(stderr, "entity: bench: cannot remove %s: %s\n", d, strerror(errno));
+}
+
+int ent_bench_number_arg(unsigned long long *out, const char *text, unsigned long long min, unsigned long long max,
+                         const char *prog, const char *opt)
+{
+    char *end;
+    unsigned long long v;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (!isdigit((unsigned char)text[0]) || *end || (errno && errno != ERANGE)) {
+        fprintf(stderr, "%s: %s: \"%s\" is not a number from %llu to %llu\n", prog, opt, text, min, max);
+        return -1;
+    }
+    if (errno == ERANGE || v > max) { /* a number all the same: say how it is wrong */
+        fprintf(stderr, "%s: %s: %s is too large (at most %llu)\n", prog, opt, text, max);
+        return -1;
+    }
+    if (v < min) {
+        fprintf(stderr, "%s: %s: %s is too small (at least %llu)\n", prog, opt, text, min);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }

@@ -15,4 +15,11 @@ double ent_bench_median(double *v, int n);
 /* Removes a scratch directory and everything in it; a failure is reported on stderr only. */
 void ent_bench_rmrf(const char *d);
 
+/* An option's number: decimal digits only, from min to max, by the rules of the entity tool's own
+ * parse_u64() (tools/entity/commands.c): strtoull() alone takes blanks, '+' and '-' (" -1" is
+ * 2^64 - 1), and atoi() took "x" as 0, "5x" as 5 and wrapped past 2^31 in silence. 0, or -1 after
+ * one line on stderr "PROG: OPT: ..." naming the value (the caller then prints its usage, exit 2). */
+int ent_bench_number_arg(unsigned long long *out, const char *text, unsigned long long min, unsigned long long max,
+                         const char *prog, const char *opt);
+
 #endif

@@ -253,20 +253,37 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) /* the usage on stdout, exit 0 (it was wrong usage, exit 2) */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(usage, stdout) == EOF || fflush(stdout) ? 1 : 0;
     for (int i = 1; i < argc; i++) {
+        /* numbers strictly (bench_util.c), each in its range: atoi() took "x" as 0, "5x" as 5 and
+         * wrapped past 2^31, strtoull() took "-1" as 2^64 - 1; and each valued option once, as the
+         * entity tool and entity-bench take them (the last one won) */
+        static const struct {
+            const char *opt;
+            unsigned long long min, max;
+        } nums[] = {{"--n", 1, 1000000000ULL}, {"--runs", 1, 15}, {"--rate", 1, 1000000}, {"--seconds", 1, 3600}};
+        size_t k = 0;
+        unsigned long long v = 0;
+        while (k < sizeof nums / sizeof nums[0] && strcmp(argv[i], nums[k].opt)) k++;
+        if ((k < sizeof nums / sizeof nums[0] || !strcmp(argv[i], "--nats")) && i + 1 < argc) {
+            for (int j = 1; j < i; j++)
+                if (!strcmp(argv[j], argv[i])) {
+                    fprintf(stderr, "entity-nats-bench: %s given twice: give it once\n%s", argv[i], usage);
+                    return 2;
+                }
+        }
         if (!strcmp(argv[i], "--nats") && i + 1 < argc) url_arg = argv[++i];
-        else if (!strcmp(argv[i], "--n") && i + 1 < argc) n = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--rate") && i + 1 < argc) rate = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--quick")) n = 20000, runs = 1, secs = 1;
+        else if (k < sizeof nums / sizeof nums[0] && i + 1 < argc) {
+            if (ent_bench_number_arg(&v, argv[i + 1], nums[k].min, nums[k].max, "entity-nats-bench", argv[i]))
+                return fputs(usage, stderr), 2;
+            i++;
+            if (k == 0) n = v;
+            else if (k == 1) runs = (int)v;
+            else if (k == 2) rate = (int)v;
+            else secs = (int)v;
+        } else if (!strcmp(argv[i], "--quick")) n = 20000, runs = 1, secs = 1;
         else {
             fprintf(stderr, "entity-nats-bench: %s %s\n%s", argv[i][0] == '-' ? "unknown option or one without its value:" : "unexpected word", argv[i], usage);
             return 2;
         }
-    }
-    if (runs < 1 || runs > 15 || n < 1 || rate < 1 || secs < 1) {
-        fprintf(stderr, "entity-nats-bench: --runs 1..15, --n, --rate and --seconds >= 1\n");
-        return 2;
     }
     {
         const char *td = getenv("TMPDIR");

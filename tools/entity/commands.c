@@ -525,38 +525,22 @@ int cmd_rm(int argc, char **argv)
     return rc;
 }
 
-/* find's VALUE for a field with an enum: 1 saying so when it is none of the field's values, else 0
- * (also when the schema cannot be read: the look-up then says what it finds). No entity can
- * hold another value (an evolution may not remove one), so a look-up of one listed nothing with
- * exit 0, a misspelt "Paid" as a "paid" that none had; a value of the wrong kind exits 1 naming it,
- * and so does this. The enum is read from the schema's JSON: the library has no call for it. A
- * range's bounds may lie between the values ("--from p"), and are not checked. */
-static int not_in_enum(ent_store *s, const ent_type *t, const ent_field *f, const char *value)
+/* find's VALUE for a field with an enum: 1 saying so when it is none of the field's values, else 0.
+ * No entity can hold another value (an evolution may not remove one), so a look-up of one listed
+ * nothing with exit 0, a misspelt "Paid" as a "paid" that none had; a value of the wrong kind
+ * exits 1 naming it, and so does this (entity-http's ?value= answers 400 alike). A range's bounds
+ * may lie between the values ("--from p"), and are not checked. */
+static int not_in_enum(const ent_type *t, const ent_field *f, const char *value)
 {
-    char *text = NULL;
-    json_t *root, *en;
-    size_t i, n;
-    int refused = 0;
-    if (ent_field_kind(f) != ENT_KIND_STRING || ent_schema_to_json(&text, ent_store_schema(s), 0) != ENT_OK) return 0;
-    root = json_loads(text, 0, NULL);
-    free(text);
-    en = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(root, "types"), ent_type_name(t)),
-                                                         "fields"),
-                                         ent_field_name(f)),
-                         "enum");
-    n = json_array_size(en);
-    for (i = 0; i < n && strcmp(json_string_value(json_array_get(en, i)) ? json_string_value(json_array_get(en, i)) : "", value); i++) {}
-    if (n && i == n) {
-        char list[1024];
-        size_t at = 0;
-        for (i = 0; i < n && at < sizeof list - 80; i++)
-            at += (size_t)snprintf(list + at, sizeof list - at, "%s%.60s", i ? ", " : "", json_string_value(json_array_get(en, i)));
-        if (i < n) snprintf(list + at, sizeof list - at, " and %zu more", n - i);
-        msg("find: %s.%s: \"%s\" is not one of the field's values (%s)", ent_type_name(t), ent_field_name(f), value, list);
-        refused = 1;
-    }
-    json_decref(root);
-    return refused;
+    size_t i, n = ent_field_enum_count(f), at = 0;
+    char list[1024];
+    for (i = 0; i < n && strcmp(ent_field_enum_at(f, i), value); i++) {}
+    if (!n || i < n) return 0;
+    for (i = 0; i < n && at < sizeof list - 80; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%.60s", i ? ", " : "", ent_field_enum_at(f, i));
+    if (i < n) snprintf(list + at, sizeof list - at, " and %zu more", n - i);
+    msg("find: %s.%s: \"%s\" is not one of the field's values (%s)", ent_type_name(t), ent_field_name(f), value, list);
+    return 1;
 }
 
 /* find TYPE FIELD VALUE | find TYPE FIELD [--from A] [--to B] [--limit N] [--reverse]: a range is
@@ -615,7 +599,7 @@ int cmd_find(int argc, char **argv)
         goto out;
     }
     if (value) {
-        if ((rc = not_in_enum(s, t, f, value))) goto out;
+        if ((rc = not_in_enum(t, f, value))) goto out;
         if (ent_value_parse(&v, buf_v, sizeof buf_v, f, value) != ENT_OK || ent_find(&it, s, NULL, f, &v) != ENT_OK) {
             rc = fail("find");
             goto out;
@@ -903,11 +887,12 @@ static int trimmed_since_ack(ent_store *s, ent_log_cursor *c, const char *name)
     return 1;
 }
 
-/* subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ */
+/* subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ;
+ * NAME may follow "--" (subs add -- -h). */
 int cmd_subs(int argc, char **argv)
 {
     ent_store *s = NULL;
-    int rc;
+    int rc, dashed = 0;
     if (argc == 1) {
         ent_sub_info *list = NULL;
         size_t n = 0;
@@ -929,12 +914,25 @@ int cmd_subs(int argc, char **argv)
     }
     if (strcmp(argv[1], "add") && strcmp(argv[1], "rm") && strcmp(argv[1], "read") && strcmp(argv[1], "ack"))
         return (msg("subs: %s is no subcommand (add, rm, read, ack)", argv[1]), usage());
+    if (argc >= 3 && !strcmp(argv[2], "--")) {
+        /* NAME after "--", whatever it looks like ("-h" is help after the subcommand, a name
+         * spelled as an option is refused there); "--" was taken as the name "--" itself. After
+         * "--" no word is an option, as for get's KEY: only ack's SEQ may follow NAME. */
+        char sub[16];
+        int ack = !strcmp(argv[1], "ack");
+        snprintf(sub, sizeof sub, "subs %s", argv[1]);
+        if (argc == 3) return dash_dash_alone(sub, "NAME");
+        if (argc > (ack ? 5 : 4)) return extra_operand(sub, ack ? "SEQ" : "NAME", argv[ack ? 5 : 4], 1);
+        for (int i = 2; i + 1 < argc; i++) argv[i] = argv[i + 1];
+        argc--;
+        dashed = 1;
+    }
     if (argc < 3) {
         char sub[16];
         snprintf(sub, sizeof sub, "subs %s", argv[1]);
         return missing(sub, !strcmp(argv[1], "ack") ? "NAME and SEQ" : "NAME");
     }
-    if (argc >= 3 && is_option(argv[2])) /* a NAME, not an option */
+    if (argc >= 3 && is_option(argv[2]) && !dashed) /* a NAME, not an option */
         return (msg("subs %s: NAME comes first, not %s", argv[1], argv[2]), usage());
     if (!strcmp(argv[1], "ack") && argc == 3) return missing("subs ack", "SEQ");
     if (!strcmp(argv[1], "add")) {

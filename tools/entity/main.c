@@ -496,6 +496,18 @@ static int help_later(int argc, char **argv)
     return 0;
 }
 
+/* subs' subcommands are part of its name, so "-h" right after one is help too, as right after any
+ * other command: `subs add -h` made a subscription named "-h". Such a name goes after "--" (`subs
+ * add -- -h`), as get's KEY does. */
+static int subs_help(int argc, char **argv)
+{
+    static const char *const subs[] = {"add", "rm", "read", "ack"};
+    if (argc < 3 || strcmp(argv[0], "subs") || strcmp(argv[2], "-h")) return 0;
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (!strcmp(argv[1], subs[i])) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1, rc, store_given = 0;
@@ -541,7 +553,7 @@ int main(int argc, char **argv)
     if (i >= argc) return usage();
     argc -= i;
     argv += i;
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || help_later(argc, argv)))
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || help_later(argc, argv) || subs_help(argc, argv)))
         rc = command_help(argv[0]);
     else rc = dispatch(argc, argv);
     /* Output that could not be written (a full disk, a closed pipe's EPIPE when SIGPIPE is

@@ -172,6 +172,11 @@ ENT_EXTERN(const ent_field *) ent_field_field(const ent_field *map, const char *
 ENT_EXTERN(const ent_type *) ent_field_ref_type(const ent_field *ref); /* sealed schemas; NULL otherwise */
 ENT_EXTERN(const ent_field *) ent_field_parent(const ent_field *f);    /* NULL for a top-level field */
 ENT_EXTERN(const ent_type *) ent_field_type(const ent_field *f);       /* the entity type it belongs to */
+/* A string field's enum: its values in the schema's order (0 and NULL: any string, or i out of
+ * range). A look-up of another value can find nothing: `entity find` and entity-http's ?value=
+ * refuse one, naming these. */
+ENT_EXTERN(size_t) ent_field_enum_count(const ent_field *f);
+ENT_EXTERN(const char *) ent_field_enum_at(const ent_field *f, size_t i);
 
 /* "bool", "int", ..., "ref"; "nil" for ENT_KIND_NIL; NULL for an unknown kind. Static strings. */
 ENT_EXTERN(const char *) ent_kind_name(ent_kind k);
