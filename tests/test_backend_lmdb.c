@@ -938,6 +938,65 @@ static void t_closed_std_fds(void)
     rm_dir();
 }
 
+/* ent_store_sync() of a `lazy` store (the relay syncs before it publishes) while other processes
+ * commit: their lazy commits take no lock of the write-ahead file, so two of them may land between
+ * the checkpoint's snapshot and its read of that snapshot's meta page, which the second overwrote.
+ * The sync failed with MDB_CORRUPTED, "reading its free pages for a checkpoint", and the relay
+ * of the soak (tests/soak) stopped for good. The hook lets a child commit twice right there. */
+static int cp_go[2], cp_done[2], cp_fired;
+
+static void commit_twice_elsewhere(void)
+{
+    char c = 0;
+    if (cp_fired++) return; /* the first snapshot only: the sync's next one must be able to win */
+    CU_ASSERT(write(cp_go[1], "g", 1) == 1);
+    CU_ASSERT(read(cp_done[0], &c, 1) == 1 && c == 'd');
+}
+
+static void t_sync_beside_lazy_writers(void)
+{
+    ent_bk *be;
+    ent_backend_opts o = {0};
+    int status = 0;
+    char c = 0;
+    fresh_dir();
+    o.durability = ENT__DUR_LAZY;
+    ENT_OK_(B->open(&be, dir, &o));
+    ENT_OK_(write_range(be, "t", 0, 5));
+    CU_ASSERT_FATAL(pipe(cp_go) == 0 && pipe(cp_done) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        ent_bk *cbe;
+        if (B->open(&cbe, dir, &o)) _exit(1);
+        if (read(cp_go[0], &c, 1) != 1) _exit(1);
+        int rc = write_range(cbe, "t", 5, 6);
+        if (!rc) rc = write_range(cbe, "t", 6, 7);
+        if (write(cp_done[1], rc ? "x" : "d", 1) != 1) _exit(1);
+        B->close(cbe);
+        _exit(rc ? 1 : 0);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    ENT_OK_(write_range(be, "t", 5, 5)); /* a commit of this process that the sync makes durable */
+    cp_fired = 0;
+    ent__lmdb_checkpoint_read_hook = commit_twice_elsewhere;
+    int rc = B->sync(be, 1);
+    ent__lmdb_checkpoint_read_hook = NULL;
+    if (rc) fprintf(stderr, "\n  sync: %s: %s\n", ent_strerror(rc), ent_errmsg());
+    CU_ASSERT_EQUAL(rc, ENT_OK);
+    CU_ASSERT_EQUAL(cp_fired >= 1, 1);
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ENT_OK_(B->sync(be, 1)); /* and again, with nothing in between */
+    CU_ASSERT_EQUAL(check_range(be, "t", 7), 0);
+    B->close(be);
+    for (int i = 0; i < 2; i++) {
+        close(cp_go[i]);
+        close(cp_done[i]);
+    }
+    rm_dir();
+}
+
 static void t_stale_grow_flag(void) { stale_grow_flag(1); }
 static void t_garbage_grow_flag(void) { stale_grow_flag(0xdeadbeef); }
 
@@ -966,6 +1025,7 @@ static const ent_test_case cases[] = {
     ENT_TEST(t_closed_std_fds),
     ENT_TEST(t_short_lock_file_in_use),
     ENT_TEST(t_lock_made_beside_other_openers),
+    ENT_TEST(t_sync_beside_lazy_writers),
     {NULL, NULL},
 };
 

@@ -806,19 +806,31 @@ static void keep_free(lwal *w, uint64_t gen, uint64_t txn)
 
 /* The meta page of rt's snapshot (LMDB writes txn t's into slot t & 1), read from data.mdb: the
  * page cache has what LMDB wrote (LMDB maps the file without MDB_FIXEDMAP, and does not say
- * where). */
+ * where). EAGAIN: a later commit (t + 2 or after) has written that slot since rt began, or was
+ * writing it as it was read. That happens where the caller does not hold LMDB's writer and other
+ * processes' writers take no lock of the write-ahead file (lazy and none commits while it is
+ * inactive: ent_store_sync() of a lazy store, which the relay runs); the caller takes a newer
+ * snapshot. */
 static int snapshot_meta(lenv *e, MDB_txn *rt, unsigned char out[META_LEN])
 {
     int fd;
+    unsigned char again[META_LEN];
     size_t id = mdb_txn_id(rt);
+    off_t off = (off_t)((id & 1) * e->wal->psize);
     if (mdb_env_get_fd(e->env, &fd)) return EINVAL;
-    int err = full_pread(fd, out, META_LEN, (off_t)((id & 1) * e->wal->psize));
+    int err = full_pread(fd, out, META_LEN, off);
     if (err) return err < 0 ? MDB_CORRUPTED : err;
-    if ((uint32_t)get64(out + OFF_MAGIC) != MDB_MAGIC_V || get64(out + OFF_TXNID) != id) return MDB_CORRUPTED;
-    return 0;
+    if ((uint32_t)get64(out + OFF_MAGIC) != MDB_MAGIC_V) return MDB_CORRUPTED;
+    if (get64(out + OFF_TXNID) > id) return EAGAIN;
+    if (get64(out + OFF_TXNID) != id) return MDB_CORRUPTED;
+    /* read again: a commit that began writing the slot while it was read left a mix of two */
+    if ((err = full_pread(fd, again, META_LEN, off))) return err < 0 ? MDB_CORRUPTED : err;
+    return memcmp(out, again, META_LEN) ? EAGAIN : 0;
 }
 
 /* ---- checkpoints ------------------------------------------------------------------------------ */
+
+void (*ent__lmdb_checkpoint_read_hook)(void);
 
 /* data.mdb synced through the current snapshot, then a new generation with base there (active: records
  * follow). Under the file's lock; the caller may hold LMDB's writer. */
@@ -828,11 +840,29 @@ static int checkpoint(lenv *e, int active)
     wal_shared *sh = w->sh;
     MDB_txn *rt;
     unsigned char meta[META_LEN];
-    int mrc;
-    if ((mrc = mdb_env_sync(e->env, 1))) return ent__lmdb_werr(e, mrc, "syncing data.mdb for a checkpoint (nothing of this write was committed)", 0);
-    if ((mrc = read_txn(e, &rt))) return ent__lmdb_lerr(mrc, "store %s: a checkpoint's snapshot", e->path);
+    int mrc, tries = 0;
+    /* The snapshot first, its meta page read while it is the slot's (see snapshot_meta: others'
+     * lazy commits may overtake it), then data.mdb synced: the base is then one the sync covers,
+     * its pages kept by rt meanwhile. Synced first, a commit between the sync and the snapshot
+     * made a base that was not on disk. */
+    do {
+        if ((mrc = read_txn(e, &rt))) return ent__lmdb_lerr(mrc, "store %s: a checkpoint's snapshot", e->path);
+        if (ent__lmdb_checkpoint_read_hook) ent__lmdb_checkpoint_read_hook();
+        if ((mrc = snapshot_meta(e, rt, meta)) == EAGAIN) mdb_txn_reset(rt);
+    } while (mrc == EAGAIN && ++tries < 1000);
+    if (mrc == EAGAIN)
+        return ent__err(ENT_BUSY, "store %s: a checkpoint's snapshot was overtaken by other processes' commits %d times in a row; try again",
+                        e->path, tries);
+    if (mrc) {
+        mdb_txn_reset(rt);
+        return ent__lmdb_lerr(mrc, "store %s: reading its snapshot's meta page for a checkpoint", e->path);
+    }
     uint64_t base = mdb_txn_id(rt);
-    if ((mrc = snapshot_meta(e, rt, meta)) || (active && (mrc = read_free(e, rt)))) {
+    if ((mrc = mdb_env_sync(e->env, 1))) {
+        mdb_txn_reset(rt);
+        return ent__lmdb_werr(e, mrc, "syncing data.mdb for a checkpoint (nothing of this write was committed)", 0);
+    }
+    if (active && (mrc = read_free(e, rt))) {
         mdb_txn_reset(rt);
         return ent__lmdb_lerr(mrc, "store %s: reading its free pages for a checkpoint", e->path);
     }
