@@ -349,6 +349,13 @@ static enum MHD_Result api_stat(ent_http *h, struct MHD_Connection *c)
         json_object_set_new(o, "used_bytes", json_integer((json_int_t)info.used_bytes));
         json_object_set_new(o, "map_size", json_integer((json_int_t)info.map_size));
     }
+    {
+        /* as `entity stat`: who holds a snapshot that keeps data.mdb growing under writes */
+        ent_store_readers rd;
+        if (ent_store_get_readers(&rd, h->s) == ENT_OK)
+            json_object_set_new(o, "readers", json_pack("{s:I,s:I,s:I}", "count", (json_int_t)rd.readers, "oldest_behind",
+                                                        (json_int_t)rd.oldest_behind, "oldest_pid", (json_int_t)rd.oldest_pid));
+    }
     /* a mirror takes no write from anyone but its follower: read-only to this server's clients */
     json_object_set_new(o, "read_only", json_boolean(h->read_only || ent_store_mirror_of(h->s)));
     j = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

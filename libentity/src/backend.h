@@ -65,6 +65,9 @@ typedef struct ent_backend_info {
     uint64_t disk_bytes; /* bytes on disk (file sizes); 0 for memory */
     uint64_t tables;     /* tables committed (LMDB: entries of the main database, named databases
                           * or not): what is there before a store creates its own */
+    uint64_t readers;    /* read transactions holding a snapshot now, of every process (LMDB) */
+    uint64_t oldest_behind; /* commits since the oldest of those snapshots (0: none older than the last) */
+    int64_t oldest_pid;  /* the process that holds it (0: none) */
 } ent_backend_info;
 
 /* Capabilities: what not every engine can do. The store checks them instead of assuming them

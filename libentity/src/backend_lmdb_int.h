@@ -320,9 +320,11 @@ int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg);
 uint64_t ent__lmdb_wal_synced(const lenv *e);
 extern int ent__lmdb_wal_no_map; /* tests: records read their pages with pread (see lmdb_map) */
 extern _Atomic uint64_t ent__lmdb_wal_from_map; /* tests: records whose pages came from the map */
+extern _Atomic uint64_t ent__lmdb_wal_sorted; /* tests: page numbers sorted to find commits' pages */
 extern int ent__lmdb_wal_no_direct; /* tests: opens after this write records buffered (see dio.c) */
 extern int ent__lmdb_wal_ro_cannot_write; /* tests: a read-only open may not open the wal for writing (EACCES) */
 extern void (*ent__lmdb_lock_made_hook)(const char *dir); /* tests: a new lock.mdb made, not yet linked into place */
+extern void (*ent__lmdb_checkpoint_read_hook)(void); /* tests: a checkpoint's snapshot begun, its meta page not yet read */
 extern void (*ent__lmdb_copy_written_hook)(const char *file, int fd); /* tests: a copy written, not yet synced nor named data.mdb */
 extern int ent__lmdb_wal_boot_unknown; /* tests: opens after this read no boot id (as without /proc) */
 extern _Atomic uint64_t ent__lmdb_wal_direct; /* tests: records written with O_DIRECT */

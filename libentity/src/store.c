@@ -500,6 +500,21 @@ int ent_store_get_info(ent_store_info *out, ent_store *s)
     return ENT_OK;
 }
 
+int ent_store_get_readers(ent_store_readers *out, ent_store *s)
+{
+    ent_backend_info bi;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_store_get_readers: out is NULL");
+    memset(out, 0, sizeof *out);
+    if ((rc = ent__store_check(s))) return rc;
+    memset(&bi, 0, sizeof bi);
+    if ((rc = ent__bk_info(s, &bi))) return rc;
+    out->readers = bi.readers;
+    out->oldest_behind = bi.oldest_behind;
+    out->oldest_pid = bi.oldest_pid;
+    return ENT_OK;
+}
+
 /* The first damaged page check_pages names, for the refusal of a compacting copy. */
 static void first_page_problem(const char *line, void *payload)
 {

@@ -513,6 +513,8 @@ expect 1 "$E" trim --below 5; errline "mailer.* would lose its events; --force t
 expect 0 "$E" stat
 jcheck out "d['types']['customer']['count'], d['log']['first_seq'], d['backend']" "1 1 lmdb"
 jcheck out "d['map_size'] >= d['used_bytes'] > 0, d['disk_bytes'] > 0" "True True"
+# no process holds a snapshot now (test_backend_lmdb's t_readers_reported holds one)
+jcheck out "d['readers']" "{'count': 0, 'oldest_behind': 0, 'oldest_pid': 0}"
 # a schema version above 2^31-1 (up to 2^32-1 is allowed) printed negative in stat
 printf '{"schema":"big","version":4294967295,"types":{"a":{"key":"auto","fields":{"n":{"id":1,"type":"int"}}}}}' >bigver.json
 ENTITY_STORE=$work/bigver expect 0 "$E" init --schema bigver.json --durability none

@@ -23,6 +23,8 @@ a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
 same = ['id', 'schema', 'backend', 'durability', 'types', 'log', 'subscriptions']
 bad = [k for k in same if k not in a or a[k] != b.get(k)]
 sys.exit('differs from entity stat in %s' % bad if bad else 0)" "$work/b" "$work/stat.cli" && ok || bad "/api/stat against entity stat"
+# and the readers (their values are the moment's: the members only)
+jcheck "sorted(d['readers'])" "['count', 'oldest_behind', 'oldest_pid']"
 req GET /api/schema; want 200 schema
 "$E" -s "$S" schema >"$work/schema.cli"
 python3 -c "import json, sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); exit(0 if a==b else 1)" "$work/b" "$work/schema.cli" && ok || bad "schema differs from entity schema"

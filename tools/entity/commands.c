@@ -1798,6 +1798,11 @@ int cmd_stat(int argc, char **argv)
             json_object_set_new(o, "used_bytes", json_integer((json_int_t)info.used_bytes));
             json_object_set_new(o, "map_size", json_integer((json_int_t)info.map_size));
         }
+        /* a process holding an old snapshot keeps data.mdb growing under writes: who, and how old */
+        ent_store_readers rd;
+        if (ent_store_get_readers(&rd, s) == ENT_OK)
+            json_object_set_new(o, "readers", json_pack("{s:I,s:I,s:I}", "count", (json_int_t)rd.readers, "oldest_behind",
+                                                        (json_int_t)rd.oldest_behind, "oldest_pid", (json_int_t)rd.oldest_pid));
     }
     /* out of memory: jansson's calls then return NULL (or -1), and a part left out would print
      * as a store without it: nothing printed rather than a partial answer */

@@ -373,6 +373,22 @@ typedef struct ent_store_info {
 /* Fill out for store s. Returns ENT_OK, ENT_INVALID, ENT_BUSY (after fork()). */
 ENT_EXTERN(int) ent_store_get_info(ent_store_info *out, ent_store *s);
 
+/* Read transactions holding a snapshot of store s now, in every process (LMDB's reader table; an
+ * iterator or log cursor begun without a transaction holds one too). While a snapshot is held, no
+ * page freed after it began is reused: under steady writes data.mdb grows for as long as the
+ * oldest lasts (the space is reused once it ends; the file does not shrink, `copy --compact`
+ * makes a smaller one). A process killed while it held one leaves its slot until a writer's sweep
+ * (every 256 write transactions) or the next open clears it. oldest_behind: commits since the
+ * oldest snapshot began; oldest_pid: the process holding it. The memory backend: all 0. */
+typedef struct ent_store_readers {
+    uint64_t readers;
+    uint64_t oldest_behind;
+    int64_t oldest_pid;
+} ent_store_readers;
+
+/* Fill out for store s. Returns ENT_OK, ENT_INVALID, ENT_BUSY (after fork()). */
+ENT_EXTERN(int) ent_store_get_readers(ent_store_readers *out, ent_store *s);
+
 /* Number of entities of `type`, in O(1). Returns ENT_OK, ENT_SCHEMA (a type of another schema),
  * and the codes of ent_txn_begin() when txn is NULL. */
 ENT_EXTERN(int) ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
