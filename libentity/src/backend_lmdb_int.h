@@ -321,6 +321,7 @@ uint64_t ent__lmdb_wal_synced(const lenv *e);
 extern int ent__lmdb_wal_no_map; /* tests: records read their pages with pread (see lmdb_map) */
 extern _Atomic uint64_t ent__lmdb_wal_from_map; /* tests: records whose pages came from the map */
 extern _Atomic uint64_t ent__lmdb_wal_sorted; /* tests: page numbers sorted to find commits' pages */
+extern _Atomic uint64_t ent__lmdb_wal_free_touched; /* tests: free pages of changed free-list records read */
 extern int ent__lmdb_wal_no_direct; /* tests: opens after this write records buffered (see dio.c) */
 extern int ent__lmdb_wal_ro_cannot_write; /* tests: a read-only open may not open the wal for writing (EACCES) */
 extern void (*ent__lmdb_lock_made_hook)(const char *dir); /* tests: a new lock.mdb made, not yet linked into place */

@@ -67,6 +67,12 @@ typedef struct wal_shared {
 
 #define SHARED_MAGIC 0x6c61777365746e45ull
 
+/* One record of LMDB's free list: the txn that freed its pages, and where they are in ids. */
+typedef struct wal_frec {
+    uint64_t txn;
+    size_t off, n;
+} wal_frec;
+
 typedef struct lwal {
     int fd;
     int read_only;
@@ -77,18 +83,25 @@ typedef struct lwal {
     int locked;  /* this process holds byte 0 (under wmu) */
     int logging; /* the write txn under way logs its commit */
     MDB_txn *rt; /* a read txn kept reset for append */
-    /* The free pages of snapshot free_txn of generation free_gen, in the free list's order, and
-     * as a bitmap by page number (free_bits holds exactly the pages of free[0..free_n); nfree and
-     * nfree_bits likewise, for the snapshot being read). A commit's pages are those free before
-     * and not after: a test of a bit per page, where sorting the lists (they come in LMDB's order
-     * of txn ids) cost O(F log F) per durable commit for F free pages. A store whose free list
-     * had grown to ~40 000 pages (a reader that held a snapshot for a minute under writes) spent
-     * most of each commit in qsort, and the soak's durable writers fell from ~1 700 to ~40
-     * events a second for good. */
-    uint64_t *free, *nfree;
-    size_t nfree_n, free_n, free_cap, nfree_cap;
-    uint64_t *free_bits, *nfree_bits;
-    size_t free_words, nfree_words;
+    /* The free list of snapshot free_txn of generation free_gen: its records (LMDB's table 0,
+     * one per txn that freed pages, ascending) with their page numbers side by side in ids, and
+     * the same pages as a bitmap by page number. nfl: the same for the snapshot read last
+     * (read_free), and gone: the pages of fl's records that it changed or dropped. A commit's
+     * pages are those free before and not after, so they are among gone: a commit pays for the
+     * records it changed, not for the whole list. Sorting the whole list (the records come in
+     * txn order) made each durable commit O(F log F) for F free pages, and the soak's writers
+     * fell from ~1 700 to ~40 events a second after a reader had held a snapshot for a minute;
+     * walking it (a bit set per page) still cost them three quarters of their rate. */
+    struct wal_free {
+        wal_frec *rec;
+        size_t rec_n, rec_cap;
+        uint64_t *ids;
+        size_t ids_n, ids_cap;
+        uint64_t *bits;
+        size_t words;
+    } fl, nfl;
+    uint64_t *gone;
+    size_t gone_n, gone_cap;
     uint64_t free_gen, free_txn;
     uint64_t *dirty;
     size_t dirty_cap;
@@ -755,10 +768,13 @@ void ent__lmdb_wal_close(lenv *e, int in_child)
     ent__dio_close(&w->dio);
     XXH3_freeState(w->xs);
     if (!in_child) pthread_mutex_destroy(&w->sync_mu); /* a child's copy may be held by a thread it lacks */
-    free(w->free);
-    free(w->nfree);
-    free(w->free_bits);
-    free(w->nfree_bits);
+    free(w->fl.rec);
+    free(w->fl.ids);
+    free(w->fl.bits);
+    free(w->nfl.rec);
+    free(w->nfl.ids);
+    free(w->nfl.bits);
+    free(w->gone);
     free(w->dirty);
     free(w->ent);
     free(w->img);
@@ -784,66 +800,110 @@ static int read_txn(lenv *e, MDB_txn **out)
     return 0;
 }
 
-/* The free pages of rt's snapshot into w->nfree and w->nfree_bits. */
-static int read_free(lenv *e, MDB_txn *rt)
+/* Capacity for need items of size sz in *p (grown by doubling). */
+static int grow(void **p, size_t *cap, size_t need, size_t sz)
 {
-    lwal *w = e->wal;
-    MDB_cursor *c;
-    MDB_val k, v;
-    int mrc;
-    /* the bits of the list read last go (only those: the bitmap spans the whole file) */
-    for (size_t i = 0; i < w->nfree_n; i++) w->nfree_bits[w->nfree[i] / 64] &= ~((uint64_t)1 << (w->nfree[i] % 64));
-    w->nfree_n = 0;
-    if ((mrc = mdb_cursor_open(rt, 0, &c))) return mrc; /* table 0: LMDB's free list */
-    while ((mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-        /* a list of page numbers (MDB_IDL: its length, then the numbers), as LMDB stored it: in
-         * a node of a leaf page, so not always aligned for a size_t */
-        const unsigned char *idl = v.mv_data;
-        size_t cnt = 0;
-        if (v.mv_size >= sizeof cnt) memcpy(&cnt, idl, sizeof cnt);
-        if (v.mv_size < sizeof cnt || cnt > v.mv_size / sizeof cnt - 1) {
-            mrc = MDB_CORRUPTED;
-            break;
-        }
-        if (grow_u64(&w->nfree, &w->nfree_cap, w->nfree_n + cnt)) {
-            mrc = ENOMEM;
-            break;
-        }
-        for (size_t i = 1; i <= cnt; i++) {
-            size_t id;
-            memcpy(&id, idl + i * sizeof id, sizeof id);
-            uint64_t pg = id;
-            /* a page in two lists would be one bit for two entries: the clearing above and the
-             * differences below take the bitmap for the list */
-            if (bit_test(w->nfree_bits, w->nfree_words, pg)) continue;
-            if (bit_set(&w->nfree_bits, &w->nfree_words, pg)) {
-                mrc = ENOMEM;
-                break;
-            }
-            w->nfree[w->nfree_n++] = pg;
-        }
-        if (mrc == ENOMEM) break;
-    }
-    mdb_cursor_close(c);
-    if (mrc != MDB_NOTFOUND) return mrc;
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) n *= 2;
+    void *q = realloc(*p, n * sz);
+    if (!q) return ENOMEM;
+    *p = q;
+    *cap = n;
     return 0;
 }
 
+/* Pages of fl's record r into gone. */
+static int add_gone(lwal *w, const wal_frec *r)
+{
+    if (grow((void **)&w->gone, &w->gone_cap, w->gone_n + r->n, sizeof *w->gone)) return ENOMEM;
+    memcpy(w->gone + w->gone_n, w->fl.ids + r->off, r->n * sizeof *w->gone);
+    w->gone_n += r->n;
+    return 0;
+}
+
+/* The free list of rt's snapshot into w->nfl, told apart from w->fl record by record: a record
+ * of the same txn and the same pages is unchanged (a comparison of bytes), the pages of the others
+ * go into gone (fl's side) or are set in the bitmap (nfl's). */
+static int read_free(lenv *e, MDB_txn *rt)
+{
+    lwal *w = e->wal;
+    struct wal_free *o = &w->fl, *n = &w->nfl;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t i = 0, added = 0;
+    int mrc;
+    n->rec_n = n->ids_n = 0;
+    w->gone_n = 0;
+    /* the bitmap starts as fl's: changed and new records' pages are set, gone ones cleared */
+    if (grow((void **)&n->bits, &n->words, o->words, sizeof *n->bits)) return ENOMEM;
+    if (o->words) memcpy(n->bits, o->bits, o->words * sizeof *n->bits);
+    if (n->words > o->words) memset(n->bits + o->words, 0, (n->words - o->words) * sizeof *n->bits);
+    if ((mrc = mdb_cursor_open(rt, 0, &c))) return mrc; /* table 0: LMDB's free list */
+    while ((mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        /* the txn that freed them (a size_t key), and a list of page numbers (MDB_IDL: its
+         * length, then the numbers) as LMDB stored it: in a node of a leaf page, so not always
+         * aligned for a size_t */
+        const unsigned char *idl = v.mv_data;
+        size_t cnt = 0, txn = 0;
+        if (v.mv_size >= sizeof cnt) memcpy(&cnt, idl, sizeof cnt);
+        if (k.mv_size != sizeof txn || v.mv_size < sizeof cnt || cnt > v.mv_size / sizeof cnt - 1) {
+            mrc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&txn, k.mv_data, sizeof txn);
+        if (grow((void **)&n->rec, &n->rec_cap, n->rec_n + 1, sizeof *n->rec) ||
+            grow((void **)&n->ids, &n->ids_cap, n->ids_n + cnt, sizeof *n->ids)) {
+            mrc = ENOMEM;
+            break;
+        }
+        wal_frec *r = &n->rec[n->rec_n++];
+        *r = (wal_frec){txn, n->ids_n, cnt};
+        if (sizeof(size_t) == sizeof(uint64_t)) memcpy(n->ids + r->off, idl + sizeof cnt, cnt * sizeof(uint64_t));
+        else
+            for (size_t x = 0; x < cnt; x++) {
+                size_t id;
+                memcpy(&id, idl + (x + 1) * sizeof id, sizeof id);
+                n->ids[r->off + x] = id;
+            }
+        n->ids_n += cnt;
+        /* fl's records before this one's txn are gone; one of the same txn is kept when its
+         * pages are the same */
+        while (i < o->rec_n && o->rec[i].txn < txn)
+            if ((mrc = add_gone(w, &o->rec[i++]))) break;
+        if (mrc) break;
+        if (i < o->rec_n && o->rec[i].txn == txn) {
+            const wal_frec *q = &o->rec[i++];
+            if (q->n == cnt && !memcmp(o->ids + q->off, n->ids + r->off, cnt * sizeof *n->ids)) continue;
+            if ((mrc = add_gone(w, q))) break;
+        }
+        r->txn |= (uint64_t)1 << 63; /* new or changed: its bits are set below */
+    }
+    mdb_cursor_close(c);
+    if (mrc != MDB_NOTFOUND) return mrc;
+    while (i < o->rec_n)
+        if ((mrc = add_gone(w, &o->rec[i++]))) return mrc;
+    /* cleared first, then set: a page that moved from a gone record to a new one stays free */
+    for (size_t x = 0; x < w->gone_n; x++)
+        if (w->gone[x] / 64 < n->words) n->bits[w->gone[x] / 64] &= ~((uint64_t)1 << (w->gone[x] % 64));
+    for (size_t x = 0; x < n->rec_n; x++) {
+        wal_frec *r = &n->rec[x];
+        if (!(r->txn >> 63)) continue;
+        r->txn &= ~((uint64_t)1 << 63);
+        for (size_t y = 0; y < r->n; y++)
+            if (bit_set(&n->bits, &n->words, n->ids[r->off + y])) return ENOMEM;
+        added += r->n;
+    }
+    atomic_fetch_add_explicit(&ent__lmdb_wal_free_touched, w->gone_n + added, memory_order_relaxed);
+    return 0;
+}
+
+/* The list read last is now the one of snapshot txn (fl); fl's arrays are kept for the next read. */
 static void keep_free(lwal *w, uint64_t gen, uint64_t txn)
 {
-    uint64_t *t = w->free, *tb = w->free_bits;
-    size_t c = w->free_cap, n = w->free_n, tw = w->free_words;
-    w->free = w->nfree;
-    w->free_cap = w->nfree_cap;
-    w->free_n = w->nfree_n;
-    w->free_bits = w->nfree_bits;
-    w->free_words = w->nfree_words;
-    /* the old list and its bits, which the next read_free() clears */
-    w->nfree = t;
-    w->nfree_cap = c;
-    w->nfree_n = n;
-    w->nfree_bits = tb;
-    w->nfree_words = tw;
+    struct wal_free t = w->fl;
+    w->fl = w->nfl;
+    w->nfl = t;
     w->free_gen = gen;
     w->free_txn = txn;
 }
@@ -1121,6 +1181,7 @@ static int extend(lwal *w, uint64_t need)
 int ent__lmdb_wal_no_map;
 _Atomic uint64_t ent__lmdb_wal_from_map;
 _Atomic uint64_t ent__lmdb_wal_sorted;
+_Atomic uint64_t ent__lmdb_wal_free_touched;
 int ent__lmdb_wal_no_direct;
 int ent__lmdb_wal_ro_cannot_write;
 _Atomic uint64_t ent__lmdb_wal_direct;
@@ -1192,19 +1253,24 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
     /* pages free before and not now, and pages past the last one before (but not free now) */
     size_t nd = 0;
     uint64_t tail = last_pg > sh->last_pg ? last_pg - sh->last_pg : 0;
-    if (grow_u64(&w->dirty, &w->dirty_cap, w->free_n + tail)) {
+    if (grow_u64(&w->dirty, &w->dirty_cap, w->gone_n + tail)) {
         mrc = ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < w->free_n; i++)
-        if (!bit_test(w->nfree_bits, w->nfree_words, w->free[i])) w->dirty[nd++] = w->free[i];
-    /* ascending, for the runs of adjacent pages below: the few a commit took, sorted */
+    for (size_t i = 0; i < w->gone_n; i++)
+        if (!bit_test(w->nfl.bits, w->nfl.words, w->gone[i])) w->dirty[nd++] = w->gone[i];
+    /* ascending, for the runs of adjacent pages below: the few a commit took, sorted (once each:
+     * a page in two records of a damaged list) */
     if (nd > 1) {
+        size_t u = 1;
         atomic_fetch_add_explicit(&ent__lmdb_wal_sorted, nd, memory_order_relaxed);
         qsort(w->dirty, nd, sizeof *w->dirty, cmp_u64);
+        for (size_t i = 1; i < nd; i++)
+            if (w->dirty[i] != w->dirty[u - 1]) w->dirty[u++] = w->dirty[i];
+        nd = u;
     }
     for (uint64_t pg = sh->last_pg + 1; pg <= last_pg; pg++)
-        if (!bit_test(w->nfree_bits, w->nfree_words, pg)) w->dirty[nd++] = pg;
+        if (!bit_test(w->nfl.bits, w->nfl.words, pg)) w->dirty[nd++] = pg;
     /* The images: from a map of data.mdb (rt keeps them from being reused), else read a run of
      * adjacent pages at a time into a buffer. */
     const unsigned char *map = lmdb_map(w, rt, s, last_pg);
@@ -1411,7 +1477,7 @@ void ent__lmdb_wal_drop_reader(lenv *e)
 int ent__lmdb_wal_page_free(const lenv *e, uint64_t pg)
 {
     const lwal *w = e->wal;
-    return w && bit_test(w->free_bits, w->free_words, pg);
+    return w && bit_test(w->fl.bits, w->fl.words, pg);
 }
 
 /* Tests: the txn through which this generation's records are known durable. */
