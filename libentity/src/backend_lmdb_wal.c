@@ -914,8 +914,9 @@ static void keep_free(lwal *w, uint64_t gen, uint64_t txn)
  * writing it as it was read. That happens where the caller does not hold LMDB's writer and other
  * processes' writers take no lock of the write-ahead file (lazy and none commits while it is
  * inactive: ent_store_sync() of a lazy store, which the relay runs); the caller takes a newer
- * snapshot. */
-static int snapshot_meta(lenv *e, MDB_txn *rt, unsigned char out[META_LEN])
+ * snapshot. racing: such commits may run now (read twice); a caller that holds LMDB's writer
+ * passes 0, and a commit's record costs one read. */
+static int snapshot_meta(lenv *e, MDB_txn *rt, unsigned char out[META_LEN], int racing)
 {
     int fd;
     unsigned char again[META_LEN];
@@ -927,6 +928,7 @@ static int snapshot_meta(lenv *e, MDB_txn *rt, unsigned char out[META_LEN])
     if ((uint32_t)get64(out + OFF_MAGIC) != MDB_MAGIC_V) return MDB_CORRUPTED;
     if (get64(out + OFF_TXNID) > id) return EAGAIN;
     if (get64(out + OFF_TXNID) != id) return MDB_CORRUPTED;
+    if (!racing) return 0;
     /* read again: a commit that began writing the slot while it was read left a mix of two */
     if ((err = full_pread(fd, again, META_LEN, off))) return err < 0 ? MDB_CORRUPTED : err;
     return memcmp(out, again, META_LEN) ? EAGAIN : 0;
@@ -952,7 +954,7 @@ static int checkpoint(lenv *e, int active)
     do {
         if ((mrc = read_txn(e, &rt))) return ent__lmdb_lerr(mrc, "store %s: a checkpoint's snapshot", e->path);
         if (ent__lmdb_checkpoint_read_hook) ent__lmdb_checkpoint_read_hook();
-        if ((mrc = snapshot_meta(e, rt, meta)) == EAGAIN) mdb_txn_reset(rt);
+        if ((mrc = snapshot_meta(e, rt, meta, 1)) == EAGAIN) mdb_txn_reset(rt);
     } while (mrc == EAGAIN && ++tries < 1000);
     if (mrc == EAGAIN)
         return ent__err(ENT_BUSY, "store %s: a checkpoint's snapshot was overtaken by other processes' commits %d times in a row; try again",
@@ -1248,7 +1250,7 @@ int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn)
         *out_txn = s;
         goto out;
     }
-    if ((mrc = read_free(e, rt)) || (mrc = snapshot_meta(e, rt, meta)) || (mrc = mdb_env_get_fd(e->env, &dfd))) goto out;
+    if ((mrc = read_free(e, rt)) || (mrc = snapshot_meta(e, rt, meta, 0)) || (mrc = mdb_env_get_fd(e->env, &dfd))) goto out;
     uint64_t last_pg = get64(meta + OFF_LAST_PG);
     /* pages free before and not now, and pages past the last one before (but not free now) */
     size_t nd = 0;
