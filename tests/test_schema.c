@@ -196,6 +196,12 @@ static void test_shop_model(void)
     CU_ASSERT_PTR_NULL(ent_field_enum_at(ent_type_field(c, "email"), 0));
     CU_ASSERT_EQUAL(ent_field_enum_count(NULL), 0);
     CU_ASSERT_PTR_NULL(ent_field_enum_at(NULL, 0));
+    CU_ASSERT_EQUAL(ent_field_enum_check(f, "shipped"), ENT_OK);
+    CU_ASSERT_EQUAL(ent_field_enum_check(ent_type_field(c, "email"), "anything"), ENT_OK);
+    CU_ASSERT_EQUAL(ent_field_enum_check(f, "Shipped"), ENT_INVALID);
+    ENT_ASSERT_MSG("\"Shipped\" is not one of the field's values (new, ");
+    CU_ASSERT_EQUAL(ent_field_enum_check(NULL, "new"), ENT_INVALID);
+    CU_ASSERT_EQUAL(ent_field_enum_check(f, NULL), ENT_INVALID);
     CU_ASSERT_STRING_EQUAL(ent_kind_name(ENT_KIND_TIMESTAMP), "timestamp");
     CU_ASSERT_PTR_NULL(ent_kind_name((ent_kind)99));
     ent_schema_free(s);

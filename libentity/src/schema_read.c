@@ -161,6 +161,20 @@ int ent_field_has_default(const ent_field *f)
 }
 size_t ent_field_enum_count(const ent_field *f) { return f ? f->n_enums : (size_t)null_arg("ent_field_enum_count", "field"); }
 const char *ent_field_enum_at(const ent_field *f, size_t i) { return f && i < f->n_enums ? f->enums[i] : NULL; }
+int ent_field_enum_check(const ent_field *f, const char *value)
+{
+    size_t i, at = 0;
+    char list[1024];
+    if (!f || !value) return ent__err(ENT_INVALID, "ent_field_enum_check: %s is NULL", f ? "value" : "field");
+    for (i = 0; i < f->n_enums && strcmp(f->enums[i], value); i++) {}
+    if (!f->n_enums || i < f->n_enums) return ENT_OK;
+    for (i = 0; i < f->n_enums && at < sizeof list - 80; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%.60s", i ? ", " : "", f->enums[i]);
+    if (i < f->n_enums) snprintf(list + at, sizeof list - at, " and %zu more", f->n_enums - i);
+    const ent_type *t = ent_field_type(f); /* NULL in a schema not sealed yet */
+    return ent__err(ENT_INVALID, "%s%s%s: \"%.200s\" is not one of the field's values (%s)", t ? ent_type_name(t) : "",
+                    t ? "." : "", f->name, value, list);
+}
 const ent_field *ent_field_items(const ent_field *a) { return a && a->kind == ENT_KIND_ARRAY ? a->items : NULL; }
 size_t ent_field_field_count(const ent_field *m) { return m && m->kind == ENT_KIND_MAP ? m->n_fields : 0; }
 const ent_field *ent_field_field_at(const ent_field *m, size_t i)

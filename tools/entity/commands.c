@@ -530,16 +530,10 @@ int cmd_rm(int argc, char **argv)
  * nothing with exit 0, a misspelt "Paid" as a "paid" that none had; a value of the wrong kind
  * exits 1 naming it, and so does this (entity-http's ?value= answers 400 alike). A range's bounds
  * may lie between the values ("--from p"), and are not checked. */
-static int not_in_enum(const ent_type *t, const ent_field *f, const char *value)
+static int not_in_enum(const ent_field *f, const char *value)
 {
-    size_t i, n = ent_field_enum_count(f), at = 0;
-    char list[1024];
-    for (i = 0; i < n && strcmp(ent_field_enum_at(f, i), value); i++) {}
-    if (!n || i < n) return 0;
-    for (i = 0; i < n && at < sizeof list - 80; i++)
-        at += (size_t)snprintf(list + at, sizeof list - at, "%s%.60s", i ? ", " : "", ent_field_enum_at(f, i));
-    if (i < n) snprintf(list + at, sizeof list - at, " and %zu more", n - i);
-    msg("find: %s.%s: \"%s\" is not one of the field's values (%s)", ent_type_name(t), ent_field_name(f), value, list);
+    if (ent_field_enum_check(f, value) == ENT_OK) return 0;
+    msg("find: %s", ent_errmsg());
     return 1;
 }
 
@@ -599,7 +593,7 @@ int cmd_find(int argc, char **argv)
         goto out;
     }
     if (value) {
-        if ((rc = not_in_enum(t, f, value))) goto out;
+        if ((rc = not_in_enum(f, value))) goto out;
         if (ent_value_parse(&v, buf_v, sizeof buf_v, f, value) != ENT_OK || ent_find(&it, s, NULL, f, &v) != ENT_OK) {
             rc = fail("find");
             goto out;

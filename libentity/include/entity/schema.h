@@ -177,6 +177,10 @@ ENT_EXTERN(const ent_type *) ent_field_type(const ent_field *f);       /* the en
  * refuse one, naming these. */
 ENT_EXTERN(size_t) ent_field_enum_count(const ent_field *f);
 ENT_EXTERN(const char *) ent_field_enum_at(const ent_field *f, size_t i);
+/* ENT_OK when value is one of f's enum values, or f has no enum; else ENT_INVALID, the message
+ * naming the values ("order.status: \"Paid\" is not one of the field's values (new, paid)"), and
+ * ENT_INVALID for f or value NULL. For look-ups: a range's bounds may lie between the values. */
+ENT_EXTERN(int) ent_field_enum_check(const ent_field *f, const char *value);
 
 /* "bool", "int", ..., "ref"; "nil" for ENT_KIND_NIL; NULL for an unknown kind. Static strings. */
 ENT_EXTERN(const char *) ent_kind_name(ent_kind k);
