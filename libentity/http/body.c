@@ -29,8 +29,13 @@ int ent_http__body_entity(ent_entity **out, ent_http_body *b, const ent_type *t,
     else if (b->has_version && !want)
         rc = ent_error_set(ENT_INVALID, "%s: \"version\": a new entity starts at version 1: leave it out", ent_type_name(t));
     else if (got.kind != ENT_KEY_NONE && !ent_http__same_key(got, *want)) {
+        /* both named: a client that sent another entity's body sees which one it was */
+        char gb[2 * ENT_KEY_STRING_MAX + 1];
+        int quote = got.kind == ENT_KEY_STRING;
+        ent_http__key_text(gb, sizeof gb, got);
         ent_http__key_text(kb, sizeof kb, *want);
-        rc = ent_error_set(ENT_INVALID, "%s: \"key\" is not the key of the path (%s)", ent_type_name(t), kb);
+        rc = ent_error_set(ENT_INVALID, "%s: \"key\" %s%s%s is not the key of the path (%s)", ent_type_name(t), quote ? "\"" : "",
+                           gb, quote ? "\"" : "", kb);
     }
     if (rc) {
         ent_entity_free(*out);

@@ -119,6 +119,7 @@ req PUT /api/product/a%2Fb -d '{"price":4}'; want 200 "PUT replaces"; jcheck "d[
 req PUT /api/product/a%2Fb -H 'If-Match: "1"' -d '{"price":5}'; want 412 "stale If-Match"; errmsg "version 2, not 1"
 req PUT /api/product/a%2Fb -H 'If-Match: "2"' -d '{"price":5}'; want 200 "If-Match"; header ETag '"3-[0-9a-f]\{16\}"'
 req PUT /api/product/a%2Fb -H 'If-None-Match: *' -d '{"price":5}'; want 412 "If-None-Match on existing"
+req PUT /api/product/a%2Fb -d '{"key":"a/c","data":{"price":5}}'; want 400 "a body of another key"; errmsg 'product: "key" "a/c" is not the key of the path (a/b)'
 req PUT /api/product/fresh -H 'If-Match: *' -d '{"price":5}'; want 412 "If-Match * on missing"
 req PUT /api/product/fresh -H 'If-Match: 7' -d '{"price":5}'; want 400 "unquoted If-Match"
 # a second If-Match (or Host, ...) was ignored: the write went ahead on the first one's word

@@ -327,10 +327,10 @@ static void test_bad_kinds_refused(void)
         {"PUT", "{\"data\":{\"m\":{\"a~b\":\"AP8=\"}},\"kinds\":{\"/m/a~2b\":\"bytes\"}}", "400", "a '~' not followed by 0 or 1"},
         {"PUT", "{\"data\":[],\"kinds\":{}}", "400", "doc: \"data\" is not an object"},
         {"PUT", "{\"type\":\"note\",\"data\":{}}", "400", "doc: \"type\" \"note\" is not the type written to (doc)"},
-        {"PUT", "{\"key\":2,\"data\":{}}", "400", "doc: \"key\" is not the key of the path (1)"},
+        {"PUT", "{\"key\":2,\"data\":{}}", "400", "doc: \"key\" 2 is not the key of the path (1)"},
         {"PUT", "{\"key\":\"x1\",\"data\":{}}", "400", "doc: \"key\" is not a key of doc (an id from 1; above 2^63-1 a decimal string)"},
         /* an id as a decimal string is the id it spells, leading zeros and all, as in the path */
-        {"PUT", "{\"key\":\"02\",\"data\":{}}", "400", "doc: \"key\" is not the key of the path (1)"},
+        {"PUT", "{\"key\":\"02\",\"data\":{}}", "400", "doc: \"key\" 2 is not the key of the path (1)"},
         {"PUT", "{\"version\":0,\"data\":{}}", "400", "doc: \"version\" is not a version"},
         {"PUT", "{\"version\":2,\"data\":{}}", "412", "\"version\": doc \"1\" is at version 1, not 2"},
         {"PATCH", "{\"version\":2,\"data\":{}}", "412", "\"version\": doc \"1\" is at version 1, not 2"},
