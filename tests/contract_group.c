@@ -851,6 +851,7 @@ static void t_broken_savepoint_fails_its_caller_only(void)
     snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
     o.backend = be_name;
     o.durability = ENT_NONE;
+    ent__group_sp_always = 1; /* the library's own calls too: the savepoint is what is tested */
     ENT_TEST_MKDTEMP(d.dir, "contract-group");
     ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
     ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
@@ -901,6 +902,94 @@ static void t_broken_savepoint_fails_its_caller_only(void)
     CU_ASSERT_EQUAL(problems, 0);
     for (int i = 0; i < N; i++) ent_entity_free(c[i].e);
     close_on(&d);
+    ent__group_sp_always = 0;
+}
+
+/* A call the library makes runs in a group without a savepoint of its own (txn_group.c): a
+ * create whose put fails once it wrote (ENT_IO from the fault backend, at each put of the group
+ * in turn) breaks the group's transaction as a savepoint that cannot be undone does. It fails
+ * alone, and the others run again in a new transaction; a put of the commit itself fails the
+ * whole group. Either way the store holds exactly the calls that returned ENT_OK, each with its
+ * own event in admission order and a txn number of its own, and verify is clean. */
+static void t_failed_write_fails_its_caller_only(void)
+{
+    enum { N = 3 };
+    char be_name[32];
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    struct timespec nap = {0, 1000000};
+    uint64_t last = 0, problems = 0;
+    int fired = 1, rounds = 0, alone = 0, whole = 0;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = ENT_NONE;
+    ENT_TEST_MKDTEMP(d.dir, "contract-group");
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    for (int k = 1; fired && k < 200; k++, rounds++) {
+        pthread_t th[N];
+        ent_call c[N];
+        ent_txn *w = NULL;
+        size_t waiting = 0;
+        uint64_t before = last, prev_txn = 0;
+        int ok = 0, io = 0;
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
+            char key[24], tag[24];
+            size_t want = (size_t)i + 1;
+            snprintf(key, sizeof key, "f%d-%d", k, i);
+            snprintf(tag, sizeof tag, "t%d-%d", k, i); /* a unique index: one more put each */
+            c[i] = (ent_call){d.s, mk_acct(d.s, key, 1, tag), -100, ""};
+            CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, create_main, &c[i]), 0);
+            waiting = 0;
+            for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
+                ent__group_stats(NULL, &waiting, d.s);
+                if (waiting < want) nanosleep(&nap, NULL);
+            }
+            CU_ASSERT_EQUAL_FATAL(waiting, want);
+        }
+        ent__fault_reset();
+        ent__fault_arm_named("put", (uint64_t)k, ENT_IO);
+        ent_txn_abort(w);
+        for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+        fired = ent__fault_fired() > 0;
+        ent__fault_reset();
+        for (int i = 0; i < N; i++) {
+            ent_key key = ent_entity_key(c[i].e);
+            if (c[i].rc == ENT_OK) ok++;
+            else if (c[i].rc == ENT_IO) io++;
+            else CU_FAIL("a call failed with another code than the fault's");
+            CU_ASSERT_EQUAL(ent_entity_version(c[i].e), c[i].rc == ENT_OK ? 1u : 0u);
+            CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &key), c[i].rc == ENT_OK ? ENT_OK : ENT_NOTFOUND);
+        }
+        CU_ASSERT_EQUAL(ok + io, N);
+        if (!fired) CU_ASSERT_EQUAL(ok, N);
+        if (fired) CU_ASSERT(io == 1 || io == N); /* its caller alone, or the whole group at its commit */
+        alone += fired && io == 1;
+        whole += fired && io == N;
+        ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+        CU_ASSERT_EQUAL(last - before, (uint64_t)ok);
+        for (int i = 0, seq = 0; i < N && last - before == (uint64_t)ok; i++) {
+            ent_event *ev = NULL;
+            if (c[i].rc != ENT_OK) continue;
+            ENT_OK_(ent_log_get(&ev, d.s, NULL, before + (uint64_t)++seq));
+            if (!ev) continue;
+            CU_ASSERT_EQUAL(ev->key.len, strlen(ent_entity_key(c[i].e).str));
+            CU_ASSERT(ev->key.len == strlen(ent_entity_key(c[i].e).str) &&
+                      memcmp(ev->key.str, ent_entity_key(c[i].e).str, ev->key.len) == 0);
+            CU_ASSERT(ev->txn > prev_txn);
+            prev_txn = ev->txn;
+            ent_event_free(ev);
+        }
+        ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+        for (int i = 0; i < N; i++) ent_entity_free(c[i].e);
+    }
+    CU_ASSERT(!fired); /* the sweep got past the group's last put */
+    CU_ASSERT(alone > 0 && whole > 0); /* both cases met */
+    (void)rounds;
+    close_on(&d);
 }
 
 /* The same broken savepoint, behind an ent_txn_run() caller whose fn updates an entity: that fn
@@ -950,6 +1039,7 @@ static void t_txn_run_again_updates_from_a_copy(void)
         snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
         o.backend = be_name;
         o.durability = ENT_NONE;
+        ent__group_sp_always = 1; /* the creates after it too: "sp_end" 2 is theirs */
         ENT_TEST_MKDTEMP(d.dir, "contract-group");
         ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
         ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
@@ -986,6 +1076,7 @@ static void t_txn_run_again_updates_from_a_copy(void)
         ent_entity_free(e);
         for (int i = 0; i < 2; i++) ent_entity_free(c[i].e);
         close_on(&d);
+        ent__group_sp_always = 0;
     }
 }
 
@@ -1666,6 +1757,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_failed_commit_fails_the_group),
         ENT_TEST(t_failed_commit_leaves_the_entity),
         ENT_TEST(t_broken_savepoint_fails_its_caller_only),
+        ENT_TEST(t_failed_write_fails_its_caller_only),
         ENT_TEST(t_txn_run_again_updates_from_a_copy),
         ENT_TEST(t_txn_run),
         ENT_TEST(t_close_inside_txn_run_is_refused),

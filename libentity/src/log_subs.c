@@ -107,14 +107,18 @@ static int ack_in(ent_txn *t, void *p, int *half)
     const char *name = a->name;
     uint64_t seq = a->seq, cp = 0, first = 0, last = 0;
     int rc;
-    (void)half; /* one put: done or not */
     if ((rc = sub_get(&cp, t, name))) return rc;
     if ((rc = ent__log_load(t)) || (rc = ent__log_bounds_in(&first, &last, t))) return rc;
     if (t->log_last > last) last = t->log_last;
     if (seq > last)
         return ent__err(ENT_INVALID, "subscription \"%s\": cannot acknowledge %" PRIu64
                         " beyond the last event %" PRIu64, name, seq, last);
-    if (seq > cp) rc = sub_put(t, name, seq, 0);
+    /* its one write: a failure there may leave the transaction unusable (a map that could not
+     * grow), which a group commit's calls without a savepoint must hear of */
+    if (seq > cp) {
+        *half = 1;
+        rc = sub_put(t, name, seq, 0);
+    }
     return rc;
 }
 

@@ -282,6 +282,8 @@ int ent__txn_commit_group(ent_txn *t);
 /* The time (ns) the last commit of this thread spent in its backend's sync after the commit
  * (backends that sync apart; 0 for the others): a group's sync time (ent_store_group_stats). */
 extern _Thread_local int64_t ent__txn_sync_ns;
+/* Tests: 1 runs every call of a group in a savepoint (txn_group.c runs the library's own without). */
+extern int ent__group_sp_always;
 /* CLOCK_MONOTONIC in ns: the group's phase times (txn_group.c, txn.c). */
 int64_t ent__mono_ns(void);
 /* 1 when t is lent to ent_txn_run()'s function on this thread (it may not commit or abort it). */
