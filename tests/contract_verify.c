@@ -552,6 +552,66 @@ static void t_page_branch_one_key(void)
     teardown();
 }
 
+/* In the first sub-page of a DUPSORT key's values (a leaf node of flags F_DUPDATA, not a
+ * fixed-size page) of every page: its first value's node given the flags F_DUPDATA. */
+static long subpage_value_as_dups(unsigned char *buf, long size)
+{
+    const long psize = sysconf(_SC_PAGESIZE);
+    long hits = 0;
+    for (long o = 2 * psize; o + psize <= size; o += psize) {
+        unsigned char *p = buf + o;
+        uint16_t flags, lower;
+        memcpy(&flags, p + 10, 2);
+        memcpy(&lower, p + 12, 2);
+        if ((uint64_t)(o / psize) != get64(p) || (flags & 0x23) != 0x02 || lower < 16 || lower > psize) continue;
+        for (unsigned i = 0; i < (lower - 16u) / 2; i++) {
+            uint16_t off, nflags, ks, slower, soff;
+            unsigned char *sp;
+            memcpy(&off, p + 16 + 2 * i, 2);
+            if (off + 8 > psize) continue;
+            memcpy(&nflags, p + off + 4, 2);
+            memcpy(&ks, p + off + 6, 2);
+            sp = p + off + 8 + ks;
+            if (nflags != 0x04 || sp + 18 > p + psize) continue;
+            memcpy(&slower, sp + 12, 2);
+            memcpy(&soff, sp + 16, 2);
+            if (slower < 18 || sp + soff + 8 > p + psize) continue;
+            put16(sp + soff + 4, 0x04);
+            hits++;
+            break;
+        }
+    }
+    return hits;
+}
+
+/* A value of a DUPSORT key's sub-page (an index value several entities share) whose node says it
+ * holds values of its own (F_DUPDATA): the page walk checked the sub-page's bounds but not its
+ * nodes' flags, and verify then died inside liblmdb (SIGSEGV: a cursor of the values, which has
+ * no cursor of values under it, went to one). Such a flag in a value is damage. LMDB only. */
+static void t_page_subpage_value_flags(void)
+{
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    for (int i = 4; i <= 6; i++) { /* four things of size 10: index values on a sub-page */
+        ent_entity *e = NULL;
+        char k[16];
+        ent_key key;
+        snprintf(k, sizeof k, "t%d", i);
+        key = ent_key_str(k);
+        ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
+        ENT_OK_(ent_entity_set_key(e, &key));
+        ENT_OK_(ent_entity_set_int(e, "size", 10));
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    damage_data_file(subpage_value_as_dups);
+    expect_problem("(table x:thing.size): a sub-page's value 0 has flags 0x4, which no value has");
+    teardown();
+}
+
 static void *verify_thread(void *arg)
 {
     lines *l = arg;
@@ -984,6 +1044,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_copy_compact_page_damaged),
         ENT_TEST(t_page_table_chain),
         ENT_TEST(t_page_branch_one_key),
+        ENT_TEST(t_page_subpage_value_flags),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),

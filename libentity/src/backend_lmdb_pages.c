@@ -132,6 +132,12 @@ static void walk_subpage(pwalk *w, const char *tree, uint64_t pg, const unsigned
             bad(w, tree, pg, "a sub-page's value %u lies outside it", i);
             return;
         }
+        /* A value is a key alone: LMDB never sets a node flag in it, and one that says it holds
+         * values of its own sends the values' cursor to a cursor under it that none has (SIGSEGV). */
+        if (u16(sp + off + 4) & (F_BIGDATA | F_SUBDATA | F_DUPDATA)) {
+            bad(w, tree, pg, "a sub-page's value %u has flags 0x%x, which no value has", i, u16(sp + off + 4));
+            return;
+        }
     }
 }
 
