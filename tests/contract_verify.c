@@ -612,6 +612,62 @@ static void t_page_subpage_value_flags(void)
     teardown();
 }
 
+/* The "subs" table's record in the main table (every copy) given the flags F_DUPDATA, which no
+ * record of the main table (not a DUPSORT table) has. */
+static long subs_record_as_dups(unsigned char *buf, long size)
+{
+    static const unsigned char pat[12] = {48, 0, 0, 0, 2, 0, 4, 0, 's', 'u', 'b', 's'};
+    long hits = 0;
+    for (long i = 0; i + 12 + 48 <= size; i++)
+        if (!memcmp(buf + i, pat, sizeof pat)) {
+            put16(buf + i + 4, 0x04);
+            hits++;
+        }
+    return hits;
+}
+
+/* A damaged page of the main table (the list of tables, which every open reads through LMDB):
+ * a record flagged as a DUPSORT key's values made the open die inside liblmdb (SIGSEGV), so
+ * every command died, `entity check` too, before it could name anything. The open walks the main
+ * table's pages first now, as check does every table's, and refuses naming the page. LMDB only. */
+static void t_page_main_damaged_open(void)
+{
+    char path[ENT_TEST_PATH_MAX];
+    FILE *f;
+    long size;
+    unsigned char *buf;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    ent_store_close(S);
+    S = NULL;
+    ENT_TEST_PATH(path, "%s/data.mdb", dir);
+    f = fopen(path, "r+b");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    buf = malloc((size_t)size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    rewind(f);
+    CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
+    CU_ASSERT_FATAL(subs_record_as_dups(buf, size) > 0);
+    rewind(f);
+    CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    free(buf);
+    o.backend = backend;
+    for (int ro = 0; ro <= 1; ro++) {
+        o.read_only = ro;
+        ENT_CHECK_RC(ent_store_open(&S, dir, NULL, &o), ENT_CORRUPT);
+        CU_ASSERT_PTR_NULL(S);
+        ENT_ASSERT_MSG("(table (main)): node 2 has flags 0x4");
+    }
+    teardown();
+}
+
 static void *verify_thread(void *arg)
 {
     lines *l = arg;
@@ -1045,6 +1101,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_page_table_chain),
         ENT_TEST(t_page_branch_one_key),
         ENT_TEST(t_page_subpage_value_flags),
+        ENT_TEST(t_page_main_damaged_open),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),
