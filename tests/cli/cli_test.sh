@@ -621,6 +621,27 @@ for how in removed replaced; do
   grep -qF "$want" gone.err && ok || bad "a follower of a store $how said: $(cat gone.err)"
   wait
 done
+# a load whose store is removed, or replaced by another, while it runs exits 1 saying where its
+# entities went (it said "loaded 2 entities", exit 0: they were in the removed files, or in the
+# store moved away, and the store at the path had none of them)
+for how in removed replaced; do
+  rm -rf lg.in lg.rc lg.err "$work/lg1" "$work/lg1.old" "$work/lg2"
+  cp -a "$work/gone.tpl" "$work/lg1"; cp -a "$work/gone.tpl" "$work/lg2"
+  mkfifo lg.in
+  ( ENTITY_STORE=$work/lg1 "$E" load <lg.in >/dev/null 2>lg.err; echo $? >lg.rc ) &
+  exec 7>lg.in
+  echo '{"type":"customer","key":7,"version":1,"data":{"email":"lg7@x","name":"L"}}' >&7
+  # the quiet input commits the line: wait for it
+  for i in $(seq 1 300); do [ "$(ENTITY_STORE=$work/lg1 "$E" count customer 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+  if [ $how = removed ]; then rm -rf "$work/lg1"; else mv "$work/lg1" "$work/lg1.old"; mv "$work/lg2" "$work/lg1"; fi
+  echo '{"type":"customer","key":8,"version":1,"data":{"email":"lg8@x","name":"L"}}' >&7
+  exec 7>&-
+  for i in $(seq 1 300); do [ -s lg.rc ] && break; sleep 0.1; done
+  [ "$(cat lg.rc 2>/dev/null)" = 1 ] && ok || bad "a load into a store $how: rc $(cat lg.rc 2>/dev/null): $(cat lg.err)"
+  if [ $how = removed ]; then want="load: $work/lg1/data.mdb was removed while it loaded"; else want="load: $work/lg1/data.mdb is another file now (the store was replaced while it loaded)"; fi
+  grep -qF "$want" lg.err && ok || bad "a load into a store $how said: $(cat lg.err)"
+  wait
+done
 # lock.mdb removed while a process has the store open: another opener is refused, writers and
 # readers, until that process ends (it made a new lock file and took the writer beside a running
 # `load`, whose batches went missing from the store and the log with exit 0)

@@ -784,24 +784,28 @@ static int store_file_at(store_file *out, int *err)
     return 0;
 }
 
-/* Whether the store a follower has open is still the one at its path. Deleted (rm -rf) or
- * replaced (another store moved there, a backup put back), it gets no commit ever again, as the
- * writers write the store now at the path: the follower waited for good, printing nothing. */
-static int store_gone(const store_file *had)
+/* Whether the store a command has open is still the one at its path: 0 it is (or cannot tell:
+ * a permission taken away), 1 its data.mdb was removed, 2 it is another file (another store
+ * moved there, a backup put back). Every other process reads and writes the store at the path. */
+static int store_moved(const store_file *had)
 {
     store_file now;
     int err = 0;
-    if (store_file_at(&now, &err) != 0) {
-        if (err == ENOENT || err == ENOTDIR) {
-            msg("events --follow: %s/data.mdb was removed: the store it followed is gone", store_dir);
-            return 1;
-        }
-        return 0; /* cannot tell (a permission taken away): the store open may still be it */
-    }
-    if (now.dev == had->dev && now.ino == had->ino) return 0;
-    msg("events --follow: %s/data.mdb is another file now (the store was replaced): follow the new one "
-        "with --from the seq after the last one printed", store_dir);
-    return 1;
+    if (store_file_at(&now, &err) != 0) return err == ENOENT || err == ENOTDIR ? 1 : 0;
+    return now.dev == had->dev && now.ino == had->ino ? 0 : 2;
+}
+
+/* Whether the store a follower has open is gone. Deleted (rm -rf) or replaced, it gets no commit
+ * ever again, as the writers write the store now at the path: the follower waited for good,
+ * printing nothing. */
+static int store_gone(const store_file *had)
+{
+    int how = store_moved(had);
+    if (how == 1) msg("events --follow: %s/data.mdb was removed: the store it followed is gone", store_dir);
+    else if (how == 2)
+        msg("events --follow: %s/data.mdb is another file now (the store was replaced): follow the new one "
+            "with --from the seq after the last one printed", store_dir);
+    return how != 0;
 }
 
 /* events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]. Without --from (or with
@@ -1458,7 +1462,8 @@ int cmd_load(int argc, char **argv)
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
     load_batch lb = {&w, &in_txn, &batch_from, 0, 0};
-    int rc, overwrite = 0, too_long = 0;
+    int rc, overwrite = 0, too_long = 0, had_known = 0;
+    store_file had;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             if ((rc = parse_u64(&batch, argv[++i], "--batch"))) return rc;
@@ -1475,6 +1480,10 @@ int cmd_load(int argc, char **argv)
         }
     }
     if ((rc = open_store(&s, 0))) return rc;
+    {
+        int err = 0;
+        had_known = store_file_at(&had, &err) == 0; /* the store opened above */
+    }
     /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines stored
      * are named, as after a bad line (killed outright, it left a partial store unsaid). */
     catch_stops(on_signal);
@@ -1692,6 +1701,19 @@ int cmd_load(int argc, char **argv)
     if (pr.n && batch_from > 1 &&
         check_pending(&pr, s, NULL, 0, batch_from, 1, " (stored: its batch was committed before the end of the input)") != 0)
         rc = 1;
+    /* A load runs for long, and its store may be removed or replaced meanwhile (a backup put
+     * back): its batches went into the files it has open, which no other process reads any more.
+     * It said "loaded N entities", exit 0, and the store at the path had none of them. */
+    if (had_known && loaded) {
+        int how = store_moved(&had);
+        if (how == 1)
+            msg("load: %s/data.mdb was removed while it loaded: the entities it stored went with it; load them "
+                "again into the store now there", store_dir);
+        else if (how == 2)
+            msg("load: %s/data.mdb is another file now (the store was replaced while it loaded): the entities it "
+                "stored went into the store that was there; load them again into the store now there", store_dir);
+        if (how) rc = 1;
+    }
     if (!rc) fprintf(stderr, "entity: loaded %llu entit%s\n", (unsigned long long)loaded, loaded == 1 ? "y" : "ies");
     pending_free(&pr);
     ent_store_close(s);
