@@ -847,6 +847,22 @@ expect 1 "$E" replay --into "$work/replayfull"; errline "replay: $work/replayful
 # --to 0 is no bound to the library: it replayed the whole log, silently; and nothing is made
 expect 2 "$E" replay --into "$work/to0" --to 0; errline "--to 0 would replay no event"
 [ ! -e "$work/to0" ] && ok || bad "replay --to 0 made $work/to0"
+# --to inside a transaction leaves it out whole (verify.h), and --to past the log's end replays it
+# all: both are said, with the seq the new store's log ends at (it said nothing, exit 0, and
+# --to 2 into a load's batch of three made an empty store)
+ENTITY_STORE=$work/rpt expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+printf '%s\n' '{"type":"customer","key":1,"version":1,"data":{"email":"t1@x","name":"T"}}' \
+  '{"type":"customer","key":2,"version":1,"data":{"email":"t2@x","name":"T"}}' \
+  '{"type":"customer","key":3,"version":1,"data":{"email":"t3@x","name":"T"}}' >rpt.in
+ENTITY_STORE=$work/rpt expect 0 "$E" load --batch 3 <rpt.in
+ENTITY_STORE=$work/rpt expect 0 "$E" put customer '{"email":"t4@x","name":"T"}'
+ENTITY_STORE=$work/rpt expect 0 "$E" replay --into "$work/rpt2" --to 2
+errline "replay: seq 2 lies inside a transaction, left out whole: $work/rpt2 holds the log up to seq 0"
+ENTITY_STORE=$work/rpt2 expect 0 "$E" count customer; [ "$(cat out)" = 0 ] && ok || bad "replay --to 2 inside a transaction: $(cat out) customers"
+ENTITY_STORE=$work/rpt expect 0 "$E" replay --into "$work/rpt3" --to 3
+[ ! -s err ] && ok || bad "replay --to the end of a transaction said: $(cat err)"
+ENTITY_STORE=$work/rpt expect 0 "$E" replay --into "$work/rpt4" --to 99
+errline "replay: --to 99 is past the log's last seq: $work/rpt4 holds the log up to seq 4"
 expect 1 "$E" trim --force --below 999999; errline "cannot truncate below 999999"
 expect 0 "$E" check
 [ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"

@@ -1925,7 +1925,7 @@ static void say_when_cut(const char *text)
 int cmd_replay(int argc, char **argv)
 {
     const char *into = NULL;
-    uint64_t to = 0;
+    uint64_t to = 0, src_last = 0;
     ent_store *s = NULL, *d = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     int rc;
@@ -1959,7 +1959,7 @@ int cmd_replay(int argc, char **argv)
         /* A log trimmed below seq 1 cannot be replayed: said before the destination is made (the
          * replay's own refusal came after, and left an empty store there that check called sound) */
         uint64_t first = 0;
-        if (ent_log_bounds(&first, NULL, s, NULL) != ENT_OK) rc = fail("replay");
+        if (ent_log_bounds(&first, &src_last, s, NULL) != ENT_OK) rc = fail("replay");
         else if (first > 1)
             rc = (msg("replay: the source log was truncated below %llu; it cannot be replayed from seq 1", (unsigned long long)first), 1);
         if (rc) {
@@ -1990,6 +1990,18 @@ int cmd_replay(int argc, char **argv)
             if (ent_log_bounds(NULL, &last, d, NULL) == ENT_OK && last > 0)
                 msg("replay: %s holds a partial replay, up to seq %llu; remove it before replaying again", into,
                     (unsigned long long)last);
+        } else if (to) {
+            /* The store made is not the source at --to when --to cuts a transaction (left out
+             * whole: the source never had half of it) or lies past the log: said with the seq
+             * the new log ends at (it said nothing; --to 2 inside a batch of 3 made an empty store). */
+            uint64_t last = 0;
+            if (ent_log_bounds(NULL, &last, d, NULL) != ENT_OK) rc = fail("replay");
+            else if (last < to && last >= src_last)
+                msg("replay: --to %llu is past the log's last seq: %s holds the log up to seq %llu", (unsigned long long)to,
+                    into, (unsigned long long)last);
+            else if (last < to)
+                msg("replay: seq %llu lies inside a transaction, left out whole: %s holds the log up to seq %llu",
+                    (unsigned long long)to, into, (unsigned long long)last);
         }
     }
     ent_store_close(d);
