@@ -642,6 +642,23 @@ for how in removed replaced; do
   grep -qF "$want" lg.err && ok || bad "a load into a store $how said: $(cat lg.err)"
   wait
 done
+# serve whose store is removed, or replaced by another (a backup put back), stops, exit 1, saying
+# so, as the relay and the mirror do: it went on answering 201 to writes that went into files no
+# other process reads (removed: lost; replaced: in the store moved away)
+if [ $http = 1 ]; then
+  for how in removed replaced; do
+    rm -rf sg.rc sg.err "$work/sg1" "$work/sg1.old" "$work/sg2"
+    cp -a "$work/gone.tpl" "$work/sg1"; cp -a "$work/gone.tpl" "$work/sg2"
+    ( ENTITY_STORE=$work/sg1 "$E" serve --listen 127.0.0.1:0 >/dev/null 2>sg.err & echo $! >sg.pid; wait $!; echo $? >sg.rc ) &
+    for i in $(seq 1 300); do grep -q "serving" sg.err 2>/dev/null && break; sleep 0.1; done
+    if [ $how = removed ]; then rm -rf "$work/sg1"; else mv "$work/sg1" "$work/sg1.old"; mv "$work/sg2" "$work/sg1"; fi
+    for i in $(seq 1 300); do [ -s sg.rc ] && break; sleep 0.1; done
+    [ "$(cat sg.rc 2>/dev/null)" = 1 ] && ok || { bad "serve of a store $how: rc $(cat sg.rc 2>/dev/null): $(cat sg.err)"; kill "$(cat sg.pid)" 2>/dev/null; }
+    if [ $how = removed ]; then want="serve: $work/sg1/data.mdb was removed: the store it served is gone"; else want="serve: $work/sg1/data.mdb is another file now (the store was replaced)"; fi
+    grep -qF "$want" sg.err && ok || bad "serve of a store $how said: $(cat sg.err)"
+    wait
+  done
+fi
 # lock.mdb removed while a process has the store open: another opener is refused, writers and
 # readers, until that process ends (it made a new lock file and took the writer beside a running
 # `load`, whose batches went missing from the store and the log with exit 0)

@@ -764,13 +764,8 @@ static int follow_from_past_end(ent_store *s, uint64_t *from)
     return 0;
 }
 
-/* The file that holds the store a follower has open: its data.mdb, by device and inode. */
-typedef struct store_file {
-    dev_t dev;
-    ino_t ino;
-} store_file;
-
-static int store_file_at(store_file *out, int *err)
+/* The file that holds the store a command has open (store_file, cli.h): its data.mdb. */
+int store_file_at(store_file *out, int *err)
 {
     char path[4096 + 16];
     struct stat st;
@@ -784,10 +779,7 @@ static int store_file_at(store_file *out, int *err)
     return 0;
 }
 
-/* Whether the store a command has open is still the one at its path: 0 it is (or cannot tell:
- * a permission taken away), 1 its data.mdb was removed, 2 it is another file (another store
- * moved there, a backup put back). Every other process reads and writes the store at the path. */
-static int store_moved(const store_file *had)
+int store_moved(const store_file *had)
 {
     store_file now;
     int err = 0;
