@@ -552,6 +552,122 @@ static void t_page_branch_one_key(void)
     teardown();
 }
 
+/* In the first sub-page of a DUPSORT key's values (a leaf node of flags F_DUPDATA, not a
+ * fixed-size page) of every page: its first value's node given the flags F_DUPDATA. */
+static long subpage_value_as_dups(unsigned char *buf, long size)
+{
+    const long psize = sysconf(_SC_PAGESIZE);
+    long hits = 0;
+    for (long o = 2 * psize; o + psize <= size; o += psize) {
+        unsigned char *p = buf + o;
+        uint16_t flags, lower;
+        memcpy(&flags, p + 10, 2);
+        memcpy(&lower, p + 12, 2);
+        if ((uint64_t)(o / psize) != get64(p) || (flags & 0x23) != 0x02 || lower < 16 || lower > psize) continue;
+        for (unsigned i = 0; i < (lower - 16u) / 2; i++) {
+            uint16_t off, nflags, ks, slower, soff;
+            unsigned char *sp;
+            memcpy(&off, p + 16 + 2 * i, 2);
+            if (off + 8 > psize) continue;
+            memcpy(&nflags, p + off + 4, 2);
+            memcpy(&ks, p + off + 6, 2);
+            sp = p + off + 8 + ks;
+            if (nflags != 0x04 || sp + 18 > p + psize) continue;
+            memcpy(&slower, sp + 12, 2);
+            memcpy(&soff, sp + 16, 2);
+            if (slower < 18 || sp + soff + 8 > p + psize) continue;
+            put16(sp + soff + 4, 0x04);
+            hits++;
+            break;
+        }
+    }
+    return hits;
+}
+
+/* A value of a DUPSORT key's sub-page (an index value several entities share) whose node says it
+ * holds values of its own (F_DUPDATA): the page walk checked the sub-page's bounds but not its
+ * nodes' flags, and verify then died inside liblmdb (SIGSEGV: a cursor of the values, which has
+ * no cursor of values under it, went to one). Such a flag in a value is damage. LMDB only. */
+static void t_page_subpage_value_flags(void)
+{
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    for (int i = 4; i <= 6; i++) { /* four things of size 10: index values on a sub-page */
+        ent_entity *e = NULL;
+        char k[16];
+        ent_key key;
+        snprintf(k, sizeof k, "t%d", i);
+        key = ent_key_str(k);
+        ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
+        ENT_OK_(ent_entity_set_key(e, &key));
+        ENT_OK_(ent_entity_set_int(e, "size", 10));
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    damage_data_file(subpage_value_as_dups);
+    expect_problem("(table x:thing.size): a sub-page's value 0 has flags 0x4, which no value has");
+    teardown();
+}
+
+/* The "subs" table's record in the main table (every copy) given the flags F_DUPDATA, which no
+ * record of the main table (not a DUPSORT table) has. */
+static long subs_record_as_dups(unsigned char *buf, long size)
+{
+    static const unsigned char pat[12] = {48, 0, 0, 0, 2, 0, 4, 0, 's', 'u', 'b', 's'};
+    long hits = 0;
+    for (long i = 0; i + 12 + 48 <= size; i++)
+        if (!memcmp(buf + i, pat, sizeof pat)) {
+            put16(buf + i + 4, 0x04);
+            hits++;
+        }
+    return hits;
+}
+
+/* A damaged page of the main table (the list of tables, which every open reads through LMDB):
+ * a record flagged as a DUPSORT key's values made the open die inside liblmdb (SIGSEGV), so
+ * every command died, `entity check` too, before it could name anything. The open walks the main
+ * table's pages first now, as check does every table's, and refuses naming the page. LMDB only. */
+static void t_page_main_damaged_open(void)
+{
+    char path[ENT_TEST_PATH_MAX];
+    FILE *f;
+    long size;
+    unsigned char *buf;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    setup();
+    if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+        teardown();
+        return;
+    }
+    ent_store_close(S);
+    S = NULL;
+    ENT_TEST_PATH(path, "%s/data.mdb", dir);
+    f = fopen(path, "r+b");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    buf = malloc((size_t)size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    rewind(f);
+    CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
+    CU_ASSERT_FATAL(subs_record_as_dups(buf, size) > 0);
+    rewind(f);
+    CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    free(buf);
+    o.backend = backend;
+    for (int ro = 0; ro <= 1; ro++) {
+        o.read_only = ro;
+        ENT_CHECK_RC(ent_store_open(&S, dir, NULL, &o), ENT_CORRUPT);
+        CU_ASSERT_PTR_NULL(S);
+        ENT_ASSERT_MSG("(table (main)): node 2 has flags 0x4");
+    }
+    teardown();
+}
+
 static void *verify_thread(void *arg)
 {
     lines *l = arg;
@@ -984,6 +1100,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_copy_compact_page_damaged),
         ENT_TEST(t_page_table_chain),
         ENT_TEST(t_page_branch_one_key),
+        ENT_TEST(t_page_subpage_value_flags),
+        ENT_TEST(t_page_main_damaged_open),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),

@@ -748,6 +748,16 @@ static int load_tables(lenv *e, unsigned *more)
         if ((mrc = mdb_env_set_mapsize(e->env, 0)) == 0) mrc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
     if (mrc) return ent__lmdb_lerr(mrc, "store %s: reading the table list", e->path);
     mdb_dbi_open(txn, NULL, 0, &e->main_dbi);
+    /* Every command opens the store through here, `entity check` too: a damaged page of the main
+     * table (a flipped node flag) made LMDB's cursor below die (SIGSEGV) before anything could
+     * name it. Its pages are few (a record per table), read with pread first. */
+    {
+        int rc = ent__lmdb_check_main(e, txn);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+    }
     {
         MDB_stat ms;
         if (mdb_stat(txn, e->main_dbi, &ms) == 0 && ent__lmdb_tables_for(ms.ms_entries) > e->maxtab &&

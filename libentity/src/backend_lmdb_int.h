@@ -236,6 +236,10 @@ int ent__lmdb_lerr(int mrc, const char *fmt, ...) ENT__PRINTF(2, 3);
 /* backend_lmdb_pages.c: the check_pages method (backend.h). */
 int ent__lmdb_check_pages(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
                           uint64_t *out_problems);
+/* The main table's own pages (the list of tables) of read txn m's snapshot, walked as check_pages
+ * walks every tree, before the open reads them through LMDB, which trusts them. Returns ENT_OK,
+ * ENT_CORRUPT naming the first damage, ENT_IO, ENT_NOMEM. */
+int ent__lmdb_check_main(lenv *e, MDB_txn *m);
 int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed);
 char *ent__lmdb_path_join(const char *dir, const char *name);
 /* fsync of the directory dir (parent: of the directory that holds path), so that the names of

@@ -45,6 +45,7 @@ typedef struct pwalk {
     void *payload;
     uint64_t problems;
     int rc; /* an error that stops the walk (I/O, memory), not damage */
+    int main_only; /* the main table's own pages, not the named tables it holds (the open's walk) */
 } pwalk;
 
 static uint16_t u16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -132,6 +133,12 @@ static void walk_subpage(pwalk *w, const char *tree, uint64_t pg, const unsigned
             bad(w, tree, pg, "a sub-page's value %u lies outside it", i);
             return;
         }
+        /* A value is a key alone: LMDB never sets a node flag in it, and one that says it holds
+         * values of its own sends the values' cursor to a cursor under it that none has (SIGSEGV). */
+        if (u16(sp + off + 4) & (F_BIGDATA | F_SUBDATA | F_DUPDATA)) {
+            bad(w, tree, pg, "a sub-page's value %u has flags 0x%x, which no value has", i, u16(sp + off + 4));
+            return;
+        }
     }
 }
 
@@ -217,9 +224,15 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
                 continue;
             }
             /* A named table of the main one (its key is the name), or a DUPSORT key's values. */
+            if (w->main_only) continue;
             if (u16(node + 4) & F_DUPDATA) snprintf(name, sizeof name, "%s", tree);
             else snprintf(name, sizeof name, "%.*s", ks < 100 ? (int)ks : 100, (const char *)node + NODEHDR);
             walk_tree(w, name, data, pg, dups ? NEST_DUPS : NEST_NAMED);
+        } else if ((u16(node + 4) & F_DUPDATA) && nest == NEST_MAIN) {
+            /* The main table is no DUPSORT table: LMDB, reading such a record, goes to a cursor
+             * of its values that the main table's cursor has not (SIGSEGV at every open). */
+            bad(w, tree, pg, "node %u has flags 0x%x: the values of a DUPSORT key, which this table cannot hold", i,
+                u16(node + 4));
         } else if (u16(node + 4) & F_DUPDATA) {
             walk_subpage(w, tree, pg, data, dsize);
         }
@@ -241,25 +254,23 @@ static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint6
     walk_page(w, tree, from, root, 1, depth, nest);
 }
 
-int ent__lmdb_check_pages(ent_btxn *vtxn, void (*cb)(const char *line, void *payload), void *payload,
-                          uint64_t *out_problems)
+/* The walk of txn m's snapshot: every tree, or (main_only) the main table's own pages. */
+static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, void (*cb)(const char *line, void *payload),
+                          void *payload, uint64_t *out_problems)
 {
-    ltxn *t = (ltxn *)vtxn;
-    lenv *e = t->e;
     unsigned char meta[2][PAGEHDR + 136];
     const unsigned char *m = NULL;
     pwalk w;
     MDB_stat st;
     int fd;
     *out_problems = 0;
-    if (ent__lmdb_forked(e)) return ENT_BUSY;
-    if (!t->m) return ent__err(ENT_INVALID, "store %s: the transaction failed earlier", e->path);
     if (mdb_env_get_fd(e->env, &fd) || mdb_env_stat(e->env, &st)) return ent__err(ENT_IO, "store %s: no data.mdb", e->path);
     memset(&w, 0, sizeof w);
     w.fd = fd;
     w.psize = st.ms_psize;
     w.cb = cb;
     w.payload = payload;
+    w.main_only = main_only;
     /* The snapshot's own meta page: its roots and last page. Once two commits came after the txn
      * began, its meta is overwritten (its pages are still kept for it, but their roots are not
      * on disk any more): nothing is walked then, as the walk runs before any other read of
@@ -267,15 +278,43 @@ int ent__lmdb_check_pages(ent_btxn *vtxn, void (*cb)(const char *line, void *pay
     for (int i = 0; i < 2; i++) {
         if (pread(fd, meta[i], sizeof meta[i], (off_t)i * w.psize) != (ssize_t)sizeof meta[i])
             return ent__err(ENT_IO, "store %s: reading data.mdb's meta page %d: %s", e->path, i, strerror(errno));
-        if (u32(meta[i] + PAGEHDR) == 0xBEEFC0DE && u64(meta[i] + PAGEHDR + 128) == mdb_txn_id(t->m)) m = meta[i] + PAGEHDR;
+        if (u32(meta[i] + PAGEHDR) == 0xBEEFC0DE && u64(meta[i] + PAGEHDR + 128) == mdb_txn_id(mt)) m = meta[i] + PAGEHDR;
     }
     if (!m) return ENT_OK;
     w.last = u64(m + 120);
     if (!(w.seen = calloc(w.last / 8 + 1, 1))) return ent__err(ENT_NOMEM, "out of memory");
-    walk_tree(&w, "(free pages)", m + 24, 0, NEST_FREE);
+    if (!main_only) walk_tree(&w, "(free pages)", m + 24, 0, NEST_FREE);
     if (!w.rc) walk_tree(&w, "(main)", m + 24 + DBSIZE, 0, NEST_MAIN);
     free(w.seen);
     if (w.rc) return w.rc;
     *out_problems = w.problems;
+    return ENT_OK;
+}
+
+int ent__lmdb_check_pages(ent_btxn *vtxn, void (*cb)(const char *line, void *payload), void *payload,
+                          uint64_t *out_problems)
+{
+    ltxn *t = (ltxn *)vtxn;
+    *out_problems = 0;
+    if (ent__lmdb_forked(t->e)) return ENT_BUSY;
+    if (!t->m) return ent__err(ENT_INVALID, "store %s: the transaction failed earlier", t->e->path);
+    return check_snapshot(t->e, t->m, 0, cb, payload, out_problems);
+}
+
+static void first_line(const char *line, void *payload)
+{
+    char *first = payload;
+    if (!first[0]) snprintf(first, 512, "%s", line);
+}
+
+int ent__lmdb_check_main(lenv *e, MDB_txn *mt)
+{
+    char first[512] = "";
+    uint64_t problems = 0;
+    int rc = check_snapshot(e, mt, 1, first_line, first, &problems);
+    if (rc) return rc;
+    if (problems)
+        return ent__err(ENT_CORRUPT, "store %s: %s; the list of its tables is damaged, nothing of it was read (restore a backup or a copy of a mirror)",
+                        e->path, first);
     return ENT_OK;
 }

@@ -621,6 +621,44 @@ for how in removed replaced; do
   grep -qF "$want" gone.err && ok || bad "a follower of a store $how said: $(cat gone.err)"
   wait
 done
+# a load whose store is removed, or replaced by another, while it runs exits 1 saying where its
+# entities went (it said "loaded 2 entities", exit 0: they were in the removed files, or in the
+# store moved away, and the store at the path had none of them)
+for how in removed replaced; do
+  rm -rf lg.in lg.rc lg.err "$work/lg1" "$work/lg1.old" "$work/lg2"
+  cp -a "$work/gone.tpl" "$work/lg1"; cp -a "$work/gone.tpl" "$work/lg2"
+  mkfifo lg.in
+  ( ENTITY_STORE=$work/lg1 "$E" load <lg.in >/dev/null 2>lg.err; echo $? >lg.rc ) &
+  exec 7>lg.in
+  echo '{"type":"customer","key":7,"version":1,"data":{"email":"lg7@x","name":"L"}}' >&7
+  # the quiet input commits the line: wait for it
+  for i in $(seq 1 300); do [ "$(ENTITY_STORE=$work/lg1 "$E" count customer 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+  if [ $how = removed ]; then rm -rf "$work/lg1"; else mv "$work/lg1" "$work/lg1.old"; mv "$work/lg2" "$work/lg1"; fi
+  echo '{"type":"customer","key":8,"version":1,"data":{"email":"lg8@x","name":"L"}}' >&7
+  exec 7>&-
+  for i in $(seq 1 300); do [ -s lg.rc ] && break; sleep 0.1; done
+  [ "$(cat lg.rc 2>/dev/null)" = 1 ] && ok || bad "a load into a store $how: rc $(cat lg.rc 2>/dev/null): $(cat lg.err)"
+  if [ $how = removed ]; then want="load: $work/lg1/data.mdb was removed while it loaded"; else want="load: $work/lg1/data.mdb is another file now (the store was replaced while it loaded)"; fi
+  grep -qF "$want" lg.err && ok || bad "a load into a store $how said: $(cat lg.err)"
+  wait
+done
+# serve whose store is removed, or replaced by another (a backup put back), stops, exit 1, saying
+# so, as the relay and the mirror do: it went on answering 201 to writes that went into files no
+# other process reads (removed: lost; replaced: in the store moved away)
+if [ $http = 1 ]; then
+  for how in removed replaced; do
+    rm -rf sg.rc sg.err "$work/sg1" "$work/sg1.old" "$work/sg2"
+    cp -a "$work/gone.tpl" "$work/sg1"; cp -a "$work/gone.tpl" "$work/sg2"
+    ( ENTITY_STORE=$work/sg1 "$E" serve --listen 127.0.0.1:0 >/dev/null 2>sg.err & echo $! >sg.pid; wait $!; echo $? >sg.rc ) &
+    for i in $(seq 1 300); do grep -q "serving" sg.err 2>/dev/null && break; sleep 0.1; done
+    if [ $how = removed ]; then rm -rf "$work/sg1"; else mv "$work/sg1" "$work/sg1.old"; mv "$work/sg2" "$work/sg1"; fi
+    for i in $(seq 1 300); do [ -s sg.rc ] && break; sleep 0.1; done
+    [ "$(cat sg.rc 2>/dev/null)" = 1 ] && ok || { bad "serve of a store $how: rc $(cat sg.rc 2>/dev/null): $(cat sg.err)"; kill "$(cat sg.pid)" 2>/dev/null; }
+    if [ $how = removed ]; then want="serve: $work/sg1/data.mdb was removed: the store it served is gone"; else want="serve: $work/sg1/data.mdb is another file now (the store was replaced)"; fi
+    grep -qF "$want" sg.err && ok || bad "serve of a store $how said: $(cat sg.err)"
+    wait
+  done
+fi
 # lock.mdb removed while a process has the store open: another opener is refused, writers and
 # readers, until that process ends (it made a new lock file and took the writer beside a running
 # `load`, whose batches went missing from the store and the log with exit 0)
@@ -826,6 +864,22 @@ expect 1 "$E" replay --into "$work/replayfull"; errline "replay: $work/replayful
 # --to 0 is no bound to the library: it replayed the whole log, silently; and nothing is made
 expect 2 "$E" replay --into "$work/to0" --to 0; errline "--to 0 would replay no event"
 [ ! -e "$work/to0" ] && ok || bad "replay --to 0 made $work/to0"
+# --to inside a transaction leaves it out whole (verify.h), and --to past the log's end replays it
+# all: both are said, with the seq the new store's log ends at (it said nothing, exit 0, and
+# --to 2 into a load's batch of three made an empty store)
+ENTITY_STORE=$work/rpt expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
+printf '%s\n' '{"type":"customer","key":1,"version":1,"data":{"email":"t1@x","name":"T"}}' \
+  '{"type":"customer","key":2,"version":1,"data":{"email":"t2@x","name":"T"}}' \
+  '{"type":"customer","key":3,"version":1,"data":{"email":"t3@x","name":"T"}}' >rpt.in
+ENTITY_STORE=$work/rpt expect 0 "$E" load --batch 3 <rpt.in
+ENTITY_STORE=$work/rpt expect 0 "$E" put customer '{"email":"t4@x","name":"T"}'
+ENTITY_STORE=$work/rpt expect 0 "$E" replay --into "$work/rpt2" --to 2
+errline "replay: seq 2 lies inside a transaction, left out whole: $work/rpt2 holds the log up to seq 0"
+ENTITY_STORE=$work/rpt2 expect 0 "$E" count customer; [ "$(cat out)" = 0 ] && ok || bad "replay --to 2 inside a transaction: $(cat out) customers"
+ENTITY_STORE=$work/rpt expect 0 "$E" replay --into "$work/rpt3" --to 3
+[ ! -s err ] && ok || bad "replay --to the end of a transaction said: $(cat err)"
+ENTITY_STORE=$work/rpt expect 0 "$E" replay --into "$work/rpt4" --to 99
+errline "replay: --to 99 is past the log's last seq: $work/rpt4 holds the log up to seq 4"
 expect 1 "$E" trim --force --below 999999; errline "cannot truncate below 999999"
 expect 0 "$E" check
 [ "$(cat out)" = ok ] && ok || bad "check on a sound store: $(cat out)"

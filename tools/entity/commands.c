@@ -764,13 +764,8 @@ static int follow_from_past_end(ent_store *s, uint64_t *from)
     return 0;
 }
 
-/* The file that holds the store a follower has open: its data.mdb, by device and inode. */
-typedef struct store_file {
-    dev_t dev;
-    ino_t ino;
-} store_file;
-
-static int store_file_at(store_file *out, int *err)
+/* The file that holds the store a command has open (store_file, cli.h): its data.mdb. */
+int store_file_at(store_file *out, int *err)
 {
     char path[4096 + 16];
     struct stat st;
@@ -784,24 +779,25 @@ static int store_file_at(store_file *out, int *err)
     return 0;
 }
 
-/* Whether the store a follower has open is still the one at its path. Deleted (rm -rf) or
- * replaced (another store moved there, a backup put back), it gets no commit ever again, as the
- * writers write the store now at the path: the follower waited for good, printing nothing. */
-static int store_gone(const store_file *had)
+int store_moved(const store_file *had)
 {
     store_file now;
     int err = 0;
-    if (store_file_at(&now, &err) != 0) {
-        if (err == ENOENT || err == ENOTDIR) {
-            msg("events --follow: %s/data.mdb was removed: the store it followed is gone", store_dir);
-            return 1;
-        }
-        return 0; /* cannot tell (a permission taken away): the store open may still be it */
-    }
-    if (now.dev == had->dev && now.ino == had->ino) return 0;
-    msg("events --follow: %s/data.mdb is another file now (the store was replaced): follow the new one "
-        "with --from the seq after the last one printed", store_dir);
-    return 1;
+    if (store_file_at(&now, &err) != 0) return err == ENOENT || err == ENOTDIR ? 1 : 0;
+    return now.dev == had->dev && now.ino == had->ino ? 0 : 2;
+}
+
+/* Whether the store a follower has open is gone. Deleted (rm -rf) or replaced, it gets no commit
+ * ever again, as the writers write the store now at the path: the follower waited for good,
+ * printing nothing. */
+static int store_gone(const store_file *had)
+{
+    int how = store_moved(had);
+    if (how == 1) msg("events --follow: %s/data.mdb was removed: the store it followed is gone", store_dir);
+    else if (how == 2)
+        msg("events --follow: %s/data.mdb is another file now (the store was replaced): follow the new one "
+            "with --from the seq after the last one printed", store_dir);
+    return how != 0;
 }
 
 /* events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]. Without --from (or with
@@ -1458,7 +1454,8 @@ int cmd_load(int argc, char **argv)
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
     load_batch lb = {&w, &in_txn, &batch_from, 0, 0};
-    int rc, overwrite = 0, too_long = 0;
+    int rc, overwrite = 0, too_long = 0, had_known = 0;
+    store_file had;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             if ((rc = parse_u64(&batch, argv[++i], "--batch"))) return rc;
@@ -1475,6 +1472,10 @@ int cmd_load(int argc, char **argv)
         }
     }
     if ((rc = open_store(&s, 0))) return rc;
+    {
+        int err = 0;
+        had_known = store_file_at(&had, &err) == 0; /* the store opened above */
+    }
     /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines stored
      * are named, as after a bad line (killed outright, it left a partial store unsaid). */
     catch_stops(on_signal);
@@ -1692,6 +1693,19 @@ int cmd_load(int argc, char **argv)
     if (pr.n && batch_from > 1 &&
         check_pending(&pr, s, NULL, 0, batch_from, 1, " (stored: its batch was committed before the end of the input)") != 0)
         rc = 1;
+    /* A load runs for long, and its store may be removed or replaced meanwhile (a backup put
+     * back): its batches went into the files it has open, which no other process reads any more.
+     * It said "loaded N entities", exit 0, and the store at the path had none of them. */
+    if (had_known && loaded) {
+        int how = store_moved(&had);
+        if (how == 1)
+            msg("load: %s/data.mdb was removed while it loaded: the entities it stored went with it; load them "
+                "again into the store now there", store_dir);
+        else if (how == 2)
+            msg("load: %s/data.mdb is another file now (the store was replaced while it loaded): the entities it "
+                "stored went into the store that was there; load them again into the store now there", store_dir);
+        if (how) rc = 1;
+    }
     if (!rc) fprintf(stderr, "entity: loaded %llu entit%s\n", (unsigned long long)loaded, loaded == 1 ? "y" : "ies");
     pending_free(&pr);
     ent_store_close(s);
@@ -1903,7 +1917,7 @@ static void say_when_cut(const char *text)
 int cmd_replay(int argc, char **argv)
 {
     const char *into = NULL;
-    uint64_t to = 0;
+    uint64_t to = 0, src_last = 0;
     ent_store *s = NULL, *d = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     int rc;
@@ -1937,7 +1951,7 @@ int cmd_replay(int argc, char **argv)
         /* A log trimmed below seq 1 cannot be replayed: said before the destination is made (the
          * replay's own refusal came after, and left an empty store there that check called sound) */
         uint64_t first = 0;
-        if (ent_log_bounds(&first, NULL, s, NULL) != ENT_OK) rc = fail("replay");
+        if (ent_log_bounds(&first, &src_last, s, NULL) != ENT_OK) rc = fail("replay");
         else if (first > 1)
             rc = (msg("replay: the source log was truncated below %llu; it cannot be replayed from seq 1", (unsigned long long)first), 1);
         if (rc) {
@@ -1968,6 +1982,18 @@ int cmd_replay(int argc, char **argv)
             if (ent_log_bounds(NULL, &last, d, NULL) == ENT_OK && last > 0)
                 msg("replay: %s holds a partial replay, up to seq %llu; remove it before replaying again", into,
                     (unsigned long long)last);
+        } else if (to) {
+            /* The store made is not the source at --to when --to cuts a transaction (left out
+             * whole: the source never had half of it) or lies past the log: said with the seq
+             * the new log ends at (it said nothing; --to 2 inside a batch of 3 made an empty store). */
+            uint64_t last = 0;
+            if (ent_log_bounds(NULL, &last, d, NULL) != ENT_OK) rc = fail("replay");
+            else if (last < to && last >= src_last)
+                msg("replay: --to %llu is past the log's last seq: %s holds the log up to seq %llu", (unsigned long long)to,
+                    into, (unsigned long long)last);
+            else if (last < to)
+                msg("replay: seq %llu lies inside a transaction, left out whole: %s holds the log up to seq %llu",
+                    (unsigned long long)to, into, (unsigned long long)last);
         }
     }
     ent_store_close(d);

@@ -175,10 +175,29 @@ int cmd_serve(int argc, char **argv)
         msg("serving %s on http://%.*s:%u/%s%s; SIGINT or SIGTERM stops", store_dir, (int)(colon ? colon - l : 0), l,
             ent_http_port(h), o.read_only ? " (read-only)" : "", token_file ? " (token required)" : "");
     }
-    sigwait(&sigs, &sig);
-    msg("serve: %s: closing the clients", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    ent_http_stop(h);
-    ent_store_close(s);
-    return 0;
+    {
+        /* A store removed, or replaced by another (moved to its path, a backup put back), under
+         * the server: its clients' writes went on into the files it has open, which no other
+         * process reads any more (201s for writes lost, or kept in a store moved away). It stops
+         * as the relay and the mirror do, looking every 200 ms between signals. */
+        store_file had;
+        int err = 0, known = store_file_at(&had, &err) == 0, how = 0;
+        for (;;) {
+            struct timespec ts = {0, 200 * 1000 * 1000};
+            sig = sigtimedwait(&sigs, NULL, &ts);
+            if (sig == SIGINT || sig == SIGTERM) break;
+            if (known && (how = store_moved(&had))) break;
+        }
+        if (how == 1)
+            msg("serve: %s/data.mdb was removed: the store it served is gone; serve stops (run it again on the store "
+                "at that path)", store_dir);
+        else if (how == 2)
+            msg("serve: %s/data.mdb is another file now (the store was replaced); serve stops (run it again on the "
+                "store now there)", store_dir);
+        else msg("serve: %s: closing the clients", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        ent_http_stop(h);
+        ent_store_close(s);
+        return how ? 1 : 0;
+    }
 }
 #endif /* without entity-http, main.c's cmd_unbuilt() answers serve */
