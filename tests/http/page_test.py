@@ -460,6 +460,8 @@ def main():
         subprocess.run([E, "-s", store, "put", "customer", '{"email":"v2@x","name":"V2"}'], check=True, capture_output=True)
         seq = json.load(urllib.request.urlopen(url + "/api/stat"))["log"]["last_seq"]
         chrome.wait_for("document.querySelector('#events li[data-seq=\"%d\"]')" % seq, "live event %d after the evolution" % seq)
+        check("..%d" % seq in chrome.js("document.getElementById('store').textContent"),
+              "the header's log range follows the events: %r" % chrome.js("document.getElementById('store').textContent"))
         chrome.wait_for("document.querySelector('#types li[data-type=\"coupon\"]')", "the new type listed", 5)
         chrome.wait_for("document.getElementById('store').textContent.includes('shop v2')", "the new version shown", 5)
         shown = chrome.js("Object.fromEntries([...document.querySelectorAll('#types li')].map("
