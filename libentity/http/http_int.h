@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 typedef struct ent_http_client ent_http_client;
@@ -83,6 +84,13 @@ struct ent_http {
     void *log_payload;
     ent_http_hub hub;
     ent_http_conns conns;
+    /* The store's data.mdb as the server started (lmdb only; known 0: cannot tell): a file moved
+     * into its place is another store to every other process (store_replaced() in server.c). */
+    char data_path[4200];
+    dev_t data_dev;
+    ino_t data_ino;
+    int data_known;
+    int data_said; /* the replacement was logged */
 };
 
 /* One request's state across the access handler's calls: its body so far. Made by the URI log

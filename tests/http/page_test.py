@@ -5,7 +5,8 @@ counts; a type's table pages and looks up by index; a row shows the entity's JSO
 another process (the entity tool) appears live in the event panel and bumps the count; and the
 console shows no error, no exception, no failed request. On a store of odd data: markup in keys and
 values stays text, numbers past 2^53 and -0.0 show and link as stored, and each odd string key's
-row opens that entity ("." and ".." too, which a browser drops from a path).
+row opens that entity ("." and ".." too, which a browser drops from a path). An evolution while the
+page is open shows its new types and fields.
 
 usage: page_test.py ENTITY_BINARY"""
 import json
@@ -442,6 +443,33 @@ def main():
         urllib.request.urlopen(req)
         chrome.wait_for("document.querySelector('#events li[data-seq=\"%d\"]')" % (seq + 1), "live update")
 
+        # an evolution by another process while the page is open: a new type and a new field show once
+        # events name them (the page kept the schema and the types of its load: the new type was never
+        # listed nor counted, the new field had no column, the header said v1), and the counts stay
+        # exact across the page's reload of them (events that came meanwhile counted once)
+        evolved = json.loads(subprocess.run([E, "-s", store, "schema"], check=True, capture_output=True, text=True).stdout)
+        evolved["version"] = 2
+        evolved["types"]["coupon"] = {"key": "string", "fields": {"pct": {"id": 1, "type": "int"}}}
+        evolved["types"]["customer"]["fields"]["tier"] = {"id": 5, "type": "string", "default": "basic"}
+        with open(os.path.join(work, "v2.json"), "w") as f:
+            json.dump(evolved, f)
+        subprocess.run([E, "-s", store, "schema", "--apply", os.path.join(work, "v2.json")], check=True, capture_output=True)
+        ccount = chrome.js("+document.querySelector('#types li[data-type=\"customer\"] .count').textContent")
+        for i in range(3):
+            subprocess.run([E, "-s", store, "put", "coupon", "--key", "c%d" % i, '{"pct":%d}' % i], check=True, capture_output=True)
+        subprocess.run([E, "-s", store, "put", "customer", '{"email":"v2@x","name":"V2"}'], check=True, capture_output=True)
+        seq = json.load(urllib.request.urlopen(url + "/api/stat"))["log"]["last_seq"]
+        chrome.wait_for("document.querySelector('#events li[data-seq=\"%d\"]')" % seq, "live event %d after the evolution" % seq)
+        check("..%d" % seq in chrome.js("document.getElementById('store').textContent"),
+              "the header's log range follows the events: %r" % chrome.js("document.getElementById('store').textContent"))
+        chrome.wait_for("document.querySelector('#types li[data-type=\"coupon\"]')", "the new type listed", 5)
+        chrome.wait_for("document.getElementById('store').textContent.includes('shop v2')", "the new version shown", 5)
+        shown = chrome.js("Object.fromEntries([...document.querySelectorAll('#types li')].map("
+                          "li => [li.dataset.type, +li.querySelector('.count').textContent]))")
+        check(shown.get("coupon") == 3 and shown.get("customer") == ccount + 1, "counts after the evolution %s" % shown)
+        heads = chrome.js("[...document.querySelectorAll('#thead th')].map(th => th.textContent)")
+        check(heads == ["key", "version", "email", "name", "joined", "vip", "tier"], "columns after the evolution %s" % heads)
+
         # no console errors, exceptions or failed requests while all of that ran
         chrome.call("Runtime.evaluate", {"expression": "1"})
         errors = []
@@ -507,7 +535,7 @@ def main():
             check(display_of(chrome, "auth") != "none", "token form shown again after a wrong token")
             chrome.js("document.getElementById('token').value = 'page-t\u00f6k\u20acn';"
                       "document.getElementById('auth').requestSubmit()")
-            chrome.wait_for("document.querySelectorAll('#types li').length === %d" % len(stat["types"]),
+            chrome.wait_for("document.querySelectorAll('#types li').length === %d" % len(evolved["types"]),
                             "types listed with the token")
             chrome.wait_for("document.getElementById('live').textContent === 'stream: live'", "stream with the token")
             check(chrome.js("getComputedStyle(document.getElementById('auth')).display") == "none", "token form hidden")
