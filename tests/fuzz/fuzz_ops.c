@@ -6,7 +6,7 @@
  * replace (every field) with an expected version that is any, right or wrong, delete, get, find by
  * the unique name, range over n, count, begin / commit / abort a transaction (half of them with
  * ent_txn_defer_unique_checks(), half with ent_txn_defer_ref_checks()), acknowledge a
- * subscription, close and reopen (LMDB), and, at the end, a full comparison, verify, and (LMDB) the
+ * subscription, truncate the log (forced or not), close and reopen (LMDB), and, at the end, a full comparison, verify, and (LMDB) the
  * same after reopening.
  * Properties: each call's code is the one the model predicts (conflict on a taken name or a wrong
  * version, not found, a ref to a missing entity refused, a referenced entity not deleted; in a
@@ -16,7 +16,9 @@
  * a referenced u may be deleted, and the commit fails whole: ENT_INVALID for a k it wrote naming a
  * missing u, ENT_CONFLICT for a u it deleted that a k still names), reads see what the model holds
  * inside and outside transactions, aborted work leaves nothing, each committed mutation leaves
- * exactly one event with its operation, key and version. */
+ * exactly one event with its operation, key and version; a truncation is refused beyond the log's
+ * end (ENT_INVALID), below what the subscription acknowledged unless forced (ENT_CONFLICT), inside
+ * a transaction (ENT_BUSY), and the log's bounds follow it. */
 #include <dirent.h>
 #include <unistd.h>
 
@@ -62,6 +64,8 @@ typedef struct model {
     uint64_t seq;     /* last event seq */
     uint64_t ucount, kcount;
     uint64_t clock;
+    uint64_t acked; /* the subscription's checkpoint */
+    uint64_t trunc; /* the highest seq a truncation dropped: the log starts after it */
     int deferred; /* the open transaction defers its unique checks */
     int refs_deferred; /* the open transaction defers its ref checks */
     uint8_t k_written[NK]; /* by the open transaction: its commit checks their refs */
@@ -214,6 +218,16 @@ static void check_range(const model *m, int64_t from)
     FUZZ_CHECK(seen == expect, "range gave %llu entities, model %llu", (unsigned long long)seen, (unsigned long long)expect);
 }
 
+/* The log's bounds are the model's: it starts after what truncations dropped (first = last + 1
+ * when they dropped every event), and ends at the last committed seq. */
+static void check_bounds(const model *m)
+{
+    uint64_t first = 0, last = 0, expect = m->seq ? m->trunc + 1 : 0;
+    want(ent_log_bounds(&first, &last, s, NULL), ENT_OK, "log bounds");
+    FUZZ_CHECK(first == expect && last == m->seq, "log bounds %llu..%llu, model %llu..%llu", (unsigned long long)first,
+               (unsigned long long)last, (unsigned long long)expect, (unsigned long long)m->seq);
+}
+
 static void check_all(const model *m)
 {
     uint64_t c;
@@ -224,6 +238,7 @@ static void check_all(const model *m)
     want(ent_count(&c, s, txn, tk), ENT_OK, "count");
     FUZZ_CHECK(c == m->kcount, "count k");
     check_range(m, INT64_MIN);
+    if (!txn) check_bounds(m); /* a transaction's events reach the log at its commit */
 }
 
 static void op_create_u(fuzz_in *in)
@@ -472,9 +487,28 @@ static void op_ack(fuzz_in *in)
 {
     uint64_t seq = fuzz_u8(in) % (com.seq + 2), cp = 0;
     if (txn) return; /* acknowledged alone: the transaction's events are not in the log yet */
-    want(ent_sub_ack(s, NULL, "ops", seq), seq > com.seq ? ENT_INVALID : ENT_OK, "ack");
+    if (want(ent_sub_ack(s, NULL, "ops", seq), seq > com.seq ? ENT_INVALID : ENT_OK, "ack") == ENT_OK && seq > work.acked)
+        work.acked = com.acked = seq; /* never moves back */
     want(ent_sub_checkpoint(&cp, s, NULL, "ops"), ENT_OK, "checkpoint");
-    FUZZ_CHECK(cp <= com.seq, "checkpoint beyond the log");
+    FUZZ_CHECK(cp == com.acked, "checkpoint %llu, model %llu", (unsigned long long)cp, (unsigned long long)com.acked);
+}
+
+/* Drop the events below `below` (force: those the subscription has not acknowledged too). Beside
+ * this thread's write transaction: ENT_BUSY, the transaction as it was. */
+static void op_truncate(fuzz_in *in, int force)
+{
+    uint64_t below = fuzz_u8(in) % (com.seq + 3), first = com.seq ? com.trunc + 1 : 0;
+    int expect;
+    if (txn) {
+        want(ent_log_truncate(s, below, force), ENT_BUSY, "truncate in a transaction");
+        return;
+    }
+    if (below > com.seq + 1) expect = ENT_INVALID;
+    else if (!force && (com.acked + 1 > first ? com.acked + 1 : first) < below) expect = ENT_CONFLICT;
+    else expect = ENT_OK;
+    if (want(ent_log_truncate(s, below, force), expect, "truncate") == ENT_OK && com.seq && below > first)
+        work.trunc = com.trunc = below - 1;
+    check_bounds(&com);
 }
 
 static void open_store(int lmdb, int create)
@@ -525,7 +559,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 10: check_k(&work, (int)(fuzz_u8(&in) % NK)); break;
         case 11: op_find_name(&in); break;
         case 12: check_range(&work, (int64_t)(fuzz_u8(&in) % 5) - 2); break;
-        case 13: op_ack(&in); break;
+        case 13:
+            if ((op / 15) & 1) op_truncate(&in, (op / 15) & 2);
+            else op_ack(&in);
+            break;
         default:
             /* LMDB: close and open again (a new process would find what was committed) */
             if (lmdb && !txn) {
