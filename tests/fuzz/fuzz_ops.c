@@ -2,12 +2,13 @@
  * LMDB, the first byte chooses) and a simple model of it; every answer is checked against the model.
  *
  * Schema: "u" (auto ids; name: unique string, n: indexed int, tag: optional string) and "k"
- * (string keys; owner: a ref to u, v: uint). Operations: create, update (set or unset a field) or
- * replace (every field) with an expected version that is any, right or wrong, delete, get, find by
- * the unique name, range over n, count, begin / commit / abort a transaction (half of them with
- * ent_txn_defer_unique_checks(), half with ent_txn_defer_ref_checks()), acknowledge a
- * subscription, truncate the log (forced or not), close and reopen (LMDB), and, at the end, a full comparison, verify, and (LMDB) the
- * same after reopening.
+ * (string keys; owner: a ref to u, v: uint). Operations: create (a quarter with the id given),
+ * update (set or unset a field) or replace (every field) with an expected version that is any,
+ * right or wrong, delete, get, find by the unique name, range over n, count, begin / commit /
+ * abort a transaction (half of them with ent_txn_defer_unique_checks(), half with
+ * ent_txn_defer_ref_checks()), acknowledge a subscription, truncate the log (forced or not),
+ * close and reopen (LMDB), and, at the end, a full comparison, verify, and (LMDB) the same after
+ * reopening.
  * Properties: each call's code is the one the model predicts (conflict on a taken name or a wrong
  * version, not found, a ref to a missing entity refused, a referenced entity not deleted; in a
  * transaction that defers its unique checks a taken name is not refused, the name's look-up finds
@@ -241,24 +242,36 @@ static void check_all(const model *m)
     if (!txn) check_bounds(m); /* a transaction's events reach the log at its commit */
 }
 
+/* Create a u; a quarter of them carry their id (one free, deleted or taken: ENT_CONFLICT), after
+ * which the ids assigned go on above the highest. */
 static void op_create_u(fuzz_in *in)
 {
     ent_entity *e = NULL;
-    int name = (int)(fuzz_u8(in) % NNAMES), b = (int)fuzz_u8(in), expect;
+    unsigned nb = fuzz_u8(in);
+    int name = (int)(nb % NNAMES), b = (int)fuzz_u8(in), expect;
+    uint64_t id = (nb / NNAMES) % 4 == 3 ? 1 + (nb / (4 * NNAMES)) % (NU - 1) : 0;
     if (ent_entity_new(&e, tu) != ENT_OK) abort();
+    if (id) {
+        ent_key k = ent_key_id(id);
+        if (ent_entity_set_key(e, &k) != ENT_OK) abort();
+    }
     ent_entity_field_set_string(e, f_name, names[name], 1);
     if (b & 1) ent_entity_field_set_int(e, f_n, (b >> 1) % 5 - 2);
     if (b & 32) ent_entity_field_set_string(e, f_tag, tags[1 + (b >> 6) % 2], 1);
-    expect = name_taken(&work, name, 0) ? ENT_CONFLICT : work.next_id + 1 >= NU ? -100 : ENT_OK;
+    expect = (id && work.u[id].exists) || name_taken(&work, name, 0) ? ENT_CONFLICT
+             : !id && work.next_id + 1 >= NU                          ? -100
+                                                                      : ENT_OK;
     if (expect == -100) { /* beyond what the model tracks: stop creating */
         ent_entity_free(e);
         return;
     }
     if (want(ent_create(s, txn, e), expect, "create u") == ENT_OK) {
-        mu *x = &work.u[++work.next_id];
         ent_key k = ent_entity_key(e);
-        FUZZ_CHECK(k.id == work.next_id, "create u got id %llu, model %llu", (unsigned long long)k.id,
-                   (unsigned long long)work.next_id);
+        mu *x;
+        if (!id) id = ++work.next_id;
+        else if (id > work.next_id) work.next_id = id;
+        x = &work.u[id];
+        FUZZ_CHECK(k.id == id, "create u got id %llu, model %llu", (unsigned long long)k.id, (unsigned long long)id);
         x->exists = 1;
         x->version = 1;
         x->name = name;
