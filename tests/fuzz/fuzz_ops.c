@@ -2,18 +2,24 @@
  * LMDB, the first byte chooses) and a simple model of it; every answer is checked against the model.
  *
  * Schema: "u" (auto ids; name: unique string, n: indexed int, tag: optional string) and "k"
- * (string keys; owner: a ref to u, v: uint). Operations: create, update (set or unset a field,
- * with an expected version that is any, right or wrong), delete, get, find by the unique name,
- * range over n, count, begin / commit / abort a transaction (half of them with
- * ent_txn_defer_unique_checks()), acknowledge a subscription, close and reopen (LMDB), and, at the
- * end, a full comparison, verify, and (LMDB) the same after reopening.
+ * (string keys; owner: a ref to u, v: uint). Operations: create (a quarter with the id given),
+ * update (set or unset a field) or replace (every field) with an expected version that is any,
+ * right or wrong, delete, get, find by the unique name, range over n, count, begin / commit /
+ * abort a transaction (half of them with ent_txn_defer_unique_checks(), half with
+ * ent_txn_defer_ref_checks()), acknowledge a subscription, truncate the log (forced or not),
+ * close and reopen (LMDB), and, at the end, a full comparison, verify, and (LMDB) the same after
+ * reopening.
  * Properties: each call's code is the one the model predicts (conflict on a taken name or a wrong
  * version, not found, a ref to a missing entity refused, a referenced entity not deleted; in a
  * transaction that defers its unique checks a taken name is not refused, the name's look-up finds
  * the entity that took it first of those holding it, and the commit is a conflict, leaving nothing,
- * when two still hold one), reads
- * see what the model holds inside and outside transactions, aborted work leaves nothing, each
- * committed mutation leaves exactly one event with its operation, key and version. */
+ * when two still hold one; in a transaction that defers its ref checks a k may name a missing u and
+ * a referenced u may be deleted, and the commit fails whole: ENT_INVALID for a k it wrote naming a
+ * missing u, ENT_CONFLICT for a u it deleted that a k still names), reads see what the model holds
+ * inside and outside transactions, aborted work leaves nothing, each committed mutation leaves
+ * exactly one event with its operation, key and version; a truncation is refused beyond the log's
+ * end (ENT_INVALID), below what the subscription acknowledged unless forced (ENT_CONFLICT), inside
+ * a transaction (ENT_BUSY), and the log's bounds follow it. */
 #include <dirent.h>
 #include <unistd.h>
 
@@ -59,7 +65,12 @@ typedef struct model {
     uint64_t seq;     /* last event seq */
     uint64_t ucount, kcount;
     uint64_t clock;
+    uint64_t acked; /* the subscription's checkpoint */
+    uint64_t trunc; /* the highest seq a truncation dropped: the log starts after it */
     int deferred; /* the open transaction defers its unique checks */
+    int refs_deferred; /* the open transaction defers its ref checks */
+    uint8_t k_written[NK]; /* by the open transaction: its commit checks their refs */
+    uint8_t u_deleted[NU]; /* by the open transaction: its commit checks none is named */
 } model;
 
 static ent_schema *schema;
@@ -208,6 +219,16 @@ static void check_range(const model *m, int64_t from)
     FUZZ_CHECK(seen == expect, "range gave %llu entities, model %llu", (unsigned long long)seen, (unsigned long long)expect);
 }
 
+/* The log's bounds are the model's: it starts after what truncations dropped (first = last + 1
+ * when they dropped every event), and ends at the last committed seq. */
+static void check_bounds(const model *m)
+{
+    uint64_t first = 0, last = 0, expect = m->seq ? m->trunc + 1 : 0;
+    want(ent_log_bounds(&first, &last, s, NULL), ENT_OK, "log bounds");
+    FUZZ_CHECK(first == expect && last == m->seq, "log bounds %llu..%llu, model %llu..%llu", (unsigned long long)first,
+               (unsigned long long)last, (unsigned long long)expect, (unsigned long long)m->seq);
+}
+
 static void check_all(const model *m)
 {
     uint64_t c;
@@ -218,26 +239,39 @@ static void check_all(const model *m)
     want(ent_count(&c, s, txn, tk), ENT_OK, "count");
     FUZZ_CHECK(c == m->kcount, "count k");
     check_range(m, INT64_MIN);
+    if (!txn) check_bounds(m); /* a transaction's events reach the log at its commit */
 }
 
+/* Create a u; a quarter of them carry their id (one free, deleted or taken: ENT_CONFLICT), after
+ * which the ids assigned go on above the highest. */
 static void op_create_u(fuzz_in *in)
 {
     ent_entity *e = NULL;
-    int name = (int)(fuzz_u8(in) % NNAMES), b = (int)fuzz_u8(in), expect;
+    unsigned nb = fuzz_u8(in);
+    int name = (int)(nb % NNAMES), b = (int)fuzz_u8(in), expect;
+    uint64_t id = (nb / NNAMES) % 4 == 3 ? 1 + (nb / (4 * NNAMES)) % (NU - 1) : 0;
     if (ent_entity_new(&e, tu) != ENT_OK) abort();
+    if (id) {
+        ent_key k = ent_key_id(id);
+        if (ent_entity_set_key(e, &k) != ENT_OK) abort();
+    }
     ent_entity_field_set_string(e, f_name, names[name], 1);
     if (b & 1) ent_entity_field_set_int(e, f_n, (b >> 1) % 5 - 2);
     if (b & 32) ent_entity_field_set_string(e, f_tag, tags[1 + (b >> 6) % 2], 1);
-    expect = name_taken(&work, name, 0) ? ENT_CONFLICT : work.next_id + 1 >= NU ? -100 : ENT_OK;
+    expect = (id && work.u[id].exists) || name_taken(&work, name, 0) ? ENT_CONFLICT
+             : !id && work.next_id + 1 >= NU                          ? -100
+                                                                      : ENT_OK;
     if (expect == -100) { /* beyond what the model tracks: stop creating */
         ent_entity_free(e);
         return;
     }
     if (want(ent_create(s, txn, e), expect, "create u") == ENT_OK) {
-        mu *x = &work.u[++work.next_id];
         ent_key k = ent_entity_key(e);
-        FUZZ_CHECK(k.id == work.next_id, "create u got id %llu, model %llu", (unsigned long long)k.id,
-                   (unsigned long long)work.next_id);
+        mu *x;
+        if (!id) id = ++work.next_id;
+        else if (id > work.next_id) work.next_id = id;
+        x = &work.u[id];
+        FUZZ_CHECK(k.id == id, "create u got id %llu, model %llu", (unsigned long long)k.id, (unsigned long long)id);
         x->exists = 1;
         x->version = 1;
         x->name = name;
@@ -252,18 +286,28 @@ static void op_create_u(fuzz_in *in)
     ent_entity_free(e);
 }
 
-/* Update u `id`: set or unset one field, with expect any, right or wrong. */
+/* Update u `id`: set or unset one field, with expect any, right or wrong; or replace it whole
+ * (ent_replace(): the fields e leaves unset are removed). */
 static void op_update_u(fuzz_in *in)
 {
     uint64_t id = 1 + fuzz_u8(in) % (NU - 1), expect_v;
-    unsigned what = fuzz_u8(in), ev = fuzz_u8(in) % 3;
+    unsigned what = fuzz_u8(in), evb = fuzz_u8(in), ev = evb % 3, replace = (evb / 3) & 1;
     mu *x = &work.u[id], nx;
     ent_entity *e = NULL;
     ent_key k = ent_key_id(id);
-    int expect, changed;
+    int expect, changed, rc;
     if (ent_entity_new(&e, tu) != ENT_OK || ent_entity_set_key(e, &k) != ENT_OK) abort();
     nx = *x;
-    switch (what % 4) {
+    if (replace) {
+        /* every field from `what`: name, n set or not, tag or none */
+        nx.name = (int)(what % NNAMES);
+        nx.has_n = (what / NNAMES) & 1;
+        nx.n = nx.has_n ? (int64_t)((what / (2 * NNAMES)) % 5) - 2 : 0;
+        nx.tag = (int)((what / (10 * NNAMES)) % 3);
+        ent_entity_field_set_string(e, f_name, names[nx.name], 1);
+        if (nx.has_n) ent_entity_field_set_int(e, f_n, nx.n);
+        if (nx.tag) ent_entity_field_set_string(e, f_tag, tags[nx.tag], 1);
+    } else switch (what % 4) {
     case 0:
         nx.name = (int)((what >> 2) % NNAMES);
         ent_entity_field_set_string(e, f_name, names[nx.name], 1);
@@ -290,7 +334,8 @@ static void op_update_u(fuzz_in *in)
     else if (expect_v != ENT_VERSION_ANY && expect_v != x->version) expect = ENT_CONFLICT;
     else if (nx.name != x->name && name_taken(&work, nx.name, id)) expect = ENT_CONFLICT;
     else expect = ENT_OK;
-    if (want(ent_update(s, txn, e, expect_v), expect, "update u") == ENT_OK) {
+    rc = replace ? ent_replace(s, txn, e, expect_v) : ent_update(s, txn, e, expect_v);
+    if (want(rc, expect, replace ? "replace u" : "update u") == ENT_OK) {
         FUZZ_CHECK(ent_entity_version(e) == x->version + (changed ? 1 : 0), "update u version %llu, model %llu%s",
                    (unsigned long long)ent_entity_version(e), (unsigned long long)x->version, changed ? " + 1" : "");
         if (changed) {
@@ -313,11 +358,13 @@ static void op_delete_u(fuzz_in *in)
     ent_key k = ent_key_id(id);
     int expect;
     if (!x->exists) expect = ENT_NOTFOUND;
-    else if ((expect_v != ENT_VERSION_ANY && expect_v != x->version) || referenced(&work, id)) expect = ENT_CONFLICT;
+    else if ((expect_v != ENT_VERSION_ANY && expect_v != x->version) || (!work.refs_deferred && referenced(&work, id)))
+        expect = ENT_CONFLICT;
     else expect = ENT_OK;
     if (want(ent_delete(s, txn, tu, &k, expect_v), expect, "delete u") == ENT_OK) {
         uint64_t v = x->version + 1;
         memset(x, 0, sizeof *x);
+        if (txn) work.u_deleted[id] = 1;
         work.ucount--;
         work.seq++;
         applied(ENT_OP_DELETE, tu, &k, v);
@@ -342,9 +389,10 @@ static void op_put_k(fuzz_in *in)
     if (owner) ent_entity_field_set_uint(e, f_owner, owner);
     if (nx.has_v) ent_entity_field_set_uint(e, f_v, nx.v);
     changed = !x->exists || nx.owner != x->owner || nx.has_v != x->has_v || nx.v != x->v;
-    expect = owner && !work.u[owner].exists ? ENT_INVALID : ENT_OK;
+    expect = owner && !work.u[owner].exists && !work.refs_deferred ? ENT_INVALID : ENT_OK;
     if (want(ent_upsert(s, txn, e, ENT_VERSION_ANY), expect, "upsert k") == ENT_OK) {
         int op = x->exists ? ENT_OP_UPDATE : ENT_OP_CREATE;
+        if (txn) work.k_written[i] = 1;
         if (changed) {
             nx.exists = 1;
             nx.version = x->exists ? x->version + 1 : 1;
@@ -383,7 +431,7 @@ static void op_find_name(fuzz_in *in)
     ent_entity_free(e);
 }
 
-static void txn_begin(int defer_uniques)
+static void txn_begin(int defer_uniques, int defer_refs)
 {
     if (txn) return;
     want(ent_txn_begin(&txn, s, ENT_TXN_WRITE), ENT_OK, "begin");
@@ -391,16 +439,49 @@ static void txn_begin(int defer_uniques)
         want(ent_txn_defer_unique_checks(txn), ENT_OK, "defer unique checks");
         work.deferred = 1;
     }
+    if (defer_refs) {
+        want(ent_txn_defer_ref_checks(txn), ENT_OK, "defer ref checks");
+        work.refs_deferred = 1;
+    }
+}
+
+/* What the commit of a transaction that defers its ref checks finds in its final state: a k it
+ * wrote naming a missing u (ENT_INVALID), a u it deleted that a k still names (ENT_CONFLICT). The
+ * state before it had neither, so every dangling ref is one or the other (or both: a k written to
+ * name a u deleted too, when either code is right). */
+static void refs_dangling(const model *m, int *invalid, int *conflict)
+{
+    *invalid = *conflict = 0;
+    if (!m->refs_deferred) return;
+    for (int i = 0; i < NK; i++)
+        if (m->k_written[i] && m->k[i].exists && m->k[i].owner && !m->u[m->k[i].owner].exists) *invalid = 1;
+    for (uint64_t i = 1; i < NU; i++)
+        if (m->u_deleted[i] && !m->u[i].exists && referenced(m, i)) *conflict = 1;
+}
+
+/* The open transaction's marks, cleared when it ends (committed or not). */
+static void txn_marks_clear(model *m)
+{
+    m->deferred = m->refs_deferred = 0;
+    memset(m->k_written, 0, sizeof m->k_written);
+    memset(m->u_deleted, 0, sizeof m->u_deleted);
 }
 
 static void txn_end(int commit)
 {
     if (!txn) return;
     if (commit) {
-        int twice = work.deferred && name_twice(&work);
-        want(ent_txn_commit(txn), twice ? ENT_CONFLICT : ENT_OK, "commit");
-        work.deferred = 0;
-        if (twice) work = com; /* refused whole */
+        int twice = work.deferred && name_twice(&work), invalid, conflict, rc;
+        refs_dangling(&work, &invalid, &conflict);
+        rc = ent_txn_commit(txn);
+        FUZZ_CHECK_FAILED_WITH_MESSAGE(rc);
+        if (!twice && !invalid && !conflict) want(rc, ENT_OK, "commit");
+        else /* refused whole; with more than one fault, any of their codes */
+            FUZZ_CHECK((rc == ENT_CONFLICT && (twice || conflict)) || (rc == ENT_INVALID && invalid),
+                       "commit: rc %d (%s), model expects%s%s%s", rc, ent_strerror(rc), twice ? " a name held twice" : "",
+                       invalid ? " a k naming a missing u" : "", conflict ? " a deleted u still named" : "");
+        txn_marks_clear(&work);
+        if (rc != ENT_OK) work = com; /* refused whole */
         else com = work;
     } else {
         ent_txn_abort(txn);
@@ -419,9 +500,28 @@ static void op_ack(fuzz_in *in)
 {
     uint64_t seq = fuzz_u8(in) % (com.seq + 2), cp = 0;
     if (txn) return; /* acknowledged alone: the transaction's events are not in the log yet */
-    want(ent_sub_ack(s, NULL, "ops", seq), seq > com.seq ? ENT_INVALID : ENT_OK, "ack");
+    if (want(ent_sub_ack(s, NULL, "ops", seq), seq > com.seq ? ENT_INVALID : ENT_OK, "ack") == ENT_OK && seq > work.acked)
+        work.acked = com.acked = seq; /* never moves back */
     want(ent_sub_checkpoint(&cp, s, NULL, "ops"), ENT_OK, "checkpoint");
-    FUZZ_CHECK(cp <= com.seq, "checkpoint beyond the log");
+    FUZZ_CHECK(cp == com.acked, "checkpoint %llu, model %llu", (unsigned long long)cp, (unsigned long long)com.acked);
+}
+
+/* Drop the events below `below` (force: those the subscription has not acknowledged too). Beside
+ * this thread's write transaction: ENT_BUSY, the transaction as it was. */
+static void op_truncate(fuzz_in *in, int force)
+{
+    uint64_t below = fuzz_u8(in) % (com.seq + 3), first = com.seq ? com.trunc + 1 : 0;
+    int expect;
+    if (txn) {
+        want(ent_log_truncate(s, below, force), ENT_BUSY, "truncate in a transaction");
+        return;
+    }
+    if (below > com.seq + 1) expect = ENT_INVALID;
+    else if (!force && (com.acked + 1 > first ? com.acked + 1 : first) < below) expect = ENT_CONFLICT;
+    else expect = ENT_OK;
+    if (want(ent_log_truncate(s, below, force), expect, "truncate") == ENT_OK && com.seq && below > first)
+        work.trunc = com.trunc = below - 1;
+    check_bounds(&com);
 }
 
 static void open_store(int lmdb, int create)
@@ -465,14 +565,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 3: op_delete_u(&in); break;
         case 4: op_put_k(&in); break;
         case 5: op_delete_k(&in); break;
-        case 6: txn_begin((op / 15) & 1); break;
+        case 6: txn_begin((op / 15) & 1, (op / 15) & 2); break;
         case 7: txn_end(1); break;
         case 8: txn_end(0); break;
         case 9: check_u(&work, 1 + fuzz_u8(&in) % (NU - 1)); break;
         case 10: check_k(&work, (int)(fuzz_u8(&in) % NK)); break;
         case 11: op_find_name(&in); break;
         case 12: check_range(&work, (int64_t)(fuzz_u8(&in) % 5) - 2); break;
-        case 13: op_ack(&in); break;
+        case 13:
+            if ((op / 15) & 1) op_truncate(&in, (op / 15) & 2);
+            else op_ack(&in);
+            break;
         default:
             /* LMDB: close and open again (a new process would find what was committed) */
             if (lmdb && !txn) {
