@@ -43,7 +43,7 @@
  * refused before any write, for a reason of its own (a conflict, an invalid value, something
  * missing), left the transaction as it was but for those counters, which are put back. A
  * savepoint cost LMDB a copy of every page the call touched and a merge of its dirty list into the
- * group's: ~4 of a create's ~9 us in a group of 8, 35-45 us of the group's serial path. A group
+ * group's: ~4 of a create's ~9 us in a group of 8, 27-38 us of the group's serial path. A group
  * of one needs none either: its failure aborts the whole transaction, as before grouping. A
  * failed commit fails every caller of the group, also one refused after the group's first success
  * (its refusal may come from that work: a key or unique value the store then never had). A call
