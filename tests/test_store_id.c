@@ -463,6 +463,62 @@ static void test_open_racing_init(void)
     rm_rf(dir);
 }
 
+/* ent_store_check_path(): whether the store a handle has open is still the one at its path, for a
+ * process that keeps it open for days. The open files are compared with what the path names now,
+ * the path taken absolute at the open: a store opened by a relative path is still at it after the
+ * host changed its directory (a stat of the relative path would say it was removed), and a
+ * data.mdb replaced before the first check is seen (a stat taken a moment after the open, as the
+ * relay, the server and the tool each did, took the new file for the store). */
+static void test_check_path(void)
+{
+    char dir[ENT_TEST_PATH_MAX], a[ENT_TEST_PATH_MAX], b[ENT_TEST_PATH_MAX], from[ENT_TEST_PATH_MAX + 16],
+        to[ENT_TEST_PATH_MAX + 16], cwd[4096];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *f = NULL, *m = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ENT_TEST_MKDTEMP(dir, "store-path");
+    ENT_TEST_PATH(a, "%s/a", dir);
+    ENT_TEST_PATH(b, "%s/b", dir);
+    ENT_TEST_PATH(from, "%s/data.mdb", b);
+    ENT_TEST_PATH(to, "%s/data.mdb", a);
+    CU_ASSERT_EQUAL(ent_store_check_path(NULL), ENT_INVALID);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    o.backend = "memory";
+    ENT_OK_(ent_store_open(&m, NULL, sc, &o));
+    CU_ASSERT_EQUAL(ent_store_check_path(m), ENT_OK); /* no files to lose */
+    ent_store_close(m);
+
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    CU_ASSERT_FATAL(chdir(dir) == 0);
+    ENT_OK_(ent_store_open(&s, "a", sc, NULL));
+    CU_ASSERT_FATAL(chdir("/") == 0); /* "a" under "/" is no store */
+    CU_ASSERT_EQUAL(ent_store_check_path(s), ENT_OK);
+    o.backend = "fault"; /* a wrapping backend asks the one it wraps */
+    ENT_OK_(ent_store_open(&f, a, NULL, &o));
+    CU_ASSERT_EQUAL(ent_store_check_path(f), ENT_OK);
+
+    /* a copy moved into its place, as a restored backup is */
+    ENT_OK_(ent_store_copy(s, b, 1));
+    CU_ASSERT_FATAL(rename(from, to) == 0);
+    CU_ASSERT_EQUAL(ent_store_check_path(s), ENT_CONFLICT);
+    ENT_ASSERT_MSG(a);
+    ENT_ASSERT_MSG("is another file now");
+    CU_ASSERT_EQUAL(ent_store_check_path(f), ENT_CONFLICT);
+    ENT_ASSERT_MSG(a);
+
+    /* removed (rm -rf), also the directory */
+    rm_rf(a);
+    CU_ASSERT_EQUAL(ent_store_check_path(s), ENT_NOTFOUND);
+    ENT_ASSERT_MSG(a);
+    ENT_ASSERT_MSG("was removed");
+    CU_ASSERT_EQUAL(ent_store_check_path(f), ENT_NOTFOUND);
+    ent_store_close(f);
+    ent_store_close(s);
+    CU_ASSERT(chdir(cwd) == 0);
+    ent_schema_free(sc);
+    rm_rf(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--init")) { /* test_open_racing_init's other process */
@@ -479,7 +535,7 @@ int main(int argc, char **argv)
                                           ENT_TEST(test_store_file_not_a_file), ENT_TEST(test_id_damaged),
                                           ENT_TEST(test_schema_damaged),
                                           ENT_TEST(test_meta_page_damaged),
-                                          ENT_TEST(test_open_racing_init),
+                                          ENT_TEST(test_open_racing_init), ENT_TEST(test_check_path),
                                           {NULL, NULL}};
     return ent_test_run("store_id", cases);
 }

@@ -84,13 +84,7 @@ struct ent_http {
     void *log_payload;
     ent_http_hub hub;
     ent_http_conns conns;
-    /* The store's data.mdb as the server started (lmdb only; known 0: cannot tell): a file moved
-     * into its place is another store to every other process (store_replaced() in server.c). */
-    char data_path[4200];
-    dev_t data_dev;
-    ino_t data_ino;
-    int data_known;
-    int data_said; /* the replacement was logged */
+    int data_said; /* the store's replacement was logged (store_replaced() in server.c) */
 };
 
 /* One request's state across the access handler's calls: its body so far. Made by the URI log

@@ -835,51 +835,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return rc;
 }
 
-/* The store's data.mdb at its path, as the server starts (see store_replaced()). A relative
- * store path is made absolute now: the host may change its directory later. */
-static void store_file_of(ent_http *h)
-{
-    char cwd[4096];
-    const char *dir = ent_store_path(h->s);
-    struct stat st;
-    int n;
-    if (!dir || !dir[0] || strcmp(ent_store_backend(h->s), "lmdb") != 0) return;
-    if (dir[0] == '/') n = snprintf(h->data_path, sizeof h->data_path, "%s/data.mdb", dir);
-    else if (getcwd(cwd, sizeof cwd)) n = snprintf(h->data_path, sizeof h->data_path, "%s/%s/data.mdb", cwd, dir);
-    else return;
-    if (n < 0 || (size_t)n >= sizeof h->data_path || stat(h->data_path, &st) != 0) return;
-    h->data_dev = st.st_dev;
-    h->data_ino = st.st_ino;
-    h->data_known = 1;
-}
-
-/* Whether the store's data.mdb was replaced (a copy --compact or a backup moved into its place)
- * or removed since the server started: then 1, the request answered 503 in *rc, the first time
- * logged. The server reads and writes the files it has open, which no other process sees any
- * more: a PUT answered 201 was in no file at the path, and what others wrote never showed (the
- * relay and the mirror exit 1 on it). One stat() a request; a stat that fails otherwise than
- * ENOENT (a permission taken away) cannot tell, and the request goes on. */
+/* Whether the store was removed, or replaced by another (a copy --compact or a backup moved into
+ * its place), since the server opened it (ent_store_check_path()): then 1, the request answered 503
+ * in *rc, the first time logged. The server reads and writes the files it has open, which no other
+ * process sees any more: a PUT answered 201 was in no file at the path, and what others wrote never
+ * showed (the relay and the mirror exit 1 on it). A stat or two a request; when it cannot tell (a
+ * permission taken away), the request goes on. */
 static int store_replaced(ent_http *h, struct MHD_Connection *c, enum MHD_Result *rc)
 {
-    struct stat st;
-    const char *what;
-    int n;
-    if (!h->data_known) return 0;
-    if (stat(h->data_path, &st) == 0) {
-        if (st.st_dev == h->data_dev && st.st_ino == h->data_ino) return 0;
-        what = "is another file now (a store moved into its place?)";
-    } else if (errno == ENOENT || errno == ENOTDIR) {
-        what = "was removed";
-    } else {
-        return 0;
-    }
-    n = (int)strlen(h->data_path) - (int)strlen("/data.mdb");
+    char what[1024];
+    if (ent_store_check_path(h->s) == ENT_OK) return 0;
+    snprintf(what, sizeof what, "%s", ent_errmsg());
     if (!__atomic_exchange_n(&h->data_said, 1, __ATOMIC_RELAXED))
-        ent_http__logf(h, "store %.*s: its data.mdb was replaced under this server: it %s; every request is refused (503): "
-                       "restart the server on the store now there", n, h->data_path, what);
-    *rc = ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                "store %.*s: its data.mdb was replaced under this server: it %s; what this server has open is "
-                                "no longer the store there: restart it", n, h->data_path, what);
+        ent_http__logf(h, "the store was replaced under this server: %s; every request is refused (503): restart the server "
+                       "on the store now there", what);
+    *rc = ent_http__reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the store was replaced under this server: %s; restart "
+                                "it", what);
     return 1;
 }
 
@@ -1029,7 +1000,6 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     if (o.token && !o.token[0]) return start_refused(&o, ENT_INVALID, "the token is empty");
     if (!(h = calloc(1, sizeof *h))) return start_refused(NULL, ENT_NOMEM, "ent_http_start: out of memory");
     h->s = s;
-    store_file_of(h);
     h->mhd_layout = mhd_layout();
     h->read_only = o.read_only;
     h->max_body = o.max_body ? o.max_body : DEFAULT_LIMIT;

@@ -391,7 +391,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
                 ent_nats__log(f.o.log, f.o.log_payload, "mirror: lost NATS (connection closed); reconnecting");
                 drop(&f);
                 f.said_down = 1;
-            } else if (f.mr.m && (rc = ent_nats__store_moved(&f.mr.file, "mirror", "what it applies reaches "
+            } else if (f.mr.m && (rc = ent_nats__store_moved(f.mr.m, "mirror", "what it applies reaches "
                                                               "no reader of that path"))) {
                 break; /* (nothing comes: is the store at the path still the one it writes?) */
             } else if (++f.idle % IDLE_CHECK == 0 && stream_still(&f)) {

@@ -36,7 +36,6 @@ int ent_nats__mirror_open(ent_nats__mirror *f, const ent_schema *schema)
     int rc;
     ent_nats__mirror_close(f);
     if ((rc = ent_mirror_open(&f->m, f->path, f->primary, schema, f->o->store_opts))) return rc;
-    ent_nats__store_file_of(&f->file, f->m);
     if (f->o->on_event && (rc = ent_subscribe(&f->cb, f->m, NULL, 0, f->o->on_event, f->o->event_payload))) {
         ent_nats__mirror_close(f);
         return rc;

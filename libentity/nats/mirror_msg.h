@@ -17,7 +17,6 @@ typedef struct ent_nats__mirror {
     size_t n, cap;
     int checked;               /* the stream's seq `applied` was found to be the one applied */
     uint64_t gap;              /* the missing seq, when the last message returned a gap (else 0) */
-    ent_nats__store_file file; /* m's data.mdb when it was opened: still at its path? (follow.c) */
 } ent_nats__mirror;
 
 /* Open (or, with schema, create or evolve) the mirror store at path; reads applied and pos. */

@@ -872,8 +872,8 @@ void ent_nats__unlock_dir(int fd)
  * `copy --compact` or a backup moved into its place), the files it has open are no one's any
  * more: every other process writes and reads the store now at the path. A relay waited for commits
  * that never came, and the stream got none of the new store's events; a mirror applied into files
- * no reader sees. Both went on in silence, for ever (entity events --follow had the same, fixed
- * the same way in tools/entity/commands.c). */
+ * no reader sees. Both went on in silence, for ever. They ask ent_store_check_path() when nothing
+ * comes (the check was theirs, and the server's and the tool's, until it moved into the core). */
 int ent_nats__abs_path(char **out, const char *path)
 {
     char cwd[4096];
@@ -892,41 +892,14 @@ int ent_nats__abs_path(char **out, const char *path)
     return ENT_OK;
 }
 
-void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s)
+int ent_nats__store_moved(ent_store *s, const char *who, const char *why)
 {
-    char cwd[4096];
-    const char *dir = s ? ent_store_path(s) : "";
-    struct stat st;
-    int n;
-    memset(out, 0, sizeof *out);
-    if (!s || strcmp(ent_store_backend(s), "lmdb") != 0 || !dir[0]) return;
-    if (dir[0] == '/') n = snprintf(out->path, sizeof out->path, "%s/data.mdb", dir);
-    else if (getcwd(cwd, sizeof cwd)) n = snprintf(out->path, sizeof out->path, "%s/%s/data.mdb", cwd, dir);
-    else return;
-    if (n < 0 || (size_t)n >= sizeof out->path || stat(out->path, &st) != 0) return;
-    out->dev = st.st_dev;
-    out->ino = st.st_ino;
-    out->known = 1;
-}
-
-int ent_nats__store_moved(const ent_nats__store_file *had, const char *who, const char *why)
-{
-    struct stat st;
-    /* The store named by the absolute directory the check reads (had->path without "/data.mdb"),
-     * not ent_store_path(s): a store opened by a relative path was named by it, which under the
-     * host's directory now (changed since) is another store, or none. */
-    int n = (int)strlen(had->path) - (int)strlen("/data.mdb");
-    if (!had->known) return ENT_OK;
-    if (n < 0) n = 0;
-    if (stat(had->path, &st) != 0) {
-        if (errno != ENOENT && errno != ENOTDIR) return ENT_OK; /* cannot tell: the store open may still be it */
-        return ent_error_set(ENT_NOTFOUND, "store %.*s: its data.mdb was removed under the %s (the store deleted or moved "
-                             "away): %s; the %s stops", n, had->path, who, why, who);
-    }
-    if (st.st_dev == had->dev && st.st_ino == had->ino) return ENT_OK;
-    return ent_error_set(ENT_CONFLICT, "store %.*s: its data.mdb is another file now (another store, a copy or a backup, "
-                         "moved there under the %s): %s; the %s stops (run it again on the store now there)",
-                         n, had->path, who, why, who);
+    char msg[1024];
+    int rc = ent_store_check_path(s);
+    if (rc == ENT_OK) return ENT_OK;
+    snprintf(msg, sizeof msg, "%s", ent_errmsg());
+    return ent_error_set(rc, "%s; the %s stops: %s%s", msg, who, why,
+                         rc == ENT_CONFLICT ? " (run it again on the store now there)" : "");
 }
 
 /* Every subject that filter `want` (literal tokens, ending in ">") matches is matched by the

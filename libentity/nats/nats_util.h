@@ -167,23 +167,10 @@ int ent_nats__header_u64(uint64_t *out, natsMsg *m, const char *key);
  * Returns ENT_OK (path NULL: *out NULL), ENT_NOMEM, ENT_IO (no current directory). */
 int ent_nats__abs_path(char **out, const char *path);
 
-/* The file that holds the LMDB store s has open (its data.mdb), by device and inode, to tell
- * whether the store at its path is still that one. known 0: s has no such file (memory), or it
- * could not be read: nothing is checked. */
-typedef struct ent_nats__store_file {
-    dev_t dev;
-    ino_t ino;
-    int known;
-    /* "<store path>/data.mdb", made absolute (not resolved: a symbolic link swapped to another
-     * store is a replacement too) when the file was taken: a host may change its directory */
-    char path[4096 + 16];
-} ent_nats__store_file;
-void ent_nats__store_file_of(ent_nats__store_file *out, ent_store *s);
-/* ENT_OK while the store at had's path is the file in had (or it cannot tell: a permission taken
- * away); ENT_NOTFOUND when its data.mdb was removed, ENT_CONFLICT when it is another file (a store
- * moved there), each naming the store by its absolute directory, `who` ("relay", "mirror") and
- * why that stops it. */
-int ent_nats__store_moved(const ent_nats__store_file *had, const char *who, const char *why);
+/* ENT_OK while s is the store at its path (ent_store_check_path(), or it cannot tell); else its
+ * code (ENT_NOTFOUND removed, ENT_CONFLICT another store there) with its message, saying `who`
+ * ("relay", "mirror") stops and why. */
+int ent_nats__store_moved(ent_store *s, const char *who, const char *why);
 
 /* The ENT_DETAIL_* of a JetStream refusal: d, n bytes, the answer; desc, k bytes, its
  * "description" (nats_util.c says which err_codes mean what). */

@@ -29,7 +29,6 @@ typedef struct relay {
     char url[1024];          /* o.url as lines show it (ent_nats__url_shown: no password) */
     ent_nats__conn c;
     ent_nats__watch w;       /* closes c once *stop is raised (nats_util.h) */
-    ent_nats__store_file file; /* the store's data.mdb at start: still at its path? */
     int up;                  /* connected and resumed */
     int said_down;           /* the "unreachable" line was printed for this outage */
     uint64_t pos;            /* last seq in the stream and acknowledged in the subscription */
@@ -815,8 +814,7 @@ static int lock_store(int *out, const ent_store *s)
 
 static void unlock_store(int fd) { ent_nats__unlock_dir(fd); }
 
-static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked,
-                      const ent_nats__store_file *file);
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked);
 
 static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
@@ -827,16 +825,13 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
         release_handle(s);
         return rc;
     }
-    rc = run_locked(s, opts, stop, acked, NULL);
+    rc = run_locked(s, opts, stop, acked);
     unlock_store(fd);
     release_handle(s);
     return rc;
 }
 
-/* file: the store's data.mdb as ent_relay_start() found it (a host may change its directory before
- * the thread runs); NULL: taken here. */
-static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked,
-                      const ent_nats__store_file *file)
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
     relay r;
     /* backoff: the nap before the next connect after a failed one or a loss, doubled each time
@@ -878,8 +873,6 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     ent_nats__url_shown(r.url, sizeof r.url, opts->url);
     if ((rc = ent_log_bounds(&first, &r.target, s, NULL))) return rc;
     if ((rc = load_marks(&r))) return rc;
-    if (file) r.file = *file;
-    else ent_nats__store_file_of(&r.file, s);
     /* A stop closes the connection at once (the caller's flag; none: no thread): a JetStream
      * request of the resume (stream info, last message, 5 s each when the server does not answer)
      * ends then, instead of keeping the stop waiting for it. What was published and not yet
@@ -962,7 +955,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
             }
             if (ent_nats__stopped(r.stop)) break; /* (its connection maybe closed by the stop) */
             /* caught up, and nothing comes: is the store at the path still the one it reads? */
-            if (w == ENT_TIMEOUT && (rc = ent_nats__store_moved(&r.file, "relay", "the writers of that path write "
+            if (w == ENT_TIMEOUT && (rc = ent_nats__store_moved(s, "relay", "the writers of that path write "
                                                                  "another store than it reads, and nothing of theirs "
                                                                  "reaches the stream")))
                 break;
@@ -1011,13 +1004,12 @@ struct ent_relay {
     char msg[1024];
     uint64_t acked;
     int lock_fd;
-    ent_nats__store_file file; /* the store's data.mdb when the relay was started */
 };
 
 static void *relay_main(void *p)
 {
     ent_relay *x = p;
-    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked, &x->file);
+    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked);
     if (x->rc) {
         x->detail = ent_errdetail();
         snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
@@ -1050,7 +1042,6 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
     }
     x->s = s;
     x->lock_fd = -1;
-    ent_nats__store_file_of(&x->file, s);
     if ((rc = lock_store(&x->lock_fd, s))) {
         relay_free(x);
         return rc;

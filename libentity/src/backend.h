@@ -28,8 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Version 2: typed handles, capabilities and limits. A store refuses a backend of another one. */
-#define ENT_BACKEND_VERSION 3
+/* Version 2: typed handles, capabilities and limits; 3: check_pages; 4: at_path. A store refuses
+ * a backend of another version. */
+#define ENT_BACKEND_VERSION 4
 
 /* Handles of a backend: each backend defines these structs privately. Distinct types, so passing
  * a transaction where a cursor is expected does not compile. */
@@ -88,8 +89,9 @@ enum {
                                       * store's group commit needs it, and groups nothing without) */
     ENT_BK_CAP_SYNC_APART = 1u << 9, /* txn_commit_unsynced()/sync(): a commit's last sync done
                                       * later, outside the writer */
-    ENT_BK_CAP_CHECK_PAGES = 1u << 10 /* check_pages(): the engine's own structure can be checked
-                                       * without trusting it (verify runs it first) */
+    ENT_BK_CAP_CHECK_PAGES = 1u << 10, /* check_pages(): the engine's own structure can be checked
+                                        * without trusting it (verify runs it first) */
+    ENT_BK_CAP_AT_PATH = 1u << 11      /* at_path(): whether the files open are still at the path */
 };
 
 /* What one open store of a backend can do and hold, read once by the store at open. */
@@ -234,6 +236,14 @@ typedef struct ent_backend_ops {
      * Returns ENT_OK (problems or not), ENT_IO, ENT_NOMEM, ENT_BUSY. */
     int (*check_pages)(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
                        uint64_t *out_problems);
+
+    /* ENT_BK_CAP_AT_PATH (version 4). Whether the files this handle reads and writes are still
+     * the ones at the path it was opened by (made absolute at open: the host may change its
+     * directory later), compared by what the open files are, not by what the path named at some
+     * moment after the open. Returns ENT_OK (they are, or it cannot tell: a stat refused for
+     * another reason than a missing file), ENT_NOTFOUND (removed, or moved away), ENT_CONFLICT
+     * (another file there now), each with a message naming the path. */
+    int (*at_path)(ent_bk *be);
 } ent_backend_ops;
 
 /* The table of backends (backends.c). */

@@ -265,6 +265,12 @@ static int f_check_pages(ent_btxn *txn, void (*cb)(const char *line, void *paylo
     return t->in->check_pages ? t->in->check_pages(t->t, cb, payload, out_problems) : ENT_OK;
 }
 
+static int f_at_path(ent_bk *be)
+{
+    fbe *b = (fbe *)be;
+    return b->in->at_path ? b->in->at_path(b->be) : ENT_OK;
+}
+
 static uint64_t f_snapshot_id(ent_btxn *txn)
 {
     ftxn *t = (ftxn *)txn;
@@ -414,4 +420,5 @@ const ent_backend_ops ent__backend_fault = {
     .txn_commit_unsynced = f_txn_commit_unsynced,
     .sync = f_sync,
     .check_pages = f_check_pages,
+    .at_path = f_at_path,
 };

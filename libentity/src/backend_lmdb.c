@@ -1158,7 +1158,7 @@ const ent_backend_ops ent__backend_lmdb = {
     .name = "lmdb",
     .caps = ENT_BK_CAP_PERSISTENT | ENT_BK_CAP_COPY | ENT_BK_CAP_SHARED | ENT_BK_CAP_DURABILITY |
             ENT_BK_CAP_SNAPSHOT_ID | ENT_BK_CAP_PIN | ENT_BK_CAP_GROWS | ENT_BK_CAP_SAVEPOINT |
-            ENT_BK_CAP_SYNC_APART | ENT_BK_CAP_CHECK_PAGES,
+            ENT_BK_CAP_SYNC_APART | ENT_BK_CAP_CHECK_PAGES | ENT_BK_CAP_AT_PATH,
     /* MDB_MAXKEYSIZE of liblmdb's default build (Debian's): what every environment takes. An
      * environment reports its own limit (mdb_env_get_maxkeysize), which a store then keeps. */
     .max_key = 511,
@@ -1189,4 +1189,5 @@ const ent_backend_ops ent__backend_lmdb = {
     .txn_commit_unsynced = l_txn_commit_unsynced,
     .sync = l_sync,
     .check_pages = ent__lmdb_check_pages,
+    .at_path = ent__lmdb_at_path,
 };

@@ -873,6 +873,46 @@ static int dead_copy(const char *path)
                                   "remove data.mdb.copying", path);
 }
 
+/* ---- the store at its path -------------------------------------------------------------------
+ * A process keeps a store open for days (a server, a relay, a mirror, `events --follow`). Removed
+ * (rm -rf) or replaced under it (a `copy --compact` or a backup moved into its place), the files it
+ * has open are no one's any more: every other process reads and writes the store now at the path,
+ * and the long-running one went on in silence, its writes lost to everyone else. Written three
+ * times before (the relay and mirror, the HTTP server, the tool), each by stat()ing data.mdb a
+ * moment after the open: a replacement in between went unseen. The open file's own identity is
+ * what is compared now. */
+
+/* dir's data.mdb, absolute: dir as given under the current directory now (not resolved: a
+ * symlink switched to another store names another store). NULL when unknown. */
+static char *data_at(const char *dir)
+{
+    char cwd[4096], *abs, *p;
+    if (dir[0] == '/') return ent__lmdb_path_join(dir, "data.mdb");
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    if (!(abs = ent__lmdb_path_join(cwd, dir))) return NULL;
+    p = ent__lmdb_path_join(abs, "data.mdb");
+    free(abs);
+    return p;
+}
+
+int ent__lmdb_at_path(ent_bk *vbe)
+{
+    lbe *be = (lbe *)vbe;
+    struct stat held, named;
+    int fd, n;
+    if (!be->data_at || mdb_env_get_fd(be->e->env, &fd) != 0 || fstat(fd, &held) != 0) return ENT_OK;
+    n = (int)(strlen(be->data_at) - strlen("/data.mdb"));
+    if (stat(be->data_at, &named) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR) return ENT_OK; /* a permission taken away: it may still be it */
+        return ent__err(ENT_NOTFOUND, "store %.*s: its data.mdb was removed (the store deleted or moved away): the "
+                                      "files this process has open are no store at that path any more", n, be->data_at);
+    }
+    if (named.st_dev == held.st_dev && named.st_ino == held.st_ino) return ENT_OK;
+    return ent__err(ENT_CONFLICT, "store %.*s: its data.mdb is another file now (another store, a copy or a backup moved "
+                                  "into its place): the files this process has open are no store at that path any more",
+                    n, be->data_at);
+}
+
 static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o, unsigned *more)
 {
     lenv *e = calloc(1, sizeof *e);
@@ -1079,6 +1119,7 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
         return rc;
     }
     be->e = e;
+    be->data_at = data_at(path);
     *out_be = (ent_bk *)be;
     return ENT_OK;
 }
@@ -1090,6 +1131,7 @@ void ent__lmdb_close(ent_bk *vbe)
     int in_child;
     if (!be) return;
     e = be->e;
+    free(be->data_at);
     free(be);
     in_child = e->gen != ent__fork_gen();
     pthread_mutex_lock(&reg_mu);

@@ -179,6 +179,9 @@ typedef struct lbe {
     lenv *e;
     int dur;
     int read_only;
+    /* The data.mdb this handle was opened by, as an absolute path (NULL: the current directory
+     * could not be read at open, and at_path cannot tell): see ent__lmdb_at_path(). */
+    char *data_at;
 } lbe;
 
 struct ltxn;
@@ -242,6 +245,8 @@ int ent__lmdb_check_pages(ent_btxn *txn, void (*cb)(const char *line, void *payl
 int ent__lmdb_check_main(lenv *e, MDB_txn *m);
 int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed);
 char *ent__lmdb_path_join(const char *dir, const char *name);
+/* at_path (backend.h): whether the environment's open data.mdb is still the one at be->data_at. */
+int ent__lmdb_at_path(ent_bk *be);
 /* fsync of the directory dir (parent: of the directory that holds path), so that the names of
  * files just made in it outlast a power cut. 0 or the errno; a file system that cannot sync a
  * directory (EINVAL), or one this process may not read, counts as done. */

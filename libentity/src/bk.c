@@ -24,6 +24,8 @@ static int methods_match(const ent_backend_ops *ops, unsigned caps)
         missing = "txn_commit_unsynced/sync";
     else if ((caps & ENT_BK_CAP_CHECK_PAGES) && !ops->check_pages)
         missing = "check_pages";
+    else if ((caps & ENT_BK_CAP_AT_PATH) && !ops->at_path)
+        missing = "at_path";
     if (missing)
         return ent__err(ENT_INVALID, "backend %s declares a capability without its method %s", ops->name, missing);
     return ENT_OK;
@@ -261,6 +263,12 @@ int ent__bk_check_pages(ent_txn *t, void (*cb)(const char *line, void *payload),
 }
 
 /* ---- the store as a whole ------------------------------------------------------------------- */
+
+int ent__bk_at_path(ent_store *s)
+{
+    if (!(s->bk.lim.caps & ENT_BK_CAP_AT_PATH)) return ENT_OK; /* no files: a memory store */
+    return OPS(s)->at_path(s->bk.be);
+}
 
 int ent__bk_info(ent_store *s, ent_backend_info *out)
 {

@@ -62,6 +62,8 @@ uint64_t ent__bk_snapshot_id(ent_txn *t);
  * of its structures in t's snapshot (see backend.h). */
 int ent__bk_check_pages(ent_txn *t, void (*cb)(const char *line, void *payload), void *payload,
                         uint64_t *out_problems);
+/* ENT_BK_CAP_AT_PATH (else ENT_OK: no files to lose): see backend.h. */
+int ent__bk_at_path(ent_store *s);
 /* ENT_BK_CAP_PIN, nothing otherwise: see backend.h. */
 void ent__bk_pin(ent_store *s);
 void ent__bk_unpin(ent_store *s);

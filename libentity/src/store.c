@@ -469,6 +469,12 @@ const char *ent_store_backend(const ent_store *s) { return s ? ent__bk_name(&s->
 ent_durability ent_store_durability(const ent_store *s) { return s ? s->durability : ENT_DURABILITY_STORED; }
 const char *ent_store_path(const ent_store *s) { return s ? s->path : ""; }
 
+int ent_store_check_path(ent_store *s)
+{
+    if (!s) return ent__err(ENT_INVALID, "ent_store_check_path: store is NULL");
+    return ent__bk_at_path(s);
+}
+
 int ent_store_sync(ent_store *s)
 {
     if (!s) return ent__err(ENT_INVALID, "ent_store_sync: store is NULL");

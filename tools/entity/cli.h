@@ -30,18 +30,11 @@ int bad_word(const char *cmd, const char *word);
  * 2 with a message ("--" with no KEY after it; a second operand after get's or rm's KEY). */
 int key_after_dashes(int *argc, char **argv);
 int open_store(ent_store **out, int read_only); /* the store at store_dir, never created */
-/* The file that holds the store a command has open: its data.mdb, by device and inode. */
-typedef struct store_file {
-    dev_t dev;
-    ino_t ino;
-} store_file;
-/* store_dir's data.mdb now: 0, or -1 with *err the errno of its stat(). */
-int store_file_at(store_file *out, int *err);
-/* Whether the store a command has open (had, taken once it opened) is still the one at its path:
- * 0 it is (or cannot tell: a permission taken away), 1 its data.mdb was removed, 2 it is another
- * file (another store moved there, a backup put back). Every other process reads and writes the
- * store at the path, not the files a long-running command has open. */
-int store_moved(const store_file *had);
+/* Whether the store a command has open is still the one at its path (ent_store_check_path()): 0 it
+ * is (or cannot tell: a permission taken away), 1 its data.mdb was removed, 2 it is another file
+ * (another store moved there, a backup put back). Every other process reads and writes the store
+ * at the path, not the files a long-running command has open. */
+int store_moved(ent_store *s);
 /* "durable", "lazy" or "none" into *out; else a message and 2 (usage) */
 int durability_arg(int *out, const char *text);
 int parse_key(ent_key *out, const ent_type *t, const char *text);       /* with a message */

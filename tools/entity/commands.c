@@ -764,35 +764,18 @@ static int follow_from_past_end(ent_store *s, uint64_t *from)
     return 0;
 }
 
-/* The file that holds the store a command has open (store_file, cli.h): its data.mdb. */
-int store_file_at(store_file *out, int *err)
+int store_moved(ent_store *s)
 {
-    char path[4096 + 16];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/data.mdb", store_dir);
-    if (stat(path, &st) != 0) {
-        *err = errno;
-        return -1;
-    }
-    out->dev = st.st_dev;
-    out->ino = st.st_ino;
-    return 0;
-}
-
-int store_moved(const store_file *had)
-{
-    store_file now;
-    int err = 0;
-    if (store_file_at(&now, &err) != 0) return err == ENOENT || err == ENOTDIR ? 1 : 0;
-    return now.dev == had->dev && now.ino == had->ino ? 0 : 2;
+    int rc = ent_store_check_path(s);
+    return rc == ENT_NOTFOUND ? 1 : rc == ENT_CONFLICT ? 2 : 0;
 }
 
 /* Whether the store a follower has open is gone. Deleted (rm -rf) or replaced, it gets no commit
  * ever again, as the writers write the store now at the path: the follower waited for good,
  * printing nothing. */
-static int store_gone(const store_file *had)
+static int store_gone(ent_store *s)
 {
-    int how = store_moved(had);
+    int how = store_moved(s);
     if (how == 1) msg("events --follow: %s/data.mdb was removed: the store it followed is gone", store_dir);
     else if (how == 2)
         msg("events --follow: %s/data.mdb is another file now (the store was replaced): follow the new one "
@@ -840,8 +823,6 @@ int cmd_events(int argc, char **argv)
         rc = print_events(s, c, &f, limit, &n, &next, "events");
     }
     if (!rc && follow && !limit_zero) {
-        store_file had;
-        int err = 0, known = store_file_at(&had, &err) == 0; /* the store opened above */
         catch_stops(on_signal);
         while (!stop && (!limit || n < limit)) {
             int w = ent_log_wait(NULL, s, ent_log_cursor_pos(c) - 1, 200);
@@ -850,7 +831,7 @@ int cmd_events(int argc, char **argv)
                 rc = 1;
                 break;
             }
-            if (w == ENT_TIMEOUT && known && (rc = store_gone(&had))) break;
+            if (w == ENT_TIMEOUT && (rc = store_gone(s))) break;
             if (w == ENT_TIMEOUT) continue;
             if (w) {
                 rc = fail("events --follow");
@@ -1454,8 +1435,7 @@ int cmd_load(int argc, char **argv)
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
     load_batch lb = {&w, &in_txn, &batch_from, 0, 0};
-    int rc, overwrite = 0, too_long = 0, had_known = 0;
-    store_file had;
+    int rc, overwrite = 0, too_long = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             if ((rc = parse_u64(&batch, argv[++i], "--batch"))) return rc;
@@ -1472,10 +1452,6 @@ int cmd_load(int argc, char **argv)
         }
     }
     if ((rc = open_store(&s, 0))) return rc;
-    {
-        int err = 0;
-        had_known = store_file_at(&had, &err) == 0; /* the store opened above */
-    }
     /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines stored
      * are named, as after a bad line (killed outright, it left a partial store unsaid). */
     catch_stops(on_signal);
@@ -1696,8 +1672,8 @@ int cmd_load(int argc, char **argv)
     /* A load runs for long, and its store may be removed or replaced meanwhile (a backup put
      * back): its batches went into the files it has open, which no other process reads any more.
      * It said "loaded N entities", exit 0, and the store at the path had none of them. */
-    if (had_known && loaded) {
-        int how = store_moved(&had);
+    if (loaded) {
+        int how = store_moved(s);
         if (how == 1)
             msg("load: %s/data.mdb was removed while it loaded: the entities it stored went with it; load them "
                 "again into the store now there", store_dir);

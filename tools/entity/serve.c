@@ -180,13 +180,12 @@ int cmd_serve(int argc, char **argv)
          * the server: its clients' writes went on into the files it has open, which no other
          * process reads any more (201s for writes lost, or kept in a store moved away). It stops
          * as the relay and the mirror do, looking every 200 ms between signals. */
-        store_file had;
-        int err = 0, known = store_file_at(&had, &err) == 0, how = 0;
+        int how = 0;
         for (;;) {
             struct timespec ts = {0, 200 * 1000 * 1000};
             sig = sigtimedwait(&sigs, NULL, &ts);
             if (sig == SIGINT || sig == SIGTERM) break;
-            if (known && (how = store_moved(&had))) break;
+            if ((how = store_moved(s))) break;
         }
         if (how == 1)
             msg("serve: %s/data.mdb was removed: the store it served is gone; serve stops (run it again on the store "

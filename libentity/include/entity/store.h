@@ -152,6 +152,16 @@ ENT_EXTERN(int) ent_store_sync(ent_store *s);
  * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
  * ent_store_close(). s NULL: "". */
 ENT_EXTERN(const char *) ent_store_path(const ent_store *s);
+/* Whether the store s has open is still the store at the path it was opened by. A process that
+ * keeps a store open for long (a server, a follower, a relay) asks now and then: removed (rm -rf)
+ * or replaced under it (a `copy --compact` or a backup moved into its place), the files it has
+ * open are no one else's any more, and its writes reach no other process. The files open are
+ * compared with those the path names now; a relative path is taken under the directory current
+ * at the open. Returns ENT_OK (it is; also a store with no files, memory; and when it cannot be
+ * told, a stat refused for another reason than a missing file), ENT_NOTFOUND (removed, or moved
+ * away), ENT_CONFLICT (another store's files there now), ENT_INVALID (s NULL); the message names
+ * the path. Safe from any thread; a stat or two. */
+ENT_EXTERN(int) ent_store_check_path(ent_store *s);
 /* The store's id: a random UUID given by the open that created it ("xxxxxxxx-xxxx-4xxx-..."),
  * kept by ent_store_copy(), new in a store built by ent_store_replay(). A store made before ids
  * were kept gets one at its first writable open; until then a read-only open shows "".
