@@ -3,7 +3,9 @@
  * acknowledged call there with its events, nothing of a refused one, versions and unique values
  * consistent, each call's events contiguous with a txn number of its own); groups that do form
  * (calls queued behind a leader commit together); ent_txn_run() closures. */
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1743,6 +1745,423 @@ static void t_group_stats(void)
     close_on(&d);
 }
 
+/* ---- refusals inside one group: the store as if each call had run alone ---------------------- */
+
+/* A script of calls that runs twice: each call alone (ENT_GROUP_NEVER) on one store, and all of
+ * them in one group on another; every call must get the same answer and both stores must end the
+ * same (entities, versions, counts, next auto ids, every index in order, the log with its txn
+ * numbers, subscription positions). Most refusals come after the call read or loaded cached state
+ * of the transaction (a type's counters, the log's seq and txn number) and run without a
+ * savepoint: whatever they touched must not reach the calls after them. */
+static const char refusal_schema_json[] =
+    "{\"schema\":\"grpref\",\"version\":1,\"types\":{"
+    "\"user\":{\"key\":\"auto\",\"fields\":{"
+    "  \"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true},"
+    "  \"age\":{\"id\":2,\"type\":\"int\",\"indexed\":true,\"max\":150}}},"
+    "\"acct\":{\"key\":\"string\",\"fields\":{"
+    "  \"n\":{\"id\":1,\"type\":\"int\",\"required\":true,\"min\":0,\"indexed\":true},"
+    "  \"tag\":{\"id\":2,\"type\":\"string\",\"unique\":true,\"max_length\":16},"
+    "  \"owner\":{\"id\":3,\"type\":\"ref\",\"to\":\"user\"}}}}}";
+
+enum { RO_UCREATE, RO_URESTORE, RO_UUPDATE, RO_UDELETE, RO_ACREATE, RO_AUPDATE, RO_AUPSERT, RO_ARESTORE,
+       RO_ADELETE, RO_ACK, RO_RUN_PAIR, RO_RUN_INNER };
+#define NO_N INT64_MIN /* acct without its required n */
+
+typedef struct rop {
+    int kind;
+    uint64_t id;          /* user id (0: none, an auto id); RO_ACK: the seq */
+    const char *key;      /* acct key; RO_ACK: the subscription */
+    int64_t n;            /* acct n / user age (-1: unset for a user) */
+    const char *tag;      /* acct tag / user email */
+    uint64_t owner;       /* acct owner (0: none) */
+    uint64_t expect;      /* expected version; restores: the version */
+} rop;
+
+static int ro_user(ent_entity **out, ent_store *s, const rop *o)
+{
+    ent_entity *e = NULL;
+    int rc = ent_entity_new(&e, ent_store_type(s, "user"));
+    if (rc) return rc;
+    if (o->id) {
+        ent_key k = ent_key_id(o->id);
+        ent_entity_set_key(e, &k);
+    }
+    if (o->tag) ent_entity_set_string(e, "email", o->tag);
+    if (o->n >= 0) ent_entity_set_int(e, "age", o->n);
+    *out = e;
+    return ENT_OK;
+}
+
+static int ro_acct(ent_entity **out, ent_store *s, const rop *o)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(o->key);
+    int rc = ent_entity_new(&e, ent_store_type(s, "acct"));
+    if (rc) return rc;
+    ent_entity_set_key(e, &k);
+    if (o->n != NO_N) ent_entity_set_int(e, "n", o->n);
+    if (o->tag) ent_entity_set_string(e, "tag", o->tag);
+    if (o->owner) ent_entity_set_uint(e, "owner", o->owner);
+    *out = e;
+    return ENT_OK;
+}
+
+typedef struct ro_inner {
+    ent_store *s;
+    const rop *o;
+} ro_inner;
+
+/* A closure whose first create is refused (its tag taken) and which goes on: a host's transaction
+ * keeps the rest of its work. */
+static int ro_inner_fn(ent_txn *txn, void *p)
+{
+    ro_inner *a = p;
+    ent_entity *x = NULL, *y = NULL;
+    rop ox = *a->o, oy = *a->o;
+    int rc;
+    ox.key = "inner-x";
+    oy.key = "inner-y";
+    oy.tag = NULL;
+    if ((rc = ro_acct(&x, a->s, &ox))) return rc;
+    if ((rc = ro_acct(&y, a->s, &oy))) {
+        ent_entity_free(x);
+        return rc;
+    }
+    rc = ent_create(a->s, txn, x);
+    if (rc == ENT_CONFLICT) rc = ent_create(a->s, txn, y);
+    else if (rc == ENT_OK) rc = ent__err(ENT_INVALID, "inner-x was to be refused");
+    ent_entity_free(x);
+    ent_entity_free(y);
+    return rc;
+}
+
+static int ro_run(ent_store *s, const rop *o)
+{
+    ent_entity *e = NULL;
+    int rc = ENT_OK;
+    switch (o->kind) {
+    case RO_UCREATE:
+    case RO_URESTORE:
+    case RO_UUPDATE:
+        if ((rc = ro_user(&e, s, o))) return rc;
+        if (o->kind == RO_UCREATE) rc = ent_create(s, NULL, e);
+        else if (o->kind == RO_UUPDATE) rc = ent_update(s, NULL, e, o->expect);
+        else if (!(rc = ent_entity_set_version(e, o->expect))) rc = ent_restore(s, NULL, e);
+        break;
+    case RO_UDELETE: {
+        ent_key k = ent_key_id(o->id);
+        return ent_delete(s, NULL, ent_store_type(s, "user"), &k, o->expect);
+    }
+    case RO_ADELETE: {
+        ent_key k = ent_key_str(o->key);
+        return ent_delete(s, NULL, ent_store_type(s, "acct"), &k, o->expect);
+    }
+    case RO_ACK:
+        return ent_sub_ack(s, NULL, o->key, o->id);
+    case RO_RUN_PAIR: {
+        pair_arg a = {s, o->key, o->tag, (int)o->n};
+        return ent_txn_run(s, create_pair, &a);
+    }
+    case RO_RUN_INNER: {
+        ro_inner a = {s, o};
+        return ent_txn_run(s, ro_inner_fn, &a);
+    }
+    default:
+        if ((rc = ro_acct(&e, s, o))) return rc;
+        if (o->kind == RO_ACREATE) rc = ent_create(s, NULL, e);
+        else if (o->kind == RO_AUPDATE) rc = ent_update(s, NULL, e, o->expect);
+        else if (o->kind == RO_AUPSERT) rc = ent_upsert(s, NULL, e, o->expect);
+        else if (!(rc = ent_entity_set_version(e, o->expect))) rc = ent_restore(s, NULL, e);
+        break;
+    }
+    ent_entity_free(e);
+    return rc;
+}
+
+#define ANYV ENT_VERSION_ANY
+/* Before the script: users 1 (a@) and 2 (b@), accts x (n 1, tag t1, owner 1) and y (n 2, tag t2),
+ * a subscription at 2. */
+static const rop ro_setup[] = {
+    {RO_UCREATE, 0, NULL, 30, "a@", 0, 0},
+    {RO_UCREATE, 0, NULL, 40, "b@", 0, 0},
+    {RO_ACREATE, 0, "x", 1, "t1", 1, 0},
+    {RO_ACREATE, 0, "y", 2, "t2", 0, 0},
+};
+
+static const rop ro_script[] = {
+    {RO_UCREATE, 0, NULL, 50, "c@", 0, 0},            /* user 3 */
+    {RO_UCREATE, 0, NULL, 51, "c@", 0, 0},            /* its email, taken by the call before */
+    {RO_UCREATE, 0, NULL, 151, "d@", 0, 0},           /* age past max */
+    {RO_UCREATE, 0, NULL, -1, NULL, 0, 0},            /* email missing */
+    {RO_UCREATE, 3, NULL, 20, "e@", 0, 0},            /* id 3 exists (made in this group) */
+    {RO_UCREATE, 0, NULL, 52, "f@", 0, 0},            /* user 4: the auto id after 3, not 5 or 6 */
+    {RO_ACREATE, 0, "z", 3, "t3", 3, 0},              /* a ref to user 3, made in this group */
+    {RO_UDELETE, 2, NULL, 0, NULL, 0, ANYV},          /* user 2 */
+    {RO_ACREATE, 0, "w", 4, "t4", 2, 0},              /* a ref to user 2, deleted in this group */
+    {RO_UDELETE, 3, NULL, 0, NULL, 0, ANYV},          /* still referenced by z, made in this group */
+    {RO_UDELETE, 2, NULL, 0, NULL, 0, ANYV},          /* gone in this group */
+    {RO_AUPDATE, 0, "x", 5, NULL, 0, 1},              /* x to version 2 */
+    {RO_AUPDATE, 0, "x", 6, NULL, 0, 1},              /* the version the call before moved */
+    {RO_AUPSERT, 0, "z", 7, "t3", 3, 0},              /* "must be new": made in this group */
+    {RO_AUPSERT, 0, "q", 8, "tq", 0, ANYV},           /* q, new */
+    {RO_ACREATE, 0, "q", 9, NULL, 0, 0},              /* the create that lost to the upsert */
+    {RO_AUPSERT, 0, "q", 10, "tq", 0, 7},             /* q is at 1, not 7 */
+    {RO_AUPSERT, 0, "r", 10, NULL, 0, 3},             /* r does not exist (expected 3) */
+    {RO_ACREATE, 0, "s", 11, "t1", 0, 0},             /* x's tag */
+    {RO_ADELETE, 0, "y", 0, NULL, 0, ANYV},           /* y, letting t2 go */
+    {RO_ACREATE, 0, "s", 12, "t2", 0, 0},             /* t2, freed in this group */
+    {RO_ACREATE, 0, "u", 13, "t5", 99, 0},            /* a ref to no user */
+    {RO_ACREATE, 0, "u", -3, "t5", 0, 0},             /* n below min */
+    {RO_ACREATE, 0, "u", NO_N, "t5", 0, 0},           /* n missing */
+    {RO_ACREATE, 0, "u", 13, "a-tag-past-16-bytes", 0, 0}, /* past max_length */
+    {RO_ARESTORE, 0, "x", 1, "t1", 1, 1},             /* x back to version 1's values, at 1 */
+    {RO_ARESTORE, 0, "v", 14, "t1", 0, 3},            /* a new v with x's tag */
+    {RO_ARESTORE, 0, "v", 14, "tv", 0, ENT_VERSION_ANY - 1}, /* v at the last version */
+    {RO_AUPDATE, 0, "v", 15, NULL, 0, ANYV},          /* versions exhausted */
+    {RO_ADELETE, 0, "nope", 0, NULL, 0, ANYV},        /* not found */
+    {RO_ACK, 99, "sub", 0, NULL, 0, 0},               /* past the last event */
+    {RO_ACK, 1, "sub", 0, NULL, 0, 0},                /* behind its position: nothing to do */
+    {RO_ACK, 3, "nosub", 0, NULL, 0, 0},              /* no such subscription */
+    {RO_ACK, 7, "sub", 0, NULL, 0, 0},                /* forward */
+    {RO_URESTORE, UINT64_MAX, NULL, 60, "max@", 0, 1}, /* the last auto id */
+    {RO_UCREATE, 0, NULL, 61, "g@", 0, 0},            /* ids exhausted */
+    {RO_URESTORE, 0, NULL, 62, "h@", 0, 1},           /* a restore without a key */
+    {RO_RUN_PAIR, 0, "p1", 1, "p2", 0, 0},            /* a closure that undoes itself */
+    {RO_RUN_PAIR, 0, "p3", 0, "z", 0, 0},             /* a closure refused on its second create */
+    {RO_RUN_INNER, 0, NULL, 16, "t3", 0, 0},          /* a closure that goes on after a refusal */
+    {RO_ACREATE, 0, "last", 17, "t9", 4, 0},          /* and a plain create at the end */
+};
+enum { RO_N = sizeof ro_script / sizeof ro_script[0] };
+
+typedef struct ro_res {
+    int rc, detail;
+    char msg[256];
+} ro_res;
+
+typedef struct ro_call {
+    ent_store *s;
+    const rop *o;
+    ro_res *res;
+} ro_call;
+
+static void *ro_call_main(void *p)
+{
+    ro_call *c = p;
+    c->res->rc = ro_run(c->s, c->o);
+    c->res->detail = ent_errdetail();
+    snprintf(c->res->msg, sizeof c->res->msg, "%s", c->res->rc ? ent_errmsg() : "");
+    return NULL;
+}
+
+typedef struct ro_hold {
+    ent_store *s;
+    pthread_t th[RO_N];
+    ro_call c[RO_N];
+    ro_res res[RO_N];
+    int started, timed_out;
+} ro_hold;
+
+/* Holds its group's leadership while the script's calls queue one by one (each started once the
+ * one before waits), so the next group takes them all, in the script's order. Writes nothing. */
+static int ro_hold_fn(ent_txn *txn, void *p)
+{
+    ro_hold *h = p;
+    (void)txn;
+    for (int i = 0; i < RO_N; i++) {
+        h->c[i] = (ro_call){h->s, &ro_script[i], &h->res[i]};
+        if (pthread_create(&h->th[i], NULL, ro_call_main, &h->c[i]) != 0) return ENT_OK;
+        h->started++;
+        if (!wait_queued(h->s, (size_t)i + 1)) {
+            h->timed_out = 1;
+            return ENT_OK;
+        }
+    }
+    return ENT_OK;
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->n + (size_t)n + 1 > b->cap) {
+        b->cap = (b->n + (size_t)n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b->p);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)n;
+}
+
+static void sb_iter(sbuf *b, ent_iter *it)
+{
+    ent_entity *e = NULL;
+    int rc;
+    while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+        ent_key k = ent_entity_key(e);
+        if (k.kind == ENT_KEY_AUTO) sb_add(b, " %" PRIu64, k.id);
+        else sb_add(b, " %.*s", (int)k.len, k.str);
+        ent_entity_free(e);
+    }
+    CU_ASSERT_EQUAL(rc, ENT_NOTFOUND);
+    ent_iter_free(it);
+}
+
+/* Everything a host can read of s, as text. */
+static void ro_dump(sbuf *b, ent_store *s)
+{
+    static const char *const types[] = {"user", "acct"};
+    static const char *const idx[] = {"user.email", "user.age", "acct.n", "acct.tag", "acct.owner"};
+    ent_txn *t = NULL;
+    uint64_t first = 0, last = 0, cp = 0, problems = 99;
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_READ));
+    for (size_t i = 0; i < 2; i++) {
+        const ent_type *ty = ent_store_type(s, types[i]);
+        ent_range_opts ro = ENT_RANGE_OPTS_INIT;
+        uint64_t count = 0, next_id = 0, cnt2 = 0;
+        ent_iter *it = NULL;
+        ent_entity *e = NULL;
+        int rc;
+        ENT_OK_(ent_count(&count, s, t, ty));
+        ENT_OK_(ent__type_counters(&next_id, &cnt2, t, ty));
+        sb_add(b, "%s count %" PRIu64 " (%" PRIu64 ") last id %" PRIu64 "\n", types[i], count, cnt2, next_id);
+        ENT_OK_(ent_scan(&it, s, t, ty, NULL, &ro));
+        while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+            char *js = NULL;
+            ENT_OK_(ent_entity_to_json(&js, e, ENT_JSON_ENTITY));
+            sb_add(b, "  %s\n", js ? js : "?");
+            free(js);
+            ent_entity_free(e);
+        }
+        CU_ASSERT_EQUAL(rc, ENT_NOTFOUND);
+        ent_iter_free(it);
+    }
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        char tn[8];
+        const char *dot = strchr(idx[i], '.');
+        ent_range_opts ro = ENT_RANGE_OPTS_INIT;
+        const ent_type *ty;
+        const ent_field *f;
+        ent_iter *it = NULL;
+        snprintf(tn, sizeof tn, "%.*s", (int)(dot - idx[i]), idx[i]);
+        ty = ent_store_type(s, tn);
+        f = ent_type_field(ty, dot + 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        sb_add(b, "%s:", idx[i]);
+        ENT_OK_(ent_range(&it, s, t, f, &ro));
+        sb_iter(b, it);
+        ro.flags = ENT_ITER_REVERSE;
+        sb_add(b, " | reversed:");
+        ENT_OK_(ent_range(&it, s, t, f, &ro));
+        sb_iter(b, it);
+        sb_add(b, "\n");
+    }
+    ENT_OK_(ent_log_bounds(&first, &last, s, t));
+    sb_add(b, "log %" PRIu64 "..%" PRIu64 "\n", first, last);
+    for (uint64_t seq = first; seq && seq <= last; seq++) {
+        ent_event *ev = NULL;
+        char *js = NULL;
+        int rc = ent_log_get(&ev, s, t, seq);
+        CU_ASSERT_EQUAL(rc, ENT_OK); /* no gap */
+        if (rc) continue;
+        ev->ts = 0;
+        ENT_OK_(ent_event_to_json(&js, ev, 0));
+        sb_add(b, "  %s\n", js ? js : "?");
+        free(js);
+        ent_event_free(ev);
+    }
+    ENT_OK_(ent_sub_checkpoint(&cp, s, t, "sub"));
+    sb_add(b, "sub at %" PRIu64 "\n", cp);
+    ent_txn_abort(t);
+    ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+}
+
+static void ro_open(store_dir *d, ent_durability dur, int mode)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = dur;
+    o.map_size = (size_t)1 << 20;
+    ENT_TEST_MKDTEMP(d->dir, "contract-group");
+    ENT_OK_(ent_schema_load_json(&d->sc, refusal_schema_json, strlen(refusal_schema_json), "grpref"));
+    ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d->s, mode));
+    for (size_t i = 0; i < sizeof ro_setup / sizeof ro_setup[0]; i++) ENT_OK_(ro_run(d->s, &ro_setup[i]));
+    ENT_OK_(ent_sub_create(d->s, "sub", 2));
+}
+
+static void refusals_on(ent_durability dur)
+{
+    store_dir alone, grouped;
+    ro_hold *h = calloc(1, sizeof *h);
+    ro_res solo[RO_N];
+    sbuf a = {0}, g = {0};
+    uint64_t groups0 = 0, groups1 = 0;
+    int ok = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    /* each call alone */
+    ro_open(&alone, dur, ENT_GROUP_NEVER);
+    for (int i = 0; i < RO_N; i++) {
+        solo[i].rc = ro_run(alone.s, &ro_script[i]);
+        solo[i].detail = ent_errdetail();
+        snprintf(solo[i].msg, sizeof solo[i].msg, "%s", solo[i].rc ? ent_errmsg() : "");
+        ok += solo[i].rc == ENT_OK;
+    }
+    CU_ASSERT(ok > 10 && ok < RO_N - 10); /* the script refuses many calls, and accepts many */
+    ro_dump(&a, alone.s);
+    /* all in one group */
+    ro_open(&grouped, dur, ENT_GROUP_ALWAYS);
+    h->s = grouped.s;
+    ent__group_stats(&groups0, NULL, grouped.s);
+    ENT_OK_(ent_txn_run(grouped.s, ro_hold_fn, h));
+    for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
+    ent__group_stats(&groups1, NULL, grouped.s);
+    CU_ASSERT_EQUAL_FATAL(h->started, RO_N);
+    CU_ASSERT_FALSE(h->timed_out);
+    CU_ASSERT_EQUAL(groups1 - groups0, 2); /* the held one, then the script's calls: one group */
+    for (int i = 0; i < RO_N; i++) {
+        if (h->res[i].rc != solo[i].rc || h->res[i].detail != solo[i].detail || strcmp(h->res[i].msg, solo[i].msg))
+            fprintf(stderr, "call %d: alone %s \"%s\", in a group %s \"%s\"\n", i, ent_strerror(solo[i].rc), solo[i].msg,
+                    ent_strerror(h->res[i].rc), h->res[i].msg);
+        CU_ASSERT_EQUAL(h->res[i].rc, solo[i].rc);
+        CU_ASSERT_EQUAL(h->res[i].detail, solo[i].detail);
+        CU_ASSERT_STRING_EQUAL(h->res[i].msg, solo[i].msg);
+    }
+    ro_dump(&g, grouped.s);
+    if (strcmp(a.p, g.p)) fprintf(stderr, "alone:\n%s\nin a group:\n%s\n", a.p, g.p);
+    CU_ASSERT_STRING_EQUAL(a.p, g.p);
+    /* and as the next group finds it: the counters the refusals touched were put back */
+    {
+        rop more[] = {{RO_UCREATE, 0, NULL, 1, "z@", 0, 0}, {RO_ACREATE, 0, "after", 1, "ta", 4, 0}};
+        for (size_t i = 0; i < 2; i++) CU_ASSERT_EQUAL(ro_run(grouped.s, &more[i]), ro_run(alone.s, &more[i]));
+        a.n = g.n = 0;
+        ro_dump(&a, alone.s);
+        ro_dump(&g, grouped.s);
+        CU_ASSERT_STRING_EQUAL(a.p, g.p);
+    }
+    free(a.p);
+    free(g.p);
+    free(h);
+    ent_store_close(alone.s);
+    ent_schema_free(alone.sc);
+    ent_test_rm_rf(alone.dir);
+    close_on(&grouped);
+}
+
+static void t_refusals_in_a_group_as_alone(void) { refusals_on(ENT_NONE); }
+static void t_refusals_in_a_group_as_alone_durable(void) { refusals_on(ENT_DURABLE); }
+static void t_refusals_in_a_group_as_alone_lazy(void) { refusals_on(ENT_LAZY); }
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -1768,6 +2187,9 @@ int main(int argc, char **argv)
         ENT_TEST(t_close_with_own_read_txn_is_refused),
         ENT_TEST(t_txn_used_after_txn_run),
         ENT_TEST(t_leadership_changes_hands_often),
+        ENT_TEST(t_refusals_in_a_group_as_alone),
+        ENT_TEST(t_refusals_in_a_group_as_alone_durable),
+        ENT_TEST(t_refusals_in_a_group_as_alone_lazy),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
