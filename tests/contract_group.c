@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
 #include "test_util.h"
 
 static const char *backend;
+/* model_on(): host threads beside the model's (see hosts_main) */
+static int hosts_on;
+static atomic_int schema_retried; /* calls run again after an evolution (hosts_on) */
 /* What open_on() sets: the suite's groups must form on every backend (ENT_GROUP_AUTO would group
  * only stores whose commits sync); t_group_commit_modes and the _auto model run change it. */
 static int group_mode = ENT_GROUP_ALWAYS;
@@ -156,12 +160,20 @@ static void *model_thread(void *p)
     const ent_type *at = ent_store_type(s, "acct");
     unsigned seed = w->seed;
     for (int i = 0; i < OPS; i++) {
-        int k = rand_r(&seed) % KEYS, what = rand_r(&seed) % 8, rc, want;
+        int k = rand_r(&seed) % KEYS, what = rand_r(&seed) % 8, rc, want, schema_retries = 0;
         model_key *m = &w->keys[k];
         char key[24], key2[24], tag[16] = "";
         ent_entity *e = NULL;
+        unsigned seed_op;
         kname(key, w->id, k);
         if (rand_r(&seed) % 3 == 0) snprintf(tag, sizeof tag, "tag%d", rand_r(&seed) % TAGS); /* shared by threads */
+        seed_op = seed;
+    again:
+        /* Beside a host that evolves the schema through another handle (hosts_on), a call made with
+         * the types of the version before is refused (ENT_SCHEMA, nothing written): resolved again,
+         * as store.h tells a host, it runs again, the same call. */
+        seed = seed_op;
+        if (hosts_on) at = ent_store_type(s, "acct");
         switch (what) {
         case 0:
         case 1: /* create: the model knows whether the key exists; a shared tag may be taken */
@@ -233,6 +245,13 @@ static void *model_thread(void *p)
             break;
         }
         }
+        if (rc == ENT_SCHEMA && hosts_on && schema_retries++ < 3) {
+            w->wrong--; /* counted by wrong() above */
+            atomic_fetch_add(&schema_retried, 1);
+            ent_entity_free(e);
+            e = NULL;
+            goto again;
+        }
         if (rc != ENT_OK) w->refused++;
         ent_entity_free(e);
     }
@@ -251,6 +270,193 @@ static void on_event(const ent_event *ev, void *p)
     q->got++;
 }
 
+/* ---- host threads beside the model's (hosts_on) ------------------------------------------------ */
+
+/* What a host does beside the grouped calls: its own write transactions (a refused call inside
+ * one, the rest committed or aborted), a read transaction with an iterator held across many
+ * groups, ent_store_sync(), a subscriber that reads the store from its callback (and whose write
+ * is refused), and on LMDB an evolution of the schema through a second handle of the store. Its
+ * writes are to keys "h...", which the model's log check passes over. */
+typedef struct hosts {
+    ent_store *s;
+    const char *dir;
+    ent_durability dur;
+    atomic_int stop;
+    atomic_int bad;
+    char why[256];
+    uint64_t events;      /* events the host's transactions committed */
+    int commits, aborts, scans, syncs, evolved;
+    pthread_mutex_t mu;
+    uint64_t cb_reads, cb_busy;
+} hosts;
+
+static void host_bad(hosts *h, const char *what, int rc)
+{
+    pthread_mutex_lock(&h->mu);
+    if (!atomic_load(&h->bad))
+        snprintf(h->why, sizeof h->why, "%s: %s (%s)", what, ent_strerror(rc), ent_errmsg());
+    atomic_fetch_add(&h->bad, 1);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void *host_txn_main(void *p)
+{
+    hosts *h = p;
+    for (int i = 0; !atomic_load(&h->stop) && i < 400; i++) {
+        ent_txn *t = NULL;
+        char key[24];
+        ent_entity *e, *again;
+        int rc;
+        snprintf(key, sizeof key, "h-txn-%d", i);
+        if ((rc = ent_txn_begin(&t, h->s, ENT_TXN_WRITE))) {
+            host_bad(h, "ent_txn_begin", rc);
+            break;
+        }
+        e = mk_acct(h->s, key, 1, NULL);
+        again = mk_acct(h->s, key, 2, NULL);
+        rc = ent_create(h->s, t, e);
+        if (rc == ENT_SCHEMA) { /* the types of before an evolution: again with the new ones */
+            ent_txn_abort(t);
+            ent_entity_free(e);
+            ent_entity_free(again);
+            continue;
+        }
+        if (rc) host_bad(h, "create in a host transaction", rc);
+        /* refused inside the host's transaction, which goes on */
+        else if ((rc = ent_create(h->s, t, again)) != ENT_CONFLICT) host_bad(h, "a second create, not refused", rc);
+        else if ((rc = ent_update(h->s, t, again, 1))) host_bad(h, "an update after a refusal", rc);
+        if (i % 3 == 2) {
+            ent_txn_abort(t);
+            h->aborts++;
+        } else if ((rc = ent_txn_commit(t))) {
+            host_bad(h, "commit of a host transaction", rc);
+        } else {
+            h->commits++;
+            h->events += 2;
+        }
+        ent_entity_free(e);
+        ent_entity_free(again);
+    }
+    return NULL;
+}
+
+/* A read transaction and an iterator held while many groups commit: its snapshot stays whole. */
+static void *host_reader_main(void *p)
+{
+    hosts *h = p;
+    while (!atomic_load(&h->stop)) {
+        ent_txn *t = NULL;
+        ent_iter *it = NULL;
+        ent_entity *e = NULL;
+        uint64_t count = 0, seen_n = 0, last = 0, last2 = 0;
+        int rc;
+        if ((rc = ent_txn_begin(&t, h->s, ENT_TXN_READ))) {
+            host_bad(h, "a read transaction", rc);
+            break;
+        }
+        if ((rc = ent_count(&count, h->s, t, ent_txn_type(t, "acct"))) ||
+            (rc = ent_log_bounds(NULL, &last, h->s, t)) ||
+            (rc = ent_scan(&it, h->s, t, ent_txn_type(t, "acct"), NULL, NULL))) {
+            host_bad(h, "reads in a read transaction", rc);
+            ent_txn_abort(t);
+            break;
+        }
+        while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+            seen_n++;
+            ent_entity_free(e);
+            sched_yield(); /* let groups commit meanwhile */
+        }
+        if (rc != ENT_NOTFOUND) host_bad(h, "ent_iter_next", rc);
+        if (seen_n != count) host_bad(h, "a scan of a snapshot gave another count than ent_count", ENT_OK);
+        if ((rc = ent_log_bounds(NULL, &last2, h->s, t)) || last2 != last)
+            host_bad(h, "the snapshot's log moved", rc);
+        ent_iter_free(it);
+        ent_txn_abort(t);
+        h->scans++;
+    }
+    return NULL;
+}
+
+static void *host_sync_main(void *p)
+{
+    hosts *h = p;
+    while (!atomic_load(&h->stop)) {
+        int rc = ent_store_sync(h->s);
+        if (rc) {
+            host_bad(h, "ent_store_sync", rc);
+            break;
+        }
+        h->syncs++;
+        sched_yield();
+    }
+    return NULL;
+}
+
+static const char schema_v2_json[] =
+    "{\"schema\":\"grp\",\"version\":2,\"types\":{"
+    "\"user\":{\"key\":\"auto\",\"fields\":{"
+    "  \"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}}},"
+    "\"acct\":{\"key\":\"string\",\"fields\":{"
+    "  \"n\":{\"id\":1,\"type\":\"int\",\"required\":true,\"min\":0,\"indexed\":true},"
+    "  \"tag\":{\"id\":2,\"type\":\"string\",\"unique\":true},"
+    "  \"owner\":{\"id\":3,\"type\":\"ref\",\"to\":\"user\"},"
+    "  \"note\":{\"id\":4,\"type\":\"string\"}}}}}";
+
+/* Another handle of the store opened with version 2 while the groups go on (its open evolves the
+ * store: an index built over what the groups wrote). */
+static void *host_evolve_main(void *p)
+{
+    hosts *h = p;
+    ent_schema *sc = NULL;
+    ent_store *s2 = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    struct timespec nap = {0, 20000000};
+    int rc;
+    nanosleep(&nap, NULL); /* some groups first (no outcome depends on it) */
+    o.backend = backend;
+    o.durability = h->dur;
+    o.map_size = (size_t)1 << 20;
+    if ((rc = ent_schema_load_json(&sc, schema_v2_json, strlen(schema_v2_json), "grp2"))) {
+        host_bad(h, "schema v2", rc);
+        return NULL;
+    }
+    if ((rc = ent_store_open(&s2, h->dir, sc, &o))) host_bad(h, "an open that evolves the store", rc);
+    else {
+        h->evolved = 1;
+        ent_store_close(s2);
+    }
+    ent_schema_free(sc);
+    return NULL;
+}
+
+static __thread int in_host_cb;
+
+/* Reads the entity of each event from the callback (a reader there is allowed); a write from it
+ * is refused, not a wait for the writer its own delivery holds. */
+static void host_cb(const ent_event *ev, void *p)
+{
+    hosts *h = p;
+    ent_entity *e = NULL;
+    int rc;
+    if (in_host_cb) return;
+    in_host_cb = 1;
+    rc = ent_get(&e, h->s, NULL, ent_store_type(h->s, ent_type_name(ev->type)), &ev->key);
+    if (rc == ENT_OK && ev->op != ENT_OP_DELETE && ent_entity_version(e) < ev->version)
+        host_bad(h, "a callback read an entity older than its event", rc);
+    else if (rc != ENT_OK && rc != ENT_NOTFOUND && rc != ENT_SCHEMA)
+        host_bad(h, "ent_get from a callback", rc);
+    ent_entity_free(e);
+    if (ev->seq % 16 == 0) {
+        ent_entity *x = mk_acct(h->s, "h-from-cb", 1, NULL);
+        rc = ent_create(h->s, NULL, x);
+        if (rc != ENT_BUSY) host_bad(h, "a write from a callback, not refused", rc);
+        ent_entity_free(x);
+        h->cb_busy++;
+    }
+    h->cb_reads++; /* deliveries never overlap */
+    in_host_cb = 0;
+}
+
 static void model_on(ent_durability dur)
 {
     store_dir d;
@@ -261,8 +467,23 @@ static void model_on(ent_durability dur)
     uint64_t first = 0, last = 0, total_events = 0, problems = 0, groups = 0;
     ent_event **log;
     int *pos = calloc(THREADS, sizeof *pos);
+    hosts *h = calloc(1, sizeof *h);
+    ent_subscriber *hsub = NULL;
+    pthread_t hth[4];
+    int nh = 0;
     open_on(&d, dur);
     ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_event, &q));
+    if (hosts_on) {
+        h->s = d.s;
+        h->dir = d.dir;
+        h->dur = dur;
+        pthread_mutex_init(&h->mu, NULL);
+        ENT_OK_(ent_subscribe(&hsub, d.s, NULL, 0, host_cb, h));
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_txn_main, h), 0);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_reader_main, h), 0);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_sync_main, h), 0);
+        if (!strcmp(backend, "lmdb")) CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_evolve_main, h), 0);
+    }
     for (int i = 0; i < THREADS; i++) {
         w[i].s = d.s;
         w[i].id = i;
@@ -270,8 +491,24 @@ static void model_on(ent_durability dur)
         CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, model_thread, &w[i]), 0);
     }
     for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    atomic_store(&h->stop, 1);
+    for (int i = 0; i < nh; i++) pthread_join(hth[i], NULL);
+    if (hosts_on) {
+        /* a transaction first: the handle notices the evolution the other handle made (the
+         * types ent_store_type() gives until then are of version 1, refused with ENT_SCHEMA) */
+        uint64_t ignore = 0;
+        ENT_OK_(ent_log_bounds(NULL, &ignore, d.s, NULL));
+        if (h->bad) fprintf(stderr, "\n  host: %s\n", h->why);
+        CU_ASSERT_EQUAL(h->bad, 0);
+        CU_ASSERT(h->commits > 0 && h->scans > 0);
+        if (!strcmp(backend, "lmdb")) CU_ASSERT(h->evolved);
+        printf(" [host: %d commits, %d aborts, %d scans, %d syncs, %llu events read in callbacks, %d calls again "
+               "after the evolution]", h->commits, h->aborts, h->scans, h->syncs, (unsigned long long)h->cb_reads,
+               atomic_exchange(&schema_retried, 0));
+        ent_unsubscribe(d.s, hsub);
+    }
     ent__group_stats(&groups, NULL, d.s);
-    printf(" [%s: %llu groups]", dur == ENT_DURABLE ? "durable" : "none", (unsigned long long)groups);
+    printf(" [%s: %llu groups]", dur == ENT_DURABLE ? "durable" : dur == ENT_LAZY ? "lazy" : "none", (unsigned long long)groups);
     /* AUTO on a store whose commits do not sync: every call committed on its own */
     if (group_mode == ENT_GROUP_AUTO && dur == ENT_NONE) CU_ASSERT_EQUAL(groups, 0);
 
@@ -285,6 +522,9 @@ static void model_on(ent_durability dur)
             ent_key kk = ent_key_str(kname(key, i, k));
             ent_entity *e = NULL;
             int rc = ent_get(&e, d.s, NULL, ent_store_type(d.s, "acct"), &kk);
+            if (rc != (w[i].keys[k].present ? ENT_OK : ENT_NOTFOUND))
+                fprintf(stderr, "\n  %s: %s (%s), the model says %s\n", key, ent_strerror(rc), ent_errmsg(),
+                        w[i].keys[k].present ? "present" : "absent");
             CU_ASSERT_EQUAL(rc, w[i].keys[k].present ? ENT_OK : ENT_NOTFOUND);
             if (rc == ENT_OK) {
                 int64_t n = -1;
@@ -315,7 +555,7 @@ static void model_on(ent_durability dur)
     ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
     for (int i = 0; i < THREADS; i++)
         for (int c = 0; c < w[i].ncalls; c++) total_events += (uint64_t)w[i].calls[c].nev;
-    CU_ASSERT_EQUAL(last, total_events);
+    CU_ASSERT_EQUAL(last, total_events + h->events);
     log = calloc(last + 2, sizeof *log);
     for (uint64_t seq = 1; seq <= last; seq++) ENT_OK_(ent_log_get(&log[seq], d.s, NULL, seq));
     {
@@ -326,6 +566,11 @@ static void model_on(ent_durability dur)
             int tid = -1, k = -1;
             call *c;
             matched = 0;
+            if (hosts_on && ev->key.kind == ENT_KEY_STRING && ev->key.str[0] == 'h') { /* a host's */
+                seq++;
+                matched = 1;
+                continue;
+            }
             if (ev->key.kind == ENT_KEY_STRING && sscanf(ev->key.str, "k%d-%d", &tid, &k) == 2 && tid >= 0 &&
                 tid < THREADS && pos[tid] < w[tid].ncalls) {
                 c = &w[tid].calls[pos[tid]];
@@ -357,10 +602,21 @@ static void model_on(ent_durability dur)
     CU_ASSERT_EQUAL(problems, 0);
     free(pos);
     free(w);
+    if (hosts_on) pthread_mutex_destroy(&h->mu);
+    free(h);
     close_on(&d);
 }
 
 static void t_mixed_calls_against_a_model(void) { model_on(ENT_NONE); }
+/* The same beside a host's own transactions, a reader, syncs, a subscriber that reads, an evolution. */
+static void t_mixed_calls_beside_a_host(void)
+{
+    hosts_on = 1;
+    model_on(ENT_NONE);
+    model_on(ENT_DURABLE);
+    model_on(ENT_LAZY);
+    hosts_on = 0;
+}
 /* The same calls not grouped: ENT_GROUP_AUTO on a `none` store (and on memory) commits each alone. */
 static void t_mixed_calls_against_a_model_auto(void)
 {
@@ -2169,6 +2425,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_mixed_calls_against_a_model),
         ENT_TEST(t_mixed_calls_against_a_model_durable),
         ENT_TEST(t_mixed_calls_against_a_model_auto),
+        ENT_TEST(t_mixed_calls_beside_a_host),
         ENT_TEST(t_group_commit_modes),
         ENT_TEST(t_group_stats),
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
