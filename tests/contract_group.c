@@ -2017,7 +2017,8 @@ static const char refusal_schema_json[] =
     "\"acct\":{\"key\":\"string\",\"fields\":{"
     "  \"n\":{\"id\":1,\"type\":\"int\",\"required\":true,\"min\":0,\"indexed\":true},"
     "  \"tag\":{\"id\":2,\"type\":\"string\",\"unique\":true,\"max_length\":16},"
-    "  \"owner\":{\"id\":3,\"type\":\"ref\",\"to\":\"user\"}}}}}";
+    "  \"owner\":{\"id\":3,\"type\":\"ref\",\"to\":\"user\"},"
+    "  \"plan\":{\"id\":4,\"type\":\"string\",\"default\":\"free\"}}}}}";
 
 enum { RO_UCREATE, RO_URESTORE, RO_UUPDATE, RO_UDELETE, RO_ACREATE, RO_AUPDATE, RO_AUPSERT, RO_ARESTORE,
        RO_ADELETE, RO_ACK, RO_RUN_PAIR, RO_RUN_INNER };
@@ -2091,7 +2092,18 @@ static int ro_inner_fn(ent_txn *txn, void *p)
     return rc;
 }
 
-static int ro_run(ent_store *s, const rop *o)
+/* The host's entity after its call (ejs NULL: not kept): its key, version and values, as a call
+ * that took it left it (a refused one: as it was given, no default of the type filled in). */
+static void ro_keep(char *ejs, size_t size, const ent_entity *e)
+{
+    char *js = NULL;
+    if (!ejs) return;
+    if (ent_entity_to_json(&js, e, ENT_JSON_ENTITY)) snprintf(ejs, size, "? %s", ent_errmsg());
+    else snprintf(ejs, size, "%s", js);
+    free(js);
+}
+
+static int ro_run(ent_store *s, const rop *o, char *ejs, size_t size)
 {
     ent_entity *e = NULL;
     int rc = ENT_OK;
@@ -2103,6 +2115,7 @@ static int ro_run(ent_store *s, const rop *o)
         if (o->kind == RO_UCREATE) rc = ent_create(s, NULL, e);
         else if (o->kind == RO_UUPDATE) rc = ent_update(s, NULL, e, o->expect);
         else if (!(rc = ent_entity_set_version(e, o->expect))) rc = ent_restore(s, NULL, e);
+        ro_keep(ejs, size, e);
         break;
     case RO_UDELETE: {
         ent_key k = ent_key_id(o->id);
@@ -2128,6 +2141,7 @@ static int ro_run(ent_store *s, const rop *o)
         else if (o->kind == RO_AUPDATE) rc = ent_update(s, NULL, e, o->expect);
         else if (o->kind == RO_AUPSERT) rc = ent_upsert(s, NULL, e, o->expect);
         else if (!(rc = ent_entity_set_version(e, o->expect))) rc = ent_restore(s, NULL, e);
+        ro_keep(ejs, size, e);
         break;
     }
     ent_entity_free(e);
@@ -2192,6 +2206,7 @@ enum { RO_N = sizeof ro_script / sizeof ro_script[0] };
 typedef struct ro_res {
     int rc, detail;
     char msg[256];
+    char ejs[512]; /* the entity after the call */
 } ro_res;
 
 typedef struct ro_call {
@@ -2203,7 +2218,7 @@ typedef struct ro_call {
 static void *ro_call_main(void *p)
 {
     ro_call *c = p;
-    c->res->rc = ro_run(c->s, c->o);
+    c->res->rc = ro_run(c->s, c->o, c->res->ejs, sizeof c->res->ejs);
     c->res->detail = ent_errdetail();
     snprintf(c->res->msg, sizeof c->res->msg, "%s", c->res->rc ? ent_errmsg() : "");
     return NULL;
@@ -2352,7 +2367,7 @@ static void ro_open(store_dir *d, ent_durability dur, int mode)
     ENT_OK_(ent_schema_load_json(&d->sc, refusal_schema_json, strlen(refusal_schema_json), "grpref"));
     ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
     ENT_OK_(ent_store_set_group_commit(d->s, mode));
-    for (size_t i = 0; i < sizeof ro_setup / sizeof ro_setup[0]; i++) ENT_OK_(ro_run(d->s, &ro_setup[i]));
+    for (size_t i = 0; i < sizeof ro_setup / sizeof ro_setup[0]; i++) ENT_OK_(ro_run(d->s, &ro_setup[i], NULL, 0));
     ENT_OK_(ent_sub_create(d->s, "sub", 2));
 }
 
@@ -2360,7 +2375,7 @@ static void refusals_on(ent_durability dur)
 {
     store_dir alone, grouped;
     ro_hold *h = calloc(1, sizeof *h);
-    ro_res solo[RO_N];
+    ro_res solo[RO_N] = {{0}};
     sbuf a = {0}, g = {0};
     uint64_t groups0 = 0, groups1 = 0;
     int ok = 0;
@@ -2368,7 +2383,7 @@ static void refusals_on(ent_durability dur)
     /* each call alone */
     ro_open(&alone, dur, ENT_GROUP_NEVER);
     for (int i = 0; i < RO_N; i++) {
-        solo[i].rc = ro_run(alone.s, &ro_script[i]);
+        solo[i].rc = ro_run(alone.s, &ro_script[i], solo[i].ejs, sizeof solo[i].ejs);
         solo[i].detail = ent_errdetail();
         snprintf(solo[i].msg, sizeof solo[i].msg, "%s", solo[i].rc ? ent_errmsg() : "");
         ok += solo[i].rc == ENT_OK;
@@ -2392,6 +2407,9 @@ static void refusals_on(ent_durability dur)
         CU_ASSERT_EQUAL(h->res[i].rc, solo[i].rc);
         CU_ASSERT_EQUAL(h->res[i].detail, solo[i].detail);
         CU_ASSERT_STRING_EQUAL(h->res[i].msg, solo[i].msg);
+        if (strcmp(h->res[i].ejs, solo[i].ejs))
+            fprintf(stderr, "call %d's entity: alone %s, in a group %s\n", i, solo[i].ejs, h->res[i].ejs);
+        CU_ASSERT_STRING_EQUAL(h->res[i].ejs, solo[i].ejs);
     }
     ro_dump(&g, grouped.s);
     if (strcmp(a.p, g.p)) fprintf(stderr, "alone:\n%s\nin a group:\n%s\n", a.p, g.p);
@@ -2399,7 +2417,7 @@ static void refusals_on(ent_durability dur)
     /* and as the next group finds it: the counters the refusals touched were put back */
     {
         rop more[] = {{RO_UCREATE, 0, NULL, 1, "z@", 0, 0}, {RO_ACREATE, 0, "after", 1, "ta", 4, 0}};
-        for (size_t i = 0; i < 2; i++) CU_ASSERT_EQUAL(ro_run(grouped.s, &more[i]), ro_run(alone.s, &more[i]));
+        for (size_t i = 0; i < 2; i++) CU_ASSERT_EQUAL(ro_run(grouped.s, &more[i], NULL, 0), ro_run(alone.s, &more[i], NULL, 0));
         a.n = g.n = 0;
         ro_dump(&a, alone.s);
         ro_dump(&g, grouped.s);
