@@ -2021,7 +2021,7 @@ static const char refusal_schema_json[] =
     "  \"plan\":{\"id\":4,\"type\":\"string\",\"default\":\"free\"}}}}}";
 
 enum { RO_UCREATE, RO_URESTORE, RO_UUPDATE, RO_UDELETE, RO_ACREATE, RO_AUPDATE, RO_AUPSERT, RO_ARESTORE,
-       RO_ADELETE, RO_ACK, RO_RUN_PAIR, RO_RUN_INNER };
+       RO_ADELETE, RO_ACK, RO_RUN_PAIR, RO_RUN_INNER, RO_FOREIGN };
 #define NO_N INT64_MIN /* acct without its required n */
 
 typedef struct rop {
@@ -2135,6 +2135,19 @@ static int ro_run(ent_store *s, const rop *o, char *ejs, size_t size)
         ro_inner a = {s, o};
         return ent_txn_run(s, ro_inner_fn, &a);
     }
+    case RO_FOREIGN: { /* a type of another schema object than the store's: ENT_SCHEMA */
+        ent_schema *sc = NULL;
+        ent_key k = ent_key_str(o->key);
+        if ((rc = ent_schema_load_json(&sc, refusal_schema_json, strlen(refusal_schema_json), "other"))) return rc;
+        if (!(rc = ent_entity_new(&e, ent_schema_type(sc, "acct")))) {
+            ent_entity_set_key(e, &k);
+            ent_entity_set_int(e, "n", o->n);
+            rc = ent_create(s, NULL, e);
+            ent_entity_free(e);
+        }
+        ent_schema_free(sc);
+        return rc;
+    }
     default:
         if ((rc = ro_acct(&e, s, o))) return rc;
         if (o->kind == RO_ACREATE) rc = ent_create(s, NULL, e);
@@ -2199,7 +2212,11 @@ static const rop ro_script[] = {
     {RO_RUN_PAIR, 0, "p1", 1, "p2", 0, 0},            /* a closure that undoes itself */
     {RO_RUN_PAIR, 0, "p3", 0, "z", 0, 0},             /* a closure refused on its second create */
     {RO_RUN_INNER, 0, NULL, 16, "t3", 0, 0},          /* a closure that goes on after a refusal */
-    {RO_ACREATE, 0, "last", 17, "t9", 4, 0},          /* and a plain create at the end */
+    {RO_ACREATE, 0, "last", 17, "t9", 4, 0},          /* and a plain create */
+    /* Last, a refusal that is none of the call's own (ENT_SCHEMA): the transaction counts as
+     * broken, and every call before runs again in a new one, each in a savepoint: the same
+     * answers and the same store once more. */
+    {RO_FOREIGN, 0, "foreign", 18, NULL, 0, 0},
 };
 enum { RO_N = sizeof ro_script / sizeof ro_script[0] };
 
@@ -2226,6 +2243,7 @@ static void *ro_call_main(void *p)
 
 typedef struct ro_hold {
     ent_store *s;
+    int n; /* calls of the script run: RO_N, or all but the last */
     pthread_t th[RO_N];
     ro_call c[RO_N];
     ro_res res[RO_N];
@@ -2238,7 +2256,7 @@ static int ro_hold_fn(ent_txn *txn, void *p)
 {
     ro_hold *h = p;
     (void)txn;
-    for (int i = 0; i < RO_N; i++) {
+    for (int i = 0; i < h->n; i++) {
         h->c[i] = (ro_call){h->s, &ro_script[i], &h->res[i]};
         if (pthread_create(&h->th[i], NULL, ro_call_main, &h->c[i]) != 0) return ENT_OK;
         h->started++;
@@ -2371,7 +2389,9 @@ static void ro_open(store_dir *d, ent_durability dur, int mode)
     ENT_OK_(ent_sub_create(d->s, "sub", 2));
 }
 
-static void refusals_on(ent_durability dur)
+/* n: the script's calls to run, all (RO_N: the last breaks the group's transaction) or all but
+ * the last (every call run once, those refused without a savepoint). */
+static void refusals_on(ent_durability dur, int n)
 {
     store_dir alone, grouped;
     ro_hold *h = calloc(1, sizeof *h);
@@ -2382,25 +2402,27 @@ static void refusals_on(ent_durability dur)
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     /* each call alone */
     ro_open(&alone, dur, ENT_GROUP_NEVER);
-    for (int i = 0; i < RO_N; i++) {
+    for (int i = 0; i < n; i++) {
         solo[i].rc = ro_run(alone.s, &ro_script[i], solo[i].ejs, sizeof solo[i].ejs);
         solo[i].detail = ent_errdetail();
         snprintf(solo[i].msg, sizeof solo[i].msg, "%s", solo[i].rc ? ent_errmsg() : "");
         ok += solo[i].rc == ENT_OK;
     }
-    CU_ASSERT(ok > 10 && ok < RO_N - 10); /* the script refuses many calls, and accepts many */
+    CU_ASSERT(ok > 10 && ok < n - 10); /* the script refuses many calls, and accepts many */
+    if (n == RO_N) CU_ASSERT_EQUAL(solo[n - 1].rc, ENT_SCHEMA); /* not a refusal of the call's own */
     ro_dump(&a, alone.s);
     /* all in one group */
     ro_open(&grouped, dur, ENT_GROUP_ALWAYS);
     h->s = grouped.s;
+    h->n = n;
     ent__group_stats(&groups0, NULL, grouped.s);
     ENT_OK_(ent_txn_run(grouped.s, ro_hold_fn, h));
     for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
     ent__group_stats(&groups1, NULL, grouped.s);
-    CU_ASSERT_EQUAL_FATAL(h->started, RO_N);
+    CU_ASSERT_EQUAL_FATAL(h->started, n);
     CU_ASSERT_FALSE(h->timed_out);
     CU_ASSERT_EQUAL(groups1 - groups0, 2); /* the held one, then the script's calls: one group */
-    for (int i = 0; i < RO_N; i++) {
+    for (int i = 0; i < n; i++) {
         if (h->res[i].rc != solo[i].rc || h->res[i].detail != solo[i].detail || strcmp(h->res[i].msg, solo[i].msg))
             fprintf(stderr, "call %d: alone %s \"%s\", in a group %s \"%s\"\n", i, ent_strerror(solo[i].rc), solo[i].msg,
                     ent_strerror(h->res[i].rc), h->res[i].msg);
@@ -2432,9 +2454,14 @@ static void refusals_on(ent_durability dur)
     close_on(&grouped);
 }
 
-static void t_refusals_in_a_group_as_alone(void) { refusals_on(ENT_NONE); }
-static void t_refusals_in_a_group_as_alone_durable(void) { refusals_on(ENT_DURABLE); }
-static void t_refusals_in_a_group_as_alone_lazy(void) { refusals_on(ENT_LAZY); }
+static void refusals_both(ent_durability dur)
+{
+    refusals_on(dur, RO_N - 1);
+    refusals_on(dur, RO_N);
+}
+static void t_refusals_in_a_group_as_alone(void) { refusals_both(ENT_NONE); }
+static void t_refusals_in_a_group_as_alone_durable(void) { refusals_both(ENT_DURABLE); }
+static void t_refusals_in_a_group_as_alone_lazy(void) { refusals_both(ENT_LAZY); }
 
 int main(int argc, char **argv)
 {
