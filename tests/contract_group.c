@@ -284,7 +284,8 @@ typedef struct hosts {
     atomic_int stop;
     atomic_int bad;
     char why[256];
-    uint64_t events;      /* events the host's transactions committed */
+    _Atomic uint64_t events; /* events the host's threads committed */
+    int read_writes, read_busy; /* writes beside the reader's own read: done, ENT_BUSY */
     int commits, aborts, scans, syncs, evolved;
     pthread_mutex_t mu;
     uint64_t cb_reads, cb_busy;
@@ -302,7 +303,7 @@ static void host_bad(hosts *h, const char *what, int rc)
 static void *host_txn_main(void *p)
 {
     hosts *h = p;
-    for (int i = 0; !atomic_load(&h->stop) && i < 400; i++) {
+    for (int i = 0; (!atomic_load(&h->stop) || i < 3) && i < 400; i++) { /* 3 at least, stop or not */
         ent_txn *t = NULL;
         char key[24];
         ent_entity *e, *again;
@@ -332,7 +333,7 @@ static void *host_txn_main(void *p)
             host_bad(h, "commit of a host transaction", rc);
         } else {
             h->commits++;
-            h->events += 2;
+            atomic_fetch_add(&h->events, 2);
         }
         ent_entity_free(e);
         ent_entity_free(again);
@@ -344,7 +345,7 @@ static void *host_txn_main(void *p)
 static void *host_reader_main(void *p)
 {
     hosts *h = p;
-    while (!atomic_load(&h->stop)) {
+    while (!atomic_load(&h->stop) || h->scans < 2) {
         ent_txn *t = NULL;
         ent_iter *it = NULL;
         ent_entity *e = NULL;
@@ -365,6 +366,21 @@ static void *host_reader_main(void *p)
             seen_n++;
             ent_entity_free(e);
             sched_yield(); /* let groups commit meanwhile */
+            if (seen_n == 3) {
+                /* a write beside the thread's own read: alone (not grouped), and ENT_BUSY at worst
+                 * (store.h: LMDB's map cannot grow meanwhile), never a wait for a group's leader
+                 * whose growth of the map waits for this very read */
+                char key[24];
+                ent_entity *x;
+                int wrc;
+                snprintf(key, sizeof key, "h-read-%d", h->scans);
+                x = mk_acct(h->s, key, 1, NULL);
+                wrc = ent_create(h->s, NULL, x);
+                ent_entity_free(x);
+                if (wrc == ENT_OK) atomic_fetch_add(&h->events, 1), h->read_writes++;
+                else if (wrc == ENT_BUSY) h->read_busy++;
+                else if (wrc != ENT_SCHEMA) host_bad(h, "a write beside the thread's own read", wrc);
+            }
         }
         if (rc != ENT_NOTFOUND) host_bad(h, "ent_iter_next", rc);
         if (seen_n != count) host_bad(h, "a scan of a snapshot gave another count than ent_count", ENT_OK);
@@ -448,9 +464,16 @@ static void host_cb(const ent_event *ev, void *p)
     ent_entity_free(e);
     if (ev->seq % 16 == 0) {
         ent_entity *x = mk_acct(h->s, "h-from-cb", 1, NULL);
+        ent_txn *t = NULL;
         rc = ent_create(h->s, NULL, x);
         if (rc != ENT_BUSY) host_bad(h, "a write from a callback, not refused", rc);
         ent_entity_free(x);
+        if ((rc = ent_txn_begin(&t, h->s, ENT_TXN_WRITE)) != ENT_BUSY) {
+            host_bad(h, "a write transaction from a callback, not refused", rc);
+            if (!rc) ent_txn_abort(t);
+        }
+        /* a sync from the callback: done, or ENT_BUSY when it needs a writer (store.h) */
+        if ((rc = ent_store_sync(h->s)) && rc != ENT_BUSY) host_bad(h, "ent_store_sync from a callback", rc);
         h->cb_busy++;
     }
     h->cb_reads++; /* deliveries never overlap */
@@ -503,8 +526,9 @@ static void model_on(ent_durability dur)
         CU_ASSERT(h->commits > 0 && h->scans > 0);
         if (!strcmp(backend, "lmdb")) CU_ASSERT(h->evolved);
         printf(" [host: %d commits, %d aborts, %d scans, %d syncs, %llu events read in callbacks, %d calls again "
-               "after the evolution]", h->commits, h->aborts, h->scans, h->syncs, (unsigned long long)h->cb_reads,
-               atomic_exchange(&schema_retried, 0));
+               "after the evolution, %d/%d writes beside a read done/busy]", h->commits, h->aborts, h->scans, h->syncs,
+               (unsigned long long)h->cb_reads,
+               atomic_exchange(&schema_retried, 0), h->read_writes, h->read_busy);
         ent_unsubscribe(d.s, hsub);
     }
     ent__group_stats(&groups, NULL, d.s);
