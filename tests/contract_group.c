@@ -2236,7 +2236,11 @@ static const rop ro_script[] = {
     {RO_RUN_PAIR, 0, "p1", 1, "p2", 0, 0},            /* a closure that undoes itself */
     {RO_RUN_PAIR, 0, "p3", 0, "z", 0, 0},             /* a closure refused on its second create */
     {RO_RUN_INNER, 0, NULL, 16, "t3", 0, 0},          /* a closure that goes on after a refusal */
+    {RO_AUPDATE, 0, "q", 8, NULL, 0, 1},              /* q as it is: no event, the version stays */
+    {RO_ARESTORE, 0, "y", 2, "t7", 0, 5},             /* y, deleted in this group, back at 5 */
+    {RO_RUN_PAIR, 0, "p4", 1, "p5", 0, 0},            /* a closure that undoes itself, its events last */
     {RO_ACREATE, 0, "last", 17, "t9", 4, 0},          /* and a plain create */
+    {RO_RUN_PAIR, 0, "p6", 1, "p7", 0, 0},            /* the last events undone */
     /* Last, a refusal that is none of the call's own (ENT_SCHEMA): the transaction counts as
      * broken, and every call before runs again in a new one, each in a savepoint: the same
      * answers and the same store once more. */
@@ -2399,6 +2403,22 @@ static void ro_dump(sbuf *b, ent_store *s)
     CU_ASSERT_EQUAL(problems, 0);
 }
 
+/* What an in-process subscriber was handed, as text (ts left out): the commit's kept copy of its
+ * events, from which a savepoint took some back. */
+static void ro_on_event(const ent_event *ev, void *p)
+{
+    sbuf *b = p;
+    char *js = NULL;
+    if (ev->data && ent_entity_to_json(&js, ev->data, 0)) js = NULL;
+    if (ev->key.kind == ENT_KEY_AUTO)
+        sb_add(b, "%" PRIu64 " txn %" PRIu64 " op %d %s %" PRIu64 " v%" PRIu64 " %s\n", ev->seq, ev->txn, ev->op,
+               ent_type_name(ev->type), ev->key.id, ev->version, js ? js : "-");
+    else
+        sb_add(b, "%" PRIu64 " txn %" PRIu64 " op %d %s %.*s v%" PRIu64 " %s\n", ev->seq, ev->txn, ev->op,
+               ent_type_name(ev->type), (int)ev->key.len, ev->key.str, ev->version, js ? js : "-");
+    free(js);
+}
+
 static void ro_open(store_dir *d, ent_durability dur, int mode)
 {
     ent_store_opts o = ENT_STORE_OPTS_INIT;
@@ -2420,12 +2440,14 @@ static void refusals_on(ent_durability dur, int n)
     store_dir alone, grouped;
     ro_hold *h = calloc(1, sizeof *h);
     ro_res solo[RO_N] = {{0}};
-    sbuf a = {0}, g = {0};
+    sbuf a = {0}, g = {0}, ea = {0}, eg = {0};
+    ent_subscriber *suba = NULL, *subg = NULL;
     uint64_t groups0 = 0, groups1 = 0;
     int ok = 0;
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     /* each call alone */
     ro_open(&alone, dur, ENT_GROUP_NEVER);
+    ENT_OK_(ent_subscribe(&suba, alone.s, NULL, 0, ro_on_event, &ea));
     for (int i = 0; i < n; i++) {
         solo[i].rc = ro_run(alone.s, &ro_script[i], solo[i].ejs, sizeof solo[i].ejs);
         solo[i].detail = ent_errdetail();
@@ -2437,6 +2459,7 @@ static void refusals_on(ent_durability dur, int n)
     ro_dump(&a, alone.s);
     /* all in one group */
     ro_open(&grouped, dur, ENT_GROUP_ALWAYS);
+    ENT_OK_(ent_subscribe(&subg, grouped.s, NULL, 0, ro_on_event, &eg));
     h->s = grouped.s;
     h->n = n;
     ent__group_stats(&groups0, NULL, grouped.s);
@@ -2458,6 +2481,16 @@ static void refusals_on(ent_durability dur, int n)
         CU_ASSERT_STRING_EQUAL(h->res[i].ejs, solo[i].ejs);
     }
     ro_dump(&g, grouped.s);
+    /* in-process subscribers were handed the same events (the group's from the copy its commit
+     * kept, some of which savepoints took back) */
+    ent_unsubscribe(alone.s, suba);
+    ent_unsubscribe(grouped.s, subg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ea.p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(eg.p);
+    if (strcmp(ea.p, eg.p)) fprintf(stderr, "delivered alone:\n%s\nin a group:\n%s\n", ea.p, eg.p);
+    CU_ASSERT_STRING_EQUAL(ea.p, eg.p);
+    free(ea.p);
+    free(eg.p);
     if (strcmp(a.p, g.p)) fprintf(stderr, "alone:\n%s\nin a group:\n%s\n", a.p, g.p);
     CU_ASSERT_STRING_EQUAL(a.p, g.p);
     /* and as the next group finds it: the counters the refusals touched were put back */
