@@ -445,8 +445,6 @@ static void *host_evolve_main(void *p)
     return NULL;
 }
 
-static __thread int in_host_cb;
-
 /* Reads the entity of each event from the callback (a reader there is allowed); a write from it
  * is refused, not a wait for the writer its own delivery holds. */
 static void host_cb(const ent_event *ev, void *p)
@@ -454,8 +452,6 @@ static void host_cb(const ent_event *ev, void *p)
     hosts *h = p;
     ent_entity *e = NULL;
     int rc;
-    if (in_host_cb) return;
-    in_host_cb = 1;
     rc = ent_get(&e, h->s, NULL, ent_store_type(h->s, ent_type_name(ev->type)), &ev->key);
     if (rc == ENT_OK && ev->op != ENT_OP_DELETE && ent_entity_version(e) < ev->version)
         host_bad(h, "a callback read an entity older than its event", rc);
@@ -477,7 +473,6 @@ static void host_cb(const ent_event *ev, void *p)
         h->cb_busy++;
     }
     h->cb_reads++; /* deliveries never overlap */
-    in_host_cb = 0;
 }
 
 static void model_on(ent_durability dur)
