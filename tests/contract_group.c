@@ -408,6 +408,24 @@ static void *host_sync_main(void *p)
     return NULL;
 }
 
+/* The group commit mode switched back and forth on the open handle while calls run: a call
+ * queued in a group gets its result, a call after a switch runs alone or queues. */
+static void *host_modes_main(void *p)
+{
+    hosts *h = p;
+    static const int modes[] = {ENT_GROUP_NEVER, ENT_GROUP_ALWAYS, ENT_GROUP_AUTO, ENT_GROUP_ALWAYS};
+    for (int i = 0; !atomic_load(&h->stop); i++) {
+        int rc = ent_store_set_group_commit(h->s, modes[i % 4]);
+        if (rc) {
+            host_bad(h, "ent_store_set_group_commit", rc);
+            break;
+        }
+        sched_yield();
+    }
+    ent_store_set_group_commit(h->s, group_mode);
+    return NULL;
+}
+
 static const char schema_v2_json[] =
     "{\"schema\":\"grp\",\"version\":2,\"types\":{"
     "\"user\":{\"key\":\"auto\",\"fields\":{"
@@ -487,7 +505,7 @@ static void model_on(ent_durability dur)
     int *pos = calloc(THREADS, sizeof *pos);
     hosts *h = calloc(1, sizeof *h);
     ent_subscriber *hsub = NULL;
-    pthread_t hth[4];
+    pthread_t hth[5];
     int nh = 0;
     open_on(&d, dur);
     ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_event, &q));
@@ -500,6 +518,7 @@ static void model_on(ent_durability dur)
         CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_txn_main, h), 0);
         CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_reader_main, h), 0);
         CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_sync_main, h), 0);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_modes_main, h), 0);
         if (!strcmp(backend, "lmdb")) CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_evolve_main, h), 0);
     }
     for (int i = 0; i < THREADS; i++) {
