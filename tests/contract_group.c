@@ -3,7 +3,10 @@
  * acknowledged call there with its events, nothing of a refused one, versions and unique values
  * consistent, each call's events contiguous with a txn number of its own); groups that do form
  * (calls queued behind a leader commit together); ent_txn_run() closures. */
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,9 @@
 #include "test_util.h"
 
 static const char *backend;
+/* model_on(): host threads beside the model's (see hosts_main) */
+static int hosts_on;
+static atomic_int schema_retried; /* calls run again after an evolution (hosts_on) */
 /* What open_on() sets: the suite's groups must form on every backend (ENT_GROUP_AUTO would group
  * only stores whose commits sync); t_group_commit_modes and the _auto model run change it. */
 static int group_mode = ENT_GROUP_ALWAYS;
@@ -154,12 +160,20 @@ static void *model_thread(void *p)
     const ent_type *at = ent_store_type(s, "acct");
     unsigned seed = w->seed;
     for (int i = 0; i < OPS; i++) {
-        int k = rand_r(&seed) % KEYS, what = rand_r(&seed) % 8, rc, want;
+        int k = rand_r(&seed) % KEYS, what = rand_r(&seed) % 8, rc, want, schema_retries = 0;
         model_key *m = &w->keys[k];
         char key[24], key2[24], tag[16] = "";
         ent_entity *e = NULL;
+        unsigned seed_op;
         kname(key, w->id, k);
         if (rand_r(&seed) % 3 == 0) snprintf(tag, sizeof tag, "tag%d", rand_r(&seed) % TAGS); /* shared by threads */
+        seed_op = seed;
+    again:
+        /* Beside a host that evolves the schema through another handle (hosts_on), a call made with
+         * the types of the version before is refused (ENT_SCHEMA, nothing written): resolved again,
+         * as store.h tells a host, it runs again, the same call. */
+        seed = seed_op;
+        if (hosts_on) at = ent_store_type(s, "acct");
         switch (what) {
         case 0:
         case 1: /* create: the model knows whether the key exists; a shared tag may be taken */
@@ -231,6 +245,13 @@ static void *model_thread(void *p)
             break;
         }
         }
+        if (rc == ENT_SCHEMA && hosts_on && schema_retries++ < 3) {
+            w->wrong--; /* counted by wrong() above */
+            atomic_fetch_add(&schema_retried, 1);
+            ent_entity_free(e);
+            e = NULL;
+            goto again;
+        }
         if (rc != ENT_OK) w->refused++;
         ent_entity_free(e);
     }
@@ -249,6 +270,229 @@ static void on_event(const ent_event *ev, void *p)
     q->got++;
 }
 
+/* ---- host threads beside the model's (hosts_on) ------------------------------------------------ */
+
+/* What a host does beside the grouped calls: its own write transactions (a refused call inside
+ * one, the rest committed or aborted), a read transaction with an iterator held across many
+ * groups, ent_store_sync(), a subscriber that reads the store from its callback (and whose write
+ * is refused), and on LMDB an evolution of the schema through a second handle of the store. Its
+ * writes are to keys "h...", which the model's log check passes over. */
+typedef struct hosts {
+    ent_store *s;
+    const char *dir;
+    ent_durability dur;
+    atomic_int stop;
+    atomic_int bad;
+    char why[256];
+    _Atomic uint64_t events; /* events the host's threads committed */
+    int read_writes, read_busy; /* writes beside the reader's own read: done, ENT_BUSY */
+    int commits, aborts, scans, syncs, evolved;
+    pthread_mutex_t mu;
+    uint64_t cb_reads, cb_busy;
+} hosts;
+
+static void host_bad(hosts *h, const char *what, int rc)
+{
+    pthread_mutex_lock(&h->mu);
+    if (!atomic_load(&h->bad))
+        snprintf(h->why, sizeof h->why, "%s: %s (%s)", what, ent_strerror(rc), ent_errmsg());
+    atomic_fetch_add(&h->bad, 1);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void *host_txn_main(void *p)
+{
+    hosts *h = p;
+    for (int i = 0; (!atomic_load(&h->stop) || i < 3) && i < 400; i++) { /* 3 at least, stop or not */
+        ent_txn *t = NULL;
+        char key[24];
+        ent_entity *e, *again;
+        int rc;
+        snprintf(key, sizeof key, "h-txn-%d", i);
+        if ((rc = ent_txn_begin(&t, h->s, ENT_TXN_WRITE))) {
+            host_bad(h, "ent_txn_begin", rc);
+            break;
+        }
+        e = mk_acct(h->s, key, 1, NULL);
+        again = mk_acct(h->s, key, 2, NULL);
+        rc = ent_create(h->s, t, e);
+        if (rc == ENT_SCHEMA) { /* the types of before an evolution: again with the new ones */
+            ent_txn_abort(t);
+            ent_entity_free(e);
+            ent_entity_free(again);
+            continue;
+        }
+        if (rc) host_bad(h, "create in a host transaction", rc);
+        /* refused inside the host's transaction, which goes on */
+        else if ((rc = ent_create(h->s, t, again)) != ENT_CONFLICT) host_bad(h, "a second create, not refused", rc);
+        else if ((rc = ent_update(h->s, t, again, 1))) host_bad(h, "an update after a refusal", rc);
+        if (i % 3 == 2) {
+            ent_txn_abort(t);
+            h->aborts++;
+        } else if ((rc = ent_txn_commit(t))) {
+            host_bad(h, "commit of a host transaction", rc);
+        } else {
+            h->commits++;
+            atomic_fetch_add(&h->events, 2);
+        }
+        ent_entity_free(e);
+        ent_entity_free(again);
+    }
+    return NULL;
+}
+
+/* A read transaction and an iterator held while many groups commit: its snapshot stays whole. */
+static void *host_reader_main(void *p)
+{
+    hosts *h = p;
+    while (!atomic_load(&h->stop) || h->scans < 2) {
+        ent_txn *t = NULL;
+        ent_iter *it = NULL;
+        ent_entity *e = NULL;
+        uint64_t count = 0, seen_n = 0, last = 0, last2 = 0;
+        int rc;
+        if ((rc = ent_txn_begin(&t, h->s, ENT_TXN_READ))) {
+            host_bad(h, "a read transaction", rc);
+            break;
+        }
+        if ((rc = ent_count(&count, h->s, t, ent_txn_type(t, "acct"))) ||
+            (rc = ent_log_bounds(NULL, &last, h->s, t)) ||
+            (rc = ent_scan(&it, h->s, t, ent_txn_type(t, "acct"), NULL, NULL))) {
+            host_bad(h, "reads in a read transaction", rc);
+            ent_txn_abort(t);
+            break;
+        }
+        while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+            seen_n++;
+            ent_entity_free(e);
+            sched_yield(); /* let groups commit meanwhile */
+            if (seen_n == 3) {
+                /* a write beside the thread's own read: alone (not grouped), and ENT_BUSY at worst
+                 * (store.h: LMDB's map cannot grow meanwhile), never a wait for a group's leader
+                 * whose growth of the map waits for this very read */
+                char key[24];
+                ent_entity *x;
+                int wrc;
+                snprintf(key, sizeof key, "h-read-%d", h->scans);
+                x = mk_acct(h->s, key, 1, NULL);
+                wrc = ent_create(h->s, NULL, x);
+                ent_entity_free(x);
+                if (wrc == ENT_OK) atomic_fetch_add(&h->events, 1), h->read_writes++;
+                else if (wrc == ENT_BUSY) h->read_busy++;
+                else if (wrc != ENT_SCHEMA) host_bad(h, "a write beside the thread's own read", wrc);
+            }
+        }
+        if (rc != ENT_NOTFOUND) host_bad(h, "ent_iter_next", rc);
+        if (seen_n != count) host_bad(h, "a scan of a snapshot gave another count than ent_count", ENT_OK);
+        if ((rc = ent_log_bounds(NULL, &last2, h->s, t)) || last2 != last)
+            host_bad(h, "the snapshot's log moved", rc);
+        ent_iter_free(it);
+        ent_txn_abort(t);
+        h->scans++;
+    }
+    return NULL;
+}
+
+static void *host_sync_main(void *p)
+{
+    hosts *h = p;
+    while (!atomic_load(&h->stop)) {
+        int rc = ent_store_sync(h->s);
+        if (rc) {
+            host_bad(h, "ent_store_sync", rc);
+            break;
+        }
+        h->syncs++;
+        sched_yield();
+    }
+    return NULL;
+}
+
+/* The group commit mode switched back and forth on the open handle while calls run: a call
+ * queued in a group gets its result, a call after a switch runs alone or queues. */
+static void *host_modes_main(void *p)
+{
+    hosts *h = p;
+    static const int modes[] = {ENT_GROUP_NEVER, ENT_GROUP_ALWAYS, ENT_GROUP_AUTO, ENT_GROUP_ALWAYS};
+    for (int i = 0; !atomic_load(&h->stop); i++) {
+        int rc = ent_store_set_group_commit(h->s, modes[i % 4]);
+        if (rc) {
+            host_bad(h, "ent_store_set_group_commit", rc);
+            break;
+        }
+        sched_yield();
+    }
+    ent_store_set_group_commit(h->s, group_mode);
+    return NULL;
+}
+
+static const char schema_v2_json[] =
+    "{\"schema\":\"grp\",\"version\":2,\"types\":{"
+    "\"user\":{\"key\":\"auto\",\"fields\":{"
+    "  \"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true}}},"
+    "\"acct\":{\"key\":\"string\",\"fields\":{"
+    "  \"n\":{\"id\":1,\"type\":\"int\",\"required\":true,\"min\":0,\"indexed\":true},"
+    "  \"tag\":{\"id\":2,\"type\":\"string\",\"unique\":true},"
+    "  \"owner\":{\"id\":3,\"type\":\"ref\",\"to\":\"user\"},"
+    "  \"note\":{\"id\":4,\"type\":\"string\"}}}}}";
+
+/* Another handle of the store opened with version 2 while the groups go on (its open evolves the
+ * store: an index built over what the groups wrote). */
+static void *host_evolve_main(void *p)
+{
+    hosts *h = p;
+    ent_schema *sc = NULL;
+    ent_store *s2 = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    struct timespec nap = {0, 20000000};
+    int rc;
+    nanosleep(&nap, NULL); /* some groups first (no outcome depends on it) */
+    o.backend = backend;
+    o.durability = h->dur;
+    o.map_size = (size_t)1 << 20;
+    if ((rc = ent_schema_load_json(&sc, schema_v2_json, strlen(schema_v2_json), "grp2"))) {
+        host_bad(h, "schema v2", rc);
+        return NULL;
+    }
+    if ((rc = ent_store_open(&s2, h->dir, sc, &o))) host_bad(h, "an open that evolves the store", rc);
+    else {
+        h->evolved = 1;
+        ent_store_close(s2);
+    }
+    ent_schema_free(sc);
+    return NULL;
+}
+
+/* Reads the entity of each event from the callback (a reader there is allowed); a write from it
+ * is refused, not a wait for the writer its own delivery holds. */
+static void host_cb(const ent_event *ev, void *p)
+{
+    hosts *h = p;
+    ent_entity *e = NULL;
+    int rc;
+    rc = ent_get(&e, h->s, NULL, ent_store_type(h->s, ent_type_name(ev->type)), &ev->key);
+    if (rc == ENT_OK && ev->op != ENT_OP_DELETE && ent_entity_version(e) < ev->version)
+        host_bad(h, "a callback read an entity older than its event", rc);
+    else if (rc != ENT_OK && rc != ENT_NOTFOUND && rc != ENT_SCHEMA)
+        host_bad(h, "ent_get from a callback", rc);
+    ent_entity_free(e);
+    if (ev->seq % 16 == 0) {
+        ent_entity *x = mk_acct(h->s, "h-from-cb", 1, NULL);
+        ent_txn *t = NULL;
+        rc = ent_create(h->s, NULL, x);
+        if (rc != ENT_BUSY) host_bad(h, "a write from a callback, not refused", rc);
+        ent_entity_free(x);
+        if ((rc = ent_txn_begin(&t, h->s, ENT_TXN_WRITE)) != ENT_BUSY) {
+            host_bad(h, "a write transaction from a callback, not refused", rc);
+            if (!rc) ent_txn_abort(t);
+        }
+        /* a sync from the callback: done, or ENT_BUSY when it needs a writer (store.h) */
+        if ((rc = ent_store_sync(h->s)) && rc != ENT_BUSY) host_bad(h, "ent_store_sync from a callback", rc);
+        h->cb_busy++;
+    }
+    h->cb_reads++; /* deliveries never overlap */
+}
+
 static void model_on(ent_durability dur)
 {
     store_dir d;
@@ -259,8 +503,24 @@ static void model_on(ent_durability dur)
     uint64_t first = 0, last = 0, total_events = 0, problems = 0, groups = 0;
     ent_event **log;
     int *pos = calloc(THREADS, sizeof *pos);
+    hosts *h = calloc(1, sizeof *h);
+    ent_subscriber *hsub = NULL;
+    pthread_t hth[5];
+    int nh = 0;
     open_on(&d, dur);
     ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_event, &q));
+    if (hosts_on) {
+        h->s = d.s;
+        h->dir = d.dir;
+        h->dur = dur;
+        pthread_mutex_init(&h->mu, NULL);
+        ENT_OK_(ent_subscribe(&hsub, d.s, NULL, 0, host_cb, h));
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_txn_main, h), 0);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_reader_main, h), 0);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_sync_main, h), 0);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_modes_main, h), 0);
+        if (!strcmp(backend, "lmdb")) CU_ASSERT_EQUAL_FATAL(pthread_create(&hth[nh++], NULL, host_evolve_main, h), 0);
+    }
     for (int i = 0; i < THREADS; i++) {
         w[i].s = d.s;
         w[i].id = i;
@@ -268,8 +528,25 @@ static void model_on(ent_durability dur)
         CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, model_thread, &w[i]), 0);
     }
     for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    atomic_store(&h->stop, 1);
+    for (int i = 0; i < nh; i++) pthread_join(hth[i], NULL);
+    if (hosts_on) {
+        /* a transaction first: the handle notices the evolution the other handle made (the
+         * types ent_store_type() gives until then are of version 1, refused with ENT_SCHEMA) */
+        uint64_t ignore = 0;
+        ENT_OK_(ent_log_bounds(NULL, &ignore, d.s, NULL));
+        if (h->bad) fprintf(stderr, "\n  host: %s\n", h->why);
+        CU_ASSERT_EQUAL(h->bad, 0);
+        CU_ASSERT(h->commits > 0 && h->scans > 0);
+        if (!strcmp(backend, "lmdb")) CU_ASSERT(h->evolved);
+        printf(" [host: %d commits, %d aborts, %d scans, %d syncs, %llu events read in callbacks, %d calls again "
+               "after the evolution, %d/%d writes beside a read done/busy]", h->commits, h->aborts, h->scans, h->syncs,
+               (unsigned long long)h->cb_reads,
+               atomic_exchange(&schema_retried, 0), h->read_writes, h->read_busy);
+        ent_unsubscribe(d.s, hsub);
+    }
     ent__group_stats(&groups, NULL, d.s);
-    printf(" [%s: %llu groups]", dur == ENT_DURABLE ? "durable" : "none", (unsigned long long)groups);
+    printf(" [%s: %llu groups]", dur == ENT_DURABLE ? "durable" : dur == ENT_LAZY ? "lazy" : "none", (unsigned long long)groups);
     /* AUTO on a store whose commits do not sync: every call committed on its own */
     if (group_mode == ENT_GROUP_AUTO && dur == ENT_NONE) CU_ASSERT_EQUAL(groups, 0);
 
@@ -283,6 +560,9 @@ static void model_on(ent_durability dur)
             ent_key kk = ent_key_str(kname(key, i, k));
             ent_entity *e = NULL;
             int rc = ent_get(&e, d.s, NULL, ent_store_type(d.s, "acct"), &kk);
+            if (rc != (w[i].keys[k].present ? ENT_OK : ENT_NOTFOUND))
+                fprintf(stderr, "\n  %s: %s (%s), the model says %s\n", key, ent_strerror(rc), ent_errmsg(),
+                        w[i].keys[k].present ? "present" : "absent");
             CU_ASSERT_EQUAL(rc, w[i].keys[k].present ? ENT_OK : ENT_NOTFOUND);
             if (rc == ENT_OK) {
                 int64_t n = -1;
@@ -313,7 +593,7 @@ static void model_on(ent_durability dur)
     ENT_OK_(ent_log_bounds(&first, &last, d.s, NULL));
     for (int i = 0; i < THREADS; i++)
         for (int c = 0; c < w[i].ncalls; c++) total_events += (uint64_t)w[i].calls[c].nev;
-    CU_ASSERT_EQUAL(last, total_events);
+    CU_ASSERT_EQUAL(last, total_events + h->events);
     log = calloc(last + 2, sizeof *log);
     for (uint64_t seq = 1; seq <= last; seq++) ENT_OK_(ent_log_get(&log[seq], d.s, NULL, seq));
     {
@@ -324,6 +604,11 @@ static void model_on(ent_durability dur)
             int tid = -1, k = -1;
             call *c;
             matched = 0;
+            if (hosts_on && ev->key.kind == ENT_KEY_STRING && ev->key.str[0] == 'h') { /* a host's */
+                seq++;
+                matched = 1;
+                continue;
+            }
             if (ev->key.kind == ENT_KEY_STRING && sscanf(ev->key.str, "k%d-%d", &tid, &k) == 2 && tid >= 0 &&
                 tid < THREADS && pos[tid] < w[tid].ncalls) {
                 c = &w[tid].calls[pos[tid]];
@@ -355,10 +640,21 @@ static void model_on(ent_durability dur)
     CU_ASSERT_EQUAL(problems, 0);
     free(pos);
     free(w);
+    if (hosts_on) pthread_mutex_destroy(&h->mu);
+    free(h);
     close_on(&d);
 }
 
 static void t_mixed_calls_against_a_model(void) { model_on(ENT_NONE); }
+/* The same beside a host's own transactions, a reader, syncs, a subscriber that reads, an evolution. */
+static void t_mixed_calls_beside_a_host(void)
+{
+    hosts_on = 1;
+    model_on(ENT_NONE);
+    model_on(ENT_DURABLE);
+    model_on(ENT_LAZY);
+    hosts_on = 0;
+}
 /* The same calls not grouped: ENT_GROUP_AUTO on a `none` store (and on memory) commits each alone. */
 static void t_mixed_calls_against_a_model_auto(void)
 {
@@ -1743,6 +2039,501 @@ static void t_group_stats(void)
     close_on(&d);
 }
 
+/* ---- refusals inside one group: the store as if each call had run alone ---------------------- */
+
+/* A script of calls that runs twice: each call alone (ENT_GROUP_NEVER) on one store, and all of
+ * them in one group on another; every call must get the same answer and both stores must end the
+ * same (entities, versions, counts, next auto ids, every index in order, the log with its txn
+ * numbers, subscription positions). Most refusals come after the call read or loaded cached state
+ * of the transaction (a type's counters, the log's seq and txn number) and run without a
+ * savepoint: whatever they touched must not reach the calls after them. */
+static const char refusal_schema_json[] =
+    "{\"schema\":\"grpref\",\"version\":1,\"types\":{"
+    "\"user\":{\"key\":\"auto\",\"fields\":{"
+    "  \"email\":{\"id\":1,\"type\":\"string\",\"required\":true,\"unique\":true},"
+    "  \"age\":{\"id\":2,\"type\":\"int\",\"indexed\":true,\"max\":150}}},"
+    "\"acct\":{\"key\":\"string\",\"fields\":{"
+    "  \"n\":{\"id\":1,\"type\":\"int\",\"required\":true,\"min\":0,\"indexed\":true},"
+    "  \"tag\":{\"id\":2,\"type\":\"string\",\"unique\":true,\"max_length\":16},"
+    "  \"owner\":{\"id\":3,\"type\":\"ref\",\"to\":\"user\"},"
+    "  \"plan\":{\"id\":4,\"type\":\"string\",\"default\":\"free\"}}}}}";
+
+enum { RO_UCREATE, RO_URESTORE, RO_UUPDATE, RO_UDELETE, RO_ACREATE, RO_AUPDATE, RO_AUPSERT, RO_ARESTORE,
+       RO_ADELETE, RO_ACK, RO_RUN_PAIR, RO_RUN_INNER, RO_FOREIGN };
+#define NO_N INT64_MIN /* acct without its required n */
+
+typedef struct rop {
+    int kind;
+    uint64_t id;          /* user id (0: none, an auto id); RO_ACK: the seq */
+    const char *key;      /* acct key; RO_ACK: the subscription */
+    int64_t n;            /* acct n / user age (-1: unset for a user) */
+    const char *tag;      /* acct tag / user email */
+    uint64_t owner;       /* acct owner (0: none) */
+    uint64_t expect;      /* expected version; restores: the version */
+} rop;
+
+static int ro_user(ent_entity **out, ent_store *s, const rop *o)
+{
+    ent_entity *e = NULL;
+    int rc = ent_entity_new(&e, ent_store_type(s, "user"));
+    if (rc) return rc;
+    if (o->id) {
+        ent_key k = ent_key_id(o->id);
+        ent_entity_set_key(e, &k);
+    }
+    if (o->tag) ent_entity_set_string(e, "email", o->tag);
+    if (o->n >= 0) ent_entity_set_int(e, "age", o->n);
+    *out = e;
+    return ENT_OK;
+}
+
+static int ro_acct(ent_entity **out, ent_store *s, const rop *o)
+{
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str(o->key);
+    int rc = ent_entity_new(&e, ent_store_type(s, "acct"));
+    if (rc) return rc;
+    ent_entity_set_key(e, &k);
+    if (o->n != NO_N) ent_entity_set_int(e, "n", o->n);
+    if (o->tag) ent_entity_set_string(e, "tag", o->tag);
+    if (o->owner) ent_entity_set_uint(e, "owner", o->owner);
+    *out = e;
+    return ENT_OK;
+}
+
+typedef struct ro_inner {
+    ent_store *s;
+    const rop *o;
+} ro_inner;
+
+/* A closure whose first create is refused (its tag taken) and which goes on: a host's transaction
+ * keeps the rest of its work. */
+static int ro_inner_fn(ent_txn *txn, void *p)
+{
+    ro_inner *a = p;
+    ent_entity *x = NULL, *y = NULL;
+    rop ox = *a->o, oy = *a->o;
+    int rc;
+    ox.key = "inner-x";
+    oy.key = "inner-y";
+    oy.tag = NULL;
+    if ((rc = ro_acct(&x, a->s, &ox))) return rc;
+    if ((rc = ro_acct(&y, a->s, &oy))) {
+        ent_entity_free(x);
+        return rc;
+    }
+    rc = ent_create(a->s, txn, x);
+    if (rc == ENT_CONFLICT) rc = ent_create(a->s, txn, y);
+    else if (rc == ENT_OK) rc = ent__err(ENT_INVALID, "inner-x was to be refused");
+    ent_entity_free(x);
+    ent_entity_free(y);
+    return rc;
+}
+
+/* The host's entity after its call (ejs NULL: not kept): its key, version and values, as a call
+ * that took it left it (a refused one: as it was given, no default of the type filled in). */
+static void ro_keep(char *ejs, size_t size, const ent_entity *e)
+{
+    char *js = NULL;
+    if (!ejs) return;
+    if (ent_entity_to_json(&js, e, ENT_JSON_ENTITY)) snprintf(ejs, size, "? %s", ent_errmsg());
+    else snprintf(ejs, size, "%s", js);
+    free(js);
+}
+
+static int ro_run(ent_store *s, const rop *o, char *ejs, size_t size)
+{
+    ent_entity *e = NULL;
+    int rc = ENT_OK;
+    switch (o->kind) {
+    case RO_UCREATE:
+    case RO_URESTORE:
+    case RO_UUPDATE:
+        if ((rc = ro_user(&e, s, o))) return rc;
+        if (o->kind == RO_UCREATE) rc = ent_create(s, NULL, e);
+        else if (o->kind == RO_UUPDATE) rc = ent_update(s, NULL, e, o->expect);
+        else if (!(rc = ent_entity_set_version(e, o->expect))) rc = ent_restore(s, NULL, e);
+        ro_keep(ejs, size, e);
+        break;
+    case RO_UDELETE: {
+        ent_key k = ent_key_id(o->id);
+        return ent_delete(s, NULL, ent_store_type(s, "user"), &k, o->expect);
+    }
+    case RO_ADELETE: {
+        ent_key k = ent_key_str(o->key);
+        return ent_delete(s, NULL, ent_store_type(s, "acct"), &k, o->expect);
+    }
+    case RO_ACK:
+        return ent_sub_ack(s, NULL, o->key, o->id);
+    case RO_RUN_PAIR: {
+        pair_arg a = {s, o->key, o->tag, (int)o->n};
+        return ent_txn_run(s, create_pair, &a);
+    }
+    case RO_RUN_INNER: {
+        ro_inner a = {s, o};
+        return ent_txn_run(s, ro_inner_fn, &a);
+    }
+    case RO_FOREIGN: { /* a type of another schema object than the store's: ENT_SCHEMA */
+        ent_schema *sc = NULL;
+        ent_key k = ent_key_str(o->key);
+        if ((rc = ent_schema_load_json(&sc, refusal_schema_json, strlen(refusal_schema_json), "other"))) return rc;
+        if (!(rc = ent_entity_new(&e, ent_schema_type(sc, "acct")))) {
+            ent_entity_set_key(e, &k);
+            ent_entity_set_int(e, "n", o->n);
+            rc = ent_create(s, NULL, e);
+            ent_entity_free(e);
+        }
+        ent_schema_free(sc);
+        return rc;
+    }
+    default:
+        if ((rc = ro_acct(&e, s, o))) return rc;
+        if (o->kind == RO_ACREATE) rc = ent_create(s, NULL, e);
+        else if (o->kind == RO_AUPDATE) rc = ent_update(s, NULL, e, o->expect);
+        else if (o->kind == RO_AUPSERT) rc = ent_upsert(s, NULL, e, o->expect);
+        else if (!(rc = ent_entity_set_version(e, o->expect))) rc = ent_restore(s, NULL, e);
+        ro_keep(ejs, size, e);
+        break;
+    }
+    ent_entity_free(e);
+    return rc;
+}
+
+#define ANYV ENT_VERSION_ANY
+/* Before the script: users 1 (a@) and 2 (b@), accts x (n 1, tag t1, owner 1) and y (n 2, tag t2),
+ * a subscription at 2. */
+static const rop ro_setup[] = {
+    {RO_UCREATE, 0, NULL, 30, "a@", 0, 0},
+    {RO_UCREATE, 0, NULL, 40, "b@", 0, 0},
+    {RO_ACREATE, 0, "x", 1, "t1", 1, 0},
+    {RO_ACREATE, 0, "y", 2, "t2", 0, 0},
+};
+
+static const rop ro_script[] = {
+    {RO_UCREATE, 0, NULL, 50, "c@", 0, 0},            /* user 3 */
+    {RO_UCREATE, 0, NULL, 51, "c@", 0, 0},            /* its email, taken by the call before */
+    {RO_UCREATE, 0, NULL, 151, "d@", 0, 0},           /* age past max */
+    {RO_UCREATE, 0, NULL, -1, NULL, 0, 0},            /* email missing */
+    {RO_UCREATE, 3, NULL, 20, "e@", 0, 0},            /* id 3 exists (made in this group) */
+    {RO_UCREATE, 0, NULL, 52, "f@", 0, 0},            /* user 4: the auto id after 3, not 5 or 6 */
+    {RO_ACREATE, 0, "z", 3, "t3", 3, 0},              /* a ref to user 3, made in this group */
+    {RO_UDELETE, 2, NULL, 0, NULL, 0, ANYV},          /* user 2 */
+    {RO_ACREATE, 0, "w", 4, "t4", 2, 0},              /* a ref to user 2, deleted in this group */
+    {RO_UDELETE, 3, NULL, 0, NULL, 0, ANYV},          /* still referenced by z, made in this group */
+    {RO_UDELETE, 2, NULL, 0, NULL, 0, ANYV},          /* gone in this group */
+    {RO_AUPDATE, 0, "x", 5, NULL, 0, 1},              /* x to version 2 */
+    {RO_AUPDATE, 0, "x", 6, NULL, 0, 1},              /* the version the call before moved */
+    {RO_AUPSERT, 0, "z", 7, "t3", 3, 0},              /* "must be new": made in this group */
+    {RO_AUPSERT, 0, "q", 8, "tq", 0, ANYV},           /* q, new */
+    {RO_ACREATE, 0, "q", 9, NULL, 0, 0},              /* the create that lost to the upsert */
+    {RO_AUPSERT, 0, "q", 10, "tq", 0, 7},             /* q is at 1, not 7 */
+    {RO_AUPSERT, 0, "r", 10, NULL, 0, 3},             /* r does not exist (expected 3) */
+    {RO_ACREATE, 0, "s", 11, "t1", 0, 0},             /* x's tag */
+    {RO_ADELETE, 0, "y", 0, NULL, 0, ANYV},           /* y, letting t2 go */
+    {RO_ACREATE, 0, "s", 12, "t2", 0, 0},             /* t2, freed in this group */
+    {RO_ACREATE, 0, "u", 13, "t5", 99, 0},            /* a ref to no user */
+    {RO_ACREATE, 0, "u", -3, "t5", 0, 0},             /* n below min */
+    {RO_ACREATE, 0, "u", NO_N, "t5", 0, 0},           /* n missing */
+    {RO_ACREATE, 0, "u", 13, "a-tag-past-16-bytes", 0, 0}, /* past max_length */
+    {RO_ARESTORE, 0, "x", 1, "t1", 1, 1},             /* x back to version 1's values, at 1 */
+    {RO_ARESTORE, 0, "v", 14, "t1", 0, 3},            /* a new v with x's tag */
+    {RO_ARESTORE, 0, "v", 14, "tv", 0, ENT_VERSION_ANY - 1}, /* v at the last version */
+    {RO_AUPDATE, 0, "v", 15, NULL, 0, ANYV},          /* versions exhausted */
+    {RO_ADELETE, 0, "nope", 0, NULL, 0, ANYV},        /* not found */
+    {RO_ACK, 99, "sub", 0, NULL, 0, 0},               /* past the last event */
+    {RO_ACK, 1, "sub", 0, NULL, 0, 0},                /* behind its position: nothing to do */
+    {RO_ACK, 3, "nosub", 0, NULL, 0, 0},              /* no such subscription */
+    {RO_ACK, 7, "sub", 0, NULL, 0, 0},                /* forward */
+    {RO_URESTORE, UINT64_MAX, NULL, 60, "max@", 0, 1}, /* the last auto id */
+    {RO_UCREATE, 0, NULL, 61, "g@", 0, 0},            /* ids exhausted */
+    {RO_URESTORE, 0, NULL, 62, "h@", 0, 1},           /* a restore without a key */
+    {RO_RUN_PAIR, 0, "p1", 1, "p2", 0, 0},            /* a closure that undoes itself */
+    {RO_RUN_PAIR, 0, "p3", 0, "z", 0, 0},             /* a closure refused on its second create */
+    {RO_RUN_INNER, 0, NULL, 16, "t3", 0, 0},          /* a closure that goes on after a refusal */
+    {RO_AUPDATE, 0, "q", 8, NULL, 0, 1},              /* q as it is: no event, the version stays */
+    {RO_ARESTORE, 0, "y", 2, "t7", 0, 5},             /* y, deleted in this group, back at 5 */
+    {RO_RUN_PAIR, 0, "p4", 1, "p5", 0, 0},            /* a closure that undoes itself, its events last */
+    {RO_ACREATE, 0, "last", 17, "t9", 4, 0},          /* and a plain create */
+    {RO_RUN_PAIR, 0, "p6", 1, "p7", 0, 0},            /* the last events undone */
+    /* Last, a refusal that is none of the call's own (ENT_SCHEMA): the transaction counts as
+     * broken, and every call before runs again in a new one, each in a savepoint: the same
+     * answers and the same store once more. */
+    {RO_FOREIGN, 0, "foreign", 18, NULL, 0, 0},
+};
+enum { RO_N = sizeof ro_script / sizeof ro_script[0] };
+
+typedef struct ro_res {
+    int rc, detail;
+    char msg[256];
+    char ejs[512]; /* the entity after the call */
+} ro_res;
+
+typedef struct ro_call {
+    ent_store *s;
+    const rop *o;
+    ro_res *res;
+} ro_call;
+
+static void *ro_call_main(void *p)
+{
+    ro_call *c = p;
+    c->res->rc = ro_run(c->s, c->o, c->res->ejs, sizeof c->res->ejs);
+    c->res->detail = ent_errdetail();
+    snprintf(c->res->msg, sizeof c->res->msg, "%s", c->res->rc ? ent_errmsg() : "");
+    return NULL;
+}
+
+typedef struct ro_hold {
+    ent_store *s;
+    int n; /* calls of the script run: RO_N, or all but the last */
+    pthread_t th[RO_N];
+    ro_call c[RO_N];
+    ro_res res[RO_N];
+    int started, timed_out;
+} ro_hold;
+
+/* Holds its group's leadership while the script's calls queue one by one (each started once the
+ * one before waits), so the next group takes them all, in the script's order. Writes nothing. */
+static int ro_hold_fn(ent_txn *txn, void *p)
+{
+    ro_hold *h = p;
+    (void)txn;
+    for (int i = 0; i < h->n; i++) {
+        h->c[i] = (ro_call){h->s, &ro_script[i], &h->res[i]};
+        if (pthread_create(&h->th[i], NULL, ro_call_main, &h->c[i]) != 0) return ENT_OK;
+        h->started++;
+        if (!wait_queued(h->s, (size_t)i + 1)) {
+            h->timed_out = 1;
+            return ENT_OK;
+        }
+    }
+    return ENT_OK;
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->n + (size_t)n + 1 > b->cap) {
+        b->cap = (b->n + (size_t)n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b->p);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)n;
+}
+
+static void sb_iter(sbuf *b, ent_iter *it)
+{
+    ent_entity *e = NULL;
+    int rc;
+    while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+        ent_key k = ent_entity_key(e);
+        if (k.kind == ENT_KEY_AUTO) sb_add(b, " %" PRIu64, k.id);
+        else sb_add(b, " %.*s", (int)k.len, k.str);
+        ent_entity_free(e);
+    }
+    CU_ASSERT_EQUAL(rc, ENT_NOTFOUND);
+    ent_iter_free(it);
+}
+
+/* Everything a host can read of s, as text. */
+static void ro_dump(sbuf *b, ent_store *s)
+{
+    static const char *const types[] = {"user", "acct"};
+    static const char *const idx[] = {"user.email", "user.age", "acct.n", "acct.tag", "acct.owner"};
+    ent_txn *t = NULL;
+    uint64_t first = 0, last = 0, cp = 0, problems = 99;
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_READ));
+    for (size_t i = 0; i < 2; i++) {
+        const ent_type *ty = ent_store_type(s, types[i]);
+        ent_range_opts ro = ENT_RANGE_OPTS_INIT;
+        uint64_t count = 0, next_id = 0, cnt2 = 0;
+        ent_iter *it = NULL;
+        ent_entity *e = NULL;
+        int rc;
+        ENT_OK_(ent_count(&count, s, t, ty));
+        ENT_OK_(ent__type_counters(&next_id, &cnt2, t, ty));
+        sb_add(b, "%s count %" PRIu64 " (%" PRIu64 ") last id %" PRIu64 "\n", types[i], count, cnt2, next_id);
+        ENT_OK_(ent_scan(&it, s, t, ty, NULL, &ro));
+        while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
+            char *js = NULL;
+            ENT_OK_(ent_entity_to_json(&js, e, ENT_JSON_ENTITY));
+            sb_add(b, "  %s\n", js ? js : "?");
+            free(js);
+            ent_entity_free(e);
+        }
+        CU_ASSERT_EQUAL(rc, ENT_NOTFOUND);
+        ent_iter_free(it);
+    }
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        char tn[8];
+        const char *dot = strchr(idx[i], '.');
+        ent_range_opts ro = ENT_RANGE_OPTS_INIT;
+        const ent_type *ty;
+        const ent_field *f;
+        ent_iter *it = NULL;
+        snprintf(tn, sizeof tn, "%.*s", (int)(dot - idx[i]), idx[i]);
+        ty = ent_store_type(s, tn);
+        f = ent_type_field(ty, dot + 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        sb_add(b, "%s:", idx[i]);
+        ENT_OK_(ent_range(&it, s, t, f, &ro));
+        sb_iter(b, it);
+        ro.flags = ENT_ITER_REVERSE;
+        sb_add(b, " | reversed:");
+        ENT_OK_(ent_range(&it, s, t, f, &ro));
+        sb_iter(b, it);
+        sb_add(b, "\n");
+    }
+    ENT_OK_(ent_log_bounds(&first, &last, s, t));
+    sb_add(b, "log %" PRIu64 "..%" PRIu64 "\n", first, last);
+    for (uint64_t seq = first; seq && seq <= last; seq++) {
+        ent_event *ev = NULL;
+        char *js = NULL;
+        int rc = ent_log_get(&ev, s, t, seq);
+        CU_ASSERT_EQUAL(rc, ENT_OK); /* no gap */
+        if (rc) continue;
+        ev->ts = 0;
+        ENT_OK_(ent_event_to_json(&js, ev, 0));
+        sb_add(b, "  %s\n", js ? js : "?");
+        free(js);
+        ent_event_free(ev);
+    }
+    ENT_OK_(ent_sub_checkpoint(&cp, s, t, "sub"));
+    sb_add(b, "sub at %" PRIu64 "\n", cp);
+    ent_txn_abort(t);
+    ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+}
+
+/* What an in-process subscriber was handed, as text (ts left out): the commit's kept copy of its
+ * events, from which a savepoint took some back. */
+static void ro_on_event(const ent_event *ev, void *p)
+{
+    sbuf *b = p;
+    char *js = NULL;
+    if (ev->data && ent_entity_to_json(&js, ev->data, 0)) js = NULL;
+    if (ev->key.kind == ENT_KEY_AUTO)
+        sb_add(b, "%" PRIu64 " txn %" PRIu64 " op %d %s %" PRIu64 " v%" PRIu64 " %s\n", ev->seq, ev->txn, ev->op,
+               ent_type_name(ev->type), ev->key.id, ev->version, js ? js : "-");
+    else
+        sb_add(b, "%" PRIu64 " txn %" PRIu64 " op %d %s %.*s v%" PRIu64 " %s\n", ev->seq, ev->txn, ev->op,
+               ent_type_name(ev->type), (int)ev->key.len, ev->key.str, ev->version, js ? js : "-");
+    free(js);
+}
+
+static void ro_open(store_dir *d, ent_durability dur, int mode)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = dur;
+    o.map_size = (size_t)1 << 20;
+    ENT_TEST_MKDTEMP(d->dir, "contract-group");
+    ENT_OK_(ent_schema_load_json(&d->sc, refusal_schema_json, strlen(refusal_schema_json), "grpref"));
+    ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d->s, mode));
+    for (size_t i = 0; i < sizeof ro_setup / sizeof ro_setup[0]; i++) ENT_OK_(ro_run(d->s, &ro_setup[i], NULL, 0));
+    ENT_OK_(ent_sub_create(d->s, "sub", 2));
+}
+
+/* n: the script's calls to run, all (RO_N: the last breaks the group's transaction) or all but
+ * the last (every call run once, those refused without a savepoint). */
+static void refusals_on(ent_durability dur, int n)
+{
+    store_dir alone, grouped;
+    ro_hold *h = calloc(1, sizeof *h);
+    ro_res solo[RO_N] = {{0}};
+    sbuf a = {0}, g = {0}, ea = {0}, eg = {0};
+    ent_subscriber *suba = NULL, *subg = NULL;
+    uint64_t groups0 = 0, groups1 = 0;
+    int ok = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    /* each call alone */
+    ro_open(&alone, dur, ENT_GROUP_NEVER);
+    ENT_OK_(ent_subscribe(&suba, alone.s, NULL, 0, ro_on_event, &ea));
+    for (int i = 0; i < n; i++) {
+        solo[i].rc = ro_run(alone.s, &ro_script[i], solo[i].ejs, sizeof solo[i].ejs);
+        solo[i].detail = ent_errdetail();
+        snprintf(solo[i].msg, sizeof solo[i].msg, "%s", solo[i].rc ? ent_errmsg() : "");
+        ok += solo[i].rc == ENT_OK;
+    }
+    CU_ASSERT(ok > 10 && ok < n - 10); /* the script refuses many calls, and accepts many */
+    if (n == RO_N) CU_ASSERT_EQUAL(solo[n - 1].rc, ENT_SCHEMA); /* not a refusal of the call's own */
+    ro_dump(&a, alone.s);
+    /* all in one group */
+    ro_open(&grouped, dur, ENT_GROUP_ALWAYS);
+    ENT_OK_(ent_subscribe(&subg, grouped.s, NULL, 0, ro_on_event, &eg));
+    h->s = grouped.s;
+    h->n = n;
+    ent__group_stats(&groups0, NULL, grouped.s);
+    ENT_OK_(ent_txn_run(grouped.s, ro_hold_fn, h));
+    for (int i = 0; i < h->started; i++) pthread_join(h->th[i], NULL);
+    ent__group_stats(&groups1, NULL, grouped.s);
+    CU_ASSERT_EQUAL_FATAL(h->started, n);
+    CU_ASSERT_FALSE(h->timed_out);
+    CU_ASSERT_EQUAL(groups1 - groups0, 2); /* the held one, then the script's calls: one group */
+    for (int i = 0; i < n; i++) {
+        if (h->res[i].rc != solo[i].rc || h->res[i].detail != solo[i].detail || strcmp(h->res[i].msg, solo[i].msg))
+            fprintf(stderr, "call %d: alone %s \"%s\", in a group %s \"%s\"\n", i, ent_strerror(solo[i].rc), solo[i].msg,
+                    ent_strerror(h->res[i].rc), h->res[i].msg);
+        CU_ASSERT_EQUAL(h->res[i].rc, solo[i].rc);
+        CU_ASSERT_EQUAL(h->res[i].detail, solo[i].detail);
+        CU_ASSERT_STRING_EQUAL(h->res[i].msg, solo[i].msg);
+        if (strcmp(h->res[i].ejs, solo[i].ejs))
+            fprintf(stderr, "call %d's entity: alone %s, in a group %s\n", i, solo[i].ejs, h->res[i].ejs);
+        CU_ASSERT_STRING_EQUAL(h->res[i].ejs, solo[i].ejs);
+    }
+    ro_dump(&g, grouped.s);
+    /* in-process subscribers were handed the same events (the group's from the copy its commit
+     * kept, some of which savepoints took back) */
+    ent_unsubscribe(alone.s, suba);
+    ent_unsubscribe(grouped.s, subg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ea.p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(eg.p);
+    if (strcmp(ea.p, eg.p)) fprintf(stderr, "delivered alone:\n%s\nin a group:\n%s\n", ea.p, eg.p);
+    CU_ASSERT_STRING_EQUAL(ea.p, eg.p);
+    free(ea.p);
+    free(eg.p);
+    if (strcmp(a.p, g.p)) fprintf(stderr, "alone:\n%s\nin a group:\n%s\n", a.p, g.p);
+    CU_ASSERT_STRING_EQUAL(a.p, g.p);
+    /* and as the next group finds it: the counters the refusals touched were put back */
+    {
+        rop more[] = {{RO_UCREATE, 0, NULL, 1, "z@", 0, 0}, {RO_ACREATE, 0, "after", 1, "ta", 4, 0}};
+        for (size_t i = 0; i < 2; i++) CU_ASSERT_EQUAL(ro_run(grouped.s, &more[i], NULL, 0), ro_run(alone.s, &more[i], NULL, 0));
+        a.n = g.n = 0;
+        ro_dump(&a, alone.s);
+        ro_dump(&g, grouped.s);
+        CU_ASSERT_STRING_EQUAL(a.p, g.p);
+    }
+    free(a.p);
+    free(g.p);
+    free(h);
+    ent_store_close(alone.s);
+    ent_schema_free(alone.sc);
+    ent_test_rm_rf(alone.dir);
+    close_on(&grouped);
+}
+
+static void refusals_both(ent_durability dur)
+{
+    refusals_on(dur, RO_N - 1);
+    refusals_on(dur, RO_N);
+}
+static void t_refusals_in_a_group_as_alone(void) { refusals_both(ENT_NONE); }
+static void t_refusals_in_a_group_as_alone_durable(void) { refusals_both(ENT_DURABLE); }
+static void t_refusals_in_a_group_as_alone_lazy(void) { refusals_both(ENT_LAZY); }
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -1750,6 +2541,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_mixed_calls_against_a_model),
         ENT_TEST(t_mixed_calls_against_a_model_durable),
         ENT_TEST(t_mixed_calls_against_a_model_auto),
+        ENT_TEST(t_mixed_calls_beside_a_host),
         ENT_TEST(t_group_commit_modes),
         ENT_TEST(t_group_stats),
         ENT_TEST(t_calls_queued_behind_a_leader_commit_together),
@@ -1768,6 +2560,9 @@ int main(int argc, char **argv)
         ENT_TEST(t_close_with_own_read_txn_is_refused),
         ENT_TEST(t_txn_used_after_txn_run),
         ENT_TEST(t_leadership_changes_hands_often),
+        ENT_TEST(t_refusals_in_a_group_as_alone),
+        ENT_TEST(t_refusals_in_a_group_as_alone_durable),
+        ENT_TEST(t_refusals_in_a_group_as_alone_lazy),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";
