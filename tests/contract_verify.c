@@ -761,6 +761,63 @@ static void t_page_write_open_refused(void)
     }
 }
 
+/* Every copy of the root page of `table` (its current root, as table_root_of finds it) made a
+ * branch page: its flags 0x01. 1 when done. */
+static const char *damage_table;
+static long table_root_as_branch(unsigned char *buf, long size)
+{
+    const long psize = sysconf(_SC_PAGESIZE);
+    uint64_t root = table_root_of(buf, size, damage_table);
+    if (root < 2 || (long)((root + 1) * (uint64_t)psize) > size) return 0;
+    put16(buf + root * psize + 10, 0x01);
+    return 1;
+}
+
+/* A damaged page of a type's records or of the log, met by a full scan (`entity dump`) or a
+ * replay: they read through LMDB, which follows the page as it is, and died inside liblmdb part
+ * way (SIGSEGV, SIGBUS, an assertion's abort), `dump` never reaching the types after it.
+ * ent_type_check_pages() walks one type's pages first and names the damage, the other types
+ * sound; ent_store_replay() walks the log's pages before writing anything and refuses naming
+ * them. LMDB only (the memory backend has no pages: ENT_OK). */
+static void t_page_scan_and_replay_checked(void)
+{
+    static const char *const tables[] = {"t:thing", "log"};
+    for (size_t c = 0; c < 2; c++) {
+        ent_store *dst = NULL;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        uint64_t n = 9;
+        setup();
+        if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+            ENT_OK_(ent_type_check_pages(&n, S, NULL, ent_store_type(S, "thing")));
+            CU_ASSERT_EQUAL(n, 0);
+            teardown();
+            return;
+        }
+        damage_table = tables[c];
+        damage_data_file(table_root_as_branch, 1);
+        ENT_OK_(ent_type_check_pages(&n, S, NULL, ent_store_type(S, "owner")));
+        CU_ASSERT_EQUAL(n, 0);
+        o.backend = ent__backend_with(ENT_BK_CAP_VOLATILE)->name;
+        ENT_OK_(ent_store_open(&dst, NULL, SC, &o));
+        if (c == 0) {
+            ENT_CHECK_RC(ent_type_check_pages(&n, S, NULL, ent_store_type(S, "thing")), ENT_CORRUPT);
+            CU_ASSERT_EQUAL(n, 1);
+            ENT_ASSERT_MSG("thing: its records' pages are damaged (data.mdb page");
+            ENT_ASSERT_MSG("(table t:thing): has flags 0x1, not those of a leaf page");
+            ENT_OK_(ent_store_replay(dst, S, 0)); /* the log is sound */
+        } else {
+            ENT_OK_(ent_type_check_pages(&n, S, NULL, ent_store_type(S, "thing")));
+            ENT_CHECK_RC(ent_store_replay(dst, S, 0), ENT_CORRUPT);
+            ENT_ASSERT_MSG("the source's log is damaged (data.mdb page");
+            ENT_ASSERT_MSG("(table log): has flags 0x1, not those of a leaf page");
+            ENT_OK_(ent_count(&n, dst, NULL, ent_store_type(dst, "thing")));
+            CU_ASSERT_EQUAL(n, 0); /* nothing replayed */
+        }
+        ent_store_close(dst);
+        teardown();
+    }
+}
+
 static void *verify_thread(void *arg)
 {
     lines *l = arg;
@@ -1196,6 +1253,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_page_subpage_value_flags),
         ENT_TEST(t_page_main_damaged_open),
         ENT_TEST(t_page_write_open_refused),
+        ENT_TEST(t_page_scan_and_replay_checked),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),

@@ -230,9 +230,10 @@ typedef struct ent_backend_ops {
      * the read txn's snapshot) without following anything before it is checked, so that damage
      * the engine would crash on is reported instead. Each problem is one line to cb (the
      * first few dozen; *out_problems counts them all). A backend that cannot find the txn's
-     * structures any more (rewritten meanwhile) checks nothing and reports 0.
+     * structures any more (rewritten meanwhile) checks nothing and reports 0. table: NULL for
+     * every table, else that table's structures only (what a scan of it reads).
      * Returns ENT_OK (problems or not), ENT_IO, ENT_NOMEM, ENT_BUSY. */
-    int (*check_pages)(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
+    int (*check_pages)(ent_btxn *txn, const char *table, void (*cb)(const char *line, void *payload), void *payload,
                        uint64_t *out_problems);
 } ent_backend_ops;
 

@@ -55,6 +55,7 @@ typedef struct pwalk {
      * write reads (meta, subs) whole and the log's two edges; no other named table (their pages
      * are the data). */
     int main_only;
+    const char *only; /* one named table's pages (with the main table's), or NULL: all */
     int writable;
     int main_bad; /* damage named in the main table itself, not in a table it holds */
 } pwalk;
@@ -240,6 +241,7 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
             /* A named table of the main one (its key is the name), or a DUPSORT key's values. */
             if (u16(node + 4) & F_DUPDATA) snprintf(name, sizeof name, "%s", tree);
             else snprintf(name, sizeof name, "%.*s", ks < 100 ? (int)ks : 100, (const char *)node + NODEHDR);
+            if (w->only && nest == NEST_MAIN && strcmp(name, w->only)) continue;
             if (w->main_only && nest == NEST_MAIN) {
                 /* The store's own tables that every write reads through LMDB (store.c, log*.c):
                  * "meta" (the schema, the log's last seq) and "subs" are small and walked whole;
@@ -282,7 +284,7 @@ static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint6
 }
 
 /* The walk of txn m's snapshot: every tree, or (main_only) the main table's own pages. */
-static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, void (*cb)(const char *line, void *payload),
+static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, const char *only, void (*cb)(const char *line, void *payload),
                           void *payload, uint64_t *out_problems, int *out_main_bad)
 {
     unsigned char meta[2][PAGEHDR + 136];
@@ -298,6 +300,7 @@ static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, void (*cb)(const 
     w.cb = cb;
     w.payload = payload;
     w.main_only = main_only;
+    w.only = only;
     w.writable = !e->read_only;
     /* The snapshot's own meta page: its roots and last page. Once two commits came after the txn
      * began, its meta is overwritten (its pages are still kept for it, but their roots are not
@@ -311,7 +314,7 @@ static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, void (*cb)(const 
     if (!m) return ENT_OK;
     w.last = u64(m + 120);
     if (!(w.seen = calloc(w.last / 8 + 1, 1))) return ent__err(ENT_NOMEM, "out of memory");
-    if (!main_only) walk_tree(&w, "(free pages)", m + 24, 0, NEST_FREE, EDGE_ALL);
+    if (!main_only && !only) walk_tree(&w, "(free pages)", m + 24, 0, NEST_FREE, EDGE_ALL);
     if (!w.rc) walk_tree(&w, "(main)", m + 24 + DBSIZE, 0, NEST_MAIN, EDGE_ALL);
     free(w.seen);
     if (w.rc) return w.rc;
@@ -320,14 +323,14 @@ static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, void (*cb)(const 
     return ENT_OK;
 }
 
-int ent__lmdb_check_pages(ent_btxn *vtxn, void (*cb)(const char *line, void *payload), void *payload,
+int ent__lmdb_check_pages(ent_btxn *vtxn, const char *table, void (*cb)(const char *line, void *payload), void *payload,
                           uint64_t *out_problems)
 {
     ltxn *t = (ltxn *)vtxn;
     *out_problems = 0;
     if (ent__lmdb_forked(t->e)) return ENT_BUSY;
     if (!t->m) return ent__err(ENT_INVALID, "store %s: the transaction failed earlier", t->e->path);
-    return check_snapshot(t->e, t->m, 0, cb, payload, out_problems, NULL);
+    return check_snapshot(t->e, t->m, 0, table, cb, payload, out_problems, NULL);
 }
 
 static void first_line(const char *line, void *payload)
@@ -341,7 +344,7 @@ int ent__lmdb_check_main(lenv *e, MDB_txn *mt)
     char first[512] = "";
     uint64_t problems = 0;
     int main_bad = 0;
-    int rc = check_snapshot(e, mt, 1, first_line, first, &problems, &main_bad);
+    int rc = check_snapshot(e, mt, 1, NULL, first_line, first, &problems, &main_bad);
     if (rc) return rc;
     if (problems && main_bad)
         return ent__err(ENT_CORRUPT, "store %s: %s; the list of its tables is damaged, nothing of it was read (restore a backup or a copy of a mirror)",

@@ -956,9 +956,21 @@ for c in "get customer 5" "find customer email p4@x"; do
   errline "${c%% *}: SIGBUS with the store at $work/pg open: a page of its data.mdb is likely damaged"
   errline "nothing committed is lost: run \`entity -s $work/pg check\` to name the damage"
 done
-for c in "get customer 5" "ls customer" "dump" "find customer email p4@x" "put customer {\"email\":\"n@x\",\"name\":\"N\"}"; do
+for c in "get customer 5" "ls customer" "find customer email p4@x" "put customer {\"email\":\"n@x\",\"name\":\"N\"}"; do
   ENTITY_STORE=$work/pg2 expect 1 "$E" $c; errline "${c%% *}: SIGABRT with the store at $work/pg2 open: a page of its data.mdb is likely damaged"
 done
+# dump walks each type's pages first (ent_type_check_pages): the damaged type is named and left
+# out, the others dumped (it died at the damaged type, and the types after it never got out)
+for d in pg pg2; do
+  ENTITY_STORE=$work/$d expect 1 "$E" dump; errline "dump: customer: its records' pages are damaged (data.mdb page [0-9]* (table t:customer): .* (left out)"
+  [ "$(grep -c '"type":"product"' out)" = 3 ] && ! grep -q '"type":"customer"' out && ok || bad "dump of $d past a damaged type: $(head -c 300 out)"
+done
+# replay walks the source's log pages before writing anything (it died inside liblmdb part way)
+cp -R "$work/pg" "$work/pg3"
+python3 "$SRC/tests/cli/lmdb_page.py" "$work/pg3/data.mdb" log 'leaf#3' flags 1 >/dev/null && ok || bad "lmdb_page.py found no 4th leaf of the log"
+ENTITY_STORE=$work/pg3 expect 1 "$E" replay --into "$work/pg3r"
+errline "replay: the source's log is damaged (data.mdb page [0-9]* (table log): has flags 0x1, not those of a leaf page"
+ENTITY_STORE=$work/pg3r expect 0 "$E" count customer; [ "$(cat out)" = 0 ] && ok || bad "replay of a damaged log replayed: $(cat out)"
 for d in pg pg2; do
   ENTITY_STORE=$work/$d expect 1 "$E" check; grep -q "(table t:customer)" out && ok || bad "check on a damaged page of $d said: $(cat out)"
   ENTITY_STORE=$work/$d expect 0 "$E" ls product; cmp -s out pg.products && ok || bad "products of $d after a damaged page: $(cat out)"

@@ -2,8 +2,8 @@
 """Damage one page of a named table of an LMDB data.mdb (LMDB 0.9's 64-bit layout), as a flipped
 byte would: the tests of what the tool does on a damaged page of an ordinary table.
   lmdb_page.py DATA.MDB TABLE KIND FIELD VALUE
-KIND: leaf or branch (the table's first page of that kind, in key order); FIELD: flags, lower or
-upper (the page header's 16-bit fields). Prints the page number damaged; exit 1 when none."""
+KIND: leaf or branch (the table's first page of that kind, in key order; leaf#N: its leaf N, from
+0); FIELD: flags, lower or upper (the page header's 16-bit fields). Prints the page number damaged; exit 1 when none."""
 import struct
 import sys
 
@@ -47,8 +47,12 @@ def table_root(name):
 root = table_root(table)
 if root == 2**64 - 1:
     sys.exit('table %s is empty' % table.decode())
+kind, _, nth = kind.partition('#')
+nth = int(nth or 0)
 for pg, branch in pages(root):
-    if branch == (kind == 'branch'):
+    if branch == (kind == 'branch') and nth > 0:
+        nth -= 1
+    elif branch == (kind == 'branch'):
         struct.pack_into('<H', data, pg * psize + {'flags': 10, 'lower': 12, 'upper': 14}[field], value)
         open(path, 'r+b').write(data)
         print(pg)
