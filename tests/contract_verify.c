@@ -699,28 +699,33 @@ static uint64_t table_root_of(const unsigned char *buf, long size, const char *n
     return 0;
 }
 
-/* A damaged page of a table every write reads through LMDB: "meta" (the schema, the log's last
- * seq; its root's upper bound made 0xffff) or the log's end, where a write appends (its last leaf
- * made a branch page). The store opened, then every write died inside liblmdb (SIGSEGV; an
- * assertion's abort), `entity put` and `rm` as much as a host's create. A writable open walks those
- * pages (meta and subs whole, the paths to the log's two ends: a few pages) and refuses, naming
- * the page; a read-only open still reads (what `entity dump` needs to get out what is sound), and
- * check names the page. LMDB only. */
+/* A damaged page of a table every write, or every open, reads through LMDB: the log's end, where
+ * a write appends (its last leaf made a branch page), or "meta" (the schema, the log's last seq;
+ * its root's upper bound made 0xffff, or its first node given the flags F_DUPDATA of a DUPSORT
+ * key's values, which no node of a table without MDB_DUPSORT has). The store opened, then every
+ * write died inside liblmdb (SIGSEGV; an assertion's abort), `entity put` and `rm` as much as a
+ * host's create; the node flags made every open die, read-only ones and `entity check` too (the
+ * page walk, which took F_DUPDATA for a sub-page in any named table, found nothing). A writable
+ * open walks those pages (meta and subs whole, the paths to the log's two ends: a few pages) and
+ * refuses, naming the page; a read-only open walks meta (which it reads) and still reads the rest
+ * (what `entity dump` needs to get out what is sound), and check names the page. LMDB only. */
 static void t_page_write_open_refused(void)
 {
     static const struct {
         const char *table, *needle;
-        int field; /* offset in the page header */
+        int field; /* offset in the page header; -1: node 0's flags */
         uint16_t value;
+        int ro_refused; /* a read-only open refuses it too */
     } cases[] = {
-        {"meta", "(table meta): has bounds", 14, 0xffff},
-        {"log", "(table log): has flags 0x1, not those of a leaf page", 10, 0x01},
+        {"log", "(table log): has flags 0x1, not those of a leaf page", 10, 0x01, 0},
+        {"meta", "(table meta): has bounds", 14, 0xffff, 1},
+        {"meta", "(table meta): node 0 has flags 0x4: the values of a DUPSORT key", -1, 0x04, 1},
     };
     const long psize = sysconf(_SC_PAGESIZE);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char path[ENT_TEST_PATH_MAX];
         long size;
-        unsigned char *buf;
+        unsigned char *buf, *pg;
         uint64_t root, n = 0;
         FILE *f;
         ent_store_opts o = ENT_STORE_OPTS_INIT;
@@ -742,7 +747,15 @@ static void t_page_write_open_refused(void)
         CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
         root = table_root_of(buf, size, cases[c].table);
         CU_ASSERT_FATAL(root >= 2 && (long)((root + 1) * (uint64_t)psize) <= size);
-        put16(buf + root * psize + cases[c].field, cases[c].value);
+        pg = buf + root * psize;
+        if (cases[c].field >= 0) {
+            put16(pg + cases[c].field, cases[c].value);
+        } else {
+            uint16_t off;
+            memcpy(&off, pg + 16, 2);
+            CU_ASSERT_FATAL(off + 8 <= psize);
+            put16(pg + off + 4, cases[c].value);
+        }
         rewind(f);
         CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
         fclose(f);
@@ -751,8 +764,15 @@ static void t_page_write_open_refused(void)
         ENT_CHECK_RC(ent_store_open(&S, dir, NULL, &o), ENT_CORRUPT);
         CU_ASSERT_PTR_NULL(S);
         ENT_ASSERT_MSG(cases[c].needle);
-        ENT_ASSERT_MSG("no write is taken; reads still work");
+        ENT_ASSERT_MSG(cases[c].ro_refused ? "its meta (the schema, the log's end) is damaged, nothing of it was read"
+                                           : "no write is taken; reads still work");
         o.read_only = 1;
+        if (cases[c].ro_refused) {
+            ENT_CHECK_RC(ent_store_open(&S, dir, NULL, &o), ENT_CORRUPT);
+            ENT_ASSERT_MSG(cases[c].needle);
+            teardown();
+            continue;
+        }
         ENT_OK_(ent_store_open(&S, dir, NULL, &o));
         ENT_OK_(ent_count(&n, S, NULL, ent_store_type(S, "thing")));
         CU_ASSERT_EQUAL(n, 3);

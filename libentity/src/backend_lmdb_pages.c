@@ -34,6 +34,11 @@
 #define NEST_NAMED 1
 #define NEST_DUPS 2
 #define NEST_FREE 3 /* the free list: page lists, no tree in it */
+/* A named table that is no DUPSORT table (its record's flags lack MDB_DUPSORT): like the main
+ * table, it holds no values of a key (a node flagged F_DUPDATA sent LMDB's cursor to a cursor of
+ * values it has not: SIGSEGV, at every open when the table was "meta"). */
+#define NEST_PLAIN 4
+#define MDB_DUPSORT_FLAG 0x04
 #define MAX_REPORTS 50 /* a page full of garbage would otherwise report every node */
 /* Which children of a branch page a walk follows: all (check), or the open's walk of the log's
  * two edges, the paths to its first and its last page. */
@@ -58,6 +63,7 @@ typedef struct pwalk {
     const char *only; /* one named table's pages (with the main table's), or NULL: all */
     int writable;
     int main_bad; /* damage named in the main table itself, not in a table it holds */
+    int meta_bad; /* damage named in "meta" */
 } pwalk;
 
 static uint16_t u16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -70,6 +76,7 @@ static void bad(pwalk *w, const char *tree, uint64_t pg, const char *fmt, ...)
     char what[256], line[512];
     va_list ap;
     if (!strcmp(tree, "(main)")) w->main_bad = 1;
+    if (!strcmp(tree, "meta")) w->meta_bad = 1;
     if (++w->problems > MAX_REPORTS) return;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -229,7 +236,7 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
         if (u16(node + 4) & F_SUBDATA) {
             char name[128];
             int dups = (u16(node + 4) & F_DUPDATA) != 0;
-            if (nest != (dups ? NEST_NAMED : NEST_MAIN)) {
+            if (nest != (dups ? NEST_NAMED : NEST_MAIN)) { /* NEST_PLAIN: neither */
                 bad(w, tree, pg, "node %u holds the record of a %s, which this table cannot hold", i,
                     dups ? "DUPSORT key's values" : "named table");
                 continue;
@@ -248,18 +255,22 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
                  * a write appends to the "log" at its end and reads its first event (a trim, the
                  * subscriptions' lag), so the paths to both ends are walked (a few pages). A
                  * damaged page of them made every write die inside liblmdb (SIGSEGV, or an
-                 * assertion's abort). A read-only open walks none of them: the reads that do not
-                 * meet the page (a dump of what is sound) still go on. A type's records and
-                 * indexes are walked by `check` only. */
-                if (!w->writable) continue;
-                if (!strcmp(name, "meta") || !strcmp(name, "subs")) walk_tree(w, name, data, pg, NEST_NAMED, EDGE_ALL);
+                 * assertion's abort). A read-only open walks "meta" only, which every open reads
+                 * (the schema): the reads that do not meet a damaged page of the others (a dump of
+                 * what is sound) still go on. A type's records and indexes are walked by `check`,
+                 * `dump` (ent_type_check_pages) and a compacting copy. */
+                if (!strcmp(name, "meta")) walk_tree(w, name, data, pg, NEST_NAMED, EDGE_ALL);
+                else if (!w->writable) continue;
+                else if (!strcmp(name, "subs")) walk_tree(w, name, data, pg, NEST_NAMED, EDGE_ALL);
                 else if (!strcmp(name, "log")) walk_tree(w, name, data, pg, NEST_NAMED, EDGE_BOTH);
                 continue;
             }
             walk_tree(w, name, data, pg, dups ? NEST_DUPS : NEST_NAMED, edge == EDGE_ALL ? EDGE_ALL : EDGE_BOTH);
-        } else if ((u16(node + 4) & F_DUPDATA) && nest == NEST_MAIN) {
-            /* The main table is no DUPSORT table: LMDB, reading such a record, goes to a cursor
-             * of its values that the main table's cursor has not (SIGSEGV at every open). */
+        } else if ((u16(node + 4) & F_DUPDATA) && (nest == NEST_MAIN || nest == NEST_PLAIN || nest == NEST_DUPS)) {
+            /* The main table, and a named one without MDB_DUPSORT, is no DUPSORT table: LMDB,
+             * reading such a record, goes to a cursor of its values that the table's cursor has
+             * not (SIGSEGV; at every open for the main table and "meta"); nor does a DUPSORT
+             * key's tree of values, whose nodes are values alone. */
             bad(w, tree, pg, "node %u has flags 0x%x: the values of a DUPSORT key, which this table cannot hold", i,
                 u16(node + 4));
         } else if (u16(node + 4) & F_DUPDATA) {
@@ -276,6 +287,7 @@ static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint6
     uint16_t depth = u16(db + 6);
     uint64_t root = u64(db + 40);
     if (root == UINT64_MAX) return; /* an empty table */
+    if (nest == NEST_NAMED && !(u16(db + 4) & MDB_DUPSORT_FLAG)) nest = NEST_PLAIN;
     if (depth == 0 || depth > MAX_DEPTH) {
         bad(w, tree, from, "its record gives a depth of %u", depth);
         return;
@@ -285,7 +297,7 @@ static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint6
 
 /* The walk of txn m's snapshot: every tree, or (main_only) the main table's own pages. */
 static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, const char *only, void (*cb)(const char *line, void *payload),
-                          void *payload, uint64_t *out_problems, int *out_main_bad)
+                          void *payload, uint64_t *out_problems, int *out_main_bad, int *out_meta_bad)
 {
     unsigned char meta[2][PAGEHDR + 136];
     const unsigned char *m = NULL;
@@ -320,6 +332,7 @@ static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, const char *only,
     if (w.rc) return w.rc;
     *out_problems = w.problems;
     if (out_main_bad) *out_main_bad = w.main_bad;
+    if (out_meta_bad) *out_meta_bad = w.meta_bad;
     return ENT_OK;
 }
 
@@ -330,7 +343,7 @@ int ent__lmdb_check_pages(ent_btxn *vtxn, const char *table, void (*cb)(const ch
     *out_problems = 0;
     if (ent__lmdb_forked(t->e)) return ENT_BUSY;
     if (!t->m) return ent__err(ENT_INVALID, "store %s: the transaction failed earlier", t->e->path);
-    return check_snapshot(t->e, t->m, 0, table, cb, payload, out_problems, NULL);
+    return check_snapshot(t->e, t->m, 0, table, cb, payload, out_problems, NULL, NULL);
 }
 
 static void first_line(const char *line, void *payload)
@@ -343,11 +356,14 @@ int ent__lmdb_check_main(lenv *e, MDB_txn *mt)
 {
     char first[512] = "";
     uint64_t problems = 0;
-    int main_bad = 0;
-    int rc = check_snapshot(e, mt, 1, NULL, first_line, first, &problems, &main_bad);
+    int main_bad = 0, meta_bad = 0;
+    int rc = check_snapshot(e, mt, 1, NULL, first_line, first, &problems, &main_bad, &meta_bad);
     if (rc) return rc;
     if (problems && main_bad)
         return ent__err(ENT_CORRUPT, "store %s: %s; the list of its tables is damaged, nothing of it was read (restore a backup or a copy of a mirror)",
+                        e->path, first);
+    if (problems && meta_bad)
+        return ent__err(ENT_CORRUPT, "store %s: %s; its meta (the schema, the log's end) is damaged, nothing of it was read (restore a backup or a copy of a mirror)",
                         e->path, first);
     if (problems)
         return ent__err(ENT_CORRUPT, "store %s: %s; a write reads that page, which LMDB would follow as it is: no "
