@@ -313,8 +313,9 @@ static void on_progress(const char *what, uint64_t done, void *p)
 }
 
 /* LMDB only: close the store, edit its data.mdb in place with edit (which returns how many
- * places it changed, at least one wanted), and open it again. The two damaged-page tests below. */
-static void damage_data_file(long (*edit)(unsigned char *buf, long size))
+ * places it changed, at least one wanted), and open it again (read_only: for reading). The damaged-page
+ * tests below. */
+static void damage_data_file(long (*edit)(unsigned char *buf, long size), int read_only)
 {
     char path[ENT_TEST_PATH_MAX];
     FILE *f;
@@ -338,6 +339,9 @@ static void damage_data_file(long (*edit)(unsigned char *buf, long size))
     fclose(f);
     free(buf);
     o.backend = backend;
+    /* read_only as `entity check` opens it: a writable open refuses damage in the pages every
+     * write reads (the log's ends, subs, meta: t_page_write_open_refused) */
+    o.read_only = read_only;
     ENT_OK_(ent_store_open(&S, dir, NULL, &o));
 }
 
@@ -366,7 +370,7 @@ static void t_log_key_out_of_order(void)
         teardown();
         return;
     }
-    damage_data_file(key_5_to_2);
+    damage_data_file(key_5_to_2, 1);
     ENT_OK_(ent_log_cursor_open(&c, S, 1, NULL, 0));
     while (n < 100 && (rc = ent_log_next(&ev, c)) == ENT_OK) {
         n++;
@@ -405,7 +409,7 @@ static void t_log_pair_empty(void)
         teardown();
         return;
     }
-    damage_data_file(pair_1_empty);
+    damage_data_file(pair_1_empty, 0);
     ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
     rc = ent_log_bounds(&first, &last, S, t); /* the first key, read in a write txn */
     CU_ASSERT(rc == ENT_OK || rc == ENT_CORRUPT);
@@ -438,7 +442,7 @@ static void t_page_damaged(void)
         teardown();
         return;
     }
-    damage_data_file(log_leaf_as_branch);
+    damage_data_file(log_leaf_as_branch, 1);
     expect_problem("(table log): has flags 0x1, not those of a leaf page");
     expect_problem("the store's pages are damaged: nothing else was checked");
     teardown();
@@ -457,7 +461,7 @@ static void t_copy_compact_page_damaged(void)
         teardown();
         return;
     }
-    damage_data_file(log_leaf_as_branch);
+    damage_data_file(log_leaf_as_branch, 1);
     ENT_TEST_MKDTEMP(out, "contract-verify-copy");
     ENT_TEST_PATH(c1, "%s/compact", out);
     ENT_TEST_PATH(c2, "%s/plain", out);
@@ -547,7 +551,7 @@ static void t_page_branch_one_key(void)
         ENT_OK_(ent__bk_put(t, S->t_subs, &ks, &vs, 0));
     }
     ENT_OK_(ent_txn_commit(t));
-    damage_data_file(branches_to_one_key);
+    damage_data_file(branches_to_one_key, 1);
     expect_problem("(table subs): is a branch page of 1 keys");
     teardown();
 }
@@ -607,7 +611,7 @@ static void t_page_subpage_value_flags(void)
         ENT_OK_(ent_create(S, NULL, e));
         ent_entity_free(e);
     }
-    damage_data_file(subpage_value_as_dups);
+    damage_data_file(subpage_value_as_dups, 1);
     expect_problem("(table x:thing.size): a sub-page's value 0 has flags 0x4, which no value has");
     teardown();
 }
@@ -666,6 +670,172 @@ static void t_page_main_damaged_open(void)
         ENT_ASSERT_MSG("(table (main)): node 2 has flags 0x4");
     }
     teardown();
+}
+
+/* The root page of named table `name` in buf (a data.mdb): the main table's root named by the
+ * last meta page is a leaf here (a store of few tables), its node of that name holds the table's
+ * record. 0 when not found. */
+static uint64_t table_root_of(const unsigned char *buf, long size, const char *name)
+{
+    const long psize = sysconf(_SC_PAGESIZE);
+    const unsigned char *m0 = buf + 16, *m1 = buf + psize + 16, *m, *p;
+    size_t nl = strlen(name);
+    uint64_t root;
+    uint16_t flags, lower;
+    m = get64(m1 + 128) > get64(m0 + 128) ? m1 : m0;
+    root = get64(m + 24 + 48 + 40);
+    if ((long)((root + 1) * (uint64_t)psize) > size) return 0;
+    p = buf + root * psize;
+    memcpy(&flags, p + 10, 2);
+    memcpy(&lower, p + 12, 2);
+    if (!(flags & 0x02) || lower < 16) return 0;
+    for (unsigned i = 0; i < (lower - 16u) / 2; i++) {
+        uint16_t off, ks;
+        memcpy(&off, p + 16 + 2 * i, 2);
+        if (off + 8 > psize) return 0;
+        memcpy(&ks, p + off + 6, 2);
+        if (ks == nl && off + 8 + ks + 48 <= psize && !memcmp(p + off + 8, name, nl)) return get64(p + off + 8 + ks + 40);
+    }
+    return 0;
+}
+
+/* A damaged page of a table every write, or every open, reads through LMDB: the log's end, where
+ * a write appends (its last leaf made a branch page), or "meta" (the schema, the log's last seq;
+ * its root's upper bound made 0xffff, or its first node given the flags F_DUPDATA of a DUPSORT
+ * key's values, which no node of a table without MDB_DUPSORT has). The store opened, then every
+ * write died inside liblmdb (SIGSEGV; an assertion's abort), `entity put` and `rm` as much as a
+ * host's create; the node flags made every open die, read-only ones and `entity check` too (the
+ * page walk, which took F_DUPDATA for a sub-page in any named table, found nothing). A writable
+ * open walks those pages (meta and subs whole, the paths to the log's two ends: a few pages) and
+ * refuses, naming the page; a read-only open walks meta (which it reads) and still reads the rest
+ * (what `entity dump` needs to get out what is sound), and check names the page. LMDB only. */
+static void t_page_write_open_refused(void)
+{
+    static const struct {
+        const char *table, *needle;
+        int field; /* offset in the page header; -1: node 0's flags */
+        uint16_t value;
+        int ro_refused; /* a read-only open refuses it too */
+    } cases[] = {
+        {"log", "(table log): has flags 0x1, not those of a leaf page", 10, 0x01, 0},
+        {"meta", "(table meta): has bounds", 14, 0xffff, 1},
+        {"meta", "(table meta): node 0 has flags 0x4: the values of a DUPSORT key", -1, 0x04, 1},
+    };
+    const long psize = sysconf(_SC_PAGESIZE);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char path[ENT_TEST_PATH_MAX];
+        long size;
+        unsigned char *buf, *pg;
+        uint64_t root, n = 0;
+        FILE *f;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        setup();
+        if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+            teardown();
+            return;
+        }
+        ent_store_close(S);
+        S = NULL;
+        ENT_TEST_PATH(path, "%s/data.mdb", dir);
+        f = fopen(path, "r+b");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        buf = malloc((size_t)size);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+        rewind(f);
+        CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
+        root = table_root_of(buf, size, cases[c].table);
+        CU_ASSERT_FATAL(root >= 2 && (long)((root + 1) * (uint64_t)psize) <= size);
+        pg = buf + root * psize;
+        if (cases[c].field >= 0) {
+            put16(pg + cases[c].field, cases[c].value);
+        } else {
+            uint16_t off;
+            memcpy(&off, pg + 16, 2);
+            CU_ASSERT_FATAL(off + 8 <= psize);
+            put16(pg + off + 4, cases[c].value);
+        }
+        rewind(f);
+        CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
+        fclose(f);
+        free(buf);
+        o.backend = backend;
+        ENT_CHECK_RC(ent_store_open(&S, dir, NULL, &o), ENT_CORRUPT);
+        CU_ASSERT_PTR_NULL(S);
+        ENT_ASSERT_MSG(cases[c].needle);
+        ENT_ASSERT_MSG(cases[c].ro_refused ? "its meta (the schema, the log's end) is damaged, nothing of it was read"
+                                           : "no write is taken; reads still work");
+        o.read_only = 1;
+        if (cases[c].ro_refused) {
+            ENT_CHECK_RC(ent_store_open(&S, dir, NULL, &o), ENT_CORRUPT);
+            ENT_ASSERT_MSG(cases[c].needle);
+            teardown();
+            continue;
+        }
+        ENT_OK_(ent_store_open(&S, dir, NULL, &o));
+        ENT_OK_(ent_count(&n, S, NULL, ent_store_type(S, "thing")));
+        CU_ASSERT_EQUAL(n, 3);
+        expect_problem(cases[c].needle);
+        teardown();
+    }
+}
+
+/* Every copy of the root page of `table` (its current root, as table_root_of finds it) made a
+ * branch page: its flags 0x01. 1 when done. */
+static const char *damage_table;
+static long table_root_as_branch(unsigned char *buf, long size)
+{
+    const long psize = sysconf(_SC_PAGESIZE);
+    uint64_t root = table_root_of(buf, size, damage_table);
+    if (root < 2 || (long)((root + 1) * (uint64_t)psize) > size) return 0;
+    put16(buf + root * psize + 10, 0x01);
+    return 1;
+}
+
+/* A damaged page of a type's records or of the log, met by a full scan (`entity dump`) or a
+ * replay: they read through LMDB, which follows the page as it is, and died inside liblmdb part
+ * way (SIGSEGV, SIGBUS, an assertion's abort), `dump` never reaching the types after it.
+ * ent_type_check_pages() walks one type's pages first and names the damage, the other types
+ * sound; ent_store_replay() walks the log's pages before writing anything and refuses naming
+ * them. LMDB only (the memory backend has no pages: ENT_OK). */
+static void t_page_scan_and_replay_checked(void)
+{
+    static const char *const tables[] = {"t:thing", "log"};
+    for (size_t c = 0; c < 2; c++) {
+        ent_store *dst = NULL;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        uint64_t n = 9;
+        setup();
+        if (strcmp(ent_store_backend(S), "lmdb") != 0) {
+            ENT_OK_(ent_type_check_pages(&n, S, NULL, ent_store_type(S, "thing")));
+            CU_ASSERT_EQUAL(n, 0);
+            teardown();
+            return;
+        }
+        damage_table = tables[c];
+        damage_data_file(table_root_as_branch, 1);
+        ENT_OK_(ent_type_check_pages(&n, S, NULL, ent_store_type(S, "owner")));
+        CU_ASSERT_EQUAL(n, 0);
+        o.backend = ent__backend_with(ENT_BK_CAP_VOLATILE)->name;
+        ENT_OK_(ent_store_open(&dst, NULL, SC, &o));
+        if (c == 0) {
+            ENT_CHECK_RC(ent_type_check_pages(&n, S, NULL, ent_store_type(S, "thing")), ENT_CORRUPT);
+            CU_ASSERT_EQUAL(n, 1);
+            ENT_ASSERT_MSG("thing: its records' pages are damaged (data.mdb page");
+            ENT_ASSERT_MSG("(table t:thing): has flags 0x1, not those of a leaf page");
+            ENT_OK_(ent_store_replay(dst, S, 0)); /* the log is sound */
+        } else {
+            ENT_OK_(ent_type_check_pages(&n, S, NULL, ent_store_type(S, "thing")));
+            ENT_CHECK_RC(ent_store_replay(dst, S, 0), ENT_CORRUPT);
+            ENT_ASSERT_MSG("the source's log is damaged (data.mdb page");
+            ENT_ASSERT_MSG("(table log): has flags 0x1, not those of a leaf page");
+            ENT_OK_(ent_count(&n, dst, NULL, ent_store_type(dst, "thing")));
+            CU_ASSERT_EQUAL(n, 0); /* nothing replayed */
+        }
+        ent_store_close(dst);
+        teardown();
+    }
 }
 
 static void *verify_thread(void *arg)
@@ -1102,6 +1272,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_page_branch_one_key),
         ENT_TEST(t_page_subpage_value_flags),
         ENT_TEST(t_page_main_damaged_open),
+        ENT_TEST(t_page_write_open_refused),
+        ENT_TEST(t_page_scan_and_replay_checked),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
         ENT_TEST(t_delete_at_last_version),

@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Version 2: typed handles, capabilities and limits; 3: check_pages; 4: at_path. A store refuses
- * a backend of another version. */
+/* Version 2: typed handles, capabilities and limits; 3: check_pages; 4: at_path, and
+ * check_pages of one table. A store refuses a backend of another version. */
 #define ENT_BACKEND_VERSION 4
 
 /* Handles of a backend: each backend defines these structs privately. Distinct types, so passing
@@ -232,9 +232,10 @@ typedef struct ent_backend_ops {
      * the read txn's snapshot) without following anything before it is checked, so that damage
      * the engine would crash on is reported instead. Each problem is one line to cb (the
      * first few dozen; *out_problems counts them all). A backend that cannot find the txn's
-     * structures any more (rewritten meanwhile) checks nothing and reports 0.
+     * structures any more (rewritten meanwhile) checks nothing and reports 0. table: NULL for
+     * every table, else that table's structures only (what a scan of it reads).
      * Returns ENT_OK (problems or not), ENT_IO, ENT_NOMEM, ENT_BUSY. */
-    int (*check_pages)(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
+    int (*check_pages)(ent_btxn *txn, const char *table, void (*cb)(const char *line, void *payload), void *payload,
                        uint64_t *out_problems);
 
     /* ENT_BK_CAP_AT_PATH (version 4). Whether the files this handle reads and writes are still

@@ -255,14 +255,14 @@ static void f_txn_abort(ent_btxn *txn)
     free(t);
 }
 
-static int f_check_pages(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
+static int f_check_pages(ent_btxn *txn, const char *table, void (*cb)(const char *line, void *payload), void *payload,
                          uint64_t *out_problems)
 {
     ftxn *t = (ftxn *)txn;
     int rc = inject("check_pages");
     *out_problems = 0;
     if (rc) return rc;
-    return t->in->check_pages ? t->in->check_pages(t->t, cb, payload, out_problems) : ENT_OK;
+    return t->in->check_pages ? t->in->check_pages(t->t, table, cb, payload, out_problems) : ENT_OK;
 }
 
 static int f_at_path(ent_bk *be)

@@ -237,7 +237,7 @@ int ent__lmdb_lerr(int mrc, const char *fmt, ...) ENT__PRINTF(2, 3);
  * failed after the commit became the store's state (a durable commit's last sync), and the
  * message says so; else it says that nothing was committed. */
 /* backend_lmdb_pages.c: the check_pages method (backend.h). */
-int ent__lmdb_check_pages(ent_btxn *txn, void (*cb)(const char *line, void *payload), void *payload,
+int ent__lmdb_check_pages(ent_btxn *txn, const char *table, void (*cb)(const char *line, void *payload), void *payload,
                           uint64_t *out_problems);
 /* The main table's own pages (the list of tables) of read txn m's snapshot, walked as check_pages
  * walks every tree, before the open reads them through LMDB, which trusts them. Returns ENT_OK,

@@ -34,7 +34,18 @@
 #define NEST_NAMED 1
 #define NEST_DUPS 2
 #define NEST_FREE 3 /* the free list: page lists, no tree in it */
+/* A named table that is no DUPSORT table (its record's flags lack MDB_DUPSORT): like the main
+ * table, it holds no values of a key (a node flagged F_DUPDATA sent LMDB's cursor to a cursor of
+ * values it has not: SIGSEGV, at every open when the table was "meta"). */
+#define NEST_PLAIN 4
+#define MDB_DUPSORT_FLAG 0x04
 #define MAX_REPORTS 50 /* a page full of garbage would otherwise report every node */
+/* Which children of a branch page a walk follows: all (check), or the open's walk of the log's
+ * two edges, the paths to its first and its last page. */
+#define EDGE_ALL 0
+#define EDGE_FIRST 1
+#define EDGE_LAST 2
+#define EDGE_BOTH 3
 
 typedef struct pwalk {
     int fd;
@@ -45,7 +56,14 @@ typedef struct pwalk {
     void *payload;
     uint64_t problems;
     int rc; /* an error that stops the walk (I/O, memory), not damage */
-    int main_only; /* the main table's own pages, not the named tables it holds (the open's walk) */
+    /* The open's walk: the main table's own pages and, at a writable open, the small tables every
+     * write reads (meta, subs) whole and the log's two edges; no other named table (their pages
+     * are the data). */
+    int main_only;
+    const char *only; /* one named table's pages (with the main table's), or NULL: all */
+    int writable;
+    int main_bad; /* damage named in the main table itself, not in a table it holds */
+    int meta_bad; /* damage named in "meta" */
 } pwalk;
 
 static uint16_t u16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -57,6 +75,8 @@ static void bad(pwalk *w, const char *tree, uint64_t pg, const char *fmt, ...)
 {
     char what[256], line[512];
     va_list ap;
+    if (!strcmp(tree, "(main)")) w->main_bad = 1;
+    if (!strcmp(tree, "meta")) w->meta_bad = 1;
     if (++w->problems > MAX_REPORTS) return;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -89,7 +109,7 @@ static int read_page(pwalk *w, uint64_t pg, unsigned char *buf, size_t n)
     return 0;
 }
 
-static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint64_t from, unsigned nest);
+static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint64_t from, unsigned nest, unsigned edge);
 
 /* The overflow pages of a big value of dsize bytes starting at pg. */
 static void walk_overflow(pwalk *w, const char *tree, uint64_t from, uint64_t pg, uint64_t dsize)
@@ -143,7 +163,7 @@ static void walk_subpage(pwalk *w, const char *tree, uint64_t pg, const unsigned
 }
 
 static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, unsigned level, unsigned depth,
-                      unsigned nest)
+                      unsigned nest, unsigned edge)
 {
     unsigned char *p;
     uint16_t flags, lower, upper;
@@ -195,7 +215,9 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
         }
         if (flags & P_BRANCH) {
             uint64_t child = (uint64_t)u16(node) | (uint64_t)u16(node + 2) << 16 | (uint64_t)u16(node + 4) << 32;
-            walk_page(w, tree, pg, child, level + 1, depth, nest);
+            if (edge == EDGE_ALL) walk_page(w, tree, pg, child, level + 1, depth, nest, EDGE_ALL);
+            else if (i == 0 && (edge & EDGE_FIRST)) walk_page(w, tree, pg, child, level + 1, depth, nest, EDGE_FIRST);
+            else if (i == n - 1 && (edge & EDGE_LAST)) walk_page(w, tree, pg, child, level + 1, depth, nest, EDGE_LAST);
             continue;
         }
         dsize = (uint64_t)u16(node) | (uint64_t)u16(node + 2) << 16;
@@ -214,7 +236,7 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
         if (u16(node + 4) & F_SUBDATA) {
             char name[128];
             int dups = (u16(node + 4) & F_DUPDATA) != 0;
-            if (nest != (dups ? NEST_NAMED : NEST_MAIN)) {
+            if (nest != (dups ? NEST_NAMED : NEST_MAIN)) { /* NEST_PLAIN: neither */
                 bad(w, tree, pg, "node %u holds the record of a %s, which this table cannot hold", i,
                     dups ? "DUPSORT key's values" : "named table");
                 continue;
@@ -224,13 +246,31 @@ static void walk_page(pwalk *w, const char *tree, uint64_t from, uint64_t pg, un
                 continue;
             }
             /* A named table of the main one (its key is the name), or a DUPSORT key's values. */
-            if (w->main_only) continue;
             if (u16(node + 4) & F_DUPDATA) snprintf(name, sizeof name, "%s", tree);
             else snprintf(name, sizeof name, "%.*s", ks < 100 ? (int)ks : 100, (const char *)node + NODEHDR);
-            walk_tree(w, name, data, pg, dups ? NEST_DUPS : NEST_NAMED);
-        } else if ((u16(node + 4) & F_DUPDATA) && nest == NEST_MAIN) {
-            /* The main table is no DUPSORT table: LMDB, reading such a record, goes to a cursor
-             * of its values that the main table's cursor has not (SIGSEGV at every open). */
+            if (w->only && nest == NEST_MAIN && strcmp(name, w->only)) continue;
+            if (w->main_only && nest == NEST_MAIN) {
+                /* The store's own tables that every write reads through LMDB (store.c, log*.c):
+                 * "meta" (the schema, the log's last seq) and "subs" are small and walked whole;
+                 * a write appends to the "log" at its end and reads its first event (a trim, the
+                 * subscriptions' lag), so the paths to both ends are walked (a few pages). A
+                 * damaged page of them made every write die inside liblmdb (SIGSEGV, or an
+                 * assertion's abort). A read-only open walks "meta" only, which every open reads
+                 * (the schema): the reads that do not meet a damaged page of the others (a dump of
+                 * what is sound) still go on. A type's records and indexes are walked by `check`,
+                 * `dump` (ent_type_check_pages) and a compacting copy. */
+                if (!strcmp(name, "meta")) walk_tree(w, name, data, pg, NEST_NAMED, EDGE_ALL);
+                else if (!w->writable) continue;
+                else if (!strcmp(name, "subs")) walk_tree(w, name, data, pg, NEST_NAMED, EDGE_ALL);
+                else if (!strcmp(name, "log")) walk_tree(w, name, data, pg, NEST_NAMED, EDGE_BOTH);
+                continue;
+            }
+            walk_tree(w, name, data, pg, dups ? NEST_DUPS : NEST_NAMED, edge == EDGE_ALL ? EDGE_ALL : EDGE_BOTH);
+        } else if ((u16(node + 4) & F_DUPDATA) && (nest == NEST_MAIN || nest == NEST_PLAIN || nest == NEST_DUPS)) {
+            /* The main table, and a named one without MDB_DUPSORT, is no DUPSORT table: LMDB,
+             * reading such a record, goes to a cursor of its values that the table's cursor has
+             * not (SIGSEGV; at every open for the main table and "meta"); nor does a DUPSORT
+             * key's tree of values, whose nodes are values alone. */
             bad(w, tree, pg, "node %u has flags 0x%x: the values of a DUPSORT key, which this table cannot hold", i,
                 u16(node + 4));
         } else if (u16(node + 4) & F_DUPDATA) {
@@ -242,21 +282,22 @@ out:
 }
 
 /* A tree from its MDB_db record (db: DBSIZE bytes); from: the page that holds the record. */
-static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint64_t from, unsigned nest)
+static void walk_tree(pwalk *w, const char *tree, const unsigned char *db, uint64_t from, unsigned nest, unsigned edge)
 {
     uint16_t depth = u16(db + 6);
     uint64_t root = u64(db + 40);
     if (root == UINT64_MAX) return; /* an empty table */
+    if (nest == NEST_NAMED && !(u16(db + 4) & MDB_DUPSORT_FLAG)) nest = NEST_PLAIN;
     if (depth == 0 || depth > MAX_DEPTH) {
         bad(w, tree, from, "its record gives a depth of %u", depth);
         return;
     }
-    walk_page(w, tree, from, root, 1, depth, nest);
+    walk_page(w, tree, from, root, 1, depth, nest, edge);
 }
 
 /* The walk of txn m's snapshot: every tree, or (main_only) the main table's own pages. */
-static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, void (*cb)(const char *line, void *payload),
-                          void *payload, uint64_t *out_problems)
+static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, const char *only, void (*cb)(const char *line, void *payload),
+                          void *payload, uint64_t *out_problems, int *out_main_bad, int *out_meta_bad)
 {
     unsigned char meta[2][PAGEHDR + 136];
     const unsigned char *m = NULL;
@@ -271,6 +312,8 @@ static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, void (*cb)(const 
     w.cb = cb;
     w.payload = payload;
     w.main_only = main_only;
+    w.only = only;
+    w.writable = !e->read_only;
     /* The snapshot's own meta page: its roots and last page. Once two commits came after the txn
      * began, its meta is overwritten (its pages are still kept for it, but their roots are not
      * on disk any more): nothing is walked then, as the walk runs before any other read of
@@ -283,22 +326,24 @@ static int check_snapshot(lenv *e, MDB_txn *mt, int main_only, void (*cb)(const 
     if (!m) return ENT_OK;
     w.last = u64(m + 120);
     if (!(w.seen = calloc(w.last / 8 + 1, 1))) return ent__err(ENT_NOMEM, "out of memory");
-    if (!main_only) walk_tree(&w, "(free pages)", m + 24, 0, NEST_FREE);
-    if (!w.rc) walk_tree(&w, "(main)", m + 24 + DBSIZE, 0, NEST_MAIN);
+    if (!main_only && !only) walk_tree(&w, "(free pages)", m + 24, 0, NEST_FREE, EDGE_ALL);
+    if (!w.rc) walk_tree(&w, "(main)", m + 24 + DBSIZE, 0, NEST_MAIN, EDGE_ALL);
     free(w.seen);
     if (w.rc) return w.rc;
     *out_problems = w.problems;
+    if (out_main_bad) *out_main_bad = w.main_bad;
+    if (out_meta_bad) *out_meta_bad = w.meta_bad;
     return ENT_OK;
 }
 
-int ent__lmdb_check_pages(ent_btxn *vtxn, void (*cb)(const char *line, void *payload), void *payload,
+int ent__lmdb_check_pages(ent_btxn *vtxn, const char *table, void (*cb)(const char *line, void *payload), void *payload,
                           uint64_t *out_problems)
 {
     ltxn *t = (ltxn *)vtxn;
     *out_problems = 0;
     if (ent__lmdb_forked(t->e)) return ENT_BUSY;
     if (!t->m) return ent__err(ENT_INVALID, "store %s: the transaction failed earlier", t->e->path);
-    return check_snapshot(t->e, t->m, 0, cb, payload, out_problems);
+    return check_snapshot(t->e, t->m, 0, table, cb, payload, out_problems, NULL, NULL);
 }
 
 static void first_line(const char *line, void *payload)
@@ -311,10 +356,18 @@ int ent__lmdb_check_main(lenv *e, MDB_txn *mt)
 {
     char first[512] = "";
     uint64_t problems = 0;
-    int rc = check_snapshot(e, mt, 1, first_line, first, &problems);
+    int main_bad = 0, meta_bad = 0;
+    int rc = check_snapshot(e, mt, 1, NULL, first_line, first, &problems, &main_bad, &meta_bad);
     if (rc) return rc;
-    if (problems)
+    if (problems && main_bad)
         return ent__err(ENT_CORRUPT, "store %s: %s; the list of its tables is damaged, nothing of it was read (restore a backup or a copy of a mirror)",
                         e->path, first);
+    if (problems && meta_bad)
+        return ent__err(ENT_CORRUPT, "store %s: %s; its meta (the schema, the log's end) is damaged, nothing of it was read (restore a backup or a copy of a mirror)",
+                        e->path, first);
+    if (problems)
+        return ent__err(ENT_CORRUPT, "store %s: %s; a write reads that page, which LMDB would follow as it is: no "
+                        "write is taken; reads still work (`entity check` names the damage, `entity dump` gets out "
+                        "what is sound; restore a backup or a copy of a mirror)", e->path, first);
     return ENT_OK;
 }

@@ -253,13 +253,13 @@ void ent__bk_cursor_close(ent_store *s, ent_bcur *cur)
     if (cur) OPS(s)->cursor_close(cur);
 }
 
-int ent__bk_check_pages(ent_txn *t, void (*cb)(const char *line, void *payload), void *payload,
+int ent__bk_check_pages(ent_txn *t, const char *table, void (*cb)(const char *line, void *payload), void *payload,
                         uint64_t *out_problems)
 {
     ent_store *s = t->s;
     *out_problems = 0;
     if (!(s->bk.lim.caps & ENT_BK_CAP_CHECK_PAGES)) return ENT_OK;
-    return OPS(s)->check_pages(t->bt, cb, payload, out_problems);
+    return OPS(s)->check_pages(t->bt, table, cb, payload, out_problems);
 }
 
 /* ---- the store as a whole ------------------------------------------------------------------- */

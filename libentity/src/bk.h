@@ -60,7 +60,7 @@ int ent__bk_sp_end(ent_txn *t, int keep);
 uint64_t ent__bk_snapshot_id(ent_txn *t);
 /* ENT_BK_CAP_CHECK_PAGES (else nothing is checked: ENT_OK, 0 problems): the backend's own check
  * of its structures in t's snapshot (see backend.h). */
-int ent__bk_check_pages(ent_txn *t, void (*cb)(const char *line, void *payload), void *payload,
+int ent__bk_check_pages(ent_txn *t, const char *table, void (*cb)(const char *line, void *payload), void *payload,
                         uint64_t *out_problems);
 /* ENT_BK_CAP_AT_PATH (else ENT_OK: no files to lose): see backend.h. */
 int ent__bk_at_path(ent_store *s);

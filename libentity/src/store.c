@@ -550,7 +550,7 @@ int ent_store_copy(ent_store *s, const char *dest, int compact)
         uint64_t n = 0;
         char first[256] = "";
         if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
-        rc = ent__bk_check_pages(t, first_page_problem, first, &n);
+        rc = ent__bk_check_pages(t, NULL, first_page_problem, first, &n);
         ent_txn_abort(t);
         if (rc) return rc;
         if (n)

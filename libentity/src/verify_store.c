@@ -509,12 +509,40 @@ out:
 
 static void page_problem(const char *line, void *payload) { problem(payload, "%s", line); }
 
+static void first_page_line(const char *line, void *payload)
+{
+    char *first = payload;
+    if (!first[0]) snprintf(first, 512, "%s", line);
+}
+
+int ent_type_check_pages(uint64_t *out_problems, ent_store *s, ent_txn *txn, const ent_type *type)
+{
+    ent_txn *t;
+    const ent_type *rt;
+    char name[ENT_NAME_MAX + 8], first[512] = "";
+    uint64_t n = 0;
+    int rc;
+    if (out_problems) *out_problems = 0;
+    if (!type) return ent__err(ENT_INVALID, "ent_type_check_pages: type is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
+    rc = ent__type_resolve(&rt, t, type);
+    if (!rc) {
+        ent__table_name(name, sizeof name, 't', rt, NULL);
+        rc = ent__bk_check_pages(t, name, first_page_line, first, &n);
+    }
+    if (!rc && n)
+        rc = ent__err(ENT_CORRUPT, "%s: its records' pages are damaged (%s%s): reading through them could crash "
+                      "(entity check names every damaged page)", rt->name, first, n > 1 ? ", and more" : "");
+    if (out_problems) *out_problems = n;
+    return ent__txn_end(t, txn, rc, 0);
+}
+
 /* The backend's own structures first (ENT_BK_CAP_CHECK_PAGES): reads through the engine follow
  * them unchecked. When they are damaged the rest is not read: the problems found name the pages. */
 static int check_pages(vctx *v)
 {
     uint64_t n = 0;
-    int rc = ent__bk_check_pages(v->t, page_problem, v, &n);
+    int rc = ent__bk_check_pages(v->t, NULL, page_problem, v, &n);
     if (rc) return rc;
     if (n) {
         v->pages_bad = 1;
@@ -882,6 +910,22 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
 
 int ent_store_replay(ent_store *dst, ent_store *src, uint64_t to_seq)
 {
-    if (!src) return replay_log(dst, src, NULL, to_seq, 0, NULL, NULL); /* refused there */
+    ent_txn *t = NULL;
+    char first[512] = "";
+    uint64_t n = 0;
+    int rc;
+    if (!src || !dst || dst == src) return replay_log(dst, src, NULL, to_seq, 0, NULL, NULL); /* refused there */
+    /* The log's pages walked with pread first, before anything is written: LMDB follows them as
+     * they are, and a damaged one (a flipped byte in a header or a node) made the replay die
+     * inside liblmdb part way (SIGSEGV, an assertion's abort), naming nothing. The walk reads the
+     * log's pages once more, which the replay reads anyway. Commits made after this snapshot
+     * are pages LMDB wrote from memory, not the damage of a file at rest. */
+    if ((rc = ent_txn_begin(&t, src, ENT_TXN_READ))) return rc;
+    rc = ent__bk_check_pages(t, "log", first_page_line, first, &n);
+    ent_txn_abort(t);
+    if (rc) return rc;
+    if (n)
+        return ent__err(ENT_CORRUPT, "the source's log is damaged (%s%s): replay reads through it, nothing was "
+                        "replayed (entity check names every damaged page)", first, n > 1 ? ", and more" : "");
     return replay_log(dst, src, NULL, to_seq, 0, src->progress, src->progress_payload);
 }

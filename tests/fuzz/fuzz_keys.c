@@ -1,6 +1,8 @@
 /* Fuzz index look-up values and resume tokens (both come from outside: a command line, a page
- * token a client sends back) against a small shop store in memory.
- * Input: one byte choosing the mode, then per mode:
+ * token a client sends back) against two small stores in memory: the shop (schemas/shop.json) and
+ * one of this harness's own whose indexes are of the kinds shop has none of (bool, uint, bytes,
+ * unique uint and bytes, a ref to string keys), so that their look-ups and ranges are fuzzed too.
+ * Input: one byte choosing the mode (its bit 2: the second store), then per mode:
  *   0  resume token for a type scan (type, flags, limit, token text)
  *   1  resume token for an index range (field, flags, limit, from text, to text, token text)
  *   2  a value as text for ent_value_parse() on any top-level field, then ent_find() with it
@@ -11,7 +13,59 @@
 #include "fuzz_util.h"
 #include "fuzz_shop.h"
 
-static ent_store *st;
+static ent_store *st, *shop_st, *kinds_st;
+
+/* The index kinds shop lacks, each on a top-level field: "tag" has string keys and "item" refs it. */
+static const char kinds_schema[] =
+    "{\"schema\":\"keykinds\",\"version\":1,\"types\":{"
+    "\"tag\":{\"key\":\"string\",\"fields\":{\"label\":{\"id\":1,\"type\":\"string\"}}},"
+    "\"item\":{\"key\":\"auto\",\"fields\":{"
+    "\"on\":{\"id\":1,\"type\":\"bool\",\"indexed\":true},"
+    "\"n\":{\"id\":2,\"type\":\"uint\",\"indexed\":true},"
+    "\"blob\":{\"id\":3,\"type\":\"bytes\",\"indexed\":true},"
+    "\"tag\":{\"id\":4,\"type\":\"ref\",\"to\":\"tag\"},"
+    "\"code\":{\"id\":5,\"type\":\"uint\",\"unique\":true},"
+    "\"sig\":{\"id\":6,\"type\":\"bytes\",\"unique\":true}}}}}";
+
+/* Tags (keys with a NUL, UTF-8, the longest a key may be) and items over the edges of each kind:
+ * uints 0, 1, 2^63 and 2^64-1, bytes empty, with NULs and 0xff, fields left unset. */
+static void fill_kinds(ent_store *s)
+{
+    const ent_type *tg = ent_store_type(s, "tag"), *it = ent_store_type(s, "item");
+    static const uint64_t ns[] = {0, 1, 5, 1ull << 63, UINT64_MAX, 5, 1};
+    static const char *const blobs[] = {"", "\0", "\0\0", "a\xff", "\xff\xff\xff", "ab", NULL};
+    static const size_t blob_len[] = {0, 1, 2, 2, 3, 2, 0};
+    char big[ENT_KEY_STRING_MAX];
+    const char *tags[5] = {"alpha", "beta", "\xc3\xa9t\xc3\xa9", NULL, "a\0b"};
+    size_t tag_len[5] = {5, 4, 5, sizeof big, 3};
+    ent_entity *e;
+    memset(big, 'z', sizeof big);
+    tags[3] = big;
+    for (int i = 0; i < 5; i++) {
+        ent_key k = {0};
+        k.kind = ENT_KEY_STRING;
+        k.str = tags[i];
+        k.len = tag_len[i];
+        must(ent_entity_new(&e, tg), "new tag");
+        must(ent_entity_set_key(e, &k), "tag key");
+        must(ent_entity_set_string(e, "label", "x"), "set");
+        must(ent_create(s, NULL, e), "create tag");
+        ent_entity_free(e);
+    }
+    for (int i = 0; i < 7; i++) {
+        const ent_field *tagf = ent_type_field(it, "tag"), *sigf = ent_type_field(it, "sig");
+        uint8_t sig[3] = {(uint8_t)i, 0, 0xff};
+        must(ent_entity_new(&e, it), "new item");
+        if (i != 6) must(ent_entity_set_bool(e, "on", i % 2), "set");
+        must(ent_entity_set_uint(e, "n", ns[i]), "set");
+        if (blobs[i]) must(ent_entity_set_bytes(e, "blob", blobs[i], blob_len[i]), "set");
+        if (i != 5) must(ent_entity_field_set_string(e, tagf, tags[i % 5], tag_len[i % 5]), "set ref");
+        if (i != 4) must(ent_entity_set_uint(e, "code", i == 3 ? UINT64_MAX : (uint64_t)i * 7), "set");
+        if (i != 2) must(ent_entity_field_set_bytes(e, sigf, sig, (size_t)(i % 3) + 1), "set");
+        must(ent_create(s, NULL, e), "create item");
+        ent_entity_free(e);
+    }
+}
 
 #define MAXK 64
 typedef struct keylist {
@@ -40,18 +94,40 @@ static int collect(keylist *out, ent_iter *it)
     return rc;
 }
 
-/* e's value of top-level field f equals v (a neighbouring kind as ent_find() takes it, store.h);
- * 1 for what it does not compare (bool, bytes, refs: shop indexes none of them). */
+/* e's value of top-level field f equals v (a neighbouring kind as ent_find() takes it, store.h). */
 static int holds(const ent_entity *e, const ent_field *f, const ent_value *v)
 {
     const char *str;
+    const void *bytes;
     size_t len;
     int64_t i;
+    uint64_t u;
     double d;
+    int b;
     switch (ent_field_kind(f)) {
+    case ENT_KIND_BOOL:
+        FUZZ_CHECK(ent_entity_field_get_bool(&b, e, f) == ENT_OK, "found entity lacks the field: %s", ent_errmsg());
+        return v->kind == ENT_KIND_BOOL && !b == !v->v.b;
+    case ENT_KIND_UINT:
+        FUZZ_CHECK(ent_entity_field_get_uint(&u, e, f) == ENT_OK, "found entity lacks the field: %s", ent_errmsg());
+        if (v->kind == ENT_KIND_UINT) return u == v->v.u;
+        if (v->kind == ENT_KIND_INT) return v->v.i >= 0 && u == (uint64_t)v->v.i;
+        return 0;
+    case ENT_KIND_BYTES:
+        FUZZ_CHECK(ent_entity_field_get_bytes(&bytes, &len, e, f) == ENT_OK, "found entity lacks the field: %s", ent_errmsg());
+        return (v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES) && len == v->v.s.len && (!len || !memcmp(bytes, v->v.s.ptr, len));
+    case ENT_KIND_REF:
+        if (ent_type_key(ent_field_ref_type(f)) == ENT_KEY_AUTO) {
+            FUZZ_CHECK(ent_entity_field_get_uint(&u, e, f) == ENT_OK, "found entity lacks the ref: %s", ent_errmsg());
+            if (v->kind == ENT_KIND_UINT) return u == v->v.u;
+            if (v->kind == ENT_KIND_INT) return v->v.i >= 0 && u == (uint64_t)v->v.i;
+            return 0;
+        }
+        FUZZ_CHECK(ent_entity_field_get_string(&str, &len, e, f) == ENT_OK, "found entity lacks the ref: %s", ent_errmsg());
+        return (v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES) && len == v->v.s.len && (!len || !memcmp(str, v->v.s.ptr, len));
     case ENT_KIND_STRING:
         FUZZ_CHECK(ent_entity_field_get_string(&str, &len, e, f) == ENT_OK, "found entity lacks the field: %s", ent_errmsg());
-        return (v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES) && len == v->v.s.len && !memcmp(str, v->v.s.ptr, len);
+        return (v->kind == ENT_KIND_STRING || v->kind == ENT_KIND_BYTES) && len == v->v.s.len && (!len || !memcmp(str, v->v.s.ptr, len));
     case ENT_KIND_INT:
     case ENT_KIND_TIMESTAMP:
         FUZZ_CHECK((ent_field_kind(f) == ENT_KIND_INT ? ent_entity_field_get_int(&i, e, f)
@@ -88,13 +164,17 @@ static void collect_found(ent_iter *it, const ent_field *f, const ent_value *v)
 static void setup(void)
 {
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    ent_schema *shop;
-    if (st) return;
+    ent_schema *shop, *kinds = NULL;
+    if (shop_st) return;
     shop = fuzz_schema("shop");
     o.backend = "memory";
-    must(ent_store_open(&st, NULL, shop, &o), "open");
+    must(ent_store_open(&shop_st, NULL, shop, &o), "open");
     ent_schema_free(shop);
-    fill(st);
+    fill(shop_st);
+    must(ent_schema_load_json(&kinds, kinds_schema, sizeof kinds_schema - 1, "keykinds"), "schema");
+    must(ent_store_open(&kinds_st, NULL, kinds, &o), "open kinds");
+    ent_schema_free(kinds);
+    fill_kinds(kinds_st);
 }
 
 /* res is a contiguous run of full, reaching its end unless limit stopped it. */
@@ -141,7 +221,7 @@ static const ent_field *any_field(unsigned b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_in in = {data, size};
-    unsigned mode = fuzz_u8(&in) % 4;
+    unsigned sel = fuzz_u8(&in), mode = sel % 4;
     static keylist full, res;
     ent_range_opts ro = ENT_RANGE_OPTS_INIT, all = ENT_RANGE_OPTS_INIT;
     ent_iter *it = NULL;
@@ -149,6 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t cn;
     int rc;
     setup();
+    st = sel & 4 ? kinds_st : shop_st;
     if (mode == 0) {
         const ent_schema *sc = ent_store_schema(st);
         const ent_type *t = ent_schema_type_at(sc, fuzz_u8(&in) % ent_schema_type_count(sc));

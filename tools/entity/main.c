@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -465,6 +466,85 @@ static int run_bench(char **argv)
 
 static int dispatch(int argc, char **argv);
 
+/* The last backstop for a damaged page of an ordinary table (a type's records, an index, the
+ * log): LMDB trusts its file, and a flipped byte in a page header or a node (a bound, a size, a
+ * child's page number) makes its cursors read outside the map (SIGSEGV, SIGBUS) or fail one of its
+ * assertions (SIGABRT, after its "Assertion ... failed" line). `check` walks every page with pread
+ * first and names such damage, and every open walks the main table's and the small tables' pages
+ * the same way; the other commands read through LMDB, and walking the whole store before each of
+ * them would cost what `check` costs. So a command that meets such a page dies here instead, as
+ * one line that names the store and the way to find out, exit 1.
+ * Nothing committed is lost by it: LMDB writes a transaction's pages as copies, never over the
+ * pages of the last commit, and the meta page that makes them current last, so a process that
+ * stops at any instant leaves the store as its last commit left it (what the crash tests kill
+ * processes to check). The handler adds no write to the store's files: write(2) and _exit only
+ * (async-signal-safe), what a kill at that instant would have left. The tool only: a host's
+ * process, and its signals, are its own, and the library never installs a handler.
+ * The line is built before any store is opened (the handler cannot format or allocate). */
+static char crash_head[64], crash_tail[3072];
+static size_t crash_head_len, crash_tail_len;
+static char crash_stack[1 << 16]; /* a fault of a stack run out still gets its line */
+
+static void crash_write(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(2, p, n);
+        if (w <= 0) return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void on_crash(int sig)
+{
+    const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : "SIGABRT";
+    size_t n = 0;
+    while (name[n]) n++;
+    crash_write(crash_head, crash_head_len);
+    crash_write(name, n);
+    crash_write(crash_tail, crash_tail_len);
+    _exit(1);
+}
+
+/* Copies s into out (size > 0) with control characters as \xNN, as put_line() shows them. */
+static void escape_into(char *out, size_t size, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 5 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+        else out[n++] = (char)c;
+    }
+    out[n] = '\0';
+}
+
+static void crash_backstop(const char *cmd)
+{
+    char dir[1024], c[40];
+    struct sigaction sa;
+    stack_t ss;
+    int sigs[] = {SIGSEGV, SIGBUS, SIGABRT};
+    escape_into(c, sizeof c, cmd);
+    escape_into(dir, sizeof dir, store_dir);
+    snprintf(crash_head, sizeof crash_head, "entity: %s: ", c);
+    snprintf(crash_tail, sizeof crash_tail,
+             " with the store at %s open: a page of its data.mdb is likely damaged (LMDB follows its pages as "
+             "they are); nothing committed is lost: run `entity -s %s check` to name the damage (if it says ok, "
+             "this is a bug of entity's)\n",
+             dir, dir);
+    crash_head_len = strlen(crash_head);
+    crash_tail_len = strlen(crash_tail);
+    ss.ss_sp = crash_stack;
+    ss.ss_size = sizeof crash_stack;
+    ss.ss_flags = 0;
+    sigaltstack(&ss, NULL);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND; /* a fault in the handler itself: the default action */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+}
+
 /* Descriptors 0-2 closed by the caller would be the store's: LMDB opened data.mdb on 2, and a
  * message then overwrote its meta page; output went into lock.mdb. Hold them with /dev/null,
  * opened the wrong way round (stdin for writing, stdout and stderr for reading) so that the
@@ -555,7 +635,10 @@ int main(int argc, char **argv)
     argv += i;
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || help_later(argc, argv) || subs_help(argc, argv)))
         rc = command_help(argv[0]);
-    else rc = dispatch(argc, argv);
+    else {
+        crash_backstop(argv[0]);
+        rc = dispatch(argc, argv);
+    }
     /* Output that could not be written (a full disk, a closed pipe's EPIPE when SIGPIPE is
      * ignored) is a failure: a dump cut short must not exit 0. */
     return out_failed() ? 1 : rc;
