@@ -314,6 +314,9 @@ static void test_mirror_takes_no_other_writer(void)
     ENT_CHECK_RC(ent_create(m.s, NULL, e), ENT_READONLY); /* not even through the mirror's handle */
     ENT_ASSERT_MSG(want);
     ent_entity_free(e);
+    /* nor a raise of an id counter (no event carries it: a mirror takes its ids from the log) */
+    ENT_CHECK_RC(ent_last_id_raise(m.s, NULL, ent_store_type(m.s, "user"), 50), ENT_READONLY);
+    ENT_ASSERT_MSG(want);
     ENT_OK_(ent_log_truncate(m.s, 1, 1)); /* its own log is its own to trim (below) */
     ENT_OK_(ent_sub_create(m.s, "mine", 0)); /* its own consumers keep their checkpoints */
     ENT_CHECK_RC(ent_mirror_apply(p.s, (ent_event *[]){NULL}, 1, 0), ENT_INVALID);

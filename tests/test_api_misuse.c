@@ -817,6 +817,12 @@ static int error_set_null_fmt(void)
     X(count_s, ent_count((uint64_t *)&f->o1, NULL, NULL, f->cust), ENT_INVALID, "store is NULL")           \
     X(count_type, ent_count((uint64_t *)&f->o1, f->s, NULL, NULL), ENT_INVALID, "type is NULL")            \
     X(count_read_txn_ok, with_rtxn(f, r_count), ENT_OK, NULL)                                      \
+    X(last_id_out, ent_last_id(NULL, f->s, NULL, f->cust), ENT_INVALID, "out is NULL")                     \
+    X(last_id_s, ent_last_id((uint64_t *)&f->o1, NULL, NULL, f->cust), ENT_INVALID, "store is NULL")       \
+    X(last_id_type, ent_last_id((uint64_t *)&f->o1, f->s, NULL, NULL), ENT_INVALID, "type is NULL")        \
+    X(last_id_other_type, ent_last_id((uint64_t *)&f->o1, f->s, NULL, f->cust2), ENT_SCHEMA, "schema object") \
+    X(last_id_raise_s, ent_last_id_raise(NULL, NULL, f->cust, 1), ENT_INVALID, "store is NULL")            \
+    X(last_id_raise_type, ent_last_id_raise(f->s, NULL, NULL, 1), ENT_INVALID, "type is NULL")             \
     /* store.h: look-ups and scans */                                                              \
     X(value_parse_out, ent_value_parse(NULL, NULL, 0, f->n, "1"), ENT_INVALID, "out is NULL")              \
     X(value_parse_f, ent_value_parse(&f->v, NULL, 0, NULL, "1"), ENT_INVALID, "field is NULL")             \

@@ -1969,6 +1969,16 @@ static void cli_put(const char *qcli, const char *base, const char *schema_file,
         if (!(nl = strchr(line, '\n'))) break;
         json_t *j = json_loadb(line, (size_t)(nl - line), JSON_ALLOW_NUL, &err), *k = json_object_get(j, "key"), *d = NULL;
         const char *tn = json_string_value(json_object_get(j, "type"));
+        if (json_object_get(j, "last_id")) { /* a type's id counter: the last id the puts were given */
+            uint64_t last = 0;
+            for (int t = 0; t < s->nt && tn; t++)
+                for (int i = 0; i < m->n[t] && !strcmp(tn, s->t[t].name); i++)
+                    if (m->e[t][i].live && !m->e[t][i].skey && newid[t][i] > last) last = newid[t][i];
+            if (!json_is_integer(json_object_get(j, "last_id")) || (uint64_t)json_integer_value(json_object_get(j, "last_id")) != last)
+                failf("dump's id counter line %.*s, the last id put %llu", (int)(nl - line), line, (unsigned long long)last);
+            json_decref(j);
+            continue;
+        }
         lines++;
         for (int t = 0; t < s->nt && tn; t++)
             for (int i = 0; i < m->n[t] && !strcmp(tn, s->t[t].name); i++) {

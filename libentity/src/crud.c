@@ -1107,6 +1107,44 @@ int ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type)
     return ent__txn_end(t, txn, rc, 0);
 }
 
+static int auto_type(const ent_type *rt, const char *fn)
+{
+    if (rt->key == ENT_KEY_AUTO) return ENT_OK;
+    return ent__err(ENT_INVALID, "%s: %s has string keys: it has no id counter", fn, rt->name);
+}
+
+int ent_last_id(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type)
+{
+    ent_txn *t;
+    const ent_type *rt;
+    int rc;
+    if (!out) return ent__err(ENT_INVALID, "ent_last_id: out is NULL");
+    if ((rc = ent__txn_use(&t, s, txn, 0))) return rc;
+    rc = ent__type_resolve(&rt, t, type);
+    if (!rc) rc = auto_type(rt, "ent_last_id");
+    if (!rc) rc = ent__type_counters(out, NULL, t, rt);
+    return ent__txn_end(t, txn, rc, 0);
+}
+
+int ent_last_id_raise(ent_store *s, ent_txn *txn, const ent_type *type, uint64_t id)
+{
+    ent_txn *t;
+    const ent_type *rt;
+    int rc;
+    if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
+    rc = ent__type_resolve(&rt, t, type);
+    if (!rc) rc = auto_type(rt, "ent_last_id_raise");
+    /* No event carries it (a create's does, for the id it takes): a mirror takes its ids from
+     * its primary's log alone, so it refuses this as it refuses a write. */
+    if (!rc) rc = ent__mirror_guard(t);
+    if (!rc) rc = ent__tcount_load(t, rt);
+    if (!rc && id > t->tc[rt->pos].next_id) {
+        t->tc[rt->pos].next_id = id;
+        t->tc[rt->pos].dirty = 1;
+    }
+    return ent__txn_end(t, txn, rc, 0);
+}
+
 /* ---- deferred ref checks ----------------------------------------------------------------------- */
 
 int ent__refs_check_deferred(ent_txn *t)

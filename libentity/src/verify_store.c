@@ -708,8 +708,11 @@ out:
 }
 
 /* The indexes of dst built anew over its entities, after a replay that left them alone, and the
- * replay's mark taken off in the same transaction: until then the store is unfinished. */
-static int rebuild_indexes(ent_store *dst)
+ * replay's mark taken off in the same transaction: until then the store is unfinished. Each
+ * type's id counter is raised to src's: the log names only the ids creates took, and a store
+ * loaded from a dump carries ids handed out and deleted before it in its counter alone (a
+ * replay of it gave them out again). */
+static int rebuild_indexes(ent_store *dst, ent_store *src)
 {
     ent_txn *w = NULL;
     const ent_schema *sc;
@@ -717,7 +720,15 @@ static int rebuild_indexes(ent_store *dst)
     if (rc) return rc;
     sc = w->lay->schema;
     for (size_t i = 0; !rc && i < sc->n_types; i++) {
-        const ent_type *type = sc->types[i];
+        const ent_type *type = sc->types[i], *from = type->key == ENT_KEY_AUTO ? ent_store_type(src, type->name) : NULL;
+        uint64_t last = 0;
+        if (from && ent_type_key(from) == ENT_KEY_AUTO && !(rc = ent_last_id(&last, src, NULL, from)) &&
+            !(rc = ent__tcount_load(w, type)) && last > w->tc[type->pos].next_id) {
+            w->tc[type->pos].next_id = last;
+            w->tc[type->pos].dirty = 1;
+            any = 1;
+        }
+        if (rc) break;
         for (size_t j = 0; !rc && j < type->n_indexes; j++) {
             any = 1;
             rc = ent__bk_clear(w, w->lay->idx[type->pos][j]);
@@ -897,13 +908,13 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
     }
     ent_log_cursor_free(c);
     if (scratch) return rc;
-    if (!rc) return rebuild_indexes(dst);
+    if (!rc) return rebuild_indexes(dst, src);
     {
         /* What was committed keeps its indexes whole; the failure's message stays. */
         char msg[1024];
         int detail = ent_errdetail();
         snprintf(msg, sizeof msg, "%s", ent_errmsg());
-        (void)rebuild_indexes(dst);
+        (void)rebuild_indexes(dst, src);
         return ent__errd(rc, detail, "%s", msg);
     }
 }

@@ -39,6 +39,20 @@ static uint64_t last_seq(void)
     return last;
 }
 
+/* The id counter of each type of auto ids (at most 8 types; 0 for others). */
+static void last_ids(uint64_t out[8])
+{
+    ent_store *s = NULL;
+    if (ent_store_open(&s, dir, NULL, NULL) != ENT_OK) FUZZ_CHECK(0, "store does not reopen after load");
+    const ent_schema *sc = ent_store_schema(s);
+    for (size_t i = 0; i < ent_schema_type_count(sc) && i < 8; i++) {
+        const ent_type *t = ent_schema_type_at(sc, i);
+        if (ent_type_key(t) == ENT_KEY_AUTO)
+            FUZZ_CHECK(ent_last_id(&out[i], s, NULL, t) == ENT_OK, "ent_last_id: %s", ent_errmsg());
+    }
+    ent_store_close(s);
+}
+
 /* `entity load --batch N [--overwrite]` with the input as its stdin; its exit code, checked, and
  * the store checked by verify. */
 static int load(const uint8_t *data, size_t size, int overwrite)
@@ -108,11 +122,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ent_store_close(s);
     if (load(data, size, 0) == 0) {
         int overwrite = (size / 4) & 1;
-        uint64_t before = last_seq();
+        uint64_t before = last_seq(), ids[8] = {0}, again[8] = {0};
+        last_ids(ids);
         int rc = load(data, size, overwrite);
         if (!overwrite && rc == 0)
             FUZZ_CHECK(last_seq() == before, "the same input loaded again wrote events %llu..%llu",
                        (unsigned long long)before + 1, (unsigned long long)last_seq());
+        /* a dump's id counter lines ({"type":T,"last_id":N}) raise a counter, never lower it */
+        last_ids(again);
+        for (size_t i = 0; i < 8; i++)
+            FUZZ_CHECK(again[i] >= ids[i], "type %zu's id counter went from %llu down to %llu", i,
+                       (unsigned long long)ids[i], (unsigned long long)again[i]);
     }
     return 0;
 }

@@ -976,7 +976,7 @@ int cmd_dump(int argc, char **argv)
     ent_txn *r = NULL;
     const ent_schema *sc;
     uint64_t dumped = 0, damaged = 0, bad_pages = 0;
-    int rc, prc, types_left_out = 0;
+    int rc, prc, types_left_out = 0, counter_lost = 0;
     for (int i = 1; i < argc; i++)
         if (is_option(argv[i])) return bad_word(argv[0], argv[i]); /* dump has no options: a type name */
     if ((rc = open_store(&s, 1))) return rc;
@@ -1000,6 +1000,29 @@ int cmd_dump(int argc, char **argv)
         int wanted = argc == 1;
         for (int a = 1; a < argc; a++) wanted |= !strcmp(argv[a], ent_type_name(t));
         if (!wanted) continue;
+        /* The type's id counter first: ids handed out and deleted before the dump (above the
+         * largest one dumped) are not handed out again by a store loaded from it. Without it a
+         * copy counted from its largest loaded id, and an id a host kept named a new entity. */
+        if (ent_type_key(t) == ENT_KEY_AUTO) {
+            uint64_t last = 0;
+            char buf[ENT_NAME_MAX + 64];
+            int lrc = ent_last_id(&last, s, r, t);
+            if (lrc == ENT_CORRUPT) { /* damage: named and left out, as a damaged record is */
+                msg("dump: %s: %s (its id counter left out: a store loaded from this dump may hand out ids the store did)",
+                    ent_type_name(t), ent_errmsg());
+                counter_lost = 1;
+            } else if (lrc != ENT_OK) {
+                rc = fail("dump");
+                break;
+            }
+            if (last && lrc == ENT_OK) {
+                /* above 2^63-1 a decimal string, as a version or a key (JSON readers hold no larger integer) */
+                snprintf(buf, sizeof buf, last > INT64_MAX ? "{\"type\":\"%s\",\"last_id\":\"%llu\"}"
+                                                           : "{\"type\":\"%s\",\"last_id\":%llu}",
+                         ent_type_name(t), (unsigned long long)last);
+                out_line(buf);
+            }
+        }
         /* A damaged page of the type's records (a flipped byte in a header or a node) made the
          * scan below die inside liblmdb, and the types after it were never dumped: its pages are
          * walked with pread first (2-4 % of a dump's time), and a damaged type is named and left
@@ -1028,7 +1051,7 @@ int cmd_dump(int argc, char **argv)
         ent_iter_free(it);
     }
     progress("entity: dump: entities", dumped, 1);
-    if (damaged_left_out("dump", damaged) || types_left_out) rc = 1;
+    if (damaged_left_out("dump", damaged) || types_left_out || counter_lost) rc = 1;
     ent_txn_abort(r);
     ent_store_close(s);
     return rc;
@@ -1262,6 +1285,49 @@ static uint64_t line_version(json_t *j)
     errno = 0;
     v = strtoull(text, &end, 10);
     return *end || errno ? 0 : v;
+}
+
+/* A dump's line {"type":T,"last_id":N}: type T's id counter in the store dumped, to which this
+ * store's is raised (never lowered, ent_last_id_raise()): ids handed out there and deleted before
+ * the dump are not handed out here. No event: the entities' lines write theirs. 0, or 1 with what
+ * is wrong in why. */
+static int load_last_id(ent_store *s, ent_txn *w, json_t *o, char *why, size_t size)
+{
+    json_t *tj = json_object_get(o, "type"), *ij = json_object_get(o, "last_id"), *member;
+    const char *name;
+    const ent_type *t;
+    uint64_t id;
+    json_object_foreach(o, name, member) {
+        (void)member;
+        if (strcmp(name, "type") && strcmp(name, "last_id")) {
+            snprintf(why, size, "unknown key \"%.64s\" beside \"last_id\": a dump's id counter line holds \"type\" and "
+                     "\"last_id\"", name);
+            return 1;
+        }
+    }
+    if (!json_is_string(tj) || strlen(json_string_value(tj)) != json_string_length(tj)) {
+        snprintf(why, size, "\"type\" is not a string");
+        return 1;
+    }
+    if (!(t = ent_store_type(s, json_string_value(tj)))) {
+        snprintf(why, size, "unknown type \"%.64s\"", json_string_value(tj));
+        return 1;
+    }
+    if (ent_type_key(t) != ENT_KEY_AUTO) {
+        snprintf(why, size, "%s has string keys: \"last_id\" is the id counter of a type of auto ids", ent_type_name(t));
+        return 1;
+    }
+    if (!(id = line_version(ij))) { /* the form of a version: digits, from 1 */
+        char *text = json_dumps(ij, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(why, size, "\"last_id\" %.48s is not an id (digits, from 1)", text ? text : "");
+        free(text);
+        return 1;
+    }
+    if (ent_last_id_raise(s, w, t, id) != ENT_OK) {
+        snprintf(why, size, "%s", ent_errmsg());
+        return 1;
+    }
+    return 0;
 }
 
 /* A batch whose commit failed (a full disk): say which lines are not in the store, as a bad line
@@ -1547,6 +1613,18 @@ int cmd_load(int argc, char **argv)
             msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
             rc = 1;
             break;
+        }
+        if (json_is_object(o) && json_object_get(o, "last_id")) { /* a type's id counter, not an entity */
+            char lwhy[300];
+            rc = load_last_id(s, w, o, lwhy, sizeof lwhy);
+            json_decref(o);
+            if (rc) {
+                progress("", 0, 2);
+                msg("line %llu: %s", (unsigned long long)lines, lwhy);
+                break;
+            }
+            in_txn++;
+            continue;
         }
         tj = json_object_get(o, "type");
         data = json_object_get(o, "data");

@@ -403,6 +403,23 @@ ENT_EXTERN(int) ent_store_get_readers(ent_store_readers *out, ent_store *s);
  * and the codes of ent_txn_begin() when txn is NULL. */
 ENT_EXTERN(int) ent_count(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
 
+/* The id counter of `type` (auto ids): the highest id the store has handed out or stored for it,
+ * 0 before the first; a create without a key takes the one above it. Deleted entities' ids stay
+ * counted, so that an id a host kept never names another entity. `entity dump` writes it and
+ * `entity load` raises a new store's with ent_last_id_raise(): a copy loaded from a dump hands
+ * out no id the original did. Returns ENT_OK, ENT_INVALID (a type of string keys), ENT_SCHEMA,
+ * and the codes of ent_txn_begin() when txn is NULL. */
+ENT_EXTERN(int) ent_last_id(uint64_t *out, ent_store *s, ent_txn *txn, const ent_type *type);
+
+/* Raise the id counter of `type` (auto ids) to id, when it is below: creates without a key then
+ * take ids above id. It is never lowered (an id below the counter may have been handed out);
+ * an id at or below it changes nothing. No event is written: the log, a replay of it and a
+ * mirror know only the ids creates took. txn: a write transaction, or NULL for one of its own.
+ * Returns ENT_OK, ENT_INVALID (a type of string keys), ENT_READONLY (a read transaction, a
+ * read-only store, a mirror), ENT_SCHEMA, and the codes of ent_txn_begin()/ent_txn_commit()
+ * when txn is NULL. */
+ENT_EXTERN(int) ent_last_id_raise(ent_store *s, ent_txn *txn, const ent_type *type, uint64_t id);
+
 /* ---- index look-ups and scans -------------------------------------------------------------- */
 
 /* A value to look up or bound a range with, of the field's kind (refs: UINT or STRING), or a

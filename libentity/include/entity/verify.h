@@ -43,7 +43,9 @@ ENT_EXTERN(int) ent_type_check_pages(uint64_t *out_problems, ent_store *s, ent_t
  * a schema equal to or a compatible evolution of src's: dst then holds the same entities with the
  * same keys (auto ids too) and versions, and a log of the same events (seq, ts, txn, data),
  * transaction by transaction (a transaction that to_seq falls inside is left out whole: replay
- * ends before it).
+ * ends before it). Each type's id counter (ent_last_id()) is raised to src's at the end, also
+ * with a to_seq: no event names the ids a dump's counter took (ent_last_id_raise()), and an id
+ * src handed out after to_seq may be held by a host all the same.
  * No index is written nor checked on the way (an index that an evolution added once the values
  * fitted it meets earlier, legal values in the log: repeats under a unique index, values longer
  * than an index key): dst's indexes are built over its entities at the end, also after a failure,
