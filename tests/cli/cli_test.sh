@@ -1023,7 +1023,9 @@ done
 # out, the others dumped (it died at the damaged type, and the types after it never got out)
 for d in pg pg2; do
   ENTITY_STORE=$work/$d expect 1 "$E" dump; errline "dump: customer: its records' pages are damaged (data.mdb page [0-9]* (table t:customer): .* (left out)"
-  [ "$(grep -c '"type":"product"' out)" = 3 ] && ! grep -q '"type":"customer"' out && ok || bad "dump of $d past a damaged type: $(head -c 300 out)"
+  # (the type's id counter still comes out: it is in meta, not in the damaged pages)
+  [ "$(grep -c '"type":"product"' out)" = 3 ] && ! grep -v '"last_id"' out | grep -q '"type":"customer"' &&
+    grep -q '^{"type":"customer","last_id":600}$' out && ok || bad "dump of $d past a damaged type: $(head -c 300 out)"
 done
 # replay walks the source's log pages before writing anything (it died inside liblmdb part way)
 cp -R "$work/pg" "$work/pg3"
