@@ -1142,8 +1142,8 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
              * and made again): it was handed out with ENT_OK, the files no longer at the path. A
              * second environment on the directory would share lock.mdb with the first (LMDB: one
              * per process), so the open waits for the old handles to close. */
-            rc = ent__err(ENT_BUSY, "store %s: its data.mdb was replaced while this process still has the one that was "
-                                    "there open (ent_store_check_path() says ENT_CONFLICT on those handles); close them "
+            rc = ent__err(ENT_BUSY, "store %s: its data.mdb was replaced or removed while this process still has the one "
+                                    "that was there open (ent_store_check_path() says so on those handles); close them "
                                     "before opening the store now there", path);
         } else {
             e->refs++;
