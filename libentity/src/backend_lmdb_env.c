@@ -910,7 +910,7 @@ static char *data_at(const char *dir, char **shown)
         if (up) {
             size_t n = strlen(up) + strlen(cut) + 1;
             char *r = malloc(n);
-            if (r) snprintf(r, n, "%s%s", strcmp(up, "/") || !*cut ? up : "", cut);
+            if (r) snprintf(r, n, "%s%s", (strcmp(up, "/") || !*cut) ? up : "", cut);
             free(up);
             if (!r) {
                 free(abs);
