@@ -177,6 +177,32 @@ static void t_count_wrong(void)
     teardown();
 }
 
+/* A type's id counter record damaged (a wrong length): verify stopped at it with ENT_CORRUPT
+ * and its message, so `entity check` listed nothing after it, other damage (here a record of
+ * another type) and the rest of the store unchecked. It is one problem, named, and the check goes
+ * on. */
+static void t_counter_damaged_listed(void)
+{
+    ent_txn *t;
+    lines l;
+    uint64_t n = 0;
+    ent_slice k = {"t2", 2}, v = {"\xc1\xc1 not msgpack", 14};
+    setup();
+    t = raw();
+    ENT_OK_(ent__meta_put(t, "ctr/owner", "\xc1", 1));
+    ENT_OK_(ent__bk_put(t, data_tbl(t, "thing"), &k, &v, 0));
+    ENT_OK_(ent_txn_commit(t));
+    memset(&l, 0, sizeof l);
+    ENT_CHECK_RC(ent_store_verify(&n, S, collect, &l), ENT_CORRUPT);
+    CU_ASSERT(n >= 2);
+    CU_ASSERT_EQUAL((uint64_t)l.n, n);
+    if (!strstr(l.text, "ctr/owner") || !strstr(l.text, "thing \"t2\": record does not decode"))
+        fprintf(stderr, "\n  verify said:\n%s  (%s)\n", l.text, ent_errmsg());
+    CU_ASSERT_PTR_NOT_NULL(strstr(l.text, "owner: its id counter and count: store meta \"ctr/owner\": 1 bytes, expected 16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(l.text, "thing \"t2\": record does not decode"));
+    teardown();
+}
+
 /* A byte of the stored schema flipped so that it still loads (here "unique" lost; a min or a
  * max_length changed is the same): the store opened and verify said ok, while writes were checked
  * against a schema the store never had. The history's copy of the version tells; so does the
@@ -1253,6 +1279,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_wide_type_decoded_once),
         ENT_TEST(t_ref_target_missing),
         ENT_TEST(t_count_wrong),
+        ENT_TEST(t_counter_damaged_listed),
         ENT_TEST(t_schema_damaged),
         ENT_TEST(t_counter_behind),
         ENT_TEST(t_log_gap),

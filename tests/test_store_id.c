@@ -519,6 +519,100 @@ static void test_check_path(void)
     rm_rf(dir);
 }
 
+/* A path with ".." names the store through the directories before it, as the kernel resolved
+ * them at the open: "b/../a" (or a server started with `-s ../store` in a release directory
+ * removed later). The store at a is still the one open when b is moved away, but the path as
+ * given no longer resolves: check_path said ENT_NOTFOUND ("removed"), and the server answered
+ * 503 for ever, the relay and the mirror stopped. What comes after the last ".." is still taken
+ * as given: a symlink there switched to another store is ENT_CONFLICT. */
+static void test_check_path_dotdot(void)
+{
+    char dir[ENT_TEST_PATH_MAX], a[ENT_TEST_PATH_MAX], b[ENT_TEST_PATH_MAX], moved[ENT_TEST_PATH_MAX],
+        via[ENT_TEST_PATH_MAX + 16], ln[ENT_TEST_PATH_MAX], lnvia[ENT_TEST_PATH_MAX + 16], tmp[ENT_TEST_PATH_MAX];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *o = NULL, *l = NULL;
+    ENT_TEST_MKDTEMP(dir, "store-path-dotdot");
+    ENT_TEST_PATH(a, "%s/a", dir);
+    ENT_TEST_PATH(b, "%s/b", dir);
+    ENT_TEST_PATH(moved, "%s/b.moved", dir);
+    ENT_TEST_PATH(via, "%s/b/../a", dir);
+    ENT_TEST_PATH(ln, "%s/b/ln", dir);
+    ENT_TEST_PATH(lnvia, "%s/b/../b/ln", dir);
+    ENT_TEST_PATH(tmp, "%s/b/ln.new", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    ENT_OK_(ent_store_open(&o, a, sc, NULL)); /* the store at a */
+    CU_ASSERT_FATAL(mkdir(b, 0775) == 0);
+    ENT_OK_(ent_store_open(&l, b, sc, NULL)); /* another store, at b itself */
+    CU_ASSERT_FATAL(symlink("../a", ln) == 0);
+    ENT_OK_(ent_store_open(&s, via, NULL, NULL));
+    CU_ASSERT_EQUAL(ent_store_check_path(s), ENT_OK);
+    /* the symlink after the last "..", switched to the store at b: another store there now */
+    ent_store_close(o);
+    ENT_OK_(ent_store_open(&o, lnvia, NULL, NULL));
+    CU_ASSERT_EQUAL(ent_store_check_path(o), ENT_OK);
+    CU_ASSERT_FATAL(symlink(".", tmp) == 0 && rename(tmp, ln) == 0);
+    CU_ASSERT_EQUAL(ent_store_check_path(o), ENT_CONFLICT);
+    ENT_ASSERT_MSG(lnvia);
+    /* b, only passed through on the way to a, moved away: a is still the store open */
+    ent_store_close(l);
+    CU_ASSERT_FATAL(rename(b, moved) == 0);
+    if (ent_store_check_path(s) != ENT_OK) fprintf(stderr, "\n  check_path: %s\n", ent_errmsg());
+    CU_ASSERT_EQUAL(ent_store_check_path(s), ENT_OK);
+    ent_store_close(o);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    rm_rf(dir);
+}
+
+/* A second open, in the same process, of a store whose data.mdb was replaced while a first handle
+ * still has it open: the open found the first handle's environment by the directory (LMDB allows
+ * one per process) and handed out the files no longer at the path, the replaced store's, with
+ * ENT_OK; ent_store_check_path() on the new handle said ENT_CONFLICT at once. A host that, told
+ * ENT_CONFLICT, opens the store again before closing the old handle (to serve on without a gap)
+ * went on with the old files. Refused now, naming the path; once the old handle is closed, the
+ * open gets the store now there. */
+static void test_open_after_replaced(void)
+{
+    char dir[ENT_TEST_PATH_MAX], a[ENT_TEST_PATH_MAX], b[ENT_TEST_PATH_MAX], from[ENT_TEST_PATH_MAX + 16],
+        to[ENT_TEST_PATH_MAX + 16];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *s2 = NULL;
+    ent_store_opts ro = ENT_STORE_OPTS_INIT;
+    uint64_t n = 0;
+    ENT_TEST_MKDTEMP(dir, "store-reopen");
+    ENT_TEST_PATH(a, "%s/a", dir);
+    ENT_TEST_PATH(b, "%s/b", dir);
+    ENT_TEST_PATH(from, "%s/data.mdb", b);
+    ENT_TEST_PATH(to, "%s/data.mdb", a);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    ENT_OK_(ent_store_open(&s, a, sc, NULL));
+    ENT_OK_(ent_store_copy(s, b, 1)); /* the copy: empty */
+    {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, ent_store_type(s, "t")));
+        ENT_OK_(ent_create(s, NULL, e)); /* the old files: one entity */
+        ent_entity_free(e);
+    }
+    CU_ASSERT_FATAL(rename(from, to) == 0);
+    CU_ASSERT_EQUAL(ent_store_check_path(s), ENT_CONFLICT);
+    ENT_CHECK_RC(ent_store_open(&s2, a, NULL, NULL), ENT_BUSY);
+    CU_ASSERT_PTR_NULL(s2);
+    ENT_ASSERT_MSG(a);
+    ENT_ASSERT_MSG("replaced");
+    ro.read_only = 1;
+    ENT_CHECK_RC(ent_store_open(&s2, a, NULL, &ro), ENT_BUSY);
+    if (s2) ent_store_close(s2);
+    s2 = NULL;
+    ent_store_close(s);
+    ENT_OK_(ent_store_open(&s2, a, NULL, NULL)); /* the store now there */
+    CU_ASSERT_EQUAL(ent_store_check_path(s2), ENT_OK);
+    ENT_OK_(ent_count(&n, s2, NULL, ent_store_type(s2, "t")));
+    CU_ASSERT_EQUAL(n, 0);
+    ent_store_close(s2);
+    ent_schema_free(sc);
+    rm_rf(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--init")) { /* test_open_racing_init's other process */
@@ -536,6 +630,7 @@ int main(int argc, char **argv)
                                           ENT_TEST(test_schema_damaged),
                                           ENT_TEST(test_meta_page_damaged),
                                           ENT_TEST(test_open_racing_init), ENT_TEST(test_check_path),
+                                          ENT_TEST(test_check_path_dotdot), ENT_TEST(test_open_after_replaced),
                                           {NULL, NULL}};
     return ent_test_run("store_id", cases);
 }

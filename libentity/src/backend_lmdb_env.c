@@ -883,13 +883,43 @@ static int dead_copy(const char *path)
  * what is compared now. */
 
 /* dir's data.mdb, absolute: dir as given under the current directory now (not resolved: a
- * symlink switched to another store names another store). NULL when unknown. */
-static char *data_at(const char *dir)
+ * symlink switched to another store names another store). NULL when unknown.
+ * Up to its last ".." component, though, the path is resolved as the open's lookup resolved it
+ * (realpath): ".." is the parent of the directory before it, not a name, and "b/../a" (or
+ * `-s ../store` from a release directory removed later) named the store at a through b; with b
+ * moved away the stat failed and the store, still at a, was said removed. What follows the last
+ * ".." is kept as given, so a symlink there switched to another store is still seen. */
+static char *data_at(const char *dir, char **shown)
 {
-    char cwd[4096], *abs, *p;
-    if (dir[0] == '/') return ent__lmdb_path_join(dir, "data.mdb");
-    if (!getcwd(cwd, sizeof cwd)) return NULL;
-    if (!(abs = ent__lmdb_path_join(cwd, dir))) return NULL;
+    char cwd[4096], *abs, *p, *cut = NULL, *up;
+    *shown = NULL;
+    if (dir[0] == '/') {
+        if (!(abs = strdup(dir))) return NULL;
+    } else {
+        if (!getcwd(cwd, sizeof cwd)) return NULL;
+        if (!(abs = ent__lmdb_path_join(cwd, dir))) return NULL;
+    }
+    *shown = strdup(abs); /* the messages name the path as given (made absolute) */
+    for (p = strstr(abs, "/.."); p; p = strstr(p + 1, "/.."))
+        if (p[3] == '/' || !p[3]) cut = p + 3;
+    if (cut) {
+        char keep = *cut;
+        *cut = '\0';
+        up = realpath(abs, NULL); /* NULL: it does not resolve now; kept as given */
+        *cut = keep;
+        if (up) {
+            size_t n = strlen(up) + strlen(cut) + 1;
+            char *r = malloc(n);
+            if (r) snprintf(r, n, "%s%s", (strcmp(up, "/") || !*cut) ? up : "", cut);
+            free(up);
+            if (!r) {
+                free(abs);
+                return NULL;
+            }
+            free(abs);
+            abs = r;
+        }
+    }
     p = ent__lmdb_path_join(abs, "data.mdb");
     free(abs);
     return p;
@@ -899,18 +929,19 @@ int ent__lmdb_at_path(ent_bk *vbe)
 {
     lbe *be = (lbe *)vbe;
     struct stat held, named;
+    const char *shown = be->shown ? be->shown : be->data_at;
     int fd, n;
     if (!be->data_at || mdb_env_get_fd(be->e->env, &fd) != 0 || fstat(fd, &held) != 0) return ENT_OK;
-    n = (int)(strlen(be->data_at) - strlen("/data.mdb"));
+    n = be->shown ? (int)strlen(be->shown) : (int)(strlen(be->data_at) - strlen("/data.mdb"));
     if (stat(be->data_at, &named) != 0) {
         if (errno != ENOENT && errno != ENOTDIR) return ENT_OK; /* a permission taken away: it may still be it */
         return ent__err(ENT_NOTFOUND, "store %.*s: its data.mdb was removed (the store deleted or moved away): the "
-                                      "files this process has open are no store at that path any more", n, be->data_at);
+                                      "files this process has open are no store at that path any more", n, shown);
     }
     if (named.st_dev == held.st_dev && named.st_ino == held.st_ino) return ENT_OK;
     return ent__err(ENT_CONFLICT, "store %.*s: its data.mdb is another file now (another store, a copy or a backup moved "
                                   "into its place): the files this process has open are no store at that path any more",
-                    n, be->data_at);
+                    n, shown);
 }
 
 static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o, unsigned *more)
@@ -1055,6 +1086,21 @@ fail:
     return rc;
 }
 
+/* Whether the data.mdb environment e has open is no longer the one in directory path (replaced, or
+ * removed): then 1. A file that cannot be told (a stat refused) counts as the same, as at_path has it. */
+static int data_replaced(lenv *e, const char *path)
+{
+    struct stat held, named;
+    char *p;
+    int fd, r = 0;
+    if (mdb_env_get_fd(e->env, &fd) != 0 || fstat(fd, &held) != 0 || !(p = ent__lmdb_path_join(path, "data.mdb")))
+        return 0;
+    if (stat(p, &named) != 0) r = errno == ENOENT;
+    else r = named.st_dev != held.st_dev || named.st_ino != held.st_ino;
+    free(p);
+    return r;
+}
+
 int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *opts)
 {
     ent_backend_opts o = {0};
@@ -1090,6 +1136,15 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
         if (e->read_only && !o.read_only) {
             rc = ent__err(ENT_BUSY, "store %s is already open read-only in this process; close it before opening it for writing",
                           path);
+        } else if (data_replaced(e, path)) {
+            /* The environment found by the directory holds the data.mdb that was there before
+             * it was replaced (a copy or a backup moved into its place, or the directory removed
+             * and made again): it was handed out with ENT_OK, the files no longer at the path. A
+             * second environment on the directory would share lock.mdb with the first (LMDB: one
+             * per process), so the open waits for the old handles to close. */
+            rc = ent__err(ENT_BUSY, "store %s: its data.mdb was replaced or removed while this process still has the one "
+                                    "that was there open (ent_store_check_path() says so on those handles); close them "
+                                    "before opening the store now there", path);
         } else {
             e->refs++;
         }
@@ -1119,7 +1174,7 @@ int ent__lmdb_open(ent_bk **out_be, const char *path, const ent_backend_opts *op
         return rc;
     }
     be->e = e;
-    be->data_at = data_at(path);
+    be->data_at = data_at(path, &be->shown);
     *out_be = (ent_bk *)be;
     return ENT_OK;
 }
@@ -1132,6 +1187,7 @@ void ent__lmdb_close(ent_bk *vbe)
     if (!be) return;
     e = be->e;
     free(be->data_at);
+    free(be->shown);
     free(be);
     in_child = e->gen != ent__fork_gen();
     pthread_mutex_lock(&reg_mu);

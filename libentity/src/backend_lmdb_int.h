@@ -182,6 +182,7 @@ typedef struct lbe {
     /* The data.mdb this handle was opened by, as an absolute path (NULL: the current directory
      * could not be read at open, and at_path cannot tell): see ent__lmdb_at_path(). */
     char *data_at;
+    char *shown; /* the directory as given, made absolute (messages name it); NULL: data_at's */
 } lbe;
 
 struct ltxn;

@@ -254,6 +254,13 @@ static int check_records(vctx *v, const ent_type *type)
         if (rc) goto out;
     }
     rc = ent__type_counters(&next_id, &count, v->t, type);
+    if (rc == ENT_CORRUPT) {
+        /* A damaged counter record is one problem of this type, not the end of the check: it
+         * stopped here, and the types, indexes and log after it went unchecked and unnamed. */
+        problem(v, "%s: its id counter and count: %s", type->name, ent_errmsg());
+        rc = ENT_OK;
+        goto out;
+    }
     if (rc) goto out;
     if (count != n)
         problem(v, "%s: the stored count is %" PRIu64 " but there are %" PRIu64 " entities", type->name, count, n);

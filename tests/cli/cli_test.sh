@@ -609,12 +609,15 @@ done
 # waited for good, printing nothing, as every writer writes the store now at the path
 ENTITY_STORE=$work/gone.tpl expect 0 "$E" init --schema "$SRC/schemas/shop.json" --durability none
 ENTITY_STORE=$work/gone.tpl expect 0 "$E" put customer '{"email":"g@x","name":"G"}'
+# (gone1 is a symlink switched in one rename: a directory moved away and another moved in by two
+# renames leaves a moment with no store at the path, and a follower that looked then said, rightly,
+# "removed", failing the test now and then)
 for how in removed replaced; do
-  rm -rf gone.rc gone.out "$work/gone1" "$work/gone1.old" "$work/gone2"
-  cp -a "$work/gone.tpl" "$work/gone1"; cp -a "$work/gone.tpl" "$work/gone2"
+  rm -rf gone.rc gone.out "$work/gone1" "$work/gone1.dir" "$work/gone1.new" "$work/gone2"
+  cp -a "$work/gone.tpl" "$work/gone1.dir"; cp -a "$work/gone.tpl" "$work/gone2"; ln -s gone1.dir "$work/gone1"
   ( ENTITY_STORE=$work/gone1 "$E" events --follow >gone.out 2>gone.err & echo $! >gone.pid; wait $!; echo $? >gone.rc ) &
   for i in $(seq 1 300); do [ -s gone.out ] && break; sleep 0.1; done
-  if [ $how = removed ]; then rm -rf "$work/gone1"; else mv "$work/gone1" "$work/gone1.old"; mv "$work/gone2" "$work/gone1"; fi
+  if [ $how = removed ]; then rm -rf "$work/gone1.dir"; else ln -s gone2 "$work/gone1.new"; mv -T "$work/gone1.new" "$work/gone1"; fi
   for i in $(seq 1 300); do [ -s gone.rc ] && break; sleep 0.1; done
   [ "$(cat gone.rc 2>/dev/null)" = 1 ] && ok || { bad "a follower of a store $how: rc $(cat gone.rc 2>/dev/null)"; kill "$(cat gone.pid)" 2>/dev/null; }
   if [ $how = removed ]; then want="data.mdb was removed: the store it followed is gone"; else want="data.mdb is another file now (the store was replaced)"; fi
@@ -978,6 +981,12 @@ PY
   ENTITY_STORE=$work/dmgc expect 1 "$E" dump
   [ "$(grep -c '"key"' out)" = 3 ] && ! grep -q last_id out && ok || bad "dump past a damaged id counter: $(cat out)"
   errline "dump: customer: store meta \"ctr/customer\": 1 bytes, expected 16 (its id counter left out: a store loaded from this dump may hand out ids the store did)"
+  # check lists it as one problem of customer and goes on (it stopped at it with that one message,
+  # the damage after it unnamed): the damaged record of the store dmg's kind, added here, too
+  printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 0000000000000002\n c1\nDATA=END\n' | mdb_load -s t:customer "$work/dmgc"
+  ENTITY_STORE=$work/dmgc expect 1 "$E" check
+  grep -q '^customer: its id counter and count: store meta "ctr/customer": 1 bytes, expected 16$' out &&
+    grep -q '^customer 2: record does not decode' out && ok || bad "check past a damaged id counter: $(cat out err)"
   # ls and find do the same (they stopped at the damaged record: nothing after it was listed)
   ENTITY_STORE=$work/dmg expect 1 "$E" ls customer
   [ "$(grep -c '"type":"customer"' out)" = 2 ] && grep -q '"key":3,' out && ok || bad "ls past a damaged record: $(cat out)"

@@ -98,7 +98,9 @@ typedef struct ent_store_opts {
  * ENT_BUSY (LMDB: a writable open beside this process's read-only handle, see read_only; a
  * writable open from a thread that holds the store's writer through another handle: its write
  * transaction, or inside ent_txn_run()'s fn; a writable open from an event callback, on every
- * backend: the open takes the store's writer, see ent_event_cb),
+ * backend: the open takes the store's writer, see ent_event_cb; LMDB: this process still has open,
+ * through another handle, the data.mdb that was at the path before it was replaced, see
+ * ent_store_check_path()),
  * ENT_CONFLICT (a new unique index finds duplicates), ENT_FULL (disk full, the table limit; a new
  * index meets a stored value over the backend's key limit: the message names the entity),
  * ENT_INVALID (bad options), ENT_NOMEM, ENT_READONLY (read_only, and the store needs an evolution
@@ -157,7 +159,10 @@ ENT_EXTERN(const char *) ent_store_path(const ent_store *s);
  * or replaced under it (a `copy --compact` or a backup moved into its place), the files it has
  * open are no one else's any more, and its writes reach no other process. The files open are
  * compared with those the path names now; a relative path is taken under the directory current
- * at the open. Returns ENT_OK (it is; also a store with no files, memory; and when it cannot be
+ * at the open, and the path up to its last ".." as the open resolved it ("b/../a" names the store
+ * at a, also once b is moved away; a symlink after it is followed now). After ENT_CONFLICT,
+ * close s before opening the store now there: an open while s holds the old files is ENT_BUSY
+ * (one LMDB environment per directory in a process). Returns ENT_OK (it is; also a store with no files, memory; and when it cannot be
  * told, a stat refused for another reason than a missing file), ENT_NOTFOUND (removed, or moved
  * away), ENT_CONFLICT (another store's files there now), ENT_INVALID (s NULL); the message names
  * the path. Safe from any thread; a stat or two. */
