@@ -2310,37 +2310,14 @@ static int ro_hold_fn(ent_txn *txn, void *p)
     return ENT_OK;
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->n + (size_t)n + 1 > b->cap) {
-        b->cap = (b->n + (size_t)n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(b->p);
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
-
-static void sb_iter(sbuf *b, ent_iter *it)
+static void sb_iter(ent_test_buf *b, ent_iter *it)
 {
     ent_entity *e = NULL;
     int rc;
     while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
         ent_key k = ent_entity_key(e);
-        if (k.kind == ENT_KEY_AUTO) sb_add(b, " %" PRIu64, k.id);
-        else sb_add(b, " %.*s", (int)k.len, k.str);
+        if (k.kind == ENT_KEY_AUTO) ent_test_buf_add(b, " %" PRIu64, k.id);
+        else ent_test_buf_add(b, " %.*s", (int)k.len, k.str);
         ent_entity_free(e);
     }
     CU_ASSERT_EQUAL(rc, ENT_NOTFOUND);
@@ -2348,7 +2325,7 @@ static void sb_iter(sbuf *b, ent_iter *it)
 }
 
 /* Everything a host can read of s, as text. */
-static void ro_dump(sbuf *b, ent_store *s)
+static void ro_dump(ent_test_buf *b, ent_store *s)
 {
     static const char *const types[] = {"user", "acct"};
     static const char *const idx[] = {"user.email", "user.age", "acct.n", "acct.tag", "acct.owner"};
@@ -2364,12 +2341,12 @@ static void ro_dump(sbuf *b, ent_store *s)
         int rc;
         ENT_OK_(ent_count(&count, s, t, ty));
         ENT_OK_(ent__type_counters(&next_id, &cnt2, t, ty));
-        sb_add(b, "%s count %" PRIu64 " (%" PRIu64 ") last id %" PRIu64 "\n", types[i], count, cnt2, next_id);
+        ent_test_buf_add(b, "%s count %" PRIu64 " (%" PRIu64 ") last id %" PRIu64 "\n", types[i], count, cnt2, next_id);
         ENT_OK_(ent_scan(&it, s, t, ty, NULL, &ro));
         while ((rc = ent_iter_next(&e, it)) == ENT_OK) {
             char *js = NULL;
             ENT_OK_(ent_entity_to_json(&js, e, ENT_JSON_ENTITY));
-            sb_add(b, "  %s\n", js ? js : "?");
+            ent_test_buf_add(b, "  %s\n", js ? js : "?");
             free(js);
             ent_entity_free(e);
         }
@@ -2387,17 +2364,17 @@ static void ro_dump(sbuf *b, ent_store *s)
         ty = ent_store_type(s, tn);
         f = ent_type_field(ty, dot + 1);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-        sb_add(b, "%s:", idx[i]);
+        ent_test_buf_add(b, "%s:", idx[i]);
         ENT_OK_(ent_range(&it, s, t, f, &ro));
         sb_iter(b, it);
         ro.flags = ENT_ITER_REVERSE;
-        sb_add(b, " | reversed:");
+        ent_test_buf_add(b, " | reversed:");
         ENT_OK_(ent_range(&it, s, t, f, &ro));
         sb_iter(b, it);
-        sb_add(b, "\n");
+        ent_test_buf_add(b, "\n");
     }
     ENT_OK_(ent_log_bounds(&first, &last, s, t));
-    sb_add(b, "log %" PRIu64 "..%" PRIu64 "\n", first, last);
+    ent_test_buf_add(b, "log %" PRIu64 "..%" PRIu64 "\n", first, last);
     for (uint64_t seq = first; seq && seq <= last; seq++) {
         ent_event *ev = NULL;
         char *js = NULL;
@@ -2406,12 +2383,12 @@ static void ro_dump(sbuf *b, ent_store *s)
         if (rc) continue;
         ev->ts = 0;
         ENT_OK_(ent_event_to_json(&js, ev, 0));
-        sb_add(b, "  %s\n", js ? js : "?");
+        ent_test_buf_add(b, "  %s\n", js ? js : "?");
         free(js);
         ent_event_free(ev);
     }
     ENT_OK_(ent_sub_checkpoint(&cp, s, t, "sub"));
-    sb_add(b, "sub at %" PRIu64 "\n", cp);
+    ent_test_buf_add(b, "sub at %" PRIu64 "\n", cp);
     ent_txn_abort(t);
     ENT_OK_(ent_store_verify(&problems, s, NULL, NULL));
     CU_ASSERT_EQUAL(problems, 0);
@@ -2421,14 +2398,14 @@ static void ro_dump(sbuf *b, ent_store *s)
  * events, from which a savepoint took some back. */
 static void ro_on_event(const ent_event *ev, void *p)
 {
-    sbuf *b = p;
+    ent_test_buf *b = p;
     char *js = NULL;
     if (ev->data && ent_entity_to_json(&js, ev->data, 0)) js = NULL;
     if (ev->key.kind == ENT_KEY_AUTO)
-        sb_add(b, "%" PRIu64 " txn %" PRIu64 " op %d %s %" PRIu64 " v%" PRIu64 " %s\n", ev->seq, ev->txn, ev->op,
+        ent_test_buf_add(b, "%" PRIu64 " txn %" PRIu64 " op %d %s %" PRIu64 " v%" PRIu64 " %s\n", ev->seq, ev->txn, ev->op,
                ent_type_name(ev->type), ev->key.id, ev->version, js ? js : "-");
     else
-        sb_add(b, "%" PRIu64 " txn %" PRIu64 " op %d %s %.*s v%" PRIu64 " %s\n", ev->seq, ev->txn, ev->op,
+        ent_test_buf_add(b, "%" PRIu64 " txn %" PRIu64 " op %d %s %.*s v%" PRIu64 " %s\n", ev->seq, ev->txn, ev->op,
                ent_type_name(ev->type), (int)ev->key.len, ev->key.str, ev->version, js ? js : "-");
     free(js);
 }
@@ -2454,7 +2431,7 @@ static void refusals_on(ent_durability dur, int n)
     store_dir alone, grouped;
     ro_hold *h = calloc(1, sizeof *h);
     ro_res solo[RO_N] = {{0}};
-    sbuf a = {0}, g = {0}, ea = {0}, eg = {0};
+    ent_test_buf a = {0}, g = {0}, ea = {0}, eg = {0};
     ent_subscriber *suba = NULL, *subg = NULL;
     uint64_t groups0 = 0, groups1 = 0;
     int ok = 0;

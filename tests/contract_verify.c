@@ -338,32 +338,48 @@ static void on_progress(const char *what, uint64_t done, void *p)
     sp->last = done;
 }
 
+/* The file at path read whole into a buffer the caller hands to file_write_whole() or frees;
+ * *size its length. For the tests that damage data.mdb in place. */
+static unsigned char *file_read_whole(const char *path, long *size)
+{
+    unsigned char *buf;
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    rewind(f);
+    buf = malloc((size_t)*size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)*size, f), (size_t)*size);
+    fclose(f);
+    return buf;
+}
+
+/* buf (size bytes) written over the file at path from its start, and freed. */
+static void file_write_whole(const char *path, unsigned char *buf, long size)
+{
+    FILE *f = fopen(path, "r+b");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    free(buf);
+}
+
 /* LMDB only: close the store, edit its data.mdb in place with edit (which returns how many
  * places it changed, at least one wanted), and open it again (read_only: for reading). The damaged-page
  * tests below. */
 static void damage_data_file(long (*edit)(unsigned char *buf, long size), int read_only)
 {
     char path[ENT_TEST_PATH_MAX];
-    FILE *f;
     long size;
     unsigned char *buf;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_store_close(S);
     S = NULL;
     ENT_TEST_PATH(path, "%s/data.mdb", dir);
-    f = fopen(path, "r+b");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    buf = malloc((size_t)size);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-    rewind(f);
-    CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
+    buf = file_read_whole(path, &size);
     CU_ASSERT_FATAL(edit(buf, size) > 0);
-    rewind(f);
-    CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    free(buf);
+    file_write_whole(path, buf, size);
     o.backend = backend;
     /* read_only as `entity check` opens it: a writable open refuses damage in the pages every
      * write reads (the log's ends, subs, meta: t_page_write_open_refused) */
@@ -663,7 +679,6 @@ static long subs_record_as_dups(unsigned char *buf, long size)
 static void t_page_main_damaged_open(void)
 {
     char path[ENT_TEST_PATH_MAX];
-    FILE *f;
     long size;
     unsigned char *buf;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
@@ -675,19 +690,9 @@ static void t_page_main_damaged_open(void)
     ent_store_close(S);
     S = NULL;
     ENT_TEST_PATH(path, "%s/data.mdb", dir);
-    f = fopen(path, "r+b");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    buf = malloc((size_t)size);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-    rewind(f);
-    CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
+    buf = file_read_whole(path, &size);
     CU_ASSERT_FATAL(subs_record_as_dups(buf, size) > 0);
-    rewind(f);
-    CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    free(buf);
+    file_write_whole(path, buf, size);
     o.backend = backend;
     for (int ro = 0; ro <= 1; ro++) {
         o.read_only = ro;
@@ -753,7 +758,6 @@ static void t_page_write_open_refused(void)
         long size;
         unsigned char *buf, *pg;
         uint64_t root, n = 0;
-        FILE *f;
         ent_store_opts o = ENT_STORE_OPTS_INIT;
         setup();
         if (strcmp(ent_store_backend(S), "lmdb") != 0) {
@@ -763,14 +767,7 @@ static void t_page_write_open_refused(void)
         ent_store_close(S);
         S = NULL;
         ENT_TEST_PATH(path, "%s/data.mdb", dir);
-        f = fopen(path, "r+b");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-        fseek(f, 0, SEEK_END);
-        size = ftell(f);
-        buf = malloc((size_t)size);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-        rewind(f);
-        CU_ASSERT_EQUAL_FATAL(fread(buf, 1, (size_t)size, f), (size_t)size);
+        buf = file_read_whole(path, &size);
         root = table_root_of(buf, size, cases[c].table);
         CU_ASSERT_FATAL(root >= 2 && (long)((root + 1) * (uint64_t)psize) <= size);
         pg = buf + root * psize;
@@ -782,10 +779,7 @@ static void t_page_write_open_refused(void)
             CU_ASSERT_FATAL(off + 8 <= psize);
             put16(pg + off + 4, cases[c].value);
         }
-        rewind(f);
-        CU_ASSERT_EQUAL(fwrite(buf, 1, (size_t)size, f), (size_t)size);
-        fclose(f);
-        free(buf);
+        file_write_whole(path, buf, size);
         o.backend = backend;
         ENT_CHECK_RC(ent_store_open(&S, dir, NULL, &o), ENT_CORRUPT);
         CU_ASSERT_PTR_NULL(S);

@@ -343,30 +343,6 @@ static void test_wide_type_colliding_names(void)
     ent_schema_free(s);
 }
 
-/* A growing buffer for generated schema documents. */
-typedef struct gbuf {
-    char *p;
-    size_t n, cap;
-} gbuf;
-static void gput(gbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void gput(gbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->n + (size_t)n + 1 > b->cap) {
-        b->cap = (b->n + (size_t)n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(b->p);
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
-
 /* A wide schema loads with work linear in its size: WIDE_N fields in a type and in a declared
  * map, WIDE_N enum values, WIDE_N types that ref one another; then an entity of WIDE_N enum values
  * validated, and the schema compared with itself (what opening a store with it does). The work is
@@ -376,23 +352,23 @@ static void gput(gbuf *b, const char *fmt, ...)
 #define WIDE_N 4000
 static void test_wide_schema_linear_work(void)
 {
-    gbuf b = {0};
+    ent_test_buf b = {0};
     ent_schema *s = NULL, *t2 = NULL;
     ent_type *t = NULL;
     ent_field *f = NULL;
     ent_entity *e = NULL;
     char name[64];
-    gput(&b, "{\"schema\":\"w\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{");
-    for (unsigned i = 0; i < WIDE_N; i++) gput(&b, "\"field_%u\":{\"id\":%u,\"type\":\"int\"},", i, i + 1);
-    gput(&b, "\"m\":{\"id\":%u,\"type\":\"map\",\"fields\":{", WIDE_N + 1);
-    for (unsigned i = 0; i < WIDE_N; i++) gput(&b, "%s\"sub_%u\":{\"id\":%u,\"type\":\"int\"}", i ? "," : "", i, i + 1);
-    gput(&b, "}},\"a\":{\"id\":%u,\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[", WIDE_N + 2);
-    for (unsigned i = 0; i < WIDE_N; i++) gput(&b, "%s\"value_%u\"", i ? "," : "", i);
-    gput(&b, "]}}}}");
+    ent_test_buf_add(&b, "{\"schema\":\"w\",\"version\":1,\"types\":{\"t\":{\"key\":\"auto\",\"fields\":{");
+    for (unsigned i = 0; i < WIDE_N; i++) ent_test_buf_add(&b, "\"field_%u\":{\"id\":%u,\"type\":\"int\"},", i, i + 1);
+    ent_test_buf_add(&b, "\"m\":{\"id\":%u,\"type\":\"map\",\"fields\":{", WIDE_N + 1);
+    for (unsigned i = 0; i < WIDE_N; i++) ent_test_buf_add(&b, "%s\"sub_%u\":{\"id\":%u,\"type\":\"int\"}", i ? "," : "", i, i + 1);
+    ent_test_buf_add(&b, "}},\"a\":{\"id\":%u,\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[", WIDE_N + 2);
+    for (unsigned i = 0; i < WIDE_N; i++) ent_test_buf_add(&b, "%s\"value_%u\"", i ? "," : "", i);
+    ent_test_buf_add(&b, "]}}}}");
     for (unsigned i = 0; i < WIDE_N; i++)
-        gput(&b, ",\"type_%u\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\",\"to\":\"type_%u\"}}}", i,
+        ent_test_buf_add(&b, ",\"type_%u\":{\"key\":\"auto\",\"fields\":{\"r\":{\"id\":1,\"type\":\"ref\",\"to\":\"type_%u\"}}}", i,
              (i * 7919) % WIDE_N);
-    gput(&b, "}}");
+    ent_test_buf_add(&b, "}}");
 
     ent__schema_compares = 0;
     ENT_OK_(ent_schema_load_json(&s, b.p, b.n, "wide"));

@@ -5,6 +5,7 @@
 
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,33 @@ static inline void ent_test_store_close(ent_store **s, ent_schema **sc, const ch
     *s = NULL;
     *sc = NULL;
     ent_test_rm_rf(dir);
+}
+
+
+/* A growing text buffer for what a test builds or compares (a generated schema, a store's
+ * contents written out): ent_test_buf_add() appends as printf does; free(b.p) at the end. */
+typedef struct ent_test_buf {
+    char *p;
+    size_t n, cap;
+} ent_test_buf;
+static inline void ent_test_buf_add(ent_test_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void ent_test_buf_add(ent_test_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    CU_ASSERT_FATAL(n >= 0);
+    if (b->n + (size_t)n + 1 > b->cap) {
+        b->cap = (b->n + (size_t)n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b->p);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)n;
 }
 
 #endif
