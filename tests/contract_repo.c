@@ -1327,7 +1327,14 @@ static void t_last_id(void)
     ENT_OK_(ent_last_id(&id, S, NULL, T("customer")));
     CU_ASSERT_EQUAL(id, 10);
     ENT_OK_(ent_log_bounds(NULL, &seq2, S, NULL));
-    CU_ASSERT_EQUAL(seq2, seq); /* no event */
+    CU_ASSERT_EQUAL(seq2, seq + 1); /* one event, for the raise to 10; none for 5 */
+    {
+        ent_event *ev = NULL;
+        ENT_OK_(ent_log_get(&ev, S, NULL, seq2));
+        CU_ASSERT(ev && ev->op == ENT_OP_LAST_ID && ev->key.kind == ENT_KEY_AUTO && ev->key.id == 10 &&
+                  ev->version == 0 && ev->data == NULL && !strcmp(ent_type_name(ev->type), "customer"));
+        ent_event_free(ev);
+    }
     e = customer("next@x", 1);
     ENT_OK_(ent_create(S, NULL, e));
     CU_ASSERT_EQUAL(ent_entity_key(e).id, 11);

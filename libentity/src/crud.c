@@ -1130,19 +1130,29 @@ int ent_last_id_raise(ent_store *s, ent_txn *txn, const ent_type *type, uint64_t
 {
     ent_txn *t;
     const ent_type *rt;
-    int rc;
+    int rc, half = 0;
     if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
     rc = ent__type_resolve(&rt, t, type);
     if (!rc) rc = auto_type(rt, "ent_last_id_raise");
-    /* No event carries it (a create's does, for the id it takes): a mirror takes its ids from
-     * its primary's log alone, so it refuses this as it refuses a write. */
+    /* A mirror takes its ids from its primary's log alone (the raise's event, applied with the
+     * primary's seq): it refuses this as it refuses a write. */
     if (!rc) rc = ent__mirror_guard(t);
     if (!rc) rc = ent__tcount_load(t, rt);
     if (!rc && id > t->tc[rt->pos].next_id) {
-        t->tc[rt->pos].next_id = id;
-        t->tc[rt->pos].dirty = 1;
+        /* Logged in the same transaction, as every committed change is: a mirror, a replay and
+         * the stream then count the ids this store counts. Unlogged, a mirror promoted to a
+         * primary, or a store rebuilt from the log, gave out again ids this one had handed out
+         * and deleted: an id a host kept named another entity. At or below the counter nothing
+         * changes and nothing is logged. */
+        ent_key k = ent_key_id(id);
+        rc = ent__log_append(t, rt, &k, ENT_OP_LAST_ID, 0, NULL, NULL, NULL);
+        if (!rc) {
+            t->tc[rt->pos].next_id = id;
+            t->tc[rt->pos].dirty = 1;
+        }
+        half = rc != ENT_OK; /* a failed put may leave the backend's transaction unusable */
     }
-    return ent__txn_end(t, txn, rc, 0);
+    return ent__txn_end(t, txn, rc, half);
 }
 
 /* ---- deferred ref checks ----------------------------------------------------------------------- */

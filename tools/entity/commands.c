@@ -658,8 +658,9 @@ static int op_arg(unsigned *out, const char *text)
     if (!strcmp(text, "create")) *out |= ENT_OP_CREATE;
     else if (!strcmp(text, "update")) *out |= ENT_OP_UPDATE;
     else if (!strcmp(text, "delete")) *out |= ENT_OP_DELETE;
+    else if (!strcmp(text, "last_id")) *out |= ENT_OP_LAST_ID;
     else {
-        msg("--op must be create, update or delete, not \"%s\"", text);
+        msg("--op must be create, update, delete or last_id, not \"%s\"", text);
         return 2;
     }
     return 0;
@@ -817,7 +818,7 @@ int cmd_events(int argc, char **argv)
     f.ops = ops;
     if (from && trimmed_past(s, from, "events")) rc = 1;
     else if (follow && (rc = follow_from_past_end(s, &from))) {
-    } else if (ent_log_cursor_open(&c, s, from, NULL, 0) != ENT_OK) rc = fail("events"); /* 0: the first kept */
+    } else if (ent_log_cursor_open(&c, s, from, NULL, ENT_OP_ALL) != ENT_OK) rc = fail("events"); /* 0: the first kept */
     else if (!limit_zero) {
         next = from; /* at or past the log's first event (above): a jump from it is a trim since */
         rc = print_events(s, c, &f, limit, &n, &next, "events");
@@ -926,7 +927,11 @@ int cmd_subs(int argc, char **argv)
         ent_log_cursor *c = NULL;
         if (argc == 5 && (rc = parse_u64(&limit, argv[4], "--limit"))) return rc;
         if ((rc = open_store(&s, 1))) return rc;
-        if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK) rc = fail("subs read");
+        uint64_t cp = 0;
+        /* every event after the checkpoint, the id counters' raises too (ent_sub_cursor() keeps
+         * create, update and delete): the log as `entity events` prints it */
+        if (ent_sub_checkpoint(&cp, s, NULL, argv[2]) != ENT_OK || ent_log_cursor_open(&c, s, cp + 1, NULL, ENT_OP_ALL) != ENT_OK)
+            rc = fail("subs read");
         else if (trimmed_since_ack(s, c, argv[2])) rc = 1;
         else if (!(argc == 5 && limit == 0)) {
             next = ent_log_cursor_pos(c); /* its checkpoint + 1, still in the log (above) */

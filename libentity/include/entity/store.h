@@ -418,11 +418,14 @@ ENT_EXTERN(int) ent_last_id(uint64_t *out, ent_store *s, ent_txn *txn, const ent
 
 /* Raise the id counter of `type` (auto ids) to id, when it is below: creates without a key then
  * take ids above id. It is never lowered (an id below the counter may have been handed out);
- * an id at or below it changes nothing. No event is written: the log, a replay of it and a
- * mirror know only the ids creates took. txn: a write transaction, or NULL for one of its own.
+ * an id at or below it changes nothing and writes nothing. A raise appends an event in the same
+ * transaction (op ENT_OP_LAST_ID, the new counter as its key, log.h), so that a mirror, a replay
+ * (ent_store_replay()) and a consumer of the stream count the same ids: a copy that takes writes
+ * later never hands out again an id this store gave out and deleted.
+ * txn: a write transaction, or NULL for one of its own.
  * Returns ENT_OK, ENT_INVALID (a type of string keys), ENT_READONLY (a read transaction, a
- * read-only store, a mirror), ENT_SCHEMA, and the codes of ent_txn_begin()/ent_txn_commit()
- * when txn is NULL. */
+ * read-only store, a mirror), ENT_SCHEMA, the codes of a write (ENT_FULL, ENT_IO), and the codes
+ * of ent_txn_begin()/ent_txn_commit() when txn is NULL. */
 ENT_EXTERN(int) ent_last_id_raise(ent_store *s, ent_txn *txn, const ent_type *type, uint64_t id);
 
 /* ---- index look-ups and scans -------------------------------------------------------------- */
