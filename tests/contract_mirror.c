@@ -485,6 +485,45 @@ static void test_mirror_counts_raised_ids(void)
     close_st(&p);
 }
 
+/* A primary of before the version limit (ENT_VERSION_LAST) restored an entity at 2^64-2 and
+ * deleted it, logging 2^64-1: a mirror and a replay still take that log as it is, though a write
+ * of this version refuses the restore. */
+static void test_mirror_takes_the_old_last_version(void)
+{
+    static const char *lines[] = {
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":4,\"op\":\"update\","
+        "\"version\":\"18446744073709551614\",\"data\":{\"email\":\"old@x\"}}",
+        "{\"seq\":2,\"ts\":\"2020-01-01T00:00:01Z\",\"txn\":2,\"type\":\"user\",\"key\":4,\"op\":\"delete\","
+        "\"version\":\"18446744073709551615\",\"data\":{}}"};
+    st m, r;
+    ent_event *ev = NULL;
+    uint64_t problems = 9, last = 0;
+    open_mirror(&m, "6c1f1f0a-0000-4000-8000-000000000001");
+    /* a restore is logged as a create or an update: the update of an entity the log never made
+     * is not this primary's; a create at that version is */
+    for (int i = 0; i < 2; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", lines[i]);
+        if (i == 0) memcpy(strstr(buf, "update"), "create", 6);
+        ENT_OK_(ent_event_from_json(&ev, ent_store_schema(m.s), buf, strlen(buf)));
+        ENT_OK_(ent_mirror_apply(m.s, &ev, 1, (uint64_t)i + 1));
+        ent_event_free(ev);
+        ev = NULL;
+    }
+    ENT_CHECK_RC(ent_exists(m.s, NULL, ent_store_type(m.s, "user"), &(ent_key){ENT_KEY_AUTO, 4, NULL, 0}), ENT_NOTFOUND);
+    ENT_OK_(ent_store_verify(&problems, m.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    open_primary(&r);
+    ENT_OK_(ent_store_replay(r.s, m.s, 0));
+    ENT_OK_(ent_log_bounds(NULL, &last, r.s, NULL));
+    CU_ASSERT_EQUAL(last, 2);
+    ENT_OK_(ent_log_get(&ev, r.s, NULL, 2));
+    CU_ASSERT(ev && ev->op == ENT_OP_DELETE && ev->version == ENT_VERSION_ANY);
+    ent_event_free(ev);
+    close_st(&r);
+    close_st(&m);
+}
+
 static void test_event_json_errors(void)
 {
     ent_event *ev = NULL;
@@ -586,6 +625,7 @@ int main(int argc, char **argv)
     static const ent_test_case cases[] = {ENT_TEST(test_copy_through_json), ENT_TEST(test_duplicate_gap_diverged),
                                           ENT_TEST(test_mirror_takes_no_other_writer), ENT_TEST(test_mirror_trims_its_own_log),
                                           ENT_TEST(test_event_json_errors), ENT_TEST(test_mirror_counts_raised_ids),
+                                          ENT_TEST(test_mirror_takes_the_old_last_version),
                                           ENT_TEST(test_schema_history), {NULL, NULL}};
     char suite[64];
     int rc;

@@ -1381,14 +1381,17 @@ ENTITY_STORE=$work/rc expect 0 "$E" dump emp; grep '"key":7,' out >v.ndjson
 ENTITY_STORE=$work/rc expect 0 "$E" rm emp 7
 ENTITY_STORE=$work/rc expect 0 "$E" load <v.ndjson
 ENTITY_STORE=$work/rc expect 0 "$E" get emp 7; jcheck out "d['version'], d['data']['name']" "9223372036854775808 v"
-printf '{"type":"emp","key":7,"version":"18446744073709551614","data":{}}\n' | ENTITY_STORE=$work/rc expect 0 "$E" load
+# 2^64-2 is no version to keep: its delete would log 2^64-1, "any version" (it did)
+printf '{"type":"emp","key":7,"version":"18446744073709551614","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load
+errline "version 18446744073709551614 is above the last one an entity can hold (18446744073709551613"
+printf '{"type":"emp","key":7,"version":"18446744073709551613","data":{}}\n' | ENTITY_STORE=$work/rc expect 0 "$E" load
 ENTITY_STORE=$work/rc expect 1 "$E" patch emp 7 '{"name":"w"}'; errline "versions exhausted"
 # 2^64-1 stands for "any version" inside: as an expected version it is refused, not taken as any
 for c in "put emp --key 7" "patch emp 7" ; do
   ENTITY_STORE=$work/rc expect 2 "$E" ${c%% *} ${c#* } --expect-version 18446744073709551615 '{"name":"x"}'; errline "is no version"
 done
 ENTITY_STORE=$work/rc expect 2 "$E" rm emp 7 --expect-version 18446744073709551615; errline "is no version"
-ENTITY_STORE=$work/rc expect 0 "$E" get emp 7; jcheck out "d['version'], d['data'].get('name')" "18446744073709551614 None"
+ENTITY_STORE=$work/rc expect 0 "$E" get emp 7; jcheck out "d['version'], d['data'].get('name')" "18446744073709551613 None"
 printf '{"type":"emp","key":7,"version":"18446744073709551615","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "ENT_VERSION_ANY"
 printf '{"type":"emp","key":7,"version":"1e3","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "line 1: version \"1e3\""
 # string keys and refs holding NUL (the library keeps their length): load took them up to the NUL,

@@ -1145,7 +1145,7 @@ stop_server
 # it fail with EFBIG, as on a full disk; SIGXFSZ ignored), so no small filesystem is mounted.
 echo '{"schema":"f","version":1,"types":{"note":{"key":"auto","fields":{"tag":{"id":1,"type":"string","indexed":true},"body":{"id":2,"type":"string"}}}}}' >"$work/f.json"
 "$E" -s "$work/fsz" init --schema "$work/f.json" >/dev/null 2>&1
-printf '{"type":"note","key":1,"version":"18446744073709551614","data":{"tag":"last"}}\n' | "$E" -s "$work/fsz" load >/dev/null 2>&1
+printf '{"type":"note","key":1,"version":"18446744073709551613","data":{"tag":"last"}}\n' | "$E" -s "$work/fsz" load >/dev/null 2>&1
 printf '#!/usr/bin/env bash\ntrap "" XFSZ; ulimit -f 400; exec "%s" "$@"\n' "$E" >"$work/fsz.sh"; chmod +x "$work/fsz.sh"
 REAL_E=$E; E=$work/fsz.sh; start_server "$work/fsz"; E=$REAL_E
 long=$(head -c 600 /dev/zero | tr '\0' k)
