@@ -152,6 +152,23 @@ static const char *other_backend(void)
     return backend;
 }
 
+/* The last seq of s's log before the id counters' raises a replay writes at its end (of its own:
+ * ent_store_replay() raises each counter to the source's when what it replayed left it lower). */
+static uint64_t replayed_last(ent_store *s)
+{
+    uint64_t last = 0;
+    ENT_OK_(ent_log_bounds(NULL, &last, s, NULL));
+    for (; last; last--) {
+        ent_event *ev = NULL;
+        int op;
+        ENT_OK_(ent_log_get(&ev, s, NULL, last));
+        op = ev ? ev->op : 0;
+        ent_event_free(ev);
+        if (op != ENT_OP_LAST_ID) break;
+    }
+    return last;
+}
+
 static void t_replay_equality(void)
 {
     store_dir src, same, other;
@@ -203,8 +220,9 @@ static void t_replay_equality(void)
         uint64_t half = l1 / 2, pl = 0, pf = 0;
         open_on(&part, backend);
         ENT_OK_(ent_store_replay(part.s, src.s, half));
-        ENT_OK_(ent_log_bounds(&pf, &pl, part.s, NULL));
+        pl = replayed_last(part.s);
         CU_ASSERT(pl <= half && pl + 4 >= half); /* stops at a transaction boundary */
+        (void)pf;
         close_on(&part);
     }
     free(a);
@@ -216,15 +234,19 @@ static void t_replay_equality(void)
 }
 
 /* A replay carries each type's id counter (ent_last_id()): a store loaded from a dump holds the
- * ids handed out and deleted before the dump in its counter alone, which no event names, and a
- * replay of it gave them out again. Also a replay up to a seq: ids handed out after it were
- * handed out all the same. */
+ * ids handed out and deleted before the dump in its counter, and a replay of it gave them out
+ * again. The raise is an event of the log (ENT_OP_LAST_ID), replayed with its seq: the rebuilt
+ * store's log is the source's, event for event, and nothing is committed there that its log
+ * does not hold (the counter was set at the replay's end, in no event: a replay of the replayed
+ * store, or a mirror of it, counted lower again). Also a replay up to a seq: ids handed out after
+ * it were handed out all the same, raised at the end with an event of its own. */
 static void t_replay_keeps_id_counter(void)
 {
-    store_dir src, dst, part;
+    store_dir src, dst, again, part;
     const ent_type *ut;
     ent_entity *u;
-    uint64_t id = 0;
+    ent_event *ev = NULL;
+    uint64_t id = 0, l1 = 0, l2 = 0, problems = 9;
     open_on(&src, backend);
     ut = ent_store_type(src.s, "user");
     for (int i = 0; i < 3; i++) {
@@ -233,10 +255,31 @@ static void t_replay_keeps_id_counter(void)
         ent_entity_free(u);
     }
     ENT_OK_(ent_last_id_raise(src.s, NULL, ut, 10)); /* as `entity load` of a dump's counter line */
+    ENT_OK_(ent_log_bounds(NULL, &l1, src.s, NULL));
+    CU_ASSERT_EQUAL(l1, 4); /* the raise is event 4 */
+    ENT_OK_(ent_store_verify(&problems, src.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
     open_on(&dst, backend);
     ENT_OK_(ent_store_replay(dst.s, src.s, 0));
     ENT_OK_(ent_last_id(&id, dst.s, NULL, ent_store_type(dst.s, "user")));
     CU_ASSERT_EQUAL(id, 10);
+    ENT_OK_(ent_log_bounds(NULL, &l2, dst.s, NULL));
+    CU_ASSERT_EQUAL(l2, l1); /* the raise replayed as event 4, none added at the end */
+    ENT_OK_(ent_log_get(&ev, dst.s, NULL, 4));
+    CU_ASSERT(ev && ev->op == ENT_OP_LAST_ID && ev->key.id == 10 && ev->version == 0 && !ev->data);
+    ent_event_free(ev);
+    ENT_OK_(ent_store_verify(&problems, dst.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    /* a replay of the replayed store (its log alone) counts the same ids */
+    open_on(&again, backend);
+    ENT_OK_(ent_store_replay(again.s, dst.s, 0));
+    ENT_OK_(ent_last_id(&id, again.s, NULL, ent_store_type(again.s, "user")));
+    CU_ASSERT_EQUAL(id, 10);
+    u = user(again.s, 100);
+    ENT_OK_(ent_create(again.s, NULL, u));
+    CU_ASSERT_EQUAL(ent_entity_key(u).id, 11);
+    ent_entity_free(u);
+    close_on(&again);
     u = user(dst.s, 100);
     ENT_OK_(ent_create(dst.s, NULL, u));
     CU_ASSERT_EQUAL(ent_entity_key(u).id, 11);
@@ -245,9 +288,126 @@ static void t_replay_keeps_id_counter(void)
     ENT_OK_(ent_store_replay(part.s, src.s, 1));
     ENT_OK_(ent_last_id(&id, part.s, NULL, ent_store_type(part.s, "user")));
     CU_ASSERT_EQUAL(id, 10);
+    /* event 1 replayed, then the raise to src's counter, logged as the replay's own */
+    CU_ASSERT_EQUAL(replayed_last(part.s), 1);
+    ENT_OK_(ent_log_bounds(NULL, &l2, part.s, NULL));
+    CU_ASSERT_EQUAL(l2, 2);
+    ENT_OK_(ent_log_get(&ev, part.s, NULL, 2));
+    CU_ASSERT(ev && ev->op == ENT_OP_LAST_ID && ev->key.id == 10);
+    ent_event_free(ev);
+    ENT_OK_(ent_store_verify(&problems, part.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
     close_on(&part);
     close_on(&dst);
     close_on(&src);
+}
+
+typedef struct ops_seen {
+    int ops[16];
+    uint64_t keys[16];
+    int n;
+} ops_seen;
+
+static void on_op(const ent_event *ev, void *p)
+{
+    ops_seen *x = p;
+    if (x->n < 16) {
+        x->keys[x->n] = ev->key.id;
+        x->ops[x->n++] = ev->op;
+    }
+}
+
+/* Who is handed a raise of an id counter (ENT_OP_LAST_ID): a subscriber or cursor of filter 0
+ * keeps create, update and delete only, as it did before the raise was an event (a host's
+ * callback written for those three took it for a delete); one that names ENT_OP_LAST_ID, or
+ * ENT_OP_ALL, gets it. A raise at or below the counter writes nothing; one inside a transaction
+ * is its event, gone with its abort. A type of string keys has no counter to raise. */
+static void t_last_id_events(void)
+{
+    store_dir d;
+    ops_seen all = {{0}, {0}, 0}, plain = {{0}, {0}, 0}, raises = {{0}, {0}, 0};
+    ent_subscriber *s1 = NULL, *s2 = NULL, *s3 = NULL, *bad = NULL;
+    ent_log_cursor *c = NULL;
+    ent_event *ev = NULL;
+    ent_txn *w = NULL;
+    const ent_type *ut;
+    ent_entity *u;
+    uint64_t last = 0, n = 0;
+    open_on(&d, backend);
+    ut = ent_store_type(d.s, "user");
+    ENT_OK_(ent_subscribe(&s1, d.s, NULL, ENT_OP_ALL, on_op, &all));
+    ENT_OK_(ent_subscribe(&s2, d.s, NULL, 0, on_op, &plain));
+    ENT_OK_(ent_subscribe(&s3, d.s, ut, ENT_OP_LAST_ID, on_op, &raises));
+    ENT_CHECK_RC(ent_subscribe(&bad, d.s, NULL, 16, on_op, &all), ENT_INVALID); /* still a bit of no op */
+    u = user(d.s, 1);
+    ENT_OK_(ent_create(d.s, NULL, u)); /* seq 1, id 1 */
+    ent_entity_free(u);
+    ENT_OK_(ent_last_id_raise(d.s, NULL, ut, 7)); /* seq 2 */
+    ENT_OK_(ent_last_id_raise(d.s, NULL, ut, 7)); /* at the counter: nothing */
+    ENT_OK_(ent_last_id_raise(d.s, NULL, ut, 3)); /* below: nothing */
+    ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(last, 2);
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    ENT_OK_(ent_last_id_raise(d.s, w, ut, 50));
+    ent_txn_abort(w);
+    ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(last, 2);
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE)); /* a raise and a create in one transaction */
+    ENT_OK_(ent_last_id_raise(d.s, w, ut, 20)); /* seq 3 */
+    u = user(d.s, 2);
+    ENT_OK_(ent_create(d.s, w, u)); /* seq 4, id 21 */
+    CU_ASSERT_EQUAL(ent_entity_key(u).id, 21);
+    ent_entity_free(u);
+    ENT_OK_(ent_txn_commit(w));
+    CU_ASSERT_EQUAL(all.n, 4);
+    CU_ASSERT(all.ops[0] == ENT_OP_CREATE && all.ops[1] == ENT_OP_LAST_ID && all.keys[1] == 7 &&
+              all.ops[2] == ENT_OP_LAST_ID && all.keys[2] == 20 && all.ops[3] == ENT_OP_CREATE);
+    CU_ASSERT_EQUAL(plain.n, 2);
+    CU_ASSERT(plain.ops[0] == ENT_OP_CREATE && plain.ops[1] == ENT_OP_CREATE);
+    CU_ASSERT_EQUAL(raises.n, 2);
+    CU_ASSERT(raises.ops[0] == ENT_OP_LAST_ID && raises.ops[1] == ENT_OP_LAST_ID);
+    /* cursors: the same rule */
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 1, NULL, 0));
+    while (ent_log_next(&ev, c) == ENT_OK) {
+        CU_ASSERT(ev->op != ENT_OP_LAST_ID);
+        n++;
+        ent_event_free(ev);
+    }
+    ent_log_cursor_free(c);
+    CU_ASSERT_EQUAL(n, 2);
+    n = 0;
+    ENT_OK_(ent_log_cursor_open(&c, d.s, 1, ut, ENT_OP_ALL));
+    while (ent_log_next(&ev, c) == ENT_OK) {
+        CU_ASSERT_EQUAL(ev->seq, n + 1); /* gap-free */
+        n++;
+        ent_event_free(ev);
+    }
+    ent_log_cursor_free(c);
+    CU_ASSERT_EQUAL(n, 4);
+    /* a durable subscription's cursor: create, update and delete, as filter 0 */
+    ENT_OK_(ent_sub_create(d.s, "host", 0));
+    ENT_OK_(ent_sub_cursor(&c, d.s, "host"));
+    n = 0;
+    while (ent_log_next(&ev, c) == ENT_OK) {
+        CU_ASSERT(ev->op != ENT_OP_LAST_ID);
+        n++;
+        ent_event_free(ev);
+    }
+    ent_log_cursor_free(c);
+    CU_ASSERT_EQUAL(n, 2);
+    /* a type of string keys: no counter, no event */
+    ENT_CHECK_RC(ent_last_id_raise(d.s, NULL, ent_store_type(d.s, "post"), 5), ENT_INVALID);
+    ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+    CU_ASSERT_EQUAL(last, 4);
+    {
+        uint64_t problems = 9;
+        ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
+    ent_unsubscribe(d.s, s1);
+    ent_unsubscribe(d.s, s2);
+    ent_unsubscribe(d.s, s3);
+    close_on(&d);
 }
 
 /* ---- in-process subscribers ---------------------------------------------------------------- */
@@ -294,14 +454,18 @@ static void t_replay_to_inside_a_txn(void)
     open_on(&part, backend);
     ENT_OK_(ent_store_replay(part.s, src.s, 3));
     ENT_OK_(ent_log_bounds(&f, &l, part.s, NULL));
-    CU_ASSERT_EQUAL(l, 2);
+    CU_ASSERT_EQUAL(replayed_last(part.s), 2);
+    CU_ASSERT_EQUAL(l, 3); /* and the raise of the counter to src's 4, of its own */
     ENT_OK_(ent_count(&n, part.s, NULL, ent_store_type(part.s, "user")));
     CU_ASSERT_EQUAL(n, 2);
     close_on(&part);
     open_on(&part, backend);
-    ENT_OK_(ent_store_replay(part.s, src.s, 1)); /* inside the first: nothing */
+    ENT_OK_(ent_store_replay(part.s, src.s, 1)); /* inside the first: nothing but the counter */
     ENT_OK_(ent_log_bounds(&f, &l, part.s, NULL));
-    CU_ASSERT_EQUAL(l, 0);
+    CU_ASSERT_EQUAL(replayed_last(part.s), 0);
+    CU_ASSERT_EQUAL(l, 1);
+    ENT_OK_(ent_count(&n, part.s, NULL, ent_store_type(part.s, "user")));
+    CU_ASSERT_EQUAL(n, 0);
     close_on(&part);
     open_on(&part, backend);
     ENT_OK_(ent_store_replay(part.s, src.s, 4));
@@ -1413,6 +1577,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_replay_equality),
         ENT_TEST(t_replay_to_inside_a_txn),
         ENT_TEST(t_replay_keeps_id_counter),
+        ENT_TEST(t_last_id_events),
         ENT_TEST(t_subscribers),
         ENT_TEST(t_many_subscribers_unsubscribed),
         ENT_TEST(t_callbacks_change_subscriptions),

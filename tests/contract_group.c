@@ -2237,7 +2237,7 @@ static const rop ro_script[] = {
     {RO_ACREATE, 0, "u", 13, "a-tag-past-16-bytes", 0, 0}, /* past max_length */
     {RO_ARESTORE, 0, "x", 1, "t1", 1, 1},             /* x back to version 1's values, at 1 */
     {RO_ARESTORE, 0, "v", 14, "t1", 0, 3},            /* a new v with x's tag */
-    {RO_ARESTORE, 0, "v", 14, "tv", 0, ENT_VERSION_ANY - 1}, /* v at the last version */
+    {RO_ARESTORE, 0, "v", 14, "tv", 0, ENT_VERSION_LAST}, /* v at the last version */
     {RO_AUPDATE, 0, "v", 15, NULL, 0, ANYV},          /* versions exhausted */
     {RO_ADELETE, 0, "nope", 0, NULL, 0, ANYV},        /* not found */
     {RO_ACK, 99, "sub", 0, NULL, 0, 0},               /* past the last event */

@@ -97,7 +97,17 @@ static char *show(ent_store *s)
         }
         ent_iter_free(it);
     }
-    ENT_OK_(ent_log_cursor_open(&c, s, 0, NULL, 0)); /* 0: from the first event kept (trimmed logs too) */
+    /* each type's id counter: a copy that takes writes one day must not hand out an id again */
+    for (size_t i = 0; i < ent_schema_type_count(x); i++) {
+        uint64_t last = 0;
+        char line[128];
+        if (ent_type_key(ent_schema_type_at(x, i)) != ENT_KEY_AUTO) continue;
+        ENT_OK_(ent_last_id(&last, s, NULL, ent_schema_type_at(x, i)));
+        snprintf(line, sizeof line, "last_id %s %llu", ent_type_name(ent_schema_type_at(x, i)), (unsigned long long)last);
+        ADD(line);
+    }
+    /* 0: from the first event kept (trimmed logs too); every op, the id counters' raises too */
+    ENT_OK_(ent_log_cursor_open(&c, s, 0, NULL, ENT_OP_ALL));
     while (ent_log_next(&ev, c) == ENT_OK) {
         char *j = NULL;
         ENT_OK_(ent_event_to_json(&j, ev, 0));
@@ -115,7 +125,7 @@ static size_t events_as_sent(ent_event ***out, ent_store *p, ent_store *m, uint6
     ent_log_cursor *c = NULL;
     ent_event *ev, **v = NULL;
     size_t n = 0;
-    ENT_OK_(ent_log_cursor_open(&c, p, from_seq, NULL, 0));
+    ENT_OK_(ent_log_cursor_open(&c, p, from_seq, NULL, ENT_OP_ALL)); /* every event, as the relay sends */
     while (ent_log_next(&ev, c) == ENT_OK) {
         char *j = NULL;
         ENT_OK_(ent_event_to_json(&j, ev, 0));
@@ -314,7 +324,7 @@ static void test_mirror_takes_no_other_writer(void)
     ENT_CHECK_RC(ent_create(m.s, NULL, e), ENT_READONLY); /* not even through the mirror's handle */
     ENT_ASSERT_MSG(want);
     ent_entity_free(e);
-    /* nor a raise of an id counter (no event carries it: a mirror takes its ids from the log) */
+    /* nor a raise of an id counter (a mirror takes its ids from its primary's log) */
     ENT_CHECK_RC(ent_last_id_raise(m.s, NULL, ent_store_type(m.s, "user"), 50), ENT_READONLY);
     ENT_ASSERT_MSG(want);
     ENT_OK_(ent_log_truncate(m.s, 1, 1)); /* its own log is its own to trim (below) */
@@ -406,6 +416,114 @@ static void test_mirror_trims_its_own_log(void)
     close_st(&p);
 }
 
+/* A primary whose id counter was raised (`entity load` of a dump's {"type":T,"last_id":N} line,
+ * ent_last_id_raise()) logs the raise, and its mirror counts the same ids: the raise was written
+ * in no event, so a mirror (and a store rebuilt from the mirror's log, as a promoted mirror will
+ * be) counted only the ids creates took, and gave out again ids the primary had handed out and
+ * deleted. The mirror applies the raise in the transaction of its seq; a raise to a counter the
+ * mirror holds already does not fit its state. */
+static void test_mirror_counts_raised_ids(void)
+{
+    st p, m, r;
+    ent_event **v, *ev = NULL;
+    ent_txn *w = NULL;
+    ent_entity *e;
+    const ent_type *pu;
+    size_t n;
+    uint64_t id = 0, problems = 9, seq = 0;
+    char *a, *b, bad[256];
+    open_primary(&p);
+    pu = ent_store_type(p.s, "user");
+    /* a load: entities with their ids, then the counter line, in one transaction */
+    ENT_OK_(ent_txn_begin(&w, p.s, ENT_TXN_WRITE));
+    for (int i = 1; i <= 2; i++) {
+        e = user(p.s, i);
+        ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_AUTO, (uint64_t)i * 3, NULL, 0}));
+        ENT_OK_(ent_entity_set_version(e, 4));
+        ENT_OK_(ent_restore(p.s, w, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_last_id_raise(p.s, w, pu, 40));
+    ENT_OK_(ent_txn_commit(w));
+    ENT_OK_(ent_delete(p.s, NULL, pu, &(ent_key){ENT_KEY_AUTO, 6, NULL, 0}, ENT_VERSION_ANY));
+    open_mirror(&m, ent_store_id(p.s));
+    n = events_as_sent(&v, p.s, m.s, 1);
+    CU_ASSERT_EQUAL(n, 4);
+    CU_ASSERT(n == 4 && v[2]->op == ENT_OP_LAST_ID && v[2]->key.id == 40 && v[2]->txn == v[0]->txn);
+    apply_all(m.s, v, n);
+    free_events(v, n);
+    ENT_OK_(ent_last_id(&id, m.s, NULL, ent_store_type(m.s, "user")));
+    CU_ASSERT_EQUAL(id, 40);
+    a = show(p.s);
+    b = show(m.s);
+    CU_ASSERT_STRING_EQUAL(a, b); /* the counters and the raise's event too */
+    free(a);
+    free(b);
+    ENT_OK_(ent_store_verify(&problems, m.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    /* a store rebuilt from the mirror's log alone takes ids above the primary's counter */
+    open_primary(&r);
+    ENT_OK_(ent_store_replay(r.s, m.s, 0));
+    ENT_OK_(ent_last_id(&id, r.s, NULL, ent_store_type(r.s, "user")));
+    CU_ASSERT_EQUAL(id, 40);
+    e = user(r.s, 77);
+    ENT_OK_(ent_create(r.s, NULL, e));
+    CU_ASSERT_EQUAL(ent_entity_key(e).id, 41);
+    ent_entity_free(e);
+    close_st(&r);
+    /* a raise to where the mirror's counter is already: not the primary's next state */
+    ENT_OK_(ent_mirror_position(&seq, NULL, m.s));
+    snprintf(bad, sizeof bad, "{\"seq\":%llu,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":99,\"type\":\"user\",\"key\":40,"
+             "\"op\":\"last_id\",\"version\":0,\"data\":{}}", (unsigned long long)seq + 1);
+    ENT_OK_(ent_event_from_json(&ev, ent_store_schema(m.s), bad, strlen(bad)));
+    ENT_CHECK_RC(ent_mirror_apply(m.s, &ev, 1, 500), ENT_CORRUPT);
+    ENT_ASSERT_MSG("id counter is at 40 already");
+    ent_event_free(ev);
+    ENT_OK_(ent_last_id(&id, m.s, NULL, ent_store_type(m.s, "user")));
+    CU_ASSERT_EQUAL(id, 40);
+    close_st(&m);
+    close_st(&p);
+}
+
+/* A primary of before the version limit (ENT_VERSION_LAST) restored an entity at 2^64-2 and
+ * deleted it, logging 2^64-1: a mirror and a replay still take that log as it is, though a write
+ * of this version refuses the restore. */
+static void test_mirror_takes_the_old_last_version(void)
+{
+    static const char *lines[] = {
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":4,\"op\":\"update\","
+        "\"version\":\"18446744073709551614\",\"data\":{\"email\":\"old@x\"}}",
+        "{\"seq\":2,\"ts\":\"2020-01-01T00:00:01Z\",\"txn\":2,\"type\":\"user\",\"key\":4,\"op\":\"delete\","
+        "\"version\":\"18446744073709551615\",\"data\":{}}"};
+    st m, r;
+    ent_event *ev = NULL;
+    uint64_t problems = 9, last = 0;
+    open_mirror(&m, "6c1f1f0a-0000-4000-8000-000000000001");
+    /* a restore is logged as a create or an update: the update of an entity the log never made
+     * is not this primary's; a create at that version is */
+    for (int i = 0; i < 2; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", lines[i]);
+        if (i == 0) memcpy(strstr(buf, "update"), "create", 6);
+        ENT_OK_(ent_event_from_json(&ev, ent_store_schema(m.s), buf, strlen(buf)));
+        ENT_OK_(ent_mirror_apply(m.s, &ev, 1, (uint64_t)i + 1));
+        ent_event_free(ev);
+        ev = NULL;
+    }
+    ENT_CHECK_RC(ent_exists(m.s, NULL, ent_store_type(m.s, "user"), &(ent_key){ENT_KEY_AUTO, 4, NULL, 0}), ENT_NOTFOUND);
+    ENT_OK_(ent_store_verify(&problems, m.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    open_primary(&r);
+    ENT_OK_(ent_store_replay(r.s, m.s, 0));
+    ENT_OK_(ent_log_bounds(NULL, &last, r.s, NULL));
+    CU_ASSERT_EQUAL(last, 2);
+    ENT_OK_(ent_log_get(&ev, r.s, NULL, 2));
+    CU_ASSERT(ev && ev->op == ENT_OP_DELETE && ev->version == ENT_VERSION_ANY);
+    ent_event_free(ev);
+    close_st(&r);
+    close_st(&m);
+}
+
 static void test_event_json_errors(void)
 {
     ent_event *ev = NULL;
@@ -419,10 +537,37 @@ static void test_event_json_errors(void)
         "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":1,\"op\":\"create\",\"version\":1,\"data\":{\"zzz\":1}}",
         "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":1,\"op\":\"delete\",\"version\":1,\"data\":{\"score\":1}}",
         "{\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":1,\"op\":\"create\",\"version\":1,\"data\":{}}",
+        /* an id counter's raise: a type of auto ids, a key from 1, version 0, nothing else */
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"post\",\"key\":\"p\",\"op\":\"last_id\",\"version\":0,\"data\":{}}",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":0,\"op\":\"last_id\",\"version\":0,\"data\":{}}",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":5,\"op\":\"last_id\",\"version\":1,\"data\":{}}",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":5,\"op\":\"last_id\",\"version\":0,\"data\":{\"score\":1}}",
+        "{\"seq\":1,\"ts\":\"2020-01-01T00:00:00Z\",\"txn\":1,\"type\":\"user\",\"key\":5,\"op\":\"last_id\",\"version\":0,\"data\":{},\"kinds\":{}}",
         NULL};
     for (int i = 0; bad[i]; i++) {
         ENT_CHECK_RC(ent_event_from_json(&ev, sc, bad[i], strlen(bad[i])), ENT_INVALID);
         CU_ASSERT_PTR_NULL(ev);
+    }
+    /* an op of a later version is named: an older mirror meeting it stops, saying what it met */
+    ENT_CHECK_RC(ent_event_from_json(&ev, sc, bad[3], strlen(bad[3])), ENT_INVALID);
+    ENT_ASSERT_MSG("\"op\" \"upsert\" is not create, update, delete or last_id");
+    {
+        static const char raise[] = "{\"seq\":7,\"ts\":\"2020-01-01T00:00:00.000000001Z\",\"txn\":3,\"type\":\"user\","
+                                    "\"key\":\"18446744073709551615\",\"op\":\"last_id\",\"version\":0,\"data\":{}}";
+        char *back = NULL;
+        ENT_OK_(ent_event_from_json(&ev, sc, raise, strlen(raise)));
+        CU_ASSERT(ev->op == ENT_OP_LAST_ID && ev->key.id == UINT64_MAX && ev->version == 0 && !ev->data);
+        ENT_OK_(ent_event_to_json(&back, ev, 0));
+        CU_ASSERT_STRING_EQUAL(back, raise); /* the round trip */
+        free(back);
+        ENT_OK_(ent_event_to_json(&back, ev, ENT_JSON_PRETTY));
+        ent_event_free(ev);
+        ev = NULL;
+        ENT_OK_(ent_event_from_json(&ev, sc, back, strlen(back)));
+        CU_ASSERT(ev && ev->op == ENT_OP_LAST_ID && ev->key.id == UINT64_MAX);
+        free(back);
+        ent_event_free(ev);
+        ev = NULL;
     }
     {
         static const char ok[] = "{\"seq\":3,\"ts\":\"2020-01-01T00:00:00.5Z\",\"txn\":2,\"type\":\"user\",\"key\":4,"
@@ -479,7 +624,8 @@ int main(int argc, char **argv)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_copy_through_json), ENT_TEST(test_duplicate_gap_diverged),
                                           ENT_TEST(test_mirror_takes_no_other_writer), ENT_TEST(test_mirror_trims_its_own_log),
-                                          ENT_TEST(test_event_json_errors),
+                                          ENT_TEST(test_event_json_errors), ENT_TEST(test_mirror_counts_raised_ids),
+                                          ENT_TEST(test_mirror_takes_the_old_last_version),
                                           ENT_TEST(test_schema_history), {NULL, NULL}};
     char suite[64];
     int rc;

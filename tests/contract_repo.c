@@ -1258,22 +1258,35 @@ static void t_versions_exhausted(void)
     e = customer("v@x", 1);
     ENT_OK_(ent_entity_set_key(e, &k));
     ENT_CHECK_RC(ent_entity_set_version(e, ENT_VERSION_ANY), ENT_INVALID);
+    /* 2^64-2 is no version to keep: its delete would log 2^64-1, ENT_VERSION_ANY's number (it
+     * did: a consumer passing an event's version on as an expected one meant "any") */
     ENT_OK_(ent_entity_set_version(e, ENT_VERSION_ANY - 1));
+    ENT_CHECK_RC(ent_restore(S, NULL, e), ENT_INVALID);
+    ENT_ASSERT_MSG("version 18446744073709551614 is above the last one an entity can hold (18446744073709551613");
+    ENT_CHECK_RC(ent_exists(S, NULL, T("customer"), &k), ENT_NOTFOUND);
+    ENT_OK_(ent_entity_set_version(e, ENT_VERSION_LAST));
     ENT_OK_(ent_restore(S, NULL, e));
     ENT_OK_(ent_entity_set_int(e, "score", 2));
     ENT_CHECK_RC(ent_update(S, NULL, e, ENT_VERSION_ANY), ENT_FULL);
     ENT_ASSERT_MSG("versions exhausted");
     ENT_ASSERT_DETAIL(ENT_DETAIL_EXHAUSTED);
-    ENT_CHECK_RC(ent_replace(S, NULL, e, ENT_VERSION_ANY - 1), ENT_FULL);
+    ENT_CHECK_RC(ent_replace(S, NULL, e, ENT_VERSION_LAST), ENT_FULL);
     ENT_ASSERT_DETAIL(ENT_DETAIL_EXHAUSTED);
     /* a failure of another kind says nothing of the earlier one's cause */
     ENT_CHECK_RC(ent_update(S, NULL, e, 1), ENT_CONFLICT);
     ENT_ASSERT_DETAIL(ENT_DETAIL_NONE);
-    ENT_OK_(ent_delete(S, NULL, T("customer"), &k, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_delete(S, NULL, T("customer"), &k, ENT_VERSION_LAST));
     ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
     ENT_OK_(ent_log_get(&ev, S, NULL, last));
-    CU_ASSERT_EQUAL(ev->version, ENT_VERSION_ANY);
+    CU_ASSERT_EQUAL(ev->version, ENT_VERSION_LAST + 1); /* the version after the last: never "any" */
+    CU_ASSERT_NOT_EQUAL(ev->version, ENT_VERSION_ANY);
     ent_event_free(ev);
+    {
+        /* the log's copies take it (and a log of before the limit: verify's own replay) */
+        uint64_t problems = 9;
+        ENT_OK_(ent_store_verify(&problems, S, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
     ent_entity_free(e);
     close_store();
 }
@@ -1327,7 +1340,14 @@ static void t_last_id(void)
     ENT_OK_(ent_last_id(&id, S, NULL, T("customer")));
     CU_ASSERT_EQUAL(id, 10);
     ENT_OK_(ent_log_bounds(NULL, &seq2, S, NULL));
-    CU_ASSERT_EQUAL(seq2, seq); /* no event */
+    CU_ASSERT_EQUAL(seq2, seq + 1); /* one event, for the raise to 10; none for 5 */
+    {
+        ent_event *ev = NULL;
+        ENT_OK_(ent_log_get(&ev, S, NULL, seq2));
+        CU_ASSERT(ev && ev->op == ENT_OP_LAST_ID && ev->key.kind == ENT_KEY_AUTO && ev->key.id == 10 &&
+                  ev->version == 0 && ev->data == NULL && !strcmp(ent_type_name(ev->type), "customer"));
+        ent_event_free(ev);
+    }
     e = customer("next@x", 1);
     ENT_OK_(ent_create(S, NULL, e));
     CU_ASSERT_EQUAL(ent_entity_key(e).id, 11);

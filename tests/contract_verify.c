@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "keys.h"
+#include "mp_write.h"
 #include "store_int.h"
 #include "test_util.h"
 
@@ -252,6 +253,58 @@ static void t_counter_behind(void)
     ENT_OK_(ent_count(&count, S, NULL, ent_store_type(S, "owner")));
     CU_ASSERT_EQUAL(count, 3);
     ent_entity_free(e);
+    teardown();
+}
+
+/* The id counter against the log: its creates and its raises (ENT_OP_LAST_ID, logged by
+ * ent_last_id_raise()) count every id the store handed out, and a replay of it counts them too.
+ * A counter below the log's (damage: here above every stored id, so the record check had nothing
+ * to say) would hand out again an id the log gave: named. One above the log's (a raise of a
+ * version that logged none) stays legal. A raise in the log that does not go above what the
+ * events before it counted is a log that does not add up. */
+static void t_counter_below_log(void)
+{
+    ent_txn *t;
+    const ent_type *ot;
+    uint64_t n = 9;
+    setup();
+    ot = ent_store_type(S, "owner");
+    ENT_OK_(ent_last_id_raise(S, NULL, ot, 50));
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(n, 0);
+    t = raw();
+    ENT_OK_(ent__meta_put_pair(t, "ctr/owner", 10, 3)); /* above ids 1..3, below the raise's 50 */
+    ENT_OK_(ent_txn_commit(t));
+    expect_problem("owner: the id counter (10) is below the log's 50 (its creates and raises): ids could be handed out again");
+    t = raw();
+    ENT_OK_(ent__meta_put_pair(t, "ctr/owner", 70, 3)); /* above the log's: an unlogged raise of old */
+    ENT_OK_(ent_txn_commit(t));
+    ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
+    CU_ASSERT_EQUAL(n, 0);
+    teardown();
+    /* the raise's event rewritten to a counter the creates before it reached already */
+    setup();
+    ot = ent_store_type(S, "owner");
+    ENT_OK_(ent_last_id_raise(S, NULL, ot, 50));
+    {
+        ent_buf b = {NULL, 0, 0};
+        uint8_t sk[8];
+        uint64_t last = 0;
+        ent_slice k = {sk, 8}, v;
+        ent_key two = ent_key_id(2);
+        ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
+        ent__event_head_pack(&b, 1, 7, "owner", &two, ENT_OP_LAST_ID, 0); /* txn 7: the raise's own */
+        ent__mpw_nil(&b);
+        ENT_OK_(ent__buf_ok(&b));
+        ent__enc_u64(sk, last);
+        v.data = b.p;
+        v.len = b.n;
+        t = raw();
+        ENT_OK_(ent__bk_put(t, S->t_log, &k, &v, 0));
+        ENT_OK_(ent_txn_commit(t));
+        ent__buf_free(&b);
+    }
+    expect_problem("a raise of owner's id counter to 2, which the events before it put at 3 already");
     teardown();
 }
 
@@ -974,9 +1027,9 @@ static void t_delete_version_damaged(void)
     teardown();
 }
 
-/* The highest version an entity can hold (ENT_VERSION_ANY - 1, restored there) and then deleted:
- * the delete's event carries the version after it, ENT_VERSION_ANY's number, which is legal there.
- * Replay took it for damage and verify reported a clean store. */
+/* The highest version an entity can hold (ENT_VERSION_LAST, restored there) and then deleted:
+ * the delete's event carries the version after it, which replay takes (it took ENT_VERSION_ANY's
+ * number, which a delete at 2^64-2 logged before the limit, for damage). */
 static void t_delete_at_last_version(void)
 {
     ent_entity *e = NULL;
@@ -986,10 +1039,10 @@ static void t_delete_at_last_version(void)
     ENT_OK_(ent_entity_new(&e, ent_store_type(S, "thing")));
     ENT_OK_(ent_entity_set_key(e, &k));
     ENT_OK_(ent_entity_set_int(e, "size", 90));
-    ENT_OK_(ent_entity_set_version(e, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_entity_set_version(e, ENT_VERSION_LAST));
     ENT_OK_(ent_restore(S, NULL, e));
     ent_entity_free(e);
-    ENT_OK_(ent_delete(S, NULL, ent_store_type(S, "thing"), &k, ENT_VERSION_ANY - 1));
+    ENT_OK_(ent_delete(S, NULL, ent_store_type(S, "thing"), &k, ENT_VERSION_LAST));
     ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
     CU_ASSERT_EQUAL(n, 0);
     teardown();
@@ -1276,6 +1329,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_counter_damaged_listed),
         ENT_TEST(t_schema_damaged),
         ENT_TEST(t_counter_behind),
+        ENT_TEST(t_counter_below_log),
         ENT_TEST(t_log_gap),
         ENT_TEST(t_event_garbage),
         ENT_TEST(t_replay_differs),

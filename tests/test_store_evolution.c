@@ -582,6 +582,15 @@ static void t_replay_source_newer(void)
         ENT_CHECK_RC(ent_store_replay(d, s, 0), ENT_SCHEMA);
         ENT_ASSERT_MSG("version 2");
         ENT_OK_(ent_log_bounds(NULL, &last, d, NULL));
+        /* the id counter raised to the source's at the end, after what was replayed, in an event
+         * of its own (the source's creates after the evolution took ids above 5000) */
+        if (during && last == 5001) {
+            ent_event *ev = NULL;
+            ENT_OK_(ent_log_get(&ev, d, NULL, last));
+            CU_ASSERT(ev && ev->op == ENT_OP_LAST_ID);
+            if (ev && ev->op == ENT_OP_LAST_ID) last--;
+            ent_event_free(ev);
+        }
         if (last != (during ? 5000u : 0u)) fprintf(stderr, "\n  during %d: %s; the destination holds %llu events\n", during, ent_errmsg(), (unsigned long long)last);
         CU_ASSERT_EQUAL(last, during ? 5000 : 0); /* what came before the evolution; before a write */
         ent_store_close(d);

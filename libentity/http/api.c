@@ -677,15 +677,16 @@ int ent_http__event_filter(const ent_type **t, unsigned *ops, ent_store *s, ent_
         if (n == 6 && !strncmp(p, "create", 6)) *ops |= ENT_OP_CREATE;
         else if (n == 6 && !strncmp(p, "update", 6)) *ops |= ENT_OP_UPDATE;
         else if (n == 6 && !strncmp(p, "delete", 6)) *ops |= ENT_OP_DELETE;
+        else if (n == 7 && !strncmp(p, "last_id", 7)) *ops |= ENT_OP_LAST_ID;
         else {
-            *mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "op: \"%.*s\" is not create, update or delete", (int)n, p);
+            *mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "op: \"%.*s\" is not create, update, delete or last_id", (int)n, p);
             return -1;
         }
         p += n;
         if (*p == ',') p++;
     }
     if (op && !*op) {
-        *mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "op: empty; give create, update or delete");
+        *mrc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "op: empty; give create, update, delete or last_id");
         return -1;
     }
     return 0;
@@ -728,7 +729,7 @@ static enum MHD_Result api_events(ent_http *h, struct MHD_Connection *c, ent_htt
      * jump ends the page there; the next one, from the first seq trimmed, is the 410 above (the
      * page went on past the trimmed events as if nothing was missing). */
     uint64_t expect = from_text && from ? from : 0, next = 0, kept = 0;
-    if ((rc = ent_log_cursor_open(&cur, h->s, from, NULL, 0))) return ent_http__reply_lib(c, rc, "events");
+    if ((rc = ent_log_cursor_open(&cur, h->s, from, NULL, ENT_OP_ALL))) return ent_http__reply_lib(c, rc, "events");
     sb_add(&b, "[", 1);
     while (n < limit && b.n < PAGE_BYTES && (rc = ent_http__log_next(&ev, cur)) == ENT_OK) {
         char *j = NULL;

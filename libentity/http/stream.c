@@ -86,7 +86,8 @@ static int q_add(ent_http_client *cl, const char *p, size_t n, size_t limit)
 
 static const char *op_name(int op)
 {
-    return op == ENT_OP_CREATE ? "create" : op == ENT_OP_UPDATE ? "update" : op == ENT_OP_DELETE ? "delete" : "unknown";
+    return op == ENT_OP_CREATE ? "create" : op == ENT_OP_UPDATE ? "update" : op == ENT_OP_DELETE ? "delete"
+         : op == ENT_OP_LAST_ID ? "last_id" : "unknown";
 }
 
 /* "id: SEQ\nevent: OP\ndata: JSON\n\n", the event as it was written (as /api/events has it).
@@ -204,7 +205,7 @@ static void *follow(void *arg)
     size_t lens[FOLLOW_BATCH], note_lens[FOLLOW_BATCH];
     int rc, failing = 0;
     pthread_mutex_lock(&hb->mu);
-    rc = ent_log_cursor_open(&cur, h->s, hb->next, NULL, 0);
+    rc = ent_log_cursor_open(&cur, h->s, hb->next, NULL, ENT_OP_ALL); /* the id counters' raises too */
     pthread_mutex_unlock(&hb->mu);
     if (rc) {
         ent_http__logf(h, "event stream: cannot read the log: %s", ent_errmsg());
@@ -383,7 +384,7 @@ static int catch_up(ent_http_client *cl)
          * (--force) takes events it has not read yet, and a filtered one skips seqs of its own,
          * so only an unfiltered one shows the jump, which the client is told of (it went on in
          * silence, as if nothing was missing). */
-        if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, NULL, 0))) return rc;
+        if ((rc = ent_log_cursor_open(&cl->cur, cl->h->s, cl->pos, NULL, ENT_OP_ALL))) return rc;
     }
     uint64_t expect = cl->pos;
     for (int i = 0; i < CATCHUP_BATCH && cl->len - cl->off < CATCHUP_BYTES && (rc = ent_http__log_next(&ev, cl->cur)) == ENT_OK; i++) {

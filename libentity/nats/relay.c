@@ -362,7 +362,8 @@ static int resume(relay *r)
         ent_nats__log(r->o.log, r->o.log_payload, "relay: stream %s ends at seq %" PRIu64 " of this store, before the relay's "
                   "checkpoint %" PRIu64 " (messages lost by the server or deleted, or the checkpoint acknowledged by "
                   "hand): publishing from seq %" PRIu64 " again", r->o.stream, in_stream, cp, in_stream + 1);
-    if ((rc = ent_log_cursor_open(&r->cur, r->s, r->pos + 1, NULL, 0))) return rc;
+    /* every event, the id counters' raises too: a mirror counts the ids its primary counts */
+    if ((rc = ent_log_cursor_open(&r->cur, r->s, r->pos + 1, NULL, ENT_OP_ALL))) return rc;
     return ENT_OK;
 }
 
@@ -539,7 +540,7 @@ static int publish_schemas(relay *r, uint64_t seq, uint64_t *n_out)
  * name ENT_NAME_MAX, op 6, seq 20 digits), so the buffers cannot overflow. */
 static int publish_event(relay *r, const ent_event *ev, int txn_end)
 {
-    static const char *ops[] = {"", "create", "update", "", "delete"};
+    static const char *ops[] = {"", "create", "update", "", "delete", "", "", "", "last_id"};
     char subject[sizeof ENATS_SUBJECT_PREFIX + ENATS_ID_MAX + ENT_NAME_MAX + 16], mid[MSG_ID_MAX], seq[24], ver[16], *p;
     char *json = NULL;
     uint32_t under = 0;
@@ -556,7 +557,7 @@ static int publish_event(relay *r, const ent_event *ev, int txn_end)
     p = put_str(subject, r->subj_base); /* "entity.<id>." */
     p = put_str(p, ent_type_name(ev->type));
     *p++ = '.';
-    p = put_str(p, ev->op >= 1 && ev->op <= 4 ? ops[ev->op] : "?");
+    p = put_str(p, ev->op >= 1 && ev->op <= 8 && ops[ev->op][0] ? ops[ev->op] : "?");
     *p = '\0';
     *put_u64(seq, ev->seq) = '\0';
     put_msg_id(mid, r, seq);

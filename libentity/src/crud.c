@@ -759,6 +759,7 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
                           ent__key_str(&key, kb, sizeof kb));
             goto out;
         }
+
         /* A replay keeps every event of its source, seq for seq: under the newest schema an
          * event may change nothing (a removed field that a later default brings back). */
         if (mask_empty(&diff) && version == old->version && !t->restore_always) goto same;
@@ -779,9 +780,10 @@ static int do_write(ent_txn *t, const ent_type *type, ent_entity *e, uint64_t ex
         }
     } else {
         if (mask_empty(&diff)) goto same;
-        /* The next version must not wrap to 0 ("not stored") nor be ENT_VERSION_ANY ("any"):
-         * a restored entity can start anywhere below that. */
-        if (old->version >= ENT_VERSION_ANY - 1) {
+        /* The next version must not pass ENT_VERSION_LAST: above it a delete's event would carry
+         * ENT_VERSION_ANY's number ("any"), then wrap to 0 ("not stored"). A restored entity can
+         * start anywhere up to it. */
+        if (old->version >= ENT_VERSION_LAST) {
             rc = ent__errd(ENT_FULL, ENT_DETAIL_EXHAUSTED, "%s %s: versions exhausted (at %" PRIu64 ")", type->name,
                            ent__key_str(&key, kb, sizeof kb), old->version);
             goto out;
@@ -932,6 +934,15 @@ static int restore_in(ent_txn *t, void *p, int *half)
     }
     if (e->version == 0) {
         rc = ent__err(ENT_INVALID, "%s: a restored entity needs a version >= 1", type->name);
+        goto out;
+    }
+    /* Its delete would log the version after it: ENT_VERSION_ANY's number at 2^64-2. A copy of
+     * a log (a mirror, a replay) takes what a store of before this limit wrote. */
+    if (e->version > ENT_VERSION_LAST && !t->mirror_apply && !t->restore_always) {
+        char kb[300];
+        rc = ent__err(ENT_INVALID, "%s %s: version %" PRIu64 " is above the last one an entity can hold (%" PRIu64
+                      ": a delete logs the version after it, and 2^64-1 stands for any version)",
+                      type->name, ent__key_str(&key, kb, sizeof kb), e->version, (uint64_t)ENT_VERSION_LAST);
         goto out;
     }
     rc = exists_in(t, type, &key);
@@ -1130,19 +1141,29 @@ int ent_last_id_raise(ent_store *s, ent_txn *txn, const ent_type *type, uint64_t
 {
     ent_txn *t;
     const ent_type *rt;
-    int rc;
+    int rc, half = 0;
     if ((rc = ent__txn_use(&t, s, txn, 1))) return rc;
     rc = ent__type_resolve(&rt, t, type);
     if (!rc) rc = auto_type(rt, "ent_last_id_raise");
-    /* No event carries it (a create's does, for the id it takes): a mirror takes its ids from
-     * its primary's log alone, so it refuses this as it refuses a write. */
+    /* A mirror takes its ids from its primary's log alone (the raise's event, applied with the
+     * primary's seq): it refuses this as it refuses a write. */
     if (!rc) rc = ent__mirror_guard(t);
     if (!rc) rc = ent__tcount_load(t, rt);
     if (!rc && id > t->tc[rt->pos].next_id) {
-        t->tc[rt->pos].next_id = id;
-        t->tc[rt->pos].dirty = 1;
+        /* Logged in the same transaction, as every committed change is: a mirror, a replay and
+         * the stream then count the ids this store counts. Unlogged, a mirror promoted to a
+         * primary, or a store rebuilt from the log, gave out again ids this one had handed out
+         * and deleted: an id a host kept named another entity. At or below the counter nothing
+         * changes and nothing is logged. */
+        ent_key k = ent_key_id(id);
+        rc = ent__log_append(t, rt, &k, ENT_OP_LAST_ID, 0, NULL, NULL, NULL);
+        if (!rc) {
+            t->tc[rt->pos].next_id = id;
+            t->tc[rt->pos].dirty = 1;
+        }
+        half = rc != ENT_OK; /* a failed put may leave the backend's transaction unusable */
     }
-    return ent__txn_end(t, txn, rc, 0);
+    return ent__txn_end(t, txn, rc, half);
 }
 
 /* ---- deferred ref checks ----------------------------------------------------------------------- */

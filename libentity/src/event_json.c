@@ -1,6 +1,7 @@
 /* Events as JSON, in the shape the entity tool prints:
- * {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
- *  "data":{...}} with a removed field as null and {} for a delete. */
+ * {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete|last_id","version":V,
+ *  "data":{...}} with a removed field as null and {} for a delete and for an id counter's raise
+ * ("last_id": key is the new counter, version 0). */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,10 +17,10 @@
 /* a string literal's bytes, its length counted by the compiler */
 #define PUT_LIT(b, lit) ent__jb_put((b), (lit), sizeof(lit) - 1)
 
-static const char *op_name(int op)
+const char *ent__op_name(int op)
 {
-    static const char *ops[] = {"", "create", "update", "", "delete"};
-    return op >= 1 && op <= 4 ? ops[op] : "?";
+    static const char *ops[] = {"", "create", "update", "", "delete", "", "", "", "last_id"};
+    return op >= 1 && op <= 8 && ops[op][0] ? ops[op] : "?";
 }
 
 /* The compact line written straight into a buffer: what the tree below prints, at a fraction of
@@ -42,7 +43,7 @@ static void put_u64(ent__jbuf *b, uint64_t u)
 static int event_write(ent__jbuf *b, const ent_event *ev)
 {
     char ts[48];
-    const char *op = op_name(ev->op);
+    const char *op = ent__op_name(ev->op);
     if (ev->key.kind != ENT_KEY_AUTO && (!ev->key.str || !ent__utf8_ok(ev->key.str, ev->key.len))) return 1;
     ent__ts_format(ts, ev->ts);
     PUT_LIT(b, "{\"seq\":");
@@ -132,7 +133,7 @@ int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags)
         json_object_set_new(o, "type", json_string(ev->type->name)) ||
         json_object_set_new(o, "key", ev->key.kind == ENT_KEY_AUTO ? ju64(ev->key.id)
                                                                    : json_stringn(ev->key.str, ev->key.len)) ||
-        json_object_set_new(o, "op", json_string(op_name(ev->op))) ||
+        json_object_set_new(o, "op", json_string(ent__op_name(ev->op))) ||
         json_object_set_new(o, "version", ju64(ev->version)))
         goto fail; /* data is still ours */
     rc = json_object_set_new(o, "data", data);
@@ -195,8 +196,8 @@ static int get_u64(uint64_t *out, json_t *o, const char *name)
 
 int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json, size_t len)
 {
-    static const char *ops[] = {"create", "update", "delete"};
-    static const int opv[] = {ENT_OP_CREATE, ENT_OP_UPDATE, ENT_OP_DELETE};
+    static const char *ops[] = {"create", "update", "delete", "last_id"};
+    static const int opv[] = {ENT_OP_CREATE, ENT_OP_UPDATE, ENT_OP_DELETE, ENT_OP_LAST_ID};
     json_error_t jerr;
     json_t *o = NULL, *j, *data, *m;
     ent_event *ev = NULL;
@@ -237,14 +238,29 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
         goto fail;
     }
     j = json_object_get(o, "op");
-    for (size_t i = 0; json_is_string(j) && i < 3; i++)
+    for (size_t i = 0; json_is_string(j) && i < 4; i++)
         if (!strcmp(json_string_value(j), ops[i]) && json_string_length(j) == strlen(ops[i])) ev->op = opv[i];
     if (!ev->op) {
-        rc = bad("\"op\" is not create, update or delete");
+        /* An op of a later version (a consumer older than its producer) is refused by name, not
+         * skipped: a copy that went past an event it did not understand would drift in silence. */
+        if (json_is_string(j) && strlen(json_string_value(j)) == json_string_length(j) && json_string_length(j) <= 64)
+            rc = ent__err(ENT_INVALID, "event JSON: \"op\" \"%s\" is not create, update, delete or last_id (an "
+                          "operation of a later libentity? this one cannot apply it)", json_string_value(j));
+        else
+            rc = bad("\"op\" is not create, update, delete or last_id");
+        goto fail;
+    }
+    /* An id counter's raise: a type of auto ids, the new counter as its key, version 0, no data. */
+    if (ev->op == ENT_OP_LAST_ID && ev->type->key != ENT_KEY_AUTO) {
+        rc = ent__err(ENT_INVALID, "event JSON: a last_id of type %s, which has string keys (no id counter)", ev->type->name);
+        goto fail;
+    }
+    if (ev->op == ENT_OP_LAST_ID && ev->version) {
+        rc = bad("a last_id with a version other than 0");
         goto fail;
     }
     j = json_object_get(o, "key");
-    if (ev->type->key == ENT_KEY_AUTO && json_u64(&id, j)) {
+    if (ev->type->key == ENT_KEY_AUTO && json_u64(&id, j) && (id || ev->op != ENT_OP_LAST_ID)) {
         ev->key = ent_key_id(id);
     } else if (ev->type->key == ENT_KEY_STRING && json_is_string(j) && json_string_length(j) >= 1) {
         char *ks = malloc(json_string_length(j) + 1);
@@ -265,7 +281,7 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
         rc = bad("\"data\" is missing or not an object");
         goto fail;
     }
-    if (ev->op != ENT_OP_DELETE) {
+    if (ev->op != ENT_OP_DELETE && ev->op != ENT_OP_LAST_ID) {
         /* Fields with values through the entity parser; nulls (fields an update removed) after.
          * A float field's -0 (another writer's: this library prints -0.0) would print as 0. */
         ent__negz nz;
@@ -298,10 +314,10 @@ int ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json,
             goto fail;
         }
     } else if (json_object_size(data)) {
-        rc = bad("a delete with data");
+        rc = bad(ev->op == ENT_OP_DELETE ? "a delete with data" : "a last_id with data");
         goto fail;
     } else if (json_object_get(o, "kinds")) {
-        rc = bad("a delete with kinds");
+        rc = bad(ev->op == ENT_OP_DELETE ? "a delete with kinds" : "a last_id with kinds");
         goto fail;
     }
     free(text);

@@ -120,7 +120,7 @@ int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
     if (!out) return ent__err(ENT_INVALID, "ent_log_cursor_open: out is NULL");
     *out = NULL;
     if ((rc = ent__store_check(s))) return rc;
-    if (ops & ~(unsigned)(ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE))
+    if (ops & ~(unsigned)ENT_OP_ALL)
         return ent__err(ENT_INVALID, "unknown operation flags 0x%x", ops);
     if ((rc = ent__log_type_check(s, type))) return rc;
     c = calloc(1, sizeof *c);
@@ -128,7 +128,8 @@ int ent_log_cursor_open(ent_log_cursor **out, ent_store *s, uint64_t from_seq,
     c->s = s;
     c->pos = from_seq ? from_seq : 1;
     c->at_first = from_seq == 0;
-    c->ops = ops;
+    /* 0: the three operations a filter of 0 meant before the id counter's raise was logged */
+    c->ops = ops ? ops : ENT_OP_ENTITY;
     if (type) snprintf(c->type_name, sizeof c->type_name, "%s", ent_type_name(type));
     c->type = type;
     *out = c;
@@ -215,7 +216,7 @@ static int cursor_fill(ent_log_cursor *c)
             break;
         }
         c->pos = seq + 1;
-        if ((c->type && strcmp(ev->type->name, c->type_name) != 0) || (c->ops && !(c->ops & (unsigned)ev->op))) {
+        if ((c->type && strcmp(ev->type->name, c->type_name) != 0) || !(c->ops & (unsigned)ev->op)) {
             ent_event_free(ev);
             continue;
         }

@@ -42,13 +42,14 @@ int ent_subscribe(ent_subscriber **out, ent_store *s, const ent_type *type, unsi
     int rc;
     if (!out || !cb) return ent__err(ENT_INVALID, "ent_subscribe: %s is NULL", !out ? "out" : "cb");
     if ((rc = ent__store_check(s))) return rc;
-    if (ops & ~(unsigned)(ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE))
+    if (ops & ~(unsigned)ENT_OP_ALL)
         return ent__err(ENT_INVALID, "unknown operation flags 0x%x", ops);
     if ((rc = ent__log_type_check(s, type))) return rc;
     c = calloc(1, sizeof *c);
     if (!c) return ent__err(ENT_NOMEM, "out of memory");
     if (type) snprintf(c->type_name, sizeof c->type_name, "%s", ent_type_name(type));
-    c->ops = ops;
+    /* 0: the three operations a filter of 0 meant before the id counter's raise was logged */
+    c->ops = ops ? ops : ENT_OP_ENTITY;
     c->cb = cb;
     c->payload = payload;
     c->store = s;
@@ -281,7 +282,7 @@ static uint64_t deliver(ent_store *s, const ent_layout *lay, uint64_t first_seq,
             ent_event_cb cb;
             void *payload;
             if (c->dead || (c->type_name[0] && strcmp(c->type_name, ev->type->name) != 0) ||
-                (c->ops && !(c->ops & (unsigned)ev->op)))
+                !(c->ops & (unsigned)ev->op))
                 continue;
             cb = c->cb;
             payload = c->payload;

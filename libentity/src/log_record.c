@@ -4,7 +4,8 @@
  *
  * Log table: key = seq as 8 bytes big-endian (so the table is in seq order and appends go at the
  * end), value = msgpack [ts, txn, type name, key (uint|str), op, version, data (map|nil)] where
- * data is a fields map by field id (codec.h). Types are stored by name: names are stable across
+ * data is a fields map by field id (codec.h); an id counter's raise (op 8) holds the new counter as
+ * its key, version 0 and nil. Types are stored by name: names are stable across
  * evolutions (a type cannot be removed) and ids of fields are, so old events decode by the
  * current schema.
  * Meta: "log" (last seq written and last txn number, 16 bytes: one write per commit), "log_trunc"
@@ -223,11 +224,18 @@ int ent__event_decode_in(ent_event **out, const ent_schema *sc, uint64_t seq, co
         goto fail;
     }
     ev->op = (int)a[4].via.u64;
-    if (ev->op != ENT_OP_CREATE && ev->op != ENT_OP_UPDATE && ev->op != ENT_OP_DELETE) {
+    if (ev->op != ENT_OP_CREATE && ev->op != ENT_OP_UPDATE && ev->op != ENT_OP_DELETE && ev->op != ENT_OP_LAST_ID) {
         rc = corrupt(seq, "unknown operation");
         goto fail;
     }
     ev->version = a[5].via.u64;
+    /* A raise of an id counter names no entity: a type of auto ids, the counter as its key, no
+     * version, no data (ent_last_id_raise()). */
+    if (ev->op == ENT_OP_LAST_ID && (ev->type->key != ENT_KEY_AUTO || ev->version || a[6].type != MSGPACK_OBJECT_NIL)) {
+        rc = corrupt(seq, ev->type->key != ENT_KEY_AUTO ? "an id counter's raise on a type of string keys"
+                          : ev->version ? "an id counter's raise with a version" : "data on an id counter's raise");
+        goto fail;
+    }
     if (ev->type->key == ENT_KEY_AUTO && a[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER && a[3].via.u64) {
         ev->key = ent_key_id(a[3].via.u64);
     } else if (ev->type->key == ENT_KEY_STRING && a[3].type == MSGPACK_OBJECT_STR &&
@@ -246,7 +254,9 @@ int ent__event_decode_in(ent_event **out, const ent_schema *sc, uint64_t seq, co
         rc = corrupt(seq, "bad key");
         goto fail;
     }
-    if (ev->op == ENT_OP_DELETE) {
+    if (ev->op == ENT_OP_LAST_ID) {
+        /* checked above */
+    } else if (ev->op == ENT_OP_DELETE) {
         if (a[6].type != MSGPACK_OBJECT_NIL) {
             rc = corrupt(seq, "data on a delete");
             goto fail;

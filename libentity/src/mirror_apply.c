@@ -1,7 +1,8 @@
 /* Mirrors: opening one, applying a primary's transaction with the primary's seq, ts, txn and
  * version, and the position stored with it.
  *
- * The state changes go through the ordinary write paths (ent_restore, ent_delete), so indexes,
+ * The state changes go through the ordinary write paths (ent_restore, ent_delete,
+ * ent_last_id_raise), so indexes,
  * counters, refs and defaults are maintained by the one code that maintains them on the primary.
  * Those paths append events of their own (with this machine's clock and txn number); each is then
  * overwritten, in the same transaction, by the primary's event under the same seq. A write path
@@ -53,7 +54,7 @@ static int event_pack(ent_buf *b, const ent_event *ev)
     int rc;
     b->n = 0;
     ent__event_head_pack(b, ev->ts, ev->txn, ev->type->name, &ev->key, ev->op, ev->version);
-    if (ev->op == ENT_OP_DELETE || !ev->data) ent__mpw_nil(b);
+    if (ev->op == ENT_OP_DELETE || ev->op == ENT_OP_LAST_ID || !ev->data) ent__mpw_nil(b);
     /* create: every field it carries; update: the fields it names (a removed one as nil) */
     else if ((rc = ent__fields_pack(b, ev->data, ev->op == ENT_OP_CREATE ? NULL : ev->data->changed)))
         return rc;
@@ -63,8 +64,7 @@ static int event_pack(ent_buf *b, const ent_event *ev)
 static int diverged(const ent_event *ev, const char *why)
 {
     return ent__err(ENT_CORRUPT, "mirror does not match the primary at seq %" PRIu64 " (%s %s): %s",
-                    ev->seq, ev->type->name, ev->op == ENT_OP_CREATE ? "create" : ev->op == ENT_OP_UPDATE ? "update" : "delete",
-                    why);
+                    ev->seq, ev->type->name, ent__op_name(ev->op), why);
 }
 
 /* Change the entity of ev in t the way the primary did. */
@@ -108,6 +108,20 @@ static int apply_one(ent_txn *t, const ent_event *ev)
         if (rc == ENT_NOTFOUND) return diverged(ev, "the entity does not exist");
         if (rc == ENT_CONFLICT) return diverged(ev, "the entity is at another version");
         return rc;
+    case ENT_OP_LAST_ID: {
+        /* The primary logs a raise only when its counter went up; the mirror counts the same
+         * ids (every create and raise of the primary's log), so its counter is below too. */
+        uint64_t last = 0;
+        if (ev->type->key != ENT_KEY_AUTO || ev->data || ev->version)
+            return ent__err(ENT_INVALID, "event %" PRIu64 ": a last_id takes a type of auto ids, no version and no data", ev->seq);
+        if ((rc = ent_last_id(&last, s, t, ev->type))) return rc;
+        if (last >= ev->key.id) {
+            char why[96];
+            snprintf(why, sizeof why, "the id counter is at %" PRIu64 " already, the primary raised it from below", last);
+            return diverged(ev, why);
+        }
+        return ent_last_id_raise(s, t, ev->type, ev->key.id);
+    }
     default:
         return ent__err(ENT_INVALID, "event %" PRIu64 ": unknown operation %d", ev->seq, ev->op);
     }
@@ -180,8 +194,7 @@ int ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos
             /* the others (a value this mirror's schema refuses, a full disk) name the event too:
              * "customer.badge: missing required field" alone did not say which one stopped it */
             else if (rc != ENT_CORRUPT)
-                rc = ent__err_prefix(rc, "seq %" PRIu64 " (%s %s): ", ev->seq, ev->type->name,
-                                     ev->op == ENT_OP_CREATE ? "create" : ev->op == ENT_OP_UPDATE ? "update" : "delete");
+                rc = ent__err_prefix(rc, "seq %" PRIu64 " (%s %s): ", ev->seq, ev->type->name, ent__op_name(ev->op));
             goto out;
         }
         if (t->failed) {

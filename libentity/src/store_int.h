@@ -392,6 +392,8 @@ int ent__event_decode_in(ent_event **out, const ent_schema *sc, uint64_t seq, co
 /* ent_event_to_json() through a jansson tree (event_json.c): the pretty layout, and the reference
  * the compact writer is tested against. Same contract as ent_event_to_json(). */
 int ent__event_to_json_tree(char **out, const ent_event *ev, unsigned flags);
+/* "create", "update", "delete", "last_id" (ENT_OP_*), "?" for another number: JSON's and messages' */
+const char *ent__op_name(int op);
 /* 1 while this thread delivers events (a callback must not write; log_deliver.c). */
 int ent__log_in_callback(void);
 /* 1 when this thread runs an event callback of s (ent_store_close refuses then). */

@@ -482,6 +482,20 @@ static int check_replay(vctx *v, ent_store *s)
         if (rc == ENT_OK && mn != n)
             problem(v, "%s: replaying the log gives %" PRIu64 " entities, the store holds %" PRIu64, type->name, mn, n);
         rc = ENT_OK;
+        if (type->key == ENT_KEY_AUTO) {
+            /* The id counter: the log's creates and raises (ENT_OP_LAST_ID) count every id the
+             * store handed out, so a counter below the log's would give one out again. One above
+             * it is a raise of a version that logged none, and stays legal. A damaged counter
+             * record was named by the record check. */
+            uint64_t mine = 0, logs = 0;
+            if (ent__type_counters(&mine, NULL, v->t, type) != ENT_OK) continue;
+            rc = ent_last_id(&logs, m, NULL, mtype);
+            if (cannot_run(rc)) break;
+            if (rc == ENT_OK && mine < logs)
+                problem(v, "%s: the id counter (%" PRIu64 ") is below the log's %" PRIu64 " (its creates and raises): "
+                        "ids could be handed out again", type->name, mine, logs);
+            rc = ENT_OK;
+        }
     }
     ent_store_close(m);
     return rc;
@@ -687,6 +701,23 @@ static int replay_event(ent_store *dst, ent_txn *w, const ent_event *ev)
     ent_entity *e = NULL;
     int rc;
     if (!dt) return ent__err(ENT_SCHEMA, "seq %" PRIu64 ": the destination has no type %s", ev->seq, ev->type->name);
+    if (ev->op == ENT_OP_LAST_ID) {
+        /* The source logged it because its counter went up; the events before it put dst's
+         * where the source's was (or below, by a raise of a version that logged none): a counter
+         * at it already is a log that does not add up, and the raise would write no event,
+         * shifting every seq after it. */
+        uint64_t last = 0;
+        if (ent_type_key(dt) != ENT_KEY_AUTO)
+            return ent__err(ENT_SCHEMA, "seq %" PRIu64 ": the destination's %s has string keys, no id counter to raise",
+                            ev->seq, dt->name);
+        if ((rc = ent_last_id(&last, dst, w, dt))) return rc;
+        if (last >= ev->key.id)
+            return ent__err(ENT_CORRUPT, "seq %" PRIu64 ": a raise of %s's id counter to %" PRIu64 ", which the events "
+                            "before it put at %" PRIu64 " already", ev->seq, dt->name, ev->key.id, last);
+        rc = ent_last_id_raise(dst, w, dt, ev->key.id);
+        if (rc && rc != ENT_NOMEM) ent__err_prefix(rc, "seq %" PRIu64 ": ", ev->seq);
+        return rc;
+    }
     if (ev->op == ENT_OP_DELETE) {
         /* A delete's event carries the version after the last one: checked, so a damaged one
          * shows (a create's version alone would leave the replayed store equal). That may be
@@ -716,9 +747,11 @@ out:
 
 /* The indexes of dst built anew over its entities, after a replay that left them alone, and the
  * replay's mark taken off in the same transaction: until then the store is unfinished. Each
- * type's id counter is raised to src's: the log names only the ids creates took, and a store
- * loaded from a dump carries ids handed out and deleted before it in its counter alone (a
- * replay of it gave them out again). */
+ * type's id counter is raised to src's, with an event of dst's own (ent_last_id_raise()): a
+ * replay to a to_seq misses the ids src gave out after it, which a host may hold, and a store
+ * whose counter was raised before raises were logged carries ids handed out and deleted in its
+ * counter alone (a replay of it gave them out again). A whole replay of a log that holds every
+ * raise gives src's counters already, and writes nothing here. */
 static int rebuild_indexes(ent_store *dst, ent_store *src)
 {
     ent_txn *w = NULL;
@@ -731,8 +764,7 @@ static int rebuild_indexes(ent_store *dst, ent_store *src)
         uint64_t last = 0;
         if (from && ent_type_key(from) == ENT_KEY_AUTO && !(rc = ent_last_id(&last, src, NULL, from)) &&
             !(rc = ent__tcount_load(w, type)) && last > w->tc[type->pos].next_id) {
-            w->tc[type->pos].next_id = last;
-            w->tc[type->pos].dirty = 1;
+            rc = ent_last_id_raise(dst, w, type, last);
             any = 1;
         }
         if (rc) break;
@@ -811,7 +843,7 @@ static int replay_log(ent_store *dst, ent_store *src, ent_txn *src_txn, uint64_t
                             "store of the source's schema", ent_store_schema(src)->version, dst_version,
                             newer_from + 1);
     }
-    if ((rc = ent_log_cursor_open(&c, src, 1, NULL, 0))) return rc;
+    if ((rc = ent_log_cursor_open(&c, src, 1, NULL, ENT_OP_ALL))) return rc; /* the raises too: a log's copy */
     if (src_txn) ent__log_cursor_pin(c, src_txn);
     for (;;) {
         rc = ent_log_next(&ev, c);

@@ -737,8 +737,28 @@ jcheck out "d['key']" 12
 ENTITY_STORE=$work/ic4 expect 0 "$E" init --schema "$SRC/schemas/shop.json"
 ENTITY_STORE=$work/ic4 expect 0 "$E" load <ic.ndjson
 ENTITY_STORE=$work/ic4 expect 0 "$E" replay --into "$work/ic5"
+# the load's raise is an event of the log ("op":"last_id", the counter as its key), so the replay
+# copies it as it copies a create, seq for seq: the same log, the same counter, a clean check.
+# It was set in no event, and the replay set it at its end, in none either: a replay of the
+# replay, or a mirror of either, counted lower again.
+ENTITY_STORE=$work/ic4 expect 0 "$E" events --op last_id
+jcheck out "(d['op'], d['key'], d['version'], d['data'], d['type'])" "('last_id', 10, 0, {}, 'customer')"
+ENTITY_STORE=$work/ic4 "$E" events >ev4
+ENTITY_STORE=$work/ic5 "$E" events >ev5
+[ -s ev4 ] && cmp -s ev4 ev5 && ok || bad "replay's log differs from its source's: $(diff ev4 ev5 | head -5)"
+ENTITY_STORE=$work/ic5 expect 0 "$E" dump
+[ "$(head -n 1 out)" = '{"type":"customer","last_id":10}' ] && ok || bad "replayed counter: $(head -n 1 out)"
+ENTITY_STORE=$work/ic5 expect 0 "$E" check
+ENTITY_STORE=$work/ic5 expect 0 "$E" replay --into "$work/ic6"
+ENTITY_STORE=$work/ic6 expect 0 "$E" put customer '{"email":"ic11@x","name":"I"}'
+jcheck out "d['key']" 11
 ENTITY_STORE=$work/ic5 expect 0 "$E" put customer '{"email":"ic11@x","name":"I"}'
 jcheck out "d['key']" 11
+# a subscription reads the raise as `events` does; --op names it, and says it among the others
+ENTITY_STORE=$work/ic4 expect 0 "$E" subs add lid
+ENTITY_STORE=$work/ic4 expect 0 "$E" subs read lid
+grep -q '"op":"last_id"' out && ok || bad "subs read lacks the raise: $(cat out)"
+ENTITY_STORE=$work/ic4 expect 2 "$E" events --op raise; errline "--op must be create, update, delete or last_id"
 # a dump without the line (an older one) loads as before: ids go on from the largest loaded one
 ENTITY_STORE=$work/ic3 expect 0 "$E" init --schema "$SRC/schemas/shop.json"
 grep -v last_id ic.ndjson | ENTITY_STORE=$work/ic3 expect 0 "$E" load
@@ -928,7 +948,10 @@ printf '%s\n' '{"type":"customer","key":1,"version":1,"data":{"email":"t1@x","na
 ENTITY_STORE=$work/rpt expect 0 "$E" load --batch 3 <rpt.in
 ENTITY_STORE=$work/rpt expect 0 "$E" put customer '{"email":"t4@x","name":"T"}'
 ENTITY_STORE=$work/rpt expect 0 "$E" replay --into "$work/rpt2" --to 2
-errline "replay: seq 2 lies inside a transaction, left out whole: $work/rpt2 holds the log up to seq 0"
+errline "replay: seq 2 lies inside a transaction, left out whole: $work/rpt2 holds the log up to seq 0, then its id counters raised to the source's"
+# ... and the raise is in its log: the counter a host may have seen ids of (3 taken by the load)
+ENTITY_STORE=$work/rpt2 expect 0 "$E" events
+jcheck out "(d['seq'], d['op'], d['key'])" "(1, 'last_id', 4)"
 ENTITY_STORE=$work/rpt2 expect 0 "$E" count customer; [ "$(cat out)" = 0 ] && ok || bad "replay --to 2 inside a transaction: $(cat out) customers"
 ENTITY_STORE=$work/rpt expect 0 "$E" replay --into "$work/rpt3" --to 3
 [ ! -s err ] && ok || bad "replay --to the end of a transaction said: $(cat err)"
@@ -1358,14 +1381,17 @@ ENTITY_STORE=$work/rc expect 0 "$E" dump emp; grep '"key":7,' out >v.ndjson
 ENTITY_STORE=$work/rc expect 0 "$E" rm emp 7
 ENTITY_STORE=$work/rc expect 0 "$E" load <v.ndjson
 ENTITY_STORE=$work/rc expect 0 "$E" get emp 7; jcheck out "d['version'], d['data']['name']" "9223372036854775808 v"
-printf '{"type":"emp","key":7,"version":"18446744073709551614","data":{}}\n' | ENTITY_STORE=$work/rc expect 0 "$E" load
+# 2^64-2 is no version to keep: its delete would log 2^64-1, "any version" (it did)
+printf '{"type":"emp","key":7,"version":"18446744073709551614","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load
+errline "version 18446744073709551614 is above the last one an entity can hold (18446744073709551613"
+printf '{"type":"emp","key":7,"version":"18446744073709551613","data":{}}\n' | ENTITY_STORE=$work/rc expect 0 "$E" load
 ENTITY_STORE=$work/rc expect 1 "$E" patch emp 7 '{"name":"w"}'; errline "versions exhausted"
 # 2^64-1 stands for "any version" inside: as an expected version it is refused, not taken as any
 for c in "put emp --key 7" "patch emp 7" ; do
   ENTITY_STORE=$work/rc expect 2 "$E" ${c%% *} ${c#* } --expect-version 18446744073709551615 '{"name":"x"}'; errline "is no version"
 done
 ENTITY_STORE=$work/rc expect 2 "$E" rm emp 7 --expect-version 18446744073709551615; errline "is no version"
-ENTITY_STORE=$work/rc expect 0 "$E" get emp 7; jcheck out "d['version'], d['data'].get('name')" "18446744073709551614 None"
+ENTITY_STORE=$work/rc expect 0 "$E" get emp 7; jcheck out "d['version'], d['data'].get('name')" "18446744073709551613 None"
 printf '{"type":"emp","key":7,"version":"18446744073709551615","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "ENT_VERSION_ANY"
 printf '{"type":"emp","key":7,"version":"1e3","data":{}}\n' | ENTITY_STORE=$work/rc expect 1 "$E" load; errline "line 1: version \"1e3\""
 # string keys and refs holding NUL (the library keeps their length): load took them up to the NUL,
@@ -1835,7 +1861,7 @@ done <<'T'
 2|bench: unexpected word x|bench x
 # a bad enum value, or one of a form that nothing could take
 2|--durability must be durable, lazy or none, not "sometimes"|init --schema x.json --durability sometimes
-2|--op must be create, update or delete, not "frob"|events --op frob
+2|--op must be create, update, delete or last_id, not "frob"|events --op frob
 2+|--durability must be durable, lazy or none, not "sometimes"|mirror --nats $U --stream S --durability sometimes
 2|bench: --durability must be durable, lazy or none, not "sometimes"|bench --durability sometimes
 2|bench: --backend must be memory or lmdb, not "frob"|bench --backend frob

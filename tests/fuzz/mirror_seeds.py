@@ -85,6 +85,12 @@ def main():
         run(s, "put", "customer", '{"email":"eve@x","name":"Eve","tier":"gold"}')
         run(s, "patch", "customer", "1", '{"tier":"silver"}')
         evs = [json.loads(l) for l in run(s, "events").splitlines() if l.strip()]
+        # a dump's id counter line loaded: its raise is an event ("op":"last_id", the counter as
+        # its key), in the transaction of the entities loaded with it
+        run(s, "load", "--batch", "3", stdin='{"type":"customer","key":30,"version":1,"data":{"email":"r@x","name":"R"}}\n'
+            '{"type":"customer","last_id":40}\n')
+        run(s, "put", "customer", '{"email":"after@x","name":"After"}')  # id 41
+        evr = [json.loads(l) for l in run(s, "events").splitlines() if l.strip()]
 
     def under(seq):
         return 1 if seq <= last1 else 2
@@ -105,6 +111,8 @@ def main():
     write("gap", [schema_msg(1, 0, v1)] + one_txn[:2] + one_txn[3:])
     # an event before any schema
     write("no_schema", one_txn[:2])
+    # an id counter raised by a load (ENT_OP_LAST_ID), then a create above it
+    write("last_id", base + [schema_msg(2, last1, v2)] + after_v2 + event_msgs(evr, under)[len(evs):])
 
 
 def check(d):

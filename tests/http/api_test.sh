@@ -987,6 +987,20 @@ while url:
 sys.exit(0 if data == ev else 1)
 PY
 req GET '/api/events/stream?op=x'; want 400 "stream bad op"
+# an id counter raised by another process (`entity load` of a dump's counter line) is an event of
+# the log: on the stream as "event: last_id", on /api/events, which ?op=last_id keeps and ?op=create
+# leaves out; a stream of ?op=create,update,delete never sees it
+last=$(curl -s "$U/api/stat" | python3 -c "import json,sys; print(json.load(sys.stdin)['log']['last_seq'])")
+curl -s -N --max-time 60 "$U/api/events/stream?from=$((last + 1))" >"$work/s4" & c4=$!
+echo '{"type":"customer","last_id":200000}' | "$E" -s "$S" load 2>/dev/null || bad "load of a counter line beside serve"
+wait_sse "$work/s4" $((last + 1)) $c4; kill $c4 2>/dev/null; wait $c4 2>/dev/null
+python3 "$work/sse.py" "$work/s4" >"$work/b" && ok || bad "stream 4 does not parse"
+jcheck "d['ids'], d['ops'], d['types']" "[$((last + 1))] ['last_id'] ['customer']"
+req GET "/api/events?from=$((last + 1))&op=last_id"; want 200 "events of op last_id"
+jcheck "[(e['op'], e['key'], e['version'], e['data']) for e in d]" "[('last_id', 200000, 0, {})]"
+req GET "/api/events?from=$((last + 1))&op=create,update,delete"; want 200 "events without last_id"; jcheck "d" "[]"
+req GET '/api/events?op=raise'; want 400 "events ?op=raise"; errmsg 'is not create, update, delete or last_id'
+req POST /api/customer -d '{"email":"lid@x","name":"lid"}'; want 201 "post after a raise"; jcheck "d['key']" 200001
 req GET '/api/events/stream' -H 'Last-Event-ID: abc'; want 400 "bad Last-Event-ID"
 # a bad from= beside a good Last-Event-ID (which wins over it) went unnoticed, as no other bad
 # parameter does
@@ -1131,7 +1145,7 @@ stop_server
 # it fail with EFBIG, as on a full disk; SIGXFSZ ignored), so no small filesystem is mounted.
 echo '{"schema":"f","version":1,"types":{"note":{"key":"auto","fields":{"tag":{"id":1,"type":"string","indexed":true},"body":{"id":2,"type":"string"}}}}}' >"$work/f.json"
 "$E" -s "$work/fsz" init --schema "$work/f.json" >/dev/null 2>&1
-printf '{"type":"note","key":1,"version":"18446744073709551614","data":{"tag":"last"}}\n' | "$E" -s "$work/fsz" load >/dev/null 2>&1
+printf '{"type":"note","key":1,"version":"18446744073709551613","data":{"tag":"last"}}\n' | "$E" -s "$work/fsz" load >/dev/null 2>&1
 printf '#!/usr/bin/env bash\ntrap "" XFSZ; ulimit -f 400; exec "%s" "$@"\n' "$E" >"$work/fsz.sh"; chmod +x "$work/fsz.sh"
 REAL_E=$E; E=$work/fsz.sh; start_server "$work/fsz"; E=$REAL_E
 long=$(head -c 600 /dev/zero | tr '\0' k)

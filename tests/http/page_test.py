@@ -443,6 +443,18 @@ def main():
         urllib.request.urlopen(req)
         chrome.wait_for("document.querySelector('#events li[data-seq=\"%d\"]')" % (seq + 1), "live update")
 
+        # a raise of the id counter by another process (a load of a dump's counter line) is an event
+        # of op last_id: it shows, and the type's count stays (it took one off, as a delete)
+        ccount = chrome.js("+document.querySelector('#types li[data-type=\"customer\"] .count').textContent")
+        subprocess.run([E, "-s", store, "load"], input='{"type":"customer","last_id":500000}\n', check=True,
+                       capture_output=True, text=True)
+        seq = json.load(urllib.request.urlopen(url + "/api/stat"))["log"]["last_seq"]
+        chrome.wait_for("document.querySelector('#events li[data-seq=\"%d\"]')" % seq, "live last_id %d" % seq)
+        text = chrome.js("document.querySelector('#events li[data-seq=\"%d\"]').textContent" % seq)
+        check("last_id" in text and "customer 500000" in text, "live last_id text %r" % text)
+        after = chrome.js("+document.querySelector('#types li[data-type=\"customer\"] .count').textContent")
+        check(after == ccount, "the customer count after a raise of its id counter: %d, was %d" % (after, ccount))
+
         # an evolution by another process while the page is open: a new type and a new field show once
         # events name them (the page kept the schema and the types of its load: the new type was never
         # listed nor counted, the new field had no column, the header said v1), and the counts stay

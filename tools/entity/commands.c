@@ -658,8 +658,9 @@ static int op_arg(unsigned *out, const char *text)
     if (!strcmp(text, "create")) *out |= ENT_OP_CREATE;
     else if (!strcmp(text, "update")) *out |= ENT_OP_UPDATE;
     else if (!strcmp(text, "delete")) *out |= ENT_OP_DELETE;
+    else if (!strcmp(text, "last_id")) *out |= ENT_OP_LAST_ID;
     else {
-        msg("--op must be create, update or delete, not \"%s\"", text);
+        msg("--op must be create, update, delete or last_id, not \"%s\"", text);
         return 2;
     }
     return 0;
@@ -817,7 +818,7 @@ int cmd_events(int argc, char **argv)
     f.ops = ops;
     if (from && trimmed_past(s, from, "events")) rc = 1;
     else if (follow && (rc = follow_from_past_end(s, &from))) {
-    } else if (ent_log_cursor_open(&c, s, from, NULL, 0) != ENT_OK) rc = fail("events"); /* 0: the first kept */
+    } else if (ent_log_cursor_open(&c, s, from, NULL, ENT_OP_ALL) != ENT_OK) rc = fail("events"); /* 0: the first kept */
     else if (!limit_zero) {
         next = from; /* at or past the log's first event (above): a jump from it is a trim since */
         rc = print_events(s, c, &f, limit, &n, &next, "events");
@@ -926,7 +927,11 @@ int cmd_subs(int argc, char **argv)
         ent_log_cursor *c = NULL;
         if (argc == 5 && (rc = parse_u64(&limit, argv[4], "--limit"))) return rc;
         if ((rc = open_store(&s, 1))) return rc;
-        if (ent_sub_cursor(&c, s, argv[2]) != ENT_OK) rc = fail("subs read");
+        uint64_t cp = 0;
+        /* every event after the checkpoint, the id counters' raises too (ent_sub_cursor() keeps
+         * create, update and delete): the log as `entity events` prints it */
+        if (ent_sub_checkpoint(&cp, s, NULL, argv[2]) != ENT_OK || ent_log_cursor_open(&c, s, cp + 1, NULL, ENT_OP_ALL) != ENT_OK)
+            rc = fail("subs read");
         else if (trimmed_since_ack(s, c, argv[2])) rc = 1;
         else if (!(argc == 5 && limit == 0)) {
             next = ent_log_cursor_pos(c); /* its checkpoint + 1, still in the log (above) */
@@ -1981,6 +1986,25 @@ static void say_when_cut(const char *text)
     catch_stops(on_signal_cut);
 }
 
+/* The last seq of d's log that is src's event (a replay's copy): ent_store_replay() raises the id
+ * counters to src's at the end, in events of d's own (ENT_OP_LAST_ID), when what it replayed
+ * left them lower (--to: ids src gave out after it). *own: how many such events follow. */
+static uint64_t replayed_upto(ent_store *d, ent_store *s, uint64_t last, uint64_t *own)
+{
+    *own = 0;
+    for (; last; last--, ++*own) {
+        ent_event *a = NULL, *b = NULL;
+        int same;
+        if (ent_log_get(&a, d, NULL, last) != ENT_OK) break;
+        same = a->op != ENT_OP_LAST_ID || (ent_log_get(&b, s, NULL, last) == ENT_OK && b->op == a->op && b->ts == a->ts &&
+                                           b->txn == a->txn && b->key.id == a->key.id);
+        ent_event_free(a);
+        ent_event_free(b);
+        if (same) break;
+    }
+    return last;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     const char *into = NULL;
@@ -2053,14 +2077,15 @@ int cmd_replay(int argc, char **argv)
             /* The store made is not the source at --to when --to cuts a transaction (left out
              * whole: the source never had half of it) or lies past the log: said with the seq
              * the new log ends at (it said nothing; --to 2 inside a batch of 3 made an empty store). */
-            uint64_t last = 0;
+            uint64_t last = 0, own = 0;
+            const char *raised = ", then its id counters raised to the source's (ids given out after it), in events of its own";
             if (ent_log_bounds(NULL, &last, d, NULL) != ENT_OK) rc = fail("replay");
-            else if (last < to && last >= src_last)
-                msg("replay: --to %llu is past the log's last seq: %s holds the log up to seq %llu", (unsigned long long)to,
-                    into, (unsigned long long)last);
+            else if ((last = replayed_upto(d, s, last, &own)) < to && last >= src_last)
+                msg("replay: --to %llu is past the log's last seq: %s holds the log up to seq %llu%s", (unsigned long long)to,
+                    into, (unsigned long long)last, own ? raised : "");
             else if (last < to)
-                msg("replay: seq %llu lies inside a transaction, left out whole: %s holds the log up to seq %llu",
-                    (unsigned long long)to, into, (unsigned long long)last);
+                msg("replay: seq %llu lies inside a transaction, left out whole: %s holds the log up to seq %llu%s",
+                    (unsigned long long)to, into, (unsigned long long)last, own ? raised : "");
         }
     }
     ent_store_close(d);

@@ -1,7 +1,7 @@
 /* libentity — the event log.
  *
  * Every create, update and delete appends one event to the store's log in the same write
- * transaction as the change: an aborted transaction leaves no event, a committed one never lacks
+ * transaction as the change, and so does every raise of a type's id counter (ENT_OP_LAST_ID): an aborted transaction leaves no event, a committed one never lacks
  * one. Sequence numbers are gap-free from 1; the events of one transaction share a `txn` number.
  */
 #ifndef ENTITY_LOG_H
@@ -18,8 +18,24 @@
 extern "C" {
 #endif
 
-/* Operations; also bit flags for filters (0 = every operation). */
-enum { ENT_OP_CREATE = 1, ENT_OP_UPDATE = 2, ENT_OP_DELETE = 4 };
+/* Operations; also bit flags for filters.
+ * ENT_OP_LAST_ID: a type's id counter (ent_last_id()) raised by ent_last_id_raise() (`entity
+ * load` of a dump's counter line): key = the new counter (an auto id: creates without a key take
+ * the ones above it), version 0, data NULL; no entity is created or changed. It is written only
+ * when the counter went up, so that a mirror, a replay and a consumer of the log count the ids
+ * the store counts and never hand out again one it gave out and deleted. Stores written before
+ * it existed never log one (their raises were not logged).
+ * A filter of 0 keeps create, update and delete only, as it did before this operation existed:
+ * a subscriber or cursor written for those three never meets a fourth. A filter that wants the
+ * raises names ENT_OP_LAST_ID, or ENT_OP_ALL for every operation (what a copy of the log needs:
+ * the relay, ent_store_replay(), `entity events`, serve's event pages and stream all take every
+ * operation, and their JSON says "op":"last_id"). Code that switches on op should skip an op it
+ * does not know: a later version may add another. */
+enum { ENT_OP_CREATE = 1, ENT_OP_UPDATE = 2, ENT_OP_DELETE = 4, ENT_OP_LAST_ID = 8 };
+/* every operation: the filter of a copy of the log */
+#define ENT_OP_ALL (ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE | ENT_OP_LAST_ID)
+/* what a filter of 0 keeps: the changes of entities */
+#define ENT_OP_ENTITY (ENT_OP_CREATE | ENT_OP_UPDATE | ENT_OP_DELETE)
 
 typedef struct ent_event {
     uint64_t seq;
@@ -36,7 +52,7 @@ typedef struct ent_event {
     const ent_type *type;
     ent_key key;       /* str borrowed from the event */
     int op;            /* ENT_OP_* */
-    uint64_t version;  /* the entity's version after the change */
+    uint64_t version;  /* the entity's version after the change; 0 for ENT_OP_LAST_ID */
     /* create: every field; update: the changed top-level fields, each marked changed
      * (ent_entity_changed), a removed one unset; delete: NULL. Owned by the event. */
     ent_entity *data;
@@ -45,8 +61,8 @@ typedef struct ent_event {
 /* NULL does nothing; it may come after ent_store_close() (as ent_entity_free()). */
 ENT_EXTERN(void) ent_event_free(ent_event *ev);
 
-/* {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete","version":V,
- *  "data":{...}} with removed fields as null; seq, txn, an auto key and version above 2^63-1 as
+/* {"seq":N,"ts":"RFC 3339","txn":N,"type":T,"key":K,"op":"create|update|delete|last_id","version":V,
+ *  "data":{...}} with removed fields as null (a delete's and a last_id's data: {}); seq, txn, an auto key and version above 2^63-1 as
  * decimal strings, as entity JSON writes uints. out: the caller frees it with free(). flags:
  * ENT_JSON_PRETTY (ENT_JSON_ENTITY is taken and changes nothing; another bit: ENT_INVALID).
  * Returns ENT_OK, ENT_INVALID, ENT_NOMEM. */
@@ -65,7 +81,8 @@ typedef struct ent_log_cursor ent_log_cursor;
 
 /* A cursor over the log from `from_seq` (inclusive; 0: from the first event the log keeps when
  * the cursor first reads, which is 1 unless the log was truncated) in order, keeping events of
- * `type` (NULL: all) and of the operations in `ops` (0: all). It reads in batches, each in a
+ * `type` (NULL: all) and of the operations in `ops` (0: create, update and delete; ENT_OP_ALL:
+ * every one, with ENT_OP_LAST_ID: see above). It reads in batches, each in a
  * snapshot of its own, so it sees what commits later: ent_log_next() returning ENT_NOTFOUND means
  * "nothing more yet"; ENT_TRUNCATED, that events it had not read were truncated (below).
  * Types are matched by name: a type of an older schema of the store still filters.
@@ -137,7 +154,8 @@ typedef void (*ent_event_cb)(const ent_event *ev, void *payload);
 
 typedef struct ent_subscriber ent_subscriber;
 
-/* Register cb (not NULL) for events of `type` (NULL: all; matched by name) and ops (0: all).
+/* Register cb (not NULL) for events of `type` (NULL: all; matched by name) and ops (0: create,
+ * update and delete; ENT_OP_LAST_ID or ENT_OP_ALL for the id counter's raises: see above).
  * cb sees the commits made through s, from any thread: the subscribers are the handle's. Commits
  * through another handle of the same store, in this process or another, do not reach it; follow
  * those with ent_log_wait() and a log cursor (or a durable subscription), as another process does.
@@ -175,7 +193,8 @@ typedef struct ent_sub_info {
 /* Every durable subscription. out: array of *out_n; the caller frees it with free(). */
 ENT_EXTERN(int) ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s);
 /* A log cursor from the subscription's checkpoint + 1 (history first, then live with
- * ent_log_wait()); its first ent_log_next() is ENT_TRUNCATED when a forced truncation dropped
+ * ent_log_wait()), of create, update and delete (ops 0: a consumer that also keeps the id
+ * counters opens ent_log_cursor_open(checkpoint + 1, NULL, ENT_OP_ALL) instead); its first ent_log_next() is ENT_TRUNCATED when a forced truncation dropped
  * events the subscription had not acknowledged. out: the caller frees it with
  * ent_log_cursor_free(). Returns as ent_log_cursor_open(), plus ENT_NOTFOUND. */
 ENT_EXTERN(int) ent_sub_cursor(ent_log_cursor **out, ent_store *s, const char *name);

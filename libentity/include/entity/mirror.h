@@ -3,7 +3,8 @@
  * A mirror is an ordinary store (every read call, the log, in-process and durable subscriptions
  * work on it) that takes changes from one writer only: the handle ent_mirror_open() returns,
  * through ent_mirror_apply(). Its log holds the primary's events with the primary's seq, ts, txn,
- * type, key, op, version and data; its entities, versions and indexes are the primary's as of the
+ * type, key, op, version and data; its entities, versions, indexes and id counters (ent_last_id(),
+ * raised by the primary's logged raises, log.h's ENT_OP_LAST_ID) are the primary's as of the
  * last applied transaction. Any other write (ent_create, a schema evolution through
  * ent_store_open, ...) fails with ENT_READONLY naming the primary's id; durable subscriptions
  * (ent_sub_create, ent_sub_ack) stay allowed, for the mirror's own consumers, and so does
@@ -60,9 +61,11 @@ ENT_EXTERN(int) ent_mirror_position(uint64_t *out_seq, uint64_t *out_pos, ent_st
 
 /* Parse an event as ent_event_to_json() prints it (the inverse; ts in RFC 3339 with ns), its type
  * and fields resolved in schema `sc`. Create: data holds every field given; update: every field
- * given is marked changed (ent_entity_changed), a null one unset; delete: data is NULL.
+ * given is marked changed (ent_entity_changed), a null one unset; delete and last_id (an id
+ * counter's raise, log.h): data is NULL.
  * out: the caller frees it with ent_event_free(). Returns ENT_OK, ENT_INVALID (names what is
- * wrong: malformed JSON, a missing member, an unknown type or field), ENT_NOMEM. */
+ * wrong: malformed JSON, a missing member, an unknown type or field, an "op" this version does
+ * not know: an event of a later libentity is refused by name, never skipped), ENT_NOMEM. */
 ENT_EXTERN(int) ent_event_from_json(ent_event **out, const ent_schema *sc, const char *json, size_t len);
 
 /* One schema version the store has had and where it took effect: the events with seq > after_seq

@@ -81,6 +81,12 @@ typedef struct ent_store_opts {
 #define ENT_STORE_OPTS_INIT {ENT_STORE_OPTS_VERSION, NULL, ENT_DURABILITY_STORED, 0, 0, 0}
 
 #define ENT_VERSION_ANY UINT64_MAX
+/* The highest version a write gives an entity (2^64-3): a delete's event carries the version
+ * after the entity's last, which must never be ENT_VERSION_ANY's number (a delete at 2^64-2 logged
+ * 2^64-1). An update of an entity at it is ENT_FULL, a restore above it ENT_INVALID. A store
+ * written before this limit may hold an entity at 2^64-2: it reads, and its delete logs 2^64-1, as
+ * it did, and mirrors and replays take such logs. */
+#define ENT_VERSION_LAST (UINT64_MAX - 2)
 
 /* Open the store at path, creating it when missing. LMDB: path is a directory (NULL or "" is
  * ENT_INVALID). Memory: path is ignored and may be NULL; every open makes a new, empty store, so
@@ -338,7 +344,7 @@ ENT_EXTERN(int) ent_exists(ent_store *s, ent_txn *txn, const ent_type *type, con
 /* Replace the stored entity with e's fields (fields unset in e are removed). If nothing differs,
  * nothing is written and the version stays. On ENT_OK e holds the stored version, nothing changed.
  * Returns as ent_create(), plus ENT_NOTFOUND (no such entity), ENT_CONFLICT (version) and
- * ENT_FULL (the entity is at version 2^64-2, restored there: the next would be ENT_VERSION_ANY). */
+ * ENT_FULL (the entity is at ENT_VERSION_LAST, 2^64-3, restored there: there is no next). */
 ENT_EXTERN(int) ent_replace(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t expect);
 
 /* Partial update: apply only e's changed top-level fields (set or unset) to the stored entity.
@@ -359,9 +365,10 @@ ENT_EXTERN(int) ent_upsert(ent_store *s, ent_txn *txn, ent_entity *e, uint64_t e
 ENT_EXTERN(int) ent_delete(ent_store *s, ent_txn *txn, const ent_type *type, const ent_key *key,
                            uint64_t expect);
 
-/* Store e exactly as given: its key and version (>= 1) are kept, whether or not it exists
- * (the auto-id counter moves past the key). For dump/load and replay. Validated like a create;
- * refs are checked. Returns as ent_create(). */
+/* Store e exactly as given: its key and version (1 to ENT_VERSION_LAST) are kept, whether or not
+ * it exists (the auto-id counter moves past the key). For dump/load and replay. Validated like a
+ * create; refs are checked. Returns as ent_create() (ENT_INVALID also for a version 0 or above
+ * ENT_VERSION_LAST). */
 ENT_EXTERN(int) ent_restore(ent_store *s, ent_txn *txn, ent_entity *e);
 
 /* A consistent copy of the whole store (a snapshot, taken while others keep writing) into an
@@ -418,11 +425,14 @@ ENT_EXTERN(int) ent_last_id(uint64_t *out, ent_store *s, ent_txn *txn, const ent
 
 /* Raise the id counter of `type` (auto ids) to id, when it is below: creates without a key then
  * take ids above id. It is never lowered (an id below the counter may have been handed out);
- * an id at or below it changes nothing. No event is written: the log, a replay of it and a
- * mirror know only the ids creates took. txn: a write transaction, or NULL for one of its own.
+ * an id at or below it changes nothing and writes nothing. A raise appends an event in the same
+ * transaction (op ENT_OP_LAST_ID, the new counter as its key, log.h), so that a mirror, a replay
+ * (ent_store_replay()) and a consumer of the stream count the same ids: a copy that takes writes
+ * later never hands out again an id this store gave out and deleted.
+ * txn: a write transaction, or NULL for one of its own.
  * Returns ENT_OK, ENT_INVALID (a type of string keys), ENT_READONLY (a read transaction, a
- * read-only store, a mirror), ENT_SCHEMA, and the codes of ent_txn_begin()/ent_txn_commit()
- * when txn is NULL. */
+ * read-only store, a mirror), ENT_SCHEMA, the codes of a write (ENT_FULL, ENT_IO), and the codes
+ * of ent_txn_begin()/ent_txn_commit() when txn is NULL. */
 ENT_EXTERN(int) ent_last_id_raise(ent_store *s, ent_txn *txn, const ent_type *type, uint64_t id);
 
 /* ---- index look-ups and scans -------------------------------------------------------------- */

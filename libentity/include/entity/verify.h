@@ -19,8 +19,10 @@ typedef void (*ent_problem_cb)(const char *line, void *payload);
 /* Check the whole store in one read snapshot: every record decodes; every index entry points at an
  * entity holding that value and every indexed value has its entry; refs point at existing
  * entities; stored counts equal the entities; the log has no gaps and every event decodes; and
- * replaying the log from seq 1 (when it was never truncated) gives exactly the current entities,
- * versions and auto-id counters. cb may be NULL.
+ * replaying the log from seq 1 (when it was never truncated) gives exactly the current entities
+ * and versions, and auto-id counters no higher than the store's (a counter below the log's
+ * creates and raises is a problem: it would hand out an id again; one above is a raise of a
+ * version that logged none). cb may be NULL.
  * out_problems (may be NULL): the number of problems found.
  * Returns ENT_OK when there are none, ENT_CORRUPT when there are, or another code when the check
  * itself could not run (ENT_NOMEM, ENT_IO). */
@@ -43,9 +45,11 @@ ENT_EXTERN(int) ent_type_check_pages(uint64_t *out_problems, ent_store *s, ent_t
  * a schema equal to or a compatible evolution of src's: dst then holds the same entities with the
  * same keys (auto ids too) and versions, and a log of the same events (seq, ts, txn, data),
  * transaction by transaction (a transaction that to_seq falls inside is left out whole: replay
- * ends before it). Each type's id counter (ent_last_id()) is raised to src's at the end, also
- * with a to_seq: no event names the ids a dump's counter took (ent_last_id_raise()), and an id
- * src handed out after to_seq may be held by a host all the same.
+ * ends before it). The log's raises of id counters (ENT_OP_LAST_ID, written by
+ * ent_last_id_raise(): `entity load` of a dump) are replayed as raises, each with its seq, so dst
+ * counts the ids src counted. A type's counter still below src's at the end (a to_seq: an id src
+ * handed out after it may be held by a host all the same; or a raise of a version that logged
+ * none) is raised to src's then, with an event of dst's own after the replayed ones.
  * No index is written nor checked on the way (an index that an evolution added once the values
  * fitted it meets earlier, legal values in the log: repeats under a unique index, values longer
  * than an index key): dst's indexes are built over its entities at the end, also after a failure,

@@ -110,8 +110,9 @@ typedef struct ent_follow_opts {
                              * stored mode); `entity mirror --durability` sets it. A mirror in
                              * memory works until a newer schema arrives (it cannot evolve:
                              * ENT_INVALID); use LMDB for a lasting one */
-    /* Registered on the mirror store (ent_subscribe, every type and op) whenever it is opened:
-     * sees each applied event after its transaction committed. NULL: none. */
+    /* Registered on the mirror store (ent_subscribe, every type, ops 0: create, update and
+     * delete; an id counter's raise, ENT_OP_LAST_ID, is applied but not handed to it) whenever it
+     * is opened: sees each applied event after its transaction committed. NULL: none. */
     ent_event_cb on_event;
     void *event_payload;
     ent_nats_log_cb log;
