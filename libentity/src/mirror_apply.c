@@ -429,12 +429,16 @@ int ent_mirror_promote(ent_store *s, uint64_t *out_seq)
     t = NULL;
     if (rc) goto out;
     done = 1;
+    /* A mirror often runs `lazy` or `none` (a read copy the stream rebuilds); a promotion lost to
+     * a power cut after its new writes were relayed would leave the store a mirror whose log
+     * holds seqs the stream has as another store's. (The relay syncs before it publishes too.) */
+    if ((rc = ent_store_sync(s))) rc = ent__err_prefix(rc, "store %s promoted, but not synced: ", s->path);
     /* This handle is the primary's now (the caller alone uses it during the call); other handles
      * keep seeing a mirror until reopened, and their writes are refused saying so (mirror_guard). */
     snprintf(s->id, sizeof s->id, "%s", primary);
     s->mirror_of[0] = '\0';
     s->mirror_writer = 0;
-    if (out_seq) *out_seq = last;
+    if (out_seq && !rc) *out_seq = last;
 out:
     ent_txn_abort(t);
     free(max);
