@@ -235,7 +235,7 @@ static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
     if (!same)
         return ent_error_set(ENT_CONFLICT, "stream %s holds another seq %" PRIu64 " of store %s than its log (the store "
                              "restored from a backup, or a copy of it, that wrote on; a mirror promoted before it had "
-                             "applied all the stream holds, or the old primary after another store's promotion): the relay "
+                             "applied all the stream holds, or the old primary back after a mirror's promotion): the relay "
                              "stops rather than mix two histories; relay to a new stream", r->o.stream, in_stream,
                              ent_store_id(r->s));
     return ENT_OK;
@@ -327,7 +327,7 @@ static int resume(relay *r)
          * stream's history (ent_mirror_promote()). */
         return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
                              " (a copy of that store; a mirror promoted before it had applied seqs %" PRIu64 "..%" PRIu64
-                             "; or the old primary after another store's promotion): the relay stops rather than fork "
+                             "; or the old primary back after a mirror's promotion): the relay stops rather than fork "
                              "the stream's history", r->o.stream, in_stream, ent_store_id(r->s), last, last + 1, in_stream);
     r->pos = fresh ? 0 : in_stream ? in_stream : cp;
     r->sent = r->pos;
