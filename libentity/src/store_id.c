@@ -116,7 +116,9 @@ int ent__mirror_guard(ent_txn *t)
         return ent__err(ENT_READONLY, "store %s was promoted to a primary after this handle opened it as a mirror "
                         "of store %s: close it and open it again to write", t->s->path, t->s->mirror_of);
     return ent__err(ENT_READONLY, "store %s is a mirror of store %s: it takes changes only from "
-                    "its mirror process; write to the primary", t->s->path, t->s->mirror_of);
+                    "its mirror process; write to the primary, or, if it is lost, promote this store (entity promote, "
+                    "ent_mirror_promote())",
+                    t->s->path, t->s->mirror_of);
 }
 
 int ent__schema_mark(ent_txn *t, uint32_t version)
