@@ -263,32 +263,36 @@ python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["key"] != 5)'
 "$E" -s "$A" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err" || { bad "relay from the promoted store"; cat "$W/err"; }
 "$E" -s "$A" patch customer 5 '{"vip":true}' >/dev/null
 "$E" -s "$A" rm customer 3 >/dev/null
+# a schema evolution on the promoted store reaches the mirrors as the primary's did
+schema "$W/fo2.json" 2 'f["tier"]={"id":6,"type":"string","indexed":True}'
+"$E" -s "$A" schema --apply "$W/fo2.json" 2>/dev/null || bad "schema --apply on the promoted store"
+"$E" -s "$A" patch customer 1 '{"tier":"gold"}' >/dev/null || bad "patch with the new field"
 "$E" -s "$A" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err" || { bad "relay from the promoted store"; cat "$W/err"; }
-"$PROBE" check "$URL" FAILOVER "$ID" 9 >/dev/null || bad "FAILOVER after the promotion: $("$PROBE" check "$URL" FAILOVER "$ID" 9 2>&1)"
+"$PROBE" check "$URL" FAILOVER "$ID" 10 >/dev/null || bad "FAILOVER after the promotion: $("$PROBE" check "$URL" FAILOVER "$ID" 10 2>&1)"
 "$E" -s "$B" mirror --nats "$URL" --stream FAILOVER --once 2>"$W/err"; rc=$?
-if [ $rc = 0 ] && [ "$(applied "$B")" = 9 ]; then
+if [ $rc = 0 ] && [ "$(applied "$B")" = 10 ]; then
   same "$A" "$B" "a mirror of the lost primary follows the promoted mirror"
 else
-  bad "mirror B after the promotion: exit $rc, at seq $(applied "$B") of 9"; cat "$W/err"
+  bad "mirror B after the promotion: exit $rc, at seq $(applied "$B") of 10"; cat "$W/err"
 fi
 # the old primary back, relaying into the same stream: its log ends at 7 (one write never
-# relayed), the stream holds 9 of its id; then, written past 9, another seq 9
+# relayed), the stream holds 10 of its id; then, written past 10, another seq 10
 "$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err"; rc=$?
 grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
-if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds seq 9 of store $ID, but its log ends at 7" "$W/err"; then
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds seq 10 of store $ID, but its log ends at 7" "$W/err"; then
   say "ok: the old primary back after the promotion: $(cat "$W/err")"
 else
   bad "the old primary back after the promotion: exit $rc (1 expected):"; cat "$W/err"
 fi
-for i in 6 7; do echo "{\"name\":\"o$i\",\"email\":\"o$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+for i in 6 7 8; do echo "{\"name\":\"o$i\",\"email\":\"o$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
 "$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err"; rc=$?
 grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
-if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds another seq 9 of store $ID than its log" "$W/err"; then
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds another seq 10 of store $ID than its log" "$W/err"; then
   say "ok: the old primary back, written past the stream: $(cat "$W/err")"
 else
   bad "the old primary back, written past the stream: exit $rc (1 expected):"; cat "$W/err"
 fi
-"$PROBE" check "$URL" FAILOVER "$ID" 9 >/dev/null || bad "FAILOVER after the old primary's relays: $("$PROBE" check "$URL" FAILOVER "$ID" 9 2>&1)"
+"$PROBE" check "$URL" FAILOVER "$ID" 10 >/dev/null || bad "FAILOVER after the old primary's relays: $("$PROBE" check "$URL" FAILOVER "$ID" 10 2>&1)"
 "$E" -s "$B" mirror --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "mirror B after the old primary's relays"
 same "$A" "$B" "the old primary's relays changed nothing"
 
