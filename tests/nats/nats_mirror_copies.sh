@@ -324,6 +324,31 @@ else
 fi
 "$PROBE" check "$URL" LAGGING "$ID" 5 >/dev/null || bad "LAGGING after the refused relays: $("$PROBE" check "$URL" LAGGING "$ID" 5 2>&1)"
 
+# 7c. A mirror promoted with every event applied but not the primary's last schema version (its
+# message the last in the stream: an evolution with no write after it). Its relay took the
+# stream's version for its own: its events went out under its older version to mirrors at the
+# newer one, and its own next evolution, numbered as the primary's, was never published (mirrors
+# read its events under the old primary's). Refused, naming both versions.
+P=$W/sv-primary; D=$W/sv-d
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for i in 1 2; do echo "{\"name\":\"v$i\",\"email\":\"v$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream SCHEMALAG --once 2>/dev/null || bad "relay to SCHEMALAG"
+"$E" -s "$D" mirror --nats "$URL" --stream SCHEMALAG --once 2>/dev/null || bad "mirror D of SCHEMALAG"
+schema "$W/sv2.json" 2 'f["tier"]={"id":6,"type":"string","indexed":True}'
+"$E" -s "$P" schema --apply "$W/sv2.json" 2>/dev/null || bad "schema --apply sv2"
+"$E" -s "$P" relay --nats "$URL" --stream SCHEMALAG --once 2>/dev/null || bad "relay of schema version 2 to SCHEMALAG"
+"$E" -s "$D" promote >/dev/null 2>"$W/err" || bad "promote of mirror D: $(cat "$W/err")"
+echo '{"name":"d3","email":"d3@x"}' | "$E" -s "$D" put customer - >/dev/null
+"$E" -s "$D" relay --nats "$URL" --stream SCHEMALAG --once 2>"$W/err"; rc=$?
+grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds schema version 2 of store $ID, but the store has versions up to 1" "$W/err"; then
+  say "ok: a mirror promoted before it had the primary's last schema version: $(cat "$W/err")"
+else
+  bad "a mirror promoted before it had the primary's last schema version, relayed: exit $rc (1 expected):"; cat "$W/err"
+fi
+"$PROBE" check "$URL" SCHEMALAG "$ID" 2 >/dev/null || bad "SCHEMALAG after the refused relay: $("$PROBE" check "$URL" SCHEMALAG "$ID" 2 2>&1)"
+
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" "$W"/*.log 2>/dev/null; then bad "sanitizer reports in the logs above"; fi
 if [ $fails = 0 ]; then say "all passed"; exit 0; fi
 say "$fails failures"
