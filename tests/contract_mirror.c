@@ -586,6 +586,10 @@ static void test_promote_edges(void)
     CU_ASSERT_EQUAL(ent_entity_key(e).id, 1);
     ent_entity_free(e);
     close_st(&m);
+    open_mirror(&m, "00000000-0000-4000-8000-0000000000AB"); /* ids are lower case: its subjects would differ */
+    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("no store id");
+    close_st(&m);
     open_mirror(&m, "primary-7");
     ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
     ENT_ASSERT_MSG("no store id");

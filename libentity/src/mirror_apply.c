@@ -243,7 +243,8 @@ out:
  * mirrors of that primary follow it unchanged. The log state ("log": last seq, last txn) is the
  * primary's as of the last applied transaction, so seqs and txns go on from there with no gap. */
 
-/* The primary's id, "xxxxxxxx-xxxx-...", as meta "store_id" holds it (16 bytes). */
+/* The primary's id, "xxxxxxxx-xxxx-...", as meta "store_id" holds it (16 bytes); -1 when it is
+ * not one. */
 static int uuid_parse(uint8_t out[16], const char *s)
 {
     size_t o = 0;
@@ -254,8 +255,9 @@ static int uuid_parse(uint8_t out[16], const char *s)
             if (s[i] != '-') return -1;
             continue;
         }
-        h = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
-            : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10 : -1;
+        /* lower case only, as store ids are printed: the relay's subjects carry the id as it is,
+         * and one read back from the 16 bytes would name other subjects than the primary's */
+        h = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
         if (h < 0) return -1;
         if (o & 1) out[o / 2] = (uint8_t)(out[o / 2] | h);
         else out[o / 2] = (uint8_t)(h << 4);
