@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -620,13 +623,190 @@ static void test_schema_history(void)
     close_st(&p);
 }
 
+/* The last event of s's log. */
+static ent_event *last_event(ent_store *s)
+{
+    uint64_t last = 0;
+    ent_event *ev = NULL;
+    ENT_OK_(ent_log_bounds(NULL, &last, s, NULL));
+    ENT_OK_(ent_log_get(&ev, s, NULL, last));
+    return ev;
+}
+
+/* Failover: a mirror made the primary. Writes refused before and taken after; its log goes on at
+ * the last applied seq + 1 and its txns above the last applied one; its id counter above every id
+ * the primary gave (a deleted one too); it takes the primary's id and is a mirror no more. */
+static void test_promote(void)
+{
+    st p, m;
+    ent_event **v, *ev;
+    ent_entity *e;
+    size_t n;
+    uint64_t seq = 0, last = 0, id = 0, problems = 1, txn;
+    ent_store_opts o = opts();
+    char pid[37];
+    open_primary(&p);
+    write_history(p.s);
+    /* user 6 created and deleted: its id must never be handed out again */
+    e = user(p.s, 6);
+    ENT_OK_(ent_create(p.s, NULL, e));
+    CU_ASSERT_EQUAL(ent_entity_key(e).id, 6);
+    {
+        ent_key k6 = ent_entity_key(e);
+        ENT_OK_(ent_delete(p.s, NULL, ent_store_type(p.s, "user"), &k6, ENT_VERSION_ANY));
+    }
+    ent_entity_free(e);
+    snprintf(pid, sizeof pid, "%s", ent_store_id(p.s));
+    open_mirror(&m, pid);
+    n = events_as_sent(&v, p.s, m.s, 1);
+    CU_ASSERT_EQUAL_FATAL(n, 11);
+    apply_all(m.s, v, n);
+    ev = last_event(m.s);
+    txn = ev->txn;
+    ent_event_free(ev);
+    /* before: a mirror takes no write */
+    e = user(m.s, 7);
+    ENT_CHECK_RC(ent_create(m.s, NULL, e), ENT_READONLY);
+    /* a store that is no mirror has nothing to promote */
+    ENT_CHECK_RC(ent_mirror_promote(p.s, &seq), ENT_INVALID);
+    ENT_ASSERT_MSG("is not a mirror");
+    ENT_OK_(ent_mirror_promote(m.s, &seq));
+    CU_ASSERT_EQUAL(seq, 11);
+    CU_ASSERT_STRING_EQUAL(ent_store_id(m.s), pid); /* the primary's id: its relay publishes where the primary's did */
+    CU_ASSERT_PTR_NULL(ent_store_mirror_of(m.s));
+    ENT_CHECK_RC(ent_mirror_position(&seq, NULL, m.s), ENT_INVALID);
+    ENT_OK_(ent_last_id(&id, m.s, NULL, ent_store_type(m.s, "user")));
+    CU_ASSERT(id >= 6);
+    /* after: an ordinary primary */
+    ENT_OK_(ent_create(m.s, NULL, e));
+    CU_ASSERT_EQUAL(ent_entity_key(e).id, 7);
+    ent_entity_free(e);
+    ENT_OK_(ent_last_id_raise(m.s, NULL, ent_store_type(m.s, "user"), 20));
+    ev = last_event(m.s);
+    CU_ASSERT_EQUAL(ev->seq, 12);
+    CU_ASSERT_EQUAL(ev->txn, txn + 1);
+    ent_event_free(ev);
+    ENT_OK_(ent_store_verify(&problems, m.s, NULL, NULL));
+    CU_ASSERT_EQUAL(problems, 0);
+    /* a second promotion is a mistake, said so */
+    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("is not a mirror");
+    /* the mirror apply goes no further on it: it is a primary */
+    ENT_CHECK_RC(ent_mirror_apply(m.s, v + n - 1, 1, 0), ENT_READONLY);
+    if (strcmp(backend, "memory")) {
+        /* the promotion is in the store, not the handle */
+        ent_store_close(m.s);
+        ENT_CHECK_RC(ent_mirror_open(&m.s, m.dir, pid, NULL, &o), ENT_CONFLICT);
+        ENT_ASSERT_MSG("not a mirror");
+        ENT_OK_(ent_store_open(&m.s, m.dir, NULL, &o));
+        CU_ASSERT_STRING_EQUAL(ent_store_id(m.s), pid);
+        CU_ASSERT_PTR_NULL(ent_store_mirror_of(m.s));
+        e = user(m.s, 8);
+        ENT_OK_(ent_create(m.s, NULL, e));
+        CU_ASSERT_EQUAL(ent_entity_key(e).id, 21);
+        ent_entity_free(e);
+        ENT_OK_(ent_log_bounds(NULL, &last, m.s, NULL));
+        CU_ASSERT_EQUAL(last, 13);
+        ENT_OK_(ent_store_verify(&problems, m.s, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
+    free_events(v, n);
+    close_st(&m);
+    close_st(&p);
+}
+
+/* A mirror with nothing applied yet, and one whose primary id is no store id (a host's transport
+ * may name it so): the first is promoted (an empty primary), the second refused, unchanged. */
+static void test_promote_edges(void)
+{
+    st m;
+    ent_entity *e;
+    uint64_t seq = 9;
+    open_mirror(&m, "00000000-0000-4000-8000-0000000000ab");
+    ENT_OK_(ent_mirror_promote(m.s, &seq));
+    CU_ASSERT_EQUAL(seq, 0);
+    CU_ASSERT_STRING_EQUAL(ent_store_id(m.s), "00000000-0000-4000-8000-0000000000ab");
+    e = user(m.s, 1);
+    ENT_OK_(ent_create(m.s, NULL, e));
+    CU_ASSERT_EQUAL(ent_entity_key(e).id, 1);
+    ent_entity_free(e);
+    close_st(&m);
+    open_mirror(&m, "00000000-0000-4000-8000-0000000000AB"); /* ids are lower case: its subjects would differ */
+    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("no store id");
+    close_st(&m);
+    open_mirror(&m, "primary-7");
+    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("no store id");
+    CU_ASSERT_STRING_EQUAL(ent_store_mirror_of(m.s), "primary-7");
+    close_st(&m);
+}
+
+/* A promotion refused while a mirror process holds <mirror>/mirror.lock (as ent_follow_run()
+ * holds it for its whole run), naming its pid; and through a handle opened before another
+ * handle promoted the store, writes are refused saying so. */
+static void test_promote_lock_and_stale_handles(void)
+{
+    st p, m;
+    ent_store *other = NULL;
+    ent_store_opts o = opts();
+    ent_event **v;
+    ent_entity *e;
+    size_t n;
+    char lock[ENT_TEST_PATH_MAX + 16];
+    struct stat sb;
+    int fd;
+    if (!strcmp(backend, "memory")) return; /* no directory: no follower reaches a host's handle */
+    open_primary(&p);
+    write_history(p.s);
+    open_mirror(&m, ent_store_id(p.s));
+    n = events_as_sent(&v, p.s, m.s, 1);
+    apply_all(m.s, v, 5);
+    ENT_TEST_PATH(lock, "%s/mirror.lock", m.dir);
+    fd = open(lock, O_RDWR | O_CREAT, 0644);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL_FATAL(write(fd, "4242\n", 5), 5);
+    CU_ASSERT_EQUAL_FATAL(flock(fd, LOCK_EX | LOCK_NB), 0);
+    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_BUSY);
+    ENT_ASSERT_MSG("a mirror is running on it (pid 4242)");
+    CU_ASSERT_STRING_EQUAL(ent_store_mirror_of(m.s), ent_store_id(p.s)); /* unchanged */
+    close(fd);
+    /* another handle (another process) promotes it: the mirror's handle applies no more, and
+     * its writes are refused saying to open it again */
+    ENT_OK_(ent_store_open(&other, m.dir, NULL, &o));
+    ENT_OK_(ent_mirror_promote(other, NULL));
+    CU_ASSERT_NOT_EQUAL(stat(lock, &sb), 0); /* no mirror: its lock file goes */
+    ENT_CHECK_RC(ent_mirror_apply(m.s, v + 5, 1, 0), ENT_READONLY);
+    ENT_ASSERT_MSG("was promoted to a primary");
+    e = user(m.s, 7);
+    ENT_CHECK_RC(ent_create(m.s, NULL, e), ENT_READONLY);
+    ENT_ASSERT_MSG("open it again");
+    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_ASSERT_MSG("promoted since");
+    ent_entity_free(e);
+    e = user(other, 7);
+    ENT_OK_(ent_create(other, NULL, e));
+    CU_ASSERT_EQUAL(ent_entity_key(e).id, 6);
+    ent_entity_free(e);
+    ent_store_close(other);
+    /* a store that is no mirror leaves no lock file behind a refused promotion */
+    ENT_CHECK_RC(ent_mirror_promote(p.s, NULL), ENT_INVALID);
+    ENT_TEST_PATH(lock, "%s/mirror.lock", p.dir);
+    CU_ASSERT_NOT_EQUAL(stat(lock, &sb), 0);
+    free_events(v, n);
+    close_st(&m);
+    close_st(&p);
+}
+
 int main(int argc, char **argv)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_copy_through_json), ENT_TEST(test_duplicate_gap_diverged),
                                           ENT_TEST(test_mirror_takes_no_other_writer), ENT_TEST(test_mirror_trims_its_own_log),
                                           ENT_TEST(test_event_json_errors), ENT_TEST(test_mirror_counts_raised_ids),
                                           ENT_TEST(test_mirror_takes_the_old_last_version),
-                                          ENT_TEST(test_schema_history), {NULL, NULL}};
+                                          ENT_TEST(test_schema_history), ENT_TEST(test_promote),
+                                          ENT_TEST(test_promote_edges), ENT_TEST(test_promote_lock_and_stale_handles),
+                                          {NULL, NULL}};
     char suite[64];
     int rc;
     backend = argc > 1 ? argv[1] : "lmdb";

@@ -7,7 +7,9 @@
  * a transaction boundary and the log ends at its seq), verify is clean, and once resumed the
  * mirror is identical to the fault-free one (entities, counts, log), whose entities are the
  * primary's; its subscriber saw each event once, in order. No NATS server is needed: this is the
- * store's side (ent_mirror_apply); fuzz_mirror covers the message handling before it. */
+ * store's side (ent_mirror_apply); fuzz_mirror covers the message handling before it.
+ * Then ent_mirror_promote() the same way: after a fault at any call the store is the mirror as it
+ * was or fully promoted, never between (promote_loop). */
 #include "test_util.h"
 
 #include "backend_fault.h"
@@ -196,8 +198,144 @@ static void mirror_loop(const char *inner)
 static void test_mirror_lmdb(void) { mirror_loop("lmdb"); }
 static void test_mirror_memory(void) { mirror_loop("memory"); }
 
+/* ent_mirror_promote() under backend faults: a mirror of the workload's primary is promoted once
+ * to count the backend calls, then once per call number N and fault kind with the Nth failing.
+ * Killed anywhere it is the mirror or the primary, never between: after each run (LMDB: reopened
+ * on plain lmdb, as a new process) either it is still the mirror, with its own id, position and
+ * state as before, or it is fully promoted (the primary's id, no mirror, every id counter at
+ * least the reference's); a success is always the latter; verify is clean; a mirror left so is
+ * promoted by the next try. */
+static const char fo_primary[] = "0e1f2a3b-4c5d-4e6f-8a7b-8c9d0e1f2a3b";
+
+static int promote_open(ent_store **m, const char *dir, const char *backend, const ent_schema *sc)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    return ent_mirror_open(m, dir, fo_primary, sc, &o);
+}
+
+/* Every type's id counter, as text. */
+static void counters(char *out, size_t n, ent_store *s)
+{
+    const ent_schema *sc = ent_store_schema(s);
+    size_t at = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < ent_schema_type_count(sc); i++) {
+        uint64_t id = 0;
+        if (ent_type_key(ent_schema_type_at(sc, i)) != ENT_KEY_AUTO) continue;
+        ENT_OK_(ent_last_id(&id, s, NULL, ent_schema_type_at(sc, i)));
+        at += (size_t)snprintf(out + at, at < n ? n - at : 0, "%s=%llu ", ent_type_name(ent_schema_type_at(sc, i)),
+                               (unsigned long long)id);
+    }
+}
+
+static void promote_loop(const char *inner)
+{
+    fw_ctx w;
+    recorded r;
+    ent_subscriber *rec = NULL;
+    ent_store *m = NULL;
+    char backend[32], dir[ENT_TEST_PATH_MAX], *base = fw_tmpdir("fault-promote"), *ref_snap, ctr[512], got_ctr[512];
+    int rcs[FW_NSTEPS], lmdb = strcmp(inner, "memory") != 0, failed = 0;
+    uint64_t total, ref_seq = 0;
+    long runs = 0, promoted = 0, stayed = 0;
+    memset(&w, 0, sizeof w);
+    memset(&r, 0, sizeof r);
+    snprintf(backend, sizeof backend, "fault:%s", inner);
+    ENT_TEST_PATH(dir, "%s/mirror", base);
+    w.backend = "memory";
+    ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
+    ENT_OK_(fw_open_fresh(&w));
+    ENT_OK_(ent_subscribe(&rec, w.s, NULL, 0, record_json, &r));
+    fw_run(&w, rcs, NULL);
+    fw_close(&w);
+
+    /* reference: promoted without faults, counting the backend calls of the promotion */
+    if (lmdb) mkdir(dir, 0700);
+    ENT_OK_(promote_open(&m, dir, backend, w.v1));
+    ENT_OK_(apply_from(m, &r, 0, &failed));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ref_snap = fw_snapshot(m));
+    counters(ctr, sizeof ctr, m);
+    ent__fault_reset();
+    ENT_OK_(ent_mirror_promote(m, &ref_seq));
+    total = ent__fault_calls();
+    CU_ASSERT_EQUAL(ref_seq, r.n);
+    ent_store_close(m);
+    m = NULL;
+
+    for (size_t ki = 0; ki < FW_NKINDS; ki++) {
+        const fw_kind *kd = &fw_kinds[ki];
+        for (uint64_t n = 1; n <= total; n++) {
+            uint64_t seq = 0, problems = 0;
+            int rc;
+            char mid[37], *got;
+            runs++;
+            fw_rmrf(dir);
+            if (lmdb) mkdir(dir, 0700);
+            ENT_OK_(promote_open(&m, dir, backend, w.v1));
+            ENT_OK_(apply_from(m, &r, 0, &failed));
+            snprintf(mid, sizeof mid, "%s", ent_store_id(m));
+            ent__fault_reset();
+            if (kd->sticky) ent__fault_arm_sticky(n, kd->rc);
+            else ent__fault_arm(n, kd->rc);
+            rc = ent_mirror_promote(m, &seq);
+            ent__fault_disarm();
+            if (lmdb) { /* a new process opening what the promotion left */
+                ent_store_opts o = ENT_STORE_OPTS_INIT;
+                ent_store_close(m);
+                m = NULL;
+                o.durability = ENT_NONE;
+                ENT_OK_(ent_store_open(&m, dir, NULL, &o));
+            }
+            CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+            CU_ASSERT_EQUAL(ent_store_verify(&problems, m, NULL, NULL), ENT_OK);
+            CU_ASSERT_EQUAL(problems, 0);
+            got = fw_snapshot(m);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+            CU_ASSERT_STRING_EQUAL(got, ref_snap); /* entities, counts and log untouched either way */
+            free(got);
+            counters(got_ctr, sizeof got_ctr, m);
+            if (!ent_store_mirror_of(m)) {
+                promoted++;
+                CU_ASSERT_STRING_EQUAL(ent_store_id(m), fo_primary);
+                CU_ASSERT_STRING_EQUAL(got_ctr, ctr);
+                CU_ASSERT_EQUAL(ent_mirror_position(NULL, NULL, m), ENT_INVALID);
+            } else {
+                stayed++;
+                if (rc == ENT_OK) fprintf(stderr, "\n  promote %s, call %llu, %s: ENT_OK, still a mirror\n", backend,
+                                          (unsigned long long)n, kd->name);
+                CU_ASSERT_NOT_EQUAL(rc, ENT_OK);
+                CU_ASSERT_EQUAL(rc, kd->rc);
+                CU_ASSERT_STRING_EQUAL(ent_store_mirror_of(m), fo_primary);
+                CU_ASSERT_STRING_EQUAL(ent_store_id(m), mid);
+                ENT_OK_(ent_mirror_position(&seq, NULL, m));
+                CU_ASSERT_EQUAL(seq, ref_seq);
+                /* the next try (the fault gone) promotes it */
+                ENT_OK_(ent_mirror_promote(m, &seq));
+                CU_ASSERT_EQUAL(seq, ref_seq);
+                CU_ASSERT_STRING_EQUAL(ent_store_id(m), fo_primary);
+            }
+            ent_store_close(m);
+            m = NULL;
+        }
+    }
+    printf("\n  promote on %s: %llu backend calls, %ld runs (%zu kinds): %ld ended promoted, %ld still the mirror, "
+           "none between\n", backend, (unsigned long long)total, runs, FW_NKINDS, promoted, stayed);
+    for (size_t i = 0; i < r.n; i++) free(r.json[i]);
+    free(ref_snap);
+    fw_rmrf(dir);
+    rmdir(base);
+    free(base);
+    ent_schema_free(w.v1);
+}
+
+static void test_promote_lmdb(void) { promote_loop("lmdb"); }
+static void test_promote_memory(void) { promote_loop("memory"); }
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(test_mirror_lmdb), ENT_TEST(test_mirror_memory), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(test_mirror_lmdb), ENT_TEST(test_mirror_memory),
+                                          ENT_TEST(test_promote_lmdb), ENT_TEST(test_promote_memory), {NULL, NULL}};
     return ent_test_run("fault_mirror", cases);
 }

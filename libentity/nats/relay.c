@@ -234,8 +234,10 @@ static int same_history(relay *r, natsMsg *m, uint64_t in_stream)
     if (rc) return rc;
     if (!same)
         return ent_error_set(ENT_CONFLICT, "stream %s holds another seq %" PRIu64 " of store %s than its log (the store "
-                             "restored from a backup, or a copy of it, that wrote on): the relay stops rather than mix two "
-                             "histories; relay to a new stream", r->o.stream, in_stream, ent_store_id(r->s));
+                             "restored from a backup, or a copy of it, that wrote on; a mirror promoted before it had "
+                             "applied all the stream holds, or the old primary back after a mirror's promotion): the relay "
+                             "stops rather than mix two histories; relay to a new stream", r->o.stream, in_stream,
+                             ent_store_id(r->s));
     return ENT_OK;
 }
 
@@ -273,6 +275,8 @@ static int hold_refill(relay *r, uint64_t cp)
     r->refill_upto = cp;
     return ENT_OK;
 }
+
+static int load_marks(relay *r);
 
 /* Connected: where to go on from. After the stream's last Entity-Seq of this store: the stream may
  * hold messages whose acks the last run never saw (past the checkpoint), or lack some the
@@ -320,8 +324,25 @@ static int resume(relay *r)
         return rc;
     }
     if (in_stream > last)
+        /* Also a mirror promoted while it lagged (the primary published seqs it never applied),
+         * and the old primary back after a promoted mirror published: going on would fork the
+         * stream's history (ent_mirror_promote()). */
         return ent_error_set(ENT_CONFLICT, "stream %s holds seq %" PRIu64 " of store %s, but its log ends at %" PRIu64
-                             " (is this a copy of that store?)", r->o.stream, in_stream, ent_store_id(r->s), last);
+                             " (a copy of that store; a mirror promoted before it had applied seqs %" PRIu64 "..%" PRIu64
+                             "; or the old primary back after a mirror's promotion): the relay stops rather than fork "
+                             "the stream's history", r->o.stream, in_stream, ent_store_id(r->s), last, last + 1, in_stream);
+    /* A schema version of this store in the stream that the store never had: the stream's is
+     * another history's (a mirror promoted before it applied the primary's last evolution, whose
+     * message had no event after it; the old primary back after a promotion evolved the schema).
+     * Going on, its events went out under its older version to mirrors at that one, and its own
+     * next evolution, numbered as the stream's, was taken for published and never sent. (The
+     * marks read again first: another process may have evolved the store since they were.) */
+    if (schema > r->marks_top && schema > ent_schema_version(ent_store_schema(r->s)) && (rc = load_marks(r))) return rc;
+    if (schema > r->marks_top && schema > ent_schema_version(ent_store_schema(r->s)))
+        return ent_error_set(ENT_CONFLICT, "stream %s holds schema version %" PRIu64 " of store %s, but the store has versions "
+                             "up to %" PRIu32 " (a mirror promoted before it had applied that version; or the old primary "
+                             "back after a mirror's promotion evolved the schema): the relay stops rather than fork the "
+                             "stream's history", r->o.stream, schema, ent_store_id(r->s), r->marks_top);
     r->pos = fresh ? 0 : in_stream ? in_stream : cp;
     r->sent = r->pos;
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */

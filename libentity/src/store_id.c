@@ -105,11 +105,20 @@ int ent__mirror_load(ent_store *s, ent_txn *t, const char *mirror_of, int create
     return ENT_OK;
 }
 
-int ent__mirror_guard(const ent_txn *t)
+int ent__mirror_guard(ent_txn *t)
 {
+    ent_slice v;
     if (!t->s->mirror_of[0] || t->mirror_apply) return ENT_OK;
+    /* Promoted since this handle was opened (ent_mirror_promote() through another handle or
+     * process): still refused, since the handle holds the mirror's id, which its relay would
+     * publish under, but saying what to do. Read only on this refusal: a primary pays nothing. */
+    if (ent__meta_get(&v, t, "mirror_of") == ENT_NOTFOUND)
+        return ent__err(ENT_READONLY, "store %s was promoted to a primary after this handle opened it as a mirror "
+                        "of store %s: close it and open it again to write", t->s->path, t->s->mirror_of);
     return ent__err(ENT_READONLY, "store %s is a mirror of store %s: it takes changes only from "
-                    "its mirror process; write to the primary", t->s->path, t->s->mirror_of);
+                    "its mirror process; write to the primary, or, if it is lost, promote this store (entity promote, "
+                    "ent_mirror_promote())",
+                    t->s->path, t->s->mirror_of);
 }
 
 int ent__schema_mark(ent_txn *t, uint32_t version)

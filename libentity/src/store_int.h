@@ -244,7 +244,7 @@ int ent__store_id_load(ent_store *s, ent_txn *t, int writable);
  * (mirror_of given) of a store that is not that primary's mirror is ENT_CONFLICT. */
 int ent__mirror_load(ent_store *s, ent_txn *t, const char *mirror_of, int created);
 /* ENT_READONLY naming the primary when s is a mirror and t is not its apply transaction. */
-int ent__mirror_guard(const ent_txn *t);
+int ent__mirror_guard(ent_txn *t);
 /* Record that schema `version` takes effect after the log's current last seq. */
 int ent__schema_mark(ent_txn *t, uint32_t version);
 

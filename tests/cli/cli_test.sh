@@ -312,7 +312,7 @@ jcheck out "d['key']" "1"
 expect 0 "$E" get --help
 grep -q "usage:" out && ok || bad "COMMAND --help"
 # COMMAND --help shows that command's usage, not the whole list
-for c in init put patch get rm ls find events subs dump load check replay copy trim bench; do
+for c in init put patch get rm ls find events subs dump load check replay copy trim promote bench; do
   expect 0 "$E" $c --help
   # (bench's usage takes two lines, what it does a third, then where the store is)
   if grep -q -- "$c" out && [ "$(grep -c '' out)" -le 4 ]; then ok; else bad "$c --help: $(cat out)"; fi
@@ -510,6 +510,15 @@ expect 2 "$E" subs ack -- -h; errline "subs ack needs SEQ"
 expect 0 "$E" subs rm -- -h; expect 0 "$E" subs rm -x; expect 0 "$E" subs rm -- --from-now
 expect 0 "$E" subs; [ "$(wc -l <out)" = 2 ] && ok || bad "subs rm -- -h: $(cat "$work/out")"
 expect 1 "$E" trim --below 5; errline "mailer.* would lose its events; --force trims anyway"
+# promote: a store that is no mirror has nothing to promote (exit 1, the store unchanged); words it
+# does not take are wrong usage (the promotion of a mirror: tests/nats/nats_test.sh)
+pr_before=$("$E" stat | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['id'], d['log'])")
+expect 1 "$E" promote; errline "promote: store .* is not a mirror: there is nothing to promote"
+pr_after=$("$E" stat | python3 -c "import json,sys; d=json.load(sys.stdin); print(d['id'], d['log'])")
+[ -n "$pr_before" ] && [ "$pr_before" = "$pr_after" ] && ok || bad "promote of a primary changed its id or log: $pr_before / $pr_after"
+[ ! -e "$ENTITY_STORE/mirror.lock" ] && ok || bad "promote of a primary left mirror.lock"
+expect 2 "$E" promote now; errline "promote: unexpected word now"
+expect 2 "$E" promote --force; errline "promote: unknown option --force"
 expect 0 "$E" stat
 jcheck out "d['types']['customer']['count'], d['log']['first_seq'], d['backend']" "1 1 lmdb"
 jcheck out "d['map_size'] >= d['used_bytes'] > 0, d['disk_bytes'] > 0" "True True"

@@ -19,6 +19,9 @@
 #    names the limits (max_msgs) and what to do (it named the missing seq alone); started after
 #    they dropped every message (max_age): the same, exit 1 (it said "purged, or dropped by its
 #    limits", exit 0).
+#  - failover: a mirror promoted (`entity promote`, refused beside a running mirror) and relayed to
+#    the primary's stream; another mirror follows it and equals it; the old primary coming back,
+#    and a mirror promoted while it lagged, are refused by the relay (no fork in the stream).
 set -uo pipefail
 E=$1; PROBE=$2; SRC=$3
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-copies.XXXXXX")
@@ -214,6 +217,137 @@ if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds no messages: th
 else
   bad "a new mirror of a stream its limits emptied: exit $rc (1 expected), directory left: $([ -e "$M3" ] && echo yes || echo no), its lines:"; cat "$W/err"
 fi
+
+# 7. Failover: the primary's machine lost, a mirror promoted (`entity promote`) and relayed to the
+# same stream. It takes the primary's id, so it publishes under the primary's subjects after the
+# stream's last seq; another mirror of the primary, which lagged, follows it without any change
+# and ends equal to it. A mirror that runs holds the promotion off (its lock); the old primary
+# coming back to relay after the promoted one published, and a mirror promoted while it lagged,
+# are refused by the relay's history check: the stream is never forked.
+P=$W/fo-primary; A=$W/fo-a; B=$W/fo-b
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for i in 1 2 3 4; do echo "{\"name\":\"f$i\",\"email\":\"f$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+"$E" -s "$P" rm customer 4 >/dev/null || bad "rm customer 4"   # id 4 handed out, then deleted
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "relay to FAILOVER"
+"$E" -s "$A" mirror --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "mirror A of FAILOVER"
+"$E" -s "$B" mirror --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "mirror B of FAILOVER"
+"$E" -s "$P" patch customer 1 '{"vip":true}' >/dev/null
+"$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "relay of seq 6"
+"$E" -s "$A" mirror --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "mirror A up to seq 6"
+# the primary is lost: a write it committed but never relayed goes with it
+"$E" -s "$P" patch customer 2 '{"vip":true}' >/dev/null
+[ "$(applied "$A")" = 6 ] && [ "$(applied "$B")" = 5 ] || bad "FAILOVER mirrors at $(applied "$A") and $(applied "$B"), expected 6 and 5"
+# a running mirror holds the promotion off, naming its pid
+"$E" -s "$A" mirror --nats "$URL" --stream FAILOVER 2>"$W/fo-mirror.log" & MPID=$!; PIDS+=($MPID)
+for _ in $(seq 600); do [ "$(cat "$A/mirror.lock" 2>/dev/null)" = "$MPID" ] && break; sleep 0.05; done
+"$E" -s "$A" promote >"$W/out" 2>"$W/err"; rc=$?
+if [ $rc = 1 ] && grep -q "^entity: promote: store .*: a mirror is running on it (pid $MPID)" "$W/err" && [ -n "$("$E" -s "$A" stat | grep mirror_of)" ]; then
+  say "ok: promote beside a running mirror: $(cat "$W/err")"
+else
+  bad "promote beside a running mirror: exit $rc (1 expected):"; cat "$W/err" "$W/out"
+fi
+kill -TERM $MPID; wait $MPID 2>/dev/null
+"$E" -s "$A" promote >"$W/out" 2>"$W/err"; rc=$?
+if [ $rc = 0 ] && [ "$(wc -l <"$W/out")" = 1 ] && grep -q "^promoted: store $ID .*log at seq 6, new writes from seq 7" "$W/out" &&
+   [ ! -s "$W/err" ] && [ "$(sid "$A")" = "$ID" ] && ! "$E" -s "$A" stat | grep -q mirror_of; then
+  say "ok: $(cat "$W/out")"
+else
+  bad "promote of mirror A: exit $rc, stdout and stderr:"; cat "$W/out" "$W/err"
+fi
+"$E" -s "$A" promote 2>"$W/err"; rc=$?
+[ $rc = 1 ] && grep -q "is not a mirror" "$W/err" && ok=1 || bad "a second promote: exit $rc: $(cat "$W/err")"
+"$E" -s "$A" mirror --nats "$URL" --stream FAILOVER --once 2>"$W/err" && bad "a mirror run on the promoted store: exit 0"
+echo '{"name":"f5","email":"f5@x"}' | "$E" -s "$A" put customer - >"$W/out" 2>&1 || bad "put on the promoted store: $(cat "$W/out")"
+python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["key"] != 5)' "$W/out" || bad "the promoted store's first id: $(cat "$W/out") (5 expected: 4 was the primary's)"
+"$E" -s "$A" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err" || { bad "relay from the promoted store"; cat "$W/err"; }
+"$E" -s "$A" patch customer 5 '{"vip":true}' >/dev/null
+"$E" -s "$A" rm customer 3 >/dev/null
+# a schema evolution on the promoted store reaches the mirrors as the primary's did
+schema "$W/fo2.json" 2 'f["tier"]={"id":6,"type":"string","indexed":True}'
+"$E" -s "$A" schema --apply "$W/fo2.json" 2>/dev/null || bad "schema --apply on the promoted store"
+"$E" -s "$A" patch customer 1 '{"tier":"gold"}' >/dev/null || bad "patch with the new field"
+"$E" -s "$A" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err" || { bad "relay from the promoted store"; cat "$W/err"; }
+"$PROBE" check "$URL" FAILOVER "$ID" 10 >/dev/null || bad "FAILOVER after the promotion: $("$PROBE" check "$URL" FAILOVER "$ID" 10 2>&1)"
+"$E" -s "$B" mirror --nats "$URL" --stream FAILOVER --once 2>"$W/err"; rc=$?
+if [ $rc = 0 ] && [ "$(applied "$B")" = 10 ]; then
+  same "$A" "$B" "a mirror of the lost primary follows the promoted mirror"
+else
+  bad "mirror B after the promotion: exit $rc, at seq $(applied "$B") of 10"; cat "$W/err"
+fi
+# the old primary back, relaying into the same stream: its log ends at 7 (one write never
+# relayed), the stream holds 10 of its id; then, written past 10, another seq 10
+"$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err"; rc=$?
+grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds seq 10 of store $ID, but its log ends at 7" "$W/err"; then
+  say "ok: the old primary back after the promotion: $(cat "$W/err")"
+else
+  bad "the old primary back after the promotion: exit $rc (1 expected):"; cat "$W/err"
+fi
+for i in 6 7 8; do echo "{\"name\":\"o$i\",\"email\":\"o$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+"$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err"; rc=$?
+grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds another seq 10 of store $ID than its log" "$W/err"; then
+  say "ok: the old primary back, written past the stream: $(cat "$W/err")"
+else
+  bad "the old primary back, written past the stream: exit $rc (1 expected):"; cat "$W/err"
+fi
+"$PROBE" check "$URL" FAILOVER "$ID" 10 >/dev/null || bad "FAILOVER after the old primary's relays: $("$PROBE" check "$URL" FAILOVER "$ID" 10 2>&1)"
+"$E" -s "$B" mirror --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "mirror B after the old primary's relays"
+same "$A" "$B" "the old primary's relays changed nothing"
+
+# 7b. A mirror promoted while it lagged (the stream holds seqs 4..5 it never applied): its relay
+# is refused, naming them, before and after it wrote; the stream keeps the primary's history.
+P=$W/lag-primary; C=$W/lag-c
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for i in 1 2 3; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream LAGGING --once 2>/dev/null || bad "relay to LAGGING"
+"$E" -s "$C" mirror --nats "$URL" --stream LAGGING --once 2>/dev/null || bad "mirror C of LAGGING"
+for i in 4 5; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+"$E" -s "$P" relay --nats "$URL" --stream LAGGING --once 2>/dev/null || bad "relay of seqs 4-5 to LAGGING"
+"$E" -s "$C" promote >/dev/null 2>"$W/err" || bad "promote of the lagging mirror: $(cat "$W/err")"
+"$E" -s "$C" relay --nats "$URL" --stream LAGGING --once 2>"$W/err"; rc=$?
+grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds seq 5 of store $ID, but its log ends at 3 (.*a mirror promoted before it had applied seqs 4..5" "$W/err"; then
+  say "ok: a lagging mirror promoted: $(cat "$W/err")"
+else
+  bad "a lagging mirror promoted, relayed: exit $rc (1 expected):"; cat "$W/err"
+fi
+for i in 6 7 8; do echo "{\"name\":\"c$i\",\"email\":\"c$i@x\"}" | "$E" -s "$C" put customer - >/dev/null; done
+"$E" -s "$C" relay --nats "$URL" --stream LAGGING --once 2>"$W/err"; rc=$?
+grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds another seq 5 of store $ID than its log" "$W/err"; then
+  say "ok: a lagging mirror promoted, written past the stream: $(cat "$W/err")"
+else
+  bad "a lagging mirror promoted, written past the stream, relayed: exit $rc (1 expected):"; cat "$W/err"
+fi
+"$PROBE" check "$URL" LAGGING "$ID" 5 >/dev/null || bad "LAGGING after the refused relays: $("$PROBE" check "$URL" LAGGING "$ID" 5 2>&1)"
+
+# 7c. A mirror promoted with every event applied but not the primary's last schema version (its
+# message the last in the stream: an evolution with no write after it). Its relay took the
+# stream's version for its own: its events went out under its older version to mirrors at the
+# newer one, and its own next evolution, numbered as the primary's, was never published (mirrors
+# read its events under the old primary's). Refused, naming both versions.
+P=$W/sv-primary; D=$W/sv-d
+"$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || exit 1
+for i in 1 2; do echo "{\"name\":\"v$i\",\"email\":\"v$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
+ID=$(sid "$P")
+"$E" -s "$P" relay --nats "$URL" --stream SCHEMALAG --once 2>/dev/null || bad "relay to SCHEMALAG"
+"$E" -s "$D" mirror --nats "$URL" --stream SCHEMALAG --once 2>/dev/null || bad "mirror D of SCHEMALAG"
+schema "$W/sv2.json" 2 'f["tier"]={"id":6,"type":"string","indexed":True}'
+"$E" -s "$P" schema --apply "$W/sv2.json" 2>/dev/null || bad "schema --apply sv2"
+"$E" -s "$P" relay --nats "$URL" --stream SCHEMALAG --once 2>/dev/null || bad "relay of schema version 2 to SCHEMALAG"
+"$E" -s "$D" promote >/dev/null 2>"$W/err" || bad "promote of mirror D: $(cat "$W/err")"
+echo '{"name":"d3","email":"d3@x"}' | "$E" -s "$D" put customer - >/dev/null
+"$E" -s "$D" relay --nats "$URL" --stream SCHEMALAG --once 2>"$W/err"; rc=$?
+grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds schema version 2 of store $ID, but the store has versions up to 1" "$W/err"; then
+  say "ok: a mirror promoted before it had the primary's last schema version: $(cat "$W/err")"
+else
+  bad "a mirror promoted before it had the primary's last schema version, relayed: exit $rc (1 expected):"; cat "$W/err"
+fi
+"$PROBE" check "$URL" SCHEMALAG "$ID" 2 >/dev/null || bad "SCHEMALAG after the refused relay: $("$PROBE" check "$URL" SCHEMALAG "$ID" 2 2>&1)"
 
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" "$W"/*.log 2>/dev/null; then bad "sanitizer reports in the logs above"; fi
 if [ $fails = 0 ]; then say "all passed"; exit 0; fi

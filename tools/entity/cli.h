@@ -67,6 +67,7 @@ int cmd_load(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_trim(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_relay(int argc, char **argv);  /* nats_cmds.c, when built with NATS; else main.c answers */

@@ -1919,6 +1919,29 @@ int cmd_trim(int argc, char **argv)
     return rc;
 }
 
+/* Failover: the mirror at the store's directory made the primary (ent_mirror_promote()). One line
+ * on stdout says what it became: the primary's id (its relay goes on in the primary's stream) and
+ * the seq its log ends at. */
+int cmd_promote(int argc, char **argv)
+{
+    ent_store *s = NULL;
+    uint64_t seq = 0;
+    char was[37];
+    int rc;
+    if (argc > 1) return bad_word(argv[0], argv[1]);
+    if ((rc = open_store(&s, 0))) return rc;
+    snprintf(was, sizeof was, "%s", ent_store_id(s));
+    if (ent_mirror_promote(s, &seq) != ENT_OK) rc = fail("promote");
+    else {
+        char line[256];
+        snprintf(line, sizeof line, "promoted: store %s (the primary's id; it was mirror %s), log at seq %" PRIu64
+                 ", new writes from seq %" PRIu64, ent_store_id(s), was, seq, seq + 1);
+        out_line(line);
+    }
+    ent_store_close(s);
+    return rc;
+}
+
 /* Is there no store at dir, or an empty one? Checked before opening it with the source's schema,
  * which would evolve a store that the replay then refuses. Prints why not. */
 static int dest_is_empty(const char *dir)

@@ -119,6 +119,7 @@ static const char usage_text[] =
     "                                        publish the log to a NATS JetStream stream, exactly once\n"
     "  mirror --nats URL --stream NAME [--once] [--primary ID] [--durability durable|lazy|none]\n"
     "                                        keep the store at DIR a mirror of the stream's primary\n"
+    "  promote                               make the mirror at DIR the primary (failover)\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]\n"
     "        [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS]\n"
     "        [--client-buffer BYTES] [--heartbeat SECONDS]\n"
@@ -890,6 +891,7 @@ static int dispatch(int argc, char **argv)
     if (strcmp(argv[0], "check") == 0) return cmd_check(argc, argv);
     if (strcmp(argv[0], "stat") == 0) return cmd_stat(argc, argv);
     if (strcmp(argv[0], "trim") == 0) return cmd_trim(argc, argv);
+    if (strcmp(argv[0], "promote") == 0) return cmd_promote(argc, argv);
     if (strcmp(argv[0], "replay") == 0) return cmd_replay(argc, argv);
     if (strcmp(argv[0], "get") == 0) return cmd_get(argc, argv);
     if (strcmp(argv[0], "ls") == 0) return cmd_ls(argc, argv);

@@ -59,6 +59,31 @@ ENT_EXTERN(int) ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, 
  * NULL. Returns ENT_OK, ENT_INVALID (not a mirror). */
 ENT_EXTERN(int) ent_mirror_position(uint64_t *out_seq, uint64_t *out_pos, ent_store *s);
 
+/* Make the mirror s a primary (failover: the primary's machine is lost), in one write
+ * transaction: killed anywhere, the store is still the mirror or fully promoted. Afterwards it is
+ * an ordinary store: every write works; its log goes on at the last applied seq + 1, its txn
+ * numbers above the last applied transaction's; each type's id counter stays at least what it
+ * was and is raised to the highest auto id stored or created in the log it keeps, so a create
+ * never takes an id the primary's entities had (deleted ones too; ids the primary handed out in
+ * transactions the mirror never applied are not known here). The store takes the PRIMARY's id
+ * (ent_store_id()): relayed to the primary's stream, it publishes under the same subjects after
+ * the stream's last seq, and the primary's other mirrors follow it unchanged. The relay refuses
+ * (naming both seqs) when the stream holds seqs the mirror never applied: promote the mirror
+ * that applied everything the stream holds (`entity mirror --once` catches one up first).
+ * ent_mirror_open() on it then fails (ENT_CONFLICT: not a mirror), ent_store_mirror_of() is NULL.
+ * s: a writable handle of the mirror (ent_mirror_open()'s or ent_store_open()'s) that no other
+ * thread uses during the call; it is the primary's handle afterwards. Other handles of the store
+ * (other processes) keep seeing a mirror, and their writes are refused (ENT_READONLY, saying it
+ * was promoted) until they are opened again. On a store with files it holds <dir>/mirror.lock
+ * for the call, so a mirror (ent_follow_run(), `entity mirror`) that runs on it refuses it, and
+ * none starts meanwhile; a mirror that started later is refused by ent_mirror_open(); the lock
+ * file is removed after. out_seq: NULL, or the last seq of the log (the new writes follow it).
+ * Returns ENT_OK; ENT_INVALID (s is not a mirror, also one promoted already; its primary's id
+ * is not a UUID); ENT_BUSY (a mirror process holds the lock: the message names its pid);
+ * ENT_READONLY (s read-only); ENT_CORRUPT (the mirror's meta or log damaged), and the codes of
+ * ent_txn_begin()/ent_txn_commit(). */
+ENT_EXTERN(int) ent_mirror_promote(ent_store *s, uint64_t *out_seq);
+
 /* Parse an event as ent_event_to_json() prints it (the inverse; ts in RFC 3339 with ns), its type
  * and fields resolved in schema `sc`. Create: data holds every field given; update: every field
  * given is marked changed (ent_entity_changed), a null one unset; delete and last_id (an id
