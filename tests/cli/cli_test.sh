@@ -1103,7 +1103,12 @@ cp -R "$work/pg" "$work/pg3"
 python3 "$SRC/tests/cli/lmdb_page.py" "$work/pg3/data.mdb" log 'leaf#3' flags 1 >/dev/null && ok || bad "lmdb_page.py found no 4th leaf of the log"
 ENTITY_STORE=$work/pg3 expect 1 "$E" replay --into "$work/pg3r"
 errline "replay: the source's log is damaged (data.mdb page [0-9]* (table log): has flags 0x1, not those of a leaf page"
-ENTITY_STORE=$work/pg3r expect 0 "$E" count customer; [ "$(cat out)" = 0 ] && ok || bad "replay of a damaged log replayed: $(cat out)"
+# and leaves DEST as it found it: no directory, or an empty one (it left an empty store there,
+# which a second replay into it took for its own)
+[ -e "$work/pg3r" ] && bad "a refused replay left $(ls -A "$work/pg3r") at its DEST" || ok
+mkdir "$work/pg3e"
+ENTITY_STORE=$work/pg3 expect 1 "$E" replay --into "$work/pg3e"; errline "replay: the source's log is damaged"
+[ -d "$work/pg3e" ] && [ -z "$(ls -A "$work/pg3e")" ] && ok || bad "a refused replay left $(ls -A "$work/pg3e") in its empty DEST"
 for d in pg pg2; do
   ENTITY_STORE=$work/$d expect 1 "$E" check; grep -q "(table t:customer)" out && ok || bad "check on a damaged page of $d said: $(cat out)"
   ENTITY_STORE=$work/$d expect 0 "$E" ls product; cmp -s out pg.products && ok || bad "products of $d after a damaged page: $(cat out)"

@@ -185,7 +185,9 @@ int durability_arg(int *out, const char *text)
  * tables than a store may have), and rmdir() alone left the directory with them: a store of no
  * schema, "no libentity store at" it. Only regular files go, and only from a directory this init
  * made and holds the lock of. */
-static void remove_made_dir(const char *dir)
+/* The regular files in dir, which a failed command made there (a store's data.mdb and lock.mdb
+ * in a directory that held nothing else). */
+static void remove_made_files(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -198,6 +200,12 @@ static void remove_made_dir(const char *dir)
         }
         closedir(d);
     }
+}
+
+/* dir, which a failed command made, and the files it made in it. */
+static void remove_made_dir(const char *dir)
+{
+    remove_made_files(dir);
     rmdir(dir);
 }
 
@@ -2243,7 +2251,7 @@ int cmd_replay(int argc, char **argv)
     uint64_t to = 0, src_last = 0;
     ent_store *s = NULL, *d = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    int rc;
+    int rc, dest_existed = 0, dest_had_store = 0, nothing_written = 0, opened = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--into") && i + 1 < argc) into = argv[++i];
         else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
@@ -2282,8 +2290,17 @@ int cmd_replay(int argc, char **argv)
             return rc;
         }
     }
+    {
+        /* what DEST was, to leave it so when the replay refuses before it writes an event */
+        struct stat st;
+        char data[4200];
+        snprintf(data, sizeof data, "%s/data.mdb", into);
+        dest_existed = stat(into, &st) == 0;
+        dest_had_store = stat(data, &st) == 0;
+    }
     if (ent_store_open(&d, into, ent_store_schema(s), &o) != ENT_OK) rc = fail(into);
     else {
+        opened = 1;
         progress("", 0, 0);
         ent_store_set_progress(s, lib_progress, NULL);
         {
@@ -2305,6 +2322,8 @@ int cmd_replay(int argc, char **argv)
             if (ent_log_bounds(NULL, &last, d, NULL) == ENT_OK && last > 0)
                 msg("replay: %s holds a partial replay, up to seq %llu; remove it before replaying again", into,
                     (unsigned long long)last);
+            else if (ent_log_bounds(NULL, &last, d, NULL) == ENT_OK)
+                nothing_written = 1;
         } else if (to) {
             /* The store made is not the source at --to when --to cuts a transaction (left out
              * whole: the source never had half of it) or lies past the log: said with the seq
@@ -2321,6 +2340,13 @@ int cmd_replay(int argc, char **argv)
     }
     ent_store_close(d);
     ent_store_close(s);
+    /* A replay refused before its first event (the source's log damaged, say) left an empty store
+     * at DEST, made by its open: a failed command leaves DEST as it found it (no directory, or an
+     * empty one; dest_is_empty() let nothing else through). An empty store that was there stays. */
+    if (rc && (nothing_written || !opened) && !dest_had_store) {
+        if (dest_existed) remove_made_files(into);
+        else remove_made_dir(into);
+    }
     return rc;
 }
 
