@@ -1043,6 +1043,11 @@ PY
   ENTITY_STORE=$work/dmgc expect 1 "$E" dump
   [ "$(grep -c '"key"' out)" = 3 ] && ! grep -q last_id out && ok || bad "dump past a damaged id counter: $(cat out)"
   errline "dump: customer: store meta \"ctr/customer\": 1 bytes, expected 16 (its id counter left out: a store loaded from this dump may hand out ids the store did)"
+  # stat names it as check does, prints the rest with that count null, and exits 1 (it failed
+  # whole: that one message, nothing on stdout)
+  ENTITY_STORE=$work/dmgc expect 1 "$E" stat
+  errline "stat: customer: its id counter and count: store meta \"ctr/customer\": 1 bytes, expected 16 (its count printed as null; entity check names every problem)"
+  jcheck out "d['types']['customer']['count'], d['types']['product']['count'], d['log']['last_seq'], d['schema']['name']" "None 1 3 shop"
   # check lists it as one problem of customer and goes on (it stopped at it with that one message,
   # the damage after it unnamed): the damaged record of the store dmg's kind, added here, too
   printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 0000000000000002\n c1\nDATA=END\n' | mdb_load -s t:customer "$work/dmgc"
