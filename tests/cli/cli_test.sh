@@ -1087,11 +1087,25 @@ cp -R "$work/pg" "$work/pg2"
 ENTITY_STORE=$work/pg expect 0 "$E" ls product; cp out pg.products
 python3 "$SRC/tests/cli/lmdb_page.py" "$work/pg/data.mdb" t:customer leaf lower 0 >/dev/null && ok || bad "lmdb_page.py found no leaf of t:customer"
 python3 "$SRC/tests/cli/lmdb_page.py" "$work/pg2/data.mdb" t:customer branch lower 18 >/dev/null && ok || bad "lmdb_page.py found no branch of t:customer"
+# the command the crash line suggests, pasted into a shell as it is, checks that store: it was not
+# quoted, and a path with a space or a quote could not be pasted (the shell split it, or waited)
+pasted() {
+  local cmd rc
+  cmd=$(sed -n 's/.*nothing committed is lost: run `\(.*\)` to name the damage.*/\1/p' "$work/err")
+  [ -n "$cmd" ] || { bad "no command in the crash line: $(cat "$work/err")"; return; }
+  mkdir -p "$work/pbin"; ln -sf "$E" "$work/pbin/entity"
+  (cd / && PATH="$work/pbin:$PATH" bash -c "$cmd" </dev/null >"$work/pasted.out" 2>&1); rc=$?
+  [ "$rc" = 1 ] && grep -q "(table t:customer)" "$work/pasted.out" && ok || bad "pasted $cmd: exit $rc: $(head -c 300 "$work/pasted.out")"
+}
 for c in "get customer 5" "find customer email p4@x"; do
   ENTITY_STORE=$work/pg expect 1 "$E" $c
   errline "${c%% *}: SIGBUS with the store at $work/pg open: a page of its data.mdb is likely damaged"
-  errline "nothing committed is lost: run \`entity -s $work/pg check\` to name the damage"
+  pasted
 done
+pq=$work/$(printf "pg it's \$HOME\tand \\ \"q\"")
+cp -R "$work/pg" "$pq"
+ENTITY_STORE=$pq expect 1 "$E" get customer 5; errline "get: SIGBUS with the store at"; pasted
+rm -rf "$pq"
 for c in "get customer 5" "ls customer" "find customer email p4@x" "put customer {\"email\":\"n@x\",\"name\":\"N\"}"; do
   ENTITY_STORE=$work/pg2 expect 1 "$E" $c; errline "${c%% *}: SIGABRT with the store at $work/pg2 open: a page of its data.mdb is likely damaged"
 done
