@@ -780,6 +780,12 @@ errline "load: the input ends at line 7 without the end line of the dump begun a
 errline "load: lines 6 to 7 were not stored, nor any after them; the lines before them were"
 head -n 9 ic.ndjson | ENTITY_STORE=$work/cutd expect 1 "$E" load; errline "load: nothing was stored"
 ENTITY_STORE=$work/cutd expect 0 "$E" count customer; [ "$(cat out)" = 3 ] && ok || bad "a cut dump's batches: $(cat out) customers, not 3"
+# cut inside a line (a dump without its header, an older one, too): the last line named as the
+# input's end inside it (it said only "premature end of input"), its batch not stored
+{ grep -v '^{"dump":\|^{"end":' ic.ndjson | head -n 4; grep -v '^{"dump":\|^{"end":' ic.ndjson | sed -n 5p | head -c 40; } |
+  ENTITY_STORE=$work/cutd expect 1 "$E" load
+errline "line 5: invalid JSON at column 40: premature end of input .*; the input ends inside this line (no newline after it): it was likely cut short"
+head -c 500 ic.ndjson | ENTITY_STORE=$work/cutd expect 1 "$E" load; errline "the input ends inside this line (no newline after it)"
 # the whole dump then completes it (lines stored at their version write nothing)
 cat ic.ndjson | ENTITY_STORE=$work/cutd expect 0 "$E" load; errline "loaded 8 entities"
 ENTITY_STORE=$work/cutd expect 0 "$E" dump; cmp -s out ic.ndjson && ok || bad "a cut dump completed differs: $(cat out)"

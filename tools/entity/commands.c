@@ -1835,7 +1835,10 @@ int cmd_load(int argc, char **argv)
             if (len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3) && err.position <= 3) /* as the library says it */
                 snprintf(err.text, sizeof err.text, "a UTF-8 byte order mark (EF BB BF) at the start: JSON text has none "
                                                     "(save the file without it)");
-            msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
+            /* the input's last line, without its newline: a stream cut in the middle of a line (a
+             * killed producer, a file copied short), said so rather than left to the JSON's error */
+            msg("line %llu: invalid JSON at column %d: %s%s", (unsigned long long)lines, err.column, err.text,
+                line[len - 1] != '\n' ? "; the input ends inside this line (no newline after it): it was likely cut short" : "");
             rc = 1;
             break;
         }
