@@ -1243,6 +1243,12 @@ wait $dpid; drc=$?
   bad "dump overtaken by writes: $(wc -l <dp.dump) lines, not the 3003 of its start (3000 customers, their id counter, header, end): $(sed -n 2p dp.dump)"
 ENTITY_STORE=$work/dp2 expect 0 "$E" init --schema "$SRC/schemas/shop.json"
 ENTITY_STORE=$work/dp2 expect 0 "$E" load <dp.dump
+# a dump cut by the file size limit (as by a full disk) fails, and load refuses what it wrote, whole
+(ulimit -f 64; ENTITY_STORE=$work/dp exec "$E" dump >dp.cut 2>"$work/err"); drc=$?
+[ "$drc" != 0 ] && [ "$(wc -c <dp.cut)" = 65536 ] && ok || bad "dump under ulimit -f 64: exit $drc, $(wc -c <dp.cut) bytes"
+ENTITY_STORE=$work/dp3 expect 0 "$E" init --schema "$SRC/schemas/shop.json"
+ENTITY_STORE=$work/dp3 expect 1 "$E" load --batch 10 <dp.cut; errline "load: the input's last line is not its dump's end line"
+ENTITY_STORE=$work/dp3 expect 0 "$E" count customer; [ "$(cat out)" = 0 ] && ok || bad "a dump cut by ulimit -f loaded $(cat out) customers"
 
 # every stderr line of a failure starts with "entity: " (also the usage of a wrong call)
 onelines() { if [ -s "$work/err" ] && ! grep -qv '^entity: ' "$work/err"; then ok; else bad "stderr lines without 'entity: ': $(cat "$work/err")"; fi; }
