@@ -780,6 +780,11 @@ errline "load: the input ends at line 7 without the end line of the dump begun a
 errline "load: lines 6 to 7 were not stored, nor any after them; the lines before them were"
 head -n 9 ic.ndjson | ENTITY_STORE=$work/cutd expect 1 "$E" load; errline "load: nothing was stored"
 ENTITY_STORE=$work/cutd expect 0 "$E" count customer; [ "$(cat out)" = 3 ] && ok || bad "a cut dump's batches: $(cat out) customers, not 3"
+# the header alone through a pipe: nothing stored (it said line 1, the header, was); a file whose
+# tail is zeros (a crash of its file system) is a cut one (the zeros were taken for blanks)
+head -n 1 ic.ndjson | ENTITY_STORE=$work/cutd expect 1 "$E" load; errline "load: nothing was stored"
+{ head -n 5 ic.ndjson; printf '\0\0\0'; } >cc.ndjson
+ENTITY_STORE=$work/cutd expect 1 "$E" load <cc.ndjson; errline "load: the input's last line is not its dump's end line"
 # cut inside a line (a dump without its header, an older one, too): the last line named as the
 # input's end inside it (it said only "premature end of input"), its batch not stored
 { grep -v '^{"dump":\|^{"end":' ic.ndjson | head -n 4; grep -v '^{"dump":\|^{"end":' ic.ndjson | sed -n 5p | head -c 40; } |

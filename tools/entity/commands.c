@@ -1691,7 +1691,7 @@ static int file_dump_cut(void)
         size_t i;
         at = end - (off_t)sizeof tail > pos ? end - (off_t)sizeof tail : pos;
         if (at >= end || (n = pread(fd, tail, (size_t)(end - at), at)) != end - at) return 0; /* read by load */
-        for (i = (size_t)n; i && strchr(" \t\r\n", tail[i - 1]); i--) end--;
+        for (i = (size_t)n; i && tail[i - 1] && strchr(" \t\r\n", tail[i - 1]); i--) end--;
         if (i) break;
         if (at == pos) return 1; /* the header alone */
     }
@@ -1704,8 +1704,9 @@ static int file_dump_cut(void)
             if (tail[i - 1] == '\n') {
                 char first[sizeof DUMP_END_PREFIX];
                 size_t pl = strlen(DUMP_END_PREFIX);
-                if (pread(fd, first, pl, at + (off_t)i) != (ssize_t)pl) return 0;
-                return memcmp(first, DUMP_END_PREFIX, pl) != 0;
+                ssize_t got = pread(fd, first, pl, at + (off_t)i);
+                if (got < 0) return 0; /* for load's read to name */
+                return (size_t)got < pl || memcmp(first, DUMP_END_PREFIX, pl) != 0; /* shorter: no end line */
             }
         if (at == pos) return 1; /* the header is the last line */
         end = at;
@@ -1979,7 +1980,8 @@ int cmd_load(int argc, char **argv)
         msg("load: the input ends at line %llu without the end line of the dump begun at line %llu (dump writes it "
             "last): the dump was cut short (a full disk, a killed pipe, a copy cut short)",
             (unsigned long long)lines, (unsigned long long)ds.from);
-        lost_batch("", in_txn ? batch_from : lines + 1, lines);
+        /* the open batch's lines; none open: all read before is stored (nothing, if no batch was) */
+        lost_batch("", in_txn || batch_from == 1 ? batch_from : lines + 1, lines);
         if (w) ent_txn_abort(w);
         w = NULL;
         rc = 1;
