@@ -780,6 +780,11 @@ errline "load: the input ends at line 7 without the end line of the dump begun a
 errline "load: lines 6 to 7 were not stored, nor any after them; the lines before them were"
 head -n 9 ic.ndjson | ENTITY_STORE=$work/cutd expect 1 "$E" load; errline "load: nothing was stored"
 ENTITY_STORE=$work/cutd expect 0 "$E" count customer; [ "$(cat out)" = 3 ] && ok || bad "a cut dump's batches: $(cat out) customers, not 3"
+# cut inside its end line (the write of the last bytes failed): a file is refused whole too (its
+# batches were stored, the end line's first bytes taken for the whole)
+head -c -2 ic.ndjson >cc.ndjson
+ENTITY_STORE=$work/cutd expect 1 "$E" load --batch 2 <cc.ndjson; errline "load: the input's last line is not its dump's end line"
+ENTITY_STORE=$work/cutd expect 0 "$E" count customer; [ "$(cat out)" = 3 ] && ok || bad "a dump cut in its end line stored: $(cat out) customers, not the 3 before"
 # the header alone through a pipe: nothing stored (it said line 1, the header, was); a file whose
 # tail is zeros (a crash of its file system) is a cut one (the zeros were taken for blanks)
 head -n 1 ic.ndjson | ENTITY_STORE=$work/cutd expect 1 "$E" load; errline "load: nothing was stored"

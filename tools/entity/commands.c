@@ -1678,7 +1678,7 @@ static int file_dump_cut(void)
     struct stat st;
     char head[sizeof DUMP_HEADER + 1], tail[4096];
     int fd = fileno(stdin);
-    off_t pos, end, at;
+    off_t pos, end, at, last_end;
     ssize_t n;
     size_t hl = strlen(DUMP_HEADER);
     if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (pos = lseek(fd, 0, SEEK_CUR)) < 0) return 0;
@@ -1696,17 +1696,29 @@ static int file_dump_cut(void)
         if (at == pos) return 1; /* the header alone */
     }
     /* the last line ends at end: find its start, going back at most 1 MiB (an end line of many
-     * types); the input's start (pos) starts a line too */
+     * types); the input's start (pos) starts a line too. It must be a whole end line: one cut
+     * inside (its first bytes there, its last not) is a cut too. */
+    last_end = end;
     for (off_t lo = end - pos > (off_t)1 << 20 ? end - ((off_t)1 << 20) : pos; end > lo;) {
         at = end - (off_t)sizeof tail > lo ? end - (off_t)sizeof tail : lo;
         if ((n = pread(fd, tail, (size_t)(end - at), at)) != end - at) return 0;
         for (size_t i = (size_t)n; i; i--)
             if (tail[i - 1] == '\n') {
-                char first[sizeof DUMP_END_PREFIX];
-                size_t pl = strlen(DUMP_END_PREFIX);
-                ssize_t got = pread(fd, first, pl, at + (off_t)i);
-                if (got < 0) return 0; /* for load's read to name */
-                return (size_t)got < pl || memcmp(first, DUMP_END_PREFIX, pl) != 0; /* shorter: no end line */
+                off_t start = at + (off_t)i;
+                size_t len = (size_t)(last_end - start);
+                char *text = malloc(len);
+                json_t *o;
+                int cut;
+                if (!text) return 0; /* for load's reading to find */
+                if (pread(fd, text, len, start) != (ssize_t)len) {
+                    free(text);
+                    return 0;
+                }
+                o = json_loadb(text, len, 0, NULL);
+                cut = !json_is_object(o) || !json_is_string(json_object_get(o, "end"));
+                json_decref(o);
+                free(text);
+                return cut;
             }
         if (at == pos) return 1; /* the header is the last line */
         end = at;
