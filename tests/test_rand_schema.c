@@ -1964,11 +1964,17 @@ static void cli_put(const char *qcli, const char *base, const char *schema_file,
     CASE("cli put: dump");
     if (sh("%s -s %s dump > %s/put.dump", qcli, qd, qb)) goto out;
     char *text = slurp(out), *line = text, *nl;
+    int ended = 0;
     for (; line && *line; line = nl + 1) {
         json_error_t err;
         if (!(nl = strchr(line, '\n'))) break;
         json_t *j = json_loadb(line, (size_t)(nl - line), JSON_ALLOW_NUL, &err), *k = json_object_get(j, "key"), *d = NULL;
         const char *tn = json_string_value(json_object_get(j, "type"));
+        if (json_object_get(j, "dump") || json_object_get(j, "end")) { /* the dump's header and end line */
+            ended = json_object_get(j, "end") != NULL && !nl[1];
+            json_decref(j);
+            continue;
+        }
         if (json_object_get(j, "last_id")) { /* a type's id counter: the last id the puts were given */
             uint64_t last = 0;
             for (int t = 0; t < s->nt && tn; t++)
@@ -1993,6 +1999,7 @@ static void cli_put(const char *qcli, const char *base, const char *schema_file,
         json_decref(j);
     }
     if (lines != want) failf("dump of %zu lines, %zu entities put", lines, want);
+    if (!ended) failf("the dump does not end with its end line");
     free(text);
 out:
     for (int t = 0; t < MAXT; t++) free(newid[t]), json_decref(sent[t]);

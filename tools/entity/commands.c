@@ -86,6 +86,14 @@ static int parse_expect(uint64_t *out, const char *text)
  * LMDB a record up to 4 GiB - 1): its JSON needs the option raised. */
 #define MAX_TEXT_DEFAULT ((uint64_t)256 << 20)
 
+/* A dump's first line (format 2, from 2026-12-07). The format promises an end line, written last:
+ * {"end":"dump","lines":N,"entities":{T:n,...}} (N the lines between the two, n the entities of
+ * each type dumped), with "left_out":K when dump left K damaged items out. A dump without this
+ * header (older) has no end line, and loads as before. */
+#define DUMP_HEADER "{\"dump\":\"entity\",\"format\":2}"
+#define DUMP_FORMAT 2
+#define DUMP_END_PREFIX "{\"end\":"
+
 /* Read all of stdin (for JSON given as "-" or omitted), at most max bytes of it. NULL with a
  * message when it cannot be read: a directory or a closed descriptor is no empty input (the JSON
  * error named neither), and input over max is refused once max + 1 bytes are in (/dev/zero ran
@@ -177,7 +185,9 @@ int durability_arg(int *out, const char *text)
  * tables than a store may have), and rmdir() alone left the directory with them: a store of no
  * schema, "no libentity store at" it. Only regular files go, and only from a directory this init
  * made and holds the lock of. */
-static void remove_made_dir(const char *dir)
+/* The regular files in dir, which a failed command made there (a store's data.mdb and lock.mdb
+ * in a directory that held nothing else). */
+static void remove_made_files(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -190,6 +200,12 @@ static void remove_made_dir(const char *dir)
         }
         closedir(d);
     }
+}
+
+/* dir, which a failed command made, and the files it made in it. */
+static void remove_made_dir(const char *dir)
+{
+    remove_made_files(dir);
     rmdir(dir);
 }
 
@@ -980,8 +996,9 @@ int cmd_dump(int argc, char **argv)
     ent_store *s = NULL;
     ent_txn *r = NULL;
     const ent_schema *sc;
-    uint64_t dumped = 0, damaged = 0, bad_pages = 0;
-    int rc, prc, types_left_out = 0, counter_lost = 0;
+    uint64_t dumped = 0, damaged = 0, bad_pages = 0, lines_out = 0, type_dumped = 0, types_left_out = 0;
+    json_t *ends = NULL; /* entities dumped, by type: the end line's counts */
+    int rc, prc, counter_lost = 0;
     for (int i = 1; i < argc; i++)
         if (is_option(argv[i])) return bad_word(argv[0], argv[i]); /* dump has no options: a type name */
     if ((rc = open_store(&s, 1))) return rc;
@@ -998,6 +1015,12 @@ int cmd_dump(int argc, char **argv)
     sc = ent_store_schema(s);
     for (int i = 1; i < argc; i++)
         if (!type_arg(s, argv[i])) rc = 1;
+    /* The dump's header and, after everything else, its end line with its counts: a dump cut at a
+     * line's end (a full disk, a killed pipe, a copy cut short) loaded without a word, and the
+     * copy was silently short of the rest. The header's format 2 promises the end line, so load
+     * tells a cut dump from one written before (no header, no end line), which loads as before. */
+    if (!rc && !(ends = json_object())) rc = (msg("dump: out of memory"), 1);
+    if (!rc) out_line(DUMP_HEADER);
     for (size_t i = 0; !rc && i < ent_schema_type_count(sc); i++) {
         const ent_type *t = ent_schema_type_at(sc, i);
         ent_iter *it = NULL;
@@ -1026,6 +1049,7 @@ int cmd_dump(int argc, char **argv)
                                                            : "{\"type\":\"%s\",\"last_id\":%llu}",
                          ent_type_name(t), (unsigned long long)last);
                 out_line(buf);
+                lines_out++;
             }
         }
         /* A damaged page of the type's records (a flipped byte in a header or a node) made the
@@ -1038,7 +1062,7 @@ int cmd_dump(int argc, char **argv)
                 break;
             }
             msg("dump: %s (left out)", ent_errmsg());
-            types_left_out = 1;
+            types_left_out++;
             continue;
         }
         if (ent_scan(&it, s, r, t, NULL, NULL) != ENT_OK) {
@@ -1046,16 +1070,40 @@ int cmd_dump(int argc, char **argv)
             break;
         }
         /* a damaged record is named and left out; still exit 1: a dump short of an entity is no backup */
+        type_dumped = 0;
         while ((rc = next_sound(&e, it, "dump", &damaged)) == ENT_OK) {
             int unprinted = print_entity(e, 0);
             ent_entity_free(e);
             if (unprinted) break; /* a dump short of an entity is no backup: exit 1 */
+            type_dumped++;
             progress("entity: dump: entities", ++dumped, 0);
         }
         rc = rc == ENT_NOTFOUND ? 0 : rc == ENT_OK ? 1 : fail("dump");
         ent_iter_free(it);
+        if (!rc && json_object_set_new(ends, ent_type_name(t), json_integer((json_int_t)type_dumped)))
+            rc = (msg("dump: out of memory"), 1);
     }
     progress("entity: dump: entities", dumped, 1);
+    /* The end line only once every type was walked: a dump that stopped (a failed write, an
+     * entity that could not be rendered) has none, and load refuses it as cut. A dump that left
+     * damage out still ends (what is sound gets out, and loads) but says so, as it exits 1. */
+    if (!rc) {
+        json_t *end = json_object();
+        char *text = NULL;
+        uint64_t left_out = damaged + types_left_out + (uint64_t)counter_lost;
+        lines_out += dumped;
+        if (!end || json_object_set_new(end, "end", json_string("dump")) ||
+            json_object_set_new(end, "lines", json_integer((json_int_t)lines_out)) ||
+            json_object_set_new(end, "entities", json_incref(ends)) ||
+            (left_out && json_object_set_new(end, "left_out", json_integer((json_int_t)left_out))) ||
+            !(text = json_dumps(end, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+            rc = (msg("dump: out of memory"), 1);
+        else
+            out_line(text);
+        free(text);
+        json_decref(end);
+    }
+    json_decref(ends);
     if (damaged_left_out("dump", damaged) || types_left_out || counter_lost) rc = 1;
     ent_txn_abort(r);
     ent_store_close(s);
@@ -1508,6 +1556,181 @@ static int blank_line(const char *line, size_t len)
     return 1;
 }
 
+/* What load knows of the dump it reads (format 2, DUMP_HEADER): the line of the header of the
+ * dump under way (0: none, or a dump written before format 2, which has no end line), the lines
+ * read since it and its entities by type, which its end line's counts must match. */
+typedef struct dump_state {
+    uint64_t from, lines, ended; /* the header's line; lines since it; the last end line's line */
+    json_t *counts;              /* type name -> entity lines read since the header */
+} dump_state;
+
+/* Whether o holds only keys of the NULL-ended list keys; else the first other one, in *extra. */
+static int only_keys(json_t *o, const char *const *keys, const char **extra)
+{
+    const char *name;
+    json_t *m;
+    json_object_foreach(o, name, m) {
+        size_t i = 0;
+        (void)m;
+        while (keys[i] && strcmp(keys[i], name)) i++;
+        if (!keys[i]) return (*extra = name, 0);
+    }
+    return 1;
+}
+
+/* A dump's header line o (it has "dump"): a dump begins. 0, or 1 with what is wrong in why. */
+static int dump_header(dump_state *d, json_t *o, uint64_t line, char *why, size_t size)
+{
+    static const char *const keys[] = {"dump", "format", NULL};
+    json_t *dj = json_object_get(o, "dump"), *fj = json_object_get(o, "format");
+    const char *extra;
+    if (!only_keys(o, keys, &extra))
+        snprintf(why, size, "unknown key \"%.64s\" beside \"dump\": a dump's header holds \"dump\" and \"format\"", extra);
+    else if (!json_is_string(dj) || strcmp(json_string_value(dj), "entity"))
+        snprintf(why, size, "\"dump\" is not \"entity\": no header of a dump of entity's");
+    else if (!json_is_integer(fj) || json_integer_value(fj) < DUMP_FORMAT)
+        snprintf(why, size, "\"format\" is not a dump's format (%d)", DUMP_FORMAT);
+    else if (json_integer_value(fj) > DUMP_FORMAT)
+        snprintf(why, size, "a dump of format %lld, newer than the %d this entity reads: load it with an entity as new as "
+                 "the one that wrote it", (long long)json_integer_value(fj), DUMP_FORMAT);
+    else if (d->from) /* a new dump begins (dumps joined: cat a b) before the one under way ended */
+        snprintf(why, size, "a dump's header, before the end line of the dump begun at line %llu: that dump was cut short "
+                 "after line %llu (a full disk, a killed pipe, a copy cut short)", (unsigned long long)d->from,
+                 (unsigned long long)line - 1);
+    else {
+        d->from = line;
+        d->lines = 0;
+        json_object_clear(d->counts);
+        return 0;
+    }
+    return 1;
+}
+
+/* A count of a dump's end line: a JSON integer from 0; -1 if it is none. */
+static long long end_count(json_t *j) { return json_is_integer(j) && json_integer_value(j) >= 0 ? json_integer_value(j) : -1; }
+
+/* A dump's end line o (it has "end"): its counts checked against what was read since its header.
+ * *left_out is the damaged items its dump said it left out. 0, or 1 with what is wrong in why. */
+static int dump_end(dump_state *d, json_t *o, uint64_t *left_out, char *why, size_t size)
+{
+    static const char *const keys[] = {"end", "lines", "entities", "left_out", NULL};
+    json_t *ej = json_object_get(o, "end"), *nj = json_object_get(o, "entities"), *lj = json_object_get(o, "left_out");
+    json_t *m;
+    const char *extra, *name;
+    if (!only_keys(o, keys, &extra)) {
+        snprintf(why, size, "unknown key \"%.64s\" beside \"end\": a dump's end line holds \"end\", \"lines\", \"entities\" "
+                 "and \"left_out\"", extra);
+        return 1;
+    }
+    if (!json_is_string(ej) || strcmp(json_string_value(ej), "dump") || end_count(json_object_get(o, "lines")) < 0 ||
+        !json_is_object(nj) || (lj && end_count(lj) < 0)) {
+        snprintf(why, size, "not a dump's end line: {\"end\":\"dump\",\"lines\":N,\"entities\":{TYPE:N,...}}");
+        return 1;
+    }
+    if (!d->from) {
+        snprintf(why, size, "a dump's end line without its header (a dump's first line, %s)%s", DUMP_HEADER,
+                 d->ended ? ": a second end line" : ": the dump lost its start");
+        return 1;
+    }
+    json_object_foreach(nj, name, m) {
+        json_t *c = json_object_get(d->counts, name);
+        long long want = end_count(m), got = c ? json_integer_value(c) : 0;
+        if (want < 0) {
+            snprintf(why, size, "not a dump's end line: \"entities\" of \"%.64s\" is no count", name);
+            return 1;
+        }
+        if (want != got) {
+            snprintf(why, size, "the dump's end line says %lld %.64s entit%s, the dump begun at line %llu holds %lld: lines "
+                     "of it are missing or were added (a dump edited, or joined from pieces)", want, name, want == 1 ? "y" : "ies",
+                     (unsigned long long)d->from, got);
+            return 1;
+        }
+    }
+    json_object_foreach(d->counts, name, m) {
+        if (!json_object_get(nj, name)) {
+            snprintf(why, size, "the dump's end line names no %.64s entities, the dump begun at line %llu holds %lld: lines "
+                     "of another dump were added", name, (unsigned long long)d->from, (long long)json_integer_value(m));
+            return 1;
+        }
+    }
+    if ((uint64_t)end_count(json_object_get(o, "lines")) != d->lines) {
+        snprintf(why, size, "the dump's end line says %lld lines, the dump begun at line %llu holds %llu: lines of it are "
+                 "missing or were added (a dump edited, or joined from pieces)", end_count(json_object_get(o, "lines")),
+                 (unsigned long long)d->from, (unsigned long long)d->lines);
+        return 1;
+    }
+    *left_out += lj ? (uint64_t)end_count(lj) : 0;
+    d->from = 0;
+    return 0;
+}
+
+/* A line of a dump under way read: its lines, and its entities of type name, counted. 0, or 1 out of memory. */
+static int dump_count(dump_state *d, const char *name)
+{
+    json_t *c;
+    if (!d->from) return 0;
+    d->lines++;
+    if (!name) return 0;
+    if ((c = json_object_get(d->counts, name))) return json_integer_set(c, json_integer_value(c) + 1) != 0;
+    return json_object_set_new(d->counts, name, json_integer(1)) != 0;
+}
+
+/* Whether stdin is a file holding a dump of format 2 (its first line the header) whose last line
+ * is not its end line: a dump cut short, refused before anything is stored. (A pipe is read as it
+ * comes: its cut is found at its end, and the batches committed before are named.) */
+static int file_dump_cut(void)
+{
+    struct stat st;
+    char head[sizeof DUMP_HEADER + 1], tail[4096];
+    int fd = fileno(stdin);
+    off_t pos, end, at, last_end;
+    ssize_t n;
+    size_t hl = strlen(DUMP_HEADER);
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (pos = lseek(fd, 0, SEEK_CUR)) < 0) return 0;
+    if (pread(fd, head, hl + 1, pos) != (ssize_t)hl + 1 || memcmp(head, DUMP_HEADER, hl) ||
+        (head[hl] != '\n' && head[hl] != '\r'))
+        return 0;
+    /* back from the end over blanks to the last line's start: it must begin as an end line */
+    end = st.st_size;
+    for (;;) {
+        size_t i;
+        at = end - (off_t)sizeof tail > pos ? end - (off_t)sizeof tail : pos;
+        if (at >= end || (n = pread(fd, tail, (size_t)(end - at), at)) != end - at) return 0; /* read by load */
+        for (i = (size_t)n; i && tail[i - 1] && strchr(" \t\r\n", tail[i - 1]); i--) end--;
+        if (i) break;
+        if (at == pos) return 1; /* the header alone */
+    }
+    /* the last line ends at end: find its start, going back at most 1 MiB (an end line of many
+     * types); the input's start (pos) starts a line too. It must be a whole end line: one cut
+     * inside (its first bytes there, its last not) is a cut too. */
+    last_end = end;
+    for (off_t lo = end - pos > (off_t)1 << 20 ? end - ((off_t)1 << 20) : pos; end > lo;) {
+        at = end - (off_t)sizeof tail > lo ? end - (off_t)sizeof tail : lo;
+        if ((n = pread(fd, tail, (size_t)(end - at), at)) != end - at) return 0;
+        for (size_t i = (size_t)n; i; i--)
+            if (tail[i - 1] == '\n') {
+                off_t start = at + (off_t)i;
+                size_t len = (size_t)(last_end - start);
+                char *text = malloc(len);
+                json_t *o;
+                int cut;
+                if (!text) return 0; /* for load's reading to find */
+                if (pread(fd, text, len, start) != (ssize_t)len) {
+                    free(text);
+                    return 0;
+                }
+                o = json_loadb(text, len, 0, NULL);
+                cut = !json_is_object(o) || !json_is_string(json_object_get(o, "end"));
+                json_decref(o);
+                free(text);
+                return cut;
+            }
+        if (at == pos) return 1; /* the header is the last line */
+        end = at;
+    }
+    return 0; /* a last line of more than 1 MiB: its end is found by reading it */
+}
+
 int cmd_load(int argc, char **argv)
 {
     uint64_t batch = 1000, in_txn = 0, lines = 0, loaded = 0, max_line = MAX_TEXT_DEFAULT;
@@ -1519,6 +1742,8 @@ int cmd_load(int argc, char **argv)
     pending_refs pr = {NULL, 0, 0};
     uint64_t batch_from = 1; /* first line of the batch being written */
     load_batch lb = {&w, &in_txn, &batch_from, 0, 0};
+    dump_state ds = {0, 0, 0, NULL};
+    uint64_t left_out = 0; /* damaged items the dumps read said they left out */
     int rc, overwrite = 0, too_long = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
@@ -1535,7 +1760,17 @@ int cmd_load(int argc, char **argv)
             return bad_word(argv[0], argv[i]);
         }
     }
-    if ((rc = open_store(&s, 0))) return rc;
+    /* A dump cut short in a file is refused before anything is stored (it loaded without a word) */
+    if (file_dump_cut()) {
+        msg("load: the input's last line is not its dump's end line (dump writes it last): the dump was cut short (a full "
+            "disk, a killed pipe, a copy cut short), or lines were added after it; nothing was stored");
+        return 1;
+    }
+    if (!(ds.counts = json_object())) return (msg("load: out of memory"), 1);
+    if ((rc = open_store(&s, 0))) {
+        json_decref(ds.counts);
+        return rc;
+    }
     /* Ctrl-C or a kill ends the load at a line: the open batch is dropped and the lines stored
      * are named, as after a bad line (killed outright, it left a partial store unsaid). */
     catch_stops(on_signal);
@@ -1571,8 +1806,11 @@ int cmd_load(int argc, char **argv)
         lines++;
         if (!too_long && blank_line(line, (size_t)len)) continue;
         /* A full batch is committed once another line follows: the last one stays open until the
-         * end of the input, where a dangling ref can still refuse it. */
-        if (w && in_txn == batch && (rc = commit_batch(&w, &in_txn, &batch_from, lines - 1))) break;
+         * end of the input, where a dangling ref can still refuse it, or a dump's end line whose
+         * counts disagree (a line that begins as one is no reason to commit). */
+        if (w && in_txn == batch && !(len >= (ssize_t)strlen(DUMP_END_PREFIX) && !memcmp(line, DUMP_END_PREFIX, strlen(DUMP_END_PREFIX))) &&
+            (rc = commit_batch(&w, &in_txn, &batch_from, lines - 1)))
+            break;
         if (too_long) { /* a bad line as any other: the batches before it stay */
             progress("", 0, 2);
             msg("line %llu: longer than %llu bytes, the most a line may hold (load --max-line BYTES raises it)",
@@ -1615,14 +1853,38 @@ int cmd_load(int argc, char **argv)
             if (len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3) && err.position <= 3) /* as the library says it */
                 snprintf(err.text, sizeof err.text, "a UTF-8 byte order mark (EF BB BF) at the start: JSON text has none "
                                                     "(save the file without it)");
-            msg("line %llu: invalid JSON at column %d: %s", (unsigned long long)lines, err.column, err.text);
+            /* the input's last line, without its newline: a stream cut in the middle of a line (a
+             * killed producer, a file copied short), said so rather than left to the JSON's error */
+            msg("line %llu: invalid JSON at column %d: %s%s", (unsigned long long)lines, err.column, err.text,
+                line[len - 1] != '\n' ? "; the input ends inside this line (no newline after it): it was likely cut short" : "");
             rc = 1;
             break;
+        }
+        /* a dump's header and end line (format 2), and a line after the end line of its dump */
+        if (json_is_object(o) && (json_object_get(o, "dump") || json_object_get(o, "end") ||
+                                  (ds.ended && !ds.from && !json_object_get(o, "dump")))) {
+            char dwhy[400];
+            if (json_object_get(o, "dump")) rc = dump_header(&ds, o, lines, dwhy, sizeof dwhy);
+            else if (json_object_get(o, "end")) rc = dump_end(&ds, o, &left_out, dwhy, sizeof dwhy);
+            else {
+                snprintf(dwhy, sizeof dwhy, "a line after the end line of its dump (line %llu): a dump ends there, and "
+                         "another begins with its header", (unsigned long long)ds.ended);
+                rc = 1;
+            }
+            if (!rc && json_object_get(o, "end")) ds.ended = lines;
+            json_decref(o);
+            if (rc) {
+                progress("", 0, 2);
+                msg("line %llu: %s", (unsigned long long)lines, dwhy);
+                break;
+            }
+            continue;
         }
         if (json_is_object(o) && json_object_get(o, "last_id")) { /* a type's id counter, not an entity */
             char lwhy[300];
             rc = load_last_id(s, w, o, lwhy, sizeof lwhy);
             json_decref(o);
+            if (!rc && dump_count(&ds, NULL)) snprintf(lwhy, sizeof lwhy, "out of memory"), rc = 1;
             if (rc) {
                 progress("", 0, 2);
                 msg("line %llu: %s", (unsigned long long)lines, lwhy);
@@ -1714,6 +1976,7 @@ int cmd_load(int argc, char **argv)
         if (!rc) rc = ent_entity_set_version(e, version);
         if (!rc) rc = restore_line(s, w, e, overwrite, &why);
         if (!rc && note_refs(&pr, s, w, t, e, lines)) rc = -1;
+        if (!rc && dump_count(&ds, ent_type_name(t))) rc = ENT_NOMEM;
         ent_entity_free(e);
         json_decref(o);
         if (rc) {
@@ -1725,6 +1988,20 @@ int cmd_load(int argc, char **argv)
         loaded++;
         progress("entity: load: entities", loaded, 0);
         in_txn++;
+    }
+    /* A dump (format 2) whose end line never came was cut short at a line's end (a full disk, a
+     * killed pipe): it loaded without a word, and the store was silently short of the rest. Its
+     * open batch is dropped, and the lines stored before it named. */
+    if (!rc && !stop && !ferror(stdin) && ds.from) {
+        progress("", 0, 2);
+        msg("load: the input ends at line %llu without the end line of the dump begun at line %llu (dump writes it "
+            "last): the dump was cut short (a full disk, a killed pipe, a copy cut short)",
+            (unsigned long long)lines, (unsigned long long)ds.from);
+        /* the open batch's lines; none open: all read before is stored (nothing, if no batch was) */
+        lost_batch("", in_txn || batch_from == 1 ? batch_from : lines + 1, lines);
+        if (w) ent_txn_abort(w);
+        w = NULL;
+        rc = 1;
     }
     if (rc && w && in_txn) /* a bad line: the good lines of its open batch go with it */
         lost_batch("", batch_from, lines - 1);
@@ -1778,7 +2055,11 @@ int cmd_load(int argc, char **argv)
                 "stored went into the store that was there; load them again into the store now there", store_dir);
         if (how) rc = 1;
     }
+    if (!rc && left_out)
+        msg("load: the dump says it left out %llu damaged item%s of its store (entities, types or id counters; its dump "
+            "exited 1 naming each): this store has all the rest", (unsigned long long)left_out, left_out == 1 ? "" : "s");
     if (!rc) fprintf(stderr, "entity: loaded %llu entit%s\n", (unsigned long long)loaded, loaded == 1 ? "y" : "ies");
+    json_decref(ds.counts);
     pending_free(&pr);
     ent_store_close(s);
     return rc;
@@ -1825,7 +2106,7 @@ int cmd_stat(int argc, char **argv)
     size_t nsubs = 0;
     uint64_t first = 0, last = 0;
     char *j;
-    int rc;
+    int rc, damaged = 0;
     (void)argv;
     if (argc != 1) return bad_word(argv[0], argv[1]);
     if ((rc = open_store(&s, 1))) return rc;
@@ -1836,13 +2117,22 @@ int cmd_stat(int argc, char **argv)
         const ent_type *t = ent_schema_type_at(sc, i);
         uint64_t n = 0;
         json_t *idx = json_array();
-        if (ent_count(&n, s, NULL, t) != ENT_OK) rc = fail("stat");
+        int crc = ent_count(&n, s, NULL, t);
+        /* A damaged id counter record (it holds the type's count too) is named, as check names it,
+         * and its count printed as null; the rest of the store is still told (stat failed whole,
+         * with that one message and nothing on stdout). Exit 1. */
+        if (crc == ENT_CORRUPT) {
+            msg("stat: %s: its id counter and count: %s (its count printed as null; entity check names every problem)",
+                ent_type_name(t), ent_errmsg());
+            damaged = 1;
+        } else if (crc != ENT_OK) rc = fail("stat");
         for (size_t f = 0; f < ent_type_field_count(t); f++) {
             const ent_field *fl = ent_type_field_at(t, f);
             if (ent_field_is_unique(fl)) json_array_append_new(idx, json_pack("{s:s,s:s}", "field", ent_field_name(fl), "kind", "unique"));
             else if (ent_field_is_indexed(fl)) json_array_append_new(idx, json_pack("{s:s,s:s}", "field", ent_field_name(fl), "kind", "indexed"));
         }
-        json_object_set_new(types, ent_type_name(t), json_pack("{s:I,s:o}", "count", (json_int_t)n, "indexes", idx));
+        json_object_set_new(types, ent_type_name(t), crc == ENT_CORRUPT ? json_pack("{s:n,s:o}", "count", "indexes", idx)
+                                                                         : json_pack("{s:I,s:o}", "count", (json_int_t)n, "indexes", idx));
     }
     if (ent_log_bounds(&first, &last, s, NULL) != ENT_OK || ent_sub_list(&list, &nsubs, s) != ENT_OK) rc = fail("stat");
     subs = json_array();
@@ -1894,7 +2184,7 @@ int cmd_stat(int argc, char **argv)
     free(j);
     json_decref(o);
     ent_store_close(s);
-    return rc;
+    return rc || damaged;
 }
 
 int cmd_trim(int argc, char **argv)
@@ -2034,7 +2324,7 @@ int cmd_replay(int argc, char **argv)
     uint64_t to = 0, src_last = 0;
     ent_store *s = NULL, *d = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    int rc;
+    int rc, dest_existed = 0, dest_had_store = 0, nothing_written = 0, opened = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--into") && i + 1 < argc) into = argv[++i];
         else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
@@ -2073,8 +2363,17 @@ int cmd_replay(int argc, char **argv)
             return rc;
         }
     }
+    {
+        /* what DEST was, to leave it so when the replay refuses before it writes an event */
+        struct stat st;
+        char data[4200];
+        snprintf(data, sizeof data, "%s/data.mdb", into);
+        dest_existed = stat(into, &st) == 0;
+        dest_had_store = stat(data, &st) == 0;
+    }
     if (ent_store_open(&d, into, ent_store_schema(s), &o) != ENT_OK) rc = fail(into);
     else {
+        opened = 1;
         progress("", 0, 0);
         ent_store_set_progress(s, lib_progress, NULL);
         {
@@ -2096,6 +2395,8 @@ int cmd_replay(int argc, char **argv)
             if (ent_log_bounds(NULL, &last, d, NULL) == ENT_OK && last > 0)
                 msg("replay: %s holds a partial replay, up to seq %llu; remove it before replaying again", into,
                     (unsigned long long)last);
+            else if (ent_log_bounds(NULL, &last, d, NULL) == ENT_OK)
+                nothing_written = 1;
         } else if (to) {
             /* The store made is not the source at --to when --to cuts a transaction (left out
              * whole: the source never had half of it) or lies past the log: said with the seq
@@ -2113,6 +2414,13 @@ int cmd_replay(int argc, char **argv)
     }
     ent_store_close(d);
     ent_store_close(s);
+    /* A replay refused before its first event (the source's log damaged, say) left an empty store
+     * at DEST, made by its open: a failed command leaves DEST as it found it (no directory, or an
+     * empty one; dest_is_empty() let nothing else through). An empty store that was there stays. */
+    if (rc && (nothing_written || !opened) && !dest_had_store) {
+        if (dest_existed) remove_made_files(into);
+        else remove_made_dir(into);
+    }
     return rc;
 }
 

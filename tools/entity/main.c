@@ -482,7 +482,7 @@ static int dispatch(int argc, char **argv);
  * (async-signal-safe), what a kill at that instant would have left. The tool only: a host's
  * process, and its signals, are its own, and the library never installs a handler.
  * The line is built before any store is opened (the handler cannot format or allocate). */
-static char crash_head[64], crash_tail[3072];
+static char crash_head[64], crash_tail[24576];
 static size_t crash_head_len, crash_tail_len;
 static char crash_stack[1 << 16]; /* a fault of a stack run out still gets its line */
 
@@ -519,20 +519,52 @@ static void escape_into(char *out, size_t size, const char *s)
     out[n] = '\0';
 }
 
+/* s as one shell word, into out (size > 0): as it is when it holds only characters no shell takes
+ * for syntax; else in single quotes, a quote as '\'' ; one with control characters as $'...' with
+ * \xNN (bash, zsh, ksh, dash 0.5.12). A path with a space or a quote in the crash line's command
+ * could not be pasted: the shell split it, or waited for the quote's end. Returns 0, or -1 when
+ * out is too small (nothing is better than a wrong command). */
+static int shell_word(char *out, size_t size, const char *s)
+{
+    size_t n = 0;
+    int plain = *s != '\0', ctl = 0;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!(isalnum(c) || strchr("_./,:@%+=-", c))) plain = 0;
+        if (c < 0x20 || c == 0x7f) ctl = 1;
+    }
+    if (plain) return snprintf(out, size, "%s", s) < (int)size ? 0 : -1;
+    if (ctl && n + 2 < size) out[n++] = '$';
+    if (n + 1 < size) out[n++] = '\'';
+    for (; *s && n + 5 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (ctl && (c < 0x20 || c == 0x7f)) n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+        else if (ctl && (c == '\\' || c == '\'')) out[n++] = '\\', out[n++] = (char)c;
+        else if (c == '\'') memcpy(out + n, "'\\''", 4), n += 4;
+        else out[n++] = (char)c;
+    }
+    if (*s || n + 2 > size) return -1;
+    out[n++] = '\'';
+    out[n] = '\0';
+    return 0;
+}
+
 static void crash_backstop(const char *cmd)
 {
-    char dir[1024], c[40];
+    char dir[4096], c[40], word[16400];
     struct sigaction sa;
     stack_t ss;
     int sigs[] = {SIGSEGV, SIGBUS, SIGABRT};
     escape_into(c, sizeof c, cmd);
     escape_into(dir, sizeof dir, store_dir);
     snprintf(crash_head, sizeof crash_head, "entity: %s: ", c);
+    /* the command quoted as a shell needs it, so that it can be pasted as it is */
+    if (shell_word(word, sizeof word, store_dir)) snprintf(word, sizeof word, "DIR");
     snprintf(crash_tail, sizeof crash_tail,
              " with the store at %s open: a page of its data.mdb is likely damaged (LMDB follows its pages as "
              "they are); nothing committed is lost: run `entity -s %s check` to name the damage (if it says ok, "
              "this is a bug of entity's)\n",
-             dir, dir);
+             dir, word);
     crash_head_len = strlen(crash_head);
     crash_tail_len = strlen(crash_tail);
     ss.ss_sp = crash_stack;
