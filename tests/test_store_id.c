@@ -33,6 +33,48 @@ static int uuid_v4(const char *s)
     return 1;
 }
 
+/* The stored durability: what opens that do not choose use. Set on an open store (a promoted
+ * mirror's `lazy` made `durable`), it holds from the next open on; this handle keeps its mode;
+ * no event; refused for a mode that is none, and on a read-only handle. */
+static void test_stored_durability(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *r = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT, ro = ENT_STORE_OPTS_INIT;
+    uint64_t last = 1;
+    o.durability = ENT_LAZY;
+    ro.read_only = 1;
+    ENT_TEST_MKDTEMP(dir, "store-dur");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "id"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    CU_ASSERT_EQUAL(ent_store_durability(s), ENT_LAZY);
+    ENT_OK_(ent_store_set_stored_durability(s, ENT_DURABLE));
+    CU_ASSERT_EQUAL(ent_store_durability(s), ENT_LAZY); /* this handle keeps the mode of its open */
+    ENT_OK_(ent_log_bounds(NULL, &last, s, NULL));
+    CU_ASSERT_EQUAL(last, 0); /* a setting, not a change of data: no event */
+    ENT_CHECK_RC(ent_store_set_stored_durability(s, ENT_DURABILITY_STORED), ENT_INVALID);
+    ENT_ASSERT_MSG("is no durability");
+    ENT_CHECK_RC(ent_store_set_stored_durability(s, (ent_durability)7), ENT_INVALID);
+    ENT_CHECK_RC(ent_store_set_stored_durability(NULL, ENT_DURABLE), ENT_INVALID);
+    ent_store_close(s);
+    s = NULL;
+    ENT_OK_(ent_store_open(&s, dir, NULL, NULL));
+    CU_ASSERT_EQUAL(ent_store_durability(s), ENT_DURABLE); /* the next open takes it */
+    ENT_OK_(ent_store_set_stored_durability(s, ENT_NONE));
+    ent_store_close(s);
+    s = NULL;
+    ENT_OK_(ent_store_open(&r, dir, NULL, &ro));
+    CU_ASSERT_EQUAL(ent_store_durability(r), ENT_NONE);
+    ENT_CHECK_RC(ent_store_set_stored_durability(r, ENT_DURABLE), ENT_READONLY);
+    ent_store_close(r);
+    ENT_OK_(ent_store_open(&s, dir, NULL, NULL));
+    CU_ASSERT_EQUAL(ent_store_durability(s), ENT_NONE); /* the refusal changed nothing */
+    ent_store_close(s);
+    ent_schema_free(sc);
+    rm_rf(dir);
+}
+
 static void test_ids(void)
 {
     char dir[ENT_TEST_PATH_MAX], copy[ENT_TEST_PATH_MAX], rep[ENT_TEST_PATH_MAX], id[37];
@@ -630,6 +672,7 @@ int main(int argc, char **argv)
                                           ENT_TEST(test_schema_damaged),
                                           ENT_TEST(test_meta_page_damaged),
                                           ENT_TEST(test_open_racing_init), ENT_TEST(test_check_path),
+                                          ENT_TEST(test_stored_durability),
                                           ENT_TEST(test_check_path_dotdot), ENT_TEST(test_open_after_replaced),
                                           {NULL, NULL}};
     return ent_test_run("store_id", cases);

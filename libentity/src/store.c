@@ -469,6 +469,29 @@ const char *ent_store_backend(const ent_store *s) { return s ? ent__bk_name(&s->
 ent_durability ent_store_durability(const ent_store *s) { return s ? s->durability : ENT_DURABILITY_STORED; }
 const char *ent_store_path(const ent_store *s) { return s ? s->path : ""; }
 
+/* The mode is a setting of the store, like its subscriptions: it is written without an event and
+ * a mirror keeps its own (a read copy the stream rebuilds is often `lazy`; promoted, it is the
+ * primary, which an operator wants `durable` from its next open on). This handle keeps the mode it
+ * opened with: LMDB's flags and the write-ahead file are set up at the open. */
+int ent_store_set_stored_durability(ent_store *s, ent_durability mode)
+{
+    ent_txn *t = NULL;
+    uint8_t v = (uint8_t)mode;
+    int rc;
+    if ((rc = ent__store_check(s))) return rc;
+    if (mode != ENT_DURABLE && mode != ENT_LAZY && mode != ENT_NONE)
+        return ent__err(ENT_INVALID, "ent_store_set_stored_durability: %d is no durability (durable, lazy or none)",
+                        (int)mode);
+    if (s->read_only)
+        return ent__err(ENT_READONLY, "store %s is open read-only: storing its durability writes", s->path);
+    if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
+    if ((rc = ent__meta_put(t, "durability", &v, 1))) {
+        ent_txn_abort(t);
+        return rc;
+    }
+    return ent_txn_commit(t);
+}
+
 int ent_store_check_path(ent_store *s)
 {
     if (!s) return ent__err(ENT_INVALID, "ent_store_check_path: store is NULL");

@@ -519,6 +519,11 @@ pr_after=$("$E" stat | python3 -c "import json,sys; d=json.load(sys.stdin); prin
 [ ! -e "$ENTITY_STORE/mirror.lock" ] && ok || bad "promote of a primary left mirror.lock"
 expect 2 "$E" promote now; errline "promote: unexpected word now"
 expect 2 "$E" promote --force; errline "promote: unknown option --force"
+expect 2 "$E" promote --durability fast; errline "--durability must be durable, lazy or none, not \"fast\""
+pr_dur=$("$E" stat | python3 -c "import json,sys; print(json.load(sys.stdin)['durability'])")
+expect 1 "$E" promote --durability none; errline "promote: store .* is not a mirror"
+[ "$("$E" stat | python3 -c "import json,sys; print(json.load(sys.stdin)['durability'])")" = "$pr_dur" ] && ok ||
+  bad "a refused promote --durability none changed the stored durability (was $pr_dur)"
 expect 0 "$E" stat
 jcheck out "d['types']['customer']['count'], d['log']['first_seq'], d['backend']" "1 1 lmdb"
 jcheck out "d['map_size'] >= d['used_bytes'] > 0, d['disk_bytes'] > 0" "True True"

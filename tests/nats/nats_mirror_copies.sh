@@ -230,7 +230,7 @@ for i in 1 2 3 4; do echo "{\"name\":\"f$i\",\"email\":\"f$i@x\"}" | "$E" -s "$P
 "$E" -s "$P" rm customer 4 >/dev/null || bad "rm customer 4"   # id 4 handed out, then deleted
 ID=$(sid "$P")
 "$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "relay to FAILOVER"
-"$E" -s "$A" mirror --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "mirror A of FAILOVER"
+"$E" -s "$A" mirror --nats "$URL" --stream FAILOVER --once --durability lazy 2>/dev/null || bad "mirror A of FAILOVER"
 "$E" -s "$B" mirror --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "mirror B of FAILOVER"
 "$E" -s "$P" patch customer 1 '{"vip":true}' >/dev/null
 "$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "relay of seq 6"
@@ -248,9 +248,16 @@ else
   bad "promote beside a running mirror: exit $rc (1 expected):"; cat "$W/err" "$W/out"
 fi
 kill -TERM $MPID; wait $MPID 2>/dev/null
-"$E" -s "$A" promote >"$W/out" 2>"$W/err"; rc=$?
+# A is a `lazy` read copy; promoted with --durability durable, it opens durable from then on
+dur() { "$E" -s "$1" stat | python3 -c 'import json,sys; print(json.load(sys.stdin)["durability"])'; }
+[ "$(dur "$A")" = lazy ] || bad "mirror A's stored durability: $(dur "$A") (lazy expected)"
+"$E" -s "$A" promote --durability fast >"$W/out" 2>"$W/err"; rc=$?
+[ $rc = 2 ] && grep -q "durable, lazy or none" "$W/err" && "$E" -s "$A" stat | grep -q mirror_of ||
+  bad "promote --durability fast: exit $rc (2 expected, still a mirror): $(cat "$W/err")"
+"$E" -s "$A" promote --durability durable >"$W/out" 2>"$W/err"; rc=$?
 if [ $rc = 0 ] && [ "$(wc -l <"$W/out")" = 1 ] && grep -q "^promoted: store $ID .*log at seq 6, new writes from seq 7" "$W/out" &&
-   [ ! -s "$W/err" ] && [ "$(sid "$A")" = "$ID" ] && ! "$E" -s "$A" stat | grep -q mirror_of; then
+   [ ! -s "$W/err" ] && [ "$(sid "$A")" = "$ID" ] && ! "$E" -s "$A" stat | grep -q mirror_of &&
+   [ "$(dur "$A")" = durable ]; then
   say "ok: $(cat "$W/out")"
 else
   bad "promote of mirror A: exit $rc, stdout and stderr:"; cat "$W/out" "$W/err"

@@ -2217,8 +2217,12 @@ int cmd_promote(int argc, char **argv)
     ent_store *s = NULL;
     uint64_t seq = 0;
     char was[37];
-    int rc;
-    if (argc > 1) return bad_word(argv[0], argv[1]);
+    int rc, dur = ENT_DURABILITY_STORED;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--durability") && i + 1 < argc) {
+            if ((rc = durability_arg(&dur, argv[++i]))) return rc;
+        } else return bad_word(argv[0], argv[i]);
+    }
     if ((rc = open_store(&s, 0))) return rc;
     snprintf(was, sizeof was, "%s", ent_store_id(s));
     if (ent_mirror_promote(s, &seq) != ENT_OK) rc = fail("promote");
@@ -2227,6 +2231,11 @@ int cmd_promote(int argc, char **argv)
         snprintf(line, sizeof line, "promoted: store %s (the primary's id; it was mirror %s), log at seq %" PRIu64
                  ", new writes from seq %" PRIu64, ent_store_id(s), was, seq, seq + 1);
         out_line(line);
+        /* After the promotion, not before: a refused promotion leaves the mirror as it was. A
+         * mirror is often `lazy` (a copy the stream rebuilds); the primary it became is what the
+         * operator says from its next open on. */
+        if (dur != ENT_DURABILITY_STORED && ent_store_set_stored_durability(s, (ent_durability)dur) != ENT_OK)
+            rc = fail("promote: promoted, but its durability was not stored");
     }
     ent_store_close(s);
     return rc;

@@ -119,7 +119,8 @@ static const char usage_text[] =
     "                                        publish the log to a NATS JetStream stream, exactly once\n"
     "  mirror --nats URL --stream NAME [--once] [--primary ID] [--durability durable|lazy|none]\n"
     "                                        keep the store at DIR a mirror of the stream's primary\n"
-    "  promote                               make the mirror at DIR the primary (failover)\n"
+    "  promote [--durability durable|lazy|none]\n"
+    "                                        make the mirror at DIR the primary (failover)\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]\n"
     "        [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS]\n"
     "        [--client-buffer BYTES] [--heartbeat SECONDS]\n"
@@ -686,7 +687,7 @@ static const struct {
     {"patch", " --expect-version --max-input "}, {"rm", " --expect-version "}, {"ls", " --limit --after --reverse "},
     {"find", " --from --to --limit --reverse "}, {"events", " --from --limit --type --op --follow "},
     {"subs", " --from-now --limit "}, {"load", " --batch --overwrite --max-line "}, {"replay", " --into --to "},
-    {"trim", " --below --force "}, {"copy", " --compact "}, {"relay", " --nats --stream --once --window "},
+    {"trim", " --below --force "}, {"copy", " --compact "}, {"promote", " --durability "}, {"relay", " --nats --stream --once --window "},
     {"mirror", " --nats --stream --once --primary --durability "},
     {"serve", " --listen --token-file --read-only --max-body --allow-host --max-clients --max-streams-per-address "
               "--request-timeout --client-buffer --heartbeat "},

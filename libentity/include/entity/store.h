@@ -140,6 +140,15 @@ ENT_EXTERN(const ent_type *) ent_store_type(ent_store *s, const char *name);
  * ENT_DURABILITY_STORED). */
 ENT_EXTERN(const char *) ent_store_backend(const ent_store *s);
 ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
+/* Store `mode` (ENT_DURABLE, ENT_LAZY, ENT_NONE) as the store's durability: the one every later
+ * open with ENT_DURABILITY_STORED uses (`entity` commands, relays, hosts that do not choose).
+ * This handle keeps the mode in force since its open (ent_store_durability()), and so do other
+ * handles open now; the store's data is not touched. No event is written: like subscriptions it
+ * is the store's own setting, and a mirror keeps its own (`entity promote --durability durable`
+ * makes a `lazy` read copy a durable primary). Returns ENT_OK, ENT_INVALID (no such mode,
+ * ENT_DURABILITY_STORED included), ENT_READONLY (a read-only handle), and the codes of
+ * ent_txn_begin()/ent_txn_commit() (ENT_BUSY: this thread holds the store's write transaction). */
+ENT_EXTERN(int) ent_store_set_stored_durability(ent_store *s, ent_durability mode);
 /* Make every commit this handle can see durable now, whatever the durability in force: on a
  * `lazy` or `none` store, what a host wants safe before it tells the world (LMDB: one fdatasync
  * of data.mdb); on a `durable` one, also the commits of other processes that are visible while
