@@ -65,6 +65,18 @@ same() {
   [ "$("$E" -s "$m" check 2>&1)" = ok ] || { bad "$what: mirror check: $("$E" -s "$m" check 2>&1 | head -3)"; ok=0; }
   [ $ok = 1 ] && say "ok: $what: dump, events, schema equal, check ok"
 }
+# refused STORE STREAM PATTERN WHAT: `relay --once` of STORE to STREAM exits 1 with one line (its
+# state lines aside) that matches PATTERN
+refused() {
+  local rc
+  "$E" -s "$1" relay --nats "$URL" --stream "$2" --once 2>"$W/err"; rc=$?
+  grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
+  if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "$3" "$W/err"; then
+    say "ok: $4: $(cat "$W/err")"
+  else
+    bad "$4: exit $rc (1 expected):"; cat "$W/err"
+  fi
+}
 # schema FILE VERSION EDIT: the shop schema at VERSION, edited by python statements on s
 schema() {
   python3 - "$SRC/schemas/shop.json" "$1" "$2" "$3" <<'PY'
@@ -115,13 +127,7 @@ ID=$(sid "$P")
 "$PROBE" check "$URL" SCHEMADUP "$ID" 3 >/dev/null || bad "SCHEMADUP before the deletion: $("$PROBE" check "$URL" SCHEMADUP "$ID" 3 2>&1)"
 "$PROBE" delete "$URL" SCHEMADUP 5 || bad "deleting schema version 2 (stream seq 5)"
 echo '{"name":"s4","email":"s4@x","tier":"t4"}' | "$E" -s "$P" put customer - >/dev/null
-"$E" -s "$P" relay --nats "$URL" --stream SCHEMADUP --once 2>"$W/err"
-rc=$?; grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
-if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "schema version 2: dropped as a duplicate" "$W/err"; then
-  say "ok: a lost schema message within the duplicate window: $(cat "$W/err")"
-else
-  bad "a lost schema message within the duplicate window: exit $rc, expected 1 line naming schema version 2 dropped as a duplicate:"; cat "$W/err"
-fi
+refused "$P" SCHEMADUP "schema version 2: dropped as a duplicate" "a lost schema message within the duplicate window"
 "$PROBE" check "$URL" SCHEMADUP "$ID" 3 >/dev/null || bad "SCHEMADUP holds something behind the dropped schema message: $("$PROBE" check "$URL" SCHEMADUP "$ID" 3 2>&1)"
 sleep 9 # past the duplicate window
 "$E" -s "$P" relay --nats "$URL" --stream SCHEMADUP --once 2>"$W/err" || { bad "relay to SCHEMADUP after the window"; cat "$W/err"; }
@@ -284,21 +290,9 @@ else
 fi
 # the old primary back, relaying into the same stream: its log ends at 7 (one write never
 # relayed), the stream holds 10 of its id; then, written past 10, another seq 10
-"$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err"; rc=$?
-grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
-if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds seq 10 of store $ID, but its log ends at 7" "$W/err"; then
-  say "ok: the old primary back after the promotion: $(cat "$W/err")"
-else
-  bad "the old primary back after the promotion: exit $rc (1 expected):"; cat "$W/err"
-fi
+refused "$P" FAILOVER "holds seq 10 of store $ID, but its log ends at 7" "the old primary back after the promotion"
 for i in 6 7 8; do echo "{\"name\":\"o$i\",\"email\":\"o$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
-"$E" -s "$P" relay --nats "$URL" --stream FAILOVER --once 2>"$W/err"; rc=$?
-grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
-if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds another seq 10 of store $ID than its log" "$W/err"; then
-  say "ok: the old primary back, written past the stream: $(cat "$W/err")"
-else
-  bad "the old primary back, written past the stream: exit $rc (1 expected):"; cat "$W/err"
-fi
+refused "$P" FAILOVER "holds another seq 10 of store $ID than its log" "the old primary back, written past the stream"
 "$PROBE" check "$URL" FAILOVER "$ID" 10 >/dev/null || bad "FAILOVER after the old primary's relays: $("$PROBE" check "$URL" FAILOVER "$ID" 10 2>&1)"
 "$E" -s "$B" mirror --nats "$URL" --stream FAILOVER --once 2>/dev/null || bad "mirror B after the old primary's relays"
 same "$A" "$B" "the old primary's relays changed nothing"
@@ -314,21 +308,9 @@ ID=$(sid "$P")
 for i in 4 5; do echo "{\"name\":\"l$i\",\"email\":\"l$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
 "$E" -s "$P" relay --nats "$URL" --stream LAGGING --once 2>/dev/null || bad "relay of seqs 4-5 to LAGGING"
 "$E" -s "$C" promote >/dev/null 2>"$W/err" || bad "promote of the lagging mirror: $(cat "$W/err")"
-"$E" -s "$C" relay --nats "$URL" --stream LAGGING --once 2>"$W/err"; rc=$?
-grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
-if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds seq 5 of store $ID, but its log ends at 3 (.*a mirror promoted before it had applied seqs 4..5" "$W/err"; then
-  say "ok: a lagging mirror promoted: $(cat "$W/err")"
-else
-  bad "a lagging mirror promoted, relayed: exit $rc (1 expected):"; cat "$W/err"
-fi
+refused "$C" LAGGING "holds seq 5 of store $ID, but its log ends at 3 (.*a mirror promoted before it had applied seqs 4..5" "a lagging mirror promoted"
 for i in 6 7 8; do echo "{\"name\":\"c$i\",\"email\":\"c$i@x\"}" | "$E" -s "$C" put customer - >/dev/null; done
-"$E" -s "$C" relay --nats "$URL" --stream LAGGING --once 2>"$W/err"; rc=$?
-grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
-if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds another seq 5 of store $ID than its log" "$W/err"; then
-  say "ok: a lagging mirror promoted, written past the stream: $(cat "$W/err")"
-else
-  bad "a lagging mirror promoted, written past the stream, relayed: exit $rc (1 expected):"; cat "$W/err"
-fi
+refused "$C" LAGGING "holds another seq 5 of store $ID than its log" "a lagging mirror promoted, written past the stream"
 "$PROBE" check "$URL" LAGGING "$ID" 5 >/dev/null || bad "LAGGING after the refused relays: $("$PROBE" check "$URL" LAGGING "$ID" 5 2>&1)"
 
 # 7c. A mirror promoted with every event applied but not the primary's last schema version (its
@@ -347,13 +329,7 @@ schema "$W/sv2.json" 2 'f["tier"]={"id":6,"type":"string","indexed":True}'
 "$E" -s "$P" relay --nats "$URL" --stream SCHEMALAG --once 2>/dev/null || bad "relay of schema version 2 to SCHEMALAG"
 "$E" -s "$D" promote >/dev/null 2>"$W/err" || bad "promote of mirror D: $(cat "$W/err")"
 echo '{"name":"d3","email":"d3@x"}' | "$E" -s "$D" put customer - >/dev/null
-"$E" -s "$D" relay --nats "$URL" --stream SCHEMALAG --once 2>"$W/err"; rc=$?
-grep -Ev "relay: (created|connected)" "$W/err" >"$W/err2"; mv "$W/err2" "$W/err"
-if [ $rc = 1 ] && [ "$(wc -l <"$W/err")" = 1 ] && grep -q "holds schema version 2 of store $ID, but the store has versions up to 1" "$W/err"; then
-  say "ok: a mirror promoted before it had the primary's last schema version: $(cat "$W/err")"
-else
-  bad "a mirror promoted before it had the primary's last schema version, relayed: exit $rc (1 expected):"; cat "$W/err"
-fi
+refused "$D" SCHEMALAG "holds schema version 2 of store $ID, but the store has versions up to 1" "a mirror promoted before it had the primary's last schema version"
 "$PROBE" check "$URL" SCHEMALAG "$ID" 2 >/dev/null || bad "SCHEMALAG after the refused relay: $("$PROBE" check "$URL" SCHEMALAG "$ID" 2 2>&1)"
 
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error" "$W"/*.log 2>/dev/null; then bad "sanitizer reports in the logs above"; fi
