@@ -72,31 +72,37 @@ static int mirror_open(ent_store **m, const char *dir, const char *backend, cons
     return ent_subscribe(&sub, *m, NULL, 0, seen_seq, seen);
 }
 
+/* The primary: the workload on a memory store, every event it logs recorded as JSON in r (what a
+ * relay would have sent); *snap (snap not NULL): its snapshot, taken before it is closed. */
+static void record_primary(fw_ctx *w, recorded *r, int *rcs, char **snap)
+{
+    ent_subscriber *rec = NULL;
+    memset(w, 0, sizeof *w);
+    memset(r, 0, sizeof *r);
+    w->backend = "memory";
+    ENT_OK_(ent_schema_load_json(&w->v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
+    ENT_OK_(fw_open_fresh(w));
+    ENT_OK_(ent_subscribe(&rec, w->s, NULL, 0, record_json, r));
+    fw_run(w, rcs, NULL);
+    if (snap) *snap = fw_snapshot(w->s);
+    fw_close(w);
+}
+
 static void mirror_loop(const char *inner)
 {
     fw_ctx w;
     recorded r;
-    ent_subscriber *rec = NULL;
     ent_store *m = NULL;
     char backend[32], dir[ENT_TEST_PATH_MAX], *base = fw_tmpdir("fault-mirror"), *ref_snap, *prim_snap;
     int rcs[FW_NSTEPS], lmdb = strcmp(inner, "memory") != 0, failed = 0;
     uint64_t total, ref_seq = 0, ref_pos = 0;
     long runs = 0, surfaced = 0, absorbed = 0;
     fw_seen seen;
-    memset(&w, 0, sizeof w);
-    memset(&r, 0, sizeof r);
     snprintf(backend, sizeof backend, "fault:%s", inner);
     ENT_TEST_PATH(dir, "%s/mirror", base);
-
-    /* The primary: the workload in memory, every event recorded as JSON. */
-    w.backend = "memory";
-    ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
-    ENT_OK_(fw_open_fresh(&w));
-    ENT_OK_(ent_subscribe(&rec, w.s, NULL, 0, record_json, &r));
-    fw_run(&w, rcs, NULL);
+    record_primary(&w, &r, rcs, &prim_snap);
     CU_ASSERT_FATAL(r.n >= 10);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(prim_snap = fw_snapshot(w.s));
-    fw_close(&w);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(prim_snap);
 
     /* Reference: the mirror without faults, counting the backend calls of the applies. */
     memset(&seen, 0, sizeof seen);
@@ -234,22 +240,14 @@ static void promote_loop(const char *inner)
 {
     fw_ctx w;
     recorded r;
-    ent_subscriber *rec = NULL;
     ent_store *m = NULL;
     char backend[32], dir[ENT_TEST_PATH_MAX], *base = fw_tmpdir("fault-promote"), *ref_snap, ctr[512], got_ctr[512];
     int rcs[FW_NSTEPS], lmdb = strcmp(inner, "memory") != 0, failed = 0;
     uint64_t total, ref_seq = 0;
     long runs = 0, promoted = 0, stayed = 0;
-    memset(&w, 0, sizeof w);
-    memset(&r, 0, sizeof r);
     snprintf(backend, sizeof backend, "fault:%s", inner);
     ENT_TEST_PATH(dir, "%s/mirror", base);
-    w.backend = "memory";
-    ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
-    ENT_OK_(fw_open_fresh(&w));
-    ENT_OK_(ent_subscribe(&rec, w.s, NULL, 0, record_json, &r));
-    fw_run(&w, rcs, NULL);
-    fw_close(&w);
+    record_primary(&w, &r, rcs, NULL);
 
     /* reference: promoted without faults, counting the backend calls of the promotion */
     if (lmdb) mkdir(dir, 0700);
