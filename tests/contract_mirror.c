@@ -790,6 +790,13 @@ static void test_promote_lock_and_stale_handles(void)
     ENT_ASSERT_MSG("open it again");
     ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
     ENT_ASSERT_MSG("promoted since");
+    /* nor has it a mirror position: it said ENT_OK and seq 0 (the promotion drops the position),
+     * which `entity serve`'s stat printed as a mirror that had applied nothing */
+    {
+        uint64_t seq = 99, pos = 99;
+        ENT_CHECK_RC(ent_mirror_position(&seq, &pos, m.s), ENT_INVALID);
+        ENT_ASSERT_MSG("was promoted to a primary");
+    }
     ent_entity_free(e);
     e = user(other, 7);
     ENT_OK_(ent_create(other, NULL, e));

@@ -318,9 +318,32 @@ static void test_parent_unreadable(void)
     ent_schema_free(sc);
 }
 
+/* ent_store_set_stored_durability() on a handle that syncs nothing (`none`, a read copy's mode;
+ * `entity promote --durability durable` calls it on the mirror's handle): the setting is on the
+ * disk when the call returns. It was left in the page cache: a power cut before the next sync
+ * brought the store back `none` with no word, and every later commit, acknowledged to hosts that
+ * open it in the stored mode, synced nothing. */
+static void test_stored_durability_synced(void)
+{
+    char dir[ENT_TEST_PATH_MAX];
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "ds"));
+    ENT_TEST_MKDTEMP(dir, "dir-sync-setdur");
+    open_store(&s, dir, sc, ENT_NONE);
+    create_one(s);
+    reset(NULL);
+    ENT_OK_(ent_store_set_stored_durability(s, ENT_DURABLE));
+    CU_ASSERT(first_file_sync(dir) >= 0);
+    ent_store_close(s);
+    reset(NULL);
+    ent_test_rm_rf(dir);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_new_store), ENT_TEST(test_wal_made_again), ENT_TEST(test_copy), ENT_TEST(test_parent_unreadable),
-                                          {NULL, NULL}};
+                                          ENT_TEST(test_stored_durability_synced), {NULL, NULL}};
     return ent_test_run("dir_sync", cases);
 }

@@ -328,7 +328,15 @@ static enum MHD_Result api_stat(ent_http *h, struct MHD_Connection *c)
     json_object_set_new(o, "id", json_string(ent_store_id(h->s)));
     if (ent_store_mirror_of(h->s)) {
         uint64_t applied = 0;
-        ent_mirror_position(&applied, NULL, h->s);
+        /* The store promoted since this server opened it (by `entity promote` in another
+         * process): its position is gone, and was shown as a mirror at seq 0. Said instead: the
+         * server must be restarted to serve the primary. */
+        if ((rc = ent_mirror_position(&applied, NULL, h->s))) {
+            json_decref(o);
+            json_decref(types);
+            json_decref(subs);
+            return ent_http__reply_lib(c, rc, "stat");
+        }
         json_object_set_new(o, "mirror_of", json_pack("{s:s,s:I}", "primary", ent_store_mirror_of(h->s), "applied_seq",
                                                       (json_int_t)applied));
     }

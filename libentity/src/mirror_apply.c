@@ -44,7 +44,16 @@ int ent_mirror_position(uint64_t *out_seq, uint64_t *out_pos, ent_store *s)
     if ((rc = ent__store_check(s))) return rc;
     if (!s->mirror_of[0]) return ent__err(ENT_INVALID, "store %s is not a mirror", s->path);
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_READ))) return rc;
-    rc = ent__meta_get_pair(&seq, &pos, t, "mirror_seq");
+    /* Promoted since this handle opened it (another handle or process): the promotion dropped the
+     * position, whose absence read as a mirror that had applied nothing (seq 0, ENT_OK). */
+    {
+        ent_slice v;
+        rc = ent__meta_get(&v, t, "mirror_of");
+        if (rc == ENT_NOTFOUND)
+            rc = ent__err(ENT_INVALID, "store %s was promoted to a primary after this handle opened it as a mirror "
+                          "of store %s: it has no mirror position (open it again)", s->path, s->mirror_of);
+    }
+    if (!rc) rc = ent__meta_get_pair(&seq, &pos, t, "mirror_seq");
     ent_txn_abort(t);
     if (rc) return rc;
     if (out_seq) *out_seq = seq;

@@ -489,7 +489,14 @@ int ent_store_set_stored_durability(ent_store *s, ent_durability mode)
         ent_txn_abort(t);
         return rc;
     }
-    return ent_txn_commit(t);
+    if ((rc = ent_txn_commit(t))) return rc;
+    /* On the disk before it returns, whatever this handle's mode: committed by a `none` (or a
+     * killed `lazy`) handle it stayed in the page cache, and a power cut brought the store back in
+     * its old mode with no word, its later commits (acknowledged to hosts that open it in the
+     * stored mode) synced by nothing. */
+    if (s->durability != ENT_DURABLE && (rc = ent_store_sync(s)))
+        return ent__err_prefix(rc, "store %s: its durability was stored, but not synced: ", s->path);
+    return ENT_OK;
 }
 
 int ent_store_check_path(ent_store *s)

@@ -2143,7 +2143,8 @@ int cmd_stat(int argc, char **argv)
     json_object_set_new(o, "id", json_string(ent_store_id(s)));
     if (ent_store_mirror_of(s)) {
         uint64_t applied = 0;
-        ent_mirror_position(&applied, NULL, s);
+        /* a damaged position is named, not printed as 0 */
+        if (ent_mirror_position(&applied, NULL, s) != ENT_OK) rc = fail("stat");
         json_object_set_new(o, "mirror_of", json_pack("{s:s,s:I}", "primary", ent_store_mirror_of(s), "applied_seq", (json_int_t)applied));
     }
     /* a version is up to 2^32-1: as an int, one above 2^31-1 printed negative */

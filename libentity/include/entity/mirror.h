@@ -56,7 +56,8 @@ ENT_EXTERN(int) ent_mirror_open(ent_store **out, const char *path, const char *p
 ENT_EXTERN(int) ent_mirror_apply(ent_store *s, ent_event *const *evs, size_t n, uint64_t pos);
 
 /* The last applied seq (0: none yet) and the transport position stored with it. Either out may be
- * NULL. Returns ENT_OK, ENT_INVALID (not a mirror). */
+ * NULL. Returns ENT_OK, ENT_INVALID (not a mirror; also a handle opened before the store was
+ * promoted through another handle or process). */
 ENT_EXTERN(int) ent_mirror_position(uint64_t *out_seq, uint64_t *out_pos, ent_store *s);
 
 /* Make the mirror s a primary (failover: the primary's machine is lost), in one write

@@ -143,7 +143,8 @@ ENT_EXTERN(ent_durability) ent_store_durability(const ent_store *s);
 /* Store `mode` (ENT_DURABLE, ENT_LAZY, ENT_NONE) as the store's durability: the one every later
  * open with ENT_DURABILITY_STORED uses (`entity` commands, relays, hosts that do not choose).
  * This handle keeps the mode in force since its open (ent_store_durability()), and so do other
- * handles open now; the store's data is not touched. No event is written: like subscriptions it
+ * handles open now; the store's data is not touched. The setting is synced to the disk before the
+ * call returns, whatever this handle's mode (a `none` handle syncs nothing else). No event is written: like subscriptions it
  * is the store's own setting, and a mirror keeps its own (`entity promote --durability durable`
  * makes a `lazy` read copy a durable primary). Returns ENT_OK, ENT_INVALID (no such mode,
  * ENT_DURABILITY_STORED included), ENT_READONLY (a read-only handle), and the codes of
