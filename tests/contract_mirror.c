@@ -668,9 +668,9 @@ static void test_promote(void)
     e = user(m.s, 7);
     ENT_CHECK_RC(ent_create(m.s, NULL, e), ENT_READONLY);
     /* a store that is no mirror has nothing to promote */
-    ENT_CHECK_RC(ent_mirror_promote(p.s, &seq), ENT_INVALID);
+    ENT_CHECK_RC(ent_mirror_promote(p.s, ENT_DURABILITY_STORED, &seq), ENT_INVALID);
     ENT_ASSERT_MSG("is not a mirror");
-    ENT_OK_(ent_mirror_promote(m.s, &seq));
+    ENT_OK_(ent_mirror_promote(m.s, ENT_DURABILITY_STORED, &seq));
     CU_ASSERT_EQUAL(seq, 11);
     CU_ASSERT_STRING_EQUAL(ent_store_id(m.s), pid); /* the primary's id: its relay publishes where the primary's did */
     CU_ASSERT_PTR_NULL(ent_store_mirror_of(m.s));
@@ -696,7 +696,7 @@ static void test_promote(void)
     ENT_OK_(ent_store_verify(&problems, m.s, NULL, NULL));
     CU_ASSERT_EQUAL(problems, 0);
     /* a second promotion is a mistake, said so */
-    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_CHECK_RC(ent_mirror_promote(m.s, ENT_DURABILITY_STORED, NULL), ENT_INVALID);
     ENT_ASSERT_MSG("is not a mirror");
     /* the mirror apply goes no further on it: it is a primary */
     ENT_CHECK_RC(ent_mirror_apply(m.s, v + n - 1, 1, 0), ENT_READONLY);
@@ -730,20 +730,33 @@ static void test_promote_edges(void)
     ent_entity *e;
     uint64_t seq = 9;
     open_mirror(&m, "00000000-0000-4000-8000-0000000000ab");
-    ENT_OK_(ent_mirror_promote(m.s, &seq));
+    /* a mode that is none is refused up front: still the mirror */
+    ENT_CHECK_RC(ent_mirror_promote(m.s, 7, &seq), ENT_INVALID);
+    ENT_ASSERT_MSG("is no durability");
+    CU_ASSERT_STRING_EQUAL(ent_store_mirror_of(m.s), "00000000-0000-4000-8000-0000000000ab");
+    /* the mirror is `none` (opts()); promoted `durable`, in the same transaction */
+    ENT_OK_(ent_mirror_promote(m.s, ENT_DURABLE, &seq));
     CU_ASSERT_EQUAL(seq, 0);
     CU_ASSERT_STRING_EQUAL(ent_store_id(m.s), "00000000-0000-4000-8000-0000000000ab");
+    CU_ASSERT_EQUAL(ent_store_durability(m.s), ENT_NONE); /* this handle keeps its mode */
     e = user(m.s, 1);
     ENT_OK_(ent_create(m.s, NULL, e));
     CU_ASSERT_EQUAL(ent_entity_key(e).id, 1);
     ent_entity_free(e);
+    if (strcmp(backend, "memory")) {
+        ent_store_opts so = ENT_STORE_OPTS_INIT; /* the stored mode */
+        so.backend = backend;
+        ent_store_close(m.s);
+        ENT_OK_(ent_store_open(&m.s, m.dir, NULL, &so));
+        CU_ASSERT_EQUAL(ent_store_durability(m.s), ENT_DURABLE);
+    }
     close_st(&m);
     open_mirror(&m, "00000000-0000-4000-8000-0000000000AB"); /* ids are lower case: its subjects would differ */
-    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_CHECK_RC(ent_mirror_promote(m.s, ENT_DURABILITY_STORED, NULL), ENT_INVALID);
     ENT_ASSERT_MSG("no store id");
     close_st(&m);
     open_mirror(&m, "primary-7");
-    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_CHECK_RC(ent_mirror_promote(m.s, ENT_DURABILITY_STORED, NULL), ENT_INVALID);
     ENT_ASSERT_MSG("no store id");
     CU_ASSERT_STRING_EQUAL(ent_store_mirror_of(m.s), "primary-7");
     close_st(&m);
@@ -774,21 +787,21 @@ static void test_promote_lock_and_stale_handles(void)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL_FATAL(write(fd, "4242\n", 5), 5);
     CU_ASSERT_EQUAL_FATAL(flock(fd, LOCK_EX | LOCK_NB), 0);
-    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_BUSY);
+    ENT_CHECK_RC(ent_mirror_promote(m.s, ENT_DURABILITY_STORED, NULL), ENT_BUSY);
     ENT_ASSERT_MSG("a mirror is running on it (pid 4242)");
     CU_ASSERT_STRING_EQUAL(ent_store_mirror_of(m.s), ent_store_id(p.s)); /* unchanged */
     close(fd);
     /* another handle (another process) promotes it: the mirror's handle applies no more, and
      * its writes are refused saying to open it again */
     ENT_OK_(ent_store_open(&other, m.dir, NULL, &o));
-    ENT_OK_(ent_mirror_promote(other, NULL));
+    ENT_OK_(ent_mirror_promote(other, ENT_DURABILITY_STORED, NULL));
     CU_ASSERT_NOT_EQUAL(stat(lock, &sb), 0); /* no mirror: its lock file goes */
     ENT_CHECK_RC(ent_mirror_apply(m.s, v + 5, 1, 0), ENT_READONLY);
     ENT_ASSERT_MSG("was promoted to a primary");
     e = user(m.s, 7);
     ENT_CHECK_RC(ent_create(m.s, NULL, e), ENT_READONLY);
     ENT_ASSERT_MSG("open it again");
-    ENT_CHECK_RC(ent_mirror_promote(m.s, NULL), ENT_INVALID);
+    ENT_CHECK_RC(ent_mirror_promote(m.s, ENT_DURABILITY_STORED, NULL), ENT_INVALID);
     ENT_ASSERT_MSG("promoted since");
     /* nor has it a mirror position: it said ENT_OK and seq 0 (the promotion drops the position),
      * which `entity serve`'s stat printed as a mirror that had applied nothing */
@@ -804,7 +817,7 @@ static void test_promote_lock_and_stale_handles(void)
     ent_entity_free(e);
     ent_store_close(other);
     /* a store that is no mirror leaves no lock file behind a refused promotion */
-    ENT_CHECK_RC(ent_mirror_promote(p.s, NULL), ENT_INVALID);
+    ENT_CHECK_RC(ent_mirror_promote(p.s, ENT_DURABILITY_STORED, NULL), ENT_INVALID);
     ENT_TEST_PATH(lock, "%s/mirror.lock", p.dir);
     CU_ASSERT_NOT_EQUAL(stat(lock, &sb), 0);
     free_events(v, n);

@@ -939,8 +939,8 @@ static int error_set_null_fmt(void)
     X(mirror_apply_plain, event_of(f, ev_apply_plain), ENT_READONLY, "mirror")                     \
     X(mirror_position_s, ent_mirror_position(NULL, NULL, NULL), ENT_INVALID, "store is NULL")              \
     X(mirror_position_plain, ent_mirror_position(NULL, NULL, f->s), ENT_INVALID, "mirror")         \
-    X(mirror_promote_s, ent_mirror_promote(NULL, NULL), ENT_INVALID, "store is NULL")                     \
-    X(mirror_promote_plain, ent_mirror_promote(f->s, NULL), ENT_INVALID, "not a mirror")                   \
+    X(mirror_promote_s, ent_mirror_promote(NULL, ENT_DURABILITY_STORED, NULL), ENT_INVALID, "store is NULL")                     \
+    X(mirror_promote_plain, ent_mirror_promote(f->s, ENT_DURABILITY_STORED, NULL), ENT_INVALID, "not a mirror")                   \
     X(event_from_json_out, ent_event_from_json(NULL, f->sc, "{}", 2), ENT_INVALID, "out is NULL")          \
     X(event_from_json_sc, ent_event_from_json((ent_event **)&f->o1, NULL, "{}", 2), ENT_INVALID, "schema is NULL") \
     X(event_from_json_json, ent_event_from_json((ent_event **)&f->o1, f->sc, NULL, 2), ENT_INVALID, "JSON is NULL") \

@@ -256,7 +256,7 @@ static void promote_loop(const char *inner)
     CU_ASSERT_PTR_NOT_NULL_FATAL(ref_snap = fw_snapshot(m));
     counters(ctr, sizeof ctr, m);
     ent__fault_reset();
-    ENT_OK_(ent_mirror_promote(m, &ref_seq));
+    ENT_OK_(ent_mirror_promote(m, ENT_DURABILITY_STORED, &ref_seq));
     total = ent__fault_calls();
     CU_ASSERT_EQUAL(ref_seq, r.n);
     ent_store_close(m);
@@ -277,7 +277,7 @@ static void promote_loop(const char *inner)
             ent__fault_reset();
             if (kd->sticky) ent__fault_arm_sticky(n, kd->rc);
             else ent__fault_arm(n, kd->rc);
-            rc = ent_mirror_promote(m, &seq);
+            rc = ent_mirror_promote(m, ENT_DURABILITY_STORED, &seq);
             ent__fault_disarm();
             if (lmdb) { /* a new process opening what the promotion left */
                 ent_store_opts o = ENT_STORE_OPTS_INIT;
@@ -310,7 +310,7 @@ static void promote_loop(const char *inner)
                 ENT_OK_(ent_mirror_position(&seq, NULL, m));
                 CU_ASSERT_EQUAL(seq, ref_seq);
                 /* the next try (the fault gone) promotes it */
-                ENT_OK_(ent_mirror_promote(m, &seq));
+                ENT_OK_(ent_mirror_promote(m, ENT_DURABILITY_STORED, &seq));
                 CU_ASSERT_EQUAL(seq, ref_seq);
                 CU_ASSERT_STRING_EQUAL(ent_store_id(m), fo_primary);
             }

@@ -389,7 +389,7 @@ static int log_highest_ids(uint64_t *max, ent_txn *t)
     return rc == ENT_NOTFOUND ? ENT_OK : rc;
 }
 
-int ent_mirror_promote(ent_store *s, uint64_t *out_seq)
+int ent_mirror_promote(ent_store *s, int durability, uint64_t *out_seq)
 {
     ent_txn *t = NULL;
     uint8_t id[16];
@@ -401,6 +401,7 @@ int ent_mirror_promote(ent_store *s, uint64_t *out_seq)
     /* A store is made a mirror when it is created, never later: a handle that opened none */
     if (!s->mirror_of[0]) return ent__err(ENT_INVALID, "store %s is not a mirror: there is nothing to promote", s->path);
     if (s->read_only) return ent__err(ENT_READONLY, "store %s is open read-only: a promotion writes", s->path);
+    if (durability != ENT_DURABILITY_STORED && (rc = ent__durability_check(durability, "ent_mirror_promote"))) return rc;
     if ((rc = promote_lock(&fd, &made, s))) return rc;
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) goto out;
     /* Read in the transaction, not from the handle: another process may have promoted it since
@@ -449,6 +450,10 @@ int ent_mirror_promote(ent_store *s, uint64_t *out_seq)
     if ((rc = ent__meta_put(t, "store_id", id, sizeof id))) goto out;
     if ((rc = ent__meta_del(t, "mirror_of"))) goto out;
     if ((rc = ent__meta_del(t, "mirror_seq")) && rc != ENT_NOTFOUND) goto out;
+    /* In the promotion's transaction: a mirror is often `lazy` (a copy the stream rebuilds), the
+     * primary it becomes `durable`; stored by a second transaction, a kill between the two left a
+     * primary in the mirror's mode that no second promotion could change. */
+    if (durability != ENT_DURABILITY_STORED && (rc = ent__durability_put(t, durability))) goto out;
     rc = ent_txn_commit(t);
     t = NULL;
     if (rc) goto out;

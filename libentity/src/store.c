@@ -35,12 +35,12 @@ static void raw_end(ent_txn *t)
 /* Create the meta of a new store. */
 static int store_init(ent_txn *t, const ent_schema *sc, int durability)
 {
-    uint8_t fmt[4] = {0, 0, 0, ENT_FORMAT_VERSION}, id[16], dur = (uint8_t)durability;
+    uint8_t fmt[4] = {0, 0, 0, ENT_FORMAT_VERSION}, id[16];
     int rc;
     ent__random_uuid(id);
     if ((rc = ent__meta_put(t, "format", fmt, sizeof fmt))) return rc;
     if ((rc = ent__meta_put(t, "store_id", id, sizeof id))) return rc;
-    if ((rc = ent__meta_put(t, "durability", &dur, 1))) return rc;
+    if ((rc = ent__durability_put(t, durability))) return rc;
     return ent__schema_store(t, sc, 1);
 }
 
@@ -473,19 +473,29 @@ const char *ent_store_path(const ent_store *s) { return s ? s->path : ""; }
  * a mirror keeps its own (a read copy the stream rebuilds is often `lazy`; promoted, it is the
  * primary, which an operator wants `durable` from its next open on). This handle keeps the mode it
  * opened with: LMDB's flags and the write-ahead file are set up at the open. */
+int ent__durability_check(int mode, const char *who)
+{
+    if (mode != ENT_DURABLE && mode != ENT_LAZY && mode != ENT_NONE)
+        return ent__err(ENT_INVALID, "%s: %d is no durability (durable, lazy or none)", who, mode);
+    return ENT_OK;
+}
+
+int ent__durability_put(ent_txn *t, int mode)
+{
+    uint8_t v = (uint8_t)mode;
+    return ent__meta_put(t, "durability", &v, 1);
+}
+
 int ent_store_set_stored_durability(ent_store *s, ent_durability mode)
 {
     ent_txn *t = NULL;
-    uint8_t v = (uint8_t)mode;
     int rc;
     if ((rc = ent__store_check(s))) return rc;
-    if (mode != ENT_DURABLE && mode != ENT_LAZY && mode != ENT_NONE)
-        return ent__err(ENT_INVALID, "ent_store_set_stored_durability: %d is no durability (durable, lazy or none)",
-                        (int)mode);
+    if ((rc = ent__durability_check((int)mode, "ent_store_set_stored_durability"))) return rc;
     if (s->read_only)
         return ent__err(ENT_READONLY, "store %s is open read-only: storing its durability writes", s->path);
     if ((rc = ent_txn_begin(&t, s, ENT_TXN_WRITE))) return rc;
-    if ((rc = ent__meta_put(t, "durability", &v, 1))) {
+    if ((rc = ent__durability_put(t, (int)mode))) {
         ent_txn_abort(t);
         return rc;
     }

@@ -320,6 +320,10 @@ int ent__field_resolve(const ent_field **out, const ent_txn *t, const ent_field 
  * borrowed from the backend (see backend.h). */
 int ent__meta_get(ent_slice *out, ent_txn *t, const char *key);
 int ent__meta_put(ent_txn *t, const char *key, const void *v, size_t n);
+/* ENT_INVALID naming who, unless mode is ENT_DURABLE, ENT_LAZY or ENT_NONE. */
+int ent__durability_check(int mode, const char *who);
+/* Store mode as the store's durability (meta "durability"), what opens of ENT_DURABILITY_STORED use. */
+int ent__durability_put(ent_txn *t, int mode);
 /* Remove meta `key`: ENT_NOTFOUND (no message) when absent. */
 int ent__meta_del(ent_txn *t, const char *key);
 /* Meta key of a store that a replay (ent_store_replay) is building, set in the replay's first

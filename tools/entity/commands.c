@@ -2226,17 +2226,12 @@ int cmd_promote(int argc, char **argv)
     }
     if ((rc = open_store(&s, 0))) return rc;
     snprintf(was, sizeof was, "%s", ent_store_id(s));
-    if (ent_mirror_promote(s, &seq) != ENT_OK) rc = fail("promote");
+    if (ent_mirror_promote(s, dur, &seq) != ENT_OK) rc = fail("promote");
     else {
         char line[256];
         snprintf(line, sizeof line, "promoted: store %s (the primary's id; it was mirror %s), log at seq %" PRIu64
                  ", new writes from seq %" PRIu64, ent_store_id(s), was, seq, seq + 1);
         out_line(line);
-        /* After the promotion, not before: a refused promotion leaves the mirror as it was. A
-         * mirror is often `lazy` (a copy the stream rebuilds); the primary it became is what the
-         * operator says from its next open on. */
-        if (dur != ENT_DURABILITY_STORED && ent_store_set_stored_durability(s, (ent_durability)dur) != ENT_OK)
-            rc = fail("promote: promoted, but its durability was not stored");
     }
     ent_store_close(s);
     return rc;

@@ -78,12 +78,16 @@ ENT_EXTERN(int) ent_mirror_position(uint64_t *out_seq, uint64_t *out_pos, ent_st
  * was promoted) until they are opened again. On a store with files it holds <dir>/mirror.lock
  * for the call, so a mirror (ent_follow_run(), `entity mirror`) that runs on it refuses it, and
  * none starts meanwhile; a mirror that started later is refused by ent_mirror_open(); the lock
- * file is removed after. out_seq: NULL, or the last seq of the log (the new writes follow it).
- * Returns ENT_OK; ENT_INVALID (s is not a mirror, also one promoted already; its primary's id
+ * file is removed after. durability: ENT_DURABILITY_STORED keeps the mirror's stored mode (often
+ * ENT_LAZY: a read copy), ENT_DURABLE, ENT_LAZY or ENT_NONE stores that one in the promotion's
+ * transaction, the mode of every later open that does not choose (this handle keeps its own; as
+ * ent_store_set_stored_durability()). out_seq: NULL, or the last seq of the log (the new writes
+ * follow it).
+ * Returns ENT_OK; ENT_INVALID (s is not a mirror, also one promoted already; no such durability; its primary's id
  * is not a UUID); ENT_BUSY (a mirror process holds the lock: the message names its pid);
  * ENT_READONLY (s read-only); ENT_CORRUPT (the mirror's meta or log damaged), and the codes of
  * ent_txn_begin()/ent_txn_commit(). */
-ENT_EXTERN(int) ent_mirror_promote(ent_store *s, uint64_t *out_seq);
+ENT_EXTERN(int) ent_mirror_promote(ent_store *s, int durability, uint64_t *out_seq);
 
 /* Parse an event as ent_event_to_json() prints it (the inverse; ts in RFC 3339 with ns), its type
  * and fields resolved in schema `sc`. Create: data holds every field given; update: every field
