@@ -1344,8 +1344,32 @@ bad = [k for k in same if k not in a or a[k] != b.get(k)]
 sys.exit('differs from entity stat in %s' % bad if bad else 0)" "$work/b" "$work/stat.cli" && ok || bad "/api/stat of dmgc against entity stat"
 grep -qF 'customer: its id counter and count: store meta "ctr/customer": 1 bytes, expected 16' "$work/stat.err" && ok || bad "entity stat's line: $(cat "$work/stat.err")"
 req GET /api/customer; want 200 "the list of a type with a damaged id counter"; jcheck "[e['key'] for e in d]" "[1, 2]"
-# a healthy store's answer has no "damaged" (its absence: stat met none)
 stop_server
+# ---- a damaged event record (event 2's value replaced by garbage, as the cli test's check of a
+# damaged log does): /api/events names it (500), and a stream catching up across it sends event 1,
+# then a comment naming the damage, then ends (it sent neither, only the server's stderr said it,
+# and every reconnect ended the same way in silence)
+DL=$work/dlog
+"$E" -s "$DL" init --schema "$(dirname "$0")/../../schemas/shop.json" 2>/dev/null || bad "init dlog"
+for i in 1 2 3; do "$E" -s "$DL" put customer "{\"email\":\"l$i@x\",\"name\":\"L\"}" >/dev/null || bad "put customer $i"; done
+python3 - "$DL" <<'PY2' && ok || bad "damaging event 2"
+import subprocess, sys
+d = sys.argv[1]
+lines = subprocess.run(["mdb_dump", "-s", "log", d], capture_output=True, text=True, check=True).stdout.splitlines()
+data = lines.index("HEADER=END") + 1
+lines[data + 3] = " c1c1c1"  # the value of the second record: event 2
+subprocess.run(["mdb_load", "-s", "log", d], input="\n".join(lines) + "\n", text=True, check=True, stderr=subprocess.DEVNULL)
+PY2
+start_server "$DL" || exit 1
+req GET /api/events; want 500 "events across a damaged record"; errmsg "event 2: not an event record"
+req GET '/api/events?from=3'; want 200 "events after a damaged record"; jcheck "[e['seq'] for e in d]" "[3]"
+curl -s --max-time 20 "$U/api/events/stream?from=1" >"$work/dstream"
+sse_whole "$work/dstream" 1 && ok || bad "the event read before the damage not sent: $(cat "$work/dstream")"
+grep -qx ': the log cannot be read on from here: event 2: not an event record; the stream ends (entity check names any damage)' "$work/dstream" &&
+  ok || bad "the stream's end at a damaged event said: $(cat "$work/dstream")"
+! grep -q '^id: [23]$' "$work/dstream" && ok || bad "the stream went on past the damage: $(cat "$work/dstream")"
+stop_server
+# a healthy store's answer has no "damaged" (its absence: stat met none)
 start_server "$S" || exit 1
 req GET /api/stat; want 200 stat; jcheck "'damaged' in d" "False"
 stop_server
