@@ -308,11 +308,11 @@ static enum MHD_Result api_stat(ent_http *h, struct MHD_Connection *c)
          * count is null, as `entity stat` prints it (its stderr line, the body here); the rest of
          * the store is still told. (The whole answer was a 500, and the page listed no type.) */
         int bad = rc == ENT_CORRUPT;
-        if (bad) {
-            json_array_append_new(damaged, json_pack("{s:s,s:s+}", "type", ent_type_name(t), "error", "its id counter and count: ",
-                                                     ent_errmsg()));
-            rc = ENT_OK;
-        }
+        if (bad) /* out of memory: no answer rather than a null count with nothing naming why */
+            rc = json_array_append_new(damaged, json_pack("{s:s,s:s+}", "type", ent_type_name(t), "error", "its id counter and count: ",
+                                                          ent_errmsg()))
+                     ? ENT_NOMEM
+                     : ENT_OK;
         for (size_t f = 0; f < ent_type_field_count(t); f++) {
             const ent_field *fl = ent_type_field_at(t, f);
             const char *kind = ent_field_is_unique(fl) ? "unique" : ent_field_is_indexed(fl) ? "indexed" : NULL;
