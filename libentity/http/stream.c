@@ -450,7 +450,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             pthread_mutex_unlock(&hb->mu);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
-        if (cl->dropped || cl->failed) {
+        /* a failed client's queue is sent first: the events read before the failure and the
+         * comment that names it (they were thrown away, and the client saw its stream end with
+         * nothing said, to end the same way at each reconnect) */
+        if (cl->dropped || (cl->failed && cl->len == cl->off)) {
             pthread_mutex_unlock(&hb->mu);
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
@@ -498,7 +501,17 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                 rc = catch_up(cl);
                 pthread_mutex_lock(&hb->mu);
                 if (rc) {
+                    /* A damaged event record (or any read failure) named to the client too, in a
+                     * comment, before the stream ends: it was said on the server's stderr only. */
+                    char note[600];
+                    int n = snprintf(note, sizeof note, ": the log cannot be read on from here: %s; the stream ends (entity check names any damage)",
+                                     ent_errmsg());
+                    size_t len = n < 0 ? 0 : (size_t)n < sizeof note - 2 ? (size_t)n : sizeof note - 3;
+                    for (size_t i = 0; i < len; i++)
+                        if (note[i] == '\n' || note[i] == '\r') note[i] = ' '; /* one comment line */
+                    memcpy(note + len, "\n\n", 2);
                     ent_http__logf(h, "event stream of %s: reading the log: %s", cl->addr, ent_errmsg());
+                    q_add(cl, note, len + 2, (size_t)-1); /* (out of memory: it ends without it, as before) */
                     cl->failed = 1;
                 } else if (cl->pos == before && cl->len == cl->off && !hb->stop) {
                     /* The log ended below the follower's position: not expected (the follower

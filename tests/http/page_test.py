@@ -314,6 +314,51 @@ def weird_store(work, chrome):
         check(server.wait(timeout=10) == 0, "weird server exit code")
 
 
+def damaged_store(work, chrome):
+    """A store whose customer id counter is damaged (its record cut to 1 byte by LMDB's own mdb_load,
+    as the cli test's store dmgc): the page lists every type, the damaged one marked with the
+    reason (/api/stat answered 500 and the page listed no type at all), and its entities still open."""
+    store = os.path.join(work, "dmgc")
+    run = lambda *a: subprocess.run([E, "-s", store] + list(a), check=True, capture_output=True, text=True)
+    run("init", "--schema", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schemas", "shop.json"))
+    for i in (1, 2):
+        run("put", "customer", json.dumps({"email": "d%d@x" % i, "name": "D"}))
+    run("put", "product", "--key", "p", '{"price":1}')
+    if not shutil.which("mdb_load"):
+        check(False, "damaged: mdb_load missing (lmdb-utils: .ci/deps.sh installs it)")
+        return
+    subprocess.run(["mdb_load", "-s", "meta", store], check=True, input="VERSION=3\nformat=bytevalue\ntype=btree\n"
+                   "HEADER=END\n 6374722f637573746f6d6572\n c1\nDATA=END\n", text=True)
+    server, url = start_server(work, store, "dmgc")
+    try:
+        chrome.call("Page.navigate", {"url": url + "/"})
+        chrome.wait_for("document.querySelectorAll('#types li').length === 3", "damaged: the types listed")
+        shown = chrome.js("Object.fromEntries([...document.querySelectorAll('#types li')].map("
+                          "li => [li.dataset.type, [li.querySelector('.count').textContent, li.classList.contains('damaged')]]))")
+        check(shown == {"customer": ["damaged", True], "product": ["1", False], "order": ["0", False]},
+              "damaged: the types shown %s" % shown)
+        why = 'customer: its id counter and count: store meta "ctr/customer": 1 bytes, expected 16'
+        check(why in (chrome.js("document.getElementById('damage').textContent") or ""),
+              "damaged: the damage named %r" % chrome.js("document.getElementById('damage').textContent"))
+        check(chrome.js("document.querySelector('#types li[data-type=\"customer\"]').title") == why,
+              "damaged: the type's title %r" % chrome.js("document.querySelector('#types li[data-type=\"customer\"]').title"))
+        # the damaged type still opens: its entities read
+        chrome.js("document.querySelector('#types li[data-type=\"customer\"]').click()")
+        chrome.wait_for("location.hash === '#type=customer' && document.querySelectorAll('#rows tr').length === 2",
+                        "damaged: the customer rows")
+        check(why in (chrome.js("document.getElementById('damage').textContent") or ""), "damaged: still named after a click")
+        # a live create of another type still counts
+        chrome.wait_for("document.getElementById('live').textContent === 'stream: live'", "damaged: stream")
+        run("put", "product", "--key", "q", '{"price":2}')
+        chrome.wait_for("document.querySelector('#types li[data-type=\"product\"] .count').textContent === '2'",
+                        "damaged: a live create of a product counted")
+        check(chrome.js("document.querySelector('#types li[data-type=\"customer\"] .count').textContent") == "damaged",
+              "damaged: the damaged count stays marked")
+    finally:
+        server.terminate()
+        check(server.wait(timeout=10) == 0, "damaged server exit code")
+
+
 def main():
     work = tempfile.mkdtemp()
     store = os.path.join(work, "st")
@@ -558,6 +603,7 @@ def main():
         # data no example holds: markup in names, keys and values; numbers a double cannot hold;
         # string keys that a URL changes unless escaped, and the dot segments a browser drops
         weird_store(work, chrome)
+        damaged_store(work, chrome)
         chrome.call("Browser.close", session=False)
     finally:
         if chrome:
