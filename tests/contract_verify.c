@@ -167,6 +167,31 @@ static void t_ref_target_missing(void)
     teardown();
 }
 
+/* A unique index entry whose entity is gone (its record removed behind the store's back): a write
+ * of that value is refused as damage naming the index, not as a value "taken by owner 2", an
+ * entity that does not exist and that no delete could ever make let it go. */
+static void t_unique_entry_dangling(void)
+{
+    ent_txn *t;
+    ent_entity *e = NULL;
+    uint8_t pk[8];
+    ent_slice k = {pk, 8};
+    setup();
+    t = raw();
+    ent__enc_u64(pk, 2);
+    ENT_OK_(ent__bk_del(t, data_tbl(t, "owner"), &k, NULL));
+    ENT_OK_(ent_txn_commit(t));
+    ENT_OK_(ent_entity_new(&e, ent_store_type(S, "owner")));
+    ENT_OK_(ent_entity_set_string(e, "name", "o2"));
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_CORRUPT);
+    ENT_ASSERT_MSG("owner.name: value \"o2\": the unique index names owner 2, which does not exist");
+    ENT_OK_(ent_entity_set_string(e, "name", "o1")); /* a live holder is still a conflict */
+    ENT_CHECK_RC(ent_create(S, NULL, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("is taken by owner 1");
+    ent_entity_free(e);
+    teardown();
+}
+
 static void t_count_wrong(void)
 {
     ent_txn *t;
@@ -1324,7 +1349,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_index_entry_stray),
         ENT_TEST(t_index_entry_wrong_value),
         ENT_TEST(t_wide_type_decoded_once),
-        ENT_TEST(t_ref_target_missing),
+        ENT_TEST(t_ref_target_missing), ENT_TEST(t_unique_entry_dangling),
         ENT_TEST(t_count_wrong),
         ENT_TEST(t_counter_damaged_listed),
         ENT_TEST(t_schema_damaged),

@@ -221,9 +221,18 @@ static int check_indexes(ent_txn *t, const ent_type *type, const ent_entity *e, 
         {
             char vb[160], kb[300], hb[200];
             ent_key other;
+            ent_slice held;
+            /* An entry whose entity is gone is damage, not a holder: the refusal named an entity
+             * that does not exist ("taken by customer 99"), which no write could ever free. */
+            int hr = ent__bk_get(t, t->lay->data[type->pos], &out, &held);
+            if (hr && hr != ENT_NOTFOUND) return hr;
             if (ent__pk_decode(&other, type->key, out.data, out.len)) memset(&other, 0, sizeof other);
             ent__val_str(v, vb, sizeof vb);
             ent__key_str(&other, kb, sizeof kb);
+            if (hr == ENT_NOTFOUND)
+                return ent__err(ENT_CORRUPT, "%s.%s: value %s: the unique index names %s %s, which does not exist: "
+                                "the index is damaged (entity check names it; a replay of the log rebuilds it)",
+                                type->name, f->name, vb, type->name, kb);
             ent__held_as(hb, sizeof hb, t, type, f, &out, vb);
             return ent__err(ENT_CONFLICT, "%s.%s: value %s%s is taken by %s %s%s", type->name, f->name, vb,
                             defaulted && mask_has(defaulted, f->pos) ? " (the field's default)" : "", type->name,
