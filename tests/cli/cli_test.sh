@@ -1692,6 +1692,14 @@ ENTITY_STORE=$work/ev1 timeout 60 "$E" events --follow 2>"$work/err" | head -1 >
 ENTITY_STORE=$work/ev1 expect 1 "$E" load <"$work"; errline "load: reading the input: Is a directory"
 ENTITY_STORE=$work/ev1 expect 1 "$E" put emp - <"$work"; errline "put: reading the input: Is a directory"
 ENTITY_STORE=$work/ev1 expect 1 "$E" load <&-; errline "load: reading the input"
+# an empty input (a producer that failed: `ssh host entity dump | entity load`) is no dump: it said
+# "loaded 0 entities", exit 0; blank lines only likewise; the store is as it was
+ENTITY_STORE=$work/ev1 expect 1 "$E" load </dev/null; errline "load: the input is empty: no dump to load"
+printf '\n\r\n  \n' >"$work/blank.ndjson"
+ENTITY_STORE=$work/ev1 expect 1 "$E" load <"$work/blank.ndjson"; errline "load: the input is empty (blank lines only)"
+printf '' | ENTITY_STORE=$work/ev1 "$E" load 2>"$work/err"; rc=$?
+[ $rc = 1 ] && ok || bad "load of an empty pipe exited $rc"; errline "nothing was stored"
+ENTITY_STORE=$work/ev1 expect 0 "$E" count emp; [ "$(cat out)" = 1 ] && ok || bad "count after empty loads: $(cat out)"
 # closed stdout and stderr: LMDB opened data.mdb on descriptor 2, and the error message then
 # overwrote its meta page (the store could no longer be opened); output into lock.mdb
 ENTITY_STORE=$work/ev1 "$E" put emp '{"name":5}' >&- 2>&-; rc=$?

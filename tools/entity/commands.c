@@ -1744,6 +1744,7 @@ int cmd_load(int argc, char **argv)
     load_batch lb = {&w, &in_txn, &batch_from, 0, 0};
     dump_state ds = {0, 0, 0, NULL};
     uint64_t left_out = 0; /* damaged items the dumps read said they left out */
+    uint64_t nonblank = 0;  /* lines that are not blank */
     int rc, overwrite = 0, too_long = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
@@ -1805,6 +1806,7 @@ int cmd_load(int argc, char **argv)
         }
         lines++;
         if (!too_long && blank_line(line, (size_t)len)) continue;
+        nonblank++;
         /* A full batch is committed once another line follows: the last one stays open until the
          * end of the input, where a dangling ref can still refuse it, or a dump's end line whose
          * counts disagree (a line that begins as one is no reason to commit). */
@@ -2007,6 +2009,18 @@ int cmd_load(int argc, char **argv)
         lost_batch("", batch_from, lines - 1);
     else if (too_long) /* its read may have taken a while: what it left is said as for Ctrl-C */
         lost_batch("", batch_from, lines - 1);
+    /* An empty input (or blank lines only) is what a failed producer leaves (`ssh host entity
+     * dump | entity load` with ssh refused, a dump redirected into a file that was never written):
+     * it said "loaded 0 entities", exit 0, and a script went on as if the copy were made. A dump
+     * has its header line at least (format 2); only one of an empty store written before format 2
+     * is empty, and refusing it loses nothing: there is nothing in it to load. */
+    if (!rc && !stop && !ferror(stdin) && !nonblank) {
+        progress("", 0, 2);
+        msg("load: the input is empty%s: no dump to load (a dump holds its header line at least; an empty dump "
+            "can only be one of an empty store written before 2026-12-07, which has nothing to load); nothing was stored",
+            lines ? " (blank lines only)" : "");
+        rc = 1;
+    }
     if (!rc && (stop || ferror(stdin))) {
         /* input that cannot be read (a directory, a closed descriptor) is no empty input */
         int err = errno; /* before progress(): isatty() sets it */
