@@ -1477,10 +1477,31 @@ static void t_sub_wait(void)
     /* an ack past seq answers too (the checkpoint reached, not equal) */
     ENT_OK_(ent_sub_wait(&cp, d.s, "w", 4, 0));
     CU_ASSERT_EQUAL(cp, 5);
+    /* a writer learns its own commit's seq in its write transaction (the log's last as the
+     * transaction sees it counts its own events): what it waits for, exact also when others write */
+    {
+        ent_txn *w = NULL;
+        ent_event *ev = NULL;
+        uint64_t mine = 0, last = 0;
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        ENT_OK_(ent_create(d.s, w, (u = user(d.s, 77))));
+        ent_entity_free(u);
+        ENT_OK_(ent_log_bounds(NULL, &mine, d.s, w));
+        ENT_OK_(ent_txn_commit(w));
+        ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+        CU_ASSERT_EQUAL(mine, last);
+        ENT_OK_(ent_log_get(&ev, d.s, NULL, mine));
+        CU_ASSERT_EQUAL(ev->op, ENT_OP_CREATE);
+        CU_ASSERT_EQUAL(ev->key.id, 6);
+        ent_event_free(ev);
+        ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "w", mine, 0), ENT_TIMEOUT);
+        ENT_OK_(ent_sub_ack(d.s, NULL, "w", mine));
+        ENT_OK_(ent_sub_wait(&cp, d.s, "w", mine, 0));
+    }
     /* deleted while waiting: ENT_NOTFOUND naming the deletion, not a wait for ever */
     a = (acker){.s = d.s, .name = "w", .del = 1};
     CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, late_ack, &a), 0);
-    ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "w", 6, -1), ENT_NOTFOUND);
+    ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "w", 7, -1), ENT_NOTFOUND);
     ENT_ASSERT_MSG("was deleted while waiting");
     pthread_join(th, NULL);
     ENT_OK_(a.rc);

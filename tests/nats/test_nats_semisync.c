@@ -387,13 +387,21 @@ static int writer_main(const char *role, const char *path, const char *u, const 
         char k[32];
         uint64_t last = 0;
         int rc;
+        ent_txn *t = NULL;
         snprintf(k, sizeof k, "k%d", i);
         if (ent_entity_new(&e, ent_store_type(s, "item")) || ent_entity_set_key(e, &(ent_key){ENT_KEY_STRING, 0, k, strlen(k)}) ||
-            ent_entity_set_int(e, "n", i) || ent_create(s, NULL, e))
+            ent_entity_set_int(e, "n", i))
             goto fail;
+        if (inproc) {
+            /* the commit's own seq, exact: the log's last as its write transaction sees it */
+            if (ent_txn_begin(&t, s, ENT_TXN_WRITE) || ent_create(s, t, e) || ent_log_bounds(NULL, &last, s, t) ||
+                ent_txn_commit(t))
+                goto fail;
+        } else {
+            /* the log's last seq after the commit: this create's, or a later one's (a safe bound) */
+            if (ent_create(s, NULL, e) || ent_log_bounds(NULL, &last, s, NULL)) goto fail;
+        }
         ent_entity_free(e);
-        /* the log's last seq after the commit: this create's, or a later one's (a safe bound) */
-        if (ent_log_bounds(NULL, &last, s, NULL)) goto fail;
         rc = inproc ? ent_relay_wait(r, last, -1) : ent_sub_wait(NULL, s, "relay", last, -1);
         if (rc) goto fail;
         /* acknowledged to "its client": one write() per line, whole */
