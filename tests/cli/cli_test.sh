@@ -2007,6 +2007,11 @@ done <<'T'
 2|subs: unexpected word x|subs rm s1 x
 2|subs: unexpected word x|subs read s1 --limit 1 x
 2|subs: unexpected word x|subs ack s1 1 x
+2|subs: unexpected word x|subs wait s1 1 x
+2|subs: unexpected word x|subs wait s1 1 --timeout 5 x
+2|subs wait: --bogus is no option of subs wait|subs wait s1 1 --bogus
+2|subs: --timeout needs a value|subs wait s1 1 --timeout
+2|subs: --timeout given twice|subs wait s1 1 --timeout 1 --timeout 2
 2|load: unexpected word x|load x
 2|replay: unexpected word x|replay --into "$work/r1" x
 2|trim: unexpected word x|trim --below 1 x
