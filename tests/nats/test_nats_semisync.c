@@ -35,6 +35,7 @@
 #include <entity/nats.h>
 #include <nats/nats.h>
 
+#include "backend_fault.h"
 #include "test_util.h"
 
 static char dir[ENT_TEST_PATH_MAX], url[64], port[16];
@@ -363,6 +364,51 @@ static void test_sub_wait_on_relay_process(void)
     ent_schema_free(sc);
 }
 
+/* A relay that has caught up writes its checkpoint then, not up to 200 ms later: until then its
+ * caught-up wait for the next commit (a wait for seqs past the checkpoint) returned at once, and it
+ * went round its loop without a pause, a read transaction or two each time, while a writer waiting
+ * on the checkpoint waited out the 200 ms. Counted in backend calls (the fault backend counts every
+ * call of the process) per create of a writer that waits on the checkpoint after each: about 70
+ * now, 840 000 before. A count of work, not a time: a slow machine adds only the relay's idle
+ * looks (one per 200 ms of nothing to do), a handful of calls each. */
+static void test_relay_caught_up_writes_checkpoint(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    char path[ENT_TEST_PATH_MAX];
+    uint64_t calls, seq = 0;
+    enum { N = 20 };
+    so.durability = ENT_NONE;
+    so.backend = "fault:lmdb";
+    ENT_TEST_PATH(path, "%s/caughtup", dir);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "ss"));
+    ENT_OK_(ent_store_open(&s, path, sc, &so));
+    ENT_OK_(ent_sub_create(s, "relay", 0));
+    add(s, "first", 0);
+    ro.url = url;
+    ro.stream = "CAUGHTUP";
+    ro.log = quiet;
+    ENT_OK_(ent_relay_start(&r, s, &ro));
+    ENT_OK_(ent_sub_wait(NULL, s, "relay", 1, 60000));
+    ent__fault_reset();
+    for (int i = 0; i < N; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "c%d", i);
+        add(s, k, i);
+        seq = last_seq(s);
+        ENT_OK_(ent_sub_wait(NULL, s, "relay", seq, 60000));
+    }
+    calls = ent__fault_calls();
+    if (calls / N > 1000) fprintf(stderr, "\n  %llu backend calls per create and wait\n", (unsigned long long)(calls / N));
+    CU_ASSERT(calls / N <= 1000); /* 69 here; 840 000 before */
+    ENT_OK_(ent_relay_stop(r));
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 /* ---- failover ------------------------------------------------------------------------------- */
 
 /* Role "writer-relay" (ent_relay_wait, relay thread in the writer) or "writer-sub" (ent_sub_wait on
@@ -542,6 +588,7 @@ int main(int argc, char **argv)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_relay_wait), ENT_TEST(test_relay_wait_stop),
                                            ENT_TEST(test_relay_wait_ended), ENT_TEST(test_sub_wait_on_relay_process),
+                                           ENT_TEST(test_relay_caught_up_writes_checkpoint),
                                            ENT_TEST(test_failover_relay_wait), ENT_TEST(test_failover_sub_wait),
                                            {NULL, NULL}};
     ssize_t k;
