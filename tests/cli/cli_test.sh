@@ -501,10 +501,11 @@ expect 2 "$E" subs wait mailer 3 --limit 5; errline "subs wait: --limit is no op
 expect 2 "$E" subs wait mailer 3 --timeout 5 x; errline "subs: unexpected word x"
 expect 2 "$E" subs wait --timeout 5 mailer 3; errline "subs wait: NAME comes first, not --timeout"
 # another process's ack ends a wait without --timeout (bounded by timeout(1) only against a hang)
-"$E" subs wait mailer 3 >"$work/wait.out" 2>"$work/wait.err" & waiter=$!
+# (no guard subshell to kill: one killed as it starts may still run this script's EXIT trap, which
+# removed $work under the rest of the test)
+timeout 60 "$E" subs wait mailer 3 >"$work/wait.out" 2>"$work/wait.err" & waiter=$!
 "$E" subs ack mailer 3 2>/dev/null && ok || bad "subs ack mailer 3"
-( sleep 60; kill $waiter 2>/dev/null ) & guard=$!
-wait $waiter; wrc=$?; kill $guard 2>/dev/null; wait $guard 2>/dev/null
+wait $waiter; wrc=$?
 [ $wrc = 0 ] && jcheck "$work/wait.out" "d['checkpoint']" "3" || bad "subs wait woken by another process's ack: exit $wrc: $(cat "$work/wait.err")"
 # a signal ends a wait that never comes: exit 1, saying how far it got
 "$E" subs wait mailer 99 >"$work/wait.out" 2>"$work/wait.err" & waiter=$!
