@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -1406,6 +1407,219 @@ static void t_wait(void)
     close_on(&d);
 }
 
+/* ---- waiting for a subscription's acknowledgement (ent_sub_wait) ------------------------------ */
+
+typedef struct acker {
+    ent_store *s;
+    const char *name;
+    uint64_t seq;   /* ack this after the nap (0: none) */
+    int creates;    /* creates before the ack (a seq beyond the log when the wait began) */
+    int del;        /* delete the subscription instead */
+    int rc;
+} acker;
+
+static void *late_ack(void *p)
+{
+    acker *a = p;
+    struct timespec ts = {0, 100 * 1000000};
+    nanosleep(&ts, NULL); /* the waiter is (most likely) asleep by then; either way the answer is the same */
+    for (int i = 0; i < a->creates && !a->rc; i++) {
+        ent_entity *u = user(a->s, 5000 + i);
+        a->rc = ent_create(a->s, NULL, u);
+        ent_entity_free(u);
+    }
+    if (!a->rc) a->rc = a->del ? ent_sub_delete(a->s, a->name) : ent_sub_ack(a->s, NULL, a->name, a->seq);
+    return NULL;
+}
+
+static void t_sub_wait(void)
+{
+    store_dir d;
+    pthread_t th;
+    acker a;
+    uint64_t cp = 99;
+    ent_entity *u;
+    open_on(&d, backend);
+    ENT_OK_(ent_sub_create(d.s, "w", 0));
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 1))));
+    ent_entity_free(u);
+    /* not there, bad names, no such one */
+    ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "w", 1, 30), ENT_TIMEOUT);
+    CU_ASSERT_EQUAL(cp, 0);
+    ENT_ASSERT_MSG("\"w\" has acknowledged up to 0, not yet 1");
+    ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "nope", 1, 30), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("no subscription \"nope\"");
+    ENT_CHECK_RC(ent_sub_wait(NULL, d.s, "", 1, 30), ENT_INVALID);
+    ENT_CHECK_RC(ent_sub_wait(NULL, d.s, NULL, 1, 30), ENT_INVALID);
+    ENT_CHECK_RC(ent_sub_wait(NULL, NULL, "w", 1, 30), ENT_INVALID);
+    /* seq 0, and what is acknowledged already: at once, forever or not */
+    ENT_OK_(ent_sub_wait(&cp, d.s, "w", 0, -1));
+    CU_ASSERT_EQUAL(cp, 0);
+    ENT_OK_(ent_sub_ack(d.s, NULL, "w", 1));
+    ENT_OK_(ent_sub_wait(&cp, d.s, "w", 1, 0));
+    CU_ASSERT_EQUAL(cp, 1);
+    /* woken by another thread's ack (-1: forever; the ack comes) */
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 2))));
+    ent_entity_free(u);
+    a = (acker){.s = d.s, .name = "w", .seq = 2};
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, late_ack, &a), 0);
+    ENT_OK_(ent_sub_wait(&cp, d.s, "w", 2, -1));
+    pthread_join(th, NULL);
+    ENT_OK_(a.rc);
+    CU_ASSERT_EQUAL(cp, 2);
+    /* a seq beyond the log's end when the wait begins: its events come, then the ack */
+    a = (acker){.s = d.s, .name = "w", .seq = 5, .creates = 3};
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, late_ack, &a), 0);
+    ENT_OK_(ent_sub_wait(&cp, d.s, "w", 5, 60000));
+    pthread_join(th, NULL);
+    ENT_OK_(a.rc);
+    CU_ASSERT_EQUAL(cp, 5);
+    /* an ack past seq answers too (the checkpoint reached, not equal) */
+    ENT_OK_(ent_sub_wait(&cp, d.s, "w", 4, 0));
+    CU_ASSERT_EQUAL(cp, 5);
+    /* a writer learns its own commit's seq in its write transaction (the log's last as the
+     * transaction sees it counts its own events): what it waits for, exact also when others write */
+    {
+        ent_txn *w = NULL;
+        ent_event *ev = NULL;
+        uint64_t mine = 0, last = 0;
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        ENT_OK_(ent_create(d.s, w, (u = user(d.s, 77))));
+        ent_entity_free(u);
+        ENT_OK_(ent_log_bounds(NULL, &mine, d.s, w));
+        ENT_OK_(ent_txn_commit(w));
+        ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+        CU_ASSERT_EQUAL(mine, last);
+        ENT_OK_(ent_log_get(&ev, d.s, NULL, mine));
+        CU_ASSERT_EQUAL(ev->op, ENT_OP_CREATE);
+        CU_ASSERT_EQUAL(ev->key.id, 6);
+        ent_event_free(ev);
+        ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "w", mine, 0), ENT_TIMEOUT);
+        ENT_OK_(ent_sub_ack(d.s, NULL, "w", mine));
+        ENT_OK_(ent_sub_wait(&cp, d.s, "w", mine, 0));
+    }
+    /* deleted while waiting: ENT_NOTFOUND naming the deletion, not a wait for ever */
+    a = (acker){.s = d.s, .name = "w", .del = 1};
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, late_ack, &a), 0);
+    ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "w", 7, -1), ENT_NOTFOUND);
+    ENT_ASSERT_MSG("was deleted while waiting");
+    pthread_join(th, NULL);
+    ENT_OK_(a.rc);
+    close_on(&d);
+}
+
+/* ENT_BUSY where no ack could come while it waits: in an event callback of the store (this
+ * process's next commits wait for its delivery) and on the thread that holds the store's write
+ * transaction, also in ent_txn_run()'s fn. What is acknowledged already answers ENT_OK there. */
+typedef struct sub_waiter {
+    ent_store *s;
+    int rc_have, rc_next;
+    uint64_t cp;
+} sub_waiter;
+
+static void on_ev_sub_wait(const ent_event *ev, void *p)
+{
+    sub_waiter *w = p;
+    (void)ev;
+    w->rc_have = ent_sub_wait(&w->cp, w->s, "b", 1, -1);
+    w->rc_next = ent_sub_wait(NULL, w->s, "b", 2, -1);
+}
+
+static int run_sub_wait(ent_txn *t, void *p)
+{
+    sub_waiter *w = p;
+    (void)t;
+    w->rc_have = ent_sub_wait(NULL, w->s, "b", 1, -1);
+    w->rc_next = ent_sub_wait(NULL, w->s, "b", 2, -1);
+    return ENT_OK;
+}
+
+static void t_sub_wait_busy(void)
+{
+    store_dir d;
+    sub_waiter w = {0};
+    ent_subscriber *sub = NULL;
+    ent_entity *u;
+    ent_txn *t = NULL;
+    uint64_t cp = 0;
+    open_on(&d, backend);
+    ENT_OK_(ent_sub_create(d.s, "b", 0));
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 1))));
+    ent_entity_free(u);
+    ENT_OK_(ent_sub_ack(d.s, NULL, "b", 1));
+    w.s = d.s;
+    ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, on_ev_sub_wait, &w));
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 2))));
+    ent_entity_free(u);
+    ent_unsubscribe(d.s, sub);
+    CU_ASSERT_EQUAL(w.rc_have, ENT_OK);
+    CU_ASSERT_EQUAL(w.cp, 1);
+    CU_ASSERT_EQUAL(w.rc_next, ENT_BUSY);
+    /* the thread's own write transaction */
+    ENT_OK_(ent_txn_begin(&t, d.s, ENT_TXN_WRITE));
+    ENT_OK_(ent_sub_wait(NULL, d.s, "b", 1, -1));
+    ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "b", 2, -1), ENT_BUSY);
+    ENT_ASSERT_MSG("write transaction");
+    CU_ASSERT_EQUAL(cp, 1);
+    ent_txn_abort(t);
+    w.rc_have = w.rc_next = 99;
+    ENT_OK_(ent_txn_run(d.s, run_sub_wait, &w));
+    CU_ASSERT_EQUAL(w.rc_have, ENT_OK);
+    CU_ASSERT_EQUAL(w.rc_next, ENT_BUSY);
+    close_on(&d);
+}
+
+/* An ack by another process wakes the wait (the child opens the store and acknowledges; backends
+ * that other processes can open). The parent's handle is closed across the fork: the child opens
+ * a store of its own, as a consumer process does. */
+static void t_sub_wait_other_process(void)
+{
+    store_dir d;
+    const ent_backend_ops *b = ent__backend_find(backend, NULL);
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_entity *u;
+    int go[2], status = 0;
+    uint64_t cp = 0;
+    pid_t pid;
+    if (!b || !(b->caps & ENT_BK_CAP_SHARED)) return; /* one process's store (memory): the thread tests cover it */
+    open_on(&d, backend);
+    ENT_OK_(ent_sub_create(d.s, "x", 0));
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 1))));
+    ent_entity_free(u);
+    ent_store_close(d.s);
+    d.s = NULL;
+    CU_ASSERT_EQUAL_FATAL(pipe(go), 0);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        ent_store *cs = NULL;
+        char c;
+        struct timespec ts = {0, 100 * 1000000};
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1) _exit(2);
+        nanosleep(&ts, NULL); /* the parent is (most likely) waiting by then */
+        o.backend = backend;
+        o.durability = ENT_NONE;
+        if (ent_store_open(&cs, d.dir, d.sc, &o)) _exit(3);
+        if (ent_sub_ack(cs, NULL, "x", 1)) _exit(4);
+        _exit(0); /* (no close: the child is done; the kernel ends the handle) */
+    }
+    close(go[0]);
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    CU_ASSERT_EQUAL(write(go[1], "g", 1), 1);
+    close(go[1]);
+    /* forever, bounded only by the child's exit: a wait that missed the other process's ack
+     * would end on the lost-wake slice, so this cannot tell a late wake from a prompt one; the
+     * wake itself is what ent_log_wait()'s cross-process test (and the relay's) exercise */
+    ENT_OK_(ent_sub_wait(&cp, d.s, "x", 1, 60000));
+    CU_ASSERT_EQUAL(cp, 1);
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close_on(&d);
+}
+
 /* ---- delivered as stored ------------------------------------------------------------------- */
 
 /* A delivery decodes the copy of its events the commit kept, or reads them back from the log (a
@@ -1593,6 +1807,9 @@ int main(int argc, char **argv)
         ENT_TEST(t_cursor_says_what_was_truncated),
         ENT_TEST(t_freed_after_close),
         ENT_TEST(t_wait),
+        ENT_TEST(t_sub_wait),
+        ENT_TEST(t_sub_wait_busy),
+        ENT_TEST(t_sub_wait_other_process),
         ENT_TEST(t_delivered_as_stored),
         {NULL, NULL},
     };

@@ -292,7 +292,10 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
          * within its duplicate window, drops them: the relay stopped, exit 1, "deleted within its
          * duplicate window", for two minutes after every such purge, then put them back into the
          * purged stream. Nothing is missing from the stream that it had: an ack, in seq order. */
-        if (*tok != 's') __atomic_store_n(&a->acked_seq, strtoull(tok, NULL, 10), __ATOMIC_RELEASE);
+        if (*tok != 's') {
+            __atomic_store_n(&a->acked_seq, strtoull(tok, NULL, 10), __ATOMIC_RELEASE);
+            ent_nats__progress_advance(a->progress, strtoull(tok, NULL, 10));
+        }
     } else if (is_duplicate(d, (size_t)n)) {
         /* The relay publishes only seqs after the stream's last of the store, and schema versions
          * after its last one: JetStream saw this id within its duplicate window, in a message the
@@ -318,6 +321,7 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         uint64_t cur = __atomic_load_n(&a->acked_seq, __ATOMIC_RELAXED);
         if (seq == cur + 1) {
             __atomic_store_n(&a->acked_seq, seq, __ATOMIC_RELEASE);
+            ent_nats__progress_advance(a->progress, seq); /* the host's ent_relay_wait() wakes now */
         } else if (seq > cur + 1) {
             char want[24];
             snprintf(want, sizeof want, "%" PRIu64, cur + 1);
@@ -332,6 +336,63 @@ static void on_ack(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         pthread_mutex_unlock(&a->mu);
     }
     natsMsg_Destroy(msg);
+}
+
+ent_nats__progress *ent_nats__progress_new(void)
+{
+    ent_nats__progress *p = calloc(1, sizeof *p);
+    pthread_condattr_t ca;
+    if (!p) return NULL;
+    p->refs = 1;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return p;
+}
+
+void ent_nats__progress_ref(ent_nats__progress *p)
+{
+    if (p) __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+}
+
+void ent_nats__progress_release(ent_nats__progress *p)
+{
+    if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+void ent_nats__progress_advance(ent_nats__progress *p, uint64_t seq)
+{
+    uint64_t cur;
+    if (!p) return;
+    cur = __atomic_load_n(&p->done, __ATOMIC_SEQ_CST);
+    while (cur < seq && !__atomic_compare_exchange_n(&p->done, &cur, seq, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+    }
+    /* seq_cst with the waiter's store of waiters and load of done (ent_relay_wait): one of the
+     * two sees the other, so a wait never sleeps past the ack; with no waiter, no lock per ack */
+    if (cur < seq && __atomic_load_n(&p->waiters, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+void ent_nats__progress_end(ent_nats__progress *p, int how, int rc, int detail, const char *msg)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    if (!p->ended) {
+        p->ended = how;
+        p->rc = rc;
+        p->detail = detail;
+        snprintf(p->msg, sizeof p->msg, "%s", msg ? msg : "");
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static ent_nats__acks *acks_new(void)
@@ -351,6 +412,7 @@ static ent_nats__acks *acks_new(void)
 static void acks_release(ent_nats__acks *a)
 {
     if (!a || __atomic_sub_fetch(&a->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    ent_nats__progress_release(a->progress);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
@@ -422,6 +484,10 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
     if ((rc = split_urls(urls, &n_urls, url))) return rc;
     for (int i = 0; i < n_urls; i++) servers[i] = urls[i];
     if (!(c->acks = acks_new())) return ent_error_set(ENT_NOMEM, "out of memory");
+    if (c->progress) { /* (the ack thread may outlive the relay: a reference of its own) */
+        ent_nats__progress_ref(c->progress);
+        c->acks->progress = c->progress;
+    }
     if ((st = natsOptions_Create(&o)) != NATS_OK) {
         ent_nats__close(c);
         return ent_nats__err(ENT_NOMEM, st, 0, "NATS options");

@@ -14,6 +14,31 @@
 #define ENATS_URLS_MAX 16   /* servers in one --nats list */
 #define ENATS_URL_MAX 512   /* bytes of one of them */
 
+/* How far JetStream has acknowledged a relay's events, for its host's ent_relay_wait(): every seq
+ * up to `done` is in the stream (acknowledged, or found there by a resume). Moved by the ack
+ * subscription's thread (on_ack, the moment an ack comes) and by the relay's resume. Counted:
+ * the relay handle holds a reference, each connection's ack state holds one (an old connection's
+ * late acks may come after the relay is gone, see ent_nats__acks), and each waiter holds one for
+ * its wait; whichever lets go last frees it. */
+typedef struct ent_nats__progress {
+    uint64_t done;            /* atomic; only moves up */
+    unsigned waiters;         /* atomic: threads in ent_relay_wait (an advance skips the lock when none) */
+    int refs;                 /* atomic */
+    int ended;                /* under mu: 1 the relay's run ended (rc, detail, msg); 2 ent_relay_stop() began */
+    int rc, detail;
+    char msg[1024];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;        /* CLOCK_MONOTONIC: done moved, or ended set */
+} ent_nats__progress;
+/* NULL when out of memory; one reference, the caller's. */
+ent_nats__progress *ent_nats__progress_new(void);
+void ent_nats__progress_ref(ent_nats__progress *p);
+void ent_nats__progress_release(ent_nats__progress *p);
+/* done = max(done, seq), waking the waiters. p NULL does nothing. */
+void ent_nats__progress_advance(ent_nats__progress *p, uint64_t seq);
+/* ended = how (1, 2) unless set already, with the run's rc and message (how 1), waking the waiters. */
+void ent_nats__progress_end(ent_nats__progress *p, int how, int rc, int detail, const char *msg);
+
 /* What the publish acks report, written by the ack subscription's thread, read by ours (atomics;
  * err is written before failed is set). One per connection, on the heap: an ack of an old
  * connection may still arrive while the next one runs, and must not land in the new one's state,
@@ -35,6 +60,7 @@ typedef struct ent_nats__acks {
                                * of the store (purged, emptied by its limits): until a message is
                                * stored, a duplicate is one stored and removed with the rest since,
                                * and is taken as its ack (on_ack) */
+    ent_nats__progress *progress; /* NULL, or the relay's (a reference): acked_seq's moves go there too */
     uint64_t n_acks;          /* acks (and failures) received */
     int waiting;              /* the publishing thread sleeps on cv: signal it */
     int closed;               /* libnats's closed callback came: its reader thread is joined (mu, cv) */
@@ -62,6 +88,7 @@ typedef struct ent_nats__conn {
     const volatile int *stop; /* the caller's stop flag (NULL: none): ends a wait for acks; a
                                * mirror's subscription closed after it deletes no consumer */
     pthread_mutex_t *guard;   /* NULL, or a watcher's (ent_nats__watch): nc changes under it */
+    ent_nats__progress *progress; /* NULL, or the relay's (borrowed): each connection's acks take a reference */
 } ent_nats__conn;
 
 /* A thread that closes c's connection once *stop is raised, so that a stop does not wait for a

@@ -44,6 +44,7 @@ typedef struct relay {
     int counting;            /* counted is based (the first resume): later resumes count on */
     uint64_t target;         /* once: the last seq at start */
     uint64_t *acked;         /* events acknowledged by JetStream (atomic; may be NULL) */
+    ent_nats__progress *progress; /* ent_relay_start()'s, for ent_relay_wait() (borrowed; NULL: none) */
     int64_t max_msg;         /* the stream's max_msg_size (headers and body), <= 0: none */
     uint64_t replay_upto;    /* seqs up to this one were published to the stream before (it lost
                               * them): published one at a time, see publish() */
@@ -345,6 +346,9 @@ static int resume(relay *r)
                              "stream's history", r->o.stream, schema, ent_store_id(r->s), r->marks_top);
     r->pos = fresh ? 0 : in_stream ? in_stream : cp;
     r->sent = r->pos;
+    /* in the stream (or acknowledged by it before a purge, as the checkpoint says): a host waiting
+     * for a seq the stream had when this relay (re)connected need not wait for a publish */
+    ent_nats__progress_advance(r->progress, r->pos);
     __atomic_store_n(&r->c.acks->acked_seq, r->pos, __ATOMIC_RELEASE); /* acks go on from here, one by one */
     /* Nothing of the store there (purged, emptied by its limits): the events after the checkpoint
      * that it had went with the rest, and their duplicates are their acks (on_ack) */
@@ -782,7 +786,13 @@ static int batch(relay *r, uint64_t *out_n)
                                  __atomic_load_n(&r->c.acks->acked_seq, __ATOMIC_ACQUIRE), r->sent);
     }
     if ((rc = pub_state(r))) return rc;
-    if ((rc = ack_progress(r, !msgs && r->o.once))) return rc;
+    /* Caught up (nothing new to publish, every ack in): the checkpoint is written now rather than
+     * up to 200 ms later. A writer in another process that waits for it (ent_sub_wait(), semi-
+     * synchronous replication: README, "Failing over") then waits one ack round trip and this
+     * commit, not the batching's 200 ms. Under a steady load the relay is not caught up at the
+     * end of a batch (msgs > 0) and the checkpoint stays batched; while caught up it is one
+     * commit per catch-up, beside the one sync per catch-up (sync_seen) the relay makes anyway. */
+    if ((rc = ack_progress(r, !msgs))) return rc;
     *out_n = n;
     return ENT_OK;
 }
@@ -836,7 +846,8 @@ static int lock_store(int *out, const ent_store *s)
 
 static void unlock_store(int fd) { ent_nats__unlock_dir(fd); }
 
-static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked);
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked,
+                      ent_nats__progress *progress);
 
 static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
 {
@@ -847,13 +858,14 @@ static int run(ent_store *s, const ent_relay_opts *opts, const volatile int *sto
         release_handle(s);
         return rc;
     }
-    rc = run_locked(s, opts, stop, acked);
+    rc = run_locked(s, opts, stop, acked, NULL);
     unlock_store(fd);
     release_handle(s);
     return rc;
 }
 
-static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked)
+static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile int *stop, uint64_t *acked,
+                      ent_nats__progress *progress)
 {
     relay r;
     /* backoff: the nap before the next connect after a failed one or a loss, doubled each time
@@ -887,6 +899,8 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     r.stop = stop ? stop : &never;
     r.c.stop = r.stop;
     r.acked = acked;
+    r.progress = progress;
+    r.c.progress = progress;
     snprintf(r.subj_all, sizeof r.subj_all, ENATS_SUBJECT_PREFIX "%s.>", ent_store_id(s));
     snprintf(r.subj_events, sizeof r.subj_events, ENATS_SUBJECT_PREFIX "%s.*.*", ent_store_id(s));
     snprintf(r.subj_schema, sizeof r.subj_schema, ENATS_SUBJECT_PREFIX "%s.schema", ent_store_id(s));
@@ -1026,21 +1040,25 @@ struct ent_relay {
     char msg[1024];
     uint64_t acked;
     int lock_fd;
+    ent_nats__progress *prog; /* ent_relay_wait()'s (a reference) */
 };
 
 static void *relay_main(void *p)
 {
     ent_relay *x = p;
-    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked);
+    x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked, x->prog);
     if (x->rc) {
         x->detail = ent_errdetail();
         snprintf(x->msg, sizeof x->msg, "%s", ent_errmsg());
     }
+    /* waiters for seqs it never acknowledged hear why, rather than wait out their timeout */
+    ent_nats__progress_end(x->prog, 1, x->rc, x->detail, x->msg);
     return NULL;
 }
 
 static void relay_free(ent_relay *x)
 {
+    ent_nats__progress_release(x->prog);
     unlock_store(x->lock_fd);
     release_handle(x->s);
     free(x->url);
@@ -1064,6 +1082,10 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
     }
     x->s = s;
     x->lock_fd = -1;
+    if (!(x->prog = ent_nats__progress_new())) {
+        relay_free(x);
+        return ent_error_set(ENT_NOMEM, "out of memory");
+    }
     if ((rc = lock_store(&x->lock_fd, s))) {
         relay_free(x);
         return rc;
@@ -1091,6 +1113,10 @@ int ent_relay_stop(ent_relay *x)
 {
     int rc;
     if (!x) return ENT_OK;
+    /* Waiters in ent_relay_wait() return now (what is not acknowledged yet is not known to be
+     * in the stream), not once the last batch's acks came; each holds a reference to the
+     * progress, not to x, which goes below. */
+    ent_nats__progress_end(x->prog, 2, ENT_OK, 0, NULL);
     __atomic_store_n(&x->stop, 1, __ATOMIC_RELAXED);
     pthread_join(x->th, NULL);
     rc = x->rc;
@@ -1102,4 +1128,69 @@ int ent_relay_stop(ent_relay *x)
 uint64_t ent_relay_acked(const ent_relay *x)
 {
     return x ? __atomic_load_n(&x->acked, __ATOMIC_RELAXED) : 0;
+}
+
+static int64_t wait_ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return ((int64_t)(now.tv_sec - t0->tv_sec) * 1000000000 + (now.tv_nsec - t0->tv_nsec)) / 1000000;
+}
+
+int ent_relay_wait(ent_relay *x, uint64_t seq, int timeout_ms)
+{
+    ent_nats__progress *p;
+    struct timespec t0;
+    uint64_t done;
+    int rc = ENT_OK;
+    if (!x) return ent_error_set(ENT_INVALID, "ent_relay_wait: the relay is NULL");
+    p = x->prog;
+    if (__atomic_load_n(&p->done, __ATOMIC_SEQ_CST) >= seq) return ENT_OK; /* (no lock when it is there) */
+    /* x is not touched past this point: ent_relay_stop() may free it while this waits */
+    ent_nats__progress_ref(p);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_mutex_lock(&p->mu);
+    __atomic_add_fetch(&p->waiters, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        int64_t left;
+        struct timespec ts;
+        done = __atomic_load_n(&p->done, __ATOMIC_SEQ_CST);
+        if (done >= seq) break;
+        if (p->ended == 2) {
+            rc = ent_error_set(ENT_IO, "the relay was stopped (ent_relay_stop) before JetStream acknowledged seq %" PRIu64
+                               " (it has up to %" PRIu64 ")", seq, done);
+            break;
+        }
+        if (p->ended && p->rc) {
+            rc = ent_error_set_detail(p->rc, p->detail, "the relay ended before JetStream acknowledged seq %" PRIu64
+                                      " (it has up to %" PRIu64 "): %s", seq, done, p->msg);
+            break;
+        }
+        if (p->ended) { /* once: it published the log as it was at its start */
+            rc = ent_error_set(ENT_IO, "the relay ended (once: the log as it was at its start is published) before seq %"
+                               PRIu64 " (JetStream has up to %" PRIu64 ")", seq, done);
+            break;
+        }
+        if (timeout_ms >= 0 && (left = timeout_ms - wait_ms_since(&t0)) <= 0) {
+            rc = ent_error_set(ENT_TIMEOUT, "JetStream has acknowledged the relay's events up to seq %" PRIu64 ", not yet %"
+                               PRIu64 " (waited %d ms)", done, seq, timeout_ms);
+            break;
+        }
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)(left / 1000);
+        ts.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    __atomic_sub_fetch(&p->waiters, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&p->mu);
+    ent_nats__progress_release(p);
+    return rc;
 }

@@ -271,42 +271,34 @@ void ent_log_cursor_free(ent_log_cursor *c)
  * slice and waiter (microseconds) bounds how late a commit whose wake was lost is seen. */
 #define LOST_WAKE_MS 500
 
-static int last_seq(uint64_t *out, ent_store *s)
-{
-    return ent_log_bounds(NULL, out, s, NULL);
-}
-
-int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms)
+/* A wait in slices on the store's change counter until look() says it is done (1), or fails
+ * (its code), or timeout_ms (negative: forever) passes: ENT_TIMEOUT, without a message (the
+ * caller names what it waited for). what: what is waited for, for the ENT_BUSY messages ("events",
+ * "an acknowledgement"). Shared by ent_log_wait() and ent_sub_wait() (log_subs.c): every commit
+ * moves the counter, an event's and a subscription's acknowledgement alike, on both backends. */
+int ent__wait_change_until(ent_store *s, int timeout_ms, int (*look)(void *arg), void *arg, const char *what)
 {
     struct timespec start, now;
     int rc;
     if ((rc = ent__store_check(s))) return rc;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        /* Read the change counter before the log: a commit after the check bumps it, so the wait
+        /* Read the change counter before looking: a commit after the look bumps it, so the wait
          * below returns at once instead of missing that commit. */
-        uint64_t seen = ent__bk_change_counter(s), last = 0;
+        uint64_t seen = ent__bk_change_counter(s);
         int left = -1;
-        if ((rc = last_seq(&last, s))) return rc;
-        if (last > after_seq) {
-            if (out_last) *out_last = last;
-            return ENT_OK;
-        }
-        /* A callback of s waits for events that this process's next commits would bring, and
-         * they wait for its delivery to end (the delivery order; a group's leader): it waited out
-         * its timeout, forever with -1. */
-        if (ent__log_delivering(s)) {
-            if (out_last) *out_last = last;
-            return ent__err(ENT_BUSY, "an event callback cannot wait for events of its store: this process's "
-                                      "next commits wait for the delivery it runs in (hand the wait to another thread)");
-        }
+        if ((rc = look(arg)) != 0) return rc > 0 ? ENT_OK : rc;
+        /* A callback of s waits for what this process's next commits would bring, and they wait
+         * for its delivery to end (the delivery order; a group's leader): it waited out its
+         * timeout, forever with -1. */
+        if (ent__log_delivering(s))
+            return ent__err(ENT_BUSY, "an event callback cannot wait for %s of its store: this process's next commits "
+                                      "wait for the delivery it runs in (hand the wait to another thread)", what);
         /* Nor can the thread that holds the store's write transaction (its own, or ent_txn_run()'s
          * fn): no commit, of this process or another, comes before it ends. */
-        if (ent__txn_holds_write(s)) {
-            if (out_last) *out_last = last;
-            return ent__err(ENT_BUSY, "this thread holds the store's write transaction (also in ent_txn_run()'s "
-                                      "fn): no other commit can come while it waits; end the transaction first");
-        }
+        if (ent__txn_holds_write(s))
+            return ent__err(ENT_BUSY, "this thread holds the store's write transaction (also in ent_txn_run()'s fn): no "
+                                      "other commit can come while it waits for %s; end the transaction first", what);
         if (timeout_ms >= 0) {
             int64_t elapsed;
             clock_gettime(CLOCK_MONOTONIC, &now);
@@ -315,18 +307,37 @@ int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeo
              * division cut toward zero, so a few microseconds read as up to 1 ms (a 1 ms wait
              * begun just before a whole second ended at once, without waiting; test_clock_step). */
             elapsed = ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec)) / 1000000;
-            if (elapsed >= timeout_ms) {
-                if (out_last) *out_last = last;
-                return ent__err(ENT_TIMEOUT, "no event after %" PRIu64 " within %d ms", after_seq, timeout_ms);
-            }
+            if (elapsed >= timeout_ms) return ENT_TIMEOUT;
             left = (int)(timeout_ms - elapsed);
         }
-        /* A commit's wake can be lost while the commit is in the log: its writer killed between
+        /* A commit's wake can be lost while the commit is in the store: its writer killed between
          * the two (a durable commit wakes after its last sync, milliseconds later), or its sync
-         * failed. A wait in slices looks at the log again after each, so such a commit ends the
-         * wait within a slice rather than at the next commit, if one ever comes. */
+         * failed. A wait in slices looks again after each, so such a commit ends the wait within
+         * a slice rather than at the next commit, if one ever comes. */
         if (left < 0 || left > LOST_WAKE_MS) left = LOST_WAKE_MS;
         rc = ent__bk_wait_change(s, seen, left);
         if (rc && rc != ENT_TIMEOUT) return rc;
     }
+}
+
+typedef struct log_look {
+    ent_store *s;
+    uint64_t after, last;
+} log_look;
+
+static int log_past(void *p)
+{
+    log_look *l = p;
+    int rc = ent_log_bounds(NULL, &l->last, l->s, NULL);
+    return rc ? rc : l->last > l->after;
+}
+
+int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms)
+{
+    log_look l = {s, after_seq, 0};
+    int rc = ent__wait_change_until(s, timeout_ms, log_past, &l, "events");
+    if (rc == ENT_TIMEOUT) rc = ent__err(ENT_TIMEOUT, "no event after %" PRIu64 " within %d ms", after_seq, timeout_ms);
+    /* (the last seq seen also on a timeout and a refusal, as before) */
+    if (out_last && (rc == ENT_OK || rc == ENT_TIMEOUT || rc == ENT_BUSY)) *out_last = l.last;
+    return rc;
 }

@@ -130,6 +130,41 @@ int ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq)
     return ent__txn_write(s, txn, ack_in, &a);
 }
 
+typedef struct sub_look {
+    ent_store *s;
+    const char *name;
+    uint64_t seq, cp;
+    int found; /* a look found the subscription: a later ENT_NOTFOUND is its deletion */
+} sub_look;
+
+/* Each look is a read transaction of its own: the checkpoint as the last commit left it. */
+static int sub_reached(void *p)
+{
+    sub_look *l = p;
+    int rc = ent_sub_checkpoint(&l->cp, l->s, NULL, l->name);
+    if (!rc) l->found = 1;
+    return rc ? rc : l->cp >= l->seq;
+}
+
+int ent_sub_wait(uint64_t *out_checkpoint, ent_store *s, const char *name, uint64_t seq, int timeout_ms)
+{
+    sub_look l = {s, name, seq, 0, 0};
+    int rc;
+    if (out_checkpoint) *out_checkpoint = 0;
+    if ((rc = sub_name_ok(name))) return rc;
+    rc = ent__wait_change_until(s, timeout_ms, sub_reached, &l, "an acknowledgement");
+    if (rc == ENT_TIMEOUT)
+        rc = ent__err(ENT_TIMEOUT, "subscription \"%s\" has acknowledged up to %" PRIu64 ", not yet %" PRIu64
+                      " (waited %d ms)", name, l.cp, seq, timeout_ms);
+    else if (rc == ENT_NOTFOUND && l.found)
+        rc = ent__err(ENT_NOTFOUND, "subscription \"%s\" was deleted while waiting for its acknowledgement of %" PRIu64
+                      " (it had acknowledged up to %" PRIu64 ")", name, seq, l.cp);
+    else if (rc == ENT_NOTFOUND)
+        rc = ent__err(ENT_NOTFOUND, "no subscription \"%s\" to wait for (its acknowledgement of %" PRIu64 ")", name, seq);
+    if (out_checkpoint && (rc == ENT_OK || rc == ENT_TIMEOUT || rc == ENT_BUSY)) *out_checkpoint = l.cp;
+    return rc;
+}
+
 int ent_sub_list(ent_sub_info **out, size_t *out_n, ent_store *s)
 {
     ent_txn *t;

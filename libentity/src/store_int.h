@@ -402,6 +402,11 @@ const char *ent__op_name(int op);
 int ent__log_in_callback(void);
 /* 1 when this thread runs an event callback of s (ent_store_close refuses then). */
 int ent__log_delivering(const ent_store *s);
+/* Wait on the store's change counter until look(arg) returns 1 (ENT_OK) or a code (returned), or
+ * timeout_ms (negative: forever) passes: ENT_TIMEOUT with no message. ENT_BUSY (named, with `what`
+ * is waited for) from an event callback of s or the thread holding its write transaction, when
+ * look() said not yet (log.c; ent_log_wait(), ent_sub_wait()). */
+int ent__wait_change_until(ent_store *s, int timeout_ms, int (*look)(void *arg), void *arg, const char *what);
 /* ENT_SCHEMA when type (may be NULL: all) names no type of s's schema (log.c). */
 int ent__log_type_check(ent_store *s, const ent_type *type);
 

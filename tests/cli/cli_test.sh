@@ -483,11 +483,40 @@ s={d['name']:d for d in map(json.loads, open(sys.argv[1]))}
 assert s['mailer']['checkpoint']==2 and s['late']['lag']==0, s
 " "$work/out" && ok || bad "subs list"
 expect 1 "$E" subs ack mailer 999; errline "beyond"
+# subs wait NAME SEQ [--timeout MS] (2026-12-07): exit 0 printing the checkpoint once NAME has
+# acknowledged SEQ (at once when it has; woken by another process's ack); 1 naming the checkpoint
+# and SEQ when MS passes first, naming NAME when there is no such subscription; 2 on wrong usage
+expect 0 "$E" subs wait mailer 2; jcheck out "d['name'], d['checkpoint']" "mailer 2"
+expect 0 "$E" subs wait mailer 1 --timeout 0; jcheck out "d['checkpoint']" "2"
+expect 1 "$E" subs wait mailer 3 --timeout 50; errline "subs wait: subscription mailer has acknowledged up to 2, not 3, within 50 ms"
+[ ! -s out ] && ok || bad "subs wait that timed out printed $(cat out)"
+expect 1 "$E" subs wait nosuch 1 --timeout 50; errline 'no subscription "nosuch"'
+expect 2 "$E" subs wait mailer; errline "subs wait needs SEQ"
+expect 2 "$E" subs wait mailer --timeout 5; errline "subs wait needs SEQ"
+expect 2 "$E" subs wait mailer x; errline 'seq: "x" is not a non-negative integer'
+expect 2 "$E" subs wait mailer 3 --timeout; errline "subs: --timeout needs a value"
+expect 2 "$E" subs wait mailer 3 --timeout -5; errline 'timeout: "-5" is not a non-negative integer'
+expect 2 "$E" subs wait mailer 3 --timeout 9999999999; errline "timeout: 9999999999 ms is too long"
+expect 2 "$E" subs wait mailer 3 --limit 5; errline "subs wait: --limit is no option of subs wait (it takes --timeout MS)"
+expect 2 "$E" subs wait mailer 3 --timeout 5 x; errline "subs: unexpected word x"
+expect 2 "$E" subs wait --timeout 5 mailer 3; errline "subs wait: NAME comes first, not --timeout"
+# another process's ack ends a wait without --timeout (bounded by timeout(1) only against a hang)
+# (no guard subshell to kill: one killed as it starts may still run this script's EXIT trap, which
+# removed $work under the rest of the test)
+timeout 60 "$E" subs wait mailer 3 >"$work/wait.out" 2>"$work/wait.err" & waiter=$!
+"$E" subs ack mailer 3 2>/dev/null && ok || bad "subs ack mailer 3"
+wait $waiter; wrc=$?
+[ $wrc = 0 ] && jcheck "$work/wait.out" "d['checkpoint']" "3" || bad "subs wait woken by another process's ack: exit $wrc: $(cat "$work/wait.err")"
+# a signal ends a wait that never comes: exit 1, saying how far it got
+"$E" subs wait mailer 99 >"$work/wait.out" 2>"$work/wait.err" & waiter=$!
+sleep 0.3; kill -TERM $waiter; wait $waiter; wrc=$?
+[ $wrc = 1 ] && grep -q "stopped by a signal; subscription mailer has acknowledged up to 3, not 99" "$work/wait.err" && ok ||
+  bad "subs wait stopped by SIGTERM: exit $wrc: $(cat "$work/wait.err")"
 # -h and --help after a subcommand of subs show subs' usage, as after every other command (subs add
 # -h made a subscription named -h); a NAME that starts with '-' goes after "--" (as get's KEY), or
 # as it is when it is no option (-x)
 "$E" subs --help >"$work/subs.help"
-for sub in add rm read ack; do
+for sub in add rm read ack wait; do
   for h in -h --help; do
     expect 0 "$E" subs $sub $h
     cmp -s "$work/out" "$work/subs.help" && [ ! -s "$work/err" ] && ok || bad "subs $sub $h: $(cat "$work/out" "$work/err")"
@@ -507,6 +536,9 @@ expect 0 "$E" subs read -- -h; [ -s out ] && ok || bad "subs read -- -h printed 
 expect 2 "$E" subs read -- -h --limit 1; errline "subs read: one NAME only, and --limit is another"
 expect 2 "$E" subs add --; errline "subs add: -- with nothing after it: give NAME after it"
 expect 2 "$E" subs ack -- -h; errline "subs ack needs SEQ"
+expect 0 "$E" subs wait -- -h 1; jcheck out "d['name'], d['checkpoint']" "-h 1"
+expect 2 "$E" subs wait -- -h; errline "subs wait needs SEQ"
+expect 2 "$E" subs wait -- -h 1 --timeout 5; errline "subs wait: one SEQ only, and --timeout is another"
 expect 0 "$E" subs rm -- -h; expect 0 "$E" subs rm -x; expect 0 "$E" subs rm -- --from-now
 expect 0 "$E" subs; [ "$(wc -l <out)" = 2 ] && ok || bad "subs rm -- -h: $(cat "$work/out")"
 expect 1 "$E" trim --below 5; errline "mailer.* would lose its events; --force trims anyway"
@@ -1900,6 +1932,7 @@ done <<'T'
 2|find needs VALUE|find product price
 2|subs add needs NAME|subs add
 2|subs ack needs SEQ|subs ack s1
+2|subs wait needs SEQ|subs wait s1
 2|subs: frob is no subcommand|subs frob s1
 2|replay needs --into DIR|replay
 2|trim needs --below SEQ|trim --force
@@ -1983,6 +2016,11 @@ done <<'T'
 2|subs: unexpected word x|subs rm s1 x
 2|subs: unexpected word x|subs read s1 --limit 1 x
 2|subs: unexpected word x|subs ack s1 1 x
+2|subs: unexpected word x|subs wait s1 1 x
+2|subs: unexpected word x|subs wait s1 1 --timeout 5 x
+2|subs wait: --bogus is no option of subs wait|subs wait s1 1 --bogus
+2|subs: --timeout needs a value|subs wait s1 1 --timeout
+2|subs: --timeout given twice|subs wait s1 1 --timeout 1 --timeout 2
 2|load: unexpected word x|load x
 2|replay: unexpected word x|replay --into "$work/r1" x
 2|trim: unexpected word x|trim --below 1 x
@@ -2040,6 +2078,8 @@ events --from @
 events --limit @
 subs read s1 --limit @
 subs ack s1 @
+subs wait s1 @
+subs wait s1 1 --timeout @
 load --batch @
 load --max-line @
 replay --into "$work/r1" --to @

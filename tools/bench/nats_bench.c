@@ -8,6 +8,12 @@
  *  lag: a writer commits one create per transaction at a steady rate while a relay thread and a
  *    mirror thread run in this process; each event's lag is the mirror's commit (seen by an
  *    in-process subscriber of the mirror store) minus the primary's event ts (same clock).
+ *  --semisync (instead of the two above): what a writer pays for losing no acknowledged write to
+ *    a failover. One thread creates one entity per transaction on a durable store for --seconds,
+ *    with a relay thread running: without waiting, waiting after each commit with
+ *    ent_relay_wait() (the relay in this process), and with ent_sub_wait() on the relay's
+ *    checkpoint (the relay on a second handle of the store, as `entity relay` in another process
+ *    would be): creates per second, each the median of --runs runs, the three modes alternating.
  * Every number is the median of --runs runs. Public API only (plus libnats for the floor). */
 #include "bench_util.h"
 
@@ -154,6 +160,15 @@ static void open_store(ent_store **s, const char *name)
     if (ent_store_open(s, p, sc, &o)) die(p);
 }
 
+static void open_durable(ent_store **s, const char *name)
+{
+    char p[sizeof tmp + 64];
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    o.durability = ENT_DURABLE;
+    path_fmt(p, sizeof p, tmp, name);
+    if (ent_store_open(s, p, sc, &o)) die(p);
+}
+
 static void fill(ent_store *s, uint64_t from, uint64_t n)
 {
     const ent_type *t = ent_store_type(s, "product");
@@ -242,14 +257,49 @@ static void on_mirror_event(const ent_event *ev, void *p)
     pthread_mutex_unlock(&l->mu);
 }
 
+/* --semisync: creates/s of one thread for secs seconds; mode 0 no wait, 1 ent_relay_wait after
+ * each commit, 2 ent_sub_wait on the relay's checkpoint (relay on a second handle). */
+static double semisync_run(const char *url, int mode, int run, int secs)
+{
+    ent_store *s, *rs = NULL;
+    ent_relay *rl;
+    ent_relay_opts o = ENT_RELAY_OPTS_INIT;
+    char name[32], stream[32];
+    uint64_t n = 0, last = 0;
+    double t0, el;
+    snprintf(name, sizeof name, "ss%d_%d", mode, run);
+    snprintf(stream, sizeof stream, "SS%d_%d", mode, run);
+    open_durable(&s, name);
+    if (mode == 2) open_durable(&rs, name);
+    fill(s, 0, 1); /* the schema message and a first event before the clock runs */
+    o.url = url;
+    o.stream = stream;
+    o.log = quiet;
+    if (ent_relay_start(&rl, rs ? rs : s, &o)) die("relay");
+    if (ent_relay_wait(rl, 1, 30000)) die("relay's first ack");
+    if (mode == 2 && ent_sub_wait(NULL, s, "relay", 1, 30000)) die("relay's first checkpoint");
+    t0 = now_s();
+    while ((el = now_s() - t0) < secs) {
+        fill(s, 1 + n, 1);
+        n++;
+        if (mode && ent_log_bounds(NULL, &last, s, NULL)) die("bounds");
+        if (mode == 1 && ent_relay_wait(rl, last, 30000)) die("ent_relay_wait");
+        if (mode == 2 && ent_sub_wait(NULL, s, "relay", last, 30000)) die("ent_sub_wait");
+    }
+    if (ent_relay_stop(rl)) die("relay");
+    ent_store_close(s);
+    ent_store_close(rs);
+    return (double)n / el;
+}
+
 int main(int argc, char **argv)
 {
     const char *url_arg = NULL;
     char url[128];
     uint64_t n = 200000;
-    int runs = 3, rate = 2000, secs = 3, window = 4096;
+    int runs = 3, rate = 2000, secs = 3, window = 4096, semisync = 0;
     double thr[16], flo[16], p50[16], p99[16];
-    static const char usage[] = "usage: entity-nats-bench [--nats URL] [--n EVENTS] [--runs R] [--rate TXN/S] [--seconds S] [--quick]\n";
+    static const char usage[] = "usage: entity-nats-bench [--nats URL] [--n EVENTS] [--runs R] [--rate TXN/S] [--seconds S] [--quick] [--semisync]\n";
     for (int i = 1; i < argc; i++) /* the usage on stdout, exit 0 (it was wrong usage, exit 2) */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(usage, stdout) == EOF || fflush(stdout) ? 1 : 0;
     for (int i = 1; i < argc; i++) {
@@ -280,6 +330,7 @@ int main(int argc, char **argv)
             else if (k == 2) rate = (int)v;
             else secs = (int)v;
         } else if (!strcmp(argv[i], "--quick")) n = 20000, runs = 1, secs = 1;
+        else if (!strcmp(argv[i], "--semisync")) semisync = 1;
         else {
             fprintf(stderr, "entity-nats-bench: %s %s\n%s", argv[i][0] == '-' ? "unknown option or one without its value:" : "unexpected word", argv[i], usage);
             return 2;
@@ -298,6 +349,23 @@ int main(int argc, char **argv)
         return 1;
     }
     if (ent_schema_load_json(&sc, schema_json, strlen(schema_json), "bench")) die("schema");
+    if (semisync) {
+        double v[3][16];
+        static const char *what[3] = {"no wait", "ent_relay_wait after each commit",
+                                      "ent_sub_wait(\"relay\") after each commit"};
+        for (int r = 0; r < runs; r++) /* the modes alternate: a load that comes and goes hits each alike */
+            for (int m = 0; m < 3; m++) v[m][r] = semisync_run(url, m, r, secs);
+        printf("entity-nats-bench --semisync — one thread, one create per txn, durable lmdb store, a relay thread to "
+               "nats-server on 127.0.0.1, %d s per run, medians of %d runs\n", secs, runs);
+        for (int m = 0; m < 3; m++) {
+            printf("%-40s %8.0f creates/s   runs:", what[m], median(v[m], runs));
+            for (int r = 0; r < runs; r++) printf(" %.0f", v[m][r]);
+            printf("\n");
+        }
+        ent_schema_free(sc);
+        nats_Close();
+        return 0;
+    }
 
     for (int r = 0; r < runs; r++) {
         ent_store *s;

@@ -875,7 +875,60 @@ static int trimmed_since_ack(ent_store *s, ent_log_cursor *c, const char *name)
     return 1;
 }
 
-/* subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ;
+/* subs wait NAME SEQ [--timeout MS]: exit 0 once NAME's checkpoint reached SEQ (printed as `subs`
+ * prints a subscription), 1 when MS passed first, NAME does not exist (or went), the store went,
+ * or a signal stopped the wait. Without --timeout it waits until then. The wait is cut into
+ * slices so that SIGINT and SIGTERM end it (ent_sub_wait() cannot be interrupted) and a removed
+ * store is noticed, as events --follow does. */
+static int subs_wait(const char *name, uint64_t seq, int64_t timeout_ms)
+{
+    ent_store *s = NULL;
+    struct timespec start, now;
+    uint64_t cp = 0;
+    int rc, w;
+    if ((rc = open_store(&s, 1))) return rc;
+    catch_stops(on_signal);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int64_t left = -1, elapsed;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        elapsed = ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec)) / 1000000;
+        if (timeout_ms >= 0) left = timeout_ms > elapsed ? timeout_ms - elapsed : 0;
+        w = ent_sub_wait(&cp, s, name, seq, left < 0 || left > 200 ? 200 : (int)left);
+        if (w != ENT_TIMEOUT) break;
+        if (left >= 0 && left <= 200) {
+            msg("subs wait: subscription %s has acknowledged up to %" PRIu64 ", not %" PRIu64 ", within %" PRId64 " ms", name,
+                cp, seq, timeout_ms);
+            rc = 1;
+            break;
+        }
+        if (stop) {
+            msg("subs wait: stopped by a signal; subscription %s has acknowledged up to %" PRIu64 ", not %" PRIu64, name, cp, seq);
+            rc = 1;
+            break;
+        }
+        if (store_moved(s)) { /* no ack can reach the store it waits on any more */
+            msg("subs wait: %s/data.mdb was removed or replaced: the store it waited on is gone", store_dir);
+            rc = 1;
+            break;
+        }
+    }
+    if (w == ENT_OK) {
+        json_t *o = json_pack("{s:s,s:I}", "name", name, "checkpoint", (json_int_t)cp);
+        char *j = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (j) puts(j);
+        else rc = (msg("subs wait: cannot print the subscription as JSON"), 1);
+        free(j);
+        json_decref(o);
+    } else if (w != ENT_TIMEOUT) {
+        rc = fail("subs wait");
+    }
+    ent_store_close(s);
+    return rc;
+}
+
+/* subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ |
+ * subs wait NAME SEQ [--timeout MS];
  * NAME may follow "--" (subs add -- -h). */
 int cmd_subs(int argc, char **argv)
 {
@@ -900,14 +953,15 @@ int cmd_subs(int argc, char **argv)
         ent_store_close(s);
         return rc;
     }
-    if (strcmp(argv[1], "add") && strcmp(argv[1], "rm") && strcmp(argv[1], "read") && strcmp(argv[1], "ack"))
-        return (msg("subs: %s is no subcommand (add, rm, read, ack)", argv[1]), usage());
+    if (strcmp(argv[1], "add") && strcmp(argv[1], "rm") && strcmp(argv[1], "read") && strcmp(argv[1], "ack") &&
+        strcmp(argv[1], "wait"))
+        return (msg("subs: %s is no subcommand (add, rm, read, ack, wait)", argv[1]), usage());
     if (argc >= 3 && !strcmp(argv[2], "--")) {
         /* NAME after "--", whatever it looks like ("-h" is help after the subcommand, a name
          * spelled as an option is refused there); "--" was taken as the name "--" itself. After
          * "--" no word is an option, as for get's KEY: only ack's SEQ may follow NAME. */
         char sub[16];
-        int ack = !strcmp(argv[1], "ack");
+        int ack = !strcmp(argv[1], "ack") || !strcmp(argv[1], "wait"); /* NAME SEQ */
         snprintf(sub, sizeof sub, "subs %s", argv[1]);
         if (argc == 3) return dash_dash_alone(sub, "NAME");
         if (argc > (ack ? 5 : 4)) return extra_operand(sub, ack ? "SEQ" : "NAME", argv[ack ? 5 : 4], 1);
@@ -918,11 +972,13 @@ int cmd_subs(int argc, char **argv)
     if (argc < 3) {
         char sub[16];
         snprintf(sub, sizeof sub, "subs %s", argv[1]);
-        return missing(sub, !strcmp(argv[1], "ack") ? "NAME and SEQ" : "NAME");
+        return missing(sub, !strcmp(argv[1], "ack") || !strcmp(argv[1], "wait") ? "NAME and SEQ" : "NAME");
     }
     if (argc >= 3 && is_option(argv[2]) && !dashed) /* a NAME, not an option */
         return (msg("subs %s: NAME comes first, not %s", argv[1], argv[2]), usage());
     if (!strcmp(argv[1], "ack") && argc == 3) return missing("subs ack", "SEQ");
+    if (!strcmp(argv[1], "wait") && (argc == 3 || (argc >= 4 && !strcmp(argv[3], "--timeout") && !dashed)))
+        return missing("subs wait", "SEQ");
     if (!strcmp(argv[1], "add")) {
         int from_now = argc == 4 && !strcmp(argv[3], "--from-now");
         if (argc > 4 || (argc == 4 && !from_now)) /* --from-now twice: refused before (main.c) */
@@ -937,6 +993,12 @@ int cmd_subs(int argc, char **argv)
         if ((rc = parse_u64(&seq, argv[3], "seq"))) return rc;
         if ((rc = open_store(&s, 0))) return rc;
         rc = ent_sub_ack(s, NULL, argv[2], seq) == ENT_OK ? 0 : fail("subs ack");
+    } else if (!strcmp(argv[1], "wait") && (argc == 4 || (argc == 6 && !strcmp(argv[4], "--timeout") && !dashed))) {
+        uint64_t seq, ms = 0;
+        if ((rc = parse_u64(&seq, argv[3], "seq"))) return rc;
+        if (argc == 6 && (rc = parse_u64(&ms, argv[5], "--timeout"))) return rc;
+        if (ms > INT32_MAX) return (msg("--timeout: %s ms is too long (at most %d, 24 days)", argv[5], INT32_MAX), 2);
+        return subs_wait(argv[2], seq, argc == 6 ? (int64_t)ms : -1);
     } else if (!strcmp(argv[1], "read") && (argc == 3 || (argc == 5 && !strcmp(argv[3], "--limit")))) {
         uint64_t limit = 0, n = 0, next = 0;
         ev_filter f = {NULL, 0};
@@ -954,6 +1016,12 @@ int cmd_subs(int argc, char **argv)
             rc = print_events(s, c, &f, limit, &n, &next, "subs read");
         }
         ent_log_cursor_free(c);
+    } else if (!strcmp(argv[1], "wait")) { /* a word too many, or one that is not --timeout MS */
+        const char *word = argv[argc > 6 && !strcmp(argv[4], "--timeout") ? 6 : 4];
+        /* another subcommand's option (--limit 5) read as "--limit needs a value": it had one */
+        if (is_option(word) && strcmp(word, "--timeout") && !strchr(word, '='))
+            return (msg("subs wait: %s is no option of subs wait (it takes --timeout MS)", word), usage());
+        return bad_word(argv[0], word);
     } else { /* rm or ack with a word too many, read with one that is not --limit N */
         return bad_word(argv[0], argv[!strcmp(argv[1], "read") && !strcmp(argv[3], "--limit") && argc > 5 ? 5 : !strcmp(argv[1], "ack") ? 4 : 3]);
     }

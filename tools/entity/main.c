@@ -108,7 +108,7 @@ static const char usage_text[] =
     "  count TYPE\n"
     "  find TYPE FIELD VALUE [--limit N] | find TYPE FIELD [--from A] [--to B] [--limit N] [--reverse]\n"
     "  events [--from SEQ] [--limit N] [--type T] [--op OP] [--follow]\n"
-    "  subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ\n"
+    "  subs | subs add NAME [--from-now] | subs rm NAME | subs read NAME [--limit N] | subs ack NAME SEQ | subs wait NAME SEQ [--timeout MS]\n"
     "  dump [TYPE...] | load [--batch N] [--overwrite] [--max-line BYTES]\n"
     "                                        entity NDJSON out / in; a line up to 256 MiB (--max-line: an entity may reach 4 GiB)\n"
     "  check                                 verify the store; prints each problem, or ok\n"
@@ -615,7 +615,7 @@ static int help_later(int argc, char **argv)
  * add -- -h`), as get's KEY does. */
 static int subs_help(int argc, char **argv)
 {
-    static const char *const subs[] = {"add", "rm", "read", "ack"};
+    static const char *const subs[] = {"add", "rm", "read", "ack", "wait"};
     if (argc < 3 || strcmp(argv[0], "subs") || strcmp(argv[2], "-h")) return 0;
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (!strcmp(argv[1], subs[i])) return 1;
@@ -686,7 +686,7 @@ static const struct {
     {"init", " --schema --durability "}, {"schema", " --apply "}, {"put", " --key --expect-version --max-input "},
     {"patch", " --expect-version --max-input "}, {"rm", " --expect-version "}, {"ls", " --limit --after --reverse "},
     {"find", " --from --to --limit --reverse "}, {"events", " --from --limit --type --op --follow "},
-    {"subs", " --from-now --limit "}, {"load", " --batch --overwrite --max-line "}, {"replay", " --into --to "},
+    {"subs", " --from-now --limit --timeout "}, {"load", " --batch --overwrite --max-line "}, {"replay", " --into --to "},
     {"trim", " --below --force "}, {"copy", " --compact "}, {"promote", " --durability "}, {"relay", " --nats --stream --once --window "},
     {"mirror", " --nats --stream --once --primary --durability "},
     {"serve", " --listen --token-file --read-only --max-body --allow-host --max-clients --max-streams-per-address "
@@ -712,7 +712,7 @@ static const char *const valued[] = {"--key", "--expect-version", "--max-input",
                                      "--from", "--to", "--limit", "--after", "--type", "--batch", "--max-line",
                                      "--below", "--into", "--nats", "--stream", "--primary", "--window", "--listen",
                                      "--token-file", "--max-body", "--client-buffer", "--heartbeat", "--max-clients",
-                                     "--max-streams-per-address", "--request-timeout", "--apply", "--op", "--allow-host"};
+                                     "--max-streams-per-address", "--request-timeout", "--apply", "--timeout", "--op", "--allow-host"};
 
 static int takes_value(const char *word)
 {

@@ -186,6 +186,22 @@ ENT_EXTERN(int) ent_sub_checkpoint(uint64_t *out, ent_store *s, ent_txn *txn, co
  * ent_txn_begin(), e.g. from an event callback or beside this thread's write transaction). */
 ENT_EXTERN(int) ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64_t seq);
 
+/* Wait until subscription `name` has acknowledged every event up to `seq` (its checkpoint >=
+ * seq), by ent_sub_ack() on any thread or in any process, or until timeout_ms passes (any negative
+ * value: forever, as with poll()). What a writer calls after its commit to learn that a consumer
+ * (the relay of libentity-nats, `entity relay`: its subscription "relay") has the event before it
+ * answers its own client: semi-synchronous replication (README, "Failing over"). A seq beyond the
+ * log's last is waited for too (the events may come); seq 0 answers at once.
+ * Wakes as ent_log_wait() does (an acknowledgement is a commit): within milliseconds of an ack by
+ * another process (LMDB) or thread, without polling; a wake lost to a killed acker ends the wait
+ * within half a second. Each look reads the checkpoint in a read transaction of its own.
+ * out_checkpoint (may be NULL): the checkpoint seen last (also on ENT_TIMEOUT and ENT_BUSY; 0
+ * otherwise). Returns ENT_OK, ENT_TIMEOUT (the message names the checkpoint reached and seq),
+ * ENT_NOTFOUND (no such subscription; also one deleted during the wait, named so), ENT_INVALID (a
+ * bad name), ENT_BUSY (as ent_log_wait(): from an event callback of s, or from the thread that
+ * holds the store's write transaction, when seq is not acknowledged yet), ENT_CORRUPT. */
+ENT_EXTERN(int) ent_sub_wait(uint64_t *out_checkpoint, ent_store *s, const char *name, uint64_t seq, int timeout_ms);
+
 typedef struct ent_sub_info {
     char name[201];
     uint64_t checkpoint;

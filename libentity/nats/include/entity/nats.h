@@ -96,6 +96,24 @@ ENT_EXTERN(int) ent_relay_stop(ent_relay *r);
  * Events the stream held before r started are not counted. */
 ENT_EXTERN(uint64_t) ent_relay_acked(const ent_relay *r);
 
+/* Wait until JetStream has acknowledged every event of r's store up to `seq` (or r found them in
+ * the stream when it (re)connected), or timeout_ms passes (any negative value: forever). For a
+ * host that must not lose an acknowledged write to a failover (semi-synchronous replication,
+ * README "Failing over"): commit, then wait for the commit's last seq (ent_log_bounds() after the
+ * commit: a safe upper bound when other threads write too), then answer the client. Woken by the
+ * ack itself, on libnats's ack thread: one publish + ack round trip after the relay read the
+ * commit, not the checkpoint's write (batched under load). A seq beyond the log's end is waited
+ * for (its events may come); seq 0 answers at once. A relay in another process (`entity relay`):
+ * ent_sub_wait() on its subscription ("relay") instead, which its checkpoint answers.
+ * r: a relay of ent_relay_start() in this process. Any number of threads may wait at once.
+ * ent_relay_stop() makes every wait under way return ENT_IO naming the stop, at once; a wait may
+ * still be returning after the stop returned (it holds no reference to r), but no call on r may
+ * begin once the stop has begun (r is freed).
+ * Returns ENT_OK; ENT_TIMEOUT (the message names the seq acknowledged and seq); ENT_INVALID (r
+ * NULL); ENT_IO (r stopped, or a once relay that ended before seq); and when r's run ended on an
+ * error, that error's code (ent_relay_stop() would return it), the message naming it. */
+ENT_EXTERN(int) ent_relay_wait(ent_relay *r, uint64_t seq, int timeout_ms);
+
 #define ENT_FOLLOW_OPTS_VERSION 1
 typedef struct ent_follow_opts {
     unsigned version;       /* ENT_FOLLOW_OPTS_VERSION */
