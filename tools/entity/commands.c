@@ -349,6 +349,30 @@ int key_after_dashes(int *argc, char **argv)
     return 0;
 }
 
+/* A write transaction for put, patch and rm, and *t (looked up at the open: a type the store
+ * has, else the command already refused it) again as of it. The open took the store's writer and
+ * let it go: another process may have evolved the schema since, and the write was refused with
+ * the C API's "resolve types again with ent_store_type()". A transaction holds the writer, so the
+ * schema it sees stays until the commit. Returns 0, or 1 with the message printed. */
+static int write_begin(ent_txn **w, ent_store *s, const ent_type **t, const char *name, const char *what)
+{
+    if (ent_txn_begin(w, s, ENT_TXN_WRITE) != ENT_OK) return fail(what);
+    if (!(*t = ent_txn_type(*w, name))) {
+        /* an evolution cannot remove a type; said rather than assumed */
+        msg("%s: unknown type \"%s\" (the schema changed under the command)", what, name);
+        return 1;
+    }
+    return 0;
+}
+
+/* The commit of write_begin()'s transaction (*w NULL after it). Returns 0, or 1 with the message. */
+static int write_commit(ent_txn **w, const char *what)
+{
+    int r = ent_txn_commit(*w);
+    *w = NULL;
+    return r == ENT_OK ? 0 : fail(what);
+}
+
 /* put TYPE [--key K] [--expect-version V] [JSON|-] */
 int cmd_put(int argc, char **argv)
 {
@@ -357,6 +381,7 @@ int cmd_put(int argc, char **argv)
     uint64_t expect = ENT_VERSION_ANY, max_input = MAX_TEXT_DEFAULT;
     ent_store *s = NULL;
     ent_entity *e = NULL;
+    ent_txn *w = NULL;
     const ent_type *t;
     char *in = NULL, kb[32];
     ent_key ik;             /* the input's "key" (ENT_KEY_NONE without one), borrowed from e */
@@ -396,6 +421,21 @@ int cmd_put(int argc, char **argv)
     if (ent_entity_from_body(&e, &in_version, t, json, json_len) != ENT_OK) {
         rc = fail("put");
         goto out;
+    }
+    /* The write in a transaction of its own, with the type as of it: another process may have
+     * evolved the schema since the open (which released the writer), and none can now. The write
+     * was refused then, "type product is from schema version 1; the store is at version 2
+     * (resolve types again with ent_store_type())", a C API's advice, for a compatible evolution
+     * that changed nothing of the input. Parsed again under the new version when it changed (the
+     * parse stays outside the writer otherwise: a large input holds no other writer back). */
+    if ((rc = write_begin(&w, s, &t, argv[1], "put"))) goto out;
+    if (t != ent_entity_type(e)) {
+        ent_entity_free(e);
+        e = NULL;
+        if (ent_entity_from_body(&e, &in_version, t, json, json_len) != ENT_OK) {
+            rc = fail("put");
+            goto out;
+        }
     }
     /* The entity's JSON names its key and the version it was read at. The key is --key's when
      * --key is left out, and must be --key's when given: a write to another entity than the one
@@ -442,14 +482,14 @@ int cmd_put(int argc, char **argv)
              * "customer 5 not found" alone read as a failed look-up, not as the rule. Also with
              * --expect-version 0 (must not exist): ent_upsert() created the entity with the id
              * given, and an id of 2^64-1 ended every later create of the type. */
-            int r = ent_replace(s, NULL, e, expect);
+            int r = ent_replace(s, w, e, expect);
             if (r == ENT_NOTFOUND)
                 rc = (msg("put: %s: with --key, put replaces an existing entity of a type with auto ids "
                           "(leave --key out to create one)", ent_errmsg()), 1);
             else
                 rc = r == ENT_OK ? 0 : fail("put");
         } else {
-            rc = ent_upsert(s, NULL, e, expect) == ENT_OK ? 0 : fail("put");
+            rc = ent_upsert(s, w, e, expect) == ENT_OK ? 0 : fail("put");
         }
     } else {
         if (ent_type_key(t) == ENT_KEY_STRING) {
@@ -457,10 +497,12 @@ int cmd_put(int argc, char **argv)
             rc = 1;
             goto out;
         }
-        rc = ent_create(s, NULL, e) == ENT_OK ? 0 : fail("put");
+        rc = ent_create(s, w, e) == ENT_OK ? 0 : fail("put");
     }
+    if (!rc) rc = write_commit(&w, "put");
     if (!rc) rc = print_written(e, "put");
 out:
+    ent_txn_abort(w);
     free(in);
     ent_entity_free(e);
     ent_store_close(s);
@@ -479,6 +521,7 @@ int cmd_patch(int argc, char **argv)
     char *in = NULL;
     ent_store *s = NULL;
     ent_entity *e = NULL;
+    ent_txn *w = NULL;
     const ent_type *t;
     ent_key k;
     uint64_t in_version = 0; /* the input's "version", 0 without one */
@@ -502,8 +545,15 @@ int cmd_patch(int argc, char **argv)
     if (operands && !json) return dash_dash_alone("patch", "JSON, or - for stdin");
     if (json_arg(&json, &json_len, &in, "patch", (size_t)max_input)) return 1;
     if ((rc = open_store(&s, 0))) goto out;
+    /* The read, the patch and the write in one write transaction, as serve's PATCH: the entity
+     * read and patched was read apart from the write, and another writer's change between them
+     * refused a patch given no version ("is at version 8, expected 7": expected by nobody), or
+     * a schema evolution between them refused it with a C API's advice ("resolve types again
+     * with ent_store_type()"). The type is resolved as of the transaction (ent_txn_type()). */
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
-    else if (ent_get(&e, s, NULL, t, &k) != ENT_OK) rc = fail("patch");
+    else if ((rc = write_begin(&w, s, &t, argv[1], "patch"))) ;
+    else if (parse_key(&k, t, argv[2])) rc = 1;
+    else if (ent_get(&e, s, w, t, &k) != ENT_OK) rc = fail("patch");
     /* a JSON Patch array, a merge patch of the data, or the entity's JSON as get prints it (the
      * library's rule, which serve's PATCH takes too), whose "key" the library holds to KEY's */
     else if (ent_entity_patch_body(&in_version, e, json, json_len) != ENT_OK) rc = fail("patch");
@@ -512,10 +562,11 @@ int cmd_patch(int argc, char **argv)
     else if (in_version && expect != ENT_VERSION_ANY && expect != in_version)
         rc = (msg("patch: the input's \"version\" %llu is not --expect-version %llu: give one of them",
                   (unsigned long long)in_version, (unsigned long long)expect), 1);
-    else if (ent_replace(s, NULL, e, in_version ? in_version : expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK)
+    else if (ent_replace(s, w, e, in_version ? in_version : expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK)
         rc = fail("patch");
-    else rc = print_written(e, "patch");
+    else if (!(rc = write_commit(&w, "patch"))) rc = print_written(e, "patch");
 out:
+    ent_txn_abort(w);
     free(in);
     ent_entity_free(e);
     ent_store_close(s);
@@ -527,6 +578,7 @@ int cmd_rm(int argc, char **argv)
 {
     uint64_t expect = ENT_VERSION_ANY;
     ent_store *s = NULL;
+    ent_txn *w = NULL;
     const ent_type *t;
     ent_key k;
     int rc;
@@ -535,8 +587,11 @@ int cmd_rm(int argc, char **argv)
         return bad_word(argv[0], argv[argc > 5 && !strcmp(argv[3], "--expect-version") ? 5 : 3]);
     if (argc == 5 && (rc = parse_expect(&expect, argv[4]))) return rc;
     if ((rc = open_store(&s, 0))) return rc;
+    /* the type as of the delete's own transaction, as put's and patch's (see write_begin()) */
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
-    else rc = ent_delete(s, NULL, t, &k, expect) == ENT_OK ? 0 : fail("rm");
+    else if ((rc = write_begin(&w, s, &t, argv[1], "rm"))) ;
+    else rc = ent_delete(s, w, t, &k, expect) == ENT_OK ? write_commit(&w, "rm") : fail("rm");
+    ent_txn_abort(w);
     ent_store_close(s);
     return rc;
 }
