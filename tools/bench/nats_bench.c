@@ -151,23 +151,17 @@ static int start_server(char *url, size_t n)
 
 static ent_schema *sc;
 
-static void open_store(ent_store **s, const char *name)
+static void open_as(ent_store **s, const char *name, ent_durability d)
 {
     char p[sizeof tmp + 64];
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    o.durability = ENT_NONE;
+    o.durability = d;
     path_fmt(p, sizeof p, tmp, name);
     if (ent_store_open(s, p, sc, &o)) die(p);
 }
 
-static void open_durable(ent_store **s, const char *name)
-{
-    char p[sizeof tmp + 64];
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
-    o.durability = ENT_DURABLE;
-    path_fmt(p, sizeof p, tmp, name);
-    if (ent_store_open(s, p, sc, &o)) die(p);
-}
+static void open_store(ent_store **s, const char *name) { open_as(s, name, ENT_NONE); }
+static void open_durable(ent_store **s, const char *name) { open_as(s, name, ENT_DURABLE); }
 
 static void fill(ent_store *s, uint64_t from, uint64_t n)
 {
