@@ -1514,6 +1514,7 @@ static void t_sub_wait(void)
 typedef struct sub_waiter {
     ent_store *s;
     int rc_have, rc_next;
+    int held; /* ent_txn_holds_writer() there */
     uint64_t cp;
 } sub_waiter;
 
@@ -1523,6 +1524,7 @@ static void on_ev_sub_wait(const ent_event *ev, void *p)
     (void)ev;
     w->rc_have = ent_sub_wait(&w->cp, w->s, "b", 1, -1);
     w->rc_next = ent_sub_wait(NULL, w->s, "b", 2, -1);
+    w->held = ent_txn_holds_writer(w->s);
 }
 
 static int run_sub_wait(ent_txn *t, void *p)
@@ -1531,6 +1533,7 @@ static int run_sub_wait(ent_txn *t, void *p)
     (void)t;
     w->rc_have = ent_sub_wait(NULL, w->s, "b", 1, -1);
     w->rc_next = ent_sub_wait(NULL, w->s, "b", 2, -1);
+    w->held = ent_txn_holds_writer(w->s);
     return ENT_OK;
 }
 
@@ -1555,17 +1558,25 @@ static void t_sub_wait_busy(void)
     CU_ASSERT_EQUAL(w.rc_have, ENT_OK);
     CU_ASSERT_EQUAL(w.cp, 1);
     CU_ASSERT_EQUAL(w.rc_next, ENT_BUSY);
+    /* ent_txn_holds_writer(), which libentity-nats's ent_relay_wait() asks: not in a callback (a
+     * commit without events does not wait for the delivery), nor outside a transaction */
+    CU_ASSERT_EQUAL(w.held, 0);
+    CU_ASSERT_EQUAL(ent_txn_holds_writer(d.s), 0);
+    CU_ASSERT_EQUAL(ent_txn_holds_writer(NULL), 0);
     /* the thread's own write transaction */
     ENT_OK_(ent_txn_begin(&t, d.s, ENT_TXN_WRITE));
+    CU_ASSERT_EQUAL(ent_txn_holds_writer(d.s), 1);
     ENT_OK_(ent_sub_wait(NULL, d.s, "b", 1, -1));
     ENT_CHECK_RC(ent_sub_wait(&cp, d.s, "b", 2, -1), ENT_BUSY);
     ENT_ASSERT_MSG("write transaction");
     CU_ASSERT_EQUAL(cp, 1);
     ent_txn_abort(t);
     w.rc_have = w.rc_next = 99;
+    CU_ASSERT_EQUAL(ent_txn_holds_writer(d.s), 0);
     ENT_OK_(ent_txn_run(d.s, run_sub_wait, &w));
     CU_ASSERT_EQUAL(w.rc_have, ENT_OK);
     CU_ASSERT_EQUAL(w.rc_next, ENT_BUSY);
+    CU_ASSERT_EQUAL(w.held, 1);
     close_on(&d);
 }
 

@@ -1146,6 +1146,16 @@ int ent_relay_wait(ent_relay *x, uint64_t seq, int timeout_ms)
     if (!x) return ent_error_set(ENT_INVALID, "ent_relay_wait: the relay is NULL");
     p = x->prog;
     if (__atomic_load_n(&p->done, __ATOMIC_SEQ_CST) >= seq) return ENT_OK; /* (no lock when it is there) */
+    /* The thread that holds the store's writer (a wait inside ent_txn_run()'s fn for its own
+     * seq, or beside its write transaction) waited out its timeout, forever with -1: its own
+     * events are not committed until the wait returns, and the relay, caught up, blocks in its
+     * checkpoint's commit on that writer before it reads the next ones. Refused as ent_sub_wait()
+     * refuses there. An event callback's wait is not: the relay's commits carry no events and do
+     * not wait for the delivery. */
+    if (ent_txn_holds_writer(x->s))
+        return ent_error_set(ENT_BUSY, "ent_relay_wait: this thread holds the store's write transaction (also in "
+                             "ent_txn_run()'s fn): seq %" PRIu64 " cannot reach JetStream (it has up to %" PRIu64
+                             ") before it ends; commit, then wait", seq, __atomic_load_n(&p->done, __ATOMIC_SEQ_CST));
     /* x is not touched past this point: ent_relay_stop() may free it while this waits */
     ent_nats__progress_ref(p);
     clock_gettime(CLOCK_MONOTONIC, &t0);

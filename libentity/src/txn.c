@@ -52,6 +52,7 @@ int ent__err_holds_write_in(const char *call)
 }
 
 int ent__txn_holds_write(const ent_store *s) { return holds_write(s); }
+int ent_txn_holds_writer(const ent_store *s) { return s && holds_write(s); }
 
 static void release_held(ent_txn *t)
 {

@@ -317,6 +317,94 @@ static void test_relay_wait_ended(void)
     ent_schema_free(sc);
 }
 
+/* A wait on the thread that holds the store's write transaction (its own, or ent_txn_run()'s fn)
+ * for a seq JetStream has not acknowledged: ENT_BUSY at once, as ent_sub_wait() and
+ * ent_log_wait() answer there. The wait cannot end: the seq is this transaction's own (not
+ * committed until the wait returns) or the relay's next, and the relay's checkpoint commit waits
+ * for the writer this thread holds. It waited out its timeout (forever with -1, the transaction
+ * and the relay stuck with it). What is acknowledged already answers ENT_OK there; an event
+ * callback's wait for its own event works (a commit without events, the relay's checkpoint, does
+ * not wait for the delivery), and is not refused. */
+typedef struct in_txn {
+    ent_relay *r;
+    ent_store *s;
+    int rc_have, rc_own;
+    char msg[512];
+} in_txn;
+
+static int wait_in_fn(ent_txn *t, void *p)
+{
+    in_txn *w = p;
+    uint64_t mine = 0;
+    ent_entity *e = NULL;
+    w->rc_have = ent_relay_wait(w->r, 1, 60000);
+    ENT_OK_(ent_entity_new(&e, ent_store_type(w->s, "item")));
+    ENT_OK_(ent_entity_set_key(e, &(ent_key){ENT_KEY_STRING, 0, "infn", 4}));
+    ENT_OK_(ent_create(w->s, t, e));
+    ent_entity_free(e);
+    ENT_OK_(ent_log_bounds(NULL, &mine, w->s, t));
+    w->rc_own = ent_relay_wait(w->r, mine, 2000); /* (a timeout only ends the wait that was broken) */
+    snprintf(w->msg, sizeof w->msg, "%s", ent_errmsg());
+    return ENT_OK;
+}
+
+typedef struct in_cb {
+    ent_relay *r;
+    int n, ok;
+} in_cb;
+
+static void wait_in_cb(const ent_event *ev, void *p)
+{
+    in_cb *c = p;
+    c->n++;
+    c->ok += ent_relay_wait(c->r, ev->seq, 60000) == ENT_OK;
+}
+
+static void test_relay_wait_busy(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_subscriber *sub = NULL;
+    ent_txn *t = NULL;
+    in_txn w = {0};
+    in_cb c = {0};
+    open_store(&s, &sc, "waitbusy", ENT_NONE);
+    ro.url = url;
+    ro.stream = "WAITBUSY";
+    ro.log = quiet;
+    add(s, "a", 1);
+    ENT_OK_(ent_relay_start(&r, s, &ro));
+    ENT_OK_(ent_relay_wait(r, 1, 60000));
+    /* its own write transaction: seq 1 is acknowledged, the next is not */
+    ENT_OK_(ent_txn_begin(&t, s, ENT_TXN_WRITE));
+    ENT_OK_(ent_relay_wait(r, 1, -1));
+    ENT_CHECK_RC(ent_relay_wait(r, 2, 2000), ENT_BUSY);
+    ENT_ASSERT_MSG("write transaction");
+    ent_txn_abort(t);
+    /* ent_txn_run()'s fn, waiting for its own create */
+    w.r = r;
+    w.s = s;
+    ENT_OK_(ent_txn_run(s, wait_in_fn, &w));
+    CU_ASSERT_EQUAL(w.rc_have, ENT_OK);
+    CU_ASSERT_EQUAL(w.rc_own, ENT_BUSY);
+    if (w.rc_own != ENT_BUSY) fprintf(stderr, "\n  in ent_txn_run's fn: %d: %s\n", w.rc_own, w.msg);
+    /* committed, it is published and acknowledged as any */
+    ENT_OK_(ent_relay_wait(r, last_seq(s), 60000));
+    /* an event callback waits for its own event */
+    c.r = r;
+    ENT_OK_(ent_subscribe(&sub, s, NULL, 0, wait_in_cb, &c));
+    add(s, "cb1", 1);
+    add(s, "cb2", 2);
+    ent_unsubscribe(s, sub);
+    CU_ASSERT_EQUAL(c.n, 2);
+    CU_ASSERT_EQUAL(c.ok, 2);
+    ENT_OK_(ent_relay_stop(r));
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 /* ---- the relay in another process: ent_sub_wait() on its checkpoint ---------------------------- */
 
 static char self_exe[ENT_TEST_PATH_MAX];
@@ -587,7 +675,8 @@ static void test_failover_sub_wait(void)
 int main(int argc, char **argv)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_relay_wait), ENT_TEST(test_relay_wait_stop),
-                                           ENT_TEST(test_relay_wait_ended), ENT_TEST(test_sub_wait_on_relay_process),
+                                           ENT_TEST(test_relay_wait_ended), ENT_TEST(test_relay_wait_busy),
+                                           ENT_TEST(test_sub_wait_on_relay_process),
                                            ENT_TEST(test_relay_caught_up_writes_checkpoint),
                                            ENT_TEST(test_failover_relay_wait), ENT_TEST(test_failover_sub_wait),
                                            {NULL, NULL}};

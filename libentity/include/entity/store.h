@@ -322,6 +322,12 @@ ENT_EXTERN(int) ent_txn_defer_unique_checks(ent_txn *t);
  * type of another schema than t's fails with ENT_SCHEMA. Borrowed: valid until ent_store_close(). */
 ENT_EXTERN(const ent_type *) ent_txn_type(const ent_txn *t, const char *name);
 
+/* 1 when the calling thread holds s's write transaction (one it began, or ent_txn_run()'s fn runs
+ * on it), else 0 (also s NULL). For code that waits for something a commit of s brings, which no
+ * thread can make while this one holds the writer: libentity-nats's ent_relay_wait() answers
+ * ENT_BUSY there, as ent_log_wait() and ent_sub_wait() do, rather than wait out its timeout. */
+ENT_EXTERN(int) ent_txn_holds_writer(const ent_store *s);
+
 /* For loading into a store that may already hold some of the entities: ent_restore() in write
  * transaction t never moves an entity back. It is ENT_CONFLICT, naming the entity and both
  * versions, when the store holds the entity at a higher version than e carries, or at the same
