@@ -128,7 +128,7 @@ static const char usage_text[] =
     "                                        make the mirror at DIR the primary (failover)\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]\n"
     "        [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS]\n"
-    "        [--client-buffer BYTES] [--heartbeat SECONDS]\n"
+    "        [--client-buffer BYTES] [--heartbeat SECONDS] [--wait SUB] [--wait-timeout MS]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"
     "  bench [--n N] [--runs R] [--quick] [--json] [--plain] [--threads] [--backend memory|lmdb]\n"
     "        [--durability durable|lazy|none] [--batch 1|1000] [--dir DIR] [--cpu-clock]\n"
@@ -695,7 +695,7 @@ static const struct {
     {"trim", " --below --force "}, {"copy", " --compact "}, {"promote", " --durability "}, {"relay", " --nats --stream --once --window "},
     {"mirror", " --nats --stream --once --primary --durability "},
     {"serve", " --listen --token-file --read-only --max-body --allow-host --max-clients --max-streams-per-address "
-              "--request-timeout --client-buffer --heartbeat "},
+              "--request-timeout --client-buffer --heartbeat --wait --wait-timeout "},
 };
 
 /* Whether word is one of cmd's options. */
