@@ -844,6 +844,7 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
     const char *allow, *hn;
     const ent_type *t;
     ent_txn *rt = NULL;
+    ent_http_wait ww;
     char why[160];
     int write;
     int hex = 0;
@@ -887,11 +888,14 @@ enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char 
         return ent_http__stream(h, c, args);
     case LIST:
         if (!write) return api_list(h, c, segs[0], args);
-        if (args_all_used(args, c, &mrc) || !(t = type_or_404(h, c, segs[0], &mrc))) return mrc;
-        return ent_http__entity_create(h, c, t, r);
+        if (ent_http__wait_args(&ww, h, args, c, &mrc) || args_all_used(args, c, &mrc) || !(t = type_or_404(h, c, segs[0], &mrc)))
+            return mrc;
+        return ent_http__entity_create(h, c, t, r, &ww);
     case ONE:
+        if (write && ent_http__wait_args(&ww, h, args, c, &mrc)) return mrc;
         if (args_all_used(args, c, &mrc)) return mrc;
-        if (write) return (t = type_or_404(h, c, segs[0], &mrc)) ? ent_http__entity_write(h, c, method, t, segs[nseg - 1], hex, r) : mrc;
+        if (write)
+            return (t = type_or_404(h, c, segs[0], &mrc)) ? ent_http__entity_write(h, c, method, t, segs[nseg - 1], hex, r, &ww) : mrc;
         if (!(t = read_type(&rt, h, c, segs[0], &mrc))) return mrc;
         mrc = ent_http__entity_get(h, c, rt, t, segs[nseg - 1], hex);
         ent_txn_abort(rt);

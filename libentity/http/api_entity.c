@@ -156,16 +156,101 @@ static enum MHD_Result precondition_failed(struct MHD_Connection *c, const char 
                                  ktext, (unsigned long long)sv->version, (unsigned long long)first);
 }
 
-/* sv's JSON with its ETag (and for a 201 its Location: the path of e's key); takes sv->json. */
-static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, served *sv, const ent_entity *e, const char *tname)
+int ent_http__wait_args(ent_http_wait *ww, ent_http *h, ent_http_args *a, struct MHD_Connection *c, enum MHD_Result *rc)
 {
-    const char *hdr[] = {MHD_HTTP_HEADER_ETAG, sv->etag, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
+    const char *sub = ent_http__arg(a, "wait"), *ms = ent_http__arg(a, "wait_ms");
+    uint64_t v;
+    memset(ww, 0, sizeof *ww);
+    ww->sub = sub ? sub : h->wait_sub[0] ? h->wait_sub : NULL;
+    ww->ms = h->wait_ms;
+    if (sub && (!*sub || strlen(sub) > 200)) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "wait: a subscription name is 1 to 200 bytes (e.g. wait=relay)");
+        return -1;
+    }
+    if (ms && !ww->sub) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "wait_ms: needs wait=SUB (the server waits for none by default)");
+        return -1;
+    }
+    if (ms && (ent_http__digits_u64(&v, ms) || v > h->max_wait_ms)) {
+        *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "wait_ms: \"%.40s\" is not a number of ms from 0 to %u (the server's most)",
+                                    ms, h->max_wait_ms);
+        return -1;
+    }
+    if (ms) ww->ms = (unsigned)v;
+    return 0;
+}
+
+/* In the write's transaction, before its writes: the subscription must exist (a write that none
+ * could acknowledge is refused before it is made, 409: nothing written), and the log's last seq,
+ * to tell a write that made no event. Returns ENT_OK, ENT_NOTFOUND (ww->nosub), or a code. */
+static int wait_begin(ent_http_wait *ww, ent_store *s, ent_txn *w)
+{
+    uint64_t cp;
+    int rc;
+    ww->nosub = 0;
+    if (!ww->sub) return ENT_OK;
+    if ((rc = ent_sub_checkpoint(&cp, s, w, ww->sub)) == ENT_NOTFOUND) ww->nosub = 1;
+    return rc ? rc : ent_log_bounds(NULL, &ww->before, s, w);
+}
+
+/* In the write's transaction, after its writes: the seq it ends at (0: it made no event). */
+static int wait_seq(ent_http_wait *ww, ent_store *s, ent_txn *w)
+{
+    uint64_t last;
+    int rc;
+    if (!ww->sub) return ENT_OK;
+    if ((rc = ent_log_bounds(NULL, &last, s, w))) return rc;
+    ww->seq = last > ww->before ? last : 0;
+    return ENT_OK;
+}
+
+static enum MHD_Result nosub_reply(struct MHD_Connection *c, const ent_http_wait *ww)
+{
+    return ent_http__reply_error(c, MHD_HTTP_CONFLICT,
+                                 "wait: no subscription \"%s\" in the store, nothing was written (make it with entity subs add %s, "
+                                 "or leave wait out)",
+                                 ww->sub, ww->sub);
+}
+
+/* After the commit: wait for the acknowledgement, and the Entity-Acknowledged header's value into
+ * buf ("" without a wait). The write is committed whatever this says: a timeout answers the usual
+ * success with "none; ..." (the client knows what was written, and must not write it again). The
+ * wait holds this connection's thread only, for at most ww->ms. */
+static void wait_acked(char *buf, size_t size, const ent_http_wait *ww, ent_store *s)
+{
+    uint64_t cp = 0;
+    int rc;
+    buf[0] = '\0';
+    if (!ww->sub) return;
+    if (!ww->seq) {
+        snprintf(buf, size, "%s; no event to acknowledge (the write changed nothing)", ww->sub);
+        return;
+    }
+    rc = ent_sub_wait(&cp, s, ww->sub, ww->seq, (int)ww->ms);
+    if (rc == ENT_OK) snprintf(buf, size, "%s seq %llu", ww->sub, (unsigned long long)ww->seq);
+    else if (rc == ENT_TIMEOUT)
+        snprintf(buf, size, "none; %s at seq %llu, not %llu, waited %u ms", ww->sub, (unsigned long long)cp,
+                 (unsigned long long)ww->seq, ww->ms);
+    else if (rc == ENT_NOTFOUND)
+        snprintf(buf, size, "none; subscription %s is gone, seq %llu", ww->sub, (unsigned long long)ww->seq);
+    else
+        snprintf(buf, size, "none; seq %llu: the wait failed (%s)", (unsigned long long)ww->seq, ent_strerror(rc));
+}
+
+#define ACK_HEADER "Entity-Acknowledged"
+
+/* sv's JSON with its ETag (and for a 201 its Location: the path of e's key); takes sv->json.
+ * ack: the Entity-Acknowledged header's value, "" or NULL: none. */
+static enum MHD_Result reply_entity(struct MHD_Connection *c, unsigned status, served *sv, const ent_entity *e, const char *tname,
+                                    const char *ack)
+{
+    const char *hdr[] = {MHD_HTTP_HEADER_ETAG, sv->etag, ACK_HEADER, ack && *ack ? ack : NULL, MHD_HTTP_HEADER_LOCATION, NULL, NULL};
     char *j = sv->json, *loc = NULL;
     enum MHD_Result rc;
     sv->json = NULL;
     /* the path that GETs it, whatever its key: /api/events/stream was the event stream's, and
      * /api/TYPE/%2E the list for a browser; a NUL cut the key there, naming another entity */
-    if (status == MHD_HTTP_CREATED && (loc = ent_http__entity_path(tname, ent_entity_key(e)))) hdr[3] = loc;
+    if (status == MHD_HTTP_CREATED && (loc = ent_http__entity_path(tname, ent_entity_key(e)))) hdr[5] = loc;
     rc = ent_http__reply(c, status, j, sv->len, NULL, hdr);
     free(loc);
     return rc;
@@ -204,7 +289,7 @@ enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_
         free(sv.json);
         return ent_http__reply(c, MHD_HTTP_NOT_MODIFIED, NULL, 0, NULL, hdr);
     }
-    return reply_entity(c, MHD_HTTP_OK, &sv, NULL, ent_type_name(t));
+    return reply_entity(c, MHD_HTTP_OK, &sv, NULL, ent_type_name(t), NULL);
 }
 
 /* POST /api/TYPE: create with the next id. */
@@ -219,6 +304,7 @@ typedef struct create_job {
     ent_entity *e; /* the created entity; the caller frees it */
     served sv;     /* e as stored, read back in the write's transaction; the caller frees sv.json */
     int unknown;   /* the type is gone from the schema the write sees */
+    ent_http_wait *ww;
 } create_job;
 
 /* A write that came without a body. HTTP/1.1 gives a request with neither Content-Length nor
@@ -264,15 +350,19 @@ static int create_in(ent_txn *w, void *payload)
     j->sv.json = NULL;
     j->unknown = !t;
     if (!t) return ENT_NOTFOUND;
+    /* the wait's seqs within this fn's own run: a group's other writes come before or after it */
+    if ((rc = wait_begin(j->ww, j->s, w))) return rc;
     if ((rc = ent_http__body_entity(&j->e, &b, t, NULL, j->r->body, j->r->len))) return rc;
     if ((rc = ent_create(j->s, w, j->e))) return rc;
     k = ent_entity_key(j->e);
-    return stored(&j->sv, j->s, w, t, &k);
+    if ((rc = stored(&j->sv, j->s, w, t, &k))) return rc;
+    return wait_seq(j->ww, j->s, w);
 }
 
-enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r)
+enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r, ent_http_wait *ww)
 {
-    create_job j = {h->s, ent_type_name(t), r, NULL, {NULL, 0, 0, 0, ""}, 0};
+    create_job j = {h->s, ent_type_name(t), r, NULL, {NULL, 0, 0, 0, ""}, 0, ww};
+    char ack[512];
     const char *hn;
     enum MHD_Result mrc;
     int rc;
@@ -288,8 +378,12 @@ enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, c
     if (!r->len) return no_body(c, "the entity's data");
     rc = ent_txn_run(h->s, create_in, &j);
     if (rc && j.unknown) mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", j.tn);
+    else if (rc && ww->nosub) mrc = nosub_reply(c, ww);
     else if (rc) mrc = ent_http__reply_lib(c, rc, j.tn);
-    else mrc = reply_entity(c, MHD_HTTP_CREATED, &j.sv, j.e, j.tn);
+    else {
+        wait_acked(ack, sizeof ack, ww, h->s);
+        mrc = reply_entity(c, MHD_HTTP_CREATED, &j.sv, j.e, j.tn, ack);
+    }
     ent_entity_free(j.e);
     free(j.sv.json);
     return mrc;
@@ -301,8 +395,9 @@ enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, c
  * expects (the library's own check, should anything come between). A mismatch is then 412, and an
  * ENT_CONFLICT of the write itself (a unique value taken, still referenced) is 409. */
 enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
-                                 const char *kpath, int hex, ent_http_req *r)
+                                 const char *kpath, int hex, ent_http_req *r, ent_http_wait *ww)
 {
+    char ack[512];
     char kbuf[ENT_KEY_STRING_MAX + 1], ktext[2 * ENT_KEY_STRING_MAX + 1];
     enum MHD_Result mrc = MHD_NO;
     const char *tn = ent_type_name(t);
@@ -326,6 +421,11 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
      * the route looked it up, and none can now (this transaction holds the writer). */
     if (!(t = ent_txn_type(w, tn))) {
         mrc = ent_http__reply_error(c, MHD_HTTP_NOT_FOUND, "unknown type \"%s\"", tn);
+        goto out;
+    }
+    if ((rc = wait_begin(ww, h->s, w))) {
+        if (!ww->nosub) goto lib_fail;
+        mrc = nosub_reply(c, ww);
         goto out;
     }
     rc = ent_get(&cur, h->s, w, t, &k);
@@ -388,11 +488,15 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
          * after it gets the same */
         if ((rc = stored(&sv, h->s, w, t, &k))) goto lib_fail;
     }
+    if ((rc = wait_seq(ww, h->s, w))) goto lib_fail;
     rc = ent_txn_commit(w);
     w = NULL;
     if (rc) goto lib_fail;
-    if (status == MHD_HTTP_NO_CONTENT) mrc = ent_http__reply(c, status, NULL, 0, NULL, NULL);
-    else mrc = reply_entity(c, status, &sv, e, tn);
+    wait_acked(ack, sizeof ack, ww, h->s);
+    if (status == MHD_HTTP_NO_CONTENT) {
+        const char *hdr[] = {ACK_HEADER, ack[0] ? ack : NULL, NULL};
+        mrc = ent_http__reply(c, status, NULL, 0, NULL, hdr);
+    } else mrc = reply_entity(c, status, &sv, e, tn, ack);
     goto out;
 lib_fail:
     mrc = ent_http__reply_lib(c, rc, tn);

@@ -85,7 +85,18 @@ struct ent_http {
     ent_http_hub hub;
     ent_http_conns conns;
     int data_said; /* the store's replacement was logged (store_replaced() in server.c) */
+    char wait_sub[201];   /* opts' wait_sub; "": none */
+    unsigned wait_ms, max_wait_ms;
 };
+
+/* A write request's wait for a subscription's acknowledgement (?wait=SUB, opts' wait_sub). */
+typedef struct ent_http_wait {
+    const char *sub; /* NULL: no wait */
+    unsigned ms;
+    uint64_t before; /* the log's last seq as the write's transaction began */
+    uint64_t seq;    /* the write's own last event; 0: it made none */
+    int nosub;       /* the write was refused: no such subscription */
+} ent_http_wait;
 
 /* One request's state across the access handler's calls: its body so far. Made by the URI log
  * callback, which sees the request target before libmicrohttpd cuts it up. */
@@ -191,9 +202,13 @@ int ent_http__body_patch(ent_entity *e, ent_http_body *b, const char *body, size
 /* GET /api/TYPE/KEY in read transaction txn (the caller's; t is a type of its schema). */
 /* ktext: the path's key, its text or (hex) its bytes in hex (ent_http__path_key()). */
 enum MHD_Result ent_http__entity_get(ent_http *h, struct MHD_Connection *c, ent_txn *txn, const ent_type *t, const char *ktext, int hex);
-enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r);
+/* ww: the request's wait (ent_http__wait_args()). */
+enum MHD_Result ent_http__entity_create(ent_http *h, struct MHD_Connection *c, const ent_type *t, ent_http_req *r, ent_http_wait *ww);
 enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, const char *method, const ent_type *t,
-                                       const char *ktext, int hex, ent_http_req *r);
+                                       const char *ktext, int hex, ent_http_req *r, ent_http_wait *ww);
+/* A write's ?wait=SUB and ?wait_ms=MS, or the server's wait_sub, into ww. Returns 0, or -1 after
+ * a 400 reply in *rc. */
+int ent_http__wait_args(ent_http_wait *ww, ent_http *h, ent_http_args *a, struct MHD_Connection *c, enum MHD_Result *rc);
 
 /* The /api routes (api.c). segs: the decoded path segments after "api". */
 enum MHD_Result ent_http__api(ent_http *h, struct MHD_Connection *c, const char *method, char **segs, size_t nseg,

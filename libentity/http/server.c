@@ -982,9 +982,11 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     if (!out || !s) return start_refused(NULL, ENT_INVALID, "ent_http_start: %s is NULL", out ? "the store" : "out");
     *out = NULL;
     if (opts) {
-        if (opts->version == 1 || opts->version == 2) {
+        if (opts->version >= 1 && opts->version <= 3) {
             /* a host built against an older version passed the struct without the later members */
-            memcpy(&o, opts, opts->version == 1 ? offsetof(ent_http_opts, allow_hosts) : offsetof(ent_http_opts, max_streams_per_addr));
+            memcpy(&o, opts, opts->version == 1   ? offsetof(ent_http_opts, allow_hosts)
+                             : opts->version == 2 ? offsetof(ent_http_opts, max_streams_per_addr)
+                                                  : offsetof(ent_http_opts, wait_sub));
             o.version = ENT_HTTP_OPTS_VERSION;
         } else if (opts->version != ENT_HTTP_OPTS_VERSION) {
             return start_refused(NULL, ENT_INVALID, "ent_http_start: options of version %u, this library's are 1 to %u",
@@ -998,6 +1000,17 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         return start_refused(&o, ENT_INVALID, "listen address \"%.200s\": expected ADDR:PORT (127.0.0.1:8080, [::1]:8080)",
                              o.listen);
     if (o.token && !o.token[0]) return start_refused(&o, ENT_INVALID, "the token is empty");
+    if (o.wait_sub) {
+        /* checked here: a misspelt name made every write answer 409 */
+        uint64_t cp;
+        int r;
+        if (!o.wait_sub[0] || strlen(o.wait_sub) > 200)
+            return start_refused(&o, ENT_INVALID, "wait_sub: a subscription name is 1 to 200 bytes");
+        if ((r = ent_sub_checkpoint(&cp, s, NULL, o.wait_sub)) == ENT_NOTFOUND)
+            return start_refused(&o, ENT_NOTFOUND, "wait_sub: no subscription \"%s\" in the store (make it first: entity subs add %s)",
+                                 o.wait_sub, o.wait_sub);
+        if (r) return start_refused(&o, r, "wait_sub: %s", ent_errmsg());
+    }
     if (!(h = calloc(1, sizeof *h))) return start_refused(NULL, ENT_NOMEM, "ent_http_start: out of memory");
     h->s = s;
     h->mhd_layout = mhd_layout();
@@ -1007,6 +1020,9 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
     h->heartbeat_ms = o.heartbeat_ms ? o.heartbeat_ms : 15000;
     h->log = o.log;
     h->log_payload = o.log_payload;
+    if (o.wait_sub) memcpy(h->wait_sub, o.wait_sub, strlen(o.wait_sub) + 1);
+    h->wait_ms = o.wait_ms ? o.wait_ms : 10000;
+    h->max_wait_ms = o.max_wait_ms ? o.max_wait_ms : h->wait_ms > 60000 ? h->wait_ms : 60000;
     /* each refusal says what it was making: a bare ENT_NOMEM left ent_errmsg() as it was, and
      * `entity serve` printed the failure of an earlier call, or nothing */
     if (o.token) {

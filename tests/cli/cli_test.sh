@@ -512,6 +512,63 @@ wait $waiter; wrc=$?
 sleep 0.3; kill -TERM $waiter; wait $waiter; wrc=$?
 [ $wrc = 1 ] && grep -q "stopped by a signal; subscription mailer has acknowledged up to 3, not 99" "$work/wait.err" && ok ||
   bad "subs wait stopped by SIGTERM: exit $wrc: $(cat "$work/wait.err")"
+# put, patch, rm --wait SUB [--wait-timeout MS] (2026-12-07): semi-synchronous replication from the
+# tool: exit 0 once SUB acknowledged the write's own last event (another process acks: an acker
+# that follows the log and acks what it sees; its timeout(1) and the write's 60 s are against a
+# hang only); on a timeout exit 1 saying what WAS written, its output still on stdout, the write
+# there; a SUB that does not exist refuses before writing (exit 1, nothing written); a write that
+# made no event waits for nothing; wrong usage exit 2. In a store of its own (seqs counted here).
+ws="$work/waitst"
+expect 0 "$E" -s "$ws" init --schema "$SRC/schemas/shop.json"
+expect 0 "$E" -s "$ws" subs add acker
+# ack_when SEQ: in the background, ack SEQ for acker once the log holds it
+ack_when() { ( timeout 60 "$E" -s "$ws" events --from "$1" --follow --limit 1 >/dev/null 2>&1 && "$E" -s "$ws" subs ack acker "$1" ) & acker=$!; }
+ack_when 1
+expect 0 "$E" -s "$ws" put product --key p1 --wait acker --wait-timeout 60000 '{"price":1,"stock":1}'
+jcheck out "d['key'], d['version']" "p1 1"
+wait $acker
+ack_when 2
+expect 0 "$E" -s "$ws" patch product p1 '{"stock":4}' --wait acker --wait-timeout 60000
+jcheck out "d['version'], d['data']['stock']" "2 4"
+wait $acker
+expect 0 "$E" -s "$ws" subs wait acker 2 --timeout 0
+# nobody acks: exit 1 after MS, the output printed, the message says the write was done
+expect 1 "$E" -s "$ws" put product --key p2 '{"price":2,"stock":2}' --wait acker --wait-timeout 50
+errline 'put: product "p2" was written (version 1), but subscription acker has not acknowledged its seq 3 within 50 ms (it is at 2): the write is done'
+jcheck out "d['key'], d['version']" "p2 1"
+expect 0 "$E" -s "$ws" get product p2
+expect 1 "$E" -s "$ws" patch product p2 '{"stock":3}' --wait acker --wait-timeout 0
+errline 'patch: product "p2" was written (version 2), but subscription acker has not acknowledged its seq 4'
+jcheck out "d['version']" "2"
+expect 1 "$E" -s "$ws" put customer '{"email":"w@x","name":"W"}' --wait acker --wait-timeout 0
+errline 'put: customer 1 was written (version 1), but subscription acker has not acknowledged its seq 5'
+expect 1 "$E" -s "$ws" rm product p2 --wait acker --wait-timeout 0
+errline 'rm: product "p2" was deleted, but subscription acker has not acknowledged its seq 6'
+expect 1 "$E" -s "$ws" get product p2
+# a write that changed nothing made no event: nothing to wait for (acker is at 2, the log at 6)
+expect 0 "$E" -s "$ws" patch product p1 '{"stock":4}' --wait acker --wait-timeout 0
+jcheck out "d['version']" "2"
+# the default timeout is bounded: acked already, the wait ends at once
+expect 0 "$E" -s "$ws" subs ack acker 6
+ack_when 7
+expect 0 "$E" -s "$ws" rm product p1 --expect-version 2 --wait acker
+[ ! -s out ] && ok || bad "rm --wait printed $(cat out)"
+wait $acker
+# no such subscription: refused before the write
+expect 1 "$E" -s "$ws" put product --key p3 '{"price":3,"stock":3}' --wait nosuch
+errline 'put: --wait nosuch: no such subscription (`entity subs` lists them): nothing was written'
+expect 1 "$E" -s "$ws" get product p3
+expect 1 "$E" -s "$ws" rm customer 1 --wait nosuch; errline "rm: --wait nosuch: no such subscription"
+expect 0 "$E" -s "$ws" get customer 1
+# wrong usage
+expect 2 "$E" -s "$ws" put product --key p3 '{"price":3,"stock":3}' --wait-timeout 5; errline "put: --wait-timeout needs --wait SUB"
+expect 2 "$E" -s "$ws" rm customer 1 --wait-timeout 5; errline "rm: --wait-timeout needs --wait SUB"
+expect 2 "$E" -s "$ws" patch customer 1 '{}' --wait acker --wait-timeout -1; errline 'wait-timeout: "-1" is not a non-negative integer'
+expect 2 "$E" -s "$ws" rm customer 1 --wait acker --wait-timeout 9999999999; errline "wait-timeout: 9999999999 ms is too long"
+expect 2 "$E" -s "$ws" put product --key p3 --wait '' '{"price":3,"stock":3}'; errline "put: --wait needs a subscription name"
+expect 2 "$E" -s "$ws" rm customer 1 --wait; errline "rm: --wait needs a value"
+expect 2 "$E" -s "$ws" rm customer 1 --wait acker x
+expect 0 "$E" -s "$ws" get customer 1
 # -h and --help after a subcommand of subs show subs' usage, as after every other command (subs add
 # -h made a subscription named -h); a NAME that starts with '-' goes after "--" (as get's KEY), or
 # as it is when it is no option (-x)

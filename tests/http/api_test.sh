@@ -1374,4 +1374,64 @@ start_server "$S" || exit 1
 req GET /api/stat; want 200 stat; jcheck "'damaged' in d" "False"
 stop_server
 
+# ---- semi-synchronous writes (2026-12-07): ?wait=SUB[&wait_ms=MS] answers a write once durable
+# subscription SUB acknowledged the write's own last event (Entity-Acknowledged: SUB seq N), here
+# by an acker in another process that follows the log and acks what it sees (its timeout(1) and the
+# 60 s wait are against a hang only); when MS passes first the usual success, the write committed,
+# with "Entity-Acknowledged: none; ..."; a SUB that does not exist is 409 with nothing written;
+# serve --wait SUB makes it every write's default; bad values are 400.
+W=$work/waitst
+"$E" -s "$W" init --schema "$(dirname "$0")/../../schemas/shop.json" 2>/dev/null || bad "init waitst"
+"$E" -s "$W" subs add acker 2>/dev/null || bad "subs add acker"
+ack_when() { ( timeout 60 "$E" -s "$W" events --from "$1" --follow --limit 1 >/dev/null 2>&1 && "$E" -s "$W" subs ack acker "$1" 2>/dev/null ) & acker=$!; }
+start_server "$W" || exit 1
+ack_when 1
+req POST '/api/customer?wait=acker&wait_ms=60000' -d '{"email":"w1@x","name":"W"}'; want 201 "POST ?wait= acked"
+header Entity-Acknowledged 'acker seq 1'; jcheck "d['key']" "1"; header Location /api/customer/1
+wait $acker
+ack_when 2
+req PUT '/api/product/p1?wait=acker&wait_ms=60000' -d '{"price":1,"stock":1}'; want 201 "PUT ?wait= acked"; header Entity-Acknowledged 'acker seq 2'
+wait $acker
+ack_when 3
+req PATCH '/api/product/p1?wait=acker&wait_ms=60000' -d '{"stock":2}'; want 200 "PATCH ?wait= acked"; header Entity-Acknowledged 'acker seq 3'
+wait $acker
+# nobody acks: the usual success, the write there, the header says it is not acknowledged
+req PUT '/api/product/p2?wait=acker&wait_ms=50' -d '{"price":2,"stock":2}'; want 201 "PUT ?wait= timed out"
+header Entity-Acknowledged 'none; acker at seq 3, not 4, waited 50 ms'; jcheck "d['version']" "1"
+req GET /api/product/p2; want 200 "the write that timed out is there"
+req DELETE '/api/product/p2?wait=acker&wait_ms=0'; want 204 "DELETE ?wait= timed out"; header Entity-Acknowledged 'none; acker at seq 3, not 5'
+req GET /api/product/p2; want 404 "the delete that timed out is done"
+# a write that changed nothing made no event: nothing to wait for
+req PATCH '/api/product/p1?wait=acker&wait_ms=0' -d '{"stock":2}'; want 200 "PATCH that changed nothing"
+header Entity-Acknowledged 'acker; no event to acknowledge'
+# no such subscription: 409, nothing written
+req PUT '/api/product/p3?wait=nosuch' -d '{"price":3,"stock":3}'; want 409 "?wait= of no subscription"
+errmsg 'wait: no subscription "nosuch" in the store, nothing was written'
+req POST '/api/customer?wait=nosuch' -d '{"email":"w3@x","name":"W"}'; want 409 "POST ?wait= of no subscription"
+req GET /api/product/p3; want 404 "nothing written for a missing subscription"
+req GET /api/customer; jcheck "len(d)" "1"
+# bad values: 400, nothing written
+for q in 'wait=' 'wait_ms=5' 'wait=acker&wait_ms=x' 'wait=acker&wait_ms=-1' 'wait=acker&wait_ms=60001' 'wait=acker&wait=acker'; do
+  req PUT "/api/product/p4?$q" -d '{"price":4,"stock":4}'; want 400 "PUT ?$q"
+done
+req GET /api/product/p4; want 404 "nothing written for a bad ?wait"
+# no wait asked: no header
+req PUT /api/product/p5 -d '{"price":5,"stock":5}'; want 201 "PUT without wait"; noheader Entity-Acknowledged
+stop_server
+# serve --wait SUB: every write waits; a request's wait= names another; --wait of no subscription
+# does not start (exit 1)
+"$E" -s "$W" serve --listen 127.0.0.1:0 --wait nosuch 2>"$work/err"; rc=$?
+[ $rc = 1 ] && grep -q 'no subscription "nosuch"' "$work/err" && ok || bad "serve --wait nosuch: exit $rc: $(cat "$work/err")"
+"$E" -s "$W" serve --wait-timeout 0 2>"$work/err"; [ $? = 2 ] && ok || bad "serve --wait-timeout 0 not wrong usage"
+"$E" -s "$W" subs add other 2>/dev/null || bad "subs add other"
+start_server "$W" --wait acker --wait-timeout 50 || exit 1
+req PUT /api/product/p6 -d '{"price":6,"stock":6}'; want 201 "PUT with serve --wait"; header Entity-Acknowledged 'none; acker at seq 3, not 7, waited 50 ms'
+"$E" -s "$W" subs ack acker 7 2>/dev/null || bad "subs ack acker 7"
+"$E" -s "$W" subs ack other 7 2>/dev/null || bad "subs ack other 7"
+ack_when 8
+req DELETE '/api/product/p6?wait_ms=60000'; want 204 "DELETE with serve --wait and wait_ms"; header Entity-Acknowledged 'acker seq 8'
+wait $acker
+req PUT '/api/product/p7?wait=other' -d '{"price":7,"stock":7}'; want 201 "PUT ?wait=other"; header Entity-Acknowledged 'none; other at seq 7, not 9, waited 50 ms'
+stop_server
+
 finish

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -854,12 +855,85 @@ static void test_store_replaced_under_the_server(void)
     ent_test_rm_rf(dir);
 }
 
+/* ?wait= and opts' wait_sub (2026-12-07): a write answered once another thread acknowledged
+ * its event (ent_sub_ack()), the header saying so; a wait that timed out answers the usual success
+ * with "none; ..."; wait_sub naming no subscription refuses the start; a version 3 struct's
+ * wait_sub (past its end) is not read. */
+typedef struct acker {
+    ent_store *s;
+    uint64_t seq;
+    int rc;
+} acker;
+
+static void *ack_when_there(void *arg)
+{
+    acker *a = arg;
+    uint64_t last = 0;
+    /* bounded against a hang only: the assertion is on the answer, not on time */
+    a->rc = ent_log_wait(&last, a->s, a->seq - 1, 60000);
+    if (!a->rc) a->rc = ent_sub_ack(a->s, NULL, "relay", a->seq);
+    return NULL;
+}
+
+static void test_wait_for_subscription(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char buf[8192];
+    pthread_t th;
+    acker a;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    o.listen = "127.0.0.1:0";
+    o.wait_sub = "relay";
+    CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_NOTFOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "no subscription \"relay\""));
+    CU_ASSERT_PTR_NULL(h);
+    o.wait_sub = "";
+    CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    ENT_OK_(ent_sub_create(s, "relay", 0));
+    o.wait_sub = "relay";
+    o.wait_ms = 60000;
+    ENT_OK_(ent_http_start(&h, s, &o));
+    a.s = s;
+    a.seq = 1;
+    a.rc = -1;
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, ack_when_there, &a) == 0);
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "POST", "/api/customer", "{\"email\":\"a@x\",\"name\":\"A\"}"), 201);
+    pthread_join(th, NULL);
+    ENT_OK_(a.rc);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Entity-Acknowledged: relay seq 1\r\n"));
+    /* nobody acks seq 2: committed, answered 201 all the same, not acknowledged */
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "POST", "/api/customer?wait_ms=0", "{\"email\":\"b@x\",\"name\":\"B\"}"), 201);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Entity-Acknowledged: none; relay at seq 1, not 2, waited 0 ms\r\n"));
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "GET", "/api/customer/2", NULL), 200);
+    CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "POST", "/api/customer?wait_ms=60001", "{\"email\":\"c@x\",\"name\":\"C\"}"), 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "wait_ms"));
+    ent_http_stop(h);
+    h = NULL;
+    {
+        /* a host built against version 3: wait_sub lies past its struct, and is not read */
+        ent_http_opts v3 = ENT_HTTP_OPTS_INIT;
+        v3.version = 3;
+        v3.listen = "127.0.0.1:0";
+        v3.wait_sub = "garbage past a version 3 struct";
+        ENT_OK_(ent_http_start(&h, s, &v3));
+        CU_ASSERT_EQUAL(request(buf, sizeof buf, ent_http_port(h), "POST", "/api/customer", "{\"email\":\"d@x\",\"name\":\"D\"}"), 201);
+        CU_ASSERT_PTR_NULL(strstr(buf, "Entity-Acknowledged"));
+        ent_http_stop(h);
+    }
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
                                           ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
                                           ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), ENT_TEST(test_closed_stream_frees_its_place), ENT_TEST(test_heartbeat_wall_clock_step_back),
                                           ENT_TEST(test_stop_ends_streams_whole), ENT_TEST(test_stop_is_prompt),
-                                          ENT_TEST(test_start_out_of_memory), ENT_TEST(test_store_replaced_under_the_server), {NULL, NULL}};
+                                          ENT_TEST(test_start_out_of_memory), ENT_TEST(test_store_replaced_under_the_server),
+                                          ENT_TEST(test_wait_for_subscription), {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }

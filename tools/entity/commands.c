@@ -373,9 +373,112 @@ static int write_commit(ent_txn **w, const char *what)
     return r == ENT_OK ? 0 : fail(what);
 }
 
-/* put TYPE [--key K] [--expect-version V] [JSON|-] */
+/* --wait SUB [--wait-timeout MS] of put, patch and rm: semi-synchronous replication for a write
+ * made outside C (README, "Losing no acknowledged write"). After the commit the command waits
+ * until subscription SUB (the relay's "relay") acknowledged the last event of the write's own
+ * transaction, so that exit 0 says the write left the host; a script that answers "written" on
+ * exit 0 answers it only then. */
+typedef struct write_wait {
+    const char *sub;   /* NULL: no wait */
+    int64_t ms;        /* -1: --wait-timeout not given (the default then) */
+    uint64_t before;   /* the log's last seq when the write transaction began */
+    uint64_t seq;      /* the write's last event; 0: it wrote none, nothing to wait for */
+} write_wait;
+
+#define WAIT_MS_DEFAULT 10000
+
+/* One of the options --wait SUB, --wait-timeout MS at argv[*i]: 0 taken (*i on its value), -1 not
+ * one of them, or 2 wrong usage (said). */
+static int wait_option(write_wait *ww, int argc, char **argv, int *i)
+{
+    uint64_t ms;
+    int rc;
+    if (*i + 1 >= argc) return -1;
+    if (!strcmp(argv[*i], "--wait")) {
+        ww->sub = argv[++*i];
+        if (!*ww->sub) return (msg("%s: --wait needs a subscription name (e.g. relay)", argv[0]), 2);
+        return 0;
+    }
+    if (strcmp(argv[*i], "--wait-timeout")) return -1;
+    if ((rc = parse_u64(&ms, argv[++*i], "--wait-timeout"))) return rc;
+    if (ms > INT32_MAX) return (msg("--wait-timeout: %s ms is too long (at most %d, 24 days)", argv[*i], INT32_MAX), 2);
+    ww->ms = (int64_t)ms;
+    return 0;
+}
+
+/* --wait-timeout without --wait: wrong usage (it would wait for nothing, silently). 0 or 2. */
+static int wait_usage(const write_wait *ww, const char *cmd)
+{
+    if (ww->ms >= 0 && !ww->sub) return (msg("%s: --wait-timeout needs --wait SUB", cmd), 2);
+    return 0;
+}
+
+/* In the write transaction, before the writes: SUB must exist. Checked before anything is written:
+ * a misspelt name made a write that could never be acknowledged, and exit 1 after it would make a
+ * script write again. Records the log's last seq, to tell a write that made no event. 0 or 1. */
+static int wait_begin(write_wait *ww, ent_store *s, ent_txn *w, const char *what)
+{
+    uint64_t cp;
+    int r;
+    if (!ww->sub) return 0;
+    r = ent_sub_checkpoint(&cp, s, w, ww->sub);
+    if (r == ENT_NOTFOUND)
+        return (msg("%s: --wait %s: no such subscription (`entity subs` lists them): nothing was written", what, ww->sub), 1);
+    if (r != ENT_OK || ent_log_bounds(NULL, &ww->before, s, w) != ENT_OK) return fail(what);
+    return 0;
+}
+
+/* In the write transaction, after the writes: the seq the transaction ends at. 0 or 1. */
+static int wait_seq(write_wait *ww, ent_store *s, ent_txn *w, const char *what)
+{
+    uint64_t last;
+    if (!ww->sub) return 0;
+    if (ent_log_bounds(NULL, &last, s, w) != ENT_OK) return fail(what);
+    ww->seq = last > ww->before ? last : 0; /* no event (a write that changed nothing): no wait */
+    return 0;
+}
+
+/* After the commit: wait for SUB's acknowledgement of the write's seq. `written` says what was
+ * written ("customer 5 was written (version 3)"): on a timeout, or SUB gone meanwhile, the message
+ * says it, as the write stands and must not be made again. 0 acknowledged (or nothing to wait
+ * for), 1 with the message. */
+static int wait_acked(const write_wait *ww, ent_store *s, const char *what, const char *written)
+{
+    uint64_t cp = 0;
+    int64_t ms = ww->ms >= 0 ? ww->ms : WAIT_MS_DEFAULT;
+    int r;
+    if (!ww->sub || !ww->seq) return 0;
+    r = ent_sub_wait(&cp, s, ww->sub, ww->seq, (int)ms);
+    if (r == ENT_OK) return 0;
+    if (r == ENT_TIMEOUT)
+        msg("%s: %s, but subscription %s has not acknowledged its seq %" PRIu64 " within %" PRId64 " ms (it is at %" PRIu64
+            "): the write is done, do not make it again", what, written, ww->sub, ww->seq, ms, cp);
+    else if (r == ENT_NOTFOUND)
+        msg("%s: %s, but subscription %s is gone: nothing acknowledges its seq %" PRIu64 " (the write is done, do not make it again)",
+            what, written, ww->sub, ww->seq);
+    else
+        msg("%s: %s, but the wait for subscription %s to acknowledge its seq %" PRIu64 " failed: %s (the write is done)", what,
+            written, ww->sub, ww->seq, ent_errmsg());
+    return 1;
+}
+
+/* "TYPE KEY was written (version V)" of a written entity, for wait_acked(). */
+static void written_text(char *buf, size_t size, const ent_entity *e)
+{
+    ent_key k = ent_entity_key(e);
+    if (k.kind == ENT_KEY_AUTO)
+        snprintf(buf, size, "%s %llu was written (version %llu)", ent_type_name(ent_entity_type(e)), (unsigned long long)k.id,
+                 (unsigned long long)ent_entity_version(e));
+    else
+        snprintf(buf, size, "%s \"%.*s\" was written (version %llu)", ent_type_name(ent_entity_type(e)),
+                 (int)(k.len < 300 ? k.len : 300), k.str, (unsigned long long)ent_entity_version(e));
+}
+
+/* put TYPE [--key K] [--expect-version V] [--wait SUB [--wait-timeout MS]] [JSON|-] */
 int cmd_put(int argc, char **argv)
 {
+    write_wait ww = {NULL, -1, 0, 0};
+    char written[400];
     const char *key_text = NULL, *json = NULL;
     size_t json_len = 0;
     uint64_t expect = ENT_VERSION_ANY, max_input = MAX_TEXT_DEFAULT;
@@ -401,8 +504,10 @@ int cmd_put(int argc, char **argv)
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
         } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
             if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
-        } else return bad_word(argv[0], argv[i]);
+        } else if ((rc = wait_option(&ww, argc, argv, &i)) < 0) return bad_word(argv[0], argv[i]);
+        else if (rc) return rc;
     }
+    if ((rc = wait_usage(&ww, "put"))) return rc;
     if (operands && !json) return dash_dash_alone("put", "JSON, or - for stdin");
     if (!key_text && expect != ENT_VERSION_ANY) {
         /* a create has no version to match: the condition was dropped and the entity made,
@@ -428,7 +533,7 @@ int cmd_put(int argc, char **argv)
      * (resolve types again with ent_store_type())", a C API's advice, for a compatible evolution
      * that changed nothing of the input. Parsed again under the new version when it changed (the
      * parse stays outside the writer otherwise: a large input holds no other writer back). */
-    if ((rc = write_begin(&w, s, &t, argv[1], "put"))) goto out;
+    if ((rc = write_begin(&w, s, &t, argv[1], "put")) || (rc = wait_begin(&ww, s, w, "put"))) goto out;
     if (t != ent_entity_type(e)) {
         ent_entity_free(e);
         e = NULL;
@@ -499,8 +604,15 @@ int cmd_put(int argc, char **argv)
         }
         rc = ent_create(s, w, e) == ENT_OK ? 0 : fail("put");
     }
+    if (!rc) rc = wait_seq(&ww, s, w, "put");
     if (!rc) rc = write_commit(&w, "put");
-    if (!rc) rc = print_written(e, "put");
+    if (!rc) {
+        /* the output once acknowledged, and also when not: it says what was written */
+        int unacked;
+        written_text(written, sizeof written, e);
+        unacked = wait_acked(&ww, s, "put", written);
+        rc = print_written(e, "put") | unacked;
+    }
 out:
     ent_txn_abort(w);
     free(in);
@@ -515,6 +627,8 @@ out:
  * made by a program, or too long for an argument (ARG_MAX), had no way in. */
 int cmd_patch(int argc, char **argv)
 {
+    write_wait ww = {NULL, -1, 0, 0};
+    char written[400];
     uint64_t expect = ENT_VERSION_ANY, max_input = MAX_TEXT_DEFAULT;
     const char *json = NULL;
     size_t json_len = 0;
@@ -540,8 +654,10 @@ int cmd_patch(int argc, char **argv)
             if ((rc = parse_expect(&expect, argv[++i]))) return rc;
         } else if (!strcmp(argv[i], "--max-input") && i + 1 < argc) {
             if ((rc = parse_max_text(&max_input, argv[++i], "--max-input"))) return rc;
-        } else return bad_word(argv[0], argv[i]);
+        } else if ((rc = wait_option(&ww, argc, argv, &i)) < 0) return bad_word(argv[0], argv[i]);
+        else if (rc) return rc;
     }
+    if ((rc = wait_usage(&ww, "patch"))) return rc;
     if (operands && !json) return dash_dash_alone("patch", "JSON, or - for stdin");
     if (json_arg(&json, &json_len, &in, "patch", (size_t)max_input)) return 1;
     if ((rc = open_store(&s, 0))) goto out;
@@ -551,7 +667,7 @@ int cmd_patch(int argc, char **argv)
      * a schema evolution between them refused it with a C API's advice ("resolve types again
      * with ent_store_type()"). The type is resolved as of the transaction (ent_txn_type()). */
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
-    else if ((rc = write_begin(&w, s, &t, argv[1], "patch"))) ;
+    else if ((rc = write_begin(&w, s, &t, argv[1], "patch")) || (rc = wait_begin(&ww, s, w, "patch"))) ;
     else if (parse_key(&k, t, argv[2])) rc = 1;
     else if (ent_get(&e, s, w, t, &k) != ENT_OK) rc = fail("patch");
     /* a JSON Patch array, a merge patch of the data, or the entity's JSON as get prints it (the
@@ -564,7 +680,12 @@ int cmd_patch(int argc, char **argv)
                   (unsigned long long)in_version, (unsigned long long)expect), 1);
     else if (ent_replace(s, w, e, in_version ? in_version : expect == ENT_VERSION_ANY ? ent_entity_version(e) : expect) != ENT_OK)
         rc = fail("patch");
-    else if (!(rc = write_commit(&w, "patch"))) rc = print_written(e, "patch");
+    else if (!(rc = wait_seq(&ww, s, w, "patch")) && !(rc = write_commit(&w, "patch"))) {
+        int unacked; /* the output printed either way, as put's */
+        written_text(written, sizeof written, e);
+        unacked = wait_acked(&ww, s, "patch", written);
+        rc = print_written(e, "patch") | unacked;
+    }
 out:
     ent_txn_abort(w);
     free(in);
@@ -573,24 +694,37 @@ out:
     return rc;
 }
 
-/* rm TYPE KEY [--expect-version V] */
+/* rm TYPE KEY [--expect-version V] [--wait SUB [--wait-timeout MS]] */
 int cmd_rm(int argc, char **argv)
 {
     uint64_t expect = ENT_VERSION_ANY;
+    write_wait ww = {NULL, -1, 0, 0};
     ent_store *s = NULL;
     ent_txn *w = NULL;
     const ent_type *t;
     ent_key k;
+    char written[400];
     int rc;
     if (argc < 3) return missing(argv[0], argc < 2 ? "TYPE and KEY" : "KEY");
-    if (argc != 3 && !(argc == 5 && !strcmp(argv[3], "--expect-version")))
-        return bad_word(argv[0], argv[argc > 5 && !strcmp(argv[3], "--expect-version") ? 5 : 3]);
-    if (argc == 5 && (rc = parse_expect(&expect, argv[4]))) return rc;
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--expect-version") && i + 1 < argc) {
+            if ((rc = parse_expect(&expect, argv[++i]))) return rc;
+        } else if ((rc = wait_option(&ww, argc, argv, &i)) < 0) return bad_word(argv[0], argv[i]);
+        else if (rc) return rc;
+    }
+    if ((rc = wait_usage(&ww, "rm"))) return rc;
     if ((rc = open_store(&s, 0))) return rc;
     /* the type as of the delete's own transaction, as put's and patch's (see write_begin()) */
     if (!(t = type_arg(s, argv[1])) || parse_key(&k, t, argv[2])) rc = 1;
-    else if ((rc = write_begin(&w, s, &t, argv[1], "rm"))) ;
-    else rc = ent_delete(s, w, t, &k, expect) == ENT_OK ? write_commit(&w, "rm") : fail("rm");
+    else if ((rc = write_begin(&w, s, &t, argv[1], "rm")) || (rc = wait_begin(&ww, s, w, "rm"))) ;
+    else if (ent_delete(s, w, t, &k, expect) != ENT_OK) rc = fail("rm");
+    else if (!(rc = wait_seq(&ww, s, w, "rm")) && !(rc = write_commit(&w, "rm"))) {
+        if (k.kind == ENT_KEY_AUTO)
+            snprintf(written, sizeof written, "%s %llu was deleted", ent_type_name(t), (unsigned long long)k.id);
+        else
+            snprintf(written, sizeof written, "%s \"%.*s\" was deleted", ent_type_name(t), (int)(k.len < 300 ? k.len : 300), k.str);
+        rc = wait_acked(&ww, s, "rm", written);
+    }
     ent_txn_abort(w);
     ent_store_close(s);
     return rc;

@@ -100,10 +100,15 @@ static const char usage_text[] =
     "  schema [--apply FILE|-]               print the stored schema, or evolve it\n"
     "  stat                                  counts, indexes, log, subscriptions, disk use\n"
     "  put TYPE [--key K] [--expect-version V] [--max-input BYTES] [JSON|-]\n"
+    "           [--wait SUB [--wait-timeout MS]]\n"
     "                                        JSON from stdin: at most 256 MiB unless --max-input raises it\n"
     "  patch TYPE KEY [--expect-version V] [--max-input BYTES] [JSON|-]\n"
+    "                 [--wait SUB [--wait-timeout MS]]\n"
     "                                        an object: RFC 7396 merge patch; an array: RFC 6902 JSON Patch\n"
-    "  get TYPE KEY | rm TYPE KEY [--expect-version V]\n"
+    "  get TYPE KEY\n"
+    "  rm TYPE KEY [--expect-version V] [--wait SUB [--wait-timeout MS]]\n"
+    "                                        put, patch, rm --wait: exit 0 once subscription SUB (the relay's:\n"
+    "                                        relay) acknowledged the write; 1 after MS (default 10000), written\n"
     "  ls TYPE [--limit N] [--after KEY] [--reverse]   entities in key order (NDJSON)\n"
     "  count TYPE\n"
     "  find TYPE FIELD VALUE [--limit N] | find TYPE FIELD [--from A] [--to B] [--limit N] [--reverse]\n"
@@ -123,7 +128,7 @@ static const char usage_text[] =
     "                                        make the mirror at DIR the primary (failover)\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]\n"
     "        [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS]\n"
-    "        [--client-buffer BYTES] [--heartbeat SECONDS]\n"
+    "        [--client-buffer BYTES] [--heartbeat SECONDS] [--wait SUB] [--wait-timeout MS]\n"
     "                                        HTTP JSON API, event stream and a page (README)\n"
     "  bench [--n N] [--runs R] [--quick] [--json] [--plain] [--threads] [--backend memory|lmdb]\n"
     "        [--durability durable|lazy|none] [--batch 1|1000] [--dir DIR] [--cpu-clock]\n"
@@ -683,14 +688,14 @@ int main(int argc, char **argv)
 static const struct {
     const char *cmd, *opts; /* " --a --b ": each option between blanks */
 } command_opts[] = {
-    {"init", " --schema --durability "}, {"schema", " --apply "}, {"put", " --key --expect-version --max-input "},
-    {"patch", " --expect-version --max-input "}, {"rm", " --expect-version "}, {"ls", " --limit --after --reverse "},
+    {"init", " --schema --durability "}, {"schema", " --apply "}, {"put", " --key --expect-version --max-input --wait --wait-timeout "},
+    {"patch", " --expect-version --max-input --wait --wait-timeout "}, {"rm", " --expect-version --wait --wait-timeout "}, {"ls", " --limit --after --reverse "},
     {"find", " --from --to --limit --reverse "}, {"events", " --from --limit --type --op --follow "},
     {"subs", " --from-now --limit --timeout "}, {"load", " --batch --overwrite --max-line "}, {"replay", " --into --to "},
     {"trim", " --below --force "}, {"copy", " --compact "}, {"promote", " --durability "}, {"relay", " --nats --stream --once --window "},
     {"mirror", " --nats --stream --once --primary --durability "},
     {"serve", " --listen --token-file --read-only --max-body --allow-host --max-clients --max-streams-per-address "
-              "--request-timeout --client-buffer --heartbeat "},
+              "--request-timeout --client-buffer --heartbeat --wait --wait-timeout "},
 };
 
 /* Whether word is one of cmd's options. */
@@ -712,7 +717,7 @@ static const char *const valued[] = {"--key", "--expect-version", "--max-input",
                                      "--from", "--to", "--limit", "--after", "--type", "--batch", "--max-line",
                                      "--below", "--into", "--nats", "--stream", "--primary", "--window", "--listen",
                                      "--token-file", "--max-body", "--client-buffer", "--heartbeat", "--max-clients",
-                                     "--max-streams-per-address", "--request-timeout", "--apply", "--timeout", "--op", "--allow-host"};
+                                     "--max-streams-per-address", "--request-timeout", "--apply", "--timeout", "--wait", "--wait-timeout", "--op", "--allow-host"};
 
 static int takes_value(const char *word)
 {

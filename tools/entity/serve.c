@@ -79,7 +79,8 @@ static int read_token(char **out, const char *path)
 }
 
 /* serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]
- *       [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS] [--client-buffer BYTES] [--heartbeat SECONDS] */
+ *       [--max-clients N] [--max-streams-per-address N] [--request-timeout SECONDS] [--client-buffer BYTES] [--heartbeat SECONDS]
+ *       [--wait SUB] [--wait-timeout MS] */
 int cmd_serve(int argc, char **argv)
 {
     ent_http_opts o = ENT_HTTP_OPTS_INIT;
@@ -129,6 +130,14 @@ int cmd_serve(int argc, char **argv)
             if ((rc = parse_u64(&v, argv[++i], "--request-timeout"))) break;
             if (!v || v > 3600) rc = (msg("--request-timeout must be 1 to 3600 seconds"), 2);
             o.request_timeout_ms = (unsigned)v * 1000;
+        } else if (!strcmp(argv[i], "--wait") && i + 1 < argc) {
+            /* every write waits for SUB's acknowledgement unless its ?wait= names another */
+            o.wait_sub = argv[++i];
+            if (!o.wait_sub[0]) rc = (msg("--wait needs a subscription name (e.g. relay)"), 2);
+        } else if (!strcmp(argv[i], "--wait-timeout") && i + 1 < argc) {
+            if ((rc = parse_u64(&v, argv[++i], "--wait-timeout"))) break;
+            if (!v || v > 3600000) rc = (msg("--wait-timeout must be 1 to 3600000 ms"), 2);
+            o.wait_ms = (unsigned)v;
         } else rc = bad_word(argv[0], argv[i]);
     }
     if (rc) {

@@ -28,11 +28,11 @@ typedef struct ent_http ent_http;
  * that failed), on one of the server's threads; line is borrowed for the call. */
 typedef void (*ent_http_log_cb)(const char *line, void *payload);
 
-/* Version 2 added the members after log_payload, version 3 max_streams_per_addr; an older struct
- * (without them) is still taken, with their defaults. */
-#define ENT_HTTP_OPTS_VERSION 3
+/* Version 2 added the members after log_payload, version 3 max_streams_per_addr, version 4 the
+ * wait_ members; an older struct (without them) is still taken, with their defaults. */
+#define ENT_HTTP_OPTS_VERSION 4
 typedef struct ent_http_opts {
-    unsigned version;        /* ENT_HTTP_OPTS_VERSION (or 1, 2) */
+    unsigned version;        /* ENT_HTTP_OPTS_VERSION (or 1, 2, 3) */
     const char *listen;      /* "ADDR:PORT" (IPv4 dotted, or [IPv6]); NULL: "127.0.0.1:8080".
                               * Port 0 takes a free port: see ent_http_port(). */
     const char *token;       /* non-NULL: every /api/ request needs "Authorization: Bearer TOKEN";
@@ -63,8 +63,18 @@ typedef struct ent_http_opts {
                                     * Streams are never closed for room, so without it one
                                     * address could hold every one of max_clients.
                                     * 0: 64, or max_clients / 2 when that is less */
+    /* Version 4: semi-synchronous writes (README, "Losing no acknowledged write"). A write
+     * request may ask with ?wait=SUB[&wait_ms=MS] to be answered only once durable subscription
+     * SUB (the relay's: "relay") acknowledged the write's own last event, or MS passed; the
+     * answer's Entity-Acknowledged header says which (README, "Serving a store over HTTP"). */
+    const char *wait_sub;    /* the subscription every write waits for without ?wait=; NULL:
+                              * none. It must exist at the start (else ENT_NOTFOUND). Copied */
+    unsigned wait_ms;        /* a wait's timeout without ?wait_ms=; 0: 10000 */
+    unsigned max_wait_ms;    /* the largest ?wait_ms= taken (400 above it); 0: 60000, or wait_ms
+                              * when that is more. A waiting request holds its connection's
+                              * thread (one per connection), never the store's writer */
 } ent_http_opts;
-#define ENT_HTTP_OPTS_INIT {ENT_HTTP_OPTS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0}
+#define ENT_HTTP_OPTS_INIT {ENT_HTTP_OPTS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, NULL, 0, 0}
 
 /* Start serving store s (borrowed: it must stay open until ent_http_stop()).
  * out: the caller stops and frees it with ent_http_stop().
@@ -73,7 +83,8 @@ typedef struct ent_http_opts {
  * another site can then neither reach the server through a name it made resolve to the server's
  * address (DNS rebinding) nor write through the user's browser.
  * Returns ENT_OK, ENT_INVALID (bad listen address, empty token, bad options), ENT_IO (the address
- * cannot be bound: the message names it), ENT_NOMEM, and the codes of ent_log_bounds(). */
+ * cannot be bound: the message names it), ENT_NOMEM, ENT_NOTFOUND (wait_sub names no subscription),
+ * and the codes of ent_log_bounds(). */
 ENT_EXTERN(int) ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts);
 
 /* The TCP port the server listens on (the one chosen when the address asked for port 0); 0 for
