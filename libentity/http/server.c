@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1000,6 +1001,10 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         return start_refused(&o, ENT_INVALID, "listen address \"%.200s\": expected ADDR:PORT (127.0.0.1:8080, [::1]:8080)",
                              o.listen);
     if (o.token && !o.token[0]) return start_refused(&o, ENT_INVALID, "the token is empty");
+    /* a wait's timeout goes to ent_sub_wait() as an int, where a negative one waits for ever */
+    if (o.wait_ms > INT_MAX || o.max_wait_ms > INT_MAX)
+        return start_refused(&o, ENT_INVALID, "%s %u: at most %d ms", o.wait_ms > INT_MAX ? "wait_ms" : "max_wait_ms",
+                             o.wait_ms > INT_MAX ? o.wait_ms : o.max_wait_ms, INT_MAX);
     if (o.wait_sub) {
         /* checked here: a misspelt name made every write answer 409 */
         uint64_t cp;

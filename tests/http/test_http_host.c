@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -894,6 +895,15 @@ static void test_wait_for_subscription(void)
     CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
     ENT_OK_(ent_sub_create(s, "relay", 0));
     o.wait_sub = "relay";
+    /* a timeout past INT_MAX ms became a negative int for ent_sub_wait(): a wait for ever */
+    o.max_wait_ms = (unsigned)INT_MAX + 1u;
+    CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "max_wait_ms 2147483648: at most 2147483647 ms"));
+    CU_ASSERT_PTR_NULL(h);
+    o.max_wait_ms = 0;
+    o.wait_ms = (unsigned)INT_MAX + 1u;
+    CU_ASSERT_EQUAL(ent_http_start(&h, s, &o), ENT_INVALID);
+    CU_ASSERT_PTR_NULL(h);
     o.wait_ms = 60000;
     ENT_OK_(ent_http_start(&h, s, &o));
     a.s = s;

@@ -69,7 +69,8 @@ typedef struct ent_http_opts {
      * answer's Entity-Acknowledged header says which (README, "Serving a store over HTTP"). */
     const char *wait_sub;    /* the subscription every write waits for without ?wait=; NULL:
                               * none. It must exist at the start (else ENT_NOTFOUND). Copied */
-    unsigned wait_ms;        /* a wait's timeout without ?wait_ms=; 0: 10000 */
+    unsigned wait_ms;        /* a wait's timeout without ?wait_ms=; 0: 10000. This and
+                              * max_wait_ms are at most INT_MAX (else ENT_INVALID) */
     unsigned max_wait_ms;    /* the largest ?wait_ms= taken (400 above it); 0: 60000, or wait_ms
                               * when that is more. A waiting request holds its connection's
                               * thread (one per connection), never the store's writer */
