@@ -167,6 +167,15 @@ int ent_http__wait_args(ent_http_wait *ww, ent_http *h, ent_http_args *a, struct
         *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "wait: a subscription name is 1 to 200 bytes (e.g. wait=relay)");
         return -1;
     }
+    if (sub) {
+        /* a name no subscription can have (a control character, not UTF-8) is the request's
+         * fault, named as its wait's: the write's own refusal named it after the type */
+        uint64_t cp;
+        if (ent_sub_checkpoint(&cp, h->s, NULL, sub) == ENT_INVALID) {
+            *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "wait: %s", ent_errmsg());
+            return -1;
+        }
+    }
     if (ms && !ww->sub) {
         *rc = ent_http__reply_error(c, MHD_HTTP_BAD_REQUEST, "wait_ms: needs wait=SUB (the server waits for none by default)");
         return -1;

@@ -566,6 +566,9 @@ expect 2 "$E" -s "$ws" rm customer 1 --wait-timeout 5; errline "rm: --wait-timeo
 expect 2 "$E" -s "$ws" patch customer 1 '{}' --wait acker --wait-timeout -1; errline 'wait-timeout: "-1" is not a non-negative integer'
 expect 2 "$E" -s "$ws" rm customer 1 --wait acker --wait-timeout 9999999999; errline "wait-timeout: 9999999999 ms is too long"
 expect 2 "$E" -s "$ws" put product --key p3 --wait '' '{"price":3,"stock":3}'; errline "put: --wait needs a subscription name"
+# a name no subscription can have is wrong usage too (it exited 1 after the store was opened)
+expect 2 "$E" -s "$ws" put product --key p3 --wait "$(printf 'x%.0s' $(seq 201))" '{"price":3,"stock":3}'; errline "put: --wait: a subscription name is 1 to 200 bytes"
+expect 2 "$E" -s "$ws" rm customer 1 --wait "$(printf 'a\tb')"; errline "rm: --wait: a subscription name has no control characters"
 expect 2 "$E" -s "$ws" rm customer 1 --wait; errline "rm: --wait needs a value"
 expect 2 "$E" -s "$ws" rm customer 1 --wait acker x
 expect 0 "$E" -s "$ws" get customer 1

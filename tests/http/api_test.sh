@@ -1414,6 +1414,9 @@ req GET /api/customer; jcheck "len(d)" "1"
 for q in 'wait=' 'wait_ms=5' 'wait=acker&wait_ms=x' 'wait=acker&wait_ms=-1' 'wait=acker&wait_ms=60001' 'wait=acker&wait=acker'; do
   req PUT "/api/product/p4?$q" -d '{"price":4,"stock":4}'; want 400 "PUT ?$q"
 done
+# a name no subscription can have: named as the wait's (it was the type's: "product: subscription ...")
+req PUT '/api/product/p4?wait=a%01b' -d '{"price":4,"stock":4}'; want 400 "PUT ?wait= with a control character"
+jcheck "d['error']" "wait: subscription name has a control character"
 req GET /api/product/p4; want 404 "nothing written for a bad ?wait"
 # no wait asked: no header
 req PUT /api/product/p5 -d '{"price":5,"stock":5}'; want 201 "PUT without wait"; noheader Entity-Acknowledged

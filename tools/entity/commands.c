@@ -397,6 +397,12 @@ static int wait_option(write_wait *ww, int argc, char **argv, int *i)
     if (!strcmp(argv[*i], "--wait")) {
         ww->sub = argv[++*i];
         if (!*ww->sub) return (msg("%s: --wait needs a subscription name (e.g. relay)", argv[0]), 2);
+        /* a name no subscription can have is wrong usage, as an empty one (the library's
+         * refusal of it came after the store was opened, exit 1) */
+        if (strlen(ww->sub) > 200) return (msg("%s: --wait: a subscription name is 1 to 200 bytes", argv[0]), 2);
+        for (const char *p = ww->sub; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                return (msg("%s: --wait: a subscription name has no control characters", argv[0]), 2);
         return 0;
     }
     if (strcmp(argv[*i], "--wait-timeout")) return -1;
