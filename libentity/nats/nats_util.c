@@ -381,6 +381,20 @@ void ent_nats__progress_advance(ent_nats__progress *p, uint64_t seq)
     }
 }
 
+/* Written once by the runner itself before its first callback: a thread that reads runner_set as
+ * 0 is not the runner, and the runner reads back its own write. */
+void ent_nats__progress_runner(ent_nats__progress *p)
+{
+    if (!p) return;
+    p->runner = pthread_self();
+    __atomic_store_n(&p->runner_set, 1, __ATOMIC_RELEASE);
+}
+
+int ent_nats__progress_on_runner(const ent_nats__progress *p)
+{
+    return p && __atomic_load_n(&p->runner_set, __ATOMIC_ACQUIRE) && pthread_equal(p->runner, pthread_self());
+}
+
 void ent_nats__progress_end(ent_nats__progress *p, int how, int rc, int detail, const char *msg)
 {
     if (!p) return;

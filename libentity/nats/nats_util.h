@@ -29,9 +29,15 @@ typedef struct ent_nats__progress {
     char msg[1024];
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* CLOCK_MONOTONIC: done moved, or ended set */
+    pthread_t runner;         /* the relay's thread, once runner_set (ent_nats__progress_runner) */
+    int runner_set;           /* atomic */
 } ent_nats__progress;
 /* NULL when out of memory; one reference, the caller's. */
 ent_nats__progress *ent_nats__progress_new(void);
+/* The calling thread is the one that advances p (the relay's), set before it calls any host code. */
+void ent_nats__progress_runner(ent_nats__progress *p);
+/* 1 when the calling thread is p's runner: a wait there would wait for itself. */
+int ent_nats__progress_on_runner(const ent_nats__progress *p);
 void ent_nats__progress_ref(ent_nats__progress *p);
 void ent_nats__progress_release(ent_nats__progress *p);
 /* done = max(done, seq), waking the waiters. p NULL does nothing. */

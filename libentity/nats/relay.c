@@ -1046,6 +1046,7 @@ struct ent_relay {
 static void *relay_main(void *p)
 {
     ent_relay *x = p;
+    ent_nats__progress_runner(x->prog); /* before the log callback's first line */
     x->rc = run_locked(x->s, &x->o, &x->stop, &x->acked, x->prog);
     if (x->rc) {
         x->detail = ent_errdetail();
@@ -1156,6 +1157,12 @@ int ent_relay_wait(ent_relay *x, uint64_t seq, int timeout_ms)
         return ent_error_set(ENT_BUSY, "ent_relay_wait: this thread holds the store's write transaction (also in "
                              "ent_txn_run()'s fn): seq %" PRIu64 " cannot reach JetStream (it has up to %" PRIu64
                              ") before it ends; commit, then wait", seq, __atomic_load_n(&p->done, __ATOMIC_SEQ_CST));
+    /* The relay's log callback runs on the relay's thread: the thread that would publish seq is
+     * the one waiting (it ran out its timeout, and with -1 hung the relay and its stop). */
+    if (ent_nats__progress_on_runner(p))
+        return ent_error_set(ENT_BUSY, "ent_relay_wait: called on the relay's own thread (its log callback): seq %" PRIu64
+                             " cannot reach JetStream (it has up to %" PRIu64 ") while the relay waits",
+                             seq, __atomic_load_n(&p->done, __ATOMIC_SEQ_CST));
     /* x is not touched past this point: ent_relay_stop() may free it while this waits */
     ent_nats__progress_ref(p);
     clock_gettime(CLOCK_MONOTONIC, &t0);

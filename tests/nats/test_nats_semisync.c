@@ -405,6 +405,55 @@ static void test_relay_wait_busy(void)
     ent_schema_free(sc);
 }
 
+/* The relay's log callback runs on the relay's own thread: a wait there for a seq not yet
+ * acknowledged can never end (the thread that would publish it is the one waiting): it ran out
+ * its timeout, and with -1 hung the relay and every later ent_relay_stop(). */
+typedef struct in_log {
+    ent_relay *r;           /* atomic: set once ent_relay_start() returned */
+    int calls, rc, rc_done; /* written on the relay's thread, read after the stop */
+    char msg[512];
+} in_log;
+
+static void wait_in_log(const char *line, void *p)
+{
+    in_log *l = p;
+    ent_relay *r = NULL;
+    (void)line;
+    if (l->calls++) return;
+    for (int i = 0; i < 5000 && !(r = __atomic_load_n(&l->r, __ATOMIC_ACQUIRE)); i++) nap_ms(1);
+    if (!r) return;
+    l->rc = ent_relay_wait(r, UINT64_MAX, 3000);
+    snprintf(l->msg, sizeof l->msg, "%s", ent_errmsg());
+    l->rc_done = ent_relay_wait(r, 0, -1); /* seq 0 needs nothing: at once, also there */
+}
+
+static void test_relay_wait_in_log_cb(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    in_log l = {0};
+    open_store(&s, &sc, "waitlog", ENT_NONE);
+    ro.url = url;
+    ro.stream = "WAITLOG";
+    ro.log = wait_in_log;
+    ro.log_payload = &l;
+    l.rc = -1;
+    add(s, "a", 1);
+    ENT_OK_(ent_relay_start(&r, s, &ro));
+    __atomic_store_n(&l.r, r, __ATOMIC_RELEASE);
+    ENT_OK_(ent_relay_wait(r, 1, 60000)); /* the relay went on after its callback's refused wait */
+    ENT_OK_(ent_relay_stop(r));
+    CU_ASSERT(l.calls >= 1);
+    CU_ASSERT_EQUAL(l.rc, ENT_BUSY);
+    if (l.rc != ENT_BUSY) fprintf(stderr, "\n  in the relay's log callback: %d: %s\n", l.rc, l.msg);
+    CU_ASSERT(strstr(l.msg, "relay's own thread") != NULL);
+    CU_ASSERT_EQUAL(l.rc_done, ENT_OK);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 /* ---- the relay in another process: ent_sub_wait() on its checkpoint ---------------------------- */
 
 static char self_exe[ENT_TEST_PATH_MAX];
@@ -676,6 +725,7 @@ int main(int argc, char **argv)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_relay_wait), ENT_TEST(test_relay_wait_stop),
                                            ENT_TEST(test_relay_wait_ended), ENT_TEST(test_relay_wait_busy),
+                                           ENT_TEST(test_relay_wait_in_log_cb),
                                            ENT_TEST(test_sub_wait_on_relay_process),
                                            ENT_TEST(test_relay_caught_up_writes_checkpoint),
                                            ENT_TEST(test_failover_relay_wait), ENT_TEST(test_failover_sub_wait),

@@ -112,7 +112,8 @@ ENT_EXTERN(uint64_t) ent_relay_acked(const ent_relay *r);
  * Returns ENT_OK; ENT_TIMEOUT (the message names the seq acknowledged and seq); ENT_INVALID (r
  * NULL); ENT_IO (r stopped, or a once relay that ended before seq); ENT_BUSY (as ent_sub_wait():
  * from the thread that holds the store's write transaction, also in ent_txn_run()'s fn, when seq
- * is not acknowledged yet: the relay cannot go on before it ends; an event callback may wait);
+ * is not acknowledged yet: the relay cannot go on before it ends; an event callback may wait; so
+ * too from r's own log callback, which runs on the relay's thread);
  * and when r's run ended on an error, that error's code (ent_relay_stop() would return it), the
  * message naming it. */
 ENT_EXTERN(int) ent_relay_wait(ent_relay *r, uint64_t seq, int timeout_ms);
