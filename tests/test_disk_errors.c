@@ -337,6 +337,99 @@ static void t_full_disk_short_write(void)
     teardown();
 }
 
+/* A durable store on a small disk fills it: the write-ahead file grows to 64 MiB before it is
+ * written over from its start, so on a disk of a few MiB it held most of the room (7 MiB of 9 on
+ * a loop ext4, data.mdb 1.8 MiB) while data.mdb could not grow: every later commit was refused
+ * "the disk is full", for as long as the process ran, though no record in the file was needed
+ * once data.mdb was synced. A commit the full disk refuses now ends the file's generation (a
+ * checkpoint) and gives its records' blocks back: the file is its header again, the next write
+ * goes through, and a reboot after it loses nothing. */
+static void t_full_disk_gives_back_the_log(void)
+{
+    char data[ENT_TEST_PATH_MAX + 16], wal[ENT_TEST_PATH_MAX + 16], rb[ENT_TEST_PATH_MAX + 16];
+    struct stat st;
+    uint64_t id = 0, n = 0, probs = 9;
+    ent_store *r = NULL;
+    setup();
+    CU_ASSERT_FATAL(ent_test_fmt(data, sizeof data, "%s/data.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(wal, sizeof wal, "%s/wal", dir) == 0);
+    /* durable commits until the file holds more than 2 MiB of records (a guard of 20 000) */
+    for (st.st_size = 0; st.st_size <= (2 << 20) && n < 20000; n++) {
+        ENT_OK_(create(n, &id));
+        CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    }
+    CU_ASSERT_FATAL(st.st_size > (2 << 20));
+    CU_ASSERT_EQUAL_FATAL(stat(data, &st), 0);
+    short_ino = st.st_ino;
+    full_fs = 1;
+    full_errno = ENOSPC;
+    ENT_CHECK_RC(create(n, &id), ENT_FULL);
+    CU_ASSERT_EQUAL(short_ino, 0); /* the armed write was made */
+    full_fs = full_errno = 0;
+    ENT_ASSERT_MSG("the disk is full");
+    ENT_ASSERT_MSG("nothing of this write was committed");
+    ENT_ASSERT_MSG("of its write-ahead file were given back to the disk, so the write may go through if made again");
+    CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    CU_ASSERT(st.st_size <= REC_START); /* its blocks given back */
+    CU_ASSERT_EQUAL(count_items(S), n);
+    ENT_OK_(create(n, &id));
+    n++;
+    ENT_OK_(create(n, &id));
+    n++;
+    CU_ASSERT_EQUAL(count_items(S), n);
+    ENT_OK_(ent_store_verify(&probs, S, NULL, NULL));
+    CU_ASSERT_EQUAL(probs, 0);
+    /* a power cut now: every acknowledged commit is there after the reboot */
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0);
+    ENT_OK_(ent_store_open(&r, rb, NULL, NULL));
+    CU_ASSERT_EQUAL(count_items(r), n);
+    probs = 9;
+    ENT_OK_(ent_store_verify(&probs, r, NULL, NULL));
+    CU_ASSERT_EQUAL(probs, 0);
+    ent_store_close(r);
+    ent_test_rm_rf(rb);
+    teardown();
+}
+
+/* A copy the disk refuses (here the file size limit, as a full destination does: "No space left
+ * on device") leaves no store and no half copy at DEST, and no directory it made either: a
+ * failed copy leaves DEST as it found it, as the README says of failed inits and replays (it left
+ * an empty directory, which a script's `test -d DEST` took for the backup made). A DEST that
+ * was there before, empty, stays. */
+static void t_copy_refused_leaves_no_dir(void)
+{
+    char dest[ENT_TEST_PATH_MAX + 16];
+    struct rlimit old, lim;
+    struct stat st;
+    void (*was)(int);
+    uint64_t id = 0;
+    setup();
+    for (uint64_t n = 0; n < 2000; n++) ENT_OK_(create(n, &id));
+    CU_ASSERT_FATAL(ent_test_fmt(dest, sizeof dest, "%s-copy", dir) == 0);
+    ent_test_rm_rf(dest);
+    CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_FSIZE, &old), 0);
+    for (int existed = 0; existed < 2; existed++) {
+        if (existed) CU_ASSERT_EQUAL_FATAL(mkdir(dest, 0755), 0);
+        lim = old;
+        lim.rlim_cur = 16384;
+        was = signal(SIGXFSZ, SIG_IGN);
+        CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        int rc = ent_store_copy(S, dest, 0);
+        setrlimit(RLIMIT_FSIZE, &old);
+        signal(SIGXFSZ, was);
+        CU_ASSERT_NOT_EQUAL(rc, ENT_OK);
+        if (existed) {
+            CU_ASSERT_EQUAL(stat(dest, &st), 0); /* the empty directory it was */
+            CU_ASSERT_EQUAL(rmdir(dest), 0);
+        } else {
+            CU_ASSERT(stat(dest, &st) != 0 && errno == ENOENT);
+        }
+    }
+    ent_test_rm_rf(dest);
+    teardown();
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {
@@ -345,6 +438,8 @@ int main(void)
         ENT_TEST(t_store_sync_covers_visible_commits),
         ENT_TEST(t_file_size_limit),
         ENT_TEST(t_full_disk_short_write),
+        ENT_TEST(t_full_disk_gives_back_the_log),
+        ENT_TEST(t_copy_refused_leaves_no_dir),
         {NULL, NULL},
     };
     return ent_test_run("disk_errors", cases);

@@ -765,6 +765,97 @@ static void t_wal_unreadable_for_reader(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A child that reads the store as a user without the rights to write its files: as root, without
+ * the capabilities that pass over a file's mode (as t_wal_unreadable_for_reader). Exit 0 when a
+ * read-only open gives `want` items (want < 0: when it is refused naming `hint`). */
+static int read_as_other(const char *d, int want, const char *hint)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        ent_store *ro = NULL;
+        ent_store_opts roo = ENT_STORE_OPTS_INIT;
+        uint64_t n = 0;
+        roo.read_only = 1;
+        if (geteuid() == 0) {
+            struct __user_cap_header_struct ch = {_LINUX_CAPABILITY_VERSION_3, 0};
+            struct __user_cap_data_struct cd[2];
+            if (syscall(SYS_capget, &ch, cd) != 0) _exit(3);
+            cd[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+            if (syscall(SYS_capset, &ch, cd) != 0) _exit(3);
+        }
+        int rc = ent_store_open(&ro, d, NULL, &roo);
+        if (rc != ENT_OK) {
+            if (want >= 0 || !strstr(ent_errmsg(), hint)) fprintf(stderr, "reader: %d %s\n", rc, ent_errmsg());
+            _exit(want < 0 && strstr(ent_errmsg(), hint) ? 0 : 2);
+        }
+        rc = ent_count(&n, ro, NULL, ent_store_type(ro, "item"));
+        if (rc != ENT_OK || (int)n != want) fprintf(stderr, "reader: %d %s, %llu items\n", rc, ent_errmsg(), (unsigned long long)n);
+        ent_store_close(ro);
+        _exit(rc == ENT_OK && (int)n == want ? 0 : 1);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* A store made read-only by hand (`chmod -R a-w backup/`: its directory and every file, a
+ * common guard for a backup) could not be read at all, by its owner neither: LMDB's reader takes
+ * a slot in lock.mdb, which it may not write (or make, where the copy has none). A read-only
+ * open reads it without the lock file (as on a read-only mount) when nobody may write data.mdb
+ * and no process has the store open; a data.mdb someone may write, or a store open in another
+ * process, is still refused, with the way to read it named. */
+static void t_read_only_copy_reads(void)
+{
+    char p[ENT_TEST_PATH_MAX + 16];
+    ent_store *s = NULL, *held = NULL;
+    ent_schema *sc = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 7;
+    static const char *const names[] = {"data.mdb", "lock.mdb", "notify", "wal", "writer.lock"};
+    ENT_TEST_MKDTEMP(dir, "read-only-copy");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    ENT_OK_(put_item_sized(s, 1, &rng, 100));
+    ENT_OK_(put_item_sized(s, 2, &rng, 100));
+    ent_store_close(s);
+    for (int no_lock = 0; no_lock < 2; no_lock++) {
+        if (no_lock) { /* a copy of data.mdb alone (and the rest but lock.mdb) */
+            CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/lock.mdb", dir) == 0);
+            CU_ASSERT_FATAL(unlink(p) == 0);
+        }
+        for (int i = 0; i < 5; i++) {
+            CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/%s", dir, names[i]) == 0);
+            if (access(p, F_OK) == 0) CU_ASSERT_FATAL(chmod(p, 0444) == 0);
+        }
+        CU_ASSERT_FATAL(chmod(dir, 0555) == 0);
+        CU_ASSERT_EQUAL(read_as_other(dir, 2, NULL), 0);
+        /* data.mdb that its owner may write: a writer may come, and this reader would have no slot */
+        CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/data.mdb", dir) == 0);
+        CU_ASSERT_FATAL(chmod(p, 0644) == 0);
+        CU_ASSERT_EQUAL(read_as_other(dir, -1, "nobody may write (chmod a-w: a backup) is read without it"), 0);
+        CU_ASSERT_FATAL(chmod(p, 0444) == 0);
+        CU_ASSERT_FATAL(chmod(dir, 0755) == 0);
+    }
+    /* open in another process (here: this one, which may write lock.mdb) */
+    o.read_only = 1;
+    ENT_OK_(ent_store_open(&held, dir, NULL, &o));
+    CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/lock.mdb", dir) == 0);
+    CU_ASSERT_FATAL(chmod(p, 0444) == 0);
+    CU_ASSERT_FATAL(chmod(dir, 0555) == 0);
+    CU_ASSERT_EQUAL(read_as_other(dir, -1, "lock.mdb is not writable by this user"), 0);
+    ent_store_close(held);
+    CU_ASSERT_EQUAL(read_as_other(dir, 2, NULL), 0); /* closed: read again */
+    CU_ASSERT_FATAL(chmod(dir, 0755) == 0);
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/%s", dir, names[i]) == 0);
+        if (access(p, F_OK) == 0) CU_ASSERT_FATAL(chmod(p, 0644) == 0);
+    }
+    CU_ASSERT_EQUAL(count_in(dir), 2);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* A value that holds bytes shaped as a record of the file (an archived copy of a write-ahead
  * file: generations are small counters every store shares; or bytes crafted by whoever may
  * write values) is logged inside the images of its commit's record. When a power cut leaves that
@@ -1774,6 +1865,7 @@ int main(void)
         ENT_TEST(t_older_data_mdb_is_refused),
         ENT_TEST(t_other_stores_file_is_refused),
         ENT_TEST(t_forked_child_keeps_no_lock),
+        ENT_TEST(t_read_only_copy_reads),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

@@ -544,7 +544,11 @@ static int commit_as(ltxn *t, int dur, int notify)
         if (mrc != MDB_MAP_FULL) break;
         if ((rc = ent__lmdb_grow(t))) break;
     }
-    if (!rc && mrc) rc = ent__lmdb_werr(e, mrc, "commit", 0);
+    if (!rc && mrc) {
+        rc = ent__lmdb_werr(e, mrc, "commit", 0);
+        /* the write-ahead file's records may hold the room data.mdb needs (see there) */
+        if (rc == ENT_FULL && logged) ent__lmdb_wal_give_back(e);
+    }
     if (!rc && logged) rc = log_commit(e, notify);
     if (!rc && notify) ent__lmdb_notify_bump(e);
     ent__lmdb_pin_commit(e);
@@ -1052,9 +1056,10 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
     lbe *be = (lbe *)vbe;
     lenv *e = be->e;
     char *data, *part;
-    int rc = ENT_OK, mrc, fd = -1;
+    int rc = ENT_OK, mrc, fd = -1, made = 0;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
-    if (mkdir(dest, 0775) < 0 && errno != EEXIST)
+    if (mkdir(dest, 0775) == 0) made = 1;
+    else if (errno != EEXIST)
         return ent__err(errno == EACCES || errno == EROFS ? ENT_READONLY : ENT_IO, "cannot create %s: %s", dest, strerror(errno));
     {
         /* a file there: named as such ("cannot look at DEST/data.mdb: Not a directory" was all) */
@@ -1076,6 +1081,7 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
     if (access(data, F_OK) == 0) rc = ent__err(ENT_CONFLICT, "copy destination %s holds a data.mdb already", dest);
     else if (errno != ENOENT) rc = ent__err(ENT_IO, "cannot look at %s: %s", data, strerror(errno));
     if (rc || (rc = dest_empty(dest)) || (rc = copy_file_take(dest, part, &fd))) {
+        if (made) rmdir(dest);
         free(data);
         free(part);
         return rc;
@@ -1118,6 +1124,9 @@ static int l_copy(ent_bk *vbe, const char *dest, int compact)
 out:
     if (rc) unlink(part); /* ours while we hold its lock */
     close(fd);
+    /* A failed copy leaves DEST as it found it: a directory it made goes again (empty now, else
+     * rmdir leaves it), so no `test -d DEST` takes it for the backup made (a full disk left it). */
+    if (rc && made) rmdir(dest);
     free(data);
     free(part);
     return rc;

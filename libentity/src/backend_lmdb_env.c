@@ -204,6 +204,16 @@ static const char *bad_meta(char *out, size_t n, const char *data)
     return out;
 }
 
+/* access() as the open was refused: with the effective ids and capabilities (access() asks with the
+ * real ones, and a real root's passes over every mode: a process that dropped its capabilities, or
+ * a setuid program, was told no file was at fault) */
+static int eaccess_(const char *path, int mode)
+{
+    return faccessat(AT_FDCWD, path, mode, AT_EACCESS);
+}
+
+/* What a reader refused its lock file may do (see lockless_read_ok) */
+#define LOCKLESS_HINT "; a store whose data.mdb nobody may write (chmod a-w: a backup) is read without it while no process has it open"
 /* After mdb_env_open() failed: which of the store's files is at fault, as " (...)" for the
  * message, else "": one that is not a regular file, or (EACCES) one this user lacks access to. A reader needs to write too: LMDB takes a slot of the reader table in
  * lock.mdb (made in the directory when missing) for every read txn. */
@@ -229,12 +239,13 @@ static const char *denied_file(char *out, size_t n, const char *dir, int mrc, in
     }
     if (mrc == MDB_INVALID) return bad_meta(out, n, data);
     if (mrc != EACCES && mrc != EPERM) return out;
-    if (access(data, read_only ? R_OK : R_OK | W_OK) != 0)
+    if (eaccess_(data, read_only ? R_OK : R_OK | W_OK) != 0)
         snprintf(out, n, " (%s is not %s by this user)", data, read_only ? "readable" : "readable and writable");
-    else if (access(lock, F_OK) == 0 && access(lock, R_OK | W_OK) != 0)
-        snprintf(out, n, " (%s is not writable by this user: readers too take a slot in it)", lock);
-    else if (access(lock, F_OK) != 0 && access(dir, W_OK | X_OK) != 0)
-        snprintf(out, n, " (lock.mdb is missing and this user cannot create it in %s: readers too take a slot in it)", dir);
+    else if (access(lock, F_OK) == 0 && eaccess_(lock, R_OK | W_OK) != 0)
+        snprintf(out, n, " (%s is not writable by this user: readers too take a slot in it%s)", lock, read_only ? LOCKLESS_HINT : "");
+    else if (access(lock, F_OK) != 0 && eaccess_(dir, W_OK | X_OK) != 0)
+        snprintf(out, n, " (lock.mdb is missing and this user cannot create it in %s: readers too take a slot in it%s)", dir,
+                 read_only ? LOCKLESS_HINT : "");
     return out;
 }
 
@@ -944,6 +955,34 @@ int ent__lmdb_at_path(ent_bk *vbe)
                     n, shown);
 }
 
+/* A read-only open refused its lock file (lock.mdb not writable by this user, or missing in a
+ * directory it may not write) may still read the store without one (LMDB's MDB_NOLOCK, as on a
+ * read-only mount) when no writer can change it meanwhile: nobody has the store open now (no
+ * process holds LMDB's lock on lock.mdb's first byte, which every open environment does; a
+ * missing lock.mdb has no opener) and data.mdb has no write bit for anyone, so none can open it
+ * to write. That is a backup made read-only by hand (`chmod -R a-w`), whose every read command
+ * was refused, its owner's too. A store another user may write is still refused: a writer that
+ * started during the read would reuse pages this reader, in no reader slot, still reads. (root
+ * writes a file of no write bit all the same: it is the one exception.) */
+static int lockless_read_ok(const char *dir, const char *data)
+{
+    struct stat st;
+    struct flock fl;
+    char lock[PATH_MAX];
+    int fd, open_now;
+    if (stat(data, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0222) || eaccess_(data, R_OK) != 0) return 0;
+    if ((size_t)snprintf(lock, sizeof lock, "%s/lock.mdb", dir) >= sizeof lock) return 0;
+    if ((fd = open(lock, O_RDONLY | O_CLOEXEC)) < 0) return errno == ENOENT;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    open_now = fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type != F_UNLCK;
+    close(fd);
+    return !open_now;
+}
+
 static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o, unsigned *more)
 {
     lenv *e = calloc(1, sizeof *e);
@@ -1027,6 +1066,20 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
      * write-ahead file only. */
     if ((rc = ent__lmdb_wal_open(e, path, o->read_only))) goto fail;
     mrc = mdb_env_open(e->env, path, MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0) | ent__lmdb_env_flags_for(o->durability), 0664);
+    if ((mrc == EACCES || mrc == EPERM) && o->read_only && lockless_read_ok(path, data)) {
+        /* LMDB wants its handle closed after a failed open: a new one, set up as above */
+        mdb_env_close(e->env);
+        e->env = NULL;
+        if ((mrc = mdb_env_create(&e->env))) {
+            rc = ent__lmdb_lerr(mrc, "store %s: creating the environment", path);
+            goto fail;
+        }
+        mdb_env_set_maxdbs(e->env, e->maxtab);
+        mdb_env_set_maxreaders(e->env, MAX_READERS);
+        if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
+        else if (limited_map_size()) mdb_env_set_mapsize(e->env, limited_map_size());
+        mrc = mdb_env_open(e->env, path, MDB_NOTLS | MDB_RDONLY | MDB_NOLOCK, 0664);
+    }
     if (mrc == ENOMEM && o->map_size) {
         /* the mmap of the size asked for failed: say so, not only "Cannot allocate memory" */
         rc = ent__lmdb_lerr(mrc, "store %s: opening with map_size %zu (more address space than this process may map)",
@@ -1034,7 +1087,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         goto fail;
     }
     if (mrc) {
-        char why[PATH_MAX + 128];
+        char why[PATH_MAX + 256];
         rc = ent__lmdb_lerr(mrc, "store %s: opening%s", path, denied_file(why, sizeof why, path, mrc, o->read_only));
         goto fail;
     }

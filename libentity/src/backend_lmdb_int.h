@@ -315,6 +315,9 @@ int ent__lmdb_wal_logging(const lenv *e);
 int ent__lmdb_wal_usable(const lenv *e);
 int ent__lmdb_wal_append(lenv *e, uint64_t *out_txn);
 int ent__lmdb_wal_fallback(lenv *e);
+/* A logging commit the full disk refused (data.mdb could not grow): end the file's generation and
+ * give its records' blocks back to the disk. Under the file's lock; best effort. */
+void ent__lmdb_wal_give_back(lenv *e);
 /* Under wmu, the file's lock and a hold: every commit visible now durable (the records through
  * it synced, or data.mdb synced and a new generation based there). */
 int ent__lmdb_wal_sync_visible(lenv *e);

@@ -360,14 +360,15 @@ int ent__lmdb_check_main(lenv *e, MDB_txn *mt)
     int rc = check_snapshot(e, mt, 1, NULL, first_line, first, &problems, &main_bad, &meta_bad);
     if (rc) return rc;
     if (problems && main_bad)
-        return ent__err(ENT_CORRUPT, "store %s: %s; the list of its tables is damaged, nothing of it was read (restore a backup or a copy of a mirror)",
+        return ent__err(ENT_CORRUPT, "store %s: %s; the list of its tables is damaged, nothing of it was read (restore a backup or a copy of a mirror; a copy of the directory made while the store was written is torn so: copy a live store with `entity copy`)",
                         e->path, first);
     if (problems && meta_bad)
-        return ent__err(ENT_CORRUPT, "store %s: %s; its meta (the schema, the log's end) is damaged, nothing of it was read (restore a backup or a copy of a mirror)",
+        return ent__err(ENT_CORRUPT, "store %s: %s; its meta (the schema, the log's end) is damaged, nothing of it was read (restore a backup or a copy of a mirror; a copy of the directory made while the store was written is torn so: copy a live store with `entity copy`)",
                         e->path, first);
     if (problems)
         return ent__err(ENT_CORRUPT, "store %s: %s; a write reads that page, which LMDB would follow as it is: no "
                         "write is taken; reads still work (`entity check` names the damage, `entity dump` gets out "
-                        "what is sound; restore a backup or a copy of a mirror)", e->path, first);
+                        "what is sound; restore a backup or a copy of a mirror; a copy of the directory made while the store "
+                        "was written is torn so: copy a live store with `entity copy`)", e->path, first);
     return ENT_OK;
 }

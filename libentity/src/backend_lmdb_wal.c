@@ -42,6 +42,7 @@
 #include "backend_lmdb_wal.h"
 #include "dio.h"
 
+#include <inttypes.h>
 #include <sys/random.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -1036,6 +1037,37 @@ void ent__lmdb_wal_unlock(lenv *e)
     if (!w->locked) return;
     lock_byte(w->fd, F_UNLCK, LOCK_LOG, 0);
     w->locked = 0;
+}
+
+/* The file grows to WAL_CKPT_BYTES before it is written over from its start, so on a disk of a
+ * few MiB it held most of the room while data.mdb, refused the blocks for a commit's new pages,
+ * could not grow: every commit failed "the disk is full" for as long as the process ran (seen:
+ * 7 MiB of a 9 MiB disk, data.mdb 1.8 MiB). No record is needed once data.mdb is synced: a
+ * checkpoint (inactive: the next durable commit begins a generation with one of its own, as after
+ * a lazy writer), then the file cut to its header. Other processes may think the file longer
+ * (their `written`): their records are then appended past its end, which only makes those syncs
+ * commit the file's new size too. Failures change nothing: the commit is refused either way. */
+void ent__lmdb_wal_give_back(lenv *e)
+{
+    lwal *w = e->wal;
+    struct stat st;
+    if (!w || !w->sh || !w->locked || w->read_only) return;
+    if (fstat(w->fd, &st) < 0 || (uint64_t)st.st_size <= REC_START) return;
+    /* the commit's own message is what the caller is told: a failed checkpoint sets its own */
+    char *said = strdup(ent_errmsg());
+    int detail = ent_errdetail(), code = ENT_FULL;
+    if (!said) return;
+    if (checkpoint(e, 0)) {
+        w->sh->magic = 0; /* unknown: the next writer makes a checkpoint */
+        ent__errd(code, detail, "%s", said);
+    } else if (ftruncate(w->fd, (off_t)REC_START) == 0) {
+        w->written = REC_START;
+        ent__errd(code, detail, "%s; %" PRIu64 " KiB of its write-ahead file were given back to the disk, so the write may go "
+                  "through if made again", said, ((uint64_t)st.st_size - REC_START) / 1024);
+    } else {
+        ent__errd(code, detail, "%s", said);
+    }
+    free(said);
 }
 
 /* Sync the file and mark the records appended before the sync durable, unless they are marked

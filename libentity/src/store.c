@@ -120,7 +120,8 @@ static int no_store(ent_store *s, const char *path, const char *why, int *tables
      * committed since the snapshot shows here (*tables_seen: the caller looks again) */
     if (ent__bk_info(s, &bi) == ENT_OK && bi.tables > 0 && (*tables_seen = 1))
         return ent__err(ENT_FORMAT, "%s is not a libentity store: its LMDB data holds %" PRIu64 " entr%s but no store "
-                        "meta (another program's LMDB data, or a damaged store that lost its meta)",
+                        "meta (another program's LMDB data, a damaged store that lost its meta, or a copy of a store's directory "
+                        "made while a process wrote it, which is torn: copy a live store with `entity copy`)",
                         path, bi.tables, bi.tables == 1 ? "y" : "ies");
     return ent__err(ENT_NOTFOUND, "no libentity store at %s%s", path, why);
 }

@@ -1161,6 +1161,9 @@ PY
   printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 6b\n 76\nDATA=END\n' | mdb_load -s theirs "$work/foreign"
   for c in check stat dump "get customer 1"; do
     ENTITY_STORE=$work/foreign expect 1 "$E" $c; errline "is not a libentity store: its LMDB data holds 1 entry but no store meta"
+    # what a cp -a or tar of a live store's directory most often gives (its meta pages older than
+    # the pages after them): named as such, with the way to make a copy that is whole
+    errline "or a copy of a store's directory made while a process wrote it, which is torn: copy a live store with \`entity copy\`"
   done
   # a dump of a store with one damaged record names it, leaves it out and goes on (it stopped
   # there: the entities after it were lost to the rescue too), and exits 1
