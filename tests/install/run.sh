@@ -54,11 +54,18 @@ echo "ok: pc-prefix, destdir, pc-requires"
 # the include path: a host includes any one of them first
 for h in "$prefix"/include/entity/*.h; do
   printf '#include <entity/%s>\n#include <entity/%s>\nint ent_header_probe;\n' "${h##*/}" "${h##*/}" >"$work/hdr.c"
-  cc -std=c11 -Wall -Wextra -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
+  cc -std=c11 -Wall -Wextra -Wpedantic -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
     { echo "FAIL: ${h##*/} does not compile alone as C"; exit 1; }
   if command -v c++ >/dev/null; then
-    c++ -x c++ -std=c++11 -Wall -Wextra -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
+    c++ -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
       { echo "FAIL: ${h##*/} does not compile alone as C++"; exit 1; }
+  fi
+  # clang++ warns of NULL (__null) as a zero where C++ has nullptr: the headers' inline code is
+  # compiled with the host's flags (ent_key_id() failed a host built with -Werror this way)
+  if command -v clang++ >/dev/null; then
+    clang++ -x c++ -std=c++17 -Wall -Wextra -Wpedantic -Wzero-as-null-pointer-constant -Werror \
+      -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
+      { echo "FAIL: ${h##*/} does not compile alone as C++17 with clang++ -Wzero-as-null-pointer-constant"; exit 1; }
   fi
 done
 echo "ok: headers-alone"
@@ -148,6 +155,19 @@ if command -v c++ >/dev/null; then
   LD_LIBRARY_PATH=$libdir run pkgconfig-cxx "$work/pc_cxx"
   cxx=1
 fi
+# a C++17 host that uses the API for real (host_cxx.cpp: both backends open at once, threads, a
+# subscriber, RAII, the INIT macros), with each C++ compiler there is, warnings as errors
+for cxxc in c++ clang++; do
+  command -v "$cxxc" >/dev/null || continue
+  extra=()
+  if [ "$cxxc" = clang++ ]; then extra=(-Wzero-as-null-pointer-constant); fi
+  pcw --cflags --libs entity
+  "$cxxc" -std=c++17 -Wall -Wextra -Wpedantic -Werror ${extra[@]+"${extra[@]}"} -pthread -o "$work/host_cxx_$cxxc" \
+    "$here/host_cxx.cpp" "${PCW[@]}" || { echo "FAIL: host_cxx.cpp does not build with $cxxc"; exit 1; }
+  LD_LIBRARY_PATH=$libdir "$work/host_cxx_$cxxc" "$work/store-cxx-$cxxc" || { echo "FAIL: host_cxx ($cxxc)"; exit 1; }
+  echo "ok: cxx17-host-$cxxc"
+  cxx=$((${cxx:-0} + 1))
+done
 # pkg-config, static: the archive by path, its dependencies from --static
 pcw --cflags entity; cflags=("${PCW[@]}")
 PCW_SED='s/-lentity//' pcw --static --libs-only-l --libs-only-L entity
