@@ -231,6 +231,16 @@ if [ "$nats" = nats ]; then
   echo "ok: nats-pkgconfig-static"
   passed=$((passed + 2))
 fi
+# a plugin host: the installed shared libraries by dlopen(), used and dlclose()d three times (with
+# libentity-nats, a relay's libnats threads outlive it: it must stay loaded, or their code goes)
+dl_nats=() dl_def=()
+if [ "$nats" = nats ]; then dl_nats=("$libdir/libentity-nats.so.0") dl_def=(-DWITH_NATS); fi
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror ${dl_def[@]+"${dl_def[@]}"} -I"$prefix/include" \
+   -o "$work/host_dlopen" "$here/host_dlopen.c" -ldl
+LD_LIBRARY_PATH=$libdir "$work/host_dlopen" "$libdir/libentity.so.0" "$work/store-dlopen" \
+  ${dl_nats[@]+"${dl_nats[@]}"} || { echo "FAIL: host_dlopen"; exit 1; }
+echo "ok: dlopen"
+passed=$((passed + 1))
 # the optional components through find_package(libentity COMPONENTS ...), built above
 if [ "$http" = http ]; then
   LD_LIBRARY_PATH=$libdir "$work/cm/http_host" || { echo "FAIL: http-cmake"; exit 1; }
