@@ -16,7 +16,8 @@
  * Callbacks (event subscribers, ent_txn_run()'s fn, progress and log callbacks): from C++, one must
  * not let an exception out. The library is C: nothing of its state unwinds with the exception (an
  * event callback left so leaves its thread marked inside the delivery, every later write of that
- * thread ENT_BUSY; a fn left so leaves the store's writer held). Catch in the callback and return.
+ * thread ENT_BUSY; a fn left so keeps the store's writer: other threads' writes wait for ever).
+ * Catch in the callback and return.
  */
 #ifndef ENTITY_ERROR_H
 #define ENTITY_ERROR_H
