@@ -229,7 +229,24 @@ if [ "$nats" = nats ]; then
   if ldd "$work/nats_static" | grep -q libentity; then echo "FAIL: static nats host links libentity.so"; exit 1; fi
   "$work/nats_static" || { echo "FAIL: nats-pkgconfig-static"; exit 1; }
   echo "ok: nats-pkgconfig-static"
-  passed=$((passed + 2))
+  # the README's waiting-for-the-relay sample ("Losing no acknowledged write"), as written, in a
+  # function that declares what it names (s, r, order, client and the host's reply functions)
+  python3 - "$src/README.md" "$work/relay_wait.c" <<'PY'
+import sys
+readme = open(sys.argv[1]).read()
+s = readme.index("```c\n", readme.index("### Losing no acknowledged write")) + 5
+open(sys.argv[2], "w").write(
+    "#include <entity/entity.h>\n#include <entity/nats.h>\n"
+    "void reply_ok(void *client);\nvoid reply_unknown(void *client);\n"
+    "int host_write(ent_store *s, ent_relay *r, ent_entity *order, void *client);\n"
+    "int host_write(ent_store *s, ent_relay *r, ent_entity *order, void *client)\n{\n    int rc;\n" +
+    readme[s:readme.index("```\n", s)] + "    return rc;\n}\n")
+PY
+  pcw --cflags entity-nats
+  cc -std=c11 -Wall -Wextra -Wpedantic -Werror -c -o "$work/relay_wait.o" "$work/relay_wait.c" "${PCW[@]}" ||
+    { echo "FAIL: the README's relay-wait sample does not compile"; exit 1; }
+  echo "ok: readme-relay-wait-sample"
+  passed=$((passed + 3))
 fi
 # a plugin host: the installed shared libraries by dlopen(), used and dlclose()d three times (with
 # libentity-nats, a relay's libnats threads outlive it: it must stay loaded, or their code goes)
