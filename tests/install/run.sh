@@ -192,6 +192,16 @@ PKG_CONFIG_LIBDIR=$work/no-pc PKG_CONFIG_PATH= cmake -S "$here/optional" -B "$wo
   >"$work/opt.log" 2>&1 || { echo "FAIL: optional find_package stopped the configure"; cat "$work/opt.log"; exit 1; }
 grep -q 'libentity_FOUND=0' "$work/opt.log" && tr -s ' \n' ' ' <"$work/opt.log" | grep -q 'lmdb is not found' ||
   { echo "FAIL: optional find_package without lmdb"; cat "$work/opt.log"; exit 1; }
+# a component that is not there: not found, saying which and why (it said only "NOT FOUND")
+comp_case() { # COMPONENTS WORDS-EXPECTED
+  cmake -S "$here/optional" -B "$work/opt-$1" -DCMAKE_PREFIX_PATH="$prefix" -DCOMPS="$1" >"$work/opt.log" 2>&1 ||
+    { echo "FAIL: find_package(libentity COMPONENTS $1) stopped the configure"; cat "$work/opt.log"; exit 1; }
+  grep -q 'libentity_FOUND=0' "$work/opt.log" && tr -s ' \n' ' ' <"$work/opt.log" | grep -qF "$2" ||
+    { echo "FAIL: find_package(libentity COMPONENTS $1) does not say: $2"; cat "$work/opt.log"; exit 1; }
+}
+comp_case bogus 'libentity has no component "bogus" (its components: http, nats)'
+[ "$nats" = nats ] || comp_case nats "libentity's component nats is not installed"
+[ "$http" = http ] || comp_case http "libentity's component http is not installed"
 echo "ok: cmake-optional"
 passed=$((passed + 1))
 
