@@ -202,6 +202,13 @@ comp_case() { # COMPONENTS WORDS-EXPECTED
 comp_case bogus 'libentity has no component "bogus" (its components: http, nats)'
 [ "$nats" = nats ] || comp_case nats "libentity's component nats is not installed"
 [ "$http" = http ] || comp_case http "libentity's component http is not installed"
+if [ "$nats" = nats ]; then # installed, and libnats's .pc hidden: the core's dependencies' only
+  mkdir "$work/core-pc"
+  for m in lmdb msgpack-c msgpack jansson libxxhash; do
+    if pkg-config --exists "$m"; then ln -s "$(pkg-config --variable=pcfiledir "$m")/$m.pc" "$work/core-pc/"; fi
+  done
+  PKG_CONFIG_LIBDIR=$work/core-pc PKG_CONFIG_PATH= comp_case nats "libentity's component nats needs libnats, found by pkg-config: libnats is not found"
+fi
 echo "ok: cmake-optional"
 passed=$((passed + 1))
 
