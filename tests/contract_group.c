@@ -1622,7 +1622,12 @@ static void t_close_in_forked_child(void)
     pthread_t t1, t2, tl;
     pid_t pid;
     int st = -1;
+    ent_store *mem = NULL;
+    ent_store_opts mo = ENT_STORE_OPTS_INIT;
+    ent_txn *t = NULL;
     open_on(&d, ENT_NONE);
+    mo.backend = "memory";
+    ENT_OK_(ent_store_open(&mem, NULL, ent_store_schema(d.s), &mo));
     gate_in = gate_open = 0;
     ENT_OK_(ent_subscribe(&sub, d.s, NULL, 0, gate_cb, NULL));
     w1 = (fork_writer){d.s, "f1", -100};
@@ -1641,6 +1646,15 @@ static void t_close_in_forked_child(void)
         ent_entity *e = mk_acct(d.s, "child", 1, NULL);
         alarm(20); /* a hang shows as SIGALRM */
         if (ent_create(d.s, NULL, e) != ENT_BUSY) _exit(2);
+        /* the message names the store; a memory store opened without a path by its backend (it
+         * said "store  was opened before fork()", naming nothing) */
+        if (!strstr(ent_errmsg(), "fork()")) _exit(3);
+        if (ent_txn_begin(&t, mem, ENT_TXN_READ) != ENT_BUSY ||
+            !strstr(ent_errmsg(), "the memory store was opened before fork()")) {
+            fprintf(stderr, "child: %s\n", ent_errmsg());
+            _exit(4);
+        }
+        ent_store_close(mem);
         ent_store_close(d.s);
         _exit(0);
     }
@@ -1660,6 +1674,7 @@ static void t_close_in_forked_child(void)
     ENT_OK_(w3.rc);
     pthread_join(tl, NULL);
     ENT_OK_(wl.rc);
+    ent_store_close(mem);
     close_on(&d);
 }
 

@@ -79,8 +79,12 @@ const char *ent__bk_name(const ent_bk_conn *c) { return c->ops->name; }
 
 int ent__bk_fork_check(const ent_bk_conn *c, const char *what)
 {
-    if (ent__fork_gen() != c->fork_gen)
+    if (ent__fork_gen() != c->fork_gen) {
+        if (!what || !*what) /* a memory store has no path: "store  was opened" named none */
+            return ent__err(ENT_BUSY, "the %s store was opened before fork(); open it again in this process",
+                            c->ops->name);
         return ent__err(ENT_BUSY, "store %s was opened before fork(); open it again in this process", what);
+    }
     return ENT_OK;
 }
 

@@ -54,11 +54,18 @@ echo "ok: pc-prefix, destdir, pc-requires"
 # the include path: a host includes any one of them first
 for h in "$prefix"/include/entity/*.h; do
   printf '#include <entity/%s>\n#include <entity/%s>\nint ent_header_probe;\n' "${h##*/}" "${h##*/}" >"$work/hdr.c"
-  cc -std=c11 -Wall -Wextra -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
+  cc -std=c11 -Wall -Wextra -Wpedantic -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
     { echo "FAIL: ${h##*/} does not compile alone as C"; exit 1; }
   if command -v c++ >/dev/null; then
-    c++ -x c++ -std=c++11 -Wall -Wextra -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
+    c++ -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
       { echo "FAIL: ${h##*/} does not compile alone as C++"; exit 1; }
+  fi
+  # clang++ warns of NULL (__null) as a zero where C++ has nullptr: the headers' inline code is
+  # compiled with the host's flags (ent_key_id() failed a host built with -Werror this way)
+  if command -v clang++ >/dev/null; then
+    clang++ -x c++ -std=c++17 -Wall -Wextra -Wpedantic -Wzero-as-null-pointer-constant -Werror \
+      -I"$prefix/include" -c "$work/hdr.c" -o /dev/null ||
+      { echo "FAIL: ${h##*/} does not compile alone as C++17 with clang++ -Wzero-as-null-pointer-constant"; exit 1; }
   fi
 done
 echo "ok: headers-alone"
@@ -148,6 +155,19 @@ if command -v c++ >/dev/null; then
   LD_LIBRARY_PATH=$libdir run pkgconfig-cxx "$work/pc_cxx"
   cxx=1
 fi
+# a C++17 host that uses the API for real (host_cxx.cpp: both backends open at once, threads, a
+# subscriber, RAII, the INIT macros), with each C++ compiler there is, warnings as errors
+for cxxc in c++ clang++; do
+  command -v "$cxxc" >/dev/null || continue
+  extra=()
+  if [ "$cxxc" = clang++ ]; then extra=(-Wzero-as-null-pointer-constant); fi
+  pcw --cflags --libs entity
+  "$cxxc" -std=c++17 -Wall -Wextra -Wpedantic -Werror ${extra[@]+"${extra[@]}"} -pthread -o "$work/host_cxx_$cxxc" \
+    "$here/host_cxx.cpp" "${PCW[@]}" || { echo "FAIL: host_cxx.cpp does not build with $cxxc"; exit 1; }
+  LD_LIBRARY_PATH=$libdir "$work/host_cxx_$cxxc" "$work/store-cxx-$cxxc" || { echo "FAIL: host_cxx ($cxxc)"; exit 1; }
+  echo "ok: cxx17-host-$cxxc"
+  cxx=$((${cxx:-0} + 1))
+done
 # pkg-config, static: the archive by path, its dependencies from --static
 pcw --cflags entity; cflags=("${PCW[@]}")
 PCW_SED='s/-lentity//' pcw --static --libs-only-l --libs-only-L entity
@@ -172,6 +192,23 @@ PKG_CONFIG_LIBDIR=$work/no-pc PKG_CONFIG_PATH= cmake -S "$here/optional" -B "$wo
   >"$work/opt.log" 2>&1 || { echo "FAIL: optional find_package stopped the configure"; cat "$work/opt.log"; exit 1; }
 grep -q 'libentity_FOUND=0' "$work/opt.log" && tr -s ' \n' ' ' <"$work/opt.log" | grep -q 'lmdb is not found' ||
   { echo "FAIL: optional find_package without lmdb"; cat "$work/opt.log"; exit 1; }
+# a component that is not there: not found, saying which and why (it said only "NOT FOUND")
+comp_case() { # COMPONENTS WORDS-EXPECTED
+  cmake -S "$here/optional" -B "$work/opt-$1" -DCMAKE_PREFIX_PATH="$prefix" -DCOMPS="$1" >"$work/opt.log" 2>&1 ||
+    { echo "FAIL: find_package(libentity COMPONENTS $1) stopped the configure"; cat "$work/opt.log"; exit 1; }
+  grep -q 'libentity_FOUND=0' "$work/opt.log" && tr -s ' \n' ' ' <"$work/opt.log" | grep -qF "$2" ||
+    { echo "FAIL: find_package(libentity COMPONENTS $1) does not say: $2"; cat "$work/opt.log"; exit 1; }
+}
+comp_case bogus 'libentity has no component "bogus" (its components: http, nats)'
+[ "$nats" = nats ] || comp_case nats "libentity's component nats is not installed"
+[ "$http" = http ] || comp_case http "libentity's component http is not installed"
+if [ "$nats" = nats ]; then # installed, and libnats's .pc hidden: the core's dependencies' only
+  mkdir "$work/core-pc"
+  for m in lmdb msgpack-c msgpack jansson libxxhash; do
+    if pkg-config --exists "$m"; then ln -s "$(pkg-config --variable=pcfiledir "$m")/$m.pc" "$work/core-pc/"; fi
+  done
+  PKG_CONFIG_LIBDIR=$work/core-pc PKG_CONFIG_PATH= comp_case nats "libentity's component nats needs libnats, found by pkg-config: libnats is not found"
+fi
 echo "ok: cmake-optional"
 passed=$((passed + 1))
 
@@ -209,8 +246,35 @@ if [ "$nats" = nats ]; then
   if ldd "$work/nats_static" | grep -q libentity; then echo "FAIL: static nats host links libentity.so"; exit 1; fi
   "$work/nats_static" || { echo "FAIL: nats-pkgconfig-static"; exit 1; }
   echo "ok: nats-pkgconfig-static"
-  passed=$((passed + 2))
+  # the README's waiting-for-the-relay sample ("Losing no acknowledged write"), as written, in a
+  # function that declares what it names (s, r, order, client and the host's reply functions)
+  python3 - "$src/README.md" "$work/relay_wait.c" <<'PY'
+import sys
+readme = open(sys.argv[1]).read()
+s = readme.index("```c\n", readme.index("### Losing no acknowledged write")) + 5
+open(sys.argv[2], "w").write(
+    "#include <entity/entity.h>\n#include <entity/nats.h>\n"
+    "void reply_ok(void *client);\nvoid reply_unknown(void *client);\n"
+    "int host_write(ent_store *s, ent_relay *r, ent_entity *order, void *client);\n"
+    "int host_write(ent_store *s, ent_relay *r, ent_entity *order, void *client)\n{\n    int rc;\n" +
+    readme[s:readme.index("```\n", s)] + "    return rc;\n}\n")
+PY
+  pcw --cflags entity-nats
+  cc -std=c11 -Wall -Wextra -Wpedantic -Werror -c -o "$work/relay_wait.o" "$work/relay_wait.c" "${PCW[@]}" ||
+    { echo "FAIL: the README's relay-wait sample does not compile"; exit 1; }
+  echo "ok: readme-relay-wait-sample"
+  passed=$((passed + 3))
 fi
+# a plugin host: the installed shared libraries by dlopen(), used and dlclose()d three times (with
+# libentity-nats, a relay's libnats threads outlive it: it must stay loaded, or their code goes)
+dl_nats=() dl_def=()
+if [ "$nats" = nats ]; then dl_nats=("$libdir/libentity-nats.so.0") dl_def=(-DWITH_NATS); fi
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror ${dl_def[@]+"${dl_def[@]}"} -I"$prefix/include" \
+   -o "$work/host_dlopen" "$here/host_dlopen.c" -ldl
+LD_LIBRARY_PATH=$libdir "$work/host_dlopen" "$libdir/libentity.so.0" "$work/store-dlopen" \
+  ${dl_nats[@]+"${dl_nats[@]}"} || { echo "FAIL: host_dlopen"; exit 1; }
+echo "ok: dlopen"
+passed=$((passed + 1))
 # the optional components through find_package(libentity COMPONENTS ...), built above
 if [ "$http" = http ]; then
   LD_LIBRARY_PATH=$libdir "$work/cm/http_host" || { echo "FAIL: http-cmake"; exit 1; }

@@ -12,6 +12,12 @@
  * their comment gives (NULL, 0, ""; schema.h's also set the message). A handle that was freed or
  * closed, or that no call of this library made, cannot be told from a valid one: using it is
  * undefined, as with free().
+ *
+ * Callbacks (event subscribers, ent_txn_run()'s fn, progress and log callbacks): from C++, one must
+ * not let an exception out. The library is C: nothing of its state unwinds with the exception (an
+ * event callback left so leaves its thread marked inside the delivery, every later write of that
+ * thread ENT_BUSY; a fn left so keeps the store's writer: other threads' writes wait for ever).
+ * Catch in the callback and return.
  */
 #ifndef ENTITY_ERROR_H
 #define ENTITY_ERROR_H

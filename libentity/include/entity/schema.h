@@ -66,7 +66,8 @@ typedef enum ent_key_kind {
 ENT_EXTERN(int) ent_schema_load_file(ent_schema **out, const char *path);
 
 /* Same as ent_schema_load_file() on `len` bytes of JSON text; `origin` names the source in
- * messages (a file name, "<stdin>", "<store>"); may be NULL. */
+ * messages (a file name, "<stdin>", "<store>"); may be NULL. json is only read during the call.
+ * out: on ENT_OK, a sealed schema; the caller frees it with ent_schema_free(). */
 ENT_EXTERN(int) ent_schema_load_json(ent_schema **out, const char *json, size_t len, const char *origin);
 
 /* Render a sealed schema as JSON in the descriptor format (loading it gives an equal schema).

@@ -43,9 +43,15 @@ typedef struct ent_key {
     size_t len;
 } ent_key;
 
+/* Inline, so compiled with the host's compiler and flags: nullptr in C++11 and later, where
+ * clang++'s -Wzero-as-null-pointer-constant (-Weverything) calls NULL (__null) a zero. */
 static inline ent_key ent_key_id(uint64_t id)
 {
+#if defined(__cplusplus) && __cplusplus >= 201103L
+    ent_key k = {ENT_KEY_AUTO, id, nullptr, 0};
+#else
     ent_key k = {ENT_KEY_AUTO, id, NULL, 0};
+#endif
     return k;
 }
 ENT_EXTERN(ent_key) ent_key_str(const char *s); /* borrows s (NUL-terminated) */
