@@ -282,7 +282,7 @@ static int store_open_once(ent_store **out, const char *path, const ent_schema *
             goto fail;
         }
         if (f[3] < ENT_FORMAT_VERSION && !opts->read_only) {
-            /* see ENT_FORMAT_VERSION: from here on, libraries of the older format refuse it */
+            /* see ENT_FORMAT_VERSION: from here on, libraries of an older format refuse it */
             const uint8_t now[4] = {0, 0, 0, ENT_FORMAT_VERSION};
             if ((rc = ent__meta_put(&t, "format", now, sizeof now))) goto fail;
         }

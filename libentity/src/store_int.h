@@ -24,8 +24,13 @@
  * library refuses it, as SQLite's legacy versions refuse a database in WAL mode. 3 (ninth
  * session): the file's records are checksummed with a seed per generation, which a library of
  * format 2 does not know: its recovery would take every record for damage and drop it, and its
- * unseeded records in a seeded generation would end the chain a reboot follows. */
-#define ENT_FORMAT_VERSION 3
+ * unseeded records in a seeded generation would end the chain a reboot follows. 4 (2026-12-07):
+ * the log may hold raises of a type's id counter (ENT_OP_LAST_ID), an event a library of format 3
+ * cannot decode: its `events`, replay and relay stopped there (ENT_CORRUPT, "unknown operation")
+ * and its check called a sound store damaged. Its writes still worked, so nothing told a user who
+ * ran it beside a newer one; it refuses the store now instead. Libraries of 2026-12-07 before this
+ * wrote raises into stores they left at format 3: their next writable open here marks them. */
+#define ENT_FORMAT_VERSION 4
 
 /* The backend tables of one schema generation: one data table per type and one table per index
  * (in type->indexes order). A layout lives as long as the store, so handles of older schemas
