@@ -101,6 +101,22 @@ int posix_fallocate(int fd, off_t off, off_t len)
     return real(fd, off, len);
 }
 
+/* Armed: the next ftruncate() fails with EIO (the give-back's cut of the write-ahead file: what
+ * a process killed between its checkpoint and the cut leaves) */
+static int fail_truncate;
+
+int ftruncate(int fd, off_t len)
+{
+    static int (*real)(int, off_t);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "ftruncate");
+    if (fail_truncate) {
+        fail_truncate = 0;
+        errno = EIO;
+        return -1;
+    }
+    return real(fd, len);
+}
+
 static const char schema_json[] = "{\"schema\":\"d\",\"version\":1,\"types\":{\"item\":{\"key\":\"auto\",\"fields\":{"
                                   "\"n\":{\"id\":1,\"type\":\"uint\",\"indexed\":true}}}}}";
 
@@ -130,7 +146,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    fail_at = 0;
+    fail_at = fail_truncate = 0;
     short_ino = 0;
     full_fs = full_errno = 0;
     ent_store_close(S);
@@ -535,8 +551,10 @@ static void t_full_disk_give_back_beside_others(void)
 
 /* A give-back whose checkpoint cannot sync data.mdb: the commit is refused as the full disk's,
  * the file keeps its records (none may go before data.mdb is synced), and the next commit, which
- * makes the checkpoint again, goes through: a reboot then finds every acknowledged commit. */
-static void t_give_back_checkpoint_fails(void)
+ * makes the checkpoint again, goes through. Then one whose cut of the file fails after its
+ * checkpoint (what a process killed between the two leaves). A reboot then finds every
+ * acknowledged commit, the chain it replays ending at data.mdb's last txn. */
+static void t_give_back_checkpoint_or_cut_fails(void)
 {
     char data[ENT_TEST_PATH_MAX + 16], wal[ENT_TEST_PATH_MAX + 16], rb[ENT_TEST_PATH_MAX + 16];
     struct stat st;
@@ -566,6 +584,24 @@ static void t_give_back_checkpoint_fails(void)
     CU_ASSERT_EQUAL(st.st_size, before);
     ENT_OK_(create(n, &id));
     n++;
+    /* the checkpoint made and the cut refused: the old generation's records stay behind an
+     * inactive header, and the next generation's are written over them */
+    for (st.st_size = 0; st.st_size <= before + (1 << 20) && n < 40000; n++) {
+        ENT_OK_(create(n, &id));
+        CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    }
+    before = st.st_size;
+    CU_ASSERT_EQUAL_FATAL(stat(data, &st), 0);
+    short_ino = st.st_ino;
+    full_fs = 1;
+    full_errno = ENOSPC;
+    fail_truncate = 1;
+    ENT_CHECK_RC(create(n, &id), ENT_FULL);
+    full_fs = full_errno = fail_truncate = 0;
+    CU_ASSERT(strstr(ent_errmsg(), "given back") == NULL);
+    CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, before);
+    for (unsigned i = 0; i < 50; i++, n++) ENT_OK_(create(n, &id));
     CU_ASSERT_EQUAL(count_items(S), n);
     CU_ASSERT_EQUAL(chain_end(wal, data, &nrec, &dtxn), dtxn);
     CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
@@ -627,7 +663,7 @@ int main(void)
         ENT_TEST(t_full_disk_short_write),
         ENT_TEST(t_full_disk_gives_back_the_log),
         ENT_TEST(t_full_disk_give_back_beside_others),
-        ENT_TEST(t_give_back_checkpoint_fails),
+        ENT_TEST(t_give_back_checkpoint_or_cut_fails),
         ENT_TEST(t_copy_refused_leaves_no_dir),
         {NULL, NULL},
     };
