@@ -5,11 +5,13 @@
  * are needed. Unarmed it is the C library's. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 #include "test_util.h"
 #include "test_reboot.h"
+#include <fcntl.h>
 
 static int fail_at;        /* fail the fail_at-th fdatasync() counted from arming (0: none) */
 static int sync_calls;     /* fdatasync() calls since arming */
@@ -98,6 +101,22 @@ int posix_fallocate(int fd, off_t off, off_t len)
     return real(fd, off, len);
 }
 
+/* Armed: the next ftruncate() fails with EIO (the give-back's cut of the write-ahead file: what
+ * a process killed between its checkpoint and the cut leaves) */
+static int fail_truncate;
+
+int ftruncate(int fd, off_t len)
+{
+    static int (*real)(int, off_t);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "ftruncate");
+    if (fail_truncate) {
+        fail_truncate = 0;
+        errno = EIO;
+        return -1;
+    }
+    return real(fd, len);
+}
+
 static const char schema_json[] = "{\"schema\":\"d\",\"version\":1,\"types\":{\"item\":{\"key\":\"auto\",\"fields\":{"
                                   "\"n\":{\"id\":1,\"type\":\"uint\",\"indexed\":true}}}}}";
 
@@ -127,7 +146,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    fail_at = 0;
+    fail_at = fail_truncate = 0;
     short_ino = 0;
     full_fs = full_errno = 0;
     ent_store_close(S);
@@ -392,6 +411,210 @@ static void t_full_disk_gives_back_the_log(void)
     teardown();
 }
 
+/* The chain of records of the file's generation at wal (as a reboot's replay follows it): the
+ * txn it ends at (the header's base when it has none), *n its records; and the txn data.mdb's
+ * newer meta page names. A replay puts back every commit when the two are equal. */
+static uint64_t chain_end(const char *wal, const char *data, size_t *n, uint64_t *data_txn)
+{
+    wal_hdr h;
+    wal_rec r;
+    uint64_t off = REC_START, last, t0 = 0, t1 = 0;
+    int fd = open(wal, O_RDONLY), dfd = open(data, O_RDONLY);
+    CU_ASSERT_FATAL(fd >= 0 && dfd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    *n = 0;
+    for (last = h.base; h.active && pread(fd, &r, sizeof r, (off_t)off) == (ssize_t)sizeof r && r.magic == REC_MAGIC &&
+                        r.gen == h.gen && r.prev == last;
+         last = r.txn) {
+        off += sizeof r + r.npages * sizeof(wal_page) + META_LEN + r.bytes;
+        (*n)++;
+    }
+    CU_ASSERT_FATAL(pread(dfd, &t0, 8, OFF_TXNID) == 8 && pread(dfd, &t1, 8, (off_t)h.psize + OFF_TXNID) == 8);
+    *data_txn = t0 > t1 ? t0 : t1;
+    close(fd);
+    close(dfd);
+    return last;
+}
+
+/* The give-back beside other processes: a child logs 2 MiB of durable commits (its idea of the
+ * file's size grows with it), then this process's commit is refused by the full disk and cuts the
+ * file to its header. The child's next records (four threads in group commits) go past the end it
+ * no longer knows, beside this process's own and a lazy handle's commits; each side keeps the
+ * store open. A reboot then must find every acknowledged commit of both, and verify clean. */
+typedef struct gb_arg {
+    ent_store *s;
+    unsigned base;
+    uint64_t ok;
+} gb_arg;
+
+static void *gb_writer(void *p)
+{
+    gb_arg *a = p;
+    uint64_t id = 0;
+    for (unsigned i = 0; i < 150; i++)
+        if (create_in(a->s, 1000000 + a->base + i, &id) == ENT_OK) a->ok++;
+    return NULL;
+}
+
+static void t_full_disk_give_back_beside_others(void)
+{
+    char data[ENT_TEST_PATH_MAX + 16], wal[ENT_TEST_PATH_MAX + 16], rb[ENT_TEST_PATH_MAX + 16];
+    struct stat st;
+    uint64_t id = 0, n = 0, probs = 9, child_ok = 0;
+    int up[2], down[2];
+    ent_store *r = NULL, *lazy = NULL;
+    ent_store_opts lo = ENT_STORE_OPTS_INIT;
+    setup();
+    CU_ASSERT_FATAL(ent_test_fmt(data, sizeof data, "%s/data.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(wal, sizeof wal, "%s/wal", dir) == 0);
+    CU_ASSERT_FATAL(pipe(up) == 0 && pipe(down) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        ent_store *c = NULL;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        uint64_t ok = 0, k = 0;
+        char ch;
+        o.durability = ENT_DURABLE;
+        if (ent_store_open(&c, dir, NULL, &o) || ent_store_set_group_commit(c, ENT_GROUP_ALWAYS)) _exit(3);
+        for (st.st_size = 0; st.st_size <= (2 << 20) && k < 20000; k++) {
+            if (create_in(c, 2000000 + k, &id) != ENT_OK || stat(wal, &st) != 0) _exit(4);
+            ok++;
+        }
+        if (write(up[1], &ok, sizeof ok) != sizeof ok || read(down[0], &ch, 1) != 1) _exit(5);
+        gb_arg a[4];
+        pthread_t th[4];
+        for (unsigned i = 0; i < 4; i++) {
+            a[i] = (gb_arg){c, i * 1000, 0};
+            if (pthread_create(&th[i], NULL, gb_writer, &a[i])) _exit(6);
+        }
+        for (unsigned i = 0; i < 4; i++) {
+            pthread_join(th[i], NULL);
+            ok += a[i].ok;
+        }
+        if (write(up[1], &ok, sizeof ok) != sizeof ok || read(down[0], &ch, 1) != 1) _exit(7);
+        ent_store_close(c);
+        _exit(0);
+    }
+    CU_ASSERT_FATAL(read(up[0], &child_ok, sizeof child_ok) == sizeof child_ok);
+    CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    CU_ASSERT(st.st_size > (2 << 20));
+    CU_ASSERT_EQUAL_FATAL(stat(data, &st), 0);
+    short_ino = st.st_ino;
+    full_fs = 1;
+    full_errno = ENOSPC;
+    ENT_CHECK_RC(create(0, &id), ENT_FULL);
+    full_fs = full_errno = 0;
+    ENT_ASSERT_MSG("were given back to the disk");
+    CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    CU_ASSERT(st.st_size <= REC_START);
+    lo.durability = ENT_LAZY;
+    CU_ASSERT_FATAL(write(down[1], "g", 1) == 1);
+    /* this process's durable commits while the child's threads log theirs; then a lazy handle's */
+    for (unsigned i = 0; i < 200; i++)
+        if (create(i, &id) == ENT_OK) n++;
+    CU_ASSERT_FATAL(read(up[0], &child_ok, sizeof child_ok) == sizeof child_ok);
+    /* every commit since the give-back is in the chain a reboot replays (the child's records
+     * too, written past the end of a file it took for longer) */
+    size_t nrec = 0;
+    uint64_t dtxn = 0, end = chain_end(wal, data, &nrec, &dtxn);
+    CU_ASSERT_EQUAL(end, dtxn);
+    CU_ASSERT(nrec > 0);
+    if (end != dtxn) fprintf(stderr, "chain ends at %llu of %llu (%zu records)\n", (unsigned long long)end, (unsigned long long)dtxn, nrec);
+    ENT_OK_(ent_store_open(&lazy, dir, NULL, &lo));
+    for (unsigned i = 0; i < 4; i++)
+        if (create_in(lazy, 500000 + i, &id) == ENT_OK) n++;
+    CU_ASSERT_EQUAL(n, 204);
+    ent_store_close(lazy);
+    for (unsigned i = 0; i < 20; i++) /* and a few more with the file as the child left it */
+        if (create(300 + i, &id) == ENT_OK) n++;
+    CU_ASSERT_EQUAL(count_items(S), n + child_ok);
+    /* a power cut with both open: every acknowledged commit is there after the reboot */
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0);
+    ENT_OK_(ent_store_open(&r, rb, NULL, NULL));
+    CU_ASSERT_EQUAL(count_items(r), n + child_ok);
+    ENT_OK_(ent_store_verify(&probs, r, NULL, NULL));
+    CU_ASSERT_EQUAL(probs, 0);
+    ent_store_close(r);
+    ent_test_rm_rf(rb);
+    CU_ASSERT_FATAL(write(down[1], "e", 1) == 1);
+    int wst = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &wst, 0) == pid);
+    CU_ASSERT(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    for (int i = 0; i < 2; i++) {
+        close(up[i]);
+        close(down[i]);
+    }
+    teardown();
+}
+
+/* A give-back whose checkpoint cannot sync data.mdb: the commit is refused as the full disk's,
+ * the file keeps its records (none may go before data.mdb is synced), and the next commit, which
+ * makes the checkpoint again, goes through. Then one whose cut of the file fails after its
+ * checkpoint (what a process killed between the two leaves). A reboot then finds every
+ * acknowledged commit, the chain it replays ending at data.mdb's last txn. */
+static void t_give_back_checkpoint_or_cut_fails(void)
+{
+    char data[ENT_TEST_PATH_MAX + 16], wal[ENT_TEST_PATH_MAX + 16], rb[ENT_TEST_PATH_MAX + 16];
+    struct stat st;
+    off_t before;
+    uint64_t id = 0, n = 0, probs = 9, dtxn = 0;
+    size_t nrec = 0;
+    ent_store *r = NULL;
+    setup();
+    CU_ASSERT_FATAL(ent_test_fmt(data, sizeof data, "%s/data.mdb", dir) == 0);
+    CU_ASSERT_FATAL(ent_test_fmt(wal, sizeof wal, "%s/wal", dir) == 0);
+    for (st.st_size = 0; st.st_size <= (2 << 20) && n < 20000; n++) {
+        ENT_OK_(create(n, &id));
+        CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    }
+    before = st.st_size;
+    CU_ASSERT_EQUAL_FATAL(stat(data, &st), 0);
+    short_ino = st.st_ino;
+    full_fs = 1;
+    full_errno = ENOSPC;
+    arm_sync(1, EIO); /* the checkpoint's sync of data.mdb */
+    ENT_CHECK_RC(create(n, &id), ENT_FULL);
+    full_fs = full_errno = 0;
+    arm_sync(0, EIO);
+    ENT_ASSERT_MSG("the disk is full");
+    CU_ASSERT(strstr(ent_errmsg(), "given back") == NULL);
+    CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, before);
+    ENT_OK_(create(n, &id));
+    n++;
+    /* the checkpoint made and the cut refused: the old generation's records stay behind an
+     * inactive header, and the next generation's are written over them */
+    for (st.st_size = 0; st.st_size <= before + (1 << 20) && n < 40000; n++) {
+        ENT_OK_(create(n, &id));
+        CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    }
+    before = st.st_size;
+    CU_ASSERT_EQUAL_FATAL(stat(data, &st), 0);
+    short_ino = st.st_ino;
+    full_fs = 1;
+    full_errno = ENOSPC;
+    fail_truncate = 1;
+    ENT_CHECK_RC(create(n, &id), ENT_FULL);
+    full_fs = full_errno = fail_truncate = 0;
+    CU_ASSERT(strstr(ent_errmsg(), "given back") == NULL);
+    CU_ASSERT_EQUAL_FATAL(stat(wal, &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, before);
+    for (unsigned i = 0; i < 50; i++, n++) ENT_OK_(create(n, &id));
+    CU_ASSERT_EQUAL(count_items(S), n);
+    CU_ASSERT_EQUAL(chain_end(wal, data, &nrec, &dtxn), dtxn);
+    CU_ASSERT_FATAL(ent_test_fmt(rb, sizeof rb, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, rb, 0);
+    ENT_OK_(ent_store_open(&r, rb, NULL, NULL));
+    CU_ASSERT_EQUAL(count_items(r), n);
+    ENT_OK_(ent_store_verify(&probs, r, NULL, NULL));
+    CU_ASSERT_EQUAL(probs, 0);
+    ent_store_close(r);
+    ent_test_rm_rf(rb);
+    teardown();
+}
+
 /* A copy the disk refuses (here the file size limit, as a full destination does: "No space left
  * on device") leaves no store and no half copy at DEST, and no directory it made either: a
  * failed copy leaves DEST as it found it, as the README says of failed inits and replays (it left
@@ -439,6 +662,8 @@ int main(void)
         ENT_TEST(t_file_size_limit),
         ENT_TEST(t_full_disk_short_write),
         ENT_TEST(t_full_disk_gives_back_the_log),
+        ENT_TEST(t_full_disk_give_back_beside_others),
+        ENT_TEST(t_give_back_checkpoint_or_cut_fails),
         ENT_TEST(t_copy_refused_leaves_no_dir),
         {NULL, NULL},
     };

@@ -27,8 +27,10 @@ static inline int ent_test_run(const char *suite, const ent_test_case *cases)
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     CU_pSuite s = CU_add_suite(suite, NULL, NULL);
     if (!s) return 2;
+    /* ENT_TEST_ONLY=name: that case alone (while working on it) */
+    const char *only = getenv("ENT_TEST_ONLY");
     for (const ent_test_case *c = cases; c->name; c++)
-        if (!CU_add_test(s, c->name, c->fn)) return 2;
+        if ((!only || !strcmp(only, c->name)) && !CU_add_test(s, c->name, c->fn)) return 2;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

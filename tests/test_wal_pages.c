@@ -856,6 +856,142 @@ static void t_read_only_copy_reads(void)
     CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
 }
 
+/* A store read without LMDB's lock file (t_read_only_copy_reads) has no reader slot: a writer
+ * that starts while the read goes on (root, who writes a file of no write bit, or its owner after
+ * `chmod u+w`) sees no reader and reuses the pages the reader's snapshot still holds. Here a
+ * child reads a long scan in one read txn while its parent opens the store to write, replaces
+ * every item over many commits, and closes; the child then reads on. Every item it reads must be
+ * whole (its name says its key) and the scan must count the snapshot's items: before the writer's
+ * open was refused it read the writer's pages (items of other keys, a short count, ENT_CORRUPT). */
+static void t_lockless_reader_vs_writer(void)
+{
+    char p[ENT_TEST_PATH_MAX + 16];
+    ent_store *s = NULL;
+    ent_schema *sc = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    uint64_t rng = 11;
+    enum { N = 400 };
+    static const char *const names[] = {"data.mdb", "lock.mdb", "notify", "wal", "writer.lock"};
+    int go[2], done[2];
+    ENT_TEST_MKDTEMP(dir, "lockless-writer");
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "w"));
+    ENT_OK_(ent_store_open(&s, dir, sc, &o));
+    for (unsigned i = 0; i < N; i++) ENT_OK_(put_item_sized(s, i, &rng, 300));
+    ent_store_close(s);
+    s = NULL;
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/%s", dir, names[i]) == 0);
+        if (access(p, F_OK) == 0) CU_ASSERT_FATAL(chmod(p, 0444) == 0);
+    }
+    CU_ASSERT_FATAL(chmod(dir, 0555) == 0);
+    CU_ASSERT_FATAL(pipe(go) == 0 && pipe(done) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        ent_store *ro = NULL;
+        ent_store_opts roo = ENT_STORE_OPTS_INIT;
+        ent_txn *t = NULL;
+        ent_iter *it = NULL;
+        ent_entity *en = NULL;
+        unsigned n = 0, bad = 0;
+        char c = 0;
+        int rc;
+        roo.read_only = 1;
+        close(go[0]);
+        close(done[1]);
+        if (geteuid() == 0) {
+            struct __user_cap_header_struct ch = {_LINUX_CAPABILITY_VERSION_3, 0};
+            struct __user_cap_data_struct cd[2];
+            if (syscall(SYS_capget, &ch, cd) != 0) _exit(3);
+            cd[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+            if (syscall(SYS_capset, &ch, cd) != 0) _exit(3);
+        }
+        if ((rc = ent_store_open(&ro, dir, NULL, &roo)) || (rc = ent_txn_begin(&t, ro, ENT_TXN_READ)) ||
+            (rc = ent_scan(&it, ro, t, ent_store_type(ro, "item"), NULL, NULL))) {
+            fprintf(stderr, "reader: %d %s\n", rc, ent_errmsg());
+            _exit(4);
+        }
+        while ((rc = ent_iter_next(&en, it)) == ENT_OK) {
+            ent_key k = ent_entity_key(en);
+            const char *name = NULL;
+            size_t len = 0;
+            char want[48];
+            snprintf(want, sizeof want, "name-%.*s-", (int)(k.len > 1 ? k.len - 1 : 0), k.str + 1);
+            if (ent_entity_get_string(&name, &len, en, "name") || len < strlen(want) || memcmp(name, want, strlen(want)))
+                bad++;
+            ent_entity_free(en);
+            if (++n == N / 4) { /* the writer's turn, then read on in the same snapshot */
+                if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1) _exit(5);
+            }
+        }
+        if (rc != ENT_NOTFOUND || n != N || bad) fprintf(stderr, "reader: %d %s; %u items, %u torn\n", rc, ent_errmsg(), n, bad);
+        ent_iter_free(it);
+        ent_txn_abort(t);
+        ent_store_close(ro);
+        _exit(rc == ENT_NOTFOUND && n == N && !bad ? 0 : 1);
+    }
+    close(go[1]);
+    close(done[0]);
+    char c = 0;
+    CU_ASSERT_FATAL(read(go[0], &c, 1) == 1);
+    /* the writer: its owner makes the files writable again (root would need no chmod) */
+    CU_ASSERT_FATAL(chmod(dir, 0755) == 0);
+    for (int i = 0; i < 5; i++) {
+        CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s/%s", dir, names[i]) == 0);
+        if (access(p, F_OK) == 0) CU_ASSERT_FATAL(chmod(p, 0644) == 0);
+    }
+    int rc = ent_store_open(&s, dir, NULL, &o);
+    if (rc == ENT_OK) {
+        for (int round = 0; round < 6; round++)
+            for (unsigned i = 0; i < N; i++) {
+                if (round % 2 == 0) del_item(s, NULL, 100000 + i); /* k1xxxxx */
+                else put_item_sized(s, i, &rng, 300);
+                put_blob(s, NULL, 200000 + i + (unsigned)round * 1000, &rng, 1, 300);
+            }
+        ent_store_close(s);
+    } else if (rc != ENT_BUSY) {
+        fprintf(stderr, "writer: %d %s\n", rc, ent_errmsg());
+    }
+    /* refused while a reader without a slot reads: it would reuse the pages the reader holds */
+    CU_ASSERT_EQUAL(rc, ENT_BUSY);
+    CU_ASSERT(rc == ENT_OK || strstr(ent_errmsg(), "without LMDB's lock file") != NULL);
+    CU_ASSERT_FATAL(write(done[1], "d", 1) == 1);
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!WIFEXITED(st)) fprintf(stderr, "reader: signal %d\n", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    close(go[0]);
+    close(done[1]);
+    /* once the reader is gone the store opens to write */
+    ENT_OK_(ent_store_open(&s, dir, NULL, &o));
+    /* A read-only copy made after a power cut, records still to put back: read without them,
+     * data.mdb alone would answer from before the last commits. Refused, naming the way. */
+    o.durability = ENT_DURABLE;
+    ent_store_close(s);
+    ENT_OK_(ent_store_open(&s, dir, NULL, &o));
+    for (unsigned i = 0; i < 20; i++) ENT_OK_(put_item_sized(s, 500 + i, &rng, 300));
+    CU_ASSERT_FATAL(ent_test_fmt(p, sizeof p, "%s-reboot", dir) == 0);
+    ent_test_reboot_copy(dir, p, 0);
+    ent_store_close(s);
+    char q[ENT_TEST_PATH_MAX + 32];
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_FATAL(ent_test_fmt(q, sizeof q, "%s/%s", p, names[i == 0 ? 0 : 3]) == 0);
+        CU_ASSERT_FATAL(chmod(q, 0444) == 0);
+    }
+    CU_ASSERT_FATAL(chmod(p, 0555) == 0);
+    CU_ASSERT_EQUAL(read_as_other(p, -1, "must be put back from its write-ahead file first"), 0);
+    CU_ASSERT_FATAL(chmod(p, 0755) == 0);
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_FATAL(ent_test_fmt(q, sizeof q, "%s/%s", p, names[i == 0 ? 0 : 3]) == 0);
+        CU_ASSERT_FATAL(chmod(q, 0644) == 0);
+    }
+    CU_ASSERT_EQUAL(count_in(p), N + 20); /* put back by a reader that may write */
+    CU_ASSERT_EQUAL(ent_test_rm_rf(p), 0);
+    ent_schema_free(sc);
+    CU_ASSERT_EQUAL(ent_test_rm_rf(dir), 0);
+}
+
 /* A value that holds bytes shaped as a record of the file (an archived copy of a write-ahead
  * file: generations are small counters every store shares; or bytes crafted by whoever may
  * write values) is logged inside the images of its commit's record. When a power cut leaves that
@@ -1866,6 +2002,7 @@ int main(void)
         ENT_TEST(t_other_stores_file_is_refused),
         ENT_TEST(t_forked_child_keeps_no_lock),
         ENT_TEST(t_read_only_copy_reads),
+        ENT_TEST(t_lockless_reader_vs_writer),
         {NULL, NULL},
     };
     return ent_test_run("wal_pages", cases);

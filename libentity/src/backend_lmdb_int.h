@@ -136,6 +136,7 @@ typedef struct lenv {
     pthread_cond_t gcv;
     unsigned resizing; /* resizers waiting for or holding rs exclusively (under gmu) */
     int lockfd;     /* writer.lock, held exclusively only by a writer that grows the map */
+    int nolockfd;   /* data.mdb, read-only, holding NOLOCK_BYTE shared: this env reads without lock.mdb (-1: not) */
     int grow_lock;  /* this process's writer holds it (and nt->growing is set): under wmu */
     lnotify *nt;
     int nt_writable;
