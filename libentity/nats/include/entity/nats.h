@@ -42,9 +42,34 @@ extern "C" {
  * Called on the relay's or mirror's thread. NULL: lines go to stderr prefixed "entity: ". */
 typedef void (*ent_nats_log_cb)(const char *line, void *payload);
 
-#define ENT_RELAY_OPTS_VERSION 1
+/* How to reach a secured NATS deployment (README, "Connecting to a secured NATS"): files, named
+ * as the `nats` CLI names its options. Every member NULL (or ""): none of it, the URL alone says
+ * (nats://, tls://, user:password@ or token@). Each file must be readable when the run starts.
+ *   tls_ca        PEM bundle of the CAs that signed the server's certificate (a private CA);
+ *                 makes TLS required, as tls:// does (--tlsca)
+ *   tls_cert,     the client's certificate chain and its private key (PEM), for a server that
+ *   tls_key       verifies its clients (mutual TLS): both or neither (--tlscert, --tlskey)
+ *   tls_hostname  the name the server's certificate must hold when it is not the URL's host (a
+ *                 URL with an IP address); needs TLS (--tls-hostname)
+ *   nkey_seed     a file holding a user NKey seed ("SU..."): the server's nonce is signed with it
+ *                 (--nkey); its public key is derived from it
+ *   creds         a .creds file, a user JWT and its seed (decentralized auth) (--creds)
+ * One way to authenticate: nkey_seed, creds and a user or token in the URL exclude each other.
+ * Seeds and passwords are never printed. */
+typedef struct ent_nats_auth {
+    const char *tls_ca;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_hostname;
+    const char *nkey_seed;
+    const char *creds;
+} ent_nats_auth;
+#define ENT_NATS_AUTH_INIT {NULL, NULL, NULL, NULL, NULL, NULL}
+
+/* Version 2 added auth; a version 1 struct (without it) is still taken, as no auth. */
+#define ENT_RELAY_OPTS_VERSION 2
 typedef struct ent_relay_opts {
-    unsigned version;       /* ENT_RELAY_OPTS_VERSION */
+    unsigned version;       /* ENT_RELAY_OPTS_VERSION (or 1) */
     const char *url;        /* "nats://host:port", or a comma-separated list, tried in order */
     const char *stream;     /* stream name; created (file storage, subjects "entity.<id>.>") when
                              * missing; an existing one must take this store's subjects */
@@ -59,8 +84,10 @@ typedef struct ent_relay_opts {
     int64_t duplicate_window_ms; /* for a stream the relay creates: 0 = the server's default (2 min) */
     ent_nats_log_cb log;
     void *log_payload;
+    /* Version 2: */
+    ent_nats_auth auth;     /* TLS files, NKey, credentials; copied by ent_relay_start() */
 } ent_relay_opts;
-#define ENT_RELAY_OPTS_INIT {ENT_RELAY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL}
+#define ENT_RELAY_OPTS_INIT {ENT_RELAY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, ENT_NATS_AUTH_INIT}
 
 /* Run the relay of store s on the calling thread until *stop becomes non-zero (checked at least
  * every 200 ms) or, with once, until the log as it was at start is acknowledged. NATS down: retries
@@ -117,9 +144,10 @@ ENT_EXTERN(uint64_t) ent_relay_acked(const ent_relay *r);
  * message naming it. */
 ENT_EXTERN(int) ent_relay_wait(ent_relay *r, uint64_t seq, int timeout_ms);
 
-#define ENT_FOLLOW_OPTS_VERSION 1
+/* Version 2 added auth; a version 1 struct (without it) is still taken, as no auth. */
+#define ENT_FOLLOW_OPTS_VERSION 2
 typedef struct ent_follow_opts {
-    unsigned version;       /* ENT_FOLLOW_OPTS_VERSION */
+    unsigned version;       /* ENT_FOLLOW_OPTS_VERSION (or 1) */
     const char *url;
     const char *stream;     /* must exist */
     const char *primary_id; /* the store to copy; NULL: the mirror's primary, else the store of
@@ -138,8 +166,10 @@ typedef struct ent_follow_opts {
     void *event_payload;
     ent_nats_log_cb log;
     void *log_payload;
+    /* Version 2: */
+    ent_nats_auth auth;     /* TLS files, NKey, credentials; copied by ent_follow_start() */
 } ent_follow_opts;
-#define ENT_FOLLOW_OPTS_INIT {ENT_FOLLOW_OPTS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL}
+#define ENT_FOLLOW_OPTS_INIT {ENT_FOLLOW_OPTS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, ENT_NATS_AUTH_INIT}
 
 /* Keep the mirror store at `path` (created from the stream's schema messages on first run) a copy
  * of the primary: apply each of its transactions as one transaction with the primary's seq, ts,
@@ -178,6 +208,15 @@ ENT_EXTERN(int) ent_follow_stop(ent_follower *f);
  * `entity relay` and `entity mirror` exit 2 (wrong usage) on it, 1 on what the server refuses.
  * Returns ENT_OK, or ENT_INVALID naming the value at fault. */
 ENT_EXTERN(int) ent_nats_check(const char *url, const char *stream, const char *primary_id);
+
+/* Whether auth can be used with url (NULL: not looked at), without connecting: tls_cert and
+ * tls_key both or neither, at most one way to authenticate (nkey_seed, creds, or a user or token
+ * in a URL), tls_hostname with TLS (tls:// or tls_ca or a client certificate), and each file named
+ * readable (an NKey seed file also of the seed's form). ent_relay_run() and ent_follow_run() make
+ * the same checks before anything is made (a mirror's directory). auth NULL: ENT_OK.
+ * Returns ENT_OK; ENT_INVALID naming the options at fault (the user's mistake: `entity` exits 2);
+ * ENT_IO naming a file that cannot be read and why (exit 1). */
+ENT_EXTERN(int) ent_nats_check_auth(const char *url, const ent_nats_auth *auth);
 
 #ifdef __cplusplus
 }
