@@ -1102,6 +1102,8 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
     {
         ent_relay_opts o;
         if ((rc = take_opts(&o, opts, "ent_relay_start"))) return rc;
+        /* TLS files, keys: refused by this call, as ent_follow_start() does */
+        if ((rc = ent_nats_check_auth(o.url, &o.auth))) return rc;
     }
     if ((rc = claim_handle(s))) return rc;
     if (!(x = calloc(1, sizeof *x))) {

@@ -103,7 +103,10 @@ typedef struct ent_relay_opts {
  * and does not take this store's subjects; the store's data.mdb at its path is another file than
  * the one s has open: another store moved there), ENT_NOTFOUND (that file was removed: the
  * relay, caught up, looks every 200 ms, as no writer reaches the store it reads any more),
- * ENT_IO (once: NATS unreachable or an ack missing), the store's codes. The message (ent_errmsg)
+ * ENT_IO (once: NATS unreachable or an ack missing; a file of opts->auth that cannot be read or
+ * is not of its kind, ent_nats_check_auth()), the store's codes. ENT_INVALID too for options of
+ * opts->auth that do not go together, and for a server certificate that fails verification (an
+ * unknown CA, a name it does not hold: not retried, as refused credentials). The message (ent_errmsg)
  * says which. */
 ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop);
 
@@ -113,7 +116,8 @@ typedef struct ent_relay ent_relay;
  * ent_relay_stop() returns (the thread calls on it until then: close it after the stop). Its
  * path is taken by this call (a relative one against the current directory then): a host may
  * change its directory afterwards. out: ent_relay_stop() ends it.
- * Returns ENT_OK, ENT_BUSY (a relay is already running on s), ENT_INVALID, ENT_NOMEM. */
+ * Returns ENT_OK, ENT_BUSY (a relay is already running on s), ENT_INVALID, ENT_NOMEM, ENT_IO (a
+ * file of opts->auth, ent_nats_check_auth()). */
 ENT_EXTERN(int) ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts);
 /* Stop the thread (it finishes the batch in flight, at most its ack wait), free r, and return what
  * ent_relay_run() returned (its message is on this thread afterwards). NULL: ENT_OK. */
@@ -184,7 +188,9 @@ typedef struct ent_follow_opts {
  * mirror on a stream whose messages were all removed, named so too; no messages of primary_id; the mirror's data.mdb removed under it, seen when nothing comes),
  * ENT_CONFLICT (the store at path is not a mirror of that primary; another store moved there under it),
  * ENT_INVALID (bad options, URL or stream name; the server refused the URL's credentials, or
- * their absence: not retried), ENT_IO (once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
+ * their absence, or opts->auth's; its certificate failed verification: not retried; options of
+ * opts->auth that do not go together), ENT_IO (a file of opts->auth that cannot be read or is not
+ * of its kind, ent_nats_check_auth(): before the directory is made; once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
  * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
 ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
 
@@ -192,7 +198,8 @@ typedef struct ent_follower ent_follower;
 /* ent_follow_run() in a new thread; path and opts (with its strings, and *store_opts with its
  * backend name) are copied: the caller may free or change them once this returns. The directory is
  * claimed before the thread starts, so a second mirror of it is refused by this call (ENT_BUSY).
- * out: ent_follow_stop() stops and frees it. Returns ENT_OK, ENT_BUSY, ENT_INVALID, ENT_NOMEM. */
+ * out: ent_follow_stop() stops and frees it. Returns ENT_OK, ENT_BUSY, ENT_INVALID, ENT_NOMEM,
+ * ENT_IO (a file of opts->auth, ent_nats_check_auth(); no directory made). */
 ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts);
 /* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. A stop (this one, or
  * *stop raised for ent_follow_run) closes the mirror's connection at once, ending a request that
