@@ -13,9 +13,11 @@
 #    (an Ed25519 key) and encoded here as NKeys are (base32, CRC-16): --nkey SEEDFILE relays and
 #    mirrors; another seed, a damaged seed, a file without one are refused; --nkey with --creds or
 #    with a user in the URL is wrong usage;
-#  - --creds: its error paths only (missing, not a .creds file). A JWT round trip needs an
-#    operator-mode server and JWTs signed by an operator and an account, which nothing here
-#    issues (nsc / nats CLI are not installed): not tested.
+#  - decentralized auth (operator mode): an operator, a system account, an account with JetStream
+#    and its user, as JWTs signed here (openssl pkeyutl signs with Ed25519; the claims are those
+#    nats-io/jwt v2 encodes) and a user's .creds file: relay and mirror with --creds; a user of an
+#    account the server does not trust refused (exit 1 naming the file, not retried); a missing
+#    file and one that is not a .creds file (exit 1, before anything is made).
 # Never printed: the seed (checked: no line of any output holds it).
 #   nats_auth.sh ENTITY_BIN SOURCE_DIR
 set -uo pipefail
@@ -32,11 +34,11 @@ cleanup() {
 }
 trap cleanup EXIT
 command -v openssl >/dev/null || { say "openssl is not installed (.ci/deps.sh installs it)"; exit 1; }
-# two ports held for the run (see nats_test.sh): the TLS server's and the NKey server's
+# three ports held for the run (see nats_test.sh): the TLS server's, the NKey server's, the JWT one's
 python3 -c '
 import signal, socket
 h = []
-for _ in range(2):
+for _ in range(3):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))
@@ -45,7 +47,7 @@ print(" ".join(str(s.getsockname()[1]) for s in h), flush=True)
 signal.pause()
 ' >"$W/ports" & PIDS+=($!)
 for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.05; done
-read -r TPORT KPORT <"$W/ports" || { say "no ports held"; exit 1; }
+read -r TPORT KPORT JPORT <"$W/ports" || { say "no ports held"; exit 1; }
 
 # ---- the PKI: a private CA, the server's certificate, a client's; all P-256 ---------------------
 C="$W/pki"
@@ -105,6 +107,72 @@ jetstream { store_dir: $(q "$W/js-nkey") }
 authorization { users = [ { nkey: "$PUB" } ] }
 CONF
 
+# ---- operator mode: JWTs for an operator, a system account, an account and its user ------------
+# nats-io/jwt v2: header {"typ":"JWT","alg":"ed25519-nkey"}, claims {jti, iat, iss, name, sub,
+# nats: {type, version 2, ...}}, base64url without padding, the signature Ed25519 over
+# "header.claims" by the issuer's key. The operator signs the accounts, the account its user.
+JWT_PY='
+import base64, hashlib, json, os, subprocess, sys, time
+D = sys.argv[1]
+def crc16(d):
+    c = 0
+    for b in d:
+        c ^= b << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021 if c & 0x8000 else c << 1) & 0xffff
+    return c
+def enc(raw):
+    return base64.b32encode(raw + crc16(raw).to_bytes(2, "little")).decode().rstrip("=")
+def ossl(*a):
+    return subprocess.run(["openssl"] + list(a), check=True, capture_output=True).stdout
+def key(name, prefix):
+    pem = os.path.join(D, name + ".pem")
+    ossl("genpkey", "-algorithm", "ed25519", "-out", pem)
+    priv = ossl("pkey", "-in", pem, "-outform", "DER")[-32:]
+    pub = ossl("pkey", "-in", pem, "-pubout", "-outform", "DER")[-32:]
+    return pem, enc(bytes([prefix]) + pub), enc(bytes([18 << 3 | prefix >> 5, (prefix & 31) << 3]) + priv)
+def b64(b):
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+def jwt(signer, iss, sub, name, nats):
+    c = {"iat": int(time.time()), "iss": iss, "name": name, "sub": sub, "nats": nats}
+    c["jti"] = base64.b32encode(hashlib.sha256(json.dumps(c).encode()).digest()).decode().rstrip("=")
+    h = b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode()) + "." + b64(json.dumps(c).encode())
+    p = os.path.join(D, "tosign")
+    open(p, "w").write(h)
+    return h + "." + b64(ossl("pkeyutl", "-sign", "-rawin", "-inkey", signer, "-in", p))
+def creds(path, user_jwt, seed):
+    open(path, "w").write("-----BEGIN NATS USER JWT-----\n%s\n------END NATS USER JWT------\n\n"
+                          "-----BEGIN USER NKEY SEED-----\n%s\n------END USER NKEY SEED------\n" % (user_jwt, seed))
+O, A, U = 14 << 3, 0, 20 << 3
+op_pem, op_pub, _ = key("op", O)
+sy_pem, sy_pub, _ = key("sys", A)
+ac_pem, ac_pub, _ = key("acc", A)
+ro_pem, ro_pub, _ = key("rogue", A)
+us_pem, us_pub, us_seed = key("user", U)
+ru_pem, ru_pub, ru_seed = key("ruser", U)
+lim = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": True, "conn": -1, "leaf": -1}
+js = dict(lim, mem_storage=-1, disk_storage=-1, streams=-1, consumer=-1)
+user = {"type": "user", "version": 2, "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1}
+open(os.path.join(D, "op.jwt"), "w").write(jwt(op_pem, op_pub, op_pub, "op", {"type": "operator", "version": 2, "system_account": sy_pub}))
+creds(os.path.join(D, "user.creds"), jwt(ac_pem, ac_pub, us_pub, "user", user), us_seed)
+# signed by an account the operator never signed: refused
+creds(os.path.join(D, "rogue.creds"), jwt(ro_pem, ro_pub, ru_pub, "ruser", user), ru_seed)
+print(sy_pub, jwt(op_pem, op_pub, sy_pub, "SYS", {"type": "account", "version": 2, "limits": lim}),
+      ac_pub, jwt(op_pem, op_pub, ac_pub, "acc", {"type": "account", "version": 2, "limits": js}))
+'
+J="$C/jwt"
+mkdir -p "$J"
+read -r SYS_PUB SYS_JWT ACC_PUB ACC_JWT < <(python3 -c "$JWT_PY" "$J" 2>>"$W/openssl.log")
+[ -n "${ACC_JWT:-}" ] || { say "making the JWTs failed"; cat "$W/openssl.log"; exit 1; }
+cat >"$W/jwt.conf" <<CONF
+listen: "127.0.0.1:$JPORT"
+operator: $(q "$J/op.jwt")
+system_account: $SYS_PUB
+resolver: MEMORY
+resolver_preload: { $SYS_PUB: "$SYS_JWT", $ACC_PUB: "$ACC_JWT" }
+jetstream { store_dir: $(q "$W/js-jwt") }
+CONF
+
 start() { # CONF PORT
   nats-server -c "$1" >>"$W/nats.log" 2>&1 & PIDS+=($!)
   for _ in $(seq 600); do (echo >/dev/tcp/127.0.0.1/$2) 2>/dev/null && return 0; sleep 0.05; done
@@ -112,8 +180,10 @@ start() { # CONF PORT
 }
 start "$W/tls.conf" "$TPORT"
 start "$W/nkey.conf" "$KPORT"
+start "$W/jwt.conf" "$JPORT"
 TURL=nats://127.0.0.1:$TPORT
 KURL=nats://127.0.0.1:$KPORT
+JURL=nats://127.0.0.1:$JPORT
 
 # ALL the output of every command, to look for the seed in at the end
 touch "$W/all"
@@ -224,7 +294,18 @@ refused "--nkey and a user in the URL" 2 "give one way to authenticate" \
   "$E" -s "$W/m-nk" mirror --nats "nats://u:pw@127.0.0.1:$KPORT" --stream NK --once --nkey "$C/user.nk"
 [ -e "$W/m-nk" ] && bad "a refused mirror made its directory" || say "ok: no refused --nkey mirror made its directory"
 
-# ---- --creds: error paths (see the head) ---------------------------------------------------------
+# ---- --creds: a user JWT and its seed (operator mode) ----------------------------------------------
+if run timeout 60 "$E" -s "$P" relay --nats "$JURL" --stream CR --once --creds "$J/user.creds"; then
+  say "ok: relay --once with --creds"
+else bad "relay with --creds: $(cat "$W/err")"; fi
+M3="$W/mirror creds"
+if run timeout 60 "$E" -s "$M3" mirror --nats "$JURL" --stream CR --once "--creds=$J/user.creds"; then
+  same "$P" "$M3" "mirror --once with --creds"
+else bad "mirror with --creds: $(cat "$W/err")"; fi
+refused "no credentials at an operator-mode server" 1 "refused the URL's credentials" \
+  "$E" -s "$P" relay --nats "$JURL" --stream CR
+refused "a user of an account the server does not trust" 1 "refused the credentials of --creds .*rogue.creds" \
+  "$E" -s "$W/m-cr" mirror --nats "$JURL" --stream CR --creds "$J/rogue.creds"
 refused "a missing .creds file" 1 "--creds .*none.creds: No such file" \
   "$E" -s "$P" relay --nats "$KURL" --stream NK --once --creds "$C/none.creds"
 refused "a file that is not a .creds file" 1 "--creds .*user.nk: not a .creds file" \
@@ -232,7 +313,10 @@ refused "a file that is not a .creds file" 1 "--creds .*user.nk: not a .creds fi
 [ -e "$W/m-cr" ] && bad "a refused mirror made its directory" || say "ok: no refused --creds mirror made its directory"
 
 # ---- the seeds never printed -------------------------------------------------------------------
-if grep -qF -e "$SEED" -e "$SEED2" "$W/all"; then bad "a seed was printed"; else say "ok: no output held a seed"; fi
+CSEEDS=()
+while read -r l; do CSEEDS+=(-e "$l"); done < <(grep -h '^SU' "$J/user.creds" "$J/rogue.creds")
+[ ${#CSEEDS[@]} = 4 ] || bad "the .creds files hold no seeds"
+if grep -qF -e "$SEED" -e "$SEED2" "${CSEEDS[@]}" "$W/all"; then bad "a seed was printed"; else say "ok: no output held a seed"; fi
 
 [ $fails = 0 ] && say "all passed" || say "$fails failed"
 [ $fails = 0 ]
