@@ -265,6 +265,10 @@ refused "a directory as --tlscert" 1 "--tlscert .*Is a directory" \
   "$E" -s "$P" relay --nats "$TURL" --stream TLS --once "${CA[@]}" --tlscert "$C" --tlskey "$C/client.key"
 refused "--tls-hostname without TLS" 2 "needs TLS" \
   "$E" -s "$P" relay --nats "$KURL" --stream TLS --once --tls-hostname localhost
+refused "an empty --tlsca (a variable unset)" 2 "--tlsca needs a file, not an empty word" \
+  "$E" -s "$W/m-usage" mirror --nats "$TURL" --stream TLS --once --tlsca "" "${CERT[@]}"
+refused "an empty --creds" 2 "--creds needs a file, not an empty word" \
+  "$E" -s "$P" relay --nats "$JURL" --stream TLS --once "--creds="
 [ -e "$W/m-usage" ] && bad "a refused mirror made its directory" || say "ok: no refused mirror made its directory"
 run "$E" -s "$P" relay --nats "$TURL" --stream TLS --tlsca; rc=$?
 [ $rc = 2 ] && head -1 "$W/err" | grep -q -- "--tlsca needs a value" && say "ok: --tlsca without a value: wrong usage" ||

@@ -35,7 +35,7 @@ static void state_line(const char *line, void *payload)
 }
 
 /* One of the options of a secured NATS (named as the `nats` CLI names them) at argv[*i], its value
- * taken: 1; else 0. */
+ * taken: 1; else 0; -1 (said) for an empty value. */
 static int auth_arg(ent_nats_auth *a, int argc, char **argv, int *i)
 {
     static const struct {
@@ -46,6 +46,11 @@ static int auth_arg(ent_nats_auth *a, int argc, char **argv, int *i)
                 {"--nkey", offsetof(ent_nats_auth, nkey_seed)},       {"--creds", offsetof(ent_nats_auth, creds)}};
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
         if (!strcmp(argv[*i], opts[k].opt) && *i + 1 < argc) {
+            /* the library reads "" as none: `--tlsca "$CA"` with CA unset connected without it */
+            if (!*argv[*i + 1]) {
+                msg("%s: %s needs a %s, not an empty word", argv[0], opts[k].opt, k == 3 ? "name" : "file");
+                return -1;
+            }
             *(const char **)((char *)a + opts[k].off) = argv[++*i];
             return 1;
         }
@@ -57,7 +62,9 @@ static int parse_common(int argc, char **argv, const char **url, const char **st
                         const char *extra, const char **extra_val)
 {
     for (int i = 1; i < argc; i++) {
-        if (auth_arg(auth, argc, argv, &i)) continue;
+        int a = auth_arg(auth, argc, argv, &i);
+        if (a < 0) return 2;
+        if (a) continue;
         if (!strcmp(argv[i], "--nats") && i + 1 < argc) *url = argv[++i];
         else if (!strcmp(argv[i], "--stream") && i + 1 < argc) *stream = argv[++i];
         else if (!strcmp(argv[i], "--once")) *once = 1;
@@ -127,7 +134,9 @@ int cmd_mirror(int argc, char **argv)
     ent_store_opts so = ENT_STORE_OPTS_INIT;
     int rc;
     for (int i = 1; i < argc; i++) {
-        if (auth_arg(&o.auth, argc, argv, &i)) continue;
+        int a = auth_arg(&o.auth, argc, argv, &i);
+        if (a < 0) return 2;
+        if (a) continue;
         if (!strcmp(argv[i], "--nats") && i + 1 < argc) o.url = argv[++i];
         else if (!strcmp(argv[i], "--stream") && i + 1 < argc) o.stream = argv[++i];
         else if (!strcmp(argv[i], "--once")) o.once = 1;
