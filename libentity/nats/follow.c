@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     if ((rc = ent_nats__check_url(opts->url))) return rc;
     if ((rc = ent_nats__check_stream(opts->stream))) return rc;
     if (opts->primary_id && (rc = ent_nats__check_id(opts->primary_id))) return rc;
+    if ((rc = ent_nats_check_auth(opts->url, &opts->auth))) return rc;
     memset(&f, 0, sizeof f);
     f.path = path;
     f.o = *opts;
@@ -348,7 +350,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
         natsMsg *msg = NULL;
         natsStatus st;
         if (!f.up) {
-            rc = ent_nats__connect(&f.c, f.o.url, 0);
+            rc = ent_nats__connect(&f.c, f.o.url, &f.o.auth, 0);
             if (!rc) rc = start(&f);
             if (rc == ENT_IO && ent_nats__stopped(stop)) {
                 rc = ENT_OK; /* its connection closed by the stop (f.w) */
@@ -499,16 +501,38 @@ static void unlock_mirror(int fd, int made, const char *path, int rc)
     ent_nats__unlock_dir(fd);
 }
 
+/* *opts as this version's struct into *o: version 1 (before auth) is taken without auth. */
+static int take_opts(ent_follow_opts *o, const ent_follow_opts *opts, const char *fn)
+{
+    ent_follow_opts init = ENT_FOLLOW_OPTS_INIT;
+    *o = init;
+    if (opts->version == 1) {
+        memcpy(o, opts, offsetof(ent_follow_opts, auth));
+        o->version = ENT_FOLLOW_OPTS_VERSION;
+        return ENT_OK;
+    }
+    if (opts->version != ENT_FOLLOW_OPTS_VERSION)
+        return ent_error_set(ENT_INVALID, "%s: options of version %u, this library's are 1 to %u", fn, opts->version,
+                             ENT_FOLLOW_OPTS_VERSION);
+    *o = *opts;
+    return ENT_OK;
+}
+
 int ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop)
 {
     int fd, made, rc;
     char *abs = NULL;
+    ent_follow_opts o;
+    if (!path || !opts) return run(path, opts, stop);
+    if ((rc = take_opts(&o, opts, "ent_follow_run"))) return rc;
+    /* TLS files, keys: refused before the mirror's directory is made */
+    if ((rc = ent_nats_check_auth(o.url, &o.auth))) return rc;
     if ((rc = ent_nats__abs_path(&abs, path))) return rc; /* (see ent_nats__abs_path) */
-    if ((rc = lock_mirror(&fd, &made, abs, opts))) {
+    if ((rc = lock_mirror(&fd, &made, abs, &o))) {
         free(abs);
         return rc;
     }
-    rc = run(abs, opts, stop);
+    rc = run(abs, &o, stop);
     unlock_mirror(fd, made, abs, rc);
     free(abs);
     return rc;
@@ -546,6 +570,7 @@ static void follower_free(ent_follower *x)
     free(x->stream);
     free(x->primary);
     free(x->backend);
+    ent_nats__auth_free(&x->o.auth);
     free(x);
 }
 
@@ -557,15 +582,28 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
     if (!out || !path || !opts)
         return ent_error_set(ENT_INVALID, "ent_follow_start: %s is NULL", !out ? "out" : !path ? "path" : "opts");
     *out = NULL;
+    {
+        ent_follow_opts o;
+        if ((rc = take_opts(&o, opts, "ent_follow_start"))) return rc;
+        /* TLS files, keys: refused by this call, before the mirror's directory is made */
+        if ((rc = ent_nats_check_auth(o.url, &o.auth))) return rc;
+    }
     if (!(x = calloc(1, sizeof *x))) return ent_error_set(ENT_NOMEM, "out of memory");
     x->lock_fd = -1;
+    take_opts(&x->o, opts, "ent_follow_start"); /* (checked above) */
+    {
+        ent_nats_auth theirs = x->o.auth;
+        if ((rc = ent_nats__auth_dup(&x->o.auth, &theirs))) { /* (leaves it all NULL) */
+            follower_free(x);
+            return rc;
+        }
+    }
     /* absolute: the thread opens it long after this call, and the stop cleans it up (see
      * ent_nats__abs_path); a host may change its directory meanwhile */
-    if ((rc = ent_nats__abs_path(&x->path, path)) || (rc = lock_mirror(&x->lock_fd, &x->made, x->path, opts))) {
+    if ((rc = ent_nats__abs_path(&x->path, path)) || (rc = lock_mirror(&x->lock_fd, &x->made, x->path, &x->o))) {
         follower_free(x);
         return rc;
     }
-    x->o = *opts;
     x->url = opts->url ? strdup(opts->url) : NULL;
     x->stream = opts->stream ? strdup(opts->stream) : NULL;
     x->primary = opts->primary_id ? strdup(opts->primary_id) : NULL;

@@ -15,6 +15,11 @@
 
 #include "nats_util.h"
 
+#ifdef ENT_HAVE_LIBCRYPTO
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#endif
+
 /* url as messages show it (ent_nats__url_shown): a refused URL was named with its password. */
 static const char *shown(char *buf, size_t size, const char *url)
 {
@@ -163,6 +168,295 @@ int ent_nats_check(const char *url, const char *stream, const char *primary_id)
     if (stream && (rc = ent_nats__check_stream(stream))) return rc;
     if (primary_id && (rc = ent_nats__check_id(primary_id))) return rc;
     return ENT_OK;
+}
+
+/* ---- a secured NATS: TLS files, NKey, credentials (ent_nats_auth) ------------------------------ */
+
+static const char *auth_val(const char *v) { return v && *v ? v : NULL; }
+
+/* Wipe a secret (a seed, a private key) before its memory goes. */
+static void wipe(void *p, size_t n)
+{
+#ifdef ENT_HAVE_LIBCRYPTO
+    OPENSSL_cleanse(p, n);
+#else
+    volatile unsigned char *v = p;
+    while (n--) *v++ = 0;
+#endif
+}
+
+/* Whether the file `path`, given as option `opt`, can be opened and read (a directory cannot).
+ * ENT_IO names it and why. */
+static int auth_file_readable(const char *opt, const char *path)
+{
+    char c;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+    ssize_t n;
+    if (fd < 0) return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(errno));
+    n = read(fd, &c, 1);
+    err = errno;
+    close(fd);
+    if (n < 0) return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(err));
+    if (n == 0) return ent_error_set(ENT_IO, "%s %s: the file is empty", opt, path);
+    return ENT_OK;
+}
+
+/* At most size-1 bytes of a small file (a seed, a .creds file), NUL-terminated. ENT_IO when it
+ * cannot be read or is larger. The caller wipes buf. */
+static int read_small(char *buf, size_t size, const char *opt, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+    size_t n = 0;
+    ssize_t k = 0;
+    if (fd < 0) return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(errno));
+    while (n < size - 1 && (k = read(fd, buf + n, size - 1 - n)) != 0) {
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            err = errno;
+            break;
+        }
+        n += (size_t)k;
+    }
+    if (!err && n == size - 1) {
+        char extra;
+        if (read(fd, &extra, 1) == 1) err = EFBIG;
+    }
+    close(fd);
+    buf[n] = '\0';
+    if (err == EFBIG) return ent_error_set(ENT_IO, "%s %s: larger than %zu bytes: not a %s", opt, path, size - 1,
+                                           !strcmp(opt, "--nkey") ? "seed file" : ".creds file");
+    if (err) return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(err));
+    return ENT_OK;
+}
+
+/* CRC-16/XMODEM, as NKeys check their encoding (nats-io/nkeys crc16.go), stored little-endian. */
+static uint16_t nkey_crc16(const unsigned char *d, size_t n)
+{
+    uint16_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (uint16_t)(d[i] << 8);
+        for (int b = 0; b < 8; b++) crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
+    }
+    return crc;
+}
+
+#define NKEY_SEED_LEN 58   /* base32 of 2 prefix bytes, 32 bytes of Ed25519 seed, 2 of CRC */
+#define NKEY_PUB_LEN 56    /* base32 of 1 prefix byte, 32 bytes of public key, 2 of CRC */
+#define NKEY_PREFIX_SEED (18 << 3)
+#define NKEY_PREFIX_USER (20 << 3)
+
+/* The user NKey public key ("U...", NKEY_PUB_LEN + 1 bytes) of the seed in file `path`: the
+ * first line (of a bare seed file, or of a .creds-like one) that starts with "SU". libnats's
+ * natsOptions_SetNKeyFromSeed() needs both, and derives none. ENT_IO names the file and what is
+ * wrong with it, never the seed. */
+static int nkey_public(char pub[NKEY_PUB_LEN + 1], const char *path)
+{
+    static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    char text[4096];
+    unsigned char raw[40], out[35];
+    const char *p, *seed = NULL;
+    size_t n = 0, len;
+    uint32_t acc = 0;
+    int bits = 0, rc;
+    if ((rc = read_small(text, sizeof text, "--nkey", path))) {
+        wipe(text, sizeof text);
+        return rc;
+    }
+    for (p = text; *p && !seed; p += strcspn(p, "\n"), p += *p == '\n') {
+        while (*p == ' ' || *p == '\t' || *p == '\r') p++;
+        if (p[0] == 'S' && p[1] == 'U') seed = p;
+    }
+    len = seed ? strspn(seed, b32) : 0;
+    rc = ENT_OK;
+    if (!seed || len != NKEY_SEED_LEN) {
+        rc = ent_error_set(ENT_IO, "--nkey %s: holds no user NKey seed (a line of %d characters starting with SU)", path,
+                           NKEY_SEED_LEN);
+        goto out;
+    }
+    for (size_t i = 0; i < len; i++) {
+        acc = (acc << 5) | (uint32_t)(strchr(b32, seed[i]) - b32);
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n < sizeof raw) raw[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (n != 36 || nkey_crc16(raw, 34) != (uint16_t)(raw[34] | raw[35] << 8) || (raw[0] & 0xf8) != NKEY_PREFIX_SEED ||
+        (((raw[0] & 7) << 5) | ((raw[1] & 0xf8) >> 3)) != NKEY_PREFIX_USER) {
+        rc = ent_error_set(ENT_IO, "--nkey %s: its seed is damaged (its checksum or prefix is wrong) or not a user's", path);
+        goto out;
+    }
+#ifdef ENT_HAVE_LIBCRYPTO
+    {
+        EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw + 2, 32);
+        size_t pl = 32;
+        uint16_t crc;
+        if (!pk || EVP_PKEY_get_raw_public_key(pk, out + 1, &pl) != 1 || pl != 32) {
+            EVP_PKEY_free(pk);
+            rc = ent_error_set(ENT_IO, "--nkey %s: its public key cannot be derived (libcrypto)", path);
+            goto out;
+        }
+        EVP_PKEY_free(pk);
+        out[0] = NKEY_PREFIX_USER;
+        crc = nkey_crc16(out, 33);
+        out[33] = (unsigned char)(crc & 0xff);
+        out[34] = (unsigned char)(crc >> 8);
+        n = 0;
+        acc = 0;
+        bits = 0;
+        for (size_t i = 0; i < sizeof out; i++) {
+            acc = (acc << 8) | out[i];
+            bits += 8;
+            while (bits >= 5) {
+                bits -= 5;
+                pub[n++] = b32[(acc >> bits) & 31];
+            }
+        }
+        if (bits) pub[n++] = b32[(acc << (5 - bits)) & 31];
+        pub[n] = '\0';
+    }
+#else
+    (void)out;
+    rc = ent_error_set(ENT_INVALID, "--nkey %s: this build has no libcrypto (libssl-dev) to derive the seed's public key; "
+                       "use --creds, or rebuild with it", path);
+#endif
+out:
+    wipe(text, sizeof text);
+    wipe(raw, sizeof raw);
+    return rc;
+}
+
+/* Whether a .creds file holds a user JWT and a seed, as natsOptions_SetUserCredentialsFromFiles()
+ * reads it (it says only "invalid argument" at connect time otherwise). */
+static int creds_check(const char *path)
+{
+    char text[16384];
+    int rc;
+    if ((rc = read_small(text, sizeof text, "--creds", path))) {
+        wipe(text, sizeof text);
+        return rc;
+    }
+    if (!strstr(text, "-----BEGIN NATS USER JWT-----") || !strstr(text, "-----BEGIN USER NKEY SEED-----"))
+        rc = ent_error_set(ENT_IO, "--creds %s: not a .creds file (a \"BEGIN NATS USER JWT\" block, then a "
+                           "\"BEGIN USER NKEY SEED\" block)", path);
+    wipe(text, sizeof text);
+    return rc;
+}
+
+/* A server of url carries a user or token (user info before an '@'). */
+static int url_has_user(const char *url)
+{
+    char urls[ENATS_URLS_MAX][ENATS_URL_MAX];
+    int n = 0;
+    if (!url || split_urls(urls, &n, url)) return 0;
+    for (int i = 0; i < n; i++) {
+        const char *h = strstr(urls[i], "://");
+        if (strchr(h ? h + 3 : urls[i], '@')) return 1;
+    }
+    return 0;
+}
+
+static int url_has_tls(const char *url)
+{
+    char urls[ENATS_URLS_MAX][ENATS_URL_MAX];
+    int n = 0;
+    if (!url || split_urls(urls, &n, url)) return 0;
+    for (int i = 0; i < n; i++)
+        if (!strncmp(urls[i], "tls://", 6)) return 1;
+    return 0;
+}
+
+/* libnats's text of its last error, without its "(file.c:123): " */
+static const char *nats_text(natsStatus st)
+{
+    const char *last = nats_GetLastError(NULL);
+    if (last && last[0] == '(' && strstr(last, "): ")) last = strstr(last, "): ") + 3;
+    return last && *last ? last : natsStatus_GetText(st);
+}
+
+/* Loads auth's TLS files and keys into o (each connect reads them anew: a certificate renewed
+ * on disk is taken by the next connection). ENT_IO names the file libnats could not load. */
+static int auth_apply(natsOptions *o, const ent_nats_auth *a)
+{
+    const char *ca = auth_val(a->tls_ca), *cert = auth_val(a->tls_cert), *key = auth_val(a->tls_key);
+    const char *host = auth_val(a->tls_hostname), *nkey = auth_val(a->nkey_seed), *creds = auth_val(a->creds);
+    natsStatus st;
+    int rc;
+    if ((ca || cert) && (st = natsOptions_SetSecure(o, true)) != NATS_OK) return ent_nats__err(ENT_IO, st, 0, "TLS");
+    if (ca && (st = natsOptions_LoadCATrustedCertificates(o, ca)) != NATS_OK)
+        return ent_error_set(ENT_IO, "--tlsca %s: %s", ca, nats_text(st));
+    if (cert && key && (st = natsOptions_LoadCertificatesChain(o, cert, key)) != NATS_OK)
+        return ent_error_set(ENT_IO, "--tlscert %s, --tlskey %s: %s", cert, key, nats_text(st));
+    if (host && (st = natsOptions_SetExpectedHostname(o, host)) != NATS_OK)
+        return ent_error_set(ENT_IO, "--tls-hostname %s: %s", host, nats_text(st));
+    if (nkey) {
+        char pub[NKEY_PUB_LEN + 1];
+        if ((rc = nkey_public(pub, nkey))) return rc;
+        if ((st = natsOptions_SetNKeyFromSeed(o, pub, nkey)) != NATS_OK)
+            return ent_error_set(ENT_IO, "--nkey %s: %s", nkey, nats_text(st));
+    }
+    if (creds && (st = natsOptions_SetUserCredentialsFromFiles(o, creds, NULL)) != NATS_OK)
+        return ent_error_set(ENT_IO, "--creds %s: %s", creds, nats_text(st));
+    return ENT_OK;
+}
+
+int ent_nats__auth_dup(ent_nats_auth *dst, const ent_nats_auth *src)
+{
+    const char *const *from = &src->tls_ca;
+    const char **to = &dst->tls_ca;
+    memset(dst, 0, sizeof *dst);
+    for (size_t i = 0; i < sizeof *src / sizeof(const char *); i++)
+        if (from[i] && !(to[i] = strdup(from[i]))) {
+            ent_nats__auth_free(dst);
+            return ent_error_set(ENT_NOMEM, "out of memory");
+        }
+    return ENT_OK;
+}
+
+void ent_nats__auth_free(ent_nats_auth *a)
+{
+    const char **p = &a->tls_ca;
+    for (size_t i = 0; i < sizeof *a / sizeof(const char *); i++) {
+        free((char *)p[i]);
+        p[i] = NULL;
+    }
+}
+
+int ent_nats_check_auth(const char *url, const ent_nats_auth *a)
+{
+    const char *ca, *cert, *key, *host, *nkey, *creds;
+    natsOptions *o = NULL;
+    natsStatus st;
+    int rc;
+    if (!a) return ENT_OK;
+    ca = auth_val(a->tls_ca), cert = auth_val(a->tls_cert), key = auth_val(a->tls_key);
+    host = auth_val(a->tls_hostname), nkey = auth_val(a->nkey_seed), creds = auth_val(a->creds);
+    /* the combinations first: wrong usage whatever the files hold */
+    if (!cert != !key)
+        return ent_error_set(ENT_INVALID, "a client certificate needs its key and a key its certificate: give --tlscert and "
+                                          "--tlskey (tls_cert, tls_key) together");
+    if (nkey && creds)
+        return ent_error_set(ENT_INVALID, "--nkey and --creds (nkey_seed, creds) are two ways to authenticate: give one");
+    if ((nkey || creds) && url_has_user(url))
+        return ent_error_set(ENT_INVALID, "the NATS URL holds a user or token and --%s is given: give one way to authenticate",
+                             nkey ? "nkey" : "creds");
+    if (host && !ca && !cert && url && !url_has_tls(url))
+        return ent_error_set(ENT_INVALID, "--tls-hostname (tls_hostname) needs TLS: a tls:// URL, --tlsca or --tlscert");
+    if (ca && (rc = auth_file_readable("--tlsca", ca))) return rc;
+    if (cert && (rc = auth_file_readable("--tlscert", cert))) return rc;
+    if (key && (rc = auth_file_readable("--tlskey", key))) return rc;
+    if (nkey) {
+        char pub[NKEY_PUB_LEN + 1];
+        if ((rc = nkey_public(pub, nkey))) return rc;
+    }
+    if (creds && (rc = creds_check(creds))) return rc;
+    /* what libnats makes of the TLS files (not PEM, a key that is not the certificate's): said
+     * now, not as an outage at each connect */
+    if (!ca && !cert) return ENT_OK;
+    if ((st = natsOptions_Create(&o)) != NATS_OK) return ent_nats__err(ENT_NOMEM, st, 0, "NATS options");
+    rc = auth_apply(o, a);
+    natsOptions_Destroy(o);
+    return rc;
 }
 
 int ent_nats__err(int code, natsStatus s, jsErrCode jerr, const char *what)
@@ -480,7 +774,7 @@ static void set_nc(ent_nats__conn *c, natsConnection *nc)
     if (c->guard) pthread_mutex_unlock(c->guard);
 }
 
-int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
+int ent_nats__connect(ent_nats__conn *c, const char *url, const ent_nats_auth *auth, int window)
 {
     natsConnection *nc = NULL;
     natsOptions *o = NULL;
@@ -523,6 +817,13 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
             ent_nats__close(c);
             return ent_nats__err(ENT_INVALID, st, 0, "TLS");
         }
+    /* A file that loaded when the run started and does not now (replaced meanwhile by something
+     * else): the operator's to mend, not an outage (ENT_INVALID: not retried). */
+    if (auth && (rc = auth_apply(o, auth))) {
+        natsOptions_Destroy(o);
+        ent_nats__close(c);
+        return ent_error_set(ENT_INVALID, "%s", ent_errmsg());
+    }
     /* No reconnect inside the client: its reconnect buffer could resend messages after others
      * were lost with the old connection, leaving a gap. A new connection resumes from the stream. */
     natsOptions_SetAllowReconnect(o, false);
@@ -551,9 +852,31 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, int window)
         if (st == NATS_CONNECTION_AUTH_FAILED || st == NATS_NOT_PERMITTED) {
             char what[1200], shown[1024];
             ent_nats__url_shown(shown, sizeof shown, url);
-            snprintf(what, sizeof what, "NATS at %s refused the URL's credentials (or their absence)", shown);
+            if (auth && auth_val(auth->nkey_seed))
+                snprintf(what, sizeof what, "NATS at %s refused the NKey of --nkey %s", shown, auth->nkey_seed);
+            else if (auth && auth_val(auth->creds))
+                snprintf(what, sizeof what, "NATS at %s refused the credentials of --creds %s", shown, auth->creds);
+            else
+                snprintf(what, sizeof what, "NATS at %s refused the URL's credentials (or their absence)", shown);
             return ent_nats__err(ENT_INVALID, st, 0, what);
         }
+        /* The server's certificate failed verification (libnats: "SSL handshake error: <the
+         * X509 verify code>:<its text>...": unknown CA, wrong name, expired): no retry changes
+         * that either, as for refused credentials. A handshake cut short is an outage: retried. */
+        if (st == NATS_SSL_ERROR) {
+            const char *t = nats_text(st), *h = strstr(t, "SSL handshake error: ");
+            if (h && h[21] >= '0' && h[21] <= '9') {
+                char shown[1024];
+                ent_nats__url_shown(shown, sizeof shown, url);
+                return ent_error_set(ENT_INVALID, "NATS at %s: its certificate is not trusted: %s (--tlsca names the CA that "
+                                     "signed it, --tls-hostname a name it holds)", shown, h);
+            }
+        }
+        /* nats-server closes the connection of a client without a certificate when it verifies
+         * them (tls { verify: true }), after the handshake: libnats says only "Expected 'PONG', got ''" */
+        if (st == NATS_PROTOCOL_ERROR && !(auth && auth_val(auth->tls_cert)))
+            return ent_error_set(ENT_IO, "connecting: %s (the server closed the connection; one that verifies its clients "
+                                 "wants a certificate: --tlscert and --tlskey)", nats_text(st));
         return ent_nats__err(ENT_IO, st, 0, "connecting");
     }
     jsOptions_Init(&jo);

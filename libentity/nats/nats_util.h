@@ -135,7 +135,11 @@ int ent_nats__check_id(const char *id);
 /* Connect (no client-side reconnect: a broken connection is replaced, see nats.h) and make the
  * JetStream context. window > 0: a publishing connection, with the ack subscription sized for
  * window acks in flight. ENT_IO on failure. */
-int ent_nats__connect(ent_nats__conn *c, const char *url, int window);
+int ent_nats__connect(ent_nats__conn *c, const char *url, const ent_nats_auth *auth, int window);
+/* auth's strings copied into dst (NULL stay NULL), for a relay or mirror in a thread of its own;
+ * ent_nats__auth_free() frees them. ENT_NOMEM. */
+int ent_nats__auth_dup(ent_nats_auth *dst, const ent_nats_auth *src);
+void ent_nats__auth_free(ent_nats_auth *a);
 /* "<inbox>.<token>" into buf (at least 64 bytes): the reply subject of a publish. */
 void ent_nats__reply(const ent_nats__conn *c, char *buf, size_t size, const char *token);
 /* *same: whether m's body is s's logged event seq as far as its seq, ts and txn go: what tells

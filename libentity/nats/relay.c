@@ -7,6 +7,7 @@
  * whichever of relay, server and network failed, and whenever.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -885,6 +886,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         return ent_error_set(ENT_INVALID, "ent_relay_run: opts->window %d is negative (0: 4096)", opts->window);
     if ((rc = ent_nats__check_url(opts->url))) return rc;
     if ((rc = ent_nats__check_stream(opts->stream))) return rc;
+    if ((rc = ent_nats_check_auth(opts->url, &opts->auth))) return rc;
     if (!ent_store_id(s)[0]) return ent_error_set(ENT_INVALID, "the store has no id yet: open it writable once");
     if (strlen(ent_store_id(s)) > ENATS_ID_MAX)
         return ent_error_set(ENT_INVALID, "store id \"%s\" is longer than a UUID", ent_store_id(s));
@@ -921,7 +923,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     while (!ent_nats__stopped(r.stop)) {
         uint64_t n = 0;
         if (!r.up) {
-            rc = ent_nats__connect(&r.c, r.o.url, r.window);
+            rc = ent_nats__connect(&r.c, r.o.url, &r.o.auth, r.window);
             if (!rc) rc = resume(&r);
             if (rc == ENT_IO && ent_nats__stopped(r.stop)) {
                 rc = ENT_OK; /* its connection closed by the stop (r.w): a stop, not an outage */
@@ -1023,9 +1025,30 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     return rc;
 }
 
+/* *opts as this version's struct into *o: version 1 (before auth) is taken without auth. */
+static int take_opts(ent_relay_opts *o, const ent_relay_opts *opts, const char *fn)
+{
+    ent_relay_opts init = ENT_RELAY_OPTS_INIT;
+    *o = init;
+    if (opts->version == 1) {
+        memcpy(o, opts, offsetof(ent_relay_opts, auth));
+        o->version = ENT_RELAY_OPTS_VERSION;
+        return ENT_OK;
+    }
+    if (opts->version != ENT_RELAY_OPTS_VERSION)
+        return ent_error_set(ENT_INVALID, "%s: options of version %u, this library's are 1 to %u", fn, opts->version,
+                             ENT_RELAY_OPTS_VERSION);
+    *o = *opts;
+    return ENT_OK;
+}
+
 int ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop)
 {
-    return run(s, opts, stop, NULL);
+    ent_relay_opts o;
+    int rc;
+    if (!opts) return run(s, opts, stop, NULL);
+    if ((rc = take_opts(&o, opts, "ent_relay_run"))) return rc;
+    return run(s, &o, stop, NULL);
 }
 
 /* ---- in a thread of its own ---------------------------------------------------------------- */
@@ -1065,6 +1088,7 @@ static void relay_free(ent_relay *x)
     free(x->url);
     free(x->stream);
     free(x->sub);
+    ent_nats__auth_free(&x->o.auth);
     free(x);
 }
 
@@ -1076,6 +1100,12 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
     if (!out || !s || !opts)
         return ent_error_set(ENT_INVALID, "ent_relay_start: %s is NULL", !out ? "out" : !s ? "store" : "opts");
     *out = NULL;
+    {
+        ent_relay_opts o;
+        if ((rc = take_opts(&o, opts, "ent_relay_start"))) return rc;
+        /* TLS files, keys: refused by this call, as ent_follow_start() does */
+        if ((rc = ent_nats_check_auth(o.url, &o.auth))) return rc;
+    }
     if ((rc = claim_handle(s))) return rc;
     if (!(x = calloc(1, sizeof *x))) {
         release_handle(s);
@@ -1091,7 +1121,14 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
         relay_free(x);
         return rc;
     }
-    x->o = *opts;
+    take_opts(&x->o, opts, "ent_relay_start"); /* (checked above) */
+    {
+        ent_nats_auth theirs = x->o.auth;
+        if ((rc = ent_nats__auth_dup(&x->o.auth, &theirs))) { /* (leaves it all NULL) */
+            relay_free(x);
+            return rc;
+        }
+    }
     x->url = opts->url ? strdup(opts->url) : NULL;
     x->stream = opts->stream ? strdup(opts->stream) : NULL;
     x->sub = opts->sub_name ? strdup(opts->sub_name) : NULL;

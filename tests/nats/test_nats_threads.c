@@ -1770,6 +1770,71 @@ static void test_api_misuse(void)
     ENT_CHECK_RC(ent_follow_start(&fw, path, NULL), ENT_INVALID);
     ENT_ASSERT_MSG("opts is NULL");
     ENT_OK_(ent_follow_stop(NULL));
+    /* options of a version this library does not know; version 1 (before auth) is still taken,
+     * its auth not read (a host built against it passed a shorter struct) */
+    ro.version = fo.version = 99;
+    ENT_CHECK_RC(ent_relay_run(s, &ro, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("options of version 99");
+    ENT_CHECK_RC(ent_relay_start(&r, s, &ro), ENT_INVALID);
+    ENT_ASSERT_MSG("options of version 99");
+    ENT_CHECK_RC(ent_follow_run(path, &fo, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("options of version 99");
+    ENT_CHECK_RC(ent_follow_start(&fw, path, &fo), ENT_INVALID);
+    ENT_ASSERT_MSG("options of version 99");
+    ro.window = 0;
+    ro.auth.tls_cert = fo.auth.tls_cert = "/nonexistent/client.pem"; /* without its key */
+    ro.version = 1;
+    ENT_OK_(ent_relay_run(s, &ro, &stop)); /* stopped at once: no server needed */
+    ro.version = ENT_RELAY_OPTS_VERSION;
+    ENT_CHECK_RC(ent_relay_run(s, &ro, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("give --tlscert and --tlskey");
+    ENT_CHECK_RC(ent_relay_start(&r, s, &ro), ENT_INVALID);
+    ENT_ASSERT_MSG("give --tlscert and --tlskey");
+    fo.version = ENT_FOLLOW_OPTS_VERSION;
+    ENT_CHECK_RC(ent_follow_run(path, &fo, &stop), ENT_INVALID);
+    ENT_ASSERT_MSG("give --tlscert and --tlskey");
+    /* a file that cannot be read: ENT_IO naming it, before the mirror's directory is made */
+    fo.auth.tls_cert = NULL;
+    fo.auth.tls_ca = "/nonexistent/ca.pem";
+    ENT_CHECK_RC(ent_follow_start(&fw, path, &fo), ENT_IO);
+    ENT_ASSERT_MSG("--tlsca /nonexistent/ca.pem: No such file");
+    ENT_CHECK_RC(ent_follow_run(path, &fo, &stop), ENT_IO);
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);
+    {
+        ent_nats_auth a = ENT_NATS_AUTH_INIT;
+        ENT_OK_(ent_nats_check_auth(url, NULL));
+        ENT_OK_(ent_nats_check_auth(url, &a));
+        a.nkey_seed = "/nonexistent/user.nk";
+        a.creds = "/nonexistent/user.creds";
+        ENT_CHECK_RC(ent_nats_check_auth(url, &a), ENT_INVALID);
+        ENT_ASSERT_MSG("two ways to authenticate");
+        a.creds = NULL;
+        ENT_CHECK_RC(ent_nats_check_auth("nats://token@127.0.0.1:4222", &a), ENT_INVALID);
+        ENT_ASSERT_MSG("give one way to authenticate");
+        a.nkey_seed = NULL;
+        a.tls_hostname = "localhost";
+        ENT_CHECK_RC(ent_nats_check_auth("nats://127.0.0.1:4222", &a), ENT_INVALID);
+        ENT_ASSERT_MSG("needs TLS");
+        ENT_OK_(ent_nats_check_auth("tls://127.0.0.1:4222", &a));
+    }
+    {
+        /* auth copied by the starts: the caller's strings changed right after (ASan: read after) */
+        char host[32] = "localhost", tls_url[256];
+        ent_relay_opts r2 = ENT_RELAY_OPTS_INIT;
+        ent_follow_opts f2 = ENT_FOLLOW_OPTS_INIT;
+        snprintf(tls_url, sizeof tls_url, "tls://%s", strstr(url, "://") ? strstr(url, "://") + 3 : url);
+        r2.url = f2.url = tls_url; /* the test's server has no TLS: retried until the stop */
+        r2.stream = f2.stream = "THMISUSE";
+        r2.log = f2.log = quiet;
+        r2.auth.tls_hostname = f2.auth.tls_hostname = host;
+        ENT_OK_(ent_relay_start(&r, s, &r2));
+        ENT_OK_(ent_follow_start(&fw, path, &f2));
+        memset(host, 'x', sizeof host - 1);
+        usleep(200 * 1000);
+        ENT_OK_(ent_relay_stop(r));
+        ENT_OK_(ent_follow_stop(fw));
+        CU_ASSERT_EQUAL(access(path, F_OK), -1); /* the run made it and leaves none (nothing came) */
+    }
     ent_store_close(s);
     ent_schema_free(sc);
 }

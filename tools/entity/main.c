@@ -121,9 +121,12 @@ static const char usage_text[] =
     "  trim --below SEQ [--force]            drop old events\n"
     "  copy DEST [--compact]                 a consistent copy of a live store\n"
     "  relay --nats URL --stream NAME [--once] [--window N]\n"
+    "                                 [--tlsca FILE] [--tlscert FILE --tlskey FILE] [--tls-hostname NAME] [--nkey SEEDFILE | --creds FILE]\n"
     "                                        publish the log to a NATS JetStream stream, exactly once\n"
     "  mirror --nats URL --stream NAME [--once] [--primary ID] [--durability durable|lazy|none]\n"
+    "                                  [--tlsca FILE] [--tlscert FILE --tlskey FILE] [--tls-hostname NAME] [--nkey SEEDFILE | --creds FILE]\n"
     "                                        keep the store at DIR a mirror of the stream's primary\n"
+
     "  promote [--durability durable|lazy|none]\n"
     "                                        make the mirror at DIR the primary (failover)\n"
     "  serve [--listen ADDR:PORT] [--token-file F] [--read-only] [--max-body BYTES] [--allow-host NAME[,NAME]]\n"
@@ -692,8 +695,8 @@ static const struct {
     {"patch", " --expect-version --max-input --wait --wait-timeout "}, {"rm", " --expect-version --wait --wait-timeout "}, {"ls", " --limit --after --reverse "},
     {"find", " --from --to --limit --reverse "}, {"events", " --from --limit --type --op --follow "},
     {"subs", " --from-now --limit --timeout "}, {"load", " --batch --overwrite --max-line "}, {"replay", " --into --to "},
-    {"trim", " --below --force "}, {"copy", " --compact "}, {"promote", " --durability "}, {"relay", " --nats --stream --once --window "},
-    {"mirror", " --nats --stream --once --primary --durability "},
+    {"trim", " --below --force "}, {"copy", " --compact "}, {"promote", " --durability "}, {"relay", " --nats --stream --once --window --tlsca --tlscert --tlskey --tls-hostname --nkey --creds "},
+    {"mirror", " --nats --stream --once --primary --durability --tlsca --tlscert --tlskey --tls-hostname --nkey --creds "},
     {"serve", " --listen --token-file --read-only --max-body --allow-host --max-clients --max-streams-per-address "
               "--request-timeout --client-buffer --heartbeat --wait --wait-timeout "},
 };
@@ -717,7 +720,8 @@ static const char *const valued[] = {"--key", "--expect-version", "--max-input",
                                      "--from", "--to", "--limit", "--after", "--type", "--batch", "--max-line",
                                      "--below", "--into", "--nats", "--stream", "--primary", "--window", "--listen",
                                      "--token-file", "--max-body", "--client-buffer", "--heartbeat", "--max-clients",
-                                     "--max-streams-per-address", "--request-timeout", "--apply", "--timeout", "--wait", "--wait-timeout", "--op", "--allow-host"};
+                                     "--max-streams-per-address", "--request-timeout", "--apply", "--timeout", "--wait", "--wait-timeout",
+                                     "--tlsca", "--tlscert", "--tlskey", "--tls-hostname", "--nkey", "--creds", "--op", "--allow-host"};
 
 static int takes_value(const char *word)
 {

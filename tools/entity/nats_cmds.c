@@ -4,6 +4,7 @@
 #include <entity/nats.h>
 #include <nats/nats.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +34,37 @@ static void state_line(const char *line, void *payload)
     msg("%s", line);
 }
 
-/* --nats URL --stream NAME [--once] plus the options in `extra` (each taking a value). */
-static int parse_common(int argc, char **argv, const char **url, const char **stream, int *once,
+/* One of the options of a secured NATS (named as the `nats` CLI names them) at argv[*i], its value
+ * taken: 1; else 0; -1 (said) for an empty value. */
+static int auth_arg(ent_nats_auth *a, int argc, char **argv, int *i)
+{
+    static const struct {
+        const char *opt;
+        size_t off;
+    } opts[] = {{"--tlsca", offsetof(ent_nats_auth, tls_ca)},         {"--tlscert", offsetof(ent_nats_auth, tls_cert)},
+                {"--tlskey", offsetof(ent_nats_auth, tls_key)},       {"--tls-hostname", offsetof(ent_nats_auth, tls_hostname)},
+                {"--nkey", offsetof(ent_nats_auth, nkey_seed)},       {"--creds", offsetof(ent_nats_auth, creds)}};
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+        if (!strcmp(argv[*i], opts[k].opt) && *i + 1 < argc) {
+            /* the library reads "" as none: `--tlsca "$CA"` with CA unset connected without it */
+            if (!*argv[*i + 1]) {
+                msg("%s: %s needs a %s, not an empty word", argv[0], opts[k].opt, k == 3 ? "name" : "file");
+                return -1;
+            }
+            *(const char **)((char *)a + opts[k].off) = argv[++*i];
+            return 1;
+        }
+    return 0;
+}
+
+/* --nats URL --stream NAME [--once] [auth] plus the options in `extra` (each taking a value). */
+static int parse_common(int argc, char **argv, const char **url, const char **stream, int *once, ent_nats_auth *auth,
                         const char *extra, const char **extra_val)
 {
     for (int i = 1; i < argc; i++) {
+        int a = auth_arg(auth, argc, argv, &i);
+        if (a < 0) return 2;
+        if (a) continue;
         if (!strcmp(argv[i], "--nats") && i + 1 < argc) *url = argv[++i];
         else if (!strcmp(argv[i], "--stream") && i + 1 < argc) *stream = argv[++i];
         else if (!strcmp(argv[i], "--once")) *once = 1;
@@ -58,14 +85,26 @@ static int check_syntax(const char *cmd, const char *url, const char *stream, co
     return 2;
 }
 
-/* relay --nats URL --stream NAME [--once] [--window N] */
+/* The TLS, NKey and credentials options, before the store is opened or a mirror's directory made:
+ * options that do not go together (a certificate without its key, two ways to authenticate) are
+ * wrong usage (2); a file that cannot be read or is not of its kind exits 1, as serve's
+ * --token-file does. */
+static int check_auth(const char *cmd, const char *url, const ent_nats_auth *auth)
+{
+    int rc = ent_nats_check_auth(url, auth);
+    if (rc == ENT_OK) return 0;
+    msg("%s: %s", cmd, ent_errmsg());
+    return rc == ENT_INVALID ? 2 : 1;
+}
+
+/* relay --nats URL --stream NAME [--once] [--window N] [auth] */
 int cmd_relay(int argc, char **argv)
 {
     ent_relay_opts o = ENT_RELAY_OPTS_INIT;
     const char *window = NULL;
     ent_store *s = NULL;
     int rc;
-    if ((rc = parse_common(argc, argv, &o.url, &o.stream, &o.once, "--window", &window))) return rc;
+    if ((rc = parse_common(argc, argv, &o.url, &o.stream, &o.once, &o.auth, "--window", &window))) return rc;
     if ((rc = check_syntax(argv[0], o.url, o.stream, NULL))) return rc;
     if (window) {
         uint64_t w;
@@ -76,6 +115,7 @@ int cmd_relay(int argc, char **argv)
         }
         o.window = (int)w;
     }
+    if ((rc = check_auth(argv[0], o.url, &o.auth))) return rc;
     o.log = state_line;
     if ((rc = open_store(&s, 0))) return rc;
     catch_signals();
@@ -94,6 +134,9 @@ int cmd_mirror(int argc, char **argv)
     ent_store_opts so = ENT_STORE_OPTS_INIT;
     int rc;
     for (int i = 1; i < argc; i++) {
+        int a = auth_arg(&o.auth, argc, argv, &i);
+        if (a < 0) return 2;
+        if (a) continue;
         if (!strcmp(argv[i], "--nats") && i + 1 < argc) o.url = argv[++i];
         else if (!strcmp(argv[i], "--stream") && i + 1 < argc) o.stream = argv[++i];
         else if (!strcmp(argv[i], "--once")) o.once = 1;
@@ -105,6 +148,7 @@ int cmd_mirror(int argc, char **argv)
     if (!o.url || !o.stream)
         return missing(argv[0], !o.url && !o.stream ? "--nats URL and --stream NAME" : !o.url ? "--nats URL" : "--stream NAME");
     if ((rc = check_syntax(argv[0], o.url, o.stream, o.primary_id))) return rc;
+    if ((rc = check_auth(argv[0], o.url, &o.auth))) return rc;
     o.store_opts = &so;
     o.log = state_line;
     catch_signals();

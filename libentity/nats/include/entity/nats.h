@@ -42,9 +42,34 @@ extern "C" {
  * Called on the relay's or mirror's thread. NULL: lines go to stderr prefixed "entity: ". */
 typedef void (*ent_nats_log_cb)(const char *line, void *payload);
 
-#define ENT_RELAY_OPTS_VERSION 1
+/* How to reach a secured NATS deployment (README, "Connecting to a secured NATS"): files, named
+ * as the `nats` CLI names its options. Every member NULL (or ""): none of it, the URL alone says
+ * (nats://, tls://, user:password@ or token@). Each file must be readable when the run starts.
+ *   tls_ca        PEM bundle of the CAs that signed the server's certificate (a private CA);
+ *                 makes TLS required, as tls:// does (--tlsca)
+ *   tls_cert,     the client's certificate chain and its private key (PEM), for a server that
+ *   tls_key       verifies its clients (mutual TLS): both or neither (--tlscert, --tlskey)
+ *   tls_hostname  the name the server's certificate must hold when it is not the URL's host (a
+ *                 URL with an IP address); needs TLS (--tls-hostname)
+ *   nkey_seed     a file holding a user NKey seed ("SU..."): the server's nonce is signed with it
+ *                 (--nkey); its public key is derived from it
+ *   creds         a .creds file, a user JWT and its seed (decentralized auth) (--creds)
+ * One way to authenticate: nkey_seed, creds and a user or token in the URL exclude each other.
+ * Seeds and passwords are never printed. */
+typedef struct ent_nats_auth {
+    const char *tls_ca;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_hostname;
+    const char *nkey_seed;
+    const char *creds;
+} ent_nats_auth;
+#define ENT_NATS_AUTH_INIT {NULL, NULL, NULL, NULL, NULL, NULL}
+
+/* Version 2 added auth; a version 1 struct (without it) is still taken, as no auth. */
+#define ENT_RELAY_OPTS_VERSION 2
 typedef struct ent_relay_opts {
-    unsigned version;       /* ENT_RELAY_OPTS_VERSION */
+    unsigned version;       /* ENT_RELAY_OPTS_VERSION (or 1) */
     const char *url;        /* "nats://host:port", or a comma-separated list, tried in order */
     const char *stream;     /* stream name; created (file storage, subjects "entity.<id>.>") when
                              * missing; an existing one must take this store's subjects */
@@ -59,8 +84,10 @@ typedef struct ent_relay_opts {
     int64_t duplicate_window_ms; /* for a stream the relay creates: 0 = the server's default (2 min) */
     ent_nats_log_cb log;
     void *log_payload;
+    /* Version 2: */
+    ent_nats_auth auth;     /* TLS files, NKey, credentials; copied by ent_relay_start() */
 } ent_relay_opts;
-#define ENT_RELAY_OPTS_INIT {ENT_RELAY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL}
+#define ENT_RELAY_OPTS_INIT {ENT_RELAY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, ENT_NATS_AUTH_INIT}
 
 /* Run the relay of store s on the calling thread until *stop becomes non-zero (checked at least
  * every 200 ms) or, with once, until the log as it was at start is acknowledged. NATS down: retries
@@ -76,7 +103,10 @@ typedef struct ent_relay_opts {
  * and does not take this store's subjects; the store's data.mdb at its path is another file than
  * the one s has open: another store moved there), ENT_NOTFOUND (that file was removed: the
  * relay, caught up, looks every 200 ms, as no writer reaches the store it reads any more),
- * ENT_IO (once: NATS unreachable or an ack missing), the store's codes. The message (ent_errmsg)
+ * ENT_IO (once: NATS unreachable or an ack missing; a file of opts->auth that cannot be read or
+ * is not of its kind, ent_nats_check_auth()), the store's codes. ENT_INVALID too for options of
+ * opts->auth that do not go together, and for a server certificate that fails verification (an
+ * unknown CA, a name it does not hold: not retried, as refused credentials). The message (ent_errmsg)
  * says which. */
 ENT_EXTERN(int) ent_relay_run(ent_store *s, const ent_relay_opts *opts, const volatile int *stop);
 
@@ -86,7 +116,8 @@ typedef struct ent_relay ent_relay;
  * ent_relay_stop() returns (the thread calls on it until then: close it after the stop). Its
  * path is taken by this call (a relative one against the current directory then): a host may
  * change its directory afterwards. out: ent_relay_stop() ends it.
- * Returns ENT_OK, ENT_BUSY (a relay is already running on s), ENT_INVALID, ENT_NOMEM. */
+ * Returns ENT_OK, ENT_BUSY (a relay is already running on s), ENT_INVALID, ENT_NOMEM, ENT_IO (a
+ * file of opts->auth, ent_nats_check_auth()). */
 ENT_EXTERN(int) ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts);
 /* Stop the thread (it finishes the batch in flight, at most its ack wait), free r, and return what
  * ent_relay_run() returned (its message is on this thread afterwards). NULL: ENT_OK. */
@@ -118,9 +149,10 @@ ENT_EXTERN(uint64_t) ent_relay_acked(const ent_relay *r);
  * message naming it. */
 ENT_EXTERN(int) ent_relay_wait(ent_relay *r, uint64_t seq, int timeout_ms);
 
-#define ENT_FOLLOW_OPTS_VERSION 1
+/* Version 2 added auth; a version 1 struct (without it) is still taken, as no auth. */
+#define ENT_FOLLOW_OPTS_VERSION 2
 typedef struct ent_follow_opts {
-    unsigned version;       /* ENT_FOLLOW_OPTS_VERSION */
+    unsigned version;       /* ENT_FOLLOW_OPTS_VERSION (or 1) */
     const char *url;
     const char *stream;     /* must exist */
     const char *primary_id; /* the store to copy; NULL: the mirror's primary, else the store of
@@ -139,8 +171,10 @@ typedef struct ent_follow_opts {
     void *event_payload;
     ent_nats_log_cb log;
     void *log_payload;
+    /* Version 2: */
+    ent_nats_auth auth;     /* TLS files, NKey, credentials; copied by ent_follow_start() */
 } ent_follow_opts;
-#define ENT_FOLLOW_OPTS_INIT {ENT_FOLLOW_OPTS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL}
+#define ENT_FOLLOW_OPTS_INIT {ENT_FOLLOW_OPTS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, ENT_NATS_AUTH_INIT}
 
 /* Keep the mirror store at `path` (created from the stream's schema messages on first run) a copy
  * of the primary: apply each of its transactions as one transaction with the primary's seq, ts,
@@ -155,7 +189,9 @@ typedef struct ent_follow_opts {
  * mirror on a stream whose messages were all removed, named so too; no messages of primary_id; the mirror's data.mdb removed under it, seen when nothing comes),
  * ENT_CONFLICT (the store at path is not a mirror of that primary; another store moved there under it),
  * ENT_INVALID (bad options, URL or stream name; the server refused the URL's credentials, or
- * their absence: not retried), ENT_IO (once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
+ * their absence, or opts->auth's; its certificate failed verification: not retried; options of
+ * opts->auth that do not go together), ENT_IO (a file of opts->auth that cannot be read or is not
+ * of its kind, ent_nats_check_auth(): before the directory is made; once: NATS unreachable, or 5 reads in a row lost with nothing applied between them), ENT_CORRUPT (a message that
  * is not an event of the mirror's schema, or events that do not fit its state), the store's codes. */
 ENT_EXTERN(int) ent_follow_run(const char *path, const ent_follow_opts *opts, const volatile int *stop);
 
@@ -163,7 +199,8 @@ typedef struct ent_follower ent_follower;
 /* ent_follow_run() in a new thread; path and opts (with its strings, and *store_opts with its
  * backend name) are copied: the caller may free or change them once this returns. The directory is
  * claimed before the thread starts, so a second mirror of it is refused by this call (ENT_BUSY).
- * out: ent_follow_stop() stops and frees it. Returns ENT_OK, ENT_BUSY, ENT_INVALID, ENT_NOMEM. */
+ * out: ent_follow_stop() stops and frees it. Returns ENT_OK, ENT_BUSY, ENT_INVALID, ENT_NOMEM,
+ * ENT_IO (a file of opts->auth, ent_nats_check_auth(); no directory made). */
 ENT_EXTERN(int) ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts *opts);
 /* Stop, free, and return what ent_follow_run() returned. NULL: ENT_OK. A stop (this one, or
  * *stop raised for ent_follow_run) closes the mirror's connection at once, ending a request that
@@ -179,6 +216,15 @@ ENT_EXTERN(int) ent_follow_stop(ent_follower *f);
  * `entity relay` and `entity mirror` exit 2 (wrong usage) on it, 1 on what the server refuses.
  * Returns ENT_OK, or ENT_INVALID naming the value at fault. */
 ENT_EXTERN(int) ent_nats_check(const char *url, const char *stream, const char *primary_id);
+
+/* Whether auth can be used with url (NULL: not looked at), without connecting: tls_cert and
+ * tls_key both or neither, at most one way to authenticate (nkey_seed, creds, or a user or token
+ * in a URL), tls_hostname with TLS (tls:// or tls_ca or a client certificate), and each file named
+ * readable (an NKey seed file also of the seed's form). ent_relay_run() and ent_follow_run() make
+ * the same checks before anything is made (a mirror's directory). auth NULL: ENT_OK.
+ * Returns ENT_OK; ENT_INVALID naming the options at fault (the user's mistake: `entity` exits 2);
+ * ENT_IO naming a file that cannot be read and why (exit 1). */
+ENT_EXTERN(int) ent_nats_check_auth(const char *url, const ent_nats_auth *auth);
 
 #ifdef __cplusplus
 }
