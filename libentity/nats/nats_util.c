@@ -488,6 +488,10 @@ static int auth_apply(natsOptions *o, const ent_nats_auth *a)
         if ((st = natsOptions_SetNKeyFromSeed(o, pub, nkey)) != NATS_OK)
             return ent_error_set(ENT_IO, "--nkey %s: %s", nkey, nats_text(st));
     }
+    /* libnats reads the .creds file only while connecting, and its failure to ("No such file")
+     * came back as an outage: a relay retried it for ever, every 2 s, without a line. Read here,
+     * as the seed of --nkey is, it is a file gone or changed: said, and the run ends. */
+    if (creds && (rc = creds_check(creds))) return rc;
     if (creds && (st = natsOptions_SetUserCredentialsFromFiles(o, creds, NULL)) != NATS_OK)
         return ent_error_set(ENT_IO, "--creds %s: %s", creds, nats_text(st));
     return ENT_OK;

@@ -180,7 +180,7 @@ start() { # CONF PORT
 }
 start "$W/tls.conf" "$TPORT"
 start "$W/nkey.conf" "$KPORT"
-start "$W/jwt.conf" "$JPORT"
+start "$W/jwt.conf" "$JPORT"; JSRV=${PIDS[-1]}
 TURL=nats://127.0.0.1:$TPORT
 KURL=nats://127.0.0.1:$KPORT
 JURL=nats://127.0.0.1:$JPORT
@@ -343,6 +343,20 @@ M3="$W/mirror creds"
 if run timeout 60 "$E" -s "$M3" mirror --nats "$JURL" --stream CR --once "--creds=$J/user.creds"; then
   same "$P" "$M3" "mirror --once with --creds"
 else bad "mirror with --creds: $(cat "$W/err")"; fi
+# the .creds file removed under a running relay, then the server restarted: libnats reads the file
+# only while connecting, and its "No such file" was an outage, retried for ever without a line;
+# now the run ends, exit 1, naming the file (as a --nkey seed file gone does)
+cp "$J/user.creds" "$J/gone.creds"
+timeout 60 "$E" -s "$P" relay --nats "$JURL" --stream CR --creds "$J/gone.creds" 2>"$W/gone.err" & GPID=$!; PIDS+=($GPID)
+for _ in $(seq 600); do grep -q "relay: connected" "$W/gone.err" && break; sleep 0.05; done
+rm "$J/gone.creds"
+kill "$JSRV"; wait "$JSRV" 2>/dev/null
+start "$W/jwt.conf" "$JPORT"; JSRV=${PIDS[-1]}
+wait "$GPID"; rc=$?
+cat "$W/gone.err" >>"$W/all"
+if [ $rc = 1 ] && grep -q -- "--creds .*gone.creds: No such file" "$W/gone.err"; then
+  say "ok: the .creds file removed under a running relay: exit 1 at the next connection, naming it"
+else bad "the .creds file removed under a running relay: exit $rc (1 expected, naming the file):"; cat "$W/gone.err"; fi
 refused "no credentials at an operator-mode server" 1 "refused the URL's credentials" \
   "$E" -s "$P" relay --nats "$JURL" --stream CR
 refused "a user of an account the server does not trust" 1 "refused the credentials of --creds .*rogue.creds" \
