@@ -338,7 +338,7 @@ refused "a pipe as --nkey (/dev/stdin)" 1 "--nkey /dev/stdin: not a regular file
 # ---- --creds: a user JWT and its seed (operator mode) ----------------------------------------------
 if run timeout 60 "$E" -s "$P" relay --nats "$JURL" --stream CR --once --creds "$J/user.creds"; then
   say "ok: relay --once with --creds"
-else bad "relay with --creds: $(cat "$W/err")"; fi
+else bad "relay with --creds: $(cat "$W/err")"; grep -i "auth\|jwt\|error" "$W/nats.log" | tail -5; fi
 M3="$W/mirror creds"
 if run timeout 60 "$E" -s "$M3" mirror --nats "$JURL" --stream CR --once "--creds=$J/user.creds"; then
   same "$P" "$M3" "mirror --once with --creds"
