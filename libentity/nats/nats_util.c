@@ -185,14 +185,37 @@ static void wipe(void *p, size_t n)
 #endif
 }
 
+/* Opens `path` (option `opt`) for reading, a regular file only. A FIFO blocked the run in open()
+ * before a word was said, and a pipe or /dev/stdin read once held nothing the next time: each
+ * file is read again at each connection (by libnats too), so only a file can be. O_NONBLOCK lets
+ * open() of a FIFO return; a regular file ignores it. ENT_IO names the file and why. */
+static int auth_open(const char *opt, const char *path, int *fd_out)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err;
+    if (fd < 0) return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        err = errno;
+        close(fd);
+        return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(err));
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        close(fd);
+        return ent_error_set(ENT_IO, "%s %s: not a regular file (a pipe, a device or a socket): it is read again at each "
+                             "connection, so give a file", opt, path);
+    }
+    *fd_out = fd;
+    return ENT_OK;
+}
+
 /* Whether the file `path`, given as option `opt`, can be opened and read (a directory cannot).
  * ENT_IO names it and why. */
 static int auth_file_readable(const char *opt, const char *path)
 {
     char c;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+    int fd, err, rc;
     ssize_t n;
-    if (fd < 0) return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(errno));
+    if ((rc = auth_open(opt, path, &fd))) return rc;
     n = read(fd, &c, 1);
     err = errno;
     close(fd);
@@ -205,10 +228,11 @@ static int auth_file_readable(const char *opt, const char *path)
  * cannot be read or is larger. The caller wipes buf. */
 static int read_small(char *buf, size_t size, const char *opt, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+    int fd, err = 0, rc;
     size_t n = 0;
     ssize_t k = 0;
-    if (fd < 0) return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(errno));
+    buf[0] = '\0';
+    if ((rc = auth_open(opt, path, &fd))) return rc;
     while (n < size - 1 && (k = read(fd, buf + n, size - 1 - n)) != 0) {
         if (k < 0) {
             if (errno == EINTR) continue;
@@ -224,7 +248,7 @@ static int read_small(char *buf, size_t size, const char *opt, const char *path)
     close(fd);
     buf[n] = '\0';
     if (err == EFBIG) return ent_error_set(ENT_IO, "%s %s: larger than %zu bytes: not a %s", opt, path, size - 1,
-                                           !strcmp(opt, "--nkey") ? "seed file" : ".creds file");
+                                           !strcmp(opt, "--nkey") ? "seed file" : !strcmp(opt, "--creds") ? ".creds file" : "key file");
     if (err) return ent_error_set(ENT_IO, "%s %s: %s", opt, path, strerror(err));
     return ENT_OK;
 }
@@ -245,6 +269,26 @@ static uint16_t nkey_crc16(const unsigned char *d, size_t n)
 #define NKEY_PREFIX_SEED (18 << 3)
 #define NKEY_PREFIX_USER (20 << 3)
 
+/* What ends the line of a key (a seed, a JWT) of len characters at p in the file `path` of option
+ * `opt`: its newline or the file's end. libnats reads the line whole, up to its '\n', and could not
+ * decode a '\r' (a file saved with CRLF line ends) or a space after the key: "base32: invalid
+ * data at location 59" at each connection, retried for ever as an outage. Said here, naming it. */
+static int key_line_end(const char *p, size_t len, const char *opt, const char *path, const char *what)
+{
+    const char *e = p + len;
+    if (*e == '\r')
+        return ent_error_set(ENT_IO, "%s %s: the line of its %s ends in a carriage return (CRLF line ends, a file saved on "
+                             "Windows), which libnats cannot read: save it with LF line ends", opt, path, what);
+    if (*e == ' ' || *e == '\t')
+        return ent_error_set(ENT_IO, "%s %s: spaces or tabs follow its %s on its line, which libnats cannot read: "
+                             "remove them", opt, path, what);
+    return ENT_OK;
+}
+
+/* A UTF-8 byte-order mark at the start of a file (an editor's): libnats reads the seed's line
+ * with it and cannot decode it. */
+static int has_bom(const char *text) { return !strncmp(text, "\xef\xbb\xbf", 3); }
+
 /* The user NKey public key ("U...", NKEY_PUB_LEN + 1 bytes) of the seed in file `path`: the
  * first line (of a bare seed file, or of a .creds-like one) that starts with "SU". libnats's
  * natsOptions_SetNKeyFromSeed() needs both, and derives none. ENT_IO names the file and what is
@@ -255,6 +299,7 @@ static int nkey_public(char pub[NKEY_PUB_LEN + 1], const char *path)
     char text[4096];
     unsigned char raw[40], out[35];
     const char *p, *seed = NULL;
+    char kind = 0;
     size_t n = 0, len;
     uint32_t acc = 0;
     int bits = 0, rc;
@@ -262,12 +307,26 @@ static int nkey_public(char pub[NKEY_PUB_LEN + 1], const char *path)
         wipe(text, sizeof text);
         return rc;
     }
+    if (has_bom(text)) {
+        rc = ent_error_set(ENT_IO, "--nkey %s: begins with a byte-order mark (UTF-8 BOM), which libnats cannot read: save "
+                           "it without one", path);
+        goto out;
+    }
     for (p = text; *p && !seed; p += strcspn(p, "\n"), p += *p == '\n') {
         while (*p == ' ' || *p == '\t' || *p == '\r') p++;
         if (p[0] == 'S' && p[1] == 'U') seed = p;
+        /* another kind's seed: the nsc or nk tool's account or operator key, given by mistake */
+        else if (!kind && p[0] == 'S' && strspn(p, b32) == NKEY_SEED_LEN) kind = p[1];
     }
     len = seed ? strspn(seed, b32) : 0;
     rc = ENT_OK;
+    if (!seed && kind) {
+        rc = ent_error_set(ENT_IO, "--nkey %s: holds %s seed (S%c...), not a user's (SU...): --nkey takes the user's seed",
+                           path, kind == 'A' ? "an account" : kind == 'O' ? "an operator" : kind == 'N' ? "a server" :
+                           kind == 'C' ? "a cluster" : "another kind's", kind);
+        goto out;
+    }
+    if (seed && len == NKEY_SEED_LEN && (rc = key_line_end(seed, len, "--nkey", path, "seed"))) goto out;
     if (!seed || len != NKEY_SEED_LEN) {
         rc = ent_error_set(ENT_IO, "--nkey %s: holds no user NKey seed (a line of %d characters starting with SU)", path,
                            NKEY_SEED_LEN);
@@ -326,6 +385,17 @@ out:
     return rc;
 }
 
+/* The first line holding something after the line of `marker` in a .creds file's text: the key
+ * (of characters `chars`) must end its line (key_line_end(); libnats reads the seed's line as the
+ * bare seed file's, and sends the JWT's line as it is). */
+static int creds_line_end(const char *text, const char *marker, const char *chars, const char *path, const char *what)
+{
+    const char *p = strstr(text, marker) + strlen(marker);
+    p += strcspn(p, "\n");
+    while (*p == '\n' || *p == '\r' || *p == ' ' || *p == '\t') p++;
+    return key_line_end(p, strspn(p, chars), "--creds", path, what);
+}
+
 /* Whether a .creds file holds a user JWT and a seed, as natsOptions_SetUserCredentialsFromFiles()
  * reads it (it says only "invalid argument" at connect time otherwise). */
 static int creds_check(const char *path)
@@ -339,6 +409,10 @@ static int creds_check(const char *path)
     if (!strstr(text, "-----BEGIN NATS USER JWT-----") || !strstr(text, "-----BEGIN USER NKEY SEED-----"))
         rc = ent_error_set(ENT_IO, "--creds %s: not a .creds file (a \"BEGIN NATS USER JWT\" block, then a "
                            "\"BEGIN USER NKEY SEED\" block)", path);
+    /* (a '\r' after the JWT went to the server with it: "Authorization Violation") */
+    else if (!(rc = creds_line_end(text, "-----BEGIN NATS USER JWT-----",
+                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.", path, "JWT")))
+        rc = creds_line_end(text, "-----BEGIN USER NKEY SEED-----", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", path, "seed");
     wipe(text, sizeof text);
     return rc;
 }
@@ -374,6 +448,24 @@ static const char *nats_text(natsStatus st)
     return last && *last ? last : natsStatus_GetText(st);
 }
 
+/* A private key encrypted with a passphrase: OpenSSL, loading it for libnats, asked for the
+ * passphrase on the terminal ("Enter PEM pass phrase:"), a relay waiting there at each connection
+ * (or, without one, "processing error"). Nothing here can answer it: refused, named. */
+static int key_encrypted(const char *path)
+{
+    size_t size = 65536;
+    char *text = malloc(size);
+    int rc;
+    if (!text) return ent_error_set(ENT_NOMEM, "out of memory");
+    if (!(rc = read_small(text, size, "--tlskey", path)) &&
+        (strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") || strstr(text, "Proc-Type: 4,ENCRYPTED")))
+        rc = ent_error_set(ENT_IO, "--tlskey %s: the key is encrypted with a passphrase, which relay and mirror cannot ask "
+                           "for: give it decrypted (openssl pkey -in KEY -out PLAIN; mode 0600)", path);
+    wipe(text, size);
+    free(text);
+    return rc;
+}
+
 /* Loads auth's TLS files and keys into o (each connect reads them anew: a certificate renewed
  * on disk is taken by the next connection). ENT_IO names the file libnats could not load. */
 static int auth_apply(natsOptions *o, const ent_nats_auth *a)
@@ -385,6 +477,7 @@ static int auth_apply(natsOptions *o, const ent_nats_auth *a)
     if ((ca || cert) && (st = natsOptions_SetSecure(o, true)) != NATS_OK) return ent_nats__err(ENT_IO, st, 0, "TLS");
     if (ca && (st = natsOptions_LoadCATrustedCertificates(o, ca)) != NATS_OK)
         return ent_error_set(ENT_IO, "--tlsca %s: %s", ca, nats_text(st));
+    if (key && (rc = key_encrypted(key))) return rc;
     if (cert && key && (st = natsOptions_LoadCertificatesChain(o, cert, key)) != NATS_OK)
         return ent_error_set(ENT_IO, "--tlscert %s, --tlskey %s: %s", cert, key, nats_text(st));
     if (host && (st = natsOptions_SetExpectedHostname(o, host)) != NATS_OK)
@@ -395,6 +488,10 @@ static int auth_apply(natsOptions *o, const ent_nats_auth *a)
         if ((st = natsOptions_SetNKeyFromSeed(o, pub, nkey)) != NATS_OK)
             return ent_error_set(ENT_IO, "--nkey %s: %s", nkey, nats_text(st));
     }
+    /* libnats reads the .creds file only while connecting, and its failure to ("No such file")
+     * came back as an outage: a relay retried it for ever, every 2 s, without a line. Read here,
+     * as the seed of --nkey is, it is a file gone or changed: said, and the run ends. */
+    if (creds && (rc = creds_check(creds))) return rc;
     if (creds && (st = natsOptions_SetUserCredentialsFromFiles(o, creds, NULL)) != NATS_OK)
         return ent_error_set(ENT_IO, "--creds %s: %s", creds, nats_text(st));
     return ENT_OK;

@@ -180,7 +180,7 @@ start() { # CONF PORT
 }
 start "$W/tls.conf" "$TPORT"
 start "$W/nkey.conf" "$KPORT"
-start "$W/jwt.conf" "$JPORT"
+start "$W/jwt.conf" "$JPORT"; JSRV=${PIDS[-1]}
 TURL=nats://127.0.0.1:$TPORT
 KURL=nats://127.0.0.1:$KPORT
 JURL=nats://127.0.0.1:$JPORT
@@ -213,6 +213,7 @@ P="$W/primary"
 "$E" -s "$P" init --schema "$SRC/schemas/shop.json" 2>/dev/null || { say "init failed"; exit 1; }
 for i in 1 2 3; do echo "{\"name\":\"c$i\",\"email\":\"c$i@x\"}" | "$E" -s "$P" put customer - >/dev/null; done
 CA=(--tlsca "$C/ca.pem"); CERT=(--tlscert "$C/client.pem" --tlskey "$C/client.key")
+mkfifo "$C/fifo.pem"
 
 # ---- mutual TLS -------------------------------------------------------------------------------
 if run timeout 60 "$E" -s "$P" relay --nats "$TURL" --stream TLS --once "${CA[@]}" "${CERT[@]}"; then
@@ -263,6 +264,13 @@ refused "a --tlsca that is not PEM" 1 "--tlsca .*ca.key.*no certificate" \
   "$E" -s "$P" relay --nats "$TURL" --stream TLS --once --tlsca "$C/ca.key"
 refused "a directory as --tlscert" 1 "--tlscert .*Is a directory" \
   "$E" -s "$P" relay --nats "$TURL" --stream TLS --once "${CA[@]}" --tlscert "$C" --tlskey "$C/client.key"
+# a key encrypted with a passphrase: OpenSSL asked for it on the terminal ("Enter PEM pass phrase:",
+# waiting there; without one, "processing error")
+openssl pkey -in "$C/client.key" -aes256 -passout pass:entity-test -out "$C/client-enc.key" 2>>"$W/openssl.log"
+refused "a client key encrypted with a passphrase" 1 "--tlskey .*client-enc.key: the key is encrypted with a passphrase" \
+  "$E" -s "$W/m-usage" mirror --nats "$TURL" --stream TLS --once "${CA[@]}" --tlscert "$C/client.pem" --tlskey "$C/client-enc.key"
+refused "a FIFO as --tlsca" 1 "--tlsca .*fifo.pem: not a regular file" \
+  "$E" -s "$P" relay --nats "$TURL" --stream TLS --once --tlsca "$C/fifo.pem" "${CERT[@]}"
 refused "--tls-hostname without TLS" 2 "needs TLS" \
   "$E" -s "$P" relay --nats "$KURL" --stream TLS --once --tls-hostname localhost
 refused "an empty --tlsca (a variable unset)" 2 "--tlsca needs a file, not an empty word" \
@@ -296,22 +304,73 @@ refused "--nkey and --creds" 2 "two ways to authenticate" \
   "$E" -s "$P" relay --nats "$KURL" --stream NK --once --nkey "$C/user.nk" --creds "$C/user.nk"
 refused "--nkey and a user in the URL" 2 "give one way to authenticate" \
   "$E" -s "$W/m-nk" mirror --nats "nats://u:pw@127.0.0.1:$KPORT" --stream NK --once --nkey "$C/user.nk"
+# files libnats could not read, or that hung: each refused before connecting, naming what is wrong
+# (they connected and failed at each connection: "base32: invalid data at location 59", retried for
+# ever as an outage; a FIFO blocked in open() without a word)
+printf '%s\r\n' "$SEED" >"$C/crlf.nk"
+printf '%s  \n' "$SEED" >"$C/trail.nk"
+printf '\xef\xbb\xbf%s\n' "$SEED" >"$C/bom.nk"
+python3 -c "$NKEY_PY" seed "$C/nk.der" | python3 -c '
+import base64, sys
+raw = base64.b32decode(sys.stdin.read().strip() + "======")
+k = raw[2:34]
+c = 0
+for b in bytes([18 << 3, 0]) + k:
+    c ^= b << 8
+    for _ in range(8):
+        c = ((c << 1) ^ 0x1021 if c & 0x8000 else c << 1) & 0xffff
+print(base64.b32encode(bytes([18 << 3, 0]) + k + c.to_bytes(2, "little")).decode().rstrip("="))' >"$C/account.nk"
+mkfifo "$C/fifo.nk"
+refused "a seed file with CRLF line ends" 1 "--nkey .*crlf.nk: the line of its seed ends in a carriage return" \
+  "$E" -s "$W/m-nk" mirror --nats "$KURL" --stream NK --nkey "$C/crlf.nk"
+refused "spaces after the seed" 1 "--nkey .*trail.nk: spaces or tabs follow its seed" \
+  "$E" -s "$P" relay --nats "$KURL" --stream NK --nkey "$C/trail.nk"
+refused "a seed file with a byte-order mark" 1 "--nkey .*bom.nk: begins with a byte-order mark" \
+  "$E" -s "$W/m-nk" mirror --nats "$KURL" --stream NK --once --nkey "$C/bom.nk"
+refused "an account seed as --nkey" 1 "--nkey .*account.nk: holds an account seed (SA...), not a user's" \
+  "$E" -s "$P" relay --nats "$KURL" --stream NK --once --nkey "$C/account.nk"
+refused "a FIFO as --nkey" 1 "--nkey .*fifo.nk: not a regular file" \
+  "$E" -s "$W/m-nk" mirror --nats "$KURL" --stream NK --once --nkey "$C/fifo.nk"
+refused "a pipe as --nkey (/dev/stdin)" 1 "--nkey /dev/stdin: not a regular file" \
+  "$E" -s "$P" relay --nats "$KURL" --stream NK --once --nkey /dev/stdin < <(cat "$C/user.nk")
 [ -e "$W/m-nk" ] && bad "a refused mirror made its directory" || say "ok: no refused --nkey mirror made its directory"
 
 # ---- --creds: a user JWT and its seed (operator mode) ----------------------------------------------
 if run timeout 60 "$E" -s "$P" relay --nats "$JURL" --stream CR --once --creds "$J/user.creds"; then
   say "ok: relay --once with --creds"
-else bad "relay with --creds: $(cat "$W/err")"; fi
+else bad "relay with --creds: $(cat "$W/err")"; grep -i "auth\|jwt\|error" "$W/nats.log" | tail -5; fi
 M3="$W/mirror creds"
 if run timeout 60 "$E" -s "$M3" mirror --nats "$JURL" --stream CR --once "--creds=$J/user.creds"; then
   same "$P" "$M3" "mirror --once with --creds"
 else bad "mirror with --creds: $(cat "$W/err")"; fi
+# the .creds file removed under a running relay, then the server restarted: libnats reads the file
+# only while connecting, and its "No such file" was an outage, retried for ever without a line;
+# now the run ends, exit 1, naming the file (as a --nkey seed file gone does)
+cp "$J/user.creds" "$J/gone.creds"
+timeout 60 "$E" -s "$P" relay --nats "$JURL" --stream CR --creds "$J/gone.creds" 2>"$W/gone.err" & GPID=$!; PIDS+=($GPID)
+for _ in $(seq 600); do grep -q "relay: connected" "$W/gone.err" && break; sleep 0.05; done
+rm "$J/gone.creds"
+kill "$JSRV"; wait "$JSRV" 2>/dev/null
+start "$W/jwt.conf" "$JPORT"; JSRV=${PIDS[-1]}
+wait "$GPID"; rc=$?
+cat "$W/gone.err" >>"$W/all"
+if [ $rc = 1 ] && grep -q -- "--creds .*gone.creds: No such file" "$W/gone.err"; then
+  say "ok: the .creds file removed under a running relay: exit 1 at the next connection, naming it"
+else bad "the .creds file removed under a running relay: exit $rc (1 expected, naming the file):"; cat "$W/gone.err"; fi
 refused "no credentials at an operator-mode server" 1 "refused the URL's credentials" \
   "$E" -s "$P" relay --nats "$JURL" --stream CR
 refused "a user of an account the server does not trust" 1 "refused the credentials of --creds .*rogue.creds" \
   "$E" -s "$W/m-cr" mirror --nats "$JURL" --stream CR --creds "$J/rogue.creds"
 refused "a missing .creds file" 1 "--creds .*none.creds: No such file" \
   "$E" -s "$P" relay --nats "$KURL" --stream NK --once --creds "$C/none.creds"
+# a .creds file saved with CRLF line ends: the JWT went to the server with its '\r' ("Authorization
+# Violation", said as refused credentials); spaces after its seed: "base32: invalid data", retried
+sed 's/$/\r/' "$J/user.creds" >"$J/crlf.creds"
+sed 's/^\(SU.*\)$/\1 /' "$J/user.creds" >"$J/trail.creds"
+refused "a .creds file with CRLF line ends" 1 "--creds .*crlf.creds: the line of its JWT ends in a carriage return" \
+  "$E" -s "$W/m-cr" mirror --nats "$JURL" --stream CR --creds "$J/crlf.creds"
+refused "a space after a .creds file's seed" 1 "--creds .*trail.creds: spaces or tabs follow its seed" \
+  "$E" -s "$P" relay --nats "$JURL" --stream CR --creds "$J/trail.creds"
 refused "a file that is not a .creds file" 1 "--creds .*user.nk: not a .creds file" \
   "$E" -s "$W/m-cr" mirror --nats "$KURL" --stream NK --once --creds "$C/user.nk"
 [ -e "$W/m-cr" ] && bad "a refused mirror made its directory" || say "ok: no refused --creds mirror made its directory"
