@@ -1033,6 +1033,23 @@ static int no_lockless_reader(lenv *e, const char *path)
                               "the pages it reads: open it to write once that reader closed it", path);
 }
 
+/* e->env made and set up for the store at path (its data.mdb at data), not opened yet. */
+static int new_env(lenv *e, const ent_backend_opts *o, const char *path, const char *data)
+{
+    struct stat st;
+    int mrc = mdb_env_create(&e->env);
+    if (mrc) return ent__lmdb_lerr(mrc, "store %s: creating the environment", path);
+    mdb_env_set_maxdbs(e->env, e->maxtab);
+    mdb_env_set_maxreaders(e->env, MAX_READERS);
+    /* An explicit size is a floor; without one an existing store keeps the size in its meta page,
+     * unless the address space is limited: that size was chosen by a process without the limit
+     * (64 GiB by default) and would not map here. LMDB keeps at least the pages in use. */
+    if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
+    else if (limited_map_size()) mdb_env_set_mapsize(e->env, limited_map_size());
+    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, DEFAULT_MAP_SIZE);
+    return ENT_OK;
+}
+
 static int env_create(lenv **out, const char *path, const struct stat *dst, const ent_backend_opts *o, unsigned *more)
 {
     lenv *e = calloc(1, sizeof *e);
@@ -1076,18 +1093,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     pthread_condattr_destroy(&ca);
 
     hold_std_fds();
-    if ((mrc = mdb_env_create(&e->env))) {
-        rc = ent__lmdb_lerr(mrc, "store %s: creating the environment", path);
-        goto fail;
-    }
-    mdb_env_set_maxdbs(e->env, e->maxtab);
-    mdb_env_set_maxreaders(e->env, MAX_READERS);
-    /* An explicit size is a floor; without one an existing store keeps the size in its meta page,
-     * unless the address space is limited: that size was chosen by a process without the limit
-     * (64 GiB by default) and would not map here. LMDB keeps at least the pages in use. */
-    if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
-    else if (limited_map_size()) mdb_env_set_mapsize(e->env, limited_map_size());
-    else if (stat(data, &st) < 0) mdb_env_set_mapsize(e->env, DEFAULT_MAP_SIZE);
+    if ((rc = new_env(e, o, path, data))) goto fail;
     if (o->read_only || o->must_exist) {
         /* No data.mdb, or an empty one (a creation cut short: LMDB would take it for a new
          * environment, or fail with EBADF read-only): no store, and no file made here. */
@@ -1121,14 +1127,7 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         /* LMDB wants its handle closed after a failed open: a new one, set up as above */
         mdb_env_close(e->env);
         e->env = NULL;
-        if ((mrc = mdb_env_create(&e->env))) {
-            rc = ent__lmdb_lerr(mrc, "store %s: creating the environment", path);
-            goto fail;
-        }
-        mdb_env_set_maxdbs(e->env, e->maxtab);
-        mdb_env_set_maxreaders(e->env, MAX_READERS);
-        if (o->map_size) mdb_env_set_mapsize(e->env, o->map_size);
-        else if (limited_map_size()) mdb_env_set_mapsize(e->env, limited_map_size());
+        if ((rc = new_env(e, o, path, data))) goto fail;
         mrc = mdb_env_open(e->env, path, MDB_NOTLS | MDB_RDONLY | MDB_NOLOCK, 0664);
     }
     if (mrc == ENOMEM && o->map_size) {
