@@ -919,6 +919,17 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         free(r.marks);
         return rc;
     }
+    /* This thread alone moves the relay's subscriptions, and the log callback runs on it: an
+     * ent_sub_wait() there on them waited out its timeout (with -1 the relay stopped for good).
+     * The core refuses it now (ENT_BUSY), as ent_relay_wait() from the callback. */
+    snprintf(r.refill, sizeof r.refill, "%.193s.refill", r.sub);
+    if ((rc = ent_log_wait_claim(s, r.sub, "the relay's thread (its log callback runs there)")) ||
+        (rc = ent_log_wait_claim(s, r.refill, "the relay's thread (its log callback runs there)"))) {
+        ent_log_wait_unclaim(s, r.sub);
+        ent_nats__watch_end(&r.w);
+        free(r.marks);
+        return rc;
+    }
 
     while (!ent_nats__stopped(r.stop)) {
         uint64_t n = 0;
@@ -1020,6 +1031,8 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         ent_nats__fini(&r.c);
         ent_nats__watch_end(&r.w);
         free(r.marks);
+        ent_log_wait_unclaim(s, r.sub);
+        ent_log_wait_unclaim(s, r.refill);
         if (rc) ent_error_set_detail(rc, detail, "%s", msg);
     }
     return rc;
