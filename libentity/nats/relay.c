@@ -887,6 +887,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     if ((rc = ent_nats__check_url(opts->url))) return rc;
     if ((rc = ent_nats__check_stream(opts->stream))) return rc;
     if ((rc = ent_nats_check_auth(opts->url, &opts->auth))) return rc;
+    ent_nats__auth_warn_modes(&opts->auth, "relay", opts->log, opts->log_payload);
     if (!ent_store_id(s)[0]) return ent_error_set(ENT_INVALID, "the store has no id yet: open it writable once");
     if (strlen(ent_store_id(s)) > ENATS_ID_MAX)
         return ent_error_set(ENT_INVALID, "store id \"%s\" is longer than a UUID", ent_store_id(s));
