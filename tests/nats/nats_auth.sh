@@ -453,6 +453,24 @@ if run timeout 60 "$E" -s "$P" relay --nats "$TURL" --stream TLS --once "${CA[@]
   fi
 else bad "a key of mode 0640: $(cat "$W/err")"; fi
 
+# ---- entity-nats-bench: the same options (the tool's parser), for its relays and mirrors -------------
+NB=$(dirname "$E")/entity-nats-bench
+if [ -x "$NB" ]; then
+  if run timeout 120 "$NB" --nats "$KURL" --nkey "$C/user.nk" --quick --n 2000 --rate 500 &&
+     grep -q "^relay throughput" "$W/out" && grep -q "floor  not measured (a secured NATS" "$W/out" && grep -q "commit->mirror lag p50" "$W/out"; then
+    say "ok: entity-nats-bench --nats URL --nkey SEEDFILE: relay and mirror measured at an NKey server"
+  else bad "entity-nats-bench with --nkey: $(cat "$W/out" "$W/err")"; fi
+  run timeout 60 "$NB" --nats "$KURL" --nkey "$C/other.nk" --quick; rc=$?
+  [ $rc = 1 ] && grep -q "refused the NKey of --nkey .*other.nk" "$W/err" && say "ok: entity-nats-bench with another user's seed: exit 1, refused" ||
+    bad "entity-nats-bench with another user's seed: exit $rc: $(cat "$W/err")"
+  run "$NB" --nkey "$C/user.nk"; rc=$?
+  [ $rc = 2 ] && grep -q "need --nats URL" "$W/err" && say "ok: entity-nats-bench --nkey without --nats: wrong usage" ||
+    bad "entity-nats-bench --nkey without --nats: exit $rc: $(cat "$W/err")"
+  run "$NB" --nats "$KURL" --tlscert "$C/client.pem"; rc=$?
+  [ $rc = 2 ] && grep -q "give --tlscert and --tlskey" "$W/err" && say "ok: entity-nats-bench --tlscert without --tlskey: wrong usage" ||
+    bad "entity-nats-bench --tlscert alone: exit $rc: $(cat "$W/err")"
+else bad "entity-nats-bench not built beside entity"; fi
+
 # ---- the seeds never printed -------------------------------------------------------------------
 CSEEDS=()
 while read -r l; do CSEEDS+=(-e "$l"); done < <(grep -h '^SU' "$J/user.creds" "$J/rogue.creds")
