@@ -215,7 +215,7 @@ static int auth_open(const char *opt, const char *path, int *fd_out)
 static int auth_file_readable(const char *opt, const char *path)
 {
     char c;
-    int fd, err, rc;
+    int fd = -1, err, rc; /* (as in read_small) */
     ssize_t n;
     if ((rc = auth_open(opt, path, &fd))) return rc;
     n = read(fd, &c, 1);
@@ -230,7 +230,7 @@ static int auth_file_readable(const char *opt, const char *path)
  * cannot be read or is larger. The caller wipes buf. */
 static int read_small(char *buf, size_t size, const char *opt, const char *path)
 {
-    int fd, err = 0, rc;
+    int fd = -1, err = 0, rc; /* (set by auth_open; gcc -Os, inlining it, could not tell) */
     size_t n = 0;
     ssize_t k = 0;
     buf[0] = '\0';
