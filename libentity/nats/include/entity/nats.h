@@ -38,8 +38,12 @@
 extern "C" {
 #endif
 
-/* State changes (connected, unreachable, resumed, caught up) as one line each, not one per retry.
- * Called on the relay's or mirror's thread. NULL: lines go to stderr prefixed "entity: ". */
+/* State changes (connected, unreachable, resumed, caught up) as one line each, not one per retry,
+ * and warnings (a secret file others may read). Called on the relay's or mirror's thread, which
+ * claims what only it makes happen (ent_log_wait_claim()): there, ent_sub_wait() on the relay's
+ * subscription and ent_log_wait() on the mirror store for what is not there yet return ENT_BUSY
+ * (as ent_relay_wait() does) instead of waiting for themselves. NULL: lines go to stderr
+ * prefixed "entity: ". */
 typedef void (*ent_nats_log_cb)(const char *line, void *payload);
 
 /* How to reach a secured NATS deployment (README, "Connecting to a secured NATS"): files, named
