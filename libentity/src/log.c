@@ -268,15 +268,6 @@ void ent_log_cursor_free(ent_log_cursor *c)
     free(c);
 }
 
-/* The longest sleep of ent_log_wait() between two looks at the log: one read transaction per
- * slice and waiter (microseconds) bounds how late a commit whose wake was lost is seen. */
-#define LOST_WAKE_MS 500
-
-/* A wait in slices on the store's change counter until look() says it is done (1), or fails
- * (its code), or timeout_ms (negative: forever) passes: ENT_TIMEOUT, without a message (the
- * caller names what it waited for). what: what is waited for, for the ENT_BUSY messages ("events",
- * "an acknowledgement"). Shared by ent_log_wait() and ent_sub_wait() (log_subs.c): every commit
- * moves the counter, an event's and a subscription's acknowledgement alike, on both backends. */
 /* ---- waits only this thread could end (ent_log_wait_claim) ------------------------------------ */
 
 /* A thread's claims: what only it makes happen on a store (its log, a subscription's acks). Kept
@@ -355,6 +346,16 @@ void ent_log_wait_unclaim(ent_store *s, const char *sub)
     }
 }
 
+/* The longest sleep of ent_log_wait() between two looks at the log: one read transaction per
+ * slice and waiter (microseconds) bounds how late a commit whose wake was lost is seen. */
+#define LOST_WAKE_MS 500
+
+/* A wait in slices on the store's change counter until look() says it is done (1), or fails
+ * (its code), or timeout_ms (negative: forever) passes: ENT_TIMEOUT, without a message (the
+ * caller names what it waited for). what: what is waited for, for the ENT_BUSY messages ("events",
+ * "an acknowledgement"). Shared by ent_log_wait() and ent_sub_wait() (log_subs.c): every commit
+ * moves the counter, an event's and a subscription's acknowledgement alike, on both backends. sub:
+ * the subscription waited for (NULL: the log), for the thread's claims (ent_log_wait_claim()). */
 int ent__wait_change_until(ent_store *s, int timeout_ms, int (*look)(void *arg), void *arg, const char *what,
                            const char *sub)
 {
