@@ -1580,6 +1580,86 @@ static void t_sub_wait_busy(void)
     close_on(&d);
 }
 
+/* ent_log_wait_claim(): a thread that declared itself the one that writes the log, or that
+ * acknowledges a subscription (a relay's or a mirror's thread, where their log callbacks run),
+ * gets ENT_BUSY from its own waits for them, on this handle and on another of the same store;
+ * its other waits, and every other thread's, wait as before. */
+typedef struct elsewhere {
+    ent_store *s;
+    int rc;
+} elsewhere;
+
+static void *wait_log_elsewhere(void *p)
+{
+    elsewhere *e = p;
+    e->rc = ent_log_wait(NULL, e->s, 1, 30); /* unclaimed on this thread: waits */
+    return NULL;
+}
+
+static void t_wait_claimed(void)
+{
+    store_dir d;
+    const ent_backend_ops *b = ent__backend_find(backend, NULL);
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store *other = NULL;
+    ent_entity *u;
+    uint64_t last = 0;
+    pthread_t th;
+    elsewhere el = {NULL, 99};
+    char name[16];
+    open_on(&d, backend);
+    ENT_OK_(ent_sub_create(d.s, "mine", 0));
+    ENT_OK_(ent_sub_create(d.s, "theirs", 0));
+    ENT_OK_(ent_create(d.s, NULL, (u = user(d.s, 1))));
+    ent_entity_free(u);
+    ENT_OK_(ent_sub_ack(d.s, NULL, "theirs", 1));
+    ENT_OK_(ent_log_wait_claim(d.s, "mine", "the test's relay"));
+    ENT_CHECK_RC(ent_sub_wait(NULL, d.s, "mine", 1, -1), ENT_BUSY);
+    ENT_ASSERT_MSG("this thread is the test's relay, the one that acknowledges subscription \"mine\"");
+    ENT_OK_(ent_sub_wait(NULL, d.s, "mine", 0, -1));   /* nothing to wait for */
+    ENT_OK_(ent_sub_wait(NULL, d.s, "theirs", 1, -1)); /* another subscription */
+    ENT_CHECK_RC(ent_sub_wait(NULL, d.s, "theirs", 2, 30), ENT_TIMEOUT);
+    ENT_CHECK_RC(ent_log_wait(NULL, d.s, 1, 30), ENT_TIMEOUT); /* the log is not claimed */
+    ENT_OK_(ent_log_wait_claim(d.s, NULL, "the test's mirror"));
+    ENT_OK_(ent_log_wait(&last, d.s, 0, -1)); /* an event it has: at once */
+    ENT_CHECK_RC(ent_log_wait(&last, d.s, 1, -1), ENT_BUSY);
+    ENT_ASSERT_MSG("this thread is the test's mirror, the one that writes the store's log");
+    CU_ASSERT_EQUAL(last, 1);
+    el.s = d.s;
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, wait_log_elsewhere, &el) == 0);
+    pthread_join(th, NULL);
+    CU_ASSERT_EQUAL(el.rc, ENT_TIMEOUT);
+    if (b && (b->caps & ENT_BK_CAP_PERSISTENT)) { /* another handle of the store (a host's, of a mirror) */
+        o.backend = backend;
+        o.durability = ENT_NONE;
+        ENT_OK_(ent_store_open(&other, d.dir, d.sc, &o));
+        ENT_CHECK_RC(ent_log_wait(NULL, other, 1, -1), ENT_BUSY);
+        ENT_CHECK_RC(ent_sub_wait(NULL, other, "mine", 1, -1), ENT_BUSY);
+        ent_store_close(other);
+    }
+    ent_log_wait_unclaim(d.s, NULL);
+    ENT_CHECK_RC(ent_log_wait(NULL, d.s, 1, 30), ENT_TIMEOUT);
+    ENT_CHECK_RC(ent_sub_wait(NULL, d.s, "mine", 1, 30), ENT_BUSY); /* still claimed */
+    ent_log_wait_unclaim(d.s, "mine");
+    ENT_CHECK_RC(ent_sub_wait(NULL, d.s, "mine", 1, 30), ENT_TIMEOUT);
+    /* bad arguments, and the limit of 8 claims a thread */
+    ENT_CHECK_RC(ent_log_wait_claim(NULL, NULL, "x"), ENT_INVALID);
+    ENT_CHECK_RC(ent_log_wait_claim(d.s, "", "x"), ENT_INVALID);
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "s%d", i);
+        ENT_OK_(ent_log_wait_claim(d.s, name, NULL));
+    }
+    ENT_CHECK_RC(ent_log_wait_claim(d.s, "s8", NULL), ENT_FULL);
+    ENT_OK_(ent_log_wait_claim(d.s, "s3", "renamed")); /* held already: renamed */
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "s%d", i);
+        ent_log_wait_unclaim(d.s, name);
+    }
+    ent_log_wait_unclaim(d.s, "s3"); /* none left: nothing */
+    ent_log_wait_unclaim(NULL, NULL);
+    close_on(&d);
+}
+
 /* An ack by another process wakes the wait (the child opens the store and acknowledges; backends
  * that other processes can open). The parent's handle is closed across the fork: the child opens
  * a store of its own, as a consumer process does. */
@@ -1820,6 +1900,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_wait),
         ENT_TEST(t_sub_wait),
         ENT_TEST(t_sub_wait_busy),
+        ENT_TEST(t_wait_claimed),
         ENT_TEST(t_sub_wait_other_process),
         ENT_TEST(t_delivered_as_stored),
         {NULL, NULL},

@@ -334,6 +334,7 @@ static int run(const char *path, const ent_follow_opts *opts, const volatile int
     if ((rc = ent_nats__check_stream(opts->stream))) return rc;
     if (opts->primary_id && (rc = ent_nats__check_id(opts->primary_id))) return rc;
     if ((rc = ent_nats_check_auth(opts->url, &opts->auth))) return rc;
+    ent_nats__auth_warn_modes(&opts->auth, "mirror", opts->log, opts->log_payload);
     memset(&f, 0, sizeof f);
     f.path = path;
     f.o = *opts;

@@ -11,6 +11,7 @@
 
 void ent_nats__mirror_close(ent_nats__mirror *f)
 {
+    ent_log_wait_unclaim(f->m, NULL);
     ent_store_close(f->m); /* frees f->cb too */
     f->m = NULL;
     f->cb = NULL;
@@ -36,6 +37,13 @@ int ent_nats__mirror_open(ent_nats__mirror *f, const ent_schema *schema)
     int rc;
     ent_nats__mirror_close(f);
     if ((rc = ent_mirror_open(&f->m, f->path, f->primary, schema, f->o->store_opts))) return rc;
+    /* This thread alone writes the mirror's log, and the log callback runs on it: an
+     * ent_log_wait() there for an event it has not applied waited out its timeout (with -1 the
+     * mirror stopped for good). The core refuses it now (ENT_BUSY); unclaimed at the close. */
+    if ((rc = ent_log_wait_claim(f->m, NULL, "the mirror's thread (its log callback runs there)"))) {
+        ent_nats__mirror_close(f);
+        return rc;
+    }
     if (f->o->on_event && (rc = ent_subscribe(&f->cb, f->m, NULL, 0, f->o->on_event, f->o->event_payload))) {
         ent_nats__mirror_close(f);
         return rc;

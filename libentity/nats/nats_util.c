@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "nats_util.h"
 
 #ifdef ENT_HAVE_LIBCRYPTO
@@ -213,7 +215,7 @@ static int auth_open(const char *opt, const char *path, int *fd_out)
 static int auth_file_readable(const char *opt, const char *path)
 {
     char c;
-    int fd, err, rc;
+    int fd = -1, err, rc; /* (as in read_small) */
     ssize_t n;
     if ((rc = auth_open(opt, path, &fd))) return rc;
     n = read(fd, &c, 1);
@@ -228,7 +230,7 @@ static int auth_file_readable(const char *opt, const char *path)
  * cannot be read or is larger. The caller wipes buf. */
 static int read_small(char *buf, size_t size, const char *opt, const char *path)
 {
-    int fd, err = 0, rc;
+    int fd = -1, err = 0, rc; /* (set by auth_open; gcc -Os, inlining it, could not tell) */
     size_t n = 0;
     ssize_t k = 0;
     buf[0] = '\0';
@@ -396,10 +398,91 @@ static int creds_line_end(const char *text, const char *marker, const char *char
     return key_line_end(p, strspn(p, chars), "--creds", path, what);
 }
 
+/* base64url without padding (a JWT's parts) into out (room for n * 3 / 4 + 1 bytes), NUL-ended;
+ * -1 on a character outside the alphabet. */
+static long b64url_decode(unsigned char *out, const char *in, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint32_t acc = 0;
+    int bits = 0;
+    long k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *c = in[i] ? strchr(abc, in[i]) : NULL;
+        if (!c) return -1;
+        acc = (acc << 6) | (uint32_t)(c - abc);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[k++] = (unsigned char)(acc >> bits);
+        }
+    }
+    out[k] = '\0';
+    return k;
+}
+
+/* The "exp" claim (seconds since the epoch) of the user JWT of a .creds file's text: 1 and *out
+ * when it has one, 0 when it has none or its claims cannot be read (the server judges those). */
+static int creds_jwt_exp(int64_t *out, const char *text)
+{
+    const char *p = strstr(text, "-----BEGIN NATS USER JWT-----"), *dot1, *dot2;
+    unsigned char *claims;
+    json_t *j, *exp;
+    int found = 0;
+    if (!p) return 0;
+    p += strlen("-----BEGIN NATS USER JWT-----");
+    p += strspn(p, "\r\n \t");
+    dot1 = p + strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+    if (*dot1 != '.') return 0;
+    dot2 = dot1 + 1 + strspn(dot1 + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+    if (*dot2 != '.' || !(claims = malloc((size_t)(dot2 - dot1) + 1))) return 0;
+    if (b64url_decode(claims, dot1 + 1, (size_t)(dot2 - dot1 - 1)) > 0 &&
+        (j = json_loads((const char *)claims, 0, NULL))) {
+        exp = json_object_get(j, "exp");
+        if (json_is_integer(exp) && json_integer_value(exp) > 0) {
+            *out = (int64_t)json_integer_value(exp);
+            found = 1;
+        }
+        json_decref(j);
+    }
+    free(claims);
+    return found;
+}
+
+static void rfc3339_utc(char buf[32], int64_t t)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (!gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(buf, 32, "%" PRId64 " (Unix time)", t);
+}
+
+/* " (the user JWT in FILE expired at T)" or "": what a refusal of the server adds for a .creds
+ * file. Read again here: the refusal comes after the connection's own read of the file. (The
+ * check before each connection refuses a JWT expired by this machine's clock; what is left is
+ * the moment between the two, and a server whose clock is ahead.) */
+static void creds_expiry_note(char *out, size_t size, const char *path)
+{
+    char text[16384];
+    int64_t exp = 0;
+    out[0] = '\0';
+    if (read_small(text, sizeof text, "--creds", path) == ENT_OK && creds_jwt_exp(&exp, text)) {
+        char when[32];
+        rfc3339_utc(when, exp);
+        int64_t left = exp - (int64_t)time(NULL);
+        /* expired since the check before connecting; or about to, and the server's clock ahead */
+        if (left <= 0)
+            snprintf(out, size, " (the user JWT in %s expired at %s)", path, when);
+        else if (left < 600)
+            snprintf(out, size, " (the user JWT in %s expires at %s, in %" PRId64 " s by this machine's clock: the "
+                                "server's clock may be ahead)", path, when, left);
+    }
+    wipe(text, sizeof text);
+}
+
 /* Whether a .creds file holds a user JWT and a seed, as natsOptions_SetUserCredentialsFromFiles()
- * reads it (it says only "invalid argument" at connect time otherwise). */
+ * reads it (it says only "invalid argument" at connect time otherwise), and whether that JWT
+ * has expired: the server refuses it then, which was said as refused credentials and nothing more. */
 static int creds_check(const char *path)
 {
+    int64_t exp = 0;
     char text[16384];
     int rc;
     if ((rc = read_small(text, sizeof text, "--creds", path))) {
@@ -413,8 +496,38 @@ static int creds_check(const char *path)
     else if (!(rc = creds_line_end(text, "-----BEGIN NATS USER JWT-----",
                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.", path, "JWT")))
         rc = creds_line_end(text, "-----BEGIN USER NKEY SEED-----", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", path, "seed");
+    if (!rc && creds_jwt_exp(&exp, text) && exp <= (int64_t)time(NULL)) {
+        char when[32];
+        rfc3339_utc(when, exp);
+        rc = ent_error_set(ENT_IO, "--creds %s: the user JWT in %s expired at %s (its \"exp\" claim): the server "
+                           "refuses it; give a renewed .creds file", path, path, when);
+    }
     wipe(text, sizeof text);
     return rc;
+}
+
+/* A file of secrets (a seed, a .creds file, a private key) that others than its owner may read or
+ * write: ssh refuses such a private key; libnats and the nats CLI take it. Said, not refused: a
+ * running deployment is not stopped at an upgrade, and a key 0640 owned by root with a service's
+ * group (as PostgreSQL takes its ssl_key_file) is a deliberate choice, not warned about. */
+void ent_nats__auth_warn_modes(const ent_nats_auth *a, const char *who, ent_nats_log_cb log, void *payload)
+{
+    const char *opt[3] = {"--nkey", "--creds", "--tlskey"};
+    const char *path[3];
+    if (!a) return;
+    path[0] = auth_val(a->nkey_seed), path[1] = auth_val(a->creds), path[2] = auth_val(a->tls_key);
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        unsigned m;
+        if (!path[i] || stat(path[i], &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        m = (unsigned)st.st_mode & 07777;
+        if (!(m & 077)) continue;
+        if (st.st_uid == 0 && (m & 077) == 040) continue; /* root's, read by a service's group */
+        ent_nats__log(log, payload, "%s: warning: %s %s has mode %04o: %s %s it (%s); chmod 600 it%s", who, opt[i],
+                      path[i], m, m & 007 ? "every user may" : "its group may", m & 022 ? "replace" : "read",
+                      i == 2 ? "the private key of the client's certificate" : "its seed authenticates as its user",
+                      m & 022 ? "" : " (or 0640 owned by root, for a group that must read it)");
+    }
 }
 
 /* A server of url carries a user or token (user info before an '@'). */
@@ -947,12 +1060,15 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, const ent_nats_auth *a
          * out: relay and mirror said "NATS unreachable" and retried for ever. ENT_INVALID ends
          * them (exit 1), naming it. */
         if (st == NATS_CONNECTION_AUTH_FAILED || st == NATS_NOT_PERMITTED) {
-            char what[1200], shown[1024];
+            char what[2600], shown[1024];
             ent_nats__url_shown(shown, sizeof shown, url);
             if (auth && auth_val(auth->nkey_seed))
                 snprintf(what, sizeof what, "NATS at %s refused the NKey of --nkey %s", shown, auth->nkey_seed);
-            else if (auth && auth_val(auth->creds))
-                snprintf(what, sizeof what, "NATS at %s refused the credentials of --creds %s", shown, auth->creds);
+            else if (auth && auth_val(auth->creds)) {
+                char note[1200];
+                creds_expiry_note(note, sizeof note, auth->creds);
+                snprintf(what, sizeof what, "NATS at %s refused the credentials of --creds %s%s", shown, auth->creds, note);
+            }
             else
                 snprintf(what, sizeof what, "NATS at %s refused the URL's credentials (or their absence)", shown);
             return ent_nats__err(ENT_INVALID, st, 0, what);

@@ -139,6 +139,9 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, const ent_nats_auth *a
 /* auth's strings copied into dst (NULL stay NULL), for a relay or mirror in a thread of its own;
  * ent_nats__auth_free() frees them. ENT_NOMEM. */
 int ent_nats__auth_dup(ent_nats_auth *dst, const ent_nats_auth *src);
+/* One warning line through log (who: "relay", "mirror") for each secret file of a (NKey seed,
+ * .creds, TLS key) that its group or every user may read or write, naming it and its mode. */
+void ent_nats__auth_warn_modes(const ent_nats_auth *a, const char *who, ent_nats_log_cb log, void *payload);
 void ent_nats__auth_free(ent_nats_auth *a);
 /* "<inbox>.<token>" into buf (at least 64 bytes): the reply subject of a publish. */
 void ent_nats__reply(const ent_nats__conn *c, char *buf, size_t size, const char *token);

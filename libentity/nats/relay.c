@@ -887,6 +887,7 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
     if ((rc = ent_nats__check_url(opts->url))) return rc;
     if ((rc = ent_nats__check_stream(opts->stream))) return rc;
     if ((rc = ent_nats_check_auth(opts->url, &opts->auth))) return rc;
+    ent_nats__auth_warn_modes(&opts->auth, "relay", opts->log, opts->log_payload);
     if (!ent_store_id(s)[0]) return ent_error_set(ENT_INVALID, "the store has no id yet: open it writable once");
     if (strlen(ent_store_id(s)) > ENATS_ID_MAX)
         return ent_error_set(ENT_INVALID, "store id \"%s\" is longer than a UUID", ent_store_id(s));
@@ -916,6 +917,17 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
      * ends then, instead of keeping the stop waiting for it. What was published and not yet
      * acknowledged is looked up in the stream by the next run's resume: nothing is lost. */
     if ((rc = ent_nats__watch_start(&r.w, &r.c, stop))) {
+        free(r.marks);
+        return rc;
+    }
+    /* This thread alone moves the relay's subscriptions, and the log callback runs on it: an
+     * ent_sub_wait() there on them waited out its timeout (with -1 the relay stopped for good).
+     * The core refuses it now (ENT_BUSY), as ent_relay_wait() from the callback. */
+    snprintf(r.refill, sizeof r.refill, "%.193s.refill", r.sub);
+    if ((rc = ent_log_wait_claim(s, r.sub, "the relay's thread (its log callback runs there)")) ||
+        (rc = ent_log_wait_claim(s, r.refill, "the relay's thread (its log callback runs there)"))) {
+        ent_log_wait_unclaim(s, r.sub);
+        ent_nats__watch_end(&r.w);
         free(r.marks);
         return rc;
     }
@@ -1020,6 +1032,8 @@ static int run_locked(ent_store *s, const ent_relay_opts *opts, const volatile i
         ent_nats__fini(&r.c);
         ent_nats__watch_end(&r.w);
         free(r.marks);
+        ent_log_wait_unclaim(s, r.sub);
+        ent_log_wait_unclaim(s, r.refill);
         if (rc) ent_error_set_detail(rc, detail, "%s", msg);
     }
     return rc;

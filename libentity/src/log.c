@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "error_int.h"
@@ -267,6 +268,84 @@ void ent_log_cursor_free(ent_log_cursor *c)
     free(c);
 }
 
+/* ---- waits only this thread could end (ent_log_wait_claim) ------------------------------------ */
+
+/* A thread's claims: what only it makes happen on a store (its log, a subscription's acks). Kept
+ * per thread, as the write transaction a wait is refused beside (txn.c's list): a claim is about
+ * the thread that waits. On the heap, made by the first claim: every thread of a host pays one
+ * pointer of thread-local storage, not room for claims only a relay or mirror thread makes. */
+typedef struct wait_claim {
+    const ent_store *s;
+    int by_file;        /* dev, ino: the store's directory (a persistent backend), so that
+                         * another handle of the same store in this process matches too */
+    dev_t dev;
+    ino_t ino;
+    char sub[201];      /* "": the log; else a durable subscription's name */
+    char who[128];
+} wait_claim;
+static _Thread_local wait_claim *claims;
+static _Thread_local size_t n_claims;
+#define MAX_CLAIMS 8
+
+static int claim_file(const ent_store *s, dev_t *dev, ino_t *ino)
+{
+    struct stat st;
+    if (!(s->bk.lim.caps & ENT_BK_CAP_PERSISTENT) || !s->path || !s->path[0] || stat(s->path, &st) != 0) return 0;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return 1;
+}
+
+static wait_claim *claim_find(const ent_store *s, const char *sub, int file_too)
+{
+    dev_t dev = 0;
+    ino_t ino = 0;
+    int by_file = -1; /* not looked up yet: a stat() only when a claim of another handle is there */
+    if (!sub) sub = "";
+    for (size_t i = 0; i < n_claims; i++) {
+        wait_claim *c = &claims[i];
+        if (strcmp(c->sub, sub) != 0) continue;
+        if (c->s == s) return c;
+        if (!file_too || !c->by_file) continue;
+        if (by_file < 0) by_file = claim_file(s, &dev, &ino);
+        if (by_file && c->dev == dev && c->ino == ino) return c;
+    }
+    return NULL;
+}
+
+int ent_log_wait_claim(ent_store *s, const char *sub, const char *who)
+{
+    wait_claim *c;
+    if (!s) return ent__err(ENT_INVALID, "ent_log_wait_claim: store is NULL");
+    if (sub && (!*sub || strlen(sub) > 200))
+        return ent__err(ENT_INVALID, "ent_log_wait_claim: subscription name of %zu bytes (1 to 200)", strlen(sub));
+    if ((c = claim_find(s, sub, 0))) {
+        snprintf(c->who, sizeof c->who, "%s", who && *who ? who : "this thread");
+        return ENT_OK;
+    }
+    if (n_claims == MAX_CLAIMS)
+        return ent__err(ENT_FULL, "ent_log_wait_claim: this thread holds %d claims already", MAX_CLAIMS);
+    if (!claims && !(claims = calloc(MAX_CLAIMS, sizeof *claims))) return ent__err(ENT_NOMEM, "out of memory");
+    c = &claims[n_claims++];
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    c->by_file = claim_file(s, &c->dev, &c->ino);
+    snprintf(c->sub, sizeof c->sub, "%s", sub ? sub : "");
+    snprintf(c->who, sizeof c->who, "%s", who && *who ? who : "this thread");
+    return ENT_OK;
+}
+
+void ent_log_wait_unclaim(ent_store *s, const char *sub)
+{
+    wait_claim *c = s ? claim_find(s, sub, 0) : NULL;
+    if (!c) return;
+    *c = claims[--n_claims];
+    if (!n_claims) {
+        free(claims);
+        claims = NULL;
+    }
+}
+
 /* The longest sleep of ent_log_wait() between two looks at the log: one read transaction per
  * slice and waiter (microseconds) bounds how late a commit whose wake was lost is seen. */
 #define LOST_WAKE_MS 500
@@ -275,9 +354,12 @@ void ent_log_cursor_free(ent_log_cursor *c)
  * (its code), or timeout_ms (negative: forever) passes: ENT_TIMEOUT, without a message (the
  * caller names what it waited for). what: what is waited for, for the ENT_BUSY messages ("events",
  * "an acknowledgement"). Shared by ent_log_wait() and ent_sub_wait() (log_subs.c): every commit
- * moves the counter, an event's and a subscription's acknowledgement alike, on both backends. */
-int ent__wait_change_until(ent_store *s, int timeout_ms, int (*look)(void *arg), void *arg, const char *what)
+ * moves the counter, an event's and a subscription's acknowledgement alike, on both backends. sub:
+ * the subscription waited for (NULL: the log), for the thread's claims (ent_log_wait_claim()). */
+int ent__wait_change_until(ent_store *s, int timeout_ms, int (*look)(void *arg), void *arg, const char *what,
+                           const char *sub)
 {
+    const wait_claim *claim;
     struct timespec start, now;
     int rc;
     if ((rc = ent__store_check(s))) return rc;
@@ -294,6 +376,18 @@ int ent__wait_change_until(ent_store *s, int timeout_ms, int (*look)(void *arg),
         if (ent__log_delivering(s))
             return ent__err(ENT_BUSY, "an event callback cannot wait for %s of its store: this process's next commits "
                                       "wait for the delivery it runs in (hand the wait to another thread)", what);
+        /* Nor the thread that claimed to be the one that makes it happen (a relay's thread for its
+         * subscription, a mirror's for its store's log: their log callbacks run there): it
+         * waited out its timeout, and with -1 the relay or mirror stopped for good. */
+        if (n_claims && (claim = claim_find(s, sub, 1))) {
+            if (sub)
+                return ent__err(ENT_BUSY, "this thread is %s, the one that acknowledges subscription \"%s\" of the "
+                                          "store: no acknowledgement comes while it waits for one (it would wait for "
+                                          "itself); hand the wait to another thread", claim->who, sub);
+            return ent__err(ENT_BUSY, "this thread is %s, the one that writes the store's log: no event comes while "
+                                      "it waits for one (it would wait for itself); hand the wait to another thread",
+                            claim->who);
+        }
         /* Nor can the thread that holds the store's write transaction (its own, or ent_txn_run()'s
          * fn): no commit, of this process or another, comes before it ends. */
         if (ent__txn_holds_write(s))
@@ -335,7 +429,7 @@ static int log_past(void *p)
 int ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms)
 {
     log_look l = {s, after_seq, 0};
-    int rc = ent__wait_change_until(s, timeout_ms, log_past, &l, "events");
+    int rc = ent__wait_change_until(s, timeout_ms, log_past, &l, "events", NULL);
     if (rc == ENT_TIMEOUT) rc = ent__err(ENT_TIMEOUT, "no event after %" PRIu64 " within %d ms", after_seq, timeout_ms);
     /* (the last seq seen also on a timeout and a refusal, as before) */
     if (out_last && (rc == ENT_OK || rc == ENT_TIMEOUT || rc == ENT_BUSY)) *out_last = l.last;

@@ -152,7 +152,7 @@ int ent_sub_wait(uint64_t *out_checkpoint, ent_store *s, const char *name, uint6
     int rc;
     if (out_checkpoint) *out_checkpoint = 0;
     if ((rc = sub_name_ok(name))) return rc;
-    rc = ent__wait_change_until(s, timeout_ms, sub_reached, &l, "an acknowledgement");
+    rc = ent__wait_change_until(s, timeout_ms, sub_reached, &l, "an acknowledgement", name);
     if (rc == ENT_TIMEOUT)
         rc = ent__err(ENT_TIMEOUT, "subscription \"%s\" has acknowledged up to %" PRIu64 ", not yet %" PRIu64
                       " (waited %d ms)", name, l.cp, seq, timeout_ms);

@@ -410,8 +410,11 @@ int ent__log_delivering(const ent_store *s);
 /* Wait on the store's change counter until look(arg) returns 1 (ENT_OK) or a code (returned), or
  * timeout_ms (negative: forever) passes: ENT_TIMEOUT with no message. ENT_BUSY (named, with `what`
  * is waited for) from an event callback of s or the thread holding its write transaction, when
- * look() said not yet (log.c; ent_log_wait(), ent_sub_wait()). */
-int ent__wait_change_until(ent_store *s, int timeout_ms, int (*look)(void *arg), void *arg, const char *what);
+ * look() said not yet (log.c; ent_log_wait(), ent_sub_wait()); so too from a thread that claimed
+ * to be the one that makes it happen (ent_log_wait_claim(): sub NULL the log, else subscription
+ * sub). */
+int ent__wait_change_until(ent_store *s, int timeout_ms, int (*look)(void *arg), void *arg, const char *what,
+                           const char *sub);
 /* ENT_SCHEMA when type (may be NULL: all) names no type of s's schema (log.c). */
 int ent__log_type_check(ent_store *s, const ent_type *type);
 

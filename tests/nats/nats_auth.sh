@@ -21,6 +21,9 @@
 # Never printed: the seed (checked: no line of any output holds it).
 #   nats_auth.sh ENTITY_BIN SOURCE_DIR
 set -uo pipefail
+# the keys, seeds and .creds files made here are 0600, as an operator keeps them: one that others
+# may read is warned about (its own cases below)
+umask 077
 E=$1; SRC=$2
 W=$(mktemp -d "${TMPDIR:-/tmp}/entity-nats-auth.XXXXXX")
 PIDS=()
@@ -134,8 +137,10 @@ def key(name, prefix):
     return pem, enc(bytes([prefix]) + pub), enc(bytes([18 << 3 | prefix >> 5, (prefix & 31) << 3]) + priv)
 def b64(b):
     return base64.urlsafe_b64encode(b).decode().rstrip("=")
-def jwt(signer, iss, sub, name, nats):
+def jwt(signer, iss, sub, name, nats, exp=None):
     c = {"iat": int(time.time()), "iss": iss, "name": name, "sub": sub, "nats": nats}
+    if exp is not None:
+        c["exp"] = exp
     c["jti"] = base64.b32encode(hashlib.sha256(json.dumps(c).encode()).digest()).decode().rstrip("=")
     h = b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode()) + "." + b64(json.dumps(c).encode())
     p = os.path.join(D, "tosign")
@@ -145,6 +150,15 @@ def creds(path, user_jwt, seed):
     open(path, "w").write("-----BEGIN NATS USER JWT-----\n%s\n------END NATS USER JWT------\n\n"
                           "-----BEGIN USER NKEY SEED-----\n%s\n------END USER NKEY SEED------\n" % (user_jwt, seed))
 O, A, U = 14 << 3, 0, 20 << 3
+user = {"type": "user", "version": 2, "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1}
+if len(sys.argv) > 3:
+    # NAME SECONDS: a user of the account made before, its JWT expiring in SECONDS
+    ac_pem = os.path.join(D, "acc.pem")
+    ac_pub = enc(bytes([A]) + ossl("pkey", "-in", ac_pem, "-pubout", "-outform", "DER")[-32:])
+    _, u_pub, u_seed = key(sys.argv[2], U)
+    creds(os.path.join(D, sys.argv[2] + ".creds"), jwt(ac_pem, ac_pub, u_pub, sys.argv[2], user,
+                                                       int(time.time()) + int(sys.argv[3])), u_seed)
+    sys.exit(0)
 op_pem, op_pub, _ = key("op", O)
 sy_pem, sy_pub, _ = key("sys", A)
 ac_pem, ac_pub, _ = key("acc", A)
@@ -153,11 +167,12 @@ us_pem, us_pub, us_seed = key("user", U)
 ru_pem, ru_pub, ru_seed = key("ruser", U)
 lim = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": True, "conn": -1, "leaf": -1}
 js = dict(lim, mem_storage=-1, disk_storage=-1, streams=-1, consumer=-1)
-user = {"type": "user", "version": 2, "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1}
 open(os.path.join(D, "op.jwt"), "w").write(jwt(op_pem, op_pub, op_pub, "op", {"type": "operator", "version": 2, "system_account": sy_pub}))
 creds(os.path.join(D, "user.creds"), jwt(ac_pem, ac_pub, us_pub, "user", user), us_seed)
 # signed by an account the operator never signed: refused
 creds(os.path.join(D, "rogue.creds"), jwt(ro_pem, ro_pub, ru_pub, "ruser", user), ru_seed)
+# the user of the account, its JWT expired an hour ago (its "exp" claim)
+creds(os.path.join(D, "expired.creds"), jwt(ac_pem, ac_pub, us_pub, "user", user, int(time.time()) - 3600), us_seed)
 print(sy_pub, jwt(op_pem, op_pub, sy_pub, "SYS", {"type": "account", "version": 2, "limits": lim}),
       ac_pub, jwt(op_pem, op_pub, ac_pub, "acc", {"type": "account", "version": 2, "limits": js}))
 '
@@ -396,7 +411,65 @@ refused "a space after a .creds file's seed" 1 "--creds .*trail.creds: spaces or
   "$E" -s "$P" relay --nats "$JURL" --stream CR --creds "$J/trail.creds"
 refused "a file that is not a .creds file" 1 "--creds .*user.nk: not a .creds file" \
   "$E" -s "$W/m-cr" mirror --nats "$KURL" --stream NK --once --creds "$C/user.nk"
+# a user JWT expired: said before connecting, naming the file and when (the server refused it,
+# said only as refused credentials); exit 1, no directory made
+refused "a .creds file whose user JWT expired" 1 "--creds .*expired.creds: the user JWT in .*expired.creds expired at 20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]*Z" \
+  "$E" -s "$W/m-cr" mirror --nats "$JURL" --stream CR --creds "$J/expired.creds"
 [ -e "$W/m-cr" ] && bad "a refused mirror made its directory" || say "ok: no refused --creds mirror made its directory"
+# ... and one that expires while the relay runs: the server closes its connection then, and the
+# reconnection says why and ends the run (exit 1), not "refused the credentials" alone. Minted
+# with 3 s left: on a machine so slow that they are gone before it starts, the same line comes
+# before connecting, which this case takes too (the line, not the timing, is what it checks).
+python3 -c "$JWT_PY" "$J" short 3 2>>"$W/openssl.log" || bad "minting a short-lived JWT failed"
+run timeout 60 "$E" -s "$P" relay --nats "$JURL" --stream CR --creds "$J/short.creds"; rc=$?
+if [ $rc = 1 ] && grep -q -- "--creds .*short.creds: the user JWT in .*short.creds expired at 20" "$W/err"; then
+  say "ok: a user JWT that expired under a running relay: exit 1, $(grep -c 'relay: connected' "$W/err") connection(s) before, $(tail -1 "$W/err")"
+else bad "a user JWT that expired under a running relay: exit $rc (1 expected, naming the expiry):"; cat "$W/err"; fi
+
+# ---- secret files that others may read ------------------------------------------------------------
+# warned (one line, the file, its mode, chmod 600), not refused: libnats and the nats CLI take
+# them, and a running deployment is not stopped by an upgrade; 0640 owned by root (a service's
+# group reads it, as PostgreSQL allows its key) is not warned about
+grep -q warning "$W/all" && bad "a file of mode 0600 was warned about: $(grep warning "$W/all" | head -1)" ||
+  say "ok: no file of mode 0600 was warned about"
+cp "$C/user.nk" "$C/open.nk"; chmod 644 "$C/open.nk"
+if run timeout 60 "$E" -s "$P" relay --nats "$KURL" --stream NK --once --nkey "$C/open.nk" &&
+   grep -q -- "relay: warning: --nkey .*open.nk has mode 0644: every user may read it .*chmod 600" "$W/err"; then
+  say "ok: a seed file of mode 0644: relayed, $(grep warning "$W/err")"
+else bad "a seed file of mode 0644 (relayed, with a warning expected):"; cat "$W/err"; fi
+cp "$J/user.creds" "$J/gw.creds"; chmod 660 "$J/gw.creds"
+if run timeout 60 "$E" -s "$M3" mirror --nats "$JURL" --stream CR --once --creds "$J/gw.creds" &&
+   grep -q -- "mirror: warning: --creds .*gw.creds has mode 0660: its group may replace it" "$W/err"; then
+  say "ok: a .creds file of mode 0660: mirrored, warned"
+else bad "a .creds file of mode 0660 (mirrored, with a warning expected):"; cat "$W/err"; fi
+cp "$C/client.key" "$C/g.key"; chmod 640 "$C/g.key"
+if run timeout 60 "$E" -s "$P" relay --nats "$TURL" --stream TLS --once "${CA[@]}" --tlscert "$C/client.pem" --tlskey "$C/g.key"; then
+  if [ "$(id -u)" = 0 ]; then
+    grep -q warning "$W/err" && bad "a root-owned key of mode 0640 was warned about: $(cat "$W/err")" ||
+      say "ok: a root-owned key of mode 0640 (a group reads it): no warning"
+  else
+    grep -q -- "relay: warning: --tlskey .*g.key has mode 0640: its group may read it" "$W/err" &&
+      say "ok: a key of mode 0640 not owned by root: warned" || bad "a key of mode 0640 not owned by root: no warning: $(cat "$W/err")"
+  fi
+else bad "a key of mode 0640: $(cat "$W/err")"; fi
+
+# ---- entity-nats-bench: the same options (the tool's parser), for its relays and mirrors -------------
+NB=$(dirname "$E")/entity-nats-bench
+if [ -x "$NB" ]; then
+  if run timeout 120 "$NB" --nats "$KURL" --nkey "$C/user.nk" --quick --n 2000 --rate 500 &&
+     grep -q "^relay throughput" "$W/out" && grep -q "floor  not measured (a secured NATS" "$W/out" && grep -q "commit->mirror lag p50" "$W/out"; then
+    say "ok: entity-nats-bench --nats URL --nkey SEEDFILE: relay and mirror measured at an NKey server"
+  else bad "entity-nats-bench with --nkey: $(cat "$W/out" "$W/err")"; fi
+  run timeout 60 "$NB" --nats "$KURL" --nkey "$C/other.nk" --quick; rc=$?
+  [ $rc = 1 ] && grep -q "refused the NKey of --nkey .*other.nk" "$W/err" && say "ok: entity-nats-bench with another user's seed: exit 1, refused" ||
+    bad "entity-nats-bench with another user's seed: exit $rc: $(cat "$W/err")"
+  run "$NB" --nkey "$C/user.nk"; rc=$?
+  [ $rc = 2 ] && grep -q "need --nats URL" "$W/err" && say "ok: entity-nats-bench --nkey without --nats: wrong usage" ||
+    bad "entity-nats-bench --nkey without --nats: exit $rc: $(cat "$W/err")"
+  run "$NB" --nats "$KURL" --tlscert "$C/client.pem"; rc=$?
+  [ $rc = 2 ] && grep -q "give --tlscert and --tlskey" "$W/err" && say "ok: entity-nats-bench --tlscert without --tlskey: wrong usage" ||
+    bad "entity-nats-bench --tlscert alone: exit $rc: $(cat "$W/err")"
+else bad "entity-nats-bench not built beside entity"; fi
 
 # ---- the seeds never printed -------------------------------------------------------------------
 CSEEDS=()

@@ -454,6 +454,123 @@ static void test_relay_wait_in_log_cb(void)
     ent_schema_free(sc);
 }
 
+/* The core's waits from the relay's and the mirror's log callbacks (their own threads): a wait for
+ * what only that thread makes happen (the relay's subscription acknowledged, the mirror's log
+ * written) ran out its timeout, with -1 for ever and the relay or mirror with it. Refused now
+ * (ENT_BUSY, ent_log_wait_claim() by the component); waits other threads answer still work. */
+typedef struct in_log_core {
+    ent_store *s;       /* the store the callback waits on (another handle of the mirror's) */
+    int asked;          /* atomic: the refused wait is done, the main thread may write (relay);
+                         * the callback's waits are done (mirror) */
+    int calls, rc_own, rc_other, rc_log, rc_had;
+    char msg[512];
+} in_log_core;
+
+static void relay_sub_wait_in_log(const char *line, void *p)
+{
+    in_log_core *l = p;
+    uint64_t cp = 0;
+    if (!strstr(line, "connected") || l->calls++) return;
+    l->rc_own = ent_sub_wait(&cp, l->s, "relay", 1000, 3000); /* only this thread acks "relay" */
+    snprintf(l->msg, sizeof l->msg, "%s", ent_errmsg());
+    __atomic_store_n(&l->asked, 1, __ATOMIC_RELEASE);
+    /* the main thread acks "other" and commits seq 2: both come while this one waits */
+    l->rc_other = ent_sub_wait(NULL, l->s, "other", 2, 60000);
+    l->rc_log = ent_log_wait(NULL, l->s, 1, 60000);
+}
+
+static void test_sub_wait_in_relay_log_cb(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay *r = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    in_log_core l = {0};
+    open_store(&s, &sc, "subwaitlog", ENT_NONE);
+    ENT_OK_(ent_sub_create(s, "relay", 0));
+    ENT_OK_(ent_sub_create(s, "other", 0));
+    add(s, "a", 1);
+    l.s = s;
+    l.rc_own = l.rc_other = l.rc_log = -1;
+    ro.url = url;
+    ro.stream = "SUBWAITLOG";
+    ro.log = relay_sub_wait_in_log;
+    ro.log_payload = &l;
+    ENT_OK_(ent_relay_start(&r, s, &ro));
+    for (int i = 0; i < 6000 && !__atomic_load_n(&l.asked, __ATOMIC_ACQUIRE); i++) nap_ms(10);
+    CU_ASSERT_FATAL(__atomic_load_n(&l.asked, __ATOMIC_ACQUIRE));
+    add(s, "b", 2);
+    ENT_OK_(ent_sub_ack(s, NULL, "other", 2));
+    ENT_OK_(ent_relay_wait(r, 2, 60000)); /* the relay went on after its callback */
+    ENT_OK_(ent_relay_stop(r));
+    CU_ASSERT_EQUAL(l.rc_own, ENT_BUSY);
+    if (l.rc_own != ENT_BUSY) fprintf(stderr, "\n  ent_sub_wait in the relay's log callback: %d: %s\n", l.rc_own, l.msg);
+    CU_ASSERT(strstr(l.msg, "the relay's thread") != NULL);
+    CU_ASSERT(strstr(l.msg, "\"relay\"") != NULL);
+    CU_ASSERT_EQUAL(l.rc_other, ENT_OK);
+    CU_ASSERT_EQUAL(l.rc_log, ENT_OK);
+    /* the claim ended with the run: this thread's waits are its own business again */
+    ENT_OK_(ent_sub_wait(NULL, s, "relay", 2, 60000));
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
+static void mirror_log_wait_in_log(const char *line, void *p)
+{
+    in_log_core *l = p;
+    uint64_t last = 0;
+    if (!strstr(line, "following") || l->calls++) return;
+    if (ent_log_bounds(NULL, &last, l->s, NULL) || !last) return; /* (rc_own stays -1: fails) */
+    /* seq last + 1: only this thread would apply it */
+    l->rc_own = ent_log_wait(NULL, l->s, last, 3000);
+    snprintf(l->msg, sizeof l->msg, "%s", ent_errmsg());
+    l->rc_had = ent_log_wait(NULL, l->s, last - 1, 60000); /* there already: at once */
+    __atomic_store_n(&l->asked, 1, __ATOMIC_RELEASE);
+}
+
+static void test_log_wait_in_mirror_log_cb(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL, *m = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts mo = ENT_STORE_OPTS_INIT;
+    ent_follower *f = NULL;
+    in_log_core l = {0};
+    char mpath[ENT_TEST_PATH_MAX];
+    open_store(&s, &sc, "mlogwait", ENT_NONE);
+    ENT_TEST_PATH(mpath, "%s/mlogwait-mirror", dir);
+    add(s, "a", 1);
+    ro.url = url;
+    ro.stream = "MLOGWAIT";
+    ro.once = 1;
+    ro.log = quiet;
+    ENT_OK_(ent_relay_run(s, &ro, NULL));
+    fo.url = url;
+    fo.stream = "MLOGWAIT";
+    fo.once = 1;
+    fo.log = quiet;
+    mo.durability = ENT_NONE;
+    fo.store_opts = &mo;
+    ENT_OK_(ent_follow_run(mpath, &fo, NULL)); /* the mirror, at seq 1 */
+    ENT_OK_(ent_store_open(&m, mpath, NULL, &mo)); /* the host's own handle of it */
+    l.s = m;
+    l.rc_own = l.rc_had = -1;
+    fo.once = 0;
+    fo.log = mirror_log_wait_in_log;
+    fo.log_payload = &l;
+    ENT_OK_(ent_follow_start(&f, mpath, &fo));
+    for (int i = 0; i < 6000 && !__atomic_load_n(&l.asked, __ATOMIC_ACQUIRE); i++) nap_ms(10);
+    ENT_OK_(ent_follow_stop(f));
+    CU_ASSERT_EQUAL(l.rc_own, ENT_BUSY);
+    if (l.rc_own != ENT_BUSY) fprintf(stderr, "\n  ent_log_wait in the mirror's log callback: %d: %s\n", l.rc_own, l.msg);
+    CU_ASSERT(strstr(l.msg, "the mirror's thread") != NULL);
+    CU_ASSERT_EQUAL(l.rc_had, ENT_OK);
+    ent_store_close(m);
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 /* ---- the relay in another process: ent_sub_wait() on its checkpoint ---------------------------- */
 
 static char self_exe[ENT_TEST_PATH_MAX];
@@ -726,6 +843,8 @@ int main(int argc, char **argv)
     static const ent_test_case cases[] = {ENT_TEST(test_relay_wait), ENT_TEST(test_relay_wait_stop),
                                            ENT_TEST(test_relay_wait_ended), ENT_TEST(test_relay_wait_busy),
                                            ENT_TEST(test_relay_wait_in_log_cb),
+                                           ENT_TEST(test_sub_wait_in_relay_log_cb),
+                                           ENT_TEST(test_log_wait_in_mirror_log_cb),
                                            ENT_TEST(test_sub_wait_on_relay_process),
                                            ENT_TEST(test_relay_caught_up_writes_checkpoint),
                                            ENT_TEST(test_failover_relay_wait), ENT_TEST(test_failover_sub_wait),

@@ -14,8 +14,11 @@
  *    ent_relay_wait() (the relay in this process), and with ent_sub_wait() on the relay's
  *    checkpoint (the relay on a second handle of the store, as `entity relay` in another process
  *    would be): creates per second, each the median of --runs runs, the three modes alternating.
- * Every number is the median of --runs runs. Public API only (plus libnats for the floor). */
+ * Every number is the median of --runs runs. Public API only (plus libnats for the floor).
+ * A secured NATS (--nats URL with the options `entity relay` takes, parsed by its own parser): the
+ * relay and mirrors use them; the raw floor, a plain libnats connection, is then not measured. */
 #include "bench_util.h"
+#include "nats_auth_arg.h"
 
 #include <entity/entity.h>
 #include <entity/nats.h>
@@ -82,6 +85,7 @@ static void quiet(const char *line, void *p)
 
 /* The bench's directory, in $TMPDIR (else /tmp); paths in it are checked, never cut short. */
 static char tmp[4096];
+static ent_nats_auth auth = ENT_NATS_AUTH_INIT; /* --tlsca ... --creds: every relay's and mirror's */
 static pid_t server = 0;
 /* The server's port stays bound here (SO_REUSEADDR, never listening) while the server runs: no one
  * else's bind to port 0 gets it between the choice and the server's own bind, as happened when the
@@ -269,6 +273,7 @@ static double semisync_run(const char *url, int mode, int run, int secs)
     o.url = url;
     o.stream = stream;
     o.log = quiet;
+    o.auth = auth;
     if (ent_relay_start(&rl, rs ? rs : s, &o)) die("relay");
     if (ent_relay_wait(rl, 1, 30000)) die("relay's first ack");
     if (mode == 2 && ent_sub_wait(NULL, s, "relay", 1, 30000)) die("relay's first checkpoint");
@@ -293,7 +298,8 @@ int main(int argc, char **argv)
     uint64_t n = 200000;
     int runs = 3, rate = 2000, secs = 3, window = 4096, semisync = 0;
     double thr[16], flo[16], p50[16], p99[16];
-    static const char usage[] = "usage: entity-nats-bench [--nats URL] [--n EVENTS] [--runs R] [--rate TXN/S] [--seconds S] [--quick] [--semisync]\n";
+    static const char usage[] = "usage: entity-nats-bench [--nats URL " ENT_TOOL_NATS_AUTH_USAGE "] [--n EVENTS] [--runs R] "
+                                "[--rate TXN/S] [--seconds S] [--quick] [--semisync]\n";
     for (int i = 1; i < argc; i++) /* the usage on stdout, exit 0 (it was wrong usage, exit 2) */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(usage, stdout) == EOF || fflush(stdout) ? 1 : 0;
     for (int i = 1; i < argc; i++) {
@@ -306,6 +312,10 @@ int main(int argc, char **argv)
         } nums[] = {{"--n", 1, 1000000000ULL}, {"--runs", 1, 15}, {"--rate", 1, 1000000}, {"--seconds", 1, 3600}};
         size_t k = 0;
         unsigned long long v = 0;
+        char why[128];
+        int a = ent_tool_nats_auth_arg(&auth, argc, argv, &i, why, sizeof why);
+        if (a < 0) return fprintf(stderr, "entity-nats-bench: %s\n%s", why, usage), 2;
+        if (a) continue;
         while (k < sizeof nums / sizeof nums[0] && strcmp(argv[i], nums[k].opt)) k++;
         if ((k < sizeof nums / sizeof nums[0] || !strcmp(argv[i], "--nats")) && i + 1 < argc) {
             for (int j = 1; j < i; j++)
@@ -329,6 +339,17 @@ int main(int argc, char **argv)
             fprintf(stderr, "entity-nats-bench: %s %s\n%s", argv[i][0] == '-' ? "unknown option or one without its value:" : "unexpected word", argv[i], usage);
             return 2;
         }
+    }
+    /* as `entity relay` checks them, before anything is made or connected: options that do not
+     * go together are wrong usage (2), a file that cannot be used exits 1 naming it */
+    if (ent_tool_nats_auth_any(&auth) && !url_arg)
+        return fprintf(stderr, "entity-nats-bench: the TLS and credentials options need --nats URL (the nats-server the "
+                               "bench starts itself takes none)\n%s", usage), 2;
+    if (url_arg && ent_nats_check(url_arg, NULL, NULL))
+        return fprintf(stderr, "entity-nats-bench: %s\n%s", ent_errmsg(), usage), 2;
+    {
+        int rc = ent_nats_check_auth(url_arg, &auth);
+        if (rc) return fprintf(stderr, "entity-nats-bench: %s\n", ent_errmsg()), rc == ENT_INVALID ? 2 : 1;
     }
     {
         const char *td = getenv("TMPDIR");
@@ -379,6 +400,7 @@ int main(int argc, char **argv)
         o.once = 1;
         o.window = window;
         o.log = quiet;
+        o.auth = auth;
         t0 = now_s();
         if (ent_relay_run(s, &o, NULL)) die("relay");
         thr[r] = (double)n / (now_s() - t0);
@@ -391,7 +413,7 @@ int main(int argc, char **argv)
         }
         ent_log_cursor_free(c);
         snprintf(stream, sizeof stream, "FLOOR%d", r);
-        flo[r] = floor_run(url, stream, bodies, nb, window);
+        flo[r] = ent_tool_nats_auth_any(&auth) ? 0 : floor_run(url, stream, bodies, nb, window);
         for (size_t i = 0; i < nb; i++) free(bodies[i]);
         free(bodies);
         ent_store_close(s);
@@ -428,6 +450,8 @@ int main(int argc, char **argv)
         fo.on_event = on_mirror_event;
         fo.event_payload = &l;
         fo.log = quiet;
+        fo.auth = auth;
+        o.auth = auth;
         fo.store_opts = &mopts; /* the primary's durability (none): the lag is the pipeline's, not fsync's */
         if (ent_relay_start(&rl, s, &o) || ent_follow_start(&fl, mpath, &fo)) die("start");
         {
@@ -473,7 +497,10 @@ int main(int argc, char **argv)
         double t = median(thr, runs), f = median(flo, runs);
         printf("entity-nats-bench — nats-server file storage on 127.0.0.1, window %d, medians of %d runs\n", window, runs);
         printf("relay throughput   %9.0f events/s published+acked (%llu events, 1000 per txn)\n", t, (unsigned long long)n);
-        printf("raw libnats floor  %9.0f msgs/s (same bodies and window)   ratio %.2f\n", f, f / t);
+        if (ent_tool_nats_auth_any(&auth))
+            printf("raw libnats floor  not measured (a secured NATS: the floor's plain connection takes no TLS or credentials)\n");
+        else
+            printf("raw libnats floor  %9.0f msgs/s (same bodies and window)   ratio %.2f\n", f, f / t);
         printf("commit->mirror lag p50 %.2f ms  p99 %.2f ms  (%d txn/s of one create for %d s)\n", median(p50, runs),
                median(p99, runs), rate, secs);
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nats_auth_arg.h"
 
 static volatile int stop_flag;
 
@@ -34,27 +35,14 @@ static void state_line(const char *line, void *payload)
     msg("%s", line);
 }
 
-/* One of the options of a secured NATS (named as the `nats` CLI names them) at argv[*i], its value
- * taken: 1; else 0; -1 (said) for an empty value. */
+/* One of the options of a secured NATS at argv[*i] (nats_auth_arg.c, the parser entity-nats-bench
+ * shares), its value taken: 1; else 0; -1 (said) for an empty value. */
 static int auth_arg(ent_nats_auth *a, int argc, char **argv, int *i)
 {
-    static const struct {
-        const char *opt;
-        size_t off;
-    } opts[] = {{"--tlsca", offsetof(ent_nats_auth, tls_ca)},         {"--tlscert", offsetof(ent_nats_auth, tls_cert)},
-                {"--tlskey", offsetof(ent_nats_auth, tls_key)},       {"--tls-hostname", offsetof(ent_nats_auth, tls_hostname)},
-                {"--nkey", offsetof(ent_nats_auth, nkey_seed)},       {"--creds", offsetof(ent_nats_auth, creds)}};
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-        if (!strcmp(argv[*i], opts[k].opt) && *i + 1 < argc) {
-            /* the library reads "" as none: `--tlsca "$CA"` with CA unset connected without it */
-            if (!*argv[*i + 1]) {
-                msg("%s: %s needs a %s, not an empty word", argv[0], opts[k].opt, k == 3 ? "name" : "file");
-                return -1;
-            }
-            *(const char **)((char *)a + opts[k].off) = argv[++*i];
-            return 1;
-        }
-    return 0;
+    char why[128];
+    int rc = ent_tool_nats_auth_arg(a, argc, argv, i, why, sizeof why);
+    if (rc < 0) msg("%s: %s", argv[0], why);
+    return rc;
 }
 
 /* --nats URL --stream NAME [--once] [auth] plus the options in `extra` (each taking a value). */

@@ -118,7 +118,8 @@ ENT_EXTERN(void) ent_log_cursor_free(ent_log_cursor *c);
  * callback of s when no such event is there yet: it does not wait, as this process's next commits
  * wait for the delivery that runs the callback; from the thread that holds the store's write
  * transaction, also in ent_txn_run()'s fn, when no such event is there yet: no commit can come
- * before it ends). */
+ * before it ends; from the thread that claimed to write s's log, ent_log_wait_claim(), such as a
+ * mirror's log callback). */
 ENT_EXTERN(int) ent_log_wait(uint64_t *out_last, ent_store *s, uint64_t after_seq, int timeout_ms);
 
 /* Drop the events with seq < below. Refused with ENT_CONFLICT, naming the subscription, when a
@@ -199,8 +200,26 @@ ENT_EXTERN(int) ent_sub_ack(ent_store *s, ent_txn *txn, const char *name, uint64
  * otherwise). Returns ENT_OK, ENT_TIMEOUT (the message names the checkpoint reached and seq),
  * ENT_NOTFOUND (no such subscription; also one deleted during the wait, named so), ENT_INVALID (a
  * bad name), ENT_BUSY (as ent_log_wait(): from an event callback of s, or from the thread that
- * holds the store's write transaction, when seq is not acknowledged yet), ENT_CORRUPT. */
+ * holds the store's write transaction, when seq is not acknowledged yet; from the thread that
+ * claimed to acknowledge `name`, ent_log_wait_claim(), such as a relay's log callback), ENT_CORRUPT. */
 ENT_EXTERN(int) ent_sub_wait(uint64_t *out_checkpoint, ent_store *s, const char *name, uint64_t seq, int timeout_ms);
+
+/* For a component that runs a loop of its own on a thread and calls the host back there (a relay,
+ * a mirror: libentity-nats): declare that the calling thread is the one that makes what a wait
+ * on s awaits happen, so that such a wait on this thread returns ENT_BUSY at once instead of
+ * waiting out its timeout (forever with -1, the loop stopped for good). sub NULL: this thread
+ * alone writes s's log (a mirror's applier): ent_log_wait() for an event not yet there; sub a
+ * name: this thread alone acknowledges durable subscription `sub` of s (a relay's checkpoint):
+ * ent_sub_wait() on it for a seq not yet acknowledged. Other waits on this thread (other
+ * subscriptions, other stores, events the log has) go on as before. It holds for s and for any
+ * other handle of the same store in this process (a persistent store: the same directory) until
+ * ent_log_wait_unclaim(), which the thread calls before it closes s or leaves the loop.
+ * who: how the ENT_BUSY message names the thread ("the relay's thread"), copied.
+ * A thread holds up to 8 claims; claiming one held again only renames it.
+ * Returns ENT_OK, ENT_INVALID (s NULL, a name of 0 or more than 200 bytes), ENT_FULL, ENT_NOMEM. */
+ENT_EXTERN(int) ent_log_wait_claim(ent_store *s, const char *sub, const char *who);
+/* Drop this thread's claim of (s, sub) made by ent_log_wait_claim(); none, or s NULL: nothing. */
+ENT_EXTERN(void) ent_log_wait_unclaim(ent_store *s, const char *sub);
 
 typedef struct ent_sub_info {
     char name[201];

@@ -38,8 +38,12 @@
 extern "C" {
 #endif
 
-/* State changes (connected, unreachable, resumed, caught up) as one line each, not one per retry.
- * Called on the relay's or mirror's thread. NULL: lines go to stderr prefixed "entity: ". */
+/* State changes (connected, unreachable, resumed, caught up) as one line each, not one per retry,
+ * and warnings (a secret file others may read). Called on the relay's or mirror's thread, which
+ * claims what only it makes happen (ent_log_wait_claim()): there, ent_sub_wait() on the relay's
+ * subscription and ent_log_wait() on the mirror store for what is not there yet return ENT_BUSY
+ * (as ent_relay_wait() does) instead of waiting for themselves. NULL: lines go to stderr
+ * prefixed "entity: ". */
 typedef void (*ent_nats_log_cb)(const char *line, void *payload);
 
 /* How to reach a secured NATS deployment (README, "Connecting to a secured NATS"): files, named
@@ -220,7 +224,8 @@ ENT_EXTERN(int) ent_nats_check(const char *url, const char *stream, const char *
 /* Whether auth can be used with url (NULL: not looked at), without connecting: tls_cert and
  * tls_key both or neither, at most one way to authenticate (nkey_seed, creds, or a user or token
  * in a URL), tls_hostname with TLS (tls:// or tls_ca or a client certificate), and each file named
- * readable (an NKey seed file also of the seed's form). ent_relay_run() and ent_follow_run() make
+ * readable (an NKey seed file also of the seed's form; a .creds file's user JWT not expired by its
+ * "exp" claim, ENT_IO naming the file and the expiry otherwise, as at each connection). ent_relay_run() and ent_follow_run() make
  * the same checks before anything is made (a mirror's directory). auth NULL: ENT_OK.
  * Returns ENT_OK; ENT_INVALID naming the options at fault (the user's mistake: `entity` exits 2);
  * ENT_IO naming a file that cannot be read and why (exit 1). */
