@@ -10,7 +10,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <fcntl.h>
-#include <strings.h>
+#include <ctype.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1000,7 +1000,8 @@ static void test_host_locale_without_dotted_i(void)
     CU_ASSERT_FATAL(make_dotless_i_locale(dir) == 0);
     CU_ASSERT_FATAL(setenv("LOCPATH", dir, 1) == 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(setlocale(LC_CTYPE, "dotless"));
-    CU_ASSERT_FATAL(strcasecmp("I", "i") != 0); /* the locale is what it should be */
+    /* the locale is what it should be (tolower(), not strcasecmp(): ASan's strcasecmp folds ASCII) */
+    CU_ASSERT_FATAL(tolower('I') != 'i');
     o.listen = "127.0.0.1:0";
     o.allow_hosts = "mirror.example";
     CU_ASSERT_EQUAL_FATAL(ent_http_start(&h, s, &o), ENT_OK);
