@@ -7,7 +7,8 @@ PKGS=(build-essential cmake pkg-config python3
       libsqlite3-dev
       libmicrohttpd-dev curl chromium   # entity serve; its tests use curl and headless Chromium
       nats-server libnats-dev           # the NATS component (libentity/nats) and its tests
-      libssl-dev openssl)               # an NKey seed's public key (libcrypto); the TLS test's certificates
+      libssl-dev openssl                # an NKey seed's public key (libcrypto); the TLS test's certificates
+      locales)                          # charmaps for localedef: tests build a host's locale (a comma decimal point)
 # Every package there already (a machine that ran this before, as CI's): nothing to do, and no
 # apt at all. apt-get update needs the network and the mirrors, and fails (exit 100) when an index
 # cannot be fetched: a run with nothing to install failed on a mirror's hiccup.

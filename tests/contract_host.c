@@ -1511,6 +1511,184 @@ static void t_second_handle_beside_own_writer_is_busy(void)
     close_store();
 }
 
+/* ---- small thread stacks -------------------------------------------------------------------- */
+
+/* A host's threads may have small stacks (pthread_attr_setstacksize: 64 KiB is common for pools).
+ * Entity, event and patch JSON nested to jansson's own limit (2048 levels) crashed such a thread
+ * (SIGSEGV: jansson's parser recursed 200 levels deep into a 64 KiB stack, 1000 into 256 KiB,
+ * and the library's conversions recursed further) before anything refused the text; now text
+ * nested deeper than 64 levels is refused first, and everything the library stores (24 levels)
+ * reads, validates, writes and logs on 64 KiB. Schema JSON recurses per level of its specs: 128
+ * KiB hold the deepest (256 levels; README "Host programs"). Sanitized and unoptimized builds
+ * get 512 KiB (their frames are larger): jansson at 2040 levels still needs more. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(__OPTIMIZE__)
+#define HOST_STACK_DATA (512 * 1024)
+#define HOST_STACK_SCHEMA (1024 * 1024)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HOST_STACK_DATA (512 * 1024)
+#define HOST_STACK_SCHEMA (1024 * 1024)
+#endif
+#endif
+#ifndef HOST_STACK_DATA
+#define HOST_STACK_DATA (64 * 1024)
+#define HOST_STACK_SCHEMA (128 * 1024)
+#endif
+
+/* head, then n copies of open, inner, n copies of close, then tail: a new string (free()). */
+static char *nested(const char *head, const char *open, int n, const char *inner, const char *close, const char *tail)
+{
+    size_t lo = strlen(open), lc = strlen(close), lh = strlen(head);
+    char *t = malloc(lh + (lo + lc) * (size_t)n + strlen(inner) + strlen(tail) + 1), *p = t;
+    if (!t) return NULL;
+    p += sprintf(p, "%s", head);
+    for (int i = 0; i < n; i++) p += sprintf(p, "%s", open);
+    p += sprintf(p, "%s", inner);
+    for (int i = 0; i < n; i++) p += sprintf(p, "%s", close);
+    sprintf(p, "%s", tail);
+    return t;
+}
+
+typedef struct stack_case {
+    int failures;
+} stack_case;
+
+#define STACK_CHECK(cond, ...)                                                                     \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "\n  small stack: " __VA_ARGS__);                                      \
+            fprintf(stderr, " (%s)\n", ent_errmsg());                                              \
+            sc->failures++;                                                                        \
+        }                                                                                          \
+    } while (0)
+
+/* On the small thread: every reader of entity data refuses 2040 levels naming the limit, and a
+ * value at the stored limit goes through JSON in and out, validation, a create, a read and the
+ * event's JSON. CUnit's asserts are not for other threads: failures are counted. */
+static void *small_stack_data(void *arg)
+{
+    stack_case *sc = arg;
+    const ent_type *t = T("doc");
+    ent_entity *e = NULL, *got = NULL;
+    ent_event *ev = NULL;
+    ent_key k = ent_key_str("deep");
+    char *deep = nested("{\"attrs\":{\"x\":", "[", 2040, "1", "]", "}}");
+    char *ev_deep = nested("{\"seq\":1,\"ts\":\"2020-01-01T00:00:00.000000000Z\",\"txn\":1,\"type\":\"doc\",\"key\":\"a\","
+                           "\"op\":\"create\",\"version\":1,\"data\":{\"attrs\":{\"x\":", "[", 2040, "1", "]", "}}}");
+    char *patch_deep = nested("[{\"op\":\"add\",\"path\":\"/attrs/x\",\"value\":", "[", 2040, "1", "]", "}]");
+    char *value_deep = nested("", "[", 2040, "1", "]", "");
+    /* attrs (a map) and 23 arrays in it: the 24 levels a stored value may nest */
+    char *ok = nested("{\"name\":\"n\",\"attrs\":{\"x\":", "[", 23, "1.5", "]", "}}");
+    char *text = NULL;
+    int rc;
+    if (!deep || !ev_deep || !patch_deep || !value_deep || !ok) {
+        sc->failures++;
+        goto done;
+    }
+    rc = ent_entity_from_json(&e, t, deep, strlen(deep));
+    STACK_CHECK(rc == ENT_INVALID && strstr(ent_errmsg(), "nested deeper than 64 levels"), "from_json: %d", rc);
+    ent_entity_free(e);
+    e = NULL;
+    rc = ent_entity_from_body(&e, NULL, t, deep, strlen(deep));
+    STACK_CHECK(rc == ENT_INVALID && strstr(ent_errmsg(), "nested deeper than 64 levels"), "from_body: %d", rc);
+    ent_entity_free(e);
+    e = NULL;
+    rc = ent_event_from_json(&ev, SC, ev_deep, strlen(ev_deep));
+    STACK_CHECK(rc == ENT_INVALID && strstr(ent_errmsg(), "nested deeper than 64 levels"), "event_from_json: %d", rc);
+    ent_event_free(ev);
+    ev = NULL;
+    STACK_CHECK(ent_entity_new(&e, t) == ENT_OK, "entity_new");
+    rc = ent_entity_patch_json(e, deep, strlen(deep));
+    STACK_CHECK(rc == ENT_INVALID && strstr(ent_errmsg(), "nested deeper than 64 levels"), "patch_json: %d", rc);
+    rc = ent_entity_json_patch(e, patch_deep, strlen(patch_deep));
+    STACK_CHECK(rc == ENT_INVALID && strstr(ent_errmsg(), "nested deeper than 64 levels"), "json_patch: %d", rc);
+    rc = ent_entity_set_json(e, "attrs.x", value_deep);
+    STACK_CHECK(rc == ENT_INVALID && strstr(ent_errmsg(), "nested deeper than 64 levels"), "set_json: %d", rc);
+    ent_entity_free(e);
+    e = NULL;
+    /* the deepest value a store holds, all the way through */
+    rc = ent_entity_from_json(&e, t, ok, strlen(ok));
+    STACK_CHECK(rc == ENT_OK, "from_json at the stored limit: %d", rc);
+    if (rc) goto done;
+    STACK_CHECK(ent_entity_set_key(e, &k) == ENT_OK, "set_key");
+    STACK_CHECK(ent_entity_validate(e) == ENT_OK, "validate at the stored limit");
+    STACK_CHECK(ent_create(S, NULL, e) == ENT_OK, "create at the stored limit");
+    STACK_CHECK(ent_get(&got, S, NULL, t, &k) == ENT_OK, "get at the stored limit");
+    STACK_CHECK(got && ent_entity_to_json(&text, got, 0) == ENT_OK && strstr(text, "[[[1.5]]]"), "to_json");
+    free(text);
+    text = NULL;
+    {
+        uint64_t first = 0, last = 0;
+        STACK_CHECK(ent_log_bounds(&first, &last, S, NULL) == ENT_OK && last > 0, "log bounds");
+        STACK_CHECK(ent_log_get(&ev, S, NULL, last) == ENT_OK && ent_event_to_json(&text, ev, 0) == ENT_OK &&
+                        strstr(text, "[[[1.5]]]"),
+                    "event JSON at the stored limit");
+    }
+    {
+        uint64_t problems = 1;
+        STACK_CHECK(ent_store_verify(&problems, S, NULL, NULL) == ENT_OK && problems == 0, "verify");
+    }
+done:
+    free(text);
+    ent_event_free(ev);
+    ent_entity_free(got);
+    ent_entity_free(e);
+    free(deep);
+    free(ev_deep);
+    free(patch_deep);
+    free(value_deep);
+    free(ok);
+    return NULL;
+}
+
+/* Schema JSON: arrays nested past the deepest schema's text refused before parsing; the deepest
+ * schema the builder takes (256 levels of maps) loads. */
+static void *small_stack_schema(void *arg)
+{
+    stack_case *sc = arg;
+    ent_schema *z = NULL;
+    char *junk = nested("{\"schema\":\"z\",\"version\":1,\"types\":{},\"junk\":", "[", 2040, "1", "]", "}");
+    char *maps = nested("{\"schema\":\"z\",\"version\":1,\"types\":{\"d\":{\"key\":\"string\",\"fields\":{\"x\":",
+                        "{\"id\":1,\"type\":\"map\",\"fields\":{\"a\":", 255, "{\"id\":1,\"type\":\"int\"}", "}}", "}}}}");
+    int rc;
+    if (!junk || !maps) {
+        sc->failures++;
+        goto done;
+    }
+    rc = ent_schema_load_json(&z, junk, strlen(junk), "junk");
+    STACK_CHECK(rc == ENT_SCHEMA && strstr(ent_errmsg(), "nested deeper than"), "schema of 2040 levels: %d", rc);
+    ent_schema_free(z);
+    z = NULL;
+    rc = ent_schema_load_json(&z, maps, strlen(maps), "maps");
+    STACK_CHECK(rc == ENT_OK, "schema of 256 levels of maps: %d", rc);
+done:
+    ent_schema_free(z);
+    free(junk);
+    free(maps);
+    return NULL;
+}
+
+static void run_on_stack(void *(*fn)(void *), size_t size, stack_case *sc)
+{
+    pthread_attr_t at;
+    pthread_t th;
+    CU_ASSERT_FATAL(pthread_attr_init(&at) == 0);
+    CU_ASSERT_FATAL(pthread_attr_setstacksize(&at, size) == 0);
+    CU_ASSERT_FATAL(pthread_create(&th, &at, fn, sc) == 0);
+    pthread_join(th, NULL);
+    pthread_attr_destroy(&at);
+}
+
+static void t_small_thread_stacks(void)
+{
+    stack_case sc = {0};
+    open_store();
+    run_on_stack(small_stack_data, HOST_STACK_DATA, &sc);
+    run_on_stack(small_stack_schema, HOST_STACK_SCHEMA, &sc);
+    CU_ASSERT_EQUAL(sc.failures, 0);
+    close_store();
+}
+
 int main(int argc, char **argv)
 {
     static char suite[64];
@@ -1543,6 +1721,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_sync_while_the_map_grows),
         ENT_TEST(t_write_txn_iterator_meets_entities_moved_ahead),
         ENT_TEST(t_writable_open_beside_own_read_only_handle),
+        ENT_TEST(t_small_thread_stacks),
         {NULL, NULL},
     };
     backend = argc > 1 ? argv[1] : "lmdb";

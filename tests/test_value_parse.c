@@ -1,9 +1,13 @@
 /* ent_value_parse (values from a command line) and ent_event_to_json (the event shape). */
+#include <locale.h>
 #include <math.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -216,8 +220,112 @@ static void t_event_json(void)
     ent_schema_free(s);
 }
 
+/* A locale whose decimal point is a comma, built here with localedef (libc-bin; its definition
+ * holds LC_NUMERIC only, so it needs no locale sources and takes milliseconds) into dir/comma,
+ * for LOCPATH. Returns 0, or -1 with the reason on stderr: then the test fails, it does not skip. */
+static int make_comma_locale(const char *dir)
+{
+    static const char def[] = "LC_NUMERIC\ndecimal_point \",\"\nthousands_sep \".\"\ngrouping 3;3\nEND LC_NUMERIC\n";
+    char src[ENT_TEST_PATH_MAX], out[ENT_TEST_PATH_MAX];
+    FILE *f;
+    pid_t pid;
+    int st = 0;
+    if (ent_test_fmt(src, sizeof src, "%s/comma.def", dir) || ent_test_fmt(out, sizeof out, "%s/comma", dir)) return -1;
+    if (!(f = fopen(src, "w")) || fputs(def, f) == EOF || fclose(f) != 0) return -1;
+    if ((pid = fork()) == 0) {
+        /* -c: a definition with one category is fine (localedef warns about the others, exit 1) */
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, 2);
+        execlp("localedef", "localedef", "-c", "-i", src, out, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) > 1) {
+        fprintf(stderr, "localedef of %s failed (status %d)\n", out, st);
+        return -1;
+    }
+    return 0;
+}
+
+/* A host that calls setlocale(LC_ALL, "") under a locale whose decimal point is a comma (de_DE):
+ * the library reads and writes numbers as it does under "C". ent_value_parse() read floats with
+ * strtod(), which follows LC_NUMERIC: "1.5" was refused as not a number and "1,5" read as 1.5.
+ * The JSON written and read (entity, event, schema limits, messages) held: pinned here too. */
+static void t_comma_locale(void)
+{
+    static const char sj[] =
+        "{\"schema\":\"c\",\"version\":1,\"types\":{\"d\":{\"key\":\"string\",\"fields\":{"
+        "\"p\":{\"id\":1,\"type\":\"float\",\"indexed\":true,\"min\":0.5},"
+        "\"q\":{\"id\":2,\"type\":\"float\",\"default\":2.25},\"m\":{\"id\":3,\"type\":\"map\"}}}}}";
+    static const char ej[] = "{\"p\":0.99,\"m\":{\"x\":1.5,\"y\":0.30000000000000004,\"z\":5e-324,\"w\":1e300}}";
+    static const char *const parsed[] = {"1.5", "-2.5e-3", "0.30000000000000004", "1e300"};
+    static const double want[] = {1.5, -2.5e-3, 0.30000000000000004, 1e300};
+    char dir[ENT_TEST_PATH_MAX], *schema_out = NULL, *text = NULL, *ev_text = NULL;
+    const char *old_locpath = getenv("LOCPATH");
+    char *saved_locpath = old_locpath ? strdup(old_locpath) : NULL;
+    ent_schema *s = NULL;
+    ent_store *st = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_entity *e = NULL;
+    ent_event *ev = NULL;
+    ent_key k = ent_key_str("a");
+    unsigned char buf[ENT_VALUE_PARSE_BUF_SIZE];
+    ent_value v;
+    ENT_TEST_MKDTEMP(dir, "comma-locale");
+    CU_ASSERT_FATAL(make_comma_locale(dir) == 0);
+    CU_ASSERT_FATAL(setenv("LOCPATH", dir, 1) == 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(setlocale(LC_ALL, "comma"));
+    CU_ASSERT_STRING_EQUAL_FATAL(localeconv()->decimal_point, ",");
+    ENT_OK_(ent_schema_load_json(&s, sj, strlen(sj), "c"));
+    ENT_OK_(ent_schema_to_json(&schema_out, s, 0));
+    CU_ASSERT_PTR_NOT_NULL(strstr(schema_out, "\"min\":0.5"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(schema_out, "\"default\":2.25"));
+    for (size_t i = 0; i < sizeof parsed / sizeof parsed[0]; i++) {
+        ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(ent_schema_type(s, "d"), "p"), parsed[i]));
+        CU_ASSERT(v.kind == ENT_KIND_FLOAT && v.v.f == want[i]);
+    }
+    ENT_CHECK_RC(ent_value_parse(&v, buf, sizeof buf, ent_type_field(ent_schema_type(s, "d"), "p"), "1,5"), ENT_INVALID);
+    o.backend = "memory";
+    ENT_OK_(ent_store_open(&st, NULL, s, &o));
+    ENT_OK_(ent_entity_from_json(&e, ent_store_type(st, "d"), ej, strlen(ej)));
+    ENT_OK_(ent_entity_set_key(e, &k));
+    ENT_OK_(ent_entity_apply_defaults(e));
+    ENT_OK_(ent_create(st, NULL, e));
+    ENT_OK_(ent_entity_to_json(&text, e, 0));
+    CU_ASSERT_STRING_EQUAL(text, "{\"p\":0.99,\"q\":2.25,\"m\":{\"x\":1.5,\"y\":0.30000000000000004,\"z\":5e-324,\"w\":1e300}}");
+    ENT_OK_(ent_log_get(&ev, st, NULL, 1));
+    ENT_OK_(ent_event_to_json(&ev_text, ev, 0));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ev_text, "\"data\":{\"p\":0.99,\"q\":2.25,\"m\":{\"x\":1.5,"));
+    /* the look-up by a value the parse read */
+    ENT_OK_(ent_value_parse(&v, buf, sizeof buf, ent_type_field(ent_store_type(st, "d"), "p"), "0.99"));
+    {
+        ent_iter *it = NULL;
+        ent_entity *got = NULL;
+        ENT_OK_(ent_find(&it, st, NULL, ent_type_field(ent_store_type(st, "d"), "p"), &v));
+        ENT_OK_(ent_iter_next(&got, it));
+        ent_entity_free(got);
+        ent_iter_free(it);
+    }
+    /* a message prints numbers with a '.' */
+    ENT_OK_(ent_entity_set_float(e, "p", 0.25));
+    ENT_CHECK_RC(ent_update(st, NULL, e, 1), ENT_INVALID);
+    ENT_ASSERT_MSG("0.25 is less than min 0.5");
+    CU_ASSERT_PTR_NOT_NULL(setlocale(LC_ALL, "C"));
+    if (saved_locpath) setenv("LOCPATH", saved_locpath, 1);
+    else unsetenv("LOCPATH");
+    free(saved_locpath);
+    free(schema_out);
+    free(text);
+    free(ev_text);
+    ent_event_free(ev);
+    ent_entity_free(e);
+    ent_store_close(st);
+    ent_schema_free(s);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
-    static const ent_test_case cases[] = {ENT_TEST(t_parse), ENT_TEST(t_parse_bytes_owned), ENT_TEST(t_event_json), {NULL, NULL}};
+    static const ent_test_case cases[] = {ENT_TEST(t_parse), ENT_TEST(t_parse_bytes_owned), ENT_TEST(t_event_json),
+                                          ENT_TEST(t_comma_locale), {NULL, NULL}};
     return ent_test_run("value_parse", cases);
 }

@@ -473,7 +473,7 @@ enum MHD_Result ent_http__entity_write(ent_http *h, struct MHD_Connection *c, co
             const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             size_t n = strlen("application/json-patch+json");
             /* the type alone or with parameters (strchr finds the terminating NUL too) */
-            int json_patch = ct && !strncasecmp(ct, "application/json-patch+json", n) && strchr("; \t", ct[n]);
+            int json_patch = ct && !ent_http__ncasecmp(ct, "application/json-patch+json", n) && strchr("; \t", ct[n]);
             if ((rc = ent_http__body_patch(cur, &b, r->body, r->len, json_patch))) goto lib_fail;
             e = cur;
             cur = NULL;

@@ -12,6 +12,26 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* ASCII case folding and letters, for HTTP's case-insensitive words (header names, Host, charset,
+ * encodings): strcasecmp(), tolower() and isalnum() follow the host's LC_CTYPE, and under a
+ * Turkish one (tr_TR.UTF-8) 'I' is not the capital of 'i': an embedding host refused "Host:
+ * MIRROR.EXAMPLE" (403) and "charset=US-ASCII" or "Content-Encoding: IDENTITY" (415). */
+static inline int ent_http__lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+static inline int ent_http__alnum(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline int ent_http__ncasecmp(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int x = ent_http__lower((unsigned char)a[i]), y = ent_http__lower((unsigned char)b[i]);
+        if (x != y) return x - y;
+        if (!x) return 0;
+    }
+    return 0;
+}
+static inline int ent_http__casecmp(const char *a, const char *b) { return ent_http__ncasecmp(a, b, (size_t)-1); }
+
 typedef struct ent_http_client ent_http_client;
 
 /* Request heads: a target (path and query) and a whole head over these are refused in JSON

@@ -196,7 +196,7 @@ char *ent_http__escape(const char *s)
     int dots = !strcmp(s, ".") || !strcmp(s, "..");
     if (!out) return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '_' || (*p == '.' && !dots) || *p == '~') *w++ = (char)*p;
+        if (ent_http__alnum(*p) || *p == '-' || *p == '_' || (*p == '.' && !dots) || *p == '~') *w++ = (char)*p;
         else {
             *w++ = '%';
             *w++ = hex[*p >> 4];
@@ -282,7 +282,7 @@ static int token_ok(const ent_http *h, struct MHD_Connection *c)
     const char *v = ent_http__header(c, MHD_HTTP_HEADER_AUTHORIZATION, buf, sizeof buf);
     size_t n;
     unsigned char diff = 0;
-    if (!v || strncasecmp(v, "Bearer ", 7) != 0) return 0;
+    if (!v || ent_http__ncasecmp(v, "Bearer ", 7) != 0) return 0;
     v += 7;
     n = strlen(v);
     for (size_t i = 0; i < h->token_len; i++) diff |= (unsigned char)(h->token[i] ^ (i < n ? v[i] : 0));
@@ -324,7 +324,7 @@ static int host_name(char *buf, size_t size, int *v6, const char *host)
     n = (size_t)(end - host);
     if (!*v6 && n && host[n - 1] == '.') n--;
     if (!n || n >= size) return -1;
-    for (size_t i = 0; i < n; i++) buf[i] = (char)tolower((unsigned char)host[i]);
+    for (size_t i = 0; i < n; i++) buf[i] = (char)ent_http__lower((unsigned char)host[i]);
     buf[n] = '\0';
     return 0;
 }
@@ -337,10 +337,10 @@ static int name_listed(const char *list, const char *name)
         size_t n = strcspn(p, ",");
         if (n && p[0] == '.') {
             /* ".example.org" takes "example.org" and "x.example.org", not "xexample.org" */
-            if ((len == n - 1 && !strncasecmp(name, p + 1, n - 1)) ||
-                (len >= n && !strncasecmp(name + len - n, p, n)))
+            if ((len == n - 1 && !ent_http__ncasecmp(name, p + 1, n - 1)) ||
+                (len >= n && !ent_http__ncasecmp(name + len - n, p, n)))
                 return 1;
-        } else if (n == len && !strncasecmp(name, p, n)) {
+        } else if (n == len && !ent_http__ncasecmp(name, p, n)) {
             return 1;
         }
         p += n;
@@ -393,7 +393,7 @@ static int origin_ok(struct MHD_Connection *c)
     const char *auth;
     if (!origin) return 1;
     if (!host || !(auth = strstr(origin, "://"))) return 0;
-    return !strcasecmp(auth + 3, host);
+    return !ent_http__casecmp(auth + 3, host);
 }
 
 /* What the request's head holds, for the checks libmicrohttpd leaves to us. */
@@ -410,7 +410,7 @@ struct head_scan {
 /* An HTTP token's characters (RFC 9110 5.6.2), which a header name is made of. */
 static int token_char(unsigned char ch)
 {
-    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+    return ent_http__alnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 /* Headers read once: libmicrohttpd hands out the first of two, so a second one (a Host or an
@@ -433,13 +433,13 @@ static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char 
         while (token_char(*p)) p++;
         if (*p || !key[0]) hs->bad_name = key;
     }
-    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) hs->chunked = 1;
+    if (!ent_http__casecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) hs->chunked = 1;
     for (unsigned i = 0; i < sizeof once_headers / sizeof once_headers[0]; i++)
-        if (!strcasecmp(key, once_headers[i])) {
+        if (!ent_http__casecmp(key, once_headers[i])) {
             if (hs->seen & (1u << i) && !hs->twice) hs->twice = once_headers[i];
             hs->seen |= 1u << i;
         }
-    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+    if (!ent_http__casecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
         if (!hs->length) hs->length = value ? value : "";
         else if (strcmp(hs->length, value ? value : "")) hs->lengths_differ = 1;
     }
@@ -507,14 +507,14 @@ static int head_ok(struct MHD_Connection *c, const char *url, enum MHD_Result *r
     }
     /* libmicrohttpd decodes chunked only; a body in another coding has no known end, and the
      * connection waited for one until the request timeout */
-    if (te && strcasecmp(te, "chunked")) {
+    if (te && ent_http__casecmp(te, "chunked")) {
         *rc = ent_http__reply_error(c, MHD_HTTP_NOT_IMPLEMENTED,
                                     "Transfer-Encoding \"%.100s\" is not supported: send the body as it is, or chunked", te);
         return -1;
     }
     /* a body the client compressed was read as JSON as it was: compressed, a 400 about a byte
      * of gzip's header; not compressed after all, a write the client did not mean as sent */
-    if (ce && strcasecmp(ce, "identity")) {
+    if (ce && ent_http__casecmp(ce, "identity")) {
         *rc = ent_http__reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                     "Content-Encoding \"%.100s\" is not supported: send the body uncompressed", ce);
         return -1;
@@ -648,7 +648,7 @@ static const char *bad_charset(char *buf, size_t size, const char *ctype)
         size_t n;
         p++;
         p += strspn(p, " \t");
-        if (strncasecmp(p, "charset", 7)) continue;
+        if (ent_http__ncasecmp(p, "charset", 7)) continue;
         p += 7;
         p += strspn(p, " \t");
         if (*p != '=') continue;
@@ -656,8 +656,8 @@ static const char *bad_charset(char *buf, size_t size, const char *ctype)
         p += strspn(p, " \t");
         if (*p == '"') p++;
         n = strcspn(p, "\"; \t");
-        if ((n == 5 && !strncasecmp(p, "utf-8", 5)) || (n == 4 && !strncasecmp(p, "utf8", 4)) ||
-            (n == 8 && !strncasecmp(p, "us-ascii", 8)))
+        if ((n == 5 && !ent_http__ncasecmp(p, "utf-8", 5)) || (n == 4 && !ent_http__ncasecmp(p, "utf8", 4)) ||
+            (n == 8 && !ent_http__ncasecmp(p, "us-ascii", 8)))
             continue;
         snprintf(buf, size, "%.*s", (int)(n < 100 ? n : 100), p);
         return buf;

@@ -1413,7 +1413,9 @@ int ent_nats__lock_new_dir(int *out, int *made, const char *dir, const char *who
                              dir, strerror(errno));
     }
 again:
-    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+    /* 0664 less the umask, as the store's own files (lock.mdb, wal): 0644 kept a member of the
+     * store's group, who may write the store, from running a relay or mirror on it */
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664)) < 0)
         return ent_error_set(ENT_IO, "store %s: opening %s: %s", dir, path, strerror(errno));
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EINTR) continue;

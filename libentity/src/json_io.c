@@ -42,12 +42,52 @@ static int room_for(size_t len)
     return 1;
 }
 
+/* Whether buf nests arrays and objects deeper than max (brackets inside strings do not count):
+ * then err says where. A scan of the bytes, a small part of a parse's cost; text jansson would
+ * refuse anyway (an unclosed string) scans to its end and is left to jansson. */
+static int too_deep(const char *buf, size_t len, int max, json_error_t *err)
+{
+    int depth = 0, in_str = 0;
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max) {
+                memset(err, 0, sizeof *err);
+                err->line = (int)line;
+                err->column = (int)(i - line_start + 1);
+                err->position = (int)i;
+                snprintf(err->text, sizeof err->text - 1, "nested deeper than %d levels of arrays and objects", max);
+                err->text[sizeof err->text - 1] = (char)json_error_stack_overflow;
+                return 1;
+            }
+        } else if (c == ']' || c == '}') {
+            depth--;
+        } else if (c == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    }
+    return 0;
+}
+
 json_t *ent__json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err, int *nomem)
+{
+    return ent__json_loadb_depth(buf, len, flags, ENT__JSON_MAX_DEPTH, err, nomem);
+}
+
+json_t *ent__json_loadb_depth(const char *buf, size_t len, size_t flags, int max_depth, json_error_t *err, int *nomem)
 {
     json_error_t again;
     json_t *j;
     const char *nul;
     if (nomem) *nomem = 0;
+    if (too_deep(buf, len, max_depth, err)) return NULL;
     if (!room_for(len)) {
         memset(err, 0, sizeof *err);
         err->line = err->column = -1;

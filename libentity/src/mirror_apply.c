@@ -303,9 +303,10 @@ static int promote_lock(int *fd, int *made, ent_store *s)
     if ((size_t)snprintf(path, sizeof path, "%s/mirror.lock", s->path) >= sizeof path)
         return ent__err(ENT_INVALID, "store %s: path too long for its mirror lock", s->path);
     /* made: a promotion that fails takes back a file it made (a mirror made by a host, without a
-     * `mirror` process, never had one) */
+     * `mirror` process, never had one). 0664 less the umask, as the store's files and a mirror's
+     * own mirror.lock (nats_util.c) */
     while ((*fd = open(path, O_RDWR | O_CLOEXEC)) < 0 && errno == ENOENT) {
-        if ((*fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0) {
+        if ((*fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0664)) >= 0) {
             *made = 1;
             break;
         }

@@ -203,6 +203,10 @@ int ent__schema_retired_within(const ent_schema *v, const ent_schema *u, const e
  * ent_schema_check() (a stack overflow; 2 000 levels, as much as JSON reaches, at 512 KiB of
  * stack). Far above what a store takes (ENT__MAX_DEPTH) and below a few hundred KiB of stack. */
 #define ENT__SCHEMA_MAX_DEPTH 256
+/* Deepest JSON a schema's text may nest (json_io.h): a field at level k sits 2k + 3 levels deep
+ * ({"types":{T:{"fields":{F:...), with a default's value below it. Above every schema the levels
+ * admit, and it bounds jansson's recursion (about 250 bytes of stack a level) before it starts. */
+#define ENT__SCHEMA_JSON_MAX_DEPTH (2 * ENT__SCHEMA_MAX_DEPTH + 32)
 
 /* Rules a schema meets before it makes or evolves a store, added after stores may have been made
  * without them, so a schema read from a store (from_store) is not held to them and such stores

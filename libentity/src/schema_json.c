@@ -419,7 +419,7 @@ int ent_schema_load_json(ent_schema **out, const char *json, size_t len, const c
     memset(&c, 0, sizeof c);
     c.origin = origin ? origin : "<schema>";
     if (!json) return ent__err(ENT_INVALID, "%s: no JSON text", c.origin);
-    root = ent__json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr, &nomem);
+    root = ent__json_loadb_depth(json, len, JSON_REJECT_DUPLICATES, ENT__SCHEMA_JSON_MAX_DEPTH, &jerr, &nomem);
     if (!root && nomem) return ent__err(ENT_NOMEM, "%s: out of memory parsing JSON", c.origin);
     if (!root && strstr(jerr.text, "JSON_ALLOW_NUL")) /* jansson names its flag; say what it means */
         return ent__err(ENT_SCHEMA, "%s: line %d, column %d: a schema's strings cannot hold \\u0000", c.origin,

@@ -1,7 +1,9 @@
 /* Values of index look-ups as a command line gives them (ent_value_parse). */
 #include <ctype.h>
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,25 @@ static int plain_int(const char *t, int neg_ok)
 {
     if (neg_ok && t[0] == '-') t++;
     return isdigit((unsigned char)t[0]);
+}
+
+/* The "C" locale, for strtod_l(): strtod() reads the decimal point of the host's LC_NUMERIC, and a
+ * host that called setlocale(LC_ALL, "") under LANG=de_DE.UTF-8 had "1.5" refused as not a number
+ * and "1,5" read as 1.5 (found by a host program; tests/test_value_parse.c). Made once and kept:
+ * newlocale() allocates, and a value parse is on the CLI's and the HTTP server's path. A failed
+ * newlocale() is tried again by the next call; of two threads that made one, the loser frees its. */
+static _Atomic(locale_t) c_locale;
+
+static locale_t numeric_c_locale(void)
+{
+    locale_t l = atomic_load(&c_locale), expected = (locale_t)0;
+    if (l) return l;
+    if (!(l = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0))) return (locale_t)0;
+    if (!atomic_compare_exchange_strong(&c_locale, &expected, l)) {
+        freelocale(l);
+        l = expected;
+    }
+    return l;
 }
 
 /* Bytes go into the caller's buffer, not a library one: a thread-local buffer was overwritten by
@@ -65,7 +86,10 @@ int ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field 
             *out = ent_value_float(NAN);
             return ENT_OK;
         }
-        v = strtod(text, &end);
+        locale_t c = numeric_c_locale();
+        if (!c) return ent__err(ENT_NOMEM, "%s: no memory for the C locale to read a number in", path);
+        errno = 0;
+        v = strtod_l(text, &end, c);
         if (!*text || isspace((unsigned char)text[0]) || text[0] == '+' || strpbrk(text, "xX") || *end ||
             (errno && !(errno == ERANGE && isfinite(v))) || isnan(v) ||
             /* "inf", "INF", "infinity": strtod's spellings, not JSON's; "nan" was refused */

@@ -2315,5 +2315,20 @@ touch "$work/race.done"; wait $race_evo $race_pat
 [ ! -s "$work/race-small.err" ] && ok || bad "small patches beside big ones and evolutions: $(sort -u "$work/race-small.err" | head -3)"
 [ "$("$E" -s "$rs" check 2>&1)" = ok ] && ok || bad "check after the race: $("$E" -s "$rs" check 2>&1 | head -3)"
 
+# A store's files under a host's umask: every file the store's processes make gets the mode its
+# data files get (0664 less the umask), so that what a group may write it may also run a relay or
+# a mirror on. relay.lock and mirror.lock were made 0644: under umask 002 a member of the store's
+# group could write data.mdb but not open relay.lock, refused "Permission denied" after the owner's
+# relay had stopped.
+if [ $nats = 1 ]; then
+  um=$work/umask002
+  ( umask 002; "$E" -s "$um" init --schema "$SRC/schemas/shop.json" >/dev/null 2>&1
+    timeout 20 "$E" -s "$um" relay --nats nats://127.0.0.1:1 --stream S --once >/dev/null 2>&1 )
+  for f in lock.mdb wal notify writer.lock relay.lock; do
+    [ "$(stat -c %a "$um/$f" 2>&1)" = "$(stat -c %a "$um/data.mdb")" ] && ok ||
+      bad "umask 002: $f is mode $(stat -c %a "$um/$f" 2>&1), data.mdb $(stat -c %a "$um/data.mdb")"
+  done
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -8,6 +8,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <limits.h>
+#include <locale.h>
+#include <fcntl.h>
+#include <ctype.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -937,6 +941,90 @@ static void test_wait_for_subscription(void)
     ent_schema_free(sc);
 }
 
+/* A raw request on a fresh connection (the server closes after the answer): its status code. */
+static int raw_request(unsigned port, const char *text)
+{
+    char buf[4096];
+    int fd = connect_to(port);
+    if (fd < 0) return -1;
+    if (write_all(fd, text) != 0) {
+        close(fd);
+        return -1;
+    }
+    read_until(fd, buf, sizeof buf, NULL);
+    close(fd);
+    return atoi(strchr(buf, ' ') ? strchr(buf, ' ') + 1 : "0");
+}
+
+/* A host's LC_CTYPE in which 'I' is not the capital of 'i', as in Turkish (tr_TR.UTF-8): built
+ * here with localedef into dir/dotless, ASCII letters but I. 0, or -1 (the test fails). */
+static int make_dotless_i_locale(const char *dir)
+{
+    char src[ENT_TEST_PATH_MAX], out[ENT_TEST_PATH_MAX];
+    FILE *f;
+    pid_t pid;
+    int st = 0;
+    if (ent_test_fmt(src, sizeof src, "%s/dotless.def", dir) || ent_test_fmt(out, sizeof out, "%s/dotless", dir)) return -1;
+    if (!(f = fopen(src, "w"))) return -1;
+    fputs("LC_CTYPE\nupper <U0041>..<U005A>\nlower <U0061>..<U007A>\ndigit <U0030>..<U0039>\n"
+          "space <U0020>;<U000C>;<U000A>;<U000D>;<U0009>;<U000B>\ntoupper ", f);
+    for (int c = 'a'; c <= 'z'; c++)
+        if (c != 'i') fprintf(f, "%s(<U%04X>,<U%04X>)", c == 'a' ? "" : ";", c, c - 32);
+    fputs("\ntolower ", f);
+    for (int c = 'A'; c <= 'Z'; c++)
+        if (c != 'I') fprintf(f, "%s(<U%04X>,<U%04X>)", c == 'A' ? "" : ";", c, c + 32);
+    if (fputs("\nEND LC_CTYPE\n", f) == EOF || fclose(f) != 0) return -1;
+    if ((pid = fork()) == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, 2);
+        execlp("localedef", "localedef", "-c", "-i", src, out, (char *)NULL); /* -c: one category */
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) > 1) return -1;
+    return 0;
+}
+
+/* HTTP's words are case-insensitive in ASCII whatever the host's locale: under a Turkish-like
+ * LC_CTYPE an embedding host answered "Host: MIRROR.EXAMPLE" 403 (an allowed name), and
+ * "charset=US-ASCII" and "Content-Encoding: IDENTITY" 415 (strcasecmp()/tolower() folded no 'I'). */
+static void test_host_locale_without_dotted_i(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    ent_http *h = NULL;
+    ent_http_opts o = ENT_HTTP_OPTS_INIT;
+    char dir[ENT_TEST_PATH_MAX];
+    unsigned port;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    ENT_TEST_MKDTEMP(dir, "dotless-locale");
+    CU_ASSERT_FATAL(make_dotless_i_locale(dir) == 0);
+    CU_ASSERT_FATAL(setenv("LOCPATH", dir, 1) == 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(setlocale(LC_CTYPE, "dotless"));
+    /* the locale is what it should be (tolower(), not strcasecmp(): ASan's strcasecmp folds ASCII) */
+    CU_ASSERT_FATAL(tolower('I') != 'i');
+    o.listen = "127.0.0.1:0";
+    o.allow_hosts = "mirror.example";
+    CU_ASSERT_EQUAL_FATAL(ent_http_start(&h, s, &o), ENT_OK);
+    port = ent_http_port(h);
+    CU_ASSERT_EQUAL(raw_request(port, "GET /api/stat HTTP/1.0\r\nHost: MIRROR.EXAMPLE\r\n\r\n"), 200);
+    CU_ASSERT_EQUAL(raw_request(port, "GET /api/stat HTTP/1.0\r\nHost: other.example\r\n\r\n"), 403);
+    CU_ASSERT_EQUAL(raw_request(port, "PUT /api/product/a HTTP/1.0\r\nHost: localhost\r\nContent-Type: "
+                                      "application/json; charset=US-ASCII\r\nContent-Length: 11\r\n\r\n{\"stock\":1}"),
+                    201);
+    CU_ASSERT_EQUAL(raw_request(port, "PUT /api/product/b HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                                      "Content-Encoding: IDENTITY\r\nContent-Length: 11\r\n\r\n{\"stock\":1}"),
+                    201);
+    CU_ASSERT_EQUAL(raw_request(port, "PUT /api/product/c HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                                      "Content-Encoding: gzip\r\nContent-Length: 11\r\n\r\n{\"stock\":1}"),
+                    415);
+    ent_http_stop(h);
+    CU_ASSERT_PTR_NOT_NULL(setlocale(LC_CTYPE, "C"));
+    unsetenv("LOCPATH");
+    ent_store_close(s);
+    ent_schema_free(sc);
+    ent_test_rm_rf(dir);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
@@ -944,6 +1032,7 @@ int main(void)
                                           ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), ENT_TEST(test_closed_stream_frees_its_place), ENT_TEST(test_heartbeat_wall_clock_step_back),
                                           ENT_TEST(test_stop_ends_streams_whole), ENT_TEST(test_stop_is_prompt),
                                           ENT_TEST(test_start_out_of_memory), ENT_TEST(test_store_replaced_under_the_server),
-                                          ENT_TEST(test_wait_for_subscription), {NULL, NULL}};
+                                          ENT_TEST(test_wait_for_subscription), ENT_TEST(test_host_locale_without_dotted_i),
+                                          {NULL, NULL}};
     return ent_test_run("http_host", cases);
 }

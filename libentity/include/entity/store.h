@@ -486,11 +486,12 @@ ENT_EXTERN(ent_value) ent_value_bytes(const void *p, size_t len);
 
 /* Parse `text` as a value of field f's kind, as a command line gives it: numbers in decimal,
  * bool as true/false, timestamps as RFC 3339 or ns, bytes as base64, refs as the target's key.
- * Bytes are decoded into the caller's buf[0..buf_size) (ENT_VALUE_PARSE_BUF_SIZE holds any
+ * A float's decimal point is '.' whatever the host's locale (LC_NUMERIC). Bytes are decoded into the caller's buf[0..buf_size) (ENT_VALUE_PARSE_BUF_SIZE holds any
  * look-up value); buf may be NULL with buf_size 0 when f is not a bytes field.
  * out: nothing to free; out->v.s.ptr is borrowed from `text` (strings, string refs) or from `buf`
  * (bytes), valid while they are and until buf is reused. Each value kept alive needs its own buf.
- * Returns ENT_OK, ENT_INVALID (names the field; also bytes that do not fit in buf). */
+ * Returns ENT_OK, ENT_INVALID (names the field; also bytes that do not fit in buf), ENT_NOMEM (a
+ * float field, when the "C" locale a number is read in could not be made). */
 ENT_EXTERN(int) ent_value_parse(ent_value *out, void *buf, size_t buf_size, const ent_field *f,
                                 const char *text);
 
