@@ -156,6 +156,10 @@ static void t_update_replace_upsert(void)
     ENT_ASSERT_MSG("is at version 2, expected 1");
     CU_ASSERT_EQUAL(last_seq(), seq);
     ENT_CHECK_RC(ent_delete(S, NULL, T("customer"), &k, 7), ENT_CONFLICT);
+    ENT_CHECK_RC(ent_delete(S, NULL, T("customer"), &k, 1), ENT_CONFLICT); /* a stale version too */
+    ENT_ASSERT_MSG("is at version 2, expected 1");
+    ENT_OK_(ent_exists(S, NULL, T("customer"), &k));
+    CU_ASSERT_EQUAL(last_seq(), seq);
     /* replace: fields not set are removed */
     {
         ent_entity *r = NULL;
@@ -182,9 +186,20 @@ static void t_update_replace_upsert(void)
         ENT_OK_(ent_upsert(S, NULL, i1, 0));
         CU_ASSERT_EQUAL(ent_entity_version(i1), 1);
         ENT_CHECK_RC(ent_upsert(S, NULL, i1, 0), ENT_CONFLICT);
+        ENT_ASSERT_MSG("item \"k1\" exists already");
         ENT_OK_(ent_entity_set_float(i1, "price", 2.0));
         ENT_OK_(ent_upsert(S, NULL, i1, 1));
         CU_ASSERT_EQUAL(ent_entity_version(i1), 2);
+        ent_entity_free(i1);
+        /* an auto-id entity without its key: a create, for 0 ("must not exist") as for any */
+        i1 = customer("u0@x", 1);
+        ENT_OK_(ent_upsert(S, NULL, i1, 0));
+        CU_ASSERT_EQUAL(ent_entity_version(i1), 1);
+        CU_ASSERT_EQUAL(ent_entity_key(i1).id, 2);
+        ent_entity_free(i1);
+        i1 = customer("u1@x", 1);
+        ENT_CHECK_RC(ent_upsert(S, NULL, i1, 1), ENT_CONFLICT);
+        ENT_ASSERT_MSG("customer: a new entity cannot be at version 1");
         ent_entity_free(i1);
     }
     ent_entity_free(got);
@@ -208,6 +223,20 @@ static void t_validation_and_keys(void)
     ENT_CHECK_RC(ent_create(S, NULL, e), ENT_INVALID); /* string key missing */
     ENT_ASSERT_MSG("item");
     ent_entity_free(e);
+    {
+        /* a key no entity can have: refused by name, not "not found" */
+        ent_key k0 = ent_key_id(0), ks = ent_key_str("x");
+        ent_entity *g = NULL;
+        ENT_CHECK_RC(ent_get(&g, S, NULL, T("customer"), &k0), ENT_INVALID);
+        ENT_ASSERT_MSG("customer: auto ids start at 1");
+        ENT_CHECK_RC(ent_exists(S, NULL, T("customer"), &k0), ENT_INVALID);
+        ENT_ASSERT_MSG("customer: auto ids start at 1");
+        ENT_CHECK_RC(ent_delete(S, NULL, T("customer"), &k0, ENT_VERSION_ANY), ENT_INVALID);
+        ENT_ASSERT_MSG("customer: auto ids start at 1");
+        ENT_CHECK_RC(ent_get(&g, S, NULL, T("customer"), &ks), ENT_INVALID);
+        ENT_ASSERT_MSG("is not of the type's key kind");
+        CU_ASSERT_PTR_NULL(g);
+    }
     CU_ASSERT_EQUAL(last_seq(), seq);
     close_store();
 }
@@ -1401,6 +1430,9 @@ static void t_restore_forward(void)
     ENT_OK_(ent_txn_restore_forward(w));
     ENT_OK_(ent_entity_set_version(e, 3)); /* the same entity at its version: nothing */
     ENT_OK_(ent_restore(S, w, e));
+    ENT_OK_(ent_entity_set_version(e, 2)); /* the same values at an older version (an older dump): refused too */
+    ENT_CHECK_RC(ent_restore(S, w, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("customer 7 is at version 3 in the store, the restored one at 2: versions never go back");
     ENT_OK_(ent_entity_set_int(e, "score", 2));
     ENT_OK_(ent_entity_set_version(e, 1));
     ENT_CHECK_RC(ent_restore(S, w, e), ENT_CONFLICT);
