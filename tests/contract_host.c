@@ -362,6 +362,23 @@ static void t_resume_token_of_another_index_is_refused(void)
     ENT_ASSERT_MSG("type doc");
     o.resume = tick_tok;
     ENT_CHECK_RC(ent_scan(&it, S, NULL, T("tick"), NULL, &o), ENT_INVALID);
+    {
+        /* a token edited by hand: the longest key a doc can have resumes (after every doc), one
+         * byte more is no position of the type's and is refused, naming why */
+        char tok[16 + 2 * 256 + 1];
+        ent_range_opts so = ENT_RANGE_OPTS_INIT;
+        size_t at = (size_t)snprintf(tok, sizeof tok, "k646f63."); /* a scan of "doc" */
+        for (int i = 0; i < 255; i++) at += (size_t)snprintf(tok + at, sizeof tok - at, "7a");
+        so.resume = tok;
+        ENT_OK_(ent_scan(&it, S, NULL, T("doc"), NULL, &so));
+        CU_ASSERT_EQUAL(ent_iter_next(&e, it), ENT_NOTFOUND);
+        ent_iter_free(it);
+        it = NULL;
+        snprintf(tok + at, sizeof tok - at, "7a");
+        ENT_CHECK_RC(ent_scan(&it, S, NULL, T("doc"), NULL, &so), ENT_INVALID);
+        ENT_ASSERT_MSG("malformed resume token: it names a key of 256 bytes, and type doc's keys are 1 to 255 bytes");
+        CU_ASSERT_PTR_NULL(it);
+    }
     close_store();
 }
 
