@@ -1492,6 +1492,13 @@ static void t_writable_open_beside_own_read_only_handle(void)
     ENT_OK_(ent_create(rw, NULL, e));
     ENT_OK_(ent_exists(ro2, NULL, ent_store_type(ro2, "doc"), &k));
     ENT_CHECK_RC(ent_create(ro2, NULL, e), ENT_READONLY);
+    {
+        /* nor a write transaction of its own, though the environment it shares is writable */
+        ent_txn *w = NULL;
+        ENT_CHECK_RC(ent_txn_begin(&w, ro2, ENT_TXN_WRITE), ENT_READONLY);
+        ENT_ASSERT_MSG("is open read-only");
+        CU_ASSERT_PTR_NULL(w);
+    }
     ent_entity_free(e);
     ent_store_close(ro2);
     S = rw;
