@@ -160,6 +160,38 @@ static void t_index_entry_for_missing_entity(void)
     teardown();
 }
 
+/* An index entry its entity holds, removed under the store: a write that would take it out (a
+ * delete, an update of the value) names the damage as ENT_CORRUPT and writes nothing; it is not
+ * "not found", which the entity it was given is not. */
+static void t_write_over_missing_index_entry(void)
+{
+    const ent_type *thing;
+    ent_txn *t = NULL;
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("t2");
+    uint8_t ik[8];
+    ent_slice ks = {ik, 8}, vs = {"t2", 2};
+    uint64_t before = 0, after = 0;
+    setup();
+    thing = ent_store_type(S, "thing");
+    ent__enc_i64(ik, 20);
+    ENT_OK_(ent_txn_begin(&t, S, ENT_TXN_WRITE));
+    ENT_OK_(ent__bk_del(t, t->lay->idx[thing->pos][ent_type_field(thing, "size")->index_no], &ks, &vs));
+    ENT_OK_(ent_txn_commit(t));
+    ENT_OK_(ent_log_bounds(NULL, &before, S, NULL));
+    ENT_CHECK_RC(ent_delete(S, NULL, thing, &k, ENT_VERSION_ANY), ENT_CORRUPT);
+    ENT_ASSERT_MSG("thing.size: index entry missing");
+    ENT_OK_(ent_get(&e, S, NULL, thing, &k));
+    ENT_OK_(ent_entity_set_int(e, "size", 21));
+    ENT_CHECK_RC(ent_update(S, NULL, e, ENT_VERSION_ANY), ENT_CORRUPT);
+    ENT_ASSERT_MSG("thing.size: index entry missing");
+    ent_entity_free(e);
+    ENT_OK_(ent_exists(S, NULL, thing, &k));
+    ENT_OK_(ent_log_bounds(NULL, &after, S, NULL));
+    CU_ASSERT_EQUAL(after, before);
+    teardown();
+}
+
 /* An index entry under a value its entity does not hold: a look-up of that value returned the
  * entity as a match, silently (owner 1, named o1, found by the name "zz"; thing t1, of size 10,
  * among the things of size 99 and in a range from 50). */
@@ -416,6 +448,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_scan_bad_key_names_the_type),
         ENT_TEST(t_index_entry_for_missing_entity),
         ENT_TEST(t_index_entry_for_another_value),
+        ENT_TEST(t_write_over_missing_index_entry),
         ENT_TEST(t_record_version_out_of_range),
         ENT_TEST(t_evolution_names_the_entity),
         ENT_TEST(t_log_damage_after_good_events),

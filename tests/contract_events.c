@@ -1109,6 +1109,14 @@ static void t_durable_subscriptions(void)
         ENT_CHECK_RC(ent_log_get(&ev, d.s, NULL, 10), ENT_NOTFOUND);
     }
     ENT_CHECK_RC(ent_log_truncate(d.s, last + 5, 1), ENT_INVALID);
+    {
+        /* last + 1 drops every event (below, further down); one past it is refused, naming both */
+        char want[96];
+        snprintf(want, sizeof want, "cannot truncate below %llu: the log ends at %llu", (unsigned long long)(last + 2),
+                 (unsigned long long)last);
+        ENT_CHECK_RC(ent_log_truncate(d.s, last + 2, 1), ENT_INVALID);
+        ENT_ASSERT_MSG(want);
+    }
     /* Only events still in the log count against a subscription: "from-start" (at 8) and a new
      * one lack nothing below 20, where the log now starts, so truncating there again or below it
      * loses nothing; the first event past that does. The new one starts before the first event

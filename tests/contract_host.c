@@ -362,6 +362,23 @@ static void t_resume_token_of_another_index_is_refused(void)
     ENT_ASSERT_MSG("type doc");
     o.resume = tick_tok;
     ENT_CHECK_RC(ent_scan(&it, S, NULL, T("tick"), NULL, &o), ENT_INVALID);
+    {
+        /* a token edited by hand: the longest key a doc can have resumes (after every doc), one
+         * byte more is no position of the type's and is refused, naming why */
+        char tok[16 + 2 * 256 + 1];
+        ent_range_opts so = ENT_RANGE_OPTS_INIT;
+        size_t at = (size_t)snprintf(tok, sizeof tok, "k646f63."); /* a scan of "doc" */
+        for (int i = 0; i < 255; i++) at += (size_t)snprintf(tok + at, sizeof tok - at, "7a");
+        so.resume = tok;
+        ENT_OK_(ent_scan(&it, S, NULL, T("doc"), NULL, &so));
+        CU_ASSERT_EQUAL(ent_iter_next(&e, it), ENT_NOTFOUND);
+        ent_iter_free(it);
+        it = NULL;
+        snprintf(tok + at, sizeof tok - at, "7a");
+        ENT_CHECK_RC(ent_scan(&it, S, NULL, T("doc"), NULL, &so), ENT_INVALID);
+        ENT_ASSERT_MSG("malformed resume token: it names a key of 256 bytes, and type doc's keys are 1 to 255 bytes");
+        CU_ASSERT_PTR_NULL(it);
+    }
     close_store();
 }
 
@@ -1475,6 +1492,13 @@ static void t_writable_open_beside_own_read_only_handle(void)
     ENT_OK_(ent_create(rw, NULL, e));
     ENT_OK_(ent_exists(ro2, NULL, ent_store_type(ro2, "doc"), &k));
     ENT_CHECK_RC(ent_create(ro2, NULL, e), ENT_READONLY);
+    {
+        /* nor a write transaction of its own, though the environment it shares is writable */
+        ent_txn *w = NULL;
+        ENT_CHECK_RC(ent_txn_begin(&w, ro2, ENT_TXN_WRITE), ENT_READONLY);
+        ENT_ASSERT_MSG("is open read-only");
+        CU_ASSERT_PTR_NULL(w);
+    }
     ent_entity_free(e);
     ent_store_close(ro2);
     S = rw;

@@ -270,6 +270,23 @@ static void test_duplicate_gap_diverged(void)
     CU_ASSERT_EQUAL(seq, 5);
     /* An update of an entity the mirror lacks: the copies would drift apart, so it is refused. */
     ENT_OK_(ent_mirror_apply(m.s, v + 5, 1, 3)); /* seq 6: create p1 */
+    {
+        /* seq 7 (an update of p1, at version 1 now) as a delete of version 1 or 0: no primary logs
+         * one (a delete logs the version after the entity's), and 0 - 1 would be "any version" */
+        int op = v[6]->op;
+        uint64_t ver = v[6]->version;
+        v[6]->op = ENT_OP_DELETE;
+        for (uint64_t bad = 0; bad < 2; bad++) {
+            v[6]->version = bad;
+            ENT_CHECK_RC(ent_mirror_apply(m.s, v + 6, 1, 3), ENT_CORRUPT);
+            ENT_ASSERT_MSG("does not match the primary at seq 7");
+            ENT_ASSERT_MSG("a delete of a version below 2");
+        }
+        v[6]->op = op;
+        v[6]->version = ver;
+        ENT_OK_(ent_mirror_position(&seq, NULL, m.s));
+        CU_ASSERT_EQUAL(seq, 6);
+    }
     ENT_OK_(ent_delete(p.s, NULL, ent_store_type(p.s, "post"), &(ent_key){ENT_KEY_STRING, 0, "p1", 2}, ENT_VERSION_ANY));
     {
         /* seq 7 (update p1) presented as seq 6 to a mirror that never saw p1's create */

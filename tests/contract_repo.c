@@ -156,6 +156,10 @@ static void t_update_replace_upsert(void)
     ENT_ASSERT_MSG("is at version 2, expected 1");
     CU_ASSERT_EQUAL(last_seq(), seq);
     ENT_CHECK_RC(ent_delete(S, NULL, T("customer"), &k, 7), ENT_CONFLICT);
+    ENT_CHECK_RC(ent_delete(S, NULL, T("customer"), &k, 1), ENT_CONFLICT); /* a stale version too */
+    ENT_ASSERT_MSG("is at version 2, expected 1");
+    ENT_OK_(ent_exists(S, NULL, T("customer"), &k));
+    CU_ASSERT_EQUAL(last_seq(), seq);
     /* replace: fields not set are removed */
     {
         ent_entity *r = NULL;
@@ -182,9 +186,20 @@ static void t_update_replace_upsert(void)
         ENT_OK_(ent_upsert(S, NULL, i1, 0));
         CU_ASSERT_EQUAL(ent_entity_version(i1), 1);
         ENT_CHECK_RC(ent_upsert(S, NULL, i1, 0), ENT_CONFLICT);
+        ENT_ASSERT_MSG("item \"k1\" exists already");
         ENT_OK_(ent_entity_set_float(i1, "price", 2.0));
         ENT_OK_(ent_upsert(S, NULL, i1, 1));
         CU_ASSERT_EQUAL(ent_entity_version(i1), 2);
+        ent_entity_free(i1);
+        /* an auto-id entity without its key: a create, for 0 ("must not exist") as for any */
+        i1 = customer("u0@x", 1);
+        ENT_OK_(ent_upsert(S, NULL, i1, 0));
+        CU_ASSERT_EQUAL(ent_entity_version(i1), 1);
+        CU_ASSERT_EQUAL(ent_entity_key(i1).id, 2);
+        ent_entity_free(i1);
+        i1 = customer("u1@x", 1);
+        ENT_CHECK_RC(ent_upsert(S, NULL, i1, 1), ENT_CONFLICT);
+        ENT_ASSERT_MSG("customer: a new entity cannot be at version 1");
         ent_entity_free(i1);
     }
     ent_entity_free(got);
@@ -208,6 +223,20 @@ static void t_validation_and_keys(void)
     ENT_CHECK_RC(ent_create(S, NULL, e), ENT_INVALID); /* string key missing */
     ENT_ASSERT_MSG("item");
     ent_entity_free(e);
+    {
+        /* a key no entity can have: refused by name, not "not found" */
+        ent_key k0 = ent_key_id(0), ks = ent_key_str("x");
+        ent_entity *g = NULL;
+        ENT_CHECK_RC(ent_get(&g, S, NULL, T("customer"), &k0), ENT_INVALID);
+        ENT_ASSERT_MSG("customer: auto ids start at 1");
+        ENT_CHECK_RC(ent_exists(S, NULL, T("customer"), &k0), ENT_INVALID);
+        ENT_ASSERT_MSG("customer: auto ids start at 1");
+        ENT_CHECK_RC(ent_delete(S, NULL, T("customer"), &k0, ENT_VERSION_ANY), ENT_INVALID);
+        ENT_ASSERT_MSG("customer: auto ids start at 1");
+        ENT_CHECK_RC(ent_get(&g, S, NULL, T("customer"), &ks), ENT_INVALID);
+        ENT_ASSERT_MSG("is not of the type's key kind");
+        CU_ASSERT_PTR_NULL(g);
+    }
     CU_ASSERT_EQUAL(last_seq(), seq);
     close_store();
 }
@@ -338,14 +367,18 @@ static void set_blob(const char *key, const char *blob)
 
 /* A unique index holds one key per value, yet its order is (value, key) as for any index: a range
  * resumed after (v, k) leaves out an entity that took value v with a key below k since the token
- * was made (forward), and gives it when going down. */
+ * was made (forward), and gives it when going down; one with a key above k the other way round. */
 static void t_unique_resume_position(void)
 {
     ent_range_opts o = ENT_RANGE_OPTS_INIT;
     ent_iter *it = NULL;
     ent_entity *e = NULL;
     char tok[256], keys[64];
-    for (int reverse = 0; reverse < 2; reverse++) {
+    for (int run = 0; run < 4; run++) {
+        /* the value's new holder has a key below the token's (k1) or above it (k4, k7) */
+        int reverse = run % 2, higher = run / 2;
+        const char *taker = higher ? (reverse ? "k7" : "k4") : "k1";
+        const char *want = higher ? (reverse ? "k3" : "k4,k5,k3") : (reverse ? "k1,k3" : "k5,k3");
         open_store();
         set_blob("k5", "m");
         set_blob("k3", "b");
@@ -356,11 +389,11 @@ static void t_unique_resume_position(void)
         ent_entity_free(e);
         snprintf(tok, sizeof tok, "%s", ent_iter_resume(it));
         ent_iter_free(it);
-        /* the holder moves up out of the way, and k1 (a lower key) takes its value */
+        /* the holder moves up out of the way, and another key takes its value */
         set_blob(reverse ? "k5" : "k3", "z");
-        set_blob("k1", reverse ? "m" : "b");
+        set_blob(taker, reverse ? "m" : "b");
         blob_keys(keys, sizeof keys, tok, reverse);
-        CU_ASSERT_STRING_EQUAL(keys, reverse ? "k1,k3" : "k5,k3");
+        CU_ASSERT_STRING_EQUAL(keys, want);
         close_store();
     }
 }
@@ -432,6 +465,59 @@ static void t_range_model(void)
             if ((uint64_t)in_page < page) break;
         }
         CU_ASSERT_EQUAL(got, want);
+    }
+    close_store();
+}
+
+/* Prices of the items of a range over item.price, resumed from tok; "" when none. */
+static void price_keys(char *out, size_t n, const ent_range_opts *o)
+{
+    ent_iter *it = NULL;
+    ent_entity *e = NULL;
+    size_t at = 0;
+    out[0] = '\0';
+    ENT_OK_(ent_range(&it, S, NULL, F("item", "price"), o));
+    while (ent_iter_next(&e, it) == ENT_OK) {
+        ent_key k = ent_entity_key(e);
+        at += (size_t)snprintf(out + at, n - at, "%s%.*s", at ? "," : "", (int)k.len, k.str);
+        ent_entity_free(e);
+    }
+    ent_iter_free(it);
+}
+
+/* A range resumed by a token of a position outside its bounds (a token of another range of the
+ * field) keeps its bounds: `to` stays exclusive going down from above it, `from` inclusive going
+ * up from below it. */
+static void t_range_resume_outside_bounds(void)
+{
+    ent_value v5 = ent_value_float(5);
+    char tok[256], keys[64];
+    open_store();
+    for (int i = 4; i <= 6; i++) {
+        char k[8];
+        ent_entity *e;
+        snprintf(k, sizeof k, "p%d", i);
+        e = item(k, i);
+        ENT_OK_(ent_create(S, NULL, e));
+        ent_entity_free(e);
+    }
+    for (int reverse = 0; reverse < 2; reverse++) {
+        ent_range_opts o = ENT_RANGE_OPTS_INIT;
+        ent_iter *it = NULL;
+        ent_entity *e = NULL;
+        o.flags = reverse ? ENT_ITER_REVERSE : 0;
+        o.limit = 1;
+        ENT_OK_(ent_range(&it, S, NULL, F("item", "price"), &o)); /* open: p4 up, p6 down */
+        ENT_OK_(ent_iter_next(&e, it));
+        ent_entity_free(e);
+        snprintf(tok, sizeof tok, "%s", ent_iter_resume(it));
+        ent_iter_free(it);
+        o.limit = 0;
+        o.resume = tok;
+        if (reverse) o.to = &v5;
+        else o.from = &v5;
+        price_keys(keys, sizeof keys, &o);
+        CU_ASSERT_STRING_EQUAL(keys, reverse ? "p4" : "p5,p6");
     }
     close_store();
 }
@@ -1401,6 +1487,9 @@ static void t_restore_forward(void)
     ENT_OK_(ent_txn_restore_forward(w));
     ENT_OK_(ent_entity_set_version(e, 3)); /* the same entity at its version: nothing */
     ENT_OK_(ent_restore(S, w, e));
+    ENT_OK_(ent_entity_set_version(e, 2)); /* the same values at an older version (an older dump): refused too */
+    ENT_CHECK_RC(ent_restore(S, w, e), ENT_CONFLICT);
+    ENT_ASSERT_MSG("customer 7 is at version 3 in the store, the restored one at 2: versions never go back");
     ENT_OK_(ent_entity_set_int(e, "score", 2));
     ENT_OK_(ent_entity_set_version(e, 1));
     ENT_CHECK_RC(ent_restore(S, w, e), ENT_CONFLICT);
@@ -1564,6 +1653,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_unique_resume_position),
         ENT_TEST(t_index_orders),
         ENT_TEST(t_range_float_edges),
+        ENT_TEST(t_range_resume_outside_bounds),
         ENT_TEST(t_scan_and_count),
         ENT_TEST(t_scan_start_bounds_resume),
         ENT_TEST(t_neighbour_kind_refused_by_value),

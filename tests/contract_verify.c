@@ -307,30 +307,35 @@ static void t_counter_below_log(void)
     ENT_OK_(ent_store_verify(&n, S, NULL, NULL));
     CU_ASSERT_EQUAL(n, 0);
     teardown();
-    /* the raise's event rewritten to a counter the creates before it reached already */
-    setup();
-    ot = ent_store_type(S, "owner");
-    ENT_OK_(ent_last_id_raise(S, NULL, ot, 50));
-    {
-        ent_buf b = {NULL, 0, 0};
-        uint8_t sk[8];
-        uint64_t last = 0;
-        ent_slice k = {sk, 8}, v;
-        ent_key two = ent_key_id(2);
-        ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
-        ent__event_head_pack(&b, 1, 7, "owner", &two, ENT_OP_LAST_ID, 0); /* txn 7: the raise's own */
-        ent__mpw_nil(&b);
-        ENT_OK_(ent__buf_ok(&b));
-        ent__enc_u64(sk, last);
-        v.data = b.p;
-        v.len = b.n;
-        t = raw();
-        ENT_OK_(ent__bk_put(t, S->t_log, &k, &v, 0));
-        ENT_OK_(ent_txn_commit(t));
-        ent__buf_free(&b);
+    /* the raise's event rewritten to a counter the creates before it reached already: below it
+     * (2) and at it (3) */
+    for (uint64_t id = 2; id <= 3; id++) {
+        char want[96];
+        setup();
+        ot = ent_store_type(S, "owner");
+        ENT_OK_(ent_last_id_raise(S, NULL, ot, 50));
+        {
+            ent_buf b = {NULL, 0, 0};
+            uint8_t sk[8];
+            uint64_t last = 0;
+            ent_slice k = {sk, 8}, v;
+            ent_key kid = ent_key_id(id);
+            ENT_OK_(ent_log_bounds(NULL, &last, S, NULL));
+            ent__event_head_pack(&b, 1, 7, "owner", &kid, ENT_OP_LAST_ID, 0); /* txn 7: the raise's own */
+            ent__mpw_nil(&b);
+            ENT_OK_(ent__buf_ok(&b));
+            ent__enc_u64(sk, last);
+            v.data = b.p;
+            v.len = b.n;
+            t = raw();
+            ENT_OK_(ent__bk_put(t, S->t_log, &k, &v, 0));
+            ENT_OK_(ent_txn_commit(t));
+            ent__buf_free(&b);
+        }
+        snprintf(want, sizeof want, "a raise of owner's id counter to %d, which the events before it put at 3 already", (int)id);
+        expect_problem(want);
+        teardown();
     }
-    expect_problem("a raise of owner's id counter to 2, which the events before it put at 3 already");
-    teardown();
 }
 
 static void t_log_gap(void)
@@ -1052,6 +1057,109 @@ static void t_delete_version_damaged(void)
     teardown();
 }
 
+/* Each check at its edge, the damage one step past what is sound (a mutation run found each of
+ * these edges unchecked: the check could be off by one, or gone, and every suite passed). The
+ * store of setup(): owners 1..3, things t1..t3, seqs 1..6 in transactions 1..6. */
+static void raw_put(unsigned tbl, const void *k, size_t kn, const void *v, size_t vn)
+{
+    ent_txn *t = raw();
+    ent_slice ks = {k, kn}, vs = {v, vn};
+    ENT_OK_(ent__bk_put(t, tbl, &ks, &vs, 0));
+    ENT_OK_(ent_txn_commit(t));
+}
+
+static void t_checks_at_their_edges(void)
+{
+    ent_txn *t;
+    uint8_t u8[8];
+    /* a delete's version of 1: the version after the entity's is at least 2 */
+    setup();
+    delete_event_as(7, 1);
+    expect_problem("seq 7: a delete of version 1");
+    teardown();
+    /* the last event gone: one seq missing at the end */
+    setup();
+    t = raw();
+    {
+        ent_slice k = {u8, 8};
+        ent__enc_u64(u8, 6);
+        ENT_OK_(ent__bk_del(t, S->t_log, &k, NULL));
+    }
+    ENT_OK_(ent_txn_commit(t));
+    expect_problem("log: seq 6 to 6 missing at the end");
+    teardown();
+    /* the recorded last seq one below the log's last event */
+    setup();
+    t = raw();
+    ENT_OK_(ent__meta_put_pair(t, "log", 5, 6));
+    ENT_OK_(ent_txn_commit(t));
+    expect_problem("log: events beyond the recorded last seq 5");
+    teardown();
+    /* the id counter one below the highest id; then one below the log's raise */
+    setup();
+    t = raw();
+    ENT_OK_(ent__meta_put_pair(t, "ctr/owner", 2, 3));
+    ENT_OK_(ent_txn_commit(t));
+    expect_problem("owner: the id counter (2) is below the highest id 3: ids could be reused");
+    teardown();
+    setup();
+    ENT_OK_(ent_last_id_raise(S, NULL, ent_store_type(S, "owner"), 50));
+    t = raw();
+    ENT_OK_(ent__meta_put_pair(t, "ctr/owner", 49, 3));
+    ENT_OK_(ent_txn_commit(t));
+    expect_problem("owner: the id counter (49) is below the log's 50");
+    teardown();
+    /* a subscription's name of 201 bytes; a checkpoint one past the last seq */
+    setup();
+    {
+        char name[201];
+        memset(name, 's', sizeof name);
+        ent__enc_u64(u8, 1);
+        raw_put(S->t_subs, name, sizeof name, u8, 8);
+    }
+    expect_problem("damaged record (name of 201 bytes, checkpoint of 8 bytes)");
+    teardown();
+    setup();
+    ent__enc_u64(u8, 7);
+    raw_put(S->t_subs, "ahead", 5, u8, 8);
+    expect_problem("subscription \"ahead\": checkpoint 7 is beyond the last seq 6");
+    teardown();
+    /* a durability byte one past the last mode */
+    setup();
+    u8[0] = ENT_NONE + 1;
+    raw_put(S->t_meta, "durability", 10, u8, 1);
+    expect_problem("meta \"durability\": 3 is no durability");
+    teardown();
+    /* a record gone with its index entries: only the count of the replayed store tells */
+    setup();
+    t = raw();
+    {
+        ent_slice k = {"t3", 2}, ik = {u8, 8};
+        ENT_OK_(ent__bk_del(t, data_tbl(t, "thing"), &k, NULL));
+        ent__enc_i64(u8, 30);
+        ENT_OK_(ent__bk_del(t, idx_tbl(t, "thing", ent_type_field(ent_store_type(S, "thing"), "size")->index_no), &ik, &k));
+        ent__enc_u64(u8, 3);
+        ENT_OK_(ent__bk_del(t, idx_tbl(t, "thing", ent_type_field(ent_store_type(S, "thing"), "owner")->index_no), &ik, &k));
+        ENT_OK_(ent__meta_put_pair(t, "ctr/thing", 0, 2));
+    }
+    ENT_OK_(ent_txn_commit(t));
+    expect_problem("thing: replaying the log gives 3 entities, the store holds 2");
+    teardown();
+    /* a source log truncated below 2 (seq 1 gone) cannot be replayed from seq 1 */
+    setup();
+    {
+        ent_store *dst = NULL;
+        ent_store_opts o = ENT_STORE_OPTS_INIT;
+        o.backend = "memory";
+        ENT_OK_(ent_log_truncate(S, 2, 1));
+        ENT_OK_(ent_store_open(&dst, NULL, SC, &o));
+        ENT_CHECK_RC(ent_store_replay(dst, S, 0), ENT_INVALID);
+        ENT_ASSERT_MSG("the source log was truncated below 2; it cannot be replayed from seq 1");
+        ent_store_close(dst);
+    }
+    teardown();
+}
+
 /* The highest version an entity can hold (ENT_VERSION_LAST, restored there) and then deleted:
  * the delete's event carries the version after it, which replay takes (it took ENT_VERSION_ANY's
  * number, which a delete at 2^64-2 logged before the limit, for damage). */
@@ -1376,6 +1484,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_page_scan_and_replay_checked),
         ENT_TEST(t_event_txn_damaged),
         ENT_TEST(t_delete_version_damaged),
+        ENT_TEST(t_checks_at_their_edges),
         ENT_TEST(t_delete_at_last_version),
         {NULL, NULL},
     };

@@ -744,6 +744,7 @@ static int error_set_null_fmt(void)
     X(txn_begin_s, ent_txn_begin((ent_txn **)&f->o1, NULL, ENT_TXN_READ), ENT_INVALID, "store is NULL")    \
     X(txn_begin_mode, ent_txn_begin((ent_txn **)&f->o1, f->s, 7), ENT_INVALID, "mode")             \
     X(txn_begin_mode_neg, ent_txn_begin((ent_txn **)&f->o1, f->s, -1), ENT_INVALID, "mode")        \
+    X(txn_begin_mode_2, ent_txn_begin((ent_txn **)&f->o1, f->s, 2), ENT_INVALID, "unknown mode 2")   \
     X(txn_commit_null, ent_txn_commit(NULL), ENT_INVALID, "txn is NULL")                           \
     X(txn_abort_null, (ent_txn_abort(NULL), ENT_OK), ENT_OK, NULL)                                 \
     X(txn_run_s, ent_txn_run(NULL, txn_fn, NULL), ENT_INVALID, "store is NULL")                            \

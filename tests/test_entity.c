@@ -158,6 +158,23 @@ static void test_refs(void)
     CU_ASSERT_EQUAL(ent_entity_set_string(e, "owner", "x"), ENT_INVALID);
     ENT_ASSERT_MSG("thing.owner");
     ENT_OK_(ent_entity_set_string(e, "other", "sku-1")); /* thing: string keys */
+    {
+        /* a ref names any string key a store can hold: 1 to ENT_KEY_STRING_MAX bytes, no more */
+        char key[ENT_KEY_STRING_MAX + 2];
+        memset(key, 'k', sizeof key - 1);
+        key[ENT_KEY_STRING_MAX] = '\0';
+        ENT_OK_(ent_entity_set_string(e, "other", key));
+        ENT_OK_(ent_entity_validate(e));
+        key[ENT_KEY_STRING_MAX] = 'k';
+        key[ENT_KEY_STRING_MAX + 1] = '\0';
+        ENT_OK_(ent_entity_set_string(e, "other", key)); /* the setter takes it; validation (a write) does not */
+        CU_ASSERT_EQUAL(ent_entity_validate(e), ENT_INVALID);
+        ENT_ASSERT_MSG("thing.other: not a valid string key (1 to 255 bytes of UTF-8)");
+        ENT_OK_(ent_entity_set_string(e, "other", ""));
+        CU_ASSERT_EQUAL(ent_entity_validate(e), ENT_INVALID);
+        ENT_ASSERT_MSG("thing.other: not a valid string key");
+        ENT_OK_(ent_entity_set_string(e, "other", "sku-1"));
+    }
     CU_ASSERT_EQUAL(ent_entity_set_uint(e, "other", 1), ENT_INVALID);
     ENT_OK_(ent_entity_get_uint(&u, e, "owner"));
     CU_ASSERT_EQUAL(u, 42);
@@ -845,7 +862,7 @@ static void test_mixed_limits(void)
 {
     ent_schema *s = NULL;
     ent_type *t = NULL;
-    ent_field *u = NULL, *i = NULL, *f = NULL, *i2 = NULL;
+    ent_field *u = NULL, *i = NULL, *f = NULL, *i2 = NULL, *i3 = NULL, *i4 = NULL, *u2 = NULL, *u3 = NULL;
     ent_entity *e;
     ENT_OK_(ent_schema_new(&s, "lim", 1));
     ENT_OK_(ent_schema_add_type(&t, s, "t", ENT_KEY_AUTO));
@@ -861,6 +878,15 @@ static void test_mixed_limits(void)
     ENT_OK_(ent_type_add_field(&i2, t, "i2", 4, ENT_KIND_INT));
     ENT_OK_(ent_field_set_min_float(i2, -9223372036854775808.0));
     ENT_OK_(ent_field_set_max_float(i2, 1e300));
+    ENT_OK_(ent_type_add_field(&i3, t, "i3", 5, ENT_KIND_INT));
+    ENT_OK_(ent_field_set_min_float(i3, -2.5)); /* -2 to 2: a fraction on each side */
+    ENT_OK_(ent_field_set_max_float(i3, 2.5));
+    ENT_OK_(ent_type_add_field(&i4, t, "i4", 6, ENT_KIND_INT));
+    ENT_OK_(ent_field_set_max_float(i4, 9223372036854775808.0)); /* 2^63: above every int */
+    ENT_OK_(ent_type_add_field(&u2, t, "u2", 7, ENT_KIND_UINT));
+    ENT_OK_(ent_field_set_max_int(u2, -1)); /* below every uint: no value fits */
+    ENT_OK_(ent_type_add_field(&u3, t, "u3", 8, ENT_KIND_UINT));
+    ENT_OK_(ent_field_set_min_float(u3, -0.5)); /* below every uint: every value fits */
     ENT_OK_(ent_schema_check(s));
     ENT_OK_(ent_entity_new(&e, t));
     BAD(e, ent_entity_set_uint(e, "u", 1), "t.u: 1 is less than min 1.5");
@@ -881,6 +907,20 @@ static void test_mixed_limits(void)
     ENT_OK_(ent_entity_set_int(e, "i2", INT64_MIN));
     ENT_OK_(ent_entity_validate(e));
     ENT_OK_(ent_entity_set_int(e, "i2", INT64_MAX));
+    ENT_OK_(ent_entity_validate(e));
+    ENT_OK_(ent_entity_set_int(e, "i3", 2));
+    ENT_OK_(ent_entity_validate(e));
+    ENT_OK_(ent_entity_set_int(e, "i3", -2));
+    ENT_OK_(ent_entity_validate(e));
+    BAD(e, ent_entity_set_int(e, "i3", 3), "t.i3: 3 is greater than max 2.5");
+    BAD(e, ent_entity_set_int(e, "i3", -3), "t.i3: -3 is less than min -2.5");
+    ENT_OK_(ent_entity_set_int(e, "i3", 0));
+    ENT_OK_(ent_entity_set_int(e, "i4", INT64_MAX));
+    ENT_OK_(ent_entity_validate(e));
+    ENT_OK_(ent_entity_set_uint(e, "u3", 0));
+    ENT_OK_(ent_entity_validate(e));
+    BAD(e, ent_entity_set_uint(e, "u2", 0), "t.u2: 0 is greater than max -1");
+    ENT_OK_(ent_entity_unset(e, "u2"));
     ENT_OK_(ent_entity_validate(e));
     ent_entity_free(e);
     ent_schema_free(s);
