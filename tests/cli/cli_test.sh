@@ -51,9 +51,10 @@ section = re.sub(r"`entity (?!serve|\[)[a-z]+ [^`]*`", "", section)
 s = missing(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", section)) - {"--help", "--version"}, serve)
 if m or s: sys.exit("entity --help lacks %s; entity serve --help lacks %s" % (m, s))
 PY
-# the demo prints what the README shows, word for word, and refuses to run again (exit 1)
-mkdir "$work/demo"
-(cd "$work/demo" && ENTITY_STORE= "$E" demo >"$work/demo.out" 2>"$work/err") && ok || bad "demo: $(cat "$work/err")"
+# the demo prints what the README shows, word for word, run as the README runs it (./build/entity
+# demo), and refuses to run again (exit 1)
+mkdir -p "$work/demo/build" && ln -sf "$E" "$work/demo/build/entity"
+(cd "$work/demo" && ENTITY_STORE= ./build/entity demo >"$work/demo.out" 2>"$work/err") && ok || bad "demo: $(cat "$work/err")"
 python3 - "$SRC/README.md" "$work/demo.out" <<'PY' && ok || bad "README's demo output differs from entity demo's"
 import sys
 readme, out = open(sys.argv[1]).read(), open(sys.argv[2]).read()
@@ -61,12 +62,20 @@ start = readme.index("```\n", readme.index("prints what happened:")) + 4
 sys.exit(0 if readme[start:readme.index("```\n", start)] == out else "differs")
 PY
 (cd "$work/demo" && ENTITY_STORE= "$E" demo >/dev/null 2>"$work/err"); [ $? = 1 ] && ok || bad "a second demo did not exit 1"
+# its "Look around" lines paste as they are: the tool as it was run and the store's path each one
+# shell word (a path with a space was split: "entity -s my dir schema"; the tool was ./build/entity
+# wherever it was)
+"$E" -s "$work/demo 'two'" demo >"$work/demo2.out" 2>"$work/err" || bad "demo -s DIR: $(cat "$work/err")"
+n=0; while IFS= read -r line; do
+  n=$((n + 1)); (cd / && bash -c "$line" >"$work/out" 2>"$work/err") && [ -s "$work/out" ] ||
+    { bad "the demo's line \"$line\" does not run: $(cat "$work/err")"; n=-99; }
+done < <(sed '1,/^Look around:$/d' "$work/demo2.out")
+[ $n = 5 ] && ok || bad "the demo's 5 look-around lines of $work/demo 'two': $n ran: $(cat "$work/demo2.out")"
 # the README's "look around" lines after the demo, and its session ("A session (with ./build/entity
 # as entity)"), run as written: each "$ entity ..." (or "./build/entity ...") line's stdout and
 # stderr are the lines the README shows under it, "(exit N)" its code (else 0), a "ts" of "…" any
 # time (the README's walk-through drifting from the tool is what a new user meets first)
-mkdir -p "$work/session/schemas" "$work/demo/build" && cp "$SRC/schemas/shop.json" "$work/session/schemas/"
-ln -sf "$E" "$work/demo/build/entity"
+mkdir -p "$work/session/schemas" && cp "$SRC/schemas/shop.json" "$work/session/schemas/"
 python3 - "$SRC/README.md" "$E" "$work" <<'PY' && ok || bad "README's session or look-around differs from the tool's"
 import os, re, subprocess, sys
 readme, E, work = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]

@@ -711,6 +711,81 @@ fi
 [ "$(echo '{"name":"l11","email":"l11@x"}' | "$E" -s "$W/rLi" put customer - | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')" = 11 ] \
   && say "ok: a store rebuilt from the mirror's log takes id 11" || bad "a store rebuilt from the mirror's log gave an id the primary had given"
 
+# The README's walkthroughs "Three processes, one walkthrough" and "Failing over: a mirror promoted
+# to primary", run as written (on this test's server: its nats-server line is this test's, the URL
+# and /tmp paths substituted), each command's exit code 0 and what its comment says checked: the
+# mirror's get, events, stat and events --follow, the promotion's line, the promoted store's relay.
+# The mirror's `get`, right after `mirror ... &`, ran before the mirror had made its store (exit
+# 1, "no store at /tmp/mirror") until the walkthrough waited for the relay and ran --once first.
+mkdir -p "$W/readme/build" && ln -s "$E" "$W/readme/build/entity" && ln -s "$SRC/schemas" "$W/readme/schemas"
+python3 - "$SRC/README.md" "$URL" "$W/readme" <<'PY' && say "ok: the README's NATS walkthrough and failover, as written" || bad "the README's NATS walkthrough or failover differs from the tool"
+import json, re, signal, subprocess, sys, time
+readme, url, cwd = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+def block(after):
+    s = readme.index("```sh\n", readme.index(after)) + 6
+    return readme[s:readme.index("```\n", s)].split("\n")
+bg = []
+def fail(msg):
+    for p in bg: p.kill()
+    sys.exit("README walkthrough: " + msg)
+def words(line):
+    return line.split("  #")[0].strip().replace("nats://127.0.0.1:4222", url).replace("/tmp/", "./")
+def run(cmd):
+    p = subprocess.run(["bash", "-c", cmd], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    if p.returncode: fail("%s: exit %d: %s" % (cmd, p.returncode, p.stderr))
+    return p.stdout
+def walk(lines):
+    outs = []
+    for line in lines:
+        cmd = words(line)
+        if not cmd or cmd.startswith("#") or cmd.startswith("nats-server "): continue
+        if cmd.endswith("&"):
+            bg.append(subprocess.Popen(["bash", "-c", "exec " + cmd[:-1]], cwd=cwd, stdout=subprocess.DEVNULL,
+                                       stderr=open(cwd + "/bg%d.log" % len(bg), "w")))
+        elif "--follow" in cmd:  # never ends: its first lines
+            f = subprocess.Popen(["bash", "-c", "exec " + cmd], cwd=cwd, stdout=subprocess.PIPE, text=True)
+            outs.append((cmd, f.stdout.readline() + f.stdout.readline()))
+            f.kill(); f.wait()
+        else:
+            outs.append((cmd, run(cmd)))
+    return outs
+out = walk(block("### Three processes, one walkthrough"))
+got = dict(out)
+primary_events = run("./build/entity -s ./primary events")
+pid = json.loads(run("./build/entity -s ./primary stat"))["id"]
+c = json.loads(got["./build/entity -s ./mirror get customer 1"])
+if (c["version"], c["data"]["vip"]) != (2, True): fail("the mirror's customer 1: %s" % c)
+if got["./build/entity -s ./mirror events"] != primary_events: fail("the mirror's events differ from the primary's")
+m = json.loads(got["./build/entity -s ./mirror stat"])["mirror_of"]
+if m != {"primary": pid, "applied_seq": 2}: fail("the mirror's mirror_of: %s" % m)
+if got["./build/entity -s ./mirror events --follow"] != primary_events: fail("the mirror's events --follow")
+# failover: step 1 and the first half of step 2 are the reader's (the primary's relay and the
+# mirror's process stopped)
+for p in bg: p.send_signal(signal.SIGINT)
+for p in bg:
+    if p.wait(30): fail("a relay or mirror stopped by SIGINT: exit %d" % p.returncode)
+bg.clear()
+lines = block("### Failing over: a mirror promoted to primary")
+out = dict(walk(lines))
+said = [l[2:] for l in lines if l.startswith("# promoted:")][0]
+# an id shown as its first digits and "…", a seq as any number
+want = re.escape(re.sub(r"seq \d+", "seq N", re.sub(r"[0-9a-f]+…", "ID", said)))
+want = want.replace("ID", "[0-9a-f-]{36}").replace("seq\\ N", "seq\\ \\d+")
+promoted = out["./build/entity -s ./mirror promote --durability durable"].rstrip("\n")
+if not re.fullmatch(want, promoted) or not promoted.startswith("promoted: store " + pid) or "seq 2, new writes from seq 3" not in promoted:
+    fail("promote printed %r, the README shows %r" % (promoted, said))
+# the promoted store's relay (step 4) goes on after the primary's seq 2 and publishes its writes
+for _ in range(600):
+    if "resuming after seq 2" in open(cwd + "/bg0.log").read(): break
+    if bg[0].poll() is not None: break
+    time.sleep(0.05)
+else: fail("the promoted store's relay said nothing in 30 s")
+if "resuming after seq 2" not in open(cwd + "/bg0.log").read(): fail("the promoted store's relay: " + open(cwd + "/bg0.log").read())
+run("echo '{\"name\":\"b\",\"email\":\"b@example.com\"}' | ./build/entity -s ./mirror put customer -")
+run("./build/entity -s ./mirror subs wait relay 3 --timeout 30000")
+for p in bg: p.send_signal(signal.SIGINT); p.wait(30)
+PY
+
 [ -s "$W/watchdog" ] && bad "commands hung: $(cat "$W/watchdog")"
 # Sanitizer reports of the background processes (relays, mirrors, writers) land in their logs.
 if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error|ThreadSanitizer" "$W"/*.log 2>/dev/null; then

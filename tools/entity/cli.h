@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 extern const char *store_dir;
+extern const char *prog_name; /* argv[0]: how the user ran the tool (./build/entity, entity) */
 
 void put_line(FILE *f, const char *s);      /* s and a newline, control characters as \xNN */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "entity: ..." on stderr */
@@ -17,6 +18,8 @@ void out_line(const char *s); /* s and a newline on stdout; out_failed() tells a
 int fail(const char *what);                  /* library failure message, returns 1 */
 /* A non-negative integer option value; else a message and 2 (wrong usage). */
 int parse_u64(uint64_t *out, const char *text, const char *what);
+/* s as one shell word into out (a command printed for pasting): 0, or -1 when out is too small */
+int shell_word(char *out, size_t size, const char *s);
 int is_option(const char *arg);              /* "--word": an option, never a name or a value */
 int usage(void);                             /* usage on stderr, returns 2 */
 /* What a command lacks ("get needs KEY"), then usage(); returns 2. A usage alone said nothing of

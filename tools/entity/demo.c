@@ -37,6 +37,7 @@ int cmd_demo(void)
     static const char *goods[][2] = {{"tea-sencha", "tea"}, {"tea-assam", "tea"}, {"mug-white", "kitchen"},
                                      {"kettle-steel", "kitchen"}, {"honey-acacia", "pantry"},
                                      {"biscuits-oat", "pantry"}, {"teapot-cast", "kitchen"}, {"tea-rooibos", "tea"}};
+    static char tool[16400], dir[16400]; /* shell words of paths up to 4 kB: 4 bytes a byte at most */
     ent_schema *schema = NULL;
     ent_store *s = NULL;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
@@ -160,13 +161,18 @@ int cmd_demo(void)
            "the durable subscription \"mailer\" has %llu events to read.\n",
            (unsigned long long)first_seq, (unsigned long long)last_seq, counts.created, counts.updated,
            counts.deleted, (unsigned long long)last_seq);
+    /* commands to paste as they are: the tool as it was run (./build/entity from the build, entity
+     * from the PATH) and the store's path, each one shell word (a path with a space was split, and
+     * the tool was ./build/entity wherever it was) */
+    if (shell_word(tool, sizeof tool, prog_name)) snprintf(tool, sizeof tool, "entity");
+    if (shell_word(dir, sizeof dir, store_dir)) snprintf(dir, sizeof dir, "DIR");
     printf("\nLook around:\n"
-           "  ./build/entity -s %s schema\n"
-           "  ./build/entity -s %s ls customer --limit 3\n"
-           "  ./build/entity -s %s get order 1\n"
-           "  ./build/entity -s %s count order\n"
-           "  ./build/entity -s %s events --from %llu\n",
-           store_dir, store_dir, store_dir, store_dir, store_dir,
+           "  %s -s %s schema\n"
+           "  %s -s %s ls customer --limit 3\n"
+           "  %s -s %s get order 1\n"
+           "  %s -s %s count order\n"
+           "  %s -s %s events --from %llu\n",
+           tool, dir, tool, dir, tool, dir, tool, dir, tool, dir,
            (unsigned long long)(last_seq > 4 ? last_seq - 4 : 1));
 out:
     if (t) ent_txn_abort(t);

@@ -15,6 +15,7 @@
 #include "cli.h"
 
 const char *store_dir;
+const char *prog_name = "entity";
 
 void put_line(FILE *f, const char *s)
 {
@@ -533,7 +534,7 @@ static void escape_into(char *out, size_t size, const char *s)
  * \xNN (bash, zsh, ksh, dash 0.5.12). A path with a space or a quote in the crash line's command
  * could not be pasted: the shell split it, or waited for the quote's end. Returns 0, or -1 when
  * out is too small (nothing is better than a wrong command). */
-static int shell_word(char *out, size_t size, const char *s)
+int shell_word(char *out, size_t size, const char *s)
 {
     size_t n = 0;
     int plain = *s != '\0', ctl = 0;
@@ -634,6 +635,7 @@ int main(int argc, char **argv)
 {
     int i = 1, rc, store_given = 0;
     if (hold_std_fds()) return 1;
+    if (argc > 0 && argv[0][0]) prog_name = argv[0];
     store_dir = getenv("ENTITY_STORE");
     if (!store_dir || !*store_dir) store_dir = "./entity-store";
     while (i < argc && argv[i][0] == '-') {
