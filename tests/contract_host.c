@@ -3,6 +3,7 @@
  * second writer on the thread that holds the write transaction is ENT_BUSY, not a hang; resume
  * tokens belong to one index; iterators say when no further page exists; ent_sub_ack() in a read
  * transaction. A fresh store per test. */
+#include <fcntl.h>
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
@@ -942,6 +943,119 @@ static void t_store_path_null(void)
     ent_schema_free(sc);
 }
 
+/* ---- a host that changes its directory -------------------------------------------------------- */
+
+/* A host opens its store by a relative path ("./st") and then changes its working directory (a
+ * daemon's chdir("/"), a tool's cd into another tree). Everything later that names a file of the
+ * store must still name that store's: ent_store_path() (the NATS relay puts relay.lock there: a
+ * relay started after the chdir made its lock in the new directory, or failed, and a second relay
+ * of the store was not kept out), ent_store_get_info()'s disk_bytes (it stat()ed "./st/data.mdb"
+ * under the new directory: 0, or another store's size) and the writes, syncs and copies. */
+static void t_relative_path_after_chdir(void)
+{
+    char base[ENT_TEST_PATH_MAX], a[ENT_TEST_PATH_MAX], b[ENT_TEST_PATH_MAX], data[ENT_TEST_PATH_MAX];
+    char cwd[ENT_TEST_PATH_MAX], there[ENT_TEST_PATH_MAX];
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store *m = NULL, *m2 = NULL;
+    ent_schema *sc = NULL;
+    ent_store_info info;
+    struct stat st, held;
+    uint64_t n = 0;
+    if (strcmp(backend, "lmdb") != 0) return;
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    ENT_TEST_MKDTEMP(base, "host-chdir");
+    ENT_TEST_PATH(a, "%s/a", base);
+    ENT_TEST_PATH(b, "%s/b", base);
+    CU_ASSERT_FATAL(mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "contract_host"));
+    o.backend = backend;
+    o.durability = ENT_DURABLE;
+    CU_ASSERT_FATAL(chdir(a) == 0);
+    ENT_OK_(ent_store_open(&m, "./st", sc, &o));
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_FATAL(chdir(b) == 0); /* b has no st: a relative name now names nothing */
+    ENT_TEST_PATH(data, "%s/data.mdb", ent_store_path(m));
+    ENT_TEST_PATH(there, "%s/st/data.mdb", a);
+    CU_ASSERT_FATAL(stat(there, &held) == 0);
+    CU_ASSERT(stat(data, &st) == 0 && st.st_ino == held.st_ino && st.st_dev == held.st_dev);
+    for (int i = 0; i < 20; i++) {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, ent_store_type(m, "tick")));
+        ENT_OK_(ent_create(m, NULL, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_store_sync(m));
+    ENT_OK_(ent_store_get_info(&info, m));
+    CU_ASSERT(stat(there, &held) == 0 && info.disk_bytes == (uint64_t)held.st_size);
+    ENT_OK_(ent_store_copy(m, "cp", 0)); /* dest is the host's, under the directory current now */
+    ENT_TEST_PATH(data, "%s/cp/data.mdb", b);
+    CU_ASSERT(stat(data, &st) == 0);
+    ent_store_close(m);
+    ENT_TEST_PATH(data, "%s/st", a);
+    o.no_create = 1;
+    ENT_OK_(ent_store_open(&m2, data, NULL, &o));
+    ENT_OK_(ent_count(&n, m2, NULL, ent_store_type(m2, "tick")));
+    CU_ASSERT_EQUAL(n, 20);
+    ent_store_close(m2);
+    CU_ASSERT(chdir(cwd) == 0);
+    ent_schema_free(sc);
+    ent_test_rm_rf(base);
+}
+
+/* A host that runs programs (fork()+exec(), posix_spawn(), system()) while its store is open:
+ * none of them may inherit a descriptor of the store's files. LMDB opens data.mdb without
+ * O_CLOEXEC, and every program run from a host held data.mdb open for its whole life (20 of 20
+ * exec'd shells of a host writing from 4 threads, posix_spawn() and system() too). Every
+ * descriptor this process has on a file of the store, after writes, a sync and a copy, must be
+ * close-on-exec. */
+static void t_store_descriptors_close_on_exec(void)
+{
+    char base[ENT_TEST_PATH_MAX], st[ENT_TEST_PATH_MAX], cp[ENT_TEST_PATH_MAX], link[ENT_TEST_PATH_MAX];
+    char fdp[64], *real = NULL;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store *m = NULL, *r = NULL;
+    ent_schema *sc = NULL;
+    int seen = 0, inherited = 0;
+    if (strcmp(backend, "lmdb") != 0) return;
+    ENT_TEST_MKDTEMP(base, "host-cloexec");
+    ENT_TEST_PATH(st, "%s/st", base);
+    ENT_TEST_PATH(cp, "%s/cp", base);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "contract_host"));
+    o.backend = backend;
+    o.durability = ENT_DURABLE;
+    ENT_OK_(ent_store_open(&m, st, sc, &o));
+    for (int i = 0; i < 5; i++) {
+        ent_entity *e = NULL;
+        ENT_OK_(ent_entity_new(&e, ent_store_type(m, "tick")));
+        ENT_OK_(ent_create(m, NULL, e));
+        ent_entity_free(e);
+    }
+    ENT_OK_(ent_store_sync(m));
+    ENT_OK_(ent_store_copy(m, cp, 0));
+    o.read_only = 1;
+    ENT_OK_(ent_store_open(&r, cp, NULL, &o));
+    CU_ASSERT_FATAL((real = realpath(base, NULL)) != NULL);
+    for (int fd = 0; fd < 1024; fd++) {
+        ssize_t n;
+        snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", fd);
+        if ((n = readlink(fdp, link, sizeof link - 1)) <= 0) continue;
+        link[n] = '\0';
+        if (strncmp(link, real, strlen(real)) != 0) continue;
+        seen++;
+        if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC)) {
+            fprintf(stderr, "\n  descriptor %d on %s would pass to an exec'd program\n", fd, link);
+            inherited++;
+        }
+    }
+    CU_ASSERT(seen >= 4); /* data.mdb, lock.mdb, wal, notify of st at least */
+    CU_ASSERT_EQUAL(inherited, 0);
+    free(real);
+    ent_store_close(r);
+    ent_store_close(m);
+    ent_schema_free(sc);
+    ent_test_rm_rf(base);
+}
+
 /* ---- kinds of a stored entity ----------------------------------------------------------------- */
 
 /* ent_entity_apply_kinds() on an entity read from the store (its free-form strings written by a
@@ -1734,6 +1848,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_float_json_shortest_and_exact),
         ENT_TEST(t_event_type_is_the_store_type),
         ENT_TEST(t_store_path_null),
+        ENT_TEST(t_relative_path_after_chdir),
+        ENT_TEST(t_store_descriptors_close_on_exec),
         ENT_TEST(t_txn_of_another_thread_is_refused),
         ENT_TEST(t_null_accessors),
         ENT_TEST(t_copy_beside_own_writer_is_busy),

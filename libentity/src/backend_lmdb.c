@@ -983,7 +983,7 @@ static int l_info(ent_bk *vbe, ent_backend_info *out)
         out->oldest_behind = (uint64_t)ei.me_last_txnid > rs.oldest_txn ? (uint64_t)ei.me_last_txnid - rs.oldest_txn : 0;
         out->oldest_pid = rs.oldest_pid;
     }
-    data = ent__lmdb_path_join(e->path, "data.mdb");
+    data = ent__lmdb_path_join(e->dir, "data.mdb");
     if (!data) return ent__err(ENT_NOMEM, "out of memory");
     if (stat(data, &fs) == 0) out->disk_bytes = (uint64_t)fs.st_size;
     free(data);

@@ -47,7 +47,8 @@ struct ent_sub_cb; /* log_deliver.c */
 
 struct ent_store {
     ent_bk_conn bk;            /* the backend, called through bk.c only */
-    char *path;
+    char *path;                /* as given (messages name it) */
+    char *dir;                 /* path made absolute at the open (realpath), for files named beside the store later */
     int read_only;
     ent_durability durability;
     unsigned t_meta, t_log, t_subs;

@@ -166,8 +166,10 @@ ENT_EXTERN(int) ent_store_set_stored_durability(ent_store *s, ent_durability mod
  * this thread holds a read transaction of the store (an iterator, a log cursor, an event
  * callback's delivery) while a writer must grow the map: end it and sync again). */
 ENT_EXTERN(int) ent_store_sync(ent_store *s);
-/* The path the store was opened at, as given ("" for a memory store opened with none): for files
- * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
+/* The directory of the store, made absolute at the open (a relative path taken under the
+ * directory current then, symlinks resolved; as given for a memory store, "" for one opened with
+ * none): for files a component keeps beside the store (the NATS relay's lock), which a relative
+ * path would put elsewhere once the host has changed its directory. Borrowed: valid until
  * ent_store_close(). s NULL: "". */
 ENT_EXTERN(const char *) ent_store_path(const ent_store *s);
 /* Whether the store s has open is still the store at the path it was opened by. A process that
