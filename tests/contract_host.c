@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1056,6 +1057,45 @@ static void t_store_descriptors_close_on_exec(void)
     ent_test_rm_rf(base);
 }
 
+/* A host out of descriptors: the open refused names the limit (ulimit -n and its value), as a
+ * file too large names ulimit -f. It said "Too many open files" alone. Every descriptor below the
+ * limit is taken (the limit set to this process's highest one + 1, the holes filled), then the
+ * store is opened; the limit and the descriptors are given back after. */
+static void t_out_of_descriptors_names_the_limit(void)
+{
+    char base[ENT_TEST_PATH_MAX], st[ENT_TEST_PATH_MAX], want[64];
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    ent_store *m = NULL;
+    ent_schema *sc = NULL;
+    struct rlimit was, low;
+    int fill[1024], n = 0, top = 0, rc;
+    if (strcmp(backend, "lmdb") != 0) return;
+    ENT_TEST_MKDTEMP(base, "host-nofile");
+    ENT_TEST_PATH(st, "%s/st", base);
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "contract_host"));
+    o.backend = backend;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1) top = fd;
+    CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &was) == 0);
+    low = was;
+    low.rlim_cur = (rlim_t)top + 1;
+    CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    while (n < (int)(sizeof fill / sizeof fill[0]) && (fill[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) n++;
+    rc = ent_store_open(&m, st, sc, &o);
+    while (n > 0) close(fill[--n]);
+    CU_ASSERT(setrlimit(RLIMIT_NOFILE, &was) == 0);
+    CU_ASSERT_EQUAL(rc, ENT_IO);
+    snprintf(want, sizeof want, "ulimit -n: %d", top + 1);
+    ENT_ASSERT_MSG("Too many open files");
+    ENT_ASSERT_MSG(want);
+    if (m) ent_store_close(m);
+    m = NULL;
+    ENT_OK_(ent_store_open(&m, st, sc, &o)); /* given back: the open makes the store */
+    ent_store_close(m);
+    ent_schema_free(sc);
+    ent_test_rm_rf(base);
+}
+
 /* ---- kinds of a stored entity ----------------------------------------------------------------- */
 
 /* ent_entity_apply_kinds() on an entity read from the store (its free-form strings written by a
@@ -1850,6 +1890,7 @@ int main(int argc, char **argv)
         ENT_TEST(t_store_path_null),
         ENT_TEST(t_relative_path_after_chdir),
         ENT_TEST(t_store_descriptors_close_on_exec),
+        ENT_TEST(t_out_of_descriptors_names_the_limit),
         ENT_TEST(t_txn_of_another_thread_is_refused),
         ENT_TEST(t_null_accessors),
         ENT_TEST(t_copy_beside_own_writer_is_busy),
