@@ -125,10 +125,12 @@ ENT_EXTERN(void) ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *
 /* Close. Transactions and iterators of the store must be finished first, and no other thread may
  * be in a call on it. NULL does nothing. From an event callback of this store, from the thread
  * that holds its write transaction (also in ent_txn_run()'s fn) or a read transaction of it (its
- * own, or an iterator's begun without one), and while other threads are in
- * write calls without a transaction (in a group commit, led or queued, or each alone), it does
+ * own, or an iterator's begun without one), while other threads are in
+ * write calls without a transaction (in a group commit, led or queued, or each alone), and while
+ * another thread has a transaction of it open (its own, an iterator's, a read call's without one:
+ * a host's atexit() handler closing the store under its threads), it does
  * nothing but set the message (ENT_BUSY): the delivery, the commit, the group, the transaction
- * still use the store. */
+ * still use the store. A call another thread has not begun yet is the host's to keep out. */
 ENT_EXTERN(void) ent_store_close(ent_store *s);
 
 /* The store's current schema. Borrowed: valid until ent_store_close(). s NULL: NULL. */
