@@ -991,7 +991,14 @@ static void t_relative_path_after_chdir(void)
     ENT_OK_(ent_store_copy(m, "cp", 0)); /* dest is the host's, under the directory current now */
     ENT_TEST_PATH(data, "%s/cp/data.mdb", b);
     CU_ASSERT(stat(data, &st) == 0);
+    /* Moved while open (mv a/st a/st2): the files open are the store's still; its size too. */
+    ENT_TEST_PATH(data, "%s/st2", a);
+    ENT_TEST_PATH(there, "%s/st", a);
+    CU_ASSERT_FATAL(rename(there, data) == 0);
+    ENT_OK_(ent_store_get_info(&info, m));
+    CU_ASSERT(info.disk_bytes == (uint64_t)held.st_size);
     ent_store_close(m);
+    CU_ASSERT_FATAL(rename(data, there) == 0);
     ENT_TEST_PATH(data, "%s/st", a);
     o.no_create = 1;
     ENT_OK_(ent_store_open(&m2, data, NULL, &o));
