@@ -1091,6 +1091,14 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, const ent_nats_auth *a
         if (st == NATS_PROTOCOL_ERROR && !(auth && auth_val(auth->tls_cert)))
             return ent_error_set(ENT_IO, "connecting: %s (the server closed the connection; one that verifies its clients "
                                  "wants a certificate: --tlscert and --tlskey)", nats_text(st));
+        /* libnats's socket() refused for lack of descriptors reads "No server available for
+         * connection": a user told the server is down looked there (a relay at ulimit -n 12). */
+        {
+            int probe = fcntl(0, F_DUPFD_CLOEXEC, 0), err = errno;
+            if (probe >= 0) close(probe);
+            else if (err == EMFILE)
+                return ent_error_set(ENT_IO, "connecting: %s: this process cannot open a socket: %s", nats_text(st), strerror(err));
+        }
         return ent_nats__err(ENT_IO, st, 0, "connecting");
     }
     jsOptions_Init(&jo);

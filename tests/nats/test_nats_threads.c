@@ -2128,6 +2128,43 @@ static void test_relay_moved_after_chdir(void)
     ent_schema_free(sc);
 }
 
+/* A relay out of descriptors: libnats's socket() refused reads "No server available for
+ * connection", and a user told the server was down looked there (`entity relay` at ulimit -n 12).
+ * The message says the process cannot open a socket, and names the limit. */
+static void test_relay_out_of_descriptors(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    struct rlimit was, low;
+    int fill[1024], n = 0, top = 0, rc;
+    so.backend = "memory";
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&s, NULL, sc, &so));
+    ro.url = url;
+    ro.stream = "THNOFILE";
+    ro.once = 1;
+    ro.log = quiet;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1) top = fd;
+    CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &was) == 0);
+    low = was;
+    low.rlim_cur = (rlim_t)top + 1;
+    CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    while (n < (int)(sizeof fill / sizeof fill[0]) && (fill[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) n++;
+    rc = ent_relay_run(s, &ro, NULL);
+    while (n > 0) close(fill[--n]);
+    CU_ASSERT(setrlimit(RLIMIT_NOFILE, &was) == 0);
+    CU_ASSERT_EQUAL(rc, ENT_IO);
+    if (!strstr(ent_errmsg(), "cannot open a socket: Too many open files") || !strstr(ent_errmsg(), "ulimit -n"))
+        fprintf(stderr, "\n  relay out of descriptors: %s\n", ent_errmsg());
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "cannot open a socket: Too many open files"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "ulimit -n"));
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 /* Threads that cannot be made: a host under its user's limit of processes and threads
  * (RLIMIT_NPROC, ulimit -u). ent_relay_start() and ent_follow_start() return ENT_NOMEM naming why
  * and the limit (they said "cannot start the relay thread" alone), leave nothing claimed (a start
@@ -2207,7 +2244,7 @@ int main(int argc, char **argv)
                                            ENT_TEST(test_follow_copies_store_opts),
                                            ENT_TEST(test_relative_paths_after_chdir),
                                            ENT_TEST(test_relay_moved_after_chdir),
-                                           ENT_TEST(test_thread_limit),
+                                           ENT_TEST(test_thread_limit), ENT_TEST(test_relay_out_of_descriptors),
                                            {NULL, NULL}};
     int rc;
     if (argc == 3 && !strcmp(argv[1], "--thread-limit-child")) return thread_limit_child(argv[2]);
