@@ -20,9 +20,12 @@
  * has fewer than max_streams_per_addr open (an IPv6 address counts by its /64, which one host
  * usually has whole). Other connections are not counted: they are closed for room and time
  * anyway, and local clients all share 127.0.0.1. */
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -113,16 +116,31 @@ int ent_http__conns_start(ent_http *h, unsigned max_clients, unsigned timeout_ms
     if (pthread_mutex_init(&cs->mu, NULL)) return ENT_NOMEM;
     /* the deadlines are monotonic: a clock set back must not keep slow clients */
     if (ent_http__cond_init_mono(&cs->cond)) goto fail_mu;
-    if (pthread_create(&cs->thread, NULL, reap, h)) {
+    int err = pthread_create(&cs->thread, NULL, reap, h);
+    if (err) {
         pthread_cond_destroy(&cs->cond);
-        goto fail_mu;
+        pthread_mutex_destroy(&cs->mu);
+        return ent_http__thread_err(err, "the thread that closes slow connections");
     }
     cs->started = 1;
     return ENT_OK;
 fail_mu:
     pthread_mutex_destroy(&cs->mu);
-    return ENT_NOMEM;
+    return ent_error_set(ENT_NOMEM, "out of resources for the server's connections (a lock)");
 }
+
+/* A thread that could not be started (pthread_create()'s err): ENT_NOMEM, as before, with why.
+ * EAGAIN is most often this user's limit of processes and threads (RLIMIT_NPROC, `ulimit -u`),
+ * which the message names with its value; it said "cannot start the relay thread" alone. */
+int ent_http__thread_err(int err, const char *what)
+{
+    struct rlimit rl;
+    if (err == EAGAIN && getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        return ent_error_set(ENT_NOMEM, "cannot start %s: %s (this user's limit of processes and threads, ulimit -u: %llu, "
+                             "or the memory for its stack)", what, strerror(err), (unsigned long long)rl.rlim_cur);
+    return ent_error_set(ENT_NOMEM, "cannot start %s: %s", what, strerror(err));
+}
+
 
 void ent_http__conns_stop(ent_http *h)
 {

@@ -244,6 +244,8 @@ void ent_http__hub_drain(ent_http *h, unsigned ms);
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines (the wall clock may
  * step). Returns 0, or non-zero when it could not be made. */
 int ent_http__cond_init_mono(pthread_cond_t *cv);
+/* ENT_NOMEM naming what could not be started and why (pthread_create()'s err; EAGAIN: ulimit -u). */
+int ent_http__thread_err(int err, const char *what);
 /* t + ms (deadlines for pthread_cond_timedwait, on whichever clock t was read) */
 struct timespec ent_http__plus_ms(struct timespec t, unsigned ms);
 void ent_http__hub_free(ent_http *h);  /* after the daemon stopped: no reader left */

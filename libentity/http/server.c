@@ -1084,7 +1084,7 @@ int ent_http_start(ent_http **out, ent_store *s, const ent_http_opts *opts)
         free(h->token);
         free(h->allow_hosts);
         free(h);
-        return start_refused(&o, rc, "ent_http_start: out of resources");
+        return start_refused(&o, rc, "ent_http_start: %s", ent_errmsg());
     }
     /* A thread per connection: an event stream's reader then simply blocks until the follower
      * hands it events, and a stalled client stalls only its own thread. */

@@ -314,11 +314,12 @@ int ent_http__hub_start(ent_http *h)
         return ent_error_set(ENT_NOMEM, "out of resources for the event stream (a lock, a thread)");
     }
     hb->next = hb->recent_first = hb->recent_end = last + 1;
-    if (pthread_create(&hb->thread, NULL, follow, h)) {
+    int err = pthread_create(&hb->thread, NULL, follow, h);
+    if (err) {
         pthread_cond_destroy(&hb->gone);
         pthread_mutex_destroy(&hb->mu);
         free(hb->recent);
-        return ent_error_set(ENT_NOMEM, "out of resources for the event stream (a lock, a thread)");
+        return ent_http__thread_err(err, "the event stream's thread");
     }
     hb->started = 1;
     return ENT_OK;

@@ -620,11 +620,12 @@ int ent_follow_start(ent_follower **out, const char *path, const ent_follow_opts
         x->so.backend = x->backend;
         x->o.store_opts = &x->so;
     }
+    int err = 0;
     if (!x->path || (opts->store_opts && opts->store_opts->backend && !x->backend) ||
-        pthread_create(&x->th, NULL, follow_main, x) != 0) {
+        (err = pthread_create(&x->th, NULL, follow_main, x)) != 0) {
         x->made = 0; /* x->path may be NULL: the directory stays, as before */
         follower_free(x);
-        return ent_error_set(ENT_NOMEM, "cannot start the mirror thread");
+        return err ? ent_nats__thread_err(err, "the mirror thread") : ent_error_set(ENT_NOMEM, "out of memory");
     }
     *out = x;
     return ENT_OK;

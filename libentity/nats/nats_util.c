@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1090,6 +1091,14 @@ int ent_nats__connect(ent_nats__conn *c, const char *url, const ent_nats_auth *a
         if (st == NATS_PROTOCOL_ERROR && !(auth && auth_val(auth->tls_cert)))
             return ent_error_set(ENT_IO, "connecting: %s (the server closed the connection; one that verifies its clients "
                                  "wants a certificate: --tlscert and --tlskey)", nats_text(st));
+        /* libnats's socket() refused for lack of descriptors reads "No server available for
+         * connection": a user told the server is down looked there (a relay at ulimit -n 12). */
+        {
+            int probe = fcntl(0, F_DUPFD_CLOEXEC, 0), err = errno;
+            if (probe >= 0) close(probe);
+            else if (err == EMFILE)
+                return ent_error_set(ENT_IO, "connecting: %s: this process cannot open a socket: %s", nats_text(st), strerror(err));
+        }
         return ent_nats__err(ENT_IO, st, 0, "connecting");
     }
     jsOptions_Init(&jo);
@@ -1257,12 +1266,13 @@ int ent_nats__watch_start(ent_nats__watch *w, ent_nats__conn *c, const volatile 
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
     c->guard = &w->mu;
-    if (pthread_create(&w->th, NULL, watch_main, w) != 0) {
+    int err = pthread_create(&w->th, NULL, watch_main, w);
+    if (err) {
         c->guard = NULL;
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         w->stop = NULL;
-        return ent_error_set(ENT_NOMEM, "cannot start the thread that watches for a stop");
+        return ent_nats__thread_err(err, "the thread that watches for a stop");
     }
     w->running = 1;
     return ENT_OK;
@@ -1537,4 +1547,16 @@ int ent_nats__subject_covers(const char *have, const char *want)
         have++;
         want++;
     }
+}
+
+/* A thread that could not be started (pthread_create()'s err): ENT_NOMEM, as before, with why.
+ * EAGAIN is most often this user's limit of processes and threads (RLIMIT_NPROC, `ulimit -u`),
+ * which the message names with its value; it said "cannot start the relay thread" alone. */
+int ent_nats__thread_err(int err, const char *what)
+{
+    struct rlimit rl;
+    if (err == EAGAIN && getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        return ent_error_set(ENT_NOMEM, "cannot start %s: %s (this user's limit of processes and threads, ulimit -u: %llu, "
+                             "or the memory for its stack)", what, strerror(err), (unsigned long long)rl.rlim_cur);
+    return ent_error_set(ENT_NOMEM, "cannot start %s: %s", what, strerror(err));
 }

@@ -187,6 +187,8 @@ int ent_nats__subject_covers(const char *have, const char *want);
  * holds the holder's pid, for the message. dir is made when missing (a mirror's, before its store).
  * ENT_BUSY: "store <dir>: a <who> is already running on it (pid N); one <who> per store". */
 int ent_nats__lock_dir(int *out, const char *dir, const char *who);
+/* ENT_NOMEM naming what could not be started and why (pthread_create()'s err; EAGAIN: ulimit -u). */
+int ent_nats__thread_err(int err, const char *what);
 /* As ent_nats__lock_dir(), and *made: 1 when this call made dir (a mirror's first run). */
 int ent_nats__lock_new_dir(int *out, int *made, const char *dir, const char *who);
 void ent_nats__unlock_dir(int fd);

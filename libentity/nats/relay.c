@@ -1153,9 +1153,10 @@ int ent_relay_start(ent_relay **out, ent_store *s, const ent_relay_opts *opts)
     x->o.url = x->url;
     x->o.stream = x->stream;
     x->o.sub_name = x->sub;
-    if (pthread_create(&x->th, NULL, relay_main, x) != 0) {
+    int err = pthread_create(&x->th, NULL, relay_main, x);
+    if (err) {
         relay_free(x);
-        return ent_error_set(ENT_NOMEM, "cannot start the relay thread");
+        return ent_nats__thread_err(err, "the relay thread");
     }
     *out = x;
     return ENT_OK;

@@ -957,7 +957,7 @@ static int l_info(ent_bk *vbe, ent_backend_info *out)
     MDB_envinfo ei;
     MDB_stat st;
     struct stat fs;
-    char *data;
+    int fd;
     if (ent__lmdb_forked(e)) return ENT_BUSY;
     /* both read the map, which a resize replaces: under a hold, as a txn's reads are */
     int rc = ent__lmdb_hold_acquire(e);
@@ -983,10 +983,9 @@ static int l_info(ent_bk *vbe, ent_backend_info *out)
         out->oldest_behind = (uint64_t)ei.me_last_txnid > rs.oldest_txn ? (uint64_t)ei.me_last_txnid - rs.oldest_txn : 0;
         out->oldest_pid = rs.oldest_pid;
     }
-    data = ent__lmdb_path_join(e->path, "data.mdb");
-    if (!data) return ent__err(ENT_NOMEM, "out of memory");
-    if (stat(data, &fs) == 0) out->disk_bytes = (uint64_t)fs.st_size;
-    free(data);
+    /* The file open, not the one at the path: a host that chdir()ed, or a store moved (mv) while
+     * open, read 0 (or another store's size) by the path. */
+    if (mdb_env_get_fd(e->env, &fd) == 0 && fstat(fd, &fs) == 0) out->disk_bytes = (uint64_t)fs.st_size;
     return ENT_OK;
 }
 

@@ -149,14 +149,14 @@ int ent__lmdb_werr(const lenv *e, int mrc, const char *what, int committed)
         if (!committed) return ent__lmdb_lerr(mrc, "store %s: %s", e->path, what);
         return ent__errd(code_of(mrc), detail_of(mrc), "store %s: %s: %s; %s", e->path, what, mdb_strerror(mrc), outcome);
     }
-    if (statvfs(e->path, &vfs) == 0) {
+    if (statvfs(e->dir, &vfs) == 0) {
         /* root may use the blocks reserved for it, so it runs out only when none is free */
         uint64_t avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) * vfs.f_frsize;
         if (avail < FULL_DISK_SLACK)
             return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: %s: the disk is full (%" PRIu64 " KiB free); %s", e->path, what,
                             avail / 1024, outcome);
     }
-    if (disk_refuses(e->path))
+    if (disk_refuses(e->dir))
         return ent__errd(ENT_FULL, ENT_DETAIL_NO_SPACE, "store %s: %s: the disk is full (it refuses %" PRIu64 " KiB more); %s", e->path,
                         what, FULL_DISK_SLACK / 1024, outcome);
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && mdb_env_get_fd(e->env, &fd) == 0 &&
@@ -844,6 +844,7 @@ static void env_free(lenv *e, int in_child)
         pthread_cond_destroy(&e->tcond);
     }
     free(e->path);
+    free(e->dir);
     free(e);
 }
 
@@ -1070,9 +1071,13 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
     e->env_dur = o->durability;
     e->maxtab = ent__lmdb_tables_for(o->max_tables);
     e->path = strdup(path);
+    /* The directory for what names its files after the open (a full disk's test, the size on
+     * disk): a relative path names another directory once the host has chdir()ed. */
+    e->dir = path[0] == '/' ? strdup(path) : realpath(path, NULL);
+    if (!e->dir) e->dir = strdup(path);
     e->tab = calloc(e->maxtab, sizeof *e->tab);
     data = ent__lmdb_path_join(path, "data.mdb");
-    if (!e->path || !e->tab || !data) {
+    if (!e->path || !e->dir || !e->tab || !data) {
         rc = ent__err(ENT_NOMEM, "out of memory");
         goto fail;
     }
@@ -1140,6 +1145,17 @@ static int env_create(lenv **out, const char *path, const struct stat *dst, cons
         char why[PATH_MAX + 256];
         rc = ent__lmdb_lerr(mrc, "store %s: opening%s", path, denied_file(why, sizeof why, path, mrc, o->read_only));
         goto fail;
+    }
+    {
+        /* LMDB opens data.mdb without O_CLOEXEC (its lock and meta descriptors have it): every
+         * program a host ran by fork()+exec() or system() while the store was open held data.mdb
+         * open for its whole life (a store removed meanwhile kept its space). Set here; a fork()
+         * of another thread during mdb_env_open() itself can still pass it on. */
+        int dfd;
+        if (mdb_env_get_fd(e->env, &dfd) == 0 && dfd >= 0) {
+            int fl = fcntl(dfd, F_GETFD);
+            if (fl >= 0 && !(fl & FD_CLOEXEC)) fcntl(dfd, F_SETFD, fl | FD_CLOEXEC);
+        }
     }
     if (!o->read_only && (rc = no_lockless_reader(e, path))) goto fail;
     {

@@ -114,6 +114,7 @@ typedef struct lenv {
     unsigned gen; /* fork generation at open */
     unsigned refs; /* under reg_mu */
     char *path;
+    char *dir; /* path made absolute at the open (realpath), for the files named after it */
     MDB_env *env;
     int read_only;
     size_t maxkey;

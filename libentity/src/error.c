@@ -1,8 +1,10 @@
 /* Status texts and the per-thread last-error message. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "error_int.h"
 
@@ -38,6 +40,27 @@ const char *ent_errmsg(void) { return errbuf; }
 
 int ent_errdetail(void) { return errdetail; }
 
+/* "Too many open files" (EMFILE) named no limit, where a file too large names `ulimit -f`: the
+ * user was left to guess that this process's descriptors ran out, and how many it may have. Every
+ * message that carries it (strerror(), LMDB's mdb_strerror(), a component's) gets the limit
+ * appended here, once. "Too many open files in system" (ENFILE) is the system's, not named. */
+static size_t name_nofile_limit(char *msg, size_t len, size_t cap)
+{
+    const char *emfile = strerror(EMFILE), *at;
+    struct rlimit rl;
+    size_t n = strlen(emfile);
+    if (!n || !(at = strstr(msg, emfile)) || strstr(msg, "ulimit -n")) return len;
+    if (!strncmp(at + n, " in system", 10) || getrlimit(RLIMIT_NOFILE, &rl) != 0) return len;
+    int w = rl.rlim_cur == RLIM_INFINITY ? snprintf(msg + len, cap - len, " (this process's limit of open files, ulimit -n: unlimited)")
+                                        : snprintf(msg + len, cap - len, " (this process's limit of open files, ulimit -n: %llu)",
+                                                   (unsigned long long)rl.rlim_cur);
+    if (w < 0 || (size_t)w >= cap - len) {
+        msg[len] = '\0'; /* no room: the message as it was */
+        return len;
+    }
+    return len + (size_t)w;
+}
+
 /* Formatted apart, then copied: an argument may be ent_errmsg() itself ("...: %s" around the
  * message of the call that failed), and vsnprintf's source and destination must not overlap
  * (fuzz_mirror found a mirror message doing this). */
@@ -68,6 +91,7 @@ static void set_msg(const char *fmt, va_list ap)
         free(all);
     }
     va_end(again);
+    len = name_nofile_limit(tmp, len, sizeof tmp);
     memcpy(errbuf, tmp, len);
     errbuf[len] = '\0';
 }

@@ -290,7 +290,7 @@ static _Thread_local size_t n_claims;
 static int claim_file(const ent_store *s, dev_t *dev, ino_t *ino)
 {
     struct stat st;
-    if (!(s->bk.lim.caps & ENT_BK_CAP_PERSISTENT) || !s->path || !s->path[0] || stat(s->path, &st) != 0) return 0;
+    if (!(s->bk.lim.caps & ENT_BK_CAP_PERSISTENT) || !s->path || !s->path[0] || stat(ent_store_path(s), &st) != 0) return 0;
     *dev = st.st_dev;
     *ino = st.st_ino;
     return 1;

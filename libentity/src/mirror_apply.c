@@ -300,7 +300,7 @@ static int promote_lock(int *fd, int *made, ent_store *s)
     *fd = -1;
     *made = 0;
     if (!(ent__bk_caps(&s->bk) & ENT_BK_CAP_PERSISTENT) || !s->path || !*s->path) return ENT_OK;
-    if ((size_t)snprintf(path, sizeof path, "%s/mirror.lock", s->path) >= sizeof path)
+    if ((size_t)snprintf(path, sizeof path, "%s/mirror.lock", ent_store_path(s)) >= sizeof path)
         return ent__err(ENT_INVALID, "store %s: path too long for its mirror lock", s->path);
     /* made: a promotion that fails takes back a file it made (a mirror made by a host, without a
      * `mirror` process, never had one). 0664 less the umask, as the store's files and a mirror's
@@ -344,7 +344,7 @@ static void promote_unlock(int fd, ent_store *s, int remove)
 {
     char path[4096];
     if (fd < 0) return;
-    if (remove && (size_t)snprintf(path, sizeof path, "%s/mirror.lock", s->path) < sizeof path) unlink(path);
+    if (remove && (size_t)snprintf(path, sizeof path, "%s/mirror.lock", ent_store_path(s)) < sizeof path) unlink(path);
     if (ftruncate(fd, 0) != 0) {
     }
     close(fd);

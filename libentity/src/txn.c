@@ -144,6 +144,7 @@ static void txn_free(ent_txn *t)
 {
     if (t->iters) ent__iters_end(t); /* a path that ended t without bk.c: none may keep t */
     open_txns--;
+    __atomic_fetch_sub(&t->s->txns_open, 1, __ATOMIC_RELEASE);
     release_held(t);
     txn_park(t);
 }
@@ -226,6 +227,7 @@ int ent_txn_begin(ent_txn **out, ent_store *s, int mode)
     t = txn_alloc(s);
     if (!t) return ent__err(ENT_NOMEM, "out of memory");
     open_txns++;
+    __atomic_fetch_add(&s->txns_open, 1, __ATOMIC_RELAXED);
     t->s = s;
     t->owner = pthread_self();
     t->write = mode == ENT_TXN_WRITE;

@@ -104,6 +104,19 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     return real(fd, msg, flags);
 }
 
+/* pthread_create() of the library and the server (this program's comes before libc's): the one
+ * numbered fail_thread_at on the calling thread fails with EAGAIN, as under ulimit -u. */
+static _Thread_local int fail_thread_at, thread_count;
+
+int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+    int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+    void *f = real_fn("pthread_create");
+    memcpy(&real, &f, sizeof real);
+    if (fail_thread_at && ++thread_count == fail_thread_at) return EAGAIN;
+    return real(t, a, fn, arg);
+}
+
 static ent_store *open_memory(ent_schema **sc)
 {
     ent_store *s = NULL;
@@ -1025,13 +1038,52 @@ static void test_host_locale_without_dotted_i(void)
     ent_test_rm_rf(dir);
 }
 
+/* A thread the start cannot make (ulimit -u reached): ENT_NOMEM naming which and why, nothing
+ * left running or held (the next start on the same port is served). It said "out of resources
+ * for the event stream (a lock, a thread)", or "out of resources" alone for the second thread. */
+static void test_start_without_threads(void)
+{
+    static const struct {
+        int at;
+        const char *want;
+    } rows[] = {
+        {1, "cannot start the event stream's thread: "},
+        {2, "cannot start the thread that closes slow connections: "},
+    };
+    ent_schema *sc = NULL;
+    ent_store *s = open_memory(&sc);
+    char want[256];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        ent_http *h = NULL;
+        ent_http_opts o = ENT_HTTP_OPTS_INIT;
+        int rc;
+        o.listen = "127.0.0.1:0";
+        thread_count = 0;
+        fail_thread_at = rows[i].at;
+        rc = ent_http_start(&h, s, &o);
+        fail_thread_at = 0;
+        CU_ASSERT_EQUAL(rc, ENT_NOMEM);
+        CU_ASSERT_PTR_NULL(h);
+        snprintf(want, sizeof want, "%s%s", rows[i].want, strerror(EAGAIN));
+        if (!strstr(ent_errmsg(), want)) fprintf(stderr, "\n  row %zu: \"%s\"", i, ent_errmsg());
+        CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), want));
+        ent_http_stop(h);
+        ENT_OK_(ent_http_start(&h, s, &o));
+        CU_ASSERT(h && ent_http_port(h) > 0);
+        ent_http_stop(h);
+    }
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
 int main(void)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_serve_memory_store), ENT_TEST(test_stat_of_a_mirror),
                                           ENT_TEST(test_refusals), ENT_TEST(test_slow_clients_cannot_starve), ENT_TEST(test_slow_reader_cannot_starve),
                                           ENT_TEST(test_request_timeout), ENT_TEST(test_streams_per_address), ENT_TEST(test_closed_stream_frees_its_place), ENT_TEST(test_heartbeat_wall_clock_step_back),
                                           ENT_TEST(test_stop_ends_streams_whole), ENT_TEST(test_stop_is_prompt),
-                                          ENT_TEST(test_start_out_of_memory), ENT_TEST(test_store_replaced_under_the_server),
+                                          ENT_TEST(test_start_out_of_memory), ENT_TEST(test_start_without_threads), ENT_TEST(test_store_replaced_under_the_server),
                                           ENT_TEST(test_wait_for_subscription), ENT_TEST(test_host_locale_without_dotted_i),
                                           {NULL, NULL}};
     return ent_test_run("http_host", cases);

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -2126,7 +2128,106 @@ static void test_relay_moved_after_chdir(void)
     ent_schema_free(sc);
 }
 
-int main(void)
+/* A relay out of descriptors: libnats's socket() refused reads "No server available for
+ * connection", and a user told the server was down looked there (`entity relay` at ulimit -n 12).
+ * The message says the process cannot open a socket, and names the limit. */
+static void test_relay_out_of_descriptors(void)
+{
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    struct rlimit was, low;
+    int fill[1024], n = 0, top = 0, rc;
+    so.backend = "memory";
+    ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
+    ENT_OK_(ent_store_open(&s, NULL, sc, &so));
+    ro.url = url;
+    ro.stream = "THNOFILE";
+    ro.once = 1;
+    ro.log = quiet;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1) top = fd;
+    CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &was) == 0);
+    low = was;
+    low.rlim_cur = (rlim_t)top + 1;
+    CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    while (n < (int)(sizeof fill / sizeof fill[0]) && (fill[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) n++;
+    rc = ent_relay_run(s, &ro, NULL);
+    while (n > 0) close(fill[--n]);
+    CU_ASSERT(setrlimit(RLIMIT_NOFILE, &was) == 0);
+    CU_ASSERT_EQUAL(rc, ENT_IO);
+    if (!strstr(ent_errmsg(), "cannot open a socket: Too many open files") || !strstr(ent_errmsg(), "ulimit -n"))
+        fprintf(stderr, "\n  relay out of descriptors: %s\n", ent_errmsg());
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "cannot open a socket: Too many open files"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ent_errmsg(), "ulimit -n"));
+    ent_store_close(s);
+    ent_schema_free(sc);
+}
+
+/* Threads that cannot be made: a host under its user's limit of processes and threads
+ * (RLIMIT_NPROC, ulimit -u). ent_relay_start() and ent_follow_start() return ENT_NOMEM naming why
+ * and the limit (they said "cannot start the relay thread" alone), leave nothing claimed (a start
+ * once the limit is raised is not ENT_BUSY) and the store usable. Run in a new process of this
+ * test (a fork would carry libnats's threads' state): unprivileged, as root ignores the limit. */
+static int thread_limit_child(const char *u)
+{
+    struct rlimit was, low;
+    ent_schema *sc = NULL;
+    ent_store *s = NULL;
+    ent_relay *r = NULL;
+    ent_follower *f = NULL;
+    ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
+    ent_follow_opts fo = ENT_FOLLOW_OPTS_INIT;
+    ent_store_opts so = ENT_STORE_OPTS_INIT;
+    ent_entity *e = NULL;
+    int bad = 0, rc;
+    if (geteuid() == 0 && (setgroups(0, NULL) || setgid(65534) || setuid(65534))) return 3;
+    so.backend = "memory";
+    if (ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th") || ent_store_open(&s, NULL, sc, &so)) return 4;
+    ro.url = fo.url = u;
+    ro.stream = fo.stream = "THNPROC";
+    ro.log = fo.log = quiet;
+    fo.store_opts = &so;
+    if (getrlimit(RLIMIT_NPROC, &was)) return 5;
+    low = was;
+    low.rlim_cur = 1; /* this process counts already: no thread more */
+    if (setrlimit(RLIMIT_NPROC, &low)) return 5;
+    rc = ent_relay_start(&r, s, &ro);
+    if (rc != ENT_NOMEM || !strstr(ent_errmsg(), "cannot start the relay thread") || !strstr(ent_errmsg(), "ulimit -u: 1"))
+        fprintf(stderr, "\n  relay under ulimit -u 1: %d %s\n", rc, ent_errmsg()), bad = 1;
+    rc = ent_follow_start(&f, "mem", &fo);
+    if (rc != ENT_NOMEM || !strstr(ent_errmsg(), "cannot start the mirror thread") || !strstr(ent_errmsg(), "ulimit -u: 1"))
+        fprintf(stderr, "\n  mirror under ulimit -u 1: %d %s\n", rc, ent_errmsg()), bad = 1;
+    if (ent_entity_new(&e, ent_store_type(s, "item")) || ent_entity_set_string(e, "name", "x") || ent_create(s, NULL, e))
+        fprintf(stderr, "\n  a write under ulimit -u 1: %s\n", ent_errmsg()), bad = 1;
+    ent_entity_free(e);
+    if (setrlimit(RLIMIT_NPROC, &was)) return 5;
+    if ((rc = ent_relay_start(&r, s, &ro)) != ENT_OK) fprintf(stderr, "\n  relay after: %d %s\n", rc, ent_errmsg()), bad = 1;
+    if ((rc = ent_follow_start(&f, "mem", &fo)) != ENT_OK) fprintf(stderr, "\n  mirror after: %d %s\n", rc, ent_errmsg()), bad = 1;
+    ent_follow_stop(f);
+    ent_relay_stop(r);
+    ent_store_close(s);
+    ent_schema_free(sc);
+    nats_Close();
+    return bad;
+}
+
+static void test_thread_limit(void)
+{
+    int st = -1;
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        execl("/proc/self/exe", "test_nats_threads", "--thread-limit-child", url, (char *)NULL);
+        _exit(127);
+    }
+    CU_ASSERT(waitpid(pid, &st, 0) == pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) fprintf(stderr, "\n  the child ended with status 0x%x\n", st);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+int main(int argc, char **argv)
 {
     static const ent_test_case cases[] = {ENT_TEST(test_threads), ENT_TEST(test_kinds_through_stream),
                                            ENT_TEST(test_one_relay_memory),
@@ -2143,8 +2244,10 @@ int main(void)
                                            ENT_TEST(test_follow_copies_store_opts),
                                            ENT_TEST(test_relative_paths_after_chdir),
                                            ENT_TEST(test_relay_moved_after_chdir),
+                                           ENT_TEST(test_thread_limit), ENT_TEST(test_relay_out_of_descriptors),
                                            {NULL, NULL}};
     int rc;
+    if (argc == 3 && !strcmp(argv[1], "--thread-limit-child")) return thread_limit_child(argv[2]);
     if (ent_test_mkdtemp(dir, sizeof dir, "nats-th") || start_server()) {
         fprintf(stderr, "test_nats_threads: cannot start nats-server\n");
         return 1;

@@ -125,10 +125,12 @@ ENT_EXTERN(void) ent_store_set_progress(ent_store *s, ent_progress_cb cb, void *
 /* Close. Transactions and iterators of the store must be finished first, and no other thread may
  * be in a call on it. NULL does nothing. From an event callback of this store, from the thread
  * that holds its write transaction (also in ent_txn_run()'s fn) or a read transaction of it (its
- * own, or an iterator's begun without one), and while other threads are in
- * write calls without a transaction (in a group commit, led or queued, or each alone), it does
+ * own, or an iterator's begun without one), while other threads are in
+ * write calls without a transaction (in a group commit, led or queued, or each alone), and while
+ * another thread has a transaction of it open (its own, an iterator's, a read call's without one:
+ * a host's atexit() handler closing the store under its threads), it does
  * nothing but set the message (ENT_BUSY): the delivery, the commit, the group, the transaction
- * still use the store. */
+ * still use the store. A call another thread has not begun yet is the host's to keep out. */
 ENT_EXTERN(void) ent_store_close(ent_store *s);
 
 /* The store's current schema. Borrowed: valid until ent_store_close(). s NULL: NULL. */
@@ -166,8 +168,10 @@ ENT_EXTERN(int) ent_store_set_stored_durability(ent_store *s, ent_durability mod
  * this thread holds a read transaction of the store (an iterator, a log cursor, an event
  * callback's delivery) while a writer must grow the map: end it and sync again). */
 ENT_EXTERN(int) ent_store_sync(ent_store *s);
-/* The path the store was opened at, as given ("" for a memory store opened with none): for files
- * a component keeps beside the store (the NATS relay's lock). Borrowed: valid until
+/* The directory of the store, made absolute at the open (a relative path taken under the
+ * directory current then, symlinks resolved; as given for a memory store, "" for one opened with
+ * none): for files a component keeps beside the store (the NATS relay's lock), which a relative
+ * path would put elsewhere once the host has changed its directory. Borrowed: valid until
  * ent_store_close(). s NULL: "". */
 ENT_EXTERN(const char *) ent_store_path(const ent_store *s);
 /* Whether the store s has open is still the store at the path it was opened by. A process that
