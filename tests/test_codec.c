@@ -330,6 +330,15 @@ static void test_record_wide_formats(void)
     ENT_OK_(ent_entity_get_int(&i, d, "arr[0][0]"));
     CU_ASSERT_EQUAL(i, 7);
     ent_entity_free(d);
+    {
+        /* the edge: a signed format holding 0 reads as the unsigned 0 too: [1, {u: int8 0}] */
+        static const unsigned char zero[] = {0x92, 0x01, 0x81, 0x03, 0xd0, 0x00};
+        d = NULL;
+        ENT_OK_(ent_entity_decode(&d, t, zero, sizeof zero));
+        ENT_OK_(ent_entity_get_uint(&u, d, "u"));
+        CU_ASSERT_EQUAL(u, 0);
+        ent_entity_free(d);
+    }
     /* the same record cut short anywhere is corrupt, never a crash or a partial entity */
     for (size_t n = 0; n < sizeof rec; n++) {
         d = NULL;
