@@ -278,15 +278,23 @@ static void test_corrupt_records(void)
     expect_corrupt(t, huge_map, sizeof huge_map, "map of 4G items");
     expect_corrupt(t, huge_str, sizeof huge_str, "string of 4 GB");
     expect_corrupt(t, c1, sizeof c1, "reserved byte 0xc1");
-    /* nesting deeper than msgpack-c's stack, inside a free-form value */
+    /* nesting deeper than msgpack-c's stack, inside a free-form value (a map: an array there
+     * was refused as the wrong kind before its depth was looked at) */
     deep[0] = 0x92;
     deep[1] = 0x01;
     deep[2] = 0x81;
     deep[3] = 0x0b;
-    for (size_t i = 4; i < sizeof deep - 1; i++) deep[i] = 0x91;
+    deep[4] = 0x81;
+    deep[5] = 0xa1;
+    deep[6] = 'k';
+    for (size_t i = 7; i < sizeof deep - 1; i++) deep[i] = 0x91;
     deep[sizeof deep - 1] = 0x01;
     expect_corrupt(t, deep, sizeof deep, "deep nesting");
-    ENT_ASSERT_MSG("corrupt");
+    ENT_ASSERT_MSG("not a well-formed msgpack value");
+    /* and inside a removed field's value, which is skipped */
+    deep[3] = 0x63;
+    expect_corrupt(t, deep, sizeof deep, "deep nesting in a removed field");
+    ENT_ASSERT_MSG("not a well-formed msgpack value");
     /* a well-formed record that is a string */
     mp_init(&m);
     msgpack_pack_str_with_body(&m.pk, "hello", 5);
