@@ -192,16 +192,23 @@ static void held_back(const char *inner)
     CU_ASSERT(ent__fault_fired() >= 2);
     CU_ASSERT_EQUAL(w.all.n, 2); /* held back */
     ent__fault_disarm();
-    /* A failed commit: nothing of its own, the held-back event all the same. */
+    /* Held back again, with the next commit's own event: the range then spans both. */
+    ent__fault_reset();
+    ent__fault_arm_sticky(c2 - 1, ENT_IO);
+    ENT_OK_(create_read_back(&w, "c2@x", 33));
+    CU_ASSERT(ent__fault_fired() >= 2);
+    CU_ASSERT_EQUAL(w.all.n, 2);
+    ent__fault_disarm();
+    /* A failed commit: nothing of its own, the held-back events all the same. */
     ent__fault_reset();
     ent__fault_arm_named("txn_commit", 1, ENT_IO);
     CU_ASSERT_EQUAL(fw_create_acct(&w, NULL, "d@x", 4), ENT_IO);
     ent__fault_disarm();
-    CU_ASSERT_EQUAL(w.all.n, 3);
+    CU_ASSERT_EQUAL(w.all.n, 4);
     ENT_OK_(fw_create_acct(&w, NULL, "e@x", 5));
-    CU_ASSERT_EQUAL_FATAL(w.all.n, 4);
+    CU_ASSERT_EQUAL_FATAL(w.all.n, 5);
     for (size_t i = 0; i < w.all.n; i++) CU_ASSERT_EQUAL(w.all.ev[i].seq, i + 1);
-    CU_ASSERT_EQUAL(fw_log_last(w.s), 4);
+    CU_ASSERT_EQUAL(fw_log_last(w.s), 5);
     ent_store_close(w.s);
     fw_rmrf(w.dir);
     rmdir(base);
