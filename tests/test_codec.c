@@ -274,6 +274,8 @@ static void test_corrupt_records(void)
     expect_corrupt(t, "\x92\x01\x81\x0b\x81\x01\x01", 7, "free-form key not a string");
     expect_corrupt(t, "\x92\x01\x81\x0b\x81\xa1k\xd4\x01\x01", 10, "ext in a free-form value");
     expect_corrupt(t, "\x92\x01\x81\x0a\x81\xa1k\x01", 8, "string id in a declared map");
+    expect_corrupt(t, "\x92\x01\x81\x0a\x82\x03\xa1r\x03\xa1s", 11, "repeated sub-field");
+    ENT_ASSERT_MSG("field repeated");
     expect_corrupt(t, huge_array, sizeof huge_array, "array of 4G items");
     expect_corrupt(t, huge_map, sizeof huge_map, "map of 4G items");
     expect_corrupt(t, huge_str, sizeof huge_str, "string of 4 GB");
@@ -345,6 +347,14 @@ static void test_record_wide_formats(void)
         ENT_OK_(ent_entity_decode(&d, t, zero, sizeof zero));
         ENT_OK_(ent_entity_get_uint(&u, d, "u"));
         CU_ASSERT_EQUAL(u, 0);
+        ent_entity_free(d);
+    }
+    {
+        /* a nil sub-field of a declared map is one not set: [1, {nest: {req: nil}}] */
+        static const unsigned char nil_sub[] = {0x92, 0x01, 0x81, 0x0a, 0x81, 0x03, 0xc0};
+        d = NULL;
+        ENT_OK_(ent_entity_decode(&d, t, nil_sub, sizeof nil_sub));
+        CU_ASSERT_EQUAL(ent_entity_get_string(&str, &len, d, "nest.req"), ENT_NOTFOUND);
         ent_entity_free(d);
     }
     /* the same record cut short anywhere is corrupt, never a crash or a partial entity */
