@@ -269,6 +269,7 @@ static void test_corrupt_records(void)
     expect_corrupt(t, "\x92\x01\x81\x02\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 13, "int field above INT64_MAX");
     expect_corrupt(t, "\x92\x01\x82\x01\xc3\x01\xc2", 7, "repeated field");
     expect_corrupt(t, "\x92\x01\x81\x01\xc0", 5, "nil field");
+    ENT_ASSERT_MSG("thing.b: nil field");
     expect_corrupt(t, "\x92\x01\x80\x00", 4, "trailing byte");
     expect_corrupt(t, "\x92\x01\x81\x0b\x82\xa1k\x01\xa1k\x02", 11, "repeated free-form key");
     expect_corrupt(t, "\x92\x01\x81\x0b\x81\x01\x01", 7, "free-form key not a string");
