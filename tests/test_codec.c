@@ -258,6 +258,7 @@ static void test_corrupt_records(void)
     expect_corrupt(t, NULL, 0, "NULL");
     expect_corrupt(t, "\xc0", 1, "nil");
     expect_corrupt(t, "\x93\x01\x80\x01", 4, "array of 3");
+    ENT_ASSERT_MSG("not a [version, fields] record");
     expect_corrupt(t, "\x92\xff\x80", 3, "negative version");
     expect_corrupt(t, "\x92\x01\x90", 3, "fields not a map");
     expect_corrupt(t, "\x92\x01\x81\xa1x\x01", 6, "string field id");
@@ -348,6 +349,15 @@ static void test_record_wide_formats(void)
         ENT_OK_(ent_entity_decode(&d, t, zero, sizeof zero));
         ENT_OK_(ent_entity_get_uint(&u, d, "u"));
         CU_ASSERT_EQUAL(u, 0);
+        ent_entity_free(d);
+    }
+    {
+        /* a nil item of an array is one not set: [1, {arr: [nil, [1]]}] */
+        static const unsigned char nil_item[] = {0x92, 0x01, 0x81, 0x08, 0x92, 0xc0, 0x91, 0x01};
+        d = NULL;
+        ENT_OK_(ent_entity_decode(&d, t, nil_item, sizeof nil_item));
+        ENT_OK_(ent_entity_get_int(&i, d, "arr[1][0]"));
+        CU_ASSERT_EQUAL(i, 1);
         ent_entity_free(d);
     }
     {
