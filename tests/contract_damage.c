@@ -217,6 +217,16 @@ static void t_index_entry_for_another_value(void)
     ENT_CHECK_RC(ent_find_unique(&e, S, NULL, ent_type_field(owner, "name"), &zz), ENT_CORRUPT);
     CU_ASSERT_PTR_NULL(e);
     ENT_ASSERT_MSG("owner 1: index name has an entry for a value the entity does not hold");
+    {
+        /* under a longer value that starts with the one it holds ("o1x", owner 1 named o1) */
+        ent_value o1x = ent_value_string("o1x");
+        ik.n = 0;
+        ENT_OK_(ent__ikey_from_value(&ik, ent_type_field(owner, "name"), &o1x, &inexact));
+        raw_put("owner", "name", ik.p, ik.n, pk, 8);
+        ENT_CHECK_RC(ent_find_unique(&e, S, NULL, ent_type_field(owner, "name"), &o1x), ENT_CORRUPT);
+        CU_ASSERT_PTR_NULL(e);
+        ENT_ASSERT_MSG("owner 1: index name has an entry for a value the entity does not hold");
+    }
     ENT_OK_(ent_find(&it, S, NULL, ent_type_field(owner, "name"), &zz));
     ENT_CHECK_RC(drain(it, &n), ENT_CORRUPT);
     CU_ASSERT_EQUAL(n, 0);

@@ -1288,6 +1288,155 @@ static void t_failed_write_fails_its_caller_only(void)
     close_on(&d);
 }
 
+/* The same with a failure whose code is one of a refusal (ENT_INVALID, ENT_NOTFOUND,
+ * ENT_CONFLICT) but that came after its call wrote (the fault backend fails the first caller's
+ * index put, after its record's): its caller must not be taken for one refused clean, whose
+ * transaction runs on (txn_group.c refused_clean: half). Had it been, its record was committed
+ * without its index entry or its event, though the call failed. */
+static void t_refusal_code_after_a_write_fails_its_caller_only(void)
+{
+    enum { N = 3 };
+    static const int codes[] = {ENT_INVALID, ENT_NOTFOUND, ENT_CONFLICT};
+    char be_name[32];
+    store_dir d;
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    struct timespec nap = {0, 1000000};
+    uint64_t last = 0, before, problems = 0;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = ENT_NONE;
+    ENT_TEST_MKDTEMP(d.dir, "contract-group");
+    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    for (size_t r = 0; r < sizeof codes / sizeof *codes; r++) {
+        pthread_t th[N];
+        ent_call c[N];
+        ent_txn *w = NULL;
+        size_t waiting = 0;
+        ENT_OK_(ent_log_bounds(NULL, &before, d.s, NULL));
+        ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+        for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
+            char key[24], tag[24];
+            size_t want = (size_t)i + 1;
+            snprintf(key, sizeof key, "r%zu-%d", r, i);
+            snprintf(tag, sizeof tag, "t%zu-%d", r, i);
+            c[i] = (ent_call){d.s, mk_acct(d.s, key, 1, tag), -100, ""};
+            CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, create_main, &c[i]), 0);
+            waiting = 0;
+            for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
+                ent__group_stats(NULL, &waiting, d.s);
+                if (waiting < want) nanosleep(&nap, NULL);
+            }
+            CU_ASSERT_EQUAL_FATAL(waiting, want);
+        }
+        ent__fault_reset();
+        ent__fault_arm_named("put", 2, codes[r]); /* the first caller's index put, after its record's */
+        ent_txn_abort(w);
+        for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(ent__fault_fired(), 1);
+        ent__fault_reset();
+        CU_ASSERT_EQUAL(c[0].rc, codes[r]);
+        CU_ASSERT_EQUAL(c[1].rc, ENT_OK);
+        CU_ASSERT_EQUAL(c[2].rc, ENT_OK);
+        for (int i = 0; i < N; i++) {
+            ent_key k = ent_entity_key(c[i].e);
+            CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), c[i].rc == ENT_OK ? ENT_OK : ENT_NOTFOUND);
+            ent_entity_free(c[i].e);
+        }
+        ENT_OK_(ent_log_bounds(NULL, &last, d.s, NULL));
+        CU_ASSERT_EQUAL(last - before, 2);
+        ENT_OK_(ent_store_verify(&problems, d.s, NULL, NULL));
+        CU_ASSERT_EQUAL(problems, 0);
+    }
+    close_on(&d);
+}
+
+/* What one caller's ent_txn_run() function asks of the group's transaction is its own: a
+ * caller after it in the group still has its refs checked (ent_txn_skip_ref_checks) and may
+ * restore an entity to an older version (ent_txn_restore_forward). */
+typedef struct flag_call {
+    ent_store *s;
+    int which; /* 0: the flags and a create; 1: a create with a missing ref; 2: a restore back */
+    int rc;
+} flag_call;
+
+static int set_flags_fn(ent_txn *txn, void *p)
+{
+    ent_store *s = p;
+    ent_entity *e = mk_acct(s, "fl0", 1, NULL);
+    int rc;
+    if ((rc = ent_txn_skip_ref_checks(txn)) || (rc = ent_txn_restore_forward(txn))) {
+        ent_entity_free(e);
+        return rc;
+    }
+    rc = ent_create(s, txn, e);
+    ent_entity_free(e);
+    return rc;
+}
+
+static void *flag_main(void *p)
+{
+    flag_call *c = p;
+    ent_entity *e = NULL;
+    if (c->which == 0) {
+        c->rc = ent_txn_run(c->s, set_flags_fn, c->s);
+        return NULL;
+    }
+    e = mk_acct(c->s, c->which == 1 ? "fl1" : "fr", 1, NULL);
+    if (c->which == 1) {
+        ent_entity_set_uint(e, "owner", 999999);
+        c->rc = ent_create(c->s, NULL, e);
+    } else {
+        ent_entity_set_version(e, 1);
+        c->rc = ent_restore(c->s, NULL, e);
+    }
+    ent_entity_free(e);
+    return NULL;
+}
+
+static void t_txn_run_flags_stay_with_their_caller(void)
+{
+    enum { N = 3 };
+    store_dir d;
+    pthread_t th[N];
+    flag_call c[N];
+    ent_txn *w = NULL;
+    ent_entity *e = NULL;
+    ent_key k = ent_key_str("fr");
+    struct timespec nap = {0, 1000000};
+    open_on(&d, ENT_NONE);
+    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    e = mk_acct(d.s, "fr", 2, NULL); /* at version 2: the third caller restores version 1 */
+    ent_entity_set_version(e, 2);
+    ENT_OK_(ent_restore(d.s, NULL, e));
+    ent_entity_free(e);
+    e = NULL;
+    ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
+    for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
+        size_t waiting = 0, want = (size_t)i + 1;
+        c[i] = (flag_call){d.s, i, -100};
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, flag_main, &c[i]), 0);
+        for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
+            ent__group_stats(NULL, &waiting, d.s);
+            if (waiting < want) nanosleep(&nap, NULL);
+        }
+        CU_ASSERT_EQUAL_FATAL(waiting, want);
+    }
+    ent_txn_abort(w);
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    CU_ASSERT_EQUAL(c[0].rc, ENT_OK);
+    CU_ASSERT_EQUAL(c[1].rc, ENT_INVALID);
+    CU_ASSERT_EQUAL(c[2].rc, ENT_OK);
+    k = ent_key_str("fl1");
+    CU_ASSERT_EQUAL(ent_exists(d.s, NULL, ent_store_type(d.s, "acct"), &k), ENT_NOTFOUND);
+    k = ent_key_str("fr");
+    ENT_OK_(ent_get(&e, d.s, NULL, ent_store_type(d.s, "acct"), &k));
+    CU_ASSERT_EQUAL(e ? ent_entity_version(e) : 0, 1);
+    ent_entity_free(e);
+    close_on(&d);
+}
+
 /* The same broken savepoint, behind an ent_txn_run() caller whose fn updates an entity: that fn
  * runs again (store.h), and a call given a txn hands its entity the result at once (changes
  * cleared, version set). An fn that passed the caller's own entity to ent_update() (as README's
@@ -1396,6 +1545,8 @@ static int misbehave(ent_txn *txn, void *p)
     case 2:
         e = mk_acct(m->s, "outside", 1, NULL);
         m->rc_inside = ent_create(m->s, NULL, e);
+        /* said so, with what to do instead (not only that the thread holds the writer) */
+        if (m->rc_inside == ENT_BUSY && !strstr(ent_errmsg(), "use the transaction it gives")) m->rc_inside = ENT_INVALID;
         ent_entity_free(e);
         return ENT_OK;
     case 4: { /* wait for an event after the last commit: only this thread's writer could make it */
@@ -2542,6 +2693,8 @@ int main(int argc, char **argv)
         ENT_TEST(t_failed_commit_leaves_the_entity),
         ENT_TEST(t_broken_savepoint_fails_its_caller_only),
         ENT_TEST(t_failed_write_fails_its_caller_only),
+        ENT_TEST(t_refusal_code_after_a_write_fails_its_caller_only),
+        ENT_TEST(t_txn_run_flags_stay_with_their_caller),
         ENT_TEST(t_txn_run_again_updates_from_a_copy),
         ENT_TEST(t_txn_run),
         ENT_TEST(t_close_inside_txn_run_is_refused),

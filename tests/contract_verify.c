@@ -125,6 +125,24 @@ static void t_record_garbage(void)
     teardown();
 }
 
+/* A record under a key no write makes (a string key of 256 bytes, past ENT_KEY_STRING_MAX) is
+ * named as a bad key, not printed as one that could be looked up. */
+static void t_record_key_too_long(void)
+{
+    ent_txn *t;
+    ent_slice k = {"t2", 2}, v, big;
+    char kb[256];
+    setup();
+    t = raw();
+    memset(kb, 'k', sizeof kb);
+    big = (ent_slice){kb, sizeof kb};
+    ENT_OK_(ent__bk_get(t, data_tbl(t, "thing"), &k, &v));
+    ENT_OK_(ent__bk_put(t, data_tbl(t, "thing"), &big, &v, 0));
+    ENT_OK_(ent_txn_commit(t));
+    expect_problem("thing (bad key of 256 bytes)");
+    teardown();
+}
+
 static void t_index_entry_missing(void)
 {
     ent_txn *t;
@@ -1453,6 +1471,7 @@ int main(int argc, char **argv)
     static const ent_test_case cases[] = {
         ENT_TEST(t_clean),
         ENT_TEST(t_record_garbage),
+        ENT_TEST(t_record_key_too_long),
         ENT_TEST(t_index_entry_missing),
         ENT_TEST(t_index_entry_stray),
         ENT_TEST(t_index_entry_wrong_value),

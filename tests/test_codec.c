@@ -258,6 +258,7 @@ static void test_corrupt_records(void)
     expect_corrupt(t, NULL, 0, "NULL");
     expect_corrupt(t, "\xc0", 1, "nil");
     expect_corrupt(t, "\x93\x01\x80\x01", 4, "array of 3");
+    ENT_ASSERT_MSG("not a [version, fields] record");
     expect_corrupt(t, "\x92\xff\x80", 3, "negative version");
     expect_corrupt(t, "\x92\x01\x90", 3, "fields not a map");
     expect_corrupt(t, "\x92\x01\x81\xa1x\x01", 6, "string field id");
@@ -269,24 +270,35 @@ static void test_corrupt_records(void)
     expect_corrupt(t, "\x92\x01\x81\x02\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 13, "int field above INT64_MAX");
     expect_corrupt(t, "\x92\x01\x82\x01\xc3\x01\xc2", 7, "repeated field");
     expect_corrupt(t, "\x92\x01\x81\x01\xc0", 5, "nil field");
+    ENT_ASSERT_MSG("thing.b: nil field");
     expect_corrupt(t, "\x92\x01\x80\x00", 4, "trailing byte");
     expect_corrupt(t, "\x92\x01\x81\x0b\x82\xa1k\x01\xa1k\x02", 11, "repeated free-form key");
     expect_corrupt(t, "\x92\x01\x81\x0b\x81\x01\x01", 7, "free-form key not a string");
     expect_corrupt(t, "\x92\x01\x81\x0b\x81\xa1k\xd4\x01\x01", 10, "ext in a free-form value");
     expect_corrupt(t, "\x92\x01\x81\x0a\x81\xa1k\x01", 8, "string id in a declared map");
+    expect_corrupt(t, "\x92\x01\x81\x0a\x82\x03\xa1r\x03\xa1s", 11, "repeated sub-field");
+    ENT_ASSERT_MSG("field repeated");
     expect_corrupt(t, huge_array, sizeof huge_array, "array of 4G items");
     expect_corrupt(t, huge_map, sizeof huge_map, "map of 4G items");
     expect_corrupt(t, huge_str, sizeof huge_str, "string of 4 GB");
     expect_corrupt(t, c1, sizeof c1, "reserved byte 0xc1");
-    /* nesting deeper than msgpack-c's stack, inside a free-form value */
+    /* nesting deeper than msgpack-c's stack, inside a free-form value (a map: an array there
+     * was refused as the wrong kind before its depth was looked at) */
     deep[0] = 0x92;
     deep[1] = 0x01;
     deep[2] = 0x81;
     deep[3] = 0x0b;
-    for (size_t i = 4; i < sizeof deep - 1; i++) deep[i] = 0x91;
+    deep[4] = 0x81;
+    deep[5] = 0xa1;
+    deep[6] = 'k';
+    for (size_t i = 7; i < sizeof deep - 1; i++) deep[i] = 0x91;
     deep[sizeof deep - 1] = 0x01;
     expect_corrupt(t, deep, sizeof deep, "deep nesting");
-    ENT_ASSERT_MSG("corrupt");
+    ENT_ASSERT_MSG("not a well-formed msgpack value");
+    /* and inside a removed field's value, which is skipped */
+    deep[3] = 0x63;
+    expect_corrupt(t, deep, sizeof deep, "deep nesting in a removed field");
+    ENT_ASSERT_MSG("not a well-formed msgpack value");
     /* a well-formed record that is a string */
     mp_init(&m);
     msgpack_pack_str_with_body(&m.pk, "hello", 5);
@@ -330,6 +342,32 @@ static void test_record_wide_formats(void)
     ENT_OK_(ent_entity_get_int(&i, d, "arr[0][0]"));
     CU_ASSERT_EQUAL(i, 7);
     ent_entity_free(d);
+    {
+        /* the edge: a signed format holding 0 reads as the unsigned 0 too: [1, {u: int8 0}] */
+        static const unsigned char zero[] = {0x92, 0x01, 0x81, 0x03, 0xd0, 0x00};
+        d = NULL;
+        ENT_OK_(ent_entity_decode(&d, t, zero, sizeof zero));
+        ENT_OK_(ent_entity_get_uint(&u, d, "u"));
+        CU_ASSERT_EQUAL(u, 0);
+        ent_entity_free(d);
+    }
+    {
+        /* a nil item of an array is one not set: [1, {arr: [nil, [1]]}] */
+        static const unsigned char nil_item[] = {0x92, 0x01, 0x81, 0x08, 0x92, 0xc0, 0x91, 0x01};
+        d = NULL;
+        ENT_OK_(ent_entity_decode(&d, t, nil_item, sizeof nil_item));
+        ENT_OK_(ent_entity_get_int(&i, d, "arr[1][0]"));
+        CU_ASSERT_EQUAL(i, 1);
+        ent_entity_free(d);
+    }
+    {
+        /* a nil sub-field of a declared map is one not set: [1, {nest: {req: nil}}] */
+        static const unsigned char nil_sub[] = {0x92, 0x01, 0x81, 0x0a, 0x81, 0x03, 0xc0};
+        d = NULL;
+        ENT_OK_(ent_entity_decode(&d, t, nil_sub, sizeof nil_sub));
+        CU_ASSERT_EQUAL(ent_entity_get_string(&str, &len, d, "nest.req"), ENT_NOTFOUND);
+        ent_entity_free(d);
+    }
     /* the same record cut short anywhere is corrupt, never a crash or a partial entity */
     for (size_t n = 0; n < sizeof rec; n++) {
         d = NULL;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "keys.h"
 #include "test_entity_schemas.h"
 #include "value_int.h"
 
@@ -67,6 +68,17 @@ static void test_keys(void)
     CU_ASSERT_EQUAL(ent_entity_set_key(p, &k), ENT_INVALID);
     ENT_ASSERT_MSG("UTF-8");
     CU_ASSERT_EQUAL(ent_entity_key(p).len, 255); /* unchanged by the failures */
+    {
+        /* a damaged key quoted for a message: each byte that is not UTF-8 written \xNN, so the
+         * message stays UTF-8 (serve puts it into JSON): an overlong form, a surrogate, a code
+         * point past U+10FFFF, as the validator refuses them; a real character passes */
+        char qb[64];
+        CU_ASSERT_STRING_EQUAL(ent__quote(qb, sizeof qb, "a\xc0\x80", 3, 200), "\"a\\xc0\\x80\"");
+        CU_ASSERT_STRING_EQUAL(ent__quote(qb, sizeof qb, "\xc1\xbf", 2, 200), "\"\\xc1\\xbf\"");
+        CU_ASSERT_STRING_EQUAL(ent__quote(qb, sizeof qb, "\xed\xa0\x80", 3, 200), "\"\\xed\\xa0\\x80\"");
+        CU_ASSERT_STRING_EQUAL(ent__quote(qb, sizeof qb, "\xf4\x90\x80\x80", 4, 200), "\"\\xf4\\x90\\x80\\x80\"");
+        CU_ASSERT_STRING_EQUAL(ent__quote(qb, sizeof qb, "\xc2\xa9\xf4\x8f\xbf\xbf", 6, 200), "\"\xc2\xa9\xf4\x8f\xbf\xbf\"");
+    }
     ent_entity_free(p);
     ent_entity_free(c);
     ent_schema_free(s);

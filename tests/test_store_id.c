@@ -335,6 +335,15 @@ static void test_id_damaged(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(lines, "meta \"store_id\": 3 bytes, expected 16"));
     CU_ASSERT_PTR_NOT_NULL(strstr(lines, "meta \"durability\": 7 is no durability"));
     ent_store_close(s);
+    /* one byte too many is damage too (its first 16 bytes were taken for the id) */
+    meta_put(dir, "store_id", "0123456789abcdefX", 17);
+    ENT_CHECK_RC(ent_store_open(&s, dir, NULL, NULL), ENT_CORRUPT);
+    ENT_ASSERT_MSG("store meta \"store_id\": 17 bytes, expected 16");
+    /* a mirror's primary id longer than an id is damage, not copied over what follows it */
+    meta_put(dir, "store_id", "0123456789abcdef", 16);
+    meta_put(dir, "mirror_of", "0123456789abcdef0123456789abcdef01234", 37);
+    ENT_CHECK_RC(ent_store_open(&s, dir, NULL, NULL), ENT_CORRUPT);
+    ENT_ASSERT_MSG("store meta \"mirror_of\" is damaged");
     ent_schema_free(sc);
     rm_rf(dir);
 }
