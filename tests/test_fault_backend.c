@@ -163,35 +163,54 @@ static int create_read_back(fw_ctx *w, const char *email, int64_t score)
     return ent_txn_commit(t);
 }
 
+/* The held-back tests' start: a store on fault:inner with a subscriber of every event, a@x and
+ * b@x delivered, then c@x committed while its delivery's reads (and their retry) fail, so that it
+ * is held back. *c2: the fault counter's calls of a create like c@x's. */
+static char *held_open(fw_ctx *w, const char *inner, const char *name, uint64_t *c2)
+{
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    static char backend[32];
+    char *base = fw_tmpdir(name);
+    memset(w, 0, sizeof *w);
+    snprintf(backend, sizeof backend, "fault:%s", inner);
+    ENT_TEST_PATH(w->dir, "%s/store", base);
+    o.backend = backend;
+    o.durability = ENT_NONE;
+    ENT_OK_(ent_schema_load_json(&w->v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
+    ENT_OK_(ent_store_open(&w->s, w->dir, w->v1, &o));
+    ENT_OK_(ent_subscribe(&w->sub_all, w->s, NULL, 0, fw_cb_all, w));
+    ENT_OK_(fw_create_acct(w, NULL, "a@x", 1));
+    /* the calls of a create like the next one; its delivery's read transaction and get come last */
+    ent__fault_reset();
+    ENT_OK_(create_read_back(w, "b@x", 2));
+    *c2 = ent__fault_calls();
+    CU_ASSERT_EQUAL_FATAL(w->all.n, 2);
+    ent__fault_reset();
+    ent__fault_arm_sticky(*c2 - 1, ENT_IO); /* the delivery's reads, and its retry, fail */
+    ENT_OK_(create_read_back(w, "c@x", 3));
+    CU_ASSERT(ent__fault_fired() >= 2);
+    CU_ASSERT_EQUAL(w->all.n, 2); /* held back */
+    ent__fault_disarm();
+    return base;
+}
+
+static void held_close(fw_ctx *w, char *base)
+{
+    ent_store_close(w->s);
+    fw_rmrf(w->dir);
+    rmdir(base);
+    free(base);
+    ent_schema_free(w->v1);
+}
+
 /* A delivery whose reads keep failing holds its events back; the commit is not failed for it (it is
  * durable), and the next delivery hands them out first, in order, once each. A failed commit
  * delivers nothing of its own but still what was held back. */
 static void held_back(const char *inner)
 {
     fw_ctx w;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
-    char backend[32], *base = fw_tmpdir("fault-held");
     uint64_t c2;
-    memset(&w, 0, sizeof w);
-    snprintf(backend, sizeof backend, "fault:%s", inner);
-    ENT_TEST_PATH(w.dir, "%s/store", base);
-    o.backend = backend;
-    o.durability = ENT_NONE;
-    ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
-    ENT_OK_(ent_store_open(&w.s, w.dir, w.v1, &o));
-    ENT_OK_(ent_subscribe(&w.sub_all, w.s, NULL, 0, fw_cb_all, &w));
-    ENT_OK_(fw_create_acct(&w, NULL, "a@x", 1));
-    /* the calls of a create like the next one; its delivery's read transaction and get come last */
-    ent__fault_reset();
-    ENT_OK_(create_read_back(&w, "b@x", 2));
-    c2 = ent__fault_calls();
-    CU_ASSERT_EQUAL_FATAL(w.all.n, 2);
-    ent__fault_reset();
-    ent__fault_arm_sticky(c2 - 1, ENT_IO); /* the delivery's reads, and its retry, fail */
-    ENT_OK_(create_read_back(&w, "c@x", 3));
-    CU_ASSERT(ent__fault_fired() >= 2);
-    CU_ASSERT_EQUAL(w.all.n, 2); /* held back */
-    ent__fault_disarm();
+    char *base = held_open(&w, inner, "fault-held", &c2);
     /* Held back again, with the next commit's own event: the range then spans both. */
     ent__fault_reset();
     ent__fault_arm_sticky(c2 - 1, ENT_IO);
@@ -209,11 +228,7 @@ static void held_back(const char *inner)
     CU_ASSERT_EQUAL_FATAL(w.all.n, 5);
     for (size_t i = 0; i < w.all.n; i++) CU_ASSERT_EQUAL(w.all.ev[i].seq, i + 1);
     CU_ASSERT_EQUAL(fw_log_last(w.s), 5);
-    ent_store_close(w.s);
-    fw_rmrf(w.dir);
-    rmdir(base);
-    free(base);
-    ent_schema_free(w.v1);
+    held_close(&w, base);
 }
 
 /* A held-back event that a truncation took from the log meanwhile is passed over: the next
@@ -221,36 +236,13 @@ static void held_back(const char *inner)
 static void held_back_truncated(const char *inner)
 {
     fw_ctx w;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
-    char backend[32], *base = fw_tmpdir("fault-held-trunc");
     uint64_t c2;
-    memset(&w, 0, sizeof w);
-    snprintf(backend, sizeof backend, "fault:%s", inner);
-    ENT_TEST_PATH(w.dir, "%s/store", base);
-    o.backend = backend;
-    o.durability = ENT_NONE;
-    ENT_OK_(ent_schema_load_json(&w.v1, fw_schema_v1, sizeof fw_schema_v1 - 1, "v1"));
-    ENT_OK_(ent_store_open(&w.s, w.dir, w.v1, &o));
-    ENT_OK_(ent_subscribe(&w.sub_all, w.s, NULL, 0, fw_cb_all, &w));
-    ENT_OK_(fw_create_acct(&w, NULL, "a@x", 1));
-    ent__fault_reset();
-    ENT_OK_(create_read_back(&w, "b@x", 2));
-    c2 = ent__fault_calls();
-    CU_ASSERT_EQUAL_FATAL(w.all.n, 2);
-    ent__fault_reset();
-    ent__fault_arm_sticky(c2 - 1, ENT_IO);
-    ENT_OK_(create_read_back(&w, "c@x", 3));
-    ent__fault_disarm();
-    CU_ASSERT_EQUAL(w.all.n, 2); /* held back */
+    char *base = held_open(&w, inner, "fault-held-trunc", &c2);
     ENT_OK_(ent_log_truncate(w.s, 4, 1));
     ENT_OK_(fw_create_acct(&w, NULL, "d@x", 4));
     CU_ASSERT_EQUAL_FATAL(w.all.n, 3);
     CU_ASSERT_EQUAL(w.all.ev[2].seq, 4);
-    ent_store_close(w.s);
-    fw_rmrf(w.dir);
-    rmdir(base);
-    free(base);
-    ent_schema_free(w.v1);
+    held_close(&w, base);
 }
 
 static void test_held_back(void)
