@@ -1141,8 +1141,6 @@ static void t_broken_savepoint_fails_its_caller_only(void)
     pthread_t th[N];
     ent_call c[N];
     ent_txn *w = NULL;
-    size_t waiting = 0;
-    struct timespec nap = {0, 1000000};
     uint64_t last = 0, problems = 0;
     snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
     o.backend = be_name;
@@ -1159,12 +1157,7 @@ static void t_broken_savepoint_fails_its_caller_only(void)
         snprintf(key, sizeof key, "b%d", i);
         c[i] = (ent_call){d.s, mk_acct(d.s, key, 1, NULL), -100, ""};
         CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, create_main, &c[i]), 0);
-        waiting = 0;
-        for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
-            ent__group_stats(NULL, &waiting, d.s);
-            if (waiting < want) nanosleep(&nap, NULL);
-        }
-        CU_ASSERT_EQUAL_FATAL(waiting, want);
+        CU_ASSERT_FATAL(wait_queued(d.s, want)); /* queued behind the held writer */
     }
     ent__fault_reset();
     ent__fault_arm_named("sp_end", 2, ENT_BUSY); /* the second caller's */
@@ -1213,7 +1206,6 @@ static void t_failed_write_fails_its_caller_only(void)
     char be_name[32];
     store_dir d;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    struct timespec nap = {0, 1000000};
     uint64_t last = 0, problems = 0;
     int fired = 1, rounds = 0, alone = 0, whole = 0;
     snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
@@ -1227,7 +1219,6 @@ static void t_failed_write_fails_its_caller_only(void)
         pthread_t th[N];
         ent_call c[N];
         ent_txn *w = NULL;
-        size_t waiting = 0;
         uint64_t before = last, prev_txn = 0;
         int ok = 0, io = 0;
         ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
@@ -1238,12 +1229,7 @@ static void t_failed_write_fails_its_caller_only(void)
             snprintf(tag, sizeof tag, "t%d-%d", k, i); /* a unique index: one more put each */
             c[i] = (ent_call){d.s, mk_acct(d.s, key, 1, tag), -100, ""};
             CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, create_main, &c[i]), 0);
-            waiting = 0;
-            for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
-                ent__group_stats(NULL, &waiting, d.s);
-                if (waiting < want) nanosleep(&nap, NULL);
-            }
-            CU_ASSERT_EQUAL_FATAL(waiting, want);
+            CU_ASSERT_FATAL(wait_queued(d.s, want)); /* queued behind the held writer */
         }
         ent__fault_reset();
         ent__fault_arm_named("put", (uint64_t)k, ENT_IO);
@@ -1300,7 +1286,6 @@ static void t_refusal_code_after_a_write_fails_its_caller_only(void)
     char be_name[32];
     store_dir d;
     ent_store_opts o = ENT_STORE_OPTS_INIT;
-    struct timespec nap = {0, 1000000};
     uint64_t last = 0, before, problems = 0;
     snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
     o.backend = be_name;
@@ -1313,7 +1298,6 @@ static void t_refusal_code_after_a_write_fails_its_caller_only(void)
         pthread_t th[N];
         ent_call c[N];
         ent_txn *w = NULL;
-        size_t waiting = 0;
         ENT_OK_(ent_log_bounds(NULL, &before, d.s, NULL));
         ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
         for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
@@ -1323,12 +1307,7 @@ static void t_refusal_code_after_a_write_fails_its_caller_only(void)
             snprintf(tag, sizeof tag, "t%zu-%d", r, i);
             c[i] = (ent_call){d.s, mk_acct(d.s, key, 1, tag), -100, ""};
             CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, create_main, &c[i]), 0);
-            waiting = 0;
-            for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
-                ent__group_stats(NULL, &waiting, d.s);
-                if (waiting < want) nanosleep(&nap, NULL);
-            }
-            CU_ASSERT_EQUAL_FATAL(waiting, want);
+            CU_ASSERT_FATAL(wait_queued(d.s, want)); /* queued behind the held writer */
         }
         ent__fault_reset();
         ent__fault_arm_named("put", 2, codes[r]); /* the first caller's index put, after its record's */
@@ -1404,7 +1383,6 @@ static void t_txn_run_flags_stay_with_their_caller(void)
     ent_txn *w = NULL;
     ent_entity *e = NULL;
     ent_key k = ent_key_str("fr");
-    struct timespec nap = {0, 1000000};
     open_on(&d, ENT_NONE);
     ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
     e = mk_acct(d.s, "fr", 2, NULL); /* at version 2: the third caller restores version 1 */
@@ -1414,14 +1392,10 @@ static void t_txn_run_flags_stay_with_their_caller(void)
     e = NULL;
     ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
     for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
-        size_t waiting = 0, want = (size_t)i + 1;
+        size_t want = (size_t)i + 1;
         c[i] = (flag_call){d.s, i, -100};
         CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, flag_main, &c[i]), 0);
-        for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
-            ent__group_stats(NULL, &waiting, d.s);
-            if (waiting < want) nanosleep(&nap, NULL);
-        }
-        CU_ASSERT_EQUAL_FATAL(waiting, want);
+        CU_ASSERT_FATAL(wait_queued(d.s, want)); /* queued behind the held writer */
     }
     ent_txn_abort(w);
     for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
@@ -1479,8 +1453,6 @@ static void t_txn_run_again_updates_from_a_copy(void)
         ent_call c[2];
         ent_txn *w = NULL;
         ent_entity *e;
-        size_t waiting = 0;
-        struct timespec nap = {0, 1000000};
         snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
         o.backend = be_name;
         o.durability = ENT_NONE;
@@ -1501,12 +1473,7 @@ static void t_txn_run_again_updates_from_a_copy(void)
             int made = i == 0 ? pthread_create(&th[i], NULL, rr_main, &u)
                               : pthread_create(&th[i], NULL, create_main, &c[i - 1]);
             CU_ASSERT_EQUAL_FATAL(made, 0);
-            waiting = 0;
-            for (int j = 0; j < 20000 && waiting < want; j++) { /* a guard against hanging, not a timing */
-                ent__group_stats(NULL, &waiting, d.s);
-                if (waiting < want) nanosleep(&nap, NULL);
-            }
-            CU_ASSERT_EQUAL_FATAL(waiting, want);
+            CU_ASSERT_FATAL(wait_queued(d.s, want)); /* queued behind the held writer */
         }
         ent__fault_reset();
         ent__fault_arm_named("sp_end", 2, ENT_BUSY); /* the second caller's: the group runs again */
