@@ -1,5 +1,6 @@
 /* Status texts and the per-thread last-error message. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,15 +41,25 @@ const char *ent_errmsg(void) { return errbuf; }
 
 int ent_errdetail(void) { return errdetail; }
 
+/* strerror(EMFILE), read once: strerror() costs ~85 ns here (its locale's catalogue), and every
+ * message the library sets (an ENT_NOTFOUND of each get that misses) passes through this check; a
+ * host that changes LC_MESSAGES later gets its messages without the limit named. */
+static pthread_once_t emfile_once = PTHREAD_ONCE_INIT;
+static char emfile_text[128];
+
+static void emfile_init(void) { snprintf(emfile_text, sizeof emfile_text, "%s", strerror(EMFILE)); }
+
 /* "Too many open files" (EMFILE) named no limit, where a file too large names `ulimit -f`: the
  * user was left to guess that this process's descriptors ran out, and how many it may have. Every
  * message that carries it (strerror(), LMDB's mdb_strerror(), a component's) gets the limit
  * appended here, once. "Too many open files in system" (ENFILE) is the system's, not named. */
 static size_t name_nofile_limit(char *msg, size_t len, size_t cap)
 {
-    const char *emfile = strerror(EMFILE), *at;
+    const char *emfile = emfile_text, *at;
     struct rlimit rl;
-    size_t n = strlen(emfile);
+    size_t n;
+    pthread_once(&emfile_once, emfile_init);
+    n = strlen(emfile);
     if (!n || !(at = strstr(msg, emfile)) || strstr(msg, "ulimit -n")) return len;
     if (!strncmp(at + n, " in system", 10) || getrlimit(RLIMIT_NOFILE, &rl) != 0) return len;
     int w = rl.rlim_cur == RLIM_INFINITY ? snprintf(msg + len, cap - len, " (this process's limit of open files, ulimit -n: unlimited)")
