@@ -55,6 +55,21 @@ static void open_on(store_dir *d, ent_durability dur)
     ENT_OK_(ent_store_set_group_commit(d->s, group_mode));
 }
 
+/* A store on the fault backend over this run's own backend (lmdb for "fault"), every call grouped:
+ * the tests that fail a group's calls, savepoints or commit one by one. */
+static void open_fault_store(store_dir *d, ent_durability dur)
+{
+    char be_name[32];
+    ent_store_opts o = ENT_STORE_OPTS_INIT;
+    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
+    o.backend = be_name;
+    o.durability = dur;
+    ENT_TEST_MKDTEMP(d->dir, "contract-group");
+    ENT_OK_(ent_schema_load_json(&d->sc, schema_json, strlen(schema_json), "grp"));
+    ENT_OK_(ent_store_open(&d->s, d->dir, d->sc, &o));
+    ENT_OK_(ent_store_set_group_commit(d->s, ENT_GROUP_ALWAYS));
+}
+
 static void close_on(store_dir *d)
 {
     ent_store_close(d->s);
@@ -923,16 +938,8 @@ static void t_failed_commit_fails_the_group(void)
 {
     enum { N = 5 };
     static const char *what[] = {"txn_commit", "sync"};
-    char be_name[32];
     store_dir d;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
-    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
-    o.backend = be_name;
-    o.durability = ENT_DURABLE;
-    ENT_TEST_MKDTEMP(d.dir, "contract-group");
-    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
-    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
-    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    open_fault_store(&d, ENT_DURABLE);
     for (int round = 0; round < 2; round++) {
         pthread_t th[N];
         plain_create c[N];
@@ -1018,18 +1025,10 @@ static void check_stored_n(ent_store *s, const char *key, int64_t n, uint64_t ve
 static void t_failed_commit_leaves_the_entity(void)
 {
     enum { N = 3 };
-    char be_name[32];
     store_dir d;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
     const ent_field *fn;
     ent_entity *e, *u = NULL;
-    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
-    o.backend = be_name;
-    o.durability = ENT_NONE;
-    ENT_TEST_MKDTEMP(d.dir, "contract-group");
-    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
-    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
-    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    open_fault_store(&d, ENT_NONE);
     fn = ent_type_field(ent_store_type(d.s, "acct"), "n");
     for (int i = 0; i < N; i++) {
         char key[8];
@@ -1135,21 +1134,13 @@ static void *create_main(void *p)
 static void t_broken_savepoint_fails_its_caller_only(void)
 {
     enum { N = 3 };
-    char be_name[32];
     store_dir d;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
     pthread_t th[N];
     ent_call c[N];
     ent_txn *w = NULL;
     uint64_t last = 0, problems = 0;
-    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
-    o.backend = be_name;
-    o.durability = ENT_NONE;
     ent__group_sp_always = 1; /* the library's own calls too: the savepoint is what is tested */
-    ENT_TEST_MKDTEMP(d.dir, "contract-group");
-    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
-    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
-    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    open_fault_store(&d, ENT_NONE);
     ENT_OK_(ent_txn_begin(&w, d.s, ENT_TXN_WRITE));
     for (int i = 0; i < N; i++) { /* queued in this order: the group runs them so */
         char key[8];
@@ -1203,18 +1194,10 @@ static void t_broken_savepoint_fails_its_caller_only(void)
 static void t_failed_write_fails_its_caller_only(void)
 {
     enum { N = 3 };
-    char be_name[32];
     store_dir d;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
     uint64_t last = 0, problems = 0;
     int fired = 1, rounds = 0, alone = 0, whole = 0;
-    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
-    o.backend = be_name;
-    o.durability = ENT_NONE;
-    ENT_TEST_MKDTEMP(d.dir, "contract-group");
-    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
-    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
-    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    open_fault_store(&d, ENT_NONE);
     for (int k = 1; fired && k < 200; k++, rounds++) {
         pthread_t th[N];
         ent_call c[N];
@@ -1283,17 +1266,9 @@ static void t_refusal_code_after_a_write_fails_its_caller_only(void)
 {
     enum { N = 3 };
     static const int codes[] = {ENT_INVALID, ENT_NOTFOUND, ENT_CONFLICT};
-    char be_name[32];
     store_dir d;
-    ent_store_opts o = ENT_STORE_OPTS_INIT;
     uint64_t last = 0, before, problems = 0;
-    snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
-    o.backend = be_name;
-    o.durability = ENT_NONE;
-    ENT_TEST_MKDTEMP(d.dir, "contract-group");
-    ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
-    ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
-    ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+    open_fault_store(&d, ENT_NONE);
     for (size_t r = 0; r < sizeof codes / sizeof *codes; r++) {
         pthread_t th[N];
         ent_call c[N];
@@ -1445,22 +1420,14 @@ static void *rr_main(void *p)
 static void t_txn_run_again_updates_from_a_copy(void)
 {
     for (int copy = 0; copy < 2; copy++) {
-        char be_name[32];
         store_dir d;
-        ent_store_opts o = ENT_STORE_OPTS_INIT;
         pthread_t th[3];
         rr_call u;
         ent_call c[2];
         ent_txn *w = NULL;
         ent_entity *e;
-        snprintf(be_name, sizeof be_name, "fault:%s", strcmp(backend, "fault") ? backend : "lmdb");
-        o.backend = be_name;
-        o.durability = ENT_NONE;
         ent__group_sp_always = 1; /* the creates after it too: "sp_end" 2 is theirs */
-        ENT_TEST_MKDTEMP(d.dir, "contract-group");
-        ENT_OK_(ent_schema_load_json(&d.sc, schema_json, strlen(schema_json), "grp"));
-        ENT_OK_(ent_store_open(&d.s, d.dir, d.sc, &o));
-        ENT_OK_(ent_store_set_group_commit(d.s, ENT_GROUP_ALWAYS));
+        open_fault_store(&d, ENT_NONE);
         e = mk_acct(d.s, "u", 1, NULL);
         ENT_OK_(ent_create(d.s, NULL, e));
         ENT_OK_(ent_entity_set_int(e, "n", 2));
