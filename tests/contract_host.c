@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "json_write.h"
+#include "test_nofile.h"
 #include "test_util.h"
 
 static const char *backend;
@@ -1074,25 +1075,18 @@ static void t_out_of_descriptors_names_the_limit(void)
     ent_store_opts o = ENT_STORE_OPTS_INIT;
     ent_store *m = NULL;
     ent_schema *sc = NULL;
-    struct rlimit was, low;
-    int fill[1024], n = 0, top = 0, rc;
+    ent_test_nofile nf;
+    int limit, rc;
     if (strcmp(backend, "lmdb") != 0) return;
     ENT_TEST_MKDTEMP(base, "host-nofile");
     ENT_TEST_PATH(st, "%s/st", base);
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "contract_host"));
     o.backend = backend;
-    for (int fd = 0; fd < 4096; fd++)
-        if (fcntl(fd, F_GETFD) != -1) top = fd;
-    CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &was) == 0);
-    low = was;
-    low.rlim_cur = (rlim_t)top + 1;
-    CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
-    while (n < (int)(sizeof fill / sizeof fill[0]) && (fill[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) n++;
+    limit = ent_test_nofile_begin(&nf);
     rc = ent_store_open(&m, st, sc, &o);
-    while (n > 0) close(fill[--n]);
-    CU_ASSERT(setrlimit(RLIMIT_NOFILE, &was) == 0);
+    ent_test_nofile_end(&nf);
     CU_ASSERT_EQUAL(rc, ENT_IO);
-    snprintf(want, sizeof want, "ulimit -n: %d", top + 1);
+    snprintf(want, sizeof want, "ulimit -n: %d", limit);
     ENT_ASSERT_MSG("Too many open files");
     ENT_ASSERT_MSG(want);
     if (m) ent_store_close(m);

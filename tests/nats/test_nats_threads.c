@@ -38,6 +38,7 @@
 
 #include "backend_fault.h"
 #include "nats_util.h"
+#include "test_nofile.h"
 #include "test_util.h"
 
 static char dir[ENT_TEST_PATH_MAX], url[64], port[16];
@@ -2137,8 +2138,8 @@ static void test_relay_out_of_descriptors(void)
     ent_store *s = NULL;
     ent_relay_opts ro = ENT_RELAY_OPTS_INIT;
     ent_store_opts so = ENT_STORE_OPTS_INIT;
-    struct rlimit was, low;
-    int fill[1024], n = 0, top = 0, rc;
+    ent_test_nofile nf;
+    int rc;
     so.backend = "memory";
     ENT_OK_(ent_schema_load_json(&sc, schema_json, strlen(schema_json), "th"));
     ENT_OK_(ent_store_open(&s, NULL, sc, &so));
@@ -2146,16 +2147,9 @@ static void test_relay_out_of_descriptors(void)
     ro.stream = "THNOFILE";
     ro.once = 1;
     ro.log = quiet;
-    for (int fd = 0; fd < 4096; fd++)
-        if (fcntl(fd, F_GETFD) != -1) top = fd;
-    CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &was) == 0);
-    low = was;
-    low.rlim_cur = (rlim_t)top + 1;
-    CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
-    while (n < (int)(sizeof fill / sizeof fill[0]) && (fill[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) n++;
+    ent_test_nofile_begin(&nf);
     rc = ent_relay_run(s, &ro, NULL);
-    while (n > 0) close(fill[--n]);
-    CU_ASSERT(setrlimit(RLIMIT_NOFILE, &was) == 0);
+    ent_test_nofile_end(&nf);
     CU_ASSERT_EQUAL(rc, ENT_IO);
     if (!strstr(ent_errmsg(), "cannot open a socket: Too many open files") || !strstr(ent_errmsg(), "ulimit -n"))
         fprintf(stderr, "\n  relay out of descriptors: %s\n", ent_errmsg());
